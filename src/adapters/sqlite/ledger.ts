@@ -1,0 +1,337 @@
+import type Database from 'better-sqlite3';
+import type { Outcome } from '../../domain/outcome.js';
+import { notCounted } from '../../domain/outcome.js';
+import type {
+  Delivery,
+  DeliveryStatus,
+  EventRecord,
+  Ledger,
+  ReportDimension,
+  ReportQuery,
+  ReportRow,
+} from '../../ports/ledger.js';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** Column (SQL expression) behind each report dimension. */
+const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
+  hour: 'hour_ms',
+  day: `(hour_ms - hour_ms % ${DAY_MS})`,
+  outcome: 'outcome',
+  reason: 'reason',
+  impressionType: 'impression_type',
+  format: 'format',
+  channel: 'channel',
+  method: 'method',
+  seat: 'seat',
+  publisher: 'publisher',
+  advertiser: 'advertiser_id',
+  lineItem: 'line_item_id',
+  tracker: 'tracker_id',
+  placement: 'placement_id',
+  paymentRule: 'payment_rule_id',
+  cachebusterMissing: 'cachebuster_missing',
+};
+const NUMERIC_DIMENSIONS = new Set<ReportDimension>([
+  'advertiser',
+  'lineItem',
+  'tracker',
+  'placement',
+  'paymentRule',
+]);
+
+interface DeliveryRow {
+  id: number;
+  dedupe_key: string;
+  url: string;
+  device_ip: string;
+  user_agent: string;
+  status: DeliveryStatus;
+  attempts: number;
+  created_ms: number;
+  due_ms: number;
+  deadline_ms: number;
+  last_error: string;
+  delivered_ms: number | null;
+}
+
+/** The billing ledger on SQLite: one transaction per batch, on one connection. */
+export class SqliteLedger implements Ledger {
+  private readonly claim: Database.Statement;
+  private readonly insertEvent: Database.Statement;
+  private readonly insertBilling: Database.Statement;
+  private readonly insertDelivery: Database.Statement;
+  private readonly upsertRollup: Database.Statement;
+  private readonly recordBatch: (batch: readonly EventRecord[]) => Outcome[];
+
+  constructor(private readonly db: Database.Database) {
+    this.claim = db.prepare(
+      `INSERT INTO claims (dedupe_key, expires_ms) VALUES (?, ?)
+       ON CONFLICT (dedupe_key) DO UPDATE SET expires_ms = excluded.expires_ms WHERE claims.expires_ms < ?`,
+    );
+    this.insertEvent = db.prepare(
+      `INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule, kind,
+         format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
+         tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros,
+         revenue_micros, device_ip, user_agent, dedupe_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertBilling = db.prepare(
+      `INSERT INTO billing_records (dedupe_key, event_id, account_id, counted_ms, served_hour_ms,
+         impression_type, seat, publisher, auction_id, imp_id, bid_id, tracker_id, price_micros, media_cost_micros,
+         revenue_micros, currency)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertDelivery = db.prepare(
+      `INSERT OR IGNORE INTO deliveries (dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+    );
+    this.upsertRollup = db.prepare(
+      `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
+         publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
+         events, price_micros, media_cost_micros, revenue_micros)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET events = events + excluded.events, price_micros = price_micros + excluded.price_micros,
+         media_cost_micros = media_cost_micros + excluded.media_cost_micros,
+         revenue_micros = revenue_micros + excluded.revenue_micros`,
+    );
+    this.recordBatch = db.transaction((batch: readonly EventRecord[]) => this.recordInTransaction(batch));
+  }
+
+  record(batch: readonly EventRecord[]): Outcome[] {
+    return batch.length === 0 ? [] : this.recordBatch(batch);
+  }
+
+  private recordInTransaction(batch: readonly EventRecord[]): Outcome[] {
+    const outcomes: Outcome[] = [];
+    const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
+    for (const event of batch) {
+      let outcome = event.outcome;
+      const counts = outcome.outcome === 'counted';
+      if (counts && event.dedupe !== undefined) {
+        const claimed = this.claim.run(event.dedupe.key, event.dedupe.expiresMs, event.receivedMs).changes === 1;
+        if (!claimed) outcome = notCounted('duplicate');
+      }
+      const counted = outcome.outcome === 'counted';
+      const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
+      const ivtRule = outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '';
+      const d = event.dims;
+      const dedupeKey = event.dedupe?.key ?? null;
+      const eventId = this.insertEvent.run(
+        event.receivedMs,
+        event.servedHourMs,
+        d.accountId,
+        d.impressionType,
+        outcome.outcome,
+        reason,
+        ivtRule,
+        d.kind,
+        d.format,
+        d.channel,
+        d.method,
+        d.seat,
+        d.publisher,
+        d.auctionId,
+        d.impId,
+        d.bidId,
+        d.currency,
+        d.advertiserId,
+        d.lineItemId,
+        d.trackerId,
+        d.placementId,
+        d.paymentRuleId,
+        d.cachebusterMissing ? 1 : 0,
+        event.priceMicros,
+        event.mediaCostMicros,
+        event.revenueMicros,
+        event.deviceIp,
+        event.userAgent,
+        dedupeKey,
+      ).lastInsertRowid;
+      if (counted) {
+        this.insertBilling.run(
+          dedupeKey,
+          eventId,
+          d.accountId,
+          event.receivedMs,
+          event.servedHourMs,
+          d.impressionType,
+          d.seat,
+          d.publisher,
+          d.auctionId,
+          d.impId,
+          d.bidId,
+          d.trackerId,
+          event.priceMicros,
+          event.mediaCostMicros,
+          event.revenueMicros,
+          d.currency,
+        );
+        if (event.delivery !== undefined && dedupeKey !== null) {
+          this.insertDelivery.run(
+            dedupeKey,
+            event.delivery.url,
+            event.deviceIp,
+            event.userAgent,
+            event.receivedMs,
+            event.receivedMs,
+            event.delivery.deadlineMs,
+          );
+        }
+      }
+      const values = [
+        event.servedHourMs,
+        d.accountId,
+        outcome.outcome,
+        reason,
+        d.impressionType,
+        d.format,
+        d.channel,
+        d.method,
+        d.seat,
+        d.publisher,
+        d.advertiserId,
+        d.lineItemId,
+        d.trackerId,
+        d.placementId,
+        d.paymentRuleId,
+        d.cachebusterMissing ? 1 : 0,
+      ];
+      const key = values.join('\u001f');
+      const rollup = rollups.get(key) ?? { values, metrics: [0, 0, 0, 0] };
+      rollup.metrics[0] += 1;
+      rollup.metrics[1] += event.priceMicros;
+      rollup.metrics[2] += event.mediaCostMicros;
+      rollup.metrics[3] += event.revenueMicros;
+      rollups.set(key, rollup);
+      outcomes.push(outcome);
+    }
+    for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
+    return outcomes;
+  }
+
+  leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[] {
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT * FROM deliveries WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?
+           ORDER BY due_ms LIMIT ?`,
+        )
+        .all(nowMs, nowMs, limit) as DeliveryRow[];
+      const lease = this.db.prepare('UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?');
+      for (const row of rows) lease.run(nowMs + leaseMs, row.id);
+      return rows.map((row) => toDelivery({ ...row, attempts: row.attempts + 1 }));
+    })();
+  }
+
+  markDelivered(id: number, nowMs: number): void {
+    this.db
+      .prepare(`UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`)
+      .run(nowMs, id);
+  }
+
+  markFailed(id: number, error: string, nextDueMs: number | null): void {
+    if (nextDueMs === null) {
+      this.db.prepare(`UPDATE deliveries SET status = 'dead', last_error = ?, lease_until_ms = 0 WHERE id = ?`).run(error, id);
+    } else {
+      this.db
+        .prepare(`UPDATE deliveries SET due_ms = ?, last_error = ?, lease_until_ms = 0 WHERE id = ?`)
+        .run(nextDueMs, error, id);
+    }
+  }
+
+  listDeliveries(status: DeliveryStatus | undefined, limit: number, afterId?: number): Delivery[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM deliveries WHERE (? IS NULL OR status = ?) AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
+      )
+      .all(status ?? null, status ?? null, afterId ?? null, afterId ?? null, limit) as DeliveryRow[];
+    return rows.map(toDelivery);
+  }
+
+  replayDead(nowMs: number, deadlineMs: number): number {
+    return this.db
+      .prepare(
+        `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, lease_until_ms = 0
+         WHERE status = 'dead'`,
+      )
+      .run(nowMs, deadlineMs).changes;
+  }
+
+  report(query: ReportQuery): ReportRow[] {
+    const groupColumns = query.groupBy.map((dimension) => `${DIMENSION_SQL[dimension]} AS "${dimension}"`);
+    const where = ['account_id = ?', 'hour_ms >= ?', 'hour_ms < ?'];
+    const params: unknown[] = [query.accountId, query.fromMs - (query.fromMs % HOUR_MS), query.toMs];
+    for (const [dimension, value] of Object.entries(query.filters) as [ReportDimension, string][]) {
+      where.push(`${DIMENSION_SQL[dimension]} = ?`);
+      params.push(filterValue(dimension, value));
+    }
+    const sql = `SELECT ${[...groupColumns, 'SUM(events) AS events', 'SUM(price_micros) AS priceMicros',
+      'SUM(media_cost_micros) AS mediaCostMicros', 'SUM(revenue_micros) AS revenueMicros'].join(', ')}
+      FROM rollup_hourly WHERE ${where.join(' AND ')}
+      ${query.groupBy.length > 0 ? `GROUP BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')} ORDER BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')}` : ''}`;
+    const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
+    return rows
+      .filter((row) => row.events !== null)
+      .map((row) => {
+        const out: ReportRow = {
+          events: Number(row.events),
+          priceMicros: Number(row.priceMicros),
+          mediaCostMicros: Number(row.mediaCostMicros),
+          revenueMicros: Number(row.revenueMicros),
+          profitMicros: Number(row.revenueMicros) - Number(row.mediaCostMicros),
+        };
+        for (const dimension of query.groupBy) out[dimension] = presentDimension(dimension, row[dimension]);
+        return out;
+      });
+  }
+
+  prune(beforeMs: number, nowMs: number): { events: number; claims: number } {
+    return this.db.transaction(() => ({
+      events: this.db.prepare('DELETE FROM events WHERE received_ms < ?').run(beforeMs).changes,
+      claims: this.db.prepare('DELETE FROM claims WHERE expires_ms < ?').run(nowMs).changes,
+    }))();
+  }
+
+  countEvents(): { total: number; counted: number } {
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'counted'), 0) AS counted FROM events`)
+      .get() as { total: number; counted: number };
+    return { total: row.total, counted: row.counted };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    dedupeKey: row.dedupe_key,
+    url: row.url,
+    deviceIp: row.device_ip,
+    userAgent: row.user_agent,
+    status: row.status,
+    attempts: row.attempts,
+    createdMs: row.created_ms,
+    dueMs: row.due_ms,
+    deadlineMs: row.deadline_ms,
+    lastError: row.last_error,
+    deliveredMs: row.delivered_ms,
+  };
+}
+
+function filterValue(dimension: ReportDimension, value: string): string | number {
+  if (dimension === 'hour' || dimension === 'day') return Date.parse(value);
+  if (dimension === 'cachebusterMissing') return value === 'true' || value === '1' ? 1 : 0;
+  if (NUMERIC_DIMENSIONS.has(dimension)) return Number(value);
+  return value;
+}
+
+function presentDimension(dimension: ReportDimension, value: unknown): string | number | boolean {
+  if (dimension === 'hour' || dimension === 'day') return new Date(Number(value)).toISOString();
+  if (dimension === 'cachebusterMissing') return value === 1;
+  return value as string | number;
+}

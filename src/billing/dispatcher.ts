@@ -1,0 +1,99 @@
+import type { Logger } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { Delivery, Ledger } from '../ports/ledger.js';
+import type { RetryPolicy } from './retry.js';
+import { nextAttemptMs } from './retry.js';
+
+/** Dispatcher tuning. */
+export interface DispatcherOptions {
+  pollIntervalMs: number;
+  /** Most deliveries in flight at once. */
+  concurrency: number;
+  /** One HTTP attempt's time limit. */
+  requestTimeoutMs: number;
+  retry: RetryPolicy;
+}
+
+/**
+ * Relays DSP burls from the outbox: leases due deliveries, calls each with the device's
+ * `X-Device-IP` / `X-Device-User-Agent`, following redirects; a 2xx marks it delivered,
+ * anything else retries until the deadline, then it is dead. At least once: a lease that
+ * expires (crash, restart) makes the delivery due again.
+ */
+export class BurlDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly options: DispatcherOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops leasing and waits for deliveries in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    const free = this.options.concurrency - this.inFlight.size;
+    let leased: Delivery[] = [];
+    if (free > 0) {
+      try {
+        leased = this.ledger.leaseDeliveries(this.nowMs(), free, this.options.requestTimeoutMs * 2);
+      } catch (error) {
+        this.log.error('lease_failed', { error: String(error) });
+      }
+    }
+    for (const delivery of leased) {
+      const attempt = this.attempt(delivery).finally(() => this.inFlight.delete(attempt));
+      this.inFlight.add(attempt);
+    }
+    this.schedule(leased.length === free && free > 0 ? 0 : this.options.pollIntervalMs);
+  }
+
+  private async attempt(delivery: Delivery): Promise<void> {
+    let failure: string;
+    try {
+      const response = await fetch(delivery.url, {
+        headers: { 'X-Device-IP': delivery.deviceIp, 'X-Device-User-Agent': delivery.userAgent },
+        redirect: 'follow',
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) {
+        this.ledger.markDelivered(delivery.id, this.nowMs());
+        this.count('delivered');
+        return;
+      }
+      failure = `HTTP ${response.status}`;
+    } catch (error) {
+      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    const nowMs = this.nowMs();
+    const next = nextAttemptMs(delivery.attempts, nowMs, delivery.deadlineMs, this.options.retry);
+    this.ledger.markFailed(delivery.id, failure, next);
+    this.count(next === null ? 'dead' : 'retry');
+    if (next === null) this.log.warn('burl_dead', { deliveryId: delivery.id, attempts: delivery.attempts, error: failure });
+  }
+
+  private count(status: string): void {
+    this.metrics.inc('tally_burl_deliveries_total', 'DSP burl delivery attempts, by result', { status });
+  }
+}

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { nextAttemptMs } from './retry.js';
+
+const HOUR_MS = 3_600_000;
+
+describe('burl retry policy', () => {
+  it('retries every 10 s for the first minute', () => {
+    for (let attempts = 1; attempts <= 6; attempts++) assert.equal(nextAttemptMs(attempts, 0, 3 * HOUR_MS), 10_000);
+  });
+
+  it('then backs off, doubling, up to 15 minutes', () => {
+    assert.equal(nextAttemptMs(7, 0, 3 * HOUR_MS), 20_000);
+    assert.equal(nextAttemptMs(8, 0, 3 * HOUR_MS), 40_000);
+    assert.equal(nextAttemptMs(20, 0, 3 * HOUR_MS), 900_000);
+    assert.equal(nextAttemptMs(500, 0, 3 * HOUR_MS), 900_000);
+  });
+
+  it('gives up when the next attempt would fall after the deadline', () => {
+    assert.equal(nextAttemptMs(1, 3 * HOUR_MS - 5_000, 3 * HOUR_MS), null);
+    assert.equal(nextAttemptMs(1, 3 * HOUR_MS - 10_000, 3 * HOUR_MS), 3 * HOUR_MS);
+  });
+});

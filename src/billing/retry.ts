@@ -1,0 +1,32 @@
+/** How failed burl deliveries are retried. */
+export interface RetryPolicy {
+  /** Interval during the first minute of retries, in ms (OpenRTB 2.6 §7.8 suggests 10 s). */
+  firstMinuteIntervalMs: number;
+  /** Longest wait between two attempts once backing off, in ms. */
+  maxIntervalMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { firstMinuteIntervalMs: 10_000, maxIntervalMs: 15 * 60_000 };
+
+const MINUTE_MS = 60_000;
+
+/**
+ * When to try again after failed attempt number `attempts` (1-based), or `null` when the next
+ * attempt would fall after the deadline: the delivery is then dead. Every interval for the
+ * first minute of retries, then doubling, capped.
+ */
+export function nextAttemptMs(
+  attempts: number,
+  nowMs: number,
+  deadlineMs: number,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+): number | null {
+  const firstMinuteAttempts = Math.max(1, Math.floor(MINUTE_MS / policy.firstMinuteIntervalMs));
+  const beyond = attempts - firstMinuteAttempts;
+  const intervalMs =
+    beyond <= 0
+      ? policy.firstMinuteIntervalMs
+      : Math.min(policy.maxIntervalMs, policy.firstMinuteIntervalMs * 2 ** Math.min(beyond, 30));
+  const nextMs = nowMs + intervalMs;
+  return nextMs > deadlineMs ? null : nextMs;
+}

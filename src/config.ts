@@ -1,0 +1,217 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { IvtFilter } from './domain/ivt.js';
+import { buildIvtFilter } from './domain/ivt.js';
+import type { PriceKeys } from './domain/price-crypto.js';
+import { parsePriceKeys } from './domain/price-crypto.js';
+import type { RuleOverride } from './domain/rules.js';
+import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
+import type { SqliteSynchronous } from './adapters/sqlite/database.js';
+
+/** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Base of every URL Tally hands out, without a trailing slash. */
+  publicUrl: string;
+  adminKey: string | undefined;
+  /** Token keys `id → 32-byte key`; the last listed signs. Generated into the data directory when absent. */
+  tokenKeys: { id: number; key: Buffer }[] | undefined;
+  ivtFilter: IvtFilter;
+  /** Rule overrides for every publisher ('*') and per publisher id. */
+  rules: Record<string, RuleOverride[]>;
+  priceKeys: Record<string, PriceKeys>;
+  retentionDays: number;
+  commitMaxBatch: number;
+  commitMaxDelayMs: number;
+  commitMaxQueue: number;
+  sqliteSynchronous: SqliteSynchronous;
+  burlRetrySeconds: number;
+  burlTimeoutMs: number;
+  burlConcurrency: number;
+  maxBodyBytes: number;
+  /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+}
+
+type Source = Record<string, unknown>;
+
+/**
+ * Parses configuration: environment variables win over the file named by `TALLY_CONFIG`
+ * (JSON whose keys are the variable names without `TALLY_`, camelCased, e.g. `publicUrl`).
+ * Every error is reported at once, each saying what to fix.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv): { ok: true; config: Config } | { ok: false; errors: string[] } {
+  const errors: string[] = [];
+  let file: Source = {};
+  if (env.TALLY_CONFIG !== undefined && env.TALLY_CONFIG !== '') {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(env.TALLY_CONFIG, 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+      file = parsed as Source;
+    } catch (error) {
+      errors.push(`TALLY_CONFIG: cannot read ${env.TALLY_CONFIG} as a JSON object (${String(error)})`);
+    }
+  }
+  const read = (name: string): unknown => {
+    const envName = `TALLY_${name.replace(/[A-Z]/g, (char) => `_${char}`).toUpperCase()}`;
+    const fromEnv = env[envName];
+    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : file[name];
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const value = read(name);
+    if (value === undefined) return fallback;
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < min || number > max) {
+      errors.push(`${name}: ${JSON.stringify(value)} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return number;
+  };
+  const text = (name: string, fallback: string): string => {
+    const value = read(name);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string') {
+      errors.push(`${name}: must be a string`);
+      return fallback;
+    }
+    return value;
+  };
+  const list = (name: string): string[] => {
+    const value = read(name);
+    if (value === undefined) return [];
+    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value as string[];
+    if (typeof value === 'string') {
+      if (value.trim().startsWith('[')) {
+        try {
+          const parsed: unknown = JSON.parse(value);
+          if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed as string[];
+        } catch {
+          // reported below
+        }
+        errors.push(`${name}: must be a JSON array of strings or a comma-separated list`);
+        return [];
+      }
+      return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    }
+    errors.push(`${name}: must be a list of strings`);
+    return [];
+  };
+  const json = (name: string): unknown => {
+    const value = read(name);
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      errors.push(`${name}: must be JSON`);
+      return undefined;
+    }
+  };
+
+  const port = int('port', 8080, 0, 65535);
+  const publicUrl = text('publicUrl', `http://127.0.0.1:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(publicUrl)) errors.push(`publicUrl: ${publicUrl} must be an http(s) URL such as https://tally.example.com`);
+  const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'));
+  if (!ivt.ok) errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps: ${error}`));
+  const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
+  if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') errors.push('sqliteSynchronous: must be FULL or NORMAL');
+  const adminKey = text('adminKey', '') || undefined;
+  if (adminKey !== undefined && adminKey.length < 16) errors.push('adminKey: must be at least 16 characters');
+  const smtpUrl = text('smtpUrl', '') || undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl)) errors.push('smtpUrl: must look like smtp://user:pass@host:587');
+
+  const config: Config = {
+    port,
+    host: text('host', '0.0.0.0'),
+    dataDir: resolve(text('dataDir', './data')),
+    publicUrl,
+    adminKey,
+    tokenKeys: parseTokenKeys(text('tokenKeys', ''), errors),
+    ivtFilter: ivt.ok ? ivt.filter : buildIvtFilterOrThrow(),
+    rules: parseRules(json('rules'), errors),
+    priceKeys: parsePriceKeyMap(json('priceKeys'), errors),
+    retentionDays: int('retentionDays', 100, 1, 3650),
+    commitMaxBatch: int('commitMaxBatch', 2048, 1, 100_000),
+    commitMaxDelayMs: int('commitMaxDelayMs', 0, 0, 1000),
+    commitMaxQueue: int('commitMaxQueue', 50_000, 1, 10_000_000),
+    sqliteSynchronous: sqliteSynchronous === 'NORMAL' ? 'NORMAL' : 'FULL',
+    burlRetrySeconds: int('burlRetrySeconds', 10, 1, 3600),
+    burlTimeoutMs: int('burlTimeoutMs', 10_000, 100, 120_000),
+    burlConcurrency: int('burlConcurrency', 32, 1, 1024),
+    maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    smtpUrl,
+    mailFrom: text('mailFrom', 'tally@localhost'),
+  };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+function buildIvtFilterOrThrow(): IvtFilter {
+  const empty = buildIvtFilter([], []);
+  if (!empty.ok) throw new Error('an empty IVT filter cannot fail');
+  return empty.filter;
+}
+
+/** `1:<base64 key>,2:<base64 key>`: key ids 0–255, 32-byte keys; the last entry signs. */
+function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
+  if (text === '') return undefined;
+  const keys: { id: number; key: Buffer }[] = [];
+  for (const entry of text.split(',')) {
+    const [idText = '', keyText = ''] = entry.trim().split(':');
+    const id = Number(idText);
+    const key = Buffer.from(keyText, 'base64');
+    if (!Number.isInteger(id) || id < 0 || id > 255 || key.length !== 32) {
+      errors.push(`tokenKeys: ${JSON.stringify(entry)} must be <id 0-255>:<32-byte key in base64>`);
+      continue;
+    }
+    keys.push({ id, key });
+  }
+  return keys;
+}
+
+function parseRules(value: unknown, errors: string[]): Record<string, RuleOverride[]> {
+  if (value === undefined) return {};
+  const fail = () => {
+    errors.push('rules: must be {"<publisher id or *>": [{"format","channel","method","ttlSeconds"}…]}');
+    return {};
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail();
+  const out: Record<string, RuleOverride[]> = {};
+  for (const [publisher, rules] of Object.entries(value)) {
+    if (!Array.isArray(rules)) return fail();
+    out[publisher] = [];
+    for (const rule of rules as Record<string, unknown>[]) {
+      const ok =
+        FORMATS.includes(rule.format as never) &&
+        CHANNELS.includes(rule.channel as never) &&
+        METHODS.includes(rule.method as never) &&
+        Number.isInteger(rule.ttlSeconds) &&
+        (rule.ttlSeconds as number) > 0;
+      if (!ok) {
+        errors.push(`rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a positive integer ttlSeconds`);
+        continue;
+      }
+      out[publisher].push(rule as unknown as RuleOverride);
+    }
+  }
+  return out;
+}
+
+function parsePriceKeyMap(value: unknown, errors: string[]): Record<string, PriceKeys> {
+  if (value === undefined) return {};
+  const out: Record<string, PriceKeys> = {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    errors.push('priceKeys: must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>"}}');
+    return out;
+  }
+  for (const [seat, entry] of Object.entries(value as Record<string, { encryptionKey?: unknown; integrityKey?: unknown }>)) {
+    const keys =
+      typeof entry.encryptionKey === 'string' && typeof entry.integrityKey === 'string'
+        ? parsePriceKeys(entry.encryptionKey, entry.integrityKey)
+        : undefined;
+    if (keys === undefined) errors.push(`priceKeys.${seat}: needs encryptionKey and integrityKey in (web-safe) base64`);
+    else out[seat] = keys;
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { AccountStore, ApiKeyRecord, KeyScope, Role } from '../ports/accounts.js';
+import { ApiError } from './http.js';
+
+/** The authenticated caller of an API request. */
+export interface Principal {
+  accountId: number;
+  keyId: number;
+  role: Role;
+  scope: KeyScope | null;
+}
+
+const KEY_PREFIX = 'tally_';
+
+/** A new random API key (shown once) and what is stored of it. */
+export function newApiKey(): { key: string; hash: string; prefix: string } {
+  const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
+  return { key, hash: hashApiKey(key), prefix: key.slice(0, KEY_PREFIX.length + 6) };
+}
+
+/** Keys are long random strings, so a plain SHA-256 is the right hash (no password stretching needed). */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** Authenticates `Authorization: Bearer <key>`; throws 401 when missing or unknown. */
+export function authenticate(req: IncomingMessage, accounts: AccountStore): Principal {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match?.[1] === undefined) {
+    throw new ApiError(401, 'UNAUTHENTICATED', 'send your API key as Authorization: Bearer <key>');
+  }
+  const record: ApiKeyRecord | undefined = accounts.findKey(hashApiKey(match[1]));
+  if (record === undefined) throw new ApiError(401, 'UNAUTHENTICATED', 'the API key is unknown or revoked');
+  return { accountId: record.accountId, keyId: record.id, role: record.role, scope: record.scope };
+}
+
+const ROLE_RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin: 2 };
+
+/** Throws 403 unless the caller's role is at least `role`. */
+export function requireRole(principal: Principal, role: Role): void {
+  if (ROLE_RANK[principal.role] < ROLE_RANK[role]) {
+    throw new ApiError(403, 'FORBIDDEN', `this needs a key with the ${role} role; yours is ${principal.role}`);
+  }
+}
+
+/** Throws 403 when the key is scoped to one advertiser or publisher (account-wide operations). */
+export function requireUnscoped(principal: Principal): void {
+  if (principal.scope !== null) {
+    throw new ApiError(403, 'FORBIDDEN', `this needs an account-wide key; yours is scoped to ${principal.scope.type} ${principal.scope.id}`);
+  }
+}

@@ -1,0 +1,38 @@
+import type { DeliveryStatus, Ledger } from '../ports/ledger.js';
+import { DELIVERY_STATUSES } from '../ports/ledger.js';
+import { requireRole, requireUnscoped } from './auth.js';
+import type { Route } from './http.js';
+import { ApiError, sendJson } from './http.js';
+
+/** `GET /v1/deliveries?status=pending|delivered|dead&limit=&after=`: the burl outbox, newest first. */
+export function deliveryRoutes(ledger: Ledger): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/deliveries',
+      handler(ctx) {
+        requireRole(ctx.principal, 'editor');
+        requireUnscoped(ctx.principal);
+        const status = ctx.url.searchParams.get('status') ?? undefined;
+        if (status !== undefined && !DELIVERY_STATUSES.includes(status as DeliveryStatus)) {
+          throw new ApiError(400, 'VALIDATION_FAILED', `status must be one of ${DELIVERY_STATUSES.join(', ')}`);
+        }
+        const limit = Number(ctx.url.searchParams.get('limit') ?? '100');
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+          throw new ApiError(400, 'VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
+        }
+        const afterText = ctx.url.searchParams.get('after');
+        const after = afterText === null ? undefined : Number(afterText);
+        if (after !== undefined && !Number.isInteger(after)) throw new ApiError(400, 'VALIDATION_FAILED', 'after must be a delivery id');
+        const deliveries = ledger.listDeliveries(status as DeliveryStatus | undefined, limit, after);
+        const last = deliveries.at(-1);
+        sendJson(
+          ctx.res,
+          200,
+          { deliveries, next: deliveries.length === limit && last !== undefined ? last.id : null },
+          ctx.requestId,
+        );
+      },
+    },
+  ];
+}

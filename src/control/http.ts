@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from './auth.js';
+
+/** Stable error codes of the API. */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'BODY_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'CONFLICT'
+  | 'MAIL_NOT_CONFIGURED'
+  | 'MAIL_FAILED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+/** An error the API answers with its status, stable code and a message saying what to fix. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a route handler gets. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+  requestId: string;
+  /** The authenticated caller; set for every route but the public ones. */
+  principal: Principal;
+}
+
+/** One API route. `path` uses `:name` segments, e.g. `/v1/advertisers/:id`. */
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  /** Public routes need no API key. */
+  public?: boolean;
+  handler(ctx: RequestContext): Promise<void> | void;
+}
+
+interface CompiledRoute extends Route {
+  pattern: RegExp;
+  names: string[];
+}
+
+/** Matches requests to routes; answers 404 / 405 in the error envelope. */
+export class Router {
+  private readonly routes: CompiledRoute[] = [];
+
+  add(...routes: Route[]): void {
+    for (const route of routes) {
+      const names: string[] = [];
+      const source = route.path.replace(/:([a-zA-Z]+)/g, (_match, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      });
+      this.routes.push({ ...route, pattern: new RegExp(`^${source}$`), names });
+    }
+  }
+
+  /** The route for a request, with its path parameters; throws 404/405 `ApiError`s. */
+  match(method: string, pathname: string): { route: Route; params: Record<string, string> } {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const match = route.pattern.exec(pathname);
+      if (match === null) continue;
+      pathMatched = true;
+      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((name, index) => (params[name] = decodeURIComponent(match[index + 1] ?? '')));
+      return { route, params };
+    }
+    if (pathMatched) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`);
+    throw new ApiError(404, 'NOT_FOUND', `no such endpoint: ${method} ${pathname}; see /docs for the API`);
+  }
+}
+
+/** The request id: the caller's `X-Request-Id` when sensible, else a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/** Answers JSON with the request id header. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    'X-Request-Id': requestId,
+  });
+  res.end(text);
+}
+
+/** Answers the error envelope `{"error": {"code", "message", "requestId"}}`; 5xx messages are hidden. */
+export function sendError(res: ServerResponse, error: unknown, requestId: string): void {
+  const apiError =
+    error instanceof ApiError ? error : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, apiError.status, { error: { code: apiError.code, message: apiError.message, requestId } }, requestId);
+}
+
+/** Reads a JSON request body of at most `maxBytes`; throws 400/413/415 `ApiError`s. */
+export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json');
+  }
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch (error) {
+    throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, 'BODY_TOO_LARGE', `the body is larger than ${maxBytes} bytes; send fewer items per request`);
+}

@@ -1,0 +1,87 @@
+import type { Ledger, ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import { REPORT_DIMENSIONS } from '../ports/ledger.js';
+import type { Principal } from './auth.js';
+import type { Route } from './http.js';
+import { ApiError, sendJson } from './http.js';
+
+const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
+const MAX_RANGE_MS = 400 * 86_400_000;
+
+/** `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. */
+export function reportRoutes(ledger: Ledger): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/reports',
+      handler(ctx) {
+        const query = parseReportQuery(ctx.url.searchParams, ctx.principal);
+        const rows = ledger.report(query);
+        const wantsCsv =
+          ctx.url.searchParams.get('format') === 'csv' || (ctx.req.headers.accept ?? '').includes('text/csv');
+        if (!wantsCsv) {
+          sendJson(ctx.res, 200, { from: new Date(query.fromMs).toISOString(), to: new Date(query.toMs).toISOString(), groupBy: query.groupBy, rows }, ctx.requestId);
+          return;
+        }
+        const csv = toCsv(query.groupBy, rows);
+        ctx.res.writeHead(200, {
+          'Content-Type': 'text/csv; charset=utf-8',
+          'Content-Disposition': 'attachment; filename="tally-report.csv"',
+          'Cache-Control': 'no-store',
+          'X-Request-Id': ctx.requestId,
+        });
+        ctx.res.end(csv);
+      },
+    },
+  ];
+}
+
+/** Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's rows. */
+export function parseReportQuery(params: URLSearchParams, principal: Principal): ReportQuery {
+  const fromMs = parseTime(params.get('from'), 'from');
+  const toMs = parseTime(params.get('to'), 'to');
+  if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
+  if (toMs - fromMs > MAX_RANGE_MS) throw new ApiError(400, 'VALIDATION_FAILED', 'a report spans at most 400 days; narrow from/to');
+  const groupBy = (params.get('groupBy') ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  for (const dimension of groupBy) {
+    if (!REPORT_DIMENSIONS.includes(dimension as ReportDimension)) {
+      throw new ApiError(400, 'VALIDATION_FAILED', `groupBy: unknown dimension ${JSON.stringify(dimension)}; use any of ${REPORT_DIMENSIONS.join(', ')}`);
+    }
+  }
+  const filters: Partial<Record<ReportDimension, string>> = {};
+  for (const dimension of REPORT_DIMENSIONS) {
+    const value = params.get(dimension);
+    if (value !== null) filters[dimension] = value;
+  }
+  if (principal.scope !== null) {
+    const dimension = principal.scope.type === 'advertiser' ? 'advertiser' : 'publisher';
+    const own = String(principal.scope.id);
+    if (filters[dimension] !== undefined && filters[dimension] !== own) {
+      throw new ApiError(403, 'FORBIDDEN', `your key is scoped to ${principal.scope.type} ${own}`);
+    }
+    filters[dimension] = own;
+  }
+  return { accountId: principal.accountId, fromMs, toMs, groupBy: [...new Set(groupBy)] as ReportDimension[], filters };
+}
+
+function parseTime(value: string | null, name: string): number {
+  const ms = value === null ? Number.NaN : Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    throw new ApiError(400, 'VALIDATION_FAILED', `${name} must be an ISO 8601 time, e.g. 2026-11-22T00:00:00Z`);
+  }
+  return ms;
+}
+
+function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {
+  const header = [...groupBy, ...METRICS];
+  const lines = [header.join(',')];
+  for (const row of rows) lines.push(header.map((column) => csvCell(row[column as keyof ReportRow])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+function csvCell(value: unknown): string {
+  const text = value === undefined || value === null ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

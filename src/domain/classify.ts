@@ -1,0 +1,91 @@
+import { looksLikeNative } from './native.js';
+import { asId, asObject } from './openrtb.js';
+import type { OrtbBid, OrtbBidRequest, OrtbImp, OrtbMediaObject } from './openrtb.js';
+import type { Channel, Format } from './types.js';
+import { looksLikeVast } from './vast.js';
+
+/** How a win is counted, read from its bid request and bid. */
+export interface Classification {
+  format: Format;
+  channel: Channel;
+  omidSupported: boolean;
+  imp: OrtbImp;
+}
+
+/** A classification failure the caller can fix, with a stable code. */
+export interface ClassifyError {
+  code: 'IMP_NOT_FOUND' | 'FORMAT_UNDETERMINED' | 'CHANNEL_UNDETERMINED';
+  message: string;
+}
+
+const MTYPE_FORMATS: Readonly<Record<number, Format>> = { 1: 'banner', 2: 'video', 3: 'audio', 4: 'native' };
+const MEDIA_KEYS = ['banner', 'video', 'audio', 'native'] as const;
+/** AdCOM device types counted as streaming TV: 3 connected TV, 7 set-top box. */
+const STREAMING_TV_DEVICE_TYPES = new Set([3, 7]);
+/** AdCOM API framework 7 = OMID 1.0. */
+const API_OMID = 7;
+
+/**
+ * Classifies a win. Format: `bid.mtype` when present, else the imp's single media object,
+ * else by sniffing the markup (VAST XML, native JSON, otherwise HTML). Channel: `ctv` for
+ * device types 3 and 7, else `app` or `web` from the request's `app` / `site`.
+ */
+export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classification | ClassifyError {
+  const impId = asId(bid.impid);
+  const imps = Array.isArray(request.imp) ? (request.imp as unknown[]) : [];
+  const imp = imps.map(asObject).find((candidate) => candidate !== undefined && asId(candidate.id) === impId) as
+    | OrtbImp
+    | undefined;
+  if (imp === undefined) {
+    return {
+      code: 'IMP_NOT_FOUND',
+      message: `bid.impid ${JSON.stringify(bid.impid)} matches no request.imp[].id; send the imp the bid won`,
+    };
+  }
+  const format = formatOf(imp, bid);
+  if (format === undefined) {
+    return {
+      code: 'FORMAT_UNDETERMINED',
+      message: 'cannot tell the format: set bid.mtype (1 banner, 2 video, 3 audio, 4 native) or send a bid.adm',
+    };
+  }
+  const channel = channelOf(request);
+  if (channel === undefined) {
+    return { code: 'CHANNEL_UNDETERMINED', message: 'the bid request has neither site nor app; send one of them' };
+  }
+  return { format, channel, omidSupported: offersOmid(mediaObject(imp, format)), imp };
+}
+
+function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
+  if (typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined) return MTYPE_FORMATS[bid.mtype];
+  const present = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
+  if (present.length === 1) return present[0];
+  if (typeof bid.adm !== 'string' || bid.adm.trim() === '') return undefined;
+  if (looksLikeVast(bid.adm)) return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
+  if (looksLikeNative(bid.adm)) return 'native';
+  return 'banner';
+}
+
+function channelOf(request: OrtbBidRequest): Channel | undefined {
+  const deviceType = asObject(request.device)?.devicetype;
+  const hasSite = asObject(request.site) !== undefined;
+  const hasApp = asObject(request.app) !== undefined;
+  if ((hasSite || hasApp) && typeof deviceType === 'number' && STREAMING_TV_DEVICE_TYPES.has(deviceType)) return 'ctv';
+  if (hasApp) return 'app';
+  if (hasSite) return 'web';
+  return undefined;
+}
+
+/** The imp's media object for a format. */
+function mediaObject(imp: OrtbImp, format: Format): OrtbMediaObject | undefined {
+  return asObject(imp[format]) as OrtbMediaObject | undefined;
+}
+
+function offersOmid(media: OrtbMediaObject | undefined): boolean {
+  return Array.isArray(media?.api) && media.api.includes(API_OMID);
+}
+
+/** True when `value` is a classification error rather than a classification. */
+export function isClassifyError(value: Classification | ClassifyError): value is ClassifyError {
+  return 'code' in value;
+}

@@ -1,0 +1,58 @@
+import type { Device, HitRequest, IvtFilter } from './ivt.js';
+import { readDevice, screenRequest } from './ivt.js';
+import type { Outcome } from './outcome.js';
+import { COUNTED, notCounted } from './outcome.js';
+import type { NoticeClaims, OpenResult } from './token.js';
+
+/** The decision on one notice, with what the ledger records beside it. */
+export interface NoticeDecision {
+  outcome: Outcome;
+  /** The win the notice is about; absent when the token did not open. */
+  claims: NoticeClaims | undefined;
+  device: Device;
+}
+
+/** Value OpenRTB 2.6 renderers put in macros when rendering for ad-quality audits. */
+const AUDIT_VALUE = 'AUDIT';
+
+/**
+ * Decides one notice, purely: the opened token, the request, its query and the clock. Order:
+ * invalid token, preview (test win, `AUDIT` macro values, `preview=1`), invalid traffic and
+ * prefetch, a notice that is not the impression's counting method, then the TTL (a notice
+ * exactly at the TTL still counts). Duplicates are for the ledger to decide.
+ */
+export function decideNotice(
+  opened: OpenResult,
+  request: HitRequest,
+  query: URLSearchParams,
+  nowMs: number,
+  filter: IvtFilter,
+): NoticeDecision {
+  const device = readDevice(request);
+  if (!opened.ok) return { outcome: notCounted('invalid_token'), claims: undefined, device };
+  const claims = opened.claims;
+  return { outcome: decideOpened(claims, request, device, query, nowMs, filter), claims, device };
+}
+
+function decideOpened(
+  claims: NoticeClaims,
+  request: HitRequest,
+  device: Device,
+  query: URLSearchParams,
+  nowMs: number,
+  filter: IvtFilter,
+): Outcome {
+  if (claims.test || isPreviewQuery(query)) return notCounted('preview');
+  const screened = screenRequest(request, device, filter);
+  if (screened !== undefined) return screened;
+  if (claims.kind !== claims.method) return notCounted('not_billing_method');
+  if (nowMs - claims.auctionTimeMs > claims.ttlSeconds * 1000) return notCounted('late');
+  return COUNTED;
+}
+
+/** A preview render: `preview=1`, or any query value a renderer filled with `AUDIT`. */
+export function isPreviewQuery(query: URLSearchParams): boolean {
+  if (query.get('preview') === '1') return true;
+  for (const value of query.values()) if (value === AUDIT_VALUE) return true;
+  return false;
+}

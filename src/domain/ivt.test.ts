@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HitRequest } from './ivt.js';
+import { buildIvtFilter, defaultIvtFilter, readDevice, screenRequest } from './ivt.js';
+
+const CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+
+function request(headers: Record<string, string> = {}, method = 'GET', remoteAddress = '198.51.100.7'): HitRequest {
+  return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress };
+}
+
+function screen(req: HitRequest, filter = defaultIvtFilter()) {
+  return screenRequest(req, readDevice(req), filter);
+}
+
+function filterOf(patterns: string[], cidrs: string[]) {
+  const built = buildIvtFilter(patterns, cidrs);
+  assert.ok(built.ok, JSON.stringify(built));
+  return built.filter;
+}
+
+describe('invalid traffic', () => {
+  it('passes an ordinary browser request', () => {
+    assert.equal(screen(request()), undefined);
+  });
+
+  it('rejects HEAD requests', () => {
+    assert.deepEqual(screen(request({}, 'HEAD')), { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'head_request' });
+  });
+
+  for (const [name, value] of [
+    ['sec-purpose', 'prefetch'],
+    ['sec-purpose', 'prefetch;prerender'],
+    ['purpose', 'prefetch'],
+    ['x-purpose', 'preview'],
+    ['x-moz', 'prefetch'],
+  ] as const) {
+    it(`treats ${name}: ${value} as prefetch`, () => {
+      assert.deepEqual(screen(request({ [name]: value })), { outcome: 'not_counted', reason: 'prefetch' });
+    });
+  }
+
+  it('rejects an empty User-Agent', () => {
+    assert.deepEqual(screen(request({ 'user-agent': '' })), { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'empty_user_agent' });
+  });
+
+  it('rejects known crawlers from the maintained bot list', () => {
+    const bot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+    assert.deepEqual(screen(request({ 'user-agent': bot })), { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' });
+  });
+
+  it('rejects configured User-Agent patterns', () => {
+    const filter = filterOf(['AcmeKiosk/\\d'], []);
+    assert.deepEqual(screen(request({ 'user-agent': `${CHROME} AcmeKiosk/2` }), filter), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'blocked_user_agent',
+    });
+  });
+
+  it('rejects addresses inside blocked IPv4 and IPv6 ranges and passes those outside', () => {
+    const filter = filterOf([], ['203.0.113.0/24', '2001:db8::/32', '192.0.2.1']);
+    const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
+    assert.deepEqual(screen(request({}, 'GET', '203.0.113.99'), filter), blocked);
+    assert.deepEqual(screen(request({}, 'GET', '::ffff:203.0.113.5'), filter), blocked);
+    assert.deepEqual(screen(request({}, 'GET', '2001:db8:1::5'), filter), blocked);
+    assert.deepEqual(screen(request({}, 'GET', '192.0.2.1'), filter), blocked);
+    assert.equal(screen(request({}, 'GET', '203.0.114.1'), filter), undefined);
+    assert.equal(screen(request({}, 'GET', '2001:db9::1'), filter), undefined);
+  });
+
+  it('reports every bad block-list entry at once', () => {
+    const built = buildIvtFilter(['(unclosed'], ['300.1.1.1/8', '10.0.0.0/33', 'nonsense']);
+    assert.equal(built.ok, false);
+    assert.equal(!built.ok && built.errors.length, 4);
+  });
+
+  it('judges a server-to-server notice by the device it names in X-Device-IP and X-Device-User-Agent', () => {
+    const filter = filterOf([], ['203.0.113.0/24']);
+    const req = request({ 'user-agent': 'SSAI-Stitcher/1.0', 'x-device-ip': '203.0.113.8', 'x-device-user-agent': CHROME });
+    assert.deepEqual(readDevice(req), { ip: '203.0.113.8', userAgent: CHROME, serverToServer: true });
+    assert.equal(screen(req, filter)?.outcome, 'not_counted');
+  });
+
+  it('falls back to the first X-Forwarded-For hop when X-Device-IP is absent', () => {
+    const req = request({ 'x-forwarded-for': '192.0.2.44, 10.0.0.1' });
+    assert.equal(readDevice(req).ip, '192.0.2.44');
+  });
+
+  it('ignores a malformed X-Device-IP and uses the peer address', () => {
+    const req = request({ 'x-device-ip': 'not-an-ip' }, 'GET', '198.51.100.9');
+    assert.equal(readDevice(req).ip, '198.51.100.9');
+  });
+});

@@ -1,0 +1,121 @@
+import { BlockList, isIP } from 'node:net';
+import { isbot } from 'isbot';
+import type { IvtRule, Outcome } from './outcome.js';
+import { invalidTraffic, notCounted } from './outcome.js';
+
+/** The request facts the counting rules read. Header names are lower case, as node:http gives them. */
+export interface HitRequest {
+  method: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The TCP peer's address. */
+  remoteAddress: string;
+}
+
+/** The device behind a request: itself, or the one a server-to-server notifier speaks for. */
+export interface Device {
+  ip: string;
+  userAgent: string;
+  /** True when the address or agent came from `X-Device-*` / `X-Forwarded-For` headers. */
+  serverToServer: boolean;
+}
+
+/** General invalid-traffic filters (per MRC): User-Agent and IP block lists. */
+export interface IvtFilter {
+  /** Extra User-Agent patterns to block, beside the maintained bot list (isbot). */
+  userAgentPatterns: readonly RegExp[];
+  /** Blocked addresses and CIDR ranges, IPv4 and IPv6. */
+  blockedIps: BlockList;
+}
+
+/** Builds a filter from configuration text; every bad entry is reported at once. */
+export function buildIvtFilter(
+  userAgentPatterns: readonly string[],
+  blockedCidrs: readonly string[],
+): { ok: true; filter: IvtFilter } | { ok: false; errors: string[] } {
+  const errors: string[] = [];
+  const patterns: RegExp[] = [];
+  for (const pattern of userAgentPatterns) {
+    try {
+      patterns.push(new RegExp(pattern, 'i'));
+    } catch {
+      errors.push(`User-Agent pattern ${JSON.stringify(pattern)} is not a valid regular expression`);
+    }
+  }
+  const blockedIps = new BlockList();
+  for (const entry of blockedCidrs) {
+    const [address = '', prefixText] = entry.trim().split('/');
+    const family = isIP(address);
+    const prefix = prefixText === undefined ? (family === 6 ? 128 : 32) : Number(prefixText);
+    const maxPrefix = family === 6 ? 128 : 32;
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
+      errors.push(`blocked IP entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`);
+      continue;
+    }
+    blockedIps.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, filter: { userAgentPatterns: patterns, blockedIps } };
+}
+
+/** An empty filter: only the built-in rules (HEAD, prefetch, empty and bot User-Agents). */
+export function defaultIvtFilter(): IvtFilter {
+  return { userAgentPatterns: [], blockedIps: new BlockList() };
+}
+
+/**
+ * The device a request speaks for. Server-to-server notifiers (SSAI, publisher servers) send
+ * the device's address in `X-Device-IP` (else `X-Forwarded-For`, first hop) and its agent in
+ * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify.
+ */
+export function readDevice(request: HitRequest): Device {
+  const deviceIp = validIp(header(request, 'x-device-ip'));
+  const forwardedIp = validIp(header(request, 'x-forwarded-for')?.split(',')[0]);
+  const deviceAgent = header(request, 'x-device-user-agent');
+  const ip = deviceIp ?? forwardedIp ?? unmapIpv4(request.remoteAddress);
+  const userAgent = deviceAgent ?? header(request, 'user-agent') ?? '';
+  return { ip, userAgent, serverToServer: deviceIp !== undefined || forwardedIp !== undefined || deviceAgent !== undefined };
+}
+
+/**
+ * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
+ * prefetch/prerender, empty User-Agent, known bots, configured patterns, blocked IPs.
+ */
+export function screenRequest(request: HitRequest, device: Device, filter: IvtFilter): Outcome | undefined {
+  if (request.method === 'HEAD') return invalidTraffic('head_request');
+  if (isPrefetch(request)) return notCounted('prefetch');
+  const rule = screenDevice(device, filter);
+  return rule === undefined ? undefined : invalidTraffic(rule);
+}
+
+function screenDevice(device: Device, filter: IvtFilter): IvtRule | undefined {
+  if (device.userAgent.trim() === '') return 'empty_user_agent';
+  if (isbot(device.userAgent)) return 'bot_user_agent';
+  if (filter.userAgentPatterns.some((pattern) => pattern.test(device.userAgent))) return 'blocked_user_agent';
+  const family = isIP(device.ip);
+  if (family !== 0 && filter.blockedIps.check(device.ip, family === 6 ? 'ipv6' : 'ipv4')) return 'blocked_ip';
+  return undefined;
+}
+
+/** Browser prefetch/prerender signals: `Sec-Purpose`, `Purpose`, `X-Purpose` (prefetch, preview, prerender), `X-Moz: prefetch`. */
+function isPrefetch(request: HitRequest): boolean {
+  for (const name of ['sec-purpose', 'purpose', 'x-purpose', 'x-moz']) {
+    const value = header(request, name)?.toLowerCase();
+    if (value !== undefined && /prefetch|prerender|preview|instant/.test(value)) return true;
+  }
+  return false;
+}
+
+function header(request: HitRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text === undefined ? undefined : text.trim();
+}
+
+function validIp(text: string | undefined): string | undefined {
+  const candidate = text?.trim();
+  return candidate !== undefined && isIP(candidate) !== 0 ? unmapIpv4(candidate) : undefined;
+}
+
+/** `::ffff:192.0.2.1` → `192.0.2.1`, so IPv4 block lists match dual-stack sockets. */
+function unmapIpv4(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}

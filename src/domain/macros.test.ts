@@ -1,0 +1,225 @@
+// node:test's describe/it return promises that the test runner itself awaits.
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { MacroValues } from './macros.js';
+import { formatMicros, numberToMicros, parseDecimalMicros, substituteMacros } from './macros.js';
+
+const ALL_VALUES: Required<MacroValues> = {
+  auctionId: 'A1',
+  bidId: 'B2',
+  impId: 'I3',
+  seatId: 'S4',
+  adId: 'AD5',
+  price: '1.5',
+  currency: 'EUR',
+  mbr: '0.25',
+  loss: '102',
+  minToWin: '1.51',
+  multiplier: '1000',
+  impTs: '1767225600000',
+  discountPct: '10',
+  discountCpm: '0.15',
+};
+
+const MACRO_TO_VALUE: readonly [string, string][] = [
+  ['${AUCTION_ID}', 'A1'],
+  ['${AUCTION_BID_ID}', 'B2'],
+  ['${AUCTION_IMP_ID}', 'I3'],
+  ['${AUCTION_SEAT_ID}', 'S4'],
+  ['${AUCTION_AD_ID}', 'AD5'],
+  ['${AUCTION_PRICE}', '1.5'],
+  ['${AUCTION_CURRENCY}', 'EUR'],
+  ['${AUCTION_MBR}', '0.25'],
+  ['${AUCTION_LOSS}', '102'],
+  ['${AUCTION_MIN_TO_WIN}', '1.51'],
+  ['${AUCTION_MULTIPLIER}', '1000'],
+  ['${AUCTION_IMP_TS}', '1767225600000'],
+  ['${AUCTION_DISCOUNT_PCT}', '10'],
+  ['${AUCTION_DISCOUNT_CPM}', '0.15'],
+];
+
+describe('substituteMacros', () => {
+  for (const [macro, value] of MACRO_TO_VALUE) {
+    it(`replaces ${macro} with its value`, () => {
+      assert.equal(
+        substituteMacros(`https://x.test/b?v=${macro}&z=1`, ALL_VALUES),
+        `https://x.test/b?v=${value}&z=1`,
+      );
+    });
+  }
+
+  it('replaces every macro of a URL, each occurrence, in one call', () => {
+    const text = MACRO_TO_VALUE.map(([macro]) => macro).join('|');
+    const expected = MACRO_TO_VALUE.map(([, value]) => value).join('|');
+    assert.equal(substituteMacros(`${text}#${text}`, ALL_VALUES), `${expected}#${expected}`);
+  });
+
+  it('replaces macros with undefined values by empty strings', () => {
+    const text = MACRO_TO_VALUE.map(([macro]) => macro).join(',');
+    assert.equal(substituteMacros(text, {}), ','.repeat(MACRO_TO_VALUE.length - 1));
+    assert.equal(substituteMacros('p=${AUCTION_PRICE}&a=${AUCTION_ID}', { auctionId: 'x' }), 'p=&a=x');
+  });
+
+  it('hands suffixed price macros to the encodePrice callback', () => {
+    const suffixes: string[] = [];
+    const encodePrice = (suffix: string): string => {
+      suffixes.push(suffix);
+      return suffix === 'BF' ? 'ENCRYPTED' : '';
+    };
+    const out = substituteMacros(
+      'a=${AUCTION_PRICE:BF}&b=${AUCTION_PRICE:SHA1}&c=${AUCTION_PRICE}',
+      ALL_VALUES,
+      encodePrice,
+    );
+    assert.equal(out, 'a=ENCRYPTED&b=&c=1.5');
+    assert.deepEqual(suffixes, ['BF', 'SHA1']);
+  });
+
+  it('replaces suffixed price macros by empty strings without an encodePrice callback', () => {
+    assert.equal(substituteMacros('a=${AUCTION_PRICE:BF}', ALL_VALUES), 'a=');
+  });
+
+  it('does not expand macros that appear inside substituted values', () => {
+    const values: MacroValues = { auctionId: '${AUCTION_BID_ID}', bidId: 'B2', price: '$&$1' };
+    assert.equal(
+      substituteMacros('${AUCTION_ID}/${AUCTION_PRICE}', values, () => '${AUCTION_ID}'),
+      '${AUCTION_BID_ID}/$&$1',
+    );
+    assert.equal(
+      substituteMacros('${AUCTION_PRICE:X}', values, () => '${AUCTION_ID}'),
+      '${AUCTION_ID}',
+    );
+  });
+
+  it('leaves non-macro text, unknown macros and near misses untouched', () => {
+    const untouched = [
+      '${FOO}',
+      '${AUCTION_FOO}',
+      '${auction_id}',
+      '$AUCTION_ID',
+      '{AUCTION_ID}',
+      '${AUCTION_ID',
+      '${ AUCTION_ID }',
+      '${AUCTION_PRICE:}',
+      '${AUCTION_ID:X}',
+      '%%WINNING_PRICE%%',
+      '[ERRORCODE]',
+    ];
+    for (const text of untouched)
+      assert.equal(
+        substituteMacros(text, ALL_VALUES, () => 'E'),
+        text,
+      );
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (text) => {
+        fc.pre(!text.includes('${AUCTION_'));
+        assert.equal(
+          substituteMacros(text, ALL_VALUES, () => 'E'),
+          text,
+        );
+      }),
+    );
+  });
+});
+
+describe('money conversions', () => {
+  it('formats micros as the shortest exact decimal', () => {
+    assert.equal(formatMicros(1_500_000), '1.5');
+    assert.equal(formatMicros(2_000_000), '2');
+    assert.equal(formatMicros(1), '0.000001');
+    assert.equal(formatMicros(0), '0');
+    assert.equal(formatMicros(1_230_000), '1.23');
+    assert.equal(formatMicros(999_999_999_999), '999999.999999');
+    assert.equal(formatMicros(Number.MAX_SAFE_INTEGER), '9007199254.740991');
+  });
+
+  it('refuses to format negative, fractional or unsafe micros', () => {
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+      assert.throws(() => formatMicros(bad), RangeError);
+    }
+  });
+
+  it('parses decimal amounts into exact micros', () => {
+    assert.equal(parseDecimalMicros('1.5'), 1_500_000);
+    assert.equal(parseDecimalMicros('0.000001'), 1);
+    assert.equal(parseDecimalMicros('999999.999999'), 999_999_999_999);
+    assert.equal(parseDecimalMicros('1.23'), 1_230_000);
+    assert.equal(parseDecimalMicros('0.1'), 100_000);
+    assert.equal(parseDecimalMicros('2'), 2_000_000);
+    assert.equal(parseDecimalMicros('007.50'), 7_500_000);
+    assert.equal(parseDecimalMicros('0'), 0);
+  });
+
+  it('rejects malformed, negative, over-precise and too large amounts', () => {
+    const bad = [
+      '',
+      '-1',
+      '+1',
+      '1.',
+      '.5',
+      '1.0000001',
+      '1e3',
+      ' 1',
+      '1 ',
+      '1,5',
+      'NaN',
+      'Infinity',
+      '0x10',
+      '1.2.3',
+    ];
+    for (const text of bad) assert.equal(parseDecimalMicros(text), undefined, text);
+    assert.equal(parseDecimalMicros('1000000'), undefined);
+    assert.equal(parseDecimalMicros('1'.repeat(40)), undefined);
+    assert.equal(parseDecimalMicros('5', 4_999_999), undefined);
+    assert.equal(parseDecimalMicros('5', 5_000_000), 5_000_000);
+  });
+
+  it('parses back every formatted amount (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 999_999_999_999 }), (micros) => {
+        assert.equal(parseDecimalMicros(formatMicros(micros)), micros);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('converts JSON numbers to micros without float error', () => {
+    assert.equal(numberToMicros(1.23), 1_230_000);
+    assert.equal(numberToMicros(0.1 + 0.2), 300_000);
+    assert.equal(numberToMicros(1.005), 1_005_000);
+    assert.equal(numberToMicros(0.000001), 1);
+    assert.equal(numberToMicros(0), 0);
+    assert.equal(numberToMicros(-0), 0);
+    assert.equal(numberToMicros(12), 12_000_000);
+    assert.equal(numberToMicros(1e-7), 0);
+    assert.equal(numberToMicros(5e-7), 1);
+    assert.equal(numberToMicros(0.0000025), 3);
+    assert.equal(numberToMicros(1.0000004999), 1_000_000);
+    assert.equal(numberToMicros(1e9), 1e15);
+    assert.equal(numberToMicros(999999.999999), 999_999_999_999);
+  });
+
+  it('refuses NaN, negative, non-finite and unsafe numbers', () => {
+    for (const bad of [
+      Number.NaN,
+      -0.01,
+      -1,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      1e10,
+      1e300,
+    ]) {
+      assert.equal(numberToMicros(bad), undefined, String(bad));
+    }
+  });
+
+  it('converts the number of every formatted amount back to the same micros (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 999_999_999_999 }), (micros) => {
+        assert.equal(numberToMicros(Number(formatMicros(micros))), micros);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

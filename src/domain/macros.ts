@@ -1,0 +1,119 @@
+/**
+ * Values for the OpenRTB 2.6 substitution macros (§4.4), already formatted as text. A value left
+ * undefined substitutes as `''`.
+ */
+export interface MacroValues {
+  auctionId?: string;
+  bidId?: string;
+  impId?: string;
+  seatId?: string;
+  adId?: string;
+  price?: string;
+  currency?: string;
+  mbr?: string;
+  loss?: string;
+  minToWin?: string;
+  multiplier?: string;
+  impTs?: string;
+  discountPct?: string;
+  discountCpm?: string;
+}
+
+const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
+  AUCTION_ID: 'auctionId',
+  AUCTION_BID_ID: 'bidId',
+  AUCTION_IMP_ID: 'impId',
+  AUCTION_SEAT_ID: 'seatId',
+  AUCTION_AD_ID: 'adId',
+  AUCTION_PRICE: 'price',
+  AUCTION_CURRENCY: 'currency',
+  AUCTION_MBR: 'mbr',
+  AUCTION_LOSS: 'loss',
+  AUCTION_MIN_TO_WIN: 'minToWin',
+  AUCTION_MULTIPLIER: 'multiplier',
+  AUCTION_IMP_TS: 'impTs',
+  AUCTION_DISCOUNT_PCT: 'discountPct',
+  AUCTION_DISCOUNT_CPM: 'discountCpm',
+};
+
+/** `${NAME}` for a known macro name, or `${AUCTION_PRICE:SUFFIX}` (group 2 is the suffix). */
+const MACRO_PATTERN = new RegExp(
+  `\\$\\{(?:(${Object.keys(MACRO_FIELDS).join('|')})|AUCTION_PRICE:([A-Za-z0-9_.-]+))\\}`,
+  'g',
+);
+
+const MICROS_PER_UNIT = 1_000_000;
+const DEFAULT_MAX_MICROS = 999_999_999_999;
+
+/**
+ * Plain textual replacement of all OpenRTB 2.6 macros (§4.4): `${AUCTION_ID}`
+ * `${AUCTION_BID_ID}` `${AUCTION_IMP_ID}` `${AUCTION_SEAT_ID}` `${AUCTION_AD_ID}`
+ * `${AUCTION_PRICE}` `${AUCTION_CURRENCY}` `${AUCTION_MBR}` `${AUCTION_LOSS}`
+ * `${AUCTION_MIN_TO_WIN}` `${AUCTION_MULTIPLIER}` `${AUCTION_IMP_TS}` `${AUCTION_DISCOUNT_PCT}`
+ * `${AUCTION_DISCOUNT_CPM}`; undefined values become `''`. Suffixed price macros such as
+ * `${AUCTION_PRICE:BF}` are replaced by `encodePrice(suffix)` (e.g. an encrypted price), which
+ * returns `''` when it cannot; without a callback they become `''`. Non-macro text and unknown
+ * `${FOO}` macros are left untouched. Values are inserted as given (no URL encoding) in a single
+ * pass: a value containing `${AUCTION_ID}` is not expanded again.
+ */
+export function substituteMacros(
+  text: string,
+  values: MacroValues,
+  encodePrice?: (suffix: string) => string,
+): string {
+  return text.replace(MACRO_PATTERN, (_match, name: string | undefined, suffix: string | undefined) => {
+    if (suffix !== undefined) return encodePrice?.(suffix) ?? '';
+    const field = name === undefined ? undefined : MACRO_FIELDS[name];
+    return (field === undefined ? undefined : values[field]) ?? '';
+  });
+}
+
+/**
+ * Formats integer micros as a decimal currency amount without float error and without trailing
+ * zeros: 1500000 → `'1.5'`, 2000000 → `'2'`, 1 → `'0.000001'`. Throws a `RangeError` unless
+ * `micros` is a non-negative safe integer.
+ */
+export function formatMicros(micros: number): string {
+  if (!Number.isSafeInteger(micros) || micros < 0) {
+    throw new RangeError(`${micros} is not a non-negative safe integer`);
+  }
+  const whole = Math.floor(micros / MICROS_PER_UNIT);
+  const fraction = micros % MICROS_PER_UNIT;
+  if (fraction === 0) return String(whole);
+  return `${whole}.${String(fraction).padStart(6, '0').replace(/0+$/, '')}`;
+}
+
+/**
+ * Parses a decimal amount (`'1.5'`, `'0.000001'`, `'999999.999999'`) into integer micros without
+ * float error. `undefined` for anything malformed (signs, exponents, spaces, a bare `'.'` side),
+ * more than 6 decimals, or beyond `maxMicros` (default 999999999999).
+ */
+export function parseDecimalMicros(text: string, maxMicros = DEFAULT_MAX_MICROS): number | undefined {
+  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
+  if (match === null) return undefined;
+  const whole = Number(match[1]);
+  const fraction = Number((match[2] ?? '').padEnd(6, '0'));
+  const micros = whole * MICROS_PER_UNIT + fraction;
+  return Number.isSafeInteger(micros) && micros <= maxMicros ? micros : undefined;
+}
+
+/**
+ * Converts a JS number (e.g. JSON `bid.price` 1.23) into integer micros, rounding half up to the
+ * nearest micro on the number's shortest decimal spelling (what the JSON said), so 1.23 →
+ * 1230000 and 0.0000025 → 3. `undefined` for NaN, negative or non-finite values, or results
+ * beyond `Number.MAX_SAFE_INTEGER`.
+ */
+export function numberToMicros(value: number): number | undefined {
+  if (!Number.isFinite(value) || value < 0) return undefined;
+  // The shortest round-trip spelling of a finite non-negative number: '1.23', '1.5e-7', '1e+21'.
+  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(value));
+  if (match === null) return undefined;
+  const whole = match[1] ?? '';
+  const digits = whole + (match[2] ?? '');
+  // Digits before `cut` are whole micros; the digit at `cut` decides the rounding.
+  const cut = whole.length + Number(match[3] ?? 0) + 6;
+  const truncated = cut <= 0 ? 0 : Number(digits.slice(0, cut).padEnd(cut, '0'));
+  const roundUp = cut >= 0 && (digits[cut] ?? '0') >= '5';
+  const micros = truncated + (roundUp ? 1 : 0);
+  return Number.isSafeInteger(micros) ? micros : undefined;
+}

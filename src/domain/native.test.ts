@@ -1,0 +1,202 @@
+import * as assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { instrumentNative, looksLikeNative, nativeRequestOffersImageImpressionTracker } from './native.js';
+
+const NATIVE_FIXTURES = new URL('../../../shared/fixtures/native/', import.meta.url);
+const OPENRTB_FIXTURES = new URL('../../../shared/fixtures/openrtb/', import.meta.url);
+const IMPRESSION_URL = 'https://tally.example/n/tok123?src=native&cb=42';
+const TALLY_EVENT_TRACKER = { event: 1, method: 1, url: IMPRESSION_URL };
+
+type Json = Record<string, unknown>;
+
+function fixture(name: string): string {
+  return readFileSync(new URL(name, NATIVE_FIXTURES), 'utf8');
+}
+
+function parse(markup: string): Json {
+  return JSON.parse(markup) as Json;
+}
+
+function instrumentedJson(adm: string | object, offeredEventTrackers: boolean): Json {
+  const result = instrumentNative(adm, IMPRESSION_URL, offeredEventTrackers);
+  assert.ok(result.ok, result.ok ? '' : result.warning);
+  assert.equal(result.usedEventTrackers, offeredEventTrackers);
+  return parse(result.markup);
+}
+
+/** The response with one tracker appended to `field`, everything else as it was. */
+function withTracker(response: Json, field: 'eventtrackers' | 'imptrackers', tracker: unknown): Json {
+  const existing = (response[field] as unknown[] | undefined) ?? [];
+  return { ...response, [field]: [...existing, tracker] };
+}
+
+const files = readdirSync(NATIVE_FIXTURES).filter((name) => name.endsWith('.json'));
+const responseFiles = files.filter((name) => name.startsWith('response'));
+const requestFiles = files.filter((name) => name.startsWith('request'));
+
+describe('instrumentNative on the Native 1.2 response samples', () => {
+  test('reads the sample directory', () => {
+    assert.equal(responseFiles.length, 3);
+    assert.equal(requestFiles.length, 3);
+  });
+
+  for (const file of responseFiles) {
+    const response = parse(fixture(file));
+
+    test(`appends an image impression event tracker to ${file} when the request offered one`, () => {
+      assert.deepEqual(
+        instrumentedJson(fixture(file), true),
+        withTracker(response, 'eventtrackers', TALLY_EVENT_TRACKER),
+      );
+    });
+
+    test(`appends the URL to the imptrackers of ${file} when event trackers were not offered`, () => {
+      assert.deepEqual(
+        instrumentedJson(fixture(file), false),
+        withTracker(response, 'imptrackers', IMPRESSION_URL),
+      );
+    });
+
+    test(`keeps the {"native": ...} wrapper of ${file} when wrapped`, () => {
+      const wrapped = JSON.stringify({ native: response });
+      assert.deepEqual(instrumentedJson(wrapped, false), {
+        native: withTracker(response, 'imptrackers', IMPRESSION_URL),
+      });
+    });
+  }
+
+  test('keeps the trackers the DSP already had, before Tally’s', () => {
+    const instrumented = instrumentedJson(fixture('response_1.2_clickout.json'), true);
+    assert.deepEqual(instrumented.eventtrackers, [
+      { event: 1, method: 2, url: 'http://www.mytracker.com/tracker.js' },
+      { event: 2, method: 1, url: 'http://www.mytracker.com/tracker.php' },
+      TALLY_EVENT_TRACKER,
+    ]);
+  });
+});
+
+describe('instrumentNative input forms', () => {
+  const text = fixture('response_1.2_clickout.json');
+
+  test('gives the same JSON for an adm string and an already-parsed object', () => {
+    assert.deepEqual(instrumentedJson(parse(text), true), instrumentedJson(text, true));
+  });
+
+  test('does not modify an adm object passed in', () => {
+    const adm = parse(text);
+    instrumentNative(adm, IMPRESSION_URL, true);
+    assert.deepEqual(adm, parse(text));
+  });
+
+  test('creates the eventtrackers array when the response has none', () => {
+    const instrumented = instrumentedJson(fixture('response_1.2_third-party.json'), true);
+    assert.deepEqual(instrumented.eventtrackers, [TALLY_EVENT_TRACKER]);
+  });
+
+  test('leaves invalid JSON untouched with a warning', () => {
+    const adm = '{"native":{"ver":"1.0","link":{ ... }}';
+    const result = instrumentNative(adm, IMPRESSION_URL, false);
+    assert.ok(!result.ok);
+    assert.equal(result.markup, adm);
+    assert.match(result.warning, /not valid JSON/);
+  });
+
+  test('leaves the OpenRTB spec’s native adm, elided with "...", untouched', () => {
+    const bidResponse = parse(
+      readFileSync(new URL('bid-response_2.6_native-markup-returned-inline.json', OPENRTB_FIXTURES), 'utf8'),
+    ) as { seatbid: { bid: { adm: string }[] }[] };
+    const adm = bidResponse.seatbid[0]?.bid[0]?.adm ?? '';
+    assert.ok(adm.startsWith('{"native"'));
+    const result = instrumentNative(adm, IMPRESSION_URL, false);
+    assert.equal(result.ok, false);
+    assert.equal(result.markup, adm);
+  });
+
+  const unusable: Record<string, string> = {
+    'a JSON array': '[1, 2]',
+    'JSON null': 'null',
+    'an object that is no native response': '{"foo": 1}',
+    'imptrackers that are not an array':
+      '{"link": {"url": "https://x.example"}, "imptrackers": "https://dsp.example/i"}',
+    'HTML banner markup': '<div><img src="https://x.example/a.png"></div>',
+  };
+  for (const [what, adm] of Object.entries(unusable)) {
+    test(`leaves ${what} untouched with a warning`, () => {
+      const result = instrumentNative(adm, IMPRESSION_URL, false);
+      assert.ok(!result.ok);
+      assert.equal(result.markup, adm);
+      assert.ok(result.warning.length > 0);
+    });
+  }
+
+  test('does not throw on an object that cannot be written as JSON', () => {
+    const cyclic: Record<string, unknown> = { assets: [] };
+    cyclic.self = cyclic;
+    assert.equal(instrumentNative(cyclic, IMPRESSION_URL, false).ok, false);
+  });
+});
+
+describe('nativeRequestOffersImageImpressionTracker on the Native 1.2 request samples', () => {
+  const expected: Record<string, boolean> = {
+    // eventtrackers: event 1 with methods [2] only (JavaScript), event 2 with [1].
+    'request_1.2_content-context.json': false,
+    // eventtrackers: event 1 with methods [1, 2].
+    'request_1.2_social-context.json': true,
+    // no eventtrackers at all.
+    'request_1.2_third-party.json': false,
+  };
+
+  test('knows the answer for every request sample', () => {
+    assert.deepEqual(Object.keys(expected).sort(), [...requestFiles].sort());
+  });
+
+  for (const file of requestFiles) {
+    test(`answers ${String(expected[file])} for ${file}, as text, as an object and wrapped`, () => {
+      const request = parse(fixture(file));
+      assert.equal(nativeRequestOffersImageImpressionTracker(fixture(file)), expected[file]);
+      assert.equal(nativeRequestOffersImageImpressionTracker(request), expected[file]);
+      assert.equal(
+        nativeRequestOffersImageImpressionTracker(JSON.stringify({ native: request })),
+        expected[file],
+      );
+    });
+  }
+
+  test('answers false for anything unreadable', () => {
+    for (const request of [
+      undefined,
+      null,
+      42,
+      '',
+      '{',
+      '[]',
+      { eventtrackers: 'x' },
+      { eventtrackers: [null] },
+    ]) {
+      assert.equal(nativeRequestOffersImageImpressionTracker(request), false);
+    }
+  });
+});
+
+describe('looksLikeNative', () => {
+  test('recognises every response sample, bare or wrapped', () => {
+    for (const file of responseFiles) {
+      assert.ok(looksLikeNative(fixture(file)), file);
+      assert.ok(looksLikeNative(JSON.stringify({ native: parse(fixture(file)) })), file);
+    }
+  });
+
+  test('rejects VAST, HTML, invalid JSON and JSON that is no native response', () => {
+    for (const markup of [
+      '<VAST version="4.0"/>',
+      '<div></div>',
+      '{"native":{"link":{ ... }}}',
+      '{"a":1}',
+      '[]',
+      '',
+    ]) {
+      assert.equal(looksLikeNative(markup), false, markup);
+    }
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * OpenRTB Native instrumentation: Tally's impression tracker goes into the native response, as an
+ * `eventtrackers` entry (Native 1.2) when the request offered one, else into `imptrackers`.
+ * Native 1.0/1.1 documents are wrapped in `{"native": {...}}`; 1.2 documents may or may not be.
+ */
+
+/**
+ * The outcome of {@link instrumentNative}: the instrumented JSON text and whether the tracker went
+ * into `eventtrackers`, or the markup untouched with the reason.
+ */
+export type NativeResult =
+  { ok: true; markup: string; usedEventTrackers: boolean } | { ok: false; markup: string; warning: string };
+
+type JsonObject = Record<string, unknown>;
+
+/** Native 1.2 event type 1: impression. */
+const IMPRESSION_EVENT = 1;
+/** Native 1.2 event tracking method 1: image pixel. */
+const IMAGE_METHOD = 1;
+
+/**
+ * Adds Tally's impression URL to a native response: `{event: 1, method: 1, url}` appended to
+ * `eventtrackers` (created if missing) when the request offered event trackers (see
+ * {@link nativeRequestOffersImageImpressionTracker}), else the URL appended to `imptrackers`.
+ *
+ * `adm` may be JSON text or an already-parsed object, with or without the `{"native": {...}}`
+ * wrapper; the result is JSON text of the same shape (wrapper kept if present). The input object
+ * is not modified. Invalid JSON, a document that is not a native response, or trackers that are
+ * not arrays give `ok: false` with the markup untouched. Never throws.
+ */
+export function instrumentNative(
+  adm: string | object,
+  impressionUrl: string,
+  offeredEventTrackers: boolean,
+): NativeResult {
+  const [document, markup] = typeof adm === 'string' ? [parseJson(adm), adm] : [adm, safeStringify(adm)];
+  if (document === undefined) return untouched(markup, 'native markup is not valid JSON');
+  if (!isJsonObject(document)) return untouched(markup, 'native markup is not a JSON object');
+  const response = unwrap(document);
+  if (!isNativeResponse(response)) {
+    return untouched(markup, 'native markup is not a native response (no assets array and no link object)');
+  }
+  const trackerField = offeredEventTrackers ? 'eventtrackers' : 'imptrackers';
+  const existing = response[trackerField] ?? [];
+  if (!Array.isArray(existing)) return untouched(markup, `native response's ${trackerField} is not an array`);
+  const tracker = offeredEventTrackers
+    ? { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl }
+    : impressionUrl;
+  const instrumented = { ...response, [trackerField]: [...(existing as unknown[]), tracker] };
+  const output = safeStringify(response === document ? instrumented : { ...document, native: instrumented });
+  if (output === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
+  return { ok: true, markup: output, usedEventTrackers: offeredEventTrackers };
+}
+
+/**
+ * Whether a Native request (the JSON text or object found in `imp.native.request`, with or without
+ * the `{"native": {...}}` wrapper) offers `eventtrackers` with event 1 (impression) and method 1
+ * (image pixel). Anything unreadable answers false.
+ */
+export function nativeRequestOffersImageImpressionTracker(request: unknown): boolean {
+  const document = typeof request === 'string' ? parseJson(request) : request;
+  if (!isJsonObject(document)) return false;
+  const { eventtrackers } = unwrap(document);
+  return (
+    Array.isArray(eventtrackers) &&
+    eventtrackers.some(
+      (offer) =>
+        isJsonObject(offer) &&
+        offer.event === IMPRESSION_EVENT &&
+        Array.isArray(offer.methods) &&
+        offer.methods.includes(IMAGE_METHOD),
+    )
+  );
+}
+
+/**
+ * Whether the text looks like a native response: a JSON object with an `assets` array or a `link`
+ * object, with or without the `{"native": {...}}` wrapper.
+ */
+export function looksLikeNative(markup: string): boolean {
+  if (!markup.trimStart().startsWith('{')) return false;
+  const document = parseJson(markup);
+  return isJsonObject(document) && isNativeResponse(unwrap(document));
+}
+
+/** The native object inside a 1.0/1.1 `{"native": {...}}` wrapper, or the document itself. */
+function unwrap(document: JsonObject): JsonObject {
+  return isJsonObject(document.native) ? document.native : document;
+}
+
+function isNativeResponse(response: JsonObject): boolean {
+  return Array.isArray(response.assets) || isJsonObject(response.link);
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The parsed JSON, or `undefined` when the text is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** JSON text, or `undefined` for values JSON cannot hold (cycles, BigInt). */
+function safeStringify(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function untouched(markup: string | undefined, warning: string): NativeResult {
+  return { ok: false, markup: markup ?? '', warning };
+}

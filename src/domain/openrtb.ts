@@ -1,0 +1,53 @@
+/**
+ * The parts of OpenRTB 2.5 / 2.6 objects that Tally reads. Input is untrusted JSON, so every
+ * field is optional and read through the guards below, never trusted by its declared type.
+ */
+export interface OrtbMediaObject {
+  api?: unknown;
+  request?: unknown;
+}
+
+/** OpenRTB `Imp`. */
+export interface OrtbImp {
+  id?: unknown;
+  banner?: OrtbMediaObject;
+  video?: OrtbMediaObject;
+  audio?: OrtbMediaObject;
+  native?: OrtbMediaObject;
+}
+
+/** OpenRTB `BidRequest`. */
+export interface OrtbBidRequest {
+  id?: unknown;
+  imp?: unknown;
+  site?: { publisher?: { id?: unknown } };
+  app?: { publisher?: { id?: unknown } };
+  device?: { devicetype?: unknown };
+  test?: unknown;
+}
+
+/** OpenRTB `Bid`. */
+export interface OrtbBid {
+  id?: unknown;
+  impid?: unknown;
+  price?: unknown;
+  adid?: unknown;
+  nurl?: unknown;
+  burl?: unknown;
+  adm?: unknown;
+  mtype?: unknown;
+}
+
+/** A plain JSON object, or `undefined`. */
+export function asObject(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** A non-empty string, or `undefined`. OpenRTB ids are strings; numbers are accepted as their text. */
+export function asId(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}

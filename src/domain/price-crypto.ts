@@ -1,0 +1,100 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The two secrets of the Google (DoubleClick Ad Exchange) price encryption scheme: the
+ * encryption key (`e_key`) and the integrity key (`i_key`), raw bytes.
+ */
+export interface PriceKeys {
+  encryptionKey: Buffer;
+  integrityKey: Buffer;
+}
+
+const IV_BYTES = 16;
+const PRICE_BYTES = 8;
+const SIGNATURE_BYTES = 4;
+const PAYLOAD_BYTES = IV_BYTES + PRICE_BYTES + SIGNATURE_BYTES;
+/** 28 bytes as unpadded base64: 38 characters. */
+const TOKEN_CHARS = 38;
+
+/**
+ * Encrypts integer micros with the Google price scheme, as `${AUCTION_PRICE}` is expanded for
+ * encrypted price macros: pad = HMAC-SHA1(e_key, iv)[0..8], ciphertext = pad XOR price (8-byte
+ * big-endian micros), signature = HMAC-SHA1(i_key, price ‖ iv)[0..4], transported as unpadded
+ * web-safe base64 of iv ‖ ciphertext ‖ signature (38 characters). `ivBytes` defaults to 16
+ * random bytes (Google uses an 8-byte timestamp and 8 more bytes; either is fine). Throws a
+ * `RangeError` unless `priceMicros` is a non-negative safe integer and the IV is 16 bytes.
+ */
+export function encryptPrice(
+  priceMicros: number,
+  keys: PriceKeys,
+  ivBytes: Buffer = randomBytes(IV_BYTES),
+): string {
+  if (!Number.isSafeInteger(priceMicros) || priceMicros < 0) {
+    throw new RangeError(`${priceMicros} is not a non-negative safe integer`);
+  }
+  if (ivBytes.length !== IV_BYTES) throw new RangeError(`the IV must be ${IV_BYTES} bytes`);
+  const price = Buffer.alloc(PRICE_BYTES);
+  price.writeBigUInt64BE(BigInt(priceMicros));
+  const payload = Buffer.concat([ivBytes, xorPad(price, keys, ivBytes), signature(price, keys, ivBytes)]);
+  return payload.toString('base64url');
+}
+
+/**
+ * Decrypts a price encrypted with the Google scheme. Never throws: anything but 38 characters of
+ * canonical unpadded web-safe base64 is `malformed`, a signature mismatch is `unauthentic`, and
+ * an authentic price beyond `Number.MAX_SAFE_INTEGER` micros is `malformed`.
+ */
+export function decryptPrice(
+  token: string,
+  keys: PriceKeys,
+): { ok: true; priceMicros: number } | { ok: false; error: 'malformed' | 'unauthentic' } {
+  if (token.length !== TOKEN_CHARS) return { ok: false, error: 'malformed' };
+  const payload = Buffer.from(token, 'base64url');
+  if (payload.length !== PAYLOAD_BYTES || payload.toString('base64url') !== token) {
+    return { ok: false, error: 'malformed' };
+  }
+  const iv = payload.subarray(0, IV_BYTES);
+  const price = xorPad(payload.subarray(IV_BYTES, IV_BYTES + PRICE_BYTES), keys, iv);
+  if (!timingSafeEqual(signature(price, keys, iv), payload.subarray(IV_BYTES + PRICE_BYTES))) {
+    return { ok: false, error: 'unauthentic' };
+  }
+  const priceMicros = price.readBigUInt64BE();
+  if (priceMicros > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, error: 'malformed' };
+  return { ok: true, priceMicros: Number(priceMicros) };
+}
+
+/**
+ * Reads the two keys as an exchange hands them out, in web-safe or standard base64, padded or
+ * not. `undefined` when either is empty or not base64.
+ */
+export function parsePriceKeys(
+  encryptionKeyBase64: string,
+  integrityKeyBase64: string,
+): PriceKeys | undefined {
+  const encryptionKey = decodeKey(encryptionKeyBase64);
+  const integrityKey = decodeKey(integrityKeyBase64);
+  return encryptionKey === undefined || integrityKey === undefined
+    ? undefined
+    : { encryptionKey, integrityKey };
+}
+
+/** `bytes` XOR the first 8 bytes of HMAC-SHA1(e_key, iv): encrypts and decrypts alike. */
+function xorPad(bytes: Buffer, keys: PriceKeys, iv: Buffer): Buffer {
+  const pad = createHmac('sha1', keys.encryptionKey).update(iv).digest();
+  const out = Buffer.alloc(PRICE_BYTES);
+  for (let index = 0; index < PRICE_BYTES; index++) out[index] = (bytes[index] ?? 0) ^ (pad[index] ?? 0);
+  return out;
+}
+
+function signature(price: Buffer, keys: PriceKeys, iv: Buffer): Buffer {
+  return createHmac('sha1', keys.integrityKey).update(price).update(iv).digest().subarray(0, SIGNATURE_BYTES);
+}
+
+function decodeKey(text: string): Buffer | undefined {
+  const webSafe = text
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/={1,2}$/, '');
+  const bytes = Buffer.from(webSafe, 'base64url');
+  return bytes.length > 0 && bytes.toString('base64url') === webSafe ? bytes : undefined;
+}

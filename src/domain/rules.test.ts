@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_RULES, RulesTable } from './rules.js';
+
+const none = { omidSupported: false, publisherBurl: false };
+
+describe('counting rules', () => {
+  const rules = new RulesTable();
+
+  it('counts a web banner on the adm pixel within 600 s', () => {
+    assert.deepEqual(rules.choose('banner', 'web', none), { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 });
+  });
+
+  it('prefers OMID for an app banner when the app supports it, with a 3 h TTL', () => {
+    const rule = rules.choose('banner', 'app', { omidSupported: true, publisherBurl: true });
+    assert.equal(rule.method, 'omid');
+    assert.equal(rule.ttlSeconds, 10800);
+  });
+
+  it('uses the publisher burl for an app banner without OMID, with a 3 h TTL', () => {
+    const rule = rules.choose('banner', 'app', { omidSupported: false, publisherBurl: true });
+    assert.equal(rule.method, 'burl');
+    assert.equal(rule.ttlSeconds, 10800);
+  });
+
+  it('falls back to the adm pixel for an app banner with neither OMID nor burl, 600 s', () => {
+    assert.deepEqual(rules.choose('banner', 'app', none), { format: 'banner', channel: 'app', method: 'adm', ttlSeconds: 600 });
+  });
+
+  it('counts video on web on the VAST impression within 1 h and on app and CTV within 3 h', () => {
+    assert.equal(rules.choose('video', 'web', none).ttlSeconds, 3600);
+    assert.equal(rules.choose('video', 'app', none).ttlSeconds, 10800);
+    assert.equal(rules.choose('video', 'ctv', none).ttlSeconds, 10800);
+    assert.equal(rules.choose('video', 'app', none).method, 'vast');
+  });
+
+  it('counts audio as video', () => {
+    assert.deepEqual(
+      { ...rules.choose('audio', 'web', none), format: 'video' },
+      rules.choose('video', 'web', none),
+    );
+  });
+
+  it('counts native on its impression trackers within 300 s on web and app', () => {
+    assert.deepEqual(rules.choose('native', 'web', none), { format: 'native', channel: 'web', method: 'native', ttlSeconds: 300 });
+    assert.equal(rules.choose('native', 'app', none).ttlSeconds, 300);
+  });
+
+  it('ignores OMID for formats other than app banners', () => {
+    assert.equal(rules.choose('video', 'app', { omidSupported: true, publisherBurl: false }).method, 'vast');
+    assert.equal(rules.choose('banner', 'web', { omidSupported: true, publisherBurl: false }).method, 'adm');
+  });
+
+  it('bills any format on the publisher burl when the publisher fires it (e.g. SSAI video), 3 h', () => {
+    const rule = rules.choose('video', 'ctv', { omidSupported: false, publisherBurl: true });
+    assert.deepEqual(rule, { format: 'video', channel: 'ctv', method: 'burl', ttlSeconds: 10800 });
+  });
+
+  it('lets an override replace one TTL and leave the others', () => {
+    const custom = new RulesTable([{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 900 }]);
+    assert.equal(custom.choose('banner', 'web', none).ttlSeconds, 900);
+    assert.equal(custom.choose('native', 'web', none).ttlSeconds, 300);
+  });
+
+  it('has no two default rows for the same format, channel and method', () => {
+    const keys = DEFAULT_RULES.map((rule) => `${rule.format}/${rule.channel}/${rule.method}`);
+    assert.equal(new Set(keys).size, keys.length);
+  });
+});

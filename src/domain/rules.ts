@@ -1,0 +1,102 @@
+import type { Channel, Format, Method } from './types.js';
+
+/** One row of the counting rules: the billing notification that counts, and how long after the auction. */
+export interface CountingRule {
+  format: Format;
+  channel: Channel;
+  method: Method;
+  ttlSeconds: number;
+}
+
+/** What the publisher's side can do for one impression; decides which method counts. */
+export interface Capabilities {
+  /** The app offers OMID (`api` contains 7 on the imp's media object). */
+  omidSupported: boolean;
+  /** The publisher fires the billing URL (`burl`) from its SDK or server. */
+  publisherBurl: boolean;
+}
+
+const TEN_MINUTES = 600;
+const FIVE_MINUTES = 300;
+const ONE_HOUR = 3600;
+const THREE_HOURS = 3 * ONE_HOUR;
+
+/**
+ * The default rules, exactly as the seeds give them (Index Exchange, "How Index counts
+ * impressions"). Audio follows the video rules. `burl` rows cover every format: a publisher
+ * with burl enabled bills through it (client- or server-side beaconing, e.g. SSAI), 3 h.
+ */
+export const DEFAULT_RULES: readonly CountingRule[] = [
+  { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: TEN_MINUTES },
+  { format: 'banner', channel: 'app', method: 'omid', ttlSeconds: THREE_HOURS },
+  { format: 'banner', channel: 'app', method: 'burl', ttlSeconds: THREE_HOURS },
+  { format: 'banner', channel: 'app', method: 'adm', ttlSeconds: TEN_MINUTES },
+  { format: 'banner', channel: 'ctv', method: 'adm', ttlSeconds: TEN_MINUTES },
+  { format: 'video', channel: 'web', method: 'vast', ttlSeconds: ONE_HOUR },
+  { format: 'video', channel: 'app', method: 'vast', ttlSeconds: THREE_HOURS },
+  { format: 'video', channel: 'ctv', method: 'vast', ttlSeconds: THREE_HOURS },
+  { format: 'audio', channel: 'web', method: 'vast', ttlSeconds: ONE_HOUR },
+  { format: 'audio', channel: 'app', method: 'vast', ttlSeconds: THREE_HOURS },
+  { format: 'audio', channel: 'ctv', method: 'vast', ttlSeconds: THREE_HOURS },
+  { format: 'native', channel: 'web', method: 'native', ttlSeconds: FIVE_MINUTES },
+  { format: 'native', channel: 'app', method: 'native', ttlSeconds: FIVE_MINUTES },
+  { format: 'native', channel: 'ctv', method: 'native', ttlSeconds: FIVE_MINUTES },
+  ...(['banner', 'video', 'audio', 'native'] as const).flatMap((format) =>
+    (['web', 'app', 'ctv'] as const)
+      .filter((channel) => !(format === 'banner' && channel === 'app'))
+      .map((channel) => ({ format, channel, method: 'burl' as const, ttlSeconds: THREE_HOURS })),
+  ),
+];
+
+/** A TTL override: replaces the TTL of the rule with the same format, channel and method. */
+export type RuleOverride = CountingRule;
+
+/** The counting rules in force: defaults plus overrides (later per publisher). */
+export class RulesTable {
+  private readonly ttlByKey = new Map<string, number>();
+
+  constructor(overrides: readonly RuleOverride[] = [], defaults: readonly CountingRule[] = DEFAULT_RULES) {
+    for (const rule of [...defaults, ...overrides]) this.ttlByKey.set(key(rule.format, rule.channel, rule.method), rule.ttlSeconds);
+  }
+
+  /** TTL of a (format, channel, method), or `undefined` when that method never bills for it. */
+  ttlSeconds(format: Format, channel: Channel, method: Method): number | undefined {
+    return this.ttlByKey.get(key(format, channel, method));
+  }
+
+  /**
+   * The one method that counts for an impression, with its TTL. Precedence: OMID (app
+   * banner with OMID), then the publisher's burl, then the format's own notification
+   * (`adm` pixel, VAST `<Impression>`, native trackers).
+   */
+  choose(format: Format, channel: Channel, capabilities: Capabilities): CountingRule {
+    const candidates: Method[] = [];
+    if (capabilities.omidSupported) candidates.push('omid');
+    if (capabilities.publisherBurl) candidates.push('burl');
+    candidates.push(nativeMethod(format));
+    for (const method of candidates) {
+      const ttlSeconds = this.ttlSeconds(format, channel, method);
+      if (ttlSeconds !== undefined) return { format, channel, method, ttlSeconds };
+    }
+    // Every format has a row for its own notification in the defaults; an override table
+    // without one still counts the format's own notification, with the web banner TTL.
+    return { format, channel, method: nativeMethod(format), ttlSeconds: TEN_MINUTES };
+  }
+}
+
+/** The notification a format carries in its own markup. */
+export function nativeMethod(format: Format): Method {
+  switch (format) {
+    case 'banner':
+      return 'adm';
+    case 'video':
+    case 'audio':
+      return 'vast';
+    case 'native':
+      return 'native';
+  }
+}
+
+function key(format: Format, channel: Channel, method: Method): string {
+  return `${format}/${channel}/${method}`;
+}

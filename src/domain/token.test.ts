@@ -1,0 +1,206 @@
+// node:test's describe/it return promises that the test runner itself awaits.
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { KeyRing, NoticeClaims } from './token.js';
+import { generateKey, openToken, sealToken } from './token.js';
+import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from './types.js';
+
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const ring: KeyRing = { signingKeyId: 7, keys: new Map([[7, generateKey()]]) };
+
+const text = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'grapheme' }),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+  fc.constant(''),
+);
+const integer = fc.oneof(
+  fc.nat(),
+  fc.constantFrom(0, 127, 128, 2 ** 31, 2 ** 32, Number.MAX_SAFE_INTEGER, 2 ** 53),
+  fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+);
+const claimsArb: fc.Arbitrary<NoticeClaims> = fc.record(
+  {
+    kind: fc.constantFrom(...NOTICE_KINDS),
+    auctionId: text,
+    impId: text,
+    bidId: text,
+    seat: text,
+    adId: text,
+    priceMicros: integer,
+    currency: text,
+    format: fc.constantFrom(...FORMATS),
+    channel: fc.constantFrom(...CHANNELS),
+    method: fc.constantFrom(...METHODS),
+    ttlSeconds: integer,
+    auctionTimeMs: integer,
+    accountId: integer,
+    publisherId: text,
+    test: fc.boolean(),
+    dspBurl: text,
+  },
+  { noNullPrototype: true },
+);
+
+const bannerWin: NoticeClaims = {
+  kind: 'adm',
+  auctionId: '3f2b8c1e-9d4a-4e6b-a1c7-5e0f2d8b9a34',
+  impId: '1',
+  bidId: 'b7e4c2a9-1f3d-4c8e-9a6b-0d5e7f1c2b38',
+  seat: 'dsp-seat-4821',
+  adId: 'cr-889231',
+  priceMicros: 1_234_567,
+  currency: 'USD',
+  format: 'banner',
+  channel: 'web',
+  method: 'adm',
+  ttlSeconds: 600,
+  auctionTimeMs: 1_767_225_600_000,
+  accountId: 1,
+  publisherId: 'pub-10442',
+  test: false,
+  // A realistic DSP billing URL, padded to exactly 200 characters.
+  dspBurl:
+    'https://dsp.example.com/bill?auction=${AUCTION_ID}&price=${AUCTION_PRICE}&cur=${AUCTION_CURRENCY}&ctx='.padEnd(
+      200,
+      'x',
+    ),
+};
+
+function tokenBytes(token: string): Buffer {
+  return Buffer.from(token, 'base64url');
+}
+
+function assertRejected(token: string, keys: KeyRing = ring): void {
+  const opened = openToken(token, keys);
+  assert.equal(opened.ok, false);
+}
+
+describe('sealed notice tokens', () => {
+  it('opens every sealed claim set back to the same claims and key id', () => {
+    fc.assert(
+      fc.property(claimsArb, (claims) => {
+        const token = sealToken(claims, ring);
+        assert.match(token, /^[A-Za-z0-9_-]+$/);
+        assert.deepEqual(openToken(token, ring), { ok: true, claims, keyId: 7 });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('seals the same claims into different tokens (random IV)', () => {
+    assert.notEqual(sealToken(bannerWin, ring), sealToken(bannerWin, ring));
+  });
+
+  it('a typical banner win with a 200-character burl seals into at most 484 characters (363 bytes)', () => {
+    assert.equal(bannerWin.dspBurl.length, 200);
+    const token = sealToken(bannerWin, ring);
+    assert.ok(token.length <= 484, `token is ${token.length} characters`);
+  });
+
+  it('never verifies a token with any single byte changed', () => {
+    fc.assert(
+      fc.property(claimsArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (claims, at, flip) => {
+        const bytes = tokenBytes(sealToken(claims, ring));
+        const index = at % bytes.length;
+        bytes[index] = (bytes[index] ?? 0) ^ flip;
+        assertRejected(bytes.toString('base64url'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never verifies a truncated token', () => {
+    fc.assert(
+      fc.property(claimsArb, fc.nat(), (claims, cut) => {
+        const bytes = tokenBytes(sealToken(claims, ring));
+        assertRejected(bytes.subarray(0, cut % bytes.length).toString('base64url'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never verifies a token with bytes appended', () => {
+    fc.assert(
+      fc.property(claimsArb, fc.uint8Array({ minLength: 1, maxLength: 40 }), (claims, extra) => {
+        const bytes = tokenBytes(sealToken(claims, ring));
+        assertRejected(Buffer.concat([bytes, extra]).toString('base64url'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects the same bytes spelled any other way than canonical base64url', () => {
+    let token = sealToken(bannerWin, ring);
+    while (!/[-_]/.test(token)) token = sealToken(bannerWin, ring);
+    const bytes = tokenBytes(token);
+    const malformed = { ok: false, error: 'malformed' };
+    assert.deepEqual(openToken(bytes.toString('base64').replace(/=+$/, ''), ring), malformed);
+    assert.deepEqual(openToken(`${token}=`, ring), malformed);
+    assert.deepEqual(openToken(` ${token}`, ring), malformed);
+    assert.deepEqual(openToken(`${token.slice(0, 10)}.${token.slice(10)}`, ring), malformed);
+    const sameBytes = [...BASE64URL_ALPHABET]
+      .map((last) => token.slice(0, -1) + last)
+      .filter((spelling) => spelling !== token && tokenBytes(spelling).equals(bytes));
+    assert.equal(sameBytes.length > 0, token.length % 4 !== 0);
+    for (const spelling of sameBytes) assert.deepEqual(openToken(spelling, ring), malformed);
+  });
+
+  it('never throws on arbitrary strings and never opens them', () => {
+    const base64url = fc.string({ unit: fc.constantFrom(...BASE64URL_ALPHABET), maxLength: 600 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), base64url), (input) => {
+        assertRejected(input);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('answers unauthentic for random bytes that name a version and a known key', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 60, maxLength: 400 }), (random) => {
+        const bytes = Buffer.concat([Buffer.from([1, 7]), random]);
+        assert.deepEqual(openToken(bytes.toString('base64url'), ring), { ok: false, error: 'unauthentic' });
+      }),
+    );
+  });
+
+  it('still opens a token sealed with the old key after a new signing key is added', () => {
+    const oldRing: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+    const token = sealToken(bannerWin, oldRing);
+    const rotated: KeyRing = { signingKeyId: 2, keys: new Map([...oldRing.keys, [2, generateKey()]]) };
+    assert.deepEqual(openToken(token, rotated), { ok: true, claims: bannerWin, keyId: 1 });
+    const fresh = sealToken(bannerWin, rotated);
+    assert.equal(tokenBytes(fresh)[1], 2);
+    assert.deepEqual(openToken(fresh, rotated), { ok: true, claims: bannerWin, keyId: 2 });
+  });
+
+  it('answers unknown_key for a token naming a key id the ring lacks', () => {
+    const other: KeyRing = { signingKeyId: 200, keys: new Map([[200, generateKey()]]) };
+    assert.deepEqual(openToken(sealToken(bannerWin, other), ring), { ok: false, error: 'unknown_key' });
+  });
+
+  it('answers unauthentic for a token from a foreign ring with the same key id', () => {
+    const foreign: KeyRing = { signingKeyId: 7, keys: new Map([[7, generateKey()]]) };
+    assert.deepEqual(openToken(sealToken(bannerWin, foreign), ring), { ok: false, error: 'unauthentic' });
+  });
+
+  it('answers malformed for an unknown token version', () => {
+    const bytes = tokenBytes(sealToken(bannerWin, ring));
+    bytes[0] = 2;
+    assert.deepEqual(openToken(bytes.toString('base64url'), ring), { ok: false, error: 'malformed' });
+  });
+
+  it('refuses to seal without a valid signing key or with out-of-range integers', () => {
+    assert.throws(() => sealToken(bannerWin, { signingKeyId: 3, keys: ring.keys }), RangeError);
+    assert.throws(
+      () => sealToken(bannerWin, { signingKeyId: 3, keys: new Map([[3, Buffer.alloc(16)]]) }),
+      RangeError,
+    );
+    assert.throws(() => sealToken({ ...bannerWin, priceMicros: -1 }, ring), RangeError);
+    assert.throws(() => sealToken({ ...bannerWin, priceMicros: 1.5 }, ring), RangeError);
+    assert.throws(() => sealToken({ ...bannerWin, auctionTimeMs: 2 ** 53 + 2 }, ring), RangeError);
+    assert.throws(() => sealToken({ ...bannerWin, format: 'popup' as never }, ring), RangeError);
+  });
+});

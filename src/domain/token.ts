@@ -1,0 +1,293 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import type { Channel, Format, Method, NoticeKind } from './types.js';
+import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from './types.js';
+
+/** Everything the counter needs about one win, sealed into a notice URL. */
+export interface NoticeClaims {
+  /** What this notice URL reports. */
+  kind: NoticeKind;
+  /** The Tally account that registered the win. */
+  accountId: number;
+  auctionId: string;
+  impId: string;
+  bidId: string;
+  seat: string;
+  /** `bid.adid`, or `''`. */
+  adId: string;
+  /** Clearing price in integer micros, 0..2^53. */
+  priceMicros: number;
+  /** ISO 4217, e.g. `'USD'`. */
+  currency: string;
+  format: Format;
+  channel: Channel;
+  /** The impression's counting method. */
+  method: Method;
+  /** TTL chosen at win time, integer seconds, 0..2^53. */
+  ttlSeconds: number;
+  /** Auction time, epoch milliseconds, 0..2^53. */
+  auctionTimeMs: number;
+  publisherId: string;
+  test: boolean;
+  /** The DSP's `burl` when Tally must relay it, else `''`. */
+  dspBurl: string;
+}
+
+/**
+ * The AES-256-GCM keys tokens are sealed with: 32-byte keys by key id (0..255). Tokens are
+ * sealed with `signingKeyId` and opened with whichever key id they name, so a new signing key
+ * can be added while tokens sealed with the old one are still in flight.
+ */
+export interface KeyRing {
+  signingKeyId: number;
+  keys: ReadonlyMap<number, Buffer>;
+}
+
+/** An opened token: its claims and the key id it was sealed with, or why it did not open. */
+export type OpenResult =
+  | { ok: true; claims: NoticeClaims; keyId: number }
+  | { ok: false; error: 'malformed' | 'unknown_key' | 'unauthentic' };
+
+/*
+ * Token bytes (then base64url without padding):
+ *   version (1) | key id (1) | IV (12) | ciphertext | GCM tag (16); version and key id are the AAD.
+ * Plaintext:
+ *   kind | method << 4  (1)   format | channel << 4  (1)   flags (1, bit 0 = test)
+ *   varints: priceMicros, ttlSeconds, auctionTimeMs, accountId
+ *   strings (varint byte length + UTF-8): auctionId, impId, bidId, seat, adId, currency, publisherId, dspBurl
+ * Varints are unsigned LEB128, at most 8 bytes (up to 2^53), computed with arithmetic, never
+ * 32-bit operators, and must be minimal.
+ */
+const VERSION = 1;
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const HEADER_BYTES = 2 + IV_BYTES;
+const FLAG_TEST = 1;
+const MAX_VARINT = 2 ** 53;
+const MAX_VARINT_BYTES = 8;
+/** The value of the eighth varint byte's first bit (2^49): the eighth byte is at most 16 (2^53). */
+const LAST_VARINT_SCALE = 2 ** 49;
+/** Three enum/flag bytes, four one-byte varints and eight empty strings. */
+const MIN_PLAINTEXT_BYTES = 3 + 4 + 8;
+
+/** A fresh random 32-byte AES-256 key for a {@link KeyRing}. */
+export function generateKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+/**
+ * Seals the claims into a URL-safe token (base64url, no padding) with the ring's signing key.
+ * Throws a `RangeError` on a programming error: no valid signing key, an unknown enum value, or
+ * an integer field that is not an integer in 0..2^53.
+ */
+export function sealToken(claims: NoticeClaims, ring: KeyRing): string {
+  const keyId = ring.signingKeyId;
+  const key = ring.keys.get(keyId);
+  if (!Number.isInteger(keyId) || keyId < 0 || keyId > 255 || key?.length !== KEY_BYTES) {
+    throw new RangeError(`signing key ${keyId} is not a 32-byte key with an id in 0..255`);
+  }
+  const header = Buffer.alloc(HEADER_BYTES);
+  header[0] = VERSION;
+  header[1] = keyId;
+  randomBytes(IV_BYTES).copy(header, 2);
+  const cipher = createCipheriv('aes-256-gcm', key, header.subarray(2), { authTagLength: TAG_BYTES });
+  cipher.setAAD(header.subarray(0, 2));
+  const ciphertext = Buffer.concat([cipher.update(encodeClaims(claims)), cipher.final()]);
+  return Buffer.concat([header, ciphertext, cipher.getAuthTag()]).toString('base64url');
+}
+
+/**
+ * Opens a token sealed by {@link sealToken}. Never throws, whatever the string: a token that is
+ * not canonical base64url, has the wrong version or does not decode is `malformed`; one naming a
+ * key id the ring lacks is `unknown_key`; one failing the GCM tag check is `unauthentic`.
+ */
+export function openToken(token: string, ring: KeyRing): OpenResult {
+  const bytes = Buffer.from(token, 'base64url');
+  // Node's decoder skips stray characters and ignores padding: only the canonical spelling is
+  // accepted, so one sealed win has exactly one token string.
+  if (
+    bytes.length < HEADER_BYTES + MIN_PLAINTEXT_BYTES + TAG_BYTES ||
+    bytes.toString('base64url') !== token
+  ) {
+    return MALFORMED;
+  }
+  if (bytes[0] !== VERSION) return MALFORMED;
+  const keyId = bytes[1] ?? 0;
+  const key = ring.keys.get(keyId);
+  if (key?.length !== KEY_BYTES) return UNKNOWN_KEY;
+  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(2, HEADER_BYTES), {
+    authTagLength: TAG_BYTES,
+  });
+  decipher.setAAD(bytes.subarray(0, 2));
+  decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+  const body = decipher.update(bytes.subarray(HEADER_BYTES, bytes.length - TAG_BYTES));
+  try {
+    decipher.final();
+  } catch {
+    return UNAUTHENTIC;
+  }
+  const claims = decodeClaims(body);
+  return claims === undefined ? MALFORMED : { ok: true, claims, keyId };
+}
+
+const MALFORMED: OpenResult = { ok: false, error: 'malformed' };
+const UNKNOWN_KEY: OpenResult = { ok: false, error: 'unknown_key' };
+const UNAUTHENTIC: OpenResult = { ok: false, error: 'unauthentic' };
+
+function encodeClaims(claims: NoticeClaims): Buffer {
+  const integers = [claims.priceMicros, claims.ttlSeconds, claims.auctionTimeMs, claims.accountId];
+  const strings = [
+    claims.auctionId,
+    claims.impId,
+    claims.bidId,
+    claims.seat,
+    claims.adId,
+    claims.currency,
+    claims.publisherId,
+    claims.dspBurl,
+  ];
+  const stringBytes = strings.map((text) => Buffer.byteLength(text, 'utf8'));
+  let size = 3;
+  for (const value of integers) size += varintBytes(checkedVarint(value));
+  for (const length of stringBytes) size += varintBytes(length) + length;
+
+  const out = Buffer.alloc(size);
+  out[0] = enumIndex(NOTICE_KINDS, claims.kind) | (enumIndex(METHODS, claims.method) << 4);
+  out[1] = enumIndex(FORMATS, claims.format) | (enumIndex(CHANNELS, claims.channel) << 4);
+  out[2] = claims.test ? FLAG_TEST : 0;
+  let offset = 3;
+  for (const value of integers) offset = writeVarint(out, offset, value);
+  strings.forEach((text, index) => {
+    offset = writeVarint(out, offset, stringBytes[index] ?? 0);
+    offset += out.write(text, offset, 'utf8');
+  });
+  return out;
+}
+
+function decodeClaims(body: Buffer): NoticeClaims | undefined {
+  if (body.length < MIN_PLAINTEXT_BYTES) return undefined;
+  const kinds = body[0] ?? 0;
+  const media = body[1] ?? 0;
+  const flags = body[2] ?? 0;
+  const kind = NOTICE_KINDS[kinds & 0x0f];
+  const method = METHODS[kinds >> 4];
+  const format = FORMATS[media & 0x0f];
+  const channel = CHANNELS[media >> 4];
+  if (kind === undefined || method === undefined || format === undefined || channel === undefined)
+    return undefined;
+  if ((flags & ~FLAG_TEST) !== 0) return undefined;
+
+  const reader: Reader = { body, offset: 3 };
+  const priceMicros = readVarint(reader);
+  const ttlSeconds = readVarint(reader);
+  const auctionTimeMs = readVarint(reader);
+  const accountId = readVarint(reader);
+  const auctionId = readString(reader);
+  const impId = readString(reader);
+  const bidId = readString(reader);
+  const seat = readString(reader);
+  const adId = readString(reader);
+  const currency = readString(reader);
+  const publisherId = readString(reader);
+  const dspBurl = readString(reader);
+  if (
+    priceMicros === undefined ||
+    ttlSeconds === undefined ||
+    auctionTimeMs === undefined ||
+    accountId === undefined ||
+    auctionId === undefined ||
+    impId === undefined ||
+    bidId === undefined ||
+    seat === undefined ||
+    adId === undefined ||
+    currency === undefined ||
+    publisherId === undefined ||
+    dspBurl === undefined ||
+    reader.offset !== body.length
+  ) {
+    return undefined;
+  }
+  return {
+    kind,
+    accountId,
+    auctionId,
+    impId,
+    bidId,
+    seat,
+    adId,
+    priceMicros,
+    currency,
+    format,
+    channel,
+    method,
+    ttlSeconds,
+    auctionTimeMs,
+    publisherId,
+    test: flags === FLAG_TEST,
+    dspBurl,
+  };
+}
+
+function enumIndex<T>(values: readonly T[], value: T): number {
+  const index = values.indexOf(value);
+  if (index < 0) throw new RangeError(`unknown enum value ${String(value)}`);
+  return index;
+}
+
+function checkedVarint(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_VARINT) {
+    throw new RangeError(`${value} is not an integer in 0..2^53`);
+  }
+  return value;
+}
+
+function varintBytes(value: number): number {
+  let bytes = 1;
+  for (let rest = value; rest >= 128; rest = Math.floor(rest / 128)) bytes++;
+  return bytes;
+}
+
+function writeVarint(out: Buffer, offset: number, value: number): number {
+  let at = offset;
+  let rest = value;
+  while (rest >= 128) {
+    out[at++] = (rest % 128) + 128;
+    rest = Math.floor(rest / 128);
+  }
+  out[at++] = rest;
+  return at;
+}
+
+interface Reader {
+  body: Buffer;
+  offset: number;
+}
+
+/** A minimal varint of at most 8 bytes and at most 2^53, or `undefined`. */
+function readVarint(reader: Reader): number | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let index = 0; index < MAX_VARINT_BYTES; index++) {
+    const byte = reader.body[reader.offset++];
+    if (byte === undefined) return undefined;
+    const digit = byte % 128;
+    if (byte < 128) {
+      if (index > 0 && digit === 0) return undefined; // not minimal
+      if (scale === LAST_VARINT_SCALE && (digit > 16 || (digit === 16 && value !== 0))) return undefined;
+      return value + digit * scale;
+    }
+    value += digit * scale;
+    scale *= 128;
+  }
+  return undefined;
+}
+
+function readString(reader: Reader): string | undefined {
+  const length = readVarint(reader);
+  if (length === undefined || length > reader.body.length - reader.offset) return undefined;
+  const start = reader.offset;
+  reader.offset += length;
+  const bytes = reader.body.subarray(start, reader.offset);
+  return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
+}

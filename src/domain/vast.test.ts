@@ -1,0 +1,418 @@
+import * as assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { DOMParser } from '@xmldom/xmldom';
+import fc from 'fast-check';
+import type { Document, Element } from '@xmldom/xmldom';
+import { instrumentVast, looksLikeVast, wrapNurlInVast } from './vast.js';
+import type { VastTrackers } from './vast.js';
+
+const VAST_FIXTURES = new URL('../../../shared/fixtures/vast/', import.meta.url);
+const OPENRTB_FIXTURES = new URL('../../../shared/fixtures/openrtb/', import.meta.url);
+
+const TRACKERS: VastTrackers = {
+  impressionUrl: 'https://tally.example/n/tok123?src=vast&cb=42',
+  errorUrl: 'https://tally.example/e/tok123?code=[ERRORCODE]',
+};
+const OUR_IMPRESSION = `<Impression><![CDATA[${TRACKERS.impressionUrl}]]></Impression>`;
+const OUR_ERROR = `<Error><![CDATA[${TRACKERS.errorUrl}]]></Error>`;
+
+/** Parses with a real XML parser that fails on any error, so malformed input throws. */
+function parseStrictly(xml: string): Document {
+  const parser = new DOMParser({
+    onError: (level, message) => {
+      if (level !== 'warning') throw new Error(`${level}: ${message}`);
+    },
+  });
+  return parser.parseFromString(xml, 'text/xml');
+}
+
+function isWellFormed(xml: string): boolean {
+  try {
+    parseStrictly(xml);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function elementsNamed(document: Document, ...localNames: string[]): Element[] {
+  const wanted = localNames.map((name) => name.toLowerCase());
+  return Array.from(document.getElementsByTagName('*')).filter((element) =>
+    wanted.includes((element.localName ?? '').toLowerCase()),
+  );
+}
+
+function childElements(parent: Element, localName: string): Element[] {
+  return Array.from(parent.childNodes).filter(
+    (node): node is Element => node.nodeType === 1 && (node as Element).localName === localName,
+  );
+}
+
+function text(element: Element): string {
+  return (element.textContent ?? '').trim();
+}
+
+function adElements(document: Document): Element[] {
+  return elementsNamed(document, 'InLine', 'Wrapper');
+}
+
+/** The markup with Tally's elements (and the line break and indentation put before each) removed. */
+function withoutTallyElements(markup: string): string {
+  return [OUR_IMPRESSION, OUR_ERROR].reduce(
+    (rest, element) => rest.replace(new RegExp(`(?:\\r?\\n[ \\t]*)?${escapeRegExp(element)}`, 'g'), ''),
+    markup,
+  );
+}
+
+function escapeRegExp(literal: string): string {
+  return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function assertInstrumented(markup: string) {
+  const result = instrumentVast(markup, TRACKERS);
+  assert.ok(result.ok, result.ok ? '' : result.warning);
+  return result;
+}
+
+/** Checks in the parsed output that every InLine and Wrapper carries Tally's Error then Impression. */
+function assertEveryAdElementCarriesTallyTrackers(output: Document) {
+  for (const adElement of adElements(output)) {
+    const impressions = childElements(adElement, 'Impression');
+    const ours = impressions.filter((impression) => text(impression) === TRACKERS.impressionUrl);
+    const ourErrors = childElements(adElement, 'Error').filter((error) => text(error) === TRACKERS.errorUrl);
+    assert.equal(ours.length, 1, `one Tally Impression in <${adElement.tagName}>`);
+    assert.equal(ourErrors.length, 1, `one Tally Error in <${adElement.tagName}>`);
+    const children = Array.from(adElement.childNodes);
+    const firstImpression = impressions[0];
+    const ourError = ourErrors[0];
+    assert.ok(firstImpression && ourError);
+    assert.ok(children.indexOf(ourError) < children.indexOf(firstImpression), 'Error before the Impressions');
+  }
+}
+
+describe('instrumentVast on the IAB VAST samples', () => {
+  const files = readdirSync(VAST_FIXTURES).filter((name) => name.endsWith('.xml'));
+
+  test('reads the sample directory', () => {
+    assert.ok(files.length > 40, `found ${files.length} samples`);
+  });
+
+  for (const file of files) {
+    test(`instruments every InLine and Wrapper of ${file}, changing nothing else`, () => {
+      const input = readFileSync(new URL(file, VAST_FIXTURES), 'utf8');
+      const result = assertInstrumented(input);
+      assert.equal(withoutTallyElements(result.markup), input);
+      if (!isWellFormed(input)) {
+        assert.match(result.warnings.join('\n'), /not well-formed/);
+        return;
+      }
+      const before = parseStrictly(input);
+      const after = parseStrictly(result.markup);
+      assert.equal(result.adCount, adElements(before).length);
+      assert.equal(adElements(after).length, adElements(before).length);
+      assertEveryAdElementCarriesTallyTrackers(after);
+      const othersAfter = elementsNamed(after, 'Impression').filter(
+        (impression) => text(impression) !== TRACKERS.impressionUrl,
+      );
+      assert.equal(othersAfter.length, elementsNamed(before, 'Impression').length);
+    });
+  }
+
+  test('warns that VAST 1.0 documents get trackers in the VAST 2+ form', () => {
+    const input = readFileSync(new URL('v2.0_vast1Nonlinear.xml', VAST_FIXTURES), 'utf8');
+    assert.match(assertInstrumented(input).warnings.join('\n'), /VAST 1\.0/);
+  });
+
+  test('gives no warning for a well-formed VAST 4 document', () => {
+    const input = readFileSync(new URL('v4.1_Inline_Simple.xml', VAST_FIXTURES), 'utf8');
+    assert.deepEqual(assertInstrumented(input).warnings, []);
+  });
+});
+
+describe('instrumentVast on the VAST inside the OpenRTB 2.6 bid responses', () => {
+  const vastAdms = readdirSync(OPENRTB_FIXTURES)
+    .filter((name) => name.startsWith('bid-response'))
+    .flatMap((name) => admsOf(readFileSync(new URL(name, OPENRTB_FIXTURES), 'utf8')))
+    .filter(looksLikeVast);
+
+  test('finds the one VAST adm of the spec examples', () => {
+    assert.equal(vastAdms.length, 1);
+  });
+
+  test('instruments the spec example, which is not well-formed XML, with a warning and no new damage', () => {
+    const adm = vastAdms[0] ?? '';
+    assert.equal(isWellFormed(adm), false);
+    const result = assertInstrumented(adm);
+    assert.equal(result.adCount, 1);
+    assert.match(result.warnings.join('\n'), /not well-formed XML/);
+    assert.equal(withoutTallyElements(result.markup), adm);
+    assert.ok(
+      result.markup.includes(
+        `</AdTitle>\n${OUR_ERROR}\n<Impression>http://sample.com</Impression>\n${OUR_IMPRESSION}\n<Description>`,
+      ),
+      'trackers sit among the cleanly written children, beside the existing Impression',
+    );
+  });
+});
+
+function admsOf(bidResponseJson: string): string[] {
+  const response = JSON.parse(bidResponseJson) as { seatbid?: { bid?: { adm?: unknown }[] }[] };
+  return (response.seatbid ?? [])
+    .flatMap((seatbid) => seatbid.bid ?? [])
+    .flatMap((bid) => (typeof bid.adm === 'string' ? [bid.adm] : []));
+}
+
+describe('instrumentVast on crafted documents', () => {
+  test('instruments each Ad of a pod holding one InLine and one Wrapper', () => {
+    const input = [
+      '<VAST version="4.2">',
+      '  <Ad id="1" sequence="1">',
+      '    <InLine>',
+      '      <AdSystem>dsp</AdSystem>',
+      '      <Impression><![CDATA[https://dsp.example/imp1]]></Impression>',
+      '      <AdTitle>first</AdTitle>',
+      '    </InLine>',
+      '  </Ad>',
+      '  <Ad id="2" sequence="2">',
+      '    <Wrapper followAdditionalWrappers="0">',
+      '      <AdSystem>dsp</AdSystem>',
+      '      <Impression><![CDATA[https://dsp.example/imp2]]></Impression>',
+      '      <VASTAdTagURI><![CDATA[https://dsp.example/next.xml]]></VASTAdTagURI>',
+      '    </Wrapper>',
+      '  </Ad>',
+      '</VAST>',
+    ].join('\n');
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 2);
+    assertEveryAdElementCarriesTallyTrackers(parseStrictly(result.markup));
+    assert.equal(withoutTallyElements(result.markup), input);
+  });
+
+  test('adds the first Impression right after AdSystem when the document has none', () => {
+    const input =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle></InLine></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}<AdTitle>t</AdTitle></InLine></Ad></VAST>`,
+    );
+  });
+
+  test('adds the trackers right after the opening tag when there is neither Impression nor AdSystem', () => {
+    const input =
+      '<VAST version="2.0"><Ad><Wrapper><VASTAdTagURI>https://x.example/</VASTAdTagURI></Wrapper></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.ok(
+      result.markup.startsWith(
+        `<VAST version="2.0"><Ad><Wrapper>${OUR_ERROR}${OUR_IMPRESSION}<VASTAdTagURI>`,
+      ),
+    );
+  });
+
+  test('tolerates attributes, spaces, lower case and namespace prefixes, reusing the prefix', () => {
+    const input = [
+      '<v:VAST xmlns:v="http://www.iab.com/VAST" version="4.1">',
+      '<v:Ad><v:InLine >',
+      '<v:AdSystem>dsp</v:AdSystem>',
+      '</v:InLine ></v:Ad>',
+      '<v:Ad><v:inline><v:AdSystem>dsp</v:AdSystem></v:inline></v:Ad>',
+      '</v:VAST>',
+    ].join('\n');
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 2);
+    const output = parseStrictly(result.markup);
+    const ours = elementsNamed(output, 'Impression').filter(
+      (impression) => text(impression) === TRACKERS.impressionUrl,
+    );
+    assert.equal(ours.length, 2);
+    assert.ok(ours.every((impression) => impression.namespaceURI === 'http://www.iab.com/VAST'));
+  });
+
+  test('keeps CRLF line endings and the indentation of the children', () => {
+    const input =
+      '<VAST version="4.0">\r\n<Ad>\r\n  <InLine>\r\n    <AdSystem>dsp</AdSystem>\r\n  </InLine>\r\n</Ad>\r\n</VAST>';
+    const result = assertInstrumented(input);
+    assert.ok(
+      result.markup.includes(
+        `<AdSystem>dsp</AdSystem>\r\n    ${OUR_ERROR}\r\n    ${OUR_IMPRESSION}\r\n  </InLine>`,
+      ),
+    );
+  });
+
+  test('reads back a URL containing ]]> and & intact from the DOM', () => {
+    const trackers = {
+      impressionUrl: 'https://tally.example/n?a=1&b=]]>&c=<x>',
+      errorUrl: 'https://tally.example/e?x=]]>]]>&code=[ERRORCODE]',
+    };
+    const input = '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad></VAST>';
+    const result = instrumentVast(input, trackers);
+    assert.ok(result.ok);
+    const inline = elementsNamed(parseStrictly(result.markup), 'InLine')[0];
+    assert.ok(inline);
+    assert.deepEqual(childElements(inline, 'Impression').map(text), [trackers.impressionUrl]);
+    assert.deepEqual(childElements(inline, 'Error').map(text), [trackers.errorUrl]);
+  });
+
+  test('percent-encodes characters that XML forbids in a tracker URL', () => {
+    const trackers = { ...TRACKERS, impressionUrl: 'https://tally.example/n?a=\u0001b' };
+    const input = '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad></VAST>';
+    const result = instrumentVast(input, trackers);
+    assert.ok(result.ok);
+    const inline = elementsNamed(parseStrictly(result.markup), 'InLine')[0];
+    assert.ok(inline);
+    assert.deepEqual(childElements(inline, 'Impression').map(text), ['https://tally.example/n?a=%01b']);
+  });
+
+  test('ignores InLine tags inside comments and CDATA sections', () => {
+    const input = [
+      '<VAST version="4.0">',
+      '<!-- <Ad><InLine><AdSystem>old</AdSystem></InLine></Ad> -->',
+      '<Ad><InLine><AdSystem>dsp</AdSystem>',
+      '<Description><![CDATA[<InLine> is a tag]]></Description>',
+      '</InLine></Ad>',
+      '</VAST>',
+    ].join('\n');
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 1);
+    assert.ok(result.markup.includes('<!-- <Ad><InLine><AdSystem>old</AdSystem></InLine></Ad> -->'));
+    assert.equal(withoutTallyElements(result.markup), input);
+  });
+
+  test('leaves a document whose only InLine is commented out untouched', () => {
+    const input = '<VAST version="4.0"><!-- <Ad><InLine></InLine></Ad> --></VAST>';
+    const result = instrumentVast(input, TRACKERS);
+    assert.equal(result.ok, false);
+    assert.equal(result.markup, input);
+  });
+
+  test('leaves a no-ad response (an Error at the root) untouched with a warning', () => {
+    const input = '<VAST version="4.0"><Error><![CDATA[https://dsp.example/noad]]></Error></VAST>';
+    const result = instrumentVast(input, TRACKERS);
+    assert.ok(!result.ok);
+    assert.equal(result.markup, input);
+    assert.match(result.warning, /no <InLine> or <Wrapper>/);
+  });
+
+  for (const garbage of [
+    '',
+    'not xml at all <<< >>>',
+    '<html><body><img src="x"></body></html>',
+    '{"native":{}}',
+  ]) {
+    test(`returns hopeless markup byte for byte with a warning: ${JSON.stringify(garbage)}`, () => {
+      const result = instrumentVast(garbage, TRACKERS);
+      assert.ok(!result.ok);
+      assert.equal(result.markup, garbage);
+      assert.ok(result.warning.length > 0);
+    });
+  }
+
+  const ambiguous: Record<string, string> = {
+    'an InLine that is never closed':
+      '<VAST version="2.0"><Ad><InLine><AdSystem>dsp</AdSystem>< Creatives></Ad></VAST>',
+    'a sloppy InLine opening tag':
+      '<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><Ad>< InLine><AdSystem>b</AdSystem></InLine></Ad></VAST>',
+    'two closings for one InLine': '<VAST><Ad><InLine><AdSystem>a</AdSystem>< /InLine></InLine></Ad></VAST>',
+    'an unterminated comment': '<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><!-- </VAST>',
+  };
+  for (const [problem, input] of Object.entries(ambiguous)) {
+    test(`leaves malformed VAST with ${problem} untouched, with a warning`, () => {
+      const result = instrumentVast(input, TRACKERS);
+      assert.ok(!result.ok);
+      assert.equal(result.markup, input);
+      assert.match(result.warning, /not well-formed XML.*cannot be located unambiguously/);
+    });
+  }
+
+  test('leaves an empty <InLine/> alone', () => {
+    const input = '<VAST version="4.0"><Ad><InLine/></Ad></VAST>';
+    assert.equal(instrumentVast(input, TRACKERS).ok, false);
+  });
+});
+
+describe('wrapNurlInVast', () => {
+  const nurl = 'https://dsp.example/win?price=${AUCTION_PRICE}&id=1&odd=]]>';
+
+  test('yields a well-formed VAST 3.0 Wrapper whose VASTAdTagURI is the nurl', () => {
+    const document = parseStrictly(wrapNurlInVast(nurl, TRACKERS));
+    assert.equal(document.documentElement?.getAttribute('version'), '3.0');
+    const [tagUri] = elementsNamed(document, 'VASTAdTagURI');
+    assert.ok(tagUri);
+    assert.equal(tagUri.textContent, nurl);
+    assertEveryAdElementCarriesTallyTrackers(document);
+  });
+
+  test('is itself recognised as VAST', () => {
+    assert.ok(looksLikeVast(wrapNurlInVast(nurl, TRACKERS)));
+  });
+});
+
+describe('looksLikeVast', () => {
+  test('recognises every IAB sample', () => {
+    for (const file of readdirSync(VAST_FIXTURES)) {
+      assert.ok(looksLikeVast(readFileSync(new URL(file, VAST_FIXTURES), 'utf8')), file);
+    }
+  });
+
+  test('looks past a BOM, the XML declaration, comments and a DOCTYPE', () => {
+    assert.ok(
+      looksLikeVast(
+        '\uFEFF<?xml version="1.0"?>\n<!-- served by x -->\n<!DOCTYPE VAST>\n<VAST version="4.0"/>',
+      ),
+    );
+    assert.ok(looksLikeVast('  <vast:VAST xmlns:vast="http://www.iab.com/VAST">'));
+  });
+
+  test('rejects HTML, JSON, other XML and look-alike tag names', () => {
+    for (const markup of ['<div>VAST</div>', '{"native":{}}', '<VMAP/>', '<VASTly>', '', 'VAST']) {
+      assert.equal(looksLikeVast(markup), false, markup);
+    }
+  });
+});
+
+describe('instrumentVast on damaged documents (property)', () => {
+  const samples = ['v4.1_Inline_Simple.xml', 'v3.0_Wrapper_Tag-test.xml', 'v2.0_vast1RegularLinear.xml'].map(
+    (file) => readFileSync(new URL(file, VAST_FIXTURES), 'utf8'),
+  );
+  const fragments = [
+    '<',
+    '>',
+    '</InLine>',
+    '<InLine>',
+    '< /InLine>',
+    '<!--',
+    '-->',
+    '<![CDATA[',
+    ']]>',
+    '"',
+    '<Impression>',
+    '</Impression>',
+    '<Wrapper/>',
+    '&',
+    '<?',
+    ' ',
+  ];
+
+  test('never throws, and either returns the input untouched or the input plus Tally elements only', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...fragments)), {
+          maxLength: 3,
+        }),
+        (sample, damages) => {
+          const input = damages.reduce((xml, [where, fragment]) => {
+            const at = Math.floor(where * xml.length);
+            return xml.slice(0, at) + fragment + xml.slice(at);
+          }, sample);
+          const result = instrumentVast(input, TRACKERS);
+          if (!result.ok) return result.markup === input;
+          const preserved = withoutTallyElements(result.markup) === input;
+          return preserved && (!isWellFormed(input) || isWellFormed(result.markup));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});

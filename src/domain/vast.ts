@@ -1,0 +1,417 @@
+/**
+ * VAST instrumentation: Tally's `<Impression>` and `<Error>` trackers go into every `<InLine>` and
+ * `<Wrapper>` of a VAST document, by inserting text at positions found by a scan of the markup.
+ * The document is never rebuilt through a parser, so formatting, comments and CDATA stay as the
+ * DSP wrote them: the output is the input plus Tally's elements, byte for byte.
+ *
+ * Input that is not well-formed XML (common in the wild, and in the OpenRTB spec's own example) is
+ * instrumented only when it can be done safely — see {@link instrumentVast}.
+ */
+import { XMLValidator } from 'fast-xml-parser';
+
+/** Tally's tracker URLs for one impression. */
+export interface VastTrackers {
+  /** Fired by the player when the impression happens. */
+  impressionUrl: string;
+  /** Fired by the player on an error; already contains the literal `[ERRORCODE]` macro. */
+  errorUrl: string;
+}
+
+/**
+ * The outcome of {@link instrumentVast}. On success, `adCount` is the number of `<InLine>` and
+ * `<Wrapper>` elements instrumented and `warnings` says what was unusual about the input. On
+ * failure, `markup` is the input, untouched, and `warning` says why.
+ */
+export type VastResult =
+  | { ok: true; markup: string; adCount: number; warnings: string[] }
+  | { ok: false; markup: string; warning: string };
+
+/** One piece of markup found by {@link scanMarkup}; comments, CDATA sections, PIs and DOCTYPEs are skipped. */
+type Token =
+  /** A start tag written as XML requires (`<name attr="value">` or `<name/>`). */
+  | { kind: 'open'; name: string; start: number; end: number; selfClosing: boolean }
+  /** An end tag written as XML requires (`</name>`). */
+  | { kind: 'close'; name: string; start: number; end: number }
+  /** Something tag-like that XML rejects, such as `< /InLine>` or `</ VideoClicks >`. */
+  | { kind: 'loose'; name: string; closing: boolean }
+  /** A `<` that starts no markup at all (e.g. `<![C DATA[`). */
+  | { kind: 'stray' }
+  /** A comment, CDATA section, PI or declaration that never ends: the scan stops there. */
+  | { kind: 'unterminated' };
+
+/** Where to insert Tally's elements in one `<InLine>` or `<Wrapper>`. */
+interface InsertionPlan {
+  /** The element's end tag was reached through properly nested markup. */
+  closedCleanly: boolean;
+  insertions: Insertion[];
+}
+
+interface Insertion {
+  /** Offset in the input right after a `>`; the text goes there. */
+  at: number;
+  text: string;
+}
+
+/** What was learnt about an element's children while reading them. */
+interface ChildAnchors {
+  closedCleanly: boolean;
+  /** End of the last child before the first `<Impression>`, or of the opening tag. */
+  beforeFirstImpression?: number;
+  lastImpressionEnd?: number;
+  lastErrorEnd?: number;
+  adSystemEnd?: number;
+}
+
+const NAME = `[^\\s<>/=!?"'&]+`;
+const ATTRIBUTE = `\\s+${NAME}\\s*=\\s*(?:"[^"<]*"|'[^'<]*')`;
+const START_TAG = new RegExp(`<(${NAME})(?:${ATTRIBUTE})*\\s*(/?)>`, 'y');
+const END_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
+const LOOSE_TAG = new RegExp(`<\\s*(/?)\\s*(${NAME})[^<>]*>`, 'y');
+const DECLARATION_WITH_SUBSET = /<!\w+[^>[]*\[/y;
+
+/** Skipped constructs: opening text → closing text. */
+const SKIPPED_CONSTRUCTS: readonly (readonly [string, string])[] = [
+  ['<!--', '-->'],
+  ['<![CDATA[', ']]>'],
+  ['<?', '?>'],
+];
+
+const AD_ELEMENTS = new Set(['inline', 'wrapper']);
+const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(?:VAST|VideoAdServingTemplate)[\s/>]/iy;
+const VAST_1_ROOT = 'videoadservingtemplate';
+/** Characters XML 1.0 does not allow anywhere in a document. */
+const NON_XML_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+const WHITESPACE_RUN = /\s*/y;
+const VAST_1_WARNING =
+  "VAST 1.0 document (<VideoAdServingTemplate>): Tally's trackers were added in the VAST 2+ form, which a strict VAST 1.0 player may ignore";
+
+/** Tag readers, tried in order at each `<` that starts no skipped construct. */
+const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: number) => Token])[] = [
+  [
+    START_TAG,
+    (match, at) => ({
+      kind: 'open',
+      name: match[1] ?? '',
+      start: at,
+      end: at + match[0].length,
+      selfClosing: match[2] === '/',
+    }),
+  ],
+  [END_TAG, (match, at) => ({ kind: 'close', name: match[1] ?? '', start: at, end: at + match[0].length })],
+  [LOOSE_TAG, (match) => ({ kind: 'loose', name: match[2] ?? '', closing: match[1] === '/' })],
+];
+
+/**
+ * Adds `<Impression>` and `<Error>` with Tally's URLs (in CDATA) to every `<InLine>` and `<Wrapper>`
+ * of a VAST document (2.0 to 4.x; VAST 1.0 documents get the same elements, with a warning). Tag
+ * names match case-insensitively, with or without a namespace prefix (Tally's elements reuse the
+ * prefix). The `<Error>` goes right before the first existing `<Impression>` and the `<Impression>`
+ * right after the last one, as the VAST schemas order them; with no `<Impression>`, both go after
+ * the last `<Error>`, else after `<AdSystem>`, else right after the opening tag. Empty
+ * (`<InLine/>`) elements are not ads and are left alone.
+ *
+ * Well-formed input (per fast-xml-parser's validator) gives well-formed output, checked again.
+ *
+ * Input that is not well-formed is instrumented only when it is safe, which means all of:
+ * every comment, CDATA section and PI ends; every `<InLine>`/`<Wrapper>` opening tag is a clean
+ * XML start tag; opening and closing tags (`</InLine>`, or a sloppy `< /InLine>`) alternate one to
+ * one, so each element and its end are found unambiguously; and Tally's elements go only right
+ * after the opening tag or after a child that is reached through properly nested markup from it.
+ * Tally's elements are then direct children of the element for any parser that reads the original
+ * one, and add no new error. The result carries a warning that the input was not well-formed.
+ *
+ * Otherwise, and when no `<InLine>` or `<Wrapper>` is found, the markup is returned untouched with
+ * a warning. Never throws.
+ */
+export function instrumentVast(xml: string, trackers: VastTrackers): VastResult {
+  const tokens = scanMarkup(xml);
+  const adOpenings = tokens.filter(isAdElementOpening);
+  if (adOpenings.length === 0) {
+    return untouched(xml, 'no <InLine> or <Wrapper> element found (outside comments and CDATA)');
+  }
+  const validation = XMLValidator.validate(xml);
+  const wellFormed = validation === true;
+  const plans = adOpenings.map((opening) => planInsertions(xml, tokens, opening, trackers));
+  const locatable = wellFormed ? plans.every((plan) => plan.closedCleanly) : adElementsPairUp(tokens);
+  if (!locatable) {
+    const problem =
+      validation === true ? 'its markup could not be read cleanly' : describeXmlError(validation);
+    return untouched(
+      xml,
+      `VAST not instrumented: ${problem}, and its <InLine>/<Wrapper> elements cannot be located unambiguously`,
+    );
+  }
+  const markup = applyInsertions(
+    xml,
+    plans.flatMap((plan) => plan.insertions),
+  );
+  if (wellFormed && XMLValidator.validate(markup) !== true) {
+    return untouched(xml, 'VAST not instrumented: the instrumented document would not be well-formed XML');
+  }
+  const warnings = [
+    ...(validation === true ? [] : [malformedInputWarning(validation)]),
+    ...(isVast1(tokens) ? [VAST_1_WARNING] : []),
+  ];
+  return { ok: true, markup, adCount: adOpenings.length, warnings };
+}
+
+/**
+ * A VAST 3.0 document with one `<Wrapper>` whose `<VASTAdTagURI>` is the DSP's win notice URL (the
+ * DSP serves its markup from there), carrying Tally's `<Error>` and `<Impression>`.
+ */
+export function wrapNurlInVast(nurl: string, trackers: VastTrackers): string {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<VAST version="3.0">',
+    '  <Ad>',
+    '    <Wrapper>',
+    '      <AdSystem>Tally</AdSystem>',
+    `      <VASTAdTagURI>${cdata(nurl)}</VASTAdTagURI>`,
+    `      ${trackerElement('', 'Error', trackers.errorUrl)}`,
+    `      ${trackerElement('', 'Impression', trackers.impressionUrl)}`,
+    '      <Creatives></Creatives>',
+    '    </Wrapper>',
+    '  </Ad>',
+    '</VAST>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Whether the text looks like a VAST document: its first element is `<VAST>` (or VAST 1.0's
+ * `<VideoAdServingTemplate>`), after an optional BOM, XML declaration, comments and DOCTYPE.
+ * Says nothing about whether the rest is well-formed.
+ */
+export function looksLikeVast(markup: string): boolean {
+  let at = skipWhitespace(markup, markup.startsWith('\uFEFF') ? 1 : 0);
+  let prologEnd = skipConstruct(markup, at);
+  while (prologEnd !== undefined && prologEnd !== -1) {
+    at = skipWhitespace(markup, prologEnd);
+    prologEnd = skipConstruct(markup, at);
+  }
+  VAST_ROOT_TAG.lastIndex = at;
+  return VAST_ROOT_TAG.test(markup);
+}
+
+/** Reads the markup into tags, skipping comments, CDATA sections, PIs and declarations. */
+function scanMarkup(xml: string): Token[] {
+  const tokens: Token[] = [];
+  for (let at = xml.indexOf('<'); at >= 0;) {
+    const skippedEnd = skipConstruct(xml, at);
+    if (skippedEnd === -1) {
+      tokens.push({ kind: 'unterminated' });
+      break;
+    }
+    const { token, end } =
+      skippedEnd === undefined ? readTag(xml, at) : { token: undefined, end: skippedEnd };
+    if (token) tokens.push(token);
+    at = xml.indexOf('<', end);
+  }
+  return tokens;
+}
+
+/** Reads the tag-like text at `at` (a `<`). */
+function readTag(xml: string, at: number): { token: Token; end: number } {
+  for (const [pattern, read] of TAG_READERS) {
+    pattern.lastIndex = at;
+    const match = pattern.exec(xml);
+    if (match) return { token: read(match, at), end: at + match[0].length };
+  }
+  return { token: { kind: 'stray' }, end: at + 1 };
+}
+
+/**
+ * If a comment, CDATA section, PI or declaration (DOCTYPE…) starts at `at`, the offset just after
+ * it, or -1 when it never ends; `undefined` when none starts there.
+ */
+function skipConstruct(xml: string, at: number): number | undefined {
+  for (const [opening, closing] of SKIPPED_CONSTRUCTS) {
+    if (xml.startsWith(opening, at)) return endAfter(xml, closing, at + opening.length);
+  }
+  if (!/^<![A-Za-z]/.test(xml.slice(at, at + 3))) return undefined;
+  DECLARATION_WITH_SUBSET.lastIndex = at;
+  const subsetEnd = DECLARATION_WITH_SUBSET.test(xml)
+    ? endAfter(xml, ']', DECLARATION_WITH_SUBSET.lastIndex)
+    : at;
+  return subsetEnd === -1 ? -1 : endAfter(xml, '>', subsetEnd);
+}
+
+/** The offset just after the first `text` from `from`, or -1 if there is none. */
+function endAfter(xml: string, text: string, from: number): number {
+  const found = xml.indexOf(text, from);
+  return found === -1 ? -1 : found + text.length;
+}
+
+function skipWhitespace(text: string, from: number): number {
+  return from + whitespaceAt(text, from).length;
+}
+
+function whitespaceAt(text: string, from: number): string {
+  WHITESPACE_RUN.lastIndex = from;
+  return WHITESPACE_RUN.exec(text)?.[0] ?? '';
+}
+
+/** An `<InLine>` or `<Wrapper>` start tag with content. */
+function isAdElementOpening(token: Token): token is Extract<Token, { kind: 'open' }> {
+  return token.kind === 'open' && !token.selfClosing && AD_ELEMENTS.has(localName(token.name));
+}
+
+/** `vast:InLine` → `inline`: tag names compare without prefix and case. */
+function localName(qualifiedName: string): string {
+  return qualifiedName.slice(qualifiedName.indexOf(':') + 1).toLowerCase();
+}
+
+function prefixOf(qualifiedName: string): string {
+  const colon = qualifiedName.indexOf(':');
+  return colon === -1 ? '' : qualifiedName.slice(0, colon + 1);
+}
+
+/**
+ * For markup that is not well-formed: every construct ends, and the `<InLine>`/`<Wrapper>` tags
+ * alternate clean opening tag, closing tag of the same name (strict or sloppy), with no sloppy
+ * opening tag and no nesting.
+ */
+function adElementsPairUp(tokens: readonly Token[]): boolean {
+  if (tokens.some((token) => token.kind === 'unterminated')) return false;
+  const adTags = tokens.filter(
+    (token) =>
+      (token.kind === 'open' || token.kind === 'close' || token.kind === 'loose') &&
+      !(token.kind === 'open' && token.selfClosing) &&
+      AD_ELEMENTS.has(localName(token.name)),
+  );
+  return (
+    adTags.length % 2 === 0 &&
+    adTags.every((token, index) => {
+      const opening = adTags[index - (index % 2)];
+      if (index % 2 === 0) return token.kind === 'open';
+      return (
+        isClosing(token) && opening?.kind === 'open' && localName(token.name) === localName(opening.name)
+      );
+    })
+  );
+}
+
+function isClosing(token: Token): token is Extract<Token, { name: string }> {
+  return token.kind === 'close' || (token.kind === 'loose' && token.closing);
+}
+
+/** Where Tally's `<Error>` and `<Impression>` go inside one `<InLine>` or `<Wrapper>`. */
+function planInsertions(
+  xml: string,
+  tokens: readonly Token[],
+  opening: Extract<Token, { kind: 'open' }>,
+  trackers: VastTrackers,
+): InsertionPlan {
+  const anchors = readChildren(tokens, opening);
+  const separator = childSeparator(xml, opening.end);
+  const prefix = prefixOf(opening.name);
+  const error = separator + trackerElement(prefix, 'Error', trackers.errorUrl);
+  const impression = separator + trackerElement(prefix, 'Impression', trackers.impressionUrl);
+  const insertions =
+    anchors.lastImpressionEnd !== undefined && anchors.beforeFirstImpression !== undefined
+      ? [
+          { at: anchors.beforeFirstImpression, text: error },
+          { at: anchors.lastImpressionEnd, text: impression },
+        ]
+      : [{ at: anchors.lastErrorEnd ?? anchors.adSystemEnd ?? opening.end, text: error + impression }];
+  return { closedCleanly: anchors.closedCleanly, insertions };
+}
+
+/**
+ * Walks the element's children while the markup is properly nested: stops at its end tag, or at
+ * the first tag that is sloppy, stray or mismatched (past that point, nesting is guesswork).
+ */
+function readChildren(tokens: readonly Token[], opening: Extract<Token, { kind: 'open' }>): ChildAnchors {
+  const anchors: ChildAnchors = { closedCleanly: false };
+  const openChildren: string[] = [];
+  let lastChildEnd = opening.end;
+  for (const token of tokens.slice(tokens.indexOf(opening) + 1)) {
+    if (token.kind === 'open') {
+      if (openChildren.length > 0) {
+        if (!token.selfClosing) openChildren.push(token.name);
+        continue;
+      }
+      if (localName(token.name) === 'impression') anchors.beforeFirstImpression ??= lastChildEnd;
+      if (token.selfClosing) lastChildEnd = noteChild(anchors, token.name, token.end);
+      else openChildren.push(token.name);
+    } else if (token.kind === 'close') {
+      if (openChildren.length === 0) {
+        anchors.closedCleanly = token.name === opening.name;
+        break;
+      }
+      if (openChildren.pop() !== token.name) break;
+      if (openChildren.length === 0) lastChildEnd = noteChild(anchors, token.name, token.end);
+    } else {
+      break;
+    }
+  }
+  return anchors;
+}
+
+/** Records a direct child that ends at `end`; returns `end`. */
+function noteChild(anchors: ChildAnchors, name: string, end: number): number {
+  const child = localName(name);
+  if (child === 'impression') anchors.lastImpressionEnd = end;
+  if (child === 'error') anchors.lastErrorEnd = end;
+  if (child === 'adsystem') anchors.adSystemEnd ??= end;
+  return end;
+}
+
+/** The line break and indentation that precede the element's first child, so ours line up. */
+function childSeparator(xml: string, openingEnd: number): string {
+  const leadingSpace = whitespaceAt(xml, openingEnd);
+  const lastBreak = leadingSpace.lastIndexOf('\n');
+  if (lastBreak === -1) return '';
+  const lineBreak = leadingSpace.includes('\r\n') ? '\r\n' : '\n';
+  return lineBreak + leadingSpace.slice(lastBreak + 1).replace(/[^ \t]/g, '');
+}
+
+function trackerElement(prefix: string, name: 'Impression' | 'Error', url: string): string {
+  return `<${prefix}${name}>${cdata(url)}</${prefix}${name}>`;
+}
+
+/**
+ * The URL as CDATA: a `]]>` inside it is split across two sections, so it reads back intact;
+ * characters XML forbids (control characters, lone surrogates) are percent-encoded.
+ */
+function cdata(url: string): string {
+  const xmlSafe = url.replace(NON_XML_CHARACTER, percentEncodeForbidden);
+  return `<![CDATA[${xmlSafe.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+}
+
+function percentEncodeForbidden(character: string): string {
+  const code = character.codePointAt(0) ?? 0;
+  // Control characters are one UTF-8 byte; lone surrogates and U+FFFE/U+FFFF become U+FFFD.
+  return code < 0x20 ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : '%EF%BF%BD';
+}
+
+function applyInsertions(xml: string, insertions: readonly Insertion[]): string {
+  const ordered = [...insertions].sort((a, b) => a.at - b.at);
+  let output = '';
+  let copied = 0;
+  for (const { at, text } of ordered) {
+    output += xml.slice(copied, at) + text;
+    copied = at;
+  }
+  return output + xml.slice(copied);
+}
+
+function isVast1(tokens: readonly Token[]): boolean {
+  const root = tokens.find((token) => token.kind === 'open');
+  return root?.kind === 'open' && localName(root.name) === VAST_1_ROOT;
+}
+
+type XmlValidationError = Exclude<ReturnType<typeof XMLValidator.validate>, true>;
+
+function describeXmlError(validation: XmlValidationError): string {
+  const { msg, line, col } = validation.err;
+  return `it is not well-formed XML (${msg} at line ${line}, column ${col})`;
+}
+
+function malformedInputWarning(validation: XmlValidationError): string {
+  return `VAST input: ${describeXmlError(validation)}; Tally's trackers were inserted only after cleanly read tags inside each <InLine>/<Wrapper>`;
+}
+
+function untouched(xml: string, warning: string): VastResult {
+  return { ok: false, markup: xml, warning };
+}

@@ -1,0 +1,271 @@
+import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
+import type { Classification } from './classify.js';
+import { classifyWin, isClassifyError } from './classify.js';
+import type { MacroValues } from './macros.js';
+import { formatMicros, numberToMicros, substituteMacros } from './macros.js';
+import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
+import { asId, asObject } from './openrtb.js';
+import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
+import type { PriceKeys } from './price-crypto.js';
+import { encryptPrice } from './price-crypto.js';
+import type { CountingRule, RulesTable } from './rules.js';
+import type { KeyRing, NoticeClaims } from './token.js';
+import { sealToken } from './token.js';
+import type { NoticeKind } from './types.js';
+import { instrumentVast, wrapNurlInVast } from './vast.js';
+
+/** One auction win as the exchange sends it (`POST /v1/wins`); untrusted until validated. */
+export interface WinInput {
+  request?: unknown;
+  seat?: unknown;
+  bid?: unknown;
+  clearingPrice?: unknown;
+  currency?: unknown;
+  auctionTimeMs?: unknown;
+  publisherBurl?: unknown;
+  test?: unknown;
+}
+
+/** What the exchange returns to the publisher for one win. */
+export interface InstrumentedWin {
+  ok: true;
+  format: Classification['format'];
+  channel: Classification['channel'];
+  method: CountingRule['method'];
+  ttlSeconds: number;
+  /** The instrumented markup; `null` when the bid carried none that Tally could hold (a nurl-served banner). */
+  adm: string | null;
+  /** Tally's billing URL for the publisher to fire, where the publisher fires burl; else `null`. */
+  burl: string | null;
+  /** Every Tally URL handed out for this win, by notice kind. */
+  noticeUrls: Partial<Record<NoticeKind, string>>;
+  /** What the caller should know: markup left untouched, nothing to embed into, … */
+  warnings: string[];
+}
+
+/** A win Tally refused, with a stable code and a message that says what to fix. */
+export interface RejectedWin {
+  ok: false;
+  error: { code: string; message: string };
+}
+
+/** What registering a win needs beside the win itself. */
+export interface WinEnvironment {
+  /** The account registering the win. */
+  accountId: number;
+  /** Counting rules in force for a publisher id ('' when the request names none). */
+  rulesFor(publisherId: string): RulesTable;
+  keyRing: KeyRing;
+  /** Base URL of Tally's notice endpoints, without a trailing slash. */
+  publicUrl: string;
+  /** Per-seat keys for `${AUCTION_PRICE:…}` encrypted price macros. */
+  priceKeysFor(seat: string): PriceKeys | undefined;
+  nowMs: number;
+}
+
+const ERRORCODE_MACRO = '[ERRORCODE]';
+
+/** Validates, classifies and instruments one win. Never throws on bad input. */
+export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
+  const parsed = parseWin(input, env.nowMs);
+  if ('code' in parsed) return { ok: false, error: parsed };
+  const classification = classifyWin(parsed.request, parsed.bid);
+  if (isClassifyError(classification)) return { ok: false, error: classification };
+  const { format, channel, omidSupported } = classification;
+  const rule = env.rulesFor(parsed.publisherId).choose(format, channel, {
+    omidSupported,
+    publisherBurl: parsed.publisherBurl,
+  });
+  const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
+  // App banners counted on Tally's own pixel carry the DSP's burl in the markup instead.
+  const burlInMarkup = rule.method === 'adm' && channel !== 'web' && dspBurl !== '';
+  const base: NoticeClaims = {
+    kind: rule.method,
+    accountId: env.accountId,
+    auctionId: parsed.auctionId,
+    impId: parsed.impId,
+    bidId: parsed.bidId,
+    seat: parsed.seat,
+    adId: asId(parsed.bid.adid) ?? '',
+    priceMicros: parsed.priceMicros,
+    currency: parsed.currency,
+    format,
+    channel,
+    method: rule.method,
+    ttlSeconds: rule.ttlSeconds,
+    auctionTimeMs: parsed.auctionTimeMs,
+    publisherId: parsed.publisherId,
+    test: parsed.test,
+    dspBurl: burlInMarkup ? '' : dspBurl,
+  };
+  const noticeUrl = (kind: NoticeKind): string => `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
+  const fillMacros = (text: string): string =>
+    substituteMacros(text, macroValues(base, parsed.bidMicros), (suffix) => encodedPrice(suffix, base, env));
+
+  const result: InstrumentedWin = {
+    ok: true,
+    format,
+    channel,
+    method: rule.method,
+    ttlSeconds: rule.ttlSeconds,
+    adm: null,
+    burl: null,
+    noticeUrls: {},
+    warnings: [],
+  };
+  const adm = admText(parsed.bid.adm);
+  const markup = adm === undefined ? undefined : fillMacros(adm);
+  if (rule.method === 'burl') {
+    result.burl = result.noticeUrls.burl = noticeUrl('burl');
+  }
+  switch (format) {
+    case 'banner': {
+      const tags: string[] = [];
+      if (rule.method === 'omid') {
+        result.noticeUrls.omid = noticeUrl('omid');
+        tags.push(omidScriptTag(`${env.publicUrl}/omid/verify.js`, result.noticeUrls.omid));
+      } else if (rule.method === 'burl') {
+        result.noticeUrls.loaded = noticeUrl('loaded');
+        tags.push(pixelTag(result.noticeUrls.loaded));
+      } else {
+        result.noticeUrls.adm = noticeUrl('adm');
+        tags.push(pixelTag(result.noticeUrls.adm));
+        if (burlInMarkup) tags.push(pixelTag(fillMacros(dspBurl)));
+      }
+      if (markup === undefined) {
+        result.warnings.push('the bid has no adm (markup served on the win notice): embed the tags of noticeUrls into the markup the nurl returns');
+      } else {
+        result.adm = appendToHtml(markup, tags);
+      }
+      break;
+    }
+    case 'video':
+    case 'audio': {
+      result.noticeUrls.vast = noticeUrl('vast');
+      result.noticeUrls.vast_error = `${noticeUrl('vast_error')}?e=${ERRORCODE_MACRO}`;
+      const trackers = { impressionUrl: result.noticeUrls.vast, errorUrl: result.noticeUrls.vast_error };
+      const nurl = typeof parsed.bid.nurl === 'string' ? parsed.bid.nurl : '';
+      if (markup !== undefined) {
+        const vast = instrumentVast(markup, trackers);
+        result.adm = vast.markup;
+        if (vast.ok) result.warnings.push(...vast.warnings);
+        else result.warnings.push(vast.warning);
+      } else if (nurl !== '') {
+        result.adm = wrapNurlInVast(fillMacros(nurl), trackers);
+      } else {
+        result.warnings.push('the bid has neither adm nor nurl: there is no VAST to instrument');
+      }
+      break;
+    }
+    case 'native': {
+      result.noticeUrls.native = noticeUrl('native');
+      const offered = nativeRequestOffersImageImpressionTracker(classification.imp.native?.request);
+      if (markup === undefined) {
+        result.warnings.push('the bid has no adm: add noticeUrls.native to the native response it serves');
+        break;
+      }
+      const native = instrumentNative(markup, result.noticeUrls.native, offered);
+      result.adm = native.markup;
+      if (!native.ok) result.warnings.push(native.warning);
+      break;
+    }
+  }
+  return result;
+}
+
+interface ParsedWin {
+  request: OrtbBidRequest;
+  bid: OrtbBid;
+  auctionId: string;
+  impId: string;
+  bidId: string;
+  seat: string;
+  publisherId: string;
+  priceMicros: number;
+  /** The bid's own price, for `${AUCTION_MBR}`. */
+  bidMicros: number | undefined;
+  currency: string;
+  auctionTimeMs: number;
+  publisherBurl: boolean;
+  test: boolean;
+}
+
+function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; message: string } {
+  const invalid = (message: string) => ({ code: 'VALIDATION_FAILED', message });
+  const request = asObject(input.request) as OrtbBidRequest | undefined;
+  if (request === undefined) return invalid('request must be the OpenRTB BidRequest object of the auction');
+  const bid = asObject(input.bid) as OrtbBid | undefined;
+  if (bid === undefined) return invalid('bid must be the winning OpenRTB Bid object');
+  const auctionId = asId(request.id);
+  if (auctionId === undefined) return invalid('request.id (the auction id) must be a non-empty string');
+  const impId = asId(bid.impid);
+  if (impId === undefined) return invalid('bid.impid must be a non-empty string naming the imp the bid won');
+  const bidId = asId(bid.id);
+  if (bidId === undefined) return invalid('bid.id must be a non-empty string');
+  if (typeof input.seat !== 'string' || input.seat === '') return invalid('seat must be a non-empty string (the winning seat id)');
+  const price = input.clearingPrice ?? bid.price;
+  const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
+  if (priceMicros === undefined) {
+    return invalid('clearingPrice (or bid.price) must be a non-negative number in currency units, e.g. 1.25');
+  }
+  const currency = input.currency ?? 'USD';
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
+    return invalid('currency must be an ISO 4217 code of three capital letters, e.g. "USD"');
+  }
+  const auctionTimeMs = input.auctionTimeMs ?? nowMs;
+  if (typeof auctionTimeMs !== 'number' || !Number.isSafeInteger(auctionTimeMs) || auctionTimeMs < 0) {
+    return invalid('auctionTimeMs must be the auction time in milliseconds since the epoch (an integer)');
+  }
+  if (input.publisherBurl !== undefined && typeof input.publisherBurl !== 'boolean') {
+    return invalid('publisherBurl must be true or false');
+  }
+  if (input.test !== undefined && typeof input.test !== 'boolean') return invalid('test must be true or false');
+  const publisherId = publisherIdOf(request.site) ?? publisherIdOf(request.app) ?? '';
+  return {
+    request,
+    bid,
+    auctionId,
+    impId,
+    bidId,
+    seat: input.seat,
+    publisherId,
+    priceMicros,
+    bidMicros: typeof bid.price === 'number' ? numberToMicros(bid.price) : undefined,
+    currency,
+    auctionTimeMs,
+    publisherBurl: input.publisherBurl === true,
+    test: input.test === true || request.test === 1,
+  };
+}
+
+/** The macro values known for a win (the impression time is known only when it happens). */
+export function macroValues(claims: NoticeClaims, bidMicros: number | undefined, impTsMs?: number): MacroValues {
+  return {
+    auctionId: claims.auctionId,
+    bidId: claims.bidId,
+    impId: claims.impId,
+    seatId: claims.seat,
+    adId: claims.adId,
+    price: formatMicros(claims.priceMicros),
+    currency: claims.currency,
+    mbr: bidMicros === undefined || bidMicros === 0 ? '' : String(claims.priceMicros / bidMicros),
+    loss: '0',
+    impTs: impTsMs === undefined ? '' : String(impTsMs),
+  };
+}
+
+/** `${AUCTION_PRICE:<suffix>}`: the price encrypted with the seat's keys, or '' when it has none. */
+export function encodedPrice(_suffix: string, claims: NoticeClaims, env: Pick<WinEnvironment, 'priceKeysFor'>): string {
+  const keys = env.priceKeysFor(claims.seat);
+  return keys === undefined ? '' : encryptPrice(claims.priceMicros, keys);
+}
+
+function publisherIdOf(siteOrApp: unknown): string | undefined {
+  return asId(asObject(asObject(siteOrApp)?.publisher)?.id);
+}
+
+function admText(adm: unknown): string | undefined {
+  if (typeof adm === 'string') return adm.trim() === '' ? undefined : adm;
+  if (asObject(adm) !== undefined) return JSON.stringify(adm);
+  return undefined;
+}

@@ -1,0 +1,91 @@
+/** A minimal Prometheus registry: counters, gauges and histograms with labels, text exposition. */
+export class Metrics {
+  private readonly families = new Map<string, Family>();
+
+  /** Adds `value` (default 1) to a counter. */
+  inc(name: string, help: string, labels: Labels = {}, value = 1): void {
+    const series = this.series(name, help, 'counter', labels);
+    series.value += value;
+  }
+
+  /** Sets a gauge. */
+  set(name: string, help: string, value: number, labels: Labels = {}): void {
+    this.series(name, help, 'gauge', labels).value = value;
+  }
+
+  /** Observes a value into a histogram with the given upper bounds. */
+  observe(name: string, help: string, value: number, buckets: readonly number[], labels: Labels = {}): void {
+    const series = this.series(name, help, 'histogram', labels);
+    series.buckets ??= buckets.map((bound) => ({ bound, count: 0 }));
+    for (const bucket of series.buckets) if (value <= bucket.bound) bucket.count++;
+    series.value += value;
+    series.count = (series.count ?? 0) + 1;
+  }
+
+  /** Registers a gauge read at scrape time. */
+  gauge(name: string, help: string, read: () => number): void {
+    this.families.set(name, { help, type: 'gauge', series: new Map(), read });
+  }
+
+  /** The Prometheus text exposition format (0.0.4). */
+  render(): string {
+    const lines: string[] = [];
+    for (const [name, family] of this.families) {
+      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
+      if (family.read !== undefined) lines.push(`${name} ${family.read()}`);
+      for (const [labelText, series] of family.series) {
+        if (family.type !== 'histogram') {
+          lines.push(`${name}${labelText} ${series.value}`);
+          continue;
+        }
+        for (const bucket of series.buckets ?? []) {
+          lines.push(`${name}_bucket${withLabel(labelText, `le="${bucket.bound}"`)} ${bucket.count}`);
+        }
+        lines.push(`${name}_bucket${withLabel(labelText, 'le="+Inf"')} ${series.count ?? 0}`);
+        lines.push(`${name}_sum${labelText} ${series.value}`, `${name}_count${labelText} ${series.count ?? 0}`);
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  private series(name: string, help: string, type: Family['type'], labels: Labels): Series {
+    let family = this.families.get(name);
+    if (family === undefined) {
+      family = { help, type, series: new Map() };
+      this.families.set(name, family);
+    }
+    const labelText = formatLabels(labels);
+    let series = family.series.get(labelText);
+    if (series === undefined) {
+      series = { value: 0 };
+      family.series.set(labelText, series);
+    }
+    return series;
+  }
+}
+
+/** Label names and values of one series. */
+export type Labels = Readonly<Record<string, string>>;
+
+interface Series {
+  value: number;
+  count?: number;
+  buckets?: { bound: number; count: number }[];
+}
+
+interface Family {
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  series: Map<string, Series>;
+  read?: () => number;
+}
+
+function formatLabels(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return '';
+  return `{${entries.map(([key, value]) => `${key}="${value.replace(/["\\\n]/g, (char) => (char === '\n' ? '\\n' : `\\${char}`))}"`).join(',')}}`;
+}
+
+function withLabel(labelText: string, extra: string): string {
+  return labelText === '' ? `{${extra}}` : `${labelText.slice(0, -1)},${extra}}`;
+}

@@ -1,0 +1,44 @@
+/** What a key may do: everything, manage entities, or read reports. */
+export type Role = 'admin' | 'editor' | 'reader';
+export const ROLES: readonly Role[] = ['admin', 'editor', 'reader'];
+
+/** A key limited to one advertiser's or one publisher's objects and report rows. */
+export interface KeyScope {
+  type: 'advertiser' | 'publisher';
+  id: number;
+}
+
+/** An account: the unit of isolation. */
+export interface Account {
+  id: number;
+  name: string;
+  createdMs: number;
+}
+
+/** A stored API key; the key itself is never stored, only its hash. */
+export interface ApiKeyRecord {
+  id: number;
+  accountId: number;
+  /** The first characters of the key, to recognise it in lists. */
+  prefix: string;
+  name: string;
+  role: Role;
+  scope: KeyScope | null;
+  createdMs: number;
+  revokedMs: number | null;
+}
+
+/** Accounts and API keys. */
+export interface AccountStore {
+  createAccount(name: string, nowMs: number): Account;
+  getAccount(id: number): Account | undefined;
+  /** Stores a key's hash; returns the record. */
+  addKey(accountId: number, hash: string, prefix: string, name: string, role: Role, scope: KeyScope | null, nowMs: number): ApiKeyRecord;
+  /** The live (unrevoked) key with this hash, or `undefined`. */
+  findKey(hash: string): ApiKeyRecord | undefined;
+  listKeys(accountId: number): ApiKeyRecord[];
+  /** Revokes a key of the account; false when there is no such live key. */
+  revokeKey(accountId: number, keyId: number, nowMs: number): boolean;
+  /** True when the account has at least one live admin key. */
+  hasAdminKey(accountId: number): boolean;
+}

@@ -1,0 +1,137 @@
+import type { Outcome } from '../domain/outcome.js';
+
+/** How an event reached Tally: an exchange notice, or a hit on an ad-ops tracker. */
+export type ImpressionType = 'exchange' | 'external_impression' | 'external_click';
+
+/** The reporting dimensions stored with every event; '' / 0 where they do not apply. */
+export interface EventDimensions {
+  accountId: number;
+  impressionType: ImpressionType;
+  /** What the notice URL reported (`adm`, `omid`, `loaded`, …); '' for tracker hits. */
+  kind: string;
+  format: string;
+  channel: string;
+  method: string;
+  seat: string;
+  publisher: string;
+  auctionId: string;
+  impId: string;
+  bidId: string;
+  currency: string;
+  advertiserId: number;
+  lineItemId: number;
+  trackerId: number;
+  placementId: number;
+  paymentRuleId: number;
+  /** A tracker hit whose cachebuster was missing or an unreplaced placeholder. */
+  cachebusterMissing: boolean;
+}
+
+/** One notice or hit to record, with the outcome the pure rules gave it. */
+export interface EventRecord {
+  receivedMs: number;
+  /** Start of the UTC hour the impression was served (the auction hour), in epoch ms. */
+  servedHourMs: number;
+  outcome: Outcome;
+  dims: EventDimensions;
+  priceMicros: number;
+  mediaCostMicros: number;
+  revenueMicros: number;
+  deviceIp: string;
+  userAgent: string;
+  /**
+   * The impression's dedupe claim, for events that would count: the first event to claim
+   * `key` counts; others while the claim lives are `duplicate`.
+   */
+  dedupe?: { key: string; expiresMs: number };
+  /** The DSP's billing URL (macros filled) to deliver server-side when the event counts. */
+  delivery?: { url: string; deadlineMs: number };
+}
+
+/** A burl delivery in the outbox. */
+export interface Delivery {
+  id: number;
+  dedupeKey: string;
+  url: string;
+  deviceIp: string;
+  userAgent: string;
+  status: DeliveryStatus;
+  attempts: number;
+  createdMs: number;
+  dueMs: number;
+  deadlineMs: number;
+  lastError: string;
+  deliveredMs: number | null;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
+
+/** A report query over the hourly rollups. */
+export interface ReportQuery {
+  accountId: number;
+  fromMs: number;
+  toMs: number;
+  groupBy: readonly ReportDimension[];
+  filters: Partial<Record<ReportDimension, string>>;
+}
+
+export const REPORT_DIMENSIONS = [
+  'hour',
+  'day',
+  'outcome',
+  'reason',
+  'impressionType',
+  'format',
+  'channel',
+  'method',
+  'seat',
+  'publisher',
+  'advertiser',
+  'lineItem',
+  'tracker',
+  'placement',
+  'paymentRule',
+  'cachebusterMissing',
+] as const;
+export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
+
+/** One report row: the grouped dimensions and the metrics. */
+export type ReportRow = Partial<Record<ReportDimension, string | number | boolean>> & {
+  events: number;
+  priceMicros: number;
+  mediaCostMicros: number;
+  revenueMicros: number;
+  profitMicros: number;
+};
+
+/**
+ * The billing ledger. Every method is one transaction. Implementations must be safe against
+ * a crash at any point: what `record` returned is committed, what it did not is not.
+ */
+export interface Ledger {
+  /**
+   * Records a batch atomically, in order: claims each dedupe key (a live claim makes the
+   * event `duplicate`), inserts the event and its billing record when counted, queues its
+   * delivery when counted, and adds it to the hourly rollups. Returns the final outcome of
+   * each event, in input order.
+   */
+  record(batch: readonly EventRecord[]): Outcome[];
+  /** Leases up to `limit` pending deliveries due at `nowMs`, hiding them from other leases for `leaseMs`. */
+  leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[];
+  /** Marks a leased delivery delivered. */
+  markDelivered(id: number, nowMs: number): void;
+  /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */
+  markFailed(id: number, error: string, nextDueMs: number | null): void;
+  /** Deliveries by status, newest first. */
+  listDeliveries(status: DeliveryStatus | undefined, limit: number, afterId?: number): Delivery[];
+  /** Makes dead deliveries pending again, due now, with a new deadline; returns how many. */
+  replayDead(nowMs: number, deadlineMs: number): number;
+  /** Aggregates the hourly rollups. */
+  report(query: ReportQuery): ReportRow[];
+  /** Deletes raw events received before `beforeMs` and expired dedupe claims; billing records stay. */
+  prune(beforeMs: number, nowMs: number): { events: number; claims: number };
+  /** Counts raw events (for tests and health): total and by outcome. */
+  countEvents(): { total: number; counted: number };
+  close(): void;
+}
