@@ -14,7 +14,11 @@ export default tseslint.config(
       // An unawaited ledger write is a lost impression.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -30,7 +34,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/control/**', '**/adapters/**', '**/console/**', '**/cli/**', '**/reports/**'], message: 'The hot path and domain import only domain, ports and lib.' },
+            {
+              group: ['**/control/**', '**/adapters/**', '**/console/**', '**/cli/**', '**/reports/**'],
+              message: 'The hot path and domain import only domain, ports and lib.',
+            },
           ],
         },
       ],

@@ -43,13 +43,16 @@ type Source = Record<string, unknown>;
  * (JSON whose keys are the variable names without `TALLY_`, camelCased, e.g. `publicUrl`).
  * Every error is reported at once, each saying what to fix.
  */
-export function parseConfig(env: NodeJS.ProcessEnv): { ok: true; config: Config } | { ok: false; errors: string[] } {
+export function parseConfig(
+  env: NodeJS.ProcessEnv,
+): { ok: true; config: Config } | { ok: false; errors: string[] } {
   const errors: string[] = [];
   let file: Source = {};
   if (env.TALLY_CONFIG !== undefined && env.TALLY_CONFIG !== '') {
     try {
       const parsed: unknown = JSON.parse(readFileSync(env.TALLY_CONFIG, 'utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not a JSON object');
       file = parsed as Source;
     } catch (error) {
       errors.push(`TALLY_CONFIG: cannot read ${env.TALLY_CONFIG} as a JSON object (${String(error)})`);
@@ -82,19 +85,22 @@ export function parseConfig(env: NodeJS.ProcessEnv): { ok: true; config: Config 
   const list = (name: string): string[] => {
     const value = read(name);
     if (value === undefined) return [];
-    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value as string[];
+    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
     if (typeof value === 'string') {
       if (value.trim().startsWith('[')) {
         try {
           const parsed: unknown = JSON.parse(value);
-          if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed as string[];
+          if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
         } catch {
           // reported below
         }
         errors.push(`${name}: must be a JSON array of strings or a comma-separated list`);
         return [];
       }
-      return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      return value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
     }
     errors.push(`${name}: must be a list of strings`);
     return [];
@@ -112,15 +118,18 @@ export function parseConfig(env: NodeJS.ProcessEnv): { ok: true; config: Config 
 
   const port = int('port', 8080, 0, 65535);
   const publicUrl = text('publicUrl', `http://127.0.0.1:${port}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(publicUrl)) errors.push(`publicUrl: ${publicUrl} must be an http(s) URL such as https://tally.example.com`);
+  if (!/^https?:\/\/[^/]+/.test(publicUrl))
+    errors.push(`publicUrl: ${publicUrl} must be an http(s) URL such as https://tally.example.com`);
   const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'));
   if (!ivt.ok) errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps: ${error}`));
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
-  if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') errors.push('sqliteSynchronous: must be FULL or NORMAL');
+  if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
+    errors.push('sqliteSynchronous: must be FULL or NORMAL');
   const adminKey = text('adminKey', '') || undefined;
   if (adminKey !== undefined && adminKey.length < 16) errors.push('adminKey: must be at least 16 characters');
   const smtpUrl = text('smtpUrl', '') || undefined;
-  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl)) errors.push('smtpUrl: must look like smtp://user:pass@host:587');
+  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
+    errors.push('smtpUrl: must look like smtp://user:pass@host:587');
 
   const config: Config = {
     port,
@@ -189,7 +198,9 @@ function parseRules(value: unknown, errors: string[]): Record<string, RuleOverri
         Number.isInteger(rule.ttlSeconds) &&
         (rule.ttlSeconds as number) > 0;
       if (!ok) {
-        errors.push(`rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a positive integer ttlSeconds`);
+        errors.push(
+          `rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a positive integer ttlSeconds`,
+        );
         continue;
       }
       out[publisher].push(rule as unknown as RuleOverride);
@@ -205,12 +216,15 @@ function parsePriceKeyMap(value: unknown, errors: string[]): Record<string, Pric
     errors.push('priceKeys: must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>"}}');
     return out;
   }
-  for (const [seat, entry] of Object.entries(value as Record<string, { encryptionKey?: unknown; integrityKey?: unknown }>)) {
+  for (const [seat, entry] of Object.entries(
+    value as Record<string, { encryptionKey?: unknown; integrityKey?: unknown }>,
+  )) {
     const keys =
       typeof entry.encryptionKey === 'string' && typeof entry.integrityKey === 'string'
         ? parsePriceKeys(entry.encryptionKey, entry.integrityKey)
         : undefined;
-    if (keys === undefined) errors.push(`priceKeys.${seat}: needs encryptionKey and integrityKey in (web-safe) base64`);
+    if (keys === undefined)
+      errors.push(`priceKeys.${seat}: needs encryptionKey and integrityKey in (web-safe) base64`);
     else out[seat] = keys;
   }
   return out;

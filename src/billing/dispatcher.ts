@@ -90,7 +90,8 @@ export class BurlDispatcher {
     const next = nextAttemptMs(delivery.attempts, nowMs, delivery.deadlineMs, this.options.retry);
     this.ledger.markFailed(delivery.id, failure, next);
     this.count(next === null ? 'dead' : 'retry');
-    if (next === null) this.log.warn('burl_dead', { deliveryId: delivery.id, attempts: delivery.attempts, error: failure });
+    if (next === null)
+      this.log.warn('burl_dead', { deliveryId: delivery.id, attempts: delivery.attempts, error: failure });
   }
 
   private count(status: string): void {

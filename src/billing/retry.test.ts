@@ -6,7 +6,8 @@ const HOUR_MS = 3_600_000;
 
 describe('burl retry policy', () => {
   it('retries every 10 s for the first minute', () => {
-    for (let attempts = 1; attempts <= 6; attempts++) assert.equal(nextAttemptMs(attempts, 0, 3 * HOUR_MS), 10_000);
+    for (let attempts = 1; attempts <= 6; attempts++)
+      assert.equal(nextAttemptMs(attempts, 0, 3 * HOUR_MS), 10_000);
   });
 
   it('then backs off, doubling, up to 15 minutes', () => {

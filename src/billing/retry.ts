@@ -6,7 +6,10 @@ export interface RetryPolicy {
   maxIntervalMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { firstMinuteIntervalMs: 10_000, maxIntervalMs: 15 * 60_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  firstMinuteIntervalMs: 10_000,
+  maxIntervalMs: 15 * 60_000,
+};
 
 const MINUTE_MS = 60_000;
 

@@ -41,13 +41,21 @@ const ROLE_RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin:
 /** Throws 403 unless the caller's role is at least `role`. */
 export function requireRole(principal: Principal, role: Role): void {
   if (ROLE_RANK[principal.role] < ROLE_RANK[role]) {
-    throw new ApiError(403, 'FORBIDDEN', `this needs a key with the ${role} role; yours is ${principal.role}`);
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      `this needs a key with the ${role} role; yours is ${principal.role}`,
+    );
   }
 }
 
 /** Throws 403 when the key is scoped to one advertiser or publisher (account-wide operations). */
 export function requireUnscoped(principal: Principal): void {
   if (principal.scope !== null) {
-    throw new ApiError(403, 'FORBIDDEN', `this needs an account-wide key; yours is scoped to ${principal.scope.type} ${principal.scope.id}`);
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      `this needs an account-wide key; yours is scoped to ${principal.scope.type} ${principal.scope.id}`,
+    );
   }
 }

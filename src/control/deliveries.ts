@@ -15,7 +15,11 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         requireUnscoped(ctx.principal);
         const status = ctx.url.searchParams.get('status') ?? undefined;
         if (status !== undefined && !DELIVERY_STATUSES.includes(status as DeliveryStatus)) {
-          throw new ApiError(400, 'VALIDATION_FAILED', `status must be one of ${DELIVERY_STATUSES.join(', ')}`);
+          throw new ApiError(
+            400,
+            'VALIDATION_FAILED',
+            `status must be one of ${DELIVERY_STATUSES.join(', ')}`,
+          );
         }
         const limit = Number(ctx.url.searchParams.get('limit') ?? '100');
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
@@ -23,7 +27,8 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         }
         const afterText = ctx.url.searchParams.get('after');
         const after = afterText === null ? undefined : Number(afterText);
-        if (after !== undefined && !Number.isInteger(after)) throw new ApiError(400, 'VALIDATION_FAILED', 'after must be a delivery id');
+        if (after !== undefined && !Number.isInteger(after))
+          throw new ApiError(400, 'VALIDATION_FAILED', 'after must be a delivery id');
         const deliveries = ledger.listDeliveries(status as DeliveryStatus | undefined, limit, after);
         const last = deliveries.at(-1);
         sendJson(

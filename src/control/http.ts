@@ -107,19 +107,30 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, req
 /** Answers the error envelope `{"error": {"code", "message", "requestId"}}`; 5xx messages are hidden. */
 export function sendError(res: ServerResponse, error: unknown, requestId: string): void {
   const apiError =
-    error instanceof ApiError ? error : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
+    error instanceof ApiError
+      ? error
+      : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, apiError.status, { error: { code: apiError.code, message: apiError.message, requestId } }, requestId);
+  sendJson(
+    res,
+    apiError.status,
+    { error: { code: apiError.code, message: apiError.message, requestId } },
+    requestId,
+  );
 }
 
 /** Reads a JSON request body of at most `maxBytes`; throws 400/413/415 `ApiError`s. */
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json');
+    throw new ApiError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'send the body as JSON with Content-Type: application/json',
+    );
   }
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > maxBytes) throw tooLarge(maxBytes);
@@ -138,5 +149,9 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
 }
 
 function tooLarge(maxBytes: number): ApiError {
-  return new ApiError(413, 'BODY_TOO_LARGE', `the body is larger than ${maxBytes} bytes; send fewer items per request`);
+  return new ApiError(
+    413,
+    'BODY_TOO_LARGE',
+    `the body is larger than ${maxBytes} bytes; send fewer items per request`,
+  );
 }

@@ -19,7 +19,17 @@ export function reportRoutes(ledger: Ledger): Route[] {
         const wantsCsv =
           ctx.url.searchParams.get('format') === 'csv' || (ctx.req.headers.accept ?? '').includes('text/csv');
         if (!wantsCsv) {
-          sendJson(ctx.res, 200, { from: new Date(query.fromMs).toISOString(), to: new Date(query.toMs).toISOString(), groupBy: query.groupBy, rows }, ctx.requestId);
+          sendJson(
+            ctx.res,
+            200,
+            {
+              from: new Date(query.fromMs).toISOString(),
+              to: new Date(query.toMs).toISOString(),
+              groupBy: query.groupBy,
+              rows,
+            },
+            ctx.requestId,
+          );
           return;
         }
         const csv = toCsv(query.groupBy, rows);
@@ -40,14 +50,19 @@ export function parseReportQuery(params: URLSearchParams, principal: Principal):
   const fromMs = parseTime(params.get('from'), 'from');
   const toMs = parseTime(params.get('to'), 'to');
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
-  if (toMs - fromMs > MAX_RANGE_MS) throw new ApiError(400, 'VALIDATION_FAILED', 'a report spans at most 400 days; narrow from/to');
+  if (toMs - fromMs > MAX_RANGE_MS)
+    throw new ApiError(400, 'VALIDATION_FAILED', 'a report spans at most 400 days; narrow from/to');
   const groupBy = (params.get('groupBy') ?? '')
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
   for (const dimension of groupBy) {
     if (!REPORT_DIMENSIONS.includes(dimension as ReportDimension)) {
-      throw new ApiError(400, 'VALIDATION_FAILED', `groupBy: unknown dimension ${JSON.stringify(dimension)}; use any of ${REPORT_DIMENSIONS.join(', ')}`);
+      throw new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        `groupBy: unknown dimension ${JSON.stringify(dimension)}; use any of ${REPORT_DIMENSIONS.join(', ')}`,
+      );
     }
   }
   const filters: Partial<Record<ReportDimension, string>> = {};
@@ -63,13 +78,23 @@ export function parseReportQuery(params: URLSearchParams, principal: Principal):
     }
     filters[dimension] = own;
   }
-  return { accountId: principal.accountId, fromMs, toMs, groupBy: [...new Set(groupBy)] as ReportDimension[], filters };
+  return {
+    accountId: principal.accountId,
+    fromMs,
+    toMs,
+    groupBy: [...new Set(groupBy)] as ReportDimension[],
+    filters,
+  };
 }
 
 function parseTime(value: string | null, name: string): number {
   const ms = value === null ? Number.NaN : Date.parse(value);
   if (!Number.isFinite(ms)) {
-    throw new ApiError(400, 'VALIDATION_FAILED', `${name} must be an ISO 8601 time, e.g. 2026-11-22T00:00:00Z`);
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${name} must be an ISO 8601 time, e.g. 2026-11-22T00:00:00Z`,
+    );
   }
   return ms;
 }
@@ -77,11 +102,11 @@ function parseTime(value: string | null, name: string): number {
 function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {
   const header = [...groupBy, ...METRICS];
   const lines = [header.join(',')];
-  for (const row of rows) lines.push(header.map((column) => csvCell(row[column as keyof ReportRow])).join(','));
+  for (const row of rows) lines.push(header.map((column) => csvCell(row[column])).join(','));
   return `${lines.join('\r\n')}\r\n`;
 }
 
-function csvCell(value: unknown): string {
-  const text = value === undefined || value === null ? '' : String(value);
+function csvCell(value: string | number | boolean | undefined): string {
+  const text = value === undefined ? '' : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

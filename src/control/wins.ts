@@ -18,17 +18,31 @@ export function winRoutes(env: (accountId: number) => WinEnvironment, maxBodyByt
         requireUnscoped(ctx.principal);
         const body = (await readJson(ctx.req, maxBodyBytes)) as { wins?: unknown };
         if (!Array.isArray(body?.wins)) {
-          throw new ApiError(400, 'VALIDATION_FAILED', 'the body must be {"wins": [ {request, seat, bid, …} ]}');
+          throw new ApiError(
+            400,
+            'VALIDATION_FAILED',
+            'the body must be {"wins": [ {request, seat, bid, …} ]}',
+          );
         }
         if (body.wins.length > MAX_WINS_PER_CALL) {
-          throw new ApiError(400, 'VALIDATION_FAILED', `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${body.wins.length}`);
+          throw new ApiError(
+            400,
+            'VALIDATION_FAILED',
+            `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${body.wins.length}`,
+          );
         }
         const winEnv = env(ctx.principal.accountId);
         const results = (body.wins as unknown[]).map((win) => {
           if (typeof win !== 'object' || win === null || Array.isArray(win)) {
-            return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'each win must be an object {request, seat, bid, …}' } };
+            return {
+              ok: false,
+              error: {
+                code: 'VALIDATION_FAILED',
+                message: 'each win must be an object {request, seat, bid, …}',
+              },
+            };
           }
-          return instrumentWin(win as WinInput, winEnv);
+          return instrumentWin(win, winEnv);
         });
         sendJson(ctx.res, 200, { results }, ctx.requestId);
       },

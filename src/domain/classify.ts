@@ -33,9 +33,9 @@ const API_OMID = 7;
 export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classification | ClassifyError {
   const impId = asId(bid.impid);
   const imps = Array.isArray(request.imp) ? (request.imp as unknown[]) : [];
-  const imp = imps.map(asObject).find((candidate) => candidate !== undefined && asId(candidate.id) === impId) as
-    | OrtbImp
-    | undefined;
+  const imp = imps
+    .map(asObject)
+    .find((candidate) => candidate !== undefined && asId(candidate.id) === impId) as OrtbImp | undefined;
   if (imp === undefined) {
     return {
       code: 'IMP_NOT_FOUND',
@@ -46,22 +46,28 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   if (format === undefined) {
     return {
       code: 'FORMAT_UNDETERMINED',
-      message: 'cannot tell the format: set bid.mtype (1 banner, 2 video, 3 audio, 4 native) or send a bid.adm',
+      message:
+        'cannot tell the format: set bid.mtype (1 banner, 2 video, 3 audio, 4 native) or send a bid.adm',
     };
   }
   const channel = channelOf(request);
   if (channel === undefined) {
-    return { code: 'CHANNEL_UNDETERMINED', message: 'the bid request has neither site nor app; send one of them' };
+    return {
+      code: 'CHANNEL_UNDETERMINED',
+      message: 'the bid request has neither site nor app; send one of them',
+    };
   }
   return { format, channel, omidSupported: offersOmid(mediaObject(imp, format)), imp };
 }
 
 function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
-  if (typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined) return MTYPE_FORMATS[bid.mtype];
+  if (typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined)
+    return MTYPE_FORMATS[bid.mtype];
   const present = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (present.length === 1) return present[0];
   if (typeof bid.adm !== 'string' || bid.adm.trim() === '') return undefined;
-  if (looksLikeVast(bid.adm)) return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
+  if (looksLikeVast(bid.adm))
+    return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
   if (looksLikeNative(bid.adm)) return 'native';
   return 'banner';
 }
@@ -70,7 +76,8 @@ function channelOf(request: OrtbBidRequest): Channel | undefined {
   const deviceType = asObject(request.device)?.devicetype;
   const hasSite = asObject(request.site) !== undefined;
   const hasApp = asObject(request.app) !== undefined;
-  if ((hasSite || hasApp) && typeof deviceType === 'number' && STREAMING_TV_DEVICE_TYPES.has(deviceType)) return 'ctv';
+  if ((hasSite || hasApp) && typeof deviceType === 'number' && STREAMING_TV_DEVICE_TYPES.has(deviceType))
+    return 'ctv';
   if (hasApp) return 'app';
   if (hasSite) return 'web';
   return undefined;
@@ -78,7 +85,7 @@ function channelOf(request: OrtbBidRequest): Channel | undefined {
 
 /** The imp's media object for a format. */
 function mediaObject(imp: OrtbImp, format: Format): OrtbMediaObject | undefined {
-  return asObject(imp[format]) as OrtbMediaObject | undefined;
+  return asObject(imp[format]);
 }
 
 function offersOmid(media: OrtbMediaObject | undefined): boolean {

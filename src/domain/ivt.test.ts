@@ -6,7 +6,11 @@ import { buildIvtFilter, defaultIvtFilter, readDevice, screenRequest } from './i
 const CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 
-function request(headers: Record<string, string> = {}, method = 'GET', remoteAddress = '198.51.100.7'): HitRequest {
+function request(
+  headers: Record<string, string> = {},
+  method = 'GET',
+  remoteAddress = '198.51.100.7',
+): HitRequest {
   return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress };
 }
 
@@ -26,7 +30,11 @@ describe('invalid traffic', () => {
   });
 
   it('rejects HEAD requests', () => {
-    assert.deepEqual(screen(request({}, 'HEAD')), { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'head_request' });
+    assert.deepEqual(screen(request({}, 'HEAD')), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'head_request',
+    });
   });
 
   for (const [name, value] of [
@@ -42,12 +50,20 @@ describe('invalid traffic', () => {
   }
 
   it('rejects an empty User-Agent', () => {
-    assert.deepEqual(screen(request({ 'user-agent': '' })), { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'empty_user_agent' });
+    assert.deepEqual(screen(request({ 'user-agent': '' })), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'empty_user_agent',
+    });
   });
 
   it('rejects known crawlers from the maintained bot list', () => {
     const bot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
-    assert.deepEqual(screen(request({ 'user-agent': bot })), { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' });
+    assert.deepEqual(screen(request({ 'user-agent': bot })), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'bot_user_agent',
+    });
   });
 
   it('rejects configured User-Agent patterns', () => {
@@ -78,7 +94,11 @@ describe('invalid traffic', () => {
 
   it('judges a server-to-server notice by the device it names in X-Device-IP and X-Device-User-Agent', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
-    const req = request({ 'user-agent': 'SSAI-Stitcher/1.0', 'x-device-ip': '203.0.113.8', 'x-device-user-agent': CHROME });
+    const req = request({
+      'user-agent': 'SSAI-Stitcher/1.0',
+      'x-device-ip': '203.0.113.8',
+      'x-device-user-agent': CHROME,
+    });
     assert.deepEqual(readDevice(req), { ip: '203.0.113.8', userAgent: CHROME, serverToServer: true });
     assert.equal(screen(req, filter)?.outcome, 'not_counted');
   });

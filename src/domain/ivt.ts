@@ -48,12 +48,16 @@ export function buildIvtFilter(
     const prefix = prefixText === undefined ? (family === 6 ? 128 : 32) : Number(prefixText);
     const maxPrefix = family === 6 ? 128 : 32;
     if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
-      errors.push(`blocked IP entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`);
+      errors.push(
+        `blocked IP entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
+      );
       continue;
     }
     blockedIps.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, filter: { userAgentPatterns: patterns, blockedIps } };
+  return errors.length > 0
+    ? { ok: false, errors }
+    : { ok: true, filter: { userAgentPatterns: patterns, blockedIps } };
 }
 
 /** An empty filter: only the built-in rules (HEAD, prefetch, empty and bot User-Agents). */
@@ -72,7 +76,11 @@ export function readDevice(request: HitRequest): Device {
   const deviceAgent = header(request, 'x-device-user-agent');
   const ip = deviceIp ?? forwardedIp ?? unmapIpv4(request.remoteAddress);
   const userAgent = deviceAgent ?? header(request, 'user-agent') ?? '';
-  return { ip, userAgent, serverToServer: deviceIp !== undefined || forwardedIp !== undefined || deviceAgent !== undefined };
+  return {
+    ip,
+    userAgent,
+    serverToServer: deviceIp !== undefined || forwardedIp !== undefined || deviceAgent !== undefined,
+  };
 }
 
 /**

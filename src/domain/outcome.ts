@@ -11,7 +11,8 @@ export type NotCountedReason =
   | 'inactive_tracker';
 
 /** The invalid-traffic rule that matched (general IVT, per MRC). */
-export type IvtRule = 'head_request' | 'empty_user_agent' | 'bot_user_agent' | 'blocked_user_agent' | 'blocked_ip';
+export type IvtRule =
+  'head_request' | 'empty_user_agent' | 'bot_user_agent' | 'blocked_user_agent' | 'blocked_ip';
 
 /** The decision on one notice or hit: counted, or not counted with exactly one reason. */
 export type Outcome =

@@ -8,7 +8,12 @@ describe('counting rules', () => {
   const rules = new RulesTable();
 
   it('counts a web banner on the adm pixel within 600 s', () => {
-    assert.deepEqual(rules.choose('banner', 'web', none), { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 });
+    assert.deepEqual(rules.choose('banner', 'web', none), {
+      format: 'banner',
+      channel: 'web',
+      method: 'adm',
+      ttlSeconds: 600,
+    });
   });
 
   it('prefers OMID for an app banner when the app supports it, with a 3 h TTL', () => {
@@ -24,7 +29,12 @@ describe('counting rules', () => {
   });
 
   it('falls back to the adm pixel for an app banner with neither OMID nor burl, 600 s', () => {
-    assert.deepEqual(rules.choose('banner', 'app', none), { format: 'banner', channel: 'app', method: 'adm', ttlSeconds: 600 });
+    assert.deepEqual(rules.choose('banner', 'app', none), {
+      format: 'banner',
+      channel: 'app',
+      method: 'adm',
+      ttlSeconds: 600,
+    });
   });
 
   it('counts video on web on the VAST impression within 1 h and on app and CTV within 3 h', () => {
@@ -42,7 +52,12 @@ describe('counting rules', () => {
   });
 
   it('counts native on its impression trackers within 300 s on web and app', () => {
-    assert.deepEqual(rules.choose('native', 'web', none), { format: 'native', channel: 'web', method: 'native', ttlSeconds: 300 });
+    assert.deepEqual(rules.choose('native', 'web', none), {
+      format: 'native',
+      channel: 'web',
+      method: 'native',
+      ttlSeconds: 300,
+    });
     assert.equal(rules.choose('native', 'app', none).ttlSeconds, 300);
   });
 

@@ -56,7 +56,8 @@ export class RulesTable {
   private readonly ttlByKey = new Map<string, number>();
 
   constructor(overrides: readonly RuleOverride[] = [], defaults: readonly CountingRule[] = DEFAULT_RULES) {
-    for (const rule of [...defaults, ...overrides]) this.ttlByKey.set(key(rule.format, rule.channel, rule.method), rule.ttlSeconds);
+    for (const rule of [...defaults, ...overrides])
+      this.ttlByKey.set(key(rule.format, rule.channel, rule.method), rule.ttlSeconds);
   }
 
   /** TTL of a (format, channel, method), or `undefined` when that method never bills for it. */

@@ -29,9 +29,9 @@ export type VastResult =
 /** One piece of markup found by {@link scanMarkup}; comments, CDATA sections, PIs and DOCTYPEs are skipped. */
 type Token =
   /** A start tag written as XML requires (`<name attr="value">` or `<name/>`). */
-  | { kind: 'open'; name: string; start: number; end: number; selfClosing: boolean }
+  | { kind: 'open'; name: string; end: number; selfClosing: boolean }
   /** An end tag written as XML requires (`</name>`). */
-  | { kind: 'close'; name: string; start: number; end: number }
+  | { kind: 'close'; name: string; end: number }
   /** Something tag-like that XML rejects, such as `< /InLine>` or `</ VideoClicks >`. */
   | { kind: 'loose'; name: string; closing: boolean }
   /** A `<` that starts no markup at all (e.g. `<![C DATA[`). */
@@ -92,12 +92,11 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
     (match, at) => ({
       kind: 'open',
       name: match[1] ?? '',
-      start: at,
       end: at + match[0].length,
       selfClosing: match[2] === '/',
     }),
   ],
-  [END_TAG, (match, at) => ({ kind: 'close', name: match[1] ?? '', start: at, end: at + match[0].length })],
+  [END_TAG, (match, at) => ({ kind: 'close', name: match[1] ?? '', end: at + match[0].length })],
   [LOOSE_TAG, (match) => ({ kind: 'loose', name: match[2] ?? '', closing: match[1] === '/' })],
 ];
 

@@ -98,7 +98,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     test: parsed.test,
     dspBurl: burlInMarkup ? '' : dspBurl,
   };
-  const noticeUrl = (kind: NoticeKind): string => `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
+  const noticeUrl = (kind: NoticeKind): string =>
+    `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
   const fillMacros = (text: string): string =>
     substituteMacros(text, macroValues(base, parsed.bidMicros), (suffix) => encodedPrice(suffix, base, env));
 
@@ -133,7 +134,9 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         if (burlInMarkup) tags.push(pixelTag(fillMacros(dspBurl)));
       }
       if (markup === undefined) {
-        result.warnings.push('the bid has no adm (markup served on the win notice): embed the tags of noticeUrls into the markup the nurl returns');
+        result.warnings.push(
+          'the bid has no adm (markup served on the win notice): embed the tags of noticeUrls into the markup the nurl returns',
+        );
       } else {
         result.adm = appendToHtml(markup, tags);
       }
@@ -202,7 +205,8 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
   if (impId === undefined) return invalid('bid.impid must be a non-empty string naming the imp the bid won');
   const bidId = asId(bid.id);
   if (bidId === undefined) return invalid('bid.id must be a non-empty string');
-  if (typeof input.seat !== 'string' || input.seat === '') return invalid('seat must be a non-empty string (the winning seat id)');
+  if (typeof input.seat !== 'string' || input.seat === '')
+    return invalid('seat must be a non-empty string (the winning seat id)');
   const price = input.clearingPrice ?? bid.price;
   const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
   if (priceMicros === undefined) {
@@ -219,7 +223,8 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
   if (input.publisherBurl !== undefined && typeof input.publisherBurl !== 'boolean') {
     return invalid('publisherBurl must be true or false');
   }
-  if (input.test !== undefined && typeof input.test !== 'boolean') return invalid('test must be true or false');
+  if (input.test !== undefined && typeof input.test !== 'boolean')
+    return invalid('test must be true or false');
   const publisherId = publisherIdOf(request.site) ?? publisherIdOf(request.app) ?? '';
   return {
     request,
@@ -239,7 +244,11 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
 }
 
 /** The macro values known for a win (the impression time is known only when it happens). */
-export function macroValues(claims: NoticeClaims, bidMicros: number | undefined, impTsMs?: number): MacroValues {
+export function macroValues(
+  claims: NoticeClaims,
+  bidMicros: number | undefined,
+  impTsMs?: number,
+): MacroValues {
   return {
     auctionId: claims.auctionId,
     bidId: claims.bidId,
@@ -255,7 +264,11 @@ export function macroValues(claims: NoticeClaims, bidMicros: number | undefined,
 }
 
 /** `${AUCTION_PRICE:<suffix>}`: the price encrypted with the seat's keys, or '' when it has none. */
-export function encodedPrice(_suffix: string, claims: NoticeClaims, env: Pick<WinEnvironment, 'priceKeysFor'>): string {
+export function encodedPrice(
+  _suffix: string,
+  claims: NoticeClaims,
+  env: Pick<WinEnvironment, 'priceKeysFor'>,
+): string {
   const keys = env.priceKeysFor(claims.seat);
   return keys === undefined ? '' : encryptPrice(claims.priceMicros, keys);
 }

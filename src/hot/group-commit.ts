@@ -35,7 +35,11 @@ export class GroupCommitter {
     private readonly options: GroupCommitOptions,
     private readonly metrics: Metrics,
   ) {
-    metrics.gauge('tally_commit_queue_depth', 'Events waiting for their group commit', () => this.queue.length);
+    metrics.gauge(
+      'tally_commit_queue_depth',
+      'Events waiting for their group commit',
+      () => this.queue.length,
+    );
   }
 
   /** Queues an event; `undefined` when the queue is full (answer 503, never drop silently). */
@@ -77,11 +81,19 @@ export class GroupCommitter {
     try {
       outcomes = this.ledger.record(batch.map((waiting) => waiting.event));
     } catch (error) {
-      this.metrics.inc('tally_commit_failures_total', 'Group commits that failed (their events were answered 503)');
+      this.metrics.inc(
+        'tally_commit_failures_total',
+        'Group commits that failed (their events were answered 503)',
+      );
       for (const waiting of batch) waiting.reject(error);
       return;
     }
-    this.metrics.observe('tally_commit_batch_size', 'Events per group commit', batch.length, BATCH_SIZE_BUCKETS);
+    this.metrics.observe(
+      'tally_commit_batch_size',
+      'Events per group commit',
+      batch.length,
+      BATCH_SIZE_BUCKETS,
+    );
     this.metrics.observe(
       'tally_commit_latency_ms',
       'Time to commit one batch, in ms',

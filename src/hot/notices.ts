@@ -10,7 +10,13 @@ import { encodedPrice, macroValues } from '../domain/win.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { EventRecord } from '../ports/ledger.js';
 import type { GroupCommitter } from './group-commit.js';
-import { isSafeRedirectTarget, sendNoContent, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
+import {
+  isSafeRedirectTarget,
+  sendNoContent,
+  sendPixel,
+  sendRedirect,
+  sendUnavailable,
+} from './responses.js';
 
 const HOUR_MS = 3_600_000;
 /** The DSP's burl is relayed until three hours after the auction. */
@@ -89,7 +95,10 @@ export async function handleNotice(
   try {
     const pending = deps.committer.submit(event);
     if (pending === undefined) {
-      deps.metrics.inc('tally_notices_rejected_total', 'Notices answered 503 because the commit queue was full');
+      deps.metrics.inc(
+        'tally_notices_rejected_total',
+        'Notices answered 503 because the commit queue was full',
+      );
       sendUnavailable(res);
       return;
     }

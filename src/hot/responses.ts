@@ -1,7 +1,10 @@
 import type { ServerResponse } from 'node:http';
 
 /** The classic transparent 1×1 GIF, 43 bytes. */
-export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+export const PIXEL_GIF = Buffer.from(
+  'R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==',
+  'base64',
+);
 
 const NO_CACHE = {
   'Cache-Control': 'no-store, no-cache, must-revalidate',
@@ -30,9 +33,18 @@ export function sendRedirect(res: ServerResponse, location: string): void {
 }
 
 /** Answers a small body of the given type, uncached. */
-export function sendBody(res: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
+export function sendBody(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+): void {
   const buffer = typeof body === 'string' ? Buffer.from(body) : body;
-  res.writeHead(status, { ...NO_CACHE, 'Content-Type': contentType, 'Content-Length': String(buffer.length) });
+  res.writeHead(status, {
+    ...NO_CACHE,
+    'Content-Type': contentType,
+    'Content-Length': String(buffer.length),
+  });
   res.end(buffer);
 }
 
@@ -43,11 +55,19 @@ export function sendUnavailable(res: ServerResponse): void {
 
 /** True for an absolute http(s) URL that is safe to put in a Location header. */
 export function isSafeRedirectTarget(url: string): boolean {
-  if (/[\u0000-\u001f\u007f]/.test(url)) return false;
+  if (hasControlCharacter(url)) return false;
   try {
     const parsed = new URL(url);
     return parsed.protocol === 'http:' || parsed.protocol === 'https:';
   } catch {
     return false;
   }
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }

@@ -42,7 +42,10 @@ export class Metrics {
           lines.push(`${name}_bucket${withLabel(labelText, `le="${bucket.bound}"`)} ${bucket.count}`);
         }
         lines.push(`${name}_bucket${withLabel(labelText, 'le="+Inf"')} ${series.count ?? 0}`);
-        lines.push(`${name}_sum${labelText} ${series.value}`, `${name}_count${labelText} ${series.count ?? 0}`);
+        lines.push(
+          `${name}_sum${labelText} ${series.value}`,
+          `${name}_count${labelText} ${series.count ?? 0}`,
+        );
       }
     }
     return `${lines.join('\n')}\n`;

@@ -33,7 +33,15 @@ export interface AccountStore {
   createAccount(name: string, nowMs: number): Account;
   getAccount(id: number): Account | undefined;
   /** Stores a key's hash; returns the record. */
-  addKey(accountId: number, hash: string, prefix: string, name: string, role: Role, scope: KeyScope | null, nowMs: number): ApiKeyRecord;
+  addKey(
+    accountId: number,
+    hash: string,
+    prefix: string,
+    name: string,
+    role: Role,
+    scope: KeyScope | null,
+    nowMs: number,
+  ): ApiKeyRecord;
   /** The live (unrevoked) key with this hash, or `undefined`. */
   findKey(hash: string): ApiKeyRecord | undefined;
   listKeys(accountId: number): ApiKeyRecord[];

@@ -18,14 +18,16 @@ export class SqliteAccountStore implements AccountStore {
   constructor(private readonly db: Database.Database) {}
 
   createAccount(name: string, nowMs: number): Account {
-    const id = Number(this.db.prepare('INSERT INTO accounts (name, created_ms) VALUES (?, ?)').run(name, nowMs).lastInsertRowid);
+    const id = Number(
+      this.db.prepare('INSERT INTO accounts (name, created_ms) VALUES (?, ?)').run(name, nowMs)
+        .lastInsertRowid,
+    );
     return { id, name, createdMs: nowMs };
   }
 
   getAccount(id: number): Account | undefined {
     const row = this.db.prepare('SELECT id, name, created_ms FROM accounts WHERE id = ?').get(id) as
-      | { id: number; name: string; created_ms: number }
-      | undefined;
+      { id: number; name: string; created_ms: number } | undefined;
     return row === undefined ? undefined : { id: row.id, name: row.name, createdMs: row.created_ms };
   }
 
@@ -50,12 +52,15 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   findKey(hash: string): ApiKeyRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM api_keys WHERE hash = ? AND revoked_ms IS NULL').get(hash) as KeyRow | undefined;
+    const row = this.db.prepare('SELECT * FROM api_keys WHERE hash = ? AND revoked_ms IS NULL').get(hash) as
+      KeyRow | undefined;
     return row === undefined ? undefined : toKey(row);
   }
 
   listKeys(accountId: number): ApiKeyRecord[] {
-    return (this.db.prepare('SELECT * FROM api_keys WHERE account_id = ? ORDER BY id').all(accountId) as KeyRow[]).map(toKey);
+    return (
+      this.db.prepare('SELECT * FROM api_keys WHERE account_id = ? ORDER BY id').all(accountId) as KeyRow[]
+    ).map(toKey);
   }
 
   revokeKey(accountId: number, keyId: number, nowMs: number): boolean {
@@ -69,7 +74,9 @@ export class SqliteAccountStore implements AccountStore {
   hasAdminKey(accountId: number): boolean {
     return (
       this.db
-        .prepare(`SELECT 1 FROM api_keys WHERE account_id = ? AND role = 'admin' AND scope_type = '' AND revoked_ms IS NULL LIMIT 1`)
+        .prepare(
+          `SELECT 1 FROM api_keys WHERE account_id = ? AND role = 'admin' AND scope_type = '' AND revoked_ms IS NULL LIMIT 1`,
+        )
         .get(accountId) !== undefined
     );
   }

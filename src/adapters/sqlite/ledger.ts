@@ -110,12 +110,14 @@ export class SqliteLedger implements Ledger {
       let outcome = event.outcome;
       const counts = outcome.outcome === 'counted';
       if (counts && event.dedupe !== undefined) {
-        const claimed = this.claim.run(event.dedupe.key, event.dedupe.expiresMs, event.receivedMs).changes === 1;
+        const claimed =
+          this.claim.run(event.dedupe.key, event.dedupe.expiresMs, event.receivedMs).changes === 1;
         if (!claimed) outcome = notCounted('duplicate');
       }
       const counted = outcome.outcome === 'counted';
       const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
-      const ivtRule = outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '';
+      const ivtRule =
+        outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '';
       const d = event.dims;
       const dedupeKey = event.dedupe?.key ?? null;
       const eventId = this.insertEvent.run(
@@ -219,7 +221,9 @@ export class SqliteLedger implements Ledger {
            ORDER BY due_ms LIMIT ?`,
         )
         .all(nowMs, nowMs, limit) as DeliveryRow[];
-      const lease = this.db.prepare('UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?');
+      const lease = this.db.prepare(
+        'UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?',
+      );
       for (const row of rows) lease.run(nowMs + leaseMs, row.id);
       return rows.map((row) => toDelivery({ ...row, attempts: row.attempts + 1 }));
     })();
@@ -227,13 +231,17 @@ export class SqliteLedger implements Ledger {
 
   markDelivered(id: number, nowMs: number): void {
     this.db
-      .prepare(`UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`)
+      .prepare(
+        `UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`,
+      )
       .run(nowMs, id);
   }
 
   markFailed(id: number, error: string, nextDueMs: number | null): void {
     if (nextDueMs === null) {
-      this.db.prepare(`UPDATE deliveries SET status = 'dead', last_error = ?, lease_until_ms = 0 WHERE id = ?`).run(error, id);
+      this.db
+        .prepare(`UPDATE deliveries SET status = 'dead', last_error = ?, lease_until_ms = 0 WHERE id = ?`)
+        .run(error, id);
     } else {
       this.db
         .prepare(`UPDATE deliveries SET due_ms = ?, last_error = ?, lease_until_ms = 0 WHERE id = ?`)
@@ -267,8 +275,13 @@ export class SqliteLedger implements Ledger {
       where.push(`${DIMENSION_SQL[dimension]} = ?`);
       params.push(filterValue(dimension, value));
     }
-    const sql = `SELECT ${[...groupColumns, 'SUM(events) AS events', 'SUM(price_micros) AS priceMicros',
-      'SUM(media_cost_micros) AS mediaCostMicros', 'SUM(revenue_micros) AS revenueMicros'].join(', ')}
+    const sql = `SELECT ${[
+      ...groupColumns,
+      'SUM(events) AS events',
+      'SUM(price_micros) AS priceMicros',
+      'SUM(media_cost_micros) AS mediaCostMicros',
+      'SUM(revenue_micros) AS revenueMicros',
+    ].join(', ')}
       FROM rollup_hourly WHERE ${where.join(' AND ')}
       ${query.groupBy.length > 0 ? `GROUP BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')} ORDER BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')}` : ''}`;
     const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { parseConfig } from '../config.js';
+import type { Config } from '../config.js';
+import { DELIVERY_WINDOW_MS } from '../hot/notices.js';
+import { rotateKeyFile } from '../keys.js';
+import { jsonLogger } from '../lib/log.js';
+import { startTally } from '../server.js';
+
+const HELP = `Tally — counts billable ad impressions.
+
+Usage: tally <command>
+
+Commands:
+  serve                 start the server (configuration from TALLY_* variables, see README)
+  replay-dead           make every dead burl delivery pending again (3 h from now)
+  rotate-token-key      add a new signing key to <data dir>/token-keys.json; old tokens still open
+  --help                this text
+
+Environment: TALLY_PORT (8080), TALLY_DATA_DIR (./data), TALLY_PUBLIC_URL, TALLY_ADMIN_KEY,
+TALLY_CONFIG (JSON file), and the rest listed in the README.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] ?? '--help';
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const parsed = parseConfig(process.env);
+  if (!parsed.ok) {
+    process.stderr.write(
+      `Tally cannot start; fix the configuration:\n${parsed.errors.map((error) => `  - ${error}`).join('\n')}\n`,
+    );
+    return 2;
+  }
+  const config = parsed.config;
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'replay-dead':
+      return withLedger(config, (ledger) => {
+        const nowMs = Date.now();
+        const replayed = ledger.replayDead(nowMs, nowMs + DELIVERY_WINDOW_MS);
+        process.stdout.write(`${replayed} dead deliveries are pending again\n`);
+      });
+    case 'rotate-token-key': {
+      const id = rotateKeyFile(config.dataDir);
+      process.stdout.write(`key ${id} now signs new tokens; restart Tally to use it\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+      return 2;
+  }
+}
+
+async function serve(config: Config): Promise<number> {
+  const log = jsonLogger();
+  const tally = await startTally(config, log);
+  log.info('listening', { url: tally.url, publicUrl: config.publicUrl, dataDir: config.dataDir });
+  process.stdout.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info('shutting_down', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await tally.close();
+  log.info('stopped');
+  return 0;
+}
+
+function withLedger(config: Config, run: (ledger: SqliteLedger) => void): number {
+  const ledger = new SqliteLedger(openSqlite(join(config.dataDir, 'tally.db'), config.sqliteSynchronous));
+  try {
+    run(ledger);
+  } finally {
+    ledger.close();
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,254 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { openSqlite } from './adapters/sqlite/database.js';
+import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
+import { SqliteLedger } from './adapters/sqlite/ledger.js';
+import { BurlDispatcher } from './billing/dispatcher.js';
+import type { Config } from './config.js';
+import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
+import { deliveryRoutes } from './control/deliveries.js';
+import type { Route } from './control/http.js';
+import { ApiError, requestIdOf, Router, sendError, sendJson } from './control/http.js';
+import { OPENAPI_DOCUMENT } from './control/openapi.js';
+import { reportRoutes } from './control/reports.js';
+import { winRoutes } from './control/wins.js';
+import { RulesTable } from './domain/rules.js';
+import type { WinEnvironment } from './domain/win.js';
+import { GroupCommitter } from './hot/group-commit.js';
+import { handleNotice } from './hot/notices.js';
+import type { NoticeDeps } from './hot/notices.js';
+import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
+import { sendBody } from './hot/responses.js';
+import { loadKeyRing } from './keys.js';
+import type { Logger } from './lib/log.js';
+import { Metrics } from './lib/metrics.js';
+import type { AccountStore } from './ports/accounts.js';
+
+/** A running Tally. */
+export interface Tally {
+  server: Server;
+  /** Where it listens, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Stops accepting, drains in-flight batches and deliveries, closes the database. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_ACCOUNT_NAME = 'default';
+const PRUNE_INTERVAL_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** Opens the data directory, starts the HTTP server, the burl dispatcher and retention pruning. */
+export async function startTally(config: Config, log: Logger): Promise<Tally> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = openSqlite(join(config.dataDir, 'tally.db'), config.sqliteSynchronous);
+  const ledger = new SqliteLedger(db);
+  const accounts = new SqliteAccountStore(db);
+  const metrics = new Metrics();
+  const keyRing = loadKeyRing(config.dataDir, config.tokenKeys);
+  bootstrapAdmin(accounts, config.adminKey, log);
+
+  const committer = new GroupCommitter(
+    ledger,
+    { maxBatch: config.commitMaxBatch, maxDelayMs: config.commitMaxDelayMs, maxQueue: config.commitMaxQueue },
+    metrics,
+  );
+  const dispatcher = new BurlDispatcher(
+    ledger,
+    {
+      pollIntervalMs: 200,
+      concurrency: config.burlConcurrency,
+      requestTimeoutMs: config.burlTimeoutMs,
+      retry: { firstMinuteIntervalMs: config.burlRetrySeconds * 1000, maxIntervalMs: 15 * 60_000 },
+    },
+    metrics,
+    log,
+  );
+  const rulesByPublisher = new Map<string, RulesTable>();
+  const rulesFor = (publisherId: string): RulesTable => {
+    let table = rulesByPublisher.get(publisherId);
+    if (table === undefined) {
+      table = new RulesTable([...(config.rules['*'] ?? []), ...(config.rules[publisherId] ?? [])]);
+      rulesByPublisher.set(publisherId, table);
+    }
+    return table;
+  };
+  const priceKeysFor = (seat: string) => config.priceKeys[seat];
+  const noticeDeps: NoticeDeps = {
+    keyRing,
+    ivtFilter: () => config.ivtFilter,
+    committer,
+    metrics,
+    priceKeysFor,
+    nowMs: Date.now,
+  };
+  const winEnvironment = (accountId: number): WinEnvironment => ({
+    accountId,
+    rulesFor,
+    keyRing,
+    publicUrl: config.publicUrl,
+    priceKeysFor,
+    nowMs: Date.now(),
+  });
+
+  let ready = false;
+  const router = new Router();
+  router.add(
+    ...publicRoutes(metrics, () => ready),
+    ...winRoutes(winEnvironment, config.maxBodyBytes),
+    ...reportRoutes(ledger),
+    ...deliveryRoutes(ledger),
+  );
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://tally.invalid');
+    if (url.pathname.startsWith('/n/')) {
+      handleNotice(req, res, url, noticeDeps).catch((error: unknown) => {
+        log.error('notice_failed', { error: String(error) });
+        if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
+      });
+      return;
+    }
+    void handleApi(req, res, url, router, accounts, log);
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  dispatcher.start();
+  const pruneTimer = setInterval(() => {
+    const nowMs = Date.now();
+    const pruned = ledger.prune(nowMs - config.retentionDays * DAY_MS, nowMs);
+    log.info('pruned', pruned);
+  }, PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
+  ready = true;
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    url,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        clearInterval(pruneTimer);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await committer.drain();
+        await dispatcher.stop();
+        await closed;
+        await committer.drain();
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function handleApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  router: Router,
+  accounts: AccountStore,
+  log: Logger,
+): Promise<void> {
+  const requestId = requestIdOf(req);
+  try {
+    const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+    const principal =
+      route.public === true
+        ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
+        : authenticate(req, accounts);
+    await route.handler({ req, res, url, params, requestId, principal });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status >= 500) {
+      log.error('request_failed', {
+        requestId,
+        method: req.method,
+        path: url.pathname,
+        error: String(error),
+      });
+    }
+    sendError(res, error, requestId);
+  }
+}
+
+function publicRoutes(metrics: Metrics, isReady: () => boolean): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/healthz',
+      public: true,
+      handler: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }, ctx.requestId),
+    },
+    {
+      method: 'GET',
+      path: '/readyz',
+      public: true,
+      handler(ctx) {
+        if (!isReady()) throw new ApiError(503, 'UNAVAILABLE', 'starting or shutting down');
+        sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      public: true,
+      handler: (ctx) => sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()),
+    },
+    {
+      method: 'GET',
+      path: '/docs',
+      public: true,
+      handler: (ctx) => sendJson(ctx.res, 200, OPENAPI_DOCUMENT, ctx.requestId),
+    },
+    {
+      method: 'GET',
+      path: '/omid/verify.js',
+      public: true,
+      handler(ctx) {
+        ctx.res.writeHead(200, {
+          'Content-Type': 'application/javascript; charset=utf-8',
+          'Cache-Control': 'public, max-age=3600',
+        });
+        ctx.res.end(OMID_VERIFICATION_SCRIPT);
+      },
+    },
+  ];
+}
+
+/**
+ * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when
+ * set, else a generated key printed once (only its hash is stored).
+ */
+function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, log: Logger): void {
+  const nowMs = Date.now();
+  const account = accounts.getAccount(1) ?? accounts.createAccount(DEFAULT_ACCOUNT_NAME, nowMs);
+  if (adminKey !== undefined) {
+    if (accounts.findKey(hashApiKey(adminKey)) === undefined) {
+      accounts.addKey(
+        account.id,
+        hashApiKey(adminKey),
+        adminKey.slice(0, 12),
+        'TALLY_ADMIN_KEY',
+        'admin',
+        null,
+        nowMs,
+      );
+    }
+    return;
+  }
+  if (accounts.hasAdminKey(account.id)) return;
+  const generated = newApiKey();
+  accounts.addKey(account.id, generated.hash, generated.prefix, 'generated admin key', 'admin', null, nowMs);
+  log.info('admin_key_created', { accountId: account.id, note: 'shown once; store it now' });
+  process.stdout.write(`\nAdministrator API key (shown once, store it now): ${generated.key}\n\n`);
+}
