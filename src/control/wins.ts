@@ -1,4 +1,4 @@
-import type { WinEnvironment, WinInput } from '../domain/win.js';
+import type { WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
 import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
