@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+
+/** A Tally server running as a real child process on a temporary data directory. */
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  adminKey: string;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** SIGTERM, then waits for the exit (graceful shutdown). */
+  stop(): Promise<void>;
+  /** SIGKILL, then waits for the exit (a crash). */
+  kill(): Promise<void>;
+  /** Starts the process again on the same port and data directory. */
+  restart(): Promise<void>;
+  /** Stops the process and deletes the data directory. */
+  dispose(): Promise<void>;
+}
+
+/** A TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs the CLI (`src/cli/main.ts`) with extra environment, returning its exit code and output. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number>((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? 1)));
+  return { code, stdout, stderr };
+}
+
+/** Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tally-test-'));
+  const port = await freePort();
+  const adminKey = 'test-admin-key-0123456789';
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  const launch = async () => {
+    output = '';
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        TALLY_DATA_DIR: dataDir,
+        TALLY_PORT: String(port),
+        TALLY_HOST: '127.0.0.1',
+        TALLY_ADMIN_KEY: adminKey,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`tally exited with ${child.exitCode}:\n${output}`);
+      try {
+        const response = await fetch(`${url}/readyz`);
+        if (response.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`tally did not become ready:\n${output}`);
+  };
+
+  const exit = async (signal: NodeJS.Signals) => {
+    const running = child;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    running.kill(signal);
+    await exited;
+  };
+
+  await launch();
+  return {
+    url,
+    port,
+    dataDir,
+    adminKey,
+    output: () => output,
+    stop: () => exit('SIGTERM'),
+    kill: () => exit('SIGKILL'),
+    restart: launch,
+    async dispose() {
+      await exit('SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Calls the API with the given key; JSON in, parsed JSON (or text) out. */
+export async function api(
+  server: Pick<TestServer, 'url'>,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
