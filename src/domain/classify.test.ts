@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
+import { classifyWin, isClassifyError } from './classify.js';
+import type { Classification } from './classify.js';
+
+function classify(request: unknown, bid: unknown): Classification {
+  const result = classifyWin(request as never, bid as never);
+  assert.ok(!isClassifyError(result), JSON.stringify(result));
+  return result;
+}
+
+const site = { publisher: { id: 'p' } };
+
+describe('classifying a win', () => {
+  it('classifies every OpenRTB fixture request by its single media object and its site or app', () => {
+    const expected: Record<string, [string, string, boolean]> = {
+      'bid-request_2.6_expandable-creative.json': ['banner', 'web', false],
+      'bid-request_2.6_mobile.json': ['banner', 'app', false],
+      'bid-request_2.6_pmp-with-direct-deal.json': ['banner', 'web', false],
+      'bid-request_2.6_simple-banner.json': ['banner', 'web', false],
+      'bid-request_2.6_video.json': ['video', 'web', false],
+    };
+    const names = fixtureNames('openrtb').filter((name) => name.startsWith('bid-request'));
+    assert.deepEqual(names, Object.keys(expected).sort());
+    for (const name of names) {
+      const request = fixtureJson('openrtb', name);
+      const { format, channel, omidSupported } = classify(request, { id: 'b', impid: request.imp[0].id });
+      assert.deepEqual([format, channel, omidSupported], expected[name], name);
+    }
+  });
+
+  it('takes the format from bid.mtype over the imp', () => {
+    const request = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] };
+    assert.equal(classify(request, { impid: '1', mtype: 2 }).format, 'video');
+    assert.equal(classify(request, { impid: '1', mtype: 3 }).format, 'audio');
+    assert.equal(classify(request, { impid: '1', mtype: 4 }).format, 'native');
+  });
+
+  it('sniffs the markup when the imp offers several formats and the bid has no mtype', () => {
+    const request = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {}, native: {} }] };
+    assert.equal(
+      classify(request, { impid: '1', adm: '<?xml version="1.0"?><VAST version="4.0"></VAST>' }).format,
+      'video',
+    );
+    assert.equal(classify(request, { impid: '1', adm: '{"native":{"assets":[]}}' }).format, 'native');
+    assert.equal(classify(request, { impid: '1', adm: '<div>ad</div>' }).format, 'banner');
+  });
+
+  it('calls a site or app on a connected TV or set-top box streaming TV', () => {
+    for (const devicetype of [3, 7]) {
+      assert.equal(
+        classify({ id: 'a', app: {}, device: { devicetype }, imp: [{ id: '1', video: {} }] }, { impid: '1' })
+          .channel,
+        'ctv',
+      );
+      assert.equal(
+        classify({ id: 'a', site, device: { devicetype }, imp: [{ id: '1', video: {} }] }, { impid: '1' })
+          .channel,
+        'ctv',
+      );
+    }
+    assert.equal(
+      classify({ id: 'a', app: {}, device: { devicetype: 4 }, imp: [{ id: '1', video: {} }] }, { impid: '1' })
+        .channel,
+      'app',
+    );
+  });
+
+  it('reads OMID support from api 7 on the media object of the format', () => {
+    const request = { id: 'a', app: {}, imp: [{ id: '1', banner: { api: [3, 7] } }] };
+    assert.equal(classify(request, { impid: '1' }).omidSupported, true);
+    const video = { id: 'a', app: {}, imp: [{ id: '1', banner: { api: [7] }, video: { api: [2] } }] };
+    assert.equal(classify(video, { impid: '1', mtype: 2 }).omidSupported, false);
+  });
+
+  it('refuses a bid whose impid matches no imp, naming the fix', () => {
+    const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {} }] }, { impid: '9' });
+    assert.ok(isClassifyError(result));
+    assert.equal(result.code, 'IMP_NOT_FOUND');
+  });
+
+  it('refuses a win whose format cannot be told', () => {
+    const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] }, { impid: '1' });
+    assert.ok(isClassifyError(result));
+    assert.equal(result.code, 'FORMAT_UNDETERMINED');
+  });
+
+  it('refuses a request with neither site nor app', () => {
+    const result = classifyWin({ id: 'a', imp: [{ id: '1', banner: {} }] }, { impid: '1' });
+    assert.ok(isClassifyError(result));
+    assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+  });
+
+  it('survives hostile shapes without throwing', () => {
+    for (const request of [{}, { imp: 'x' }, { imp: [null, 3, 'x'] }, { imp: [{ id: {} }] }]) {
+      assert.ok(isClassifyError(classifyWin(request as never, { impid: '1' })));
+    }
+  });
+});

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideNotice } from './decide.js';
+import { defaultIvtFilter } from './ivt.js';
+import type { HitRequest } from './ivt.js';
+import type { KeyRing, NoticeClaims } from './token.js';
+import { generateKey, openToken, sealToken } from './token.js';
+
+const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+const AUCTION_MS = Date.UTC(2026, 10, 22, 10, 0, 0);
+const CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+const webBanner: NoticeClaims = {
+  kind: 'adm',
+  accountId: 1,
+  auctionId: 'auction-1',
+  impId: '1',
+  bidId: 'bid-1',
+  seat: 'seat-1',
+  adId: '',
+  priceMicros: 1_500_000,
+  currency: 'USD',
+  format: 'banner',
+  channel: 'web',
+  method: 'adm',
+  ttlSeconds: 600,
+  auctionTimeMs: AUCTION_MS,
+  publisherId: 'pub-1',
+  test: false,
+  dspBurl: '',
+};
+
+const browser: HitRequest = {
+  method: 'GET',
+  headers: { 'user-agent': CHROME },
+  remoteAddress: '198.51.100.1',
+};
+
+function decide(claims: NoticeClaims, secondsAfterAuction: number, request = browser, query = '') {
+  const opened = openToken(sealToken(claims, ring), ring);
+  return decideNotice(
+    opened,
+    request,
+    new URLSearchParams(query),
+    AUCTION_MS + secondsAfterAuction * 1000,
+    defaultIvtFilter(),
+  ).outcome;
+}
+
+describe('deciding a notice', () => {
+  it('counts a web banner notice 600 s after the auction', () => {
+    assert.deepEqual(decide(webBanner, 600), { outcome: 'counted' });
+  });
+
+  it('does not count a web banner notice 601 s after the auction', () => {
+    assert.deepEqual(decide(webBanner, 601), { outcome: 'not_counted', reason: 'late' });
+  });
+
+  it('counts a web video notice up to 1 h and an app video notice up to 3 h', () => {
+    const webVideo = {
+      ...webBanner,
+      kind: 'vast',
+      method: 'vast',
+      format: 'video',
+      ttlSeconds: 3600,
+    } as const;
+    assert.equal(decide(webVideo, 3600).outcome, 'counted');
+    assert.equal(decide(webVideo, 3601).outcome, 'not_counted');
+    const appVideo = { ...webVideo, channel: 'app', ttlSeconds: 10800 } as const;
+    assert.equal(decide(appVideo, 10800).outcome, 'counted');
+    assert.equal(decide(appVideo, 10801).outcome, 'not_counted');
+  });
+
+  it('records a notice of another method as not the billing method', () => {
+    assert.deepEqual(decide({ ...webBanner, kind: 'loaded' }, 1), {
+      outcome: 'not_counted',
+      reason: 'not_billing_method',
+    });
+  });
+
+  it('never counts a test win', () => {
+    assert.deepEqual(decide({ ...webBanner, test: true }, 1), { outcome: 'not_counted', reason: 'preview' });
+  });
+
+  it('never counts a render whose macros were filled with AUDIT, or a preview flag', () => {
+    assert.deepEqual(decide(webBanner, 1, browser, 'ts=AUDIT'), {
+      outcome: 'not_counted',
+      reason: 'preview',
+    });
+    assert.deepEqual(decide(webBanner, 1, browser, 'preview=1'), {
+      outcome: 'not_counted',
+      reason: 'preview',
+    });
+  });
+
+  it('does not count prefetches, HEAD requests or bots', () => {
+    assert.equal(
+      decide(webBanner, 1, { ...browser, headers: { ...browser.headers, 'sec-purpose': 'prefetch' } })
+        .outcome,
+      'not_counted',
+    );
+    assert.deepEqual(decide(webBanner, 1, { ...browser, method: 'HEAD' }), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'head_request',
+    });
+    assert.deepEqual(decide(webBanner, 1, { ...browser, headers: { 'user-agent': 'curl/8.0' } }), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'bot_user_agent',
+    });
+  });
+
+  it('answers invalid_token for garbage, a changed byte and a foreign key, without throwing', () => {
+    const token = sealToken(webBanner, ring);
+    const foreign: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+    const changed = token.slice(0, 30) + (token[30] === 'A' ? 'B' : 'A') + token.slice(31);
+    for (const candidate of ['', 'garbage', changed, token.slice(0, -4), sealToken(webBanner, foreign)]) {
+      const decision = decideNotice(
+        openToken(candidate, ring),
+        browser,
+        new URLSearchParams(),
+        AUCTION_MS,
+        defaultIvtFilter(),
+      );
+      assert.deepEqual(decision.outcome, { outcome: 'not_counted', reason: 'invalid_token' });
+      assert.equal(decision.claims, undefined);
+    }
+  });
+});

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DOMParser } from '@xmldom/xmldom';
+import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
+import { decryptPrice } from './price-crypto.js';
+import type { PriceKeys } from './price-crypto.js';
+import { RulesTable } from './rules.js';
+import type { KeyRing } from './token.js';
+import { generateKey, openToken } from './token.js';
+import type { InstrumentedWin, WinEnvironment, WinInput } from './win.js';
+import { instrumentWin } from './win.js';
+
+const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+const priceKeys: PriceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
+const NOW_MS = Date.UTC(2026, 10, 22, 12);
+const env: WinEnvironment = {
+  accountId: 1,
+  rulesFor: () => new RulesTable(),
+  keyRing: ring,
+  publicUrl: 'https://tally.example',
+  priceKeysFor: (seat) => (seat === 'enc-seat' ? priceKeys : undefined),
+  nowMs: NOW_MS,
+};
+
+function win(overrides: Partial<WinInput> & { imp?: object; context?: object; bid?: object } = {}): WinInput {
+  const { imp, context, bid, ...rest } = overrides;
+  return {
+    request: {
+      id: 'auction-1',
+      imp: [{ id: '1', ...(imp ?? { banner: { w: 300, h: 250 } }) }],
+      ...(context ?? { site: { publisher: { id: 'pub-1' } } }),
+    },
+    seat: 'seat-1',
+    bid: {
+      id: 'bid-1',
+      impid: '1',
+      price: 2.5,
+      adm: '<div>creative</div>',
+      burl: 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}',
+      ...bid,
+    },
+    ...rest,
+  };
+}
+
+function ok(input: WinInput): InstrumentedWin {
+  const result = instrumentWin(input, env);
+  assert.ok(result.ok, JSON.stringify(result));
+  return result;
+}
+
+function claimsOf(url: string | undefined) {
+  assert.ok(url !== undefined);
+  const token = new URL(url).pathname.split('/').at(-1) ?? '';
+  const opened = openToken(token, ring);
+  assert.ok(opened.ok);
+  return opened.claims;
+}
+
+const app = { app: { publisher: { id: 'pub-2' } } };
+
+describe('instrumenting a win', () => {
+  it('adds the notice pixel to a web banner and keeps the DSP burl for server-side relay', () => {
+    const result = ok(win());
+    assert.equal(result.method, 'adm');
+    assert.equal(result.ttlSeconds, 600);
+    assert.equal(result.burl, null);
+    assert.ok(result.adm?.startsWith('<div>creative</div><img src="https://tally.example/n/'));
+    const claims = claimsOf(result.noticeUrls.adm);
+    assert.equal(claims.dspBurl, 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}');
+    assert.equal(claims.priceMicros, 2_500_000);
+    assert.equal(claims.auctionTimeMs, NOW_MS);
+  });
+
+  it('adds the OMID verification script to an app banner whose app supports OMID', () => {
+    const result = ok(win({ context: app, imp: { banner: { api: [7] } } }));
+    assert.equal(result.method, 'omid');
+    assert.equal(result.ttlSeconds, 10800);
+    assert.match(
+      result.adm ?? '',
+      /<script src="https:\/\/tally.example\/omid\/verify.js" data-tally-notice="https:\/\/tally.example\/n\/[\w-]+"><\/script>$/,
+    );
+    assert.equal(claimsOf(result.noticeUrls.omid).kind, 'omid');
+    assert.equal(result.burl, null);
+  });
+
+  it('hands a burl-firing app publisher Tally’s own burl and puts only a non-billing load notice in the markup', () => {
+    const result = ok(win({ context: app, publisherBurl: true }));
+    assert.equal(result.method, 'burl');
+    assert.equal(result.burl, result.noticeUrls.burl);
+    assert.equal(claimsOf(result.burl ?? undefined).kind, 'burl');
+    assert.equal(claimsOf(result.noticeUrls.loaded).kind, 'loaded');
+    assert.ok(result.adm?.includes(result.noticeUrls.loaded?.replace(/&/g, '&amp;') ?? 'missing'));
+    assert.ok(!result.adm?.includes('dsp.example'));
+  });
+
+  it('puts Tally’s pixel and the DSP burl with its macros filled into an app banner with neither OMID nor burl', () => {
+    const result = ok(win({ context: app }));
+    assert.equal(result.method, 'adm');
+    assert.ok(result.adm?.includes('<img src="https://dsp.example/bill?p=2.5&amp;a=auction-1"'));
+    assert.equal(
+      claimsOf(result.noticeUrls.adm).dspBurl,
+      '',
+      'the burl fires from the markup, not from Tally',
+    );
+  });
+
+  it('changes nothing DSP-related for a DSP without a burl', () => {
+    const result = ok(
+      win({ context: app, bid: { burl: undefined, adm: '<img src="https://dsp.example/own-tracker">' } }),
+    );
+    assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, '');
+    assert.ok(
+      result.adm?.startsWith('<img src="https://dsp.example/own-tracker"><img src="https://tally.example/n/'),
+    );
+  });
+
+  it('fills the encrypted price macro with the seat’s keys', () => {
+    const result = ok(
+      win({ context: app, seat: 'enc-seat', bid: { burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' } }),
+    );
+    const encrypted = /p=([\w-]{38})"/.exec(result.adm ?? '')?.[1] ?? '';
+    assert.deepEqual(decryptPrice(encrypted, priceKeys), { ok: true, priceMicros: 2_500_000 });
+  });
+
+  it('injects an impression and an error tracker into the VAST of a video win', () => {
+    const adm =
+      '<VAST version="3.0"><Ad id="1"><InLine><AdSystem>x</AdSystem><AdTitle>t</AdTitle><Creatives/></InLine></Ad></VAST>';
+    const result = ok(win({ imp: { video: {} }, bid: { adm } }));
+    assert.equal(result.method, 'vast');
+    assert.equal(result.ttlSeconds, 3600);
+    const doc = new DOMParser().parseFromString(result.adm ?? '', 'text/xml');
+    const impressions = Array.from(doc.getElementsByTagName('Impression')).map((node) =>
+      node.textContent?.trim(),
+    );
+    assert.deepEqual(impressions, [result.noticeUrls.vast]);
+    const errors = Array.from(doc.getElementsByTagName('Error')).map((node) => node.textContent?.trim());
+    assert.deepEqual(errors, [result.noticeUrls.vast_error]);
+    assert.ok(result.noticeUrls.vast_error?.endsWith('?e=[ERRORCODE]'));
+  });
+
+  it('wraps a video bid that only has a nurl into a VAST wrapper', () => {
+    const result = ok(
+      win({
+        imp: { video: {} },
+        context: app,
+        bid: { adm: undefined, nurl: 'https://dsp.example/vast?a=${AUCTION_ID}' },
+      }),
+    );
+    const doc = new DOMParser().parseFromString(result.adm ?? '', 'text/xml');
+    assert.equal(
+      doc.getElementsByTagName('VASTAdTagURI')[0]?.textContent?.trim(),
+      'https://dsp.example/vast?a=auction-1',
+    );
+    assert.equal(result.ttlSeconds, 10800);
+  });
+
+  it('counts SSAI video on the publisher burl when the publisher fires it', () => {
+    const result = ok(
+      win({
+        imp: { video: {} },
+        context: { ...app, device: { devicetype: 3 } },
+        publisherBurl: true,
+        bid: { adm: undefined, nurl: 'https://dsp.example/v' },
+      }),
+    );
+    assert.equal(result.channel, 'ctv');
+    assert.equal(result.method, 'burl');
+    assert.equal(claimsOf(result.noticeUrls.vast).kind, 'vast');
+  });
+
+  it('adds an event tracker to native markup when the request offered image event trackers', () => {
+    const request = JSON.stringify({ ver: '1.2', assets: [], eventtrackers: [{ event: 1, methods: [1] }] });
+    const result = ok(
+      win({
+        imp: { native: { request } },
+        bid: { adm: JSON.stringify({ assets: [], link: { url: 'https://x' } }) },
+      }),
+    );
+    assert.equal(result.ttlSeconds, 300);
+    assert.deepEqual(JSON.parse(result.adm ?? '').eventtrackers, [
+      { event: 1, method: 1, url: result.noticeUrls.native },
+    ]);
+  });
+
+  it('instruments a win built from every OpenRTB bid-response fixture', () => {
+    const bannerRequest = fixtureJson('openrtb', 'bid-request_2.6_simple-banner.json');
+    const videoRequest = fixtureJson('openrtb', 'bid-request_2.6_video.json');
+    const names = fixtureNames('openrtb').filter((name) => name.startsWith('bid-response'));
+    assert.equal(names.length, 4);
+    for (const name of names) {
+      const response = fixtureJson('openrtb', name);
+      const bid = response.seatbid[0].bid[0];
+      const isVideo = typeof bid.adm === 'string' && bid.adm.includes('<VAST');
+      const isNative = typeof bid.adm === 'string' && bid.adm.includes('"native"');
+      const base = isVideo ? videoRequest : bannerRequest;
+      const imp = isNative ? { id: bid.impid, native: { request: '{}' } } : { ...base.imp[0], id: bid.impid };
+      const result = ok({ request: { ...base, imp: [imp] }, seat: response.seatbid[0].seat ?? 'seat', bid });
+      assert.equal(result.format, isVideo ? 'video' : isNative ? 'native' : 'banner', name);
+      assert.ok(Object.keys(result.noticeUrls).length > 0, name);
+      if (isVideo) assert.ok(result.adm?.includes(result.noticeUrls.vast ?? 'missing'), name);
+    }
+  });
+
+  it('escapes a hostile id and burl so that they cannot break out of the markup', () => {
+    const hostile = '"><script>alert(1)</script>';
+    const result = ok(
+      win({
+        context: app,
+        bid: { id: hostile, burl: `https://dsp.example/b?x=${hostile}&id=\${AUCTION_BID_ID}` },
+      }),
+    );
+    assert.ok(!result.adm?.includes('<script>'), result.adm ?? '');
+    assert.equal((result.adm?.match(/<img /g) ?? []).length, 2);
+    const video = ok(
+      win({ imp: { video: {} }, bid: { adm: undefined, nurl: `https://dsp.example/v?x=]]>${hostile}` } }),
+    );
+    const doc = new DOMParser().parseFromString(video.adm ?? '', 'text/xml');
+    assert.equal(doc.getElementsByTagName('script').length, 0);
+    assert.equal(
+      doc.getElementsByTagName('VASTAdTagURI')[0]?.textContent?.trim(),
+      `https://dsp.example/v?x=]]>${hostile}`,
+    );
+  });
+
+  it('rejects a win without the fields it needs, naming each fix', () => {
+    const cases: [WinInput, RegExp][] = [
+      [{}, /request/],
+      [{ ...win(), seat: '' }, /seat/],
+      [{ ...win(), clearingPrice: -1 }, /clearingPrice/],
+      [{ ...win(), currency: 'dollars' }, /currency/],
+      [{ ...win(), auctionTimeMs: 'yesterday' }, /auctionTimeMs/],
+      [{ ...win(), publisherBurl: 'yes' }, /publisherBurl/],
+    ];
+    for (const [input, message] of cases) {
+      const result = instrumentWin(input, env);
+      assert.equal(result.ok, false);
+      assert.match(!result.ok ? result.error.message : '', message);
+    }
+  });
+
+  it('marks a win flagged test, or from a test request, as a test in its token', () => {
+    assert.equal(claimsOf(ok(win({ test: true })).noticeUrls.adm).test, true);
+    const input = win();
+    (input.request as { test?: number }).test = 1;
+    assert.equal(claimsOf(ok(input).noticeUrls.adm).test, true);
+  });
+});
