@@ -26,6 +26,7 @@ import { loadKeyRing } from './keys.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import type { AccountStore } from './ports/accounts.js';
+import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
 /** A running Tally. */
 export interface Tally {
@@ -231,7 +232,8 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean): Route[] {
  */
 function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, log: Logger): void {
   const nowMs = Date.now();
-  const account = accounts.getAccount(1) ?? accounts.createAccount(DEFAULT_ACCOUNT_NAME, nowMs);
+  const account =
+    accounts.getAccount(OPERATOR_ACCOUNT_ID) ?? accounts.createAccount(DEFAULT_ACCOUNT_NAME, nowMs);
   if (adminKey !== undefined) {
     if (accounts.findKey(hashApiKey(adminKey)) === undefined) {
       accounts.addKey(

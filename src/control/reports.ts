@@ -6,6 +6,7 @@ import { ApiError, sendJson } from './http.js';
 
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 const MAX_RANGE_MS = 400 * 86_400_000;
+const OUTPUT_FORMATS = new Set(['csv', 'json']);
 
 /** `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. */
 export function reportRoutes(ledger: Ledger): Route[] {
@@ -68,7 +69,8 @@ export function parseReportQuery(params: URLSearchParams, principal: Principal):
   const filters: Partial<Record<ReportDimension, string>> = {};
   for (const dimension of REPORT_DIMENSIONS) {
     const value = params.get(dimension);
-    if (value !== null) filters[dimension] = value;
+    // `format=csv` / `format=json` choose the output; other values filter the ad format.
+    if (value !== null && !(dimension === 'format' && OUTPUT_FORMATS.has(value))) filters[dimension] = value;
   }
   if (principal.scope !== null) {
     const dimension = principal.scope.type === 'advertiser' ? 'advertiser' : 'publisher';

@@ -8,6 +8,7 @@ import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { openToken } from '../domain/token.js';
 import { encodedPrice, macroValues } from '../domain/win.js';
 import type { Metrics } from '../lib/metrics.js';
+import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { EventRecord } from '../ports/ledger.js';
 import type { GroupCommitter } from './group-commit.js';
 import {
@@ -60,7 +61,7 @@ export async function handleNotice(
     servedHourMs: hourStart(claims?.auctionTimeMs ?? nowMs),
     outcome: decision.outcome,
     dims: {
-      accountId: claims?.accountId ?? 0,
+      accountId: claims?.accountId ?? OPERATOR_ACCOUNT_ID,
       impressionType: 'exchange',
       kind: claims?.kind ?? '',
       format: claims?.format ?? '',

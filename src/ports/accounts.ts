@@ -50,3 +50,9 @@ export interface AccountStore {
   /** True when the account has at least one live admin key. */
   hasAdminKey(accountId: number): boolean;
 }
+
+/**
+ * The operator's account, created at first start. Events that belong to no account — notices
+ * whose token did not open — are recorded under it, so the operator sees them in reports.
+ */
+export const OPERATOR_ACCOUNT_ID = 1;

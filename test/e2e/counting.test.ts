@@ -1,0 +1,492 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fixtureJson, fixtureNames } from '../support/fixtures.js';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { startDsp } from '../support/dsp.js';
+import type { FakeDsp } from '../support/dsp.js';
+import { generateKey, sealToken } from '../../src/domain/token.js';
+
+const CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+const BLOCKED_RANGE = '203.0.113.0/24';
+
+let tally: TestServer;
+let dsp: FakeDsp;
+let auctionSeq = 0;
+/** What the test fired, by outcome/reason, to check the reports against. */
+const fired = new Map<string, number>();
+
+function expect(outcome: string, reason = ''): void {
+  const key = `${outcome}/${reason}`;
+  fired.set(key, (fired.get(key) ?? 0) + 1);
+}
+
+interface WinSpec {
+  imp?: object;
+  context?: object;
+  bid?: object;
+  publisherBurl?: boolean;
+  test?: boolean;
+  auctionTimeMs?: number;
+  seat?: string;
+}
+
+function buildWin(spec: WinSpec = {}): object {
+  auctionSeq++;
+  return {
+    request: {
+      id: `auction-${auctionSeq}`,
+      imp: [{ id: '1', ...(spec.imp ?? { banner: { w: 300, h: 250 } }) }],
+      ...(spec.context ?? { site: { publisher: { id: 'pub-web' } } }),
+    },
+    seat: spec.seat ?? 'seat-1',
+    bid: {
+      id: `bid-${auctionSeq}`,
+      impid: '1',
+      price: 1.25,
+      adm: '<div>ad</div>',
+      burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}`,
+      ...spec.bid,
+    },
+    ...(spec.publisherBurl === undefined ? {} : { publisherBurl: spec.publisherBurl }),
+    ...(spec.test === undefined ? {} : { test: spec.test }),
+    ...(spec.auctionTimeMs === undefined ? {} : { auctionTimeMs: spec.auctionTimeMs }),
+  };
+}
+
+async function register(...wins: object[]): Promise<any[]> {
+  const response = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  return response.body.results;
+}
+
+async function registerOne(spec: WinSpec = {}): Promise<any> {
+  const [result] = await register(buildWin(spec));
+  assert.equal(result.ok, true, JSON.stringify(result));
+  return result;
+}
+
+async function fire(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> {
+  const response = await fetch(url, {
+    method,
+    headers: { 'user-agent': CHROME, ...headers },
+    redirect: 'manual',
+  });
+  await response.arrayBuffer();
+  return response;
+}
+
+async function report(groupBy: string, extra = ''): Promise<any[]> {
+  const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
+  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const response = await api(
+    tally,
+    tally.adminKey,
+    'GET',
+    `/v1/reports?from=${from}&to=${to}&groupBy=${groupBy}${extra}`,
+  );
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  return response.body.rows;
+}
+
+/** The billing notice of a win: the URL whose kind is the win's counting method. */
+function billingUrl(result: any): string {
+  const url = result.noticeUrls[result.method];
+  assert.ok(typeof url === 'string', `no ${result.method} URL in ${JSON.stringify(result.noticeUrls)}`);
+  return url;
+}
+
+before(async () => {
+  dsp = await startDsp();
+  tally = await startServer({ TALLY_IVT_BLOCKED_IPS: BLOCKED_RANGE, TALLY_BURL_RETRY_SECONDS: '1' });
+});
+
+after(async () => {
+  await tally?.dispose();
+  await dsp?.close();
+});
+
+describe('counting notices end to end', () => {
+  it('answers a counted notice with the 43-byte GIF, uncached', async () => {
+    const result = await registerOne();
+    const response = await fetch(billingUrl(result), { headers: { 'user-agent': CHROME } });
+    const body = Buffer.from(await response.arrayBuffer());
+    expect('counted');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'image/gif');
+    assert.equal(response.headers.get('cache-control'), 'no-store, no-cache, must-revalidate');
+    assert.equal(body.length, 43);
+    assert.equal(body.subarray(0, 6).toString(), 'GIF89a');
+  });
+
+  it('answers 204 to a beacon (f=b)', async () => {
+    const result = await registerOne();
+    const response = await fire(`${billingUrl(result)}?f=b`);
+    expect('counted');
+    assert.equal(response.status, 204);
+  });
+
+  it('counts a win built from every OpenRTB fixture', async () => {
+    const requests = fixtureNames('openrtb').filter((name) => name.startsWith('bid-request'));
+    for (const name of requests) {
+      const request = fixtureJson('openrtb', name);
+      request.id = `${request.id}-${++auctionSeq}`;
+      const imp = request.imp[0];
+      const adm =
+        imp.video !== undefined
+          ? '<VAST version="3.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>'
+          : '<p>ad</p>';
+      const [result] = await register({
+        request,
+        seat: 'seat-fixture',
+        bid: { id: 'b', impid: imp.id, price: 2, adm },
+      });
+      assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}`);
+      assert.equal((await fire(billingUrl(result))).status, 200);
+      expect('counted');
+    }
+    const video = fixtureJson('openrtb', 'bid-request_2.6_video.json');
+    const banner = fixtureJson('openrtb', 'bid-request_2.6_simple-banner.json');
+    for (const name of fixtureNames('openrtb').filter((file) => file.startsWith('bid-response'))) {
+      const response = fixtureJson('openrtb', name);
+      const bid = response.seatbid[0].bid[0];
+      const isNative = typeof bid.adm === 'string' && bid.adm.includes('"native"');
+      const base = structuredClone(typeof bid.adm === 'string' && bid.adm.includes('VAST') ? video : banner);
+      base.id = `${response.id}-${++auctionSeq}`;
+      base.imp = [
+        isNative ? { id: bid.impid, native: { request: '{}' } } : { ...base.imp[0], id: bid.impid },
+      ];
+      const [result] = await register({
+        request: base,
+        seat: response.seatbid[0].seat ?? 'seat-fixture',
+        bid,
+      });
+      assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}`);
+      assert.equal((await fire(billingUrl(result))).status, 200);
+      expect('counted');
+    }
+  });
+
+  const ttlCases: { name: string; spec: WinSpec; method: string; ttlSeconds: number }[] = [
+    { name: 'web banner', spec: {}, method: 'adm', ttlSeconds: 600 },
+    {
+      name: 'app banner with OMID',
+      spec: { context: { app: {} }, imp: { banner: { api: [7] } } },
+      method: 'omid',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'app banner with publisher burl',
+      spec: { context: { app: {} }, publisherBurl: true },
+      method: 'burl',
+      ttlSeconds: 10800,
+    },
+    { name: 'app banner with neither', spec: { context: { app: {} } }, method: 'adm', ttlSeconds: 600 },
+    {
+      name: 'web video',
+      spec: { imp: { video: {} }, bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' } },
+      method: 'vast',
+      ttlSeconds: 3600,
+    },
+    {
+      name: 'app video',
+      spec: {
+        imp: { video: {} },
+        context: { app: {} },
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'vast',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'CTV video',
+      spec: {
+        imp: { video: {} },
+        context: { app: {}, device: { devicetype: 3 } },
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'vast',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'web audio',
+      spec: { imp: { audio: {} }, bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' } },
+      method: 'vast',
+      ttlSeconds: 3600,
+    },
+    {
+      name: 'web native',
+      spec: { imp: { native: { request: '{}' } }, bid: { adm: '{"assets":[],"link":{"url":"https://x"}}' } },
+      method: 'native',
+      ttlSeconds: 300,
+    },
+    {
+      name: 'app native',
+      spec: {
+        context: { app: {} },
+        imp: { native: { request: '{}' } },
+        bid: { adm: '{"assets":[],"link":{"url":"https://x"}}' },
+      },
+      method: 'native',
+      ttlSeconds: 300,
+    },
+    {
+      name: 'SSAI video on the publisher burl',
+      spec: {
+        imp: { video: {} },
+        context: { app: {}, device: { devicetype: 7 } },
+        publisherBurl: true,
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'burl',
+      ttlSeconds: 10800,
+    },
+  ];
+  for (const { name, spec, method, ttlSeconds } of ttlCases) {
+    it(`counts a ${name} notice just inside its ${ttlSeconds} s TTL and not just after it`, async () => {
+      const inside = await registerOne({ ...spec, auctionTimeMs: Date.now() - ttlSeconds * 1000 + 20_000 });
+      const outside = await registerOne({ ...spec, auctionTimeMs: Date.now() - ttlSeconds * 1000 - 20_000 });
+      assert.equal(inside.method, method);
+      assert.equal(inside.ttlSeconds, ttlSeconds);
+      await fire(billingUrl(inside));
+      expect('counted');
+      await fire(billingUrl(outside));
+      expect('not_counted', 'late');
+      const rows = await report('outcome,reason', `&method=${method}&seat=seat-1`);
+      assert.ok(rows.some((row) => row.outcome === 'not_counted' && row.reason === 'late'));
+    });
+  }
+
+  it('counts an impression once: the same notice twice, and another method after the billing one', async () => {
+    const win = await registerOne({ context: { app: {} }, publisherBurl: true });
+    await fire(win.noticeUrls.loaded);
+    expect('not_counted', 'not_billing_method');
+    const first = await fire(win.burl);
+    expect('counted');
+    const second = await fire(win.burl);
+    expect('not_counted', 'duplicate');
+    assert.equal(first.status, 302);
+    assert.equal(second.status, 200, 'a duplicate gets the plain answer, not the DSP redirect');
+    const video = await registerOne({
+      imp: { video: {} },
+      bid: { adm: undefined, nurl: 'https://dsp.invalid/v' },
+    });
+    await Promise.all([
+      fire(video.noticeUrls.vast),
+      fire(video.noticeUrls.vast),
+      fire(video.noticeUrls.vast),
+    ]);
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    expect('not_counted', 'duplicate');
+  });
+
+  it('records non-billing notices (ad loaded, VAST errors) without counting them', async () => {
+    const win = await registerOne({
+      imp: { video: {} },
+      bid: { adm: undefined, nurl: 'https://dsp.invalid/v' },
+    });
+    const errorUrl = String(win.noticeUrls.vast_error).replace('[ERRORCODE]', '402');
+    assert.equal((await fire(errorUrl)).status, 200);
+    expect('not_counted', 'not_billing_method');
+  });
+
+  it('never counts previews: a test win, AUDIT macro values, the preview flag', async () => {
+    await fire(billingUrl(await registerOne({ test: true })));
+    await fire(`${billingUrl(await registerOne())}?ts=AUDIT`);
+    await fire(`${billingUrl(await registerOne())}?preview=1`);
+    for (let index = 0; index < 3; index++) expect('not_counted', 'preview');
+  });
+
+  it('filters prefetches, HEAD requests, bots, blocked addresses and empty agents, and tells them apart only in the ledger', async () => {
+    const answers = [
+      await fire(billingUrl(await registerOne()), { 'sec-purpose': 'prefetch' }),
+      await fire(billingUrl(await registerOne()), {}, 'HEAD'),
+      await fire(billingUrl(await registerOne()), {
+        'user-agent': 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)',
+      }),
+      await fire(billingUrl(await registerOne()), {
+        'x-device-ip': '203.0.113.20',
+        'x-device-user-agent': CHROME,
+      }),
+      await fire(billingUrl(await registerOne()), { 'user-agent': '' }),
+    ];
+    expect('not_counted', 'prefetch');
+    for (let index = 0; index < 4; index++) expect('not_counted', 'invalid_traffic');
+    for (const answer of answers) {
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers.get('content-type'), 'image/gif');
+    }
+  });
+
+  it('counts a server-to-server notice on the device it names and relays those headers to the DSP', async () => {
+    const win = await registerOne();
+    const response = await fire(billingUrl(win), {
+      'user-agent': 'SSAI-Stitcher/2.1',
+      'x-device-ip': '198.51.100.77',
+      'x-device-user-agent': CHROME,
+    });
+    expect('counted');
+    assert.equal(response.status, 200);
+    const auction = `auction-${auctionSeq}`;
+    await dsp.waitFor((hits) => hits.some((hit) => hit.query.get('auction') === auction));
+    const hit = dsp.hits.find((candidate) => candidate.query.get('auction') === auction);
+    assert.equal(hit?.headers['x-device-ip'], '198.51.100.77');
+    assert.equal(hit?.headers['x-device-user-agent'], CHROME);
+  });
+
+  it('answers every tampered or foreign token with the same GIF and records it as invalid_token', async () => {
+    const url = billingUrl(await registerOne());
+    const token = url.split('/n/')[1] ?? '';
+    const tampered = token.slice(0, 40) + (token[40] === 'A' ? 'B' : 'A') + token.slice(41);
+    const foreignRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+    const foreign = sealToken(
+      {
+        kind: 'adm',
+        accountId: 1,
+        auctionId: 'forged',
+        impId: '1',
+        bidId: 'b',
+        seat: 's',
+        adId: '',
+        priceMicros: 99_000_000,
+        currency: 'USD',
+        format: 'banner',
+        channel: 'web',
+        method: 'adm',
+        ttlSeconds: 600,
+        auctionTimeMs: Date.now(),
+        publisherId: 'p',
+        test: false,
+        dspBurl: `${dsp.url}/forged`,
+      },
+      foreignRing,
+    );
+    for (const bad of [tampered, token.slice(0, 20), foreign, 'garbage']) {
+      const response = await fire(`${tally.url}/n/${bad}`);
+      expect('not_counted', 'invalid_token');
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), 'image/gif');
+    }
+    const rows = await report('outcome,reason,format,seat,publisher', '&reason=invalid_token');
+    assert.deepEqual(
+      rows.map((row) => [row.format, row.seat, row.publisher]),
+      [['', '', '']],
+    );
+    assert.ok(!dsp.hits.some((hit) => hit.path === '/forged'));
+  });
+
+  it('relays the DSP burl with its macros filled only for counted impressions', async () => {
+    const counted = await registerOne();
+    const late = await registerOne({ auctionTimeMs: Date.now() - 700_000 });
+    await fire(billingUrl(counted));
+    expect('counted');
+    await fire(billingUrl(late));
+    expect('not_counted', 'late');
+    const countedAuction = `auction-${auctionSeq - 1}`;
+    await dsp.waitFor((hits) => hits.some((hit) => hit.query.get('auction') === countedAuction));
+    const hit = dsp.hits.find((candidate) => candidate.query.get('auction') === countedAuction);
+    assert.equal(hit?.query.get('price'), '1.25');
+    assert.equal(hit?.query.get('cur'), 'USD');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(!dsp.hits.some((candidate) => candidate.query.get('auction') === `auction-${auctionSeq}`));
+  });
+
+  it('redirects a counted publisher burl to the DSP burl and sends nothing server-side for it', async () => {
+    const win = await registerOne({ context: { app: {} }, publisherBurl: true });
+    const response = await fire(win.burl);
+    expect('counted');
+    assert.equal(response.status, 302);
+    const location = new URL(response.headers.get('location') ?? '');
+    assert.equal(location.origin, dsp.url);
+    assert.equal(location.searchParams.get('price'), '1.25');
+    assert.equal(location.searchParams.get('auction'), `auction-${auctionSeq}`);
+    const deliveries = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?limit=1000');
+    assert.ok(
+      !deliveries.body.deliveries.some((delivery: any) =>
+        delivery.url.includes(`auction=auction-${auctionSeq}&`),
+      ),
+    );
+  });
+
+  it('retries a failing DSP until it accepts the burl', async () => {
+    const win = await registerOne({ bid: { burl: `${dsp.url}/flaky?auction=\${AUCTION_ID}` } });
+    dsp.failNext('/flaky', 3);
+    await fire(billingUrl(win));
+    expect('counted');
+    await dsp.waitFor((hits) => hits.some((hit) => hit.path === '/flaky'), 20_000);
+    const delivered = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=delivered&limit=1000');
+    const delivery = delivered.body.deliveries.find((candidate: any) => candidate.url.includes('/flaky'));
+    assert.equal(delivery?.attempts, 4);
+    assert.equal(dsp.hits.filter((hit) => hit.path === '/flaky').length, 1);
+  });
+
+  it('follows the DSP’s redirects when relaying', async () => {
+    const win = await registerOne({ bid: { burl: `${dsp.url}/hop?auction=\${AUCTION_ID}` } });
+    await fire(billingUrl(win));
+    expect('counted');
+    const auction = `auction-${auctionSeq}`;
+    await dsp.waitFor((hits) =>
+      hits.some((hit) => hit.path === '/landed' && hit.query.get('auction') === auction),
+    );
+  });
+
+  it('answers bad API calls with the error envelope, a stable code and a request id', async () => {
+    const noKey = await fetch(`${tally.url}/v1/wins`, { method: 'POST' });
+    const body = (await noKey.json()) as any;
+    assert.equal(noKey.status, 401);
+    assert.equal(body.error.code, 'UNAUTHENTICATED');
+    assert.ok(body.error.requestId.length > 0);
+    const badJson = await fetch(`${tally.url}/v1/wins`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tally.adminKey}`, 'content-type': 'application/json' },
+      body: '{"wins": [',
+    });
+    assert.equal(badJson.status, 400);
+    assert.equal(((await badJson.json()) as any).error.code, 'INVALID_JSON');
+    const badReport = await api(tally, tally.adminKey, 'GET', '/v1/reports?from=yesterday&to=now');
+    assert.equal(badReport.status, 400);
+    assert.match(badReport.body.error.message, /ISO 8601/);
+    const mixed = await register(buildWin(), { request: {}, seat: 's', bid: {} });
+    assert.equal(mixed[0].ok, true);
+    assert.equal(mixed[1].ok, false);
+    assert.equal(mixed[1].error.code, 'VALIDATION_FAILED');
+  });
+
+  it('serves metrics, the OpenAPI description and the OMID script', async () => {
+    const metrics = await (await fetch(`${tally.url}/metrics`)).text();
+    assert.match(metrics, /tally_notices_total\{outcome="counted",reason=""\} \d+/);
+    assert.match(metrics, /tally_commit_batch_size_count \d+/);
+    assert.match(metrics, /tally_burl_deliveries_total\{status="delivered"\} \d+/);
+    const docs = (await (await fetch(`${tally.url}/docs`)).json()) as any;
+    assert.equal(docs.openapi, '3.1.0');
+    assert.ok(docs.paths['/v1/wins']);
+    const script = await fetch(`${tally.url}/omid/verify.js`);
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    assert.match(await script.text(), /data-tally-notice/);
+  });
+
+  it('reports add up to the notices fired, in JSON and in CSV', async () => {
+    const rows = await report('outcome,reason');
+    const reported = new Map(rows.map((row) => [`${row.outcome}/${row.reason}`, row.events]));
+    assert.deepEqual(Object.fromEntries([...reported].sort()), Object.fromEntries([...fired].sort()));
+    const total = [...fired.values()].reduce((sum, count) => sum + count, 0);
+    const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const csv = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=outcome&format=csv`, {
+      headers: { authorization: `Bearer ${tally.adminKey}` },
+    });
+    assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+    const lines = (await csv.text()).trim().split('\r\n');
+    assert.equal(lines[0], 'outcome,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros');
+    const csvTotal = lines.slice(1).reduce((sum, line) => sum + Number(line.split(',')[1]), 0);
+    assert.equal(csvTotal, total);
+    const viaAccept = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=hour,format`, {
+      headers: { authorization: `Bearer ${tally.adminKey}`, accept: 'text/csv' },
+    });
+    assert.match((await viaAccept.text()).split('\r\n')[0] ?? '', /^hour,format,events/);
+    const counted = rows.find((row) => row.outcome === 'counted');
+    assert.equal(counted?.events, fired.get('counted/'));
+  });
+});
