@@ -25,6 +25,8 @@ export interface IvtFilter {
   userAgentPatterns: readonly RegExp[];
   /** Blocked addresses and CIDR ranges, IPv4 and IPv6. */
   blockedIps: BlockList;
+  /** How many entries `blockedIps` holds (an empty list is not consulted). */
+  blockedIpCount: number;
 }
 
 /** Builds a filter from configuration text; every bad entry is reported at once. */
@@ -57,12 +59,12 @@ export function buildIvtFilter(
   }
   return errors.length > 0
     ? { ok: false, errors }
-    : { ok: true, filter: { userAgentPatterns: patterns, blockedIps } };
+    : { ok: true, filter: { userAgentPatterns: patterns, blockedIps, blockedIpCount: blockedCidrs.length } };
 }
 
 /** An empty filter: only the built-in rules (HEAD, prefetch, empty and bot User-Agents). */
 export function defaultIvtFilter(): IvtFilter {
-  return { userAgentPatterns: [], blockedIps: new BlockList() };
+  return { userAgentPatterns: [], blockedIps: new BlockList(), blockedIpCount: 0 };
 }
 
 /**
@@ -96,8 +98,9 @@ export function screenRequest(request: HitRequest, device: Device, filter: IvtFi
 
 function screenDevice(device: Device, filter: IvtFilter): IvtRule | undefined {
   if (device.userAgent.trim() === '') return 'empty_user_agent';
-  if (isbot(device.userAgent)) return 'bot_user_agent';
+  if (isKnownBot(device.userAgent)) return 'bot_user_agent';
   if (filter.userAgentPatterns.some((pattern) => pattern.test(device.userAgent))) return 'blocked_user_agent';
+  if (filter.blockedIpCount === 0) return undefined;
   const family = isIP(device.ip);
   if (family !== 0 && filter.blockedIps.check(device.ip, family === 6 ? 'ipv6' : 'ipv4')) return 'blocked_ip';
   return undefined;
@@ -110,6 +113,21 @@ function isPrefetch(request: HitRequest): boolean {
     if (value !== undefined && /prefetch|prerender|preview|instant/.test(value)) return true;
   }
   return false;
+}
+
+/** Most User-Agents whose bot verdict is remembered; real traffic repeats a few thousand agents. */
+const BOT_VERDICT_CACHE_SIZE = 10_000;
+const botVerdicts = new Map<string, boolean>();
+
+/** The maintained bot list's verdict, memoised: its one large regular expression is costly per request. */
+function isKnownBot(userAgent: string): boolean {
+  let verdict = botVerdicts.get(userAgent);
+  if (verdict === undefined) {
+    verdict = isbot(userAgent);
+    if (botVerdicts.size >= BOT_VERDICT_CACHE_SIZE) botVerdicts.clear();
+    botVerdicts.set(userAgent, verdict);
+  }
+  return verdict;
 }
 
 function header(request: HitRequest, name: string): string | undefined {

@@ -112,7 +112,7 @@ export type ReportRow = Partial<Record<ReportDimension, string | number | boolea
 export interface Ledger {
   /**
    * Records a batch atomically, in order: claims each dedupe key (a live claim makes the
-   * event `duplicate`), inserts the event and its billing record when counted, queues its
+   * event `duplicate`), inserts the event (a counted event is a billing record), queues its
    * delivery when counted, and adds it to the hourly rollups. Returns the final outcome of
    * each event, in input order.
    */
@@ -129,7 +129,7 @@ export interface Ledger {
   replayDead(nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
-  /** Deletes raw events received before `beforeMs` and expired dedupe claims; billing records stay. */
+  /** Deletes raw events received before `beforeMs` that did not count, and expired dedupe claims; billing records (counted events) stay. */
   prune(beforeMs: number, nowMs: number): { events: number; claims: number };
   /** Counts raw events (for tests and health): total and by outcome. */
   countEvents(): { total: number; counted: number };

@@ -7,7 +7,8 @@ import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 
-const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+const CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 const WINS = 1500;
 const WORKERS = 24;
 
@@ -29,7 +30,13 @@ describe('a crash while notices are being fired', () => {
     const wins = Array.from({ length: WINS }, (_, index) => ({
       request: { id: `crash-${index}`, imp: [{ id: '1', banner: {} }], site: {} },
       seat: 'seat-crash',
-      bid: { id: `bid-${index}`, impid: '1', price: 0.5, adm: '<p>ad</p>', burl: `${dsp.url}/bill?auction=\${AUCTION_ID}` },
+      bid: {
+        id: `bid-${index}`,
+        impid: '1',
+        price: 0.5,
+        adm: '<p>ad</p>',
+        burl: `${dsp.url}/bill?auction=\${AUCTION_ID}`,
+      },
     }));
     const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
     assert.equal(registered.status, 200);
@@ -61,10 +68,16 @@ describe('a crash while notices are being fired', () => {
     const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
     try {
       const countEvents = db.prepare(`SELECT COUNT(*) AS n FROM events WHERE auction_id = ?`);
-      const countBilling = db.prepare(`SELECT COUNT(*) AS n FROM billing_records WHERE auction_id = ?`);
+      const countBilling = db.prepare(
+        `SELECT COUNT(*) AS n FROM events WHERE auction_id = ? AND outcome = 'counted'`,
+      );
       for (const index of answered) {
         const auction = `crash-${index}`;
-        assert.equal((countEvents.get(auction) as { n: number }).n, 1, `${auction} was answered, so it is in the ledger once`);
+        assert.equal(
+          (countEvents.get(auction) as { n: number }).n,
+          1,
+          `${auction} was answered, so it is in the ledger once`,
+        );
         assert.equal((countBilling.get(auction) as { n: number }).n, 1, `${auction} is billed once`);
       }
     } finally {
@@ -78,7 +91,11 @@ describe('a crash while notices are being fired', () => {
     }
     const check = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
     try {
-      const billed = check.prepare(`SELECT COUNT(*) AS n, COUNT(DISTINCT auction_id) AS distinctAuctions FROM billing_records`).get() as {
+      const billed = check
+        .prepare(
+          `SELECT COUNT(*) AS n, COUNT(DISTINCT auction_id) AS distinctAuctions FROM events WHERE outcome = 'counted'`,
+        )
+        .get() as {
         n: number;
         distinctAuctions: number;
       };
@@ -89,6 +106,9 @@ describe('a crash while notices are being fired', () => {
     }
 
     const delivered = (hits: typeof dsp.hits) => new Set(hits.map((hit) => hit.query.get('auction')));
-    await dsp.waitFor((hits) => [...answered].every((index) => delivered(hits).has(`crash-${index}`)), 30_000);
+    await dsp.waitFor(
+      (hits) => [...answered].every((index) => delivered(hits).has(`crash-${index}`)),
+      30_000,
+    );
   });
 });

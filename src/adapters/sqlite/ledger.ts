@@ -60,7 +60,6 @@ interface DeliveryRow {
 export class SqliteLedger implements Ledger {
   private readonly claim: Database.Statement;
   private readonly insertEvent: Database.Statement;
-  private readonly insertBilling: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   private readonly recordBatch: (batch: readonly EventRecord[]) => Outcome[];
@@ -76,12 +75,6 @@ export class SqliteLedger implements Ledger {
          tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros,
          revenue_micros, device_ip, user_agent, dedupe_key)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.insertBilling = db.prepare(
-      `INSERT INTO billing_records (dedupe_key, event_id, account_id, counted_ms, served_hour_ms,
-         impression_type, seat, publisher, auction_id, imp_id, bid_id, tracker_id, price_micros, media_cost_micros,
-         revenue_micros, currency)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
@@ -120,7 +113,7 @@ export class SqliteLedger implements Ledger {
         outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '';
       const d = event.dims;
       const dedupeKey = event.dedupe?.key ?? null;
-      const eventId = this.insertEvent.run(
+      this.insertEvent.run(
         event.receivedMs,
         event.servedHourMs,
         d.accountId,
@@ -150,26 +143,8 @@ export class SqliteLedger implements Ledger {
         event.deviceIp,
         event.userAgent,
         dedupeKey,
-      ).lastInsertRowid;
+      );
       if (counted) {
-        this.insertBilling.run(
-          dedupeKey,
-          eventId,
-          d.accountId,
-          event.receivedMs,
-          event.servedHourMs,
-          d.impressionType,
-          d.seat,
-          d.publisher,
-          d.auctionId,
-          d.impId,
-          d.bidId,
-          d.trackerId,
-          event.priceMicros,
-          event.mediaCostMicros,
-          event.revenueMicros,
-          d.currency,
-        );
         if (event.delivery !== undefined && dedupeKey !== null) {
           this.insertDelivery.run(
             dedupeKey,
@@ -302,7 +277,9 @@ export class SqliteLedger implements Ledger {
 
   prune(beforeMs: number, nowMs: number): { events: number; claims: number } {
     return this.db.transaction(() => ({
-      events: this.db.prepare('DELETE FROM events WHERE received_ms < ?').run(beforeMs).changes,
+      events: this.db
+        .prepare(`DELETE FROM events WHERE received_ms < ? AND outcome <> 'counted'`)
+        .run(beforeMs).changes,
       claims: this.db.prepare('DELETE FROM claims WHERE expires_ms < ?').run(nowMs).changes,
     }))();
   }

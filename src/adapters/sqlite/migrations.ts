@@ -3,7 +3,7 @@
  * `user_version` is the number applied. Never edit a released migration: add one.
  */
 export const SQLITE_MIGRATIONS: readonly string[] = [
-  // 1: the billing ledger.
+  // 1: the billing ledger. Counted events are the billing records: retention never prunes them.
   `
   CREATE TABLE events (
     id INTEGER PRIMARY KEY,
@@ -43,26 +43,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     dedupe_key TEXT PRIMARY KEY,
     expires_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
-
-  CREATE TABLE billing_records (
-    event_id INTEGER PRIMARY KEY,
-    dedupe_key TEXT,
-    account_id INTEGER NOT NULL,
-    counted_ms INTEGER NOT NULL,
-    served_hour_ms INTEGER NOT NULL,
-    impression_type TEXT NOT NULL,
-    seat TEXT NOT NULL,
-    publisher TEXT NOT NULL,
-    auction_id TEXT NOT NULL,
-    imp_id TEXT NOT NULL,
-    bid_id TEXT NOT NULL,
-    tracker_id INTEGER NOT NULL,
-    price_micros INTEGER NOT NULL,
-    media_cost_micros INTEGER NOT NULL,
-    revenue_micros INTEGER NOT NULL,
-    currency TEXT NOT NULL
-  );
-  CREATE INDEX billing_records_served ON billing_records (served_hour_ms);
 
   CREATE TABLE deliveries (
     id INTEGER PRIMARY KEY,
@@ -126,5 +106,133 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     revoked_ms INTEGER
   );
   CREATE INDEX api_keys_account ON api_keys (account_id);
+  `,
+  // 3: the ad-ops catalog. Ids never repeat (AUTOINCREMENT): report rows and scoped keys keep
+  // pointing at what they meant. Composite foreign keys make every reference stay inside its
+  // account and its parent (a tracker's line item belongs to its advertiser, its placement and
+  // payment rule to its publisher). `catalog_version` is bumped by every catalog write.
+  `
+  CREATE TABLE catalog_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+  );
+  INSERT INTO catalog_version (id, version) VALUES (1, 0);
+
+  CREATE TABLE advertisers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    UNIQUE (account_id, id)
+  );
+
+  CREATE TABLE line_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    revenue_type TEXT NOT NULL,
+    revenue_value_micros INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    UNIQUE (advertiser_id, id),
+    FOREIGN KEY (account_id, advertiser_id) REFERENCES advertisers (account_id, id)
+  );
+  CREATE INDEX line_items_account ON line_items (account_id, id);
+
+  CREATE TABLE publishers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    name TEXT NOT NULL,
+    external_id TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    UNIQUE (account_id, id)
+  );
+  CREATE UNIQUE INDEX publishers_external_id ON publishers (account_id, external_id) WHERE external_id IS NOT NULL;
+
+  CREATE TABLE placements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL,
+    publisher_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    UNIQUE (publisher_id, id),
+    FOREIGN KEY (account_id, publisher_id) REFERENCES publishers (account_id, id)
+  );
+  CREATE INDEX placements_account ON placements (account_id, id);
+
+  CREATE TABLE payment_rules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL,
+    publisher_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    pricing_type TEXT NOT NULL,
+    revshare_micros INTEGER,
+    cost_cpm_micros INTEGER,
+    apply_cost_on_default INTEGER NOT NULL,
+    max_revshare_micros INTEGER,
+    target_ecpm_micros INTEGER,
+    priority INTEGER NOT NULL,
+    is_base INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    start_date TEXT,
+    end_date TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    UNIQUE (publisher_id, id),
+    FOREIGN KEY (account_id, publisher_id) REFERENCES publishers (account_id, id)
+  );
+  CREATE INDEX payment_rules_account ON payment_rules (account_id, id);
+  CREATE UNIQUE INDEX payment_rules_base ON payment_rules (publisher_id) WHERE is_base = 1;
+
+  CREATE TABLE payment_rule_placements (
+    payment_rule_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    publisher_id INTEGER NOT NULL,
+    PRIMARY KEY (payment_rule_id, placement_id),
+    FOREIGN KEY (publisher_id, payment_rule_id) REFERENCES payment_rules (publisher_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (publisher_id, placement_id) REFERENCES placements (publisher_id, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX payment_rule_placements_placement ON payment_rule_placements (placement_id);
+
+  CREATE TABLE trackers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('impression', 'click')),
+    advertiser_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    code TEXT,
+    line_item_id INTEGER NOT NULL,
+    publisher_id INTEGER NOT NULL,
+    placement_id INTEGER,
+    payment_rule_id INTEGER,
+    state TEXT NOT NULL,
+    click_url TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    FOREIGN KEY (account_id, advertiser_id) REFERENCES advertisers (account_id, id),
+    FOREIGN KEY (advertiser_id, line_item_id) REFERENCES line_items (advertiser_id, id),
+    FOREIGN KEY (account_id, publisher_id) REFERENCES publishers (account_id, id),
+    FOREIGN KEY (publisher_id, placement_id) REFERENCES placements (publisher_id, id),
+    FOREIGN KEY (publisher_id, payment_rule_id) REFERENCES payment_rules (publisher_id, id)
+  );
+  CREATE INDEX trackers_account ON trackers (account_id, id);
+  CREATE INDEX trackers_advertiser ON trackers (advertiser_id);
+  CREATE INDEX trackers_line_item ON trackers (line_item_id);
+  CREATE INDEX trackers_publisher ON trackers (publisher_id);
+  CREATE INDEX trackers_placement ON trackers (placement_id) WHERE placement_id IS NOT NULL;
+  CREATE INDEX trackers_payment_rule ON trackers (payment_rule_id) WHERE payment_rule_id IS NOT NULL;
+  CREATE UNIQUE INDEX trackers_code ON trackers (account_id, kind, code) WHERE code IS NOT NULL;
+
+  CREATE TABLE redirect_allowlists (
+    account_id INTEGER PRIMARY KEY REFERENCES accounts (id),
+    enabled INTEGER NOT NULL,
+    domains TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+  );
   `,
 ];
