@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from './decide-hit.js';
+import type { HitRequest } from './ivt.js';
+import { buildIvtFilter, defaultIvtFilter } from './ivt.js';
+
+const CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+const ACTIVE = { state: 'active' } as const;
+const INACTIVE = { state: 'inactive' } as const;
+
+function request(headers: Record<string, string> = {}, method = 'GET'): HitRequest {
+  return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress: '198.51.100.7' };
+}
+
+describe('decideHit', () => {
+  it('counts a browser hit on an active tracker', () => {
+    const decision = decideHit(ACTIVE, request(), defaultIvtFilter());
+    assert.deepEqual(decision.outcome, { outcome: 'counted' });
+    assert.deepEqual(decision.device, { ip: '198.51.100.7', userAgent: CHROME, serverToServer: false });
+  });
+
+  it('does not count a hit on an unknown tracker', () => {
+    assert.deepEqual(decideHit(undefined, request(), defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'unknown_tracker',
+    });
+  });
+
+  it('does not count a hit on an inactive tracker', () => {
+    assert.deepEqual(decideHit(INACTIVE, request(), defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'inactive_tracker',
+    });
+  });
+
+  it('reports an unknown or inactive tracker before invalid traffic', () => {
+    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    assert.equal(decideHit(undefined, bot, defaultIvtFilter()).outcome.outcome, 'not_counted');
+    assert.deepEqual(decideHit(INACTIVE, bot, defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'inactive_tracker',
+    });
+  });
+
+  it('does not count a known crawler', () => {
+    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    assert.deepEqual(decideHit(ACTIVE, bot, defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'bot_user_agent',
+    });
+  });
+
+  it('does not count a prefetch', () => {
+    assert.deepEqual(decideHit(ACTIVE, request({ 'sec-purpose': 'prefetch' }), defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'prefetch',
+    });
+  });
+
+  it('does not count a HEAD request', () => {
+    assert.deepEqual(decideHit(ACTIVE, request({}, 'HEAD'), defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'head_request',
+    });
+  });
+
+  it('applies the configured IP block list to the device address', () => {
+    const built = buildIvtFilter([], ['203.0.113.0/24']);
+    assert.ok(built.ok);
+    const decision = decideHit(ACTIVE, request({ 'x-forwarded-for': '203.0.113.9' }), built.filter);
+    assert.deepEqual(decision.outcome, {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'blocked_ip',
+    });
+    assert.equal(decision.device.ip, '203.0.113.9');
+  });
+});
+
+describe('tracker dedupe', () => {
+  it('holds a cachebuster claim for five minutes', () => {
+    assert.equal(TRACKER_DEDUPE_WINDOW_MS, 300_000);
+  });
+
+  it('keys the same cachebuster on the same tracker identically', () => {
+    assert.equal(trackerDedupeKey('impression', 12, 'abc'), trackerDedupeKey('impression', 12, 'abc'));
+  });
+
+  it('keeps impressions, clicks, trackers and cachebusters apart', () => {
+    const keys = new Set([
+      trackerDedupeKey('impression', 12, 'abc'),
+      trackerDedupeKey('click', 12, 'abc'),
+      trackerDedupeKey('impression', 13, 'abc'),
+      trackerDedupeKey('impression', 12, 'abd'),
+      trackerDedupeKey('impression', 1, '2\u001fabc'),
+    ]);
+    assert.equal(keys.size, 5);
+  });
+
+  it('never collides with the exchange impression keys, which start with x', () => {
+    assert.ok(!trackerDedupeKey('impression', 1, 'a').startsWith('x'));
+    assert.ok(!trackerDedupeKey('click', 1, 'a').startsWith('x'));
+  });
+});

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { PaymentRule } from './payment-rules.js';
+import { applyFractionMicros } from './payment-rules.js';
+import type { LineItemRevenue, RevenueType } from './revenue.js';
+import { costAndRevenue, REVENUE_TYPES, revenueMicros } from './revenue.js';
+
+function rule(overrides: Partial<PaymentRule>): PaymentRule {
+  return {
+    id: 1,
+    name: 'base',
+    isBase: true,
+    state: 'active',
+    priority: 1,
+    startMs: null,
+    endMs: null,
+    placementIds: [],
+    pricingType: 'revshare',
+    revshareMicros: 0,
+    costCpmMicros: 0,
+    applyCostOnDefault: false,
+    maxRevshareMicros: 0,
+    targetEcpmMicros: 0,
+    ...overrides,
+  };
+}
+
+const lineItem = (revenueType: RevenueType, revenueValueMicros: number): LineItemRevenue => ({
+  revenueType,
+  revenueValueMicros,
+});
+
+const REVSHARE_50 = rule({ pricingType: 'revshare', revshareMicros: 500_000 });
+const CPM_1 = rule({ pricingType: 'cpm', costCpmMicros: 1_000_000 });
+
+describe('revenueMicros', () => {
+  it('earns nothing on a line item without payment', () => {
+    assert.equal(revenueMicros('none', 5_000_000, 1_234), 0);
+  });
+
+  it('earns a thousandth of the CPM per event on a flat CPM line item, whatever the cost', () => {
+    assert.equal(revenueMicros('cpm', 2_500_000, 0), 2_500);
+    assert.equal(revenueMicros('cpm', 2_500_000, 9_999), 2_500);
+  });
+
+  it('adds the CPM mark-up to the cost on cost plus CPM', () => {
+    assert.equal(revenueMicros('cost_plus_cpm', 500_000, 1_000), 1_500);
+  });
+
+  it('adds the margin share of the cost on cost plus margin', () => {
+    // 0.001 cost with a 20 % margin
+    assert.equal(revenueMicros('cost_plus_margin', 200_000, 1_000), 1_200);
+  });
+
+  it('defines revshare revenue as a share of media cost', () => {
+    assert.equal(revenueMicros('revshare', 1_250_000, 1_000), 1_250);
+  });
+
+  it('rounds each part half up to the micro', () => {
+    assert.equal(revenueMicros('cpm', 1_500, 0), 2);
+    assert.equal(revenueMicros('cost_plus_margin', 500_000, 1), 2); // 1.5 → 2
+    assert.equal(revenueMicros('cost_plus_cpm', 1_499, 10), 11);
+  });
+
+  it('lists every revenue type', () => {
+    assert.deepEqual([...REVENUE_TYPES].sort(), [
+      'cost_plus_cpm',
+      'cost_plus_margin',
+      'cpm',
+      'none',
+      'revshare',
+    ]);
+  });
+});
+
+describe('costAndRevenue', () => {
+  it('takes ancost as the cost, overriding the payment rule, and derives revenue from it', () => {
+    assert.deepEqual(costAndRevenue(lineItem('cost_plus_margin', 200_000), CPM_1, 5_000), {
+      mediaCostMicros: 5_000,
+      revenueMicros: 6_000,
+    });
+    assert.deepEqual(costAndRevenue(lineItem('cpm', 2_000_000), REVSHARE_50, 123), {
+      mediaCostMicros: 123,
+      revenueMicros: 2_000,
+    });
+  });
+
+  it('takes an ancost of zero as a cost of zero', () => {
+    assert.deepEqual(costAndRevenue(lineItem('cpm', 2_000_000), CPM_1, 0), {
+      mediaCostMicros: 0,
+      revenueMicros: 2_000,
+    });
+  });
+
+  it('computes a flat CPM revenue first and the revshare cost from it', () => {
+    assert.deepEqual(
+      costAndRevenue(lineItem('cpm', 3_000_000), rule({ revshareMicros: 300_000 }), undefined),
+      {
+        mediaCostMicros: 900,
+        revenueMicros: 3_000,
+      },
+    );
+  });
+
+  it('pays a CPM rule even when the line item earns nothing', () => {
+    assert.deepEqual(costAndRevenue(lineItem('none', 0), CPM_1, undefined), {
+      mediaCostMicros: 1_000,
+      revenueMicros: 0,
+    });
+  });
+
+  it('costs nothing without a payment rule or ancost', () => {
+    assert.deepEqual(costAndRevenue(lineItem('cpm', 1_000_000), undefined, undefined), {
+      mediaCostMicros: 0,
+      revenueMicros: 1_000,
+    });
+    assert.deepEqual(costAndRevenue(lineItem('cost_plus_cpm', 1_000_000), undefined, undefined), {
+      mediaCostMicros: 0,
+      revenueMicros: 1_000,
+    });
+  });
+
+  it('computes a CPM rule cost first and the cost-plus revenue from it', () => {
+    assert.deepEqual(costAndRevenue(lineItem('cost_plus_cpm', 500_000), CPM_1, undefined), {
+      mediaCostMicros: 1_000,
+      revenueMicros: 1_500,
+    });
+    assert.deepEqual(costAndRevenue(lineItem('cost_plus_margin', 250_000), CPM_1, undefined), {
+      mediaCostMicros: 1_000,
+      revenueMicros: 1_250,
+    });
+  });
+
+  describe('circular: cost-based revenue with a revenue-based payment rule', () => {
+    it('pays a revshare on cost plus CPM where both agreements hold', () => {
+      // 50 % revshare, cost + 2.00 CPM: cost 2.00 CPM, revenue 4.00 CPM, publisher gets half.
+      assert.deepEqual(costAndRevenue(lineItem('cost_plus_cpm', 2_000_000), REVSHARE_50, undefined), {
+        mediaCostMicros: 2_000,
+        revenueMicros: 4_000,
+      });
+    });
+
+    it('keeps the revshare within a micro of the agreed share on cost plus CPM (property)', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 999_999 }),
+          fc.integer({ min: 0, max: 100_000_000 }),
+          (share, markupCpm) => {
+            const { mediaCostMicros: cost, revenueMicros: revenue } = costAndRevenue(
+              lineItem('cost_plus_cpm', markupCpm),
+              rule({ revshareMicros: share }),
+              undefined,
+            );
+            return Math.abs(cost - applyFractionMicros(revenue, share)) <= 1 && revenue >= cost;
+          },
+        ),
+      );
+    });
+
+    it('records zero cost and revenue for cost plus margin with a revshare rule, the only consistent split', () => {
+      assert.deepEqual(costAndRevenue(lineItem('cost_plus_margin', 200_000), REVSHARE_50, undefined), {
+        mediaCostMicros: 0,
+        revenueMicros: 0,
+      });
+      assert.deepEqual(costAndRevenue(lineItem('revshare', 1_500_000), REVSHARE_50, undefined), {
+        mediaCostMicros: 0,
+        revenueMicros: 0,
+      });
+    });
+
+    it('records zero cost when a 100 % revshare on cost plus CPM has no finite split', () => {
+      assert.deepEqual(
+        costAndRevenue(lineItem('cost_plus_cpm', 1_000_000), rule({ revshareMicros: 1_000_000 }), undefined),
+        { mediaCostMicros: 0, revenueMicros: 1_000 },
+      );
+    });
+
+    describe('dynamic rule (min 40 %, max 80 %, target 1.00 CPM)', () => {
+      const dynamic = (target: number) =>
+        rule({
+          pricingType: 'dynamic',
+          revshareMicros: 400_000,
+          maxRevshareMicros: 800_000,
+          targetEcpmMicros: target,
+        });
+
+      it('pays the target when its cost-plus revenue keeps the share within the band', () => {
+        // cost 1000 → revenue 1000 × 1.5 = 1500; 1000 / 1500 = 67 %
+        assert.deepEqual(
+          costAndRevenue(lineItem('cost_plus_margin', 500_000), dynamic(1_000_000), undefined),
+          {
+            mediaCostMicros: 1_000,
+            revenueMicros: 1_500,
+          },
+        );
+      });
+
+      it('solves at the maximum share when the target would exceed it', () => {
+        // cost + 0.20 CPM: paying 1000 gives revenue 1200, 83 % > 80 %; at 80 %: c = 0.8 × 200 / 0.2 = 800
+        assert.deepEqual(costAndRevenue(lineItem('cost_plus_cpm', 200_000), dynamic(1_000_000), undefined), {
+          mediaCostMicros: 800,
+          revenueMicros: 1_000,
+        });
+      });
+
+      it('solves at the minimum share when the target is below it', () => {
+        // cost + 3.00 CPM, target 0.10 CPM: 100 / 3100 < 40 %; at 40 %: c = 0.4 × 3000 / 0.6 = 2000
+        assert.deepEqual(costAndRevenue(lineItem('cost_plus_cpm', 3_000_000), dynamic(100_000), undefined), {
+          mediaCostMicros: 2_000,
+          revenueMicros: 5_000,
+        });
+      });
+
+      it('records zero cost and revenue when cost plus margin cannot reach the band', () => {
+        // margin 10 %: at the target the share is 91 % > 80 %, and 80 % × 1.1 < 1 leaves only 0
+        assert.deepEqual(
+          costAndRevenue(lineItem('cost_plus_margin', 100_000), dynamic(1_000_000), undefined),
+          {
+            mediaCostMicros: 0,
+            revenueMicros: 0,
+          },
+        );
+      });
+
+      it('keeps cost within the band of the revenue it produces (property)', () => {
+        fc.assert(
+          fc.property(
+            fc.constantFrom<RevenueType>('cost_plus_cpm', 'cost_plus_margin', 'revshare'),
+            fc.integer({ min: 0, max: 5_000_000 }),
+            fc.integer({ min: 0, max: 10_000_000 }),
+            (type, value, target) => {
+              const { mediaCostMicros: cost, revenueMicros: revenue } = costAndRevenue(
+                lineItem(type, value),
+                dynamic(target),
+                undefined,
+              );
+              return (
+                cost <= applyFractionMicros(revenue, 800_000) + 1 &&
+                cost + 1 >= applyFractionMicros(revenue, 400_000)
+              );
+            },
+          ),
+        );
+      });
+    });
+  });
+});

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DOMParser } from '@xmldom/xmldom';
+import type { ExportOptions, PlaceholderSyntax } from './tag-export.js';
+import { AD_SERVER_MACROS, PLACEHOLDER_SYNTAXES, trackerTag } from './tag-export.js';
+import { checkRedirectTarget, isUnreplacedPlaceholder, parseTrackerHit } from './tracker-hit.js';
+
+const BASE = 'https://tally.example.com';
+const ALL: ExportOptions = {
+  type: 'pixel',
+  secure: true,
+  params: ['cachebuster', 'ancost', 'redir'],
+  placeholders: 'xandr',
+};
+
+/** The URL a browser loads from the tag: the src attribute with HTML entities decoded. */
+function browserSrc(tag: string, element: 'img' | 'script'): string {
+  const doc = new DOMParser().parseFromString(`<div>${tag}</div>`, 'text/html');
+  const node = doc.getElementsByTagName(element)[0];
+  assert.ok(node, `no <${element}> in ${tag}`);
+  return node.getAttribute('src') ?? '';
+}
+
+describe('trackerTag', () => {
+  it('exports the seed pixel with Xandr placeholders, redir last after t', () => {
+    assert.equal(
+      trackerTag('impression', 2766, BASE, ALL),
+      '<!-- Tally impression tracker: do not modify --> ' +
+        '<img src="https://tally.example.com/imptr?id=2766&amp;cachebuster=[CACHEBUSTER]&amp;ancost=[ANCOST]&amp;t=2&amp;redir=[REDIRECT_URL]" width="1" height="1" alt="" />' +
+        ' <!-- end -->',
+    );
+  });
+
+  it('yields the plain URL once a browser decodes the attribute', () => {
+    assert.equal(
+      browserSrc(trackerTag('impression', 2766, BASE, ALL), 'img'),
+      'https://tally.example.com/imptr?id=2766&cachebuster=[CACHEBUSTER]&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+    );
+  });
+
+  it('exports a JavaScript tag with t=1', () => {
+    const tag = trackerTag('impression', 5, BASE, { ...ALL, type: 'javascript', params: ['cachebuster'] });
+    assert.equal(
+      tag,
+      '<!-- Tally impression tracker: do not modify --> ' +
+        '<script type="text/javascript" src="https://tally.example.com/imptr?id=5&amp;cachebuster=[CACHEBUSTER]&amp;t=1"></script>' +
+        ' <!-- end -->',
+    );
+    assert.equal(
+      browserSrc(tag, 'script'),
+      'https://tally.example.com/imptr?id=5&cachebuster=[CACHEBUSTER]&t=1',
+    );
+  });
+
+  it('puts redir last and each parameter once, whatever order they were asked in', () => {
+    const src = browserSrc(
+      trackerTag('impression', 9, BASE, { ...ALL, params: ['redir', 'ancost', 'redir', 'cachebuster'] }),
+      'img',
+    );
+    assert.equal(
+      src,
+      `${BASE}/imptr?id=9&cachebuster=[CACHEBUSTER]&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]`,
+    );
+  });
+
+  it('includes only the parameters asked for', () => {
+    assert.equal(
+      browserSrc(trackerTag('impression', 9, BASE, { ...ALL, params: [] }), 'img'),
+      `${BASE}/imptr?id=9&t=2`,
+    );
+    assert.equal(
+      browserSrc(trackerTag('impression', 9, BASE, { ...ALL, params: ['ancost'] }), 'img'),
+      `${BASE}/imptr?id=9&ancost=[ANCOST]&t=2`,
+    );
+  });
+
+  it('forces https when secure, and keeps the base scheme otherwise', () => {
+    const http = 'http://tally.example.com/';
+    assert.match(
+      browserSrc(trackerTag('impression', 1, http, { ...ALL, secure: true }), 'img'),
+      /^https:\/\/tally\.example\.com\/imptr\?/,
+    );
+    assert.match(
+      browserSrc(trackerTag('impression', 1, http, { ...ALL, secure: false }), 'img'),
+      /^http:\/\/tally\.example\.com\/imptr\?/,
+    );
+    assert.match(browserSrc(trackerTag('impression', 1, BASE, { ...ALL, secure: false }), 'img'), /^https:/);
+  });
+
+  it('keeps a path prefix of the base URL', () => {
+    assert.equal(
+      trackerTag('click', 3, 'https://ads.example/tally/', { ...ALL, params: [] }),
+      'https://ads.example/tally/clktr?id=3',
+    );
+  });
+
+  it('refuses a base URL that is not an absolute http(s) URL without query', () => {
+    for (const base of [
+      'tally.example.com',
+      'ftp://tally.example.com',
+      'https://tally.example.com/?a=1',
+      '',
+    ]) {
+      assert.throws(() => trackerTag('impression', 1, base, ALL), RangeError, base);
+    }
+    assert.throws(() => trackerTag('impression', 0, BASE, ALL), RangeError);
+  });
+
+  describe('click trackers', () => {
+    it('export the tracking URL itself, unescaped and without t', () => {
+      assert.equal(
+        trackerTag('click', 44, BASE, ALL),
+        'https://tally.example.com/clktr?id=44&cachebuster=[CACHEBUSTER]&ancost=[ANCOST]&redir=[REDIRECT_URL]',
+      );
+    });
+
+    it('export the same URL for a JavaScript or pixel request', () => {
+      assert.equal(
+        trackerTag('click', 44, BASE, { ...ALL, type: 'javascript' }),
+        trackerTag('click', 44, BASE, ALL),
+      );
+    });
+
+    it('fill the landing page with the ad server destination macro where one exists', () => {
+      assert.match(trackerTag('click', 44, BASE, { ...ALL, placeholders: 'gam' }), /&redir=%%DEST_URL%%$/);
+      assert.match(trackerTag('click', 44, BASE, { ...ALL, placeholders: 'cm360' }), /&redir=%u$/);
+      assert.match(
+        trackerTag('click', 44, BASE, { ...ALL, placeholders: 'xandr_macros' }),
+        /&redir=\[REDIRECT_URL\]$/,
+      );
+    });
+  });
+
+  describe('third-party ad server macros', () => {
+    const expected: Record<PlaceholderSyntax, string> = {
+      xandr: 'cachebuster=[CACHEBUSTER]&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+      gam: 'cachebuster=%%CACHEBUSTER%%&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+      cm360: 'cachebuster=%n&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+      xandr_macros: 'cachebuster=${CACHEBUSTER}&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+    };
+
+    for (const syntax of PLACEHOLDER_SYNTAXES) {
+      it(`fills the impression tracker with ${syntax} placeholders, inserted literally`, () => {
+        const src = browserSrc(trackerTag('impression', 7, BASE, { ...ALL, placeholders: syntax }), 'img');
+        assert.equal(src, `${BASE}/imptr?id=7&${expected[syntax]}`);
+      });
+
+      it(`reads every unreplaced ${syntax} placeholder on a hit as not given`, () => {
+        for (const kind of ['impression', 'click'] as const) {
+          const url =
+            kind === 'impression'
+              ? browserSrc(trackerTag(kind, 7, BASE, { ...ALL, placeholders: syntax }), 'img')
+              : trackerTag(kind, 7, BASE, { ...ALL, placeholders: syntax });
+          const hit = parseTrackerHit(url.slice(url.indexOf('?')));
+          assert.equal(hit.id, 7);
+          assert.equal(hit.cachebusterMissing, true);
+          assert.equal(hit.ancostMicros, undefined);
+          assert.equal(hit.ancostMalformed, false);
+          assert.equal(checkRedirectTarget(hit.redirect ?? '', { enabled: false, domains: [] }).ok, false);
+        }
+      });
+    }
+
+    it('has a placeholder for every parameter of every syntax that reads as unreplaced', () => {
+      for (const macros of Object.values(AD_SERVER_MACROS)) {
+        for (const value of Object.values(macros)) assert.ok(isUnreplacedPlaceholder(value), value);
+      }
+    });
+
+    it('counts a hit once the ad server has replaced its macros', () => {
+      const src = browserSrc(trackerTag('impression', 7, BASE, { ...ALL, placeholders: 'gam' }), 'img')
+        .replace('%%CACHEBUSTER%%', '2839104')
+        .replace('[ANCOST]', '0.0021')
+        .replace('[REDIRECT_URL]', 'https://next.example/px?a=1&b=2');
+      const hit = parseTrackerHit(src.slice(src.indexOf('?') + 1));
+      assert.equal(hit.cachebuster, '2839104');
+      assert.equal(hit.ancostMicros, 2_100);
+      assert.equal(hit.redirect, 'https://next.example/px?a=1&b=2');
+    });
+  });
+});

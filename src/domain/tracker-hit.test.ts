@@ -1,0 +1,346 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { checkRedirectTarget, isUnreplacedPlaceholder, parseTrackerHit } from './tracker-hit.js';
+
+const OPEN = { enabled: false, domains: [] } as const;
+
+describe('parseTrackerHit', () => {
+  it('reads the seed tracker with every parameter filled', () => {
+    assert.deepEqual(
+      parseTrackerHit('id=2766&cachebuster=839201&ancost=0.0025&t=2&redir=https://landing.example/page'),
+      {
+        id: 2766,
+        code: undefined,
+        accountId: undefined,
+        pixelType: 'image',
+        cachebuster: '839201',
+        cachebusterMissing: false,
+        ancostMicros: 2_500,
+        ancostMalformed: false,
+        redirect: 'https://landing.example/page',
+      },
+    );
+  });
+
+  it('accepts the query with its leading question mark', () => {
+    assert.equal(parseTrackerHit('?id=5').id, 5);
+  });
+
+  it('answers an image unless t=1 asks for JavaScript', () => {
+    assert.equal(parseTrackerHit('id=1').pixelType, 'image');
+    assert.equal(parseTrackerHit('id=1&t=2').pixelType, 'image');
+    assert.equal(parseTrackerHit('id=1&t=1').pixelType, 'javascript');
+    assert.equal(parseTrackerHit('id=1&t=7').pixelType, 'image');
+  });
+
+  it('reads a custom code instead of an id, and the optional member', () => {
+    const hit = parseTrackerHit('code=spring%20sale&member=42');
+    assert.equal(hit.id, undefined);
+    assert.equal(hit.code, 'spring sale');
+    assert.equal(hit.accountId, 42);
+  });
+
+  it('ignores ids that are not positive integers', () => {
+    for (const id of ['0', '-3', '1.5', 'abc', '', '99999999999999999', '1e3']) {
+      assert.equal(parseTrackerHit(`id=${id}`).id, undefined, id);
+    }
+  });
+
+  it('takes the first value of a repeated parameter', () => {
+    assert.equal(parseTrackerHit('id=1&id=2').id, 1);
+  });
+
+  describe('cachebuster', () => {
+    it('flags a missing cachebuster', () => {
+      const hit = parseTrackerHit('id=1');
+      assert.equal(hit.cachebuster, undefined);
+      assert.equal(hit.cachebusterMissing, true);
+    });
+
+    for (const raw of [
+      '',
+      '[CACHEBUSTER]',
+      '%5BCACHEBUSTER%5D',
+      '${CACHEBUSTER}',
+      '$%7BCACHEBUSTER%7D',
+      '%%CACHEBUSTER%%',
+      '%25%25CACHEBUSTER%25%25',
+      '%n',
+      '[timestamp]',
+    ]) {
+      it(`treats cachebuster=${raw} as no cachebuster`, () => {
+        const hit = parseTrackerHit(`id=1&cachebuster=${raw}&t=2`);
+        assert.equal(hit.cachebuster, undefined);
+        assert.equal(hit.cachebusterMissing, true);
+      });
+    }
+
+    it('keeps a real cachebuster, decoded', () => {
+      assert.equal(parseTrackerHit('id=1&cachebuster=a%2Bb+c').cachebuster, 'a+b c');
+    });
+  });
+
+  describe('ancost', () => {
+    it('reads the largest ancost, 999999.999999', () => {
+      assert.equal(parseTrackerHit('id=1&ancost=999999.999999').ancostMicros, 999_999_999_999);
+    });
+
+    it('reads an ancost of zero', () => {
+      const hit = parseTrackerHit('id=1&ancost=0');
+      assert.equal(hit.ancostMicros, 0);
+      assert.equal(hit.ancostMalformed, false);
+    });
+
+    for (const raw of ['1000000', '1.0000001', '-1', '1,5', 'abc', '1e3', ' 1', '.5']) {
+      it(`records ancost=${raw} as malformed and missing`, () => {
+        const hit = parseTrackerHit(`id=1&ancost=${raw}`);
+        assert.equal(hit.ancostMicros, undefined);
+        assert.equal(hit.ancostMalformed, true);
+      });
+    }
+
+    it('treats a missing, empty or placeholder ancost as not given, not malformed', () => {
+      for (const query of ['id=1', 'id=1&ancost=', 'id=1&ancost=[ANCOST]', 'id=1&ancost=%5BANCOST%5D']) {
+        const hit = parseTrackerHit(query);
+        assert.equal(hit.ancostMicros, undefined, query);
+        assert.equal(hit.ancostMalformed, false, query);
+      }
+    });
+  });
+
+  describe('redir', () => {
+    it('takes everything after redir= as the target, with its own ? and &', () => {
+      const hit = parseTrackerHit('id=1&cachebuster=7&redir=https://shop.example/p?a=1&b=2&cachebuster=9');
+      assert.equal(hit.redirect, 'https://shop.example/p?a=1&b=2&cachebuster=9');
+      assert.equal(hit.cachebuster, '7');
+    });
+
+    it('takes a target that is the only parameter', () => {
+      assert.equal(parseTrackerHit('redir=http://a.example/').redirect, 'http://a.example/');
+    });
+
+    it('does not mistake a parameter ending in redir for redir', () => {
+      const hit = parseTrackerHit('id=1&xredir=https://no.example/&redir=https://yes.example/');
+      assert.equal(hit.redirect, 'https://yes.example/');
+    });
+
+    it('cuts at the first redir=, so a later redir= belongs to the target', () => {
+      assert.equal(
+        parseTrackerHit('id=1&redir=https://a.example/?redir=https://b.example/').redirect,
+        'https://a.example/?redir=https://b.example/',
+      );
+    });
+
+    it('decodes a percent-encoded target once', () => {
+      assert.equal(
+        parseTrackerHit('id=1&redir=https%3A%2F%2Fshop.example%2Fp%3Fq%3D%2520x%26y%3D1').redirect,
+        'https://shop.example/p?q=%20x&y=1',
+      );
+      assert.equal(parseTrackerHit('id=1&redir=HTTP%3a%2F%2Fa.example%2F').redirect, 'HTTP://a.example/');
+    });
+
+    it('leaves an unencoded target exactly as it stands, escapes included', () => {
+      assert.equal(
+        parseTrackerHit('id=1&redir=https://a.example/?q=%20x+y').redirect,
+        'https://a.example/?q=%20x+y',
+      );
+    });
+
+    it('keeps malformed escapes when decoding an encoded target', () => {
+      assert.equal(
+        parseTrackerHit('id=1&redir=https%3A%2F%2Fa.example%2F%ZZ').redirect,
+        'https://a.example/%ZZ',
+      );
+    });
+
+    it('has no redirect when redir is absent or empty', () => {
+      assert.equal(parseTrackerHit('id=1').redirect, undefined);
+      assert.equal(parseTrackerHit('id=1&redir=').redirect, undefined);
+    });
+
+    it('reads the parameters before redir even when the target has look-alikes', () => {
+      const hit = parseTrackerHit('id=3&ancost=1.5&redir=https://a.example/?id=4&ancost=9');
+      assert.equal(hit.id, 3);
+      assert.equal(hit.ancostMicros, 1_500_000);
+    });
+  });
+
+  it('never throws, whatever the query (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (query) => {
+        parseTrackerHit(query);
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom('id=', 'redir=', '&', '%', '%2', '%E2%82', '?', '=', 'http%3A', 'x', '\uD800', '+'),
+        ),
+        (pieces) => {
+          parseTrackerHit(pieces.join(''));
+        },
+      ),
+    );
+  });
+
+  it('returns an unencoded target exactly (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (target) => {
+        fc.pre(!/^https?%3A/i.test(target));
+        return parseTrackerHit(`id=1&cachebuster=5&redir=${target}`).redirect === target;
+      }),
+    );
+  });
+});
+
+describe('isUnreplacedPlaceholder', () => {
+  for (const value of [
+    '',
+    '  ',
+    '[CACHEBUSTER]',
+    '[cachebuster]',
+    '${CACHEBUSTER}',
+    '%%CACHEBUSTER%%',
+    '%%CACHEBUSTER%',
+    '%CACHEBUSTER%',
+    '%n',
+    '%N',
+    '%%',
+    '[timestamp]',
+    '%%RANDOM%%',
+    '[REDIRECT_URL]',
+    '%%DEST_URL%%',
+    '%u',
+    '%eaid!',
+    '#{CUSTOM}',
+    '{{cachebuster}}',
+  ]) {
+    it(`recognises ${JSON.stringify(value)} as an unreplaced placeholder`, () => {
+      assert.equal(isUnreplacedPlaceholder(value), true);
+    });
+  }
+
+  for (const value of ['839201', 'a1b2c3', '123[X]', '%', '1700000000000', 'https://a.example/']) {
+    it(`takes ${JSON.stringify(value)} as a real value`, () => {
+      assert.equal(isUnreplacedPlaceholder(value), false);
+    });
+  }
+});
+
+describe('checkRedirectTarget', () => {
+  it('accepts an absolute https URL and returns its serialisation', () => {
+    assert.deepEqual(checkRedirectTarget('https://Shop.Example/p?a=1&b=2', OPEN), {
+      ok: true,
+      url: 'https://shop.example/p?a=1&b=2',
+    });
+  });
+
+  it('accepts http and keeps the query as given', () => {
+    assert.deepEqual(checkRedirectTarget('http://a.example/?q=%20x', OPEN), {
+      ok: true,
+      url: 'http://a.example/?q=%20x',
+    });
+  });
+
+  it('percent-encodes non-ASCII so the header stays valid', () => {
+    const result = checkRedirectTarget('https://bücher.example/straße?q=ü', OPEN);
+    assert.deepEqual(result, { ok: true, url: 'https://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC' });
+  });
+
+  for (const target of [
+    'javascript:alert(1)',
+    'data:text/html,hi',
+    'ftp://a.example/',
+    '//a.example/',
+    '/relative',
+    'https:a.example',
+    ' https://a.example/',
+    'https://',
+  ]) {
+    it(`refuses ${JSON.stringify(target)}`, () => {
+      assert.equal(checkRedirectTarget(target, OPEN).ok, false);
+    });
+  }
+
+  for (const target of ['[REDIRECT_URL]', '%%DEST_URL%%', '%u', '${CLICK_URL}', '']) {
+    it(`refuses the unreplaced placeholder ${JSON.stringify(target)}`, () => {
+      const result = checkRedirectTarget(target, OPEN);
+      assert.equal(result.ok, false);
+      assert.match(result.ok ? '' : result.reason, /placeholder/);
+    });
+  }
+
+  for (const target of [
+    'https://a.example/\r\nSet-Cookie: x=1',
+    'https://a.example/\nx',
+    'https://a.example/\tx',
+    'https://a.example/\u0000',
+    'https://a.example/\u0085',
+    'https://a.example/\u2028',
+  ]) {
+    it(`refuses control characters in ${JSON.stringify(target)}`, () => {
+      const result = checkRedirectTarget(target, OPEN);
+      assert.equal(result.ok, false);
+      assert.match(result.ok ? '' : result.reason, /control characters/);
+    });
+  }
+
+  it('refuses credentials in the URL', () => {
+    assert.equal(checkRedirectTarget('https://bank.example@evil.example/', OPEN).ok, false);
+    assert.equal(checkRedirectTarget('https://user:pw@a.example/', OPEN).ok, false);
+  });
+
+  describe('with the allow-list enabled', () => {
+    const list = { enabled: true, domains: ['Shop.Example', '.partner.example', 'bücher.example'] };
+
+    it('allows a listed domain and its subdomains, in any case', () => {
+      assert.equal(checkRedirectTarget('https://shop.example/', list).ok, true);
+      assert.equal(checkRedirectTarget('https://WWW.shop.example./x', list).ok, true);
+      assert.equal(checkRedirectTarget('https://a.b.partner.example/', list).ok, true);
+      assert.equal(checkRedirectTarget('https://xn--bcher-kva.example/', list).ok, true);
+    });
+
+    it('refuses look-alike hosts', () => {
+      for (const target of [
+        'https://evilshop.example/',
+        'https://shop.example.evil.example/',
+        'https://shop.example@evil.example/',
+        'https://evil.example/?shop.example',
+        'https://evil.example\\@shop.example/',
+      ]) {
+        assert.equal(checkRedirectTarget(target, list).ok, false, target);
+      }
+    });
+
+    it('refuses everything when the list is empty', () => {
+      assert.equal(checkRedirectTarget('https://shop.example/', { enabled: true, domains: [] }).ok, false);
+    });
+
+    it('ignores the list when it is switched off', () => {
+      assert.equal(checkRedirectTarget('https://anything.example/', { ...list, enabled: false }).ok, true);
+    });
+  });
+
+  it('always refuses a target containing CR or LF (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.constantFrom('\r', '\n', '\r\n'),
+        fc.string(),
+        (before, breakChars, after) => {
+          return !checkRedirectTarget(`https://a.example/${before}${breakChars}${after}`, OPEN).ok;
+        },
+      ),
+    );
+  });
+
+  it('only ever returns printable ASCII http(s) URLs (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (tail) => {
+        const result = checkRedirectTarget(`https://a.example/${tail}`, OPEN);
+        return !result.ok || /^https:\/\/[\x21-\x7e]+$/.test(result.url);
+      }),
+    );
+  });
+});
