@@ -96,7 +96,10 @@ export const REPORT_DIMENSIONS = [
 ] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 
-/** One report row: the grouped dimensions and the metrics. */
+/**
+ * One report row: the grouped dimensions and the metrics. `events` counts every recorded
+ * event; the money metrics add up counted events only (what was billed).
+ */
 export type ReportRow = Partial<Record<ReportDimension, string | number | boolean>> & {
   events: number;
   priceMicros: number;

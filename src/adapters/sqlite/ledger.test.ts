@@ -118,7 +118,7 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.leaseDeliveries(T0 + 5000, 10, 5000).length, 1);
   });
 
-  it('rolls events up by the hour they were served and reports them by any dimension', () => {
+  it('rolls events up by the hour they were served, with money from counted events only, by any dimension', () => {
     const nextHour = T0 - (T0 % HOUR_MS) + HOUR_MS;
     ledger.record([
       event({ priceMicros: 1_000_000 }),

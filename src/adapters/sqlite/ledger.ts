@@ -178,9 +178,12 @@ export class SqliteLedger implements Ledger {
       const key = values.join('\u001f');
       const rollup = rollups.get(key) ?? { values, metrics: [0, 0, 0, 0] };
       rollup.metrics[0] += 1;
-      rollup.metrics[1] += event.priceMicros;
-      rollup.metrics[2] += event.mediaCostMicros;
-      rollup.metrics[3] += event.revenueMicros;
+      // Money is what was billed: only counted events carry it into the reports.
+      if (counted) {
+        rollup.metrics[1] += event.priceMicros;
+        rollup.metrics[2] += event.mediaCostMicros;
+        rollup.metrics[3] += event.revenueMicros;
+      }
       rollups.set(key, rollup);
       outcomes.push(outcome);
     }
