@@ -140,7 +140,7 @@ describe('the SQLite ledger', () => {
         hour: new Date(nextHour).toISOString(),
         outcome: 'not_counted',
         events: 1,
-        priceMicros: 1_000_000,
+        priceMicros: 0,
         mediaCostMicros: 0,
         revenueMicros: 0,
         profitMicros: 0,
