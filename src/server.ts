@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
+import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { BurlDispatcher } from './billing/dispatcher.js';
+import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
 import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
+import { catalogRoutes } from './control/catalog/index.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson } from './control/http.js';
@@ -50,6 +53,9 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   const metrics = new Metrics();
   const keyRing = loadKeyRing(config.dataDir, config.tokenKeys);
   bootstrapAdmin(accounts, config.adminKey, log);
+  const catalog = new SqliteCatalogStore(db);
+  const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
+  catalogSnapshot.start();
 
   const committer = new GroupCommitter(
     ledger,
@@ -102,6 +108,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     ...reportRoutes(ledger),
     ...deliveryRoutes(ledger),
   );
+  router.add(...catalogRoutes(catalog, accounts));
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://tally.invalid');
@@ -140,6 +147,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       closing ??= (async () => {
         ready = false;
         clearInterval(pruneTimer);
+        catalogSnapshot.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await committer.drain();

@@ -8,6 +8,7 @@ import { DELIVERY_WINDOW_MS } from '../hot/notices.js';
 import { rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { startTally } from '../server.js';
+import { createAccount } from './create-account.js';
 
 const HELP = `Tally — counts billable ad impressions.
 
@@ -15,6 +16,7 @@ Usage: tally <command>
 
 Commands:
   serve                 start the server (configuration from TALLY_* variables, see README)
+  create-account <name> create an account and print its first admin API key (shown once)
   replay-dead           make every dead burl delivery pending again (3 h from now)
   rotate-token-key      add a new signing key to <data dir>/token-keys.json; old tokens still open
   --help                this text
@@ -45,6 +47,11 @@ async function main(argv: string[]): Promise<number> {
         const nowMs = Date.now();
         const replayed = ledger.replayDead(nowMs, nowMs + DELIVERY_WINDOW_MS);
         process.stdout.write(`${replayed} dead deliveries are pending again\n`);
+      });
+    case 'create-account':
+      return createAccount(config, argv[1], {
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
       });
     case 'rotate-token-key': {
       const id = rotateKeyFile(config.dataDir);

@@ -1,4 +1,5 @@
 import { REPORT_DIMENSIONS } from '../ports/ledger.js';
+import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
 
 const errorEnvelope = {
   type: 'object',
@@ -174,6 +175,7 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': { description: 'deliveries and the next cursor' }, ...errors },
       },
     },
+    ...CATALOG_OPENAPI_PATHS,
     '/omid/verify.js': {
       get: {
         summary: 'OMID verification script',

@@ -1,0 +1,417 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type Database from 'better-sqlite3';
+import { CatalogSnapshot } from '../../catalog-snapshot.js';
+import type { PaymentRuleInput, TrackerInput, WriteResult } from '../../ports/catalog.js';
+import { SqliteAccountStore } from './accounts.js';
+import { SqliteCatalogStore } from './catalog.js';
+import { openSqlite } from './database.js';
+
+const NOW_MS = Date.UTC(2026, 10, 22);
+
+function value<T>(result: WriteResult<T>): T {
+  if (!result.ok) assert.fail(`expected a stored object, got ${JSON.stringify(result)}`);
+  return result.value;
+}
+
+function rule(publisherId: number, overrides: Partial<PaymentRuleInput> = {}): PaymentRuleInput {
+  return {
+    publisherId,
+    name: 'rule',
+    pricingType: 'revshare',
+    revshareMicros: 500_000,
+    costCpmMicros: null,
+    applyCostOnDefault: false,
+    maxRevshareMicros: null,
+    targetEcpmMicros: null,
+    priority: 5,
+    state: 'active',
+    startDate: null,
+    endDate: null,
+    placementIds: [],
+    ...overrides,
+  };
+}
+
+describe('SQLite catalog store', () => {
+  let dir: string;
+  let db: Database.Database;
+  let store: SqliteCatalogStore;
+  let accountA: number;
+  let accountB: number;
+
+  /** An advertiser with a line item and a publisher, in `accountId`. */
+  const chain = (accountId: number) => {
+    const advertiser = value(store.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
+    const lineItem = value(
+      store.lineItems.create(
+        accountId,
+        {
+          advertiserId: advertiser.id,
+          name: 'LI',
+          revenueType: 'cpm',
+          revenueValueMicros: 2_000_000,
+          state: 'active',
+        },
+        NOW_MS,
+      ),
+    );
+    const publisher = value(store.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
+    return { advertiser, lineItem, publisher };
+  };
+  const tracker = (
+    accountId: number,
+    ids: ReturnType<typeof chain>,
+    overrides: Partial<TrackerInput> = {},
+  ): TrackerInput => ({
+    kind: 'impression',
+    advertiserId: ids.advertiser.id,
+    name: 'tracker',
+    code: null,
+    lineItemId: ids.lineItem.id,
+    publisherId: ids.publisher.id,
+    placementId: null,
+    paymentRuleId: null,
+    state: 'active',
+    clickUrl: null,
+    ...overrides,
+  });
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tally-catalog-'));
+    db = openSqlite(join(dir, 'tally.db'));
+    const accounts = new SqliteAccountStore(db);
+    accountA = accounts.createAccount('A', NOW_MS).id;
+    accountB = accounts.createAccount('B', NOW_MS).id;
+    store = new SqliteCatalogStore(db);
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('treats another account’s objects as missing, for reads and for references', () => {
+    const a = chain(accountA);
+    assert.equal(store.advertisers.get(accountB, a.advertiser.id), undefined);
+    assert.deepEqual(store.advertisers.list(accountB, { filter: {}, limit: 10 }), []);
+    const result = store.lineItems.create(
+      accountB,
+      {
+        advertiserId: a.advertiser.id,
+        name: 'x',
+        revenueType: 'none',
+        revenueValueMicros: 0,
+        state: 'active',
+      },
+      NOW_MS,
+    );
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.reason === 'invalid' && result.problems[0]?.field, 'advertiserId');
+  });
+
+  it('refuses a tracker whose line item is another advertiser’s without saying whose it is', () => {
+    const a = chain(accountA);
+    const b = chain(accountA);
+    const result = store.trackers.create(
+      accountA,
+      tracker(accountA, a, { lineItemId: b.lineItem.id }),
+      NOW_MS,
+    );
+    assert.ok(!result.ok && result.reason === 'invalid');
+    assert.equal(result.problems.length, 1);
+    assert.equal(result.problems[0]?.field, 'lineItemId');
+    assert.match(
+      result.problems[0]?.message ?? '',
+      new RegExp(`advertiser ${a.advertiser.id} has no line item`),
+    );
+    assert.doesNotMatch(result.problems[0]?.message ?? '', new RegExp(`advertiser ${b.advertiser.id}`));
+  });
+
+  it('refuses a tracker whose placement or payment rule belongs to another publisher, naming both fields', () => {
+    const a = chain(accountA);
+    const other = value(store.publishers.create(accountA, { name: 'Other', externalId: null }, NOW_MS));
+    const placement = value(store.placements.create(accountA, { publisherId: other.id, name: 'p' }, NOW_MS));
+    const paymentRule = value(store.paymentRules.create(accountA, rule(other.id), NOW_MS));
+    const result = store.trackers.create(
+      accountA,
+      tracker(accountA, a, { placementId: placement.id, paymentRuleId: paymentRule.id }),
+      NOW_MS,
+    );
+    assert.ok(!result.ok && result.reason === 'invalid');
+    assert.deepEqual(
+      result.problems.map((problem) => problem.field),
+      ['placementId', 'paymentRuleId'],
+    );
+  });
+
+  it('keeps tracker codes unique per account and kind, but lets other accounts and kinds reuse them', () => {
+    const a = chain(accountA);
+    const b = chain(accountB);
+    value(store.trackers.create(accountA, tracker(accountA, a, { code: 'shared' }), NOW_MS));
+    const again = store.trackers.create(accountA, tracker(accountA, a, { code: 'shared' }), NOW_MS);
+    assert.ok(!again.ok && again.reason === 'conflict' && again.field === 'code');
+    value(store.trackers.create(accountA, tracker(accountA, a, { code: 'shared', kind: 'click' }), NOW_MS));
+    value(store.trackers.create(accountB, tracker(accountB, b, { code: 'shared' }), NOW_MS));
+  });
+
+  it('makes a publisher’s first payment rule its base and demotes the old base when another is promoted', () => {
+    const { publisher } = chain(accountA);
+    const first = value(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
+    const second = value(store.paymentRules.create(accountA, rule(publisher.id, { priority: 9 }), NOW_MS));
+    assert.equal(first.isBase, true);
+    assert.equal(second.isBase, false);
+    const promoted = value(
+      store.paymentRules.create(accountA, rule(publisher.id, { isBase: true }), NOW_MS + 1),
+    );
+    assert.equal(promoted.isBase, true);
+    assert.equal(store.paymentRules.get(accountA, first.id)?.isBase, false);
+    assert.equal(store.paymentRules.get(accountA, first.id)?.updatedMs, NOW_MS + 1);
+    const demote = store.paymentRules.update(
+      accountA,
+      promoted.id,
+      rule(publisher.id, { isBase: false }),
+      NOW_MS,
+    );
+    assert.ok(!demote.ok && demote.reason === 'invalid' && demote.problems[0]?.field === 'isBase');
+  });
+
+  it('refuses to delete an object while others depend on it, listing them and the fix', () => {
+    const a = chain(accountA);
+    const placement = value(
+      store.placements.create(accountA, { publisherId: a.publisher.id, name: 'p' }, NOW_MS),
+    );
+    const base = value(store.paymentRules.create(accountA, rule(a.publisher.id), NOW_MS));
+    const conditional = value(
+      store.paymentRules.create(accountA, rule(a.publisher.id, { placementIds: [placement.id] }), NOW_MS),
+    );
+    const imp = value(
+      store.trackers.create(accountA, tracker(accountA, a, { placementId: placement.id }), NOW_MS),
+    );
+
+    const advertiser = store.advertisers.delete(accountA, a.advertiser.id);
+    assert.ok(!advertiser.ok && advertiser.reason === 'in_use');
+    assert.deepEqual(
+      advertiser.dependents.map((dependent) => [dependent.noun, dependent.ids]),
+      [
+        ['line item', [a.lineItem.id]],
+        ['impression tracker', [imp.id]],
+      ],
+    );
+    const usedPlacement = store.placements.delete(accountA, placement.id);
+    assert.ok(!usedPlacement.ok && usedPlacement.reason === 'in_use');
+    assert.deepEqual(
+      usedPlacement.dependents.map((dependent) => dependent.ids),
+      [[imp.id], [conditional.id]],
+    );
+    const baseRule = store.paymentRules.delete(accountA, base.id);
+    assert.ok(!baseRule.ok && baseRule.reason === 'in_use');
+    assert.match(baseRule.fix, /base/);
+
+    assert.deepEqual(store.trackers.delete(accountA, imp.id), { ok: true });
+    assert.deepEqual(store.paymentRules.delete(accountA, conditional.id), { ok: true });
+    assert.deepEqual(store.placements.delete(accountA, placement.id), { ok: true });
+    assert.deepEqual(store.paymentRules.delete(accountA, base.id), { ok: true });
+    assert.deepEqual(store.lineItems.delete(accountA, a.lineItem.id), { ok: true });
+    assert.deepEqual(store.advertisers.delete(accountA, a.advertiser.id), { ok: true });
+    assert.deepEqual(store.advertisers.delete(accountA, a.advertiser.id), { ok: false, reason: 'not_found' });
+  });
+
+  it('never reuses the id of a deleted object', () => {
+    const created = value(store.advertisers.create(accountA, { name: 'short-lived' }, NOW_MS));
+    assert.deepEqual(store.advertisers.delete(accountA, created.id), { ok: true });
+    const next = value(store.advertisers.create(accountA, { name: 'next' }, NOW_MS));
+    assert.ok(next.id > created.id);
+  });
+
+  it('pages lists by id and filters names case-insensitively', () => {
+    const names = ['Alpha One', 'beta', 'ALPHA two'];
+    const ids = names.map((name) => value(store.advertisers.create(accountB, { name }, NOW_MS)).id);
+    const alphas = store.advertisers.list(accountB, { filter: { name: 'alpha' }, limit: 10 });
+    assert.deepEqual(
+      alphas.map((advertiser) => advertiser.name),
+      ['Alpha One', 'ALPHA two'],
+    );
+    const page = store.advertisers.list(accountB, { filter: {}, afterId: ids[0], limit: 1 });
+    assert.deepEqual(
+      page.map((advertiser) => advertiser.id),
+      [ids[1]],
+    );
+  });
+
+  it('bumps the catalog version on each successful write and never on a refused one', () => {
+    const before = store.version();
+    value(store.advertisers.create(accountA, { name: 'v' }, NOW_MS));
+    assert.equal(store.version(), before + 1);
+    store.lineItems.create(
+      accountA,
+      { advertiserId: 999_999, name: 'x', revenueType: 'none', revenueValueMicros: 0, state: 'active' },
+      NOW_MS,
+    );
+    assert.equal(store.version(), before + 1);
+    store.setRedirectAllowlist(accountA, { enabled: true, domains: ['example.com'] }, NOW_MS);
+    assert.equal(store.version(), before + 2);
+  });
+});
+
+describe('catalog snapshot', () => {
+  let dir: string;
+  let db: Database.Database;
+  let otherDb: Database.Database;
+  let store: SqliteCatalogStore;
+  let otherStore: SqliteCatalogStore;
+  let snapshot: CatalogSnapshot;
+  let accountA: number;
+  let accountB: number;
+
+  const setup = (target: SqliteCatalogStore, accountId: number) => {
+    const advertiser = value(target.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
+    const lineItem = value(
+      target.lineItems.create(
+        accountId,
+        {
+          advertiserId: advertiser.id,
+          name: 'LI',
+          revenueType: 'cost_plus_margin',
+          revenueValueMicros: 250_000,
+          state: 'active',
+        },
+        NOW_MS,
+      ),
+    );
+    const publisher = value(target.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
+    return { advertiser, lineItem, publisher };
+  };
+  const trackerInput = (
+    ids: ReturnType<typeof setup>,
+    overrides: Partial<TrackerInput> = {},
+  ): TrackerInput => ({
+    kind: 'impression',
+    advertiserId: ids.advertiser.id,
+    name: 't',
+    code: null,
+    lineItemId: ids.lineItem.id,
+    publisherId: ids.publisher.id,
+    placementId: null,
+    paymentRuleId: null,
+    state: 'active',
+    clickUrl: null,
+    ...overrides,
+  });
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tally-snapshot-'));
+    db = openSqlite(join(dir, 'tally.db'));
+    otherDb = openSqlite(join(dir, 'tally.db'));
+    const accounts = new SqliteAccountStore(db);
+    accountA = accounts.createAccount('A', NOW_MS).id;
+    accountB = accounts.createAccount('B', NOW_MS).id;
+    store = new SqliteCatalogStore(db);
+    otherStore = new SqliteCatalogStore(otherDb);
+    snapshot = new CatalogSnapshot(store, { pollIntervalMs: 250 });
+    snapshot.start();
+  });
+  after(() => {
+    snapshot.stop();
+    otherDb.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows a tracker written through another connection within a second', async () => {
+    const ids = setup(otherStore, accountA);
+    const created = value(otherStore.trackers.create(accountA, trackerInput(ids, { code: 'far' }), NOW_MS));
+    const startMs = Date.now();
+    while (snapshot.current().findTracker('impression', { id: created.id }) === undefined) {
+      assert.ok(Date.now() - startMs < 1000, 'the snapshot did not follow the change within 1000 ms');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const view = snapshot.current().findTracker('impression', { code: 'far' });
+    assert.equal(view?.id, created.id);
+    assert.equal(view?.lineItem.revenueType, 'cost_plus_margin');
+    assert.equal(view?.lineItem.revenueValueMicros, 250_000);
+    assert.ok(Object.isFrozen(view));
+  });
+
+  it('shows its own writes on the very next read', () => {
+    const ids = setup(store, accountA);
+    const created = value(store.trackers.create(accountA, trackerInput(ids, { state: 'inactive' }), NOW_MS));
+    const view = snapshot.current().findTracker('impression', { id: created.id });
+    assert.equal(view?.state, 'inactive');
+    assert.equal(snapshot.current().findTracker('click', { id: created.id }), undefined);
+    value(store.trackers.update(accountA, created.id, trackerInput(ids, { state: 'active' }), NOW_MS));
+    assert.equal(snapshot.current().findTracker('impression', { id: created.id })?.state, 'active');
+  });
+
+  it('treats a code used in two accounts as unknown unless the account is named', () => {
+    const a = setup(store, accountA);
+    const b = setup(store, accountB);
+    const inA = value(store.trackers.create(accountA, trackerInput(a, { code: 'twice' }), NOW_MS));
+    const inB = value(store.trackers.create(accountB, trackerInput(b, { code: 'twice' }), NOW_MS));
+    const view = snapshot.current();
+    assert.equal(view.findTracker('impression', { code: 'twice' }), undefined);
+    assert.equal(view.findTracker('impression', { code: 'twice', accountId: accountA })?.id, inA.id);
+    assert.equal(view.findTracker('impression', { code: 'twice', accountId: accountB })?.id, inB.id);
+    assert.equal(view.findTracker('click', { code: 'twice', accountId: accountA }), undefined);
+  });
+
+  it('orders a publisher’s payment rules for evaluation: conditional by priority then id, base last, inactive left out', () => {
+    const ids = setup(store, accountA);
+    const publisherId = ids.publisher.id;
+    const base = value(store.paymentRules.create(accountA, rule(publisherId), NOW_MS));
+    const low = value(store.paymentRules.create(accountA, rule(publisherId, { priority: 2 }), NOW_MS));
+    const highOld = value(store.paymentRules.create(accountA, rule(publisherId, { priority: 9 }), NOW_MS));
+    const highNew = value(
+      store.paymentRules.create(
+        accountA,
+        rule(publisherId, {
+          priority: 9,
+          pricingType: 'cpm',
+          revshareMicros: null,
+          costCpmMicros: 1_500_000,
+          startDate: '2026-01-01',
+          endDate: '2026-01-31',
+        }),
+        NOW_MS,
+      ),
+    );
+    value(
+      store.paymentRules.create(accountA, rule(publisherId, { priority: 10, state: 'inactive' }), NOW_MS),
+    );
+    const explicit = value(
+      store.trackers.create(accountA, trackerInput(ids, { paymentRuleId: low.id }), NOW_MS),
+    );
+
+    const view = snapshot.current();
+    const rules = view.paymentRules(publisherId);
+    assert.deepEqual(
+      rules.map((entry) => entry.id),
+      [highOld.id, highNew.id, low.id, base.id],
+    );
+    assert.equal(rules.at(-1)?.isBase, true);
+    const dated = rules[1];
+    assert.equal(dated?.costCpmMicros, 1_500_000);
+    assert.equal(dated?.startMs, Date.UTC(2026, 0, 1));
+    assert.equal(dated?.endMs, Date.UTC(2026, 1, 1));
+    const tracker = view.findTracker('impression', { id: explicit.id });
+    assert.equal(tracker?.paymentRule?.id, low.id);
+    assert.equal(tracker?.publisherPaymentRules, rules);
+    assert.deepEqual(view.paymentRules(999_999), []);
+  });
+
+  it('answers the account’s redirect allow-list, disabled by default', async () => {
+    assert.deepEqual(snapshot.current().redirectAllowlist(accountB), { enabled: false, domains: [] });
+    otherStore.setRedirectAllowlist(accountB, { enabled: true, domains: ['example.com'] }, NOW_MS);
+    const startMs = Date.now();
+    while (!snapshot.current().redirectAllowlist(accountB).enabled) {
+      assert.ok(Date.now() - startMs < 1000, 'the allow-list change did not show within 1000 ms');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.deepEqual(snapshot.current().redirectAllowlist(accountB), {
+      enabled: true,
+      domains: ['example.com'],
+    });
+  });
+});

@@ -1,0 +1,105 @@
+import type Database from 'better-sqlite3';
+import type { CatalogData, CatalogStore, RedirectAllowlist } from '../../ports/catalog.js';
+import { SqliteAdvertisers, SqliteLineItems } from './catalog-advertising.js';
+import type { CatalogWriter } from './catalog-entity.js';
+import { SqlitePaymentRules, SqlitePlacements, SqlitePublishers } from './catalog-publishing.js';
+import { SqliteTrackers } from './catalog-trackers.js';
+
+const DEFAULT_ALLOWLIST: Readonly<RedirectAllowlist> = { enabled: false, domains: [] };
+
+/**
+ * The catalog on SQLite. Every write is one transaction that also bumps the single-row
+ * `catalog_version`, so any process sharing the file can tell that the catalog changed.
+ */
+export class SqliteCatalogStore implements CatalogStore {
+  readonly advertisers: SqliteAdvertisers;
+  readonly lineItems: SqliteLineItems;
+  readonly publishers: SqlitePublishers;
+  readonly placements: SqlitePlacements;
+  readonly paymentRules: SqlitePaymentRules;
+  readonly trackers: SqliteTrackers;
+  private readonly listeners = new Set<() => void>();
+  private readonly readVersion: Database.Statement;
+  private readonly bumpVersion: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.readVersion = db.prepare('SELECT version FROM catalog_version WHERE id = 1').pluck();
+    this.bumpVersion = db.prepare('UPDATE catalog_version SET version = version + 1 WHERE id = 1');
+    const write: CatalogWriter = (work) => {
+      const result = db.transaction(() => {
+        const outcome = work();
+        if (outcome.ok) this.bumpVersion.run();
+        return outcome;
+      })();
+      if (result.ok) this.notify();
+      return result;
+    };
+    this.advertisers = new SqliteAdvertisers(db, write);
+    this.lineItems = new SqliteLineItems(db, write);
+    this.publishers = new SqlitePublishers(db, write);
+    this.placements = new SqlitePlacements(db, write);
+    this.paymentRules = new SqlitePaymentRules(db, write);
+    this.trackers = new SqliteTrackers(db, write);
+  }
+
+  redirectAllowlist(accountId: number): RedirectAllowlist {
+    const row = this.db
+      .prepare('SELECT enabled, domains FROM redirect_allowlists WHERE account_id = ?')
+      .get(accountId) as { enabled: number; domains: string } | undefined;
+    return row === undefined
+      ? { ...DEFAULT_ALLOWLIST, domains: [] }
+      : { enabled: row.enabled === 1, domains: JSON.parse(row.domains) as string[] };
+  }
+
+  setRedirectAllowlist(accountId: number, allowlist: RedirectAllowlist, nowMs: number): RedirectAllowlist {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO redirect_allowlists (account_id, enabled, domains, updated_ms) VALUES (?, ?, ?, ?)
+           ON CONFLICT (account_id) DO UPDATE SET enabled = excluded.enabled, domains = excluded.domains,
+             updated_ms = excluded.updated_ms`,
+        )
+        .run(accountId, allowlist.enabled ? 1 : 0, JSON.stringify(allowlist.domains), nowMs);
+      this.bumpVersion.run();
+    })();
+    this.notify();
+    return this.redirectAllowlist(accountId);
+  }
+
+  version(): number {
+    return this.readVersion.get() as number;
+  }
+
+  load(): CatalogData {
+    return this.db.transaction((): CatalogData => {
+      const redirectAllowlists = new Map<number, RedirectAllowlist>();
+      const rows = this.db.prepare('SELECT account_id, enabled, domains FROM redirect_allowlists').all() as {
+        account_id: number;
+        enabled: number;
+        domains: string;
+      }[];
+      for (const row of rows) {
+        redirectAllowlists.set(row.account_id, {
+          enabled: row.enabled === 1,
+          domains: JSON.parse(row.domains) as string[],
+        });
+      }
+      return {
+        version: this.version(),
+        lineItems: this.lineItems.all(),
+        paymentRules: this.paymentRules.all(),
+        trackers: this.trackers.all(),
+        redirectAllowlists,
+      };
+    })();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,171 @@
+import type { CatalogRecord, DeleteResult, EntityStore, WriteResult } from '../../ports/catalog.js';
+import type { Route, RequestContext } from '../http.js';
+import { ApiError, readJson, sendJson } from '../http.js';
+import type { Owner, ScopeType } from './access.js';
+import { requireOwnWrite, requireScopeType, requireWriter, sees } from './access.js';
+import type { FilterKind } from './paging.js';
+import { notFound, pageOf, parseListRequest, parsePathId } from './paging.js';
+import type { WriteMode } from './validation.js';
+import { validationError } from './validation.js';
+
+/** Catalog bodies are small; placement lists are the largest part. */
+export const CATALOG_MAX_BODY_BYTES = 1024 * 1024;
+
+/** What the generic create/read/list/update/delete routes need to know about one resource. */
+export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends object> {
+  /** Collection path, e.g. `/v1/line-items`. */
+  path: string;
+  /** Singular noun for messages, e.g. `line item`. */
+  noun: string;
+  nounPlural: string;
+  store: EntityStore<T, Input, Filter>;
+  /** Scoped keys of these dimensions may read the resource (their own objects only). */
+  readScopes: readonly ScopeType[];
+  /** Scoped keys of these dimensions may write it (their own objects only). */
+  writeScopes: readonly ScopeType[];
+  /** The resource a scope points at (advertisers, publishers): a key scoped to it may not create or delete one. */
+  scopeRoot?: ScopeType;
+  /** Who owns a stored object. */
+  owner(value: T): Owner;
+  /** Who would own the object a write describes. */
+  inputOwner(input: Input): Owner;
+  /** The filter key a scoped key's list is pinned to, per dimension. */
+  scopeFilterKey: Partial<Record<ScopeType, keyof Filter & string>>;
+  /** The list query parameters. */
+  filters: Readonly<Record<string, FilterKind>>;
+  /** Filter every list and lookup of this route set applies (e.g. the tracker kind). */
+  fixedFilter?: Partial<Filter>;
+  /** True when a stored object belongs to this route set (e.g. the tracker kind). */
+  matches?(value: T): boolean;
+  /** Reads and checks a body into a full input; `existing` is set for replace and patch. */
+  parse(body: unknown, mode: WriteMode, existing: T | undefined): Input;
+  toJson(value: T): Record<string, unknown>;
+}
+
+/** `POST path`, `GET path`, `GET path/:id`, `PATCH` and `PUT path/:id`, `DELETE path/:id` for one resource. */
+export function crudRoutes<T extends CatalogRecord, Input, Filter extends object>(
+  spec: ResourceSpec<T, Input, Filter>,
+): Route[] {
+  const item = `${spec.path}/:id`;
+
+  /** The object the key may see, else 404. */
+  const load = (ctx: RequestContext): T => {
+    const id = parsePathId(ctx.params.id, spec.noun);
+    const value = spec.store.get(ctx.principal.accountId, id);
+    if (value === undefined || !(spec.matches?.(value) ?? true) || !sees(ctx.principal, spec.owner(value))) {
+      throw notFound(spec.noun, id);
+    }
+    return value;
+  };
+
+  const write = async (ctx: RequestContext, mode: Exclude<WriteMode, 'create'>): Promise<void> => {
+    requireWriter(ctx.principal, spec.writeScopes, `change ${spec.nounPlural}`);
+    const existing = load(ctx);
+    const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), mode, existing);
+    requireOwnWrite(ctx.principal, spec.inputOwner(input));
+    const value = unwrap(
+      spec.noun,
+      spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()),
+    );
+    sendJson(ctx.res, 200, spec.toJson(value), ctx.requestId);
+  };
+
+  return [
+    {
+      method: 'POST',
+      path: spec.path,
+      async handler(ctx) {
+        requireWriter(ctx.principal, spec.writeScopes, `create ${spec.nounPlural}`);
+        if (spec.scopeRoot !== undefined) requireScopeType(ctx.principal, [], `create ${spec.nounPlural}`);
+        const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), 'create', undefined);
+        requireOwnWrite(ctx.principal, spec.inputOwner(input));
+        const value = unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now()));
+        ctx.res.setHeader('Location', `${spec.path}/${value.id}`);
+        sendJson(ctx.res, 201, spec.toJson(value), ctx.requestId);
+      },
+    },
+    {
+      method: 'GET',
+      path: spec.path,
+      handler(ctx) {
+        requireScopeType(ctx.principal, spec.readScopes, `read ${spec.nounPlural}`);
+        const request = parseListRequest(ctx.url.searchParams, spec.filters);
+        const filter: Record<string, unknown> = { ...request.filter, ...spec.fixedFilter };
+        const scope = ctx.principal.scope;
+        if (scope !== null) {
+          const key = spec.scopeFilterKey[scope.type];
+          if (key !== undefined) {
+            if (filter[key] !== undefined && filter[key] !== scope.id) {
+              throw new ApiError(
+                403,
+                'FORBIDDEN',
+                `your key is scoped to ${scope.type} ${scope.id}; ${key} may only be ${scope.id}`,
+              );
+            }
+            filter[key] = scope.id;
+          }
+        }
+        const rows = spec.store.list(ctx.principal.accountId, {
+          filter: filter as Filter,
+          afterId: request.afterId,
+          limit: request.limit + 1,
+        });
+        sendJson(
+          ctx.res,
+          200,
+          pageOf(rows, request.limit, (row) => spec.toJson(row)),
+          ctx.requestId,
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: item,
+      handler(ctx) {
+        requireScopeType(ctx.principal, spec.readScopes, `read ${spec.nounPlural}`);
+        sendJson(ctx.res, 200, spec.toJson(load(ctx)), ctx.requestId);
+      },
+    },
+    { method: 'PATCH', path: item, handler: (ctx) => write(ctx, 'patch') },
+    { method: 'PUT', path: item, handler: (ctx) => write(ctx, 'replace') },
+    {
+      method: 'DELETE',
+      path: item,
+      handler(ctx) {
+        requireWriter(ctx.principal, spec.writeScopes, `delete ${spec.nounPlural}`);
+        if (spec.scopeRoot !== undefined) requireScopeType(ctx.principal, [], `delete ${spec.nounPlural}`);
+        const existing = load(ctx);
+        const result = spec.store.delete(ctx.principal.accountId, existing.id);
+        if (!result.ok) throw deleteRefusal(spec.noun, existing.id, result);
+        ctx.res.writeHead(204, { 'X-Request-Id': ctx.requestId, 'Cache-Control': 'no-store' });
+        ctx.res.end();
+      },
+    },
+  ];
+}
+
+/** The stored object, or the API error saying why the write was refused. */
+export function unwrap<T>(noun: string, result: WriteResult<T>): T {
+  if (result.ok) return result.value;
+  switch (result.reason) {
+    case 'not_found':
+      throw new ApiError(404, 'NOT_FOUND', `the ${noun} no longer exists`);
+    case 'invalid':
+      throw validationError(noun, result.problems);
+    case 'conflict':
+      throw new ApiError(409, 'CONFLICT', `${result.field}: ${result.message}`);
+  }
+}
+
+/** E.g. `advertiser 3 still has 2 line items (ids 5, 6) and 1 impression tracker (id 9); delete or move them first`. */
+function deleteRefusal(noun: string, id: number, result: Exclude<DeleteResult, { ok: true }>): ApiError {
+  if (result.reason === 'not_found') return notFound(noun, id);
+  const parts = result.dependents.map((dependent) => {
+    const count = dependent.ids.length;
+    const shown = dependent.ids.slice(0, 10).join(', ');
+    const more = count > 10 ? ` and ${count - 10} more` : '';
+    return `${count} ${count === 1 ? dependent.noun : dependent.nounPlural} (${count === 1 ? 'id' : 'ids'} ${shown}${more})`;
+  });
+  const list = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+  return new ApiError(409, 'CONFLICT', `${noun} ${id} still has ${list}; ${result.fix}`);
+}

@@ -1,0 +1,78 @@
+import { ApiError } from '../http.js';
+
+/** How a list query parameter is read: an id, a text (name: substring), or one of some values. */
+export type FilterKind = 'id' | 'text' | readonly string[];
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+
+/** A parsed list request: the filter, page size and cursor. */
+export interface ListRequest {
+  filter: Record<string, string | number>;
+  limit: number;
+  afterId: number | undefined;
+}
+
+/** Parses `limit`, `after` and the filters of a list request; any other parameter is a 400 naming the known ones. */
+export function parseListRequest(
+  params: URLSearchParams,
+  filters: Readonly<Record<string, FilterKind>>,
+): ListRequest {
+  const problems: string[] = [];
+  const filter: Record<string, string | number> = {};
+  let limit = DEFAULT_LIMIT;
+  let afterId: number | undefined;
+  for (const [name, value] of params) {
+    if (name === 'limit') {
+      limit = Number(value);
+      if (!/^\d+$/.test(value) || limit < 1 || limit > MAX_LIMIT) {
+        problems.push(`limit: send an integer from 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})`);
+      }
+      continue;
+    }
+    if (name === 'after') {
+      afterId = Number(value);
+      if (!/^\d{1,15}$/.test(value)) problems.push('after: send the `next` value of the previous page');
+      continue;
+    }
+    const kind = filters[name];
+    if (kind === undefined) {
+      problems.push(`${name}: unknown parameter; use limit, after, ${Object.keys(filters).join(', ')}`);
+    } else if (kind === 'id') {
+      if (!/^[1-9]\d{0,14}$/.test(value)) problems.push(`${name}: send a numeric id`);
+      filter[name] = Number(value);
+    } else if (kind === 'text') {
+      filter[name] = value;
+    } else {
+      if (!kind.includes(value)) problems.push(`${name}: send one of ${kind.join(', ')}`);
+      filter[name] = value;
+    }
+  }
+  if (problems.length > 0)
+    throw new ApiError(400, 'VALIDATION_FAILED', `bad list query: ${problems.join('; ')}`);
+  return { filter, limit, afterId };
+}
+
+/**
+ * One page of a list fetched with `limit + 1` rows: `next` is the cursor for `after` when
+ * there are more, else null.
+ */
+export function pageOf<T extends { id: number }, J>(
+  rows: readonly T[],
+  limit: number,
+  toJson: (row: T) => J,
+): { items: J[]; next: number | null } {
+  const items = rows.slice(0, limit);
+  return { items: items.map(toJson), next: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+}
+
+/** A path id: digits only, else the object cannot exist (404). */
+export function parsePathId(text: string | undefined, noun: string): number {
+  if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) throw notFound(noun, (text ?? '').slice(0, 40));
+  return Number(text);
+}
+
+/** The 404 for an object that does not exist or that the key may not see: the two look the same. */
+export function notFound(noun: string, id: number | string): ApiError {
+  return new ApiError(404, 'NOT_FOUND', `${noun} ${id} not found`);
+}

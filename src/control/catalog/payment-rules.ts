@@ -1,0 +1,173 @@
+import type {
+  EntityStore,
+  PaymentRule,
+  PaymentRuleFilter,
+  PaymentRuleInput,
+  PricingType,
+} from '../../ports/catalog.js';
+import { CATALOG_STATES, PRICING_TYPES } from '../../ports/catalog.js';
+import type { Route } from '../http.js';
+import { crudRoutes } from './crud.js';
+import { decimalOf, FieldReader, isoOf } from './validation.js';
+
+const FIELDS = [
+  'publisherId',
+  'name',
+  'pricingType',
+  'revshare',
+  'costCpm',
+  'applyCostOnDefault',
+  'maxRevshare',
+  'targetEcpm',
+  'priority',
+  'isBase',
+  'state',
+  'startDate',
+  'endDate',
+  'placementIds',
+];
+const DEFAULT_PRIORITY = 5;
+
+/** Which pricing fields each pricing type uses (all of them required). */
+const PRICING_FIELDS: Readonly<Record<PricingType, readonly string[]>> = {
+  revshare: ['revshare'],
+  cpm: ['costCpm'],
+  dynamic: ['revshare', 'maxRevshare', 'targetEcpm'],
+};
+
+/**
+ * `/v1/payment-rules`: `{publisherId, name, pricingType, revshare?, costCpm?, applyCostOnDefault?,
+ * maxRevshare?, targetEcpm?, priority?, isBase?, state?, startDate?, endDate?, placementIds?}`.
+ *
+ * - `revshare` pays `revshare` (0–1) of revenue; `cpm` pays `costCpm` per 1000 (with
+ *   `applyCostOnDefault`, also on default creatives); `dynamic` pays between `revshare` and
+ *   `maxRevshare`, aiming at `targetEcpm`. Fields a pricing type does not use are refused
+ *   when sent and answered as null; changing the type drops them.
+ * - A publisher's first rule becomes its base rule; `isBase: true` makes a rule the base and
+ *   demotes the old one. The base rule applies when no conditional rule (active, in its
+ *   dates, on one of its placements; highest `priority` first, ties by lowest id) does.
+ * - `publisherId` never changes.
+ */
+export function paymentRuleRoutes(
+  store: EntityStore<PaymentRule, PaymentRuleInput, PaymentRuleFilter>,
+): Route[] {
+  return crudRoutes({
+    path: '/v1/payment-rules',
+    noun: 'payment rule',
+    nounPlural: 'payment rules',
+    store,
+    readScopes: ['publisher'],
+    writeScopes: ['publisher'],
+    owner: (rule) => ({ publisherId: rule.publisherId }),
+    inputOwner: (input) => ({ publisherId: input.publisherId }),
+    scopeFilterKey: { publisher: 'publisherId' },
+    filters: { publisherId: 'id', state: CATALOG_STATES, pricingType: PRICING_TYPES, name: 'text' },
+    parse: parsePaymentRule,
+    toJson: (rule) => ({
+      id: rule.id,
+      publisherId: rule.publisherId,
+      name: rule.name,
+      pricingType: rule.pricingType,
+      revshare: decimalOf(rule.revshareMicros),
+      costCpm: decimalOf(rule.costCpmMicros),
+      applyCostOnDefault: rule.applyCostOnDefault,
+      maxRevshare: decimalOf(rule.maxRevshareMicros),
+      targetEcpm: decimalOf(rule.targetEcpmMicros),
+      priority: rule.priority,
+      isBase: rule.isBase,
+      state: rule.state,
+      startDate: rule.startDate,
+      endDate: rule.endDate,
+      placementIds: rule.placementIds,
+      createdAt: isoOf(rule.createdMs),
+      updatedAt: isoOf(rule.updatedMs),
+    }),
+  });
+}
+
+function parsePaymentRule(
+  body: unknown,
+  mode: 'create' | 'replace' | 'patch',
+  existing: PaymentRule | undefined,
+): PaymentRuleInput {
+  const fields = new FieldReader(body, mode, FIELDS);
+  const base = mode === 'patch' ? existing : undefined;
+  const publisherId = fields.id('publisherId', base?.publisherId ?? existing?.publisherId ?? 0);
+  const name = fields.name('name', base?.name ?? '');
+  const pricingType = fields.oneOf('pricingType', PRICING_TYPES, base?.pricingType ?? 'revshare', {
+    required: true,
+  });
+  const uses = PRICING_FIELDS[pricingType];
+  // Stored pricing fields carry over only while the pricing type stays the same.
+  const kept = base !== undefined && base.pricingType === pricingType ? base : undefined;
+  const revshareMicros = fields.fraction('revshare', kept?.revshareMicros ?? null);
+  const costCpmMicros = fields.amount('costCpm', kept?.costCpmMicros ?? null);
+  const maxRevshareMicros = fields.fraction('maxRevshare', kept?.maxRevshareMicros ?? null);
+  const targetEcpmMicros = fields.amount('targetEcpm', kept?.targetEcpmMicros ?? null);
+  const applyCostOnDefault = fields.bool('applyCostOnDefault', kept?.applyCostOnDefault ?? false);
+  const pricing: Record<string, number | null> = {
+    revshare: revshareMicros,
+    costCpm: costCpmMicros,
+    maxRevshare: maxRevshareMicros,
+    targetEcpm: targetEcpmMicros,
+  };
+  for (const [field, value] of Object.entries(pricing)) {
+    if (uses.includes(field) && value === null)
+      fields.problem(field, `required for pricingType ${pricingType}: ${hint(field)}`);
+    if (!uses.includes(field) && value !== null) {
+      fields.problem(field, `does not apply to pricingType ${pricingType}; leave it out (or send null)`);
+    }
+  }
+  if (applyCostOnDefault && pricingType !== 'cpm') {
+    fields.problem('applyCostOnDefault', 'applies to pricingType cpm only; leave it out or send false');
+  }
+  if (
+    pricingType === 'dynamic' &&
+    revshareMicros !== null &&
+    maxRevshareMicros !== null &&
+    revshareMicros > maxRevshareMicros
+  ) {
+    fields.problem('maxRevshare', 'must be at least revshare (the minimum share of a dynamic rule)');
+  }
+  const dates = readDates(fields, base);
+  const input: PaymentRuleInput = {
+    publisherId,
+    name,
+    pricingType,
+    revshareMicros,
+    costCpmMicros,
+    applyCostOnDefault,
+    maxRevshareMicros,
+    targetEcpmMicros,
+    priority: fields.integer('priority', base?.priority ?? DEFAULT_PRIORITY, 1, 10),
+    isBase: fields.has('isBase') ? fields.bool('isBase', existing?.isBase ?? false) : undefined,
+    state: fields.oneOf('state', CATALOG_STATES, base?.state ?? 'active'),
+    ...dates,
+    placementIds: fields.idList('placementIds', base?.placementIds ?? []),
+  };
+  fields.finish('payment rule');
+  return input;
+}
+
+function readDates(
+  fields: FieldReader,
+  base: PaymentRule | undefined,
+): { startDate: string | null; endDate: string | null } {
+  const startDate = fields.date('startDate', base?.startDate ?? null);
+  const endDate = fields.date('endDate', base?.endDate ?? null);
+  if (startDate !== null && endDate !== null && endDate < startDate) {
+    fields.problem('endDate', `must not be before startDate ${startDate} (both days are included)`);
+  }
+  return { startDate, endDate };
+}
+
+function hint(field: string): string {
+  switch (field) {
+    case 'revshare':
+      return 'send the share as a fraction from 0 to 1, e.g. 0.5 for 50 %';
+    case 'maxRevshare':
+      return 'send the highest share as a fraction from 0 to 1';
+    default:
+      return 'send an amount in currency units, e.g. 1.25';
+  }
+}

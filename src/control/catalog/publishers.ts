@@ -1,0 +1,44 @@
+import type { EntityStore, Publisher, PublisherFilter, PublisherInput } from '../../ports/catalog.js';
+import type { Route } from '../http.js';
+import { crudRoutes } from './crud.js';
+import { FieldReader, isoOf } from './validation.js';
+
+/** Printable, no control characters; what OpenRTB `publisher.id` values look like. */
+const EXTERNAL_ID = /^\P{Cc}{1,255}$/u;
+
+/** `/v1/publishers`: `{name, externalId?}`; `externalId` is the OpenRTB `publisher.id`, unique in the account. */
+export function publisherRoutes(store: EntityStore<Publisher, PublisherInput, PublisherFilter>): Route[] {
+  return crudRoutes({
+    path: '/v1/publishers',
+    noun: 'publisher',
+    nounPlural: 'publishers',
+    store,
+    readScopes: ['publisher'],
+    writeScopes: ['publisher'],
+    scopeRoot: 'publisher',
+    owner: (publisher) => ({ publisherId: publisher.id }),
+    inputOwner: () => ({}),
+    scopeFilterKey: { publisher: 'id' },
+    filters: { name: 'text', externalId: 'text' },
+    parse(body, mode, existing) {
+      const fields = new FieldReader(body, mode, ['name', 'externalId']);
+      const base = mode === 'patch' ? existing : undefined;
+      const name = fields.name('name', base?.name ?? '');
+      const externalId = fields.optionalText(
+        'externalId',
+        base?.externalId ?? null,
+        EXTERNAL_ID,
+        'the OpenRTB publisher.id as a string of 1 to 255 printable characters, or null for none',
+      );
+      fields.finish('publisher');
+      return { name, externalId };
+    },
+    toJson: (publisher) => ({
+      id: publisher.id,
+      name: publisher.name,
+      externalId: publisher.externalId,
+      createdAt: isoOf(publisher.createdMs),
+      updatedAt: isoOf(publisher.updatedMs),
+    }),
+  });
+}

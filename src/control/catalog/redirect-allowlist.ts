@@ -1,0 +1,70 @@
+import type { CatalogStore, RedirectAllowlist } from '../../ports/catalog.js';
+import { requireRole, requireUnscoped } from '../auth.js';
+import type { Route } from '../http.js';
+import { readJson, sendJson } from '../http.js';
+import { CATALOG_MAX_BODY_BYTES } from './crud.js';
+import { FieldReader } from './validation.js';
+
+const MAX_DOMAINS = 1000;
+/** A host name: dot-separated labels of letters, digits and hyphens. */
+const HOST_NAME =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * `GET` and `PUT /v1/account/redirect-allowlist` (account-wide admins): `{enabled, domains}`.
+ * With `enabled`, hits redirect only to these host names and their subdomains.
+ */
+export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
+  const path = '/v1/account/redirect-allowlist';
+  return [
+    {
+      method: 'GET',
+      path,
+      handler(ctx) {
+        requireRole(ctx.principal, 'admin');
+        requireUnscoped(ctx.principal);
+        sendJson(ctx.res, 200, store.redirectAllowlist(ctx.principal.accountId), ctx.requestId);
+      },
+    },
+    {
+      method: 'PUT',
+      path,
+      async handler(ctx) {
+        requireRole(ctx.principal, 'admin');
+        requireUnscoped(ctx.principal);
+        const allowlist = parseAllowlist(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES));
+        sendJson(
+          ctx.res,
+          200,
+          store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now()),
+          ctx.requestId,
+        );
+      },
+    },
+  ];
+}
+
+function parseAllowlist(body: unknown): RedirectAllowlist {
+  const fields = new FieldReader(body, 'create', ['enabled', 'domains']);
+  const enabled = fields.bool('enabled', false);
+  if (!fields.has('enabled')) fields.problem('enabled', 'required: send true or false');
+  const raw = (body as { domains?: unknown }).domains ?? [];
+  const domains: string[] = [];
+  if (!Array.isArray(raw) || raw.length > MAX_DOMAINS) {
+    fields.problem('domains', `send an array of at most ${MAX_DOMAINS} host names, e.g. ["example.com"]`);
+  } else {
+    for (const entry of raw) {
+      const host = typeof entry === 'string' ? entry.trim().toLowerCase().replace(/\.$/, '') : '';
+      if (!HOST_NAME.test(host)) {
+        fields.problem(
+          'domains',
+          `${JSON.stringify(entry)} is not a host name; send names like "example.com" (no scheme, path or wildcard: a name covers its subdomains)`,
+        );
+      } else if (!domains.includes(host)) {
+        domains.push(host);
+      }
+    }
+  }
+  fields.finish('redirect allow-list');
+  return { enabled, domains };
+}

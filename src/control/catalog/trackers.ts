@@ -1,0 +1,91 @@
+import type { EntityStore, Tracker, TrackerFilter, TrackerInput, TrackerKind } from '../../ports/catalog.js';
+import { CATALOG_STATES } from '../../ports/catalog.js';
+import type { Route } from '../http.js';
+import { crudRoutes } from './crud.js';
+import { FieldReader, isoOf } from './validation.js';
+
+/** Safe in a query string as it stands: hits send it as `code=…`. */
+const CODE = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$/;
+const CODE_HINT =
+  "1 to 100 letters, digits, '.', '_', '~' or '-' starting with a letter or digit (hits send it as code=…), or null for none";
+
+const FIELDS = [
+  'advertiserId',
+  'name',
+  'code',
+  'lineItemId',
+  'publisherId',
+  'placementId',
+  'paymentRuleId',
+  'state',
+];
+
+/**
+ * `/v1/impression-trackers` and `/v1/click-trackers`: `{advertiserId, name, code?, lineItemId,
+ * publisherId, placementId?, paymentRuleId?, state?}`, click trackers also `clickUrl?` (the
+ * landing page when a hit has no `redir`). The line item must be the advertiser's; the
+ * placement and payment rule the publisher's. Both kinds share one id sequence.
+ */
+export function trackerRoutes(store: EntityStore<Tracker, TrackerInput, TrackerFilter>): Route[] {
+  return [...routesFor('impression', store), ...routesFor('click', store)];
+}
+
+function routesFor(kind: TrackerKind, store: EntityStore<Tracker, TrackerInput, TrackerFilter>): Route[] {
+  const noun = `${kind} tracker`;
+  const fieldNames = kind === 'click' ? [...FIELDS, 'clickUrl'] : FIELDS;
+  return crudRoutes({
+    path: `/v1/${kind}-trackers`,
+    noun,
+    nounPlural: `${noun}s`,
+    store,
+    readScopes: ['advertiser', 'publisher'],
+    writeScopes: ['advertiser'],
+    owner: (tracker) => ({ advertiserId: tracker.advertiserId, publisherId: tracker.publisherId }),
+    inputOwner: (input) => ({ advertiserId: input.advertiserId }),
+    scopeFilterKey: { advertiser: 'advertiserId', publisher: 'publisherId' },
+    filters: {
+      advertiserId: 'id',
+      lineItemId: 'id',
+      publisherId: 'id',
+      placementId: 'id',
+      paymentRuleId: 'id',
+      state: CATALOG_STATES,
+      code: 'text',
+      name: 'text',
+    },
+    fixedFilter: { kind },
+    matches: (tracker) => tracker.kind === kind,
+    parse(body, mode, existing) {
+      const fields = new FieldReader(body, mode, fieldNames);
+      const base = mode === 'patch' ? existing : undefined;
+      const input: TrackerInput = {
+        kind,
+        advertiserId: fields.id('advertiserId', base?.advertiserId ?? 0),
+        name: fields.name('name', base?.name ?? ''),
+        code: fields.optionalText('code', base?.code ?? null, CODE, CODE_HINT),
+        lineItemId: fields.id('lineItemId', base?.lineItemId ?? 0),
+        publisherId: fields.id('publisherId', base?.publisherId ?? 0),
+        placementId: fields.optionalId('placementId', base?.placementId ?? null),
+        paymentRuleId: fields.optionalId('paymentRuleId', base?.paymentRuleId ?? null),
+        state: fields.oneOf('state', CATALOG_STATES, base?.state ?? 'active'),
+        clickUrl: kind === 'click' ? fields.url('clickUrl', base?.clickUrl ?? null) : null,
+      };
+      fields.finish(noun);
+      return input;
+    },
+    toJson: (tracker) => ({
+      id: tracker.id,
+      advertiserId: tracker.advertiserId,
+      name: tracker.name,
+      code: tracker.code,
+      lineItemId: tracker.lineItemId,
+      publisherId: tracker.publisherId,
+      placementId: tracker.placementId,
+      paymentRuleId: tracker.paymentRuleId,
+      state: tracker.state,
+      ...(kind === 'click' ? { clickUrl: tracker.clickUrl } : {}),
+      createdAt: isoOf(tracker.createdMs),
+      updatedAt: isoOf(tracker.updatedMs),
+    }),
+  });
+}

@@ -1,0 +1,295 @@
+import { formatMicros, parseDecimalMicros } from '../../domain/macros.js';
+import type { FieldProblem } from '../../ports/catalog.js';
+import { ApiError } from '../http.js';
+
+/** How a body is read: `create` and `replace` (PUT) need every required field; `patch` keeps what is absent. */
+export type WriteMode = 'create' | 'replace' | 'patch';
+
+/** Fields every answer carries that a client may send back unchanged; they are ignored. */
+const READ_ONLY_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
+
+const MICROS_PER_UNIT = 1_000_000;
+/** Largest amount accepted: 999999.999999, as Xandr's `ancost`. */
+export const MAX_AMOUNT_MICROS = 999_999_999_999;
+const NAME_MAX_LENGTH = 255;
+const URL_MAX_LENGTH = 2048;
+
+interface FieldOptions {
+  /** Absent (or null) on create/replace is a problem. */
+  required?: boolean;
+}
+
+/**
+ * Reads the fields of a JSON object body, collecting every problem; `finish()` throws one
+ * 400 `VALIDATION_FAILED` naming each field and its fix. Each reader answers the body's value
+ * when present and valid, else `base` (the stored value on `patch`, the default otherwise);
+ * on a problem the answer is a placeholder that `finish()` never lets through.
+ */
+export class FieldReader {
+  private readonly problems: FieldProblem[] = [];
+  private readonly body: Record<string, unknown>;
+
+  constructor(
+    body: unknown,
+    private readonly mode: WriteMode,
+    known: readonly string[],
+  ) {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        `the body must be a JSON object with the fields ${known.join(', ')}`,
+      );
+    }
+    this.body = body as Record<string, unknown>;
+    for (const key of Object.keys(this.body)) {
+      if (!known.includes(key) && !READ_ONLY_FIELDS.has(key)) {
+        this.problem(key, `unknown field; the fields are ${known.join(', ')}`);
+      }
+    }
+  }
+
+  /** True when the body sets the field (even to null). */
+  has(name: string): boolean {
+    return Object.hasOwn(this.body, name);
+  }
+
+  /** Records a problem found outside the readers (e.g. a rule across fields). */
+  problem(field: string, message: string): void {
+    this.problems.push({ field, message });
+  }
+
+  /** A non-blank string (trimmed), at most `maxLength` characters. */
+  name(name: string, base: string, options: FieldOptions = { required: true }): string {
+    return (
+      this.read(
+        name,
+        base,
+        options,
+        (value) =>
+          typeof value === 'string' && value.trim() !== '' && value.trim().length <= NAME_MAX_LENGTH
+            ? value.trim()
+            : undefined,
+        `a non-empty string of at most ${NAME_MAX_LENGTH} characters`,
+      ) ?? base
+    );
+  }
+
+  /** A string matching `pattern`, or null to clear it. */
+  optionalText(name: string, base: string | null, pattern: RegExp, hint: string): string | null {
+    return this.readNullable(
+      name,
+      base,
+      (value) => (typeof value === 'string' && pattern.test(value) ? value : undefined),
+      hint,
+    );
+  }
+
+  /** A positive integer id. */
+  id(name: string, base: number, options: FieldOptions = { required: true }): number {
+    return this.read(name, base, options, toId, 'the numeric id of an existing object') ?? base;
+  }
+
+  /** A positive integer id, or null to clear it. */
+  optionalId(name: string, base: number | null): number | null {
+    return this.readNullable(name, base, toId, 'the numeric id of an existing object, or null for none');
+  }
+
+  /** A list of distinct positive integer ids. */
+  idList(name: string, base: number[]): number[] {
+    return (
+      this.read(
+        name,
+        base,
+        {},
+        (value) => {
+          if (!Array.isArray(value) || value.length > 10_000) return undefined;
+          const ids = value.map(toId);
+          return ids.every((id) => id !== undefined) ? [...new Set(ids)] : undefined;
+        },
+        'an array of numeric ids (empty for none)',
+      ) ?? base
+    );
+  }
+
+  /** One of `values`. */
+  oneOf<T extends string>(name: string, values: readonly T[], base: T, options: FieldOptions = {}): T {
+    return (
+      this.read(
+        name,
+        base,
+        options,
+        (value) => (values.includes(value as T) ? (value as T) : undefined),
+        `one of ${values.map((value) => JSON.stringify(value)).join(', ')}`,
+      ) ?? base
+    );
+  }
+
+  bool(name: string, base: boolean): boolean {
+    return (
+      this.read(
+        name,
+        base,
+        {},
+        (value) => (typeof value === 'boolean' ? value : undefined),
+        'true or false',
+      ) ?? base
+    );
+  }
+
+  /** An integer from `min` to `max`. */
+  integer(name: string, base: number, min: number, max: number): number {
+    return (
+      this.read(
+        name,
+        base,
+        {},
+        (value) =>
+          Number.isInteger(value) && (value as number) >= min && (value as number) <= max
+            ? (value as number)
+            : undefined,
+        `an integer from ${min} to ${max}`,
+      ) ?? base
+    );
+  }
+
+  /** A decimal amount of currency (number or string, at most 6 decimals) → micros; null clears it. */
+  amount(name: string, base: number | null, options: FieldOptions = {}): number | null {
+    return this.decimal(
+      name,
+      base,
+      options,
+      MAX_AMOUNT_MICROS,
+      'a decimal amount from 0 to 999999.999999, e.g. 2.5',
+    );
+  }
+
+  /** A fraction from 0 to 1 (at most 6 decimals) → micros of 1; null clears it. */
+  fraction(name: string, base: number | null, options: FieldOptions = {}): number | null {
+    return this.decimal(
+      name,
+      base,
+      options,
+      MICROS_PER_UNIT,
+      'a fraction from 0 to 1 with at most 6 decimals, e.g. 0.25 for 25 %',
+    );
+  }
+
+  /** A calendar day `YYYY-MM-DD`, or null for none. */
+  date(name: string, base: string | null): string | null {
+    return this.readNullable(
+      name,
+      base,
+      (value) =>
+        typeof value === 'string' &&
+        /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+        new Date(`${value}T00:00:00Z`).toISOString().startsWith(value)
+          ? value
+          : undefined,
+      'a date YYYY-MM-DD (UTC), or null for none',
+    );
+  }
+
+  /** An absolute http(s) URL, or null for none. */
+  url(name: string, base: string | null): string | null {
+    return this.readNullable(
+      name,
+      base,
+      toHttpUrl,
+      `an absolute http(s) URL of at most ${URL_MAX_LENGTH} characters, or null for none`,
+    );
+  }
+
+  /** Throws one 400 naming every problem found; `noun` says what was not saved. */
+  finish(noun: string): void {
+    if (this.problems.length === 0) return;
+    throw validationError(noun, this.problems);
+  }
+
+  private decimal(
+    name: string,
+    base: number | null,
+    options: FieldOptions,
+    maxMicros: number,
+    hint: string,
+  ): number | null {
+    const parse = (value: unknown): number | undefined => {
+      const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+      return typeof text === 'string' ? parseDecimalMicros(text, maxMicros) : undefined;
+    };
+    if (options.required === true) return this.read(name, base, options, parse, hint) ?? base;
+    return this.readNullable(name, base, parse, `${hint}, or null for none`);
+  }
+
+  private read<T>(
+    name: string,
+    base: T,
+    options: FieldOptions,
+    parse: (value: unknown) => T | undefined,
+    hint: string,
+  ): T | undefined {
+    const value = this.body[name];
+    if (value === undefined || value === null) {
+      if (options.required === true && this.mode !== 'patch') this.problem(name, `required: send ${hint}`);
+      else if (value === null && options.required === true)
+        this.problem(name, `cannot be null: send ${hint}`);
+      return base;
+    }
+    const parsed = parse(value);
+    if (parsed === undefined) this.problem(name, `${JSON.stringify(value)} is not valid: send ${hint}`);
+    return parsed;
+  }
+
+  private readNullable<T>(
+    name: string,
+    base: T | null,
+    parse: (value: unknown) => T | undefined,
+    hint: string,
+  ): T | null {
+    if (!this.has(name)) return base;
+    const value = this.body[name];
+    if (value === null) return null;
+    const parsed = parse(value);
+    if (parsed === undefined) {
+      this.problem(name, `${JSON.stringify(value)} is not valid: send ${hint}`);
+      return base;
+    }
+    return parsed;
+  }
+}
+
+/** The 400 for `problems`: one message naming each field and its fix. */
+export function validationError(noun: string, problems: readonly FieldProblem[]): ApiError {
+  const list = problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ');
+  return new ApiError(
+    400,
+    'VALIDATION_FAILED',
+    `the ${noun} was not saved; fix ${problems.length === 1 ? 'this field' : `these ${problems.length} fields`}: ${list}`,
+  );
+}
+
+/** Micros as the decimal number the API answers (`2500000` → `2.5`); null stays null. */
+export function decimalOf(micros: number | null): number | null {
+  return micros === null ? null : Number(formatMicros(micros));
+}
+
+/** Epoch ms as the ISO 8601 time the API answers. */
+export function isoOf(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function toId(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
+}
+
+function toHttpUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > URL_MAX_LENGTH || /[\s\p{Cc}]/u.test(value)) {
+    return undefined;
+  }
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

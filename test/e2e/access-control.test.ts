@@ -1,0 +1,499 @@
+/**
+ * Access control over real HTTP: every catalog route for every role, scoped keys, and account
+ * isolation. The matrix under test is documented in `src/control/catalog/access.ts`:
+ *
+ * - reader: GET entities and reports; every write is 403.
+ * - editor: reader + create/update/delete entities; API keys and the redirect allow-list 403.
+ * - admin: everything.
+ * - advertiser-scoped keys: their advertiser, its line items and trackers only (others 404,
+ *   lists filtered); publishers, placements, payment rules, API keys, allow-list 403.
+ * - publisher-scoped keys: their publisher, its placements and payment rules, and read-only
+ *   the trackers on it; advertisers, line items, API keys, allow-list 403.
+ * - another account: 404 for every object, empty lists.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TestServer } from '../support/server.js';
+import { api, runCli, startServer } from '../support/server.js';
+
+type Role = 'reader' | 'editor' | 'admin';
+const ROLES: readonly Role[] = ['reader', 'editor', 'admin'];
+const RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin: 2 };
+
+/** One route call of the matrix: what it needs and how to make it. */
+interface RouteCase {
+  method: string;
+  /** The path, built after setup (ids), and per call for deletes of fresh objects. */
+  path: () => Promise<string> | string;
+  body?: () => unknown;
+  needs: Role;
+  success: number;
+}
+
+describe('access control', () => {
+  let server: TestServer;
+  const keys: Record<string, string> = {};
+  const ids: Record<string, number> = {};
+  const admin = (method: string, path: string, body?: unknown) =>
+    api(server, server.adminKey, method, path, body);
+  const as = (key: string, method: string, path: string, body?: unknown) =>
+    api(server, key, method, path, body);
+  const created = async (path: string, body: unknown): Promise<number> => {
+    const response = await admin('POST', path, body);
+    assert.equal(response.status, 201, `${path}: ${JSON.stringify(response.body)}`);
+    return response.body.id as number;
+  };
+  const newKey = async (name: string, role: Role, scope?: { type: string; id: number }): Promise<string> => {
+    const response = await admin('POST', '/v1/api-keys', { name, role, scope });
+    assert.equal(response.status, 201, JSON.stringify(response.body));
+    return response.body.key as string;
+  };
+  const idsOf = (body: { items: { id: number }[] }) => body.items.map((item) => item.id);
+  /**
+   * Asserts a key's list holds only objects whose `field` is `value`, among them `included`
+   * and none of `excluded` (the role matrix adds fresh objects, so exact lists would be brittle).
+   */
+  const assertListed = async (
+    key: string,
+    resource: string,
+    field: string,
+    value: number | undefined,
+    included: (number | undefined)[],
+    excluded: (number | undefined)[],
+  ) => {
+    const response = await as(key, 'GET', `/v1/${resource}?limit=500`);
+    assert.equal(response.status, 200, resource);
+    const items = response.body.items as Record<string, unknown>[];
+    for (const item of items) assert.equal(item[field], value, `${resource}: ${JSON.stringify(item)}`);
+    const listed = items.map((item) => item.id);
+    for (const id of included) assert.ok(listed.includes(id), `${resource} lists ${id}`);
+    for (const id of excluded) assert.ok(!listed.includes(id), `${resource} hides ${id}`);
+  };
+
+  /** Create bodies for each resource, within advertiser A1 and publisher P1. */
+  const bodies: Record<string, () => unknown> = {
+    advertisers: () => ({ name: 'fresh advertiser' }),
+    'line-items': () => ({ advertiserId: ids.A1, name: 'fresh', revenueType: 'cpm', revenueValue: 1 }),
+    publishers: () => ({ name: 'fresh publisher' }),
+    placements: () => ({ publisherId: ids.P1, name: 'fresh' }),
+    'payment-rules': () => ({ publisherId: ids.P1, name: 'fresh', pricingType: 'revshare', revshare: 0.1 }),
+    'impression-trackers': () => ({
+      advertiserId: ids.A1,
+      name: 'fresh',
+      lineItemId: ids.LI1,
+      publisherId: ids.P1,
+    }),
+    'click-trackers': () => ({
+      advertiserId: ids.A1,
+      name: 'fresh',
+      lineItemId: ids.LI1,
+      publisherId: ids.P1,
+    }),
+  };
+  /** An existing object of each resource (all in A1 / P1). */
+  const existing: Record<string, string> = {
+    advertisers: 'A1',
+    'line-items': 'LI1',
+    publishers: 'P1',
+    placements: 'PL1',
+    'payment-rules': 'R1',
+    'impression-trackers': 'T1',
+    'click-trackers': 'C1',
+  };
+
+  before(async () => {
+    server = await startServer();
+    ids.A1 = await created('/v1/advertisers', { name: 'A1' });
+    ids.A2 = await created('/v1/advertisers', { name: 'A2' });
+    ids.LI1 = await created('/v1/line-items', {
+      advertiserId: ids.A1,
+      name: 'LI1',
+      revenueType: 'cpm',
+      revenueValue: 2,
+    });
+    ids.LI2 = await created('/v1/line-items', {
+      advertiserId: ids.A2,
+      name: 'LI2',
+      revenueType: 'cpm',
+      revenueValue: 2,
+    });
+    ids.P1 = await created('/v1/publishers', { name: 'P1', externalId: 'p1' });
+    ids.P2 = await created('/v1/publishers', { name: 'P2' });
+    ids.PL1 = await created('/v1/placements', { publisherId: ids.P1, name: 'PL1' });
+    ids.PL2 = await created('/v1/placements', { publisherId: ids.P2, name: 'PL2' });
+    ids.R1 = await created('/v1/payment-rules', {
+      publisherId: ids.P1,
+      name: 'R1',
+      pricingType: 'revshare',
+      revshare: 0.5,
+    });
+    ids.R2 = await created('/v1/payment-rules', {
+      publisherId: ids.P2,
+      name: 'R2',
+      pricingType: 'cpm',
+      costCpm: 1,
+    });
+    const tracker = (advertiser: string, lineItem: string, publisher: string, name: string) => ({
+      advertiserId: ids[advertiser],
+      name,
+      lineItemId: ids[lineItem],
+      publisherId: ids[publisher],
+    });
+    ids.T1 = await created('/v1/impression-trackers', {
+      ...tracker('A1', 'LI1', 'P1', 'T1'),
+      placementId: ids.PL1,
+    });
+    ids.T2 = await created('/v1/impression-trackers', tracker('A2', 'LI2', 'P2', 'T2'));
+    ids.T3 = await created('/v1/impression-trackers', tracker('A1', 'LI1', 'P2', 'T3'));
+    ids.C1 = await created('/v1/click-trackers', tracker('A1', 'LI1', 'P1', 'C1'));
+    ids.C2 = await created('/v1/click-trackers', tracker('A2', 'LI2', 'P2', 'C2'));
+    keys.reader = await newKey('reader', 'reader');
+    keys.editor = await newKey('editor', 'editor');
+    keys.admin = await newKey('second admin', 'admin');
+    keys.advertiserEditor = await newKey('A1 editor', 'editor', { type: 'advertiser', id: ids.A1 });
+    keys.advertiserReader = await newKey('A1 reader', 'reader', { type: 'advertiser', id: ids.A1 });
+    keys.advertiserAdmin = await newKey('A1 admin', 'admin', { type: 'advertiser', id: ids.A1 });
+    keys.publisherEditor = await newKey('P1 editor', 'editor', { type: 'publisher', id: ids.P1 });
+    keys.publisherReader = await newKey('P1 reader', 'reader', { type: 'publisher', id: ids.P1 });
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  describe('roles on every route (account-wide keys)', () => {
+    const cases: [string, RouteCase][] = [];
+    for (const resource of Object.keys(bodies)) {
+      const path = `/v1/${resource}`;
+      const one = () => `${path}/${ids[existing[resource] ?? '']}`;
+      cases.push(
+        [`GET ${path}`, { method: 'GET', path: () => path, needs: 'reader', success: 200 }],
+        [`GET ${path}/:id`, { method: 'GET', path: one, needs: 'reader', success: 200 }],
+        [
+          `POST ${path}`,
+          { method: 'POST', path: () => path, body: bodies[resource], needs: 'editor', success: 201 },
+        ],
+        [
+          `PATCH ${path}/:id`,
+          { method: 'PATCH', path: one, body: () => ({ name: 'same' }), needs: 'editor', success: 200 },
+        ],
+        [
+          `PUT ${path}/:id`,
+          { method: 'PUT', path: one, body: bodies[resource], needs: 'editor', success: 200 },
+        ],
+        [
+          `DELETE ${path}/:id`,
+          {
+            method: 'DELETE',
+            path: async () => `${path}/${await created(path, bodies[resource]?.())}`,
+            needs: 'editor',
+            success: 204,
+          },
+        ],
+      );
+    }
+    cases.push(
+      ['GET /v1/api-keys', { method: 'GET', path: () => '/v1/api-keys', needs: 'admin', success: 200 }],
+      [
+        'POST /v1/api-keys',
+        {
+          method: 'POST',
+          path: () => '/v1/api-keys',
+          body: () => ({ name: 'k', role: 'reader' }),
+          needs: 'admin',
+          success: 201,
+        },
+      ],
+      [
+        'GET /v1/api-keys/:id',
+        {
+          method: 'GET',
+          path: async () => `/v1/api-keys/${(await admin('GET', '/v1/api-keys')).body.items[0].id}`,
+          needs: 'admin',
+          success: 200,
+        },
+      ],
+      [
+        'DELETE /v1/api-keys/:id',
+        {
+          method: 'DELETE',
+          path: async () => {
+            const response = await admin('POST', '/v1/api-keys', { name: 'to revoke', role: 'reader' });
+            return `/v1/api-keys/${response.body.id}`;
+          },
+          needs: 'admin',
+          success: 204,
+        },
+      ],
+      [
+        'GET /v1/account/redirect-allowlist',
+        { method: 'GET', path: () => '/v1/account/redirect-allowlist', needs: 'admin', success: 200 },
+      ],
+      [
+        'PUT /v1/account/redirect-allowlist',
+        {
+          method: 'PUT',
+          path: () => '/v1/account/redirect-allowlist',
+          body: () => ({ enabled: false, domains: [] }),
+          needs: 'admin',
+          success: 200,
+        },
+      ],
+      [
+        'GET /v1/reports',
+        {
+          method: 'GET',
+          path: () => '/v1/reports?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z',
+          needs: 'reader',
+          success: 200,
+        },
+      ],
+    );
+
+    for (const [label, route] of cases) {
+      const allowed = ROLES.filter((role) => RANK[role] >= RANK[route.needs]);
+      const denied = ROLES.filter((role) => RANK[role] < RANK[route.needs]);
+      const plural = (roles: readonly Role[]) => roles.map((role) => `${role}s`).join(' and ');
+      const sentence =
+        denied.length === 0
+          ? `${label} is open to ${plural(allowed)}`
+          : `${label} is for ${plural(allowed)}; ${plural(denied)} get 403`;
+      it(`${sentence}; callers without a key get 401`, async () => {
+        for (const role of ROLES) {
+          const response = await as(keys[role] ?? '', route.method, await route.path(), route.body?.());
+          const expected = RANK[role] >= RANK[route.needs] ? route.success : 403;
+          assert.equal(response.status, expected, `${role}: ${JSON.stringify(response.body)}`);
+          if (expected === 403) assert.equal(response.body.error.code, 'FORBIDDEN');
+        }
+        const anonymous = await fetch(`${server.url}${await route.path()}`, { method: route.method });
+        assert.equal(anonymous.status, 401);
+        await anonymous.body?.cancel();
+      });
+    }
+  });
+
+  describe('a key scoped to an advertiser', () => {
+    it('sees only its advertiser, its line items and its trackers', async () => {
+      const key = keys.advertiserReader ?? '';
+      assert.deepEqual(idsOf((await as(key, 'GET', '/v1/advertisers')).body), [ids.A1]);
+      await assertListed(key, 'line-items', 'advertiserId', ids.A1, [ids.LI1], [ids.LI2]);
+      await assertListed(key, 'impression-trackers', 'advertiserId', ids.A1, [ids.T1, ids.T3], [ids.T2]);
+      await assertListed(key, 'click-trackers', 'advertiserId', ids.A1, [ids.C1], [ids.C2]);
+      assert.equal((await as(key, 'GET', `/v1/advertisers/${ids.A1}`)).status, 200);
+      assert.equal((await as(key, 'GET', `/v1/impression-trackers/${ids.T3}`)).status, 200);
+    });
+
+    it('gets 404 for another advertiser’s objects, exactly as for missing ones', async () => {
+      const key = keys.advertiserEditor ?? '';
+      for (const path of [
+        `/v1/advertisers/${ids.A2}`,
+        `/v1/line-items/${ids.LI2}`,
+        `/v1/impression-trackers/${ids.T2}`,
+        `/v1/click-trackers/${ids.C2}`,
+      ]) {
+        const foreign = await as(key, 'GET', path);
+        const missing = await as(key, 'GET', path.replace(/\d+$/, '99999999'));
+        assert.equal(foreign.status, 404, path);
+        assert.equal(
+          foreign.body.error.message.replace(/\d+/, 'N'),
+          missing.body.error.message.replace(/\d+/, 'N'),
+        );
+        assert.equal((await as(key, 'PATCH', path, { name: 'x' })).status, 404, path);
+        // No scoped key deletes advertisers: 403 whatever the id.
+        assert.equal(
+          (await as(key, 'DELETE', path)).status,
+          path.startsWith('/v1/advertisers/') ? 403 : 404,
+          path,
+        );
+      }
+    });
+
+    it('gets 403 on the publisher side, API keys and account settings', async () => {
+      const key = keys.advertiserAdmin ?? '';
+      for (const [method, path] of [
+        ['GET', '/v1/publishers'],
+        ['GET', `/v1/publishers/${ids.P1}`],
+        ['GET', `/v1/publishers/99999999`],
+        ['GET', '/v1/placements'],
+        ['GET', `/v1/placements/${ids.PL1}`],
+        ['POST', '/v1/placements'],
+        ['GET', '/v1/payment-rules'],
+        ['PATCH', `/v1/payment-rules/${ids.R1}`],
+        ['GET', '/v1/api-keys'],
+        ['POST', '/v1/api-keys'],
+        ['GET', '/v1/account/redirect-allowlist'],
+      ] as const) {
+        const response = await as(key, method, path, method === 'GET' ? undefined : {});
+        assert.equal(response.status, 403, `${method} ${path}`);
+      }
+    });
+
+    it('manages its own line items and trackers but cannot create, delete or reach beyond its advertiser', async () => {
+      const key = keys.advertiserEditor ?? '';
+      const lineItem = await as(key, 'POST', '/v1/line-items', bodies['line-items']?.());
+      assert.equal(lineItem.status, 201);
+      const tracker = await as(key, 'POST', '/v1/impression-trackers', {
+        advertiserId: ids.A1,
+        name: 'own',
+        lineItemId: lineItem.body.id,
+        publisherId: ids.P2,
+        placementId: ids.PL2,
+        paymentRuleId: ids.R2,
+      });
+      assert.equal(tracker.status, 201, 'its trackers may run on any publisher of the account');
+      assert.equal((await as(key, 'DELETE', `/v1/impression-trackers/${tracker.body.id}`)).status, 204);
+      assert.equal((await as(key, 'PATCH', `/v1/advertisers/${ids.A1}`, { name: 'A1' })).status, 200);
+
+      const refusals: [string, string, unknown][] = [
+        ['POST', '/v1/advertisers', { name: 'new' }],
+        ['DELETE', `/v1/advertisers/${ids.A1}`, undefined],
+        ['POST', '/v1/line-items', { advertiserId: ids.A2, name: 'x', revenueType: 'none' }],
+        [
+          'POST',
+          '/v1/impression-trackers',
+          { advertiserId: ids.A2, name: 'x', lineItemId: ids.LI2, publisherId: ids.P1 },
+        ],
+        ['PATCH', `/v1/impression-trackers/${ids.T1}`, { advertiserId: ids.A2, lineItemId: ids.LI2 }],
+        ['GET', `/v1/line-items?advertiserId=${ids.A2}`, undefined],
+        [
+          'GET',
+          `/v1/reports?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&advertiser=${ids.A2}`,
+          undefined,
+        ],
+      ];
+      for (const [method, path, body] of refusals) {
+        const response = await as(key, method, path, body);
+        assert.equal(response.status, 403, `${method} ${path}: ${JSON.stringify(response.body)}`);
+      }
+      assert.equal((await admin('GET', `/v1/impression-trackers/${ids.T1}`)).body.advertiserId, ids.A1);
+    });
+
+    it('cannot write at all with the reader role', async () => {
+      const key = keys.advertiserReader ?? '';
+      assert.equal((await as(key, 'PATCH', `/v1/line-items/${ids.LI1}`, { name: 'x' })).status, 403);
+      assert.equal((await as(key, 'POST', '/v1/line-items', bodies['line-items']?.())).status, 403);
+    });
+  });
+
+  describe('a key scoped to a publisher', () => {
+    it('sees only its publisher, its placements and rules, and the trackers on it', async () => {
+      const key = keys.publisherReader ?? '';
+      assert.deepEqual(idsOf((await as(key, 'GET', '/v1/publishers')).body), [ids.P1]);
+      await assertListed(key, 'placements', 'publisherId', ids.P1, [ids.PL1], [ids.PL2]);
+      await assertListed(key, 'payment-rules', 'publisherId', ids.P1, [ids.R1], [ids.R2]);
+      await assertListed(key, 'impression-trackers', 'publisherId', ids.P1, [ids.T1], [ids.T2, ids.T3]);
+      await assertListed(key, 'click-trackers', 'publisherId', ids.P1, [ids.C1], [ids.C2]);
+      for (const path of [
+        `/v1/publishers/${ids.P2}`,
+        `/v1/placements/${ids.PL2}`,
+        `/v1/payment-rules/${ids.R2}`,
+        `/v1/impression-trackers/${ids.T3}`,
+        `/v1/impression-trackers/${ids.T2}`,
+      ]) {
+        assert.equal((await as(key, 'GET', path)).status, 404, path);
+      }
+      assert.equal((await as(key, 'GET', `/v1/placements?publisherId=${ids.P2}`)).status, 403);
+    });
+
+    it('manages its placements and payment rules, reads its trackers, and gets 403 on the advertiser side', async () => {
+      const key = keys.publisherEditor ?? '';
+      const placement = await as(key, 'POST', '/v1/placements', { publisherId: ids.P1, name: 'own' });
+      assert.equal(placement.status, 201);
+      const rule = await as(key, 'POST', '/v1/payment-rules', {
+        publisherId: ids.P1,
+        name: 'own',
+        pricingType: 'cpm',
+        costCpm: 0.5,
+        placementIds: [placement.body.id],
+      });
+      assert.equal(rule.status, 201);
+      assert.equal((await as(key, 'DELETE', `/v1/payment-rules/${rule.body.id}`)).status, 204);
+      assert.equal((await as(key, 'DELETE', `/v1/placements/${placement.body.id}`)).status, 204);
+
+      const refusals: [string, string, unknown][] = [
+        ['POST', '/v1/placements', { publisherId: ids.P2, name: 'x' }],
+        [
+          'POST',
+          '/v1/payment-rules',
+          { publisherId: ids.P2, name: 'x', pricingType: 'revshare', revshare: 0.1 },
+        ],
+        ['POST', '/v1/publishers', { name: 'x' }],
+        ['DELETE', `/v1/publishers/${ids.P1}`, undefined],
+        ['PATCH', `/v1/impression-trackers/${ids.T1}`, { name: 'x' }],
+        ['POST', '/v1/impression-trackers', bodies['impression-trackers']?.()],
+        ['DELETE', `/v1/click-trackers/${ids.C1}`, undefined],
+        ['GET', '/v1/advertisers', undefined],
+        ['GET', `/v1/line-items/${ids.LI1}`, undefined],
+        ['GET', '/v1/api-keys', undefined],
+        ['PUT', '/v1/account/redirect-allowlist', { enabled: false, domains: [] }],
+      ];
+      for (const [method, path, body] of refusals) {
+        const response = await as(key, method, path, body);
+        assert.equal(response.status, 403, `${method} ${path}: ${JSON.stringify(response.body)}`);
+      }
+    });
+  });
+
+  describe('another account', () => {
+    let rival = '';
+
+    before(async () => {
+      const result = await runCli(['create-account', 'Rival Network'], { TALLY_DATA_DIR: server.dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Account \d+ \("Rival Network"\) created/);
+      rival = /(tally_[A-Za-z0-9_-]+)/.exec(result.stdout)?.[1] ?? '';
+      assert.notEqual(rival, '');
+    });
+
+    it('starts empty: every list is empty', async () => {
+      for (const resource of [...Object.keys(bodies), 'api-keys']) {
+        const response = await as(rival, 'GET', `/v1/${resource}`);
+        assert.equal(response.status, 200, resource);
+        const own = resource === 'api-keys' ? 1 : 0;
+        assert.equal(response.body.items.length, own, resource);
+      }
+    });
+
+    it('gets 404 for the first account’s objects and cannot reference them', async () => {
+      for (const [resource, name] of Object.entries(existing)) {
+        const path = `/v1/${resource}/${ids[name]}`;
+        assert.equal((await as(rival, 'GET', path)).status, 404, path);
+        assert.equal((await as(rival, 'PATCH', path, { name: 'stolen' })).status, 404, path);
+        assert.equal((await as(rival, 'DELETE', path)).status, 404, path);
+      }
+      const lineItem = await as(rival, 'POST', '/v1/line-items', bodies['line-items']?.());
+      assert.equal(lineItem.status, 400);
+      assert.match(lineItem.body.error.message, new RegExp(`no advertiser ${ids.A1} in this account`));
+      const scoped = await as(rival, 'POST', '/v1/api-keys', {
+        name: 'x',
+        role: 'reader',
+        scope: { type: 'publisher', id: ids.P1 },
+      });
+      assert.equal(scoped.status, 400);
+      const keysOfFirst = (await admin('GET', '/v1/api-keys?limit=500')).body.items[0].id as number;
+      assert.equal((await as(rival, 'DELETE', `/v1/api-keys/${keysOfFirst}`)).status, 404);
+      assert.equal((await admin('GET', `/v1/advertisers/${ids.A1}`)).body.name, 'A1', 'untouched');
+    });
+
+    it('keeps its own objects, codes and settings apart from the first account', async () => {
+      const advertiser = await as(rival, 'POST', '/v1/advertisers', { name: 'Rival advertiser' });
+      assert.equal(advertiser.status, 201);
+      assert.equal((await admin('GET', `/v1/advertisers/${advertiser.body.id}`)).status, 404);
+      assert.ok(!idsOf((await admin('GET', '/v1/advertisers?limit=500')).body).includes(advertiser.body.id));
+      const publisher = await as(rival, 'POST', '/v1/publishers', {
+        name: 'Rival publisher',
+        externalId: 'p1',
+      });
+      assert.equal(publisher.status, 201, 'external ids are unique per account only');
+      await as(rival, 'PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['rival.example'] });
+      assert.notDeepEqual((await admin('GET', '/v1/account/redirect-allowlist')).body.domains, [
+        'rival.example',
+      ]);
+    });
+  });
+
+  it('create-account refuses a missing name with its usage', async () => {
+    const result = await runCli(['create-account'], { TALLY_DATA_DIR: server.dataDir });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /usage: tally create-account <name>/);
+  });
+});
