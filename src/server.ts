@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
 import { deliveryRoutes } from './control/deliveries.js';
+import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson } from './control/http.js';
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
@@ -24,6 +25,8 @@ import { GroupCommitter } from './hot/group-commit.js';
 import { handleNotice } from './hot/notices.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
+import { handleTrackerHit } from './hot/trackers.js';
+import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
 import { loadKeyRing } from './keys.js';
 import type { Logger } from './lib/log.js';
@@ -109,12 +112,33 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     ...deliveryRoutes(ledger),
   );
   router.add(...catalogRoutes(catalog, accounts));
+  router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));
+  const trackerDeps: TrackerDeps = {
+    catalog: () => catalogSnapshot.current(),
+    ivtFilter: () => config.ivtFilter,
+    committer,
+    metrics,
+    nowMs: Date.now,
+  };
+
+  /** The hot path: notices and tracker hits, served without the control plane's routing or auth. */
+  const hotHandler = (pathname: string) => {
+    if (pathname.startsWith('/n/'))
+      return (req: IncomingMessage, res: ServerResponse, url: URL) => handleNotice(req, res, url, noticeDeps);
+    if (pathname === '/imptr')
+      return (req: IncomingMessage, res: ServerResponse) =>
+        handleTrackerHit('impression', req, res, trackerDeps);
+    if (pathname === '/clktr')
+      return (req: IncomingMessage, res: ServerResponse) => handleTrackerHit('click', req, res, trackerDeps);
+    return undefined;
+  };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://tally.invalid');
-    if (url.pathname.startsWith('/n/')) {
-      handleNotice(req, res, url, noticeDeps).catch((error: unknown) => {
-        log.error('notice_failed', { error: String(error) });
+    const hot = hotHandler(url.pathname);
+    if (hot !== undefined) {
+      hot(req, res, url).catch((error: unknown) => {
+        log.error('hit_failed', { path: url.pathname, error: String(error) });
         if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
       });
       return;
@@ -243,7 +267,11 @@ function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, lo
   const account =
     accounts.getAccount(OPERATOR_ACCOUNT_ID) ?? accounts.createAccount(DEFAULT_ACCOUNT_NAME, nowMs);
   if (adminKey !== undefined) {
-    if (accounts.findKey(hashApiKey(adminKey)) === undefined) {
+    if (accounts.keyHashRevoked(hashApiKey(adminKey))) {
+      log.warn('admin_key_revoked', {
+        note: 'TALLY_ADMIN_KEY was revoked through the API and stays revoked; set a new one',
+      });
+    } else if (accounts.findKey(hashApiKey(adminKey)) === undefined) {
       accounts.addKey(
         account.id,
         hashApiKey(adminKey),

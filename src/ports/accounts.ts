@@ -45,6 +45,8 @@ export interface AccountStore {
   /** The live (unrevoked) key with this hash, or `undefined`. */
   findKey(hash: string): ApiKeyRecord | undefined;
   listKeys(accountId: number): ApiKeyRecord[];
+  /** True when a key with this hash was stored and later revoked (a revoked key is never revived). */
+  keyHashRevoked(hash: string): boolean;
   /** Revokes a key of the account; false when there is no such live key. */
   revokeKey(accountId: number, keyId: number, nowMs: number): boolean;
   /** True when the account has at least one live admin key. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fixtureJson, fixtureNames } from '../support/fixtures.js';
-import { api, startServer } from '../support/server.js';
+import { api, freePort, runCli, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
@@ -420,6 +420,40 @@ describe('counting notices end to end', () => {
     const delivery = delivered.body.deliveries.find((candidate: any) => candidate.url.includes('/flaky'));
     assert.equal(delivery?.attempts, 4);
     assert.equal(dsp.hits.filter((hit) => hit.path === '/flaky').length, 1);
+  });
+
+  it('marks a delivery dead at its deadline and sends it after the replay-dead command', async () => {
+    const port = await freePort();
+    const win = await registerOne({
+      imp: { video: {} },
+      context: { app: {} },
+      auctionTimeMs: Date.now() - 3 * 3_600_000 + 2_000,
+      bid: {
+        adm: undefined,
+        nurl: 'https://dsp.invalid/v',
+        burl: `http://127.0.0.1:${port}/late-dsp?auction=\${AUCTION_ID}`,
+      },
+    });
+    await fire(billingUrl(win));
+    expect('counted');
+    const deadline = Date.now() + 15_000;
+    let dead: any;
+    while (dead === undefined && Date.now() < deadline) {
+      const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead');
+      dead = listed.body.deliveries.find((delivery: any) => delivery.url.includes('/late-dsp'));
+      if (dead === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(dead !== undefined, 'the delivery died at its deadline');
+    assert.match(dead.lastError, /fetch failed|ECONNREFUSED|TypeError/);
+    const lateDsp = await startDsp(port);
+    try {
+      const replay = await runCli(['replay-dead'], { TALLY_DATA_DIR: tally.dataDir });
+      assert.equal(replay.code, 0, replay.stderr);
+      assert.match(replay.stdout, /[1-9]\d* dead deliveries are pending again/);
+      await lateDsp.waitFor((hits) => hits.some((hit) => hit.path === '/late-dsp'));
+    } finally {
+      await lateDsp.close();
+    }
   });
 
   it('follows the DSP’s redirects when relaying', async () => {

@@ -20,7 +20,8 @@ export interface FakeDsp {
   close(): Promise<void>;
 }
 
-export async function startDsp(): Promise<FakeDsp> {
+/** Starts the fake DSP on `port` (a free one by default). */
+export async function startDsp(port = 0): Promise<FakeDsp> {
   const hits: DspHit[] = [];
   const failures = new Map<string, number>();
   const server: Server = createServer((req, res) => {
@@ -38,10 +39,10 @@ export async function startDsp(): Promise<FakeDsp> {
     hits.push({ path: url.pathname, query: url.searchParams, headers: req.headers });
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${address.port}`,
     hits,
     failNext: (path, times) => failures.set(path, times),
     async waitFor(predicate, timeoutMs = 15_000) {

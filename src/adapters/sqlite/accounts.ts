@@ -63,6 +63,13 @@ export class SqliteAccountStore implements AccountStore {
     ).map(toKey);
   }
 
+  keyHashRevoked(hash: string): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM api_keys WHERE hash = ? AND revoked_ms IS NOT NULL').get(hash) !==
+      undefined
+    );
+  }
+
   revokeKey(accountId: number, keyId: number, nowMs: number): boolean {
     return (
       this.db

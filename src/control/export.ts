@@ -1,0 +1,165 @@
+import { createTransport } from 'nodemailer';
+import type { ExportOptions, ExportParam, PlaceholderSyntax } from '../domain/tag-export.js';
+import { PLACEHOLDER_SYNTAXES, trackerTag } from '../domain/tag-export.js';
+import type { TrackerKind } from '../domain/tracker-hit.js';
+import type { CatalogStore } from '../ports/catalog.js';
+import { requireRole } from './auth.js';
+import { sees } from './catalog/access.js';
+import type { Route } from './http.js';
+import { ApiError, readJson, sendJson } from './http.js';
+
+const EXPORT_PARAMS: readonly ExportParam[] = ['cachebuster', 'ancost', 'redir'];
+const MAX_TRACKERS_PER_EXPORT = 500;
+const MAX_BODY_BYTES = 64 * 1024;
+const EMAIL_PATTERN = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
+
+/** Where exported tags are mailed from; `undefined` when no SMTP server is configured. */
+export interface MailSettings {
+  smtpUrl: string | undefined;
+  from: string;
+}
+
+/** One exported tag. */
+export interface ExportedTag {
+  trackerId: number;
+  tag: string;
+}
+
+/**
+ * `POST /v1/impression-trackers/{id}/export` (and `/v1/click-trackers/{id}/export`): tags for
+ * one tracker, or several with `trackerIds`; delivered `now` (JSON, or a text file with
+ * `?download=1`) or by `email` through the configured SMTP server.
+ */
+export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: MailSettings): Route[] {
+  return (['impression', 'click'] as const).map((kind) => ({
+    method: 'POST' as const,
+    path: `/v1/${kind}-trackers/:id/export`,
+    async handler(ctx) {
+      requireRole(ctx.principal, 'editor');
+      const body = asRecord(await readJson(ctx.req, MAX_BODY_BYTES));
+      const request = parseExportRequest(body, ctx.params.id ?? '');
+      const tags = request.trackerIds.map((trackerId) => {
+        const tracker = catalog.trackers.get(ctx.principal.accountId, trackerId);
+        if (tracker === undefined || tracker.kind !== kind || !sees(ctx.principal, tracker)) {
+          throw new ApiError(404, 'NOT_FOUND', `${kind} tracker ${trackerId} does not exist`);
+        }
+        return { trackerId, tag: trackerTag(kind, trackerId, publicUrl, request.options) };
+      });
+      if (request.delivery === 'email') {
+        await mailTags(mail, request.email ?? '', kind, tags);
+        sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags }, ctx.requestId);
+        return;
+      }
+      if (ctx.url.searchParams.get('download') === '1') {
+        ctx.res.writeHead(200, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Content-Disposition': `attachment; filename="tally-${kind}-trackers.txt"`,
+          'Cache-Control': 'no-store',
+          'X-Request-Id': ctx.requestId,
+        });
+        ctx.res.end(tagFile(kind, tags));
+        return;
+      }
+      sendJson(ctx.res, 200, { tags }, ctx.requestId);
+    },
+  }));
+}
+
+interface ExportRequest {
+  trackerIds: number[];
+  options: ExportOptions;
+  delivery: 'now' | 'email';
+  email: string | undefined;
+}
+
+function parseExportRequest(body: Record<string, unknown>, pathId: string): ExportRequest {
+  const problems: string[] = [];
+  const id = Number(pathId);
+  if (!/^\d+$/.test(pathId) || !Number.isSafeInteger(id))
+    throw new ApiError(404, 'NOT_FOUND', `tracker ${pathId} does not exist`);
+  const extra = body.trackerIds ?? [];
+  if (
+    !Array.isArray(extra) ||
+    !extra.every((value) => Number.isSafeInteger(value) && (value as number) > 0)
+  ) {
+    problems.push('trackerIds must be an array of tracker ids');
+  }
+  const trackerIds = [...new Set([id, ...(Array.isArray(extra) ? (extra as number[]) : [])])];
+  if (trackerIds.length > MAX_TRACKERS_PER_EXPORT)
+    problems.push(`export at most ${MAX_TRACKERS_PER_EXPORT} trackers at once`);
+  const type = body.type ?? 'pixel';
+  if (type !== 'javascript' && type !== 'pixel') problems.push('type must be "javascript" or "pixel"');
+  const secure = body.secure ?? true;
+  if (typeof secure !== 'boolean') problems.push('secure must be true (https) or false');
+  const params = body.params ?? [];
+  if (!Array.isArray(params) || !params.every((param) => EXPORT_PARAMS.includes(param as ExportParam))) {
+    problems.push(`params must be a list of ${EXPORT_PARAMS.join(', ')}`);
+  }
+  const placeholders = body.placeholders ?? 'xandr';
+  if (!PLACEHOLDER_SYNTAXES.includes(placeholders as PlaceholderSyntax)) {
+    problems.push(`placeholders must be one of ${PLACEHOLDER_SYNTAXES.join(', ')}`);
+  }
+  const delivery = body.delivery ?? 'now';
+  if (delivery !== 'now' && delivery !== 'email') problems.push('delivery must be "now" or "email"');
+  const email = body.email;
+  if (delivery === 'email' && (typeof email !== 'string' || !EMAIL_PATTERN.test(email))) {
+    problems.push('email must be the address to send the tags to, e.g. adops@example.com');
+  }
+  if (problems.length > 0) throw new ApiError(400, 'VALIDATION_FAILED', problems.join('; '));
+  return {
+    trackerIds,
+    options: {
+      type: type as ExportOptions['type'],
+      secure: secure as boolean,
+      params: params as ExportParam[],
+      placeholders: placeholders as PlaceholderSyntax,
+    },
+    delivery: delivery as ExportRequest['delivery'],
+    email: typeof email === 'string' ? email : undefined,
+  };
+}
+
+async function mailTags(
+  mail: MailSettings,
+  to: string,
+  kind: TrackerKind,
+  tags: ExportedTag[],
+): Promise<void> {
+  if (mail.smtpUrl === undefined) {
+    throw new ApiError(
+      503,
+      'MAIL_NOT_CONFIGURED',
+      'this Tally has no SMTP server for email delivery: use delivery "now", or ask the operator to set TALLY_SMTP_URL',
+    );
+  }
+  try {
+    await createTransport(mail.smtpUrl).sendMail({
+      from: mail.from,
+      to,
+      subject: `Tally ${kind} tracker tags (${tags.length})`,
+      text: `Your exported Tally ${kind} tracker tags are attached (one per line).\n\n${tagFile(kind, tags)}`,
+      attachments: [{ filename: `tally-${kind}-trackers.txt`, content: tagFile(kind, tags) }],
+    });
+  } catch (error) {
+    throw new ApiError(
+      502,
+      'MAIL_FAILED',
+      `the SMTP server refused the message: ${(error as Error).message}`,
+    );
+  }
+}
+
+function tagFile(kind: TrackerKind, tags: ExportedTag[]): string {
+  return tags.map((tag) => `# ${kind} tracker ${tag.trackerId}\n${tag.tag}\n`).join('\n');
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      'the body must be a JSON object {type, secure, params, placeholders, delivery, email?}',
+    );
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,177 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
+import type { IvtFilter } from '../domain/ivt.js';
+import type { Outcome } from '../domain/outcome.js';
+import type { PaymentRule } from '../domain/payment-rules.js';
+import { selectPaymentRule } from '../domain/payment-rules.js';
+import { costAndRevenue } from '../domain/revenue.js';
+import type { TrackerHit, TrackerKind } from '../domain/tracker-hit.js';
+import { checkRedirectTarget, parseTrackerHit } from '../domain/tracker-hit.js';
+import type { Metrics } from '../lib/metrics.js';
+import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
+import type { CatalogView, TrackerView } from '../ports/catalog.js';
+import type { EventRecord } from '../ports/ledger.js';
+import type { GroupCommitter } from './group-commit.js';
+import { sendBody, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
+
+const HOUR_MS = 3_600_000;
+/** The `t=1` answer: a valid, empty script. */
+const TRACKER_SCRIPT = '/* Tally impression tracker */\n';
+const NO_LANDING_PAGE = `<!doctype html><meta charset="utf-8"><title>No landing page</title>
+<h1>This click tracker has no landing page</h1>
+<p>The click was recorded, but there is nowhere to send you: the link needs a <code>redir=</code> parameter (last in the query string) or the tracker a click URL.</p>
+`;
+
+/** What the tracker endpoints need; narrow on purpose (the hot path sees no control plane). */
+export interface TrackerDeps {
+  catalog(): CatalogView;
+  ivtFilter(): IvtFilter;
+  committer: GroupCommitter;
+  metrics: Metrics;
+  nowMs(): number;
+}
+
+/**
+ * `GET /imptr` and `GET /clktr`: Xandr-style tracker hits. The hit is decided, priced (`ancost`
+ * overrides the payment rule; revenue from the line item), committed, and only then answered:
+ * impressions with the 1×1 GIF (`t=2`, default) or a tiny script (`t=1`), or 302 to `redir`;
+ * clicks with 302 to `redir` or the tracker's click URL.
+ */
+export async function handleTrackerHit(
+  kind: TrackerKind,
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: TrackerDeps,
+): Promise<void> {
+  const nowMs = deps.nowMs();
+  const rawUrl = req.url ?? '';
+  const queryAt = rawUrl.indexOf('?');
+  const hit = parseTrackerHit(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1));
+  const catalog = deps.catalog();
+  const tracker = findTracker(catalog, kind, hit);
+  const decision = decideHit(
+    tracker,
+    { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' },
+    deps.ivtFilter(),
+  );
+  const event = hitEvent(kind, hit, tracker, decision.outcome, nowMs);
+  event.deviceIp = decision.device.ip;
+  event.userAgent = decision.device.userAgent;
+
+  let outcome: Outcome;
+  try {
+    const pending = deps.committer.submit(event);
+    if (pending === undefined) {
+      sendUnavailable(res);
+      return;
+    }
+    outcome = await pending;
+  } catch {
+    sendUnavailable(res);
+    return;
+  }
+  deps.metrics.inc('tally_tracker_hits_total', 'Tracker hits recorded, by kind, outcome and reason', {
+    kind,
+    outcome: outcome.outcome,
+    reason: outcome.outcome === 'counted' ? '' : outcome.reason,
+  });
+
+  const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
+  if (target !== undefined) {
+    sendRedirect(res, target);
+  } else if (kind === 'click') {
+    sendBody(res, tracker === undefined ? 404 : 400, 'text/html; charset=utf-8', NO_LANDING_PAGE);
+  } else if (hit.pixelType === 'javascript') {
+    sendBody(res, 200, 'application/javascript; charset=utf-8', TRACKER_SCRIPT);
+  } else {
+    sendPixel(res, req.method === 'HEAD');
+  }
+}
+
+function findTracker(catalog: CatalogView, kind: TrackerKind, hit: TrackerHit): TrackerView | undefined {
+  if (hit.id !== undefined) {
+    const tracker = catalog.findTracker(kind, { id: hit.id });
+    return hit.accountId === undefined || tracker?.accountId === hit.accountId ? tracker : undefined;
+  }
+  if (hit.code === undefined) return undefined;
+  return catalog.findTracker(
+    kind,
+    hit.accountId === undefined ? { code: hit.code } : { code: hit.code, accountId: hit.accountId },
+  );
+}
+
+/** Where to send the browser: `redir` when allowed, else (clicks) the tracker's click URL. */
+function redirectTarget(
+  kind: TrackerKind,
+  hit: TrackerHit,
+  tracker: TrackerView,
+  catalog: CatalogView,
+): string | undefined {
+  const allowlist = catalog.redirectAllowlist(tracker.accountId);
+  if (hit.redirect !== undefined) {
+    const checked = checkRedirectTarget(hit.redirect, allowlist);
+    if (checked.ok) return checked.url;
+  }
+  if (kind === 'click' && tracker.clickUrl !== null) {
+    const checked = checkRedirectTarget(tracker.clickUrl, allowlist);
+    if (checked.ok) return checked.url;
+  }
+  return undefined;
+}
+
+function hitEvent(
+  kind: TrackerKind,
+  hit: TrackerHit,
+  tracker: TrackerView | undefined,
+  outcome: Outcome,
+  nowMs: number,
+): EventRecord {
+  const rule = tracker === undefined ? undefined : paymentRuleFor(tracker, nowMs);
+  const money =
+    tracker === undefined
+      ? { mediaCostMicros: 0, revenueMicros: 0 }
+      : costAndRevenue(tracker.lineItem, rule, hit.ancostMicros);
+  const event: EventRecord = {
+    receivedMs: nowMs,
+    servedHourMs: nowMs - (nowMs % HOUR_MS),
+    outcome,
+    dims: {
+      accountId: tracker?.accountId ?? OPERATOR_ACCOUNT_ID,
+      impressionType: kind === 'impression' ? 'external_impression' : 'external_click',
+      kind: '',
+      format: '',
+      channel: '',
+      method: '',
+      seat: '',
+      publisher: tracker === undefined ? '' : String(tracker.publisherId),
+      auctionId: '',
+      impId: '',
+      bidId: '',
+      currency: '',
+      advertiserId: tracker?.advertiserId ?? 0,
+      lineItemId: tracker?.lineItem.id ?? 0,
+      trackerId: tracker?.id ?? 0,
+      placementId: tracker?.placementId ?? 0,
+      paymentRuleId: rule?.id ?? 0,
+      cachebusterMissing: hit.cachebusterMissing,
+    },
+    priceMicros: 0,
+    mediaCostMicros: money.mediaCostMicros,
+    revenueMicros: money.revenueMicros,
+    deviceIp: '',
+    userAgent: '',
+  };
+  if (tracker !== undefined && hit.cachebuster !== undefined) {
+    event.dedupe = {
+      key: trackerDedupeKey(kind, tracker.id, hit.cachebuster),
+      expiresMs: nowMs + TRACKER_DEDUPE_WINDOW_MS,
+    };
+  }
+  return event;
+}
+
+/** The tracker's own payment rule, else the publisher's rule that applies now (Xandr's evaluation). */
+function paymentRuleFor(tracker: TrackerView, nowMs: number): PaymentRule | undefined {
+  if (tracker.paymentRule !== null) return tracker.paymentRule;
+  return selectPaymentRule(tracker.publisherPaymentRules, { placementId: tracker.placementId, nowMs });
+}

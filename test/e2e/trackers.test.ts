@@ -1,0 +1,645 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DOMParser } from '@xmldom/xmldom';
+import { SMTPServer } from 'smtp-server';
+import { api, freePort, runCli, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+
+const CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+let tally: TestServer;
+let smtp: SMTPServer;
+const mails: string[] = [];
+const ids: Record<string, number> = {};
+
+async function create(path: string, body: object): Promise<number> {
+  const response = await api(tally, tally.adminKey, 'POST', path, body);
+  assert.equal(response.status, 201, `${path}: ${JSON.stringify(response.body)}`);
+  assert.equal(typeof response.body.id, 'number');
+  return response.body.id;
+}
+
+async function hit(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  const response = await fetch(`${tally.url}${path}`, {
+    headers: { 'user-agent': CHROME, ...headers },
+    redirect: 'manual',
+  });
+  await response.arrayBuffer().catch(() => undefined);
+  return response;
+}
+
+async function report(key: string, groupBy: string, filters = ''): Promise<{ status: number; rows: any[] }> {
+  const from = new Date(Date.now() - 86_400_000).toISOString();
+  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const response = await api(
+    tally,
+    key,
+    'GET',
+    `/v1/reports?from=${from}&to=${to}&groupBy=${groupBy}${filters}`,
+  );
+  return { status: response.status, rows: response.body.rows ?? [] };
+}
+
+async function trackerRow(trackerId: number | undefined): Promise<any> {
+  const { rows } = await report(tally.adminKey, 'tracker,outcome', `&tracker=${trackerId}&outcome=counted`);
+  return rows[0] ?? { events: 0, mediaCostMicros: 0, revenueMicros: 0, profitMicros: 0 };
+}
+
+before(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, _session, callback) {
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      stream.on('end', () => {
+        mails.push(text);
+        callback();
+      });
+    },
+  });
+  const smtpPort = await freePort();
+  await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', () => resolve()));
+  tally = await startServer({
+    TALLY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    TALLY_MAIL_FROM: 'tally@test.invalid',
+  });
+
+  ids.advertiser = await create('/v1/advertisers', { name: 'Acme Shoes' });
+  ids.otherAdvertiser = await create('/v1/advertisers', { name: 'Other Advertiser' });
+  ids.cpmLine = await create('/v1/line-items', {
+    advertiserId: ids.advertiser,
+    name: 'CPM 2.00',
+    revenueType: 'cpm',
+    revenueValue: 2,
+  });
+  ids.marginLine = await create('/v1/line-items', {
+    advertiserId: ids.advertiser,
+    name: 'Cost plus 25 %',
+    revenueType: 'cost_plus_margin',
+    revenueValue: 0.25,
+  });
+  ids.otherLine = await create('/v1/line-items', {
+    advertiserId: ids.otherAdvertiser,
+    name: 'Other',
+    revenueType: 'none',
+    revenueValue: 0,
+  });
+  ids.publisher = await create('/v1/publishers', { name: 'News Site' });
+  ids.placementA = await create('/v1/placements', { publisherId: ids.publisher, name: 'Top banner' });
+  ids.placementB = await create('/v1/placements', { publisherId: ids.publisher, name: 'Sidebar' });
+  ids.baseRule = await create('/v1/payment-rules', {
+    publisherId: ids.publisher,
+    name: 'Base 50 %',
+    pricingType: 'revshare',
+    revshare: 0.5,
+  });
+  ids.cpmRule = await create('/v1/payment-rules', {
+    publisherId: ids.publisher,
+    name: 'Top banner CPM 1.00',
+    pricingType: 'cpm',
+    costCpm: 1,
+    priority: 5,
+    placementIds: [ids.placementA],
+  });
+  ids.expiredRule = await create('/v1/payment-rules', {
+    publisherId: ids.publisher,
+    name: 'Expired 30 %',
+    pricingType: 'revshare',
+    revshare: 0.3,
+    priority: 9,
+    placementIds: [ids.placementA],
+    startDate: '2020-01-01',
+    endDate: '2020-12-31',
+  });
+  ids.dynamicRule = await create('/v1/payment-rules', {
+    publisherId: ids.publisher,
+    name: 'Dynamic',
+    pricingType: 'dynamic',
+    revshare: 0.2,
+    maxRevshare: 0.8,
+    targetEcpm: 1.5,
+    priority: 1,
+    placementIds: [ids.placementB],
+    state: 'inactive',
+  });
+  const tracker = (name: string, extra: object) =>
+    create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name,
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+      ...extra,
+    });
+  ids.topTracker = await tracker('Top banner tracker', { placementId: ids.placementA, code: 'acme-top' });
+  ids.sideTracker = await tracker('Sidebar tracker', { placementId: ids.placementB });
+  ids.dynamicTracker = await tracker('Dynamic tracker', { paymentRuleId: ids.dynamicRule });
+  ids.marginTracker = await tracker('Margin tracker', { lineItemId: ids.marginLine });
+  ids.inactiveTracker = await tracker('Paused tracker', { state: 'inactive' });
+  ids.otherTracker = await create('/v1/impression-trackers', {
+    advertiserId: ids.otherAdvertiser,
+    name: 'Other tracker',
+    lineItemId: ids.otherLine,
+    publisherId: ids.publisher,
+  });
+  ids.clickTracker = await create('/v1/click-trackers', {
+    advertiserId: ids.advertiser,
+    name: 'Click',
+    lineItemId: ids.cpmLine,
+    publisherId: ids.publisher,
+    clickUrl: 'https://landing.example/shoes?src=tally',
+  });
+  ids.bareClickTracker = await create('/v1/click-trackers', {
+    advertiserId: ids.advertiser,
+    name: 'No landing page',
+    lineItemId: ids.cpmLine,
+    publisherId: ids.publisher,
+  });
+});
+
+after(async () => {
+  await tally?.dispose();
+  await new Promise<void>((resolve) => smtp?.close(() => resolve()));
+});
+
+describe('impression and click trackers end to end', () => {
+  it('exports pixel and JavaScript tags in every placeholder syntax, redir always last', async () => {
+    const expected: Record<string, [string, string, string]> = {
+      xandr: ['[CACHEBUSTER]', '[ANCOST]', '[REDIRECT_URL]'],
+      gam: ['%%CACHEBUSTER%%', '[ANCOST]', '[REDIRECT_URL]'],
+      cm360: ['%n', '[ANCOST]', '[REDIRECT_URL]'],
+      xandr_macros: ['${CACHEBUSTER}', '[ANCOST]', '[REDIRECT_URL]'],
+    };
+    for (const [placeholders, [cachebuster, ancost, redir]] of Object.entries(expected)) {
+      for (const type of ['pixel', 'javascript'] as const) {
+        const response = await api(
+          tally,
+          tally.adminKey,
+          'POST',
+          `/v1/impression-trackers/${ids.topTracker}/export`,
+          {
+            type,
+            secure: true,
+            params: ['redir', 'cachebuster', 'ancost'],
+            placeholders,
+            delivery: 'now',
+          },
+        );
+        assert.equal(response.status, 200, JSON.stringify(response.body));
+        const [{ trackerId, tag }] = response.body.tags;
+        assert.equal(trackerId, ids.topTracker);
+        assert.match(tag, /^<!-- Tally impression tracker: do not modify --> <(img|script) .* <!-- end -->$/);
+        const element = new DOMParser().parseFromString(
+          tag.replace(/<!--.*?-->/g, '').trim(),
+          'text/html',
+        ).documentElement;
+        const src = element?.getAttribute('src') ?? '';
+        const t = type === 'pixel' ? 2 : 1;
+        assert.equal(
+          src,
+          `https://127.0.0.1:${tally.port}/imptr?id=${ids.topTracker}&cachebuster=${cachebuster}&ancost=${ancost}&t=${t}&redir=${redir}`,
+        );
+      }
+    }
+  });
+
+  it('exports several trackers at once, as JSON or as a file, plain http when not secure', async () => {
+    const body = {
+      type: 'pixel',
+      secure: false,
+      params: ['cachebuster'],
+      placeholders: 'xandr',
+      delivery: 'now',
+      trackerIds: [ids.sideTracker],
+    };
+    const response = await api(
+      tally,
+      tally.adminKey,
+      'POST',
+      `/v1/impression-trackers/${ids.topTracker}/export`,
+      body,
+    );
+    assert.deepEqual(
+      response.body.tags.map((tag: any) => tag.trackerId),
+      [ids.topTracker, ids.sideTracker],
+    );
+    assert.ok(
+      response.body.tags.every((tag: any) =>
+        tag.tag.includes(`src="http://127.0.0.1:${tally.port}/imptr?id=`),
+      ),
+    );
+    const file = await fetch(`${tally.url}/v1/impression-trackers/${ids.topTracker}/export?download=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tally.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.match(
+      file.headers.get('content-disposition') ?? '',
+      /attachment; filename="tally-impression-trackers.txt"/,
+    );
+    assert.equal((await file.text()).match(/<img /g)?.length, 2);
+  });
+
+  it('exports a click tracker as its tracking URL', async () => {
+    const response = await api(
+      tally,
+      tally.adminKey,
+      'POST',
+      `/v1/click-trackers/${ids.clickTracker}/export`,
+      {
+        type: 'pixel',
+        secure: true,
+        params: ['cachebuster', 'redir'],
+        placeholders: 'gam',
+        delivery: 'now',
+      },
+    );
+    assert.equal(
+      response.body.tags[0].tag,
+      `https://127.0.0.1:${tally.port}/clktr?id=${ids.clickTracker}&cachebuster=%%CACHEBUSTER%%&redir=%%DEST_URL%%`,
+    );
+  });
+
+  it('mails exported tags through the configured SMTP server', async () => {
+    const response = await api(
+      tally,
+      tally.adminKey,
+      'POST',
+      `/v1/impression-trackers/${ids.topTracker}/export`,
+      {
+        type: 'javascript',
+        secure: true,
+        params: ['cachebuster'],
+        placeholders: 'xandr',
+        delivery: 'email',
+        email: 'adops@example.com',
+      },
+    );
+    assert.equal(response.status, 202, JSON.stringify(response.body));
+    assert.equal(mails.length, 1);
+    const mail = (mails[0] ?? '')
+      .replace(/=\r\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    assert.match(mail, /To: adops@example.com/);
+    assert.ok(
+      mail.includes(
+        `src="https://127.0.0.1:${tally.port}/imptr?id=${ids.topTracker}&amp;cachebuster=[CACHEBUSTER]&amp;t=1"`,
+      ),
+      mail,
+    );
+  });
+
+  it('refuses email delivery clearly when no SMTP server is configured', async () => {
+    const bare = await startServer();
+    try {
+      const advertiser = await api(bare, bare.adminKey, 'POST', '/v1/advertisers', { name: 'a' });
+      const line = await api(bare, bare.adminKey, 'POST', '/v1/line-items', {
+        advertiserId: advertiser.body.id,
+        name: 'l',
+        revenueType: 'none',
+        revenueValue: 0,
+      });
+      const publisher = await api(bare, bare.adminKey, 'POST', '/v1/publishers', { name: 'p' });
+      const tracker = await api(bare, bare.adminKey, 'POST', '/v1/impression-trackers', {
+        advertiserId: advertiser.body.id,
+        name: 't',
+        lineItemId: line.body.id,
+        publisherId: publisher.body.id,
+      });
+      const response = await api(
+        bare,
+        bare.adminKey,
+        'POST',
+        `/v1/impression-trackers/${tracker.body.id}/export`,
+        {
+          type: 'pixel',
+          secure: true,
+          params: [],
+          placeholders: 'xandr',
+          delivery: 'email',
+          email: 'adops@example.com',
+        },
+      );
+      assert.equal(response.body.error.code, 'MAIL_NOT_CONFIGURED');
+      assert.match(response.body.error.message, /TALLY_SMTP_URL/);
+    } finally {
+      await bare.dispose();
+    }
+  });
+
+  it('answers an impression hit with the GIF (t=2) or a script (t=1), by id or by code', async () => {
+    const pixel = await hit(`/imptr?id=${ids.topTracker}&cachebuster=c1&t=2`);
+    assert.equal(pixel.status, 200);
+    assert.equal(pixel.headers.get('content-type'), 'image/gif');
+    const script = await hit(`/imptr?code=acme-top&cachebuster=c2&t=1`);
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    const row = await trackerRow(ids.topTracker);
+    assert.equal(row.events, 2);
+  });
+
+  it('counts the same cachebuster on the same tracker once within five minutes', async () => {
+    await hit(`/imptr?id=${ids.sideTracker}&cachebuster=dup-1`);
+    await hit(`/imptr?id=${ids.sideTracker}&cachebuster=dup-1`);
+    const { rows } = await report(tally.adminKey, 'outcome,reason', `&tracker=${ids.sideTracker}`);
+    assert.deepEqual(
+      rows.map((row) => [row.outcome, row.reason, row.events]),
+      [
+        ['counted', '', 1],
+        ['not_counted', 'duplicate', 1],
+      ],
+    );
+  });
+
+  it('counts hits whose cachebuster the ad server left unreplaced, flagged for ad ops', async () => {
+    for (const placeholder of ['[CACHEBUSTER]', '${CACHEBUSTER}', '%%CACHEBUSTER%%', '%n', '']) {
+      for (let repeat = 0; repeat < 2; repeat++) {
+        await hit(
+          `/imptr?id=${ids.marginTracker}&cachebuster=${encodeURIComponent(placeholder).replace(/%25/g, '%')}`,
+        );
+      }
+    }
+    await hit(`/imptr?id=${ids.marginTracker}`);
+    const { rows } = await report(
+      tally.adminKey,
+      'outcome,cachebusterMissing',
+      `&tracker=${ids.marginTracker}`,
+    );
+    assert.deepEqual(rows, [
+      {
+        outcome: 'counted',
+        cachebusterMissing: true,
+        events: 11,
+        priceMicros: 0,
+        mediaCostMicros: 0,
+        revenueMicros: 0,
+        profitMicros: 0,
+      },
+    ]);
+  });
+
+  it('prices a hit with the publisher’s highest-priority matching payment rule and the line item’s revenue', async () => {
+    // Top banner: the 9-priority rule expired, so the 5-priority CPM 1.00 rule applies; revenue CPM 2.00.
+    const top = await trackerRow(ids.topTracker);
+    assert.equal(top.mediaCostMicros, 2 * 1000);
+    assert.equal(top.revenueMicros, 2 * 2000);
+    assert.equal(top.profitMicros, 2 * 1000);
+    // Sidebar: no conditional rule matches (the dynamic one is inactive), so the 50 % base rule.
+    const side = await trackerRow(ids.sideTracker);
+    assert.deepEqual([side.mediaCostMicros, side.revenueMicros], [1000, 2000]);
+  });
+
+  it('prices a hit with the tracker’s own (dynamic) payment rule', async () => {
+    await hit(`/imptr?id=${ids.dynamicTracker}&cachebuster=d1`);
+    const row = await trackerRow(ids.dynamicTracker);
+    // Revenue 2000 µ; the target eCPM 1.50 (1500 µ) lies within 20–80 % of it.
+    assert.deepEqual([row.mediaCostMicros, row.revenueMicros], [1500, 2000]);
+  });
+
+  it('takes ancost as the media cost over any payment rule, and records a malformed one as missing', async () => {
+    await hit(`/imptr?id=${ids.dynamicTracker}&cachebuster=a1&ancost=0.0042`);
+    const row = await trackerRow(ids.dynamicTracker);
+    assert.deepEqual([row.mediaCostMicros, row.revenueMicros], [1500 + 4200, 4000]);
+    const margin = await api(tally, tally.adminKey, 'GET', `/v1/line-items/${ids.marginLine}`);
+    assert.equal(margin.body.revenueValue, 0.25);
+    const before = await trackerRow(ids.marginTracker);
+    await hit(`/imptr?id=${ids.marginTracker}&cachebuster=m1&ancost=0.004`);
+    await hit(`/imptr?id=${ids.marginTracker}&cachebuster=m2&ancost=12,5`);
+    const afterRow = await trackerRow(ids.marginTracker);
+    // Cost plus 25 % margin on an ancost of 0.004: revenue 0.005. The malformed ancost falls back to the base rule (revshare of a cost-based revenue: 0).
+    assert.equal(afterRow.events - before.events, 2);
+    assert.equal(afterRow.mediaCostMicros - before.mediaCostMicros, 4000);
+    assert.equal(afterRow.revenueMicros - before.revenueMicros, 5000);
+  });
+
+  it('redirects to an unencoded redir with its own ? and &, taken as it stands', async () => {
+    const response = await hit(
+      `/imptr?id=${ids.topTracker}&cachebuster=r1&t=2&redir=https://landing.example/p?a=1&b=two&c=%20x`,
+    );
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.get('location'), 'https://landing.example/p?a=1&b=two&c=%20x');
+  });
+
+  it('refuses redirect targets that are not http(s) or would inject headers, and still records the hit', async () => {
+    const before = (await trackerRow(ids.topTracker)).events;
+    const encodedInjection = 'https%3A%2F%2Flanding.example%2F%0D%0ASet-Cookie%3A%20x%3D1';
+    for (const target of ['javascript:alert(1)', encodedInjection, '[REDIRECT_URL]', '//evil.example']) {
+      const response = await hit(
+        `/imptr?id=${ids.topTracker}&cachebuster=bad-${encodeURIComponent(target)}&redir=${target}`,
+      );
+      assert.equal(response.status, 200, target);
+      assert.equal(response.headers.get('location'), null);
+      assert.equal(response.headers.get('set-cookie'), null);
+    }
+    assert.equal((await trackerRow(ids.topTracker)).events, before + 4);
+    const stillEncoded = await hit(
+      `/imptr?id=${ids.topTracker}&cachebuster=enc&redir=https://landing.example/%0d%0aSet-Cookie:%20x=1`,
+    );
+    assert.equal(stillEncoded.headers.get('location'), 'https://landing.example/%0d%0aSet-Cookie:%20x=1');
+    assert.equal(stillEncoded.headers.get('set-cookie'), null);
+  });
+
+  it('enforces the account’s redirect allow-list when it is switched on', async () => {
+    const set = await api(tally, tally.adminKey, 'PUT', '/v1/account/redirect-allowlist', {
+      enabled: true,
+      domains: ['landing.example'],
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const allowed = await hit(
+      `/imptr?id=${ids.topTracker}&cachebuster=al1&redir=https://www.landing.example/x`,
+    );
+    assert.equal(allowed.status, 302);
+    const refused = await hit(`/imptr?id=${ids.topTracker}&cachebuster=al2&redir=https://evil.example/x`);
+    assert.equal(refused.status, 200);
+    await api(tally, tally.adminKey, 'PUT', '/v1/account/redirect-allowlist', {
+      enabled: false,
+      domains: [],
+    });
+  });
+
+  it('records a click and sends it to redir, else to the tracker’s click URL, else to a clear error page', async () => {
+    const viaRedir = await hit(
+      `/clktr?id=${ids.clickTracker}&cachebuster=k1&redir=https://other.example/a?b=c&d=e`,
+    );
+    assert.equal(viaRedir.status, 302);
+    assert.equal(viaRedir.headers.get('location'), 'https://other.example/a?b=c&d=e');
+    const viaClickUrl = await hit(`/clktr?id=${ids.clickTracker}&cachebuster=k2`);
+    assert.equal(viaClickUrl.headers.get('location'), 'https://landing.example/shoes?src=tally');
+    const nowhere = await fetch(`${tally.url}/clktr?id=${ids.bareClickTracker}`, {
+      headers: { 'user-agent': CHROME },
+    });
+    assert.equal(nowhere.status, 400);
+    assert.match(await nowhere.text(), /no landing page/);
+    const { rows } = await report(tally.adminKey, 'impressionType,outcome', '&impressionType=external_click');
+    assert.deepEqual(
+      rows.map((row) => [row.impressionType, row.outcome, row.events]),
+      [['external_click', 'counted', 3]],
+    );
+  });
+
+  it('does not count inactive or unknown trackers, bots or prefetches', async () => {
+    await hit(`/imptr?id=${ids.inactiveTracker}&cachebuster=i1`);
+    await hit(`/imptr?id=987654&cachebuster=u1`);
+    await hit(`/imptr?code=no-such-code`);
+    await hit(`/imptr?id=${ids.sideTracker}&cachebuster=b1`, {
+      'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)',
+    });
+    await hit(`/imptr?id=${ids.sideTracker}&cachebuster=p1`, { 'sec-purpose': 'prefetch' });
+    const { rows } = await report(
+      tally.adminKey,
+      'reason',
+      '&outcome=not_counted&impressionType=external_impression',
+    );
+    const byReason = Object.fromEntries(rows.map((row) => [row.reason, row.events]));
+    assert.equal(byReason.inactive_tracker, 1);
+    assert.equal(byReason.unknown_tracker, 2);
+    assert.equal(byReason.invalid_traffic, 1);
+    assert.equal(byReason.prefetch, 1);
+  });
+
+  it('reports every dimension of the chain', async () => {
+    const { rows } = await report(
+      tally.adminKey,
+      'impressionType,advertiser,lineItem,tracker,placement,paymentRule,publisher',
+      '&outcome=counted&tracker=' + ids.topTracker,
+    );
+    assert.equal(rows.length, 1);
+    assert.deepEqual(
+      {
+        ...rows[0],
+        events: undefined,
+        mediaCostMicros: undefined,
+        revenueMicros: undefined,
+        profitMicros: undefined,
+        priceMicros: undefined,
+      },
+      {
+        impressionType: 'external_impression',
+        advertiser: ids.advertiser,
+        lineItem: ids.cpmLine,
+        tracker: ids.topTracker,
+        placement: ids.placementA,
+        paymentRule: ids.cpmRule,
+        publisher: String(ids.publisher),
+        events: undefined,
+        mediaCostMicros: undefined,
+        revenueMicros: undefined,
+        profitMicros: undefined,
+        priceMicros: undefined,
+      },
+    );
+  });
+});
+
+describe('access to exports and reports', () => {
+  const keys: Record<string, string> = {};
+
+  before(async () => {
+    const make = async (name: string, role: string, scope?: object) => {
+      const response = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+        name,
+        role,
+        ...(scope ? { scope } : {}),
+      });
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      keys[name] = response.body.key;
+    };
+    await make('reader', 'reader');
+    await make('editor', 'editor');
+    await make('otherAdvertiserEditor', 'editor', { type: 'advertiser', id: ids.otherAdvertiser });
+    await make('advertiserReader', 'reader', { type: 'advertiser', id: ids.advertiser });
+    await make('publisherReader', 'reader', { type: 'publisher', id: ids.publisher });
+    const created = await runCli(['create-account', 'Rival Network'], { TALLY_DATA_DIR: tally.dataDir });
+    assert.equal(created.code, 0, created.stderr);
+    keys.rival = /tally_[\w-]+/.exec(created.stdout)?.[0] ?? '';
+    assert.ok(keys.rival !== '');
+    await hit(`/imptr?id=${ids.otherTracker}&cachebuster=o1`);
+  });
+
+  const exportBody = { type: 'pixel', secure: true, params: [], placeholders: 'xandr', delivery: 'now' };
+
+  it('lets editors export and refuses readers', async () => {
+    assert.equal(
+      (
+        await api(
+          tally,
+          keys.editor ?? '',
+          'POST',
+          `/v1/impression-trackers/${ids.topTracker}/export`,
+          exportBody,
+        )
+      ).status,
+      200,
+    );
+    const refused = await api(
+      tally,
+      keys.reader ?? '',
+      'POST',
+      `/v1/impression-trackers/${ids.topTracker}/export`,
+      exportBody,
+    );
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'FORBIDDEN');
+  });
+
+  it('hides another advertiser’s trackers from a scoped key, and every tracker from another account', async () => {
+    const scoped = await api(
+      tally,
+      keys.otherAdvertiserEditor ?? '',
+      'POST',
+      `/v1/impression-trackers/${ids.topTracker}/export`,
+      exportBody,
+    );
+    assert.equal(scoped.status, 404);
+    const own = await api(
+      tally,
+      keys.otherAdvertiserEditor ?? '',
+      'POST',
+      `/v1/impression-trackers/${ids.otherTracker}/export`,
+      exportBody,
+    );
+    assert.equal(own.status, 200);
+    const rival = await api(
+      tally,
+      keys.rival ?? '',
+      'POST',
+      `/v1/impression-trackers/${ids.topTracker}/export`,
+      exportBody,
+    );
+    assert.equal(rival.status, 404);
+  });
+
+  it('shows a scoped reader only its advertiser’s or publisher’s report rows, and another account nothing', async () => {
+    const advertiserRows = await report(keys.advertiserReader ?? '', 'advertiser');
+    assert.deepEqual(
+      advertiserRows.rows.map((row) => row.advertiser),
+      [ids.advertiser],
+    );
+    const peek = await report(
+      keys.advertiserReader ?? '',
+      'advertiser',
+      `&advertiser=${ids.otherAdvertiser}`,
+    );
+    assert.equal(peek.status, 403);
+    const publisherRows = await report(keys.publisherReader ?? '', 'publisher,impressionType');
+    assert.ok(publisherRows.rows.length > 0);
+    assert.ok(publisherRows.rows.every((row) => row.publisher === String(ids.publisher)));
+    const rival = await report(keys.rival ?? '', 'advertiser,tracker');
+    assert.equal(rival.status, 200);
+    assert.deepEqual(rival.rows, []);
+  });
+
+  it('refuses win registration to readers and scoped keys', async () => {
+    const wins = { wins: [] };
+    assert.equal((await api(tally, keys.reader ?? '', 'POST', '/v1/wins', wins)).status, 403);
+    assert.equal((await api(tally, keys.otherAdvertiserEditor ?? '', 'POST', '/v1/wins', wins)).status, 403);
+    assert.equal((await api(tally, keys.editor ?? '', 'POST', '/v1/wins', wins)).status, 200);
+  });
+
+  it('refuses deliveries to readers and scoped keys', async () => {
+    assert.equal((await api(tally, keys.reader ?? '', 'GET', '/v1/deliveries')).status, 403);
+    assert.equal((await api(tally, keys.publisherReader ?? '', 'GET', '/v1/deliveries')).status, 403);
+    assert.equal((await api(tally, keys.editor ?? '', 'GET', '/v1/deliveries')).status, 200);
+  });
+});
