@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideNotice } from '../domain/decide.js';
 import type { IvtFilter } from '../domain/ivt.js';
 import { substituteMacros } from '../domain/macros.js';
-import type { Outcome } from '../domain/outcome.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { openToken } from '../domain/token.js';
@@ -11,13 +10,8 @@ import type { Metrics } from '../lib/metrics.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { EventRecord } from '../ports/ledger.js';
 import type { GroupCommitter } from './group-commit.js';
-import {
-  isSafeRedirectTarget,
-  sendNoContent,
-  sendPixel,
-  sendRedirect,
-  sendUnavailable,
-} from './responses.js';
+import { recordOrRefuse } from './record.js';
+import { isSafeRedirectTarget, sendNoContent, sendPixel, sendRedirect } from './responses.js';
 
 const HOUR_MS = 3_600_000;
 /** The DSP's burl is relayed until three hours after the auction. */
@@ -92,26 +86,8 @@ export async function handleNotice(
       event.delivery = { url: dspBurl, deadlineMs: claims.auctionTimeMs + DELIVERY_WINDOW_MS };
     }
   }
-  let outcome: Outcome;
-  try {
-    const pending = deps.committer.submit(event);
-    if (pending === undefined) {
-      deps.metrics.inc(
-        'tally_notices_rejected_total',
-        'Notices answered 503 because the commit queue was full',
-      );
-      sendUnavailable(res);
-      return;
-    }
-    outcome = await pending;
-  } catch {
-    sendUnavailable(res);
-    return;
-  }
-  deps.metrics.inc('tally_notices_total', 'Notices recorded, by outcome and reason', {
-    outcome: outcome.outcome,
-    reason: outcome.outcome === 'counted' ? '' : outcome.reason,
-  });
+  const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
+  if (outcome === undefined) return;
   if (relayByRedirect && outcome.outcome === 'counted' && isSafeRedirectTarget(dspBurl)) {
     sendRedirect(res, dspBurl);
   } else if (url.searchParams.get('f') === 'b') {

@@ -12,7 +12,8 @@ import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { CatalogView, TrackerView } from '../ports/catalog.js';
 import type { EventRecord } from '../ports/ledger.js';
 import type { GroupCommitter } from './group-commit.js';
-import { sendBody, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
+import { recordOrRefuse } from './record.js';
+import { sendBody, sendPixel, sendRedirect } from './responses.js';
 
 const HOUR_MS = 3_600_000;
 /** The `t=1` answer: a valid, empty script. */
@@ -58,23 +59,8 @@ export async function handleTrackerHit(
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
 
-  let outcome: Outcome;
-  try {
-    const pending = deps.committer.submit(event);
-    if (pending === undefined) {
-      sendUnavailable(res);
-      return;
-    }
-    outcome = await pending;
-  } catch {
-    sendUnavailable(res);
-    return;
-  }
-  deps.metrics.inc('tally_tracker_hits_total', 'Tracker hits recorded, by kind, outcome and reason', {
-    kind,
-    outcome: outcome.outcome,
-    reason: outcome.outcome === 'counted' ? '' : outcome.reason,
-  });
+  const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
+  if (outcome === undefined) return;
 
   const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   if (target !== undefined) {

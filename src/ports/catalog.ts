@@ -1,3 +1,5 @@
+import type { RevenueType } from '../domain/revenue.js';
+import type { TrackerKind } from '../domain/tracker-hit.js';
 /**
  * The ad-ops catalog: advertisers, line items, publishers, placements, payment rules,
  * impression and click trackers, and per-account settings. Every object belongs to one
@@ -11,22 +13,9 @@
 export type CatalogState = 'active' | 'inactive';
 export const CATALOG_STATES: readonly CatalogState[] = ['active', 'inactive'];
 
-/**
- * How a line item earns revenue (Xandr's advertiser-side revenue types):
- * - `none`: no revenue; value 0.
- * - `cpm`: a flat `revenueValueMicros` per 1000 impressions.
- * - `cost_plus_cpm`: media cost plus `revenueValueMicros` per 1000 impressions.
- * - `cost_plus_margin`: media cost × (1 + margin); the margin is a fraction in micros of 1.
- * - `revshare`: a revenue share; a fraction in micros of 1.
- */
-export type RevenueType = 'none' | 'cpm' | 'cost_plus_cpm' | 'cost_plus_margin' | 'revshare';
-export const REVENUE_TYPES: readonly RevenueType[] = [
-  'none',
-  'cpm',
-  'cost_plus_cpm',
-  'cost_plus_margin',
-  'revshare',
-];
+/** How a line item earns revenue; defined with its arithmetic in `domain/revenue.ts`. */
+export type { RevenueType } from '../domain/revenue.js';
+export { REVENUE_TYPES } from '../domain/revenue.js';
 /** Revenue types whose value is a fraction (micros of 1, at most 1000000) rather than a CPM. */
 export const FRACTION_REVENUE_TYPES: readonly RevenueType[] = ['cost_plus_margin', 'revshare'];
 
@@ -42,7 +31,7 @@ export type PricingType = 'revshare' | 'cpm' | 'dynamic';
 export const PRICING_TYPES: readonly PricingType[] = ['revshare', 'cpm', 'dynamic'];
 
 /** The two kinds of ad-ops tracker; their ids share one sequence, so a tracker id is unique in the account. */
-export type TrackerKind = 'impression' | 'click';
+export type { TrackerKind } from '../domain/tracker-hit.js';
 
 /** Common to every stored catalog object. */
 export interface CatalogRecord {

@@ -490,7 +490,10 @@ describe('counting notices end to end', () => {
 
   it('serves metrics, the OpenAPI description and the OMID script', async () => {
     const metrics = await (await fetch(`${tally.url}/metrics`)).text();
-    assert.match(metrics, /tally_notices_total\{outcome="counted",reason=""\} \d+/);
+    assert.match(
+      metrics,
+      /tally_notices_total\{outcome="counted",reason="",impression_type="exchange"\} \d+/,
+    );
     assert.match(metrics, /tally_commit_batch_size_count \d+/);
     assert.match(metrics, /tally_burl_deliveries_total\{status="delivered"\} \d+/);
     const docs = (await (await fetch(`${tally.url}/docs`)).json()) as any;

@@ -1,6 +1,27 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { api, runCli, startServer } from '../support/server.js';
+
+const CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+function bannerWin(auctionId: string) {
+  return {
+    request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: {} },
+    seat: 'seat',
+    bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+  };
+}
+
+async function countedEvents(server: { url: string }, key: string): Promise<number> {
+  const from = new Date(Date.now() - 86_400_000).toISOString();
+  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const response = await api(server, key, 'GET', `/v1/reports?from=${from}&to=${to}&groupBy=outcome`);
+  return response.body.rows.reduce((sum: number, row: any) => sum + row.events, 0);
+}
 
 describe('starting Tally', () => {
   it('generates an administrator key on first start, prints it once, and stores only its hash', async () => {
@@ -64,5 +85,81 @@ describe('starting Tally', () => {
     await tally.stop();
     assert.match(tally.output(), /"event":"stopped"/);
     await tally.dispose();
+  });
+
+  it('answers 503 past the bounded commit queue and records exactly the notices it answered 200', async () => {
+    const tally = await startServer({ TALLY_COMMIT_MAX_QUEUE: '1' });
+    try {
+      let ok = 0;
+      let refused = 0;
+      for (let round = 0; round < 10 && refused === 0; round++) {
+        const wins = Array.from({ length: 40 }, (_, index) => bannerWin(`burst-${round}-${index}`));
+        const results = (await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins })).body.results;
+        const statuses = await Promise.all(
+          results.map(async (result: any) => {
+            const response = await fetch(result.noticeUrls.adm, { headers: { 'user-agent': CHROME } });
+            await response.arrayBuffer();
+            return response.status;
+          }),
+        );
+        ok += statuses.filter((status) => status === 200).length;
+        refused += statuses.filter((status) => status === 503).length;
+        assert.equal(ok + refused, 40 * (round + 1), 'every notice got 200 or 503');
+      }
+      assert.ok(refused > 0, 'a burst past the queue bound was refused');
+      assert.equal(await countedEvents(tally, tally.adminKey), ok);
+    } finally {
+      await tally.dispose();
+    }
+  });
+
+  it('reads an optional JSON config file, with environment variables taking precedence', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    const file = join(dir, 'tally.json');
+    writeFileSync(file, JSON.stringify({ publicUrl: 'https://file.example', retentionDays: 30 }));
+    const fromFile = await startServer({ TALLY_CONFIG: file });
+    const fromEnv = await startServer({ TALLY_CONFIG: file, TALLY_PUBLIC_URL: 'https://env.example' });
+    try {
+      const first = await api(fromFile, fromFile.adminKey, 'POST', '/v1/wins', {
+        wins: [bannerWin('cfg-1')],
+      });
+      assert.match(first.body.results[0].noticeUrls.adm, /^https:\/\/file\.example\/n\//);
+      const second = await api(fromEnv, fromEnv.adminKey, 'POST', '/v1/wins', { wins: [bannerWin('cfg-2')] });
+      assert.match(second.body.results[0].noticeUrls.adm, /^https:\/\/env\.example\/n\//);
+    } finally {
+      await fromFile.dispose();
+      await fromEnv.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps counting notices sealed with the old key after the token key is rotated', async () => {
+    const tally = await startServer();
+    try {
+      const before = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [bannerWin('rotate-1')] });
+      const oldUrl: string = before.body.results[0].noticeUrls.adm;
+      const rotated = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: tally.dataDir });
+      assert.equal(rotated.code, 0, rotated.stderr);
+      await tally.stop();
+      await tally.restart();
+      const after = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [bannerWin('rotate-2')] });
+      const newUrl: string = after.body.results[0].noticeUrls.adm;
+      const keyId = (url: string) => Buffer.from(url.split('/n/')[1] ?? '', 'base64url')[1];
+      assert.equal(keyId(oldUrl), 1);
+      assert.equal(keyId(newUrl), 2);
+      for (const url of [oldUrl, newUrl])
+        await (await fetch(url, { headers: { 'user-agent': CHROME } })).arrayBuffer();
+      const from = new Date(Date.now() - 86_400_000).toISOString();
+      const to = new Date(Date.now() + 3_600_000).toISOString();
+      const rows = (
+        await api(tally, tally.adminKey, 'GET', `/v1/reports?from=${from}&to=${to}&groupBy=outcome`)
+      ).body.rows;
+      assert.deepEqual(
+        rows.map((row: any) => [row.outcome, row.events]),
+        [['counted', 2]],
+      );
+    } finally {
+      await tally.dispose();
+    }
   });
 });

@@ -1,0 +1,40 @@
+import type { ServerResponse } from 'node:http';
+import type { Outcome } from '../domain/outcome.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { EventRecord } from '../ports/ledger.js';
+import type { GroupCommitter } from './group-commit.js';
+import { sendUnavailable } from './responses.js';
+
+/**
+ * Commits one notice or hit and counts it in the metrics. When it cannot be committed (the
+ * commit queue is full, or the ledger failed) this answers 503 itself and resolves
+ * `undefined`: the caller answers only events that are durably recorded.
+ */
+export async function recordOrRefuse(
+  committer: GroupCommitter,
+  metrics: Metrics,
+  event: EventRecord,
+  res: ServerResponse,
+): Promise<Outcome | undefined> {
+  const impressionType = event.dims.impressionType;
+  const pending = committer.submit(event);
+  if (pending === undefined) {
+    metrics.inc('tally_notices_refused_total', 'Notices and hits answered 503: the commit queue was full', {
+      impression_type: impressionType,
+    });
+    sendUnavailable(res);
+    return undefined;
+  }
+  try {
+    const outcome = await pending;
+    metrics.inc('tally_notices_total', 'Notices and hits recorded, by outcome, reason and impression type', {
+      outcome: outcome.outcome,
+      reason: outcome.outcome === 'counted' ? '' : outcome.reason,
+      impression_type: impressionType,
+    });
+    return outcome;
+  } catch {
+    sendUnavailable(res);
+    return undefined;
+  }
+}
