@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { COUNTED } from '../domain/outcome.js';
+import type { Outcome } from '../domain/outcome.js';
 import { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
 import { GroupCommitter } from './group-commit.js';
@@ -47,12 +48,18 @@ function event(key: string): EventRecord {
   };
 }
 
+/** The promise of an accepted event (fails the test when the committer refused it). */
+function accepted(pending: Promise<Outcome> | undefined): Promise<Outcome> {
+  assert.ok(pending !== undefined, 'the committer refused the event');
+  return pending;
+}
+
 describe('group commit', () => {
   it('commits everything queued in one event-loop turn as one transaction, and resolves only after it', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'one.db')));
     const metrics = new Metrics();
     const committer = new GroupCommitter(ledger, { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000 }, metrics);
-    const pending = ['a', 'b', 'a'].map((key) => committer.submit(event(key)));
+    const pending = ['a', 'b', 'a'].map((key) => accepted(committer.submit(event(key))));
     assert.equal(ledger.countEvents().total, 0, 'nothing is committed synchronously');
     const outcomes = await Promise.all(pending);
     assert.deepEqual(outcomes, [COUNTED, COUNTED, { outcome: 'not_counted', reason: 'duplicate' }]);
@@ -101,7 +108,9 @@ describe('group commit', () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'three.db')));
     const metrics = new Metrics();
     const committer = new GroupCommitter(ledger, { maxBatch: 4, maxDelayMs: 0, maxQueue: 100 }, metrics);
-    await Promise.all(Array.from({ length: 10 }, (_, index) => committer.submit(event(`b${index}`))));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, index) => accepted(committer.submit(event(`b${index}`)))),
+    );
     assert.equal(ledger.countEvents().total, 10);
     assert.match(metrics.render(), /tally_commit_batch_size_count 3\n/);
     ledger.close();
