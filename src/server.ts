@@ -21,7 +21,7 @@ import { reportRoutes } from './control/reports.js';
 import { winRoutes } from './control/wins.js';
 import { RulesTable } from './domain/rules.js';
 import type { WinEnvironment } from './domain/win.js';
-import { GroupCommitter } from './hot/group-commit.js';
+import { GroupCommitter, inlineRecorder } from './hot/group-commit.js';
 import { handleNotice } from './hot/notices.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
@@ -60,8 +60,9 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
   catalogSnapshot.start();
 
+  const recorder = inlineRecorder(ledger);
   const committer = new GroupCommitter(
-    ledger,
+    recorder,
     { maxBatch: config.commitMaxBatch, maxDelayMs: config.commitMaxDelayMs, maxQueue: config.commitMaxQueue },
     metrics,
   );
@@ -178,6 +179,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
         await dispatcher.stop();
         await closed;
         await committer.drain();
+        await recorder.close();
         db.close();
       })();
       return closing;

@@ -9,7 +9,7 @@ import { COUNTED } from '../domain/outcome.js';
 import type { Outcome } from '../domain/outcome.js';
 import { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
-import { GroupCommitter } from './group-commit.js';
+import { GroupCommitter, inlineRecorder } from './group-commit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-commit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +58,11 @@ describe('group commit', () => {
   it('commits everything queued in one event-loop turn as one transaction, and resolves only after it', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'one.db')));
     const metrics = new Metrics();
-    const committer = new GroupCommitter(ledger, { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000 }, metrics);
+    const committer = new GroupCommitter(
+      inlineRecorder(ledger),
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000 },
+      metrics,
+    );
     const pending = ['a', 'b', 'a'].map((key) => accepted(committer.submit(event(key))));
     assert.equal(ledger.countEvents().total, 0, 'nothing is committed synchronously');
     const outcomes = await Promise.all(pending);
@@ -71,7 +75,7 @@ describe('group commit', () => {
   it('refuses events past the bounded queue instead of dropping them silently', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'two.db')));
     const committer = new GroupCommitter(
-      ledger,
+      inlineRecorder(ledger),
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 2 },
       new Metrics(),
     );
@@ -93,7 +97,7 @@ describe('group commit', () => {
       },
     };
     const committer = new GroupCommitter(
-      failing,
+      inlineRecorder(failing),
       { maxBatch: 10, maxDelayMs: 0, maxQueue: 10 },
       new Metrics(),
     );
@@ -107,7 +111,11 @@ describe('group commit', () => {
   it('splits a burst larger than the batch size into several transactions', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'three.db')));
     const metrics = new Metrics();
-    const committer = new GroupCommitter(ledger, { maxBatch: 4, maxDelayMs: 0, maxQueue: 100 }, metrics);
+    const committer = new GroupCommitter(
+      inlineRecorder(ledger),
+      { maxBatch: 4, maxDelayMs: 0, maxQueue: 100 },
+      metrics,
+    );
     await Promise.all(
       Array.from({ length: 10 }, (_, index) => accepted(committer.submit(event(`b${index}`)))),
     );

@@ -1,6 +1,7 @@
 import type { Outcome } from '../domain/outcome.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
+import type { BatchRecorder } from '../ports/recorder.js';
 
 /** Group-commit tuning. */
 export interface GroupCommitOptions {
@@ -21,17 +22,26 @@ interface Waiting {
 const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
 const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
 
+/** A `BatchRecorder` that commits on the calling thread, through the ledger itself. */
+export function inlineRecorder(ledger: Ledger): BatchRecorder {
+  return {
+    record: (batch) => new Promise<Outcome[]>((resolve) => resolve(ledger.record(batch))),
+    close: () => Promise.resolve(),
+  };
+}
+
 /**
  * Batches events into one ledger transaction each and resolves every event's promise only
- * after its batch committed: nothing is answered before it is durable.
+ * after its batch committed: nothing is answered before it is durable. One batch is in flight
+ * at a time; what arrives meanwhile forms the next batch, so batches grow with the load.
  */
 export class GroupCommitter {
   private queue: Waiting[] = [];
   private scheduled = false;
-  private draining: Promise<void> | undefined;
+  private inFlight: Promise<void> | undefined;
 
   constructor(
-    private readonly ledger: Ledger,
+    private readonly recorder: BatchRecorder,
     private readonly options: GroupCommitOptions,
     private readonly metrics: Metrics,
   ) {
@@ -46,64 +56,68 @@ export class GroupCommitter {
   submit(event: EventRecord): Promise<Outcome> | undefined {
     if (this.queue.length >= this.options.maxQueue) return undefined;
     const promise = new Promise<Outcome>((resolve, reject) => this.queue.push({ event, resolve, reject }));
-    if (this.queue.length >= this.options.maxBatch) this.flush();
-    else this.schedule();
+    this.schedule();
     return promise;
   }
 
-  /** Commits everything queued; resolves when the queue is empty. */
-  drain(): Promise<void> {
-    this.draining ??= new Promise<void>((resolve) => {
-      while (this.queue.length > 0) this.flush();
-      resolve();
-    }).finally(() => {
-      this.draining = undefined;
-    });
-    return this.draining;
+  /** Commits everything queued; resolves when nothing is queued or in flight. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight !== undefined) {
+      if (this.inFlight === undefined) this.flush();
+      await this.inFlight;
+    }
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.inFlight !== undefined) return;
     this.scheduled = true;
     const run = () => {
       this.scheduled = false;
-      while (this.queue.length > 0) this.flush();
+      this.flush();
     };
     if (this.options.maxDelayMs > 0) setTimeout(run, this.options.maxDelayMs);
     else setImmediate(run);
   }
 
   private flush(): void {
+    if (this.inFlight !== undefined) return;
     const batch = this.queue.splice(0, this.options.maxBatch);
     if (batch.length === 0) return;
     const started = performance.now();
-    let outcomes: Outcome[];
-    try {
-      outcomes = this.ledger.record(batch.map((waiting) => waiting.event));
-    } catch (error) {
-      this.metrics.inc(
-        'tally_commit_failures_total',
-        'Group commits that failed (their events were answered 503)',
-      );
-      for (const waiting of batch) waiting.reject(error);
-      return;
-    }
-    this.metrics.observe(
-      'tally_commit_batch_size',
-      'Events per group commit',
-      batch.length,
-      BATCH_SIZE_BUCKETS,
-    );
-    this.metrics.observe(
-      'tally_commit_latency_ms',
-      'Time to commit one batch, in ms',
-      performance.now() - started,
-      LATENCY_BUCKETS_MS,
-    );
-    batch.forEach((waiting, index) => {
-      const outcome = outcomes[index];
-      if (outcome === undefined) waiting.reject(new Error('ledger returned fewer outcomes than events'));
-      else waiting.resolve(outcome);
-    });
+    this.inFlight = this.recorder
+      .record(batch.map((waiting) => waiting.event))
+      .then(
+        (outcomes) => {
+          this.metrics.observe(
+            'tally_commit_batch_size',
+            'Events per group commit',
+            batch.length,
+            BATCH_SIZE_BUCKETS,
+          );
+          this.metrics.observe(
+            'tally_commit_latency_ms',
+            'Time to commit one batch, in ms',
+            performance.now() - started,
+            LATENCY_BUCKETS_MS,
+          );
+          batch.forEach((waiting, index) => {
+            const outcome = outcomes[index];
+            if (outcome === undefined)
+              waiting.reject(new Error('the ledger returned fewer outcomes than events'));
+            else waiting.resolve(outcome);
+          });
+        },
+        (error: unknown) => {
+          this.metrics.inc(
+            'tally_commit_failures_total',
+            'Group commits that failed (their events were answered 503)',
+          );
+          for (const waiting of batch) waiting.reject(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.queue.length > 0) this.flush();
+      });
   }
 }

@@ -1,0 +1,13 @@
+import type { Outcome } from '../domain/outcome.js';
+import type { EventRecord } from './ledger.js';
+
+/**
+ * Commits batches of events to the ledger, one `Ledger.record` transaction per batch. The
+ * promise resolves only after the transaction committed, with the final outcomes in input
+ * order, and rejects when it did not commit. Batches are committed in the order given.
+ */
+export interface BatchRecorder {
+  record(batch: readonly EventRecord[]): Promise<Outcome[]>;
+  /** Stops accepting batches once those given are committed. */
+  close(): Promise<void>;
+}
