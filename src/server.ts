@@ -123,22 +123,22 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   };
 
   /** The hot path: notices and tracker hits, served without the control plane's routing or auth. */
-  const hotHandler = (pathname: string) => {
-    if (pathname.startsWith('/n/'))
-      return (req: IncomingMessage, res: ServerResponse, url: URL) => handleNotice(req, res, url, noticeDeps);
-    if (pathname === '/imptr')
-      return (req: IncomingMessage, res: ServerResponse) =>
-        handleTrackerHit('impression', req, res, trackerDeps);
-    if (pathname === '/clktr')
-      return (req: IncomingMessage, res: ServerResponse) => handleTrackerHit('click', req, res, trackerDeps);
+  const serveHot = (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> | undefined => {
+    if (url.pathname.startsWith('/n/')) return handleNotice(req, res, url, noticeDeps);
+    if (url.pathname === '/imptr') return handleTrackerHit('impression', req, res, trackerDeps);
+    if (url.pathname === '/clktr') return handleTrackerHit('click', req, res, trackerDeps);
     return undefined;
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://tally.invalid');
-    const hot = hotHandler(url.pathname);
+    const url = parseRequestUrl(req.url);
+    if (url === undefined) {
+      sendBody(res, 400, 'text/plain; charset=utf-8', 'the request target is not a valid URL path\n');
+      return;
+    }
+    const hot = serveHot(req, res, url);
     if (hot !== undefined) {
-      hot(req, res, url).catch((error: unknown) => {
+      hot.catch((error: unknown) => {
         log.error('hit_failed', { path: url.pathname, error: String(error) });
         if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
       });
@@ -185,6 +185,15 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       return closing;
     },
   };
+}
+
+/** The request target as a URL, or `undefined` when it cannot be parsed (e.g. `//%zz`). */
+function parseRequestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://tally.invalid');
+  } catch {
+    return undefined;
+  }
 }
 
 async function handleApi(

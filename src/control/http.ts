@@ -78,11 +78,23 @@ export class Router {
       pathMatched = true;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((name, index) => (params[name] = decodeURIComponent(match[index + 1] ?? '')));
+      route.names.forEach((name, index) => (params[name] = decodePathSegment(match[index + 1] ?? '')));
       return { route, params };
     }
     if (pathMatched) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`);
     throw new ApiError(404, 'NOT_FOUND', `no such endpoint: ${method} ${pathname}; see /docs for the API`);
+  }
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `the path segment ${JSON.stringify(segment)} has a malformed %-escape`,
+    );
   }
 }
 

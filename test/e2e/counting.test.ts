@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fixtureJson, fixtureNames } from '../support/fixtures.js';
 import { api, freePort, runCli, startServer } from '../support/server.js';
@@ -479,6 +480,9 @@ describe('counting notices end to end', () => {
     });
     assert.equal(badJson.status, 400);
     assert.equal(((await badJson.json()) as any).error.code, 'INVALID_JSON');
+    const badEscape = await api(tally, tally.adminKey, 'GET', '/v1/advertisers/%E0%A4%A');
+    assert.equal(badEscape.status, 400);
+    assert.equal(badEscape.body.error.code, 'VALIDATION_FAILED');
     const badReport = await api(tally, tally.adminKey, 'GET', '/v1/reports?from=yesterday&to=now');
     assert.equal(badReport.status, 400);
     assert.match(badReport.body.error.message, /ISO 8601/);
@@ -486,6 +490,20 @@ describe('counting notices end to end', () => {
     assert.equal(mixed[0].ok, true);
     assert.equal(mixed[1].ok, false);
     assert.equal(mixed[1].error.code, 'VALIDATION_FAILED');
+  });
+
+  it('answers a request target that is not a URL with 400 and keeps serving', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(tally.port, '127.0.0.1', () =>
+        socket.write('GET //%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
   });
 
   it('serves metrics, the OpenAPI description and the OMID script', async () => {
