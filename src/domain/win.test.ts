@@ -230,6 +230,7 @@ describe('instrumenting a win', () => {
       [{ ...win(), clearingPrice: -1 }, /clearingPrice/],
       [{ ...win(), currency: 'dollars' }, /currency/],
       [{ ...win(), auctionTimeMs: 'yesterday' }, /auctionTimeMs/],
+      [{ ...win(), auctionTimeMs: NOW_MS + 3_600_000 }, /in the future/],
       [{ ...win(), publisherBurl: 'yes' }, /publisherBurl/],
     ];
     for (const [input, message] of cases) {

@@ -64,6 +64,8 @@ export interface WinEnvironment {
 }
 
 const ERRORCODE_MACRO = '[ERRORCODE]';
+/** How far ahead of Tally's clock an exchange's auction time may be. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Validates, classifies and instruments one win. Never throws on bad input. */
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
@@ -219,6 +221,11 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
   const auctionTimeMs = input.auctionTimeMs ?? nowMs;
   if (typeof auctionTimeMs !== 'number' || !Number.isSafeInteger(auctionTimeMs) || auctionTimeMs < 0) {
     return invalid('auctionTimeMs must be the auction time in milliseconds since the epoch (an integer)');
+  }
+  if (auctionTimeMs > nowMs + MAX_CLOCK_SKEW_MS) {
+    return invalid(
+      'auctionTimeMs is in the future: send the auction time in milliseconds since the epoch (UTC)',
+    );
   }
   if (input.publisherBurl !== undefined && typeof input.publisherBurl !== 'boolean') {
     return invalid('publisherBurl must be true or false');
