@@ -158,8 +158,11 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   dispatcher.start();
   const pruneTimer = setInterval(() => {
     const nowMs = Date.now();
-    const pruned = ledger.prune(nowMs - config.retentionDays * DAY_MS, nowMs);
-    log.info('pruned', pruned);
+    try {
+      log.info('pruned', ledger.prune(nowMs - config.retentionDays * DAY_MS, nowMs));
+    } catch (error) {
+      log.error('prune_failed', { error: String(error) });
+    }
   }, PRUNE_INTERVAL_MS);
   pruneTimer.unref();
   ready = true;

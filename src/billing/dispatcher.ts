@@ -69,7 +69,27 @@ export class BurlDispatcher {
   }
 
   private async attempt(delivery: Delivery): Promise<void> {
-    let failure: string;
+    const failure = await this.call(delivery);
+    try {
+      if (failure === undefined) {
+        this.ledger.markDelivered(delivery.id, this.nowMs());
+        this.count('delivered');
+        return;
+      }
+      const next = nextAttemptMs(delivery.attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
+      this.ledger.markFailed(delivery.id, failure, next);
+      this.count(next === null ? 'dead' : 'retry');
+      if (next === null) {
+        this.log.warn('burl_dead', { deliveryId: delivery.id, attempts: delivery.attempts, error: failure });
+      }
+    } catch (error) {
+      // The lease runs out and the delivery is leased again: still at least once.
+      this.log.error('delivery_update_failed', { deliveryId: delivery.id, error: String(error) });
+    }
+  }
+
+  /** Calls the DSP once; `undefined` on a 2xx answer, else what went wrong. */
+  private async call(delivery: Delivery): Promise<string | undefined> {
     try {
       const response = await fetch(delivery.url, {
         headers: { 'X-Device-IP': delivery.deviceIp, 'X-Device-User-Agent': delivery.userAgent },
@@ -77,21 +97,10 @@ export class BurlDispatcher {
         signal: AbortSignal.timeout(this.options.requestTimeoutMs),
       });
       await response.arrayBuffer().catch(() => undefined);
-      if (response.status >= 200 && response.status < 300) {
-        this.ledger.markDelivered(delivery.id, this.nowMs());
-        this.count('delivered');
-        return;
-      }
-      failure = `HTTP ${response.status}`;
+      return response.status >= 200 && response.status < 300 ? undefined : `HTTP ${response.status}`;
     } catch (error) {
-      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
-    const nowMs = this.nowMs();
-    const next = nextAttemptMs(delivery.attempts, nowMs, delivery.deadlineMs, this.options.retry);
-    this.ledger.markFailed(delivery.id, failure, next);
-    this.count(next === null ? 'dead' : 'retry');
-    if (next === null)
-      this.log.warn('burl_dead', { deliveryId: delivery.id, attempts: delivery.attempts, error: failure });
   }
 
   private count(status: string): void {

@@ -132,8 +132,12 @@ export interface Ledger {
   replayDead(nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
-  /** Deletes raw events received before `beforeMs` that did not count, and expired dedupe claims; billing records (counted events) stay. */
-  prune(beforeMs: number, nowMs: number): { events: number; claims: number };
+  /**
+   * Deletes raw events received before `beforeMs` that did not count, deliveries delivered
+   * before it, and expired dedupe claims; billing records (counted events) and the hourly
+   * rollups stay.
+   */
+  prune(beforeMs: number, nowMs: number): { events: number; deliveries: number; claims: number };
   /** Counts raw events (for tests and health): total and by outcome. */
   countEvents(): { total: number; counted: number };
   close(): void;

@@ -154,10 +154,18 @@ describe('the SQLite ledger', () => {
     );
   });
 
-  it('prunes raw events that did not count after the retention, but keeps the billing records', () => {
-    ledger.record([event(), event({ outcome: invalidTraffic('bot_user_agent') })]);
-    const pruned = ledger.prune(T0 + 1, T0 + 1);
-    assert.equal(pruned.events, 1);
-    assert.deepEqual(ledger.countEvents(), { total: 1, counted: 1 });
+  it('prunes raw events that did not count and delivered burls after the retention, but keeps the billing records', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + 1000 };
+    ledger.record([
+      event({ dedupe: { key: 'p1', expiresMs: T0 + 1 }, delivery }),
+      event({ dedupe: { key: 'p2', expiresMs: T0 + 1 }, delivery }),
+      event({ outcome: invalidTraffic('bot_user_agent') }),
+    ]);
+    const [first] = ledger.leaseDeliveries(T0, 1, 5000);
+    ledger.markDelivered(first?.id ?? 0, T0);
+    const pruned = ledger.prune(T0 + 1, T0 + 2);
+    assert.deepEqual(pruned, { events: 1, deliveries: 1, claims: 2 });
+    assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
+    assert.equal(ledger.listDeliveries('pending', 10).length, 1, 'pending deliveries stay');
   });
 });

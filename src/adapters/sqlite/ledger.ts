@@ -278,10 +278,13 @@ export class SqliteLedger implements Ledger {
       });
   }
 
-  prune(beforeMs: number, nowMs: number): { events: number; claims: number } {
+  prune(beforeMs: number, nowMs: number): { events: number; deliveries: number; claims: number } {
     return this.db.transaction(() => ({
       events: this.db
         .prepare(`DELETE FROM events WHERE received_ms < ? AND outcome <> 'counted'`)
+        .run(beforeMs).changes,
+      deliveries: this.db
+        .prepare(`DELETE FROM deliveries WHERE status = 'delivered' AND delivered_ms < ?`)
         .run(beforeMs).changes,
       claims: this.db.prepare('DELETE FROM claims WHERE expires_ms < ?').run(nowMs).changes,
     }))();
