@@ -31,6 +31,7 @@ import { sendBody } from './hot/responses.js';
 import { loadKeyRing } from './keys.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
+import { DELIVERY_STATUSES } from './ports/ledger.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -77,6 +78,13 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     metrics,
     log,
   );
+  for (const status of DELIVERY_STATUSES) {
+    metrics.gauge(
+      `tally_burl_outbox_${status}`,
+      `DSP burl deliveries in the outbox that are ${status}`,
+      () => ledger.countDeliveries()[status],
+    );
+  }
   const rulesByPublisher = new Map<string, RulesTable>();
   const rulesFor = (publisherId: string): RulesTable => {
     let table = rulesByPublisher.get(publisherId);

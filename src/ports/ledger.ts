@@ -140,5 +140,7 @@ export interface Ledger {
   prune(beforeMs: number, nowMs: number): { events: number; deliveries: number; claims: number };
   /** Counts raw events (for tests and health): total and by outcome. */
   countEvents(): { total: number; counted: number };
+  /** How many deliveries the outbox holds, by status. */
+  countDeliveries(): Record<DeliveryStatus, number>;
   close(): void;
 }

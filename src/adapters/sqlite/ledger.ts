@@ -290,6 +290,16 @@ export class SqliteLedger implements Ledger {
     }))();
   }
 
+  countDeliveries(): Record<DeliveryStatus, number> {
+    const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status').all() as {
+      status: DeliveryStatus;
+      n: number;
+    }[];
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
+  }
+
   countEvents(): { total: number; counted: number } {
     const row = this.db
       .prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'counted'), 0) AS counted FROM events`)
