@@ -130,26 +130,35 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     nowMs: Date.now,
   };
 
-  /** The hot path: notices and tracker hits, served without the control plane's routing or auth. */
-  const serveHot = (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> | undefined => {
-    if (url.pathname.startsWith('/n/')) return handleNotice(req, res, url, noticeDeps);
-    if (url.pathname === '/imptr') return handleTrackerHit('impression', req, res, trackerDeps);
-    if (url.pathname === '/clktr') return handleTrackerHit('click', req, res, trackerDeps);
+  /**
+   * The hot path: notices and tracker hits, served without the control plane's routing, auth
+   * or URL parsing (the path is matched as sent; tracker hits read their raw query).
+   */
+  const serveHot = (req: IncomingMessage, res: ServerResponse): Promise<void> | undefined => {
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+    if (pathname.startsWith('/n/')) {
+      const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+      return handleNotice(req, res, pathname.slice('/n/'.length), query, noticeDeps);
+    }
+    if (pathname === '/imptr') return handleTrackerHit('impression', req, res, trackerDeps);
+    if (pathname === '/clktr') return handleTrackerHit('click', req, res, trackerDeps);
     return undefined;
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const hot = serveHot(req, res);
+    if (hot !== undefined) {
+      hot.catch((error: unknown) => {
+        log.error('hit_failed', { path: req.url, error: String(error) });
+        if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
+      });
+      return;
+    }
     const url = parseRequestUrl(req.url);
     if (url === undefined) {
       sendBody(res, 400, 'text/plain; charset=utf-8', 'the request target is not a valid URL path\n');
-      return;
-    }
-    const hot = serveHot(req, res, url);
-    if (hot !== undefined) {
-      hot.catch((error: unknown) => {
-        log.error('hit_failed', { path: url.pathname, error: String(error) });
-        if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
-      });
       return;
     }
     void handleApi(req, res, url, router, accounts, log);

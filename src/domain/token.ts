@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { Channel, Format, Method, NoticeKind } from './types.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from './types.js';
@@ -116,7 +117,7 @@ export function openToken(token: string, ring: KeyRing): OpenResult {
   const keyId = bytes[1] ?? 0;
   const key = ring.keys.get(keyId);
   if (key?.length !== KEY_BYTES) return UNKNOWN_KEY;
-  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(2, HEADER_BYTES), {
+  const decipher = createDecipheriv('aes-256-gcm', keyObject(key), bytes.subarray(2, HEADER_BYTES), {
     authTagLength: TAG_BYTES,
   });
   decipher.setAAD(bytes.subarray(0, 2));
@@ -129,6 +130,18 @@ export function openToken(token: string, ring: KeyRing): OpenResult {
   }
   const claims = decodeClaims(body);
   return claims === undefined ? MALFORMED : { ok: true, claims, keyId };
+}
+
+/** Keys imported once: a `KeyObject` spares each decryption the import of raw key bytes. */
+const importedKeys = new WeakMap<Buffer, KeyObject>();
+
+function keyObject(key: Buffer): KeyObject {
+  let imported = importedKeys.get(key);
+  if (imported === undefined) {
+    imported = createSecretKey(key);
+    importedKeys.set(key, imported);
+  }
+  return imported;
 }
 
 const MALFORMED: OpenResult = { ok: false, error: 'malformed' };

@@ -28,22 +28,22 @@ export interface NoticeDeps {
 }
 
 /**
- * `GET /n/<token>`: decides the notice, records it, and answers only after the commit. The
+ * `GET /n/<token>?<query>`: decides the notice, records it, and answers only after the commit. The
  * answer is the same GIF (or 204 with `f=b`) whatever the outcome, except Tally's burl: a
  * counted notice there answers 302 to the DSP's burl with its macros filled.
  */
 export async function handleNotice(
   req: IncomingMessage,
   res: ServerResponse,
-  url: URL,
+  token: string,
+  query: URLSearchParams,
   deps: NoticeDeps,
 ): Promise<void> {
   const nowMs = deps.nowMs();
-  const token = url.pathname.slice('/n/'.length);
   const decision = decideNotice(
     openToken(token, deps.keyRing),
     { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' },
-    url.searchParams,
+    query,
     nowMs,
     deps.ivtFilter(),
   );
@@ -90,7 +90,7 @@ export async function handleNotice(
   if (outcome === undefined) return;
   if (relayByRedirect && outcome.outcome === 'counted' && isSafeRedirectTarget(dspBurl)) {
     sendRedirect(res, dspBurl);
-  } else if (url.searchParams.get('f') === 'b') {
+  } else if (query.get('f') === 'b') {
     sendNoContent(res);
   } else {
     sendPixel(res, req.method === 'HEAD');

@@ -168,4 +168,18 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
     assert.equal(ledger.listDeliveries('pending', 10).length, 1, 'pending deliveries stay');
   });
+
+  it('prunes exactly the events received before the cutoff, found by id without a time index', () => {
+    const bot = invalidTraffic('bot_user_agent');
+    for (let minute = 0; minute < 50; minute++) {
+      ledger.record([
+        event({ receivedMs: T0 + minute * 60_000, outcome: bot }),
+        event({ receivedMs: T0 + minute * 60_000 }),
+      ]);
+    }
+    assert.equal(ledger.prune(T0 + 20 * 60_000, T0).events, 20);
+    assert.equal(ledger.prune(T0 + 20 * 60_000, T0).events, 0, 'nothing left before the cutoff');
+    assert.equal(ledger.prune(T0 + 1000 * 60_000, T0).events, 30);
+    assert.deepEqual(ledger.countEvents(), { total: 50, counted: 50 });
+  });
 });

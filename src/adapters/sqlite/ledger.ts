@@ -281,13 +281,38 @@ export class SqliteLedger implements Ledger {
   prune(beforeMs: number, nowMs: number): { events: number; deliveries: number; claims: number } {
     return this.db.transaction(() => ({
       events: this.db
-        .prepare(`DELETE FROM events WHERE received_ms < ? AND outcome <> 'counted'`)
-        .run(beforeMs).changes,
+        .prepare(`DELETE FROM events WHERE id < ? AND outcome <> 'counted'`)
+        .run(this.firstEventIdReceivedAfter(beforeMs)).changes,
       deliveries: this.db
         .prepare(`DELETE FROM deliveries WHERE status = 'delivered' AND delivered_ms < ?`)
         .run(beforeMs).changes,
       claims: this.db.prepare('DELETE FROM claims WHERE expires_ms < ?').run(nowMs).changes,
     }))();
+  }
+
+  /**
+   * The id of the first event received at or after `ms` (one past the last id when none):
+   * ids grow with received_ms, so a binary search over ids finds it without a time index.
+   * Events of one batch may be a few ms out of order; the cutoff is exact to that.
+   */
+  private firstEventIdReceivedAfter(ms: number): number {
+    const receivedAt = this.db.prepare(
+      'SELECT received_ms AS ms FROM events WHERE id >= ? ORDER BY id LIMIT 1',
+    );
+    const bounds = this.db.prepare('SELECT MIN(id) AS low, MAX(id) AS high FROM events').get() as {
+      low: number | null;
+      high: number | null;
+    };
+    if (bounds.low === null || bounds.high === null) return 0;
+    let low = bounds.low;
+    let high = bounds.high + 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = receivedAt.get(middle) as { ms: number } | undefined;
+      if (row !== undefined && row.ms < ms) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   countDeliveries(): Record<DeliveryStatus, number> {

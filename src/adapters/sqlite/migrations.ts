@@ -4,6 +4,8 @@
  */
 export const SQLITE_MIGRATIONS: readonly string[] = [
   // 1: the billing ledger. Counted events are the billing records: retention never prunes them.
+  // Events are appended in the order they are received, so their ids follow received_ms:
+  // pruning finds its cutoff by id, and the hot insert maintains no time index.
   `
   CREATE TABLE events (
     id INTEGER PRIMARY KEY,
@@ -37,7 +39,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     user_agent TEXT NOT NULL,
     dedupe_key TEXT
   );
-  CREATE INDEX events_received ON events (received_ms);
 
   CREATE TABLE claims (
     dedupe_key TEXT PRIMARY KEY,
