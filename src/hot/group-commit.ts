@@ -100,12 +100,32 @@ export class GroupCommitter {
             performance.now() - started,
             LATENCY_BUCKETS_MS,
           );
+          const recorded = new Map<string, { labels: Record<string, string>; count: number }>();
           batch.forEach((waiting, index) => {
             const outcome = outcomes[index];
-            if (outcome === undefined)
+            if (outcome === undefined) {
               waiting.reject(new Error('the ledger returned fewer outcomes than events'));
-            else waiting.resolve(outcome);
+              return;
+            }
+            const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
+            const impressionType = waiting.event.dims.impressionType;
+            const key = `${outcome.outcome}/${reason}/${impressionType}`;
+            const entry = recorded.get(key) ?? {
+              labels: { outcome: outcome.outcome, reason, impression_type: impressionType },
+              count: 0,
+            };
+            entry.count++;
+            recorded.set(key, entry);
+            waiting.resolve(outcome);
           });
+          for (const { labels, count } of recorded.values()) {
+            this.metrics.inc(
+              'tally_notices_total',
+              'Notices and hits recorded, by outcome, reason and impression type',
+              labels,
+              count,
+            );
+          }
         },
         (error: unknown) => {
           this.metrics.inc(

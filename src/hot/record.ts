@@ -6,7 +6,7 @@ import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
 /**
- * Commits one notice or hit and counts it in the metrics. When it cannot be committed (the
+ * Commits one notice or hit (the committer counts it in the metrics). When it cannot be committed (the
  * commit queue is full, or the ledger failed) this answers 503 itself and resolves
  * `undefined`: the caller answers only events that are durably recorded.
  */
@@ -26,13 +26,7 @@ export async function recordOrRefuse(
     return undefined;
   }
   try {
-    const outcome = await pending;
-    metrics.inc('tally_notices_total', 'Notices and hits recorded, by outcome, reason and impression type', {
-      outcome: outcome.outcome,
-      reason: outcome.outcome === 'counted' ? '' : outcome.reason,
-      impression_type: impressionType,
-    });
-    return outcome;
+    return await pending;
   } catch {
     sendUnavailable(res);
     return undefined;
