@@ -20,8 +20,9 @@ export interface Config {
   tokenKeys: { id: number; key: Buffer }[] | undefined;
   ivtFilter: IvtFilter;
   /** Rule overrides for every publisher ('*') and per publisher id. */
-  rules: Record<string, RuleOverride[]>;
-  priceKeys: Record<string, PriceKeys>;
+  rules: ReadonlyMap<string, RuleOverride[]>;
+  /** Google-scheme price encryption keys by seat, for `${AUCTION_PRICE:…}`. */
+  priceKeys: ReadonlyMap<string, PriceKeys>;
   retentionDays: number;
   commitMaxBatch: number;
   commitMaxDelayMs: number;
@@ -179,53 +180,56 @@ function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
   return keys;
 }
 
-function parseRules(value: unknown, errors: string[]): Record<string, RuleOverride[]> {
-  if (value === undefined) return {};
-  const fail = () => {
+function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleOverride[]> {
+  const out = new Map<string, RuleOverride[]>();
+  if (value === undefined) return out;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     errors.push('rules: must be {"<publisher id or *>": [{"format","channel","method","ttlSeconds"}…]}');
-    return {};
-  };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail();
-  const out: Record<string, RuleOverride[]> = {};
+    return out;
+  }
   for (const [publisher, rules] of Object.entries(value)) {
-    if (!Array.isArray(rules)) return fail();
-    out[publisher] = [];
-    for (const rule of rules as Record<string, unknown>[]) {
+    if (!Array.isArray(rules)) {
+      errors.push(`rules.${publisher}: must be a list of {"format","channel","method","ttlSeconds"}`);
+      continue;
+    }
+    const overrides: RuleOverride[] = [];
+    for (const rule of rules as unknown[]) {
+      const fields = (typeof rule === 'object' && rule !== null ? rule : {}) as Record<string, unknown>;
       const ok =
-        FORMATS.includes(rule.format as never) &&
-        CHANNELS.includes(rule.channel as never) &&
-        METHODS.includes(rule.method as never) &&
-        Number.isInteger(rule.ttlSeconds) &&
-        (rule.ttlSeconds as number) > 0;
+        FORMATS.includes(fields.format as never) &&
+        CHANNELS.includes(fields.channel as never) &&
+        METHODS.includes(fields.method as never) &&
+        Number.isInteger(fields.ttlSeconds) &&
+        (fields.ttlSeconds as number) > 0;
       if (!ok) {
         errors.push(
           `rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a positive integer ttlSeconds`,
         );
         continue;
       }
-      out[publisher].push(rule as unknown as RuleOverride);
+      overrides.push(fields as unknown as RuleOverride);
     }
+    out.set(publisher, overrides);
   }
   return out;
 }
 
-function parsePriceKeyMap(value: unknown, errors: string[]): Record<string, PriceKeys> {
-  if (value === undefined) return {};
-  const out: Record<string, PriceKeys> = {};
+function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {
+  const out = new Map<string, PriceKeys>();
+  if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     errors.push('priceKeys: must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>"}}');
     return out;
   }
-  for (const [seat, entry] of Object.entries(
-    value as Record<string, { encryptionKey?: unknown; integrityKey?: unknown }>,
-  )) {
+  for (const [seat, entry] of Object.entries(value as Record<string, unknown>)) {
+    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
     const keys =
-      typeof entry.encryptionKey === 'string' && typeof entry.integrityKey === 'string'
-        ? parsePriceKeys(entry.encryptionKey, entry.integrityKey)
+      typeof fields.encryptionKey === 'string' && typeof fields.integrityKey === 'string'
+        ? parsePriceKeys(fields.encryptionKey, fields.integrityKey)
         : undefined;
     if (keys === undefined)
       errors.push(`priceKeys.${seat}: needs encryptionKey and integrityKey in (web-safe) base64`);
-    else out[seat] = keys;
+    else out.set(seat, keys);
   }
   return out;
 }

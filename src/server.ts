@@ -85,16 +85,15 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       () => ledger.countDeliveries()[status],
     );
   }
+  // One table for every publisher, plus one per publisher that has overrides of its own.
+  const sharedRules = new RulesTable(config.rules.get('*') ?? []);
   const rulesByPublisher = new Map<string, RulesTable>();
-  const rulesFor = (publisherId: string): RulesTable => {
-    let table = rulesByPublisher.get(publisherId);
-    if (table === undefined) {
-      table = new RulesTable([...(config.rules['*'] ?? []), ...(config.rules[publisherId] ?? [])]);
-      rulesByPublisher.set(publisherId, table);
-    }
-    return table;
-  };
-  const priceKeysFor = (seat: string) => config.priceKeys[seat];
+  for (const [publisherId, overrides] of config.rules) {
+    if (publisherId !== '*')
+      rulesByPublisher.set(publisherId, new RulesTable([...(config.rules.get('*') ?? []), ...overrides]));
+  }
+  const rulesFor = (publisherId: string): RulesTable => rulesByPublisher.get(publisherId) ?? sharedRules;
+  const priceKeysFor = (seat: string) => config.priceKeys.get(seat);
   const noticeDeps: NoticeDeps = {
     keyRing,
     ivtFilter: () => config.ivtFilter,

@@ -29,7 +29,12 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         const after = afterText === null ? undefined : Number(afterText);
         if (after !== undefined && !Number.isInteger(after))
           throw new ApiError(400, 'VALIDATION_FAILED', 'after must be a delivery id');
-        const deliveries = ledger.listDeliveries(status as DeliveryStatus | undefined, limit, after);
+        const deliveries = ledger.listDeliveries(
+          ctx.principal.accountId,
+          status as DeliveryStatus | undefined,
+          limit,
+          after,
+        );
         const last = deliveries.at(-1);
         sendJson(
           ctx.res,

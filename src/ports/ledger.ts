@@ -126,8 +126,13 @@ export interface Ledger {
   markDelivered(id: number, nowMs: number): void;
   /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */
   markFailed(id: number, error: string, nextDueMs: number | null): void;
-  /** Deliveries by status, newest first. */
-  listDeliveries(status: DeliveryStatus | undefined, limit: number, afterId?: number): Delivery[];
+  /** An account's deliveries by status, newest first. */
+  listDeliveries(
+    accountId: number,
+    status: DeliveryStatus | undefined,
+    limit: number,
+    afterId?: number,
+  ): Delivery[];
   /** Makes dead deliveries pending again, due now, with a new deadline; returns how many. */
   replayDead(nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */

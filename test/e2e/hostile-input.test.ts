@@ -70,4 +70,27 @@ describe('hostile input on the hot path and the API', () => {
       { numRuns: 100 },
     );
   });
+
+  it('handles publisher ids and seats named like object properties as any other', async () => {
+    const wins = ['constructor', 'toString', '__proto__'].map((name, index) => ({
+      request: { id: `proto-${index}`, imp: [{ id: '1', banner: {} }], site: { publisher: { id: name } } },
+      seat: name,
+      bid: {
+        id: 'b',
+        impid: '1',
+        price: 1,
+        adm: '<p>${AUCTION_PRICE:BF}</p>',
+        burl: 'http://127.0.0.1:9/b?p=${AUCTION_PRICE:BF}',
+      },
+    }));
+    const response = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    for (const result of response.body.results) {
+      assert.equal(result.ok, true, JSON.stringify(result));
+      const notice = await fetch(result.noticeUrls.adm, {
+        headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0' },
+      });
+      assert.equal(notice.status, 200);
+    }
+  });
 });

@@ -88,9 +88,10 @@ describe('the SQLite ledger', () => {
       event({ outcome: invalidTraffic('blocked_ip'), dedupe: { key: 'd2', expiresMs: T0 + 1 }, delivery }),
     ]);
     assert.deepEqual(
-      ledger.listDeliveries(undefined, 10).map((row) => row.dedupeKey),
+      ledger.listDeliveries(1, undefined, 10).map((row) => row.dedupeKey),
       ['d1'],
     );
+    assert.deepEqual(ledger.listDeliveries(2, undefined, 10), [], 'another account sees none of them');
   });
 
   it('leases a due delivery to one caller at a time and retries or kills it on failure', () => {
@@ -105,7 +106,7 @@ describe('the SQLite ledger', () => {
     const [again] = ledger.leaseDeliveries(T0 + 100, 10, 5000);
     assert.equal(again?.attempts, 2);
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
-    assert.equal(ledger.listDeliveries('dead', 10)[0]?.lastError, 'HTTP 500');
+    assert.equal(ledger.listDeliveries(1, 'dead', 10)[0]?.lastError, 'HTTP 500');
     assert.equal(ledger.replayDead(T0 + 200, T0 + 5000), 1);
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
@@ -166,7 +167,7 @@ describe('the SQLite ledger', () => {
     const pruned = ledger.prune(T0 + 1, T0 + 2);
     assert.deepEqual(pruned, { events: 1, deliveries: 1, claims: 2 });
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
-    assert.equal(ledger.listDeliveries('pending', 10).length, 1, 'pending deliveries stay');
+    assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 1, 'pending deliveries stay');
   });
 
   it('prunes exactly the events received before the cutoff, found by id without a time index', () => {

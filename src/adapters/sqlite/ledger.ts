@@ -77,8 +77,9 @@ export class SqliteLedger implements Ledger {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertDelivery = db.prepare(
-      `INSERT OR IGNORE INTO deliveries (dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
+      `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
+         deadline_ms)
+       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     );
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
@@ -147,6 +148,7 @@ export class SqliteLedger implements Ledger {
       if (counted) {
         if (event.delivery !== undefined && dedupeKey !== null) {
           this.insertDelivery.run(
+            d.accountId,
             dedupeKey,
             event.delivery.url,
             event.deviceIp,
@@ -227,12 +229,25 @@ export class SqliteLedger implements Ledger {
     }
   }
 
-  listDeliveries(status: DeliveryStatus | undefined, limit: number, afterId?: number): Delivery[] {
+  listDeliveries(
+    accountId: number,
+    status: DeliveryStatus | undefined,
+    limit: number,
+    afterId?: number,
+  ): Delivery[] {
     const rows = this.db
       .prepare(
-        `SELECT * FROM deliveries WHERE (? IS NULL OR status = ?) AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
+        `SELECT * FROM deliveries WHERE account_id = ? AND (? IS NULL OR status = ?) AND (? IS NULL OR id < ?)
+         ORDER BY id DESC LIMIT ?`,
       )
-      .all(status ?? null, status ?? null, afterId ?? null, afterId ?? null, limit) as DeliveryRow[];
+      .all(
+        accountId,
+        status ?? null,
+        status ?? null,
+        afterId ?? null,
+        afterId ?? null,
+        limit,
+      ) as DeliveryRow[];
     return rows.map(toDelivery);
   }
 

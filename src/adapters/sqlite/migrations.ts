@@ -47,6 +47,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 
   CREATE TABLE deliveries (
     id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
     dedupe_key TEXT NOT NULL UNIQUE,
     url TEXT NOT NULL,
     device_ip TEXT NOT NULL,
@@ -61,6 +62,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     delivered_ms INTEGER
   );
   CREATE INDEX deliveries_due ON deliveries (status, due_ms);
+  CREATE INDEX deliveries_account ON deliveries (account_id, id);
 
   CREATE TABLE rollup_hourly (
     hour_ms INTEGER NOT NULL,
