@@ -1,4 +1,5 @@
 import type { Logger } from './lib/log.js';
+import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 import type {
   CatalogData,
   CatalogSource,
@@ -177,8 +178,8 @@ export function buildView(data: CatalogData): CatalogView {
         return tracker?.kind === kind ? tracker : undefined;
       }
       const candidates = byCode.get(codeKey(kind, by.code)) ?? [];
-      if (by.accountId !== undefined) return candidates.find((tracker) => tracker.accountId === by.accountId);
-      return candidates.length === 1 ? candidates[0] : undefined;
+      const accountId = by.accountId ?? OPERATOR_ACCOUNT_ID;
+      return candidates.find((tracker) => tracker.accountId === accountId);
     },
     redirectAllowlist: (accountId: number) => allowlists.get(accountId) ?? DISABLED_ALLOWLIST,
     paymentRules: (publisherId: number) => ordered.get(publisherId) ?? NO_RULES,

@@ -116,7 +116,10 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   router.add(
     ...publicRoutes(metrics, () => ready),
     ...winRoutes(winEnvironment, config.maxBodyBytes),
-    ...reportRoutes(ledger),
+    ...reportRoutes(
+      ledger,
+      (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
+    ),
     ...deliveryRoutes(ledger),
   );
   router.add(...catalogRoutes(catalog, accounts));

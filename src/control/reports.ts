@@ -9,13 +9,16 @@ const MAX_RANGE_MS = 400 * 86_400_000;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
 
 /** `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. */
-export function reportRoutes(ledger: Ledger): Route[] {
+export function reportRoutes(
+  ledger: Ledger,
+  publisherExternalId: (accountId: number, publisherId: number) => string | null,
+): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/reports',
       handler(ctx) {
-        const query = parseReportQuery(ctx.url.searchParams, ctx.principal);
+        const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
         const rows = ledger.report(query);
         const wantsCsv =
           ctx.url.searchParams.get('format') === 'csv' || (ctx.req.headers.accept ?? '').includes('text/csv');
@@ -47,7 +50,11 @@ export function reportRoutes(ledger: Ledger): Route[] {
 }
 
 /** Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's rows. */
-export function parseReportQuery(params: URLSearchParams, principal: Principal): ReportQuery {
+export function parseReportQuery(
+  params: URLSearchParams,
+  principal: Principal,
+  publisherExternalId: (accountId: number, publisherId: number) => string | null,
+): ReportQuery {
   const fromMs = parseTime(params.get('from'), 'from');
   const toMs = parseTime(params.get('to'), 'to');
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
@@ -70,23 +77,54 @@ export function parseReportQuery(params: URLSearchParams, principal: Principal):
   for (const dimension of REPORT_DIMENSIONS) {
     const value = params.get(dimension);
     // `format=csv` / `format=json` choose the output; other values filter the ad format.
-    if (value !== null && !(dimension === 'format' && OUTPUT_FORMATS.has(value))) filters[dimension] = value;
+    if (value === null || (dimension === 'format' && OUTPUT_FORMATS.has(value))) continue;
+    checkFilter(dimension, value);
+    filters[dimension] = value;
   }
-  if (principal.scope !== null) {
-    const dimension = principal.scope.type === 'advertiser' ? 'advertiser' : 'publisher';
-    const own = String(principal.scope.id);
-    if (filters[dimension] !== undefined && filters[dimension] !== own) {
-      throw new ApiError(403, 'FORBIDDEN', `your key is scoped to ${principal.scope.type} ${own}`);
-    }
-    filters[dimension] = own;
-  }
-  return {
+  const query: ReportQuery = {
     accountId: principal.accountId,
     fromMs,
     toMs,
     groupBy: [...new Set(groupBy)] as ReportDimension[],
     filters,
   };
+  const scope = principal.scope;
+  if (scope === null) return query;
+  const own = String(scope.id);
+  if (scope.type === 'advertiser') {
+    if (filters.advertiser !== undefined && filters.advertiser !== own) throw outOfScope(scope.type, own);
+    filters.advertiser = own;
+    return query;
+  }
+  // Tracker rows name the catalog publisher, exchange rows the OpenRTB publisher id (externalId).
+  const externalId = publisherExternalId(principal.accountId, scope.id);
+  if (filters.publisher !== undefined && filters.publisher !== own && filters.publisher !== externalId) {
+    throw outOfScope(scope.type, own);
+  }
+  return { ...query, publisherScope: { catalogId: own, externalId } };
+}
+
+function outOfScope(type: string, id: string): ApiError {
+  return new ApiError(403, 'FORBIDDEN', `your key is scoped to ${type} ${id}`);
+}
+
+const NUMERIC_FILTERS = new Set<ReportDimension>([
+  'advertiser',
+  'lineItem',
+  'tracker',
+  'placement',
+  'paymentRule',
+]);
+
+/** Throws 400 for a filter value that could never match: a bad time, id or flag. */
+function checkFilter(dimension: ReportDimension, value: string): void {
+  const fail = (what: string) => new ApiError(400, 'VALIDATION_FAILED', `${dimension}=${value}: ${what}`);
+  if ((dimension === 'hour' || dimension === 'day') && !Number.isFinite(Date.parse(value))) {
+    throw fail('must be an ISO 8601 time, e.g. 2026-11-22T10:00:00Z');
+  }
+  if (NUMERIC_FILTERS.has(dimension) && !/^\d+$/.test(value)) throw fail('must be a numeric id');
+  if (dimension === 'cachebusterMissing' && value !== 'true' && value !== 'false')
+    throw fail('must be true or false');
 }
 
 function parseTime(value: string | null, name: string): number {
@@ -110,5 +148,7 @@ function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]):
 
 function csvCell(value: string | number | boolean | undefined): string {
   const text = value === undefined ? '' : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
+  const safe = /^[=+\-@\t\r]/.test(text) && typeof value === 'string' ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -103,6 +103,18 @@ describe('invalid traffic', () => {
     assert.equal(screen(req, filter)?.outcome, 'not_counted');
   });
 
+  it('still rejects a blocked peer that names another device in X-Forwarded-For or X-Device-IP', () => {
+    const filter = filterOf([], ['203.0.113.0/24']);
+    for (const header of ['x-forwarded-for', 'x-device-ip']) {
+      const req = request({ [header]: '198.51.100.1' }, 'GET', '203.0.113.9');
+      assert.deepEqual(screen(req, filter), {
+        outcome: 'not_counted',
+        reason: 'invalid_traffic',
+        rule: 'blocked_ip',
+      });
+    }
+  });
+
   it('falls back to the first X-Forwarded-For hop when X-Device-IP is absent', () => {
     const req = request({ 'x-forwarded-for': '192.0.2.44, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.44');

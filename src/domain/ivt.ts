@@ -92,7 +92,7 @@ export function readDevice(request: HitRequest): Device {
 export function screenRequest(request: HitRequest, device: Device, filter: IvtFilter): Outcome | undefined {
   if (request.method === 'HEAD') return invalidTraffic('head_request');
   if (isPrefetch(request)) return notCounted('prefetch');
-  const rule = screenDevice(device, filter);
+  const rule = screenDevice(device, filter) ?? screenPeer(request, filter);
   return rule === undefined ? undefined : invalidTraffic(rule);
 }
 
@@ -100,10 +100,21 @@ function screenDevice(device: Device, filter: IvtFilter): IvtRule | undefined {
   if (device.userAgent.trim() === '') return 'empty_user_agent';
   if (isKnownBot(device.userAgent)) return 'bot_user_agent';
   if (filter.userAgentPatterns.some((pattern) => pattern.test(device.userAgent))) return 'blocked_user_agent';
-  if (filter.blockedIpCount === 0) return undefined;
-  const family = isIP(device.ip);
-  if (family !== 0 && filter.blockedIps.check(device.ip, family === 6 ? 'ipv6' : 'ipv4')) return 'blocked_ip';
-  return undefined;
+  return isBlockedIp(device.ip, filter) ? 'blocked_ip' : undefined;
+}
+
+/**
+ * The TCP peer itself is screened too: a blocked address cannot escape the list by naming
+ * another device in `X-Device-IP` or `X-Forwarded-For`.
+ */
+function screenPeer(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
+  return isBlockedIp(unmapIpv4(request.remoteAddress), filter) ? 'blocked_ip' : undefined;
+}
+
+function isBlockedIp(ip: string, filter: IvtFilter): boolean {
+  if (filter.blockedIpCount === 0) return false;
+  const family = isIP(ip);
+  return family !== 0 && filter.blockedIps.check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** Browser prefetch/prerender signals: `Sec-Purpose`, `Purpose`, `X-Purpose` (prefetch, preview, prerender), `X-Moz: prefetch`. */

@@ -105,6 +105,15 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('has Tally relay the DSP burl of a nurl-served app banner, which has no markup to carry it', () => {
+    const result = ok(win({ context: app, bid: { adm: undefined, nurl: 'https://dsp.example/win' } }));
+    assert.equal(result.adm, null);
+    assert.equal(
+      claimsOf(result.noticeUrls.adm).dspBurl,
+      'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}',
+    );
+  });
+
   it('changes nothing DSP-related for a DSP without a burl', () => {
     const result = ok(
       win({ context: app, bid: { burl: undefined, adm: '<img src="https://dsp.example/own-tracker">' } }),

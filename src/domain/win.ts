@@ -79,8 +79,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     publisherBurl: parsed.publisherBurl,
   });
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
-  // App banners counted on Tally's own pixel carry the DSP's burl in the markup instead.
-  const burlInMarkup = rule.method === 'adm' && channel !== 'web' && dspBurl !== '';
+  // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
+  // when there is markup to carry it; a nurl-served banner has Tally relay it.
+  const burlInMarkup =
+    rule.method === 'adm' && channel !== 'web' && dspBurl !== '' && admText(parsed.bid.adm) !== undefined;
   const base: NoticeClaims = {
     kind: rule.method,
     accountId: env.accountId,

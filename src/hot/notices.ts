@@ -49,7 +49,8 @@ export async function handleNotice(
   );
   const { claims, device } = decision;
   const dspBurl = claims === undefined ? '' : filledBurl(claims, nowMs, deps);
-  const relayByRedirect = claims?.kind === 'burl' && dspBurl !== '';
+  // Tally's burl answers 302 to the DSP's; a target unfit for a Location header goes to the outbox.
+  const relayByRedirect = claims?.kind === 'burl' && dspBurl !== '' && isSafeRedirectTarget(dspBurl);
   const event: EventRecord = {
     receivedMs: nowMs,
     servedHourMs: hourStart(claims?.auctionTimeMs ?? nowMs),
@@ -88,7 +89,7 @@ export async function handleNotice(
   }
   const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
   if (outcome === undefined) return;
-  if (relayByRedirect && outcome.outcome === 'counted' && isSafeRedirectTarget(dspBurl)) {
+  if (relayByRedirect && outcome.outcome === 'counted') {
     sendRedirect(res, dspBurl);
   } else if (query.get('f') === 'b') {
     sendNoContent(res);

@@ -333,9 +333,9 @@ export interface CatalogView {
   readonly version: number;
   /**
    * A tracker by id, or by custom code. Codes are unique per account and kind but may repeat
-   * across accounts: with `accountId` the code is looked up in that account only; without,
-   * a code used in more than one account is ambiguous and answers `undefined` like an
-   * unknown one. Inactive trackers are returned (check `state`).
+   * across accounts, so a code is looked up in one account: `accountId` (a hit's `member=`),
+   * else the operator's account — so that no other account can make an operator's code
+   * ambiguous by reusing it. Inactive trackers are returned (check `state`).
    */
   findTracker(
     kind: TrackerKind,

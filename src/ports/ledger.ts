@@ -74,6 +74,11 @@ export interface ReportQuery {
   toMs: number;
   groupBy: readonly ReportDimension[];
   filters: Partial<Record<ReportDimension, string>>;
+  /**
+   * A publisher-scoped caller: only that publisher's rows — tracker rows naming its catalog
+   * id, exchange rows naming its OpenRTB publisher id (`externalId`, none when null).
+   */
+  publisherScope?: { catalogId: string; externalId: string | null };
 }
 
 export const REPORT_DIMENSIONS = [

@@ -411,6 +411,23 @@ describe('counting notices end to end', () => {
     );
   });
 
+  it('queues a DSP burl unfit for a redirect in the outbox instead of dropping it', async () => {
+    const win = await registerOne({
+      context: { app: {} },
+      publisherBurl: true,
+      bid: { burl: 'ftp://dsp.example/bill?a=${AUCTION_ID}' },
+    });
+    const response = await fire(win.burl);
+    expect('counted');
+    assert.equal(response.status, 200);
+    const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?limit=1000');
+    assert.ok(
+      listed.body.deliveries.some(
+        (delivery: any) => delivery.url === `ftp://dsp.example/bill?a=auction-${auctionSeq}`,
+      ),
+    );
+  });
+
   it('retries a failing DSP until it accepts the burl', async () => {
     const win = await registerOne({ bid: { burl: `${dsp.url}/flaky?auction=\${AUCTION_ID}` } });
     dsp.failNext('/flaky', 3);
@@ -523,6 +540,33 @@ describe('counting notices end to end', () => {
     const script = await fetch(`${tally.url}/omid/verify.js`);
     assert.match(script.headers.get('content-type') ?? '', /javascript/);
     assert.match(await script.text(), /data-tally-notice/);
+  });
+
+  it('exports report cells that a spreadsheet would run as formulas as plain text', async () => {
+    const win = await registerOne({ seat: '=HYPERLINK("http://evil.example","x")' });
+    await fire(billingUrl(win));
+    expect('counted');
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const csv = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=seat&format=csv`, {
+      headers: { authorization: `Bearer ${tally.adminKey}` },
+    });
+    const text = await csv.text();
+    assert.ok(text.includes(`"'=HYPERLINK(""http://evil.example"",""x"")"`), text);
+    assert.ok(!/(^|\r\n)=/.test(text));
+  });
+
+  it('refuses report filters that could never match', async () => {
+    for (const filter of ['tracker=abc', 'hour=yesterday', 'cachebusterMissing=maybe']) {
+      const response = await api(
+        tally,
+        tally.adminKey,
+        'GET',
+        `/v1/reports?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z&${filter}`,
+      );
+      assert.equal(response.status, 400, filter);
+      assert.equal(response.body.error.code, 'VALIDATION_FAILED');
+    }
   });
 
   it('reports add up to the notices fired, in JSON and in CSV', async () => {

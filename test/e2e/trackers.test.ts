@@ -630,6 +630,46 @@ describe('access to exports and reports', () => {
     assert.deepEqual(rival.rows, []);
   });
 
+  it('shows a publisher-scoped key the exchange rows of its OpenRTB publisher id, and no one else’s', async () => {
+    const exchangePublisher = await create('/v1/publishers', {
+      name: 'Exchange publisher',
+      externalId: 'ext-pub-9',
+    });
+    const scoped = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+      name: 'exchange publisher reader',
+      role: 'reader',
+      scope: { type: 'publisher', id: exchangePublisher },
+    });
+    const wins = ['ext-pub-9', String(exchangePublisher), String(ids.publisher)].map(
+      (publisherId, index) => ({
+        request: {
+          id: `scope-${index}`,
+          imp: [{ id: '1', banner: {} }],
+          site: { publisher: { id: publisherId } },
+        },
+        seat: 'seat',
+        bid: { id: 'b', impid: '1', price: 1 + index, adm: '<p>ad</p>' },
+      }),
+    );
+    const results = (await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins })).body.results;
+    for (const result of results) await hit(new URL(result.noticeUrls.adm).pathname);
+    const own = await report(scoped.body.key, 'impressionType,publisher', '&impressionType=exchange');
+    assert.deepEqual(
+      own.rows.map((row) => [row.publisher, row.priceMicros]),
+      [['ext-pub-9', 1_000_000]],
+    );
+    const other = await report(
+      keys.publisherReader ?? '',
+      'impressionType,publisher',
+      '&impressionType=exchange',
+    );
+    assert.deepEqual(
+      other.rows,
+      [],
+      'a catalog id that happens to equal an OpenRTB publisher id shows nothing',
+    );
+  });
+
   it('refuses win registration to readers and scoped keys', async () => {
     const wins = { wins: [] };
     assert.equal((await api(tally, keys.reader ?? '', 'POST', '/v1/wins', wins)).status, 403);

@@ -9,6 +9,7 @@ import type { PaymentRuleInput, TrackerInput, WriteResult } from '../../ports/ca
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { openSqlite } from './database.js';
+import { OPERATOR_ACCOUNT_ID } from '../../ports/accounts.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
 
@@ -345,13 +346,14 @@ describe('catalog snapshot', () => {
     assert.equal(snapshot.current().findTracker('impression', { id: created.id })?.state, 'active');
   });
 
-  it('treats a code used in two accounts as unknown unless the account is named', () => {
+  it('looks a code up in the named account, else in the operator’s, so another account reusing it changes nothing', () => {
     const a = setup(store, accountA);
     const b = setup(store, accountB);
     const inA = value(store.trackers.create(accountA, trackerInput(a, { code: 'twice' }), NOW_MS));
     const inB = value(store.trackers.create(accountB, trackerInput(b, { code: 'twice' }), NOW_MS));
     const view = snapshot.current();
-    assert.equal(view.findTracker('impression', { code: 'twice' }), undefined);
+    assert.equal(accountA, OPERATOR_ACCOUNT_ID, 'the first account is the operator’s');
+    assert.equal(view.findTracker('impression', { code: 'twice' })?.id, inA.id);
     assert.equal(view.findTracker('impression', { code: 'twice', accountId: accountA })?.id, inA.id);
     assert.equal(view.findTracker('impression', { code: 'twice', accountId: accountB })?.id, inB.id);
     assert.equal(view.findTracker('click', { code: 'twice', accountId: accountA }), undefined);

@@ -264,6 +264,12 @@ export class SqliteLedger implements Ledger {
     const groupColumns = query.groupBy.map((dimension) => `${DIMENSION_SQL[dimension]} AS "${dimension}"`);
     const where = ['account_id = ?', 'hour_ms >= ?', 'hour_ms < ?'];
     const params: unknown[] = [query.accountId, query.fromMs - (query.fromMs % HOUR_MS), query.toMs];
+    if (query.publisherScope !== undefined) {
+      where.push(
+        `((impression_type <> 'exchange' AND publisher = ?) OR (impression_type = 'exchange' AND publisher = ?))`,
+      );
+      params.push(query.publisherScope.catalogId, query.publisherScope.externalId);
+    }
     for (const [dimension, value] of Object.entries(query.filters) as [ReportDimension, string][]) {
       where.push(`${DIMENSION_SQL[dimension]} = ?`);
       params.push(filterValue(dimension, value));
