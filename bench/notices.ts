@@ -12,7 +12,7 @@ import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import type { KeyRing, NoticeClaims } from '../src/domain/token.js';
 import { sealToken } from '../src/domain/token.js';
-import { freePort } from '../test/support/server.js';
+import { freePort, startServer } from '../test/support/server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
@@ -74,32 +74,6 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** Starts Tally on `dataDir` with the given SQLite durability, reusing `keyFile`'s token keys when given. */
-async function startTally(
-  dataDir: string,
-  synchronous: 'FULL' | 'NORMAL',
-  keyFile?: { keys: { id: number; key: string }[] },
-): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const tokenKeys = keyFile?.keys.map((entry) => `${entry.id}:${entry.key}`).join(',');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      TALLY_DATA_DIR: dataDir,
-      TALLY_PORT: String(port),
-      TALLY_HOST: '127.0.0.1',
-      TALLY_ADMIN_KEY: 'bench-admin-key-0123456789',
-      TALLY_SQLITE_SYNCHRONOUS: synchronous,
-      ...(tokenKeys === undefined ? {} : { TALLY_TOKEN_KEYS: tokenKeys }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, child);
-  return { child, url };
-}
-
 /** One row per target, in first-seen order: mean rate and p50, worst p99, summed failures. */
 function summarise(results: readonly Result[]): Result[] {
   const byName = new Map<string, Result[]>();
@@ -146,11 +120,12 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   try {
     // Tally first: it writes the token keys the load needs.
-    const keys = await startTally(join(dataDir, 'keys-only'), 'FULL');
-    await stop(keys.child);
-    const keyFile = JSON.parse(readFileSync(join(dataDir, 'keys-only', 'token-keys.json'), 'utf8')) as {
+    const keys = await startServer();
+    await keys.stop();
+    const keyFile = JSON.parse(readFileSync(join(keys.dataDir, 'token-keys.json'), 'utf8')) as {
       keys: { id: number; key: string }[];
     };
+    await keys.dispose();
     const ring: KeyRing = {
       signingKeyId: keyFile.keys.at(-1)?.id ?? 1,
       keys: new Map(keyFile.keys.map((entry) => [entry.id, Buffer.from(entry.key, 'base64')])),
@@ -198,11 +173,13 @@ async function main(): Promise<void> {
       }
 
       for (const synchronous of ['FULL', 'NORMAL'] as const) {
-        const tallyDir = join(dataDir, `${synchronous}-${round}`);
-        const tally = await startTally(tallyDir, synchronous, keyFile);
+        const tally = await startServer({
+          TALLY_SQLITE_SYNCHRONOUS: synchronous,
+          TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
+        });
         results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, paths));
-        await stop(tally.child);
-        const db = new Database(join(tallyDir, 'tally.db'), { readonly: true });
+        await tally.stop();
+        const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
         const counts = db
           .prepare(`SELECT COUNT(*) AS total, SUM(outcome = 'counted') AS counted FROM events`)
           .get() as {
@@ -210,6 +187,7 @@ async function main(): Promise<void> {
           counted: number;
         };
         db.close();
+        await tally.dispose();
         ledgers.push(`${synchronous} round ${round}: ${counts.counted} of ${counts.total} counted`);
       }
     }

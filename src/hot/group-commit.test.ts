@@ -10,42 +10,13 @@ import type { Outcome } from '../domain/outcome.js';
 import { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
 import { GroupCommitter, inlineRecorder } from './group-commit.js';
+import { exchangeEvent } from '../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-commit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function event(key: string): EventRecord {
-  return {
-    receivedMs: 1,
-    servedHourMs: 0,
-    outcome: COUNTED,
-    dims: {
-      accountId: 1,
-      impressionType: 'exchange',
-      kind: 'adm',
-      format: 'banner',
-      channel: 'web',
-      method: 'adm',
-      seat: 's',
-      publisher: 'p',
-      auctionId: key,
-      impId: '1',
-      bidId: 'b',
-      currency: 'USD',
-      advertiserId: 0,
-      lineItemId: 0,
-      trackerId: 0,
-      placementId: 0,
-      paymentRuleId: 0,
-      cachebusterMissing: false,
-    },
-    priceMicros: 0,
-    mediaCostMicros: 0,
-    revenueMicros: 0,
-    deviceIp: '',
-    userAgent: '',
-    dedupe: { key, expiresMs: 10 },
-  };
+  return exchangeEvent({ receivedMs: 1, dedupe: { key, expiresMs: 10 } });
 }
 
 /** The promise of an accepted event (fails the test when the committer refused it). */

@@ -4,49 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { COUNTED, invalidTraffic } from '../../domain/outcome.js';
-import type { EventRecord } from '../../ports/ledger.js';
 import { openSqlite } from './database.js';
 import { SqliteLedger } from './ledger.js';
+import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
 const HOUR_MS = 3_600_000;
-const T0 = Date.UTC(2026, 10, 22, 10, 30);
 let ledger: SqliteLedger;
 let sequence = 0;
 
-function event(overrides: Partial<EventRecord> = {}): EventRecord {
-  return {
-    receivedMs: T0,
-    servedHourMs: T0 - (T0 % HOUR_MS),
-    outcome: COUNTED,
-    dims: {
-      accountId: 1,
-      impressionType: 'exchange',
-      kind: 'adm',
-      format: 'banner',
-      channel: 'web',
-      method: 'adm',
-      seat: 'seat',
-      publisher: 'pub',
-      auctionId: 'a',
-      impId: '1',
-      bidId: 'b',
-      currency: 'USD',
-      advertiserId: 0,
-      lineItemId: 0,
-      trackerId: 0,
-      placementId: 0,
-      paymentRuleId: 0,
-      cachebusterMissing: false,
-    },
-    priceMicros: 1_000_000,
-    mediaCostMicros: 0,
-    revenueMicros: 0,
-    deviceIp: '198.51.100.1',
-    userAgent: 'Mozilla/5.0',
-    ...overrides,
-  };
-}
+const event = exchangeEvent;
 
 beforeEach(() => {
   ledger = new SqliteLedger(openSqlite(join(dir, `ledger-${++sequence}.db`)));
