@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
 import { CatalogSnapshot } from '../../catalog-snapshot.js';
-import type { PaymentRuleInput, TrackerInput, WriteResult } from '../../ports/catalog.js';
+import type { LineItemInput, PaymentRuleInput, TrackerInput, WriteResult } from '../../ports/catalog.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { openSqlite } from './database.js';
@@ -37,37 +37,30 @@ function rule(publisherId: number, overrides: Partial<PaymentRuleInput> = {}): P
   };
 }
 
-describe('SQLite catalog store', () => {
-  let dir: string;
-  let db: Database.Database;
-  let store: SqliteCatalogStore;
-  let accountA: number;
-  let accountB: number;
+/** An advertiser with a line item (CPM 2.00 unless told) and a publisher, in `accountId`. */
+function chain(
+  target: SqliteCatalogStore,
+  accountId: number,
+  revenue: Pick<LineItemInput, 'revenueType' | 'revenueValueMicros'> = {
+    revenueType: 'cpm',
+    revenueValueMicros: 2_000_000,
+  },
+) {
+  const advertiser = value(target.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
+  const lineItem = value(
+    target.lineItems.create(
+      accountId,
+      { advertiserId: advertiser.id, name: 'LI', state: 'active', ...revenue },
+      NOW_MS,
+    ),
+  );
+  const publisher = value(target.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
+  return { advertiser, lineItem, publisher };
+}
 
-  /** An advertiser with a line item and a publisher, in `accountId`. */
-  const chain = (accountId: number) => {
-    const advertiser = value(store.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
-    const lineItem = value(
-      store.lineItems.create(
-        accountId,
-        {
-          advertiserId: advertiser.id,
-          name: 'LI',
-          revenueType: 'cpm',
-          revenueValueMicros: 2_000_000,
-          state: 'active',
-        },
-        NOW_MS,
-      ),
-    );
-    const publisher = value(store.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
-    return { advertiser, lineItem, publisher };
-  };
-  const tracker = (
-    accountId: number,
-    ids: ReturnType<typeof chain>,
-    overrides: Partial<TrackerInput> = {},
-  ): TrackerInput => ({
+/** An active impression tracker on a chain's line item and publisher. */
+function trackerInput(ids: ReturnType<typeof chain>, overrides: Partial<TrackerInput> = {}): TrackerInput {
+  return {
     kind: 'impression',
     advertiserId: ids.advertiser.id,
     name: 'tracker',
@@ -79,7 +72,17 @@ describe('SQLite catalog store', () => {
     state: 'active',
     clickUrl: null,
     ...overrides,
-  });
+  };
+}
+
+describe('SQLite catalog store', () => {
+  let dir: string;
+  let db: Database.Database;
+  let store: SqliteCatalogStore;
+  let accountA: number;
+  let accountB: number;
+
+  const chainIn = (accountId: number) => chain(store, accountId);
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tally-catalog-'));
@@ -95,7 +98,7 @@ describe('SQLite catalog store', () => {
   });
 
   it('treats another account’s objects as missing, for reads and for references', () => {
-    const a = chain(accountA);
+    const a = chainIn(accountA);
     assert.equal(store.advertisers.get(accountB, a.advertiser.id), undefined);
     assert.deepEqual(store.advertisers.list(accountB, { filter: {}, limit: 10 }), []);
     const result = store.lineItems.create(
@@ -114,13 +117,9 @@ describe('SQLite catalog store', () => {
   });
 
   it('refuses a tracker whose line item is another advertiser’s without saying whose it is', () => {
-    const a = chain(accountA);
-    const b = chain(accountA);
-    const result = store.trackers.create(
-      accountA,
-      tracker(accountA, a, { lineItemId: b.lineItem.id }),
-      NOW_MS,
-    );
+    const a = chainIn(accountA);
+    const b = chainIn(accountA);
+    const result = store.trackers.create(accountA, trackerInput(a, { lineItemId: b.lineItem.id }), NOW_MS);
     assert.ok(!result.ok && result.reason === 'invalid');
     assert.equal(result.problems.length, 1);
     assert.equal(result.problems[0]?.field, 'lineItemId');
@@ -132,13 +131,13 @@ describe('SQLite catalog store', () => {
   });
 
   it('refuses a tracker whose placement or payment rule belongs to another publisher, naming both fields', () => {
-    const a = chain(accountA);
+    const a = chainIn(accountA);
     const other = value(store.publishers.create(accountA, { name: 'Other', externalId: null }, NOW_MS));
     const placement = value(store.placements.create(accountA, { publisherId: other.id, name: 'p' }, NOW_MS));
     const paymentRule = value(store.paymentRules.create(accountA, rule(other.id), NOW_MS));
     const result = store.trackers.create(
       accountA,
-      tracker(accountA, a, { placementId: placement.id, paymentRuleId: paymentRule.id }),
+      trackerInput(a, { placementId: placement.id, paymentRuleId: paymentRule.id }),
       NOW_MS,
     );
     assert.ok(!result.ok && result.reason === 'invalid');
@@ -149,17 +148,17 @@ describe('SQLite catalog store', () => {
   });
 
   it('keeps tracker codes unique per account and kind, but lets other accounts and kinds reuse them', () => {
-    const a = chain(accountA);
-    const b = chain(accountB);
-    value(store.trackers.create(accountA, tracker(accountA, a, { code: 'shared' }), NOW_MS));
-    const again = store.trackers.create(accountA, tracker(accountA, a, { code: 'shared' }), NOW_MS);
+    const a = chainIn(accountA);
+    const b = chainIn(accountB);
+    value(store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS));
+    const again = store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS);
     assert.ok(!again.ok && again.reason === 'conflict' && again.field === 'code');
-    value(store.trackers.create(accountA, tracker(accountA, a, { code: 'shared', kind: 'click' }), NOW_MS));
-    value(store.trackers.create(accountB, tracker(accountB, b, { code: 'shared' }), NOW_MS));
+    value(store.trackers.create(accountA, trackerInput(a, { code: 'shared', kind: 'click' }), NOW_MS));
+    value(store.trackers.create(accountB, trackerInput(b, { code: 'shared' }), NOW_MS));
   });
 
   it('makes a publisher’s first payment rule its base and demotes the old base when another is promoted', () => {
-    const { publisher } = chain(accountA);
+    const { publisher } = chainIn(accountA);
     const first = value(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
     const second = value(store.paymentRules.create(accountA, rule(publisher.id, { priority: 9 }), NOW_MS));
     assert.equal(first.isBase, true);
@@ -180,7 +179,7 @@ describe('SQLite catalog store', () => {
   });
 
   it('refuses to delete an object while others depend on it, listing them and the fix', () => {
-    const a = chain(accountA);
+    const a = chainIn(accountA);
     const placement = value(
       store.placements.create(accountA, { publisherId: a.publisher.id, name: 'p' }, NOW_MS),
     );
@@ -189,7 +188,7 @@ describe('SQLite catalog store', () => {
       store.paymentRules.create(accountA, rule(a.publisher.id, { placementIds: [placement.id] }), NOW_MS),
     );
     const imp = value(
-      store.trackers.create(accountA, tracker(accountA, a, { placementId: placement.id }), NOW_MS),
+      store.trackers.create(accountA, trackerInput(a, { placementId: placement.id }), NOW_MS),
     );
 
     const advertiser = store.advertisers.delete(accountA, a.advertiser.id);
@@ -267,40 +266,8 @@ describe('catalog snapshot', () => {
   let accountA: number;
   let accountB: number;
 
-  const setup = (target: SqliteCatalogStore, accountId: number) => {
-    const advertiser = value(target.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
-    const lineItem = value(
-      target.lineItems.create(
-        accountId,
-        {
-          advertiserId: advertiser.id,
-          name: 'LI',
-          revenueType: 'cost_plus_margin',
-          revenueValueMicros: 250_000,
-          state: 'active',
-        },
-        NOW_MS,
-      ),
-    );
-    const publisher = value(target.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
-    return { advertiser, lineItem, publisher };
-  };
-  const trackerInput = (
-    ids: ReturnType<typeof setup>,
-    overrides: Partial<TrackerInput> = {},
-  ): TrackerInput => ({
-    kind: 'impression',
-    advertiserId: ids.advertiser.id,
-    name: 't',
-    code: null,
-    lineItemId: ids.lineItem.id,
-    publisherId: ids.publisher.id,
-    placementId: null,
-    paymentRuleId: null,
-    state: 'active',
-    clickUrl: null,
-    ...overrides,
-  });
+  const setup = (target: SqliteCatalogStore, accountId: number) =>
+    chain(target, accountId, { revenueType: 'cost_plus_margin', revenueValueMicros: 250_000 });
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tally-snapshot-'));
