@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
@@ -115,7 +115,28 @@ function tokens(ring: KeyRing, count: number): string[] {
   );
 }
 
+/**
+ * With `taskset` and two cores, the load generator (this process) runs on core 0 and every
+ * server on core 1 — one core each, so they do not take turns on the same core.
+ */
+const PIN_CORES = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
+/** Pins a process and all its threads to one core (when pinning is on). */
+function pin(pid: number | undefined, core: number): void {
+  if (PIN_CORES && pid !== undefined)
+    spawnSync('taskset', ['-a', '-cp', String(core), String(pid)], { stdio: 'ignore' });
+}
+
+/** The command that starts a server, on the servers' core when pinning is on. */
+function onServerCore(command: string, args: string[]): [string, string[]] {
+  return PIN_CORES ? ['taskset', ['-c', '1', command, ...args]] : [command, args];
+}
+
 async function main(): Promise<void> {
+  pin(process.pid, 0);
+  process.stdout.write(
+    PIN_CORES ? 'load generator on core 0, servers on core 1\n' : 'no taskset: processes are not pinned\n',
+  );
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-bench-'));
   const results: Result[] = [];
   try {
@@ -146,12 +167,8 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const barePort = await freePort();
       const bare = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'bench/bare-gif-server.ts', String(barePort)],
-        {
-          cwd: REPO,
-          stdio: 'ignore',
-        },
+        ...onServerCore(process.execPath, ['--import', 'tsx', 'bench/bare-gif-server.ts', String(barePort)]),
+        { cwd: REPO, stdio: 'ignore' },
       );
       await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
       results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, paths));
@@ -166,7 +183,7 @@ async function main(): Promise<void> {
            http { access_log off; client_body_temp_path ${dataDir}; proxy_temp_path ${dataDir}; fastcgi_temp_path ${dataDir}; uwsgi_temp_path ${dataDir}; scgi_temp_path ${dataDir};
                   server { listen 127.0.0.1:${nginxPort}; location / { empty_gif; } } }`,
         );
-        const nginx = spawn('nginx', ['-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
+        const nginx = spawn(...onServerCore('nginx', ['-c', conf, '-g', 'daemon off;']), { stdio: 'ignore' });
         await waitForHttp(`http://127.0.0.1:${nginxPort}/`, nginx);
         results.push(await load('nginx empty_gif', `http://127.0.0.1:${nginxPort}`, paths));
         await stop(nginx);
@@ -177,6 +194,7 @@ async function main(): Promise<void> {
           TALLY_SQLITE_SYNCHRONOUS: synchronous,
           TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
         });
+        pin(tally.pid(), 1);
         results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, paths));
         await tally.stop();
         const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });

@@ -13,6 +13,8 @@ export interface TestServer {
   port: number;
   dataDir: string;
   adminKey: string;
+  /** The running process's id. */
+  pid(): number | undefined;
   /** Everything the process printed so far. */
   output(): string;
   /** SIGTERM, then waits for the exit (graceful shutdown). */
@@ -109,6 +111,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     port,
     dataDir,
     adminKey,
+    pid: () => child?.pid,
     output: () => output,
     stop: () => exit('SIGTERM'),
     kill: () => exit('SIGKILL'),
