@@ -20,18 +20,6 @@ export type Outcome =
   | { outcome: 'not_counted'; reason: Exclude<NotCountedReason, 'invalid_traffic'> }
   | { outcome: 'not_counted'; reason: 'invalid_traffic'; rule: IvtRule };
 
-export const NOT_COUNTED_REASONS: readonly NotCountedReason[] = [
-  'late',
-  'duplicate',
-  'invalid_traffic',
-  'prefetch',
-  'preview',
-  'not_billing_method',
-  'invalid_token',
-  'unknown_tracker',
-  'inactive_tracker',
-];
-
 export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
 
 /** A `not_counted` outcome for any reason but invalid traffic (which needs its rule). */

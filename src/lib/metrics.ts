@@ -8,11 +8,6 @@ export class Metrics {
     series.value += value;
   }
 
-  /** Sets a gauge. */
-  set(name: string, help: string, value: number, labels: Labels = {}): void {
-    this.series(name, help, 'gauge', labels).value = value;
-  }
-
   /** Observes a value into a histogram with the given upper bounds. */
   observe(name: string, help: string, value: number, buckets: readonly number[], labels: Labels = {}): void {
     const series = this.series(name, help, 'histogram', labels);
