@@ -9,11 +9,12 @@ import { encodedPrice, macroValues } from '../domain/win.js';
 import type { Metrics } from '../lib/metrics.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { EventRecord } from '../ports/ledger.js';
+import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
+import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import type { GroupCommitter } from './group-commit.js';
 import { recordOrRefuse } from './record.js';
 import { isSafeRedirectTarget, sendNoContent, sendPixel, sendRedirect } from './responses.js';
 
-const HOUR_MS = 3_600_000;
 /** The DSP's burl is relayed until three hours after the auction. */
 export const DELIVERY_WINDOW_MS = 3 * HOUR_MS;
 
@@ -53,28 +54,25 @@ export async function handleNotice(
   const relayByRedirect = claims?.kind === 'burl' && dspBurl !== '' && isSafeRedirectTarget(dspBurl);
   const event: EventRecord = {
     receivedMs: nowMs,
-    servedHourMs: hourStart(claims?.auctionTimeMs ?? nowMs),
+    servedHourMs: hourStartMs(claims?.auctionTimeMs ?? nowMs),
     outcome: decision.outcome,
-    dims: {
-      accountId: claims?.accountId ?? OPERATOR_ACCOUNT_ID,
-      impressionType: 'exchange',
-      kind: claims?.kind ?? '',
-      format: claims?.format ?? '',
-      channel: claims?.channel ?? '',
-      method: claims?.method ?? '',
-      seat: claims?.seat ?? '',
-      publisher: claims?.publisherId ?? '',
-      auctionId: claims?.auctionId ?? '',
-      impId: claims?.impId ?? '',
-      bidId: claims?.bidId ?? '',
-      currency: claims?.currency ?? '',
-      advertiserId: 0,
-      lineItemId: 0,
-      trackerId: 0,
-      placementId: 0,
-      paymentRuleId: 0,
-      cachebusterMissing: false,
-    },
+    dims:
+      claims === undefined
+        ? { ...EMPTY_DIMENSIONS, accountId: OPERATOR_ACCOUNT_ID }
+        : {
+            ...EMPTY_DIMENSIONS,
+            accountId: claims.accountId,
+            kind: claims.kind,
+            format: claims.format,
+            channel: claims.channel,
+            method: claims.method,
+            seat: claims.seat,
+            publisher: claims.publisherId,
+            auctionId: claims.auctionId,
+            impId: claims.impId,
+            bidId: claims.bidId,
+            currency: claims.currency,
+          },
     priceMicros: claims?.priceMicros ?? 0,
     mediaCostMicros: 0,
     revenueMicros: 0,
@@ -108,8 +106,4 @@ function filledBurl(claims: NoticeClaims, nowMs: number, deps: NoticeDeps): stri
   return substituteMacros(claims.dspBurl, macroValues(claims, undefined, nowMs), (suffix) =>
     encodedPrice(suffix, claims, deps),
   );
-}
-
-function hourStart(ms: number): number {
-  return ms - (ms % HOUR_MS);
 }

@@ -11,11 +11,12 @@ import type { Metrics } from '../lib/metrics.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { CatalogView, TrackerView } from '../ports/catalog.js';
 import type { EventRecord } from '../ports/ledger.js';
+import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
+import { hourStartMs } from '../lib/time.js';
 import type { GroupCommitter } from './group-commit.js';
 import { recordOrRefuse } from './record.js';
 import { sendBody, sendPixel, sendRedirect } from './responses.js';
 
-const HOUR_MS = 3_600_000;
 /** The `t=1` answer: a valid, empty script. */
 const TRACKER_SCRIPT = '/* Tally impression tracker */\n';
 const NO_LANDING_PAGE = `<!doctype html><meta charset="utf-8"><title>No landing page</title>
@@ -119,21 +120,13 @@ function hitEvent(
       : costAndRevenue(tracker.lineItem, rule, hit.ancostMicros);
   const event: EventRecord = {
     receivedMs: nowMs,
-    servedHourMs: nowMs - (nowMs % HOUR_MS),
+    servedHourMs: hourStartMs(nowMs),
     outcome,
     dims: {
+      ...EMPTY_DIMENSIONS,
       accountId: tracker?.accountId ?? OPERATOR_ACCOUNT_ID,
       impressionType: kind === 'impression' ? 'external_impression' : 'external_click',
-      kind: '',
-      format: '',
-      channel: '',
-      method: '',
-      seat: '',
       publisher: tracker === undefined ? '' : String(tracker.publisherId),
-      auctionId: '',
-      impId: '',
-      bidId: '',
-      currency: '',
       advertiserId: tracker?.advertiserId ?? 0,
       lineItemId: tracker?.lineItem.id ?? 0,
       trackerId: tracker?.id ?? 0,

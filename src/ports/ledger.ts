@@ -27,6 +27,28 @@ export interface EventDimensions {
   cachebusterMissing: boolean;
 }
 
+/** Dimensions that do not apply: '' and 0 everywhere; notices and hits fill in their own. */
+export const EMPTY_DIMENSIONS: Readonly<EventDimensions> = Object.freeze({
+  accountId: 0,
+  impressionType: 'exchange',
+  kind: '',
+  format: '',
+  channel: '',
+  method: '',
+  seat: '',
+  publisher: '',
+  auctionId: '',
+  impId: '',
+  bidId: '',
+  currency: '',
+  advertiserId: 0,
+  lineItemId: 0,
+  trackerId: 0,
+  placementId: 0,
+  paymentRuleId: 0,
+  cachebusterMissing: false,
+});
+
 /** One notice or hit to record, with the outcome the pure rules gave it. */
 export interface EventRecord {
   receivedMs: number;

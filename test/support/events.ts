@@ -1,7 +1,7 @@
 import { COUNTED } from '../../src/domain/outcome.js';
 import type { EventRecord } from '../../src/ports/ledger.js';
-
-const HOUR_MS = 3_600_000;
+import { EMPTY_DIMENSIONS } from '../../src/ports/ledger.js';
+import { hourStartMs } from '../../src/lib/time.js';
 
 /** A fixed time for ledger tests: 2026-11-22T10:30:00Z. */
 export const T0 = Date.UTC(2026, 10, 22, 10, 30);
@@ -10,11 +10,11 @@ export const T0 = Date.UTC(2026, 10, 22, 10, 30);
 export function exchangeEvent(overrides: Partial<EventRecord> = {}): EventRecord {
   return {
     receivedMs: T0,
-    servedHourMs: T0 - (T0 % HOUR_MS),
+    servedHourMs: hourStartMs(T0),
     outcome: COUNTED,
     dims: {
+      ...EMPTY_DIMENSIONS,
       accountId: 1,
-      impressionType: 'exchange',
       kind: 'adm',
       format: 'banner',
       channel: 'web',
@@ -25,12 +25,6 @@ export function exchangeEvent(overrides: Partial<EventRecord> = {}): EventRecord
       impId: '1',
       bidId: 'b',
       currency: 'USD',
-      advertiserId: 0,
-      lineItemId: 0,
-      trackerId: 0,
-      placementId: 0,
-      paymentRuleId: 0,
-      cachebusterMissing: false,
     },
     priceMicros: 1_000_000,
     mediaCostMicros: 0,

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { hourStartMs } from '../../lib/time.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { notCounted } from '../../domain/outcome.js';
 import type {
@@ -11,7 +12,6 @@ import type {
   ReportRow,
 } from '../../ports/ledger.js';
 
-const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 /** Column (SQL expression) behind each report dimension. */
@@ -263,7 +263,7 @@ export class SqliteLedger implements Ledger {
   report(query: ReportQuery): ReportRow[] {
     const groupColumns = query.groupBy.map((dimension) => `${DIMENSION_SQL[dimension]} AS "${dimension}"`);
     const where = ['account_id = ?', 'hour_ms >= ?', 'hour_ms < ?'];
-    const params: unknown[] = [query.accountId, query.fromMs - (query.fromMs % HOUR_MS), query.toMs];
+    const params: unknown[] = [query.accountId, hourStartMs(query.fromMs), query.toMs];
     if (query.publisherScope !== undefined) {
       where.push(
         `((impression_type <> 'exchange' AND publisher = ?) OR (impression_type = 'exchange' AND publisher = ?))`,
