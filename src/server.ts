@@ -7,7 +7,6 @@ import { openSqlite } from './adapters/sqlite/database.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
-import { BurlDispatcher } from './billing/dispatcher.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
 import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
@@ -21,13 +20,14 @@ import { reportRoutes } from './control/reports.js';
 import { winRoutes } from './control/wins.js';
 import { RulesTable } from './domain/rules.js';
 import type { WinEnvironment } from './domain/win.js';
-import { GroupCommitter, inlineRecorder } from './hot/group-commit.js';
+import { GroupCommitter } from './hot/group-commit.js';
 import { handleNotice } from './hot/notices.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
 import { handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
+import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { loadKeyRing } from './keys.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
@@ -46,12 +46,19 @@ export interface Tally {
 
 const DEFAULT_ACCOUNT_NAME = 'default';
 const PRUNE_INTERVAL_MS = 3_600_000;
-const DAY_MS = 86_400_000;
+/** Batches with the counting thread at once: the HTTP thread keeps serving while one commits. */
+const COMMITS_IN_FLIGHT = 4;
+/** A batch this large goes to the counting thread without waiting for the end of the event-loop turn. */
+const FLUSH_AT_SIZE = 32;
 
-/** Opens the data directory, starts the HTTP server, the burl dispatcher and retention pruning. */
+/**
+ * Opens the data directory, starts the counting thread (which owns the ledger's writes: notices,
+ * the burl dispatcher, retention pruning) and the HTTP server.
+ */
 export async function startTally(config: Config, log: Logger): Promise<Tally> {
   mkdirSync(config.dataDir, { recursive: true });
-  const db = openSqlite(join(config.dataDir, 'tally.db'), config.sqliteSynchronous);
+  const dbPath = join(config.dataDir, 'tally.db');
+  const db = openSqlite(dbPath, config.sqliteSynchronous);
   const ledger = new SqliteLedger(db);
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
@@ -61,22 +68,37 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
   catalogSnapshot.start();
 
-  const recorder = inlineRecorder(ledger);
-  const committer = new GroupCommitter(
-    recorder,
-    { maxBatch: config.commitMaxBatch, maxDelayMs: config.commitMaxDelayMs, maxQueue: config.commitMaxQueue },
-    metrics,
-  );
-  const dispatcher = new BurlDispatcher(
-    ledger,
+  const recorder = new WorkerRecorder(
     {
-      pollIntervalMs: 200,
-      concurrency: config.burlConcurrency,
-      requestTimeoutMs: config.burlTimeoutMs,
-      retry: { firstMinuteIntervalMs: config.burlRetrySeconds * 1000, maxIntervalMs: 15 * 60_000 },
+      dbPath,
+      synchronous: config.sqliteSynchronous,
+      tokenKeys: [...keyRing.keys].map(([id, key]) => ({ id, key })),
+      signingKeyId: keyRing.signingKeyId,
+      ivtFilter: config.ivtFilter,
+      priceKeys: [...config.priceKeys],
+      dispatcher: {
+        pollIntervalMs: 200,
+        concurrency: config.burlConcurrency,
+        requestTimeoutMs: config.burlTimeoutMs,
+        retry: { firstMinuteIntervalMs: config.burlRetrySeconds * 1000, maxIntervalMs: 15 * 60_000 },
+      },
+      retentionDays: config.retentionDays,
+      pruneIntervalMs: PRUNE_INTERVAL_MS,
     },
     metrics,
     log,
+  );
+  await recorder.start();
+  const committer = new GroupCommitter(
+    recorder,
+    {
+      maxBatch: config.commitMaxBatch,
+      maxDelayMs: config.commitMaxDelayMs,
+      maxQueue: config.commitMaxQueue,
+      maxInFlight: COMMITS_IN_FLIGHT,
+      flushAtSize: FLUSH_AT_SIZE,
+    },
+    metrics,
   );
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge(
@@ -94,14 +116,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   }
   const rulesFor = (publisherId: string): RulesTable => rulesByPublisher.get(publisherId) ?? sharedRules;
   const priceKeysFor = (seat: string) => config.priceKeys.get(seat);
-  const noticeDeps: NoticeDeps = {
-    keyRing,
-    ivtFilter: () => config.ivtFilter,
-    committer,
-    metrics,
-    priceKeysFor,
-    nowMs: Date.now,
-  };
+  const noticeDeps: NoticeDeps = { committer, metrics, nowMs: Date.now };
   const winEnvironment = (accountId: number): WinEnvironment => ({
     accountId,
     rulesFor,
@@ -141,7 +156,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     const queryAt = target.indexOf('?');
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
     if (pathname.startsWith('/n/')) {
-      const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+      const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
       return handleNotice(req, res, pathname.slice('/n/'.length), query, noticeDeps);
     }
     if (pathname === '/imptr') return handleTrackerHit('impression', req, res, trackerDeps);
@@ -174,16 +189,6 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  dispatcher.start();
-  const pruneTimer = setInterval(() => {
-    const nowMs = Date.now();
-    try {
-      log.info('pruned', ledger.prune(nowMs - config.retentionDays * DAY_MS, nowMs));
-    } catch (error) {
-      log.error('prune_failed', { error: String(error) });
-    }
-  }, PRUNE_INTERVAL_MS);
-  pruneTimer.unref();
   ready = true;
 
   let closing: Promise<void> | undefined;
@@ -193,12 +198,10 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     close() {
       closing ??= (async () => {
         ready = false;
-        clearInterval(pruneTimer);
         catalogSnapshot.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await committer.drain();
-        await dispatcher.stop();
         await closed;
         await committer.drain();
         await recorder.close();

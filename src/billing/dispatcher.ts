@@ -1,5 +1,5 @@
 import type { Logger } from '../lib/log.js';
-import type { Metrics } from '../lib/metrics.js';
+import type { CounterSink } from '../lib/metrics.js';
 import type { Delivery, Ledger } from '../ports/ledger.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs } from './retry.js';
@@ -28,7 +28,7 @@ export class BurlDispatcher {
   constructor(
     private readonly ledger: Ledger,
     private readonly options: DispatcherOptions,
-    private readonly metrics: Metrics,
+    private readonly metrics: CounterSink,
     private readonly log: Logger,
     private readonly nowMs: () => number = Date.now,
   ) {}

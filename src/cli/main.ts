@@ -4,7 +4,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
-import { DELIVERY_WINDOW_MS } from '../hot/notices.js';
+import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { startTally } from '../server.js';

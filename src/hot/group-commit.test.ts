@@ -5,22 +5,34 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { defaultIvtFilter } from '../domain/ivt.js';
 import { COUNTED } from '../domain/outcome.js';
-import type { Outcome } from '../domain/outcome.js';
+import { generateKey } from '../domain/token.js';
 import { Metrics } from '../lib/metrics.js';
-import type { EventRecord, Ledger } from '../ports/ledger.js';
+import type { Ledger } from '../ports/ledger.js';
+import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
+import { Counter } from './counter.js';
 import { GroupCommitter, inlineRecorder } from './group-commit.js';
 import { exchangeEvent } from '../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-commit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function event(key: string): EventRecord {
-  return exchangeEvent({ receivedMs: 1, dedupe: { key, expiresMs: 10 } });
+function event(key: string): Submission {
+  return { event: exchangeEvent({ receivedMs: 1, dedupe: { key, expiresMs: 10 } }) };
+}
+
+/** A counter on the ledger (these tests submit decided events only). */
+function counterOn(ledger: Ledger): Counter {
+  return new Counter(ledger, {
+    keyRing: { signingKeyId: 1, keys: new Map([[1, generateKey()]]) },
+    ivtFilter: defaultIvtFilter(),
+    priceKeysFor: () => undefined,
+  });
 }
 
 /** The promise of an accepted event (fails the test when the committer refused it). */
-function accepted(pending: Promise<Outcome> | undefined): Promise<Outcome> {
+function accepted(pending: Promise<Recorded> | undefined): Promise<Recorded> {
   assert.ok(pending !== undefined, 'the committer refused the event');
   return pending;
 }
@@ -30,13 +42,13 @@ describe('group commit', () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'one.db')));
     const metrics = new Metrics();
     const committer = new GroupCommitter(
-      inlineRecorder(ledger),
-      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000 },
+      inlineRecorder(counterOn(ledger)),
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxInFlight: 1, flushAtSize: 1000 },
       metrics,
     );
     const pending = ['a', 'b', 'a'].map((key) => accepted(committer.submit(event(key))));
     assert.equal(ledger.countEvents().total, 0, 'nothing is committed synchronously');
-    const outcomes = await Promise.all(pending);
+    const outcomes = (await Promise.all(pending)).map((recorded) => recorded.outcome);
     assert.deepEqual(outcomes, [COUNTED, COUNTED, { outcome: 'not_counted', reason: 'duplicate' }]);
     assert.equal(ledger.countEvents().total, 3);
     assert.match(metrics.render(), /tally_commit_batch_size_count 1\n/);
@@ -46,8 +58,8 @@ describe('group commit', () => {
   it('refuses events past the bounded queue instead of dropping them silently', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'two.db')));
     const committer = new GroupCommitter(
-      inlineRecorder(ledger),
-      { maxBatch: 100, maxDelayMs: 0, maxQueue: 2 },
+      inlineRecorder(counterOn(ledger)),
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 2, maxInFlight: 1, flushAtSize: 1000 },
       new Metrics(),
     );
     const first = committer.submit(event('x1'));
@@ -68,8 +80,8 @@ describe('group commit', () => {
       },
     };
     const committer = new GroupCommitter(
-      inlineRecorder(failing),
-      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10 },
+      inlineRecorder(counterOn(failing)),
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
       new Metrics(),
     );
     const results = await Promise.allSettled([committer.submit(event('f1')), committer.submit(event('f2'))]);
@@ -83,8 +95,8 @@ describe('group commit', () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'three.db')));
     const metrics = new Metrics();
     const committer = new GroupCommitter(
-      inlineRecorder(ledger),
-      { maxBatch: 4, maxDelayMs: 0, maxQueue: 100 },
+      inlineRecorder(counterOn(ledger)),
+      { maxBatch: 4, maxDelayMs: 0, maxQueue: 100, maxInFlight: 1, flushAtSize: 1000 },
       metrics,
     );
     await Promise.all(
@@ -93,5 +105,44 @@ describe('group commit', () => {
     assert.equal(ledger.countEvents().total, 10);
     assert.match(metrics.render(), /tally_commit_batch_size_count 3\n/);
     ledger.close();
+  });
+});
+
+describe('group commit pipelining', () => {
+  it('hands a batch over once it reaches flushAtSize, with at most maxInFlight batches at the recorder', async () => {
+    const calls: { size: number; commit: () => void }[] = [];
+    // A recorder that commits only when the test says so: it shows what the committer hands over and when.
+    const held: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Recorded[]>((resolve) =>
+          calls.push({
+            size: batch.length,
+            commit: () =>
+              resolve(batch.map(() => ({ outcome: COUNTED, impressionType: 'exchange', redirectTo: '' }))),
+          }),
+        ),
+      close: () => Promise.resolve(),
+    };
+    const committer = new GroupCommitter(
+      held,
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 100, maxInFlight: 2, flushAtSize: 3 },
+      new Metrics(),
+    );
+    const pending = Array.from({ length: 8 }, (_, index) => accepted(committer.submit(event(`p${index}`))));
+    assert.deepEqual(
+      calls.map((call) => call.size),
+      [3, 3],
+      'two full batches went at once, in this turn; the third waits for a free slot',
+    );
+    calls[0]?.commit();
+    await Promise.all(pending.slice(0, 3));
+    assert.deepEqual(
+      calls.map((call) => call.size),
+      [3, 3, 2],
+    );
+    calls[1]?.commit();
+    calls[2]?.commit();
+    await Promise.all(pending);
+    await committer.drain();
   });
 });

@@ -1,44 +1,54 @@
-import type { Outcome } from '../domain/outcome.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { EventRecord, Ledger } from '../ports/ledger.js';
-import type { BatchRecorder } from '../ports/recorder.js';
+import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
+import type { Counter } from './counter.js';
 
 /** Group-commit tuning. */
 export interface GroupCommitOptions {
-  /** Most events committed in one transaction. */
+  /** Most submissions committed in one transaction. */
   maxBatch: number;
+  /**
+   * A batch this large is handed to the recorder at once (when a slot is free), so the counting
+   * thread starts on it while this thread reads the next requests.
+   */
+  flushAtSize: number;
   /** Longest an event waits for its batch, in ms; 0 commits at the end of the current event-loop turn. */
   maxDelayMs: number;
   /** Most events waiting to commit; past it `submit` refuses (the caller answers 503). */
   maxQueue: number;
+  /**
+   * Most batches handed to the recorder and not yet committed. More than one lets the HTTP
+   * thread read and answer requests while the counting thread commits.
+   */
+  maxInFlight: number;
 }
 
 interface Waiting {
-  event: EventRecord;
-  resolve: (outcome: Outcome) => void;
+  submission: Submission;
+  resolve: (recorded: Recorded) => void;
   reject: (error: unknown) => void;
 }
 
 const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
 const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
 
-/** A `BatchRecorder` that commits on the calling thread, through the ledger itself. */
-export function inlineRecorder(ledger: Ledger): BatchRecorder {
+/** A `BatchRecorder` that decides and commits on the calling thread. */
+export function inlineRecorder(counter: Counter): BatchRecorder {
   return {
-    record: (batch) => new Promise<Outcome[]>((resolve) => resolve(ledger.record(batch))),
+    record: (batch) => new Promise<Recorded[]>((resolve) => resolve(counter.record(batch))),
     close: () => Promise.resolve(),
   };
 }
 
 /**
- * Batches events into one ledger transaction each and resolves every event's promise only
- * after its batch committed: nothing is answered before it is durable. One batch is in flight
- * at a time; what arrives meanwhile forms the next batch, so batches grow with the load.
+ * Batches submissions into one ledger transaction each and resolves every one's promise only
+ * after its batch committed: nothing is answered before it is durable. Up to `maxInFlight`
+ * batches are with the recorder at once (it commits them in order); what arrives while they
+ * are forms the next batch, so batches grow with the load.
  */
 export class GroupCommitter {
   private queue: Waiting[] = [];
   private scheduled = false;
-  private inFlight: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly recorder: BatchRecorder,
@@ -52,24 +62,28 @@ export class GroupCommitter {
     );
   }
 
-  /** Queues an event; `undefined` when the queue is full (answer 503, never drop silently). */
-  submit(event: EventRecord): Promise<Outcome> | undefined {
+  /** Queues a submission; `undefined` when the queue is full (answer 503, never drop silently). */
+  submit(submission: Submission): Promise<Recorded> | undefined {
     if (this.queue.length >= this.options.maxQueue) return undefined;
-    const promise = new Promise<Outcome>((resolve, reject) => this.queue.push({ event, resolve, reject }));
-    this.schedule();
+    const promise = new Promise<Recorded>((resolve, reject) =>
+      this.queue.push({ submission, resolve, reject }),
+    );
+    if (this.queue.length >= this.options.flushAtSize && this.inFlight.size < this.options.maxInFlight)
+      this.flush();
+    else this.schedule();
     return promise;
   }
 
   /** Commits everything queued; resolves when nothing is queued or in flight. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight !== undefined) {
-      if (this.inFlight === undefined) this.flush();
-      await this.inFlight;
+    while (this.queue.length > 0 || this.inFlight.size > 0) {
+      this.flush();
+      await Promise.allSettled([...this.inFlight]);
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight !== undefined) return;
+    if (this.scheduled || this.inFlight.size >= this.options.maxInFlight) return;
     this.scheduled = true;
     const run = () => {
       this.scheduled = false;
@@ -80,14 +94,14 @@ export class GroupCommitter {
   }
 
   private flush(): void {
-    if (this.inFlight !== undefined) return;
+    if (this.inFlight.size >= this.options.maxInFlight) return;
     const batch = this.queue.splice(0, this.options.maxBatch);
     if (batch.length === 0) return;
     const started = performance.now();
-    this.inFlight = this.recorder
-      .record(batch.map((waiting) => waiting.event))
+    const committed: Promise<void> = this.recorder
+      .record(batch.map((waiting) => waiting.submission))
       .then(
-        (outcomes) => {
+        (results) => {
           this.metrics.observe(
             'tally_commit_batch_size',
             'Events per group commit',
@@ -100,25 +114,25 @@ export class GroupCommitter {
             performance.now() - started,
             LATENCY_BUCKETS_MS,
           );
-          const recorded = new Map<string, { labels: Record<string, string>; count: number }>();
+          const byLabels = new Map<string, { labels: Record<string, string>; count: number }>();
           batch.forEach((waiting, index) => {
-            const outcome = outcomes[index];
-            if (outcome === undefined) {
-              waiting.reject(new Error('the ledger returned fewer outcomes than events'));
+            const recorded = results[index];
+            if (recorded === undefined) {
+              waiting.reject(new Error('the recorder returned fewer results than submissions'));
               return;
             }
+            const { outcome, impressionType } = recorded;
             const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
-            const impressionType = waiting.event.dims.impressionType;
             const key = `${outcome.outcome}/${reason}/${impressionType}`;
-            const entry = recorded.get(key) ?? {
+            const entry = byLabels.get(key) ?? {
               labels: { outcome: outcome.outcome, reason, impression_type: impressionType },
               count: 0,
             };
             entry.count++;
-            recorded.set(key, entry);
-            waiting.resolve(outcome);
+            byLabels.set(key, entry);
+            waiting.resolve(recorded);
           });
-          for (const { labels, count } of recorded.values()) {
+          for (const { labels, count } of byLabels.values()) {
             this.metrics.inc(
               'tally_notices_total',
               'Notices and hits recorded, by outcome, reason and impression type',
@@ -136,8 +150,10 @@ export class GroupCommitter {
         },
       )
       .finally(() => {
-        this.inFlight = undefined;
+        this.inFlight.delete(committed);
         if (this.queue.length > 0) this.flush();
       });
+    this.inFlight.add(committed);
+    if (this.queue.length > 0) this.flush();
   }
 }

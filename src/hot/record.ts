@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import type { Outcome } from '../domain/outcome.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { EventRecord } from '../ports/ledger.js';
+import type { ImpressionType } from '../ports/ledger.js';
+import type { Recorded, Submission } from '../ports/recorder.js';
 import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
@@ -13,12 +13,13 @@ import { sendUnavailable } from './responses.js';
 export async function recordOrRefuse(
   committer: GroupCommitter,
   metrics: Metrics,
-  event: EventRecord,
+  submission: Submission,
   res: ServerResponse,
-): Promise<Outcome | undefined> {
-  const impressionType = event.dims.impressionType;
-  const pending = committer.submit(event);
+): Promise<Recorded | undefined> {
+  const pending = committer.submit(submission);
   if (pending === undefined) {
+    const impressionType: ImpressionType =
+      'notice' in submission ? 'exchange' : submission.event.dims.impressionType;
     metrics.inc('tally_notices_refused_total', 'Notices and hits answered 503: the commit queue was full', {
       impression_type: impressionType,
     });

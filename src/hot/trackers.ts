@@ -60,8 +60,8 @@ export async function handleTrackerHit(
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
 
-  const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
-  if (outcome === undefined) return;
+  const recorded = await recordOrRefuse(deps.committer, deps.metrics, { event }, res);
+  if (recorded === undefined) return;
 
   const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   if (target !== undefined) {

@@ -1,3 +1,6 @@
+/** Where counters are added: the registry itself, or a thread that forwards to it. */
+export type CounterSink = Pick<Metrics, 'inc'>;
+
 /** A minimal Prometheus registry: counters, gauges and histograms with labels, text exposition. */
 export class Metrics {
   private readonly families = new Map<string, Family>();

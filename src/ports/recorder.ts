@@ -1,13 +1,28 @@
+import type { NoticeRequest } from '../domain/notice-request.js';
 import type { Outcome } from '../domain/outcome.js';
-import type { EventRecord } from './ledger.js';
+import type { EventRecord, ImpressionType } from './ledger.js';
 
 /**
- * Commits batches of events to the ledger, one `Ledger.record` transaction per batch. The
- * promise resolves only after the transaction committed, with the final outcomes in input
- * order, and rejects when it did not commit. Batches are committed in the order given.
+ * One thing to commit: an exchange notice still to be decided (its request facts), or an event
+ * already decided (a tracker hit).
+ */
+export type Submission = { notice: NoticeRequest } | { event: EventRecord };
+
+/** What committing one submission gave. */
+export interface Recorded {
+  outcome: Outcome;
+  impressionType: ImpressionType;
+  /** The DSP burl (macros filled) a counted notice on Tally's burl answers 302 to; '' otherwise. */
+  redirectTo: string;
+}
+
+/**
+ * Commits batches of submissions to the ledger, one `Ledger.record` transaction per batch. The
+ * promise resolves only after the transaction committed, with what was recorded in input order,
+ * and rejects when it did not commit. Batches are committed in the order given.
  */
 export interface BatchRecorder {
-  record(batch: readonly EventRecord[]): Promise<Outcome[]>;
+  record(batch: readonly Submission[]): Promise<Recorded[]>;
   /** Stops accepting batches once those given are committed. */
   close(): Promise<void>;
 }

@@ -1,0 +1,34 @@
+import type { DispatcherOptions } from '../billing/dispatcher.js';
+import type { SqliteSynchronous } from '../adapters/sqlite/database.js';
+import type { IvtFilter } from '../domain/ivt.js';
+import type { PriceKeys } from '../domain/price-crypto.js';
+import type { Labels } from '../lib/metrics.js';
+import type { Recorded, Submission } from '../ports/recorder.js';
+
+/**
+ * What the counting thread is started with. It travels by structured clone: buffers arrive as
+ * `Uint8Array`s.
+ */
+export interface CounterSettings {
+  dbPath: string;
+  synchronous: SqliteSynchronous;
+  tokenKeys: { id: number; key: Uint8Array }[];
+  signingKeyId: number;
+  ivtFilter: IvtFilter;
+  priceKeys: [seat: string, keys: PriceKeys][];
+  dispatcher: DispatcherOptions;
+  /** Raw notices older than this are pruned (counted events are kept). */
+  retentionDays: number;
+  pruneIntervalMs: number;
+}
+
+/** Messages from the HTTP thread to the counting thread. */
+export type ToCounter = { type: 'record'; id: number; batch: Submission[] } | { type: 'close' };
+
+/** Messages from the counting thread to the HTTP thread. */
+export type FromCounter =
+  | { type: 'ready' }
+  | { type: 'recorded'; id: number; results: Recorded[] }
+  | { type: 'failed'; id: number; error: string }
+  | { type: 'metric'; name: string; help: string; labels: Labels; value: number }
+  | { type: 'closed' };

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { defaultIvtFilter } from '../domain/ivt.js';
+import { COUNTED } from '../domain/outcome.js';
+import type { KeyRing } from '../domain/token.js';
+import { sealToken } from '../domain/token.js';
+import { jsonLogger } from '../lib/log.js';
+import { Metrics } from '../lib/metrics.js';
+import type { CounterSettings } from './protocol.js';
+import { WorkerRecorder } from './worker-recorder.js';
+import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
+import { T0 } from '../../test/support/events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function settings(dbPath: string, ring: KeyRing): CounterSettings {
+  openSqlite(dbPath).close();
+  return {
+    dbPath,
+    synchronous: 'FULL',
+    tokenKeys: [...ring.keys].map(([id, key]) => ({ id, key })),
+    signingKeyId: ring.signingKeyId,
+    ivtFilter: defaultIvtFilter(),
+    priceKeys: [],
+    dispatcher: {
+      pollIntervalMs: 60_000,
+      concurrency: 1,
+      requestTimeoutMs: 1000,
+      retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 60_000 },
+    },
+    retentionDays: 100,
+    pruneIntervalMs: 3_600_000,
+  };
+}
+
+function noticeFor(ring: KeyRing, auctionId: string) {
+  return {
+    notice: {
+      token: sealToken(bannerClaims({ auctionId }), ring),
+      query: '',
+      method: 'GET',
+      headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0' },
+      remoteAddress: '198.51.100.7',
+      receivedMs: T0 + 1000,
+    },
+  };
+}
+
+const silent = jsonLogger(() => undefined);
+
+describe('the counting thread', () => {
+  it('decides and commits batches on a worker thread, in order, before answering', async () => {
+    const ring = testKeyRing();
+    const dbPath = join(dir, 'order.db');
+    const recorder = new WorkerRecorder(settings(dbPath, ring), new Metrics(), silent);
+    await recorder.start();
+    const [first, second] = await Promise.all([
+      recorder.record([noticeFor(ring, 'a1'), noticeFor(ring, 'a2')]),
+      recorder.record([noticeFor(ring, 'a1')]),
+    ]);
+    assert.deepEqual(
+      first?.map((recorded) => recorded.outcome),
+      [COUNTED, COUNTED],
+    );
+    assert.deepEqual(
+      second?.map((recorded) => recorded.outcome),
+      [{ outcome: 'not_counted', reason: 'duplicate' }],
+    );
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    assert.deepEqual(ledger.countEvents(), { total: 3, counted: 2 });
+    ledger.close();
+    await recorder.close();
+  });
+
+  it('rejects the batches in flight when the thread dies, and starts a new one for the next batch', async () => {
+    const ring = testKeyRing();
+    const recorder = new WorkerRecorder(settings(join(dir, 'crash.db'), ring), new Metrics(), silent);
+    await recorder.start();
+    // Fault injection: the thread is stopped (it runs no more JavaScript) with a batch on its way.
+    const terminated = recorder['worker']?.terminate();
+    const inFlight = recorder.record([noticeFor(ring, 'c1')]);
+    await terminated;
+    await assert.rejects(inFlight, /counting thread exited/);
+    const [again] = await recorder.record([noticeFor(ring, 'c2')]);
+    assert.deepEqual(again?.outcome, COUNTED);
+    await recorder.close();
+  });
+});

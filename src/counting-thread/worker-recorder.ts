@@ -1,0 +1,118 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
+import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
+
+interface Pending {
+  resolve: (results: Recorded[]) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * A `BatchRecorder` whose batches are decided and committed on the counting thread
+ * (`worker.ts`), so the HTTP thread never waits for a token to open, a row to be written
+ * or a commit to reach the disk. Should the thread die, its batches in flight are rejected (their
+ * notices answered 503, never acknowledged) and the next batch starts a new one.
+ */
+export class WorkerRecorder implements BatchRecorder {
+  private worker: Worker | undefined;
+  private ready: Promise<void> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: CounterSettings,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the counting thread; resolves once it has opened the ledger. */
+  start(): Promise<void> {
+    if (this.ready === undefined) this.spawn();
+    return this.ready ?? Promise.resolve();
+  }
+
+  record(batch: readonly Submission[]): Promise<Recorded[]> {
+    if (this.closing !== undefined) return Promise.reject(new Error('the recorder is closed'));
+    const worker = this.worker ?? this.spawn();
+    const id = this.nextId++;
+    return new Promise<Recorded[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const message: ToCounter = { type: 'record', id, batch: [...batch] };
+      worker.postMessage(message);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      const worker = this.worker;
+      if (worker === undefined) {
+        resolve();
+        return;
+      }
+      worker.once('exit', () => resolve());
+      const message: ToCounter = { type: 'close' };
+      worker.postMessage(message);
+    });
+    return this.closing;
+  }
+
+  private spawn(): Worker {
+    const entry = workerEntry();
+    const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.settings });
+    this.worker = worker;
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: FromCounter) => {
+        if (message.type === 'ready') resolve();
+        else this.receive(message);
+      });
+      worker.on('error', (error) => {
+        this.log.error('counter_failed', { error: String(error) });
+        reject(error);
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = undefined;
+        this.failAll(new Error(`the counting thread exited (${code})`));
+        if (this.closing === undefined) this.log.error('counter_exited', { code });
+      });
+    });
+    // A start that fails is reported by `start()`; batches in flight are rejected on exit.
+    this.ready.catch(() => undefined);
+    return worker;
+  }
+
+  private receive(message: FromCounter): void {
+    if (message.type === 'metric') {
+      this.metrics.inc(message.name, message.help, message.labels, message.value);
+    } else if (message.type === 'recorded' || message.type === 'failed') {
+      const pending = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (message.type === 'recorded') pending?.resolve(message.results);
+      else pending?.reject(new Error(message.error));
+    }
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
+
+/**
+ * How to start `worker`: the compiled `.js` beside this file, or, when Tally runs from
+ * its TypeScript sources (tests, benchmarks), the `.ts` through tsx's loader, which a worker
+ * thread does not inherit.
+ */
+function workerEntry(): { filename: string | URL; evaluate: boolean } {
+  if (!import.meta.url.endsWith('.ts')) {
+    return { filename: new URL('./worker.js', import.meta.url), evaluate: false };
+  }
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return {
+    filename: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`,
+    evaluate: true,
+  };
+}

@@ -1,0 +1,91 @@
+// The counting thread: owns every write to the ledger. It decides notices (token opening, the
+// counting rules), commits each batch in one transaction (with its fsync, off the HTTP thread),
+// relays DSP burls from the outbox and prunes old raw notices.
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { BurlDispatcher } from '../billing/dispatcher.js';
+import type { PriceKeys } from '../domain/price-crypto.js';
+import { jsonLogger } from '../lib/log.js';
+import type { CounterSink } from '../lib/metrics.js';
+import { Counter } from '../hot/counter.js';
+import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
+
+const DAY_MS = 86_400_000;
+
+if (parentPort === null) throw new Error('src/counting-thread/worker.ts runs as a worker thread');
+const port: MessagePort = parentPort;
+const send = (message: FromCounter) => port.postMessage(message);
+
+const settings = workerData as CounterSettings;
+const log = jsonLogger();
+const ledger = new SqliteLedger(openSqlite(settings.dbPath, settings.synchronous));
+const priceKeys = new Map<string, PriceKeys>(
+  settings.priceKeys.map(([seat, keys]) => [
+    seat,
+    { encryptionKey: Buffer.from(keys.encryptionKey), integrityKey: Buffer.from(keys.integrityKey) },
+  ]),
+);
+const counter = new Counter(ledger, {
+  keyRing: {
+    signingKeyId: settings.signingKeyId,
+    keys: new Map(settings.tokenKeys.map(({ id, key }) => [id, Buffer.from(key)])),
+  },
+  ivtFilter: settings.ivtFilter,
+  priceKeysFor: (seat) => priceKeys.get(seat),
+});
+const metrics: CounterSink = {
+  inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),
+};
+const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log);
+const pruneTimer = setInterval(() => {
+  const nowMs = Date.now();
+  try {
+    log.info('pruned', ledger.prune(nowMs - settings.retentionDays * DAY_MS, nowMs));
+  } catch (error) {
+    log.error('prune_failed', { error: String(error) });
+  }
+}, settings.pruneIntervalMs);
+pruneTimer.unref();
+
+port.on('message', (first: ToCounter) => {
+  // Batches that queued up while the last commit ran are committed together, in one transaction.
+  const records: Extract<ToCounter, { type: 'record' }>[] = [];
+  let closing = false;
+  for (let message: ToCounter | undefined = first; message !== undefined; message = nextMessage()) {
+    if (message.type === 'record') records.push(message);
+    else closing = true;
+  }
+  if (records.length > 0) commit(records);
+  if (closing) close();
+});
+
+function nextMessage(): ToCounter | undefined {
+  return (receiveMessageOnPort(port)?.message as ToCounter | undefined) ?? undefined;
+}
+
+function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
+  try {
+    const results = counter.record(records.flatMap((record) => record.batch));
+    let offset = 0;
+    for (const record of records) {
+      send({ type: 'recorded', id: record.id, results: results.slice(offset, offset + record.batch.length) });
+      offset += record.batch.length;
+    }
+  } catch (error) {
+    for (const record of records) send({ type: 'failed', id: record.id, error: String(error) });
+  }
+}
+
+function close(): void {
+  clearInterval(pruneTimer);
+  void dispatcher.stop().then(() => {
+    ledger.close();
+    send({ type: 'closed' });
+    port.close();
+  });
+}
+
+dispatcher.start();
+send({ type: 'ready' });

@@ -1,0 +1,95 @@
+import { decideNotice } from '../domain/decide.js';
+import type { IvtFilter } from '../domain/ivt.js';
+import { substituteMacros } from '../domain/macros.js';
+import type { NoticeRequest } from '../domain/notice-request.js';
+import type { PriceKeys } from '../domain/price-crypto.js';
+import type { KeyRing, NoticeClaims } from '../domain/token.js';
+import { openToken } from '../domain/token.js';
+import { encodedPrice, macroValues } from '../domain/win.js';
+import { HOUR_MS, hourStartMs } from '../lib/time.js';
+import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
+import type { EventRecord } from '../ports/ledger.js';
+import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
+import { isSafeRedirectTarget } from './responses.js';
+
+/** The DSP's burl is relayed until three hours after the auction. */
+export const DELIVERY_WINDOW_MS = 3 * HOUR_MS;
+
+/** What deciding a notice needs besides the request. */
+export interface NoticeEnvironment {
+  keyRing: KeyRing;
+  ivtFilter: IvtFilter;
+  priceKeysFor(seat: string): PriceKeys | undefined;
+}
+
+/** A decided notice: the event to record, and where to redirect should it count. */
+export interface NoticeEvent {
+  event: EventRecord;
+  /**
+   * On Tally's burl, the DSP's burl (macros filled) to answer 302 to when the notice counts;
+   * '' elsewhere, and when the DSP's burl is unfit for a Location header (it then goes to the
+   * outbox instead).
+   */
+  redirectIfCounted: string;
+}
+
+/** Opens the token and decides the notice, with the event the ledger records for it. */
+export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): NoticeEvent {
+  const nowMs = request.receivedMs;
+  const decision = decideNotice(
+    openToken(request.token, env.keyRing),
+    request,
+    new URLSearchParams(request.query),
+    nowMs,
+    env.ivtFilter,
+  );
+  const { claims, device } = decision;
+  const dspBurl = claims === undefined ? '' : filledBurl(claims, nowMs, env);
+  const relayByRedirect = claims?.kind === 'burl' && dspBurl !== '' && isSafeRedirectTarget(dspBurl);
+  const event: EventRecord = {
+    receivedMs: nowMs,
+    servedHourMs: hourStartMs(claims?.auctionTimeMs ?? nowMs),
+    outcome: decision.outcome,
+    dims:
+      claims === undefined
+        ? { ...EMPTY_DIMENSIONS, accountId: OPERATOR_ACCOUNT_ID }
+        : {
+            ...EMPTY_DIMENSIONS,
+            accountId: claims.accountId,
+            kind: claims.kind,
+            format: claims.format,
+            channel: claims.channel,
+            method: claims.method,
+            seat: claims.seat,
+            publisher: claims.publisherId,
+            auctionId: claims.auctionId,
+            impId: claims.impId,
+            bidId: claims.bidId,
+            currency: claims.currency,
+          },
+    priceMicros: claims?.priceMicros ?? 0,
+    mediaCostMicros: 0,
+    revenueMicros: 0,
+    deviceIp: device.ip,
+    userAgent: device.userAgent,
+  };
+  if (claims !== undefined) {
+    event.dedupe = { key: impressionKey(claims), expiresMs: claims.auctionTimeMs + claims.ttlSeconds * 1000 };
+    if (dspBurl !== '' && !relayByRedirect) {
+      event.delivery = { url: dspBurl, deadlineMs: claims.auctionTimeMs + DELIVERY_WINDOW_MS };
+    }
+  }
+  return { event, redirectIfCounted: relayByRedirect ? dspBurl : '' };
+}
+
+/** One count per impression, whichever method: account, auction, imp, bid and seat. */
+export function impressionKey(claims: NoticeClaims): string {
+  return ['x', claims.accountId, claims.auctionId, claims.impId, claims.bidId, claims.seat].join('\u001f');
+}
+
+function filledBurl(claims: NoticeClaims, nowMs: number, env: NoticeEnvironment): string {
+  if (claims.dspBurl === '') return '';
+  return substituteMacros(claims.dspBurl, macroValues(claims, undefined, nowMs), (suffix) =>
+    encodedPrice(suffix, claims, env),
+  );
+}

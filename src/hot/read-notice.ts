@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+import type { NoticeRequest } from '../domain/notice-request.js';
+
+/** The headers the counting rules read, by the length of their name (a cheap first test). */
+const RULE_HEADERS: ReadonlyMap<number, readonly string[]> = new Map([
+  [5, ['x-moz']],
+  [7, ['purpose']],
+  [9, ['x-purpose']],
+  [10, ['user-agent']],
+  [11, ['x-device-ip', 'sec-purpose']],
+  [15, ['x-forwarded-for']],
+  [19, ['x-device-user-agent']],
+]);
+
+/**
+ * Reads a notice's facts off the request, straight from its raw headers: only the few headers
+ * the rules read, with node:http's semantics for repeats (the first `User-Agent` wins, other
+ * repeated headers are joined with ', ').
+ */
+export function readNoticeRequest(
+  req: IncomingMessage,
+  token: string,
+  query: string,
+  receivedMs: number,
+): NoticeRequest {
+  const headers: Record<string, string> = {};
+  const raw = req.rawHeaders;
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const rawName = raw[index] ?? '';
+    const candidates = RULE_HEADERS.get(rawName.length);
+    if (candidates === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (!candidates.includes(name)) continue;
+    const value = raw[index + 1] ?? '';
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (name !== 'user-agent') headers[name] = `${previous}, ${value}`;
+  }
+  return {
+    token,
+    query,
+    method: req.method ?? 'GET',
+    headers,
+    remoteAddress: req.socket.remoteAddress ?? '',
+    receivedMs,
+  };
+}
