@@ -1,14 +1,15 @@
 // Notice throughput: fires distinct valid notices at a running Tally and prints notices/s and
 // latency percentiles beside baselines measured in the same run with the same load: a bare
 // node:http server answering the same GIF, and nginx's empty_gif when nginx is installed.
+// The load comes from wrk (C, one thread, pinned to core 0 when taskset is there), far lighter
+// than any Node load generator, so the servers and not the generator set the pace.
 //
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import type { KeyRing, NoticeClaims } from '../src/domain/token.js';
 import { sealToken } from '../src/domain/token.js';
@@ -17,9 +18,8 @@ import { freePort, startServer } from '../test/support/server.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
-const CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 const REPO = new URL('../', import.meta.url).pathname;
+const LUA_SCRIPT = join(REPO, 'bench/notices.lua');
 
 interface Result {
   name: string;
@@ -44,27 +44,47 @@ async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
-async function load(name: string, baseUrl: string, paths: readonly string[]): Promise<Result> {
-  let next = 0;
-  const result = await autocannon({
-    url: baseUrl,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    headers: { 'user-agent': CHROME },
-    requests: [
-      {
-        setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length] ?? '/' }),
-      },
-    ],
-  });
+/** With `taskset`, wrk runs on core 0; the servers may use every core, as they would in production. */
+const PIN_LOAD = spawnSync('taskset', ['-V']).status === 0;
+
+/** Runs wrk against `baseUrl`, firing the paths in `pathsFile` in turn, and reads its report. */
+async function load(name: string, baseUrl: string, pathsFile: string): Promise<Result> {
+  const wrk = [
+    'wrk',
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${SECONDS}s`,
+    '--latency',
+    '-s',
+    LUA_SCRIPT,
+    baseUrl,
+    '--',
+    pathsFile,
+  ];
+  const [command, ...args] = PIN_LOAD ? ['taskset', '-c', '0', ...wrk] : wrk;
+  const child = spawn(command ?? 'wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let report = '';
+  child.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`wrk exited with ${code}:\n${report}`);
+  const number = (pattern: RegExp) => Number(pattern.exec(report)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(report);
   return {
     name,
-    requestsPerSecond: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
+    requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/),
+    p50Ms: latencyMs(report, '50%'),
+    p99Ms: latencyMs(report, '99%'),
+    non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
+    errors: socketErrors === null ? 0 : socketErrors.slice(1).reduce((sum, value) => sum + Number(value), 0),
   };
+}
+
+/** A percentile from wrk's latency distribution, in ms (wrk prints us, ms or s). */
+function latencyMs(report: string, percentile: string): number {
+  const match = new RegExp(`\\s${percentile}\\s+([\\d.]+)(us|ms|s)`).exec(report);
+  if (match === null) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -115,27 +135,14 @@ function tokens(ring: KeyRing, count: number): string[] {
   );
 }
 
-/**
- * With `taskset` and two cores, the load generator (this process) runs on core 0 and every
- * server on core 1 — one core each, so they do not take turns on the same core.
- */
-const PIN_CORES = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
-
-/** Pins a process and all its threads to one core (when pinning is on). */
-function pin(pid: number | undefined, core: number): void {
-  if (PIN_CORES && pid !== undefined)
-    spawnSync('taskset', ['-a', '-cp', String(core), String(pid)], { stdio: 'ignore' });
-}
-
-/** The command that starts a server, on the servers' core when pinning is on. */
-function onServerCore(command: string, args: string[]): [string, string[]] {
-  return PIN_CORES ? ['taskset', ['-c', '1', command, ...args]] : [command, args];
-}
-
 async function main(): Promise<void> {
-  pin(process.pid, 0);
+  if (spawnSync('wrk', ['--version']).error !== undefined) {
+    process.stderr.write('wrk is not installed: apt-get install -y wrk\n');
+    process.exitCode = 1;
+    return;
+  }
   process.stdout.write(
-    PIN_CORES ? 'load generator on core 0, servers on core 1\n' : 'no taskset: processes are not pinned\n',
+    PIN_LOAD ? 'wrk on core 0, servers on any core\n' : 'no taskset: wrk and the servers are not pinned\n',
   );
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-bench-'));
   const results: Result[] = [];
@@ -151,7 +158,9 @@ async function main(): Promise<void> {
       signingKeyId: keyFile.keys.at(-1)?.id ?? 1,
       keys: new Map(keyFile.keys.map((entry) => [entry.id, Buffer.from(entry.key, 'base64')])),
     };
-    const paths = tokens(ring, Math.ceil(SECONDS * 90_000));
+    const paths = tokens(ring, Math.ceil(SECONDS * 80_000));
+    const pathsFile = join(dataDir, 'paths.txt');
+    writeFileSync(pathsFile, `${paths.join('\n')}\n`);
     process.stdout.write(
       `${paths.length} distinct notices prepared; ${CONNECTIONS} connections, ${SECONDS} s per target\n`,
     );
@@ -167,11 +176,12 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const barePort = await freePort();
       const bare = spawn(
-        ...onServerCore(process.execPath, ['--import', 'tsx', 'bench/bare-gif-server.ts', String(barePort)]),
+        process.execPath,
+        ['--import', 'tsx', 'bench/bare-gif-server.ts', String(barePort)],
         { cwd: REPO, stdio: 'ignore' },
       );
       await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
-      results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, paths));
+      results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, pathsFile));
       await stop(bare);
 
       if (nginxInstalled) {
@@ -183,9 +193,9 @@ async function main(): Promise<void> {
            http { access_log off; client_body_temp_path ${dataDir}; proxy_temp_path ${dataDir}; fastcgi_temp_path ${dataDir}; uwsgi_temp_path ${dataDir}; scgi_temp_path ${dataDir};
                   server { listen 127.0.0.1:${nginxPort}; location / { empty_gif; } } }`,
         );
-        const nginx = spawn(...onServerCore('nginx', ['-c', conf, '-g', 'daemon off;']), { stdio: 'ignore' });
+        const nginx = spawn('nginx', ['-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
         await waitForHttp(`http://127.0.0.1:${nginxPort}/`, nginx);
-        results.push(await load('nginx empty_gif', `http://127.0.0.1:${nginxPort}`, paths));
+        results.push(await load('nginx empty_gif (1 worker)', `http://127.0.0.1:${nginxPort}`, pathsFile));
         await stop(nginx);
       }
 
@@ -194,8 +204,7 @@ async function main(): Promise<void> {
           TALLY_SQLITE_SYNCHRONOUS: synchronous,
           TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
         });
-        pin(tally.pid(), 1);
-        results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, paths));
+        results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, pathsFile));
         await tally.stop();
         const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
         const counts = db
