@@ -7,6 +7,7 @@
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,7 @@ function summarise(results: readonly Result[]): Result[] {
   }));
 }
 
+/** Distinct notices of web banner wins, with random auction ids as exchanges send them (UUIDs). */
 function tokens(ring: KeyRing, count: number): string[] {
   const nowMs = Date.now();
   const base: NoticeClaims = {
@@ -129,10 +131,7 @@ function tokens(ring: KeyRing, count: number): string[] {
     test: false,
     dspBurl: '',
   };
-  return Array.from(
-    { length: count },
-    (_, index) => `/n/${sealToken({ ...base, auctionId: `bench-${index}` }, ring)}`,
-  );
+  return Array.from({ length: count }, () => `/n/${sealToken({ ...base, auctionId: randomUUID() }, ring)}`);
 }
 
 async function main(): Promise<void> {

@@ -42,7 +42,7 @@ const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log)
 const pruneTimer = setInterval(() => {
   const nowMs = Date.now();
   try {
-    log.info('pruned', ledger.prune(nowMs - settings.retentionDays * DAY_MS, nowMs));
+    log.info('pruned', ledger.prune(nowMs - settings.retentionDays * DAY_MS));
   } catch (error) {
     log.error('prune_failed', { error: String(error) });
   }

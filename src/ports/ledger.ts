@@ -165,11 +165,10 @@ export interface Ledger {
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
   /**
-   * Deletes raw events received before `beforeMs` that did not count, deliveries delivered
-   * before it, and expired dedupe claims; billing records (counted events) and the hourly
-   * rollups stay.
+   * Deletes raw events received before `beforeMs` that did not count and deliveries delivered
+   * before it; billing records (counted events) and the hourly rollups stay.
    */
-  prune(beforeMs: number, nowMs: number): { events: number; deliveries: number; claims: number };
+  prune(beforeMs: number): { events: number; deliveries: number };
   /** Counts raw events (for tests and health): total and by outcome. */
   countEvents(): { total: number; counted: number };
   /** How many deliveries the outbox holds, by status. */

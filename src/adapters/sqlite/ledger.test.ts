@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { COUNTED, invalidTraffic } from '../../domain/outcome.js';
+import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
 import { SqliteLedger } from './ledger.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
@@ -30,6 +32,54 @@ describe('the SQLite ledger', () => {
       { outcome: 'not_counted', reason: 'duplicate' },
     ]);
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 1 });
+  });
+
+  it('keeps live claims across a restart: a reopened ledger still knows what was counted', () => {
+    const path = join(dir, 'restart.db');
+    const first = new SqliteLedger(openSqlite(path));
+    first.record([
+      event({ dedupe: { key: 'live', expiresMs: T0 + 600_000 } }),
+      event({ dedupe: { key: 'expired', expiresMs: T0 + 10 } }),
+    ]);
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    const later = T0 + 1000;
+    assert.deepEqual(
+      reopened.record([
+        event({ receivedMs: later, dedupe: { key: 'live', expiresMs: later + 600_000 } }),
+        event({ receivedMs: later, dedupe: { key: 'expired', expiresMs: later + 600_000 } }),
+      ]),
+      [{ outcome: 'not_counted', reason: 'duplicate' }, COUNTED],
+    );
+    reopened.close();
+  });
+
+  it('moves the claims of a database made before claims lived on events onto those events', () => {
+    const path = join(dir, 'upgrade.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 3).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 3');
+    old.exec(`INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule,
+        kind, format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
+        tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros, revenue_micros,
+        device_ip, user_agent, dedupe_key)
+      VALUES (${T0}, ${T0}, 1, 'exchange', 'counted', '', '', 'adm', 'banner', 'web', 'adm', 's', 'p', 'a', '1', 'b',
+        'USD', 0, 0, 0, 0, 0, 0, 1, 0, 0, '', '', 'old-key');
+      INSERT INTO claims (dedupe_key, expires_ms) VALUES ('old-key', ${T0 + 600_000});`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(upgraded.record([event({ dedupe: { key: 'old-key', expiresMs: T0 + 600_000 } })]), [
+      { outcome: 'not_counted', reason: 'duplicate' },
+    ]);
+    upgraded.close();
+  });
+
+  it('claims nothing for a batch whose transaction failed', () => {
+    const claim = { key: 'rolled-back', expiresMs: T0 + 600_000 };
+    // Fault injection: the second event breaks a NOT NULL constraint, so the whole batch rolls back.
+    const broken = event({ dims: { ...event().dims, seat: null as unknown as string } });
+    assert.throws(() => ledger.record([event({ dedupe: claim }), broken]), /NOT NULL/);
+    assert.deepEqual(ledger.record([event({ dedupe: claim })]), [COUNTED]);
   });
 
   it('lets a claim be taken again once it expired (a tracker cachebuster after five minutes)', () => {
@@ -131,8 +181,8 @@ describe('the SQLite ledger', () => {
     ]);
     const [first] = ledger.leaseDeliveries(T0, 1, 5000);
     ledger.markDelivered(first?.id ?? 0, T0);
-    const pruned = ledger.prune(T0 + 1, T0 + 2);
-    assert.deepEqual(pruned, { events: 1, deliveries: 1, claims: 2 });
+    const pruned = ledger.prune(T0 + 1);
+    assert.deepEqual(pruned, { events: 1, deliveries: 1 });
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
     assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 1, 'pending deliveries stay');
   });
@@ -145,9 +195,9 @@ describe('the SQLite ledger', () => {
         event({ receivedMs: T0 + minute * 60_000 }),
       ]);
     }
-    assert.equal(ledger.prune(T0 + 20 * 60_000, T0).events, 20);
-    assert.equal(ledger.prune(T0 + 20 * 60_000, T0).events, 0, 'nothing left before the cutoff');
-    assert.equal(ledger.prune(T0 + 1000 * 60_000, T0).events, 30);
+    assert.equal(ledger.prune(T0 + 20 * 60_000).events, 20);
+    assert.equal(ledger.prune(T0 + 20 * 60_000).events, 0, 'nothing left before the cutoff');
+    assert.equal(ledger.prune(T0 + 1000 * 60_000).events, 30);
     assert.deepEqual(ledger.countEvents(), { total: 50, counted: 50 });
   });
 });

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { ClaimIndex } from './claim-index.js';
 import { hourStartMs } from '../../lib/time.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { notCounted } from '../../domain/outcome.js';
@@ -56,25 +57,37 @@ interface DeliveryRow {
   delivered_ms: number | null;
 }
 
-/** The billing ledger on SQLite: one transaction per batch, on one connection. */
+/** A claim made in a batch, added to the index once the batch committed. */
+interface NewClaim {
+  key: string;
+  eventId: number;
+  expiresMs: number;
+}
+
+/**
+ * The billing ledger on SQLite: one transaction per batch, on one connection. The live dedupe
+ * claims are indexed in memory (built on the first `record`), so one process may record into a
+ * database at a time.
+ */
 export class SqliteLedger implements Ledger {
-  private readonly claim: Database.Statement;
+  private readonly eventKey: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly upsertRollup: Database.Statement;
-  private readonly recordBatch: (batch: readonly EventRecord[]) => Outcome[];
+  private readonly recordBatch: (
+    batch: readonly EventRecord[],
+    claims: ClaimIndex,
+  ) => { outcomes: Outcome[]; newClaims: NewClaim[] };
+  private claims: ClaimIndex | undefined;
 
   constructor(private readonly db: Database.Database) {
-    this.claim = db.prepare(
-      `INSERT INTO claims (dedupe_key, expires_ms) VALUES (?, ?)
-       ON CONFLICT (dedupe_key) DO UPDATE SET expires_ms = excluded.expires_ms WHERE claims.expires_ms < ?`,
-    );
+    this.eventKey = db.prepare('SELECT dedupe_key FROM events WHERE id = ?').pluck();
     this.insertEvent = db.prepare(
       `INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule, kind,
          format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
          tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros,
-         revenue_micros, device_ip, user_agent, dedupe_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
@@ -90,31 +103,64 @@ export class SqliteLedger implements Ledger {
          media_cost_micros = media_cost_micros + excluded.media_cost_micros,
          revenue_micros = revenue_micros + excluded.revenue_micros`,
     );
-    this.recordBatch = db.transaction((batch: readonly EventRecord[]) => this.recordInTransaction(batch));
+    this.recordBatch = db.transaction((batch: readonly EventRecord[], claims: ClaimIndex) =>
+      this.recordInTransaction(batch, claims),
+    );
   }
 
   record(batch: readonly EventRecord[]): Outcome[] {
-    return batch.length === 0 ? [] : this.recordBatch(batch);
+    const first = batch[0];
+    if (first === undefined) return [];
+    const claims = this.liveClaims(first.receivedMs);
+    const { outcomes, newClaims } = this.recordBatch(batch, claims);
+    // Only a committed claim enters the index: a batch that failed claimed nothing.
+    for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, first.receivedMs);
+    return outcomes;
   }
 
-  private recordInTransaction(batch: readonly EventRecord[]): Outcome[] {
+  /** The claim index, built from the counted events whose claims are still live at `nowMs`. */
+  private liveClaims(nowMs: number): ClaimIndex {
+    if (this.claims !== undefined) return this.claims;
+    const rows = this.db
+      .prepare(
+        `SELECT id AS eventId, dedupe_key AS key, claim_expires_ms AS expiresMs FROM events
+         WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`,
+      )
+      .all(nowMs) as NewClaim[];
+    const claims = new ClaimIndex(rows.length * 4);
+    for (const row of rows) claims.add(row.key, row.eventId, row.expiresMs, nowMs);
+    this.claims = claims;
+    return claims;
+  }
+
+  private recordInTransaction(
+    batch: readonly EventRecord[],
+    claims: ClaimIndex,
+  ): { outcomes: Outcome[]; newClaims: NewClaim[] } {
     const outcomes: Outcome[] = [];
+    const newClaims: NewClaim[] = [];
+    const claimedInBatch = new Map<string, NewClaim>();
+    const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
     const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
     for (const event of batch) {
       let outcome = event.outcome;
-      const counts = outcome.outcome === 'counted';
-      if (counts && event.dedupe !== undefined) {
+      const dedupe = event.dedupe;
+      if (outcome.outcome === 'counted' && dedupe !== undefined) {
+        const inBatch = claimedInBatch.get(dedupe.key);
         const claimed =
-          this.claim.run(event.dedupe.key, event.dedupe.expiresMs, event.receivedMs).changes === 1;
-        if (!claimed) outcome = notCounted('duplicate');
+          inBatch === undefined
+            ? claims.find(dedupe.key, event.receivedMs, keyOf) !== 0
+            : inBatch.expiresMs >= event.receivedMs;
+        if (claimed) outcome = notCounted('duplicate');
       }
       const counted = outcome.outcome === 'counted';
       const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
       const ivtRule =
         outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '';
       const d = event.dims;
-      const dedupeKey = event.dedupe?.key ?? null;
-      this.insertEvent.run(
+      const dedupeKey = dedupe?.key ?? null;
+      const claimExpiresMs = counted && dedupe !== undefined ? dedupe.expiresMs : 0;
+      const inserted = this.insertEvent.run(
         event.receivedMs,
         event.servedHourMs,
         d.accountId,
@@ -144,7 +190,17 @@ export class SqliteLedger implements Ledger {
         event.deviceIp,
         event.userAgent,
         dedupeKey,
+        claimExpiresMs,
       );
+      if (claimExpiresMs > 0 && dedupe !== undefined) {
+        const claim = {
+          key: dedupe.key,
+          eventId: Number(inserted.lastInsertRowid),
+          expiresMs: claimExpiresMs,
+        };
+        claimedInBatch.set(dedupe.key, claim);
+        newClaims.push(claim);
+      }
       if (counted) {
         if (event.delivery !== undefined && dedupeKey !== null) {
           this.insertDelivery.run(
@@ -190,7 +246,7 @@ export class SqliteLedger implements Ledger {
       outcomes.push(outcome);
     }
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
-    return outcomes;
+    return { outcomes, newClaims };
   }
 
   leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[] {
@@ -299,7 +355,7 @@ export class SqliteLedger implements Ledger {
       });
   }
 
-  prune(beforeMs: number, nowMs: number): { events: number; deliveries: number; claims: number } {
+  prune(beforeMs: number): { events: number; deliveries: number } {
     return this.db.transaction(() => ({
       events: this.db
         .prepare(`DELETE FROM events WHERE id < ? AND outcome <> 'counted'`)
@@ -307,7 +363,6 @@ export class SqliteLedger implements Ledger {
       deliveries: this.db
         .prepare(`DELETE FROM deliveries WHERE status = 'delivered' AND delivered_ms < ?`)
         .run(beforeMs).changes,
-      claims: this.db.prepare('DELETE FROM claims WHERE expires_ms < ?').run(nowMs).changes,
     }))();
   }
 

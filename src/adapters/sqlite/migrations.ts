@@ -238,4 +238,15 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     updated_ms INTEGER NOT NULL
   );
   `,
+  // 4: dedupe claims live in memory (see claim-index.ts), rebuilt when the ledger opens from the
+  // counted events that hold them: each event keeps its claim's expiry, indexed so that the live
+  // ones are found without a scan. Claims already made move onto their events.
+  `
+  ALTER TABLE events ADD COLUMN claim_expires_ms INTEGER NOT NULL DEFAULT 0;
+  UPDATE events SET claim_expires_ms = COALESCE(
+      (SELECT expires_ms FROM claims WHERE claims.dedupe_key = events.dedupe_key), 0)
+    WHERE outcome = 'counted' AND dedupe_key IS NOT NULL;
+  CREATE INDEX events_claims ON events (claim_expires_ms) WHERE claim_expires_ms > 0;
+  DROP TABLE claims;
+  `,
 ];
