@@ -3,7 +3,6 @@ import type { SqliteSynchronous } from '../adapters/sqlite/database.js';
 import type { IvtFilter } from '../domain/ivt.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
 import type { Labels } from '../lib/metrics.js';
-import type { Recorded, Submission } from '../ports/recorder.js';
 
 /**
  * What the counting thread is started with. It travels by structured clone: buffers arrive as
@@ -22,13 +21,17 @@ export interface CounterSettings {
   pruneIntervalMs: number;
 }
 
-/** Messages from the HTTP thread to the counting thread. */
-export type ToCounter = { type: 'record'; id: number; batch: Submission[] } | { type: 'close' };
+/**
+ * Messages from the HTTP thread to the counting thread. Batches and their results travel as JSON
+ * text (`Submission[]`, `Recorded[]`): one string is cheaper to pass than a structured clone of
+ * many small objects.
+ */
+export type ToCounter = { type: 'record'; id: number; batch: string } | { type: 'close' };
 
 /** Messages from the counting thread to the HTTP thread. */
 export type FromCounter =
   | { type: 'ready' }
-  | { type: 'recorded'; id: number; results: Recorded[] }
+  | { type: 'recorded'; id: number; results: string }
   | { type: 'failed'; id: number; error: string }
   | { type: 'metric'; name: string; help: string; labels: Labels; value: number }
   | { type: 'closed' };

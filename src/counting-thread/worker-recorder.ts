@@ -40,7 +40,7 @@ export class WorkerRecorder implements BatchRecorder {
     const id = this.nextId++;
     return new Promise<Recorded[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const message: ToCounter = { type: 'record', id, batch: [...batch] };
+      const message: ToCounter = { type: 'record', id, batch: JSON.stringify(batch) };
       worker.postMessage(message);
     });
   }
@@ -89,7 +89,7 @@ export class WorkerRecorder implements BatchRecorder {
     } else if (message.type === 'recorded' || message.type === 'failed') {
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
-      if (message.type === 'recorded') pending?.resolve(message.results);
+      if (message.type === 'recorded') pending?.resolve(JSON.parse(message.results) as Recorded[]);
       else pending?.reject(new Error(message.error));
     }
   }

@@ -11,6 +11,7 @@ import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import { Counter } from '../hot/counter.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
+import type { Submission } from '../ports/recorder.js';
 
 const DAY_MS = 86_400_000;
 
@@ -67,12 +68,18 @@ function nextMessage(): ToCounter | undefined {
 
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
   try {
-    const results = counter.record(records.flatMap((record) => record.batch));
+    const batches = records.map((record) => JSON.parse(record.batch) as Submission[]);
+    const results = counter.record(batches.flat());
     let offset = 0;
-    for (const record of records) {
-      send({ type: 'recorded', id: record.id, results: results.slice(offset, offset + record.batch.length) });
-      offset += record.batch.length;
-    }
+    records.forEach((record, index) => {
+      const size = batches[index]?.length ?? 0;
+      send({
+        type: 'recorded',
+        id: record.id,
+        results: JSON.stringify(results.slice(offset, offset + size)),
+      });
+      offset += size;
+    });
   } catch (error) {
     for (const record of records) send({ type: 'failed', id: record.id, error: String(error) });
   }
