@@ -1,8 +1,9 @@
 // Notice throughput: fires distinct valid notices at a running Tally and prints notices/s and
 // latency percentiles beside baselines measured in the same run with the same load: a bare
 // node:http server answering the same GIF, and nginx's empty_gif when nginx is installed.
-// The load comes from wrk (C, one thread, pinned to core 0 when taskset is there), far lighter
-// than any Node load generator, so the servers and not the generator set the pace.
+// The load comes from wrk (C, one thread), far lighter than any Node load generator, so the
+// servers and not the generator set the pace. With taskset, wrk runs on core 0 and each server's
+// main thread on core 1; Tally's counting thread may run on either core.
 //
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
 import { spawn, spawnSync } from 'node:child_process';
@@ -45,8 +46,13 @@ async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
-/** With `taskset`, wrk runs on core 0; the servers may use every core, as they would in production. */
-const PIN_LOAD = spawnSync('taskset', ['-V']).status === 0;
+/** With `taskset`, wrk runs on core 0 and the servers' main threads on core 1. */
+const PIN = spawnSync('taskset', ['-V']).status === 0;
+
+/** Pins a process's main thread (its thread id is its pid) to core 1; its other threads keep every core. */
+function pinMainThread(pid: number | undefined): void {
+  if (PIN && pid !== undefined) spawnSync('taskset', ['-cp', '1', String(pid)], { stdio: 'ignore' });
+}
 
 /** Runs wrk against `baseUrl`, firing the paths in `pathsFile` in turn, and reads its report. */
 async function load(name: string, baseUrl: string, pathsFile: string): Promise<Result> {
@@ -62,7 +68,7 @@ async function load(name: string, baseUrl: string, pathsFile: string): Promise<R
     '--',
     pathsFile,
   ];
-  const [command, ...args] = PIN_LOAD ? ['taskset', '-c', '0', ...wrk] : wrk;
+  const [command, ...args] = PIN ? ['taskset', '-c', '0', ...wrk] : wrk;
   const child = spawn(command ?? 'wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let report = '';
   child.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
@@ -141,7 +147,9 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(
-    PIN_LOAD ? 'wrk on core 0, servers on any core\n' : 'no taskset: wrk and the servers are not pinned\n',
+    PIN
+      ? 'wrk on core 0, the servers’ main threads on core 1\n'
+      : 'no taskset: wrk and the servers are not pinned\n',
   );
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-bench-'));
   const results: Result[] = [];
@@ -179,6 +187,7 @@ async function main(): Promise<void> {
         ['--import', 'tsx', 'bench/bare-gif-server.ts', String(barePort)],
         { cwd: REPO, stdio: 'ignore' },
       );
+      pinMainThread(bare.pid);
       await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
       results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, pathsFile));
       await stop(bare);
@@ -192,7 +201,9 @@ async function main(): Promise<void> {
            http { access_log off; client_body_temp_path ${dataDir}; proxy_temp_path ${dataDir}; fastcgi_temp_path ${dataDir}; uwsgi_temp_path ${dataDir}; scgi_temp_path ${dataDir};
                   server { listen 127.0.0.1:${nginxPort}; location / { empty_gif; } } }`,
         );
-        const nginx = spawn('nginx', ['-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
+        const nginxCommand = ['nginx', '-c', conf, '-g', 'daemon off;'];
+        const [command, ...args] = PIN ? ['taskset', '-c', '1', ...nginxCommand] : nginxCommand;
+        const nginx = spawn(command ?? 'nginx', args, { stdio: 'ignore' });
         await waitForHttp(`http://127.0.0.1:${nginxPort}/`, nginx);
         results.push(await load('nginx empty_gif (1 worker)', `http://127.0.0.1:${nginxPort}`, pathsFile));
         await stop(nginx);
@@ -203,6 +214,7 @@ async function main(): Promise<void> {
           TALLY_SQLITE_SYNCHRONOUS: synchronous,
           TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
         });
+        pinMainThread(tally.pid());
         results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, pathsFile));
         await tally.stop();
         const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });

@@ -63,7 +63,7 @@ port.on('message', (first: ToCounter) => {
 });
 
 function nextMessage(): ToCounter | undefined {
-  return (receiveMessageOnPort(port)?.message as ToCounter | undefined) ?? undefined;
+  return receiveMessageOnPort(port)?.message as ToCounter | undefined;
 }
 
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {

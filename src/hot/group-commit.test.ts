@@ -12,7 +12,7 @@ import { Metrics } from '../lib/metrics.js';
 import type { Ledger } from '../ports/ledger.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
 import { Counter } from './counter.js';
-import { GroupCommitter, inlineRecorder } from './group-commit.js';
+import { GroupCommitter } from './group-commit.js';
 import { exchangeEvent } from '../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-commit-'));
@@ -29,6 +29,14 @@ function counterOn(ledger: Ledger): Counter {
     ivtFilter: defaultIvtFilter(),
     priceKeysFor: () => undefined,
   });
+}
+
+/** A recorder that decides and commits on this thread, through the counter. */
+function inlineRecorder(counter: Counter): BatchRecorder {
+  return {
+    record: (batch) => new Promise<Recorded[]>((resolve) => resolve(counter.record(batch))),
+    close: () => Promise.resolve(),
+  };
 }
 
 /** The promise of an accepted event (fails the test when the committer refused it). */

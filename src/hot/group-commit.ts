@@ -1,6 +1,5 @@
 import type { Metrics } from '../lib/metrics.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
-import type { Counter } from './counter.js';
 
 /** Group-commit tuning. */
 export interface GroupCommitOptions {
@@ -30,14 +29,6 @@ interface Waiting {
 
 const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
 const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
-
-/** A `BatchRecorder` that decides and commits on the calling thread. */
-export function inlineRecorder(counter: Counter): BatchRecorder {
-  return {
-    record: (batch) => new Promise<Recorded[]>((resolve) => resolve(counter.record(batch))),
-    close: () => Promise.resolve(),
-  };
-}
 
 /**
  * Batches submissions into one ledger transaction each and resolves every one's promise only
