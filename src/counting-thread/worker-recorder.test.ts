@@ -91,4 +91,16 @@ describe('the counting thread', () => {
     assert.deepEqual(again?.outcome, COUNTED);
     await recorder.close();
   });
+
+  it('starts a new counting thread on its own after one died, so the burl relay resumes without traffic', async () => {
+    const ring = testKeyRing();
+    const recorder = new WorkerRecorder(settings(join(dir, 'respawn.db'), ring), new Metrics(), silent);
+    await recorder.start();
+    const dead = recorder['worker'];
+    await dead?.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const replacement = recorder['worker'];
+    assert.ok(replacement !== undefined && replacement !== dead, 'no new counting thread was started');
+    await recorder.close();
+  });
 });

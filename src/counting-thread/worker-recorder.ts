@@ -4,6 +4,9 @@ import type { Metrics } from '../lib/metrics.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 
+/** How long after an unexpected exit a new counting thread starts (unless a batch starts one sooner). */
+const RESPAWN_DELAY_MS = 1000;
+
 interface Pending {
   resolve: (results: Recorded[]) => void;
   reject: (error: Error) => void;
@@ -13,7 +16,8 @@ interface Pending {
  * A `BatchRecorder` whose batches are decided and committed on the counting thread
  * (`worker.ts`), so the HTTP thread never waits for a token to open, a row to be written
  * or a commit to reach the disk. Should the thread die, its batches in flight are rejected (their
- * notices answered 503, never acknowledged) and the next batch starts a new one.
+ * notices answered 503, never acknowledged) and a new one starts: for the next batch, or a second
+ * later.
  */
 export class WorkerRecorder implements BatchRecorder {
   private worker: Worker | undefined;
@@ -75,7 +79,12 @@ export class WorkerRecorder implements BatchRecorder {
       worker.on('exit', (code) => {
         if (this.worker === worker) this.worker = undefined;
         this.failAll(new Error(`the counting thread exited (${code})`));
-        if (this.closing === undefined) this.log.error('counter_exited', { code });
+        if (this.closing !== undefined) return;
+        this.log.error('counter_exited', { code });
+        // A new thread resumes the burl relay and pruning even if no notice comes to start one.
+        setTimeout(() => {
+          if (this.worker === undefined && this.closing === undefined) this.spawn();
+        }, RESPAWN_DELAY_MS).unref();
       });
     });
     // A start that fails is reported by `start()`; batches in flight are rejected on exit.
