@@ -434,8 +434,13 @@ describe('counting notices end to end', () => {
     await fire(billingUrl(win));
     expect('counted');
     await dsp.waitFor((hits) => hits.some((hit) => hit.path === '/flaky'), 20_000);
-    const delivered = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=delivered&limit=1000');
-    const delivery = delivered.body.deliveries.find((candidate: any) => candidate.url.includes('/flaky'));
+    // The DSP answered; the dispatcher marks the delivery delivered right after, on its own thread.
+    let delivery: any;
+    for (let poll = 0; poll < 100 && delivery === undefined; poll++) {
+      const delivered = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=delivered&limit=1000');
+      delivery = delivered.body.deliveries.find((candidate: any) => candidate.url.includes('/flaky'));
+      if (delivery === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     assert.equal(delivery?.attempts, 4);
     assert.equal(dsp.hits.filter((hit) => hit.path === '/flaky').length, 1);
   });
