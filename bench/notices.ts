@@ -13,8 +13,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { KeyRing, NoticeClaims } from '../src/domain/token.js';
+import type { KeyRing } from '../src/domain/token.js';
 import { sealToken } from '../src/domain/token.js';
+import { bannerClaims } from '../test/support/claims.js';
 import { freePort, startServer } from '../test/support/server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
@@ -117,27 +118,11 @@ function summarise(results: readonly Result[]): Result[] {
 
 /** Distinct notices of web banner wins, with random auction ids as exchanges send them (UUIDs). */
 function tokens(ring: KeyRing, count: number): string[] {
-  const nowMs = Date.now();
-  const base: NoticeClaims = {
-    kind: 'adm',
-    accountId: 1,
-    auctionId: '',
-    impId: '1',
-    bidId: 'bid',
-    seat: 'bench-seat',
-    adId: '',
-    priceMicros: 1_250_000,
-    currency: 'USD',
-    format: 'banner',
-    channel: 'web',
-    method: 'adm',
-    ttlSeconds: 600,
-    auctionTimeMs: nowMs,
-    publisherId: 'bench-publisher',
-    test: false,
-    dspBurl: '',
-  };
-  return Array.from({ length: count }, () => `/n/${sealToken({ ...base, auctionId: randomUUID() }, ring)}`);
+  const auctionTimeMs = Date.now();
+  return Array.from(
+    { length: count },
+    () => `/n/${sealToken(bannerClaims({ auctionId: randomUUID(), auctionTimeMs }), ring)}`,
+  );
 }
 
 async function main(): Promise<void> {

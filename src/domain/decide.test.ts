@@ -3,33 +3,16 @@ import { describe, it } from 'node:test';
 import { decideNotice } from './decide.js';
 import { defaultIvtFilter } from './ivt.js';
 import type { HitRequest } from './ivt.js';
-import type { KeyRing, NoticeClaims } from './token.js';
-import { generateKey, openToken, sealToken } from './token.js';
+import type { NoticeClaims } from './token.js';
+import { openToken, sealToken } from './token.js';
+import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 
-const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+const ring = testKeyRing();
 const AUCTION_MS = Date.UTC(2026, 10, 22, 10, 0, 0);
 const CHROME =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 
-const webBanner: NoticeClaims = {
-  kind: 'adm',
-  accountId: 1,
-  auctionId: 'auction-1',
-  impId: '1',
-  bidId: 'bid-1',
-  seat: 'seat-1',
-  adId: '',
-  priceMicros: 1_500_000,
-  currency: 'USD',
-  format: 'banner',
-  channel: 'web',
-  method: 'adm',
-  ttlSeconds: 600,
-  auctionTimeMs: AUCTION_MS,
-  publisherId: 'pub-1',
-  test: false,
-  dspBurl: '',
-};
+const webBanner = bannerClaims({ priceMicros: 1_500_000, auctionTimeMs: AUCTION_MS });
 
 const browser: HitRequest = {
   method: 'GET',
@@ -114,7 +97,7 @@ describe('deciding a notice', () => {
 
   it('answers invalid_token for garbage, a changed byte and a foreign key, without throwing', () => {
     const token = sealToken(webBanner, ring);
-    const foreign: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
+    const foreign = testKeyRing();
     const changed = token.slice(0, 30) + (token[30] === 'A' ? 'B' : 'A') + token.slice(31);
     for (const candidate of ['', 'garbage', changed, token.slice(0, -4), sealToken(webBanner, foreign)]) {
       const decision = decideNotice(

@@ -10,6 +10,8 @@ import type { NoticeRequest } from '../domain/notice-request.js';
 import { COUNTED } from '../domain/outcome.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
+import type { Submission } from '../ports/recorder.js';
+import { impressionTypeOf } from '../ports/recorder.js';
 import { Counter } from './counter.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
@@ -45,15 +47,16 @@ describe('counter', () => {
   it('decides notices and records them with decided events in one batch, answering in input order', () => {
     const ring = testKeyRing();
     const { counter, ledger } = counterOn('order.db', ring);
-    const results = counter.record([
+    const batch: Submission[] = [
       { notice: notice(ring, bannerClaims()) },
       { event: exchangeEvent({ dims: { ...exchangeEvent().dims, impressionType: 'external_impression' } }) },
       { notice: notice(ring, bannerClaims()) },
       { notice: { ...notice(ring, bannerClaims()), token: 'not-a-token' } },
       { notice: notice(ring, bannerClaims({ auctionId: 'auction-2' }), { 'user-agent': 'Googlebot/2.1' }) },
-    ]);
+    ];
+    const results = counter.record(batch);
     assert.deepEqual(
-      results.map((recorded) => [recorded.outcome, recorded.impressionType]),
+      results.map((recorded, index) => [recorded.outcome, impressionTypeOf(batch[index] as Submission)]),
       [
         [COUNTED, 'exchange'],
         [COUNTED, 'external_impression'],

@@ -30,7 +30,6 @@ export class Counter {
     const outcomes = this.ledger.record(events);
     return outcomes.map((outcome, index) => ({
       outcome,
-      impressionType: events[index]?.dims.impressionType ?? 'exchange',
       redirectTo: outcome.outcome === 'counted' ? (redirects[index] ?? '') : '',
     }));
   }

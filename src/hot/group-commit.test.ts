@@ -125,8 +125,7 @@ describe('group commit pipelining', () => {
         new Promise<Recorded[]>((resolve) =>
           calls.push({
             size: batch.length,
-            commit: () =>
-              resolve(batch.map(() => ({ outcome: COUNTED, impressionType: 'exchange', redirectTo: '' }))),
+            commit: () => resolve(batch.map(() => ({ outcome: COUNTED, redirectTo: '' }))),
           }),
         ),
       close: () => Promise.resolve(),

@@ -1,5 +1,6 @@
 import type { Metrics } from '../lib/metrics.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
+import { impressionTypeOf } from '../ports/recorder.js';
 
 /** Group-commit tuning. */
 export interface GroupCommitOptions {
@@ -112,7 +113,8 @@ export class GroupCommitter {
               waiting.reject(new Error('the recorder returned fewer results than submissions'));
               return;
             }
-            const { outcome, impressionType } = recorded;
+            const { outcome } = recorded;
+            const impressionType = impressionTypeOf(waiting.submission);
             const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
             const key = `${outcome.outcome}/${reason}/${impressionType}`;
             const entry = byLabels.get(key) ?? {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Metrics } from '../lib/metrics.js';
-import type { ImpressionType } from '../ports/ledger.js';
 import type { Recorded, Submission } from '../ports/recorder.js';
+import { impressionTypeOf } from '../ports/recorder.js';
 import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
@@ -18,10 +18,8 @@ export async function recordOrRefuse(
 ): Promise<Recorded | undefined> {
   const pending = committer.submit(submission);
   if (pending === undefined) {
-    const impressionType: ImpressionType =
-      'notice' in submission ? 'exchange' : submission.event.dims.impressionType;
     metrics.inc('tally_notices_refused_total', 'Notices and hits answered 503: the commit queue was full', {
-      impression_type: impressionType,
+      impression_type: impressionTypeOf(submission),
     });
     sendUnavailable(res);
     return undefined;

@@ -8,10 +8,14 @@ import type { EventRecord, ImpressionType } from './ledger.js';
  */
 export type Submission = { notice: NoticeRequest } | { event: EventRecord };
 
+/** How a submission reached Tally: a notice is always an exchange impression. */
+export function impressionTypeOf(submission: Submission): ImpressionType {
+  return 'notice' in submission ? 'exchange' : submission.event.dims.impressionType;
+}
+
 /** What committing one submission gave. */
 export interface Recorded {
   outcome: Outcome;
-  impressionType: ImpressionType;
   /** The DSP burl (macros filled) a counted notice on Tally's burl answers 302 to; '' otherwise. */
   redirectTo: string;
 }
