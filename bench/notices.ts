@@ -9,8 +9,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyRing } from '../src/domain/token.js';
@@ -31,6 +31,41 @@ interface Result {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** CPU time per answered request, in µs, where /proc tells (Linux). */
+  cpuUs: CpuPerRequest | undefined;
+}
+
+/** Where the CPU went, per answered request, in µs. */
+interface CpuPerRequest {
+  /** The server's main thread (its HTTP thread). */
+  mainUs: number;
+  /** The server's busiest other thread: Tally's counting thread. */
+  busiestOtherUs: number;
+  /** Every other thread of the server (V8's garbage collector helpers, libuv's pool). */
+  restUs: number;
+  /** The load generator, kernel time of its sockets included. */
+  wrkUs: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds used so far by each thread of a process (from /proc), by thread id; empty where there is no /proc. */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const seconds = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      seconds.set(tid, cpuSecondsOf(`/proc/${pid}/task/${tid}/stat`));
+  } catch {
+    // Not Linux, or the process is gone: no breakdown.
+  }
+  return seconds;
+}
+
+/** User + system CPU seconds from a /proc `stat` file (fields 14 and 15). */
+function cpuSecondsOf(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
@@ -55,8 +90,11 @@ function pinMainThread(pid: number | undefined): void {
   if (PIN && pid !== undefined) spawnSync('taskset', ['-cp', '1', String(pid)], { stdio: 'ignore' });
 }
 
-/** Runs wrk against `baseUrl`, firing the paths in `pathsFile` in turn, and reads its report. */
-async function load(name: string, baseUrl: string, pathsFile: string): Promise<Result> {
+/**
+ * Runs wrk against `baseUrl`, firing the paths in `pathsFile` in turn, and reads its report and,
+ * when `serverPid` is given, the CPU each side used.
+ */
+async function load(name: string, baseUrl: string, pathsFile: string, serverPid?: number): Promise<Result> {
   const wrk = [
     'wrk',
     '-t1',
@@ -70,21 +108,73 @@ async function load(name: string, baseUrl: string, pathsFile: string): Promise<R
     pathsFile,
   ];
   const [command, ...args] = PIN ? ['taskset', '-c', '0', ...wrk] : wrk;
+  const serverBefore = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   const child = spawn(command ?? 'wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let report = '';
   child.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const serverAfter = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   if (code !== 0) throw new Error(`wrk exited with ${code}:\n${report}`);
   const number = (pattern: RegExp) => Number(pattern.exec(report)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(report);
+  // notices.lua prints wrk's CPU time before and after the load.
+  const wrkSeconds =
+    number(/cpu seconds at the end: ([\d.]+)/) - number(/cpu seconds before the load: ([\d.]+)/);
   return {
     name,
     requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/),
+    cpuUs: cpuPerRequest(serverPid, serverBefore, serverAfter, wrkSeconds, number(/(\d+) requests in/)),
     p50Ms: latencyMs(report, '50%'),
     p99Ms: latencyMs(report, '99%'),
     non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
     errors: socketErrors === null ? 0 : socketErrors.slice(1).reduce((sum, value) => sum + Number(value), 0),
   };
+}
+
+function cpuPerRequest(
+  serverPid: number | undefined,
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  wrkSeconds: number,
+  requests: number,
+): CpuPerRequest | undefined {
+  if (serverPid === undefined || after.size === 0 || requests === 0) return undefined;
+  const used = [...after].map(([tid, seconds]) => ({ tid, seconds: seconds - (before.get(tid) ?? 0) }));
+  const main = used.find((thread) => thread.tid === String(serverPid))?.seconds ?? 0;
+  const others = used.filter((thread) => thread.tid !== String(serverPid)).map((thread) => thread.seconds);
+  const busiestOther = Math.max(0, ...others);
+  const rest = others.reduce((sum, seconds) => sum + seconds, 0) - busiestOther;
+  const perRequestUs = (seconds: number) => (seconds * 1e6) / requests;
+  return {
+    mainUs: perRequestUs(main),
+    busiestOtherUs: perRequestUs(busiestOther),
+    restUs: perRequestUs(rest),
+    wrkUs: perRequestUs(wrkSeconds),
+  };
+}
+
+/**
+ * Prints where the CPU went per answered request, and the most requests a second those costs
+ * allow with every core busy (a single-threaded server also stops at one core): the ceiling that
+ * no scheduling of the work could pass on this machine.
+ */
+function printCpu(summary: readonly Result[]): void {
+  const cores = availableParallelism();
+  process.stdout.write(
+    `\nCPU per answered request, µs (mean of the rounds), and the ceiling it sets on ${cores} cores\n` +
+      'target                                  main  counting  other threads   wrk   total   ceiling req/s\n',
+  );
+  for (const { name, cpuUs } of summary) {
+    if (cpuUs === undefined) continue;
+    const { mainUs, busiestOtherUs, restUs, wrkUs } = cpuUs;
+    const totalUs = mainUs + busiestOtherUs + restUs + wrkUs;
+    const singleThreaded = busiestOtherUs + restUs < 1;
+    const ceiling = Math.min((cores * 1e6) / totalUs, singleThreaded ? 1e6 / mainUs : Infinity);
+    const columns = [mainUs, busiestOtherUs, restUs, wrkUs, totalUs].map((us, index) =>
+      us.toFixed(1).padStart([5, 9, 14, 5, 7][index] ?? 7),
+    );
+    process.stdout.write(`${name.padEnd(38)} ${columns.join(' ')} ${ceiling.toFixed(0).padStart(15)}\n`);
+  }
 }
 
 /** A percentile from wrk's latency distribution, in ms (wrk prints us, ms or s). */
@@ -113,7 +203,21 @@ function summarise(results: readonly Result[]): Result[] {
     p99Ms: Math.max(...runs.map((run) => run.p99Ms)),
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    cpuUs: meanCpu(runs.map((run) => run.cpuUs)),
   }));
+}
+
+function meanCpu(runs: readonly (CpuPerRequest | undefined)[]): CpuPerRequest | undefined {
+  const measured = runs.filter((run): run is CpuPerRequest => run !== undefined);
+  if (measured.length === 0) return undefined;
+  const mean = (pick: (run: CpuPerRequest) => number) =>
+    measured.reduce((sum, run) => sum + pick(run), 0) / measured.length;
+  return {
+    mainUs: mean((run) => run.mainUs),
+    busiestOtherUs: mean((run) => run.busiestOtherUs),
+    restUs: mean((run) => run.restUs),
+    wrkUs: mean((run) => run.wrkUs),
+  };
 }
 
 /** Distinct notices of web banner wins, with random auction ids as exchanges send them (UUIDs). */
@@ -174,7 +278,7 @@ async function main(): Promise<void> {
       );
       pinMainThread(bare.pid);
       await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
-      results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, pathsFile));
+      results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, pathsFile, bare.pid));
       await stop(bare);
 
       if (nginxInstalled) {
@@ -200,7 +304,7 @@ async function main(): Promise<void> {
           TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
         });
         pinMainThread(tally.pid());
-        results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, pathsFile));
+        results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, pathsFile, tally.pid()));
         await tally.stop();
         const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
         const counts = db
@@ -227,6 +331,7 @@ async function main(): Promise<void> {
           '\n',
       );
     }
+    printCpu(summary);
     process.stdout.write(`\nEvery answered notice was committed before its answer: ${ledgers.join('; ')}.\n`);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
