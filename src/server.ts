@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
+import { lockDataDir } from './adapters/sqlite/data-dir-lock.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
@@ -57,6 +58,7 @@ const FLUSH_AT_SIZE = 32;
  */
 export async function startTally(config: Config, log: Logger): Promise<Tally> {
   mkdirSync(config.dataDir, { recursive: true });
+  const lock = lockDataDir(config.dataDir);
   const dbPath = join(config.dataDir, 'tally.db');
   const db = openSqlite(dbPath, config.sqliteSynchronous);
   const ledger = new SqliteLedger(db);
@@ -206,6 +208,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
         await committer.drain();
         await recorder.close();
         db.close();
+        lock.release();
       })();
       return closing;
     },

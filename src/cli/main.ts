@@ -7,7 +7,9 @@ import type { Config } from '../config.js';
 import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
+import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
 import { startTally } from '../server.js';
+import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
 
 const HELP = `Tally — counts billable ad impressions.
@@ -66,7 +68,14 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(config: Config): Promise<number> {
   const log = jsonLogger();
-  const tally = await startTally(config, log);
+  let tally: Tally;
+  try {
+    tally = await startTally(config, log);
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError)) throw error;
+    process.stderr.write(`Tally cannot start: ${error.message}\n`);
+    return 1;
+  }
   log.info('listening', { url: tally.url, publicUrl: config.publicUrl, dataDir: config.dataDir });
   process.stdout.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
   await new Promise<void>((resolve) => {

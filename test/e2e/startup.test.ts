@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { api, runCli, startServer } from '../support/server.js';
+import { api, freePort, runCli, startServer } from '../support/server.js';
 
 const CHROME =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
@@ -158,6 +158,27 @@ describe('starting Tally', () => {
         rows.map((row: any) => [row.outcome, row.events]),
         [['counted', 2]],
       );
+    } finally {
+      await tally.dispose();
+    }
+  });
+
+  it('refuses a second process on a data directory in use, and starts again once the first has crashed', async () => {
+    const tally = await startServer();
+    try {
+      const env = {
+        TALLY_DATA_DIR: tally.dataDir,
+        TALLY_PORT: String(await freePort()),
+        TALLY_HOST: '127.0.0.1',
+      };
+      const second = await runCli(['serve'], env);
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, /another Tally process is using the data directory/);
+      assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
+      // A crash leaves no lock behind: the operating system releases it with the process.
+      await tally.kill();
+      await tally.restart();
+      assert.equal((await fetch(`${tally.url}/readyz`)).status, 200);
     } finally {
       await tally.dispose();
     }
