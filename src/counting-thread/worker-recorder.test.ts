@@ -19,7 +19,7 @@ import { T0 } from '../../test/support/events.js';
 const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function settings(dbPath: string, ring: KeyRing): CounterSettings {
+function settings(dbPath: string, ring: KeyRing, overrides: Partial<CounterSettings> = {}): CounterSettings {
   openSqlite(dbPath).close();
   return {
     dbPath,
@@ -36,18 +36,24 @@ function settings(dbPath: string, ring: KeyRing): CounterSettings {
     },
     retentionDays: 100,
     pruneIntervalMs: 3_600_000,
+    ...overrides,
   };
 }
 
-function noticeFor(ring: KeyRing, auctionId: string) {
+function noticeFor(
+  ring: KeyRing,
+  auctionId: string,
+  receivedMs = T0 + 1000,
+  userAgent = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0',
+) {
   return {
     notice: {
       token: sealToken(bannerClaims({ auctionId }), ring),
       query: '',
       method: 'GET',
-      headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0' },
+      headers: { 'user-agent': userAgent },
       remoteAddress: '198.51.100.7',
-      receivedMs: T0 + 1000,
+      receivedMs,
     },
   };
 }
@@ -101,6 +107,35 @@ describe('the counting thread', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const replacement = recorder['worker'];
     assert.ok(replacement !== undefined && replacement !== dead, 'no new counting thread was started');
+    await recorder.close();
+  });
+
+  it('prunes raw notices past the retention on its own timer, keeping the billing records', async () => {
+    const ring = testKeyRing();
+    const dbPath = join(dir, 'prune.db');
+    const recorder = new WorkerRecorder(
+      settings(dbPath, ring, { retentionDays: 1, pruneIntervalMs: 50 }),
+      new Metrics(),
+      silent,
+    );
+    await recorder.start();
+    const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
+    const recorded = await recorder.record([
+      noticeFor(ring, 'old-bot', threeDaysAgoMs, 'Googlebot/2.1'),
+      noticeFor(ring, 'old-billed', threeDaysAgoMs),
+      noticeFor(ring, 'new-billed', Date.now()),
+    ]);
+    assert.deepEqual(
+      recorded.map((result) => result.outcome.outcome),
+      ['not_counted', 'counted', 'counted'],
+    );
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    const deadlineMs = Date.now() + 5000;
+    while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
+    ledger.close();
     await recorder.close();
   });
 });

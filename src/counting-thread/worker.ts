@@ -14,6 +14,8 @@ import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import type { Submission } from '../ports/recorder.js';
 
 const DAY_MS = 86_400_000;
+/** Rows one pruning step may delete (a transaction of a few ms). */
+const PRUNE_ROWS_PER_STEP = 5000;
 
 if (parentPort === null) throw new Error('src/counting-thread/worker.ts runs as a worker thread');
 const port: MessagePort = parentPort;
@@ -40,14 +42,10 @@ const metrics: CounterSink = {
   inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),
 };
 const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log);
-const pruneTimer = setInterval(() => {
-  const nowMs = Date.now();
-  try {
-    log.info('pruned', ledger.prune(nowMs - settings.retentionDays * DAY_MS));
-  } catch (error) {
-    log.error('prune_failed', { error: String(error) });
-  }
-}, settings.pruneIntervalMs);
+const pruneTimer = setInterval(
+  () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS),
+  settings.pruneIntervalMs,
+);
 pruneTimer.unref();
 
 port.on('message', (first: ToCounter) => {
@@ -61,6 +59,35 @@ port.on('message', (first: ToCounter) => {
   if (records.length > 0) commit(records);
   if (closing) close();
 });
+
+/** True while a pruning pass is under way. */
+let pruning = false;
+
+/**
+ * Prunes in bounded steps, each its own short transaction, with the event loop let through in
+ * between so that batches of notices commit between the steps instead of waiting for a whole pass.
+ */
+function pruneInSteps(beforeMs: number): void {
+  if (pruning) return;
+  pruning = true;
+  const total = { events: 0, deliveries: 0 };
+  const step = () => {
+    try {
+      const done = ledger.prune(beforeMs, PRUNE_ROWS_PER_STEP);
+      total.events += done.events;
+      total.deliveries += done.deliveries;
+      if (!done.done) {
+        setImmediate(step);
+        return;
+      }
+      log.info('pruned', total);
+    } catch (error) {
+      log.error('prune_failed', { error: String(error), ...total });
+    }
+    pruning = false;
+  };
+  step();
+}
 
 function nextMessage(): ToCounter | undefined {
   return receiveMessageOnPort(port)?.message as ToCounter | undefined;

@@ -135,6 +135,13 @@ export type ReportRow = Partial<Record<ReportDimension, string | number | boolea
   profitMicros: number;
 };
 
+/** What one step of pruning deleted, and whether anything before the cutoff is left. */
+export interface PruneStep {
+  events: number;
+  deliveries: number;
+  done: boolean;
+}
+
 /**
  * The billing ledger. Every method is one transaction. Implementations must be safe against
  * a crash at any point: what `record` returned is committed, what it did not is not.
@@ -165,10 +172,12 @@ export interface Ledger {
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
   /**
-   * Deletes raw events received before `beforeMs` that did not count and deliveries delivered
-   * before it; billing records (counted events) and the hourly rollups stay.
+   * One bounded step of retention: deletes raw events received before `beforeMs` that did not
+   * count, among the next `maxRows` events not yet pruned, and up to `maxRows` deliveries
+   * delivered before it; billing records (counted events) and the hourly rollups stay. Call
+   * again until `done`, letting other work in between.
    */
-  prune(beforeMs: number): { events: number; deliveries: number };
+  prune(beforeMs: number, maxRows: number): PruneStep;
   /** Counts raw events (for tests and health): total and by outcome. */
   countEvents(): { total: number; counted: number };
   /** How many deliveries the outbox holds, by status. */

@@ -179,11 +179,11 @@ describe('the SQLite ledger', () => {
       event({ dedupe: { key: 'p2', expiresMs: T0 + 1 }, delivery }),
       event({ outcome: invalidTraffic('bot_user_agent') }),
     ]);
+    ledger.record([event({ receivedMs: T0 + 60_000 })]);
     const [first] = ledger.leaseDeliveries(T0, 1, 5000);
     ledger.markDelivered(first?.id ?? 0, T0);
-    const pruned = ledger.prune(T0 + 1);
-    assert.deepEqual(pruned, { events: 1, deliveries: 1 });
-    assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
+    assert.deepEqual(ledger.prune(T0 + 1, 100), { events: 1, deliveries: 1, done: true });
+    assert.deepEqual(ledger.countEvents(), { total: 3, counted: 3 });
     assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 1, 'pending deliveries stay');
   });
 
@@ -195,9 +195,40 @@ describe('the SQLite ledger', () => {
         event({ receivedMs: T0 + minute * 60_000 }),
       ]);
     }
-    assert.equal(ledger.prune(T0 + 20 * 60_000).events, 20);
-    assert.equal(ledger.prune(T0 + 20 * 60_000).events, 0, 'nothing left before the cutoff');
-    assert.equal(ledger.prune(T0 + 1000 * 60_000).events, 30);
+    assert.deepEqual(ledger.prune(T0 + 20 * 60_000, 1000), { events: 20, deliveries: 0, done: true });
+    assert.equal(ledger.prune(T0 + 20 * 60_000, 1000).events, 0, 'nothing left before the cutoff');
+    assert.equal(ledger.prune(T0 + 1000 * 60_000, 1000).events, 30);
     assert.deepEqual(ledger.countEvents(), { total: 50, counted: 50 });
+  });
+
+  it('prunes in bounded steps, each resuming where the last stopped, past the billing records it keeps', () => {
+    const bot = invalidTraffic('bot_user_agent');
+    for (let minute = 0; minute < 60; minute++) {
+      ledger.record([
+        event({ receivedMs: T0 + minute * 60_000 }),
+        event({ receivedMs: T0 + minute * 60_000, outcome: bot }),
+      ]);
+    }
+    const steps = [];
+    for (let step = ledger.prune(T0 + 45 * 60_000, 10); ; step = ledger.prune(T0 + 45 * 60_000, 10)) {
+      steps.push(step);
+      if (step.done) break;
+    }
+    assert.equal(steps.length, 10, 'ids 1 to 90 precede the cutoff: ten windows of ten ids from id 0');
+    assert.ok(steps.every((step) => step.events <= 10));
+    assert.equal(
+      steps.reduce((sum, step) => sum + step.events, 0),
+      45,
+    );
+    assert.deepEqual(ledger.countEvents(), { total: 75, counted: 60 });
+  });
+
+  it('keeps the newest event, so that new events never take an id below where pruning has been', () => {
+    const bot = invalidTraffic('bot_user_agent');
+    ledger.record([event(), event({ outcome: bot })]);
+    assert.equal(ledger.prune(T0 + 60_000, 100).events, 0, 'the newest event stays');
+    ledger.record([event({ receivedMs: T0 + 120_000, outcome: bot })]);
+    assert.equal(ledger.prune(T0 + 60_000, 100).events, 1, 'no longer the newest, it goes');
+    assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
   });
 });

@@ -8,6 +8,7 @@ import type {
   DeliveryStatus,
   EventRecord,
   Ledger,
+  PruneStep,
   ReportDimension,
   ReportQuery,
   ReportRow,
@@ -355,21 +356,32 @@ export class SqliteLedger implements Ledger {
       });
   }
 
-  prune(beforeMs: number): { events: number; deliveries: number } {
-    return this.db.transaction(() => ({
-      events: this.db
-        .prepare(`DELETE FROM events WHERE id < ? AND outcome <> 'counted'`)
-        .run(this.firstEventIdReceivedAfter(beforeMs)).changes,
-      deliveries: this.db
-        .prepare(`DELETE FROM deliveries WHERE status = 'delivered' AND delivered_ms < ?`)
-        .run(beforeMs).changes,
-    }))();
+  prune(beforeMs: number, maxRows: number): PruneStep {
+    return this.db.transaction(() => {
+      const fromId = this.db.prepare('SELECT events_below_id FROM prune_progress').pluck().get() as number;
+      const cutoffId = this.firstEventIdReceivedAfter(beforeMs);
+      const toId = Math.max(fromId, Math.min(cutoffId, fromId + maxRows));
+      const events = this.db
+        .prepare(`DELETE FROM events WHERE id >= ? AND id < ? AND outcome <> 'counted'`)
+        .run(fromId, toId).changes;
+      this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
+      // Delivered at or after it fell due: the (status, due_ms) index finds the old ones.
+      const deliveries = this.db
+        .prepare(
+          `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+             WHERE status = 'delivered' AND due_ms < ? AND delivered_ms < ? LIMIT ?)`,
+        )
+        .run(beforeMs, beforeMs, maxRows).changes;
+      return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
+    })();
   }
 
   /**
-   * The id of the first event received at or after `ms` (one past the last id when none):
+   * The id of the first event received at or after `ms`, or the last event's id when none is:
    * ids grow with received_ms, so a binary search over ids finds it without a time index.
-   * Events of one batch may be a few ms out of order; the cutoff is exact to that.
+   * Events of one batch may be a few ms out of order; the cutoff is exact to that. The newest
+   * event is never pruned: SQLite gives a new row the largest id plus one, so deleting the
+   * newest would hand its id again, below where pruning has already been.
    */
   private firstEventIdReceivedAfter(ms: number): number {
     const receivedAt = this.db.prepare(
@@ -381,7 +393,7 @@ export class SqliteLedger implements Ledger {
     };
     if (bounds.low === null || bounds.high === null) return 0;
     let low = bounds.low;
-    let high = bounds.high + 1;
+    let high = bounds.high;
     while (low < high) {
       const middle = Math.floor((low + high) / 2);
       const row = receivedAt.get(middle) as { ms: number } | undefined;

@@ -249,4 +249,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX events_claims ON events (claim_expires_ms) WHERE claim_expires_ms > 0;
   DROP TABLE claims;
   `,
+  // 5: pruning resumes where it stopped. Counted events are kept for good, so each pass deletes
+  // the raw events of a window of ids (from the last pass's end to the retention cutoff) instead
+  // of scanning every billing record ever kept.
+  `
+  CREATE TABLE prune_progress (events_below_id INTEGER NOT NULL);
+  INSERT INTO prune_progress (events_below_id) VALUES (0);
+  `,
 ];
