@@ -10,6 +10,7 @@ describe('configuration', () => {
     assert.equal(parsed.config.publicUrl, 'http://127.0.0.1:8080');
     assert.equal(parsed.config.retentionDays, 100);
     assert.equal(parsed.config.sqliteSynchronous, 'FULL');
+    assert.equal(parsed.config.burlPrivateNetworks, 'deny');
   });
 
   it('reports every problem at once, including malformed entries inside rules and price keys', () => {
@@ -19,10 +20,11 @@ describe('configuration', () => {
       TALLY_PRICE_KEYS: '{"s1":null,"s2":{"encryptionKey":"x"}}',
       TALLY_TOKEN_KEYS: '1:tooshort',
       TALLY_ADMIN_KEY: 'short',
+      TALLY_BURL_PRIVATE_NETWORKS: 'sometimes',
     });
     assert.equal(parsed.ok, false);
     const errors = parsed.ok ? [] : parsed.errors;
-    assert.equal(errors.length, 8, errors.join('\n'));
+    assert.equal(errors.length, 9, errors.join('\n'));
     for (const name of [
       'port',
       'rules.*',
@@ -31,6 +33,7 @@ describe('configuration', () => {
       'priceKeys.s2',
       'tokenKeys',
       'adminKey',
+      'burlPrivateNetworks',
     ]) {
       assert.ok(
         errors.some((error) => error.startsWith(name)),

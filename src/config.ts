@@ -7,6 +7,7 @@ import { parsePriceKeys } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
+import type { PrivateNetworks } from './billing/egress.js';
 
 /** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
 export interface Config {
@@ -31,6 +32,8 @@ export interface Config {
   burlRetrySeconds: number;
   burlTimeoutMs: number;
   burlConcurrency: number;
+  /** Whether DSP burls may point at addresses outside the public internet. */
+  burlPrivateNetworks: PrivateNetworks;
   maxBodyBytes: number;
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
   smtpUrl: string | undefined;
@@ -128,6 +131,9 @@ export function parseConfig(
     errors.push('sqliteSynchronous: must be FULL or NORMAL');
   const adminKey = text('adminKey', '') || undefined;
   if (adminKey !== undefined && adminKey.length < 16) errors.push('adminKey: must be at least 16 characters');
+  const burlPrivateNetworks = text('burlPrivateNetworks', 'deny');
+  if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
+    errors.push('burlPrivateNetworks: must be deny (the default) or allow');
   const smtpUrl = text('smtpUrl', '') || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
     errors.push('smtpUrl: must look like smtp://user:pass@host:587');
@@ -150,6 +156,7 @@ export function parseConfig(
     burlRetrySeconds: int('burlRetrySeconds', 10, 1, 3600),
     burlTimeoutMs: int('burlTimeoutMs', 10_000, 100, 120_000),
     burlConcurrency: int('burlConcurrency', 32, 1, 1024),
+    burlPrivateNetworks: burlPrivateNetworks === 'allow' ? 'allow' : 'deny',
     maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     smtpUrl,
     mailFrom: text('mailFrom', 'tally@localhost'),

@@ -83,6 +83,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
         concurrency: config.burlConcurrency,
         requestTimeoutMs: config.burlTimeoutMs,
         retry: { firstMinuteIntervalMs: config.burlRetrySeconds * 1000, maxIntervalMs: 15 * 60_000 },
+        privateNetworks: config.burlPrivateNetworks,
       },
       retentionDays: config.retentionDays,
       pruneIntervalMs: PRUNE_INTERVAL_MS,

@@ -1,6 +1,9 @@
 import type { Logger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { Delivery, Ledger } from '../ports/ledger.js';
+import type { AddressPolicy, PrivateNetworks } from './egress.js';
+import { addressPolicy } from './egress.js';
+import { httpGet } from './http-get.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs } from './retry.js';
 
@@ -12,18 +15,24 @@ export interface DispatcherOptions {
   /** One HTTP attempt's time limit. */
   requestTimeoutMs: number;
   retry: RetryPolicy;
+  /** Whether burls may point at addresses outside the public internet (see egress.ts). */
+  privateNetworks: PrivateNetworks;
 }
 
 /**
  * Relays DSP burls from the outbox: leases due deliveries, calls each with the device's
  * `X-Device-IP` / `X-Device-User-Agent`, following redirects; a 2xx marks it delivered,
- * anything else retries until the deadline, then it is dead. At least once: a lease that
- * expires (crash, restart) makes the delivery due again.
+ * anything else retries until the deadline, then it is dead. A burl that can never be called
+ * (an address outside the public internet unless allowed, a URL that is not http(s)) is dead at
+ * once: burls come from the wins callers send, and Tally must not become their way into the
+ * operator's private network. At least once: a lease that expires (crash, restart) makes the
+ * delivery due again.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
+  private readonly allows: AddressPolicy;
 
   constructor(
     private readonly ledger: Ledger,
@@ -31,7 +40,9 @@ export class BurlDispatcher {
     private readonly metrics: CounterSink,
     private readonly log: Logger,
     private readonly nowMs: () => number = Date.now,
-  ) {}
+  ) {
+    this.allows = addressPolicy(options.privateNetworks);
+  }
 
   start(): void {
     this.stopped = false;
@@ -69,14 +80,23 @@ export class BurlDispatcher {
   }
 
   private async attempt(delivery: Delivery): Promise<void> {
-    const failure = await this.call(delivery);
+    const result = await httpGet(
+      delivery.url,
+      { 'X-Device-IP': delivery.deviceIp, 'X-Device-User-Agent': delivery.userAgent },
+      this.options.requestTimeoutMs,
+      this.allows,
+    );
     try {
-      if (failure === undefined) {
+      if ('status' in result && result.status >= 200 && result.status < 300) {
         this.ledger.markDelivered(delivery.id, this.nowMs());
         this.count('delivered');
         return;
       }
-      const next = nextAttemptMs(delivery.attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
+      const failure = 'status' in result ? `HTTP ${result.status}` : result.error;
+      const next =
+        'permanent' in result && result.permanent
+          ? null
+          : nextAttemptMs(delivery.attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
       this.ledger.markFailed(delivery.id, failure, next);
       this.count(next === null ? 'dead' : 'retry');
       if (next === null) {
@@ -85,21 +105,6 @@ export class BurlDispatcher {
     } catch (error) {
       // The lease runs out and the delivery is leased again: still at least once.
       this.log.error('delivery_update_failed', { deliveryId: delivery.id, error: String(error) });
-    }
-  }
-
-  /** Calls the DSP once; `undefined` on a 2xx answer, else what went wrong. */
-  private async call(delivery: Delivery): Promise<string | undefined> {
-    try {
-      const response = await fetch(delivery.url, {
-        headers: { 'X-Device-IP': delivery.deviceIp, 'X-Device-User-Agent': delivery.userAgent },
-        redirect: 'follow',
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
-      });
-      await response.arrayBuffer().catch(() => undefined);
-      return response.status >= 200 && response.status < 300 ? undefined : `HTTP ${response.status}`;
-    } catch (error) {
-      return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
   }
 

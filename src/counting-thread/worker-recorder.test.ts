@@ -33,6 +33,7 @@ function settings(dbPath: string, ring: KeyRing, overrides: Partial<CounterSetti
       concurrency: 1,
       requestTimeoutMs: 1000,
       retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 60_000 },
+      privateNetworks: 'deny',
     },
     retentionDays: 100,
     pruneIntervalMs: 3_600_000,

@@ -77,6 +77,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
         TALLY_PORT: String(port),
         TALLY_HOST: '127.0.0.1',
         TALLY_ADMIN_KEY: adminKey,
+        // The tests' DSP listens on loopback, which a production Tally refuses to call.
+        TALLY_BURL_PRIVATE_NETWORKS: 'allow',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { addressPolicy, isPublicAddress } from './egress.js';
+
+describe('the burl egress policy', () => {
+  it('calls public addresses and refuses this host, private, link-local, shared, reserved and multicast ones', () => {
+    const publicAddresses = ['8.8.8.8', '93.184.216.34', '2606:4700:4700::1111', '::ffff:8.8.4.4'];
+    const notPublic = [
+      '127.0.0.1',
+      '127.9.9.9',
+      '0.0.0.0',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '198.18.0.1',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::1',
+      '::',
+      'fd00::1',
+      'fe80::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:169.254.169.254',
+      'not-an-address',
+    ];
+    for (const address of publicAddresses) assert.equal(isPublicAddress(address), true, address);
+    for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
+  });
+
+  it('lets every address through when private networks are allowed', () => {
+    assert.equal(addressPolicy('allow')('127.0.0.1'), true);
+    assert.equal(addressPolicy('deny')('127.0.0.1'), false);
+    assert.equal(addressPolicy('deny')('8.8.8.8'), true);
+  });
+});

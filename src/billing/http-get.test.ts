@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { httpGet, MAX_REDIRECTS } from './http-get.js';
+
+/**
+ * A local server: `/ok` answers 200, `/to?url=` redirects there, `/loop` redirects to itself,
+ * `/hang` never answers.
+ */
+let server: Server;
+let base: string;
+const seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+
+before(async () => {
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    seen.push({ path: url.pathname, headers: req.headers });
+    if (url.pathname === '/to') res.writeHead(302, { Location: url.searchParams.get('url') ?? '/' }).end();
+    else if (url.pathname === '/loop') res.writeHead(307, { Location: '/loop' }).end();
+    else if (url.pathname === '/ok') res.writeHead(200).end('ok');
+    else if (url.pathname === '/hang') req.on('close', () => res.destroy());
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const onlyLoopbackOne = (address: string) => address === '127.0.0.1';
+
+describe('GET for the burl relay', () => {
+  it('follows redirects to the final answer, sending the device headers on every hop', async () => {
+    seen.length = 0;
+    const result = await httpGet(
+      `${base}/to?url=/ok`,
+      { 'X-Device-IP': '203.0.113.9' },
+      2000,
+      onlyLoopbackOne,
+    );
+    assert.deepEqual(result, { status: 200 });
+    assert.deepEqual(
+      seen.map((hit) => [hit.path, hit.headers['x-device-ip']]),
+      [
+        ['/to', '203.0.113.9'],
+        ['/ok', '203.0.113.9'],
+      ],
+    );
+  });
+
+  it('refuses an address the policy refuses, for a literal address and for a redirect to one', async () => {
+    seen.length = 0;
+    const port = (server.address() as AddressInfo).port;
+    const direct = await httpGet(`http://127.0.0.2:${port}/ok`, {}, 2000, onlyLoopbackOne);
+    assert.deepEqual(direct, {
+      error:
+        '127.0.0.2 is an address outside the public internet; set TALLY_BURL_PRIVATE_NETWORKS=allow to call such DSP endpoints',
+      permanent: true,
+    });
+    const redirected = await httpGet(`${base}/to?url=http://127.0.0.2:${port}/ok`, {}, 2000, onlyLoopbackOne);
+    assert.equal('permanent' in redirected && redirected.permanent, true);
+    assert.deepEqual(
+      seen.map((hit) => hit.path),
+      ['/to'],
+      'the refused address was never called',
+    );
+  });
+
+  it('refuses a host name that resolves to a refused address, before connecting', async () => {
+    seen.length = 0;
+    const port = (server.address() as AddressInfo).port;
+    const result = await httpGet(`http://localhost:${port}/ok`, {}, 2000, () => false);
+    assert.ok('error' in result && /localhost resolves to .* outside the public internet/.test(result.error));
+    assert.equal('permanent' in result && result.permanent, true);
+    assert.equal(seen.length, 0);
+  });
+
+  it('gives up on endless redirects and on URLs it cannot call, for good', async () => {
+    assert.deepEqual(await httpGet(`${base}/loop`, {}, 5000, onlyLoopbackOne), {
+      error: `more than ${MAX_REDIRECTS} redirects`,
+      permanent: true,
+    });
+    assert.deepEqual(await httpGet('ftp://dsp.example/bill', {}, 2000, onlyLoopbackOne), {
+      error: 'cannot call a ftp: URL',
+      permanent: true,
+    });
+  });
+
+  it('reports a refused connection as a failure worth retrying', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const result = await httpGet(`http://127.0.0.1:${port}/ok`, {}, 2000, onlyLoopbackOne);
+    assert.ok('error' in result && /ECONNREFUSED/.test(result.error), JSON.stringify(result));
+    assert.equal('permanent' in result && result.permanent, false);
+  });
+
+  it('gives up when the whole chain takes longer than its time limit, as a failure worth retrying', async () => {
+    const result = await httpGet(`${base}/hang`, {}, 200, onlyLoopbackOne);
+    assert.ok('error' in result && /abort|timeout/i.test(result.error), JSON.stringify(result));
+    assert.equal('permanent' in result && result.permanent, false);
+  });
+});

@@ -1,0 +1,78 @@
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { AddressPolicy } from './egress.js';
+import { EgressRefusedError, guardedLookup } from './egress.js';
+
+/** Redirects followed before giving up (browsers follow about 20; billing URLs need a few). */
+export const MAX_REDIRECTS = 10;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * How a GET ended: the final status, or why there is none; a `permanent` failure (a refused
+ * address, a URL that cannot be called) would fail the same way again.
+ */
+export type GetResult = { status: number } | { error: string; permanent: boolean };
+
+const permanently = (error: string): GetResult => ({ error, permanent: true });
+
+/**
+ * GETs `url` with `headers`, following redirects (each hop's host checked against `allows`,
+ * literal addresses included), within `timeoutMs` for the whole chain, and reads the body to
+ * its end. Never throws.
+ */
+export async function httpGet(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  timeoutMs: number,
+  allows: AddressPolicy,
+): Promise<GetResult> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const lookup = guardedLookup(allows);
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return permanently(`not a URL: ${url}`);
+  }
+  for (let hop = 0; ; hop++) {
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      return permanently(`cannot call a ${target.protocol} URL`);
+    }
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) !== 0 && !allows(host)) return permanently(new EgressRefusedError(host, host).message);
+    let response: IncomingMessage;
+    try {
+      response = await new Promise<IncomingMessage>((resolve, reject) => {
+        const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+        send(target, { method: 'GET', headers, lookup, signal }, resolve).on('error', reject).end();
+      });
+      await drain(response);
+    } catch (error) {
+      if (error instanceof EgressRefusedError) return permanently(error.message);
+      return {
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        permanent: false,
+      };
+    }
+    const status = response.statusCode ?? 0;
+    const location = response.headers.location;
+    if (!REDIRECT_STATUSES.has(status) || location === undefined) return { status };
+    if (hop === MAX_REDIRECTS) return permanently(`more than ${MAX_REDIRECTS} redirects`);
+    try {
+      target = new URL(location, target);
+    } catch {
+      return permanently(`redirected to an invalid URL: ${location}`);
+    }
+  }
+}
+
+function drain(response: IncomingMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    response.on('error', reject);
+    response.on('end', resolve);
+    response.resume();
+  });
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { startDsp } from '../support/dsp.js';
+import type { FakeDsp } from '../support/dsp.js';
+
+const CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+let tally: TestServer;
+let dsp: FakeDsp;
+
+before(async () => {
+  dsp = await startDsp();
+  // The default policy, which the other end-to-end suites relax for their loopback DSP.
+  tally = await startServer({ TALLY_BURL_PRIVATE_NETWORKS: '' });
+});
+
+after(async () => {
+  await tally?.dispose();
+  await dsp?.close();
+});
+
+describe('relaying burls from a default Tally', () => {
+  it('never calls a burl on an address outside the public internet: the delivery is dead at once, with the reason', async () => {
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+      wins: [
+        {
+          request: { id: 'egress-1', imp: [{ id: '1', banner: {} }], site: {} },
+          seat: 'seat-1',
+          bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl: `${dsp.url}/bill?a=\${AUCTION_ID}` },
+        },
+      ],
+    });
+    const [win] = registered.body.results;
+    const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+    assert.equal(notice.status, 200);
+    let dead: any;
+    for (let poll = 0; poll < 100 && dead === undefined; poll++) {
+      const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead');
+      dead = listed.body.deliveries.find((delivery: any) => delivery.url.includes('a=egress-1'));
+      if (dead === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(dead !== undefined, 'the delivery is dead');
+    assert.equal(dead.attempts, 1);
+    assert.match(dead.lastError, /127\.0\.0\.1 is an address outside the public internet/);
+    assert.deepEqual(dsp.hits, []);
+  });
+});
