@@ -139,4 +139,29 @@ describe('the counting thread', () => {
     ledger.close();
     await recorder.close();
   });
+
+  it('restarts a counting thread that keeps dying less and less often, refusing batches meanwhile', async () => {
+    const ring = testKeyRing();
+    const lines: string[] = [];
+    // Fault injection: a ledger path that cannot be created, so every thread dies as it starts.
+    const broken = { ...settings(join(dir, 'unused.db'), ring), dbPath: '/dev/null/tally.db' };
+    const recorder = new WorkerRecorder(
+      broken,
+      new Metrics(),
+      jsonLogger((line) => lines.push(line)),
+    );
+    await assert.rejects(recorder.start());
+    const restartDelays = () =>
+      lines
+        .map((line) => JSON.parse(line) as { event: string; restartInMs?: number })
+        .filter((entry) => entry.event === 'counter_exited')
+        .map((entry) => entry.restartInMs);
+    const deadlineMs = Date.now() + 15_000;
+    while (restartDelays().length < 3 && Date.now() < deadlineMs) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(restartDelays(), [0, 1000, 2000]);
+    await assert.rejects(recorder.record([noticeFor(ring, 'r1')]), /the counting thread is restarting/);
+    await recorder.close();
+  });
 });

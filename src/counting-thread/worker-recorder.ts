@@ -4,8 +4,12 @@ import type { Metrics } from '../lib/metrics.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 
-/** How long after an unexpected exit a new counting thread starts (unless a batch starts one sooner). */
-const RESPAWN_DELAY_MS = 1000;
+/**
+ * After the first unexpected exit a new counting thread starts at once; after each further one
+ * in a row (no batch committed in between) it waits twice as long, from this, up to the maximum.
+ */
+const RESPAWN_BACKOFF_MS = 1000;
+const MAX_RESPAWN_DELAY_MS = 60_000;
 
 interface Pending {
   resolve: (results: Recorded[]) => void;
@@ -16,8 +20,8 @@ interface Pending {
  * A `BatchRecorder` whose batches are decided and committed on the counting thread
  * (`worker.ts`), so the HTTP thread never waits for a token to open, a row to be written
  * or a commit to reach the disk. Should the thread die, its batches in flight are rejected (their
- * notices answered 503, never acknowledged) and a new one starts: for the next batch, or a second
- * later.
+ * notices answered 503, never acknowledged) and a new one starts at once, or, when it keeps
+ * dying, after a growing pause during which batches are refused.
  */
 export class WorkerRecorder implements BatchRecorder {
   private worker: Worker | undefined;
@@ -25,6 +29,10 @@ export class WorkerRecorder implements BatchRecorder {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closing: Promise<void> | undefined;
+  /** Unexpected exits since a thread last committed a batch. */
+  private exitsInARow = 0;
+  /** Until then no new thread starts and batches are refused (answered 503). */
+  private respawnAtMs = 0;
 
   constructor(
     private readonly settings: CounterSettings,
@@ -40,6 +48,9 @@ export class WorkerRecorder implements BatchRecorder {
 
   record(batch: readonly Submission[]): Promise<Recorded[]> {
     if (this.closing !== undefined) return Promise.reject(new Error('the recorder is closed'));
+    if (this.worker === undefined && Date.now() < this.respawnAtMs) {
+      return Promise.reject(new Error('the counting thread is restarting'));
+    }
     const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
     return new Promise<Recorded[]>((resolve, reject) => {
@@ -80,11 +91,18 @@ export class WorkerRecorder implements BatchRecorder {
         if (this.worker === worker) this.worker = undefined;
         this.failAll(new Error(`the counting thread exited (${code})`));
         if (this.closing !== undefined) return;
-        this.log.error('counter_exited', { code });
+        // A thread that keeps dying (a broken disk, say) is restarted less and less often.
+        this.exitsInARow++;
+        const delayMs =
+          this.exitsInARow === 1
+            ? 0
+            : Math.min(RESPAWN_BACKOFF_MS * 2 ** (this.exitsInARow - 2), MAX_RESPAWN_DELAY_MS);
+        this.respawnAtMs = Date.now() + delayMs;
+        this.log.error('counter_exited', { code, restartInMs: delayMs });
         // A new thread resumes the burl relay and pruning even if no notice comes to start one.
         setTimeout(() => {
           if (this.worker === undefined && this.closing === undefined) this.spawn();
-        }, RESPAWN_DELAY_MS).unref();
+        }, delayMs).unref();
       });
     });
     // A start that fails is reported by `start()`; batches in flight are rejected on exit.
@@ -98,8 +116,10 @@ export class WorkerRecorder implements BatchRecorder {
     } else if (message.type === 'recorded' || message.type === 'failed') {
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
-      if (message.type === 'recorded') pending?.resolve(JSON.parse(message.results) as Recorded[]);
-      else pending?.reject(new Error(message.error));
+      if (message.type === 'recorded') {
+        this.exitsInARow = 0;
+        pending?.resolve(JSON.parse(message.results) as Recorded[]);
+      } else pending?.reject(new Error(message.error));
     }
   }
 
