@@ -7,20 +7,19 @@
  *
  * A fingerprint match is confirmed against the event's stored key, so two keys that share a
  * fingerprint are never taken for one another. Expired entries are skipped by lookups, reused by
- * inserts, and dropped when the table is rebuilt at twice the live size.
+ * inserts, and dropped when the table is replaced by one sized for the live claims.
+ *
+ * Replacing the table never stalls the counting thread: once the table is 40 % full its live
+ * entries are counted a few slots at a time, with each `add`; then a table sized for them takes
+ * the new claims while the old one's live entries move over, again a few slots per `add`, and
+ * lookups read both until the move is done.
  */
 export class ClaimIndex {
-  private capacity = 0;
-  private hashHigh = new Int32Array(0);
-  private hashLow = new Int32Array(0);
-  /** 0 marks an empty slot (event ids start at 1). */
-  private eventIds = new Float64Array(0);
-  private expiresMs = new Float64Array(0);
-  /** Slots that are not empty, expired ones included. */
-  private used = 0;
+  private table: ClaimTable;
+  private replacement: Replacement | undefined;
 
   constructor(initialCapacity = 1024) {
-    this.allocate(nextPowerOfTwo(Math.max(initialCapacity, 16)));
+    this.table = new ClaimTable(nextPowerOfTwo(Math.max(initialCapacity, MIN_CAPACITY)));
   }
 
   /**
@@ -30,7 +29,114 @@ export class ClaimIndex {
   find(key: string, nowMs: number, keyOf: (eventId: number) => string | undefined): number {
     const high = fingerprintHigh(key);
     const low = fingerprintLow(key);
-    for (let slot = high & (this.capacity - 1); ; slot = (slot + 1) & (this.capacity - 1)) {
+    const found = this.table.find(high, low, key, nowMs, keyOf);
+    if (found !== 0 || this.replacement?.phase !== 'moving') return found;
+    return this.replacement.from.find(high, low, key, nowMs, keyOf);
+  }
+
+  /** Adds the claim of event `eventId` on `key`, live until `expiresMs` (inclusive). */
+  add(key: string, eventId: number, expiresMs: number, nowMs: number): void {
+    this.step(nowMs);
+    if (this.replacement === undefined && (this.table.used + 1) / this.table.capacity > START_REPLACING_AT) {
+      this.replacement = { phase: 'counting', nextSlot: 0, live: 0, addsSince: 0 };
+    }
+    // A table filling faster than it is replaced (never with the sizes chosen here) is replaced
+    // at once rather than let its probe chains grow long.
+    while ((this.table.used + 1) / this.table.capacity > MAX_LOAD) {
+      this.replacement ??= { phase: 'counting', nextSlot: 0, live: 0, addsSince: 0 };
+      this.step(nowMs, Number.POSITIVE_INFINITY);
+    }
+    if (this.replacement?.phase === 'counting') this.replacement.addsSince++;
+    this.table.insert(fingerprintHigh(key), fingerprintLow(key), eventId, expiresMs, nowMs);
+  }
+
+  /** Live claims at `nowMs` (a full scan: for tests and metrics). */
+  liveCount(nowMs: number): number {
+    const moving = this.replacement?.phase === 'moving' ? this.replacement : undefined;
+    let live = this.table.liveBetween(0, this.table.capacity, nowMs);
+    if (moving !== undefined) live += moving.from.liveBetween(moving.nextSlot, moving.from.capacity, nowMs);
+    return live;
+  }
+
+  /** The table's size in slots, the one being moved out of included (for tests and metrics). */
+  slots(): number {
+    return this.table.capacity + (this.replacement?.phase === 'moving' ? this.replacement.from.capacity : 0);
+  }
+
+  /** Counts or moves up to `budget` slots of the replacement under way, if any. */
+  private step(nowMs: number, budget = STEP_SLOTS): void {
+    const replacement = this.replacement;
+    if (replacement === undefined) return;
+    if (replacement.phase === 'counting') {
+      const end = Math.min(this.table.capacity, replacement.nextSlot + budget);
+      replacement.live += this.table.liveBetween(replacement.nextSlot, end, nowMs);
+      replacement.nextSlot = end;
+      if (end < this.table.capacity) return;
+      // Claims added while counting may or may not have been counted: room for all of them.
+      const expectedLive = replacement.live + replacement.addsSince;
+      const from = this.table;
+      this.table = new ClaimTable(nextPowerOfTwo(Math.max(MIN_CAPACITY, (expectedLive + 1) * GROWTH)));
+      // Moved fast enough to be done before the new table is 40 % full with new claims.
+      const addsBeforeFull = Math.max(1, Math.floor(this.table.capacity * START_REPLACING_AT) - expectedLive);
+      this.replacement = {
+        phase: 'moving',
+        from,
+        nextSlot: 0,
+        slotsPerAdd: Math.max(STEP_SLOTS, Math.ceil(from.capacity / addsBeforeFull)),
+      };
+      return;
+    }
+    const from = replacement.from;
+    const end = Math.min(from.capacity, replacement.nextSlot + Math.max(budget, replacement.slotsPerAdd));
+    for (let slot = replacement.nextSlot; slot < end; slot++) {
+      if (from.isLive(slot, nowMs)) this.table.copyFrom(from, slot, nowMs);
+    }
+    replacement.nextSlot = end;
+    if (end === from.capacity) this.replacement = undefined;
+  }
+}
+
+/** Past this share of used slots, the table starts being replaced. */
+const START_REPLACING_AT = 0.4;
+/** Linear probing stays quick below this; a table never goes past it. */
+const MAX_LOAD = 0.5;
+/** A new table has this many slots per live claim. */
+const GROWTH = 4;
+/** Slots counted (or, at least, moved) per `add` while a table is being replaced. */
+const STEP_SLOTS = 16;
+const MIN_CAPACITY = 16;
+
+type Replacement =
+  | { phase: 'counting'; nextSlot: number; live: number; addsSince: number }
+  | { phase: 'moving'; from: ClaimTable; nextSlot: number; slotsPerAdd: number };
+
+/** One open-addressing table with linear probing; event id 0 marks an empty slot. */
+class ClaimTable {
+  readonly hashHigh: Int32Array;
+  readonly hashLow: Int32Array;
+  /** 0 marks an empty slot (event ids start at 1). */
+  readonly eventIds: Float64Array;
+  readonly expiresMs: Float64Array;
+  /** Slots that are not empty, expired ones included. */
+  used = 0;
+  private readonly mask: number;
+
+  constructor(readonly capacity: number) {
+    this.mask = capacity - 1;
+    this.hashHigh = new Int32Array(capacity);
+    this.hashLow = new Int32Array(capacity);
+    this.eventIds = new Float64Array(capacity);
+    this.expiresMs = new Float64Array(capacity);
+  }
+
+  find(
+    high: number,
+    low: number,
+    key: string,
+    nowMs: number,
+    keyOf: (eventId: number) => string | undefined,
+  ): number {
+    for (let slot = high & this.mask; ; slot = (slot + 1) & this.mask) {
       const eventId = this.eventIds[slot] ?? 0;
       if (eventId === 0) return 0;
       if (
@@ -44,62 +150,38 @@ export class ClaimIndex {
     }
   }
 
-  /** Adds the claim of event `eventId` on `key`, live until `expiresMs` (inclusive). */
-  add(key: string, eventId: number, expiresMs: number, nowMs: number): void {
-    if ((this.used + 1) * 2 > this.capacity) this.rebuild(nowMs);
-    const high = fingerprintHigh(key);
-    let slot = high & (this.capacity - 1);
+  /** Takes the first empty or expired slot along the probe chain. */
+  insert(high: number, low: number, eventId: number, expiresMs: number, nowMs: number): void {
+    let slot = high & this.mask;
     while ((this.eventIds[slot] ?? 0) !== 0 && (this.expiresMs[slot] ?? 0) >= nowMs) {
-      slot = (slot + 1) & (this.capacity - 1);
+      slot = (slot + 1) & this.mask;
     }
     if ((this.eventIds[slot] ?? 0) === 0) this.used++;
     this.hashHigh[slot] = high;
-    this.hashLow[slot] = fingerprintLow(key);
+    this.hashLow[slot] = low;
     this.eventIds[slot] = eventId;
     this.expiresMs[slot] = expiresMs;
   }
 
-  /** Live claims at `nowMs` (a full scan: for tests and metrics). */
-  liveCount(nowMs: number): number {
+  copyFrom(other: ClaimTable, slot: number, nowMs: number): void {
+    this.insert(
+      other.hashHigh[slot] ?? 0,
+      other.hashLow[slot] ?? 0,
+      other.eventIds[slot] ?? 0,
+      other.expiresMs[slot] ?? 0,
+      nowMs,
+    );
+  }
+
+  isLive(slot: number, nowMs: number): boolean {
+    return (this.eventIds[slot] ?? 0) !== 0 && (this.expiresMs[slot] ?? 0) >= nowMs;
+  }
+
+  /** Live entries in slots `from` (inclusive) to `to` (exclusive). */
+  liveBetween(from: number, to: number, nowMs: number): number {
     let live = 0;
-    for (let slot = 0; slot < this.capacity; slot++) {
-      if ((this.eventIds[slot] ?? 0) !== 0 && (this.expiresMs[slot] ?? 0) >= nowMs) live++;
-    }
+    for (let slot = from; slot < to; slot++) if (this.isLive(slot, nowMs)) live++;
     return live;
-  }
-
-  /** Re-inserts the live entries into a table with room for twice as many again. */
-  private rebuild(nowMs: number): void {
-    const old = {
-      capacity: this.capacity,
-      hashHigh: this.hashHigh,
-      hashLow: this.hashLow,
-      eventIds: this.eventIds,
-      expiresMs: this.expiresMs,
-    };
-    const live = this.liveCount(nowMs);
-    this.allocate(nextPowerOfTwo(Math.max(16, (live + 1) * 4)));
-    for (let from = 0; from < old.capacity; from++) {
-      const eventId = old.eventIds[from] ?? 0;
-      const expiresMs = old.expiresMs[from] ?? 0;
-      if (eventId === 0 || expiresMs < nowMs) continue;
-      let slot = (old.hashHigh[from] ?? 0) & (this.capacity - 1);
-      while ((this.eventIds[slot] ?? 0) !== 0) slot = (slot + 1) & (this.capacity - 1);
-      this.hashHigh[slot] = old.hashHigh[from] ?? 0;
-      this.hashLow[slot] = old.hashLow[from] ?? 0;
-      this.eventIds[slot] = eventId;
-      this.expiresMs[slot] = expiresMs;
-      this.used++;
-    }
-  }
-
-  private allocate(capacity: number): void {
-    this.capacity = capacity;
-    this.hashHigh = new Int32Array(capacity);
-    this.hashLow = new Int32Array(capacity);
-    this.eventIds = new Float64Array(capacity);
-    this.expiresMs = new Float64Array(capacity);
-    this.used = 0;
   }
 }
 
