@@ -62,6 +62,8 @@ port.on('message', (first: ToCounter) => {
 
 /** True while a pruning pass is under way. */
 let pruning = false;
+/** Set once the thread is closing: a pass under way stops between two steps. */
+let shuttingDown = false;
 
 /**
  * Prunes in bounded steps, each its own short transaction, with the event loop let through in
@@ -71,13 +73,14 @@ function pruneInSteps(beforeMs: number): void {
   if (pruning) return;
   pruning = true;
   const total = { events: 0, deliveries: 0 };
-  const step = () => {
+  const nextStep = () => {
+    if (shuttingDown) return;
     try {
-      const done = ledger.prune(beforeMs, PRUNE_ROWS_PER_STEP);
-      total.events += done.events;
-      total.deliveries += done.deliveries;
-      if (!done.done) {
-        setImmediate(step);
+      const step = ledger.prune(beforeMs, PRUNE_ROWS_PER_STEP);
+      total.events += step.events;
+      total.deliveries += step.deliveries;
+      if (!step.done) {
+        setImmediate(nextStep);
         return;
       }
       log.info('pruned', total);
@@ -86,7 +89,7 @@ function pruneInSteps(beforeMs: number): void {
     }
     pruning = false;
   };
-  step();
+  nextStep();
 }
 
 function nextMessage(): ToCounter | undefined {
@@ -113,6 +116,7 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
 }
 
 function close(): void {
+  shuttingDown = true;
   clearInterval(pruneTimer);
   void dispatcher.stop().then(() => {
     ledger.close();

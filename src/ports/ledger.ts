@@ -173,7 +173,7 @@ export interface Ledger {
   report(query: ReportQuery): ReportRow[];
   /**
    * One bounded step of retention: deletes raw events received before `beforeMs` that did not
-   * count, among the next `maxRows` events not yet pruned, and up to `maxRows` deliveries
+   * count, among the next `maxRows` event ids not yet pruned, and up to `maxRows` deliveries
    * delivered before it; billing records (counted events) and the hourly rollups stay. Call
    * again until `done`, letting other work in between.
    */
