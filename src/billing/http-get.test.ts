@@ -68,6 +68,14 @@ describe('GET for the burl relay', () => {
     );
   });
 
+  it('judges IPv6 literals and numeric IPv4 spellings by the address they name', async () => {
+    const port = (server.address() as AddressInfo).port;
+    for (const host of ['[::1]', '2130706433', '0x7f.1']) {
+      const result = await httpGet(`http://${host}:${port}/ok`, {}, 2000, () => false);
+      assert.ok('error' in result && /is an address outside the public internet/.test(result.error), host);
+    }
+  });
+
   it('refuses a host name that resolves to a refused address, before connecting', async () => {
     seen.length = 0;
     const port = (server.address() as AddressInfo).port;

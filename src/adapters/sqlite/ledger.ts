@@ -119,17 +119,19 @@ export class SqliteLedger implements Ledger {
     return outcomes;
   }
 
-  /** The claim index, built from the counted events whose claims are still live at `nowMs`. */
+  /**
+   * The claim index, built from the counted events whose claims are still live at `nowMs`. The
+   * rows are streamed, one at a time: hours of counted impressions can be millions of claims.
+   */
   private liveClaims(nowMs: number): ClaimIndex {
     if (this.claims !== undefined) return this.claims;
-    const rows = this.db
-      .prepare(
-        `SELECT id AS eventId, dedupe_key AS key, claim_expires_ms AS expiresMs FROM events
-         WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`,
-      )
-      .all(nowMs) as NewClaim[];
-    const claims = new ClaimIndex(rows.length * 4);
-    for (const row of rows) claims.add(row.key, row.eventId, row.expiresMs, nowMs);
+    const live = `FROM events WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`;
+    const count = this.db.prepare(`SELECT COUNT(*) ${live}`).pluck().get(nowMs) as number;
+    const claims = new ClaimIndex(count * 4);
+    const rows = this.db.prepare(`SELECT id, dedupe_key, claim_expires_ms ${live}`).raw().iterate(nowMs);
+    for (const [eventId, key, expiresMs] of rows as Iterable<[number, string, number]>) {
+      claims.add(key, eventId, expiresMs, nowMs);
+    }
     this.claims = claims;
     return claims;
   }
