@@ -85,10 +85,10 @@ describe('GET for the burl relay', () => {
     assert.equal(seen.length, 0);
   });
 
-  it('gives up on endless redirects and on URLs it cannot call, for good', async () => {
+  it('stops following endless redirects (worth retrying: the DSP may fix them) and gives up on URLs it cannot call', async () => {
     assert.deepEqual(await httpGet(`${base}/loop`, {}, 5000, onlyLoopbackOne), {
       error: `more than ${MAX_REDIRECTS} redirects`,
-      permanent: true,
+      permanent: false,
     });
     assert.deepEqual(await httpGet('ftp://dsp.example/bill', {}, 2000, onlyLoopbackOne), {
       error: 'cannot call a ftp: URL',

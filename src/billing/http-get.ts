@@ -17,6 +17,8 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export type GetResult = { status: number } | { error: string; permanent: boolean };
 
 const permanently = (error: string): GetResult => ({ error, permanent: true });
+/** A failure the DSP may fix (an answer that is not a 2xx, in effect): worth retrying. */
+const forNow = (error: string): GetResult => ({ error, permanent: false });
 
 /**
  * GETs `url` with `headers`, following redirects (each hop's host checked against `allows`,
@@ -39,7 +41,9 @@ export async function httpGet(
   }
   for (let hop = 0; ; hop++) {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-      return permanently(`cannot call a ${target.protocol} URL`);
+      // The burl itself can never be called; a redirect to such a URL is the DSP's to fix.
+      const failure = `cannot call a ${target.protocol} URL`;
+      return hop === 0 ? permanently(failure) : forNow(failure);
     }
     const host = target.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host) !== 0 && !allows(host)) return permanently(new EgressRefusedError(host, host).message);
@@ -52,19 +56,16 @@ export async function httpGet(
       await drain(response);
     } catch (error) {
       if (error instanceof EgressRefusedError) return permanently(error.message);
-      return {
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        permanent: false,
-      };
+      return forNow(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     }
     const status = response.statusCode ?? 0;
     const location = response.headers.location;
     if (!REDIRECT_STATUSES.has(status) || location === undefined) return { status };
-    if (hop === MAX_REDIRECTS) return permanently(`more than ${MAX_REDIRECTS} redirects`);
+    if (hop === MAX_REDIRECTS) return forNow(`more than ${MAX_REDIRECTS} redirects`);
     try {
       target = new URL(location, target);
     } catch {
-      return permanently(`redirected to an invalid URL: ${location}`);
+      return forNow(`redirected to an invalid URL: ${location}`);
     }
   }
 }
