@@ -3,7 +3,8 @@
 // node:http server answering the same GIF, and nginx's empty_gif when nginx is installed.
 // The load comes from wrk (C, one thread), far lighter than any Node load generator, so the
 // servers and not the generator set the pace. With taskset, wrk runs on core 0 and each server's
-// main thread on core 1; Tally's counting thread may run on either core.
+// main thread on core 1; Tally's counting thread may run on either core. Where /proc exists it
+// also prints the CPU each side used per answered request, and the ceiling that sets.
 //
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
 import { spawn, spawnSync } from 'node:child_process';
