@@ -17,6 +17,7 @@ import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson } from './control/http.js';
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
+import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
 import { winRoutes } from './control/wins.js';
 import { RulesTable } from './domain/rules.js';
@@ -129,13 +130,14 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     nowMs: Date.now(),
   });
 
+  const reports = new ReportThread(dbPath);
   let ready = false;
   const router = new Router();
   router.add(
     ...publicRoutes(metrics, () => ready),
     ...winRoutes(winEnvironment, config.maxBodyBytes),
     ...reportRoutes(
-      ledger,
+      reports,
       (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
     ),
     ...deliveryRoutes(ledger),
@@ -208,6 +210,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
         await closed;
         await committer.drain();
         await recorder.close();
+        await reports.close();
         db.close();
         lock.release();
       })();

@@ -1,25 +1,34 @@
-import type { Ledger, ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
 import { REPORT_DIMENSIONS } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
+import type { ReportSource } from './report-thread/report-thread.js';
 
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 const MAX_RANGE_MS = 400 * 86_400_000;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
 
-/** `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. */
+/**
+ * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
+ * `source` (the report thread), so that a long report never holds up the notices.
+ */
 export function reportRoutes(
-  ledger: Ledger,
+  source: ReportSource,
   publisherExternalId: (accountId: number, publisherId: number) => string | null,
 ): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/reports',
-      handler(ctx) {
+      async handler(ctx) {
         const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
-        const rows = ledger.report(query);
+        let rows: ReportRow[];
+        try {
+          rows = await source.report(query);
+        } catch {
+          throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
+        }
         const wantsCsv =
           ctx.url.searchParams.get('format') === 'csv' || (ctx.req.headers.accept ?? '').includes('text/csv');
         if (!wantsCsv) {

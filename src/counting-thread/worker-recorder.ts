@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
+import { workerEntry } from '../lib/worker-entry.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
@@ -75,7 +76,7 @@ export class WorkerRecorder implements BatchRecorder {
   }
 
   private spawn(): Worker {
-    const entry = workerEntry();
+    const entry = workerEntry(import.meta.url, 'worker');
     const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.settings });
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -127,21 +128,4 @@ export class WorkerRecorder implements BatchRecorder {
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
   }
-}
-
-/**
- * How to start `worker`: the compiled `.js` beside this file, or, when Tally runs from
- * its TypeScript sources (tests, benchmarks), the `.ts` through tsx's loader, which a worker
- * thread does not inherit.
- */
-function workerEntry(): { filename: string | URL; evaluate: boolean } {
-  if (!import.meta.url.endsWith('.ts')) {
-    return { filename: new URL('./worker.js', import.meta.url), evaluate: false };
-  }
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return {
-    filename: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`,
-    evaluate: true,
-  };
 }

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openSqlite } from '../../adapters/sqlite/database.js';
+import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
+import { invalidTraffic } from '../../domain/outcome.js';
+import type { ReportQuery } from '../../ports/ledger.js';
+import { ReportThread } from './report-thread.js';
+import { exchangeEvent, T0 } from '../../../test/support/events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-report-thread-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const query: ReportQuery = {
+  accountId: 1,
+  fromMs: T0 - 86_400_000,
+  toMs: T0 + 86_400_000,
+  groupBy: ['hour', 'outcome', 'reason'],
+  filters: {},
+};
+
+function ledgerWithEvents(name: string): { ledger: SqliteLedger; dbPath: string } {
+  const dbPath = join(dir, name);
+  const ledger = new SqliteLedger(openSqlite(dbPath));
+  ledger.record([
+    exchangeEvent({ dedupe: { key: 'a', expiresMs: T0 + 600_000 } }),
+    exchangeEvent({ dedupe: { key: 'b', expiresMs: T0 + 600_000 } }),
+    exchangeEvent({ outcome: invalidTraffic('bot_user_agent') }),
+  ]);
+  return { ledger, dbPath };
+}
+
+describe('the report thread', () => {
+  it('answers reports from its own read-only connection with the rows the ledger holds', async () => {
+    const { ledger, dbPath } = ledgerWithEvents('same.db');
+    const thread = new ReportThread(dbPath);
+    try {
+      const rows = await thread.report(query);
+      assert.deepEqual(rows, ledger.report(query));
+      assert.deepEqual(
+        rows.map((row) => [row.outcome, row.events]),
+        [
+          ['counted', 2],
+          ['not_counted', 1],
+        ],
+      );
+      ledger.record([exchangeEvent({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]);
+      assert.equal((await thread.report(query))[0]?.events, 3, 'it reads what was committed since');
+    } finally {
+      await thread.close();
+      ledger.close();
+    }
+  });
+
+  it('fails the reports of a thread that died and starts a new thread for the next one', async () => {
+    const { ledger, dbPath } = ledgerWithEvents('dies.db');
+    const thread = new ReportThread(dbPath);
+    try {
+      await thread.report(query);
+      // Fault injection: the thread is stopped with a report on its way.
+      const stopped = thread['worker']?.terminate();
+      const lost = thread.report(query);
+      await stopped;
+      await assert.rejects(lost, /the report thread exited/);
+      assert.deepEqual(await thread.report(query), ledger.report(query));
+    } finally {
+      await thread.close();
+      ledger.close();
+    }
+  });
+});
