@@ -34,6 +34,7 @@ import { loadKeyRing } from './keys.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES } from './ports/ledger.js';
+import type { DeliveryStatus } from './ports/ledger.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -104,13 +105,24 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     },
     metrics,
   );
+  // The outbox gauges are counted on the report thread (a count over every delivery kept), fresh
+  // for each scrape of /metrics.
+  const reports = new ReportThread(dbPath);
+  const outbox: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge(
       `tally_burl_outbox_${status}`,
       `DSP burl deliveries in the outbox that are ${status}`,
-      () => ledger.countDeliveries()[status],
+      () => outbox[status],
     );
   }
+  const countOutbox = async () => {
+    try {
+      Object.assign(outbox, await reports.deliveryCounts());
+    } catch (error) {
+      log.error('outbox_count_failed', { error: String(error) });
+    }
+  };
   // One table for every publisher, plus one per publisher that has overrides of its own.
   const sharedRules = new RulesTable(config.rules.get('*') ?? []);
   const rulesByPublisher = new Map<string, RulesTable>();
@@ -130,11 +142,10 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     nowMs: Date.now(),
   });
 
-  const reports = new ReportThread(dbPath);
   let ready = false;
   const router = new Router();
   router.add(
-    ...publicRoutes(metrics, () => ready),
+    ...publicRoutes(metrics, () => ready, countOutbox),
     ...winRoutes(winEnvironment, config.maxBodyBytes),
     ...reportRoutes(
       reports,
@@ -257,7 +268,7 @@ async function handleApi(
   }
 }
 
-function publicRoutes(metrics: Metrics, isReady: () => boolean): Route[] {
+function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: () => Promise<void>): Route[] {
   return [
     {
       method: 'GET',
@@ -278,7 +289,10 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean): Route[] {
       method: 'GET',
       path: '/metrics',
       public: true,
-      handler: (ctx) => sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()),
+      async handler(ctx) {
+        await beforeScrape();
+        sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
+      },
     },
     {
       method: 'GET',

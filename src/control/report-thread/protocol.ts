@@ -1,10 +1,11 @@
-import type { ReportQuery, ReportRow } from '../../ports/ledger.js';
+import type { DeliveryStatus, ReportQuery, ReportRow } from '../../ports/ledger.js';
 
-/** A report for the report thread to run. */
-export interface ReportRequest {
-  id: number;
-  query: ReportQuery;
-}
+/** A read for the report thread: a report, or the outbox's deliveries counted by status. */
+export type ReadRequest =
+  { id: number; type: 'report'; query: ReportQuery } | { id: number; type: 'deliveryCounts' };
 
 /** The report thread's answer to one request. */
-export type ReportAnswer = { id: number; rows: ReportRow[] } | { id: number; error: string };
+export type ReadAnswer =
+  | { id: number; rows: ReportRow[] }
+  | { id: number; counts: Record<DeliveryStatus, number> }
+  | { id: number; error: string };

@@ -25,7 +25,10 @@ function ledgerWithEvents(name: string): { ledger: SqliteLedger; dbPath: string 
   const dbPath = join(dir, name);
   const ledger = new SqliteLedger(openSqlite(dbPath));
   ledger.record([
-    exchangeEvent({ dedupe: { key: 'a', expiresMs: T0 + 600_000 } }),
+    exchangeEvent({
+      dedupe: { key: 'a', expiresMs: T0 + 600_000 },
+      delivery: { url: 'u', deadlineMs: T0 + 1000 },
+    }),
     exchangeEvent({ dedupe: { key: 'b', expiresMs: T0 + 600_000 } }),
     exchangeEvent({ outcome: invalidTraffic('bot_user_agent') }),
   ]);
@@ -48,6 +51,18 @@ describe('the report thread', () => {
       );
       ledger.record([exchangeEvent({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]);
       assert.equal((await thread.report(query))[0]?.events, 3, 'it reads what was committed since');
+    } finally {
+      await thread.close();
+      ledger.close();
+    }
+  });
+
+  it('counts the outbox by status off the HTTP thread, as the ledger does', async () => {
+    const { ledger, dbPath } = ledgerWithEvents('outbox.db');
+    const thread = new ReportThread(dbPath);
+    try {
+      assert.deepEqual(await thread.deliveryCounts(), { pending: 1, delivered: 0, dead: 0 });
+      assert.deepEqual(await thread.deliveryCounts(), ledger.countDeliveries());
     } finally {
       await thread.close();
       ledger.close();

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { ReportQuery, ReportRow } from '../../ports/ledger.js';
+import type { DeliveryStatus, ReportQuery, ReportRow } from '../../ports/ledger.js';
 import { workerEntry } from '../../lib/worker-entry.js';
-import type { ReportAnswer, ReportRequest } from './protocol.js';
+import type { ReadAnswer, ReadRequest } from './protocol.js';
 
 /** Where the reports API gets its rows. */
 export interface ReportSource {
@@ -9,14 +9,14 @@ export interface ReportSource {
 }
 
 interface Pending {
-  resolve: (rows: ReportRow[]) => void;
+  resolve: (answer: ReadAnswer) => void;
   reject: (error: Error) => void;
 }
 
 /**
- * Runs reports on a thread of their own (`worker.ts`), one at a time in arrival order, on a
- * read-only connection to the ledger at `dbPath`. The thread starts with the first report; if
- * it dies, the reports it held fail and the next report starts a new one.
+ * Runs reports and counts the outbox on a thread of their own (`worker.ts`), one read at a time
+ * in arrival order, on a read-only connection to the ledger at `dbPath`. The thread starts with
+ * the first read; if it dies, the reads it held fail and the next read starts a new one.
  */
 export class ReportThread implements ReportSource {
   private worker: Worker | undefined;
@@ -25,12 +25,23 @@ export class ReportThread implements ReportSource {
 
   constructor(private readonly dbPath: string) {}
 
-  report(query: ReportQuery): Promise<ReportRow[]> {
+  async report(query: ReportQuery): Promise<ReportRow[]> {
+    const answer = await this.read({ id: this.nextId++, type: 'report', query });
+    if (!('rows' in answer)) throw new Error('the report thread answered another request');
+    return answer.rows;
+  }
+
+  /** The outbox's deliveries by status (a count over every delivery kept). */
+  async deliveryCounts(): Promise<Record<DeliveryStatus, number>> {
+    const answer = await this.read({ id: this.nextId++, type: 'deliveryCounts' });
+    if (!('counts' in answer)) throw new Error('the report thread answered another request');
+    return answer.counts;
+  }
+
+  private read(request: ReadRequest): Promise<ReadAnswer> {
     const worker = this.worker ?? this.spawn();
-    const id = this.nextId++;
-    return new Promise<ReportRow[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const request: ReportRequest = { id, query };
+    return new Promise<ReadAnswer>((resolve, reject) => {
+      this.pending.set(request.id, { resolve, reject });
       worker.postMessage(request);
     });
   }
@@ -46,11 +57,11 @@ export class ReportThread implements ReportSource {
     const entry = workerEntry(import.meta.url, 'worker');
     const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.dbPath });
     worker.unref();
-    worker.on('message', (answer: ReportAnswer) => {
+    worker.on('message', (answer: ReadAnswer) => {
       const pending = this.pending.get(answer.id);
       this.pending.delete(answer.id);
-      if ('rows' in answer) pending?.resolve(answer.rows);
-      else pending?.reject(new Error(answer.error));
+      if ('error' in answer) pending?.reject(new Error(answer.error));
+      else pending?.resolve(answer);
     });
     let failure = '';
     worker.on('error', (error) => (failure = `: ${String(error)}`));
