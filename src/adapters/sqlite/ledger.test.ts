@@ -128,6 +128,34 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
 
+  it('lists an account’s deliveries newest first, all or of one status, in pages, each through an index', () => {
+    const path = join(dir, 'listing.db');
+    const listing = new SqliteLedger(openSqlite(path));
+    const delivery = { url: 'u', deadlineMs: T0 + 1000 };
+    listing.record(['l1', 'l2', 'l3'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })));
+    const [first] = listing.leaseDeliveries(T0, 1, 5000);
+    listing.markFailed(first?.id ?? 0, 'HTTP 500', null);
+    const ids = (status?: 'pending' | 'dead', afterId?: number) =>
+      listing.listDeliveries(1, status, 10, afterId).map((listed) => listed.dedupeKey);
+    assert.deepEqual(ids(), ['l3', 'l2', 'l1']);
+    assert.deepEqual(ids('dead'), ['l1']);
+    assert.deepEqual(ids('pending'), ['l3', 'l2']);
+    assert.deepEqual(ids('pending', 3), ['l2']);
+    listing.close();
+    const db = new Database(path, { readonly: true });
+    const plan = (sql: string) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 'dead', 10, 10) as { detail: string }[])
+        .map((step) => step.detail)
+        .join('; ');
+    assert.match(
+      plan(
+        'SELECT * FROM deliveries WHERE account_id = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT ?',
+      ),
+      /USING INDEX deliveries_account_status/,
+    );
+    db.close();
+  });
+
   it('makes a leased delivery due again when its lease runs out (the process died mid-delivery)', () => {
     ledger.record([
       event({ dedupe: { key: 'x', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + 99_000 } }),

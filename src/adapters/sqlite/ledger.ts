@@ -294,19 +294,19 @@ export class SqliteLedger implements Ledger {
     limit: number,
     afterId?: number,
   ): Delivery[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM deliveries WHERE account_id = ? AND (? IS NULL OR status = ?) AND (? IS NULL OR id < ?)
-         ORDER BY id DESC LIMIT ?`,
-      )
-      .all(
-        accountId,
-        status ?? null,
-        status ?? null,
-        afterId ?? null,
-        afterId ?? null,
-        limit,
-      ) as DeliveryRow[];
+    // One statement per shape, so that each finds its rows through its own index.
+    const before = afterId ?? Number.MAX_SAFE_INTEGER;
+    const rows = (
+      status === undefined
+        ? this.db
+            .prepare('SELECT * FROM deliveries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?')
+            .all(accountId, before, limit)
+        : this.db
+            .prepare(
+              'SELECT * FROM deliveries WHERE account_id = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT ?',
+            )
+            .all(accountId, status, before, limit)
+    ) as DeliveryRow[];
     return rows.map(toDelivery);
   }
 

@@ -256,4 +256,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE TABLE prune_progress (events_below_id INTEGER NOT NULL);
   INSERT INTO prune_progress (events_below_id) VALUES (0);
   `,
+  // 6: an account's deliveries of one status, newest first, found through an index (listing the
+  // few dead ones no longer walks every delivery the account has).
+  `
+  CREATE INDEX deliveries_account_status ON deliveries (account_id, status, id);
+  `,
 ];
