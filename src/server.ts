@@ -19,9 +19,8 @@ import { ApiError, requestIdOf, Router, sendError, sendJson } from './control/ht
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
 import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
+import { WinThread } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
-import { RulesTable } from './domain/rules.js';
-import type { WinEnvironment } from './domain/win.js';
 import { GroupCommitter } from './hot/group-commit.js';
 import { handleNotice } from './hot/notices.js';
 import type { NoticeDeps } from './hot/notices.js';
@@ -123,30 +122,20 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       log.error('outbox_count_failed', { error: String(error) });
     }
   };
-  // One table for every publisher, plus one per publisher that has overrides of its own.
-  const sharedRules = new RulesTable(config.rules.get('*') ?? []);
-  const rulesByPublisher = new Map<string, RulesTable>();
-  for (const [publisherId, overrides] of config.rules) {
-    if (publisherId !== '*')
-      rulesByPublisher.set(publisherId, new RulesTable([...(config.rules.get('*') ?? []), ...overrides]));
-  }
-  const rulesFor = (publisherId: string): RulesTable => rulesByPublisher.get(publisherId) ?? sharedRules;
-  const priceKeysFor = (seat: string) => config.priceKeys.get(seat);
   const noticeDeps: NoticeDeps = { committer, metrics, nowMs: Date.now };
-  const winEnvironment = (accountId: number): WinEnvironment => ({
-    accountId,
-    rulesFor,
-    keyRing,
+  const wins = new WinThread({
+    tokenKeys: [...keyRing.keys].map(([id, key]) => ({ id, key })),
+    signingKeyId: keyRing.signingKeyId,
     publicUrl: config.publicUrl,
-    priceKeysFor,
-    nowMs: Date.now(),
+    rules: [...config.rules],
+    priceKeys: [...config.priceKeys],
   });
 
   let ready = false;
   const router = new Router();
   router.add(
     ...publicRoutes(metrics, () => ready, countOutbox),
-    ...winRoutes(winEnvironment, config.maxBodyBytes),
+    ...winRoutes(wins, config.maxBodyBytes),
     ...reportRoutes(
       reports,
       (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
@@ -222,6 +211,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
         await committer.drain();
         await recorder.close();
         await reports.close();
+        await wins.close();
         db.close();
         lock.release();
       })();

@@ -106,7 +106,11 @@ export function requestIdOf(req: IncomingMessage): string {
 
 /** Answers JSON with the request id header. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body), requestId);
+}
+
+/** Answers JSON already serialised as `text`. */
+export function sendJsonText(res: ServerResponse, status: number, text: string, requestId: string): void {
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
@@ -136,6 +140,16 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
 
 /** Reads a JSON request body of at most `maxBytes`; throws 400/413/415 `ApiError`s. */
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const text = await readJsonText(req, maxBytes);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 413/415 `ApiError`s. */
+export async function readJsonText(req: IncomingMessage, maxBytes: number): Promise<string> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new ApiError(
@@ -153,11 +167,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
     if (size > maxBytes) throw tooLarge(maxBytes);
     chunks.push(chunk);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch (error) {
-    throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
-  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function tooLarge(maxBytes: number): ApiError {

@@ -86,6 +86,22 @@ export class RulesTable {
 }
 
 /** The notification a format carries in its own markup. */
+/**
+ * The rules table for each publisher id: the `'*'` overrides for every publisher, plus a
+ * publisher's own overrides on top where it has some.
+ */
+export function rulesByPublisher(
+  overrides: ReadonlyMap<string, readonly RuleOverride[]>,
+): (publisherId: string) => RulesTable {
+  const everyone = overrides.get('*') ?? [];
+  const shared = new RulesTable(everyone);
+  const own = new Map<string, RulesTable>();
+  for (const [publisherId, publisherOverrides] of overrides) {
+    if (publisherId !== '*') own.set(publisherId, new RulesTable([...everyone, ...publisherOverrides]));
+  }
+  return (publisherId) => own.get(publisherId) ?? shared;
+}
+
 export function nativeMethod(format: Format): Method {
   switch (format) {
     case 'banner':

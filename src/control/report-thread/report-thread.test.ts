@@ -75,10 +75,10 @@ describe('the report thread', () => {
     try {
       await thread.report(query);
       // Fault injection: the thread is stopped with a report on its way.
-      const stopped = thread['worker']?.terminate();
+      const stopped = thread['thread']['worker']?.terminate();
       const lost = thread.report(query);
       await stopped;
-      await assert.rejects(lost, /the report thread exited/);
+      await assert.rejects(lost, /the worker thread exited/);
       assert.deepEqual(await thread.report(query), ledger.report(query));
     } finally {
       await thread.close();

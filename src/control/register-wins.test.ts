@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RulesTable } from '../domain/rules.js';
+import type { WinEnvironment } from '../domain/win.js';
+import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
+import { testKeyRing } from '../../test/support/claims.js';
+
+const env: WinEnvironment = {
+  accountId: 1,
+  rulesFor: () => new RulesTable(),
+  keyRing: testKeyRing(),
+  publicUrl: 'https://tally.example',
+  priceKeysFor: () => undefined,
+  nowMs: Date.now(),
+};
+
+const banner = {
+  request: { id: 'a1', imp: [{ id: '1', banner: {} }], site: {} },
+  seat: 's1',
+  bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>' },
+};
+
+describe('registering a POST /v1/wins body', () => {
+  it('answers every win in input order, one bad win failing alone', () => {
+    const answer = registerWins(JSON.stringify({ wins: [banner, 'not a win', { ...banner, bid: {} }] }), env);
+    assert.ok(answer.ok);
+    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: { code: string } }[] };
+    assert.deepEqual(
+      results.map((result) => [result.ok, result.error?.code]),
+      [
+        [true, undefined],
+        [false, 'VALIDATION_FAILED'],
+        [false, 'VALIDATION_FAILED'],
+      ],
+    );
+  });
+
+  it('says what to fix in a body that is not JSON, has no wins array, or has too many wins', () => {
+    assert.deepEqual(registerWins('{"wins": [', env), {
+      ok: false,
+      status: 400,
+      code: 'INVALID_JSON',
+      message: `the body is not valid JSON: ${jsonError('{"wins": [')}`,
+    });
+    for (const body of ['null', '{}', '{"wins": {}}']) {
+      const answer = registerWins(body, env);
+      assert.ok(
+        !answer.ok && answer.code === 'VALIDATION_FAILED' && /\{"wins": \[/.test(answer.message),
+        body,
+      );
+    }
+    const tooMany = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL + 1).fill({}) }), env);
+    assert.ok(!tooMany.ok && /send at most 10000 wins per call; this had 10001/.test(tooMany.message));
+  });
+});
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}

@@ -1,0 +1,48 @@
+import type { WinEnvironment } from '../domain/win.js';
+import { instrumentWin } from '../domain/win.js';
+import type { ErrorCode } from './http.js';
+
+/** Most wins accepted in one call. */
+export const MAX_WINS_PER_CALL = 10_000;
+
+/** The answer to a `POST /v1/wins` body: the results as JSON text, or what to fix. */
+export type WinsAnswer =
+  { ok: true; json: string } | { ok: false; status: number; code: ErrorCode; message: string };
+
+/**
+ * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
+ * fails the others. Never throws on bad input.
+ */
+export function registerWins(body: string, env: WinEnvironment): WinsAnswer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    return refused(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  const wins = (parsed as { wins?: unknown } | null)?.wins;
+  if (!Array.isArray(wins)) {
+    return refused(400, 'VALIDATION_FAILED', 'the body must be {"wins": [ {request, seat, bid, …} ]}');
+  }
+  if (wins.length > MAX_WINS_PER_CALL) {
+    return refused(
+      400,
+      'VALIDATION_FAILED',
+      `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${wins.length}`,
+    );
+  }
+  const results = (wins as unknown[]).map((win) => {
+    if (typeof win !== 'object' || win === null || Array.isArray(win)) {
+      return {
+        ok: false,
+        error: { code: 'VALIDATION_FAILED', message: 'each win must be an object {request, seat, bid, …}' },
+      };
+    }
+    return instrumentWin(win, env);
+  });
+  return { ok: true, json: JSON.stringify({ results }) };
+}
+
+function refused(status: number, code: ErrorCode, message: string): WinsAnswer {
+  return { ok: false, status, code, message };
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { openToken } from '../../domain/token.js';
+import { WinThread } from './win-thread.js';
+import { testKeyRing } from '../../../test/support/claims.js';
+
+const ring = testKeyRing();
+const settings = {
+  tokenKeys: [...ring.keys].map(([id, key]) => ({ id, key })),
+  signingKeyId: ring.signingKeyId,
+  publicUrl: 'https://tally.example',
+  rules: [['pub-short', [{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 60 }]]] as [
+    string,
+    { format: 'banner'; channel: 'web'; method: 'adm'; ttlSeconds: number }[],
+  ][],
+  priceKeys: [],
+};
+
+function body(publisherId: string): string {
+  return JSON.stringify({
+    wins: [
+      {
+        request: {
+          id: `auction-${publisherId}`,
+          imp: [{ id: '1', banner: {} }],
+          site: { publisher: { id: publisherId } },
+        },
+        seat: 's1',
+        bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>' },
+      },
+    ],
+  });
+}
+
+describe('the wins thread', () => {
+  it('instruments wins on its own thread with the keys, public URL and per-publisher rules it was started with', async () => {
+    const thread = new WinThread(settings);
+    try {
+      const answer = await thread.register(7, body('pub-short'));
+      assert.ok(answer.ok);
+      const [result] = (
+        JSON.parse(answer.json) as { results: { ttlSeconds: number; noticeUrls: { adm: string } }[] }
+      ).results;
+      assert.equal(result?.ttlSeconds, 60, 'the publisher’s own rule');
+      assert.ok(result?.noticeUrls.adm.startsWith('https://tally.example/n/'));
+      const opened = openToken(result?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
+      assert.ok(
+        opened.ok && opened.claims.accountId === 7 && opened.claims.auctionId === 'auction-pub-short',
+      );
+      const other = await thread.register(7, body('pub-other'));
+      assert.ok(other.ok);
+      assert.equal(
+        (JSON.parse(other.json) as { results: { ttlSeconds: number }[] }).results[0]?.ttlSeconds,
+        600,
+      );
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('fails the call of a thread that died and starts a new thread for the next one', async () => {
+    const thread = new WinThread(settings);
+    try {
+      await thread.register(1, body('p'));
+      // Fault injection: the thread is stopped with a call on its way.
+      const stopped = thread['thread']['worker']?.terminate();
+      const lost = thread.register(1, body('p'));
+      await stopped;
+      await assert.rejects(lost, /thread exited/);
+      assert.ok((await thread.register(1, body('p'))).ok);
+    } finally {
+      await thread.close();
+    }
+  });
+});

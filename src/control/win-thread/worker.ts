@@ -1,0 +1,34 @@
+// The wins thread: parses `POST /v1/wins` bodies and instruments their wins (markup rewriting,
+// token sealing), so that a call of thousands of wins never holds up the HTTP thread, which
+// serves notices.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PriceKeys } from '../../domain/price-crypto.js';
+import { rulesByPublisher } from '../../domain/rules.js';
+import { serveRequests } from '../../lib/request-thread.js';
+import { registerWins } from '../register-wins.js';
+import type { WinSettings, WinsRequest } from './protocol.js';
+
+if (parentPort === null) throw new Error('src/control/win-thread/worker.ts runs as a worker thread');
+const settings = workerData as WinSettings;
+const keyRing = {
+  signingKeyId: settings.signingKeyId,
+  keys: new Map(settings.tokenKeys.map(({ id, key }) => [id, Buffer.from(key)])),
+};
+const rulesFor = rulesByPublisher(new Map(settings.rules));
+const priceKeys = new Map<string, PriceKeys>(
+  settings.priceKeys.map(([seat, keys]) => [
+    seat,
+    { encryptionKey: Buffer.from(keys.encryptionKey), integrityKey: Buffer.from(keys.integrityKey) },
+  ]),
+);
+
+serveRequests(parentPort, ({ accountId, body }: WinsRequest) =>
+  registerWins(body, {
+    accountId,
+    rulesFor,
+    keyRing,
+    publicUrl: settings.publicUrl,
+    priceKeysFor: (seat) => priceKeys.get(seat),
+    nowMs: Date.now(),
+  }),
+);

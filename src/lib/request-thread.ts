@@ -1,0 +1,91 @@
+import { Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { workerEntry } from './worker-entry.js';
+
+/** A request as it travels to the thread. */
+interface Envelope<Request> {
+  id: number;
+  request: Request;
+}
+
+/** An answer as it travels back: what the handler returned, or what it threw. */
+type Reply<Answer> = { id: number; answer: Answer } | { id: number; error: string };
+
+interface Pending<Answer> {
+  resolve: (answer: Answer) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * A worker thread (the module `name` beside `moduleUrl`, started with `workerData`) that answers
+ * requests one at a time, in arrival order, so that their work never holds up the calling
+ * thread. It starts with the first request; if it dies, the requests it held fail and the next
+ * request starts a new one. The module answers with {@link serveRequests}.
+ */
+export class RequestThread<Request, Answer> {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending<Answer>>();
+  private nextId = 1;
+
+  constructor(
+    private readonly moduleUrl: string,
+    private readonly name: string,
+    private readonly workerData: unknown,
+  ) {}
+
+  /** The thread's answer; rejects with what the handler threw, or when the thread died. */
+  request(request: Request): Promise<Answer> {
+    const worker = this.worker ?? this.spawn();
+    const id = this.nextId++;
+    return new Promise<Answer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const envelope: Envelope<Request> = { id, request };
+      worker.postMessage(envelope);
+    });
+  }
+
+  /** Stops the thread; requests still running fail. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
+  private spawn(): Worker {
+    const entry = workerEntry(this.moduleUrl, this.name);
+    const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.workerData });
+    worker.unref();
+    worker.on('message', (reply: Reply<Answer>) => {
+      const pending = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if ('error' in reply) pending?.reject(new Error(reply.error));
+      else pending?.resolve(reply.answer);
+    });
+    let failure = '';
+    worker.on('error', (error) => (failure = `: ${String(error)}`));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      const error = new Error(`the ${this.name} thread exited (${code})${failure}`);
+      for (const pending of this.pending.values()) pending.reject(error);
+      this.pending.clear();
+    });
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** In the worker thread's module: answers every request that `port` receives with `handle`. */
+export function serveRequests<Request, Answer>(
+  port: MessagePort,
+  handle: (request: Request) => Answer,
+): void {
+  port.on('message', ({ id, request }: Envelope<Request>) => {
+    let reply: Reply<Answer>;
+    try {
+      reply = { id, answer: handle(request) };
+    } catch (error) {
+      reply = { id, error: String(error) };
+    }
+    port.postMessage(reply);
+  });
+}
