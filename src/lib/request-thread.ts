@@ -17,10 +17,11 @@ interface Pending<Answer> {
 }
 
 /**
- * A worker thread (the module `name` beside `moduleUrl`, started with `workerData`) that answers
- * requests one at a time, in arrival order, so that their work never holds up the calling
- * thread. It starts with the first request; if it dies, the requests it held fail and the next
- * request starts a new one. The module answers with {@link serveRequests}.
+ * A worker thread (the module `worker` beside `moduleUrl`, started with `workerData`; `label`
+ * names it in errors) that answers requests one at a time, in arrival order, so that their work
+ * never holds up the calling thread. It starts with the first request; if it dies, the requests
+ * it held fail and the next request starts a new one. The module answers with
+ * {@link serveRequests}.
  */
 export class RequestThread<Request, Answer> {
   private worker: Worker | undefined;
@@ -28,8 +29,8 @@ export class RequestThread<Request, Answer> {
   private nextId = 1;
 
   constructor(
+    private readonly label: string,
     private readonly moduleUrl: string,
-    private readonly name: string,
     private readonly workerData: unknown,
   ) {}
 
@@ -52,7 +53,7 @@ export class RequestThread<Request, Answer> {
   }
 
   private spawn(): Worker {
-    const entry = workerEntry(this.moduleUrl, this.name);
+    const entry = workerEntry(this.moduleUrl, 'worker');
     const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.workerData });
     worker.unref();
     worker.on('message', (reply: Reply<Answer>) => {
@@ -65,7 +66,7 @@ export class RequestThread<Request, Answer> {
     worker.on('error', (error) => (failure = `: ${String(error)}`));
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      const error = new Error(`the ${this.name} thread exited (${code})${failure}`);
+      const error = new Error(`the ${this.label} thread exited (${code})${failure}`);
       for (const pending of this.pending.values()) pending.reject(error);
       this.pending.clear();
     });

@@ -78,7 +78,7 @@ describe('the report thread', () => {
       const stopped = thread['thread']['worker']?.terminate();
       const lost = thread.report(query);
       await stopped;
-      await assert.rejects(lost, /the worker thread exited/);
+      await assert.rejects(lost, /the report thread exited/);
       assert.deepEqual(await thread.report(query), ledger.report(query));
     } finally {
       await thread.close();

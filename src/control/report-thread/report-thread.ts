@@ -15,7 +15,7 @@ export class ReportThread implements ReportSource {
   private readonly thread: RequestThread<ReadRequest, ReadAnswer>;
 
   constructor(dbPath: string) {
-    this.thread = new RequestThread(import.meta.url, 'worker', dbPath);
+    this.thread = new RequestThread('report', import.meta.url, dbPath);
   }
 
   async report(query: ReportQuery): Promise<ReportRow[]> {

@@ -66,7 +66,7 @@ describe('the wins thread', () => {
       const stopped = thread['thread']['worker']?.terminate();
       const lost = thread.register(1, body('p'));
       await stopped;
-      await assert.rejects(lost, /thread exited/);
+      await assert.rejects(lost, /the wins thread exited/);
       assert.ok((await thread.register(1, body('p'))).ok);
     } finally {
       await thread.close();

@@ -12,7 +12,7 @@ export class WinThread implements WinRegistrar {
   private readonly thread: RequestThread<WinsRequest, WinsAnswer>;
 
   constructor(settings: WinSettings) {
-    this.thread = new RequestThread(import.meta.url, 'worker', settings);
+    this.thread = new RequestThread('wins', import.meta.url, settings);
   }
 
   register(accountId: number, body: string): Promise<WinsAnswer> {
