@@ -30,6 +30,7 @@ import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { loadKeyRing } from './keys.js';
+import { threadKeys } from './thread-keys.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES } from './ports/ledger.js';
@@ -75,10 +76,8 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     {
       dbPath,
       synchronous: config.sqliteSynchronous,
-      tokenKeys: [...keyRing.keys].map(([id, key]) => ({ id, key })),
-      signingKeyId: keyRing.signingKeyId,
+      ...threadKeys(keyRing, config.priceKeys),
       ivtFilter: config.ivtFilter,
-      priceKeys: [...config.priceKeys],
       dispatcher: {
         pollIntervalMs: 200,
         concurrency: config.burlConcurrency,
@@ -124,11 +123,9 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   };
   const noticeDeps: NoticeDeps = { committer, metrics, nowMs: Date.now };
   const wins = new WinThread({
-    tokenKeys: [...keyRing.keys].map(([id, key]) => ({ id, key })),
-    signingKeyId: keyRing.signingKeyId,
+    ...threadKeys(keyRing, config.priceKeys),
     publicUrl: config.publicUrl,
     rules: [...config.rules],
-    priceKeys: [...config.priceKeys],
   });
 
   let ready = false;

@@ -140,7 +140,11 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
 
 /** Reads a JSON request body of at most `maxBytes`; throws 400/413/415 `ApiError`s. */
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const text = await readJsonText(req, maxBytes);
+  return parseJsonBody(await readJsonText(req, maxBytes));
+}
+
+/** Parses a request body read as text; throws a 400 `ApiError` saying where it is not JSON. */
+export function parseJsonBody(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
 import type { ErrorCode } from './http.js';
+import { ApiError, parseJsonBody } from './http.js';
 
 /** Most wins accepted in one call. */
 export const MAX_WINS_PER_CALL = 10_000;
@@ -16,9 +17,10 @@ export type WinsAnswer =
 export function registerWins(body: string, env: WinEnvironment): WinsAnswer {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = parseJsonBody(body);
   } catch (error) {
-    return refused(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+    if (!(error instanceof ApiError)) throw error;
+    return refused(error.status, error.code, error.message);
   }
   const wins = (parsed as { wins?: unknown } | null)?.wins;
   if (!Array.isArray(wins)) {

@@ -1,20 +1,14 @@
 import type { DispatcherOptions } from '../billing/dispatcher.js';
 import type { SqliteSynchronous } from '../adapters/sqlite/database.js';
 import type { IvtFilter } from '../domain/ivt.js';
-import type { PriceKeys } from '../domain/price-crypto.js';
 import type { Labels } from '../lib/metrics.js';
+import type { ThreadKeys } from '../thread-keys.js';
 
-/**
- * What the counting thread is started with. It travels by structured clone: buffers arrive as
- * `Uint8Array`s.
- */
-export interface CounterSettings {
+/** What the counting thread is started with (it travels by structured clone). */
+export interface CounterSettings extends ThreadKeys {
   dbPath: string;
   synchronous: SqliteSynchronous;
-  tokenKeys: { id: number; key: Uint8Array }[];
-  signingKeyId: number;
   ivtFilter: IvtFilter;
-  priceKeys: [seat: string, keys: PriceKeys][];
   dispatcher: DispatcherOptions;
   /** Raw notices older than this are pruned (counted events are kept). */
   retentionDays: number;

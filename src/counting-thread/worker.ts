@@ -6,12 +6,12 @@ import type { MessagePort } from 'node:worker_threads';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { BurlDispatcher } from '../billing/dispatcher.js';
-import type { PriceKeys } from '../domain/price-crypto.js';
 import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import { Counter } from '../hot/counter.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import type { Submission } from '../ports/recorder.js';
+import { keyRingOf, priceKeysOf } from '../thread-keys.js';
 
 const DAY_MS = 86_400_000;
 /** Rows one pruning step may delete (a transaction of a few ms). */
@@ -24,17 +24,9 @@ const send = (message: FromCounter) => port.postMessage(message);
 const settings = workerData as CounterSettings;
 const log = jsonLogger();
 const ledger = new SqliteLedger(openSqlite(settings.dbPath, settings.synchronous));
-const priceKeys = new Map<string, PriceKeys>(
-  settings.priceKeys.map(([seat, keys]) => [
-    seat,
-    { encryptionKey: Buffer.from(keys.encryptionKey), integrityKey: Buffer.from(keys.integrityKey) },
-  ]),
-);
+const priceKeys = priceKeysOf(settings);
 const counter = new Counter(ledger, {
-  keyRing: {
-    signingKeyId: settings.signingKeyId,
-    keys: new Map(settings.tokenKeys.map(({ id, key }) => [id, Buffer.from(key)])),
-  },
+  keyRing: keyRingOf(settings),
   ivtFilter: settings.ivtFilter,
   priceKeysFor: (seat) => priceKeys.get(seat),
 });

@@ -85,7 +85,6 @@ export class RulesTable {
   }
 }
 
-/** The notification a format carries in its own markup. */
 /**
  * The rules table for each publisher id: the `'*'` overrides for every publisher, plus a
  * publisher's own overrides on top where it has some.
@@ -102,6 +101,7 @@ export function rulesByPublisher(
   return (publisherId) => own.get(publisherId) ?? shared;
 }
 
+/** The notification a format carries in its own markup. */
 export function nativeMethod(format: Format): Method {
   switch (format) {
     case 'banner':

@@ -21,7 +21,14 @@ const query: ReportQuery = {
   filters: {},
 };
 
-function ledgerWithEvents(name: string): { ledger: SqliteLedger; dbPath: string } {
+/**
+ * Runs `test` with a ledger of three events (one with a pending delivery) in a database of its
+ * own, and a report thread on that database; closes both afterwards.
+ */
+async function withReportThread(
+  name: string,
+  test: (ledger: SqliteLedger, thread: ReportThread) => Promise<void>,
+): Promise<void> {
   const dbPath = join(dir, name);
   const ledger = new SqliteLedger(openSqlite(dbPath));
   ledger.record([
@@ -32,14 +39,18 @@ function ledgerWithEvents(name: string): { ledger: SqliteLedger; dbPath: string 
     exchangeEvent({ dedupe: { key: 'b', expiresMs: T0 + 600_000 } }),
     exchangeEvent({ outcome: invalidTraffic('bot_user_agent') }),
   ]);
-  return { ledger, dbPath };
+  const thread = new ReportThread(dbPath);
+  try {
+    await test(ledger, thread);
+  } finally {
+    await thread.close();
+    ledger.close();
+  }
 }
 
 describe('the report thread', () => {
-  it('answers reports from its own read-only connection with the rows the ledger holds', async () => {
-    const { ledger, dbPath } = ledgerWithEvents('same.db');
-    const thread = new ReportThread(dbPath);
-    try {
+  it('answers reports from its own read-only connection with the rows the ledger holds', () =>
+    withReportThread('same.db', async (ledger, thread) => {
       const rows = await thread.report(query);
       assert.deepEqual(rows, ledger.report(query));
       assert.deepEqual(
@@ -51,28 +62,16 @@ describe('the report thread', () => {
       );
       ledger.record([exchangeEvent({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]);
       assert.equal((await thread.report(query))[0]?.events, 3, 'it reads what was committed since');
-    } finally {
-      await thread.close();
-      ledger.close();
-    }
-  });
+    }));
 
-  it('counts the outbox by status off the HTTP thread, as the ledger does', async () => {
-    const { ledger, dbPath } = ledgerWithEvents('outbox.db');
-    const thread = new ReportThread(dbPath);
-    try {
+  it('counts the outbox by status off the HTTP thread, as the ledger does', () =>
+    withReportThread('outbox.db', async (ledger, thread) => {
       assert.deepEqual(await thread.deliveryCounts(), { pending: 1, delivered: 0, dead: 0 });
       assert.deepEqual(await thread.deliveryCounts(), ledger.countDeliveries());
-    } finally {
-      await thread.close();
-      ledger.close();
-    }
-  });
+    }));
 
-  it('fails the reports of a thread that died and starts a new thread for the next one', async () => {
-    const { ledger, dbPath } = ledgerWithEvents('dies.db');
-    const thread = new ReportThread(dbPath);
-    try {
+  it('fails the reports of a thread that died and starts a new thread for the next one', () =>
+    withReportThread('dies.db', async (ledger, thread) => {
       await thread.report(query);
       // Fault injection: the thread is stopped with a report on its way.
       const stopped = thread['thread']['worker']?.terminate();
@@ -80,9 +79,5 @@ describe('the report thread', () => {
       await stopped;
       await assert.rejects(lost, /the report thread exited/);
       assert.deepEqual(await thread.report(query), ledger.report(query));
-    } finally {
-      await thread.close();
-      ledger.close();
-    }
-  });
+    }));
 });

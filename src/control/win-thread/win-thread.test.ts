@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openToken } from '../../domain/token.js';
+import { threadKeys } from '../../thread-keys.js';
+import type { WinSettings } from './protocol.js';
 import { WinThread } from './win-thread.js';
 import { testKeyRing } from '../../../test/support/claims.js';
 
 const ring = testKeyRing();
-const settings = {
-  tokenKeys: [...ring.keys].map(([id, key]) => ({ id, key })),
-  signingKeyId: ring.signingKeyId,
+const settings: WinSettings = {
+  ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
-  rules: [['pub-short', [{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 60 }]]] as [
-    string,
-    { format: 'banner'; channel: 'web'; method: 'adm'; ttlSeconds: number }[],
-  ][],
-  priceKeys: [],
+  rules: [['pub-short', [{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 60 }]]],
 };
 
 function body(publisherId: string): string {

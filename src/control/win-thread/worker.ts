@@ -2,25 +2,17 @@
 // token sealing), so that a call of thousands of wins never holds up the HTTP thread, which
 // serves notices.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PriceKeys } from '../../domain/price-crypto.js';
 import { rulesByPublisher } from '../../domain/rules.js';
 import { serveRequests } from '../../lib/request-thread.js';
+import { keyRingOf, priceKeysOf } from '../../thread-keys.js';
 import { registerWins } from '../register-wins.js';
 import type { WinSettings, WinsRequest } from './protocol.js';
 
 if (parentPort === null) throw new Error('src/control/win-thread/worker.ts runs as a worker thread');
 const settings = workerData as WinSettings;
-const keyRing = {
-  signingKeyId: settings.signingKeyId,
-  keys: new Map(settings.tokenKeys.map(({ id, key }) => [id, Buffer.from(key)])),
-};
+const keyRing = keyRingOf(settings);
 const rulesFor = rulesByPublisher(new Map(settings.rules));
-const priceKeys = new Map<string, PriceKeys>(
-  settings.priceKeys.map(([seat, keys]) => [
-    seat,
-    { encryptionKey: Buffer.from(keys.encryptionKey), integrityKey: Buffer.from(keys.integrityKey) },
-  ]),
-);
+const priceKeys = priceKeysOf(settings);
 
 serveRequests(parentPort, ({ accountId, body }: WinsRequest) =>
   registerWins(body, {
