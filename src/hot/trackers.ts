@@ -56,7 +56,7 @@ export async function handleTrackerHit(
     { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' },
     deps.ivtFilter(),
   );
-  const event = hitEvent(kind, hit, tracker, decision.outcome, nowMs);
+  const event = hitEvent(kind, hit, tracker, catalog, decision.outcome, nowMs);
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
 
@@ -110,10 +110,11 @@ function hitEvent(
   kind: TrackerKind,
   hit: TrackerHit,
   tracker: TrackerView | undefined,
+  catalog: CatalogView,
   outcome: Outcome,
   nowMs: number,
 ): EventRecord {
-  const rule = tracker === undefined ? undefined : paymentRuleFor(tracker, nowMs);
+  const rule = tracker === undefined ? undefined : paymentRuleFor(tracker, catalog, nowMs);
   const money =
     tracker === undefined
       ? { mediaCostMicros: 0, revenueMicros: 0 }
@@ -150,7 +151,10 @@ function hitEvent(
 }
 
 /** The tracker's own payment rule, else the publisher's rule that applies now (Xandr's evaluation). */
-function paymentRuleFor(tracker: TrackerView, nowMs: number): PaymentRule | undefined {
+function paymentRuleFor(tracker: TrackerView, catalog: CatalogView, nowMs: number): PaymentRule | undefined {
   if (tracker.paymentRule !== null) return tracker.paymentRule;
-  return selectPaymentRule(tracker.publisherPaymentRules, { placementId: tracker.placementId, nowMs });
+  return selectPaymentRule(catalog.paymentRules(tracker.publisherId), {
+    placementId: tracker.placementId,
+    nowMs,
+  });
 }

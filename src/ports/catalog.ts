@@ -240,14 +240,41 @@ export interface CatalogData {
   redirectAllowlists: Map<number, RedirectAllowlist>;
 }
 
-/** What the in-memory snapshot is built from. */
+/** The kinds of catalog object a write changes. */
+export type CatalogObjectKind =
+  'advertiser' | 'lineItem' | 'publisher' | 'placement' | 'paymentRule' | 'tracker' | 'redirectAllowlist';
+
+/** One committed catalog write, as a `CatalogSource` listener hears of it. */
+export interface CatalogChange {
+  /** The catalog version the write produced. */
+  version: number;
+  /** The kind of object written. */
+  kind: CatalogObjectKind;
+  /** The object's id; for a redirect allow-list, its account's id. */
+  id: number;
+}
+
+/**
+ * What the in-memory snapshot is built from: all of it at once (`load`), or, to apply one change,
+ * the few objects the change can have touched, read by id in any account.
+ */
 export interface CatalogSource {
   /** The catalog version: a counter bumped by every committed write, from any process. A cheap single-row read. */
   version(): number;
   /** Every object the snapshot holds, at one version. */
   load(): CatalogData;
   /** Calls `listener` after each write committed through this instance; returns the unsubscribe function. */
-  subscribe(listener: () => void): () => void;
+  subscribe(listener: (change: CatalogChange) => void): () => void;
+  /** The tracker with this id, whatever its account; `undefined` when there is none. */
+  trackerById(id: number): Tracker | undefined;
+  /** The line item with this id, whatever its account; `undefined` when there is none. */
+  lineItemById(id: number): LineItem | undefined;
+  /** The payment rule with this id, whatever its account; `undefined` when there is none. */
+  paymentRuleById(id: number): PaymentRule | undefined;
+  /** Every payment rule of the publisher, by id. */
+  paymentRulesOfPublisher(publisherId: number): PaymentRule[];
+  /** The account's allow-list; disabled with no domains when never set. */
+  redirectAllowlist(accountId: number): RedirectAllowlist;
 }
 
 /** The catalog's storage: one `EntityStore` per kind of object, account settings, and the snapshot source. */
@@ -259,8 +286,6 @@ export interface CatalogStore extends CatalogSource {
   paymentRules: EntityStore<PaymentRule, PaymentRuleInput, PaymentRuleFilter>;
   /** Both kinds; `get` answers either kind, callers check `kind`. */
   trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>;
-  /** The account's allow-list; disabled with no domains when never set. */
-  redirectAllowlist(accountId: number): RedirectAllowlist;
   setRedirectAllowlist(accountId: number, allowlist: RedirectAllowlist, nowMs: number): RedirectAllowlist;
 }
 
@@ -317,10 +342,11 @@ export interface TrackerView {
   readonly lineItem: LineItemView;
   readonly publisherId: number;
   readonly placementId: number | null;
-  /** The rule set on the tracker, whatever its state and dates; it applies instead of the publisher's rules. */
+  /**
+   * The rule set on the tracker, whatever its state and dates; it applies instead of the
+   * publisher's rules (`CatalogView.paymentRules(publisherId)`).
+   */
   readonly paymentRule: PaymentRuleView | null;
-  /** The publisher's rules, in evaluation order (see `CatalogView.paymentRules`). */
-  readonly publisherPaymentRules: readonly PaymentRuleView[];
   /** Click trackers: the landing page used when a hit has no `redir`. */
   readonly clickUrl: string | null;
 }

@@ -17,6 +17,7 @@ import { invalid, SqliteEntityStore } from './catalog-entity.js';
 /** Advertisers on SQLite. */
 export class SqliteAdvertisers extends SqliteEntityStore<Advertiser, AdvertiserInput, AdvertiserFilter> {
   protected readonly table = 'advertisers';
+  protected readonly kind = 'advertiser';
   protected readonly filterColumns = { id: 'id', name: 'name' };
 
   protected fromRow(row: Record<string, SqlValue>): Advertiser {
@@ -57,6 +58,7 @@ export class SqliteAdvertisers extends SqliteEntityStore<Advertiser, AdvertiserI
 /** Line items on SQLite. */
 export class SqliteLineItems extends SqliteEntityStore<LineItem, LineItemInput, LineItemFilter> {
   protected readonly table = 'line_items';
+  protected readonly kind = 'lineItem';
   protected readonly filterColumns = {
     advertiserId: 'advertiser_id',
     state: 'state',

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type {
+  CatalogObjectKind,
   DeleteResult,
   Dependents,
   EntityStore,
@@ -11,8 +12,15 @@ import type {
 /** A value SQLite stores. */
 export type SqlValue = string | number | null;
 
-/** Runs `work` in one transaction, bumping the catalog version there when it succeeded. */
-export type CatalogWriter = <R extends { ok: boolean }>(work: () => R) => R;
+/**
+ * Runs `work` in one transaction, bumping the catalog version there when it succeeded, and then
+ * tells the store's listeners which object of `kind` changed (`changedId` reads its id off the result).
+ */
+export type CatalogWriter = <R extends { ok: boolean }>(
+  kind: CatalogObjectKind,
+  changedId: (result: R) => number,
+  work: () => R,
+) => R;
 
 /** Filter keys matched as case-insensitive substrings; every other key is equality. */
 const SUBSTRING_FILTERS = new Set(['name']);
@@ -36,6 +44,8 @@ export abstract class SqliteEntityStore<
 
   /** The table's name. */
   protected abstract readonly table: string;
+  /** What its objects are called in catalog changes. */
+  protected abstract readonly kind: CatalogObjectKind;
   /** The column behind each filter key. */
   protected abstract readonly filterColumns: Readonly<Record<keyof Filter & string, string>>;
   protected abstract fromRow(row: Record<string, SqlValue>): T;
@@ -69,7 +79,7 @@ export abstract class SqliteEntityStore<
   }
 
   create(accountId: number, input: Input, nowMs: number): WriteResult<T> {
-    return this.write(() => {
+    return this.write(this.kind, idOfSaved, () => {
       const refused = this.check(accountId, input, undefined);
       if (refused !== undefined) return refused;
       this.beforeSave(accountId, input, undefined, nowMs);
@@ -121,8 +131,15 @@ export abstract class SqliteEntityStore<
     return rows.map((row) => this.fromRow(row));
   }
 
+  /** The object with this id, whatever its account (for the snapshot). */
+  byId(id: number): T | undefined {
+    const row = this.statement(`SELECT * FROM ${this.table} WHERE id = ?`).get(id) as
+      Record<string, SqlValue> | undefined;
+    return row === undefined ? undefined : this.fromRow(row);
+  }
+
   update(accountId: number, id: number, input: Input, nowMs: number): WriteResult<T> {
-    return this.write(() => {
+    return this.write(this.kind, idOfSaved, () => {
       const existing = this.get(accountId, id);
       if (existing === undefined) return { ok: false, reason: 'not_found' };
       const refused = this.check(accountId, input, existing);
@@ -140,7 +157,8 @@ export abstract class SqliteEntityStore<
   }
 
   delete(accountId: number, id: number): DeleteResult {
-    return this.write((): DeleteResult => {
+    const deletedId = () => id;
+    return this.write(this.kind, deletedId, (): DeleteResult => {
       const existing = this.get(accountId, id);
       if (existing === undefined) return { ok: false, reason: 'not_found' };
       const blocking = this.dependents(accountId, existing).filter((dependent) => dependent.ids.length > 0);
@@ -209,6 +227,11 @@ export abstract class SqliteEntityStore<
     if (value === undefined) throw new Error(`${this.table} ${id} vanished inside its own transaction`);
     return { ok: true, value };
   }
+}
+
+/** The id of the object a successful create or update stored (0 for a refusal, which changes nothing). */
+function idOfSaved<T extends { id: number }>(result: WriteResult<T>): number {
+  return result.ok ? result.value.id : 0;
 }
 
 /** A refusal for one or more fields. */

@@ -20,6 +20,7 @@ import { invalid, SqliteEntityStore } from './catalog-entity.js';
 /** Publishers on SQLite. */
 export class SqlitePublishers extends SqliteEntityStore<Publisher, PublisherInput, PublisherFilter> {
   protected readonly table = 'publishers';
+  protected readonly kind = 'publisher';
   protected readonly filterColumns = { id: 'id', externalId: 'external_id', name: 'name' };
 
   protected fromRow(row: Record<string, SqlValue>): Publisher {
@@ -90,6 +91,7 @@ export class SqlitePublishers extends SqliteEntityStore<Publisher, PublisherInpu
 /** Placements on SQLite. */
 export class SqlitePlacements extends SqliteEntityStore<Placement, PlacementInput, PlacementFilter> {
   protected readonly table = 'placements';
+  protected readonly kind = 'placement';
   protected readonly filterColumns = { publisherId: 'publisher_id', name: 'name' };
 
   protected fromRow(row: Record<string, SqlValue>): Placement {
@@ -133,6 +135,7 @@ export class SqlitePlacements extends SqliteEntityStore<Placement, PlacementInpu
 /** Payment rules on SQLite; their placement conditions live in `payment_rule_placements`. */
 export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRuleInput, PaymentRuleFilter> {
   protected readonly table = 'payment_rules';
+  protected readonly kind = 'paymentRule';
   protected readonly filterColumns = {
     publisherId: 'publisher_id',
     state: 'state',
@@ -164,6 +167,14 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
       createdMs: row.created_ms as number,
       updatedMs: row.updated_ms as number,
     };
+  }
+
+  /** Every rule of the publisher, by id (for the snapshot). */
+  ofPublisher(publisherId: number): PaymentRule[] {
+    const rows = this.statement('SELECT * FROM payment_rules WHERE publisher_id = ? ORDER BY id').all(
+      publisherId,
+    ) as Record<string, SqlValue>[];
+    return rows.map((row) => this.fromRow(row));
   }
 
   protected columns(

@@ -14,6 +14,7 @@ import { invalid, SqliteEntityStore } from './catalog-entity.js';
 /** Impression and click trackers on SQLite, in one table so that their ids never collide. */
 export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, TrackerFilter> {
   protected readonly table = 'trackers';
+  protected readonly kind = 'tracker';
   protected readonly filterColumns = {
     kind: 'kind',
     advertiserId: 'advertiser_id',

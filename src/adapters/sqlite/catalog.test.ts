@@ -366,7 +366,6 @@ describe('catalog snapshot', () => {
     assert.equal(dated?.endMs, Date.UTC(2026, 1, 1));
     const tracker = view.findTracker('impression', { id: explicit.id });
     assert.equal(tracker?.paymentRule?.id, low.id);
-    assert.equal(tracker?.publisherPaymentRules, rules);
     assert.deepEqual(view.paymentRules(999_999), []);
   });
 

@@ -1,5 +1,13 @@
 import type Database from 'better-sqlite3';
-import type { CatalogData, CatalogStore, RedirectAllowlist } from '../../ports/catalog.js';
+import type {
+  CatalogChange,
+  CatalogData,
+  CatalogStore,
+  LineItem,
+  PaymentRule,
+  RedirectAllowlist,
+  Tracker,
+} from '../../ports/catalog.js';
 import { SqliteAdvertisers, SqliteLineItems } from './catalog-advertising.js';
 import type { CatalogWriter } from './catalog-entity.js';
 import { SqlitePaymentRules, SqlitePlacements, SqlitePublishers } from './catalog-publishing.js';
@@ -9,7 +17,8 @@ const DEFAULT_ALLOWLIST: Readonly<RedirectAllowlist> = { enabled: false, domains
 
 /**
  * The catalog on SQLite. Every write is one transaction that also bumps the single-row
- * `catalog_version`, so any process sharing the file can tell that the catalog changed.
+ * `catalog_version`, so any process sharing the file can tell that the catalog changed; this
+ * instance's listeners also hear which object changed, at which version.
  */
 export class SqliteCatalogStore implements CatalogStore {
   readonly advertisers: SqliteAdvertisers;
@@ -18,20 +27,21 @@ export class SqliteCatalogStore implements CatalogStore {
   readonly placements: SqlitePlacements;
   readonly paymentRules: SqlitePaymentRules;
   readonly trackers: SqliteTrackers;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(change: CatalogChange) => void>();
   private readonly readVersion: Database.Statement;
   private readonly bumpVersion: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.readVersion = db.prepare('SELECT version FROM catalog_version WHERE id = 1').pluck();
     this.bumpVersion = db.prepare('UPDATE catalog_version SET version = version + 1 WHERE id = 1');
-    const write: CatalogWriter = (work) => {
+    const write: CatalogWriter = (kind, changedId, work) => {
+      let version = 0;
       const result = db.transaction(() => {
         const outcome = work();
-        if (outcome.ok) this.bumpVersion.run();
+        if (outcome.ok) version = this.bump();
         return outcome;
       })();
-      if (result.ok) this.notify();
+      if (result.ok) this.notify({ version, kind, id: changedId(result) });
       return result;
     };
     this.advertisers = new SqliteAdvertisers(db, write);
@@ -52,7 +62,7 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   setRedirectAllowlist(accountId: number, allowlist: RedirectAllowlist, nowMs: number): RedirectAllowlist {
-    this.db.transaction(() => {
+    const version = this.db.transaction(() => {
       this.db
         .prepare(
           `INSERT INTO redirect_allowlists (account_id, enabled, domains, updated_ms) VALUES (?, ?, ?, ?)
@@ -60,10 +70,26 @@ export class SqliteCatalogStore implements CatalogStore {
              updated_ms = excluded.updated_ms`,
         )
         .run(accountId, allowlist.enabled ? 1 : 0, JSON.stringify(allowlist.domains), nowMs);
-      this.bumpVersion.run();
+      return this.bump();
     })();
-    this.notify();
+    this.notify({ version, kind: 'redirectAllowlist', id: accountId });
     return this.redirectAllowlist(accountId);
+  }
+
+  trackerById(id: number): Tracker | undefined {
+    return this.trackers.byId(id);
+  }
+
+  lineItemById(id: number): LineItem | undefined {
+    return this.lineItems.byId(id);
+  }
+
+  paymentRuleById(id: number): PaymentRule | undefined {
+    return this.paymentRules.byId(id);
+  }
+
+  paymentRulesOfPublisher(publisherId: number): PaymentRule[] {
+    return this.paymentRules.ofPublisher(publisherId);
   }
 
   version(): number {
@@ -94,12 +120,18 @@ export class SqliteCatalogStore implements CatalogStore {
     })();
   }
 
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: (change: CatalogChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private notify(): void {
-    for (const listener of this.listeners) listener();
+  /** Bumps the catalog version, inside the caller's transaction; answers the new version. */
+  private bump(): number {
+    this.bumpVersion.run();
+    return this.version();
+  }
+
+  private notify(change: CatalogChange): void {
+    for (const listener of this.listeners) listener(change);
   }
 }

@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
+import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
+import { openSqlite } from './adapters/sqlite/database.js';
+import { CatalogSnapshot } from './catalog-snapshot.js';
+import { tablesOf, viewOf } from './catalog-tables.js';
+import type { CatalogSource, CatalogView, TrackerKind } from './ports/catalog.js';
+
+const NOW_MS = Date.UTC(2026, 10, 22);
+const KINDS: readonly TrackerKind[] = ['impression', 'click'];
+const CODES = ['a', 'b'];
+
+/** One catalog write, naming the objects it refers to by position among those created so far. */
+type Operation =
+  | { op: 'advertiser' }
+  | { op: 'publisher' }
+  | { op: 'placement'; publisher: number }
+  | { op: 'lineItem'; advertiser: number; cpmMicros: number; active: boolean; update: number | null }
+  | {
+      op: 'rule';
+      publisher: number;
+      priority: number;
+      active: boolean;
+      base: boolean | undefined;
+      placement: number | null;
+      update: number | null;
+    }
+  | {
+      op: 'tracker';
+      kind: TrackerKind;
+      lineItem: number;
+      publisher: number;
+      rule: number | null;
+      code: string | null;
+      active: boolean;
+      update: number | null;
+    }
+  | { op: 'delete'; what: 'lineItem' | 'rule' | 'tracker' | 'placement'; index: number }
+  | { op: 'allowlist'; account: number; enabled: boolean };
+
+const index = fc.nat({ max: 7 });
+const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: null });
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  fc.constant({ op: 'advertiser' as const }),
+  fc.constant({ op: 'publisher' as const }),
+  fc.record({ op: fc.constant('placement' as const), publisher: index }),
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('lineItem' as const),
+      advertiser: index,
+      cpmMicros: fc.integer({ min: 0, max: 5_000_000 }),
+      active: fc.boolean(),
+      update: maybe(index),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('rule' as const),
+      publisher: index,
+      priority: fc.integer({ min: 1, max: 10 }),
+      active: fc.boolean(),
+      base: fc.option(fc.boolean(), { nil: undefined }),
+      placement: maybe(index),
+      update: maybe(index),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('tracker' as const),
+      kind: fc.constantFrom(...KINDS),
+      lineItem: index,
+      publisher: index,
+      rule: maybe(index),
+      code: maybe(fc.constantFrom(...CODES)),
+      active: fc.boolean(),
+      update: maybe(index),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('delete' as const),
+      what: fc.constantFrom('lineItem' as const, 'rule' as const, 'tracker' as const, 'placement' as const),
+      index,
+    }),
+  },
+  fc.record({ op: fc.constant('allowlist' as const), account: fc.nat({ max: 1 }), enabled: fc.boolean() }),
+);
+
+/** What each account holds before the writes under test: two of everything, each publisher with a base rule. */
+const SEED: readonly Operation[] = [
+  { op: 'advertiser' },
+  { op: 'advertiser' },
+  { op: 'publisher' },
+  { op: 'publisher' },
+  { op: 'placement', publisher: 0 },
+  { op: 'placement', publisher: 1 },
+  ...[0, 1].map((at) => ({
+    op: 'lineItem' as const,
+    advertiser: at,
+    cpmMicros: 1_000_000,
+    active: true,
+    update: null,
+  })),
+  ...[0, 1].map((at) => ({
+    op: 'rule' as const,
+    publisher: at,
+    priority: 5,
+    active: true,
+    base: undefined,
+    placement: null,
+    update: null,
+  })),
+  ...[0, 1, 2, 3].map((at) => ({
+    op: 'tracker' as const,
+    kind: KINDS[at % 2] ?? 'impression',
+    lineItem: at,
+    publisher: at + 1,
+    rule: at === 3 ? 1 : null,
+    code: at < 2 ? 'a' : null,
+    active: true,
+    update: null,
+  })),
+];
+
+/** Everything a view answers about the objects created so far, through its public lookups only. */
+function answers(view: CatalogView, ids: Created, accountIds: readonly number[]): unknown {
+  return {
+    version: view.version,
+    byId: ids.trackers.flatMap((id) => KINDS.map((kind) => view.findTracker(kind, { id }) ?? null)),
+    byCode: KINDS.flatMap((kind) =>
+      CODES.flatMap((code) => [
+        view.findTracker(kind, { code }) ?? null,
+        ...accountIds.map((accountId) => view.findTracker(kind, { code, accountId }) ?? null),
+      ]),
+    ),
+    rules: ids.publishers.map((id) => view.paymentRules(id)),
+    allowlists: accountIds.map((id) => view.redirectAllowlist(id)),
+  };
+}
+
+/** Ids of what was created, with the account each belongs to. */
+interface Created {
+  advertisers: number[];
+  publishers: number[];
+  placements: number[];
+  lineItems: number[];
+  rules: number[];
+  trackers: number[];
+}
+
+/** Runs one operation against the store; refusals (a reference in the wrong account, say) are part of the model. */
+function run(store: SqliteCatalogStore, accountId: number, ids: Created, operation: Operation): void {
+  const pick = (list: number[], at: number | null) =>
+    at === null || list.length === 0 ? null : (list[at % list.length] ?? null);
+  const keep = (list: number[], result: { ok: boolean; value?: { id: number } }) => {
+    if (result.ok && result.value !== undefined && !list.includes(result.value.id))
+      list.push(result.value.id);
+  };
+  switch (operation.op) {
+    case 'advertiser':
+      keep(ids.advertisers, store.advertisers.create(accountId, { name: 'adv' }, NOW_MS));
+      return;
+    case 'publisher':
+      keep(ids.publishers, store.publishers.create(accountId, { name: 'pub', externalId: null }, NOW_MS));
+      return;
+    case 'placement': {
+      const publisherId = pick(ids.publishers, operation.publisher);
+      if (publisherId === null) return;
+      keep(ids.placements, store.placements.create(accountId, { publisherId, name: 'pl' }, NOW_MS));
+      return;
+    }
+    case 'lineItem': {
+      const advertiserId = pick(ids.advertisers, operation.advertiser);
+      if (advertiserId === null) return;
+      const input = {
+        advertiserId,
+        name: 'li',
+        revenueType: 'cpm' as const,
+        revenueValueMicros: operation.cpmMicros,
+        state: operation.active ? ('active' as const) : ('inactive' as const),
+      };
+      const existing = pick(ids.lineItems, operation.update);
+      if (existing === null) keep(ids.lineItems, store.lineItems.create(accountId, input, NOW_MS));
+      else store.lineItems.update(accountId, existing, input, NOW_MS);
+      return;
+    }
+    case 'rule': {
+      const publisherId = pick(ids.publishers, operation.publisher);
+      if (publisherId === null) return;
+      const placementId = pick(ids.placements, operation.placement);
+      const input = {
+        publisherId,
+        name: 'rule',
+        pricingType: 'revshare' as const,
+        revshareMicros: 400_000,
+        costCpmMicros: null,
+        applyCostOnDefault: false,
+        maxRevshareMicros: null,
+        targetEcpmMicros: null,
+        priority: operation.priority,
+        isBase: operation.base,
+        state: operation.active ? ('active' as const) : ('inactive' as const),
+        startDate: null,
+        endDate: null,
+        placementIds: placementId === null ? [] : [placementId],
+      };
+      const existing = pick(ids.rules, operation.update);
+      if (existing === null) keep(ids.rules, store.paymentRules.create(accountId, input, NOW_MS));
+      else store.paymentRules.update(accountId, existing, input, NOW_MS);
+      return;
+    }
+    case 'tracker': {
+      const lineItemId = pick(ids.lineItems, operation.lineItem);
+      const publisherId = pick(ids.publishers, operation.publisher);
+      if (lineItemId === null || publisherId === null) return;
+      const lineItem = store.lineItemById(lineItemId);
+      if (lineItem === undefined) return;
+      const input = {
+        kind: operation.kind,
+        advertiserId: lineItem.advertiserId,
+        name: 'tracker',
+        code: operation.code,
+        lineItemId,
+        publisherId,
+        placementId: null,
+        paymentRuleId: pick(ids.rules, operation.rule),
+        state: operation.active ? ('active' as const) : ('inactive' as const),
+        clickUrl: operation.kind === 'click' ? 'https://example.com/landing' : null,
+      };
+      const existing = pick(ids.trackers, operation.update);
+      if (existing === null) keep(ids.trackers, store.trackers.create(accountId, input, NOW_MS));
+      else store.trackers.update(accountId, existing, input, NOW_MS);
+      return;
+    }
+    case 'delete': {
+      const stores = {
+        lineItem: [store.lineItems, ids.lineItems],
+        rule: [store.paymentRules, ids.rules],
+        tracker: [store.trackers, ids.trackers],
+        placement: [store.placements, ids.placements],
+      } as const;
+      const [entities, list] = stores[operation.what];
+      const id = pick(list, operation.index);
+      if (id !== null) entities.delete(accountId, id);
+      return;
+    }
+    case 'allowlist':
+      store.setRedirectAllowlist(
+        accountId,
+        { enabled: operation.enabled, domains: operation.enabled ? ['example.com'] : [] },
+        NOW_MS,
+      );
+      return;
+  }
+}
+
+describe('catalog snapshot, applying each write in place', () => {
+  it('answers after every write exactly what a snapshot built from the whole catalog answers, without reading the whole catalog again', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: 1 }), operation), { minLength: 20, maxLength: 60 }),
+        (operations) => {
+          const dir = mkdtempSync(join(tmpdir(), 'tally-snapshot-model-'));
+          const db = openSqlite(join(dir, 'tally.db'));
+          try {
+            const accounts = new SqliteAccountStore(db);
+            const accountIds = [
+              accounts.createAccount('A', NOW_MS).id,
+              accounts.createAccount('B', NOW_MS).id,
+            ];
+            const store = new SqliteCatalogStore(db);
+            let loads = 0;
+            const counted: CatalogSource = Object.assign(Object.create(store) as SqliteCatalogStore, {
+              load: () => {
+                loads++;
+                return store.load();
+              },
+            });
+            const created = new Map(
+              accountIds.map((id) => [
+                id,
+                {
+                  advertisers: [],
+                  publishers: [],
+                  placements: [],
+                  lineItems: [],
+                  rules: [],
+                  trackers: [],
+                },
+              ]),
+            );
+            for (const [accountId, ids] of created) {
+              for (const seed of SEED) run(store, accountId, ids, seed);
+            }
+            const snapshot = new CatalogSnapshot(counted, { pollIntervalMs: 60_000 });
+            snapshot.start();
+            const all = (): Created => {
+              const lists = [...created.values()];
+              const merged = (key: keyof Created) => lists.flatMap((list) => list[key]);
+              return {
+                advertisers: merged('advertisers'),
+                publishers: merged('publishers'),
+                placements: merged('placements'),
+                lineItems: merged('lineItems'),
+                rules: merged('rules'),
+                trackers: merged('trackers'),
+              };
+            };
+            let earlier: { view: CatalogView; ids: Created; answered: unknown } | undefined;
+            for (const [account, step] of operations) {
+              const accountId = accountIds[account] ?? accountIds[0] ?? 0;
+              run(store, accountId, created.get(accountId) ?? all(), step);
+              const view = snapshot.current();
+              const expected = viewOf(tablesOf(store.load()));
+              assert.deepEqual(answers(view, all(), accountIds), answers(expected, all(), accountIds));
+              if (earlier !== undefined) {
+                const again = answers(earlier.view, earlier.ids, accountIds);
+                assert.deepEqual(again, earlier.answered, 'an older view changed');
+              }
+              const ids = all();
+              earlier = { view, ids, answered: answers(view, ids, accountIds) };
+            }
+            snapshot.stop();
+            assert.equal(loads, 1, 'the snapshot read the whole catalog again after a local write');
+          } finally {
+            db.close();
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
