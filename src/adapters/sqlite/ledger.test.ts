@@ -200,6 +200,23 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('reads one account’s rollups over a range of hours through the (account, hour) index, not every account’s rows of those hours', () => {
+    const path = join(dir, 'rollup-plan.db');
+    openSqlite(path).close();
+    const db = new Database(path, { readonly: true });
+    const plan = (
+      db
+        .prepare(
+          'EXPLAIN QUERY PLAN SELECT SUM(events) FROM rollup_hourly WHERE account_id = ? AND hour_ms >= ? AND hour_ms < ?',
+        )
+        .all(2, T0, T0 + HOUR_MS) as { detail: string }[]
+    )
+      .map((step) => step.detail)
+      .join('; ');
+    db.close();
+    assert.match(plan, /USING INDEX rollup_hourly_account \(account_id=\? AND hour_ms>\? AND hour_ms<\?\)/);
+  });
+
   it('prunes raw events that did not count and delivered burls after the retention, but keeps the billing records', () => {
     const delivery = { url: 'u', deadlineMs: T0 + 1000 };
     ledger.record([
