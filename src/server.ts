@@ -131,7 +131,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   let ready = false;
   const router = new Router();
   router.add(
-    ...publicRoutes(metrics, () => ready, countOutbox),
+    ...publicRoutes(metrics, () => ready && recorder.isWarm(), countOutbox),
     ...winRoutes(wins, config.maxBodyBytes),
     ...reportRoutes(
       reports,
@@ -268,7 +268,12 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: ()
       path: '/readyz',
       public: true,
       handler(ctx) {
-        if (!isReady()) throw new ApiError(503, 'UNAVAILABLE', 'starting or shutting down');
+        if (!isReady())
+          throw new ApiError(
+            503,
+            'UNAVAILABLE',
+            'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly',
+          );
         sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
       },
     },

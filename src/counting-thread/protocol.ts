@@ -25,6 +25,7 @@ export type ToCounter = { type: 'record'; id: number; batch: string } | { type: 
 /** Messages from the counting thread to the HTTP thread. */
 export type FromCounter =
   | { type: 'ready' }
+  | { type: 'warm' }
   | { type: 'recorded'; id: number; results: string }
   | { type: 'failed'; id: number; error: string }
   | { type: 'metric'; name: string; help: string; labels: Labels; value: number }

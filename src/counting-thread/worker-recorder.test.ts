@@ -14,7 +14,7 @@ import { Metrics } from '../lib/metrics.js';
 import type { CounterSettings } from './protocol.js';
 import { WorkerRecorder } from './worker-recorder.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
-import { T0 } from '../../test/support/events.js';
+import { exchangeEvent, T0 } from '../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,6 +83,46 @@ describe('the counting thread', () => {
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 2 });
     ledger.close();
     await recorder.close();
+  });
+
+  it('is warm only once its counting thread has loaded the ledger’s live claims, and cold again while a new thread loads them', async () => {
+    const ring = testKeyRing();
+    const dbPath = join(dir, 'warm.db');
+    const recorderSettings = settings(dbPath, ring);
+    const nowMs = Date.now();
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    for (let batch = 0; batch < 20; batch++) {
+      ledger.record(
+        Array.from({ length: 1000 }, (_, index) =>
+          exchangeEvent({
+            receivedMs: nowMs,
+            dedupe: { key: `live-${batch}-${index}`, expiresMs: nowMs + 3_600_000 },
+          }),
+        ),
+      );
+    }
+    ledger.close();
+    const recorder = new WorkerRecorder(recorderSettings, new Metrics(), silent);
+    const untilWarm = async () => {
+      const deadlineMs = Date.now() + 10_000;
+      while (!recorder.isWarm()) {
+        assert.ok(Date.now() < deadlineMs, 'the counting thread never became warm');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    try {
+      assert.equal(recorder.isWarm(), false, 'warm before any thread ran');
+      await recorder.start();
+      assert.equal(recorder.isWarm(), false, 'warm before 20 000 live claims were loaded');
+      await untilWarm();
+      const dead = recorder['worker'];
+      await dead?.terminate();
+      assert.equal(recorder.isWarm(), false, 'still warm after its thread died');
+      await untilWarm();
+      assert.notEqual(recorder['worker'], dead);
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('rejects the batches in flight when the thread dies, and starts a new one for the next batch', async () => {

@@ -34,6 +34,7 @@ export class WorkerRecorder implements BatchRecorder {
   private exitsInARow = 0;
   /** Until then no new thread starts and batches are refused (answered 503). */
   private respawnAtMs = 0;
+  private warm = false;
 
   constructor(
     private readonly settings: CounterSettings,
@@ -45,6 +46,14 @@ export class WorkerRecorder implements BatchRecorder {
   start(): Promise<void> {
     if (this.ready === undefined) this.spawn();
     return this.ready ?? Promise.resolve();
+  }
+
+  /**
+   * True once the running counting thread has loaded the live dedupe claims from the ledger
+   * (seconds with millions of them); until then its batches wait for it. False while no thread runs.
+   */
+  isWarm(): boolean {
+    return this.warm;
   }
 
   record(batch: readonly Submission[]): Promise<Recorded[]> {
@@ -82,6 +91,7 @@ export class WorkerRecorder implements BatchRecorder {
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromCounter) => {
         if (message.type === 'ready') resolve();
+        else if (message.type === 'warm') this.warm = this.worker === worker;
         else this.receive(message);
       });
       worker.on('error', (error) => {
@@ -89,7 +99,10 @@ export class WorkerRecorder implements BatchRecorder {
         reject(error);
       });
       worker.on('exit', (code) => {
-        if (this.worker === worker) this.worker = undefined;
+        if (this.worker === worker) {
+          this.worker = undefined;
+          this.warm = false;
+        }
         this.failAll(new Error(`the counting thread exited (${code})`));
         if (this.closing !== undefined) return;
         // A thread that keeps dying (a broken disk, say) is restarted less and less often.

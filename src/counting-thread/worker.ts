@@ -119,3 +119,10 @@ function close(): void {
 
 dispatcher.start();
 send({ type: 'ready' });
+// Batches that arrive meanwhile wait in the port; /readyz answers 503 until the claims are in.
+setImmediate(() => {
+  const startedMs = performance.now();
+  const liveClaims = ledger.loadClaims(Date.now());
+  log.info('claims_loaded', { liveClaims, ms: Math.round(performance.now() - startedMs) });
+  send({ type: 'warm' });
+});

@@ -120,6 +120,14 @@ export class SqliteLedger implements Ledger {
   }
 
   /**
+   * Builds the index of live dedupe claims now, rather than at the first `record` (a few seconds
+   * for millions of claims); answers how many claims are live at `nowMs`.
+   */
+  loadClaims(nowMs: number): number {
+    return this.liveClaims(nowMs).liveCount(nowMs);
+  }
+
+  /**
    * The claim index, built from the counted events whose claims are still live at `nowMs`. The
    * rows are streamed, one at a time: hours of counted impressions can be millions of claims.
    */
