@@ -16,8 +16,8 @@ export interface CatalogSnapshotOptions {
  * Contract:
  * - Writes made through the same `CatalogSource` instance are visible to the next
  *   `current()` call: each is applied as its listener hears of it, by reading again only the
- *   objects it can have touched (a tracker edit costs about a millisecond with tens of thousands
- *   of trackers, where reading the whole catalog costs tens).
+ *   objects it can have touched (a tracker edit costs well under a millisecond with tens of
+ *   thousands of trackers, where reading the whole catalog costs tens).
  * - Writes from anywhere else (another process on the same database, the CLI) are visible
  *   within `pollIntervalMs` plus one rebuild: the snapshot reads the catalog version every
  *   `pollIntervalMs` and rebuilds from the whole catalog when it moved. A local write that does
