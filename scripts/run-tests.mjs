@@ -23,9 +23,19 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// --test-force-exit: a test that fails before stopping a worker thread or a timer it started
+// fails the run instead of keeping its file's process, and CI, waiting forever.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-force-exit',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
