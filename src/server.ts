@@ -22,7 +22,8 @@ import { reportRoutes } from './control/reports.js';
 import { WinThread } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
 import { GroupCommitter } from './hot/group-commit.js';
-import { handleNotice } from './hot/notices.js';
+import { answerNotice, handleNotice, laneNotice } from './hot/notices.js';
+import { NoticeLane } from './hot/notice-lane.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
 import { handleTrackerHit } from './hot/trackers.js';
@@ -53,6 +54,13 @@ const PRUNE_INTERVAL_MS = 3_600_000;
 const COMMITS_IN_FLIGHT = 4;
 /** A batch this large goes to the counting thread without waiting for the end of the event-loop turn. */
 const FLUSH_AT_SIZE = 32;
+/** Idle keep-alive connections close after this long (longer than load balancers' idle timeouts). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+/** Largest request head read (node:http's default). */
+const MAX_HEAD_BYTES = 16_384;
+/** Notices one connection may pipeline before the notice lane waits for their answers. */
+const MAX_PIPELINED = 32;
 
 /**
  * Opens the data directory, starts the counting thread (which owns the ledger's writes: notices,
@@ -166,24 +174,37 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     return undefined;
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const hot = serveHot(req, res);
-    if (hot !== undefined) {
-      hot.catch((error: unknown) => {
-        log.error('hit_failed', { path: req.url, error: String(error) });
-        if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
-      });
-      return;
-    }
-    const url = parseRequestUrl(req.url);
-    if (url === undefined) {
-      sendBody(res, 400, 'text/plain; charset=utf-8', 'the request target is not a valid URL path\n');
-      return;
-    }
-    void handleApi(req, res, url, router, accounts, log);
-  });
-  server.headersTimeout = 10_000;
+  const server = createServer(
+    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEAD_BYTES },
+    (req, res) => {
+      const hot = serveHot(req, res);
+      if (hot !== undefined) {
+        hot.catch((error: unknown) => {
+          log.error('hit_failed', { path: req.url, error: String(error) });
+          if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
+        });
+        return;
+      }
+      const url = parseRequestUrl(req.url);
+      if (url === undefined) {
+        sendBody(res, 400, 'text/plain; charset=utf-8', 'the request target is not a valid URL path\n');
+        return;
+      }
+      void handleApi(req, res, url, router, accounts, log);
+    },
+  );
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = 60_000;
+  const lane = NoticeLane.install(
+    server,
+    (request, remoteAddress) => answerNotice(laneNotice(request, remoteAddress, Date.now()), noticeDeps),
+    {
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      maxHeadBytes: MAX_HEAD_BYTES,
+      maxPipelined: MAX_PIPELINED,
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -203,6 +224,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
         catalogSnapshot.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        lane.close();
         await committer.drain();
         await closed;
         await committer.drain();

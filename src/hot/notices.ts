@@ -1,9 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NoticeRequest } from '../domain/notice-request.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { GroupCommitter } from './group-commit.js';
-import { readNoticeRequest } from './read-notice.js';
-import { recordOrRefuse } from './record.js';
-import { sendNoContent, sendPixel, sendRedirect } from './responses.js';
+import type { NoticeAnswer } from './notice-answer.js';
+import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
+import type { LaneRequest } from './lane-request.js';
+import { NOTICE_PREFIX } from './lane-request.js';
+import { readNoticeRequest, ruleHeaders } from './read-notice.js';
+import { commitOrRefuse } from './record.js';
 
 /** What the notice endpoint needs; narrow on purpose (the hot path sees no control plane). */
 export interface NoticeDeps {
@@ -13,11 +17,19 @@ export interface NoticeDeps {
 }
 
 /**
- * `GET /n/<token>?<query>`: hands the notice to the counting thread, which decides and records
- * it, and answers only after the commit. The answer is the same GIF (or 204 with `f=b`)
- * whatever the outcome, except Tally's burl: a counted notice there answers 302 to the DSP's
- * burl with its macros filled.
+ * Hands the notice to the counting thread, which decides and records it, and says how to answer
+ * once it is committed: the same GIF (or 204 with `f=b`) whatever the outcome, except Tally's
+ * burl, where a counted notice answers 302 to the DSP's burl with its macros filled; 503 when
+ * it could not be committed.
  */
+export async function answerNotice(notice: NoticeRequest, deps: NoticeDeps): Promise<NoticeAnswer> {
+  const recorded = await commitOrRefuse(deps.committer, deps.metrics, { notice });
+  if (recorded === undefined) return UNAVAILABLE;
+  if (recorded.redirectTo !== '') return { kind: 'redirect', location: recorded.redirectTo };
+  return isBeacon(notice.query) ? NO_CONTENT : PIXEL;
+}
+
+/** `GET /n/<token>?<query>` through node:http (the notice lane serves most of them itself). */
 export async function handleNotice(
   req: IncomingMessage,
   res: ServerResponse,
@@ -25,14 +37,25 @@ export async function handleNotice(
   query: string,
   deps: NoticeDeps,
 ): Promise<void> {
-  const notice = readNoticeRequest(req, token, query, deps.nowMs());
-  const recorded = await recordOrRefuse(deps.committer, deps.metrics, { notice }, res);
-  if (recorded === undefined) return;
-  if (recorded.redirectTo !== '') {
-    sendRedirect(res, recorded.redirectTo);
-  } else if (query !== '' && new URLSearchParams(query).get('f') === 'b') {
-    sendNoContent(res);
-  } else {
-    sendPixel(res, req.method === 'HEAD');
-  }
+  const answer = await answerNotice(readNoticeRequest(req, token, query, deps.nowMs()), deps);
+  sendNoticeAnswer(res, answer, req.method === 'HEAD');
+}
+
+/** The facts of a notice the notice lane read. */
+export function laneNotice(request: LaneRequest, remoteAddress: string, receivedMs: number): NoticeRequest {
+  const { target } = request;
+  const queryAt = target.indexOf('?');
+  return {
+    token: target.slice(NOTICE_PREFIX.length, queryAt === -1 ? undefined : queryAt),
+    query: queryAt === -1 ? '' : target.slice(queryAt + 1),
+    method: request.method,
+    headers: ruleHeaders(request.rawHeaders),
+    remoteAddress,
+    receivedMs,
+  };
+}
+
+/** A beacon (`f=b`) is answered 204; the cheap first test spares parsing most queries. */
+function isBeacon(query: string): boolean {
+  return (query.includes('f') || query.includes('%')) && new URLSearchParams(query).get('f') === 'b';
 }

@@ -13,9 +13,7 @@ const RULE_HEADERS: ReadonlyMap<number, readonly string[]> = new Map([
 ]);
 
 /**
- * Reads a notice's facts off the request, straight from its raw headers: only the few headers
- * the rules read, with node:http's semantics for repeats (the first `User-Agent` wins, other
- * repeated headers are joined with ', ').
+ * Reads a notice's facts off a node:http request (see `ruleHeaders` for its headers).
  */
 export function readNoticeRequest(
   req: IncomingMessage,
@@ -23,8 +21,23 @@ export function readNoticeRequest(
   query: string,
   receivedMs: number,
 ): NoticeRequest {
+  return {
+    token,
+    query,
+    method: req.method ?? 'GET',
+    headers: ruleHeaders(req.rawHeaders),
+    remoteAddress: req.socket.remoteAddress ?? '',
+    receivedMs,
+  };
+}
+
+/**
+ * The headers the rules read, from raw headers (names and values flattened as sent), with
+ * node:http's semantics for repeats: the first `User-Agent` wins, other repeated headers are
+ * joined with ', '.
+ */
+export function ruleHeaders(raw: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
-  const raw = req.rawHeaders;
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const rawName = raw[index] ?? '';
     const candidates = RULE_HEADERS.get(rawName.length);
@@ -36,12 +49,5 @@ export function readNoticeRequest(
     if (previous === undefined) headers[name] = value;
     else if (name !== 'user-agent') headers[name] = `${previous}, ${value}`;
   }
-  return {
-    token,
-    query,
-    method: req.method ?? 'GET',
-    headers,
-    remoteAddress: req.socket.remoteAddress ?? '',
-    receivedMs,
-  };
+  return headers;
 }

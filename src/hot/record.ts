@@ -6,28 +6,37 @@ import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
 /**
- * Commits one notice or hit (the committer counts it in the metrics). When it cannot be committed (the
- * commit queue is full, or the ledger failed) this answers 503 itself and resolves
- * `undefined`: the caller answers only events that are durably recorded.
+ * Commits one notice or hit (the committer counts it in the metrics). Resolves `undefined` when it
+ * cannot be committed (the commit queue is full, or the ledger failed): the caller then answers
+ * 503, and answers anything else only for events that are durably recorded.
  */
-export async function recordOrRefuse(
+export async function commitOrRefuse(
   committer: GroupCommitter,
   metrics: Metrics,
   submission: Submission,
-  res: ServerResponse,
 ): Promise<Recorded | undefined> {
   const pending = committer.submit(submission);
   if (pending === undefined) {
     metrics.inc('tally_notices_refused_total', 'Notices and hits answered 503: the commit queue was full', {
       impression_type: impressionTypeOf(submission),
     });
-    sendUnavailable(res);
     return undefined;
   }
   try {
     return await pending;
   } catch {
-    sendUnavailable(res);
     return undefined;
   }
+}
+
+/** `commitOrRefuse`, answering 503 itself when the event was not committed. */
+export async function recordOrRefuse(
+  committer: GroupCommitter,
+  metrics: Metrics,
+  submission: Submission,
+  res: ServerResponse,
+): Promise<Recorded | undefined> {
+  const recorded = await commitOrRefuse(committer, metrics, submission);
+  if (recorded === undefined) sendUnavailable(res);
+  return recorded;
 }

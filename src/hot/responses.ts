@@ -6,13 +6,19 @@ export const PIXEL_GIF = Buffer.from(
   'base64',
 );
 
-const NO_CACHE = {
+/** Headers that keep every notice answer out of caches. */
+export const NO_CACHE = {
   'Cache-Control': 'no-store, no-cache, must-revalidate',
   Pragma: 'no-cache',
   Expires: '0',
 };
 
-const GIF_HEADERS = { ...NO_CACHE, 'Content-Type': 'image/gif', 'Content-Length': String(PIXEL_GIF.length) };
+/** Headers of the GIF answer. */
+export const GIF_HEADERS = {
+  ...NO_CACHE,
+  'Content-Type': 'image/gif',
+  'Content-Length': String(PIXEL_GIF.length),
+};
 
 /** Answers the 1×1 GIF (headers only for HEAD). */
 export function sendPixel(res: ServerResponse, head: boolean): void {
@@ -48,14 +54,21 @@ export function sendBody(
   res.end(buffer);
 }
 
+/** The 503 answer's body and its type. */
+export const UNAVAILABLE_TEXT = 'overloaded: retry later\n';
+export const UNAVAILABLE_TYPE = 'text/plain; charset=utf-8';
+
 /** Answers 503 when the commit queue is full or the ledger failed: the client should retry. */
 export function sendUnavailable(res: ServerResponse): void {
-  sendBody(res, 503, 'text/plain; charset=utf-8', 'overloaded: retry later\n');
+  sendBody(res, 503, UNAVAILABLE_TYPE, UNAVAILABLE_TEXT);
 }
 
-/** True for an absolute http(s) URL that is safe to put in a Location header. */
+/**
+ * True for an absolute http(s) URL that is safe to put in a Location header: printable ASCII
+ * only (a header value with other characters is refused by node:http, or mangled).
+ */
 export function isSafeRedirectTarget(url: string): boolean {
-  if (hasControlCharacter(url)) return false;
+  if (!isPrintableAscii(url)) return false;
   try {
     const parsed = new URL(url);
     return parsed.protocol === 'http:' || parsed.protocol === 'https:';
@@ -64,10 +77,10 @@ export function isSafeRedirectTarget(url: string): boolean {
   }
 }
 
-function hasControlCharacter(text: string): boolean {
+function isPrintableAscii(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
-    if (code < 0x20 || code === 0x7f) return true;
+    if (code < 0x20 || code > 0x7e) return false;
   }
-  return false;
+  return true;
 }

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { readLaneRequest } from './lane-request.js';
+
+describe('reading a notice head in the notice lane', () => {
+  it('reads a GET of /n/… with its raw headers (values trimmed) and keeps HTTP/1.1 alive', () => {
+    assert.deepEqual(
+      readLaneRequest('GET /n/tok?f=b HTTP/1.1\r\nHost: t.test\r\nUser-Agent:  Agent/1 \r\nX-Empty:'),
+      {
+        method: 'GET',
+        target: '/n/tok?f=b',
+        rawHeaders: ['Host', 't.test', 'User-Agent', 'Agent/1', 'X-Empty', ''],
+        keepAlive: true,
+      },
+    );
+  });
+
+  it('closes HTTP/1.1 on Connection: close, and keeps HTTP/1.0 only on keep-alive (as llhttp)', () => {
+    assert.equal(readLaneRequest('HEAD /n/t HTTP/1.1\r\nHost: t\r\nConnection: Close')?.keepAlive, false);
+    assert.equal(
+      readLaneRequest('GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, close')?.keepAlive,
+      false,
+    );
+    assert.equal(readLaneRequest('GET /n/t HTTP/1.0')?.keepAlive, false);
+    assert.equal(readLaneRequest('GET /n/t HTTP/1.0\r\nConnection: te, Keep-Alive')?.keepAlive, true);
+    assert.equal(readLaneRequest('GET /n/t HTTP/1.0\r\nConnection: keep-alive, close')?.keepAlive, true);
+  });
+
+  const leftToNodeHttp: [string, string][] = [
+    ['another path', 'GET /v1/reports HTTP/1.1\r\nHost: t'],
+    ['a tracker hit', 'GET /imptr?id=1 HTTP/1.1\r\nHost: t'],
+    ['another method', 'POST /n/t HTTP/1.1\r\nHost: t'],
+    ['a lower-case method', 'get /n/t HTTP/1.1\r\nHost: t'],
+    ['HTTP/2 or another version', 'GET /n/t HTTP/2.0\r\nHost: t'],
+    ['an absolute-form target', 'GET http://t/n/t HTTP/1.1\r\nHost: t'],
+    ['a space too many', 'GET  /n/t HTTP/1.1\r\nHost: t'],
+    ['a control character in the target', 'GET /n/t\x01 HTTP/1.1\r\nHost: t'],
+    ['a non-ASCII target', 'GET /n/t\xe9 HTTP/1.1\r\nHost: t'],
+    ['HTTP/1.1 without Host', 'GET /n/t HTTP/1.1\r\nUser-Agent: a'],
+    ['two Hosts', 'GET /n/t HTTP/1.1\r\nHost: a\r\nHost: b'],
+    ['a body length', 'GET /n/t HTTP/1.1\r\nHost: t\r\nContent-Length: 0'],
+    ['a chunked body', 'GET /n/t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked'],
+    ['an upgrade', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket'],
+    ['an expectation', 'GET /n/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue'],
+    ['a folded header line', 'GET /n/t HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b'],
+    ['space before the colon', 'GET /n/t HTTP/1.1\r\nHost : t'],
+    ['a line without a colon', 'GET /n/t HTTP/1.1\r\nHost: t\r\nnonsense'],
+    ['a bare line feed', 'GET /n/t HTTP/1.1\nHost: t'],
+    ['a bare carriage return in a value', 'GET /n/t HTTP/1.1\r\nHost: t\r\nX-A: a\rb'],
+    ['a NUL in a value', 'GET /n/t HTTP/1.1\r\nHost: t\r\nX-A: a\x00b'],
+    ['an empty head', ''],
+  ];
+  for (const [what, head] of leftToNodeHttp) {
+    it(`leaves ${what} to node:http`, () => assert.equal(readLaneRequest(head), undefined));
+  }
+});
+
+/** Header names and values a client may send: tokens, and values of visible characters and spaces. */
+const headerName = fc
+  .stringMatching(/^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,15}$/)
+  .filter(
+    (name) =>
+      !['host', 'content-length', 'transfer-encoding', 'upgrade', 'expect', 'connection'].includes(
+        name.toLowerCase(),
+      ),
+  );
+const headerValue = fc.stringMatching(
+  /^[ \t]{0,2}[\x21-\x7e\x80-\xff]([\x20-\x7e\t\x80-\xff]{0,30}[\x21-\x7e\x80-\xff])?[ \t]{0,2}$/,
+);
+const connectionOption = fc.constantFrom('close', 'keep-alive', 'Keep-Alive', 'CLOSE', 'te', 'foo');
+
+describe('the notice lane reads what node:http reads', () => {
+  it('gives the same raw headers, method, target and keep-alive for any well-formed notice head', async () => {
+    const seen: IncomingMessage[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req);
+      res.writeHead(200, { 'Content-Length': '0' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('GET', 'HEAD'),
+          fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
+          fc.stringMatching(/^[\x21-\x7e]{0,40}$/),
+          fc.array(fc.tuple(headerName, headerValue), { maxLength: 8 }),
+          fc.array(connectionOption, { maxLength: 3 }),
+          async (method, version, rest, headers, connection) => {
+            const lines = [`${method} /n/${rest} ${version}`, 'Host: tally.test'];
+            for (const [name, value] of headers) lines.push(`${name}:${value}`);
+            if (connection.length > 0) lines.push(`Connection: ${connection.join(', ')}`);
+            const head = lines.join('\r\n');
+            const lane = readLaneRequest(head);
+            assert.ok(lane !== undefined, `the lane refused ${JSON.stringify(head)}`);
+            const node = await throughNodeHttp(port, head, seen);
+            assert.equal(lane.method, node.method);
+            assert.equal(lane.target, node.url);
+            assert.deepEqual(lane.rawHeaders, node.rawHeaders);
+            assert.equal(lane.keepAlive, node.keepAlive, `keep-alive of ${JSON.stringify(head)}`);
+          },
+        ),
+        { numRuns: 150 },
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+/** Sends `head` to the node:http server on `port` and says what it read and whether it kept the connection. */
+async function throughNodeHttp(
+  port: number,
+  head: string,
+  seen: IncomingMessage[],
+): Promise<{ method: string; url: string; rawHeaders: string[]; keepAlive: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(`${head}\r\n\r\n`, 'latin1')));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      if (!answer.includes('\r\n\r\n')) return;
+      const req = seen.pop();
+      if (req === undefined) return reject(new Error(`node:http answered without a request: ${answer}`));
+      resolve({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        rawHeaders: req.rawHeaders,
+        keepAlive: /\r\nConnection: keep-alive\r\n/i.test(answer),
+      });
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}

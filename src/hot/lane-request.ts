@@ -1,0 +1,82 @@
+/** A notice request the notice lane serves itself, read from its head. */
+export interface LaneRequest {
+  method: 'GET' | 'HEAD';
+  /** The request target as sent, starting with `/n/`. */
+  target: string;
+  /** Header names and values as sent, flattened like node:http's `rawHeaders` (values trimmed). */
+  rawHeaders: string[];
+  /** Whether the connection stays open after the answer. */
+  keepAlive: boolean;
+}
+
+/** The one prefix the lane serves: exchange notices. */
+export const NOTICE_PREFIX = '/n/';
+
+/** Request target: `/n/` and visible ASCII only. */
+const NOTICE_TARGET = /^\/n\/[\x21-\x7e]*$/;
+/** A header line: a token name, a colon, a value of visible characters, spaces and tabs. */
+const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/;
+
+/**
+ * Reads a request head (the request line and header lines, without the blank line that ends
+ * them, decoded as latin1) when it is one the notice lane serves: `GET` or `HEAD` of `/n/…` in
+ * HTTP/1.1 with one `Host`, or HTTP/1.0; every line well formed; no body (no `Content-Length`
+ * or `Transfer-Encoding`); no `Upgrade` or `Expect`. For anything else it answers `undefined`
+ * and the connection goes to node:http, which answers whatever it is, errors included; so this
+ * reader only has to be strict, never complete.
+ */
+export function readLaneRequest(head: string): LaneRequest | undefined {
+  const lineEnd = head.indexOf('\r\n');
+  const requestLine = lineEnd === -1 ? head : head.slice(0, lineEnd);
+  const firstSpace = requestLine.indexOf(' ');
+  const secondSpace = requestLine.indexOf(' ', firstSpace + 1);
+  if (firstSpace === -1 || secondSpace === -1) return undefined;
+  const method = requestLine.slice(0, firstSpace);
+  const target = requestLine.slice(firstSpace + 1, secondSpace);
+  const version = requestLine.slice(secondSpace + 1);
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
+  if (!NOTICE_TARGET.test(target)) return undefined;
+
+  const rawHeaders: string[] = [];
+  let hosts = 0;
+  let close = false;
+  let keepAlive = false;
+  for (let start = lineEnd + 2; lineEnd !== -1 && start <= head.length;) {
+    const end = head.indexOf('\r\n', start);
+    const line = end === -1 ? head.slice(start) : head.slice(start, end);
+    const match = HEADER_LINE.exec(line);
+    if (match === null) return undefined;
+    const name = match[1] ?? '';
+    const value = match[2] ?? '';
+    switch (name.toLowerCase()) {
+      case 'host':
+        hosts++;
+        break;
+      case 'content-length':
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'expect':
+        return undefined;
+      case 'connection':
+        for (const option of value.toLowerCase().split(',')) {
+          const token = option.trim();
+          if (token === 'close') close = true;
+          else if (token === 'keep-alive') keepAlive = true;
+          else if (token === 'upgrade') return undefined;
+        }
+        break;
+    }
+    rawHeaders.push(name, value);
+    if (end === -1) break;
+    start = end + 2;
+  }
+  if (version === 'HTTP/1.1' && hosts !== 1) return undefined;
+  return {
+    method,
+    target,
+    rawHeaders,
+    // As llhttp decides: HTTP/1.1 stays open unless `close`, HTTP/1.0 only with `keep-alive`.
+    keepAlive: version === 'HTTP/1.1' ? !close : keepAlive,
+  };
+}

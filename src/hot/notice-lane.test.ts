@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { connect } from 'node:net';
+import { describe, it } from 'node:test';
+import type { NoticeAnswer } from './notice-answer.js';
+import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
+import type { LaneServe, NoticeLaneOptions } from './notice-lane.js';
+import { NoticeLane } from './notice-lane.js';
+import { PIXEL_GIF } from './responses.js';
+
+const OPTIONS: NoticeLaneOptions = {
+  keepAliveTimeoutMs: 5000,
+  headersTimeoutMs: 300,
+  maxHeadBytes: 2048,
+  maxPipelined: 4,
+};
+
+/** Answers every notice 302 to its own target, so that each answer says which request it is for. */
+const echo: LaneServe = (request) => Promise.resolve({ kind: 'redirect', location: request.target });
+
+interface Harness {
+  port: number;
+  lane: NoticeLane;
+  /** Requests the lane served, by target. */
+  laneSaw: string[];
+  /** Requests node:http served, as `METHOD target`. */
+  httpSaw: string[];
+}
+
+/** A node:http server (answering `ok` to anything) with the notice lane in front of it. */
+async function withLane(
+  serve: LaneServe,
+  run: (harness: Harness) => Promise<void>,
+  options: NoticeLaneOptions = OPTIONS,
+): Promise<void> {
+  const httpSaw: string[] = [];
+  const laneSaw: string[] = [];
+  const server = createServer({ maxHeaderSize: options.maxHeadBytes }, (req, res) => {
+    httpSaw.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'Content-Length': '2' });
+    res.end('ok');
+  });
+  const lane = NoticeLane.install(
+    server,
+    (request, remoteAddress) => {
+      laneSaw.push(request.target);
+      assert.equal(remoteAddress, '127.0.0.1');
+      return serve(request, remoteAddress);
+    },
+    options,
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await run({ port: (server.address() as AddressInfo).port, lane, laneSaw, httpSaw });
+  } finally {
+    lane.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+interface Answer {
+  status: number;
+  headers: Map<string, string>;
+  body: string;
+}
+
+/** A raw client: writes bytes when told, reads answers (bodies by Content-Length) as they come. */
+class Client {
+  private received = '';
+  readonly closed: Promise<void>;
+  private readonly socket: Socket;
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
+  }
+
+  write(text: string): void {
+    this.socket.write(Buffer.from(text, 'latin1'));
+  }
+
+  /** Waits for `count` complete answers; `heads` says which requests were HEAD (no body). */
+  async answers(count: number, heads: boolean[] = []): Promise<Answer[]> {
+    for (let waited = 0; waited < 5000; waited += 5) {
+      const parsed = parseAnswers(this.received, heads);
+      if (parsed.length >= count) return parsed;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`expected ${count} answers, got: ${JSON.stringify(this.received)}`);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function parseAnswers(text: string, heads: boolean[]): Answer[] {
+  const answers: Answer[] = [];
+  let offset = 0;
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n', offset);
+    if (end === -1) return answers;
+    const [statusLine = '', ...lines] = text.slice(offset, end).split('\r\n');
+    const headers = new Map(
+      lines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    );
+    const status = Number(statusLine.split(' ')[1]);
+    const length = heads[answers.length] === true ? 0 : Number(headers.get('content-length') ?? '0');
+    if (text.length < end + 4 + length) return answers;
+    answers.push({ status, headers, body: text.slice(end + 4, end + 4 + length) });
+    offset = end + 4 + length;
+  }
+}
+
+const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: tally.test\r\n${extra}\r\n`;
+
+describe('the notice lane', () => {
+  it('serves a notice itself and leaves other requests to node:http', async () => {
+    await withLane(
+      () => Promise.resolve(PIXEL),
+      async ({ port, laneSaw, httpSaw }) => {
+        const notice = await fetch(`http://127.0.0.1:${port}/n/tok?x=1`);
+        assert.equal(notice.status, 200);
+        assert.equal(notice.headers.get('content-type'), 'image/gif');
+        assert.deepEqual(Buffer.from(await notice.arrayBuffer()), PIXEL_GIF);
+        const other = await fetch(`http://127.0.0.1:${port}/v1/reports`);
+        assert.equal(await other.text(), 'ok');
+        assert.deepEqual(laneSaw, ['/n/tok?x=1']);
+        assert.deepEqual(httpSaw, ['GET /v1/reports']);
+      },
+    );
+  });
+
+  it('writes the status, headers and body node:http writes for every answer, GET and HEAD', async () => {
+    const answers: NoticeAnswer[] = [
+      PIXEL,
+      NO_CONTENT,
+      UNAVAILABLE,
+      { kind: 'redirect', location: 'https://dsp.test/b?p=1' },
+    ];
+    const plain = createServer((req, res) => {
+      res.setHeader('Keep-Alive', 'timeout=5');
+      sendNoticeAnswer(res, answers[Number(req.url?.slice(-1))] ?? PIXEL, req.method === 'HEAD');
+    });
+    plain.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const plainPort = (plain.address() as AddressInfo).port;
+    try {
+      await withLane(
+        (request) => Promise.resolve(answers[Number(request.target.slice(-1))] ?? PIXEL),
+        async ({ port }) => {
+          for (const method of ['GET', 'HEAD']) {
+            for (let index = 0; index < answers.length; index++) {
+              const request = `${method} /n/t${index} HTTP/1.1\r\nHost: tally.test\r\n\r\n`;
+              const [viaLane, viaHttp] = await Promise.all(
+                [port, plainPort].map(async (to) => {
+                  const client = new Client(to);
+                  client.write(request);
+                  const [answer] = await client.answers(1, [method === 'HEAD']);
+                  client.destroy();
+                  return answer;
+                }),
+              );
+              assert.ok(viaLane !== undefined && viaHttp !== undefined);
+              viaLane.headers.delete('date');
+              viaHttp.headers.delete('date');
+              assert.deepEqual(viaLane, viaHttp, `${method} answer ${index}`);
+            }
+          }
+        },
+      );
+    } finally {
+      plain.closeAllConnections();
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
+  it('answers pipelined notices in request order even when a later one commits first', async () => {
+    const delays: Record<string, number> = { '/n/a': 60, '/n/b': 0, '/n/c': 20 };
+    await withLane(
+      (request) =>
+        new Promise((resolve) =>
+          setTimeout(
+            () => resolve({ kind: 'redirect', location: request.target }),
+            delays[request.target] ?? 0,
+          ),
+        ),
+      async ({ port }) => {
+        const client = new Client(port);
+        client.write(get('/n/a') + get('/n/b') + get('/n/c'));
+        const answers = await client.answers(3);
+        assert.deepEqual(
+          answers.map((answer) => answer.headers.get('location')),
+          ['/n/a', '/n/b', '/n/c'],
+        );
+        client.destroy();
+      },
+    );
+  });
+
+  it('hands the connection to node:http at the first other request, with the bytes it had not parsed', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
+      const client = new Client(port);
+      client.write(get('/n/a') + get('/v1/x') + get('/n/b') + 'GET /v1/');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      client.write('y HTTP/1.1\r\nHost: tally.test\r\n\r\n');
+      const answers = await client.answers(4);
+      assert.deepEqual(
+        answers.map((answer) => answer.headers.get('location') ?? answer.body),
+        ['/n/a', 'ok', 'ok', 'ok'],
+      );
+      assert.deepEqual(laneSaw, ['/n/a']);
+      assert.deepEqual(httpSaw, ['GET /v1/x', 'GET /n/b', 'GET /v1/y']);
+      client.destroy();
+    });
+  });
+
+  it('waits for a notice head sent in pieces, and answers HEAD without a body', async () => {
+    await withLane(
+      () => Promise.resolve(PIXEL),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        for (const piece of ['HEAD /n/slo', 'w HTTP/1.1\r\nHo', 'st: tally.test\r', '\n\r\n']) {
+          client.write(piece);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const [answer] = await client.answers(1, [true]);
+        assert.equal(answer?.status, 200);
+        assert.equal(answer?.headers.get('content-length'), '43');
+        assert.deepEqual(laneSaw, ['/n/slow']);
+        client.write(get('/n/next'));
+        const answers = await client.answers(2, [true, false]);
+        assert.deepEqual(Buffer.from(answers[1]?.body ?? '', 'latin1'), PIXEL_GIF);
+        client.destroy();
+      },
+    );
+  });
+
+  it('closes after answering Connection: close and serves nothing sent after it', async () => {
+    await withLane(echo, async ({ port, laneSaw }) => {
+      const client = new Client(port);
+      client.write(get('/n/a', 'Connection: close\r\n') + get('/n/b'));
+      await client.closed;
+      const answers = await client.answers(1);
+      assert.equal(answers.length, 1);
+      assert.equal(answers[0]?.headers.get('connection'), 'close');
+      assert.deepEqual(laneSaw, ['/n/a']);
+    });
+  });
+
+  it('leaves malformed and oversized heads to node:http, which refuses them', async () => {
+    await withLane(echo, async ({ port, laneSaw }) => {
+      const bareLineFeeds = new Client(port);
+      bareLineFeeds.write('GET /n/a HTTP/1.1\nHost: tally.test\n\n');
+      const oversized = new Client(port);
+      oversized.write(`GET /n/a HTTP/1.1\r\nHost: tally.test\r\nX-Big: ${'x'.repeat(4000)}\r\n\r\n`);
+      const folded = new Client(port);
+      folded.write('GET /n/a HTTP/1.1\r\nHost: tally.test\r\nX-A: a\r\n b\r\n\r\n');
+      const statuses = await Promise.all(
+        [bareLineFeeds, oversized, folded].map(async (client) => (await client.answers(1))[0]?.status),
+      );
+      assert.deepEqual(statuses, [400, 431, 400]);
+      assert.deepEqual(laneSaw, []);
+      for (const client of [bareLineFeeds, oversized, folded]) client.destroy();
+    });
+  });
+
+  it('answers 408 and closes when a head does not complete in time', async () => {
+    await withLane(echo, async ({ port, laneSaw }) => {
+      const client = new Client(port);
+      client.write('GET /n/a HTTP/1.1\r\nHost: tal');
+      await client.closed;
+      assert.equal((await client.answers(1))[0]?.status, 408);
+      assert.deepEqual(laneSaw, []);
+    });
+  });
+
+  it('answers every one of many pipelined notices, in order, reading on as answers go out', async () => {
+    await withLane(echo, async ({ port }) => {
+      const client = new Client(port);
+      const targets = Array.from({ length: 100 }, (_, index) => `/n/${index}`);
+      client.write(targets.map((target) => get(target)).join(''));
+      const answers = await client.answers(100);
+      assert.deepEqual(
+        answers.map((answer) => answer.headers.get('location')),
+        targets,
+      );
+      client.destroy();
+    });
+  });
+
+  it('on close, ends idle connections and answers a notice in flight before ending its connection', async () => {
+    let commit: (answer: NoticeAnswer) => void = () => undefined;
+    await withLane(
+      () => new Promise((resolve) => (commit = resolve)),
+      async ({ port, lane, laneSaw }) => {
+        const idle = new Client(port);
+        const busy = new Client(port);
+        busy.write(get('/n/in-flight'));
+        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        lane.close();
+        await idle.closed;
+        commit(PIXEL);
+        await busy.closed;
+        const [answer] = await busy.answers(1);
+        assert.equal(answer?.status, 200);
+        assert.equal(answer?.headers.get('connection'), 'close');
+      },
+    );
+  });
+});

@@ -1,0 +1,247 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { LaneAnswers } from './lane-answers.js';
+import type { LaneRequest } from './lane-request.js';
+import { readLaneRequest } from './lane-request.js';
+import type { NoticeAnswer } from './notice-answer.js';
+import { UNAVAILABLE } from './notice-answer.js';
+
+/** Tuning of the notice lane. */
+export interface NoticeLaneOptions {
+  /** An idle connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** A request head must arrive whole within this long once it started (a slow-loris guard). */
+  headersTimeoutMs: number;
+  /** A longer request head goes to node:http, which refuses it. */
+  maxHeadBytes: number;
+  /** Notices of one connection waiting for their answers before the lane stops reading it. */
+  maxPipelined: number;
+}
+
+/** Answers one notice the lane read, once it is committed. */
+export type LaneServe = (request: LaneRequest, remoteAddress: string) => Promise<NoticeAnswer>;
+
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const LINE_FEED = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const REQUEST_TIMEOUT = Buffer.from(
+  'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+  'latin1',
+);
+
+/**
+ * A front for node:http on the same port that serves exchange notices (`GET`/`HEAD /n/…`) itself:
+ * node:http spends about as much CPU on a request as Tally's counting does, so the lane reads
+ * notice heads with a small strict reader (`readLaneRequest`) and writes answers composed once
+ * a second. The first request it does not serve itself (the API, tracker hits, anything unusual
+ * or malformed) hands the connection to node:http for good, with the bytes not yet parsed; answers
+ * already owed on it are written first, in request order.
+ */
+export class NoticeLane {
+  private readonly connections = new Set<LaneConnection>();
+  private readonly answers: LaneAnswers;
+  private closing = false;
+
+  private constructor(
+    readonly serve: LaneServe,
+    readonly handOver: (socket: Socket) => void,
+    readonly options: NoticeLaneOptions,
+  ) {
+    this.answers = new LaneAnswers(Math.floor(options.keepAliveTimeoutMs / 1000));
+  }
+
+  /**
+   * Puts the lane in front of `server`: connections it accepts come to the lane first. Call it
+   * before adding any other `connection` listener.
+   */
+  static install(server: Server, serve: LaneServe, options: NoticeLaneOptions): NoticeLane {
+    const [httpListener, ...others] = server.listeners('connection') as ((socket: Socket) => void)[];
+    if (httpListener === undefined || others.length > 0)
+      throw new Error('install the notice lane on a fresh node:http server');
+    server.removeAllListeners('connection');
+    const lane = new NoticeLane(serve, (socket) => httpListener.call(server, socket), options);
+    server.on('connection', (socket: Socket) => lane.connections.add(new LaneConnection(socket, lane)));
+    return lane;
+  }
+
+  /** Whether the server is shutting down: connections close after the answers they are owed. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Stops reading requests; connections close once they have their answers (idle ones now). */
+  close(): void {
+    this.closing = true;
+    for (const connection of this.connections) connection.closeWhenAnswered();
+  }
+
+  /** The bytes of an answer. */
+  bytes(answer: NoticeAnswer, head: boolean, keepAlive: boolean): Buffer {
+    return this.answers.bytes(answer, head, keepAlive, Date.now());
+  }
+
+  /** Forgets a connection that closed or went to node:http. */
+  release(connection: LaneConnection): void {
+    this.connections.delete(connection);
+  }
+}
+
+/** A notice read and not yet answered. */
+interface Owed {
+  head: boolean;
+  keepAlive: boolean;
+  /** Set once committed (or refused). */
+  answer: NoticeAnswer | undefined;
+}
+
+/** One connection while the lane serves it. */
+class LaneConnection {
+  /** The start of a request head not yet complete. */
+  private partial: Buffer | undefined;
+  private partialTimer: NodeJS.Timeout | undefined;
+  /** Answers owed, in request order. */
+  private readonly owed: Owed[] = [];
+  /** Bytes to give node:http once the owed answers are written. */
+  private handOverBytes: Buffer | undefined;
+  /** No more requests are read: the connection ends after the owed answers. */
+  private ending = false;
+
+  private readonly onData = (chunk: Buffer) => this.read(chunk);
+  private readonly onEnd = () => this.closeWhenAnswered();
+  private readonly onTimeout = () => {
+    if (this.owed.length === 0) this.socket.destroy();
+  };
+  private readonly onClose = () => this.release();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly lane: NoticeLane,
+  ) {
+    socket.setNoDelay(true);
+    socket.setTimeout(lane.options.keepAliveTimeoutMs);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('timeout', this.onTimeout);
+    socket.on('close', this.onClose);
+    socket.on('error', ignoreError);
+    if (lane.isClosing) this.closeWhenAnswered();
+  }
+
+  /** Ends the connection after the answers it is owed, reading no further request. */
+  closeWhenAnswered(): void {
+    this.ending = true;
+    this.socket.pause();
+    this.clearPartial();
+    if (this.owed.length === 0 && this.handOverBytes === undefined) this.socket.end();
+  }
+
+  private read(chunk: Buffer): void {
+    if (this.ending || this.handOverBytes !== undefined) return;
+    const data = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
+    this.clearPartial();
+    let offset = 0;
+    for (let end = data.indexOf(HEAD_END, offset); end !== -1; end = data.indexOf(HEAD_END, offset)) {
+      const request =
+        end - offset > this.lane.options.maxHeadBytes
+          ? undefined
+          : readLaneRequest(data.toString('latin1', offset, end));
+      if (request === undefined) return this.handOver(data.subarray(offset));
+      offset = end + HEAD_END.length;
+      this.answer(request);
+      if (!request.keepAlive) return this.closeWhenAnswered();
+    }
+    if (offset < data.length) {
+      const rest = data.subarray(offset);
+      if (rest.length > this.lane.options.maxHeadBytes || hasBareLineFeed(rest)) return this.handOver(rest);
+      this.partial = Buffer.from(rest);
+      this.partialTimer = setTimeout(() => this.timeOutPartial(), this.lane.options.headersTimeoutMs);
+    }
+    if (this.owed.length >= this.lane.options.maxPipelined) this.socket.pause();
+  }
+
+  private answer(request: LaneRequest): void {
+    const owed: Owed = { head: request.method === 'HEAD', keepAlive: request.keepAlive, answer: undefined };
+    this.owed.push(owed);
+    this.lane.serve(request, this.socket.remoteAddress ?? '').then(
+      (answer) => this.settle(owed, answer),
+      () => this.settle(owed, UNAVAILABLE),
+    );
+  }
+
+  private settle(owed: Owed, answer: NoticeAnswer): void {
+    owed.answer = answer;
+    // Answers go out in request order: a later notice committed first waits for the earlier.
+    for (let first = this.owed[0]; first?.answer !== undefined; first = this.owed[0]) {
+      this.owed.shift();
+      const last = this.owed.length === 0;
+      const keepAlive = first.keepAlive && !(this.ending && last && this.handOverBytes === undefined);
+      if (!this.socket.destroyed) this.socket.write(this.lane.bytes(first.answer, first.head, keepAlive));
+      if (!keepAlive) {
+        this.socket.end();
+        return;
+      }
+    }
+    if (this.owed.length > 0) return;
+    if (this.handOverBytes !== undefined) this.handOver(this.handOverBytes);
+    else if (!this.ending && this.socket.isPaused()) this.resumeReading();
+  }
+
+  /** Reads on once the client has taken the answers written so far (it may pipeline without reading). */
+  private resumeReading(): void {
+    if (!this.socket.writableNeedDrain) this.socket.resume();
+    else this.socket.once('drain', () => this.resumeReading());
+  }
+
+  /**
+   * Gives the connection to node:http with `bytes` (the unparsed rest) as the first it reads,
+   * once every answer owed is written. Reading is paused meanwhile, so node:http reads the
+   * rest before anything that arrives later.
+   */
+  private handOver(bytes: Buffer): void {
+    this.socket.pause();
+    this.clearPartial();
+    if (this.owed.length > 0) {
+      this.handOverBytes = bytes;
+      return;
+    }
+    this.release();
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('timeout', this.onTimeout);
+    this.socket.off('close', this.onClose);
+    this.socket.off('error', ignoreError);
+    this.socket.setTimeout(0);
+    if (bytes.length > 0) this.socket.unshift(bytes);
+    this.lane.handOver(this.socket);
+    this.socket.resume();
+  }
+
+  private timeOutPartial(): void {
+    this.partialTimer = undefined;
+    if (this.owed.length > 0) return this.closeWhenAnswered();
+    this.socket.end(REQUEST_TIMEOUT);
+  }
+
+  private clearPartial(): void {
+    this.partial = undefined;
+    if (this.partialTimer !== undefined) clearTimeout(this.partialTimer);
+    this.partialTimer = undefined;
+  }
+
+  private release(): void {
+    this.clearPartial();
+    this.lane.release(this);
+  }
+}
+
+/** A line feed without its carriage return: a head the lane leaves to node:http. */
+function hasBareLineFeed(bytes: Buffer): boolean {
+  for (let at = bytes.indexOf(LINE_FEED); at !== -1; at = bytes.indexOf(LINE_FEED, at + 1)) {
+    if (at === 0 || bytes[at - 1] !== CARRIAGE_RETURN) return true;
+  }
+  return false;
+}
+
+function ignoreError(): void {
+  // A connection reset by the client needs no answer; 'close' follows.
+}
