@@ -89,6 +89,16 @@ describe('sealed notice tokens', () => {
     );
   });
 
+  it('opens tokens of any size, one after the other, the small ones between large ones intact', () => {
+    const large = { ...bannerWin, dspBurl: `https://dsp.test/b?${'x'.repeat(9000)}` };
+    const tokens = [bannerWin, large, bannerWin, large].map((claims) => sealToken(claims, ring));
+    const opened = tokens.map((token) => openToken(token, ring));
+    assert.deepEqual(
+      opened,
+      [bannerWin, large, bannerWin, large].map((claims) => ({ ok: true, claims, keyId: 7 })),
+    );
+  });
+
   it('seals the same claims into different tokens (random IV)', () => {
     assert.notEqual(sealToken(bannerWin, ring), sealToken(bannerWin, ring));
   });
