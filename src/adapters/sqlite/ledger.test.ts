@@ -82,6 +82,74 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.record([event({ dedupe: claim })]), [COUNTED]);
   });
 
+  it('keeps every column of every event through the move of shared dims to event_dims (migration 8)', () => {
+    const path = join(dir, 'dims-upgrade.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 7).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 7');
+    const insert =
+      old.prepare(`INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome,
+        reason, ivt_rule, kind, format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency,
+        advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (?, ?, 1, 'exchange', ?, ?, ?, 'adm', 'banner', 'web', 'adm', ?, 'p', ?, '1', 'b', 'USD', 0, 0, 0, 0, 0, 0,
+        ?, 0, 0, '203.0.113.9', 'UA/1', ?, ?)`);
+    insert.run(T0, T0, 'counted', '', '', 's1', 'a1', 1000, 'key-a1', T0 + 600_000);
+    insert.run(T0 + 1, T0, 'counted', '', '', 's1', 'a2', 2000, 'key-a2', T0 + 600_000);
+    insert.run(T0 + 2, T0, 'not_counted', 'invalid_traffic', 'bot_user_agent', 's2', 'a3', 3000, null, 0);
+    const before = old.prepare('SELECT * FROM events ORDER BY id').all();
+    old.close();
+
+    const upgraded = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(upgraded.record([event({ dedupe: { key: 'key-a1', expiresMs: T0 + 600_000 } })]), [
+      { outcome: 'not_counted', reason: 'duplicate' },
+    ]);
+    upgraded.close();
+    const reader = new Database(path, { readonly: true });
+    const after = reader.prepare('SELECT * FROM events ORDER BY id').all();
+    assert.deepEqual(after.slice(0, 3), before);
+    assert.equal(reader.prepare('SELECT COUNT(*) FROM event_dims').pluck().get(), 3);
+    reader.close();
+  });
+
+  it('stores each distinct set of dims once, whatever characters seats and publishers hold', () => {
+    const path = join(dir, 'dims.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const dims = event().dims;
+    own.record([
+      event({ dims: { ...dims, seat: 'a\u001fb', publisher: 'c' } }),
+      event({ dims: { ...dims, seat: 'a', publisher: 'b\u001fc' } }),
+      event({ dims: { ...dims, seat: 'a', publisher: 'b\u001fc' } }),
+    ]);
+    own.record([event({ dims: { ...dims, seat: 'a\u001fb', publisher: 'c' } })]);
+    own.close();
+    const reader = new Database(path, { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT seat, publisher FROM events ORDER BY id').all(), [
+      { seat: 'a\u001fb', publisher: 'c' },
+      { seat: 'a', publisher: 'b\u001fc' },
+      { seat: 'a', publisher: 'b\u001fc' },
+      { seat: 'a\u001fb', publisher: 'c' },
+    ]);
+    assert.equal(reader.prepare('SELECT COUNT(*) FROM event_dims').pluck().get(), 2);
+    reader.close();
+  });
+
+  it('forgets the dims a failed batch added: the next batch with them records them again', () => {
+    const path = join(dir, 'dims-rollback.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const fresh = { ...event().dims, seat: 'seat-only-in-the-failed-batch' };
+    // Fault injection: the second event breaks a NOT NULL constraint, so the whole batch rolls back.
+    const broken = event({ receivedMs: null as unknown as number });
+    assert.throws(() => own.record([event({ dims: fresh }), broken]), /NOT NULL/);
+    own.record([event({ dims: fresh })]);
+    own.close();
+    const reader = new Database(path, { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT seat FROM events').pluck().all(), [
+      'seat-only-in-the-failed-batch',
+    ]);
+    reader.close();
+  });
+
   it('lets a claim be taken again once it expired (a tracker cachebuster after five minutes)', () => {
     ledger.record([event({ dedupe: { key: 'cb', expiresMs: T0 + 300_000 } })]);
     const later = T0 + 300_001;

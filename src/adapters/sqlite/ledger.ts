@@ -65,6 +65,54 @@ interface NewClaim {
   expiresMs: number;
 }
 
+/** What a batch's transaction wrote that the ledger keeps in memory once it committed. */
+interface BatchWrites {
+  outcomes: Outcome[];
+  newClaims: NewClaim[];
+  /** `event_dims` rows added, by their `dimsKey`. */
+  newDims: Map<string, number>;
+}
+
+/**
+ * The `event_dims` columns, in the order `dimsValues` gives them: first those the hourly rollups
+ * group by, in the rollups' order, then the others.
+ */
+const DIMS_COLUMNS =
+  'account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id, ' +
+  'line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule';
+/** How many of the dims values the hourly rollups group by (the first ones). */
+const ROLLUP_DIMS = 15;
+
+/** An event's `event_dims` values, with the outcome it was recorded with. */
+function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
+  const d = event.dims;
+  return [
+    d.accountId,
+    outcome.outcome,
+    outcome.outcome === 'counted' ? '' : outcome.reason,
+    d.impressionType,
+    d.format,
+    d.channel,
+    d.method,
+    d.seat,
+    d.publisher,
+    d.advertiserId,
+    d.lineItemId,
+    d.trackerId,
+    d.placementId,
+    d.paymentRuleId,
+    d.cachebusterMissing ? 1 : 0,
+    d.kind,
+    d.currency,
+    outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '',
+  ];
+}
+
+/** One string per distinct set of dims values (JSON: no two sets share it, whatever a seat holds). */
+function dimsKey(values: readonly (string | number)[]): string {
+  return JSON.stringify(values);
+}
+
 /**
  * The billing ledger on SQLite: one transaction per batch, on one connection. The live dedupe
  * claims are indexed in memory (built on the first `record`), so one process may record into a
@@ -72,24 +120,31 @@ interface NewClaim {
  */
 export class SqliteLedger implements Ledger {
   private readonly eventKey: Database.Statement;
+  private readonly insertDims: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly upsertRollup: Database.Statement;
-  private readonly recordBatch: (
-    batch: readonly EventRecord[],
-    claims: ClaimIndex,
-  ) => { outcomes: Outcome[]; newClaims: NewClaim[] };
+  private readonly recordBatch: (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites;
   private claims: ClaimIndex | undefined;
+  /** Every `event_dims` row's id, by its `dimsKey`. */
+  private readonly dimsIds = new Map<string, number>();
 
   constructor(private readonly db: Database.Database) {
-    this.eventKey = db.prepare('SELECT dedupe_key FROM events WHERE id = ?').pluck();
+    this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
+    this.insertDims = db
+      .prepare(
+        `INSERT INTO event_dims (${DIMS_COLUMNS}) VALUES (${DIMS_COLUMNS.replace(/\w+/g, '?')}) RETURNING id`,
+      )
+      .pluck();
     this.insertEvent = db.prepare(
-      `INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule, kind,
-         format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
-         tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros,
-         revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+         media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    for (const row of db.prepare(`SELECT id, ${DIMS_COLUMNS} FROM event_dims`).raw().iterate()) {
+      const [id, ...values] = row as [number, ...(string | number)[]];
+      this.dimsIds.set(dimsKey(values), id);
+    }
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
          deadline_ms)
@@ -113,9 +168,10 @@ export class SqliteLedger implements Ledger {
     const first = batch[0];
     if (first === undefined) return [];
     const claims = this.liveClaims(first.receivedMs);
-    const { outcomes, newClaims } = this.recordBatch(batch, claims);
-    // Only a committed claim enters the index: a batch that failed claimed nothing.
+    const { outcomes, newClaims, newDims } = this.recordBatch(batch, claims);
+    // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
     for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, first.receivedMs);
+    for (const [key, id] of newDims) this.dimsIds.set(key, id);
     return outcomes;
   }
 
@@ -133,7 +189,7 @@ export class SqliteLedger implements Ledger {
    */
   private liveClaims(nowMs: number): ClaimIndex {
     if (this.claims !== undefined) return this.claims;
-    const live = `FROM events WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`;
+    const live = `FROM event_rows WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`;
     const count = this.db.prepare(`SELECT COUNT(*) ${live}`).pluck().get(nowMs) as number;
     const claims = new ClaimIndex(count * 4);
     const rows = this.db.prepare(`SELECT id, dedupe_key, claim_expires_ms ${live}`).raw().iterate(nowMs);
@@ -144,14 +200,13 @@ export class SqliteLedger implements Ledger {
     return claims;
   }
 
-  private recordInTransaction(
-    batch: readonly EventRecord[],
-    claims: ClaimIndex,
-  ): { outcomes: Outcome[]; newClaims: NewClaim[] } {
+  private recordInTransaction(batch: readonly EventRecord[], claims: ClaimIndex): BatchWrites {
     const outcomes: Outcome[] = [];
     const newClaims: NewClaim[] = [];
+    const newDims = new Map<string, number>();
     const claimedInBatch = new Map<string, NewClaim>();
     const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
+    /** Per hour and dims row: the rollup row's values and its metrics to add. */
     const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
     for (const event of batch) {
       let outcome = event.outcome;
@@ -165,36 +220,23 @@ export class SqliteLedger implements Ledger {
         if (claimed) outcome = notCounted('duplicate');
       }
       const counted = outcome.outcome === 'counted';
-      const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
-      const ivtRule =
-        outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '';
       const d = event.dims;
+      const dims = dimsValues(event, outcome);
+      const key = dimsKey(dims);
+      let dimsId = this.dimsIds.get(key) ?? newDims.get(key);
+      if (dimsId === undefined) {
+        dimsId = this.insertDims.get(...dims) as number;
+        newDims.set(key, dimsId);
+      }
       const dedupeKey = dedupe?.key ?? null;
       const claimExpiresMs = counted && dedupe !== undefined ? dedupe.expiresMs : 0;
       const inserted = this.insertEvent.run(
         event.receivedMs,
         event.servedHourMs,
-        d.accountId,
-        d.impressionType,
-        outcome.outcome,
-        reason,
-        ivtRule,
-        d.kind,
-        d.format,
-        d.channel,
-        d.method,
-        d.seat,
-        d.publisher,
+        dimsId,
         d.auctionId,
         d.impId,
         d.bidId,
-        d.currency,
-        d.advertiserId,
-        d.lineItemId,
-        d.trackerId,
-        d.placementId,
-        d.paymentRuleId,
-        d.cachebusterMissing ? 1 : 0,
         event.priceMicros,
         event.mediaCostMicros,
         event.revenueMicros,
@@ -212,40 +254,24 @@ export class SqliteLedger implements Ledger {
         claimedInBatch.set(dedupe.key, claim);
         newClaims.push(claim);
       }
-      if (counted) {
-        if (event.delivery !== undefined && dedupeKey !== null) {
-          this.insertDelivery.run(
-            d.accountId,
-            dedupeKey,
-            event.delivery.url,
-            event.deviceIp,
-            event.userAgent,
-            event.receivedMs,
-            event.receivedMs,
-            event.delivery.deadlineMs,
-          );
-        }
+      if (counted && event.delivery !== undefined && dedupeKey !== null) {
+        this.insertDelivery.run(
+          d.accountId,
+          dedupeKey,
+          event.delivery.url,
+          event.deviceIp,
+          event.userAgent,
+          event.receivedMs,
+          event.receivedMs,
+          event.delivery.deadlineMs,
+        );
       }
-      const values = [
-        event.servedHourMs,
-        d.accountId,
-        outcome.outcome,
-        reason,
-        d.impressionType,
-        d.format,
-        d.channel,
-        d.method,
-        d.seat,
-        d.publisher,
-        d.advertiserId,
-        d.lineItemId,
-        d.trackerId,
-        d.placementId,
-        d.paymentRuleId,
-        d.cachebusterMissing ? 1 : 0,
-      ];
-      const key = values.join('\u001f');
-      const rollup = rollups.get(key) ?? { values, metrics: [0, 0, 0, 0] };
+      const rollupKey = `${event.servedHourMs}/${dimsId}`;
+      let rollup = rollups.get(rollupKey);
+      if (rollup === undefined) {
+        rollup = { values: [event.servedHourMs, ...dims.slice(0, ROLLUP_DIMS)], metrics: [0, 0, 0, 0] };
+        rollups.set(rollupKey, rollup);
+      }
       rollup.metrics[0] += 1;
       // Money is what was billed: only counted events carry it into the reports.
       if (counted) {
@@ -253,11 +279,12 @@ export class SqliteLedger implements Ledger {
         rollup.metrics[2] += event.mediaCostMicros;
         rollup.metrics[3] += event.revenueMicros;
       }
-      rollups.set(key, rollup);
       outcomes.push(outcome);
     }
+    // Dims rows that differ only where the rollups do not look (kind, currency, IVT rule) add
+    // into one rollup row: the upsert adds them.
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
-    return { outcomes, newClaims };
+    return { outcomes, newClaims, newDims };
   }
 
   leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[] {
@@ -372,7 +399,10 @@ export class SqliteLedger implements Ledger {
       const cutoffId = this.firstEventIdReceivedAfter(beforeMs);
       const toId = Math.max(fromId, Math.min(cutoffId, fromId + maxRows));
       const events = this.db
-        .prepare(`DELETE FROM events WHERE id >= ? AND id < ? AND outcome <> 'counted'`)
+        .prepare(
+          `DELETE FROM event_rows WHERE id >= ? AND id < ?
+             AND dims_id IN (SELECT id FROM event_dims WHERE outcome <> 'counted')`,
+        )
         .run(fromId, toId).changes;
       this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
       // Delivered at or after it fell due: the (status, due_ms) index finds the old ones.
@@ -395,9 +425,9 @@ export class SqliteLedger implements Ledger {
    */
   private firstEventIdReceivedAfter(ms: number): number {
     const receivedAt = this.db.prepare(
-      'SELECT received_ms AS ms FROM events WHERE id >= ? ORDER BY id LIMIT 1',
+      'SELECT received_ms AS ms FROM event_rows WHERE id >= ? ORDER BY id LIMIT 1',
     );
-    const bounds = this.db.prepare('SELECT MIN(id) AS low, MAX(id) AS high FROM events').get() as {
+    const bounds = this.db.prepare('SELECT MIN(id) AS low, MAX(id) AS high FROM event_rows').get() as {
       low: number | null;
       high: number | null;
     };

@@ -265,5 +265,70 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // with the hour, so a report of one account otherwise reads every account's rows of those hours.
   `
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
+  `, // 8: an event row holds only what differs from one impression to the next; what many share
+  // (account, outcome, format, seat, publisher, tracker…) is stored once in event_dims and named
+  // by id. The hot insert binds 14 values instead of 30 (about 2 µs less a notice). The view
+  // \`events\` has the columns and rows the table had, for every reader.
+  `
+  CREATE TABLE event_dims (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    impression_type TEXT NOT NULL,
+    format TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seat TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    line_item_id INTEGER NOT NULL,
+    tracker_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    payment_rule_id INTEGER NOT NULL,
+    cachebuster_missing INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    ivt_rule TEXT NOT NULL,
+    UNIQUE (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id,
+      line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule)
+  );
+  CREATE TABLE event_rows (
+    id INTEGER PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    served_hour_ms INTEGER NOT NULL,
+    dims_id INTEGER NOT NULL REFERENCES event_dims (id),
+    auction_id TEXT NOT NULL,
+    imp_id TEXT NOT NULL,
+    bid_id TEXT NOT NULL,
+    price_micros INTEGER NOT NULL,
+    media_cost_micros INTEGER NOT NULL,
+    revenue_micros INTEGER NOT NULL,
+    device_ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    dedupe_key TEXT,
+    claim_expires_ms INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+      advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule)
+    SELECT DISTINCT account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+      advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule
+    FROM events;
+  INSERT INTO event_rows (id, received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros, media_cost_micros,
+    revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+    SELECT e.id, e.received_ms, e.served_hour_ms, d.id, e.auction_id, e.imp_id, e.bid_id, e.price_micros,
+      e.media_cost_micros, e.revenue_micros, e.device_ip, e.user_agent, e.dedupe_key, e.claim_expires_ms
+    FROM events e JOIN event_dims d USING (account_id, outcome, reason, impression_type, format, channel, method, seat,
+      publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+      currency, ivt_rule);
+  DROP TABLE events;
+  CREATE INDEX event_rows_claims ON event_rows (claim_expires_ms) WHERE claim_expires_ms > 0;
+  CREATE VIEW events AS
+    SELECT r.id, r.received_ms, r.served_hour_ms, d.account_id, d.impression_type, d.outcome, d.reason, d.ivt_rule,
+      d.kind, d.format, d.channel, d.method, d.seat, d.publisher, r.auction_id, r.imp_id, r.bid_id, d.currency,
+      d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id, d.cachebuster_missing,
+      r.price_micros, r.media_cost_micros, r.revenue_micros, r.device_ip, r.user_agent, r.dedupe_key,
+      r.claim_expires_ms
+    FROM event_rows r JOIN event_dims d ON d.id = r.dims_id;
   `,
 ];
