@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -84,6 +84,23 @@ describe('the counting thread', () => {
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 2 });
     ledger.close();
     await recorder.close();
+  });
+
+  it('names its thread tally-counting for the operating system, where operators can find and pin it', async () => {
+    const threadNames = () =>
+      readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+    assert.ok(!threadNames().includes('tally-counting'));
+    const recorder = new WorkerRecorder(
+      settings(join(dir, 'named.db'), testKeyRing()),
+      new Metrics(),
+      silent,
+    );
+    try {
+      await recorder.start();
+      assert.ok(threadNames().includes('tally-counting'), threadNames().join(', '));
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('is warm only once its counting thread has loaded the ledger’s live claims, and cold again while a new thread loads them', async () => {

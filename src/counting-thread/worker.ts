@@ -12,6 +12,7 @@ import { Counter } from '../hot/counter.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import type { Submission } from '../ports/recorder.js';
 import { keyRingOf, priceKeysOf } from '../thread-keys.js';
+import { nameThisThread } from '../lib/thread-name.js';
 
 const DAY_MS = 86_400_000;
 /** Rows one pruning step may delete (a transaction of a few ms). */
@@ -19,6 +20,7 @@ const PRUNE_ROWS_PER_STEP = 5000;
 
 if (parentPort === null) throw new Error('src/counting-thread/worker.ts runs as a worker thread');
 const port: MessagePort = parentPort;
+nameThisThread('tally-counting');
 const send = (message: FromCounter) => port.postMessage(message);
 
 const settings = workerData as CounterSettings;

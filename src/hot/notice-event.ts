@@ -84,7 +84,7 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
 
 /** One count per impression, whichever method: account, auction, imp, bid and seat. */
 export function impressionKey(claims: NoticeClaims): string {
-  return ['x', claims.accountId, claims.auctionId, claims.impId, claims.bidId, claims.seat].join('\u001f');
+  return `x\u001f${claims.accountId}\u001f${claims.auctionId}\u001f${claims.impId}\u001f${claims.bidId}\u001f${claims.seat}`;
 }
 
 function filledBurl(claims: NoticeClaims, nowMs: number, env: NoticeEnvironment): string {

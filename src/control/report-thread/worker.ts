@@ -6,8 +6,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { serveRequests } from '../../lib/request-thread.js';
 import type { ReadAnswer, ReadRequest } from './protocol.js';
+import { nameThisThread } from '../../lib/thread-name.js';
 
 if (parentPort === null) throw new Error('src/control/report-thread/worker.ts runs as a worker thread');
+nameThisThread('tally-reports');
 const ledger = new SqliteLedger(new Database(workerData as string, { readonly: true }));
 
 serveRequests(parentPort, (read: ReadRequest): ReadAnswer =>

@@ -7,8 +7,10 @@ import { serveRequests } from '../../lib/request-thread.js';
 import { keyRingOf, priceKeysOf } from '../../thread-keys.js';
 import { registerWins } from '../register-wins.js';
 import type { WinSettings, WinsRequest } from './protocol.js';
+import { nameThisThread } from '../../lib/thread-name.js';
 
 if (parentPort === null) throw new Error('src/control/win-thread/worker.ts runs as a worker thread');
+nameThisThread('tally-wins');
 const settings = workerData as WinSettings;
 const keyRing = keyRingOf(settings);
 const rulesFor = rulesByPublisher(new Map(settings.rules));
