@@ -3,7 +3,8 @@
 // node:http server answering the same GIF, and nginx's empty_gif when nginx is installed.
 // The load comes from wrk (C, one thread), far lighter than any Node load generator, so the
 // servers and not the generator set the pace. With taskset, wrk runs on core 0 and each server's
-// main thread on core 1; Tally's counting thread may run on either core. Where /proc exists it
+// main thread on core 1; Tally's counting thread joins wrk on core 0 (where wrk leaves half the
+// core idle), and in one more target goes wherever the kernel puts it. Where /proc exists it
 // also prints the CPU each side used per answered request, and the ceiling that sets.
 //
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
@@ -83,12 +84,26 @@ async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
-/** With `taskset`, wrk runs on core 0 and the servers' main threads on core 1. */
+/**
+ * With `taskset`, wrk runs on core 0 and the servers' main threads on core 1; Tally's counting
+ * thread joins wrk on core 0 in the "pinned" targets, and goes where the kernel puts it in the
+ * "unpinned" one.
+ */
 const PIN = spawnSync('taskset', ['-V']).status === 0;
 
 /** Pins a process's main thread (its thread id is its pid) to core 1; its other threads keep every core. */
 function pinMainThread(pid: number | undefined): void {
   if (PIN && pid !== undefined) spawnSync('taskset', ['-cp', '1', String(pid)], { stdio: 'ignore' });
+}
+
+/** Pins the thread of process `pid` that Tally named `name` (see `nameThisThread`) to `core`. */
+function pinNamedThread(pid: number | undefined, name: string, core: number): void {
+  if (!PIN || pid === undefined) return;
+  const tid = readdirSync(`/proc/${pid}/task`).find(
+    (task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === name,
+  );
+  if (tid === undefined) throw new Error(`process ${pid} has no thread named ${name}`);
+  spawnSync('taskset', ['-cp', String(core), tid], { stdio: 'ignore' });
 }
 
 /**
@@ -238,7 +253,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     PIN
-      ? 'wrk on core 0, the servers’ main threads on core 1\n'
+      ? 'wrk on core 0, the servers’ main threads on core 1, Tally’s counting thread on core 0 unless unpinned\n'
       : 'no taskset: wrk and the servers are not pinned\n',
   );
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-bench-'));
@@ -299,13 +314,20 @@ async function main(): Promise<void> {
         await stop(nginx);
       }
 
-      for (const synchronous of ['FULL', 'NORMAL'] as const) {
+      const tallyTargets = [
+        { synchronous: 'FULL', pinCounting: true },
+        { synchronous: 'NORMAL', pinCounting: true },
+        { synchronous: 'NORMAL', pinCounting: false },
+      ] as const;
+      for (const { synchronous, pinCounting } of tallyTargets) {
+        const name = `Tally, synchronous=${synchronous}${pinCounting ? '' : ', unpinned'}`;
         const tally = await startServer({
           TALLY_SQLITE_SYNCHRONOUS: synchronous,
           TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
         });
         pinMainThread(tally.pid());
-        results.push(await load(`Tally, synchronous=${synchronous}`, tally.url, pathsFile, tally.pid()));
+        if (pinCounting) pinNamedThread(tally.pid(), 'tally-counting', 0);
+        results.push(await load(name, tally.url, pathsFile, tally.pid()));
         await tally.stop();
         const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
         const counts = db
@@ -316,7 +338,7 @@ async function main(): Promise<void> {
         };
         db.close();
         await tally.dispose();
-        ledgers.push(`${synchronous} round ${round}: ${counts.counted} of ${counts.total} counted`);
+        ledgers.push(`${name} round ${round}: ${counts.counted} of ${counts.total} counted`);
       }
     }
 

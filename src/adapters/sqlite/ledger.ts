@@ -108,6 +108,12 @@ function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
   ];
 }
 
+function sameValues(values: readonly (string | number)[], others: readonly (string | number)[]): boolean {
+  if (values.length !== others.length) return false;
+  for (let index = 0; index < values.length; index++) if (values[index] !== others[index]) return false;
+  return true;
+}
+
 /** One string per distinct set of dims values (JSON: no two sets share it, whatever a seat holds). */
 function dimsKey(values: readonly (string | number)[]): string {
   return JSON.stringify(values);
@@ -208,6 +214,7 @@ export class SqliteLedger implements Ledger {
     const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
     /** Per hour and dims row: the rollup row's values and its metrics to add. */
     const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
+    let previous: { dims: readonly (string | number)[]; id: number } = { dims: [], id: 0 };
     for (const event of batch) {
       let outcome = event.outcome;
       const dedupe = event.dedupe;
@@ -222,12 +229,17 @@ export class SqliteLedger implements Ledger {
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
       const dims = dimsValues(event, outcome);
-      const key = dimsKey(dims);
-      let dimsId = this.dimsIds.get(key) ?? newDims.get(key);
+      // Events of a batch often share their dims: comparing with the previous spares the key.
+      let dimsId = sameValues(dims, previous.dims) ? previous.id : undefined;
       if (dimsId === undefined) {
-        dimsId = this.insertDims.get(...dims) as number;
-        newDims.set(key, dimsId);
+        const key = dimsKey(dims);
+        dimsId = this.dimsIds.get(key) ?? newDims.get(key);
+        if (dimsId === undefined) {
+          dimsId = this.insertDims.get(...dims) as number;
+          newDims.set(key, dimsId);
+        }
       }
+      previous = { dims, id: dimsId };
       const dedupeKey = dedupe?.key ?? null;
       const claimExpiresMs = counted && dedupe !== undefined ? dedupe.expiresMs : 0;
       const inserted = this.insertEvent.run(

@@ -265,10 +265,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // with the hour, so a report of one account otherwise reads every account's rows of those hours.
   `
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
-  `, // 8: an event row holds only what differs from one impression to the next; what many share
+  `,
+  // 8: an event row holds only what differs from one impression to the next; what many share
   // (account, outcome, format, seat, publisher, tracker…) is stored once in event_dims and named
-  // by id. The hot insert binds 14 values instead of 30 (about 2 µs less a notice). The view
-  // \`events\` has the columns and rows the table had, for every reader.
+  // by id. The hot insert binds 13 values instead of 30 (about 2 µs less a notice). dims_id has no
+  // foreign key, which would cost every insert a lookup: the ledger names only dims rows that
+  // committed. The view "events" has the columns and rows the table had, for every reader.
   `
   CREATE TABLE event_dims (
     id INTEGER PRIMARY KEY,
@@ -297,7 +299,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     id INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
     served_hour_ms INTEGER NOT NULL,
-    dims_id INTEGER NOT NULL REFERENCES event_dims (id),
+    dims_id INTEGER NOT NULL,
     auction_id TEXT NOT NULL,
     imp_id TEXT NOT NULL,
     bid_id TEXT NOT NULL,
