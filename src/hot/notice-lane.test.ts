@@ -92,6 +92,11 @@ class Client {
     throw new Error(`expected ${count} answers, got: ${JSON.stringify(this.received)}`);
   }
 
+  /** Half-closes: the client sends nothing more but still reads. */
+  end(): void {
+    this.socket.end();
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
@@ -254,6 +259,26 @@ describe('the notice lane', () => {
     });
   });
 
+  it('answers what a client sent before half-closing, then closes', { timeout: 5000 }, async () => {
+    let commit: (answer: NoticeAnswer) => void = () => undefined;
+    await withLane(
+      () => new Promise((resolve) => (commit = resolve)),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        client.write(get('/n/last'));
+        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        client.end();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        commit(PIXEL);
+        await client.closed;
+        const [answer] = await client.answers(1);
+        assert.equal(answer?.status, 200);
+        assert.equal(answer?.headers.get('connection'), 'close');
+      },
+    );
+  });
+
   it('leaves malformed and oversized heads to node:http, which refuses them', async () => {
     await withLane(echo, async ({ port, laneSaw }) => {
       const bareLineFeeds = new Client(port);
@@ -280,6 +305,26 @@ describe('the notice lane', () => {
       assert.deepEqual(laneSaw, []);
     });
   });
+
+  it(
+    'times a head from its first bytes: trickling it in does not keep the connection open',
+    { timeout: 10_000 },
+    async () => {
+      await withLane(echo, async ({ port }) => {
+        const client = new Client(port);
+        const head = get('/n/slow-loris');
+        let sent = 0;
+        const trickle = setInterval(() => client.write(head.charAt(sent++)), 50);
+        try {
+          await client.closed;
+        } finally {
+          clearInterval(trickle);
+        }
+        assert.equal((await client.answers(1))[0]?.status, 408);
+        assert.ok(sent < head.length / 2, `closed after ${sent} of the head's ${head.length} bytes`);
+      });
+    },
+  );
 
   it('answers every one of many pipelined notices, in order, reading on as answers go out', async () => {
     await withLane(echo, async ({ port }) => {

@@ -98,6 +98,7 @@ interface Owed {
 class LaneConnection {
   /** The start of a request head not yet complete. */
   private partial: Buffer | undefined;
+  /** Ends the connection when the head is still incomplete `headersTimeoutMs` after its first bytes. */
   private partialTimer: NodeJS.Timeout | undefined;
   /** Answers owed, in request order. */
   private readonly owed: Owed[] = [];
@@ -138,7 +139,7 @@ class LaneConnection {
   private read(chunk: Buffer): void {
     if (this.ending || this.handOverBytes !== undefined) return;
     const data = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
-    this.clearPartial();
+    this.partial = undefined;
     let offset = 0;
     for (let end = data.indexOf(HEAD_END, offset); end !== -1; end = data.indexOf(HEAD_END, offset)) {
       const request =
@@ -146,6 +147,7 @@ class LaneConnection {
           ? undefined
           : readLaneRequest(data.toString('latin1', offset, end));
       if (request === undefined) return this.handOver(data.subarray(offset));
+      this.clearPartial();
       offset = end + HEAD_END.length;
       this.answer(request);
       if (!request.keepAlive) return this.closeWhenAnswered();
@@ -154,7 +156,7 @@ class LaneConnection {
       const rest = data.subarray(offset);
       if (rest.length > this.lane.options.maxHeadBytes || hasBareLineFeed(rest)) return this.handOver(rest);
       this.partial = Buffer.from(rest);
-      this.partialTimer = setTimeout(() => this.timeOutPartial(), this.lane.options.headersTimeoutMs);
+      this.partialTimer ??= setTimeout(() => this.timeOutPartial(), this.lane.options.headersTimeoutMs);
     }
     if (this.owed.length >= this.lane.options.maxPipelined) this.socket.pause();
   }
