@@ -247,6 +247,34 @@ describe('the notice lane', () => {
     );
   });
 
+  it('serves a head sent byte by byte, and hands one that grows too long in pieces to node:http', async () => {
+    const patient = { ...OPTIONS, headersTimeoutMs: 10_000 };
+    await withLane(
+      echo,
+      async ({ port, laneSaw }) => {
+        const slow = new Client(port);
+        for (const byte of get('/n/bytewise', 'User-Agent: UA/1\r\n')) {
+          slow.write(byte);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        assert.equal((await slow.answers(1))[0]?.headers.get('location'), '/n/bytewise');
+        slow.destroy();
+
+        const long = new Client(port);
+        long.write('GET /n/long HTTP/1.1\r\nHost: tally.test\r\n');
+        for (let piece = 0; piece < 10; piece++) {
+          long.write(`X-Piece-${piece}: ${'x'.repeat(300)}\r\n`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        long.write('\r\n');
+        assert.equal((await long.answers(1))[0]?.status, 431);
+        assert.deepEqual(laneSaw, ['/n/bytewise']);
+        long.destroy();
+      },
+      patient,
+    );
+  });
+
   it('closes after answering Connection: close and serves nothing sent after it', async () => {
     await withLane(echo, async ({ port, laneSaw }) => {
       const client = new Client(port);

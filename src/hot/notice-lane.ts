@@ -22,6 +22,7 @@ export interface NoticeLaneOptions {
 export type LaneServe = (request: LaneRequest, remoteAddress: string) => Promise<NoticeAnswer>;
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
 const LINE_FEED = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const REQUEST_TIMEOUT = Buffer.from(
@@ -96,8 +97,14 @@ interface Owed {
 
 /** One connection while the lane serves it. */
 class LaneConnection {
-  /** The start of a request head not yet complete. */
-  private partial: Buffer | undefined;
+  /**
+   * The pieces of a request head not yet complete. They are joined only once the head is whole
+   * (or too long): a client sending a head byte by byte costs linear work, not quadratic.
+   */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** The last bytes of `partial`, where the blank line that ends the head may begin. */
+  private partialTail: Buffer = EMPTY;
   /** Ends the connection when the head is still incomplete `headersTimeoutMs` after its first bytes. */
   private partialTimer: NodeJS.Timeout | undefined;
   /** Answers owed, in request order. */
@@ -138,8 +145,15 @@ class LaneConnection {
 
   private read(chunk: Buffer): void {
     if (this.ending || this.handOverBytes !== undefined) return;
-    const data = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk]);
-    this.partial = undefined;
+    let data = chunk;
+    if (this.partialBytes > 0) {
+      const seam = Buffer.concat([this.partialTail, chunk.subarray(0, HEAD_END.length - 1)]);
+      if (!seam.includes(HEAD_END) && !chunk.includes(HEAD_END)) return this.keepPartial(chunk);
+      data = Buffer.concat([...this.partial, chunk]);
+      this.partial = [];
+      this.partialBytes = 0;
+      this.partialTail = EMPTY;
+    }
     let offset = 0;
     for (let end = data.indexOf(HEAD_END, offset); end !== -1; end = data.indexOf(HEAD_END, offset)) {
       const request =
@@ -152,13 +166,21 @@ class LaneConnection {
       this.answer(request);
       if (!request.keepAlive) return this.closeWhenAnswered();
     }
-    if (offset < data.length) {
-      const rest = data.subarray(offset);
-      if (rest.length > this.lane.options.maxHeadBytes || hasBareLineFeed(rest)) return this.handOver(rest);
-      this.partial = Buffer.from(rest);
-      this.partialTimer ??= setTimeout(() => this.timeOutPartial(), this.lane.options.headersTimeoutMs);
-    }
+    if (offset < data.length) this.keepPartial(data.subarray(offset));
     if (this.owed.length >= this.lane.options.maxPipelined) this.socket.pause();
+  }
+
+  /** Keeps a piece of an incomplete head, or hands the connection over when the head is unusual. */
+  private keepPartial(piece: Buffer): void {
+    const before = this.partialTail[this.partialTail.length - 1];
+    this.partial.push(Buffer.from(piece));
+    this.partialBytes += piece.length;
+    const tail = Buffer.concat([this.partialTail, piece]);
+    this.partialTail = tail.subarray(Math.max(0, tail.length - (HEAD_END.length - 1)));
+    if (this.partialBytes > this.lane.options.maxHeadBytes || hasBareLineFeed(piece, before)) {
+      return this.handOver(Buffer.concat(this.partial));
+    }
+    this.partialTimer ??= setTimeout(() => this.timeOutPartial(), this.lane.options.headersTimeoutMs);
   }
 
   private answer(request: LaneRequest): void {
@@ -225,7 +247,9 @@ class LaneConnection {
   }
 
   private clearPartial(): void {
-    this.partial = undefined;
+    this.partial = [];
+    this.partialBytes = 0;
+    this.partialTail = EMPTY;
     if (this.partialTimer !== undefined) clearTimeout(this.partialTimer);
     this.partialTimer = undefined;
   }
@@ -236,10 +260,13 @@ class LaneConnection {
   }
 }
 
-/** A line feed without its carriage return: a head the lane leaves to node:http. */
-function hasBareLineFeed(bytes: Buffer): boolean {
+/**
+ * A line feed without its carriage return (`before`: the byte before `bytes`, if any): a head
+ * the lane leaves to node:http.
+ */
+function hasBareLineFeed(bytes: Buffer, before: number | undefined): boolean {
   for (let at = bytes.indexOf(LINE_FEED); at !== -1; at = bytes.indexOf(LINE_FEED, at + 1)) {
-    if (at === 0 || bytes[at - 1] !== CARRIAGE_RETURN) return true;
+    if ((at === 0 ? before : bytes[at - 1]) !== CARRIAGE_RETURN) return true;
   }
   return false;
 }
