@@ -150,9 +150,7 @@ class LaneConnection {
       const seam = Buffer.concat([this.partialTail, chunk.subarray(0, HEAD_END.length - 1)]);
       if (!seam.includes(HEAD_END) && !chunk.includes(HEAD_END)) return this.keepPartial(chunk);
       data = Buffer.concat([...this.partial, chunk]);
-      this.partial = [];
-      this.partialBytes = 0;
-      this.partialTail = EMPTY;
+      this.clearPartial();
     }
     let offset = 0;
     for (let end = data.indexOf(HEAD_END, offset); end !== -1; end = data.indexOf(HEAD_END, offset)) {
@@ -161,7 +159,6 @@ class LaneConnection {
           ? undefined
           : readLaneRequest(data.toString('latin1', offset, end));
       if (request === undefined) return this.handOver(data.subarray(offset));
-      this.clearPartial();
       offset = end + HEAD_END.length;
       this.answer(request);
       if (!request.keepAlive) return this.closeWhenAnswered();

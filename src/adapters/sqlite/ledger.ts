@@ -214,7 +214,8 @@ export class SqliteLedger implements Ledger {
     const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
     /** Per hour and dims row: the rollup row's values and its metrics to add. */
     const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
-    let previous: { dims: readonly (string | number)[]; id: number } = { dims: [], id: 0 };
+    let previousDims: readonly (string | number)[] = [];
+    let previousDimsId = 0;
     for (const event of batch) {
       let outcome = event.outcome;
       const dedupe = event.dedupe;
@@ -230,7 +231,7 @@ export class SqliteLedger implements Ledger {
       const d = event.dims;
       const dims = dimsValues(event, outcome);
       // Events of a batch often share their dims: comparing with the previous spares the key.
-      let dimsId = sameValues(dims, previous.dims) ? previous.id : undefined;
+      let dimsId = sameValues(dims, previousDims) ? previousDimsId : undefined;
       if (dimsId === undefined) {
         const key = dimsKey(dims);
         dimsId = this.dimsIds.get(key) ?? newDims.get(key);
@@ -239,7 +240,8 @@ export class SqliteLedger implements Ledger {
           newDims.set(key, dimsId);
         }
       }
-      previous = { dims, id: dimsId };
+      previousDims = dims;
+      previousDimsId = dimsId;
       const dedupeKey = dedupe?.key ?? null;
       const claimExpiresMs = counted && dedupe !== undefined ? dedupe.expiresMs : 0;
       const inserted = this.insertEvent.run(
