@@ -82,9 +82,20 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   return { event, redirectIfCounted: relayByRedirect ? dspBurl : '' };
 }
 
-/** One count per impression, whichever method: account, auction, imp, bid and seat. */
+/**
+ * One count per impression, whichever method: account, auction, imp, bid and seat, joined by
+ * U+001F. In the ids (the exchange's strings) `\` is written `\\` and U+001F `\s`, so that no
+ * two impressions share a key whatever their ids hold; ids without either are written as they
+ * are, as before these were escaped (migration 9 rewrote the keys of those with either).
+ */
 export function impressionKey(claims: NoticeClaims): string {
-  return `x\u001f${claims.accountId}\u001f${claims.auctionId}\u001f${claims.impId}\u001f${claims.bidId}\u001f${claims.seat}`;
+  return `x\u001f${claims.accountId}\u001f${keyPart(claims.auctionId)}\u001f${keyPart(claims.impId)}\u001f${keyPart(claims.bidId)}\u001f${keyPart(claims.seat)}`;
+}
+
+/** An id as it is written in a dedupe key (see `impressionKey`). */
+function keyPart(id: string): string {
+  if (!id.includes('\\') && !id.includes('\u001f')) return id;
+  return id.replaceAll('\\', '\\\\').replaceAll('\u001f', '\\s');
 }
 
 function filledBurl(claims: NoticeClaims, nowMs: number, env: NoticeEnvironment): string {

@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
 import { SqliteLedger } from './ledger.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { impressionKey } from '../../hot/notice-event.js';
+import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
@@ -109,6 +111,61 @@ describe('the SQLite ledger', () => {
     const after = reader.prepare('SELECT * FROM events ORDER BY id').all();
     assert.deepEqual(after.slice(0, 3), before);
     assert.equal(reader.prepare('SELECT COUNT(*) FROM event_dims').pluck().get(), 3);
+    reader.close();
+  });
+
+  it('rewrites the dedupe keys of ids holding U+001F or a backslash as impressionKey now spells them (migration 9)', () => {
+    const path = join(dir, 'rekey-upgrade.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 8).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 8');
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES (1, 1, 'counted', '', 'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0, 'adm', 'USD', '')`);
+    const insert =
+      old.prepare(`INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id,
+        bid_id, price_micros, media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (${T0}, ${T0}, 1, ?, ?, 'b', 1000, 0, 0, '', '', ?, ${T0 + 600_000})`);
+    // Keys as they were spelled before: the ids joined as they are.
+    const oldKey = (auctionId: string, impId: string) =>
+      ['x', 1, auctionId, impId, 'b', 'seat'].join('\u001f');
+    insert.run('a\u001fb', 'c', oldKey('a\u001fb', 'c'));
+    insert.run('back\\slash', '1', oldKey('back\\slash', '1'));
+    insert.run('plain', '1', oldKey('plain', '1'));
+    insert.run('', '', 'imptr\u001f5\u001fcb\u001fx');
+    old.exec(`INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
+        deadline_ms) VALUES (1, '${oldKey('a\u001fb', 'c')}', 'https://dsp.example/burl', '', '', 'pending', 0, 0, 1)`);
+    old.close();
+
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const key = (auctionId: string, impId: string) =>
+      impressionKey(bannerClaims({ accountId: 1, auctionId, impId, bidId: 'b', seat: 'seat' }));
+    const notice = (auctionId: string, impId: string) =>
+      event({ dedupe: { key: key(auctionId, impId), expiresMs: T0 + 600_000 } });
+    assert.deepEqual(
+      upgraded.record([
+        notice('a\u001fb', 'c'),
+        notice('a', 'b\u001fc'),
+        notice('back\\slash', '1'),
+        notice('plain', '1'),
+      ]),
+      [
+        { outcome: 'not_counted', reason: 'duplicate' },
+        COUNTED,
+        { outcome: 'not_counted', reason: 'duplicate' },
+        { outcome: 'not_counted', reason: 'duplicate' },
+      ],
+    );
+    upgraded.close();
+    const reader = new Database(path, { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT dedupe_key FROM deliveries').pluck().all(), [
+      key('a\u001fb', 'c'),
+    ]);
+    assert.deepEqual(
+      reader.prepare('SELECT dedupe_key FROM event_rows WHERE id <= 4 ORDER BY id').pluck().all(),
+      [key('a\u001fb', 'c'), key('back\\slash', '1'), oldKey('plain', '1'), 'imptr\u001f5\u001fcb\u001fx'],
+    );
     reader.close();
   });
 

@@ -333,4 +333,28 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
       r.claim_expires_ms
     FROM event_rows r JOIN event_dims d ON d.id = r.dims_id;
   `,
+  // 9: impression dedupe keys escape the exchange's ids (a backslash is written as two, U+001F as
+  // a backslash and "s"): joined as they were, ids holding U+001F could give two impressions one
+  // key, and the second would have been a false duplicate. Keys whose ids hold neither are unchanged; the others are
+  // rewritten from the ids (on the counted event's delivery too), so that claims made before
+  // the upgrade still match the notices that follow it.
+  `
+  CREATE TEMP TABLE rekeyed AS
+    SELECT r.id, r.dedupe_key AS old_key, r.claim_expires_ms,
+      'x' || char(31) || d.account_id || char(31) || ${escaped('r.auction_id')} || char(31) || ${escaped('r.imp_id')} ||
+      char(31) || ${escaped('r.bid_id')} || char(31) || ${escaped('d.seat')} AS new_key
+    FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
+    WHERE substr(r.dedupe_key, 1, 2) = 'x' || char(31)
+      AND (instr(r.auction_id || r.imp_id || r.bid_id || d.seat, '\\') > 0
+        OR instr(r.auction_id || r.imp_id || r.bid_id || d.seat, char(31)) > 0);
+  UPDATE deliveries SET dedupe_key = k.new_key FROM rekeyed k
+    WHERE k.claim_expires_ms > 0 AND deliveries.dedupe_key = k.old_key;
+  UPDATE event_rows SET dedupe_key = k.new_key FROM rekeyed k WHERE event_rows.id = k.id;
+  DROP TABLE rekeyed;
+  `,
 ];
+
+/** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
+function escaped(column: string): string {
+  return `replace(replace(${column}, '\\', '\\\\'), char(31), '\\s')`;
+}
