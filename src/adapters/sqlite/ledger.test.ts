@@ -134,8 +134,13 @@ describe('the SQLite ledger', () => {
     insert.run('back\\slash', '1', oldKey('back\\slash', '1'));
     insert.run('plain', '1', oldKey('plain', '1'));
     insert.run('', '', 'imptr\u001f5\u001fcb\u001fx');
-    old.exec(`INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
-        deadline_ms) VALUES (1, '${oldKey('a\u001fb', 'c')}', 'https://dsp.example/burl', '', '', 'pending', 0, 0, 1)`);
+    // Its new key is the first impression's new key before escaping: rewriting must not trip over it.
+    insert.run('a\\sb', 'c', oldKey('a\\sb', 'c'));
+    const delivery =
+      old.prepare(`INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status,
+        created_ms, due_ms, deadline_ms) VALUES (1, ?, 'https://dsp.example/burl', '', '', 'pending', 0, 0, 1)`);
+    delivery.run(oldKey('a\u001fb', 'c'));
+    delivery.run(oldKey('a\\sb', 'c'));
     old.close();
 
     const upgraded = new SqliteLedger(openSqlite(path));
@@ -149,22 +154,31 @@ describe('the SQLite ledger', () => {
         notice('a', 'b\u001fc'),
         notice('back\\slash', '1'),
         notice('plain', '1'),
+        notice('a\\sb', 'c'),
       ]),
       [
         { outcome: 'not_counted', reason: 'duplicate' },
         COUNTED,
         { outcome: 'not_counted', reason: 'duplicate' },
         { outcome: 'not_counted', reason: 'duplicate' },
+        { outcome: 'not_counted', reason: 'duplicate' },
       ],
     );
     upgraded.close();
     const reader = new Database(path, { readonly: true });
-    assert.deepEqual(reader.prepare('SELECT dedupe_key FROM deliveries').pluck().all(), [
+    assert.deepEqual(reader.prepare('SELECT dedupe_key FROM deliveries ORDER BY id').pluck().all(), [
       key('a\u001fb', 'c'),
+      key('a\\sb', 'c'),
     ]);
     assert.deepEqual(
-      reader.prepare('SELECT dedupe_key FROM event_rows WHERE id <= 4 ORDER BY id').pluck().all(),
-      [key('a\u001fb', 'c'), key('back\\slash', '1'), oldKey('plain', '1'), 'imptr\u001f5\u001fcb\u001fx'],
+      reader.prepare('SELECT dedupe_key FROM event_rows WHERE id <= 5 ORDER BY id').pluck().all(),
+      [
+        key('a\u001fb', 'c'),
+        key('back\\slash', '1'),
+        oldKey('plain', '1'),
+        'imptr\u001f5\u001fcb\u001fx',
+        key('a\\sb', 'c'),
+      ],
     );
     reader.close();
   });

@@ -347,8 +347,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     WHERE substr(r.dedupe_key, 1, 2) = 'x' || char(31)
       AND (instr(r.auction_id || r.imp_id || r.bid_id || d.seat, '\\') > 0
         OR instr(r.auction_id || r.imp_id || r.bid_id || d.seat, char(31)) > 0);
-  UPDATE deliveries SET dedupe_key = k.new_key FROM rekeyed k
+  -- In two steps: a new key may be a key another delivery still holds until it is rewritten.
+  UPDATE deliveries SET dedupe_key = 'rekeyed:' || k.new_key FROM rekeyed k
     WHERE k.claim_expires_ms > 0 AND deliveries.dedupe_key = k.old_key;
+  UPDATE deliveries SET dedupe_key = substr(dedupe_key, 9) WHERE dedupe_key GLOB 'rekeyed:*';
   UPDATE event_rows SET dedupe_key = k.new_key FROM rekeyed k WHERE event_rows.id = k.id;
   DROP TABLE rekeyed;
   `,
