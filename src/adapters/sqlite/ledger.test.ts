@@ -134,7 +134,8 @@ describe('the SQLite ledger', () => {
     insert.run('back\\slash', '1', oldKey('back\\slash', '1'));
     insert.run('plain', '1', oldKey('plain', '1'));
     insert.run('', '', 'imptr\u001f5\u001fcb\u001fx');
-    // Its new key is the first impression's new key before escaping: rewriting must not trip over it.
+    // Its key as it was spelled is the first impression's key as it is spelled now: rewriting
+    // the first must not trip over it.
     insert.run('a\\sb', 'c', oldKey('a\\sb', 'c'));
     const delivery =
       old.prepare(`INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status,

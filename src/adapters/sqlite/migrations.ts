@@ -335,9 +335,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `,
   // 9: impression dedupe keys escape the exchange's ids (a backslash is written as two, U+001F as
   // a backslash and "s"): joined as they were, ids holding U+001F could give two impressions one
-  // key, and the second would have been a false duplicate. Keys whose ids hold neither are unchanged; the others are
-  // rewritten from the ids (on the counted event's delivery too), so that claims made before
-  // the upgrade still match the notices that follow it.
+  // key, and the second would have been a false duplicate. Keys whose ids hold neither are
+  // unchanged; the others are rewritten from the ids (on the counted event's delivery too), so
+  // that claims made before the upgrade still match the notices that follow it.
   `
   CREATE TEMP TABLE rekeyed AS
     SELECT r.id, r.dedupe_key AS old_key, r.claim_expires_ms,
