@@ -8,6 +8,10 @@ import type { ReportSource } from './report-thread/report-thread.js';
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 const MAX_RANGE_MS = 400 * 86_400_000;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
+/** Every query parameter a report takes (`format` is both the output and a dimension). */
+const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DIMENSIONS]);
+/** Most characters of a parameter name an error message repeats. */
+const MAX_ECHOED_CHARS = 64;
 
 /**
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
@@ -58,12 +62,32 @@ export function reportRoutes(
   ];
 }
 
+/**
+ * A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
+ * repeated one keep only its first value: both are refused.
+ */
+function checkParameters(params: URLSearchParams): void {
+  for (const name of new Set(params.keys())) {
+    const shown = JSON.stringify(name.slice(0, MAX_ECHOED_CHARS));
+    if (!REPORT_PARAMETERS.has(name)) {
+      throw new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        `unknown parameter ${shown}: a report takes from, to, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
+      );
+    }
+    if (params.getAll(name).length > 1)
+      throw new ApiError(400, 'VALIDATION_FAILED', `${shown} is given more than once; give it once`);
+  }
+}
+
 /** Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's rows. */
 export function parseReportQuery(
   params: URLSearchParams,
   principal: Principal,
   publisherExternalId: (accountId: number, publisherId: number) => string | null,
 ): ReportQuery {
+  checkParameters(params);
   const fromMs = parseTime(params.get('from'), 'from');
   const toMs = parseTime(params.get('to'), 'to');
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
