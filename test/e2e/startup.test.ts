@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -85,6 +88,42 @@ describe('starting Tally', () => {
     await tally.stop();
     assert.match(tally.output(), /"event":"stopped"/);
     await tally.dispose();
+  });
+
+  it('stops when the `npm start` it runs under gets SIGTERM, leaving no server on the port', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-npm-start-'));
+    const port = await freePort();
+    // Its own process group, so that whatever it leaves behind can be killed after the test.
+    const npm = spawn('npm', ['start'], {
+      env: { ...process.env, TALLY_DATA_DIR: dataDir, TALLY_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    try {
+      let output = '';
+      npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      await waitFor(
+        () => output.includes('Tally listens on'),
+        120_000,
+        () => output,
+      );
+      const exited = once(npm, 'exit');
+      npm.kill('SIGTERM');
+      await exited;
+      await waitFor(
+        async () => !(await accepts(port)),
+        10_000,
+        () => `port ${port} still answers`,
+      );
+    } finally {
+      try {
+        process.kill(-(npm.pid ?? 0), 'SIGKILL');
+      } catch {
+        // Nothing left in the group.
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('answers 503 past the bounded commit queue and records exactly the notices it answered 200', async () => {
@@ -184,3 +223,27 @@ describe('starting Tally', () => {
     }
   });
 });
+
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  describe: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`gave up waiting after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Whether something accepts TCP connections on the loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
