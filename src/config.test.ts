@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from './config.js';
 
@@ -51,6 +54,25 @@ describe('configuration', () => {
     for (const name of ['constructor', 'toString', '__proto__']) {
       assert.equal(parsed.config.rules.get(name), undefined);
       assert.equal(parsed.config.priceKeys.get(name), undefined);
+    }
+  });
+
+  it('refuses a config file naming a setting that does not exist, and lists the ones that do', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ retentionDays: 30, retentionDay: 7 }));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assert.ok(!parsed.ok);
+      assert.equal(parsed.errors.length, 1);
+      assert.match(
+        parsed.errors[0] ?? '',
+        /"retentionDay" is not a setting; the settings are .*retentionDays/,
+      );
+      writeFileSync(path, JSON.stringify({ retentionDays: 30, publicUrl: 'https://tally.example.com' }));
+      assert.ok(parseConfig({ TALLY_CONFIG: path }).ok);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

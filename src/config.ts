@@ -62,7 +62,10 @@ export function parseConfig(
       errors.push(`TALLY_CONFIG: cannot read ${env.TALLY_CONFIG} as a JSON object (${String(error)})`);
     }
   }
+  /** Every setting's name, as the file spells it. */
+  const settings = new Set<string>();
   const read = (name: string): unknown => {
+    settings.add(name);
     const envName = `TALLY_${name.replace(/[A-Z]/g, (char) => `_${char}`).toUpperCase()}`;
     const fromEnv = env[envName];
     return fromEnv !== undefined && fromEnv !== '' ? fromEnv : file[name];
@@ -161,6 +164,14 @@ export function parseConfig(
     smtpUrl,
     mailFrom: text('mailFrom', 'tally@localhost'),
   };
+  // A misspelt setting in the file would otherwise leave its default in force, unnoticed.
+  for (const name of Object.keys(file)) {
+    if (!settings.has(name)) {
+      errors.push(
+        `TALLY_CONFIG: ${JSON.stringify(name.slice(0, 64))} is not a setting; the settings are ${[...settings].sort().join(', ')}`,
+      );
+    }
+  }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }
 
