@@ -19,10 +19,25 @@ import { sendBody, sendPixel, sendRedirect } from './responses.js';
 
 /** The `t=1` answer: a valid, empty script. */
 const TRACKER_SCRIPT = '/* Tally impression tracker */\n';
-const NO_LANDING_PAGE = `<!doctype html><meta charset="utf-8"><title>No landing page</title>
-<h1>This click tracker has no landing page</h1>
-<p>The click was recorded, but there is nowhere to send you: the link needs a <code>redir=</code> parameter (last in the query string) or the tracker a click URL.</p>
+/** The page a click that cannot be sent on gets, saying why. */
+function noLandingPage(title: string, reason: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>No landing page</title>
+<h1>${title}</h1>
+<p>The click was recorded, but there is nowhere to send you: ${reason}</p>
 `;
+}
+const UNKNOWN_TRACKER_PAGE = noLandingPage(
+  'No such click tracker',
+  'no click tracker of this account has the <code>id</code> or <code>code</code> the link names, so Tally does not redirect it anywhere.',
+);
+const REFUSED_TARGET_PAGE = noLandingPage(
+  'This click tracker has no landing page',
+  'the <code>redir=</code> target is not an http(s) URL or is outside the account’s redirect allow-list, and the tracker has no click URL.',
+);
+const NO_TARGET_PAGE = noLandingPage(
+  'This click tracker has no landing page',
+  'the link needs a <code>redir=</code> parameter (last in the query string) or the tracker a click URL.',
+);
 
 /** What the tracker endpoints need; narrow on purpose (the hot path sees no control plane). */
 export interface TrackerDeps {
@@ -67,7 +82,13 @@ export async function handleTrackerHit(
   if (target !== undefined) {
     sendRedirect(res, target);
   } else if (kind === 'click') {
-    sendBody(res, tracker === undefined ? 404 : 400, 'text/html; charset=utf-8', NO_LANDING_PAGE);
+    const page =
+      tracker === undefined
+        ? UNKNOWN_TRACKER_PAGE
+        : hit.redirect === undefined
+          ? NO_TARGET_PAGE
+          : REFUSED_TARGET_PAGE;
+    sendBody(res, tracker === undefined ? 404 : 400, 'text/html; charset=utf-8', page);
   } else if (hit.pixelType === 'javascript') {
     sendBody(res, 200, 'application/javascript; charset=utf-8', TRACKER_SCRIPT);
   } else {

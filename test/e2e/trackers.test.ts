@@ -470,11 +470,25 @@ describe('impression and click trackers end to end', () => {
       headers: { 'user-agent': CHROME },
     });
     assert.equal(nowhere.status, 400);
-    assert.match(await nowhere.text(), /no landing page/);
+    assert.match(await nowhere.text(), /the link needs a <code>redir=<\/code> parameter/);
+    const refused = await fetch(`${tally.url}/clktr?id=${ids.bareClickTracker}&redir=javascript:alert(1)`, {
+      headers: { 'user-agent': CHROME },
+    });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /target is not an http\(s\) URL or is outside/);
+    const unknown = await fetch(`${tally.url}/clktr?id=999999&redir=https://other.example/`, {
+      headers: { 'user-agent': CHROME },
+    });
+    assert.equal(unknown.status, 404);
+    assert.match(await unknown.text(), /No such click tracker/);
+    // Every click was recorded, the one naming no tracker as not counted.
     const { rows } = await report(tally.adminKey, 'impressionType,outcome', '&impressionType=external_click');
     assert.deepEqual(
       rows.map((row) => [row.impressionType, row.outcome, row.events]),
-      [['external_click', 'counted', 3]],
+      [
+        ['external_click', 'counted', 4],
+        ['external_click', 'not_counted', 1],
+      ],
     );
   });
 
