@@ -91,6 +91,30 @@ describe('catalog REST API', () => {
     });
     assert.equal(missing.status, 400);
     assert.match(missing.body.error.message, /revenueValue: required for cpm/);
+    // One problem each, not a second, contradicting one from the rules across the two fields.
+    for (const [body, problem] of [
+      [{ revenueType: 'cpc', revenueValue: 2 }, /fix this field: revenueType: "cpc" is not valid/],
+      [{ revenueType: 'cpm', revenueValue: 1e300 }, /fix this field: revenueValue: 1e\+300 is not valid/],
+      [{ revenueType: 'revshare', revenueValue: 1.5 }, /fix this field: revenueValue: 1.5 is not valid/],
+    ] as const) {
+      const refused = await call('POST', '/v1/line-items', {
+        advertiserId: advertiser.id,
+        name: 'x',
+        ...body,
+      });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.error.message, problem);
+    }
+    const longName = await call('POST', '/v1/advertisers', {
+      name: 'n'.repeat(100_000),
+      [`${'k'.repeat(5000)}`]: 1,
+    });
+    assert.equal(longName.status, 400);
+    assert.match(longName.body.error.message, /name: "n{63}… \(100002 characters\) is not valid/);
+    assert.ok(
+      longName.body.error.message.length < 600,
+      `a ${longName.body.error.message.length}-character message`,
+    );
   });
 
   it('asks for a new revenue value when a line item changes revenue type, and never moves it to another advertiser', async () => {

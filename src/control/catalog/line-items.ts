@@ -37,7 +37,9 @@ export function lineItemRoutes(store: EntityStore<LineItem, LineItemInput, LineI
       const value = isFraction
         ? fields.fraction('revenueValue', keepValue ? base.revenueValueMicros : null)
         : fields.amount('revenueValue', keepValue ? base.revenueValueMicros : null);
-      if (value === null && revenueType !== 'none') {
+      // An invalid type or value has its own problem: no rule across them adds another.
+      const checkAcross = !fields.hasProblem('revenueType') && !fields.hasProblem('revenueValue');
+      if (checkAcross && value === null && revenueType !== 'none') {
         fields.problem(
           'revenueValue',
           isFraction
@@ -45,7 +47,7 @@ export function lineItemRoutes(store: EntityStore<LineItem, LineItemInput, LineI
             : `required for ${revenueType}: send the CPM in currency units, e.g. 2.5`,
         );
       }
-      if (revenueType === 'none' && value !== null && value !== 0) {
+      if (checkAcross && revenueType === 'none' && value !== null && value !== 0) {
         fields.problem(
           'revenueValue',
           'a line item with revenueType "none" has no revenue: send 0 or leave it out',

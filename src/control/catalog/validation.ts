@@ -59,6 +59,11 @@ export class FieldReader {
     this.problems.push({ field, message });
   }
 
+  /** True once a problem with the field was recorded (rules across fields then say nothing more of it). */
+  hasProblem(field: string): boolean {
+    return this.problems.some((problem) => problem.field === field);
+  }
+
   /** A non-blank string (trimmed), at most `maxLength` characters. */
   name(name: string, base: string, options: FieldOptions = { required: true }): string {
     return (
@@ -236,7 +241,7 @@ export class FieldReader {
       return base;
     }
     const parsed = parse(value);
-    if (parsed === undefined) this.problem(name, `${JSON.stringify(value)} is not valid: send ${hint}`);
+    if (parsed === undefined) this.problem(name, `${shown(value)} is not valid: send ${hint}`);
     return parsed;
   }
 
@@ -251,16 +256,29 @@ export class FieldReader {
     if (value === null) return null;
     const parsed = parse(value);
     if (parsed === undefined) {
-      this.problem(name, `${JSON.stringify(value)} is not valid: send ${hint}`);
+      this.problem(name, `${shown(value)} is not valid: send ${hint}`);
       return base;
     }
     return parsed;
   }
 }
 
+/** Most characters of a value or field name a message repeats. */
+const MAX_SHOWN_CHARS = 64;
+
+/** A value as an error message repeats it: its JSON, cut short when long. */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length <= MAX_SHOWN_CHARS
+    ? json
+    : `${json.slice(0, MAX_SHOWN_CHARS)}… (${json.length} characters)`;
+}
+
 /** The 400 for `problems`: one message naming each field and its fix. */
 export function validationError(noun: string, problems: readonly FieldProblem[]): ApiError {
-  const list = problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ');
+  const fieldName = (field: string) =>
+    field.length <= MAX_SHOWN_CHARS ? field : `${field.slice(0, MAX_SHOWN_CHARS)}…`;
+  const list = problems.map((problem) => `${fieldName(problem.field)}: ${problem.message}`).join('; ');
   return new ApiError(
     400,
     'VALIDATION_FAILED',
