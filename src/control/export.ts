@@ -126,8 +126,9 @@ async function mailTags(
   tags: ExportedTag[],
 ): Promise<void> {
   if (mail.smtpUrl === undefined) {
+    // 4xx: retrying will not help, choosing delivery "now" will.
     throw new ApiError(
-      503,
+      422,
       'MAIL_NOT_CONFIGURED',
       'this Tally has no SMTP server for email delivery: use delivery "now", or ask the operator to set TALLY_SMTP_URL',
     );

@@ -321,6 +321,7 @@ describe('impression and click trackers end to end', () => {
           email: 'adops@example.com',
         },
       );
+      assert.equal(response.status, 422);
       assert.equal(response.body.error.code, 'MAIL_NOT_CONFIGURED');
       assert.match(response.body.error.message, /TALLY_SMTP_URL/);
     } finally {
