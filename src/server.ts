@@ -12,6 +12,7 @@ import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
 import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
+import { answerClientError } from './control/client-error.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
@@ -187,12 +188,14 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       }
       const url = parseRequestUrl(req.url);
       if (url === undefined) {
-        sendBody(res, 400, 'text/plain; charset=utf-8', 'the request target is not a valid URL path\n');
+        const message = 'the request target is not a valid URL path: percent-encode it';
+        sendError(res, new ApiError(400, 'MALFORMED_REQUEST', message), requestIdOf(req));
         return;
       }
       void handleApi(req, res, url, router, accounts, log);
     },
   );
+  server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = 60_000;
   const lane = NoticeLane.install(

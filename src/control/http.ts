@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'MAIL_NOT_CONFIGURED'
   | 'MAIL_FAILED'
+  | 'MALFORMED_REQUEST'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 

@@ -514,17 +514,33 @@ describe('counting notices end to end', () => {
     assert.equal(mixed[1].error.code, 'VALIDATION_FAILED');
   });
 
-  it('answers a request target that is not a URL with 400 and keeps serving', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(tally.port, '127.0.0.1', () =>
-        socket.write('GET //%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
-      );
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk.toString()));
-      socket.on('end', () => resolve(text));
-      socket.on('error', reject);
-    });
-    assert.match(raw, /^HTTP\/1\.1 400 /);
+  it('answers requests it cannot read (a target that is not a URL, malformed HTTP, a head too large) with the error envelope, and keeps serving', async () => {
+    const exchange = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(tally.port, '127.0.0.1', () => socket.write(request));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const cases = [
+      ['GET //%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['GET /v1/reports HTTP/1.1\r\nHost x\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      [
+        `GET /v1/reports HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+        431,
+        'HEADERS_TOO_LARGE',
+      ],
+    ] as const;
+    for (const [request, status, code] of cases) {
+      const raw = await exchange(request);
+      assert.match(raw, new RegExp(`^HTTP/1\\.1 ${status} `));
+      const requestId = /\r\nX-Request-Id: ([\w-]+)\r\n/i.exec(raw)?.[1];
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+      assert.equal(body.error.code, code);
+      assert.equal(body.error.requestId, requestId);
+      assert.match(body.error.message, /: /);
+    }
     assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
   });
 
