@@ -12,7 +12,7 @@ import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
 import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
-import { answerClientError } from './control/client-error.js';
+import { answerClientError } from './lib/client-error.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';

@@ -324,12 +324,16 @@ describe('the notice lane', () => {
     });
   });
 
-  it('answers 408 and closes when a head does not complete in time', async () => {
+  it('answers 408 with the error envelope and closes when a head does not complete in time', async () => {
     await withLane(echo, async ({ port, laneSaw }) => {
       const client = new Client(port);
       client.write('GET /n/a HTTP/1.1\r\nHost: tal');
       await client.closed;
-      assert.equal((await client.answers(1))[0]?.status, 408);
+      const [answer] = await client.answers(1);
+      assert.equal(answer?.status, 408);
+      const envelope = JSON.parse(answer?.body ?? '') as { error: { code: string; requestId: string } };
+      assert.equal(envelope.error.code, 'REQUEST_TIMEOUT');
+      assert.equal(envelope.error.requestId, answer?.headers.get('x-request-id'));
       assert.deepEqual(laneSaw, []);
     });
   });

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { clientErrorResponse } from '../lib/client-error.js';
 import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
 import { readLaneRequest } from './lane-request.js';
@@ -25,10 +26,6 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
 const LINE_FEED = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
-const REQUEST_TIMEOUT = Buffer.from(
-  'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
-  'latin1',
-);
 
 /**
  * A front for node:http on the same port that serves exchange notices (`GET`/`HEAD /n/…`) itself:
@@ -240,7 +237,8 @@ class LaneConnection {
   private timeOutPartial(): void {
     this.partialTimer = undefined;
     if (this.owed.length > 0) return this.closeWhenAnswered();
-    this.socket.end(REQUEST_TIMEOUT);
+    // As node:http answers a head too slow, through the server's `clientError` listener.
+    this.socket.end(clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT', this.lane.options.maxHeadBytes));
   }
 
   private clearPartial(): void {

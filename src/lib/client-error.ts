@@ -25,17 +25,25 @@ export function answerClientError(
     socket.destroy();
     return;
   }
-  const { status, code, message } = answerFor(error.code, maxHeadBytes);
+  socket.end(clientErrorResponse(error.code, maxHeadBytes));
+}
+
+/**
+ * The whole HTTP/1.1 answer, error envelope and `Connection: close` included, to a request that
+ * failed with node:http's error `errorCode` (`ERR_HTTP_REQUEST_TIMEOUT` for a head too slow).
+ */
+export function clientErrorResponse(errorCode: string | undefined, maxHeadBytes: number): string {
+  const { status, code, message } = answerFor(errorCode, maxHeadBytes);
   const requestId = randomUUID();
   const body = JSON.stringify({ error: { code, message, requestId } });
-  socket.end(
+  return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Cache-Control: no-store\r\n' +
-      `X-Request-Id: ${requestId}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Cache-Control: no-store\r\n' +
+    `X-Request-Id: ${requestId}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
   );
 }
 
