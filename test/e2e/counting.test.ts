@@ -283,6 +283,26 @@ describe('counting notices end to end', () => {
     expect('not_counted', 'duplicate');
   });
 
+  it('counts an impression once across two registrations of its win, even after the first one’s TTL', async () => {
+    // The same impression registered twice: in-app pixel (600 s) and the publisher's burl (3 h).
+    const ttlEndsInMs = 5000;
+    const win = buildWin({ context: { app: {} }, auctionTimeMs: Date.now() - 600_000 + ttlEndsInMs });
+    const [pixel, billed] = await register(win, { ...win, publisherBurl: true });
+    assert.deepEqual([pixel.method, billed.method], ['adm', 'burl']);
+    await fire(billingUrl(pixel));
+    expect('counted');
+    const duplicate = await fire(billed.burl);
+    expect('not_counted', 'duplicate');
+    await new Promise((resolve) => setTimeout(resolve, ttlEndsInMs + 500));
+    const afterFirstTtl = await fire(billed.burl);
+    expect('not_counted', 'duplicate');
+    assert.deepEqual(
+      [duplicate.status, afterFirstTtl.status],
+      [200, 200],
+      'never a 302 billing the DSP again',
+    );
+  });
+
   it('records non-billing notices (ad loaded, VAST errors) without counting them', async () => {
     const win = await registerOne({
       imp: { video: {} },

@@ -36,6 +36,41 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 1 });
   });
 
+  it('makes a claim last as long as a duplicate notice of the impression could still count, across a restart', () => {
+    // Counted through a win with a 600 s TTL; a second registration of the same impression has 3 h.
+    const path = join(dir, 'extended-claim.db');
+    const first = new SqliteLedger(openSqlite(path));
+    const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+    const longer = (receivedMs: number) =>
+      event({ receivedMs, dedupe: { key: 'k', expiresMs: T0 + 3 * HOUR_MS } });
+    assert.deepEqual(first.record([event({ dedupe: { key: 'k', expiresMs: T0 + 600_000 } })]), [COUNTED]);
+    assert.deepEqual(first.record([longer(T0 + 10_000)]), [duplicate]);
+    assert.deepEqual(first.record([longer(T0 + 700_000)]), [duplicate], 'after the first win’s TTL');
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(reopened.record([longer(T0 + 2 * HOUR_MS)]), [duplicate]);
+    // Once no notice of it could count any more, the claim ends.
+    const fresh = event({
+      receivedMs: T0 + 3 * HOUR_MS + 1,
+      dedupe: { key: 'k', expiresMs: T0 + 4 * HOUR_MS },
+    });
+    assert.deepEqual(reopened.record([fresh]), [COUNTED]);
+    reopened.close();
+  });
+
+  it('extends a claim made earlier in the same batch', () => {
+    const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+    assert.deepEqual(
+      ledger.record([
+        event({ dedupe: { key: 'b', expiresMs: T0 + 600_000 } }),
+        event({ receivedMs: T0 + 1, dedupe: { key: 'b', expiresMs: T0 + 3 * HOUR_MS } }),
+      ]),
+      [COUNTED, duplicate],
+    );
+    const late = event({ receivedMs: T0 + 700_000, dedupe: { key: 'b', expiresMs: T0 + 3 * HOUR_MS } });
+    assert.deepEqual(ledger.record([late]), [duplicate]);
+  });
+
   it('keeps live claims across a restart: a reopened ledger still knows what was counted', () => {
     const path = join(dir, 'restart.db');
     const first = new SqliteLedger(openSqlite(path));

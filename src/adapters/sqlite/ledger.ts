@@ -58,7 +58,7 @@ interface DeliveryRow {
   delivered_ms: number | null;
 }
 
-/** A claim made in a batch, added to the index once the batch committed. */
+/** A claim made or extended in a batch, added to the index once the batch committed. */
 interface NewClaim {
   key: string;
   eventId: number;
@@ -129,6 +129,7 @@ export class SqliteLedger implements Ledger {
   private readonly insertDims: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
+  private readonly extendClaim: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   private readonly recordBatch: (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites;
   private claims: ClaimIndex | undefined;
@@ -151,6 +152,9 @@ export class SqliteLedger implements Ledger {
       const [id, ...values] = row as [number, ...(string | number)[]];
       this.dimsIds.set(dimsKey(values), id);
     }
+    this.extendClaim = db.prepare(
+      'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
+    );
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
          deadline_ms)
@@ -221,11 +225,23 @@ export class SqliteLedger implements Ledger {
       const dedupe = event.dedupe;
       if (outcome.outcome === 'counted' && dedupe !== undefined) {
         const inBatch = claimedInBatch.get(dedupe.key);
-        const claimed =
+        const claimant =
           inBatch === undefined
-            ? claims.find(dedupe.key, event.receivedMs, keyOf) !== 0
-            : inBatch.expiresMs >= event.receivedMs;
-        if (claimed) outcome = notCounted('duplicate');
+            ? claims.find(dedupe.key, event.receivedMs, keyOf)
+            : inBatch.expiresMs >= event.receivedMs
+              ? inBatch.eventId
+              : 0;
+        if (claimant !== 0) {
+          outcome = notCounted('duplicate');
+          // A notice of the impression that could still count later than its claim lasts (a
+          // second registration of the win, with a longer TTL or a later auction time) makes the
+          // claim last as long: one count per impression, whichever notice comes when.
+          if (this.extendClaim.run(dedupe.expiresMs, claimant, dedupe.expiresMs).changes > 0) {
+            if (inBatch === undefined) {
+              newClaims.push({ key: dedupe.key, eventId: claimant, expiresMs: dedupe.expiresMs });
+            } else inBatch.expiresMs = dedupe.expiresMs;
+          }
+        }
       }
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
