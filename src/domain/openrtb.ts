@@ -24,6 +24,8 @@ export interface OrtbBidRequest {
   app?: { publisher?: { id?: unknown } };
   device?: { devicetype?: unknown };
   test?: unknown;
+  /** Currencies allowed for bids (ISO 4217). */
+  cur?: unknown;
 }
 
 /** OpenRTB `Bid`. */

@@ -255,4 +255,17 @@ describe('instrumenting a win', () => {
     (input.request as { test?: number }).test = 1;
     assert.equal(claimsOf(ok(input).noticeUrls.adm).test, true);
   });
+
+  it('warns when a win bills more than the bid, or in a currency the request did not allow, and not otherwise', () => {
+    assert.deepEqual(ok(win({ clearingPrice: 2 })).warnings, []);
+    assert.deepEqual(ok(win({ clearingPrice: 5 })).warnings, [
+      'clearingPrice 5 is above bid.price 2.5: the DSP is billed more than it bid',
+    ]);
+    const yen = win();
+    (yen.request as { cur?: string[] }).cur = ['JPY'];
+    assert.deepEqual(ok(yen).warnings, [
+      'the win is billed in USD but request.cur allows JPY: send currency',
+    ]);
+    assert.deepEqual(ok({ ...yen, currency: 'JPY' }).warnings, []);
+  });
 });

@@ -116,7 +116,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     adm: null,
     burl: null,
     noticeUrls: {},
-    warnings: [],
+    warnings: priceWarnings(parsed),
   };
   const adm = admText(parsed.bid.adm);
   const markup = adm === undefined ? undefined : fillMacros(adm);
@@ -178,6 +178,27 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     }
   }
   return result;
+}
+
+/**
+ * What is odd about the price a win bills, though it may be right: a clearing price above the
+ * bid (the DSP is billed more than it bid), a currency the request did not allow.
+ */
+function priceWarnings(parsed: ParsedWin): string[] {
+  const warnings: string[] = [];
+  if (parsed.bidMicros !== undefined && parsed.priceMicros > parsed.bidMicros) {
+    warnings.push(
+      `clearingPrice ${formatMicros(parsed.priceMicros)} is above bid.price ${formatMicros(parsed.bidMicros)}: the DSP is billed more than it bid`,
+    );
+  }
+  const cur = parsed.request.cur;
+  const allowed = Array.isArray(cur) ? cur.filter((code): code is string => typeof code === 'string') : [];
+  if (allowed.length > 0 && !allowed.includes(parsed.currency)) {
+    warnings.push(
+      `the win is billed in ${parsed.currency} but request.cur allows ${allowed.join(', ')}: send currency`,
+    );
+  }
+  return warnings;
 }
 
 interface ParsedWin {
