@@ -120,6 +120,7 @@ export const REPORT_DIMENSIONS = [
   'placement',
   'paymentRule',
   'cachebusterMissing',
+  'currency',
 ] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 

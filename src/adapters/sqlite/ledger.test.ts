@@ -375,6 +375,53 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('keeps each currency’s money apart in the rollups: no report adds EUR to USD unless asked to', () => {
+    const path = join(dir, 'currencies.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const inCurrency = (currency: string, priceMicros: number) =>
+      event({ priceMicros, dims: { ...event().dims, currency } });
+    own.record([inCurrency('USD', 300_000_000), inCurrency('EUR', 2_000_000), inCurrency('EUR', 1_000_000)]);
+    own.record([
+      event({ dims: { ...event().dims, currency: 'EUR' }, outcome: invalidTraffic('head_request') }),
+    ]);
+    assert.deepEqual(byOutcomeAndCurrency(own), [
+      ['counted', 'EUR', 2, 3_000_000],
+      ['counted', 'USD', 1, 300_000_000],
+      ['not_counted', '', 1, 0],
+    ]);
+    const eur = own.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { currency: 'EUR' } });
+    assert.equal(eur[0]?.priceMicros, 3_000_000);
+    own.close();
+  });
+
+  it('splits the counted rollups of an older database by currency, rebuilt from the billing records (migration 10)', () => {
+    const path = join(dir, 'currency-upgrade.db');
+    const hour = T0 - (T0 % HOUR_MS);
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 9');
+    const dims = `'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0`;
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES (1, 1, 'counted', '', ${dims}, 'adm', 'USD', ''), (2, 1, 'counted', '', ${dims}, 'adm', 'EUR', '');
+      INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (${T0}, ${hour}, 1, 'a1', '1', 'b', 300000000, 0, 0, '', '', NULL, 0),
+        (${T0}, ${hour}, 2, 'a2', '1', 'b', 2000000, 0, 0, '', '', NULL, 0);
+      -- As version 9 kept them: one row adding both currencies; the event that did not count is pruned.
+      INSERT INTO rollup_hourly VALUES (${hour}, 1, 'counted', '', ${dims}, 2, 302000000, 0, 0),
+        (${hour}, 1, 'not_counted', 'invalid_traffic', ${dims}, 1, 0, 0, 0);`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(byOutcomeAndCurrency(upgraded), [
+      ['counted', 'EUR', 1, 2_000_000],
+      ['counted', 'USD', 1, 300_000_000],
+      ['not_counted', '', 1, 0],
+    ]);
+    upgraded.close();
+  });
+
   it('reads one account’s rollups over a range of hours through the (account, hour) index, not every account’s rows of those hours', () => {
     const path = join(dir, 'rollup-plan.db');
     openSqlite(path).close();
@@ -452,3 +499,12 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
   });
 });
+
+/** One account's report around `T0`. */
+const HOUR_AROUND_T0 = { accountId: 1, fromMs: T0 - HOUR_MS, toMs: T0 + HOUR_MS, filters: {} };
+
+/** [outcome, currency, events, priceMicros] of each row of a report by outcome and currency. */
+function byOutcomeAndCurrency(ledger: SqliteLedger): unknown[][] {
+  const rows = ledger.report({ ...HOUR_AROUND_T0, groupBy: ['outcome', 'currency'] });
+  return rows.map((row) => [row.outcome, row.currency, row.events, row.priceMicros]);
+}

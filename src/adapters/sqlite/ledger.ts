@@ -34,6 +34,7 @@ const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
   placement: 'placement_id',
   paymentRule: 'payment_rule_id',
   cachebusterMissing: 'cachebuster_missing',
+  currency: 'currency',
 };
 const NUMERIC_DIMENSIONS = new Set<ReportDimension>([
   'advertiser',
@@ -80,8 +81,10 @@ interface BatchWrites {
 const DIMS_COLUMNS =
   'account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id, ' +
   'line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule';
-/** How many of the dims values the hourly rollups group by (the first ones). */
+/** How many of the dims values the hourly rollups group by (the first ones), the currency aside. */
 const ROLLUP_DIMS = 15;
+/** Where the currency is among the dims values. */
+const CURRENCY_DIM = 16;
 
 /** An event's `event_dims` values, with the outcome it was recorded with. */
 function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
@@ -163,8 +166,8 @@ export class SqliteLedger implements Ledger {
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
-         events, price_micros, media_cost_micros, revenue_micros)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         currency, events, price_micros, media_cost_micros, revenue_micros)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET events = events + excluded.events, price_micros = price_micros + excluded.price_micros,
          media_cost_micros = media_cost_micros + excluded.media_cost_micros,
          revenue_micros = revenue_micros + excluded.revenue_micros`,
@@ -299,7 +302,12 @@ export class SqliteLedger implements Ledger {
       const rollupKey = `${event.servedHourMs}/${dimsId}`;
       let rollup = rollups.get(rollupKey);
       if (rollup === undefined) {
-        rollup = { values: [event.servedHourMs, ...dims.slice(0, ROLLUP_DIMS)], metrics: [0, 0, 0, 0] };
+        // The currency of what was billed: events that did not count carry no money, so none.
+        const currency = counted ? dims[CURRENCY_DIM] : '';
+        rollup = {
+          values: [event.servedHourMs, ...dims.slice(0, ROLLUP_DIMS), currency],
+          metrics: [0, 0, 0, 0],
+        };
         rollups.set(rollupKey, rollup);
       }
       rollup.metrics[0] += 1;

@@ -354,6 +354,53 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   UPDATE event_rows SET dedupe_key = k.new_key FROM rekeyed k WHERE event_rows.id = k.id;
   DROP TABLE rekeyed;
   `,
+  // 10: the hourly rollups keep the currency of the amounts they add up, so that a report never
+  // adds EUR to USD (groupBy=currency splits them). Rows that did not count carry no money and
+  // no currency (''). The counted rows are rebuilt from the counted events, which are billing
+  // records and never pruned, each in its own currency; the others are kept as they are.
+  `
+  CREATE TABLE rollup_hourly_by_currency (
+    hour_ms INTEGER NOT NULL,
+    account_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    impression_type TEXT NOT NULL,
+    format TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seat TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    line_item_id INTEGER NOT NULL,
+    tracker_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    payment_rule_id INTEGER NOT NULL,
+    cachebuster_missing INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    price_micros INTEGER NOT NULL,
+    media_cost_micros INTEGER NOT NULL,
+    revenue_micros INTEGER NOT NULL,
+    PRIMARY KEY (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+                 advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, currency)
+  ) WITHOUT ROWID;
+  INSERT INTO rollup_hourly_by_currency
+    SELECT hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+    advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, '', events, price_micros, media_cost_micros, revenue_micros
+    FROM rollup_hourly WHERE outcome <> 'counted';
+  INSERT INTO rollup_hourly_by_currency
+    SELECT r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel, d.method,
+      d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
+      d.cachebuster_missing, d.currency, COUNT(*), SUM(r.price_micros), SUM(r.media_cost_micros), SUM(r.revenue_micros)
+    FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
+    WHERE d.outcome = 'counted'
+    GROUP BY r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel, d.method,
+      d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
+      d.cachebuster_missing, d.currency;
+  DROP TABLE rollup_hourly;
+  ALTER TABLE rollup_hourly_by_currency RENAME TO rollup_hourly;
+  CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
