@@ -58,6 +58,27 @@ describe('the SQLite ledger', () => {
     reopened.close();
   });
 
+  it('extends a claim from the index for the rest of the batch, before the index has it', () => {
+    const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+    assert.deepEqual(ledger.record([event({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]), [COUNTED]);
+    const longer = (receivedMs: number) =>
+      event({ receivedMs, dedupe: { key: 'c', expiresMs: T0 + 3 * HOUR_MS } });
+    assert.deepEqual(ledger.record([longer(T0 + 10), longer(T0 + 700_000)]), [duplicate, duplicate]);
+  });
+
+  it('keeps a tracker hit’s dedupe window fixed from the first hit: repeats do not slide it', () => {
+    const hit = (receivedMs: number) =>
+      event({
+        receivedMs,
+        dims: { ...event().dims, impressionType: 'external_impression' },
+        dedupe: { key: 'imptr-cb', expiresMs: receivedMs + 300_000 },
+      });
+    const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+    assert.deepEqual(ledger.record([hit(T0)]), [COUNTED]);
+    assert.deepEqual(ledger.record([hit(T0 + 240_000)]), [duplicate]);
+    assert.deepEqual(ledger.record([hit(T0 + 300_001)]), [COUNTED]);
+  });
+
   it('extends a claim made earlier in the same batch', () => {
     const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
     assert.deepEqual(

@@ -236,12 +236,18 @@ export class SqliteLedger implements Ledger {
               : 0;
         if (claimant !== 0) {
           outcome = notCounted('duplicate');
-          // A notice of the impression that could still count later than its claim lasts (a
-          // second registration of the win, with a longer TTL or a later auction time) makes the
-          // claim last as long: one count per impression, whichever notice comes when.
-          if (this.extendClaim.run(dedupe.expiresMs, claimant, dedupe.expiresMs).changes > 0) {
+          // An exchange notice of the impression that could still count later than its claim
+          // lasts (a second registration of the win, with a longer TTL or a later auction time)
+          // makes the claim last as long: one count per impression, whichever notice comes when.
+          // Tracker hits keep their fixed window from the first hit (their expiry is the hit's
+          // time plus the window, so extending would slide it with every repeat).
+          const extendable = event.dims.impressionType === 'exchange';
+          if (extendable && this.extendClaim.run(dedupe.expiresMs, claimant, dedupe.expiresMs).changes > 0) {
             if (inBatch === undefined) {
-              newClaims.push({ key: dedupe.key, eventId: claimant, expiresMs: dedupe.expiresMs });
+              // Later events of this batch must see the longer claim before the index does.
+              const extended = { key: dedupe.key, eventId: claimant, expiresMs: dedupe.expiresMs };
+              claimedInBatch.set(dedupe.key, extended);
+              newClaims.push(extended);
             } else inBatch.expiresMs = dedupe.expiresMs;
           }
         }
