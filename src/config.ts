@@ -8,6 +8,7 @@ import type { RuleOverride } from './domain/rules.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
+import { shown } from './lib/shown.js';
 
 /** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
 export interface Config {
@@ -168,7 +169,7 @@ export function parseConfig(
   for (const name of Object.keys(file)) {
     if (!settings.has(name)) {
       errors.push(
-        `TALLY_CONFIG: ${JSON.stringify(name.slice(0, 64))} is not a setting; the settings are ${[...settings].sort().join(', ')}`,
+        `TALLY_CONFIG: ${shown(name)} is not a setting; the settings are ${[...settings].sort().join(', ')}`,
       );
     }
   }

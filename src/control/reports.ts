@@ -4,14 +4,13 @@ import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
+import { shown } from '../lib/shown.js';
 
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 const MAX_RANGE_MS = 400 * 86_400_000;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
 const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DIMENSIONS]);
-/** Most characters of a parameter name an error message repeats. */
-const MAX_ECHOED_CHARS = 64;
 
 /**
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
@@ -68,16 +67,15 @@ export function reportRoutes(
  */
 function checkParameters(params: URLSearchParams): void {
   for (const name of new Set(params.keys())) {
-    const shown = JSON.stringify(name.slice(0, MAX_ECHOED_CHARS));
     if (!REPORT_PARAMETERS.has(name)) {
       throw new ApiError(
         400,
         'VALIDATION_FAILED',
-        `unknown parameter ${shown}: a report takes from, to, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
+        `unknown parameter ${shown(name)}: a report takes from, to, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
       );
     }
     if (params.getAll(name).length > 1)
-      throw new ApiError(400, 'VALIDATION_FAILED', `${shown} is given more than once; give it once`);
+      throw new ApiError(400, 'VALIDATION_FAILED', `${shown(name)} is given more than once; give it once`);
   }
 }
 
@@ -102,7 +100,7 @@ export function parseReportQuery(
       throw new ApiError(
         400,
         'VALIDATION_FAILED',
-        `groupBy: unknown dimension ${JSON.stringify(dimension)}; use any of ${REPORT_DIMENSIONS.join(', ')}`,
+        `groupBy: unknown dimension ${shown(dimension)}; use any of ${REPORT_DIMENSIONS.join(', ')}`,
       );
     }
   }
@@ -151,7 +149,8 @@ const NUMERIC_FILTERS = new Set<ReportDimension>([
 
 /** Throws 400 for a filter value that could never match: a bad time, id or flag. */
 function checkFilter(dimension: ReportDimension, value: string): void {
-  const fail = (what: string) => new ApiError(400, 'VALIDATION_FAILED', `${dimension}=${value}: ${what}`);
+  const fail = (what: string) =>
+    new ApiError(400, 'VALIDATION_FAILED', `${dimension}=${shown(value)}: ${what}`);
   if ((dimension === 'hour' || dimension === 'day') && !Number.isFinite(Date.parse(value))) {
     throw fail('must be an ISO 8601 time, e.g. 2026-11-22T10:00:00Z');
   }

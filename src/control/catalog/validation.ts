@@ -1,6 +1,7 @@
 import { formatMicros, parseDecimalMicros } from '../../domain/macros.js';
 import type { FieldProblem } from '../../ports/catalog.js';
 import { ApiError } from '../http.js';
+import { shown } from '../../lib/shown.js';
 
 /** How a body is read: `create` and `replace` (PUT) need every required field; `patch` keeps what is absent. */
 export type WriteMode = 'create' | 'replace' | 'patch';
@@ -263,21 +264,13 @@ export class FieldReader {
   }
 }
 
-/** Most characters of a value or field name a message repeats. */
-const MAX_SHOWN_CHARS = 64;
-
-/** A value as an error message repeats it: its JSON, cut short when long. */
-function shown(value: unknown): string {
-  const json = JSON.stringify(value) ?? String(value);
-  return json.length <= MAX_SHOWN_CHARS
-    ? json
-    : `${json.slice(0, MAX_SHOWN_CHARS)}… (${json.length} characters)`;
-}
+/** Most characters of a field name a message repeats. */
+const MAX_FIELD_NAME_CHARS = 64;
 
 /** The 400 for `problems`: one message naming each field and its fix. */
 export function validationError(noun: string, problems: readonly FieldProblem[]): ApiError {
   const fieldName = (field: string) =>
-    field.length <= MAX_SHOWN_CHARS ? field : `${field.slice(0, MAX_SHOWN_CHARS)}…`;
+    field.length <= MAX_FIELD_NAME_CHARS ? field : `${field.slice(0, MAX_FIELD_NAME_CHARS)}…`;
   const list = problems.map((problem) => `${fieldName(problem.field)}: ${problem.message}`).join('; ');
   return new ApiError(
     400,
