@@ -1,5 +1,5 @@
 // The counting thread's cost per notice, phase by phase, without HTTP or threads: reading a
-// batch as the HTTP thread sends it (JSON), opening the token and deciding, recording the batch
+// batch as the HTTP thread sends it (wire.ts), opening the token and deciding, recording the batch
 // in the ledger (one transaction), and writing the answers. Beside it, two baselines measured
 // in the same run: a bare SQLite insert of a small row per notice (batched the same way) and a
 // bare AES-256-GCM decryption per token with Node's own crypto (createDecipheriv), which Tally's
@@ -18,6 +18,9 @@ import { defaultIvtFilter } from '../src/domain/ivt.js';
 import { sealToken } from '../src/domain/token.js';
 import { noticeEvent } from '../src/hot/notice-event.js';
 import type { NoticeRequest } from '../src/domain/notice-request.js';
+import type { Outcome } from '../src/domain/outcome.js';
+import { decodeBatch, encodeBatch, encodeResults } from '../src/counting-thread/wire.js';
+import type { Submission } from '../src/ports/recorder.js';
 import { bannerClaims, testKeyRing } from '../test/support/claims.js';
 
 const NOTICES = Number(process.env.BENCH_NOTICES ?? '200000');
@@ -39,6 +42,11 @@ function bestMicrosPerItem<T>(items: readonly T[], body: (slice: readonly T[]) =
   return best;
 }
 
+/** The notices of a decoded batch (this bench sends notices only). */
+function noticesOf(batch: readonly Submission[]): NoticeRequest[] {
+  return batch.flatMap((submission) => ('notice' in submission ? [submission.notice] : []));
+}
+
 function batches<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let index = 0; index < items.length; index += BATCH) out.push(items.slice(index, index + BATCH));
@@ -54,7 +62,7 @@ try {
     sealToken(bannerClaims({ auctionId: randomUUID(), auctionTimeMs: nowMs }), ring),
   );
   const sent = batches(tokens).map((batch) =>
-    JSON.stringify(
+    encodeBatch(
       batch.map((token): { notice: NoticeRequest } => ({
         notice: {
           token,
@@ -69,21 +77,21 @@ try {
   );
 
   // Each phase runs on the output of the one before, batch by batch.
-  const parsed = sent.map((batch) => JSON.parse(batch) as { notice: NoticeRequest }[]);
-  const parseUs = bestMicrosPerItem(sent, (slice) => slice.forEach((batch) => JSON.parse(batch))) / BATCH;
-  const decided = parsed.map((batch) => batch.map(({ notice }) => noticeEvent(notice, env).event));
+  const parsed = sent.map((batch) => noticesOf(decodeBatch(batch)));
+  const parseUs = bestMicrosPerItem(sent, (slice) => slice.forEach((batch) => decodeBatch(batch))) / BATCH;
+  const decided = parsed.map((batch) => batch.map((notice) => noticeEvent(notice, env).event));
   const decideUs =
     bestMicrosPerItem(parsed, (slice) =>
-      slice.forEach((batch) => batch.map(({ notice }) => noticeEvent(notice, env))),
+      slice.forEach((batch) => batch.map((notice) => noticeEvent(notice, env))),
     ) / BATCH;
   const ledger = new SqliteLedger(openSqlite(join(dir, 'ledger.db'), 'NORMAL'));
-  const outcomes: unknown[][] = [];
+  const outcomes: Outcome[][] = [];
   const recordUs =
     bestMicrosPerItem(decided, (slice) => slice.forEach((batch) => outcomes.push(ledger.record(batch)))) /
     BATCH;
   const answerUs =
     bestMicrosPerItem(outcomes, (slice) =>
-      slice.forEach((batch) => JSON.stringify(batch.map((outcome) => ({ outcome, redirectTo: '' })))),
+      slice.forEach((batch) => encodeResults(batch.map((outcome) => ({ outcome, redirectTo: '' })))),
     ) / BATCH;
   const recorded = ledger.countEvents();
   ledger.close();
@@ -119,7 +127,7 @@ try {
   process.stdout.write(
     `${recorded.total} notices recorded in batches of ${BATCH}, ${recorded.counted} counted; fastest of ${ROUNDS} rounds\n\n`,
   );
-  row('read the batch (JSON)', parseUs);
+  row('read the batch', parseUs);
   row(
     'open the token and decide',
     decideUs,
@@ -130,7 +138,7 @@ try {
     recordUs,
     `   ${(recordUs / bareInsertUs).toFixed(1)}× a bare insert`,
   );
-  row('write the answers (JSON)', answerUs);
+  row('write the answers', answerUs);
   row('counting thread, in all', totalUs);
   process.stdout.write('\nbaselines, same run:\n');
   row("Node's AES-256-GCM open of a token", bareOpenUs);

@@ -23,6 +23,8 @@ import { freePort, startServer } from '../test/support/server.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
+/** Load before the measured load, with notices of their own: every server is measured warm. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? '3');
 const REPO = new URL('../', import.meta.url).pathname;
 const LUA_SCRIPT = join(REPO, 'bench/notices.lua');
 
@@ -106,16 +108,19 @@ function pinNamedThread(pid: number | undefined, name: string, core: number): vo
   spawnSync('taskset', ['-cp', String(core), tid], { stdio: 'ignore' });
 }
 
-/**
- * Runs wrk against `baseUrl`, firing the paths in `pathsFile` in turn, and reads its report and,
- * when `serverPid` is given, the CPU each side used.
- */
-async function load(name: string, baseUrl: string, pathsFile: string, serverPid?: number): Promise<Result> {
-  const wrk = [
+/** The files of notice paths wrk fires: one for the warm-up, one for the measured load. */
+interface PathFiles {
+  warmUp: string;
+  measured: string;
+}
+
+/** Runs wrk for `seconds` against `baseUrl`, firing the paths in `pathsFile` in turn; its report. */
+async function wrk(baseUrl: string, pathsFile: string, seconds: number): Promise<string> {
+  const wrkCommand = [
     'wrk',
     '-t1',
     `-c${CONNECTIONS}`,
-    `-d${SECONDS}s`,
+    `-d${seconds}s`,
     '--latency',
     '-s',
     LUA_SCRIPT,
@@ -123,14 +128,24 @@ async function load(name: string, baseUrl: string, pathsFile: string, serverPid?
     '--',
     pathsFile,
   ];
-  const [command, ...args] = PIN ? ['taskset', '-c', '0', ...wrk] : wrk;
-  const serverBefore = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
+  const [command, ...args] = PIN ? ['taskset', '-c', '0', ...wrkCommand] : wrkCommand;
   const child = spawn(command ?? 'wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let report = '';
   child.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const serverAfter = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   if (code !== 0) throw new Error(`wrk exited with ${code}:\n${report}`);
+  return report;
+}
+
+/**
+ * Warms the server up with load of its own, then runs the measured load and reads wrk's report
+ * and, when `serverPid` is given, the CPU each side used during it.
+ */
+async function load(name: string, baseUrl: string, paths: PathFiles, serverPid?: number): Promise<Result> {
+  if (WARMUP_SECONDS > 0) await wrk(baseUrl, paths.warmUp, WARMUP_SECONDS);
+  const serverBefore = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
+  const report = await wrk(baseUrl, paths.measured, SECONDS);
+  const serverAfter = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   const number = (pattern: RegExp) => Number(pattern.exec(report)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(report);
   // notices.lua prints wrk's CPU time before and after the load.
@@ -270,11 +285,15 @@ async function main(): Promise<void> {
       signingKeyId: keyFile.keys.at(-1)?.id ?? 1,
       keys: new Map(keyFile.keys.map((entry) => [entry.id, Buffer.from(entry.key, 'base64')])),
     };
-    const paths = tokens(ring, Math.ceil(SECONDS * 80_000));
-    const pathsFile = join(dataDir, 'paths.txt');
-    writeFileSync(pathsFile, `${paths.join('\n')}\n`);
+    // Notices are never fired twice: the warm-up has its own, distinct from the measured ones.
+    const paths: PathFiles = { warmUp: join(dataDir, 'warm-up.txt'), measured: join(dataDir, 'paths.txt') };
+    const warmUpCount = Math.ceil(WARMUP_SECONDS * 80_000);
+    const measuredCount = Math.ceil(SECONDS * 80_000);
+    writeFileSync(paths.warmUp, `${tokens(ring, warmUpCount).join('\n')}\n`);
+    writeFileSync(paths.measured, `${tokens(ring, measuredCount).join('\n')}\n`);
     process.stdout.write(
-      `${paths.length} distinct notices prepared; ${CONNECTIONS} connections, ${SECONDS} s per target\n`,
+      `${warmUpCount + measuredCount} distinct notices prepared; ${CONNECTIONS} connections, ` +
+        `${WARMUP_SECONDS} s of warm-up then ${SECONDS} s measured per target\n`,
     );
 
     const nginxInstalled = spawnSync('nginx', ['-v']).status === 0;
@@ -294,7 +313,7 @@ async function main(): Promise<void> {
       );
       pinMainThread(bare.pid);
       await waitForHttp(`http://127.0.0.1:${barePort}/`, bare);
-      results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, pathsFile, bare.pid));
+      results.push(await load('bare node:http GIF', `http://127.0.0.1:${barePort}`, paths, bare.pid));
       await stop(bare);
 
       if (nginxInstalled) {
@@ -310,7 +329,7 @@ async function main(): Promise<void> {
         const [command, ...args] = PIN ? ['taskset', '-c', '1', ...nginxCommand] : nginxCommand;
         const nginx = spawn(command ?? 'nginx', args, { stdio: 'ignore' });
         await waitForHttp(`http://127.0.0.1:${nginxPort}/`, nginx);
-        results.push(await load('nginx empty_gif (1 worker)', `http://127.0.0.1:${nginxPort}`, pathsFile));
+        results.push(await load('nginx empty_gif (1 worker)', `http://127.0.0.1:${nginxPort}`, paths));
         await stop(nginx);
       }
 
@@ -327,7 +346,7 @@ async function main(): Promise<void> {
         });
         pinMainThread(tally.pid());
         if (pinCounting) pinNamedThread(tally.pid(), 'tally-counting', 0);
-        results.push(await load(name, tally.url, pathsFile, tally.pid()));
+        results.push(await load(name, tally.url, paths, tally.pid()));
         await tally.stop();
         const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
         const counts = db

@@ -200,7 +200,8 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   server.requestTimeout = 60_000;
   const lane = NoticeLane.install(
     server,
-    (request, remoteAddress) => answerNotice(laneNotice(request, remoteAddress, Date.now()), noticeDeps),
+    (request, remoteAddress, answer) =>
+      answerNotice(laneNotice(request, remoteAddress, Date.now()), noticeDeps, answer),
     {
       keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
       headersTimeoutMs: HEADERS_TIMEOUT_MS,

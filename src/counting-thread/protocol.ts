@@ -16,9 +16,9 @@ export interface CounterSettings extends ThreadKeys {
 }
 
 /**
- * Messages from the HTTP thread to the counting thread. Batches and their results travel as JSON
- * text (`Submission[]`, `Recorded[]`): one string is cheaper to pass than a structured clone of
- * many small objects.
+ * Messages from the HTTP thread to the counting thread. Batches and their results travel as one
+ * string each (see `wire.ts`): one string is cheaper to pass than a structured clone of many
+ * small objects.
  */
 export type ToCounter = { type: 'record'; id: number; batch: string } | { type: 'close' };
 

@@ -4,6 +4,7 @@ import { workerEntry } from '../lib/worker-entry.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
+import { decodeResults, encodeBatch } from './wire.js';
 
 /**
  * After the first unexpected exit a new counting thread starts at once; after each further one
@@ -65,7 +66,7 @@ export class WorkerRecorder implements BatchRecorder {
     const id = this.nextId++;
     return new Promise<Recorded[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const message: ToCounter = { type: 'record', id, batch: JSON.stringify(batch) };
+      const message: ToCounter = { type: 'record', id, batch: encodeBatch(batch) };
       worker.postMessage(message);
     });
   }
@@ -132,7 +133,7 @@ export class WorkerRecorder implements BatchRecorder {
       this.pending.delete(message.id);
       if (message.type === 'recorded') {
         this.exitsInARow = 0;
-        pending?.resolve(JSON.parse(message.results) as Recorded[]);
+        pending?.resolve(decodeResults(message.results));
       } else pending?.reject(new Error(message.error));
     }
   }

@@ -10,9 +10,9 @@ import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import { Counter } from '../hot/counter.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
-import type { Submission } from '../ports/recorder.js';
 import { keyRingOf, priceKeysOf } from '../thread-keys.js';
 import { nameThisThread } from '../lib/thread-name.js';
+import { decodeBatch, encodeResults } from './wire.js';
 
 const DAY_MS = 86_400_000;
 /** Rows one pruning step may delete (a transaction of a few ms). */
@@ -92,7 +92,7 @@ function nextMessage(): ToCounter | undefined {
 
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
   try {
-    const batches = records.map((record) => JSON.parse(record.batch) as Submission[]);
+    const batches = records.map((record) => decodeBatch(record.batch));
     const results = counter.record(batches.flat());
     let offset = 0;
     records.forEach((record, index) => {
@@ -100,7 +100,7 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
       send({
         type: 'recorded',
         id: record.id,
-        results: JSON.stringify(results.slice(offset, offset + size)),
+        results: encodeResults(results.slice(offset, offset + size)),
       });
       offset += size;
     });

@@ -24,8 +24,8 @@ export interface GroupCommitOptions {
 
 interface Waiting {
   submission: Submission;
-  resolve: (recorded: Recorded) => void;
-  reject: (error: unknown) => void;
+  committed: (recorded: Recorded) => void;
+  failed: (error: unknown) => void;
 }
 
 const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
@@ -56,14 +56,31 @@ export class GroupCommitter {
 
   /** Queues a submission; `undefined` when the queue is full (answer 503, never drop silently). */
   submit(submission: Submission): Promise<Recorded> | undefined {
-    if (this.queue.length >= this.options.maxQueue) return undefined;
-    const promise = new Promise<Recorded>((resolve, reject) =>
-      this.queue.push({ submission, resolve, reject }),
-    );
+    let committed: (recorded: Recorded) => void = () => undefined;
+    let failed: (error: unknown) => void = () => undefined;
+    const promise = new Promise<Recorded>((resolve, reject) => {
+      committed = resolve;
+      failed = reject;
+    });
+    return this.offer(submission, committed, failed) ? promise : undefined;
+  }
+
+  /**
+   * Queues a submission and calls `committed` once its batch committed, or `failed` when it did
+   * not; answers false (calling neither) when the queue is full. The notice lane's way in: no
+   * promise per notice. The callbacks run as the batch settles and must not throw.
+   */
+  offer(
+    submission: Submission,
+    committed: (recorded: Recorded) => void,
+    failed: (error: unknown) => void,
+  ): boolean {
+    if (this.queue.length >= this.options.maxQueue) return false;
+    this.queue.push({ submission, committed, failed });
     if (this.queue.length >= this.options.flushAtSize && this.inFlight.size < this.options.maxInFlight)
       this.flush();
     else this.schedule();
-    return promise;
+    return true;
   }
 
   /** Commits everything queued; resolves when nothing is queued or in flight. */
@@ -110,7 +127,7 @@ export class GroupCommitter {
           batch.forEach((waiting, index) => {
             const recorded = results[index];
             if (recorded === undefined) {
-              waiting.reject(new Error('the recorder returned fewer results than submissions'));
+              waiting.failed(new Error('the recorder returned fewer results than submissions'));
               return;
             }
             const { outcome } = recorded;
@@ -123,7 +140,7 @@ export class GroupCommitter {
             };
             entry.count++;
             byLabels.set(key, entry);
-            waiting.resolve(recorded);
+            waiting.committed(recorded);
           });
           for (const { labels, count } of byLabels.values()) {
             this.metrics.inc(
@@ -139,7 +156,7 @@ export class GroupCommitter {
             'tally_commit_failures_total',
             'Group commits that failed (their events were answered 503)',
           );
-          for (const waiting of batch) waiting.reject(error);
+          for (const waiting of batch) waiting.failed(error);
         },
       )
       .finally(() => {

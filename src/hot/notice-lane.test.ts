@@ -5,7 +5,8 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import type { NoticeAnswer } from './notice-answer.js';
 import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
-import type { LaneServe, NoticeLaneOptions } from './notice-lane.js';
+import type { LaneRequest } from './lane-request.js';
+import type { NoticeLaneOptions } from './notice-lane.js';
 import { NoticeLane } from './notice-lane.js';
 import { PIXEL_GIF } from './responses.js';
 
@@ -16,8 +17,11 @@ const OPTIONS: NoticeLaneOptions = {
   maxPipelined: 4,
 };
 
+/** How these tests serve a notice: the answer as a promise, handed to the lane once it settles. */
+type PromisedServe = (request: LaneRequest, remoteAddress: string) => Promise<NoticeAnswer>;
+
 /** Answers every notice 302 to its own target, so that each answer says which request it is for. */
-const echo: LaneServe = (request) => Promise.resolve({ kind: 'redirect', location: request.target });
+const echo: PromisedServe = (request) => Promise.resolve({ kind: 'redirect', location: request.target });
 
 interface Harness {
   port: number;
@@ -30,7 +34,7 @@ interface Harness {
 
 /** A node:http server (answering `ok` to anything) with the notice lane in front of it. */
 async function withLane(
-  serve: LaneServe,
+  serve: PromisedServe,
   run: (harness: Harness) => Promise<void>,
   options: NoticeLaneOptions = OPTIONS,
 ): Promise<void> {
@@ -43,10 +47,10 @@ async function withLane(
   });
   const lane = NoticeLane.install(
     server,
-    (request, remoteAddress) => {
+    (request, remoteAddress, answer) => {
       laneSaw.push(request.target);
       assert.equal(remoteAddress, '127.0.0.1');
-      return serve(request, remoteAddress);
+      void serve(request, remoteAddress).then(answer);
     },
     options,
   );

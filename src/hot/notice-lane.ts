@@ -5,7 +5,6 @@ import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
 import { readLaneRequest } from './lane-request.js';
 import type { NoticeAnswer } from './notice-answer.js';
-import { UNAVAILABLE } from './notice-answer.js';
 
 /** Tuning of the notice lane. */
 export interface NoticeLaneOptions {
@@ -19,8 +18,12 @@ export interface NoticeLaneOptions {
   maxPipelined: number;
 }
 
-/** Answers one notice the lane read, once it is committed. */
-export type LaneServe = (request: LaneRequest, remoteAddress: string) => Promise<NoticeAnswer>;
+/** Serves one notice the lane read: calls `answer` once it is committed (or refused); never throws. */
+export type LaneServe = (
+  request: LaneRequest,
+  remoteAddress: string,
+  answer: (answer: NoticeAnswer) => void,
+) => void;
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
@@ -180,10 +183,7 @@ class LaneConnection {
   private answer(request: LaneRequest): void {
     const owed: Owed = { head: request.method === 'HEAD', keepAlive: request.keepAlive, answer: undefined };
     this.owed.push(owed);
-    this.lane.serve(request, this.socket.remoteAddress ?? '').then(
-      (answer) => this.settle(owed, answer),
-      () => this.settle(owed, UNAVAILABLE),
-    );
+    this.lane.serve(request, this.socket.remoteAddress ?? '', (answer) => this.settle(owed, answer));
   }
 
   private settle(owed: Owed, answer: NoticeAnswer): void {

@@ -7,7 +7,7 @@ import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answe
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX } from './lane-request.js';
 import { readNoticeRequest, ruleHeaders } from './read-notice.js';
-import { commitOrRefuse } from './record.js';
+import { commitThen } from './record.js';
 
 /** What the notice endpoint needs; narrow on purpose (the hot path sees no control plane). */
 export interface NoticeDeps {
@@ -17,28 +17,43 @@ export interface NoticeDeps {
 }
 
 /**
- * Hands the notice to the counting thread, which decides and records it, and says how to answer
- * once it is committed: the same GIF (or 204 with `f=b`) whatever the outcome, except Tally's
- * burl, where a counted notice answers 302 to the DSP's burl with its macros filled; 503 when
- * it could not be committed.
+ * Hands the notice to the counting thread, which decides and records it, and calls `done` with
+ * the answer once it is committed: the same GIF (or 204 with `f=b`) whatever the outcome, except
+ * Tally's burl, where a counted notice answers 302 to the DSP's burl with its macros filled; 503
+ * when it could not be committed.
  */
-export async function answerNotice(notice: NoticeRequest, deps: NoticeDeps): Promise<NoticeAnswer> {
-  const recorded = await commitOrRefuse(deps.committer, deps.metrics, { notice });
-  if (recorded === undefined) return UNAVAILABLE;
-  if (recorded.redirectTo !== '') return { kind: 'redirect', location: recorded.redirectTo };
-  return isBeacon(notice.query) ? NO_CONTENT : PIXEL;
+export function answerNotice(
+  notice: NoticeRequest,
+  deps: NoticeDeps,
+  done: (answer: NoticeAnswer) => void,
+): void {
+  commitThen(deps.committer, deps.metrics, { notice }, (recorded) => {
+    if (recorded === undefined) done(UNAVAILABLE);
+    else if (recorded.redirectTo !== '') done({ kind: 'redirect', location: recorded.redirectTo });
+    else done(isBeacon(notice.query) ? NO_CONTENT : PIXEL);
+  });
 }
 
 /** `GET /n/<token>?<query>` through node:http (the notice lane serves most of them itself). */
-export async function handleNotice(
+export function handleNotice(
   req: IncomingMessage,
   res: ServerResponse,
   token: string,
   query: string,
   deps: NoticeDeps,
 ): Promise<void> {
-  const answer = await answerNotice(readNoticeRequest(req, token, query, deps.nowMs()), deps);
-  sendNoticeAnswer(res, answer, req.method === 'HEAD');
+  // The answer is sent from the committer's callback, which must not throw: a failure to send
+  // goes to the caller through the promise instead.
+  return new Promise((resolve, reject) =>
+    answerNotice(readNoticeRequest(req, token, query, deps.nowMs()), deps, (answer) => {
+      try {
+        sendNoticeAnswer(res, answer, req.method === 'HEAD');
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    }),
+  );
 }
 
 /** The facts of a notice the notice lane read. */
