@@ -199,7 +199,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
     return undefined;
   if ((flags & ~FLAG_TEST) !== 0) return undefined;
 
-  const reader: Reader = { body, offset: 3 };
+  const reader: Reader = { body, offset: 3, latin1: body.toString('latin1') };
   const priceMicros = readVarint(reader);
   const ttlSeconds = readVarint(reader);
   const auctionTimeMs = readVarint(reader);
@@ -283,6 +283,8 @@ function writeVarint(out: Buffer, offset: number, value: number): number {
 interface Reader {
   body: Buffer;
   offset: number;
+  /** The whole body decoded as latin1, once: ASCII strings are cut from it, the rest decoded as UTF-8. */
+  latin1: string;
 }
 
 /** A minimal varint of at most 8 bytes and at most 2^53, or `undefined`. */
@@ -309,6 +311,10 @@ function readString(reader: Reader): string | undefined {
   if (length === undefined || length > reader.body.length - reader.offset) return undefined;
   const start = reader.offset;
   reader.offset += length;
-  // Authentic plaintext was written by sealToken, as UTF-8: no need to validate it again.
-  return reader.body.toString('utf8', start, reader.offset);
+  // Authentic plaintext was written by sealToken, as UTF-8: no need to validate it again. Ids are
+  // mostly ASCII, which a cut of the latin1 text gives without a call into the buffer per string.
+  for (let index = start; index < reader.offset; index++) {
+    if ((reader.body[index] ?? 0) >= 0x80) return reader.body.toString('utf8', start, reader.offset);
+  }
+  return reader.latin1.slice(start, reader.offset);
 }
