@@ -50,7 +50,7 @@ export function handleNotice(
         sendNoticeAnswer(res, answer, req.method === 'HEAD');
         resolve();
       } catch (error) {
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
     }),
   );
