@@ -39,6 +39,17 @@ function inlineRecorder(counter: Counter): BatchRecorder {
   };
 }
 
+/** Offers a submission to the committer, as a promise; `undefined` when the queue refused it. */
+function submit(committer: GroupCommitter, submission: Submission): Promise<Recorded> | undefined {
+  let committed: (recorded: Recorded) => void = () => undefined;
+  let failed: (error: unknown) => void = () => undefined;
+  const promise = new Promise<Recorded>((resolve, reject) => {
+    committed = resolve;
+    failed = reject;
+  });
+  return committer.offer(submission, committed, failed) ? promise : undefined;
+}
+
 /** The promise of an accepted event (fails the test when the committer refused it). */
 function accepted(pending: Promise<Recorded> | undefined): Promise<Recorded> {
   assert.ok(pending !== undefined, 'the committer refused the event');
@@ -54,7 +65,7 @@ describe('group commit', () => {
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxInFlight: 1, flushAtSize: 1000 },
       metrics,
     );
-    const pending = ['a', 'b', 'a'].map((key) => accepted(committer.submit(event(key))));
+    const pending = ['a', 'b', 'a'].map((key) => accepted(submit(committer, event(key))));
     assert.equal(ledger.countEvents().total, 0, 'nothing is committed synchronously');
     const outcomes = (await Promise.all(pending)).map((recorded) => recorded.outcome);
     assert.deepEqual(outcomes, [COUNTED, COUNTED, { outcome: 'not_counted', reason: 'duplicate' }]);
@@ -70,12 +81,12 @@ describe('group commit', () => {
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 2, maxInFlight: 1, flushAtSize: 1000 },
       new Metrics(),
     );
-    const first = committer.submit(event('x1'));
-    const second = committer.submit(event('x2'));
-    assert.equal(committer.submit(event('x3')), undefined);
+    const first = submit(committer, event('x1'));
+    const second = submit(committer, event('x2'));
+    assert.equal(submit(committer, event('x3')), undefined);
     await Promise.all([first, second]);
     assert.equal(ledger.countEvents().total, 2);
-    assert.ok(committer.submit(event('x4')) !== undefined, 'the queue takes events again once committed');
+    assert.ok(submit(committer, event('x4')) !== undefined, 'the queue takes events again once committed');
     await committer.drain();
     ledger.close();
   });
@@ -92,7 +103,10 @@ describe('group commit', () => {
       { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
       new Metrics(),
     );
-    const results = await Promise.allSettled([committer.submit(event('f1')), committer.submit(event('f2'))]);
+    const results = await Promise.allSettled([
+      submit(committer, event('f1')),
+      submit(committer, event('f2')),
+    ]);
     assert.deepEqual(
       results.map((result) => result.status),
       ['rejected', 'rejected'],
@@ -108,7 +122,7 @@ describe('group commit', () => {
       metrics,
     );
     await Promise.all(
-      Array.from({ length: 10 }, (_, index) => accepted(committer.submit(event(`b${index}`)))),
+      Array.from({ length: 10 }, (_, index) => accepted(submit(committer, event(`b${index}`)))),
     );
     assert.equal(ledger.countEvents().total, 10);
     assert.match(metrics.render(), /tally_commit_batch_size_count 3\n/);
@@ -135,7 +149,7 @@ describe('group commit pipelining', () => {
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 100, maxInFlight: 2, flushAtSize: 3 },
       new Metrics(),
     );
-    const pending = Array.from({ length: 8 }, (_, index) => accepted(committer.submit(event(`p${index}`))));
+    const pending = Array.from({ length: 8 }, (_, index) => accepted(submit(committer, event(`p${index}`))));
     assert.deepEqual(
       calls.map((call) => call.size),
       [3, 3],

@@ -32,8 +32,8 @@ const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
 const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
 
 /**
- * Batches submissions into one ledger transaction each and resolves every one's promise only
- * after its batch committed: nothing is answered before it is durable. Up to `maxInFlight`
+ * Batches submissions into one ledger transaction each and calls back for every one only after
+ * its batch committed: nothing is answered before it is durable. Up to `maxInFlight`
  * batches are with the recorder at once (it commits them in order); what arrives while they
  * are forms the next batch, so batches grow with the load.
  */
@@ -54,21 +54,11 @@ export class GroupCommitter {
     );
   }
 
-  /** Queues a submission; `undefined` when the queue is full (answer 503, never drop silently). */
-  submit(submission: Submission): Promise<Recorded> | undefined {
-    let committed: (recorded: Recorded) => void = () => undefined;
-    let failed: (error: unknown) => void = () => undefined;
-    const promise = new Promise<Recorded>((resolve, reject) => {
-      committed = resolve;
-      failed = reject;
-    });
-    return this.offer(submission, committed, failed) ? promise : undefined;
-  }
-
   /**
    * Queues a submission and calls `committed` once its batch committed, or `failed` when it did
-   * not; answers false (calling neither) when the queue is full. The notice lane's way in: no
-   * promise per notice. The callbacks run as the batch settles and must not throw.
+   * not; answers false (calling neither) when the queue is full: the caller answers 503, never
+   * drops it silently. No promise per submission; the callbacks run as the batch settles and must
+   * not throw.
    */
   offer(
     submission: Submission,
