@@ -1,6 +1,7 @@
-// The counting thread's cost per notice, phase by phase, without HTTP or threads: reading a
-// batch as the HTTP thread sends it (wire.ts), opening the token and deciding, recording the batch
-// in the ledger (one transaction), and writing the answers. Beside it, two baselines measured
+// The cost per notice of what the HTTP thread and the counting thread do besides HTTP, phase by
+// phase, without HTTP or threads: on the HTTP thread, opening the token and deciding, then
+// writing the batch of decided events (wire.ts); on the counting thread, reading the batch,
+// recording it in the ledger (one transaction) and writing the outcomes. Beside it, two baselines measured
 // in the same run: a bare SQLite insert of a small row per notice (batched the same way) and a
 // bare AES-256-GCM decryption per token with Node's own crypto (createDecipheriv), which Tally's
 // addon (native/aes-gcm) does in a tenth of the time by setting each key up once.
@@ -19,8 +20,8 @@ import { sealToken } from '../src/domain/token.js';
 import { noticeEvent } from '../src/hot/notice-event.js';
 import type { NoticeRequest } from '../src/domain/notice-request.js';
 import type { Outcome } from '../src/domain/outcome.js';
-import { decodeBatch, encodeBatch, encodeResults } from '../src/counting-thread/wire.js';
-import type { Submission } from '../src/ports/recorder.js';
+import { decodeBatch, encodeBatch, encodeOutcomes } from '../src/counting-thread/wire.js';
+import type { EventRecord } from '../src/ports/ledger.js';
 import { bannerClaims, testKeyRing } from '../test/support/claims.js';
 
 const NOTICES = Number(process.env.BENCH_NOTICES ?? '200000');
@@ -42,11 +43,6 @@ function bestMicrosPerItem<T>(items: readonly T[], body: (slice: readonly T[]) =
   return best;
 }
 
-/** The notices of a decoded batch (this bench sends notices only). */
-function noticesOf(batch: readonly Submission[]): NoticeRequest[] {
-  return batch.flatMap((submission) => ('notice' in submission ? [submission.notice] : []));
-}
-
 function batches<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let index = 0; index < items.length; index += BATCH) out.push(items.slice(index, index + BATCH));
@@ -61,38 +57,33 @@ try {
   const tokens = Array.from({ length: NOTICES }, () =>
     sealToken(bannerClaims({ auctionId: randomUUID(), auctionTimeMs: nowMs }), ring),
   );
-  const sent = batches(tokens).map((batch) =>
-    encodeBatch(
-      batch.map((token): { notice: NoticeRequest } => ({
-        notice: {
-          token,
-          query: '',
-          method: 'GET',
-          headers: { 'user-agent': USER_AGENT },
-          remoteAddress: '203.0.113.7',
-          receivedMs: nowMs + 1000,
-        },
-      })),
-    ),
+  const requests = batches(
+    tokens.map((token): NoticeRequest => ({
+      token,
+      query: '',
+      method: 'GET',
+      headers: { 'user-agent': USER_AGENT },
+      remoteAddress: '203.0.113.7',
+      receivedMs: nowMs + 1000,
+    })),
   );
 
   // Each phase runs on the output of the one before, batch by batch.
-  const parsed = sent.map((batch) => noticesOf(decodeBatch(batch)));
-  const parseUs = bestMicrosPerItem(sent, (slice) => slice.forEach((batch) => decodeBatch(batch))) / BATCH;
-  const decided = parsed.map((batch) => batch.map((notice) => noticeEvent(notice, env).event));
+  const decided = requests.map((batch) => batch.map((notice) => noticeEvent(notice, env).event));
   const decideUs =
-    bestMicrosPerItem(parsed, (slice) =>
+    bestMicrosPerItem(requests, (slice) =>
       slice.forEach((batch) => batch.map((notice) => noticeEvent(notice, env))),
     ) / BATCH;
+  const sent = decided.map(encodeBatch);
+  const sendUs = bestMicrosPerItem(decided, (slice) => slice.forEach(encodeBatch)) / BATCH;
+  const parsed: EventRecord[][] = sent.map(decodeBatch);
+  const parseUs = bestMicrosPerItem(sent, (slice) => slice.forEach(decodeBatch)) / BATCH;
   const ledger = new SqliteLedger(openSqlite(join(dir, 'ledger.db'), 'NORMAL'));
   const outcomes: Outcome[][] = [];
   const recordUs =
-    bestMicrosPerItem(decided, (slice) => slice.forEach((batch) => outcomes.push(ledger.record(batch)))) /
+    bestMicrosPerItem(parsed, (slice) => slice.forEach((batch) => outcomes.push(ledger.record(batch)))) /
     BATCH;
-  const answerUs =
-    bestMicrosPerItem(outcomes, (slice) =>
-      slice.forEach((batch) => encodeResults(batch.map((outcome) => ({ outcome, redirectTo: '' })))),
-    ) / BATCH;
+  const answerUs = bestMicrosPerItem(outcomes, (slice) => slice.forEach(encodeOutcomes)) / BATCH;
   const recorded = ledger.countEvents();
   ledger.close();
 
@@ -121,25 +112,30 @@ try {
     }
   });
 
-  const totalUs = parseUs + decideUs + recordUs + answerUs;
+  const httpThreadUs = decideUs + sendUs;
+  const countingThreadUs = parseUs + recordUs + answerUs;
   const row = (name: string, us: number, note = '') =>
     process.stdout.write(`${name.padEnd(44)} ${us.toFixed(2).padStart(6)} µs${note}\n`);
   process.stdout.write(
     `${recorded.total} notices recorded in batches of ${BATCH}, ${recorded.counted} counted; fastest of ${ROUNDS} rounds\n\n`,
   );
-  row('read the batch', parseUs);
+  process.stdout.write('HTTP thread\n');
   row(
-    'open the token and decide',
+    '  open the token and decide',
     decideUs,
     `   ${(decideUs / bareOpenUs).toFixed(1)}× Node's bare AES-GCM open`,
   );
+  row('  write the batch', sendUs);
+  row('  in all', httpThreadUs);
+  process.stdout.write('counting thread\n');
+  row('  read the batch', parseUs);
   row(
-    'record the batch (insert, rollup, claims)',
+    '  record the batch (insert, rollup, claims)',
     recordUs,
     `   ${(recordUs / bareInsertUs).toFixed(1)}× a bare insert`,
   );
-  row('write the answers', answerUs);
-  row('counting thread, in all', totalUs);
+  row('  write the outcomes', answerUs);
+  row('  in all', countingThreadUs);
   process.stdout.write('\nbaselines, same run:\n');
   row("Node's AES-256-GCM open of a token", bareOpenUs);
   row('bare SQLite insert of a 3-column row', bareInsertUs);

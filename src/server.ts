@@ -85,8 +85,6 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     {
       dbPath,
       synchronous: config.sqliteSynchronous,
-      ...threadKeys(keyRing, config.priceKeys),
-      ivtFilter: config.ivtFilter,
       dispatcher: {
         pollIntervalMs: 200,
         concurrency: config.burlConcurrency,
@@ -130,7 +128,12 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       log.error('outbox_count_failed', { error: String(error) });
     }
   };
-  const noticeDeps: NoticeDeps = { committer, metrics, nowMs: Date.now };
+  const noticeDeps: NoticeDeps = {
+    committer,
+    metrics,
+    env: { keyRing, ivtFilter: config.ivtFilter, priceKeysFor: (seat) => config.priceKeys.get(seat) },
+    nowMs: Date.now,
+  };
   const wins = new WinThread({
     ...threadKeys(keyRing, config.priceKeys),
     publicUrl: config.publicUrl,

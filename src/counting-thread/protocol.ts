@@ -1,14 +1,11 @@
 import type { DispatcherOptions } from '../billing/dispatcher.js';
 import type { SqliteSynchronous } from '../adapters/sqlite/database.js';
-import type { IvtFilter } from '../domain/ivt.js';
 import type { Labels } from '../lib/metrics.js';
-import type { ThreadKeys } from '../thread-keys.js';
 
 /** What the counting thread is started with (it travels by structured clone). */
-export interface CounterSettings extends ThreadKeys {
+export interface CounterSettings {
   dbPath: string;
   synchronous: SqliteSynchronous;
-  ivtFilter: IvtFilter;
   dispatcher: DispatcherOptions;
   /** Raw notices older than this are pruned (counted events are kept). */
   retentionDays: number;
@@ -16,9 +13,9 @@ export interface CounterSettings extends ThreadKeys {
 }
 
 /**
- * Messages from the HTTP thread to the counting thread. Batches and their results travel as one
- * string each (see `wire.ts`): one string is cheaper to pass than a structured clone of many
- * small objects.
+ * Messages from the HTTP thread to the counting thread. Batches of decided events and their
+ * outcomes travel as one string each (see `wire.ts`): one string is cheaper to pass than a
+ * structured clone of many small objects.
  */
 export type ToCounter = { type: 'record'; id: number; batch: string } | { type: 'close' };
 
@@ -26,7 +23,7 @@ export type ToCounter = { type: 'record'; id: number; batch: string } | { type: 
 export type FromCounter =
   | { type: 'ready' }
   | { type: 'warm' }
-  | { type: 'recorded'; id: number; results: string }
+  | { type: 'recorded'; id: number; outcomes: string }
   | { type: 'failed'; id: number; error: string }
   | { type: 'metric'; name: string; help: string; labels: Labels; value: number }
   | { type: 'closed' };

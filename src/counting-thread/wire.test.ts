@@ -1,71 +1,134 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NoticeRequest } from '../domain/notice-request.js';
+import fc from 'fast-check';
+import type { Outcome } from '../domain/outcome.js';
 import { COUNTED, invalidTraffic, notCounted } from '../domain/outcome.js';
-import type { Recorded, Submission } from '../ports/recorder.js';
+import type { EventRecord } from '../ports/ledger.js';
+import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { exchangeEvent } from '../../test/support/events.js';
-import { decodeBatch, decodeResults, encodeBatch, encodeResults } from './wire.js';
+import { decodeBatch, decodeOutcomes, encodeBatch, encodeOutcomes } from './wire.js';
 
-function notice(overrides: Partial<NoticeRequest> = {}): Submission {
-  return {
-    notice: {
-      token: 'AQ-token_value',
-      query: 'f=b&x=%20y',
-      method: 'GET',
-      headers: { 'user-agent': 'Mozilla/5.0 (X11)', 'x-forwarded-for': '198.51.100.7, 10.0.0.1' },
-      remoteAddress: '::ffff:127.0.0.1',
-      receivedMs: 1_764_000_000_123,
-      ...overrides,
-    },
-  };
+const OUTCOMES: Outcome[] = [
+  COUNTED,
+  notCounted('duplicate'),
+  notCounted('late'),
+  notCounted('invalid_token'),
+  invalidTraffic('bot_user_agent'),
+  invalidTraffic('blocked_ip'),
+];
+
+/** A counted exchange notice with its claim and a burl delivery, as the HTTP thread decides one. */
+function billedNotice(overrides: Partial<EventRecord> = {}): EventRecord {
+  return exchangeEvent({
+    dedupe: { key: 'x\u001f1\u001fa\u001f1\u001fb\u001fseat', expiresMs: 1_764_000_300_000 },
+    delivery: { url: 'https://dsp.test/win?p=1.25&id=a', deadlineMs: 1_764_010_000_000 },
+    ...overrides,
+  });
 }
 
+/** A tracker hit: every number a dimension can carry, and a missing cachebuster. */
+const TRACKER_HIT: EventRecord = exchangeEvent({
+  outcome: notCounted('inactive_tracker'),
+  dims: {
+    ...EMPTY_DIMENSIONS,
+    accountId: 7,
+    impressionType: 'external_click',
+    advertiserId: 11,
+    lineItemId: 12,
+    trackerId: 13,
+    placementId: 14,
+    paymentRuleId: 15,
+    cachebusterMissing: true,
+  },
+  priceMicros: 0,
+  mediaCostMicros: 2_500,
+  revenueMicros: 3_750,
+});
+
 describe('thread wire format', () => {
-  it('gives back every notice of a batch as it was, headers included, in order', () => {
-    const batch = [notice(), notice({ headers: {}, query: '' }), notice({ method: 'HEAD', token: '' })];
-    assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
-  });
-
-  it('gives back a notice whose fields hold the separators, and the notices beside it intact', () => {
+  it('gives back every event of a batch as it was, claims, deliveries and tracker dimensions included, in order', () => {
     const batch = [
-      notice({ query: 'a=\u0000b' }),
-      notice({ headers: { 'user-agent': 'bot\u0001agent' } }),
-      notice({ token: 'tok\u0000\u0001en', remoteAddress: '\u0001' }),
-      notice(),
+      billedNotice(),
+      exchangeEvent(),
+      TRACKER_HIT,
+      exchangeEvent({ outcome: notCounted('invalid_token'), dims: { ...EMPTY_DIMENSIONS, accountId: 1 } }),
+      billedNotice({ outcome: invalidTraffic('head_request'), delivery: undefined }),
+    ];
+    // An absent claim or delivery stays absent (not a property holding undefined).
+    delete batch[4]?.delivery;
+    assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
+  });
+
+  it('gives back an event whose fields hold the separators, and the events beside it intact', () => {
+    const batch = [
+      billedNotice({ userAgent: 'bot\u0001agent' }),
+      exchangeEvent({ deviceIp: '\u0000' }),
+      billedNotice({ dedupe: { key: 'k\u0001\u0000', expiresMs: 9 } }),
+      billedNotice(),
     ];
     assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
   });
 
-  it('gives back tracker hit events (decided on the HTTP thread) beside notices', () => {
-    const batch: Submission[] = [
-      { event: exchangeEvent({ receivedMs: 5, dedupe: { key: 'k\u0001\u0000', expiresMs: 9 } }) },
-      notice(),
-    ];
-    assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
+  it('gives back any event, whatever its strings hold (property)', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const integer = fc.maxSafeNat();
+    const eventArb = fc.record({
+      receivedMs: integer,
+      servedHourMs: integer,
+      outcome: fc.constantFrom(...OUTCOMES),
+      dims: fc.record({
+        accountId: integer,
+        impressionType: fc.constantFrom(
+          'exchange' as const,
+          'external_impression' as const,
+          'external_click' as const,
+        ),
+        kind: text,
+        format: text,
+        channel: text,
+        method: text,
+        seat: text,
+        publisher: text,
+        auctionId: text,
+        impId: text,
+        bidId: text,
+        currency: text,
+        advertiserId: integer,
+        lineItemId: integer,
+        trackerId: integer,
+        placementId: integer,
+        paymentRuleId: integer,
+        cachebusterMissing: fc.boolean(),
+      }),
+      priceMicros: integer,
+      mediaCostMicros: integer,
+      revenueMicros: integer,
+      deviceIp: text,
+      userAgent: text,
+      dedupe: fc.option(fc.record({ key: text, expiresMs: integer }), { nil: undefined }),
+      delivery: fc.option(fc.record({ url: text, deadlineMs: integer }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 4 }), (generated) => {
+        const batch = generated.map((event) => {
+          // Plain objects, as the HTTP thread builds them (fast-check's may lack a prototype).
+          const written: EventRecord = structuredClone(event);
+          if (event.dedupe === undefined) delete written.dedupe;
+          if (event.delivery === undefined) delete written.delivery;
+          return written;
+        });
+        assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
+      }),
+    );
   });
 
   it('gives back an empty batch as empty', () => {
     assert.deepEqual(decodeBatch(encodeBatch([])), []);
   });
 
-  it('gives back every kind of outcome, and redirects, in order', () => {
-    const results: Recorded[] = [
-      { outcome: COUNTED, redirectTo: '' },
-      { outcome: COUNTED, redirectTo: 'https://dsp.test/win?p=1.25&id=a' },
-      { outcome: notCounted('duplicate'), redirectTo: '' },
-      { outcome: notCounted('late'), redirectTo: '' },
-      { outcome: invalidTraffic('bot_user_agent'), redirectTo: '' },
-      { outcome: invalidTraffic('blocked_ip'), redirectTo: '' },
-    ];
-    assert.deepEqual(decodeResults(encodeResults(results)), results);
-    assert.deepEqual(decodeResults(encodeResults([])), []);
-  });
-
-  it('gives back results whose redirect holds a separator', () => {
-    const results: Recorded[] = [
-      { outcome: COUNTED, redirectTo: 'https://dsp.test/\u0001' },
-      { outcome: notCounted('preview'), redirectTo: '' },
-    ];
-    assert.deepEqual(decodeResults(encodeResults(results)), results);
+  it('gives back every kind of outcome, in order', () => {
+    const outcomes = [...OUTCOMES, COUNTED, notCounted('duplicate')];
+    assert.deepEqual(decodeOutcomes(encodeOutcomes(outcomes)), outcomes);
+    assert.deepEqual(decodeOutcomes(encodeOutcomes([])), []);
   });
 });

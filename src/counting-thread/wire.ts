@@ -1,110 +1,121 @@
-// How batches and their results cross between the HTTP thread and the counting thread: as one
-// string each, with the fields of an exchange notice and of an outcome joined by control
-// characters rather than written as JSON. A notice's fields are a handful of short strings, so
-// joining and splitting them costs less than JSON on either side, and the counting thread
-// builds each request with one object shape. Anything a separator could be mistaken in (a tracker
-// hit's event, or a field holding a separator) travels as JSON instead.
-import type { NoticeRequest } from '../domain/notice-request.js';
+// How batches of decided events and their outcomes cross between the HTTP thread and the
+// counting thread: as one string each, with the fields of an event joined by control characters
+// in a fixed order rather than written as JSON. An event's fields are a few dozen short strings
+// and numbers, so joining and splitting them costs a fraction of JSON on either side, and the
+// counting thread builds every event with one object shape. An event with a field a separator
+// could be mistaken in travels as JSON instead.
 import type { IvtRule, NotCountedReason, Outcome } from '../domain/outcome.js';
 import { COUNTED, invalidTraffic, notCounted } from '../domain/outcome.js';
-import type { Recorded, Submission } from '../ports/recorder.js';
+import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 
-/** Between the submissions of a batch, and between the results of one. */
+/** Between the events of a batch, and between the outcomes of one. */
 const ITEM = '\u0001';
-/** Between the fields of one submission or result. */
+/** Between the fields of one event. */
 const FIELD = '\u0000';
-/** First character of an exchange notice written field by field. */
-const NOTICE = 'n';
-/** First character of a submission written as JSON. */
+/** First character of an event written field by field. */
+const AS_FIELDS = 'f';
+/** First character of an event written as JSON. */
 const AS_JSON = 'j';
-/** First character of results written as JSON (all of them, when one could not be joined). */
-const RESULTS_AS_JSON = 'j';
-/** Outcomes are written `c`, `n<reason>` or `i<rule>`; each result adds `\0<redirect>` when it has one. */
+/** How many fields an event is written as (see `encodeEvent`). */
+const EVENT_FIELDS = 30;
+/** Outcomes are written `c`, `n<reason>` or `i<rule>`. */
 const COUNTED_CODE = 'c';
 const NOT_COUNTED_CODE = 'n';
 const INVALID_TRAFFIC_CODE = 'i';
-/** Fields of a notice before its headers: token, query, method, remote address, received ms. */
-const NOTICE_FIXED_FIELDS = 5;
 
 /** The string a batch crosses as. */
-export function encodeBatch(batch: readonly Submission[]): string {
-  return batch.map(encodeSubmission).join(ITEM);
+export function encodeBatch(batch: readonly EventRecord[]): string {
+  return batch.map(encodeEvent).join(ITEM);
 }
 
 /** The batch `encodeBatch` wrote, in order. */
-export function decodeBatch(text: string): Submission[] {
+export function decodeBatch(text: string): EventRecord[] {
   if (text === '') return [];
-  return text.split(ITEM).map(decodeSubmission);
+  return text.split(ITEM).map(decodeEvent);
 }
 
-/** The string the results of a batch cross as. */
-export function encodeResults(results: readonly Recorded[]): string {
-  const written: string[] = [];
-  for (const { outcome, redirectTo } of results) {
-    if (hasSeparator(redirectTo)) return RESULTS_AS_JSON + JSON.stringify(results);
-    const code =
-      outcome.outcome === 'counted'
-        ? COUNTED_CODE
-        : outcome.reason === 'invalid_traffic'
-          ? INVALID_TRAFFIC_CODE + outcome.rule
-          : NOT_COUNTED_CODE + outcome.reason;
-    written.push(redirectTo === '' ? code : code + FIELD + redirectTo);
-  }
-  return written.join(ITEM);
+/** The string the outcomes of a batch cross as. */
+export function encodeOutcomes(outcomes: readonly Outcome[]): string {
+  return outcomes.map(outcomeCode).join(ITEM);
 }
 
-/** The results `encodeResults` wrote, in order. Outcomes without a redirect are shared objects. */
-export function decodeResults(text: string): Recorded[] {
-  if (text.startsWith(RESULTS_AS_JSON)) return JSON.parse(text.slice(1)) as Recorded[];
+/** The outcomes `encodeOutcomes` wrote, in order: one shared object per distinct outcome. */
+export function decodeOutcomes(text: string): Outcome[] {
   if (text === '') return [];
-  return text.split(ITEM).map((written) => {
-    const fieldAt = written.indexOf(FIELD);
-    const code = fieldAt === -1 ? written : written.slice(0, fieldAt);
-    return { outcome: outcomeOf(code), redirectTo: fieldAt === -1 ? '' : written.slice(fieldAt + 1) };
-  });
+  return text.split(ITEM).map(outcomeOf);
 }
 
-function encodeSubmission(submission: Submission): string {
-  if ('notice' in submission) {
-    const { token, query, method, remoteAddress, receivedMs, headers } = submission.notice;
-    let text = `${NOTICE}${token}${FIELD}${query}${FIELD}${method}${FIELD}${remoteAddress}${FIELD}${receivedMs}`;
-    let fields = NOTICE_FIXED_FIELDS;
-    for (const name in headers) {
-      text += `${FIELD}${name}${FIELD}${headers[name]}`;
-      fields += 2;
-    }
-    // Written as they are only when no field holds a separator: exactly the separators joined in.
-    if (countOf(FIELD, text) === fields - 1 && !text.includes(ITEM)) return text;
-  }
-  return AS_JSON + JSON.stringify(submission);
+/**
+ * An event's fields in a fixed order; a dedupe claim or a delivery that is absent is written as
+ * two empty fields (a time is never empty when present).
+ */
+function encodeEvent(event: EventRecord): string {
+  const d = event.dims;
+  const { dedupe, delivery } = event;
+  const text =
+    `${AS_FIELDS}${event.receivedMs}${FIELD}${event.servedHourMs}${FIELD}${outcomeCode(event.outcome)}` +
+    `${FIELD}${d.accountId}${FIELD}${d.impressionType}${FIELD}${d.kind}${FIELD}${d.format}${FIELD}${d.channel}` +
+    `${FIELD}${d.method}${FIELD}${d.seat}${FIELD}${d.publisher}${FIELD}${d.auctionId}${FIELD}${d.impId}` +
+    `${FIELD}${d.bidId}${FIELD}${d.currency}${FIELD}${d.advertiserId}${FIELD}${d.lineItemId}${FIELD}${d.trackerId}` +
+    `${FIELD}${d.placementId}${FIELD}${d.paymentRuleId}${FIELD}${d.cachebusterMissing ? '1' : ''}` +
+    `${FIELD}${event.priceMicros}${FIELD}${event.mediaCostMicros}${FIELD}${event.revenueMicros}` +
+    `${FIELD}${event.deviceIp}${FIELD}${event.userAgent}` +
+    `${FIELD}${dedupe === undefined ? '' : dedupe.key}${FIELD}${dedupe === undefined ? '' : dedupe.expiresMs}` +
+    `${FIELD}${delivery === undefined ? '' : delivery.url}${FIELD}${delivery === undefined ? '' : delivery.deadlineMs}`;
+  // Written as it is only when no field holds a separator: exactly the separators joined in.
+  if (countOf(FIELD, text) === EVENT_FIELDS - 1 && !text.includes(ITEM)) return text;
+  return AS_JSON + JSON.stringify(event);
 }
 
-function decodeSubmission(written: string): Submission {
-  if (!written.startsWith(NOTICE)) return JSON.parse(written.slice(1)) as Submission;
-  const fields = written.slice(1).split(FIELD);
-  const headers: Record<string, string> = {};
-  for (let index = NOTICE_FIXED_FIELDS; index + 1 < fields.length; index += 2) {
-    headers[fields[index] ?? ''] = fields[index + 1] ?? '';
-  }
-  const notice: NoticeRequest = {
-    token: fields[0] ?? '',
-    query: fields[1] ?? '',
-    method: fields[2] ?? '',
-    headers,
-    remoteAddress: fields[3] ?? '',
-    receivedMs: Number(fields[4]),
+function decodeEvent(written: string): EventRecord {
+  if (!written.startsWith(AS_FIELDS)) return JSON.parse(written.slice(1)) as EventRecord;
+  const f = written.slice(1).split(FIELD);
+  const event: EventRecord = {
+    receivedMs: Number(f[0]),
+    servedHourMs: Number(f[1]),
+    outcome: outcomeOf(f[2] ?? ''),
+    dims: {
+      accountId: Number(f[3]),
+      impressionType: f[4] as ImpressionType,
+      kind: f[5] ?? '',
+      format: f[6] ?? '',
+      channel: f[7] ?? '',
+      method: f[8] ?? '',
+      seat: f[9] ?? '',
+      publisher: f[10] ?? '',
+      auctionId: f[11] ?? '',
+      impId: f[12] ?? '',
+      bidId: f[13] ?? '',
+      currency: f[14] ?? '',
+      advertiserId: Number(f[15]),
+      lineItemId: Number(f[16]),
+      trackerId: Number(f[17]),
+      placementId: Number(f[18]),
+      paymentRuleId: Number(f[19]),
+      cachebusterMissing: f[20] === '1',
+    },
+    priceMicros: Number(f[21]),
+    mediaCostMicros: Number(f[22]),
+    revenueMicros: Number(f[23]),
+    deviceIp: f[24] ?? '',
+    userAgent: f[25] ?? '',
   };
-  return { notice };
-}
-
-function hasSeparator(field: string): boolean {
-  return field.includes(FIELD) || field.includes(ITEM);
+  if (f[27] !== '') event.dedupe = { key: f[26] ?? '', expiresMs: Number(f[27]) };
+  if (f[29] !== '') event.delivery = { url: f[28] ?? '', deadlineMs: Number(f[29]) };
+  return event;
 }
 
 function countOf(character: string, text: string): number {
   let count = 0;
   for (let at = text.indexOf(character); at !== -1; at = text.indexOf(character, at + 1)) count++;
   return count;
+}
+
+function outcomeCode(outcome: Outcome): string {
+  if (outcome.outcome === 'counted') return COUNTED_CODE;
+  return outcome.reason === 'invalid_traffic'
+    ? INVALID_TRAFFIC_CODE + outcome.rule
+    : NOT_COUNTED_CODE + outcome.reason;
 }
 
 const notCountedOutcomes = new Map<string, Outcome>();

@@ -7,10 +7,11 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { defaultIvtFilter } from '../domain/ivt.js';
 import { COUNTED } from '../domain/outcome.js';
-import type { KeyRing } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
 import { jsonLogger } from '../lib/log.js';
 import { Metrics } from '../lib/metrics.js';
+import { noticeEvent } from '../hot/notice-event.js';
+import type { EventRecord } from '../ports/ledger.js';
 import type { CounterSettings } from './protocol.js';
 import { WorkerRecorder } from './worker-recorder.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
@@ -19,15 +20,11 @@ import { exchangeEvent, T0 } from '../../test/support/events.js';
 const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function settings(dbPath: string, ring: KeyRing, overrides: Partial<CounterSettings> = {}): CounterSettings {
+function settings(dbPath: string, overrides: Partial<CounterSettings> = {}): CounterSettings {
   openSqlite(dbPath).close();
   return {
     dbPath,
     synchronous: 'FULL',
-    tokenKeys: [...ring.keys].map(([id, key]) => ({ id, key })),
-    signingKeyId: ring.signingKeyId,
-    ivtFilter: defaultIvtFilter(),
-    priceKeys: [],
     dispatcher: {
       pollIntervalMs: 60_000,
       concurrency: 1,
@@ -41,45 +38,40 @@ function settings(dbPath: string, ring: KeyRing, overrides: Partial<CounterSetti
   };
 }
 
+const ring = testKeyRing();
+
+/** A notice of a banner win, decided as the HTTP thread decides it. */
 function noticeFor(
-  ring: KeyRing,
   auctionId: string,
   receivedMs = T0 + 1000,
   userAgent = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0',
-) {
-  return {
-    notice: {
-      // Auctioned a second before it is received, whatever the clock says: within every TTL.
-      token: sealToken(bannerClaims({ auctionId, auctionTimeMs: receivedMs - 1000 }), ring),
-      query: '',
-      method: 'GET',
-      headers: { 'user-agent': userAgent },
-      remoteAddress: '198.51.100.7',
-      receivedMs,
-    },
+): EventRecord {
+  const request = {
+    // Auctioned a second before it is received, whatever the clock says: within every TTL.
+    token: sealToken(bannerClaims({ auctionId, auctionTimeMs: receivedMs - 1000 }), ring),
+    query: '',
+    method: 'GET',
+    headers: { 'user-agent': userAgent },
+    remoteAddress: '198.51.100.7',
+    receivedMs,
   };
+  return noticeEvent(request, { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined })
+    .event;
 }
 
 const silent = jsonLogger(() => undefined);
 
 describe('the counting thread', () => {
-  it('decides and commits batches on a worker thread, in order, before answering', async () => {
-    const ring = testKeyRing();
+  it('commits batches on a worker thread, in order, before answering, with duplicates found there', async () => {
     const dbPath = join(dir, 'order.db');
-    const recorder = new WorkerRecorder(settings(dbPath, ring), new Metrics(), silent);
+    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
     await recorder.start();
     const [first, second] = await Promise.all([
-      recorder.record([noticeFor(ring, 'a1'), noticeFor(ring, 'a2')]),
-      recorder.record([noticeFor(ring, 'a1')]),
+      recorder.record([noticeFor('a1'), noticeFor('a2')]),
+      recorder.record([noticeFor('a1')]),
     ]);
-    assert.deepEqual(
-      first?.map((recorded) => recorded.outcome),
-      [COUNTED, COUNTED],
-    );
-    assert.deepEqual(
-      second?.map((recorded) => recorded.outcome),
-      [{ outcome: 'not_counted', reason: 'duplicate' }],
-    );
+    assert.deepEqual(first, [COUNTED, COUNTED]);
+    assert.deepEqual(second, [{ outcome: 'not_counted', reason: 'duplicate' }]);
     const ledger = new SqliteLedger(openSqlite(dbPath));
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 2 });
     ledger.close();
@@ -90,11 +82,7 @@ describe('the counting thread', () => {
     const threadNames = () =>
       readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
     assert.ok(!threadNames().includes('tally-counting'));
-    const recorder = new WorkerRecorder(
-      settings(join(dir, 'named.db'), testKeyRing()),
-      new Metrics(),
-      silent,
-    );
+    const recorder = new WorkerRecorder(settings(join(dir, 'named.db')), new Metrics(), silent);
     try {
       await recorder.start();
       assert.ok(threadNames().includes('tally-counting'), threadNames().join(', '));
@@ -104,9 +92,8 @@ describe('the counting thread', () => {
   });
 
   it('is warm only once its counting thread has loaded the ledger’s live claims, and cold again while a new thread loads them', async () => {
-    const ring = testKeyRing();
     const dbPath = join(dir, 'warm.db');
-    const recorderSettings = settings(dbPath, ring);
+    const recorderSettings = settings(dbPath);
     const nowMs = Date.now();
     const ledger = new SqliteLedger(openSqlite(dbPath));
     for (let batch = 0; batch < 20; batch++) {
@@ -144,22 +131,20 @@ describe('the counting thread', () => {
   });
 
   it('rejects the batches in flight when the thread dies, and starts a new one for the next batch', async () => {
-    const ring = testKeyRing();
-    const recorder = new WorkerRecorder(settings(join(dir, 'crash.db'), ring), new Metrics(), silent);
+    const recorder = new WorkerRecorder(settings(join(dir, 'crash.db')), new Metrics(), silent);
     await recorder.start();
     // Fault injection: the thread is stopped (it runs no more JavaScript) with a batch on its way.
     const terminated = recorder['worker']?.terminate();
-    const inFlight = recorder.record([noticeFor(ring, 'c1')]);
+    const inFlight = recorder.record([noticeFor('c1')]);
     await terminated;
     await assert.rejects(inFlight, /counting thread exited/);
-    const [again] = await recorder.record([noticeFor(ring, 'c2')]);
-    assert.deepEqual(again?.outcome, COUNTED);
+    const [again] = await recorder.record([noticeFor('c2')]);
+    assert.deepEqual(again, COUNTED);
     await recorder.close();
   });
 
   it('starts a new counting thread on its own after one died, so the burl relay resumes without traffic', async () => {
-    const ring = testKeyRing();
-    const recorder = new WorkerRecorder(settings(join(dir, 'respawn.db'), ring), new Metrics(), silent);
+    const recorder = new WorkerRecorder(settings(join(dir, 'respawn.db')), new Metrics(), silent);
     await recorder.start();
     const dead = recorder['worker'];
     await dead?.terminate();
@@ -170,10 +155,9 @@ describe('the counting thread', () => {
   });
 
   it('prunes raw notices past the retention on its own timer, keeping the billing records', async () => {
-    const ring = testKeyRing();
     const dbPath = join(dir, 'prune.db');
     const recorder = new WorkerRecorder(
-      settings(dbPath, ring, { retentionDays: 1, pruneIntervalMs: 50 }),
+      settings(dbPath, { retentionDays: 1, pruneIntervalMs: 50 }),
       new Metrics(),
       silent,
     );
@@ -181,12 +165,12 @@ describe('the counting thread', () => {
       await recorder.start();
       const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
       const recorded = await recorder.record([
-        noticeFor(ring, 'old-bot', threeDaysAgoMs, 'Googlebot/2.1'),
-        noticeFor(ring, 'old-billed', threeDaysAgoMs),
-        noticeFor(ring, 'new-billed', Date.now()),
+        noticeFor('old-bot', threeDaysAgoMs, 'Googlebot/2.1'),
+        noticeFor('old-billed', threeDaysAgoMs),
+        noticeFor('new-billed', Date.now()),
       ]);
       assert.deepEqual(
-        recorded.map((result) => result.outcome.outcome),
+        recorded.map((outcome) => outcome.outcome),
         ['not_counted', 'counted', 'counted'],
       );
       const ledger = new SqliteLedger(openSqlite(dbPath));
@@ -202,10 +186,9 @@ describe('the counting thread', () => {
   });
 
   it('restarts a counting thread that keeps dying less and less often, refusing batches meanwhile', async () => {
-    const ring = testKeyRing();
     const lines: string[] = [];
     // Fault injection: a ledger path that cannot be created, so every thread dies as it starts.
-    const broken = { ...settings(join(dir, 'unused.db'), ring), dbPath: '/dev/null/tally.db' };
+    const broken = { ...settings(join(dir, 'unused.db')), dbPath: '/dev/null/tally.db' };
     const recorder = new WorkerRecorder(
       broken,
       new Metrics(),
@@ -222,7 +205,7 @@ describe('the counting thread', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.deepEqual(restartDelays(), [0, 1000, 2000]);
-    await assert.rejects(recorder.record([noticeFor(ring, 'r1')]), /the counting thread is restarting/);
+    await assert.rejects(recorder.record([noticeFor('r1')]), /the counting thread is restarting/);
     await recorder.close();
   });
 });

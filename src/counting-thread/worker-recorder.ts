@@ -2,9 +2,11 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
 import { workerEntry } from '../lib/worker-entry.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
+import type { Outcome } from '../domain/outcome.js';
+import type { EventRecord } from '../ports/ledger.js';
+import type { BatchRecorder } from '../ports/recorder.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
-import { decodeResults, encodeBatch } from './wire.js';
+import { decodeOutcomes, encodeBatch } from './wire.js';
 
 /**
  * After the first unexpected exit a new counting thread starts at once; after each further one
@@ -14,14 +16,13 @@ const RESPAWN_BACKOFF_MS = 1000;
 const MAX_RESPAWN_DELAY_MS = 60_000;
 
 interface Pending {
-  resolve: (results: Recorded[]) => void;
+  resolve: (outcomes: Outcome[]) => void;
   reject: (error: Error) => void;
 }
 
 /**
- * A `BatchRecorder` whose batches are decided and committed on the counting thread
- * (`worker.ts`), so the HTTP thread never waits for a token to open, a row to be written
- * or a commit to reach the disk. Should the thread die, its batches in flight are rejected (their
+ * A `BatchRecorder` whose batches are committed on the counting thread (`worker.ts`), so the
+ * HTTP thread never waits for a row to be written or a commit to reach the disk. Should the thread die, its batches in flight are rejected (their
  * notices answered 503, never acknowledged) and a new one starts at once, or, when it keeps
  * dying, after a growing pause during which batches are refused.
  */
@@ -57,14 +58,14 @@ export class WorkerRecorder implements BatchRecorder {
     return this.warm;
   }
 
-  record(batch: readonly Submission[]): Promise<Recorded[]> {
+  record(batch: readonly EventRecord[]): Promise<Outcome[]> {
     if (this.closing !== undefined) return Promise.reject(new Error('the recorder is closed'));
     if (this.worker === undefined && Date.now() < this.respawnAtMs) {
       return Promise.reject(new Error('the counting thread is restarting'));
     }
     const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
-    return new Promise<Recorded[]>((resolve, reject) => {
+    return new Promise<Outcome[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const message: ToCounter = { type: 'record', id, batch: encodeBatch(batch) };
       worker.postMessage(message);
@@ -133,7 +134,7 @@ export class WorkerRecorder implements BatchRecorder {
       this.pending.delete(message.id);
       if (message.type === 'recorded') {
         this.exitsInARow = 0;
-        pending?.resolve(decodeResults(message.results));
+        pending?.resolve(decodeOutcomes(message.outcomes));
       } else pending?.reject(new Error(message.error));
     }
   }

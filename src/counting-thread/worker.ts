@@ -1,6 +1,6 @@
-// The counting thread: owns every write to the ledger. It decides notices (token opening, the
-// counting rules), commits each batch in one transaction (with its fsync, off the HTTP thread),
-// relays DSP burls from the outbox and prunes old raw notices.
+// The counting thread: owns every write to the ledger. It commits each batch of decided events
+// in one transaction (claiming their impressions, with its fsync, off the HTTP thread), relays
+// DSP burls from the outbox and prunes old raw notices.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { openSqlite } from '../adapters/sqlite/database.js';
@@ -8,11 +8,9 @@ import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
-import { Counter } from '../hot/counter.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
-import { keyRingOf, priceKeysOf } from '../thread-keys.js';
 import { nameThisThread } from '../lib/thread-name.js';
-import { decodeBatch, encodeResults } from './wire.js';
+import { decodeBatch, encodeOutcomes } from './wire.js';
 
 const DAY_MS = 86_400_000;
 /** Rows one pruning step may delete (a transaction of a few ms). */
@@ -26,12 +24,6 @@ const send = (message: FromCounter) => port.postMessage(message);
 const settings = workerData as CounterSettings;
 const log = jsonLogger();
 const ledger = new SqliteLedger(openSqlite(settings.dbPath, settings.synchronous));
-const priceKeys = priceKeysOf(settings);
-const counter = new Counter(ledger, {
-  keyRing: keyRingOf(settings),
-  ivtFilter: settings.ivtFilter,
-  priceKeysFor: (seat) => priceKeys.get(seat),
-});
 const metrics: CounterSink = {
   inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),
 };
@@ -93,14 +85,14 @@ function nextMessage(): ToCounter | undefined {
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
   try {
     const batches = records.map((record) => decodeBatch(record.batch));
-    const results = counter.record(batches.flat());
+    const outcomes = ledger.record(batches.flat());
     let offset = 0;
     records.forEach((record, index) => {
       const size = batches[index]?.length ?? 0;
       send({
         type: 'recorded',
         id: record.id,
-        results: encodeResults(results.slice(offset, offset + size)),
+        outcomes: encodeOutcomes(outcomes.slice(offset, offset + size)),
       });
       offset += size;
     });

@@ -5,53 +5,42 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
-import { defaultIvtFilter } from '../domain/ivt.js';
+import type { Outcome } from '../domain/outcome.js';
 import { COUNTED } from '../domain/outcome.js';
-import { generateKey } from '../domain/token.js';
 import { Metrics } from '../lib/metrics.js';
-import type { Ledger } from '../ports/ledger.js';
-import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
-import { Counter } from './counter.js';
+import type { EventRecord, Ledger } from '../ports/ledger.js';
+import type { BatchRecorder } from '../ports/recorder.js';
 import { GroupCommitter } from './group-commit.js';
 import { exchangeEvent } from '../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-commit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function event(key: string): Submission {
-  return { event: exchangeEvent({ receivedMs: 1, dedupe: { key, expiresMs: 10 } }) };
+function event(key: string): EventRecord {
+  return exchangeEvent({ receivedMs: 1, dedupe: { key, expiresMs: 10 } });
 }
 
-/** A counter on the ledger (these tests submit decided events only). */
-function counterOn(ledger: Ledger): Counter {
-  return new Counter(ledger, {
-    keyRing: { signingKeyId: 1, keys: new Map([[1, generateKey()]]) },
-    ivtFilter: defaultIvtFilter(),
-    priceKeysFor: () => undefined,
-  });
-}
-
-/** A recorder that decides and commits on this thread, through the counter. */
-function inlineRecorder(counter: Counter): BatchRecorder {
+/** A recorder that commits on this thread, straight into the ledger. */
+function inlineRecorder(ledger: Ledger): BatchRecorder {
   return {
-    record: (batch) => new Promise<Recorded[]>((resolve) => resolve(counter.record(batch))),
+    record: (batch) => new Promise<Outcome[]>((resolve) => resolve(ledger.record(batch))),
     close: () => Promise.resolve(),
   };
 }
 
-/** Offers a submission to the committer, as a promise; `undefined` when the queue refused it. */
-function submit(committer: GroupCommitter, submission: Submission): Promise<Recorded> | undefined {
-  let committed: (recorded: Recorded) => void = () => undefined;
+/** Offers an event to the committer, as a promise; `undefined` when the queue refused it. */
+function submit(committer: GroupCommitter, submitted: EventRecord): Promise<Outcome> | undefined {
+  let committed: (outcome: Outcome) => void = () => undefined;
   let failed: (error: unknown) => void = () => undefined;
-  const promise = new Promise<Recorded>((resolve, reject) => {
+  const promise = new Promise<Outcome>((resolve, reject) => {
     committed = resolve;
     failed = reject;
   });
-  return committer.offer(submission, committed, failed) ? promise : undefined;
+  return committer.offer(submitted, committed, failed) ? promise : undefined;
 }
 
 /** The promise of an accepted event (fails the test when the committer refused it). */
-function accepted(pending: Promise<Recorded> | undefined): Promise<Recorded> {
+function accepted(pending: Promise<Outcome> | undefined): Promise<Outcome> {
   assert.ok(pending !== undefined, 'the committer refused the event');
   return pending;
 }
@@ -61,13 +50,13 @@ describe('group commit', () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'one.db')));
     const metrics = new Metrics();
     const committer = new GroupCommitter(
-      inlineRecorder(counterOn(ledger)),
+      inlineRecorder(ledger),
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxInFlight: 1, flushAtSize: 1000 },
       metrics,
     );
     const pending = ['a', 'b', 'a'].map((key) => accepted(submit(committer, event(key))));
     assert.equal(ledger.countEvents().total, 0, 'nothing is committed synchronously');
-    const outcomes = (await Promise.all(pending)).map((recorded) => recorded.outcome);
+    const outcomes = await Promise.all(pending);
     assert.deepEqual(outcomes, [COUNTED, COUNTED, { outcome: 'not_counted', reason: 'duplicate' }]);
     assert.equal(ledger.countEvents().total, 3);
     assert.match(metrics.render(), /tally_commit_batch_size_count 1\n/);
@@ -77,7 +66,7 @@ describe('group commit', () => {
   it('refuses events past the bounded queue instead of dropping them silently', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'two.db')));
     const committer = new GroupCommitter(
-      inlineRecorder(counterOn(ledger)),
+      inlineRecorder(ledger),
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 2, maxInFlight: 1, flushAtSize: 1000 },
       new Metrics(),
     );
@@ -99,7 +88,7 @@ describe('group commit', () => {
       },
     };
     const committer = new GroupCommitter(
-      inlineRecorder(counterOn(failing)),
+      inlineRecorder(failing),
       { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
       new Metrics(),
     );
@@ -117,7 +106,7 @@ describe('group commit', () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'three.db')));
     const metrics = new Metrics();
     const committer = new GroupCommitter(
-      inlineRecorder(counterOn(ledger)),
+      inlineRecorder(ledger),
       { maxBatch: 4, maxDelayMs: 0, maxQueue: 100, maxInFlight: 1, flushAtSize: 1000 },
       metrics,
     );
@@ -136,10 +125,10 @@ describe('group commit pipelining', () => {
     // A recorder that commits only when the test says so: it shows what the committer hands over and when.
     const held: BatchRecorder = {
       record: (batch) =>
-        new Promise<Recorded[]>((resolve) =>
+        new Promise<Outcome[]>((resolve) =>
           calls.push({
             size: batch.length,
-            commit: () => resolve(batch.map(() => ({ outcome: COUNTED, redirectTo: '' }))),
+            commit: () => resolve(batch.map(() => COUNTED)),
           }),
         ),
       close: () => Promise.resolve(),

@@ -1,10 +1,11 @@
 import type { Metrics } from '../lib/metrics.js';
-import type { BatchRecorder, Recorded, Submission } from '../ports/recorder.js';
-import { impressionTypeOf } from '../ports/recorder.js';
+import type { Outcome } from '../domain/outcome.js';
+import type { EventRecord } from '../ports/ledger.js';
+import type { BatchRecorder } from '../ports/recorder.js';
 
 /** Group-commit tuning. */
 export interface GroupCommitOptions {
-  /** Most submissions committed in one transaction. */
+  /** Most events committed in one transaction. */
   maxBatch: number;
   /**
    * A batch this large is handed to the recorder at once (when a slot is free), so the counting
@@ -13,7 +14,7 @@ export interface GroupCommitOptions {
   flushAtSize: number;
   /** Longest an event waits for its batch, in ms; 0 commits at the end of the current event-loop turn. */
   maxDelayMs: number;
-  /** Most events waiting to commit; past it `submit` refuses (the caller answers 503). */
+  /** Most events waiting to commit; past it `offer` refuses (the caller answers 503). */
   maxQueue: number;
   /**
    * Most batches handed to the recorder and not yet committed. More than one lets the HTTP
@@ -23,8 +24,8 @@ export interface GroupCommitOptions {
 }
 
 interface Waiting {
-  submission: Submission;
-  committed: (recorded: Recorded) => void;
+  event: EventRecord;
+  committed: (outcome: Outcome) => void;
   failed: (error: unknown) => void;
 }
 
@@ -32,7 +33,7 @@ const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
 const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
 
 /**
- * Batches submissions into one ledger transaction each and calls back for every one only after
+ * Batches decided events into one ledger transaction each and calls back for every one only after
  * its batch committed: nothing is answered before it is durable. Up to `maxInFlight`
  * batches are with the recorder at once (it commits them in order); what arrives while they
  * are forms the next batch, so batches grow with the load.
@@ -55,18 +56,18 @@ export class GroupCommitter {
   }
 
   /**
-   * Queues a submission and calls `committed` once its batch committed, or `failed` when it did
-   * not; answers false (calling neither) when the queue is full: the caller answers 503, never
-   * drops it silently. No promise per submission; the callbacks run as the batch settles and must
-   * not throw.
+   * Queues an event and calls `committed` with its outcome once its batch committed, or `failed`
+   * when it did not; answers false (calling neither) when the queue is full: the caller answers
+   * 503, never drops it silently. No promise per event; the callbacks run as the batch settles
+   * and must not throw.
    */
   offer(
-    submission: Submission,
-    committed: (recorded: Recorded) => void,
+    event: EventRecord,
+    committed: (outcome: Outcome) => void,
     failed: (error: unknown) => void,
   ): boolean {
     if (this.queue.length >= this.options.maxQueue) return false;
-    this.queue.push({ submission, committed, failed });
+    this.queue.push({ event, committed, failed });
     if (this.queue.length >= this.options.flushAtSize && this.inFlight.size < this.options.maxInFlight)
       this.flush();
     else this.schedule();
@@ -98,9 +99,9 @@ export class GroupCommitter {
     if (batch.length === 0) return;
     const started = performance.now();
     const committed: Promise<void> = this.recorder
-      .record(batch.map((waiting) => waiting.submission))
+      .record(batch.map((waiting) => waiting.event))
       .then(
-        (results) => {
+        (outcomes) => {
           this.metrics.observe(
             'tally_commit_batch_size',
             'Events per group commit',
@@ -115,13 +116,12 @@ export class GroupCommitter {
           );
           const byLabels = new Map<string, { labels: Record<string, string>; count: number }>();
           batch.forEach((waiting, index) => {
-            const recorded = results[index];
-            if (recorded === undefined) {
-              waiting.failed(new Error('the recorder returned fewer results than submissions'));
+            const outcome = outcomes[index];
+            if (outcome === undefined) {
+              waiting.failed(new Error('the recorder returned fewer outcomes than events'));
               return;
             }
-            const { outcome } = recorded;
-            const impressionType = impressionTypeOf(waiting.submission);
+            const { impressionType } = waiting.event.dims;
             const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
             const key = `${outcome.outcome}/${reason}/${impressionType}`;
             const entry = byLabels.get(key) ?? {
@@ -130,7 +130,7 @@ export class GroupCommitter {
             };
             entry.count++;
             byLabels.set(key, entry);
-            waiting.committed(recorded);
+            waiting.committed(outcome);
           });
           for (const { labels, count } of byLabels.values()) {
             this.metrics.inc(

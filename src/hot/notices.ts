@@ -6,6 +6,8 @@ import type { NoticeAnswer } from './notice-answer.js';
 import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX } from './lane-request.js';
+import type { NoticeEnvironment } from './notice-event.js';
+import { noticeEvent } from './notice-event.js';
 import { readNoticeRequest, ruleHeaders } from './read-notice.js';
 import { commitThen } from './record.js';
 
@@ -13,23 +15,28 @@ import { commitThen } from './record.js';
 export interface NoticeDeps {
   committer: GroupCommitter;
   metrics: Metrics;
+  /** The token keys, IVT filter and price keys notices are decided with. */
+  env: NoticeEnvironment;
   nowMs(): number;
 }
 
 /**
- * Hands the notice to the counting thread, which decides and records it, and calls `done` with
- * the answer once it is committed: the same GIF (or 204 with `f=b`) whatever the outcome, except
- * Tally's burl, where a counted notice answers 302 to the DSP's burl with its macros filled; 503
- * when it could not be committed.
+ * Opens the notice's token and decides it here, on the HTTP thread (the counting thread only
+ * commits, so that the two share the work), hands the event to the group committer and calls
+ * `done` with the answer once it is committed: the same GIF (or 204 with `f=b`) whatever the
+ * outcome, except Tally's burl, where a notice that counted (not a duplicate) answers 302 to
+ * the DSP's burl with its macros filled; 503 when it could not be committed.
  */
 export function answerNotice(
   notice: NoticeRequest,
   deps: NoticeDeps,
   done: (answer: NoticeAnswer) => void,
 ): void {
-  commitThen(deps.committer, deps.metrics, { notice }, (recorded) => {
-    if (recorded === undefined) done(UNAVAILABLE);
-    else if (recorded.redirectTo !== '') done({ kind: 'redirect', location: recorded.redirectTo });
+  const { event, redirectIfCounted } = noticeEvent(notice, deps.env);
+  commitThen(deps.committer, deps.metrics, event, (outcome) => {
+    if (outcome === undefined) done(UNAVAILABLE);
+    else if (outcome.outcome === 'counted' && redirectIfCounted !== '')
+      done({ kind: 'redirect', location: redirectIfCounted });
     else done(isBeacon(notice.query) ? NO_CONTENT : PIXEL);
   });
 }

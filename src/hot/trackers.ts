@@ -75,8 +75,8 @@ export async function handleTrackerHit(
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
 
-  const recorded = await recordOrRefuse(deps.committer, deps.metrics, { event }, res);
-  if (recorded === undefined) return;
+  const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
+  if (outcome === undefined) return;
 
   const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   if (target !== undefined) {
