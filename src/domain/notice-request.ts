@@ -1,6 +1,6 @@
 /**
  * The facts of one notice request that the counting rules read, as plain data: the HTTP thread
- * reads them off the request and the counting thread decides on them.
+ * reads them off the request and decides on them (`noticeEvent`).
  */
 export interface NoticeRequest {
   /** The sealed token from `/n/<token>`, as sent. */
