@@ -14,6 +14,30 @@
  * the new claims while the old one's live entries move over, again a few slots per `add`, and
  * lookups read both until the move is done.
  */
+/** A dedupe key with its 64-bit fingerprint, computed once however often the key is looked up. */
+export interface ClaimKey {
+  key: string;
+  high: number;
+  low: number;
+}
+
+/**
+ * The key and its fingerprint: two independent 32-bit hashes in one pass over the UTF-16 code
+ * units (FNV-1a, and a multiplicative hash with another seed and multiplier), each with a final
+ * avalanche.
+ */
+export function claimKey(key: string): ClaimKey {
+  let high = 0x811c9dc5;
+  let low = 0x9747b28c ^ key.length;
+  for (let index = 0; index < key.length; index++) {
+    const unit = key.charCodeAt(index);
+    high = Math.imul(high ^ unit, 0x01000193);
+    low = Math.imul(low ^ unit, 0x5bd1e995);
+    low ^= low >>> 15;
+  }
+  return { key, high: avalanche(high), low: avalanche(low) };
+}
+
 export class ClaimIndex {
   private table: ClaimTable;
   private replacement: Replacement | undefined;
@@ -26,16 +50,14 @@ export class ClaimIndex {
    * The id of the event holding a live claim on `key` at `nowMs` (one that has not expired
    * before `nowMs`), or 0. `keyOf` reads an event's stored dedupe key, to confirm a match.
    */
-  find(key: string, nowMs: number, keyOf: (eventId: number) => string | undefined): number {
-    const high = fingerprintHigh(key);
-    const low = fingerprintLow(key);
-    const found = this.table.find(high, low, key, nowMs, keyOf);
+  find(key: ClaimKey, nowMs: number, keyOf: (eventId: number) => string | undefined): number {
+    const found = this.table.find(key, nowMs, keyOf);
     if (found !== 0 || this.replacement?.phase !== 'moving') return found;
-    return this.replacement.from.find(high, low, key, nowMs, keyOf);
+    return this.replacement.from.find(key, nowMs, keyOf);
   }
 
   /** Adds the claim of event `eventId` on `key`, live until `expiresMs` (inclusive). */
-  add(key: string, eventId: number, expiresMs: number, nowMs: number): void {
+  add(key: ClaimKey, eventId: number, expiresMs: number, nowMs: number): void {
     this.step(nowMs);
     if (this.replacement === undefined && (this.table.used + 1) / this.table.capacity > START_REPLACING_AT) {
       this.replacement = { phase: 'counting', nextSlot: 0, live: 0, addsSince: 0 };
@@ -47,7 +69,7 @@ export class ClaimIndex {
       this.step(nowMs, Number.POSITIVE_INFINITY);
     }
     if (this.replacement?.phase === 'counting') this.replacement.addsSince++;
-    this.table.insert(fingerprintHigh(key), fingerprintLow(key), eventId, expiresMs, nowMs);
+    this.table.insert(key.high, key.low, eventId, expiresMs, nowMs);
   }
 
   /** Live claims at `nowMs` (a full scan: for tests and metrics). */
@@ -129,21 +151,15 @@ class ClaimTable {
     this.expiresMs = new Float64Array(capacity);
   }
 
-  find(
-    high: number,
-    low: number,
-    key: string,
-    nowMs: number,
-    keyOf: (eventId: number) => string | undefined,
-  ): number {
-    for (let slot = high & this.mask; ; slot = (slot + 1) & this.mask) {
+  find(key: ClaimKey, nowMs: number, keyOf: (eventId: number) => string | undefined): number {
+    for (let slot = key.high & this.mask; ; slot = (slot + 1) & this.mask) {
       const eventId = this.eventIds[slot] ?? 0;
       if (eventId === 0) return 0;
       if (
-        this.hashHigh[slot] === high &&
-        this.hashLow[slot] === low &&
+        this.hashHigh[slot] === key.high &&
+        this.hashLow[slot] === key.low &&
         (this.expiresMs[slot] ?? 0) >= nowMs &&
-        keyOf(eventId) === key
+        keyOf(eventId) === key.key
       ) {
         return eventId;
       }
@@ -187,25 +203,6 @@ class ClaimTable {
 
 function nextPowerOfTwo(value: number): number {
   return 2 ** Math.ceil(Math.log2(value));
-}
-
-/** FNV-1a over the UTF-16 code units, with a final avalanche (32 bits). */
-function fingerprintHigh(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < key.length; index++) {
-    hash = Math.imul(hash ^ key.charCodeAt(index), 0x01000193);
-  }
-  return avalanche(hash);
-}
-
-/** A second, independent 32 bits: a multiplicative hash with another seed and multiplier. */
-function fingerprintLow(key: string): number {
-  let hash = 0x9747b28c ^ key.length;
-  for (let index = 0; index < key.length; index++) {
-    hash = Math.imul(hash ^ key.charCodeAt(index), 0x5bd1e995);
-    hash ^= hash >>> 15;
-  }
-  return avalanche(hash);
 }
 
 /** Murmur3's finaliser: spreads every input bit over the output. */

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { COUNTED, invalidTraffic } from '../../domain/outcome.js';
+import { COUNTED, invalidTraffic, notCounted } from '../../domain/outcome.js';
+import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
 import { SqliteLedger } from './ledger.js';
@@ -11,6 +12,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { impressionKey } from '../../hot/notice-event.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
+import type { EventDimensions } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
 const HOUR_MS = 3_600_000;
@@ -260,6 +262,85 @@ describe('the SQLite ledger', () => {
     ]);
     assert.equal(reader.prepare('SELECT COUNT(*) FROM event_dims').pluck().get(), 2);
     reader.close();
+  });
+
+  it('records every event with its own dims and outcome, however consecutive events of a batch differ (property)', () => {
+    const path = join(dir, 'dims-property.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const reader = new Database(path, { readonly: true });
+    const columns =
+      'account_id, impression_type, outcome, reason, ivt_rule, kind, format, channel, method, seat, publisher, ' +
+      'currency, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing';
+    const read = reader.prepare(`SELECT ${columns} FROM events WHERE id > ? ORDER BY id`);
+    let lastId = 0;
+    // Each event is the base dims with at most one field changed, so that consecutive events
+    // often differ in exactly one place: each field and the outcome must tell dims rows apart.
+    const base = { ...event().dims, accountId: 1 };
+    const changes: Partial<EventDimensions>[] = [
+      { accountId: 2 },
+      { impressionType: 'external_impression' },
+      { kind: 'burl' },
+      { format: 'video' },
+      { channel: 'app' },
+      { method: 'burl' },
+      { seat: 's2' },
+      { publisher: 'p2' },
+      { currency: 'EUR' },
+      { advertiserId: 3 },
+      { lineItemId: 4 },
+      { trackerId: 5 },
+      { placementId: 6 },
+      { paymentRuleId: 7 },
+      { cachebusterMissing: true },
+    ];
+    const eventArb = fc.record({
+      outcome: fc.constantFrom(
+        COUNTED,
+        notCounted('late'),
+        notCounted('preview'),
+        invalidTraffic('bot_user_agent'),
+        invalidTraffic('blocked_ip'),
+      ),
+      change: fc.option(fc.constantFrom(...changes), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(eventArb, { minLength: 1, maxLength: 12 }), (generated) => {
+        // No dedupe claims: every event keeps the outcome it was given.
+        const batch = generated.map(({ outcome, change }) =>
+          event({ outcome, dims: { ...base, ...change } }),
+        );
+        own.record(batch);
+        const rows = read.all(lastId) as Record<string, unknown>[];
+        lastId += rows.length;
+        assert.deepEqual(
+          rows,
+          batch.map(({ outcome, dims: d }) => ({
+            account_id: d.accountId,
+            impression_type: d.impressionType,
+            outcome: outcome.outcome,
+            reason: outcome.outcome === 'counted' ? '' : outcome.reason,
+            ivt_rule:
+              outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '',
+            kind: d.kind,
+            format: d.format,
+            channel: d.channel,
+            method: d.method,
+            seat: d.seat,
+            publisher: d.publisher,
+            currency: d.currency,
+            advertiser_id: d.advertiserId,
+            line_item_id: d.lineItemId,
+            tracker_id: d.trackerId,
+            placement_id: d.placementId,
+            payment_rule_id: d.paymentRuleId,
+            cachebuster_missing: d.cachebusterMissing ? 1 : 0,
+          })),
+        );
+      }),
+      { numRuns: 300 },
+    );
+    reader.close();
+    own.close();
   });
 
   it('forgets the dims a failed batch added: the next batch with them records them again', () => {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { ClaimIndex } from './claim-index.js';
+import type { ClaimKey } from './claim-index.js';
+import { ClaimIndex, claimKey } from './claim-index.js';
 import { hourStartMs } from '../../lib/time.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { notCounted } from '../../domain/outcome.js';
@@ -61,7 +62,7 @@ interface DeliveryRow {
 
 /** A claim made or extended in a batch, added to the index once the batch committed. */
 interface NewClaim {
-  key: string;
+  key: ClaimKey;
   eventId: number;
   expiresMs: number;
 }
@@ -111,10 +112,37 @@ function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
   ];
 }
 
-function sameValues(values: readonly (string | number)[], others: readonly (string | number)[]): boolean {
-  if (values.length !== others.length) return false;
-  for (let index = 0; index < values.length; index++) if (values[index] !== others[index]) return false;
-  return true;
+/** True when two events recorded with these outcomes have the same `event_dims` row. */
+function sameDims(a: EventRecord, aOutcome: Outcome, b: EventRecord, bOutcome: Outcome): boolean {
+  const x = a.dims;
+  const y = b.dims;
+  return (
+    sameOutcome(aOutcome, bOutcome) &&
+    x.accountId === y.accountId &&
+    x.impressionType === y.impressionType &&
+    x.format === y.format &&
+    x.channel === y.channel &&
+    x.method === y.method &&
+    x.seat === y.seat &&
+    x.publisher === y.publisher &&
+    x.advertiserId === y.advertiserId &&
+    x.lineItemId === y.lineItemId &&
+    x.trackerId === y.trackerId &&
+    x.placementId === y.placementId &&
+    x.paymentRuleId === y.paymentRuleId &&
+    x.cachebusterMissing === y.cachebusterMissing &&
+    x.kind === y.kind &&
+    x.currency === y.currency
+  );
+}
+
+function sameOutcome(a: Outcome, b: Outcome): boolean {
+  if (a === b) return true;
+  if (a.outcome === 'counted' || b.outcome === 'counted') return a.outcome === b.outcome;
+  return (
+    a.reason === b.reason &&
+    (a.reason !== 'invalid_traffic' || (b.reason === 'invalid_traffic' && a.rule === b.rule))
+  );
 }
 
 /** One string per distinct set of dims values (JSON: no two sets share it, whatever a seat holds). */
@@ -207,7 +235,7 @@ export class SqliteLedger implements Ledger {
     const claims = new ClaimIndex(count * 4);
     const rows = this.db.prepare(`SELECT id, dedupe_key, claim_expires_ms ${live}`).raw().iterate(nowMs);
     for (const [eventId, key, expiresMs] of rows as Iterable<[number, string, number]>) {
-      claims.add(key, eventId, expiresMs, nowMs);
+      claims.add(claimKey(key), eventId, expiresMs, nowMs);
     }
     this.claims = claims;
     return claims;
@@ -221,16 +249,20 @@ export class SqliteLedger implements Ledger {
     const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
     /** Per hour and dims row: the rollup row's values and its metrics to add. */
     const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
-    let previousDims: readonly (string | number)[] = [];
-    let previousDimsId = 0;
+    /** The last event's dims row: its values and id, and the event and outcome it was found for. */
+    let previous:
+      { event: EventRecord; outcome: Outcome; values: (string | number)[]; id: number } | undefined;
     for (const event of batch) {
       let outcome = event.outcome;
       const dedupe = event.dedupe;
-      if (outcome.outcome === 'counted' && dedupe !== undefined) {
+      // Fingerprinted once, for the lookup and for the claim this event may make.
+      const claimed =
+        outcome.outcome === 'counted' && dedupe !== undefined ? claimKey(dedupe.key) : undefined;
+      if (claimed !== undefined && dedupe !== undefined) {
         const inBatch = claimedInBatch.get(dedupe.key);
         const claimant =
           inBatch === undefined
-            ? claims.find(dedupe.key, event.receivedMs, keyOf)
+            ? claims.find(claimed, event.receivedMs, keyOf)
             : inBatch.expiresMs >= event.receivedMs
               ? inBatch.eventId
               : 0;
@@ -245,7 +277,7 @@ export class SqliteLedger implements Ledger {
           if (extendable && this.extendClaim.run(dedupe.expiresMs, claimant, dedupe.expiresMs).changes > 0) {
             if (inBatch === undefined) {
               // Later events of this batch must see the longer claim before the index does.
-              const extended = { key: dedupe.key, eventId: claimant, expiresMs: dedupe.expiresMs };
+              const extended = { key: claimed, eventId: claimant, expiresMs: dedupe.expiresMs };
               claimedInBatch.set(dedupe.key, extended);
               newClaims.push(extended);
             } else inBatch.expiresMs = dedupe.expiresMs;
@@ -254,19 +286,19 @@ export class SqliteLedger implements Ledger {
       }
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
-      const dims = dimsValues(event, outcome);
-      // Events of a batch often share their dims: comparing with the previous spares the key.
-      let dimsId = sameValues(dims, previousDims) ? previousDimsId : undefined;
-      if (dimsId === undefined) {
-        const key = dimsKey(dims);
-        dimsId = this.dimsIds.get(key) ?? newDims.get(key);
-        if (dimsId === undefined) {
-          dimsId = this.insertDims.get(...dims) as number;
-          newDims.set(key, dimsId);
+      // Events of a batch often share their dims: comparing with the previous spares the values and key.
+      if (previous === undefined || !sameDims(previous.event, previous.outcome, event, outcome)) {
+        const values = dimsValues(event, outcome);
+        const key = dimsKey(values);
+        let id = this.dimsIds.get(key) ?? newDims.get(key);
+        if (id === undefined) {
+          id = this.insertDims.get(...values) as number;
+          newDims.set(key, id);
         }
+        previous = { event, outcome, values, id };
       }
-      previousDims = dims;
-      previousDimsId = dimsId;
+      const dims = previous.values;
+      const dimsId = previous.id;
       const dedupeKey = dedupe?.key ?? null;
       const claimExpiresMs = counted && dedupe !== undefined ? dedupe.expiresMs : 0;
       const inserted = this.insertEvent.run(
@@ -284,13 +316,13 @@ export class SqliteLedger implements Ledger {
         dedupeKey,
         claimExpiresMs,
       );
-      if (claimExpiresMs > 0 && dedupe !== undefined) {
+      if (claimExpiresMs > 0 && claimed !== undefined) {
         const claim = {
-          key: dedupe.key,
+          key: claimed,
           eventId: Number(inserted.lastInsertRowid),
           expiresMs: claimExpiresMs,
         };
-        claimedInBatch.set(dedupe.key, claim);
+        claimedInBatch.set(claimed.key, claim);
         newClaims.push(claim);
       }
       if (counted && event.delivery !== undefined && dedupeKey !== null) {
