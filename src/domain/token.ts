@@ -15,7 +15,7 @@ export interface NoticeClaims {
   seat: string;
   /** `bid.adid`, or `''`. */
   adId: string;
-  /** Clearing price in integer micros, 0..2^53. */
+  /** Clearing price in integer micros, a safe integer (0..2^53 - 1). */
   priceMicros: number;
   /** ISO 4217, e.g. `'USD'`. */
   currency: string;
@@ -23,9 +23,9 @@ export interface NoticeClaims {
   channel: Channel;
   /** The impression's counting method. */
   method: Method;
-  /** TTL chosen at win time, integer seconds, 0..2^53. */
+  /** TTL chosen at win time, integer seconds, 0..2^53 - 1. */
   ttlSeconds: number;
-  /** Auction time, epoch milliseconds, 0..2^53. */
+  /** Auction time, epoch milliseconds, 0..2^53 - 1. */
   auctionTimeMs: number;
   publisherId: string;
   test: boolean;
@@ -55,7 +55,8 @@ export type OpenResult =
  *   kind | method << 4  (1)   format | channel << 4  (1)   flags (1, bit 0 = test)
  *   varints: priceMicros, ttlSeconds, auctionTimeMs, accountId
  *   strings (varint byte length + UTF-8): auctionId, impId, bidId, seat, adId, currency, publisherId, dspBurl
- * Varints are unsigned LEB128, at most 8 bytes (up to 2^53), computed with arithmetic, never
+ * Varints are unsigned LEB128, at most 8 bytes (safe integers: up to 2^53 - 1, so that no claim
+ * is a number that arithmetic or formatting refuses), computed with arithmetic, never
  * 32-bit operators, and must be minimal.
  */
 const VERSION = 1;
@@ -64,9 +65,9 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = 2 + IV_BYTES;
 const FLAG_TEST = 1;
-const MAX_VARINT = 2 ** 53;
+const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 const MAX_VARINT_BYTES = 8;
-/** The value of the eighth varint byte's first bit (2^49): the eighth byte is at most 16 (2^53). */
+/** The value of the eighth varint byte's first bit (2^49): the eighth byte is at most 15 (2^53 - 1). */
 const LAST_VARINT_SCALE = 2 ** 49;
 /** Three enum/flag bytes, four one-byte varints and eight empty strings. */
 const MIN_PLAINTEXT_BYTES = 3 + 4 + 8;
@@ -79,7 +80,7 @@ export function generateKey(): Buffer {
 /**
  * Seals the claims into a URL-safe token (base64url, no padding) with the ring's signing key.
  * Throws a `RangeError` on a programming error: no valid signing key, an unknown enum value, or
- * an integer field that is not an integer in 0..2^53.
+ * an integer field that is not an integer in 0..2^53 - 1.
  */
 export function sealToken(claims: NoticeClaims, ring: KeyRing): string {
   const keyId = ring.signingKeyId;
@@ -258,7 +259,7 @@ function enumIndex<T>(values: readonly T[], value: T): number {
 
 function checkedVarint(value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > MAX_VARINT) {
-    throw new RangeError(`${value} is not an integer in 0..2^53`);
+    throw new RangeError(`${value} is not an integer in 0..2^53 - 1`);
   }
   return value;
 }
@@ -287,7 +288,7 @@ interface Reader {
   latin1: string;
 }
 
-/** A minimal varint of at most 8 bytes and at most 2^53, or `undefined`. */
+/** A minimal varint of at most 8 bytes and at most 2^53 - 1, or `undefined`. */
 function readVarint(reader: Reader): number | undefined {
   let value = 0;
   let scale = 1;
@@ -297,7 +298,7 @@ function readVarint(reader: Reader): number | undefined {
     const digit = byte % 128;
     if (byte < 128) {
       if (index > 0 && digit === 0) return undefined; // not minimal
-      if (scale === LAST_VARINT_SCALE && (digit > 16 || (digit === 16 && value !== 0))) return undefined;
+      if (scale === LAST_VARINT_SCALE && digit > 15) return undefined;
       return value + digit * scale;
     }
     value += digit * scale;

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { impressionKey } from './notice-event.js';
-import { bannerClaims } from '../../test/support/claims.js';
+import { defaultIvtFilter } from '../domain/ivt.js';
+import type { PriceKeys } from '../domain/price-crypto.js';
+import { sealToken } from '../domain/token.js';
+import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
+import { impressionKey, noticeEvent } from './notice-event.js';
+import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 
 describe('impressionKey', () => {
   it('spells the key of plain ids as before escaping existed, so claims made before an upgrade still match', () => {
@@ -51,3 +55,78 @@ function readKey(key: string): Record<string, string | number> {
     seat: unescape(seat),
   };
 }
+
+describe('noticeEvent', () => {
+  it('never throws, whatever the request and whatever an authentic token claims (it runs on the HTTP thread)', () => {
+    const ring = testKeyRing();
+    const priceKeys: PriceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
+    const text = fc.string({ unit: 'binary', maxLength: 20 });
+    const integer = fc.oneof(
+      fc.constantFrom(0, Number.MAX_SAFE_INTEGER),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    );
+    const burl = fc
+      .array(
+        fc.oneof(
+          text,
+          fc.constantFrom(
+            '${AUCTION_PRICE}',
+            '${AUCTION_PRICE:BF}',
+            '${AUCTION_ID}',
+            '${AUCTION_MBR}',
+            'https://dsp.test/b?p=',
+          ),
+        ),
+        { maxLength: 5 },
+      )
+      .map((parts) => parts.join(''));
+    const claims = fc.record({
+      kind: fc.constantFrom(...NOTICE_KINDS),
+      accountId: integer,
+      auctionId: text,
+      impId: text,
+      bidId: text,
+      seat: text,
+      adId: text,
+      priceMicros: integer,
+      currency: text,
+      format: fc.constantFrom(...FORMATS),
+      channel: fc.constantFrom(...CHANNELS),
+      method: fc.constantFrom(...METHODS),
+      ttlSeconds: integer,
+      auctionTimeMs: integer,
+      publisherId: text,
+      test: fc.boolean(),
+      dspBurl: burl,
+    });
+    const request = fc.record({
+      token: fc.oneof(
+        text,
+        claims.map((sealed) => sealToken(sealed, ring)),
+      ),
+      query: text,
+      method: fc.constantFrom('GET', 'HEAD', 'POST', ''),
+      headers: fc.dictionary(
+        fc.constantFrom(
+          'user-agent',
+          'x-device-ip',
+          'x-device-user-agent',
+          'x-forwarded-for',
+          'sec-purpose',
+          'purpose',
+        ),
+        text,
+      ),
+      remoteAddress: fc.oneof(text, fc.constantFrom('127.0.0.1', '::ffff:10.0.0.1', '2001:db8::1')),
+      receivedMs: integer,
+    });
+    const env = { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => priceKeys };
+    fc.assert(
+      fc.property(request, (facts) => {
+        const { event } = noticeEvent(facts, env);
+        assert.equal(event.receivedMs, facts.receivedMs);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
