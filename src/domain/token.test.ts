@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { generateKey, openToken, sealToken } from './token.js';
-import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from './types.js';
+import { arbitraryClaims } from '../../test/support/arbitrary-claims.js';
 
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const ring: KeyRing = { signingKeyId: 7, keys: new Map([[7, generateKey()]]) };
@@ -21,28 +21,7 @@ const integer = fc.oneof(
   fc.constantFrom(0, 127, 128, 2 ** 31, 2 ** 32, Number.MAX_SAFE_INTEGER),
   fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 );
-const claimsArb: fc.Arbitrary<NoticeClaims> = fc.record(
-  {
-    kind: fc.constantFrom(...NOTICE_KINDS),
-    auctionId: text,
-    impId: text,
-    bidId: text,
-    seat: text,
-    adId: text,
-    priceMicros: integer,
-    currency: text,
-    format: fc.constantFrom(...FORMATS),
-    channel: fc.constantFrom(...CHANNELS),
-    method: fc.constantFrom(...METHODS),
-    ttlSeconds: integer,
-    auctionTimeMs: integer,
-    accountId: integer,
-    publisherId: text,
-    test: fc.boolean(),
-    dspBurl: text,
-  },
-  { noNullPrototype: true },
-);
+const claimsArb = arbitraryClaims(text, integer);
 
 const bannerWin: NoticeClaims = {
   kind: 'adm',

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { defaultIvtFilter } from '../domain/ivt.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
 import { sealToken } from '../domain/token.js';
-import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import { impressionKey, noticeEvent } from './notice-event.js';
+import { arbitraryClaims } from '../../test/support/arbitrary-claims.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 
 describe('impressionKey', () => {
@@ -80,25 +80,7 @@ describe('noticeEvent', () => {
         { maxLength: 5 },
       )
       .map((parts) => parts.join(''));
-    const claims = fc.record({
-      kind: fc.constantFrom(...NOTICE_KINDS),
-      accountId: integer,
-      auctionId: text,
-      impId: text,
-      bidId: text,
-      seat: text,
-      adId: text,
-      priceMicros: integer,
-      currency: text,
-      format: fc.constantFrom(...FORMATS),
-      channel: fc.constantFrom(...CHANNELS),
-      method: fc.constantFrom(...METHODS),
-      ttlSeconds: integer,
-      auctionTimeMs: integer,
-      publisherId: text,
-      test: fc.boolean(),
-      dspBurl: burl,
-    });
+    const claims = arbitraryClaims(text, integer, burl);
     const request = fc.record({
       token: fc.oneof(
         text,
