@@ -5,6 +5,7 @@ import type { Labels } from '../lib/metrics.js';
 /** What the counting thread is started with (it travels by structured clone). */
 export interface CounterSettings {
   dbPath: string;
+  /** FULL: each batch's commit is synced to the disk (see `WalSync`) before it is answered. */
   synchronous: SqliteSynchronous;
   dispatcher: DispatcherOptions;
   /** Raw notices older than this are pruned (counted events are kept). */

@@ -1,10 +1,12 @@
 // The counting thread: owns every write to the ledger. It commits each batch of decided events
-// in one transaction (claiming their impressions, with its fsync, off the HTTP thread), relays
+// in one transaction (claiming their impressions, with its sync to the disk, off the HTTP thread), relays
 // DSP burls from the outbox and prunes old raw notices.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { WalSync } from '../adapters/sqlite/wal-sync.js';
+import type { Outcome } from '../domain/outcome.js';
 import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
@@ -23,7 +25,13 @@ const send = (message: FromCounter) => port.postMessage(message);
 
 const settings = workerData as CounterSettings;
 const log = jsonLogger();
-const ledger = new SqliteLedger(openSqlite(settings.dbPath, settings.synchronous));
+// FULL: SQLite commits as NORMAL and each batch's commit is made durable by one fdatasync of
+// the WAL before it is answered (see WalSync); the burl relay's and pruning's own small commits
+// are made durable by the next batch's.
+const walSync = settings.synchronous === 'FULL' ? new WalSync(settings.dbPath) : undefined;
+const ledger = new SqliteLedger(
+  openSqlite(settings.dbPath, walSync === undefined ? settings.synchronous : 'NORMAL'),
+);
 const metrics: CounterSink = {
   inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),
 };
@@ -83,22 +91,36 @@ function nextMessage(): ToCounter | undefined {
 }
 
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
-  try {
-    const batches = records.map((record) => decodeBatch(record.batch));
-    const outcomes = ledger.record(batches.flat());
-    let offset = 0;
-    records.forEach((record, index) => {
-      const size = batches[index]?.length ?? 0;
-      send({
-        type: 'recorded',
-        id: record.id,
-        outcomes: encodeOutcomes(outcomes.slice(offset, offset + size)),
-      });
-      offset += size;
-    });
-  } catch (error) {
+  const fail = (error: unknown) => {
     for (const record of records) send({ type: 'failed', id: record.id, error: String(error) });
+  };
+  let outcomes: Outcome[];
+  const batches = records.map((record) => decodeBatch(record.batch));
+  try {
+    outcomes = ledger.record(batches.flat());
+  } catch (error) {
+    fail(error);
+    return;
   }
+  try {
+    walSync?.sync();
+  } catch (error) {
+    // Committed but not durable: never acknowledged. The thread ends (a new one reopens the
+    // ledger) rather than trust a disk that refused a sync.
+    fail(error);
+    log.error('wal_sync_failed', { error: String(error) });
+    throw error;
+  }
+  let offset = 0;
+  records.forEach((record, index) => {
+    const size = batches[index]?.length ?? 0;
+    send({
+      type: 'recorded',
+      id: record.id,
+      outcomes: encodeOutcomes(outcomes.slice(offset, offset + size)),
+    });
+    offset += size;
+  });
 }
 
 function close(): void {
@@ -106,6 +128,7 @@ function close(): void {
   clearInterval(pruneTimer);
   void dispatcher.stop().then(() => {
     ledger.close();
+    walSync?.close();
     send({ type: 'closed' });
     port.close();
   });

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { fstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openSqlite } from './database.js';
+import { WalSync } from './wal-sync.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-wal-sync-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the WAL sync', () => {
+  it('syncs the very file the connection’s commits are written to: its WAL', () => {
+    const path = join(dir, 'synced.db');
+    const db = openSqlite(path, 'NORMAL');
+    db.exec('CREATE TABLE t (x INTEGER)');
+    db.prepare('INSERT INTO t VALUES (1)').run();
+    const walSync = new WalSync(path);
+    walSync.sync();
+    const synced = fstatSync(walSync['fd']);
+    const wal = statSync(`${path}-wal`);
+    assert.deepEqual([synced.dev, synced.ino], [wal.dev, wal.ino]);
+    assert.ok(wal.size > 0, 'the commit went to the WAL');
+    walSync.sync();
+    db.close();
+    walSync.close();
+  });
+
+  it('throws rather than return when there is no WAL to sync, so nothing is acknowledged', () => {
+    const walSync = new WalSync(join(dir, 'missing.db'));
+    assert.throws(() => walSync.sync(), /ENOENT/);
+  });
+});
