@@ -22,9 +22,10 @@ interface Pending {
 
 /**
  * A `BatchRecorder` whose batches are committed on the counting thread (`worker.ts`), so the
- * HTTP thread never waits for a row to be written or a commit to reach the disk. Should the thread die, its batches in flight are rejected (their
- * notices answered 503, never acknowledged) and a new one starts at once, or, when it keeps
- * dying, after a growing pause during which batches are refused.
+ * HTTP thread never waits for a row to be written or a commit to reach the disk. Should the
+ * thread die, its batches in flight are rejected (their notices answered 503, never
+ * acknowledged) and a new one starts at once, or, when it keeps dying, after a growing pause
+ * during which batches are refused.
  */
 export class WorkerRecorder implements BatchRecorder {
   private worker: Worker | undefined;

@@ -1,12 +1,13 @@
 // The counting thread: owns every write to the ledger. It commits each batch of decided events
-// in one transaction (claiming their impressions, with its sync to the disk, off the HTTP thread), relays
-// DSP burls from the outbox and prunes old raw notices.
+// in one transaction (claiming their impressions, synced to the disk off the HTTP thread),
+// relays DSP burls from the outbox and prunes old raw notices.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { WalSync } from '../adapters/sqlite/wal-sync.js';
 import type { Outcome } from '../domain/outcome.js';
+import type { EventRecord } from '../ports/ledger.js';
 import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
@@ -94,9 +95,10 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
   const fail = (error: unknown) => {
     for (const record of records) send({ type: 'failed', id: record.id, error: String(error) });
   };
+  let batches: EventRecord[][];
   let outcomes: Outcome[];
-  const batches = records.map((record) => decodeBatch(record.batch));
   try {
+    batches = records.map((record) => decodeBatch(record.batch));
     outcomes = ledger.record(batches.flat());
   } catch (error) {
     fail(error);

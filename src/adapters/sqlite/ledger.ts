@@ -286,7 +286,8 @@ export class SqliteLedger implements Ledger {
       }
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
-      // Events of a batch often share their dims: comparing with the previous spares the values and key.
+      // Events of a batch often share their dims: comparing with the previous event spares
+      // building the values and the key.
       if (previous === undefined || !sameDims(previous.event, previous.outcome, event, outcome)) {
         const values = dimsValues(event, outcome);
         const key = dimsKey(values);
