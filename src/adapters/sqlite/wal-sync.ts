@@ -1,4 +1,5 @@
-import { closeSync, fdatasyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
  * Makes every commit of a WAL-mode connection with `synchronous=NORMAL` durable with one
@@ -19,7 +20,12 @@ export class WalSync {
    * stop using the connection (the kernel may have dropped the pages it could not write).
    */
   sync(): void {
-    if (this.fd < 0) this.fd = openSync(`${this.dbPath}-wal`, 'r');
+    if (this.fd < 0) {
+      // The WAL's directory entry too, once (SQLite's FULL syncs the directory of a WAL it
+      // created): a WAL whose name did not reach the disk would lose every commit in it.
+      syncDirectory(dirname(this.dbPath));
+      this.fd = openSync(`${this.dbPath}-wal`, 'r');
+    }
     fdatasyncSync(this.fd);
   }
 
@@ -27,5 +33,14 @@ export class WalSync {
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+  }
+}
+
+function syncDirectory(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
