@@ -1,10 +1,11 @@
 // The cost per notice of what the HTTP thread and the counting thread do besides HTTP, phase by
 // phase, without HTTP or threads: on the HTTP thread, opening the token and deciding, then
 // writing the batch of decided events (wire.ts); on the counting thread, reading the batch,
-// recording it in the ledger (one transaction) and writing the outcomes. Beside it, two baselines measured
-// in the same run: a bare SQLite insert of a small row per notice (batched the same way) and a
-// bare AES-256-GCM decryption per token with Node's own crypto (createDecipheriv), which Tally's
-// addon (native/aes-gcm) does in a tenth of the time by setting each key up once.
+// recording it in the ledger (one transaction) and writing the outcomes. Beside it, two
+// baselines measured in the same run: a bare SQLite insert of a small row per notice (batched
+// the same way) and a bare AES-256-GCM decryption per token with Node's own crypto
+// (createDecipheriv), which Tally's addon (native/aes-gcm) does in a tenth of the time by
+// setting each key up once.
 // SQLite runs with synchronous=NORMAL: this measures CPU, not the disk.
 //
 //   npm run bench:counting      (BENCH_NOTICES=200000 by default)

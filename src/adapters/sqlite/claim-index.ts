@@ -1,19 +1,3 @@
-/**
- * The live dedupe claims, in memory: an open-addressing hash table from a 64-bit fingerprint of
- * the dedupe key to the id of the event that claimed it and the claim's expiry. The durable claim
- * is that event row (its `dedupe_key` and `claim_expires_ms`); this index is rebuilt from them
- * when the ledger opens. A random key (auction ids are UUIDs) costs a B-tree on disk one page
- * write per claim; here it costs a few array reads, and the events are appended in id order.
- *
- * A fingerprint match is confirmed against the event's stored key, so two keys that share a
- * fingerprint are never taken for one another. Expired entries are skipped by lookups, reused by
- * inserts, and dropped when the table is replaced by one sized for the live claims.
- *
- * Replacing the table never stalls the counting thread: once the table is 40 % full its live
- * entries are counted a few slots at a time, with each `add`; then a table sized for them takes
- * the new claims while the old one's live entries move over, again a few slots per `add`, and
- * lookups read both until the move is done.
- */
 /** A dedupe key with its 64-bit fingerprint, computed once however often the key is looked up. */
 export interface ClaimKey {
   key: string;
@@ -38,6 +22,22 @@ export function claimKey(key: string): ClaimKey {
   return { key, high: avalanche(high), low: avalanche(low) };
 }
 
+/**
+ * The live dedupe claims, in memory: an open-addressing hash table from a 64-bit fingerprint of
+ * the dedupe key to the id of the event that claimed it and the claim's expiry. The durable claim
+ * is that event row (its `dedupe_key` and `claim_expires_ms`); this index is rebuilt from them
+ * when the ledger opens. A random key (auction ids are UUIDs) costs a B-tree on disk one page
+ * write per claim; here it costs a few array reads, and the events are appended in id order.
+ *
+ * A fingerprint match is confirmed against the event's stored key, so two keys that share a
+ * fingerprint are never taken for one another. Expired entries are skipped by lookups, reused by
+ * inserts, and dropped when the table is replaced by one sized for the live claims.
+ *
+ * Replacing the table never stalls the counting thread: once the table is 40 % full its live
+ * entries are counted a few slots at a time, with each `add`; then a table sized for them takes
+ * the new claims while the old one's live entries move over, again a few slots per `add`, and
+ * lookups read both until the move is done.
+ */
 export class ClaimIndex {
   private table: ClaimTable;
   private replacement: Replacement | undefined;
