@@ -5,7 +5,9 @@
 // servers and not the generator set the pace. With taskset, wrk runs on core 0 and each server's
 // main thread on core 1; Tally's counting thread joins wrk on core 0 (where wrk leaves half the
 // core idle), and in one more target goes wherever the kernel puts it. Where /proc exists it
-// also prints the CPU each side used per answered request, and the ceiling that sets.
+// also prints the CPU each side used per answered request, and the ceiling that sets, and the
+// CPU time the hypervisor took from this machine (steal) during each load, round by round: on a
+// shared host it varies from minute to minute, and the rates with it.
 //
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
 import { spawn, spawnSync } from 'node:child_process';
@@ -37,6 +39,8 @@ interface Result {
   errors: number;
   /** CPU time per answered request, in µs, where /proc tells (Linux). */
   cpuUs: CpuPerRequest | undefined;
+  /** The share of the machine's CPU time the hypervisor gave to other guests during the load, in %. */
+  stealPercent: number | undefined;
 }
 
 /** Where the CPU went, per answered request, in µs. */
@@ -63,6 +67,30 @@ function threadCpuSeconds(pid: number): Map<string, number> {
     // Not Linux, or the process is gone: no breakdown.
   }
   return seconds;
+}
+
+/** The machine's CPU time so far, in clock ticks: in all, and stolen by the hypervisor; undefined where there is no /proc. */
+function machineTicks(): { total: number; steal: number } | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal: guest time is already in user.
+    return { total: fields.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of CPU time stolen between two readings of `machineTicks`, in %. */
+function stealPercent(
+  before: ReturnType<typeof machineTicks>,
+  after: ReturnType<typeof machineTicks>,
+): number | undefined {
+  if (before === undefined || after === undefined || after.total === before.total) return undefined;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
 }
 
 /** User + system CPU seconds from a /proc `stat` file (fields 14 and 15). */
@@ -144,7 +172,9 @@ async function wrk(baseUrl: string, pathsFile: string, seconds: number): Promise
 async function load(name: string, baseUrl: string, paths: PathFiles, serverPid?: number): Promise<Result> {
   if (WARMUP_SECONDS > 0) await wrk(baseUrl, paths.warmUp, WARMUP_SECONDS);
   const serverBefore = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
+  const machineBefore = machineTicks();
   const report = await wrk(baseUrl, paths.measured, SECONDS);
+  const machineAfter = machineTicks();
   const serverAfter = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   const number = (pattern: RegExp) => Number(pattern.exec(report)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(report);
@@ -155,6 +185,7 @@ async function load(name: string, baseUrl: string, paths: PathFiles, serverPid?:
     name,
     requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/),
     cpuUs: cpuPerRequest(serverPid, serverBefore, serverAfter, wrkSeconds, number(/(\d+) requests in/)),
+    stealPercent: stealPercent(machineBefore, machineAfter),
     p50Ms: latencyMs(report, '50%'),
     p99Ms: latencyMs(report, '99%'),
     non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
@@ -235,7 +266,38 @@ function summarise(results: readonly Result[]): Result[] {
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     cpuUs: meanCpu(runs.map((run) => run.cpuUs)),
+    stealPercent: meanOf(runs.map((run) => run.stealPercent)),
   }));
+}
+
+function meanOf(values: readonly (number | undefined)[]): number | undefined {
+  const known = values.filter((value): value is number => value !== undefined);
+  return known.length === 0 ? undefined : known.reduce((sum, value) => sum + value, 0) / known.length;
+}
+
+/**
+ * Prints each round: every target's rate against the same round's bare node:http, and the CPU
+ * time the hypervisor took (steal) during each load. On a shared host
+ * the steal changes from minute to minute and the rates with it; a round whose loads saw
+ * different steal compares them unevenly.
+ */
+function printRounds(results: readonly Result[], targetsPerRound: number): void {
+  process.stdout.write(
+    '\neach round against its own bare node:http, and the CPU time the hypervisor took (steal) during each load\n',
+  );
+  for (let start = 0; start < results.length; start += targetsPerRound) {
+    const round = results.slice(start, start + targetsPerRound);
+    const bareRate = round[0]?.requestsPerSecond ?? 1;
+    round.forEach((result, index) => {
+      const label = index === 0 ? `round ${start / targetsPerRound + 1}` : '';
+      const rate =
+        index === 0
+          ? `${result.requestsPerSecond.toFixed(0)} req/s`
+          : `${((100 * result.requestsPerSecond) / bareRate).toFixed(0)} %`;
+      const steal = result.stealPercent === undefined ? '' : `steal ${result.stealPercent.toFixed(0)} %`;
+      process.stdout.write(`${label.padEnd(9)} ${result.name.padEnd(38)} ${rate.padStart(11)}   ${steal}\n`);
+    });
+  }
 }
 
 function meanCpu(runs: readonly (CpuPerRequest | undefined)[]): CpuPerRequest | undefined {
@@ -364,15 +426,17 @@ async function main(): Promise<void> {
     const summary = summarise(results);
     const bareRate = summary[0]?.requestsPerSecond ?? 1;
     process.stdout.write(
-      `\nmean of ${ROUNDS} rounds (p99: the worst round)\ntarget                                 req/s    p50 ms  p99 ms  vs bare node:http\n`,
+      `\nmean of ${ROUNDS} rounds (p99: the worst round)\ntarget                                 req/s    p50 ms  p99 ms  vs bare node:http  steal\n`,
     );
     for (const result of summary) {
       process.stdout.write(
         `${result.name.padEnd(38)} ${result.requestsPerSecond.toFixed(0).padStart(7)}  ${result.p50Ms.toFixed(1).padStart(6)}  ${result.p99Ms.toFixed(1).padStart(6)}  ${((100 * result.requestsPerSecond) / bareRate).toFixed(0).padStart(5)} %` +
+          (result.stealPercent === undefined ? '' : `  ${result.stealPercent.toFixed(0).padStart(12)} %`) +
           (result.non2xx + result.errors > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : '') +
           '\n',
       );
     }
+    printRounds(results, summary.length);
     printCpu(summary);
     process.stdout.write(`\nEvery answered notice was committed before its answer: ${ledgers.join('; ')}.\n`);
   } finally {
