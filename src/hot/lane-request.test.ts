@@ -20,6 +20,15 @@ describe('reading a notice head in the notice lane', () => {
     );
   });
 
+  it('trims only spaces and tabs from the end of a value: a trailing U+00A0 stays, as node:http keeps it', () => {
+    assert.deepEqual(readLaneRequest('GET /n/t HTTP/1.1\r\nHost: t\r\nX-A: a\xa0 \t')?.rawHeaders, [
+      'Host',
+      't',
+      'X-A',
+      'a\xa0',
+    ]);
+  });
+
   it('closes HTTP/1.1 on Connection: close, and keeps HTTP/1.0 only on keep-alive (as llhttp)', () => {
     assert.equal(readLaneRequest('HEAD /n/t HTTP/1.1\r\nHost: t\r\nConnection: Close')?.keepAlive, false);
     assert.equal(
