@@ -69,7 +69,10 @@ function threadCpuSeconds(pid: number): Map<string, number> {
   return seconds;
 }
 
-/** The machine's CPU time so far, in clock ticks: in all, and stolen by the hypervisor; undefined where there is no /proc. */
+/**
+ * The machine's CPU time so far, in clock ticks: in all, and stolen by the hypervisor (given to
+ * other guests); undefined where there is no /proc.
+ */
 function machineTicks(): { total: number; steal: number } | undefined {
   try {
     const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
@@ -277,9 +280,9 @@ function meanOf(values: readonly (number | undefined)[]): number | undefined {
 
 /**
  * Prints each round: every target's rate against the same round's bare node:http, and the CPU
- * time the hypervisor took (steal) during each load. On a shared host
- * the steal changes from minute to minute and the rates with it; a round whose loads saw
- * different steal compares them unevenly.
+ * time the hypervisor took (steal) during each load. On a shared host the steal changes from
+ * minute to minute and the rates with it; a round whose loads saw different steal compares them
+ * unevenly.
  */
 function printRounds(results: readonly Result[], targetsPerRound: number): void {
   process.stdout.write(
