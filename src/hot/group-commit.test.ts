@@ -12,20 +12,13 @@ import type { EventRecord, Ledger } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
 import { GroupCommitter } from './group-commit.js';
 import { exchangeEvent } from '../../test/support/events.js';
+import { inlineRecorder } from '../../test/support/inline-recorder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-commit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function event(key: string): EventRecord {
   return exchangeEvent({ receivedMs: 1, dedupe: { key, expiresMs: 10 } });
-}
-
-/** A recorder that commits on this thread, straight into the ledger. */
-function inlineRecorder(ledger: Ledger): BatchRecorder {
-  return {
-    record: (batch) => new Promise<Outcome[]>((resolve) => resolve(ledger.record(batch))),
-    close: () => Promise.resolve(),
-  };
 }
 
 /** Offers an event to the committer, as a promise; `undefined` when the queue refused it. */

@@ -10,13 +10,13 @@ import type { NoticeRequest } from '../domain/notice-request.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
 import { Metrics } from '../lib/metrics.js';
-import type { Outcome } from '../domain/outcome.js';
 import { GroupCommitter } from './group-commit.js';
 import type { NoticeAnswer } from './notice-answer.js';
 import type { NoticeDeps } from './notices.js';
 import { answerNotice } from './notices.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
+import { inlineRecorder } from '../../test/support/inline-recorder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-notices-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,10 +28,7 @@ const CHROME =
 function depsOn(name: string, ring: KeyRing, maxQueue = 100): { deps: NoticeDeps; ledger: SqliteLedger } {
   const ledger = new SqliteLedger(openSqlite(join(dir, name)));
   const committer = new GroupCommitter(
-    {
-      record: (batch) => new Promise<Outcome[]>((resolve) => resolve(ledger.record(batch))),
-      close: () => Promise.resolve(),
-    },
+    inlineRecorder(ledger),
     { maxBatch: 100, maxDelayMs: 0, maxQueue, maxInFlight: 1, flushAtSize: 1000 },
     new Metrics(),
   );
