@@ -30,8 +30,14 @@ describe('starting Tally', () => {
   it('generates an administrator key on first start, prints it once, and stores only its hash', async () => {
     const tally = await startServer({ TALLY_ADMIN_KEY: '' });
     try {
-      const key =
-        /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/.exec(tally.output())?.[1] ?? '';
+      const printed = /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/;
+      // The key comes through the child's stdout pipe, which may be read after /readyz answered.
+      await waitFor(
+        () => printed.test(tally.output()),
+        5000,
+        () => `no key printed: ${tally.output()}`,
+      );
+      const key = printed.exec(tally.output())?.[1] ?? '';
       assert.notEqual(key, '');
       assert.equal((await api(tally, key, 'GET', '/v1/deliveries')).status, 200);
       await tally.stop();
