@@ -6,8 +6,9 @@
 // main thread on core 1; Tally's counting thread joins wrk on core 0 (where wrk leaves half the
 // core idle), and in one more target goes wherever the kernel puts it. Where /proc exists it
 // also prints the CPU each side used per answered request, and the ceiling that sets, and the
-// CPU time the hypervisor took from this machine (steal) during each load, round by round: on a
-// shared host it varies from minute to minute, and the rates with it.
+// CPU time the hypervisor took from this machine (steal) during each load, round by round (on a
+// shared host it varies from minute to minute, and the rates with it), and the disk and
+// cross-core interrupts each load cost per answered request.
 //
 //   npm run bench      (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_ROUNDS=2 by default)
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,6 +21,14 @@ import Database from 'better-sqlite3';
 import type { KeyRing } from '../src/domain/token.js';
 import { sealToken } from '../src/domain/token.js';
 import { bannerClaims } from '../test/support/claims.js';
+import type { Interrupts } from './proc-counters.js';
+import {
+  interrupts,
+  interruptsPerThousand,
+  machineTicks,
+  stealPercent,
+  threadCpuSeconds,
+} from './proc-counters.js';
 import { freePort, startServer } from '../test/support/server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
@@ -41,6 +50,8 @@ interface Result {
   cpuUs: CpuPerRequest | undefined;
   /** The share of the machine's CPU time the hypervisor gave to other guests during the load, in %. */
   stealPercent: number | undefined;
+  /** Interrupts the machine took during the load, per 1000 answered requests (see `Interrupts`). */
+  interruptsPerThousand: Interrupts | undefined;
 }
 
 /** Where the CPU went, per answered request, in µs. */
@@ -53,54 +64,6 @@ interface CpuPerRequest {
   restUs: number;
   /** The load generator, kernel time of its sockets included. */
   wrkUs: number;
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU seconds used so far by each thread of a process (from /proc), by thread id; empty where there is no /proc. */
-function threadCpuSeconds(pid: number): Map<string, number> {
-  const seconds = new Map<string, number>();
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`))
-      seconds.set(tid, cpuSecondsOf(`/proc/${pid}/task/${tid}/stat`));
-  } catch {
-    // Not Linux, or the process is gone: no breakdown.
-  }
-  return seconds;
-}
-
-/**
- * The machine's CPU time so far, in clock ticks: in all, and stolen by the hypervisor (given to
- * other guests); undefined where there is no /proc.
- */
-function machineTicks(): { total: number; steal: number } | undefined {
-  try {
-    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    // user nice system idle iowait irq softirq steal: guest time is already in user.
-    return { total: fields.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0), steal: fields[7] ?? 0 };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The share of CPU time stolen between two readings of `machineTicks`, in %. */
-function stealPercent(
-  before: ReturnType<typeof machineTicks>,
-  after: ReturnType<typeof machineTicks>,
-): number | undefined {
-  if (before === undefined || after === undefined || after.total === before.total) return undefined;
-  return (100 * (after.steal - before.steal)) / (after.total - before.total);
-}
-
-/** User + system CPU seconds from a /proc `stat` file (fields 14 and 15). */
-function cpuSecondsOf(statPath: string): number {
-  const stat = readFileSync(statPath, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
@@ -176,7 +139,9 @@ async function load(name: string, baseUrl: string, paths: PathFiles, serverPid?:
   if (WARMUP_SECONDS > 0) await wrk(baseUrl, paths.warmUp, WARMUP_SECONDS);
   const serverBefore = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   const machineBefore = machineTicks();
+  const interruptsBefore = interrupts();
   const report = await wrk(baseUrl, paths.measured, SECONDS);
+  const interruptsAfter = interrupts();
   const machineAfter = machineTicks();
   const serverAfter = serverPid === undefined ? new Map<string, number>() : threadCpuSeconds(serverPid);
   const number = (pattern: RegExp) => Number(pattern.exec(report)?.[1] ?? 0);
@@ -184,11 +149,13 @@ async function load(name: string, baseUrl: string, paths: PathFiles, serverPid?:
   // notices.lua prints wrk's CPU time before and after the load.
   const wrkSeconds =
     number(/cpu seconds at the end: ([\d.]+)/) - number(/cpu seconds before the load: ([\d.]+)/);
+  const requests = number(/(\d+) requests in/);
   return {
     name,
     requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/),
-    cpuUs: cpuPerRequest(serverPid, serverBefore, serverAfter, wrkSeconds, number(/(\d+) requests in/)),
+    cpuUs: cpuPerRequest(serverPid, serverBefore, serverAfter, wrkSeconds, requests),
     stealPercent: stealPercent(machineBefore, machineAfter),
+    interruptsPerThousand: interruptsPerThousand(interruptsBefore, interruptsAfter, requests),
     p50Ms: latencyMs(report, '50%'),
     p99Ms: latencyMs(report, '99%'),
     non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
@@ -270,6 +237,7 @@ function summarise(results: readonly Result[]): Result[] {
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     cpuUs: meanCpu(runs.map((run) => run.cpuUs)),
     stealPercent: meanOf(runs.map((run) => run.stealPercent)),
+    interruptsPerThousand: meanInterrupts(runs.map((run) => run.interruptsPerThousand)),
   }));
 }
 
@@ -300,6 +268,33 @@ function printRounds(results: readonly Result[], targetsPerRound: number): void 
       const steal = result.stealPercent === undefined ? '' : `steal ${result.stealPercent.toFixed(0)} %`;
       process.stdout.write(`${label.padEnd(9)} ${result.name.padEnd(38)} ${rate.padStart(11)}   ${steal}\n`);
     });
+  }
+}
+
+function meanInterrupts(runs: readonly (Interrupts | undefined)[]): Interrupts | undefined {
+  const disk = meanOf(runs.map((run) => run?.disk));
+  const crossCore = meanOf(runs.map((run) => run?.crossCore));
+  return disk === undefined || crossCore === undefined ? undefined : { disk, crossCore };
+}
+
+/**
+ * Prints the interrupts each load cost the machine per answered request: in a virtual machine
+ * each is an exit to the hypervisor or an injection by it, time the guest charges to whatever
+ * thread it interrupted. A pipeline of two threads wakes one from the other, and a sync waits
+ * for the disk: both cost interrupts a one-thread server never takes.
+ */
+function printInterrupts(summary: readonly Result[]): void {
+  if (summary.every((result) => result.interruptsPerThousand === undefined)) return;
+  process.stdout.write(
+    '\ninterrupts per 1000 answered requests (mean of the rounds), all cores\n' +
+      'target                                  disk  one core waking another\n',
+  );
+  for (const { name, interruptsPerThousand } of summary) {
+    if (interruptsPerThousand === undefined) continue;
+    const { disk, crossCore } = interruptsPerThousand;
+    process.stdout.write(
+      `${name.padEnd(38)} ${disk.toFixed(0).padStart(5)} ${crossCore.toFixed(0).padStart(24)}\n`,
+    );
   }
 }
 
@@ -441,6 +436,7 @@ async function main(): Promise<void> {
     }
     printRounds(results, summary.length);
     printCpu(summary);
+    printInterrupts(summary);
     process.stdout.write(`\nEvery answered notice was committed before its answer: ${ledgers.join('; ')}.\n`);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
