@@ -31,6 +31,7 @@ const bannerWin: NoticeClaims = {
   seat: 'dsp-seat-4821',
   adId: 'cr-889231',
   priceMicros: 1_234_567,
+  bidMicros: 1_500_000,
   currency: 'USD',
   format: 'banner',
   channel: 'web',
@@ -50,6 +51,16 @@ const bannerWin: NoticeClaims = {
 
 function tokenBytes(token: string): Buffer {
   return Buffer.from(token, 'base64url');
+}
+
+/** A token of `plaintext` sealed by hand with the ring's signing key, as another holder of the key could. */
+function sealPlaintext(plaintext: Buffer): string {
+  const header = Buffer.from([1, ring.signingKeyId, ...randomBytes(12)]);
+  const key = ring.keys.get(ring.signingKeyId) ?? Buffer.alloc(32);
+  const cipher = createCipheriv('aes-256-gcm', key, header.subarray(2), { authTagLength: 16 });
+  cipher.setAAD(header.subarray(0, 2));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([header, ciphertext, cipher.getAuthTag()]).toString('base64url');
 }
 
 function assertRejected(token: string, keys: KeyRing = ring): void {
@@ -83,10 +94,10 @@ describe('sealed notice tokens', () => {
     assert.notEqual(sealToken(bannerWin, ring), sealToken(bannerWin, ring));
   });
 
-  it('a typical banner win with a 200-character burl seals into at most 484 characters (363 bytes)', () => {
+  it('a typical banner win with a 200-character burl and its bid price seals into at most 488 characters (366 bytes)', () => {
     assert.equal(bannerWin.dspBurl.length, 200);
     const token = sealToken(bannerWin, ring);
-    assert.ok(token.length <= 484, `token is ${token.length} characters`);
+    assert.ok(token.length <= 488, `token is ${token.length} characters`);
   });
 
   it('never verifies a token with any single byte changed', () => {
@@ -199,19 +210,47 @@ describe('sealed notice tokens', () => {
     // Sealed by hand, as another holder of the key could: a banner adm notice priced at 2^53 micros.
     const twoTo53 = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10];
     const plaintext = Buffer.from([0, 0, 0, ...twoTo53, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-    const header = Buffer.from([1, ring.signingKeyId, ...randomBytes(12)]);
-    const key = ring.keys.get(ring.signingKeyId) ?? Buffer.alloc(32);
-    const cipher = createCipheriv('aes-256-gcm', key, header.subarray(2), { authTagLength: 16 });
-    cipher.setAAD(header.subarray(0, 2));
-    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    const token = Buffer.concat([header, ciphertext, cipher.getAuthTag()]).toString('base64url');
-    assert.deepEqual(openToken(token, ring), { ok: false, error: 'malformed' });
+    assert.deepEqual(openToken(sealPlaintext(plaintext), ring), { ok: false, error: 'malformed' });
     // The same bytes one below 2^53 (the eighth byte 15 and the others full) open.
     plaintext.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f], 3);
-    const again = createCipheriv('aes-256-gcm', key, header.subarray(2), { authTagLength: 16 });
-    again.setAAD(header.subarray(0, 2));
-    const sealed = Buffer.concat([again.update(plaintext), again.final()]);
-    const opened = openToken(Buffer.concat([header, sealed, again.getAuthTag()]).toString('base64url'), ring);
+    const opened = openToken(sealPlaintext(plaintext), ring);
     assert.equal(opened.ok && opened.claims.priceMicros, Number.MAX_SAFE_INTEGER);
+  });
+
+  it('answers malformed for an authentic token that flags a bid price of 0, and opens it with one of 5', () => {
+    // Flags byte 2: a bid price follows the strings; a price of 0 is spelled by leaving the flag off.
+    const plaintext = Buffer.from([0, 0, 2, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(openToken(sealPlaintext(plaintext), ring), { ok: false, error: 'malformed' });
+    plaintext[plaintext.length - 1] = 5;
+    const opened = openToken(sealPlaintext(plaintext), ring);
+    assert.equal(opened.ok && opened.claims.bidMicros, 5);
+    assert.equal(opened.ok && opened.claims.test, false);
+  });
+
+  it('still opens a token sealed before the bid price was carried, with a bid price of 0', () => {
+    // Sealed by the code of 2026-12-03 (session 9) with key id 3, a key of 32 bytes of 7.
+    const before =
+      'AQMxPVer9Ihux6xiDao34OCj2Bq3jWRxYU0F4Bw5fy8D8jUjXWXmJl-qMMmgTeRSVhtnqTD7aDCYgAcVCtLoHnTClQbEeVzslH48Yj6gC1RqKht8CR1j4iM1EL818y5AUN84ciQxF3FaxMhUlNkr2aN6Rglz5ZBNINkziTNxWPzYSgJGxgIcPsNhjZTx3pi-';
+    const opened = openToken(before, { signingKeyId: 3, keys: new Map([[3, Buffer.alloc(32, 7)]]) });
+    assert.deepEqual(opened.ok && opened.claims, {
+      kind: 'burl',
+      accountId: 1,
+      auctionId: 'auction-1',
+      impId: '1',
+      bidId: 'bid-1',
+      seat: 'seat-1',
+      adId: '',
+      priceMicros: 1_250_000,
+      bidMicros: 0,
+      currency: 'USD',
+      format: 'banner',
+      channel: 'app',
+      method: 'burl',
+      ttlSeconds: 10_800,
+      auctionTimeMs: 1_764_720_000_000,
+      publisherId: 'pub-1',
+      test: false,
+      dspBurl: 'https://dsp.example/bill?p=${AUCTION_PRICE}&mbr=${AUCTION_MBR}',
+    });
   });
 });

@@ -17,6 +17,11 @@ export interface NoticeClaims {
   adId: string;
   /** Clearing price in integer micros, a safe integer (0..2^53 - 1). */
   priceMicros: number;
+  /**
+   * The bid's own price (`bid.price`) in integer micros, for `${AUCTION_MBR}` (clearing price
+   * over bid price) in the DSP's burl Tally relays; 0 when unknown.
+   */
+  bidMicros: number;
   /** ISO 4217, e.g. `'USD'`. */
   currency: string;
   format: Format;
@@ -55,6 +60,8 @@ export type OpenResult =
  *   kind | method << 4  (1)   format | channel << 4  (1)   flags (1, bit 0 = test)
  *   varints: priceMicros, ttlSeconds, auctionTimeMs, accountId
  *   strings (varint byte length + UTF-8): auctionId, impId, bidId, seat, adId, currency, publisherId, dspBurl
+ *   with flag bit 1: varint bidMicros, never 0 (without the flag it is 0; tokens sealed before
+ *   the bid price was carried are spelled as a token without it)
  * Varints are unsigned LEB128, at most 8 bytes (safe integers: up to 2^53 - 1, so that no claim
  * is a number that arithmetic or formatting refuses), computed with arithmetic, never
  * 32-bit operators, and must be minimal.
@@ -65,6 +72,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = 2 + IV_BYTES;
 const FLAG_TEST = 1;
+const FLAG_BID_PRICE = 2;
 const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 const MAX_VARINT_BYTES = 8;
 /** The value of the eighth varint byte's first bit (2^49): the eighth byte is at most 15 (2^53 - 1). */
@@ -173,17 +181,20 @@ function encodeClaims(claims: NoticeClaims): Buffer {
   let size = 3;
   for (const value of integers) size += varintBytes(checkedVarint(value));
   for (const length of stringBytes) size += varintBytes(length) + length;
+  const bidMicros = checkedVarint(claims.bidMicros);
+  if (bidMicros > 0) size += varintBytes(bidMicros);
 
   const out = Buffer.alloc(size);
   out[0] = enumIndex(NOTICE_KINDS, claims.kind) | (enumIndex(METHODS, claims.method) << 4);
   out[1] = enumIndex(FORMATS, claims.format) | (enumIndex(CHANNELS, claims.channel) << 4);
-  out[2] = claims.test ? FLAG_TEST : 0;
+  out[2] = (claims.test ? FLAG_TEST : 0) | (bidMicros > 0 ? FLAG_BID_PRICE : 0);
   let offset = 3;
   for (const value of integers) offset = writeVarint(out, offset, value);
   strings.forEach((text, index) => {
     offset = writeVarint(out, offset, stringBytes[index] ?? 0);
     offset += out.write(text, offset, 'utf8');
   });
+  if (bidMicros > 0) writeVarint(out, offset, bidMicros);
   return out;
 }
 
@@ -198,7 +209,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
   const channel = CHANNELS[media >> 4];
   if (kind === undefined || method === undefined || format === undefined || channel === undefined)
     return undefined;
-  if ((flags & ~FLAG_TEST) !== 0) return undefined;
+  if ((flags & ~(FLAG_TEST | FLAG_BID_PRICE)) !== 0) return undefined;
 
   const reader: Reader = { body, offset: 3, latin1: body.toString('latin1') };
   const priceMicros = readVarint(reader);
@@ -213,6 +224,8 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
   const currency = readString(reader);
   const publisherId = readString(reader);
   const dspBurl = readString(reader);
+  // Present only with its flag, and then never 0: one sealed win has one spelling.
+  const bidMicros = (flags & FLAG_BID_PRICE) === 0 ? 0 : readVarint(reader) || undefined;
   if (
     priceMicros === undefined ||
     ttlSeconds === undefined ||
@@ -226,6 +239,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
     currency === undefined ||
     publisherId === undefined ||
     dspBurl === undefined ||
+    bidMicros === undefined ||
     reader.offset !== body.length
   ) {
     return undefined;
@@ -239,6 +253,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
     seat,
     adId,
     priceMicros,
+    bidMicros,
     currency,
     format,
     channel,
@@ -246,7 +261,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
     ttlSeconds,
     auctionTimeMs,
     publisherId,
-    test: flags === FLAG_TEST,
+    test: (flags & FLAG_TEST) !== 0,
     dspBurl,
   };
 }

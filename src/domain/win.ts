@@ -92,6 +92,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     seat: parsed.seat,
     adId: asId(parsed.bid.adid) ?? '',
     priceMicros: parsed.priceMicros,
+    bidMicros: parsed.bidMicros ?? 0,
     currency: parsed.currency,
     format,
     channel,
@@ -105,7 +106,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const noticeUrl = (kind: NoticeKind): string =>
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
   const fillMacros = (text: string): string =>
-    substituteMacros(text, macroValues(base, parsed.bidMicros), (suffix) => encodedPrice(suffix, base, env));
+    substituteMacros(text, macroValues(base), (suffix) => encodedPrice(suffix, base, env));
 
   const result: InstrumentedWin = {
     ok: true,
@@ -274,11 +275,7 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
 }
 
 /** The macro values known for a win (the impression time is known only when it happens). */
-export function macroValues(
-  claims: NoticeClaims,
-  bidMicros: number | undefined,
-  impTsMs?: number,
-): MacroValues {
+export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
   return {
     auctionId: claims.auctionId,
     bidId: claims.bidId,
@@ -287,7 +284,7 @@ export function macroValues(
     adId: claims.adId,
     price: formatMicros(claims.priceMicros),
     currency: claims.currency,
-    mbr: bidMicros === undefined || bidMicros === 0 ? '' : String(claims.priceMicros / bidMicros),
+    mbr: claims.bidMicros === 0 ? '' : String(claims.priceMicros / claims.bidMicros),
     loss: '0',
     impTs: impTsMs === undefined ? '' : String(impTsMs),
   };

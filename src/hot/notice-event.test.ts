@@ -7,6 +7,7 @@ import { sealToken } from '../domain/token.js';
 import { impressionKey, noticeEvent } from './notice-event.js';
 import { arbitraryClaims } from '../../test/support/arbitrary-claims.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
+import { T0 } from '../../test/support/events.js';
 
 describe('impressionKey', () => {
   it('spells the key of plain ids as before escaping existed, so claims made before an upgrade still match', () => {
@@ -110,5 +111,31 @@ describe('noticeEvent', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('fills the relayed burl of a counted notice with its market bid ratio and impression time', () => {
+    const ring = testKeyRing();
+    const claims = bannerClaims({
+      priceMicros: 1_000_000,
+      bidMicros: 1_250_000,
+      dspBurl: 'https://dsp.example/bill?p=${AUCTION_PRICE}&mbr=${AUCTION_MBR}&ts=${AUCTION_IMP_TS}',
+    });
+    const receivedMs = T0 + 5_000;
+    const { event } = noticeEvent(
+      {
+        token: sealToken(claims, ring),
+        query: '',
+        method: 'GET',
+        headers: {
+          'user-agent':
+            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+        },
+        remoteAddress: '203.0.113.9',
+        receivedMs,
+      },
+      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    );
+    assert.equal(event.outcome.outcome, 'counted');
+    assert.equal(event.delivery?.url, `https://dsp.example/bill?p=1&mbr=0.8&ts=${receivedMs}`);
   });
 });

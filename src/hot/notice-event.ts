@@ -108,7 +108,7 @@ function keyPart(id: string): string {
 
 function filledBurl(claims: NoticeClaims, nowMs: number, env: NoticeEnvironment): string {
   if (claims.dspBurl === '') return '';
-  return substituteMacros(claims.dspBurl, macroValues(claims, undefined, nowMs), (suffix) =>
+  return substituteMacros(claims.dspBurl, macroValues(claims, nowMs), (suffix) =>
     encodedPrice(suffix, claims, env),
   );
 }

@@ -30,6 +30,7 @@ interface WinSpec {
   publisherBurl?: boolean;
   test?: boolean;
   auctionTimeMs?: number;
+  clearingPrice?: number;
   seat?: string;
 }
 
@@ -47,12 +48,13 @@ function buildWin(spec: WinSpec = {}): object {
       impid: '1',
       price: 1.25,
       adm: '<div>ad</div>',
-      burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}`,
+      burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}&mbr=\${AUCTION_MBR}`,
       ...spec.bid,
     },
     ...(spec.publisherBurl === undefined ? {} : { publisherBurl: spec.publisherBurl }),
     ...(spec.test === undefined ? {} : { test: spec.test }),
     ...(spec.auctionTimeMs === undefined ? {} : { auctionTimeMs: spec.auctionTimeMs }),
+    ...(spec.clearingPrice === undefined ? {} : { clearingPrice: spec.clearingPrice }),
   };
 }
 
@@ -372,6 +374,7 @@ describe('counting notices end to end', () => {
         seat: 's',
         adId: '',
         priceMicros: 99_000_000,
+        bidMicros: 0,
         currency: 'USD',
         format: 'banner',
         channel: 'web',
@@ -399,7 +402,7 @@ describe('counting notices end to end', () => {
   });
 
   it('relays the DSP burl with its macros filled only for counted impressions', async () => {
-    const counted = await registerOne();
+    const counted = await registerOne({ clearingPrice: 1 });
     const late = await registerOne({ auctionTimeMs: Date.now() - 700_000 });
     await fire(billingUrl(counted));
     expect('counted');
@@ -408,8 +411,10 @@ describe('counting notices end to end', () => {
     const countedAuction = `auction-${auctionSeq - 1}`;
     await dsp.waitFor((hits) => hits.some((hit) => hit.query.get('auction') === countedAuction));
     const hit = dsp.hits.find((candidate) => candidate.query.get('auction') === countedAuction);
-    assert.equal(hit?.query.get('price'), '1.25');
+    assert.equal(hit?.query.get('price'), '1');
     assert.equal(hit?.query.get('cur'), 'USD');
+    // The market bid ratio: the clearing price over the bid's own 1.25.
+    assert.equal(hit?.query.get('mbr'), '0.8');
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.ok(!dsp.hits.some((candidate) => candidate.query.get('auction') === `auction-${auctionSeq}`));
   });

@@ -20,6 +20,7 @@ export function arbitraryClaims(
       seat: text,
       adId: text,
       priceMicros: integer,
+      bidMicros: integer,
       currency: text,
       format: fc.constantFrom(...FORMATS),
       channel: fc.constantFrom(...CHANNELS),

@@ -18,6 +18,7 @@ export function bannerClaims(overrides: Partial<NoticeClaims> = {}): NoticeClaim
     seat: 'seat-1',
     adId: '',
     priceMicros: 1_250_000,
+    bidMicros: 0,
     currency: 'USD',
     format: 'banner',
     channel: 'web',
