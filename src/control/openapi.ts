@@ -49,6 +49,10 @@ export const OPENAPI_DOCUMENT = {
           seat: { type: 'string' },
           bid: { type: 'object', description: 'OpenRTB Bid (the winner)' },
           clearingPrice: { type: 'number', description: 'defaults to bid.price' },
+          bidResponseId: {
+            type: 'string',
+            description: 'the BidResponse.bidid, for ${AUCTION_BID_ID} (empty without it)',
+          },
           currency: { type: 'string', default: 'USD' },
           auctionTimeMs: { type: 'integer', description: 'defaults to now' },
           publisherBurl: { type: 'boolean', description: 'the publisher fires burl' },

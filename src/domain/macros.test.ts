@@ -7,7 +7,7 @@ import { formatMicros, numberToMicros, parseDecimalMicros, substituteMacros } fr
 
 const ALL_VALUES: Required<MacroValues> = {
   auctionId: 'A1',
-  bidId: 'B2',
+  bidResponseId: 'B2',
   impId: 'I3',
   seatId: 'S4',
   adId: 'AD5',
@@ -81,7 +81,7 @@ describe('substituteMacros', () => {
   });
 
   it('does not expand macros that appear inside substituted values', () => {
-    const values: MacroValues = { auctionId: '${AUCTION_BID_ID}', bidId: 'B2', price: '$&$1' };
+    const values: MacroValues = { auctionId: '${AUCTION_BID_ID}', bidResponseId: 'B2', price: '$&$1' };
     assert.equal(
       substituteMacros('${AUCTION_ID}/${AUCTION_PRICE}', values, () => '${AUCTION_ID}'),
       '${AUCTION_BID_ID}/$&$1',

@@ -4,7 +4,8 @@
  */
 export interface MacroValues {
   auctionId?: string;
-  bidId?: string;
+  /** `BidResponse.bidid`, the bidder's id of its response (not `bid.id`). */
+  bidResponseId?: string;
   impId?: string;
   seatId?: string;
   adId?: string;
@@ -21,7 +22,7 @@ export interface MacroValues {
 
 const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
   AUCTION_ID: 'auctionId',
-  AUCTION_BID_ID: 'bidId',
+  AUCTION_BID_ID: 'bidResponseId',
   AUCTION_IMP_ID: 'impId',
   AUCTION_SEAT_ID: 'seatId',
   AUCTION_AD_ID: 'adId',

@@ -31,6 +31,7 @@ const bannerWin: NoticeClaims = {
   bidId: 'b7e4c2a9-1f3d-4c8e-9a6b-0d5e7f1c2b38',
   seat: 'dsp-seat-4821',
   adId: 'cr-889231',
+  bidResponseId: '',
   priceMicros: 1_234_567,
   bidMicros: 1_500_000,
   currency: 'USD',
@@ -228,7 +229,17 @@ describe('sealed notice tokens', () => {
     assert.equal(opened.ok && opened.claims.test, false);
   });
 
-  it('still opens a token sealed before the bid price was carried, with a bid price of 0', () => {
+  it('answers malformed for an authentic token that flags an empty BidResponse id, and opens it with one', () => {
+    // Flags byte 4: a BidResponse id follows the strings; an empty one is spelled by leaving the flag off.
+    const plaintext = Buffer.from([0, 0, 4, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(openToken(sealPlaintext(plaintext), ring), { ok: false, error: 'malformed' });
+    const withId = Buffer.concat([plaintext.subarray(0, -1), Buffer.from([2, 0x72, 0x39])]);
+    const opened = openToken(sealPlaintext(withId), ring);
+    assert.equal(opened.ok && opened.claims.bidResponseId, 'r9');
+    assert.equal(opened.ok && opened.claims.bidMicros, 0);
+  });
+
+  it('still opens a token sealed before the bid price and BidResponse id were carried, without them', () => {
     // Sealed by the code of 2026-12-03 (session 9) with key id 3, a key of 32 bytes of 7.
     const before =
       'AQMxPVer9Ihux6xiDao34OCj2Bq3jWRxYU0F4Bw5fy8D8jUjXWXmJl-qMMmgTeRSVhtnqTD7aDCYgAcVCtLoHnTClQbEeVzslH48Yj6gC1RqKht8CR1j4iM1EL818y5AUN84ciQxF3FaxMhUlNkr2aN6Rglz5ZBNINkziTNxWPzYSgJGxgIcPsNhjZTx3pi-';

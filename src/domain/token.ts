@@ -15,6 +15,8 @@ export interface NoticeClaims {
   seat: string;
   /** `bid.adid`, or `''`. */
   adId: string;
+  /** `BidResponse.bidid` as the exchange gave it, for `${AUCTION_BID_ID}`; `''` when it did not. */
+  bidResponseId: string;
   /** Clearing price in integer micros, a safe integer (0..2^53 - 1). */
   priceMicros: number;
   /**
@@ -60,8 +62,9 @@ export type OpenResult =
  *   kind | method << 4  (1)   format | channel << 4  (1)   flags (1, bit 0 = test)
  *   varints: priceMicros, ttlSeconds, auctionTimeMs, accountId
  *   strings (varint byte length + UTF-8): auctionId, impId, bidId, seat, adId, currency, publisherId, dspBurl
- *   with flag bit 1: varint bidMicros, never 0 (without the flag it is 0; tokens sealed before
- *   the bid price was carried are spelled as a token without it)
+ *   with flag bit 1: varint bidMicros, never 0 (without the flag it is 0)
+ *   with flag bit 2: string bidResponseId, never empty (without the flag it is '')
+ * Tokens sealed before these two were carried are spelled as tokens without them, and open.
  * Varints are unsigned LEB128, at most 8 bytes (safe integers: up to 2^53 - 1, so that no claim
  * is a number that arithmetic or formatting refuses), computed with arithmetic, never
  * 32-bit operators, and must be minimal.
@@ -73,6 +76,7 @@ const TAG_BYTES = 16;
 const HEADER_BYTES = 2 + IV_BYTES;
 const FLAG_TEST = 1;
 const FLAG_BID_PRICE = 2;
+const FLAG_BID_RESPONSE_ID = 4;
 const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 const MAX_VARINT_BYTES = 8;
 /** The value of the eighth varint byte's first bit (2^49): the eighth byte is at most 15 (2^53 - 1). */
@@ -183,18 +187,27 @@ function encodeClaims(claims: NoticeClaims): Buffer {
   for (const length of stringBytes) size += varintBytes(length) + length;
   const bidMicros = checkedVarint(claims.bidMicros);
   if (bidMicros > 0) size += varintBytes(bidMicros);
+  const bidResponseIdBytes = Buffer.byteLength(claims.bidResponseId, 'utf8');
+  if (bidResponseIdBytes > 0) size += varintBytes(bidResponseIdBytes) + bidResponseIdBytes;
 
   const out = Buffer.alloc(size);
   out[0] = enumIndex(NOTICE_KINDS, claims.kind) | (enumIndex(METHODS, claims.method) << 4);
   out[1] = enumIndex(FORMATS, claims.format) | (enumIndex(CHANNELS, claims.channel) << 4);
-  out[2] = (claims.test ? FLAG_TEST : 0) | (bidMicros > 0 ? FLAG_BID_PRICE : 0);
+  out[2] =
+    (claims.test ? FLAG_TEST : 0) |
+    (bidMicros > 0 ? FLAG_BID_PRICE : 0) |
+    (bidResponseIdBytes > 0 ? FLAG_BID_RESPONSE_ID : 0);
   let offset = 3;
   for (const value of integers) offset = writeVarint(out, offset, value);
   strings.forEach((text, index) => {
     offset = writeVarint(out, offset, stringBytes[index] ?? 0);
     offset += out.write(text, offset, 'utf8');
   });
-  if (bidMicros > 0) writeVarint(out, offset, bidMicros);
+  if (bidMicros > 0) offset = writeVarint(out, offset, bidMicros);
+  if (bidResponseIdBytes > 0) {
+    offset = writeVarint(out, offset, bidResponseIdBytes);
+    out.write(claims.bidResponseId, offset, 'utf8');
+  }
   return out;
 }
 
@@ -209,7 +222,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
   const channel = CHANNELS[media >> 4];
   if (kind === undefined || method === undefined || format === undefined || channel === undefined)
     return undefined;
-  if ((flags & ~(FLAG_TEST | FLAG_BID_PRICE)) !== 0) return undefined;
+  if ((flags & ~(FLAG_TEST | FLAG_BID_PRICE | FLAG_BID_RESPONSE_ID)) !== 0) return undefined;
 
   const reader: Reader = { body, offset: 3, latin1: body.toString('latin1') };
   const priceMicros = readVarint(reader);
@@ -224,8 +237,9 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
   const currency = readString(reader);
   const publisherId = readString(reader);
   const dspBurl = readString(reader);
-  // Present only with its flag, and then never 0: one sealed win has one spelling.
+  // Present only with their flags, and then never 0 or empty: one sealed win has one spelling.
   const bidMicros = (flags & FLAG_BID_PRICE) === 0 ? 0 : readVarint(reader) || undefined;
+  const bidResponseId = (flags & FLAG_BID_RESPONSE_ID) === 0 ? '' : readString(reader) || undefined;
   if (
     priceMicros === undefined ||
     ttlSeconds === undefined ||
@@ -240,6 +254,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
     publisherId === undefined ||
     dspBurl === undefined ||
     bidMicros === undefined ||
+    bidResponseId === undefined ||
     reader.offset !== body.length
   ) {
     return undefined;
@@ -252,6 +267,7 @@ function decodeClaims(body: Buffer): NoticeClaims | undefined {
     bidId,
     seat,
     adId,
+    bidResponseId,
     priceMicros,
     bidMicros,
     currency,

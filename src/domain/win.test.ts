@@ -114,6 +114,29 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('fills ${AUCTION_BID_ID} with the BidResponse bidid the exchange gave, never with bid.id', () => {
+    const burl = 'https://dsp.example/bill?r=${AUCTION_BID_ID}&mbr=${AUCTION_MBR}';
+    const given = ok(win({ context: app, clearingPrice: 2, bidResponseId: 'resp-9', bid: { burl } }));
+    assert.ok(
+      given.adm?.includes('<img src="https://dsp.example/bill?r=resp-9&amp;mbr=0.8"'),
+      given.adm ?? '',
+    );
+    const absent = ok(win({ context: app, clearingPrice: 2, bid: { burl } }));
+    assert.ok(absent.adm?.includes('<img src="https://dsp.example/bill?r=&amp;mbr=0.8"'), absent.adm ?? '');
+    // Relayed by Tally: the token carries both for when the notice counts.
+    const relayed = ok(
+      win({
+        context: app,
+        bidResponseId: 'resp-9',
+        bid: { burl, adm: undefined, nurl: 'https://dsp.example/w' },
+      }),
+    );
+    const claims = claimsOf(relayed.noticeUrls.adm);
+    assert.equal(claims.bidResponseId, 'resp-9');
+    assert.equal(claims.bidMicros, 2_500_000);
+    assert.equal(claims.bidId, 'bid-1');
+  });
+
   it('changes nothing DSP-related for a DSP without a burl', () => {
     const result = ok(
       win({ context: app, bid: { burl: undefined, adm: '<img src="https://dsp.example/own-tracker">' } }),
@@ -216,6 +239,7 @@ describe('instrumenting a win', () => {
     const result = ok(
       win({
         context: app,
+        bidResponseId: hostile,
         bid: { id: hostile, burl: `https://dsp.example/b?x=${hostile}&id=\${AUCTION_BID_ID}` },
       }),
     );
@@ -241,6 +265,7 @@ describe('instrumenting a win', () => {
       [{ ...win(), auctionTimeMs: 'yesterday' }, /auctionTimeMs/],
       [{ ...win(), auctionTimeMs: NOW_MS + 3_600_000 }, /in the future/],
       [{ ...win(), publisherBurl: 'yes' }, /publisherBurl/],
+      [{ ...win(), bidResponseId: 7 }, /bidResponseId/],
     ];
     for (const [input, message] of cases) {
       const result = instrumentWin(input, env);

@@ -20,6 +20,8 @@ export interface WinInput {
   seat?: unknown;
   bid?: unknown;
   clearingPrice?: unknown;
+  /** `BidResponse.bidid`, for `${AUCTION_BID_ID}`. */
+  bidResponseId?: unknown;
   currency?: unknown;
   auctionTimeMs?: unknown;
   publisherBurl?: unknown;
@@ -91,6 +93,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     bidId: parsed.bidId,
     seat: parsed.seat,
     adId: asId(parsed.bid.adid) ?? '',
+    bidResponseId: parsed.bidResponseId,
     priceMicros: parsed.priceMicros,
     bidMicros: parsed.bidMicros ?? 0,
     currency: parsed.currency,
@@ -208,6 +211,7 @@ interface ParsedWin {
   auctionId: string;
   impId: string;
   bidId: string;
+  bidResponseId: string;
   seat: string;
   publisherId: string;
   priceMicros: number;
@@ -251,6 +255,9 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
       'auctionTimeMs is in the future: send the auction time in milliseconds since the epoch (UTC)',
     );
   }
+  if (input.bidResponseId !== undefined && typeof input.bidResponseId !== 'string') {
+    return invalid("bidResponseId must be the BidResponse's bidid, a string");
+  }
   if (input.publisherBurl !== undefined && typeof input.publisherBurl !== 'boolean') {
     return invalid('publisherBurl must be true or false');
   }
@@ -263,6 +270,7 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
     auctionId,
     impId,
     bidId,
+    bidResponseId: input.bidResponseId ?? '',
     seat: input.seat,
     publisherId,
     priceMicros,
@@ -278,7 +286,7 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
 export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
   return {
     auctionId: claims.auctionId,
-    bidId: claims.bidId,
+    bidResponseId: claims.bidResponseId,
     impId: claims.impId,
     seatId: claims.seat,
     adId: claims.adId,

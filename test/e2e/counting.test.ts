@@ -31,6 +31,7 @@ interface WinSpec {
   test?: boolean;
   auctionTimeMs?: number;
   clearingPrice?: number;
+  bidResponseId?: string;
   seat?: string;
 }
 
@@ -48,13 +49,14 @@ function buildWin(spec: WinSpec = {}): object {
       impid: '1',
       price: 1.25,
       adm: '<div>ad</div>',
-      burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}&mbr=\${AUCTION_MBR}`,
+      burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}&mbr=\${AUCTION_MBR}&bidid=\${AUCTION_BID_ID}`,
       ...spec.bid,
     },
     ...(spec.publisherBurl === undefined ? {} : { publisherBurl: spec.publisherBurl }),
     ...(spec.test === undefined ? {} : { test: spec.test }),
     ...(spec.auctionTimeMs === undefined ? {} : { auctionTimeMs: spec.auctionTimeMs }),
     ...(spec.clearingPrice === undefined ? {} : { clearingPrice: spec.clearingPrice }),
+    ...(spec.bidResponseId === undefined ? {} : { bidResponseId: spec.bidResponseId }),
   };
 }
 
@@ -373,6 +375,7 @@ describe('counting notices end to end', () => {
         bidId: 'b',
         seat: 's',
         adId: '',
+        bidResponseId: '',
         priceMicros: 99_000_000,
         bidMicros: 0,
         currency: 'USD',
@@ -402,7 +405,7 @@ describe('counting notices end to end', () => {
   });
 
   it('relays the DSP burl with its macros filled only for counted impressions', async () => {
-    const counted = await registerOne({ clearingPrice: 1 });
+    const counted = await registerOne({ clearingPrice: 1, bidResponseId: 'response-7' });
     const late = await registerOne({ auctionTimeMs: Date.now() - 700_000 });
     await fire(billingUrl(counted));
     expect('counted');
@@ -415,6 +418,7 @@ describe('counting notices end to end', () => {
     assert.equal(hit?.query.get('cur'), 'USD');
     // The market bid ratio: the clearing price over the bid's own 1.25.
     assert.equal(hit?.query.get('mbr'), '0.8');
+    assert.equal(hit?.query.get('bidid'), 'response-7');
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.ok(!dsp.hits.some((candidate) => candidate.query.get('auction') === `auction-${auctionSeq}`));
   });

@@ -19,6 +19,7 @@ export function arbitraryClaims(
       bidId: text,
       seat: text,
       adId: text,
+      bidResponseId: text,
       priceMicros: integer,
       bidMicros: integer,
       currency: text,

@@ -17,6 +17,7 @@ export function bannerClaims(overrides: Partial<NoticeClaims> = {}): NoticeClaim
     bidId: 'bid-1',
     seat: 'seat-1',
     adId: '',
+    bidResponseId: '',
     priceMicros: 1_250_000,
     bidMicros: 0,
     currency: 'USD',
