@@ -280,8 +280,9 @@ function meanInterrupts(runs: readonly (Interrupts | undefined)[]): Interrupts |
 /**
  * Prints the interrupts each load cost the machine per answered request: in a virtual machine
  * each is an exit to the hypervisor or an injection by it, time the guest charges to whatever
- * thread it interrupted. A pipeline of two threads wakes one from the other, and a sync waits
- * for the disk: both cost interrupts a one-thread server never takes.
+ * thread it interrupted. A sync costs two disk interrupts (the write, then the cache flush); a
+ * thread woken on another core costs a cross-core one, wrk woken by an answer as well as one of
+ * Tally's threads woken by the other.
  */
 function printInterrupts(summary: readonly Result[]): void {
   if (summary.every((result) => result.interruptsPerThousand === undefined)) return;

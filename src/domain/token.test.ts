@@ -240,7 +240,7 @@ describe('sealed notice tokens', () => {
   });
 
   it('still opens a token sealed before the bid price and BidResponse id were carried, without them', () => {
-    // Sealed by the code of 2026-12-03 (session 9) with key id 3, a key of 32 bytes of 7.
+    // Sealed by the code of commit e44d2a2, before either was carried, with key id 3 (32 bytes of 7).
     const before =
       'AQMxPVer9Ihux6xiDao34OCj2Bq3jWRxYU0F4Bw5fy8D8jUjXWXmJl-qMMmgTeRSVhtnqTD7aDCYgAcVCtLoHnTClQbEeVzslH48Yj6gC1RqKht8CR1j4iM1EL818y5AUN84ciQxF3FaxMhUlNkr2aN6Rglz5ZBNINkziTNxWPzYSgJGxgIcPsNhjZTx3pi-';
     const opened = openToken(before, { signingKeyId: 3, keys: new Map([[3, Buffer.alloc(32, 7)]]) });
