@@ -3,9 +3,8 @@ import { describe, it } from 'node:test';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from './decide-hit.js';
 import type { HitRequest } from './ivt.js';
 import { buildIvtFilter, defaultIvtFilter } from './ivt.js';
+import { CHROME } from '../../test/support/user-agents.js';
 
-const CHROME =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 const ACTIVE = { state: 'active' } as const;
 const INACTIVE = { state: 'inactive' } as const;
 

@@ -6,11 +6,10 @@ import type { HitRequest } from './ivt.js';
 import type { NoticeClaims } from './token.js';
 import { openToken, sealToken } from './token.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
+import { CHROME } from '../../test/support/user-agents.js';
 
 const ring = testKeyRing();
 const AUCTION_MS = Date.UTC(2026, 10, 22, 10, 0, 0);
-const CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 
 const webBanner = bannerClaims({ priceMicros: 1_500_000, auctionTimeMs: AUCTION_MS });
 

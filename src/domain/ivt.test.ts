@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HitRequest } from './ivt.js';
 import { buildIvtFilter, defaultIvtFilter, readDevice, screenRequest } from './ivt.js';
-
-const CHROME =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+import { CHROME } from '../../test/support/user-agents.js';
 
 function request(
   headers: Record<string, string> = {},

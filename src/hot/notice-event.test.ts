@@ -8,6 +8,7 @@ import { impressionKey, noticeEvent } from './notice-event.js';
 import { arbitraryClaims } from '../../test/support/arbitrary-claims.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
+import { CHROME } from '../../test/support/user-agents.js';
 
 describe('impressionKey', () => {
   it('spells the key of plain ids as before escaping existed, so claims made before an upgrade still match', () => {
@@ -127,8 +128,7 @@ describe('noticeEvent', () => {
         query: '',
         method: 'GET',
         headers: {
-          'user-agent':
-            'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+          'user-agent': CHROME,
         },
         remoteAddress: '203.0.113.9',
         receivedMs,

@@ -17,12 +17,10 @@ import { answerNotice } from './notices.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
+import { CHROME } from '../../test/support/user-agents.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-notices-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-const CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 
 /** Notice endpoint dependencies committing into a real SQLite ledger on this thread. */
 function depsOn(name: string, ring: KeyRing, maxQueue = 100): { deps: NoticeDeps; ledger: SqliteLedger } {

@@ -7,9 +7,8 @@ import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { generateKey, sealToken } from '../../src/domain/token.js';
+import { CHROME } from '../support/user-agents.js';
 
-const CHROME =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 const BLOCKED_RANGE = '203.0.113.0/24';
 
 let tally: TestServer;

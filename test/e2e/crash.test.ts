@@ -6,9 +6,8 @@ import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
+import { CHROME } from '../support/user-agents.js';
 
-const CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
 const WINS = 1500;
 const WORKERS = 24;
 

@@ -7,9 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { api, freePort, runCli, startServer } from '../support/server.js';
-
-const CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+import { CHROME } from '../support/user-agents.js';
 
 function bannerWin(auctionId: string) {
   return {

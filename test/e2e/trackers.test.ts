@@ -4,9 +4,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { SMTPServer } from 'smtp-server';
 import { api, freePort, runCli, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
-
-const CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+import { CHROME } from '../support/user-agents.js';
 
 let tally: TestServer;
 let smtp: SMTPServer;
