@@ -7,7 +7,7 @@ import { COUNTED, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
-import { SqliteLedger } from './ledger.js';
+import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { impressionKey } from '../../hot/notice-event.js';
 import { bannerClaims } from '../../../test/support/claims.js';
@@ -111,6 +111,23 @@ describe('the SQLite ledger', () => {
       ]),
       [{ outcome: 'not_counted', reason: 'duplicate' }, COUNTED],
     );
+    reopened.close();
+  });
+
+  it('still finds, after a restart, the claim of a notice received before it expired and recorded after the load', () => {
+    const path = join(dir, 'restart-late-record.db');
+    const expiresMs = T0 + 600_000;
+    const first = new SqliteLedger(openSqlite(path));
+    first.record([event({ dedupe: { key: 'k', expiresMs } })]);
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    // The new counting thread loads its claims a little after the claim expired...
+    reopened.loadClaims(expiresMs + CLAIM_LOAD_MARGIN_MS);
+    // ...and then records a notice received at the claim's last live instant.
+    assert.deepEqual(reopened.record([event({ receivedMs: expiresMs, dedupe: { key: 'k', expiresMs } })]), [
+      notCounted('duplicate'),
+    ]);
+    assert.deepEqual(reopened.countEvents(), { total: 2, counted: 1 });
     reopened.close();
   });
 

@@ -87,6 +87,14 @@ const ROLLUP_DIMS = 15;
 /** Where the currency is among the dims values. */
 const CURRENCY_DIM = 16;
 
+/**
+ * How long before the load time `loadClaims` still loads expired claims: longer than a notice can
+ * wait between being received and being recorded by a counting thread that is starting (well
+ * under a second), with room for a clock stepped back a few seconds. Each second of margin costs
+ * the memory of a second's counted impressions until the table reuses their slots.
+ */
+export const CLAIM_LOAD_MARGIN_MS = 10_000;
+
 /** An event's `event_dims` values, with the outcome it was recorded with. */
 function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
   const d = event.dims;
@@ -218,10 +226,13 @@ export class SqliteLedger implements Ledger {
 
   /**
    * Builds the index of live dedupe claims now, rather than at the first `record` (a few seconds
-   * for millions of claims); answers how many claims are live at `nowMs`.
+   * for millions of claims); answers how many claims are live at `nowMs`. Claims that expired up
+   * to `CLAIM_LOAD_MARGIN_MS` before `nowMs` are loaded too: a notice received while its claim
+   * was live may be recorded after the load (it waited for a starting counting thread, or the
+   * clock stepped back) and must still find the claim.
    */
   loadClaims(nowMs: number): number {
-    return this.liveClaims(nowMs).liveCount(nowMs);
+    return this.liveClaims(nowMs - CLAIM_LOAD_MARGIN_MS).liveCount(nowMs);
   }
 
   /**
