@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
-import { openSqlite } from '../adapters/sqlite/database.js';
+import { openSqlite, writeTransaction } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { newApiKey } from '../control/auth.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
@@ -29,7 +29,7 @@ export function createAccount(
   try {
     const accounts = new SqliteAccountStore(db);
     const generated = newApiKey();
-    const account = db.transaction(() => {
+    const account = writeTransaction(db, () => {
       const nowMs = Date.now();
       // Before the server's first start the database is empty: account 1 must stay the operator's.
       if (accounts.getAccount(OPERATOR_ACCOUNT_ID) === undefined) {
@@ -38,7 +38,7 @@ export function createAccount(
       const created = accounts.createAccount(trimmed, nowMs);
       accounts.addKey(created.id, generated.hash, generated.prefix, 'first admin key', 'admin', null, nowMs);
       return created;
-    })();
+    });
     write.out(
       `Account ${account.id} (${JSON.stringify(account.name)}) created.\n` +
         `Administrator API key (shown once, store it now): ${generated.key}\n`,

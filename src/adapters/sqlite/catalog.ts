@@ -12,6 +12,7 @@ import { SqliteAdvertisers, SqliteLineItems } from './catalog-advertising.js';
 import type { CatalogWriter } from './catalog-entity.js';
 import { SqlitePaymentRules, SqlitePlacements, SqlitePublishers } from './catalog-publishing.js';
 import { SqliteTrackers } from './catalog-trackers.js';
+import { writeTransaction } from './database.js';
 
 const DEFAULT_ALLOWLIST: Readonly<RedirectAllowlist> = { enabled: false, domains: [] };
 
@@ -36,11 +37,11 @@ export class SqliteCatalogStore implements CatalogStore {
     this.bumpVersion = db.prepare('UPDATE catalog_version SET version = version + 1 WHERE id = 1');
     const write: CatalogWriter = (kind, changedId, work) => {
       let version = 0;
-      const result = db.transaction(() => {
+      const result = writeTransaction(db, () => {
         const outcome = work();
         if (outcome.ok) version = this.bump();
         return outcome;
-      })();
+      });
       if (result.ok) this.notify({ version, kind, id: changedId(result) });
       return result;
     };
@@ -62,7 +63,7 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   setRedirectAllowlist(accountId: number, allowlist: RedirectAllowlist, nowMs: number): RedirectAllowlist {
-    const version = this.db.transaction(() => {
+    const version = writeTransaction(this.db, () => {
       this.db
         .prepare(
           `INSERT INTO redirect_allowlists (account_id, enabled, domains, updated_ms) VALUES (?, ?, ?, ?)
@@ -71,7 +72,7 @@ export class SqliteCatalogStore implements CatalogStore {
         )
         .run(accountId, allowlist.enabled ? 1 : 0, JSON.stringify(allowlist.domains), nowMs);
       return this.bump();
-    })();
+    });
     this.notify({ version, kind: 'redirectAllowlist', id: accountId });
     return this.redirectAllowlist(accountId);
   }

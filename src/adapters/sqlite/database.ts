@@ -18,6 +18,17 @@ export function openSqlite(path: string, synchronous: SqliteSynchronous = 'FULL'
   return db;
 }
 
+/**
+ * Runs `work` in a transaction that takes the write lock as it begins (BEGIN IMMEDIATE), waiting
+ * up to the busy timeout for another connection's. Every transaction that writes begins so: one
+ * begun deferred that reads before it writes pins a snapshot, and SQLite then refuses its first
+ * write at once (SQLITE_BUSY, without waiting) whenever another connection committed meanwhile,
+ * as the counting thread does hundreds of times a second.
+ */
+export function writeTransaction<T>(db: Database.Database, work: () => T): T {
+  return db.transaction(work).immediate();
+}
+
 function migrate(db: Database.Database): void {
   const applied = db.pragma('user_version', { simple: true }) as number;
   for (let index = applied; index < SQLITE_MIGRATIONS.length; index++) {

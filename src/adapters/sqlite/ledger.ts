@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ClaimKey } from './claim-index.js';
 import { ClaimIndex, claimKey } from './claim-index.js';
+import { writeTransaction } from './database.js';
 import { hourStartMs } from '../../lib/time.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { notCounted } from '../../domain/outcome.js';
@@ -170,7 +171,9 @@ export class SqliteLedger implements Ledger {
   private readonly insertDelivery: Database.Statement;
   private readonly extendClaim: Database.Statement;
   private readonly upsertRollup: Database.Statement;
-  private readonly recordBatch: (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites;
+  private readonly recordBatch: Database.Transaction<
+    (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites
+  >;
   private claims: ClaimIndex | undefined;
   /** Every `event_dims` row's id, by its `dimsKey`. */
   private readonly dimsIds = new Map<string, number>();
@@ -217,7 +220,8 @@ export class SqliteLedger implements Ledger {
     const first = batch[0];
     if (first === undefined) return [];
     const claims = this.liveClaims(first.receivedMs);
-    const { outcomes, newClaims, newDims } = this.recordBatch(batch, claims);
+    // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
+    const { outcomes, newClaims, newDims } = this.recordBatch.immediate(batch, claims);
     // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
     for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, first.receivedMs);
     for (const [key, id] of newDims) this.dimsIds.set(key, id);
@@ -376,7 +380,7 @@ export class SqliteLedger implements Ledger {
   }
 
   leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[] {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const rows = this.db
         .prepare(
           `SELECT * FROM deliveries WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?
@@ -388,7 +392,7 @@ export class SqliteLedger implements Ledger {
       );
       for (const row of rows) lease.run(nowMs + leaseMs, row.id);
       return rows.map((row) => toDelivery({ ...row, attempts: row.attempts + 1 }));
-    })();
+    });
   }
 
   markDelivered(id: number, nowMs: number): void {
@@ -482,7 +486,7 @@ export class SqliteLedger implements Ledger {
   }
 
   prune(beforeMs: number, maxRows: number): PruneStep {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const fromId = this.db.prepare('SELECT events_below_id FROM prune_progress').pluck().get() as number;
       const cutoffId = this.firstEventIdReceivedAfter(beforeMs);
       const toId = Math.max(fromId, Math.min(cutoffId, fromId + maxRows));
@@ -501,7 +505,7 @@ export class SqliteLedger implements Ledger {
         )
         .run(beforeMs, beforeMs, maxRows).changes;
       return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
-    })();
+    });
   }
 
   /**

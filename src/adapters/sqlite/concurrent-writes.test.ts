@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { COUNTED, notCounted } from '../../domain/outcome.js';
+import { exchangeEvent, T0 } from '../../../test/support/events.js';
+import { SqliteAccountStore } from './accounts.js';
+import { SqliteCatalogStore } from './catalog.js';
+import { openSqlite } from './database.js';
+import { SqliteLedger } from './ledger.js';
+
+/**
+ * Another connection to the same file committing small transactions back to back, on a thread of
+ * its own, as the counting thread does under load while the API edits the catalog (and the API
+ * does while the counting thread records). It runs until `stop` is set.
+ */
+const BUSY_WRITER = `
+const { workerData } = require('node:worker_threads');
+const Database = require('better-sqlite3');
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+db.exec('CREATE TABLE IF NOT EXISTS busy_writer (payload TEXT)');
+const insert = db.prepare('INSERT INTO busy_writer (payload) VALUES (?)');
+const commit = db.transaction(() => { for (let i = 0; i < 20; i++) insert.run('x'.repeat(200)); });
+const stop = new Int32Array(workerData.stop);
+while (Atomics.load(stop, 0) === 0) commit();
+db.close();
+`;
+
+const ROUNDS = 300;
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-concurrent-'));
+const path = join(dir, 'tally.db');
+const stop = new Int32Array(new SharedArrayBuffer(4));
+let writer: Worker;
+
+before(async () => {
+  openSqlite(path).close();
+  writer = new Worker(BUSY_WRITER, { eval: true, workerData: { path, stop: stop.buffer } });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+});
+
+after(async () => {
+  Atomics.store(stop, 0, 1);
+  await new Promise((resolve) => writer.once('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// A transaction that reads before it writes must take the write lock when it begins: begun
+// deferred, its read pins a snapshot, and SQLite refuses the later write at once (SQLITE_BUSY,
+// without waiting) whenever another connection committed in between.
+describe('transactions that read before they write, beside another connection committing', () => {
+  it('a catalog edit that checks what it names waits for the lock instead of failing', () => {
+    const db = openSqlite(path);
+    const accountId = new SqliteAccountStore(db).createAccount('A', T0).id;
+    const catalog = new SqliteCatalogStore(db);
+    const advertiser = catalog.advertisers.create(accountId, { name: 'Adv' }, T0);
+    assert.ok(advertiser.ok);
+    for (let round = 0; round < ROUNDS; round++) {
+      const input = {
+        advertiserId: advertiser.value.id,
+        name: `LI ${round}`,
+        state: 'active' as const,
+        revenueType: 'cpm' as const,
+        revenueValueMicros: 1,
+      };
+      assert.ok(catalog.lineItems.create(accountId, input, T0).ok);
+    }
+    db.close();
+  });
+
+  it('recording a batch that begins with a duplicate waits for the lock instead of failing', () => {
+    const ledger = new SqliteLedger(openSqlite(path));
+    for (let round = 0; round < ROUNDS; round++) {
+      const claim = { key: `impression-${round}`, expiresMs: T0 + 600_000 };
+      assert.deepEqual(ledger.record([exchangeEvent({ dedupe: claim })]), [COUNTED]);
+      assert.deepEqual(
+        ledger.record([exchangeEvent({ receivedMs: T0 + 1, dedupe: claim }), exchangeEvent()]),
+        [notCounted('duplicate'), COUNTED],
+      );
+    }
+    ledger.close();
+  });
+
+  it('leasing burl deliveries and pruning wait for the lock instead of failing', () => {
+    const ledger = new SqliteLedger(openSqlite(path));
+    for (let round = 0; round < ROUNDS; round++) {
+      ledger.leaseDeliveries(T0, 10, 5000);
+      ledger.prune(T0, 10);
+    }
+    ledger.close();
+  });
+});
