@@ -32,7 +32,7 @@ const UNKNOWN_TRACKER_PAGE = noLandingPage(
 );
 const REFUSED_TARGET_PAGE = noLandingPage(
   'This click tracker has no landing page',
-  'the <code>redir=</code> target is not an http(s) URL or is outside the account’s redirect allow-list, and the tracker has no click URL.',
+  'the <code>redir=</code> target or the tracker’s click URL is not an http(s) URL or is outside the account’s redirect allow-list.',
 );
 const NO_TARGET_PAGE = noLandingPage(
   'This click tracker has no landing page',
@@ -85,7 +85,7 @@ export async function handleTrackerHit(
     const page =
       tracker === undefined
         ? UNKNOWN_TRACKER_PAGE
-        : hit.redirect === undefined
+        : hit.redirect === undefined && tracker.clickUrl === null
           ? NO_TARGET_PAGE
           : REFUSED_TARGET_PAGE;
     sendBody(res, tracker === undefined ? 404 : 400, 'text/html; charset=utf-8', page);

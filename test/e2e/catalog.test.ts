@@ -268,6 +268,23 @@ describe('catalog REST API', () => {
     assert.match(message, /revshare: does not apply to pricingType cpm/);
     assert.match(message, /priority: 11 is not valid: send an integer from 1 to 10/);
     assert.match(message, /endDate: "2026-02-30" is not valid: send a date YYYY-MM-DD/);
+    // Months that do not exist are refused as plainly as days that do not.
+    for (const [method, path, field, date] of [
+      ['POST', '/v1/payment-rules', 'startDate', '2026-13-01'],
+      ['PATCH', `/v1/payment-rules/${cpm.id}`, 'endDate', '2026-00-10'],
+      ['PATCH', `/v1/payment-rules/${cpm.id}`, 'endDate', '2026-99-99'],
+    ] as const) {
+      const body = {
+        publisherId: publisher.id,
+        name: 'Dates',
+        pricingType: 'cpm',
+        costCpm: 1,
+        [field]: date,
+      };
+      const refused = await call(method, path, method === 'POST' ? body : { [field]: date });
+      assert.equal(refused.status, 400, `${field} ${date}`);
+      assert.match(refused.body.error.message, new RegExp(`${field}: "${date}" is not valid: send a date`));
+    }
 
     // Changing the pricing type drops the old type's fields.
     const switched = await call('PATCH', `/v1/payment-rules/${cpm.id}`, {
@@ -294,7 +311,10 @@ describe('catalog REST API', () => {
     const first = await rule('first');
     const second = await rule('second', { isBase: true });
     assert.equal(second.isBase, true);
-    assert.equal((await call('GET', `/v1/payment-rules/${first.id}`)).body.isBase, false);
+    // The old base is now conditional and inactive: active, with no dates or placements, it
+    // would match every event and outrank the new base.
+    const demoted = (await call('GET', `/v1/payment-rules/${first.id}`)).body;
+    assert.deepEqual([demoted.isBase, demoted.state], [false, 'inactive']);
     const demote = await call('PATCH', `/v1/payment-rules/${second.id}`, { isBase: false });
     assert.equal(demote.status, 400);
     assert.match(demote.body.error.message, /isBase: .*make another rule the base \(isBase: true\) instead/);
@@ -394,6 +414,16 @@ describe('catalog REST API', () => {
     });
     assert.equal(badUrl.status, 400);
     assert.match(badUrl.body.error.message, /clickUrl: .*absolute http\(s\) URL/);
+    // A URL with a user name or password is never redirected to, so it is refused here.
+    const withCredentials = await call('POST', '/v1/click-trackers', {
+      advertiserId: advertiser.id,
+      name: 'x',
+      lineItemId: lineItem.id,
+      publisherId: publisher.id,
+      clickUrl: 'https://user:pw@landing.example/',
+    });
+    assert.equal(withCredentials.status, 400);
+    assert.match(withCredentials.body.error.message, /clickUrl: .*without a user name or password/);
     const badCode = await call('POST', '/v1/impression-trackers', {
       advertiserId: advertiser.id,
       name: 'x',

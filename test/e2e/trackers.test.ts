@@ -474,7 +474,27 @@ describe('impression and click trackers end to end', () => {
       headers: { 'user-agent': CHROME },
     });
     assert.equal(refused.status, 400);
-    assert.match(await refused.text(), /target is not an http\(s\) URL or is outside/);
+    assert.match(
+      await refused.text(),
+      /target or the tracker’s click URL is not an http\(s\) URL or is outside/,
+    );
+    // A click URL the account's allow-list no longer admits is refused, and the page says so.
+    const allowlist = (domains: string[]) =>
+      api(tally, tally.adminKey, 'PUT', '/v1/account/redirect-allowlist', {
+        enabled: domains.length > 0,
+        domains,
+      });
+    await allowlist(['elsewhere.example']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refusedClickUrl = await fetch(`${tally.url}/clktr?id=${ids.clickTracker}&cachebuster=k3`, {
+      headers: { 'user-agent': CHROME },
+    });
+    await allowlist([]);
+    assert.equal(refusedClickUrl.status, 400);
+    assert.match(
+      await refusedClickUrl.text(),
+      /the tracker’s click URL is not an http\(s\) URL or is outside/,
+    );
     const unknown = await fetch(`${tally.url}/clktr?id=999999&redir=https://other.example/`, {
       headers: { 'user-agent': CHROME },
     });
@@ -485,7 +505,7 @@ describe('impression and click trackers end to end', () => {
     assert.deepEqual(
       rows.map((row) => [row.impressionType, row.outcome, row.events]),
       [
-        ['external_click', 'counted', 4],
+        ['external_click', 'counted', 5],
         ['external_click', 'not_counted', 1],
       ],
     );

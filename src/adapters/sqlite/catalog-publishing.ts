@@ -237,8 +237,11 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
     nowMs: number,
   ): void {
     if (input.isBase !== true || existing?.isBase === true) return;
+    // The old base becomes an inactive conditional rule: left active, with no dates or
+    // placements, it would match every event and outrank the new base.
     this.statement(
-      'UPDATE payment_rules SET is_base = 0, updated_ms = ? WHERE account_id = ? AND publisher_id = ? AND is_base = 1',
+      `UPDATE payment_rules SET is_base = 0, state = 'inactive', updated_ms = ?
+       WHERE account_id = ? AND publisher_id = ? AND is_base = 1`,
     ).run(nowMs, accountId, input.publisherId);
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
 import { CatalogSnapshot } from '../../catalog-snapshot.js';
+import { tablesOf, viewOf } from '../../catalog-tables.js';
 import type { LineItemInput, PaymentRuleInput, TrackerInput, WriteResult } from '../../ports/catalog.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
@@ -157,7 +158,7 @@ describe('SQLite catalog store', () => {
     value(store.trackers.create(accountB, trackerInput(b, { code: 'shared' }), NOW_MS));
   });
 
-  it('makes a publisher’s first payment rule its base and demotes the old base when another is promoted', () => {
+  it('makes a publisher’s first payment rule its base and demotes the old base to an inactive rule when another is promoted', () => {
     const { publisher } = chainIn(accountA);
     const first = value(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
     const second = value(store.paymentRules.create(accountA, rule(publisher.id, { priority: 9 }), NOW_MS));
@@ -167,8 +168,15 @@ describe('SQLite catalog store', () => {
       store.paymentRules.create(accountA, rule(publisher.id, { isBase: true }), NOW_MS + 1),
     );
     assert.equal(promoted.isBase, true);
-    assert.equal(store.paymentRules.get(accountA, first.id)?.isBase, false);
-    assert.equal(store.paymentRules.get(accountA, first.id)?.updatedMs, NOW_MS + 1);
+    const demoted = store.paymentRules.get(accountA, first.id);
+    assert.deepEqual([demoted?.isBase, demoted?.state, demoted?.updatedMs], [false, 'inactive', NOW_MS + 1]);
+    // So the new base prices what no conditional rule does: the old one is not evaluated.
+    assert.deepEqual(
+      viewOf(tablesOf(store.load()))
+        .paymentRules(publisher.id)
+        .map((entry) => entry.id),
+      [second.id, promoted.id],
+    );
     const demote = store.paymentRules.update(
       accountA,
       promoted.id,

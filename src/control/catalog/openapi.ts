@@ -104,7 +104,7 @@ const RESOURCES: Resource[] = [
     noun: 'payment rule',
     required: ['publisherId', 'name', 'pricingType'],
     description:
-      "The publisher's first rule is its base rule; isBase: true promotes a rule and demotes the old base. Conditional rules apply by priority (10 first), ties by lowest id, when active, within their dates and on one of their placements; else the base rule.",
+      "The publisher's first rule is its base rule; isBase: true promotes a rule and demotes the old base to an inactive conditional rule (it prices nothing until made active again). Conditional rules apply by priority (10 first), ties by lowest id, when active, within their dates and on one of their placements; else the base rule.",
     fields: {
       publisherId: { ...id, description: 'fixed at creation' },
       name,

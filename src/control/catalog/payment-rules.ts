@@ -44,8 +44,9 @@ const PRICING_FIELDS: Readonly<Record<PricingType, readonly string[]>> = {
  *   `maxRevshare`, aiming at `targetEcpm`. Fields a pricing type does not use are refused
  *   when sent and answered as null; changing the type drops them.
  * - A publisher's first rule becomes its base rule; `isBase: true` makes a rule the base and
- *   demotes the old one. The base rule applies when no conditional rule (active, in its
- *   dates, on one of its placements; highest `priority` first, ties by lowest id) does.
+ *   demotes the old one to an inactive conditional rule (it prices nothing until made active).
+ *   The base rule applies when no conditional rule (active, in its dates, on one of its
+ *   placements; highest `priority` first, ties by lowest id) does.
  * - `publisherId` never changes.
  */
 export function paymentRuleRoutes(

@@ -187,9 +187,7 @@ export class FieldReader {
       name,
       base,
       (value) =>
-        typeof value === 'string' &&
-        /^\d{4}-\d{2}-\d{2}$/.test(value) &&
-        new Date(`${value}T00:00:00Z`).toISOString().startsWith(value)
+        typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && isCalendarDay(value)
           ? value
           : undefined,
       'a date YYYY-MM-DD (UTC), or null for none',
@@ -202,7 +200,7 @@ export class FieldReader {
       name,
       base,
       toHttpUrl,
-      `an absolute http(s) URL of at most ${URL_MAX_LENGTH} characters, or null for none`,
+      `an absolute http(s) URL of at most ${URL_MAX_LENGTH} characters without a user name or password, or null for none`,
     );
   }
 
@@ -293,13 +291,23 @@ function toId(value: unknown): number | undefined {
   return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
 }
 
+/** True when `YYYY-MM-DD` names a real day: month 1–12 and a day its month has. */
+function isCalendarDay(value: string): boolean {
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(value);
+}
+
 function toHttpUrl(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > URL_MAX_LENGTH || /[\s\p{Cc}]/u.test(value)) {
     return undefined;
   }
   try {
     const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' ? value : undefined;
+    // A URL with credentials is never a redirect target (see checkRedirectTarget).
+    const credentials = url.username !== '' || url.password !== '';
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && !credentials
+      ? value
+      : undefined;
   } catch {
     return undefined;
   }
