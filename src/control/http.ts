@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'INVALID_JSON'
   | 'BODY_TOO_LARGE'
+  | 'BODY_TOO_DEEP'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
@@ -144,13 +145,49 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   return parseJsonBody(await readJsonText(req, maxBytes));
 }
 
-/** Parses a request body read as text; throws a 400 `ApiError` saying where it is not JSON. */
+/**
+ * Deepest nesting of objects and arrays a request body may have. No field of the API needs a
+ * tenth of it, and code that walks a value recursively (`JSON.stringify`, for one) overflows the
+ * stack on a body nested some thousands deep, which fits in a few kilobytes.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * Parses a request body read as text; throws a 400 `ApiError` saying where it is not JSON, or
+ * that it nests deeper than `MAX_BODY_DEPTH`.
+ */
 export function parseJsonBody(text: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (error) {
     throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
+  if (nestsDeeperThan(parsed, MAX_BODY_DEPTH)) {
+    throw new ApiError(
+      400,
+      'BODY_TOO_DEEP',
+      `the body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; no field of this API needs that many`,
+    );
+  }
+  return parsed;
+}
+
+/** True when `value` nests objects and arrays more than `maxDepth` levels deep (walked without recursion). */
+function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const next = values.pop();
+    const depth = (depths.pop() ?? 0) + 1;
+    if (typeof next !== 'object' || next === null) continue;
+    if (depth > maxDepth) return true;
+    for (const child of Array.isArray(next) ? next : Object.values(next)) {
+      values.push(child);
+      depths.push(depth);
+    }
+  }
+  return false;
 }
 
 /** Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 413/415 `ApiError`s. */

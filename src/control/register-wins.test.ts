@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RulesTable } from '../domain/rules.js';
 import type { WinEnvironment } from '../domain/win.js';
+import { MAX_BODY_DEPTH } from './http.js';
 import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
 
@@ -51,6 +52,25 @@ describe('registering a POST /v1/wins body', () => {
     }
     const tooMany = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL + 1).fill({}) }), env);
     assert.ok(!tooMany.ok && /send at most 10000 wins per call; this had 10001/.test(tooMany.message));
+  });
+
+  it('refuses a body nested past the limit with BODY_TOO_DEEP instead of overflowing the stack', () => {
+    // 20 000 levels in 120 KB: instrumenting the object adm used to throw a RangeError.
+    const deepAdm = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    const deepWin = JSON.stringify({ ...banner, bid: { ...banner.bid, adm: 0 } }).replace(
+      '"adm":0',
+      `"adm":${deepAdm}`,
+    );
+    const deep = registerWins(`{"wins": [${JSON.stringify(banner)}, ${deepWin}]}`, env);
+    assert.ok(!deep.ok && deep.status === 400 && deep.code === 'BODY_TOO_DEEP', JSON.stringify(deep));
+    assert.match(deep.message, new RegExp(`more than ${MAX_BODY_DEPTH} levels deep`));
+    // A body exactly at the limit is read: its win is judged on its own.
+    const nested = (levels: number): unknown => (levels === 0 ? 'x' : { a: nested(levels - 1) });
+    const atLimit = registerWins(
+      JSON.stringify({ wins: [{ ...banner, ext: nested(MAX_BODY_DEPTH - 3) }] }),
+      env,
+    );
+    assert.ok(atLimit.ok, JSON.stringify(atLimit));
   });
 });
 

@@ -6,7 +6,15 @@ const MAX_SHOWN_CHARS = 64;
  * 100 KB value does not come back whole.
  */
 export function shown(value: unknown): string {
-  const json = JSON.stringify(value) ?? String(value);
+  let json: string;
+  try {
+    json = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Nested deeper than the stack allows (a config file's value, say).
+    return Array.isArray(value)
+      ? 'an array nested too deeply to repeat'
+      : 'an object nested too deeply to repeat';
+  }
   return json.length <= MAX_SHOWN_CHARS
     ? json
     : `${json.slice(0, MAX_SHOWN_CHARS)}… (${json.length} characters)`;

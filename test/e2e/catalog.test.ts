@@ -539,6 +539,14 @@ describe('catalog REST API', () => {
     });
     assert.equal(notJson.status, 400);
     assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'INVALID_JSON');
+    // A value nested thousands deep in a few kilobytes is refused, not repeated in a message.
+    const deep = await fetch(`${server.url}/v1/advertisers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: `{"name":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+    });
+    assert.equal(deep.status, 400);
+    assert.equal(((await deep.json()) as { error: { code: string } }).error.code, 'BODY_TOO_DEEP');
     const form = await fetch(`${server.url}/v1/advertisers`, {
       method: 'POST',
       headers: {
