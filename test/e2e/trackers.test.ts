@@ -701,6 +701,19 @@ describe('access to exports and reports', () => {
       [],
       'a catalog id that happens to equal an OpenRTB publisher id shows nothing',
     );
+    // Its editor may rename the publisher but not point it at another OpenRTB publisher id,
+    // which would show it that publisher's exchange traffic.
+    const editor = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+      name: 'exchange publisher editor',
+      role: 'editor',
+      scope: { type: 'publisher', id: exchangePublisher },
+    });
+    const path = `/v1/publishers/${exchangePublisher}`;
+    const repointed = await api(tally, editor.body.key, 'PATCH', path, { externalId: 'ext-pub-other' });
+    assert.equal(repointed.status, 403);
+    assert.match(repointed.body.error.message, /externalId can only be changed with an account-wide key/);
+    const renamed = await api(tally, editor.body.key, 'PATCH', path, { name: 'Renamed' });
+    assert.deepEqual([renamed.status, renamed.body.externalId], [200, 'ext-pub-9']);
   });
 
   it('refuses win registration to readers and scoped keys', async () => {

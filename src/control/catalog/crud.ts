@@ -37,6 +37,11 @@ export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends obj
   fixedFilter?: Partial<Filter>;
   /** True when a stored object belongs to this route set (e.g. the tracker kind). */
   matches?(value: T): boolean;
+  /**
+   * Fields only an account-wide key may change, with why: a scoped key changing them would
+   * widen what it sees (a publisher's `externalId` decides whose exchange traffic its reports show).
+   */
+  accountWideFields?: Readonly<Partial<Record<keyof Input & keyof T & string, string>>>;
   /** Reads and checks a body into a full input; `existing` is set for replace and patch. */
   parse(body: unknown, mode: WriteMode, existing: T | undefined): Input;
   toJson(value: T): Record<string, unknown>;
@@ -63,6 +68,17 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     const existing = load(ctx);
     const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), mode, existing);
     requireOwnWrite(ctx.principal, spec.inputOwner(input));
+    const scope = ctx.principal.scope;
+    for (const [field, why] of Object.entries(spec.accountWideFields ?? {})) {
+      const key = field as keyof Input & keyof T;
+      if (scope !== null && (input[key] as unknown) !== existing[key]) {
+        throw new ApiError(
+          403,
+          'FORBIDDEN',
+          `your key is scoped to ${scope.type} ${scope.id}; ${field} can only be changed with an account-wide key (${String(why)})`,
+        );
+      }
+    }
     const value = unwrap(
       spec.noun,
       spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()),

@@ -19,6 +19,7 @@ export function publisherRoutes(store: EntityStore<Publisher, PublisherInput, Pu
     owner: (publisher) => ({ publisherId: publisher.id }),
     inputOwner: () => ({}),
     scopeFilterKey: { publisher: 'id' },
+    accountWideFields: { externalId: 'it decides whose exchange traffic the publisher’s reports show' },
     filters: { name: 'text', externalId: 'text' },
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, ['name', 'externalId']);
