@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -12,17 +13,23 @@ interface ClientErrorAnswer {
 /**
  * Answers a request node:http could not read (malformed, a head too large, a head too slow)
  * with the API's error envelope, where node:http would answer an empty 400/431/408, then closes
- * the connection. Nothing is written when a response is already under way on it (the peer would
- * read a corrupt answer) or the peer has gone. Install as the server's `clientError` listener.
+ * the connection. The answers owed to the requests read before it on the connection go out
+ * first, in order; nothing is written when the peer has gone. Install as the server's
+ * `clientError` listener.
  */
 export function answerClientError(
   error: Error & { code?: string },
   socket: Duplex,
   maxHeadBytes: number,
 ): void {
-  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
+    return;
+  }
+  // node:http gives the socket its responses one at a time, in request order.
+  const owed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (owed !== undefined && owed !== null && !owed.writableFinished) {
+    owed.once('finish', () => answerClientError(error, socket, maxHeadBytes));
     return;
   }
   socket.end(clientErrorResponse(error.code, maxHeadBytes));

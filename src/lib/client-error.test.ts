@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { answerClientError } from './client-error.js';
+
+const MAX_HEAD_BYTES = 8192;
+/** Answers after this long, so that a malformed request behind it is read first. */
+const SLOW_ANSWER_MS = 50;
+
+const server = createServer((req, res) => {
+  setTimeout(() => res.end(`answer to ${req.url}`), SLOW_ANSWER_MS);
+});
+server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
+
+/** Writes `bytes` on one connection and reads everything until the server closes it. */
+function exchange(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+before(() => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)));
+after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('answering a request node:http cannot read', () => {
+  it('answers it with the error envelope and closes the connection', async () => {
+    const raw = await exchange('GET /a HTTP/1.1\r\nHost x\r\n\r\n');
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(raw, /"code":"MALFORMED_REQUEST"/);
+  });
+
+  it('first answers the requests pipelined before it, in order, then the error', async () => {
+    const raw = await exchange(
+      'GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\nGET /third HTTP/1.1\r\nHost x\r\n\r\n',
+    );
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    assert.deepEqual(statuses, ['200', '200', '400']);
+    assert.ok(raw.indexOf('answer to /first') < raw.indexOf('answer to /second'));
+    assert.match(raw, /"code":"MALFORMED_REQUEST"/);
+  });
+});
