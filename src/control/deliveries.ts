@@ -4,6 +4,9 @@ import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 
+/** The query parameters `GET /v1/deliveries` reads; any other is refused. */
+const PARAMETERS = ['status', 'limit', 'after'];
+
 /** `GET /v1/deliveries?status=pending|delivered|dead&limit=&after=`: the burl outbox, newest first. */
 export function deliveryRoutes(ledger: Ledger): Route[] {
   return [
@@ -13,6 +16,15 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
       handler(ctx) {
         requireRole(ctx.principal, 'editor');
         requireUnscoped(ctx.principal);
+        for (const name of ctx.url.searchParams.keys()) {
+          if (!PARAMETERS.includes(name)) {
+            throw new ApiError(
+              400,
+              'VALIDATION_FAILED',
+              `${name}: unknown parameter; use ${PARAMETERS.join(', ')}`,
+            );
+          }
+        }
         const status = ctx.url.searchParams.get('status') ?? undefined;
         if (status !== undefined && !DELIVERY_STATUSES.includes(status as DeliveryStatus)) {
           throw new ApiError(
@@ -21,14 +33,16 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
             `status must be one of ${DELIVERY_STATUSES.join(', ')}`,
           );
         }
-        const limit = Number(ctx.url.searchParams.get('limit') ?? '100');
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        const limitText = ctx.url.searchParams.get('limit') ?? '100';
+        const limit = Number(limitText);
+        if (!/^\d{1,4}$/.test(limitText) || limit < 1 || limit > 1000) {
           throw new ApiError(400, 'VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
         }
         const afterText = ctx.url.searchParams.get('after');
+        if (afterText !== null && !/^\d{1,15}$/.test(afterText)) {
+          throw new ApiError(400, 'VALIDATION_FAILED', 'after: send the `next` value of the previous page');
+        }
         const after = afterText === null ? undefined : Number(afterText);
-        if (after !== undefined && !Number.isInteger(after))
-          throw new ApiError(400, 'VALIDATION_FAILED', 'after must be a delivery id');
         const deliveries = ledger.listDeliveries(
           ctx.principal.accountId,
           status as DeliveryStatus | undefined,

@@ -46,3 +46,20 @@ describe('relaying burls from a default Tally', () => {
     assert.deepEqual(dsp.hits, []);
   });
 });
+
+describe('listing burl deliveries', () => {
+  it('refuses a parameter it does not read and a cursor that is not one, saying what to send', async () => {
+    const misspelt = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?statuss=dead');
+    assert.equal(misspelt.status, 400);
+    assert.match(misspelt.body.error.message, /statuss: unknown parameter; use status, limit, after/);
+    const emptyCursor = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?after=');
+    assert.equal(emptyCursor.status, 400);
+    assert.match(emptyCursor.body.error.message, /after: send the `next` value of the previous page/);
+    const fractionalLimit = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?limit=1e2');
+    assert.equal(fractionalLimit.status, 400);
+    assert.equal(
+      (await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&limit=10')).status,
+      200,
+    );
+  });
+});
