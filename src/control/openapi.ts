@@ -1,3 +1,4 @@
+import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { REPORT_DIMENSIONS } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
 
@@ -180,6 +181,89 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     ...CATALOG_OPENAPI_PATHS,
+    ...Object.fromEntries(
+      (['impression', 'click'] as const).map((kind) => [
+        `/v1/${kind}-trackers/{id}/export`,
+        {
+          post: {
+            summary: `Tags for this ${kind} tracker (and trackerIds), answered now or mailed`,
+            parameters: [
+              { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+              { name: 'download', in: 'query', schema: { enum: ['1'] }, description: 'answer a text file' },
+            ],
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      trackerIds: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 499 },
+                      type: { enum: ['pixel', 'javascript'], default: 'pixel' },
+                      secure: { type: 'boolean', default: true },
+                      params: { type: 'array', items: { enum: ['cachebuster', 'ancost', 'redir'] } },
+                      placeholders: { enum: PLACEHOLDER_SYNTAXES, default: 'xandr' },
+                      delivery: { enum: ['now', 'email'], default: 'now' },
+                      email: { type: 'string', description: 'where to mail the tags (delivery email)' },
+                    },
+                  },
+                },
+              },
+            },
+            responses: {
+              '200': { description: '{tags: [{trackerId, tag}]}, or a text file with download=1' },
+              '202': { description: 'mailed: {delivery, email, tags}' },
+              ...errors,
+            },
+          },
+        },
+      ]),
+    ),
+    ...Object.fromEntries(
+      (['imptr', 'clktr'] as const).map((path) => [
+        `/${path}`,
+        {
+          get: {
+            summary:
+              path === 'imptr'
+                ? 'Impression tracker hit (public): a 1×1 GIF (t=2), a script (t=1), or 302 to redir'
+                : "Click tracker hit (public): 302 to redir, else to the tracker's clickUrl",
+            security: [],
+            parameters: [
+              {
+                name: 'id',
+                in: 'query',
+                schema: { type: 'integer' },
+                description: 'the tracker id, or code',
+              },
+              { name: 'code', in: 'query', schema: { type: 'string' } },
+              { name: 'member', in: 'query', schema: { type: 'integer' }, description: 'account of a code' },
+              { name: 'cachebuster', in: 'query', schema: { type: 'string' } },
+              {
+                name: 'ancost',
+                in: 'query',
+                schema: { type: 'number' },
+                description: 'overrides the payment rule',
+              },
+              ...(path === 'imptr' ? [{ name: 't', in: 'query', schema: { enum: ['1', '2'] } }] : []),
+              {
+                name: 'redir',
+                in: 'query',
+                schema: { type: 'string' },
+                description: 'last, taken as it stands',
+              },
+            ],
+            responses:
+              path === 'imptr'
+                ? { '200': { description: 'GIF or script' }, '302': { description: 'to redir' } }
+                : {
+                    '302': { description: 'to the landing page' },
+                    '400': { description: 'no landing page: an HTML page says why' },
+                    '404': { description: 'no such click tracker' },
+                  },
+          },
+        },
+      ]),
+    ),
     '/omid/verify.js': {
       get: {
         summary: 'OMID verification script',
