@@ -144,6 +144,14 @@ export const OPENAPI_DOCUMENT = {
     '/v1/reports': {
       get: {
         summary: 'Hourly-rollup reports, JSON or CSV',
+        description:
+          'Rows come from hourly rollups by the UTC hour the impression was served: the hours that ' +
+          'begin in [from, to). from and to must be on the hour in UTC (minutes and seconds zero), ' +
+          'each an RFC 3339 date-time with its offset (Z or ±hh:mm; send a + as %2B), e.g. ' +
+          '2026-12-03T11:00:00Z, or a date, e.g. 2026-12-03, meaning 00:00 UTC. Any other time is ' +
+          'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour and a day filter ' +
+          'not at 00:00 UTC. format=csv or format=json chooses the output whatever Accept says; ' +
+          'without it, Accept: text/csv asks for CSV.',
         parameters: [
           { name: 'from', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },
           { name: 'to', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },

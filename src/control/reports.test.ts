@@ -37,6 +37,93 @@ describe('report queries', () => {
     assert.match(refusal(`${RANGE}&seat=s1&seat=s2`), /"seat" is given more than once/);
   });
 
+  it('refuses a from or to that is not on a UTC hour, saying what to send, so that back-to-back windows never share an hour', () => {
+    const refused = [
+      ['to', 'from=2026-12-03T11:00:00Z&to=2026-12-03T11:30:00Z'],
+      ['from', 'from=2026-12-03T11:30:00Z&to=2026-12-03T12:00:00Z'],
+      ['from', 'from=2026-12-03T11:00:00.500Z&to=2026-12-03T12:00:00Z'],
+      ['from', 'from=2026-12-03T11:00:00%2B05:30&to=2026-12-03T12:00:00Z'],
+    ] as const;
+    for (const [name, range] of refused) {
+      assert.equal(
+        refusal(range),
+        `${name} must be on the hour in UTC (minutes and seconds zero, an offset of whole hours), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
+        range,
+      );
+    }
+  });
+
+  it('reads from and to only as RFC 3339 date-times with an offset, or dates meaning 00:00 UTC, refusing a time without an offset or one Date.parse would guess at', () => {
+    const window = (range: string) => {
+      const query = parse(range);
+      return [new Date(query.fromMs).toISOString(), new Date(query.toMs).toISOString()];
+    };
+    const eleven = ['2026-12-03T11:00:00.000Z', '2026-12-03T12:00:00.000Z'];
+    assert.deepEqual(window('from=2026-12-03T11:00:00Z&to=2026-12-03T12:00:00.000Z'), eleven);
+    assert.deepEqual(window('from=2026-12-03T06:00:00-05:00&to=2026-12-03T13:00:00%2B01:00'), eleven);
+    assert.deepEqual(window('from=2026-12-03t11:00:00z&to=2026-12-03T12:00:00%2B00:00'), eleven);
+    assert.deepEqual(window('from=2024-02-29&to=2024-03-01'), [
+      '2024-02-29T00:00:00.000Z',
+      '2024-03-01T00:00:00.000Z',
+    ]);
+    for (const range of [
+      'from=2026-12-03T11:00:00&to=2026-12-03T12:00:00Z',
+      'from=0&to=2026-12-03T12:00:00Z',
+      'from=2026-12-03T11:00:00Z&to=12',
+      'from=2026-12-03 11:00:00Z&to=2026-12-03T12:00:00Z',
+      'from=Thu, 03 Dec 2026 11:00:00 GMT&to=2026-12-03T12:00:00Z',
+      'from=2026-12-03T11:00Z&to=2026-12-03T12:00:00Z',
+      'to=2026-12-03T12:00:00Z',
+    ]) {
+      assert.match(
+        refusal(range),
+        /^(from|to)( is required:| must be) an RFC 3339 date-time with its offset \(Z or ±hh:mm\), e\.g\. .*, or a date, e\.g\. 2026-12-03 \(00:00 UTC\)$/,
+        range,
+      );
+    }
+  });
+
+  it('tells a client whose + arrived as a space to send it as %2B', () => {
+    assert.match(refusal('from=2026-12-03T11:00:00+01:00&to=2026-12-04'), /send a \+ in a URL as %2B/);
+  });
+
+  it('refuses with a 400 a day its month does not have, or a month or hour that does not exist', () => {
+    for (const from of [
+      '2026-02-30',
+      '2025-02-29',
+      '2026-13-01T00:00:00Z',
+      '2026-00-10',
+      '2026-12-03T24:00:00Z',
+    ]) {
+      assert.match(
+        refusal(`from=${from}&to=2027-01-01`),
+        /^from is not a real date and time: month 01–12/,
+        from,
+      );
+    }
+  });
+
+  it('refuses an hour filter that is not on a UTC hour, and a day filter that is not a UTC day, as never matching', () => {
+    assert.match(
+      refusal(`${RANGE}&hour=2026-11-01T10:30:00Z`),
+      /^hour="2026-11-01T10:30:00Z": must be the start of a UTC hour \(minutes and seconds zero\)/,
+    );
+    assert.match(
+      refusal(`${RANGE}&day=2026-11-01T00:00:00%2B01:00`),
+      /^day="2026-11-01T00:00:00\+01:00": must be the start of a UTC day, e\.g\. 2026-11-22/,
+    );
+    assert.match(refusal(`${RANGE}&day=2026-11-01T10:00:00Z`), /must be the start of a UTC day/);
+    assert.match(
+      refusal(`${RANGE}&hour=2026-11-01T10:00:00`),
+      /^hour="2026-11-01T10:00:00" must be an RFC 3339/,
+    );
+  });
+
+  it('hands the ledger hour and day filters in UTC as toISOString writes them, whatever offset they were given in', () => {
+    const query = parse(`${RANGE}&hour=2026-11-01T05:00:00-05:00&day=2026-11-01`);
+    assert.deepEqual(query.filters, { hour: '2026-11-01T10:00:00.000Z', day: '2026-11-01T00:00:00.000Z' });
+  });
+
   it('repeats at most 64 characters of an unknown parameter name', () => {
     const message = refusal(`${RANGE}&${'x'.repeat(10_000)}=1`);
     assert.ok(message.length < 400, `message of ${message.length} characters`);

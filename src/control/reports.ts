@@ -5,9 +5,11 @@ import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
 import { shown } from '../lib/shown.js';
+import { HOUR_MS } from '../lib/time.js';
 
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
-const MAX_RANGE_MS = 400 * 86_400_000;
+const DAY_MS = 86_400_000;
+const MAX_RANGE_MS = 400 * DAY_MS;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
 const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DIMENSIONS]);
@@ -32,9 +34,7 @@ export function reportRoutes(
         } catch {
           throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
         }
-        const wantsCsv =
-          ctx.url.searchParams.get('format') === 'csv' || (ctx.req.headers.accept ?? '').includes('text/csv');
-        if (!wantsCsv) {
+        if (!wantsCsv(ctx.url.searchParams, ctx.req.headers.accept)) {
           sendJson(
             ctx.res,
             200,
@@ -62,6 +62,16 @@ export function reportRoutes(
 }
 
 /**
+ * Whether a report is answered in CSV: an explicit `format=csv|json` decides; only without one
+ * (or with `format` filtering the ad format) does `Accept: text/csv` ask for CSV.
+ */
+function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean {
+  const format = params.get('format');
+  if (format !== null && OUTPUT_FORMATS.has(format)) return format === 'csv';
+  return (accept ?? '').includes('text/csv');
+}
+
+/**
  * A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
  * repeated one keep only its first value: both are refused.
  */
@@ -86,8 +96,8 @@ export function parseReportQuery(
   publisherExternalId: (accountId: number, publisherId: number) => string | null,
 ): ReportQuery {
   checkParameters(params);
-  const fromMs = parseTime(params.get('from'), 'from');
-  const toMs = parseTime(params.get('to'), 'to');
+  const fromMs = parseHourBound(params.get('from'), 'from');
+  const toMs = parseHourBound(params.get('to'), 'to');
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
   if (toMs - fromMs > MAX_RANGE_MS)
     throw new ApiError(400, 'VALIDATION_FAILED', 'a report spans at most 400 days; narrow from/to');
@@ -109,8 +119,7 @@ export function parseReportQuery(
     const value = params.get(dimension);
     // `format=csv` / `format=json` choose the output; other values filter the ad format.
     if (value === null || (dimension === 'format' && OUTPUT_FORMATS.has(value))) continue;
-    checkFilter(dimension, value);
-    filters[dimension] = value;
+    filters[dimension] = checkFilter(dimension, value);
   }
   const query: ReportQuery = {
     accountId: principal.accountId,
@@ -147,28 +156,88 @@ const NUMERIC_FILTERS = new Set<ReportDimension>([
   'paymentRule',
 ]);
 
-/** Throws 400 for a filter value that could never match: a bad time, id or flag. */
-function checkFilter(dimension: ReportDimension, value: string): void {
-  const fail = (what: string) =>
-    new ApiError(400, 'VALIDATION_FAILED', `${dimension}=${shown(value)}: ${what}`);
-  if ((dimension === 'hour' || dimension === 'day') && !Number.isFinite(Date.parse(value))) {
-    throw fail('must be an ISO 8601 time, e.g. 2026-11-22T10:00:00Z');
+/**
+ * Throws 400 for a filter value that could never match: a bad time, an `hour` not on a UTC hour,
+ * a `day` not at a UTC midnight, a bad id or flag. Returns the value to filter on: an `hour` or
+ * `day` as `toISOString` writes it (UTC), the others as given.
+ */
+function checkFilter(dimension: ReportDimension, value: string): string {
+  const label = `${dimension}=${shown(value)}`;
+  const fail = (what: string) => new ApiError(400, 'VALIDATION_FAILED', `${label}: ${what}`);
+  if (dimension === 'hour' || dimension === 'day') {
+    const ms = parseTimeMs(value, label);
+    if (dimension === 'hour' && ms % HOUR_MS !== 0) {
+      throw fail(
+        'must be the start of a UTC hour (minutes and seconds zero), e.g. 2026-11-22T10:00:00Z: rows are by the UTC hour the impression was served',
+      );
+    }
+    if (dimension === 'day' && ms % DAY_MS !== 0)
+      throw fail(
+        'must be the start of a UTC day, e.g. 2026-11-22 or 2026-11-22T00:00:00Z: days are UTC days',
+      );
+    return new Date(ms).toISOString();
   }
   if (NUMERIC_FILTERS.has(dimension) && !/^\d+$/.test(value)) throw fail('must be a numeric id');
   if (dimension === 'cachebusterMissing' && value !== 'true' && value !== 'false')
     throw fail('must be true or false');
+  return value;
 }
 
-function parseTime(value: string | null, name: string): number {
-  const ms = value === null ? Number.NaN : Date.parse(value);
-  if (!Number.isFinite(ms)) {
+/** Epoch ms of `from` or `to`, which must be the start of a UTC hour: the rollups are hourly. */
+function parseHourBound(value: string | null, name: 'from' | 'to'): number {
+  if (value === null) throw new ApiError(400, 'VALIDATION_FAILED', `${name} is required: ${TIME_FORMS}`);
+  const ms = parseTimeMs(value, name);
+  if (ms % HOUR_MS !== 0) {
     throw new ApiError(
       400,
       'VALIDATION_FAILED',
-      `${name} must be an ISO 8601 time, e.g. 2026-11-22T00:00:00Z`,
+      `${name} must be on the hour in UTC (minutes and seconds zero, an offset of whole hours), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
     );
   }
   return ms;
+}
+
+/** The forms a report time takes, as the refusals of other forms name them. */
+const TIME_FORMS =
+  'an RFC 3339 date-time with its offset (Z or ±hh:mm), e.g. 2026-12-03T11:00:00Z or 2026-12-03T06:00:00-05:00, or a date, e.g. 2026-12-03 (00:00 UTC)';
+/** `YYYY-MM-DD`, or an RFC 3339 date-time: date, `T`, time, fraction of a second, `Z` or `±hh:mm`. */
+const TIME_PATTERN =
+  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:[Tt](?<hours>\d{2}):(?<minutes>\d{2}):(?<seconds>\d{2})(?<fraction>\.\d+)?(?:[Zz]|(?<sign>[+-])(?<offsetHours>\d{2}):(?<offsetMinutes>\d{2})))?$/;
+
+/**
+ * Epoch ms of a report time: an RFC 3339 date-time with an explicit offset, or a `YYYY-MM-DD`
+ * date meaning 00:00 UTC (see `TIME_FORMS`). Never the server's time zone, never one of
+ * `Date.parse`'s guesses (`0` is not the year 2000), and a day its month lacks (2026-02-30) is
+ * refused, not rolled over into the next month. `label` begins each refusal.
+ */
+function parseTimeMs(value: string, label: string): number {
+  const groups = TIME_PATTERN.exec(value)?.groups;
+  if (groups === undefined) {
+    // A `+` written as such in a query string arrives as a space.
+    const plus = /\d \d{2}:\d{2}$/.test(value) ? ' (send a + in a URL as %2B)' : '';
+    throw new ApiError(400, 'VALIDATION_FAILED', `${label} must be ${TIME_FORMS}${plus}`);
+  }
+  const field = (name: string) => Number(groups[name] ?? 0);
+  const date = new Date(0);
+  date.setUTCFullYear(field('year'), field('month') - 1, field('day'));
+  const real =
+    date.getUTCMonth() === field('month') - 1 &&
+    date.getUTCDate() === field('day') &&
+    field('hours') <= 23 &&
+    field('minutes') <= 59 &&
+    field('seconds') <= 59 &&
+    field('offsetHours') <= 23 &&
+    field('offsetMinutes') <= 59;
+  if (!real) {
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${label} is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59`,
+    );
+  }
+  const offsetMinutes = (groups.sign === '-' ? -1 : 1) * (field('offsetHours') * 60 + field('offsetMinutes'));
+  const timeMs = ((field('hours') * 60 + field('minutes') - offsetMinutes) * 60 + field('seconds')) * 1000;
+  return date.getTime() + timeMs + field('fraction') * 1000;
 }
 
 function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {

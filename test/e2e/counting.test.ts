@@ -8,6 +8,7 @@ import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { generateKey, sealToken } from '../../src/domain/token.js';
 import { CHROME } from '../support/user-agents.js';
+import { hourStartMs } from '../../src/lib/time.js';
 
 const BLOCKED_RANGE = '203.0.113.0/24';
 
@@ -82,8 +83,8 @@ async function fire(url: string, headers: Record<string, string> = {}, method = 
 }
 
 async function report(groupBy: string, extra = ''): Promise<any[]> {
-  const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
-  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const from = new Date(hourStartMs(Date.now()) - 2 * 86_400_000).toISOString();
+  const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
   const response = await api(
     tally,
     tally.adminKey,
@@ -535,7 +536,7 @@ describe('counting notices end to end', () => {
     assert.equal(badEscape.body.error.code, 'VALIDATION_FAILED');
     const badReport = await api(tally, tally.adminKey, 'GET', '/v1/reports?from=yesterday&to=now');
     assert.equal(badReport.status, 400);
-    assert.match(badReport.body.error.message, /ISO 8601/);
+    assert.match(badReport.body.error.message, /RFC 3339/);
     const mixed = await register(buildWin(), { request: {}, seat: 's', bid: {} });
     assert.equal(mixed[0].ok, true);
     assert.equal(mixed[1].ok, false);
@@ -595,8 +596,8 @@ describe('counting notices end to end', () => {
     const win = await registerOne({ seat: '=HYPERLINK("http://evil.example","x")' });
     await fire(billingUrl(win));
     expect('counted');
-    const from = new Date(Date.now() - 86_400_000).toISOString();
-    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const from = new Date(hourStartMs(Date.now()) - 86_400_000).toISOString();
+    const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
     const csv = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=seat&format=csv`, {
       headers: { authorization: `Bearer ${tally.adminKey}` },
     });
@@ -623,8 +624,8 @@ describe('counting notices end to end', () => {
     const reported = new Map(rows.map((row) => [`${row.outcome}/${row.reason}`, row.events]));
     assert.deepEqual(Object.fromEntries([...reported].sort()), Object.fromEntries([...fired].sort()));
     const total = [...fired.values()].reduce((sum, count) => sum + count, 0);
-    const from = new Date(Date.now() - 2 * 86_400_000).toISOString();
-    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const from = new Date(hourStartMs(Date.now()) - 2 * 86_400_000).toISOString();
+    const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
     const csv = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=outcome&format=csv`, {
       headers: { authorization: `Bearer ${tally.adminKey}` },
     });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { api, freePort, runCli, startServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { hourStartMs } from '../../src/lib/time.js';
 
 function bannerWin(auctionId: string) {
   return {
@@ -18,8 +19,8 @@ function bannerWin(auctionId: string) {
 }
 
 async function countedEvents(server: { url: string }, key: string): Promise<number> {
-  const from = new Date(Date.now() - 86_400_000).toISOString();
-  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const from = new Date(hourStartMs(Date.now()) - 86_400_000).toISOString();
+  const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
   const response = await api(server, key, 'GET', `/v1/reports?from=${from}&to=${to}&groupBy=outcome`);
   return response.body.rows.reduce((sum: number, row: any) => sum + row.events, 0);
 }
@@ -192,8 +193,8 @@ describe('starting Tally', () => {
       assert.equal(keyId(newUrl), 2);
       for (const url of [oldUrl, newUrl])
         await (await fetch(url, { headers: { 'user-agent': CHROME } })).arrayBuffer();
-      const from = new Date(Date.now() - 86_400_000).toISOString();
-      const to = new Date(Date.now() + 3_600_000).toISOString();
+      const from = new Date(hourStartMs(Date.now()) - 86_400_000).toISOString();
+      const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
       const rows = (
         await api(tally, tally.adminKey, 'GET', `/v1/reports?from=${from}&to=${to}&groupBy=outcome`)
       ).body.rows;

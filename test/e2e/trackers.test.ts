@@ -5,6 +5,7 @@ import { SMTPServer } from 'smtp-server';
 import { api, freePort, runCli, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { hourStartMs } from '../../src/lib/time.js';
 
 let tally: TestServer;
 let smtp: SMTPServer;
@@ -28,8 +29,8 @@ async function hit(path: string, headers: Record<string, string> = {}): Promise<
 }
 
 async function report(key: string, groupBy: string, filters = ''): Promise<{ status: number; rows: any[] }> {
-  const from = new Date(Date.now() - 86_400_000).toISOString();
-  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const from = new Date(hourStartMs(Date.now()) - 86_400_000).toISOString();
+  const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
   const response = await api(
     tally,
     key,

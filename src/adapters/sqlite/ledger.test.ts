@@ -16,6 +16,8 @@ import type { EventDimensions } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
 const HOUR_MS = 3_600_000;
+/** The start of `T0`'s hour. */
+const T0_HOUR = T0 - (T0 % HOUR_MS);
 let ledger: SqliteLedger;
 let sequence = 0;
 
@@ -459,16 +461,16 @@ describe('the SQLite ledger', () => {
   });
 
   it('rolls events up by the hour they were served, with money from counted events only, by any dimension', () => {
-    const nextHour = T0 - (T0 % HOUR_MS) + HOUR_MS;
+    const nextHour = T0_HOUR + HOUR_MS;
     ledger.record([
       event({ priceMicros: 1_000_000 }),
       event({ priceMicros: 2_000_000, dims: { ...event().dims, seat: 'other' } }),
       event({ servedHourMs: nextHour, outcome: invalidTraffic('head_request') }),
     ]);
-    const query = { accountId: 1, fromMs: T0 - HOUR_MS, toMs: T0 + 3 * HOUR_MS, filters: {} };
+    const query = { accountId: 1, fromMs: T0_HOUR - HOUR_MS, toMs: T0_HOUR + 3 * HOUR_MS, filters: {} };
     assert.deepEqual(ledger.report({ ...query, groupBy: ['hour', 'outcome'] }), [
       {
-        hour: new Date(T0 - (T0 % HOUR_MS)).toISOString(),
+        hour: new Date(T0_HOUR).toISOString(),
         outcome: 'counted',
         events: 2,
         priceMicros: 3_000_000,
@@ -515,7 +517,7 @@ describe('the SQLite ledger', () => {
 
   it('splits the counted rollups of an older database by currency, rebuilt from the billing records (migration 10)', () => {
     const path = join(dir, 'currency-upgrade.db');
-    const hour = T0 - (T0 % HOUR_MS);
+    const hour = T0_HOUR;
     const old = new Database(path);
     SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
     old.pragma('user_version = 9');
@@ -619,8 +621,8 @@ describe('the SQLite ledger', () => {
   });
 });
 
-/** One account's report around `T0`. */
-const HOUR_AROUND_T0 = { accountId: 1, fromMs: T0 - HOUR_MS, toMs: T0 + HOUR_MS, filters: {} };
+/** One account's report of the hour before `T0`'s and `T0`'s (reports take hour starts). */
+const HOUR_AROUND_T0 = { accountId: 1, fromMs: T0_HOUR - HOUR_MS, toMs: T0_HOUR + HOUR_MS, filters: {} };
 
 /** [outcome, currency, events, priceMicros] of each row of a report by outcome and currency. */
 function byOutcomeAndCurrency(ledger: SqliteLedger): unknown[][] {

@@ -2,7 +2,6 @@ import type Database from 'better-sqlite3';
 import type { ClaimKey } from './claim-index.js';
 import { ClaimIndex, claimKey } from './claim-index.js';
 import { writeTransaction } from './database.js';
-import { hourStartMs } from '../../lib/time.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { notCounted } from '../../domain/outcome.js';
 import type {
@@ -446,10 +445,15 @@ export class SqliteLedger implements Ledger {
       .run(nowMs, deadlineMs).changes;
   }
 
+  /**
+   * The rollups of the hours that begin in [`fromMs`, `toMs`), so that back-to-back windows never
+   * share an hour (the API takes only hour starts for both). An `hour` or `day` filter is a UTC
+   * time as `toISOString` writes it (the API rewrites it so).
+   */
   report(query: ReportQuery): ReportRow[] {
     const groupColumns = query.groupBy.map((dimension) => `${DIMENSION_SQL[dimension]} AS "${dimension}"`);
     const where = ['account_id = ?', 'hour_ms >= ?', 'hour_ms < ?'];
-    const params: unknown[] = [query.accountId, hourStartMs(query.fromMs), query.toMs];
+    const params: unknown[] = [query.accountId, query.fromMs, query.toMs];
     if (query.publisherScope !== undefined) {
       where.push(
         `((impression_type <> 'exchange' AND publisher = ?) OR (impression_type = 'exchange' AND publisher = ?))`,
@@ -574,11 +578,24 @@ function toDelivery(row: DeliveryRow): Delivery {
   };
 }
 
+/** A UTC time as `toISOString` writes it, the only form an `hour` or `day` filter comes in. */
+const ISO_UTC_TIME = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 function filterValue(dimension: ReportDimension, value: string): string | number {
-  if (dimension === 'hour' || dimension === 'day') return Date.parse(value);
+  if (dimension === 'hour' || dimension === 'day') return timeFilterMs(value);
   if (dimension === 'cachebusterMissing') return value === 'true' || value === '1' ? 1 : 0;
   if (NUMERIC_DIMENSIONS.has(dimension)) return Number(value);
   return value;
+}
+
+/**
+ * Epoch ms of an `hour` or `day` filter. `Date.parse` reads `toISOString`'s form the same in every
+ * time zone; any other form (one without an offset would be read in the server's) is refused.
+ */
+function timeFilterMs(value: string): number {
+  if (!ISO_UTC_TIME.test(value))
+    throw new RangeError(`report filter time ${value}: expected a UTC time as toISOString writes it`);
+  return Date.parse(value);
 }
 
 function presentDimension(dimension: ReportDimension, value: unknown): string | number | boolean {

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { openSqlite } from '../../adapters/sqlite/database.js';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { invalidTraffic } from '../../domain/outcome.js';
+import { HOUR_MS, hourStartMs } from '../../lib/time.js';
 import type { ReportQuery } from '../../ports/ledger.js';
 import { ReportThread } from './report-thread.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
@@ -13,10 +14,12 @@ import { exchangeEvent, T0 } from '../../../test/support/events.js';
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-thread-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The hour the test events were served in (`T0` is half past it). */
+const T0_HOUR_MS = hourStartMs(T0);
 const query: ReportQuery = {
   accountId: 1,
-  fromMs: T0 - 86_400_000,
-  toMs: T0 + 86_400_000,
+  fromMs: T0_HOUR_MS - 86_400_000,
+  toMs: T0_HOUR_MS + 86_400_000,
   groupBy: ['hour', 'outcome', 'reason'],
   filters: {},
 };
@@ -62,6 +65,30 @@ describe('the report thread', () => {
       );
       ledger.record([exchangeEvent({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]);
       assert.equal((await thread.report(query))[0]?.events, 3, 'it reads what was committed since');
+    }));
+
+  it('reports the hours that begin in [from, to), so back-to-back windows never count an hour twice', () =>
+    withReportThread('back-to-back.db', async (_ledger, thread) => {
+      const events = async (fromMs: number, toMs: number) =>
+        (await thread.report({ ...query, fromMs, toMs, groupBy: [] }))[0]?.events ?? 0;
+      assert.equal(await events(T0_HOUR_MS - HOUR_MS, T0_HOUR_MS), 0, 'the hour before');
+      assert.equal(await events(T0_HOUR_MS, T0_HOUR_MS + HOUR_MS), 3, 'the hour served');
+      assert.equal(await events(T0_HOUR_MS + HOUR_MS, T0_HOUR_MS + 2 * HOUR_MS), 0, 'the hour after');
+      // Windows between hour starts (the API refuses them) still split the hours, never share one.
+      const halves = [await events(T0_HOUR_MS, T0), await events(T0, T0_HOUR_MS + HOUR_MS)];
+      assert.deepEqual(halves, [3, 0]);
+    }));
+
+  it('filters on an hour or a day given in UTC as toISOString writes it, and refuses a time without an offset', () =>
+    withReportThread('time-filters.db', async (_ledger, thread) => {
+      const events = async (filters: ReportQuery['filters']) =>
+        (await thread.report({ ...query, groupBy: [], filters }))[0]?.events ?? 0;
+      assert.equal(await events({ hour: new Date(T0_HOUR_MS).toISOString() }), 3);
+      assert.equal(await events({ hour: new Date(T0_HOUR_MS + HOUR_MS).toISOString() }), 0);
+      assert.equal(await events({ day: new Date(T0_HOUR_MS - (T0_HOUR_MS % 86_400_000)).toISOString() }), 3);
+      // `Date.parse` would read it in the server's time zone.
+      const local = new Date(T0_HOUR_MS).toISOString().slice(0, 19);
+      await assert.rejects(events({ hour: local }), /expected a UTC time as toISOString writes it/);
     }));
 
   it('counts the outbox by status off the HTTP thread, as the ledger does', () =>

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
+import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+
+/**
+ * The report window over real HTTP: on the hour, RFC 3339 with an offset, and the output chosen
+ * by `format` before `Accept`. The server runs in New York time, where a time without an offset
+ * would be read five hours off.
+ */
+
+let tally: TestServer;
+/** Start of the UTC hour the one counted impression was served in. */
+let servedHourMs: number;
+
+/** A time as the API answers it (UTC, `Z`). */
+const iso = (ms: number) => new Date(ms).toISOString();
+/** The same time written at UTC−05:00, e.g. `2026-12-03T06:00:00-05:00` for 11:00 UTC. */
+const newYork = (ms: number) => `${iso(ms - 5 * HOUR_MS).slice(0, 19)}-05:00`;
+
+async function report(query: string): Promise<{ status: number; body: any; headers: Headers }> {
+  return api(tally, tally.adminKey, 'GET', `/v1/reports?${query}`);
+}
+
+/** The events a report counts (200 expected). */
+async function events(query: string): Promise<number> {
+  const response = await report(query);
+  assert.equal(response.status, 200, `${query}: ${JSON.stringify(response.body)}`);
+  return response.body.rows.reduce((sum: number, row: any) => sum + row.events, 0);
+}
+
+/** Asserts a 400 in the API's error envelope, its message matching `message`. */
+async function refused(query: string, message: RegExp): Promise<void> {
+  const response = await report(query);
+  assert.equal(response.status, 400, `${query}: ${JSON.stringify(response.body)}`);
+  assert.equal(response.body.error.code, 'VALIDATION_FAILED');
+  assert.equal(response.body.error.requestId, response.headers.get('x-request-id'));
+  assert.match(response.body.error.message, message, query);
+}
+
+/** A report fetched with an `Accept` header: its content type and body. */
+async function withAccept(query: string, accept: string): Promise<{ type: string; text: string }> {
+  const response = await fetch(`${tally.url}/v1/reports?${query}`, {
+    headers: { authorization: `Bearer ${tally.adminKey}`, accept },
+  });
+  assert.equal(response.status, 200);
+  return { type: response.headers.get('content-type') ?? '', text: await response.text() };
+}
+
+before(async () => {
+  tally = await startServer({ TZ: 'America/New_York' });
+  const win = {
+    request: { id: 'auction-1', imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+    seat: 's1',
+    bid: { id: 'b1', impid: '1', price: 1.5, adm: '<div>ad</div>' },
+  };
+  const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+  const [result] = registered.body.results;
+  assert.equal(result.ok, true, JSON.stringify(result));
+  const notice = await fetch(result.noticeUrls[result.method], { headers: { 'user-agent': CHROME } });
+  assert.equal(notice.status, 200);
+  const hourMs = hourStartMs(Date.now());
+  const rows = (
+    await report(`from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + HOUR_MS)}&groupBy=hour,outcome`)
+  ).body.rows;
+  assert.deepEqual(
+    rows.map((row: any) => [row.outcome, row.events]),
+    [['counted', 1]],
+  );
+  servedHourMs = Date.parse(rows[0].hour);
+});
+
+after(async () => {
+  await tally?.dispose();
+});
+
+describe('report windows and output', () => {
+  it('refuses a from or to that is not on the hour, so that back-to-back windows never count an hour twice', async () => {
+    const h = servedHourMs;
+    await refused(`from=${iso(h)}&to=${iso(h + HOUR_MS / 2)}`, /^to must be on the hour in UTC/);
+    await refused(
+      `from=${iso(h + HOUR_MS / 2)}&to=${iso(h + HOUR_MS)}`,
+      /^from must be on the hour in UTC \(minutes and seconds zero, an offset of whole hours\), e\.g\. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served$/,
+    );
+    const backToBack: number[] = [];
+    for (const startMs of [h - HOUR_MS, h, h + HOUR_MS]) {
+      backToBack.push(await events(`from=${iso(startMs)}&to=${iso(startMs + HOUR_MS)}`));
+    }
+    assert.deepEqual(backToBack, [0, 1, 0]);
+    assert.equal(await events(`from=${iso(h - HOUR_MS)}&to=${iso(h + 2 * HOUR_MS)}`), 1);
+  });
+
+  it('reads from and to as RFC 3339 with their offset, never in the server’s time zone, and refuses a time without an offset or a bare number', async () => {
+    const h = servedHourMs;
+    const shifted = await report(`from=${newYork(h)}&to=${newYork(h + HOUR_MS)}`);
+    assert.equal(shifted.status, 200);
+    assert.deepEqual([shifted.body.from, shifted.body.to], [iso(h), iso(h + HOUR_MS)]);
+    assert.equal(shifted.body.rows[0]?.events, 1);
+    const day = iso(h).slice(0, 10);
+    assert.equal(await events(`from=${day}&to=${iso(h + HOUR_MS)}`), 1, 'a date is 00:00 UTC');
+    const forms = /must be an RFC 3339 date-time with its offset \(Z or ±hh:mm\)/;
+    await refused(`from=${iso(h).slice(0, 19)}&to=${iso(h + HOUR_MS)}`, forms);
+    await refused('from=0&to=12', forms);
+    await refused(`from=${iso(h).slice(0, 19)}+00:00&to=${iso(h + HOUR_MS)}`, /send a \+ in a URL as %2B/);
+    await refused('from=2026-02-30&to=2026-03-02', /^from is not a real date and time/);
+  });
+
+  it('refuses an hour filter that is not on the hour and a day filter that is not a UTC day, instead of answering no rows', async () => {
+    const h = servedHourMs;
+    const range = `from=${iso(h - HOUR_MS)}&to=${iso(h + HOUR_MS)}`;
+    assert.equal(await events(`${range}&hour=${iso(h)}`), 1);
+    assert.equal(await events(`${range}&hour=${newYork(h)}`), 1);
+    assert.equal(await events(`${range}&day=${iso(h).slice(0, 10)}`), 1);
+    await refused(`${range}&hour=${iso(h + HOUR_MS / 2)}`, /must be the start of a UTC hour/);
+    await refused(`${range}&hour=${iso(h).slice(0, 19)}`, /must be an RFC 3339 date-time with its offset/);
+    await refused(
+      `${range}&day=${iso(h).slice(0, 10)}T00:00:00%2B01:00`,
+      /must be the start of a UTC day, e\.g\. 2026-11-22 or 2026-11-22T00:00:00Z/,
+    );
+  });
+
+  it('answers in the format the format parameter names, whatever Accept asks for; Accept decides only without it', async () => {
+    const range = `from=${iso(servedHourMs)}&to=${iso(servedHourMs + HOUR_MS)}&groupBy=seat`;
+    const json = await withAccept(`${range}&format=json`, 'text/csv');
+    assert.match(json.type, /^application\/json/);
+    assert.equal(JSON.parse(json.text).rows[0].seat, 's1');
+    const csv = await withAccept(`${range}&format=csv`, 'application/json');
+    assert.match(csv.type, /^text\/csv/);
+    assert.match(csv.text, /^seat,events,/);
+    assert.match((await withAccept(range, 'text/csv')).type, /^text\/csv/);
+    const bannerFilter = await withAccept(`${range}&format=banner`, 'text/csv');
+    assert.match(bannerFilter.type, /^text\/csv/, 'format=banner filters the ad format');
+    assert.match(bannerFilter.text, /\r\ns1,1,/);
+  });
+});
