@@ -75,4 +75,121 @@ describe('configuration', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('takes integer settings from the environment only as decimal digits, each within its range', () => {
+    const parsed = parseConfig({
+      TALLY_PORT: '  ',
+      TALLY_RETENTION_DAYS: '0x50',
+      TALLY_COMMIT_MAX_BATCH: '1e3',
+      TALLY_COMMIT_MAX_DELAY_MS: '-0',
+      TALLY_COMMIT_MAX_QUEUE: ' 100',
+      TALLY_BURL_RETRY_SECONDS: '10.0',
+      TALLY_BURL_CONCURRENCY: '+8',
+      TALLY_MAX_BODY_BYTES: '2048 ',
+    });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.errors, [
+      'port: TALLY_PORT="  " must be a decimal integer from 0 to 65535',
+      'retentionDays: TALLY_RETENTION_DAYS="0x50" must be a decimal integer from 1 to 3650',
+      'commitMaxBatch: TALLY_COMMIT_MAX_BATCH="1e3" must be a decimal integer from 1 to 100000',
+      'commitMaxDelayMs: TALLY_COMMIT_MAX_DELAY_MS="-0" must be a decimal integer from 0 to 1000',
+      'commitMaxQueue: TALLY_COMMIT_MAX_QUEUE=" 100" must be a decimal integer from 1 to 10000000',
+      'burlRetrySeconds: TALLY_BURL_RETRY_SECONDS="10.0" must be a decimal integer from 1 to 3600',
+      'burlConcurrency: TALLY_BURL_CONCURRENCY="+8" must be a decimal integer from 1 to 1024',
+      'maxBodyBytes: TALLY_MAX_BODY_BYTES="2048 " must be a decimal integer from 1024 to 1073741824',
+    ]);
+    const valid = parseConfig({
+      TALLY_PORT: '8081',
+      TALLY_RETENTION_DAYS: '030',
+      TALLY_COMMIT_MAX_DELAY_MS: '0',
+    });
+    assert.ok(valid.ok);
+    assert.deepEqual(
+      [valid.config.port, valid.config.retentionDays, valid.config.commitMaxDelayMs],
+      [8081, 30, 0],
+    );
+  });
+
+  it('takes integer settings from the config file only as JSON integers, reporting every other value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(
+        path,
+        JSON.stringify({
+          port: null,
+          retentionDays: true,
+          commitMaxBatch: [],
+          commitMaxQueue: '100',
+          burlRetrySeconds: 1.5,
+          burlConcurrency: {},
+          maxBodyBytes: 1e300,
+        }),
+      );
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assert.ok(!parsed.ok);
+      const range = (name: string, value: string, min: number, max: number) =>
+        `${name}: ${value} in the TALLY_CONFIG file must be an integer from ${min} to ${max}, written as a JSON number`;
+      assert.deepEqual(parsed.errors, [
+        range('port', 'null', 0, 65535),
+        range('retentionDays', 'true', 1, 3650),
+        range('commitMaxBatch', '[]', 1, 100_000),
+        range('commitMaxQueue', '"100"', 1, 10_000_000),
+        range('burlRetrySeconds', '1.5', 1, 3600),
+        range('burlConcurrency', '{}', 1, 1024),
+        range('maxBodyBytes', '1e+300', 1024, 1024 * 1024 * 1024),
+      ]);
+      writeFileSync(path, JSON.stringify({ port: 8081, retentionDays: 30 }));
+      const valid = parseConfig({ TALLY_CONFIG: path });
+      assert.ok(valid.ok);
+      assert.deepEqual([valid.config.port, valid.config.retentionDays], [8081, 30]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a rule whose ttlSeconds is not an integer from 1 to 7 days, such as 1e300', () => {
+    const rule = (ttlSeconds: unknown) => ({ format: 'banner', channel: 'web', method: 'adm', ttlSeconds });
+    const parsed = parseConfig({
+      TALLY_RULES: JSON.stringify({ '*': [rule(1e300), rule(604_801), rule(0), rule(2.5), rule('600')] }),
+    });
+    assert.ok(!parsed.ok);
+    assert.equal(parsed.errors.length, 5, parsed.errors.join('\n'));
+    for (const error of parsed.errors)
+      assert.match(error, /^rules\.\*: .* a ttlSeconds that is an integer from 1 to 604800 \(7 days\)$/);
+    const longest = parseConfig({ TALLY_RULES: JSON.stringify({ '*': [rule(1), rule(604_800)] }) });
+    assert.ok(longest.ok);
+    assert.deepEqual(
+      longest.config.rules.get('*')?.map((override) => override.ttlSeconds),
+      [1, 604_800],
+    );
+  });
+
+  it('refuses token keys that repeat a key id, naming the id, rather than dropping one of the keys', () => {
+    const keyA = Buffer.alloc(32, 1).toString('base64');
+    const keyB = Buffer.alloc(32, 2).toString('base64');
+    const keyC = Buffer.alloc(32, 3).toString('base64');
+    const parsed = parseConfig({ TALLY_TOKEN_KEYS: `1:${keyA},2:${keyC},1:${keyB}` });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.errors, [
+      'tokenKeys: key id 1 is listed twice; give each key an id of its own (the last key listed signs)',
+    ]);
+    const distinct = parseConfig({ TALLY_TOKEN_KEYS: `1:${keyA},2:${keyB}` });
+    assert.ok(distinct.ok);
+    assert.deepEqual(
+      distinct.config.tokenKeys?.map((entry) => entry.id),
+      [1, 2],
+    );
+  });
+
+  it('takes token key ids only as decimal numbers from 0 to 255', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    for (const id of ['0x1', ' ', '', '1e2', '-1', '256', '1.0']) {
+      const parsed = parseConfig({ TALLY_TOKEN_KEYS: `${id}:${key}` });
+      assert.ok(!parsed.ok, `key id ${JSON.stringify(id)} was accepted`);
+      assert.match(parsed.errors.join('\n'), /tokenKeys: .* must be <id 0-255>:<32-byte key in base64>/);
+    }
+    const parsed = parseConfig({ TALLY_TOKEN_KEYS: `0:${key},255:${key}` });
+    assert.ok(parsed.ok);
+  });
 });

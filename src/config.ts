@@ -44,6 +44,13 @@ export interface Config {
 type Source = Record<string, unknown>;
 
 /**
+ * The longest TTL a rule may give: 7 days (the default rules' longest is 3 h). A win's token
+ * carries its TTL as a safe integer, its notices count until auction time plus TTL, and until
+ * then its dedupe claim is held in memory and rebuilt at every start.
+ */
+const MAX_RULE_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
  * Parses configuration: environment variables win over the file named by `TALLY_CONFIG`
  * (JSON whose keys are the variable names without `TALLY_`, camelCased, e.g. `publicUrl`).
  * Every error is reported at once, each saying what to fix.
@@ -65,21 +72,34 @@ export function parseConfig(
   }
   /** Every setting's name, as the file spells it. */
   const settings = new Set<string>();
+  /** `publicUrl` → `TALLY_PUBLIC_URL`. */
+  const envNameOf = (name: string) => `TALLY_${name.replace(/[A-Z]/g, (char) => `_${char}`).toUpperCase()}`;
+  /** The setting's environment variable, unless it is unset or empty. */
+  const fromEnv = (name: string): string | undefined => {
+    const value = env[envNameOf(name)];
+    return value !== undefined && value !== '' ? value : undefined;
+  };
   const read = (name: string): unknown => {
     settings.add(name);
-    const envName = `TALLY_${name.replace(/[A-Z]/g, (char) => `_${char}`).toUpperCase()}`;
-    const fromEnv = env[envName];
-    return fromEnv !== undefined && fromEnv !== '' ? fromEnv : file[name];
+    return fromEnv(name) ?? file[name];
   };
+  /**
+   * An integer setting, within `min`..`max` (never negative): decimal digits alone in the
+   * environment variable (no sign, spaces, `0x` or exponent), an integer JSON number in the file.
+   */
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const value = read(name);
     if (value === undefined) return fallback;
-    const number = Number(value);
-    if (!Number.isInteger(number) || number < min || number > max) {
-      errors.push(`${name}: ${JSON.stringify(value)} must be an integer from ${min} to ${max}`);
-      return fallback;
-    }
-    return number;
+    const envText = fromEnv(name);
+    const number = envText === undefined ? value : /^[0-9]+$/.test(envText) ? Number(envText) : undefined;
+    if (typeof number === 'number' && Number.isInteger(number) && number >= min && number <= max)
+      return number;
+    errors.push(
+      envText === undefined
+        ? `${name}: ${JSON.stringify(value)} in the TALLY_CONFIG file must be an integer from ${min} to ${max}, written as a JSON number`
+        : `${name}: ${envNameOf(name)}=${JSON.stringify(envText)} must be a decimal integer from ${min} to ${max}`,
+    );
+    return fallback;
   };
   const text = (name: string, fallback: string): string => {
     const value = read(name);
@@ -182,16 +202,25 @@ function buildIvtFilterOrThrow(): IvtFilter {
   return empty.filter;
 }
 
-/** `1:<base64 key>,2:<base64 key>`: key ids 0–255, 32-byte keys; the last entry signs. */
+/**
+ * `1:<base64 key>,2:<base64 key>`: decimal key ids 0–255, each listed once (a token names the id
+ * it was sealed with, so two keys under one id cannot both open), 32-byte keys; the last entry signs.
+ */
 function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
   if (text === '') return undefined;
   const keys: { id: number; key: Buffer }[] = [];
   for (const entry of text.split(',')) {
     const [idText = '', keyText = ''] = entry.trim().split(':');
-    const id = Number(idText);
+    const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
     const key = Buffer.from(keyText, 'base64');
-    if (!Number.isInteger(id) || id < 0 || id > 255 || key.length !== 32) {
+    if (Number.isNaN(id) || id > 255 || key.length !== 32) {
       errors.push(`tokenKeys: ${JSON.stringify(entry)} must be <id 0-255>:<32-byte key in base64>`);
+      continue;
+    }
+    if (keys.some((listed) => listed.id === id)) {
+      errors.push(
+        `tokenKeys: key id ${id} is listed twice; give each key an id of its own (the last key listed signs)`,
+      );
       continue;
     }
     keys.push({ id, key });
@@ -219,10 +248,12 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
         CHANNELS.includes(fields.channel as never) &&
         METHODS.includes(fields.method as never) &&
         Number.isInteger(fields.ttlSeconds) &&
-        (fields.ttlSeconds as number) > 0;
+        (fields.ttlSeconds as number) >= 1 &&
+        (fields.ttlSeconds as number) <= MAX_RULE_TTL_SECONDS;
       if (!ok) {
         errors.push(
-          `rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a positive integer ttlSeconds`,
+          `rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a ttlSeconds ` +
+            `that is an integer from 1 to ${MAX_RULE_TTL_SECONDS} (7 days)`,
         );
         continue;
       }

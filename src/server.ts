@@ -65,7 +65,8 @@ const MAX_PIPELINED = 32;
 
 /**
  * Opens the data directory, starts the counting thread (which owns the ledger's writes: notices,
- * the burl dispatcher, retention pruning) and the HTTP server.
+ * the burl dispatcher, retention pruning) and the HTTP server. When the server cannot listen
+ * (the port is taken, say), stops all that again and throws a {@link ListenError}.
  */
 export async function startTally(config: Config, log: Logger): Promise<Tally> {
   mkdirSync(config.dataDir, { recursive: true });
@@ -213,37 +214,62 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     },
   );
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false;
+      catalogSnapshot.stop();
+      // When the server never listened, this is called back at once (with an error that changes nothing).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      lane.close();
+      await committer.drain();
+      await closed;
+      await committer.drain();
+      await recorder.close();
+      await reports.close();
+      await wins.close();
+      db.close();
+      lock.release();
+    })();
+    return closing;
+  };
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    // The counting thread alone would keep the process alive, holding the data directory.
+    await close();
+    throw new ListenError(config, error);
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   ready = true;
+  return { server, url, close };
+}
 
-  let closing: Promise<void> | undefined;
-  return {
-    server,
-    url,
-    close() {
-      closing ??= (async () => {
-        ready = false;
-        catalogSnapshot.stop();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        lane.close();
-        await committer.drain();
-        await closed;
-        await committer.drain();
-        await recorder.close();
-        await reports.close();
-        await wins.close();
-        db.close();
-        lock.release();
-      })();
-      return closing;
-    },
-  };
+/** The server could not listen where the configuration says; its message says what to change. */
+export class ListenError extends Error {
+  constructor(config: Pick<Config, 'port' | 'host'>, cause: unknown) {
+    super(listenFailure(config, (cause as { code?: unknown } | null)?.code, String(cause)), { cause });
+    this.name = 'ListenError';
+  }
+}
+
+function listenFailure(config: Pick<Config, 'port' | 'host'>, code: unknown, detail: string): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return `port ${config.port} is already in use: set TALLY_PORT to a free port`;
+    case 'EACCES':
+      return `port ${config.port} needs privileges this process does not have: set TALLY_PORT to 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${config.host} is not an address of this machine: set TALLY_HOST to one of its addresses, or 0.0.0.0`;
+    default:
+      return `cannot listen on ${config.host} port ${config.port} (${detail}): check TALLY_HOST and TALLY_PORT`;
+  }
 }
 
 /** The request target as a URL, or `undefined` when it cannot be parsed (e.g. `//%zz`). */

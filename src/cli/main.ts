@@ -8,7 +8,7 @@ import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
-import { startTally } from '../server.js';
+import { ListenError, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
 
@@ -21,10 +21,20 @@ Commands:
   create-account <name> create an account and print its first admin API key (shown once)
   replay-dead           make every dead burl delivery pending again (3 h from now)
   rotate-token-key      add a new signing key to <data dir>/token-keys.json; old tokens still open
+                        (refused when TALLY_TOKEN_KEYS is set: append a new id:key there instead)
   --help                this text
 
 Environment: TALLY_PORT (8080), TALLY_DATA_DIR (./data), TALLY_PUBLIC_URL, TALLY_ADMIN_KEY,
 TALLY_CONFIG (JSON file), and the rest listed in the README.
+`;
+
+/** Why `rotate-token-key` refuses when the keys are configured, and how to rotate them there. */
+const TOKEN_KEYS_CONFIGURED = `Tally cannot rotate the token key here: the keys come from TALLY_TOKEN_KEYS
+(or tokenKeys in the TALLY_CONFIG file), not from token-keys.json, so nothing was written.
+Rotate them there: append <new id>:<32-byte key in base64>, an id from 0 to 255 not yet listed, e.g.
+  TALLY_TOKEN_KEYS="$TALLY_TOKEN_KEYS,<new id>:$(openssl rand -base64 32)"
+and restart Tally. The last key listed signs new tokens; keep the old ones listed, so that the
+tokens they sealed still open.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -56,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
         err: (text) => process.stderr.write(text),
       });
     case 'rotate-token-key': {
+      if (config.tokenKeys !== undefined) {
+        process.stderr.write(TOKEN_KEYS_CONFIGURED);
+        return 1;
+      }
       const id = rotateKeyFile(config.dataDir);
       process.stdout.write(`key ${id} now signs new tokens; restart Tally to use it\n`);
       return 0;
@@ -72,7 +86,7 @@ async function serve(config: Config): Promise<number> {
   try {
     tally = await startTally(config, log);
   } catch (error) {
-    if (!(error instanceof DataDirInUseError)) throw error;
+    if (!(error instanceof DataDirInUseError || error instanceof ListenError)) throw error;
     process.stderr.write(`Tally cannot start: ${error.message}\n`);
     return 1;
   }
