@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { appendToHtml } from './banner.js';
+
+const TAG = '<img src="https://tally.example/n/t">';
+
+describe('adding Tally’s tags to HTML ad markup', () => {
+  it('puts them before the document’s last </body>, else at the end of a fragment', () => {
+    assert.equal(
+      appendToHtml('<html><BODY><p>ad</p></BODY ></html>', [TAG]),
+      `<html><BODY><p>ad</p>${TAG}</BODY ></html>`,
+    );
+    assert.equal(appendToHtml('<div>ad</div>', [TAG, '<b>2</b>']), `<div>ad</div>${TAG}<b>2</b>`);
+  });
+
+  it('finds </body> after characters that lower-case into two (İ), rather than one place off', () => {
+    assert.equal(
+      appendToHtml('<html><body><p>İndirim İstanbul</p></body></html>', [TAG]),
+      `<html><body><p>İndirim İstanbul</p>${TAG}</body></html>`,
+    );
+  });
+
+  it('never puts them inside a script, a comment or another raw-text element that holds </body>', () => {
+    const written = '<script>document.write("<html><body><div>ad</div></body></html>");</script>';
+    assert.equal(appendToHtml(written, [TAG]), `${written}${TAG}`);
+    const quoted = "<script>var d='<body></body>';</script><div>x</div>";
+    assert.equal(appendToHtml(quoted, [TAG]), `${quoted}${TAG}`);
+    assert.equal(
+      appendToHtml('<body>ad</body></html><!-- old: </body> -->', [TAG]),
+      `<body>ad${TAG}</body></html><!-- old: </body> -->`,
+    );
+    const styled = '<body><style>/* </body> */</style><textarea></body></textarea>ad</body>';
+    assert.equal(
+      appendToHtml(styled, [TAG]),
+      `<body><style>/* </body> */</style><textarea></body></textarea>ad${TAG}</body>`,
+    );
+  });
+
+  it('closes a comment or script the markup leaves open before appending, so that the tags are not read as its text', () => {
+    assert.equal(appendToHtml('<body>ad<!-- </body>', [TAG]), `<body>ad<!-- </body>-->${TAG}`);
+    assert.equal(appendToHtml('<body><SCRIPT>x</body>', [TAG]), `<body><SCRIPT>x</body></script>${TAG}`);
+    // A document closed before the open comment takes them before its </body>.
+    assert.equal(appendToHtml('<body>ad</body><!-- x', [TAG]), `<body>ad${TAG}</body><!-- x`);
+  });
+});
