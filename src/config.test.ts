@@ -165,6 +165,22 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses an override naming a method the table does not give that format and channel, under which nothing would count', () => {
+    const parsed = parseConfig({
+      TALLY_RULES: JSON.stringify({
+        '*': [
+          { format: 'video', channel: 'app', method: 'omid', ttlSeconds: 10_800 },
+          { format: 'native', channel: 'web', method: 'adm', ttlSeconds: 600 },
+        ],
+        'pub-1': [{ format: 'video', channel: 'app', method: 'vast', ttlSeconds: 7200 }],
+      }),
+    });
+    assert.ok(!parsed.ok);
+    assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
+    for (const error of parsed.errors)
+      assert.match(error, /^rules\.\*: .* names no rule of the counting table/);
+  });
+
   it('refuses token keys that repeat a key id, naming the id, rather than dropping one of the keys', () => {
     const keyA = Buffer.alloc(32, 1).toString('base64');
     const keyB = Buffer.alloc(32, 2).toString('base64');

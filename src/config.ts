@@ -4,7 +4,8 @@ import type { IvtFilter } from './domain/ivt.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
 import { parsePriceKeys } from './domain/price-crypto.js';
-import type { RuleOverride } from './domain/rules.js';
+import type { CountingRule, RuleOverride } from './domain/rules.js';
+import { DEFAULT_RULES } from './domain/rules.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
@@ -257,11 +258,26 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
         );
         continue;
       }
-      overrides.push(fields as unknown as RuleOverride);
+      const override = fields as unknown as RuleOverride;
+      // An override changes a rule's TTL. A method the table does not give a format and channel
+      // is one Tally cannot instrument there: chosen for a win, none of its notices would count.
+      if (!DEFAULT_RULES.some((row) => sameRow(row, override))) {
+        errors.push(
+          `rules.${publisher}: ${JSON.stringify(rule)} names no rule of the counting table: an override ` +
+            `changes the ttlSeconds of a (format, channel, method) the table has, e.g. ` +
+            `{"format":"video","channel":"app","method":"vast","ttlSeconds":7200}`,
+        );
+        continue;
+      }
+      overrides.push(override);
     }
     out.set(publisher, overrides);
   }
   return out;
+}
+
+function sameRow(a: CountingRule, b: CountingRule): boolean {
+  return a.format === b.format && a.channel === b.channel && a.method === b.method;
 }
 
 function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {
