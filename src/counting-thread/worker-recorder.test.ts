@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
@@ -144,14 +146,42 @@ describe('the counting thread', () => {
   });
 
   it('starts a new counting thread on its own after one died, so the burl relay resumes without traffic', async () => {
-    const recorder = new WorkerRecorder(settings(join(dir, 'respawn.db')), new Metrics(), silent);
-    await recorder.start();
-    const dead = recorder['worker'];
-    await dead?.terminate();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const replacement = recorder['worker'];
-    assert.ok(replacement !== undefined && replacement !== dead, 'no new counting thread was started');
-    await recorder.close();
+    const billed: string[] = [];
+    const dsp = createServer((req, res) => {
+      billed.push(req.url ?? '');
+      res.end();
+    });
+    await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
+    const dbPath = join(dir, 'respawn.db');
+    const recorder = new WorkerRecorder(
+      settings(dbPath, {
+        dispatcher: { ...settings(dbPath).dispatcher, pollIntervalMs: 50, privateNetworks: 'allow' },
+      }),
+      new Metrics(),
+      silent,
+    );
+    try {
+      await recorder.start();
+      await recorder['worker']?.terminate();
+      // A delivery queued while no counting thread runs, and no notice after it: only a thread
+      // started on its own can relay it.
+      const other = new SqliteLedger(openSqlite(dbPath));
+      const url = `http://127.0.0.1:${(dsp.address() as AddressInfo).port}/bill?a=respawn`;
+      other.record([
+        exchangeEvent({
+          dedupe: { key: 'respawn', expiresMs: Date.now() + 600_000 },
+          delivery: { url, deadlineMs: Date.now() + 3_600_000 },
+        }),
+      ]);
+      other.close();
+      for (const deadlineMs = Date.now() + 10_000; billed.length === 0 && Date.now() < deadlineMs;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(billed, ['/bill?a=respawn']);
+    } finally {
+      await recorder.close();
+      dsp.close();
+    }
   });
 
   it('prunes raw notices past the retention on its own timer, keeping the billing records', async () => {

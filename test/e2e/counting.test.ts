@@ -9,6 +9,8 @@ import type { FakeDsp } from '../support/dsp.js';
 import { generateKey, sealToken } from '../../src/domain/token.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 
 const BLOCKED_RANGE = '203.0.113.0/24';
 
@@ -93,6 +95,34 @@ async function report(groupBy: string, extra = ''): Promise<any[]> {
   );
   assert.equal(response.status, 200, JSON.stringify(response.body));
   return response.body.rows;
+}
+
+/** The request id of the last win built: the auction id its notices are recorded under. */
+function lastAuctionId(): string {
+  return `auction-${auctionSeq}`;
+}
+
+/**
+ * What the ledger recorded for every notice of these auctions, in the order recorded, as
+ * `<auction> <outcome>/<reason>[/<IVT rule>]`: read from the SQLite file itself, where a notice
+ * is committed before it is answered.
+ */
+function recorded(...auctionIds: string[]): string[] {
+  const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT auction_id, outcome, reason, ivt_rule FROM events
+         WHERE auction_id IN (${auctionIds.map(() => '?').join(', ')}) ORDER BY id`,
+      )
+      .all(...auctionIds) as { auction_id: string; outcome: string; reason: string; ivt_rule: string }[];
+    return rows.map(
+      (row) =>
+        `${row.auction_id} ${row.outcome}/${row.reason}${row.ivt_rule === '' ? '' : `/${row.ivt_rule}`}`,
+    );
+  } finally {
+    db.close();
+  }
 }
 
 /** The billing notice of a win: the URL whose kind is the win's counting method. */
@@ -251,15 +281,19 @@ describe('counting notices end to end', () => {
   for (const { name, spec, method, ttlSeconds } of ttlCases) {
     it(`counts a ${name} notice just inside its ${ttlSeconds} s TTL and not just after it`, async () => {
       const inside = await registerOne({ ...spec, auctionTimeMs: Date.now() - ttlSeconds * 1000 + 20_000 });
+      const insideId = lastAuctionId();
       const outside = await registerOne({ ...spec, auctionTimeMs: Date.now() - ttlSeconds * 1000 - 20_000 });
+      const outsideId = lastAuctionId();
       assert.equal(inside.method, method);
       assert.equal(inside.ttlSeconds, ttlSeconds);
       await fire(billingUrl(inside));
       expect('counted');
       await fire(billingUrl(outside));
       expect('not_counted', 'late');
-      const rows = await report('outcome,reason', `&method=${method}&seat=seat-1`);
-      assert.ok(rows.some((row) => row.outcome === 'not_counted' && row.reason === 'late'));
+      assert.deepEqual(recorded(insideId, outsideId), [
+        `${insideId} counted/`,
+        `${outsideId} not_counted/late`,
+      ]);
     });
   }
 
@@ -285,6 +319,12 @@ describe('counting notices end to end', () => {
     expect('counted');
     expect('not_counted', 'duplicate');
     expect('not_counted', 'duplicate');
+    const videoId = lastAuctionId();
+    assert.deepEqual(recorded(videoId), [
+      `${videoId} counted/`,
+      `${videoId} not_counted/duplicate`,
+      `${videoId} not_counted/duplicate`,
+    ]);
   });
 
   it('counts an impression once across two registrations of its win, even after the first one’s TTL', async () => {
@@ -315,16 +355,31 @@ describe('counting notices end to end', () => {
     const errorUrl = String(win.noticeUrls.vast_error).replace('[ERRORCODE]', '402');
     assert.equal((await fire(errorUrl)).status, 200);
     expect('not_counted', 'not_billing_method');
+    const inApp = await registerOne({ context: { app: {} }, publisherBurl: true });
+    assert.equal((await fire(inApp.noticeUrls.loaded)).status, 200);
+    expect('not_counted', 'not_billing_method');
+    const [videoId, appId] = [`auction-${auctionSeq - 1}`, lastAuctionId()];
+    assert.deepEqual(recorded(videoId, appId), [
+      `${videoId} not_counted/not_billing_method`,
+      `${appId} not_counted/not_billing_method`,
+    ]);
   });
 
   it('never counts previews: a test win, AUDIT macro values, the preview flag', async () => {
+    const firstId = auctionSeq + 1;
     await fire(billingUrl(await registerOne({ test: true })));
     await fire(`${billingUrl(await registerOne())}?ts=AUDIT`);
     await fire(`${billingUrl(await registerOne())}?preview=1`);
     for (let index = 0; index < 3; index++) expect('not_counted', 'preview');
+    const ids = [0, 1, 2].map((index) => `auction-${firstId + index}`);
+    assert.deepEqual(
+      recorded(...ids),
+      ids.map((id) => `${id} not_counted/preview`),
+    );
   });
 
   it('filters prefetches, HEAD requests, bots, blocked addresses and empty agents, and tells them apart only in the ledger', async () => {
+    const firstId = auctionSeq + 1;
     const answers = [
       await fire(billingUrl(await registerOne()), { 'sec-purpose': 'prefetch' }),
       await fire(billingUrl(await registerOne()), {}, 'HEAD'),
@@ -343,6 +398,17 @@ describe('counting notices end to end', () => {
       assert.equal(answer.status, 200);
       assert.equal(answer.headers.get('content-type'), 'image/gif');
     }
+    const ids = answers.map((_answer, index) => `auction-${firstId + index}`);
+    assert.deepEqual(
+      recorded(...ids).map((line) => line.slice(line.indexOf(' ') + 1)),
+      [
+        'not_counted/prefetch',
+        'not_counted/invalid_traffic/head_request',
+        'not_counted/invalid_traffic/bot_user_agent',
+        'not_counted/invalid_traffic/blocked_ip',
+        'not_counted/invalid_traffic/empty_user_agent',
+      ],
+    );
   });
 
   it('counts a server-to-server notice on the device it names and relays those headers to the DSP', async () => {
