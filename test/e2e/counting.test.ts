@@ -164,6 +164,7 @@ describe('counting notices end to end', () => {
 
   it('counts a win built from every OpenRTB fixture', async () => {
     const requests = fixtureNames('openrtb').filter((name) => name.startsWith('bid-request'));
+    assert.ok(requests.length >= 5, `only ${requests.length} OpenRTB request fixtures found`);
     for (const name of requests) {
       const request = fixtureJson('openrtb', name);
       request.id = `${request.id}-${++auctionSeq}`;

@@ -57,7 +57,10 @@ describe('a crash while notices are being fired', () => {
       }
     };
     const firing = Promise.all(Array.from({ length: WORKERS }, worker));
-    while (answered.size < WINS / 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const deadlineMs = Date.now() + 60_000; answered.size < WINS / 4;) {
+      assert.ok(Date.now() < deadlineMs, `only ${answered.size} notices answered in a minute`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     await tally.kill();
     stopFiring = true;
     await firing;

@@ -40,7 +40,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs the CLI (`src/cli/main.ts`) with extra environment, returning its exit code and output. */
+/** A CLI command still running after this long is killed, and the run fails. */
+const CLI_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs the CLI (`src/cli/main.ts`) with extra environment, returning its exit code and output;
+ * rejects when it is still running after `CLI_TIMEOUT_MS` (a `serve` that should have refused
+ * to start, say), having killed it.
+ */
 export async function runCli(
   args: string[],
   env: Record<string, string>,
@@ -54,8 +61,19 @@ export async function runCli(
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number>((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? 1)));
-  return { code, stdout, stderr };
+  const exited = new Promise<number>((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? 1)));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tally ${args.join(' ')} still ran after ${CLI_TIMEOUT_MS} ms:\n${stdout}${stderr}`));
+    }, CLI_TIMEOUT_MS);
+  });
+  try {
+    return { code: await Promise.race([exited, timedOut]), stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200. */
@@ -107,7 +125,14 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     await exited;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    // A server that never became ready is not left running, nor its data directory behind.
+    await exit('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     port,
