@@ -3,7 +3,16 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { MacroValues } from './macros.js';
-import { formatMicros, numberToMicros, parseDecimalMicros, substituteMacros } from './macros.js';
+import { DOMParser } from '@xmldom/xmldom';
+import { XMLValidator } from 'fast-xml-parser';
+import {
+  formatMicros,
+  numberToMicros,
+  parseDecimalMicros,
+  substituteMacros,
+  substituteMacrosInMarkup,
+} from './macros.js';
+import type { MarkupLanguage } from './markup-escape.js';
 
 const ALL_VALUES: Required<MacroValues> = {
   auctionId: 'A1',
@@ -119,6 +128,129 @@ describe('substituteMacros', () => {
           text,
         );
       }),
+    );
+  });
+});
+
+describe('substituteMacrosInMarkup', () => {
+  const odd: MacroValues = { auctionId: `a"b&c<d'e>f\\g`, price: '1.5' };
+  const encrypted = () => 'E-_=';
+
+  it('passes every value, encrypted prices included, through the escape it is given', () => {
+    assert.equal(
+      substituteMacros(
+        '${AUCTION_ID}|${AUCTION_PRICE}|${AUCTION_PRICE:BF}|${AUCTION_LOSS}',
+        odd,
+        encrypted,
+        (v) => `[${v}]`,
+      ),
+      `[${odd.auctionId}]|[1.5]|[E-_=]|[]`,
+    );
+  });
+
+  it('writes values JSON-escaped into native JSON, so that the JSON reads back the raw value', () => {
+    const values: MacroValues = { auctionId: 'q"b\\s\u0001c\u2028\ud800' };
+    const markup = substituteMacrosInMarkup('{"url":"https://x.test/?a=${AUCTION_ID}"}', 'json', values);
+    assert.deepEqual(JSON.parse(markup), { url: `https://x.test/?a=${values.auctionId}` });
+  });
+
+  it('writes values XML-escaped into VAST outside CDATA sections, and raw inside them', () => {
+    assert.equal(
+      substituteMacrosInMarkup(
+        '<Ad id="${AUCTION_ID}">${AUCTION_ID}<![CDATA[${AUCTION_ID}]]>${AUCTION_PRICE}</Ad>',
+        'xml',
+        odd,
+      ),
+      `<Ad id="a&quot;b&amp;c&lt;d&apos;e&gt;f\\g">a&quot;b&amp;c&lt;d&apos;e&gt;f\\g<![CDATA[${odd.auctionId}]]>1.5</Ad>`,
+    );
+  });
+
+  it('writes values HTML-escaped into banner attribute values and text, and raw into scripts and comments', () => {
+    assert.equal(
+      substituteMacrosInMarkup(
+        '<img src="${AUCTION_ID}"><p>${AUCTION_ID}</p><script>"${AUCTION_ID}"</script><!--${AUCTION_ID}-->',
+        'html',
+        odd,
+      ),
+      '<img src="a&quot;b&amp;c&lt;d&#39;e&gt;f\\g"><p>a&quot;b&amp;c&lt;d&#39;e&gt;f\\g</p>' +
+        `<script>"${odd.auctionId}"</script><!--${odd.auctionId}-->`,
+    );
+  });
+
+  it('keeps XML well-formed and reads back any value, in attributes, text, CDATA and comments (property)', () => {
+    const unit = fc.constantFrom(
+      'a',
+      '&',
+      '<',
+      '>',
+      '"',
+      "'",
+      ']',
+      '[',
+      '-',
+      '?',
+      '\t',
+      '\n',
+      '\r',
+      ' ',
+      '\u00e9',
+    );
+    fc.assert(
+      fc.property(fc.string({ unit }), (auctionId) => {
+        const xml = substituteMacrosInMarkup(
+          '<a b="${AUCTION_ID}" c=\'${AUCTION_ID}\'><t>${AUCTION_ID}</t><d><![CDATA[${AUCTION_ID}]]></d>' +
+            '<!--${AUCTION_ID}--><!--x-${AUCTION_ID}--><?pi ${AUCTION_ID}?></a>',
+          'xml',
+          { auctionId },
+        );
+        const parser = new DOMParser({
+          onError: (level, message) => {
+            if (level !== 'warning') throw new Error(`${level}: ${message}`);
+          },
+        });
+        assert.equal(XMLValidator.validate(xml), true, xml);
+        const root = parser.parseFromString(xml, 'text/xml').documentElement;
+        assert.equal(root?.getAttribute('b'), auctionId);
+        assert.equal(root?.getAttribute('c'), auctionId);
+        assert.equal(root?.getElementsByTagName('t')[0]?.textContent, auctionId);
+        assert.equal(root?.getElementsByTagName('d')[0]?.textContent, auctionId);
+      }),
+    );
+  });
+
+  it('gives what plain replacement gives for ordinary values, in every language (property)', () => {
+    const id = fc.string({ unit: fc.constantFrom(...'aZ09-_.:'), minLength: 1 });
+    const markup = fc.string({
+      unit: fc.constantFrom(
+        '${AUCTION_ID}',
+        '${AUCTION_PRICE}',
+        '<',
+        '>',
+        '"',
+        "'",
+        '-',
+        '!',
+        '[',
+        ']',
+        '?',
+        'script',
+        'CDATA',
+        '=',
+        ' ',
+        'x',
+      ),
+    });
+    fc.assert(
+      fc.property(
+        id,
+        id,
+        markup,
+        fc.constantFrom<MarkupLanguage>('html', 'xml', 'json'),
+        (auctionId, seatId, text, language) => {
+          const values: MacroValues = { auctionId, seatId, price: '2.5' };
+          assert.equal(substituteMacrosInMarkup(text, language, values), substituteMacros(text, values));
+        },
+      ),
     );
   });
 });

@@ -1,3 +1,6 @@
+import type { MarkupLanguage } from './markup-escape.js';
+import { substituteInMarkup } from './markup-escape.js';
+
 /**
  * Values for the OpenRTB 2.6 substitution macros (§4.4), already formatted as text. A value left
  * undefined substitutes as `''`.
@@ -54,19 +57,40 @@ const DEFAULT_MAX_MICROS = 999_999_999_999;
  * `${AUCTION_DISCOUNT_CPM}`; undefined values become `''`. Suffixed price macros such as
  * `${AUCTION_PRICE:BF}` are replaced by `encodePrice(suffix)` (e.g. an encrypted price), which
  * returns `''` when it cannot; without a callback they become `''`. Non-macro text and unknown
- * `${FOO}` macros are left untouched. Values are inserted as given (no URL encoding) in a single
- * pass: a value containing `${AUCTION_ID}` is not expanded again.
+ * `${FOO}` macros are left untouched. Values are inserted as given (no URL encoding), or as
+ * `escape` writes them, in a single pass: a value containing `${AUCTION_ID}` is not expanded
+ * again. For URLs (a burl, a nurl); markup goes through {@link substituteMacrosInMarkup}.
  */
 export function substituteMacros(
   text: string,
   values: MacroValues,
   encodePrice?: (suffix: string) => string,
+  escape: (value: string) => string = (value) => value,
 ): string {
   return text.replace(MACRO_PATTERN, (_match, name: string | undefined, suffix: string | undefined) => {
-    if (suffix !== undefined) return encodePrice?.(suffix) ?? '';
+    if (suffix !== undefined) return escape(encodePrice?.(suffix) ?? '');
     const field = name === undefined ? undefined : MACRO_FIELDS[name];
-    return (field === undefined ? undefined : values[field]) ?? '';
+    return escape((field === undefined ? undefined : values[field]) ?? '');
   });
+}
+
+/**
+ * {@link substituteMacros} in ad markup, each value escaped for where it stands (see
+ * {@link substituteInMarkup}): JSON-escaped in native JSON; XML-escaped in VAST outside CDATA
+ * sections and as it is inside them; HTML-escaped in banner HTML outside comments and script
+ * bodies. The markup stays valid, and its reader reads back the value itself, whatever characters
+ * an exchange's ids hold; for ordinary values (ids of letters, digits, `-` `_` `.`, prices) the
+ * result is that of {@link substituteMacros}.
+ */
+export function substituteMacrosInMarkup(
+  markup: string,
+  language: MarkupLanguage,
+  values: MacroValues,
+  encodePrice?: (suffix: string) => string,
+): string {
+  return substituteInMarkup(markup, language, (text, escape) =>
+    substituteMacros(text, values, encodePrice, escape),
+  );
 }
 
 /**

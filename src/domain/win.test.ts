@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
+import type { Document } from '@xmldom/xmldom';
+import { XMLValidator } from 'fast-xml-parser';
 import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
 import { decryptPrice } from './price-crypto.js';
 import type { PriceKeys } from './price-crypto.js';
@@ -292,5 +294,136 @@ describe('instrumenting a win', () => {
       'the win is billed in USD but request.cur allows JPY: send currency',
     ]);
     assert.deepEqual(ok({ ...yen, currency: 'JPY' }).warnings, []);
+  });
+});
+
+/** A win whose auction id (`request.id`) is `auctionId`. */
+function winWithAuctionId(auctionId: string, overrides: Parameters<typeof win>[0]): WinInput {
+  const input = win(overrides);
+  (input.request as { id: string }).id = auctionId;
+  return input;
+}
+
+/** Parses XML with a parser that throws on any error, so markup that is not well-formed fails. */
+function parseXmlStrictly(xml: string): Document {
+  const parser = new DOMParser({
+    onError: (level, message) => {
+      if (level !== 'warning') throw new Error(`${level}: ${message}`);
+    },
+  });
+  return parser.parseFromString(xml, 'text/xml');
+}
+
+function textsOf(document: Document, name: string): string[] {
+  return Array.from(document.getElementsByTagName(name)).map((node) => node.textContent ?? '');
+}
+
+describe('macro values in the markup of a win', () => {
+  it('keeps native JSON valid, with its tracker, when the auction id holds a quote, a backslash and a control character', () => {
+    const auctionId = 'a"b\\c\u0001d';
+    const link = 'https://dsp.example/c?a=${AUCTION_ID}&p=${AUCTION_PRICE}';
+    const expectedLink = `https://dsp.example/c?a=${auctionId}&p=2.5`;
+    for (const adm of [
+      `{"native":{"link":{"url":"${link}"},"assets":[]}}`,
+      { native: { link: { url: link }, assets: [] } },
+    ]) {
+      const result = ok(winWithAuctionId(auctionId, { imp: { native: {} }, bid: { adm } }));
+      assert.deepEqual(result.warnings, []);
+      const document = JSON.parse(result.adm ?? '') as {
+        native: { link: { url: string }; imptrackers: string[] };
+      };
+      assert.equal(document.native.link.url, expectedLink);
+      assert.deepEqual(document.native.imptrackers, [result.noticeUrls.native]);
+      assert.equal(claimsOf(result.noticeUrls.native).auctionId, auctionId);
+    }
+  });
+
+  it('keeps VAST well-formed when an id holding & < " stands in an attribute and in text, and the parsed values are the raw id', () => {
+    const auctionId = `a&b<c"d'e>f`;
+    const adm = [
+      '<VAST version="3.0"><Ad id="${AUCTION_ID}"><InLine><AdSystem>x</AdSystem>',
+      "<AdTitle>${AUCTION_ID}</AdTitle><Description lang='${AUCTION_ID}'>d</Description>",
+      '<Impression>https://dsp.example/i?a=${AUCTION_ID}&amp;p=${AUCTION_PRICE}</Impression>',
+      '<Creatives/></InLine></Ad></VAST>',
+    ].join('');
+    const result = ok(winWithAuctionId(auctionId, { imp: { video: {} }, bid: { adm } }));
+    assert.deepEqual(result.warnings, []);
+    const markup = result.adm ?? '';
+    assert.equal(XMLValidator.validate(markup), true);
+    const document = parseXmlStrictly(markup);
+    assert.equal(document.getElementsByTagName('Ad')[0]?.getAttribute('id'), auctionId);
+    assert.equal(document.getElementsByTagName('Description')[0]?.getAttribute('lang'), auctionId);
+    assert.deepEqual(textsOf(document, 'AdTitle'), [auctionId]);
+    assert.deepEqual(textsOf(document, 'Impression'), [
+      `https://dsp.example/i?a=${auctionId}&p=2.5`,
+      result.noticeUrls.vast,
+    ]);
+  });
+
+  it('substitutes the raw value inside VAST CDATA sections, and a value holding ]]> leaves them well-formed', () => {
+    for (const auctionId of ['a&b<c', 'x]]>y', ']]>', 'z]]', ']>']) {
+      const adm = [
+        '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem>',
+        '<AdTitle><![CDATA[${AUCTION_ID}]]></AdTitle>',
+        '<Impression><![CDATA[https://dsp.example/i?a=${AUCTION_ID}&p=${AUCTION_PRICE}]]></Impression>',
+        '<Creatives/></InLine></Ad></VAST>',
+      ].join('');
+      const result = ok(winWithAuctionId(auctionId, { imp: { video: {} }, bid: { adm } }));
+      assert.deepEqual(result.warnings, [], auctionId);
+      const document = parseXmlStrictly(result.adm ?? '');
+      assert.deepEqual(textsOf(document, 'AdTitle'), [auctionId]);
+      assert.deepEqual(textsOf(document, 'Impression'), [
+        `https://dsp.example/i?a=${auctionId}&p=2.5`,
+        result.noticeUrls.vast,
+      ]);
+    }
+    const plain = ok(
+      winWithAuctionId('a&b', {
+        imp: { video: {} },
+        bid: {
+          adm: '<VAST version="4.0"><Ad><InLine><AdSystem><![CDATA[${AUCTION_ID}]]></AdSystem></InLine></Ad></VAST>',
+        },
+      }),
+    );
+    assert.match(plain.adm ?? '', /<AdSystem><!\[CDATA\[a&b\]\]><\/AdSystem>/);
+  });
+
+  it('HTML-escapes values in banner attribute values and text, and leaves them as they are in scripts', () => {
+    const auctionId = `a"b&c<d'e`;
+    const adm = [
+      '<a href="https://dsp.example/c?a=${AUCTION_ID}" title="x>y">',
+      "<img src='https://dsp.example/i?a=${AUCTION_ID}&p=${AUCTION_PRICE}'></a>",
+      '<p>${AUCTION_ID}</p><script type="text/javascript">var id = "${AUCTION_ID}";</script>',
+    ].join('');
+    const result = ok(winWithAuctionId(auctionId, { bid: { adm } }));
+    const escaped = 'a&quot;b&amp;c&lt;d&#39;e';
+    assert.ok(
+      result.adm?.startsWith(
+        [
+          `<a href="https://dsp.example/c?a=${escaped}" title="x>y">`,
+          `<img src='https://dsp.example/i?a=${escaped}&p=2.5'></a>`,
+          `<p>${escaped}</p><script type="text/javascript">var id = "${auctionId}";</script>`,
+        ].join(''),
+      ),
+      result.adm ?? '',
+    );
+  });
+
+  it('substitutes plain values into the URLs Tally wraps or relays: the nurl of a VAST wrapper, the DSP burl', () => {
+    const auctionId = 'a&b]]>c';
+    const wrapped = ok(
+      winWithAuctionId(auctionId, {
+        imp: { video: {} },
+        bid: { adm: undefined, nurl: 'https://dsp.example/vast?a=${AUCTION_ID}' },
+      }),
+    );
+    assert.deepEqual(textsOf(parseXmlStrictly(wrapped.adm ?? ''), 'VASTAdTagURI'), [
+      `https://dsp.example/vast?a=${auctionId}`,
+    ]);
+    const banner = ok(winWithAuctionId(auctionId, {}));
+    assert.equal(
+      claimsOf(banner.noticeUrls.adm).dspBurl,
+      'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}',
+    );
   });
 });

@@ -2,7 +2,8 @@ import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
 import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
-import { formatMicros, numberToMicros, substituteMacros } from './macros.js';
+import { formatMicros, numberToMicros, substituteMacros, substituteMacrosInMarkup } from './macros.js';
+import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
 import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
@@ -66,6 +67,13 @@ export interface WinEnvironment {
 }
 
 const ERRORCODE_MACRO = '[ERRORCODE]';
+/** The language of each format's markup, which says how macro values are escaped in it. */
+const MARKUP_LANGUAGES: Readonly<Record<Classification['format'], MarkupLanguage>> = {
+  banner: 'html',
+  video: 'xml',
+  audio: 'xml',
+  native: 'json',
+};
 /** How far ahead of Tally's clock an exchange's auction time may be. */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -108,8 +116,9 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   };
   const noticeUrl = (kind: NoticeKind): string =>
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
-  const fillMacros = (text: string): string =>
-    substituteMacros(text, macroValues(base), (suffix) => encodedPrice(suffix, base, env));
+  const priceFor = (suffix: string): string => encodedPrice(suffix, base, env);
+  // URLs (the DSP's burl and nurl) get plain replacement: whatever holds them escapes them.
+  const fillMacros = (text: string): string => substituteMacros(text, macroValues(base), priceFor);
 
   const result: InstrumentedWin = {
     ok: true,
@@ -123,7 +132,11 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     warnings: priceWarnings(parsed),
   };
   const adm = admText(parsed.bid.adm);
-  const markup = adm === undefined ? undefined : fillMacros(adm);
+  // In the markup each value is escaped for where it stands, so that the markup stays valid.
+  const markup =
+    adm === undefined
+      ? undefined
+      : substituteMacrosInMarkup(adm, MARKUP_LANGUAGES[format], macroValues(base), priceFor);
   if (rule.method === 'burl') {
     result.burl = result.noticeUrls.burl = noticeUrl('burl');
   }

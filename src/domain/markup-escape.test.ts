@@ -1,0 +1,66 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MarkupLanguage } from './markup-escape.js';
+import { escapeJsonString, escapeXml, substituteInMarkup } from './markup-escape.js';
+
+/** Substitutes `value` for every `${V}` of the markup, escaped as each region needs. */
+function fill(markup: string, language: MarkupLanguage, value: string): string {
+  return substituteInMarkup(markup, language, (text, escape) => text.replaceAll('${V}', () => escape(value)));
+}
+
+describe('escaping macro values for the markup they go into', () => {
+  it('JSON-escapes as JSON.stringify does, without the quotes', () => {
+    assert.equal(escapeJsonString('a"b\\c\u0001\n\u2028\ud800'), 'a\\"b\\\\c\\u0001\\n\u2028\\ud800');
+  });
+
+  it('XML-escapes markup characters, tab and line breaks, and percent-encodes characters XML forbids', () => {
+    assert.equal(escapeXml(`&<>"'\t\n\r`), '&amp;&lt;&gt;&quot;&apos;&#9;&#10;&#13;');
+    assert.equal(escapeXml('a\u0001b\uFFFEc\udc00'), 'a%01b%EF%BF%BDc%EF%BF%BD');
+    assert.equal(escapeXml('ordinary-id_1.5:é😀'), 'ordinary-id_1.5:é😀');
+  });
+
+  it('splits a ]]> a value makes in CDATA, also where the value meets the text around it', () => {
+    assert.equal(fill('<a><![CDATA[${V}]]></a>', 'xml', 'x]]>y'), '<a><![CDATA[x]]]]><![CDATA[>y]]></a>');
+    assert.equal(fill('<a><![CDATA[${V}>]]></a>', 'xml', 'z]]'), '<a><![CDATA[z]]]]><![CDATA[>]]></a>');
+    assert.equal(fill('<a><![CDATA[]]${V}]]></a>', 'xml', '>'), '<a><![CDATA[]]]]><![CDATA[>]]></a>');
+  });
+
+  it("writes a value's CR in CDATA as a reference between two sections, and leaves the DSP's own CRs", () => {
+    assert.equal(
+      fill('<a><![CDATA[\r\n${V}]]></a>', 'xml', 'a\rb'),
+      '<a><![CDATA[\r\na]]>&#13;<![CDATA[b]]></a>',
+    );
+  });
+
+  it('reads a CDATA section, comment or PI that never ends as running to the end of the markup', () => {
+    assert.equal(fill('<a>${V}<![CDATA[${V}', 'xml', '&'), '<a>&amp;<![CDATA[&');
+    assert.equal(fill('<a>${V}<!--${V}', 'xml', '&'), '<a>&amp;<!--&');
+  });
+
+  it('keeps an XML or HTML comment from ending early on hyphens or a > a value makes', () => {
+    assert.equal(fill('<!--${V}-->', 'xml', 'a--b-'), '<!--a- -b- -->');
+    assert.equal(fill('<!--x-${V}-->', 'xml', '-'), '<!--x- - -->');
+    assert.equal(fill('<!--${V}-->', 'html', '>x'), '<!-- >x-->');
+    assert.equal(fill('<!--${V}-->', 'xml', 'a-b'), '<!--a-b-->');
+    // A comment that was ill-formed already is left as the values make it.
+    assert.equal(fill('<!-- -- ${V}-->', 'xml', 'a--b'), '<!-- -- a--b-->');
+    assert.equal(fill('<?pi ${V}?>', 'xml', 'a?>b'), '<?pi a? >b?>');
+  });
+
+  it('HTML-escapes in attribute values and text, and leaves script and style bodies raw, whatever the case of their tags', () => {
+    assert.equal(
+      fill('<SCRIPT src="https://x.test/?a=${V}&b=>">${V}</SCRIPT><p title=${V}>${V}</p>', 'html', 'a"b'),
+      '<SCRIPT src="https://x.test/?a=a&quot;b&b=>">a"b</SCRIPT><p title=a&quot;b>a&quot;b</p>',
+    );
+    assert.equal(
+      fill("<style data-x='>'>a{b:'${V}'}</style ><i>${V}</i>", 'html', "'<"),
+      "<style data-x='>'>a{b:''<'}</style ><i>&#39;&lt;</i>",
+    );
+    assert.equal(
+      fill('<textarea>${V}</textarea>', 'html', '</textarea>'),
+      '<textarea>&lt;/textarea&gt;</textarea>',
+    );
+    assert.equal(fill('<!DOCTYPE html ${V}><p>${V}', 'html', '&'), '<!DOCTYPE html &><p>&amp;');
+    assert.equal(fill('<script>${V}', 'html', '&'), '<script>&');
+  });
+});

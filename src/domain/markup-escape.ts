@@ -1,0 +1,265 @@
+/**
+ * Escaping of macro values for the markup they are substituted into, so that the markup stays
+ * valid and its reader (a JSON parser, an XML parser, a browser) reads back the value itself: what
+ * OpenRTB's "plain textual replacement" means for the reader of the markup, whatever characters
+ * the exchange's ids hold.
+ *
+ * A macro (`${AUCTION_ID}`, `${AUCTION_PRICE:BF}`) holds no `<`, `>`, `[`, `]`, quote or hyphen,
+ * so it never straddles the delimiters of the regions found here (tags, comments, CDATA sections,
+ * script bodies): each region is substituted on its own, with its own escaping.
+ */
+import { escapeHtml } from './html.js';
+
+/** The language of a win's markup: banner HTML, VAST XML, native JSON. */
+export type MarkupLanguage = 'html' | 'xml' | 'json';
+
+/** Substitutes the macros of `text`, passing each value through `escape`. */
+export type RegionSubstitution = (text: string, escape: (value: string) => string) => string;
+
+/** How a region's values are written, and what must not appear in it after substitution. */
+type RegionKind =
+  /** XML outside CDATA, comments and PIs: values XML-escaped. */
+  | 'xml'
+  /** Inside a CDATA section: values as they are; a `]]>` is split across two sections. */
+  | 'cdata'
+  /** Inside an XML or HTML comment: values as they are, hyphens kept from making a `--`. */
+  | 'comment'
+  /** Inside a PI (`<?…?>`): values as they are, a `?>` they make broken up. */
+  | 'pi'
+  /** HTML outside comments and raw-text elements: values HTML-escaped. */
+  | 'html'
+  /** Content nothing in the markup's language reads (a script body, a bogus comment): values as they are. */
+  | 'raw';
+
+interface Region {
+  kind: RegionKind;
+  start: number;
+  end: number;
+}
+
+const CDATA_START = '<![CDATA[';
+const CDATA_END = ']]>';
+const CDATA_SPLIT = ']]]]><![CDATA[>';
+/** A CR inside CDATA, written so that a parser reads a CR: the section ends, a reference, it goes on. */
+const CDATA_CR = ']]>&#13;<![CDATA[';
+const CR_MARK = '\uFFFF';
+
+/** Characters XML 1.0 does not allow anywhere in a document, not even as character references. */
+const NON_XML_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+const XML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  // In an attribute value a parser reads tabs and line breaks as spaces, and everywhere a CR as a
+  // line feed, unless they are written as references.
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+
+/**
+ * HTML elements whose content a browser reads as text up to their own end tag, without reading
+ * character references (`<textarea>` and `<title>` do read them, and are escaped like text).
+ */
+const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'xmp', 'iframe', 'noembed', 'noframes', 'plaintext']);
+
+/**
+ * The markup with `substitute` applied to each of its regions, given the escaping each needs:
+ * - `json`: the JSON-escaped value (`JSON.stringify(value)` without its quotes) everywhere —
+ *   macros in JSON stand inside strings, and a number's text escapes to itself;
+ * - `xml`: the value as it is inside CDATA sections (a `]]>` the substitution makes is split as
+ *   `]]]]><![CDATA[>`, a CR written `]]>&#13;<![CDATA[`), XML-escaped elsewhere (`& < > " '`,
+ *   and tab, LF and CR as references); characters XML 1.0 cannot hold at all (control
+ *   characters, lone surrogates) are percent-encoded, as Tally's own VAST URLs are;
+ * - `html`: the value HTML-escaped (`& < > " '`) in tags (attribute values) and text, as it is
+ *   inside comments and raw-text elements such as `<script>`, in which no character reference is
+ *   read.
+ *
+ * Inside comments and PIs, which nothing reads, the value goes as it is, except that a `--`, a
+ * final `-` or a leading `>` it makes in a comment (a `?>` in a PI) is broken up, so that it
+ * cannot end it early.
+ */
+export function substituteInMarkup(
+  markup: string,
+  language: MarkupLanguage,
+  substitute: RegionSubstitution,
+): string {
+  if (language === 'json') return substitute(markup, escapeJsonString);
+  const regions = language === 'xml' ? xmlRegions(markup) : htmlRegions(markup);
+  return regions.map((region) => substituteRegion(markup, region, substitute)).join('');
+}
+
+/** The value as it is written inside a JSON string: `JSON.stringify(value)` without its quotes. */
+export function escapeJsonString(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
+}
+
+/**
+ * The value as XML character data or attribute value text: `& < > " '`, tab, LF and CR written as
+ * references, characters XML forbids percent-encoded.
+ */
+export function escapeXml(value: string): string {
+  return xmlCharacters(value).replace(/[&<>"'\t\n\r]/g, (char) => XML_ESCAPES[char] ?? char);
+}
+
+/** The value with the characters XML 1.0 forbids percent-encoded (lone surrogates as U+FFFD). */
+function xmlCharacters(value: string): string {
+  return value.replace(NON_XML_CHARACTER, (character) => {
+    const code = character.codePointAt(0) ?? 0;
+    return code < 0x20 ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : '%EF%BF%BD';
+  });
+}
+
+function substituteRegion(
+  markup: string,
+  { kind, start, end }: Region,
+  substitute: RegionSubstitution,
+): string {
+  const text = markup.slice(start, end);
+  switch (kind) {
+    case 'xml':
+      return substitute(text, escapeXml);
+    case 'html':
+      return substitute(text, escapeHtml);
+    case 'raw':
+      return substitute(text, (value) => value);
+    case 'cdata':
+      return cdataText(text, substitute);
+    case 'comment':
+      return commentText(text, substitute(text, xmlCharacters));
+    case 'pi':
+      return piText(text, substitute(text, xmlCharacters));
+  }
+}
+
+/**
+ * The substituted text of a CDATA section. The section's own text holds no `]]>` (it ended at the
+ * first), so each one the substitution makes, within a value or where one meets the text around
+ * it, is the values': it is split across two sections. A CR in a value (which a parser would read
+ * as a line feed, in CDATA too) is written as a reference between two sections; the section's own
+ * CRs, from the DSP's line breaks, are left as they are.
+ */
+function cdataText(text: string, substitute: RegionSubstitution): string {
+  // Marks the values' CRs: no value holds it once XML-forbidden characters are percent-encoded.
+  // (A section that holds it already is ill-formed; its values' CRs are left as they are.)
+  const marked = !text.includes(CR_MARK);
+  const substituted = substitute(text, (value) => {
+    const xmlSafe = xmlCharacters(value);
+    return marked ? xmlSafe.replaceAll('\r', CR_MARK) : xmlSafe;
+  }).replaceAll(CDATA_END, CDATA_SPLIT);
+  return marked ? substituted.replaceAll(CR_MARK, CDATA_CR) : substituted;
+}
+
+/**
+ * The substituted text of a comment: when the values made it end early or be ill-formed (a `--`,
+ * a final `-`, or a `>` right after `<!--`) and the original text did not, hyphens are spaced out.
+ */
+function commentText(original: string, substituted: string): string {
+  const broken = /^-?>|--|-$/;
+  if (broken.test(original) || !broken.test(substituted)) return substituted;
+  return substituted
+    .replace(/-(?=-)/g, '- ')
+    .replace(/-$/, '- ')
+    .replace(/^-?>/, (start) => ` ${start}`);
+}
+
+/** The substituted text of a PI, with a `?>` the values made broken up. */
+function piText(original: string, substituted: string): string {
+  return original.includes('?>') ? substituted : substituted.replaceAll('?>', '? >');
+}
+
+/**
+ * The regions of XML markup: CDATA sections, comments and PIs (their content, delimiters
+ * excluded), and everything else. One that never ends runs to the end of the markup.
+ */
+function xmlRegions(xml: string): Region[] {
+  const regions: Region[] = [];
+  let copied = 0;
+  const skipped = (open: string, close: string, kind: RegionKind, at: number): number => {
+    const contentStart = at + open.length;
+    const contentEnd = xml.indexOf(close, contentStart);
+    const end = contentEnd === -1 ? xml.length : contentEnd;
+    regions.push({ kind: 'xml', start: copied, end: contentStart }, { kind, start: contentStart, end });
+    copied = end;
+    return contentEnd === -1 ? xml.length : end + close.length;
+  };
+  for (let at = xml.indexOf('<'); at !== -1 && at < xml.length; at = xml.indexOf('<', at)) {
+    if (xml.startsWith(CDATA_START, at)) at = skipped(CDATA_START, CDATA_END, 'cdata', at);
+    else if (xml.startsWith('<!--', at)) at = skipped('<!--', '-->', 'comment', at);
+    else if (xml.startsWith('<?', at)) at = skipped('<?', '?>', 'pi', at);
+    else at += 1;
+  }
+  regions.push({ kind: 'xml', start: copied, end: xml.length });
+  return regions;
+}
+
+/**
+ * The regions of HTML markup as a browser reads it: comments, bogus comments (`<!…>`, `<?…>`) and
+ * the content of raw-text elements (`<script>`, `<style>`, …), whose text is read as it stands,
+ * and everything else (tags with their attribute values, and text).
+ */
+function htmlRegions(html: string): Region[] {
+  // Lower-cased letter for letter: `toLowerCase` makes some characters longer ("İ" → "i̇"),
+  // which would move every index after them.
+  const lower = html.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+  const regions: Region[] = [];
+  let copied = 0;
+  const raw = (kind: RegionKind, start: number, end: number): void => {
+    regions.push({ kind: 'html', start: copied, end: start }, { kind, start, end });
+    copied = end;
+  };
+  for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
+    if (lower.startsWith('<!--', at)) {
+      const end = lower.indexOf('-->', at + 4);
+      raw('comment', at + 4, end === -1 ? lower.length : end);
+      at = end === -1 ? lower.length : end + 3;
+      continue;
+    }
+    if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
+      const end = lower.indexOf('>', at + 2);
+      raw('raw', at + 2, end === -1 ? lower.length : end);
+      at = end === -1 ? lower.length : end + 1;
+      continue;
+    }
+    const name = /^<([a-z][^\s/>]*)/.exec(lower.slice(at, at + 12))?.[1];
+    if (name === undefined) {
+      at += 1;
+      continue;
+    }
+    const tagEnd = startTagEnd(lower, at + 1 + name.length);
+    if (!RAW_TEXT_ELEMENTS.has(name) || tagEnd === lower.length) {
+      at = tagEnd;
+      continue;
+    }
+    const contentEnd = name === 'plaintext' ? -1 : lower.indexOf(`</${name}`, tagEnd);
+    raw('raw', tagEnd, contentEnd === -1 ? lower.length : contentEnd);
+    at = contentEnd === -1 ? lower.length : contentEnd + name.length + 2;
+  }
+  regions.push({ kind: 'html', start: copied, end: html.length });
+  return regions;
+}
+
+/**
+ * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes so that
+ * a `>` in a quoted value ends nothing; the markup's length if it never ends.
+ */
+function startTagEnd(html: string, from: number): number {
+  let at = from;
+  while (at < html.length) {
+    const char = html.charAt(at);
+    if (char === '>') return at + 1;
+    at += 1;
+    if (char !== '=') continue;
+    while (/\s/.test(html.charAt(at))) at += 1;
+    const quote = html.charAt(at);
+    if (quote === '"' || quote === "'") {
+      const close = html.indexOf(quote, at + 1);
+      if (close === -1) return html.length;
+      at = close + 1;
+    }
+  }
+  return html.length;
+}
