@@ -331,6 +331,78 @@ describe('instrumentVast on crafted documents', () => {
   });
 });
 
+describe('instrumentVast on markup shaped to be slow to scan', () => {
+  // Timing assertions are not allowed in tests: these check the output on inputs that once took time
+  // quadratic in their size (bench/vast.ts measures how the time grows, up to 1 MB).
+  const LONG_RUN = 64 * 1024;
+  const IN_INLINE = '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>';
+  const END_INLINE = '<AdTitle>t</AdTitle></InLine></Ad></VAST>';
+
+  test('instruments each of 5 000 ads', () => {
+    const ads = 5_000;
+    const ad = '<Ad><InLine><Impression>x</Impression></InLine></Ad>';
+    const input = `<VAST version="3.0">${ad.repeat(ads)}</VAST>`;
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, ads);
+    const instrumented = `<Ad><InLine>${OUR_ERROR}<Impression>x</Impression>${OUR_IMPRESSION}</InLine></Ad>`;
+    assert.equal(result.markup, `<VAST version="3.0">${instrumented.repeat(ads)}</VAST>`);
+  });
+
+  test('reads the children of ads nested in ads, each as its own', () => {
+    const input =
+      '<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem>' +
+      '<Ad><InLine><Impression>inner</Impression></InLine></Ad>' +
+      '<Impression>outer</Impression></Wrapper></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      `<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem><Ad><InLine>${OUR_ERROR}` +
+        `<Impression>inner</Impression>${OUR_IMPRESSION}</InLine></Ad>${OUR_ERROR}` +
+        `<Impression>outer</Impression>${OUR_IMPRESSION}</Wrapper></Ad></VAST>`,
+    );
+  });
+
+  test('instruments each of 2 000 ads nested one in the other', () => {
+    const depth = 2_000;
+    const opening = '<Ad><InLine><Impression>x</Impression>';
+    const closing = '</InLine></Ad>';
+    const result = assertInstrumented(`<VAST>${opening.repeat(depth)}${closing.repeat(depth)}</VAST>`);
+    assert.equal(result.adCount, depth);
+    const instrumentedOpening = `<Ad><InLine>${OUR_ERROR}<Impression>x</Impression>${OUR_IMPRESSION}`;
+    assert.equal(result.markup, `<VAST>${instrumentedOpening.repeat(depth)}${closing.repeat(depth)}</VAST>`);
+  });
+
+  test('leaves 8 000 InLine opening tags that are never closed untouched, with a warning', () => {
+    const input = `<VAST><Ad>${'<InLine>'.repeat(8_000)}`;
+    const result = instrumentVast(input, TRACKERS);
+    assert.ok(!result.ok);
+    assert.equal(result.markup, input);
+    assert.match(result.warning, /cannot be located unambiguously/);
+  });
+
+  const unclosedOpenings: Record<string, string> = {
+    'tag name': `<Impression${'b'.repeat(LONG_RUN)}`,
+    'run of spaces after <': `<${' '.repeat(LONG_RUN)}!`,
+    'run of spaces after </': `</${' '.repeat(LONG_RUN)}!`,
+    'run of attributes': `<Impression${' id="1"'.repeat(LONG_RUN / 7)}`,
+    'run of <Impression openings': '<Impression'.repeat(LONG_RUN / 11),
+  };
+  for (const [what, opening] of Object.entries(unclosedOpenings)) {
+    test(`instruments an InLine holding a ${LONG_RUN / 1024} KB ${what} that no > closes, before it`, () => {
+      const input = `${IN_INLINE}${opening}${END_INLINE}`;
+      const result = assertInstrumented(input);
+      assert.match(result.warnings.join('\n'), /not well-formed XML/);
+      assert.equal(result.markup, `${IN_INLINE}${OUR_ERROR}${OUR_IMPRESSION}${opening}${END_INLINE}`);
+    });
+  }
+
+  test(`skips a declaration with a ${LONG_RUN / 1024} KB name and instruments the InLine around it`, () => {
+    const declaration = `<!A${'A'.repeat(LONG_RUN)}>`;
+    const result = assertInstrumented(`${IN_INLINE}${declaration}${END_INLINE}`);
+    assert.equal(result.markup, `${IN_INLINE}${OUR_ERROR}${OUR_IMPRESSION}${declaration}${END_INLINE}`);
+  });
+});
+
 describe('wrapNurlInVast', () => {
   const nurl = 'https://dsp.example/win?price=${AUCTION_PRICE}&id=1&odd=]]>';
 

@@ -55,6 +55,8 @@ interface Insertion {
 /** What was learnt about an element's children while reading them. */
 interface ChildAnchors {
   closedCleanly: boolean;
+  /** End of the last child read so far, or of the opening tag. */
+  lastChildEnd: number;
   /** End of the last child before the first `<Impression>`, or of the opening tag. */
   beforeFirstImpression?: number;
   lastImpressionEnd?: number;
@@ -62,12 +64,34 @@ interface ChildAnchors {
   adSystemEnd?: number;
 }
 
-const NAME = `[^\\s<>/=!?"'&]+`;
+/** An `<InLine>` or `<Wrapper>` with content, and what was learnt about its children. */
+interface AdElement {
+  opening: Extract<Token, { kind: 'open' }>;
+  anchors: ChildAnchors;
+}
+
+/** An element open at the current point of {@link readAdElements}'s walk. */
+interface OpenElement {
+  name: string;
+  /** Set for an `<InLine>` or `<Wrapper>`, whose children are being read. */
+  anchors?: ChildAnchors;
+}
+
+/** Characters other than `<` and `>` that end a tag name. */
+const NAME_END = `\\s/=!?"'&`;
+const NAME = `[^<>${NAME_END}]+`;
 const ATTRIBUTE = `\\s+${NAME}\\s*=\\s*(?:"[^"<]*"|'[^'<]*')`;
 const START_TAG = new RegExp(`<(${NAME})(?:${ATTRIBUTE})*\\s*(/?)>`, 'y');
 const END_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
-const LOOSE_TAG = new RegExp(`<\\s*(/?)\\s*(${NAME})[^<>]*>`, 'y');
-const DECLARATION_WITH_SUBSET = /<!\w+[^>[]*\[/y;
+/**
+ * `<\s*(/?)\s*(NAME)[^<>]*>`, written so that no character can be matched in two ways: the name is
+ * followed by `>` or by a character that ends it, and the space before it cannot be read as the space
+ * after a `/`. Otherwise a failing match would retry every split of the text, in time quadratic in its
+ * length (a long name or run of spaces that no `>` closes).
+ */
+const LOOSE_TAG = new RegExp(`<\\s*(?:(/)\\s*)?(${NAME})(?:[${NAME_END}][^<>]*)?>`, 'y');
+/** `<!\w+[^>[]*\[` with no overlap between `\w+` and `[^>[]*`, for the same reason. */
+const DECLARATION_WITH_SUBSET = /<!\w[^>[]*\[/y;
 
 /** Skipped constructs: opening text → closing text. */
 const SKIPPED_CONSTRUCTS: readonly (readonly [string, string])[] = [
@@ -124,13 +148,13 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
  */
 export function instrumentVast(xml: string, trackers: VastTrackers): VastResult {
   const tokens = scanMarkup(xml);
-  const adOpenings = tokens.filter(isAdElementOpening);
-  if (adOpenings.length === 0) {
+  const adElements = readAdElements(tokens);
+  if (adElements.length === 0) {
     return untouched(xml, 'no <InLine> or <Wrapper> element found (outside comments and CDATA)');
   }
   const validation = XMLValidator.validate(xml);
   const wellFormed = validation === true;
-  const plans = adOpenings.map((opening) => planInsertions(xml, tokens, opening, trackers));
+  const plans = adElements.map((adElement) => planInsertions(xml, adElement, trackers));
   const locatable = wellFormed ? plans.every((plan) => plan.closedCleanly) : adElementsPairUp(tokens);
   if (!locatable) {
     const problem =
@@ -151,7 +175,7 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
     ...(validation === true ? [] : [malformedInputWarning(validation)]),
     ...(isVast1(tokens) ? [VAST_1_WARNING] : []),
   ];
-  return { ok: true, markup, adCount: adOpenings.length, warnings };
+  return { ok: true, markup, adCount: adElements.length, warnings };
 }
 
 /**
@@ -250,11 +274,6 @@ function whitespaceAt(text: string, from: number): string {
   return WHITESPACE_RUN.exec(text)?.[0] ?? '';
 }
 
-/** An `<InLine>` or `<Wrapper>` start tag with content. */
-function isAdElementOpening(token: Token): token is Extract<Token, { kind: 'open' }> {
-  return token.kind === 'open' && !token.selfClosing && AD_ELEMENTS.has(localName(token.name));
-}
-
 /** `vast:InLine` → `inline`: tag names compare without prefix and case. */
 function localName(qualifiedName: string): string {
   return qualifiedName.slice(qualifiedName.indexOf(':') + 1).toLowerCase();
@@ -295,13 +314,7 @@ function isClosing(token: Token): token is Extract<Token, { name: string }> {
 }
 
 /** Where Tally's `<Error>` and `<Impression>` go inside one `<InLine>` or `<Wrapper>`. */
-function planInsertions(
-  xml: string,
-  tokens: readonly Token[],
-  opening: Extract<Token, { kind: 'open' }>,
-  trackers: VastTrackers,
-): InsertionPlan {
-  const anchors = readChildren(tokens, opening);
+function planInsertions(xml: string, { opening, anchors }: AdElement, trackers: VastTrackers): InsertionPlan {
   const separator = childSeparator(xml, opening.end);
   const prefix = prefixOf(opening.name);
   const error = separator + trackerElement(prefix, 'Error', trackers.errorUrl);
@@ -317,43 +330,52 @@ function planInsertions(
 }
 
 /**
- * Walks the element's children while the markup is properly nested: stops at its end tag, or at
- * the first tag that is sloppy, stray or mismatched (past that point, nesting is guesswork).
+ * Finds every `<InLine>` and `<Wrapper>` with content and reads its children, in one walk over the
+ * tokens however many and however nested the elements are. An element's children are read while the
+ * markup is properly nested: the reading stops at its end tag, or at the first tag that is sloppy,
+ * stray or mismatched (past that point, nesting is guesswork), which also stops the reading of every
+ * element around it.
  */
-function readChildren(tokens: readonly Token[], opening: Extract<Token, { kind: 'open' }>): ChildAnchors {
-  const anchors: ChildAnchors = { closedCleanly: false };
-  const openChildren: string[] = [];
-  let lastChildEnd = opening.end;
-  for (const token of tokens.slice(tokens.indexOf(opening) + 1)) {
+function readAdElements(tokens: readonly Token[]): AdElement[] {
+  const adElements: AdElement[] = [];
+  /** The outermost `<InLine>`/`<Wrapper>` being read and the elements open inside it, innermost last. */
+  const openElements: OpenElement[] = [];
+  for (const token of tokens) {
     if (token.kind === 'open') {
-      if (openChildren.length > 0) {
-        if (!token.selfClosing) openChildren.push(token.name);
-        continue;
+      const parent = openElements.at(-1)?.anchors;
+      if (parent && localName(token.name) === 'impression') {
+        parent.beforeFirstImpression ??= parent.lastChildEnd;
       }
-      if (localName(token.name) === 'impression') anchors.beforeFirstImpression ??= lastChildEnd;
-      if (token.selfClosing) lastChildEnd = noteChild(anchors, token.name, token.end);
-      else openChildren.push(token.name);
+      if (token.selfClosing) {
+        if (parent) noteChild(parent, token.name, token.end);
+      } else if (AD_ELEMENTS.has(localName(token.name))) {
+        const anchors = { closedCleanly: false, lastChildEnd: token.end };
+        adElements.push({ opening: token, anchors });
+        openElements.push({ name: token.name, anchors });
+      } else if (openElements.length > 0) {
+        openElements.push({ name: token.name });
+      }
     } else if (token.kind === 'close') {
-      if (openChildren.length === 0) {
-        anchors.closedCleanly = token.name === opening.name;
-        break;
-      }
-      if (openChildren.pop() !== token.name) break;
-      if (openChildren.length === 0) lastChildEnd = noteChild(anchors, token.name, token.end);
+      const element = openElements.pop();
+      if (element?.anchors) element.anchors.closedCleanly = element.name === token.name;
+      const parent = openElements.at(-1)?.anchors;
+      // A mismatched end tag stops every reading; one with nothing open (no reading) changes nothing.
+      if (element?.name !== token.name) openElements.length = 0;
+      else if (parent) noteChild(parent, token.name, token.end);
     } else {
-      break;
+      openElements.length = 0;
     }
   }
-  return anchors;
+  return adElements;
 }
 
-/** Records a direct child that ends at `end`; returns `end`. */
-function noteChild(anchors: ChildAnchors, name: string, end: number): number {
+/** Records a direct child that ends at `end`. */
+function noteChild(anchors: ChildAnchors, name: string, end: number): void {
   const child = localName(name);
   if (child === 'impression') anchors.lastImpressionEnd = end;
   if (child === 'error') anchors.lastErrorEnd = end;
   if (child === 'adsystem') anchors.adSystemEnd ??= end;
-  return end;
+  anchors.lastChildEnd = end;
 }
 
 /** The line break and indentation that precede the element's first child, so ours line up. */
