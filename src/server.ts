@@ -33,6 +33,7 @@ import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { loadKeyRing } from './keys.js';
 import { threadKeys } from './thread-keys.js';
 import { answerClientError } from './lib/client-error.js';
+import { sharedRefresh } from './lib/shared-refresh.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES } from './ports/ledger.js';
@@ -62,6 +63,8 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const MAX_HEAD_BYTES = 16_384;
 /** Notices one connection may pipeline before the notice lane waits for their answers. */
 const MAX_PIPELINED = 32;
+/** The outbox counts `/metrics` shows are at most this old. */
+const OUTBOX_COUNT_MAX_AGE_MS = 1000;
 
 /**
  * Opens the data directory, starts the counting thread (which owns the ledger's writes: notices,
@@ -122,13 +125,15 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
       () => outbox[status],
     );
   }
-  const countOutbox = async () => {
+  // /metrics is public: however often it is scraped, the outbox is counted on the report thread
+  // at most once at a time and once a second, so that scrapes never queue up ahead of reports.
+  const countOutbox = sharedRefresh(async () => {
     try {
       Object.assign(outbox, await reports.deliveryCounts());
     } catch (error) {
       log.error('outbox_count_failed', { error: String(error) });
     }
-  };
+  }, OUTBOX_COUNT_MAX_AGE_MS);
   const noticeDeps: NoticeDeps = {
     committer,
     metrics,

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sharedRefresh } from './shared-refresh.js';
+
+describe('a refresh its callers share', () => {
+  it('runs once for callers that come while it runs, and not again within the maximum age', async () => {
+    let clockMs = 0;
+    let runs = 0;
+    let finish: () => void = () => undefined;
+    const refresh = sharedRefresh(
+      () => {
+        runs++;
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+      1000,
+      () => clockMs,
+    );
+    const waiting = Array.from({ length: 50 }, () => refresh());
+    assert.equal(runs, 1);
+    finish();
+    await Promise.all(waiting);
+    clockMs = 999;
+    await refresh();
+    assert.equal(runs, 1, 'a refresh 999 ms after the last is not run again');
+    clockMs = 1000;
+    const next = refresh();
+    assert.equal(runs, 2, 'one 1000 ms after it is');
+    finish();
+    await next;
+  });
+});
