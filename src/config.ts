@@ -37,6 +37,8 @@ export interface Config {
   /** Whether DSP burls may point at addresses outside the public internet. */
   burlPrivateNetworks: PrivateNetworks;
   maxBodyBytes: number;
+  /** A report with more rows than this is refused (400 `REPORT_TOO_LARGE`) rather than built. */
+  reportMaxRows: number;
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -183,6 +185,7 @@ export function parseConfig(
     burlConcurrency: int('burlConcurrency', 32, 1, 1024),
     burlPrivateNetworks: burlPrivateNetworks === 'allow' ? 'allow' : 'deny',
     maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    reportMaxRows: int('reportMaxRows', 100_000, 1, 10_000_000),
     smtpUrl,
     mailFrom: text('mailFrom', 'tally@localhost'),
   };

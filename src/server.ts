@@ -154,6 +154,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     ...reportRoutes(
       reports,
       (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
+      config.reportMaxRows,
     ),
     ...deliveryRoutes(ledger),
   );

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'INVALID_JSON'
   | 'BODY_TOO_LARGE'
   | 'BODY_TOO_DEEP'
+  | 'REPORT_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'

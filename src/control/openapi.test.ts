@@ -21,7 +21,7 @@ describe('the OpenAPI document served at /docs', () => {
     const db = openSqlite(':memory:');
     const routes = [
       ...winRoutes({ register: never }, 1024),
-      ...reportRoutes({ report: never }, never),
+      ...reportRoutes({ report: never }, never, 1),
       ...deliveryRoutes(new SqliteLedger(db)),
       ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db)),
       ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),

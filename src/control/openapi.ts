@@ -151,7 +151,8 @@ export const OPENAPI_DOCUMENT = {
           '2026-12-03T11:00:00Z, or a date, e.g. 2026-12-03, meaning 00:00 UTC. Any other time is ' +
           'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour and a day filter ' +
           'not at 00:00 UTC. format=csv or format=json chooses the output whatever Accept says; ' +
-          'without it, Accept: text/csv asks for CSV.',
+          'without it, Accept: text/csv asks for CSV. A report of more rows than the server allows ' +
+          '(TALLY_REPORT_MAX_ROWS, 100 000 unless set) is refused with 400 REPORT_TOO_LARGE.',
         parameters: [
           { name: 'from', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },
           { name: 'to', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },

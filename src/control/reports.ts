@@ -16,11 +16,13 @@ const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DI
 
 /**
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
- * `source` (the report thread), so that a long report never holds up the notices.
+ * `source` (the report thread), so that a long report never holds up the notices; a report of
+ * more than `maxRows` rows is refused.
  */
 export function reportRoutes(
   source: ReportSource,
   publisherExternalId: (accountId: number, publisherId: number) => string | null,
+  maxRows: number,
 ): Route[] {
   return [
     {
@@ -30,9 +32,17 @@ export function reportRoutes(
         const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
         let rows: ReportRow[];
         try {
-          rows = await source.report(query);
+          // One row more than allowed tells a report that is too large without building it all.
+          rows = await source.report({ ...query, maxRows: maxRows + 1 });
         } catch {
           throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
+        }
+        if (rows.length > maxRows) {
+          throw new ApiError(
+            400,
+            'REPORT_TOO_LARGE',
+            `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
+          );
         }
         if (!wantsCsv(ctx.url.searchParams, ctx.req.headers.accept)) {
           sendJson(

@@ -101,6 +101,8 @@ export interface ReportQuery {
    * id, exchange rows naming its OpenRTB publisher id (`externalId`, none when null).
    */
   publisherScope?: { catalogId: string; externalId: string | null };
+  /** At most this many rows are answered; all of them when absent. */
+  maxRows?: number;
 }
 
 export const REPORT_DIMENSIONS = [

@@ -135,3 +135,37 @@ describe('report windows and output', () => {
     assert.match(bannerFilter.text, /\r\ns1,1,/);
   });
 });
+
+describe('report size', () => {
+  it('refuses a report of more rows than TALLY_REPORT_MAX_ROWS, saying how to narrow it, and answers a narrower one', async () => {
+    const small = await startServer({ TALLY_REPORT_MAX_ROWS: '2' });
+    try {
+      const wins = ['s1', 's2', 's3'].map((seat, index) => ({
+        request: { id: `size-${index}`, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+        seat,
+        bid: { id: 'b1', impid: '1', price: 1, adm: '<div>ad</div>' },
+      }));
+      const registered = await api(small, small.adminKey, 'POST', '/v1/wins', { wins });
+      for (const result of registered.body.results) {
+        const notice = await fetch(result.noticeUrls[result.method], { headers: { 'user-agent': CHROME } });
+        assert.equal(notice.status, 200);
+      }
+      const hourMs = hourStartMs(Date.now());
+      const range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + HOUR_MS)}`;
+      const bySeat = await api(small, small.adminKey, 'GET', `/v1/reports?${range}&groupBy=seat`);
+      assert.equal(bySeat.status, 400);
+      assert.equal(bySeat.body.error.code, 'REPORT_TOO_LARGE');
+      assert.match(
+        bySeat.body.error.message,
+        /more than 2 rows: narrow from and to, group by fewer dimensions/,
+      );
+      const filtered = await api(small, small.adminKey, 'GET', `/v1/reports?${range}&groupBy=seat&seat=s2`);
+      assert.deepEqual(
+        filtered.body.rows.map((row: any) => [row.seat, row.events]),
+        [['s2', 1]],
+      );
+    } finally {
+      await small.dispose();
+    }
+  });
+});

@@ -472,8 +472,10 @@ export class SqliteLedger implements Ledger {
       'SUM(revenue_micros) AS revenueMicros',
     ].join(', ')}
       FROM rollup_hourly WHERE ${where.join(' AND ')}
-      ${query.groupBy.length > 0 ? `GROUP BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')} ORDER BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')}` : ''}`;
-    const rows = this.db.prepare(sql).all(...params) as Record<string, unknown>[];
+      ${query.groupBy.length > 0 ? `GROUP BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')} ORDER BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')}` : ''}
+      LIMIT ?`;
+    // SQLite reads a negative limit as none.
+    const rows = this.db.prepare(sql).all(...params, query.maxRows ?? -1) as Record<string, unknown>[];
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
