@@ -10,7 +10,9 @@ const MAX_HEAD_BYTES = 8192;
 const SLOW_ANSWER_MS = 50;
 
 const server = createServer((req, res) => {
-  setTimeout(() => res.end(`answer to ${req.url}`), SLOW_ANSWER_MS);
+  // Answers once the request's body is read whole, and a while after.
+  req.resume();
+  req.on('end', () => setTimeout(() => res.end(`answer to ${req.url}`), SLOW_ANSWER_MS));
 });
 server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
 
@@ -26,7 +28,10 @@ function exchange(bytes: string): Promise<string> {
 }
 
 before(() => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)));
-after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+after(() => {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 describe('answering a request node:http cannot read', () => {
   it('answers it with the error envelope and closes the connection', async () => {
@@ -34,6 +39,20 @@ describe('answering a request node:http cannot read', () => {
     assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
     assert.match(raw, /"code":"MALFORMED_REQUEST"/);
   });
+
+  // Left unanswered, the connection would stay open: the timeout turns that into a failure.
+  it(
+    'answers a request whose body is malformed at once, though its handler is still waiting for the body',
+    { timeout: 10_000 },
+    async () => {
+      const raw = await exchange(
+        'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nZZZ\r\n',
+      );
+      assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(raw, /"code":"MALFORMED_REQUEST"/);
+      assert.doesNotMatch(raw, /answer to/);
+    },
+  );
 
   it('first answers the requests pipelined before it, in order, then the error', async () => {
     const raw = await exchange(

@@ -29,11 +29,31 @@ export function answerClientError(
   // node:http gives the socket its responses one at a time, in request order.
   const owed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (owed !== undefined && owed !== null && !owed.writableFinished) {
-    owed.once('finish', () => answerClientError(error, socket, maxHeadBytes));
-    return;
+    if (owed.req.complete) {
+      // An earlier request, read whole, is still being answered: the error goes out after it.
+      // Every chunk that follows a parse error raises it again; one wait is enough.
+      if (!waiting.has(socket)) {
+        waiting.add(socket);
+        owed.once('finish', () => {
+          waiting.delete(socket);
+          answerClientError(error, socket, maxHeadBytes);
+        });
+      }
+      return;
+    }
+    // The request being answered is the one that failed (its body is malformed or too slow):
+    // it will never be read whole, so it is answered now, unless its answer has begun (the
+    // peer would read a corrupt answer).
+    if (owed.headersSent) {
+      socket.destroy();
+      return;
+    }
   }
   socket.end(clientErrorResponse(error.code, maxHeadBytes));
 }
+
+/** Connections whose error waits for the answer to an earlier request. */
+const waiting = new WeakSet<Duplex>();
 
 /**
  * The whole HTTP/1.1 answer, error envelope and `Connection: close` included, to a request that
