@@ -165,20 +165,30 @@ describe('configuration', () => {
     );
   });
 
-  it('refuses an override naming a method the table does not give that format and channel, under which nothing would count', () => {
+  it('refuses an override giving a format a method Tally cannot instrument for it, under which nothing would count', () => {
     const parsed = parseConfig({
       TALLY_RULES: JSON.stringify({
         '*': [
           { format: 'video', channel: 'app', method: 'omid', ttlSeconds: 10_800 },
           { format: 'native', channel: 'web', method: 'adm', ttlSeconds: 600 },
         ],
-        'pub-1': [{ format: 'video', channel: 'app', method: 'vast', ttlSeconds: 7200 }],
+        'pub-1': [
+          { format: 'video', channel: 'app', method: 'vast', ttlSeconds: 7200 },
+          { format: 'banner', channel: 'web', method: 'omid', ttlSeconds: 3600 },
+          { format: 'native', channel: 'ctv', method: 'burl', ttlSeconds: 3600 },
+        ],
       }),
     });
     assert.ok(!parsed.ok);
     assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
-    for (const error of parsed.errors)
-      assert.match(error, /^rules\.\*: .* names no rule of the counting table/);
+    assert.match(
+      parsed.errors[0] ?? '',
+      /^rules\.\*: .* gives video a method Tally cannot instrument for it: use vast, burl$/,
+    );
+    assert.match(
+      parsed.errors[1] ?? '',
+      /^rules\.\*: .* gives native a method Tally cannot instrument for it: use native, burl$/,
+    );
   });
 
   it('refuses token keys that repeat a key id, naming the id, rather than dropping one of the keys', () => {

@@ -4,8 +4,8 @@ import type { IvtFilter } from './domain/ivt.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
 import { parsePriceKeys } from './domain/price-crypto.js';
-import type { CountingRule, RuleOverride } from './domain/rules.js';
-import { DEFAULT_RULES } from './domain/rules.js';
+import type { RuleOverride } from './domain/rules.js';
+import { canInstrument, nativeMethod } from './domain/rules.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
@@ -262,13 +262,13 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
         continue;
       }
       const override = fields as unknown as RuleOverride;
-      // An override changes a rule's TTL. A method the table does not give a format and channel
-      // is one Tally cannot instrument there: chosen for a win, none of its notices would count.
-      if (!DEFAULT_RULES.some((row) => sameRow(row, override))) {
+      // Chosen for a win, a method Tally cannot instrument for the format would leave none of
+      // its notices able to count.
+      if (!canInstrument(override.format, override.method)) {
         errors.push(
-          `rules.${publisher}: ${JSON.stringify(rule)} names no rule of the counting table: an override ` +
-            `changes the ttlSeconds of a (format, channel, method) the table has, e.g. ` +
-            `{"format":"video","channel":"app","method":"vast","ttlSeconds":7200}`,
+          `rules.${publisher}: ${JSON.stringify(rule)} gives ${override.format} a method Tally cannot ` +
+            `instrument for it: use ${nativeMethod(override.format)}, burl` +
+            `${override.format === 'banner' ? ' or omid' : ''}`,
         );
         continue;
       }
@@ -277,10 +277,6 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
     out.set(publisher, overrides);
   }
   return out;
-}
-
-function sameRow(a: CountingRule, b: CountingRule): boolean {
-  return a.format === b.format && a.channel === b.channel && a.method === b.method;
 }
 
 function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {

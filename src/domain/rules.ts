@@ -101,6 +101,15 @@ export function rulesByPublisher(
   return (publisherId) => own.get(publisherId) ?? shared;
 }
 
+/**
+ * Whether Tally can instrument `method` for an impression of `format` on any channel: the format's
+ * own notification, the publisher's burl, or OMID for a banner. A rule giving a format any other
+ * method would make its wins uncountable.
+ */
+export function canInstrument(format: Format, method: Method): boolean {
+  return method === nativeMethod(format) || method === 'burl' || (method === 'omid' && format === 'banner');
+}
+
 /** The notification a format carries in its own markup. */
 export function nativeMethod(format: Format): Method {
   switch (format) {
