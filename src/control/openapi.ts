@@ -154,8 +154,13 @@ export const OPENAPI_DOCUMENT = {
           'without it, Accept: text/csv asks for CSV. A report of more rows than the server allows ' +
           '(TALLY_REPORT_MAX_ROWS, 100 000 unless set) is refused with 400 REPORT_TOO_LARGE.',
         parameters: [
-          { name: 'from', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },
-          { name: 'to', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },
+          ...(['from', 'to'] as const).map((name) => ({
+            name,
+            in: 'query',
+            required: true,
+            schema: { type: 'string' },
+            description: 'on a UTC hour: an RFC 3339 date-time with its offset, or a date (00:00 UTC)',
+          })),
           {
             name: 'groupBy',
             in: 'query',

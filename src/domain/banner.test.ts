@@ -29,6 +29,11 @@ describe('adding Tally’s tags to HTML ad markup', () => {
       appendToHtml('<body>ad</body></html><!-- old: </body> -->', [TAG]),
       `<body>ad${TAG}</body></html><!-- old: </body> -->`,
     );
+    // A "<script>" inside a quoted attribute value opens no script.
+    assert.equal(
+      appendToHtml('<html><body><div data-tpl="<script>">ad</div></body></html>', [TAG]),
+      `<html><body><div data-tpl="<script>">ad</div>${TAG}</body></html>`,
+    );
     const styled = '<body><style>/* </body> */</style><textarea></body></textarea>ad</body>';
     assert.equal(
       appendToHtml(styled, [TAG]),

@@ -1,4 +1,6 @@
 import { escapeHtml } from './html.js';
+import type { HtmlRegion } from './html-regions.js';
+import { htmlRegions, lowerCaseAscii } from './html-regions.js';
 
 /** A 1×1 image tag that requests `url` when the markup renders. */
 export function pixelTag(url: string): string {
@@ -15,66 +17,31 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
 
 /**
  * Adds tags to HTML ad markup: before the last `</body>` end tag when the markup is a full
- * document, else at the end. The original markup is otherwise unchanged.
+ * document, else at the end, closing first a comment or a script the markup leaves open (a
+ * browser ends it there anyway, and would otherwise read the tags as its text). The markup is
+ * otherwise unchanged.
  */
 export function appendToHtml(adm: string, tags: readonly string[]): string {
   const snippet = tags.join('');
-  const { bodyEndTag, unclosed } = readEnd(adm);
-  if (bodyEndTag !== -1) return adm.slice(0, bodyEndTag) + snippet + adm.slice(bodyEndTag);
-  // Markup that ends inside a comment or a script is closed first, or the tags would be read
-  // as its text; a browser ends it there anyway, at the end of the markup.
-  return adm + unclosed + snippet;
-}
-
-/** What `appendToHtml` needs to know of the markup's end. */
-interface HtmlEnd {
-  /** Where the last `</body` end tag begins, or -1. */
-  bodyEndTag: number;
-  /** What closes the comment or raw-text element the markup ends in (`-->`, `</script>`), or ''. */
-  unclosed: string;
+  const regions = htmlRegions(adm);
+  const bodyEnd = lastBodyEndTag(adm, regions);
+  if (bodyEnd !== -1) return adm.slice(0, bodyEnd) + snippet + adm.slice(bodyEnd);
+  return adm + (regions.find((region) => region.closer !== undefined)?.closer ?? '') + snippet;
 }
 
 /**
- * Elements whose content a browser reads as text up to their own end tag: a `</body>` in them
- * (a `document.write` string, say) ends nothing.
+ * Where the last `</body` end tag of `html` begins, or -1: one a browser reads as a tag, so not
+ * one inside a comment, a script or another element whose content is text.
  */
-const RAW_TEXT_ELEMENTS = new Set([
-  'script',
-  'style',
-  'textarea',
-  'title',
-  'xmp',
-  'iframe',
-  'noembed',
-  'noframes',
-]);
-
-/**
- * Where the last `</body` end tag of `html` begins (one a browser would read as a tag, so not
- * one inside a comment or a raw-text element such as a script), and what the markup leaves
- * open. One pass, left to right.
- */
-function readEnd(html: string): HtmlEnd {
-  // Lower-cased letter for letter: `toLowerCase` makes some characters longer ("İ" → "i̇"),
-  // which would move every index after them.
-  const lower = html.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+function lastBodyEndTag(html: string, regions: readonly HtmlRegion[]): number {
+  const lower = lowerCaseAscii(html);
   let last = -1;
-  for (let at = lower.indexOf('<'); at !== -1; at = lower.indexOf('<', at)) {
-    if (lower.startsWith('<!--', at)) {
-      const commentEnd = lower.indexOf('-->', at + 4);
-      if (commentEnd === -1) return { bodyEndTag: last, unclosed: '-->' };
-      at = commentEnd + 3;
-      continue;
+  for (const region of regions) {
+    if (region.kind !== 'markup') continue;
+    for (let at = lower.indexOf('</body', region.start); at !== -1 && at < region.end;) {
+      if (/^(?:[\s/>]|$)/.test(lower.charAt(at + 6))) last = at;
+      at = lower.indexOf('</body', at + 6);
     }
-    if (lower.startsWith('</body', at) && /^(?:[\s/>]|$)/.test(lower.charAt(at + 6))) last = at;
-    const name = /^<([a-z][a-z0-9]*)/.exec(lower.slice(at, at + 12))?.[1];
-    if (name !== undefined && RAW_TEXT_ELEMENTS.has(name)) {
-      const contentEnd = lower.indexOf(`</${name}`, at + name.length + 1);
-      if (contentEnd === -1) return { bodyEndTag: last, unclosed: `</${name}>` };
-      at = contentEnd + name.length + 2;
-      continue;
-    }
-    at += 1;
   }
-  return { bodyEndTag: last, unclosed: '' };
+  return last;
 }

@@ -4,11 +4,13 @@
  * OpenRTB's "plain textual replacement" means for the reader of the markup, whatever characters
  * the exchange's ids hold.
  *
- * A macro (`${AUCTION_ID}`, `${AUCTION_PRICE:BF}`) holds no `<`, `>`, `[`, `]`, quote or hyphen,
- * so it never straddles the delimiters of the regions found here (tags, comments, CDATA sections,
+ * A macro (`${AUCTION_ID}`, `${AUCTION_PRICE:BF}`) holds no `<`, `>`, `[`, `]` or quote, so it
+ * never straddles the delimiters of the regions found here (tags, comments, CDATA sections,
  * script bodies): each region is substituted on its own, with its own escaping.
  */
 import { escapeHtml } from './html.js';
+import type { HtmlRegion } from './html-regions.js';
+import { htmlRegions } from './html-regions.js';
 
 /** The language of a win's markup: banner HTML, VAST XML, native JSON. */
 export type MarkupLanguage = 'html' | 'xml' | 'json';
@@ -37,6 +39,15 @@ interface Region {
   end: number;
 }
 
+/** How each kind of HTML region is escaped. */
+const HTML_KINDS: Readonly<Record<HtmlRegion['kind'], RegionKind>> = {
+  markup: 'html',
+  // `<textarea>` and `<title>` read character references: escaped like text.
+  rcdata: 'html',
+  comment: 'comment',
+  raw: 'raw',
+};
+
 const CDATA_START = '<![CDATA[';
 const CDATA_END = ']]>';
 const CDATA_SPLIT = ']]]]><![CDATA[>';
@@ -61,12 +72,6 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
 };
 
 /**
- * HTML elements whose content a browser reads as text up to their own end tag, without reading
- * character references (`<textarea>` and `<title>` do read them, and are escaped like text).
- */
-const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'xmp', 'iframe', 'noembed', 'noframes', 'plaintext']);
-
-/**
  * The markup with `substitute` applied to each of its regions, given the escaping each needs:
  * - `json`: the JSON-escaped value (`JSON.stringify(value)` without its quotes) everywhere —
  *   macros in JSON stand inside strings, and a number's text escapes to itself;
@@ -88,7 +93,10 @@ export function substituteInMarkup(
   substitute: RegionSubstitution,
 ): string {
   if (language === 'json') return substitute(markup, escapeJsonString);
-  const regions = language === 'xml' ? xmlRegions(markup) : htmlRegions(markup);
+  const regions =
+    language === 'xml'
+      ? xmlRegions(markup)
+      : htmlRegions(markup).map(({ kind, start, end }) => ({ kind: HTML_KINDS[kind], start, end }));
   return regions.map((region) => substituteRegion(markup, region, substitute)).join('');
 }
 
@@ -194,72 +202,4 @@ function xmlRegions(xml: string): Region[] {
   }
   regions.push({ kind: 'xml', start: copied, end: xml.length });
   return regions;
-}
-
-/**
- * The regions of HTML markup as a browser reads it: comments, bogus comments (`<!…>`, `<?…>`) and
- * the content of raw-text elements (`<script>`, `<style>`, …), whose text is read as it stands,
- * and everything else (tags with their attribute values, and text).
- */
-function htmlRegions(html: string): Region[] {
-  // Lower-cased letter for letter: `toLowerCase` makes some characters longer ("İ" → "i̇"),
-  // which would move every index after them.
-  const lower = html.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
-  const regions: Region[] = [];
-  let copied = 0;
-  const raw = (kind: RegionKind, start: number, end: number): void => {
-    regions.push({ kind: 'html', start: copied, end: start }, { kind, start, end });
-    copied = end;
-  };
-  for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
-    if (lower.startsWith('<!--', at)) {
-      const end = lower.indexOf('-->', at + 4);
-      raw('comment', at + 4, end === -1 ? lower.length : end);
-      at = end === -1 ? lower.length : end + 3;
-      continue;
-    }
-    if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
-      const end = lower.indexOf('>', at + 2);
-      raw('raw', at + 2, end === -1 ? lower.length : end);
-      at = end === -1 ? lower.length : end + 1;
-      continue;
-    }
-    const name = /^<([a-z][^\s/>]*)/.exec(lower.slice(at, at + 12))?.[1];
-    if (name === undefined) {
-      at += 1;
-      continue;
-    }
-    const tagEnd = startTagEnd(lower, at + 1 + name.length);
-    if (!RAW_TEXT_ELEMENTS.has(name) || tagEnd === lower.length) {
-      at = tagEnd;
-      continue;
-    }
-    const contentEnd = name === 'plaintext' ? -1 : lower.indexOf(`</${name}`, tagEnd);
-    raw('raw', tagEnd, contentEnd === -1 ? lower.length : contentEnd);
-    at = contentEnd === -1 ? lower.length : contentEnd + name.length + 2;
-  }
-  regions.push({ kind: 'html', start: copied, end: html.length });
-  return regions;
-}
-
-/**
- * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes so that
- * a `>` in a quoted value ends nothing; the markup's length if it never ends.
- */
-function startTagEnd(html: string, from: number): number {
-  let at = from;
-  while (at < html.length) {
-    const char = html.charAt(at);
-    if (char === '>') return at + 1;
-    at += 1;
-    if (char !== '=') continue;
-    while (/\s/.test(html.charAt(at))) at += 1;
-    const quote = html.charAt(at);
-    if (quote === '"' || quote === "'") {
-      const close = html.indexOf(quote, at + 1);
-      if (close === -1) return html.length;
-      at = close + 1;
-    }
-  }
-  return html.length;
 }

@@ -1,0 +1,101 @@
+/** A stretch of HTML markup, and how a browser reads it. */
+export interface HtmlRegion {
+  /**
+   * - `markup`: tags (with their attribute values) and text;
+   * - `comment`: the content of a comment;
+   * - `raw`: text read as it stands, without character references: a bogus comment (`<!…>`,
+   *   `<?…>`) or the content of a raw-text element such as `<script>` or `<style>`;
+   * - `rcdata`: the content of `<textarea>` or `<title>`: text up to the element's end tag, in
+   *   which character references are read but no tag.
+   */
+  kind: 'markup' | 'comment' | 'raw' | 'rcdata';
+  start: number;
+  end: number;
+  /** Set on the last region when the markup ends inside it: what would close it (`-->`, `</script>`). */
+  closer?: string;
+}
+
+/** Elements whose content is read as text up to their own end tag, without character references. */
+const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'xmp', 'iframe', 'noembed', 'noframes', 'plaintext']);
+/** Elements whose content is read as text up to their own end tag, character references included. */
+const RCDATA_ELEMENTS = new Set(['textarea', 'title']);
+
+/**
+ * `html` lower-cased letter for letter: `toLowerCase` makes some characters longer ("İ" → "i̇"),
+ * which would move every index after them.
+ */
+export function lowerCaseAscii(html: string): string {
+  return html.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/**
+ * The regions of HTML markup as a browser reads it, in order, covering it whole: comments, bogus
+ * comments and the content of raw-text and RCDATA elements, between stretches of tags and text.
+ * One pass, left to right.
+ */
+export function htmlRegions(html: string): HtmlRegion[] {
+  const lower = lowerCaseAscii(html);
+  const regions: HtmlRegion[] = [];
+  let copied = 0;
+  /** Adds the markup before `start`, then the region from `start` to `end` (or to the end of the markup, unclosed). */
+  const enclosed = (kind: HtmlRegion['kind'], start: number, end: number, closer: string): number => {
+    regions.push({ kind: 'markup', start: copied, end: start });
+    if (end === -1) {
+      regions.push({ kind, start, end: lower.length, closer });
+      copied = lower.length;
+      return lower.length;
+    }
+    regions.push({ kind, start, end });
+    copied = end;
+    return end + closer.length;
+  };
+  for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
+    if (lower.startsWith('<!--', at)) {
+      at = enclosed('comment', at + 4, lower.indexOf('-->', at + 4), '-->');
+      continue;
+    }
+    if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
+      at = enclosed('raw', at + 2, lower.indexOf('>', at + 2), '>');
+      continue;
+    }
+    const name = /^<([a-z][^\s/>]*)/.exec(lower.slice(at, at + 12))?.[1];
+    if (name === undefined) {
+      at += 1;
+      continue;
+    }
+    const tagEnd = startTagEnd(lower, at + 1 + name.length);
+    const kind = RAW_TEXT_ELEMENTS.has(name) ? 'raw' : RCDATA_ELEMENTS.has(name) ? 'rcdata' : undefined;
+    if (kind === undefined || tagEnd === lower.length) {
+      at = tagEnd;
+      continue;
+    }
+    const contentEnd = name === 'plaintext' ? -1 : lower.indexOf(`</${name}`, tagEnd);
+    at = enclosed(kind, tagEnd, contentEnd, `</${name}>`);
+    // Past the end tag's name only: the rest of the end tag is markup.
+    if (contentEnd !== -1) at = contentEnd + name.length + 2;
+  }
+  regions.push({ kind: 'markup', start: copied, end: html.length });
+  return regions;
+}
+
+/**
+ * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes so that
+ * a `>` in a quoted value ends nothing; the markup's length if it never ends.
+ */
+function startTagEnd(html: string, from: number): number {
+  let at = from;
+  while (at < html.length) {
+    const char = html.charAt(at);
+    if (char === '>') return at + 1;
+    at += 1;
+    if (char !== '=') continue;
+    while (/\s/.test(html.charAt(at))) at += 1;
+    const quote = html.charAt(at);
+    if (quote === '"' || quote === "'") {
+      const close = html.indexOf(quote, at + 1);
+      if (close === -1) return html.length;
+      at = close + 1;
+    }
+  }
+  return html.length;
+}
