@@ -113,6 +113,14 @@ export function escapeXml(value: string): string {
   return xmlCharacters(value).replace(/[&<>"'\t\n\r]/g, (char) => XML_ESCAPES[char] ?? char);
 }
 
+/**
+ * `text` as a CDATA section that reads back as it: the characters XML forbids percent-encoded, a
+ * `]]>` split across two sections.
+ */
+export function cdataSection(text: string): string {
+  return `${CDATA_START}${xmlCharacters(text).replaceAll(CDATA_END, CDATA_SPLIT)}${CDATA_END}`;
+}
+
 /** The value with the characters XML 1.0 forbids percent-encoded (lone surrogates as U+FFFD). */
 function xmlCharacters(value: string): string {
   return value.replace(NON_XML_CHARACTER, (character) => {

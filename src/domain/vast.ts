@@ -8,6 +8,7 @@
  * instrumented only when it can be done safely — see {@link instrumentVast}.
  */
 import { XMLValidator } from 'fast-xml-parser';
+import { cdataSection } from './markup-escape.js';
 
 /** Tally's tracker URLs for one impression. */
 export interface VastTrackers {
@@ -103,8 +104,6 @@ const SKIPPED_CONSTRUCTS: readonly (readonly [string, string])[] = [
 const AD_ELEMENTS = new Set(['inline', 'wrapper']);
 const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(?:VAST|VideoAdServingTemplate)[\s/>]/iy;
 const VAST_1_ROOT = 'videoadservingtemplate';
-/** Characters XML 1.0 does not allow anywhere in a document. */
-const NON_XML_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 const WHITESPACE_RUN = /\s*/y;
 const VAST_1_WARNING =
   "VAST 1.0 document (<VideoAdServingTemplate>): Tally's trackers were added in the VAST 2+ form, which a strict VAST 1.0 player may ignore";
@@ -189,7 +188,7 @@ export function wrapNurlInVast(nurl: string, trackers: VastTrackers): string {
     '  <Ad>',
     '    <Wrapper>',
     '      <AdSystem>Tally</AdSystem>',
-    `      <VASTAdTagURI>${cdata(nurl)}</VASTAdTagURI>`,
+    `      <VASTAdTagURI>${cdataSection(nurl)}</VASTAdTagURI>`,
     `      ${trackerElement('', 'Error', trackers.errorUrl)}`,
     `      ${trackerElement('', 'Impression', trackers.impressionUrl)}`,
     '      <Creatives></Creatives>',
@@ -388,22 +387,7 @@ function childSeparator(xml: string, openingEnd: number): string {
 }
 
 function trackerElement(prefix: string, name: 'Impression' | 'Error', url: string): string {
-  return `<${prefix}${name}>${cdata(url)}</${prefix}${name}>`;
-}
-
-/**
- * The URL as CDATA: a `]]>` inside it is split across two sections, so it reads back intact;
- * characters XML forbids (control characters, lone surrogates) are percent-encoded.
- */
-function cdata(url: string): string {
-  const xmlSafe = url.replace(NON_XML_CHARACTER, percentEncodeForbidden);
-  return `<![CDATA[${xmlSafe.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
-}
-
-function percentEncodeForbidden(character: string): string {
-  const code = character.codePointAt(0) ?? 0;
-  // Control characters are one UTF-8 byte; lone surrogates and U+FFFE/U+FFFF become U+FFFD.
-  return code < 0x20 ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : '%EF%BF%BD';
+  return `<${prefix}${name}>${cdataSection(url)}</${prefix}${name}>`;
 }
 
 function applyInsertions(xml: string, insertions: readonly Insertion[]): string {
