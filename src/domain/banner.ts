@@ -1,6 +1,6 @@
 import { escapeHtml } from './html.js';
 import type { HtmlRegion } from './html-regions.js';
-import { htmlRegions, lowerCaseAscii } from './html-regions.js';
+import { htmlRegions } from './html-regions.js';
 
 /** A 1×1 image tag that requests `url` when the markup renders. */
 export function pixelTag(url: string): string {
@@ -29,18 +29,19 @@ export function appendToHtml(adm: string, tags: readonly string[]): string {
   return adm + (regions.find((region) => region.closer !== undefined)?.closer ?? '') + snippet;
 }
 
+/** A `</body` end tag, in any case. */
+const BODY_END_TAG = /<\/body(?=[\s/>]|$)/gi;
+
 /**
  * Where the last `</body` end tag of `html` begins, or -1: one a browser reads as a tag, so not
  * one inside a comment, a script or another element whose content is text.
  */
 function lastBodyEndTag(html: string, regions: readonly HtmlRegion[]): number {
-  const lower = lowerCaseAscii(html);
   let last = -1;
   for (const region of regions) {
     if (region.kind !== 'markup') continue;
-    for (let at = lower.indexOf('</body', region.start); at !== -1 && at < region.end;) {
-      if (/^(?:[\s/>]|$)/.test(lower.charAt(at + 6))) last = at;
-      at = lower.indexOf('</body', at + 6);
+    for (const match of html.slice(region.start, region.end).matchAll(BODY_END_TAG)) {
+      last = region.start + match.index;
     }
   }
   return last;

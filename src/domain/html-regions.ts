@@ -24,7 +24,7 @@ const RCDATA_ELEMENTS = new Set(['textarea', 'title']);
  * `html` lower-cased letter for letter: `toLowerCase` makes some characters longer ("İ" → "i̇"),
  * which would move every index after them.
  */
-export function lowerCaseAscii(html: string): string {
+function lowerCaseAscii(html: string): string {
   return html.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
