@@ -3,6 +3,7 @@ import { DELIVERY_STATUSES } from '../ports/ledger.js';
 import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
+import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
 const PARAMETERS = ['status', 'limit', 'after'];
@@ -39,10 +40,9 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
           throw new ApiError(400, 'VALIDATION_FAILED', 'limit must be an integer from 1 to 1000');
         }
         const afterText = ctx.url.searchParams.get('after');
-        if (afterText !== null && !/^\d{1,15}$/.test(afterText)) {
-          throw new ApiError(400, 'VALIDATION_FAILED', 'after: send the `next` value of the previous page');
-        }
-        const after = afterText === null ? undefined : Number(afterText);
+        const after = afterText === null ? undefined : afterCursor(afterText);
+        if (afterText !== null && after === undefined)
+          throw new ApiError(400, 'VALIDATION_FAILED', AFTER_PROBLEM);
         const deliveries = ledger.listDeliveries(
           ctx.principal.accountId,
           status as DeliveryStatus | undefined,

@@ -13,6 +13,14 @@ export interface ListRequest {
   afterId: number | undefined;
 }
 
+/** What is wrong with an `after` parameter that {@link afterCursor} refuses. */
+export const AFTER_PROBLEM = 'after: send the `next` value of the previous page';
+
+/** The id a list's `after` parameter names (a page's `next`), or `undefined` when it names none. */
+export function afterCursor(value: string): number | undefined {
+  return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
 /** Parses `limit`, `after` and the filters of a list request; any other parameter is a 400 naming the known ones. */
 export function parseListRequest(
   params: URLSearchParams,
@@ -31,8 +39,8 @@ export function parseListRequest(
       continue;
     }
     if (name === 'after') {
-      afterId = Number(value);
-      if (!/^\d{1,15}$/.test(value)) problems.push('after: send the `next` value of the previous page');
+      afterId = afterCursor(value);
+      if (afterId === undefined) problems.push(AFTER_PROBLEM);
       continue;
     }
     const kind = filters[name];
