@@ -4,7 +4,8 @@
 // The load comes from wrk (C, one thread), far lighter than any Node load generator, so the
 // servers and not the generator set the pace. With taskset, wrk runs on core 0 and each server's
 // main thread on core 1; Tally's counting thread joins wrk on core 0 (where wrk leaves half the
-// core idle), and in one more target goes wherever the kernel puts it. Where /proc exists it
+// core idle), and in one more target goes wherever the kernel puts it; one more target keeps
+// Tally's ledger in memory (tmpfs), to show what the disk's syncs cost. Where /proc exists it
 // also prints the CPU each side used per answered request, and the ceiling that sets, and the
 // CPU time the hypervisor took from this machine (steal) during each load, round by round (on a
 // shared host it varies from minute to minute, and the rates with it), and the disk and
@@ -14,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -101,6 +102,13 @@ function pinNamedThread(pid: number | undefined, name: string, core: number): vo
   if (tid === undefined) throw new Error(`process ${pid} has no thread named ${name}`);
   spawnSync('taskset', ['-cp', String(core), tid], { stdio: 'ignore' });
 }
+
+/**
+ * A directory in memory (tmpfs), where one more target keeps Tally's ledger: the same code and the
+ * same commits, each `fdatasync` returning at once, so that its rate beside `FULL`'s on the disk
+ * shows what the disk's syncs cost, and beside bare node:http what the rest of Tally costs.
+ */
+const MEMORY_DIR = existsSync('/dev/shm') ? '/dev/shm' : undefined;
 
 /** The files of notice paths wrk fires: one for the warm-up, one for the measured load. */
 interface PathFiles {
@@ -394,17 +402,25 @@ async function main(): Promise<void> {
         await stop(nginx);
       }
 
-      const tallyTargets = [
-        { synchronous: 'FULL', pinCounting: true },
-        { synchronous: 'NORMAL', pinCounting: true },
-        { synchronous: 'NORMAL', pinCounting: false },
-      ] as const;
-      for (const { synchronous, pinCounting } of tallyTargets) {
-        const name = `Tally, synchronous=${synchronous}${pinCounting ? '' : ', unpinned'}`;
-        const tally = await startServer({
-          TALLY_SQLITE_SYNCHRONOUS: synchronous,
-          TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
-        });
+      const tallyTargets: { synchronous: 'FULL' | 'NORMAL'; pinCounting: boolean; inMemory: boolean }[] = [
+        { synchronous: 'FULL', pinCounting: true, inMemory: false },
+        { synchronous: 'NORMAL', pinCounting: true, inMemory: false },
+        { synchronous: 'NORMAL', pinCounting: false, inMemory: false },
+      ];
+      if (MEMORY_DIR !== undefined)
+        tallyTargets.push({ synchronous: 'FULL', pinCounting: true, inMemory: true });
+      for (const { synchronous, pinCounting, inMemory } of tallyTargets) {
+        const name =
+          `Tally, synchronous=${synchronous}` +
+          (pinCounting ? '' : ', unpinned') +
+          (inMemory ? ', ledger in memory' : '');
+        const tally = await startServer(
+          {
+            TALLY_SQLITE_SYNCHRONOUS: synchronous,
+            TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
+          },
+          inMemory ? MEMORY_DIR : undefined,
+        );
         pinMainThread(tally.pid());
         if (pinCounting) pinNamedThread(tally.pid(), 'tally-counting', 0);
         results.push(await load(name, tally.url, paths, tally.pid()));

@@ -76,9 +76,15 @@ export async function runCli(
   }
 }
 
-/** Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tally-test-'));
+/**
+ * Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200.
+ * Its data directory is made in `dataParentDir` (the system's temporary directory by default).
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  dataParentDir: string = tmpdir(),
+): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(dataParentDir, 'tally-test-'));
   const port = await freePort();
   const adminKey = 'test-admin-key-0123456789';
   const url = `http://127.0.0.1:${port}`;
