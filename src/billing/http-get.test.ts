@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { httpGet, MAX_REDIRECTS } from './http-get.js';
 
 /**
  * A local server: `/ok` answers 200, `/to?url=` redirects there, `/loop` redirects to itself,
- * `/hang` never answers.
+ * `/hang` never answers; `/ok-trickle` answers 200 and then a body that never ends, a byte at a
+ * time, and `/ok-flood` one that never ends either, as fast as the connection takes it.
  */
 let server: Server;
 let base: string;
 const seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+/** Body bytes `/ok-flood` has written so far. */
+let floodedBytes = 0;
 
 before(async () => {
   server = createServer((req, res) => {
@@ -21,7 +24,22 @@ before(async () => {
     else if (url.pathname === '/loop') res.writeHead(307, { Location: '/loop' }).end();
     else if (url.pathname === '/ok') res.writeHead(200).end('ok');
     else if (url.pathname === '/hang') req.on('close', () => res.destroy());
-    else res.writeHead(404).end();
+    else if (url.pathname === '/ok-trickle') {
+      res.writeHead(200).write('x');
+      const timer = setInterval(() => res.write('x'), 20);
+      res.on('close', () => clearInterval(timer));
+    } else if (url.pathname === '/ok-flood') {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const flood = () => {
+        while (!res.destroyed) {
+          floodedBytes += chunk.length;
+          if (!res.write(chunk)) return;
+        }
+      };
+      res.on('drain', flood);
+      flood();
+    } else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -110,5 +128,22 @@ describe('GET for the burl relay', () => {
     const result = await httpGet(`${base}/hang`, {}, 200, onlyLoopbackOne);
     assert.ok('error' in result && /abort|timeout/i.test(result.error), JSON.stringify(result));
     assert.equal('permanent' in result && result.permanent, false);
+  });
+
+  it('takes a 2xx as the answer when it arrives, though its body never ends within the time limit', async () => {
+    // The DSP has taken the burl: failing the attempt would send it again, and bill it again.
+    assert.deepEqual(await httpGet(`${base}/ok-trickle`, {}, 300, onlyLoopbackOne), { status: 200 });
+    assert.deepEqual(await httpGet(`${base}/to?url=/ok-trickle`, {}, 300, onlyLoopbackOne), { status: 200 });
+  });
+
+  it('reads no more of an endless body than its cap, closing the connection instead of reading to the time limit', async () => {
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    server.once('request', (_req, res: ServerResponse) => res.on('close', closed));
+    floodedBytes = 0;
+    assert.deepEqual(await httpGet(`${base}/ok-flood`, {}, 3000, onlyLoopbackOne), { status: 200 });
+    await connectionClosed;
+    // The cap and what the sockets' buffers held: far from what loopback carries in 3 s.
+    assert.ok(floodedBytes < 32 * 1024 * 1024, `the DSP wrote ${floodedBytes} bytes before the close`);
   });
 });

@@ -8,6 +8,13 @@ import { EgressRefusedError, guardedLookup } from './egress.js';
 /** Redirects followed before giving up (browsers follow about 20; billing URLs need a few). */
 export const MAX_REDIRECTS = 10;
 
+/**
+ * Most bytes of an answer's body read (and thrown away) before its connection is closed: a short
+ * body is read to its end so that the connection can serve the next burl; a longer one is not
+ * worth the counting thread's time.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
+
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
@@ -22,8 +29,10 @@ const forNow = (error: string): GetResult => ({ error, permanent: false });
 
 /**
  * GETs `url` with `headers`, following redirects (each hop's host checked against `allows`,
- * literal addresses included), within `timeoutMs` for the whole chain, and reads the body to
- * its end. Never throws.
+ * literal addresses included), within `timeoutMs` for the whole chain. The result is the final
+ * answer's status as soon as it arrives: the DSP has taken the burl once it answers 2xx, so a
+ * body that is slow, endless or huge neither delays nor fails the delivery (each body is
+ * discarded, at most `MAX_BODY_BYTES` of it read). Never throws.
  */
 export async function httpGet(
   url: string,
@@ -53,11 +62,11 @@ export async function httpGet(
         const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
         send(target, { method: 'GET', headers, lookup, signal }, resolve).on('error', reject).end();
       });
-      await drain(response);
     } catch (error) {
       if (error instanceof EgressRefusedError) return permanently(error.message);
       return forNow(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     }
+    discard(response);
     const status = response.statusCode ?? 0;
     const location = response.headers.location;
     if (!REDIRECT_STATUSES.has(status) || location === undefined) return { status };
@@ -70,10 +79,15 @@ export async function httpGet(
   }
 }
 
-function drain(response: IncomingMessage): Promise<void> {
-  return new Promise((resolve, reject) => {
-    response.on('error', reject);
-    response.on('end', resolve);
-    response.resume();
+/**
+ * Reads `response`'s body in the background and throws it away, closing the connection once
+ * more than `MAX_BODY_BYTES` came; how the body ends (the time limit may cut it) changes nothing.
+ */
+function discard(response: IncomingMessage): void {
+  let bytes = 0;
+  response.on('error', () => {});
+  response.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > MAX_BODY_BYTES) response.destroy();
   });
 }

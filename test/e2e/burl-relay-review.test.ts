@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
+
+/**
+ * A DSP that takes every burl with a 200 at once and then sends a body that never ends, a byte
+ * every 50 ms, as a DSP streaming its answer (or one whose proxy stalls) does.
+ */
+let dsp: Server;
+let dspUrl: string;
+const billed: string[] = [];
+let tally: TestServer;
+
+before(async () => {
+  dsp = createServer((req, res) => {
+    billed.push(req.url ?? '');
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).write('o');
+    const timer = setInterval(() => res.write('k'), 50);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
+  dspUrl = `http://127.0.0.1:${(dsp.address() as AddressInfo).port}`;
+  // A short time limit and retry interval, so that a relay that waits for the body retries soon.
+  tally = await startServer({ TALLY_BURL_TIMEOUT_MS: '500', TALLY_BURL_RETRY_SECONDS: '1' });
+});
+
+after(async () => {
+  await tally?.dispose();
+  dsp?.closeAllConnections();
+  await new Promise<void>((resolve) => dsp?.close(() => resolve()));
+});
+
+/** Polls `GET /v1/deliveries?status=…` until a delivery whose URL includes `part` is listed. */
+async function listed(status: string, part: string, timeoutMs = 15_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?status=${status}&limit=1000`);
+    const found = page.body.deliveries.find((delivery: any) => delivery.url.includes(part));
+    if (found !== undefined) return found;
+    if (Date.now() > deadline)
+      throw new Error(`no ${status} delivery of ${part}: ${JSON.stringify(page.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('relaying the DSP burl', () => {
+  it('bills the DSP once when it answers 200 with a body slower than the time limit, and marks it delivered', async () => {
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+      wins: [
+        {
+          request: { id: 'slow-body-1', imp: [{ id: '1', banner: {} }], site: {} },
+          seat: 'seat-1',
+          bid: {
+            id: 'b1',
+            impid: '1',
+            price: 2,
+            adm: '<p>ad</p>',
+            burl: `${dspUrl}/bill?auction=\${AUCTION_ID}&price=\${AUCTION_PRICE}`,
+          },
+        },
+      ],
+    });
+    const [win] = registered.body.results;
+    assert.equal(win.ok, true, JSON.stringify(win));
+    const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+    assert.equal(notice.status, 200);
+    const delivery = await listed('delivered', 'auction=slow-body-1');
+    assert.equal(delivery.attempts, 1);
+    assert.deepEqual(billed, ['/bill?auction=slow-body-1&price=2']);
+  });
+});
