@@ -26,11 +26,15 @@ export interface DispatcherOptions {
  * (an address outside the public internet unless allowed, a URL that is not http(s)) is dead at
  * once: burls come from the wins callers send, and Tally must not become their way into the
  * operator's private network. At least once: a lease that expires (crash, restart) makes the
- * delivery due again.
+ * delivery due again. A delivery this dispatcher leases again while its call is still in flight
+ * (the wall clock stepped past the lease, or the thread was held up) is not called a second
+ * time: the call in flight settles it.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** The ids of the deliveries whose call is in flight. */
+  private readonly inFlightIds = new Set<number>();
   private stopped = false;
   private readonly allows: AddressPolicy;
 
@@ -73,7 +77,15 @@ export class BurlDispatcher {
       }
     }
     for (const delivery of leased) {
-      const attempt = this.attempt(delivery).finally(() => this.inFlight.delete(attempt));
+      if (this.inFlightIds.has(delivery.id)) {
+        this.log.warn('burl_lease_outlived', { deliveryId: delivery.id });
+        continue;
+      }
+      this.inFlightIds.add(delivery.id);
+      const attempt = this.attempt(delivery).finally(() => {
+        this.inFlight.delete(attempt);
+        this.inFlightIds.delete(delivery.id);
+      });
       this.inFlight.add(attempt);
     }
     this.schedule(leased.length === free && free > 0 ? 0 : this.options.pollIntervalMs);
