@@ -17,8 +17,15 @@ describe('burl retry policy', () => {
     assert.equal(nextAttemptMs(500, 0, 3 * HOUR_MS), 900_000);
   });
 
-  it('gives up when the next attempt would fall after the deadline', () => {
-    assert.equal(nextAttemptMs(1, 3 * HOUR_MS - 5_000, 3 * HOUR_MS), null);
+  it('makes the last try at the deadline when the next interval would end after it', () => {
+    assert.equal(nextAttemptMs(1, 3 * HOUR_MS - 5_000, 3 * HOUR_MS), 3 * HOUR_MS);
     assert.equal(nextAttemptMs(1, 3 * HOUR_MS - 10_000, 3 * HOUR_MS), 3 * HOUR_MS);
+    // Backing off by 15 minutes, 5 minutes before the deadline: not dead 5 minutes early.
+    assert.equal(nextAttemptMs(20, 3 * HOUR_MS - 5 * 60_000, 3 * HOUR_MS), 3 * HOUR_MS);
+  });
+
+  it('gives up once the deadline has come', () => {
+    assert.equal(nextAttemptMs(1, 3 * HOUR_MS, 3 * HOUR_MS), null);
+    assert.equal(nextAttemptMs(20, 3 * HOUR_MS + 1, 3 * HOUR_MS), null);
   });
 });

@@ -14,9 +14,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 const MINUTE_MS = 60_000;
 
 /**
- * When to try again after failed attempt number `attempts` (1-based), or `null` when the next
- * attempt would fall after the deadline: the delivery is then dead. Every interval for the
- * first minute of retries, then doubling, capped.
+ * When to try again after failed attempt number `attempts` (1-based), made at `nowMs`: every
+ * interval for the first minute of retries, then doubling, capped; never later than the
+ * deadline, so that the last try is at the deadline rather than up to an interval before it.
+ * `null` once the deadline has come: the delivery is then dead.
  */
 export function nextAttemptMs(
   attempts: number,
@@ -30,6 +31,6 @@ export function nextAttemptMs(
     beyond <= 0
       ? policy.firstMinuteIntervalMs
       : Math.min(policy.maxIntervalMs, policy.firstMinuteIntervalMs * 2 ** Math.min(beyond, 30));
-  const nextMs = nowMs + intervalMs;
-  return nextMs > deadlineMs ? null : nextMs;
+  if (nowMs >= deadlineMs) return null;
+  return Math.min(nowMs + intervalMs, deadlineMs);
 }
