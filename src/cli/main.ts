@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
-import { openSqlite } from '../adapters/sqlite/database.js';
+import { openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
@@ -86,7 +86,12 @@ async function serve(config: Config): Promise<number> {
   try {
     tally = await startTally(config, log);
   } catch (error) {
-    if (!(error instanceof DataDirInUseError || error instanceof ListenError)) throw error;
+    if (!(
+      error instanceof DataDirInUseError ||
+      error instanceof ListenError ||
+      error instanceof SchemaTooNewError
+    ))
+      throw error;
     process.stderr.write(`Tally cannot start: ${error.message}\n`);
     return 1;
   }
@@ -120,7 +125,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // A data directory this version cannot use is the operator's to sort out: the message says how.
+    if (error instanceof SchemaTooNewError) process.stderr.write(`Tally cannot run: ${error.message}\n`);
+    else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   },
 );

@@ -6,15 +6,43 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 /** How hard SQLite syncs commits: FULL survives power loss, NORMAL (WAL) survives a process crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
 
-/** Opens (creating if needed) Tally's SQLite database in WAL mode and applies pending migrations. */
+/**
+ * The database's schema is newer than this Tally knows (a newer Tally migrated it): this one
+ * refuses to open it rather than read or write tables whose meaning may have changed.
+ */
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly path: string,
+    /** The number of migrations the database has had. */
+    readonly schemaVersion: number,
+    /** The number of migrations this Tally knows. */
+    readonly knownVersion: number,
+  ) {
+    super(
+      `${path} has schema version ${schemaVersion}, written by a newer Tally; this one knows versions up to ` +
+        `${knownVersion}: run the newer Tally on this data directory (or this one on a copy made before the upgrade)`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+/**
+ * Opens (creating if needed) Tally's SQLite database in WAL mode and applies pending migrations;
+ * throws {@link SchemaTooNewError} for a database a newer Tally migrated.
+ */
 export function openSqlite(path: string, synchronous: SqliteSynchronous = 'FULL'): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  migrate(db);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db, path);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }
 
@@ -29,12 +57,29 @@ export function writeTransaction<T>(db: Database.Database, work: () => T): T {
   return db.transaction(work).immediate();
 }
 
-function migrate(db: Database.Database): void {
-  const applied = db.pragma('user_version', { simple: true }) as number;
-  for (let index = applied; index < SQLITE_MIGRATIONS.length; index++) {
-    db.transaction(() => {
-      db.exec(SQLITE_MIGRATIONS[index] ?? '');
-      db.pragma(`user_version = ${index + 1}`);
-    })();
+/**
+ * Applies the migrations the database has not had, each in its own transaction. The version is
+ * read again under the write lock before each one: another process or thread opening the same
+ * database (`tally create-account` beside a starting server) may have applied it meanwhile.
+ */
+function migrate(db: Database.Database, path: string): void {
+  const schemaVersion = () => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SQLITE_MIGRATIONS.length)
+      throw new SchemaTooNewError(path, version, SQLITE_MIGRATIONS.length);
+    return version;
+  };
+  // Up to date (the usual case): no write lock taken.
+  if (schemaVersion() === SQLITE_MIGRATIONS.length) return;
+  let upToDate = false;
+  while (!upToDate) {
+    upToDate = writeTransaction(db, () => {
+      const version = schemaVersion();
+      const migration = SQLITE_MIGRATIONS[version];
+      if (migration === undefined) return true;
+      db.exec(migration);
+      db.pragma(`user_version = ${version + 1}`);
+      return false;
+    });
   }
 }

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqlite, SchemaTooNewError } from './database.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-migrations-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** How long the other connection holds the write lock over its uncommitted first migration. */
+const HOLD_MS = 500;
+
+describe('the SQLite migrations', () => {
+  it('refuses a database a newer Tally migrated, naming both versions, and leaves it as it was', () => {
+    const path = join(dir, 'newer.db');
+    openSqlite(path).close();
+    const newer = SQLITE_MIGRATIONS.length + 1;
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${newer}`);
+    raw.close();
+    const before = readFileSync(path);
+
+    assert.throws(
+      () => openSqlite(path),
+      (error: unknown) =>
+        error instanceof SchemaTooNewError &&
+        error.schemaVersion === newer &&
+        error.knownVersion === SQLITE_MIGRATIONS.length &&
+        error.message.includes(`schema version ${newer}`),
+    );
+    const reopened = new Database(path, { readonly: true });
+    assert.equal(reopened.pragma('user_version', { simple: true }), newer);
+    reopened.close();
+    assert.deepEqual(readFileSync(path), before);
+  });
+
+  it('applies each migration once when another connection is migrating the same new database', async () => {
+    const path = join(dir, 'concurrent.db');
+    // The other connection (another process's, in real life: `tally create-account` beside a
+    // starting server) has applied the first migration and not committed it yet.
+    const holder = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const Database = require(workerData.module);
+      const db = new Database(workerData.path);
+      db.pragma('journal_mode = WAL');
+      db.exec('BEGIN IMMEDIATE');
+      db.exec(workerData.migration);
+      db.pragma('user_version = 1');
+      parentPort.postMessage('holding');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.holdMs);
+      db.exec('COMMIT');
+      db.close();
+      `,
+      {
+        eval: true,
+        workerData: {
+          module: createRequire(import.meta.url).resolve('better-sqlite3'),
+          path,
+          migration: SQLITE_MIGRATIONS[0],
+          holdMs: HOLD_MS,
+        },
+      },
+    );
+    const exited = once(holder, 'exit');
+    await once(holder, 'message');
+    // Reads the version while the other's first migration is uncommitted, then must wait for it.
+    const db = openSqlite(path);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+      assert.equal(db.prepare('SELECT COUNT(*) FROM events').pluck().get(), 0);
+      assert.equal(db.prepare('SELECT events_below_id FROM prune_progress').pluck().get(), 0);
+    } finally {
+      db.close();
+      await exited;
+    }
+  });
+});
