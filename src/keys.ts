@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
 import { generateKey } from './domain/token.js';
+import { replaceFileDurably } from './lib/durable-file.js';
 
 const KEY_FILE = 'token-keys.json';
 
@@ -37,11 +38,16 @@ function readOrCreate(path: string): { id: number; key: Buffer }[] {
   return parsed.keys.map((entry) => ({ id: entry.id, key: Buffer.from(entry.key, 'base64') }));
 }
 
+/**
+ * Writes the key file whole or not at all, and durably: every token in flight was sealed with one
+ * of these keys, so a file truncated by a failed write (a full disk during rotation) or lost with
+ * the page cache (a power cut after the first start) would leave none of their notices able to count.
+ */
 function write(path: string, entries: { id: number; key: Buffer }[]): void {
   const text = JSON.stringify(
     { keys: entries.map((entry) => ({ id: entry.id, key: entry.key.toString('base64') })) },
     null,
     2,
   );
-  writeFileSync(path, `${text}\n`, { mode: 0o600 });
+  replaceFileDurably(path, `${text}\n`, 0o600);
 }

@@ -1,5 +1,6 @@
-import { closeSync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { syncDirectory } from '../../lib/durable-file.js';
 
 /**
  * Makes every commit of a WAL-mode connection with `synchronous=NORMAL` durable with one
@@ -33,14 +34,5 @@ export class WalSync {
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-  }
-}
-
-function syncDirectory(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/adapters/sqlite/database.js';
+import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
+import { freePort, runCli } from '../support/server.js';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+
+describe('a data directory Tally must not damage', () => {
+  it('refuses to serve a data directory a newer Tally migrated, saying so in one line, and exits 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
+    try {
+      const dbPath = join(dataDir, 'tally.db');
+      openSqlite(dbPath).close();
+      const newer = SQLITE_MIGRATIONS.length + 1;
+      const raw = new Database(dbPath);
+      raw.pragma(`user_version = ${newer}`);
+      raw.close();
+
+      const result = await runCli(['serve'], {
+        TALLY_DATA_DIR: dataDir,
+        TALLY_PORT: String(await freePort()),
+        TALLY_HOST: '127.0.0.1',
+      });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(`^Tally cannot start: .*schema version ${newer}.*newer Tally.*\\n$`),
+      );
+      assert.doesNotMatch(result.stdout, /listens on/);
+      const after = new Database(dbPath, { readonly: true });
+      assert.equal(after.pragma('user_version', { simple: true }), newer);
+      after.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps every token key when rotate-token-key fails partway through writing the key file', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-fails-'));
+    try {
+      assert.equal((await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir })).code, 0);
+      const keyFile = join(dataDir, 'token-keys.json');
+      const before = readFileSync(keyFile, 'utf8');
+      assert.equal((JSON.parse(before) as { keys: unknown[] }).keys.length, 2);
+
+      // The disk refuses the new file's bytes (EFBIG under a zero file-size limit, as ENOSPC
+      // would on a full disk) once the command has read the old keys.
+      const child = spawn(
+        'bash',
+        ['-c', 'ulimit -f 0 && exec "$0" --import tsx src/cli/main.ts rotate-token-key', process.execPath],
+        { cwd: REPO, env: { ...process.env, TALLY_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.notEqual(code, 0, 'the rotation could not have been written');
+      assert.match(stderr, /EFBIG/);
+
+      assert.equal(readFileSync(keyFile, 'utf8'), before);
+      assert.deepEqual(readdirSync(dataDir), ['token-keys.json']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
