@@ -133,6 +133,46 @@ describe('the SQLite ledger', () => {
     reopened.close();
   });
 
+  it('keeps a claim that expired moments ago through the index’s table replacements, for a clock stepped back', () => {
+    const expiresMs = T0 + 600_000;
+    assert.deepEqual(ledger.record([event({ dedupe: { key: 'k', expiresMs } })]), [COUNTED]);
+    // Three seconds after the claim expired, enough new claims that the index replaces its table.
+    const later = expiresMs + 3000;
+    for (let index = 0; index < 64; index++) {
+      const other = event({
+        receivedMs: later,
+        dims: { ...event().dims, auctionId: `other-${index}` },
+        dedupe: { key: `other-${index}`, expiresMs: later + 600_000 },
+      });
+      assert.deepEqual(ledger.record([other]), [COUNTED]);
+    }
+    // Then the clock steps back: a notice received while the claim was live, by that clock.
+    assert.deepEqual(ledger.record([event({ receivedMs: expiresMs, dedupe: { key: 'k', expiresMs } })]), [
+      notCounted('duplicate'),
+    ]);
+  });
+
+  it('still finds, after a restart, a claim that expired before the first batch recorded when no load came first', () => {
+    const path = join(dir, 'restart-record-first.db');
+    const expiresMs = T0 + 600_000;
+    const first = new SqliteLedger(openSqlite(path));
+    first.record([event({ dedupe: { key: 'k', expiresMs } })]);
+    first.close();
+    // A new counting thread is handed batches that waited for it before it loaded its claims:
+    // the first event was received after the claim expired, a later one (the clock stepped back
+    // between them) while it was live.
+    const reopened = new SqliteLedger(openSqlite(path));
+    const afterExpiry = event({
+      receivedMs: expiresMs + 3000,
+      dims: { ...event().dims, auctionId: 'other' },
+      dedupe: { key: 'other', expiresMs: expiresMs + 600_000 },
+    });
+    const whileLive = event({ receivedMs: expiresMs, dedupe: { key: 'k', expiresMs } });
+    assert.deepEqual(reopened.record([afterExpiry, whileLive]), [COUNTED, notCounted('duplicate')]);
+    assert.deepEqual(reopened.countEvents(), { total: 3, counted: 2 });
+    reopened.close();
+  });
+
   it('moves the claims of a database made before claims lived on events onto those events', () => {
     const path = join(dir, 'upgrade.db');
     const old = new Database(path);

@@ -88,7 +88,8 @@ const ROLLUP_DIMS = 15;
 const CURRENCY_DIM = 16;
 
 /**
- * How long before the load time `loadClaims` still loads expired claims: longer than a notice can
+ * How long before the load time `loadClaims` still loads expired claims (and before a batch's
+ * first event the claim index still keeps them, its slots unreused): longer than a notice can
  * wait between being received and being recorded by a counting thread that is starting (well
  * under a second), with room for a clock stepped back a few seconds. Each second of margin costs
  * the memory of a second's counted impressions until the table reuses their slots.
@@ -218,11 +219,16 @@ export class SqliteLedger implements Ledger {
   record(batch: readonly EventRecord[]): Outcome[] {
     const first = batch[0];
     if (first === undefined) return [];
-    const claims = this.liveClaims(first.receivedMs);
+    // Claims that expired up to the margin before this batch's first event are kept, whether the
+    // index is built here (the first batch reached a starting counting thread before `loadClaims`
+    // ran) or reuses their slots and replaces its table below: an event of this batch or a later
+    // one may have been received before that (a clock stepped back) while its claim was live.
+    const keptSinceMs = first.receivedMs - CLAIM_LOAD_MARGIN_MS;
+    const claims = this.liveClaims(keptSinceMs);
     // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
     const { outcomes, newClaims, newDims } = this.recordBatch.immediate(batch, claims);
     // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
-    for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, first.receivedMs);
+    for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, keptSinceMs);
     for (const [key, id] of newDims) this.dimsIds.set(key, id);
     return outcomes;
   }
