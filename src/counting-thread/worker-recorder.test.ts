@@ -34,7 +34,9 @@ function settings(dbPath: string, overrides: Partial<CounterSettings> = {}): Cou
       retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 60_000 },
       privateNetworks: 'deny',
     },
-    retentionDays: 100,
+    // Notices of these tests are received at T0 (2026-11-22); a thread prunes as it starts, so a
+    // shorter retention would prune them once the tests run more than that long after T0.
+    retentionDays: 36_500,
     pruneIntervalMs: 3_600_000,
     ...overrides,
   };
@@ -212,6 +214,32 @@ describe('the counting thread', () => {
       ledger.close();
     } finally {
       await recorder.close();
+    }
+  });
+
+  it('prunes raw notices past the retention as soon as it starts, not only an interval after', async () => {
+    const dbPath = join(dir, 'prune-at-start.db');
+    // The interval is an hour: a Tally restarted more often than that must still prune.
+    const counter = settings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
+    const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    ledger.record([
+      noticeFor('old-bot', threeDaysAgoMs, 'Googlebot/2.1'),
+      noticeFor('old-billed', threeDaysAgoMs),
+      noticeFor('new-billed', Date.now()),
+    ]);
+    assert.deepEqual(ledger.countEvents(), { total: 3, counted: 2 });
+    const recorder = new WorkerRecorder(counter, new Metrics(), silent);
+    try {
+      await recorder.start();
+      const deadlineMs = Date.now() + 5000;
+      while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
+    } finally {
+      await recorder.close();
+      ledger.close();
     }
   });
 

@@ -37,10 +37,9 @@ const metrics: CounterSink = {
   inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),
 };
 const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log);
-const pruneTimer = setInterval(
-  () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS),
-  settings.pruneIntervalMs,
-);
+/** Prunes what is past the retention now. */
+const pruneNow = () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS);
+const pruneTimer = setInterval(pruneNow, settings.pruneIntervalMs);
 pruneTimer.unref();
 
 port.on('message', (first: ToCounter) => {
@@ -144,4 +143,7 @@ setImmediate(() => {
   const liveClaims = ledger.loadClaims(Date.now());
   log.info('claims_loaded', { liveClaims, ms: Math.round(performance.now() - startedMs) });
   send({ type: 'warm' });
+  // A first pass now, not an interval after each start: a Tally restarted (or a counting thread
+  // replaced) more often than that would otherwise never prune.
+  pruneNow();
 });
