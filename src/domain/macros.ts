@@ -46,6 +46,14 @@ const MACRO_PATTERN = new RegExp(
   'g',
 );
 
+/** `${AUCTION_PRICE:SUFFIX}`, a price the exchange encodes (encrypts) for the DSP. */
+const ENCODED_PRICE_PATTERN = /\$\{AUCTION_PRICE:[A-Za-z0-9_.-]+\}/;
+
+/** Whether `text` holds a suffixed price macro such as `${AUCTION_PRICE:BF}`. */
+export function usesEncodedPrice(text: string): boolean {
+  return ENCODED_PRICE_PATTERN.test(text);
+}
+
 const MICROS_PER_UNIT = 1_000_000;
 const DEFAULT_MAX_MICROS = 999_999_999_999;
 

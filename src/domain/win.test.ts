@@ -295,6 +295,17 @@ describe('instrumenting a win', () => {
     ]);
     assert.deepEqual(ok({ ...yen, currency: 'JPY' }).warnings, []);
   });
+
+  it('warns when the burl, nurl or markup asks for an encrypted price and the seat has no price keys', () => {
+    const warning =
+      'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string';
+    const encrypted = 'https://dsp.example/bill?p=${AUCTION_PRICE:BF}';
+    assert.deepEqual(ok(win({ bid: { burl: encrypted } })).warnings, [warning]);
+    assert.deepEqual(ok(win({ bid: { nurl: encrypted } })).warnings, [warning]);
+    assert.deepEqual(ok(win({ bid: { adm: `<img src="${encrypted}">` } })).warnings, [warning]);
+    assert.deepEqual(ok(win({ seat: 'enc-seat', bid: { burl: encrypted } })).warnings, []);
+    assert.deepEqual(ok(win()).warnings, [], 'a plain ${AUCTION_PRICE} needs no keys');
+  });
 });
 
 /** A win whose auction id (`request.id`) is `auctionId`. */

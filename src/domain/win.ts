@@ -2,7 +2,13 @@ import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
 import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
-import { formatMicros, numberToMicros, substituteMacros, substituteMacrosInMarkup } from './macros.js';
+import {
+  formatMicros,
+  numberToMicros,
+  substituteMacros,
+  substituteMacrosInMarkup,
+  usesEncodedPrice,
+} from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
 import { asId, asObject } from './openrtb.js';
@@ -129,7 +135,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     adm: null,
     burl: null,
     noticeUrls: {},
-    warnings: priceWarnings(parsed),
+    warnings: [...priceWarnings(parsed), ...encodedPriceWarnings(parsed, env)],
   };
   const adm = admText(parsed.bid.adm);
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
@@ -216,6 +222,20 @@ function priceWarnings(parsed: ParsedWin): string[] {
     );
   }
   return warnings;
+}
+
+/**
+ * A bid whose burl, nurl or markup asks for the encrypted price (`${AUCTION_PRICE:…}`) while its
+ * seat has no price keys: the DSP would get an empty price there, unbeknown to anyone.
+ */
+function encodedPriceWarnings(parsed: ParsedWin, env: Pick<WinEnvironment, 'priceKeysFor'>): string[] {
+  if (env.priceKeysFor(parsed.seat) !== undefined) return [];
+  const { burl, nurl, adm } = parsed.bid;
+  const texts = [burl, nurl, admText(adm)];
+  if (!texts.some((text) => typeof text === 'string' && usesEncodedPrice(text))) return [];
+  return [
+    `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string`,
+  ];
 }
 
 interface ParsedWin {
