@@ -34,8 +34,45 @@ function readOrCreate(path: string): { id: number; key: Buffer }[] {
     write(path, entries);
     return entries;
   }
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys: { id: number; key: string }[] };
-  return parsed.keys.map((entry) => ({ id: entry.id, key: Buffer.from(entry.key, 'base64') }));
+  return parseKeyFile(path, readFileSync(path, 'utf8'));
+}
+
+/**
+ * The data directory's key file is not one Tally can use (edited by hand, damaged): Tally stops
+ * rather than start with fewer keys (their tokens' notices could never count) or new ones.
+ */
+export class KeyFileError extends Error {
+  constructor(path: string, problem: string) {
+    super(
+      `${path} ${problem}: it must be {"keys": [{"id": <0-255>, "key": "<32-byte key in base64>"}…]}, ` +
+        'each id once, the signing key last; restore it from a backup (tokens sealed with a lost key never count)',
+    );
+    this.name = 'KeyFileError';
+  }
+}
+
+function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new KeyFileError(path, 'is not JSON');
+  }
+  const listed = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(listed) || listed.length === 0) throw new KeyFileError(path, 'lists no keys');
+  const entries: { id: number; key: Buffer }[] = [];
+  for (const entry of listed as unknown[]) {
+    const { id, key } = (entry ?? {}) as { id?: unknown; key?: unknown };
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 255) {
+      throw new KeyFileError(path, `has a key whose id ${JSON.stringify(id)} is not an integer 0-255`);
+    }
+    const bytes =
+      typeof key === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(key) ? Buffer.from(key, 'base64') : undefined;
+    if (bytes?.length !== 32) throw new KeyFileError(path, `has a key ${id} that is not 32 bytes in base64`);
+    if (entries.some((other) => other.id === id)) throw new KeyFileError(path, `lists key id ${id} twice`);
+    entries.push({ id, key: bytes });
+  }
+  return entries;
 }
 
 /**

@@ -5,7 +5,7 @@ import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
 import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
-import { rotateKeyFile } from '../keys.js';
+import { KeyFileError, rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
 import { ListenError, startTally } from '../server.js';
@@ -89,7 +89,8 @@ async function serve(config: Config): Promise<number> {
     if (!(
       error instanceof DataDirInUseError ||
       error instanceof ListenError ||
-      error instanceof SchemaTooNewError
+      error instanceof SchemaTooNewError ||
+      error instanceof KeyFileError
     ))
       throw error;
     process.stderr.write(`Tally cannot start: ${error.message}\n`);
@@ -125,8 +126,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    // A data directory this version cannot use is the operator's to sort out: the message says how.
-    if (error instanceof SchemaTooNewError) process.stderr.write(`Tally cannot run: ${error.message}\n`);
+    // A data directory Tally cannot use is the operator's to sort out: the message says how.
+    if (error instanceof SchemaTooNewError || error instanceof KeyFileError)
+      process.stderr.write(`Tally cannot run: ${error.message}\n`);
     else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   },

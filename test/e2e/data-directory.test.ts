@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -37,6 +37,26 @@ describe('a data directory Tally must not damage', () => {
       const after = new Database(dbPath, { readonly: true });
       assert.equal(after.pragma('user_version', { simple: true }), newer);
       after.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to serve with a damaged token key file, saying what is wrong in one line, and exits 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-damaged-keys-'));
+    try {
+      writeFileSync(join(dataDir, 'token-keys.json'), '{"keys": [');
+      const result = await runCli(['serve'], {
+        TALLY_DATA_DIR: dataDir,
+        TALLY_PORT: String(await freePort()),
+        TALLY_HOST: '127.0.0.1',
+      });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        /^Tally cannot start: .*token-keys\.json is not JSON: .*restore it from a backup.*\n$/,
+      );
+      assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), '{"keys": [');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
