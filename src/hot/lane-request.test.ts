@@ -40,7 +40,24 @@ describe('reading a notice head in the notice lane', () => {
     assert.equal(readLaneRequest('GET /n/t HTTP/1.0\r\nConnection: keep-alive, close')?.keepAlive, true);
   });
 
+  it('reads Proxy-Connection as llhttp does: close ends an HTTP/1.1 connection, keep-alive keeps an HTTP/1.0 one', () => {
+    assert.equal(
+      readLaneRequest('GET /n/t HTTP/1.1\r\nHost: t\r\nProxy-Connection: close')?.keepAlive,
+      false,
+    );
+    assert.equal(
+      readLaneRequest('GET /n/t HTTP/1.1\r\nHost: t\r\nproxy-connection: te, Close')?.keepAlive,
+      false,
+    );
+    assert.equal(readLaneRequest('GET /n/t HTTP/1.0\r\nProxy-Connection: keep-alive')?.keepAlive, true);
+  });
+
   const leftToNodeHttp: [string, string][] = [
+    ['a Connection option followed by a tab', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: close\t'],
+    ['a Connection option followed by a space', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection:close '],
+    ['a space before a comma in Connection', 'GET /n/t HTTP/1.0\r\nConnection: keep-alive ,te'],
+    ['a Proxy-Connection option followed by a tab', 'GET /n/t HTTP/1.0\r\nProxy-Connection: keep-alive\t'],
+    ['a Proxy-Connection upgrade', 'GET /n/t HTTP/1.1\r\nHost: t\r\nProxy-Connection: upgrade'],
     ['another path', 'GET /v1/reports HTTP/1.1\r\nHost: t'],
     ['a tracker hit', 'GET /imptr?id=1 HTTP/1.1\r\nHost: t'],
     ['another method', 'POST /n/t HTTP/1.1\r\nHost: t'],
@@ -116,6 +133,64 @@ describe('the notice lane reads what node:http reads', () => {
           },
         ),
         { numRuns: 150 },
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+/** Connection option lists as clients spell them, and as they could: spaces, tabs, odd bytes. */
+const connectionValue = fc.oneof(
+  fc.constantFrom('close', 'keep-alive', 'Keep-Alive', 'te, close', 'close,te', 'x, keep-alive', ''),
+  fc.string({
+    unit: fc.constantFrom('close', 'keep-alive', 'te', ',', ' ', '\t', 'x', '\xa0', ';'),
+    maxLength: 6,
+  }),
+);
+
+describe('the notice lane keeps a connection as node:http does', () => {
+  it('keeps it open or closes it as node:http does, whatever the Connection and Proxy-Connection values', async () => {
+    const seen: IncomingMessage[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req);
+      res.writeHead(200, { 'Content-Length': '0' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
+          fc.array(
+            fc.tuple(fc.constantFrom('Connection', 'Proxy-Connection', 'proxy-connection'), connectionValue),
+            {
+              minLength: 1,
+              maxLength: 3,
+            },
+          ),
+          async (version, headers) => {
+            const lines = [`GET /n/t ${version}`, 'Host: tally.test'];
+            for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+            const head = lines.join('\r\n');
+            const lane = readLaneRequest(head);
+            // A value the lane cannot read as every llhttp does goes to node:http, which decides.
+            if (lane === undefined) return;
+            const node = await throughNodeHttp(port, head, seen);
+            assert.equal(lane.keepAlive, node.keepAlive, `keep-alive of ${JSON.stringify(head)}`);
+          },
+        ),
+        {
+          numRuns: 300,
+          examples: [
+            ['HTTP/1.1', [['Proxy-Connection', 'close']]],
+            ['HTTP/1.0', [['Proxy-Connection', 'keep-alive']]],
+            ['HTTP/1.1', [['Connection', 'close\t']]],
+            ['HTTP/1.0', [['Connection', 'keep-alive\t']]],
+          ],
+        },
       );
     } finally {
       server.closeAllConnections();

@@ -20,12 +20,21 @@ const NOTICE_TARGET = /^\/n\/[\x21-\x7e]*$/;
  * engine try the end of the line at every character of a 100-character User-Agent.
  */
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*)$/;
+/**
+ * A `Connection` (or `Proxy-Connection`) value whose options every llhttp reads alike: tokens
+ * separated by commas, spaces only after a comma, nothing after the last token. llhttp's reading
+ * of whitespace after an option changed between its versions (before 9.4.2, e.g. the 9.3.1 of Node 20,
+ * `close` followed by a tab kept the connection alive), so any other spelling goes to node:http,
+ * which decides as the llhttp it runs.
+ */
+const PLAIN_CONNECTION_VALUE = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:, *[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*)?$/;
 
 /**
  * Reads a request head (the request line and header lines, without the blank line that ends
  * them, decoded as latin1) when it is one the notice lane serves: `GET` or `HEAD` of `/n/…` in
  * HTTP/1.1 with one `Host`, or HTTP/1.0; every line well formed; no body (no `Content-Length`
- * or `Transfer-Encoding`); no `Upgrade` or `Expect`. For anything else it answers `undefined`
+ * or `Transfer-Encoding`); no `Upgrade` or `Expect`; `Connection` and `Proxy-Connection` (which
+ * llhttp reads alike) in their plain spelling. For anything else it answers `undefined`
  * and the connection goes to node:http, which answers whatever it is, errors included; so this
  * reader only has to be strict, never complete.
  */
@@ -62,7 +71,10 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
       case 'upgrade':
       case 'expect':
         return undefined;
+      // llhttp reads Proxy-Connection as it reads Connection.
       case 'connection':
+      case 'proxy-connection':
+        if (!PLAIN_CONNECTION_VALUE.test(match[2] ?? '')) return undefined;
         for (const option of value.toLowerCase().split(',')) {
           const token = option.trim();
           if (token === 'close') close = true;
