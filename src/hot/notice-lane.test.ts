@@ -30,6 +30,8 @@ interface Harness {
   laneSaw: string[];
   /** Requests node:http served, as `METHOD target`. */
   httpSaw: string[];
+  /** How many connections the server holds open. */
+  connections: () => Promise<number>;
 }
 
 /** A node:http server (answering `ok` to anything) with the notice lane in front of it. */
@@ -56,7 +58,11 @@ async function withLane(
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    await run({ port: (server.address() as AddressInfo).port, lane, laneSaw, httpSaw });
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((error, count) => (error === null ? resolve(count) : reject(error))),
+      );
+    await run({ port: (server.address() as AddressInfo).port, lane, laneSaw, httpSaw, connections });
   } finally {
     lane.close();
     server.closeAllConnections();
@@ -76,8 +82,9 @@ class Client {
   readonly closed: Promise<void>;
   private readonly socket: Socket;
 
-  constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1');
+  /** `allowHalfOpen`: the client may still send once the server has ended its side. */
+  constructor(port: number, allowHalfOpen = false) {
+    this.socket = connect({ port, host: '127.0.0.1', allowHalfOpen });
     this.socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
     this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
   }
@@ -339,6 +346,55 @@ describe('the notice lane', () => {
       assert.equal(envelope.error.code, 'REQUEST_TIMEOUT');
       assert.equal(envelope.error.requestId, answer?.headers.get('x-request-id'));
       assert.deepEqual(laneSaw, []);
+    });
+  });
+
+  it('reads nothing more on a connection it answered 408: the rest of that head, or a notice after it, is not served', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw, connections }) => {
+      const client = new Client(port, true);
+      client.write('GET /n/late HTTP/1.1\r\nHost: tally.test\r\n');
+      assert.equal((await client.answers(1))[0]?.status, 408);
+      client.write('\r\n' + get('/n/after'));
+      client.end();
+      await client.closed;
+      // The server reads what the client sent before its end, then closes its side too.
+      for (let waited = 0; (await connections()) > 0 && waited < 5000; waited += 5)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepEqual(laneSaw, []);
+      assert.deepEqual(httpSaw, []);
+      assert.equal((await client.answers(1)).length, 1, 'nothing is written after the 408');
+    });
+  });
+
+  it('serves notices with line breaks before and between them, which llhttp skips, itself', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
+      const client = new Client(port);
+      client.write('\r\n' + get('/n/a') + '\r\n\r\n' + get('/n/b') + '\n');
+      const answers = await client.answers(2);
+      assert.deepEqual(
+        answers.map((answer) => answer.headers.get('location')),
+        ['/n/a', '/n/b'],
+      );
+      assert.deepEqual(laneSaw, ['/n/a', '/n/b']);
+      assert.deepEqual(httpSaw, []);
+      client.destroy();
+    });
+  });
+
+  it('does not answer 408 to a line break a client sends after its notice, and serves its next notice', async () => {
+    await withLane(echo, async ({ port }) => {
+      const client = new Client(port);
+      client.write(get('/n/a') + '\r\n');
+      await client.answers(1);
+      // Idle past the head timeout: node:http would wait for the next request all along.
+      await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
+      client.write(get('/n/b'));
+      const answers = await client.answers(2);
+      assert.deepEqual(
+        answers.map((answer) => `${answer.status} ${answer.headers.get('location')}`),
+        ['302 /n/a', '302 /n/b'],
+      );
+      client.destroy();
     });
   });
 

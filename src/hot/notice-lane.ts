@@ -152,14 +152,14 @@ class LaneConnection {
       data = Buffer.concat([...this.partial, chunk]);
       this.clearPartial();
     }
-    let offset = 0;
+    let offset = skipLineBreaks(data, 0);
     for (let end = data.indexOf(HEAD_END, offset); end !== -1; end = data.indexOf(HEAD_END, offset)) {
       const request =
         end - offset > this.lane.options.maxHeadBytes
           ? undefined
           : readLaneRequest(data.toString('latin1', offset, end));
       if (request === undefined) return this.handOver(data.subarray(offset));
-      offset = end + HEAD_END.length;
+      offset = skipLineBreaks(data, end + HEAD_END.length);
       this.answer(request);
       if (!request.keepAlive) return this.closeWhenAnswered();
     }
@@ -237,7 +237,11 @@ class LaneConnection {
   private timeOutPartial(): void {
     this.partialTimer = undefined;
     if (this.owed.length > 0) return this.closeWhenAnswered();
-    // As node:http answers a head too slow, through the server's `clientError` listener.
+    // As node:http answers a head too slow, through the server's `clientError` listener. What
+    // follows is read and dropped: the client was told its request was not served, so the rest
+    // of it (or a request after it) must not be counted, with an answer that could not be written.
+    this.ending = true;
+    this.clearPartial();
     this.socket.end(clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT', this.lane.options.maxHeadBytes));
   }
 
@@ -253,6 +257,17 @@ class LaneConnection {
     this.clearPartial();
     this.lane.release(this);
   }
+}
+
+/**
+ * The offset of the first byte at or after `offset` that is neither CR nor LF: llhttp skips any
+ * line breaks before a request (some clients end a request with an extra CRLF), so the lane
+ * does too, rather than wait for them to become a head and answer 408.
+ */
+function skipLineBreaks(data: Buffer, offset: number): number {
+  let at = offset;
+  while (at < data.length && (data[at] === CARRIAGE_RETURN || data[at] === LINE_FEED)) at++;
+  return at;
 }
 
 /**
