@@ -90,6 +90,21 @@ describe('invalid traffic', () => {
     assert.equal(!built.ok && built.errors.length, 4);
   });
 
+  it('refuses a block-list entry whose prefix length is not one to three digits, rather than block every address', () => {
+    // Number('') is 0: '203.0.113.0/' read as /0 blocked every IPv4 and IPv6 notice.
+    const entries = [
+      '203.0.113.0/',
+      '2001:db8::/',
+      '203.0.113.0/0x18',
+      '203.0.113.0/1e1',
+      '203.0.113.0/24/8',
+    ];
+    const built = buildIvtFilter([], entries);
+    assert.equal(built.ok, false);
+    assert.equal(!built.ok && built.errors.length, entries.length);
+    assert.equal(buildIvtFilter([], ['203.0.113.0/24', '2001:db8::/32', '192.0.2.1']).ok, true);
+  });
+
   it('judges a server-to-server notice by the device it names in X-Device-IP and X-Device-User-Agent', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
     const req = request({
@@ -111,6 +126,27 @@ describe('invalid traffic', () => {
         rule: 'blocked_ip',
       });
     }
+  });
+
+  it('rejects a blocked address at any X-Forwarded-For hop: behind a proxy, the client it saw is the last one', () => {
+    const filter = filterOf([], ['203.0.113.0/24', '2001:db8::/32']);
+    const proxy = '10.0.0.2';
+    for (const forwarded of [
+      '198.51.100.1, 203.0.113.9',
+      '198.51.100.1,10.0.0.7, 2001:db8::5',
+      '203.0.113.9',
+    ]) {
+      const req = request({ 'x-forwarded-for': forwarded }, 'GET', proxy);
+      assert.deepEqual(screen(req, filter), {
+        outcome: 'not_counted',
+        reason: 'invalid_traffic',
+        rule: 'blocked_ip',
+      });
+    }
+    assert.equal(
+      screen(request({ 'x-forwarded-for': '198.51.100.1, 192.0.2.8' }, 'GET', proxy), filter),
+      undefined,
+    );
   });
 
   it('falls back to the first X-Forwarded-For hop when X-Device-IP is absent', () => {

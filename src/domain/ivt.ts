@@ -29,6 +29,9 @@ export interface IvtFilter {
   blockedIpCount: number;
 }
 
+/** A CIDR prefix length as written: one to three decimal digits. */
+const PREFIX_LENGTH = /^[0-9]{1,3}$/;
+
 /** Builds a filter from configuration text; every bad entry is reported at once. */
 export function buildIvtFilter(
   userAgentPatterns: readonly string[],
@@ -45,11 +48,13 @@ export function buildIvtFilter(
   }
   const blockedIps = new BlockList();
   for (const entry of blockedCidrs) {
-    const [address = '', prefixText] = entry.trim().split('/');
+    const [address = '', prefixText, ...rest] = entry.trim().split('/');
     const family = isIP(address);
-    const prefix = prefixText === undefined ? (family === 6 ? 128 : 32) : Number(prefixText);
     const maxPrefix = family === 6 ? 128 : 32;
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
+    // A prefix length is decimal digits: Number('') is 0, so '203.0.113.0/' would block every address.
+    const prefix =
+      prefixText === undefined ? maxPrefix : PREFIX_LENGTH.test(prefixText) ? Number(prefixText) : Number.NaN;
+    if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
       errors.push(
         `blocked IP entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
       );
@@ -104,11 +109,21 @@ function screenDevice(device: Device, filter: IvtFilter): IvtRule | undefined {
 }
 
 /**
- * The TCP peer itself is screened too: a blocked address cannot escape the list by naming
- * another device in `X-Device-IP` or `X-Forwarded-For`.
+ * The TCP peer itself is screened too, and every `X-Forwarded-For` hop: a blocked address cannot
+ * escape the list by naming another device in `X-Device-IP` or `X-Forwarded-For`. Behind a proxy
+ * or load balancer the peer is the proxy, and the client it saw is the hop it appended last,
+ * after any the client wrote itself.
  */
 function screenPeer(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
-  return isBlockedIp(unmapIpv4(request.remoteAddress), filter) ? 'blocked_ip' : undefined;
+  if (filter.blockedIpCount === 0) return undefined;
+  if (isBlockedIp(unmapIpv4(request.remoteAddress), filter)) return 'blocked_ip';
+  const forwarded = header(request, 'x-forwarded-for');
+  if (forwarded === undefined) return undefined;
+  for (const hop of forwarded.split(',')) {
+    const ip = validIp(hop);
+    if (ip !== undefined && isBlockedIp(ip, filter)) return 'blocked_ip';
+  }
+  return undefined;
 }
 
 function isBlockedIp(ip: string, filter: IvtFilter): boolean {
