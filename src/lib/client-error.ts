@@ -14,8 +14,8 @@ interface ClientErrorAnswer {
  * Answers a request node:http could not read (malformed, a head too large, a head too slow)
  * with the API's error envelope, where node:http would answer an empty 400/431/408, then closes
  * the connection. The answers owed to the requests read before it on the connection go out
- * first, in order; nothing is written when the peer has gone. Install as the server's
- * `clientError` listener.
+ * first, in order; nothing is written when the peer has gone, and no request after it is served.
+ * Install as the server's `clientError` listener.
  */
 export function answerClientError(
   error: Error & { code?: string },
@@ -49,7 +49,17 @@ export function answerClientError(
       return;
     }
   }
-  socket.end(clientErrorResponse(error.code, maxHeadBytes));
+  const answer = clientErrorResponse(error.code, maxHeadBytes);
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // The parser is not in error after a head too slow: were the connection read on, the rest of
+    // that head (or a request after it) would be served, with an answer that could not be written.
+    // So it is closed once written, as node:http closes it.
+    socket.end(answer, () => socket.destroy());
+    return;
+  }
+  // After a parse error the parser reads nothing more; reading on until the peer closes keeps its
+  // unread bytes from resetting the connection before it reads the answer.
+  socket.end(answer);
 }
 
 /** Connections whose error waits for the answer to an earlier request. */
