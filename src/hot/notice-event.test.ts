@@ -138,4 +138,26 @@ describe('noticeEvent', () => {
     assert.equal(event.outcome.outcome, 'counted');
     assert.equal(event.delivery?.url, `https://dsp.example/bill?p=1&mbr=0.8&ts=${receivedMs}`);
   });
+
+  it('relays a burl until three hours after the auction, or after the notice when the TTL is longer', () => {
+    const ring = testKeyRing();
+    const HOUR_MS = 3_600_000;
+    const deadlineOf = (ttlSeconds: number, receivedMs: number) =>
+      noticeEvent(
+        {
+          token: sealToken(bannerClaims({ ttlSeconds, dspBurl: 'https://dsp.example/bill' }), ring),
+          query: '',
+          method: 'GET',
+          headers: { 'user-agent': CHROME },
+          remoteAddress: '203.0.113.9',
+          receivedMs,
+        },
+        { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+      ).event.delivery?.deadlineMs;
+    // bannerClaims are won at T0.
+    assert.equal(deadlineOf(600, T0 + 5_000), T0 + 3 * HOUR_MS);
+    assert.equal(deadlineOf(3 * 3600, T0 + 2 * HOUR_MS), T0 + 3 * HOUR_MS);
+    // A day's TTL (a TALLY_RULES override): a notice 20 hours on gets three hours of its own.
+    assert.equal(deadlineOf(24 * 3600, T0 + 20 * HOUR_MS), T0 + 23 * HOUR_MS);
+  });
 });

@@ -12,7 +12,10 @@ import type { EventRecord } from '../ports/ledger.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { isSafeRedirectTarget } from './responses.js';
 
-/** The DSP's burl is relayed until three hours after the auction. */
+/**
+ * The DSP's burl is relayed until three hours after the auction; or, for an impression whose TTL
+ * is longer than that (a `TALLY_RULES` override), until three hours after its notice arrived.
+ */
 export const DELIVERY_WINDOW_MS = 3 * HOUR_MS;
 
 /** What deciding a notice needs besides the request. */
@@ -84,7 +87,9 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   if (claims !== undefined) {
     event.dedupe = { key: impressionKey(claims), expiresMs: claims.auctionTimeMs + claims.ttlSeconds * 1000 };
     if (dspBurl !== '' && !relayByRedirect) {
-      event.delivery = { url: dspBurl, deadlineMs: claims.auctionTimeMs + DELIVERY_WINDOW_MS };
+      // A TTL longer than the window lets a notice count after it: it gets the window of its own.
+      const windowFromMs = claims.ttlSeconds * 1000 > DELIVERY_WINDOW_MS ? nowMs : claims.auctionTimeMs;
+      event.delivery = { url: dspBurl, deadlineMs: windowFromMs + DELIVERY_WINDOW_MS };
     }
   }
   return { event, redirectIfCounted: relayByRedirect ? dspBurl : '' };
