@@ -94,6 +94,49 @@ describe('deciding a notice', () => {
     });
   });
 
+  it("counts app and CTV notices and burls fired by apps', players' and servers' HTTP stacks, which the bot list flags, but not declared robots", () => {
+    const appVideo = {
+      ...webBanner,
+      kind: 'vast',
+      method: 'vast',
+      format: 'video',
+      channel: 'app',
+      ttlSeconds: 10800,
+    } as const;
+    const ctvVideo = { ...appVideo, channel: 'ctv' } as const;
+    const appNative = {
+      ...webBanner,
+      kind: 'native',
+      method: 'native',
+      format: 'native',
+      channel: 'app',
+      ttlSeconds: 300,
+    } as const;
+    const burl = { ...webBanner, kind: 'burl', method: 'burl', ttlSeconds: 10800 } as const;
+    const agent = (userAgent: string) => ({ ...browser, headers: { 'user-agent': userAgent } });
+    const botRule = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' };
+    for (const [claims, userAgent] of [
+      [appNative, 'okhttp/4.12.0'],
+      [appVideo, 'ExoPlayerLib/2.18.1'],
+      [appVideo, 'GoogleInteractiveMediaAds/3.29.0 (Linux; U; Android 12)'],
+      [appVideo, 'UnityPlayer/2021.3.1f1 (UnityWebRequest/1.0, libcurl/7.80.0-DEV)'],
+      [ctvVideo, 'okhttp/3.12.1'],
+      [burl, 'Go-http-client/1.1'],
+      [burl, 'Apache-HttpClient/4.5.13 (Java/11)'],
+      [burl, 'curl/8.0'],
+    ] as const) {
+      assert.deepEqual(
+        decide(claims, 1, agent(userAgent)),
+        { outcome: 'counted' },
+        `${claims.channel} ${claims.kind} by ${userAgent}`,
+      );
+    }
+    // A browser renders web markup: there the same stacks are bots, as are declared robots anywhere.
+    assert.deepEqual(decide(webBanner, 1, agent('okhttp/4.12.0')), botRule);
+    assert.deepEqual(decide(appVideo, 1, agent('Googlebot/2.1 (+http://www.google.com/bot.html)')), botRule);
+    assert.deepEqual(decide(burl, 1, agent('curl/8.0 (compatible; MyCrawler/1.0)')), botRule);
+  });
+
   it('answers invalid_token for garbage, a changed byte and a foreign key, without throwing', () => {
     const token = sealToken(webBanner, ring);
     const foreign = testKeyRing();

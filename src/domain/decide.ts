@@ -43,7 +43,9 @@ function decideOpened(
   filter: IvtFilter,
 ): Outcome {
   if (claims.test || isPreviewQuery(query)) return notCounted('preview');
-  const screened = screenRequest(request, device, filter);
+  // Web markup is rendered by a browser; anything else, and every burl, by an app or a server.
+  const notifier = claims.channel === 'web' && claims.kind !== 'burl' ? 'browser' : 'app';
+  const screened = screenRequest(request, device, filter, notifier);
   if (screened !== undefined) return screened;
   if (claims.kind !== claims.method) return notCounted('not_billing_method');
   if (nowMs - claims.auctionTimeMs > claims.ttlSeconds * 1000) return notCounted('late');

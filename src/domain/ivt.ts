@@ -91,19 +91,44 @@ export function readDevice(request: HitRequest): Device {
 }
 
 /**
- * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
- * prefetch/prerender, empty User-Agent, known bots, configured patterns, blocked IPs.
+ * Who fires a notice: a `browser` (markup on a web page, a tracker on a page), or an `app`: an
+ * app's SDK, a video player, a CTV device, or a server firing a burl. Their HTTP stacks name
+ * themselves in ways the bot list, made for browsers' traffic, takes for bots.
  */
-export function screenRequest(request: HitRequest, device: Device, filter: IvtFilter): Outcome | undefined {
+export type Notifier = 'browser' | 'app';
+
+/**
+ * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots:
+ * okhttp (Android apps), ExoPlayer, Google's IMA SDK, Unity, and the clients publishers'
+ * servers fire burls with (Go, Java, Apache HttpClient, curl, Python, axios, node-fetch, undici).
+ */
+const APP_HTTP_CLIENT =
+  /^(?:okhttp|ExoPlayerLib|com\.google\.android\.exoplayer2|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|axios|node-fetch|undici)\b/i;
+/** A User-Agent that declares a robot, whatever HTTP stack it names first. */
+const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
+
+/**
+ * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
+ * prefetch/prerender, empty User-Agent, known bots (an app's or server's HTTP stack is not one
+ * when the `notifier` is an app), configured patterns, blocked IPs.
+ */
+export function screenRequest(
+  request: HitRequest,
+  device: Device,
+  filter: IvtFilter,
+  notifier: Notifier = 'browser',
+): Outcome | undefined {
   if (request.method === 'HEAD') return invalidTraffic('head_request');
   if (isPrefetch(request)) return notCounted('prefetch');
-  const rule = screenDevice(device, filter) ?? screenPeer(request, filter);
+  const rule = screenDevice(device, filter, notifier) ?? screenPeer(request, filter);
   return rule === undefined ? undefined : invalidTraffic(rule);
 }
 
-function screenDevice(device: Device, filter: IvtFilter): IvtRule | undefined {
+function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): IvtRule | undefined {
   if (device.userAgent.trim() === '') return 'empty_user_agent';
-  if (isKnownBot(device.userAgent)) return 'bot_user_agent';
+  if (isKnownBot(device.userAgent) && !(notifier === 'app' && isAppHttpClient(device.userAgent))) {
+    return 'bot_user_agent';
+  }
   if (filter.userAgentPatterns.some((pattern) => pattern.test(device.userAgent))) return 'blocked_user_agent';
   return isBlockedIp(device.ip, filter) ? 'blocked_ip' : undefined;
 }
@@ -139,6 +164,10 @@ function isPrefetch(request: HitRequest): boolean {
     if (value !== undefined && /prefetch|prerender|preview|instant/.test(value)) return true;
   }
   return false;
+}
+
+function isAppHttpClient(userAgent: string): boolean {
+  return APP_HTTP_CLIENT.test(userAgent) && !DECLARED_ROBOT.test(userAgent);
 }
 
 /** Most User-Agents whose bot verdict is remembered; real traffic repeats a few thousand agents. */
