@@ -90,6 +90,15 @@ describe('invalid traffic', () => {
     assert.equal(!built.ok && built.errors.length, 4);
   });
 
+  it('refuses a User-Agent pattern that matches every agent (it matches the empty string), rather than count nothing', () => {
+    for (const pattern of ['', '.*', 'bot|']) {
+      const built = buildIvtFilter([pattern], []);
+      assert.equal(built.ok, false, pattern);
+      if (!built.ok) assert.match(built.errors[0] ?? '', /matches every User-Agent/);
+    }
+    assert.equal(buildIvtFilter(['MyScanner', '^Wget'], []).ok, true);
+  });
+
   it('refuses a block-list entry whose prefix length is not one to three digits, rather than block every address', () => {
     // Number('') is 0: '203.0.113.0/' read as /0 blocked every IPv4 and IPv6 notice.
     const entries = [

@@ -40,11 +40,21 @@ export function buildIvtFilter(
   const errors: string[] = [];
   const patterns: RegExp[] = [];
   for (const pattern of userAgentPatterns) {
+    let compiled: RegExp;
     try {
-      patterns.push(new RegExp(pattern, 'i'));
+      compiled = new RegExp(pattern, 'i');
     } catch {
       errors.push(`User-Agent pattern ${JSON.stringify(pattern)} is not a valid regular expression`);
+      continue;
     }
+    // One that matches the empty string matches every User-Agent: no notice would ever count.
+    if (compiled.test('')) {
+      errors.push(
+        `User-Agent pattern ${JSON.stringify(pattern)} matches every User-Agent; give a part of the agents to block`,
+      );
+      continue;
+    }
+    patterns.push(compiled);
   }
   const blockedIps = new BlockList();
   for (const entry of blockedCidrs) {
