@@ -101,16 +101,8 @@ const headerValue = fc.stringMatching(
 const connectionOption = fc.constantFrom('close', 'keep-alive', 'Keep-Alive', 'CLOSE', 'te', 'foo');
 
 describe('the notice lane reads what node:http reads', () => {
-  it('gives the same raw headers, method, target and keep-alive for any well-formed notice head', async () => {
-    const seen: IncomingMessage[] = [];
-    const server = createServer((req, res) => {
-      seen.push(req);
-      res.writeHead(200, { 'Content-Length': '0' });
-      res.end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    try {
+  it('gives the same raw headers, method, target and keep-alive for any well-formed notice head', () =>
+    withNodeHttp(async (port, seen) => {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom('GET', 'HEAD'),
@@ -134,11 +126,7 @@ describe('the notice lane reads what node:http reads', () => {
         ),
         { numRuns: 150 },
       );
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
+    }));
 });
 
 /** Connection option lists as clients spell them, and as they could: spaces, tabs, odd bytes. */
@@ -151,16 +139,8 @@ const connectionValue = fc.oneof(
 );
 
 describe('the notice lane keeps a connection as node:http does', () => {
-  it('keeps it open or closes it as node:http does, whatever the Connection and Proxy-Connection values', async () => {
-    const seen: IncomingMessage[] = [];
-    const server = createServer((req, res) => {
-      seen.push(req);
-      res.writeHead(200, { 'Content-Length': '0' });
-      res.end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    try {
+  it('keeps it open or closes it as node:http does, whatever the Connection and Proxy-Connection values', () =>
+    withNodeHttp(async (port, seen) => {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
@@ -192,14 +172,27 @@ describe('the notice lane keeps a connection as node:http does', () => {
           ],
         },
       );
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
+    }));
 });
 
 /** Sends `head` to the node:http server on `port` and says what it read and whether it kept the connection. */
+/** Runs `check` against a node:http server on loopback that answers 200 and keeps every request it read. */
+async function withNodeHttp(check: (port: number, seen: IncomingMessage[]) => Promise<void>): Promise<void> {
+  const seen: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req);
+    res.writeHead(200, { 'Content-Length': '0' });
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await check((server.address() as AddressInfo).port, seen);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
 async function throughNodeHttp(
   port: number,
   head: string,
