@@ -12,6 +12,15 @@ import { freePort, runCli } from '../support/server.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
+/** Runs `tally serve` on `dataDir` and a free port, until it exits (these tests expect it to refuse). */
+async function serve(dataDir: string) {
+  return runCli(['serve'], {
+    TALLY_DATA_DIR: dataDir,
+    TALLY_PORT: String(await freePort()),
+    TALLY_HOST: '127.0.0.1',
+  });
+}
+
 describe('a data directory Tally must not damage', () => {
   it('refuses to serve a data directory a newer Tally migrated, saying so in one line, and exits 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
@@ -23,11 +32,7 @@ describe('a data directory Tally must not damage', () => {
       raw.pragma(`user_version = ${newer}`);
       raw.close();
 
-      const result = await runCli(['serve'], {
-        TALLY_DATA_DIR: dataDir,
-        TALLY_PORT: String(await freePort()),
-        TALLY_HOST: '127.0.0.1',
-      });
+      const result = await serve(dataDir);
       assert.equal(result.code, 1, result.stdout + result.stderr);
       assert.match(
         result.stderr,
@@ -46,11 +51,7 @@ describe('a data directory Tally must not damage', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-damaged-keys-'));
     try {
       writeFileSync(join(dataDir, 'token-keys.json'), '{"keys": [');
-      const result = await runCli(['serve'], {
-        TALLY_DATA_DIR: dataDir,
-        TALLY_PORT: String(await freePort()),
-        TALLY_HOST: '127.0.0.1',
-      });
+      const result = await serve(dataDir);
       assert.equal(result.code, 1, result.stdout + result.stderr);
       assert.match(
         result.stderr,
