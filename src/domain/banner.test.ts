@@ -41,6 +41,23 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     );
   });
 
+  it('never puts them inside a quoted attribute value that holds </body>, such as an iframe srcdoc document', () => {
+    const framed = '<iframe srcdoc="<html><body><p>ad</p></body></html>" width="300" height="250"></iframe>';
+    assert.equal(appendToHtml(framed, [TAG]), `${framed}${TAG}`);
+    const titled = "<body><div title='</body>'>ad</div></body>";
+    assert.equal(appendToHtml(titled, [TAG]), `<body><div title='</body>'>ad</div>${TAG}</body>`);
+  });
+
+  it('closes a start tag the markup leaves open before appending, so that the tags are not read as its attributes', () => {
+    assert.equal(
+      appendToHtml('<div>ad</div><img src="a.png"', [TAG]),
+      `<div>ad</div><img src="a.png">${TAG}`,
+    );
+    assert.equal(appendToHtml('<a href="https://x', [TAG]), `<a href="https://x">${TAG}`);
+    assert.equal(appendToHtml("<p title='ad", [TAG]), `<p title='ad'>${TAG}`);
+    assert.equal(appendToHtml('<script src="x.js"', [TAG]), `<script src="x.js"></script>${TAG}`);
+  });
+
   it('closes a comment or script the markup leaves open before appending, so that the tags are not read as its text', () => {
     assert.equal(appendToHtml('<body>ad<!-- </body>', [TAG]), `<body>ad<!-- </body>-->${TAG}`);
     assert.equal(appendToHtml('<body><SCRIPT>x</body>', [TAG]), `<body><SCRIPT>x</body></script>${TAG}`);

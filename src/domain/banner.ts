@@ -17,9 +17,9 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
 
 /**
  * Adds tags to HTML ad markup: before the last `</body>` end tag when the markup is a full
- * document, else at the end, closing first a comment or a script the markup leaves open (a
- * browser ends it there anyway, and would otherwise read the tags as its text). The markup is
- * otherwise unchanged.
+ * document, else at the end, closing first a comment, a script or a start tag the markup leaves
+ * open (a browser ends it there anyway, and would otherwise read the tags as its text or its
+ * attributes). The markup is otherwise unchanged.
  */
 export function appendToHtml(adm: string, tags: readonly string[]): string {
   const snippet = tags.join('');
@@ -34,7 +34,8 @@ const BODY_END_TAG = /<\/body(?=[\s/>]|$)/gi;
 
 /**
  * Where the last `</body` end tag of `html` begins, or -1: one a browser reads as a tag, so not
- * one inside a comment, a script or another element whose content is text.
+ * one inside a comment, a script or another element whose content is text, or inside an attribute
+ * value (an iframe's `srcdoc` document).
  */
 function lastBodyEndTag(html: string, regions: readonly HtmlRegion[]): number {
   let last = -1;

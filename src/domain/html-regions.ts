@@ -1,17 +1,21 @@
 /** A stretch of HTML markup, and how a browser reads it. */
 export interface HtmlRegion {
   /**
-   * - `markup`: tags (with their attribute values) and text;
+   * - `markup`: text and end tags;
+   * - `tag`: a start tag, with its attribute values (in which a `<` or `</body>` is text);
    * - `comment`: the content of a comment;
    * - `raw`: text read as it stands, without character references: a bogus comment (`<!…>`,
    *   `<?…>`) or the content of a raw-text element such as `<script>` or `<style>`;
    * - `rcdata`: the content of `<textarea>` or `<title>`: text up to the element's end tag, in
    *   which character references are read but no tag.
    */
-  kind: 'markup' | 'comment' | 'raw' | 'rcdata';
+  kind: 'markup' | 'tag' | 'comment' | 'raw' | 'rcdata';
   start: number;
   end: number;
-  /** Set on the last region when the markup ends inside it: what would close it (`-->`, `</script>`). */
+  /**
+   * Set on the last region when the markup ends inside it: what would close it (`-->`,
+   * `</script>`, `">` for a start tag that ends inside a quoted attribute value).
+   */
   closer?: string;
 }
 
@@ -29,9 +33,9 @@ function lowerCaseAscii(html: string): string {
 }
 
 /**
- * The regions of HTML markup as a browser reads it, in order, covering it whole: comments, bogus
- * comments and the content of raw-text and RCDATA elements, between stretches of tags and text.
- * One pass, left to right.
+ * The regions of HTML markup as a browser reads it, in order, covering it whole: start tags,
+ * comments, bogus comments and the content of raw-text and RCDATA elements, between stretches of
+ * text and end tags. One pass, left to right.
  */
 export function htmlRegions(html: string): HtmlRegion[] {
   const lower = lowerCaseAscii(html);
@@ -39,7 +43,7 @@ export function htmlRegions(html: string): HtmlRegion[] {
   let copied = 0;
   /** Adds the markup before `start`, then the region from `start` to `end` (or to the end of the markup, unclosed). */
   const enclosed = (kind: HtmlRegion['kind'], start: number, end: number, closer: string): number => {
-    regions.push({ kind: 'markup', start: copied, end: start });
+    if (start > copied) regions.push({ kind: 'markup', start: copied, end: start });
     if (end === -1) {
       regions.push({ kind, start, end: lower.length, closer });
       copied = lower.length;
@@ -63,39 +67,47 @@ export function htmlRegions(html: string): HtmlRegion[] {
       at += 1;
       continue;
     }
-    const tagEnd = startTagEnd(lower, at + 1 + name.length);
+    const { end: tagEnd, openQuote } = startTagEnd(lower, at + 1 + name.length);
     const kind = RAW_TEXT_ELEMENTS.has(name) ? 'raw' : RCDATA_ELEMENTS.has(name) ? 'rcdata' : undefined;
-    if (kind === undefined || tagEnd === lower.length) {
-      at = tagEnd;
+    if (tagEnd === -1) {
+      // The markup ends inside the start tag: what follows would be read as its attributes, and
+      // then as the element's text if its content is text.
+      const closer = `${openQuote ?? ''}>${kind === undefined || name === 'plaintext' ? '' : `</${name}>`}`;
+      at = enclosed('tag', at, -1, closer);
       continue;
     }
+    at = enclosed('tag', at, tagEnd, '');
+    if (kind === undefined) continue;
     const contentEnd = name === 'plaintext' ? -1 : lower.indexOf(`</${name}`, tagEnd);
     at = enclosed(kind, tagEnd, contentEnd, `</${name}>`);
     // Past the end tag's name only: the rest of the end tag is markup.
     if (contentEnd !== -1) at = contentEnd + name.length + 2;
   }
-  regions.push({ kind: 'markup', start: copied, end: html.length });
+  if (copied < html.length || regions.length === 0) {
+    regions.push({ kind: 'markup', start: copied, end: html.length });
+  }
   return regions;
 }
 
 /**
  * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes so that
- * a `>` in a quoted value ends nothing; the markup's length if it never ends.
+ * a `>` in a quoted value ends nothing; -1 if it never ends, with the quote of the value it ends
+ * in, if any.
  */
-function startTagEnd(html: string, from: number): number {
+function startTagEnd(html: string, from: number): { end: number; openQuote?: string } {
   let at = from;
   while (at < html.length) {
     const char = html.charAt(at);
-    if (char === '>') return at + 1;
+    if (char === '>') return { end: at + 1 };
     at += 1;
     if (char !== '=') continue;
     while (/\s/.test(html.charAt(at))) at += 1;
     const quote = html.charAt(at);
     if (quote === '"' || quote === "'") {
       const close = html.indexOf(quote, at + 1);
-      if (close === -1) return html.length;
+      if (close === -1) return { end: -1, openQuote: quote };
       at = close + 1;
     }
   }
-  return html.length;
+  return { end: -1 };
 }

@@ -42,6 +42,8 @@ interface Region {
 /** How each kind of HTML region is escaped. */
 const HTML_KINDS: Readonly<Record<HtmlRegion['kind'], RegionKind>> = {
   markup: 'html',
+  // Attribute values read character references.
+  tag: 'html',
   // `<textarea>` and `<title>` read character references: escaped like text.
   rcdata: 'html',
   comment: 'comment',
