@@ -10,7 +10,7 @@ import { RulesTable } from './rules.js';
 import type { KeyRing } from './token.js';
 import { generateKey, openToken } from './token.js';
 import type { InstrumentedWin, WinEnvironment, WinInput } from './win.js';
-import { instrumentWin } from './win.js';
+import { instrumentWin, MAX_NOTICE_URL_CHARS } from './win.js';
 
 const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
 const priceKeys: PriceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
@@ -274,6 +274,43 @@ describe('instrumenting a win', () => {
       assert.equal(result.ok, false);
       assert.match(!result.ok ? result.error.message : '', message);
     }
+  });
+
+  it('refuses a win whose sealed burl would make its notice URLs too long to be read, and accepts one whose burl goes into the markup', () => {
+    const longBurl = `https://dsp.example/bill?d=${'x'.repeat(12_000)}`;
+    const relayed = instrumentWin(win({ bid: { burl: longBurl } }), env);
+    assert.equal(relayed.ok, false);
+    assert.equal(!relayed.ok && relayed.error.code, 'NOTICE_URL_TOO_LONG');
+    assert.match(
+      !relayed.ok ? relayed.error.message : '',
+      /over the 8192 .* shorten bid\.burl \(12027 characters\)/,
+    );
+    const longId = instrumentWin(
+      { ...win(), request: { ...(win().request as object), id: 'a'.repeat(9000) } },
+      env,
+    );
+    assert.match(!longId.ok ? longId.error.message : '', /shorten request\.id \(9000 characters\)/);
+    // An app banner with neither OMID nor publisher burl carries the DSP burl in its markup.
+    const inMarkup = ok(win({ context: app, bid: { burl: longBurl } }));
+    assert.ok((inMarkup.noticeUrls.adm?.length ?? Infinity) < 1000);
+    const usual = ok(win({ bid: { burl: `https://dsp.example/bill?d=${'x'.repeat(5_000)}` } }));
+    assert.ok((usual.noticeUrls.adm?.length ?? Infinity) <= MAX_NOTICE_URL_CHARS);
+  });
+
+  it('refuses an auction time in seconds instead of registering a win whose every notice would be late', () => {
+    const inSeconds = instrumentWin(win({ auctionTimeMs: Math.floor(NOW_MS / 1000) }), env);
+    assert.equal(inSeconds.ok, false);
+    assert.match(
+      !inSeconds.ok ? inSeconds.error.message : '',
+      /auctionTimeMs 1795348800 is 1970-01-21T.*Z: send the auction time in milliseconds since the epoch, not seconds/,
+    );
+  });
+
+  it('warns when a win is registered after its TTL, as none of its notices can count then', () => {
+    assert.deepEqual(ok(win({ auctionTimeMs: NOW_MS - 600_000 })).warnings, []);
+    assert.deepEqual(ok(win({ auctionTimeMs: NOW_MS - 601_000 })).warnings, [
+      'the auction was 601 s ago, past the 600 s TTL of this win: none of its notices can count',
+    ]);
   });
 
   it('marks a win flagged test, or from a test request, as a test in its token', () => {

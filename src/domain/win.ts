@@ -80,8 +80,19 @@ const MARKUP_LANGUAGES: Readonly<Record<Classification['format'], MarkupLanguage
   audio: 'xml',
   native: 'json',
 };
+/**
+ * The longest notice URL Tally hands out. Its notice endpoint reads a request head of at most
+ * 16 KiB, which the device's other headers (User-Agent, Referer, client hints) share, and common
+ * proxies and CDNs refuse a request line over 8 KiB: a longer URL would never be counted.
+ */
+export const MAX_NOTICE_URL_CHARS = 8192;
 /** How far ahead of Tally's clock an exchange's auction time may be. */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * 2001-09-09: an auction time before it is a time in seconds since the epoch (today's is about
+ * 1.8e9), read as milliseconds a date in January 1970, when every notice would be late.
+ */
+const EARLIEST_AUCTION_TIME_MS = 1_000_000_000_000;
 
 /** Validates, classifies and instruments one win. Never throws on bad input. */
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
@@ -135,7 +146,11 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     adm: null,
     burl: null,
     noticeUrls: {},
-    warnings: [...priceWarnings(parsed), ...encodedPriceWarnings(parsed, env)],
+    warnings: [
+      ...lateWarnings(parsed, rule, env.nowMs),
+      ...priceWarnings(parsed),
+      ...encodedPriceWarnings(parsed, env),
+    ],
   };
   const adm = admText(parsed.bid.adm);
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
@@ -200,7 +215,45 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       break;
     }
   }
+  const longest = Math.max(...Object.values(result.noticeUrls).map((url) => url.length));
+  if (longest > MAX_NOTICE_URL_CHARS) return noticeUrlTooLong(longest, base);
   return result;
+}
+
+/**
+ * A win whose notice URLs would be too long to be read: they carry its ids, seat and (for Tally to
+ * relay it) the DSP's burl, sealed.
+ */
+function noticeUrlTooLong(urlChars: number, claims: NoticeClaims): RejectedWin {
+  const fields: [string, string][] = [
+    ['bid.burl', claims.dspBurl],
+    ['request.id', claims.auctionId],
+    ['bid.impid', claims.impId],
+    ['bid.id', claims.bidId],
+    ['seat', claims.seat],
+    ['bid.adid', claims.adId],
+    ['bidResponseId', claims.bidResponseId],
+    ['publisher id', claims.publisherId],
+  ];
+  const [name, value] = fields.reduce((longest, field) =>
+    field[1].length > longest[1].length ? field : longest,
+  );
+  return {
+    ok: false,
+    error: {
+      code: 'NOTICE_URL_TOO_LONG',
+      message: `the win's notice URLs would be ${urlChars} characters, over the ${MAX_NOTICE_URL_CHARS} that can be read when they are fired; shorten ${name} (${value.length} characters)`,
+    },
+  };
+}
+
+/** A win registered after its TTL: every notice of it will be `late` (a notice at the TTL counts). */
+function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): string[] {
+  const ageMs = nowMs - parsed.auctionTimeMs;
+  if (ageMs <= rule.ttlSeconds * 1000) return [];
+  return [
+    `the auction was ${Math.floor(ageMs / 1000)} s ago, past the ${rule.ttlSeconds} s TTL of this win: none of its notices can count`,
+  ];
 }
 
 /**
@@ -286,6 +339,11 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
   if (auctionTimeMs > nowMs + MAX_CLOCK_SKEW_MS) {
     return invalid(
       'auctionTimeMs is in the future: send the auction time in milliseconds since the epoch (UTC)',
+    );
+  }
+  if (auctionTimeMs < EARLIEST_AUCTION_TIME_MS) {
+    return invalid(
+      `auctionTimeMs ${auctionTimeMs} is ${new Date(auctionTimeMs).toISOString()}: send the auction time in milliseconds since the epoch, not seconds`,
     );
   }
   if (input.bidResponseId !== undefined && typeof input.bidResponseId !== 'string') {
