@@ -45,6 +45,8 @@ describe('classifying a win', () => {
     );
     assert.equal(classify(request, { impid: '1', adm: '{"native":{"assets":[]}}' }).format, 'native');
     assert.equal(classify(request, { impid: '1', adm: '<div>ad</div>' }).format, 'banner');
+    // A native adm sent as a JSON object rather than a string of it.
+    assert.equal(classify(request, { impid: '1', adm: { native: { assets: [] } } }).format, 'native');
   });
 
   it('calls a site or app on a connected TV or set-top box streaming TV', () => {
@@ -90,6 +92,16 @@ describe('classifying a win', () => {
     const result = classifyWin({ id: 'a', imp: [{ id: '1', banner: {} }] }, { impid: '1' });
     assert.ok(isClassifyError(result));
     assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+  });
+
+  it('refuses a digital out-of-home request saying that DOOH is not counted, not asking for a site or app', () => {
+    const result = classifyWin(
+      { id: 'a', dooh: { id: 'screen-1' }, imp: [{ id: '1', banner: {} }] },
+      { impid: '1' },
+    );
+    assert.ok(isClassifyError(result));
+    assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+    assert.match(result.message, /digital out-of-home \(dooh\), which Tally does not count/);
   });
 
   it('survives hostile shapes without throwing', () => {

@@ -54,7 +54,10 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   if (channel === undefined) {
     return {
       code: 'CHANNEL_UNDETERMINED',
-      message: 'the bid request has neither site nor app; send one of them',
+      message:
+        asObject(request.dooh) !== undefined
+          ? 'the bid request is for digital out-of-home (dooh), which Tally does not count: it counts web (site), app and CTV impressions'
+          : 'the bid request has neither site nor app; send one of them',
     };
   }
   return { format, channel, omidSupported: offersOmid(mediaObject(imp, format)), imp };
@@ -65,10 +68,11 @@ function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
     return MTYPE_FORMATS[bid.mtype];
   const present = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (present.length === 1) return present[0];
-  if (typeof bid.adm !== 'string' || bid.adm.trim() === '') return undefined;
-  if (looksLikeVast(bid.adm))
-    return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
-  if (looksLikeNative(bid.adm)) return 'native';
+  // A native adm may come as a JSON object rather than a string of it.
+  const adm = asObject(bid.adm) !== undefined ? JSON.stringify(bid.adm) : bid.adm;
+  if (typeof adm !== 'string' || adm.trim() === '') return undefined;
+  if (looksLikeVast(adm)) return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
+  if (looksLikeNative(adm)) return 'native';
   return 'banner';
 }
 

@@ -23,6 +23,8 @@ export interface OrtbBidRequest {
   site?: { publisher?: { id?: unknown } };
   app?: { publisher?: { id?: unknown } };
   device?: { devicetype?: unknown };
+  /** OpenRTB 2.6: digital out-of-home, in place of site and app. */
+  dooh?: unknown;
   test?: unknown;
   /** Currencies allowed for bids (ISO 4217). */
   cur?: unknown;
