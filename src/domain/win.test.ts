@@ -333,6 +333,18 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok({ ...yen, currency: 'JPY' }).warnings, []);
   });
 
+  it('warns when bid.burl is not an absolute http(s) URL, which can never be called', () => {
+    for (const burl of [
+      '/bill?p=${AUCTION_PRICE}',
+      'dsp.example/bill',
+      'ftp://dsp.example/bill',
+      'https://',
+    ]) {
+      assert.match(ok(win({ bid: { burl } })).warnings.join('\n'), /is not an absolute http\(s\) URL/, burl);
+    }
+    assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
+  });
+
   it('warns when the burl, nurl or markup asks for an encrypted price and the seat has no price keys', () => {
     const warning =
       'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string';

@@ -150,6 +150,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...lateWarnings(parsed, rule, env.nowMs),
       ...priceWarnings(parsed),
       ...encodedPriceWarnings(parsed, env),
+      ...burlWarnings(dspBurl),
     ],
   };
   const adm = admText(parsed.bid.adm);
@@ -275,6 +276,14 @@ function priceWarnings(parsed: ParsedWin): string[] {
     );
   }
   return warnings;
+}
+
+/** A DSP burl that no one can call: it would never bill the DSP. */
+function burlWarnings(dspBurl: string): string[] {
+  if (dspBurl === '' || /^https?:\/\/[^/?#\s]/i.test(dspBurl)) return [];
+  return [
+    `bid.burl ${JSON.stringify(dspBurl.slice(0, 100))} is not an absolute http(s) URL: the DSP's billing URL can never be called`,
+  ];
 }
 
 /**
