@@ -4,6 +4,7 @@ import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
+import { ReportRefusedError } from './report-thread/report-thread.js';
 import { shown } from '../lib/shown.js';
 import { HOUR_MS } from '../lib/time.js';
 
@@ -17,7 +18,8 @@ const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DI
 /**
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
  * `source` (the report thread), so that a long report never holds up the notices; a report of
- * more than `maxRows` rows is refused.
+ * more than `maxRows` rows, or one the source refuses (a sum past 2^53 - 1), is refused with 400
+ * `REPORT_TOO_LARGE`.
  */
 export function reportRoutes(
   source: ReportSource,
@@ -34,7 +36,8 @@ export function reportRoutes(
         try {
           // One row more than allowed tells a report that is too large without building it all.
           rows = await source.report({ ...query, maxRows: maxRows + 1 });
-        } catch {
+        } catch (error) {
+          if (error instanceof ReportRefusedError) throw new ApiError(400, 'REPORT_TOO_LARGE', error.message);
           throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
         }
         if (rows.length > maxRows) {

@@ -555,6 +555,52 @@ describe('the SQLite ledger', () => {
     own.close();
   });
 
+  it('refuses a report whose sum passes 2^53 − 1 micros instead of answering it a few micros off, while its rows by day still add up exactly', () => {
+    // priceMicros adds up CPMs: 10^16 micros is a year of a few million impressions a day.
+    const prices = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_000_001];
+    ledger.record(
+      prices.map((priceMicros, index) => event({ priceMicros, servedHourMs: T0_HOUR + index * 86_400_000 })),
+    );
+    const year = { accountId: 1, fromMs: T0_HOUR, toMs: T0_HOUR + 300 * 86_400_000, filters: {} };
+    const byDay = ledger.report({ ...year, groupBy: ['day'] });
+    assert.deepEqual(
+      byDay.map((row) => row.priceMicros),
+      prices,
+    );
+    const exact = byDay.reduce((sum, row) => sum + BigInt(row.priceMicros), 0n);
+    assert.equal(exact, 10_000_000_000_000_001n);
+    assert.throws(
+      () => ledger.report({ ...year, groupBy: [] }),
+      (error: unknown) =>
+        error instanceof RangeError &&
+        /priceMicros add up to 10000000000000001,/.test(error.message) &&
+        /narrow from and to/.test(error.message),
+    );
+    assert.equal(
+      ledger.report({ ...year, groupBy: [], filters: { seat: 'seat' }, fromMs: T0_HOUR + 86_400_000 })[0]
+        ?.priceMicros,
+      6_000_000_000_000_001,
+    );
+  });
+
+  it('adds one batch’s amounts into an hourly rollup row exactly, even past 2^53 − 1 micros', () => {
+    const path = join(dir, 'batch-sum.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const amounts = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_000_001];
+    own.record(
+      amounts.map((micros) => event({ priceMicros: micros, mediaCostMicros: micros, revenueMicros: micros })),
+    );
+    own.close();
+    const db = new Database(path, { readonly: true });
+    const sums = db
+      .prepare('SELECT events, price_micros, media_cost_micros, revenue_micros FROM rollup_hourly')
+      .raw()
+      .safeIntegers(true)
+      .all();
+    db.close();
+    assert.deepEqual(sums, [[3n, 10_000_000_000_000_001n, 10_000_000_000_000_001n, 10_000_000_000_000_001n]]);
+  });
+
   it('splits the counted rollups of an older database by currency, rebuilt from the billing records (migration 10)', () => {
     const path = join(dir, 'currency-upgrade.db');
     const hour = T0_HOUR;

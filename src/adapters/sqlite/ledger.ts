@@ -369,8 +369,14 @@ export class SqliteLedger implements Ledger {
         };
         rollups.set(rollupKey, rollup);
       }
-      rollup.metrics[0] += 1;
       // Money is what was billed: only counted events carry it into the reports.
+      if (counted && rollupWouldPassSafeInteger(rollup.metrics, event)) {
+        // The batch's sum would leave the integers a double holds exactly: what this row has so
+        // far goes in now (SQLite adds 64-bit integers exactly) and the row starts again at 0.
+        this.upsertRollup.run(...rollup.values, ...rollup.metrics);
+        rollup.metrics = [0, 0, 0, 0];
+      }
+      rollup.metrics[0] += 1;
       if (counted) {
         rollup.metrics[1] += event.priceMicros;
         rollup.metrics[2] += event.mediaCostMicros;
@@ -480,17 +486,24 @@ export class SqliteLedger implements Ledger {
       FROM rollup_hourly WHERE ${where.join(' AND ')}
       ${query.groupBy.length > 0 ? `GROUP BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')} ORDER BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')}` : ''}
       LIMIT ?`;
-    // SQLite reads a negative limit as none.
-    const rows = this.db.prepare(sql).all(...params, query.maxRows ?? -1) as Record<string, unknown>[];
+    // Read as BigInt: SQLite adds up 64-bit integers exactly, and a sum past 2^53 - 1 (priceMicros
+    // adds up CPMs: a year of a few million impressions a day) would come back as the nearest
+    // double, a few micros off the rows by day that it totals. A negative limit is none.
+    const rows = this.db
+      .prepare(sql)
+      .safeIntegers(true)
+      .all(...params, query.maxRows ?? -1) as Record<string, bigint | string | null>[];
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
+        const revenue = row.revenueMicros as bigint;
+        const cost = row.mediaCostMicros as bigint;
         const out: ReportRow = {
-          events: Number(row.events),
-          priceMicros: Number(row.priceMicros),
-          mediaCostMicros: Number(row.mediaCostMicros),
-          revenueMicros: Number(row.revenueMicros),
-          profitMicros: Number(row.revenueMicros) - Number(row.mediaCostMicros),
+          events: exactNumber('events', row.events as bigint),
+          priceMicros: exactNumber('priceMicros', row.priceMicros as bigint),
+          mediaCostMicros: exactNumber('mediaCostMicros', cost),
+          revenueMicros: exactNumber('revenueMicros', revenue),
+          profitMicros: exactNumber('profitMicros', revenue - cost),
         };
         for (const dimension of query.groupBy) out[dimension] = presentDimension(dimension, row[dimension]);
         return out;
@@ -569,6 +582,18 @@ export class SqliteLedger implements Ledger {
   }
 }
 
+/** True when adding `event`'s money to a rollup's `metrics` would pass `Number.MAX_SAFE_INTEGER`. */
+function rollupWouldPassSafeInteger(
+  metrics: readonly [number, number, number, number],
+  event: EventRecord,
+): boolean {
+  return (
+    metrics[1] + event.priceMicros > Number.MAX_SAFE_INTEGER ||
+    metrics[2] + event.mediaCostMicros > Number.MAX_SAFE_INTEGER ||
+    metrics[3] + event.revenueMicros > Number.MAX_SAFE_INTEGER
+  );
+}
+
 function toDelivery(row: DeliveryRow): Delivery {
   return {
     id: row.id,
@@ -608,6 +633,20 @@ function timeFilterMs(value: string): number {
 
 function presentDimension(dimension: ReportDimension, value: unknown): string | number | boolean {
   if (dimension === 'hour' || dimension === 'day') return new Date(Number(value)).toISOString();
-  if (dimension === 'cachebusterMissing') return value === 1;
-  return value as string | number;
+  if (dimension === 'cachebusterMissing') return value === 1n;
+  // Ids and flags are read as BigInt with the metrics; ids are far below 2^53.
+  return typeof value === 'bigint' ? Number(value) : (value as string);
+}
+
+/**
+ * A report metric (`name`) as a number, exactly: a sum past `Number.MAX_SAFE_INTEGER` has no
+ * exact JSON number a client could read, so the report is refused (a `RangeError`, which the
+ * report thread answers as a refusal) rather than answered a few micros off.
+ */
+function exactNumber(name: string, value: bigint): number {
+  if (value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER))
+    return Number(value);
+  throw new RangeError(
+    `the report's ${name} add up to ${value}, more than a number in the answer holds exactly (2^53 - 1): narrow from and to, or filter or group it so that each row adds up to less`,
+  );
 }

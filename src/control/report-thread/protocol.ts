@@ -3,5 +3,9 @@ import type { DeliveryStatus, ReportQuery, ReportRow } from '../../ports/ledger.
 /** A read for the report thread: a report, or the outbox's deliveries counted by status. */
 export type ReadRequest = { type: 'report'; query: ReportQuery } | { type: 'deliveryCounts' };
 
-/** The report thread's answer to a read. */
-export type ReadAnswer = { rows: ReportRow[] } | { counts: Record<DeliveryStatus, number> };
+/**
+ * The report thread's answer to a read; `refused` says why a report cannot be answered as asked
+ * (the ledger threw a `RangeError`: a sum past what a JSON number holds exactly, say).
+ */
+export type ReadAnswer =
+  { rows: ReportRow[] } | { refused: string } | { counts: Record<DeliveryStatus, number> };

@@ -8,7 +8,7 @@ import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { invalidTraffic } from '../../domain/outcome.js';
 import { HOUR_MS, hourStartMs } from '../../lib/time.js';
 import type { ReportQuery } from '../../ports/ledger.js';
-import { ReportThread } from './report-thread.js';
+import { ReportRefusedError, ReportThread } from './report-thread.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-thread-'));
@@ -89,6 +89,23 @@ describe('the report thread', () => {
       // `Date.parse` would read it in the server's time zone.
       const local = new Date(T0_HOUR_MS).toISOString().slice(0, 19);
       await assert.rejects(events({ hour: local }), /expected a UTC time as toISOString writes it/);
+    }));
+
+  it('refuses, as a refusal and not a failure to retry, a report whose sum passes 2^53 - 1 micros', () =>
+    withReportThread('beyond-safe.db', async (ledger, thread) => {
+      const prices = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_000_001];
+      ledger.record(prices.map((priceMicros) => exchangeEvent({ priceMicros })));
+      await assert.rejects(
+        thread.report({ ...query, groupBy: [] }),
+        (error: unknown) =>
+          error instanceof ReportRefusedError &&
+          /priceMicros add up to 10000000002000001,/.test(error.message),
+      );
+      // The thread lives on: the next report is answered.
+      assert.equal(
+        (await thread.report({ ...query, groupBy: [], filters: { outcome: 'not_counted' } }))[0]?.events,
+        1,
+      );
     }));
 
   it('counts the outbox by status off the HTTP thread, as the ledger does', () =>

@@ -4,7 +4,16 @@ import type { ReadAnswer, ReadRequest } from './protocol.js';
 
 /** Where the reports API gets its rows. */
 export interface ReportSource {
+  /** The report's rows; rejects with a {@link ReportRefusedError} for one that cannot be answered as asked. */
   report(query: ReportQuery): Promise<ReportRow[]>;
+}
+
+/**
+ * A report that cannot be answered as asked (its message says why and what to change), unlike
+ * a failure of the thread, which is worth retrying.
+ */
+export class ReportRefusedError extends Error {
+  override readonly name = 'ReportRefusedError';
 }
 
 /**
@@ -20,6 +29,7 @@ export class ReportThread implements ReportSource {
 
   async report(query: ReportQuery): Promise<ReportRow[]> {
     const answer = await this.thread.request({ type: 'report', query });
+    if ('refused' in answer) throw new ReportRefusedError(answer.refused);
     if (!('rows' in answer)) throw new Error('the report thread answered another read');
     return answer.rows;
   }

@@ -12,6 +12,13 @@ if (parentPort === null) throw new Error('src/control/report-thread/worker.ts ru
 nameThisThread('tally-reports');
 const ledger = new SqliteLedger(new Database(workerData as string, { readonly: true }));
 
-serveRequests(parentPort, (read: ReadRequest): ReadAnswer =>
-  read.type === 'report' ? { rows: ledger.report(read.query) } : { counts: ledger.countDeliveries() },
-);
+serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
+  if (read.type !== 'report') return { counts: ledger.countDeliveries() };
+  try {
+    return { rows: ledger.report(read.query) };
+  } catch (error) {
+    // A report that cannot be answered as asked, unlike a failure worth retrying.
+    if (error instanceof RangeError) return { refused: error.message };
+    throw error;
+  }
+});

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
+import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+
+/** Reports over real HTTP whose sums pass what a JSON number holds exactly. */
+
+let tally: TestServer;
+/** A window of two hours around now, as report query parameters. */
+let range: string;
+
+/** Registers a win at `price` (currency units) for `seat` and fires its notice, which counts. */
+async function countedWin(auctionId: string, seat: string, price: number): Promise<void> {
+  const win = {
+    request: { id: auctionId, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+    seat,
+    bid: { id: 'b1', impid: '1', price, adm: '<div>ad</div>' },
+  };
+  const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+  const [result] = registered.body.results;
+  assert.equal(result.ok, true, JSON.stringify(result));
+  const notice = await fetch(result.noticeUrls[result.method], { headers: { 'user-agent': CHROME } });
+  assert.equal(notice.status, 200);
+}
+
+before(async () => {
+  tally = await startServer();
+  const hourMs = hourStartMs(Date.now());
+  const iso = (ms: number) => new Date(ms).toISOString();
+  range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + HOUR_MS)}`;
+  // priceMicros adds up CPMs: 10^16 micros is a year of a few million impressions a day.
+  await countedWin('big-1', 's1', 4_000_000_000);
+  await countedWin('big-2', 's2', 4_000_000_000);
+  await countedWin('big-3', 's3', 2_000_000_000.000001);
+});
+
+after(async () => {
+  await tally?.dispose();
+});
+
+describe('report sums past 2^53 - 1 micros', () => {
+  it('refuses with 400 REPORT_TOO_LARGE, saying how to narrow it, a total a JSON number cannot hold exactly, instead of answering it a few micros off', async () => {
+    const response = await api(tally, tally.adminKey, 'GET', `/v1/reports?${range}&groupBy=outcome`);
+    assert.equal(response.status, 400, JSON.stringify(response.body));
+    assert.equal(response.body.error.code, 'REPORT_TOO_LARGE');
+    assert.match(response.body.error.message, /priceMicros add up to 10000000000000001,/);
+    assert.match(response.body.error.message, /narrow from and to/);
+  });
+
+  it('answers the rows that stay within it exactly, in JSON and in CSV', async () => {
+    const bySeat = await api(tally, tally.adminKey, 'GET', `/v1/reports?${range}&groupBy=seat`);
+    assert.equal(bySeat.status, 200, JSON.stringify(bySeat.body));
+    assert.deepEqual(
+      bySeat.body.rows.map((row: any) => [row.seat, row.priceMicros]),
+      [
+        ['s1', 4_000_000_000_000_000],
+        ['s2', 4_000_000_000_000_000],
+        ['s3', 2_000_000_000_000_001],
+      ],
+    );
+    const csv = await fetch(`${tally.url}/v1/reports?${range}&groupBy=seat&format=csv`, {
+      headers: { authorization: `Bearer ${tally.adminKey}` },
+    });
+    const lines = (await csv.text()).trim().split('\r\n');
+    const total = lines.slice(1).reduce((sum, line) => sum + BigInt(line.split(',')[2] ?? '0'), 0n);
+    assert.equal(total, 10_000_000_000_000_001n);
+  });
+});
