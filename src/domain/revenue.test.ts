@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { PaymentRule } from './payment-rules.js';
 import { applyFractionMicros } from './payment-rules.js';
 import type { LineItemRevenue, RevenueType } from './revenue.js';
-import { costAndRevenue, REVENUE_TYPES, revenueMicros } from './revenue.js';
+import { clickCostAndRevenue, costAndRevenue, REVENUE_TYPES, revenueMicros } from './revenue.js';
 
 function rule(overrides: Partial<PaymentRule>): PaymentRule {
   return {
@@ -243,6 +243,47 @@ describe('costAndRevenue', () => {
           ),
         );
       });
+    });
+  });
+});
+
+describe('clickCostAndRevenue', () => {
+  const dynamicRule = rule({
+    pricingType: 'dynamic',
+    revshareMicros: 100_000,
+    maxRevshareMicros: 900_000,
+    targetEcpmMicros: 1_500_000,
+  });
+
+  it('prices nothing per thousand impressions on a click: no CPM revenue, mark-up or cost', () => {
+    const free = { mediaCostMicros: 0, revenueMicros: 0 };
+    for (const paymentRule of [CPM_1, REVSHARE_50, dynamicRule, undefined]) {
+      assert.deepEqual(clickCostAndRevenue(lineItem('cpm', 2_000_000), paymentRule, undefined), free);
+      assert.deepEqual(
+        clickCostAndRevenue(lineItem('cost_plus_cpm', 2_000_000), paymentRule, undefined),
+        free,
+      );
+    }
+    // Against an impression, which earns a 2.00 CPM line item's 2000 micros and costs a 1.00 CPM rule's 1000.
+    assert.deepEqual(costAndRevenue(lineItem('cpm', 2_000_000), CPM_1, undefined), {
+      mediaCostMicros: 1_000,
+      revenueMicros: 2_000,
+    });
+  });
+
+  it("applies the shares of cost to the click's own cost, its ancost", () => {
+    // 0.25 paid for the click: a 20 % margin bills 0.30, a cost-plus CPM bills the cost alone.
+    assert.deepEqual(clickCostAndRevenue(lineItem('cost_plus_margin', 200_000), CPM_1, 250_000), {
+      mediaCostMicros: 250_000,
+      revenueMicros: 300_000,
+    });
+    assert.deepEqual(clickCostAndRevenue(lineItem('cost_plus_cpm', 2_000_000), REVSHARE_50, 250_000), {
+      mediaCostMicros: 250_000,
+      revenueMicros: 250_000,
+    });
+    assert.deepEqual(clickCostAndRevenue(lineItem('cpm', 2_000_000), CPM_1, 250_000), {
+      mediaCostMicros: 250_000,
+      revenueMicros: 0,
     });
   });
 });

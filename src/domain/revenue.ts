@@ -139,6 +139,26 @@ export function costAndRevenue(
 }
 
 /**
+ * Media cost and revenue of one click-tracker hit. A click is not an impression: what is priced
+ * per thousand impressions (a `cpm` line item's CPM, a `cost_plus_cpm` mark-up, a `cpm` rule's
+ * cost, a `dynamic` rule's target eCPM) is 0 for it, while what is a share of cost applies to the
+ * click's own cost, `ancost` (Xandr's "cost of the external click"). Without `ancost` a click
+ * costs and earns nothing; otherwise as {@link costAndRevenue}.
+ */
+export function clickCostAndRevenue(
+  lineItem: LineItemRevenue,
+  rule: PaymentRule | undefined,
+  ancostMicros: number | undefined,
+): CostAndRevenue {
+  const perThousand = lineItem.revenueType === 'cpm' || lineItem.revenueType === 'cost_plus_cpm';
+  return costAndRevenue(
+    { ...lineItem, revenueValueMicros: perThousand ? 0 : lineItem.revenueValueMicros },
+    rule === undefined ? undefined : { ...rule, costCpmMicros: 0, targetEcpmMicros: 0 },
+    ancostMicros,
+  );
+}
+
+/**
  * The cost c with `c = share × (c × slope + intercept)`: `share·intercept / (1 − share·slope)`
  * (fractions in micros), rounded half up; `undefined` when `share·slope >= 1` and the intercept
  * is positive (no finite solution). 0 when the intercept is 0.

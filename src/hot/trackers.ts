@@ -4,7 +4,7 @@ import type { IvtFilter } from '../domain/ivt.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { PaymentRule } from '../domain/payment-rules.js';
 import { selectPaymentRule } from '../domain/payment-rules.js';
-import { costAndRevenue } from '../domain/revenue.js';
+import { clickCostAndRevenue, costAndRevenue } from '../domain/revenue.js';
 import type { TrackerHit, TrackerKind } from '../domain/tracker-hit.js';
 import { checkRedirectTarget, parseTrackerHit } from '../domain/tracker-hit.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -139,7 +139,7 @@ function hitEvent(
   const money =
     tracker === undefined
       ? { mediaCostMicros: 0, revenueMicros: 0 }
-      : costAndRevenue(tracker.lineItem, rule, hit.ancostMicros);
+      : (kind === 'click' ? clickCostAndRevenue : costAndRevenue)(tracker.lineItem, rule, hit.ancostMicros);
   const event: EventRecord = {
     receivedMs: nowMs,
     servedHourMs: hourStartMs(nowMs),
