@@ -125,6 +125,23 @@ function recorded(...auctionIds: string[]): string[] {
   }
 }
 
+/** How many notices the ledger recorded as `invalid_token`, read from the SQLite file. */
+function invalidTokenEvents(): number {
+  const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+  try {
+    return db.prepare(`SELECT COUNT(*) FROM events WHERE reason = 'invalid_token'`).pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+/** The burl deliveries in Tally's outbox whose URL contains `fragment`, any status. */
+async function deliveriesTo(fragment: string): Promise<any[]> {
+  const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?limit=1000');
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  return listed.body.deliveries.filter((delivery: any) => String(delivery.url).includes(fragment));
+}
+
 /** The billing notice of a win: the URL whose kind is the win's counting method. */
 function billingUrl(result: any): string {
   const url = result.noticeUrls[result.method];
@@ -162,7 +179,8 @@ describe('counting notices end to end', () => {
     assert.equal(response.status, 204);
   });
 
-  it('counts a win built from every OpenRTB fixture', async () => {
+  it('counts the billing notice of a win built from every OpenRTB request and response fixture', async () => {
+    const auctionIds: string[] = [];
     const requests = fixtureNames('openrtb').filter((name) => name.startsWith('bid-request'));
     assert.ok(requests.length >= 5, `only ${requests.length} OpenRTB request fixtures found`);
     for (const name of requests) {
@@ -181,6 +199,7 @@ describe('counting notices end to end', () => {
       assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}`);
       assert.equal((await fire(billingUrl(result))).status, 200);
       expect('counted');
+      auctionIds.push(request.id);
     }
     const video = fixtureJson('openrtb', 'bid-request_2.6_video.json');
     const banner = fixtureJson('openrtb', 'bid-request_2.6_simple-banner.json');
@@ -201,7 +220,13 @@ describe('counting notices end to end', () => {
       assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}`);
       assert.equal((await fire(billingUrl(result))).status, 200);
       expect('counted');
+      auctionIds.push(base.id);
     }
+    // The answer is the same whatever the outcome: only the ledger tells that each one counted.
+    assert.deepEqual(
+      recorded(...auctionIds),
+      auctionIds.map((id) => `${id} counted/`),
+    );
   });
 
   const ttlCases: { name: string; spec: WinSpec; method: string; ttlSeconds: number }[] = [
@@ -268,6 +293,106 @@ describe('counting notices end to end', () => {
       ttlSeconds: 300,
     },
     {
+      name: 'web banner with publisher burl',
+      spec: { publisherBurl: true },
+      method: 'burl',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'web banner offering OMID (OMID counts in apps only)',
+      spec: { imp: { banner: { api: [7] } } },
+      method: 'adm',
+      ttlSeconds: 600,
+    },
+    {
+      name: 'app banner with OMID and publisher burl (OMID first)',
+      spec: { context: { app: {} }, imp: { banner: { api: [7] } }, publisherBurl: true },
+      method: 'omid',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'CTV banner',
+      spec: { context: { app: {}, device: { devicetype: 3 } } },
+      method: 'adm',
+      ttlSeconds: 600,
+    },
+    {
+      name: 'web outstream video',
+      spec: { imp: { video: { plcmt: 4 } }, bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' } },
+      method: 'vast',
+      ttlSeconds: 3600,
+    },
+    {
+      name: 'set-top box video',
+      spec: {
+        imp: { video: {} },
+        context: { app: {}, device: { devicetype: 7 } },
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'vast',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'web video with publisher burl',
+      spec: {
+        imp: { video: {} },
+        publisherBurl: true,
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'burl',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'app audio',
+      spec: {
+        imp: { audio: {} },
+        context: { app: {} },
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'vast',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'CTV audio',
+      spec: {
+        imp: { audio: {} },
+        context: { app: {}, device: { devicetype: 3 } },
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'vast',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'web audio with publisher burl',
+      spec: {
+        imp: { audio: {} },
+        publisherBurl: true,
+        bid: { adm: undefined, nurl: 'https://dsp.invalid/vast' },
+      },
+      method: 'burl',
+      ttlSeconds: 10800,
+    },
+    {
+      name: 'CTV native',
+      spec: {
+        context: { app: {}, device: { devicetype: 3 } },
+        imp: { native: { request: '{}' } },
+        bid: { adm: '{"assets":[],"link":{"url":"https://x"}}' },
+      },
+      method: 'native',
+      ttlSeconds: 300,
+    },
+    {
+      name: 'web native with publisher burl',
+      spec: {
+        imp: { native: { request: '{}' } },
+        publisherBurl: true,
+        bid: { adm: '{"assets":[],"link":{"url":"https://x"}}' },
+      },
+      method: 'burl',
+      ttlSeconds: 10800,
+    },
+    {
       name: 'SSAI video on the publisher burl',
       spec: {
         imp: { video: {} },
@@ -279,14 +404,25 @@ describe('counting notices end to end', () => {
       ttlSeconds: 10800,
     },
   ];
+  // Seconds before the TTL ends (time enough to register the wins and fire, never enough for a
+  // TTL off by more than that), and one second after it.
+  const INSIDE_MS = 5_000;
+  const OUTSIDE_MS = 1_000;
   for (const { name, spec, method, ttlSeconds } of ttlCases) {
-    it(`counts a ${name} notice just inside its ${ttlSeconds} s TTL and not just after it`, async () => {
-      const inside = await registerOne({ ...spec, auctionTimeMs: Date.now() - ttlSeconds * 1000 + 20_000 });
+    it(`${name}: counts the ${method} notice ${INSIDE_MS / 1000} s before its ${ttlSeconds} s TTL ends, not ${OUTSIDE_MS / 1000} s after`, async () => {
+      const inside = await registerOne({
+        ...spec,
+        auctionTimeMs: Date.now() - ttlSeconds * 1000 + INSIDE_MS,
+      });
       const insideId = lastAuctionId();
-      const outside = await registerOne({ ...spec, auctionTimeMs: Date.now() - ttlSeconds * 1000 - 20_000 });
+      const outside = await registerOne({
+        ...spec,
+        auctionTimeMs: Date.now() - ttlSeconds * 1000 - OUTSIDE_MS,
+      });
       const outsideId = lastAuctionId();
       assert.equal(inside.method, method);
       assert.equal(inside.ttlSeconds, ttlSeconds);
+      assert.equal(outside.method, method);
       await fire(billingUrl(inside));
       expect('counted');
       await fire(billingUrl(outside));
@@ -298,8 +434,9 @@ describe('counting notices end to end', () => {
     });
   }
 
-  it('counts an impression once: the same notice twice, and another method after the billing one', async () => {
+  it('counts an impression once: a non-billing notice before the billing one, the billing notice again, and three at once', async () => {
     const win = await registerOne({ context: { app: {} }, publisherBurl: true });
+    const appId = lastAuctionId();
     await fire(win.noticeUrls.loaded);
     expect('not_counted', 'not_billing_method');
     const first = await fire(win.burl);
@@ -308,6 +445,11 @@ describe('counting notices end to end', () => {
     expect('not_counted', 'duplicate');
     assert.equal(first.status, 302);
     assert.equal(second.status, 200, 'a duplicate gets the plain answer, not the DSP redirect');
+    assert.deepEqual(recorded(appId), [
+      `${appId} not_counted/not_billing_method`,
+      `${appId} counted/`,
+      `${appId} not_counted/duplicate`,
+    ]);
     const video = await registerOne({
       imp: { video: {} },
       bid: { adm: undefined, nurl: 'https://dsp.invalid/v' },
@@ -330,15 +472,18 @@ describe('counting notices end to end', () => {
 
   it('counts an impression once across two registrations of its win, even after the first one’s TTL', async () => {
     // The same impression registered twice: in-app pixel (600 s) and the publisher's burl (3 h).
-    const ttlEndsInMs = 5000;
-    const win = buildWin({ context: { app: {} }, auctionTimeMs: Date.now() - 600_000 + ttlEndsInMs });
+    // The pixel's TTL ends 3 s from now: time enough to register and fire it, and then to wait
+    // for its end, which only the passing of time can bring.
+    const pixelTtlEndsMs = Date.now() + 3000;
+    const win = buildWin({ context: { app: {} }, auctionTimeMs: pixelTtlEndsMs - 600_000 });
     const [pixel, billed] = await register(win, { ...win, publisherBurl: true });
+    const auctionId = lastAuctionId();
     assert.deepEqual([pixel.method, billed.method], ['adm', 'burl']);
     await fire(billingUrl(pixel));
     expect('counted');
     const duplicate = await fire(billed.burl);
     expect('not_counted', 'duplicate');
-    await new Promise((resolve) => setTimeout(resolve, ttlEndsInMs + 500));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, pixelTtlEndsMs + 200 - Date.now())));
     const afterFirstTtl = await fire(billed.burl);
     expect('not_counted', 'duplicate');
     assert.deepEqual(
@@ -346,6 +491,11 @@ describe('counting notices end to end', () => {
       [200, 200],
       'never a 302 billing the DSP again',
     );
+    assert.deepEqual(recorded(auctionId), [
+      `${auctionId} counted/`,
+      `${auctionId} not_counted/duplicate`,
+      `${auctionId} not_counted/duplicate`,
+    ]);
   });
 
   it('records non-billing notices (ad loaded, VAST errors) without counting them', async () => {
@@ -412,7 +562,7 @@ describe('counting notices end to end', () => {
     );
   });
 
-  it('counts a server-to-server notice on the device it names and relays those headers to the DSP', async () => {
+  it('counts a server-to-server notice on the device it names (its IP and agent recorded and screened) and relays those headers to the DSP', async () => {
     const win = await registerOne();
     const response = await fire(billingUrl(win), {
       'user-agent': 'SSAI-Stitcher/2.1',
@@ -426,10 +576,32 @@ describe('counting notices end to end', () => {
     const hit = dsp.hits.find((candidate) => candidate.query.get('auction') === auction);
     assert.equal(hit?.headers['x-device-ip'], '198.51.100.77');
     assert.equal(hit?.headers['x-device-user-agent'], CHROME);
+    const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+    try {
+      assert.deepEqual(
+        db.prepare('SELECT device_ip, user_agent FROM events WHERE auction_id = ?').all(auction),
+        [{ device_ip: '198.51.100.77', user_agent: CHROME }],
+        'the ledger records the device the server named, not the server',
+      );
+    } finally {
+      db.close();
+    }
+    // The device's agent is screened, not the server's: a crawler behind a plain server is a bot.
+    const crawled = await registerOne();
+    await fire(billingUrl(crawled), {
+      'x-device-ip': '198.51.100.78',
+      'x-device-user-agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+    });
+    expect('not_counted', 'invalid_traffic');
+    assert.deepEqual(recorded(lastAuctionId()), [
+      `${lastAuctionId()} not_counted/invalid_traffic/bot_user_agent`,
+    ]);
   });
 
-  it('answers every tampered or foreign token with the same GIF and records it as invalid_token', async () => {
+  it('answers every tampered or foreign token with the same GIF and records it as invalid_token, never as the win it was made from', async () => {
     const url = billingUrl(await registerOne());
+    const genuineId = lastAuctionId();
+    const invalidBefore = invalidTokenEvents();
     const token = url.split('/n/')[1] ?? '';
     const tampered = token.slice(0, 40) + (token[40] === 'A' ? 'B' : 'A') + token.slice(41);
     const foreignRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
@@ -463,6 +635,8 @@ describe('counting notices end to end', () => {
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('content-type'), 'image/gif');
     }
+    assert.equal(invalidTokenEvents() - invalidBefore, 4, 'each bad token is one invalid_token event');
+    assert.deepEqual(recorded(genuineId, 'forged'), [], 'no bad token was taken for a win');
     const rows = await report('outcome,reason,format,seat,publisher', '&reason=invalid_token');
     assert.deepEqual(
       rows.map((row) => [row.format, row.seat, row.publisher]),
@@ -473,21 +647,120 @@ describe('counting notices end to end', () => {
 
   it('relays the DSP burl with its macros filled only for counted impressions', async () => {
     const counted = await registerOne({ clearingPrice: 1, bidResponseId: 'response-7' });
+    const countedAuction = lastAuctionId();
     const late = await registerOne({ auctionTimeMs: Date.now() - 700_000 });
+    const lateAuction = lastAuctionId();
     await fire(billingUrl(counted));
     expect('counted');
     await fire(billingUrl(late));
     expect('not_counted', 'late');
-    const countedAuction = `auction-${auctionSeq - 1}`;
+    // The outbox is written in the notice's own transaction, before the answer: it is final now.
+    assert.equal((await deliveriesTo(`auction=${countedAuction}&`)).length, 1);
+    assert.deepEqual(await deliveriesTo(`auction=${lateAuction}&`), [], 'a late notice bills nobody');
     await dsp.waitFor((hits) => hits.some((hit) => hit.query.get('auction') === countedAuction));
-    const hit = dsp.hits.find((candidate) => candidate.query.get('auction') === countedAuction);
+    const hits = dsp.hits.filter((candidate) => candidate.query.get('auction') === countedAuction);
+    assert.equal(hits.length, 1);
+    const hit = hits[0];
     assert.equal(hit?.query.get('price'), '1');
     assert.equal(hit?.query.get('cur'), 'USD');
     // The market bid ratio: the clearing price over the bid's own 1.25.
     assert.equal(hit?.query.get('mbr'), '0.8');
     assert.equal(hit?.query.get('bidid'), 'response-7');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.ok(!dsp.hits.some((candidate) => candidate.query.get('auction') === `auction-${auctionSeq}`));
+    assert.ok(!dsp.hits.some((candidate) => candidate.query.get('auction') === lateAuction));
+  });
+
+  it('sends the DSP exactly one burl per counted impression and none for a notice that did not count or that was redirected', async () => {
+    const burl = `${dsp.url}/exact?auction=\${AUCTION_ID}&imp=\${AUCTION_IMP_ID}&seat=\${AUCTION_SEAT_ID}&price=\${AUCTION_PRICE}&cur=\${AUCTION_CURRENCY}&bidid=\${AUCTION_BID_ID}`;
+    const billed = new Map<string, string>();
+    const win = async (spec: WinSpec = {}) => {
+      const result = await registerOne({ ...spec, bid: { burl, ...spec.bid } });
+      return { result, auctionId: lastAuctionId() };
+    };
+
+    const once = await win({ clearingPrice: 0.75, bidResponseId: 'resp-once' });
+    await fire(billingUrl(once.result));
+    expect('counted');
+    billed.set(once.auctionId, '0.75');
+
+    const twice = await win({ seat: 'seat-2' });
+    await fire(billingUrl(twice.result));
+    await fire(billingUrl(twice.result));
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    billed.set(twice.auctionId, '1.25');
+
+    const video = await win({ imp: { video: {} }, bid: { adm: undefined, nurl: 'https://dsp.invalid/v' } });
+    await Promise.all([fire(video.result.noticeUrls.vast), fire(video.result.noticeUrls.vast)]);
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    billed.set(video.auctionId, '1.25');
+
+    // One impression registered twice: its pixel counts, its publisher burl is then a duplicate.
+    const both = buildWin({ bid: { burl, price: 2 } });
+    const bothId = lastAuctionId();
+    const [pixel, publisherBurl] = await register(both, { ...both, publisherBurl: true });
+    assert.deepEqual([pixel.method, publisherBurl.method], ['adm', 'burl']);
+    await fire(billingUrl(pixel));
+    assert.equal((await fire(publisherBurl.burl)).status, 200);
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    billed.set(bothId, '2');
+
+    const notBilled: string[] = [];
+    const late = await win({ auctionTimeMs: Date.now() - 601_000 });
+    await fire(billingUrl(late.result));
+    expect('not_counted', 'late');
+    const preview = await win({ test: true });
+    await fire(billingUrl(preview.result));
+    expect('not_counted', 'preview');
+    const bot = await win();
+    await fire(billingUrl(bot.result), { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    expect('not_counted', 'invalid_traffic');
+    const loadedOnly = await win({ context: { app: {} }, publisherBurl: true });
+    await fire(loadedOnly.result.noticeUrls.loaded);
+    expect('not_counted', 'not_billing_method');
+    // A counted publisher burl bills the DSP through its 302, not server-side.
+    const redirected = await win({ context: { app: {} }, publisherBurl: true });
+    assert.equal((await fire(redirected.result.burl)).status, 302);
+    expect('counted');
+    notBilled.push(
+      late.auctionId,
+      preview.auctionId,
+      bot.auctionId,
+      loadedOnly.auctionId,
+      redirected.auctionId,
+    );
+
+    const expected = [...billed.keys()].sort();
+    const queued = (await deliveriesTo('/exact?')).map((delivery) =>
+      new URL(delivery.url).searchParams.get('auction'),
+    );
+    assert.deepEqual(queued.sort(), expected, 'the outbox holds one delivery per counted impression');
+    await dsp.waitFor((hits) => expected.every((id) => hits.some((hit) => hit.query.get('auction') === id)));
+    // Every queued delivery has now been delivered: the DSP got all it will ever get for these.
+    const exact = dsp.hits.filter((hit) => hit.path === '/exact');
+    assert.deepEqual(exact.map((hit) => hit.query.get('auction')).sort(), expected);
+    for (const id of notBilled) assert.ok(!exact.some((hit) => hit.query.get('auction') === id), id);
+    for (const hit of exact) {
+      const auctionId = hit.query.get('auction') ?? '';
+      assert.deepEqual(
+        {
+          imp: hit.query.get('imp'),
+          seat: hit.query.get('seat'),
+          price: hit.query.get('price'),
+          cur: hit.query.get('cur'),
+          bidid: hit.query.get('bidid'),
+        },
+        {
+          imp: '1',
+          seat: auctionId === twice.auctionId ? 'seat-2' : 'seat-1',
+          price: billed.get(auctionId),
+          cur: 'USD',
+          bidid: auctionId === once.auctionId ? 'resp-once' : '',
+        },
+        auctionId,
+      );
+    }
   });
 
   it('redirects a counted publisher burl to the DSP burl and sends nothing server-side for it', async () => {
@@ -497,8 +770,15 @@ describe('counting notices end to end', () => {
     assert.equal(response.status, 302);
     const location = new URL(response.headers.get('location') ?? '');
     assert.equal(location.origin, dsp.url);
+    assert.equal(location.pathname, '/bill');
     assert.equal(location.searchParams.get('price'), '1.25');
     assert.equal(location.searchParams.get('auction'), `auction-${auctionSeq}`);
+    assert.equal(location.searchParams.get('cur'), 'USD');
+    // The publisher's SDK follows the redirect: the DSP is billed by that call.
+    assert.equal((await fire(location.href)).status, 200);
+    assert.ok(
+      dsp.hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === `auction-${auctionSeq}`),
+    );
     const deliveries = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?limit=1000');
     assert.ok(
       !deliveries.body.deliveries.some((delivery: any) =>
@@ -686,26 +966,53 @@ describe('counting notices end to end', () => {
     }
   });
 
-  it('reports add up to the notices fired, in JSON and in CSV', async () => {
+  it('reports add up to the notices fired, by outcome and reason, in JSON and in CSV', async () => {
     const rows = await report('outcome,reason');
     const reported = new Map(rows.map((row) => [`${row.outcome}/${row.reason}`, row.events]));
     assert.deepEqual(Object.fromEntries([...reported].sort()), Object.fromEntries([...fired].sort()));
     const total = [...fired.values()].reduce((sum, count) => sum + count, 0);
     const from = new Date(hourStartMs(Date.now()) - 2 * 86_400_000).toISOString();
     const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
-    const csv = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=outcome&format=csv`, {
-      headers: { authorization: `Bearer ${tally.adminKey}` },
-    });
+    const csv = await fetch(
+      `${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=outcome,reason&format=csv`,
+      { headers: { authorization: `Bearer ${tally.adminKey}` } },
+    );
     assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
     const lines = (await csv.text()).trim().split('\r\n');
-    assert.equal(lines[0], 'outcome,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros');
-    const csvTotal = lines.slice(1).reduce((sum, line) => sum + Number(line.split(',')[1]), 0);
-    assert.equal(csvTotal, total);
+    assert.equal(lines[0], 'outcome,reason,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros');
+    const csvRows = lines.slice(1).map((line) => line.split(','));
+    assert.deepEqual(
+      Object.fromEntries(
+        csvRows.map(([outcome, reason, events]) => [`${outcome}/${reason}`, Number(events)]).sort(),
+      ),
+      Object.fromEntries([...fired].sort()),
+    );
+    assert.equal(
+      csvRows.reduce((sum, row) => sum + Number(row[2]), 0),
+      total,
+    );
+    // The money in CSV is the money in JSON, row for row.
+    for (const row of rows) {
+      const line = csvRows.find(([outcome, reason]) => outcome === row.outcome && reason === row.reason);
+      assert.equal(Number(line?.[3]), row.priceMicros, `${row.outcome}/${row.reason}`);
+    }
     const viaAccept = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=hour,format`, {
       headers: { authorization: `Bearer ${tally.adminKey}`, accept: 'text/csv' },
     });
     assert.match((await viaAccept.text()).split('\r\n')[0] ?? '', /^hour,format,events/);
     const counted = rows.find((row) => row.outcome === 'counted');
     assert.equal(counted?.events, fired.get('counted/'));
+    // The hourly rollups behind the report hold the money of the raw counted notices.
+    const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+    try {
+      const raw = db
+        .prepare(`SELECT COALESCE(SUM(price_micros), 0) FROM events WHERE outcome = 'counted'`)
+        .pluck()
+        .get() as number;
+      assert.ok(raw > 0);
+      assert.equal(counted?.priceMicros, raw);
+    } finally {
+      db.close();
+    }
   });
 });

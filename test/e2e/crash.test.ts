@@ -16,7 +16,9 @@ let dsp: FakeDsp;
 
 before(async () => {
   dsp = await startDsp();
-  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '1' });
+  // Batches wait 20 ms before they commit: a notice answered before its commit would be lost by a
+  // crash in that window, which the kill below, right after an answer, falls into.
+  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '1', TALLY_COMMIT_MAX_DELAY_MS: '20' });
 });
 
 after(async () => {
@@ -44,27 +46,59 @@ describe('a crash while notices are being fired', () => {
     const answered = new Set<number>();
     let next = 0;
     let stopFiring = false;
+    const pid = tally.pid();
+    assert.ok(pid !== undefined);
+    /**
+     * SIGKILL, sent the moment the answer that makes a quarter of the notices answered arrives:
+     * the notices answered just before are the likeliest to be lost by a server that answers
+     * before its commit.
+     */
+    const killAfterAnswer = (): void => {
+      if (stopFiring || answered.size < WINS / 4) return;
+      stopFiring = true;
+      process.kill(pid, 'SIGKILL');
+    };
     const worker = async () => {
       while (!stopFiring && next < urls.length) {
         const index = next++;
         try {
           const response = await fetch(urls[index] ?? '', { headers: { 'user-agent': CHROME } });
+          if (response.status === 200) {
+            answered.add(index);
+            killAfterAnswer();
+          }
           await response.arrayBuffer();
-          if (response.status === 200) answered.add(index);
         } catch {
           // the server died before answering: this notice was never acknowledged
         }
       }
     };
-    const firing = Promise.all(Array.from({ length: WORKERS }, worker));
-    for (const deadlineMs = Date.now() + 60_000; answered.size < WINS / 4;) {
-      assert.ok(Date.now() < deadlineMs, `only ${answered.size} notices answered in a minute`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    // The DSP refuses every burl until the crash: each counted impression's delivery is still
+    // pending when the server dies, and only a restarted server can send it.
+    dsp.failNext('/bill', Number.MAX_SAFE_INTEGER);
+    await Promise.all(Array.from({ length: WORKERS }, worker));
+    assert.ok(stopFiring, `the server was not killed: only ${answered.size} notices were answered`);
     await tally.kill();
-    stopFiring = true;
-    await firing;
     assert.ok(answered.size < WINS, 'the kill happened while notices were still being fired');
+    dsp.failNext('/bill', 0);
+    assert.equal(dsp.hits.length, 0, 'no burl reached the DSP before the crash');
+
+    // Read while the server is dead: what the crash left behind.
+    const dead = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+    let countedAtCrash: Set<string>;
+    try {
+      countedAtCrash = new Set(
+        dead.prepare(`SELECT auction_id FROM events WHERE outcome = 'counted'`).pluck().all() as string[],
+      );
+      const pending = dead.prepare(`SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status`).all() as {
+        status: string;
+        n: number;
+      }[];
+      assert.deepEqual(pending, [{ status: 'pending', n: countedAtCrash.size }]);
+    } finally {
+      dead.close();
+    }
+    for (const index of answered) assert.ok(countedAtCrash.has(`crash-${index}`), `crash-${index} counted`);
 
     await tally.restart();
     const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
@@ -87,10 +121,16 @@ describe('a crash while notices are being fired', () => {
     }
 
     // Firing every notice again after the restart counts nothing twice.
-    for (const index of answered) {
-      const response = await fetch(urls[index] ?? '', { headers: { 'user-agent': CHROME } });
-      await response.arrayBuffer();
-    }
+    const again = [...answered];
+    await Promise.all(
+      Array.from({ length: WORKERS }, async () => {
+        for (let index = again.pop(); index !== undefined; index = again.pop()) {
+          const response = await fetch(urls[index] ?? '', { headers: { 'user-agent': CHROME } });
+          await response.arrayBuffer();
+          assert.equal(response.status, 200);
+        }
+      }),
+    );
     const check = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
     try {
       const billed = check
@@ -107,10 +147,19 @@ describe('a crash while notices are being fired', () => {
       check.close();
     }
 
+    // Every impression counted before the crash (answered or not) is billed after the restart,
+    // and nothing else is.
     const delivered = (hits: typeof dsp.hits) => new Set(hits.map((hit) => hit.query.get('auction')));
-    await dsp.waitFor(
-      (hits) => [...answered].every((index) => delivered(hits).has(`crash-${index}`)),
-      30_000,
-    );
+    await dsp.waitFor((hits) => [...countedAtCrash].every((auction) => delivered(hits).has(auction)), 30_000);
+    const counted = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+    try {
+      const billedAuctions = new Set(
+        counted.prepare(`SELECT auction_id FROM events WHERE outcome = 'counted'`).pluck().all() as string[],
+      );
+      for (const auction of delivered(dsp.hits))
+        assert.ok(billedAuctions.has(auction ?? ''), `${auction} counted`);
+    } finally {
+      counted.close();
+    }
   });
 });

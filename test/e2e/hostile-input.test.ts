@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
+import { hourStartMs } from '../../src/lib/time.js';
 
 let tally: TestServer;
 
@@ -71,7 +72,7 @@ describe('hostile input on the hot path and the API', () => {
     );
   });
 
-  it('handles publisher ids and seats named like object properties as any other', async () => {
+  it('counts wins whose publisher ids and seats are named like object properties, each under its own name', async () => {
     const wins = ['constructor', 'toString', '__proto__'].map((name, index) => ({
       request: { id: `proto-${index}`, imp: [{ id: '1', banner: {} }], site: { publisher: { id: name } } },
       seat: name,
@@ -92,5 +93,25 @@ describe('hostile input on the hot path and the API', () => {
       });
       assert.equal(notice.status, 200);
     }
+    // The answer is the same whatever the outcome: the report shows that each one counted, under
+    // its own seat and publisher.
+    const hourMs = hourStartMs(Date.now());
+    const from = new Date(hourMs - 86_400_000).toISOString();
+    const to = new Date(hourMs + 3_600_000).toISOString();
+    const report = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/reports?from=${from}&to=${to}&groupBy=seat,publisher,outcome`,
+    );
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    const rows = report.body.rows
+      .filter((row: any) => ['constructor', 'toString', '__proto__'].includes(row.seat))
+      .map((row: any) => [row.seat, row.publisher, row.outcome, row.events]);
+    assert.deepEqual(rows.sort(), [
+      ['__proto__', '__proto__', 'counted', 1],
+      ['constructor', 'constructor', 'counted', 1],
+      ['toString', 'toString', 'counted', 1],
+    ]);
   });
 });

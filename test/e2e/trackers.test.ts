@@ -445,7 +445,7 @@ describe('impression and click trackers end to end', () => {
       domains: ['landing.example'],
     });
     assert.equal(set.status, 200, JSON.stringify(set.body));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The very next hit follows the change: the catalog snapshot applies a local write at once.
     const allowed = await hit(
       `/imptr?id=${ids.topTracker}&cachebuster=al1&redir=https://www.landing.example/x`,
     );
@@ -486,7 +486,6 @@ describe('impression and click trackers end to end', () => {
         domains,
       });
     await allowlist(['elsewhere.example']);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const refusedClickUrl = await fetch(`${tally.url}/clktr?id=${ids.clickTracker}&cachebuster=k3`, {
       headers: { 'user-agent': CHROME },
     });
