@@ -511,6 +511,16 @@ describe('impression and click trackers end to end', () => {
     );
   });
 
+  it('prices a click by its ancost alone: its CPM line item earns nothing on it, and without ancost it costs nothing', async () => {
+    const before = await trackerRow(ids.clickTracker);
+    await hit(`/clktr?id=${ids.clickTracker}&cachebuster=p1&ancost=0.25`);
+    await hit(`/clktr?id=${ids.clickTracker}&cachebuster=p2`);
+    const afterRow = await trackerRow(ids.clickTracker);
+    assert.equal(afterRow.events - before.events, 2);
+    assert.equal(afterRow.mediaCostMicros - before.mediaCostMicros, 250_000);
+    assert.equal(afterRow.revenueMicros - before.revenueMicros, 0);
+  });
+
   it('does not count inactive or unknown trackers, bots or prefetches', async () => {
     await hit(`/imptr?id=${ids.inactiveTracker}&cachebuster=i1`);
     await hit(`/imptr?id=987654&cachebuster=u1`);
