@@ -32,6 +32,8 @@ import {
 } from './proc-counters.js';
 import { freePort, startServer } from '../test/support/server.js';
 
+/** Width of the target names' column. */
+const NAME_WIDTH = 42;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '10');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '64');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
@@ -202,7 +204,7 @@ function printCpu(summary: readonly Result[]): void {
   const cores = availableParallelism();
   process.stdout.write(
     `\nCPU per answered request, µs (mean of the rounds), and the ceiling it sets on ${cores} cores\n` +
-      'target                                  main  counting  other threads   wrk   total   ceiling req/s\n',
+      `${'target'.padEnd(NAME_WIDTH)}  main  counting  other threads   wrk   total   ceiling req/s\n`,
   );
   for (const { name, cpuUs } of summary) {
     if (cpuUs === undefined) continue;
@@ -213,7 +215,9 @@ function printCpu(summary: readonly Result[]): void {
     const columns = [mainUs, busiestOtherUs, restUs, wrkUs, totalUs].map((us, index) =>
       us.toFixed(1).padStart([5, 9, 14, 5, 7][index] ?? 7),
     );
-    process.stdout.write(`${name.padEnd(38)} ${columns.join(' ')} ${ceiling.toFixed(0).padStart(15)}\n`);
+    process.stdout.write(
+      `${name.padEnd(NAME_WIDTH)} ${columns.join(' ')} ${ceiling.toFixed(0).padStart(15)}\n`,
+    );
   }
 }
 
@@ -274,7 +278,9 @@ function printRounds(results: readonly Result[], targetsPerRound: number): void 
           ? `${result.requestsPerSecond.toFixed(0)} req/s`
           : `${((100 * result.requestsPerSecond) / bareRate).toFixed(0)} %`;
       const steal = result.stealPercent === undefined ? '' : `steal ${result.stealPercent.toFixed(0)} %`;
-      process.stdout.write(`${label.padEnd(9)} ${result.name.padEnd(38)} ${rate.padStart(11)}   ${steal}\n`);
+      process.stdout.write(
+        `${label.padEnd(9)} ${result.name.padEnd(NAME_WIDTH)} ${rate.padStart(11)}   ${steal}\n`,
+      );
     });
   }
 }
@@ -296,13 +302,13 @@ function printInterrupts(summary: readonly Result[]): void {
   if (summary.every((result) => result.interruptsPerThousand === undefined)) return;
   process.stdout.write(
     '\ninterrupts per 1000 answered requests (mean of the rounds), all cores\n' +
-      'target                                  disk  one core waking another\n',
+      `${'target'.padEnd(NAME_WIDTH)}  disk  one core waking another\n`,
   );
   for (const { name, interruptsPerThousand } of summary) {
     if (interruptsPerThousand === undefined) continue;
     const { disk, crossCore } = interruptsPerThousand;
     process.stdout.write(
-      `${name.padEnd(38)} ${disk.toFixed(0).padStart(5)} ${crossCore.toFixed(0).padStart(24)}\n`,
+      `${name.padEnd(NAME_WIDTH)} ${disk.toFixed(0).padStart(5)} ${crossCore.toFixed(0).padStart(24)}\n`,
     );
   }
 }
@@ -441,11 +447,11 @@ async function main(): Promise<void> {
     const summary = summarise(results);
     const bareRate = summary[0]?.requestsPerSecond ?? 1;
     process.stdout.write(
-      `\nmean of ${ROUNDS} rounds (p99: the worst round)\ntarget                                 req/s    p50 ms  p99 ms  vs bare node:http  steal\n`,
+      `\nmean of ${ROUNDS} rounds (p99: the worst round)\n${'target'.padEnd(NAME_WIDTH)}   req/s    p50 ms  p99 ms  vs bare node:http  steal\n`,
     );
     for (const result of summary) {
       process.stdout.write(
-        `${result.name.padEnd(38)} ${result.requestsPerSecond.toFixed(0).padStart(7)}  ${result.p50Ms.toFixed(1).padStart(6)}  ${result.p99Ms.toFixed(1).padStart(6)}  ${((100 * result.requestsPerSecond) / bareRate).toFixed(0).padStart(5)} %` +
+        `${result.name.padEnd(NAME_WIDTH)} ${result.requestsPerSecond.toFixed(0).padStart(7)}  ${result.p50Ms.toFixed(1).padStart(6)}  ${result.p99Ms.toFixed(1).padStart(6)}  ${((100 * result.requestsPerSecond) / bareRate).toFixed(0).padStart(5)} %` +
           (result.stealPercent === undefined ? '' : `  ${result.stealPercent.toFixed(0).padStart(12)} %`) +
           (result.non2xx + result.errors > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : '') +
           '\n',
