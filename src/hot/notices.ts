@@ -10,6 +10,7 @@ import type { NoticeEnvironment } from './notice-event.js';
 import { noticeEvent } from './notice-event.js';
 import { readNoticeRequest, ruleHeaders } from './read-notice.js';
 import { commitThen } from './record.js';
+import { refusedHitMethod } from './responses.js';
 
 /** What the notice endpoint needs; narrow on purpose (the hot path sees no control plane). */
 export interface NoticeDeps {
@@ -49,6 +50,7 @@ export function handleNotice(
   query: string,
   deps: NoticeDeps,
 ): Promise<void> {
+  if (refusedHitMethod(res, req.method)) return Promise.resolve();
   // The answer is sent from the committer's callback, which must not throw: a failure to send
   // goes to the caller through the promise instead.
   return new Promise((resolve, reject) =>

@@ -54,6 +54,24 @@ export function sendBody(
   res.end(buffer);
 }
 
+/**
+ * The methods notices and tracker hits come by: `GET` (pixels, scripts, players, servers), `HEAD`
+ * (recorded as invalid traffic) and `POST` (beacons). Any other (a CORS preflight's `OPTIONS`, a
+ * `PUT`) is no impression and is not recorded.
+ */
+const HIT_METHODS = new Set(['GET', 'HEAD', 'POST']);
+
+/**
+ * Answers 405 and returns true when `method` is not one a notice or tracker hit comes by; the
+ * caller then records nothing.
+ */
+export function refusedHitMethod(res: ServerResponse, method: string | undefined): boolean {
+  if (HIT_METHODS.has(method ?? 'GET')) return false;
+  res.setHeader('Allow', 'GET, HEAD, POST');
+  sendBody(res, 405, 'text/plain; charset=utf-8', 'only GET, HEAD and POST are notices\n');
+  return true;
+}
+
 /** The 503 answer's body and its type. */
 export const UNAVAILABLE_TEXT = 'overloaded: retry later\n';
 export const UNAVAILABLE_TYPE = 'text/plain; charset=utf-8';

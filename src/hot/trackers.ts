@@ -15,7 +15,7 @@ import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { hourStartMs } from '../lib/time.js';
 import type { GroupCommitter } from './group-commit.js';
 import { recordOrRefuse } from './record.js';
-import { sendBody, sendPixel, sendRedirect } from './responses.js';
+import { refusedHitMethod, sendBody, sendPixel, sendRedirect } from './responses.js';
 
 /** The `t=1` answer: a valid, empty script. */
 const TRACKER_SCRIPT = '/* Tally impression tracker */\n';
@@ -60,6 +60,7 @@ export async function handleTrackerHit(
   res: ServerResponse,
   deps: TrackerDeps,
 ): Promise<void> {
+  if (refusedHitMethod(res, req.method)) return;
   const nowMs = deps.nowMs();
   const rawUrl = req.url ?? '';
   const queryAt = rawUrl.indexOf('?');

@@ -179,6 +179,20 @@ describe('counting notices end to end', () => {
     assert.equal(response.status, 204);
   });
 
+  it('records no notice that comes by a method other than GET, HEAD or POST (a CORS preflight), answering 405', async () => {
+    const result = await registerOne();
+    for (const method of ['OPTIONS', 'PUT', 'DELETE', 'PATCH']) {
+      const response = await fire(billingUrl(result), {}, method);
+      assert.equal(response.status, 405, method);
+      assert.equal(response.headers.get('allow'), 'GET, HEAD, POST');
+    }
+    const tracker = await fire(`${tally.url}/imptr?id=1&cachebuster=x`, {}, 'OPTIONS');
+    assert.equal(tracker.status, 405);
+    assert.deepEqual(recorded(lastAuctionId()), []);
+    assert.equal((await fire(billingUrl(result), {}, 'POST')).status, 200);
+    assert.deepEqual(recorded(lastAuctionId()), [`${lastAuctionId()} counted/`]);
+  });
+
   it('counts the billing notice of a win built from every OpenRTB request and response fixture', async () => {
     const auctionIds: string[] = [];
     const requests = fixtureNames('openrtb').filter((name) => name.startsWith('bid-request'));
