@@ -1,3 +1,4 @@
+import { shown } from '../../lib/shown.js';
 import type { CatalogRecord, DeleteResult, EntityStore, WriteResult } from '../../ports/catalog.js';
 import type { Route, RequestContext } from '../http.js';
 import { ApiError, readJson, sendJson } from '../http.js';
@@ -65,8 +66,13 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
 
   const write = async (ctx: RequestContext, mode: Exclude<WriteMode, 'create'>): Promise<void> => {
     requireWriter(ctx.principal, spec.writeScopes, `change ${spec.nounPlural}`);
+    // The body is read before the stored object: from reading it to writing there is then no
+    // await, so an edit committed while this body was arriving is not written back over with
+    // the values read before it (a deactivation silently undone by a rename).
+    const body = await readJson(ctx.req, CATALOG_MAX_BODY_BYTES);
     const existing = load(ctx);
-    const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), mode, existing);
+    requireSameId(body, existing.id, spec.noun);
+    const input = spec.parse(body, mode, existing);
     requireOwnWrite(ctx.principal, spec.inputOwner(input));
     const scope = ctx.principal.scope;
     for (const [field, why] of Object.entries(spec.accountWideFields ?? {})) {
@@ -158,6 +164,23 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
       },
     },
   ];
+}
+
+/**
+ * Throws 400 when a PATCH or PUT body's `id` names another object than the path: ids never
+ * change, and a client sending another id meant another object. Its own id (a body read back
+ * from GET) passes.
+ */
+function requireSameId(body: unknown, id: number, noun: string): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Object.hasOwn(body, 'id')) return;
+  const sent = (body as { id: unknown }).id;
+  if (sent === id) return;
+  throw validationError(noun, [
+    {
+      field: 'id',
+      message: `${shown(sent)} is not this ${noun}'s id: ids never change; send ${id} (the id in the path) or leave id out`,
+    },
+  ]);
 }
 
 /** The stored object, or the API error saying why the write was refused. */
