@@ -3,7 +3,11 @@ import type { FieldProblem } from '../../ports/catalog.js';
 import { ApiError } from '../http.js';
 import { shown } from '../../lib/shown.js';
 
-/** How a body is read: `create` and `replace` (PUT) need every required field; `patch` keeps what is absent. */
+/**
+ * How a body is read: `create` and `replace` (PUT) need every required field, and take null for
+ * an optional field as its default; `patch` keeps what is absent, and refuses null for a field
+ * that has no empty value (only fields documented "or null" are cleared with null).
+ */
 export type WriteMode = 'create' | 'replace' | 'patch';
 
 /** Fields every answer carries that a client may send back unchanged; they are ignored. */
@@ -237,6 +241,10 @@ export class FieldReader {
       if (options.required === true && this.mode !== 'patch') this.problem(name, `required: send ${hint}`);
       else if (value === null && options.required === true)
         this.problem(name, `cannot be null: send ${hint}`);
+      // A field that has no empty value: a PATCH sending null asks for something it cannot get
+      // (clearing a rule's placements, say); keeping the stored value would answer 200 unchanged.
+      else if (value === null && this.mode === 'patch')
+        this.problem(name, `cannot be null: send ${hint}, or leave ${name} out to keep it`);
       return base;
     }
     const parsed = parse(value);
