@@ -227,7 +227,38 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
         message: `payment rule ${existing.id} is publisher ${existing.publisherId}'s base rule and a publisher always has one; make another rule the base (isBase: true) instead`,
       });
     }
+    problems.push(...this.baseRuleConditionProblems(accountId, input, existing));
     return invalid(problems);
+  }
+
+  /**
+   * The base rule prices every impression no conditional rule takes, whatever its placements and
+   * dates (evaluation ignores them), so a base rule must not have any: a publisher's first rule
+   * sent with `placementIds: [top]` became its base and priced every placement.
+   */
+  private baseRuleConditionProblems(
+    accountId: number,
+    input: PaymentRuleInput,
+    existing: PaymentRule | undefined,
+  ): FieldProblem[] {
+    const becomesFirst =
+      input.isBase === undefined && existing === undefined && !this.hasBase(accountId, input.publisherId);
+    const isBase = input.isBase ?? existing?.isBase ?? becomesFirst;
+    if (!isBase) return [];
+    const why = becomesFirst
+      ? `publisher ${input.publisherId} has no base rule yet, so this rule would be its base rule, which applies to every impression whatever its placements and dates: create the base rule first, without conditions, then this one`
+      : `a base rule applies to every impression of publisher ${input.publisherId} whatever its placements and dates`;
+    const problems: FieldProblem[] = [];
+    if (input.placementIds.length > 0) {
+      problems.push({ field: 'placementIds', message: `${why}; send [] on the base rule` });
+    }
+    for (const [field, value] of [
+      ['startDate', input.startDate],
+      ['endDate', input.endDate],
+    ] as const) {
+      if (value !== null) problems.push({ field, message: `${why}; send null on the base rule` });
+    }
+    return problems;
   }
 
   protected override beforeSave(
