@@ -9,6 +9,18 @@ import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 
 const EXPORT_PARAMS: readonly ExportParam[] = ['cachebuster', 'ancost', 'redir'];
+/** Most characters of an unknown field's name a message repeats. */
+const MAX_FIELD_NAME_CHARS = 64;
+/** The fields an export body may have. */
+const EXPORT_FIELDS: readonly string[] = [
+  'type',
+  'secure',
+  'params',
+  'placeholders',
+  'delivery',
+  'email',
+  'trackerIds',
+];
 const MAX_TRACKERS_PER_EXPORT = 500;
 const MAX_BODY_BYTES = 64 * 1024;
 const EMAIL_PATTERN = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
@@ -77,6 +89,14 @@ function parseExportRequest(body: Record<string, unknown>, pathId: string): Expo
   const id = Number(pathId);
   if (!/^\d+$/.test(pathId) || !Number.isSafeInteger(id))
     throw new ApiError(404, 'NOT_FOUND', `tracker ${pathId} does not exist`);
+  // A misspelt choice (`param`, `placeholder`) would otherwise fall back to its default and
+  // export a tag without the parameters or macros asked for, which ad ops then traffic.
+  for (const name of Object.keys(body)) {
+    if (!EXPORT_FIELDS.includes(name)) {
+      const field = name.length <= MAX_FIELD_NAME_CHARS ? name : `${name.slice(0, MAX_FIELD_NAME_CHARS)}…`;
+      problems.push(`${field}: unknown field; the fields are ${EXPORT_FIELDS.join(', ')}`);
+    }
+  }
   const extra = body.trackerIds ?? [];
   if (
     !Array.isArray(extra) ||
