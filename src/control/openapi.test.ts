@@ -1,14 +1,23 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { rulesByPublisher } from '../domain/rules.js';
+import { testKeyRing } from '../../test/support/claims.js';
+import type { Principal } from './auth.js';
 import { catalogRoutes } from './catalog/index.js';
 import { deliveryRoutes } from './deliveries.js';
 import { exportRoutes } from './export.js';
-import { OPENAPI_DOCUMENT } from './openapi.js';
-import { reportRoutes } from './reports.js';
+import type { RequestContext, Route } from './http.js';
+import { ApiError } from './http.js';
+import { API_ERROR_CODES, OPENAPI_DOCUMENT, WIN_ERROR_CODES } from './openapi.js';
+import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
+import { parseReportQuery, reportRoutes } from './reports.js';
 import { winRoutes } from './wins.js';
 
 /** Routes are only listed here, never called: their dependencies need not work. */
@@ -16,25 +25,279 @@ const never = (): never => {
   throw new Error('not called when listing routes');
 };
 
+type Schema = Record<string, unknown>;
+interface Operation {
+  parameters?: { name: string; in: string; required?: boolean; schema: Schema }[];
+  requestBody?: { content: Record<string, { schema: Schema; example?: unknown }> };
+  responses: Record<string, { content?: Record<string, { schema?: Schema }> }>;
+}
+const paths = OPENAPI_DOCUMENT.paths as Record<string, Record<string, Operation | undefined> | undefined>;
+const HTTP_METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'];
+
+function operation(path: string, method: string): Operation {
+  const found = paths[path]?.[method];
+  assert.ok(found !== undefined, `${method.toUpperCase()} ${path} is documented`);
+  return found;
+}
+
+function resolve(schema: Schema): Schema {
+  const ref = schema.$ref;
+  if (typeof ref !== 'string') return schema;
+  const name = ref.replace('#/components/schemas/', '');
+  return (OPENAPI_DOCUMENT.components.schemas as Record<string, Schema>)[name] ?? assert.fail(`no ${ref}`);
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/**
+ * The problems of `value` against `schema`: the part of JSON Schema this document uses (type,
+ * enum, const, required, properties, additionalProperties, propertyNames, items, maxItems,
+ * minimum, maximum, pattern, oneOf, local $ref). Enough to keep the document honest, no more.
+ */
+function problems(value: unknown, given: Schema, at = '$'): string[] {
+  const schema = resolve(given);
+  const found: string[] = [];
+  const type = typeOf(value);
+  if (schema.type !== undefined) {
+    const types = ([] as unknown[]).concat(schema.type);
+    if (!types.includes(type) && !(type === 'integer' && types.includes('number')))
+      found.push(`${at}: ${type}, not ${types.join('|')}`);
+  }
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value))
+    found.push(`${at}: ${JSON.stringify(value)} not in enum`);
+  if ('const' in schema && schema.const !== value) found.push(`${at}: not ${JSON.stringify(schema.const)}`);
+  if (typeof schema.minimum === 'number' && typeof value === 'number' && value < schema.minimum)
+    found.push(`${at}: below ${schema.minimum}`);
+  if (typeof schema.maximum === 'number' && typeof value === 'number' && value > schema.maximum)
+    found.push(`${at}: above ${schema.maximum}`);
+  if (
+    typeof schema.pattern === 'string' &&
+    typeof value === 'string' &&
+    !new RegExp(schema.pattern).test(value)
+  )
+    found.push(`${at}: does not match ${schema.pattern}`);
+  if (Array.isArray(schema.oneOf)) {
+    const matching = (schema.oneOf as Schema[]).filter((option) => problems(value, option, at).length === 0);
+    if (matching.length !== 1) found.push(`${at}: matches ${matching.length} of oneOf`);
+  }
+  if (type === 'array') {
+    const items = value as unknown[];
+    if (typeof schema.maxItems === 'number' && items.length > schema.maxItems)
+      found.push(`${at}: more than ${schema.maxItems} items`);
+    const itemSchema = schema.items as Schema | undefined;
+    if (itemSchema !== undefined)
+      items.forEach((item, index) => found.push(...problems(item, itemSchema, `${at}[${index}]`)));
+  }
+  if (type === 'object') {
+    const object = value as Record<string, unknown>;
+    for (const name of (schema.required as string[] | undefined) ?? [])
+      if (!(name in object)) found.push(`${at}.${name}: required`);
+    const properties = (schema.properties ?? {}) as Record<string, Schema>;
+    for (const [name, item] of Object.entries(object)) {
+      if (schema.propertyNames !== undefined)
+        found.push(...problems(name, schema.propertyNames as Schema, `${at} key ${name}`));
+      const itemSchema = properties[name] ?? schema.additionalProperties;
+      if (itemSchema === false) found.push(`${at}.${name}: not a documented field`);
+      else if (typeof itemSchema === 'object' && itemSchema !== null)
+        found.push(...problems(item, itemSchema as Schema, `${at}.${name}`));
+    }
+  }
+  return found;
+}
+
+/** Every non-test source file's text, by path. */
+function sources(dir = 'src'): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) for (const [file, text] of sources(path)) found.set(file, text);
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      found.set(path, readFileSync(path, 'utf8'));
+  }
+  return found;
+}
+
+const admin: Principal = { accountId: 1, keyId: 1, role: 'admin', scope: null };
+
 describe('the OpenAPI document served at /docs', () => {
-  it('describes every route of the API and the tracker hits, with its method', () => {
+  it('describes every route of the API and the hot endpoints, with its method, and no route that is not there', () => {
     const db = openSqlite(':memory:');
-    const routes = [
+    const routes: Pick<Route, 'method' | 'path'>[] = [
       ...winRoutes({ register: never }, 1024),
       ...reportRoutes({ report: never }, never, 1),
       ...deliveryRoutes(new SqliteLedger(db)),
       ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db)),
       ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
-      // Served in front of the router (src/hot/trackers.ts).
-      { method: 'GET', path: '/imptr' },
-      { method: 'GET', path: '/clktr' },
     ];
     db.close();
-    const paths = OPENAPI_DOCUMENT.paths as Record<string, Record<string, unknown> | undefined>;
-    const missing = routes
-      .map((route) => ({ method: route.method.toLowerCase(), path: route.path.replace(/:(\w+)/g, '{$1}') }))
-      .filter(({ method, path }) => paths[path]?.[method] === undefined)
-      .map(({ method, path }) => `${method.toUpperCase()} ${path}`);
-    assert.deepEqual(missing, []);
+    const listed = [
+      ...routes.map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
+      // Public routes of src/server.ts.
+      ...['/healthz', '/readyz', '/metrics', '/docs', '/omid/verify.js'].map((path) => `GET ${path}`),
+      // Served in front of the router (src/hot/notices.ts, src/hot/trackers.ts): GET and POST
+      // (beacons) are notices, HEAD is recorded as invalid traffic, any other method is 405.
+      ...['/n/{token}', '/imptr', '/clktr'].flatMap((path) => [`GET ${path}`, `POST ${path}`]),
+    ];
+    const documented = Object.entries(paths).flatMap(([path, item]) =>
+      Object.keys(item ?? {})
+        .filter((method) => HTTP_METHODS.includes(method))
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    assert.deepEqual(
+      listed.filter((route) => !documented.includes(route)),
+      [],
+      'routes missing from the document',
+    );
+    assert.deepEqual(
+      documented.filter((route) => !listed.includes(route)),
+      [],
+      'documented routes that do not exist',
+    );
+  });
+
+  it('lists every error code the API answers with, with its status, and only those; the README names each', () => {
+    const answered = new Map<string, Set<number>>();
+    for (const [file, text] of sources()) {
+      // `new ApiError(400, 'CODE'`, `refused(400, 'CODE'`, `status: 431, code: 'CODE'`.
+      for (const match of text.matchAll(/\b([1-5]\d\d),\s*(?:code:\s*)?'([A-Z][A-Z_]{3,})'/g)) {
+        const [, status = '', code = ''] = match;
+        if (!answered.has(code)) answered.set(code, new Set());
+        answered.get(code)?.add(Number(status));
+        assert.ok(code in API_ERROR_CODES, `${code} (${file}) is in API_ERROR_CODES`);
+      }
+    }
+    for (const [code, status] of Object.entries(API_ERROR_CODES)) {
+      if (code === 'INTERNAL') continue; // sendError's fallback for anything unexpected
+      assert.deepEqual([...(answered.get(code) ?? [])], [status], `${code} is answered with ${status} alone`);
+    }
+    const readme = readFileSync('README.md', 'utf8');
+    for (const code of [...Object.keys(API_ERROR_CODES), ...WIN_ERROR_CODES])
+      assert.ok(readme.includes(`\`${code}\``), `the README names ${code}`);
+  });
+
+  it('gives a /v1/wins example that registers, and results that match the documented schema', () => {
+    const wins = operation('/v1/wins', 'post');
+    const body = wins.requestBody?.content['application/json'];
+    assert.ok(body !== undefined);
+    assert.deepEqual(problems(body.example, body.schema), []);
+    assert.equal(
+      (body.schema.properties as Record<string, Schema>).wins?.maxItems,
+      MAX_WINS_PER_CALL,
+      'the documented limit is the code’s',
+    );
+    const example = body.example as { wins: Record<string, unknown>[] };
+    const [good] = example.wins;
+    const bad: unknown[] = [
+      'not a win',
+      { ...good, bid: undefined },
+      { ...good, request: { id: 'a', imp: [{ id: '2', banner: {} }], site: {} } },
+      { ...good, request: { id: 'a', imp: [{ id: '1' }], site: {} }, bid: { id: 'b', impid: '1', price: 1 } },
+      { ...good, request: { id: 'a', imp: [{ id: '1', banner: {} }] } },
+      { ...good, bid: { ...(good?.bid as object), burl: `https://dsp.example/${'x'.repeat(9000)}` } },
+    ];
+    const answer = registerWins(JSON.stringify({ wins: [...example.wins, ...bad] }), {
+      accountId: 1,
+      rulesFor: rulesByPublisher(new Map()),
+      keyRing: testKeyRing(),
+      publicUrl: 'https://tally.example',
+      priceKeysFor: () => undefined,
+      nowMs: Date.now(),
+    });
+    assert.ok(answer.ok);
+    const result: unknown = JSON.parse(answer.json);
+    const schema = wins.responses['200']?.content?.['application/json']?.schema;
+    assert.ok(schema !== undefined);
+    assert.deepEqual(problems(result, schema), []);
+    const results = (result as { results: { ok: boolean; error?: { code: string } }[] }).results;
+    assert.equal(results[0]?.ok, true);
+    assert.deepEqual(
+      [...new Set(results.slice(1).map((item) => item.error?.code))].sort(),
+      [...WIN_ERROR_CODES].sort(),
+      'each documented code of a refused win is one the code gives',
+    );
+  });
+
+  it('documents the report parameters the API takes, and no other', () => {
+    const reports = operation('/v1/reports', 'get');
+    const names = (reports.parameters ?? []).map((parameter) => parameter.name);
+    assert.equal(new Set(names).size, names.length, 'no parameter is listed twice');
+    const sample = (name: string, schema: Schema): string => {
+      if (name === 'from' || name === 'day') return '2026-12-03';
+      if (name === 'to') return '2026-12-04T00:00:00Z';
+      if (name === 'hour') return '2026-12-03T11:00:00Z';
+      if (name === 'groupBy') return 'hour,outcome';
+      if (Array.isArray(schema.enum)) return String(schema.enum.at(-1));
+      return schema.pattern === undefined ? 'x' : '7';
+    };
+    const all = new URLSearchParams(
+      (reports.parameters ?? []).map((parameter): [string, string] => [
+        parameter.name,
+        sample(parameter.name, parameter.schema),
+      ]),
+    );
+    assert.doesNotThrow(() => parseReportQuery(all, admin, () => null));
+    const required = (reports.parameters ?? []).filter((parameter) => parameter.required === true);
+    for (const parameter of required) {
+      const without = new URLSearchParams(all);
+      without.delete(parameter.name);
+      assert.throws(
+        () => parseReportQuery(without, admin, () => null),
+        ApiError,
+        `${parameter.name} is required`,
+      );
+    }
+    all.set('undocumented', 'x');
+    assert.throws(() => parseReportQuery(all, admin, () => null), /unknown parameter/);
+  });
+
+  it('documents the limits of GET /v1/deliveries as the handler applies them', async () => {
+    const deliveries = operation('/v1/deliveries', 'get');
+    const limit = deliveries.parameters?.find((parameter) => parameter.name === 'limit')?.schema;
+    const status = deliveries.parameters?.find((parameter) => parameter.name === 'status')?.schema;
+    assert.ok(limit !== undefined && status !== undefined);
+    const db = openSqlite(':memory:');
+    const [route] = deliveryRoutes(new SqliteLedger(db));
+    const call = async (query: string): Promise<number> => {
+      let answered = 0;
+      const res = {
+        writeHead(code: number) {
+          answered = code;
+          return res;
+        },
+        end() {
+          return res;
+        },
+      };
+      const ctx = {
+        req: {} as IncomingMessage,
+        res: res as unknown as ServerResponse,
+        url: new URL(`http://tally.example/v1/deliveries?${query}`),
+        params: {},
+        requestId: 'r',
+        principal: admin,
+      } satisfies RequestContext;
+      try {
+        await route?.handler(ctx);
+        return answered;
+      } catch (error) {
+        return error instanceof ApiError ? error.status : 500;
+      }
+    };
+    try {
+      assert.equal(await call(`limit=${String(limit.maximum)}`), 200);
+      assert.equal(await call(`limit=${Number(limit.maximum) + 1}`), 400);
+      assert.equal(await call(`limit=${String(limit.minimum)}`), 200);
+      assert.equal(await call(`limit=${Number(limit.minimum) - 1}`), 400);
+      for (const value of status.enum as string[]) assert.equal(await call(`status=${value}`), 200);
+      assert.equal(await call('status=unknown'), 400);
+      assert.equal(await call('undocumented=1'), 400);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -1,6 +1,46 @@
 import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
-import { REPORT_DIMENSIONS } from '../ports/ledger.js';
+import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
+import { DELIVERY_STATUSES, REPORT_DIMENSIONS } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+
+/**
+ * Every `code` of the error envelope, with its HTTP status. The test checks this list against the
+ * codes the source answers with, both ways, and that the README names each.
+ */
+export const API_ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  BODY_TOO_DEEP: 400,
+  REPORT_TOO_LARGE: 400,
+  MALFORMED_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
+  CONFLICT: 409,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  MAIL_NOT_CONFIGURED: 422,
+  HEADERS_TOO_LARGE: 431,
+  INTERNAL: 500,
+  MAIL_FAILED: 502,
+  UNAVAILABLE: 503,
+} as const;
+
+/** The codes of a refused win (`{"ok": false, "error": {code, message}}` in `results`). */
+export const WIN_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'IMP_NOT_FOUND',
+  'FORMAT_UNDETERMINED',
+  'CHANNEL_UNDETERMINED',
+  'NOTICE_URL_TOO_LONG',
+] as const;
+
+/** Most wins in one `POST /v1/wins` call (`MAX_WINS_PER_CALL`; the test checks they agree). */
+const MAX_WINS = 10_000;
+/** Most trackers in one export: the path's and `trackerIds` together (`MAX_TRACKERS_PER_EXPORT`). */
+const MAX_EXPORTED_TRACKERS = 500;
 
 const errorEnvelope = {
   type: 'object',
@@ -9,24 +49,48 @@ const errorEnvelope = {
     error: {
       type: 'object',
       required: ['code', 'message', 'requestId'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' } },
+      properties: {
+        code: { enum: Object.keys(API_ERROR_CODES) },
+        message: { type: 'string', description: 'what to fix' },
+        requestId: { type: 'string', description: 'also in the X-Request-Id header' },
+      },
     },
   },
 };
 
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
 const errors = {
-  '400': {
-    description: 'Invalid input',
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-  },
-  '401': {
-    description: 'Missing or unknown API key',
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-  },
-  '403': {
-    description: 'The key lacks the role or scope',
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-  },
+  '400': errorResponse('Invalid input (VALIDATION_FAILED; INVALID_JSON, BODY_TOO_DEEP for a body)'),
+  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
+  '403': errorResponse('FORBIDDEN: the key lacks the role or scope'),
+};
+/** The answers of a route that reads a JSON body. */
+const bodyErrors = {
+  '413': errorResponse('BODY_TOO_LARGE'),
+  '415': errorResponse('UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json'),
+};
+const unavailable = errorResponse('UNAVAILABLE: retry');
+
+const REPORT_METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'];
+const numericId = { type: 'string', pattern: '^[0-9]+$' };
+/** Report filters whose values are known; the others are strings. */
+const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], unknown>> = {
+  hour: { type: 'string', description: 'the start of a UTC hour' },
+  day: { type: 'string', description: 'a UTC day: a date, or its 00:00 UTC' },
+  outcome: { enum: ['counted', 'not_counted'] },
+  impressionType: { enum: ['exchange', 'external_impression', 'external_click'] },
+  channel: { enum: CHANNELS },
+  method: { enum: METHODS },
+  advertiser: numericId,
+  lineItem: numericId,
+  tracker: numericId,
+  placement: numericId,
+  paymentRule: numericId,
+  cachebusterMissing: { enum: ['true', 'false'] },
 };
 
 /** The OpenAPI 3.1 description of Tally's API, served at `/docs`. */
@@ -49,40 +113,113 @@ export const OPENAPI_DOCUMENT = {
           request: { type: 'object', description: 'OpenRTB 2.5/2.6 BidRequest' },
           seat: { type: 'string' },
           bid: { type: 'object', description: 'OpenRTB Bid (the winner)' },
-          clearingPrice: { type: 'number', description: 'defaults to bid.price' },
+          clearingPrice: {
+            type: 'number',
+            minimum: 0,
+            description: 'in currency units, e.g. 1.25 (CPM); defaults to bid.price',
+          },
           bidResponseId: {
             type: 'string',
             description: 'the BidResponse.bidid, for ${AUCTION_BID_ID} (empty without it)',
           },
-          currency: { type: 'string', default: 'USD' },
-          auctionTimeMs: { type: 'integer', description: 'defaults to now' },
-          publisherBurl: { type: 'boolean', description: 'the publisher fires burl' },
-          test: { type: 'boolean', description: 'a test/preview win: never counted' },
+          currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD', description: 'ISO 4217' },
+          auctionTimeMs: {
+            type: 'integer',
+            minimum: 1_000_000_000_000,
+            description:
+              'milliseconds since the epoch; defaults to now. Refused more than 5 minutes ahead of the server clock, or before 2001-09-09 (a time in seconds)',
+          },
+          publisherBurl: { type: 'boolean', default: false, description: 'the publisher fires burl' },
+          test: {
+            type: 'boolean',
+            default: false,
+            description: 'a test/preview win: never counted (as is one whose request.test is 1)',
+          },
         },
+      },
+      Delivery: {
+        type: 'object',
+        required: [
+          'id',
+          'dedupeKey',
+          'url',
+          'deviceIp',
+          'userAgent',
+          'status',
+          'attempts',
+          'createdMs',
+          'dueMs',
+          'deadlineMs',
+          'lastError',
+          'deliveredMs',
+        ],
+        properties: {
+          id: { type: 'integer' },
+          dedupeKey: { type: 'string', description: 'the impression' },
+          url: { type: 'string', description: "the DSP's burl, macros filled" },
+          deviceIp: { type: 'string' },
+          userAgent: { type: 'string' },
+          status: { enum: DELIVERY_STATUSES },
+          attempts: { type: 'integer' },
+          createdMs: { type: 'integer' },
+          dueMs: { type: 'integer', description: 'next attempt' },
+          deadlineMs: { type: 'integer', description: 'last attempt; dead after it' },
+          lastError: { type: 'string' },
+          deliveredMs: { type: ['integer', 'null'] },
+        },
+      },
+      Tag: {
+        type: 'object',
+        required: ['trackerId', 'tag'],
+        properties: { trackerId: { type: 'integer' }, tag: { type: 'string' } },
       },
       WinResult: {
         oneOf: [
           {
             type: 'object',
+            required: [
+              'ok',
+              'format',
+              'channel',
+              'method',
+              'ttlSeconds',
+              'adm',
+              'burl',
+              'noticeUrls',
+              'warnings',
+            ],
             properties: {
               ok: { const: true },
-              format: { enum: ['banner', 'video', 'audio', 'native'] },
-              channel: { enum: ['web', 'app', 'ctv'] },
-              method: { enum: ['adm', 'omid', 'burl', 'vast', 'native'] },
-              ttlSeconds: { type: 'integer' },
-              adm: { type: ['string', 'null'] },
-              burl: { type: ['string', 'null'] },
-              noticeUrls: { type: 'object', additionalProperties: { type: 'string' } },
+              format: { enum: FORMATS },
+              channel: { enum: CHANNELS },
+              method: { enum: METHODS, description: 'the one notice that counts' },
+              ttlSeconds: { type: 'integer', minimum: 1 },
+              adm: {
+                type: ['string', 'null'],
+                description: 'the instrumented markup; null when the bid had none',
+              },
+              burl: {
+                type: ['string', 'null'],
+                description: "Tally's billing URL for the publisher to fire (method burl), else null",
+              },
+              noticeUrls: {
+                type: 'object',
+                description: 'every Tally URL of the win, by notice kind',
+                propertyNames: { enum: NOTICE_KINDS },
+                additionalProperties: { type: 'string' },
+              },
               warnings: { type: 'array', items: { type: 'string' } },
             },
           },
           {
             type: 'object',
+            required: ['ok', 'error'],
             properties: {
               ok: { const: false },
               error: {
                 type: 'object',
-                properties: { code: { type: 'string' }, message: { type: 'string' } },
+                required: ['code', 'message'],
+                properties: { code: { enum: WIN_ERROR_CODES }, message: { type: 'string' } },
               },
             },
           },
@@ -95,12 +232,35 @@ export const OPENAPI_DOCUMENT = {
     '/v1/wins': {
       post: {
         summary: 'Register auction wins; get instrumented markup and notice URLs',
+        description:
+          'Needs an account-wide editor or admin key. The body is at most TALLY_MAX_BODY_BYTES (16 MiB unless set) ' +
+          `and holds at most ${MAX_WINS} wins. One bad win never fails the others: it gets its own ` +
+          '{"ok": false, "error"} result. A win registered past its TTL is accepted with a warning.',
         requestBody: {
+          required: true,
           content: {
             'application/json': {
               schema: {
                 type: 'object',
-                properties: { wins: { type: 'array', items: { $ref: '#/components/schemas/Win' } } },
+                required: ['wins'],
+                properties: {
+                  wins: { type: 'array', maxItems: MAX_WINS, items: { $ref: '#/components/schemas/Win' } },
+                },
+              },
+              example: {
+                wins: [
+                  {
+                    request: { id: 'a1', imp: [{ id: '1', banner: {} }], site: {} },
+                    seat: 's1',
+                    bid: {
+                      id: 'b1',
+                      impid: '1',
+                      price: 1.5,
+                      adm: '<div>ad</div>',
+                      burl: 'https://dsp.example/bill?p=${AUCTION_PRICE}',
+                    },
+                  },
+                ],
               },
             },
           },
@@ -112,6 +272,7 @@ export const OPENAPI_DOCUMENT = {
               'application/json': {
                 schema: {
                   type: 'object',
+                  required: ['results'],
                   properties: {
                     results: { type: 'array', items: { $ref: '#/components/schemas/WinResult' } },
                   },
@@ -120,39 +281,67 @@ export const OPENAPI_DOCUMENT = {
             },
           },
           ...errors,
+          ...bodyErrors,
+          '503': unavailable,
         },
       },
     },
-    '/n/{token}': {
-      get: {
-        summary:
-          'Billing or tracking notice (public). Answers a 1×1 GIF (204 with f=b), or 302 to the DSP burl for a counted publisher burl',
-        security: [],
-        parameters: [
-          { name: 'token', in: 'path', required: true, schema: { type: 'string' } },
-          { name: 'f', in: 'query', schema: { enum: ['b'] } },
-          { name: 'preview', in: 'query', schema: { enum: ['1'] } },
-        ],
-        responses: {
-          '200': { description: 'GIF' },
-          '204': { description: 'beacon' },
-          '302': { description: 'to the DSP burl' },
-          '503': { description: 'overloaded: retry' },
+    '/n/{token}': Object.fromEntries(
+      (['get', 'post'] as const).map((method) => [
+        method,
+        {
+          summary:
+            method === 'get'
+              ? 'Billing or tracking notice (public): a 1×1 GIF (204 with f=b), or 302 to the DSP burl for a counted publisher burl'
+              : 'The same notice sent as a beacon (navigator.sendBeacon); any body is ignored',
+          description:
+            'The notice is recorded with its outcome before it is answered, and the answer is the same ' +
+            'whatever the outcome. HEAD is answered like GET and recorded as invalid traffic ' +
+            '(head_request); any other method is answered 405 and not recorded. A query value AUDIT, ' +
+            'or preview=1, records a preview.',
+          security: [],
+          parameters: [
+            { name: 'token', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'f', in: 'query', schema: { enum: ['b'] }, description: 'a beacon: answered 204' },
+            {
+              name: 'preview',
+              in: 'query',
+              schema: { enum: ['1'] },
+              description: 'a preview: never counted',
+            },
+            {
+              name: 'e',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'the VAST [ERRORCODE], on the vast_error URL',
+            },
+          ],
+          responses: {
+            '200': { description: 'a 43-byte GIF', content: { 'image/gif': {} } },
+            '204': { description: 'beacon (f=b)' },
+            '302': { description: 'to the DSP burl, macros filled (Tally’s burl, counted)' },
+            '405': { description: 'not GET, HEAD or POST: not recorded' },
+            '503': { description: 'overloaded or not recorded: retry' },
+          },
         },
-      },
-    },
+      ]),
+    ),
     '/v1/reports': {
       get: {
         summary: 'Hourly-rollup reports, JSON or CSV',
         description:
+          'Any key may read reports; a scoped key sees only its advertiser’s or publisher’s rows. ' +
           'Rows come from hourly rollups by the UTC hour the impression was served: the hours that ' +
-          'begin in [from, to). from and to must be on the hour in UTC (minutes and seconds zero), ' +
+          'begin in [from, to), at most 400 days. from and to must be on the hour in UTC (minutes and seconds zero), ' +
           'each an RFC 3339 date-time with its offset (Z or ±hh:mm; send a + as %2B), e.g. ' +
           '2026-12-03T11:00:00Z, or a date, e.g. 2026-12-03, meaning 00:00 UTC. Any other time is ' +
-          'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour and a day filter ' +
-          'not at 00:00 UTC. format=csv or format=json chooses the output whatever Accept says; ' +
-          'without it, Accept: text/csv asks for CSV. A report of more rows than the server allows ' +
-          '(TALLY_REPORT_MAX_ROWS, 100 000 unless set) is refused with 400 REPORT_TOO_LARGE.',
+          'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour, a day filter ' +
+          'not at 00:00 UTC, an unknown parameter and a parameter given twice. Every dimension also ' +
+          'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
+          'without it, Accept: text/csv asks for CSV; any other format value filters the ad format. ' +
+          'events counts every event; the money metrics add up counted events only. A report of ' +
+          'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
+          'total past 2^53 − 1, is refused with 400 REPORT_TOO_LARGE.',
         parameters: [
           ...(['from', 'to'] as const).map((name) => ({
             name,
@@ -164,34 +353,95 @@ export const OPENAPI_DOCUMENT = {
           {
             name: 'groupBy',
             in: 'query',
-            schema: { type: 'string', description: `comma-separated: ${REPORT_DIMENSIONS.join(', ')}` },
-          },
-          { name: 'format', in: 'query', schema: { enum: ['json', 'csv'] } },
-          ...REPORT_DIMENSIONS.map((name) => ({
-            name,
-            in: 'query',
             schema: { type: 'string' },
-            description: `filter on ${name}`,
-          })),
+            description: `comma-separated dimensions: ${REPORT_DIMENSIONS.join(', ')}`,
+          },
+          ...REPORT_DIMENSIONS.map((name) =>
+            name === 'format'
+              ? {
+                  name,
+                  in: 'query',
+                  schema: { enum: ['json', 'csv', ...FORMATS] },
+                  description: 'json or csv: the output; any other value filters on the ad format',
+                }
+              : {
+                  name,
+                  in: 'query',
+                  schema: REPORT_FILTER_SCHEMAS[name] ?? { type: 'string' },
+                  description: `filter on ${name}`,
+                },
+          ),
         ],
         responses: {
           '200': {
-            description:
-              'rows of dimensions and metrics (events, priceMicros, mediaCostMicros, revenueMicros, profitMicros)',
+            description: 'the rows, grouped by groupBy; CSV has one column per dimension, then the metrics',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['from', 'to', 'groupBy', 'rows'],
+                  properties: {
+                    from: { type: 'string', format: 'date-time' },
+                    to: { type: 'string', format: 'date-time' },
+                    groupBy: { type: 'array', items: { enum: REPORT_DIMENSIONS } },
+                    rows: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        required: REPORT_METRICS,
+                        properties: Object.fromEntries(
+                          REPORT_METRICS.map((name) => [name, { type: 'integer' }]),
+                        ),
+                        additionalProperties: { type: ['string', 'integer', 'boolean'] },
+                      },
+                    },
+                  },
+                },
+              },
+              'text/csv': { schema: { type: 'string' } },
+            },
           },
           ...errors,
+          '503': unavailable,
         },
       },
     },
     '/v1/deliveries': {
       get: {
         summary: 'DSP burl deliveries by status, newest first',
+        description: 'Needs an account-wide editor or admin key. Any other parameter is refused.',
         parameters: [
-          { name: 'status', in: 'query', schema: { enum: ['pending', 'delivered', 'dead'] } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 1000 } },
-          { name: 'after', in: 'query', schema: { type: 'integer' } },
+          { name: 'status', in: 'query', schema: { enum: DELIVERY_STATUSES } },
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          {
+            name: 'after',
+            in: 'query',
+            schema: { type: 'integer', minimum: 0 },
+            description: 'the next value of the previous page',
+          },
         ],
-        responses: { '200': { description: 'deliveries and the next cursor' }, ...errors },
+        responses: {
+          '200': {
+            description: 'a page of deliveries; next is null when the page is not full',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['deliveries', 'next'],
+                  properties: {
+                    deliveries: { type: 'array', items: { $ref: '#/components/schemas/Delivery' } },
+                    next: { type: ['integer', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          ...errors,
+        },
       },
     },
     ...CATALOG_OPENAPI_PATHS,
@@ -201,103 +451,214 @@ export const OPENAPI_DOCUMENT = {
         {
           post: {
             summary: `Tags for this ${kind} tracker (and trackerIds), answered now or mailed`,
+            description: `Needs an editor or admin key that sees every tracker named. At most ${MAX_EXPORTED_TRACKERS} trackers (this one and trackerIds) in one export; the body is at most 64 KiB.`,
             parameters: [
               { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
               { name: 'download', in: 'query', schema: { enum: ['1'] }, description: 'answer a text file' },
             ],
             requestBody: {
+              required: true,
               content: {
                 'application/json': {
                   schema: {
                     type: 'object',
                     properties: {
-                      trackerIds: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 499 },
+                      trackerIds: {
+                        type: 'array',
+                        items: { type: 'integer', minimum: 1 },
+                        maxItems: MAX_EXPORTED_TRACKERS - 1,
+                        description: `more ${kind} trackers to export at once`,
+                      },
                       type: { enum: ['pixel', 'javascript'], default: 'pixel' },
-                      secure: { type: 'boolean', default: true },
-                      params: { type: 'array', items: { enum: ['cachebuster', 'ancost', 'redir'] } },
+                      secure: { type: 'boolean', default: true, description: 'https URLs' },
+                      params: {
+                        type: 'array',
+                        items: { enum: ['cachebuster', 'ancost', 'redir'] },
+                        default: [],
+                        description: 'the parameters the tag carries; redir is always written last',
+                      },
                       placeholders: { enum: PLACEHOLDER_SYNTAXES, default: 'xandr' },
                       delivery: { enum: ['now', 'email'], default: 'now' },
-                      email: { type: 'string', description: 'where to mail the tags (delivery email)' },
+                      email: {
+                        type: 'string',
+                        format: 'email',
+                        description: 'where to mail the tags; required with delivery email',
+                      },
                     },
+                  },
+                  example: {
+                    type: 'pixel',
+                    secure: true,
+                    params: ['cachebuster', 'ancost', 'redir'],
+                    placeholders: 'xandr',
+                    delivery: 'now',
                   },
                 },
               },
             },
             responses: {
-              '200': { description: '{tags: [{trackerId, tag}]}, or a text file with download=1' },
-              '202': { description: 'mailed: {delivery, email, tags}' },
+              '200': {
+                description: '{tags: [{trackerId, tag}]}, or a text file with download=1',
+                content: {
+                  'application/json': {
+                    schema: {
+                      type: 'object',
+                      required: ['tags'],
+                      properties: { tags: { type: 'array', items: { $ref: '#/components/schemas/Tag' } } },
+                    },
+                  },
+                  'text/plain': { schema: { type: 'string' } },
+                },
+              },
+              '202': {
+                description: 'mailed',
+                content: {
+                  'application/json': {
+                    schema: {
+                      type: 'object',
+                      required: ['delivery', 'email', 'tags'],
+                      properties: {
+                        delivery: { const: 'email' },
+                        email: { type: 'string' },
+                        tags: { type: 'array', items: { $ref: '#/components/schemas/Tag' } },
+                      },
+                    },
+                  },
+                },
+              },
               ...errors,
+              '404': errorResponse('NOT_FOUND: no such tracker of this kind that the key sees'),
+              ...bodyErrors,
+              '422': errorResponse('MAIL_NOT_CONFIGURED: no TALLY_SMTP_URL; use delivery now'),
+              '502': errorResponse('MAIL_FAILED: the SMTP server refused the message'),
             },
           },
         },
       ]),
     ),
     ...Object.fromEntries(
-      (['imptr', 'clktr'] as const).map((path) => [
-        `/${path}`,
-        {
-          get: {
-            summary:
-              path === 'imptr'
-                ? 'Impression tracker hit (public): a 1×1 GIF (t=2), a script (t=1), or 302 to redir'
-                : "Click tracker hit (public): 302 to redir, else to the tracker's clickUrl",
-            security: [],
-            parameters: [
-              {
-                name: 'id',
-                in: 'query',
-                schema: { type: 'integer' },
-                description: 'the tracker id, or code',
-              },
-              { name: 'code', in: 'query', schema: { type: 'string' } },
-              { name: 'member', in: 'query', schema: { type: 'integer' }, description: 'account of a code' },
-              { name: 'cachebuster', in: 'query', schema: { type: 'string' } },
-              {
-                name: 'ancost',
-                in: 'query',
-                schema: { type: 'number' },
-                description: 'overrides the payment rule',
-              },
-              ...(path === 'imptr' ? [{ name: 't', in: 'query', schema: { enum: ['1', '2'] } }] : []),
-              {
-                name: 'redir',
-                in: 'query',
-                schema: { type: 'string' },
-                description: 'last, taken as it stands',
-              },
-            ],
-            responses:
-              path === 'imptr'
-                ? { '200': { description: 'GIF or script' }, '302': { description: 'to redir' } }
-                : {
-                    '302': { description: 'to the landing page' },
-                    '400': { description: 'no landing page: an HTML page says why' },
-                    '404': { description: 'no such click tracker' },
+      (['imptr', 'clktr'] as const).map((path) => {
+        const hit = {
+          security: [],
+          parameters: [
+            {
+              name: 'id',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1 },
+              description: 'the tracker id (or send code)',
+            },
+            {
+              name: 'code',
+              in: 'query',
+              schema: { type: 'string' },
+              description: "the tracker's custom code",
+            },
+            {
+              name: 'member',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1 },
+              description: "the tracker's account (a code names the operator account's tracker without it)",
+            },
+            {
+              name: 'cachebuster',
+              in: 'query',
+              schema: { type: 'string' },
+              description:
+                'the same one on the tracker within 5 minutes is a duplicate; missing, empty or an unreplaced placeholder counts, flagged cachebusterMissing',
+            },
+            {
+              name: 'ancost',
+              in: 'query',
+              schema: { type: 'number', minimum: 0, maximum: 999999.999999 },
+              description:
+                'media cost of this event in currency units; overrides the payment rule; a malformed one is recorded as missing',
+            },
+            ...(path === 'imptr'
+              ? [
+                  {
+                    name: 't',
+                    in: 'query',
+                    schema: { enum: ['1', '2'], default: '2' },
+                    description: '1 a script, 2 an image',
                   },
+                ]
+              : []),
+            {
+              name: 'redir',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'last: everything after redir= is the http(s) target, taken as it stands',
+            },
+          ],
+          responses:
+            path === 'imptr'
+              ? {
+                  '200': {
+                    description: 'a 1×1 GIF (t=2), or a script (t=1)',
+                    content: { 'image/gif': {}, 'application/javascript': {} },
+                  },
+                  '302': { description: 'to redir, when it is an allowed http(s) URL' },
+                  '405': { description: 'not GET, HEAD or POST: not recorded' },
+                  '503': { description: 'overloaded or not recorded: retry' },
+                }
+              : {
+                  '302': { description: "to redir, else to the tracker's clickUrl" },
+                  '400': {
+                    description: 'no allowed landing page: an HTML page says why',
+                    content: { 'text/html': {} },
+                  },
+                  '404': { description: 'no such click tracker: an HTML page', content: { 'text/html': {} } },
+                  '405': { description: 'not GET, HEAD or POST: not recorded' },
+                  '503': { description: 'overloaded or not recorded: retry' },
+                },
+        };
+        const summary =
+          path === 'imptr'
+            ? 'Impression tracker hit (public): a 1×1 GIF (t=2), a script (t=1), or 302 to redir'
+            : "Click tracker hit (public): 302 to redir, else to the tracker's clickUrl";
+        const description =
+          'Recorded before it is answered. HEAD is recorded as invalid traffic; POST is a hit as GET is.';
+        return [
+          `/${path}`,
+          {
+            get: { summary, description, ...hit },
+            post: { summary: `${summary} (POST)`, description, ...hit },
           },
-        },
-      ]),
+        ];
+      }),
     ),
     '/omid/verify.js': {
       get: {
         summary: 'OMID verification script',
         security: [],
-        responses: { '200': { description: 'JavaScript' } },
+        responses: { '200': { description: 'JavaScript', content: { 'application/javascript': {} } } },
       },
     },
-    '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'ok' } } } },
+    '/docs': {
+      get: {
+        summary: 'This OpenAPI description',
+        security: [],
+        responses: { '200': { description: 'OpenAPI 3.1, JSON', content: { 'application/json': {} } } },
+      },
+    },
+    '/healthz': {
+      get: { summary: 'Liveness', security: [], responses: { '200': { description: '{"status": "ok"}' } } },
+    },
     '/readyz': {
       get: {
         summary: 'Readiness',
         security: [],
-        responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+        responses: {
+          '200': { description: '{"status": "ready"}' },
+          '503': errorResponse('UNAVAILABLE: starting (loading the live dedupe claims) or shutting down'),
+        },
       },
     },
     '/metrics': {
       get: {
         summary: 'Prometheus metrics',
         security: [],
-        responses: { '200': { description: 'text exposition' } },
+        responses: { '200': { description: 'text exposition', content: { 'text/plain': {} } } },
       },
     },
   } as Record<string, unknown>,
