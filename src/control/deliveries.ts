@@ -3,7 +3,7 @@ import { DELIVERY_STATUSES } from '../ports/ledger.js';
 import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
-import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
+import { AFTER_PROBLEM, afterCursor, pageOf } from './catalog/paging.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
 const PARAMETERS = ['status', 'limit', 'after'];
@@ -43,19 +43,15 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         const after = afterText === null ? undefined : afterCursor(afterText);
         if (afterText !== null && after === undefined)
           throw new ApiError(400, 'VALIDATION_FAILED', AFTER_PROBLEM);
-        const deliveries = ledger.listDeliveries(
+        // One row more than the page: `next` only when another page follows.
+        const rows = ledger.listDeliveries(
           ctx.principal.accountId,
           status as DeliveryStatus | undefined,
-          limit,
+          limit + 1,
           after,
         );
-        const last = deliveries.at(-1);
-        sendJson(
-          ctx.res,
-          200,
-          { deliveries, next: deliveries.length === limit && last !== undefined ? last.id : null },
-          ctx.requestId,
-        );
+        const { items: deliveries, next } = pageOf(rows, limit, (delivery) => delivery);
+        sendJson(ctx.res, 200, { deliveries, next }, ctx.requestId);
       },
     },
   ];

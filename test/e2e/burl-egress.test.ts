@@ -48,6 +48,38 @@ describe('relaying burls from a default Tally', () => {
 });
 
 describe('listing burl deliveries', () => {
+  it('pages newest first and gives a next cursor only when another page follows', async () => {
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+      wins: [
+        {
+          request: { id: 'egress-2', imp: [{ id: '1', banner: {} }], site: {} },
+          seat: 'seat-1',
+          bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl: `${dsp.url}/bill?a=\${AUCTION_ID}` },
+        },
+      ],
+    });
+    const [win] = registered.body.results;
+    await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+    const page = async (query: string) =>
+      (await api(tally, tally.adminKey, 'GET', `/v1/deliveries?${query}`)).body;
+    for (let poll = 0; poll < 100 && (await page('status=dead')).deliveries.length < 2; poll++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const first = await page('status=dead&limit=1');
+    assert.deepEqual(
+      first.deliveries.map((delivery: any) => delivery.url.replace(/^.*a=/, '')),
+      ['egress-2'],
+    );
+    assert.notEqual(first.next, null);
+    const second = await page(`status=dead&limit=1&after=${first.next}`);
+    assert.deepEqual(
+      second.deliveries.map((delivery: any) => delivery.url.replace(/^.*a=/, '')),
+      ['egress-1'],
+    );
+    assert.equal(second.next, null, 'the last page, though full, has no next');
+    assert.equal((await page('status=dead&limit=2')).next, null);
+  });
+
   it('refuses a parameter it does not read and a cursor that is not one, saying what to send', async () => {
     const misspelt = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?statuss=dead');
     assert.equal(misspelt.status, 400);
