@@ -426,7 +426,7 @@ export const OPENAPI_DOCUMENT = {
         ],
         responses: {
           '200': {
-            description: 'a page of deliveries; next is null when the page is not full',
+            description: 'a page of deliveries; next is null on the last page',
             content: {
               'application/json': {
                 schema: {
