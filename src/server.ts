@@ -1,5 +1,5 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -46,8 +46,18 @@ export interface Tally {
   server: Server;
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  /** Stops accepting, drains in-flight batches and deliveries, closes the database. */
+  /**
+   * Stops accepting, answers the requests in flight (each with `Connection: close`), drains
+   * in-flight batches and deliveries, closes the database and releases the data directory. The
+   * connections still open {@link SHUTDOWN_GRACE_MS} after it began (a client stalled mid-request,
+   * or not reading its answer) are closed then, their requests unanswered.
+   */
   close(): Promise<void>;
+  /**
+   * During `close()`, closes the connections still open now rather than at the end of the grace
+   * period (a second SIGTERM); batches in flight still commit. Does nothing before `close()`.
+   */
+  closeConnectionsNow(): void;
 }
 
 const DEFAULT_ACCOUNT_NAME = 'default';
@@ -63,6 +73,12 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const MAX_HEAD_BYTES = 16_384;
 /** Notices one connection may pipeline before the notice lane waits for their answers. */
 const MAX_PIPELINED = 32;
+/**
+ * How long a shutdown waits for the requests in flight and their connections to end before it
+ * closes those still open: node:http stops timing out slow requests once the server closes, so
+ * without this a stalled client would keep the process from ever exiting.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
 /** The outbox counts `/metrics` shows are at most this old. */
 const OUTBOX_COUNT_MAX_AGE_MS = 1000;
 
@@ -147,6 +163,8 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   });
 
   let ready = false;
+  /** Set once `close()` began: every answer from then on ends its connection. */
+  let shuttingDown = false;
   const router = new Router();
   router.add(
     ...publicRoutes(metrics, () => ready && recorder.isWarm(), countOutbox),
@@ -186,7 +204,11 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   };
 
   const server = createServer(
-    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, maxHeaderSize: MAX_HEAD_BYTES },
+    {
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderSize: MAX_HEAD_BYTES,
+      ServerResponse: responseClosingOn(() => shuttingDown),
+    },
     (req, res) => {
       const hot = serveHot(req, res);
       if (hot !== undefined) {
@@ -221,16 +243,31 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   );
 
   let closing: Promise<void> | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+  /** Set once every connection ended, during `close()`. */
+  let connectionsEnded = false;
+  /** Destroys every connection still open: their requests in flight are never answered. */
+  const closeConnectionsNow = (why: string): void => {
+    if (closing === undefined || connectionsEnded) return;
+    clearTimeout(graceTimer);
+    const laneConnections = lane.closeAllConnections();
+    server.closeAllConnections();
+    log.warn('connections_closed', { why, laneConnections });
+  };
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
+      shuttingDown = true;
       catalogSnapshot.stop();
       // When the server never listened, this is called back at once (with an error that changes nothing).
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       lane.close();
+      graceTimer = setTimeout(() => closeConnectionsNow('shutdown_grace_expired'), SHUTDOWN_GRACE_MS);
       await committer.drain();
       await closed;
+      connectionsEnded = true;
+      clearTimeout(graceTimer);
       await committer.drain();
       await recorder.close();
       await reports.close();
@@ -254,7 +291,36 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   ready = true;
-  return { server, url, close };
+  return { server, url, close, closeConnectionsNow: () => closeConnectionsNow('closed_now') };
+}
+
+/** A response's headers, as `writeHead` takes them. */
+type ResponseHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
+
+/**
+ * node:http's response class, answering `Connection: close` once `shuttingDown()`: node:http
+ * then ends the connection after the answer. A request in flight when the server closes would
+ * otherwise be answered keep-alive, leaving an idle connection that holds the process open
+ * until the client closes it or the keep-alive timeout passes.
+ */
+function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
+  return class ResponseClosingOnShutdown<
+    Request extends IncomingMessage = IncomingMessage,
+  > extends ServerResponse<Request> {
+    // Every answer's head is written here: `end()` or `write()` without it call it too.
+    override writeHead(statusCode: number, statusMessage?: string, headers?: ResponseHeaders): this;
+    override writeHead(statusCode: number, headers?: ResponseHeaders): this;
+    override writeHead(
+      statusCode: number,
+      messageOrHeaders?: string | ResponseHeaders,
+      headers?: ResponseHeaders,
+    ): this {
+      if (shuttingDown()) this.shouldKeepAlive = false;
+      return typeof messageOrHeaders === 'string' || headers !== undefined
+        ? super.writeHead(statusCode, messageOrHeaders as string | undefined, headers)
+        : super.writeHead(statusCode, messageOrHeaders);
+    }
+  };
 }
 
 /** The server could not listen where the configuration says; its message says what to change. */

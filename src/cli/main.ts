@@ -8,7 +8,7 @@ import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
-import { ListenError, startTally } from '../server.js';
+import { ListenError, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
 
@@ -98,13 +98,23 @@ async function serve(config: Config): Promise<number> {
   }
   log.info('listening', { url: tally.url, publicUrl: config.publicUrl, dataDir: config.dataDir });
   process.stdout.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
+  // The handlers stay for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator,
+  // a supervisor repeating its signal) closes the connections still open at once, rather than
+  // killing the process with whatever it was draining; batches in flight still commit.
+  let stopping = false;
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      log.info('shutting_down', { signal });
+      if (stopping) {
+        log.warn('shutting_down_now', { signal, note: 'closing the connections still open' });
+        tally.closeConnectionsNow();
+        return;
+      }
+      stopping = true;
+      log.info('shutting_down', { signal, graceMs: SHUTDOWN_GRACE_MS });
       resolve();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
   await tally.close();
   log.info('stopped');

@@ -452,4 +452,50 @@ describe('the notice lane', () => {
       },
     );
   });
+
+  it('on close, destroys a connection once its last answer is out, even when the client keeps its end open', async () => {
+    let commit: (answer: NoticeAnswer) => void = () => undefined;
+    await withLane(
+      () => new Promise((resolve) => (commit = resolve)),
+      async ({ port, lane, laneSaw, connections }) => {
+        // A client that never closes its side: a half-closed connection would stay until the
+        // keep-alive timeout, holding a shutting-down server open.
+        const idle = new Client(port, true);
+        const busy = new Client(port, true);
+        busy.write(get('/n/in-flight'));
+        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        lane.close();
+        commit(PIXEL);
+        const [answer] = await busy.answers(1);
+        assert.equal(answer?.status, 200);
+        assert.equal(answer?.headers.get('connection'), 'close');
+        for (let waited = 0; (await connections()) > 0 && waited < 3000; waited += 10)
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.equal(await connections(), 0, 'the server holds no connection');
+        idle.destroy();
+        busy.destroy();
+      },
+    );
+  });
+
+  it('destroys every connection it serves on closeAllConnections, answers owed or not', async () => {
+    await withLane(
+      () => new Promise<NoticeAnswer>(() => undefined),
+      async ({ port, lane, laneSaw }) => {
+        const stuck = new Client(port);
+        try {
+          stuck.write(get('/n/never-committed'));
+          for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          lane.close();
+          assert.equal(lane.closeAllConnections(), 1);
+          await stuck.closed;
+          assert.deepEqual(await stuck.answers(0), []);
+        } finally {
+          stuck.destroy();
+        }
+      },
+    );
+  });
 });

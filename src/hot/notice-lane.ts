@@ -70,10 +70,25 @@ export class NoticeLane {
     return this.closing;
   }
 
-  /** Stops reading requests; connections close once they have their answers (idle ones now). */
+  /**
+   * Stops reading requests; connections close once they have their answers (idle ones now). A
+   * connection the lane closes from then on is destroyed once its last answer is flushed, as
+   * node:http does, rather than left half-open until the client closes its side: a client
+   * that never does would hold the server open for the keep-alive timeout.
+   */
   close(): void {
     this.closing = true;
     for (const connection of this.connections) connection.closeWhenAnswered();
+  }
+
+  /**
+   * Destroys every connection the lane still serves, answers owed or not (those notices are not
+   * acknowledged): the end of a shutdown's grace period. Answers the number destroyed.
+   */
+  closeAllConnections(): number {
+    const connections = [...this.connections];
+    for (const connection of connections) connection.destroy();
+    return connections.length;
   }
 
   /** The bytes of an answer. */
@@ -140,7 +155,19 @@ class LaneConnection {
     this.ending = true;
     this.socket.pause();
     this.clearPartial();
-    if (this.owed.length === 0 && this.handOverBytes === undefined) this.socket.end();
+    if (this.owed.length === 0 && this.handOverBytes === undefined) this.end();
+  }
+
+  /** Destroys the connection now (see `NoticeLane.closeAllConnections`). */
+  destroy(): void {
+    this.socket.destroy();
+    this.release();
+  }
+
+  /** Ends the connection; while the server shuts down, destroys it once what was written is flushed. */
+  private end(): void {
+    if (this.lane.isClosing) this.socket.end(() => this.socket.destroy());
+    else this.socket.end();
   }
 
   private read(chunk: Buffer): void {
@@ -195,7 +222,7 @@ class LaneConnection {
       const keepAlive = first.keepAlive && !(this.ending && last && this.handOverBytes === undefined);
       if (!this.socket.destroyed) this.socket.write(this.lane.bytes(first.answer, first.head, keepAlive));
       if (!keepAlive) {
-        this.socket.end();
+        this.end();
         return;
       }
     }

@@ -1,0 +1,452 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
+import { api, freePort } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+const ADMIN_KEY = 'test-admin-key-0123456789';
+/**
+ * Longest a test waits for the process to exit after SIGTERM: the 10 s grace period
+ * (`SHUTDOWN_GRACE_MS`) and ample time for the rest, but well short of the 65 s keep-alive
+ * timeout an idle connection could otherwise hold it open for.
+ */
+const EXIT_DEADLINE_MS = 30_000;
+
+/** A `tally serve` process this file started, with its exit. */
+interface Running {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  dataDir: string;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `tally serve` on a fresh data directory and waits until `/readyz` answers 200. */
+async function launch(env: Record<string, string> = {}): Promise<Running> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tally-shutdown-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      TALLY_DATA_DIR: dataDir,
+      TALLY_PORT: String(port),
+      TALLY_HOST: '127.0.0.1',
+      TALLY_ADMIN_KEY: ADMIN_KEY,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const running: Running = { child, url, port, dataDir, output: () => output, exited };
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`tally exited with ${child.exitCode}:\n${output}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return running;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  await dispose(running);
+  throw new Error(`tally did not become ready:\n${output}`);
+}
+
+/** Kills the process if it still runs and deletes its data directory. */
+async function dispose(running: Running): Promise<void> {
+  if (running.child.exitCode === null && running.child.signalCode === null) {
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+  rmSync(running.dataDir, { recursive: true, force: true });
+}
+
+/** The process's exit, or a failed assertion when it still runs `EXIT_DEADLINE_MS` from now. */
+async function exitOf(running: Running): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'running'>((resolve) => {
+    timer = setTimeout(() => resolve('running'), EXIT_DEADLINE_MS);
+  });
+  try {
+    const outcome = await Promise.race([running.exited, timedOut]);
+    if (outcome === 'running')
+      assert.fail(`still running ${EXIT_DEADLINE_MS} ms after SIGTERM:\n${running.output()}`);
+    return outcome;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until nothing accepts connections on the port any more: the shutdown has begun. */
+async function stoppedListening(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (await accepts(port)) {
+    if (Date.now() > deadline) assert.fail(`port ${port} still accepts connections`);
+    await sleep(20);
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A raw HTTP/1.1 connection: what is written is sent as is, what comes back is kept as text. */
+class RawConnection {
+  readonly socket: Socket;
+  private received = '';
+  /** Resolves when the server ended the connection (or it closed otherwise). */
+  readonly ended: Promise<void>;
+
+  /** `halfOpen`: keep this end open when the server ends its own, as a client that never closes. */
+  constructor(port: number, halfOpen = false) {
+    this.socket = connect({ port, host: '127.0.0.1', allowHalfOpen: halfOpen });
+    this.socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    this.socket.on('error', () => undefined);
+    this.ended = new Promise((resolve) => {
+      this.socket.once('end', () => resolve());
+      this.socket.once('close', () => resolve());
+    });
+  }
+
+  write(text: string): void {
+    this.socket.write(text, 'latin1');
+  }
+
+  /** Everything received so far. */
+  text(): string {
+    return this.received;
+  }
+
+  /**
+   * The statuses of the answers received so far, once there are `count` of them or the server
+   * ended the connection; fails when neither happens within `timeoutMs` (a request left hanging).
+   */
+  async statuses(count: number, timeoutMs = 20_000): Promise<number[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const statuses = [...this.received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      if (statuses.length >= count || this.socket.readableEnded || this.socket.destroyed) return statuses;
+      if (Date.now() > deadline)
+        assert.fail(`${count - statuses.length} requests neither answered nor closed within ${timeoutMs} ms`);
+      await sleep(5);
+    }
+  }
+
+  /** Waits until what was received matches `pattern`; fails when the connection closes first. */
+  async until(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.received)) {
+      if (this.socket.destroyed || this.socket.readableEnded)
+        assert.fail(`the connection closed before ${pattern}: ${JSON.stringify(this.received)}`);
+      if (Date.now() > deadline) assert.fail(`no ${pattern} within ${timeoutMs} ms: ${this.received}`);
+      await sleep(10);
+    }
+    return this.received;
+  }
+}
+
+function bannerWin(auctionId: string) {
+  return {
+    request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: {} },
+    seat: 'seat-shutdown',
+    bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+  };
+}
+
+/** Registers banner wins for the auction ids and answers their notice URLs (the `adm` pixels). */
+async function noticeUrls(running: Running, auctionIds: string[]): Promise<string[]> {
+  const registered = await api(running, ADMIN_KEY, 'POST', '/v1/wins', { wins: auctionIds.map(bannerWin) });
+  assert.equal(registered.status, 200);
+  return registered.body.results.map((result: any) => {
+    assert.equal(result.ok, true, JSON.stringify(result));
+    return result.noticeUrls.adm as string;
+  });
+}
+
+/** A kept-alive connection that node:http serves (the notice lane hands it over for `/healthz`). */
+async function nodeHttpConnection(port: number, halfOpen = false): Promise<RawConnection> {
+  const connection = new RawConnection(port, halfOpen);
+  connection.write('GET /healthz HTTP/1.1\r\nHost: tally\r\n\r\n');
+  await connection.until(/"status":"ok"/);
+  return connection;
+}
+
+/** Starts `POST /v1/wins` on `connection` up to node:http's `100 Continue`: the request is in flight. */
+async function startWinsCall(connection: RawConnection, bodyBytes: number): Promise<void> {
+  connection.write(
+    'POST /v1/wins HTTP/1.1\r\nHost: tally\r\n' +
+      `Authorization: Bearer ${ADMIN_KEY}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${bodyBytes}\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  await connection.until(/HTTP\/1\.1 100 Continue\r\n\r\n/);
+}
+
+/** The `connections_closed` log lines: connections Tally had to cut during its shutdown. */
+function connectionsCut(running: Running): unknown[] {
+  return running
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"event":"connections_closed"'))
+    .map((line) => JSON.parse(line));
+}
+
+/** Whether this process can take the data directory's lock (the server released it). */
+function dataDirIsFree(dataDir: string): boolean {
+  try {
+    lockDataDir(dataDir).release();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('shutting down on SIGTERM', () => {
+  it('exits 0 after its grace period when a client stalls mid-request, releasing the data directory', async () => {
+    const tally = await launch();
+    try {
+      const stalled = await nodeHttpConnection(tally.port);
+      // The head is read and the body never comes: node:http stops timing requests out once
+      // the server closes, so only the shutdown's own bound ends this one.
+      await startWinsCall(stalled, 1000);
+      tally.child.kill('SIGTERM');
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+      assert.deepEqual(
+        connectionsCut(tally).map((line: any) => line.why),
+        ['shutdown_grace_expired'],
+      );
+      assert.match(tally.output(), /"event":"stopped"/);
+      await stalled.ended;
+      assert.ok(dataDirIsFree(tally.dataDir), 'the data directory lock was released');
+    } finally {
+      await dispose(tally);
+    }
+  });
+
+  it('answers a request in flight at SIGTERM with Connection: close and ends its connection, so the idle client does not hold the process open', async () => {
+    const tally = await launch();
+    try {
+      const body = JSON.stringify({ wins: [bannerWin('in-flight-1')] });
+      // A client that keeps its end open once the server ends its own: only the server can close it.
+      const connection = await nodeHttpConnection(tally.port, true);
+      await startWinsCall(connection, Buffer.byteLength(body));
+      tally.child.kill('SIGTERM');
+      await stoppedListening(tally.port);
+      connection.write(body);
+      const answer = await connection.until(/"results"/);
+      const head = answer.slice(answer.lastIndexOf('HTTP/1.1 '));
+      assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(head, /\r\nConnection: close\r\n/i);
+      assert.match(head, /"ok":true/);
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+      assert.deepEqual(
+        connectionsCut(tally),
+        [],
+        'the connection ended with its answer, not at the grace period',
+      );
+      assert.ok(dataDirIsFree(tally.dataDir));
+    } finally {
+      await dispose(tally);
+    }
+  });
+
+  it('answers /readyz 503 on a kept-alive connection while draining', async () => {
+    const tally = await launch();
+    try {
+      // A request started on each connection (head incomplete) keeps both open at SIGTERM; one
+      // of them holds the shutdown open while the other asks whether Tally is ready.
+      const stalled = await nodeHttpConnection(tally.port);
+      await startWinsCall(stalled, 1000);
+      const probe = await nodeHttpConnection(tally.port);
+      probe.write('GET /readyz HTTP/1.1\r\nHost: tally\r\n');
+      // These bytes reached the server before this request was sent, so it has read them (the
+      // start of a request: the connection is not idle) by the time this one is answered.
+      assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
+      tally.child.kill('SIGTERM');
+      await stoppedListening(tally.port);
+      probe.write('\r\n');
+      const answer = await probe.until(/"code":"UNAVAILABLE"/);
+      assert.match(answer.slice(answer.lastIndexOf('HTTP/1.1 ')), /^HTTP\/1\.1 503 /);
+      stalled.socket.destroy();
+      const { code } = await exitOf(tally);
+      assert.equal(code, 0, tally.output());
+    } finally {
+      await dispose(tally);
+    }
+  });
+
+  it('destroys an idle notice-lane connection whose client never closes its end, so it does not hold the process open', async () => {
+    const tally = await launch();
+    try {
+      const [url] = await noticeUrls(tally, ['lane-idle-1']);
+      const target = new URL(url ?? '');
+      const connection = new RawConnection(tally.port, true);
+      connection.write(
+        `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`,
+      );
+      await connection.until(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nGIF89a/);
+      tally.child.kill('SIGTERM');
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+      assert.deepEqual(connectionsCut(tally), [], 'the lane closed it itself, not at the grace period');
+      await connection.ended;
+      connection.socket.destroy();
+    } finally {
+      await dispose(tally);
+    }
+  });
+
+  it('closes the connections still open at a second SIGTERM and still exits 0 with the data directory released', async () => {
+    const tally = await launch();
+    try {
+      const stalled = await nodeHttpConnection(tally.port);
+      await startWinsCall(stalled, 1000);
+      tally.child.kill('SIGTERM');
+      await stoppedListening(tally.port);
+      tally.child.kill('SIGTERM');
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+      assert.match(tally.output(), /"event":"shutting_down_now"/);
+      assert.deepEqual(
+        connectionsCut(tally).map((line: any) => line.why),
+        ['closed_now'],
+      );
+      assert.match(tally.output(), /"event":"stopped"/);
+      await stalled.ended;
+      assert.ok(dataDirIsFree(tally.dataDir));
+    } finally {
+      await dispose(tally);
+    }
+  });
+});
+
+describe('SIGTERM while notices are being fired', () => {
+  it('loses no answered notice and counts none twice, on pipelined notice-lane connections and node:http beacons alike', async () => {
+    const WINS = 1200;
+    const LANE_CONNECTIONS = 6;
+    const PIPELINED = 8;
+    const BEACON_CLIENTS = 4;
+    // Batches wait 20 ms before they commit, so that many are in flight when the signal comes.
+    const tally = await launch({ TALLY_COMMIT_MAX_DELAY_MS: '20' });
+    try {
+      const auctionIds = Array.from({ length: WINS }, (_, index) => `fired-${index}`);
+      const urls = await noticeUrls(tally, auctionIds);
+      const answered = new Set<number>();
+      let next = 0;
+      let signalled = false;
+      const take = (): number | undefined => (next < WINS ? next++ : undefined);
+      const noteAnswer = (index: number): void => {
+        answered.add(index);
+        if (!signalled && answered.size >= WINS / 4) {
+          signalled = true;
+          tally.child.kill('SIGTERM');
+        }
+      };
+      const lane = async (): Promise<void> => {
+        const connection = new RawConnection(tally.port);
+        let asked = 0;
+        try {
+          for (;;) {
+            const batch: number[] = [];
+            for (
+              let index = take();
+              index !== undefined;
+              index = batch.length < PIPELINED ? take() : undefined
+            )
+              batch.push(index);
+            if (batch.length === 0 || connection.socket.destroyed || connection.socket.writableEnded) return;
+            connection.write(
+              batch
+                .map((index) => {
+                  const target = new URL(urls[index] ?? '');
+                  return `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
+                })
+                .join(''),
+            );
+            const statuses = await connection.statuses(asked + batch.length);
+            batch.forEach((index, at) => {
+              if (statuses[asked + at] === 200) noteAnswer(index);
+            });
+            asked += batch.length;
+            if (statuses.length < asked) return;
+          }
+        } finally {
+          connection.socket.destroy();
+        }
+      };
+      const beacons = async (): Promise<void> => {
+        for (let index = take(); index !== undefined; index = take()) {
+          // POST: node:http serves it, not the lane.
+          let response: Response;
+          try {
+            response = await fetch(urls[index] ?? '', { method: 'POST', headers: { 'user-agent': CHROME } });
+            await response.arrayBuffer();
+          } catch {
+            return; // the server closed: this notice was never acknowledged
+          }
+          if (response.status >= 200 && response.status < 300) noteAnswer(index);
+        }
+      };
+      await Promise.all([
+        ...Array.from({ length: LANE_CONNECTIONS }, lane),
+        ...Array.from({ length: BEACON_CLIENTS }, beacons),
+      ]);
+      assert.ok(signalled, `SIGTERM was not sent: ${answered.size} answered`);
+      assert.ok(answered.size < WINS, 'the signal came while notices were still being fired');
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+
+      const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+      try {
+        const events = db.prepare(`SELECT auction_id AS auction, outcome FROM events`).all() as {
+          auction: string;
+          outcome: string;
+        }[];
+        const byAuction = new Map<string, string[]>();
+        for (const event of events)
+          byAuction.set(event.auction, [...(byAuction.get(event.auction) ?? []), event.outcome]);
+        for (const [auction, outcomes] of byAuction)
+          assert.deepEqual(
+            outcomes,
+            ['counted'],
+            `${auction} was fired once, so it is recorded once, counted`,
+          );
+        for (const index of answered)
+          assert.ok(byAuction.has(`fired-${index}`), `fired-${index} was answered, so it is in the ledger`);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await dispose(tally);
+    }
+  });
+});
