@@ -16,6 +16,17 @@ describe('configuration', () => {
     assert.equal(parsed.config.burlPrivateNetworks, 'deny');
   });
 
+  it('refuses port 0 without a public URL, which could not name the port it picks', () => {
+    const parsed = parseConfig({ TALLY_PORT: '0' });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.errors, [
+      'port: 0 picks a free port, which notice URLs cannot name: set publicUrl too, or a port',
+    ]);
+    const given = parseConfig({ TALLY_PORT: '0', TALLY_PUBLIC_URL: 'https://tally.example' });
+    assert.ok(given.ok);
+    assert.equal(given.config.publicUrl, 'https://tally.example');
+  });
+
   it('reports every problem at once, including malformed entries inside rules and price keys', () => {
     const parsed = parseConfig({
       TALLY_PORT: '99999',

@@ -148,6 +148,9 @@ export function parseConfig(
   };
 
   const port = int('port', 8080, 0, 65535);
+  // Port 0 picks a free port once listening, after the notice URLs' base is settled.
+  if (port === 0 && read('publicUrl') === undefined)
+    errors.push('port: 0 picks a free port, which notice URLs cannot name: set publicUrl too, or a port');
   const publicUrl = text('publicUrl', `http://127.0.0.1:${port}`).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(publicUrl))
     errors.push(`publicUrl: ${publicUrl} must be an http(s) URL such as https://tally.example.com`);
