@@ -190,6 +190,7 @@ describe('counting notices end to end', () => {
     assert.equal(tracker.status, 405);
     assert.deepEqual(recorded(lastAuctionId()), []);
     assert.equal((await fire(billingUrl(result), {}, 'POST')).status, 200);
+    expect('counted');
     assert.deepEqual(recorded(lastAuctionId()), [`${lastAuctionId()} counted/`]);
   });
 
