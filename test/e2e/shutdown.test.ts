@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
-import { api, freePort } from '../support/server.js';
+import { acceptsConnections, api, freePort } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -97,21 +97,10 @@ async function exitOf(running: Running): Promise<{ code: number | null; signal: 
 /** Waits until nothing accepts connections on the port any more: the shutdown has begun. */
 async function stoppedListening(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (await accepts(port)) {
+  while (await acceptsConnections(port)) {
     if (Date.now() > deadline) assert.fail(`port ${port} still accepts connections`);
     await sleep(20);
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { api, freePort, runCli, startServer } from '../support/server.js';
+import { acceptsConnections, api, freePort, runCli, startServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
 
@@ -117,7 +116,7 @@ describe('starting Tally', () => {
       npm.kill('SIGTERM');
       await exited;
       await waitFor(
-        async () => !(await accepts(port)),
+        async () => !(await acceptsConnections(port)),
         10_000,
         () => `port ${port} still answers`,
       );
@@ -239,16 +238,4 @@ async function waitFor(
     if (Date.now() > deadline) assert.fail(`gave up waiting after ${timeoutMs} ms: ${describe()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** Whether something accepts TCP connections on the loopback port. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
