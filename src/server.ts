@@ -37,7 +37,7 @@ import { sharedRefresh } from './lib/shared-refresh.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES } from './ports/ledger.js';
-import type { DeliveryStatus } from './ports/ledger.js';
+import type { DeliveryStatus, ImpressionType } from './ports/ledger.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -82,24 +82,52 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 /** The outbox counts `/metrics` shows are at most this old. */
 const OUTBOX_COUNT_MAX_AGE_MS = 1000;
 
+/** Undoes one step of starting: closes what it opened, stops what it started. */
+type Release = () => void | Promise<void>;
+
 /**
  * Opens the data directory, starts the counting thread (which owns the ledger's writes: notices,
- * the burl dispatcher, retention pruning) and the HTTP server. When the server cannot listen
- * (the port is taken, say), stops all that again and throws a {@link ListenError}.
+ * the burl dispatcher, retention pruning) and the HTTP server. When any of that fails (the
+ * database is newer than this Tally, the key file is damaged, the counting thread cannot start,
+ * the port is taken…), releases what was opened so far, in reverse order (the data directory
+ * last), and throws the error; one that cannot listen is a {@link ListenError}.
  */
 export async function startTally(config: Config, log: Logger): Promise<Tally> {
+  const acquired: Release[] = [];
+  try {
+    return await start(config, log, acquired);
+  } catch (error) {
+    for (const release of acquired.reverse()) {
+      try {
+        await release();
+      } catch (releaseError) {
+        log.error('startup_release_failed', { error: String(releaseError) });
+      }
+    }
+    throw error;
+  }
+}
+
+/** `startTally`, pushing onto `acquired` how to release each thing it opened, as it opens it. */
+async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
   mkdirSync(config.dataDir, { recursive: true });
   const lock = lockDataDir(config.dataDir);
+  acquired.push(() => lock.release());
   const dbPath = join(config.dataDir, 'tally.db');
   const db = openSqlite(dbPath, config.sqliteSynchronous);
+  acquired.push(() => {
+    db.close();
+  });
   const ledger = new SqliteLedger(db);
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
+  showCountersFromZero(metrics);
   const keyRing = loadKeyRing(config.dataDir, config.tokenKeys);
   bootstrapAdmin(accounts, config.adminKey, log);
   const catalog = new SqliteCatalogStore(db);
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
   catalogSnapshot.start();
+  acquired.push(() => catalogSnapshot.stop());
 
   const recorder = new WorkerRecorder(
     {
@@ -118,6 +146,8 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     metrics,
     log,
   );
+  // A thread that failed to start is still stopped: the recorder would otherwise start another.
+  acquired.push(() => recorder.close());
   await recorder.start();
   const committer = new GroupCommitter(
     recorder,
@@ -133,6 +163,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
   // The outbox gauges are counted on the report thread (a count over every delivery kept), fresh
   // for each scrape of /metrics.
   const reports = new ReportThread(dbPath);
+  acquired.push(() => reports.close());
   const outbox: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge(
@@ -161,6 +192,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     publicUrl: config.publicUrl,
     rules: [...config.rules],
   });
+  acquired.push(() => wins.close());
 
   let ready = false;
   /** Set once `close()` began: every answer from then on ends its connection. */
@@ -278,20 +310,50 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
     return closing;
   };
 
+  // From here on `close()` releases everything (the counting thread alone would keep the process
+  // alive, holding the data directory).
+  acquired.splice(0, acquired.length, close);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
   } catch (error) {
-    // The counting thread alone would keep the process alive, holding the data directory.
-    await close();
     throw new ListenError(config, error);
   }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   ready = true;
   return { server, url, close, closeConnectionsNow: () => closeConnectionsNow('closed_now') };
+}
+
+/**
+ * Shows the counters alerts are written on at 0 from the start. A series that first appears
+ * already at 1 hides that first increase from `rate()` and `increase()`: the first failed commit,
+ * refused notice or dead burl would go unseen. The names and help are those their code counts with.
+ */
+function showCountersFromZero(metrics: Metrics): void {
+  metrics.inc(
+    'tally_commit_failures_total',
+    'Group commits that failed (their events were answered 503)',
+    {},
+    0,
+  );
+  for (const impressionType of [
+    'exchange',
+    'external_impression',
+    'external_click',
+  ] satisfies ImpressionType[]) {
+    metrics.inc(
+      'tally_notices_refused_total',
+      'Notices and hits answered 503: the commit queue was full',
+      { impression_type: impressionType },
+      0,
+    );
+  }
+  for (const status of ['delivered', 'retry', 'dead']) {
+    metrics.inc('tally_burl_deliveries_total', 'DSP burl delivery attempts, by result', { status }, 0);
+  }
 }
 
 /** A response's headers, as `writeHead` takes them. */
