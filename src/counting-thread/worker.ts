@@ -139,6 +139,8 @@ dispatcher.start();
 send({ type: 'ready' });
 // Batches that arrive meanwhile wait in the port; /readyz answers 503 until the claims are in.
 setImmediate(() => {
+  // A close that came first (the server could not listen) may already have closed the ledger.
+  if (shuttingDown) return;
   const startedMs = performance.now();
   const liveClaims = ledger.loadClaims(Date.now());
   log.info('claims_loaded', { liveClaims, ms: Math.round(performance.now() - startedMs) });
