@@ -29,7 +29,7 @@ export class Metrics {
   render(): string {
     const lines: string[] = [];
     for (const [name, family] of this.families) {
-      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
+      lines.push(`# HELP ${name} ${escapeHelp(family.help)}`, `# TYPE ${name} ${family.type}`);
       if (family.read !== undefined) lines.push(`${name} ${family.read()}`);
       for (const [labelText, series] of family.series) {
         if (family.type !== 'histogram') {
@@ -85,6 +85,11 @@ function formatLabels(labels: Labels): string {
   const entries = Object.entries(labels);
   if (entries.length === 0) return '';
   return `{${entries.map(([key, value]) => `${key}="${value.replace(/["\\\n]/g, (char) => (char === '\n' ? '\\n' : `\\${char}`))}"`).join(',')}}`;
+}
+
+/** HELP text escaped as the text format requires: a backslash or a newline would break the line. */
+function escapeHelp(help: string): string {
+  return help.replace(/[\\\n]/g, (char) => (char === '\n' ? '\\n' : '\\\\'));
 }
 
 function withLabel(labelText: string, extra: string): string {

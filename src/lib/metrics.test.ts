@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Metrics } from './metrics.js';
+
+describe('Metrics text exposition', () => {
+  it('escapes backslashes, double quotes and newlines in label values', () => {
+    const metrics = new Metrics();
+    metrics.inc('t_total', 'help', { value: 'a\\b"c\nd' });
+    assert.equal(
+      metrics.render(),
+      '# HELP t_total help\n# TYPE t_total counter\nt_total{value="a\\\\b\\"c\\nd"} 1\n',
+    );
+  });
+
+  it('escapes backslashes and newlines in HELP text, which would otherwise end the line or break the parse', () => {
+    const metrics = new Metrics();
+    metrics.gauge('g', 'a C:\\path\nand a second line', () => 1);
+    assert.equal(metrics.render(), '# HELP g a C:\\\\path\\nand a second line\n# TYPE g gauge\ng 1\n');
+  });
+
+  it('renders histogram buckets cumulatively, with +Inf, _sum and _count', () => {
+    const metrics = new Metrics();
+    for (const value of [0.5, 3, 100]) metrics.observe('h', 'help', value, [1, 5], { a: 'x' });
+    assert.equal(
+      metrics.render(),
+      [
+        '# HELP h help',
+        '# TYPE h histogram',
+        'h_bucket{a="x",le="1"} 1',
+        'h_bucket{a="x",le="5"} 2',
+        'h_bucket{a="x",le="+Inf"} 3',
+        'h_sum{a="x"} 103.5',
+        'h_count{a="x"} 3',
+        '',
+      ].join('\n'),
+    );
+  });
+});

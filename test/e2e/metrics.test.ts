@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { startDsp } from '../support/dsp.js';
+import type { FakeDsp } from '../support/dsp.js';
+import { CHROME } from '../support/user-agents.js';
+
+/** One sample line of the exposition: its metric name, labels and value. */
+interface Sample {
+  name: string;
+  labels: Map<string, string>;
+  value: number;
+}
+
+/** One metric family: its `# TYPE`, `# HELP` and samples, in the order given. */
+interface Family {
+  type: string;
+  help: string;
+  samples: Sample[];
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
+
+function parseValue(text: string, line: string): number {
+  if (text === '+Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  if (text === 'NaN') return NaN;
+  assert.match(text, /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/, `not a Prometheus float: ${line}`);
+  return Number(text);
+}
+
+/** Reads a `"…"` label value at `at` (its opening quote), unescaping `\\`, `\"` and `\n`. */
+function readQuoted(line: string, at: number): { value: string; end: number } {
+  assert.equal(line[at], '"', `a label value must be quoted: ${line}`);
+  let value = '';
+  for (let i = at + 1; i < line.length; i++) {
+    const char = line[i];
+    if (char === '"') return { value, end: i + 1 };
+    if (char === '\n') assert.fail(`a raw newline in a label value: ${line}`);
+    if (char === '\\') {
+      const next = line[++i];
+      if (next === '\\') value += '\\';
+      else if (next === '"') value += '"';
+      else if (next === 'n') value += '\n';
+      else assert.fail(`an invalid escape \\${next} in a label value: ${line}`);
+    } else value += char;
+  }
+  return assert.fail(`an unterminated label value: ${line}`);
+}
+
+/** The family a sample belongs to: `x_bucket`, `x_sum` and `x_count` are histogram `x`'s. */
+function familyOf(name: string, families: Map<string, Family>): string {
+  for (const suffix of ['_bucket', '_sum', '_count']) {
+    const base = name.slice(0, -suffix.length);
+    if (name.endsWith(suffix) && families.get(base)?.type === 'histogram') return base;
+  }
+  return name;
+}
+
+/**
+ * Parses the Prometheus text exposition format (0.0.4) strictly: every family has one `# TYPE`
+ * (before its samples) and one `# HELP`, its samples are together, names and escapes are valid,
+ * no series appears twice, and histograms are complete (cumulative `le` buckets ending at
+ * `+Inf`, equal to `_count`, and a `_sum`).
+ */
+function parseExposition(text: string): Map<string, Family> {
+  assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
+  const families = new Map<string, Family>();
+  const seen = new Set<string>();
+  let current: string | undefined;
+  for (const line of text.slice(0, -1).split('\n')) {
+    assert.notEqual(line, '', 'no empty lines');
+    const comment = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
+    if (comment !== null) {
+      const [, kind, name = '', rest = ''] = comment;
+      assert.match(name, METRIC_NAME, line);
+      const family = families.get(name) ?? { type: '', help: '', samples: [] };
+      assert.ok(family.samples.length === 0, `# ${kind} after the samples of ${name}`);
+      if (kind === 'TYPE') {
+        assert.equal(family.type, '', `a second # TYPE for ${name}`);
+        assert.ok(TYPES.has(rest), `an unknown type: ${line}`);
+        family.type = rest;
+      } else {
+        assert.equal(family.help, '', `a second # HELP for ${name}`);
+        assert.doesNotMatch(rest.replace(/\\[\\n]/g, ''), /\\/, `an invalid escape in HELP: ${line}`);
+        family.help = rest.replace(/\\(\\|n)/g, (_match, char: string) => (char === 'n' ? '\n' : '\\'));
+      }
+      families.set(name, family);
+      if (current !== name) assert.ok(!seen.has(name), `the lines of ${name} are not together`);
+      seen.add(name);
+      current = name;
+      continue;
+    }
+    assert.ok(!line.startsWith('#'), `an unknown comment: ${line}`);
+    const nameEnd = line.search(/[{ ]/);
+    assert.ok(nameEnd > 0, `a sample without a value: ${line}`);
+    const name = line.slice(0, nameEnd);
+    assert.match(name, METRIC_NAME, line);
+    const labels = new Map<string, string>();
+    let at = nameEnd;
+    if (line[at] === '{') {
+      at++;
+      while (line[at] !== '}') {
+        const equals = line.indexOf('=', at);
+        assert.ok(equals > at, `a label without a value: ${line}`);
+        const labelName = line.slice(at, equals);
+        assert.match(labelName, LABEL_NAME, line);
+        assert.ok(!labels.has(labelName), `label ${labelName} twice: ${line}`);
+        const { value, end } = readQuoted(line, equals + 1);
+        labels.set(labelName, value);
+        at = end;
+        if (line[at] === ',') at++;
+        else assert.equal(line[at], '}', `labels must be separated by commas: ${line}`);
+      }
+      at++;
+    }
+    const fields = line.slice(at).split(' ');
+    assert.equal(fields[0], '', `one space before the value: ${line}`);
+    assert.ok(fields.length === 2 || fields.length === 3, `a value and at most a timestamp: ${line}`);
+    const value = parseValue(fields[1] ?? '', line);
+    const familyName = familyOf(name, families);
+    const family = families.get(familyName);
+    assert.ok(family !== undefined && family.type !== '', `a sample before its # TYPE: ${line}`);
+    assert.equal(current, familyName, `the lines of ${familyName} are not together`);
+    const series = `${name}${JSON.stringify([...labels].sort())}`;
+    assert.ok(!seen.has(series), `a series twice: ${line}`);
+    seen.add(series);
+    if (family.type === 'counter') assert.ok(value >= 0, `a negative counter: ${line}`);
+    family.samples.push({ name, labels, value });
+  }
+  for (const [name, family] of families) {
+    assert.notEqual(family.type, '', `${name} has no # TYPE`);
+    assert.notEqual(family.help, '', `${name} has no # HELP`);
+    if (family.type === 'histogram') checkHistogram(name, family);
+  }
+  return families;
+}
+
+/** The labels of a sample other than `le`, as one key. */
+function seriesKey(labels: Map<string, string>): string {
+  return JSON.stringify([...labels].filter(([name]) => name !== 'le').sort());
+}
+
+function checkHistogram(name: string, family: Family): void {
+  const keys = new Set(family.samples.map((sample) => seriesKey(sample.labels)));
+  for (const key of keys) {
+    const of = (suffix: string) =>
+      family.samples.filter(
+        (sample) => sample.name === `${name}${suffix}` && seriesKey(sample.labels) === key,
+      );
+    const buckets = of('_bucket');
+    assert.ok(buckets.length > 0, `${name}${key} has no buckets`);
+    let bound = -Infinity;
+    let count = 0;
+    for (const bucket of buckets) {
+      const le = bucket.labels.get('le');
+      assert.ok(le !== undefined, `${name}_bucket without le`);
+      const next = parseValue(le, `${name}_bucket le="${le}"`);
+      assert.ok(next > bound, `${name} buckets not in increasing le order`);
+      assert.ok(bucket.value >= count, `${name} buckets not cumulative at le="${le}"`);
+      bound = next;
+      count = bucket.value;
+    }
+    assert.equal(bound, Infinity, `${name}${key} has no le="+Inf" bucket`);
+    const [total] = of('_count');
+    assert.equal(total?.value, count, `${name}_count is the +Inf bucket`);
+    assert.equal(of('_sum').length, 1, `${name}${key} has one _sum`);
+  }
+}
+
+/** The value of the one sample of `name` whose labels include `labels`; 0 when there is none. */
+function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number {
+  const matching = [...families.values()]
+    .flatMap((family) => family.samples)
+    .filter(
+      (sample) =>
+        sample.name === name &&
+        Object.entries(labels).every(([key, value]) => sample.labels.get(key) === value),
+    );
+  assert.ok(matching.length <= 1, `${name} ${JSON.stringify(labels)} names one series`);
+  return matching[0]?.value ?? 0;
+}
+
+let tally: TestServer;
+let dsp: FakeDsp;
+
+before(async () => {
+  dsp = await startDsp();
+  // A failed burl is retried only after an hour: it is attempted once during the test.
+  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '3600' });
+});
+
+after(async () => {
+  await tally?.dispose();
+  await dsp?.close();
+});
+
+async function fire(url: string): Promise<void> {
+  const response = await fetch(url, { headers: { 'user-agent': CHROME }, redirect: 'manual' });
+  await response.arrayBuffer();
+  assert.equal(response.ok, true, `${url} answered ${response.status}`);
+}
+
+async function scrape(): Promise<{ text: string; families: Map<string, Family> }> {
+  const response = await fetch(`${tally.url}/metrics`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+  const text = await response.text();
+  return { text, families: parseExposition(text) };
+}
+
+describe('/metrics', () => {
+  it('shows the failure and burl counters at 0 from the start, so that their first increase is seen', async () => {
+    const { families } = await scrape();
+    assert.equal(families.get('tally_commit_queue_depth')?.type, 'gauge');
+    const zero = (name: string, labels: Record<string, string> = {}) => {
+      const series = families
+        .get(name)
+        ?.samples.filter((sample) =>
+          Object.entries(labels).every(([key, value]) => sample.labels.get(key) === value),
+        );
+      assert.deepEqual(
+        series?.map((sample) => sample.value),
+        [0],
+        `${name} ${JSON.stringify(labels)} is shown at 0`,
+      );
+      assert.equal(families.get(name)?.type, 'counter');
+    };
+    zero('tally_commit_failures_total');
+    for (const impressionType of ['exchange', 'external_impression', 'external_click'])
+      zero('tally_notices_refused_total', { impression_type: impressionType });
+    for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
+  });
+
+  it('counts notices by outcome and reason, commits, queue depth and burl deliveries by status, as they happened', async () => {
+    const win = (id: string, path: string) => ({
+      request: { id, imp: [{ id: '1', banner: {} }], site: {} },
+      seat: 'seat-1',
+      bid: {
+        id: `bid-${id}`,
+        impid: '1',
+        price: 1,
+        adm: '<p>ad</p>',
+        burl: `${dsp.url}${path}?a=\${AUCTION_ID}`,
+      },
+    });
+    dsp.failNext('/fail', 1000);
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+      wins: [win('metrics-ok', '/bill'), win('metrics-fail', '/fail')],
+    });
+    assert.equal(registered.status, 200, JSON.stringify(registered.body));
+    const [ok, failing] = registered.body.results;
+    assert.equal(ok.ok, true, JSON.stringify(ok));
+    assert.equal(failing.ok, true, JSON.stringify(failing));
+    await fire(ok.noticeUrls[ok.method]);
+    await fire(ok.noticeUrls[ok.method]); // a duplicate
+    await fire(failing.noticeUrls[failing.method]);
+    await fire(`${tally.url}/n/not-a-token`);
+
+    // The burls are relayed in the background, the outbox counted at most once a second.
+    let families = (await scrape()).families;
+    for (
+      let poll = 0;
+      poll < 300 &&
+      (valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }) < 1 ||
+        valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }) < 1 ||
+        valueOf(families, 'tally_burl_outbox_delivered') < 1 ||
+        valueOf(families, 'tally_burl_outbox_pending') > 1);
+      poll++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      families = (await scrape()).families;
+    }
+
+    const types = Object.fromEntries([...families].map(([name, family]) => [name, family.type]));
+    assert.deepEqual(types, {
+      tally_commit_failures_total: 'counter',
+      tally_notices_refused_total: 'counter',
+      tally_burl_deliveries_total: 'counter',
+      tally_commit_queue_depth: 'gauge',
+      tally_burl_outbox_pending: 'gauge',
+      tally_burl_outbox_delivered: 'gauge',
+      tally_burl_outbox_dead: 'gauge',
+      tally_commit_batch_size: 'histogram',
+      tally_commit_latency_ms: 'histogram',
+      tally_notices_total: 'counter',
+    });
+    const notices = families.get('tally_notices_total')?.samples ?? [];
+    assert.deepEqual(
+      notices.map((sample) => [Object.fromEntries(sample.labels), sample.value]),
+      [
+        [{ outcome: 'counted', reason: '', impression_type: 'exchange' }, 2],
+        [{ outcome: 'not_counted', reason: 'duplicate', impression_type: 'exchange' }, 1],
+        [{ outcome: 'not_counted', reason: 'invalid_token', impression_type: 'exchange' }, 1],
+      ],
+    );
+    // Every notice was committed in some batch; every batch was timed.
+    assert.equal(valueOf(families, 'tally_commit_batch_size_sum'), 4);
+    const batches = valueOf(families, 'tally_commit_batch_size_count');
+    assert.ok(batches >= 1 && batches <= 4, `${batches} batches`);
+    assert.equal(valueOf(families, 'tally_commit_latency_ms_count'), batches);
+    assert.ok(valueOf(families, 'tally_commit_latency_ms_sum') > 0);
+    assert.equal(valueOf(families, 'tally_commit_queue_depth'), 0);
+    assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }), 1);
+    assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }), 1);
+    assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'dead' }), 0);
+    assert.equal(valueOf(families, 'tally_burl_outbox_pending'), 1);
+    assert.equal(valueOf(families, 'tally_burl_outbox_delivered'), 1);
+    assert.equal(valueOf(families, 'tally_burl_outbox_dead'), 0);
+    assert.equal(valueOf(families, 'tally_commit_failures_total'), 0);
+    assert.deepEqual(
+      dsp.hits.map((hit) => `${hit.path}?${hit.query.toString()}`),
+      ['/bill?a=metrics-ok'],
+    );
+  });
+});
