@@ -267,3 +267,27 @@ describe('the counting thread', () => {
     await recorder.close();
   });
 });
+
+describe('counting thread closed as it starts', () => {
+  it('does not load the claims from a ledger it already closed (no counter_failed)', async () => {
+    for (let run = 0; run < 5; run++) {
+      const lines: string[] = [];
+      const recorder = new WorkerRecorder(
+        settings(join(dir, `close-${run}.db`)),
+        new Metrics(),
+        jsonLogger((line) => lines.push(line)),
+      );
+      // The close message is waiting in the port before the thread's first turn of its event loop.
+      const started = recorder.start().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await recorder.close();
+      assert.equal(await started, undefined);
+      assert.deepEqual(
+        lines.filter((line) => line.includes('counter_failed')),
+        [],
+      );
+    }
+  });
+});
