@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -9,10 +8,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
-import { acceptsConnections, api, freePort } from '../support/server.js';
+import { acceptsConnections, api, freePort, spawnServe, untilReady } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
-const REPO = new URL('../../', import.meta.url).pathname;
 const ADMIN_KEY = 'test-admin-key-0123456789';
 /**
  * Longest a test waits for the process to exit after SIGTERM: the 10 s grace period
@@ -36,37 +34,18 @@ async function launch(env: Record<string, string> = {}): Promise<Running> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-shutdown-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      TALLY_DATA_DIR: dataDir,
-      TALLY_PORT: String(port),
-      TALLY_HOST: '127.0.0.1',
-      TALLY_ADMIN_KEY: ADMIN_KEY,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const { child, output } = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: ADMIN_KEY, ...env });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const running: Running = { child, url, port, dataDir, output: () => output, exited };
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`tally exited with ${child.exitCode}:\n${output}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return running;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
+  const running: Running = { child, url, port, dataDir, output, exited };
+  try {
+    await untilReady(running, url);
+  } catch (error) {
+    await dispose(running);
+    throw error;
   }
-  await dispose(running);
-  throw new Error(`tally did not become ready:\n${output}`);
+  return running;
 }
 
 /** Kills the process if it still runs and deletes its data directory. */

@@ -88,6 +88,50 @@ export async function runCli(
   }
 }
 
+/** A `tally serve` child process, and what it printed so far. */
+export interface ServeProcess {
+  child: ChildProcess;
+  output: () => string;
+}
+
+/** Spawns `tally serve` on loopback `port`, its data in `dataDir`, with the extra `env`. */
+export function spawnServe(dataDir: string, port: number, env: Record<string, string>): ServeProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      TALLY_DATA_DIR: dataDir,
+      TALLY_PORT: String(port),
+      TALLY_HOST: '127.0.0.1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+/**
+ * Waits until the server at `url` answers `/readyz` 200; throws, with what it printed, when it
+ * exits first or is not ready within 20 s (stopping it is then the caller's).
+ */
+export async function untilReady(serve: ServeProcess, url: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (serve.child.exitCode !== null)
+      throw new Error(`tally exited with ${serve.child.exitCode}:\n${serve.output()}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`tally did not become ready:\n${serve.output()}`);
+}
+
 /**
  * Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200.
  * Its data directory is made in `dataParentDir` (the system's temporary directory by default).
@@ -100,43 +144,20 @@ export async function startServer(
   const port = await freePort();
   const adminKey = 'test-admin-key-0123456789';
   const url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let output = '';
+  let serve: ServeProcess | undefined;
 
   const launch = async () => {
-    output = '';
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        TALLY_DATA_DIR: dataDir,
-        TALLY_PORT: String(port),
-        TALLY_HOST: '127.0.0.1',
-        TALLY_ADMIN_KEY: adminKey,
-        // The tests' DSP listens on loopback, which a production Tally refuses to call.
-        TALLY_BURL_PRIVATE_NETWORKS: 'allow',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    serve = spawnServe(dataDir, port, {
+      TALLY_ADMIN_KEY: adminKey,
+      // The tests' DSP listens on loopback, which a production Tally refuses to call.
+      TALLY_BURL_PRIVATE_NETWORKS: 'allow',
+      ...env,
     });
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`tally exited with ${child.exitCode}:\n${output}`);
-      try {
-        const response = await fetch(`${url}/readyz`);
-        if (response.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`tally did not become ready:\n${output}`);
+    await untilReady(serve, url);
   };
 
   const exit = async (signal: NodeJS.Signals) => {
-    const running = child;
+    const running = serve?.child;
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill(signal);
@@ -156,8 +177,8 @@ export async function startServer(
     port,
     dataDir,
     adminKey,
-    pid: () => child?.pid,
-    output: () => output,
+    pid: () => serve?.child.pid,
+    output: () => serve?.output() ?? '',
     stop: () => exit('SIGTERM'),
     kill: () => exit('SIGKILL'),
     restart: launch,
