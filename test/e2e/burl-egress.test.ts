@@ -20,19 +20,24 @@ after(async () => {
   await dsp?.close();
 });
 
+/** Registers a banner win of auction `auctionId` whose burl is the loopback DSP's, and fires its notice. */
+async function fireNoticeWithLoopbackBurl(auctionId: string): Promise<Response> {
+  const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+    wins: [
+      {
+        request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: {} },
+        seat: 'seat-1',
+        bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl: `${dsp.url}/bill?a=\${AUCTION_ID}` },
+      },
+    ],
+  });
+  const [win] = registered.body.results;
+  return fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+}
+
 describe('relaying burls from a default Tally', () => {
   it('never calls a burl on an address outside the public internet: the delivery is dead at once, with the reason', async () => {
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
-      wins: [
-        {
-          request: { id: 'egress-1', imp: [{ id: '1', banner: {} }], site: {} },
-          seat: 'seat-1',
-          bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl: `${dsp.url}/bill?a=\${AUCTION_ID}` },
-        },
-      ],
-    });
-    const [win] = registered.body.results;
-    const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+    const notice = await fireNoticeWithLoopbackBurl('egress-1');
     assert.equal(notice.status, 200);
     let dead: any;
     for (let poll = 0; poll < 100 && dead === undefined; poll++) {
@@ -49,17 +54,7 @@ describe('relaying burls from a default Tally', () => {
 
 describe('listing burl deliveries', () => {
   it('pages newest first and gives a next cursor only when another page follows', async () => {
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
-      wins: [
-        {
-          request: { id: 'egress-2', imp: [{ id: '1', banner: {} }], site: {} },
-          seat: 'seat-1',
-          bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl: `${dsp.url}/bill?a=\${AUCTION_ID}` },
-        },
-      ],
-    });
-    const [win] = registered.body.results;
-    await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+    await fireNoticeWithLoopbackBurl('egress-2');
     const page = async (query: string) =>
       (await api(tally, tally.adminKey, 'GET', `/v1/deliveries?${query}`)).body;
     for (let poll = 0; poll < 100 && (await page('status=dead')).deliveries.length < 2; poll++) {
