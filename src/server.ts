@@ -21,7 +21,9 @@ import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
 import { WinThread } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
-import { GroupCommitter } from './hot/group-commit.js';
+import { COMMIT_FAILURES_METRIC, GroupCommitter } from './hot/group-commit.js';
+import { REFUSED_NOTICES_METRIC } from './hot/record.js';
+import { BURL_DELIVERIES_METRIC } from './billing/dispatcher.js';
 import { answerNotice, handleNotice, laneNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
 import type { NoticeDeps } from './hot/notices.js';
@@ -330,29 +332,24 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
 /**
  * Shows the counters alerts are written on at 0 from the start. A series that first appears
  * already at 1 hides that first increase from `rate()` and `increase()`: the first failed commit,
- * refused notice or dead burl would go unseen. The names and help are those their code counts with.
+ * refused notice or dead burl would go unseen.
  */
 function showCountersFromZero(metrics: Metrics): void {
-  metrics.inc(
-    'tally_commit_failures_total',
-    'Group commits that failed (their events were answered 503)',
-    {},
-    0,
-  );
+  metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
   for (const impressionType of [
     'exchange',
     'external_impression',
     'external_click',
   ] satisfies ImpressionType[]) {
     metrics.inc(
-      'tally_notices_refused_total',
-      'Notices and hits answered 503: the commit queue was full',
+      REFUSED_NOTICES_METRIC.name,
+      REFUSED_NOTICES_METRIC.help,
       { impression_type: impressionType },
       0,
     );
   }
-  for (const status of ['delivered', 'retry', 'dead']) {
-    metrics.inc('tally_burl_deliveries_total', 'DSP burl delivery attempts, by result', { status }, 0);
+  for (const status of BURL_DELIVERIES_METRIC.statuses) {
+    metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);
   }
 }
 

@@ -19,6 +19,13 @@ export interface DispatcherOptions {
   privateNetworks: PrivateNetworks;
 }
 
+/** The counter of burl delivery attempts, by result: one label value per way an attempt ends. */
+export const BURL_DELIVERIES_METRIC = {
+  name: 'tally_burl_deliveries_total',
+  help: 'DSP burl delivery attempts, by result',
+  statuses: ['delivered', 'retry', 'dead'],
+} as const;
+
 /**
  * Relays DSP burls from the outbox: leases due deliveries, calls each with the device's
  * `X-Device-IP` / `X-Device-User-Agent`, following redirects; a 2xx marks it delivered,
@@ -120,7 +127,7 @@ export class BurlDispatcher {
     }
   }
 
-  private count(status: string): void {
-    this.metrics.inc('tally_burl_deliveries_total', 'DSP burl delivery attempts, by result', { status });
+  private count(status: (typeof BURL_DELIVERIES_METRIC.statuses)[number]): void {
+    this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
   }
 }

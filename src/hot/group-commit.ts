@@ -29,6 +29,12 @@ interface Waiting {
   failed: (error: unknown) => void;
 }
 
+/** The counter of failed group commits (shown from 0 at start, so that its first increase is seen). */
+export const COMMIT_FAILURES_METRIC = {
+  name: 'tally_commit_failures_total',
+  help: 'Group commits that failed (their events were answered 503)',
+} as const;
+
 const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
 const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
 
@@ -142,10 +148,7 @@ export class GroupCommitter {
           }
         },
         (error: unknown) => {
-          this.metrics.inc(
-            'tally_commit_failures_total',
-            'Group commits that failed (their events were answered 503)',
-          );
+          this.metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help);
           for (const waiting of batch) waiting.failed(error);
         },
       )

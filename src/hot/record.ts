@@ -5,6 +5,12 @@ import type { EventRecord } from '../ports/ledger.js';
 import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
+/** The counter of notices and hits refused because the commit queue was full, by impression type. */
+export const REFUSED_NOTICES_METRIC = {
+  name: 'tally_notices_refused_total',
+  help: 'Notices and hits answered 503: the commit queue was full',
+} as const;
+
 /**
  * Commits one decided notice or hit (the committer counts it in the metrics) and calls `done`
  * with its outcome, or with `undefined` when it cannot be committed (the commit queue is full,
@@ -18,7 +24,7 @@ export function commitThen(
   done: (outcome: Outcome | undefined) => void,
 ): void {
   if (committer.offer(event, done, () => done(undefined))) return;
-  metrics.inc('tally_notices_refused_total', 'Notices and hits answered 503: the commit queue was full', {
+  metrics.inc(REFUSED_NOTICES_METRIC.name, REFUSED_NOTICES_METRIC.help, {
     impression_type: event.dims.impressionType,
   });
   done(undefined);
