@@ -127,6 +127,14 @@ export const REPORT_DIMENSIONS = [
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 
 /**
+ * A report one of whose sums no JSON number holds exactly (past 2^53 - 1): it is refused, its
+ * message saying how to narrow it, rather than answered a few micros off.
+ */
+export class ReportTooLargeError extends Error {
+  override readonly name = 'ReportTooLargeError';
+}
+
+/**
  * One report row: the grouped dimensions and the metrics. `events` counts every recorded
  * event; the money metrics add up counted events only (what was billed).
  */

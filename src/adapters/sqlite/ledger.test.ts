@@ -13,6 +13,7 @@ import { impressionKey } from '../../hot/notice-event.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import type { EventDimensions } from '../../ports/ledger.js';
+import { ReportTooLargeError } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
 const HOUR_MS = 3_600_000;
@@ -572,7 +573,7 @@ describe('the SQLite ledger', () => {
     assert.throws(
       () => ledger.report({ ...year, groupBy: [] }),
       (error: unknown) =>
-        error instanceof RangeError &&
+        error instanceof ReportTooLargeError &&
         /priceMicros add up to 10000000000000001,/.test(error.message) &&
         /narrow from and to/.test(error.message),
     );

@@ -14,6 +14,7 @@ import type {
   ReportQuery,
   ReportRow,
 } from '../../ports/ledger.js';
+import { ReportTooLargeError } from '../../ports/ledger.js';
 
 const DAY_MS = 86_400_000;
 
@@ -640,13 +641,13 @@ function presentDimension(dimension: ReportDimension, value: unknown): string | 
 
 /**
  * A report metric (`name`) as a number, exactly: a sum past `Number.MAX_SAFE_INTEGER` has no
- * exact JSON number a client could read, so the report is refused (a `RangeError`, which the
- * report thread answers as a refusal) rather than answered a few micros off.
+ * exact JSON number a client could read, so the report is refused (a {@link ReportTooLargeError},
+ * which the report thread answers as a refusal) rather than answered a few micros off.
  */
 function exactNumber(name: string, value: bigint): number {
   if (value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER))
     return Number(value);
-  throw new RangeError(
+  throw new ReportTooLargeError(
     `the report's ${name} add up to ${value}, more than a number in the answer holds exactly (2^53 - 1): narrow from and to, or filter or group it so that each row adds up to less`,
   );
 }

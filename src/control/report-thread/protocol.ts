@@ -5,7 +5,7 @@ export type ReadRequest = { type: 'report'; query: ReportQuery } | { type: 'deli
 
 /**
  * The report thread's answer to a read; `refused` says why a report cannot be answered as asked
- * (the ledger threw a `RangeError`: a sum past what a JSON number holds exactly, say).
+ * (the ledger threw a `ReportTooLargeError`: a sum past what a JSON number holds exactly).
  */
 export type ReadAnswer =
   { rows: ReportRow[] } | { refused: string } | { counts: Record<DeliveryStatus, number> };
