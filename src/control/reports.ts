@@ -264,5 +264,7 @@ function csvCell(value: string | number | boolean | undefined): string {
   const text = value === undefined ? '' : String(value);
   // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
   const safe = /^[=+\-@\t\r]/.test(text) && typeof value === 'string' ? `'${text}` : text;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  // Quoted also when holding a semicolon or tab: a spreadsheet whose list separator is one of
+  // them would otherwise split `x;=1+1` into a second cell that starts with a formula.
+  return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -955,9 +955,11 @@ describe('counting notices end to end', () => {
   });
 
   it('exports report cells that a spreadsheet would run as formulas as plain text', async () => {
-    const win = await registerOne({ seat: '=HYPERLINK("http://evil.example","x")' });
-    await fire(billingUrl(win));
-    expect('counted');
+    for (const seat of ['=HYPERLINK("http://evil.example","x")', 'x;=1+1']) {
+      const win = await registerOne({ seat });
+      await fire(billingUrl(win));
+      expect('counted');
+    }
     const from = new Date(hourStartMs(Date.now()) - 86_400_000).toISOString();
     const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
     const csv = await fetch(`${tally.url}/v1/reports?from=${from}&to=${to}&groupBy=seat&format=csv`, {
@@ -966,6 +968,8 @@ describe('counting notices end to end', () => {
     const text = await csv.text();
     assert.ok(text.includes(`"'=HYPERLINK(""http://evil.example"",""x"")"`), text);
     assert.ok(!/(^|\r\n)=/.test(text));
+    // Where the list separator is a semicolon, an unquoted `x;=1+1` would split into a formula cell.
+    assert.ok(text.includes('\r\n"x;=1+1",'), text);
   });
 
   it('refuses report filters that could never match', async () => {
