@@ -125,7 +125,6 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const metrics = new Metrics();
   showCountersFromZero(metrics);
   const keyRing = loadKeyRing(config.dataDir, config.tokenKeys);
-  bootstrapAdmin(accounts, config.adminKey, log);
   const catalog = new SqliteCatalogStore(db);
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
   catalogSnapshot.start();
@@ -323,6 +322,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   } catch (error) {
     throw new ListenError(config, error);
   }
+  // Only once listening: a start that failed to listen would have printed a key among its errors,
+  // and the next start, finding one stored, would print none.
+  bootstrapAdmin(accounts, config.adminKey, log);
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   ready = true;

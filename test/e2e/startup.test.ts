@@ -2,10 +2,20 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { acceptsConnections, api, freePort, runCli, startServer } from '../support/server.js';
+import {
+  acceptsConnections,
+  api,
+  freePort,
+  runCli,
+  spawnServe,
+  startServer,
+  untilReady,
+} from '../support/server.js';
+import type { ServeProcess } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
 
@@ -44,6 +54,44 @@ describe('starting Tally', () => {
       assert.equal((await api(tally, key, 'GET', '/v1/deliveries')).status, 200);
     } finally {
       await tally.dispose();
+    }
+  });
+
+  it('prints no administrator key when it cannot listen, and prints a working one on the next start', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const address = holder.address();
+    const takenPort = typeof address === 'object' && address !== null ? address.port : 0;
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-first-start-'));
+    const printed = /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/;
+    let serve: ServeProcess | undefined;
+    try {
+      const failed = await runCli(['serve'], {
+        TALLY_DATA_DIR: dataDir,
+        TALLY_PORT: String(takenPort),
+        TALLY_HOST: '127.0.0.1',
+        TALLY_ADMIN_KEY: '',
+      });
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /already in use/);
+      assert.doesNotMatch(failed.stdout, /Administrator API key/);
+
+      const port = await freePort();
+      const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: '' });
+      serve = started;
+      await untilReady(started, `http://127.0.0.1:${port}`);
+      await waitFor(
+        () => printed.test(started.output()),
+        5000,
+        () => `no key printed on the start after the failed one: ${started.output()}`,
+      );
+      const key = printed.exec(started.output())?.[1] ?? '';
+      const answer = await api({ url: `http://127.0.0.1:${port}` }, key, 'GET', '/v1/deliveries');
+      assert.equal(answer.status, 200);
+    } finally {
+      serve?.child.kill('SIGKILL');
+      holder.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
