@@ -21,7 +21,15 @@ import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
 import { WinThread } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
-import { COMMIT_FAILURES_METRIC, GroupCommitter } from './hot/group-commit.js';
+import { COUNTED } from './domain/outcome.js';
+import {
+  COMMIT_BATCH_SIZE_METRIC,
+  COMMIT_FAILURES_METRIC,
+  COMMIT_LATENCY_METRIC,
+  GroupCommitter,
+  NOTICES_METRIC,
+  noticeLabels,
+} from './hot/group-commit.js';
 import { REFUSED_NOTICES_METRIC } from './hot/record.js';
 import { BURL_DELIVERIES_METRIC } from './billing/dispatcher.js';
 import { answerNotice, handleNotice, laneNotice } from './hot/notices.js';
@@ -123,7 +131,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const ledger = new SqliteLedger(db);
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
-  showCountersFromZero(metrics);
+  showMetricsFromZero(metrics);
   const keyRing = loadKeyRing(config.dataDir, config.tokenKeys);
   const catalog = new SqliteCatalogStore(db);
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
@@ -161,17 +169,14 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     },
     metrics,
   );
-  // The outbox gauges are counted on the report thread (a count over every delivery kept), fresh
+  // The outbox gauge is counted on the report thread (a count over every delivery kept), fresh
   // for each scrape of /metrics.
   const reports = new ReportThread(dbPath);
   acquired.push(() => reports.close());
   const outbox: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
+  const outboxHelp = 'DSP burl deliveries in the outbox, by status';
   for (const status of DELIVERY_STATUSES) {
-    metrics.gauge(
-      `tally_burl_outbox_${status}`,
-      `DSP burl deliveries in the outbox that are ${status}`,
-      () => outbox[status],
-    );
+    metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox[status], { status });
   }
   // /metrics is public: however often it is scraped, the outbox is counted on the report thread
   // at most once at a time and once a second, so that scrapes never queue up ahead of reports.
@@ -332,17 +337,21 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
 }
 
 /**
- * Shows the counters alerts are written on at 0 from the start. A series that first appears
- * already at 1 hides that first increase from `rate()` and `increase()`: the first failed commit,
- * refused notice or dead burl would go unseen.
+ * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
+ * series that first appears already at 1 hides that first increase from `rate()` and
+ * `increase()`: the first counted notice, failed commit, refused notice or dead burl would go unseen.
  */
-function showCountersFromZero(metrics: Metrics): void {
+function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
+  for (const histogram of [COMMIT_BATCH_SIZE_METRIC, COMMIT_LATENCY_METRIC]) {
+    metrics.histogram(histogram.name, histogram.help, histogram.buckets);
+  }
   for (const impressionType of [
     'exchange',
     'external_impression',
     'external_click',
   ] satisfies ImpressionType[]) {
+    metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, noticeLabels(COUNTED, impressionType), 0);
     metrics.inc(
       REFUSED_NOTICES_METRIC.name,
       REFUSED_NOTICES_METRIC.help,

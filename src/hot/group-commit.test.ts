@@ -110,6 +110,26 @@ describe('group commit', () => {
     assert.match(metrics.render(), /tally_commit_batch_size_count 3\n/);
     ledger.close();
   });
+
+  it('times each commit in seconds, the base unit Prometheus expects', async () => {
+    const commitMs = 30;
+    const slow: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Outcome[]>((resolve) => setTimeout(() => resolve(batch.map(() => COUNTED)), commitMs)),
+      close: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      slow,
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      metrics,
+    );
+    await accepted(submit(committer, event('s1')));
+    const text = metrics.render();
+    assert.match(text, /tally_commit_latency_seconds_bucket\{le="0\.01"\} 0\n/);
+    const seconds = Number(/tally_commit_latency_seconds_sum (\S+)\n/.exec(text)?.[1]);
+    assert.ok(seconds >= 0.02 && seconds < 10, `${seconds} s for a ${commitMs} ms commit`);
+  });
 });
 
 describe('group commit pipelining', () => {

@@ -1,6 +1,6 @@
-import type { Metrics } from '../lib/metrics.js';
+import type { Labels, Metrics } from '../lib/metrics.js';
 import type { Outcome } from '../domain/outcome.js';
-import type { EventRecord } from '../ports/ledger.js';
+import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
 
 /** Group-commit tuning. */
@@ -35,8 +35,40 @@ export const COMMIT_FAILURES_METRIC = {
   help: 'Group commits that failed (their events were answered 503)',
 } as const;
 
-const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512, 2048];
-const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250];
+/** The histogram of events per group commit. */
+export const COMMIT_BATCH_SIZE_METRIC = {
+  name: 'tally_commit_batch_size',
+  help: 'Events per group commit',
+  buckets: [1, 8, 32, 128, 512, 2048],
+} as const;
+
+/** The histogram of the time one group commit takes, in seconds (Prometheus' base unit). */
+export const COMMIT_LATENCY_METRIC = {
+  name: 'tally_commit_latency_seconds',
+  help: 'Time to commit one batch, in seconds',
+  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+} as const;
+
+/** The counter of committed notices and hits, by outcome, reason and impression type. */
+export const NOTICES_METRIC = {
+  name: 'tally_notices_total',
+  help: 'Notices and hits recorded, by outcome, reason and impression type',
+} as const;
+
+/**
+ * The labels of an event's {@link NOTICES_METRIC} series, always in this order (a series is known
+ * by its labels as written); the reason is empty for a counted one.
+ */
+export function noticeLabels(
+  outcome: Outcome,
+  impressionType: ImpressionType,
+): { outcome: Outcome['outcome']; reason: string; impression_type: ImpressionType } {
+  return {
+    outcome: outcome.outcome,
+    reason: outcome.outcome === 'counted' ? '' : outcome.reason,
+    impression_type: impressionType,
+  };
+}
 
 /**
  * Batches decided events into one ledger transaction each and calls back for every one only after
@@ -103,48 +135,32 @@ export class GroupCommitter {
     if (this.inFlight.size >= this.options.maxInFlight) return;
     const batch = this.queue.splice(0, this.options.maxBatch);
     if (batch.length === 0) return;
-    const started = performance.now();
+    const startedMs = performance.now();
     const committed: Promise<void> = this.recorder
       .record(batch.map((waiting) => waiting.event))
       .then(
         (outcomes) => {
-          this.metrics.observe(
-            'tally_commit_batch_size',
-            'Events per group commit',
-            batch.length,
-            BATCH_SIZE_BUCKETS,
-          );
-          this.metrics.observe(
-            'tally_commit_latency_ms',
-            'Time to commit one batch, in ms',
-            performance.now() - started,
-            LATENCY_BUCKETS_MS,
-          );
-          const byLabels = new Map<string, { labels: Record<string, string>; count: number }>();
+          const size = COMMIT_BATCH_SIZE_METRIC;
+          this.metrics.observe(size.name, size.help, batch.length, size.buckets);
+          const latency = COMMIT_LATENCY_METRIC;
+          const latencySeconds = (performance.now() - startedMs) / 1000;
+          this.metrics.observe(latency.name, latency.help, latencySeconds, latency.buckets);
+          const byLabels = new Map<string, { labels: Labels; count: number }>();
           batch.forEach((waiting, index) => {
             const outcome = outcomes[index];
             if (outcome === undefined) {
               waiting.failed(new Error('the recorder returned fewer outcomes than events'));
               return;
             }
-            const { impressionType } = waiting.event.dims;
-            const reason = outcome.outcome === 'counted' ? '' : outcome.reason;
-            const key = `${outcome.outcome}/${reason}/${impressionType}`;
-            const entry = byLabels.get(key) ?? {
-              labels: { outcome: outcome.outcome, reason, impression_type: impressionType },
-              count: 0,
-            };
+            const labels = noticeLabels(outcome, waiting.event.dims.impressionType);
+            const key = `${labels.outcome}/${labels.reason}/${labels.impression_type}`;
+            const entry = byLabels.get(key) ?? { labels, count: 0 };
             entry.count++;
             byLabels.set(key, entry);
             waiting.committed(outcome);
           });
           for (const { labels, count } of byLabels.values()) {
-            this.metrics.inc(
-              'tally_notices_total',
-              'Notices and hits recorded, by outcome, reason and impression type',
-              labels,
-              count,
-            );
+            this.metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, labels, count);
           }
         },
         (error: unknown) => {

@@ -35,4 +35,37 @@ describe('Metrics text exposition', () => {
       ].join('\n'),
     );
   });
+
+  it('renders gauges of one name with different labels as one family, each read at render', () => {
+    const metrics = new Metrics();
+    const outbox = { pending: 1, dead: 0 };
+    for (const status of ['pending', 'dead'] as const) {
+      metrics.gauge('g', 'help', () => outbox[status], { status });
+    }
+    outbox.pending = 7;
+    assert.equal(
+      metrics.render(),
+      '# HELP g help\n# TYPE g gauge\ng{status="pending"} 7\ng{status="dead"} 0\n',
+    );
+  });
+
+  it('shows a histogram with zero counts in every bucket before its first observation', () => {
+    const metrics = new Metrics();
+    metrics.histogram('h', 'help', [1, 5]);
+    assert.equal(
+      metrics.render(),
+      [
+        '# HELP h help',
+        '# TYPE h histogram',
+        'h_bucket{le="1"} 0',
+        'h_bucket{le="5"} 0',
+        'h_bucket{le="+Inf"} 0',
+        'h_sum 0',
+        'h_count 0',
+        '',
+      ].join('\n'),
+    );
+    metrics.observe('h', 'help', 3, [1, 5]);
+    assert.match(metrics.render(), /h_bucket\{le="1"\} 0\nh_bucket\{le="5"\} 1\n/);
+  });
 });

@@ -13,16 +13,26 @@ export class Metrics {
 
   /** Observes a value into a histogram with the given upper bounds. */
   observe(name: string, help: string, value: number, buckets: readonly number[], labels: Labels = {}): void {
-    const series = this.series(name, help, 'histogram', labels);
-    series.buckets ??= buckets.map((bound) => ({ bound, count: 0 }));
-    for (const bucket of series.buckets) if (value <= bucket.bound) bucket.count++;
+    const series = this.histogramSeries(name, help, buckets, labels);
+    for (const bucket of series.buckets ?? []) if (value <= bucket.bound) bucket.count++;
     series.value += value;
     series.count = (series.count ?? 0) + 1;
   }
 
-  /** Registers a gauge read at scrape time. */
-  gauge(name: string, help: string, read: () => number): void {
-    this.families.set(name, { help, type: 'gauge', series: new Map(), read });
+  /**
+   * Shows a histogram series with zero counts before its first observation, so that its first
+   * increase is seen. The buckets must be those later observations use.
+   */
+  histogram(name: string, help: string, buckets: readonly number[], labels: Labels = {}): void {
+    this.histogramSeries(name, help, buckets, labels);
+  }
+
+  /**
+   * Registers a gauge series whose value `read` answers at each scrape. Series of one name with
+   * different labels form one family; registering the same labels again replaces the reader.
+   */
+  gauge(name: string, help: string, read: () => number, labels: Labels = {}): void {
+    this.series(name, help, 'gauge', labels).read = read;
   }
 
   /** The Prometheus text exposition format (0.0.4). */
@@ -30,10 +40,9 @@ export class Metrics {
     const lines: string[] = [];
     for (const [name, family] of this.families) {
       lines.push(`# HELP ${name} ${escapeHelp(family.help)}`, `# TYPE ${name} ${family.type}`);
-      if (family.read !== undefined) lines.push(`${name} ${family.read()}`);
       for (const [labelText, series] of family.series) {
         if (family.type !== 'histogram') {
-          lines.push(`${name}${labelText} ${series.value}`);
+          lines.push(`${name}${labelText} ${series.read?.() ?? series.value}`);
           continue;
         }
         for (const bucket of series.buckets ?? []) {
@@ -47,6 +56,12 @@ export class Metrics {
       }
     }
     return `${lines.join('\n')}\n`;
+  }
+
+  private histogramSeries(name: string, help: string, buckets: readonly number[], labels: Labels): Series {
+    const series = this.series(name, help, 'histogram', labels);
+    series.buckets ??= buckets.map((bound) => ({ bound, count: 0 }));
+    return series;
   }
 
   private series(name: string, help: string, type: Family['type'], labels: Labels): Series {
@@ -69,7 +84,10 @@ export class Metrics {
 export type Labels = Readonly<Record<string, string>>;
 
 interface Series {
+  /** A counter's total or a histogram's sum of observations. */
   value: number;
+  /** A gauge's reader, called at each render. */
+  read?: () => number;
   count?: number;
   buckets?: { bound: number; count: number }[];
 }
@@ -78,7 +96,6 @@ interface Family {
   help: string;
   type: 'counter' | 'gauge' | 'histogram';
   series: Map<string, Series>;
-  read?: () => number;
 }
 
 function formatLabels(labels: Labels): string {

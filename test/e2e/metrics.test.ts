@@ -213,7 +213,7 @@ async function scrape(): Promise<{ text: string; families: Map<string, Family> }
 }
 
 describe('/metrics', () => {
-  it('shows the failure and burl counters at 0 from the start, so that their first increase is seen', async () => {
+  it('shows the counters, histograms and outbox gauge from the start, before any notice, so that their first increase is seen', async () => {
     const { families } = await scrape();
     assert.equal(families.get('tally_commit_queue_depth')?.type, 'gauge');
     const zero = (name: string, labels: Record<string, string> = {}) => {
@@ -230,9 +230,48 @@ describe('/metrics', () => {
       assert.equal(families.get(name)?.type, 'counter');
     };
     zero('tally_commit_failures_total');
-    for (const impressionType of ['exchange', 'external_impression', 'external_click'])
+    for (const impressionType of ['exchange', 'external_impression', 'external_click']) {
       zero('tally_notices_refused_total', { impression_type: impressionType });
+      zero('tally_notices_total', { outcome: 'counted', reason: '', impression_type: impressionType });
+    }
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
+    const histogramBounds = {
+      tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '+Inf'],
+      // In seconds, Prometheus' base unit.
+      tally_commit_latency_seconds: [
+        '0.0005',
+        '0.001',
+        '0.002',
+        '0.005',
+        '0.01',
+        '0.025',
+        '0.05',
+        '0.1',
+        '0.25',
+        '+Inf',
+      ],
+    };
+    for (const [name, bounds] of Object.entries(histogramBounds)) {
+      const histogram = families.get(name);
+      assert.equal(histogram?.type, 'histogram', `${name} is shown`);
+      assert.deepEqual(
+        histogram?.samples.flatMap((sample) => sample.labels.get('le') ?? []),
+        bounds,
+        `${name}'s buckets`,
+      );
+      assert.deepEqual(
+        histogram?.samples.filter((sample) => sample.value !== 0),
+        [],
+        `${name} is at 0 in every bucket, _sum and _count`,
+      );
+    }
+    assert.deepEqual(
+      families
+        .get('tally_burl_outbox')
+        ?.samples.map((sample) => [sample.name, Object.fromEntries(sample.labels), sample.value]),
+      ['pending', 'delivered', 'dead'].map((status) => ['tally_burl_outbox', { status }, 0]),
+    );
+    assert.equal(families.get('tally_burl_outbox')?.type, 'gauge');
   });
 
   it('counts notices by outcome and reason, commits, queue depth and burl deliveries by status, as they happened', async () => {
@@ -267,8 +306,8 @@ describe('/metrics', () => {
       poll < 300 &&
       (valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }) < 1 ||
         valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }) < 1 ||
-        valueOf(families, 'tally_burl_outbox_delivered') < 1 ||
-        valueOf(families, 'tally_burl_outbox_pending') > 1);
+        valueOf(families, 'tally_burl_outbox', { status: 'delivered' }) < 1 ||
+        valueOf(families, 'tally_burl_outbox', { status: 'pending' }) > 1);
       poll++
     ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -281,11 +320,9 @@ describe('/metrics', () => {
       tally_notices_refused_total: 'counter',
       tally_burl_deliveries_total: 'counter',
       tally_commit_queue_depth: 'gauge',
-      tally_burl_outbox_pending: 'gauge',
-      tally_burl_outbox_delivered: 'gauge',
-      tally_burl_outbox_dead: 'gauge',
+      tally_burl_outbox: 'gauge',
       tally_commit_batch_size: 'histogram',
-      tally_commit_latency_ms: 'histogram',
+      tally_commit_latency_seconds: 'histogram',
       tally_notices_total: 'counter',
     });
     const notices = families.get('tally_notices_total')?.samples ?? [];
@@ -293,6 +330,8 @@ describe('/metrics', () => {
       notices.map((sample) => [Object.fromEntries(sample.labels), sample.value]),
       [
         [{ outcome: 'counted', reason: '', impression_type: 'exchange' }, 2],
+        [{ outcome: 'counted', reason: '', impression_type: 'external_impression' }, 0],
+        [{ outcome: 'counted', reason: '', impression_type: 'external_click' }, 0],
         [{ outcome: 'not_counted', reason: 'duplicate', impression_type: 'exchange' }, 1],
         [{ outcome: 'not_counted', reason: 'invalid_token', impression_type: 'exchange' }, 1],
       ],
@@ -301,15 +340,15 @@ describe('/metrics', () => {
     assert.equal(valueOf(families, 'tally_commit_batch_size_sum'), 4);
     const batches = valueOf(families, 'tally_commit_batch_size_count');
     assert.ok(batches >= 1 && batches <= 4, `${batches} batches`);
-    assert.equal(valueOf(families, 'tally_commit_latency_ms_count'), batches);
-    assert.ok(valueOf(families, 'tally_commit_latency_ms_sum') > 0);
+    assert.equal(valueOf(families, 'tally_commit_latency_seconds_count'), batches);
+    assert.ok(valueOf(families, 'tally_commit_latency_seconds_sum') > 0);
     assert.equal(valueOf(families, 'tally_commit_queue_depth'), 0);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }), 1);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }), 1);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'dead' }), 0);
-    assert.equal(valueOf(families, 'tally_burl_outbox_pending'), 1);
-    assert.equal(valueOf(families, 'tally_burl_outbox_delivered'), 1);
-    assert.equal(valueOf(families, 'tally_burl_outbox_dead'), 0);
+    assert.equal(valueOf(families, 'tally_burl_outbox', { status: 'pending' }), 1);
+    assert.equal(valueOf(families, 'tally_burl_outbox', { status: 'delivered' }), 1);
+    assert.equal(valueOf(families, 'tally_burl_outbox', { status: 'dead' }), 0);
     assert.equal(valueOf(families, 'tally_commit_failures_total'), 0);
     assert.deepEqual(
       dsp.hits.map((hit) => `${hit.path}?${hit.query.toString()}`),
