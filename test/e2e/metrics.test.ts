@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
@@ -272,6 +273,15 @@ describe('/metrics', () => {
       ['pending', 'delivered', 'dead'].map((status) => ['tally_burl_outbox', { status }, 0]),
     );
     assert.equal(families.get('tally_burl_outbox')?.type, 'gauge');
+  });
+
+  it('names in the README exactly the metric families it shows', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const paragraph = readme.split('\n\n').find((text) => text.startsWith('`/metrics` gives'));
+    assert.ok(paragraph !== undefined, 'the README has a paragraph starting "`/metrics` gives"');
+    const documented = new Set(paragraph.match(/tally_[a-z_]+/g));
+    const { families } = await scrape();
+    assert.deepEqual([...documented].sort(), [...families.keys()].sort());
   });
 
   it('counts notices by outcome and reason, commits, queue depth and burl deliveries by status, as they happened', async () => {
