@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
@@ -121,8 +122,19 @@ async function serve(config: Config): Promise<number> {
   return 0;
 }
 
+/**
+ * Runs `run` on the ledger in the configured data directory; refuses (exit 1) when there is none
+ * there, rather than create an empty one in a mistyped directory and report that nothing was done.
+ */
 function withLedger(config: Config, run: (ledger: SqliteLedger) => void): number {
-  const ledger = new SqliteLedger(openSqlite(join(config.dataDir, 'tally.db'), config.sqliteSynchronous));
+  const path = join(config.dataDir, 'tally.db');
+  if (!existsSync(path)) {
+    process.stderr.write(
+      `Tally has no ledger at ${path}: set TALLY_DATA_DIR to the data directory the server runs on\n`,
+    );
+    return 1;
+  }
+  const ledger = new SqliteLedger(openSqlite(path, config.sqliteSynchronous));
   try {
     run(ledger);
   } finally {

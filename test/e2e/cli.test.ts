@@ -49,6 +49,23 @@ describe('the tally command', () => {
     }
   });
 
+  it('refuses to replay dead deliveries from a directory holding no ledger, and creates none there', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-no-ledger-'));
+    try {
+      const mistyped = join(dataDir, 'dat');
+      const result = await runCli(['replay-dead'], { TALLY_DATA_DIR: mistyped });
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.equal(
+        result.stderr,
+        `Tally has no ledger at ${join(mistyped, 'tally.db')}: set TALLY_DATA_DIR to the data directory the server runs on\n`,
+      );
+      assert.ok(!existsSync(mistyped), 'a data directory was created');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('exits non-zero within seconds, saying which port to change, when its port is already taken', async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
