@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runCli } from '../support/server.js';
+import { holdPort, runCli } from '../support/server.js';
 
 describe('the tally command', () => {
   it('refuses to serve on a blank or hexadecimal TALLY_PORT instead of listening on port 0 or 80', async () => {
@@ -67,10 +66,8 @@ describe('the tally command', () => {
   });
 
   it('exits non-zero within seconds, saying which port to change, when its port is already taken', async () => {
-    const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const address = holder.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const holder = await holdPort();
+    const port = holder.port;
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-port-taken-'));
     const env = {
       ...process.env,
@@ -101,7 +98,7 @@ describe('the tally command', () => {
       );
     } finally {
       child.kill('SIGKILL');
-      holder.close();
+      await holder.release();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,6 +9,7 @@ import {
   acceptsConnections,
   api,
   freePort,
+  holdPort,
   runCli,
   spawnServe,
   startServer,
@@ -58,17 +58,14 @@ describe('starting Tally', () => {
   });
 
   it('prints no administrator key when it cannot listen, and prints a working one on the next start', async () => {
-    const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const address = holder.address();
-    const takenPort = typeof address === 'object' && address !== null ? address.port : 0;
+    const holder = await holdPort();
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-first-start-'));
     const printed = /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/;
     let serve: ServeProcess | undefined;
     try {
       const failed = await runCli(['serve'], {
         TALLY_DATA_DIR: dataDir,
-        TALLY_PORT: String(takenPort),
+        TALLY_PORT: String(holder.port),
         TALLY_HOST: '127.0.0.1',
         TALLY_ADMIN_KEY: '',
       });
@@ -90,7 +87,7 @@ describe('starting Tally', () => {
       assert.equal(answer.status, 200);
     } finally {
       serve?.child.kill('SIGKILL');
-      holder.close();
+      await holder.release();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

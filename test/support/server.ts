@@ -41,15 +41,27 @@ export function acceptsConnections(port: number): Promise<boolean> {
 
 /** A TCP port that was free a moment ago. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
+  const held = await holdPort();
+  await held.release();
+  return held.port;
+}
+
+/** A loopback port some other server listens on, for a Tally that must fail to take it. */
+export interface HeldPort {
+  port: number;
+  release(): Promise<void>;
+}
+
+/** Listens on a free loopback port until `release()`. */
+export async function holdPort(): Promise<HeldPort> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return { port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** A CLI command still running after this long is killed, and the run fails. */
