@@ -66,6 +66,16 @@ describe('decideHit', () => {
     });
   });
 
+  it("screens a tracker hit as a browser's: the HTTP libraries apps and servers use are bots here", () => {
+    for (const userAgent of ['okhttp/4.12.0', 'curl/8.0', 'Go-http-client/1.1']) {
+      assert.deepEqual(
+        decideHit(ACTIVE, request({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
+        { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' },
+        userAgent,
+      );
+    }
+  });
+
   it('applies the configured IP block list to the device address', () => {
     const built = buildIvtFilter([], ['203.0.113.0/24']);
     assert.ok(built.ok);
@@ -97,6 +107,11 @@ describe('tracker dedupe', () => {
       trackerDedupeKey('impression', 1, '2\u001fabc'),
     ]);
     assert.equal(keys.size, 5);
+  });
+
+  it('keeps a tracker id apart from a cachebuster that continues its digits', () => {
+    assert.notEqual(trackerDedupeKey('impression', 1, '2abc'), trackerDedupeKey('impression', 12, 'abc'));
+    assert.notEqual(trackerDedupeKey('click', 11, '1x'), trackerDedupeKey('click', 111, 'x'));
   });
 
   it('never collides with the exchange impression keys, which start with x', () => {

@@ -137,6 +137,31 @@ describe('deciding a notice', () => {
     assert.deepEqual(decide(burl, 1, agent('curl/8.0 (compatible; MyCrawler/1.0)')), botRule);
   });
 
+  it('counts a notice whose preview parameter is not 1', () => {
+    assert.deepEqual(decide(webBanner, 1, browser, 'preview=0'), { outcome: 'counted' });
+  });
+
+  it('takes only the exact value AUDIT for an ad-quality render, not a value that merely resembles it', () => {
+    for (const query of ['ts=audit', 'ts=AUDITED', 'ts=NOAUDIT']) {
+      assert.deepEqual(decide(webBanner, 1, browser, query), { outcome: 'counted' }, query);
+    }
+  });
+
+  it('records invalid traffic before a notice of another method: a HEAD request on the load notice is head_request', () => {
+    assert.deepEqual(decide({ ...webBanner, kind: 'loaded' }, 1, { ...browser, method: 'HEAD' }), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'head_request',
+    });
+  });
+
+  it('records a late notice of another method as not the billing method, not as late', () => {
+    assert.deepEqual(decide({ ...webBanner, kind: 'loaded' }, 601), {
+      outcome: 'not_counted',
+      reason: 'not_billing_method',
+    });
+  });
+
   it('answers invalid_token for garbage, a changed byte and a foreign key, without throwing', () => {
     const token = sealToken(webBanner, ring);
     const foreign = testKeyRing();

@@ -47,6 +47,15 @@ describe('invalid traffic', () => {
     });
   }
 
+  for (const [name, value] of [
+    ['sec-purpose', 'prerender'],
+    ['purpose', 'instant'],
+  ] as const) {
+    it(`treats ${name}: ${value} as prefetch`, () => {
+      assert.deepEqual(screen(request({ [name]: value })), { outcome: 'not_counted', reason: 'prefetch' });
+    });
+  }
+
   it('rejects an empty User-Agent', () => {
     assert.deepEqual(screen(request({ 'user-agent': '' })), {
       outcome: 'not_counted',
@@ -70,6 +79,40 @@ describe('invalid traffic', () => {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'blocked_user_agent',
+    });
+  });
+
+  it('matches configured User-Agent patterns whatever the case', () => {
+    const filter = filterOf(['acmekiosk'], []);
+    assert.deepEqual(screen(request({ 'user-agent': `${CHROME} AcmeKiosk/2` }), filter), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'blocked_user_agent',
+    });
+  });
+
+  it("lets every listed app and server HTTP stack through when an app or a server fires the notice, and not a browser's", () => {
+    for (const userAgent of [
+      'python-requests/2.31.0',
+      'Python-urllib/3.11',
+      'axios/1.6.0',
+      'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)',
+      'undici',
+      'Java/17.0.1',
+      'libcurl/7.8',
+    ]) {
+      const req = request({ 'user-agent': userAgent });
+      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+      assert.equal(screen(req)?.outcome, 'not_counted', userAgent);
+    }
+  });
+
+  it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
+    const req = request({ 'user-agent': 'Mozilla/5.0 (Java) outbrain' });
+    assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'bot_user_agent',
     });
   });
 

@@ -11,6 +11,7 @@ import {
   parseDecimalMicros,
   substituteMacros,
   substituteMacrosInMarkup,
+  usesEncodedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 
@@ -83,6 +84,25 @@ describe('substituteMacros', () => {
     );
     assert.equal(out, 'a=ENCRYPTED&b=&c=1.5');
     assert.deepEqual(suffixes, ['BF', 'SHA1']);
+  });
+
+  it('hands a suffix holding dots, dashes and underscores to encodePrice whole', () => {
+    const suffixes: string[] = [];
+    const out = substituteMacros('p=${AUCTION_PRICE:GOOGLE.v1-a_b}', ALL_VALUES, (suffix) => {
+      suffixes.push(suffix);
+      return 'E';
+    });
+    assert.equal(out, 'p=E');
+    assert.deepEqual(suffixes, ['GOOGLE.v1-a_b']);
+  });
+
+  it('tells a text holding any suffixed price macro from one holding only plain macros', () => {
+    for (const text of ['p=${AUCTION_PRICE:BF}', 'p=${AUCTION_PRICE:SHA1}', 'x ${AUCTION_PRICE:a.b-c_d} y']) {
+      assert.equal(usesEncodedPrice(text), true, text);
+    }
+    for (const text of ['p=${AUCTION_PRICE}', 'p=${AUCTION_PRICE:}', 'p=${AUCTION_ID:BF}', '']) {
+      assert.equal(usesEncodedPrice(text), false, text);
+    }
   });
 
   it('replaces suffixed price macros by empty strings without an encodePrice callback', () => {

@@ -239,6 +239,20 @@ describe('mediaCostMicros', () => {
     assert.throws(() => mediaCostMicros(rule({ id: 2 }), 1.5), RangeError);
     assert.throws(() => cpmToEventMicros(Number.NaN), RangeError);
   });
+
+  it('refuses a negative revenue even on a CPM rule, whose cost does not depend on it', () => {
+    assert.throws(
+      () => mediaCostMicros(rule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_000_000 }), -1),
+      RangeError,
+    );
+  });
+
+  it('refuses a dynamic rule with a negative maximum share', () => {
+    assert.throws(
+      () => dynamicTerms(rule({ id: 2, pricingType: 'dynamic', maxRevshareMicros: -1 })),
+      RangeError,
+    );
+  });
 });
 
 describe('money helpers', () => {
@@ -255,5 +269,9 @@ describe('money helpers', () => {
         },
       ),
     );
+  });
+
+  it('refuses a product beyond a safe integer rather than round it', () => {
+    assert.throws(() => applyFractionMicros(Number.MAX_SAFE_INTEGER, 2_000_000), RangeError);
   });
 });

@@ -215,6 +215,12 @@ describe('parsePriceKeys', () => {
     assert.equal(GUIDE_KEYS?.integrityKey.length, 32);
   });
 
+  it('reads a standard base64 key holding + and / as its web-safe spelling', () => {
+    const standard = parsePriceKeys('+/8A+/8A', 'ab+c');
+    assert.deepEqual(standard, parsePriceKeys('-_8A-_8A', 'ab-c'));
+    assert.deepEqual(standard?.encryptionKey, Buffer.from([0xfb, 0xff, 0x00, 0xfb, 0xff, 0x00]));
+  });
+
   it('answers undefined for empty or non-base64 keys', () => {
     const good = 'skU7Ax_NL5pPAFyKdkfZjZz2-VhIN8bjj1rVFOaJ_5o=';
     for (const bad of ['', '=', 'a', 'abd', 'not base64!', `${good} `, `${good}==`]) {

@@ -63,6 +63,10 @@ describe('revenueMicros', () => {
     assert.equal(revenueMicros('cost_plus_cpm', 1_499, 10), 11);
   });
 
+  it('refuses a revenue beyond a safe integer rather than return an inexact amount', () => {
+    assert.throws(() => revenueMicros('cost_plus_cpm', 1_000_000, Number.MAX_SAFE_INTEGER), RangeError);
+  });
+
   it('lists every revenue type', () => {
     assert.deepEqual([...REVENUE_TYPES].sort(), [
       'cost_plus_cpm',
@@ -268,6 +272,18 @@ describe('clickCostAndRevenue', () => {
     assert.deepEqual(costAndRevenue(lineItem('cpm', 2_000_000), CPM_1, undefined), {
       mediaCostMicros: 1_000,
       revenueMicros: 2_000,
+    });
+  });
+
+  it('neither costs nor earns anything on a click without ancost under a dynamic rule, whatever its target eCPM', () => {
+    // Against an impression, where the 1.50 CPM target is paid and a 20 % margin billed on it.
+    assert.deepEqual(costAndRevenue(lineItem('cost_plus_margin', 200_000), dynamicRule, undefined), {
+      mediaCostMicros: 1_500,
+      revenueMicros: 1_800,
+    });
+    assert.deepEqual(clickCostAndRevenue(lineItem('cost_plus_margin', 200_000), dynamicRule, undefined), {
+      mediaCostMicros: 0,
+      revenueMicros: 0,
     });
   });
 

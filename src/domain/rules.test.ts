@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_RULES, RulesTable } from './rules.js';
+import { DEFAULT_RULES, RulesTable, rulesByPublisher } from './rules.js';
 
 const none = { omidSupported: false, publisherBurl: false };
 
@@ -77,8 +77,71 @@ describe('counting rules', () => {
     assert.equal(custom.choose('native', 'web', none).ttlSeconds, 300);
   });
 
+  it("chooses the README table's method and TTL for every format and channel without OMID or burl", () => {
+    const expected = {
+      banner: { web: ['adm', 600], app: ['adm', 600], ctv: ['adm', 600] },
+      video: { web: ['vast', 3600], app: ['vast', 10800], ctv: ['vast', 10800] },
+      audio: { web: ['vast', 3600], app: ['vast', 10800], ctv: ['vast', 10800] },
+      native: { web: ['native', 300], app: ['native', 300], ctv: ['native', 300] },
+    } as const;
+    for (const [format, byChannel] of Object.entries(expected)) {
+      for (const [channel, [method, ttlSeconds]] of Object.entries(byChannel)) {
+        assert.deepEqual(
+          rules.choose(format as keyof typeof expected, channel as 'web', none),
+          { format, channel, method, ttlSeconds },
+          `${format} ${channel}`,
+        );
+      }
+    }
+  });
+
+  it('bills every format on every channel on the publisher burl for 3 h when the publisher fires it', () => {
+    for (const format of ['banner', 'video', 'audio', 'native'] as const) {
+      for (const channel of ['web', 'app', 'ctv'] as const) {
+        assert.deepEqual(
+          rules.choose(format, channel, { omidSupported: false, publisherBurl: true }),
+          { format, channel, method: 'burl', ttlSeconds: 10800 },
+          `${format} ${channel}`,
+        );
+      }
+    }
+  });
+
+  it("counts a format's own notification with the web banner TTL when a table has no row for it", () => {
+    assert.deepEqual(new RulesTable([], []).choose('video', 'web', none), {
+      format: 'video',
+      channel: 'web',
+      method: 'vast',
+      ttlSeconds: 600,
+    });
+  });
+
   it('has no two default rows for the same format, channel and method', () => {
     const keys = DEFAULT_RULES.map((rule) => `${rule.format}/${rule.channel}/${rule.method}`);
     assert.equal(new Set(keys).size, keys.length);
+  });
+});
+
+describe('rules by publisher', () => {
+  const adm = (ttlSeconds: number) =>
+    ({ format: 'banner', channel: 'web', method: 'adm', ttlSeconds }) as const;
+  const vast = (ttlSeconds: number) =>
+    ({ format: 'video', channel: 'web', method: 'vast', ttlSeconds }) as const;
+
+  it("gives a publisher its own overrides on top of everyone's, and every other publisher everyone's", () => {
+    const rulesFor = rulesByPublisher(
+      new Map([
+        ['*', [adm(900), vast(1800)]],
+        ['pub-7', [adm(1200)]],
+      ]),
+    );
+    assert.equal(rulesFor('pub-7').choose('banner', 'web', none).ttlSeconds, 1200);
+    assert.equal(rulesFor('pub-7').choose('video', 'web', none).ttlSeconds, 1800);
+    assert.equal(rulesFor('pub-8').choose('banner', 'web', none).ttlSeconds, 900);
+    assert.equal(rulesFor('').choose('video', 'web', none).ttlSeconds, 1800);
+  });
+
+  it('uses the default rules when there are no overrides', () => {
+    assert.equal(rulesByPublisher(new Map())('pub-1').choose('banner', 'web', none).ttlSeconds, 600);
   });
 });

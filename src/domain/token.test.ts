@@ -206,6 +206,10 @@ describe('sealed notice tokens', () => {
     assert.throws(() => sealToken({ ...bannerWin, auctionTimeMs: 2 ** 53 + 2 }, ring), RangeError);
     assert.throws(() => sealToken({ ...bannerWin, priceMicros: 2 ** 53 }, ring), RangeError);
     assert.throws(() => sealToken({ ...bannerWin, format: 'popup' as never }, ring), RangeError);
+    assert.throws(
+      () => sealToken(bannerWin, { signingKeyId: 256, keys: new Map([[256, generateKey()]]) }),
+      RangeError,
+    );
   });
 
   it('answers malformed for an authentic token whose integer is past the safe integers (2^53)', () => {
@@ -237,6 +241,35 @@ describe('sealed notice tokens', () => {
     const opened = openToken(sealPlaintext(withId), ring);
     assert.equal(opened.ok && opened.claims.bidResponseId, 'r9');
     assert.equal(opened.ok && opened.claims.bidMicros, 0);
+  });
+
+  it('answers malformed for an authentic token whose integer is not spelled in the fewest bytes', () => {
+    // A price of 1 spelled in two bytes (0x81 0x00) instead of one: one sealed win has one spelling.
+    const minimal = Buffer.from([0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(openToken(sealPlaintext(minimal), ring).ok, true);
+    const padded = Buffer.from([0, 0, 0, 0x81, 0x00, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(openToken(sealPlaintext(padded), ring), { ok: false, error: 'malformed' });
+  });
+
+  it('answers malformed for an authentic token with a flag it does not know', () => {
+    const plaintext = Buffer.from([0, 0, 8, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(openToken(sealPlaintext(plaintext), ring), { ok: false, error: 'malformed' });
+  });
+
+  it('answers malformed for an authentic token with bytes left over after its last field', () => {
+    const plaintext = Buffer.from([0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(openToken(sealPlaintext(plaintext), ring), { ok: false, error: 'malformed' });
+  });
+
+  it('answers malformed for a token with one character more than its bytes need, which Node would ignore', () => {
+    let claims = bannerWin;
+    let token = sealToken(claims, ring);
+    while (token.length % 4 !== 0) {
+      claims = { ...claims, adId: `${claims.adId}x` };
+      token = sealToken(claims, ring);
+    }
+    assert.deepEqual(openToken(token, ring), { ok: true, claims, keyId: 7 });
+    assert.deepEqual(openToken(`${token}A`, ring), { ok: false, error: 'malformed' });
   });
 
   it('still opens a token sealed before the bid price and BidResponse id were carried, without them', () => {

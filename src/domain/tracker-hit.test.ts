@@ -42,9 +42,15 @@ describe('parseTrackerHit', () => {
   });
 
   it('ignores ids that are not positive integers', () => {
-    for (const id of ['0', '-3', '1.5', 'abc', '', '99999999999999999', '1e3']) {
+    for (const id of ['0', '-3', '1.5', 'abc', '', '99999999999999999', '1e3', '9007199254740993']) {
       assert.equal(parseTrackerHit(`id=${id}`).id, undefined, id);
     }
+  });
+
+  it('has no code when code= is empty, so the id names the tracker', () => {
+    const hit = parseTrackerHit('code=&id=4');
+    assert.equal(hit.code, undefined);
+    assert.equal(hit.id, 4);
   });
 
   it('takes the first value of a repeated parameter', () => {
@@ -278,6 +284,8 @@ describe('checkRedirectTarget', () => {
     'https://a.example/\u0000',
     'https://a.example/\u0085',
     'https://a.example/\u2028',
+    'https://a.example/\u007f',
+    'https://a.example/\u009f',
   ]) {
     it(`refuses control characters in ${JSON.stringify(target)}`, () => {
       const result = checkRedirectTarget(target, OPEN);
@@ -299,6 +307,13 @@ describe('checkRedirectTarget', () => {
       assert.equal(checkRedirectTarget('https://WWW.shop.example./x', list).ok, true);
       assert.equal(checkRedirectTarget('https://a.b.partner.example/', list).ok, true);
       assert.equal(checkRedirectTarget('https://xn--bcher-kva.example/', list).ok, true);
+    });
+
+    it('reads a wildcard entry *.domain as the domain and its subdomains', () => {
+      const wildcard = { enabled: true, domains: ['*.cdn.example'] };
+      assert.equal(checkRedirectTarget('https://cdn.example/', wildcard).ok, true);
+      assert.equal(checkRedirectTarget('https://img.cdn.example/', wildcard).ok, true);
+      assert.equal(checkRedirectTarget('https://evilcdn.example/', wildcard).ok, false);
     });
 
     it('refuses look-alike hosts', () => {

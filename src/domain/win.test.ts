@@ -268,6 +268,9 @@ describe('instrumenting a win', () => {
       [{ ...win(), auctionTimeMs: NOW_MS + 3_600_000 }, /in the future/],
       [{ ...win(), publisherBurl: 'yes' }, /publisherBurl/],
       [{ ...win(), bidResponseId: 7 }, /bidResponseId/],
+      [{ ...win(), currency: 'usd' }, /currency/],
+      [{ ...win(), test: 'yes' }, /test must be true or false/],
+      [{ ...win(), auctionTimeMs: NOW_MS - 0.5 }, /auctionTimeMs/],
     ];
     for (const [input, message] of cases) {
       const result = instrumentWin(input, env);
@@ -295,6 +298,53 @@ describe('instrumenting a win', () => {
     assert.ok((inMarkup.noticeUrls.adm?.length ?? Infinity) < 1000);
     const usual = ok(win({ bid: { burl: `https://dsp.example/bill?d=${'x'.repeat(5_000)}` } }));
     assert.ok((usual.noticeUrls.adm?.length ?? Infinity) <= MAX_NOTICE_URL_CHARS);
+  });
+
+  it('accepts an auction time up to 5 minutes ahead of the clock, and refuses one a millisecond later', () => {
+    assert.equal(
+      claimsOf(ok(win({ auctionTimeMs: NOW_MS + 300_000 })).noticeUrls.adm).auctionTimeMs,
+      NOW_MS + 300_000,
+    );
+    const ahead = instrumentWin(win({ auctionTimeMs: NOW_MS + 300_001 }), env);
+    assert.equal(ahead.ok, false);
+    assert.match(!ahead.ok ? ahead.error.message : '', /in the future/);
+  });
+
+  it("seals the registering account, the app's publisher and the bid's adid into the token, and counts by that publisher's rules", () => {
+    const asked: string[] = [];
+    const custom: WinEnvironment = {
+      ...env,
+      accountId: 42,
+      rulesFor: (publisherId) => {
+        asked.push(publisherId);
+        return new RulesTable(
+          publisherId === 'pub-2'
+            ? [{ format: 'banner', channel: 'app', method: 'adm', ttlSeconds: 900 }]
+            : [],
+        );
+      },
+    };
+    const result = instrumentWin(win({ context: app, bid: { adid: 'cr-9' } }), custom);
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(asked, ['pub-2']);
+    assert.equal(result.ttlSeconds, 900);
+    const claims = claimsOf(result.noticeUrls.adm);
+    assert.equal(claims.accountId, 42);
+    assert.equal(claims.publisherId, 'pub-2');
+    assert.equal(claims.adId, 'cr-9');
+    assert.equal(claims.ttlSeconds, 900);
+  });
+
+  it('fills ${AUCTION_AD_ID} with bid.adid and ${AUCTION_LOSS} with 0 (won) in the DSP burl', () => {
+    const burl = 'https://dsp.example/bill?ad=${AUCTION_AD_ID}&l=${AUCTION_LOSS}';
+    const result = ok(win({ context: app, bid: { adid: 'cr-9', burl } }));
+    assert.ok(result.adm?.includes('<img src="https://dsp.example/bill?ad=cr-9&amp;l=0"'), result.adm ?? '');
+  });
+
+  it('treats a blank adm as no markup', () => {
+    const result = ok(win({ bid: { adm: '  \n ' } }));
+    assert.equal(result.adm, null);
+    assert.match(result.warnings.join('\n'), /the bid has no adm/);
   });
 
   it('refuses an auction time in seconds instead of registering a win whose every notice would be late', () => {
