@@ -107,6 +107,17 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('has Tally relay the DSP burl of a CTV banner once it counts, never from the markup, which fires on every render', () => {
+    const result = ok(win({ context: { ...app, device: { devicetype: 3 } } }));
+    assert.equal(result.channel, 'ctv');
+    assert.equal(result.method, 'adm');
+    assert.ok(!result.adm?.includes('dsp.example/bill'), result.adm ?? '');
+    assert.equal(
+      claimsOf(result.noticeUrls.adm).dspBurl,
+      'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}',
+    );
+  });
+
   it('has Tally relay the DSP burl of a nurl-served app banner, which has no markup to carry it', () => {
     const result = ok(win({ context: app, bid: { adm: undefined, nurl: 'https://dsp.example/win' } }));
     assert.equal(result.adm, null);

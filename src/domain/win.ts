@@ -107,9 +107,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   });
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
-  // when there is markup to carry it; a nurl-served banner has Tally relay it.
+  // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
+  // Tally relays a web or CTV banner's burl once it counts.
   const burlInMarkup =
-    rule.method === 'adm' && channel !== 'web' && dspBurl !== '' && admText(parsed.bid.adm) !== undefined;
+    rule.method === 'adm' && channel === 'app' && dspBurl !== '' && admText(parsed.bid.adm) !== undefined;
   const base: NoticeClaims = {
     kind: rule.method,
     accountId: env.accountId,

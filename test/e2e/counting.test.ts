@@ -710,6 +710,14 @@ describe('counting notices end to end', () => {
     expect('not_counted', 'duplicate');
     billed.set(video.auctionId, '1.25');
 
+    // A CTV banner's burl is relayed once its pixel counts; none is put in its markup.
+    const ctvBanner = await win({ context: { app: {}, device: { devicetype: 3 } } });
+    assert.equal(ctvBanner.result.channel, 'ctv');
+    assert.ok(!ctvBanner.result.adm?.includes('/exact?'), ctvBanner.result.adm ?? '');
+    await fire(billingUrl(ctvBanner.result));
+    expect('counted');
+    billed.set(ctvBanner.auctionId, '1.25');
+
     // One impression registered twice: its pixel counts, its publisher burl is then a duplicate.
     const both = buildWin({ bid: { burl, price: 2 } });
     const bothId = lastAuctionId();
