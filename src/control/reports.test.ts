@@ -124,6 +124,32 @@ describe('report queries', () => {
     assert.deepEqual(query.filters, { hour: '2026-11-01T10:00:00.000Z', day: '2026-11-01T00:00:00.000Z' });
   });
 
+  it('refuses a filter value its dimension never holds instead of answering a report of nothing, naming the values it takes', () => {
+    assert.equal(
+      refusal(`${RANGE}&outcome=Counted`),
+      'outcome="Counted": must be one of counted, not_counted',
+    );
+    assert.match(refusal(`${RANGE}&impressionType=external`), /must be one of exchange, external_impression/);
+    assert.match(
+      refusal(`${RANGE}&format=Banner`),
+      /^format="Banner": must be one of banner, video, audio, native \(or empty, .*\); format=csv or format=json chooses the output$/,
+    );
+    assert.match(refusal(`${RANGE}&channel=mobile`), /must be one of web, app, ctv/);
+    assert.match(refusal(`${RANGE}&method=pixel`), /must be one of adm, omid, burl, vast, native/);
+    // Every value a row can hold is taken, the empty one too where rows may lack the dimension.
+    const taken = parse(
+      `${RANGE}&outcome=not_counted&impressionType=external_click&format=video&channel=&method=vast`,
+    );
+    assert.deepEqual(taken.filters, {
+      outcome: 'not_counted',
+      impressionType: 'external_click',
+      format: 'video',
+      channel: '',
+      method: 'vast',
+    });
+    assert.deepEqual(parse(`${RANGE}&format=&method=`).filters, { format: '', method: '' });
+  });
+
   it('repeats at most 64 characters of an unknown parameter name', () => {
     const message = refusal(`${RANGE}&${'x'.repeat(10_000)}=1`);
     assert.ok(message.length < 400, `message of ${message.length} characters`);

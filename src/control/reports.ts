@@ -1,5 +1,6 @@
+import { CHANNELS, FORMATS, METHODS } from '../domain/types.js';
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
-import { REPORT_DIMENSIONS } from '../ports/ledger.js';
+import { IMPRESSION_TYPES, REPORT_DIMENSIONS } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
@@ -170,9 +171,22 @@ const NUMERIC_FILTERS = new Set<ReportDimension>([
 ]);
 
 /**
+ * The values a dimension of a closed set of values can hold; '' where the dimension does not
+ * apply to some rows (the format of tracker hits and of invalid tokens), as the API documents them.
+ */
+const FILTER_VALUES: Partial<Record<ReportDimension, readonly string[]>> = {
+  outcome: ['counted', 'not_counted'],
+  impressionType: IMPRESSION_TYPES,
+  format: ['', ...FORMATS],
+  channel: ['', ...CHANNELS],
+  method: ['', ...METHODS],
+};
+
+/**
  * Throws 400 for a filter value that could never match: a bad time, an `hour` not on a UTC hour,
- * a `day` not at a UTC midnight, a bad id or flag. Returns the value to filter on: an `hour` or
- * `day` as `toISOString` writes it (UTC), the others as given.
+ * a `day` not at a UTC midnight, a bad id or flag, a value its dimension never holds (a misspelt
+ * `outcome=Counted` would answer a report of nothing, read as nothing to bill). Returns the value
+ * to filter on: an `hour` or `day` as `toISOString` writes it (UTC), the others as given.
  */
 function checkFilter(dimension: ReportDimension, value: string): string {
   const label = `${dimension}=${shown(value)}`;
@@ -193,6 +207,13 @@ function checkFilter(dimension: ReportDimension, value: string): string {
   if (NUMERIC_FILTERS.has(dimension) && !/^\d+$/.test(value)) throw fail('must be a numeric id');
   if (dimension === 'cachebusterMissing' && value !== 'true' && value !== 'false')
     throw fail('must be true or false');
+  const values = FILTER_VALUES[dimension];
+  if (values !== undefined && !values.includes(value)) {
+    const named = values.filter((known) => known !== '').join(', ');
+    const empty = values.includes('') ? ' (or empty, for rows without one)' : '';
+    const output = dimension === 'format' ? '; format=csv or format=json chooses the output' : '';
+    throw fail(`must be one of ${named}${empty}${output}`);
+  }
   return value;
 }
 

@@ -1,7 +1,8 @@
 import type { Outcome } from '../domain/outcome.js';
 
 /** How an event reached Tally: an exchange notice, or a hit on an ad-ops tracker. */
-export type ImpressionType = 'exchange' | 'external_impression' | 'external_click';
+export const IMPRESSION_TYPES = ['exchange', 'external_impression', 'external_click'] as const;
+export type ImpressionType = (typeof IMPRESSION_TYPES)[number];
 
 /** The reporting dimensions stored with every event; '' / 0 where they do not apply. */
 export interface EventDimensions {
