@@ -584,6 +584,35 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('refuses, rather than failing as if a retry could help, a report whose sum passes SQLite’s 64-bit integers', () => {
+    // Three hours of 700 impressions at 4.5 billion a thousand (a price a win takes): each hour's rollup row holds
+    // its sum (3.15e18 micros), the three hours' (9.45e18) pass 2^63 − 1.
+    const priceMicros = 4_500_000_000_000_000;
+    for (let hour = 0; hour < 3; hour++) {
+      ledger.record(
+        Array.from({ length: 700 }, () => event({ priceMicros, servedHourMs: T0_HOUR + hour * HOUR_MS })),
+      );
+    }
+    const window = { accountId: 1, fromMs: T0_HOUR, toMs: T0_HOUR + 3 * HOUR_MS, filters: {} };
+    assert.throws(
+      () => ledger.report({ ...window, groupBy: [] }),
+      (error: unknown) =>
+        error instanceof ReportTooLargeError &&
+        /the report's sums pass 2\^63 - 1/.test(error.message) &&
+        /narrow from and to/.test(error.message),
+    );
+    // Narrowed to one hour it is answered, or refused for its own size: never failed.
+    assert.throws(
+      () => ledger.report({ ...window, toMs: T0_HOUR + HOUR_MS, groupBy: [] }),
+      (error: unknown) =>
+        error instanceof ReportTooLargeError && /add up to 3150000000000000000,/.test(error.message),
+    );
+    assert.equal(
+      ledger.report({ ...window, groupBy: ['hour'], filters: { outcome: 'not_counted' } }).length,
+      0,
+    );
+  });
+
   it('adds one batch’s amounts into an hourly rollup row exactly, even past 2^53 − 1 micros', () => {
     const path = join(dir, 'batch-sum.db');
     const own = new SqliteLedger(openSqlite(path));
@@ -660,6 +689,35 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.prune(T0 + 1, 100), { events: 1, deliveries: 1, done: true });
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 3 });
     assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 1, 'pending deliveries stay');
+  });
+
+  it('answers the same report after pruning as before: reports read the rollups, which pruning leaves', () => {
+    const bot = invalidTraffic('bot_user_agent');
+    for (let minute = 0; minute < 30; minute++) {
+      ledger.record([
+        event({ receivedMs: T0 + minute * 60_000, dedupe: { key: `r${minute}`, expiresMs: T0 + HOUR_MS } }),
+        event({ receivedMs: T0 + minute * 60_000, outcome: bot, servedHourMs: T0_HOUR + HOUR_MS }),
+      ]);
+    }
+    const query = {
+      ...HOUR_AROUND_T0,
+      toMs: T0_HOUR + 2 * HOUR_MS,
+      groupBy: ['hour', 'outcome', 'reason'] as const,
+    };
+    const before = ledger.report(query);
+    assert.equal(
+      ledger.prune(T0 + 1000 * 60_000, 1000).events,
+      29,
+      'every event that did not count but the newest',
+    );
+    assert.deepEqual(ledger.report(query), before);
+    assert.deepEqual(
+      before.map((row) => [row.outcome, row.events, row.priceMicros]),
+      [
+        ['counted', 30, 30_000_000],
+        ['not_counted', 30, 0],
+      ],
+    );
   });
 
   it('prunes exactly the events received before the cutoff, found by id without a time index', () => {

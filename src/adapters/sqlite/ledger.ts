@@ -490,10 +490,12 @@ export class SqliteLedger implements Ledger {
     // Read as BigInt: SQLite adds up 64-bit integers exactly, and a sum past 2^53 - 1 (priceMicros
     // adds up CPMs: a year of a few million impressions a day) would come back as the nearest
     // double, a few micros off the rows by day that it totals. A negative limit is none.
-    const rows = this.db
-      .prepare(sql)
-      .safeIntegers(true)
-      .all(...params, query.maxRows ?? -1) as Record<string, bigint | string | null>[];
+    const rows = sumsWithinInt64(() =>
+      this.db
+        .prepare(sql)
+        .safeIntegers(true)
+        .all(...params, query.maxRows ?? -1),
+    ) as Record<string, bigint | string | null>[];
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
@@ -637,6 +639,24 @@ function presentDimension(dimension: ReportDimension, value: unknown): string | 
   if (dimension === 'cachebusterMissing') return value === 1n;
   // Ids and flags are read as BigInt with the metrics; ids are far below 2^53.
   return typeof value === 'bigint' ? Number(value) : (value as string);
+}
+
+/**
+ * Runs a report's query. A SUM past SQLite's 64-bit integers (2^63 - 1 micros) fails with
+ * "integer overflow": far past what a JSON number holds, so the report is refused as any report
+ * past 2^53 - 1 is, saying how to narrow it, rather than failing as if retrying could help.
+ */
+function sumsWithinInt64<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof Error && error.name === 'SqliteError' && error.message === 'integer overflow') {
+      throw new ReportTooLargeError(
+        `the report's sums pass 2^63 - 1, far more than a number in the answer holds exactly (2^53 - 1): narrow from and to, or filter or group it so that each row adds up to less`,
+      );
+    }
+    throw error;
+  }
 }
 
 /**
