@@ -8,7 +8,7 @@ import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 /** Reports over real HTTP whose sums pass what a JSON number holds exactly. */
 
 let tally: TestServer;
-/** A window of two hours around now, as report query parameters. */
+/** A window of three hours around now, as report query parameters. */
 let range: string;
 
 /** Registers a win at `price` (currency units) for `seat` and fires its notice, which counts. */
@@ -29,7 +29,9 @@ before(async () => {
   tally = await startServer();
   const hourMs = hourStartMs(Date.now());
   const iso = (ms: number) => new Date(ms).toISOString();
-  range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + HOUR_MS)}`;
+  // Up to the end of the next hour: the wins' auctions come after this, in the next hour should
+  // the hour turn meanwhile.
+  range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + 2 * HOUR_MS)}`;
   // priceMicros adds up CPMs: 10^16 micros is a year of a few million impressions a day.
   await countedWin('big-1', 's1', 4_000_000_000);
   await countedWin('big-2', 's2', 4_000_000_000);

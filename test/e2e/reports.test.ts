@@ -169,3 +169,38 @@ describe('report size', () => {
     }
   });
 });
+
+// Last in the file: its impression is served hours before the one the tests above count.
+describe('report hours', () => {
+  it('reports an impression under the UTC hour of its auction, not the hour its notice arrived', async () => {
+    const auctionTimeMs = Date.now() - 2.5 * HOUR_MS;
+    const win = {
+      request: { id: 'auction-earlier', imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+      seat: 's-earlier',
+      bid: { id: 'b1', impid: '1', price: 2, adm: '<div>ad</div>' },
+      // Fired by the publisher, e.g. server-side: a 3 h TTL, so a notice now still counts.
+      publisherBurl: true,
+      auctionTimeMs,
+    };
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+    const [result] = registered.body.results;
+    assert.equal(result.ok, true, JSON.stringify(result));
+    const notice = await fetch(result.burl, { headers: { 'user-agent': CHROME }, redirect: 'manual' });
+    assert.equal(notice.status, 200);
+    const noticeHourMs = hourStartMs(Date.now());
+    const window = `from=${iso(noticeHourMs - 4 * HOUR_MS)}&to=${iso(noticeHourMs + HOUR_MS)}`;
+    const rows = (await report(`${window}&groupBy=hour,outcome&seat=s-earlier`)).body.rows;
+    assert.deepEqual(
+      rows.map((row: any) => [row.hour, row.outcome, row.events, row.priceMicros]),
+      [[iso(hourStartMs(auctionTimeMs)), 'counted', 1, 2_000_000]],
+    );
+    const day = iso(hourStartMs(auctionTimeMs) - (hourStartMs(auctionTimeMs) % (24 * HOUR_MS)));
+    assert.deepEqual(
+      (await report(`${window}&groupBy=day&seat=s-earlier`)).body.rows.map((row: any) => [
+        row.day,
+        row.events,
+      ]),
+      [[day, 1]],
+    );
+  });
+});
