@@ -232,6 +232,7 @@ describe('the OpenAPI document served at /docs', () => {
       if (name === 'hour') return '2026-12-03T11:00:00Z';
       if (name === 'groupBy') return 'hour,outcome';
       if (Array.isArray(schema.enum)) return String(schema.enum.at(-1));
+      if (typeof schema.example === 'string') return schema.example;
       return schema.pattern === undefined ? 'x' : '7';
     };
     const all = new URLSearchParams(

@@ -1,6 +1,12 @@
 import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
+import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
-import { DELIVERY_STATUSES, REPORT_DIMENSIONS } from '../ports/ledger.js';
+import {
+  DELIVERY_STATUSES,
+  IMPRESSION_TYPES,
+  REPORT_CURRENCY_PATTERN,
+  REPORT_DIMENSIONS,
+} from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
 
 /**
@@ -82,9 +88,16 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
   hour: { type: 'string', description: 'the start of a UTC hour' },
   day: { type: 'string', description: 'a UTC day: a date, or its 00:00 UTC' },
   outcome: { enum: ['counted', 'not_counted'] },
-  impressionType: { enum: ['exchange', 'external_impression', 'external_click'] },
-  channel: { enum: CHANNELS },
-  method: { enum: METHODS },
+  reason: { enum: ['', ...NOT_COUNTED_REASONS], description: 'empty for counted rows' },
+  impressionType: { enum: IMPRESSION_TYPES },
+  channel: { enum: ['', ...CHANNELS], description: 'empty for tracker hits and invalid tokens' },
+  method: { enum: ['', ...METHODS], description: 'empty for tracker hits and invalid tokens' },
+  currency: {
+    type: 'string',
+    pattern: REPORT_CURRENCY_PATTERN,
+    example: 'USD',
+    description: 'ISO 4217; empty for rows without money',
+  },
   advertiser: numericId,
   lineItem: numericId,
   tracker: numericId,

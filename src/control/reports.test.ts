@@ -150,6 +150,19 @@ describe('report queries', () => {
     assert.deepEqual(parse(`${RANGE}&format=&method=`).filters, { format: '', method: '' });
   });
 
+  it('refuses a misspelt reason or a currency that is not an ISO 4217 code, and takes every reason a row holds', () => {
+    assert.match(
+      refusal(`${RANGE}&reason=invalid_trafic`),
+      /^reason="invalid_trafic": must be one of late, duplicate, invalid_traffic, .*, inactive_tracker \(or empty, for rows without one\)$/,
+    );
+    assert.match(refusal(`${RANGE}&currency=usd`), /^currency="usd": must be an ISO 4217 code/);
+    assert.match(refusal(`${RANGE}&currency=US`), /ISO 4217/);
+    for (const reason of ['', 'invalid_token', 'inactive_tracker', 'not_billing_method']) {
+      assert.deepEqual(parse(`${RANGE}&reason=${reason}&currency=EUR`).filters, { reason, currency: 'EUR' });
+    }
+    assert.deepEqual(parse(`${RANGE}&currency=`).filters, { currency: '' });
+  });
+
   it('repeats at most 64 characters of an unknown parameter name', () => {
     const message = refusal(`${RANGE}&${'x'.repeat(10_000)}=1`);
     assert.ok(message.length < 400, `message of ${message.length} characters`);

@@ -1,6 +1,7 @@
+import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS } from '../domain/types.js';
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
-import { IMPRESSION_TYPES, REPORT_DIMENSIONS } from '../ports/ledger.js';
+import { IMPRESSION_TYPES, REPORT_CURRENCY_PATTERN, REPORT_DIMENSIONS } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
@@ -172,10 +173,12 @@ const NUMERIC_FILTERS = new Set<ReportDimension>([
 
 /**
  * The values a dimension of a closed set of values can hold; '' where the dimension does not
- * apply to some rows (the format of tracker hits and of invalid tokens), as the API documents them.
+ * apply to some rows (the reason of counted ones, the format of tracker hits and of invalid
+ * tokens), as the API documents them.
  */
 const FILTER_VALUES: Partial<Record<ReportDimension, readonly string[]>> = {
   outcome: ['counted', 'not_counted'],
+  reason: ['', ...NOT_COUNTED_REASONS],
   impressionType: IMPRESSION_TYPES,
   format: ['', ...FORMATS],
   channel: ['', ...CHANNELS],
@@ -213,6 +216,11 @@ function checkFilter(dimension: ReportDimension, value: string): string {
     const empty = values.includes('') ? ' (or empty, for rows without one)' : '';
     const output = dimension === 'format' ? '; format=csv or format=json chooses the output' : '';
     throw fail(`must be one of ${named}${empty}${output}`);
+  }
+  if (dimension === 'currency' && !new RegExp(REPORT_CURRENCY_PATTERN).test(value)) {
+    throw fail(
+      'must be an ISO 4217 code of three capital letters, e.g. USD (or empty, for rows without money)',
+    );
   }
   return value;
 }

@@ -1,14 +1,18 @@
+/** Every reason a notice or tracker hit may not count. */
+export const NOT_COUNTED_REASONS = [
+  'late',
+  'duplicate',
+  'invalid_traffic',
+  'prefetch',
+  'preview',
+  'not_billing_method',
+  'invalid_token',
+  'unknown_tracker',
+  'inactive_tracker',
+] as const;
+
 /** Why a notice or tracker hit did not count. */
-export type NotCountedReason =
-  | 'late'
-  | 'duplicate'
-  | 'invalid_traffic'
-  | 'prefetch'
-  | 'preview'
-  | 'not_billing_method'
-  | 'invalid_token'
-  | 'unknown_tracker'
-  | 'inactive_tracker';
+export type NotCountedReason = (typeof NOT_COUNTED_REASONS)[number];
 
 /** The invalid-traffic rule that matched (general IVT, per MRC). */
 export type IvtRule =

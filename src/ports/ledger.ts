@@ -4,6 +4,9 @@ import type { Outcome } from '../domain/outcome.js';
 export const IMPRESSION_TYPES = ['exchange', 'external_impression', 'external_click'] as const;
 export type ImpressionType = (typeof IMPRESSION_TYPES)[number];
 
+/** What a report's `currency` filter takes: an ISO 4217 code, or empty for rows without money. */
+export const REPORT_CURRENCY_PATTERN = '^([A-Z]{3})?$';
+
 /** The reporting dimensions stored with every event; '' / 0 where they do not apply. */
 export interface EventDimensions {
   accountId: number;
