@@ -27,6 +27,17 @@ describe('report queries', () => {
     assert.deepEqual(query.filters, { seat: 's1', outcome: 'counted' });
   });
 
+  it('reads a catalog id filter as the id it names, leading zeros and all, so that it matches the rows and a scoped key', () => {
+    assert.deepEqual(parse(`${RANGE}&advertiser=05&tracker=0012`).filters, {
+      advertiser: '5',
+      tracker: '12',
+    });
+    const scoped: Principal = { ...ADMIN, role: 'reader', scope: { type: 'advertiser', id: 5 } };
+    const own = parseReportQuery(new URLSearchParams(`${RANGE}&advertiser=05`), scoped, () => null);
+    assert.equal(own.filters.advertiser, '5');
+    assert.match(refusal(`${RANGE}&lineItem=9007199254740993`), /at most 2\^53 - 1/);
+  });
+
   it('refuses a misspelt filter instead of answering unfiltered totals, naming it and what is allowed', () => {
     const message = refusal(`${RANGE}&groupBy=hour&sear=s1`);
     assert.match(message, /unknown parameter "sear"/);

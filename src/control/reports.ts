@@ -207,7 +207,13 @@ function checkFilter(dimension: ReportDimension, value: string): string {
       );
     return new Date(ms).toISOString();
   }
-  if (NUMERIC_FILTERS.has(dimension) && !/^\d+$/.test(value)) throw fail('must be a numeric id');
+  if (NUMERIC_FILTERS.has(dimension)) {
+    if (!/^\d+$/.test(value)) throw fail('must be a numeric id');
+    // As the rows hold it: `05` names id 5, and would otherwise match no row.
+    const id = Number(value);
+    if (!Number.isSafeInteger(id)) throw fail('must be a numeric id of at most 2^53 - 1');
+    return String(id);
+  }
   if (dimension === 'cachebusterMissing' && value !== 'true' && value !== 'false')
     throw fail('must be true or false');
   const values = FILTER_VALUES[dimension];
