@@ -176,8 +176,11 @@ export class SqliteLedger implements Ledger {
     (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites
   >;
   private claims: ClaimIndex | undefined;
-  /** Every `event_dims` row's id, by its `dimsKey`. */
-  private readonly dimsIds = new Map<string, number>();
+  /**
+   * Every `event_dims` row's id, by its `dimsKey`: read at the first `record`, as the claims are,
+   * so that a connection that never records (reports, deliveries, the CLI) never holds them.
+   */
+  private dimsIds: Map<string, number> | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
@@ -191,10 +194,6 @@ export class SqliteLedger implements Ledger {
          media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    for (const row of db.prepare(`SELECT id, ${DIMS_COLUMNS} FROM event_dims`).raw().iterate()) {
-      const [id, ...values] = row as [number, ...(string | number)[]];
-      this.dimsIds.set(dimsKey(values), id);
-    }
     this.extendClaim = db.prepare(
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
     );
@@ -226,22 +225,36 @@ export class SqliteLedger implements Ledger {
     // one may have been received before that (a clock stepped back) while its claim was live.
     const keptSinceMs = first.receivedMs - CLAIM_LOAD_MARGIN_MS;
     const claims = this.liveClaims(keptSinceMs);
+    const dimsIds = this.knownDims();
     // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
     const { outcomes, newClaims, newDims } = this.recordBatch.immediate(batch, claims);
     // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
     for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, keptSinceMs);
-    for (const [key, id] of newDims) this.dimsIds.set(key, id);
+    for (const [key, id] of newDims) dimsIds.set(key, id);
     return outcomes;
+  }
+
+  /** The `event_dims` rows' ids by their `dimsKey`, read from the table the first time. */
+  private knownDims(): Map<string, number> {
+    if (this.dimsIds !== undefined) return this.dimsIds;
+    const ids = new Map<string, number>();
+    for (const row of this.db.prepare(`SELECT id, ${DIMS_COLUMNS} FROM event_dims`).raw().iterate()) {
+      const [id, ...values] = row as [number, ...(string | number)[]];
+      ids.set(dimsKey(values), id);
+    }
+    this.dimsIds = ids;
+    return ids;
   }
 
   /**
    * Builds the index of live dedupe claims now, rather than at the first `record` (a few seconds
-   * for millions of claims); answers how many claims are live at `nowMs`. Claims that expired up
+   * for millions of claims), and reads the `event_dims` rows' ids; answers how many claims are live at `nowMs`. Claims that expired up
    * to `CLAIM_LOAD_MARGIN_MS` before `nowMs` are loaded too: a notice received while its claim
    * was live may be recorded after the load (it waited for a starting counting thread, or the
    * clock stepped back) and must still find the claim.
    */
   loadClaims(nowMs: number): number {
+    this.knownDims();
     return this.liveClaims(nowMs - CLAIM_LOAD_MARGIN_MS).liveCount(nowMs);
   }
 
@@ -312,7 +325,7 @@ export class SqliteLedger implements Ledger {
       if (previous === undefined || !sameDims(previous.event, previous.outcome, event, outcome)) {
         const values = dimsValues(event, outcome);
         const key = dimsKey(values);
-        let id = this.dimsIds.get(key) ?? newDims.get(key);
+        let id = this.knownDims().get(key) ?? newDims.get(key);
         if (id === undefined) {
           id = this.insertDims.get(...values) as number;
           newDims.set(key, id);
