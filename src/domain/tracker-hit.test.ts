@@ -53,6 +53,19 @@ describe('parseTrackerHit', () => {
     assert.equal(hit.id, 4);
   });
 
+  it('reads a URL copied out of an HTML tag, its & still written &amp;, as the URL it stands for', () => {
+    const hit = parseTrackerHit(
+      'id=2766&amp;cachebuster=839201&amp;ancost=0.0025&amp;t=1&amp;redir=https://landing.example/?a=1&b=2',
+    );
+    assert.equal(hit.id, 2766);
+    assert.equal(hit.cachebuster, '839201');
+    assert.equal(hit.cachebusterMissing, false);
+    assert.equal(hit.ancostMicros, 2500);
+    assert.equal(hit.pixelType, 'javascript');
+    assert.equal(hit.redirect, 'https://landing.example/?a=1&b=2');
+    assert.equal(parseTrackerHit('id=3&amp;redir=https%3A%2F%2Fl.example%2F').redirect, 'https://l.example/');
+  });
+
   it('takes the first value of a repeated parameter', () => {
     assert.equal(parseTrackerHit('id=1&id=2').id, 1);
   });

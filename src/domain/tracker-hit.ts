@@ -44,7 +44,8 @@ const REDIR_PARAM = 'redir=';
  * `https%3A`, any case) is decoded once. The parameters before it are read as
  * `application/x-www-form-urlencoded` (`+` is a space; escapes that are not well-formed UTF-8
  * stay as they are, so an unreplaced `%%CACHEBUSTER%%` is still recognised); when a parameter
- * repeats, its first value wins.
+ * repeats, its first value wins. A URL copied out of an HTML tag with its `&` still written
+ * `&amp;` reads as the URL it stands for.
  */
 export function parseTrackerHit(rawQuery: string): TrackerHit {
   const query = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
@@ -70,11 +71,14 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
   };
 }
 
-/** Where the first `redir=` parameter starts (at the start or after a `&`), or -1. */
+/**
+ * Where the first `redir=` parameter starts (at the start or after a `&`, or after an `&amp;`
+ * left by a URL copied out of an HTML tag), or -1.
+ */
 function redirStart(query: string): number {
   if (query.startsWith(REDIR_PARAM)) return 0;
-  const at = query.indexOf(`&${REDIR_PARAM}`);
-  return at === -1 ? -1 : at + 1;
+  const match = /&(?:amp;)?redir=/.exec(query);
+  return match === null ? -1 : match.index + match[0].length - REDIR_PARAM.length;
 }
 
 /** A parameter's value as sent and form-decoded. */
@@ -89,7 +93,8 @@ function readParams(text: string): Map<string, Param> {
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    const name = formDecode(eq === -1 ? pair : pair.slice(0, eq));
+    // `amp;id` is `id` after an `&amp;`: the URL was copied out of an HTML tag, unescaped.
+    const name = formDecode(eq === -1 ? pair : pair.slice(0, eq)).replace(/^amp;/, '');
     const raw = eq === -1 ? '' : pair.slice(eq + 1);
     if (!params.has(name)) params.set(name, { raw, value: formDecode(raw) });
   }
