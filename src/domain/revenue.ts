@@ -49,7 +49,8 @@ const MICROS_PER_UNIT = 1_000_000n;
  * - `cost_plus_cpm`: `cost + value / 1000` (media cost plus a CPM mark-up).
  * - `cost_plus_margin`: `cost × (1 + value)` (value is the margin fraction, 0.2 → 200000).
  * - `revshare`: `cost × value` — the network's revenue as a share of media cost (value is the
- *   fraction; 1.25 → 1250000 bills the advertiser 125 % of cost). Xandr lists "Revshare" among
+ *   fraction, 0 to 1 as the API takes it: 0.25 → 250000 bills the advertiser 25 % of cost; a
+ *   mark-up above cost is `cost_plus_margin`). Xandr lists "Revshare" among
  *   the advertiser-side revenue types of Network Analytics without a formula
  *   (reference/standards.md §2.4); Tally defines it against media cost, the only amount a
  *   tracker event has besides the line item's own value.
