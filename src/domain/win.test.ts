@@ -4,6 +4,8 @@ import { DOMParser } from '@xmldom/xmldom';
 import type { Document } from '@xmldom/xmldom';
 import { XMLValidator } from 'fast-xml-parser';
 import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
+import { omidScriptTag, pixelTag } from './banner.js';
+import { escapeHtml } from './html.js';
 import { decryptPrice } from './price-crypto.js';
 import type { PriceKeys } from './price-crypto.js';
 import { RulesTable } from './rules.js';
@@ -118,12 +120,41 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('never puts the DSP burl into the markup of a test app banner, which Tally never counts and the DSP must not be billed for', () => {
+    const flagged = ok(win({ context: app, test: true }));
+    const input = win({ context: app });
+    (input.request as { test?: number }).test = 1;
+    for (const result of [flagged, ok(input)]) {
+      assert.equal(result.method, 'adm');
+      assert.ok(!result.adm?.includes('dsp.example/bill'), result.adm ?? '');
+      const claims = claimsOf(result.noticeUrls.adm);
+      assert.equal(claims.test, true);
+      assert.equal(claims.dspBurl, 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}');
+    }
+  });
+
   it('has Tally relay the DSP burl of a nurl-served app banner, which has no markup to carry it', () => {
     const result = ok(win({ context: app, bid: { adm: undefined, nurl: 'https://dsp.example/win' } }));
     assert.equal(result.adm, null);
     assert.equal(
       claimsOf(result.noticeUrls.adm).dspBurl,
       'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}',
+    );
+  });
+
+  it('tells the exchange the very tags to add to a nurl-served banner: the OMID script, or the load pixel and never the publisher burl', () => {
+    const nurl = { adm: undefined, nurl: 'https://dsp.example/win' };
+    const burl = ok(win({ context: app, publisherBurl: true, bid: nurl }));
+    const burlWarning = burl.warnings.find((warning) => warning.startsWith('the bid has no adm')) ?? '';
+    assert.ok(burlWarning.endsWith(pixelTag(burl.noticeUrls.loaded ?? 'missing')), burlWarning);
+    assert.ok(!burlWarning.includes(escapeHtml(burl.burl ?? 'missing')), burlWarning);
+    const omid = ok(win({ context: app, imp: { banner: { api: [7] } }, bid: nurl }));
+    const omidWarning = omid.warnings.find((warning) => warning.startsWith('the bid has no adm')) ?? '';
+    assert.ok(
+      omidWarning.endsWith(
+        omidScriptTag('https://tally.example/omid/verify.js', omid.noticeUrls.omid ?? 'missing'),
+      ),
+      omidWarning,
     );
   });
 

@@ -108,9 +108,14 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
   // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
-  // Tally relays a web or CTV banner's burl once it counts.
+  // Tally relays a web or CTV banner's burl once it counts. Never a test win's: a test auction is
+  // not billable and Tally never counts it, so its burl stays with Tally, which never relays it.
   const burlInMarkup =
-    rule.method === 'adm' && channel === 'app' && dspBurl !== '' && admText(parsed.bid.adm) !== undefined;
+    rule.method === 'adm' &&
+    channel === 'app' &&
+    dspBurl !== '' &&
+    !parsed.test &&
+    admText(parsed.bid.adm) !== undefined;
   const base: NoticeClaims = {
     kind: rule.method,
     accountId: env.accountId,
@@ -178,8 +183,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         if (burlInMarkup) tags.push(pixelTag(fillMacros(dspBurl)));
       }
       if (markup === undefined) {
+        // The tags themselves: noticeUrls also holds a publisher burl, which counts wherever it is
+        // fired, and an OMID notice belongs in Tally's script, not in a pixel.
         result.warnings.push(
-          'the bid has no adm (markup served on the win notice): embed the tags of noticeUrls into the markup the nurl returns',
+          `the bid has no adm (markup served on the win notice): add these tags to the markup the nurl returns: ${tags.join('')}`,
         );
       } else {
         result.adm = appendToHtml(markup, tags);
