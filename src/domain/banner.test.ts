@@ -64,4 +64,26 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     // A document closed before the open comment takes them before its </body>.
     assert.equal(appendToHtml('<body>ad</body><!-- x', [TAG]), `<body>ad${TAG}</body><!-- x`);
   });
+
+  it('closes an end tag the markup ends in before appending, so that the tags are not read as its name and attributes', () => {
+    // A browser reads `</div<img src=…>` as one end tag named `div<img`, and `</<img …>` as a bogus comment.
+    assert.equal(appendToHtml('<div>ad</div', [TAG]), `<div>ad</div>${TAG}`);
+    assert.equal(appendToHtml('<div>ad</DIV title="x', [TAG]), `<div>ad</DIV title="x">${TAG}`);
+    assert.equal(appendToHtml('<div>ad</', [TAG]), `<div>ad</>${TAG}`);
+    assert.equal(appendToHtml('<div>ad</ x', [TAG]), `<div>ad</ x>${TAG}`);
+    // Closed end tags change nothing; a `</` and no letter is a bogus comment up to the next `>`.
+    assert.equal(appendToHtml('<div>ad</div ></>', [TAG]), `<div>ad</div ></>${TAG}`);
+    assert.equal(appendToHtml('<body>ad</ </body>', [TAG]), `<body>ad</ </body>${TAG}`);
+  });
+
+  it('never leaves them in a <noscript>, which a browser running scripts reads as text and never renders', () => {
+    const fallback =
+      '<script src="https://dsp.example/ad.js"></script><noscript><img src="https://dsp.example/i">';
+    assert.equal(appendToHtml(fallback, [TAG]), `${fallback}</noscript>${TAG}`);
+    const document = '<html><body><p>ad</p><NOSCRIPT><p>old</body></p></NOSCRIPT></body></html>';
+    assert.equal(
+      appendToHtml(document, [TAG]),
+      `<html><body><p>ad</p><NOSCRIPT><p>old</body></p></NOSCRIPT>${TAG}</body></html>`,
+    );
+  });
 });

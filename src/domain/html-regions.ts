@@ -2,12 +2,15 @@
 export interface HtmlRegion {
   /**
    * - `markup`: text and end tags;
-   * - `tag`: a start tag, with its attribute values (in which a `<` or `</body>` is text);
+   * - `tag`: a start tag, with its attribute values (in which a `<` or `</body>` is text), an end
+   *   tag the markup ends in, or a bogus comment opened by `</` and no letter;
    * - `comment`: the content of a comment;
    * - `raw`: text read as it stands, without character references: a bogus comment (`<!…>`,
    *   `<?…>`) or the content of a raw-text element such as `<script>` or `<style>`;
    * - `rcdata`: the content of `<textarea>` or `<title>`: text up to the element's end tag, in
-   *   which character references are read but no tag.
+   *   which character references are read but no tag; also that of `<noscript>`, which a browser
+   *   running scripts (any that runs an ad) reads as text up to its end tag, and one that runs
+   *   none as HTML, character references and all.
    */
   kind: 'markup' | 'tag' | 'comment' | 'raw' | 'rcdata';
   start: number;
@@ -21,8 +24,11 @@ export interface HtmlRegion {
 
 /** Elements whose content is read as text up to their own end tag, without character references. */
 const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'xmp', 'iframe', 'noembed', 'noframes', 'plaintext']);
-/** Elements whose content is read as text up to their own end tag, character references included. */
-const RCDATA_ELEMENTS = new Set(['textarea', 'title']);
+/**
+ * Elements whose content is read as text up to their own end tag, character references included
+ * (`<noscript>` where scripts run; where none do, its content is HTML, which escapes the same way).
+ */
+const RCDATA_ELEMENTS = new Set(['textarea', 'title', 'noscript']);
 
 /**
  * `html` lower-cased letter for letter: `toLowerCase` makes some characters longer ("İ" → "i̇"),
@@ -62,6 +68,10 @@ export function htmlRegions(html: string): HtmlRegion[] {
       at = enclosed('raw', at + 2, lower.indexOf('>', at + 2), '>');
       continue;
     }
+    if (lower.startsWith('</', at)) {
+      at = endTag(lower, at, enclosed);
+      continue;
+    }
     const name = /^<([a-z][^\s/>]*)/.exec(lower.slice(at, at + 12))?.[1];
     if (name === undefined) {
       at += 1;
@@ -87,6 +97,31 @@ export function htmlRegions(html: string): HtmlRegion[] {
     regions.push({ kind: 'markup', start: copied, end: html.length });
   }
   return regions;
+}
+
+/**
+ * Reads the end tag (or what a browser reads in its place) at `at`, a `</`, and says where to go on.
+ * A closed end tag stays in the markup around it. One the markup ends in (`</div`) would take what
+ * follows as its name and attributes, and a `</` followed by no letter starts a bogus comment up to
+ * the next `>` (or, at the very end, takes what follows as one): both become regions with their
+ * closer.
+ */
+function endTag(
+  lower: string,
+  at: number,
+  enclosed: (kind: HtmlRegion['kind'], start: number, end: number, closer: string) => number,
+): number {
+  const name = /^<\/([a-z][^\s/>]*)/.exec(lower.slice(at, at + 13))?.[1];
+  if (name === undefined) {
+    // `</>` is dropped by a browser; any other `</` opens a bogus comment, whose values are escaped
+    // like a tag's, so that none ends it early.
+    if (lower.startsWith('</>', at)) return at + 3;
+    const close = lower.indexOf('>', at + 2);
+    return close === -1 ? enclosed('tag', at, -1, '>') : enclosed('tag', at, close + 1, '');
+  }
+  const { end, openQuote } = startTagEnd(lower, at + 2 + name.length);
+  if (end !== -1) return end;
+  return enclosed('tag', at, -1, `${openQuote ?? ''}>`);
 }
 
 /**

@@ -62,5 +62,12 @@ describe('escaping macro values for the markup they go into', () => {
     );
     assert.equal(fill('<!DOCTYPE html ${V}><p>${V}', 'html', '&'), '<!DOCTYPE html &><p>&amp;');
     assert.equal(fill('<script>${V}', 'html', '&'), '<script>&');
+    // A value cannot end a bogus comment opened by `</` early.
+    assert.equal(fill('</ ${V}><p>', 'html', '"><b>'), '</ &quot;&gt;&lt;b&gt;><p>');
+    // A browser that runs no script renders a <noscript>'s content as HTML.
+    assert.equal(
+      fill('<noscript><img src="https://x.test/?a=${V}"></noscript>', 'html', '"><b>'),
+      '<noscript><img src="https://x.test/?a=&quot;&gt;&lt;b&gt;"></noscript>',
+    );
   });
 });
