@@ -133,6 +133,16 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('never puts the DSP burl into the markup of an app banner registered past its TTL, whose notices can never count', () => {
+    const late = ok(win({ context: app, auctionTimeMs: NOW_MS - 600_001 }));
+    assert.equal(late.ttlSeconds, 600);
+    assert.ok(!late.adm?.includes('dsp.example/bill'), late.adm ?? '');
+    assert.match(late.warnings.join('\n'), /past the 600 s TTL/);
+    // At the TTL itself its notice still counts, and the markup carries the burl.
+    const atTtl = ok(win({ context: app, auctionTimeMs: NOW_MS - 600_000 }));
+    assert.ok(atTtl.adm?.includes('dsp.example/bill'), atTtl.adm ?? '');
+  });
+
   it('has Tally relay the DSP burl of a nurl-served app banner, which has no markup to carry it', () => {
     const result = ok(win({ context: app, bid: { adm: undefined, nurl: 'https://dsp.example/win' } }));
     assert.equal(result.adm, null);

@@ -108,13 +108,14 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
   // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
-  // Tally relays a web or CTV banner's burl once it counts. Never a test win's: a test auction is
-  // not billable and Tally never counts it, so its burl stays with Tally, which never relays it.
+  // Tally relays a web or CTV banner's burl once it counts. Never the burl of a win that can never
+  // count (a test auction, one registered past its TTL): it stays with Tally, which never relays it.
   const burlInMarkup =
     rule.method === 'adm' &&
     channel === 'app' &&
     dspBurl !== '' &&
     !parsed.test &&
+    !pastTtl(parsed, rule, env.nowMs) &&
     admText(parsed.bid.adm) !== undefined;
   const base: NoticeClaims = {
     kind: rule.method,
@@ -256,10 +257,15 @@ function noticeUrlTooLong(urlChars: number, claims: NoticeClaims): RejectedWin {
   };
 }
 
-/** A win registered after its TTL: every notice of it will be `late` (a notice at the TTL counts). */
+/** Whether the win is registered after its TTL: every notice of it will be `late` (one at the TTL counts). */
+function pastTtl(parsed: ParsedWin, rule: CountingRule, nowMs: number): boolean {
+  return nowMs - parsed.auctionTimeMs > rule.ttlSeconds * 1000;
+}
+
+/** The warning for a win registered after its TTL. */
 function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): string[] {
+  if (!pastTtl(parsed, rule, nowMs)) return [];
   const ageMs = nowMs - parsed.auctionTimeMs;
-  if (ageMs <= rule.ttlSeconds * 1000) return [];
   return [
     `the auction was ${Math.floor(ageMs / 1000)} s ago, past the ${rule.ttlSeconds} s TTL of this win: none of its notices can count`,
   ];
