@@ -19,19 +19,28 @@ const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 const noMetrics = { inc: () => {} };
 
 /**
- * The DSP: every burl call is counted; the first `/held` call waits in `held` for the test to
- * answer it, every other call gets its 200 at once.
+ * The DSP: every burl call is counted, with its device headers; the first `/held` call waits in
+ * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`), `/status/<code>` answers
+ * that status, every other call gets its 200 at once.
  */
 let dsp: Server;
 let dspUrl: string;
 const calls: string[] = [];
+const deviceHeaders: Record<string, [unknown, unknown]> = {};
 const held: ServerResponse[] = [];
+const slow: ServerResponse[] = [];
+/** Whether `/slow…` calls wait in `slow` (set back to true by each test that holds them). */
+let holdSlow = true;
 
 before(async () => {
   dsp = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://dsp.invalid').pathname;
     calls.push(path);
+    deviceHeaders[path] = [req.headers['x-device-ip'], req.headers['x-device-user-agent']];
+    const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
     if (path === '/held' && held.length === 0) held.push(res);
+    else if (path.startsWith('/slow') && holdSlow) slow.push(res);
+    else if (status !== undefined) res.writeHead(Number(status)).end('status');
     else res.writeHead(200).end('ok');
   });
   await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
@@ -43,9 +52,16 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Waits (a few ms at a time, no deadline of its own) until `condition` holds. */
+/**
+ * Waits, a few ms at a time, until `condition` holds; fails after 10 s, so that a dispatcher that
+ * never gets there fails its test instead of holding the run until its time limit.
+ */
 async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  const deadlineMs = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadlineMs) assert.fail(`still waiting after 10 s for ${condition.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 const options: DispatcherOptions = {
@@ -81,6 +97,245 @@ describe('the burl dispatcher', () => {
     } finally {
       await dispatcher.stop();
       for (const res of held) if (!res.headersSent) res.writeHead(200).end();
+      ledger.close();
+    }
+  });
+});
+
+/** Stops `dispatcher`, answering the calls it holds in flight and any that are still to come. */
+async function stopReleasingSlowCalls(dispatcher: BurlDispatcher): Promise<void> {
+  holdSlow = false;
+  const stopped = dispatcher.stop();
+  for (const res of slow.splice(0)) if (!res.headersSent) res.writeHead(200).end();
+  await stopped;
+}
+
+/** A metrics sink that keeps the status of each burl delivery attempt counted. */
+function attemptStatuses(): {
+  statuses: unknown[];
+  inc: (name: string, help: string, labels?: object) => void;
+} {
+  const statuses: unknown[] = [];
+  return {
+    statuses,
+    inc: (name, _help, labels) => {
+      if (name === 'tally_burl_deliveries_total') statuses.push((labels as { status?: unknown }).status);
+    },
+  };
+}
+
+/** A counted impression `key` whose DSP burl is `url`, due at `receivedMs`. */
+function withBurl(key: string, url: string, deadlineMs = T0 + 3 * HOUR_MS, receivedMs = T0) {
+  return exchangeEvent({
+    receivedMs,
+    dims: { ...exchangeEvent().dims, auctionId: key },
+    dedupe: { key, expiresMs: T0 + HOUR_MS },
+    delivery: { url, deadlineMs },
+  });
+}
+
+describe('the burl dispatcher’s outcomes', () => {
+  it('marks delivered only a 2xx answer (299 included) and retries any other status, 300 included, keeping it as the last error', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'statuses.db')));
+    ledger.record([
+      withBurl('ok-204', `${dspUrl}/status/204`),
+      withBurl('ok-299', `${dspUrl}/status/299`),
+      withBurl('multiple-choices', `${dspUrl}/status/300`),
+      withBurl('not-modified', `${dspUrl}/status/304`),
+      withBurl('server-error', `${dspUrl}/status/503`),
+    ]);
+    const metrics = attemptStatuses();
+    const dispatcher = new BurlDispatcher(ledger, { ...options, concurrency: 8 }, metrics, silent, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => metrics.statuses.length === 5);
+    } finally {
+      await dispatcher.stop();
+    }
+    const byKey = (status: 'pending' | 'delivered' | 'dead') =>
+      ledger
+        .listDeliveries(1, status, 10)
+        .map((delivery) => [delivery.dedupeKey, delivery.lastError, delivery.dueMs])
+        .sort();
+    assert.deepEqual(byKey('delivered'), [
+      ['ok-204', '', T0],
+      ['ok-299', '', T0],
+    ]);
+    // The first retry comes one interval (10 s) later.
+    assert.deepEqual(byKey('pending'), [
+      ['multiple-choices', 'HTTP 300', T0 + 10_000],
+      ['not-modified', 'HTTP 304', T0 + 10_000],
+      ['server-error', 'HTTP 503', T0 + 10_000],
+    ]);
+    assert.deepEqual(metrics.statuses.sort(), ['delivered', 'delivered', 'retry', 'retry', 'retry']);
+    ledger.close();
+  });
+
+  it('backs off by the number of attempts made: the sixth failed try is still in the first minute, the seventh waits 20 s', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'attempts.db')));
+    const failEveryDue = () => {
+      for (const leased of ledger.leaseDeliveries(T0, 10, 1000)) ledger.markFailed(leased.id, 'HTTP 500', T0);
+    };
+    // Earlier tries failed: six of the first delivery's, five of the second's.
+    ledger.record([withBurl('seventh', `${dspUrl}/status/502`)]);
+    failEveryDue();
+    ledger.record([withBurl('sixth', `${dspUrl}/status/500`)]);
+    for (let round = 0; round < 5; round++) failEveryDue();
+    const attempts = () =>
+      ledger
+        .listDeliveries(1, 'pending', 10)
+        .map((delivery) => [delivery.dedupeKey, delivery.attempts])
+        .sort();
+    assert.deepEqual(attempts(), [
+      ['seventh', 6],
+      ['sixth', 5],
+    ]);
+    const metrics = attemptStatuses();
+    const dispatcher = new BurlDispatcher(ledger, options, metrics, silent, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => metrics.statuses.length === 2);
+    } finally {
+      await dispatcher.stop();
+    }
+    assert.deepEqual(
+      ledger
+        .listDeliveries(1, 'pending', 10)
+        .map((delivery) => [delivery.dedupeKey, delivery.attempts, delivery.dueMs])
+        .sort(),
+      [
+        ['seventh', 7, T0 + 20_000],
+        ['sixth', 6, T0 + 10_000],
+      ],
+    );
+    ledger.close();
+  });
+
+  it('marks a delivery dead when its try at the deadline fails, and only then', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'deadline.db')));
+    ledger.record([
+      withBurl('at-deadline', `${dspUrl}/status/500`, T0),
+      withBurl('before-deadline', `${dspUrl}/status/500`, T0 + 1),
+    ]);
+    const metrics = attemptStatuses();
+    const dispatcher = new BurlDispatcher(ledger, options, metrics, silent, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => metrics.statuses.length === 2);
+    } finally {
+      await dispatcher.stop();
+    }
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'dead', 10).map((delivery) => [delivery.dedupeKey, delivery.lastError]),
+      [['at-deadline', 'HTTP 500']],
+    );
+    // The last try is at the deadline itself.
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'pending', 10).map((delivery) => [delivery.dedupeKey, delivery.dueMs]),
+      [['before-deadline', T0 + 1]],
+    );
+    assert.deepEqual(metrics.statuses.sort(), ['dead', 'retry']);
+    ledger.close();
+  });
+
+  it('marks dead at once, hours before its deadline and without calling it, a burl that can never be called', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'permanent.db')));
+    ledger.record([withBurl('loopback', `${dspUrl}/never`), withBurl('ftp', 'ftp://dsp.example/bill')]);
+    const metrics = attemptStatuses();
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, privateNetworks: 'deny' },
+      metrics,
+      silent,
+      () => T0,
+    );
+    dispatcher.start();
+    try {
+      await until(() => metrics.statuses.length === 2);
+    } finally {
+      await dispatcher.stop();
+    }
+    const dead = ledger.listDeliveries(1, 'dead', 10);
+    assert.deepEqual(dead.map((delivery) => delivery.dedupeKey).sort(), ['ftp', 'loopback']);
+    assert.match(
+      dead.find((delivery) => delivery.dedupeKey === 'loopback')?.lastError ?? '',
+      /outside the public internet/,
+    );
+    assert.deepEqual(metrics.statuses, ['dead', 'dead']);
+    assert.ok(!calls.includes('/never'), 'the refused address was never called');
+    ledger.close();
+  });
+
+  it('sends the device’s IP and User-Agent with the burl', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'device.db')));
+    ledger.record([
+      exchangeEvent({
+        deviceIp: '203.0.113.7',
+        userAgent: 'Device-UA/2.0',
+        dedupe: { key: 'device', expiresMs: T0 + HOUR_MS },
+        delivery: { url: `${dspUrl}/device`, deadlineMs: T0 + 3 * HOUR_MS },
+      }),
+    ]);
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+    } finally {
+      await dispatcher.stop();
+    }
+    assert.deepEqual(deviceHeaders['/device'], ['203.0.113.7', 'Device-UA/2.0']);
+    ledger.close();
+  });
+
+  it('keeps a delivery leased while its call may still be under way (twice the time limit): it is not leased again meanwhile', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'lease.db')));
+    // The second delivery falls due once the first call has run as long as its time limit.
+    const timeLimitLater = T0 + options.requestTimeoutMs + 1;
+    ledger.record([withBurl('slow-call', `${dspUrl}/slow-lease`)]);
+    ledger.record([withBurl('due-later', `${dspUrl}/due-later`, T0 + 3 * HOUR_MS, timeLimitLater)]);
+    let nowMs = T0;
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => nowMs);
+    holdSlow = true;
+    dispatcher.start();
+    try {
+      await until(() => slow.length === 1);
+      nowMs = timeLimitLater;
+      // Leased by the same poll that would lease the first one again if its lease had run out.
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+      const first = ledger.listDeliveries(1, 'pending', 10)[0];
+      assert.deepEqual([first?.dedupeKey, first?.attempts], ['slow-call', 1]);
+      slow[0]?.writeHead(200).end('ok');
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 2);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      ledger.close();
+    }
+  });
+
+  it('never has more calls in flight than its concurrency', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'concurrency.db')));
+    ledger.record(['c1', 'c2', 'c3'].map((key) => withBurl(key, `${dspUrl}/slow-${key}`)));
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 2 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    holdSlow = true;
+    dispatcher.start();
+    try {
+      await until(() => slow.length >= 2);
+      // Polls come every 5 ms: give a dispatcher that leased past its concurrency many chances.
+      await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
+      assert.equal(slow.length, 2, 'the third call waits for a free slot');
+      assert.equal(ledger.countDeliveries().pending, 3);
+      slow[0]?.writeHead(200).end('ok');
+      await until(() => slow.length === 3);
+      for (const res of slow.slice(1)) res.writeHead(200).end('ok');
+      await until(() => ledger.countDeliveries().delivered === 3);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
       ledger.close();
     }
   });

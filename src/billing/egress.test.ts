@@ -36,4 +36,43 @@ describe('the burl egress policy', () => {
     assert.equal(addressPolicy('deny')('127.0.0.1'), false);
     assert.equal(addressPolicy('deny')('8.8.8.8'), true);
   });
+
+  it('refuses every address of each range it blocks, to its last one, and calls the public addresses beside them', () => {
+    const notPublic = [
+      '0.255.255.255',
+      '10.255.255.255',
+      '100.127.255.255',
+      '127.255.255.255',
+      '169.254.0.1',
+      '192.0.0.1',
+      '192.0.0.255',
+      '192.168.255.255',
+      '198.19.255.255',
+      '239.255.255.255',
+      '240.0.0.1',
+      'fc00::1',
+      'fdff:ffff::1',
+      'febf::1',
+    ];
+    const publicNeighbours = [
+      '1.0.0.1',
+      '11.0.0.1',
+      '100.63.255.255',
+      '100.128.0.1',
+      '126.255.255.255',
+      '128.0.0.1',
+      '169.253.255.255',
+      '172.15.255.255',
+      '172.32.0.1',
+      '192.0.1.1',
+      '192.167.255.255',
+      '192.169.0.1',
+      '198.17.255.255',
+      '198.20.0.1',
+      '223.255.255.255',
+      '2606:4700::1',
+    ];
+    for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
+    for (const address of publicNeighbours) assert.equal(isPublicAddress(address), true, address);
+  });
 });

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { httpGet, MAX_REDIRECTS } from './http-get.js';
 
 /**
- * A local server: `/ok` answers 200, `/to?url=` redirects there, `/loop` redirects to itself,
+ * A local server: `/ok` answers 200, `/to?url=` redirects there (with `&status=`, that redirect
+ * status; 302 without), `/chain?n=` redirects n times before its 200, `/no-location` is a 302 with
+ * no `Location`, `/bad-location` a 302 to a URL that cannot be read, `/loop` redirects to itself,
  * `/hang` never answers; `/ok-trickle` answers 200 and then a body that never ends, a byte at a
  * time, and `/ok-flood` one that never ends either, as fast as the connection takes it.
  */
@@ -20,7 +23,15 @@ before(async () => {
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://local');
     seen.push({ path: url.pathname, headers: req.headers });
-    if (url.pathname === '/to') res.writeHead(302, { Location: url.searchParams.get('url') ?? '/' }).end();
+    const hops = Number(url.searchParams.get('n') ?? 0);
+    if (url.pathname === '/to') {
+      const status = Number(url.searchParams.get('status') ?? 302);
+      res.writeHead(status, { Location: url.searchParams.get('url') ?? '/' }).end();
+    } else if (url.pathname === '/chain' && hops > 0)
+      res.writeHead(302, { Location: `/chain?n=${hops - 1}` }).end();
+    else if (url.pathname === '/chain') res.writeHead(200).end('ok');
+    else if (url.pathname === '/no-location') res.writeHead(302).end();
+    else if (url.pathname === '/bad-location') res.writeHead(302, { Location: 'http://[' }).end();
     else if (url.pathname === '/loop') res.writeHead(307, { Location: '/loop' }).end();
     else if (url.pathname === '/ok') res.writeHead(200).end('ok');
     else if (url.pathname === '/hang') req.on('close', () => res.destroy());
@@ -145,5 +156,71 @@ describe('GET for the burl relay', () => {
     await connectionClosed;
     // The cap and what the sockets' buffers held: far from what loopback carries in 3 s.
     assert.ok(floodedBytes < 32 * 1024 * 1024, `the DSP wrote ${floodedBytes} bytes before the close`);
+  });
+
+  it('follows every redirect status (301, 302, 303, 307, 308)', async () => {
+    for (const status of [301, 302, 303, 307, 308]) {
+      seen.length = 0;
+      const result = await httpGet(`${base}/to?status=${status}&url=/ok`, {}, 2000, onlyLoopbackOne);
+      assert.deepEqual(result, { status: 200 }, String(status));
+      assert.deepEqual(
+        seen.map((hit) => hit.path),
+        ['/to', '/ok'],
+      );
+    }
+  });
+
+  it(`follows up to ${MAX_REDIRECTS} redirects, and calls nothing past them`, async () => {
+    seen.length = 0;
+    assert.deepEqual(await httpGet(`${base}/chain?n=${MAX_REDIRECTS}`, {}, 5000, onlyLoopbackOne), {
+      status: 200,
+    });
+    assert.equal(seen.length, MAX_REDIRECTS + 1);
+    seen.length = 0;
+    assert.deepEqual(await httpGet(`${base}/chain?n=${MAX_REDIRECTS + 1}`, {}, 5000, onlyLoopbackOne), {
+      error: `more than ${MAX_REDIRECTS} redirects`,
+      permanent: false,
+    });
+    assert.equal(seen.length, MAX_REDIRECTS + 1, 'the redirect past the limit was not followed');
+  });
+
+  it('answers a redirect without a Location as the redirect’s own status, calling nothing else', async () => {
+    seen.length = 0;
+    assert.deepEqual(await httpGet(`${base}/no-location`, {}, 2000, onlyLoopbackOne), { status: 302 });
+    assert.deepEqual(
+      seen.map((hit) => hit.path),
+      ['/no-location'],
+    );
+  });
+
+  it('takes a redirect to a URL it cannot call or read as the DSP’s to fix: worth retrying, unlike such a burl', async () => {
+    assert.deepEqual(await httpGet(`${base}/to?url=ftp://dsp.example/bill`, {}, 2000, onlyLoopbackOne), {
+      error: 'cannot call a ftp: URL',
+      permanent: false,
+    });
+    assert.deepEqual(await httpGet(`${base}/bad-location`, {}, 2000, onlyLoopbackOne), {
+      error: 'redirected to an invalid URL: http://[',
+      permanent: false,
+    });
+  });
+
+  it('calls an https burl over TLS', async () => {
+    // A plain TCP server: what matters is the first byte the relay sends, a TLS handshake record.
+    const firstBytes: number[] = [];
+    const tcp = createNetServer((socket) => {
+      socket.once('data', (chunk: Buffer) => {
+        firstBytes.push(chunk[0] ?? -1);
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (tcp.address() as AddressInfo).port;
+      const result = await httpGet(`https://127.0.0.1:${port}/bill`, {}, 2000, onlyLoopbackOne);
+      assert.equal('permanent' in result && result.permanent, false, JSON.stringify(result));
+      assert.deepEqual(firstBytes, [0x16], 'a TLS handshake record came first');
+    } finally {
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
   });
 });

@@ -28,4 +28,19 @@ describe('burl retry policy', () => {
     assert.equal(nextAttemptMs(1, 3 * HOUR_MS, 3 * HOUR_MS), null);
     assert.equal(nextAttemptMs(20, 3 * HOUR_MS + 1, 3 * HOUR_MS), null);
   });
+
+  it('keeps to whole intervals within the first minute for an interval that does not divide it, then doubles', () => {
+    const policy = { firstMinuteIntervalMs: 7_000, maxIntervalMs: 15 * 60_000 };
+    // Eight retries 7 s apart fit in the first minute (56 s); the ninth would not.
+    for (let attempts = 1; attempts <= 8; attempts++)
+      assert.equal(nextAttemptMs(attempts, 0, 3 * HOUR_MS, policy), 7_000, `attempt ${attempts}`);
+    assert.equal(nextAttemptMs(9, 0, 3 * HOUR_MS, policy), 14_000);
+  });
+
+  it('waits one whole interval before the first retry when the interval is longer than a minute, then doubles', () => {
+    const policy = { firstMinuteIntervalMs: 120_000, maxIntervalMs: 15 * 60_000 };
+    assert.equal(nextAttemptMs(1, 0, 3 * HOUR_MS, policy), 120_000);
+    assert.equal(nextAttemptMs(2, 0, 3 * HOUR_MS, policy), 240_000);
+    assert.equal(nextAttemptMs(4, 0, 3 * HOUR_MS, policy), 900_000);
+  });
 });

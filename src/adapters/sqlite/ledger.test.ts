@@ -764,6 +764,254 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.prune(T0 + 60_000, 100).events, 1, 'no longer the newest, it goes');
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
   });
+
+  it('keeps a claim made earlier in the batch live up to its expiry instant, and lets it be taken after', () => {
+    const expiresMs = T0 + 600_000;
+    // Notices of one win, its claim lasting to `expiresMs`; the last comes just after.
+    const notice = (receivedMs: number) => event({ receivedMs, dedupe: { key: 'edge', expiresMs } });
+    const afterExpiry = event({
+      receivedMs: expiresMs + 1,
+      dedupe: { key: 'edge', expiresMs: T0 + HOUR_MS },
+    });
+    assert.deepEqual(ledger.record([notice(T0), notice(expiresMs), afterExpiry]), [
+      COUNTED,
+      notCounted('duplicate'),
+      COUNTED,
+    ]);
+  });
+
+  it('lets a new claim take a key whose claim expired (the token’s TTL decides what is late), never queueing its burl a second time or failing the batch', () => {
+    const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
+    assert.deepEqual(ledger.record([event({ dedupe: { key: 'again', expiresMs: T0 + 1 }, delivery })]), [
+      COUNTED,
+    ]);
+    const later = T0 + 2;
+    assert.deepEqual(
+      ledger.record([
+        event({ receivedMs: later, dedupe: { key: 'again', expiresMs: later + 600_000 }, delivery }),
+        event({ receivedMs: later, dedupe: { key: 'other', expiresMs: later + 600_000 } }),
+      ]),
+      [COUNTED, COUNTED],
+    );
+    assert.deepEqual(
+      ledger.listDeliveries(1, undefined, 10).map((row) => [row.dedupeKey, row.createdMs]),
+      [['again', T0]],
+    );
+    assert.deepEqual(ledger.countEvents(), { total: 3, counted: 3 });
+  });
+
+  it('leases the deliveries that fell due first before later ones, whatever order they were queued in', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    ledger.record([
+      event({ receivedMs: T0 + 50, dedupe: { key: 'queued-first', expiresMs: T0 + 1 }, delivery }),
+    ]);
+    ledger.record([event({ receivedMs: T0, dedupe: { key: 'due-first', expiresMs: T0 + 1 }, delivery })]);
+    assert.deepEqual(
+      ledger.leaseDeliveries(T0 + 100, 1, 5000).map((leased) => leased.dedupeKey),
+      ['due-first'],
+    );
+  });
+
+  it('replays only dead deliveries, as new ones: first attempt, the new deadline, due now', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + 1000 };
+    ledger.record([
+      event({ dedupe: { key: 'will-die', expiresMs: T0 + 1 }, delivery }),
+      event({ dedupe: { key: 'delivered', expiresMs: T0 + 1 }, delivery }),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) {
+      if (leased.dedupeKey === 'delivered') ledger.markDelivered(leased.id, T0);
+      else ledger.markFailed(leased.id, 'HTTP 500', T0 + 100);
+    }
+    const [again] = ledger.leaseDeliveries(T0 + 100, 10, 5000);
+    ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
+    assert.equal(ledger.replayDead(T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
+    assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0 });
+    const replayed = ledger.leaseDeliveries(T0 + 2000, 10, 5000);
+    assert.deepEqual(
+      replayed.map((row) => [row.dedupeKey, row.attempts, row.dueMs, row.deadlineMs]),
+      [['will-die', 1, T0 + 2000, T0 + 2000 + 3 * HOUR_MS]],
+    );
+  });
+
+  it('counts the deliveries kept by status, and clears the last error of one delivered after failing', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    ledger.record(
+      ['p1', 'p2', 'ok', 'gone'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })),
+    );
+    for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) {
+      if (leased.dedupeKey === 'gone') ledger.markFailed(leased.id, 'HTTP 410', null);
+      else ledger.markFailed(leased.id, 'HTTP 500', T0 + 10);
+    }
+    const ok = ledger.leaseDeliveries(T0 + 10, 10, 5000).find((leased) => leased.dedupeKey === 'ok');
+    ledger.markDelivered(ok?.id ?? 0, T0 + 10);
+    assert.deepEqual(ledger.countDeliveries(), { pending: 2, delivered: 1, dead: 1 });
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'delivered', 10).map((row) => [row.dedupeKey, row.lastError, row.deliveredMs]),
+      [['ok', '', T0 + 10]],
+    );
+  });
+
+  it('pages through all of an account’s deliveries without repeating the last of a page', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    ledger.record(['a', 'b', 'c'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })));
+    const firstPage = ledger.listDeliveries(1, undefined, 2);
+    assert.deepEqual(
+      firstPage.map((row) => row.dedupeKey),
+      ['c', 'b'],
+    );
+    assert.deepEqual(
+      ledger.listDeliveries(1, undefined, 2, firstPage.at(-1)?.id).map((row) => row.dedupeKey),
+      ['a'],
+    );
+  });
+
+  it('says a prune pass is not done while delivered burls past the retention remain beyond its step', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    ledger.record(['x1', 'x2', 'x3'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })));
+    // A pass while they were pending has already been through the events.
+    assert.deepEqual(ledger.prune(T0 + 1, 10), { events: 0, deliveries: 0, done: true });
+    for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) ledger.markDelivered(leased.id, T0);
+    assert.deepEqual(ledger.prune(T0 + 1, 2), { events: 0, deliveries: 2, done: false });
+    assert.deepEqual(ledger.prune(T0 + 1, 2), { events: 0, deliveries: 1, done: true });
+    assert.equal(ledger.countDeliveries().delivered, 0);
+  });
+
+  it('reports by UTC day: the hours of one day add into one row, named by its midnight, and filter by it', () => {
+    const dayStart = T0_HOUR - (T0_HOUR % 86_400_000);
+    ledger.record([
+      event({ servedHourMs: dayStart }),
+      event({ servedHourMs: dayStart + 23 * HOUR_MS }),
+      event({ servedHourMs: dayStart + 24 * HOUR_MS }),
+    ]);
+    const query = { accountId: 1, fromMs: dayStart, toMs: dayStart + 2 * 86_400_000, filters: {} };
+    assert.deepEqual(
+      ledger.report({ ...query, groupBy: ['day'] }).map((row) => [row.day, row.events]),
+      [
+        [new Date(dayStart).toISOString(), 2],
+        [new Date(dayStart + 86_400_000).toISOString(), 1],
+      ],
+    );
+    const secondDay = new Date(dayStart + 86_400_000).toISOString();
+    assert.equal(ledger.report({ ...query, groupBy: [], filters: { day: secondDay } })[0]?.events, 1);
+  });
+
+  it('reports profit as revenue less media cost', () => {
+    ledger.record([
+      event({ mediaCostMicros: 200_000, revenueMicros: 500_000 }),
+      event({ mediaCostMicros: 300_000, revenueMicros: 100_000, dims: { ...event().dims, seat: 'loss' } }),
+    ]);
+    const rows = ledger.report({ ...HOUR_AROUND_T0, groupBy: ['seat'] });
+    assert.deepEqual(
+      rows.map((row) => [row.seat, row.mediaCostMicros, row.revenueMicros, row.profitMicros]),
+      [
+        ['loss', 300_000, 100_000, -200_000],
+        ['seat', 200_000, 500_000, 300_000],
+      ],
+    );
+  });
+
+  it('shows a publisher-scoped report its tracker rows by catalog id and its exchange rows by OpenRTB id, no others', () => {
+    const dims = event().dims;
+    ledger.record([
+      event({ dims: { ...dims, publisher: 'ortb-pub' } }),
+      event({ dims: { ...dims, publisher: '7', impressionType: 'external_impression' } }),
+      // The same values on the other impression type: another publisher's rows.
+      event({ dims: { ...dims, publisher: '7' } }),
+      event({ dims: { ...dims, publisher: 'ortb-pub', impressionType: 'external_impression' } }),
+    ]);
+    const rows = ledger.report({
+      ...HOUR_AROUND_T0,
+      groupBy: ['impressionType', 'publisher'],
+      publisherScope: { catalogId: '7', externalId: 'ortb-pub' },
+    });
+    assert.deepEqual(
+      rows.map((row) => [row.impressionType, row.publisher, row.events]),
+      [
+        ['exchange', 'ortb-pub', 1],
+        ['external_impression', '7', 1],
+      ],
+    );
+  });
+
+  it('filters and shows the cachebusterMissing flag as the API writes it', () => {
+    const dims = event().dims;
+    ledger.record([event({ dims: { ...dims, cachebusterMissing: true } }), event(), event()]);
+    const flagged = ledger.report({
+      ...HOUR_AROUND_T0,
+      groupBy: ['cachebusterMissing'],
+      filters: { cachebusterMissing: 'true' },
+    });
+    assert.deepEqual(
+      flagged.map((row) => [row.cachebusterMissing, row.events]),
+      [[true, 1]],
+    );
+    const unflagged = ledger.report({
+      ...HOUR_AROUND_T0,
+      groupBy: ['cachebusterMissing'],
+      filters: { cachebusterMissing: 'false' },
+    });
+    assert.deepEqual(
+      unflagged.map((row) => [row.cachebusterMissing, row.events]),
+      [[false, 2]],
+    );
+  });
+
+  it('adds each amount of one batch into its hourly rollup exactly past 2^53 − 1, when only that amount is large', () => {
+    const path = join(dir, 'batch-sum-each.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const amounts = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_000_001];
+    const fields = ['priceMicros', 'mediaCostMicros', 'revenueMicros'] as const;
+    own.record(
+      fields.flatMap((field, index) =>
+        amounts.map((micros) => event({ servedHourMs: T0_HOUR + index * HOUR_MS, [field]: micros })),
+      ),
+    );
+    own.close();
+    const db = new Database(path, { readonly: true });
+    const sums = db
+      .prepare('SELECT price_micros, media_cost_micros, revenue_micros FROM rollup_hourly ORDER BY hour_ms')
+      .raw()
+      .safeIntegers(true)
+      .all();
+    db.close();
+    // The event helper's price is 1.00 CPM (1,000,000 micros) where another amount is the large one.
+    assert.deepEqual(sums, [
+      [10_000_000_000_000_001n, 0n, 0n],
+      [3_000_000n, 10_000_000_000_000_001n, 0n],
+      [3_000_000n, 0n, 10_000_000_000_000_001n],
+    ]);
+  });
+
+  it('rebuilds the counted rollups of an older database by the hour each event was served, with all its amounts (migration 10)', () => {
+    const path = join(dir, 'currency-upgrade-hours.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 9');
+    const dims = `'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0`;
+    const next = T0_HOUR + HOUR_MS;
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES (1, 1, 'counted', '', ${dims}, 'adm', 'USD', '');
+      INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (${T0}, ${T0_HOUR}, 1, 'a1', '1', 'b', 1000, 100, 300, '', '', NULL, 0),
+        (${T0}, ${T0_HOUR}, 1, 'a2', '1', 'b', 2000, 200, 700, '', '', NULL, 0),
+        (${next}, ${next}, 1, 'a3', '1', 'b', 4000, 400, 500, '', '', NULL, 0);
+      INSERT INTO rollup_hourly VALUES (${T0_HOUR}, 1, 'counted', '', ${dims}, 2, 3000, 300, 1000),
+        (${next}, 1, 'counted', '', ${dims}, 1, 4000, 400, 500);`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const rows = upgraded.report({ ...HOUR_AROUND_T0, toMs: next + HOUR_MS, groupBy: ['hour'] });
+    upgraded.close();
+    assert.deepEqual(
+      rows.map((row) => [row.hour, row.events, row.priceMicros, row.mediaCostMicros, row.revenueMicros]),
+      [
+        [new Date(T0_HOUR).toISOString(), 2, 3000, 300, 1000],
+        [new Date(next).toISOString(), 1, 4000, 400, 500],
+      ],
+    );
+  });
 });
 
 /** One account's report of the hour before `T0`'s and `T0`'s (reports take hour starts). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { fstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -29,5 +29,21 @@ describe('the WAL sync', () => {
   it('throws rather than return when there is no WAL to sync, so nothing is acknowledged', () => {
     const walSync = new WalSync(join(dir, 'missing.db'));
     assert.throws(() => walSync.sync(), /ENOENT/);
+  });
+
+  it('throws when the sync itself fails, so that the commits are not acknowledged', () => {
+    const path = join(dir, 'failing.db');
+    const db = openSqlite(path, 'NORMAL');
+    db.exec('CREATE TABLE t (x INTEGER)');
+    const walSync = new WalSync(path);
+    walSync.sync();
+    // Fault injection: the WAL's descriptor goes bad under the sync (as a disk that refuses would fail it).
+    closeSync(walSync['fd']);
+    try {
+      assert.throws(() => walSync.sync(), /EBADF/);
+    } finally {
+      walSync['fd'] = -1;
+      db.close();
+    }
   });
 });
