@@ -75,4 +75,36 @@ describe('the burl egress policy', () => {
     for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
     for (const address of publicNeighbours) assert.equal(isPublicAddress(address), true, address);
   });
+
+  it('refuses the documentation, benchmarking and deprecated ranges, which no DSP is on', () => {
+    const notPublic = [
+      '192.0.2.1',
+      '198.51.100.7',
+      '203.0.113.255',
+      '2001:db8::1',
+      '2001:2::1',
+      '2001::1',
+      'fec0::1',
+      '100::1',
+      '::10.0.0.1',
+      '::8.8.8.8',
+    ];
+    for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
+  });
+
+  it('judges a NAT64 or 6to4 address by the IPv4 address it carries, so that none reaches a private network', () => {
+    const privateInside = [
+      '64:ff9b::10.0.0.1',
+      '64:ff9b::a00:1',
+      '64:ff9b::7f00:1',
+      '64:ff9b::a9fe:a9fe',
+      '64:ff9b:1::c0a8:101',
+      '2002:a00:1::1',
+      '2002:7f00:0001:0:0:0:0:1',
+      '2002:c0a8:0101::',
+    ];
+    const publicInside = ['64:ff9b::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
+    for (const address of privateInside) assert.equal(isPublicAddress(address), false, address);
+    for (const address of publicInside) assert.equal(isPublicAddress(address), true, address);
+  });
 });

@@ -11,7 +11,8 @@ export type AddressPolicy = (address: string) => boolean;
 
 /**
  * Addresses that are not on the public internet: this host, private networks, link-local ones
- * (cloud metadata services answer on 169.254.169.254), shared and reserved ranges, multicast.
+ * (cloud metadata services answer on 169.254.169.254), shared, reserved, documentation,
+ * benchmarking and deprecated ranges, multicast.
  */
 const NOT_PUBLIC = new BlockList();
 for (const [network, prefix] of [
@@ -22,18 +23,29 @@ for (const [network, prefix] of [
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const) {
   NOT_PUBLIC.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // `::`, `::1` and the deprecated IPv4-compatible addresses.
+  ['::', 96],
+  // NAT64 for local use (RFC 8215), which may reach any IPv4 network.
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  // Teredo and benchmarking; documentation.
+  ['2001::', 32],
+  ['2001:2::', 48],
+  ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const) {
   NOT_PUBLIC.addSubnet(network, prefix, 'ipv6');
@@ -41,13 +53,51 @@ for (const [network, prefix] of [
 
 const MAPPED_IPV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
-/** True for an address on the public internet (an IPv4-mapped IPv6 address is judged as IPv4). */
+/**
+ * True for an address on the public internet. An IPv6 address that carries an IPv4 one (mapped,
+ * NAT64's well-known prefix, 6to4) is judged by that IPv4 address as well: a translator would
+ * take a call to it there.
+ */
 export function isPublicAddress(address: string): boolean {
   const mapped = MAPPED_IPV4.exec(address)?.[1];
   if (mapped !== undefined) return isPublicAddress(mapped);
   const family = isIP(address);
   if (family === 0) return false;
-  return !NOT_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  if (NOT_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6')) return false;
+  if (family === 4) return true;
+  const carried = carriedIpv4(ipv6Groups(address));
+  return carried === undefined || isPublicAddress(carried);
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, its last 32 bits perhaps written dotted. */
+function ipv6Groups(address: string): number[] {
+  const withoutZone = address.split('%')[0] ?? '';
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(withoutZone);
+  const text =
+    dotted === null
+      ? withoutZone
+      : `${withoutZone.slice(0, dotted.index)}${hexGroups(dotted.slice(1).map(Number))}`;
+  const groupsOf = (part: string | undefined) =>
+    part === undefined || part === '' ? [] : part.split(':').map((group) => parseInt(group, 16));
+  const [left, right] = text.split('::');
+  if (right === undefined) return groupsOf(left);
+  const head = groupsOf(left);
+  const tail = groupsOf(right);
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/** Four bytes as two IPv6 groups, `a.b.c.d` → `ab:cd` in hexadecimal. */
+function hexGroups([a = 0, b = 0, c = 0, d = 0]: number[]): string {
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
+/** The IPv4 address a NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address carries, if it is one. */
+function carriedIpv4(groups: number[]): string | undefined {
+  const [g0, g1 = 0, g2 = 0, g3, g4, g5, g6 = 0, g7 = 0] = groups;
+  const dottedOf = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return dottedOf(g6, g7);
+  if (g0 === 0x2002) return dottedOf(g1, g2);
+  return undefined;
 }
 
 /** The policy for a `TALLY_BURL_PRIVATE_NETWORKS` setting. */
