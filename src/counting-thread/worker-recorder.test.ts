@@ -268,6 +268,143 @@ describe('the counting thread', () => {
   });
 });
 
+describe('the counting thread’s outcomes', () => {
+  it('answers each batch with its own outcomes when batches that queued behind a commit are committed together', async () => {
+    const dbPath = join(dir, 'together.db');
+    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const blocker = openSqlite(dbPath);
+    try {
+      await recorder.start();
+      // Another connection holds the write lock, so the thread waits on its first commit while
+      // the other batches queue up behind it.
+      blocker.exec('BEGIN IMMEDIATE');
+      const answered = [
+        recorder.record([noticeFor('t1')]),
+        recorder.record([noticeFor('t1')]),
+        recorder.record([noticeFor('t2'), noticeFor('t1')]),
+      ];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      blocker.exec('COMMIT');
+      const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+      assert.deepEqual(await Promise.all(answered), [[COUNTED], [duplicate], [COUNTED, duplicate]]);
+    } finally {
+      blocker.close();
+      await recorder.close();
+    }
+  });
+
+  it('rejects a batch the ledger refuses, answering none of its notices as recorded, and commits the next', async () => {
+    const dbPath = join(dir, 'refused.db');
+    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    // Should the refused batch go unanswered, closing the recorder rejects it (with another error).
+    const watchdog = setTimeout(() => void recorder.close(), 5000);
+    try {
+      await recorder.start();
+      // Fault injection: an event no row can hold (its time is not a number).
+      await assert.rejects(
+        recorder.record([noticeFor('before-poison'), { ...noticeFor('poison'), receivedMs: Number.NaN }]),
+        /NOT NULL constraint failed/,
+      );
+      assert.deepEqual(await recorder.record([noticeFor('after-poison')]), [COUNTED]);
+      const ledger = new SqliteLedger(openSqlite(dbPath));
+      assert.deepEqual(ledger.countEvents(), { total: 1, counted: 1 }, 'the refused batch left no row');
+      ledger.close();
+    } finally {
+      clearTimeout(watchdog);
+      await recorder.close();
+    }
+  });
+
+  it('finds a notice of an impression counted before the thread started to be a duplicate', async () => {
+    const dbPath = join(dir, 'claims-at-start.db');
+    const counter = settings(dbPath);
+    const receivedMs = Date.now();
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    assert.deepEqual(ledger.record([noticeFor('before-start', receivedMs)]), [COUNTED]);
+    ledger.close();
+    const recorder = new WorkerRecorder(counter, new Metrics(), silent);
+    try {
+      await recorder.start();
+      assert.deepEqual(await recorder.record([noticeFor('before-start', receivedMs + 1000)]), [
+        { outcome: 'not_counted', reason: 'duplicate' },
+      ]);
+    } finally {
+      await recorder.close();
+    }
+  });
+
+  it('restarts a thread at once after it died, however many died before, once one has committed a batch', async () => {
+    const lines: string[] = [];
+    const recorder = new WorkerRecorder(
+      settings(join(dir, 'recovered.db')),
+      new Metrics(),
+      jsonLogger((line) => lines.push(line)),
+    );
+    const restartDelays = () =>
+      lines
+        .map((line) => JSON.parse(line) as { event: string; restartInMs?: number })
+        .filter((entry) => entry.event === 'counter_exited')
+        .map((entry) => entry.restartInMs);
+    const untilExits = async (count: number) => {
+      const deadlineMs = Date.now() + 10_000;
+      while (restartDelays().length < count && Date.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    try {
+      await recorder.start();
+      for (let crash = 1; crash <= 2; crash++) {
+        assert.deepEqual(await recorder.record([noticeFor(`recovered-${crash}`)]), [COUNTED]);
+        // Fault injection: the thread that just committed stops.
+        await recorder['worker']?.terminate();
+        await untilExits(crash);
+      }
+      assert.deepEqual(restartDelays(), [0, 0]);
+    } finally {
+      await recorder.close();
+    }
+  });
+
+  it('refuses batches once closed, and starts no new counting thread for them', async () => {
+    const dbPath = join(dir, 'closed.db');
+    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    await recorder.start();
+    await recorder.close();
+    try {
+      await assert.rejects(recorder.record([noticeFor('after-close')]), /the recorder is closed/);
+      assert.equal(recorder['worker'], undefined);
+      const ledger = new SqliteLedger(openSqlite(dbPath));
+      assert.deepEqual(ledger.countEvents(), { total: 0, counted: 0 });
+      ledger.close();
+    } finally {
+      // A thread started after the close would keep the process alive.
+      await recorder['worker']?.terminate();
+    }
+  });
+
+  it('keeps raw notices younger than the retention while pruning those past it', async () => {
+    const dbPath = join(dir, 'prune-boundary.db');
+    const counter = settings(dbPath, { retentionDays: 2, pruneIntervalMs: 3_600_000 });
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    ledger.record([
+      noticeFor('three-days-bot', Date.now() - 3 * 86_400_000, 'Googlebot/2.1'),
+      noticeFor('one-day-bot', Date.now() - 86_400_000, 'Googlebot/2.1'),
+    ]);
+    const recorder = new WorkerRecorder(counter, new Metrics(), silent);
+    try {
+      await recorder.start();
+      const deadlineMs = Date.now() + 5000;
+      while (ledger.countEvents().total > 1 && Date.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.deepEqual(ledger.countEvents(), { total: 1, counted: 0 });
+    } finally {
+      await recorder.close();
+      ledger.close();
+    }
+  });
+});
+
 describe('counting thread closed as it starts', () => {
   it('does not load the claims from a ledger it already closed (no counter_failed)', async () => {
     for (let run = 0; run < 5; run++) {

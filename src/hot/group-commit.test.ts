@@ -53,6 +53,27 @@ describe('group commit', () => {
     assert.deepEqual(outcomes, [COUNTED, COUNTED, { outcome: 'not_counted', reason: 'duplicate' }]);
     assert.equal(ledger.countEvents().total, 3);
     assert.match(metrics.render(), /tally_commit_batch_size_count 1\n/);
+    assert.match(metrics.render(), /tally_commit_batch_size_sum 3\n/);
+    ledger.close();
+  });
+
+  it('counts every committed event once in tally_notices_total, by its own outcome, reason and impression type', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'labels.db')));
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      inlineRecorder(ledger),
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxInFlight: 1, flushAtSize: 1000 },
+      metrics,
+    );
+    await Promise.all(['m1', 'm2', 'm3', 'm1'].map((key) => accepted(submit(committer, event(key)))));
+    const series = metrics
+      .render()
+      .split('\n')
+      .filter((line) => line.startsWith('tally_notices_total{'));
+    assert.deepEqual(series, [
+      'tally_notices_total{outcome="counted",reason="",impression_type="exchange"} 3',
+      'tally_notices_total{outcome="not_counted",reason="duplicate",impression_type="exchange"} 1',
+    ]);
     ledger.close();
   });
 
@@ -92,6 +113,44 @@ describe('group commit', () => {
     assert.deepEqual(
       results.map((result) => result.status),
       ['rejected', 'rejected'],
+    );
+  });
+
+  it('counts a failed commit in tally_commit_failures_total, and none of its events as recorded', async () => {
+    const failing: BatchRecorder = {
+      record: () => Promise.reject(new Error('disk full')),
+      close: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      failing,
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      metrics,
+    );
+    await Promise.allSettled([submit(committer, event('cf1')), submit(committer, event('cf2'))]);
+    const text = metrics.render();
+    assert.match(text, /^tally_commit_failures_total 1$/m);
+    assert.doesNotMatch(text, /^tally_notices_total/m);
+  });
+
+  it('fails, rather than leaves unanswered, an event the recorder returned no outcome for', async () => {
+    // A recorder that answers one outcome fewer than it was given events.
+    const short: BatchRecorder = {
+      record: (batch) => Promise.resolve(batch.slice(1).map(() => COUNTED)),
+      close: () => Promise.resolve(),
+    };
+    const committer = new GroupCommitter(
+      short,
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      new Metrics(),
+    );
+    const results = await Promise.allSettled([
+      submit(committer, event('o1')),
+      submit(committer, event('o2')),
+    ]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected'],
     );
   });
 
@@ -167,5 +226,60 @@ describe('group commit pipelining', () => {
     calls[2]?.commit();
     await Promise.all(pending);
     await committer.drain();
+  });
+
+  it('hands several batches of one burst to the recorder at once, up to maxInFlight, without waiting for a commit', async () => {
+    const sizes: number[] = [];
+    const commits: (() => void)[] = [];
+    const held: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Outcome[]>((resolve) => {
+          sizes.push(batch.length);
+          commits.push(() => resolve(batch.map(() => COUNTED)));
+        }),
+      close: () => Promise.resolve(),
+    };
+    const committer = new GroupCommitter(
+      held,
+      { maxBatch: 2, maxDelayMs: 0, maxQueue: 100, maxInFlight: 3, flushAtSize: 1000 },
+      new Metrics(),
+    );
+    const pending = Array.from({ length: 7 }, (_, index) => accepted(submit(committer, event(`q${index}`))));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      sizes,
+      [2, 2, 2],
+      'three batches went in the turn after the burst; the seventh event waits',
+    );
+    for (const commit of commits.splice(0)) commit();
+    await Promise.all(pending.slice(0, 6));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(sizes, [2, 2, 2, 1]);
+    commits[0]?.();
+    await Promise.all(pending);
+  });
+
+  it('drains only once the batch already at the recorder has committed, so nothing queued is lost at shutdown', async () => {
+    let commit: () => void = () => undefined;
+    const held: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Outcome[]>((resolve) => (commit = () => resolve(batch.map(() => COUNTED)))),
+      close: () => Promise.resolve(),
+    };
+    const committer = new GroupCommitter(
+      held,
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      new Metrics(),
+    );
+    const pending = accepted(submit(committer, event('d1')));
+    // The event leaves for the recorder at the end of this turn; then nothing is queued, one batch is in flight.
+    await new Promise((resolve) => setImmediate(resolve));
+    let drained = false;
+    const draining = committer.drain().then(() => (drained = true));
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(drained, false, 'drain resolved with a batch still committing');
+    commit();
+    await draining;
+    assert.deepEqual(await pending, COUNTED);
   });
 });

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { defaultIvtFilter } from '../domain/ivt.js';
+import { COUNTED, notCounted } from '../domain/outcome.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
+import type { NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
+import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { impressionKey, noticeEvent } from './notice-event.js';
 import { arbitraryClaims } from '../../test/support/arbitrary-claims.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
@@ -159,5 +162,106 @@ describe('noticeEvent', () => {
     assert.equal(deadlineOf(3 * 3600, T0 + 2 * HOUR_MS), T0 + 3 * HOUR_MS);
     // A day's TTL (a TALLY_RULES override): a notice 20 hours on gets three hours of its own.
     assert.equal(deadlineOf(24 * 3600, T0 + 20 * HOUR_MS), T0 + 23 * HOUR_MS);
+  });
+
+  it('records the ids, price, currency and device the notice gives, by the hour served, with a claim lasting the TTL from the auction', () => {
+    const ring = testKeyRing();
+    const claims = bannerClaims({
+      accountId: 7,
+      auctionId: 'auc',
+      impId: 'imp-2',
+      bidId: 'bid-3',
+      seat: 'seat-4',
+      publisherId: 'pub-9',
+      priceMicros: 2_340_000,
+      currency: 'EUR',
+      ttlSeconds: 3600,
+    });
+    // Won at T0 (10:30 UTC), received 45 minutes later, in the next hour.
+    const receivedMs = T0 + 45 * 60_000;
+    const { event, redirectIfCounted } = noticeEvent(
+      {
+        token: sealToken(claims, ring),
+        query: '',
+        method: 'GET',
+        headers: { 'user-agent': CHROME, 'x-device-ip': '203.0.113.50' },
+        remoteAddress: '198.51.100.7',
+        receivedMs,
+      },
+      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    );
+    assert.equal(redirectIfCounted, '');
+    assert.deepEqual(event, {
+      receivedMs,
+      servedHourMs: T0 - 30 * 60_000,
+      outcome: COUNTED,
+      dims: {
+        ...EMPTY_DIMENSIONS,
+        accountId: 7,
+        impressionType: 'exchange',
+        kind: 'adm',
+        format: 'banner',
+        channel: 'web',
+        method: 'adm',
+        seat: 'seat-4',
+        publisher: 'pub-9',
+        auctionId: 'auc',
+        impId: 'imp-2',
+        bidId: 'bid-3',
+        currency: 'EUR',
+      },
+      priceMicros: 2_340_000,
+      mediaCostMicros: 0,
+      revenueMicros: 0,
+      deviceIp: '203.0.113.50',
+      userAgent: CHROME,
+      dedupe: { key: 'x\u001f7\u001fauc\u001fimp-2\u001fbid-3\u001fseat-4', expiresMs: T0 + 3_600_000 },
+    });
+  });
+
+  it('reports a notice whose token does not open to the operator account, with no claim and no burl', () => {
+    const { event, redirectIfCounted } = noticeEvent(
+      {
+        token: sealToken(bannerClaims({ accountId: 7, dspBurl: 'https://dsp.example/bill' }), testKeyRing()),
+        query: '',
+        method: 'GET',
+        headers: { 'user-agent': CHROME },
+        remoteAddress: '198.51.100.7',
+        receivedMs: T0 + 1000,
+      },
+      { keyRing: testKeyRing(), ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    );
+    assert.deepEqual(event.outcome, notCounted('invalid_token'));
+    assert.deepEqual(event.dims, { ...EMPTY_DIMENSIONS, accountId: 1 });
+    assert.equal(event.dedupe, undefined);
+    assert.equal(event.delivery, undefined);
+    assert.equal(redirectIfCounted, '');
+  });
+
+  it('answers Tally’s burl with a redirect only to a printable http(s) burl, relaying any other through the outbox', () => {
+    const ring = testKeyRing();
+    const relayOf = (dspBurl: string) => {
+      const claims: NoticeClaims = bannerClaims({ kind: 'burl', method: 'burl', dspBurl });
+      const { event, redirectIfCounted } = noticeEvent(
+        {
+          token: sealToken(claims, ring),
+          query: '',
+          method: 'GET',
+          headers: { 'user-agent': CHROME },
+          remoteAddress: '198.51.100.7',
+          receivedMs: T0 + 1000,
+        },
+        { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+      );
+      assert.equal(event.outcome.outcome, 'counted', dspBurl);
+      return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
+    };
+    assert.deepEqual(relayOf('https://dsp.example/bill?a=1'), {
+      redirect: 'https://dsp.example/bill?a=1',
+      outbox: '',
+    });
+    for (const unfit of ['ftp://dsp.example/bill', 'javascript:alert(1)', 'https://dsp.example/b?x=\u007f']) {
+      assert.deepEqual(relayOf(unfit), { redirect: '', outbox: unfit }, JSON.stringify(unfit));
+    }
   });
 });

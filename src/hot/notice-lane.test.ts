@@ -93,6 +93,11 @@ class Client {
     this.socket.write(Buffer.from(text, 'latin1'));
   }
 
+  /** Everything received so far, as latin1. */
+  get raw(): string {
+    return this.received;
+  }
+
   /** Waits for `count` complete answers; `heads` says which requests were HEAD (no body). */
   async answers(count: number, heads: boolean[] = []): Promise<Answer[]> {
     for (let waited = 0; waited < 5000; waited += 5) {
@@ -497,5 +502,155 @@ describe('the notice lane', () => {
         }
       },
     );
+  });
+
+  it('answers HEAD with the head alone, so that the answer after it on the connection reads whole', async () => {
+    await withLane(
+      () => Promise.resolve(PIXEL),
+      async ({ port }) => {
+        const client = new Client(port);
+        client.write(`HEAD /n/h HTTP/1.1\r\nHost: tally.test\r\n\r\n${get('/n/g')}`);
+        const answers = await client.answers(2, [true, false]);
+        assert.deepEqual(
+          answers.map((answer) => answer.status),
+          [200, 200],
+        );
+        assert.deepEqual(Buffer.from(answers[1]?.body ?? '', 'latin1'), PIXEL_GIF);
+        assert.equal(client.raw.split('GIF89a').length - 1, 1, 'one GIF, for the GET');
+        assert.ok(client.raw.startsWith('HTTP/1.1 200 OK\r\n'));
+        client.destroy();
+      },
+    );
+  });
+
+  it('keeps the GIF out of caches', async () => {
+    await withLane(
+      () => Promise.resolve(PIXEL),
+      async ({ port }) => {
+        const notice = await fetch(`http://127.0.0.1:${port}/n/tok`);
+        assert.equal(notice.headers.get('cache-control'), 'no-store, no-cache, must-revalidate');
+        assert.equal(notice.headers.get('pragma'), 'no-cache');
+        assert.equal(notice.headers.get('expires'), '0');
+        await notice.arrayBuffer();
+      },
+    );
+  });
+
+  it('answers the notice it owes, then closes, when the next head on the connection stalls (no 408 in its place)', async () => {
+    let commit: (answer: NoticeAnswer) => void = () => undefined;
+    await withLane(
+      () => new Promise((resolve) => (commit = resolve)),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        client.write(get('/n/owed') + 'GET /n/stalled HTTP/1.1\r\nHo');
+        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        // Past the head timeout while the first notice still commits.
+        await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
+        commit(PIXEL);
+        await client.closed;
+        const answers = await client.answers(1);
+        assert.deepEqual(
+          answers.map((answer) => `${answer.status} ${answer.headers.get('connection')}`),
+          ['200 close'],
+        );
+        assert.deepEqual(laneSaw, ['/n/owed']);
+      },
+    );
+  });
+
+  it('keeps a connection whose notice is still committing past the keep-alive timeout, and answers it', async () => {
+    let commit: (answer: NoticeAnswer) => void = () => undefined;
+    const brief = { ...OPTIONS, keepAliveTimeoutMs: 100 };
+    await withLane(
+      () => new Promise((resolve) => (commit = resolve)),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        client.write(get('/n/slow-commit'));
+        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 4 * brief.keepAliveTimeoutMs));
+        commit(PIXEL);
+        const [answer] = await client.answers(1);
+        assert.equal(answer?.status, 200);
+        client.destroy();
+      },
+      brief,
+    );
+  });
+
+  it('does not time out a connection whose head came in several pieces once that head was served', async () => {
+    await withLane(echo, async ({ port }) => {
+      const client = new Client(port);
+      for (const piece of ['GET /n/a HT', 'TP/1.1\r\nHost: t', 'ally.test\r\n\r\n']) {
+        client.write(piece);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await client.answers(1);
+      // Idle past the head timeout counted from the first piece.
+      await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
+      client.write(get('/n/b'));
+      const answers = await client.answers(2);
+      assert.deepEqual(
+        answers.map((answer) => `${answer.status} ${answer.headers.get('location')}`),
+        ['302 /n/a', '302 /n/b'],
+      );
+      client.destroy();
+    });
+  });
+
+  it('stops reading a connection that owes maxPipelined answers until they are written', async () => {
+    const held: (() => void)[] = [];
+    const two = { ...OPTIONS, maxPipelined: 2 };
+    await withLane(
+      (request) =>
+        new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target }))),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        try {
+          client.write(get('/n/a') + get('/n/b'));
+          for (let waited = 0; laneSaw.length < 2 && waited < 2000; waited += 5)
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          client.write(get('/n/c'));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          assert.deepEqual(laneSaw, ['/n/a', '/n/b'], 'a third notice was read while two answers were owed');
+          for (const commit of held.splice(0)) commit();
+          for (let waited = 0; held.length === 0 && waited < 2000; waited += 5)
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          for (const commit of held.splice(0)) commit();
+          const answers = await client.answers(3);
+          assert.deepEqual(
+            answers.map((answer) => answer.headers.get('location')),
+            ['/n/a', '/n/b', '/n/c'],
+          );
+        } finally {
+          for (const commit of held.splice(0)) commit();
+          client.destroy();
+        }
+      },
+      two,
+    );
+  });
+
+  it('once closing, closes a connection it accepts without serving a notice sent on it', async () => {
+    await withLane(echo, async ({ port, lane, laneSaw }) => {
+      lane.close();
+      const client = new Client(port);
+      try {
+        client.write(get('/n/after-close'));
+        const first = await Promise.race([
+          client.closed.then(() => 'closed'),
+          client.answers(1).then(
+            () => 'answered',
+            () => 'nothing',
+          ),
+        ]);
+        assert.equal(first, 'closed');
+        assert.deepEqual(laneSaw, []);
+        assert.equal(client.raw, '');
+      } finally {
+        client.destroy();
+      }
+    });
   });
 });

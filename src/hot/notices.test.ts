@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,8 +14,9 @@ import { sealToken } from '../domain/token.js';
 import { Metrics } from '../lib/metrics.js';
 import { GroupCommitter } from './group-commit.js';
 import type { NoticeAnswer } from './notice-answer.js';
+import type { BatchRecorder } from '../ports/recorder.js';
 import type { NoticeDeps } from './notices.js';
-import { answerNotice } from './notices.js';
+import { answerNotice, handleNotice, laneNotice } from './notices.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
@@ -107,6 +110,120 @@ describe('notice answers', () => {
       ['pixel', 'unavailable'],
     );
     assert.deepEqual(ledger.countEvents(), { total: 1, counted: 1 });
+    assert.match(deps.metrics.render(), /^tally_notices_refused_total\{impression_type="exchange"\} 1$/m);
     ledger.close();
   });
+
+  it('answers 503 when the commit fails, never the pixel', async () => {
+    const ring = testKeyRing();
+    const failing: BatchRecorder = {
+      record: () => Promise.reject(new Error('disk full')),
+      close: () => Promise.resolve(),
+    };
+    const deps: NoticeDeps = {
+      ...depsOn('failing.db', ring).deps,
+      committer: new GroupCommitter(
+        failing,
+        { maxBatch: 100, maxDelayMs: 0, maxQueue: 100, maxInFlight: 1, flushAtSize: 1000 },
+        new Metrics(),
+      ),
+    };
+    const answers = await Promise.all([
+      answer(request(ring, bannerClaims({ auctionId: 'lost-1' })), deps),
+      answer(request(ring, bannerClaims({ auctionId: 'lost-2' }), 'f=b'), deps),
+    ]);
+    assert.deepEqual(answers, [{ kind: 'unavailable' }, { kind: 'unavailable' }]);
+  });
+
+  it('answers 204 to a beacon whose f parameter is percent-encoded, as URLSearchParams reads it', async () => {
+    const ring = testKeyRing();
+    const { deps, ledger } = depsOn('encoded-beacon.db', ring);
+    const sent = await answer(request(ring, bannerClaims(), '%66=b'), deps);
+    assert.equal(sent.kind, 'noContent');
+    ledger.close();
+  });
+});
+
+describe('notices read by the notice lane', () => {
+  it('takes the token from the path and the query after the ?, with the method, rule headers, peer and time', () => {
+    const request = {
+      method: 'HEAD' as const,
+      target: '/n/the.token-1?f=b&x=%20',
+      rawHeaders: ['Host', 'tally.test', 'User-Agent', 'Agent/1', 'X-Forwarded-For', '203.0.113.1'],
+      keepAlive: true,
+    };
+    assert.deepEqual(laneNotice(request, '198.51.100.7', 1234), {
+      token: 'the.token-1',
+      query: 'f=b&x=%20',
+      method: 'HEAD',
+      headers: { 'user-agent': 'Agent/1', 'x-forwarded-for': '203.0.113.1' },
+      remoteAddress: '198.51.100.7',
+      receivedMs: 1234,
+    });
+    assert.deepEqual(laneNotice({ ...request, method: 'GET', target: '/n/whole' }, '198.51.100.7', 1234), {
+      token: 'whole',
+      query: '',
+      method: 'GET',
+      headers: { 'user-agent': 'Agent/1', 'x-forwarded-for': '203.0.113.1' },
+      remoteAddress: '198.51.100.7',
+      receivedMs: 1234,
+    });
+  });
+});
+
+describe('notices through node:http', () => {
+  it(
+    'answers GET with the uncached GIF, HEAD without a body, a POST beacon 204, and any other method 405 unrecorded',
+    { timeout: 10_000 },
+    async () => {
+      const ring = testKeyRing();
+      const { deps, ledger } = depsOn('http.db', ring);
+      const tokens = new Map(
+        ['get', 'head', 'post', 'options', 'put'].map((name) => [
+          name,
+          sealToken(bannerClaims({ auctionId: name }), ring),
+        ]),
+      );
+      const server = createServer((req, res) => {
+        const [path = '', query = ''] = (req.url ?? '').split('?');
+        void handleNotice(req, res, path.slice('/n/'.length), query, deps);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/n/`;
+      const send = (method: string, name: string, query = '') =>
+        fetch(`${base}${tokens.get(name)}${query}`, {
+          method,
+          headers: { 'user-agent': CHROME },
+          // An answer that never comes fails the test rather than hanging it.
+          signal: AbortSignal.timeout(5000),
+        });
+      try {
+        const got = await send('GET', 'get');
+        assert.equal(got.status, 200);
+        assert.equal(got.headers.get('content-type'), 'image/gif');
+        assert.equal(got.headers.get('cache-control'), 'no-store, no-cache, must-revalidate');
+        assert.equal((await got.arrayBuffer()).byteLength, 43);
+        const head = await send('HEAD', 'head');
+        assert.equal(head.status, 200);
+        assert.equal(head.headers.get('content-length'), '43');
+        const beacon = await send('POST', 'post', '?f=b');
+        assert.equal(beacon.status, 204);
+        for (const method of ['OPTIONS', 'PUT']) {
+          const refused = await send(method, method.toLowerCase());
+          assert.equal(refused.status, 405, method);
+          assert.equal(refused.headers.get('allow'), 'GET, HEAD, POST');
+          await refused.arrayBuffer();
+        }
+        assert.deepEqual(
+          ledger.countEvents(),
+          { total: 3, counted: 2 },
+          'GET and POST count, HEAD is invalid traffic',
+        );
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        ledger.close();
+      }
+    },
+  );
 });

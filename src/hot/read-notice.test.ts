@@ -50,4 +50,22 @@ describe('reading a notice request', () => {
       'x-forwarded-for': '203.0.113.1, 10.0.0.1',
     });
   });
+
+  it('keeps every header a counting rule reads: prefetch hints and the device a server-to-server notifier names', async () => {
+    const request = await read(
+      'GET /n/x HTTP/1.1\r\nHost: tally.test\r\nX-Moz: prefetch\r\nPurpose: prefetch\r\nX-Purpose: preview\r\n' +
+        'Sec-Purpose: prefetch;prerender\r\nX-Device-IP: 203.0.113.9\r\nX-Device-User-Agent: Device/1\r\n' +
+        'X-Forwarded-For: 203.0.113.1\r\nUser-Agent: Server/1\r\nAccept: */*',
+    );
+    assert.deepEqual(request.headers, {
+      'x-moz': 'prefetch',
+      purpose: 'prefetch',
+      'x-purpose': 'preview',
+      'sec-purpose': 'prefetch;prerender',
+      'x-device-ip': '203.0.113.9',
+      'x-device-user-agent': 'Device/1',
+      'x-forwarded-for': '203.0.113.1',
+      'user-agent': 'Server/1',
+    });
+  });
 });

@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { defaultIvtFilter } from '../domain/ivt.js';
+import { Metrics } from '../lib/metrics.js';
+import type { CatalogView, TrackerKind, TrackerView } from '../ports/catalog.js';
+import { GroupCommitter } from './group-commit.js';
+import { PIXEL_GIF } from './responses.js';
+import type { TrackerDeps } from './trackers.js';
+import { handleTrackerHit } from './trackers.js';
+import { T0 } from '../../test/support/events.js';
+import { inlineRecorder } from '../../test/support/inline-recorder.js';
+import { CHROME } from '../../test/support/user-agents.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-trackers-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function tracker(id: number, kind: TrackerKind, overrides: Partial<TrackerView> = {}): TrackerView {
+  return {
+    id,
+    kind,
+    accountId: 1,
+    code: null,
+    state: 'active',
+    advertiserId: 2,
+    lineItem: { id: 3, advertiserId: 2, revenueType: 'none', revenueValueMicros: 0, state: 'active' },
+    publisherId: 4,
+    placementId: null,
+    paymentRule: null,
+    clickUrl: null,
+    ...overrides,
+  };
+}
+
+/** The catalog these tests hit: trackers of the operator's account (1) and one of account 2. */
+const TRACKERS: readonly TrackerView[] = [
+  tracker(5, 'impression', { code: 'home' }),
+  tracker(6, 'impression', { state: 'inactive' }),
+  tracker(9, 'impression', { accountId: 2 }),
+  tracker(7, 'click', { clickUrl: 'https://landing.example/page' }),
+  tracker(8, 'click'),
+];
+const CATALOG: CatalogView = {
+  version: 1,
+  findTracker: (kind, by) =>
+    TRACKERS.find(
+      (candidate) =>
+        candidate.kind === kind &&
+        ('id' in by
+          ? candidate.id === by.id
+          : candidate.code === by.code && candidate.accountId === (by.accountId ?? 1)),
+    ),
+  redirectAllowlist: () => ({ enabled: false, domains: [] }),
+  paymentRules: () => [],
+};
+
+interface Served {
+  hit: (path: string, method?: string) => Promise<Response>;
+  /** The events the ledger holds, in the order recorded. */
+  events: () => { tracker: number; type: string; outcome: string; reason: string; account: number }[];
+  metrics: Metrics;
+}
+
+/** Tracker endpoints over real loopback HTTP, committing into a real SQLite ledger. */
+async function withTrackers(
+  name: string,
+  maxQueue: number,
+  run: (served: Served) => Promise<void>,
+): Promise<void> {
+  const ledger = new SqliteLedger(openSqlite(join(dir, name)));
+  const metrics = new Metrics();
+  let clockMs = T0;
+  const deps: TrackerDeps = {
+    catalog: () => CATALOG,
+    ivtFilter: () => defaultIvtFilter(),
+    committer: new GroupCommitter(
+      inlineRecorder(ledger),
+      { maxBatch: 100, maxDelayMs: 0, maxQueue, maxInFlight: 1, flushAtSize: 1000 },
+      new Metrics(),
+    ),
+    metrics,
+    // A second passes between hits.
+    nowMs: () => (clockMs += 1000),
+  };
+  const server = createServer((req, res) => {
+    void handleTrackerHit(req.url?.startsWith('/imptr') === true ? 'impression' : 'click', req, res, deps);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const reader = openSqlite(join(dir, name));
+  try {
+    await run({
+      hit: (path, method = 'GET') =>
+        fetch(`${base}${path}`, {
+          method,
+          redirect: 'manual',
+          headers: { 'user-agent': CHROME },
+          // An answer that never comes fails the test rather than hanging it.
+          signal: AbortSignal.timeout(5000),
+        }),
+      events: () =>
+        reader
+          .prepare(
+            'SELECT tracker_id AS tracker, impression_type AS type, outcome, reason, account_id AS account FROM events ORDER BY id',
+          )
+          .all() as ReturnType<Served['events']>,
+      metrics,
+    });
+  } finally {
+    reader.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    ledger.close();
+  }
+}
+
+describe('tracker hits', () => {
+  it(
+    'answers impression hits once recorded: the GIF, a script for t=1, a redirect to redir; a repeated cachebuster is a duplicate',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('impressions.db', 100, async ({ hit, events }) => {
+        const first = await hit('/imptr?id=5&cachebuster=c1');
+        assert.equal(first.status, 200);
+        assert.equal(first.headers.get('content-type'), 'image/gif');
+        assert.equal(first.headers.get('cache-control'), 'no-store, no-cache, must-revalidate');
+        assert.deepEqual(Buffer.from(await first.arrayBuffer()), PIXEL_GIF);
+        assert.deepEqual(
+          Buffer.from(await (await hit('/imptr?code=home&cachebuster=c1')).arrayBuffer()),
+          PIXEL_GIF,
+        );
+        const script = await hit('/imptr?id=5&cachebuster=c2&t=1');
+        assert.equal(script.status, 200);
+        assert.match(script.headers.get('content-type') ?? '', /^application\/javascript/);
+        await script.arrayBuffer();
+        const redirected = await hit('/imptr?id=5&cachebuster=c3&redir=https://dest.example/x?a=1');
+        assert.equal(redirected.status, 302);
+        assert.equal(redirected.headers.get('location'), 'https://dest.example/x?a=1');
+        assert.deepEqual(events(), [
+          { tracker: 5, type: 'external_impression', outcome: 'counted', reason: '', account: 1 },
+          {
+            tracker: 5,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'duplicate',
+            account: 1,
+          },
+          { tracker: 5, type: 'external_impression', outcome: 'counted', reason: '', account: 1 },
+          { tracker: 5, type: 'external_impression', outcome: 'counted', reason: '', account: 1 },
+        ]);
+      });
+    },
+  );
+
+  it(
+    'records a hit of an inactive tracker, or of another account’s tracker named with member=, as not counted',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('not-counted.db', 100, async ({ hit, events }) => {
+        for (const path of [
+          '/imptr?id=6&cachebuster=i1',
+          '/imptr?id=9&member=1&cachebuster=m1',
+          '/imptr?id=99',
+        ]) {
+          const answer = await hit(path);
+          assert.equal(answer.status, 200, path);
+          await answer.arrayBuffer();
+        }
+        assert.deepEqual(events(), [
+          {
+            tracker: 6,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'inactive_tracker',
+            account: 1,
+          },
+          {
+            tracker: 0,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'unknown_tracker',
+            account: 1,
+          },
+          {
+            tracker: 0,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'unknown_tracker',
+            account: 1,
+          },
+        ]);
+      });
+    },
+  );
+
+  it(
+    'sends a click to redir, else to the tracker’s click URL, and says why when there is nowhere to go',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('clicks.db', 100, async ({ hit, events }) => {
+        const landing = await hit('/clktr?id=7&cachebuster=k1');
+        assert.equal(landing.status, 302);
+        assert.equal(landing.headers.get('location'), 'https://landing.example/page');
+        const redirected = await hit('/clktr?id=7&cachebuster=k2&redir=https://dest.example/y');
+        assert.equal(redirected.headers.get('location'), 'https://dest.example/y');
+        const nowhere = await hit('/clktr?id=8&cachebuster=k3');
+        assert.equal(nowhere.status, 400);
+        assert.match(await nowhere.text(), /no landing page/i);
+        const unknown = await hit('/clktr?id=99');
+        assert.equal(unknown.status, 404);
+        await unknown.text();
+        assert.deepEqual(
+          events().map((event) => `${event.tracker} ${event.type} ${event.outcome}${event.reason}`),
+          [
+            '7 external_click counted',
+            '7 external_click counted',
+            '8 external_click counted',
+            '0 external_click not_countedunknown_tracker',
+          ],
+        );
+      });
+    },
+  );
+
+  it(
+    'answers 503 when the commit queue is full and 405 to a method no hit comes by, recording neither',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('refused.db', 0, async ({ hit, events, metrics }) => {
+        const full = await hit('/imptr?id=5&cachebuster=f1');
+        assert.equal(full.status, 503);
+        await full.text();
+        const options = await hit('/imptr?id=5&cachebuster=o1', 'OPTIONS');
+        assert.equal(options.status, 405);
+        assert.equal(options.headers.get('allow'), 'GET, HEAD, POST');
+        await options.text();
+        assert.deepEqual(events(), []);
+        assert.match(
+          metrics.render(),
+          /^tally_notices_refused_total\{impression_type="external_impression"\} 1$/m,
+        );
+      });
+    },
+  );
+});
