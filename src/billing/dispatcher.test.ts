@@ -134,6 +134,26 @@ function withBurl(key: string, url: string, deadlineMs = T0 + 3 * HOUR_MS, recei
   });
 }
 
+/**
+ * Runs a dispatcher on `ledger` (its clock at `T0`) until `attempts` delivery attempts ended, then
+ * stops it; answers the status of each attempt, in the order they ended.
+ */
+async function attemptsUntil(
+  ledger: SqliteLedger,
+  attempts: number,
+  dispatcherOptions: DispatcherOptions = options,
+): Promise<unknown[]> {
+  const metrics = attemptStatuses();
+  const dispatcher = new BurlDispatcher(ledger, dispatcherOptions, metrics, silent, () => T0);
+  dispatcher.start();
+  try {
+    await until(() => metrics.statuses.length === attempts);
+  } finally {
+    await dispatcher.stop();
+  }
+  return metrics.statuses;
+}
+
 describe('the burl dispatcher’s outcomes', () => {
   it('marks delivered only a 2xx answer (299 included) and retries any other status, 300 included, keeping it as the last error', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'statuses.db')));
@@ -144,14 +164,7 @@ describe('the burl dispatcher’s outcomes', () => {
       withBurl('not-modified', `${dspUrl}/status/304`),
       withBurl('server-error', `${dspUrl}/status/503`),
     ]);
-    const metrics = attemptStatuses();
-    const dispatcher = new BurlDispatcher(ledger, { ...options, concurrency: 8 }, metrics, silent, () => T0);
-    dispatcher.start();
-    try {
-      await until(() => metrics.statuses.length === 5);
-    } finally {
-      await dispatcher.stop();
-    }
+    const statuses = await attemptsUntil(ledger, 5, { ...options, concurrency: 8 });
     const byKey = (status: 'pending' | 'delivered' | 'dead') =>
       ledger
         .listDeliveries(1, status, 10)
@@ -167,7 +180,7 @@ describe('the burl dispatcher’s outcomes', () => {
       ['not-modified', 'HTTP 304', T0 + 10_000],
       ['server-error', 'HTTP 503', T0 + 10_000],
     ]);
-    assert.deepEqual(metrics.statuses.sort(), ['delivered', 'delivered', 'retry', 'retry', 'retry']);
+    assert.deepEqual(statuses.sort(), ['delivered', 'delivered', 'retry', 'retry', 'retry']);
     ledger.close();
   });
 
@@ -190,14 +203,7 @@ describe('the burl dispatcher’s outcomes', () => {
       ['seventh', 6],
       ['sixth', 5],
     ]);
-    const metrics = attemptStatuses();
-    const dispatcher = new BurlDispatcher(ledger, options, metrics, silent, () => T0);
-    dispatcher.start();
-    try {
-      await until(() => metrics.statuses.length === 2);
-    } finally {
-      await dispatcher.stop();
-    }
+    await attemptsUntil(ledger, 2);
     assert.deepEqual(
       ledger
         .listDeliveries(1, 'pending', 10)
@@ -217,14 +223,7 @@ describe('the burl dispatcher’s outcomes', () => {
       withBurl('at-deadline', `${dspUrl}/status/500`, T0),
       withBurl('before-deadline', `${dspUrl}/status/500`, T0 + 1),
     ]);
-    const metrics = attemptStatuses();
-    const dispatcher = new BurlDispatcher(ledger, options, metrics, silent, () => T0);
-    dispatcher.start();
-    try {
-      await until(() => metrics.statuses.length === 2);
-    } finally {
-      await dispatcher.stop();
-    }
+    const statuses = await attemptsUntil(ledger, 2);
     assert.deepEqual(
       ledger.listDeliveries(1, 'dead', 10).map((delivery) => [delivery.dedupeKey, delivery.lastError]),
       [['at-deadline', 'HTTP 500']],
@@ -234,34 +233,21 @@ describe('the burl dispatcher’s outcomes', () => {
       ledger.listDeliveries(1, 'pending', 10).map((delivery) => [delivery.dedupeKey, delivery.dueMs]),
       [['before-deadline', T0 + 1]],
     );
-    assert.deepEqual(metrics.statuses.sort(), ['dead', 'retry']);
+    assert.deepEqual(statuses.sort(), ['dead', 'retry']);
     ledger.close();
   });
 
   it('marks dead at once, hours before its deadline and without calling it, a burl that can never be called', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'permanent.db')));
     ledger.record([withBurl('loopback', `${dspUrl}/never`), withBurl('ftp', 'ftp://dsp.example/bill')]);
-    const metrics = attemptStatuses();
-    const dispatcher = new BurlDispatcher(
-      ledger,
-      { ...options, privateNetworks: 'deny' },
-      metrics,
-      silent,
-      () => T0,
-    );
-    dispatcher.start();
-    try {
-      await until(() => metrics.statuses.length === 2);
-    } finally {
-      await dispatcher.stop();
-    }
+    const statuses = await attemptsUntil(ledger, 2, { ...options, privateNetworks: 'deny' });
     const dead = ledger.listDeliveries(1, 'dead', 10);
     assert.deepEqual(dead.map((delivery) => delivery.dedupeKey).sort(), ['ftp', 'loopback']);
     assert.match(
       dead.find((delivery) => delivery.dedupeKey === 'loopback')?.lastError ?? '',
       /outside the public internet/,
     );
-    assert.deepEqual(metrics.statuses, ['dead', 'dead']);
+    assert.deepEqual(statuses, ['dead', 'dead']);
     assert.ok(!calls.includes('/never'), 'the refused address was never called');
     ledger.close();
   });

@@ -141,6 +141,21 @@ function parseAnswers(text: string, heads: boolean[]): Answer[] {
 
 const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: tally.test\r\n${extra}\r\n`;
 
+/**
+ * Leaves the connection of `client`, whose notice `/n/a` was answered, idle for three head
+ * timeouts, then sends `/n/b`: both must be answered, the connection never timed out; closes it.
+ */
+async function servesNextAfterIdling(client: Client): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
+  client.write(get('/n/b'));
+  const answers = await client.answers(2);
+  assert.deepEqual(
+    answers.map((answer) => `${answer.status} ${answer.headers.get('location')}`),
+    ['302 /n/a', '302 /n/b'],
+  );
+  client.destroy();
+}
+
 describe('the notice lane', () => {
   it('serves a notice itself and leaves other requests to node:http', async () => {
     await withLane(
@@ -392,14 +407,7 @@ describe('the notice lane', () => {
       client.write(get('/n/a') + '\r\n');
       await client.answers(1);
       // Idle past the head timeout: node:http would wait for the next request all along.
-      await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
-      client.write(get('/n/b'));
-      const answers = await client.answers(2);
-      assert.deepEqual(
-        answers.map((answer) => `${answer.status} ${answer.headers.get('location')}`),
-        ['302 /n/a', '302 /n/b'],
-      );
-      client.destroy();
+      await servesNextAfterIdling(client);
     });
   });
 
@@ -588,14 +596,7 @@ describe('the notice lane', () => {
       }
       await client.answers(1);
       // Idle past the head timeout counted from the first piece.
-      await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
-      client.write(get('/n/b'));
-      const answers = await client.answers(2);
-      assert.deepEqual(
-        answers.map((answer) => `${answer.status} ${answer.headers.get('location')}`),
-        ['302 /n/a', '302 /n/b'],
-      );
-      client.destroy();
+      await servesNextAfterIdling(client);
     });
   });
 
