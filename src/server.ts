@@ -46,8 +46,8 @@ import { answerClientError } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
-import { DELIVERY_STATUSES } from './ports/ledger.js';
-import type { DeliveryStatus, ImpressionType } from './ports/ledger.js';
+import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
+import type { DeliveryStatus } from './ports/ledger.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -346,11 +346,7 @@ function showMetricsFromZero(metrics: Metrics): void {
   for (const histogram of [COMMIT_BATCH_SIZE_METRIC, COMMIT_LATENCY_METRIC]) {
     metrics.histogram(histogram.name, histogram.help, histogram.buckets);
   }
-  for (const impressionType of [
-    'exchange',
-    'external_impression',
-    'external_click',
-  ] satisfies ImpressionType[]) {
+  for (const impressionType of IMPRESSION_TYPES) {
     metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, noticeLabels(COUNTED, impressionType), 0);
     metrics.inc(
       REFUSED_NOTICES_METRIC.name,
