@@ -20,13 +20,14 @@ interface Pending<Answer> {
  * A worker thread (the module `worker` beside `moduleUrl`, started with `workerData`; `label`
  * names it in errors) that answers requests one at a time, in arrival order, so that their work
  * never holds up the calling thread. It starts with the first request; if it dies, the requests
- * it held fail and the next request starts a new one. The module answers with
- * {@link serveRequests}.
+ * it held fail and the next request starts a new one. Once closed, it refuses requests. The
+ * module answers with {@link serveRequests}.
  */
 export class RequestThread<Request, Answer> {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending<Answer>>();
   private nextId = 1;
+  private closed = false;
 
   constructor(
     private readonly label: string,
@@ -34,8 +35,9 @@ export class RequestThread<Request, Answer> {
     private readonly workerData: unknown,
   ) {}
 
-  /** The thread's answer; rejects with what the handler threw, or when the thread died. */
+  /** The thread's answer; rejects with what the handler threw, when the thread died, or once closed. */
   request(request: Request): Promise<Answer> {
+    if (this.closed) return Promise.reject(new Error(`the ${this.label} thread is closed`));
     const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
     return new Promise<Answer>((resolve, reject) => {
@@ -47,6 +49,7 @@ export class RequestThread<Request, Answer> {
 
   /** Stops the thread; requests still running fail. */
   async close(): Promise<void> {
+    this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();

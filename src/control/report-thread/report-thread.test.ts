@@ -124,4 +124,13 @@ describe('the report thread', () => {
       await assert.rejects(lost, /the report thread exited/);
       assert.deepEqual(await thread.report(query), ledger.report(query));
     }));
+
+  it('refuses a read after it was closed instead of starting a thread that nothing would stop', () =>
+    withReportThread('closed.db', async (_ledger, thread) => {
+      await thread.report(query);
+      await thread.close();
+      await assert.rejects(thread.report(query), /the report thread is closed/);
+      await assert.rejects(thread.deliveryCounts(), /the report thread is closed/);
+      assert.equal(thread['thread']['worker'], undefined);
+    }));
 });
