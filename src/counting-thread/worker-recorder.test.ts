@@ -147,6 +147,15 @@ describe('the counting thread', () => {
     await recorder.close();
   });
 
+  it('fails its start, rather than waiting for good, when the thread exits before it is ready', async () => {
+    const recorder = new WorkerRecorder(settings(join(dir, 'early-exit.db')), new Metrics(), silent);
+    const started = recorder.start();
+    // Fault injection: the thread ends before opening the ledger, with no error of its own.
+    await recorder['worker']?.terminate();
+    await assert.rejects(started, /the counting thread exited \(\d+\) before it was ready/);
+    await recorder.close();
+  });
+
   it('starts a new counting thread on its own after one died, so the burl relay resumes without traffic', async () => {
     const billed: string[] = [];
     const dsp = createServer((req, res) => {

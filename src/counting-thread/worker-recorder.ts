@@ -102,6 +102,8 @@ export class WorkerRecorder implements BatchRecorder {
         reject(error);
       });
       worker.on('exit', (code) => {
+        // A thread that ends before it is ready fails the start (once ready, this changes nothing).
+        reject(new Error(`the counting thread exited (${code}) before it was ready`));
         if (this.worker === worker) {
           this.worker = undefined;
           this.warm = false;
