@@ -129,7 +129,7 @@ describe('instrumenting a win', () => {
       assert.ok(!result.adm?.includes('dsp.example/bill'), result.adm ?? '');
       const claims = claimsOf(result.noticeUrls.adm);
       assert.equal(claims.test, true);
-      assert.equal(claims.dspBurl, 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}');
+      assert.equal(claims.dspBurl, '', 'nor in its token: Tally never relays it');
     }
   });
 
@@ -138,6 +138,15 @@ describe('instrumenting a win', () => {
     assert.equal(late.ttlSeconds, 600);
     assert.ok(!late.adm?.includes('dsp.example/bill'), late.adm ?? '');
     assert.match(late.warnings.join('\n'), /past the 600 s TTL/);
+    assert.equal(claimsOf(late.noticeUrls.adm).dspBurl, '', 'nor in its token: Tally never relays it');
+    // So a burl too long for a notice URL never refuses such a win.
+    const longBurl = `https://dsp.example/bill?x=${'a'.repeat(MAX_NOTICE_URL_CHARS)}`;
+    for (const never of [
+      win({ context: app, auctionTimeMs: NOW_MS - 600_001, bid: { burl: longBurl } }),
+      win({ context: app, test: true, bid: { burl: longBurl } }),
+    ]) {
+      assert.equal(instrumentWin(never, env).ok, true);
+    }
     // At the TTL itself its notice still counts, and the markup carries the burl.
     const atTtl = ok(win({ context: app, auctionTimeMs: NOW_MS - 600_000 }));
     assert.ok(atTtl.adm?.includes('dsp.example/bill'), atTtl.adm ?? '');

@@ -108,14 +108,14 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
   // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
-  // Tally relays a web or CTV banner's burl once it counts. Never the burl of a win that can never
-  // count (a test auction, one registered past its TTL): it stays with Tally, which never relays it.
+  // Tally relays a web or CTV banner's burl once it counts. A win that can never count (a test
+  // auction, one registered past its TTL) carries the burl nowhere: nothing may ever bill it.
+  const neverCounts = parsed.test || pastTtl(parsed, rule, env.nowMs);
   const burlInMarkup =
     rule.method === 'adm' &&
     channel === 'app' &&
     dspBurl !== '' &&
-    !parsed.test &&
-    !pastTtl(parsed, rule, env.nowMs) &&
+    !neverCounts &&
     admText(parsed.bid.adm) !== undefined;
   const base: NoticeClaims = {
     kind: rule.method,
@@ -136,7 +136,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     auctionTimeMs: parsed.auctionTimeMs,
     publisherId: parsed.publisherId,
     test: parsed.test,
-    dspBurl: burlInMarkup ? '' : dspBurl,
+    dspBurl: burlInMarkup || neverCounts ? '' : dspBurl,
   };
   const noticeUrl = (kind: NoticeKind): string =>
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
