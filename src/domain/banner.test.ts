@@ -76,6 +76,17 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     assert.equal(appendToHtml('<body>ad</ </body>', [TAG]), `<body>ad</ </body>${TAG}`);
   });
 
+  it('closes the end tag of a script or other text element the markup ends in, which would otherwise read the tags as text', () => {
+    // `</script<img …>` is script text to a browser; `</script <img …>` an end tag with attributes.
+    assert.equal(appendToHtml('<script>x()</script', [TAG]), `<script>x()</script>${TAG}`);
+    assert.equal(appendToHtml('<script>x()</SCRIPT ', [TAG]), `<script>x()</SCRIPT >${TAG}`);
+    assert.equal(appendToHtml('<noscript>x</noscript', [TAG]), `<noscript>x</noscript>${TAG}`);
+    assert.equal(appendToHtml('<title>t</title', [TAG]), `<title>t</title>${TAG}`);
+    // `</scripts>` ends no script: the script runs on to the end and is closed there.
+    assert.equal(appendToHtml('<script>a("</scripts>")', [TAG]), `<script>a("</scripts>")</script>${TAG}`);
+    assert.equal(appendToHtml('<script>a()</script>', [TAG]), `<script>a()</script>${TAG}`);
+  });
+
   it('never leaves them in a <noscript>, which a browser running scripts reads as text and never renders', () => {
     const fallback =
       '<script src="https://dsp.example/ad.js"></script><noscript><img src="https://dsp.example/i">';

@@ -88,15 +88,27 @@ export function htmlRegions(html: string): HtmlRegion[] {
     }
     at = enclosed('tag', at, tagEnd, '');
     if (kind === undefined) continue;
-    const contentEnd = name === 'plaintext' ? -1 : lower.indexOf(`</${name}`, tagEnd);
+    const contentEnd = name === 'plaintext' ? -1 : endTagOf(lower, name, tagEnd);
     at = enclosed(kind, tagEnd, contentEnd, `</${name}>`);
-    // Past the end tag's name only: the rest of the end tag is markup.
-    if (contentEnd !== -1) at = contentEnd + name.length + 2;
+    // The end tag itself, closed first should the markup end inside it.
+    if (contentEnd !== -1) at = endTag(lower, contentEnd, enclosed);
   }
   if (copied < html.length || regions.length === 0) {
     regions.push({ kind: 'markup', start: copied, end: html.length });
   }
   return regions;
+}
+
+/**
+ * Where the end tag of the text element `name` begins, from `from` on, or -1: `</name` followed by
+ * a space, `/`, `>` or the end of the markup (`</scripts>` ends no script).
+ */
+function endTagOf(lower: string, name: string, from: number): number {
+  for (let at = lower.indexOf(`</${name}`, from); at !== -1; at = lower.indexOf(`</${name}`, at + 1)) {
+    const next = lower.charAt(at + 2 + name.length);
+    if (next === '' || /[\t\n\f\r />]/.test(next)) return at;
+  }
+  return -1;
 }
 
 /**
