@@ -64,6 +64,15 @@ describe('parseTrackerHit', () => {
     assert.equal(hit.pixelType, 'javascript');
     assert.equal(hit.redirect, 'https://landing.example/?a=1&b=2');
     assert.equal(parseTrackerHit('id=3&amp;redir=https%3A%2F%2Fl.example%2F').redirect, 'https://l.example/');
+    // The target's own & were escaped with the rest; a target after a plain & is taken as it stands.
+    assert.equal(
+      parseTrackerHit('id=1&amp;redir=https://l.example/?a=1&amp;utm_source=x').redirect,
+      'https://l.example/?a=1&utm_source=x',
+    );
+    assert.equal(
+      parseTrackerHit('id=1&redir=https://l.example/?q=a&amp;b').redirect,
+      'https://l.example/?q=a&amp;b',
+    );
   });
 
   it('takes the first value of a repeated parameter', () => {

@@ -51,7 +51,9 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
   const query = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
   const redirAt = redirStart(query);
   const params = readParams(redirAt === -1 ? query : query.slice(0, redirAt));
-  const target = redirAt === -1 ? '' : query.slice(redirAt + REDIR_PARAM.length);
+  const given = redirAt === -1 ? '' : query.slice(redirAt + REDIR_PARAM.length);
+  // A URL copied out of an HTML tag has every `&` written `&amp;`, the target's own included.
+  const target = query.endsWith('&amp;', redirAt) ? given.replace(/&amp;/g, '&') : given;
 
   const cachebuster = givenValue(params.get('cachebuster'));
   const ancostText = givenValue(params.get('ancost'));
