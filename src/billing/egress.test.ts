@@ -88,6 +88,10 @@ describe('the burl egress policy', () => {
       '100::1',
       '::10.0.0.1',
       '::8.8.8.8',
+      '::ffff:0:a00:1',
+      '::ffff:0:808:808',
+      '192.88.99.1',
+      '2001:10::1',
     ];
     for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
   });

@@ -24,6 +24,7 @@ for (const [network, prefix] of [
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
   ['198.51.100.0', 24],
@@ -36,12 +37,15 @@ for (const [network, prefix] of [
 for (const [network, prefix] of [
   // `::`, `::1` and the deprecated IPv4-compatible addresses.
   ['::', 96],
-  // NAT64 for local use (RFC 8215), which may reach any IPv4 network.
+  // IPv4-translated addresses (RFC 2765), and NAT64 for local use (RFC 8215): either may reach
+  // any IPv4 network.
+  ['::ffff:0:0:0', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],
   // Teredo and benchmarking; documentation.
   ['2001::', 32],
   ['2001:2::', 48],
+  ['2001:10::', 28],
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
