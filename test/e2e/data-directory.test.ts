@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqlite } from '../../src/adapters/sqlite/database.js';
-import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
+import { migrateAsNewerTally } from '../support/newer-schema.js';
 import { freePort, runCli } from '../support/server.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -26,11 +25,7 @@ describe('a data directory Tally must not damage', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
     try {
       const dbPath = join(dataDir, 'tally.db');
-      openSqlite(dbPath).close();
-      const newer = SQLITE_MIGRATIONS.length + 1;
-      const raw = new Database(dbPath);
-      raw.pragma(`user_version = ${newer}`);
-      raw.close();
+      const newer = migrateAsNewerTally(dbPath);
 
       const result = await serve(dataDir);
       assert.equal(result.code, 1, result.stdout + result.stderr);

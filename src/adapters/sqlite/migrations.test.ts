@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqlite, SchemaTooNewError } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-migrations-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,11 +20,7 @@ const HOLD_MS = 500;
 describe('the SQLite migrations', () => {
   it('refuses a database a newer Tally migrated, naming both versions, and leaves it as it was', () => {
     const path = join(dir, 'newer.db');
-    openSqlite(path).close();
-    const newer = SQLITE_MIGRATIONS.length + 1;
-    const raw = new Database(path);
-    raw.pragma(`user_version = ${newer}`);
-    raw.close();
+    const newer = migrateAsNewerTally(path);
     const before = readFileSync(path);
 
     assert.throws(
