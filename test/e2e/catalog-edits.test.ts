@@ -19,6 +19,11 @@ async function create(path: string, body: object): Promise<Record<string, any>> 
   return response.body as Record<string, any>;
 }
 
+/** Creates the publisher's base payment rule, a 50 % revshare, and answers it. */
+function createBaseRule(publisherId: number | undefined): Promise<Record<string, any>> {
+  return create('/v1/payment-rules', { publisherId, name: 'Base', pricingType: 'revshare', revshare: 0.5 });
+}
+
 /** An advertiser with a CPM line item, a publisher with a placement, and an impression tracker on them. */
 async function chain(name: string): Promise<Record<string, number>> {
   const advertiser = await create('/v1/advertisers', { name });
@@ -151,12 +156,7 @@ describe('PATCH and PUT bodies', () => {
 
   it('refuses null in a PATCH for a field that cannot be empty, naming it, instead of keeping the stored value', async () => {
     const ids = await chain('Null in PATCH');
-    await create('/v1/payment-rules', {
-      publisherId: ids.publisher,
-      name: 'Base',
-      pricingType: 'revshare',
-      revshare: 0.5,
-    });
+    await createBaseRule(ids.publisher);
     const conditional = await create('/v1/payment-rules', {
       publisherId: ids.publisher,
       name: 'Placement CPM',
@@ -202,12 +202,7 @@ describe('base payment rules', () => {
     assert.match(firstWithConditions.body.error.message, /startDate: .*base rule/);
     assert.deepEqual((await call('GET', `/v1/payment-rules?publisherId=${ids.publisher}`)).body.items, []);
 
-    const base = await create('/v1/payment-rules', {
-      publisherId: ids.publisher,
-      name: 'Base',
-      pricingType: 'revshare',
-      revshare: 0.5,
-    });
+    const base = await createBaseRule(ids.publisher);
     const conditional = await create('/v1/payment-rules', {
       publisherId: ids.publisher,
       name: 'Top placement CPM 5',
