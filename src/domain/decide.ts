@@ -2,6 +2,7 @@ import type { Device, HitRequest, IvtFilter } from './ivt.js';
 import { readDevice, screenRequest } from './ivt.js';
 import type { Outcome } from './outcome.js';
 import { COUNTED, notCounted } from './outcome.js';
+import { isPastTtl } from './rules.js';
 import type { NoticeClaims, OpenResult } from './token.js';
 
 /** The decision on one notice, with what the ledger records beside it. */
@@ -48,7 +49,7 @@ function decideOpened(
   const screened = screenRequest(request, device, filter, notifier);
   if (screened !== undefined) return screened;
   if (claims.kind !== claims.method) return notCounted('not_billing_method');
-  if (nowMs - claims.auctionTimeMs > claims.ttlSeconds * 1000) return notCounted('late');
+  if (isPastTtl(claims.auctionTimeMs, claims.ttlSeconds, nowMs)) return notCounted('late');
   return COUNTED;
 }
 

@@ -126,3 +126,11 @@ export function nativeMethod(format: Format): Method {
 function key(format: Format, channel: Channel, method: Method): string {
   return `${format}/${channel}/${method}`;
 }
+
+/**
+ * Whether a notice at `nowMs` of an auction held at `auctionTimeMs` comes after its TTL, and so is
+ * late: one exactly at the TTL still counts.
+ */
+export function isPastTtl(auctionTimeMs: number, ttlSeconds: number, nowMs: number): boolean {
+  return nowMs - auctionTimeMs > ttlSeconds * 1000;
+}

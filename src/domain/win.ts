@@ -16,6 +16,7 @@ import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice } from './price-crypto.js';
 import type { CountingRule, RulesTable } from './rules.js';
+import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
 import type { NoticeKind } from './types.js';
@@ -110,7 +111,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
   // Tally relays a web or CTV banner's burl once it counts. A win that can never count (a test
   // auction, one registered past its TTL) carries the burl nowhere: nothing may ever bill it.
-  const neverCounts = parsed.test || pastTtl(parsed, rule, env.nowMs);
+  const neverCounts = parsed.test || isPastTtl(parsed.auctionTimeMs, rule.ttlSeconds, env.nowMs);
   const burlInMarkup =
     rule.method === 'adm' &&
     channel === 'app' &&
@@ -257,14 +258,9 @@ function noticeUrlTooLong(urlChars: number, claims: NoticeClaims): RejectedWin {
   };
 }
 
-/** Whether the win is registered after its TTL: every notice of it will be `late` (one at the TTL counts). */
-function pastTtl(parsed: ParsedWin, rule: CountingRule, nowMs: number): boolean {
-  return nowMs - parsed.auctionTimeMs > rule.ttlSeconds * 1000;
-}
-
-/** The warning for a win registered after its TTL. */
+/** The warning for a win registered after its TTL: every notice of it will be `late`. */
 function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): string[] {
-  if (!pastTtl(parsed, rule, nowMs)) return [];
+  if (!isPastTtl(parsed.auctionTimeMs, rule.ttlSeconds, nowMs)) return [];
   const ageMs = nowMs - parsed.auctionTimeMs;
   return [
     `the auction was ${Math.floor(ageMs / 1000)} s ago, past the ${rule.ttlSeconds} s TTL of this win: none of its notices can count`,
