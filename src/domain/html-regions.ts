@@ -5,14 +5,16 @@ export interface HtmlRegion {
    * - `tag`: a start tag, with its attribute values (in which a `<` or `</body>` is text), an end
    *   tag the markup ends in, or a bogus comment opened by `</` and no letter;
    * - `comment`: the content of a comment;
-   * - `raw`: text read as it stands, without character references: a bogus comment (`<!…>`,
-   *   `<?…>`) or the content of a raw-text element such as `<script>` or `<style>`;
+   * - `bogus`: the content of a bogus comment (`<!…>`, `<?…>`, a doctype too), which the first `>`
+   *   ends;
+   * - `raw`: the content of a raw-text element such as `<script>` or `<style>`, read as it stands,
+   *   without character references;
    * - `rcdata`: the content of `<textarea>` or `<title>`: text up to the element's end tag, in
    *   which character references are read but no tag; also that of `<noscript>`, which a browser
    *   running scripts (any that runs an ad) reads as text up to its end tag, and one that runs
    *   none as HTML, character references and all.
    */
-  kind: 'markup' | 'tag' | 'comment' | 'raw' | 'rcdata';
+  kind: 'markup' | 'tag' | 'comment' | 'bogus' | 'raw' | 'rcdata';
   start: number;
   end: number;
   /**
@@ -65,7 +67,7 @@ export function htmlRegions(html: string): HtmlRegion[] {
       continue;
     }
     if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
-      at = enclosed('raw', at + 2, lower.indexOf('>', at + 2), '>');
+      at = enclosed('bogus', at + 2, lower.indexOf('>', at + 2), '>');
       continue;
     }
     if (lower.startsWith('</', at)) {

@@ -62,7 +62,11 @@ describe('escaping macro values for the markup they go into', () => {
     );
     assert.equal(fill('<!DOCTYPE html ${V}><p>${V}', 'html', '&'), '<!DOCTYPE html &><p>&amp;');
     assert.equal(fill('<script>${V}', 'html', '&'), '<script>&');
-    // A value cannot end a bogus comment opened by `</` early.
+    // A value cannot end a bogus comment (or a doctype) early: its `>` is escaped, the rest left as it is.
+    assert.equal(fill('<!x ${V}><p>', 'html', '">&<b'), '<!x "&gt;&<b><p>');
+    assert.equal(fill('<?x ${V}><p>', 'html', '>'), '<?x &gt;><p>');
+    assert.equal(fill('<!DOCTYPE html ${V}>', 'html', 'a>'), '<!DOCTYPE html a&gt;>');
+    // Nor one opened by `</`.
     assert.equal(fill('</ ${V}><p>', 'html', '"><b>'), '</ &quot;&gt;&lt;b&gt;><p>');
     // A browser that runs no script renders a <noscript>'s content as HTML.
     assert.equal(

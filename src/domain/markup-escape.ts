@@ -30,7 +30,9 @@ type RegionKind =
   | 'pi'
   /** HTML outside comments and raw-text elements: values HTML-escaped. */
   | 'html'
-  /** Content nothing in the markup's language reads (a script body, a bogus comment): values as they are. */
+  /** HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`, which would end it. */
+  | 'bogus'
+  /** A script or style body, read without character references: values as they are. */
   | 'raw';
 
 interface Region {
@@ -47,6 +49,7 @@ const HTML_KINDS: Readonly<Record<HtmlRegion['kind'], RegionKind>> = {
   // `<textarea>` and `<title>` read character references: escaped like text.
   rcdata: 'html',
   comment: 'comment',
+  bogus: 'bogus',
   raw: 'raw',
 };
 
@@ -85,9 +88,9 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
  *   inside comments and raw-text elements such as `<script>`, in which no character reference is
  *   read.
  *
- * Inside comments and PIs, which nothing reads, the value goes as it is, except that a `--`, a
- * final `-` or a leading `>` it makes in a comment (a `?>` in a PI) is broken up, so that it
- * cannot end it early.
+ * Inside comments, PIs and HTML's bogus comments, which nothing reads, the value goes as it is,
+ * except that a `--`, a final `-` or a leading `>` it makes in a comment (a `?>` in a PI, a `>` in
+ * a bogus comment) is broken up or escaped, so that it cannot end it early.
  */
 export function substituteInMarkup(
   markup: string,
@@ -142,6 +145,8 @@ function substituteRegion(
       return substitute(text, escapeXml);
     case 'html':
       return substitute(text, escapeHtml);
+    case 'bogus':
+      return substitute(text, (value) => value.replaceAll('>', '&gt;'));
     case 'raw':
       return substitute(text, (value) => value);
     case 'cdata':
