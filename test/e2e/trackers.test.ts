@@ -541,10 +541,10 @@ describe('impression and click trackers end to end', () => {
     assert.equal(byReason.prefetch, 1);
   });
 
-  it('reports every dimension of the chain', async () => {
+  it('reports every dimension of the chain, and no currency (the catalog names none)', async () => {
     const { rows } = await report(
       tally.adminKey,
-      'impressionType,advertiser,lineItem,tracker,placement,paymentRule,publisher',
+      'impressionType,advertiser,lineItem,tracker,placement,paymentRule,publisher,currency',
       '&outcome=counted&tracker=' + ids.topTracker,
     );
     assert.equal(rows.length, 1);
@@ -565,6 +565,7 @@ describe('impression and click trackers end to end', () => {
         placement: ids.placementA,
         paymentRule: ids.cpmRule,
         publisher: String(ids.publisher),
+        currency: '',
         events: undefined,
         mediaCostMicros: undefined,
         revenueMicros: undefined,
