@@ -56,6 +56,20 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses an admin key no Bearer header could carry: spaces, control or non-ASCII characters', () => {
+    for (const key of [
+      ' '.repeat(17),
+      'sixteen-chars-ok with space',
+      'sixteen-chars-ok\t',
+      'sixteen-chars-ok-é',
+    ]) {
+      const parsed = parseConfig({ TALLY_ADMIN_KEY: key });
+      assert.equal(parsed.ok, false, JSON.stringify(key));
+      assert.match(parsed.ok ? '' : (parsed.errors[0] ?? ''), /^adminKey: .*printable ASCII/);
+    }
+    assert.ok(parseConfig({ TALLY_ADMIN_KEY: 'Sixteen~chars/ok+=' }).ok);
+  });
+
   it('keeps rule and price-key lookups to what was configured, whatever the publisher id or seat', () => {
     const parsed = parseConfig({
       TALLY_RULES: '{"pub-1":[{"format":"banner","channel":"web","method":"adm","ttlSeconds":900}]}',

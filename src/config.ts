@@ -160,7 +160,12 @@ export function parseConfig(
   if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
     errors.push('sqliteSynchronous: must be FULL or NORMAL');
   const adminKey = text('adminKey', '') || undefined;
-  if (adminKey !== undefined && adminKey.length < 16) errors.push('adminKey: must be at least 16 characters');
+  // What `Authorization: Bearer <key>` can carry: a space, a control or a non-ASCII character would
+  // make a key no request authenticates with.
+  if (adminKey !== undefined && !/^[\x21-\x7e]{16,}$/.test(adminKey))
+    errors.push(
+      'adminKey: must be at least 16 characters, each a printable ASCII character other than a space',
+    );
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny');
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push('burlPrivateNetworks: must be deny (the default) or allow');
