@@ -16,6 +16,13 @@ describe('configuration', () => {
     assert.equal(parsed.config.burlPrivateNetworks, 'deny');
   });
 
+  it('reads word settings whatever their case, as SQLite and the relay switch alike', () => {
+    const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'normal', TALLY_BURL_PRIVATE_NETWORKS: 'Allow' });
+    assert.ok(parsed.ok);
+    assert.equal(parsed.config.sqliteSynchronous, 'NORMAL');
+    assert.equal(parsed.config.burlPrivateNetworks, 'allow');
+  });
+
   it('refuses port 0 without a public URL, which could not name the port it picks', () => {
     const parsed = parseConfig({ TALLY_PORT: '0' });
     assert.ok(!parsed.ok);

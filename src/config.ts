@@ -166,7 +166,7 @@ export function parseConfig(
     errors.push(
       'adminKey: must be at least 16 characters, each a printable ASCII character other than a space',
     );
-  const burlPrivateNetworks = text('burlPrivateNetworks', 'deny');
+  const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push('burlPrivateNetworks: must be deny (the default) or allow');
   const smtpUrl = text('smtpUrl', '') || undefined;
