@@ -217,6 +217,6 @@ function tooLarge(maxBytes: number): ApiError {
   return new ApiError(
     413,
     'BODY_TOO_LARGE',
-    `the body is larger than ${maxBytes} bytes; send fewer items per request`,
+    `the body is larger than ${maxBytes} bytes, the limit for this request: send a smaller one (wins can be split over several calls)`,
   );
 }
