@@ -98,6 +98,16 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
     example: 'USD',
     description: 'ISO 4217; empty for rows without money',
   },
+  publisher: {
+    type: 'string',
+    description:
+      'the OpenRTB publisher.id: of the win, on exchange rows; of the catalog publisher (its externalId), on tracker rows',
+  },
+  publisherId: {
+    ...numericId,
+    description:
+      'the catalog publisher: of a tracker, on tracker rows; the one whose externalId is the win’s publisher.id, on exchange rows (0 for none)',
+  },
   advertiser: numericId,
   lineItem: numericId,
   tracker: numericId,

@@ -153,7 +153,8 @@ export function parseReportQuery(
   }
   // Tracker rows name the catalog publisher, exchange rows the OpenRTB publisher id (externalId).
   const externalId = publisherExternalId(principal.accountId, scope.id);
-  if (filters.publisher !== undefined && filters.publisher !== own && filters.publisher !== externalId) {
+  const otherPublisher = filters.publisher !== undefined && filters.publisher !== (externalId ?? '');
+  if (otherPublisher || (filters.publisherId !== undefined && filters.publisherId !== own)) {
     throw outOfScope(scope.type, own);
   }
   return { ...query, publisherScope: { catalogId: own, externalId } };
@@ -164,6 +165,7 @@ function outOfScope(type: string, id: string): ApiError {
 }
 
 const NUMERIC_FILTERS = new Set<ReportDimension>([
+  'publisherId',
   'advertiser',
   'lineItem',
   'tracker',

@@ -120,6 +120,7 @@ export const REPORT_DIMENSIONS = [
   'method',
   'seat',
   'publisher',
+  'publisherId',
   'advertiser',
   'lineItem',
   'tracker',

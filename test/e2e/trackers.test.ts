@@ -544,7 +544,7 @@ describe('impression and click trackers end to end', () => {
   it('reports every dimension of the chain, and no currency (the catalog names none)', async () => {
     const { rows } = await report(
       tally.adminKey,
-      'impressionType,advertiser,lineItem,tracker,placement,paymentRule,publisher,currency',
+      'impressionType,advertiser,lineItem,tracker,placement,paymentRule,publisher,publisherId,currency',
       '&outcome=counted&tracker=' + ids.topTracker,
     );
     assert.equal(rows.length, 1);
@@ -564,7 +564,9 @@ describe('impression and click trackers end to end', () => {
         tracker: ids.topTracker,
         placement: ids.placementA,
         paymentRule: ids.cpmRule,
-        publisher: String(ids.publisher),
+        // Its publisher has no OpenRTB publisher id (externalId).
+        publisher: '',
+        publisherId: ids.publisher,
         currency: '',
         events: undefined,
         mediaCostMicros: undefined,
@@ -666,9 +668,9 @@ describe('access to exports and reports', () => {
       `&advertiser=${ids.otherAdvertiser}`,
     );
     assert.equal(peek.status, 403);
-    const publisherRows = await report(keys.publisherReader ?? '', 'publisher,impressionType');
+    const publisherRows = await report(keys.publisherReader ?? '', 'publisherId,impressionType');
     assert.ok(publisherRows.rows.length > 0);
-    assert.ok(publisherRows.rows.every((row) => row.publisher === String(ids.publisher)));
+    assert.ok(publisherRows.rows.every((row) => row.publisherId === ids.publisher));
     const rival = await report(keys.rival ?? '', 'advertiser,tracker');
     assert.equal(rival.status, 200);
     assert.deepEqual(rival.rows, []);
@@ -711,6 +713,19 @@ describe('access to exports and reports', () => {
       other.rows,
       [],
       'a catalog id that happens to equal an OpenRTB publisher id shows nothing',
+    );
+    // To the account, publisher is always an OpenRTB publisher id and publisherId a catalog
+    // publisher: a catalog id that happens to be an OpenRTB publisher id mixes nothing.
+    const byCatalogId = await report(tally.adminKey, 'impressionType', `&publisherId=${exchangePublisher}`);
+    assert.deepEqual(
+      byCatalogId.rows.map((row) => [row.impressionType, row.priceMicros]),
+      [['exchange', 1_000_000]],
+    );
+    const byOpenRtbId = await report(tally.adminKey, 'impressionType', `&publisher=${ids.publisher}`);
+    assert.deepEqual(
+      byOpenRtbId.rows.map((row) => [row.impressionType, row.priceMicros]),
+      [['exchange', 3_000_000]],
+      'the tracker hits of catalog publisher ' + ids.publisher + ' are not publisher ' + ids.publisher,
     );
     // Its editor may rename the publisher but not point it at another OpenRTB publisher id,
     // which would show it that publisher's exchange traffic.

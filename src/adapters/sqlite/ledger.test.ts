@@ -9,6 +9,8 @@ import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
 import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteAccountStore } from './accounts.js';
+import { SqliteCatalogStore } from './catalog.js';
 import { impressionKey } from '../../hot/notice-event.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
@@ -910,27 +912,70 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  /** A publisher of the test events' account (id 1, created first), in the ledger's database. */
+  function catalogPublisher(name: string, externalId: string | null): string {
+    const db = openSqlite(join(dir, `ledger-${sequence}.db`));
+    const accounts = new SqliteAccountStore(db);
+    if (accounts.getAccount(1) === undefined) assert.equal(accounts.createAccount('Operator', T0).id, 1);
+    const created = new SqliteCatalogStore(db).publishers.create(1, { name, externalId }, T0);
+    if (!created.ok) assert.fail(JSON.stringify(created));
+    return String(created.value.id);
+  }
+
   it('shows a publisher-scoped report its tracker rows by catalog id and its exchange rows by OpenRTB id, no others', () => {
+    const own = catalogPublisher('Own', 'ortb-pub');
     const dims = event().dims;
     ledger.record([
       event({ dims: { ...dims, publisher: 'ortb-pub' } }),
-      event({ dims: { ...dims, publisher: '7', impressionType: 'external_impression' } }),
+      event({ dims: { ...dims, publisher: own, impressionType: 'external_impression' } }),
       // The same values on the other impression type: another publisher's rows.
-      event({ dims: { ...dims, publisher: '7' } }),
+      event({ dims: { ...dims, publisher: own } }),
       event({ dims: { ...dims, publisher: 'ortb-pub', impressionType: 'external_impression' } }),
     ]);
     const rows = ledger.report({
       ...HOUR_AROUND_T0,
-      groupBy: ['impressionType', 'publisher'],
-      publisherScope: { catalogId: '7', externalId: 'ortb-pub' },
+      groupBy: ['impressionType', 'publisherId'],
+      publisherScope: { catalogId: own, externalId: 'ortb-pub' },
     });
     assert.deepEqual(
-      rows.map((row) => [row.impressionType, row.publisher, row.events]),
+      rows.map((row) => [row.impressionType, row.publisherId, row.events]),
       [
-        ['exchange', 'ortb-pub', 1],
-        ['external_impression', '7', 1],
+        ['exchange', Number(own), 1],
+        ['external_impression', Number(own), 1],
       ],
     );
+  });
+
+  it('reports publisher as the OpenRTB publisher id and publisherId as the catalog publisher, on exchange and tracker rows alike', () => {
+    const mapped = catalogPublisher('Mapped', 'ortb-pub');
+    const unmapped = catalogPublisher('Unmapped', null);
+    const dims = event().dims;
+    const tracker = { ...dims, impressionType: 'external_impression' as const };
+    ledger.record([
+      event({ dims: { ...dims, publisher: 'ortb-pub' } }),
+      // An OpenRTB publisher id no catalog publisher has, which looks like a catalog id.
+      event({ dims: { ...dims, publisher: mapped } }),
+      event({ dims: { ...tracker, publisher: mapped } }),
+      event({ dims: { ...tracker, publisher: unmapped } }),
+    ]);
+    const rows = ledger.report({
+      ...HOUR_AROUND_T0,
+      groupBy: ['impressionType', 'publisher', 'publisherId'],
+    });
+    assert.deepEqual(
+      rows.map((row) => [row.impressionType, row.publisher, row.publisherId, row.events]),
+      [
+        ['exchange', mapped, 0, 1],
+        ['exchange', 'ortb-pub', Number(mapped), 1],
+        ['external_impression', '', Number(unmapped), 1],
+        ['external_impression', 'ortb-pub', Number(mapped), 1],
+      ],
+    );
+    // One publisher's traffic of both kinds, by either id; never another publisher's.
+    const byCatalog = ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { publisherId: mapped } });
+    const byOpenRtb = ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { publisher: 'ortb-pub' } });
+    assert.equal(byCatalog[0]?.events, 2);
+    assert.equal(byOpenRtb[0]?.events, 2);
   });
 
   it('filters and shows the cachebusterMissing flag as the API writes it', () => {

@@ -18,7 +18,23 @@ import { ReportTooLargeError } from '../../ports/ledger.js';
 
 const DAY_MS = 86_400_000;
 
-/** Column (SQL expression) behind each report dimension. */
+/**
+ * The catalog publisher whose `externalId` an exchange row's OpenRTB publisher id is, looked up as
+ * the catalog stands when the report is read (0 when none is).
+ */
+const EXCHANGE_PUBLISHER_ID_SQL = `COALESCE((SELECT p.id FROM publishers p
+  WHERE p.account_id = rollup_hourly.account_id AND p.external_id = rollup_hourly.publisher
+    AND rollup_hourly.publisher <> ''), 0)`;
+/** The OpenRTB publisher id (`externalId`) of a tracker row's catalog publisher ('' when it has none). */
+const TRACKER_PUBLISHER_SQL = `COALESCE((SELECT p.external_id FROM publishers p
+  WHERE p.account_id = rollup_hourly.account_id AND p.id = CAST(rollup_hourly.publisher AS INTEGER)), '')`;
+
+/**
+ * Column (SQL expression) behind each report dimension. An exchange row holds its win's OpenRTB
+ * publisher id in `publisher`, a tracker row its catalog publisher's id: the `publisher` dimension
+ * is the OpenRTB id of either, and `publisherId` the catalog publisher of either, so that neither
+ * mixes the two kinds of id.
+ */
 const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
   hour: 'hour_ms',
   day: `(hour_ms - hour_ms % ${DAY_MS})`,
@@ -29,7 +45,8 @@ const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
   channel: 'channel',
   method: 'method',
   seat: 'seat',
-  publisher: 'publisher',
+  publisher: `(CASE WHEN impression_type = 'exchange' THEN publisher ELSE ${TRACKER_PUBLISHER_SQL} END)`,
+  publisherId: `(CASE WHEN impression_type = 'exchange' THEN ${EXCHANGE_PUBLISHER_ID_SQL} ELSE CAST(publisher AS INTEGER) END)`,
   advertiser: 'advertiser_id',
   lineItem: 'line_item_id',
   tracker: 'tracker_id',
@@ -39,6 +56,7 @@ const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
   currency: 'currency',
 };
 const NUMERIC_DIMENSIONS = new Set<ReportDimension>([
+  'publisherId',
   'advertiser',
   'lineItem',
   'tracker',
