@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import { tablesOf, viewOf } from './catalog-tables.js';
-import type { CatalogSource, CatalogView, TrackerKind } from './ports/catalog.js';
+import { jsonLogger } from './lib/log.js';
+import type { CatalogSource, CatalogView, TrackerInput, TrackerKind } from './ports/catalog.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
 const KINDS: readonly TrackerKind[] = ['impression', 'click'];
@@ -339,5 +340,173 @@ describe('catalog snapshot, applying each write in place', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('catalog snapshot, following writes made here and elsewhere', () => {
+  let dir: string;
+  let store: SqliteCatalogStore;
+  /** The same database through another connection: its writes are never heard, only polled. */
+  let elsewhere: SqliteCatalogStore;
+  let accountId: number;
+  let closeAll: () => void;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tally-snapshot-follow-'));
+    const db = openSqlite(join(dir, 'tally.db'));
+    const otherDb = openSqlite(join(dir, 'tally.db'));
+    accountId = new SqliteAccountStore(db).createAccount('A', NOW_MS).id;
+    store = new SqliteCatalogStore(db);
+    elsewhere = new SqliteCatalogStore(otherDb);
+    closeAll = () => {
+      otherDb.close();
+      db.close();
+    };
+  });
+  afterEach(() => {
+    closeAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** An impression tracker input on a fresh advertiser, line item and publisher, created through `target`. */
+  const trackerOn = (target: SqliteCatalogStore, code: string): TrackerInput => {
+    const created = <T>(result: { ok: boolean; value?: T }): T => {
+      assert.ok(result.ok && result.value !== undefined, JSON.stringify(result));
+      return result.value;
+    };
+    const advertiser = created(target.advertisers.create(accountId, { name: 'adv' }, NOW_MS));
+    const lineItem = created(
+      target.lineItems.create(
+        accountId,
+        {
+          advertiserId: advertiser.id,
+          name: 'li',
+          revenueType: 'cpm',
+          revenueValueMicros: 1_000_000,
+          state: 'active',
+        },
+        NOW_MS,
+      ),
+    );
+    const publisher = created(target.publishers.create(accountId, { name: 'pub', externalId: null }, NOW_MS));
+    return {
+      kind: 'impression',
+      advertiserId: advertiser.id,
+      name: code,
+      code,
+      lineItemId: lineItem.id,
+      publisherId: publisher.id,
+      placementId: null,
+      paymentRuleId: null,
+      state: 'active',
+      clickUrl: null,
+    };
+  };
+  const idOf = (result: { ok: boolean; value?: { id: number } }): number => {
+    assert.ok(result.ok && result.value !== undefined, JSON.stringify(result));
+    return result.value.id;
+  };
+  /** `store` as a source that counts whole-catalog reads and can be made to fail. */
+  const faulty = () => {
+    const state = { loads: 0, failLoads: false, failTrackerReads: 0 };
+    const source: CatalogSource = Object.assign(Object.create(store) as SqliteCatalogStore, {
+      load: () => {
+        if (state.failLoads) throw new Error('injected load failure');
+        state.loads++;
+        return store.load();
+      },
+      trackerById: (id: number) => {
+        if (state.failTrackerReads > 0) {
+          state.failTrackerReads--;
+          throw new Error('injected read failure');
+        }
+        return store.trackerById(id);
+      },
+    });
+    return { source, state };
+  };
+
+  it('shows a write made elsewhere on the read after a local write that follows it, then applies local writes in place again', () => {
+    const { source, state } = faulty();
+    const snapshot = new CatalogSnapshot(source, { pollIntervalMs: 60_000 });
+    snapshot.start();
+    try {
+      const far = idOf(elsewhere.trackers.create(accountId, trackerOn(elsewhere, 'far'), NOW_MS));
+      const nearInput = trackerOn(store, 'near');
+      const near = idOf(store.trackers.create(accountId, nearInput, NOW_MS));
+      const view = snapshot.current();
+      assert.equal(view.version, store.version());
+      assert.equal(view.findTracker('impression', { id: far })?.code, 'far');
+      assert.equal(view.findTracker('impression', { id: near })?.code, 'near');
+      assert.equal(state.loads, 2, 'one rebuild for the write made elsewhere');
+
+      store.trackers.update(accountId, near, { ...nearInput, state: 'inactive' }, NOW_MS);
+      assert.equal(snapshot.current().findTracker('impression', { id: near })?.state, 'inactive');
+      assert.equal(state.loads, 2, 'the next local write was applied in place');
+    } finally {
+      snapshot.stop();
+    }
+  });
+
+  it('rebuilds from the whole catalog when applying a local write in place fails, so the write still shows on the next read', () => {
+    const { source, state } = faulty();
+    const lines: string[] = [];
+    const snapshot = new CatalogSnapshot(
+      source,
+      { pollIntervalMs: 60_000 },
+      jsonLogger((line) => lines.push(line)),
+    );
+    snapshot.start();
+    try {
+      const input = trackerOn(store, 'failed-apply');
+      state.failTrackerReads = 1;
+      const id = idOf(store.trackers.create(accountId, input, NOW_MS));
+      assert.equal(snapshot.current().findTracker('impression', { id })?.code, 'failed-apply');
+      assert.equal(state.loads, 2);
+      assert.match(lines.join(''), /catalog_snapshot_failed.*injected read failure/);
+    } finally {
+      snapshot.stop();
+    }
+  });
+
+  it('keeps answering the previous view while rebuilding fails, and catches up at a later poll', async () => {
+    const { source, state } = faulty();
+    const lines: string[] = [];
+    const snapshot = new CatalogSnapshot(
+      source,
+      { pollIntervalMs: 10 },
+      jsonLogger((line) => lines.push(line)),
+    );
+    snapshot.start();
+    try {
+      const before = snapshot.current();
+      state.failLoads = true;
+      const far = idOf(elsewhere.trackers.create(accountId, trackerOn(elsewhere, 'far'), NOW_MS));
+      const failingFromMs = Date.now();
+      while (!lines.join('').includes('injected load failure')) {
+        assert.ok(Date.now() - failingFromMs < 1000, 'no poll tried to rebuild within 1000 ms');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(snapshot.current(), before, 'the failed rebuilds left the view as it was');
+      state.failLoads = false;
+      const startMs = Date.now();
+      while (snapshot.current().findTracker('impression', { id: far }) === undefined) {
+        assert.ok(Date.now() - startMs < 1000, 'the snapshot did not catch up within 1000 ms');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      snapshot.stop();
+    }
+  });
+
+  it('follows no write once stopped, answering the last view it built', () => {
+    const snapshot = new CatalogSnapshot(store, { pollIntervalMs: 60_000 });
+    snapshot.start();
+    const last = snapshot.current();
+    snapshot.stop();
+    const id = idOf(store.trackers.create(accountId, trackerOn(store, 'after-stop'), NOW_MS));
+    assert.equal(snapshot.current(), last);
+    assert.equal(snapshot.current().findTracker('impression', { id }), undefined);
   });
 });

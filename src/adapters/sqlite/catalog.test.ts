@@ -10,6 +10,7 @@ import type { LineItemInput, PaymentRuleInput, TrackerInput, WriteResult } from 
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { openSqlite } from './database.js';
+import type { KeyScope } from '../../ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from '../../ports/accounts.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
@@ -80,6 +81,7 @@ describe('SQLite catalog store', () => {
   let dir: string;
   let db: Database.Database;
   let store: SqliteCatalogStore;
+  let accounts: SqliteAccountStore;
   let accountA: number;
   let accountB: number;
 
@@ -88,7 +90,7 @@ describe('SQLite catalog store', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tally-catalog-'));
     db = openSqlite(join(dir, 'tally.db'));
-    const accounts = new SqliteAccountStore(db);
+    accounts = new SqliteAccountStore(db);
     accountA = accounts.createAccount('A', NOW_MS).id;
     accountB = accounts.createAccount('B', NOW_MS).id;
     store = new SqliteCatalogStore(db);
@@ -146,6 +148,29 @@ describe('SQLite catalog store', () => {
       result.problems.map((problem) => problem.field),
       ['placementId', 'paymentRuleId'],
     );
+  });
+
+  it('refuses a tracker on a publisher of another account, naming publisherId, and keeps a tracker’s kind for good', () => {
+    const a = chainIn(accountA);
+    const b = chainIn(accountB);
+    const foreign = store.trackers.create(accountA, trackerInput(a, { publisherId: b.publisher.id }), NOW_MS);
+    assert.ok(!foreign.ok && foreign.reason === 'invalid');
+    assert.deepEqual(
+      foreign.problems.map((problem) => problem.field),
+      ['publisherId'],
+    );
+    assert.match(foreign.problems[0]?.message ?? '', /there is no publisher \d+ in this account/);
+
+    const impression = value(store.trackers.create(accountA, trackerInput(a), NOW_MS));
+    const asClick = store.trackers.update(
+      accountA,
+      impression.id,
+      trackerInput(a, { kind: 'click' }),
+      NOW_MS,
+    );
+    assert.ok(!asClick.ok && asClick.reason === 'invalid');
+    assert.equal(asClick.problems[0]?.field, 'kind');
+    assert.equal(store.trackers.get(accountA, impression.id)?.kind, 'impression');
   });
 
   it('keeps tracker codes unique per account and kind, but lets other accounts and kinds reuse them', () => {
@@ -225,6 +250,86 @@ describe('SQLite catalog store', () => {
     assert.deepEqual(store.lineItems.delete(accountA, a.lineItem.id), { ok: true });
     assert.deepEqual(store.advertisers.delete(accountA, a.advertiser.id), { ok: true });
     assert.deepEqual(store.advertisers.delete(accountA, a.advertiser.id), { ok: false, reason: 'not_found' });
+  });
+
+  it('refuses to delete a publisher while it has placements or payment rules', () => {
+    const publisher = value(store.publishers.create(accountA, { name: 'Busy', externalId: null }, NOW_MS));
+    const placement = value(
+      store.placements.create(accountA, { publisherId: publisher.id, name: 'p' }, NOW_MS),
+    );
+    const base = value(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
+    const refused = store.publishers.delete(accountA, publisher.id);
+    assert.ok(!refused.ok && refused.reason === 'in_use');
+    assert.deepEqual(
+      refused.dependents.map((dependent) => [dependent.noun, dependent.ids]),
+      [
+        ['placement', [placement.id]],
+        ['payment rule', [base.id]],
+      ],
+    );
+    assert.equal(refused.fix, 'delete or move them first');
+  });
+
+  it('refuses to delete an advertiser or publisher while a live API key is scoped to it, and deletes it once the key is revoked', () => {
+    const advertiser = value(store.advertisers.create(accountA, { name: 'Keyed' }, NOW_MS));
+    const publisher = value(store.publishers.create(accountA, { name: 'Keyed', externalId: null }, NOW_MS));
+    const scoped = [
+      [store.advertisers, advertiser.id, { type: 'advertiser', id: advertiser.id }],
+      [store.publishers, publisher.id, { type: 'publisher', id: publisher.id }],
+    ] as const;
+    for (const [entities, id, scope] of scoped) {
+      const key = accounts.addKey(
+        accountA,
+        `hash-${scope.type}`,
+        'tally_x',
+        'scoped',
+        'reader',
+        scope,
+        NOW_MS,
+      );
+      const refused = entities.delete(accountA, id);
+      assert.ok(!refused.ok && refused.reason === 'in_use', scope.type);
+      assert.deepEqual(
+        refused.dependents.map((dependent) => [dependent.noun, dependent.ids]),
+        [['API key scoped to it', [key.id]]],
+      );
+      assert.equal(refused.fix, 'revoke them first');
+      assert.ok(accounts.revokeKey(accountA, key.id, NOW_MS));
+      assert.deepEqual(entities.delete(accountA, id), { ok: true }, scope.type);
+    }
+  });
+
+  it('tells why a publisher’s first rule may not have placements or dates: it would become the base, so create the base first', () => {
+    const publisher = value(store.publishers.create(accountA, { name: 'First', externalId: null }, NOW_MS));
+    const placement = value(
+      store.placements.create(accountA, { publisherId: publisher.id, name: 'p' }, NOW_MS),
+    );
+    const refused = store.paymentRules.create(
+      accountA,
+      rule(publisher.id, { placementIds: [placement.id], endDate: '2030-01-31' }),
+      NOW_MS,
+    );
+    assert.ok(!refused.ok && refused.reason === 'invalid');
+    assert.deepEqual(
+      refused.problems.map((problem) => problem.field),
+      ['placementIds', 'endDate'],
+    );
+    for (const problem of refused.problems) {
+      assert.match(problem.message, /has no base rule yet, so this rule would be its base rule/);
+      assert.match(problem.message, /create the base rule first, without conditions, then this one/);
+    }
+  });
+
+  it('refuses isBase: false on a publisher’s first payment rule, which becomes its base', () => {
+    const publisher = value(store.publishers.create(accountA, { name: 'No base', externalId: null }, NOW_MS));
+    const refused = store.paymentRules.create(accountA, rule(publisher.id, { isBase: false }), NOW_MS);
+    assert.ok(!refused.ok && refused.reason === 'invalid');
+    assert.equal(refused.problems[0]?.field, 'isBase');
+    assert.match(refused.problems[0]?.message ?? '', /has no base rule yet, so its first rule is the base/);
+    assert.deepEqual(
+      store.paymentRules.list(accountA, { filter: { publisherId: publisher.id }, limit: 10 }),
+      [],
+    );
   });
 
   it('never reuses the id of a deleted object', () => {
@@ -377,6 +482,90 @@ describe('catalog snapshot', () => {
     assert.deepEqual(view.paymentRules(999_999), []);
   });
 
+  it('hands the hot path what it prices with: the tracker’s owners, placement and click URL, its line item’s state, each rule’s placements and default-cost switch', () => {
+    const chained = setup(store, accountB);
+    // Its own publisher, so that no two of the tracker's ids are equal by chance.
+    const publisher = value(
+      store.publishers.create(accountB, { name: 'Other pub', externalId: null }, NOW_MS),
+    );
+    const ids = { ...chained, publisher };
+    assert.notEqual(publisher.id, ids.advertiser.id);
+    const placement = value(
+      store.placements.create(accountB, { publisherId: ids.publisher.id, name: 'top' }, NOW_MS),
+    );
+    value(store.paymentRules.create(accountB, rule(ids.publisher.id), NOW_MS));
+    const onTop = value(
+      store.paymentRules.create(
+        accountB,
+        rule(ids.publisher.id, {
+          pricingType: 'cpm',
+          revshareMicros: null,
+          costCpmMicros: 1_000_000,
+          applyCostOnDefault: true,
+          placementIds: [placement.id],
+        }),
+        NOW_MS,
+      ),
+    );
+    value(
+      store.lineItems.update(
+        accountB,
+        ids.lineItem.id,
+        {
+          advertiserId: ids.advertiser.id,
+          name: 'LI',
+          revenueType: 'cost_plus_margin',
+          revenueValueMicros: 250_000,
+          state: 'inactive',
+        },
+        NOW_MS,
+      ),
+    );
+    const click = value(
+      store.trackers.create(
+        accountB,
+        trackerInput(ids, {
+          kind: 'click',
+          code: 'landing',
+          placementId: placement.id,
+          paymentRuleId: onTop.id,
+          clickUrl: 'https://shop.example/landing',
+        }),
+        NOW_MS,
+      ),
+    );
+
+    const view = snapshot.current();
+    const found = view.findTracker('click', { id: click.id });
+    assert.deepEqual(
+      { ...found, lineItem: found?.lineItem, paymentRule: found?.paymentRule?.id },
+      {
+        id: click.id,
+        kind: 'click',
+        accountId: accountB,
+        code: 'landing',
+        state: 'active',
+        advertiserId: ids.advertiser.id,
+        lineItem: {
+          id: ids.lineItem.id,
+          advertiserId: ids.advertiser.id,
+          revenueType: 'cost_plus_margin',
+          revenueValueMicros: 250_000,
+          state: 'inactive',
+        },
+        publisherId: ids.publisher.id,
+        placementId: placement.id,
+        paymentRule: onTop.id,
+        clickUrl: 'https://shop.example/landing',
+      },
+    );
+    const conditional = view.paymentRules(ids.publisher.id)[0];
+    assert.deepEqual(
+      [conditional?.id, conditional?.placementIds, conditional?.applyCostOnDefault],
+      [onTop.id, [placement.id], true],
+    );
+  });
+
   it('answers the account’s redirect allow-list, disabled by default', async () => {
     assert.deepEqual(snapshot.current().redirectAllowlist(accountB), { enabled: false, domains: [] });
     otherStore.setRedirectAllowlist(accountB, { enabled: true, domains: ['example.com'] }, NOW_MS);
@@ -389,5 +578,61 @@ describe('catalog snapshot', () => {
       enabled: true,
       domains: ['example.com'],
     });
+  });
+});
+
+describe('SQLite account store', () => {
+  let dir: string;
+  let db: Database.Database;
+  let accounts: SqliteAccountStore;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tally-accounts-'));
+    db = openSqlite(join(dir, 'tally.db'));
+    accounts = new SqliteAccountStore(db);
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds an account by its own id only', () => {
+    const first = accounts.createAccount('First', NOW_MS);
+    const second = accounts.createAccount('Second', NOW_MS + 1);
+    assert.deepEqual(accounts.getAccount(second.id), {
+      id: second.id,
+      name: 'Second',
+      createdMs: NOW_MS + 1,
+    });
+    assert.equal(accounts.getAccount(first.id)?.name, 'First');
+    assert.equal(accounts.getAccount(second.id + 1000), undefined);
+  });
+
+  it('counts only a live, account-wide admin key as the account’s admin key', () => {
+    const account = accounts.createAccount('Admins', NOW_MS).id;
+    const add = (hash: string, role: 'reader' | 'editor' | 'admin', scope: KeyScope | null) =>
+      accounts.addKey(account, hash, 'tally_x', hash, role, scope, NOW_MS);
+    add('editor-key', 'editor', null);
+    add('scoped-admin-key', 'admin', { type: 'advertiser', id: 1 });
+    const revoked = add('revoked-admin-key', 'admin', null);
+    accounts.revokeKey(account, revoked.id, NOW_MS);
+    assert.equal(accounts.hasAdminKey(account), false);
+    add('admin-key', 'admin', null);
+    assert.equal(accounts.hasAdminKey(account), true);
+  });
+
+  it('revokes a key only in its own account, and tells a revoked key from a live or unknown one', () => {
+    const owner = accounts.createAccount('Owner', NOW_MS).id;
+    const stranger = accounts.createAccount('Stranger', NOW_MS).id;
+    const key = accounts.addKey(owner, 'owned-key', 'tally_x', 'owned', 'reader', null, NOW_MS);
+    assert.equal(accounts.revokeKey(stranger, key.id, NOW_MS), false);
+    assert.equal(accounts.findKey('owned-key')?.id, key.id);
+    assert.equal(accounts.keyHashRevoked('owned-key'), false);
+    assert.equal(accounts.keyHashRevoked('no-such-key'), false);
+    assert.equal(accounts.revokeKey(owner, key.id, NOW_MS + 5), true);
+    assert.equal(accounts.revokeKey(owner, key.id, NOW_MS + 6), false, 'already revoked');
+    assert.equal(accounts.findKey('owned-key'), undefined);
+    assert.equal(accounts.keyHashRevoked('owned-key'), true);
+    assert.equal(accounts.listKeys(owner)[0]?.revokedMs, NOW_MS + 5);
   });
 });

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiError } from '../http.js';
+import { pageOf, parseListRequest } from './paging.js';
+
+const FILTERS = { advertiserId: 'id', name: 'text', state: ['active', 'inactive'] } as const;
+
+function parse(query: string) {
+  return parseListRequest(new URLSearchParams(query), FILTERS);
+}
+
+/** The 400 message `query` is refused with. */
+function refusal(query: string): string {
+  try {
+    parse(query);
+  } catch (error) {
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 400);
+    assert.equal(error.code, 'VALIDATION_FAILED');
+    return error.message;
+  }
+  return assert.fail(`${query} was accepted`);
+}
+
+describe('list queries', () => {
+  it('pages 50 rows by default and takes any whole limit from 1 to 500', () => {
+    assert.deepEqual(parse(''), { filter: {}, limit: 50, afterId: undefined });
+    assert.equal(parse('limit=1').limit, 1);
+    assert.equal(parse('limit=500').limit, 500);
+  });
+
+  it('refuses a limit of 0, over 500, fractional, signed or not a number, saying the range and default', () => {
+    for (const limit of ['0', '501', '2.5', '-1', '+5', '1e2', 'ten', '']) {
+      assert.match(
+        refusal(`limit=${limit}`),
+        /limit: send an integer from 1 to 500 \(default 50\)/,
+        `limit=${limit}`,
+      );
+    }
+  });
+
+  it('reads `after` as the previous page’s `next` id and refuses anything else', () => {
+    assert.equal(parse('after=0').afterId, 0);
+    assert.equal(parse('after=123').afterId, 123);
+    assert.equal(parse('after=999999999999999').afterId, 999_999_999_999_999);
+    for (const after of ['-1', '1.5', 'abc', '', '9999999999999999']) {
+      assert.match(refusal(`after=${after}`), /after: send the `next` value of the previous page/, after);
+    }
+  });
+
+  it('reads id filters as positive numbers, text filters as given and value filters among their values', () => {
+    assert.deepEqual(parse('advertiserId=42&name=Spring Sale&state=inactive').filter, {
+      advertiserId: 42,
+      name: 'Spring Sale',
+      state: 'inactive',
+    });
+    for (const id of ['0', '007', '-3', 'x', '1.5']) {
+      assert.match(refusal(`advertiserId=${id}`), /advertiserId: send a numeric id/, id);
+    }
+    assert.match(refusal('state=paused'), /state: send one of active, inactive/);
+  });
+
+  it('refuses an unknown parameter, listing the known ones, and names every problem at once', () => {
+    const message = refusal('advertiser=1&limit=0&state=x');
+    assert.match(message, /^bad list query: /);
+    assert.match(message, /advertiser: unknown parameter; use limit, after, advertiserId, name, state/);
+    assert.match(message, /limit: send an integer/);
+    assert.match(message, /state: send one of/);
+  });
+});
+
+describe('list pages', () => {
+  const rows = (count: number) => Array.from({ length: count }, (_, at) => ({ id: (at + 1) * 10 }));
+  const ids = (page: { items: { id: number }[] }) => page.items.map((item) => item.id);
+
+  it('answers `limit` items and the last one’s id as `next` when a row more was found', () => {
+    const page = pageOf(rows(4), 3, (row) => row);
+    assert.deepEqual(ids(page), [10, 20, 30]);
+    assert.equal(page.next, 30);
+  });
+
+  it('answers `next: null` on the last page, even one that is exactly full', () => {
+    const full = pageOf(rows(3), 3, (row) => row);
+    assert.deepEqual(ids(full), [10, 20, 30]);
+    assert.equal(full.next, null);
+    assert.deepEqual(
+      pageOf([], 3, (row) => row),
+      { items: [], next: null },
+    );
+  });
+});

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiError } from '../http.js';
+import type { WriteMode } from './validation.js';
+import { FieldReader } from './validation.js';
+
+/** Reads `body` with `read`, answering the value, or the 400 message when the reader refused it. */
+function outcome<T>(
+  body: Record<string, unknown>,
+  read: (fields: FieldReader) => T,
+  mode: WriteMode = 'create',
+): { value: T } | { refused: string } {
+  const fields = new FieldReader(body, mode, Object.keys(body));
+  const value = read(fields);
+  try {
+    fields.finish('thing');
+  } catch (error) {
+    assert.ok(error instanceof ApiError);
+    assert.deepEqual([error.status, error.code], [400, 'VALIDATION_FAILED']);
+    return { refused: error.message };
+  }
+  return { value };
+}
+
+function accepted<T>(body: Record<string, unknown>, read: (fields: FieldReader) => T): T {
+  const result = outcome(body, read);
+  assert.ok(
+    'value' in result,
+    `${JSON.stringify(body)} was refused: ${'refused' in result ? result.refused : ''}`,
+  );
+  return result.value;
+}
+
+function refused(body: Record<string, unknown>, read: (fields: FieldReader) => unknown): string {
+  const result = outcome(body, read);
+  assert.ok('refused' in result, `${JSON.stringify(body)} was accepted`);
+  return result.refused;
+}
+
+describe('catalog field readers', () => {
+  it('takes names of 1 to 255 characters once trimmed, and refuses blank or longer ones', () => {
+    const name = (fields: FieldReader) => fields.name('name', '');
+    assert.equal(accepted({ name: ` ${'n'.repeat(255)} ` }, name), 'n'.repeat(255));
+    assert.equal(accepted({ name: 'x' }, name), 'x');
+    for (const value of ['n'.repeat(256), '   ', '', 7]) {
+      assert.match(
+        refused({ name: value }, name),
+        /name: .* is not valid: send a non-empty string of at most 255 characters/,
+      );
+    }
+  });
+
+  it('takes integers within the bounds, both bounds included', () => {
+    const priority = (fields: FieldReader) => fields.integer('priority', 5, 1, 10);
+    assert.equal(accepted({ priority: 1 }, priority), 1);
+    assert.equal(accepted({ priority: 10 }, priority), 10);
+    assert.equal(accepted({}, priority), 5);
+    for (const value of [0, 11, 2.5, '3']) {
+      assert.match(
+        refused({ priority: value }, priority),
+        /priority: .* is not valid: send an integer from 1 to 10/,
+      );
+    }
+  });
+
+  it('takes amounts up to 999999.999999 and fractions up to 1, with at most 6 decimals', () => {
+    const amount = (fields: FieldReader) => fields.amount('costCpm', null);
+    const fraction = (fields: FieldReader) => fields.fraction('revshare', null);
+    assert.equal(accepted({ costCpm: '999999.999999' }, amount), 999_999_999_999);
+    assert.equal(accepted({ costCpm: 0 }, amount), 0);
+    assert.equal(accepted({ costCpm: null }, amount), null);
+    assert.equal(accepted({ revshare: 1 }, fraction), 1_000_000);
+    assert.equal(accepted({ revshare: '0.000001' }, fraction), 1);
+    for (const value of ['1000000', 1000000, '1.0000001', -1, 'abc']) {
+      assert.match(refused({ costCpm: value }, amount), /costCpm: .* is not valid: send a decimal amount/);
+    }
+    for (const value of ['1.000001', 1.5, -0.5]) {
+      assert.match(
+        refused({ revshare: value }, fraction),
+        /revshare: .* is not valid: send a fraction from 0 to 1/,
+      );
+    }
+  });
+
+  it('takes absolute http(s) URLs of at most 2048 characters, without spaces, controls or credentials', () => {
+    const url = (fields: FieldReader) => fields.url('clickUrl', null);
+    const longest = `https://shop.example/${'a'.repeat(2048 - 'https://shop.example/'.length)}`;
+    assert.equal(accepted({ clickUrl: longest }, url), longest);
+    assert.equal(accepted({ clickUrl: 'http://shop.example/x?a=1' }, url), 'http://shop.example/x?a=1');
+    for (const value of [
+      `${longest}a`,
+      'https://shop.example/a b',
+      'https://shop.example/a\nb',
+      'https://user@shop.example/',
+      'https://:pw@shop.example/',
+      'ftp://shop.example/',
+      '/relative',
+    ]) {
+      assert.match(
+        refused({ clickUrl: value }, url),
+        /clickUrl: .* is not valid: send an absolute http\(s\) URL/,
+      );
+    }
+  });
+
+  it('takes real calendar days only', () => {
+    const date = (fields: FieldReader) => fields.date('endDate', null);
+    assert.equal(accepted({ endDate: '2028-02-29' }, date), '2028-02-29');
+    for (const value of ['2027-02-29', '2026-04-31', '2026-1-05', '2026-01-05T00:00:00Z']) {
+      assert.match(refused({ endDate: value }, date), /endDate: .* is not valid: send a date YYYY-MM-DD/);
+    }
+  });
+
+  it('takes lists of positive ids, without repeats, and refuses any other element', () => {
+    const ids = (fields: FieldReader) => fields.idList('placementIds', []);
+    assert.deepEqual(accepted({ placementIds: [3, 1, 3] }, ids), [3, 1]);
+    for (const value of [[0], [1, '2'], [1.5], 'x']) {
+      assert.match(
+        refused({ placementIds: value }, ids),
+        /placementIds: .* is not valid: send an array of numeric ids/,
+      );
+    }
+  });
+
+  it('asks for required fields on create and replace, keeps absent ones on patch, and refuses null there', () => {
+    const name = (fields: FieldReader) => fields.name('name', 'stored');
+    for (const mode of ['create', 'replace'] as const) {
+      const result = outcome({}, name, mode);
+      assert.ok('refused' in result, mode);
+      assert.match(result.refused, /name: required: send a non-empty string/);
+    }
+    assert.deepEqual(outcome({}, name, 'patch'), { value: 'stored' });
+    const cleared = outcome({ name: null }, name, 'patch');
+    assert.ok('refused' in cleared);
+    assert.match(cleared.refused, /name: cannot be null/);
+  });
+});
