@@ -110,7 +110,8 @@ export abstract class SqliteEntityStore<
       if (value === undefined) continue;
       const column = this.filterColumns[key];
       if (SUBSTRING_FILTERS.has(key)) {
-        where.push(`instr(lower(${column}), lower(?)) > 0`);
+        // `casefold`, registered by the catalog store: SQLite's own lower() lowers ASCII alone.
+        where.push(`instr(casefold(${column}), casefold(?)) > 0`);
       } else {
         where.push(`${column} = ?`);
       }

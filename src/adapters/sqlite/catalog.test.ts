@@ -100,6 +100,19 @@ describe('SQLite catalog store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('filters names as a substring in any case, beyond ASCII too', () => {
+    const accountId = accounts.createAccount('Names', NOW_MS).id;
+    for (const name of ['École Nationale', 'ÉCOLE du soir', 'Collège']) {
+      value(store.advertisers.create(accountId, { name }, NOW_MS));
+    }
+    const named = (filter: string) =>
+      store.advertisers.list(accountId, { filter: { name: filter }, limit: 10 }).map((found) => found.name);
+    assert.deepEqual(named('école'), ['École Nationale', 'ÉCOLE du soir']);
+    // The same letter written as e and a combining accent.
+    assert.deepEqual(named('colle\u0300ge'), ['Collège']);
+    assert.deepEqual(named('NATIONALE'), ['École Nationale']);
+  });
+
   it('treats another account’s objects as missing, for reads and for references', () => {
     const a = chainIn(accountA);
     assert.equal(store.advertisers.get(accountB, a.advertiser.id), undefined);

@@ -33,6 +33,10 @@ export class SqliteCatalogStore implements CatalogStore {
   private readonly bumpVersion: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
+    // What name filters compare, "any case" beyond ASCII ("école" finds "École").
+    db.function('casefold', { deterministic: true }, (text: unknown) =>
+      typeof text === 'string' ? text.normalize('NFC').toLowerCase() : text,
+    );
     this.readVersion = db.prepare('SELECT version FROM catalog_version WHERE id = 1').pluck();
     this.bumpVersion = db.prepare('UPDATE catalog_version SET version = version + 1 WHERE id = 1');
     const write: CatalogWriter = (kind, changedId, work) => {
