@@ -54,6 +54,24 @@ describe('registering a POST /v1/wins body', () => {
     assert.ok(!tooMany.ok && /send at most 10000 wins per call; this had 10001/.test(tooMany.message));
   });
 
+  it(`takes ${MAX_WINS_PER_CALL} wins in one call, the most it allows`, () => {
+    const answer = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL).fill({}) }), env);
+    assert.ok(answer.ok, JSON.stringify(answer).slice(0, 200));
+    assert.equal((JSON.parse(answer.json) as { results: unknown[] }).results.length, MAX_WINS_PER_CALL);
+  });
+
+  it('answers a win that is null, an array or not an object with what each win must be, the others registered', () => {
+    const answer = registerWins(JSON.stringify({ wins: [null, [banner], 5, banner] }), env);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: unknown }[] };
+    const notAWin = {
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', message: 'each win must be an object {request, seat, bid, …}' },
+    };
+    assert.deepEqual(results.slice(0, 3), [notAWin, notAWin, notAWin]);
+    assert.equal(results[3]?.ok, true);
+  });
+
   it('refuses a body nested past the limit with BODY_TOO_DEEP instead of overflowing the stack', () => {
     // 20 000 levels in 120 KB: instrumenting the object adm used to throw a RangeError.
     const deepAdm = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;

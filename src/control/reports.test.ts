@@ -179,3 +179,81 @@ describe('report queries', () => {
     assert.ok(message.length < 400, `message of ${message.length} characters`);
   });
 });
+
+describe('report windows and scopes', () => {
+  it('refuses a window that ends where it begins, and takes one of exactly 400 days but not an hour more', () => {
+    assert.equal(refusal('from=2026-11-01T00:00:00Z&to=2026-11-01T00:00:00Z'), 'to must be after from');
+    const longest = parse('from=2026-01-01&to=2027-02-05');
+    assert.equal(longest.toMs - longest.fromMs, 400 * 86_400_000);
+    assert.match(refusal('from=2026-01-01&to=2027-02-05T01:00:00Z'), /a report spans at most 400 days/);
+  });
+
+  it('groups by each dimension once, whatever spaces, repeats or empty items groupBy has', () => {
+    assert.deepEqual(parse(`${RANGE}&groupBy= hour, seat,,seat,`).groupBy, ['hour', 'seat']);
+    assert.deepEqual(parse(`${RANGE}&groupBy=`).groupBy, []);
+  });
+
+  it('reads the last hour of a day, and offsets up to ±23:59, as real times', () => {
+    const at = (time: string) => new Date(parse(`from=${time}&to=2026-12-05`).fromMs).toISOString();
+    assert.equal(at('2026-12-03T23:00:00Z'), '2026-12-03T23:00:00.000Z');
+    assert.equal(at('2026-12-04T22:00:00%2B23:00'), '2026-12-03T23:00:00.000Z');
+    assert.equal(at('2026-12-03T00:59:00%2B00:59'), '2026-12-03T00:00:00.000Z');
+  });
+
+  it('takes cachebusterMissing=true or false and refuses any other value', () => {
+    assert.deepEqual(parse(`${RANGE}&cachebusterMissing=true`).filters, { cachebusterMissing: 'true' });
+    assert.deepEqual(parse(`${RANGE}&cachebusterMissing=false`).filters, { cachebusterMissing: 'false' });
+    assert.equal(refusal(`${RANGE}&cachebusterMissing=1`), 'cachebusterMissing="1": must be true or false');
+  });
+
+  it('reports the caller’s own account only', () => {
+    const rival: Principal = { accountId: 7, keyId: 9, role: 'reader', scope: null };
+    assert.equal(parseReportQuery(new URLSearchParams(RANGE), rival, () => null).accountId, 7);
+  });
+
+  it('keeps an advertiser-scoped key to its advertiser’s rows, refusing a filter on another with 403', () => {
+    const scoped: Principal = {
+      accountId: 1,
+      keyId: 2,
+      role: 'reader',
+      scope: { type: 'advertiser', id: 5 },
+    };
+    const query = (extra: string) =>
+      parseReportQuery(new URLSearchParams(`${RANGE}${extra}`), scoped, () => null);
+    assert.equal(query('').filters.advertiser, '5');
+    assert.throws(
+      () => query('&advertiser=6'),
+      (error: unknown) => error instanceof ApiError && error.status === 403 && error.code === 'FORBIDDEN',
+    );
+  });
+
+  it('keeps a publisher-scoped key to its own rows: it may filter on its OpenRTB publisher id and its catalog id, and gets 403 for any other', () => {
+    const scoped: Principal = { accountId: 1, keyId: 2, role: 'reader', scope: { type: 'publisher', id: 3 } };
+    const asked: [number, number][] = [];
+    const query = (extra: string) =>
+      parseReportQuery(new URLSearchParams(`${RANGE}${extra}`), scoped, (accountId, publisherId) => {
+        asked.push([accountId, publisherId]);
+        return 'site-pub-9';
+      });
+    const scope = { catalogId: '3', externalId: 'site-pub-9' };
+    assert.deepEqual(query('').publisherScope, scope);
+    assert.deepEqual(asked[0], [1, 3]);
+    assert.deepEqual(query('&publisher=site-pub-9').filters, { publisher: 'site-pub-9' });
+    assert.deepEqual(query('&publisherId=3').publisherScope, scope);
+    for (const other of ['&publisher=site-pub-8', '&publisher=3', '&publisherId=4']) {
+      assert.throws(
+        () => query(other),
+        (error: unknown) => error instanceof ApiError && error.status === 403 && error.code === 'FORBIDDEN',
+        other,
+      );
+    }
+    // A publisher without an OpenRTB id has only rows without one.
+    const noExternal = (extra: string) =>
+      parseReportQuery(new URLSearchParams(`${RANGE}${extra}`), scoped, () => null);
+    assert.deepEqual(noExternal('&publisher=').publisherScope, { catalogId: '3', externalId: null });
+    assert.throws(
+      () => noExternal('&publisher=site-pub-9'),
+      (error: unknown) => error instanceof ApiError && error.status === 403,
+    );
+  });
+});

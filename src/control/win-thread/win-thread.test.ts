@@ -55,6 +55,30 @@ describe('the wins thread', () => {
     }
   });
 
+  it('reads the seats’ price keys and the clock it was started with: a seat with keys is not warned about encrypted prices, and a win without a time is won now', async () => {
+    const priceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
+    const thread = new WinThread({ ...settings, ...threadKeys(ring, new Map([['enc-seat', priceKeys]])) });
+    try {
+      const wins = ['enc-seat', 'plain-seat'].map((seat) => {
+        const [win] = (JSON.parse(body('p')) as { wins: { bid: object }[] }).wins;
+        return { ...win, seat, bid: { ...win?.bid, burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' } };
+      });
+      const startedMs = Date.now();
+      const answer = await thread.register(1, JSON.stringify({ wins }));
+      assert.ok(answer.ok);
+      const [keyed, plain] = (
+        JSON.parse(answer.json) as { results: { warnings: string[]; noticeUrls: { adm: string } }[] }
+      ).results;
+      assert.deepEqual(keyed?.warnings, []);
+      assert.match(plain?.warnings.join() ?? '', /seat "plain-seat" has no price keys/);
+      const opened = openToken(keyed?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
+      assert.ok(opened.ok);
+      assert.ok(opened.claims.auctionTimeMs >= startedMs && opened.claims.auctionTimeMs <= Date.now());
+    } finally {
+      await thread.close();
+    }
+  });
+
   it('fails the call of a thread that died and starts a new thread for the next one', async () => {
     const thread = new WinThread(settings);
     try {

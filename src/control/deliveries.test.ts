@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import type { KeyScope, Role } from '../ports/accounts.js';
+import type { Delivery } from '../ports/ledger.js';
+import { authenticate, newApiKey } from './auth.js';
+import { deliveryRoutes } from './deliveries.js';
+import { requestIdOf, Router, sendError } from './http.js';
+import { exchangeEvent, T0 } from '../../test/support/events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-deliveries-'));
+const db = openSqlite(join(dir, 'tally.db'));
+const accounts = new SqliteAccountStore(db);
+const ledger = new SqliteLedger(db);
+let server: Server;
+let base = '';
+
+/** Deliveries of the first account: the most a page holds, and one more. */
+const FIRST_ACCOUNT_DELIVERIES = 1001;
+
+function keyFor(accountId: number, role: Role, scope: KeyScope | null = null): string {
+  const { key, hash, prefix } = newApiKey();
+  accounts.addKey(accountId, hash, prefix, role, role, scope, Date.now());
+  return key;
+}
+
+/** Records a counted notice of `accountId` whose burl delivery goes to `url`. */
+function deliveryOf(accountId: number, url: string) {
+  const event = exchangeEvent({
+    dedupe: { key: url, expiresMs: T0 + 600_000 },
+    delivery: { url, deadlineMs: T0 + 3_600_000 },
+  });
+  return { ...event, dims: { ...event.dims, accountId } };
+}
+
+const keys: Record<string, string> = {};
+
+before(async () => {
+  accounts.createAccount('operator', Date.now());
+  accounts.createAccount('rival', Date.now());
+  ledger.record(
+    Array.from({ length: FIRST_ACCOUNT_DELIVERIES }, (_, index) =>
+      deliveryOf(1, `https://dsp.example/${index}`),
+    ),
+  );
+  ledger.record([deliveryOf(2, 'https://rival-dsp.example/1')]);
+  const listed = ledger.listDeliveries(1, undefined, 3);
+  // The newest delivery was delivered, the one before it failed for good.
+  ledger.markDelivered(listed[0]?.id ?? 0, T0 + 1000);
+  ledger.markFailed(listed[1]?.id ?? 0, 'HTTP 500', null);
+  keys.editor = keyFor(1, 'editor');
+  keys.admin = keyFor(1, 'admin');
+  keys.reader = keyFor(1, 'reader');
+  keys.scopedAdmin = keyFor(1, 'admin', { type: 'advertiser', id: 1 });
+  keys.rival = keyFor(2, 'editor');
+  const router = new Router();
+  router.add(...deliveryRoutes(ledger));
+  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
+  server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    const url = new URL(req.url ?? '/', 'http://tally.test');
+    try {
+      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+      void route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
+    } catch (error) {
+      sendError(res, error, requestId);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+});
+
+after(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function list(query: string, key = keys.editor ?? ''): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}/v1/deliveries${query}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('GET /v1/deliveries', () => {
+  it('lists 100 deliveries a page unless asked for another limit, saying where the next page starts', async () => {
+    const page = await list('');
+    assert.equal(page.status, 200);
+    assert.equal(page.body.deliveries.length, 100);
+    assert.notEqual(page.body.next, null);
+    const next = await list(`?after=${page.body.next}`);
+    assert.equal(next.body.deliveries[0].id, page.body.deliveries[99].id - 1);
+  });
+
+  it('takes a limit from 1 to 1000 and refuses 0 and 1001', async () => {
+    assert.equal((await list('?limit=1')).body.deliveries.length, 1);
+    const most = await list('?limit=1000');
+    assert.equal(most.status, 200);
+    assert.equal(most.body.deliveries.length, 1000);
+    for (const limit of ['0', '1001', '-1', '10000']) {
+      const refused = await list(`?limit=${limit}`);
+      assert.equal(refused.status, 400, limit);
+      assert.equal(refused.body.error.code, 'VALIDATION_FAILED');
+      assert.match(refused.body.error.message, /limit must be an integer from 1 to 1000/);
+    }
+  });
+
+  it('lists only the deliveries of the status asked for, and refuses a status there is none of', async () => {
+    const statusOf = async (status: string) =>
+      (await list(`?status=${status}&limit=1000`)).body.deliveries.map(
+        (delivery: Delivery) => delivery.status,
+      );
+    assert.deepEqual(await statusOf('delivered'), ['delivered']);
+    assert.deepEqual(await statusOf('dead'), ['dead']);
+    const pending = await statusOf('pending');
+    assert.equal(pending.length, FIRST_ACCOUNT_DELIVERIES - 2);
+    assert.ok(pending.every((status: string) => status === 'pending'));
+    const refused = await list('?status=failed');
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error.message, /status must be one of pending, delivered, dead/);
+  });
+
+  it('lists only the deliveries of the caller’s account', async () => {
+    const rival = await list('?limit=1000', keys.rival);
+    assert.equal(rival.status, 200);
+    assert.deepEqual(
+      rival.body.deliveries.map((delivery: Delivery) => delivery.url),
+      ['https://rival-dsp.example/1'],
+    );
+    const own = await list('?limit=1000');
+    assert.ok(
+      own.body.deliveries.every((delivery: Delivery) => delivery.url.startsWith('https://dsp.example/')),
+    );
+  });
+
+  it('is for account-wide editors and admins: readers and scoped keys get 403', async () => {
+    assert.equal((await list('?limit=1', keys.admin)).status, 200);
+    for (const key of [keys.reader, keys.scopedAdmin]) {
+      const refused = await list('?limit=1', key);
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.error.code, 'FORBIDDEN');
+    }
+  });
+});

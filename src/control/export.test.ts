@@ -1,0 +1,342 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SMTPServer } from 'smtp-server';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { trackerTag } from '../domain/tag-export.js';
+import type { KeyScope } from '../ports/accounts.js';
+import type { TrackerKind, WriteResult } from '../ports/catalog.js';
+import { authenticate, newApiKey } from './auth.js';
+import { exportRoutes } from './export.js';
+import { requestIdOf, Router, sendError } from './http.js';
+
+/** A plain-http public URL: the tags are https unless `secure: false` is asked for. */
+const PUBLIC_URL = 'http://tally.example';
+const MAIL_FROM = 'tally@tally.example';
+const NOW_MS = Date.UTC(2026, 10, 22);
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-export-'));
+const db = openSqlite(join(dir, 'tally.db'));
+const accounts = new SqliteAccountStore(db);
+const catalog = new SqliteCatalogStore(db);
+let server: Server;
+let smtp: SMTPServer;
+let base = '';
+let key = '';
+/** Each mail the SMTP server took: its envelope and text. */
+const mails: { from: string; to: string[]; text: string }[] = [];
+const ids: Record<string, number> = {};
+
+function value<T>(result: WriteResult<T>): T {
+  if (!result.ok) assert.fail(`expected a stored object, got ${JSON.stringify(result)}`);
+  return result.value;
+}
+
+/** A tracker of `kind` on a fresh advertiser, line item and publisher of account 1. */
+function tracker(kind: TrackerKind): number {
+  const advertiser = value(catalog.advertisers.create(1, { name: 'Adv' }, NOW_MS));
+  const lineItem = value(
+    catalog.lineItems.create(
+      1,
+      {
+        advertiserId: advertiser.id,
+        name: 'LI',
+        state: 'active',
+        revenueType: 'none',
+        revenueValueMicros: 0,
+      },
+      NOW_MS,
+    ),
+  );
+  const publisher = value(catalog.publishers.create(1, { name: 'Pub', externalId: null }, NOW_MS));
+  const input = {
+    kind,
+    advertiserId: advertiser.id,
+    name: kind,
+    code: null,
+    lineItemId: lineItem.id,
+    publisherId: publisher.id,
+    placementId: null,
+    paymentRuleId: null,
+    state: 'active' as const,
+    clickUrl: kind === 'click' ? 'https://advertiser.example/' : null,
+  };
+  return value(catalog.trackers.create(1, input, NOW_MS)).id;
+}
+
+before(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onRcptTo(address, _session, callback) {
+      callback(address.address.startsWith('refused') ? new Error('no such mailbox') : undefined);
+    },
+    onData(stream, session, callback) {
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      stream.on('end', () => {
+        const { mailFrom, rcptTo } = session.envelope;
+        mails.push({
+          from: mailFrom === false ? '' : mailFrom.address,
+          to: rcptTo.map((rcpt) => rcpt.address),
+          text,
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+  const smtpPort = (smtp.server.address() as AddressInfo).port;
+  accounts.createAccount('operator', Date.now());
+  accounts.createAccount('rival', Date.now());
+  const { key: editor, hash, prefix } = newApiKey();
+  accounts.addKey(1, hash, prefix, 'editor', 'editor', null, Date.now());
+  key = editor;
+  ids.impression = tracker('impression');
+  ids.secondImpression = tracker('impression');
+  ids.click = tracker('click');
+  const router = new Router();
+  router.add(
+    ...exportRoutes(catalog, PUBLIC_URL, { smtpUrl: `smtp://127.0.0.1:${smtpPort}`, from: MAIL_FROM }),
+  );
+  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
+  server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    const url = new URL(req.url ?? '/', 'http://tally.test');
+    void (async () => {
+      try {
+        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+        await route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
+      } catch (error) {
+        sendError(res, error, requestId);
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function exportOf(
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: any; headers: Headers; text: string }> {
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, body: parsed, headers: response.headers, text };
+}
+
+const impression = (id = ids.impression) => `/v1/impression-trackers/${id}/export`;
+
+async function refusal(body: unknown, path = impression()): Promise<string> {
+  const answer = await exportOf(path, body);
+  assert.equal(answer.status, 400, JSON.stringify(body));
+  assert.equal(answer.body.error.code, 'VALIDATION_FAILED');
+  return answer.body.error.message as string;
+}
+
+describe('exporting tracker tags', () => {
+  it('exports, by default, a secure pixel with Xandr placeholders, no parameters, delivered now', async () => {
+    const answer = await exportOf(impression(), {});
+    assert.equal(answer.status, 200);
+    assert.match(
+      answer.body.tags[0].tag,
+      /^<!-- Tally impression tracker: do not modify --> <img src="https:\/\/tally\.example\/imptr\?id=\d+&amp;t=2"/,
+    );
+    const defaults = { type: 'pixel', secure: true, params: [], placeholders: 'xandr' } as const;
+    assert.deepEqual(answer.body, {
+      tags: [
+        {
+          trackerId: ids.impression,
+          tag: trackerTag('impression', ids.impression ?? 0, PUBLIC_URL, defaults),
+        },
+      ],
+    });
+    const plain = await exportOf(impression(), { secure: false });
+    assert.match(plain.body.tags[0].tag, /<img src="http:\/\/tally\.example\/imptr\?id=\d+&amp;t=2"/);
+    const withParams = await exportOf(impression(), { params: ['cachebuster'] });
+    assert.match(
+      withParams.body.tags[0].tag,
+      /<img src="https:\/\/tally\.example\/imptr\?id=\d+&amp;cachebuster=\[CACHEBUSTER\]&amp;t=2"/,
+    );
+  });
+
+  it('exports each tracker once, the one of the path first, however often trackerIds names them', async () => {
+    const answer = await exportOf(impression(), {
+      trackerIds: [ids.secondImpression, ids.impression, ids.secondImpression],
+    });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(
+      answer.body.tags.map((tag: { trackerId: number }) => tag.trackerId),
+      [ids.impression, ids.secondImpression],
+    );
+  });
+
+  it('answers 404 for a tracker of the other kind, as for one that does not exist', async () => {
+    const otherKind: [string, unknown][] = [
+      [impression(ids.click), {}],
+      [`/v1/click-trackers/${ids.impression}/export`, {}],
+      [impression(), { trackerIds: [ids.click] }],
+    ];
+    for (const [path, body] of otherKind) {
+      const answer = await exportOf(path, body);
+      assert.equal(answer.status, 404, `${path} ${JSON.stringify(body)}`);
+      assert.equal(answer.body.error.code, 'NOT_FOUND');
+    }
+    assert.equal((await exportOf(`/v1/click-trackers/${ids.click}/export`, {})).status, 200);
+  });
+
+  it('answers 404 for another account’s tracker or another advertiser’s, and 403 to a reader', async () => {
+    const keyOf = (accountId: number, role: 'reader' | 'editor', scope: KeyScope | null) => {
+      const made = newApiKey();
+      accounts.addKey(accountId, made.hash, made.prefix, role, role, scope, Date.now());
+      return made.key;
+    };
+    const as = async (other: string) => {
+      const response = await fetch(`${base}${impression()}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return [response.status, ((await response.json()) as { error: { code: string } }).error.code];
+    };
+    assert.deepEqual(await as(keyOf(2, 'editor', null)), [404, 'NOT_FOUND']);
+    const advertiserId = catalog.trackers.get(1, ids.impression ?? 0)?.advertiserId ?? 0;
+    assert.deepEqual(await as(keyOf(1, 'editor', { type: 'advertiser', id: advertiserId + 1 })), [
+      404,
+      'NOT_FOUND',
+    ]);
+    assert.deepEqual(await as(keyOf(1, 'reader', null)), [403, 'FORBIDDEN']);
+  });
+
+  it('answers 404 for a path id that is not written as digits, rather than reading it as a number', async () => {
+    for (const id of ['1e0', '0x1', 'one', '%201']) {
+      const answer = await exportOf(`/v1/impression-trackers/${id}/export`, {});
+      assert.deepEqual([answer.status, answer.body.error.code], [404, 'NOT_FOUND'], id);
+    }
+  });
+
+  it('refuses, each on its own, a type, secure, params, placeholders, delivery or trackerIds it does not take', async () => {
+    const refused: [unknown, RegExp][] = [
+      [{ type: 'iframe' }, /^type must be "javascript" or "pixel"$/],
+      [{ secure: 'yes' }, /^secure must be true \(https\) or false$/],
+      [{ params: ['cachebuster', 'ancostt'] }, /^params must be a list of cachebuster, ancost, redir$/],
+      [{ params: 'cachebuster' }, /^params must be a list/],
+      [{ placeholders: 'dfp' }, /^placeholders must be one of xandr, gam, cm360, xandr_macros$/],
+      [{ delivery: 'later' }, /^delivery must be "now" or "email"$/],
+      [{ trackerIds: ids.secondImpression }, /^trackerIds must be an array of tracker ids$/],
+      [{ trackerIds: [0] }, /^trackerIds must be an array of tracker ids$/],
+      [{ trackerIds: [1.5] }, /^trackerIds must be an array of tracker ids$/],
+      [{ trackerIds: [String(ids.secondImpression)] }, /^trackerIds must be an array of tracker ids$/],
+    ];
+    for (const [body, message] of refused) assert.match(await refusal(body), message, JSON.stringify(body));
+  });
+
+  it('refuses a body that is not a JSON object', async () => {
+    for (const body of [[], ['type'], 'pixel', null]) {
+      assert.match(await refusal(body), /the body must be a JSON object/, JSON.stringify(body));
+    }
+  });
+
+  it('names an unknown field by at most 64 of its characters', async () => {
+    const message = await refusal({ [`${'p'.repeat(64)}${'q'.repeat(1000)}`]: 1 });
+    assert.ok(message.startsWith(`${'p'.repeat(64)}…: unknown field`), message.slice(0, 80));
+    assert.ok(message.length < 200);
+  });
+
+  it('exports up to 500 trackers at once and refuses 501', async () => {
+    // Ids past the catalog's: a list the limit lets through is looked up, and its first missing id is a 404.
+    const extra = (count: number) => Array.from({ length: count }, (_, index) => 1_000_000 + index);
+    const fiveHundred = await exportOf(impression(), { trackerIds: extra(499) });
+    assert.deepEqual(
+      [fiveHundred.status, fiveHundred.body.error.message],
+      [404, 'impression tracker 1000000 does not exist'],
+    );
+    assert.match(await refusal({ trackerIds: extra(500) }), /^export at most 500 trackers at once$/);
+  });
+
+  it('answers a text file of the tags, each under a line naming its tracker, with ?download=1', async () => {
+    const response = await fetch(`${base}${impression()}?download=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ trackerIds: [ids.secondImpression] }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    const lines = (await response.text()).split('\n');
+    assert.deepEqual(
+      [lines[0], lines[3]],
+      [`# impression tracker ${ids.impression}`, `# impression tracker ${ids.secondImpression}`],
+    );
+  });
+});
+
+describe('mailing tracker tags', () => {
+  const mailBody = (email: unknown) => ({ delivery: 'email', email });
+
+  it('mails the tags from the configured sender to the address asked for, naming each tracker', async () => {
+    const before = mails.length;
+    const answer = await exportOf(impression(), mailBody('trafficking@agency.example'));
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    assert.equal(answer.body.email, 'trafficking@agency.example');
+    assert.equal(mails.length, before + 1);
+    const mail = mails.at(-1);
+    assert.equal(mail?.from, MAIL_FROM);
+    assert.deepEqual(mail?.to, ['trafficking@agency.example']);
+    assert.match(mail?.text ?? '', new RegExp(`# impression tracker ${ids.impression}`));
+  });
+
+  it('refuses an address that is not one, or is several, before mailing anything', async () => {
+    const before = mails.length;
+    for (const email of [
+      undefined,
+      '',
+      'adops',
+      'adops@example',
+      'a@x.example,b@y.example',
+      'Ad Ops <a@x.example>',
+      'a@x.example;b@y.example',
+      'adops@example.com,',
+      '<adops@example.com>',
+      '"adops"@example.com',
+    ]) {
+      assert.match(
+        await refusal(mailBody(email)),
+        /^email must be the address to send the tags to/,
+        String(email),
+      );
+    }
+    assert.equal(mails.length, before);
+  });
+
+  it('answers 502 MAIL_FAILED, with the server’s reason, when the SMTP server refuses the message', async () => {
+    const answer = await exportOf(impression(), mailBody('refused@agency.example'));
+    assert.equal(answer.status, 502);
+    assert.equal(answer.body.error.code, 'MAIL_FAILED');
+    assert.match(answer.body.error.message, /^the SMTP server refused the message: .*no such mailbox/);
+  });
+});

@@ -1,0 +1,355 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import type { KeyScope, Role } from '../ports/accounts.js';
+import type { Principal } from './auth.js';
+import { authenticate, hashApiKey, newApiKey, requireRole, requireUnscoped } from './auth.js';
+import type { Route } from './http.js';
+import {
+  ApiError,
+  MAX_BODY_DEPTH,
+  parseJsonBody,
+  readJson,
+  requestIdOf,
+  Router,
+  sendError,
+  sendJson,
+} from './http.js';
+
+/** Most bytes the test route's body may have. */
+const MAX_BYTES = 100;
+
+/** Routes that show what the control plane's routing, auth and body reading did. */
+const routes: Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/things/:name',
+    handler: (ctx) =>
+      sendJson(ctx.res, 200, { name: ctx.params.name, principal: ctx.principal }, ctx.requestId),
+  },
+  {
+    method: 'POST',
+    path: '/v1/bodies',
+    async handler(ctx) {
+      sendJson(ctx.res, 200, { body: await readJson(ctx.req, MAX_BYTES) }, ctx.requestId);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/half',
+    handler(ctx) {
+      ctx.res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '10' });
+      ctx.res.write('abc');
+      throw new Error('failed after the answer began');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/broken',
+    handler() {
+      throw new Error('SQLITE_CORRUPT at /var/lib/tally/secret.db');
+    },
+  },
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-http-'));
+const db = openSqlite(join(dir, 'tally.db'));
+const accounts = new SqliteAccountStore(db);
+let server: Server;
+let base = '';
+
+/** Stores a new key of the operator account with `role` and `scope`; returns the key. */
+function keyFor(role: Role, scope: KeyScope | null = null): string {
+  const { key, hash, prefix } = newApiKey();
+  accounts.addKey(1, hash, prefix, role, role, scope, Date.now());
+  return key;
+}
+
+let editorKey = '';
+
+before(async () => {
+  accounts.createAccount('operator', Date.now());
+  editorKey = keyFor('editor');
+  const router = new Router();
+  router.add(...routes);
+  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
+  server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    const url = new URL(req.url ?? '/', 'http://tally.test');
+    void (async () => {
+      try {
+        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+        const principal = authenticate(req, accounts);
+        await route.handler({ req, res, url, params, requestId, principal });
+      } catch (error) {
+        sendError(res, error, requestId);
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+});
+
+after(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function call(path: string, init: RequestInit = {}, key = editorKey): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${key}`, ...(init.headers as Record<string, string> | undefined) },
+  });
+}
+
+async function errorOf(response: Response): Promise<[number, string]> {
+  const body = (await response.json()) as { error: { code: string } };
+  return [response.status, body.error.code];
+}
+
+/** POSTs `body` to the body route as `application/json` (or `type`). */
+function post(body: string, type = 'application/json'): Promise<Response> {
+  return call('/v1/bodies', { method: 'POST', body, headers: { 'content-type': type } });
+}
+
+/** Sends `head` (and `body`) on a raw connection; resolves with the status line answered within 3 s. */
+function rawStatus(head: string, body = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within 3 s; got ${JSON.stringify(answer)}`));
+    }, 3000);
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      if (answer.includes('\r\n')) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(answer.slice(0, answer.indexOf('\r\n')));
+      }
+    });
+    socket.on('error', reject);
+    socket.write(head + body);
+  });
+}
+
+/** Nests `levels` arrays (or objects) around 1. */
+function nested(levels: number, kind: 'array' | 'object'): string {
+  return kind === 'array'
+    ? `${'['.repeat(levels)}1${']'.repeat(levels)}`
+    : `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+}
+
+describe('routing API requests', () => {
+  it('answers a HEAD like the GET of its path, 405 for a method the path lacks and 404 for a path none has', async () => {
+    const head = await call('/v1/things/x', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.deepEqual(await errorOf(await call('/v1/things/x', { method: 'DELETE' })), [
+      405,
+      'METHOD_NOT_ALLOWED',
+    ]);
+    assert.deepEqual(await errorOf(await call('/v1/nothing')), [404, 'NOT_FOUND']);
+  });
+
+  it('hands a handler its path parameters %-decoded, and refuses a malformed %-escape with 400', async () => {
+    const decoded = (await (await call('/v1/things/a%20b%2Fc')).json()) as { name: string };
+    assert.equal(decoded.name, 'a b/c');
+    const malformed = await call('/v1/things/%E0%A4%A');
+    assert.deepEqual(await errorOf(malformed), [400, 'VALIDATION_FAILED']);
+  });
+});
+
+describe('request ids and answers', () => {
+  it('repeats a caller’s X-Request-Id of 1 to 128 letters, digits, _, . or -, in the header and the error envelope, and replaces any other with a UUID', async () => {
+    const longest = `a.b-${'_'.repeat(124)}`;
+    for (const given of ['r-1.x_2', longest]) {
+      const ok = await call('/v1/things/x', { headers: { 'x-request-id': given } });
+      assert.equal(ok.headers.get('x-request-id'), given);
+      const failed = await call('/v1/nothing', { headers: { 'x-request-id': given } });
+      assert.equal(failed.headers.get('x-request-id'), given);
+      assert.equal(((await failed.json()) as { error: { requestId: string } }).error.requestId, given);
+    }
+    for (const given of [`${longest}x`, 'has space', 'quote"d', 'semi;colon']) {
+      const answer = await call('/v1/nothing', { headers: { 'x-request-id': given } });
+      const id = answer.headers.get('x-request-id') ?? '';
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, given);
+      assert.equal(((await answer.json()) as { error: { requestId: string } }).error.requestId, id);
+    }
+  });
+
+  it('answers JSON as uncacheable, errors too', async () => {
+    for (const path of ['/v1/things/x', '/v1/nothing']) {
+      const answer = await call(path);
+      assert.equal(answer.headers.get('cache-control'), 'no-store', path);
+      assert.equal(answer.headers.get('content-type'), 'application/json; charset=utf-8', path);
+    }
+  });
+
+  it('answers an unexpected failure 500 INTERNAL without repeating its message, which may name internals', async () => {
+    const answer = await call('/v1/broken');
+    const body = (await answer.json()) as { error: { code: string; message: string } };
+    assert.equal(answer.status, 500);
+    assert.equal(body.error.code, 'INTERNAL');
+    assert.doesNotMatch(body.error.message, /SQLITE|secret/);
+  });
+
+  it('ends the connection of an answer that failed after it began, rather than writing a second answer', async () => {
+    // A second answer would never come, nor the connection end: the client gives up after 3 s.
+    await assert.rejects(
+      async () => (await call('/v1/half', { signal: AbortSignal.timeout(3000) })).text(),
+      /fetch failed|terminated/,
+    );
+    assert.equal((await call('/v1/things/x')).status, 200, 'the server serves on');
+  });
+});
+
+describe('reading JSON bodies', () => {
+  it('reads a body of exactly the limit, whether its length is declared or it comes chunked', async () => {
+    const exact = JSON.stringify({ a: 'x'.repeat(MAX_BYTES - 8) });
+    assert.equal(Buffer.byteLength(exact), MAX_BYTES);
+    assert.equal((await post(exact)).status, 200);
+    const chunked = await call('/v1/bodies', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new Blob([exact]).stream(),
+      duplex: 'half',
+    });
+    assert.equal(chunked.status, 200);
+  });
+
+  it('refuses a body one byte over the limit with 413, whether its length is declared or it comes chunked', async () => {
+    const over = JSON.stringify({ a: 'x'.repeat(MAX_BYTES - 7) });
+    assert.deepEqual(await errorOf(await post(over)), [413, 'BODY_TOO_LARGE']);
+    const chunked = await call('/v1/bodies', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new Blob([over]).stream(),
+      duplex: 'half',
+    });
+    assert.deepEqual(await errorOf(chunked), [413, 'BODY_TOO_LARGE']);
+  });
+
+  it('refuses a body declared too large at once, without waiting for it to arrive', async () => {
+    const head =
+      'POST /v1/bodies HTTP/1.1\r\nHost: tally.test\r\nContent-Type: application/json\r\n' +
+      `Authorization: Bearer ${editorKey}\r\nContent-Length: ${MAX_BYTES + 1}\r\n\r\n`;
+    assert.equal(await rawStatus(head, '{"a":'), 'HTTP/1.1 413 Payload Too Large');
+  });
+
+  it('reads application/json and any +json type, in any case and with parameters, and refuses other types with 415', async () => {
+    for (const type of [
+      'application/json',
+      'Application/JSON; charset=utf-8',
+      'application/merge-patch+json',
+      'application/vnd.api+json;charset=utf-8',
+    ]) {
+      assert.equal((await post('{"a":1}', type)).status, 200, type);
+    }
+    for (const type of [
+      'text/plain',
+      'application/jsonp',
+      'text/x-application/json',
+      'application/x-www-form-urlencoded',
+    ]) {
+      assert.deepEqual(await errorOf(await post('{"a":1}', type)), [415, 'UNSUPPORTED_MEDIA_TYPE'], type);
+    }
+  });
+
+  it('refuses a body that is not JSON with 400 INVALID_JSON', async () => {
+    assert.deepEqual(await errorOf(await post('{"a":')), [400, 'INVALID_JSON']);
+  });
+
+  it(`reads arrays and objects nested ${MAX_BODY_DEPTH} levels deep and refuses them one level deeper`, () => {
+    for (const kind of ['array', 'object'] as const) {
+      assert.doesNotThrow(() => parseJsonBody(nested(MAX_BODY_DEPTH, kind)), kind);
+      assert.throws(
+        () => parseJsonBody(nested(MAX_BODY_DEPTH + 1, kind)),
+        (error: unknown) =>
+          error instanceof ApiError && error.status === 400 && error.code === 'BODY_TOO_DEEP',
+        kind,
+      );
+    }
+    assert.equal(MAX_BODY_DEPTH, 64, 'the limit the README documents');
+  });
+});
+
+describe('authenticating API keys', () => {
+  it('takes the key after the Bearer scheme in any case, with the role and scope it was stored with', async () => {
+    const scope: KeyScope = { type: 'publisher', id: 3 };
+    const key = keyFor('reader', scope);
+    for (const header of [`Bearer ${key}`, `bearer ${key}`, `BEARER  ${key} `]) {
+      const answer = await fetch(`${base}/v1/things/x`, { headers: { authorization: header } });
+      assert.equal(answer.status, 200, header);
+      const { principal } = (await answer.json()) as { principal: Record<string, unknown> };
+      assert.deepEqual({ ...principal, keyId: 0 }, { accountId: 1, keyId: 0, role: 'reader', scope });
+    }
+  });
+
+  it('refuses with 401 a missing key, another scheme, an unknown key, and a key followed by anything else', async () => {
+    const key = keyFor('admin');
+    for (const header of [
+      undefined,
+      `Basic ${key}`,
+      'Bearer tally_unknown',
+      `Bearer ${key} ${key}`,
+      `Bearer ${key}x`,
+    ]) {
+      const answer = await fetch(`${base}/v1/things/x`, {
+        headers: header === undefined ? {} : { authorization: header },
+      });
+      assert.deepEqual(await errorOf(answer), [401, 'UNAUTHENTICATED'], header);
+    }
+  });
+
+  it('makes keys of "tally_" and 32 random characters, stores their SHA-256 and shows their first 12 characters', () => {
+    const { key, hash, prefix } = newApiKey();
+    assert.match(key, /^tally_[A-Za-z0-9_-]{32}$/);
+    assert.equal(prefix, key.slice(0, 12));
+    assert.equal(hash, createHash('sha256').update(key).digest('hex'));
+    assert.equal(hashApiKey(key), hash);
+    assert.notEqual(newApiKey().key, key);
+  });
+});
+
+describe('role and scope checks', () => {
+  const principal = (role: Role, scope: KeyScope | null = null): Principal => ({
+    accountId: 1,
+    keyId: 1,
+    role,
+    scope,
+  });
+  const forbidden = (error: unknown) =>
+    error instanceof ApiError && error.status === 403 && error.code === 'FORBIDDEN';
+
+  it('lets a role do what it or any lower role may, readers < editors < admins, and refuses the rest with 403', () => {
+    const ranks: Role[] = ['reader', 'editor', 'admin'];
+    for (const [heldRank, held] of ranks.entries()) {
+      for (const [neededRank, needed] of ranks.entries()) {
+        const check = () => requireRole(principal(held), needed);
+        if (heldRank >= neededRank) assert.doesNotThrow(check, `${held} does ${needed}'s`);
+        else assert.throws(check, forbidden, `${held} does not do ${needed}'s`);
+      }
+    }
+  });
+
+  it('lets only an account-wide key do account-wide operations, whatever its role', () => {
+    assert.doesNotThrow(() => requireUnscoped(principal('reader')));
+    for (const scope of [
+      { type: 'advertiser', id: 1 },
+      { type: 'publisher', id: 2 },
+    ] as const) {
+      assert.throws(() => requireUnscoped(principal('admin', scope)), forbidden);
+    }
+  });
+});

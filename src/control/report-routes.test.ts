@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import type { EventRecord } from '../ports/ledger.js';
+import { hourStartMs } from '../lib/time.js';
+import { authenticate, newApiKey } from './auth.js';
+import { requestIdOf, Router, sendError } from './http.js';
+import { ReportThread } from './report-thread/report-thread.js';
+import { reportRoutes } from './reports.js';
+import { exchangeEvent, T0 } from '../../test/support/events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-report-routes-'));
+const dbPath = join(dir, 'tally.db');
+const db = openSqlite(dbPath);
+const accounts = new SqliteAccountStore(db);
+const ledger = new SqliteLedger(db);
+const thread = new ReportThread(dbPath);
+/** A report thread closed before the tests: every report from it fails. */
+const closed = new ReportThread(dbPath);
+const servers: Server[] = [];
+const bases: Record<string, string> = {};
+const keys: Record<number, string> = {};
+const RANGE = `from=${new Date(hourStartMs(T0)).toISOString()}&to=${new Date(hourStartMs(T0) + 3_600_000).toISOString()}`;
+
+/** A counted event of `accountId` won by `seat`, with `overrides` applied. */
+function event(accountId: number, seat: string, overrides: Partial<EventRecord> = {}): EventRecord {
+  const base = exchangeEvent(overrides);
+  return { ...base, dims: { ...base.dims, accountId, seat } };
+}
+
+async function serve(name: string, source: ReportThread, maxRows: number): Promise<void> {
+  const router = new Router();
+  router.add(...reportRoutes(source, () => null, maxRows));
+  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    const url = new URL(req.url ?? '/', 'http://tally.test');
+    void (async () => {
+      try {
+        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+        await route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
+      } catch (error) {
+        sendError(res, error, requestId);
+      }
+    })();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  bases[name] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+before(async () => {
+  for (const accountId of [1, 2, 3]) {
+    accounts.createAccount(`account ${accountId}`, Date.now());
+    const { key, hash, prefix } = newApiKey();
+    accounts.addKey(accountId, hash, prefix, 'reader', 'reader', null, Date.now());
+    keys[accountId] = key;
+  }
+  // Account 1: three seats. Account 2: prices adding up past 2^53 - 1 micros. Account 3: seats a
+  // spreadsheet would misread, and a loss.
+  ledger.record([event(1, 's1'), event(1, 's2'), event(1, 's3')]);
+  ledger.record([event(2, 'big', { priceMicros: 5e15 }), event(2, 'big', { priceMicros: 5e15 })]);
+  ledger.record([
+    event(3, 'a;b', { mediaCostMicros: 3_000_000, revenueMicros: 1_000_000 }),
+    event(3, 'say "hi"'),
+    event(3, '=1+1'),
+  ]);
+  await closed.close();
+  await serve('three', thread, 3);
+  await serve('two', thread, 2);
+  await serve('closed', closed, 3);
+});
+
+after(async () => {
+  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  await thread.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function report(
+  server: string,
+  query: string,
+  accountId = 1,
+  accept?: string,
+): Promise<{ status: number; headers: Headers; text: string; body: any }> {
+  const response = await fetch(`${bases[server]}/v1/reports?${query}`, {
+    headers: { authorization: `Bearer ${keys[accountId]}`, ...(accept === undefined ? {} : { accept }) },
+  });
+  const text = await response.text();
+  const json = response.headers.get('content-type')?.startsWith('application/json') === true;
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    body: json ? JSON.parse(text) : undefined,
+  };
+}
+
+describe('GET /v1/reports', () => {
+  it('answers a report of exactly the most rows allowed, and refuses one row more with REPORT_TOO_LARGE', async () => {
+    const whole = await report('three', `${RANGE}&groupBy=seat`);
+    assert.equal(whole.status, 200);
+    assert.deepEqual(
+      whole.body.rows.map((row: { seat: string }) => row.seat),
+      ['s1', 's2', 's3'],
+    );
+    const over = await report('two', `${RANGE}&groupBy=seat`);
+    assert.deepEqual([over.status, over.body.error.code], [400, 'REPORT_TOO_LARGE']);
+    assert.match(over.body.error.message, /^the report has more than 2 rows: narrow from and to/);
+  });
+
+  it('answers the window and grouping it reported alongside the rows', async () => {
+    const answer = await report('three', `${RANGE}&groupBy=seat,seat,outcome&seat=s2`);
+    assert.deepEqual(
+      { ...answer.body, rows: answer.body.rows.length },
+      {
+        from: new Date(hourStartMs(T0)).toISOString(),
+        to: new Date(hourStartMs(T0) + 3_600_000).toISOString(),
+        groupBy: ['seat', 'outcome'],
+        rows: 1,
+      },
+    );
+  });
+
+  it('refuses a report whose sum no JSON number holds exactly with 400 REPORT_TOO_LARGE, not as a failure to retry', async () => {
+    const answer = await report('three', `${RANGE}&groupBy=seat`, 2);
+    assert.deepEqual([answer.status, answer.body.error.code], [400, 'REPORT_TOO_LARGE']);
+    assert.match(answer.body.error.message, /priceMicros add up to 10000000000000000/);
+  });
+
+  it('answers 503 UNAVAILABLE, to be retried, when the report thread cannot run the report', async () => {
+    const answer = await report('closed', `${RANGE}&groupBy=seat`);
+    assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
+  });
+
+  it('answers CSV for Accept: text/csv when format only filters the ad format, and JSON otherwise', async () => {
+    const banner = await report('three', `${RANGE}&groupBy=seat&format=banner`, 1, 'text/csv');
+    assert.equal(banner.headers.get('content-type'), 'text/csv; charset=utf-8');
+    assert.match(banner.text, /^seat,events,/);
+    const accepted = await report('three', `${RANGE}&groupBy=seat`, 1, 'application/json, text/csv;q=0.5');
+    assert.match(accepted.text, /^seat,events,/);
+    const plain = await report('three', `${RANGE}&groupBy=seat&format=banner`);
+    assert.equal(plain.headers.get('content-type'), 'application/json; charset=utf-8');
+  });
+
+  it('answers CSV as an uncached attachment of CRLF lines, quoting cells with separators or quotes, escaping formulas but not negative amounts', async () => {
+    const csv = await report('three', `${RANGE}&groupBy=seat&format=csv`, 3);
+    assert.equal(csv.status, 200);
+    assert.equal(csv.headers.get('content-disposition'), 'attachment; filename="tally-report.csv"');
+    assert.equal(csv.headers.get('cache-control'), 'no-store');
+    assert.equal(
+      csv.text,
+      'seat,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\n' +
+        "'=1+1,1,1000000,0,0,0\r\n" +
+        '"a;b",1,1000000,3000000,1000000,-2000000\r\n' +
+        '"say ""hi""",1,1000000,0,0,0\r\n',
+    );
+  });
+});

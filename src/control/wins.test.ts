@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { openToken } from '../domain/token.js';
+import { threadKeys } from '../thread-keys.js';
+import { authenticate, newApiKey } from './auth.js';
+import { requestIdOf, Router, sendError } from './http.js';
+import { WinThread } from './win-thread/win-thread.js';
+import { winRoutes } from './wins.js';
+import { testKeyRing } from '../../test/support/claims.js';
+
+const MAX_BODY_BYTES = 2048;
+const ring = testKeyRing();
+const dir = mkdtempSync(join(tmpdir(), 'tally-wins-'));
+const db = openSqlite(join(dir, 'tally.db'));
+const accounts = new SqliteAccountStore(db);
+const thread = new WinThread({
+  ...threadKeys(ring, new Map()),
+  publicUrl: 'https://tally.example',
+  rules: [],
+});
+/** A wins thread closed before the tests: every call to it fails. */
+const closed = new WinThread({
+  ...threadKeys(ring, new Map()),
+  publicUrl: 'https://tally.example',
+  rules: [],
+});
+const servers: Server[] = [];
+const bases: Record<'open' | 'closed', string> = { open: '', closed: '' };
+let rivalKey = '';
+
+async function serve(registrar: WinThread): Promise<string> {
+  const router = new Router();
+  router.add(...winRoutes(registrar, MAX_BODY_BYTES));
+  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    const url = new URL(req.url ?? '/', 'http://tally.test');
+    void (async () => {
+      try {
+        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+        await route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
+      } catch (error) {
+        sendError(res, error, requestId);
+      }
+    })();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+before(async () => {
+  accounts.createAccount('operator', Date.now());
+  accounts.createAccount('rival', Date.now());
+  const { key, hash, prefix } = newApiKey();
+  accounts.addKey(2, hash, prefix, 'editor', 'editor', null, Date.now());
+  rivalKey = key;
+  await closed.close();
+  bases.open = await serve(thread);
+  bases.closed = await serve(closed);
+});
+
+after(async () => {
+  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  await thread.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const win = {
+  request: { id: 'auction-9', imp: [{ id: '1', banner: {} }], site: {} },
+  seat: 's1',
+  bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>' },
+};
+
+async function register(base: string, body: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}/v1/wins`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${rivalKey}`, 'content-type': 'application/json' },
+    body,
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('POST /v1/wins', () => {
+  it('seals the caller’s account into the notice URLs, so that their notices count for it', async () => {
+    const answer = await register(bases.open, JSON.stringify({ wins: [win] }));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const token = (answer.body.results[0].noticeUrls.adm as string).split('/').at(-1) ?? '';
+    const opened = openToken(token, ring);
+    assert.ok(opened.ok && opened.claims.accountId === 2 && opened.claims.auctionId === 'auction-9');
+  });
+
+  it('refuses a body over the server’s limit with 413 before registering anything', async () => {
+    const padded = JSON.stringify({ wins: [{ ...win, pad: 'x'.repeat(MAX_BODY_BYTES) }] });
+    assert.ok(padded.length < 2 * MAX_BODY_BYTES);
+    const answer = await register(bases.open, padded);
+    assert.deepEqual([answer.status, answer.body.error.code], [413, 'BODY_TOO_LARGE']);
+  });
+
+  it('answers a body the wins thread refuses with that refusal', async () => {
+    const answer = await register(bases.open, '{"wins": 1}');
+    assert.deepEqual([answer.status, answer.body.error.code], [400, 'VALIDATION_FAILED']);
+    assert.match(answer.body.error.message, /the body must be \{"wins": \[/);
+  });
+
+  it('answers 503 UNAVAILABLE, to be retried, when the wins thread cannot take the call', async () => {
+    const answer = await register(bases.closed, JSON.stringify({ wins: [win] }));
+    assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
+    assert.match(answer.body.error.message, /retry the call/);
+  });
+});
