@@ -4,9 +4,10 @@ import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { AFTER_PROBLEM, afterCursor, pageOf } from './catalog/paging.js';
+import { refuseUnknownOrRepeated } from './query.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
-const PARAMETERS = ['status', 'limit', 'after'];
+const PARAMETERS = new Set(['status', 'limit', 'after']);
 
 /** `GET /v1/deliveries?status=pending|delivered|dead&limit=&after=`: the burl outbox, newest first. */
 export function deliveryRoutes(ledger: Ledger): Route[] {
@@ -17,15 +18,7 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
       handler(ctx) {
         requireRole(ctx.principal, 'editor');
         requireUnscoped(ctx.principal);
-        for (const name of ctx.url.searchParams.keys()) {
-          if (!PARAMETERS.includes(name)) {
-            throw new ApiError(
-              400,
-              'VALIDATION_FAILED',
-              `${name}: unknown parameter; use ${PARAMETERS.join(', ')}`,
-            );
-          }
-        }
+        refuseUnknownOrRepeated(ctx.url.searchParams, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);
         const status = ctx.url.searchParams.get('status') ?? undefined;
         if (status !== undefined && !DELIVERY_STATUSES.includes(status as DeliveryStatus)) {
           throw new ApiError(

@@ -278,6 +278,31 @@ describe('exporting tracker tags', () => {
     assert.match(await refusal({ trackerIds: extra(500) }), /^export at most 500 trackers at once$/);
   });
 
+  it('refuses a misspelt or repeated query parameter, or a download value other than 0 or 1, rather than answering JSON', async () => {
+    for (const [query, message] of [
+      ['?downlaod=1', 'unknown parameter "downlaod"; use download=1 for a file'],
+      ['?download=1&download=1', '"download" is given more than once; give it once'],
+      ['?download=yes', 'download must be 1 (a file) or 0 (JSON)'],
+    ]) {
+      const response = await fetch(`${base}${impression()}${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({}),
+      });
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.deepEqual(
+        [response.status, body.error.code, body.error.message],
+        [400, 'VALIDATION_FAILED', message],
+      );
+    }
+    const json = await fetch(`${base}${impression()}?download=0`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({}),
+    });
+    assert.equal(json.headers.get('content-type')?.startsWith('application/json'), true);
+  });
+
   it('answers a text file of the tags, each under a line naming its tracker, with ?download=1', async () => {
     const response = await fetch(`${base}${impression()}?download=1`, {
       method: 'POST',

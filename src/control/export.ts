@@ -7,6 +7,7 @@ import { requireRole } from './auth.js';
 import { sees } from './catalog/access.js';
 import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
+import { refuseUnknownOrRepeated } from './query.js';
 
 const EXPORT_PARAMS: readonly ExportParam[] = ['cachebuster', 'ancost', 'redir'];
 /** Most characters of an unknown field's name a message repeats. */
@@ -22,6 +23,7 @@ const EXPORT_FIELDS: readonly string[] = [
   'trackerIds',
 ];
 const MAX_TRACKERS_PER_EXPORT = 500;
+const QUERY_PARAMETERS = new Set(['download']);
 const MAX_BODY_BYTES = 64 * 1024;
 const EMAIL_PATTERN = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
 
@@ -48,6 +50,7 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
     path: `/v1/${kind}-trackers/:id/export`,
     async handler(ctx) {
       requireRole(ctx.principal, 'editor');
+      const download = downloadAsked(ctx.url.searchParams);
       const body = asRecord(await readJson(ctx.req, MAX_BODY_BYTES));
       const request = parseExportRequest(body, ctx.params.id ?? '');
       const tags = request.trackerIds.map((trackerId) => {
@@ -62,7 +65,7 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
         sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags }, ctx.requestId);
         return;
       }
-      if (ctx.url.searchParams.get('download') === '1') {
+      if (download) {
         ctx.res.writeHead(200, {
           'Content-Type': 'text/plain; charset=utf-8',
           'Content-Disposition': `attachment; filename="tally-${kind}-trackers.txt"`,
@@ -183,4 +186,13 @@ function asRecord(value: unknown): Record<string, unknown> {
     );
   }
   return value as Record<string, unknown>;
+}
+
+/** Whether `?download=1` asks for a file; a misspelt parameter or value is refused, not read as JSON. */
+function downloadAsked(params: URLSearchParams): boolean {
+  refuseUnknownOrRepeated(params, QUERY_PARAMETERS, 'use download=1 for a file');
+  const download = params.get('download');
+  if (download !== null && download !== '0' && download !== '1')
+    throw new ApiError(400, 'VALIDATION_FAILED', 'download must be 1 (a file) or 0 (JSON)');
+  return download === '1';
 }

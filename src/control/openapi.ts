@@ -477,7 +477,12 @@ export const OPENAPI_DOCUMENT = {
             description: `Needs an editor or admin key that sees every tracker named. At most ${MAX_EXPORTED_TRACKERS} trackers (this one and trackerIds) in one export; the body is at most 64 KiB.`,
             parameters: [
               { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
-              { name: 'download', in: 'query', schema: { enum: ['1'] }, description: 'answer a text file' },
+              {
+                name: 'download',
+                in: 'query',
+                schema: { enum: ['0', '1'] },
+                description: '1: answer a text file; 0 (as without it): JSON',
+              },
             ],
             requestBody: {
               required: true,

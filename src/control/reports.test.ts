@@ -58,7 +58,7 @@ describe('report queries', () => {
     for (const [name, range] of refused) {
       assert.equal(
         refusal(range),
-        `${name} must be on the hour in UTC (minutes and seconds zero, an offset of whole hours), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
+        `${name} must be on the hour in UTC (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
         range,
       );
     }

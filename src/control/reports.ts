@@ -7,6 +7,7 @@ import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
 import { ReportRefusedError } from './report-thread/report-thread.js';
+import { refuseUnknownOrRepeated } from './query.js';
 import { shown } from '../lib/shown.js';
 import { HOUR_MS } from '../lib/time.js';
 
@@ -90,19 +91,6 @@ function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean 
  * A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
  * repeated one keep only its first value: both are refused.
  */
-function checkParameters(params: URLSearchParams): void {
-  for (const name of new Set(params.keys())) {
-    if (!REPORT_PARAMETERS.has(name)) {
-      throw new ApiError(
-        400,
-        'VALIDATION_FAILED',
-        `unknown parameter ${shown(name)}: a report takes from, to, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
-      );
-    }
-    if (params.getAll(name).length > 1)
-      throw new ApiError(400, 'VALIDATION_FAILED', `${shown(name)} is given more than once; give it once`);
-  }
-}
 
 /** Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's rows. */
 export function parseReportQuery(
@@ -110,7 +98,11 @@ export function parseReportQuery(
   principal: Principal,
   publisherExternalId: (accountId: number, publisherId: number) => string | null,
 ): ReportQuery {
-  checkParameters(params);
+  refuseUnknownOrRepeated(
+    params,
+    REPORT_PARAMETERS,
+    `a report takes from, to, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
+  );
   const fromMs = parseHourBound(params.get('from'), 'from');
   const toMs = parseHourBound(params.get('to'), 'to');
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
@@ -241,7 +233,7 @@ function parseHourBound(value: string | null, name: 'from' | 'to'): number {
     throw new ApiError(
       400,
       'VALIDATION_FAILED',
-      `${name} must be on the hour in UTC (minutes and seconds zero, an offset of whole hours), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
+      `${name} must be on the hour in UTC (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
     );
   }
   return ms;

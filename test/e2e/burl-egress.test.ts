@@ -75,10 +75,15 @@ describe('listing burl deliveries', () => {
     assert.equal((await page('status=dead&limit=2')).next, null);
   });
 
-  it('refuses a parameter it does not read and a cursor that is not one, saying what to send', async () => {
+  it('refuses a parameter it does not read or given twice and a cursor that is not one, saying what to send', async () => {
     const misspelt = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?statuss=dead');
     assert.equal(misspelt.status, 400);
-    assert.match(misspelt.body.error.message, /statuss: unknown parameter; use status, limit, after/);
+    assert.match(misspelt.body.error.message, /unknown parameter "statuss"; use status, limit, after/);
+    const twice = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&status=pending');
+    assert.deepEqual(
+      [twice.status, twice.body.error.message],
+      [400, '"status" is given more than once; give it once'],
+    );
     const emptyCursor = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?after=');
     assert.equal(emptyCursor.status, 400);
     assert.match(emptyCursor.body.error.message, /after: send the `next` value of the previous page/);

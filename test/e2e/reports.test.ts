@@ -82,7 +82,7 @@ describe('report windows and output', () => {
     await refused(`from=${iso(h)}&to=${iso(h + HOUR_MS / 2)}`, /^to must be on the hour in UTC/);
     await refused(
       `from=${iso(h + HOUR_MS / 2)}&to=${iso(h + HOUR_MS)}`,
-      /^from must be on the hour in UTC \(minutes and seconds zero, an offset of whole hours\), e\.g\. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served$/,
+      /^from must be on the hour in UTC \(the time it names, its offset applied, has minutes and seconds zero\), e\.g\. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served$/,
     );
     const backToBack: number[] = [];
     for (const startMs of [h - HOUR_MS, h, h + HOUR_MS]) {

@@ -60,6 +60,11 @@ describe('list queries', () => {
     assert.match(refusal('state=paused'), /state: send one of active, inactive/);
   });
 
+  it('refuses a parameter given twice rather than reading one of its values', () => {
+    assert.match(refusal('state=active&state=inactive'), /state: given more than once; give it once/);
+    assert.match(refusal('limit=5&after=10&limit=50'), /limit: given more than once/);
+  });
+
   it('refuses an unknown parameter, listing the known ones, and names every problem at once', () => {
     const message = refusal('advertiser=1&limit=0&state=x');
     assert.match(message, /^bad list query: /);

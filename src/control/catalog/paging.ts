@@ -30,6 +30,9 @@ export function parseListRequest(
   const filter: Record<string, string | number> = {};
   let limit = DEFAULT_LIMIT;
   let afterId: number | undefined;
+  for (const name of new Set(params.keys())) {
+    if (params.getAll(name).length > 1) problems.push(`${name}: given more than once; give it once`);
+  }
   for (const [name, value] of params) {
     if (name === 'limit') {
       limit = Number(value);
