@@ -88,11 +88,10 @@ function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean 
 }
 
 /**
- * A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
- * repeated one keep only its first value: both are refused.
+ * Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's
+ * rows. A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
+ * repeated one keep only one of its values: both are refused.
  */
-
-/** Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's rows. */
 export function parseReportQuery(
   params: URLSearchParams,
   principal: Principal,
@@ -143,7 +142,8 @@ export function parseReportQuery(
     filters.advertiser = own;
     return query;
   }
-  // Tracker rows name the catalog publisher, exchange rows the OpenRTB publisher id (externalId).
+  // Its rows: tracker rows of its catalog publisher, exchange rows of its OpenRTB publisher id
+  // (externalId); it may filter on either id of its own alone.
   const externalId = publisherExternalId(principal.accountId, scope.id);
   const otherPublisher = filters.publisher !== undefined && filters.publisher !== (externalId ?? '');
   if (otherPublisher || (filters.publisherId !== undefined && filters.publisherId !== own)) {
