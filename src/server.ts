@@ -10,8 +10,9 @@ import { lockDataDir } from './adapters/sqlite/data-dir-lock.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
-import { authenticate, hashApiKey, newApiKey } from './control/auth.js';
+import { hashApiKey, newApiKey } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
+import { handleApi } from './control/api-handler.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
@@ -416,35 +417,6 @@ function parseRequestUrl(target: string | undefined): URL | undefined {
     return new URL(target ?? '/', 'http://tally.invalid');
   } catch {
     return undefined;
-  }
-}
-
-async function handleApi(
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  router: Router,
-  accounts: AccountStore,
-  log: Logger,
-): Promise<void> {
-  const requestId = requestIdOf(req);
-  try {
-    const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-    const principal =
-      route.public === true
-        ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
-        : authenticate(req, accounts);
-    await route.handler({ req, res, url, params, requestId, principal });
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status >= 500) {
-      log.error('request_failed', {
-        requestId,
-        method: req.method,
-        path: url.pathname,
-        error: String(error),
-      });
-    }
-    sendError(res, error, requestId);
   }
 }
 

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,16 +8,17 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { KeyScope, Role } from '../ports/accounts.js';
 import type { Delivery } from '../ports/ledger.js';
-import { authenticate, newApiKey } from './auth.js';
+import { newApiKey } from './auth.js';
 import { deliveryRoutes } from './deliveries.js';
-import { requestIdOf, Router, sendError } from './http.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import type { ApiServer } from '../../test/support/api-server.js';
+import { serveApi } from '../../test/support/api-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-deliveries-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
 const ledger = new SqliteLedger(db);
-let server: Server;
+let server: ApiServer;
 let base = '';
 
 /** Deliveries of the first account: the most a page holds, and one more. */
@@ -60,26 +59,12 @@ before(async () => {
   keys.reader = keyFor(1, 'reader');
   keys.scopedAdmin = keyFor(1, 'admin', { type: 'advertiser', id: 1 });
   keys.rival = keyFor(2, 'editor');
-  const router = new Router();
-  router.add(...deliveryRoutes(ledger));
-  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
-  server = createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    const url = new URL(req.url ?? '/', 'http://tally.test');
-    try {
-      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-      void route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
-    } catch (error) {
-      sendError(res, error, requestId);
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  server = await serveApi(deliveryRoutes(ledger), accounts);
+  base = server.base;
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });

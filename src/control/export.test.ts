@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +11,10 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { trackerTag } from '../domain/tag-export.js';
 import type { KeyScope } from '../ports/accounts.js';
 import type { TrackerKind, WriteResult } from '../ports/catalog.js';
-import { authenticate, newApiKey } from './auth.js';
+import { newApiKey } from './auth.js';
 import { exportRoutes } from './export.js';
-import { requestIdOf, Router, sendError } from './http.js';
+import type { ApiServer } from '../../test/support/api-server.js';
+import { serveApi } from '../../test/support/api-server.js';
 
 /** A plain-http public URL: the tags are https unless `secure: false` is asked for. */
 const PUBLIC_URL = 'http://tally.example';
@@ -26,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tally-export-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
 const catalog = new SqliteCatalogStore(db);
-let server: Server;
+let server: ApiServer;
 let smtp: SMTPServer;
 let base = '';
 let key = '';
@@ -102,29 +101,15 @@ before(async () => {
   ids.impression = tracker('impression');
   ids.secondImpression = tracker('impression');
   ids.click = tracker('click');
-  const router = new Router();
-  router.add(
-    ...exportRoutes(catalog, PUBLIC_URL, { smtpUrl: `smtp://127.0.0.1:${smtpPort}`, from: MAIL_FROM }),
+  server = await serveApi(
+    exportRoutes(catalog, PUBLIC_URL, { smtpUrl: `smtp://127.0.0.1:${smtpPort}`, from: MAIL_FROM }),
+    accounts,
   );
-  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
-  server = createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    const url = new URL(req.url ?? '/', 'http://tally.test');
-    void (async () => {
-      try {
-        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-        await route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
-      } catch (error) {
-        sendError(res, error, requestId);
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
   db.close();
   rmSync(dir, { recursive: true, force: true });

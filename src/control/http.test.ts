@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,18 +9,11 @@ import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import type { KeyScope, Role } from '../ports/accounts.js';
 import type { Principal } from './auth.js';
-import { authenticate, hashApiKey, newApiKey, requireRole, requireUnscoped } from './auth.js';
+import { hashApiKey, newApiKey, requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
-import {
-  ApiError,
-  MAX_BODY_DEPTH,
-  parseJsonBody,
-  readJson,
-  requestIdOf,
-  Router,
-  sendError,
-  sendJson,
-} from './http.js';
+import { ApiError, MAX_BODY_DEPTH, parseJsonBody, readJson, sendJson } from './http.js';
+import type { ApiServer } from '../../test/support/api-server.js';
+import { serveApi } from '../../test/support/api-server.js';
 
 /** Most bytes the test route's body may have. */
 const MAX_BYTES = 100;
@@ -63,7 +54,7 @@ const routes: Route[] = [
 const dir = mkdtempSync(join(tmpdir(), 'tally-http-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
-let server: Server;
+let server: ApiServer;
 let base = '';
 
 /** Stores a new key of the operator account with `role` and `scope`; returns the key. */
@@ -78,29 +69,12 @@ let editorKey = '';
 before(async () => {
   accounts.createAccount('operator', Date.now());
   editorKey = keyFor('editor');
-  const router = new Router();
-  router.add(...routes);
-  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
-  server = createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    const url = new URL(req.url ?? '/', 'http://tally.test');
-    void (async () => {
-      try {
-        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-        const principal = authenticate(req, accounts);
-        await route.handler({ req, res, url, params, requestId, principal });
-      } catch (error) {
-        sendError(res, error, requestId);
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  server = await serveApi(routes, accounts);
+  base = server.base;
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,11 +8,12 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { EventRecord } from '../ports/ledger.js';
 import { hourStartMs } from '../lib/time.js';
-import { authenticate, newApiKey } from './auth.js';
-import { requestIdOf, Router, sendError } from './http.js';
+import { newApiKey } from './auth.js';
 import { ReportThread } from './report-thread/report-thread.js';
 import { reportRoutes } from './reports.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import type { ApiServer } from '../../test/support/api-server.js';
+import { serveApi } from '../../test/support/api-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-routes-'));
 const dbPath = join(dir, 'tally.db');
@@ -25,7 +23,7 @@ const ledger = new SqliteLedger(db);
 const thread = new ReportThread(dbPath);
 /** A report thread closed before the tests: every report from it fails. */
 const closed = new ReportThread(dbPath);
-const servers: Server[] = [];
+const servers: ApiServer[] = [];
 const bases: Record<string, string> = {};
 const keys: Record<number, string> = {};
 const RANGE = `from=${new Date(hourStartMs(T0)).toISOString()}&to=${new Date(hourStartMs(T0) + 3_600_000).toISOString()}`;
@@ -37,24 +35,12 @@ function event(accountId: number, seat: string, overrides: Partial<EventRecord> 
 }
 
 async function serve(name: string, source: ReportThread, maxRows: number): Promise<void> {
-  const router = new Router();
-  router.add(...reportRoutes(source, () => null, maxRows));
-  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
-  const server = createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    const url = new URL(req.url ?? '/', 'http://tally.test');
-    void (async () => {
-      try {
-        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-        await route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
-      } catch (error) {
-        sendError(res, error, requestId);
-      }
-    })();
-  });
+  const server = await serveApi(
+    reportRoutes(source, () => null, maxRows),
+    accounts,
+  );
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  bases[name] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  bases[name] = server.base;
 }
 
 before(async () => {
@@ -80,7 +66,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const server of servers) await server.close();
   await thread.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });

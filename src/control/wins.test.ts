@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,11 +7,12 @@ import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { openToken } from '../domain/token.js';
 import { threadKeys } from '../thread-keys.js';
-import { authenticate, newApiKey } from './auth.js';
-import { requestIdOf, Router, sendError } from './http.js';
+import { newApiKey } from './auth.js';
 import { WinThread } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
+import type { ApiServer } from '../../test/support/api-server.js';
+import { serveApi } from '../../test/support/api-server.js';
 
 const MAX_BODY_BYTES = 2048;
 const ring = testKeyRing();
@@ -32,29 +30,14 @@ const closed = new WinThread({
   publicUrl: 'https://tally.example',
   rules: [],
 });
-const servers: Server[] = [];
+const servers: ApiServer[] = [];
 const bases: Record<'open' | 'closed', string> = { open: '', closed: '' };
 let rivalKey = '';
 
 async function serve(registrar: WinThread): Promise<string> {
-  const router = new Router();
-  router.add(...winRoutes(registrar, MAX_BODY_BYTES));
-  // As src/server.ts serves the API: route, authenticate, handle, answer errors in the envelope.
-  const server = createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    const url = new URL(req.url ?? '/', 'http://tally.test');
-    void (async () => {
-      try {
-        const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-        await route.handler({ req, res, url, params, requestId, principal: authenticate(req, accounts) });
-      } catch (error) {
-        sendError(res, error, requestId);
-      }
-    })();
-  });
+  const server = await serveApi(winRoutes(registrar, MAX_BODY_BYTES), accounts);
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return server.base;
 }
 
 before(async () => {
@@ -69,7 +52,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const server of servers) await server.close();
   await thread.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });

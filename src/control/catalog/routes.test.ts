@@ -5,19 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
 import { api } from '../../../test/support/server.js';
+import type { ApiServer } from '../../../test/support/api-server.js';
+import { serveApi } from '../../../test/support/api-server.js';
 import { SqliteAccountStore } from '../../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../../adapters/sqlite/catalog.js';
 import { openSqlite } from '../../adapters/sqlite/database.js';
 import type { KeyScope, Role } from '../../ports/accounts.js';
-import { authenticate, newApiKey } from '../auth.js';
-import { requestIdOf, Router, sendError } from '../http.js';
+import { newApiKey } from '../auth.js';
 import { catalogRoutes } from './index.js';
 import { CATALOG_OPENAPI_PATHS } from './openapi.js';
 
@@ -26,7 +25,7 @@ const NOW_MS = Date.UTC(2026, 10, 22);
 describe('catalog routes', () => {
   let dir: string;
   let db: Database.Database;
-  let server: Server;
+  let server: ApiServer;
   let url: string;
   let accounts: SqliteAccountStore;
   let accountId: number;
@@ -63,27 +62,11 @@ describe('catalog routes', () => {
     accounts = new SqliteAccountStore(db);
     accountId = accounts.createAccount('A', NOW_MS).id;
     ({ key: adminKey, id: adminKeyId } = keyFor('admin'));
-    const router = new Router();
-    router.add(...catalogRoutes(new SqliteCatalogStore(db), accounts));
-    server = createServer((req, res) => {
-      const requestId = requestIdOf(req);
-      void (async () => {
-        try {
-          const target = new URL(req.url ?? '/', 'http://localhost');
-          const { route, params } = router.match(req.method ?? 'GET', target.pathname);
-          const principal = authenticate(req, accounts);
-          await route.handler({ req, res, url: target, params, requestId, principal });
-        } catch (error) {
-          sendError(res, error, requestId);
-        }
-      })();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    server = await serveApi(catalogRoutes(new SqliteCatalogStore(db), accounts), accounts);
+    url = server.base;
   });
   after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,0 +1,40 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../lib/log.js';
+import type { AccountStore } from '../ports/accounts.js';
+import { authenticate } from './auth.js';
+import type { Router } from './http.js';
+import { ApiError, requestIdOf, sendError } from './http.js';
+
+/**
+ * Serves one API request: finds its route, authenticates the caller (unless the route is
+ * public), runs the handler, and answers any error in the envelope, logging those that are not
+ * the caller's to fix (5xx and anything not an `ApiError`).
+ */
+export async function handleApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  router: Router,
+  accounts: AccountStore,
+  log: Logger,
+): Promise<void> {
+  const requestId = requestIdOf(req);
+  try {
+    const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+    const principal =
+      route.public === true
+        ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
+        : authenticate(req, accounts);
+    await route.handler({ req, res, url, params, requestId, principal });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status >= 500) {
+      log.error('request_failed', {
+        requestId,
+        method: req.method,
+        path: url.pathname,
+        error: String(error),
+      });
+    }
+    sendError(res, error, requestId);
+  }
+}
