@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from './config.js';
 
@@ -249,5 +249,288 @@ describe('configuration', () => {
     }
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `0:${key},255:${key}` });
     assert.ok(parsed.ok);
+  });
+
+  it('defaults every setting left unset to its documented value', () => {
+    const parsed = parseConfig({});
+    assert.ok(parsed.ok);
+    const { ivtFilter, rules, priceKeys, ...config } = parsed.config;
+    assert.deepEqual(config, {
+      port: 8080,
+      host: '0.0.0.0',
+      dataDir: resolve('./data'),
+      publicUrl: 'http://127.0.0.1:8080',
+      adminKey: undefined,
+      tokenKeys: undefined,
+      retentionDays: 100,
+      commitMaxBatch: 2048,
+      commitMaxDelayMs: 0,
+      commitMaxQueue: 50_000,
+      sqliteSynchronous: 'FULL',
+      burlRetrySeconds: 10,
+      burlTimeoutMs: 10_000,
+      burlConcurrency: 32,
+      burlPrivateNetworks: 'deny',
+      maxBodyBytes: 16 * 1024 * 1024,
+      reportMaxRows: 100_000,
+      smtpUrl: undefined,
+      mailFrom: 'tally@localhost',
+    });
+    assert.deepEqual([ivtFilter.userAgentPatterns, ivtFilter.blockedIpCount], [[], 0]);
+    assert.deepEqual([rules.size, priceKeys.size], [0, 0]);
+  });
+
+  it('takes each integer setting at both ends of its range and refuses one past either end', () => {
+    const ranges: [string, string, number, number][] = [
+      ['port', 'TALLY_PORT', 0, 65535],
+      ['retentionDays', 'TALLY_RETENTION_DAYS', 1, 3650],
+      ['commitMaxBatch', 'TALLY_COMMIT_MAX_BATCH', 1, 100_000],
+      ['commitMaxDelayMs', 'TALLY_COMMIT_MAX_DELAY_MS', 0, 1000],
+      ['commitMaxQueue', 'TALLY_COMMIT_MAX_QUEUE', 1, 10_000_000],
+      ['burlRetrySeconds', 'TALLY_BURL_RETRY_SECONDS', 1, 3600],
+      ['burlTimeoutMs', 'TALLY_BURL_TIMEOUT_MS', 100, 120_000],
+      ['burlConcurrency', 'TALLY_BURL_CONCURRENCY', 1, 1024],
+      ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024],
+      ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
+    ];
+    // A public URL, which port 0 needs.
+    const env = { TALLY_PUBLIC_URL: 'https://tally.example' };
+    for (const [name, variable, min, max] of ranges) {
+      for (const value of [min, max]) {
+        const parsed = parseConfig({ ...env, [variable]: String(value) });
+        assert.ok(parsed.ok, `${variable}=${value}: ${parsed.ok ? '' : parsed.errors.join('\n')}`);
+        assert.equal(parsed.config[name as keyof typeof parsed.config], value, variable);
+      }
+      for (const value of [min - 1, max + 1].filter((value) => value >= 0)) {
+        const parsed = parseConfig({ ...env, [variable]: String(value) });
+        assert.ok(!parsed.ok, `${variable}=${value} was accepted`);
+        assert.deepEqual(parsed.errors, [
+          `${name}: ${variable}="${value}" must be a decimal integer from ${min} to ${max}`,
+        ]);
+      }
+    }
+  });
+
+  it('takes an empty environment variable, or an empty TALLY_CONFIG, as unset', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ port: 8081, publicUrl: 'https://file.example' }));
+      const parsed = parseConfig({ TALLY_CONFIG: path, TALLY_PORT: '', TALLY_PUBLIC_URL: '' });
+      assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+      assert.deepEqual([parsed.config.port, parsed.config.publicUrl], [8081, 'https://file.example']);
+      const none = parseConfig({ TALLY_CONFIG: '', TALLY_PORT: '', TALLY_DATA_DIR: '' });
+      assert.ok(none.ok, none.ok ? '' : none.errors.join('\n'));
+      assert.deepEqual([none.config.port, none.config.dataDir], [8080, resolve('./data')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes settings from the environment over the config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ port: 8081, host: '127.0.0.1', mailFrom: 'file@example.com' }));
+      const parsed = parseConfig({
+        TALLY_CONFIG: path,
+        TALLY_PORT: '8082',
+        TALLY_MAIL_FROM: 'env@example.com',
+      });
+      assert.ok(parsed.ok);
+      assert.deepEqual(
+        [parsed.config.port, parsed.config.host, parsed.config.mailFrom],
+        [8082, '127.0.0.1', 'env@example.com'],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a config file that is not a JSON object, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      for (const text of ['[]', 'null', '"port"', '{"port":']) {
+        writeFileSync(path, text);
+        const parsed = parseConfig({ TALLY_CONFIG: path });
+        assert.ok(!parsed.ok, `${text} was accepted`);
+        assert.equal(parsed.errors.length, 1, parsed.errors.join('\n'));
+        assert.ok(parsed.errors[0]?.startsWith(`TALLY_CONFIG: cannot read ${path} as a JSON object`));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('accepts port 0 when the config file gives the public URL', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ publicUrl: 'https://tally.example' }));
+      const parsed = parseConfig({ TALLY_CONFIG: path, TALLY_PORT: '0' });
+      assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+      assert.equal(parsed.config.port, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a text setting the config file gives as another JSON type', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ host: 8080, mailFrom: null }));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assert.ok(!parsed.ok);
+      assert.deepEqual(parsed.errors, ['host: must be a string', 'mailFrom: must be a string']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads lists as comma-separated text, trimmed and without empty entries, or as JSON arrays of strings', () => {
+    const parsed = parseConfig({
+      TALLY_IVT_USER_AGENTS: ' crawler-x , ,scanner-y ,',
+      TALLY_IVT_BLOCKED_IPS: '["203.0.113.0/24","2001:db8::/32"]',
+    });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+    assert.deepEqual(
+      parsed.config.ivtFilter.userAgentPatterns.map((pattern) => pattern.source),
+      ['crawler-x', 'scanner-y'],
+    );
+    assert.equal(parsed.config.ivtFilter.blockedIpCount, 2);
+    assert.ok(parsed.config.ivtFilter.blockedIps.check('203.0.113.7', 'ipv4'));
+    const trailing = parseConfig({ TALLY_IVT_BLOCKED_IPS: '203.0.113.0/24,' });
+    assert.ok(trailing.ok, trailing.ok ? '' : trailing.errors.join('\n'));
+    assert.equal(trailing.config.ivtFilter.blockedIpCount, 1);
+  });
+
+  it('refuses a list that is a JSON array of anything but strings, or a bad entry in one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ ivtUserAgents: [1], ivtBlockedIps: 'x' }));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assert.ok(!parsed.ok);
+      assert.equal(parsed.errors[0], 'ivtUserAgents: must be a list of strings');
+      assert.match(parsed.errors[1] ?? '', /^ivtUserAgents\/ivtBlockedIps: blocked IP entry "x" is not/);
+      assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const notStrings = parseConfig({ TALLY_IVT_USER_AGENTS: '[1, 2]' });
+    assert.ok(!notStrings.ok);
+    assert.deepEqual(notStrings.errors, [
+      'ivtUserAgents: must be a JSON array of strings or a comma-separated list',
+    ]);
+  });
+
+  it('refuses rules or price keys that are not JSON, saying so', () => {
+    const parsed = parseConfig({ TALLY_RULES: '{', TALLY_PRICE_KEYS: '{"s1":' });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.errors, ['rules: must be JSON', 'priceKeys: must be JSON']);
+  });
+
+  it('drops the trailing slashes of the public URL and refuses one with no host', () => {
+    const parsed = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example.com//' });
+    assert.ok(parsed.ok);
+    assert.equal(parsed.config.publicUrl, 'https://tally.example.com');
+    for (const url of ['https:///n', 'ftp://tally.example.com']) {
+      const refused = parseConfig({ TALLY_PUBLIC_URL: url });
+      assert.ok(!refused.ok, `${url} was accepted`);
+      assert.match(refused.errors.join('\n'), /^publicUrl: .* must be an http\(s\) URL/);
+    }
+  });
+
+  it('refuses an admin key shorter than 16 characters and takes one of exactly 16', () => {
+    const short = parseConfig({ TALLY_ADMIN_KEY: 'fifteen-chars-x' });
+    assert.ok(!short.ok);
+    assert.match(short.errors[0] ?? '', /^adminKey: must be at least 16 characters/);
+    const exact = parseConfig({ TALLY_ADMIN_KEY: 'sixteen-chars-xy' });
+    assert.ok(exact.ok);
+    assert.equal(exact.config.adminKey, 'sixteen-chars-xy');
+  });
+
+  it('refuses an unknown SQLite synchronous mode', () => {
+    const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'OFF' });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.errors, ['sqliteSynchronous: must be FULL or NORMAL']);
+  });
+
+  it('takes an smtp:// or smtps:// mail URL and refuses anything else', () => {
+    for (const url of ['smtp://user:pass@mail.example:587', 'smtps://user:pass@mail.example:465']) {
+      const parsed = parseConfig({ TALLY_SMTP_URL: url });
+      assert.ok(parsed.ok, url);
+      assert.equal(parsed.config.smtpUrl, url);
+    }
+    const refused = parseConfig({ TALLY_SMTP_URL: 'mail.example:587' });
+    assert.ok(!refused.ok);
+    assert.deepEqual(refused.errors, ['smtpUrl: must look like smtp://user:pass@host:587']);
+  });
+
+  it('takes token keys only of exactly 32 bytes, and keeps them in the order listed, the last signing', () => {
+    for (const length of [31, 33]) {
+      const parsed = parseConfig({ TALLY_TOKEN_KEYS: `1:${Buffer.alloc(length, 1).toString('base64')}` });
+      assert.ok(!parsed.ok, `a ${length}-byte key was accepted`);
+    }
+    const keyA = Buffer.alloc(32, 1);
+    const keyB = Buffer.alloc(32, 2);
+    const parsed = parseConfig({
+      TALLY_TOKEN_KEYS: `7:${keyA.toString('base64')}, 3:${keyB.toString('base64')}`,
+    });
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.config.tokenKeys, [
+      { id: 7, key: keyA },
+      { id: 3, key: keyB },
+    ]);
+  });
+
+  it('refuses rules that are not an object of lists, or name an unknown format, channel or method', () => {
+    const refused = parseConfig({ TALLY_RULES: '[]' });
+    assert.ok(!refused.ok);
+    assert.match(refused.errors[0] ?? '', /^rules: must be \{/);
+    const rule = { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 };
+    const parsed = parseConfig({
+      TALLY_RULES: JSON.stringify({
+        '*': [
+          { ...rule, format: 'popup' },
+          { ...rule, channel: 'dooh' },
+          { ...rule, method: 'pixel' },
+        ],
+      }),
+    });
+    assert.ok(!parsed.ok);
+    assert.equal(parsed.errors.length, 3, parsed.errors.join('\n'));
+    for (const error of parsed.errors)
+      assert.match(error, /^rules\.\*: .* needs a known format, channel, method/);
+  });
+
+  it('names omid among the methods a banner may use when refusing one it cannot', () => {
+    const parsed = parseConfig({
+      TALLY_RULES: JSON.stringify({
+        '*': [{ format: 'banner', channel: 'web', method: 'vast', ttlSeconds: 600 }],
+      }),
+    });
+    assert.ok(!parsed.ok);
+    assert.match(
+      parsed.errors[0] ?? '',
+      /gives banner a method Tally cannot instrument for it: use adm, burl or omid$/,
+    );
+  });
+
+  it('takes price keys per seat in base64 and refuses a list in their place', () => {
+    const key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
+    const parsed = parseConfig({
+      TALLY_PRICE_KEYS: JSON.stringify({ s1: { encryptionKey: key(1), integrityKey: key(2) } }),
+    });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+    assert.deepEqual(parsed.config.priceKeys.get('s1'), {
+      encryptionKey: Buffer.alloc(32, 1),
+      integrityKey: Buffer.alloc(32, 2),
+    });
+    const refused = parseConfig({ TALLY_PRICE_KEYS: '[]' });
+    assert.ok(!refused.ok);
+    assert.match(refused.errors[0] ?? '', /^priceKeys: must be \{/);
   });
 });

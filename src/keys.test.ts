@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -64,4 +64,77 @@ describe('the token key file', () => {
       assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), text);
     });
   }
+});
+
+describe('the token key ring', () => {
+  it('takes configured keys over the key file, writing none, the last listed signing', () => {
+    const dataDir = mkdtempSync(join(dir, 'configured-'));
+    const keyA = Buffer.alloc(32, 1);
+    const keyB = Buffer.alloc(32, 2);
+    const ring = loadKeyRing(dataDir, [
+      { id: 9, key: keyA },
+      { id: 4, key: keyB },
+    ]);
+    assert.equal(ring.signingKeyId, 4);
+    assert.deepEqual(
+      [...ring.keys],
+      [
+        [9, keyA],
+        [4, keyB],
+      ],
+    );
+    assert.ok(!existsSync(join(dataDir, 'token-keys.json')), 'a key file was written');
+  });
+
+  it('refuses an empty configured key ring rather than sign with no key', () => {
+    assert.throws(() => loadKeyRing(mkdtempSync(join(dir, 'empty-')), []), /the token key ring is empty/);
+  });
+
+  it('writes the key file readable and writable by its owner only', () => {
+    const dataDir = mkdtempSync(join(dir, 'mode-'));
+    loadKeyRing(dataDir, undefined);
+    assert.equal(statSync(join(dataDir, 'token-keys.json')).mode & 0o777, 0o600);
+    rotateKeyFile(dataDir);
+    assert.equal(statSync(join(dataDir, 'token-keys.json')).mode & 0o777, 0o600);
+  });
+
+  it('rotates to the id after the highest listed, whatever the order of the file, the new key signing', () => {
+    const dataDir = dataDirWith(
+      JSON.stringify({
+        keys: [
+          { id: 1, key: KEY },
+          { id: 3, key: KEY },
+          { id: 2, key: KEY },
+        ],
+      }),
+    );
+    assert.equal(rotateKeyFile(dataDir), 4);
+    const ring = loadKeyRing(dataDir, undefined);
+    assert.equal(ring.signingKeyId, 4);
+    assert.deepEqual([...ring.keys.keys()], [1, 3, 2, 4]);
+  });
+
+  it('rotates up to key id 255 and refuses past it, leaving the file as it was', () => {
+    const dataDir = dataDirWith(JSON.stringify({ keys: [{ id: 254, key: KEY }] }));
+    assert.equal(rotateKeyFile(dataDir), 255);
+    const full = readFileSync(join(dataDir, 'token-keys.json'), 'utf8');
+    assert.throws(
+      () => rotateKeyFile(dataDir),
+      /key ids are 0-255; retire old keys from token-keys.json first/,
+    );
+    assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), full);
+  });
+
+  it('refuses a key file whose key id is negative, fractional or not a number', () => {
+    for (const id of [-1, 1.5, '1', null]) {
+      const dataDir = dataDirWith(JSON.stringify({ keys: [{ id, key: KEY }] }));
+      assert.throws(
+        () => loadKeyRing(dataDir, undefined),
+        (error: unknown) =>
+          error instanceof KeyFileError &&
+          error.message.includes(`id ${JSON.stringify(id)} is not an integer 0-255`),
+        JSON.stringify(id),
+      );
+    }
+  });
 });

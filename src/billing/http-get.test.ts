@@ -10,8 +10,9 @@ import { httpGet, MAX_REDIRECTS } from './http-get.js';
  * A local server: `/ok` answers 200, `/to?url=` redirects there (with `&status=`, that redirect
  * status; 302 without), `/chain?n=` redirects n times before its 200, `/no-location` is a 302 with
  * no `Location`, `/bad-location` a 302 to a URL that cannot be read, `/loop` redirects to itself,
- * `/hang` never answers; `/ok-trickle` answers 200 and then a body that never ends, a byte at a
- * time, and `/ok-flood` one that never ends either, as fast as the connection takes it.
+ * `/hang` never answers; `/slow-chain?n=` is `/chain` with each answer 150 ms late; `/ok-trickle`
+ * answers 200 and then a body that never ends, a byte at a time, and `/ok-flood` one that never
+ * ends either, as fast as the connection takes it.
  */
 let server: Server;
 let base: string;
@@ -34,6 +35,11 @@ before(async () => {
     else if (url.pathname === '/bad-location') res.writeHead(302, { Location: 'http://[' }).end();
     else if (url.pathname === '/loop') res.writeHead(307, { Location: '/loop' }).end();
     else if (url.pathname === '/ok') res.writeHead(200).end('ok');
+    else if (url.pathname === '/slow-chain')
+      setTimeout(() => {
+        if (hops > 0) res.writeHead(302, { Location: `/slow-chain?n=${hops - 1}` }).end();
+        else res.writeHead(200).end('ok');
+      }, 150);
     else if (url.pathname === '/hang') req.on('close', () => res.destroy());
     else if (url.pathname === '/ok-trickle') {
       res.writeHead(200).write('x');
@@ -222,5 +228,32 @@ describe('GET for the burl relay', () => {
     } finally {
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     }
+  });
+
+  it('answers the final status as it came, a 404, a 204 or a 300 (not a redirect) included', async () => {
+    assert.deepEqual(await httpGet(`${base}/missing`, {}, 2000, onlyLoopbackOne), { status: 404 });
+    for (const status of [204, 300]) {
+      seen.length = 0;
+      const result = await httpGet(`${base}/to?status=${status}&url=/ok`, {}, 2000, onlyLoopbackOne);
+      assert.deepEqual(result, { status }, String(status));
+      assert.deepEqual(
+        seen.map((hit) => hit.path),
+        ['/to'],
+      );
+    }
+  });
+
+  it('gives up for good on a burl that is not a URL', async () => {
+    assert.deepEqual(await httpGet('dsp.example/bill', {}, 2000, onlyLoopbackOne), {
+      error: 'not a URL: dsp.example/bill',
+      permanent: true,
+    });
+  });
+
+  it('holds the whole chain of redirects to its time limit, not each hop', async () => {
+    // Four answers 150 ms late each: every hop is within the limit, the chain is not.
+    const result = await httpGet(`${base}/slow-chain?n=3`, {}, 400, onlyLoopbackOne);
+    assert.ok('error' in result && /abort|timeout/i.test(result.error), JSON.stringify(result));
+    assert.equal('permanent' in result && result.permanent, false);
   });
 });

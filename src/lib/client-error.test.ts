@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { answerClientError } from './client-error.js';
 
@@ -10,6 +10,8 @@ const MAX_HEAD_BYTES = 8192;
 const SLOW_ANSWER_MS = 50;
 
 const server = createServer((req, res) => {
+  // `/streaming` begins its answer at once, before its body is read.
+  if (req.url === '/streaming') res.writeHead(200, { 'Content-Type': 'text/plain' }).write('partial answer');
   // Answers once the request's body is read whole, and a while after.
   req.resume();
   req.on('end', () => setTimeout(() => res.end(`answer to ${req.url}`), SLOW_ANSWER_MS));
@@ -24,6 +26,17 @@ function exchange(bytes: string): Promise<string> {
     socket.on('data', (chunk) => (text += chunk.toString()));
     socket.on('end', () => resolve(text));
     socket.on('error', reject);
+  });
+}
+
+/** Writes `bytes` on one connection and reads everything until it closes, however it closes. */
+function exchangeUntilClosed(bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('close', () => resolve(text));
+    socket.on('error', () => {});
   });
 }
 
@@ -106,5 +119,62 @@ describe('after answering a head too slow', () => {
     assert.match(raw, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.doesNotMatch(raw, /served/);
     assert.deepEqual(served, []);
+  });
+});
+
+describe('the answer to a request node:http cannot read', () => {
+  it('answers a head too large 431 HEADERS_TOO_LARGE, naming the limit', async () => {
+    // Past node:http's own limit on a head (16 KiB by default).
+    const raw = await exchange(`GET /big HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(raw, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as {
+      error: { code: string; message: string };
+    };
+    assert.equal(body.error.code, 'HEADERS_TOO_LARGE');
+    assert.match(body.error.message, /exceed 8192 bytes/);
+  });
+
+  it('frames the envelope whole and says the connection closes, with no caching and its request id', async () => {
+    const raw = await exchange('GET /a HTTP/1.1\r\nHost x\r\n\r\n');
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    const headers = new Map(
+      head
+        .split('\r\n')
+        .slice(1)
+        .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 2)]),
+    );
+    const envelope = JSON.parse(body) as { error: { code: string; requestId: string } };
+    assert.equal(headers.get('content-length'), String(Buffer.byteLength(body)));
+    assert.equal(headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(headers.get('connection'), 'close');
+    assert.equal(headers.get('cache-control'), 'no-store');
+    assert.match(envelope.error.requestId, /^[0-9a-f-]{36}$/);
+    assert.equal(headers.get('x-request-id'), envelope.error.requestId);
+  });
+
+  it('closes the connection without an error answer when the answer to the failed request has begun', async () => {
+    const raw = await exchangeUntilClosed(
+      'POST /streaming HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nZZZ\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(raw, /partial answer/);
+    assert.doesNotMatch(raw, /MALFORMED_REQUEST/, 'an error was written into the answer under way');
+  });
+
+  it('writes nothing to a connection its peer reset', async () => {
+    const raw = await new Promise<string>((resolve) => {
+      const peer = createNetServer((socket) => {
+        // The fault: node:http reports the peer's reset on a socket still open for writing.
+        answerClientError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), socket, 8192);
+      });
+      peer.listen(0, '127.0.0.1', () => {
+        const client = connect((peer.address() as AddressInfo).port, '127.0.0.1');
+        let text = '';
+        client.on('data', (chunk) => (text += chunk.toString()));
+        client.on('error', () => {});
+        client.on('close', () => peer.close(() => resolve(text)));
+      });
+    });
+    assert.equal(raw, '');
   });
 });

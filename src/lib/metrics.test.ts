@@ -68,4 +68,21 @@ describe('Metrics text exposition', () => {
     metrics.observe('h', 'help', 3, [1, 5]);
     assert.match(metrics.render(), /h_bucket\{le="1"\} 0\nh_bucket\{le="5"\} 1\n/);
   });
+
+  it('counts an observation equal to a bucket’s bound in that bucket', () => {
+    const metrics = new Metrics();
+    metrics.observe('h', 'help', 5, [1, 5, 10]);
+    assert.match(metrics.render(), /\nh_bucket\{le="1"\} 0\nh_bucket\{le="5"\} 1\nh_bucket\{le="10"\} 1\n/);
+  });
+
+  it('adds the amount given to a counter, 1 when none is', () => {
+    const metrics = new Metrics();
+    metrics.inc('c_total', 'help', { seat: 's1' }, 5);
+    metrics.inc('c_total', 'help', { seat: 's1' });
+    metrics.inc('c_total', 'help', { seat: 's2' });
+    assert.equal(
+      metrics.render(),
+      '# HELP c_total help\n# TYPE c_total counter\nc_total{seat="s1"} 6\nc_total{seat="s2"} 1\n',
+    );
+  });
 });

@@ -28,4 +28,30 @@ describe('a refresh its callers share', () => {
     finish();
     await next;
   });
+
+  it('counts the maximum age from when the last run ended, not from when it began', async () => {
+    let clockMs = 5000;
+    let runs = 0;
+    let finish: () => void = () => undefined;
+    const refresh = sharedRefresh(
+      () => {
+        runs++;
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+      1000,
+      () => clockMs,
+    );
+    const first = refresh();
+    clockMs = 5500;
+    finish();
+    await first;
+    clockMs = 6499;
+    await refresh();
+    assert.equal(runs, 1, 'a refresh 999 ms after the last ended is not run again');
+    clockMs = 6500;
+    const next = refresh();
+    assert.equal(runs, 2, 'one 1000 ms after it ended is');
+    finish();
+    await next;
+  });
 });

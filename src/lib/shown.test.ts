@@ -13,4 +13,15 @@ describe('a value as an error message repeats it', () => {
     const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
     assert.equal(shown(deep), 'an array nested too deeply to repeat');
   });
+
+  it('repeats a value whose JSON is exactly 64 characters whole', () => {
+    const value = 'x'.repeat(62);
+    assert.equal(shown(value), `"${value}"`);
+    assert.equal(shown(`${value}y`), `"${value}y… (65 characters)`);
+  });
+
+  it('describes an object nested too deeply as an object', () => {
+    const deep = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`) as unknown;
+    assert.equal(shown(deep), 'an object nested too deeply to repeat');
+  });
 });

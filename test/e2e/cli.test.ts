@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { holdPort, runCli } from '../support/server.js';
+import { openSqlite } from '../../src/adapters/sqlite/database.js';
 
 describe('the tally command', () => {
   it('refuses to serve on a blank or hexadecimal TALLY_PORT instead of listening on port 0 or 80', async () => {
@@ -99,6 +100,141 @@ describe('the tally command', () => {
     } finally {
       child.kill('SIGKILL');
       await holder.release();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('prints its help for no command, --help, -h and help alike, and exits 0', async () => {
+    for (const args of [[], ['--help'], ['-h'], ['help']]) {
+      const result = await runCli(args, {});
+      assert.equal(result.code, 0, JSON.stringify(args));
+      assert.match(result.stdout, /^Tally — counts billable ad impressions\.\n\nUsage: tally <command>/);
+      assert.equal(result.stderr, '');
+    }
+  });
+
+  it('refuses an unknown command with exit code 2, naming it, and prints its help', async () => {
+    const result = await runCli(['frobnicate'], {});
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^unknown command "frobnicate"\n\nTally — counts billable ad impressions\./);
+  });
+
+  it('rotates the token key of a data directory, saying which key now signs', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-'));
+    try {
+      const result = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, 'key 2 now signs new tokens; restart Tally to use it\n');
+      const file = JSON.parse(readFileSync(join(dataDir, 'token-keys.json'), 'utf8')) as {
+        keys: { id: number }[];
+      };
+      assert.deepEqual(
+        file.keys.map((entry) => entry.id),
+        [1, 2],
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('says what to do, without a stack trace, when the key file it would rotate is damaged', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-'));
+    try {
+      writeFileSync(join(dataDir, 'token-keys.json'), '{"keys": [');
+      const result = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        /^Tally cannot run: .*token-keys\.json is not JSON: .*restore it from a backup.*\n$/,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('makes dead deliveries pending again with a new three-hour deadline, and says how many', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
+    try {
+      const db = openSqlite(join(dataDir, 'tally.db'));
+      const insert = db.prepare(
+        `INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, attempts, created_ms, due_ms, deadline_ms)
+         VALUES (1, ?, 'https://dsp.example/bill', '203.0.113.9', 'ua', ?, 7, 1, 1, 2)`,
+      );
+      insert.run('dead-1', 'dead');
+      insert.run('delivered-1', 'delivered');
+      db.close();
+      const result = await runCli(['replay-dead'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, '1 dead deliveries are pending again\n');
+      const after = openSqlite(join(dataDir, 'tally.db'));
+      const rows = after
+        .prepare('SELECT dedupe_key, status, attempts, due_ms, deadline_ms FROM deliveries ORDER BY id')
+        .all() as {
+        dedupe_key: string;
+        status: string;
+        attempts: number;
+        due_ms: number;
+        deadline_ms: number;
+      }[];
+      after.close();
+      assert.deepEqual(
+        rows.map((row) => [row.dedupe_key, row.status, row.attempts]),
+        [
+          ['dead-1', 'pending', 0],
+          ['delivered-1', 'delivered', 7],
+        ],
+      );
+      assert.equal((rows[0]?.deadline_ms ?? 0) - (rows[0]?.due_ms ?? 0), 3 * 3_600_000);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('creates an account after the operator’s on a new data directory, its name trimmed, and prints its key once', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
+    try {
+      const result = await runCli(['create-account', '  Acme Media  '], { TALLY_DATA_DIR: dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(
+        result.stdout,
+        /^Account 2 \("Acme Media"\) created\.\nAdministrator API key \(shown once, store it now\): tally_[\w-]+\n$/,
+      );
+      const key = /: (tally_[\w-]+)\n$/.exec(result.stdout)?.[1] ?? '';
+      const db = openSqlite(join(dataDir, 'tally.db'));
+      const accounts = db.prepare('SELECT id, name FROM accounts ORDER BY id').all();
+      const keys = db.prepare('SELECT account_id, role, hash FROM api_keys').all() as {
+        account_id: number;
+        role: string;
+        hash: string;
+      }[];
+      db.close();
+      assert.deepEqual(accounts, [
+        { id: 1, name: 'default' },
+        { id: 2, name: 'Acme Media' },
+      ]);
+      assert.deepEqual(
+        keys.map((row) => [row.account_id, row.role]),
+        [[2, 'admin']],
+      );
+      assert.ok(!keys.some((row) => row.hash.includes(key)), 'the key itself is stored');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('creates an account named with up to 255 characters and refuses a longer or blank name with its usage', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
+    try {
+      for (const name of ['x'.repeat(256), '   ']) {
+        const refused = await runCli(['create-account', name], { TALLY_DATA_DIR: dataDir });
+        assert.equal(refused.code, 2, name);
+        assert.equal(refused.stderr, 'usage: tally create-account <name>  (a name of 1 to 255 characters)\n');
+      }
+      assert.ok(!existsSync(join(dataDir, 'tally.db')), 'a refused name created a ledger');
+      const longest = await runCli(['create-account', 'x'.repeat(255)], { TALLY_DATA_DIR: dataDir });
+      assert.equal(longest.code, 0, longest.stderr);
+    } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -26,5 +26,35 @@ describe('the data directory lock', () => {
     }
     const next = lockDataDir(dir);
     next.release();
+  });
+
+  it('reports a lock file it cannot use as that error, not as a directory in use by another process', () => {
+    const damaged = mkdtempSync(join(dir, 'damaged-'));
+    writeFileSync(join(damaged, 'tally.lock'), 'x'.repeat(4096));
+    assert.throws(
+      () => lockDataDir(damaged),
+      (error: unknown) => !(error instanceof DataDirInUseError) && /not a database/.test(String(error)),
+    );
+  });
+
+  it('keeps no file open for the attempts it refuses', () => {
+    const lockFile = join(dir, 'tally.lock');
+    /** This process's descriptors open on the lock file. */
+    const openOnLock = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === lockFile;
+        } catch {
+          return false;
+        }
+      }).length;
+    const first = lockDataDir(dir);
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) assert.throws(() => lockDataDir(dir), DataDirInUseError);
+    } finally {
+      first.release();
+    }
+    // SQLite closes a refused connection's file once the holder's locks are gone.
+    assert.equal(openOnLock(), 0, 'the lock file is still open');
   });
 });

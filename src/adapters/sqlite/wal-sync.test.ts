@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -45,5 +45,27 @@ describe('the WAL sync', () => {
       walSync['fd'] = -1;
       db.close();
     }
+  });
+
+  it('closes the WAL file on close, once, however often it is closed', () => {
+    const path = join(dir, 'closed.db');
+    const db = openSqlite(path, 'NORMAL');
+    db.exec('CREATE TABLE t (x INTEGER)');
+    const walSync = new WalSync(path);
+    walSync.sync();
+    /** This process's descriptors open on the WAL. */
+    const openOnWal = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${path}-wal`);
+        } catch {
+          return false;
+        }
+      }).length;
+    assert.ok(openOnWal() >= 2, 'the sync and the connection both have the WAL open');
+    db.close();
+    walSync.close();
+    assert.equal(openOnWal(), 0, 'the WAL is still open');
+    walSync.close();
   });
 });

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import fs, { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { replaceFileDurably } from './durable-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-durable-file-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('replacing a file durably', () => {
+  it('replaces the file whole, with the permissions asked for, leaving nothing else beside it', () => {
+    const folder = mkdtempSync(join(dir, 'whole-'));
+    const path = join(folder, 'state.json');
+    writeFileSync(path, 'old contents, longer than the new ones');
+    const data = `${'x'.repeat(200_000)}\n`;
+    replaceFileDurably(path, data, 0o600);
+    assert.equal(readFileSync(path, 'utf8'), data);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(folder), ['state.json']);
+  });
+
+  it('leaves the old file whole, and no temporary file, when the write fails (a full disk)', () => {
+    const folder = mkdtempSync(join(dir, 'full-'));
+    const path = join(folder, 'state.json');
+    writeFileSync(path, 'old');
+    // Fault injection: every write fails as on a full disk.
+    const realWriteSync = fs.writeSync;
+    fs.writeSync = () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    syncBuiltinESMExports();
+    try {
+      assert.throws(() => replaceFileDurably(path, 'new', 0o600), /ENOSPC/);
+    } finally {
+      fs.writeSync = realWriteSync;
+      syncBuiltinESMExports();
+    }
+    assert.equal(readFileSync(path, 'utf8'), 'old');
+    assert.deepEqual(readdirSync(folder), ['state.json']);
+  });
+});
