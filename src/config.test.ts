@@ -406,6 +406,15 @@ describe('configuration', () => {
     assert.equal(trailing.config.ivtFilter.blockedIpCount, 1);
   });
 
+  it('reads a comma-separated list whose first pattern is a character class as patterns, not as JSON', () => {
+    const parsed = parseConfig({ TALLY_IVT_USER_AGENTS: '[Bb]ot-x,crawler' });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+    assert.deepEqual(
+      parsed.config.ivtFilter.userAgentPatterns.map((pattern) => pattern.source),
+      ['[Bb]ot-x', 'crawler'],
+    );
+  });
+
   it('refuses a list that is a JSON array of anything but strings, or a bad entry in one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

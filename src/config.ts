@@ -118,13 +118,11 @@ export function parseConfig(
     if (value === undefined) return [];
     if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
     if (typeof value === 'string') {
-      if (value.trim().startsWith('[')) {
-        try {
-          const parsed: unknown = JSON.parse(value);
-          if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
-        } catch {
-          // reported below
-        }
+      // JSON when it reads as JSON; otherwise a comma-separated list, whose first pattern may be a
+      // character class (`[Bb]ot-x,crawler`).
+      const parsed = value.trim().startsWith('[') ? jsonOrUndefined(value) : undefined;
+      if (parsed !== undefined) {
+        if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
         errors.push(`${name}: must be a JSON array of strings or a comma-separated list`);
         return [];
       }
@@ -305,4 +303,13 @@ function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string,
     else out.set(seat, keys);
   }
   return out;
+}
+
+/** The JSON value `text` holds, or undefined when it is not JSON. */
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
