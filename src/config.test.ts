@@ -23,6 +23,18 @@ describe('configuration', () => {
     assert.equal(parsed.config.burlPrivateNetworks, 'allow');
   });
 
+  it('refuses a host that is neither an IP address nor a host name, before anything is opened', () => {
+    for (const host of ['999.1.1.1', 'local host', '-tally.example', 'tally..example', '1.2.3']) {
+      const parsed = parseConfig({ TALLY_HOST: host });
+      assert.ok(!parsed.ok, host);
+      assert.match(parsed.errors[0] ?? '', /^host: .* is neither an IP address nor a host name/, host);
+    }
+    for (const host of ['127.0.0.1', '::1', '0.0.0.0', 'localhost', 'tally-1.internal.example']) {
+      const parsed = parseConfig({ TALLY_HOST: host });
+      assert.ok(parsed.ok && parsed.config.host === host, host);
+    }
+  });
+
   it('refuses port 0 without a public URL, which could not name the port it picks', () => {
     const parsed = parseConfig({ TALLY_PORT: '0' });
     assert.ok(!parsed.ok);

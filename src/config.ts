@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IvtFilter } from './domain/ivt.js';
 import { buildIvtFilter } from './domain/ivt.js';
@@ -167,13 +168,18 @@ export function parseConfig(
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push('burlPrivateNetworks: must be deny (the default) or allow');
+  const host = text('host', '0.0.0.0');
+  if (isIP(host) === 0 && !isHostName(host))
+    errors.push(
+      `host: ${shown(host)} is neither an IP address nor a host name; e.g. 0.0.0.0 (every interface), 127.0.0.1 or ::1`,
+    );
   const smtpUrl = text('smtpUrl', '') || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
     errors.push('smtpUrl: must look like smtp://user:pass@host:587');
 
   const config: Config = {
     port,
-    host: text('host', '0.0.0.0'),
+    host,
     dataDir: resolve(text('dataDir', './data')),
     publicUrl,
     adminKey,
@@ -312,4 +318,18 @@ function jsonOrUndefined(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A DNS host name (RFC 1123): dot-separated labels of letters, digits and inner hyphens, at most
+ * 63 characters each and 253 in all, the last not all digits (so that `999.1.1.1`, no IPv4
+ * address, is not taken for a name).
+ */
+function isHostName(host: string): boolean {
+  const labels = host.split('.');
+  return (
+    host.length <= 253 &&
+    labels.every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label)) &&
+    !/^\d+$/.test(labels.at(-1) ?? '')
+  );
 }
