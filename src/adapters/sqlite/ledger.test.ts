@@ -971,6 +971,16 @@ describe('the SQLite ledger', () => {
         ['external_impression', 'ortb-pub', Number(mapped), 1],
       ],
     );
+    // Grouped by publisher alone, the rows of one OpenRTB id are one row, whatever their kind.
+    const byPublisher = ledger.report({ ...HOUR_AROUND_T0, groupBy: ['publisher'] });
+    assert.deepEqual(
+      byPublisher.map((row) => [row.publisher, row.events]),
+      [
+        ['', 1],
+        [mapped, 1],
+        ['ortb-pub', 2],
+      ],
+    );
     // One publisher's traffic of both kinds, by either id; never another publisher's.
     const byCatalog = ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { publisherId: mapped } });
     const byOpenRtb = ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { publisher: 'ortb-pub' } });

@@ -496,6 +496,9 @@ export class SqliteLedger implements Ledger {
    */
   report(query: ReportQuery): ReportRow[] {
     const groupColumns = query.groupBy.map((dimension) => `${DIMENSION_SQL[dimension]} AS "${dimension}"`);
+    // By position: a GROUP BY name that is also a column (`publisher`) would mean the column, not
+    // the dimension's expression.
+    const positions = query.groupBy.map((_, index) => index + 1).join(', ');
     const where = ['account_id = ?', 'hour_ms >= ?', 'hour_ms < ?'];
     const params: unknown[] = [query.accountId, query.fromMs, query.toMs];
     if (query.publisherScope !== undefined) {
@@ -516,7 +519,7 @@ export class SqliteLedger implements Ledger {
       'SUM(revenue_micros) AS revenueMicros',
     ].join(', ')}
       FROM rollup_hourly WHERE ${where.join(' AND ')}
-      ${query.groupBy.length > 0 ? `GROUP BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')} ORDER BY ${query.groupBy.map((dimension) => `"${dimension}"`).join(', ')}` : ''}
+      ${query.groupBy.length > 0 ? `GROUP BY ${positions} ORDER BY ${positions}` : ''}
       LIMIT ?`;
     // Read as BigInt: SQLite adds up 64-bit integers exactly, and a sum past 2^53 - 1 (priceMicros
     // adds up CPMs: a year of a few million impressions a day) would come back as the nearest
