@@ -66,6 +66,8 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<!x ${V}><p>', 'html', '">&<b'), '<!x "&gt;&<b><p>');
     assert.equal(fill('<?x ${V}><p>', 'html', '>'), '<?x &gt;><p>');
     assert.equal(fill('<!DOCTYPE html ${V}>', 'html', 'a>'), '<!DOCTYPE html a&gt;>');
+    // Nor make it a comment that would swallow the rest of the creative.
+    assert.equal(fill('<!${V}><img src="x">', 'html', '--x'), '<!&#45;&#45;x><img src="x">');
     // Nor one opened by `</`.
     assert.equal(fill('</ ${V}><p>', 'html', '"><b>'), '</ &quot;&gt;&lt;b&gt;><p>');
     // A browser that runs no script renders a <noscript>'s content as HTML.

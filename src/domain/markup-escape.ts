@@ -30,7 +30,10 @@ type RegionKind =
   | 'pi'
   /** HTML outside comments and raw-text elements: values HTML-escaped. */
   | 'html'
-  /** HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`, which would end it. */
+  /**
+   * HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`,
+   * which would end it, and `-`, which right after `<!` would open a comment instead.
+   */
   | 'bogus'
   /** A script or style body, read without character references: values as they are. */
   | 'raw';
@@ -89,8 +92,9 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
  *   read.
  *
  * Inside comments, PIs and HTML's bogus comments, which nothing reads, the value goes as it is,
- * except that a `--`, a final `-` or a leading `>` it makes in a comment (a `?>` in a PI, a `>` in
- * a bogus comment) is broken up or escaped, so that it cannot end it early.
+ * except that a `--`, a final `-` or a leading `>` it makes in a comment (a `?>` in a PI, a `>` or
+ * `-` in a bogus comment) is broken up or escaped, so that it cannot end it early or make it a
+ * comment.
  */
 export function substituteInMarkup(
   markup: string,
@@ -146,7 +150,7 @@ function substituteRegion(
     case 'html':
       return substitute(text, escapeHtml);
     case 'bogus':
-      return substitute(text, (value) => value.replaceAll('>', '&gt;'));
+      return substitute(text, (value) => value.replaceAll('>', '&gt;').replaceAll('-', '&#45;'));
     case 'raw':
       return substitute(text, (value) => value);
     case 'cdata':
