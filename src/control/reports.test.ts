@@ -243,7 +243,13 @@ describe('report windows and scopes', () => {
     for (const other of ['&publisher=site-pub-8', '&publisher=3', '&publisherId=4']) {
       assert.throws(
         () => query(other),
-        (error: unknown) => error instanceof ApiError && error.status === 403 && error.code === 'FORBIDDEN',
+        (error: unknown) =>
+          error instanceof ApiError &&
+          error.status === 403 &&
+          error.code === 'FORBIDDEN' &&
+          // Says which ids it may filter on: publisher used to take the catalog id too.
+          error.message ===
+            'your key is scoped to publisher 3: filter on publisherId=3, or publisher=site-pub-9 (its OpenRTB publisher id)',
         other,
       );
     }

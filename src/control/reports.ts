@@ -138,7 +138,8 @@ export function parseReportQuery(
   if (scope === null) return query;
   const own = String(scope.id);
   if (scope.type === 'advertiser') {
-    if (filters.advertiser !== undefined && filters.advertiser !== own) throw outOfScope(scope.type, own);
+    if (filters.advertiser !== undefined && filters.advertiser !== own)
+      throw new ApiError(403, 'FORBIDDEN', `your key is scoped to advertiser ${own}`);
     filters.advertiser = own;
     return query;
   }
@@ -147,13 +148,14 @@ export function parseReportQuery(
   const externalId = publisherExternalId(principal.accountId, scope.id);
   const otherPublisher = filters.publisher !== undefined && filters.publisher !== (externalId ?? '');
   if (otherPublisher || (filters.publisherId !== undefined && filters.publisherId !== own)) {
-    throw outOfScope(scope.type, own);
+    const openRtb = externalId === null ? '' : `, or publisher=${externalId} (its OpenRTB publisher id)`;
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      `your key is scoped to publisher ${own}: filter on publisherId=${own}${openRtb}`,
+    );
   }
   return { ...query, publisherScope: { catalogId: own, externalId } };
-}
-
-function outOfScope(type: string, id: string): ApiError {
-  return new ApiError(403, 'FORBIDDEN', `your key is scoped to ${type} ${id}`);
 }
 
 const NUMERIC_FILTERS = new Set<ReportDimension>([
