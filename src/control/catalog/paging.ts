@@ -31,9 +31,11 @@ export function parseListRequest(
   let limit = DEFAULT_LIMIT;
   let afterId: number | undefined;
   for (const name of new Set(params.keys())) {
-    if (params.getAll(name).length > 1) problems.push(`${name}: given more than once; give it once`);
-  }
-  for (const [name, value] of params) {
+    const value = params.get(name) ?? '';
+    if (params.getAll(name).length > 1) {
+      problems.push(`${name}: given more than once; give it once`);
+      continue;
+    }
     if (name === 'limit') {
       limit = Number(value);
       if (!/^\d+$/.test(value) || limit < 1 || limit > MAX_LIMIT) {
