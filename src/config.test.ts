@@ -29,7 +29,14 @@ describe('configuration', () => {
       assert.ok(!parsed.ok, host);
       assert.match(parsed.errors[0] ?? '', /^host: .* is neither an IP address nor a host name/, host);
     }
-    for (const host of ['127.0.0.1', '::1', '0.0.0.0', 'localhost', 'tally-1.internal.example']) {
+    for (const host of [
+      '127.0.0.1',
+      '::1',
+      '0.0.0.0',
+      'localhost.',
+      'tally_web',
+      'tally-1.internal.example',
+    ]) {
       const parsed = parseConfig({ TALLY_HOST: host });
       assert.ok(parsed.ok && parsed.config.host === host, host);
     }
