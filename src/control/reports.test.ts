@@ -3,22 +3,14 @@ import { describe, it } from 'node:test';
 import type { Principal } from './auth.js';
 import { ApiError } from './http.js';
 import { parseReportQuery } from './reports.js';
+import { validationFailure } from '../../test/support/validation-failure.js';
 
 const ADMIN: Principal = { accountId: 1, keyId: 1, role: 'admin', scope: null };
 const RANGE = 'from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z';
 const parse = (query: string) => parseReportQuery(new URLSearchParams(query), ADMIN, () => null);
 
-function refusal(query: string): string {
-  try {
-    parse(query);
-  } catch (error) {
-    assert.ok(error instanceof ApiError);
-    assert.equal(error.status, 400);
-    assert.equal(error.code, 'VALIDATION_FAILED');
-    return error.message;
-  }
-  assert.fail(`${query} was accepted`);
-}
+/** The 400 message `query` is refused with. */
+const refusal = (query: string): string => validationFailure(() => parse(query), query);
 
 describe('report queries', () => {
   it('filters on the dimensions named, and takes format=csv as the output rather than an ad format', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ApiError } from '../http.js';
 import { pageOf, parseListRequest } from './paging.js';
+import { validationFailure } from '../../../test/support/validation-failure.js';
 
 const FILTERS = { advertiserId: 'id', name: 'text', state: ['active', 'inactive'] } as const;
 
@@ -10,17 +10,7 @@ function parse(query: string) {
 }
 
 /** The 400 message `query` is refused with. */
-function refusal(query: string): string {
-  try {
-    parse(query);
-  } catch (error) {
-    assert.ok(error instanceof ApiError);
-    assert.equal(error.status, 400);
-    assert.equal(error.code, 'VALIDATION_FAILED');
-    return error.message;
-  }
-  return assert.fail(`${query} was accepted`);
-}
+const refusal = (query: string): string => validationFailure(() => parse(query), query);
 
 describe('list queries', () => {
   it('pages 50 rows by default and takes any whole limit from 1 to 500', () => {

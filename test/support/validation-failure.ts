@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { ApiError } from '../../src/control/http.js';
+
+/** The message of the 400 `VALIDATION_FAILED` that `attempt` throws; fails the test if it throws none. */
+export function validationFailure(attempt: () => unknown, what: string): string {
+  try {
+    attempt();
+  } catch (error) {
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 400);
+    assert.equal(error.code, 'VALIDATION_FAILED');
+    return error.message;
+  }
+  return assert.fail(`${what} was accepted`);
+}
