@@ -104,6 +104,37 @@ describe('classifying a win', () => {
     assert.match(result.message, /digital out-of-home \(dooh\), which Tally does not count/);
   });
 
+  it('takes a VAST markup as video when the imp offers both video and audio, and as audio when it offers audio alone', () => {
+    const vast = '<VAST version="4.0"></VAST>';
+    const both = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {}, audio: {} }] };
+    assert.equal(classify(both, { impid: '1', adm: vast }).format, 'video');
+    const audio = { id: 'a', site, imp: [{ id: '1', banner: {}, audio: {} }] };
+    assert.equal(classify(audio, { impid: '1', adm: vast }).format, 'audio');
+  });
+
+  it('refuses a digital out-of-home request on a connected-TV device type rather than count it as CTV', () => {
+    const result = classifyWin(
+      { id: 'a', dooh: { id: 'screen-1' }, device: { devicetype: 3 }, imp: [{ id: '1', banner: {} }] },
+      { impid: '1' },
+    );
+    assert.ok(isClassifyError(result));
+    assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+  });
+
+  it('cannot tell the format from a blank markup when the imp offers several', () => {
+    const result = classifyWin(
+      { id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] },
+      { impid: '1', adm: ' \n\t ' },
+    );
+    assert.ok(isClassifyError(result));
+    assert.equal(result.code, 'FORMAT_UNDETERMINED');
+  });
+
+  it('ignores a bid.mtype that is not a number and takes the format from the imp', () => {
+    const request = { id: 'a', site, imp: [{ id: '1', video: {} }] };
+    assert.equal(classify(request, { impid: '1', mtype: '3' }).format, 'video');
+  });
+
   it('survives hostile shapes without throwing', () => {
     for (const request of [{}, { imp: 'x' }, { imp: [null, 3, 'x'] }, { imp: [{ id: {} }] }]) {
       assert.ok(isClassifyError(classifyWin(request, { impid: '1' })));

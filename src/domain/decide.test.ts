@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideNotice } from './decide.js';
+import { decideHit } from './decide-hit.js';
 import { defaultIvtFilter } from './ivt.js';
 import type { HitRequest } from './ivt.js';
+import { NOT_COUNTED_REASONS } from './outcome.js';
 import type { NoticeClaims } from './token.js';
-import { openToken, sealToken } from './token.js';
+import { generateKey, openToken, sealToken } from './token.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
@@ -160,6 +162,95 @@ describe('deciding a notice', () => {
       outcome: 'not_counted',
       reason: 'not_billing_method',
     });
+  });
+
+  it('counts a notice exactly at the TTL and not one a millisecond after it', () => {
+    const decideAt = (msAfterAuction: number) =>
+      decideNotice(
+        openToken(sealToken(webBanner, ring), ring),
+        browser,
+        new URLSearchParams(),
+        AUCTION_MS + msAfterAuction,
+        defaultIvtFilter(),
+      ).outcome;
+    assert.deepEqual(decideAt(600_000), { outcome: 'counted' });
+    assert.deepEqual(decideAt(600_001), { outcome: 'not_counted', reason: 'late' });
+  });
+
+  it('takes AUDIT in any query parameter for an ad-quality render, not only in the first', () => {
+    assert.deepEqual(decide(webBanner, 1, browser, 'w=300&h=250&ts=AUDIT'), {
+      outcome: 'not_counted',
+      reason: 'preview',
+    });
+  });
+
+  it('returns the opened claims and the device beside a counted decision, for the ledger', () => {
+    const decision = decideNotice(
+      openToken(sealToken(webBanner, ring), ring),
+      browser,
+      new URLSearchParams(),
+      AUCTION_MS + 1000,
+      defaultIvtFilter(),
+    );
+    assert.deepEqual(decision.outcome, { outcome: 'counted' });
+    assert.deepEqual(decision.claims, webBanner);
+    assert.deepEqual(decision.device, { ip: '198.51.100.1', userAgent: CHROME, serverToServer: false });
+  });
+
+  it("screens the load pixel of a web banner billed on the publisher's burl as a browser's: an app HTTP stack there is a bot", () => {
+    const loaded = { ...webBanner, kind: 'loaded', method: 'burl', ttlSeconds: 10800 } as const;
+    assert.deepEqual(decide(loaded, 1, { ...browser, headers: { 'user-agent': 'okhttp/4.12.0' } }), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'bot_user_agent',
+    });
+  });
+
+  it('gives only reasons that the list of not-counted reasons (reports, API schema) holds', () => {
+    const outcomes = [
+      decide(webBanner, 601),
+      decide({ ...webBanner, kind: 'loaded' }, 1),
+      decide({ ...webBanner, test: true }, 1),
+      decide(webBanner, 1, { ...browser, headers: { ...browser.headers, 'sec-purpose': 'prefetch' } }),
+      decide(webBanner, 1, { ...browser, method: 'HEAD' }),
+      decideNotice(openToken('garbage', ring), browser, new URLSearchParams(), AUCTION_MS, defaultIvtFilter())
+        .outcome,
+      decideHit(undefined, browser, defaultIvtFilter()).outcome,
+      decideHit({ state: 'inactive' }, browser, defaultIvtFilter()).outcome,
+    ];
+    const reasons = outcomes.map((outcome) =>
+      outcome.outcome === 'not_counted' ? outcome.reason : 'counted',
+    );
+    assert.deepEqual(reasons, [
+      'late',
+      'not_billing_method',
+      'preview',
+      'prefetch',
+      'invalid_traffic',
+      'invalid_token',
+      'unknown_tracker',
+      'inactive_tracker',
+    ]);
+    const listed: readonly string[] = NOT_COUNTED_REASONS;
+    for (const reason of [...reasons, 'duplicate']) assert.ok(listed.includes(reason), reason);
+  });
+
+  it('answers invalid_token, without throwing, for a token naming a key id the ring lacks', () => {
+    const other = { signingKeyId: 9, keys: new Map([[9, generateKey()]]) };
+    const opened = openToken(sealToken(webBanner, other), ring);
+    assert.deepEqual(opened, { ok: false, error: 'unknown_key' });
+    const decision = decideNotice(opened, browser, new URLSearchParams(), AUCTION_MS, defaultIvtFilter());
+    assert.deepEqual(decision.outcome, { outcome: 'not_counted', reason: 'invalid_token' });
+    assert.equal(decision.claims, undefined);
+  });
+
+  it('records a test win or a preview as preview before screening the request: a bot fetching it is still a preview', () => {
+    const bot = { ...browser, headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } };
+    assert.deepEqual(decide({ ...webBanner, test: true }, 1, { ...bot, method: 'HEAD' }), {
+      outcome: 'not_counted',
+      reason: 'preview',
+    });
+    assert.deepEqual(decide(webBanner, 1, bot, 'preview=1'), { outcome: 'not_counted', reason: 'preview' });
   });
 
   it('answers invalid_token for garbage, a changed byte and a foreign key, without throwing', () => {

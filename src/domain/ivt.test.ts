@@ -206,6 +206,104 @@ describe('invalid traffic', () => {
     assert.equal(readDevice(req).ip, '192.0.2.44');
   });
 
+  it('treats a prefetch signal as prefetch whatever its case', () => {
+    for (const [name, value] of [
+      ['sec-purpose', 'Prefetch'],
+      ['x-moz', 'PREFETCH'],
+      ['purpose', 'Prerender'],
+    ] as const) {
+      assert.deepEqual(
+        screen(request({ [name]: value })),
+        { outcome: 'not_counted', reason: 'prefetch' },
+        `${name}: ${value}`,
+      );
+    }
+  });
+
+  it('takes an app HTTP stack only by its whole name: an agent that merely starts with the same letters is a bot', () => {
+    for (const userAgent of ['Javaland/1.0', 'curlew-scanner/1.0', 'okhttpx/1.0']) {
+      const req = request({ 'user-agent': userAgent });
+      assert.deepEqual(
+        screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'),
+        { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' },
+        userAgent,
+      );
+    }
+  });
+
+  it('rejects an app HTTP stack that declares itself a spider or Slurp, even where an app fires the notice', () => {
+    for (const userAgent of ['okhttp/4.12.0 (compatible; Spider)', 'okhttp/4.12.0 Slurp']) {
+      const req = request({ 'user-agent': userAgent });
+      assert.deepEqual(
+        screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'),
+        { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' },
+        userAgent,
+      );
+    }
+  });
+
+  it('reads an IPv4 device behind a dual-stack socket or an IPv4-mapped header as its IPv4 address', () => {
+    assert.equal(readDevice(request({}, 'GET', '::ffff:203.0.113.5')).ip, '203.0.113.5');
+    assert.equal(readDevice(request({ 'x-device-ip': '::ffff:192.0.2.7' })).ip, '192.0.2.7');
+    assert.equal(readDevice(request({ 'x-forwarded-for': '::ffff:192.0.2.8, 10.0.0.1' })).ip, '192.0.2.8');
+  });
+
+  it('takes the device address from X-Device-IP over X-Forwarded-For', () => {
+    const req = request({ 'x-device-ip': '192.0.2.10', 'x-forwarded-for': '192.0.2.20, 10.0.0.1' });
+    assert.equal(readDevice(req).ip, '192.0.2.10');
+  });
+
+  it('marks a request as server-to-server when it names the device by any of X-Device-IP, X-Forwarded-For or X-Device-User-Agent, and not otherwise', () => {
+    const named: Record<string, string>[] = [
+      { 'x-device-ip': '192.0.2.10' },
+      { 'x-forwarded-for': '192.0.2.20' },
+      { 'x-device-user-agent': CHROME },
+    ];
+    for (const headers of named) {
+      assert.equal(readDevice(request(headers)).serverToServer, true, JSON.stringify(headers));
+    }
+    assert.equal(readDevice(request()).serverToServer, false);
+  });
+
+  it('reads block-list entries with spaces around them', () => {
+    const filter = filterOf([], [' 203.0.113.0/24 ', '\t2001:db8::/32']);
+    const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
+    assert.deepEqual(screen(request({}, 'GET', '203.0.113.99'), filter), blocked);
+    assert.deepEqual(screen(request({}, 'GET', '2001:db8:1::5'), filter), blocked);
+  });
+
+  it('names the first rule that matches, in order: HEAD, prefetch, empty, bot and blocked User-Agents, then blocked addresses', () => {
+    const filter = filterOf(['AcmeKiosk'], ['203.0.113.0/24']);
+    const rule = (req: HitRequest) => {
+      const outcome = screen(req, filter);
+      return outcome?.outcome === 'not_counted'
+        ? outcome.reason === 'invalid_traffic'
+          ? outcome.rule
+          : outcome.reason
+        : 'counted';
+    };
+    const blockedPeer = '203.0.113.9';
+    assert.equal(rule(request({ 'sec-purpose': 'prefetch' }, 'HEAD', blockedPeer)), 'head_request');
+    assert.equal(
+      rule(request({ 'sec-purpose': 'prefetch', 'user-agent': '' }, 'GET', blockedPeer)),
+      'prefetch',
+    );
+    assert.equal(rule(request({ 'user-agent': '' }, 'GET', blockedPeer)), 'empty_user_agent');
+    assert.equal(
+      rule(request({ 'user-agent': 'Googlebot/2.1 AcmeKiosk' }, 'GET', blockedPeer)),
+      'bot_user_agent',
+    );
+    assert.equal(
+      rule(request({ 'user-agent': `${CHROME} AcmeKiosk/2` }, 'GET', blockedPeer)),
+      'blocked_user_agent',
+    );
+    assert.equal(
+      rule(request({ 'user-agent': `${CHROME} AcmeKiosk/2`, 'x-device-ip': '203.0.113.10' })),
+      'blocked_user_agent',
+    );
+    assert.equal(rule(request({}, 'GET', blockedPeer)), 'blocked_ip');
+  });
+
   it('ignores a malformed X-Device-IP and uses the peer address', () => {
     const req = request({ 'x-device-ip': 'not-an-ip' }, 'GET', '198.51.100.9');
     assert.equal(readDevice(req).ip, '198.51.100.9');

@@ -240,6 +240,11 @@ describe('mediaCostMicros', () => {
     assert.throws(() => cpmToEventMicros(Number.NaN), RangeError);
   });
 
+  it('refuses a negative or fractional fraction even of a zero amount', () => {
+    assert.throws(() => applyFractionMicros(0, -1), RangeError);
+    assert.throws(() => applyFractionMicros(0, 0.5), RangeError);
+  });
+
   it('refuses a negative revenue even on a CPM rule, whose cost does not depend on it', () => {
     assert.throws(
       () => mediaCostMicros(rule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_000_000 }), -1),

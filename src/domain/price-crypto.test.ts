@@ -221,6 +221,13 @@ describe('parsePriceKeys', () => {
     assert.deepEqual(standard?.encryptionKey, Buffer.from([0xfb, 0xff, 0x00, 0xfb, 0xff, 0x00]));
   });
 
+  it('reads a key whose standard base64 ends in two padding characters', () => {
+    const bytes = Buffer.from('0123456789abcdef', 'latin1');
+    const padded = bytes.toString('base64');
+    assert.ok(padded.endsWith('=='), padded);
+    assert.deepEqual(parsePriceKeys(padded, padded), { encryptionKey: bytes, integrityKey: bytes });
+  });
+
   it('answers undefined for empty or non-base64 keys', () => {
     const good = 'skU7Ax_NL5pPAFyKdkfZjZz2-VhIN8bjj1rVFOaJ_5o=';
     for (const bad of ['', '=', 'a', 'abd', 'not base64!', `${good} `, `${good}==`]) {

@@ -216,6 +216,23 @@ describe('costAndRevenue', () => {
         });
       });
 
+      it('pays the target when it is exactly the maximum or the minimum share of the revenue it produces', () => {
+        // A 25 % margin on the 1.00 CPM target bills 1250: the target is 80 % of it.
+        const atMax = rule({
+          pricingType: 'dynamic',
+          revshareMicros: 400_000,
+          maxRevshareMicros: 800_000,
+          targetEcpmMicros: 1_000_000,
+        });
+        const atMin = { ...atMax, revshareMicros: 800_000, maxRevshareMicros: 900_000 };
+        for (const paymentRule of [atMax, atMin]) {
+          assert.deepEqual(costAndRevenue(lineItem('cost_plus_margin', 250_000), paymentRule, undefined), {
+            mediaCostMicros: 1_000,
+            revenueMicros: 1_250,
+          });
+        }
+      });
+
       it('records zero cost and revenue when cost plus margin cannot reach the band', () => {
         // margin 10 %: at the target the share is 91 % > 80 %, and 80 % × 1.1 < 1 leaves only 0
         assert.deepEqual(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_RULES, RulesTable, rulesByPublisher } from './rules.js';
+import { canInstrument, DEFAULT_RULES, RulesTable, rulesByPublisher } from './rules.js';
 
 const none = { omidSupported: false, publisherBurl: false };
 
@@ -119,6 +119,19 @@ describe('counting rules', () => {
   it('has no two default rows for the same format, channel and method', () => {
     const keys = DEFAULT_RULES.map((rule) => `${rule.format}/${rule.channel}/${rule.method}`);
     assert.equal(new Set(keys).size, keys.length);
+  });
+});
+
+describe('methods Tally can instrument', () => {
+  it("instruments each format's own notification and the publisher burl, and OMID for banners only", () => {
+    const own = { banner: 'adm', video: 'vast', audio: 'vast', native: 'native' } as const;
+    for (const format of ['banner', 'video', 'audio', 'native'] as const) {
+      for (const method of ['adm', 'omid', 'burl', 'vast', 'native'] as const) {
+        const expected =
+          method === own[format] || method === 'burl' || (method === 'omid' && format === 'banner');
+        assert.equal(canInstrument(format, method), expected, `${format} ${method}`);
+      }
+    }
   });
 });
 

@@ -272,6 +272,63 @@ describe('sealed notice tokens', () => {
     assert.deepEqual(openToken(`${token}A`, ring), { ok: false, error: 'malformed' });
   });
 
+  it('answers malformed for a token too short to hold a header, the fewest claims and a tag', () => {
+    // 2 + 12 + 15 + 16 = 45 bytes at least; shorter tokens naming version 1 and a known key id.
+    for (let length = 2; length < 45; length++) {
+      const bytes = Buffer.concat([Buffer.from([1, 7]), randomBytes(length - 2)]);
+      assert.deepEqual(
+        openToken(bytes.toString('base64url'), ring),
+        { ok: false, error: 'malformed' },
+        `${length}`,
+      );
+    }
+  });
+
+  it('answers unknown_key, without throwing, for a key id whose entry in the ring is not a 32-byte key', () => {
+    const key = generateKey();
+    const token = sealToken(bannerWin, { signingKeyId: 3, keys: new Map([[3, key]]) });
+    const short: KeyRing = { signingKeyId: 3, keys: new Map([[3, key.subarray(0, 16)]]) };
+    assert.deepEqual(openToken(token, short), { ok: false, error: 'unknown_key' });
+  });
+
+  it('answers malformed for a token of any length with base64 padding appended', () => {
+    const lengths = new Set<number>();
+    for (let extra = 0; lengths.size < 3 && extra < 12; extra++) {
+      const claims = { ...bannerWin, adId: `${bannerWin.adId}${'x'.repeat(extra)}` };
+      const token = sealToken(claims, ring);
+      lengths.add(token.length % 4);
+      assert.deepEqual(openToken(token, ring), { ok: true, claims, keyId: 7 });
+      for (const padded of [`${token}=`, `${token}==`]) {
+        assert.deepEqual(openToken(padded, ring), { ok: false, error: 'malformed' }, padded);
+      }
+    }
+    assert.equal(lengths.size, 3);
+  });
+
+  it('answers malformed for an authentic token with an integer spelled in more than eight bytes', () => {
+    // A price of 2^56: eight bytes of continuation, then a ninth.
+    const nineBytes = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+    const plaintext = Buffer.from([0, 0, 0, ...nineBytes, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(openToken(sealPlaintext(plaintext), ring), { ok: false, error: 'malformed' });
+  });
+
+  it('answers malformed for an authentic token naming a method, kind, format or channel past the lists', () => {
+    const bytes: [number, number][] = [
+      [0x80, 0x00],
+      [0x0f, 0x00],
+      [0x00, 0x0f],
+      [0x00, 0xf0],
+    ];
+    for (const [kinds, media] of bytes) {
+      const plaintext = Buffer.from([kinds, media, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+      assert.deepEqual(
+        openToken(sealPlaintext(plaintext), ring),
+        { ok: false, error: 'malformed' },
+        `${kinds} ${media}`,
+      );
+    }
+  });
+
   it('still opens a token sealed before the bid price and BidResponse id were carried, without them', () => {
     // Sealed by the code of commit e44d2a2, before either was carried, with key id 3 (32 bytes of 7).
     const before =

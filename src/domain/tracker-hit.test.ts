@@ -319,6 +319,7 @@ describe('checkRedirectTarget', () => {
   it('refuses credentials in the URL', () => {
     assert.equal(checkRedirectTarget('https://bank.example@evil.example/', OPEN).ok, false);
     assert.equal(checkRedirectTarget('https://user:pw@a.example/', OPEN).ok, false);
+    assert.equal(checkRedirectTarget('https://:pw@a.example/', OPEN).ok, false);
   });
 
   describe('with the allow-list enabled', () => {

@@ -278,6 +278,19 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('seals each notice URL of a video or native win with its own kind: only the impression bills, never the error tracker', () => {
+    const adm =
+      '<VAST version="3.0"><Ad id="1"><InLine><AdSystem>x</AdSystem><AdTitle>t</AdTitle><Creatives/></InLine></Ad></VAST>';
+    const video = ok(win({ imp: { video: {} }, bid: { adm } }));
+    assert.equal(claimsOf(video.noticeUrls.vast).kind, 'vast');
+    assert.equal(claimsOf(video.noticeUrls.vast_error?.replace(/\?e=.*$/, '')).kind, 'vast_error');
+    const native = ok(
+      win({ imp: { native: {} }, bid: { adm: JSON.stringify({ assets: [], link: { url: 'https://x' } }) } }),
+    );
+    assert.equal(native.method, 'native');
+    assert.equal(claimsOf(native.noticeUrls.native).kind, 'native');
+  });
+
   it('instruments a win built from every OpenRTB bid-response fixture', () => {
     const bannerRequest = fixtureJson('openrtb', 'bid-request_2.6_simple-banner.json');
     const videoRequest = fixtureJson('openrtb', 'bid-request_2.6_video.json');
@@ -488,6 +501,83 @@ function parseXmlStrictly(xml: string): Document {
 function textsOf(document: Document, name: string): string[] {
   return Array.from(document.getElementsByTagName(name)).map((node) => node.textContent ?? '');
 }
+
+describe('the DSP burl and the price of a win', () => {
+  it('has Tally relay the DSP burl of an app banner counted on OMID or on the publisher burl, and keeps it out of the markup', () => {
+    const burl = 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}';
+    const omid = ok(win({ context: app, imp: { banner: { api: [7] } } }));
+    assert.equal(omid.method, 'omid');
+    assert.equal(claimsOf(omid.noticeUrls.omid).dspBurl, burl);
+    assert.ok(!omid.adm?.includes('dsp.example/bill'), omid.adm ?? '');
+    const publisher = ok(win({ context: app, publisherBurl: true }));
+    assert.equal(publisher.method, 'burl');
+    assert.equal(claimsOf(publisher.noticeUrls.burl).dspBurl, burl);
+    assert.ok(!publisher.adm?.includes('dsp.example/bill'), publisher.adm ?? '');
+  });
+
+  it('fills ${AUCTION_PRICE} with the clearing price, not the bid price, in the DSP burl in the markup', () => {
+    const result = ok(win({ context: app, clearingPrice: 2 }));
+    assert.ok(
+      result.adm?.includes('<img src="https://dsp.example/bill?p=2&amp;a=auction-1"'),
+      result.adm ?? '',
+    );
+  });
+
+  it('encrypts the clearing price, not the bid price, into ${AUCTION_PRICE:…}', () => {
+    const result = ok(
+      win({
+        context: app,
+        seat: 'enc-seat',
+        clearingPrice: 2,
+        bid: { burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' },
+      }),
+    );
+    const encrypted = /p=([\w-]{38})"/.exec(result.adm ?? '')?.[1] ?? '';
+    assert.deepEqual(decryptPrice(encrypted, priceKeys), { ok: true, priceMicros: 2_000_000 });
+  });
+
+  it('accepts a win whose longest notice URL is exactly the limit, and refuses one whose burl is a character longer', () => {
+    const urlFor = (padding: number) => {
+      const result = instrumentWin(
+        win({ bid: { burl: `https://dsp.example/b?d=${'x'.repeat(padding)}` } }),
+        env,
+      );
+      return { result, length: result.ok ? (result.noticeUrls.adm?.length ?? 0) : 0 };
+    };
+    let padding = 5_000;
+    while (urlFor(padding).length < MAX_NOTICE_URL_CHARS && padding < 7_000) padding++;
+    const atLimit = urlFor(padding);
+    assert.equal(atLimit.length, MAX_NOTICE_URL_CHARS);
+    assert.equal(atLimit.result.ok, true);
+    const over = instrumentWin(
+      win({ bid: { burl: `https://dsp.example/b?d=${'x'.repeat(padding + 1)}` } }),
+      env,
+    );
+    assert.equal(!over.ok && over.error.code, 'NOTICE_URL_TOO_LONG');
+  });
+
+  it('refuses a currency that is empty or holds more than the three capital letters', () => {
+    for (const currency of ['', 'USDX', 'XUSD', 'US']) {
+      const result = instrumentWin({ ...win(), currency }, env);
+      assert.equal(result.ok, false, currency);
+      assert.match(!result.ok ? result.error.message : '', /currency must be an ISO 4217 code/, currency);
+    }
+  });
+
+  it('ignores a bid.burl that is not a string: nothing to relay and nothing to warn about', () => {
+    const result = ok(win({ bid: { burl: { url: 'https://dsp.example/bill' } } }));
+    assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, '');
+    assert.deepEqual(result.warnings, []);
+  });
+
+  it('reads only the string entries of request.cur', () => {
+    const input = win();
+    (input.request as { cur?: unknown[] }).cur = [840, null];
+    assert.deepEqual(ok(input).warnings, []);
+    (input.request as { cur?: unknown[] }).cur = [840, 'USD'];
+    assert.deepEqual(ok(input).warnings, []);
+  });
+});
 
 describe('macro values in the markup of a win', () => {
   it('keeps native JSON valid, with its tracker, when the auction id holds a quote, a backslash and a control character', () => {
