@@ -132,6 +132,9 @@ export const OPENAPI_DOCUMENT = {
       Win: {
         type: 'object',
         required: ['request', 'seat', 'bid'],
+        description:
+          'Any other field is refused (VALIDATION_FAILED), so that a misspelt one is never ignored.',
+        additionalProperties: false,
         properties: {
           request: { type: 'object', description: 'OpenRTB 2.5/2.6 BidRequest' },
           seat: { type: 'string' },
@@ -139,7 +142,9 @@ export const OPENAPI_DOCUMENT = {
           clearingPrice: {
             type: 'number',
             minimum: 0,
-            description: 'in currency units, e.g. 1.25 (CPM); defaults to bid.price',
+            maximum: 999_999.999999,
+            description:
+              'in currency units, e.g. 1.25 (CPM); defaults to bid.price (which has the same limits)',
           },
           bidResponseId: {
             type: 'string',
@@ -266,6 +271,7 @@ export const OPENAPI_DOCUMENT = {
               schema: {
                 type: 'object',
                 required: ['wins'],
+                additionalProperties: false,
                 properties: {
                   wins: { type: 'array', maxItems: MAX_WINS, items: { $ref: '#/components/schemas/Win' } },
                 },

@@ -54,6 +54,17 @@ describe('registering a POST /v1/wins body', () => {
     assert.ok(!tooMany.ok && /send at most 10000 wins per call; this had 10001/.test(tooMany.message));
   });
 
+  it('refuses a body with a field beside wins, naming it, rather than ignoring it', () => {
+    assert.deepEqual(registerWins('{"wins": [], "test": true}', env), {
+      ok: false,
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      message:
+        'the body must be {"wins": [ {request, seat, bid, …} ]}, without other fields (this had "test")',
+    });
+    assert.deepEqual(registerWins('{"wins": []}', env), { ok: true, json: '{"results":[]}' });
+  });
+
   it(`takes ${MAX_WINS_PER_CALL} wins in one call, the most it allows`, () => {
     const answer = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL).fill({}) }), env);
     assert.ok(answer.ok, JSON.stringify(answer).slice(0, 200));

@@ -24,8 +24,16 @@ export function registerWins(body: string, env: WinEnvironment): WinsAnswer {
     return refused(error.status, error.code, error.message);
   }
   const wins = (parsed as { wins?: unknown } | null)?.wins;
-  if (!Array.isArray(wins)) {
-    return refused(400, 'VALIDATION_FAILED', 'the body must be {"wins": [ {request, seat, bid, …} ]}');
+  const extra = Array.isArray(wins)
+    ? Object.keys(parsed as object).find((field) => field !== 'wins')
+    : undefined;
+  if (!Array.isArray(wins) || extra !== undefined) {
+    const found = extra === undefined ? '' : `, without other fields (this had ${JSON.stringify(extra)})`;
+    return refused(
+      400,
+      'VALIDATION_FAILED',
+      `the body must be {"wins": [ {request, seat, bid, …} ]}${found}`,
+    );
   }
   if (wins.length > MAX_WINS_PER_CALL) {
     return refused(

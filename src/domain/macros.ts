@@ -55,7 +55,11 @@ export function usesEncodedPrice(text: string): boolean {
 }
 
 const MICROS_PER_UNIT = 1_000_000;
-const DEFAULT_MAX_MICROS = 999_999_999_999;
+/**
+ * Largest amount of money Tally takes in: 999999.999999 currency units, Xandr's limit for `ancost`;
+ * prices (CPM), costs and fixed amounts alike.
+ */
+export const MAX_AMOUNT_MICROS = 999_999_999_999;
 
 /**
  * Plain textual replacement of all OpenRTB 2.6 macros (§4.4): `${AUCTION_ID}`
@@ -121,7 +125,7 @@ export function formatMicros(micros: number): string {
  * float error. `undefined` for anything malformed (signs, exponents, spaces, a bare `'.'` side),
  * more than 6 decimals, or beyond `maxMicros` (default 999999999999).
  */
-export function parseDecimalMicros(text: string, maxMicros = DEFAULT_MAX_MICROS): number | undefined {
+export function parseDecimalMicros(text: string, maxMicros = MAX_AMOUNT_MICROS): number | undefined {
   const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
   if (match === null) return undefined;
   const whole = Number(match[1]);

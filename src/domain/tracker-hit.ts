@@ -31,8 +31,6 @@ export interface TrackerHit {
   redirect: string | undefined;
 }
 
-/** Largest `ancost`: 999999.999999 (Xandr's click-tracker limit). */
-const MAX_ANCOST_MICROS = 999_999_999_999;
 const REDIR_PARAM = 'redir=';
 
 /**
@@ -57,8 +55,7 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
 
   const cachebuster = givenValue(params.get('cachebuster'));
   const ancostText = givenValue(params.get('ancost'));
-  const ancostMicros =
-    ancostText === undefined ? undefined : parseDecimalMicros(ancostText, MAX_ANCOST_MICROS);
+  const ancostMicros = ancostText === undefined ? undefined : parseDecimalMicros(ancostText);
   const code = params.get('code')?.value;
   return {
     id: positiveInteger(params.get('id')?.value),

@@ -339,7 +339,7 @@ describe('instrumenting a win', () => {
       [{ ...win(), clearingPrice: -1 }, /clearingPrice/],
       [{ ...win(), currency: 'dollars' }, /currency/],
       [{ ...win(), auctionTimeMs: 'yesterday' }, /auctionTimeMs/],
-      [{ ...win(), auctionTimeMs: NOW_MS + 3_600_000 }, /in the future/],
+      [{ ...win(), auctionTimeMs: NOW_MS + 3_600_000 }, /ahead of Tally's clock/],
       [{ ...win(), publisherBurl: 'yes' }, /publisherBurl/],
       [{ ...win(), bidResponseId: 7 }, /bidResponseId/],
       [{ ...win(), currency: 'usd' }, /currency/],
@@ -381,7 +381,10 @@ describe('instrumenting a win', () => {
     );
     const ahead = instrumentWin(win({ auctionTimeMs: NOW_MS + 300_001 }), env);
     assert.equal(ahead.ok, false);
-    assert.match(!ahead.ok ? ahead.error.message : '', /in the future/);
+    assert.equal(
+      !ahead.ok && ahead.error.message,
+      "auctionTimeMs is 300001 ms ahead of Tally's clock, more than the 5 minutes allowed: send the auction time in milliseconds since the epoch (UTC)",
+    );
   });
 
   it("seals the registering account, the app's publisher and the bid's adid into the token, and counts by that publisher's rules", () => {
@@ -435,6 +438,10 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ auctionTimeMs: NOW_MS - 601_000 })).warnings, [
       'the auction was 601 s ago, past the 600 s TTL of this win: none of its notices can count',
     ]);
+    // Not rounded down to the TTL itself: a notice at exactly 600 s would count, this one's cannot.
+    assert.deepEqual(ok(win({ auctionTimeMs: NOW_MS - 600_001 })).warnings, [
+      'the auction was 600.001 s ago, past the 600 s TTL of this win: none of its notices can count',
+    ]);
   });
 
   it('marks a win flagged test, or from a test request, as a test in its token', () => {
@@ -452,9 +459,66 @@ describe('instrumenting a win', () => {
     const yen = win();
     (yen.request as { cur?: string[] }).cur = ['JPY'];
     assert.deepEqual(ok(yen).warnings, [
-      'the win is billed in USD but request.cur allows JPY: send currency',
+      'the win is billed in USD but request.cur allows only JPY: send currency (USD when absent)',
     ]);
     assert.deepEqual(ok({ ...yen, currency: 'JPY' }).warnings, []);
+    assert.deepEqual(ok({ ...yen, currency: 'EUR' }).warnings, [
+      'the win is billed in EUR but request.cur allows only JPY: check currency',
+    ]);
+    // request.cur given as a lone string, not OpenRTB's array, is still read.
+    (yen.request as { cur?: string }).cur = 'JPY';
+    assert.deepEqual(ok({ ...yen, currency: 'JPY' }).warnings, []);
+    assert.deepEqual(ok({ ...yen, currency: 'EUR' }).warnings, [
+      'the win is billed in EUR but request.cur allows only JPY: check currency',
+    ]);
+  });
+
+  it('refuses a misspelt or unknown field of a win, naming the field it was likely meant as, rather than ignoring it', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ clearing_price: 0.9 }, '"clearing_price" is not a field of a win: send it as clearingPrice'],
+      [{ Test: true }, '"Test" is not a field of a win: send it as test'],
+      [{ 'publisher-burl': true }, '"publisher-burl" is not a field of a win: send it as publisherBurl'],
+      [
+        { price: 0.9 },
+        '"price" is not a field of a win; the fields are request, seat, bid, clearingPrice, bidResponseId, currency, auctionTimeMs, publisherBurl, test',
+      ],
+    ];
+    for (const [extra, message] of cases) {
+      const result = instrumentWin({ ...win(), ...extra }, env);
+      assert.deepEqual(result, { ok: false, error: { code: 'VALIDATION_FAILED', message } });
+    }
+  });
+
+  it('refuses a price above 999999.999999 (CPM), naming the field it came from, and takes that price itself', () => {
+    assert.equal(
+      claimsOf(ok(win({ clearingPrice: 999999.999999 })).noticeUrls.adm).priceMicros,
+      999_999_999_999,
+    );
+    const limit = 'must be a number of currency units from 0 to 999999.999999 (CPM), e.g. 1.25';
+    for (const [input, field] of [
+      [win({ clearingPrice: 1_000_000 }), 'clearingPrice'],
+      [win({ clearingPrice: 9e9 }), 'clearingPrice'],
+      [win({ bid: { price: 1e10 } }), 'bid.price'],
+      [win({ clearingPrice: -1 }), 'clearingPrice'],
+    ] as const) {
+      assert.deepEqual(instrumentWin(input, env), {
+        ok: false,
+        error: { code: 'VALIDATION_FAILED', message: `${field} ${limit}` },
+      });
+    }
+  });
+
+  it('warns when publisherBurl is set but the win counts on OMID, so the publisher has no burl to fire', () => {
+    const omidApp = { app: { publisher: { id: 'pub-1' } } };
+    const omid = ok(
+      win({ publisherBurl: true, context: omidApp, imp: { banner: { w: 300, h: 250, api: [7] } } }),
+    );
+    assert.equal(omid.method, 'omid');
+    assert.equal(omid.burl, null);
+    assert.deepEqual(omid.warnings, [
+      'publisherBurl is set but this win counts on its omid notice, as the app supports OMID (api 7), which comes first: there is no Tally burl for the publisher to fire',
+    ]);
+    assert.deepEqual(ok(win({ publisherBurl: true })).warnings, []);
   });
 
   it('warns when bid.burl is not an absolute http(s) URL, which can never be called', () => {
@@ -564,10 +628,14 @@ describe('the DSP burl and the price of a win', () => {
     }
   });
 
-  it('ignores a bid.burl that is not a string: nothing to relay and nothing to warn about', () => {
+  it('relays nothing for a bid.burl that is not a string, and warns that the DSP can never be billed', () => {
     const result = ok(win({ bid: { burl: { url: 'https://dsp.example/bill' } } }));
     assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, '');
-    assert.deepEqual(result.warnings, []);
+    assert.deepEqual(result.warnings, [
+      'bid.burl is not a string but {"url":"https://dsp.example/bill"}: the DSP\'s billing URL can never be called',
+    ]);
+    assert.match(ok(win({ bid: { burl: 7 } })).warnings.join(), /bid\.burl is not a string but 7/);
+    assert.deepEqual(ok(win({ bid: { burl: null } })).warnings, []);
   });
 
   it('reads only the string entries of request.cur', () => {

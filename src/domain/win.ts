@@ -3,6 +3,7 @@ import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
 import {
+  MAX_AMOUNT_MICROS,
   formatMicros,
   numberToMicros,
   substituteMacros,
@@ -156,9 +157,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     noticeUrls: {},
     warnings: [
       ...lateWarnings(parsed, rule, env.nowMs),
+      ...methodWarnings(parsed, rule),
       ...priceWarnings(parsed),
       ...encodedPriceWarnings(parsed, env),
-      ...burlWarnings(dspBurl),
+      ...burlWarnings(parsed.bid.burl),
     ],
   };
   const adm = admText(parsed.bid.adm);
@@ -263,7 +265,19 @@ function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): str
   if (!isPastTtl(parsed.auctionTimeMs, rule.ttlSeconds, nowMs)) return [];
   const ageMs = nowMs - parsed.auctionTimeMs;
   return [
-    `the auction was ${Math.floor(ageMs / 1000)} s ago, past the ${rule.ttlSeconds} s TTL of this win: none of its notices can count`,
+    `the auction was ${ageMs / 1000} s ago, past the ${rule.ttlSeconds} s TTL of this win: none of its notices can count`,
+  ];
+}
+
+/** `publisherBurl` asked for and not what counts: the publisher must not be told to fire a burl. */
+function methodWarnings(parsed: ParsedWin, rule: CountingRule): string[] {
+  if (!parsed.publisherBurl || rule.method === 'burl') return [];
+  const why =
+    rule.method === 'omid'
+      ? 'the app supports OMID (api 7), which comes first'
+      : `the counting rules have no publisher burl for ${rule.format} on ${rule.channel}`;
+  return [
+    `publisherBurl is set but this win counts on its ${rule.method} notice, as ${why}: there is no Tally burl for the publisher to fire`,
   ];
 }
 
@@ -278,19 +292,28 @@ function priceWarnings(parsed: ParsedWin): string[] {
       `clearingPrice ${formatMicros(parsed.priceMicros)} is above bid.price ${formatMicros(parsed.bidMicros)}: the DSP is billed more than it bid`,
     );
   }
-  const cur = parsed.request.cur;
-  const allowed = Array.isArray(cur) ? cur.filter((code): code is string => typeof code === 'string') : [];
+  // OpenRTB's cur is an array; a lone string is read as one currency rather than ignored.
+  const cur: unknown = parsed.request.cur;
+  const listed = Array.isArray(cur) ? (cur as unknown[]) : [cur];
+  const allowed = listed.filter((code): code is string => typeof code === 'string');
   if (allowed.length > 0 && !allowed.includes(parsed.currency)) {
+    const fix = parsed.currencySent ? 'check currency' : 'send currency (USD when absent)';
     warnings.push(
-      `the win is billed in ${parsed.currency} but request.cur allows ${allowed.join(', ')}: send currency`,
+      `the win is billed in ${parsed.currency} but request.cur allows only ${allowed.join(', ')}: ${fix}`,
     );
   }
   return warnings;
 }
 
 /** A DSP burl that no one can call: it would never bill the DSP. */
-function burlWarnings(dspBurl: string): string[] {
-  if (dspBurl === '' || /^https?:\/\/[^/?#\s]/i.test(dspBurl)) return [];
+function burlWarnings(dspBurl: unknown): string[] {
+  if (dspBurl === undefined || dspBurl === null || dspBurl === '') return [];
+  if (typeof dspBurl !== 'string') {
+    return [
+      `bid.burl is not a string but ${JSON.stringify(dspBurl).slice(0, 100)}: the DSP's billing URL can never be called`,
+    ];
+  }
+  if (/^https?:\/\/[^/?#\s]/i.test(dspBurl)) return [];
   return [
     `bid.burl ${JSON.stringify(dspBurl.slice(0, 100))} is not an absolute http(s) URL: the DSP's billing URL can never be called`,
   ];
@@ -323,13 +346,42 @@ interface ParsedWin {
   /** The bid's own price, for `${AUCTION_MBR}`. */
   bidMicros: number | undefined;
   currency: string;
+  /** Whether the win named its currency, rather than taking USD. */
+  currencySent: boolean;
   auctionTimeMs: number;
   publisherBurl: boolean;
   test: boolean;
 }
 
+/** The fields a win may give; any other is refused, so that a misspelt one is never ignored. */
+const WIN_FIELDS: readonly (keyof WinInput)[] = [
+  'request',
+  'seat',
+  'bid',
+  'clearingPrice',
+  'bidResponseId',
+  'currency',
+  'auctionTimeMs',
+  'publisherBurl',
+  'test',
+];
+
+/**
+ * Why `field` is not a win's: names the field it was likely meant as (same letters, whatever the
+ * case, `_` or `-`), or lists them all.
+ */
+function unknownFieldMessage(field: string): string {
+  const squash = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
+  const meant = WIN_FIELDS.find((known) => squash(known) === squash(field));
+  return meant === undefined
+    ? `${JSON.stringify(field)} is not a field of a win; the fields are ${WIN_FIELDS.join(', ')}`
+    : `${JSON.stringify(field)} is not a field of a win: send it as ${meant}`;
+}
+
 function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; message: string } {
   const invalid = (message: string) => ({ code: 'VALIDATION_FAILED', message });
+  const unknown = Object.keys(input).find((field) => !(WIN_FIELDS as readonly string[]).includes(field));
+  if (unknown !== undefined) return invalid(unknownFieldMessage(unknown));
   const request = asObject(input.request) as OrtbBidRequest | undefined;
   if (request === undefined) return invalid('request must be the OpenRTB BidRequest object of the auction');
   const bid = asObject(input.bid) as OrtbBid | undefined;
@@ -344,8 +396,12 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
     return invalid('seat must be a non-empty string (the winning seat id)');
   const price = input.clearingPrice ?? bid.price;
   const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
-  if (priceMicros === undefined) {
-    return invalid('clearingPrice (or bid.price) must be a non-negative number in currency units, e.g. 1.25');
+  if (priceMicros === undefined || priceMicros > MAX_AMOUNT_MICROS) {
+    const field =
+      input.clearingPrice === undefined || input.clearingPrice === null ? 'bid.price' : 'clearingPrice';
+    return invalid(
+      `${field} must be a number of currency units from 0 to ${formatMicros(MAX_AMOUNT_MICROS)} (CPM), e.g. 1.25`,
+    );
   }
   const currency = input.currency ?? 'USD';
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
@@ -357,7 +413,7 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
   }
   if (auctionTimeMs > nowMs + MAX_CLOCK_SKEW_MS) {
     return invalid(
-      'auctionTimeMs is in the future: send the auction time in milliseconds since the epoch (UTC)',
+      `auctionTimeMs is ${auctionTimeMs - nowMs} ms ahead of Tally's clock, more than the ${MAX_CLOCK_SKEW_MS / 60_000} minutes allowed: send the auction time in milliseconds since the epoch (UTC)`,
     );
   }
   if (auctionTimeMs < EARLIEST_AUCTION_TIME_MS) {
@@ -386,6 +442,7 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
     priceMicros,
     bidMicros: typeof bid.price === 'number' ? numberToMicros(bid.price) : undefined,
     currency,
+    currencySent: input.currency !== undefined && input.currency !== null,
     auctionTimeMs,
     publisherBurl: input.publisherBurl === true,
     test: input.test === true || request.test === 1,

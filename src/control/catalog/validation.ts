@@ -1,4 +1,4 @@
-import { formatMicros, parseDecimalMicros } from '../../domain/macros.js';
+import { MAX_AMOUNT_MICROS, formatMicros, parseDecimalMicros } from '../../domain/macros.js';
 import type { FieldProblem } from '../../ports/catalog.js';
 import { ApiError } from '../http.js';
 import { shown } from '../../lib/shown.js';
@@ -14,8 +14,6 @@ export type WriteMode = 'create' | 'replace' | 'patch';
 const READ_ONLY_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
 
 const MICROS_PER_UNIT = 1_000_000;
-/** Largest amount accepted: 999999.999999, as Xandr's `ancost`. */
-export const MAX_AMOUNT_MICROS = 999_999_999_999;
 const NAME_MAX_LENGTH = 255;
 const URL_MAX_LENGTH = 2048;
 
