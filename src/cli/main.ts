@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${replayed} dead deliveries are pending again\n`);
       });
     case 'create-account':
+      if (!dataDirExists(config)) return 1;
       return createAccount(config, argv[1], {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(TOKEN_KEYS_CONFIGURED);
         return 1;
       }
+      if (!dataDirExists(config)) return 1;
       const id = rotateKeyFile(config.dataDir);
       process.stdout.write(`key ${id} now signs new tokens; restart Tally to use it\n`);
       return 0;
@@ -120,6 +122,19 @@ async function serve(config: Config): Promise<number> {
   await tally.close();
   log.info('stopped');
   return 0;
+}
+
+/**
+ * Whether the configured data directory exists; says so when it does not. The commands that
+ * write into it refuse then, rather than create one at a mistyped path (or at `./data`, with
+ * TALLY_DATA_DIR forgotten) that no server reads.
+ */
+function dataDirExists(config: Config): boolean {
+  if (existsSync(config.dataDir)) return true;
+  process.stderr.write(
+    `Tally has no data directory at ${config.dataDir}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts)\n`,
+  );
+  return false;
 }
 
 /**

@@ -120,6 +120,26 @@ describe('the tally command', () => {
     assert.match(result.stderr, /^unknown command "frobnicate"\n\nTally — counts billable ad impressions\./);
   });
 
+  it('refuses to create an account or rotate the token key in a data directory that does not exist, and creates none', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-no-data-dir-'));
+    try {
+      const mistyped = join(parent, 'dat');
+      for (const command of [['create-account', 'Acme'], ['rotate-token-key']]) {
+        const result = await runCli(command, { TALLY_DATA_DIR: mistyped });
+        assert.equal(result.code, 1, command[0]);
+        assert.equal(result.stdout, '', command[0]);
+        assert.equal(
+          result.stderr,
+          `Tally has no data directory at ${mistyped}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts)\n`,
+          command[0],
+        );
+        assert.ok(!existsSync(mistyped), `${command[0]} created a data directory`);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
   it('rotates the token key of a data directory, saying which key now signs', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-'));
     try {
