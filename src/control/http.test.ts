@@ -204,7 +204,12 @@ describe('reading JSON bodies', () => {
 
   it('refuses a body one byte over the limit with 413, whether its length is declared or it comes chunked', async () => {
     const over = JSON.stringify({ a: 'x'.repeat(MAX_BYTES - 7) });
-    assert.deepEqual(await errorOf(await post(over)), [413, 'BODY_TOO_LARGE']);
+    const refused = await post(over);
+    assert.equal(
+      ((await refused.clone().json()) as { error: { message: string } }).error.message,
+      `the body is larger than ${MAX_BYTES} bytes, the limit for this request: send a smaller one`,
+    );
+    assert.deepEqual(await errorOf(refused), [413, 'BODY_TOO_LARGE']);
     const chunked = await call('/v1/bodies', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -191,8 +191,15 @@ function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
   return false;
 }
 
-/** Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 413/415 `ApiError`s. */
-export async function readJsonText(req: IncomingMessage, maxBytes: number): Promise<string> {
+/**
+ * Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 413/415 `ApiError`s.
+ * `tooLargeFix` is what the 413's message tells the caller to do.
+ */
+export async function readJsonText(
+  req: IncomingMessage,
+  maxBytes: number,
+  tooLargeFix = 'send a smaller one',
+): Promise<string> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new ApiError(
@@ -202,21 +209,21 @@ export async function readJsonText(req: IncomingMessage, maxBytes: number): Prom
     );
   }
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (declared > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw tooLarge(maxBytes);
+    if (size > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function tooLarge(maxBytes: number): ApiError {
+function tooLarge(maxBytes: number, fix: string): ApiError {
   return new ApiError(
     413,
     'BODY_TOO_LARGE',
-    `the body is larger than ${maxBytes} bytes, the limit for this request: send a smaller one (wins can be split over several calls)`,
+    `the body is larger than ${maxBytes} bytes, the limit for this request: ${fix}`,
   );
 }

@@ -87,6 +87,10 @@ describe('POST /v1/wins', () => {
     assert.ok(padded.length < 2 * MAX_BODY_BYTES);
     const answer = await register(bases.open, padded);
     assert.deepEqual([answer.status, answer.body.error.code], [413, 'BODY_TOO_LARGE']);
+    assert.equal(
+      answer.body.error.message,
+      `the body is larger than ${MAX_BODY_BYTES} bytes, the limit for this request: split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)`,
+    );
   });
 
   it('answers a body the wins thread refuses with that refusal', async () => {

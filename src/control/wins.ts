@@ -15,7 +15,11 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number): Route[
       async handler(ctx) {
         requireRole(ctx.principal, 'editor');
         requireUnscoped(ctx.principal);
-        const body = await readJsonText(ctx.req, maxBodyBytes);
+        const body = await readJsonText(
+          ctx.req,
+          maxBodyBytes,
+          'split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)',
+        );
         let answer;
         try {
           answer = await registrar.register(ctx.principal.accountId, body);
