@@ -113,6 +113,8 @@ function parsePaymentRule(
     targetEcpm: targetEcpmMicros,
   };
   for (const [field, value] of Object.entries(pricing)) {
+    // A value already refused as invalid is not also reported missing.
+    if (fields.hasProblem(field)) continue;
     if (uses.includes(field) && value === null)
       fields.problem(field, `required for pricingType ${pricingType}: ${hint(field)}`);
     if (!uses.includes(field) && value !== null) {

@@ -257,6 +257,16 @@ describe('catalog routes', () => {
       );
     });
 
+    it('reports an invalid share as invalid only, not also as missing', async () => {
+      const pub = await publisher();
+      const answer = await call('POST', '/v1/payment-rules', rule(pub.id as number, { revshare: 2 }));
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(
+        answer.body.error.message,
+        'the payment rule was not saved; fix this field: revshare: 2 is not valid: send a fraction from 0 to 1 with at most 6 decimals, e.g. 0.25 for 25 %, or null for none',
+      );
+    });
+
     it('applies the cost on default creatives to CPM rules only', async () => {
       const pub = await publisher();
       await assertRefused(
