@@ -222,6 +222,25 @@ describe('the OpenAPI document served at /docs', () => {
     );
   });
 
+  it('gives no catalog list filter a default, as a list without one holds every object', () => {
+    for (const path of Object.keys(OPENAPI_DOCUMENT.paths).filter((path) => path.startsWith('/v1/'))) {
+      const list = (OPENAPI_DOCUMENT.paths as Record<string, { get?: Operation }>)[path]?.get;
+      for (const parameter of list?.parameters ?? []) {
+        if (parameter.in !== 'query' || parameter.name === 'limit') continue;
+        assert.equal(parameter.schema.default, undefined, `${path} ${parameter.name}`);
+      }
+    }
+  });
+
+  it('documents the 404 of reading or revoking an API key that does not exist', () => {
+    for (const method of ['get', 'delete'] as const) {
+      const responses = (
+        OPENAPI_DOCUMENT.paths['/v1/api-keys/{id}'] as Record<string, { responses: Record<string, unknown> }>
+      )[method]?.responses;
+      assert.ok(responses?.['404'] !== undefined, method);
+    }
+  });
+
   it('documents the report parameters the API takes, and no other', () => {
     const reports = operation('/v1/reports', 'get');
     const names = (reports.parameters ?? []).map((parameter) => parameter.name);

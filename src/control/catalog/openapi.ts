@@ -14,6 +14,8 @@ const id = { type: 'integer', minimum: 1 };
 const nullableId = { type: ['integer', 'null'], minimum: 1 };
 const name = { type: 'string', minLength: 1, maxLength: 255 };
 const state = { enum: CATALOG_STATES, default: 'active' };
+/** The state filter of a list: without it, a list holds active and inactive objects alike. */
+const stateFilter = { enum: CATALOG_STATES };
 const amount = (description: string) => ({ type: ['number', 'string', 'null'], description });
 const fraction = (description: string) => ({
   type: ['number', 'string', 'null'],
@@ -54,7 +56,7 @@ const trackerFilters = {
   publisherId: id,
   placementId: id,
   paymentRuleId: id,
-  state,
+  state: stateFilter,
   code: { type: 'string' },
   name: { type: 'string', description: 'substring, any case' },
 };
@@ -80,7 +82,12 @@ const RESOURCES: Resource[] = [
       ),
       state,
     },
-    filters: { advertiserId: id, state, revenueType: { enum: REVENUE_TYPES }, name: { type: 'string' } },
+    filters: {
+      advertiserId: id,
+      state: stateFilter,
+      revenueType: { enum: REVENUE_TYPES },
+      name: { type: 'string' },
+    },
   },
   {
     path: '/v1/publishers',
@@ -121,7 +128,12 @@ const RESOURCES: Resource[] = [
       endDate: { type: ['string', 'null'], format: 'date', description: 'inclusive' },
       placementIds: { type: 'array', items: id, description: 'conditions; empty: every placement' },
     },
-    filters: { publisherId: id, state, pricingType: { enum: PRICING_TYPES }, name: { type: 'string' } },
+    filters: {
+      publisherId: id,
+      state: stateFilter,
+      pricingType: { enum: PRICING_TYPES },
+      name: { type: 'string' },
+    },
   },
   {
     path: '/v1/impression-trackers',
@@ -275,13 +287,14 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
     parameters: [{ name: 'id', in: 'path', required: true, schema: id }],
     get: {
       summary: 'Read an API key (without the key)',
-      responses: { '200': { description: 'The key record' }, ...ERRORS },
+      responses: { '200': { description: 'The key record' }, ...ERRORS, '404': errorResponse('No such key') },
     },
     delete: {
       summary: 'Revoke an API key',
       responses: {
         '204': { description: 'Revoked' },
         ...ERRORS,
+        '404': errorResponse('No such key'),
         '409': errorResponse("The account's last account-wide admin key"),
       },
     },
