@@ -367,7 +367,7 @@ export const OPENAPI_DOCUMENT = {
           'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour, a day filter ' +
           'not at 00:00 UTC, an unknown parameter and a parameter given twice. Every dimension also ' +
           'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
-          'without it, Accept: text/csv asks for CSV; any other format value filters the ad format. ' +
+          'without it, an Accept preferring text/csv to JSON asks for CSV (JSON on a tie); any other format value filters the ad format. ' +
           'events counts every event; the money metrics add up counted events only. A report of ' +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1, is refused with 400 REPORT_TOO_LARGE.',

@@ -128,12 +128,16 @@ describe('GET /v1/reports', () => {
     assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
   });
 
-  it('answers CSV for Accept: text/csv when format only filters the ad format, and JSON otherwise', async () => {
+  it('answers CSV when Accept prefers text/csv to JSON and format only filters the ad format, and JSON otherwise', async () => {
     const banner = await report('three', `${RANGE}&groupBy=seat&format=banner`, 1, 'text/csv');
     assert.equal(banner.headers.get('content-type'), 'text/csv; charset=utf-8');
     assert.match(banner.text, /^seat,events,/);
-    const accepted = await report('three', `${RANGE}&groupBy=seat`, 1, 'application/json, text/csv;q=0.5');
+    const accepted = await report('three', `${RANGE}&groupBy=seat`, 1, 'text/csv, application/json;q=0.5');
     assert.match(accepted.text, /^seat,events,/);
+    for (const accept of ['application/json, text/csv;q=0.5', 'application/json, text/csv', '*/*']) {
+      const json = await report('three', `${RANGE}&groupBy=seat`, 1, accept);
+      assert.equal(json.headers.get('content-type'), 'application/json; charset=utf-8', accept);
+    }
     const plain = await report('three', `${RANGE}&groupBy=seat&format=banner`);
     assert.equal(plain.headers.get('content-type'), 'application/json; charset=utf-8');
   });

@@ -10,6 +10,7 @@ import { ReportRefusedError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { shown } from '../lib/shown.js';
 import { HOUR_MS } from '../lib/time.js';
+import { preferredMediaType } from './accept.js';
 
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 const DAY_MS = 86_400_000;
@@ -79,12 +80,13 @@ export function reportRoutes(
 
 /**
  * Whether a report is answered in CSV: an explicit `format=csv|json` decides; only without one
- * (or with `format` filtering the ad format) does `Accept: text/csv` ask for CSV.
+ * (or with `format` filtering the ad format) does `Accept` choose, CSV when it prefers `text/csv`
+ * to JSON (JSON on a tie, or when it accepts neither).
  */
 function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean {
   const format = params.get('format');
   if (format !== null && OUTPUT_FORMATS.has(format)) return format === 'csv';
-  return (accept ?? '').includes('text/csv');
+  return preferredMediaType(accept, ['application/json', 'text/csv']) === 'text/csv';
 }
 
 /**

@@ -1,0 +1,59 @@
+/**
+ * The media type an `Accept` header prefers among `offered` (RFC 9110 §12.5.1): each type takes
+ * the quality of the most specific range matching it (`text/csv`, then `text/*`, then `*\/*`);
+ * the highest quality wins, ties going to the earlier offered type. `undefined` when the header
+ * accepts none of them (every match at `q=0`). No header, or a blank one, accepts anything.
+ */
+export function preferredMediaType(
+  accept: string | undefined,
+  offered: readonly string[],
+): string | undefined {
+  if (accept === undefined || accept.trim() === '') return offered[0];
+  const ranges = accept.split(',').map(parseRange);
+  let best: { type: string; quality: number } | undefined;
+  for (const type of offered) {
+    const quality = qualityOf(type, ranges);
+    if (quality > 0 && (best === undefined || quality > best.quality)) best = { type, quality };
+  }
+  return best?.type;
+}
+
+interface MediaRange {
+  type: string;
+  subtype: string;
+  quality: number;
+}
+
+function parseRange(text: string): MediaRange {
+  const [mediaType = '', ...parameters] = text.split(';');
+  const [type = '', subtype = ''] = mediaType.trim().toLowerCase().split('/');
+  let quality = 1;
+  for (const parameter of parameters) {
+    const [name = '', value = ''] = parameter.split('=');
+    if (name.trim().toLowerCase() !== 'q') continue;
+    const parsed = Number(value.trim());
+    // A malformed weight is read as 1, as if it were absent.
+    quality = /^\s*[01](\.\d{0,3})?\s*$/.test(value) && parsed <= 1 ? parsed : 1;
+  }
+  return { type, subtype, quality };
+}
+
+/** The quality of the most specific range that matches `mediaType`; 0 when none does. */
+function qualityOf(mediaType: string, ranges: readonly MediaRange[]): number {
+  const [type, subtype] = mediaType.split('/');
+  let specificity = -1;
+  let quality = 0;
+  for (const range of ranges) {
+    const matches =
+      (range.type === type && range.subtype === subtype) ||
+      (range.type === type && range.subtype === '*') ||
+      (range.type === '*' && range.subtype === '*');
+    if (!matches) continue;
+    const rangeSpecificity = (range.type === '*' ? 0 : 1) + (range.subtype === '*' ? 0 : 1);
+    if (rangeSpecificity > specificity) {
+      specificity = rangeSpecificity;
+      quality = range.quality;
+    }
+  }
+  return quality;
+}
