@@ -201,6 +201,23 @@ describe('invalid traffic', () => {
     );
   });
 
+  it('screens and reads an X-Forwarded-For address written with a port, as some proxies write it', () => {
+    const filter = filterOf([], ['203.0.113.0/24', '2001:db8::/32']);
+    for (const forwarded of ['203.0.113.9:5555', '198.51.100.1, 203.0.113.9:5555', '[2001:db8::5]:443']) {
+      assert.deepEqual(
+        screen(request({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), filter),
+        { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' },
+        forwarded,
+      );
+    }
+    assert.equal(readDevice(request({ 'x-forwarded-for': '192.0.2.8:5555' })).ip, '192.0.2.8');
+    assert.equal(readDevice(request({ 'x-forwarded-for': '[2001:db8::7]' })).ip, '2001:db8::7');
+    // Not an address with a port: the peer stays the device.
+    for (const odd of ['192.0.2.8:', '192.0.2.8:123456', '[192.0.2.8]:80x', 'host:80']) {
+      assert.equal(readDevice(request({ 'x-forwarded-for': odd }, 'GET', '10.0.0.3')).ip, '10.0.0.3', odd);
+    }
+  });
+
   it('falls back to the first X-Forwarded-For hop when X-Device-IP is absent', () => {
     const req = request({ 'x-forwarded-for': '192.0.2.44, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.44');

@@ -201,9 +201,18 @@ function header(request: HitRequest, name: string): string | undefined {
   return text === undefined ? undefined : text.trim();
 }
 
+/** The address in a header entry, written bare or, as some proxies write it, with a port. */
 function validIp(text: string | undefined): string | undefined {
   const candidate = text?.trim();
-  return candidate !== undefined && isIP(candidate) !== 0 ? unmapIpv4(candidate) : undefined;
+  if (candidate === undefined) return undefined;
+  const address = isIP(candidate) !== 0 ? candidate : withoutPort(candidate);
+  return address === undefined ? undefined : unmapIpv4(address);
+}
+
+/** `192.0.2.1:5555` → `192.0.2.1`, `[2001:db8::5]:443` (or `[2001:db8::5]`) → `2001:db8::5`. */
+function withoutPort(text: string): string | undefined {
+  const address = (/^\[([^\]]+)\](?::\d{1,5})?$/.exec(text) ?? /^([\d.]+):\d{1,5}$/.exec(text))?.[1];
+  return address !== undefined && isIP(address) !== 0 ? address : undefined;
 }
 
 /** `::ffff:192.0.2.1` → `192.0.2.1`, so IPv4 block lists match dual-stack sockets. */
