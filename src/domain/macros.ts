@@ -46,6 +46,24 @@ const MACRO_PATTERN = new RegExp(
   'g',
 );
 
+/**
+ * `${AUCTION_…}` spelt as no known macro, or any `${AUCTION_…}` percent-encoded (`%24%7B…%7D`,
+ * which OpenRTB does not substitute): the DSP gets them back as they are.
+ */
+const UNFILLED_MACRO_PATTERN =
+  /\$\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}|%24%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D/gi;
+
+const KNOWN_MACRO = new RegExp(`^(?:${MACRO_PATTERN.source})$`);
+
+/** The distinct `${AUCTION_…}`-like macros in `text` that substitution leaves as they are. */
+export function unfilledMacros(text: string): string[] {
+  const unfilled = new Set<string>();
+  for (const [macro] of text.matchAll(UNFILLED_MACRO_PATTERN)) {
+    if (!KNOWN_MACRO.test(macro)) unfilled.add(macro);
+  }
+  return [...unfilled];
+}
+
 /** `${AUCTION_PRICE:SUFFIX}`, a price the exchange encodes (encrypts) for the DSP. */
 const ENCODED_PRICE_PATTERN = /\$\{AUCTION_PRICE:[A-Za-z0-9_.-]+\}/;
 

@@ -533,6 +533,22 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
   });
 
+  it('warns of macros in the burl, nurl or markup that Tally leaves unfilled: misspelt or percent-encoded', () => {
+    const result = ok(
+      win({
+        bid: {
+          burl: 'https://dsp.example/bill?p=%24%7BAUCTION_PRICE%7D',
+          nurl: 'https://dsp.example/win?p=${AUCTION_PRICE}',
+          adm: '<div>${AUCTION_PRICES}</div>',
+        },
+      }),
+    );
+    assert.deepEqual(result.warnings, [
+      'bid.burl holds macros Tally does not fill, left as they are: %24%7BAUCTION_PRICE%7D (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
+      'bid.adm holds macros Tally does not fill, left as they are: ${AUCTION_PRICES} (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
+    ]);
+  });
+
   it('warns when the burl, nurl or markup asks for an encrypted price and the seat has no price keys', () => {
     const warning =
       'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string';

@@ -8,6 +8,7 @@ import {
   numberToMicros,
   substituteMacros,
   substituteMacrosInMarkup,
+  unfilledMacros,
   usesEncodedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
@@ -161,6 +162,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...priceWarnings(parsed),
       ...encodedPriceWarnings(parsed, env),
       ...burlWarnings(parsed.bid.burl),
+      ...unfilledMacroWarnings(parsed),
     ],
   };
   const adm = admText(parsed.bid.adm);
@@ -317,6 +319,23 @@ function burlWarnings(dspBurl: unknown): string[] {
   return [
     `bid.burl ${JSON.stringify(dspBurl.slice(0, 100))} is not an absolute http(s) URL: the DSP's billing URL can never be called`,
   ];
+}
+
+/** Macros in the burl, nurl or markup that Tally leaves as they are: a misspelt or encoded one. */
+function unfilledMacroWarnings(parsed: ParsedWin): string[] {
+  const { burl, nurl, adm } = parsed.bid;
+  const texts: [string, unknown][] = [
+    ['bid.burl', burl],
+    ['bid.nurl', nurl],
+    ['bid.adm', admText(adm)],
+  ];
+  return texts.flatMap(([field, text]) => {
+    const unfilled = typeof text === 'string' ? unfilledMacros(text) : [];
+    if (unfilled.length === 0) return [];
+    return [
+      `${field} holds macros Tally does not fill, left as they are: ${unfilled.slice(0, 5).join(', ')} (OpenRTB macros are filled only when spelt \${AUCTION_…} exactly, not percent-encoded)`,
+    ];
+  });
 }
 
 /**
