@@ -37,6 +37,25 @@ describe('classifying a win', () => {
     assert.equal(classify(request, { impid: '1', mtype: 4 }).format, 'native');
   });
 
+  it('warns of a bid at odds with its imp: an mtype or markup the imp does not offer, VAST in a banner', () => {
+    const banner = { id: 'a', site, imp: [{ id: '1', banner: {} }] };
+    assert.deepEqual(
+      classify(banner, { impid: '1', mtype: 2, adm: '<VAST version="4.0"></VAST>' }).warnings,
+      [
+        'bid.mtype 2 names video, which imp "1" does not offer (it offers banner): the win is instrumented as video',
+      ],
+    );
+    assert.deepEqual(classify(banner, { impid: '1', adm: '<VAST version="4.0"></VAST>' }).warnings, [
+      'bid.adm is VAST but the win is a banner: Tally added its pixel as to HTML, which leaves the VAST invalid; set bid.mtype 2 (video) or 3 (audio) if the imp offers it',
+    ]);
+    const bannerOrNative = { id: 'a', site, imp: [{ id: '1', banner: {}, native: {} }] };
+    assert.deepEqual(classify(bannerOrNative, { impid: '1', adm: '<VAST version="4.0"></VAST>' }).warnings, [
+      'the markup reads as video, which imp "1" does not offer (it offers banner, native): the win is instrumented as video',
+    ]);
+    assert.deepEqual(classify(banner, { impid: '1', mtype: 1, adm: '<div>ad</div>' }).warnings, []);
+    assert.deepEqual(classify({ id: 'a', site, imp: [{ id: '1' }] }, { impid: '1', mtype: 2 }).warnings, []);
+  });
+
   it('sniffs the markup when the imp offers several formats and the bid has no mtype', () => {
     const request = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {}, native: {} }] };
     assert.equal(

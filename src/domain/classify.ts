@@ -10,6 +10,8 @@ export interface Classification {
   channel: Channel;
   omidSupported: boolean;
   imp: OrtbImp;
+  /** What looks wrong in the bid for this format, though it is instrumented as such. */
+  warnings: string[];
 }
 
 /** A classification failure the caller can fix, with a stable code. */
@@ -60,7 +62,34 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
           : 'the bid request has neither site nor app; send one of them',
     };
   }
-  return { format, channel, omidSupported: offersOmid(mediaObject(imp, format)), imp };
+  return {
+    format,
+    channel,
+    omidSupported: offersOmid(mediaObject(imp, format)),
+    imp,
+    warnings: formatWarnings(imp, bid, format),
+  };
+}
+
+/**
+ * A bid at odds with its imp: a format the imp does not offer (named by `mtype`), or VAST markup
+ * in a banner, which gets Tally's pixel as HTML would and no longer parses as VAST.
+ */
+function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
+  const warnings: string[] = [];
+  const offered = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
+  if (offered.length > 0 && !offered.includes(format)) {
+    const named = typeof bid.mtype === 'number' ? `bid.mtype ${bid.mtype} names` : 'the markup reads as';
+    warnings.push(
+      `${named} ${format}, which imp ${JSON.stringify(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
+    );
+  }
+  if (format === 'banner' && typeof bid.adm === 'string' && looksLikeVast(bid.adm)) {
+    warnings.push(
+      'bid.adm is VAST but the win is a banner: Tally added its pixel as to HTML, which leaves the VAST invalid; set bid.mtype 2 (video) or 3 (audio) if the imp offers it',
+    );
+  }
+  return warnings;
 }
 
 function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {

@@ -157,6 +157,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     burl: null,
     noticeUrls: {},
     warnings: [
+      ...classification.warnings,
       ...lateWarnings(parsed, rule, env.nowMs),
       ...methodWarnings(parsed, rule),
       ...priceWarnings(parsed),
