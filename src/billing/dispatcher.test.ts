@@ -21,7 +21,7 @@ const noMetrics = { inc: () => {} };
 /**
  * The DSP: every burl call is counted, with its device headers; the first `/held` call waits in
  * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`), `/status/<code>` answers
- * that status, every other call gets its 200 at once.
+ * that status, a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
  */
 let dsp: Server;
 let dspUrl: string;
@@ -31,6 +31,8 @@ const held: ServerResponse[] = [];
 const slow: ServerResponse[] = [];
 /** Whether `/slow…` calls wait in `slow` (set back to true by each test that holds them). */
 let holdSlow = true;
+/** How many more `/flaky…` calls are answered 503 before they get their 200. */
+let flakyFailures = 0;
 
 before(async () => {
   dsp = createServer((req, res) => {
@@ -41,7 +43,10 @@ before(async () => {
     if (path === '/held' && held.length === 0) held.push(res);
     else if (path.startsWith('/slow') && holdSlow) slow.push(res);
     else if (status !== undefined) res.writeHead(Number(status)).end('status');
-    else res.writeHead(200).end('ok');
+    else if (path.startsWith('/flaky') && flakyFailures > 0) {
+      flakyFailures--;
+      res.writeHead(503).end('try later');
+    } else res.writeHead(200).end('ok');
   });
   await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
   dspUrl = `http://127.0.0.1:${(dsp.address() as AddressInfo).port}`;
@@ -324,5 +329,60 @@ describe('the burl dispatcher’s outcomes', () => {
       await stopReleasingSlowCalls(dispatcher);
       ledger.close();
     }
+  });
+
+  it('calls a failed delivery again once it falls due, until the DSP takes it', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'flaky.db')));
+    ledger.record([withBurl('flaky', `${dspUrl}/flaky`)]);
+    flakyFailures = 1;
+    let nowMs = T0;
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => nowMs);
+    dispatcher.start();
+    try {
+      await until(() => ledger.listDeliveries(1, 'pending', 10)[0]?.lastError === 'HTTP 503');
+      nowMs = T0 + options.retry.firstMinuteIntervalMs;
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+    } finally {
+      await dispatcher.stop();
+    }
+    const [delivered] = ledger.listDeliveries(1, 'delivered', 10);
+    assert.deepEqual([delivered?.attempts, delivered?.lastError], [2, '']);
+    assert.deepEqual(
+      calls.filter((path) => path === '/flaky'),
+      ['/flaky', '/flaky'],
+    );
+    ledger.close();
+  });
+
+  it('leaves a delivery it could not mark delivered pending, and sends it again once its lease runs out: at least once', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten.db')));
+    ledger.record([withBurl('unwritten', `${dspUrl}/unwritten`)]);
+    // Fault injection: the ledger refuses the first write of a delivery's outcome.
+    let refusals = 1;
+    const markDelivered = ledger.markDelivered.bind(ledger);
+    ledger.markDelivered = (id, nowMs) => {
+      if (refusals-- > 0) throw new Error('SQLITE_BUSY: database is locked');
+      markDelivered(id, nowMs);
+    };
+    const errors: string[] = [];
+    const log: Logger = { ...silent, error: (event) => errors.push(event) };
+    let nowMs = T0;
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => nowMs);
+    dispatcher.start();
+    try {
+      await until(() => errors.length > 0);
+      assert.deepEqual(errors, ['delivery_update_failed']);
+      assert.equal(ledger.listDeliveries(1, 'pending', 10)[0]?.attempts, 1);
+      nowMs = T0 + 2 * options.requestTimeoutMs;
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+    } finally {
+      await dispatcher.stop();
+    }
+    assert.deepEqual(
+      calls.filter((path) => path === '/unwritten'),
+      ['/unwritten', '/unwritten'],
+    );
+    assert.equal(ledger.listDeliveries(1, 'delivered', 10)[0]?.attempts, 2);
+    ledger.close();
   });
 });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, globalAgent } from 'node:http';
 import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { httpGet, MAX_REDIRECTS } from './http-get.js';
+import { httpGet, MAX_BODY_BYTES, MAX_REDIRECTS } from './http-get.js';
 
 /**
  * A local server: `/ok` answers 200, `/to?url=` redirects there (with `&status=`, that redirect
@@ -12,18 +12,19 @@ import { httpGet, MAX_REDIRECTS } from './http-get.js';
  * no `Location`, `/bad-location` a 302 to a URL that cannot be read, `/loop` redirects to itself,
  * `/hang` never answers; `/slow-chain?n=` is `/chain` with each answer 150 ms late; `/ok-trickle`
  * answers 200 and then a body that never ends, a byte at a time, and `/ok-flood` one that never
- * ends either, as fast as the connection takes it.
+ * ends either, as fast as the connection takes it; `/body?bytes=` answers 200 with a body of that many bytes.
+ * Each request's client port is kept, to tell which connection it came on.
  */
 let server: Server;
 let base: string;
-const seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+const seen: { path: string; headers: IncomingHttpHeaders; clientPort: number | undefined }[] = [];
 /** Body bytes `/ok-flood` has written so far. */
 let floodedBytes = 0;
 
 before(async () => {
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://local');
-    seen.push({ path: url.pathname, headers: req.headers });
+    seen.push({ path: url.pathname, headers: req.headers, clientPort: req.socket.remotePort });
     const hops = Number(url.searchParams.get('n') ?? 0);
     if (url.pathname === '/to') {
       const status = Number(url.searchParams.get('status') ?? 302);
@@ -35,6 +36,8 @@ before(async () => {
     else if (url.pathname === '/bad-location') res.writeHead(302, { Location: 'http://[' }).end();
     else if (url.pathname === '/loop') res.writeHead(307, { Location: '/loop' }).end();
     else if (url.pathname === '/ok') res.writeHead(200).end('ok');
+    else if (url.pathname === '/body')
+      res.writeHead(200).end(Buffer.alloc(Number(url.searchParams.get('bytes')), 'x'));
     else if (url.pathname === '/slow-chain')
       setTimeout(() => {
         if (hops > 0) res.writeHead(302, { Location: `/slow-chain?n=${hops - 1}` }).end();
@@ -65,6 +68,15 @@ before(async () => {
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 const onlyLoopbackOne = (address: string) => address === '127.0.0.1';
+
+/** Waits, a few ms at a time, until `condition` holds; fails after 10 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadlineMs = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadlineMs) assert.fail(`still waiting after 10 s for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 describe('GET for the burl relay', () => {
   it('follows redirects to the final answer, sending the device headers on every hop', async () => {
@@ -255,5 +267,52 @@ describe('GET for the burl relay', () => {
     const result = await httpGet(`${base}/slow-chain?n=3`, {}, 400, onlyLoopbackOne);
     assert.ok('error' in result && /abort|timeout/i.test(result.error), JSON.stringify(result));
     assert.equal('permanent' in result && result.permanent, false);
+  });
+
+  it('follows a chain of ten redirects to the DSP’s answer', async () => {
+    seen.length = 0;
+    assert.deepEqual(await httpGet(`${base}/chain?n=10`, {}, 5000, onlyLoopbackOne), { status: 200 });
+    assert.equal(seen.length, 11);
+  });
+
+  it('reads a body of up to its cap to its end, freeing the connection for the next burl to the DSP', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const name = globalAgent.getName({ host: '127.0.0.1', port });
+    const isFree = (clientPort: number | undefined) =>
+      (globalAgent.freeSockets[name] ?? []).some((socket) => socket.localPort === clientPort);
+    for (const bytes of [2, MAX_BODY_BYTES]) {
+      seen.length = 0;
+      assert.deepEqual(await httpGet(`${base}/body?bytes=${bytes}`, {}, 2000, onlyLoopbackOne), {
+        status: 200,
+      });
+      const clientPort = seen[0]?.clientPort;
+      // Only once the body was read to its end does the connection go back to the pool.
+      await until(() => isFree(clientPort), `the connection of a ${bytes}-byte body to be free`);
+      assert.deepEqual(await httpGet(`${base}/ok`, {}, 2000, onlyLoopbackOne), { status: 200 });
+      assert.deepEqual(
+        seen.map((hit) => hit.clientPort),
+        [clientPort, clientPort],
+      );
+    }
+  });
+
+  it('calls a host name whose addresses the policy allows, on an address it checked', async () => {
+    seen.length = 0;
+    const port = (server.address() as AddressInfo).port;
+    const loopback = (address: string) => address === '127.0.0.1' || address === '::1';
+    assert.deepEqual(await httpGet(`http://localhost:${port}/ok`, {}, 2000, loopback), { status: 200 });
+    assert.deepEqual(
+      seen.map((hit) => hit.path),
+      ['/ok'],
+    );
+  });
+
+  it('takes a host name that does not resolve as a failure worth retrying, calling nothing', async () => {
+    seen.length = 0;
+    const port = (server.address() as AddressInfo).port;
+    const result = await httpGet(`http://tally-test.invalid:${port}/ok`, {}, 2000, () => true);
+    assert.ok('error' in result && /ENOTFOUND|EAI_AGAIN/.test(result.error), JSON.stringify(result));
+    assert.equal('permanent' in result && result.permanent, false);
+    assert.equal(seen.length, 0);
   });
 });

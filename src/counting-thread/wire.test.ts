@@ -69,6 +69,20 @@ describe('thread wire format', () => {
     assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
   });
 
+  it('gives back strings with spaces and control characters at their ends as they were, a burl’s URL and the device’s included', () => {
+    const edges = (text: string) => ` \t${text}\r\n `;
+    const batch = [
+      billedNotice({
+        deviceIp: edges('203.0.113.9'),
+        userAgent: edges('Mozilla/5.0'),
+        dims: { ...billedNotice().dims, auctionId: edges('a'), seat: edges('seat'), currency: edges('USD') },
+        dedupe: { key: edges('key'), expiresMs: 1 },
+        delivery: { url: edges('https://dsp.test/win?p=1'), deadlineMs: 2 },
+      }),
+    ];
+    assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
+  });
+
   it('gives back any event, whatever its strings hold (property)', () => {
     const text = fc.string({ unit: 'binary', maxLength: 12 });
     const integer = fc.maxSafeNat();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -374,6 +375,67 @@ describe('the counting thread’s outcomes', () => {
     }
   });
 
+  it('commits and answers the batches sent before it is closed, rather than dropping them', async () => {
+    const dbPath = join(dir, 'closing.db');
+    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const blocker = openSqlite(dbPath);
+    try {
+      await recorder.start();
+      // Another connection holds the write lock, so the close waits in the port with the last
+      // batch, behind the thread's first commit.
+      blocker.exec('BEGIN IMMEDIATE');
+      const recorded = [recorder.record([noticeFor('first')]), recorder.record([noticeFor('last')])];
+      const closed = recorder.close();
+      blocker.exec('COMMIT');
+      await closed;
+      assert.deepEqual(await Promise.all(recorded), [[COUNTED], [COUNTED]]);
+      const ledger = new SqliteLedger(openSqlite(dbPath));
+      assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
+      ledger.close();
+    } finally {
+      blocker.close();
+      await recorder.close();
+    }
+  });
+
+  it('waits for a burl call in flight before it closes, and records it delivered rather than leaving it to be sent again', async () => {
+    const answers: ServerResponse[] = [];
+    const dsp = createServer((_req, res) => answers.push(res));
+    await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
+    const dbPath = join(dir, 'close-in-flight.db');
+    const counter = settings(dbPath, {
+      dispatcher: { ...settings(dbPath).dispatcher, pollIntervalMs: 50, privateNetworks: 'allow' },
+    });
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    ledger.record([
+      exchangeEvent({
+        receivedMs: Date.now(),
+        dedupe: { key: 'in-flight', expiresMs: Date.now() + 600_000 },
+        delivery: {
+          url: `http://127.0.0.1:${(dsp.address() as AddressInfo).port}/bill`,
+          deadlineMs: Date.now() + 3_600_000,
+        },
+      }),
+    ]);
+    const recorder = new WorkerRecorder(counter, new Metrics(), silent);
+    try {
+      await recorder.start();
+      for (const deadlineMs = Date.now() + 10_000; answers.length === 0 && Date.now() < deadlineMs;) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(answers.length, 1, 'the DSP was called');
+      const closed = recorder.close();
+      answers[0]?.writeHead(200).end('ok');
+      await closed;
+      assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 1, dead: 0 });
+    } finally {
+      for (const res of answers) if (!res.headersSent) res.writeHead(200).end();
+      await recorder.close();
+      ledger.close();
+      dsp.close();
+    }
+  });
+
   it('refuses batches once closed, and starts no new counting thread for them', async () => {
     const dbPath = join(dir, 'closed.db');
     const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
@@ -388,6 +450,39 @@ describe('the counting thread’s outcomes', () => {
     } finally {
       // A thread started after the close would keep the process alive.
       await recorder['worker']?.terminate();
+    }
+  });
+
+  it('keeps dead burl deliveries past the retention when it prunes, so that they can still be replayed', async () => {
+    const dbPath = join(dir, 'prune-dead.db');
+    const counter = settings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
+    const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    ledger.record(
+      ['old-dead', 'old-delivered'].map((key) =>
+        exchangeEvent({
+          receivedMs: threeDaysAgoMs,
+          dedupe: { key, expiresMs: threeDaysAgoMs + 600_000 },
+          delivery: { url: 'https://dsp.example/bill', deadlineMs: threeDaysAgoMs + 3_600_000 },
+        }),
+      ),
+    );
+    for (const leased of ledger.leaseDeliveries(threeDaysAgoMs, 10, 1000)) {
+      if (leased.dedupeKey === 'old-dead') ledger.markFailed(leased.id, 'HTTP 500', null);
+      else ledger.markDelivered(leased.id, threeDaysAgoMs);
+    }
+    const recorder = new WorkerRecorder(counter, new Metrics(), silent);
+    try {
+      await recorder.start();
+      const deadlineMs = Date.now() + 5000;
+      while (ledger.countDeliveries().delivered > 0 && Date.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 0, dead: 1 });
+      assert.equal(ledger.replayDead(Date.now(), Date.now() + 3_600_000), 1);
+    } finally {
+      await recorder.close();
+      ledger.close();
     }
   });
 
