@@ -26,7 +26,7 @@ const noMetrics = { inc: () => {} };
 let dsp: Server;
 let dspUrl: string;
 const calls: string[] = [];
-const deviceHeaders: Record<string, [unknown, unknown]> = {};
+const deviceHeaders: Record<string, [unknown, unknown, unknown]> = {};
 const held: ServerResponse[] = [];
 const slow: ServerResponse[] = [];
 /** Whether `/slow…` calls wait in `slow` (set back to true by each test that holds them). */
@@ -38,7 +38,11 @@ before(async () => {
   dsp = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://dsp.invalid').pathname;
     calls.push(path);
-    deviceHeaders[path] = [req.headers['x-device-ip'], req.headers['x-device-user-agent']];
+    deviceHeaders[path] = [
+      req.headers['x-device-ip'],
+      req.headers['x-device-user-agent'],
+      req.headers['user-agent'],
+    ];
     const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
     if (path === '/held' && held.length === 0) held.push(res);
     else if (path.startsWith('/slow') && holdSlow) slow.push(res);
@@ -257,7 +261,7 @@ describe('the burl dispatcher’s outcomes', () => {
     ledger.close();
   });
 
-  it('sends the device’s IP and User-Agent with the burl', async () => {
+  it('sends the device’s IP and User-Agent with the burl, and names the relay in its own User-Agent', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'device.db')));
     ledger.record([
       exchangeEvent({
@@ -274,7 +278,7 @@ describe('the burl dispatcher’s outcomes', () => {
     } finally {
       await dispatcher.stop();
     }
-    assert.deepEqual(deviceHeaders['/device'], ['203.0.113.7', 'Device-UA/2.0']);
+    assert.deepEqual(deviceHeaders['/device'], ['203.0.113.7', 'Device-UA/2.0', 'Tally-burl-relay/0.1']);
     ledger.close();
   });
 

@@ -19,6 +19,9 @@ export interface DispatcherOptions {
   privateNetworks: PrivateNetworks;
 }
 
+/** Who calls the DSP: the relay names itself; the device is in `X-Device-User-Agent`. */
+export const RELAY_USER_AGENT = 'Tally-burl-relay/0.1';
+
 /** The counter of burl delivery attempts, by result: one label value per way an attempt ends. */
 export const BURL_DELIVERIES_METRIC = {
   name: 'tally_burl_deliveries_total',
@@ -101,7 +104,11 @@ export class BurlDispatcher {
   private async attempt(delivery: Delivery): Promise<void> {
     const result = await httpGet(
       delivery.url,
-      { 'X-Device-IP': delivery.deviceIp, 'X-Device-User-Agent': delivery.userAgent },
+      {
+        'User-Agent': RELAY_USER_AGENT,
+        'X-Device-IP': delivery.deviceIp,
+        'X-Device-User-Agent': delivery.userAgent,
+      },
       this.options.requestTimeoutMs,
       this.allows,
     );

@@ -155,7 +155,7 @@ describe('GET for the burl relay', () => {
 
   it('gives up when the whole chain takes longer than its time limit, as a failure worth retrying', async () => {
     const result = await httpGet(`${base}/hang`, {}, 200, onlyLoopbackOne);
-    assert.ok('error' in result && /abort|timeout/i.test(result.error), JSON.stringify(result));
+    assert.deepEqual(result, { error: 'no answer within the 200 ms time limit', permanent: false });
     assert.equal('permanent' in result && result.permanent, false);
   });
 
@@ -265,7 +265,7 @@ describe('GET for the burl relay', () => {
   it('holds the whole chain of redirects to its time limit, not each hop', async () => {
     // Four answers 150 ms late each: every hop is within the limit, the chain is not.
     const result = await httpGet(`${base}/slow-chain?n=3`, {}, 400, onlyLoopbackOne);
-    assert.ok('error' in result && /abort|timeout/i.test(result.error), JSON.stringify(result));
+    assert.deepEqual(result, { error: 'no answer within the 400 ms time limit', permanent: false });
     assert.equal('permanent' in result && result.permanent, false);
   });
 

@@ -64,6 +64,7 @@ export async function httpGet(
       });
     } catch (error) {
       if (error instanceof EgressRefusedError) return permanently(error.message);
+      if (signal.aborted) return forNow(`no answer within the ${timeoutMs} ms time limit`);
       return forNow(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     }
     discard(response);

@@ -188,7 +188,11 @@ export const OPENAPI_DOCUMENT = {
           deviceIp: { type: 'string' },
           userAgent: { type: 'string' },
           status: { enum: DELIVERY_STATUSES },
-          attempts: { type: 'integer' },
+          attempts: {
+            type: 'integer',
+            description:
+              'calls made since the delivery was queued, or last replayed (a replay starts the retries over)',
+          },
           createdMs: { type: 'integer' },
           dueMs: { type: 'integer', description: 'next attempt' },
           deadlineMs: { type: 'integer', description: 'last attempt; dead after it' },
