@@ -246,6 +246,20 @@ describe('the burl dispatcher’s outcomes', () => {
     ledger.close();
   });
 
+  it('never calls a dead delivery again, while it relays the deliveries still pending', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'dead-stays-dead.db')));
+    ledger.record([withBurl('gone', `${dspUrl}/status/410`, T0)]);
+    await attemptsUntil(ledger, 1);
+    assert.equal(ledger.listDeliveries(1, 'dead', 10).length, 1);
+    const callsOfDead = () => calls.filter((path) => path === '/status/410').length;
+    assert.equal(callsOfDead(), 1);
+    ledger.record([withBurl('later', `${dspUrl}/status/200`)]);
+    const statuses = await attemptsUntil(ledger, 1);
+    assert.deepEqual(statuses, ['delivered']);
+    assert.equal(callsOfDead(), 1, 'the dead delivery was called again');
+    ledger.close();
+  });
+
   it('marks dead at once, hours before its deadline and without calling it, a burl that can never be called', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'permanent.db')));
     ledger.record([withBurl('loopback', `${dspUrl}/never`), withBurl('ftp', 'ftp://dsp.example/bill')]);
