@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { Outcome } from '../domain/outcome.js';
-import { COUNTED } from '../domain/outcome.js';
+import { COUNTED, notCounted } from '../domain/outcome.js';
 import { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
@@ -73,6 +73,41 @@ describe('group commit', () => {
     assert.deepEqual(series, [
       'tally_notices_total{outcome="counted",reason="",impression_type="exchange"} 3',
       'tally_notices_total{outcome="not_counted",reason="duplicate",impression_type="exchange"} 1',
+    ]);
+    ledger.close();
+  });
+
+  it('keeps each reason and impression type in a series of its own in tally_notices_total', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'reasons.db')));
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      inlineRecorder(ledger),
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxInFlight: 1, flushAtSize: 1000 },
+      metrics,
+    );
+    const tracker = (key: string): EventRecord => {
+      const base = event(key);
+      return { ...base, dims: { ...base.dims, impressionType: 'external_impression' } };
+    };
+    await Promise.all(
+      [
+        { ...event('r1'), outcome: notCounted('late') },
+        { ...event('r2'), outcome: notCounted('prefetch') },
+        { ...event('r3'), outcome: notCounted('late') },
+        event('r4'),
+        tracker('r5'),
+      ].map((submitted) => accepted(submit(committer, submitted))),
+    );
+    const series = metrics
+      .render()
+      .split('\n')
+      .filter((line) => line.startsWith('tally_notices_total{'))
+      .sort();
+    assert.deepEqual(series, [
+      'tally_notices_total{outcome="counted",reason="",impression_type="exchange"} 1',
+      'tally_notices_total{outcome="counted",reason="",impression_type="external_impression"} 1',
+      'tally_notices_total{outcome="not_counted",reason="late",impression_type="exchange"} 2',
+      'tally_notices_total{outcome="not_counted",reason="prefetch",impression_type="exchange"} 1',
     ]);
     ledger.close();
   });
@@ -228,6 +263,29 @@ describe('group commit pipelining', () => {
     await committer.drain();
   });
 
+  it('never hands the recorder an empty batch, even when a batch at flushAtSize took what a later turn was to commit', async () => {
+    const sizes: number[] = [];
+    const recording: BatchRecorder = {
+      record: (batch) => {
+        sizes.push(batch.length);
+        return Promise.resolve(batch.map(() => COUNTED));
+      },
+      close: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      recording,
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 100, maxInFlight: 2, flushAtSize: 2 },
+      metrics,
+    );
+    // The first event schedules a commit at the end of the turn; the second fills the batch at once.
+    await Promise.all(['e1', 'e2'].map((key) => accepted(submit(committer, event(key)))));
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await committer.drain();
+    assert.deepEqual(sizes, [2]);
+    assert.match(metrics.render(), /^tally_commit_batch_size_count 1$/m);
+  });
+
   it('hands several batches of one burst to the recorder at once, up to maxInFlight, without waiting for a commit', async () => {
     const sizes: number[] = [];
     const commits: (() => void)[] = [];
@@ -257,6 +315,33 @@ describe('group commit pipelining', () => {
     assert.deepEqual(sizes, [2, 2, 2, 1]);
     commits[0]?.();
     await Promise.all(pending);
+  });
+
+  it('shows the events waiting for a free slot in tally_commit_queue_depth', async () => {
+    const commits: (() => void)[] = [];
+    const held: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Outcome[]>((resolve) => commits.push(() => resolve(batch.map(() => COUNTED)))),
+      close: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      held,
+      { maxBatch: 2, maxDelayMs: 0, maxQueue: 100, maxInFlight: 1, flushAtSize: 2 },
+      metrics,
+    );
+    const pending = ['g1', 'g2', 'g3', 'g4', 'g5'].map((key) => accepted(submit(committer, event(key))));
+    // Two went to the recorder at once; three wait for its one slot.
+    assert.match(metrics.render(), /^tally_commit_queue_depth 3$/m);
+    commits.shift()?.();
+    await Promise.all(pending.slice(0, 2));
+    assert.match(metrics.render(), /^tally_commit_queue_depth 1$/m);
+    for (let turn = 0; commits.length > 0 || turn < 3; turn++) {
+      commits.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(pending);
+    assert.match(metrics.render(), /^tally_commit_queue_depth 0$/m);
   });
 
   it('drains only once the batch already at the recorder has committed, so nothing queued is lost at shutdown', async () => {

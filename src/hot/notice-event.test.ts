@@ -219,6 +219,51 @@ describe('noticeEvent', () => {
     });
   });
 
+  it('records the format, channel, method and notice kind the token claims', () => {
+    const ring = testKeyRing();
+    const claims = bannerClaims({
+      kind: 'vast',
+      format: 'video',
+      channel: 'ctv',
+      method: 'vast',
+      ttlSeconds: 10_800,
+    });
+    const { event } = noticeEvent(
+      {
+        token: sealToken(claims, ring),
+        query: '',
+        method: 'GET',
+        headers: { 'user-agent': CHROME },
+        remoteAddress: '198.51.100.7',
+        receivedMs: T0 + 1000,
+      },
+      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    );
+    const { kind, format, channel, method } = event.dims;
+    assert.deepEqual(
+      { kind, format, channel, method },
+      { kind: 'vast', format: 'video', channel: 'ctv', method: 'vast' },
+    );
+  });
+
+  it('names the impression of a notice that did not count, so that its ledger row says which impression it was for', () => {
+    const ring = testKeyRing();
+    const claims = bannerClaims({ accountId: 7, auctionId: 'auc-head' });
+    const { event } = noticeEvent(
+      {
+        token: sealToken(claims, ring),
+        query: '',
+        method: 'HEAD',
+        headers: { 'user-agent': CHROME },
+        remoteAddress: '198.51.100.7',
+        receivedMs: T0 + 1000,
+      },
+      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    );
+    assert.equal(event.outcome.outcome, 'not_counted');
+    assert.equal(event.dedupe?.key, impressionKey(claims));
+  });
+
   it('reports a notice whose token does not open to the operator account, with no claim and no burl', () => {
     const { event, redirectIfCounted } = noticeEvent(
       {
@@ -254,13 +299,20 @@ describe('noticeEvent', () => {
         { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
       );
       assert.equal(event.outcome.outcome, 'counted', dspBurl);
+      assert.equal(event.dims.kind, 'burl', 'recorded as a notice on Tally’s burl');
       return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
     };
     assert.deepEqual(relayOf('https://dsp.example/bill?a=1'), {
       redirect: 'https://dsp.example/bill?a=1',
       outbox: '',
     });
-    for (const unfit of ['ftp://dsp.example/bill', 'javascript:alert(1)', 'https://dsp.example/b?x=\u007f']) {
+    for (const unfit of [
+      'ftp://dsp.example/bill',
+      'javascript:alert(1)',
+      'https://dsp.example/b?x=\u007f',
+      'https://dsp.example/b?x=\u001f',
+      'https://dsp.example/b?x=\u00e9',
+    ]) {
       assert.deepEqual(relayOf(unfit), { redirect: '', outbox: unfit }, JSON.stringify(unfit));
     }
   });

@@ -34,7 +34,7 @@ interface Harness {
   connections: () => Promise<number>;
 }
 
-/** A node:http server (answering `ok` to anything) with the notice lane in front of it. */
+/** A node:http server (answering `ok` to anything, `/v1/slow` late) with the notice lane in front of it. */
 async function withLane(
   serve: PromisedServe,
   run: (harness: Harness) => Promise<void>,
@@ -44,8 +44,13 @@ async function withLane(
   const laneSaw: string[] = [];
   const server = createServer({ maxHeaderSize: options.maxHeadBytes }, (req, res) => {
     httpSaw.push(`${req.method} ${req.url}`);
-    res.writeHead(200, { 'Content-Length': '2' });
-    res.end('ok');
+    const respond = () => {
+      res.writeHead(200, { 'Content-Length': '2' });
+      res.end('ok');
+    };
+    // `/v1/slow` is answered after 400 ms, as a long report would be.
+    if (req.url === '/v1/slow') setTimeout(respond, 400);
+    else respond();
   });
   const lane = NoticeLane.install(
     server,
@@ -257,6 +262,25 @@ describe('the notice lane', () => {
     });
   });
 
+  it('leaves a connection it handed over to node:http’s timeouts: an answer slower than the keep-alive timeout still arrives', async () => {
+    const brief = { ...OPTIONS, keepAliveTimeoutMs: 100 };
+    await withLane(
+      echo,
+      async ({ port, httpSaw }) => {
+        const client = new Client(port);
+        client.write(get('/n/a') + get('/v1/slow'));
+        const answers = await client.answers(2);
+        assert.deepEqual(
+          answers.map((answer) => answer.headers.get('location') ?? answer.body),
+          ['/n/a', 'ok'],
+        );
+        assert.deepEqual(httpSaw, ['GET /v1/slow']);
+        client.destroy();
+      },
+      brief,
+    );
+  });
+
   it('waits for a notice head sent in pieces, and answers HEAD without a body', async () => {
     await withLane(
       () => Promise.resolve(PIXEL),
@@ -306,6 +330,26 @@ describe('the notice lane', () => {
     );
   });
 
+  it('hands a head that grows past maxHeadBytes in pieces to node:http at once, without waiting for its end', async () => {
+    const patient = { ...OPTIONS, headersTimeoutMs: 10_000 };
+    await withLane(
+      echo,
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        client.write('GET /n/endless HTTP/1.1\r\nHost: tally.test\r\n');
+        for (let piece = 0; piece < 10; piece++) {
+          client.write(`X-Piece-${piece}: ${'x'.repeat(300)}\r\n`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        // The blank line that ends the head never comes: the lane must not keep buffering it.
+        assert.equal((await client.answers(1))[0]?.status, 431);
+        assert.deepEqual(laneSaw, []);
+        client.destroy();
+      },
+      patient,
+    );
+  });
+
   it('closes after answering Connection: close and serves nothing sent after it', async () => {
     await withLane(echo, async ({ port, laneSaw }) => {
       const client = new Client(port);
@@ -334,6 +378,29 @@ describe('the notice lane', () => {
         const [answer] = await client.answers(1);
         assert.equal(answer?.status, 200);
         assert.equal(answer?.headers.get('connection'), 'close');
+      },
+    );
+  });
+
+  it('answers every notice a client pipelined before half-closing, the last with Connection: close', async () => {
+    const held: (() => void)[] = [];
+    await withLane(
+      (request) =>
+        new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target }))),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        client.write(get('/n/a') + get('/n/b'));
+        for (let waited = 0; laneSaw.length < 2 && waited < 2000; waited += 5)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        client.end();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        for (const commit of held.splice(0)) commit();
+        await client.closed;
+        const answers = await client.answers(2);
+        assert.deepEqual(
+          answers.map((answer) => `${answer.headers.get('location')} ${answer.headers.get('connection')}`),
+          ['/n/a keep-alive', '/n/b close'],
+        );
       },
     );
   });

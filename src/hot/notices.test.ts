@@ -98,6 +98,22 @@ describe('notice answers', () => {
     ledger.close();
   });
 
+  it('answers the GIF, not 204, to a notice whose f parameter is anything but b', async () => {
+    const ring = testKeyRing();
+    const { deps, ledger } = depsOn('not-beacon.db', ring);
+    const queries = ['f=', 'f=bb', 'f=B', 'ref=b', 'xf=b&f=a'];
+    const answers = await Promise.all(
+      queries.map((query, index) =>
+        answer(request(ring, bannerClaims({ auctionId: `q${index}` }), query), deps),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((sent) => sent.kind),
+      queries.map(() => 'pixel'),
+    );
+    ledger.close();
+  });
+
   it('answers 503 when the commit queue is full, recording nothing for that notice', async () => {
     const ring = testKeyRing();
     const { deps, ledger } = depsOn('full.db', ring, 1);

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
-import { defaultIvtFilter } from '../domain/ivt.js';
+import type { IvtFilter } from '../domain/ivt.js';
+import { buildIvtFilter, defaultIvtFilter } from '../domain/ivt.js';
+import { hourStartMs } from '../lib/time.js';
 import { Metrics } from '../lib/metrics.js';
-import type { CatalogView, TrackerKind, TrackerView } from '../ports/catalog.js';
+import type { CatalogView, PaymentRuleView, TrackerKind, TrackerView } from '../ports/catalog.js';
 import { GroupCommitter } from './group-commit.js';
 import { PIXEL_GIF } from './responses.js';
 import type { TrackerDeps } from './trackers.js';
@@ -38,11 +40,11 @@ function tracker(id: number, kind: TrackerKind, overrides: Partial<TrackerView> 
   };
 }
 
-/** The catalog these tests hit: trackers of the operator's account (1) and one of account 2. */
+/** The catalog these tests hit: trackers of the operator's account (1) and one of account 2 (with the same code as 5). */
 const TRACKERS: readonly TrackerView[] = [
   tracker(5, 'impression', { code: 'home' }),
   tracker(6, 'impression', { state: 'inactive' }),
-  tracker(9, 'impression', { accountId: 2 }),
+  tracker(9, 'impression', { accountId: 2, code: 'home' }),
   tracker(7, 'click', { clickUrl: 'https://landing.example/page' }),
   tracker(8, 'click'),
 ];
@@ -64,6 +66,8 @@ interface Served {
   hit: (path: string, method?: string) => Promise<Response>;
   /** The events the ledger holds, in the order recorded. */
   events: () => { tracker: number; type: string; outcome: string; reason: string; account: number }[];
+  /** When each recorded event was served, the device it came from and the payment rule that priced it. */
+  facts: () => { hour: number; ip: string; userAgent: string; rule: number }[];
   metrics: Metrics;
 }
 
@@ -72,13 +76,17 @@ async function withTrackers(
   name: string,
   maxQueue: number,
   run: (served: Served) => Promise<void>,
+  {
+    catalog = CATALOG,
+    ivtFilter = defaultIvtFilter(),
+  }: { catalog?: CatalogView; ivtFilter?: IvtFilter } = {},
 ): Promise<void> {
   const ledger = new SqliteLedger(openSqlite(join(dir, name)));
   const metrics = new Metrics();
   let clockMs = T0;
   const deps: TrackerDeps = {
-    catalog: () => CATALOG,
-    ivtFilter: () => defaultIvtFilter(),
+    catalog: () => catalog,
+    ivtFilter: () => ivtFilter,
     committer: new GroupCommitter(
       inlineRecorder(ledger),
       { maxBatch: 100, maxDelayMs: 0, maxQueue, maxInFlight: 1, flushAtSize: 1000 },
@@ -110,6 +118,12 @@ async function withTrackers(
             'SELECT tracker_id AS tracker, impression_type AS type, outcome, reason, account_id AS account FROM events ORDER BY id',
           )
           .all() as ReturnType<Served['events']>,
+      facts: () =>
+        reader
+          .prepare(
+            'SELECT served_hour_ms AS hour, device_ip AS ip, user_agent AS userAgent, payment_rule_id AS rule FROM events ORDER BY id',
+          )
+          .all() as ReturnType<Served['facts']>,
       metrics,
     });
   } finally {
@@ -200,6 +214,113 @@ describe('tracker hits', () => {
   );
 
   it(
+    'books a hit to the account of the tracker it names (by id, or by code and member=), and records a HEAD hit as invalid traffic',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('accounts.db', 100, async ({ hit, events }) => {
+        for (const path of [
+          '/imptr?id=9&cachebuster=a1',
+          '/imptr?code=home&member=2&cachebuster=a2',
+          '/imptr?code=home&member=3&cachebuster=a3',
+        ]) {
+          const answer = await hit(path);
+          assert.equal(answer.status, 200, path);
+          await answer.arrayBuffer();
+        }
+        const head = await hit('/imptr?id=5&cachebuster=h1', 'HEAD');
+        assert.equal(head.status, 200);
+        assert.equal(head.headers.get('content-length'), '43');
+        assert.deepEqual(events(), [
+          { tracker: 9, type: 'external_impression', outcome: 'counted', reason: '', account: 2 },
+          { tracker: 9, type: 'external_impression', outcome: 'counted', reason: '', account: 2 },
+          {
+            tracker: 0,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'unknown_tracker',
+            account: 1,
+          },
+          {
+            tracker: 5,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'invalid_traffic',
+            account: 1,
+          },
+        ]);
+      });
+    },
+  );
+
+  it(
+    'records a hit by the hour it came in, with its device, priced by the publisher’s rule in force then',
+    { timeout: 10_000 },
+    async () => {
+      const rule = (id: number, overrides: Partial<PaymentRuleView>): PaymentRuleView => ({
+        id,
+        publisherId: 4,
+        name: `rule ${id}`,
+        isBase: false,
+        state: 'active',
+        priority: 5,
+        startMs: null,
+        endMs: null,
+        placementIds: [],
+        pricingType: 'revshare',
+        revshareMicros: 500_000,
+        costCpmMicros: 0,
+        applyCostOnDefault: false,
+        maxRevshareMicros: 0,
+        targetEcpmMicros: 0,
+        ...overrides,
+      });
+      const rules = [
+        rule(20, { isBase: true }),
+        // Began the day before the hits: in force.
+        rule(21, { startMs: T0 - 24 * 3_600_000 }),
+        // Ended an hour before the hits, and outranks the others while it ran.
+        rule(22, { priority: 10, endMs: T0 - 3_600_000 }),
+      ];
+      const catalog: CatalogView = {
+        ...CATALOG,
+        paymentRules: (publisherId) => (publisherId === 4 ? rules : []),
+      };
+      await withTrackers(
+        'facts.db',
+        100,
+        async ({ hit, facts }) => {
+          const answer = await hit('/imptr?id=5&cachebuster=t1');
+          assert.equal(answer.status, 200);
+          await answer.arrayBuffer();
+          assert.deepEqual(facts(), [
+            { hour: hourStartMs(T0), ip: '127.0.0.1', userAgent: CHROME, rule: 21 },
+          ]);
+        },
+        { catalog },
+      );
+    },
+  );
+
+  it('screens the peer of a hit against the IP block list', { timeout: 10_000 }, async () => {
+    const blocked = buildIvtFilter([], ['127.0.0.1']);
+    assert.ok(blocked.ok);
+    await withTrackers(
+      'blocked.db',
+      100,
+      async ({ hit, events }) => {
+        const answer = await hit('/imptr?id=5&cachebuster=b1');
+        assert.equal(answer.status, 200);
+        await answer.arrayBuffer();
+        assert.deepEqual(
+          events().map((event) => `${event.outcome} ${event.reason}`),
+          ['not_counted invalid_traffic'],
+        );
+      },
+      { ivtFilter: blocked.filter },
+    );
+  });
+
+  it(
     'sends a click to redir, else to the tracker’s click URL, and says why when there is nowhere to go',
     { timeout: 10_000 },
     async () => {
@@ -212,6 +333,12 @@ describe('tracker hits', () => {
         const nowhere = await hit('/clktr?id=8&cachebuster=k3');
         assert.equal(nowhere.status, 400);
         assert.match(await nowhere.text(), /no landing page/i);
+        // The page saying why names the tracker’s click URL, with a character of three bytes in UTF-8.
+        const refused = await hit('/clktr?id=8&cachebuster=k5&redir=ftp://files.example/x');
+        assert.equal(refused.status, 400);
+        const page = await refused.text();
+        assert.match(page, /tracker’s click URL/);
+        assert.ok(page.endsWith('allow-list.</p>\n'), `the whole page: ${JSON.stringify(page.slice(-30))}`);
         const unknown = await hit('/clktr?id=99');
         assert.equal(unknown.status, 404);
         await unknown.text();
@@ -220,6 +347,7 @@ describe('tracker hits', () => {
           [
             '7 external_click counted',
             '7 external_click counted',
+            '8 external_click counted',
             '8 external_click counted',
             '0 external_click not_countedunknown_tracker',
           ],
