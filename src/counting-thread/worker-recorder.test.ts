@@ -453,6 +453,26 @@ describe('the counting thread’s outcomes', () => {
     }
   });
 
+  it('refuses a batch, without throwing, when no counting thread can be started for it, and logs why', async () => {
+    const lines: string[] = [];
+    // Fault injection: settings that cannot be sent to a thread make starting one throw.
+    const unsendable = { ...settings(join(dir, 'unstartable.db')), dbPath: (() => '') as unknown as string };
+    const recorder = new WorkerRecorder(
+      unsendable,
+      new Metrics(),
+      jsonLogger((line) => lines.push(line)),
+    );
+    let recorded: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      recorded = recorder.record([noticeFor('unstartable')]);
+    });
+    await assert.rejects(recorded ?? Promise.resolve(), /the counting thread could not start/);
+    assert.match(lines.join('\n'), /counter_spawn_failed/);
+    // Refused at once until the pause is over, rather than trying to start a thread per batch.
+    await assert.rejects(recorder.record([noticeFor('unstartable-2')]), /the counting thread is restarting/);
+    await recorder.close();
+  });
+
   it('keeps dead burl deliveries past the retention when it prunes, so that they can still be replayed', async () => {
     const dbPath = join(dir, 'prune-dead.db');
     const counter = settings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });

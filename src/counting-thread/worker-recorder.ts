@@ -64,7 +64,8 @@ export class WorkerRecorder implements BatchRecorder {
     if (this.worker === undefined && Date.now() < this.respawnAtMs) {
       return Promise.reject(new Error('the counting thread is restarting'));
     }
-    const worker = this.worker ?? this.spawn();
+    const worker = this.worker ?? this.trySpawn();
+    if (worker === undefined) return Promise.reject(new Error('the counting thread could not start'));
     const id = this.nextId++;
     return new Promise<Outcome[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -85,6 +86,21 @@ export class WorkerRecorder implements BatchRecorder {
       worker.postMessage(message);
     });
     return this.closing;
+  }
+
+  /**
+   * Starts a thread where a failure to start one must not throw (a notice being recorded, a
+   * restart): logs it and leaves no thread, to be tried again by the next batch after a pause,
+   * batches meanwhile refused (answered 503).
+   */
+  private trySpawn(): Worker | undefined {
+    try {
+      return this.spawn();
+    } catch (error) {
+      this.respawnAtMs = Date.now() + RESPAWN_BACKOFF_MS;
+      this.log.error('counter_spawn_failed', { error: String(error), restartInMs: RESPAWN_BACKOFF_MS });
+      return undefined;
+    }
   }
 
   private spawn(): Worker {
@@ -120,7 +136,7 @@ export class WorkerRecorder implements BatchRecorder {
         this.log.error('counter_exited', { code, restartInMs: delayMs });
         // A new thread resumes the burl relay and pruning even if no notice comes to start one.
         setTimeout(() => {
-          if (this.worker === undefined && this.closing === undefined) this.spawn();
+          if (this.worker === undefined && this.closing === undefined) this.trySpawn();
         }, delayMs).unref();
       });
     });
