@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { defaultIvtFilter } from '../domain/ivt.js';
 import { COUNTED, notCounted } from '../domain/outcome.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
-import type { NoticeClaims } from '../domain/token.js';
+import type { NoticeRequest } from '../domain/notice-request.js';
+import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { impressionKey, noticeEvent } from './notice-event.js';
@@ -44,6 +45,30 @@ describe('impressionKey', () => {
     );
   });
 });
+
+/**
+ * Decides a browser's GET of the notice of `claims` sealed with `sealRing`, with `request`
+ * overriding the request, its token opened with `openRing`.
+ */
+function decided(
+  claims: NoticeClaims,
+  sealRing: KeyRing,
+  request: Partial<NoticeRequest> = {},
+  openRing: KeyRing = sealRing,
+) {
+  return noticeEvent(
+    {
+      token: sealToken(claims, sealRing),
+      query: '',
+      method: 'GET',
+      headers: { 'user-agent': CHROME },
+      remoteAddress: '198.51.100.7',
+      receivedMs: T0 + 1000,
+      ...request,
+    },
+    { keyRing: openRing, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+  );
+}
 
 /** Reads a key back into its parts (the inverse of `impressionKey`: no two impressions share a key). */
 function readKey(key: string): Record<string, string | number> {
@@ -125,19 +150,7 @@ describe('noticeEvent', () => {
       dspBurl: 'https://dsp.example/bill?p=${AUCTION_PRICE}&mbr=${AUCTION_MBR}&ts=${AUCTION_IMP_TS}',
     });
     const receivedMs = T0 + 5_000;
-    const { event } = noticeEvent(
-      {
-        token: sealToken(claims, ring),
-        query: '',
-        method: 'GET',
-        headers: {
-          'user-agent': CHROME,
-        },
-        remoteAddress: '203.0.113.9',
-        receivedMs,
-      },
-      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
-    );
+    const { event } = decided(claims, ring, { remoteAddress: '203.0.113.9', receivedMs });
     assert.equal(event.outcome.outcome, 'counted');
     assert.equal(event.delivery?.url, `https://dsp.example/bill?p=1&mbr=0.8&ts=${receivedMs}`);
   });
@@ -146,17 +159,10 @@ describe('noticeEvent', () => {
     const ring = testKeyRing();
     const HOUR_MS = 3_600_000;
     const deadlineOf = (ttlSeconds: number, receivedMs: number) =>
-      noticeEvent(
-        {
-          token: sealToken(bannerClaims({ ttlSeconds, dspBurl: 'https://dsp.example/bill' }), ring),
-          query: '',
-          method: 'GET',
-          headers: { 'user-agent': CHROME },
-          remoteAddress: '203.0.113.9',
-          receivedMs,
-        },
-        { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
-      ).event.delivery?.deadlineMs;
+      decided(bannerClaims({ ttlSeconds, dspBurl: 'https://dsp.example/bill' }), ring, {
+        remoteAddress: '203.0.113.9',
+        receivedMs,
+      }).event.delivery?.deadlineMs;
     // bannerClaims are won at T0.
     assert.equal(deadlineOf(600, T0 + 5_000), T0 + 3 * HOUR_MS);
     assert.equal(deadlineOf(3 * 3600, T0 + 2 * HOUR_MS), T0 + 3 * HOUR_MS);
@@ -179,17 +185,10 @@ describe('noticeEvent', () => {
     });
     // Won at T0 (10:30 UTC), received 45 minutes later, in the next hour.
     const receivedMs = T0 + 45 * 60_000;
-    const { event, redirectIfCounted } = noticeEvent(
-      {
-        token: sealToken(claims, ring),
-        query: '',
-        method: 'GET',
-        headers: { 'user-agent': CHROME, 'x-device-ip': '203.0.113.50' },
-        remoteAddress: '198.51.100.7',
-        receivedMs,
-      },
-      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
-    );
+    const { event, redirectIfCounted } = decided(claims, ring, {
+      headers: { 'user-agent': CHROME, 'x-device-ip': '203.0.113.50' },
+      receivedMs,
+    });
     assert.equal(redirectIfCounted, '');
     assert.deepEqual(event, {
       receivedMs,
@@ -228,17 +227,7 @@ describe('noticeEvent', () => {
       method: 'vast',
       ttlSeconds: 10_800,
     });
-    const { event } = noticeEvent(
-      {
-        token: sealToken(claims, ring),
-        query: '',
-        method: 'GET',
-        headers: { 'user-agent': CHROME },
-        remoteAddress: '198.51.100.7',
-        receivedMs: T0 + 1000,
-      },
-      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
-    );
+    const { event } = decided(claims, ring);
     const { kind, format, channel, method } = event.dims;
     assert.deepEqual(
       { kind, format, channel, method },
@@ -249,32 +238,18 @@ describe('noticeEvent', () => {
   it('names the impression of a notice that did not count, so that its ledger row says which impression it was for', () => {
     const ring = testKeyRing();
     const claims = bannerClaims({ accountId: 7, auctionId: 'auc-head' });
-    const { event } = noticeEvent(
-      {
-        token: sealToken(claims, ring),
-        query: '',
-        method: 'HEAD',
-        headers: { 'user-agent': CHROME },
-        remoteAddress: '198.51.100.7',
-        receivedMs: T0 + 1000,
-      },
-      { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
-    );
+    const { event } = decided(claims, ring, { method: 'HEAD' });
     assert.equal(event.outcome.outcome, 'not_counted');
     assert.equal(event.dedupe?.key, impressionKey(claims));
   });
 
   it('reports a notice whose token does not open to the operator account, with no claim and no burl', () => {
-    const { event, redirectIfCounted } = noticeEvent(
-      {
-        token: sealToken(bannerClaims({ accountId: 7, dspBurl: 'https://dsp.example/bill' }), testKeyRing()),
-        query: '',
-        method: 'GET',
-        headers: { 'user-agent': CHROME },
-        remoteAddress: '198.51.100.7',
-        receivedMs: T0 + 1000,
-      },
-      { keyRing: testKeyRing(), ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    // Sealed with one ring, opened with another.
+    const { event, redirectIfCounted } = decided(
+      bannerClaims({ accountId: 7, dspBurl: 'https://dsp.example/bill' }),
+      testKeyRing(),
+      {},
+      testKeyRing(),
     );
     assert.deepEqual(event.outcome, notCounted('invalid_token'));
     assert.deepEqual(event.dims, { ...EMPTY_DIMENSIONS, accountId: 1 });
@@ -287,17 +262,7 @@ describe('noticeEvent', () => {
     const ring = testKeyRing();
     const relayOf = (dspBurl: string) => {
       const claims: NoticeClaims = bannerClaims({ kind: 'burl', method: 'burl', dspBurl });
-      const { event, redirectIfCounted } = noticeEvent(
-        {
-          token: sealToken(claims, ring),
-          query: '',
-          method: 'GET',
-          headers: { 'user-agent': CHROME },
-          remoteAddress: '198.51.100.7',
-          receivedMs: T0 + 1000,
-        },
-        { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
-      );
+      const { event, redirectIfCounted } = decided(claims, ring);
       assert.equal(event.outcome.outcome, 'counted', dspBurl);
       assert.equal(event.dims.kind, 'burl', 'recorded as a notice on Tally’s burl');
       return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
