@@ -1,3 +1,4 @@
+import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
 import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
@@ -133,33 +134,42 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         required: ['request', 'seat', 'bid'],
         description:
-          'Any other field is refused (VALIDATION_FAILED), so that a misspelt one is never ignored.',
+          'Any other field is refused (VALIDATION_FAILED), so that a misspelt one is never ignored. An optional field sent as null is taken as absent.',
         additionalProperties: false,
         properties: {
           request: { type: 'object', description: 'OpenRTB 2.5/2.6 BidRequest' },
           seat: { type: 'string' },
           bid: { type: 'object', description: 'OpenRTB Bid (the winner)' },
           clearingPrice: {
-            type: 'number',
+            type: ['number', 'null'],
             minimum: 0,
-            maximum: 999_999.999999,
+            maximum: 1_000_000_000,
             description:
-              'in currency units, e.g. 1.25 (CPM); defaults to bid.price (which has the same limits)',
+              'in currency units, e.g. 1.25 (CPM); defaults to bid.price. The price billed (this, else bid.price) is at most 10^9',
           },
           bidResponseId: {
-            type: 'string',
+            type: ['string', 'null'],
             description: 'the BidResponse.bidid, for ${AUCTION_BID_ID} (empty without it)',
           },
-          currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD', description: 'ISO 4217' },
+          currency: {
+            type: ['string', 'null'],
+            pattern: '^[A-Z]{3}$',
+            default: 'USD',
+            description: 'ISO 4217',
+          },
           auctionTimeMs: {
-            type: 'integer',
+            type: ['integer', 'null'],
             minimum: 1_000_000_000_000,
             description:
               'milliseconds since the epoch; defaults to now. Refused more than 5 minutes ahead of the server clock, or before 2001-09-09 (a time in seconds)',
           },
-          publisherBurl: { type: 'boolean', default: false, description: 'the publisher fires burl' },
+          publisherBurl: {
+            type: ['boolean', 'null'],
+            default: false,
+            description: 'the publisher fires burl',
+          },
           test: {
-            type: 'boolean',
+            type: ['boolean', 'null'],
             default: false,
             description: 'a test/preview win: never counted (as is one whose request.test is 1)',
           },
@@ -607,7 +617,7 @@ export const OPENAPI_DOCUMENT = {
             {
               name: 'ancost',
               in: 'query',
-              schema: { type: 'number', minimum: 0, maximum: 999999.999999 },
+              schema: { type: 'number', minimum: 0, maximum: MAX_AMOUNT_MICROS / 1_000_000 },
               description:
                 'media cost of this event in currency units; overrides the payment rule; a malformed one is recorded as missing',
             },

@@ -52,6 +52,13 @@ describe('classifying a win', () => {
     assert.deepEqual(classify(bannerOrNative, { impid: '1', adm: '<VAST version="4.0"></VAST>' }).warnings, [
       'the markup reads as video, which imp "1" does not offer (it offers banner, native): the win is instrumented as video',
     ]);
+    // An mtype outside 1-4 decides nothing: the markup does.
+    assert.deepEqual(
+      classify(bannerOrNative, { impid: '1', mtype: 5, adm: '<VAST version="4.0"></VAST>' }).warnings,
+      [
+        'the markup reads as video, which imp "1" does not offer (it offers banner, native): the win is instrumented as video',
+      ],
+    );
     assert.deepEqual(classify(banner, { impid: '1', mtype: 1, adm: '<div>ad</div>' }).warnings, []);
     assert.deepEqual(classify({ id: 'a', site, imp: [{ id: '1' }] }, { impid: '1', mtype: 2 }).warnings, []);
   });

@@ -79,7 +79,8 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   const warnings: string[] = [];
   const offered = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (offered.length > 0 && !offered.includes(format)) {
-    const named = typeof bid.mtype === 'number' ? `bid.mtype ${bid.mtype} names` : 'the markup reads as';
+    const byMtype = typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined;
+    const named = byMtype ? `bid.mtype ${String(bid.mtype)} names` : 'the markup reads as';
     warnings.push(
       `${named} ${format}, which imp ${JSON.stringify(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
     );

@@ -213,7 +213,14 @@ describe('invalid traffic', () => {
     assert.equal(readDevice(request({ 'x-forwarded-for': '192.0.2.8:5555' })).ip, '192.0.2.8');
     assert.equal(readDevice(request({ 'x-forwarded-for': '[2001:db8::7]' })).ip, '2001:db8::7');
     // Not an address with a port: the peer stays the device.
-    for (const odd of ['192.0.2.8:', '192.0.2.8:123456', '[192.0.2.8]:80x', 'host:80']) {
+    for (const odd of [
+      '192.0.2.8:',
+      '192.0.2.8:123456',
+      '192.0.2.8:65536',
+      '[192.0.2.8]:80',
+      '[::1]:99999',
+      'host:80',
+    ]) {
       assert.equal(readDevice(request({ 'x-forwarded-for': odd }, 'GET', '10.0.0.3')).ip, '10.0.0.3', odd);
     }
   });

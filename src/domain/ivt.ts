@@ -209,10 +209,19 @@ function validIp(text: string | undefined): string | undefined {
   return address === undefined ? undefined : unmapIpv4(address);
 }
 
+/** `[2001:db8::5]:443` or `[2001:db8::5]`: an IPv6 address in brackets, its port after them. */
+const BRACKETED_IPV6 = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
+/** `192.0.2.1:5555`: an IPv4 address and its port. */
+const IPV4_WITH_PORT = /^([\d.]+):(\d{1,5})$/;
+const MAX_PORT = 65_535;
+
 /** `192.0.2.1:5555` → `192.0.2.1`, `[2001:db8::5]:443` (or `[2001:db8::5]`) → `2001:db8::5`. */
 function withoutPort(text: string): string | undefined {
-  const address = (/^\[([^\]]+)\](?::\d{1,5})?$/.exec(text) ?? /^([\d.]+):\d{1,5}$/.exec(text))?.[1];
-  return address !== undefined && isIP(address) !== 0 ? address : undefined;
+  const bracketed = BRACKETED_IPV6.exec(text);
+  const match = bracketed ?? IPV4_WITH_PORT.exec(text);
+  const [, address = '', port = '0'] = match ?? [];
+  const family = bracketed === null ? 4 : 6;
+  return isIP(address) === family && Number(port) <= MAX_PORT ? address : undefined;
 }
 
 /** `::ffff:192.0.2.1` → `192.0.2.1`, so IPv4 block lists match dual-stack sockets. */

@@ -489,23 +489,47 @@ describe('instrumenting a win', () => {
     }
   });
 
-  it('refuses a price above 999999.999999 (CPM), naming the field it came from, and takes that price itself', () => {
-    assert.equal(
-      claimsOf(ok(win({ clearingPrice: 999999.999999 })).noticeUrls.adm).priceMicros,
-      999_999_999_999,
-    );
-    const limit = 'must be a number of currency units from 0 to 999999.999999 (CPM), e.g. 1.25';
+  it('takes a price up to 10^9 currency units (CPM), as small-unit currencies need, and refuses one above, naming its field', () => {
+    const rupiah = win({ clearingPrice: 1_200_000, currency: 'IDR' });
+    assert.equal(claimsOf(ok(rupiah).noticeUrls.adm).priceMicros, 1_200_000_000_000);
+    assert.equal(claimsOf(ok(win({ clearingPrice: 1e9 })).noticeUrls.adm).priceMicros, 1e15);
+    const limit = 'must be a CPM in currency units from 0 to 1000000000, e.g. 1.25';
     for (const [input, field] of [
-      [win({ clearingPrice: 1_000_000 }), 'clearingPrice'],
+      [win({ clearingPrice: 1_000_000_000.000001 }), 'clearingPrice'],
       [win({ clearingPrice: 9e9 }), 'clearingPrice'],
       [win({ bid: { price: 1e10 } }), 'bid.price'],
       [win({ clearingPrice: -1 }), 'clearingPrice'],
+      [{ ...win({ bid: { price: 1e10 } }), clearingPrice: null }, 'bid.price'],
     ] as const) {
-      assert.deepEqual(instrumentWin(input, env), {
+      assert.deepEqual(instrumentWin(input as WinInput, env), {
         ok: false,
         error: { code: 'VALIDATION_FAILED', message: `${field} ${limit}` },
       });
     }
+  });
+
+  it('takes an optional field sent as null as absent', () => {
+    const result = ok({
+      ...win(),
+      clearingPrice: null,
+      currency: null,
+      auctionTimeMs: null,
+      publisherBurl: null,
+      test: null,
+      bidResponseId: null,
+    });
+    const claims = claimsOf(result.noticeUrls.adm);
+    assert.deepEqual(
+      [
+        claims.priceMicros,
+        claims.currency,
+        claims.auctionTimeMs,
+        claims.test,
+        claims.bidResponseId,
+        result.method,
+      ],
+      [2_500_000, 'USD', NOW_MS, false, '', 'adm'],
+    );
   });
 
   it('warns when publisherBurl is set but the win counts on OMID, so the publisher has no burl to fire', () => {
@@ -654,12 +678,16 @@ describe('the DSP burl and the price of a win', () => {
     assert.deepEqual(ok(win({ bid: { burl: null } })).warnings, []);
   });
 
-  it('reads only the string entries of request.cur', () => {
+  it('reads only the currency codes among the entries of request.cur', () => {
     const input = win();
-    (input.request as { cur?: unknown[] }).cur = [840, null];
-    assert.deepEqual(ok(input).warnings, []);
-    (input.request as { cur?: unknown[] }).cur = [840, 'USD'];
-    assert.deepEqual(ok(input).warnings, []);
+    for (const cur of [[840, null], [840, 'USD'], '', [''], ['usd', 'dollars']]) {
+      (input.request as { cur?: unknown }).cur = cur;
+      assert.deepEqual(ok(input).warnings, [], JSON.stringify(cur));
+    }
+    (input.request as { cur?: unknown[] }).cur = [840, '', 'JPY'];
+    assert.deepEqual(ok(input).warnings, [
+      'the win is billed in USD but request.cur allows only JPY: send currency (USD when absent)',
+    ]);
   });
 });
 

@@ -3,7 +3,6 @@ import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
 import {
-  MAX_AMOUNT_MICROS,
   formatMicros,
   numberToMicros,
   substituteMacros,
@@ -89,6 +88,12 @@ const MARKUP_LANGUAGES: Readonly<Record<Classification['format'], MarkupLanguage
  * proxies and CDNs refuse a request line over 8 KiB: a longer URL would never be counted.
  */
 export const MAX_NOTICE_URL_CHARS = 8192;
+/**
+ * The highest price (CPM) a win may bill: 10^9 currency units, far above any CPM even in currencies
+ * of small units (a premium CPM is about 10^6 rupiah or dong), and so a mistake such as a price
+ * in micros, refused rather than reported.
+ */
+const MAX_PRICE_MICROS = 1_000_000_000_000_000;
 /** How far ahead of Tally's clock an exchange's auction time may be. */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /**
@@ -109,17 +114,14 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     publisherBurl: parsed.publisherBurl,
   });
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
+  const adm = admText(parsed.bid.adm);
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
   // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
   // Tally relays a web or CTV banner's burl once it counts. A win that can never count (a test
   // auction, one registered past its TTL) carries the burl nowhere: nothing may ever bill it.
   const neverCounts = parsed.test || isPastTtl(parsed.auctionTimeMs, rule.ttlSeconds, env.nowMs);
   const burlInMarkup =
-    rule.method === 'adm' &&
-    channel === 'app' &&
-    dspBurl !== '' &&
-    !neverCounts &&
-    admText(parsed.bid.adm) !== undefined;
+    rule.method === 'adm' && channel === 'app' && dspBurl !== '' && !neverCounts && adm !== undefined;
   const base: NoticeClaims = {
     kind: rule.method,
     accountId: env.accountId,
@@ -146,6 +148,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const priceFor = (suffix: string): string => encodedPrice(suffix, base, env);
   // URLs (the DSP's burl and nurl) get plain replacement: whatever holds them escapes them.
   const fillMacros = (text: string): string => substituteMacros(text, macroValues(base), priceFor);
+  const dspTexts = dspTextsOf(parsed.bid, adm);
 
   const result: InstrumentedWin = {
     ok: true,
@@ -159,14 +162,13 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     warnings: [
       ...classification.warnings,
       ...lateWarnings(parsed, rule, env.nowMs),
-      ...methodWarnings(parsed, rule),
+      ...publisherBurlWarnings(parsed, rule),
       ...priceWarnings(parsed),
-      ...encodedPriceWarnings(parsed, env),
+      ...encodedPriceWarnings(parsed, dspTexts, env),
       ...burlWarnings(parsed.bid.burl),
-      ...unfilledMacroWarnings(parsed),
+      ...unfilledMacroWarnings(dspTexts),
     ],
   };
-  const adm = admText(parsed.bid.adm);
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
   const markup =
     adm === undefined
@@ -273,7 +275,7 @@ function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): str
 }
 
 /** `publisherBurl` asked for and not what counts: the publisher must not be told to fire a burl. */
-function methodWarnings(parsed: ParsedWin, rule: CountingRule): string[] {
+function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule): string[] {
   if (!parsed.publisherBurl || rule.method === 'burl') return [];
   const why =
     rule.method === 'omid'
@@ -298,7 +300,9 @@ function priceWarnings(parsed: ParsedWin): string[] {
   // OpenRTB's cur is an array; a lone string is read as one currency rather than ignored.
   const cur: unknown = parsed.request.cur;
   const listed = Array.isArray(cur) ? (cur as unknown[]) : [cur];
-  const allowed = listed.filter((code): code is string => typeof code === 'string');
+  const allowed = listed.filter(
+    (code): code is string => typeof code === 'string' && /^[A-Z]{3}$/.test(code),
+  );
   if (allowed.length > 0 && !allowed.includes(parsed.currency)) {
     const fix = parsed.currencySent ? 'check currency' : 'send currency (USD when absent)';
     warnings.push(
@@ -322,16 +326,22 @@ function burlWarnings(dspBurl: unknown): string[] {
   ];
 }
 
-/** Macros in the burl, nurl or markup that Tally leaves as they are: a misspelt or encoded one. */
-function unfilledMacroWarnings(parsed: ParsedWin): string[] {
-  const { burl, nurl, adm } = parsed.bid;
-  const texts: [string, unknown][] = [
-    ['bid.burl', burl],
-    ['bid.nurl', nurl],
-    ['bid.adm', admText(adm)],
+/** The bid's burl, nurl and markup, by field, where the DSP writes macros for Tally to fill. */
+type DspTexts = readonly (readonly [field: string, text: string | undefined])[];
+
+function dspTextsOf(bid: OrtbBid, adm: string | undefined): DspTexts {
+  const textOf = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return [
+    ['bid.burl', textOf(bid.burl)],
+    ['bid.nurl', textOf(bid.nurl)],
+    ['bid.adm', adm],
   ];
+}
+
+/** Macros in the burl, nurl or markup that Tally leaves as they are: a misspelt or encoded one. */
+function unfilledMacroWarnings(texts: DspTexts): string[] {
   return texts.flatMap(([field, text]) => {
-    const unfilled = typeof text === 'string' ? unfilledMacros(text) : [];
+    const unfilled = text === undefined ? [] : unfilledMacros(text);
     if (unfilled.length === 0) return [];
     return [
       `${field} holds macros Tally does not fill, left as they are: ${unfilled.slice(0, 5).join(', ')} (OpenRTB macros are filled only when spelt \${AUCTION_…} exactly, not percent-encoded)`,
@@ -343,11 +353,13 @@ function unfilledMacroWarnings(parsed: ParsedWin): string[] {
  * A bid whose burl, nurl or markup asks for the encrypted price (`${AUCTION_PRICE:…}`) while its
  * seat has no price keys: the DSP would get an empty price there, unbeknown to anyone.
  */
-function encodedPriceWarnings(parsed: ParsedWin, env: Pick<WinEnvironment, 'priceKeysFor'>): string[] {
+function encodedPriceWarnings(
+  parsed: ParsedWin,
+  texts: DspTexts,
+  env: Pick<WinEnvironment, 'priceKeysFor'>,
+): string[] {
   if (env.priceKeysFor(parsed.seat) !== undefined) return [];
-  const { burl, nurl, adm } = parsed.bid;
-  const texts = [burl, nurl, admText(adm)];
-  if (!texts.some((text) => typeof text === 'string' && usesEncodedPrice(text))) return [];
+  if (!texts.some(([, text]) => text !== undefined && usesEncodedPrice(text))) return [];
   return [
     `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string`,
   ];
@@ -398,10 +410,12 @@ function unknownFieldMessage(field: string): string {
     : `${JSON.stringify(field)} is not a field of a win: send it as ${meant}`;
 }
 
-function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; message: string } {
+function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; message: string } {
   const invalid = (message: string) => ({ code: 'VALIDATION_FAILED', message });
-  const unknown = Object.keys(input).find((field) => !(WIN_FIELDS as readonly string[]).includes(field));
+  const unknown = Object.keys(sent).find((field) => !(WIN_FIELDS as readonly string[]).includes(field));
   if (unknown !== undefined) return invalid(unknownFieldMessage(unknown));
+  // A field sent as null is taken as absent, as clients that write every optional field send it.
+  const input = Object.fromEntries(Object.entries(sent).filter(([, value]) => value !== null)) as WinInput;
   const request = asObject(input.request) as OrtbBidRequest | undefined;
   if (request === undefined) return invalid('request must be the OpenRTB BidRequest object of the auction');
   const bid = asObject(input.bid) as OrtbBid | undefined;
@@ -416,11 +430,10 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
     return invalid('seat must be a non-empty string (the winning seat id)');
   const price = input.clearingPrice ?? bid.price;
   const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
-  if (priceMicros === undefined || priceMicros > MAX_AMOUNT_MICROS) {
-    const field =
-      input.clearingPrice === undefined || input.clearingPrice === null ? 'bid.price' : 'clearingPrice';
+  if (priceMicros === undefined || priceMicros > MAX_PRICE_MICROS) {
+    const field = input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice';
     return invalid(
-      `${field} must be a number of currency units from 0 to ${formatMicros(MAX_AMOUNT_MICROS)} (CPM), e.g. 1.25`,
+      `${field} must be a CPM in currency units from 0 to ${formatMicros(MAX_PRICE_MICROS)}, e.g. 1.25`,
     );
   }
   const currency = input.currency ?? 'USD';
@@ -462,7 +475,7 @@ function parseWin(input: WinInput, nowMs: number): ParsedWin | { code: string; m
     priceMicros,
     bidMicros: typeof bid.price === 'number' ? numberToMicros(bid.price) : undefined,
     currency,
-    currencySent: input.currency !== undefined && input.currency !== null,
+    currencySent: input.currency !== undefined,
     auctionTimeMs,
     publisherBurl: input.publisherBurl === true,
     test: input.test === true || request.test === 1,
