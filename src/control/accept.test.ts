@@ -22,6 +22,12 @@ describe('choosing a media type from Accept', () => {
     assert.equal(preferredMediaType('*/*', OFFERED), 'application/json');
   });
 
+  it('gives a tie to the type a more specific range names: text/csv with */* as a fallback asks for CSV', () => {
+    assert.equal(preferredMediaType('text/csv, */*', OFFERED), 'text/csv');
+    assert.equal(preferredMediaType('*/*, text/*', OFFERED), 'text/csv');
+    assert.equal(preferredMediaType('application/*, text/csv', OFFERED), 'text/csv');
+  });
+
   it('follows the weights: the higher q wins, and q=0 refuses a type', () => {
     assert.equal(preferredMediaType('text/csv, application/json;q=0.9', OFFERED), 'text/csv');
     assert.equal(preferredMediaType('text/csv;q=0.5, application/json', OFFERED), 'application/json');

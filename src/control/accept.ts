@@ -1,7 +1,8 @@
 /**
  * The media type an `Accept` header prefers among `offered` (RFC 9110 §12.5.1): each type takes
  * the quality of the most specific range matching it (`text/csv`, then `text/*`, then `*\/*`);
- * the highest quality wins, ties going to the earlier offered type. `undefined` when the header
+ * the highest quality wins; on a tie, the type a more specific range named (`text/csv, *\/*`
+ * asks for CSV), then the earlier offered type. `undefined` when the header
  * accepts none of them (every match at `q=0`). No header, or a blank one, accepts anything.
  */
 export function preferredMediaType(
@@ -10,10 +11,14 @@ export function preferredMediaType(
 ): string | undefined {
   if (accept === undefined || accept.trim() === '') return offered[0];
   const ranges = accept.split(',').map(parseRange);
-  let best: { type: string; quality: number } | undefined;
+  let best: { type: string; quality: number; specificity: number } | undefined;
   for (const type of offered) {
-    const quality = qualityOf(type, ranges);
-    if (quality > 0 && (best === undefined || quality > best.quality)) best = { type, quality };
+    const { quality, specificity } = matchOf(type, ranges);
+    const better =
+      best === undefined ||
+      quality > best.quality ||
+      (quality === best.quality && specificity > best.specificity);
+    if (quality > 0 && better) best = { type, quality, specificity };
   }
   return best?.type;
 }
@@ -38,8 +43,11 @@ function parseRange(text: string): MediaRange {
   return { type, subtype, quality };
 }
 
-/** The quality of the most specific range that matches `mediaType`; 0 when none does. */
-function qualityOf(mediaType: string, ranges: readonly MediaRange[]): number {
+/**
+ * The quality of the most specific range that matches `mediaType`, and how specific it is (2 for
+ * `type/subtype`, 1 for `type/*`, 0 for `*\/*`); quality 0 when none matches.
+ */
+function matchOf(mediaType: string, ranges: readonly MediaRange[]): { quality: number; specificity: number } {
   const [type, subtype] = mediaType.split('/');
   let specificity = -1;
   let quality = 0;
@@ -55,5 +63,5 @@ function qualityOf(mediaType: string, ranges: readonly MediaRange[]): number {
       quality = range.quality;
     }
   }
-  return quality;
+  return { quality, specificity };
 }
