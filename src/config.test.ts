@@ -145,7 +145,7 @@ describe('configuration', () => {
       'commitMaxBatch: TALLY_COMMIT_MAX_BATCH="1e3" must be a decimal integer from 1 to 100000',
       'commitMaxDelayMs: TALLY_COMMIT_MAX_DELAY_MS="-0" must be a decimal integer from 0 to 1000',
       'commitMaxQueue: TALLY_COMMIT_MAX_QUEUE=" 100" must be a decimal integer from 1 to 10000000',
-      'burlRetrySeconds: TALLY_BURL_RETRY_SECONDS="10.0" must be a decimal integer from 1 to 900',
+      'burlRetrySeconds: TALLY_BURL_RETRY_SECONDS="10.0" must be a decimal integer from 1 to 3600',
       'burlConcurrency: TALLY_BURL_CONCURRENCY="+8" must be a decimal integer from 1 to 1024',
       'maxBodyBytes: TALLY_MAX_BODY_BYTES="2048 " must be a decimal integer from 1024 to 1073741824',
     ]);
@@ -186,7 +186,7 @@ describe('configuration', () => {
         range('retentionDays', 'true', 1, 3650),
         range('commitMaxBatch', '[]', 1, 100_000),
         range('commitMaxQueue', '"100"', 1, 10_000_000),
-        range('burlRetrySeconds', '1.5', 1, 900),
+        range('burlRetrySeconds', '1.5', 1, 3600),
         range('burlConcurrency', '{}', 1, 1024),
         range('maxBodyBytes', '1e+300', 1024, 1024 * 1024 * 1024),
       ]);
@@ -306,7 +306,7 @@ describe('configuration', () => {
       ['commitMaxBatch', 'TALLY_COMMIT_MAX_BATCH', 1, 100_000],
       ['commitMaxDelayMs', 'TALLY_COMMIT_MAX_DELAY_MS', 0, 1000],
       ['commitMaxQueue', 'TALLY_COMMIT_MAX_QUEUE', 1, 10_000_000],
-      ['burlRetrySeconds', 'TALLY_BURL_RETRY_SECONDS', 1, 900],
+      ['burlRetrySeconds', 'TALLY_BURL_RETRY_SECONDS', 1, 3600],
       ['burlTimeoutMs', 'TALLY_BURL_TIMEOUT_MS', 100, 120_000],
       ['burlConcurrency', 'TALLY_BURL_CONCURRENCY', 1, 1024],
       ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024],

@@ -192,8 +192,7 @@ export function parseConfig(
     commitMaxDelayMs: int('commitMaxDelayMs', 0, 0, 1000),
     commitMaxQueue: int('commitMaxQueue', 50_000, 1, 10_000_000),
     sqliteSynchronous: sqliteSynchronous === 'NORMAL' ? 'NORMAL' : 'FULL',
-    // At most the 15 minutes the retries back off to, so that no later wait is shorter.
-    burlRetrySeconds: int('burlRetrySeconds', 10, 1, 900),
+    burlRetrySeconds: int('burlRetrySeconds', 10, 1, 3600),
     burlTimeoutMs: int('burlTimeoutMs', 10_000, 100, 120_000),
     burlConcurrency: int('burlConcurrency', 32, 1, 1024),
     burlPrivateNetworks: burlPrivateNetworks === 'allow' ? 'allow' : 'deny',

@@ -33,6 +33,7 @@ import {
 } from './hot/group-commit.js';
 import { REFUSED_NOTICES_METRIC } from './hot/record.js';
 import { BURL_DELIVERIES_METRIC } from './billing/dispatcher.js';
+import { retryPolicy } from './billing/retry.js';
 import { answerNotice, handleNotice, laneNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
 import type { NoticeDeps } from './hot/notices.js';
@@ -147,7 +148,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
         pollIntervalMs: 200,
         concurrency: config.burlConcurrency,
         requestTimeoutMs: config.burlTimeoutMs,
-        retry: { firstMinuteIntervalMs: config.burlRetrySeconds * 1000, maxIntervalMs: 15 * 60_000 },
+        retry: retryPolicy(config.burlRetrySeconds * 1000),
         privateNetworks: config.burlPrivateNetworks,
       },
       retentionDays: config.retentionDays,

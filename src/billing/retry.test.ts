@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextAttemptMs } from './retry.js';
+import { nextAttemptMs, retryPolicy } from './retry.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -8,6 +8,17 @@ describe('burl retry policy', () => {
   it('retries every 10 s for the first minute', () => {
     for (let attempts = 1; attempts <= 6; attempts++)
       assert.equal(nextAttemptMs(attempts, 0, 3 * HOUR_MS), 10_000);
+  });
+
+  it('never waits less than its first interval, even one longer than the 15 minutes it backs off to', () => {
+    const hourly = retryPolicy(HOUR_MS);
+    for (const attempts of [1, 2, 3, 10])
+      assert.equal(nextAttemptMs(attempts, 0, 10 * HOUR_MS, hourly), HOUR_MS);
+    const fiveMinutes = retryPolicy(300_000);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((attempts) => nextAttemptMs(attempts, 0, 10 * HOUR_MS, fiveMinutes)),
+      [300_000, 600_000, 900_000, 900_000],
+    );
   });
 
   it('then backs off, doubling, up to 15 minutes', () => {

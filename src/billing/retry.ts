@@ -6,10 +6,18 @@ export interface RetryPolicy {
   maxIntervalMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  firstMinuteIntervalMs: 10_000,
-  maxIntervalMs: 15 * 60_000,
-};
+/** The longest wait once backing off, unless the first interval is longer still. */
+const MAX_BACKOFF_MS = 15 * 60_000;
+
+/**
+ * Retries every `firstMinuteIntervalMs` for the first minute, then backing off up to 15 minutes,
+ * or up to the first interval when that is longer: no later wait is shorter than the first.
+ */
+export function retryPolicy(firstMinuteIntervalMs: number): RetryPolicy {
+  return { firstMinuteIntervalMs, maxIntervalMs: Math.max(MAX_BACKOFF_MS, firstMinuteIntervalMs) };
+}
+
+const DEFAULT_RETRY_POLICY = retryPolicy(10_000);
 
 const MINUTE_MS = 60_000;
 

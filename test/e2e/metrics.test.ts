@@ -190,8 +190,8 @@ let dsp: FakeDsp;
 
 before(async () => {
   dsp = await startDsp();
-  // A failed burl is retried only after 15 minutes: it is attempted once during the test.
-  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '900' });
+  // A failed burl is retried only after an hour: it is attempted once during the test.
+  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '3600' });
 });
 
 after(async () => {
