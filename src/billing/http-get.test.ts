@@ -156,7 +156,6 @@ describe('GET for the burl relay', () => {
   it('gives up when the whole chain takes longer than its time limit, as a failure worth retrying', async () => {
     const result = await httpGet(`${base}/hang`, {}, 200, onlyLoopbackOne);
     assert.deepEqual(result, { error: 'no answer within the 200 ms time limit', permanent: false });
-    assert.equal('permanent' in result && result.permanent, false);
   });
 
   it('takes a 2xx as the answer when it arrives, though its body never ends within the time limit', async () => {
@@ -266,7 +265,6 @@ describe('GET for the burl relay', () => {
     // Four answers 150 ms late each: every hop is within the limit, the chain is not.
     const result = await httpGet(`${base}/slow-chain?n=3`, {}, 400, onlyLoopbackOne);
     assert.deepEqual(result, { error: 'no answer within the 400 ms time limit', permanent: false });
-    assert.equal('permanent' in result && result.permanent, false);
   });
 
   it('follows a chain of ten redirects to the DSP’s answer', async () => {

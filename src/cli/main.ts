@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
@@ -130,9 +130,9 @@ async function serve(config: Config): Promise<number> {
  * TALLY_DATA_DIR forgotten) that no server reads.
  */
 function dataDirExists(config: Config): boolean {
-  if (existsSync(config.dataDir)) return true;
+  if (statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory() === true) return true;
   process.stderr.write(
-    `Tally has no data directory at ${config.dataDir}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts)\n`,
+    `Tally has no data directory at ${config.dataDir}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts, or create it with mkdir)\n`,
   );
   return false;
 }

@@ -120,19 +120,23 @@ describe('the tally command', () => {
     assert.match(result.stderr, /^unknown command "frobnicate"\n\nTally — counts billable ad impressions\./);
   });
 
-  it('refuses to create an account or rotate the token key in a data directory that does not exist, and creates none', async () => {
+  it('refuses to create an account or rotate the token key in a data directory that does not exist (or is a file), and creates none', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-no-data-dir-'));
     try {
       const mistyped = join(parent, 'dat');
+      const aFile = join(parent, 'tally.conf');
+      writeFileSync(aFile, '{}');
       for (const command of [['create-account', 'Acme'], ['rotate-token-key']]) {
-        const result = await runCli(command, { TALLY_DATA_DIR: mistyped });
-        assert.equal(result.code, 1, command[0]);
-        assert.equal(result.stdout, '', command[0]);
-        assert.equal(
-          result.stderr,
-          `Tally has no data directory at ${mistyped}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts)\n`,
-          command[0],
-        );
+        for (const dataDir of [mistyped, aFile]) {
+          const result = await runCli(command, { TALLY_DATA_DIR: dataDir });
+          assert.equal(result.code, 1, command[0]);
+          assert.equal(result.stdout, '', command[0]);
+          assert.equal(
+            result.stderr,
+            `Tally has no data directory at ${dataDir}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts, or create it with mkdir)\n`,
+            command[0],
+          );
+        }
         assert.ok(!existsSync(mistyped), `${command[0]} created a data directory`);
       }
     } finally {
