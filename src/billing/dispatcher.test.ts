@@ -292,7 +292,7 @@ describe('the burl dispatcher’s outcomes', () => {
     } finally {
       await dispatcher.stop();
     }
-    assert.deepEqual(deviceHeaders['/device'], ['203.0.113.7', 'Device-UA/2.0', 'Tally-burl-relay/0.1']);
+    assert.deepEqual(deviceHeaders['/device'], ['203.0.113.7', 'Device-UA/2.0', 'Tally-burl-relay/0.1.0']);
     ledger.close();
   });
 

@@ -6,6 +6,7 @@ import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs } from './retry.js';
+import { TALLY_VERSION } from '../version.js';
 
 /** Dispatcher tuning. */
 export interface DispatcherOptions {
@@ -20,7 +21,7 @@ export interface DispatcherOptions {
 }
 
 /** Who calls the DSP: the relay names itself; the device is in `X-Device-User-Agent`. */
-export const RELAY_USER_AGENT = 'Tally-burl-relay/0.1';
+export const RELAY_USER_AGENT = `Tally-burl-relay/${TALLY_VERSION}`;
 
 /** The counter of burl delivery attempts, by result: one label value per way an attempt ends. */
 export const BURL_DELIVERIES_METRIC = {

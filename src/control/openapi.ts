@@ -1,4 +1,5 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
+import { TALLY_VERSION } from '../version.js';
 import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
@@ -122,7 +123,7 @@ export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: {
     title: 'Tally',
-    version: '0.1.0',
+    version: TALLY_VERSION,
     description:
       'Counts billable ad impressions. Errors use one envelope {"error": {"code", "message", "requestId"}}. Money is integer micros in reports; amounts sent in are decimal currency units.',
   },
