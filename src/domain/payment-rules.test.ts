@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { PaymentRule } from './payment-rules.js';
+import { paymentRule } from '../../test/support/payment-rules.js';
 import {
   applyFractionMicros,
   cpmToEventMicros,
@@ -14,62 +14,47 @@ const JAN_1 = Date.UTC(2026, 0, 1);
 const JAN_2 = Date.UTC(2026, 0, 2);
 const JAN_3 = Date.UTC(2026, 0, 3);
 
-function rule(overrides: Partial<PaymentRule> & { id: number }): PaymentRule {
-  return {
-    name: `rule ${overrides.id}`,
-    isBase: false,
-    state: 'active',
-    priority: 5,
-    startMs: null,
-    endMs: null,
-    placementIds: [],
-    pricingType: 'revshare',
-    revshareMicros: 500_000,
-    costCpmMicros: 0,
-    applyCostOnDefault: false,
-    maxRevshareMicros: 0,
-    targetEcpmMicros: 0,
-    ...overrides,
-  };
-}
-
-const BASE = rule({ id: 1, isBase: true, priority: 1 });
+const BASE = paymentRule({ id: 1, isBase: true, priority: 1 });
 const at = (nowMs: number, placementId: number | null = null) => ({ nowMs, placementId });
 
 describe('selectPaymentRule', () => {
   it('falls back to the base rule when no conditional rule matches', () => {
-    const rules = [BASE, rule({ id: 2, placementIds: [7] })];
+    const rules = [BASE, paymentRule({ id: 2, placementIds: [7] })];
     assert.equal(selectPaymentRule(rules, at(JAN_1, 8)), BASE);
   });
 
   it('picks the highest-priority matching conditional rule over the base rule', () => {
     const rules = [
       BASE,
-      rule({ id: 2, priority: 3 }),
-      rule({ id: 3, priority: 9 }),
-      rule({ id: 4, priority: 6 }),
+      paymentRule({ id: 2, priority: 3 }),
+      paymentRule({ id: 3, priority: 9 }),
+      paymentRule({ id: 4, priority: 6 }),
     ];
     assert.equal(selectPaymentRule(rules, at(JAN_1))?.id, 3);
   });
 
   it('breaks a tie at equal priority by the lowest id, whatever the list order', () => {
     const rules = [
-      rule({ id: 9, priority: 7 }),
+      paymentRule({ id: 9, priority: 7 }),
       BASE,
-      rule({ id: 4, priority: 7 }),
-      rule({ id: 6, priority: 7 }),
+      paymentRule({ id: 4, priority: 7 }),
+      paymentRule({ id: 6, priority: 7 }),
     ];
     assert.equal(selectPaymentRule(rules, at(JAN_1))?.id, 4);
     assert.equal(selectPaymentRule([...rules].reverse(), at(JAN_1))?.id, 4);
   });
 
   it('skips inactive conditional rules', () => {
-    const rules = [BASE, rule({ id: 2, priority: 10, state: 'inactive' }), rule({ id: 3, priority: 2 })];
+    const rules = [
+      BASE,
+      paymentRule({ id: 2, priority: 10, state: 'inactive' }),
+      paymentRule({ id: 3, priority: 2 }),
+    ];
     assert.equal(selectPaymentRule(rules, at(JAN_1))?.id, 3);
   });
 
   it('applies a rule from its start inclusive to its end exclusive', () => {
-    const dated = rule({ id: 2, startMs: JAN_2, endMs: JAN_3 });
+    const dated = paymentRule({ id: 2, startMs: JAN_2, endMs: JAN_3 });
     const rules = [BASE, dated];
     assert.equal(selectPaymentRule(rules, at(JAN_2 - 1)), BASE);
     assert.equal(selectPaymentRule(rules, at(JAN_2)), dated);
@@ -78,26 +63,26 @@ describe('selectPaymentRule', () => {
   });
 
   it('treats a missing start or end as open', () => {
-    const open = rule({ id: 2, startMs: null, endMs: JAN_2 });
+    const open = paymentRule({ id: 2, startMs: null, endMs: JAN_2 });
     assert.equal(selectPaymentRule([BASE, open], at(0)), open);
-    const indefinite = rule({ id: 3, startMs: JAN_2, endMs: null });
+    const indefinite = paymentRule({ id: 3, startMs: JAN_2, endMs: null });
     assert.equal(selectPaymentRule([BASE, indefinite], at(Date.UTC(2100, 0, 1))), indefinite);
   });
 
   it('matches a placement condition only for a listed placement', () => {
-    const targeted = rule({ id: 2, placementIds: [7, 8] });
+    const targeted = paymentRule({ id: 2, placementIds: [7, 8] });
     const rules = [BASE, targeted];
     assert.equal(selectPaymentRule(rules, at(JAN_1, 8)), targeted);
     assert.equal(selectPaymentRule(rules, at(JAN_1, 9)), BASE);
   });
 
   it('does not apply a placement-targeted rule to a hit without a placement', () => {
-    const rules = [BASE, rule({ id: 2, placementIds: [7] })];
+    const rules = [BASE, paymentRule({ id: 2, placementIds: [7] })];
     assert.equal(selectPaymentRule(rules, at(JAN_1, null)), BASE);
   });
 
   it('requires every condition of a rule to match', () => {
-    const both = rule({ id: 2, priority: 10, placementIds: [7], startMs: JAN_2 });
+    const both = paymentRule({ id: 2, priority: 10, placementIds: [7], startMs: JAN_2 });
     const rules = [BASE, both];
     assert.equal(selectPaymentRule(rules, at(JAN_1, 7)), BASE);
     assert.equal(selectPaymentRule(rules, at(JAN_2, 6)), BASE);
@@ -105,23 +90,23 @@ describe('selectPaymentRule', () => {
   });
 
   it('applies the base rule whatever its state or dates, as Xandr always applies it', () => {
-    const base = rule({ id: 1, isBase: true, state: 'inactive', startMs: JAN_3 });
+    const base = paymentRule({ id: 1, isBase: true, state: 'inactive', startMs: JAN_3 });
     assert.equal(selectPaymentRule([base], at(JAN_1)), base);
   });
 
   it('never lets a base rule compete with conditional rules on priority', () => {
-    const base = rule({ id: 1, isBase: true, priority: 10 });
-    const conditional = rule({ id: 2, priority: 1 });
+    const base = paymentRule({ id: 1, isBase: true, priority: 10 });
+    const conditional = paymentRule({ id: 2, priority: 1 });
     assert.equal(selectPaymentRule([base, conditional], at(JAN_1)), conditional);
   });
 
   it('takes the lowest id when several rules are marked base', () => {
-    const rules = [rule({ id: 5, isBase: true }), rule({ id: 3, isBase: true })];
+    const rules = [paymentRule({ id: 5, isBase: true }), paymentRule({ id: 3, isBase: true })];
     assert.equal(selectPaymentRule(rules, at(JAN_1))?.id, 3);
   });
 
   it('returns undefined when nothing matches and there is no base rule', () => {
-    assert.equal(selectPaymentRule([rule({ id: 2, placementIds: [7] })], at(JAN_1)), undefined);
+    assert.equal(selectPaymentRule([paymentRule({ id: 2, placementIds: [7] })], at(JAN_1)), undefined);
     assert.equal(selectPaymentRule([], at(JAN_1)), undefined);
   });
 
@@ -137,7 +122,7 @@ describe('selectPaymentRule', () => {
         fc.array(arbitraryRule, { maxLength: 12 }),
         fc.integer({ min: 1, max: 4 }),
         (specs, placement) => {
-          const rules = [BASE, ...specs.map((spec) => rule(spec))];
+          const rules = [BASE, ...specs.map((spec) => paymentRule(spec))];
           const chosen = selectPaymentRule(rules, at(JAN_1, placement));
           const matching = rules.filter(
             (r) =>
@@ -158,32 +143,35 @@ describe('selectPaymentRule', () => {
 describe('mediaCostMicros', () => {
   it('pays a revshare rule its share of the revenue', () => {
     // 30 % of a 2.50 CPM impression (0.0025) = 0.00075
-    assert.equal(mediaCostMicros(rule({ id: 2, revshareMicros: 300_000 }), 2_500), 750);
+    assert.equal(mediaCostMicros(paymentRule({ id: 2, revshareMicros: 300_000 }), 2_500), 750);
   });
 
   it('rounds a revshare half up to the micro', () => {
-    assert.equal(mediaCostMicros(rule({ id: 2, revshareMicros: 500_000 }), 3), 2); // 1.5 → 2
-    assert.equal(mediaCostMicros(rule({ id: 2, revshareMicros: 333_333 }), 1), 0); // 0.333333 → 0
+    assert.equal(mediaCostMicros(paymentRule({ id: 2, revshareMicros: 500_000 }), 3), 2); // 1.5 → 2
+    assert.equal(mediaCostMicros(paymentRule({ id: 2, revshareMicros: 333_333 }), 1), 0); // 0.333333 → 0
   });
 
   it('computes large products exactly, without float error', () => {
     // 999999.999999 × 0.7 = 699999.9999993 → 699999999999 micros (float would drift)
-    assert.equal(mediaCostMicros(rule({ id: 2, revshareMicros: 700_000 }), 999_999_999_999), 699_999_999_999);
+    assert.equal(
+      mediaCostMicros(paymentRule({ id: 2, revshareMicros: 700_000 }), 999_999_999_999),
+      699_999_999_999,
+    );
   });
 
   it('pays a CPM rule a thousandth of its CPM per event, whatever the revenue', () => {
-    const cpm = rule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_500_000 });
+    const cpm = paymentRule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_500_000 });
     assert.equal(mediaCostMicros(cpm, 0), 1_500);
     assert.equal(mediaCostMicros(cpm, 99_999), 1_500);
   });
 
   it('rounds a CPM per event half up', () => {
-    assert.equal(mediaCostMicros(rule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_500 }), 0), 2);
-    assert.equal(mediaCostMicros(rule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_499 }), 0), 1);
+    assert.equal(mediaCostMicros(paymentRule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_500 }), 0), 2);
+    assert.equal(mediaCostMicros(paymentRule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_499 }), 0), 1);
   });
 
   it('pays a CPM rule on a default creative only when it applies cost on default', () => {
-    const plain = rule({ id: 2, pricingType: 'cpm', costCpmMicros: 2_000_000 });
+    const plain = paymentRule({ id: 2, pricingType: 'cpm', costCpmMicros: 2_000_000 });
     assert.equal(mediaCostMicros(plain, 0, true), 0);
     assert.equal(mediaCostMicros({ ...plain, applyCostOnDefault: true }, 0, true), 2_000);
     assert.equal(mediaCostMicros(plain, 0, false), 2_000);
@@ -191,7 +179,7 @@ describe('mediaCostMicros', () => {
 
   describe('dynamic rules', () => {
     // min 40 %, max 80 %, target 1.00 CPM (1000 micros per event)
-    const dynamic = rule({
+    const dynamic = paymentRule({
       id: 2,
       pricingType: 'dynamic',
       revshareMicros: 400_000,
@@ -235,8 +223,8 @@ describe('mediaCostMicros', () => {
   });
 
   it('refuses negative or fractional amounts', () => {
-    assert.throws(() => mediaCostMicros(rule({ id: 2 }), -1), RangeError);
-    assert.throws(() => mediaCostMicros(rule({ id: 2 }), 1.5), RangeError);
+    assert.throws(() => mediaCostMicros(paymentRule({ id: 2 }), -1), RangeError);
+    assert.throws(() => mediaCostMicros(paymentRule({ id: 2 }), 1.5), RangeError);
     assert.throws(() => cpmToEventMicros(Number.NaN), RangeError);
   });
 
@@ -247,14 +235,14 @@ describe('mediaCostMicros', () => {
 
   it('refuses a negative revenue even on a CPM rule, whose cost does not depend on it', () => {
     assert.throws(
-      () => mediaCostMicros(rule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_000_000 }), -1),
+      () => mediaCostMicros(paymentRule({ id: 2, pricingType: 'cpm', costCpmMicros: 1_000_000 }), -1),
       RangeError,
     );
   });
 
   it('refuses a dynamic rule with a negative maximum share', () => {
     assert.throws(
-      () => dynamicTerms(rule({ id: 2, pricingType: 'dynamic', maxRevshareMicros: -1 })),
+      () => dynamicTerms(paymentRule({ id: 2, pricingType: 'dynamic', maxRevshareMicros: -1 })),
       RangeError,
     );
   });

@@ -18,6 +18,7 @@ import type { TrackerDeps } from './trackers.js';
 import { handleTrackerHit } from './trackers.js';
 import { T0 } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
+import { paymentRule } from '../../test/support/payment-rules.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-trackers-'));
@@ -256,24 +257,7 @@ describe('tracker hits', () => {
     'records a hit by the hour it came in, with its device, priced by the publisher’s rule in force then',
     { timeout: 10_000 },
     async () => {
-      const rule = (id: number, overrides: Partial<PaymentRuleView>): PaymentRuleView => ({
-        id,
-        publisherId: 4,
-        name: `rule ${id}`,
-        isBase: false,
-        state: 'active',
-        priority: 5,
-        startMs: null,
-        endMs: null,
-        placementIds: [],
-        pricingType: 'revshare',
-        revshareMicros: 500_000,
-        costCpmMicros: 0,
-        applyCostOnDefault: false,
-        maxRevshareMicros: 0,
-        targetEcpmMicros: 0,
-        ...overrides,
-      });
+      const rule = (id: number, overrides: Partial<PaymentRuleView>) => paymentRule({ id, ...overrides });
       const rules = [
         rule(20, { isBase: true }),
         // Began the day before the hits: in force.

@@ -1,0 +1,25 @@
+import type { PaymentRuleView } from '../../src/ports/catalog.js';
+
+/**
+ * An active, conditional revshare rule paying half, of publisher 4, without dates or placements,
+ * with `overrides` applied: a catalog view, which is also the domain's `PaymentRule`.
+ */
+export function paymentRule(overrides: Partial<PaymentRuleView> & { id: number }): PaymentRuleView {
+  return {
+    publisherId: 4,
+    name: `rule ${overrides.id}`,
+    isBase: false,
+    state: 'active',
+    priority: 5,
+    startMs: null,
+    endMs: null,
+    placementIds: [],
+    pricingType: 'revshare',
+    revshareMicros: 500_000,
+    costCpmMicros: 0,
+    applyCostOnDefault: false,
+    maxRevshareMicros: 0,
+    targetEcpmMicros: 0,
+    ...overrides,
+  };
+}
