@@ -87,11 +87,20 @@ class Client {
   readonly closed: Promise<void>;
   private readonly socket: Socket;
 
-  /** `allowHalfOpen`: the client may still send once the server has ended its side. */
-  constructor(port: number, allowHalfOpen = false) {
+  /**
+   * `allowHalfOpen`: the client may still send once the server has ended its side. `reading`:
+   * false leaves the answers unread, in the kernel's buffers, until `startReading`.
+   */
+  constructor(port: number, allowHalfOpen = false, reading = true) {
     this.socket = connect({ port, host: '127.0.0.1', allowHalfOpen });
     this.socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    if (!reading) this.socket.pause();
     this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
+  }
+
+  /** Reads the answers of a client made with `reading` false. */
+  startReading(): void {
+    this.socket.resume();
   }
 
   write(text: string): void {
@@ -690,6 +699,73 @@ describe('the notice lane', () => {
           assert.deepEqual(
             answers.map((answer) => answer.headers.get('location')),
             ['/n/a', '/n/b', '/n/c'],
+          );
+        } finally {
+          for (const commit of held.splice(0)) commit();
+          client.destroy();
+        }
+      },
+      two,
+    );
+  });
+
+  it('stops reading a client that pipelines without reading its answers, however few it owes, until it reads', async () => {
+    // Answers of some 1 KiB each (the echo's Location is the target), far more of them than the
+    // kernel's socket buffers hold: a lane that read on would keep the rest in memory. Each is
+    // answered at once, so the connection never owes maxPipelined answers.
+    const count = 20_000;
+    const targets = Array.from({ length: count }, (_, index) => `/n/${index}/${'x'.repeat(1000)}`);
+    const options = { ...OPTIONS, headersTimeoutMs: 60_000, maxPipelined: 10 * count };
+    await withLane(
+      echo,
+      async ({ port, laneSaw }) => {
+        const client = new Client(port, false, false);
+        try {
+          client.write(targets.map((target) => get(target)).join(''));
+          let seen = -1;
+          while (laneSaw.length !== seen) {
+            seen = laneSaw.length;
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          }
+          assert.ok(seen < count / 2, `read ${seen} of ${count} notices while the client read no answer`);
+          client.startReading();
+          const answers = await client.answers(count);
+          assert.deepEqual(
+            answers.map((answer) => answer.headers.get('location')),
+            targets,
+          );
+        } finally {
+          client.destroy();
+        }
+      },
+      options,
+    );
+  });
+
+  it('does not time out a head whose rest the client could not send while the lane was not reading', async () => {
+    const held: (() => void)[] = [];
+    const two = { ...OPTIONS, maxPipelined: 2 };
+    await withLane(
+      (request) =>
+        new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target }))),
+      async ({ port, laneSaw }) => {
+        const client = new Client(port);
+        try {
+          // The third head's start arrives with the two notices that stop the lane reading.
+          const third = get('/n/c');
+          client.write(get('/n/a') + get('/n/b') + third.slice(0, 10));
+          for (let waited = 0; laneSaw.length < 2 && waited < 2000; waited += 5)
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          await new Promise((resolve) => setTimeout(resolve, 2 * two.headersTimeoutMs));
+          for (const commit of held.splice(0)) commit();
+          client.write(third.slice(10));
+          for (let waited = 0; held.length === 0 && waited < 2000; waited += 5)
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          for (const commit of held.splice(0)) commit();
+          const answers = await client.answers(3);
+          assert.deepEqual(
+            answers.map((answer) => `${answer.status} ${answer.headers.get('location')}`),
+            ['302 /n/a', '302 /n/b', '302 /n/c'],
           );
         } finally {
           for (const commit of held.splice(0)) commit();

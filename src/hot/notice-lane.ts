@@ -128,6 +128,8 @@ class LaneConnection {
   private handOverBytes: Buffer | undefined;
   /** No more requests are read: the connection ends after the owed answers. */
   private ending = false;
+  /** Reading waits for the answers written so far to drain. */
+  private awaitingDrain = false;
 
   private readonly onData = (chunk: Buffer) => this.read(chunk);
   private readonly onEnd = () => this.closeWhenAnswered();
@@ -135,6 +137,10 @@ class LaneConnection {
     if (this.owed.length === 0) this.socket.destroy();
   };
   private readonly onClose = () => this.release();
+  private readonly onDrain = () => {
+    this.awaitingDrain = false;
+    this.resumeReading();
+  };
 
   constructor(
     private readonly socket: Socket,
@@ -191,7 +197,23 @@ class LaneConnection {
       if (!request.keepAlive) return this.closeWhenAnswered();
     }
     if (offset < data.length) this.keepPartial(data.subarray(offset));
-    if (this.owed.length >= this.lane.options.maxPipelined) this.socket.pause();
+    if (this.owed.length >= this.lane.options.maxPipelined) this.pauseReading();
+    else if (this.socket.writableNeedDrain) {
+      // A client that pipelines without reading its answers: what is written waits in memory
+      // until it reads, so nothing more is read from it until then.
+      this.pauseReading();
+      this.resumeReading();
+    }
+  }
+
+  /**
+   * Stops reading until `resumeReading`. A head begun meanwhile is not timed: the client cannot
+   * send the rest of it while the lane does not read.
+   */
+  private pauseReading(): void {
+    this.socket.pause();
+    if (this.partialTimer !== undefined) clearTimeout(this.partialTimer);
+    this.partialTimer = undefined;
   }
 
   /** Keeps a piece of an incomplete head, or hands the connection over when the head is unusual. */
@@ -204,6 +226,11 @@ class LaneConnection {
     if (this.partialBytes > this.lane.options.maxHeadBytes || hasBareLineFeed(piece, before)) {
       return this.handOver(Buffer.concat(this.partial));
     }
+    this.timePartial();
+  }
+
+  /** Starts the head timeout of a head begun, unless it runs already. */
+  private timePartial(): void {
     this.partialTimer ??= setTimeout(() => this.timeOutPartial(), this.lane.options.headersTimeoutMs);
   }
 
@@ -231,10 +258,21 @@ class LaneConnection {
     else if (!this.ending && this.socket.isPaused()) this.resumeReading();
   }
 
-  /** Reads on once the client has taken the answers written so far (it may pipeline without reading). */
+  /**
+   * Reads on once the client has taken the answers written so far (it may pipeline without
+   * reading), unless the connection is ending, is going to node:http or owes all the answers it
+   * may.
+   */
   private resumeReading(): void {
-    if (!this.socket.writableNeedDrain) this.socket.resume();
-    else this.socket.once('drain', () => this.resumeReading());
+    if (this.ending || this.handOverBytes !== undefined) return;
+    if (this.owed.length >= this.lane.options.maxPipelined) return;
+    if (!this.socket.writableNeedDrain) {
+      this.socket.resume();
+      if (this.partialBytes > 0) this.timePartial();
+    } else if (!this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.socket.once('drain', this.onDrain);
+    }
   }
 
   /**
@@ -255,6 +293,7 @@ class LaneConnection {
     this.socket.off('timeout', this.onTimeout);
     this.socket.off('close', this.onClose);
     this.socket.off('error', ignoreError);
+    this.socket.off('drain', this.onDrain);
     this.socket.setTimeout(0);
     if (bytes.length > 0) this.socket.unshift(bytes);
     this.lane.handOver(this.socket);
