@@ -325,6 +325,33 @@ describe('the counting thread’s outcomes', () => {
     }
   });
 
+  it('refuses only the batch the ledger refuses when it queued up with others to be committed together', async () => {
+    const dbPath = join(dir, 'refused-together.db');
+    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const blocker = openSqlite(dbPath);
+    try {
+      await recorder.start();
+      // Another connection holds the write lock, so the batches sent while the first commit waits
+      // for it queue up behind it and are committed together.
+      blocker.exec('BEGIN IMMEDIATE');
+      const before = recorder.record([noticeFor('before-poison')]);
+      // Fault injection: an event no row can hold (its time is not a number).
+      const poisoned = recorder.record([{ ...noticeFor('poison'), receivedMs: Number.NaN }]);
+      const after = recorder.record([noticeFor('after-poison'), noticeFor('before-poison')]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      blocker.exec('COMMIT');
+      await assert.rejects(poisoned, /NOT NULL constraint failed/);
+      const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+      assert.deepEqual(await Promise.all([before, after]), [[COUNTED], [COUNTED, duplicate]]);
+      const ledger = new SqliteLedger(openSqlite(dbPath));
+      assert.deepEqual(ledger.countEvents(), { total: 3, counted: 2 });
+      ledger.close();
+    } finally {
+      blocker.close();
+      await recorder.close();
+    }
+  });
+
   it('finds a notice of an impression counted before the thread started to be a duplicate', async () => {
     const dbPath = join(dir, 'claims-at-start.db');
     const counter = settings(dbPath);

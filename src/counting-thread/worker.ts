@@ -100,7 +100,10 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     batches = records.map((record) => decodeBatch(record.batch));
     outcomes = ledger.record(batches.flat());
   } catch (error) {
-    fail(error);
+    // Nothing was written: batches merged into one transaction are tried one by one, so that a
+    // batch the ledger refuses fails its own notices and no other's.
+    if (records.length > 1) for (const record of records) commit([record]);
+    else fail(error);
     return;
   }
   try {
