@@ -249,6 +249,63 @@ describe('reading JSON bodies', () => {
     assert.deepEqual(await errorOf(await post('{"a":')), [400, 'INVALID_JSON']);
   });
 
+  it('refuses a body that is not UTF-8 with 400 INVALID_JSON, rather than read two different ids as one', async () => {
+    for (const bytes of [[0xff], [0xfe], [0xc3], [0xed, 0xa0, 0x80]]) {
+      const body = Buffer.concat([Buffer.from('{"a":"x'), Buffer.from(bytes), Buffer.from('"}')]);
+      const refused = await call('/v1/bodies', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON'], String(bytes));
+      assert.match(error.message, /not valid UTF-8.*send JSON encoded in UTF-8/);
+    }
+    const accepted = await post('{"a":"é € 😀"}');
+    assert.deepEqual(await accepted.json(), { body: { a: 'é € 😀' } });
+  });
+
+  it('refuses a string value or key holding an unpaired surrogate escape, naming it, and reads paired ones', () => {
+    for (const [body, shown] of [
+      ['{"a":"x\\ud800"}', '"x\\ud800"'],
+      ['{"a":["\\udc00y"]}', '"\\udc00y"'],
+      ['{"x\\udbff":1}', '"x\\udbff"'],
+      ['{"a":"\\ude00\\ud83d"}', '"\\ude00\\ud83d"'],
+    ] as const) {
+      assert.throws(
+        () => parseJsonBody(body),
+        (error: unknown) =>
+          error instanceof ApiError &&
+          error.status === 400 &&
+          error.code === 'INVALID_JSON' &&
+          error.message.includes(`unpaired surrogate escape (${shown})`),
+        body,
+      );
+    }
+    assert.deepEqual(parseJsonBody('{"a":"\\ud83d\\ude00"}'), { a: '😀' });
+  });
+
+  it('refuses a compressed body and a charset other than UTF-8 with 415, saying how to send it', async () => {
+    const gzip = await call('/v1/bodies', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    const gzipError = (await gzip.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([gzip.status, gzipError.error.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
+    assert.match(gzipError.error.message, /Content-Encoding gzip cannot be read: send it uncompressed/);
+    const utf16 = await post('{"a":1}', 'application/json; charset=utf-16');
+    const utf16Error = (await utf16.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([utf16.status, utf16Error.error.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
+    assert.equal(utf16Error.error.message, 'send the body in UTF-8, not utf-16');
+    const identity = await call('/v1/bodies', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json; charset="UTF8"', 'content-encoding': 'identity' },
+    });
+    assert.equal(identity.status, 200);
+  });
+
   it(`reads arrays and objects nested ${MAX_BODY_DEPTH} levels deep and refuses them one level deeper`, () => {
     for (const kind of ['array', 'object'] as const) {
       assert.doesNotThrow(() => parseJsonBody(nested(MAX_BODY_DEPTH, kind)), kind);

@@ -164,31 +164,57 @@ export function parseJsonBody(text: string): unknown {
   } catch (error) {
     throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
-  if (nestsDeeperThan(parsed, MAX_BODY_DEPTH)) {
+  const problem = bodyProblem(parsed, MAX_BODY_DEPTH);
+  if (problem === 'too deep') {
     throw new ApiError(
       400,
       'BODY_TOO_DEEP',
       `the body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; no field of this API needs that many`,
     );
   }
+  if (problem !== undefined) {
+    throw new ApiError(
+      400,
+      'INVALID_JSON',
+      `the body holds a string with an unpaired surrogate escape (${problem}), which is not text ` +
+        'and would be stored as U+FFFD, making different ids one: send valid Unicode',
+    );
+  }
   return parsed;
 }
 
-/** True when `value` nests objects and arrays more than `maxDepth` levels deep (walked without recursion). */
-function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+/** A UTF-16 surrogate not part of a pair (`\uD800` alone in JSON). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * What is wrong with a parsed body, walked without recursion: `'too deep'` when it nests objects
+ * and arrays more than `maxDepth` levels, else the first string (value or key) holding a lone
+ * surrogate, as JSON escapes; undefined when nothing is.
+ */
+function bodyProblem(value: unknown, maxDepth: number): string | undefined {
   const values: unknown[] = [value];
   const depths: number[] = [0];
   while (values.length > 0) {
     const next = values.pop();
     const depth = (depths.pop() ?? 0) + 1;
+    if (typeof next === 'string' && LONE_SURROGATE.test(next)) return escapedSurrogates(next);
     if (typeof next !== 'object' || next === null) continue;
-    if (depth > maxDepth) return true;
+    if (depth > maxDepth) return 'too deep';
+    if (!Array.isArray(next)) {
+      const key = Object.keys(next).find((name) => LONE_SURROGATE.test(name));
+      if (key !== undefined) return escapedSurrogates(key);
+    }
     for (const child of Array.isArray(next) ? next : Object.values(next)) {
       values.push(child);
       depths.push(depth);
     }
   }
-  return false;
+  return undefined;
+}
+
+/** `text` as a JSON string, cut to 40 characters (`JSON.stringify` escapes lone surrogates: `"x\ud800"`). */
+function escapedSurrogates(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
 /**
@@ -208,6 +234,18 @@ export async function readJsonText(
       'send the body as JSON with Content-Type: application/json',
     );
   }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `send the body in UTF-8, not ${charset}`);
+  }
+  const encoding = req.headers['content-encoding']?.trim();
+  if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
+    throw new ApiError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `a body with Content-Encoding ${encoding} cannot be read: send it uncompressed, without Content-Encoding`,
+    );
+  }
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
   const chunks: Buffer[] = [];
@@ -217,8 +255,20 @@ export async function readJsonText(
     if (size > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  try {
+    return UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new ApiError(
+      400,
+      'INVALID_JSON',
+      'the body is not valid UTF-8 (bytes that are no character would be stored as U+FFFD, ' +
+        'making different ids one): send JSON encoded in UTF-8',
+    );
+  }
 }
+
+/** Decodes UTF-8, throwing on bytes that are not (rather than replacing them with U+FFFD). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function tooLarge(maxBytes: number, fix: string): ApiError {
   return new ApiError(

@@ -79,7 +79,9 @@ const errors = {
 /** The answers of a route that reads a JSON body. */
 const bodyErrors = {
   '413': errorResponse('BODY_TOO_LARGE'),
-  '415': errorResponse('UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json'),
+  '415': errorResponse(
+    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, in UTF-8, without Content-Encoding',
+  ),
 };
 const unavailable = errorResponse('UNAVAILABLE: retry');
 
