@@ -27,7 +27,10 @@ export async function handleApi(
         : authenticate(req, accounts);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
-    if (!(error instanceof ApiError) || error.status >= 500) {
+    if (clientWentAway(error)) {
+      // Not the server's failure: anyone can cause it, so it is no error in the logs.
+      log.info('request_aborted', { requestId, method: req.method, path: url.pathname });
+    } else if (!(error instanceof ApiError) || error.status >= 500) {
       log.error('request_failed', {
         requestId,
         method: req.method,
@@ -37,4 +40,9 @@ export async function handleApi(
     }
     sendError(res, error, requestId);
   }
+}
+
+/** True for the error a request's body stream throws when the client closed the connection midway. */
+function clientWentAway(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET';
 }

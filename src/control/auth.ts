@@ -29,10 +29,16 @@ export function authenticate(req: IncomingMessage, accounts: AccountStore): Prin
   const header = req.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match?.[1] === undefined) {
-    throw new ApiError(401, 'UNAUTHENTICATED', 'send your API key as Authorization: Bearer <key>');
+    throw new ApiError(401, 'UNAUTHENTICATED', 'send your API key as Authorization: Bearer <key>', {
+      'WWW-Authenticate': 'Bearer realm="tally"',
+    });
   }
   const record: ApiKeyRecord | undefined = accounts.findKey(hashApiKey(match[1]));
-  if (record === undefined) throw new ApiError(401, 'UNAUTHENTICATED', 'the API key is unknown or revoked');
+  if (record === undefined) {
+    throw new ApiError(401, 'UNAUTHENTICATED', 'the API key is unknown or revoked', {
+      'WWW-Authenticate': 'Bearer realm="tally", error="invalid_token"',
+    });
+  }
   return { accountId: record.accountId, keyId: record.id, role: record.role, scope: record.scope };
 }
 

@@ -136,6 +136,18 @@ describe('routing API requests', () => {
     assert.deepEqual(await errorOf(await call('/v1/nothing')), [404, 'NOT_FOUND']);
   });
 
+  it('names the methods a path allows in the 405, in its message and its Allow header', async () => {
+    for (const [path, method, allow] of [
+      ['/v1/things/x', 'DELETE', 'GET, HEAD'],
+      ['/v1/bodies', 'GET', 'POST'],
+    ] as const) {
+      const refused = await call(path, { method });
+      assert.equal(refused.headers.get('allow'), allow, path);
+      const { error } = (await refused.json()) as { error: { message: string } };
+      assert.equal(error.message, `${method} is not allowed on ${path}; use ${allow}`);
+    }
+  });
+
   it('hands a handler its path parameters %-decoded, and refuses a malformed %-escape with 400', async () => {
     const decoded = (await (await call('/v1/things/a%20b%2Fc')).json()) as { name: string };
     assert.equal(decoded.name, 'a b/c');
@@ -176,6 +188,24 @@ describe('request ids and answers', () => {
     assert.equal(answer.status, 500);
     assert.equal(body.error.code, 'INTERNAL');
     assert.doesNotMatch(body.error.message, /SQLITE|secret/);
+  });
+
+  it('logs a client that went away in the middle of its body as aborted, not as an error of the server', async () => {
+    const before = server.logged.length;
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.write(
+      'POST /v1/bodies HTTP/1.1\r\nHost: tally.test\r\nContent-Type: application/json\r\n' +
+        `Authorization: Bearer ${editorKey}\r\nContent-Length: 50\r\n\r\n{"a":`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    for (let waited = 0; server.logged.length === before && waited < 2000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const logged = server.logged.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      logged.map((line) => [line.level, line.event, line.path]),
+      [['info', 'request_aborted', '/v1/bodies']],
+    );
   });
 
   it('ends the connection of an answer that failed after it began, rather than writing a second answer', async () => {
@@ -345,6 +375,13 @@ describe('authenticating API keys', () => {
         headers: header === undefined ? {} : { authorization: header },
       });
       assert.deepEqual(await errorOf(answer), [401, 'UNAUTHENTICATED'], header);
+      // RFC 9110 §11.6.1 and RFC 6750 §3: a 401 says which scheme to use, and whether the token was bad.
+      const sent = header !== undefined && /^Bearer \S+$/.test(header);
+      assert.equal(
+        answer.headers.get('www-authenticate'),
+        sent ? 'Bearer realm="tally", error="invalid_token"' : 'Bearer realm="tally"',
+        header,
+      );
     }
   });
 

@@ -21,12 +21,16 @@ export type ErrorCode =
   | 'UNAVAILABLE'
   | 'INTERNAL';
 
-/** An error the API answers with its status, stable code and a message saying what to fix. */
+/**
+ * An error the API answers with its status, stable code and a message saying what to fix, and
+ * any header HTTP requires with that status (`Allow` with a 405, `WWW-Authenticate` with a 401).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: ErrorCode,
     message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
@@ -74,17 +78,22 @@ export class Router {
 
   /** The route for a request, with its path parameters; throws 404/405 `ApiError`s. */
   match(method: string, pathname: string): { route: Route; params: Record<string, string> } {
-    let pathMatched = false;
+    const allowed: string[] = [];
     for (const route of this.routes) {
       const match = route.pattern.exec(pathname);
       if (match === null) continue;
-      pathMatched = true;
+      allowed.push(...(route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]));
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
       route.names.forEach((name, index) => (params[name] = decodePathSegment(match[index + 1] ?? '')));
       return { route, params };
     }
-    if (pathMatched) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`);
+    if (allowed.length > 0) {
+      const allow = allowed.join(', ');
+      throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}; use ${allow}`, {
+        Allow: allow,
+      });
+    }
     throw new ApiError(404, 'NOT_FOUND', `no such endpoint: ${method} ${pathname}; see /docs for the API`);
   }
 }
@@ -133,6 +142,7 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
     res.destroy();
     return;
   }
+  for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
   sendJson(
     res,
     apiError.status,
