@@ -6,7 +6,12 @@ describe('a value as an error message repeats it', () => {
   it('repeats short values as JSON and cuts long ones, saying how long they were', () => {
     assert.equal(shown('abc'), '"abc"');
     assert.equal(shown(undefined), 'undefined');
-    assert.equal(shown('x'.repeat(100)), `"${'x'.repeat(63)}… (102 characters)`);
+    assert.equal(shown('x'.repeat(100)), `"${'x'.repeat(63)}… (100 characters)`);
+  });
+
+  it('says how long a cut string is in characters as a reader counts them, and other values in characters of JSON', () => {
+    assert.match(shown('😀'.repeat(40)), /… \(40 characters\)$/);
+    assert.match(shown({ a: 'x'.repeat(100) }), /… \(108 characters of JSON\)$/);
   });
 
   it('describes a value nested too deeply to stringify instead of throwing', () => {
@@ -17,7 +22,7 @@ describe('a value as an error message repeats it', () => {
   it('repeats a value whose JSON is exactly 64 characters whole', () => {
     const value = 'x'.repeat(62);
     assert.equal(shown(value), `"${value}"`);
-    assert.equal(shown(`${value}y`), `"${value}y… (65 characters)`);
+    assert.equal(shown(`${value}y`), `"${value}y… (63 characters)`);
   });
 
   it('describes an object nested too deeply as an object', () => {

@@ -15,7 +15,9 @@ export function shown(value: unknown): string {
       ? 'an array nested too deeply to repeat'
       : 'an object nested too deeply to repeat';
   }
-  return json.length <= MAX_SHOWN_CHARS
-    ? json
-    : `${json.slice(0, MAX_SHOWN_CHARS)}… (${json.length} characters)`;
+  if (json.length <= MAX_SHOWN_CHARS) return json;
+  // A string's own length, in characters as a reader counts them (an emoji is one), not its JSON's.
+  const length =
+    typeof value === 'string' ? `${[...value].length} characters` : `${json.length} characters of JSON`;
+  return `${json.slice(0, MAX_SHOWN_CHARS)}… (${length})`;
 }

@@ -42,6 +42,9 @@ describe('catalog field readers', () => {
     const name = (fields: FieldReader) => fields.name('name', '');
     assert.equal(accepted({ name: ` ${'n'.repeat(255)} ` }, name), 'n'.repeat(255));
     assert.equal(accepted({ name: 'x' }, name), 'x');
+    // Characters as a reader counts them: an emoji is one, though two UTF-16 units.
+    assert.equal(accepted({ name: '😀'.repeat(255) }, name), '😀'.repeat(255));
+    assert.match(refused({ name: '😀'.repeat(256) }, name), /… \(256 characters\) is not valid/);
     for (const value of ['n'.repeat(256), '   ', '', 7]) {
       assert.match(
         refused({ name: value }, name),
@@ -120,6 +123,20 @@ describe('catalog field readers', () => {
         /placementIds: .* is not valid: send an array of numeric ids/,
       );
     }
+  });
+
+  it('lists the first ten problems of a body and counts the rest, rather than repeat thousands', () => {
+    const body = Object.fromEntries(Array.from({ length: 25 }, (_, index) => [`unknown${index}`, 1]));
+    const fields = new FieldReader(body, 'create', ['name']);
+    assert.throws(
+      () => fields.finish('thing'),
+      (error: unknown) =>
+        error instanceof ApiError &&
+        error.message.startsWith('the thing was not saved; fix these 25 fields: unknown0: unknown field') &&
+        error.message.includes('unknown9: unknown field') &&
+        !error.message.includes('unknown10') &&
+        error.message.endsWith('; and 15 more'),
+    );
   });
 
   it('asks for required fields on create and replace, keeps absent ones on patch, and refuses null there', () => {

@@ -75,7 +75,7 @@ export class FieldReader {
         base,
         options,
         (value) =>
-          typeof value === 'string' && value.trim() !== '' && value.trim().length <= NAME_MAX_LENGTH
+          typeof value === 'string' && value.trim() !== '' && [...value.trim()].length <= NAME_MAX_LENGTH
             ? value.trim()
             : undefined,
         `a non-empty string of at most ${NAME_MAX_LENGTH} characters`,
@@ -271,11 +271,18 @@ export class FieldReader {
 /** Most characters of a field name a message repeats. */
 const MAX_FIELD_NAME_CHARS = 64;
 
-/** The 400 for `problems`: one message naming each field and its fix. */
+/** Most problems a message lists; the rest are counted (a body of 60 000 unknown fields, say). */
+const MAX_LISTED_PROBLEMS = 10;
+
+/** The 400 for `problems`: one message naming each field (the first ten) and its fix. */
 export function validationError(noun: string, problems: readonly FieldProblem[]): ApiError {
   const fieldName = (field: string) =>
     field.length <= MAX_FIELD_NAME_CHARS ? field : `${field.slice(0, MAX_FIELD_NAME_CHARS)}…`;
-  const list = problems.map((problem) => `${fieldName(problem.field)}: ${problem.message}`).join('; ');
+  const listed = problems.slice(0, MAX_LISTED_PROBLEMS);
+  const unlisted = problems.length - listed.length;
+  const list =
+    listed.map((problem) => `${fieldName(problem.field)}: ${problem.message}`).join('; ') +
+    (unlisted > 0 ? `; and ${unlisted} more` : '');
   return new ApiError(
     400,
     'VALIDATION_FAILED',
