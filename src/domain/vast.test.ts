@@ -325,6 +325,26 @@ describe('instrumentVast on crafted documents', () => {
     });
   }
 
+  test('names the first tags of a document cut short in its warning, not all of them', () => {
+    const input = `<VAST version="4.0"><Ad><InLine><Impression>x</Impression>${'<Extension>'.repeat(2000)}`;
+    const result = instrumentVast(input, TRACKERS);
+    assert.ok(!result.ok);
+    assert.equal(
+      result.warning,
+      'VAST not instrumented: it is not well-formed XML (2003 tags are never closed: VAST, Ad, InLine, ' +
+        'Extension, Extension, and 1998 more; the first opens at line 1, column 1), and its ' +
+        '<InLine>/<Wrapper> elements cannot be located unambiguously',
+    );
+  });
+
+  test('cuts a long message of the XML parser short in its warning', () => {
+    const input = `<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><${'x'.repeat(5000)}></y></VAST>`;
+    const result = instrumentVast(input, TRACKERS);
+    const warning = result.ok ? result.warnings.join('\n') : result.warning;
+    assert.match(warning, /not well-formed XML \(.{1,160}… at line 1, column \d+\)/);
+    assert.ok(warning.length < 400, `${warning.length} characters`);
+  });
+
   test('leaves an empty <InLine/> alone', () => {
     const input = '<VAST version="4.0"><Ad><InLine/></Ad></VAST>';
     assert.equal(instrumentVast(input, TRACKERS).ok, false);

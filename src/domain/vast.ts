@@ -408,9 +408,37 @@ function isVast1(tokens: readonly Token[]): boolean {
 
 type XmlValidationError = Exclude<ReturnType<typeof XMLValidator.validate>, true>;
 
+/** Most characters of the XML parser's message a warning repeats. */
+const MAX_XML_ERROR_CHARS = 160;
+/** Most names of tags never closed that a warning lists. */
+const MAX_UNCLOSED_TAGS_LISTED = 5;
+
 function describeXmlError(validation: XmlValidationError): string {
   const { msg, line, col } = validation.err;
-  return `it is not well-formed XML (${msg} at line ${line}, column ${col})`;
+  const what = unclosedTags(msg) ?? msg;
+  const cut = what.length > MAX_XML_ERROR_CHARS ? `${what.slice(0, MAX_XML_ERROR_CHARS)}…` : what;
+  return `it is not well-formed XML (${cut} at line ${line}, column ${col})`;
+}
+
+/**
+ * The parser's message for tags never closed, which lists every one (`Invalid '["VAST", "Ad", …]'
+ * found.`, as long as the document for a truncated one), as a short sentence; undefined for
+ * another message.
+ */
+function unclosedTags(msg: string): string | undefined {
+  const list = /^Invalid '(\[[\s\S]*\])' found\.$/.exec(msg)?.[1];
+  if (list === undefined) return undefined;
+  let names: unknown;
+  try {
+    names = JSON.parse(list);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(names)) return undefined;
+  const listed = names.slice(0, MAX_UNCLOSED_TAGS_LISTED).map(String).join(', ');
+  const more =
+    names.length > MAX_UNCLOSED_TAGS_LISTED ? `, and ${names.length - MAX_UNCLOSED_TAGS_LISTED} more` : '';
+  return `${names.length === 1 ? 'a tag is' : `${names.length} tags are`} never closed: ${listed}${more}; the first opens`;
 }
 
 function malformedInputWarning(validation: XmlValidationError): string {
