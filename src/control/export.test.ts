@@ -134,7 +134,8 @@ async function exportOf(
   return { status: response.status, body: parsed, headers: response.headers, text };
 }
 
-const impression = (id = ids.impression) => `/v1/impression-trackers/${id}/export`;
+const impression = (id: number | string | undefined = ids.impression) =>
+  `/v1/impression-trackers/${id}/export`;
 
 async function refusal(body: unknown, path = impression()): Promise<string> {
   const answer = await exportOf(path, body);
@@ -192,6 +193,21 @@ describe('exporting tracker tags', () => {
       assert.equal(answer.body.error.code, 'NOT_FOUND');
     }
     assert.equal((await exportOf(`/v1/click-trackers/${ids.click}/export`, {})).status, 200);
+  });
+
+  it('reads the tracker id of its path as reading the tracker does: 01 and 1.0 are no id', async () => {
+    for (const id of [`0${ids.impression}`, `${ids.impression}.0`, '-1', 'abc']) {
+      const answer = await exportOf(impression(id), {});
+      assert.deepEqual(
+        [answer.status, answer.body.error.message],
+        [404, `impression tracker ${id} not found`],
+        id,
+      );
+      const read = await fetch(`${base}/v1/impression-trackers/${id}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(read.status, 404, id);
+    }
   });
 
   it('answers 404 for another account’s tracker or another advertiser’s, and 403 to a reader', async () => {
@@ -258,7 +274,7 @@ describe('exporting tracker tags', () => {
     const fiveHundred = await exportOf(impression(), { trackerIds: extra(499) });
     assert.deepEqual(
       [fiveHundred.status, fiveHundred.body.error.message],
-      [404, 'impression tracker 1000000 does not exist'],
+      [404, 'impression tracker 1000000 not found'],
     );
     assert.match(await refusal({ trackerIds: extra(500) }), /^export at most 500 trackers at once$/);
   });

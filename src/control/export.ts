@@ -5,6 +5,7 @@ import type { TrackerKind } from '../domain/tracker-hit.js';
 import type { CatalogStore } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
 import { sees } from './catalog/access.js';
+import { notFound, parsePathId } from './catalog/paging.js';
 import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { refuseUnknownOrRepeated } from './query.js';
@@ -52,11 +53,12 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
       requireRole(ctx.principal, 'editor');
       const download = downloadAsked(ctx.url.searchParams);
       const body = asRecord(await readJson(ctx.req, MAX_BODY_BYTES));
-      const request = parseExportRequest(body, ctx.params.id ?? '');
+      const noun = `${kind} tracker`;
+      const request = parseExportRequest(body, parsePathId(ctx.params.id, noun));
       const tags = request.trackerIds.map((trackerId) => {
         const tracker = catalog.trackers.get(ctx.principal.accountId, trackerId);
         if (tracker === undefined || tracker.kind !== kind || !sees(ctx.principal, tracker)) {
-          throw new ApiError(404, 'NOT_FOUND', `${kind} tracker ${trackerId} does not exist`);
+          throw notFound(noun, trackerId);
         }
         return { trackerId, tag: trackerTag(kind, trackerId, publicUrl, request.options) };
       });
@@ -87,11 +89,8 @@ interface ExportRequest {
   email: string | undefined;
 }
 
-function parseExportRequest(body: Record<string, unknown>, pathId: string): ExportRequest {
+function parseExportRequest(body: Record<string, unknown>, id: number): ExportRequest {
   const problems: string[] = [];
-  const id = Number(pathId);
-  if (!/^\d+$/.test(pathId) || !Number.isSafeInteger(id))
-    throw new ApiError(404, 'NOT_FOUND', `tracker ${pathId} does not exist`);
   // A misspelt choice (`param`, `placeholder`) would otherwise fall back to its default and
   // export a tag without the parameters or macros asked for, which ad ops then traffic.
   for (const name of Object.keys(body)) {
