@@ -46,6 +46,7 @@ import { loadKeyRing } from './keys.js';
 import { threadKeys } from './thread-keys.js';
 import { answerClientError } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
+import { shown } from './lib/shown.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
@@ -230,8 +231,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
    * The hot path: notices and tracker hits, served without the control plane's routing, auth
    * or URL parsing (the path is matched as sent; tracker hits read their raw query).
    */
-  const serveHot = (req: IncomingMessage, res: ServerResponse): Promise<void> | undefined => {
-    const target = req.url ?? '/';
+  const serveHot = (req: IncomingMessage, res: ServerResponse, target: string): Promise<void> | undefined => {
     const queryAt = target.indexOf('?');
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
     if (pathname.startsWith('/n/')) {
@@ -248,25 +248,45 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderSize: MAX_HEAD_BYTES,
       ServerResponse: responseClosingOn(() => shuttingDown),
+      // Answered below, in the error envelope, rather than with node:http's bare 400.
+      requireHostHeader: false,
     },
     (req, res) => {
-      const hot = serveHot(req, res);
-      if (hot !== undefined) {
-        hot.catch((error: unknown) => {
-          log.error('hit_failed', { path: req.url, error: String(error) });
-          if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
-        });
+      if (req.headers.host === undefined && req.httpVersion === '1.1') {
+        const message = 'the request has no Host header: an HTTP/1.1 request must send one (RFC 9112 §3.2)';
+        sendError(res, new ApiError(400, 'MALFORMED_REQUEST', message), requestIdOf(req));
         return;
       }
-      const url = parseRequestUrl(req.url);
+      const target = req.url ?? '/';
+      const hot = serveHot(req, res, target);
+      if (hot !== undefined) return answerHot(req, res, hot);
+      const url = parseRequestUrl(target);
       if (url === undefined) {
         const message = 'the request target is not a valid URL path: percent-encode it';
         sendError(res, new ApiError(400, 'MALFORMED_REQUEST', message), requestIdOf(req));
         return;
       }
+      // A target in absolute form (`http://host/n/…`, which a server must accept) or with dot
+      // segments (`/v1/../n/…`) names a notice or hit once normalised as the URL parser does.
+      const normalised =
+        target.startsWith('/') && !target.includes('/.') ? target : url.pathname + url.search;
+      const hotNormalised = normalised === target ? undefined : serveHot(req, res, normalised);
+      if (hotNormalised !== undefined) return answerHot(req, res, hotNormalised);
       void handleApi(req, res, url, router, accounts, log);
     },
   );
+  /** Answers 503 for a notice or hit that failed (it was not recorded), and logs why. */
+  const answerHot = (req: IncomingMessage, res: ServerResponse, hot: Promise<void>): void => {
+    hot.catch((error: unknown) => {
+      log.error('hit_failed', { path: req.url, error: String(error) });
+      if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
+    });
+  };
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const expectation = shown(req.headers.expect);
+    const message = `Expect: ${expectation} is not supported: send the request without it (or with Expect: 100-continue)`;
+    sendError(res, new ApiError(417, 'EXPECTATION_FAILED', message), requestIdOf(req));
+  });
   server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = 60_000;
@@ -383,7 +403,10 @@ function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
       messageOrHeaders?: string | ResponseHeaders,
       headers?: ResponseHeaders,
     ): this {
-      if (shuttingDown()) this.shouldKeepAlive = false;
+      // A request whose body did not all arrive (a beacon declaring more bytes than it sends) is
+      // answered on a connection that then ends: kept open, node:http would wait for the rest and
+      // answer 408 on it a minute later, a second answer to one request.
+      if (shuttingDown() || !this.req.complete) this.shouldKeepAlive = false;
       return typeof messageOrHeaders === 'string' || headers !== undefined
         ? super.writeHead(statusCode, messageOrHeaders as string | undefined, headers)
         : super.writeHead(statusCode, messageOrHeaders);

@@ -84,6 +84,17 @@ async function fire(url: string, headers: Record<string, string> = {}, method = 
   return response;
 }
 
+/** Sends `request` on a connection of its own; resolves with all the server wrote once it ended it. */
+function exchange(request: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(tally.port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
 async function report(groupBy: string, extra = ''): Promise<any[]> {
   const from = new Date(hourStartMs(Date.now()) - 2 * 86_400_000).toISOString();
   const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
@@ -914,17 +925,16 @@ describe('counting notices end to end', () => {
   });
 
   it('answers requests it cannot read (a target that is not a URL, malformed HTTP, a head too large) with the error envelope, and keeps serving', async () => {
-    const exchange = (request: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(tally.port, '127.0.0.1', () => socket.write(request));
-        let text = '';
-        socket.on('data', (chunk) => (text += chunk.toString()));
-        socket.on('end', () => resolve(text));
-        socket.on('error', reject);
-      });
     const cases = [
       ['GET //%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
       ['GET /v1/reports HTTP/1.1\r\nHost x\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['GET /v1/advertisers HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['GET /n/abc HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      [
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nConnection: close\r\n\r\n',
+        417,
+        'EXPECTATION_FAILED',
+      ],
       [
         `GET /v1/reports HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
         431,
@@ -941,6 +951,47 @@ describe('counting notices end to end', () => {
       assert.match(body.error.message, /: /);
     }
     assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
+  });
+
+  it('records a notice whose target is in absolute form or has dot segments as the notice it names', async () => {
+    const notice = new URL(billingUrl(await registerOne()));
+    const path = `${notice.pathname}${notice.search}`;
+    for (const target of [`http://tally.test${path}`, `/.${path}`, `/v1/..${path}`]) {
+      const raw = await exchange(
+        `GET ${target} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${CHROME}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(raw, /^HTTP\/1\.1 200 [^]*\r\nContent-Type: image\/gif\r\n/i, target);
+    }
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    expect('not_counted', 'duplicate');
+    const id = lastAuctionId();
+    assert.deepEqual(recorded(id), [
+      `${id} counted/`,
+      `${id} not_counted/duplicate`,
+      `${id} not_counted/duplicate`,
+    ]);
+  });
+
+  it('ends the connection after answering a notice whose body never all arrived, rather than answer it twice', async () => {
+    const notice = new URL(billingUrl(await registerOne()));
+    const socket = connect(tally.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    const ended = new Promise<boolean>((resolve) => {
+      socket.on('end', () => resolve(true));
+      setTimeout(() => resolve(false), 3000);
+    });
+    socket.write(
+      `POST ${notice.pathname}${notice.search} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${CHROME}\r\n` +
+        'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\nab',
+    );
+    expect('counted');
+    const answeredAndEnded = await ended;
+    socket.destroy();
+    assert.match(text, /^HTTP\/1\.1 200 [^]*\r\nConnection: close\r\n/i);
+    assert.equal(text.match(/HTTP\/1\.1 /g)?.length, 1, text);
+    assert.equal(answeredAndEnded, true, 'the connection was left open');
   });
 
   it('serves metrics, the OpenAPI description and the OMID script', async () => {
