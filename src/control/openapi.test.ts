@@ -232,6 +232,29 @@ describe('the OpenAPI document served at /docs', () => {
     }
   });
 
+  it('lets every catalog write send back the read-only fields of an answer, which it ignores', () => {
+    const writes = Object.entries(OPENAPI_DOCUMENT.paths as Record<string, Record<string, any>>).flatMap(
+      ([path, operations]) =>
+        (['post', 'put', 'patch'] as const)
+          .filter((method) => operations[method]?.requestBody !== undefined && path !== '/v1/wins')
+          .map((method) => [
+            `${method} ${path}`,
+            operations[method].requestBody.content['application/json'].schema,
+          ]),
+    );
+    const catalogWrites = writes.filter(
+      ([name]) =>
+        /trackers|advertisers|line-items|publishers|placements|payment-rules/.test(name) &&
+        !name.endsWith('/export'),
+    );
+    assert.ok(catalogWrites.length >= 14, `${catalogWrites.length} catalog writes`);
+    for (const [name, schema] of catalogWrites) {
+      assert.equal(schema.additionalProperties, false, name);
+      for (const field of ['id', 'createdAt', 'updatedAt'])
+        assert.equal(schema.properties[field]?.readOnly, true, `${name} ${field}`);
+    }
+  });
+
   it('documents the 404 of reading or revoking an API key that does not exist', () => {
     for (const method of ['get', 'delete'] as const) {
       const responses = (

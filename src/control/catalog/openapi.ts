@@ -158,12 +158,27 @@ const RESOURCES: Resource[] = [
   },
 ];
 
+/**
+ * Fields every answer carries that a request may send back (an answer edited and sent again): they
+ * are ignored.
+ */
+const READ_ONLY_FIELDS = {
+  id: { readOnly: true, description: 'ignored in a request; a PUT or PATCH refuses an id other than the path’s' },
+  createdAt: { readOnly: true, description: 'ignored in a request' },
+  updatedAt: { readOnly: true, description: 'ignored in a request' },
+};
+
 function resourcePaths(resource: Resource): Record<string, unknown> {
   const body = (required: string[]) => ({
     required: true,
     content: {
       'application/json': {
-        schema: { type: 'object', required, properties: resource.fields, additionalProperties: false },
+        schema: {
+          type: 'object',
+          required,
+          properties: { ...resource.fields, ...READ_ONLY_FIELDS },
+          additionalProperties: false,
+        },
       },
     },
   });
