@@ -678,6 +678,24 @@ describe('the DSP burl and the price of a win', () => {
     assert.deepEqual(ok(win({ bid: { burl: null } })).warnings, []);
   });
 
+  it('warns that a bid.adm sent as a JSON object is no banner or video markup, and takes it from a native bid', () => {
+    const banner = ok(win({ bid: { adm: {} } }));
+    assert.deepEqual(banner.warnings, [
+      'bid.adm is a JSON object, not the markup of a banner ad: it was served as its JSON text; send the markup as a string',
+    ]);
+    const native = ok(
+      win({
+        imp: { native: { request: '{"ver":"1.2","assets":[]}' } },
+        bid: { adm: { native: { ver: '1.2', assets: [], link: { url: 'https://adv.example' } } } },
+      }),
+    );
+    assert.equal(native.format, 'native');
+    assert.ok(
+      !native.warnings.some((warning) => warning.startsWith('bid.adm is a JSON object')),
+      native.warnings.join(),
+    );
+  });
+
   it('reads only the currency codes among the entries of request.cur', () => {
     const input = win();
     for (const cur of [[840, null], [840, 'USD'], '', [''], ['usd', 'dollars']]) {

@@ -20,7 +20,7 @@ import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
-import type { NoticeKind } from './types.js';
+import type { Format, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
 
 /** One auction win as the exchange sends it (`POST /v1/wins`); untrusted until validated. */
@@ -166,6 +166,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...priceWarnings(parsed),
       ...encodedPriceWarnings(parsed, dspTexts, env),
       ...burlWarnings(parsed.bid.burl),
+      ...admWarnings(parsed.bid.adm, format),
       ...unfilledMacroWarnings(dspTexts),
     ],
   };
@@ -323,6 +324,17 @@ function burlWarnings(dspBurl: unknown): string[] {
   if (/^https?:\/\/[^/?#\s]/i.test(dspBurl)) return [];
   return [
     `bid.burl ${JSON.stringify(dspBurl.slice(0, 100))} is not an absolute http(s) URL: the DSP's billing URL can never be called`,
+  ];
+}
+
+/**
+ * A `bid.adm` sent as a JSON object is read as its JSON text: a native response may come so, no
+ * other format's markup can.
+ */
+function admWarnings(adm: unknown, format: Format): string[] {
+  if (format === 'native' || asObject(adm) === undefined) return [];
+  return [
+    `bid.adm is a JSON object, not the markup of a ${format} ad: it was served as its JSON text; send the markup as a string`,
   ];
 }
 
