@@ -449,6 +449,23 @@ describe('instrumenting a win', () => {
     const input = win();
     (input.request as { test?: number }).test = 1;
     assert.equal(claimsOf(ok(input).noticeUrls.adm).test, true);
+    for (const live of [0, null, undefined]) {
+      (input.request as { test?: unknown }).test = live;
+      assert.equal(claimsOf(ok(input).noticeUrls.adm).test, false, String(live));
+    }
+  });
+
+  it('refuses a request.test other than 0 or 1, rather than guess whether the auction is billed', () => {
+    for (const test of ['1', '0', true, 2, [1]]) {
+      const input = win();
+      (input.request as { test?: unknown }).test = test;
+      const result = instrumentWin(input, env);
+      assert.equal(result.ok, false, JSON.stringify(test));
+      assert.deepEqual(!result.ok && [result.error.code, result.error.message], [
+        'VALIDATION_FAILED',
+        `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${JSON.stringify(test)}`,
+      ]);
+    }
   });
 
   it('warns when a win bills more than the bid, or in a currency the request did not allow, and not otherwise', () => {

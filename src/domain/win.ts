@@ -474,6 +474,12 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   }
   if (input.test !== undefined && typeof input.test !== 'boolean')
     return invalid('test must be true or false');
+  // Whether the auction is billed turns on it: a value OpenRTB does not define is not guessed at.
+  if (request.test !== undefined && request.test !== null && request.test !== 0 && request.test !== 1) {
+    return invalid(
+      `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${JSON.stringify(request.test).slice(0, 40)}`,
+    );
+  }
   const publisherId = publisherIdOf(request.site) ?? publisherIdOf(request.app) ?? '';
   return {
     request,
