@@ -4,6 +4,7 @@ import type { AccountStore } from '../ports/accounts.js';
 import { authenticate } from './auth.js';
 import type { Router } from './http.js';
 import { ApiError, requestIdOf, sendError } from './http.js';
+import { refuseMalformedQuery } from './query.js';
 
 /**
  * Serves one API request: finds its route, authenticates the caller (unless the route is
@@ -25,6 +26,7 @@ export async function handleApi(
       route.public === true
         ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
         : authenticate(req, accounts);
+    refuseMalformedQuery(url.search);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
     if (clientWentAway(error)) {

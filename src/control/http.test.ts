@@ -154,6 +154,22 @@ describe('routing API requests', () => {
     const malformed = await call('/v1/things/%E0%A4%A');
     assert.deepEqual(await errorOf(malformed), [400, 'VALIDATION_FAILED']);
   });
+
+  it('refuses a query with a malformed %-escape or one that is not UTF-8, and reads well-formed ones', async () => {
+    for (const query of ['?seat=%', '?seat=%zz', '?name=%ff', '?a%=1', '?seat=x%E0%A4%A']) {
+      const refused = await call(`/v1/things/x${query}`);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'VALIDATION_FAILED'], query);
+      assert.match(
+        error.message,
+        /has a malformed %-escape or one that is not UTF-8: write % as %25$/,
+        query,
+      );
+    }
+    for (const query of ['?seat=%25', '?name=caf%C3%A9+bar', '?seat=a%2Bb&x=', '?plain=1']) {
+      assert.equal((await call(`/v1/things/x${query}`)).status, 200, query);
+    }
+  });
 });
 
 describe('request ids and answers', () => {

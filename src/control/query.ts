@@ -18,3 +18,23 @@ export function refuseUnknownOrRepeated(
       throw new ApiError(400, 'VALIDATION_FAILED', `${shown(name)} is given more than once; give it once`);
   }
 }
+
+/**
+ * Refuses (400 `VALIDATION_FAILED`) a query string holding a malformed %-escape (`%`, `%zz`) or
+ * escapes that are not UTF-8 (`%ff`), as a path segment is refused: read leniently, each would
+ * become U+FFFD and filter for a value nobody sent. `search` is the URL's, `?` included.
+ */
+export function refuseMalformedQuery(search: string): void {
+  for (const piece of search.slice(1).split(/[&=]/)) {
+    if (!piece.includes('%')) continue;
+    try {
+      decodeURIComponent(piece.replace(/\+/g, ' '));
+    } catch {
+      throw new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        `the query's ${shown(piece)} has a malformed %-escape or one that is not UTF-8: write % as %25`,
+      );
+    }
+  }
+}
