@@ -18,6 +18,9 @@ import { serveApi } from '../../test/support/api-server.js';
 /** Most bytes the test route's body may have. */
 const MAX_BYTES = 100;
 
+/** How many times the body route began reading a body. */
+let bodiesBeingRead = 0;
+
 /** Routes that show what the control plane's routing, auth and body reading did. */
 const routes: Route[] = [
   {
@@ -30,6 +33,7 @@ const routes: Route[] = [
     method: 'POST',
     path: '/v1/bodies',
     async handler(ctx) {
+      bodiesBeingRead++;
       sendJson(ctx.res, 200, { body: await readJson(ctx.req, MAX_BYTES) }, ctx.requestId);
     },
   },
@@ -208,12 +212,15 @@ describe('request ids and answers', () => {
 
   it('logs a client that went away in the middle of its body as aborted, not as an error of the server', async () => {
     const before = server.logged.length;
+    const reading = bodiesBeingRead;
     const socket = connect(Number(new URL(base).port), '127.0.0.1');
     socket.write(
       'POST /v1/bodies HTTP/1.1\r\nHost: tally.test\r\nContent-Type: application/json\r\n' +
         `Authorization: Bearer ${editorKey}\r\nContent-Length: 50\r\n\r\n{"a":`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Gone once the handler reads the body, however long the server took to get there.
+    for (let waited = 0; bodiesBeingRead === reading && waited < 5000; waited += 5)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     socket.destroy();
     for (let waited = 0; server.logged.length === before && waited < 2000; waited += 10)
       await new Promise((resolve) => setTimeout(resolve, 10));
