@@ -336,6 +336,17 @@ describe('mailing tracker tags', () => {
     assert.match(mail?.text ?? '', new RegExp(`# impression tracker ${ids.impression}`));
   });
 
+  it('refuses an address sent without delivery email, which would be ignored and the tags never mailed', async () => {
+    const before = mails.length;
+    for (const body of [{ email: 'adops@example.com' }, { delivery: 'now', email: 'adops@example.com' }]) {
+      assert.equal(
+        await refusal(body),
+        'email is only for delivery "email": add "delivery": "email" to mail the tags, or leave email out',
+      );
+    }
+    assert.equal(mails.length, before);
+  });
+
   it('refuses an address that is not one, or is several, before mailing anything', async () => {
     const before = mails.length;
     for (const email of [

@@ -127,6 +127,12 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   if (delivery === 'email' && (typeof email !== 'string' || !EMAIL_PATTERN.test(email))) {
     problems.push('email must be the address to send the tags to, e.g. adops@example.com');
   }
+  // An address without delivery email would be ignored, and the tags never mailed to it.
+  if (delivery !== 'email' && email !== undefined) {
+    problems.push(
+      'email is only for delivery "email": add "delivery": "email" to mail the tags, or leave email out',
+    );
+  }
   if (problems.length > 0) throw new ApiError(400, 'VALIDATION_FAILED', problems.join('; '));
   return {
     trackerIds,

@@ -29,6 +29,7 @@ export const API_ERROR_CODES = {
   CONFLICT: 409,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
   MAIL_NOT_CONFIGURED: 422,
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
@@ -407,8 +408,9 @@ export const OPENAPI_DOCUMENT = {
               ? {
                   name,
                   in: 'query',
-                  schema: { enum: ['json', 'csv', ...FORMATS] },
-                  description: 'json or csv: the output; any other value filters on the ad format',
+                  schema: { enum: ['json', 'csv', '', ...FORMATS] },
+                  description:
+                    'json or csv: the output; any other value filters on the ad format (empty: tracker hits and invalid tokens)',
                 }
               : {
                   name,
@@ -533,9 +535,10 @@ export const OPENAPI_DOCUMENT = {
                       email: {
                         type: 'string',
                         format: 'email',
-                        description: 'where to mail the tags; required with delivery email',
+                        description: 'where to mail the tags; with delivery email only, where it is required',
                       },
                     },
+                    additionalProperties: false,
                   },
                   example: {
                     type: 'pixel',

@@ -501,10 +501,10 @@ describe('/docs agrees with what the routes do', () => {
     assert.equal(misspelt?.ok, false);
   });
 
-  it('documents every ad format as a value of the report’s format parameter', () => {
+  it('documents every ad format, and empty for rows without one, as values of the report’s format parameter', () => {
     const format = (paths['/v1/reports']?.get?.parameters as Schema[]).find(
       (parameter) => parameter.name === 'format',
     );
-    assert.deepEqual([...(format?.schema.enum as string[])].sort(), ['csv', 'json', ...FORMATS].sort());
+    assert.deepEqual([...(format?.schema.enum as string[])].sort(), ['', 'csv', 'json', ...FORMATS].sort());
   });
 });
