@@ -45,7 +45,7 @@ describe('catalog field readers', () => {
     // Characters as a reader counts them: an emoji is one, though two UTF-16 units.
     assert.equal(accepted({ name: '😀'.repeat(255) }, name), '😀'.repeat(255));
     assert.match(refused({ name: '😀'.repeat(256) }, name), /… \(256 characters\) is not valid/);
-    for (const value of ['n'.repeat(256), '   ', '', 7]) {
+    for (const value of ['n'.repeat(256), '   ', '', 7, 'a\u0000b', 'a\tb', 'line\nbreak', 'a\u007fb']) {
       assert.match(
         refused({ name: value }, name),
         /name: .* is not valid: send a non-empty string of at most 255 characters/,

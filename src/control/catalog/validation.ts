@@ -15,6 +15,8 @@ const READ_ONLY_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
 
 const MICROS_PER_UNIT = 1_000_000;
 const NAME_MAX_LENGTH = 255;
+/** A character no name needs, which breaks the lines of CSV reports and logs (NUL, tab, line feed…). */
+const CONTROL_CHARACTER = /\p{Cc}/u;
 const URL_MAX_LENGTH = 2048;
 
 interface FieldOptions {
@@ -75,10 +77,13 @@ export class FieldReader {
         base,
         options,
         (value) =>
-          typeof value === 'string' && value.trim() !== '' && [...value.trim()].length <= NAME_MAX_LENGTH
+          typeof value === 'string' &&
+          value.trim() !== '' &&
+          [...value.trim()].length <= NAME_MAX_LENGTH &&
+          !CONTROL_CHARACTER.test(value.trim())
             ? value.trim()
             : undefined,
-        `a non-empty string of at most ${NAME_MAX_LENGTH} characters`,
+        `a non-empty string of at most ${NAME_MAX_LENGTH} characters, without control characters (tabs, line breaks, NUL)`,
       ) ?? base
     );
   }
