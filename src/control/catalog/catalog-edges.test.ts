@@ -1,0 +1,577 @@
+/**
+ * Catalog rules found unproven by a mutation audit of the catalog routes and stores, over real
+ * HTTP on loopback, in this process, on a real SQLite file (as `routes.test.ts`).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type Database from 'better-sqlite3';
+import { api } from '../../../test/support/server.js';
+import type { ApiServer } from '../../../test/support/api-server.js';
+import { serveApi } from '../../../test/support/api-server.js';
+import { SqliteAccountStore } from '../../adapters/sqlite/accounts.js';
+import { SqliteCatalogStore } from '../../adapters/sqlite/catalog.js';
+import { openSqlite } from '../../adapters/sqlite/database.js';
+import type { KeyScope, Role } from '../../ports/accounts.js';
+import { CatalogSnapshot } from '../../catalog-snapshot.js';
+import { newApiKey } from '../auth.js';
+import { catalogRoutes } from './index.js';
+
+const NOW_MS = Date.UTC(2026, 10, 22);
+
+describe('catalog routes at their edges', () => {
+  let dir: string;
+  let db: Database.Database;
+  let server: ApiServer;
+  let url: string;
+  let accounts: SqliteAccountStore;
+  let accountId: number;
+  let adminKey: string;
+
+  /** Adds a key to an account (this test's by default) and answers it. */
+  const keyFor = (role: Role, scope: KeyScope | null = null, account = accountId): string => {
+    const generated = newApiKey();
+    accounts.addKey(account, generated.hash, generated.prefix, role, role, scope, NOW_MS);
+    return generated.key;
+  };
+  const as = (key: string, method: string, path: string, body?: unknown) =>
+    api({ url }, key, method, path, body);
+  const call = (method: string, path: string, body?: unknown) => as(adminKey, method, path, body);
+  const createAs = async (key: string, path: string, body: unknown): Promise<Record<string, any>> => {
+    const response = await as(key, 'POST', path, body);
+    assert.equal(response.status, 201, `${path}: ${JSON.stringify(response.body)}`);
+    return response.body as Record<string, any>;
+  };
+  const create = (path: string, body: unknown) => createAs(adminKey, path, body);
+  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, any>> => {
+    const response = await call(method, path, body);
+    assert.equal(response.status, 200, `${method} ${path}: ${JSON.stringify(response.body)}`);
+    return response.body as Record<string, any>;
+  };
+  const idsOf = (body: Record<string, any>): number[] =>
+    (body.items as { id: number }[]).map((item) => item.id);
+  const advertiser = () => create('/v1/advertisers', { name: 'Adv' });
+  const publisher = () => create('/v1/publishers', { name: 'Pub' });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tally-catalog-edges-'));
+    db = openSqlite(join(dir, 'tally.db'));
+    accounts = new SqliteAccountStore(db);
+    accountId = accounts.createAccount('A', NOW_MS).id;
+    adminKey = keyFor('admin');
+    server = await serveApi(catalogRoutes(new SqliteCatalogStore(db), accounts), accounts);
+    url = server.base;
+  });
+  after(async () => {
+    await server.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('payment rules', () => {
+    const rule = (publisherId: number, fields: object) => ({
+      publisherId,
+      name: 'Rule',
+      pricingType: 'revshare',
+      revshare: 0.5,
+      ...fields,
+    });
+
+    it('refuses placements of another publisher or none at all, naming each, and saves nothing', async () => {
+      const pub = await publisher();
+      const other = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const own = await create('/v1/placements', { publisherId: pub.id, name: 'Own' });
+      const theirs = await create('/v1/placements', { publisherId: other.id, name: 'Theirs' });
+      const before = idsOf(await ok('GET', `/v1/payment-rules?publisherId=${pub.id}`));
+      const refused = await call(
+        'POST',
+        '/v1/payment-rules',
+        rule(pub.id as number, { placementIds: [own.id, theirs.id, 999_999] }),
+      );
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'VALIDATION_FAILED');
+      assert.match(
+        refused.body.error.message,
+        new RegExp(
+          `placementIds: publisher ${pub.id} has no placement ${theirs.id};.*placementIds: publisher ${pub.id} has no placement 999999;`,
+        ),
+      );
+      assert.deepEqual(idsOf(await ok('GET', `/v1/payment-rules?publisherId=${pub.id}`)), before);
+    });
+
+    it('keeps a placement and a payment rule on their publisher for good', async () => {
+      const pub = await publisher();
+      const other = await publisher();
+      const base = await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Slot' });
+      for (const [resource, id] of [
+        ['placements', slot.id],
+        ['payment-rules', base.id],
+      ] as const) {
+        const moved = await call('PATCH', `/v1/${resource}/${id}`, { publisherId: other.id });
+        assert.equal(moved.status, 400, `${resource}: ${JSON.stringify(moved.body)}`);
+        assert.match(moved.body.error.message, new RegExp(`belongs to publisher ${pub.id} for good`));
+        assert.equal((await ok('GET', `/v1/${resource}/${id}`)).publisherId, pub.id);
+      }
+    });
+
+    it('demotes only the same publisher’s base when a rule becomes the base, and keeps the base on a rename', async () => {
+      const pub = await publisher();
+      const neighbour = await publisher();
+      const oldBase = await create('/v1/payment-rules', rule(pub.id as number, { name: 'Old base' }));
+      const neighbourBase = await create(
+        '/v1/payment-rules',
+        rule(neighbour.id as number, { name: 'Theirs' }),
+      );
+      const renamed = await ok('PATCH', `/v1/payment-rules/${oldBase.id}`, { name: 'Old base, renamed' });
+      assert.equal(renamed.isBase, true, 'a rename keeps the base rule the base');
+      const promoted = await create(
+        '/v1/payment-rules',
+        rule(pub.id as number, { name: 'New', isBase: true }),
+      );
+      assert.equal(promoted.isBase, true);
+      const demoted = await ok('GET', `/v1/payment-rules/${oldBase.id}`);
+      assert.deepEqual([demoted.isBase, demoted.state], [false, 'inactive']);
+      const untouched = await ok('GET', `/v1/payment-rules/${neighbourBase.id}`);
+      assert.deepEqual(
+        [untouched.isBase, untouched.state, untouched.updatedAt],
+        [true, 'active', neighbourBase.updatedAt],
+      );
+    });
+
+    it('refuses to delete a payment rule a tracker prices with, naming the tracker', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const conditional = await create('/v1/payment-rules', rule(pub.id as number, { priority: 9 }));
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'none',
+      });
+      const tracker = await create('/v1/impression-trackers', {
+        advertiserId: owner.id,
+        name: 'Priced',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+        paymentRuleId: conditional.id,
+      });
+      const refused = await call('DELETE', `/v1/payment-rules/${conditional.id}`);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(
+        refused.body.error.message,
+        `payment rule ${conditional.id} still has 1 impression tracker (id ${tracker.id}); delete or move them first`,
+      );
+    });
+
+    it('takes a conditional rule on a dozen placements, storing each once', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const placementIds: number[] = [];
+      for (let at = 0; at < 12; at++) {
+        placementIds.push(
+          (await create('/v1/placements', { publisherId: pub.id, name: `Slot ${at}` })).id as number,
+        );
+      }
+      const created = await create(
+        '/v1/payment-rules',
+        rule(pub.id as number, { placementIds: [...placementIds, placementIds[0]] }),
+      );
+      assert.deepEqual(created.placementIds, placementIds);
+    });
+  });
+
+  describe('scoped keys, one object at a time', () => {
+    it('lets an advertiser-scoped key read and edit its own line item by id, and answers 404 for another advertiser’s', async () => {
+      const own = await advertiser();
+      const other = await advertiser();
+      // Ids of different tables may coincide; these must not, or an owner check reading the
+      // wrong id would pass by chance.
+      let ownItem = await create('/v1/line-items', {
+        advertiserId: own.id,
+        name: 'Own',
+        revenueType: 'none',
+      });
+      while (ownItem.id === own.id) {
+        ownItem = await create('/v1/line-items', { advertiserId: own.id, name: 'Own', revenueType: 'none' });
+      }
+      const otherItem = await create('/v1/line-items', {
+        advertiserId: other.id,
+        name: 'Theirs',
+        revenueType: 'none',
+      });
+      for (const role of ['reader', 'editor'] as const) {
+        const key = keyFor(role, { type: 'advertiser', id: own.id as number });
+        const read = await as(key, 'GET', `/v1/line-items/${ownItem.id}`);
+        assert.equal(read.status, 200, `${role}: ${JSON.stringify(read.body)}`);
+        assert.equal(read.body.advertiserId, own.id);
+        const hidden = await as(key, 'GET', `/v1/line-items/${otherItem.id}`);
+        assert.equal(hidden.status, 404, `${role}: ${JSON.stringify(hidden.body)}`);
+        assert.equal(hidden.body.error.code, 'NOT_FOUND');
+      }
+      const editor = keyFor('editor', { type: 'advertiser', id: own.id as number });
+      const renamed = await as(editor, 'PATCH', `/v1/line-items/${ownItem.id}`, { name: 'Own renamed' });
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      const theirs = await as(editor, 'PATCH', `/v1/line-items/${otherItem.id}`, { name: 'Taken' });
+      assert.equal(theirs.status, 404, JSON.stringify(theirs.body));
+      assert.equal((await as(editor, 'DELETE', `/v1/line-items/${otherItem.id}`)).status, 404);
+      assert.equal((await ok('GET', `/v1/line-items/${otherItem.id}`)).name, 'Theirs');
+    });
+
+    it('lets a publisher-scoped key read and edit its own placement and payment rule by id, and answers 404 for another publisher’s', async () => {
+      const own = await publisher();
+      const other = await publisher();
+      const objects = async (publisherId: number) => {
+        const rule = await create('/v1/payment-rules', {
+          publisherId,
+          name: 'Base',
+          pricingType: 'revshare',
+          revshare: 0.5,
+        });
+        let slot = await create('/v1/placements', { publisherId, name: 'Slot' });
+        while (slot.id === publisherId) slot = await create('/v1/placements', { publisherId, name: 'Slot' });
+        return { 'payment-rules': rule.id as number, placements: slot.id as number };
+      };
+      const mine = await objects(own.id as number);
+      const theirs = await objects(other.id as number);
+      assert.notEqual(mine['payment-rules'], own.id);
+      const key = keyFor('editor', { type: 'publisher', id: own.id as number });
+      for (const resource of ['placements', 'payment-rules'] as const) {
+        const read = await as(key, 'GET', `/v1/${resource}/${mine[resource]}`);
+        assert.equal(read.status, 200, `${resource}: ${JSON.stringify(read.body)}`);
+        const renamed = await as(key, 'PATCH', `/v1/${resource}/${mine[resource]}`, { name: 'Renamed' });
+        assert.equal(renamed.status, 200, `${resource}: ${JSON.stringify(renamed.body)}`);
+        for (const method of ['GET', 'PATCH', 'DELETE']) {
+          const hidden = await as(
+            key,
+            method,
+            `/v1/${resource}/${theirs[resource]}`,
+            method === 'PATCH' ? { name: 'Taken' } : undefined,
+          );
+          assert.equal(hidden.status, 404, `${method} ${resource}: ${JSON.stringify(hidden.body)}`);
+        }
+        const untouched = resource === 'placements' ? 'Slot' : 'Base';
+        assert.equal((await ok('GET', `/v1/${resource}/${theirs[resource]}`)).name, untouched);
+      }
+    });
+  });
+
+  describe('list filters', () => {
+    it('filters line items by revenue type, payment rules by pricing type and trackers by each reference', async () => {
+      const owner = await advertiser();
+      const cpm = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'CPM',
+        revenueType: 'cpm',
+        revenueValue: 1,
+      });
+      const share = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Share',
+        revenueType: 'revshare',
+        revenueValue: 0.2,
+      });
+      const byType = (type: string) =>
+        ok('GET', `/v1/line-items?advertiserId=${owner.id}&revenueType=${type}`).then(idsOf);
+      assert.deepEqual(await byType('cpm'), [cpm.id]);
+      assert.deepEqual(await byType('revshare'), [share.id]);
+      assert.deepEqual(await byType('none'), []);
+
+      const pub = await publisher();
+      const base = await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Base',
+        pricingType: 'revshare',
+        revshare: 0.5,
+      });
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Top' });
+      const cpmRule = await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'CPM',
+        pricingType: 'cpm',
+        costCpm: 1,
+        placementIds: [slot.id],
+      });
+      const byPricing = (type: string) =>
+        ok('GET', `/v1/payment-rules?publisherId=${pub.id}&pricingType=${type}`).then(idsOf);
+      assert.deepEqual(await byPricing('revshare'), [base.id]);
+      assert.deepEqual(await byPricing('cpm'), [cpmRule.id]);
+
+      const tracker = (fields: object) =>
+        create('/v1/impression-trackers', {
+          advertiserId: owner.id,
+          name: 'T',
+          lineItemId: cpm.id,
+          publisherId: pub.id,
+          ...fields,
+        });
+      const plain = await tracker({});
+      const placed = await tracker({ placementId: slot.id });
+      const priced = await tracker({ paymentRuleId: cpmRule.id, lineItemId: share.id, state: 'inactive' });
+      const coded = await tracker({ code: 'audit-filter-code' });
+      const list = (query: string) =>
+        ok('GET', `/v1/impression-trackers?publisherId=${pub.id}&${query}`).then(idsOf);
+      assert.deepEqual(await list(`placementId=${slot.id}`), [placed.id]);
+      assert.deepEqual(await list(`paymentRuleId=${cpmRule.id}`), [priced.id]);
+      assert.deepEqual(await list(`lineItemId=${share.id}`), [priced.id]);
+      assert.deepEqual(await list('state=inactive'), [priced.id]);
+      assert.deepEqual(await list('state=active'), [plain.id, placed.id, coded.id]);
+      assert.deepEqual(await list('code=audit-filter-code'), [coded.id]);
+    });
+  });
+
+  describe('tracker references', () => {
+    it('names a missing advertiser as the problem, not the line item it cannot have', async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'none',
+      });
+      const pub = await publisher();
+      const refused = await call('POST', '/v1/impression-trackers', {
+        advertiserId: 999_999,
+        name: 'T',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+      });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.body.error.message, /fix this field: advertiserId: there is no advertiser 999999/);
+    });
+  });
+
+  describe('timestamps', () => {
+    it('answers a new object with updatedAt equal to createdAt, and an edit moves updatedAt alone', async () => {
+      const owner = await create('/v1/advertisers', { name: 'Stamped' });
+      assert.equal(owner.updatedAt, owner.createdAt);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      const renamed = await ok('PATCH', `/v1/advertisers/${owner.id}`, { name: 'Stamped again' });
+      assert.equal(renamed.createdAt, owner.createdAt);
+      assert.ok(renamed.updatedAt > owner.updatedAt, `${renamed.updatedAt} after ${owner.updatedAt}`);
+      assert.deepEqual(await ok('GET', `/v1/advertisers/${owner.id}`), renamed);
+    });
+  });
+
+  describe('PATCH keeps what it does not name', () => {
+    /** The fields a rename leaves alone: all but `name` and `updatedAt`. */
+    const withoutEdited = (value: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(value).filter(([field]) => field !== 'name' && field !== 'updatedAt'),
+      );
+
+    it('keeps an advertiser’s and a placement’s name on an empty PATCH', async () => {
+      const owner = await create('/v1/advertisers', { name: 'Kept advertiser' });
+      assert.equal((await ok('PATCH', `/v1/advertisers/${owner.id}`, {})).name, 'Kept advertiser');
+      const pub = await publisher();
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Kept slot' });
+      assert.equal((await ok('PATCH', `/v1/placements/${slot.id}`, {})).name, 'Kept slot');
+    });
+
+    it('keeps a payment rule’s priority, dates, placements and cost on default creatives on a rename', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Base',
+        pricingType: 'cpm',
+        costCpm: 1,
+        applyCostOnDefault: true,
+      });
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Top' });
+      const conditional = await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Top in December',
+        pricingType: 'cpm',
+        costCpm: 2,
+        applyCostOnDefault: true,
+        priority: 8,
+        startDate: '2026-12-01',
+        endDate: '2026-12-31',
+        placementIds: [slot.id],
+      });
+      const renamed = await ok('PATCH', `/v1/payment-rules/${conditional.id}`, { name: 'Renamed' });
+      assert.equal(renamed.name, 'Renamed');
+      const now = withoutEdited(renamed);
+      assert.deepEqual(now, withoutEdited(conditional));
+      assert.equal(now.applyCostOnDefault, true);
+      assert.equal(now.priority, 8);
+    });
+
+    it('keeps a click tracker’s code, line item, placement, payment rule and click URL on a rename', async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'cpm',
+        revenueValue: 1,
+      });
+      await create('/v1/line-items', { advertiserId: owner.id, name: 'Other', revenueType: 'none' });
+      const pub = await publisher();
+      const rule = await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Base',
+        pricingType: 'revshare',
+        revshare: 0.5,
+      });
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Top' });
+      const tracker = await create('/v1/click-trackers', {
+        advertiserId: owner.id,
+        name: 'Click',
+        code: 'audit-kept-code',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+        placementId: slot.id,
+        paymentRuleId: rule.id,
+        clickUrl: 'https://landing.example/page',
+      });
+      const renamed = await ok('PATCH', `/v1/click-trackers/${tracker.id}`, { name: 'Renamed' });
+      assert.equal(renamed.name, 'Renamed');
+      assert.deepEqual(withoutEdited(renamed), withoutEdited(tracker));
+    });
+  });
+
+  describe('API keys', () => {
+    it('asks for a name of a new key and answers where the key now lives', async () => {
+      const unnamed = await call('POST', '/v1/api-keys', { role: 'reader' });
+      assert.equal(unnamed.status, 400, JSON.stringify(unnamed.body));
+      assert.match(unnamed.body.error.message, /name: required/);
+      const named = await call('POST', '/v1/api-keys', { name: 'located', role: 'reader' });
+      assert.equal(named.status, 201, JSON.stringify(named.body));
+      assert.equal(named.headers.get('location'), `/v1/api-keys/${named.body.id}`);
+      assert.equal((await ok('GET', `/v1/api-keys/${named.body.id}`)).name, 'located');
+    });
+
+    it('still answers a revoked key, with when it was revoked, and revokes it again as a no-op', async () => {
+      const created = await create('/v1/api-keys', { name: 'short-lived', role: 'reader' });
+      assert.equal((await call('DELETE', `/v1/api-keys/${created.id}`)).status, 204);
+      const revoked = await ok('GET', `/v1/api-keys/${created.id}`);
+      assert.equal(typeof revoked.revokedAt, 'string');
+      assert.equal((await call('DELETE', `/v1/api-keys/${created.id}`)).status, 204);
+      assert.equal((await ok('GET', `/v1/api-keys/${created.id}`)).revokedAt, revoked.revokedAt);
+      assert.equal((await as(created.key as string, 'GET', '/v1/advertisers')).status, 401);
+    });
+
+    it('takes scope: null as an account-wide key', async () => {
+      const created = await create('/v1/api-keys', { name: 'wide', role: 'reader', scope: null });
+      assert.equal(created.scope, null);
+      assert.equal(typeof created.key, 'string');
+      const readable = await as(created.key as string, 'GET', '/v1/publishers?limit=1');
+      assert.equal(readable.status, 200, JSON.stringify(readable.body));
+    });
+  });
+
+  describe('redirect allow-list', () => {
+    it('is neither read nor changed by a scoped key, whatever its role', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      const stored = await ok('PUT', path, { enabled: true, domains: ['kept.example'] });
+      const owner = await advertiser();
+      const pub = await publisher();
+      for (const scope of [
+        { type: 'advertiser', id: owner.id as number },
+        { type: 'publisher', id: pub.id as number },
+      ] as const) {
+        const key = keyFor('admin', scope);
+        const read = await as(key, 'GET', path);
+        assert.equal(read.status, 403, `${scope.type}: ${JSON.stringify(read.body)}`);
+        const changed = await as(key, 'PUT', path, { enabled: false, domains: [] });
+        assert.equal(changed.status, 403, `${scope.type}: ${JSON.stringify(changed.body)}`);
+        assert.equal(changed.body.error.code, 'FORBIDDEN');
+      }
+      assert.deepEqual(await ok('GET', path), stored);
+    });
+
+    it('takes host names of up to 253 characters without wildcards, and no domains as none', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      const name = (last: number) =>
+        `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(last)}`;
+      assert.equal(name(61).length, 253);
+      assert.deepEqual((await ok('PUT', path, { enabled: true, domains: [name(61)] })).domains, [name(61)]);
+      for (const domain of [name(62), '*.example.com']) {
+        const refused = await call('PUT', path, { enabled: true, domains: [domain] });
+        assert.equal(refused.status, 400, `${domain}: ${JSON.stringify(refused.body)}`);
+        assert.match(refused.body.error.message, /domains: .* is not a host name/);
+      }
+      assert.deepEqual(await ok('PUT', path, { enabled: false }), { enabled: false, domains: [] });
+    });
+
+    it('replaces the domains and the switch on each PUT, and answers what it stored', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      assert.deepEqual(await ok('PUT', path, { enabled: true, domains: ['first.example'] }), {
+        enabled: true,
+        domains: ['first.example'],
+      });
+      const second = { enabled: false, domains: ['second.example', 'third.example'] };
+      assert.deepEqual(await ok('PUT', path, second), second);
+      assert.deepEqual(await ok('GET', path), second);
+    });
+  });
+
+  describe('deleting', () => {
+    it('refuses to delete a line item that only a click tracker uses, naming the click tracker', async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Clicks only',
+        revenueType: 'none',
+      });
+      const pub = await publisher();
+      const click = await create('/v1/click-trackers', {
+        advertiserId: owner.id,
+        name: 'Click',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+      });
+      const refused = await call('DELETE', `/v1/line-items/${lineItem.id}`);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(
+        refused.body.error.message,
+        `line item ${lineItem.id} still has 1 click tracker (id ${click.id}); delete or move them first`,
+      );
+      assert.equal((await call('DELETE', `/v1/click-trackers/${click.id}`)).status, 204);
+      assert.equal((await call('DELETE', `/v1/line-items/${lineItem.id}`)).status, 204);
+    });
+
+    it('names all of exactly 10 dependents without an "and 0 more"', async () => {
+      const owner = await advertiser();
+      const ids: number[] = [];
+      for (let at = 0; at < 10; at++) {
+        ids.push(
+          (await create('/v1/line-items', { advertiserId: owner.id, name: `LI ${at}`, revenueType: 'none' }))
+            .id as number,
+        );
+      }
+      const refused = await call('DELETE', `/v1/advertisers/${owner.id}`);
+      assert.equal(refused.status, 409);
+      assert.equal(
+        refused.body.error.message,
+        `advertiser ${owner.id} still has 10 line items (ids ${ids.join(', ')}); delete or move them first`,
+      );
+    });
+  });
+});
+
+describe('the catalog snapshot once stopped', () => {
+  it('stops polling once stopped: a write made elsewhere afterwards is not followed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-catalog-edges-snapshot-'));
+    const db = openSqlite(join(dir, 'tally.db'));
+    const otherDb = openSqlite(join(dir, 'tally.db'));
+    try {
+      const accountId = new SqliteAccountStore(db).createAccount('A', NOW_MS).id;
+      const snapshot = new CatalogSnapshot(new SqliteCatalogStore(db), { pollIntervalMs: 5 });
+      snapshot.start();
+      const last = snapshot.current();
+      snapshot.stop();
+      const elsewhere = new SqliteCatalogStore(otherDb);
+      assert.ok(elsewhere.advertisers.create(accountId, { name: 'after stop' }, NOW_MS).ok);
+      assert.notEqual(elsewhere.version(), last.version);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(snapshot.current(), last);
+    } finally {
+      otherDb.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
