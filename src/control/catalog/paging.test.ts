@@ -63,6 +63,11 @@ describe('list queries', () => {
     assert.match(message, /limit: send an integer/);
     assert.match(message, /state: send one of/);
   });
+
+  it('lists only limit and after for a list without filters (API keys), with no dangling comma', () => {
+    const message = validationFailure(() => parseListRequest(new URLSearchParams('foo=1'), {}), 'foo=1');
+    assert.equal(message, 'bad list query: foo: unknown parameter; use limit, after');
+  });
 });
 
 describe('list pages', () => {

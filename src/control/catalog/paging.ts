@@ -50,7 +50,9 @@ export function parseListRequest(
     }
     const kind = filters[name];
     if (kind === undefined) {
-      problems.push(`${name}: unknown parameter; use limit, after, ${Object.keys(filters).join(', ')}`);
+      problems.push(
+        `${name}: unknown parameter; use ${['limit', 'after', ...Object.keys(filters)].join(', ')}`,
+      );
     } else if (kind === 'id') {
       if (!/^[1-9]\d{0,14}$/.test(value)) problems.push(`${name}: send a numeric id`);
       filter[name] = Number(value);
