@@ -163,7 +163,10 @@ const RESOURCES: Resource[] = [
  * are ignored.
  */
 const READ_ONLY_FIELDS = {
-  id: { readOnly: true, description: 'ignored in a request; a PUT or PATCH refuses an id other than the path’s' },
+  id: {
+    readOnly: true,
+    description: 'ignored in a request; a PUT or PATCH refuses an id other than the path’s',
+  },
   createdAt: { readOnly: true, description: 'ignored in a request' },
   updatedAt: { readOnly: true, description: 'ignored in a request' },
 };
