@@ -406,12 +406,20 @@ function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
       // A request whose body did not all arrive (a beacon declaring more bytes than it sends) is
       // answered on a connection that then ends: kept open, node:http would wait for the rest and
       // answer 408 on it a minute later, a second answer to one request.
-      if (shuttingDown() || !this.req.complete) this.shouldKeepAlive = false;
+      if (shuttingDown() || (!this.req.complete && hasBody(this.req))) this.shouldKeepAlive = false;
       return typeof messageOrHeaders === 'string' || headers !== undefined
         ? super.writeHead(statusCode, messageOrHeaders as string | undefined, headers)
         : super.writeHead(statusCode, messageOrHeaders);
     }
   };
+}
+
+/**
+ * Whether a request has a body: a bodiless one is answered before node:http marks it complete
+ * (its handler runs first), which says nothing of a body still to come.
+ */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 }
 
 /** The server could not listen where the configuration says; its message says what to change. */

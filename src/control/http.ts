@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'MAIL_NOT_CONFIGURED'
   | 'MAIL_FAILED'
   | 'MALFORMED_REQUEST'
+  | 'EXPECTATION_FAILED'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 
