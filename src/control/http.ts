@@ -245,10 +245,6 @@ export async function readJsonText(
       'send the body as JSON with Content-Type: application/json',
     );
   }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
-  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `send the body in UTF-8, not ${charset}`);
-  }
   const encoding = req.headers['content-encoding']?.trim();
   if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
     throw new ApiError(

@@ -81,7 +81,7 @@ const errors = {
 const bodyErrors = {
   '413': errorResponse('BODY_TOO_LARGE'),
   '415': errorResponse(
-    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, in UTF-8, without Content-Encoding',
+    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, without Content-Encoding',
   ),
 };
 const unavailable = errorResponse('UNAVAILABLE: retry');
