@@ -13,6 +13,7 @@ import { jsonLogger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
+import { isBatchFault } from './batch-fault.js';
 import { decodeBatch, encodeOutcomes } from './wire.js';
 
 const DAY_MS = 86_400_000;
@@ -100,9 +101,10 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     batches = records.map((record) => decodeBatch(record.batch));
     outcomes = ledger.record(batches.flat());
   } catch (error) {
-    // Nothing was written: batches merged into one transaction are tried one by one, so that a
-    // batch the ledger refuses fails its own notices and no other's.
-    if (records.length > 1) for (const record of records) commit([record]);
+    // Nothing was written. When one batch's data was at fault, the batches merged into the
+    // transaction are tried one by one, so that it fails its own notices and no other's; a fault
+    // of the database (locked, full, failing) would only fail each again, as long each time.
+    if (records.length > 1 && isBatchFault(error)) for (const record of records) commit([record]);
     else fail(error);
     return;
   }
