@@ -332,8 +332,14 @@ describe('instrumentVast on crafted documents', () => {
     assert.equal(
       result.warning,
       'VAST not instrumented: it is not well-formed XML (2003 tags are never closed: VAST, Ad, InLine, ' +
-        'Extension, Extension, and 1998 more; the first opens at line 1, column 1), and its ' +
-        '<InLine>/<Wrapper> elements cannot be located unambiguously',
+        'Extension, Extension, and 1998 more), and its <InLine>/<Wrapper> elements cannot be located unambiguously',
+    );
+    const longNames = `<?xml version="1.0"?>\n<VAST><Ad><InLine><Impression>x</Impression><${'X'.repeat(500)}>`;
+    const cut = instrumentVast(longNames, TRACKERS);
+    assert.ok(!cut.ok);
+    assert.match(
+      cut.warning,
+      new RegExp(`4 tags are never closed: VAST, Ad, InLine, ${'X'.repeat(40)}…\\), and`),
     );
   });
 

@@ -410,13 +410,16 @@ type XmlValidationError = Exclude<ReturnType<typeof XMLValidator.validate>, true
 
 /** Most characters of the XML parser's message a warning repeats. */
 const MAX_XML_ERROR_CHARS = 160;
-/** Most names of tags never closed that a warning lists. */
+/** Most names of tags never closed that a warning lists, and most characters of each. */
 const MAX_UNCLOSED_TAGS_LISTED = 5;
+const MAX_TAG_NAME_CHARS = 40;
 
 function describeXmlError(validation: XmlValidationError): string {
   const { msg, line, col } = validation.err;
-  const what = unclosedTags(msg) ?? msg;
-  const cut = what.length > MAX_XML_ERROR_CHARS ? `${what.slice(0, MAX_XML_ERROR_CHARS)}…` : what;
+  // The parser places tags never closed at line 1, column 1 whatever their place: no position.
+  const unclosed = unclosedTags(msg);
+  if (unclosed !== undefined) return `it is not well-formed XML (${unclosed})`;
+  const cut = msg.length > MAX_XML_ERROR_CHARS ? `${msg.slice(0, MAX_XML_ERROR_CHARS)}…` : msg;
   return `it is not well-formed XML (${cut} at line ${line}, column ${col})`;
 }
 
@@ -435,10 +438,11 @@ function unclosedTags(msg: string): string | undefined {
     return undefined;
   }
   if (!Array.isArray(names)) return undefined;
-  const listed = names.slice(0, MAX_UNCLOSED_TAGS_LISTED).map(String).join(', ');
-  const more =
-    names.length > MAX_UNCLOSED_TAGS_LISTED ? `, and ${names.length - MAX_UNCLOSED_TAGS_LISTED} more` : '';
-  return `${names.length === 1 ? 'a tag is' : `${names.length} tags are`} never closed: ${listed}${more}; the first opens`;
+  const cut = (name: string) =>
+    name.length > MAX_TAG_NAME_CHARS ? `${name.slice(0, MAX_TAG_NAME_CHARS)}…` : name;
+  const listed = names.slice(0, MAX_UNCLOSED_TAGS_LISTED).map((name) => cut(String(name)));
+  const more = names.length - listed.length;
+  return `${names.length} tags are never closed: ${listed.join(', ')}${more > 0 ? `, and ${more} more` : ''}`;
 }
 
 function malformedInputWarning(validation: XmlValidationError): string {
