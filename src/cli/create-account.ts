@@ -21,8 +21,11 @@ export function createAccount(
   write: { out(text: string): void; err(text: string): void },
 ): number {
   const trimmed = name?.trim() ?? '';
-  if (trimmed === '' || trimmed.length > NAME_MAX_LENGTH) {
-    write.err(`usage: tally create-account <name>  (a name of 1 to ${NAME_MAX_LENGTH} characters)\n`);
+  // As catalog names: characters as a reader counts them, and none that breaks a line of a report.
+  if (trimmed === '' || [...trimmed].length > NAME_MAX_LENGTH || /\p{Cc}/u.test(trimmed)) {
+    write.err(
+      `usage: tally create-account <name>  (a name of 1 to ${NAME_MAX_LENGTH} characters, without control characters)\n`,
+    );
     return 2;
   }
   const db = openSqlite(join(config.dataDir, 'tally.db'), config.sqliteSynchronous);

@@ -29,7 +29,7 @@ export async function handleApi(
     refuseMalformedQuery(url.search);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
-    if (clientWentAway(error)) {
+    if (clientWentAway(error, req)) {
       // Not the server's failure: anyone can cause it, so it is no error in the logs.
       log.info('request_aborted', { requestId, method: req.method, path: url.pathname });
     } else if (!(error instanceof ApiError) || error.status >= 500) {
@@ -45,6 +45,6 @@ export async function handleApi(
 }
 
 /** True for the error a request's body stream throws when the client closed the connection midway. */
-function clientWentAway(error: unknown): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+function clientWentAway(error: unknown, req: IncomingMessage): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ECONNRESET' && req.readableAborted;
 }

@@ -262,6 +262,14 @@ describe('exporting tracker tags', () => {
     }
   });
 
+  it('names the first ten unknown fields and counts the rest, rather than repeat thousands', async () => {
+    const body = Object.fromEntries(Array.from({ length: 2000 }, (_, index) => [`unknown${index}`, 1]));
+    const message = await refusal(body);
+    assert.ok(message.includes('unknown9: unknown field'), message.slice(0, 200));
+    assert.ok(!message.includes('unknown10:'));
+    assert.ok(message.endsWith('; and 1990 more unknown fields'), message.slice(-80));
+  });
+
   it('names an unknown field by at most 64 of its characters', async () => {
     const message = await refusal({ [`${'p'.repeat(64)}${'q'.repeat(1000)}`]: 1 });
     assert.ok(message.startsWith(`${'p'.repeat(64)}…: unknown field`), message.slice(0, 80));
@@ -345,6 +353,11 @@ describe('mailing tracker tags', () => {
       );
     }
     assert.equal(mails.length, before);
+    assert.equal(
+      (await exportOf(impression(), { delivery: 'now', email: null })).status,
+      200,
+      'null is absent',
+    );
   });
 
   it('refuses an address that is not one, or is several, before mailing anything', async () => {

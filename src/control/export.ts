@@ -89,15 +89,20 @@ interface ExportRequest {
   email: string | undefined;
 }
 
+/** Most unknown fields a refusal names; the rest are counted. */
+const MAX_UNKNOWN_FIELDS_LISTED = 10;
+
 function parseExportRequest(body: Record<string, unknown>, id: number): ExportRequest {
   const problems: string[] = [];
   // A misspelt choice (`param`, `placeholder`) would otherwise fall back to its default and
   // export a tag without the parameters or macros asked for, which ad ops then traffic.
-  for (const name of Object.keys(body)) {
-    if (!EXPORT_FIELDS.includes(name)) {
-      const field = name.length <= MAX_FIELD_NAME_CHARS ? name : `${name.slice(0, MAX_FIELD_NAME_CHARS)}…`;
-      problems.push(`${field}: unknown field; the fields are ${EXPORT_FIELDS.join(', ')}`);
-    }
+  const unknown = Object.keys(body).filter((name) => !EXPORT_FIELDS.includes(name));
+  for (const name of unknown.slice(0, MAX_UNKNOWN_FIELDS_LISTED)) {
+    const field = name.length <= MAX_FIELD_NAME_CHARS ? name : `${name.slice(0, MAX_FIELD_NAME_CHARS)}…`;
+    problems.push(`${field}: unknown field; the fields are ${EXPORT_FIELDS.join(', ')}`);
+  }
+  if (unknown.length > MAX_UNKNOWN_FIELDS_LISTED) {
+    problems.push(`and ${unknown.length - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`);
   }
   const extra = body.trackerIds ?? [];
   if (
@@ -128,7 +133,7 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
     problems.push('email must be the address to send the tags to, e.g. adops@example.com');
   }
   // An address without delivery email would be ignored, and the tags never mailed to it.
-  if (delivery !== 'email' && email !== undefined) {
+  if (delivery !== 'email' && email !== undefined && email !== null) {
     problems.push(
       'email is only for delivery "email": add "delivery": "email" to mail the tags, or leave email out',
     );

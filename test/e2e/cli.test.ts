@@ -247,17 +247,23 @@ describe('the tally command', () => {
     }
   });
 
-  it('creates an account named with up to 255 characters and refuses a longer or blank name with its usage', async () => {
+  it('creates an account named with up to 255 characters and refuses a longer, blank or control-character name with its usage', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
     try {
-      for (const name of ['x'.repeat(256), '   ']) {
+      for (const name of ['x'.repeat(256), '   ', 'two\nlines', 'a\tb']) {
         const refused = await runCli(['create-account', name], { TALLY_DATA_DIR: dataDir });
         assert.equal(refused.code, 2, name);
-        assert.equal(refused.stderr, 'usage: tally create-account <name>  (a name of 1 to 255 characters)\n');
+        assert.equal(
+          refused.stderr,
+          'usage: tally create-account <name>  (a name of 1 to 255 characters, without control characters)\n',
+        );
       }
       assert.ok(!existsSync(join(dataDir, 'tally.db')), 'a refused name created a ledger');
       const longest = await runCli(['create-account', 'x'.repeat(255)], { TALLY_DATA_DIR: dataDir });
       assert.equal(longest.code, 0, longest.stderr);
+      // 255 emoji are 510 UTF-16 units, and 255 characters.
+      const emoji = await runCli(['create-account', '😀'.repeat(255)], { TALLY_DATA_DIR: dataDir });
+      assert.equal(emoji.code, 0, emoji.stderr);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
