@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
+import { cutAt } from '../lib/shown.js';
 
 /** Stable error codes of the API. */
 export type ErrorCode =
@@ -225,7 +226,7 @@ function bodyProblem(value: unknown, maxDepth: number): string | undefined {
 
 /** `text` as a JSON string, cut to 40 characters (`JSON.stringify` escapes lone surrogates: `"x\ud800"`). */
 function escapedSurrogates(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  return JSON.stringify(text.length > 40 ? `${cutAt(text, 40)}…` : text);
 }
 
 /**

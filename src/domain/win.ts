@@ -477,7 +477,7 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   // Whether the auction is billed turns on it: a value OpenRTB does not define is not guessed at.
   if (request.test !== undefined && request.test !== null && request.test !== 0 && request.test !== 1) {
     return invalid(
-      `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${JSON.stringify(request.test).slice(0, 40)}`,
+      `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${shownTest(request.test)}`,
     );
   }
   const publisherId = publisherIdOf(request.site) ?? publisherIdOf(request.app) ?? '';
@@ -498,6 +498,12 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     publisherBurl: input.publisherBurl === true,
     test: input.test === true || request.test === 1,
   };
+}
+
+/** A request.test value as a message repeats it: its JSON, cut after 40 characters. */
+function shownTest(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length > 40 ? `${json.slice(0, 40)}…` : json;
 }
 
 /** The macro values known for a win (the impression time is known only when it happens). */

@@ -14,6 +14,13 @@ describe('a value as an error message repeats it', () => {
     assert.match(shown({ a: 'x'.repeat(100) }), /… \(108 characters of JSON\)$/);
   });
 
+  it('never cuts a character made of two UTF-16 units in half', () => {
+    // The quote, 62 x and an emoji's first unit would be the first 64 units.
+    const cut = shown(`${'x'.repeat(62)}😀${'y'.repeat(10)}`);
+    assert.equal(cut, `"${'x'.repeat(62)}… (73 characters)`);
+    assert.equal(shown(`${'x'.repeat(61)}😀${'y'.repeat(10)}`), `"${'x'.repeat(61)}😀… (72 characters)`);
+  });
+
   it('describes a value nested too deeply to stringify instead of throwing', () => {
     const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
     assert.equal(shown(deep), 'an array nested too deeply to repeat');

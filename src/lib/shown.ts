@@ -19,5 +19,11 @@ export function shown(value: unknown): string {
   // A string's own length, in characters as a reader counts them (an emoji is one), not its JSON's.
   const length =
     typeof value === 'string' ? `${[...value].length} characters` : `${json.length} characters of JSON`;
-  return `${json.slice(0, MAX_SHOWN_CHARS)}… (${length})`;
+  return `${cutAt(json, MAX_SHOWN_CHARS)}… (${length})`;
+}
+
+/** The first `maxUnits` UTF-16 units of `text`, one fewer where that would split a surrogate pair. */
+export function cutAt(text: string, maxUnits: number): string {
+  const head = text.slice(0, maxUnits);
+  return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
 }
