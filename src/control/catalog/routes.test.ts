@@ -189,12 +189,23 @@ describe('catalog routes', () => {
     it('names the first 10 dependents and counts the rest, from the 11th on', async () => {
       const owner = await advertiser();
       const ids: number[] = [];
-      for (let at = 0; at < 11; at++) {
+      const addLineItem = async () =>
         ids.push(
-          (await create('/v1/line-items', { advertiserId: owner.id, name: `LI ${at}`, revenueType: 'none' }))
-            .id as number,
+          (
+            await create('/v1/line-items', {
+              advertiserId: owner.id,
+              name: `LI ${ids.length}`,
+              revenueType: 'none',
+            })
+          ).id as number,
         );
-      }
+      for (let at = 0; at < 10; at++) await addLineItem();
+      const ten = await call('DELETE', `/v1/advertisers/${owner.id}`);
+      assert.equal(
+        ten.body.error.message,
+        `advertiser ${owner.id} still has 10 line items (ids ${ids.join(', ')}); delete or move them first`,
+      );
+      await addLineItem();
       const refused = await call('DELETE', `/v1/advertisers/${owner.id}`);
       assert.equal(refused.status, 409);
       assert.equal(
