@@ -153,6 +153,18 @@ function parseAnswers(text: string, heads: boolean[]): Answer[] {
   }
 }
 
+/** Serves each notice as `echo` does, once the test calls the function it pushed on `held`. */
+const heldEcho =
+  (held: (() => void)[]): PromisedServe =>
+  (request) =>
+    new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target })));
+
+/** Waits until `condition` holds, for at most 2 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition() && waited < 2000; waited += 5)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: tally.test\r\n${extra}\r\n`;
 
 /**
@@ -378,8 +390,7 @@ describe('the notice lane', () => {
       async ({ port, laneSaw }) => {
         const client = new Client(port);
         client.write(get('/n/last'));
-        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
-          await new Promise((resolve) => setTimeout(resolve, 5));
+        await until(() => laneSaw.length > 0);
         client.end();
         await new Promise((resolve) => setTimeout(resolve, 20));
         commit(PIXEL);
@@ -393,25 +404,20 @@ describe('the notice lane', () => {
 
   it('answers every notice a client pipelined before half-closing, the last with Connection: close', async () => {
     const held: (() => void)[] = [];
-    await withLane(
-      (request) =>
-        new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target }))),
-      async ({ port, laneSaw }) => {
-        const client = new Client(port);
-        client.write(get('/n/a') + get('/n/b'));
-        for (let waited = 0; laneSaw.length < 2 && waited < 2000; waited += 5)
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        client.end();
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        for (const commit of held.splice(0)) commit();
-        await client.closed;
-        const answers = await client.answers(2);
-        assert.deepEqual(
-          answers.map((answer) => `${answer.headers.get('location')} ${answer.headers.get('connection')}`),
-          ['/n/a keep-alive', '/n/b close'],
-        );
-      },
-    );
+    await withLane(heldEcho(held), async ({ port, laneSaw }) => {
+      const client = new Client(port);
+      client.write(get('/n/a') + get('/n/b'));
+      await until(() => laneSaw.length >= 2);
+      client.end();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const commit of held.splice(0)) commit();
+      await client.closed;
+      const answers = await client.answers(2);
+      assert.deepEqual(
+        answers.map((answer) => `${answer.headers.get('location')} ${answer.headers.get('connection')}`),
+        ['/n/a keep-alive', '/n/b close'],
+      );
+    });
   });
 
   it('leaves malformed and oversized heads to node:http, which refuses them', async () => {
@@ -529,8 +535,7 @@ describe('the notice lane', () => {
         const idle = new Client(port);
         const busy = new Client(port);
         busy.write(get('/n/in-flight'));
-        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
-          await new Promise((resolve) => setTimeout(resolve, 5));
+        await until(() => laneSaw.length > 0);
         lane.close();
         await idle.closed;
         commit(PIXEL);
@@ -552,8 +557,7 @@ describe('the notice lane', () => {
         const idle = new Client(port, true);
         const busy = new Client(port, true);
         busy.write(get('/n/in-flight'));
-        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
-          await new Promise((resolve) => setTimeout(resolve, 5));
+        await until(() => laneSaw.length > 0);
         lane.close();
         commit(PIXEL);
         const [answer] = await busy.answers(1);
@@ -575,8 +579,7 @@ describe('the notice lane', () => {
         const stuck = new Client(port);
         try {
           stuck.write(get('/n/never-committed'));
-          for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
-            await new Promise((resolve) => setTimeout(resolve, 5));
+          await until(() => laneSaw.length > 0);
           lane.close();
           assert.equal(lane.closeAllConnections(), 1);
           await stuck.closed;
@@ -627,8 +630,7 @@ describe('the notice lane', () => {
       async ({ port, laneSaw }) => {
         const client = new Client(port);
         client.write(get('/n/owed') + 'GET /n/stalled HTTP/1.1\r\nHo');
-        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
-          await new Promise((resolve) => setTimeout(resolve, 5));
+        await until(() => laneSaw.length > 0);
         // Past the head timeout while the first notice still commits.
         await new Promise((resolve) => setTimeout(resolve, 3 * OPTIONS.headersTimeoutMs));
         commit(PIXEL);
@@ -651,8 +653,7 @@ describe('the notice lane', () => {
       async ({ port, laneSaw }) => {
         const client = new Client(port);
         client.write(get('/n/slow-commit'));
-        for (let waited = 0; laneSaw.length === 0 && waited < 2000; waited += 5)
-          await new Promise((resolve) => setTimeout(resolve, 5));
+        await until(() => laneSaw.length > 0);
         await new Promise((resolve) => setTimeout(resolve, 4 * brief.keepAliveTimeoutMs));
         commit(PIXEL);
         const [answer] = await client.answers(1);
@@ -680,20 +681,17 @@ describe('the notice lane', () => {
     const held: (() => void)[] = [];
     const two = { ...OPTIONS, maxPipelined: 2 };
     await withLane(
-      (request) =>
-        new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target }))),
+      heldEcho(held),
       async ({ port, laneSaw }) => {
         const client = new Client(port);
         try {
           client.write(get('/n/a') + get('/n/b'));
-          for (let waited = 0; laneSaw.length < 2 && waited < 2000; waited += 5)
-            await new Promise((resolve) => setTimeout(resolve, 5));
+          await until(() => laneSaw.length >= 2);
           client.write(get('/n/c'));
           await new Promise((resolve) => setTimeout(resolve, 100));
           assert.deepEqual(laneSaw, ['/n/a', '/n/b'], 'a third notice was read while two answers were owed');
           for (const commit of held.splice(0)) commit();
-          for (let waited = 0; held.length === 0 && waited < 2000; waited += 5)
-            await new Promise((resolve) => setTimeout(resolve, 5));
+          await until(() => held.length > 0);
           for (const commit of held.splice(0)) commit();
           const answers = await client.answers(3);
           assert.deepEqual(
@@ -746,21 +744,18 @@ describe('the notice lane', () => {
     const held: (() => void)[] = [];
     const two = { ...OPTIONS, maxPipelined: 2 };
     await withLane(
-      (request) =>
-        new Promise((resolve) => held.push(() => resolve({ kind: 'redirect', location: request.target }))),
+      heldEcho(held),
       async ({ port, laneSaw }) => {
         const client = new Client(port);
         try {
           // The third head's start arrives with the two notices that stop the lane reading.
           const third = get('/n/c');
           client.write(get('/n/a') + get('/n/b') + third.slice(0, 10));
-          for (let waited = 0; laneSaw.length < 2 && waited < 2000; waited += 5)
-            await new Promise((resolve) => setTimeout(resolve, 5));
+          await until(() => laneSaw.length >= 2);
           await new Promise((resolve) => setTimeout(resolve, 2 * two.headersTimeoutMs));
           for (const commit of held.splice(0)) commit();
           client.write(third.slice(10));
-          for (let waited = 0; held.length === 0 && waited < 2000; waited += 5)
-            await new Promise((resolve) => setTimeout(resolve, 5));
+          await until(() => held.length > 0);
           for (const commit of held.splice(0)) commit();
           const answers = await client.answers(3);
           assert.deepEqual(
