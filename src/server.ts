@@ -386,13 +386,14 @@ function showMetricsFromZero(metrics: Metrics): void {
 type ResponseHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
 /**
- * node:http's response class, answering `Connection: close` once `shuttingDown()`: node:http
- * then ends the connection after the answer. A request in flight when the server closes would
- * otherwise be answered keep-alive, leaving an idle connection that holds the process open
- * until the client closes it or the keep-alive timeout passes.
+ * node:http's response class, answering `Connection: close` once `shuttingDown()`, and to a
+ * request whose body has not all arrived: node:http then ends the connection after the answer. A
+ * request in flight when the server closes would otherwise be answered keep-alive, leaving an
+ * idle connection that holds the process open until the client closes it or the keep-alive
+ * timeout passes.
  */
 function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
-  return class ResponseClosingOnShutdown<
+  return class ClosingResponse<
     Request extends IncomingMessage = IncomingMessage,
   > extends ServerResponse<Request> {
     // Every answer's head is written here: `end()` or `write()` without it call it too.
