@@ -506,6 +506,13 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('names an unknown field of a win by at most 64 of its characters, however long it is', () => {
+    const result = instrumentWin({ ...win(), [`${'k'.repeat(64)}${'z'.repeat(100_000)}`]: 1 }, env);
+    assert.ok(!result.ok);
+    assert.ok(result.error.message.startsWith(`"${'k'.repeat(64)}…" is not a field of a win;`));
+    assert.ok(result.error.message.length < 300, `${result.error.message.length} characters`);
+  });
+
   it('takes a price up to 10^9 currency units (CPM), as small-unit currencies need, and refuses one above, naming its field', () => {
     const rupiah = win({ clearingPrice: 1_200_000, currency: 'IDR' });
     assert.equal(claimsOf(ok(rupiah).noticeUrls.adm).priceMicros, 1_200_000_000_000);

@@ -417,9 +417,10 @@ const WIN_FIELDS: readonly (keyof WinInput)[] = [
 function unknownFieldMessage(field: string): string {
   const squash = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
   const meant = WIN_FIELDS.find((known) => squash(known) === squash(field));
+  const named = JSON.stringify(field.length > 64 ? `${field.slice(0, 64)}…` : field);
   return meant === undefined
-    ? `${JSON.stringify(field)} is not a field of a win; the fields are ${WIN_FIELDS.join(', ')}`
-    : `${JSON.stringify(field)} is not a field of a win: send it as ${meant}`;
+    ? `${named} is not a field of a win; the fields are ${WIN_FIELDS.join(', ')}`
+    : `${named} is not a field of a win: send it as ${meant}`;
 }
 
 function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; message: string } {
