@@ -1,20 +1,21 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { trackerTag } from '../domain/tag-export.js';
 import type { KeyScope } from '../ports/accounts.js';
-import type { TrackerKind, WriteResult } from '../ports/catalog.js';
+import type { TrackerKind } from '../ports/catalog.js';
 import { newApiKey } from './auth.js';
 import { exportRoutes } from './export.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
+import type { MailCatcher } from '../../test/support/mail-catcher.js';
+import { startMailCatcher } from '../../test/support/mail-catcher.js';
+import { storedTracker } from '../../test/support/stored-tracker.js';
 
 /** A plain-http public URL: the tags are https unless `secure: false` is asked for. */
 const PUBLIC_URL = 'http://tally.example';
@@ -26,73 +27,16 @@ const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
 const catalog = new SqliteCatalogStore(db);
 let server: ApiServer;
-let smtp: SMTPServer;
+let smtp: MailCatcher;
 let base = '';
 let key = '';
-/** Each mail the SMTP server took: its envelope and text. */
-const mails: { from: string; to: string[]; text: string }[] = [];
 const ids: Record<string, number> = {};
 
-function value<T>(result: WriteResult<T>): T {
-  if (!result.ok) assert.fail(`expected a stored object, got ${JSON.stringify(result)}`);
-  return result.value;
-}
-
 /** A tracker of `kind` on a fresh advertiser, line item and publisher of account 1. */
-function tracker(kind: TrackerKind): number {
-  const advertiser = value(catalog.advertisers.create(1, { name: 'Adv' }, NOW_MS));
-  const lineItem = value(
-    catalog.lineItems.create(
-      1,
-      {
-        advertiserId: advertiser.id,
-        name: 'LI',
-        state: 'active',
-        revenueType: 'none',
-        revenueValueMicros: 0,
-      },
-      NOW_MS,
-    ),
-  );
-  const publisher = value(catalog.publishers.create(1, { name: 'Pub', externalId: null }, NOW_MS));
-  const input = {
-    kind,
-    advertiserId: advertiser.id,
-    name: kind,
-    code: null,
-    lineItemId: lineItem.id,
-    publisherId: publisher.id,
-    placementId: null,
-    paymentRuleId: null,
-    state: 'active' as const,
-    clickUrl: kind === 'click' ? 'https://advertiser.example/' : null,
-  };
-  return value(catalog.trackers.create(1, input, NOW_MS)).id;
-}
+const tracker = (kind: TrackerKind): number => storedTracker(catalog, kind, NOW_MS);
 
 before(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onRcptTo(address, _session, callback) {
-      callback(address.address.startsWith('refused') ? new Error('no such mailbox') : undefined);
-    },
-    onData(stream, session, callback) {
-      let text = '';
-      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      stream.on('end', () => {
-        const { mailFrom, rcptTo } = session.envelope;
-        mails.push({
-          from: mailFrom === false ? '' : mailFrom.address,
-          to: rcptTo.map((rcpt) => rcpt.address),
-          text,
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
-  const smtpPort = (smtp.server.address() as AddressInfo).port;
+  smtp = await startMailCatcher();
   accounts.createAccount('operator', Date.now());
   accounts.createAccount('rival', Date.now());
   const { key: editor, hash, prefix } = newApiKey();
@@ -102,7 +46,7 @@ before(async () => {
   ids.secondImpression = tracker('impression');
   ids.click = tracker('click');
   server = await serveApi(
-    exportRoutes(catalog, PUBLIC_URL, { smtpUrl: `smtp://127.0.0.1:${smtpPort}`, from: MAIL_FROM }),
+    exportRoutes(catalog, PUBLIC_URL, { smtpUrl: smtp.url, from: MAIL_FROM }),
     accounts,
   );
   base = server.base;
@@ -110,7 +54,7 @@ before(async () => {
 
 after(async () => {
   await server.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -333,26 +277,26 @@ describe('mailing tracker tags', () => {
   const mailBody = (email: unknown) => ({ delivery: 'email', email });
 
   it('mails the tags from the configured sender to the address asked for, naming each tracker', async () => {
-    const before = mails.length;
+    const before = smtp.mails.length;
     const answer = await exportOf(impression(), mailBody('trafficking@agency.example'));
     assert.equal(answer.status, 202, JSON.stringify(answer.body));
     assert.equal(answer.body.email, 'trafficking@agency.example');
-    assert.equal(mails.length, before + 1);
-    const mail = mails.at(-1);
+    assert.equal(smtp.mails.length, before + 1);
+    const mail = smtp.mails.at(-1);
     assert.equal(mail?.from, MAIL_FROM);
     assert.deepEqual(mail?.to, ['trafficking@agency.example']);
     assert.match(mail?.text ?? '', new RegExp(`# impression tracker ${ids.impression}`));
   });
 
   it('refuses an address sent without delivery email, which would be ignored and the tags never mailed', async () => {
-    const before = mails.length;
+    const before = smtp.mails.length;
     for (const body of [{ email: 'adops@example.com' }, { delivery: 'now', email: 'adops@example.com' }]) {
       assert.equal(
         await refusal(body),
         'email is only for delivery "email": add "delivery": "email" to mail the tags, or leave email out',
       );
     }
-    assert.equal(mails.length, before);
+    assert.equal(smtp.mails.length, before);
     assert.equal(
       (await exportOf(impression(), { delivery: 'now', email: null })).status,
       200,
@@ -361,7 +305,7 @@ describe('mailing tracker tags', () => {
   });
 
   it('refuses an address that is not one, or is several, before mailing anything', async () => {
-    const before = mails.length;
+    const before = smtp.mails.length;
     for (const email of [
       undefined,
       '',
@@ -380,7 +324,7 @@ describe('mailing tracker tags', () => {
         String(email),
       );
     }
-    assert.equal(mails.length, before);
+    assert.equal(smtp.mails.length, before);
   });
 
   it('answers 502 MAIL_FAILED, with the server’s reason, when the SMTP server refuses the message', async () => {

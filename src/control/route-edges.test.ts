@@ -4,9 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
@@ -15,7 +13,6 @@ import { openToken } from '../domain/token.js';
 import { FORMATS } from '../domain/types.js';
 import { hourStartMs } from '../lib/time.js';
 import type { KeyScope, Role } from '../ports/accounts.js';
-import type { WriteResult } from '../ports/catalog.js';
 import type { EventRecord } from '../ports/ledger.js';
 import { threadKeys } from '../thread-keys.js';
 import { preferredMediaType } from './accept.js';
@@ -30,6 +27,9 @@ import { WinThread } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import type { MailCatcher } from '../../test/support/mail-catcher.js';
+import { startMailCatcher } from '../../test/support/mail-catcher.js';
+import { storedTracker } from '../../test/support/stored-tracker.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 
@@ -86,9 +86,7 @@ const wins = new WinThread({
 let server: ApiServer;
 /** The export routes of a Tally without an SMTP server. */
 let noMail: ApiServer;
-let smtp: SMTPServer;
-/** Each message the SMTP server took, as sent. */
-const mails: string[] = [];
+let smtp: MailCatcher;
 let trackerId = 0;
 const keys: Record<string, string> = {};
 const HOUR = new Date(hourStartMs(T0)).toISOString();
@@ -112,27 +110,14 @@ before(async () => {
   keys.reader = keyFor('reader');
   keys.scoped = keyFor('admin', { type: 'advertiser', id: 1 });
   ledger.record([counted('csv', 'n1'), counted('json', 'n2'), counted('s1', 'n3'), counted('-2+3', 'n4')]);
-  trackerId = impressionTracker();
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, _session, callback) {
-      let text = '';
-      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      stream.on('end', () => {
-        mails.push(text);
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
-  const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+  trackerId = storedTracker(catalog, 'impression', Date.now());
+  smtp = await startMailCatcher();
   server = await serveApi(
     [
       ...probeRoutes,
       ...winRoutes(wins, 64 * 1024),
       ...reportRoutes(reports, () => null, 1000),
-      ...exportRoutes(catalog, 'http://tally.example', { smtpUrl, from: 'tally@tally.example' }),
+      ...exportRoutes(catalog, 'http://tally.example', { smtpUrl: smtp.url, from: 'tally@tally.example' }),
     ],
     accounts,
   );
@@ -142,47 +127,10 @@ before(async () => {
   );
 });
 
-/** An impression tracker of account 1 on a fresh advertiser, line item and publisher. */
-function impressionTracker(): number {
-  const stored = <T>(result: WriteResult<T>): T => {
-    if (!result.ok) assert.fail(`expected a stored object, got ${JSON.stringify(result)}`);
-    return result.value;
-  };
-  const now = Date.now();
-  const advertiser = stored(catalog.advertisers.create(1, { name: 'Adv' }, now));
-  const lineItem = stored(
-    catalog.lineItems.create(
-      1,
-      {
-        advertiserId: advertiser.id,
-        name: 'LI',
-        state: 'active',
-        revenueType: 'none',
-        revenueValueMicros: 0,
-      },
-      now,
-    ),
-  );
-  const publisher = stored(catalog.publishers.create(1, { name: 'Pub', externalId: null }, now));
-  const tracker = {
-    kind: 'impression' as const,
-    advertiserId: advertiser.id,
-    name: 'Homepage',
-    code: null,
-    lineItemId: lineItem.id,
-    publisherId: publisher.id,
-    placementId: null,
-    paymentRuleId: null,
-    state: 'active' as const,
-    clickUrl: null,
-  };
-  return stored(catalog.trackers.create(1, tracker, now)).id;
-}
-
 after(async () => {
   await server.close();
   await noMail.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
   await reports.close();
   await wins.close();
   db.close();
@@ -408,12 +356,12 @@ describe('tag export: delivery', () => {
   });
 
   it('mails the tags as an attached file as well as in the text', async () => {
-    const before = mails.length;
+    const before = smtp.mails.length;
     const answer = await exportTo(server.base, '', { delivery: 'email', email: 'adops@agency.example' });
     assert.equal(answer.status, 202);
-    assert.equal(mails.length, before + 1);
+    assert.equal(smtp.mails.length, before + 1);
     assert.match(
-      mails.at(-1) ?? '',
+      smtp.mails.at(-1)?.text ?? '',
       /Content-Disposition: attachment; filename=tally-impression-trackers\.txt/,
     );
   });

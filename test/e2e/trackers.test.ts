@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
-import { SMTPServer } from 'smtp-server';
-import { api, freePort, runCli, startServer } from '../support/server.js';
+import type { MailCatcher } from '../support/mail-catcher.js';
+import { startMailCatcher } from '../support/mail-catcher.js';
+import { api, runCli, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
 
 let tally: TestServer;
-let smtp: SMTPServer;
-const mails: string[] = [];
+let smtp: MailCatcher | undefined;
 const ids: Record<string, number> = {};
 
 async function create(path: string, body: object): Promise<number> {
@@ -46,22 +46,9 @@ async function trackerRow(trackerId: number | undefined): Promise<any> {
 }
 
 before(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, _session, callback) {
-      let text = '';
-      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      stream.on('end', () => {
-        mails.push(text);
-        callback();
-      });
-    },
-  });
-  const smtpPort = await freePort();
-  await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', () => resolve()));
+  smtp = await startMailCatcher();
   tally = await startServer({
-    TALLY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    TALLY_SMTP_URL: smtp.url,
     TALLY_MAIL_FROM: 'tally@test.invalid',
   });
 
@@ -159,7 +146,7 @@ before(async () => {
 
 after(async () => {
   await tally?.dispose();
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()));
+  await smtp?.close();
 });
 
 describe('impression and click trackers end to end', () => {
@@ -276,8 +263,8 @@ describe('impression and click trackers end to end', () => {
       },
     );
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    assert.equal(mails.length, 1);
-    const mail = (mails[0] ?? '')
+    assert.equal(smtp?.mails.length, 1);
+    const mail = (smtp?.mails[0]?.text ?? '')
       .replace(/=\r\n/g, '')
       .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     assert.match(mail, /To: adops@example.com/);

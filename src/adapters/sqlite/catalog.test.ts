@@ -6,19 +6,15 @@ import { after, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
 import { CatalogSnapshot } from '../../catalog-snapshot.js';
 import { tablesOf, viewOf } from '../../catalog-tables.js';
-import type { LineItemInput, PaymentRuleInput, TrackerInput, WriteResult } from '../../ports/catalog.js';
+import type { LineItemInput, PaymentRuleInput, TrackerInput } from '../../ports/catalog.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { openSqlite } from './database.js';
+import { stored } from '../../../test/support/stored-tracker.js';
 import type { KeyScope } from '../../ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from '../../ports/accounts.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
-
-function value<T>(result: WriteResult<T>): T {
-  if (!result.ok) assert.fail(`expected a stored object, got ${JSON.stringify(result)}`);
-  return result.value;
-}
 
 function rule(publisherId: number, overrides: Partial<PaymentRuleInput> = {}): PaymentRuleInput {
   return {
@@ -48,15 +44,15 @@ function chain(
     revenueValueMicros: 2_000_000,
   },
 ) {
-  const advertiser = value(target.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
-  const lineItem = value(
+  const advertiser = stored(target.advertisers.create(accountId, { name: 'Adv' }, NOW_MS));
+  const lineItem = stored(
     target.lineItems.create(
       accountId,
       { advertiserId: advertiser.id, name: 'LI', state: 'active', ...revenue },
       NOW_MS,
     ),
   );
-  const publisher = value(target.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
+  const publisher = stored(target.publishers.create(accountId, { name: 'Pub', externalId: null }, NOW_MS));
   return { advertiser, lineItem, publisher };
 }
 
@@ -103,7 +99,7 @@ describe('SQLite catalog store', () => {
   it('filters names as a substring in any case, beyond ASCII too', () => {
     const accountId = accounts.createAccount('Names', NOW_MS).id;
     for (const name of ['École Nationale', 'ÉCOLE du soir', 'Collège']) {
-      value(store.advertisers.create(accountId, { name }, NOW_MS));
+      stored(store.advertisers.create(accountId, { name }, NOW_MS));
     }
     const named = (filter: string) =>
       store.advertisers.list(accountId, { filter: { name: filter }, limit: 10 }).map((found) => found.name);
@@ -148,9 +144,9 @@ describe('SQLite catalog store', () => {
 
   it('refuses a tracker whose placement or payment rule belongs to another publisher, naming both fields', () => {
     const a = chainIn(accountA);
-    const other = value(store.publishers.create(accountA, { name: 'Other', externalId: null }, NOW_MS));
-    const placement = value(store.placements.create(accountA, { publisherId: other.id, name: 'p' }, NOW_MS));
-    const paymentRule = value(store.paymentRules.create(accountA, rule(other.id), NOW_MS));
+    const other = stored(store.publishers.create(accountA, { name: 'Other', externalId: null }, NOW_MS));
+    const placement = stored(store.placements.create(accountA, { publisherId: other.id, name: 'p' }, NOW_MS));
+    const paymentRule = stored(store.paymentRules.create(accountA, rule(other.id), NOW_MS));
     const result = store.trackers.create(
       accountA,
       trackerInput(a, { placementId: placement.id, paymentRuleId: paymentRule.id }),
@@ -174,7 +170,7 @@ describe('SQLite catalog store', () => {
     );
     assert.match(foreign.problems[0]?.message ?? '', /there is no publisher \d+ in this account/);
 
-    const impression = value(store.trackers.create(accountA, trackerInput(a), NOW_MS));
+    const impression = stored(store.trackers.create(accountA, trackerInput(a), NOW_MS));
     const asClick = store.trackers.update(
       accountA,
       impression.id,
@@ -189,20 +185,20 @@ describe('SQLite catalog store', () => {
   it('keeps tracker codes unique per account and kind, but lets other accounts and kinds reuse them', () => {
     const a = chainIn(accountA);
     const b = chainIn(accountB);
-    value(store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS));
+    stored(store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS));
     const again = store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS);
     assert.ok(!again.ok && again.reason === 'conflict' && again.field === 'code');
-    value(store.trackers.create(accountA, trackerInput(a, { code: 'shared', kind: 'click' }), NOW_MS));
-    value(store.trackers.create(accountB, trackerInput(b, { code: 'shared' }), NOW_MS));
+    stored(store.trackers.create(accountA, trackerInput(a, { code: 'shared', kind: 'click' }), NOW_MS));
+    stored(store.trackers.create(accountB, trackerInput(b, { code: 'shared' }), NOW_MS));
   });
 
   it('makes a publisher’s first payment rule its base and demotes the old base to an inactive rule when another is promoted', () => {
     const { publisher } = chainIn(accountA);
-    const first = value(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
-    const second = value(store.paymentRules.create(accountA, rule(publisher.id, { priority: 9 }), NOW_MS));
+    const first = stored(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
+    const second = stored(store.paymentRules.create(accountA, rule(publisher.id, { priority: 9 }), NOW_MS));
     assert.equal(first.isBase, true);
     assert.equal(second.isBase, false);
-    const promoted = value(
+    const promoted = stored(
       store.paymentRules.create(accountA, rule(publisher.id, { isBase: true }), NOW_MS + 1),
     );
     assert.equal(promoted.isBase, true);
@@ -226,14 +222,14 @@ describe('SQLite catalog store', () => {
 
   it('refuses to delete an object while others depend on it, listing them and the fix', () => {
     const a = chainIn(accountA);
-    const placement = value(
+    const placement = stored(
       store.placements.create(accountA, { publisherId: a.publisher.id, name: 'p' }, NOW_MS),
     );
-    const base = value(store.paymentRules.create(accountA, rule(a.publisher.id), NOW_MS));
-    const conditional = value(
+    const base = stored(store.paymentRules.create(accountA, rule(a.publisher.id), NOW_MS));
+    const conditional = stored(
       store.paymentRules.create(accountA, rule(a.publisher.id, { placementIds: [placement.id] }), NOW_MS),
     );
-    const imp = value(
+    const imp = stored(
       store.trackers.create(accountA, trackerInput(a, { placementId: placement.id }), NOW_MS),
     );
 
@@ -266,11 +262,11 @@ describe('SQLite catalog store', () => {
   });
 
   it('refuses to delete a publisher while it has placements or payment rules', () => {
-    const publisher = value(store.publishers.create(accountA, { name: 'Busy', externalId: null }, NOW_MS));
-    const placement = value(
+    const publisher = stored(store.publishers.create(accountA, { name: 'Busy', externalId: null }, NOW_MS));
+    const placement = stored(
       store.placements.create(accountA, { publisherId: publisher.id, name: 'p' }, NOW_MS),
     );
-    const base = value(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
+    const base = stored(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
     const refused = store.publishers.delete(accountA, publisher.id);
     assert.ok(!refused.ok && refused.reason === 'in_use');
     assert.deepEqual(
@@ -284,8 +280,8 @@ describe('SQLite catalog store', () => {
   });
 
   it('refuses to delete an advertiser or publisher while a live API key is scoped to it, and deletes it once the key is revoked', () => {
-    const advertiser = value(store.advertisers.create(accountA, { name: 'Keyed' }, NOW_MS));
-    const publisher = value(store.publishers.create(accountA, { name: 'Keyed', externalId: null }, NOW_MS));
+    const advertiser = stored(store.advertisers.create(accountA, { name: 'Keyed' }, NOW_MS));
+    const publisher = stored(store.publishers.create(accountA, { name: 'Keyed', externalId: null }, NOW_MS));
     const scoped = [
       [store.advertisers, advertiser.id, { type: 'advertiser', id: advertiser.id }],
       [store.publishers, publisher.id, { type: 'publisher', id: publisher.id }],
@@ -313,8 +309,8 @@ describe('SQLite catalog store', () => {
   });
 
   it('tells why a publisher’s first rule may not have placements or dates: it would become the base, so create the base first', () => {
-    const publisher = value(store.publishers.create(accountA, { name: 'First', externalId: null }, NOW_MS));
-    const placement = value(
+    const publisher = stored(store.publishers.create(accountA, { name: 'First', externalId: null }, NOW_MS));
+    const placement = stored(
       store.placements.create(accountA, { publisherId: publisher.id, name: 'p' }, NOW_MS),
     );
     const refused = store.paymentRules.create(
@@ -334,7 +330,9 @@ describe('SQLite catalog store', () => {
   });
 
   it('refuses isBase: false on a publisher’s first payment rule, which becomes its base', () => {
-    const publisher = value(store.publishers.create(accountA, { name: 'No base', externalId: null }, NOW_MS));
+    const publisher = stored(
+      store.publishers.create(accountA, { name: 'No base', externalId: null }, NOW_MS),
+    );
     const refused = store.paymentRules.create(accountA, rule(publisher.id, { isBase: false }), NOW_MS);
     assert.ok(!refused.ok && refused.reason === 'invalid');
     assert.equal(refused.problems[0]?.field, 'isBase');
@@ -346,15 +344,15 @@ describe('SQLite catalog store', () => {
   });
 
   it('never reuses the id of a deleted object', () => {
-    const created = value(store.advertisers.create(accountA, { name: 'short-lived' }, NOW_MS));
+    const created = stored(store.advertisers.create(accountA, { name: 'short-lived' }, NOW_MS));
     assert.deepEqual(store.advertisers.delete(accountA, created.id), { ok: true });
-    const next = value(store.advertisers.create(accountA, { name: 'next' }, NOW_MS));
+    const next = stored(store.advertisers.create(accountA, { name: 'next' }, NOW_MS));
     assert.ok(next.id > created.id);
   });
 
   it('pages lists by id and filters names case-insensitively', () => {
     const names = ['Alpha One', 'beta', 'ALPHA two'];
-    const ids = names.map((name) => value(store.advertisers.create(accountB, { name }, NOW_MS)).id);
+    const ids = names.map((name) => stored(store.advertisers.create(accountB, { name }, NOW_MS)).id);
     const alphas = store.advertisers.list(accountB, { filter: { name: 'alpha' }, limit: 10 });
     assert.deepEqual(
       alphas.map((advertiser) => advertiser.name),
@@ -369,7 +367,7 @@ describe('SQLite catalog store', () => {
 
   it('bumps the catalog version on each successful write and never on a refused one', () => {
     const before = store.version();
-    value(store.advertisers.create(accountA, { name: 'v' }, NOW_MS));
+    stored(store.advertisers.create(accountA, { name: 'v' }, NOW_MS));
     assert.equal(store.version(), before + 1);
     store.lineItems.create(
       accountA,
@@ -416,7 +414,7 @@ describe('catalog snapshot', () => {
 
   it('shows a tracker written through another connection within a second', async () => {
     const ids = setup(otherStore, accountA);
-    const created = value(otherStore.trackers.create(accountA, trackerInput(ids, { code: 'far' }), NOW_MS));
+    const created = stored(otherStore.trackers.create(accountA, trackerInput(ids, { code: 'far' }), NOW_MS));
     const startMs = Date.now();
     while (snapshot.current().findTracker('impression', { id: created.id }) === undefined) {
       assert.ok(Date.now() - startMs < 1000, 'the snapshot did not follow the change within 1000 ms');
@@ -431,19 +429,19 @@ describe('catalog snapshot', () => {
 
   it('shows its own writes on the very next read', () => {
     const ids = setup(store, accountA);
-    const created = value(store.trackers.create(accountA, trackerInput(ids, { state: 'inactive' }), NOW_MS));
+    const created = stored(store.trackers.create(accountA, trackerInput(ids, { state: 'inactive' }), NOW_MS));
     const view = snapshot.current().findTracker('impression', { id: created.id });
     assert.equal(view?.state, 'inactive');
     assert.equal(snapshot.current().findTracker('click', { id: created.id }), undefined);
-    value(store.trackers.update(accountA, created.id, trackerInput(ids, { state: 'active' }), NOW_MS));
+    stored(store.trackers.update(accountA, created.id, trackerInput(ids, { state: 'active' }), NOW_MS));
     assert.equal(snapshot.current().findTracker('impression', { id: created.id })?.state, 'active');
   });
 
   it('looks a code up in the named account, else in the operator’s, so another account reusing it changes nothing', () => {
     const a = setup(store, accountA);
     const b = setup(store, accountB);
-    const inA = value(store.trackers.create(accountA, trackerInput(a, { code: 'twice' }), NOW_MS));
-    const inB = value(store.trackers.create(accountB, trackerInput(b, { code: 'twice' }), NOW_MS));
+    const inA = stored(store.trackers.create(accountA, trackerInput(a, { code: 'twice' }), NOW_MS));
+    const inB = stored(store.trackers.create(accountB, trackerInput(b, { code: 'twice' }), NOW_MS));
     const view = snapshot.current();
     assert.equal(accountA, OPERATOR_ACCOUNT_ID, 'the first account is the operator’s');
     assert.equal(view.findTracker('impression', { code: 'twice' })?.id, inA.id);
@@ -455,10 +453,10 @@ describe('catalog snapshot', () => {
   it('orders a publisher’s payment rules for evaluation: conditional by priority then id, base last, inactive left out', () => {
     const ids = setup(store, accountA);
     const publisherId = ids.publisher.id;
-    const base = value(store.paymentRules.create(accountA, rule(publisherId), NOW_MS));
-    const low = value(store.paymentRules.create(accountA, rule(publisherId, { priority: 2 }), NOW_MS));
-    const highOld = value(store.paymentRules.create(accountA, rule(publisherId, { priority: 9 }), NOW_MS));
-    const highNew = value(
+    const base = stored(store.paymentRules.create(accountA, rule(publisherId), NOW_MS));
+    const low = stored(store.paymentRules.create(accountA, rule(publisherId, { priority: 2 }), NOW_MS));
+    const highOld = stored(store.paymentRules.create(accountA, rule(publisherId, { priority: 9 }), NOW_MS));
+    const highNew = stored(
       store.paymentRules.create(
         accountA,
         rule(publisherId, {
@@ -472,10 +470,10 @@ describe('catalog snapshot', () => {
         NOW_MS,
       ),
     );
-    value(
+    stored(
       store.paymentRules.create(accountA, rule(publisherId, { priority: 10, state: 'inactive' }), NOW_MS),
     );
-    const explicit = value(
+    const explicit = stored(
       store.trackers.create(accountA, trackerInput(ids, { paymentRuleId: low.id }), NOW_MS),
     );
 
@@ -498,16 +496,16 @@ describe('catalog snapshot', () => {
   it('hands the hot path what it prices with: the tracker’s owners, placement and click URL, its line item’s state, each rule’s placements and default-cost switch', () => {
     const chained = setup(store, accountB);
     // Its own publisher, so that no two of the tracker's ids are equal by chance.
-    const publisher = value(
+    const publisher = stored(
       store.publishers.create(accountB, { name: 'Other pub', externalId: null }, NOW_MS),
     );
     const ids = { ...chained, publisher };
     assert.notEqual(publisher.id, ids.advertiser.id);
-    const placement = value(
+    const placement = stored(
       store.placements.create(accountB, { publisherId: ids.publisher.id, name: 'top' }, NOW_MS),
     );
-    value(store.paymentRules.create(accountB, rule(ids.publisher.id), NOW_MS));
-    const onTop = value(
+    stored(store.paymentRules.create(accountB, rule(ids.publisher.id), NOW_MS));
+    const onTop = stored(
       store.paymentRules.create(
         accountB,
         rule(ids.publisher.id, {
@@ -520,7 +518,7 @@ describe('catalog snapshot', () => {
         NOW_MS,
       ),
     );
-    value(
+    stored(
       store.lineItems.update(
         accountB,
         ids.lineItem.id,
@@ -534,7 +532,7 @@ describe('catalog snapshot', () => {
         NOW_MS,
       ),
     );
-    const click = value(
+    const click = stored(
       store.trackers.create(
         accountB,
         trackerInput(ids, {
