@@ -510,3 +510,27 @@ describe('catalog snapshot, following writes made here and elsewhere', () => {
     assert.equal(snapshot.current().findTracker('impression', { id }), undefined);
   });
 });
+
+describe('the catalog snapshot once stopped', () => {
+  it('stops polling once stopped: a write made elsewhere afterwards is not followed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-snapshot-stopped-'));
+    const db = openSqlite(join(dir, 'tally.db'));
+    const otherDb = openSqlite(join(dir, 'tally.db'));
+    try {
+      const accountId = new SqliteAccountStore(db).createAccount('A', NOW_MS).id;
+      const snapshot = new CatalogSnapshot(new SqliteCatalogStore(db), { pollIntervalMs: 5 });
+      snapshot.start();
+      const last = snapshot.current();
+      snapshot.stop();
+      const elsewhere = new SqliteCatalogStore(otherDb);
+      assert.ok(elsewhere.advertisers.create(accountId, { name: 'after stop' }, NOW_MS).ok);
+      assert.notEqual(elsewhere.version(), last.version);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(snapshot.current(), last);
+    } finally {
+      otherDb.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

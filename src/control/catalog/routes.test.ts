@@ -41,11 +41,19 @@ describe('catalog routes', () => {
   const as = (key: string, method: string, path: string, body?: unknown) =>
     api({ url }, key, method, path, body);
   const call = (method: string, path: string, body?: unknown) => as(adminKey, method, path, body);
-  const create = async (path: string, body: unknown): Promise<Record<string, any>> => {
-    const response = await call('POST', path, body);
+  const createAs = async (key: string, path: string, body: unknown): Promise<Record<string, any>> => {
+    const response = await as(key, 'POST', path, body);
     assert.equal(response.status, 201, `${path}: ${JSON.stringify(response.body)}`);
     return response.body as Record<string, any>;
   };
+  const create = (path: string, body: unknown) => createAs(adminKey, path, body);
+  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, any>> => {
+    const response = await call(method, path, body);
+    assert.equal(response.status, 200, `${method} ${path}: ${JSON.stringify(response.body)}`);
+    return response.body as Record<string, any>;
+  };
+  const idsOf = (body: Record<string, any>): number[] =>
+    (body.items as { id: number }[]).map((item) => item.id);
   /** Asserts a 400 whose message matches `problem`. */
   const assertRefused = async (method: string, path: string, body: unknown, problem: RegExp) => {
     const response = await call(method, path, body);
@@ -55,6 +63,14 @@ describe('catalog routes', () => {
   };
   const advertiser = () => create('/v1/advertisers', { name: 'Adv' });
   const publisher = () => create('/v1/publishers', { name: 'Pub' });
+  /** A revshare payment rule of `publisherId` paying half, with `fields` applied. */
+  const rule = (publisherId: number, fields: object) => ({
+    publisherId,
+    name: 'Rule',
+    pricingType: 'revshare',
+    revshare: 0.5,
+    ...fields,
+  });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tally-catalog-routes-'));
@@ -237,14 +253,6 @@ describe('catalog routes', () => {
   });
 
   describe('payment rules', () => {
-    const rule = (publisherId: number, fields: object) => ({
-      publisherId,
-      name: 'Rule',
-      pricingType: 'revshare',
-      revshare: 0.5,
-      ...fields,
-    });
-
     it('takes priorities 1 to 10 and says which pricing field each type still needs', async () => {
       const pub = await publisher();
       await create('/v1/payment-rules', rule(pub.id as number, {}));
@@ -439,15 +447,451 @@ describe('catalog routes', () => {
       assert.notEqual(firstPage.body.next, null);
 
       const pub = await publisher();
-      const base = await create('/v1/payment-rules', {
-        publisherId: pub.id,
-        name: 'Base',
-        pricingType: 'revshare',
-        revshare: 0.5,
-      });
+      const base = await create('/v1/payment-rules', rule(pub.id as number, { name: 'Base' }));
       const rules = documented('/v1/payment-rules', 'post').requestBody?.content['application/json']?.schema;
       assert.equal(base.priority, rules?.properties.priority.default);
       assert.equal(base.state, rules?.properties.state.default);
+    });
+  });
+
+  describe('payment rules and their placements', () => {
+    it('refuses placements of another publisher or none at all, naming each, and saves nothing', async () => {
+      const pub = await publisher();
+      const other = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const own = await create('/v1/placements', { publisherId: pub.id, name: 'Own' });
+      const theirs = await create('/v1/placements', { publisherId: other.id, name: 'Theirs' });
+      const before = idsOf(await ok('GET', `/v1/payment-rules?publisherId=${pub.id}`));
+      const refused = await call(
+        'POST',
+        '/v1/payment-rules',
+        rule(pub.id as number, { placementIds: [own.id, theirs.id, 999_999] }),
+      );
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'VALIDATION_FAILED');
+      assert.match(
+        refused.body.error.message,
+        new RegExp(
+          `placementIds: publisher ${pub.id} has no placement ${theirs.id};.*placementIds: publisher ${pub.id} has no placement 999999;`,
+        ),
+      );
+      assert.deepEqual(idsOf(await ok('GET', `/v1/payment-rules?publisherId=${pub.id}`)), before);
+    });
+
+    it('keeps a placement and a payment rule on their publisher for good', async () => {
+      const pub = await publisher();
+      const other = await publisher();
+      const base = await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Slot' });
+      for (const [resource, id] of [
+        ['placements', slot.id],
+        ['payment-rules', base.id],
+      ] as const) {
+        const moved = await call('PATCH', `/v1/${resource}/${id}`, { publisherId: other.id });
+        assert.equal(moved.status, 400, `${resource}: ${JSON.stringify(moved.body)}`);
+        assert.match(moved.body.error.message, new RegExp(`belongs to publisher ${pub.id} for good`));
+        assert.equal((await ok('GET', `/v1/${resource}/${id}`)).publisherId, pub.id);
+      }
+    });
+
+    it('demotes only the same publisher’s base when a rule becomes the base, and keeps the base on a rename', async () => {
+      const pub = await publisher();
+      const neighbour = await publisher();
+      const oldBase = await create('/v1/payment-rules', rule(pub.id as number, { name: 'Old base' }));
+      const neighbourBase = await create(
+        '/v1/payment-rules',
+        rule(neighbour.id as number, { name: 'Theirs' }),
+      );
+      const renamed = await ok('PATCH', `/v1/payment-rules/${oldBase.id}`, { name: 'Old base, renamed' });
+      assert.equal(renamed.isBase, true, 'a rename keeps the base rule the base');
+      const promoted = await create(
+        '/v1/payment-rules',
+        rule(pub.id as number, { name: 'New', isBase: true }),
+      );
+      assert.equal(promoted.isBase, true);
+      const demoted = await ok('GET', `/v1/payment-rules/${oldBase.id}`);
+      assert.deepEqual([demoted.isBase, demoted.state], [false, 'inactive']);
+      const untouched = await ok('GET', `/v1/payment-rules/${neighbourBase.id}`);
+      assert.deepEqual(
+        [untouched.isBase, untouched.state, untouched.updatedAt],
+        [true, 'active', neighbourBase.updatedAt],
+      );
+    });
+
+    it('refuses to delete a payment rule a tracker prices with, naming the tracker', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const conditional = await create('/v1/payment-rules', rule(pub.id as number, { priority: 9 }));
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'none',
+      });
+      const tracker = await create('/v1/impression-trackers', {
+        advertiserId: owner.id,
+        name: 'Priced',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+        paymentRuleId: conditional.id,
+      });
+      const refused = await call('DELETE', `/v1/payment-rules/${conditional.id}`);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(
+        refused.body.error.message,
+        `payment rule ${conditional.id} still has 1 impression tracker (id ${tracker.id}); delete or move them first`,
+      );
+    });
+
+    it('takes a conditional rule on a dozen placements, storing each once', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const placementIds: number[] = [];
+      for (let at = 0; at < 12; at++) {
+        placementIds.push(
+          (await create('/v1/placements', { publisherId: pub.id, name: `Slot ${at}` })).id as number,
+        );
+      }
+      const created = await create(
+        '/v1/payment-rules',
+        rule(pub.id as number, { placementIds: [...placementIds, placementIds[0]] }),
+      );
+      assert.deepEqual(created.placementIds, placementIds);
+    });
+  });
+
+  describe('scoped keys, one object at a time', () => {
+    it('lets an advertiser-scoped key read and edit its own line item by id, and answers 404 for another advertiser’s', async () => {
+      const own = await advertiser();
+      const other = await advertiser();
+      // Ids of different tables may coincide; these must not, or an owner check reading the
+      // wrong id would pass by chance.
+      let ownItem = await create('/v1/line-items', {
+        advertiserId: own.id,
+        name: 'Own',
+        revenueType: 'none',
+      });
+      while (ownItem.id === own.id) {
+        ownItem = await create('/v1/line-items', { advertiserId: own.id, name: 'Own', revenueType: 'none' });
+      }
+      const otherItem = await create('/v1/line-items', {
+        advertiserId: other.id,
+        name: 'Theirs',
+        revenueType: 'none',
+      });
+      for (const role of ['reader', 'editor'] as const) {
+        const key = keyFor(role, { type: 'advertiser', id: own.id as number }).key;
+        const read = await as(key, 'GET', `/v1/line-items/${ownItem.id}`);
+        assert.equal(read.status, 200, `${role}: ${JSON.stringify(read.body)}`);
+        assert.equal(read.body.advertiserId, own.id);
+        const hidden = await as(key, 'GET', `/v1/line-items/${otherItem.id}`);
+        assert.equal(hidden.status, 404, `${role}: ${JSON.stringify(hidden.body)}`);
+        assert.equal(hidden.body.error.code, 'NOT_FOUND');
+      }
+      const editor = keyFor('editor', { type: 'advertiser', id: own.id as number }).key;
+      const renamed = await as(editor, 'PATCH', `/v1/line-items/${ownItem.id}`, { name: 'Own renamed' });
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      const theirs = await as(editor, 'PATCH', `/v1/line-items/${otherItem.id}`, { name: 'Taken' });
+      assert.equal(theirs.status, 404, JSON.stringify(theirs.body));
+      assert.equal((await as(editor, 'DELETE', `/v1/line-items/${otherItem.id}`)).status, 404);
+      assert.equal((await ok('GET', `/v1/line-items/${otherItem.id}`)).name, 'Theirs');
+    });
+
+    it('lets a publisher-scoped key read and edit its own placement and payment rule by id, and answers 404 for another publisher’s', async () => {
+      const own = await publisher();
+      const other = await publisher();
+      const objects = async (publisherId: number) => {
+        const base = await create('/v1/payment-rules', rule(publisherId, { name: 'Base' }));
+        let slot = await create('/v1/placements', { publisherId, name: 'Slot' });
+        while (slot.id === publisherId) slot = await create('/v1/placements', { publisherId, name: 'Slot' });
+        return { 'payment-rules': base.id as number, placements: slot.id as number };
+      };
+      const mine = await objects(own.id as number);
+      const theirs = await objects(other.id as number);
+      assert.notEqual(mine['payment-rules'], own.id);
+      const key = keyFor('editor', { type: 'publisher', id: own.id as number }).key;
+      for (const resource of ['placements', 'payment-rules'] as const) {
+        const read = await as(key, 'GET', `/v1/${resource}/${mine[resource]}`);
+        assert.equal(read.status, 200, `${resource}: ${JSON.stringify(read.body)}`);
+        const renamed = await as(key, 'PATCH', `/v1/${resource}/${mine[resource]}`, { name: 'Renamed' });
+        assert.equal(renamed.status, 200, `${resource}: ${JSON.stringify(renamed.body)}`);
+        for (const method of ['GET', 'PATCH', 'DELETE']) {
+          const hidden = await as(
+            key,
+            method,
+            `/v1/${resource}/${theirs[resource]}`,
+            method === 'PATCH' ? { name: 'Taken' } : undefined,
+          );
+          assert.equal(hidden.status, 404, `${method} ${resource}: ${JSON.stringify(hidden.body)}`);
+        }
+        const untouched = resource === 'placements' ? 'Slot' : 'Base';
+        assert.equal((await ok('GET', `/v1/${resource}/${theirs[resource]}`)).name, untouched);
+      }
+    });
+  });
+
+  describe('list filters', () => {
+    it('filters line items by revenue type, payment rules by pricing type and trackers by each reference', async () => {
+      const owner = await advertiser();
+      const cpm = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'CPM',
+        revenueType: 'cpm',
+        revenueValue: 1,
+      });
+      const share = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Share',
+        revenueType: 'revshare',
+        revenueValue: 0.2,
+      });
+      const byType = (type: string) =>
+        ok('GET', `/v1/line-items?advertiserId=${owner.id}&revenueType=${type}`).then(idsOf);
+      assert.deepEqual(await byType('cpm'), [cpm.id]);
+      assert.deepEqual(await byType('revshare'), [share.id]);
+      assert.deepEqual(await byType('none'), []);
+
+      const pub = await publisher();
+      const base = await create('/v1/payment-rules', rule(pub.id as number, { name: 'Base' }));
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Top' });
+      const cpmRule = await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'CPM',
+        pricingType: 'cpm',
+        costCpm: 1,
+        placementIds: [slot.id],
+      });
+      const byPricing = (type: string) =>
+        ok('GET', `/v1/payment-rules?publisherId=${pub.id}&pricingType=${type}`).then(idsOf);
+      assert.deepEqual(await byPricing('revshare'), [base.id]);
+      assert.deepEqual(await byPricing('cpm'), [cpmRule.id]);
+
+      const tracker = (fields: object) =>
+        create('/v1/impression-trackers', {
+          advertiserId: owner.id,
+          name: 'T',
+          lineItemId: cpm.id,
+          publisherId: pub.id,
+          ...fields,
+        });
+      const plain = await tracker({});
+      const placed = await tracker({ placementId: slot.id });
+      const priced = await tracker({ paymentRuleId: cpmRule.id, lineItemId: share.id, state: 'inactive' });
+      const coded = await tracker({ code: 'audit-filter-code' });
+      const list = (query: string) =>
+        ok('GET', `/v1/impression-trackers?publisherId=${pub.id}&${query}`).then(idsOf);
+      assert.deepEqual(await list(`placementId=${slot.id}`), [placed.id]);
+      assert.deepEqual(await list(`paymentRuleId=${cpmRule.id}`), [priced.id]);
+      assert.deepEqual(await list(`lineItemId=${share.id}`), [priced.id]);
+      assert.deepEqual(await list('state=inactive'), [priced.id]);
+      assert.deepEqual(await list('state=active'), [plain.id, placed.id, coded.id]);
+      assert.deepEqual(await list('code=audit-filter-code'), [coded.id]);
+    });
+  });
+
+  describe('tracker references', () => {
+    it('names a missing advertiser as the problem, not the line item it cannot have', async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'none',
+      });
+      const pub = await publisher();
+      const refused = await call('POST', '/v1/impression-trackers', {
+        advertiserId: 999_999,
+        name: 'T',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+      });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(refused.body.error.message, /fix this field: advertiserId: there is no advertiser 999999/);
+    });
+  });
+
+  describe('timestamps', () => {
+    it('answers a new object with updatedAt equal to createdAt, and an edit moves updatedAt alone', async () => {
+      const owner = await create('/v1/advertisers', { name: 'Stamped' });
+      assert.equal(owner.updatedAt, owner.createdAt);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      const renamed = await ok('PATCH', `/v1/advertisers/${owner.id}`, { name: 'Stamped again' });
+      assert.equal(renamed.createdAt, owner.createdAt);
+      assert.ok(renamed.updatedAt > owner.updatedAt, `${renamed.updatedAt} after ${owner.updatedAt}`);
+      assert.deepEqual(await ok('GET', `/v1/advertisers/${owner.id}`), renamed);
+    });
+  });
+
+  describe('PATCH keeps what it does not name', () => {
+    /** The fields a rename leaves alone: all but `name` and `updatedAt`. */
+    const withoutEdited = (value: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(value).filter(([field]) => field !== 'name' && field !== 'updatedAt'),
+      );
+
+    it('keeps an advertiser’s and a placement’s name on an empty PATCH', async () => {
+      const owner = await create('/v1/advertisers', { name: 'Kept advertiser' });
+      assert.equal((await ok('PATCH', `/v1/advertisers/${owner.id}`, {})).name, 'Kept advertiser');
+      const pub = await publisher();
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Kept slot' });
+      assert.equal((await ok('PATCH', `/v1/placements/${slot.id}`, {})).name, 'Kept slot');
+    });
+
+    it('keeps a payment rule’s priority, dates, placements and cost on default creatives on a rename', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Base',
+        pricingType: 'cpm',
+        costCpm: 1,
+        applyCostOnDefault: true,
+      });
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Top' });
+      const conditional = await create('/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Top in December',
+        pricingType: 'cpm',
+        costCpm: 2,
+        applyCostOnDefault: true,
+        priority: 8,
+        startDate: '2026-12-01',
+        endDate: '2026-12-31',
+        placementIds: [slot.id],
+      });
+      const renamed = await ok('PATCH', `/v1/payment-rules/${conditional.id}`, { name: 'Renamed' });
+      assert.equal(renamed.name, 'Renamed');
+      const now = withoutEdited(renamed);
+      assert.deepEqual(now, withoutEdited(conditional));
+      assert.equal(now.applyCostOnDefault, true);
+      assert.equal(now.priority, 8);
+    });
+
+    it('keeps a click tracker’s code, line item, placement, payment rule and click URL on a rename', async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'cpm',
+        revenueValue: 1,
+      });
+      await create('/v1/line-items', { advertiserId: owner.id, name: 'Other', revenueType: 'none' });
+      const pub = await publisher();
+      const base = await create('/v1/payment-rules', rule(pub.id as number, { name: 'Base' }));
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Top' });
+      const tracker = await create('/v1/click-trackers', {
+        advertiserId: owner.id,
+        name: 'Click',
+        code: 'audit-kept-code',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+        placementId: slot.id,
+        paymentRuleId: base.id,
+        clickUrl: 'https://landing.example/page',
+      });
+      const renamed = await ok('PATCH', `/v1/click-trackers/${tracker.id}`, { name: 'Renamed' });
+      assert.equal(renamed.name, 'Renamed');
+      assert.deepEqual(withoutEdited(renamed), withoutEdited(tracker));
+    });
+  });
+
+  describe('API keys: names, revoked keys, scopes', () => {
+    it('asks for a name of a new key and answers where the key now lives', async () => {
+      const unnamed = await call('POST', '/v1/api-keys', { role: 'reader' });
+      assert.equal(unnamed.status, 400, JSON.stringify(unnamed.body));
+      assert.match(unnamed.body.error.message, /name: required/);
+      const named = await call('POST', '/v1/api-keys', { name: 'located', role: 'reader' });
+      assert.equal(named.status, 201, JSON.stringify(named.body));
+      assert.equal(named.headers.get('location'), `/v1/api-keys/${named.body.id}`);
+      assert.equal((await ok('GET', `/v1/api-keys/${named.body.id}`)).name, 'located');
+    });
+
+    it('still answers a revoked key, with when it was revoked, and revokes it again as a no-op', async () => {
+      const created = await create('/v1/api-keys', { name: 'short-lived', role: 'reader' });
+      assert.equal((await call('DELETE', `/v1/api-keys/${created.id}`)).status, 204);
+      const revoked = await ok('GET', `/v1/api-keys/${created.id}`);
+      assert.equal(typeof revoked.revokedAt, 'string');
+      assert.equal((await call('DELETE', `/v1/api-keys/${created.id}`)).status, 204);
+      assert.equal((await ok('GET', `/v1/api-keys/${created.id}`)).revokedAt, revoked.revokedAt);
+      assert.equal((await as(created.key as string, 'GET', '/v1/advertisers')).status, 401);
+    });
+
+    it('takes scope: null as an account-wide key', async () => {
+      const created = await create('/v1/api-keys', { name: 'wide', role: 'reader', scope: null });
+      assert.equal(created.scope, null);
+      assert.equal(typeof created.key, 'string');
+      const readable = await as(created.key as string, 'GET', '/v1/publishers?limit=1');
+      assert.equal(readable.status, 200, JSON.stringify(readable.body));
+    });
+  });
+
+  describe('the redirect allow-list: scoped keys and host names', () => {
+    it('is neither read nor changed by a scoped key, whatever its role', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      const stored = await ok('PUT', path, { enabled: true, domains: ['kept.example'] });
+      const owner = await advertiser();
+      const pub = await publisher();
+      for (const scope of [
+        { type: 'advertiser', id: owner.id as number },
+        { type: 'publisher', id: pub.id as number },
+      ] as const) {
+        const key = keyFor('admin', scope).key;
+        const read = await as(key, 'GET', path);
+        assert.equal(read.status, 403, `${scope.type}: ${JSON.stringify(read.body)}`);
+        const changed = await as(key, 'PUT', path, { enabled: false, domains: [] });
+        assert.equal(changed.status, 403, `${scope.type}: ${JSON.stringify(changed.body)}`);
+        assert.equal(changed.body.error.code, 'FORBIDDEN');
+      }
+      assert.deepEqual(await ok('GET', path), stored);
+    });
+
+    it('takes host names of up to 253 characters without wildcards, and no domains as none', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      const name = (last: number) =>
+        `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(last)}`;
+      assert.equal(name(61).length, 253);
+      assert.deepEqual((await ok('PUT', path, { enabled: true, domains: [name(61)] })).domains, [name(61)]);
+      for (const domain of [name(62), '*.example.com']) {
+        const refused = await call('PUT', path, { enabled: true, domains: [domain] });
+        assert.equal(refused.status, 400, `${domain}: ${JSON.stringify(refused.body)}`);
+        assert.match(refused.body.error.message, /domains: .* is not a host name/);
+      }
+      assert.deepEqual(await ok('PUT', path, { enabled: false }), { enabled: false, domains: [] });
+    });
+
+    it('replaces the domains and the switch on each PUT, and answers what it stored', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      assert.deepEqual(await ok('PUT', path, { enabled: true, domains: ['first.example'] }), {
+        enabled: true,
+        domains: ['first.example'],
+      });
+      const second = { enabled: false, domains: ['second.example', 'third.example'] };
+      assert.deepEqual(await ok('PUT', path, second), second);
+      assert.deepEqual(await ok('GET', path), second);
+    });
+  });
+
+  describe('deleting what a click tracker uses', () => {
+    it('refuses to delete a line item that only a click tracker uses, naming the click tracker', async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Clicks only',
+        revenueType: 'none',
+      });
+      const pub = await publisher();
+      const click = await create('/v1/click-trackers', {
+        advertiserId: owner.id,
+        name: 'Click',
+        lineItemId: lineItem.id,
+        publisherId: pub.id,
+      });
+      const refused = await call('DELETE', `/v1/line-items/${lineItem.id}`);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(
+        refused.body.error.message,
+        `line item ${lineItem.id} still has 1 click tracker (id ${click.id}); delete or move them first`,
+      );
+      assert.equal((await call('DELETE', `/v1/click-trackers/${click.id}`)).status, 204);
+      assert.equal((await call('DELETE', `/v1/line-items/${lineItem.id}`)).status, 204);
     });
   });
 });
