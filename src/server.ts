@@ -92,6 +92,12 @@ const MAX_PIPELINED = 32;
  * without this a stalled client would keep the process from ever exiting.
  */
 export const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * A SIGTERM or SIGINT this soon after the one that began a shutdown is a copy of it, not an
+ * operator insisting: Ctrl-C on `npm start` reaches Tally twice, from the terminal and from npm.
+ */
+export const REPEATED_SIGNAL_MS = 1000;
 /** The outbox counts `/metrics` shows are at most this old. */
 const OUTBOX_COUNT_MAX_AGE_MS = 1000;
 

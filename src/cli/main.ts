@@ -9,7 +9,7 @@ import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
-import { ListenError, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
+import { ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
 
@@ -103,16 +103,18 @@ async function serve(config: Config): Promise<number> {
   process.stdout.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
   // The handlers stay for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator,
   // a supervisor repeating its signal) closes the connections still open at once, rather than
-  // killing the process with whatever it was draining; batches in flight still commit.
-  let stopping = false;
+  // killing the process with whatever it was draining; batches in flight still commit. One
+  // within `REPEATED_SIGNAL_MS` of the first is a copy of it, and changes nothing.
+  let stoppedAtMs: number | undefined;
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      if (stopping) {
+      if (stoppedAtMs !== undefined) {
+        if (performance.now() - stoppedAtMs < REPEATED_SIGNAL_MS) return;
         log.warn('shutting_down_now', { signal, note: 'closing the connections still open' });
         tally.closeConnectionsNow();
         return;
       }
-      stopping = true;
+      stoppedAtMs = performance.now();
       log.info('shutting_down', { signal, graceMs: SHUTDOWN_GRACE_MS });
       resolve();
     };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
+import { REPEATED_SIGNAL_MS } from '../../src/server.js';
 import { acceptsConnections, api, freePort, spawnServe, untilReady } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
@@ -299,7 +300,10 @@ describe('shutting down on SIGTERM', () => {
       const stalled = await nodeHttpConnection(tally.port);
       await startWinsCall(stalled, 1000);
       tally.child.kill('SIGTERM');
+      const firstSignalMs = performance.now();
       await stoppedListening(tally.port);
+      // A signal within a second of the first is taken for a copy of it (see the next test).
+      await sleep(REPEATED_SIGNAL_MS + 100 - (performance.now() - firstSignalMs));
       tally.child.kill('SIGTERM');
       const { code, signal } = await exitOf(tally);
       assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
@@ -311,6 +315,30 @@ describe('shutting down on SIGTERM', () => {
       assert.match(tally.output(), /"event":"stopped"/);
       await stalled.ended;
       assert.ok(dataDirIsFree(tally.dataDir));
+    } finally {
+      await dispose(tally);
+    }
+  });
+  it('takes a SIGINT repeated at once for the same Ctrl-C, as npm start passes it on, and still answers the request in flight', async () => {
+    const tally = await launch();
+    try {
+      const body = JSON.stringify({ wins: [bannerWin('ctrl-c-1')] });
+      const connection = await nodeHttpConnection(tally.port);
+      await startWinsCall(connection, Buffer.byteLength(body));
+      // Ctrl-C reaches the process group: Tally gets SIGINT from the terminal, then again from
+      // npm, which passes its own on once Tally has begun to shut down.
+      tally.child.kill('SIGINT');
+      const firstSignalMs = performance.now();
+      await stoppedListening(tally.port);
+      tally.child.kill('SIGINT');
+      assert.ok(performance.now() - firstSignalMs < REPEATED_SIGNAL_MS, 'the copy came within the window');
+      connection.write(body);
+      const answer = await connection.until(/"results"/);
+      assert.match(answer.slice(answer.lastIndexOf('HTTP/1.1 ')), /^HTTP\/1\.1 200 OK\r\n[\s\S]*"ok":true/);
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+      assert.doesNotMatch(tally.output(), /"event":"shutting_down_now"/);
+      assert.deepEqual(connectionsCut(tally), []);
     } finally {
       await dispose(tally);
     }
