@@ -125,16 +125,28 @@ describe('exporting tracker tags', () => {
     );
   });
 
-  it('answers 404 for a tracker of the other kind, as for one that does not exist', async () => {
-    const otherKind: [string, unknown][] = [
-      [impression(ids.click), {}],
-      [`/v1/click-trackers/${ids.impression}/export`, {}],
-      [impression(), { trackerIds: [ids.click] }],
+  it('answers 404 for a tracker of the other kind, saying where that tracker is exported', async () => {
+    const click = `click tracker, exported at /v1/click-trackers/${ids.click}/export`;
+    const otherKind: [string, unknown, string][] = [
+      [impression(ids.click), {}, `impression tracker ${ids.click} not found: ${ids.click} is a ${click}`],
+      [
+        `/v1/click-trackers/${ids.impression}/export`,
+        {},
+        `click tracker ${ids.impression} not found: ${ids.impression} is an impression tracker, exported at /v1/impression-trackers/${ids.impression}/export`,
+      ],
+      [
+        impression(),
+        { trackerIds: [ids.click] },
+        `impression tracker ${ids.click} not found: ${ids.click} is a ${click}`,
+      ],
     ];
-    for (const [path, body] of otherKind) {
+    for (const [path, body, message] of otherKind) {
       const answer = await exportOf(path, body);
-      assert.equal(answer.status, 404, `${path} ${JSON.stringify(body)}`);
-      assert.equal(answer.body.error.code, 'NOT_FOUND');
+      assert.deepEqual(
+        [answer.status, answer.body.error.code, answer.body.error.message],
+        [404, 'NOT_FOUND', message],
+        `${path} ${JSON.stringify(body)}`,
+      );
     }
     assert.equal((await exportOf(`/v1/click-trackers/${ids.click}/export`, {})).status, 200);
   });

@@ -34,6 +34,18 @@ export interface MailSettings {
   from: string;
 }
 
+/**
+ * The 404 for a tracker of the other kind (the two kinds share one id sequence), saying where it
+ * is exported.
+ */
+function otherKind(noun: string, trackerId: number, kind: TrackerKind): ApiError {
+  return new ApiError(
+    404,
+    'NOT_FOUND',
+    `${noun} ${trackerId} not found: ${trackerId} is ${kind === 'impression' ? 'an' : 'a'} ${kind} tracker, exported at /v1/${kind}-trackers/${trackerId}/export`,
+  );
+}
+
 /** One exported tag. */
 export interface ExportedTag {
   trackerId: number;
@@ -57,9 +69,8 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
       const request = parseExportRequest(body, parsePathId(ctx.params.id, noun));
       const tags = request.trackerIds.map((trackerId) => {
         const tracker = catalog.trackers.get(ctx.principal.accountId, trackerId);
-        if (tracker === undefined || tracker.kind !== kind || !sees(ctx.principal, tracker)) {
-          throw notFound(noun, trackerId);
-        }
+        if (tracker === undefined || !sees(ctx.principal, tracker)) throw notFound(noun, trackerId);
+        if (tracker.kind !== kind) throw otherKind(noun, trackerId, tracker.kind);
         return { trackerId, tag: trackerTag(kind, trackerId, publicUrl, request.options) };
       });
       if (request.delivery === 'email') {
