@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appendToHtml } from './banner.js';
+import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
 
 const TAG = '<img src="https://tally.example/n/t">';
 
@@ -95,6 +95,80 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     assert.equal(
       appendToHtml(document, [TAG]),
       `<html><body><p>ad</p><NOSCRIPT><p>old</body></p></NOSCRIPT>${TAG}</body></html>`,
+    );
+  });
+
+  it('puts them before the last of several </body> end tags, one at the very start included', () => {
+    assert.equal(
+      appendToHtml('<body><p>a</p></body><body><p>b</p></body>', [TAG]),
+      `<body><p>a</p></body><body><p>b</p>${TAG}</body>`,
+    );
+    assert.equal(appendToHtml('</body><p>b</p>', [TAG]), `${TAG}</body><p>b</p>`);
+    assert.equal(appendToHtml('<body>ad</BODY/>', [TAG]), `<body>ad${TAG}</BODY/>`);
+  });
+
+  it('takes no other end tag that starts with </body for the document’s end, such as a custom element’s', () => {
+    const custom = '<body-copy>ad</body-copy>';
+    assert.equal(appendToHtml(custom, [TAG]), `${custom}${TAG}`);
+  });
+
+  it('never puts them inside an iframe, noembed, noframes, xmp or title, whose content is text', () => {
+    for (const name of ['iframe', 'noembed', 'noframes', 'xmp', 'title']) {
+      const markup = `<p>ad</p><${name}></body></${name}>`;
+      assert.equal(appendToHtml(markup, [TAG]), `${markup}${TAG}`, name);
+    }
+  });
+
+  it('never puts them inside a bogus comment opened by <? or <!-, which the first > ends', () => {
+    const processing = '<p>ad</p><?php echo "</body>" ?>';
+    assert.equal(appendToHtml(processing, [TAG]), `${processing}${TAG}`);
+    assert.equal(appendToHtml('<body><!-x>ad</body>', [TAG]), `<body><!-x>ad${TAG}</body>`);
+  });
+
+  it('closes a bogus comment the markup ends in before appending, so that it does not swallow the tags', () => {
+    assert.equal(appendToHtml('<p>ad</p><!DOCTYPE html', [TAG]), `<p>ad</p><!DOCTYPE html>${TAG}`);
+  });
+
+  it('ends a script at </script/>, and reads <script/> as opening one', () => {
+    assert.equal(
+      appendToHtml('<body><script>x()</script/><p>ad</p></body>', [TAG]),
+      `<body><script>x()</script/><p>ad</p>${TAG}</body>`,
+    );
+    const written = '<script/>document.write("</body>")</script>';
+    assert.equal(appendToHtml(written, [TAG]), `${written}${TAG}`);
+  });
+
+  it('reads a quoted attribute value after spaces around its =, and a quote within an attribute name as a character', () => {
+    const spaced = '<div title= "a>b</body>">ad</div>';
+    assert.equal(appendToHtml(spaced, [TAG]), `${spaced}${TAG}`);
+    assert.equal(appendToHtml('<div title"x>ad</div>', [TAG]), `<div title"x>ad</div>${TAG}`);
+    assert.equal(appendToHtml(`<div title"'x>ad</div>`, [TAG]), `<div title"'x>ad</div>${TAG}`);
+  });
+
+  it('reads all that follows <plaintext> as its text and closes an unterminated <plaintext tag with > alone, as it never ends', () => {
+    const plain = '<plaintext>ad</plaintext></body>';
+    const appended = appendToHtml(plain, [TAG]);
+    assert.ok(appended.startsWith(plain) && appended.endsWith(TAG), appended);
+    assert.equal(appendToHtml('<plaintext', [TAG]), `<plaintext>${TAG}`);
+  });
+});
+
+describe('Tally’s own banner tags', () => {
+  it('writes the notice pixel as a hidden 1×1 image whose URL is HTML-escaped', () => {
+    assert.equal(
+      pixelTag('https://tally.example/n/t?a=1&b="x"'),
+      '<img src="https://tally.example/n/t?a=1&amp;b=&quot;x&quot;" width="1" height="1" alt="" style="display:none">',
+    );
+  });
+
+  it('writes the OMID verification script tag with both URLs HTML-escaped', () => {
+    assert.equal(
+      omidScriptTag(
+        'https://tally.example/omid/verify.js?v=1&x="y"',
+        "https://tally.example/n/t?src=omid&k='z'",
+      ),
+      '<script src="https://tally.example/omid/verify.js?v=1&amp;x=&quot;y&quot;" ' +
+        'data-tally-notice="https://tally.example/n/t?src=omid&amp;k=&#39;z&#39;"></script>',
     );
   });
 });

@@ -118,6 +118,7 @@ describe('classifying a win', () => {
     const result = classifyWin({ id: 'a', imp: [{ id: '1', banner: {} }] }, { impid: '1' });
     assert.ok(isClassifyError(result));
     assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+    assert.equal(result.message, 'the bid request has neither site nor app; send one of them');
   });
 
   it('refuses a digital out-of-home request saying that DOOH is not counted, not asking for a site or app', () => {
@@ -154,6 +155,16 @@ describe('classifying a win', () => {
     );
     assert.ok(isClassifyError(result));
     assert.equal(result.code, 'FORMAT_UNDETERMINED');
+  });
+
+  it('ignores a device type that is not a number rather than call the channel streaming TV', () => {
+    for (const devicetype of ['3', '7']) {
+      assert.equal(
+        classify({ id: 'a', app: {}, device: { devicetype }, imp: [{ id: '1', video: {} }] }, { impid: '1' })
+          .channel,
+        'app',
+      );
+    }
   });
 
   it('ignores a bid.mtype that is not a number and takes the format from the imp', () => {

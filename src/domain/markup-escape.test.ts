@@ -76,4 +76,21 @@ describe('escaping macro values for the markup they go into', () => {
       '<noscript><img src="https://x.test/?a=&quot;&gt;&lt;b&gt;"></noscript>',
     );
   });
+
+  it('keeps characters XML allows from U+E000 to U+FFFD as they are, and percent-encodes control characters in upper case', () => {
+    assert.equal(escapeXml('\uE000\uFF0C\uFFFD'), '\uE000\uFF0C\uFFFD');
+    assert.equal(escapeXml('a\u001bb\u007f'), 'a%1Bb\u007f');
+  });
+
+  it('percent-encodes characters XML forbids in values written into comments, PIs and CDATA sections too', () => {
+    assert.equal(
+      fill('<a><!--${V}--><?pi ${V}?><![CDATA[${V}]]></a>', 'xml', 'x\u0001\udc00y'),
+      '<a><!--x%01%EF%BF%BDy--><?pi x%01%EF%BF%BDy?><![CDATA[x%01%EF%BF%BDy]]></a>',
+    );
+  });
+
+  it('keeps a value that starts a comment with -> from closing it as <!--->', () => {
+    assert.equal(fill('<!--${V}-->', 'html', '->x'), '<!-- ->x-->');
+    assert.equal(fill('<!--${V}-->', 'xml', '->x'), '<!-- ->x-->');
+  });
 });

@@ -31,6 +31,11 @@ function withTracker(response: Json, field: 'eventtrackers' | 'imptrackers', tra
   return { ...response, [field]: [...existing, tracker] };
 }
 
+/** The object without one of its fields. */
+function without(object: Json, field: string): Json {
+  return Object.fromEntries(Object.entries(object).filter(([key]) => key !== field));
+}
+
 const files = readdirSync(NATIVE_FIXTURES).filter((name) => name.endsWith('.json'));
 const responseFiles = files.filter((name) => name.startsWith('response'));
 const requestFiles = files.filter((name) => name.startsWith('request'));
@@ -130,6 +135,40 @@ describe('instrumentNative input forms', () => {
     });
   }
 
+  test('keeps what sits beside the native object in a {"native": ...} wrapper', () => {
+    const response = parse(text);
+    const wrapped = JSON.stringify({ native: response, ext: { seat: 'dsp-1' } });
+    assert.deepEqual(instrumentedJson(wrapped, true), {
+      native: withTracker(response, 'eventtrackers', TALLY_EVENT_TRACKER),
+      ext: { seat: 'dsp-1' },
+    });
+  });
+
+  test('instruments a response that serves its assets from assetsurl (a link and no assets array), and one with assets and no link', () => {
+    const assetsFromUrl = without(parse(fixture('response_1.2_third-party.json')), 'assets');
+    assert.ok(typeof assetsFromUrl.assetsurl === 'string' && !('assets' in assetsFromUrl));
+    assert.deepEqual(
+      instrumentedJson(JSON.stringify(assetsFromUrl), false),
+      withTracker(assetsFromUrl, 'imptrackers', IMPRESSION_URL),
+    );
+    const assetsOnly = without(parse(fixture('response_1.2_video.json')), 'link');
+    assert.deepEqual(
+      instrumentedJson(JSON.stringify(assetsOnly), true),
+      withTracker(assetsOnly, 'eventtrackers', TALLY_EVENT_TRACKER),
+    );
+  });
+
+  test('says which is wrong: JSON that is no object, or an object that is no native response', () => {
+    for (const adm of ['[1, 2]', 'null', '"text"']) {
+      const result = instrumentNative(adm, IMPRESSION_URL, false);
+      assert.ok(!result.ok);
+      assert.match(result.warning, /not a JSON object/, adm);
+    }
+    const noResponse = instrumentNative('{"foo": 1}', IMPRESSION_URL, false);
+    assert.ok(!noResponse.ok);
+    assert.match(noResponse.warning, /not a native response/);
+  });
+
   test('does not throw on an object that cannot be written as JSON', () => {
     const cyclic: Record<string, unknown> = { assets: [] };
     cyclic.self = cyclic;
@@ -177,6 +216,15 @@ describe('nativeRequestOffersImageImpressionTracker on the Native 1.2 request sa
       assert.equal(nativeRequestOffersImageImpressionTracker(request), false);
     }
   });
+
+  test('answers false, without throwing, for an impression offer whose methods are not an array', () => {
+    for (const methods of ['1', { 0: 1 }, 1, undefined]) {
+      assert.equal(
+        nativeRequestOffersImageImpressionTracker({ eventtrackers: [{ event: 1, methods }] }),
+        false,
+      );
+    }
+  });
 });
 
 describe('looksLikeNative', () => {
@@ -185,6 +233,10 @@ describe('looksLikeNative', () => {
       assert.ok(looksLikeNative(fixture(file)), file);
       assert.ok(looksLikeNative(JSON.stringify({ native: parse(fixture(file)) })), file);
     }
+  });
+
+  test('recognises a response after leading white space', () => {
+    assert.ok(looksLikeNative(`\n  ${fixture('response_1.2_clickout.json')}`));
   });
 
   test('rejects VAST, HTML, invalid JSON and JSON that is no native response', () => {

@@ -106,6 +106,34 @@ describe('trackerTag', () => {
     assert.throws(() => trackerTag('impression', 0, BASE, ALL), RangeError);
   });
 
+  it('refuses a tracker id that is not a safe positive integer', () => {
+    for (const id of [1.5, 2 ** 53, Number.NaN, -3]) {
+      assert.throws(() => trackerTag('impression', id, BASE, ALL), RangeError, String(id));
+    }
+    assert.match(trackerTag('click', 2 ** 53 - 1, BASE, ALL), /\/clktr\?id=9007199254740991&/);
+  });
+
+  it('refuses a base URL with a fragment', () => {
+    for (const base of ['https://tally.example.com#x', 'https://tally.example.com/tally#x']) {
+      assert.throws(() => trackerTag('impression', 1, base, ALL), RangeError, base);
+    }
+  });
+
+  it('takes the scheme in any case, forcing https on HTTP too, and drops every trailing slash', () => {
+    assert.equal(
+      trackerTag('click', 3, 'HTTP://tally.example.com', { ...ALL, params: [] }),
+      'https://tally.example.com/clktr?id=3',
+    );
+    assert.equal(
+      trackerTag('click', 3, 'HTTPS://tally.example.com', { ...ALL, secure: false, params: [] }),
+      'HTTPS://tally.example.com/clktr?id=3',
+    );
+    assert.equal(
+      trackerTag('click', 3, 'https://ads.example/tally//', { ...ALL, params: [] }),
+      'https://ads.example/tally/clktr?id=3',
+    );
+  });
+
   describe('click trackers', () => {
     it('export the tracking URL itself, unescaped and without t', () => {
       assert.equal(

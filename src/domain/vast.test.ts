@@ -315,6 +315,9 @@ describe('instrumentVast on crafted documents', () => {
       '<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><Ad>< InLine><AdSystem>b</AdSystem></InLine></Ad></VAST>',
     'two closings for one InLine': '<VAST><Ad><InLine><AdSystem>a</AdSystem>< /InLine></InLine></Ad></VAST>',
     'an unterminated comment': '<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><!-- </VAST>',
+    'an InLine closed by </Wrapper>': '<VAST><Ad><InLine><AdSystem>a</AdSystem></Wrapper></Ad></VAST>',
+    'a second InLine opened sloppily inside the first':
+      '<VAST><Ad><InLine><AdSystem>a</AdSystem>< InLine></Ad></VAST>',
   };
   for (const [problem, input] of Object.entries(ambiguous)) {
     test(`leaves malformed VAST with ${problem} untouched, with a warning`, () => {
@@ -354,6 +357,182 @@ describe('instrumentVast on crafted documents', () => {
   test('leaves an empty <InLine/> alone', () => {
     const input = '<VAST version="4.0"><Ad><InLine/></Ad></VAST>';
     assert.equal(instrumentVast(input, TRACKERS).ok, false);
+  });
+});
+
+describe('instrumentVast: where Tally’s elements go among the children', () => {
+  test('puts both after the last Error when there is no Impression', () => {
+    const input =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle>' +
+      '<Error>e1</Error><Error>e2</Error><Creatives></Creatives></InLine></Ad></VAST>';
+    assert.equal(
+      assertInstrumented(input).markup,
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle>' +
+        `<Error>e1</Error><Error>e2</Error>${OUR_ERROR}${OUR_IMPRESSION}<Creatives></Creatives></InLine></Ad></VAST>`,
+    );
+  });
+
+  test('puts the Error before the first of several Impressions and the Impression after the last', () => {
+    const input =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>' +
+      '<Impression>1</Impression><Impression>2</Impression><AdTitle>t</AdTitle></InLine></Ad></VAST>';
+    assert.equal(
+      assertInstrumented(input).markup,
+      `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}` +
+        `<Impression>1</Impression><Impression>2</Impression>${OUR_IMPRESSION}<AdTitle>t</AdTitle></InLine></Ad></VAST>`,
+    );
+  });
+
+  test('reads empty children written <Error/> and <Impression id="…"/> as children', () => {
+    const afterError =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><Error/><Creatives/></InLine></Ad></VAST>';
+    assert.equal(
+      assertInstrumented(afterError).markup,
+      `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><Error/>${OUR_ERROR}${OUR_IMPRESSION}<Creatives/></InLine></Ad></VAST>`,
+    );
+    const aroundImpression =
+      '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem><Impression id="empty"/><Creatives/></InLine></Ad></VAST>';
+    assert.equal(
+      assertInstrumented(aroundImpression).markup,
+      `<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}<Impression id="empty"/>${OUR_IMPRESSION}` +
+        '<Creatives/></InLine></Ad></VAST>',
+    );
+  });
+
+  test('ignores an Impression nested below the InLine’s children, in an Extension', () => {
+    const input =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><Extensions><Extension>' +
+      '<Impression>x</Impression></Extension></Extensions></InLine></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}<Extensions><Extension>` +
+        '<Impression>x</Impression></Extension></Extensions></InLine></Ad></VAST>',
+    );
+  });
+
+  test('indents them with only the spaces and tabs of the first child’s line, not a no-break space', () => {
+    const input = '<VAST version="4.0"><Ad><InLine>\n\u00a0\t<AdSystem>dsp</AdSystem>\n</InLine></Ad></VAST>';
+    assert.equal(
+      assertInstrumented(input).markup,
+      `<VAST version="4.0"><Ad><InLine>\n\u00a0\t<AdSystem>dsp</AdSystem>\n\t${OUR_ERROR}\n\t${OUR_IMPRESSION}\n</InLine></Ad></VAST>`,
+    );
+  });
+
+  test('skips a CDATA section up to its ]]>, past a ]] in the script it holds', () => {
+    const input = [
+      '<VAST version="2.0"><Ad><InLine><AdSystem>dsp</AdSystem><Impression>i</Impression>',
+      '<Creatives><Creative><NonLinearAds><NonLinear><HTMLResource>',
+      '<![CDATA[<script>var x = a[b[0]];</script><div>ad</div>]]>',
+      '</HTMLResource></NonLinear></NonLinearAds></Creative></Creatives></InLine></Ad></VAST>',
+    ].join('');
+    const result = assertInstrumented(input);
+    assert.deepEqual(result.warnings, []);
+    assert.equal(withoutTallyElements(result.markup), input);
+    assertEveryAdElementCarriesTallyTrackers(parseStrictly(result.markup));
+  });
+
+  test('skips a DOCTYPE’s internal subset whole, tag-like text in its comments included', () => {
+    const input =
+      '<!DOCTYPE VAST [<!-- a > b <InLine> -->]>' +
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 1);
+    assert.equal(
+      result.markup,
+      '<!DOCTYPE VAST [<!-- a > b <InLine> -->]>' +
+        `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}</InLine></Ad></VAST>`,
+    );
+  });
+
+  test('reads nothing after a DOCTYPE whose internal subset never ends, and leaves the document untouched', () => {
+    const input =
+      '<!DOCTYPE VAST [<!ENTITY a "b">\n<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad></VAST>';
+    const result = instrumentVast(input, TRACKERS);
+    assert.ok(!result.ok);
+    assert.equal(result.markup, input);
+    assert.match(result.warning, /no <InLine> or <Wrapper>/);
+  });
+});
+
+describe('instrumentVast where the markup stops being cleanly nested', () => {
+  const around = (sloppy: string, inserted: string) =>
+    `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${inserted}${sloppy}<Impression>i</Impression></InLine></Ad></VAST>`;
+  const sloppyTags: Record<string, string> = {
+    'an unquoted attribute value': '<Creative id=1/>',
+    'a ! in a tag name': '<X!>x</X!>',
+    'an = in a tag name': '<X=1>x</X=1>',
+    'an & in a tag name': '<X&1>x</X&1>',
+    'attributes with no space between them': '<X a="1"b="2">x</X>',
+    'an end tag that does not match': '<Foo>x</Bar>',
+    'an Impression whose end tag is sloppy': '<Impression>x</ Impression>',
+  };
+  for (const [what, sloppy] of Object.entries(sloppyTags)) {
+    test(`stops reading an InLine’s children at ${what}, and adds Tally’s elements only before it`, () => {
+      const result = assertInstrumented(around(sloppy, ''));
+      assert.equal(result.markup, around(sloppy, `${OUR_ERROR}${OUR_IMPRESSION}`));
+      assert.match(result.warnings.join('\n'), /not well-formed XML/);
+    });
+  }
+
+  test('leaves untouched a document the validator accepts whose InLine cannot be read to its end (a < in an attribute, a mangled CDATA opening)', () => {
+    const clean = '<Ad><InLine><AdSystem>a</AdSystem></InLine></Ad>';
+    for (const unreadable of ['<Creatives><Creative id="<1>"/></Creatives>', '<![C DATA[x]]>']) {
+      const input = `<VAST>${clean}<Ad><InLine><AdSystem>b</AdSystem>${unreadable}</InLine></Ad></VAST>`;
+      const result = instrumentVast(input, TRACKERS);
+      assert.ok(!result.ok, unreadable);
+      assert.equal(result.markup, input);
+      assert.match(result.warning, /could not be read cleanly.*cannot be located unambiguously/);
+    }
+  });
+
+  test('pairs an InLine with a sloppy end tag that has spaces around its slash (< / InLine>)', () => {
+    const input = '<VAST><Ad><InLine><AdSystem>a</AdSystem>< / InLine></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      `<VAST><Ad><InLine><AdSystem>a</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}< / InLine></Ad></VAST>`,
+    );
+    assert.match(result.warnings.join('\n'), /not well-formed XML/);
+  });
+
+  test('leaves an empty <InLine/> out of the pairing of a malformed document’s InLines', () => {
+    const input = '<VAST><Ad><InLine/></Ad><Ad><InLine><AdSystem>a</AdSystem>< /InLine></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 1);
+    assert.equal(
+      result.markup,
+      `<VAST><Ad><InLine/></Ad><Ad><InLine><AdSystem>a</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}< /InLine></Ad></VAST>`,
+    );
+  });
+});
+
+describe('instrumentVast warnings', () => {
+  test('warns of VAST 1.0 only for a VideoAdServingTemplate root, not for one nested in a VAST 2 extension', () => {
+    const input =
+      '<VAST version="2.0"><Ad><InLine><AdSystem>a</AdSystem><Extensions><Extension>' +
+      '<VideoAdServingTemplate/></Extension></Extensions></InLine></Ad></VAST>';
+    assert.deepEqual(assertInstrumented(input).warnings, []);
+  });
+
+  test('repeats a parser message of 160 characters whole and cuts one of 161', () => {
+    const withName = (length: number) =>
+      `<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><1${'x'.repeat(length - 1)}/></VAST>`;
+    // "Tag '…' is an invalid name." is 26 characters around the name.
+    const whole = assertInstrumented(withName(134)).warnings.join('\n');
+    assert.match(whole, /\(Tag '1x{133}' is an invalid name\. at line 1/);
+    const cut = assertInstrumented(withName(135)).warnings.join('\n');
+    assert.match(cut, /\(Tag '1x{134}' is an invalid name…/);
+  });
+
+  test('names a tag never closed of 40 characters whole', () => {
+    const input = `<VAST><Ad><InLine><Impression>x</Impression><${'X'.repeat(40)}>`;
+    const result = instrumentVast(input, TRACKERS);
+    assert.ok(!result.ok);
+    assert.match(
+      result.warning,
+      new RegExp(`4 tags are never closed: VAST, Ad, InLine, ${'X'.repeat(40)}\\), and`),
+    );
   });
 });
 
@@ -460,6 +639,11 @@ describe('looksLikeVast', () => {
       ),
     );
     assert.ok(looksLikeVast('  <vast:VAST xmlns:vast="http://www.iab.com/VAST">'));
+  });
+
+  test('recognises an empty <VAST/> root and a root written in lower case', () => {
+    assert.ok(looksLikeVast('<VAST/>'));
+    assert.ok(looksLikeVast('<vast version="2.0"><Ad></Ad></vast>'));
   });
 
   test('rejects HTML, JSON, other XML and look-alike tag names', () => {
