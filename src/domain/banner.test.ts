@@ -98,6 +98,48 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     );
   });
 
+  it('reads <!-->, <!---> and a comment ended by --!> as a browser does, so that the tags still go before </body>', () => {
+    for (const comment of ['<!-->', '<!--->', '<!-- x --!>']) {
+      assert.equal(
+        appendToHtml(`<body>${comment}<p>ad</p></body>`, [TAG]),
+        `<body>${comment}<p>ad</p>${TAG}</body>`,
+        comment,
+      );
+    }
+    // The first of --> and --!> ends a comment.
+    const first = '<body><!-- a --!> b --></body>';
+    assert.equal(appendToHtml(first, [TAG]), `<body><!-- a --!> b -->${TAG}</body>`);
+  });
+
+  it('reads a script that writes a script inside <!-- --> as a browser does: the inner </script> ends only the inner one', () => {
+    const legacy =
+      '<html><body><script><!--\ndocument.write("<script src=\'a.js\'></script></body>");\n//--></script>' +
+      '<p>ad</p></html>';
+    assert.equal(appendToHtml(legacy, [TAG]), `${legacy}${TAG}`);
+    // Once --> closes the comment, a <script> opens nothing and the next </script> ends the script.
+    const closed = '<script><!-- --> <script></script></body>';
+    assert.equal(appendToHtml(closed, [TAG]), `<script><!-- --> <script></script>${TAG}</body>`);
+    // Without a nested <script>, the first </script> ends the script, comment or not.
+    const plain = '<body><script><!-- x </script><p>ad</p></body>';
+    assert.equal(appendToHtml(plain, [TAG]), `<body><script><!-- x </script><p>ad</p>${TAG}</body>`);
+  });
+
+  it('reads an unquoted attribute value to the next space or >, quotes and all, and a = before any name as part of a name', () => {
+    assert.equal(
+      appendToHtml('<body><img src=/p?u="1 width=1><p>ad</p></body>', [TAG]),
+      `<body><img src=/p?u="1 width=1><p>ad</p>${TAG}</body>`,
+    );
+    // No space ends an unquoted value but HTML's own: a no-break space is part of it.
+    assert.equal(
+      appendToHtml('<body><img src=a\u00a0b="x><p>ad</p></body>', [TAG]),
+      `<body><img src=a\u00a0b="x><p>ad</p>${TAG}</body>`,
+    );
+    assert.equal(
+      appendToHtml('<body><div ="x>ad</div></body>', [TAG]),
+      `<body><div ="x>ad</div>${TAG}</body>`,
+    );
+  });
+
   it('puts them before the last of several </body> end tags, one at the very start included', () => {
     assert.equal(
       appendToHtml('<body><p>a</p></body><body><p>b</p></body>', [TAG]),

@@ -63,7 +63,8 @@ export function htmlRegions(html: string): HtmlRegion[] {
   };
   for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
     if (lower.startsWith('<!--', at)) {
-      at = enclosed('comment', at + 4, lower.indexOf('-->', at + 4), '-->');
+      const { end, closer } = commentEnd(lower, at + 4);
+      at = enclosed('comment', at + 4, end, closer);
       continue;
     }
     if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
@@ -90,7 +91,12 @@ export function htmlRegions(html: string): HtmlRegion[] {
     }
     at = enclosed('tag', at, tagEnd, '');
     if (kind === undefined) continue;
-    const contentEnd = name === 'plaintext' ? -1 : endTagOf(lower, name, tagEnd);
+    const contentEnd =
+      name === 'plaintext'
+        ? -1
+        : name === 'script'
+          ? scriptEnd(lower, tagEnd)
+          : tagOf(lower, `</${name}`, tagEnd);
     at = enclosed(kind, tagEnd, contentEnd, `</${name}>`);
     // The end tag itself, closed first should the markup end inside it.
     if (contentEnd !== -1) at = endTag(lower, contentEnd, enclosed);
@@ -102,13 +108,54 @@ export function htmlRegions(html: string): HtmlRegion[] {
 }
 
 /**
- * Where the end tag of the text element `name` begins, from `from` on, or -1: `</name` followed by
- * a space, `/`, `>` or the end of the markup (`</scripts>` ends no script).
+ * Where a comment whose content begins at `from` ends, and what ends it, as a browser reads it:
+ * `<!-->` and `<!--->` are empty comments, and `--!>` ends one as `-->` does; -1 (with `-->`,
+ * what would close it) when it never ends.
  */
-function endTagOf(lower: string, name: string, from: number): number {
-  for (let at = lower.indexOf(`</${name}`, from); at !== -1; at = lower.indexOf(`</${name}`, at + 1)) {
-    const next = lower.charAt(at + 2 + name.length);
+function commentEnd(lower: string, from: number): { end: number; closer: string } {
+  for (const abrupt of ['>', '->']) if (lower.startsWith(abrupt, from)) return { end: from, closer: abrupt };
+  const dashes = lower.indexOf('-->', from);
+  const bang = lower.indexOf('--!>', from);
+  if (bang !== -1 && (dashes === -1 || bang < dashes)) return { end: bang, closer: '--!>' };
+  return { end: dashes, closer: '-->' };
+}
+
+/**
+ * Where the tag that begins `<name` or `</name` (`opening`) first begins, from `from` on, or -1:
+ * `opening` followed by a space, `/`, `>` or the end of the markup (`</scripts>` ends no script).
+ */
+function tagOf(lower: string, opening: string, from: number): number {
+  for (let at = lower.indexOf(opening, from); at !== -1; at = lower.indexOf(opening, at + 1)) {
+    const next = lower.charAt(at + opening.length);
     if (next === '' || /[\t\n\f\r />]/.test(next)) return at;
+  }
+  return -1;
+}
+
+/** What changes how a script's text is read: comment delimiters, and `<script` and `</script` tags. */
+const SCRIPT_TOKENS = /<!--|-->|<(\/?)script(?=[\t\n\f\r />]|$)/g;
+
+/**
+ * Where the end tag of a script whose content begins at `from` begins, or -1, as a browser reads
+ * it: inside a `<!--` not yet closed by `-->`, a `<script` tag opens text in which `</script>`
+ * only ends that nested script, not this one (the old `<!-- document.write("<script …></script>")
+ * //-->` ad tags). One pass.
+ */
+function scriptEnd(lower: string, from: number): number {
+  const tokens = new RegExp(SCRIPT_TOKENS);
+  tokens.lastIndex = from;
+  let state: 'data' | 'escaped' | 'nested' = 'data';
+  for (let match = tokens.exec(lower); match !== null; match = tokens.exec(lower)) {
+    const [token, slash] = match;
+    if (token === '<!--') {
+      if (state === 'data') state = 'escaped';
+      // Its dashes may end it too, as `<!-->` does.
+      tokens.lastIndex = match.index + 2;
+    } else if (token === '-->') state = 'data';
+    else if (slash === '/') {
+      if (state !== 'nested') return match.index;
+      state = 'escaped';
+    } else if (state === 'escaped') state = 'nested';
   }
   return -1;
 }
@@ -138,25 +185,35 @@ function endTag(
   return enclosed('tag', at, -1, `${openQuote ?? ''}>`);
 }
 
+/** The characters HTML reads as white space between attributes (not U+00A0 and the like). */
+const HTML_SPACE = /[\t\n\f\r ]/;
+
 /**
- * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes so that
- * a `>` in a quoted value ends nothing; -1 if it never ends, with the quote of the value it ends
- * in, if any.
+ * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes as a
+ * browser does, so that a `>` in a quoted value ends nothing; -1 if it never ends, with the quote
+ * of the value it ends in, if any. A `=` opens a value only after an attribute's name (`<a ="x>`
+ * names an attribute `="x`), and an unquoted value runs to a space or `>`, quotes and all.
  */
 function startTagEnd(html: string, from: number): { end: number; openQuote?: string } {
-  let at = from;
-  while (at < html.length) {
+  let state: 'beforeName' | 'name' | 'afterName' | 'beforeValue' | 'unquoted' = 'beforeName';
+  for (let at = from; at < html.length; at++) {
     const char = html.charAt(at);
+    const space = HTML_SPACE.test(char);
     if (char === '>') return { end: at + 1 };
-    at += 1;
-    if (char !== '=') continue;
-    while (/\s/.test(html.charAt(at))) at += 1;
-    const quote = html.charAt(at);
-    if (quote === '"' || quote === "'") {
-      const close = html.indexOf(quote, at + 1);
-      if (close === -1) return { end: -1, openQuote: quote };
-      at = close + 1;
-    }
+    if (state === 'beforeValue') {
+      if (char === '"' || char === "'") {
+        const close = html.indexOf(char, at + 1);
+        if (close === -1) return { end: -1, openQuote: char };
+        at = close;
+        state = 'beforeName';
+      } else if (!space) state = 'unquoted';
+    } else if (state === 'unquoted') {
+      if (space) state = 'beforeName';
+    } else if (char === '/') state = 'beforeName';
+    else if (space) {
+      if (state === 'name') state = 'afterName';
+    } else if (char === '=' && state !== 'beforeName') state = 'beforeValue';
+    else state = 'name';
   }
   return { end: -1 };
 }

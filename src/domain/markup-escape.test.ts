@@ -89,6 +89,17 @@ describe('escaping macro values for the markup they go into', () => {
     );
   });
 
+  it('HTML-escapes a value in the tag after an empty comment (<!-->, <!--->) or one ended by --!>, which a browser reads as a tag', () => {
+    const value = '"><script>alert(1)</script>';
+    for (const comment of ['<!-->', '<!--->', '<!-- x --!>']) {
+      assert.equal(
+        fill(`${comment}<img src="https://x.test/?a=\${V}">`, 'html', value),
+        `${comment}<img src="https://x.test/?a=&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">`,
+        comment,
+      );
+    }
+  });
+
   it('keeps a value that starts a comment with -> from closing it as <!--->', () => {
     assert.equal(fill('<!--${V}-->', 'html', '->x'), '<!-- ->x-->');
     assert.equal(fill('<!--${V}-->', 'xml', '->x'), '<!-- ->x-->');
