@@ -31,6 +31,16 @@ function withTracker(response: Json, field: 'eventtrackers' | 'imptrackers', tra
   return { ...response, [field]: [...existing, tracker] };
 }
 
+/**
+ * `output` with the one stretch of text it added to `input` taken out again: `input` itself when
+ * that is all that changed.
+ */
+function withoutOneInsertion(output: string, input: string): string {
+  let at = 0;
+  while (at < input.length && output[at] === input[at]) at++;
+  return output.slice(0, at) + output.slice(at + output.length - input.length);
+}
+
 /** The object without one of its fields. */
 function without(object: Json, field: string): Json {
   return Object.fromEntries(Object.entries(object).filter(([key]) => key !== field));
@@ -61,6 +71,14 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
         instrumentedJson(fixture(file), false),
         withTracker(response, 'imptrackers', IMPRESSION_URL),
       );
+    });
+
+    test(`writes the tracker into the text of ${file} and leaves every other byte of it as it was`, () => {
+      for (const offered of [true, false]) {
+        const result = instrumentNative(fixture(file), IMPRESSION_URL, offered);
+        assert.ok(result.ok);
+        assert.equal(withoutOneInsertion(result.markup, fixture(file)), fixture(file));
+      }
     });
 
     test(`keeps the {"native": ...} wrapper of ${file} when wrapped`, () => {
@@ -167,6 +185,43 @@ describe('instrumentNative input forms', () => {
     const noResponse = instrumentNative('{"foo": 1}', IMPRESSION_URL, false);
     assert.ok(!noResponse.ok);
     assert.match(noResponse.warning, /not a native response/);
+  });
+
+  test('keeps numbers JavaScript cannot hold as the DSP wrote them', () => {
+    const adm =
+      '{"link":{"url":"https://x"},"assets":[],"ext":{"crid":12345678901234567891,"e":1e400,"f":1.50}}';
+    const result = instrumentNative(adm, IMPRESSION_URL, false);
+    assert.ok(result.ok);
+    assert.equal(result.markup, `${adm.slice(0, -1)},"imptrackers":[${JSON.stringify(IMPRESSION_URL)}]}`);
+  });
+
+  test('appends to the array JSON.parse reads: the last of a repeated key, a key written with escapes', () => {
+    const repeated = instrumentNative(
+      '{"assets":[],"imptrackers":["a"],"imptrackers":[ ]}',
+      IMPRESSION_URL,
+      false,
+    );
+    assert.ok(repeated.ok);
+    assert.equal(
+      repeated.markup,
+      `{"assets":[],"imptrackers":["a"],"imptrackers":[ ${JSON.stringify(IMPRESSION_URL)}]}`,
+    );
+    const escaped = '{"assets":[],"imp\\u0074rackers":["a"]}';
+    assert.deepEqual(parse(instrumentNative(escaped, IMPRESSION_URL, false).markup).imptrackers, [
+      'a',
+      IMPRESSION_URL,
+    ]);
+  });
+
+  test('finds the wrapped response past white space and strings holding braces, brackets and quotes', () => {
+    const adm =
+      ' { "ver" : "}]\\"{" , "native" : { "assets" : [ ] , "link" : { "url" : "x\\"}]" } } , "native2" : 1 } ';
+    const result = instrumentNative(adm, IMPRESSION_URL, true);
+    assert.ok(result.ok);
+    assert.equal(
+      result.markup,
+      adm.replace('"x\\"}]" } }', `"x\\"}]" } ,"eventtrackers":[${JSON.stringify(TALLY_EVENT_TRACKER)}]}`),
+    );
   });
 
   test('does not throw on an object that cannot be written as JSON', () => {

@@ -3,6 +3,7 @@
  * `eventtrackers` entry (Native 1.2) when the request offered one, else into `imptrackers`.
  * Native 1.0/1.1 documents are wrapped in `{"native": {...}}`; 1.2 documents may or may not be.
  */
+import { jsonObjectText, skipSpace } from './json-members.js';
 
 /**
  * The outcome of {@link instrumentNative}: the instrumented JSON text and whether the tracker went
@@ -24,7 +25,8 @@ const IMAGE_METHOD = 1;
  * {@link nativeRequestOffersImageImpressionTracker}), else the URL appended to `imptrackers`.
  *
  * `adm` may be JSON text or an already-parsed object, with or without the `{"native": {...}}`
- * wrapper; the result is JSON text of the same shape (wrapper kept if present). The input object
+ * wrapper; the result is JSON text of the same shape (wrapper kept if present): JSON text gets the
+ * tracker written into it, every other byte as the DSP wrote it. The input object
  * is not modified. Invalid JSON, a document that is not a native response, or trackers that are
  * not arrays give `ok: false` with the markup untouched. Never throws.
  */
@@ -46,10 +48,46 @@ export function instrumentNative(
   const tracker = offeredEventTrackers
     ? { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl }
     : impressionUrl;
-  const instrumented = { ...response, [trackerField]: [...(existing as unknown[]), tracker] };
-  const output = safeStringify(response === document ? instrumented : { ...document, native: instrumented });
+  let output: string | undefined;
+  if (typeof adm === 'string') {
+    output = withTrackerInText(adm, response !== document, trackerField, tracker, existing.length > 0);
+  } else {
+    const instrumented = { ...response, [trackerField]: [...(existing as unknown[]), tracker] };
+    output = safeStringify(response === document ? instrumented : { ...document, native: instrumented });
+  }
   if (output === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
   return { ok: true, markup: output, usedEventTrackers: offeredEventTrackers };
+}
+
+/**
+ * The native response's JSON text with `tracker` added to its `field` array (appended, after a
+ * comma when it holds `others`), or the field added with it alone: every other byte of the DSP's
+ * text stays as it was, numbers JavaScript cannot hold included. `wrapped`: the response is the
+ * value of the document's `native` member (its last, which `JSON.parse` reads).
+ */
+function withTrackerInText(
+  text: string,
+  wrapped: boolean,
+  field: string,
+  tracker: unknown,
+  others: boolean,
+): string {
+  let objectAt = skipSpace(text, 0);
+  if (wrapped)
+    objectAt =
+      jsonObjectText(text, objectAt).members.findLast((member) => member.key === 'native')?.valueStart ??
+      objectAt;
+  const response = jsonObjectText(text, objectAt);
+  const trackerJson = JSON.stringify(tracker);
+  const array = response.members.findLast((member) => member.key === field);
+  if (array !== undefined) return spliced(text, array.valueEnd - 1, others ? `,${trackerJson}` : trackerJson);
+  const comma = response.members.length > 0 ? ',' : '';
+  return spliced(text, response.closeAt, `${comma}${JSON.stringify(field)}:[${trackerJson}]`);
+}
+
+/** `text` with `insert` at `at`. */
+function spliced(text: string, at: number, insert: string): string {
+  return `${text.slice(0, at)}${insert}${text.slice(at)}`;
 }
 
 /**
