@@ -278,6 +278,43 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('puts the notice pixel of a banner that is a whole document before its </body>', () => {
+    const result = ok(win({ bid: { adm: '<html><body><div>creative</div></body></html>' } }));
+    assert.equal(
+      result.adm,
+      `<html><body><div>creative</div>${pixelTag(result.noticeUrls.adm ?? '')}</body></html>`,
+    );
+  });
+
+  it('hands back markup it cannot instrument untouched, saying why: VAST it cannot read, native that is not JSON', () => {
+    const video = ok(win({ imp: { video: {} }, bid: { adm: '<VAST version="3.0"><Ad><InLine>' } }));
+    assert.equal(video.adm, '<VAST version="3.0"><Ad><InLine>');
+    assert.equal(video.warnings.length, 1);
+    assert.match(video.warnings[0] ?? '', /VAST/);
+    const native = ok(win({ imp: { native: {} }, bid: { adm: '{"assets": [' } }));
+    assert.equal(native.adm, '{"assets": [');
+    assert.deepEqual(native.warnings, ['native markup is not valid JSON']);
+  });
+
+  it('tells the exchange to add the native notice URL itself when a native bid has no adm', () => {
+    const result = ok(win({ imp: { native: {} }, bid: { adm: undefined, nurl: 'https://dsp.example/n' } }));
+    assert.equal(result.adm, null);
+    assert.deepEqual(result.warnings, [
+      'the bid has no adm: add noticeUrls.native to the native response it serves',
+    ]);
+  });
+
+  it('fills macros in audio markup as XML, as for video: an id with hyphens stays as it is in a CDATA section', () => {
+    const adm =
+      '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem><Impression><![CDATA[https://dsp.example/i?a=${AUCTION_ID}]]></Impression></InLine></Ad></VAST>';
+    const result = ok(winWithAuctionId('3f1c-42-a9', { imp: { audio: {} }, bid: { adm } }));
+    assert.equal(result.format, 'audio');
+    assert.deepEqual(textsOf(parseXmlStrictly(result.adm ?? ''), 'Impression'), [
+      'https://dsp.example/i?a=3f1c-42-a9',
+      result.noticeUrls.vast,
+    ]);
+  });
+
   it('seals each notice URL of a video or native win with its own kind: only the impression bills, never the error tracker', () => {
     const adm =
       '<VAST version="3.0"><Ad id="1"><InLine><AdSystem>x</AdSystem><AdTitle>t</AdTitle><Creatives/></InLine></Ad></VAST>';
