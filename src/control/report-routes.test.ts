@@ -44,14 +44,15 @@ async function serve(name: string, source: ReportThread, maxRows: number): Promi
 }
 
 before(async () => {
-  for (const accountId of [1, 2, 3]) {
+  for (const accountId of [1, 2, 3, 4]) {
     accounts.createAccount(`account ${accountId}`, Date.now());
     const { key, hash, prefix } = newApiKey();
     accounts.addKey(accountId, hash, prefix, 'reader', 'reader', null, Date.now());
     keys[accountId] = key;
   }
   // Account 1: three seats. Account 2: prices adding up past 2^53 - 1 micros. Account 3: seats a
-  // spreadsheet would misread, and a loss.
+  // spreadsheet would misread, and a loss. Account 4: a seat for each other character that starts
+  // a formula, and for each other separator.
   ledger.record([event(1, 's1'), event(1, 's2'), event(1, 's3')]);
   ledger.record([event(2, 'big', { priceMicros: 5e15 }), event(2, 'big', { priceMicros: 5e15 })]);
   ledger.record([
@@ -59,9 +60,13 @@ before(async () => {
     event(3, 'say "hi"'),
     event(3, '=1+1'),
   ]);
+  ledger.record(
+    ['+1', '-1', '@SUM(A1)', '\tx', '\rx', 'a,b', 'a\tb', 'a\nb', 'a\rb'].map((seat) => event(4, seat)),
+  );
   await closed.close();
   await serve('three', thread, 3);
   await serve('two', thread, 2);
+  await serve('ten', thread, 10);
   await serve('closed', closed, 3);
 });
 
@@ -154,5 +159,27 @@ describe('GET /v1/reports', () => {
         '"a;b",1,1000000,3000000,1000000,-2000000\r\n' +
         '"say ""hi""",1,1000000,0,0,0\r\n',
     );
+  });
+
+  it('escapes a cell starting with any character a spreadsheet runs as a formula (+ - @ tab CR), and quotes one holding a comma, tab or line break', async () => {
+    const csv = await report('ten', `${RANGE}&groupBy=seat&format=csv`, 4);
+    assert.equal(csv.status, 200);
+    const metrics = ',1,1000000,0,0,0\r\n';
+    assert.equal(
+      csv.text,
+      'seat,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\n' +
+        [`"'\tx"`, `"'\rx"`, "'+1", "'-1", "'@SUM(A1)", '"a\tb"', '"a\nb"', '"a\rb"', '"a,b"']
+          .map((cell) => cell + metrics)
+          .join(''),
+    );
+  });
+
+  it('names its request in the X-Request-Id header of a CSV answer, as of a JSON one', async () => {
+    const csv = await report('three', `${RANGE}&groupBy=seat&format=csv`);
+    const json = await report('three', `${RANGE}&groupBy=seat`);
+    const csvId = csv.headers.get('x-request-id');
+    assert.match(csvId ?? '', /^\S+$/);
+    assert.equal(typeof json.headers.get('x-request-id'), 'string');
+    assert.notEqual(csvId, json.headers.get('x-request-id'));
   });
 });

@@ -14,7 +14,7 @@ import { SqliteCatalogStore } from './catalog.js';
 import { impressionKey } from '../../hot/notice-event.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
-import type { EventDimensions } from '../../ports/ledger.js';
+import type { EventDimensions, EventRecord, ReportDimension } from '../../ports/ledger.js';
 import { ReportTooLargeError } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
@@ -1066,6 +1066,245 @@ describe('the SQLite ledger', () => {
         [new Date(next).toISOString(), 1, 4000, 400, 500],
       ],
     );
+  });
+
+  it('groups and filters each dimension by its own column, and keeps apart rollups that differ in one dimension alone or in their account', () => {
+    const dims = event().dims;
+    /** [dimension, an event differing from the base events in it alone, its value in a report, as a filter]. */
+    const variants: [ReportDimension, Partial<EventRecord>, string | number | boolean, string][] = [
+      ['reason', { outcome: notCounted('late') }, 'late', 'late'],
+      ['reason', { outcome: invalidTraffic('bot_user_agent') }, 'invalid_traffic', 'invalid_traffic'],
+      [
+        'impressionType',
+        { dims: { ...dims, impressionType: 'external_impression' } },
+        'external_impression',
+        'external_impression',
+      ],
+      ['format', { dims: { ...dims, format: 'video' } }, 'video', 'video'],
+      ['channel', { dims: { ...dims, channel: 'app' } }, 'app', 'app'],
+      ['method', { dims: { ...dims, method: 'burl' } }, 'burl', 'burl'],
+      ['seat', { dims: { ...dims, seat: 's2' } }, 's2', 's2'],
+      ['advertiser', { dims: { ...dims, advertiserId: 3 } }, 3, '3'],
+      ['lineItem', { dims: { ...dims, lineItemId: 4 } }, 4, '4'],
+      ['tracker', { dims: { ...dims, trackerId: 5 } }, 5, '5'],
+      ['placement', { dims: { ...dims, placementId: 6 } }, 6, '6'],
+      ['paymentRule', { dims: { ...dims, paymentRuleId: 7 } }, 7, '7'],
+      ['cachebusterMissing', { dims: { ...dims, cachebusterMissing: true } }, true, 'true'],
+      ['currency', { dims: { ...dims, currency: 'EUR' } }, 'EUR', 'EUR'],
+    ];
+    ledger.record([
+      event(),
+      event(),
+      ...variants.map(([, overrides]) => event(overrides)),
+      event({ dims: { ...dims, accountId: 2 } }),
+    ]);
+    for (const [dimension, , value, filter] of variants) {
+      const only = ledger.report({
+        ...HOUR_AROUND_T0,
+        groupBy: [dimension],
+        filters: { [dimension]: filter },
+      });
+      assert.deepEqual(
+        only.map((row) => [row[dimension], row.events]),
+        [[value, 1]],
+        dimension,
+      );
+      const grouped = ledger.report({ ...HOUR_AROUND_T0, groupBy: [dimension] });
+      // The events that did not count are a currency of their own: none.
+      const apart =
+        variants.filter(([other]) => other === dimension).length + (dimension === 'currency' ? 1 : 0);
+      assert.equal(grouped.length, 1 + apart, dimension);
+      assert.equal(
+        grouped.reduce((sum, row) => sum + row.events, 0),
+        2 + variants.length,
+        dimension,
+      );
+    }
+    assert.deepEqual(
+      ledger.report({ ...HOUR_AROUND_T0, accountId: 2, groupBy: [] }).map((row) => row.events),
+      [1],
+      'the other account’s event, in its own rollup',
+    );
+  });
+
+  it('adds each batch into the rollup row the batches before it made: two batches of two events are four', () => {
+    const batch = () => [
+      event({ mediaCostMicros: 100, revenueMicros: 300 }),
+      event({ mediaCostMicros: 100, revenueMicros: 300 }),
+    ];
+    ledger.record(batch());
+    ledger.record(batch());
+    assert.deepEqual(
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: [] })
+        .map((row) => [
+          row.events,
+          row.priceMicros,
+          row.mediaCostMicros,
+          row.revenueMicros,
+          row.profitMicros,
+        ]),
+      [[4, 4_000_000, 400, 1200, 800]],
+    );
+  });
+
+  it('answers a sum of exactly 2^53 − 1 micros, and a loss of as much, and refuses a sum of 2^53, whichever amount it is', () => {
+    const fields = ['priceMicros', 'mediaCostMicros', 'revenueMicros'] as const;
+    for (const field of fields) {
+      const dims = { ...event().dims, seat: field };
+      const at = (servedHourMs: number, micros: number) =>
+        event({ servedHourMs, dims, priceMicros: 0, [field]: micros });
+      ledger.record([at(T0_HOUR, 2 ** 52), at(T0_HOUR, 2 ** 52 - 1), at(T0_HOUR + HOUR_MS, 1)]);
+    }
+    for (const field of fields) {
+      const query = { accountId: 1, groupBy: [], filters: { seat: field }, fromMs: T0_HOUR };
+      const [row] = ledger.report({ ...query, toMs: T0_HOUR + HOUR_MS });
+      assert.equal(row?.[field], Number.MAX_SAFE_INTEGER, field);
+      if (field === 'mediaCostMicros') assert.equal(row?.profitMicros, Number.MIN_SAFE_INTEGER);
+      assert.throws(
+        () => ledger.report({ ...query, toMs: T0_HOUR + 2 * HOUR_MS }),
+        (error: unknown) =>
+          error instanceof ReportTooLargeError &&
+          error.message.includes(`${field} add up to 9007199254740992,`),
+        field,
+      );
+    }
+  });
+
+  it('fails a report the database cannot run (its table is gone) as a failure, not as a report too large to answer', () => {
+    const path = join(dir, 'no-rollups.db');
+    const own = new SqliteLedger(openSqlite(path));
+    const other = new Database(path);
+    other.exec('DROP TABLE rollup_hourly');
+    other.close();
+    assert.throws(
+      () => own.report({ ...HOUR_AROUND_T0, groupBy: [] }),
+      (error: unknown) =>
+        !(error instanceof ReportTooLargeError) && /no such table: rollup_hourly/.test(String(error)),
+    );
+    own.close();
+  });
+
+  it('refuses an hour filter without its Z, which Date.parse would read in the server’s time zone', () => {
+    ledger.record([event()]);
+    const hour = new Date(T0_HOUR).toISOString();
+    assert.equal(ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { hour } })[0]?.events, 1);
+    assert.throws(
+      () => ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { hour: hour.slice(0, -1) } }),
+      /expected a UTC time as toISOString writes it/,
+    );
+  });
+
+  it('looks the catalog publisher of an exchange row up in the row’s own account, never in another account with the same OpenRTB id', () => {
+    const db = openSqlite(join(dir, `ledger-${sequence}.db`));
+    const accounts = new SqliteAccountStore(db);
+    assert.equal(accounts.createAccount('Operator', T0).id, 1);
+    assert.equal(accounts.createAccount('Other', T0).id, 2);
+    const created = new SqliteCatalogStore(db).publishers.create(
+      2,
+      { name: 'Theirs', externalId: 'shared' },
+      T0,
+    );
+    if (!created.ok) assert.fail(JSON.stringify(created));
+    db.close();
+    ledger.record([event({ dims: { ...event().dims, publisher: 'shared' } })]);
+    assert.deepEqual(
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: ['publisherId'] })
+        .map((row) => [row.publisherId, row.events]),
+      [[0, 1]],
+    );
+    const theirs = String(created.value.id);
+    assert.deepEqual(ledger.report({ ...HOUR_AROUND_T0, groupBy: [], filters: { publisherId: theirs } }), []);
+  });
+
+  it('shows a publisher without an OpenRTB id none of the exchange rows, not those whose publisher id is empty', () => {
+    const own = catalogPublisher('No OpenRTB id', null);
+    const dims = event().dims;
+    ledger.record([
+      event({ dims: { ...dims, publisher: '' } }),
+      event({ dims: { ...dims, publisher: own, impressionType: 'external_impression' } }),
+    ]);
+    const rows = ledger.report({
+      ...HOUR_AROUND_T0,
+      groupBy: ['impressionType'],
+      publisherScope: { catalogId: own, externalId: null },
+    });
+    assert.deepEqual(
+      rows.map((row) => [row.impressionType, row.events]),
+      [['external_impression', 1]],
+    );
+  });
+
+  it('rebuilds the counted rollups of an older database apart by each dimension and account, by the hour served, free ones too, and keeps the others as they were (migration 10)', () => {
+    const path = join(dir, 'currency-upgrade-dims.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 9');
+    const next = T0_HOUR + HOUR_MS;
+    /** An event_dims row: id, account, outcome, reason, format, seat, payment rule. */
+    const dims = (
+      id: number,
+      account: number,
+      outcome: string,
+      reason: string,
+      format: string,
+      seat: string,
+      rule: number,
+    ) =>
+      `(${id}, ${account}, '${outcome}', '${reason}', 'exchange', '${format}', 'web', 'adm', '${seat}', 'pub', 0, 0, 0, 0, ${rule}, 0, 'adm', 'USD', '')`;
+    /** An event_rows row of `dimsId`, received at `receivedMs`, served in the hour of T0. */
+    const row = (dimsId: number, receivedMs: number, priceMicros: number) =>
+      `(${receivedMs}, ${T0_HOUR}, ${dimsId}, 'a${dimsId}-${receivedMs}', '1', 'b', ${priceMicros}, 0, 0, '', '', NULL, 0)`;
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES ${[
+        dims(1, 1, 'counted', '', 'banner', 'seat', 0),
+        dims(2, 1, 'counted', '', 'banner', 's2', 0),
+        dims(3, 1, 'counted', '', 'video', 'seat', 0),
+        dims(4, 1, 'counted', '', 'banner', 'seat', 7),
+        dims(5, 2, 'counted', '', 'banner', 'seat', 0),
+        dims(6, 1, 'not_counted', 'late', 'banner', 'seat', 0),
+      ].join(', ')};
+      INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES ${[
+        row(1, T0, 1000),
+        row(1, T0 + 60_000, 2000),
+        // Counted for nothing (a free impression): still an event.
+        row(1, T0, 0),
+        // Received in the next hour: reported under the hour it was served.
+        row(2, next + 60_000, 10),
+        row(3, T0, 20),
+        row(4, T0, 30),
+        row(5, T0, 40),
+        // Not pruned yet: its rollup row is kept, not rebuilt.
+        row(6, T0, 50),
+      ].join(', ')};
+      INSERT INTO rollup_hourly VALUES
+        (${T0_HOUR}, 1, 'not_counted', 'late', 'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0, 3, 0, 0, 0);`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const report = (accountId: number) =>
+      upgraded
+        .report({
+          ...HOUR_AROUND_T0,
+          accountId,
+          toMs: next + HOUR_MS,
+          groupBy: ['hour', 'outcome', 'format', 'seat', 'paymentRule'],
+        })
+        .map((r) => [r.hour, r.outcome, r.format, r.seat, r.paymentRule, r.events, r.priceMicros]);
+    const hour = new Date(T0_HOUR).toISOString();
+    assert.deepEqual(report(1), [
+      [hour, 'counted', 'banner', 's2', 0, 1, 10],
+      [hour, 'counted', 'banner', 'seat', 0, 3, 3000],
+      [hour, 'counted', 'banner', 'seat', 7, 1, 30],
+      [hour, 'counted', 'video', 'seat', 0, 1, 20],
+      [hour, 'not_counted', 'banner', 'seat', 0, 3, 0],
+    ]);
+    assert.deepEqual(report(2), [[hour, 'counted', 'banner', 'seat', 0, 1, 40]]);
+    upgraded.close();
   });
 });
 

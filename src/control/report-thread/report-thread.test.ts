@@ -108,6 +108,20 @@ describe('the report thread', () => {
       );
     }));
 
+  it('fails, as a failure to retry and not a refusal, a report the database could not run', () =>
+    withReportThread('broken.db', async (_ledger, thread) => {
+      await thread.report(query);
+      // Fault injection: the table reports read is dropped under the running thread.
+      const db = openSqlite(join(dir, 'broken.db'));
+      db.exec('DROP TABLE rollup_hourly');
+      db.close();
+      await assert.rejects(
+        thread.report(query),
+        (error: unknown) =>
+          !(error instanceof ReportRefusedError) && /no such table: rollup_hourly/.test(String(error)),
+      );
+    }));
+
   it('counts the outbox by status off the HTTP thread, as the ledger does', () =>
     withReportThread('outbox.db', async (ledger, thread) => {
       assert.deepEqual(await thread.deliveryCounts(), { pending: 1, delivered: 0, dead: 0 });
