@@ -166,6 +166,70 @@ describe('report queries', () => {
     assert.deepEqual(parse(`${RANGE}&currency=`).filters, { currency: '' });
   });
 
+  it('refuses a groupBy dimension it does not know, naming it and the dimensions it takes, instead of failing the report', () => {
+    assert.equal(
+      refusal(`${RANGE}&groupBy=hour,sea`),
+      'groupBy: unknown dimension "sea"; use any of hour, day, outcome, reason, impressionType, format, channel, method, seat, publisher, publisherId, advertiser, lineItem, tracker, placement, paymentRule, cachebusterMissing, currency',
+    );
+  });
+
+  it('refuses a catalog id filter that is empty or not decimal digits, instead of reading it as another id (1e3 as 1000, an empty one as 0)', () => {
+    for (const value of ['', '1e3', '-1', '1.5', '0x10', ' 5']) {
+      assert.equal(
+        refusal(`${RANGE}&advertiser=${encodeURIComponent(value)}`),
+        `advertiser=${JSON.stringify(value)}: must be a numeric id`,
+        value,
+      );
+    }
+  });
+
+  it('refuses minute 60, second 60 and offsets past ±23:59 as not real times, rather than reading them as the next hour', () => {
+    for (const from of [
+      '2026-12-03T10:60:00Z',
+      '2026-12-03T10:59:60Z',
+      '2026-12-04T11:00:00%2B24:00',
+      '2026-12-03T12:00:00%2B00:60',
+    ]) {
+      assert.match(
+        refusal(`from=${from}&to=2026-12-05`),
+        /^from is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59$/,
+        from,
+      );
+    }
+  });
+
+  it('refuses a time with anything before its year, or a fraction of a second without digits', () => {
+    for (const from of ['x2026-12-03', '12026-12-03T11:00:00Z', '2026-12-03T11:00:00.Z']) {
+      assert.match(
+        refusal(`from=${from}&to=2026-12-05`),
+        /^from must be an RFC 3339 date-time with its offset/,
+        from,
+      );
+    }
+  });
+
+  it('refuses a time a fraction of a millisecond off the hour, which a sum in milliseconds would round onto it', () => {
+    for (const from of [
+      '2026-12-03T10:59:59.9999999999999999Z',
+      '2026-12-03T11:00:00.0000000000000000001Z',
+    ]) {
+      assert.match(
+        refusal(`from=${from}&to=2026-12-05`),
+        /^from names a time finer than a millisecond/,
+        from,
+      );
+    }
+    assert.match(
+      refusal(`${RANGE}&hour=2026-12-03T10:59:59.99999999999999999Z`),
+      /^hour=.* finer than a millisecond/,
+    );
+    // Zeros past the millisecond change nothing.
+    assert.equal(
+      parse('from=2026-12-03T11:00:00.000000000Z&to=2026-12-05').fromMs,
+      Date.UTC(2026, 11, 3, 11),
+    );
+  });
+
   it('repeats at most 64 characters of an unknown parameter name', () => {
     const message = refusal(`${RANGE}&${'x'.repeat(10_000)}=1`);
     assert.ok(message.length < 400, `message of ${message.length} characters`);

@@ -281,9 +281,18 @@ function parseTimeMs(value: string, label: string): number {
       `${label} is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59`,
     );
   }
+  // Read digit by digit: as a number, .9999999999999999 would round to a whole second.
+  const fractionDigits = (groups.fraction ?? '.').slice(1);
+  if (/[1-9]/.test(fractionDigits.slice(3))) {
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${label} names a time finer than a millisecond: report times are whole UTC hours (a day filter, whole UTC days)`,
+    );
+  }
   const offsetMinutes = (groups.sign === '-' ? -1 : 1) * (field('offsetHours') * 60 + field('offsetMinutes'));
   const timeMs = ((field('hours') * 60 + field('minutes') - offsetMinutes) * 60 + field('seconds')) * 1000;
-  return date.getTime() + timeMs + field('fraction') * 1000;
+  return date.getTime() + timeMs + Number(fractionDigits.slice(0, 3).padEnd(3, '0'));
 }
 
 function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {
