@@ -26,9 +26,9 @@ const IMAGE_METHOD = 1;
  *
  * `adm` may be JSON text or an already-parsed object, with or without the `{"native": {...}}`
  * wrapper; the result is JSON text of the same shape (wrapper kept if present): JSON text gets the
- * tracker written into it, every other byte as the DSP wrote it. The input object
- * is not modified. Invalid JSON, a document that is not a native response, or trackers that are
- * not arrays give `ok: false` with the markup untouched. Never throws.
+ * tracker written into it, every other byte as the DSP wrote it. The input object is not
+ * modified. Invalid JSON, a document that is not a native response, or trackers that are not
+ * arrays give `ok: false` with the markup untouched. Never throws.
  */
 export function instrumentNative(
   adm: string | object,
