@@ -48,14 +48,9 @@ export function instrumentNative(
   const tracker = offeredEventTrackers
     ? { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl }
     : impressionUrl;
-  let output: string | undefined;
-  if (typeof adm === 'string') {
-    output = withTrackerInText(adm, response !== document, trackerField, tracker, existing.length > 0);
-  } else {
-    const instrumented = { ...response, [trackerField]: [...(existing as unknown[]), tracker] };
-    output = safeStringify(response === document ? instrumented : { ...document, native: instrumented });
-  }
-  if (output === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
+  // An object adm was written as JSON text (`markup`) above: the tracker goes into that text.
+  if (markup === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
+  const output = withTrackerInText(markup, response !== document, trackerField, tracker, existing.length > 0);
   return { ok: true, markup: output, usedEventTrackers: offeredEventTrackers };
 }
 
