@@ -187,11 +187,51 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     assert.equal(appendToHtml(`<div title"'x>ad</div>`, [TAG]), `<div title"'x>ad</div>${TAG}`);
   });
 
-  it('reads all that follows <plaintext> as its text and closes an unterminated <plaintext tag with > alone, as it never ends', () => {
-    const plain = '<plaintext>ad</plaintext></body>';
-    const appended = appendToHtml(plain, [TAG]);
-    assert.ok(appended.startsWith(plain) && appended.endsWith(TAG), appended);
-    assert.equal(appendToHtml('<plaintext', [TAG]), `<plaintext>${TAG}`);
+  it('puts them before a <plaintext> start tag, as all that follows it is text to its end, and an unterminated one too', () => {
+    const plain = '<p>ad</p><plaintext>ad</plaintext></body>';
+    assert.equal(appendToHtml(plain, [TAG]), `<p>ad</p>${TAG}<plaintext>ad</plaintext></body>`);
+    assert.equal(appendToHtml('<plaintext', [TAG]), `${TAG}<plaintext`);
+    // A </body> before it is still the document's end.
+    assert.equal(appendToHtml('<body>a</body><plaintext>', [TAG]), `<body>a${TAG}</body><plaintext>`);
+  });
+
+  it('takes no </body> inside another end tag for the document’s end: </div</body> ends an element named div<', () => {
+    assert.equal(
+      appendToHtml('<body>ad</body><p>x</div</body>', [TAG]),
+      `<body>ad${TAG}</body><p>x</div</body>`,
+    );
+  });
+
+  it('ends a tag name at HTML’s white space only, so that a no-break space or vertical tab after <script opens no script', () => {
+    for (const space of ['\u00a0', '\v']) {
+      assert.equal(
+        appendToHtml(`<body><script${space}>ad</body>`, [TAG]),
+        `<body><script${space}>ad${TAG}</body>`,
+      );
+    }
+  });
+
+  it('closes a script left open inside <!-- <script> with --> first, as </script> there would end only the inner one', () => {
+    const open = '<script><!--document.write("<script>';
+    assert.equal(appendToHtml(open, [TAG]), `${open}--></script>${TAG}`);
+  });
+
+  it('closes a <template> or <select> the markup leaves open, and takes no </body> inside one for the document’s end', () => {
+    assert.equal(appendToHtml('<template><p>x', [TAG]), `<template><p>x</template>${TAG}`);
+    assert.equal(appendToHtml('<select><option>a', [TAG]), `<select><option>a</select>${TAG}`);
+    assert.equal(
+      appendToHtml('<template><select><option>a', [TAG]),
+      `<template><select><option>a</select></template>${TAG}`,
+    );
+    assert.equal(
+      appendToHtml('<body><template><p>x</body>', [TAG]),
+      `<body><template><p>x</body></template>${TAG}`,
+    );
+    // Closed ones change nothing, and a <select> inside a <select> closes it.
+    assert.equal(
+      appendToHtml('<body><template>t</template><select><select>ad</body>', [TAG]),
+      `<body><template>t</template><select><select>ad${TAG}</body>`,
+    );
   });
 });
 

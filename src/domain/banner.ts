@@ -16,34 +16,66 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
 }
 
 /**
- * Adds tags to HTML ad markup: before the last `</body>` end tag when the markup is a full
- * document, else at the end, closing first a comment, a script or a start tag the markup leaves
- * open (a browser ends it there anyway, and would otherwise read the tags as its text or its
- * attributes). The markup is otherwise unchanged.
+ * Adds tags to HTML ad markup: before the document's last `</body>` end tag, else before a
+ * `<plaintext>` (whose text runs to the end of the markup), else at the end, closing first a
+ * comment, a script or a start tag the markup leaves open (a browser ends it there anyway, and
+ * would otherwise read the tags as its text or its attributes), then a `<select>` or `<template>`
+ * left open, which would hold the tags without rendering them. The markup is otherwise unchanged.
  */
 export function appendToHtml(adm: string, tags: readonly string[]): string {
   const snippet = tags.join('');
   const regions = htmlRegions(adm);
-  const bodyEnd = lastBodyEndTag(adm, regions);
-  if (bodyEnd !== -1) return adm.slice(0, bodyEnd) + snippet + adm.slice(bodyEnd);
-  return adm + (regions.find((region) => region.closer !== undefined)?.closer ?? '') + snippet;
+  const { bodyEnd, plaintext, open } = readElements(adm, regions);
+  const at = bodyEnd ?? plaintext;
+  if (at !== undefined) return adm.slice(0, at) + snippet + adm.slice(at);
+  const closer = regions.find((region) => region.closer !== undefined)?.closer ?? '';
+  return (
+    adm +
+    closer +
+    open
+      .toReversed()
+      .map((name) => `</${name}>`)
+      .join('') +
+    snippet
+  );
 }
 
-/** A `</body` end tag, in any case. */
-const BODY_END_TAG = /<\/body(?=[\s/>]|$)/gi;
-
 /**
- * Where the last `</body` end tag of `html` begins, or -1: one a browser reads as a tag, so not
- * one inside a comment, a script or another element whose content is text, or inside an attribute
- * value (an iframe's `srcdoc` document).
+ * Elements that hold what is put inside them without rendering it: `<template>`, whose content is
+ * inert, and `<select>`, which renders its options.
  */
-function lastBodyEndTag(html: string, regions: readonly HtmlRegion[]): number {
-  let last = -1;
-  for (const region of regions) {
-    if (region.kind !== 'markup') continue;
-    for (const match of html.slice(region.start, region.end).matchAll(BODY_END_TAG)) {
-      last = region.start + match.index;
-    }
+const HOLDING_ELEMENTS = new Set(['template', 'select']);
+
+/** What of the markup's elements decides where tags go. */
+interface ElementsRead {
+  /**
+   * Where the last `</body>` end tag begins that a browser reads as a tag and takes for the
+   * document's end: not one inside a comment, a script or another element whose content is text,
+   * inside an attribute value (an iframe's `srcdoc` document), inside another end tag
+   * (`</div</body>`, whose name is `div<`), or inside a `<template>` or `<select>`, which ignore it.
+   */
+  bodyEnd?: number;
+  /** Where the first `<plaintext>` start tag begins. */
+  plaintext?: number;
+  /** The `<template>` and `<select>` elements left open at the end, outermost first. */
+  open: string[];
+}
+
+/** Reads the tags of `html`, given its regions, for what decides where tags go. */
+function readElements(html: string, regions: readonly HtmlRegion[]): ElementsRead {
+  const read: ElementsRead = { open: [] };
+  for (const { kind, name, start } of regions) {
+    if (kind !== 'tag' || name === undefined) continue;
+    const isEnd = html.startsWith('</', start);
+    if (name === 'body' && isEnd && read.open.length === 0) read.bodyEnd = start;
+    if (name === 'plaintext' && !isEnd) read.plaintext ??= start;
+    if (!HOLDING_ELEMENTS.has(name)) continue;
+    const last = read.open.lastIndexOf(name);
+    // An end tag closes the element and those opened inside it; a `<select>` in a `<select>`
+    // closes it too.
+    if (isEnd || (name === 'select' && last !== -1)) {
+      if (last !== -1) read.open.length = last;
+    } else read.open.push(name);
   }
-  return last;
+  return read;
 }

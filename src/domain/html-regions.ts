@@ -1,9 +1,9 @@
 /** A stretch of HTML markup, and how a browser reads it. */
 export interface HtmlRegion {
   /**
-   * - `markup`: text and end tags;
-   * - `tag`: a start tag, with its attribute values (in which a `<` or `</body>` is text), an end
-   *   tag the markup ends in, or a bogus comment opened by `</` and no letter;
+   * - `markup`: text;
+   * - `tag`: a start or end tag, with its attribute values (in which a `<` or `</body>` is text),
+   *   or a bogus comment opened by `</` and no letter;
    * - `comment`: the content of a comment;
    * - `bogus`: the content of a bogus comment (`<!…>`, `<?…>`, a doctype too), which the first `>`
    *   ends;
@@ -17,6 +17,12 @@ export interface HtmlRegion {
   kind: 'markup' | 'tag' | 'comment' | 'bogus' | 'raw' | 'rcdata';
   start: number;
   end: number;
+  /**
+   * The element's name, lower-cased: for a `tag` region, the element the tag starts or ends
+   * (none for a bogus comment opened by `</`); for a `raw` or `rcdata` region, the element whose
+   * content it is.
+   */
+  name?: string;
   /**
    * Set on the last region when the markup ends inside it: what would close it (`-->`,
    * `</script>`, `">` for a start tag that ends inside a quoted attribute value).
@@ -41,25 +47,26 @@ function lowerCaseAscii(html: string): string {
 }
 
 /**
- * The regions of HTML markup as a browser reads it, in order, covering it whole: start tags,
- * comments, bogus comments and the content of raw-text and RCDATA elements, between stretches of
- * text and end tags. One pass, left to right.
+ * The regions of HTML markup as a browser reads it, in order, covering it whole: tags, comments,
+ * bogus comments and the content of raw-text and RCDATA elements, between stretches of text. One
+ * pass, left to right.
  */
 export function htmlRegions(html: string): HtmlRegion[] {
   const lower = lowerCaseAscii(html);
   const regions: HtmlRegion[] = [];
   let copied = 0;
-  /** Adds the markup before `start`, then the region from `start` to `end` (or to the end of the markup, unclosed). */
-  const enclosed = (kind: HtmlRegion['kind'], start: number, end: number, closer: string): number => {
+  /**
+   * Adds the markup before `start`, then the region from `start` to `end` (or to the end of the
+   * markup, unclosed), of the element `name` if it is an element's.
+   */
+  const enclosed: Enclose = (kind, start, end, closer, name) => {
     if (start > copied) regions.push({ kind: 'markup', start: copied, end: start });
-    if (end === -1) {
-      regions.push({ kind, start, end: lower.length, closer });
-      copied = lower.length;
-      return lower.length;
-    }
-    regions.push({ kind, start, end });
-    copied = end;
-    return end + closer.length;
+    const region: HtmlRegion = { kind, start, end: end === -1 ? lower.length : end };
+    if (name !== undefined) region.name = name;
+    if (end === -1) region.closer = closer;
+    regions.push(region);
+    copied = region.end;
+    return end === -1 ? lower.length : end + closer.length;
   };
   for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
     if (lower.startsWith('<!--', at)) {
@@ -75,7 +82,7 @@ export function htmlRegions(html: string): HtmlRegion[] {
       at = endTag(lower, at, enclosed);
       continue;
     }
-    const name = /^<([a-z][^\s/>]*)/.exec(lower.slice(at, at + 12))?.[1];
+    const name = tagName(lower, at + 1);
     if (name === undefined) {
       at += 1;
       continue;
@@ -86,25 +93,43 @@ export function htmlRegions(html: string): HtmlRegion[] {
       // The markup ends inside the start tag: what follows would be read as its attributes, and
       // then as the element's text if its content is text.
       const closer = `${openQuote ?? ''}>${kind === undefined || name === 'plaintext' ? '' : `</${name}>`}`;
-      at = enclosed('tag', at, -1, closer);
+      at = enclosed('tag', at, -1, closer, name);
       continue;
     }
-    at = enclosed('tag', at, tagEnd, '');
+    at = enclosed('tag', at, tagEnd, '', name);
     if (kind === undefined) continue;
-    const contentEnd =
+    const content =
       name === 'plaintext'
-        ? -1
+        ? { end: -1, closer: '' }
         : name === 'script'
           ? scriptEnd(lower, tagEnd)
-          : tagOf(lower, `</${name}`, tagEnd);
-    at = enclosed(kind, tagEnd, contentEnd, `</${name}>`);
+          : { end: tagOf(lower, `</${name}`, tagEnd), closer: `</${name}>` };
+    at = enclosed(kind, tagEnd, content.end, content.closer, name);
     // The end tag itself, closed first should the markup end inside it.
-    if (contentEnd !== -1) at = endTag(lower, contentEnd, enclosed);
+    if (content.end !== -1) at = endTag(lower, content.end, enclosed);
   }
   if (copied < html.length || regions.length === 0) {
     regions.push({ kind: 'markup', start: copied, end: html.length });
   }
   return regions;
+}
+
+/** Adds a region to those found, and says where to go on. */
+type Enclose = (
+  kind: HtmlRegion['kind'],
+  start: number,
+  end: number,
+  closer: string,
+  name?: string,
+) => number;
+
+/** A tag's name: a letter, then anything up to HTML's white space, `/` or `>`. */
+const TAG_NAME = /[a-z][^\t\n\f\r />]*/y;
+
+/** The name of the tag whose name begins at `from` (after `<` or `</`), if a letter begins it. */
+function tagName(lower: string, from: number): string | undefined {
+  TAG_NAME.lastIndex = from;
+  return TAG_NAME.exec(lower)?.[0];
 }
 
 /**
@@ -136,12 +161,13 @@ function tagOf(lower: string, opening: string, from: number): number {
 const SCRIPT_TOKENS = /<!--|-->|<(\/?)script(?=[\t\n\f\r />]|$)/g;
 
 /**
- * Where the end tag of a script whose content begins at `from` begins, or -1, as a browser reads
- * it: inside a `<!--` not yet closed by `-->`, a `<script` tag opens text in which `</script>`
- * only ends that nested script, not this one (the old `<!-- document.write("<script …></script>")
- * //-->` ad tags). One pass.
+ * Where the end tag of a script whose content begins at `from` begins, as a browser reads it:
+ * inside a `<!--` not yet closed by `-->`, a `<script` tag opens text in which `</script>` only
+ * ends that nested script, not this one (the old `<!-- document.write("<script …></script>")
+ * //-->` ad tags). -1 when it never ends, with what would end it: `</script>`, after a `-->`
+ * inside such a nested script. One pass.
  */
-function scriptEnd(lower: string, from: number): number {
+function scriptEnd(lower: string, from: number): { end: number; closer: string } {
   const tokens = new RegExp(SCRIPT_TOKENS);
   tokens.lastIndex = from;
   let state: 'data' | 'escaped' | 'nested' = 'data';
@@ -153,26 +179,21 @@ function scriptEnd(lower: string, from: number): number {
       tokens.lastIndex = match.index + 2;
     } else if (token === '-->') state = 'data';
     else if (slash === '/') {
-      if (state !== 'nested') return match.index;
+      if (state !== 'nested') return { end: match.index, closer: '</script>' };
       state = 'escaped';
     } else if (state === 'escaped') state = 'nested';
   }
-  return -1;
+  return { end: -1, closer: state === 'nested' ? '--></script>' : '</script>' };
 }
 
 /**
- * Reads the end tag (or what a browser reads in its place) at `at`, a `</`, and says where to go on.
- * A closed end tag stays in the markup around it. One the markup ends in (`</div`) would take what
- * follows as its name and attributes, and a `</` followed by no letter starts a bogus comment up to
- * the next `>` (or, at the very end, takes what follows as one): both become regions with their
- * closer.
+ * Reads the end tag (or what a browser reads in its place) at `at`, a `</`, as a `tag` region, and
+ * says where to go on. One the markup ends in (`</div`) would take what follows as its name and
+ * attributes, and a `</` followed by no letter starts a bogus comment up to the next `>` (or, at
+ * the very end, takes what follows as one): both get their closer.
  */
-function endTag(
-  lower: string,
-  at: number,
-  enclosed: (kind: HtmlRegion['kind'], start: number, end: number, closer: string) => number,
-): number {
-  const name = /^<\/([a-z][^\s/>]*)/.exec(lower.slice(at, at + 13))?.[1];
+function endTag(lower: string, at: number, enclosed: Enclose): number {
+  const name = tagName(lower, at + 2);
   if (name === undefined) {
     // `</>` is dropped by a browser; any other `</` opens a bogus comment, whose values are escaped
     // like a tag's, so that none ends it early.
@@ -181,8 +202,9 @@ function endTag(
     return close === -1 ? enclosed('tag', at, -1, '>') : enclosed('tag', at, close + 1, '');
   }
   const { end, openQuote } = startTagEnd(lower, at + 2 + name.length);
-  if (end !== -1) return end;
-  return enclosed('tag', at, -1, `${openQuote ?? ''}>`);
+  return end === -1
+    ? enclosed('tag', at, -1, `${openQuote ?? ''}>`, name)
+    : enclosed('tag', at, end, '', name);
 }
 
 /** The characters HTML reads as white space between attributes (not U+00A0 and the like). */

@@ -201,7 +201,7 @@ describe('substituteMacrosInMarkup', () => {
     );
   });
 
-  it('writes values HTML-escaped into banner attribute values and text, and raw into scripts and comments', () => {
+  it('writes values HTML-escaped into banner attribute values and text, JavaScript-escaped into scripts, and raw into comments', () => {
     assert.equal(
       substituteMacrosInMarkup(
         '<img src="${AUCTION_ID}"><p>${AUCTION_ID}</p><script>"${AUCTION_ID}"</script><!--${AUCTION_ID}-->',
@@ -209,7 +209,7 @@ describe('substituteMacrosInMarkup', () => {
         odd,
       ),
       '<img src="a&quot;b&amp;c&lt;d&#39;e&gt;f\\g"><p>a&quot;b&amp;c&lt;d&#39;e&gt;f\\g</p>' +
-        `<script>"${odd.auctionId}"</script><!--${odd.auctionId}-->`,
+        `<script>"a\\"b&c\\u003Cd\\u0027e\\u003Ef\\\\g"</script><!--${odd.auctionId}-->`,
     );
   });
 

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import type { MarkupLanguage } from './markup-escape.js';
 import { escapeJsonString, escapeXml, substituteInMarkup } from './markup-escape.js';
 
@@ -42,19 +43,19 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<!--x-${V}-->', 'xml', '-'), '<!--x- - -->');
     assert.equal(fill('<!--${V}-->', 'html', '>x'), '<!-- >x-->');
     assert.equal(fill('<!--${V}-->', 'xml', 'a-b'), '<!--a-b-->');
-    // A comment that was ill-formed already is left as the values make it.
-    assert.equal(fill('<!-- -- ${V}-->', 'xml', 'a--b'), '<!-- -- a--b-->');
+    // A comment that holds a -- of its own keeps it, and the values' are still broken up.
+    assert.equal(fill('<!-- -- ${V}-->', 'xml', 'a--b'), '<!-- -- a- -b-->');
     assert.equal(fill('<?pi ${V}?>', 'xml', 'a?>b'), '<?pi a? >b?>');
   });
 
-  it('HTML-escapes in attribute values and text, and leaves script and style bodies raw, whatever the case of their tags', () => {
+  it('HTML-escapes in attribute values and text, and escapes for JavaScript and CSS in script and style bodies, whatever the case of their tags', () => {
     assert.equal(
       fill('<SCRIPT src="https://x.test/?a=${V}&b=>">${V}</SCRIPT><p title=${V}>${V}</p>', 'html', 'a"b'),
-      '<SCRIPT src="https://x.test/?a=a&quot;b&b=>">a"b</SCRIPT><p title=a&quot;b>a&quot;b</p>',
+      '<SCRIPT src="https://x.test/?a=a&quot;b&b=>">a\\"b</SCRIPT><p title=a&quot;b>a&quot;b</p>',
     );
     assert.equal(
       fill("<style data-x='>'>a{b:'${V}'}</style ><i>${V}</i>", 'html', "'<"),
-      "<style data-x='>'>a{b:''<'}</style ><i>&#39;&lt;</i>",
+      "<style data-x='>'>a{b:'\\27 \\3C '}</style ><i>&#39;&lt;</i>",
     );
     assert.equal(
       fill('<textarea>${V}</textarea>', 'html', '</textarea>'),
@@ -103,5 +104,56 @@ describe('escaping macro values for the markup they go into', () => {
   it('keeps a value that starts a comment with -> from closing it as <!--->', () => {
     assert.equal(fill('<!--${V}-->', 'html', '->x'), '<!-- ->x-->');
     assert.equal(fill('<!--${V}-->', 'xml', '->x'), '<!-- ->x-->');
+  });
+
+  it('keeps a value from ending a comment whose own text holds a -- or ends in -, whatever it puts after them', () => {
+    const payload = '><img src=x onerror=alert(1)>';
+    assert.equal(fill('<!-- --${V} --><p>', 'html', payload), '<!-- -- ><img src=x onerror=alert(1)> --><p>');
+    assert.equal(fill('<!-- --${V} --><p>', 'html', '!>x'), '<!-- --! >x --><p>');
+    assert.equal(fill('<!--${V} a---><p>', 'html', '--><b>'), '<!--- -><b> a- --><p>');
+    assert.equal(fill('<!-- --${V}--><p>', 'html', '-'), '<!-- -- - --><p>');
+  });
+
+  it('writes white space, = and ` in a tag as references, so that a value in an unquoted attribute value adds no attribute', () => {
+    assert.equal(
+      fill('<img alt=${V} src="a.png">', 'html', 'x onerror=alert(1)\t\n\f\r`'),
+      '<img alt=x&#32;onerror&#61;alert(1)&#9;&#10;&#12;&#13;&#96; src="a.png">',
+    );
+    // In a quoted value the references read back as the characters they stand for.
+    assert.equal(fill('<a title="${V}">', 'html', 'a b'), '<a title="a&#32;b">');
+  });
+
+  it('escapes a value in a script as a JavaScript string that reads back as the value, in any quotes, and cannot end the script', () => {
+    const value = '</script><img src=x onerror=alert(1)>"\'`${x}\\\n\u2028é';
+    const filled = fill('<script>var a = "${V}", b = \'${V}\', c = `${V}`;</script><p>', 'html', value);
+    assert.equal(filled.indexOf('</script>'), filled.lastIndexOf('</script>'), filled);
+    const body = filled.slice('<script>'.length, filled.indexOf('</script>'));
+    const read = runInNewContext(`${body}; JSON.stringify([a, b, c])`) as string;
+    assert.deepEqual(JSON.parse(read), [value, value, value]);
+    // JSON in a script reads it back too.
+    const json = fill('<script type="application/ld+json">{"id": "${V}"}</script>', 'html', value);
+    assert.deepEqual(JSON.parse(json.slice(json.indexOf('>') + 1, json.lastIndexOf('</script>'))), {
+      id: value,
+    });
+  });
+
+  it('keeps a value from ending a script inside <!-- <script>, where a --> it made would let the inner </script> end the outer', () => {
+    assert.equal(
+      fill('<script><!--<script>"${V}"</script>x</script>', 'html', '-->'),
+      '<script><!--<script>"--\\u003E"</script>x</script>',
+    );
+  });
+
+  it('writes a value in a style body with CSS escapes, so that it ends no string, url() or rule', () => {
+    assert.equal(
+      fill('<style>a{background:url(${V})}</style>', 'html', 'https://x.test/a b).c}</style><b>'),
+      '<style>a{background:url(https://x.test/a\\20 b\\29 .c\\7D \\3C /style\\3E \\3C b\\3E )}</style>',
+    );
+  });
+
+  it('HTML-escapes a value in an xmp, iframe, noembed, noframes or plaintext, which a browser reads as HTML inside <svg>', () => {
+    for (const name of ['xmp', 'iframe', 'noembed', 'noframes', 'plaintext']) {
+      assert.equal(fill(`<${name}>\${V}`, 'html', '</x><b>'), `<${name}>&lt;/x&gt;&lt;b&gt;`, name);
+    }
   });
 });

@@ -28,15 +28,29 @@ type RegionKind =
   | 'comment'
   /** Inside a PI (`<?…?>`): values as they are, a `?>` they make broken up. */
   | 'pi'
-  /** HTML outside comments and raw-text elements: values HTML-escaped. */
+  /**
+   * HTML text, and the content of `<textarea>`, `<title>` and of the raw-text elements other than
+   * scripts and styles: values HTML-escaped.
+   */
   | 'html'
+  /**
+   * An HTML tag: values HTML-escaped, and white space, `=` and `` ` `` written as references too,
+   * so that a value in an unquoted attribute value stays that value, not more attributes.
+   */
+  | 'tag'
   /**
    * HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`,
    * which would end it, and `-`, which right after `<!` would open a comment instead.
    */
   | 'bogus'
-  /** A script or style body, read without character references: values as they are. */
-  | 'raw';
+  /**
+   * A script body, read without character references: values escaped as in a JavaScript (and
+   * JSON) string, `'`, `` ` ``, `$`, `<` and `>` included, so that none ends the string or the
+   * script.
+   */
+  | 'script'
+  /** A style body: values written with CSS escapes but for letters, digits and URL punctuation. */
+  | 'style';
 
 interface Region {
   kind: RegionKind;
@@ -45,23 +59,36 @@ interface Region {
 }
 
 /** How each kind of HTML region is escaped. */
-const HTML_KINDS: Readonly<Record<HtmlRegion['kind'], RegionKind>> = {
-  markup: 'html',
-  // Attribute values read character references.
-  tag: 'html',
-  // `<textarea>` and `<title>` read character references: escaped like text.
-  rcdata: 'html',
-  comment: 'comment',
-  bogus: 'bogus',
-  raw: 'raw',
-};
+function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
+  switch (kind) {
+    case 'markup':
+      return 'html';
+    case 'tag':
+      return 'tag';
+    // `<textarea>` and `<title>` read character references: escaped like text.
+    case 'rcdata':
+      return 'html';
+    case 'comment':
+      return 'comment';
+    case 'bogus':
+      return 'bogus';
+    case 'raw':
+      // The other raw-text elements (`<xmp>`, `<iframe>`, `<noembed>`, `<plaintext>`…) are read
+      // as HTML where a browser reads them at all, as inside `<svg>`.
+      return name === 'script' ? 'script' : name === 'style' ? 'style' : 'html';
+  }
+}
 
 const CDATA_START = '<![CDATA[';
 const CDATA_END = ']]>';
 const CDATA_SPLIT = ']]]]><![CDATA[>';
 /** A CR inside CDATA, written so that a parser reads a CR: the section ends, a reference, it goes on. */
 const CDATA_CR = ']]>&#13;<![CDATA[';
-const CR_MARK = '\uFFFF';
+/**
+ * A character no value holds once the characters XML forbids are percent-encoded: marks, in a
+ * substituted text, which characters are the values'.
+ */
+const VALUE_MARK = '\uFFFF';
 
 /** Characters XML 1.0 does not allow anywhere in a document, not even as character references. */
 const NON_XML_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -87,9 +114,9 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
  *   `]]]]><![CDATA[>`, a CR written `]]>&#13;<![CDATA[`), XML-escaped elsewhere (`& < > " '`,
  *   and tab, LF and CR as references); characters XML 1.0 cannot hold at all (control
  *   characters, lone surrogates) are percent-encoded, as Tally's own VAST URLs are;
- * - `html`: the value HTML-escaped (`& < > " '`) in tags (attribute values) and text, as it is
- *   inside comments and raw-text elements such as `<script>`, in which no character reference is
- *   read.
+ * - `html`: the value HTML-escaped (`& < > " '`) in text, and white space, `=` and `` ` `` too in
+ *   tags (attribute values, quoted or not); escaped as in a JavaScript string inside `<script>`
+ *   and with CSS escapes inside `<style>`, in which no character reference is read.
  *
  * Inside comments, PIs and HTML's bogus comments, which nothing reads, the value goes as it is,
  * except that a `--`, a final `-` or a leading `>` it makes in a comment (a `?>` in a PI, a `>` or
@@ -105,8 +132,43 @@ export function substituteInMarkup(
   const regions =
     language === 'xml'
       ? xmlRegions(markup)
-      : htmlRegions(markup).map(({ kind, start, end }) => ({ kind: HTML_KINDS[kind], start, end }));
+      : htmlRegions(markup).map((region) => ({
+          kind: htmlRegionKind(region),
+          start: region.start,
+          end: region.end,
+        }));
   return regions.map((region) => substituteRegion(markup, region, substitute)).join('');
+}
+
+/**
+ * The value as an HTML attribute value, quoted or not: HTML-escaped, and white space, `=` and
+ * `` ` `` as references.
+ */
+function escapeTagValue(value: string): string {
+  return escapeHtml(value).replace(/[\t\n\f\r =`]/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/**
+ * The value as it is written inside a JavaScript string, in quotes of any kind (or a template
+ * literal) and inside a script: JSON-escaped, and `'`, `` ` ``, `$`, `<` and `>` as `\uXXXX`
+ * escapes, which JSON reads too.
+ */
+function escapeScriptString(value: string): string {
+  return escapeJsonString(value).replace(
+    /['`$<>]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+}
+
+/** Characters a value keeps as they are in a style body: letters, digits and URL punctuation. */
+const CSS_PLAIN = /[^A-Za-z0-9._\-:/?#&=%+,@~\u0080-\u{10FFFF}]/gu;
+
+/**
+ * The value with CSS escapes (`\3C `) for all but letters, digits and URL punctuation, so that it
+ * reads back as itself in a string, a `url()` or a name, and ends none of them.
+ */
+function escapeCss(value: string): string {
+  return value.replace(CSS_PLAIN, (char) => `\\${(char.codePointAt(0) ?? 0).toString(16).toUpperCase()} `);
 }
 
 /** The value as it is written inside a JSON string: `JSON.stringify(value)` without its quotes. */
@@ -149,14 +211,18 @@ function substituteRegion(
       return substitute(text, escapeXml);
     case 'html':
       return substitute(text, escapeHtml);
+    case 'tag':
+      return substitute(text, escapeTagValue);
     case 'bogus':
       return substitute(text, (value) => value.replaceAll('>', '&gt;').replaceAll('-', '&#45;'));
-    case 'raw':
-      return substitute(text, (value) => value);
+    case 'script':
+      return substitute(text, escapeScriptString);
+    case 'style':
+      return substitute(text, escapeCss);
     case 'cdata':
       return cdataText(text, substitute);
     case 'comment':
-      return commentText(text, substitute(text, xmlCharacters));
+      return commentText(text, substitute);
     case 'pi':
       return piText(text, substitute(text, xmlCharacters));
   }
@@ -172,25 +238,30 @@ function substituteRegion(
 function cdataText(text: string, substitute: RegionSubstitution): string {
   // Marks the values' CRs: no value holds it once XML-forbidden characters are percent-encoded.
   // (A section that holds it already is ill-formed; its values' CRs are left as they are.)
-  const marked = !text.includes(CR_MARK);
+  const marked = !text.includes(VALUE_MARK);
   const substituted = substitute(text, (value) => {
     const xmlSafe = xmlCharacters(value);
-    return marked ? xmlSafe.replaceAll('\r', CR_MARK) : xmlSafe;
+    return marked ? xmlSafe.replaceAll('\r', VALUE_MARK) : xmlSafe;
   }).replaceAll(CDATA_END, CDATA_SPLIT);
-  return marked ? substituted.replaceAll(CR_MARK, CDATA_CR) : substituted;
+  return marked ? substituted.replaceAll(VALUE_MARK, CDATA_CR) : substituted;
 }
 
 /**
- * The substituted text of a comment: when the values made it end early or be ill-formed (a `--`,
- * a final `-`, or a `>` right after `<!--`) and the original text did not, hyphens are spaced out.
+ * The substituted text of a comment, with no `--` (which makes an XML comment ill-formed, and ends
+ * an HTML one before `>` or `!>`) made by a value's hyphen with the text's or with another, and no
+ * `-->`, `--!>`, final `-` or leading `>` or `->` made at all: the hyphens are spaced out, a `>`
+ * spaced off. The text's own `--` is kept.
  */
-function commentText(original: string, substituted: string): string {
-  const broken = /^-?>|--|-$/;
-  if (broken.test(original) || !broken.test(substituted)) return substituted;
-  return substituted
-    .replace(/-(?=-)/g, '- ')
+function commentText(text: string, substitute: RegionSubstitution): string {
+  // Marks the values' hyphens; in a text that holds the mark already, every hyphen counts as one.
+  const mark = text.includes(VALUE_MARK) ? '-' : VALUE_MARK;
+  const valueHyphenPairs = mark === '-' ? /-(?=-)/g : /-(?=\uFFFF)|\uFFFF(?=[-\uFFFF])/g;
+  return substitute(text, (value) => xmlCharacters(value).replaceAll('-', mark))
+    .replace(valueHyphenPairs, '$& ')
+    .replaceAll(VALUE_MARK, '-')
+    .replace(/--(!?)>/g, '--$1 >')
     .replace(/-$/, '- ')
-    .replace(/^-?>/, (start) => ` ${start}`);
+    .replace(/^-?>/, ' $&');
 }
 
 /** The substituted text of a PI, with a `?>` the values made broken up. */

@@ -840,7 +840,7 @@ describe('macro values in the markup of a win', () => {
     assert.match(plain.adm ?? '', /<AdSystem><!\[CDATA\[a&b\]\]><\/AdSystem>/);
   });
 
-  it('HTML-escapes values in banner attribute values and text, and leaves them as they are in scripts', () => {
+  it('HTML-escapes values in banner attribute values and text, and escapes them as a JavaScript string in scripts', () => {
     const auctionId = `a"b&c<d'e`;
     const adm = [
       '<a href="https://dsp.example/c?a=${AUCTION_ID}" title="x>y">',
@@ -854,7 +854,7 @@ describe('macro values in the markup of a win', () => {
         [
           `<a href="https://dsp.example/c?a=${escaped}" title="x>y">`,
           `<img src='https://dsp.example/i?a=${escaped}&p=2.5'></a>`,
-          `<p>${escaped}</p><script type="text/javascript">var id = "${auctionId}";</script>`,
+          `<p>${escaped}</p><script type="text/javascript">var id = "a\\"b&c\\u003Cd\\u0027e";</script>`,
         ].join(''),
       ),
       result.adm ?? '',
