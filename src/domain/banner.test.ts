@@ -227,11 +227,31 @@ describe('adding Tally’s tags to HTML ad markup', () => {
       appendToHtml('<body><template><p>x</body>', [TAG]),
       `<body><template><p>x</body></template>${TAG}`,
     );
+    // A <select> inside a <template> inside a <select> is a new one, which </select> closes.
+    assert.equal(
+      appendToHtml('<select><template><select>a', [TAG]),
+      `<select><template><select>a</select></template></select>${TAG}`,
+    );
+    assert.equal(
+      appendToHtml('<select><template></select>a', [TAG]),
+      `<select><template></select>a</template></select>${TAG}`,
+    );
     // Closed ones change nothing, and a <select> inside a <select> closes it.
     assert.equal(
       appendToHtml('<body><template>t</template><select><select>ad</body>', [TAG]),
       `<body><template>t</template><select><select>ad${TAG}</body>`,
     );
+  });
+
+  it('reads SVG and MathML content as a browser does: <style> there holds markup, <![CDATA[ runs to ]]>, <p> ends it', () => {
+    assert.equal(appendToHtml('<body><svg><style>ad</body>', [TAG]), `<body><svg><style>ad${TAG}</body>`);
+    assert.equal(appendToHtml('<svg><![CDATA[a>b', [TAG]), `<svg><![CDATA[a>b]]>${TAG}`);
+    assert.equal(appendToHtml('<svg><plaintext>ad', [TAG]), `<svg><plaintext>ad${TAG}`);
+    // HTML again inside <foreignObject>, after a <p> or once the <svg> ends.
+    for (const html of ['<svg><foreignObject>', '<svg><p>', '<math></math>']) {
+      const styled = `<body>${html}<style></body></style>ad</body>`;
+      assert.equal(appendToHtml(styled, [TAG]), `<body>${html}<style></body></style>ad${TAG}</body>`, html);
+    }
   });
 });
 

@@ -64,17 +64,20 @@ interface ElementsRead {
 /** Reads the tags of `html`, given its regions, for what decides where tags go. */
 function readElements(html: string, regions: readonly HtmlRegion[]): ElementsRead {
   const read: ElementsRead = { open: [] };
-  for (const { kind, name, start } of regions) {
+  for (const { kind, name, start, foreign } of regions) {
     if (kind !== 'tag' || name === undefined) continue;
     const isEnd = html.startsWith('</', start);
+    // Inside SVG or MathML too, a browser reads `</body>` as the body's end.
     if (name === 'body' && isEnd && read.open.length === 0) read.bodyEnd = start;
+    if (foreign === true) continue;
     if (name === 'plaintext' && !isEnd) read.plaintext ??= start;
     if (!HOLDING_ELEMENTS.has(name)) continue;
+    // An end tag closes the element and those opened inside it, and a `<select>` in a `<select>`
+    // closes it too; but not across a `<template>`, whose content starts afresh.
     const last = read.open.lastIndexOf(name);
-    // An end tag closes the element and those opened inside it; a `<select>` in a `<select>`
-    // closes it too.
-    if (isEnd || (name === 'select' && last !== -1)) {
-      if (last !== -1) read.open.length = last;
+    const found = last !== -1 && (name === 'template' || last > read.open.lastIndexOf('template'));
+    if (isEnd || (name === 'select' && found)) {
+      if (found) read.open.length = last;
     } else read.open.push(name);
   }
   return read;

@@ -1,3 +1,5 @@
+import { ForeignContent } from './foreign-content.js';
+
 /** A stretch of HTML markup, and how a browser reads it. */
 export interface HtmlRegion {
   /**
@@ -5,6 +7,7 @@ export interface HtmlRegion {
    * - `tag`: a start or end tag, with its attribute values (in which a `<` or `</body>` is text),
    *   or a bogus comment opened by `</` and no letter;
    * - `comment`: the content of a comment;
+   * - `cdata`: the content of a CDATA section in SVG or MathML content, which `]]>` ends;
    * - `bogus`: the content of a bogus comment (`<!…>`, `<?…>`, a doctype too), which the first `>`
    *   ends;
    * - `raw`: the content of a raw-text element such as `<script>` or `<style>`, read as it stands,
@@ -14,7 +17,7 @@ export interface HtmlRegion {
    *   running scripts (any that runs an ad) reads as text up to its end tag, and one that runs
    *   none as HTML, character references and all.
    */
-  kind: 'markup' | 'tag' | 'comment' | 'bogus' | 'raw' | 'rcdata';
+  kind: 'markup' | 'tag' | 'comment' | 'cdata' | 'bogus' | 'raw' | 'rcdata';
   start: number;
   end: number;
   /**
@@ -23,6 +26,8 @@ export interface HtmlRegion {
    * content it is.
    */
   name?: string;
+  /** Set on a tag read in SVG or MathML content, where `<template>` or `<plaintext>` is no HTML element. */
+  foreign?: true;
   /**
    * Set on the last region when the markup ends inside it: what would close it (`-->`,
    * `</script>`, `">` for a start tag that ends inside a quoted attribute value).
@@ -57,21 +62,25 @@ export function htmlRegions(html: string): HtmlRegion[] {
   let copied = 0;
   /**
    * Adds the markup before `start`, then the region from `start` to `end` (or to the end of the
-   * markup, unclosed), of the element `name` if it is an element's.
+   * markup, unclosed), with what it says of its `element`.
    */
-  const enclosed: Enclose = (kind, start, end, closer, name) => {
+  const enclosed: Enclose = (kind, start, end, closer, element) => {
     if (start > copied) regions.push({ kind: 'markup', start: copied, end: start });
-    const region: HtmlRegion = { kind, start, end: end === -1 ? lower.length : end };
-    if (name !== undefined) region.name = name;
+    const region: HtmlRegion = { kind, start, end: end === -1 ? lower.length : end, ...element };
     if (end === -1) region.closer = closer;
     regions.push(region);
     copied = region.end;
     return end === -1 ? lower.length : end + closer.length;
   };
+  const foreign = new ForeignContent();
   for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
     if (lower.startsWith('<!--', at)) {
       const { end, closer } = commentEnd(lower, at + 4);
       at = enclosed('comment', at + 4, end, closer);
+      continue;
+    }
+    if (foreign.inside && lower.startsWith(CDATA_START, at)) {
+      at = enclosed('cdata', at + CDATA_START.length, lower.indexOf(']]>', at), ']]>');
       continue;
     }
     if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
@@ -79,7 +88,7 @@ export function htmlRegions(html: string): HtmlRegion[] {
       continue;
     }
     if (lower.startsWith('</', at)) {
-      at = endTag(lower, at, enclosed);
+      at = endTag(lower, at, enclosed, foreign);
       continue;
     }
     const name = tagName(lower, at + 1);
@@ -87,16 +96,23 @@ export function htmlRegions(html: string): HtmlRegion[] {
       at += 1;
       continue;
     }
-    const { end: tagEnd, openQuote } = startTagEnd(lower, at + 1 + name.length);
-    const kind = RAW_TEXT_ELEMENTS.has(name) ? 'raw' : RCDATA_ELEMENTS.has(name) ? 'rcdata' : undefined;
+    const { end: tagEnd, openQuote, selfClosing } = startTagEnd(lower, at + 1 + name.length);
+    const isForeign = foreign.startTag(
+      name,
+      lower.slice(at, tagEnd === -1 ? lower.length : tagEnd),
+      selfClosing,
+    );
+    // No foreign element's content is text.
+    const element = isForeign ? { name, foreign: true as const } : { name };
+    const kind = isForeign ? undefined : textContentKind(name);
     if (tagEnd === -1) {
       // The markup ends inside the start tag: what follows would be read as its attributes, and
       // then as the element's text if its content is text.
       const closer = `${openQuote ?? ''}>${kind === undefined || name === 'plaintext' ? '' : `</${name}>`}`;
-      at = enclosed('tag', at, -1, closer, name);
+      at = enclosed('tag', at, -1, closer, element);
       continue;
     }
-    at = enclosed('tag', at, tagEnd, '', name);
+    at = enclosed('tag', at, tagEnd, '', element);
     if (kind === undefined) continue;
     const content =
       name === 'plaintext'
@@ -104,14 +120,20 @@ export function htmlRegions(html: string): HtmlRegion[] {
         : name === 'script'
           ? scriptEnd(lower, tagEnd)
           : { end: tagOf(lower, `</${name}`, tagEnd), closer: `</${name}>` };
-    at = enclosed(kind, tagEnd, content.end, content.closer, name);
+    at = enclosed(kind, tagEnd, content.end, content.closer, { name });
     // The end tag itself, closed first should the markup end inside it.
-    if (content.end !== -1) at = endTag(lower, content.end, enclosed);
+    if (content.end !== -1) at = endTag(lower, content.end, enclosed, foreign);
   }
   if (copied < html.length || regions.length === 0) {
     regions.push({ kind: 'markup', start: copied, end: html.length });
   }
   return regions;
+}
+
+/** How the content of an HTML element is read, if it is read as text: `raw` or `rcdata`. */
+function textContentKind(name: string): 'raw' | 'rcdata' | undefined {
+  if (RAW_TEXT_ELEMENTS.has(name)) return 'raw';
+  return RCDATA_ELEMENTS.has(name) ? 'rcdata' : undefined;
 }
 
 /** Adds a region to those found, and says where to go on. */
@@ -120,8 +142,11 @@ type Enclose = (
   start: number,
   end: number,
   closer: string,
-  name?: string,
+  element?: Pick<HtmlRegion, 'name' | 'foreign'>,
 ) => number;
+
+/** What opens a CDATA section, in SVG or MathML content (elsewhere, a bogus comment). */
+const CDATA_START = '<![cdata[';
 
 /** A tag's name: a letter, then anything up to HTML's white space, `/` or `>`. */
 const TAG_NAME = /[a-z][^\t\n\f\r />]*/y;
@@ -192,7 +217,7 @@ function scriptEnd(lower: string, from: number): { end: number; closer: string }
  * attributes, and a `</` followed by no letter starts a bogus comment up to the next `>` (or, at
  * the very end, takes what follows as one): both get their closer.
  */
-function endTag(lower: string, at: number, enclosed: Enclose): number {
+function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignContent): number {
   const name = tagName(lower, at + 2);
   if (name === undefined) {
     // `</>` is dropped by a browser; any other `</` opens a bogus comment, whose values are escaped
@@ -202,9 +227,11 @@ function endTag(lower: string, at: number, enclosed: Enclose): number {
     return close === -1 ? enclosed('tag', at, -1, '>') : enclosed('tag', at, close + 1, '');
   }
   const { end, openQuote } = startTagEnd(lower, at + 2 + name.length);
+  const element = foreign.inside ? { name, foreign: true as const } : { name };
+  foreign.endTag(name);
   return end === -1
-    ? enclosed('tag', at, -1, `${openQuote ?? ''}>`, name)
-    : enclosed('tag', at, end, '', name);
+    ? enclosed('tag', at, -1, `${openQuote ?? ''}>`, element)
+    : enclosed('tag', at, end, '', element);
 }
 
 /** The characters HTML reads as white space between attributes (not U+00A0 and the like). */
@@ -212,30 +239,35 @@ const HTML_SPACE = /[\t\n\f\r ]/;
 
 /**
  * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes as a
- * browser does, so that a `>` in a quoted value ends nothing; -1 if it never ends, with the quote
- * of the value it ends in, if any. A `=` opens a value only after an attribute's name (`<a ="x>`
- * names an attribute `="x`), and an unquoted value runs to a space or `>`, quotes and all.
+ * browser does, so that a `>` in a quoted value ends nothing, and whether it ends in `/>`; -1 if it
+ * never ends, with the quote of the value it ends in, if any. A `=` opens a value only after an
+ * attribute's name (`<a ="x>` names an attribute `="x`), and an unquoted value runs to a space or
+ * `>`, quotes and all.
  */
-function startTagEnd(html: string, from: number): { end: number; openQuote?: string } {
+function startTagEnd(html: string, from: number): { end: number; openQuote?: string; selfClosing: boolean } {
   let state: 'beforeName' | 'name' | 'afterName' | 'beforeValue' | 'unquoted' = 'beforeName';
+  let slash = false;
   for (let at = from; at < html.length; at++) {
     const char = html.charAt(at);
     const space = HTML_SPACE.test(char);
-    if (char === '>') return { end: at + 1 };
+    if (char === '>') return { end: at + 1, selfClosing: slash };
+    slash = false;
     if (state === 'beforeValue') {
       if (char === '"' || char === "'") {
         const close = html.indexOf(char, at + 1);
-        if (close === -1) return { end: -1, openQuote: char };
+        if (close === -1) return { end: -1, openQuote: char, selfClosing: false };
         at = close;
         state = 'beforeName';
       } else if (!space) state = 'unquoted';
     } else if (state === 'unquoted') {
       if (space) state = 'beforeName';
-    } else if (char === '/') state = 'beforeName';
-    else if (space) {
+    } else if (char === '/') {
+      state = 'beforeName';
+      slash = true;
+    } else if (space) {
       if (state === 'name') state = 'afterName';
     } else if (char === '=' && state !== 'beforeName') state = 'beforeValue';
     else state = 'name';
   }
-  return { end: -1 };
+  return { end: -1, selfClosing: false };
 }

@@ -156,4 +156,19 @@ describe('escaping macro values for the markup they go into', () => {
       assert.equal(fill(`<${name}>\${V}`, 'html', '</x><b>'), `<${name}>&lt;/x&gt;&lt;b&gt;`, name);
     }
   });
+
+  it('HTML-escapes a value in an SVG <style>, which holds markup, and splits a ]]> it makes in an SVG CDATA section', () => {
+    assert.equal(
+      fill('<svg><style>${V}</style></svg>', 'html', '<b>&'),
+      '<svg><style>&lt;b&gt;&amp;</style></svg>',
+    );
+    assert.equal(
+      fill('<svg><![CDATA[${V}]]></svg>', 'html', 'a]]>b'),
+      '<svg><![CDATA[a]]]]><![CDATA[>b]]></svg>',
+    );
+    assert.equal(
+      fill('<svg><foreignObject><style>${V}</style></foreignObject></svg>', 'html', '<'),
+      '<svg><foreignObject><style>\\3C </style></foreignObject></svg>',
+    );
+  });
 });

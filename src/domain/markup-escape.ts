@@ -70,6 +70,8 @@ function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
       return 'html';
     case 'comment':
       return 'comment';
+    case 'cdata':
+      return 'cdata';
     case 'bogus':
       return 'bogus';
     case 'raw':
