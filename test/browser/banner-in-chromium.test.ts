@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
+
+let tally: TestServer;
+let browser: Browser;
+let context: BrowserContext;
+
+before(async () => {
+  tally = await startServer();
+  browser = await launchChromium();
+  // A headless browser's own User-Agent is a bot's, which Tally rightly does not count.
+  context = await browser.newContext({ userAgent: CHROME });
+});
+
+after(async () => {
+  await browser?.close();
+  await tally?.dispose();
+});
+
+/** Registers a web banner win of the seat with the DSP's `adm`, and answers the markup Tally returns. */
+async function register(seat: string, auctionId: string, adm: string): Promise<string> {
+  const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+    wins: [
+      {
+        request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: { domain: 'news.example' } },
+        seat,
+        bid: { id: 'b1', impid: '1', price: 1, adm },
+      },
+    ],
+  });
+  const [result] = registered.body.results;
+  assert.equal(result.ok, true, JSON.stringify(result));
+  assert.equal(result.method, 'adm');
+  return result.adm;
+}
+
+/**
+ * What the page shows of the auction id, evaluated in the page (as text: the tests are compiled
+ * without the DOM's types): whether an element or attribute was injected, and each place's value.
+ */
+const READ_PAGE = `({
+  injected: document.querySelector('#pwn, [onerror]') !== null,
+  alt: document.querySelector('img[alt]')?.getAttribute('alt'),
+  title: document.querySelector('p[title]')?.getAttribute('title'),
+  textarea: document.querySelector('textarea')?.value,
+  read: window.read,
+})`;
+
+/** Renders markup in Chromium, as a publisher's page renders an ad, and waits for its images. */
+async function render(markup: string): Promise<Record<string, unknown>> {
+  const page = await context.newPage();
+  try {
+    await page.setContent(markup, { waitUntil: 'load' });
+    return await page.evaluate<Record<string, unknown>>(READ_PAGE);
+  } finally {
+    await page.close();
+  }
+}
+
+/** The events counted for each seat served in the last hour or the next. */
+async function countedBySeat(): Promise<Map<string, number>> {
+  const hourMs = 3_600_000;
+  const thisHourMs = Math.floor(Date.now() / hourMs) * hourMs;
+  const from = new Date(thisHourMs - hourMs).toISOString();
+  const to = new Date(thisHourMs + 2 * hourMs).toISOString();
+  const query = `from=${from}&to=${to}&groupBy=seat&outcome=counted`;
+  const report = await api(tally, tally.adminKey, 'GET', `/v1/reports?${query}`);
+  assert.equal(report.status, 200, JSON.stringify(report.body));
+  return new Map(report.body.rows.map((row: { seat: string; events: number }) => [row.seat, row.events]));
+}
+
+/** DSP markup that hides a place for the pixel, or leaves something open that would swallow it. */
+const TRICKY_BANNERS: Readonly<Record<string, string>> = {
+  document: '<html><body><p>ad</p></body></html>',
+  'end tag named div<': '<body>ad</body><p>x</div</body>',
+  'no-break space after <script': '<body><script\u00a0>ad</body>',
+  'script written inside <!-- <script>': '<script><!--document.write("<script>',
+  'unclosed template': '<template><p>x',
+  'template around </body>': '<body><template><p>x</body>',
+  'unclosed select': '<select><option>a',
+  plaintext: '<p>ad</p><plaintext>ad</plaintext></body>',
+  'svg style holding </body>': '<body><svg><style>ad</body>',
+  'unclosed svg CDATA': '<svg><![CDATA[a>b',
+  'style inside svg foreignObject': '<body><svg><foreignObject><style></body></style>ad</body>',
+  'unclosed quoted attribute': '<img src="https://dsp.example/a.png',
+  'unclosed comment': '<p>ad</p><!-- x',
+  'unclosed noscript': '<noscript><p>ad',
+  'body in an iframe srcdoc': '<iframe srcdoc="<body>x</body>"></iframe><div>ad</div>',
+};
+
+/** Auction ids that would break out of where a macro stands if written as they are. */
+const HOSTILE_IDS = [
+  '"><b id=pwn>',
+  "'><b id=pwn>",
+  'x onerror=alert(1) id=pwn',
+  '--><b id=pwn>',
+  '--!><b id=pwn>',
+  '</script><b id=pwn>',
+  '</style></textarea><b id=pwn>',
+  ']]><b id=pwn>',
+  '`${1}\\\'"',
+];
+
+/** The auction id in every kind of place a DSP writes macros in a banner. */
+const MACRO_PLACES =
+  '<img alt=${AUCTION_ID} src="data:,"><p title="${AUCTION_ID}">${AUCTION_ID}</p>' +
+  '<script>window.read = ["${AUCTION_ID}", \'${AUCTION_ID}\', `${AUCTION_ID}`];</script>' +
+  '<!-- ${AUCTION_ID} --><!-- --${AUCTION_ID} --><style>p{content:"${AUCTION_ID}"}</style>' +
+  '<svg><style>${AUCTION_ID}</style><![CDATA[${AUCTION_ID}]]></svg><textarea>${AUCTION_ID}</textarea>';
+
+describe('banners Tally instruments, rendered in Chromium', () => {
+  it('counts the impression of every banner, wherever the DSP markup would hide or swallow the pixel', async () => {
+    const names = Object.keys(TRICKY_BANNERS);
+    for (const [index, name] of names.entries()) {
+      const markup = await register(`tricky-${index}`, `tricky-${index}`, TRICKY_BANNERS[name] ?? '');
+      await render(markup);
+    }
+    const counted = await countedBySeat();
+    for (const [index, name] of names.entries()) {
+      assert.equal(counted.get(`tricky-${index}`), 1, `${name}: ${TRICKY_BANNERS[name]}`);
+    }
+  });
+
+  it('reads back every auction id as itself wherever its macro stands, adds no element or attribute, and counts', async () => {
+    for (const [index, auctionId] of HOSTILE_IDS.entries()) {
+      const markup = await register(`hostile-${index}`, auctionId, MACRO_PLACES);
+      const read = await render(markup);
+      assert.deepEqual(
+        read,
+        {
+          injected: false,
+          alt: auctionId,
+          title: auctionId,
+          textarea: auctionId,
+          read: [auctionId, auctionId, auctionId],
+        },
+        markup,
+      );
+    }
+    const counted = await countedBySeat();
+    for (const [index, auctionId] of HOSTILE_IDS.entries()) {
+      assert.equal(counted.get(`hostile-${index}`), 1, auctionId);
+    }
+  });
+});
