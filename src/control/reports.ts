@@ -22,8 +22,8 @@ const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DI
 /**
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
  * `source` (the report thread), so that a long report never holds up the notices; a report of
- * more than `maxRows` rows, or one the source refuses (a sum past 2^53 - 1), is refused with 400
- * `REPORT_TOO_LARGE`.
+ * more than `maxRows` rows, or one the source refuses, is refused with 400: `REPORT_TOO_LARGE` for
+ * too many rows or a sum past 2^53 - 1, `MIXED_CURRENCIES` for a row adding up two currencies.
  */
 export function reportRoutes(
   source: ReportSource,
@@ -41,7 +41,11 @@ export function reportRoutes(
           // One row more than allowed tells a report that is too large without building it all.
           rows = await source.report({ ...query, maxRows: maxRows + 1 });
         } catch (error) {
-          if (error instanceof ReportRefusedError) throw new ApiError(400, 'REPORT_TOO_LARGE', error.message);
+          if (error instanceof ReportRefusedError) {
+            throw error.code === 'MIXED_CURRENCIES'
+              ? new ApiError(400, 'MIXED_CURRENCIES', error.message)
+              : new ApiError(400, 'REPORT_TOO_LARGE', error.message);
+          }
           throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
         }
         if (rows.length > maxRows) {

@@ -132,11 +132,30 @@ export const REPORT_DIMENSIONS = [
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 
 /**
+ * A report that cannot be answered as asked, unlike a failure worth retrying: its message says why
+ * and what to change, `code` is the API's error code for it.
+ */
+export abstract class ReportRefusal extends Error {
+  abstract readonly code: 'REPORT_TOO_LARGE' | 'MIXED_CURRENCIES';
+}
+
+/**
  * A report one of whose sums no JSON number holds exactly (past 2^53 - 1): it is refused, its
  * message saying how to narrow it, rather than answered a few micros off.
  */
-export class ReportTooLargeError extends Error {
+export class ReportTooLargeError extends ReportRefusal {
   override readonly name = 'ReportTooLargeError';
+  readonly code = 'REPORT_TOO_LARGE';
+}
+
+/**
+ * A report one of whose rows would add up amounts billed in different currencies (or a currency
+ * and the unnamed units of tracker hits): it is refused, its message saying to group by or filter
+ * on the currency, rather than answered with a sum that is no amount of anything.
+ */
+export class MixedCurrenciesError extends ReportRefusal {
+  override readonly name = 'MixedCurrenciesError';
+  readonly code = 'MIXED_CURRENCIES';
 }
 
 /**

@@ -168,6 +168,55 @@ describe('report size', () => {
       await small.dispose();
     }
   });
+
+  it('refuses with MIXED_CURRENCIES a report that would add up USD and EUR in one row, and answers it by currency', async () => {
+    const billing = await startServer();
+    try {
+      const wins = ['USD', 'EUR'].map((currency, index) => ({
+        request: { id: `currency-${index}`, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+        seat: 's1',
+        bid: { id: 'b1', impid: '1', price: 2, adm: '<div>ad</div>' },
+        currency,
+      }));
+      const registered = await api(billing, billing.adminKey, 'POST', '/v1/wins', { wins });
+      for (const result of registered.body.results) {
+        const notice = await fetch(result.noticeUrls[result.method], { headers: { 'user-agent': CHROME } });
+        assert.equal(notice.status, 200);
+      }
+      const hourMs = hourStartMs(Date.now());
+      const range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + HOUR_MS)}`;
+      const bySeat = await api(billing, billing.adminKey, 'GET', `/v1/reports?${range}&groupBy=seat`);
+      assert.equal(bySeat.status, 400, JSON.stringify(bySeat.body));
+      assert.equal(bySeat.body.error.code, 'MIXED_CURRENCIES');
+      assert.equal(bySeat.body.error.requestId, bySeat.headers.get('x-request-id'));
+      assert.match(bySeat.body.error.message, /amounts in (USD, EUR|EUR, USD): group by currency/);
+      const byCurrency = await api(
+        billing,
+        billing.adminKey,
+        'GET',
+        `/v1/reports?${range}&groupBy=seat,currency`,
+      );
+      assert.deepEqual(
+        byCurrency.body.rows.map((row: any) => [row.currency, row.events, row.priceMicros]),
+        [
+          ['EUR', 1, 2_000_000],
+          ['USD', 1, 2_000_000],
+        ],
+      );
+      const inEuros = await api(
+        billing,
+        billing.adminKey,
+        'GET',
+        `/v1/reports?${range}&groupBy=seat&currency=EUR`,
+      );
+      assert.deepEqual(
+        inEuros.body.rows.map((row: any) => [row.seat, row.priceMicros]),
+        [['s1', 2_000_000]],
+      );
+    } finally {
+      await billing.dispose();
+    }
+  });
 });
 
 // Last in the file: its impression is served hours before the one the tests above count.

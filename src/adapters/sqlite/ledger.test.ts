@@ -15,7 +15,7 @@ import { impressionKey } from '../../hot/notice-event.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import type { EventDimensions, EventRecord, ReportDimension } from '../../ports/ledger.js';
-import { ReportTooLargeError } from '../../ports/ledger.js';
+import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
 const HOUR_MS = 3_600_000;
@@ -1090,7 +1090,8 @@ describe('the SQLite ledger', () => {
       ['placement', { dims: { ...dims, placementId: 6 } }, 6, '6'],
       ['paymentRule', { dims: { ...dims, paymentRuleId: 7 } }, 7, '7'],
       ['cachebusterMissing', { dims: { ...dims, cachebusterMissing: true } }, true, 'true'],
-      ['currency', { dims: { ...dims, currency: 'EUR' } }, 'EUR', 'EUR'],
+      // Free, so that no report grouped by another dimension adds up amounts in two currencies.
+      ['currency', { dims: { ...dims, currency: 'EUR' }, priceMicros: 0 }, 'EUR', 'EUR'],
     ];
     ledger.record([
       event(),
@@ -1124,6 +1125,45 @@ describe('the SQLite ledger', () => {
       ledger.report({ ...HOUR_AROUND_T0, accountId: 2, groupBy: [] }).map((row) => row.events),
       [1],
       'the other account’s event, in its own rollup',
+    );
+  });
+
+  it('refuses a report a row of which would add up amounts in two currencies, or a currency and tracker units, unless it groups by or filters on currency', () => {
+    const usd = exchangeEvent();
+    const eur = exchangeEvent({ dims: { ...usd.dims, currency: 'EUR' } });
+    const notCounted = exchangeEvent({
+      outcome: { outcome: 'not_counted', reason: 'late' },
+      dims: { ...usd.dims, currency: 'GBP' },
+    });
+    const trackerUnits = exchangeEvent({ dims: { ...usd.dims, currency: '' } });
+    ledger.record([usd, notCounted]);
+    // Events that did not count carry no money: nothing to mix.
+    assert.deepEqual(
+      ledger.report({ ...HOUR_AROUND_T0, groupBy: [] }).map((row) => [row.events, row.priceMicros]),
+      [[2, 1_000_000]],
+    );
+    ledger.record([eur, trackerUnits]);
+    assert.throws(
+      () => ledger.report({ ...HOUR_AROUND_T0, groupBy: ['seat'] }),
+      (error: unknown) =>
+        error instanceof MixedCurrenciesError &&
+        error.code === 'MIXED_CURRENCIES' &&
+        /amounts in .*EUR.*: group by currency/.test(error.message) &&
+        /trackers' unnamed units/.test(error.message),
+    );
+    assert.deepEqual(
+      ledger.report({ ...HOUR_AROUND_T0, groupBy: ['currency'] }).map((row) => [row.currency, row.events]),
+      [
+        ['', 2],
+        ['EUR', 1],
+        ['USD', 1],
+      ],
+    );
+    assert.deepEqual(
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: ['seat'], filters: { currency: 'EUR' } })
+        .map((row) => [row.seat, row.priceMicros]),
+      [['seat', 1_000_000]],
     );
   });
 

@@ -14,7 +14,7 @@ import type {
   ReportQuery,
   ReportRow,
 } from '../../ports/ledger.js';
-import { ReportTooLargeError } from '../../ports/ledger.js';
+import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
 
 const DAY_MS = 86_400_000;
 
@@ -511,12 +511,15 @@ export class SqliteLedger implements Ledger {
       where.push(`${DIMENSION_SQL[dimension]} = ?`);
       params.push(filterValue(dimension, value));
     }
+    // Unless the currency is grouped by or filtered on, the currencies each row's amounts are in.
+    const mixable = !query.groupBy.includes('currency') && query.filters.currency === undefined;
     const sql = `SELECT ${[
       ...groupColumns,
       'SUM(events) AS events',
       'SUM(price_micros) AS priceMicros',
       'SUM(media_cost_micros) AS mediaCostMicros',
       'SUM(revenue_micros) AS revenueMicros',
+      ...(mixable ? [`GROUP_CONCAT(DISTINCT ${CURRENCY_OF_AMOUNTS}) AS currencies`] : []),
     ].join(', ')}
       FROM rollup_hourly WHERE ${where.join(' AND ')}
       ${query.groupBy.length > 0 ? `GROUP BY ${positions} ORDER BY ${positions}` : ''}
@@ -530,6 +533,7 @@ export class SqliteLedger implements Ledger {
         .safeIntegers(true)
         .all(...params, query.maxRows ?? -1),
     ) as Record<string, bigint | string | null>[];
+    for (const row of rows) refuseMixedCurrencies(row.currencies);
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
@@ -666,6 +670,25 @@ function timeFilterMs(value: string): number {
   if (!ISO_UTC_TIME.test(value))
     throw new RangeError(`report filter time ${value}: expected a UTC time as toISOString writes it`);
   return Date.parse(value);
+}
+
+/**
+ * The currency of a rollup row's amounts, when it has any: none (NULL) for a row whose amounts are
+ * all zero, `''` for tracker hits, whose amounts are in units Tally does not name.
+ */
+const CURRENCY_OF_AMOUNTS = `CASE WHEN price_micros <> 0 OR media_cost_micros <> 0 OR revenue_micros <> 0
+  THEN ${DIMENSION_SQL.currency} END`;
+
+/**
+ * Refuses a report row whose amounts are in more than one currency (`currencies`, as SQLite's
+ * `GROUP_CONCAT` joins them with commas): their sum would be no amount of anything.
+ */
+function refuseMixedCurrencies(currencies: unknown): void {
+  if (typeof currencies !== 'string' || !currencies.includes(',')) return;
+  const named = currencies.split(',').map((currency) => currency || "trackers' unnamed units");
+  throw new MixedCurrenciesError(
+    `a row of this report would add up amounts in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)`,
+  );
 }
 
 function presentDimension(dimension: ReportDimension, value: unknown): string | number | boolean {

@@ -1,4 +1,4 @@
-import type { DeliveryStatus, ReportQuery, ReportRow } from '../../ports/ledger.js';
+import type { DeliveryStatus, ReportQuery, ReportRefusal, ReportRow } from '../../ports/ledger.js';
 import { RequestThread } from '../../lib/request-thread.js';
 import type { ReadAnswer, ReadRequest } from './protocol.js';
 
@@ -9,11 +9,18 @@ export interface ReportSource {
 }
 
 /**
- * A report that cannot be answered as asked (its message says why and what to change), unlike
- * a failure of the thread, which is worth retrying.
+ * A report that cannot be answered as asked (its message says why and what to change, `code` is
+ * the API's error code for it), unlike a failure of the thread, which is worth retrying.
  */
 export class ReportRefusedError extends Error {
   override readonly name = 'ReportRefusedError';
+
+  constructor(
+    message: string,
+    readonly code: ReportRefusal['code'],
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -29,7 +36,7 @@ export class ReportThread implements ReportSource {
 
   async report(query: ReportQuery): Promise<ReportRow[]> {
     const answer = await this.thread.request({ type: 'report', query });
-    if ('refused' in answer) throw new ReportRefusedError(answer.refused);
+    if ('refused' in answer) throw new ReportRefusedError(answer.refused, answer.code);
     if (!('rows' in answer)) throw new Error('the report thread answered another read');
     return answer.rows;
   }

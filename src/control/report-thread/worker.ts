@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { serveRequests } from '../../lib/request-thread.js';
-import { ReportTooLargeError } from '../../ports/ledger.js';
+import { ReportRefusal } from '../../ports/ledger.js';
 import type { ReadAnswer, ReadRequest } from './protocol.js';
 import { nameThisThread } from '../../lib/thread-name.js';
 
@@ -19,7 +19,7 @@ serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
     return { rows: ledger.report(read.query) };
   } catch (error) {
     // A report that cannot be answered as asked, unlike a failure worth retrying.
-    if (error instanceof ReportTooLargeError) return { refused: error.message };
+    if (error instanceof ReportRefusal) return { refused: error.message, code: error.code };
     throw error;
   }
 });
