@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
-import { cutAt } from '../lib/shown.js';
+import { cutAt, shown } from '../lib/shown.js';
+import { duplicateMember } from './duplicate-members.js';
 
 /** Stable error codes of the API. */
 export type ErrorCode =
@@ -167,8 +168,8 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
 export const MAX_BODY_DEPTH = 64;
 
 /**
- * Parses a request body read as text; throws a 400 `ApiError` saying where it is not JSON, or
- * that it nests deeper than `MAX_BODY_DEPTH`.
+ * Parses a request body read as text; throws a 400 `ApiError` saying where it is not JSON, that it
+ * nests deeper than `MAX_BODY_DEPTH`, or which member an object of it names twice.
  */
 export function parseJsonBody(text: string): unknown {
   let parsed: unknown;
@@ -193,8 +194,20 @@ export function parseJsonBody(text: string): unknown {
         'and would be stored as U+FFFD, making different ids one: send valid Unicode',
     );
   }
+  const duplicate = duplicateMember(text);
+  if (duplicate !== undefined) {
+    throw new ApiError(
+      400,
+      'INVALID_JSON',
+      `the body names ${shown(duplicate.name)} twice in one object (at ${cutAt(duplicate.path, MAX_PATH_CHARS)}): ` +
+        'JSON readers differ on which of the two counts, so send each member once',
+    );
+  }
   return parsed;
 }
+
+/** Most characters of a member's path an error message repeats. */
+const MAX_PATH_CHARS = 200;
 
 /** A UTF-16 surrogate not part of a pair (`\uD800` alone in JSON). */
 const LONE_SURROGATE = /\p{Surrogate}/u;

@@ -12,7 +12,8 @@ export type WinsAnswer =
 
 /**
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
- * fails the others (a body that is not JSON, too deep or without a wins array is refused whole).
+ * fails the others (a body that is not JSON, too deep, naming a member twice in an object or
+ * without a wins array is refused whole).
  * Never throws on bad input.
  */
 export function registerWins(body: string, env: WinEnvironment): WinsAnswer {

@@ -238,6 +238,20 @@ describe('POST /v1/wins: what the route passes on', () => {
     assert.ok(!refused.body.error.message.includes('a'.repeat(41)), refused.body.error.message);
   });
 
+  it('refuses a body an object of which names a member twice, such as a win’s clearingPrice, saying which and where', async () => {
+    const body = JSON.stringify({ wins: [win] }).replace(
+      '{"request"',
+      '{"clearingPrice":1,"clearingPrice":100,"request"',
+    );
+    const refused = await postWins(body);
+    assert.deepEqual([refused.status, refused.body.error.code], [400, 'INVALID_JSON']);
+    assert.match(
+      refused.body.error.message,
+      /names "clearingPrice" twice in one object \(at wins\[0\]\.clearingPrice\): JSON readers differ/,
+    );
+    assert.equal(refused.headers.get('x-request-id'), refused.body.error.requestId);
+  });
+
   it('reads the body as UTF-8: markup outside ASCII comes back as sent', async () => {
     const adm = '<p>Café – 東京 🎉</p>';
     const answer = await postWins(JSON.stringify({ wins: [{ ...win, bid: { ...win.bid, adm } }] }));

@@ -1,0 +1,85 @@
+/**
+ * Objects that name a member twice (`{"price": 1, "price": 100}`): valid JSON to `JSON.parse`,
+ * which keeps the last, but read the other way by readers that keep the first, so that the caller
+ * and Tally could bill different amounts from one body. RFC 8259 leaves such a body's meaning to
+ * the reader; I-JSON (RFC 7493) forbids it.
+ */
+
+/** An object or array open at the point the scan has reached. */
+type Frame =
+  | { kind: 'object'; names: Set<string>; name: string | undefined; expectingName: boolean }
+  | { kind: 'array'; index: number };
+
+/** A member named twice in one object: its name, and where the object's second one stands. */
+export interface DuplicateMember {
+  name: string;
+  /** The member's path from the body's top, as `wins[0].bid.price`. */
+  path: string;
+}
+
+/** The characters that open or close a string, an object or an array, or separate members. */
+const STRUCTURE = /["{}[\],]/g;
+
+/**
+ * The first member named twice in one of `json`'s objects (names compared as JSON reads them:
+ * `"a"` and `"\u0061"` are one name), or undefined. `json` must be valid JSON (read with
+ * `JSON.parse` first): nothing else is checked. One pass over the text.
+ */
+export function duplicateMember(json: string): DuplicateMember | undefined {
+  const frames: Frame[] = [];
+  const structure = new RegExp(STRUCTURE);
+  for (let match = structure.exec(json); match !== null; match = structure.exec(json)) {
+    const top = frames.at(-1);
+    switch (match[0]) {
+      case '"': {
+        const end = stringEnd(json, match.index);
+        structure.lastIndex = end;
+        if (top?.kind !== 'object' || !top.expectingName) break;
+        const quoted = json.slice(match.index, end);
+        const name = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
+        if (top.names.has(name)) return { name, path: pathOf(frames, name) };
+        top.names.add(name);
+        top.name = name;
+        top.expectingName = false;
+        break;
+      }
+      case '{':
+        frames.push({ kind: 'object', names: new Set(), name: undefined, expectingName: true });
+        break;
+      case '[':
+        frames.push({ kind: 'array', index: 0 });
+        break;
+      case ',':
+        if (top?.kind === 'object') top.expectingName = true;
+        else if (top?.kind === 'array') top.index += 1;
+        break;
+      default:
+        frames.pop();
+    }
+  }
+  return undefined;
+}
+
+/** The index after the string whose opening quote is at `at`: the next quote no backslash escapes. */
+function stringEnd(json: string, at: number): number {
+  for (let quote = json.indexOf('"', at + 1); quote !== -1; quote = json.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (json.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes += 1;
+    if (backslashes % 2 === 0) return quote + 1;
+  }
+  return json.length;
+}
+
+/** A name as a path writes it: `.name` when it is an identifier, else `["name"]`. */
+function step(name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
+}
+
+/** The path of member `name` of the innermost of `frames`, from the body's top. */
+function pathOf(frames: readonly Frame[], name: string): string {
+  const outer = frames
+    .slice(0, -1)
+    .map((frame) => (frame.kind === 'array' ? `[${frame.index}]` : step(frame.name ?? '')))
+    .join('');
+  return `${outer}${step(name)}`.replace(/^\./, '');
+}
