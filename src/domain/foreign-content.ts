@@ -48,7 +48,8 @@ export class ForeignContent {
 
   /**
    * Reads a start tag, given its name, its whole text (`<font color=red>`) and whether it ends in
-   * `/>`, and says whether it is read as an SVG or MathML element.
+   * `/>`, and says whether it stands in SVG or MathML content: not the `<svg>` or `<math>` that
+   * opens it, nor a tag that ends it.
    */
   startTag(name: string, text: string, selfClosing: boolean): boolean {
     const namespace = this.open.at(-1)?.namespace;

@@ -97,14 +97,14 @@ export function htmlRegions(html: string): HtmlRegion[] {
       continue;
     }
     const { end: tagEnd, openQuote, selfClosing } = startTagEnd(lower, at + 1 + name.length);
-    const isForeign = foreign.startTag(
+    const inForeign = foreign.startTag(
       name,
       lower.slice(at, tagEnd === -1 ? lower.length : tagEnd),
       selfClosing,
     );
-    // No foreign element's content is text.
-    const element = isForeign ? { name, foreign: true as const } : { name };
-    const kind = isForeign ? undefined : textContentKind(name);
+    // In SVG and MathML content no element's content is text.
+    const element = inForeign ? { name, foreign: true as const } : { name };
+    const kind = inForeign ? undefined : textContentKind(name);
     if (tagEnd === -1) {
       // The markup ends inside the start tag: what follows would be read as its attributes, and
       // then as the element's text if its content is text.
