@@ -253,6 +253,43 @@ describe('adding Tally’s tags to HTML ad markup', () => {
       assert.equal(appendToHtml(styled, [TAG]), `<body>${html}<style></body></style>ad${TAG}</body>`, html);
     }
   });
+
+  it('leaves SVG content at the end tag of an HTML element open around it, and not at one that matches nothing open', () => {
+    assert.equal(
+      appendToHtml('<div><svg><circle r=1></div><textarea>Note', [TAG]),
+      `<div><svg><circle r=1></div><textarea>Note</textarea>${TAG}`,
+    );
+    assert.equal(appendToHtml('<div><svg></span><style>a', [TAG]), `<div><svg></span><style>a${TAG}`);
+  });
+
+  it('ignores an end tag of an SVG integration point while an HTML element is open inside it, as a browser does', () => {
+    assert.equal(
+      appendToHtml('<svg><desc><div></desc><title>x', [TAG]),
+      `<svg><desc><div></desc><title>x</title>${TAG}`,
+    );
+  });
+
+  it('reads a CDATA section directly inside <foreignObject>, an SVG element, and SVG inside MathML’s annotation-xml', () => {
+    assert.equal(
+      appendToHtml('<svg><foreignObject><![CDATA[a>b', [TAG]),
+      `<svg><foreignObject><![CDATA[a>b]]>${TAG}`,
+    );
+    assert.equal(
+      appendToHtml('<math><annotation-xml><svg><desc><textarea>x', [TAG]),
+      `<math><annotation-xml><svg><desc><textarea>x</textarea>${TAG}`,
+    );
+  });
+
+  it('ends SVG content at a <font> with a color, face or size attribute, read as a browser reads attributes', () => {
+    assert.equal(
+      appendToHtml('<svg><font x="1"color=red><![CDATA[a', [TAG]),
+      `<svg><font x="1"color=red><![CDATA[a>${TAG}`,
+    );
+    assert.equal(
+      appendToHtml('<svg><font title=" color "><style>a', [TAG]),
+      `<svg><font title=" color "><style>a${TAG}`,
+    );
+  });
 });
 
 describe('Tally’s own banner tags', () => {

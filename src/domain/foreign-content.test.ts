@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ForeignContent } from './foreign-content.js';
+import type { TagAttribute } from './foreign-content.js';
+
+/** The attributes of a start tag written plainly in a test (`<font color=red>`, `<a b="c">`). */
+function attributesOf(tag: string): TagAttribute[] {
+  return [...tag.matchAll(/\s([a-z-]+)(?:=["']?([^"'\s>]*))?/g)].map(([, name = '', value = '']) => ({
+    name,
+    value,
+  }));
+}
 
 /** Reads `tags` (`<name …>`, `</name>`, `<name/>`) in order, and says after each whether the reader is in foreign content. */
 function insideAfter(tags: readonly string[]): boolean[] {
@@ -8,7 +17,7 @@ function insideAfter(tags: readonly string[]): boolean[] {
   return tags.map((tag) => {
     const name = /^<\/?([a-z][^\t\n\f\r />]*)/.exec(tag)?.[1] ?? '';
     if (tag.startsWith('</')) foreign.endTag(name);
-    else foreign.startTag(name, tag, tag.endsWith('/>'));
+    else foreign.startTag(name, attributesOf(tag), tag.endsWith('/>'));
     return foreign.inside;
   });
 }
@@ -49,9 +58,31 @@ describe('telling SVG and MathML content from HTML, tag by tag', () => {
 
   it('says which start tags stand in SVG or MathML content: not the <svg> that opens it, nor a tag that ends it', () => {
     const foreign = new ForeignContent();
-    assert.equal(foreign.startTag('svg', '<svg>', false), false);
-    assert.equal(foreign.startTag('style', '<style>', false), true);
-    assert.equal(foreign.startTag('div', '<div>', false), false);
-    assert.equal(foreign.startTag('style', '<style>', false), false);
+    assert.equal(foreign.startTag('svg', [], false), false);
+    assert.equal(foreign.startTag('style', [], false), true);
+    assert.equal(foreign.startTag('div', [], false), false);
+    assert.equal(foreign.startTag('style', [], false), false);
+  });
+
+  it('leaves at the end tag of an HTML element open around it, skips one that matches nothing open, and stops at a special element', () => {
+    assert.deepEqual(insideAfter(['<div>', '<svg>', '<circle>', '</div>']), [false, true, true, false]);
+    assert.deepEqual(insideAfter(['<div>', '<svg>', '</span>']), [false, true, true]);
+    assert.deepEqual(insideAfter(['<svg>', '<desc>', '<div>', '</desc>', '</div>']), [
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    assert.deepEqual(insideAfter(['<svg>', '</body>']), [true, true]);
+  });
+
+  it('reads SVG inside MathML’s annotation-xml as SVG, whose <desc> holds HTML', () => {
+    assert.deepEqual(insideAfter(['<math>', '<annotation-xml>', '<svg>', '<desc>']), [
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 });

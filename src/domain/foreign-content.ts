@@ -10,78 +10,149 @@ const BREAKOUT_TAGS = new Set(
 );
 
 /** The attributes that make `<font>` end foreign content. */
-const FONT_BREAKOUT_ATTRIBUTE = /[\t\n\f\r /](?:color|face|size)(?=[\t\n\f\r /=>]|$)/;
+const FONT_BREAKOUT_ATTRIBUTES = new Set(['color', 'face', 'size']);
+
+/** HTML elements that have no content and no end tag. */
+const VOID_ELEMENTS = new Set(
+  'area base basefont bgsound br col embed frame hr img input keygen link meta param source track wbr'.split(
+    ' ',
+  ),
+);
 
 /**
- * Elements inside which SVG or MathML content is read as HTML again (HTML integration points);
- * `<annotation-xml>` only with an HTML `encoding`.
+ * HTML's special elements: an end tag no open element matches stops at one of them, and is
+ * ignored (`</desc>` with a `<div>` open inside the `<desc>`).
  */
-const INTEGRATION_POINTS: Readonly<Record<string, ReadonlySet<string>>> = {
+const SPECIAL_ELEMENTS = new Set(
+  (
+    'address applet area article aside base basefont bgsound blockquote body br button caption center ' +
+    'col colgroup dd details dir div dl dt embed fieldset figcaption figure footer form frame frameset ' +
+    'h1 h2 h3 h4 h5 h6 head header hgroup hr html iframe img input keygen li link listing main marquee ' +
+    'menu meta nav noembed noframes noscript object ol p param plaintext pre script search section ' +
+    'select source style summary table tbody td template textarea tfoot th thead title tr track ul wbr xmp'
+  ).split(' '),
+);
+
+/**
+ * Foreign elements inside which content is read as HTML again (HTML integration points and
+ * MathML's text integration points); `<annotation-xml>` only with an HTML `encoding`.
+ */
+const INTEGRATION_POINTS: Readonly<Record<'svg' | 'math', ReadonlySet<string>>> = {
   svg: new Set(['foreignobject', 'desc', 'title']),
   math: new Set(['mi', 'mo', 'mn', 'ms', 'mtext']),
 };
 
-/** An `encoding` attribute that makes `<annotation-xml>` hold HTML. */
-const HTML_ENCODING =
-  /[\t\n\f\r /]encoding[\t\n\f\r ]*=[\t\n\f\r ]*["']?(?:text\/html|application\/xhtml\+xml)["'\t\n\f\r />]/;
+/** The `encoding` values that make `<annotation-xml>` hold HTML. */
+const HTML_ENCODINGS = new Set(['text/html', 'application/xhtml+xml']);
 
-/** An open element that changes how its content is read. */
+/** An attribute of a start tag as a browser reads it: its name and value, lower-cased. */
+export interface TagAttribute {
+  name: string;
+  value: string;
+}
+
+/** An open element. */
 interface OpenElement {
   name: string;
-  /** `svg` or `math` for SVG or MathML content, none for an element whose content is HTML. */
+  /** `svg` or `math` for an SVG or MathML element, none for an HTML element. */
   namespace?: 'svg' | 'math';
+  /** Set on a foreign element whose content is read as HTML (an integration point). */
+  holdsHtml?: true;
 }
 
 /**
  * Whether HTML markup read tag by tag stands in SVG or MathML content, where no element's content
  * is raw text (`<svg><style>` holds markup) and `<![CDATA[` opens a CDATA section, as a browser's
- * tree builder decides it: `<svg>` and `<math>` open such content, their end tags and HTML tags
- * such as `<p>` close it, and `<foreignObject>` or `<mtext>` hold HTML again.
+ * tree builder decides it, from the elements it keeps open: `<svg>` and `<math>` open such
+ * content; their end tags, an end tag of an HTML element open around them and HTML tags such as
+ * `<p>` close it; and `<foreignObject>` or `<mtext>` hold HTML again.
  */
 export class ForeignContent {
   private readonly open: OpenElement[] = [];
 
   /** Whether the markup read so far leaves the reader in SVG or MathML content. */
   get inside(): boolean {
+    const current = this.open.at(-1);
+    return current?.namespace !== undefined && current.holdsHtml !== true;
+  }
+
+  /** Whether `<![CDATA[` opens a CDATA section here: the element open last is not HTML's. */
+  get cdataAllowed(): boolean {
     return this.open.at(-1)?.namespace !== undefined;
   }
 
+  /** `script` or `style` when the reader is in the text of an SVG script or style element. */
+  get foreignText(): 'script' | 'style' | undefined {
+    const current = this.open.at(-1);
+    if (current?.namespace === undefined) return undefined;
+    return current.name === 'script' || current.name === 'style' ? current.name : undefined;
+  }
+
   /**
-   * Reads a start tag, given its name, its whole text (`<font color=red>`) and whether it ends in
-   * `/>`, and says whether it stands in SVG or MathML content: not the `<svg>` or `<math>` that
-   * opens it, nor a tag that ends it.
+   * Reads a start tag, given its name, its attributes and whether it ends in `/>`, and says whether
+   * it stands in SVG or MathML content: not the `<svg>` or `<math>` that opens it, nor a tag that
+   * ends it.
    */
-  startTag(name: string, text: string, selfClosing: boolean): boolean {
-    const namespace = this.open.at(-1)?.namespace;
-    if (namespace === undefined) {
-      if ((name === 'svg' || name === 'math') && !selfClosing) this.open.push({ name, namespace: name });
-      return false;
+  startTag(name: string, attributes: readonly TagAttribute[], selfClosing: boolean): boolean {
+    if (this.inside) {
+      const breaksOut =
+        BREAKOUT_TAGS.has(name) ||
+        (name === 'font' && attributes.some((attribute) => FONT_BREAKOUT_ATTRIBUTES.has(attribute.name)));
+      if (!breaksOut) {
+        if (!selfClosing) this.open.push(this.foreignElement(name, attributes));
+        return true;
+      }
+      while (this.inside) this.open.pop();
     }
-    if (BREAKOUT_TAGS.has(name) || (name === 'font' && FONT_BREAKOUT_ATTRIBUTE.test(text))) {
-      this.closeForeign();
-      return false;
-    }
-    if (selfClosing) return true;
-    const holdsHtml =
-      INTEGRATION_POINTS[namespace]?.has(name) === true ||
-      (namespace === 'math' && name === 'annotation-xml' && HTML_ENCODING.test(text));
-    if (holdsHtml) this.open.push({ name });
-    else if (name === 'svg' || name === 'math') this.open.push({ name, namespace });
-    return true;
+    if (name === 'svg' || name === 'math') {
+      if (!selfClosing) this.open.push({ name, namespace: name });
+    } else if (!VOID_ELEMENTS.has(name)) this.open.push({ name });
+    return false;
   }
 
   /** Reads an end tag. */
   endTag(name: string): void {
-    if (this.inside && (name === 'p' || name === 'br')) {
-      this.closeForeign();
-      return;
+    // The document's end tags change how what follows is read, not which elements are open.
+    if (name === 'body' || name === 'html') return;
+    if (this.inside) {
+      if (name === 'p' || name === 'br') {
+        while (this.inside) this.open.pop();
+        return;
+      }
+      // Foreign elements are closed by name, down to the first HTML element.
+      for (let at = this.open.length - 1; at >= 0 && this.open[at]?.namespace !== undefined; at--) {
+        if (this.open[at]?.name === name) {
+          this.open.length = at;
+          return;
+        }
+      }
     }
-    const at = this.open.findLastIndex((element) => element.name === name);
-    if (at !== -1) this.open.length = at;
+    // As HTML reads it: the innermost open element of that name, unless a special one comes first.
+    for (let at = this.open.length - 1; at >= 0; at--) {
+      const element = this.open[at];
+      if (element === undefined) break;
+      if (element.name === name) {
+        this.open.length = at;
+        return;
+      }
+      const special =
+        element.namespace === undefined ? SPECIAL_ELEMENTS.has(element.name) : element.holdsHtml === true;
+      if (special) return;
+    }
   }
 
-  /** Closes the foreign elements open down to the nearest one whose content is HTML. */
-  private closeForeign(): void {
-    while (this.open.at(-1)?.namespace !== undefined) this.open.pop();
+  /** The foreign element a start tag in foreign content opens. */
+  private foreignElement(name: string, attributes: readonly TagAttribute[]): OpenElement {
+    const current = this.open.at(-1);
+    const namespace =
+      current?.namespace === 'math' && current.name === 'annotation-xml' && name === 'svg'
+        ? 'svg'
+        : (current?.namespace ?? 'svg');
+    const holdsHtml =
+      INTEGRATION_POINTS[namespace].has(name) ||
+      (namespace === 'math' &&
+        name === 'annotation-xml' &&
+        attributes.some((attribute) => attribute.name === 'encoding' && HTML_ENCODINGS.has(attribute.value)));
+    return holdsHtml ? { name, namespace, holdsHtml: true } : { name, namespace };
   }
 }

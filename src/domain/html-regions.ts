@@ -1,4 +1,5 @@
 import { ForeignContent } from './foreign-content.js';
+import type { TagAttribute } from './foreign-content.js';
 
 /** A stretch of HTML markup, and how a browser reads it. */
 export interface HtmlRegion {
@@ -8,6 +9,9 @@ export interface HtmlRegion {
    *   or a bogus comment opened by `</` and no letter;
    * - `comment`: the content of a comment;
    * - `cdata`: the content of a CDATA section in SVG or MathML content, which `]]>` ends;
+   * - `value`: the value of an attribute read again as something else once its character
+   *   references are read: an event handler (`on…`, a script), a `style`, an iframe's `srcdoc` (a
+   *   document); `name` is the attribute's;
    * - `bogus`: the content of a bogus comment (`<!…>`, `<?…>`, a doctype too), which the first `>`
    *   ends;
    * - `raw`: the content of a raw-text element such as `<script>` or `<style>`, read as it stands,
@@ -17,13 +21,13 @@ export interface HtmlRegion {
    *   running scripts (any that runs an ad) reads as text up to its end tag, and one that runs
    *   none as HTML, character references and all.
    */
-  kind: 'markup' | 'tag' | 'comment' | 'cdata' | 'bogus' | 'raw' | 'rcdata';
+  kind: 'markup' | 'tag' | 'value' | 'comment' | 'cdata' | 'bogus' | 'raw' | 'rcdata';
   start: number;
   end: number;
   /**
    * The element's name, lower-cased: for a `tag` region, the element the tag starts or ends
    * (none for a bogus comment opened by `</`); for a `raw` or `rcdata` region, the element whose
-   * content it is.
+   * content it is; for a `markup` or `cdata` region, the SVG `script` or `style` whose text it is.
    */
   name?: string;
   /** Set on a tag read in SVG or MathML content, where `<template>` or `<plaintext>` is no HTML element. */
@@ -72,15 +76,57 @@ export function htmlRegions(html: string): HtmlRegion[] {
     copied = region.end;
     return end === -1 ? lower.length : end + closer.length;
   };
+  /**
+   * Adds a start tag from where the regions found so far end to `end` (-1: unclosed, with its
+   * closer), the values of its attributes that are read again as something else as `value`
+   * regions of their own.
+   */
+  const startTag = (
+    end: number,
+    closer: string,
+    element: Pick<HtmlRegion, 'name' | 'foreign'>,
+    attributes: readonly ReadAttribute[],
+  ): number => {
+    let piece: Pick<HtmlRegion, 'name' | 'foreign'> = element;
+    for (const { name, valueStart, valueEnd } of attributes) {
+      if (valueStart === -1 || !REREAD_ATTRIBUTE.test(name)) continue;
+      enclosed('tag', copied, valueStart, '', piece);
+      enclosed('value', valueStart, valueEnd, '', { name });
+      // Only the tag's first piece names its element.
+      piece = {};
+    }
+    return enclosed('tag', copied, end, closer, piece);
+  };
   const foreign = new ForeignContent();
+  /** Adds the text before `end`, naming the SVG script or style it is the text of, if any. */
+  const text = (end: number) => {
+    if (end <= copied) return;
+    const within = foreign.foreignText;
+    regions.push(
+      within === undefined
+        ? { kind: 'markup', start: copied, end }
+        : { kind: 'markup', start: copied, end, name: within },
+    );
+    copied = end;
+  };
   for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
+    // Before what comes next changes which elements are open.
+    text(at);
     if (lower.startsWith('<!--', at)) {
       const { end, closer } = commentEnd(lower, at + 4);
       at = enclosed('comment', at + 4, end, closer);
       continue;
     }
-    if (foreign.inside && lower.startsWith(CDATA_START, at)) {
-      at = enclosed('cdata', at + CDATA_START.length, lower.indexOf(']]>', at), ']]>');
+    if (foreign.cdataAllowed && lower.startsWith(CDATA_START, at)) {
+      const within = foreign.foreignText;
+      const end = lower.indexOf(']]>', at);
+      at = enclosed(
+        'cdata',
+        at + CDATA_START.length,
+        end,
+        ']]>',
+        within === undefined ? {} : { name: within },
+      );
       continue;
     }
     if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
@@ -96,12 +142,8 @@ export function htmlRegions(html: string): HtmlRegion[] {
       at += 1;
       continue;
     }
-    const { end: tagEnd, openQuote, selfClosing } = startTagEnd(lower, at + 1 + name.length);
-    const inForeign = foreign.startTag(
-      name,
-      lower.slice(at, tagEnd === -1 ? lower.length : tagEnd),
-      selfClosing,
-    );
+    const { end: tagEnd, openQuote, selfClosing, attributes } = startTagEnd(lower, at + 1 + name.length);
+    const inForeign = foreign.startTag(name, attributes, selfClosing);
     // In SVG and MathML content no element's content is text.
     const element = inForeign ? { name, foreign: true as const } : { name };
     const kind = inForeign ? undefined : textContentKind(name);
@@ -109,10 +151,10 @@ export function htmlRegions(html: string): HtmlRegion[] {
       // The markup ends inside the start tag: what follows would be read as its attributes, and
       // then as the element's text if its content is text.
       const closer = `${openQuote ?? ''}>${kind === undefined || name === 'plaintext' ? '' : `</${name}>`}`;
-      at = enclosed('tag', at, -1, closer, element);
+      at = startTag(-1, closer, element, attributes);
       continue;
     }
-    at = enclosed('tag', at, tagEnd, '', element);
+    at = startTag(tagEnd, '', element, attributes);
     if (kind === undefined) continue;
     const content =
       name === 'plaintext'
@@ -124,11 +166,13 @@ export function htmlRegions(html: string): HtmlRegion[] {
     // The end tag itself, closed first should the markup end inside it.
     if (content.end !== -1) at = endTag(lower, content.end, enclosed, foreign);
   }
-  if (copied < html.length || regions.length === 0) {
-    regions.push({ kind: 'markup', start: copied, end: html.length });
-  }
+  text(html.length);
+  if (regions.length === 0) regions.push({ kind: 'markup', start: 0, end: 0 });
   return regions;
 }
+
+/** Attributes whose values are read again once their character references are: see `value` regions. */
+const REREAD_ATTRIBUTE = /^(?:on.+|style|srcdoc)$/;
 
 /** How the content of an HTML element is read, if it is read as text: `raw` or `rcdata`. */
 function textContentKind(name: string): 'raw' | 'rcdata' | undefined {
@@ -237,37 +281,80 @@ function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignCo
 /** The characters HTML reads as white space between attributes (not U+00A0 and the like). */
 const HTML_SPACE = /[\t\n\f\r ]/;
 
+/** An attribute as a start tag is read: its name and value (lower-cased), where its value stands. */
+interface ReadAttribute extends TagAttribute {
+  /** Where the value begins and ends, quotes excluded; -1 for an attribute without a value. */
+  valueStart: number;
+  valueEnd: number;
+}
+
 /**
  * Where a start tag whose name ends at `from` ends (after its `>`), reading its attributes as a
- * browser does, so that a `>` in a quoted value ends nothing, and whether it ends in `/>`; -1 if it
- * never ends, with the quote of the value it ends in, if any. A `=` opens a value only after an
- * attribute's name (`<a ="x>` names an attribute `="x`), and an unquoted value runs to a space or
- * `>`, quotes and all.
+ * browser does, so that a `>` in a quoted value ends nothing; whether it ends in `/>`; and its
+ * attributes. -1 if it never ends, with the quote of the value it ends in, if any. A `=` opens a
+ * value only after an attribute's name (`<a ="x>` names an attribute `="x`), and an unquoted value
+ * runs to a space or `>`, quotes and all.
  */
-function startTagEnd(html: string, from: number): { end: number; openQuote?: string; selfClosing: boolean } {
+function startTagEnd(
+  html: string,
+  from: number,
+): { end: number; openQuote?: string; selfClosing: boolean; attributes: ReadAttribute[] } {
+  const attributes: ReadAttribute[] = [];
   let state: 'beforeName' | 'name' | 'afterName' | 'beforeValue' | 'unquoted' = 'beforeName';
   let slash = false;
+  let nameStart = from;
+  let valueStart = from;
+  const nameEnds = (at: number) => {
+    const last = attributes.at(-1);
+    if (last !== undefined && state === 'name') last.name = html.slice(nameStart, at);
+  };
+  const valueEnds = (start: number, end: number) => {
+    const last = attributes.at(-1);
+    if (last !== undefined)
+      Object.assign(last, { value: html.slice(start, end), valueStart: start, valueEnd: end });
+  };
   for (let at = from; at < html.length; at++) {
     const char = html.charAt(at);
     const space = HTML_SPACE.test(char);
-    if (char === '>') return { end: at + 1, selfClosing: slash };
+    if (char === '>') {
+      nameEnds(at);
+      if (state === 'unquoted') valueEnds(valueStart, at);
+      return { end: at + 1, selfClosing: slash, attributes };
+    }
     slash = false;
     if (state === 'beforeValue') {
       if (char === '"' || char === "'") {
         const close = html.indexOf(char, at + 1);
-        if (close === -1) return { end: -1, openQuote: char, selfClosing: false };
+        valueEnds(at + 1, close === -1 ? html.length : close);
+        if (close === -1) return { end: -1, openQuote: char, selfClosing: false, attributes };
         at = close;
         state = 'beforeName';
-      } else if (!space) state = 'unquoted';
+      } else if (!space) {
+        state = 'unquoted';
+        valueStart = at;
+      }
     } else if (state === 'unquoted') {
-      if (space) state = 'beforeName';
+      if (space) {
+        valueEnds(valueStart, at);
+        state = 'beforeName';
+      }
     } else if (char === '/') {
+      nameEnds(at);
       state = 'beforeName';
       slash = true;
     } else if (space) {
+      nameEnds(at);
       if (state === 'name') state = 'afterName';
-    } else if (char === '=' && state !== 'beforeName') state = 'beforeValue';
-    else state = 'name';
+    } else if (char === '=' && state !== 'beforeName') {
+      nameEnds(at);
+      state = 'beforeValue';
+    } else if (state !== 'name') {
+      attributes.push({ name: '', value: '', valueStart: -1, valueEnd: -1 });
+      nameStart = at;
+      state = 'name';
+    }
   }
-  return { end: -1, selfClosing: false };
+  nameEnds(html.length);
+  if (state === 'unquoted') valueEnds(valueStart, html.length);
+  return { end: -1, selfClosing: false, attributes };
 }

@@ -209,7 +209,7 @@ describe('substituteMacrosInMarkup', () => {
         odd,
       ),
       '<img src="a&quot;b&amp;c&lt;d&#39;e&gt;f\\g"><p>a&quot;b&amp;c&lt;d&#39;e&gt;f\\g</p>' +
-        `<script>"a\\"b&c\\u003Cd\\u0027e\\u003Ef\\\\g"</script><!--${odd.auctionId}-->`,
+        `<script>"a\\u0022b\\u0026c\\u003Cd\\u0027e\\u003Ef\\\\g"</script><!--${odd.auctionId}-->`,
     );
   });
 
@@ -255,7 +255,10 @@ describe('substituteMacrosInMarkup', () => {
   });
 
   it('gives what plain replacement gives for ordinary values, in every language (property)', () => {
-    const id = fc.string({ unit: fc.constantFrom(...'aZ09-_.:'), minLength: 1 });
+    // A hyphen at either end is escaped in a script, where it could make a `<!--` or `-->`.
+    const id = fc
+      .string({ unit: fc.constantFrom(...'aZ09-_.:'), minLength: 1 })
+      .filter((value) => !value.startsWith('-') && !value.endsWith('-'));
     const markup = fc.string({
       unit: fc.constantFrom(
         '${AUCTION_ID}',
@@ -283,6 +286,8 @@ describe('substituteMacrosInMarkup', () => {
         markup,
         fc.constantFrom<MarkupLanguage>('html', 'xml', 'json'),
         (auctionId, seatId, text, language) => {
+          // Right after a `<` in HTML, a value's first letter is a reference, not a tag's name.
+          fc.pre(language !== 'html' || !text.includes('<${'));
           const values: MacroValues = { auctionId, seatId, price: '2.5' };
           assert.equal(substituteMacrosInMarkup(text, language, values), substituteMacros(text, values));
         },

@@ -51,7 +51,7 @@ describe('escaping macro values for the markup they go into', () => {
   it('HTML-escapes in attribute values and text, and escapes for JavaScript and CSS in script and style bodies, whatever the case of their tags', () => {
     assert.equal(
       fill('<SCRIPT src="https://x.test/?a=${V}&b=>">${V}</SCRIPT><p title=${V}>${V}</p>', 'html', 'a"b'),
-      '<SCRIPT src="https://x.test/?a=a&quot;b&b=>">a\\"b</SCRIPT><p title=a&quot;b>a&quot;b</p>',
+      '<SCRIPT src="https://x.test/?a=a&quot;b&b=>">a\\u0022b</SCRIPT><p title=a&quot;b>a&quot;b</p>',
     );
     assert.equal(
       fill("<style data-x='>'>a{b:'${V}'}</style ><i>${V}</i>", 'html', "'<"),
@@ -62,7 +62,7 @@ describe('escaping macro values for the markup they go into', () => {
       '<textarea>&lt;/textarea&gt;</textarea>',
     );
     assert.equal(fill('<!DOCTYPE html ${V}><p>${V}', 'html', '&'), '<!DOCTYPE html &><p>&amp;');
-    assert.equal(fill('<script>${V}', 'html', '&'), '<script>&');
+    assert.equal(fill('<script>${V}', 'html', '&'), '<script>\\u0026');
     // A value cannot end a bogus comment (or a doctype) early: its `>` is escaped, the rest left as it is.
     assert.equal(fill('<!x ${V}><p>', 'html', '">&<b'), '<!x "&gt;&<b><p>');
     assert.equal(fill('<?x ${V}><p>', 'html', '>'), '<?x &gt;><p>');
@@ -140,14 +140,14 @@ describe('escaping macro values for the markup they go into', () => {
   it('keeps a value from ending a script inside <!-- <script>, where a --> it made would let the inner </script> end the outer', () => {
     assert.equal(
       fill('<script><!--<script>"${V}"</script>x</script>', 'html', '-->'),
-      '<script><!--<script>"--\\u003E"</script>x</script>',
+      '<script><!--<script>"\\u002D-\\u003E"</script>x</script>',
     );
   });
 
-  it('writes a value in a style body with CSS escapes, so that it ends no string, url() or rule', () => {
+  it('writes a value in a style body with CSS escapes for all but the characters of a name, so that it ends no string, url(), name or rule', () => {
     assert.equal(
       fill('<style>a{background:url(${V})}</style>', 'html', 'https://x.test/a b).c}</style><b>'),
-      '<style>a{background:url(https://x.test/a\\20 b\\29 .c\\7D \\3C /style\\3E \\3C b\\3E )}</style>',
+      '<style>a{background:url(https\\3A \\2F \\2F x\\2E test\\2F a\\20 b\\29 \\2E c\\7D \\3C \\2F style\\3E \\3C b\\3E )}</style>',
     );
   });
 
@@ -157,11 +157,20 @@ describe('escaping macro values for the markup they go into', () => {
     }
   });
 
-  it('HTML-escapes a value in an SVG <style>, which holds markup, and splits a ]]> it makes in an SVG CDATA section', () => {
+  it('escapes a value in an SVG <script> or <style> for JavaScript or CSS with nothing HTML reads, as its markup runs as a script or style', () => {
     assert.equal(
       fill('<svg><style>${V}</style></svg>', 'html', '<b>&'),
-      '<svg><style>&lt;b&gt;&amp;</style></svg>',
+      '<svg><style>\\3C b\\3E \\26 </style></svg>',
     );
+    assert.equal(
+      fill("<svg><script>var id='${V}';</script></svg>", 'html', "';x();'"),
+      "<svg><script>var id='\\u0027;x();\\u0027';</script></svg>",
+    );
+    assert.equal(
+      fill("<svg><script><![CDATA[var id='${V}';]]></script></svg>", 'html', "'&apos;"),
+      "<svg><script><![CDATA[var id='\\u0027\\u0026apos;';]]></script></svg>",
+    );
+    // Elsewhere in SVG, a CDATA section's ]]> is split; inside <foreignObject>, a <style> is HTML's.
     assert.equal(
       fill('<svg><![CDATA[${V}]]></svg>', 'html', 'a]]>b'),
       '<svg><![CDATA[a]]]]><![CDATA[>b]]></svg>',
@@ -169,6 +178,43 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(
       fill('<svg><foreignObject><style>${V}</style></foreignObject></svg>', 'html', '<'),
       '<svg><foreignObject><style>\\3C </style></foreignObject></svg>',
+    );
+  });
+
+  it('writes the first letter of a value that follows a < of the text as a reference, so that it opens no tag', () => {
+    assert.equal(
+      fill('<div>a<${V}</div>', 'html', 'img src=x onerror=alert(1)//'),
+      '<div>a<&#105;mg src=x onerror=alert(1)//</div>',
+    );
+    assert.equal(fill('<p>${V} <${V} <x${V}</p>', 'html', '/ab'), '<p>/ab <&#47;ab <x/ab</p>');
+  });
+
+  it('CSS-escapes every character that would end a name, so that a value stays in the selector it is part of', () => {
+    assert.equal(
+      fill('<style>.ad-${V}{display:none}</style>', 'html', 'x,#t'),
+      '<style>.ad-x\\2C \\23 t{display:none}</style>',
+    );
+  });
+
+  it('escapes a hyphen at either end of a value in a script, which could make a --> that ends an old <!-- script early', () => {
+    assert.equal(
+      fill("<script><!--\nw('<img src=p?id=${V}>');//--></script>", 'html', '-x--'),
+      "<script><!--\nw('<img src=p?id=\\u002Dx-\\u002D>');//--></script>",
+    );
+  });
+
+  it('escapes a value in an event handler, a style attribute or an srcdoc for what reads it once its references are read', () => {
+    assert.equal(
+      fill("<img src=x onerror=\"f('${V}')\" onload=f('${V}')>", 'html', "');alert(1);(' x"),
+      "<img src=x onerror=\"f('\\u0027);alert(1);(\\u0027&#32;x')\" onload=f('\\u0027);alert(1);(\\u0027&#32;x')>",
+    );
+    assert.equal(
+      fill('<div style="background:url(${V})">', 'html', 'x);color:red'),
+      '<div style="background:url(x\\29&#32;\\3B&#32;color\\3A&#32;red)">',
+    );
+    assert.equal(
+      fill('<iframe srcdoc="<p>${V}</p>"></iframe>', 'html', '<img src=x>'),
+      '<iframe srcdoc="<p>&amp;lt;img&amp;#32;src&amp;#61;x&amp;gt;</p>"></iframe>',
     );
   });
 });

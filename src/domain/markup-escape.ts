@@ -29,15 +29,23 @@ type RegionKind =
   /** Inside a PI (`<?…?>`): values as they are, a `?>` they make broken up. */
   | 'pi'
   /**
-   * HTML text, and the content of `<textarea>`, `<title>` and of the raw-text elements other than
-   * scripts and styles: values HTML-escaped.
+   * The content of `<textarea>`, `<title>` and of the raw-text elements other than scripts and
+   * styles: values HTML-escaped.
    */
   | 'html'
+  /** HTML text: values HTML-escaped, one right after a `<` with its first letter as a reference. */
+  | 'text'
   /**
    * An HTML tag: values HTML-escaped, and white space, `=` and `` ` `` written as references too,
    * so that a value in an unquoted attribute value stays that value, not more attributes.
    */
   | 'tag'
+  /** An event handler attribute's value (`onclick`): escaped as in a script, then as in a tag. */
+  | 'handler'
+  /** A `style` attribute's value: CSS escapes, then as in a tag. */
+  | 'styleAttribute'
+  /** An iframe's `srcdoc`, a document: escaped as in a tag twice, once for each reading. */
+  | 'srcdoc'
   /**
    * HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`,
    * which would end it, and `-`, which right after `<!` would open a comment instead.
@@ -61,17 +69,20 @@ interface Region {
 /** How each kind of HTML region is escaped. */
 function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
   switch (kind) {
+    // The text of an SVG script or style is markup, but runs as a script or style does.
     case 'markup':
-      return 'html';
+      return name === 'script' ? 'script' : name === 'style' ? 'style' : 'text';
     case 'tag':
       return 'tag';
+    case 'value':
+      return name === 'style' ? 'styleAttribute' : name === 'srcdoc' ? 'srcdoc' : 'handler';
     // `<textarea>` and `<title>` read character references: escaped like text.
     case 'rcdata':
       return 'html';
     case 'comment':
       return 'comment';
     case 'cdata':
-      return 'cdata';
+      return name === 'script' ? 'script' : name === 'style' ? 'style' : 'cdata';
     case 'bogus':
       return 'bogus';
     case 'raw':
@@ -116,9 +127,11 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
  *   `]]]]><![CDATA[>`, a CR written `]]>&#13;<![CDATA[`), XML-escaped elsewhere (`& < > " '`,
  *   and tab, LF and CR as references); characters XML 1.0 cannot hold at all (control
  *   characters, lone surrogates) are percent-encoded, as Tally's own VAST URLs are;
- * - `html`: the value HTML-escaped (`& < > " '`) in text, and white space, `=` and `` ` `` too in
- *   tags (attribute values, quoted or not); escaped as in a JavaScript string inside `<script>`
- *   and with CSS escapes inside `<style>`, in which no character reference is read.
+ * - `html`: the value HTML-escaped (`& < > " '`) in text (right after a `<`, its first letter as a
+ *   reference), and white space, `=` and `` ` `` too in tags (attribute values, quoted or not);
+ *   escaped as in a JavaScript string inside a script (SVG's too) and with CSS escapes inside a
+ *   style, written so that they hold nothing HTML reads; in an event handler, a `style` attribute
+ *   or an `srcdoc`, escaped for what reads the value, then as in a tag.
  *
  * Inside comments, PIs and HTML's bogus comments, which nothing reads, the value goes as it is,
  * except that a `--`, a final `-` or a leading `>` it makes in a comment (a `?>` in a PI, a `>` or
@@ -152,25 +165,54 @@ function escapeTagValue(value: string): string {
 
 /**
  * The value as it is written inside a JavaScript string, in quotes of any kind (or a template
- * literal) and inside a script: JSON-escaped, and `'`, `` ` ``, `$`, `<` and `>` as `\uXXXX`
- * escapes, which JSON reads too.
+ * literal), inside a script: JSON-escaped, and `"`, `'`, `` ` ``, `$`, `&`, `<`, `>` and a first or
+ * last `-` as `\uXXXX` escapes, which JSON reads too. What it writes holds none of the characters
+ * HTML reads (a script in SVG decodes character references), nor a hyphen that could make a `<!--`
+ * or `-->` with the script around it.
  */
 function escapeScriptString(value: string): string {
-  return escapeJsonString(value).replace(
-    /['`$<>]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  return escapeJsonString(value).replace(/\\"|['`$&<>]|^-|-$/g, (escaped) =>
+    unicodeEscape(escaped === '\\"' ? '"' : escaped),
   );
 }
 
-/** Characters a value keeps as they are in a style body: letters, digits and URL punctuation. */
-const CSS_PLAIN = /[^A-Za-z0-9._\-:/?#&=%+,@~\u0080-\u{10FFFF}]/gu;
+/** A character as a JavaScript and JSON `\uXXXX` escape. */
+function unicodeEscape(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Characters a value keeps as they are in a style body: those of a CSS name. */
+const CSS_PLAIN = /[^A-Za-z0-9_\-\u0080-\u{10FFFF}]/gu;
 
 /**
- * The value with CSS escapes (`\3C `) for all but letters, digits and URL punctuation, so that it
- * reads back as itself in a string, a `url()` or a name, and ends none of them.
+ * The value with CSS escapes (`\3C `) for all but the characters of a CSS name, so that it reads
+ * back as itself in a string, a `url()` or a name, ends none of them, and holds none of the
+ * characters HTML reads (a style in SVG decodes character references).
  */
 function escapeCss(value: string): string {
   return value.replace(CSS_PLAIN, (char) => `\\${(char.codePointAt(0) ?? 0).toString(16).toUpperCase()} `);
+}
+
+/**
+ * The substituted text of an HTML text region: values HTML-escaped, and one that follows a `<` of
+ * the markup (`<${AUCTION_ID}`) with its first letter, `!`, `/` or `?` as a reference, so that it
+ * opens no tag. (No macro holds a `<`, so the text is substituted piece by piece.)
+ */
+function textWithValues(text: string, substitute: RegionSubstitution): string {
+  return text
+    .split('<')
+    .map((piece, index) => {
+      if (index === 0 || !piece.startsWith('$')) return substitute(piece, escapeHtml);
+      let first = true;
+      return substitute(piece, (value) => {
+        const escaped = first
+          ? escapeHtml(value).replace(/^[A-Za-z!/?]/, (char) => `&#${char.charCodeAt(0)};`)
+          : escapeHtml(value);
+        first = false;
+        return escaped;
+      });
+    })
+    .join('<');
 }
 
 /** The value as it is written inside a JSON string: `JSON.stringify(value)` without its quotes. */
@@ -213,8 +255,16 @@ function substituteRegion(
       return substitute(text, escapeXml);
     case 'html':
       return substitute(text, escapeHtml);
+    case 'text':
+      return textWithValues(text, substitute);
     case 'tag':
       return substitute(text, escapeTagValue);
+    case 'handler':
+      return substitute(text, (value) => escapeTagValue(escapeScriptString(value)));
+    case 'styleAttribute':
+      return substitute(text, (value) => escapeTagValue(escapeCss(value)));
+    case 'srcdoc':
+      return substitute(text, (value) => escapeTagValue(escapeTagValue(value)));
     case 'bogus':
       return substitute(text, (value) => value.replaceAll('>', '&gt;').replaceAll('-', '&#45;'));
     case 'script':

@@ -854,7 +854,7 @@ describe('macro values in the markup of a win', () => {
         [
           `<a href="https://dsp.example/c?a=${escaped}" title="x>y">`,
           `<img src='https://dsp.example/i?a=${escaped}&p=2.5'></a>`,
-          `<p>${escaped}</p><script type="text/javascript">var id = "a\\"b&c\\u003Cd\\u0027e";</script>`,
+          `<p>${escaped}</p><script type="text/javascript">var id = "a\\u0022b\\u0026c\\u003Cd\\u0027e";</script>`,
         ].join(''),
       ),
       result.adm ?? '',

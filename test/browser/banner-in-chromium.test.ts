@@ -44,11 +44,13 @@ async function register(seat: string, auctionId: string, adm: string): Promise<s
  * without the DOM's types): whether an element or attribute was injected, and each place's value.
  */
 const READ_PAGE = `({
-  injected: document.querySelector('#pwn, [onerror]') !== null,
+  injected: document.querySelector('#pwn, [onerror]:not([data-dsp])') !== null,
   alt: document.querySelector('img[alt]')?.getAttribute('alt'),
   title: document.querySelector('p[title]')?.getAttribute('title'),
   textarea: document.querySelector('textarea')?.value,
   read: window.read,
+  svgRead: window.svgRead,
+  handled: window.handled,
 })`;
 
 /** Renders markup in Chromium, as a publisher's page renders an ad, and waits for its images. */
@@ -103,15 +105,20 @@ const HOSTILE_IDS = [
   '</script><b id=pwn>',
   '</style></textarea><b id=pwn>',
   ']]><b id=pwn>',
+  "');document.write('<b id=pwn>');('",
+  'img src=x onerror=alert(1)//',
+  '-->"</script><b id=pwn>--',
   '`${1}\\\'"',
 ];
 
 /** The auction id in every kind of place a DSP writes macros in a banner. */
 const MACRO_PLACES =
-  '<img alt=${AUCTION_ID} src="data:,"><p title="${AUCTION_ID}">${AUCTION_ID}</p>' +
+  '<img alt=${AUCTION_ID} src="data:,"><p title="${AUCTION_ID}">${AUCTION_ID}</p><p>a<${AUCTION_ID}</p>' +
   '<script>window.read = ["${AUCTION_ID}", \'${AUCTION_ID}\', `${AUCTION_ID}`];</script>' +
+  '<img src="data:," data-dsp onerror="window.handled = \'${AUCTION_ID}\'">' +
   '<!-- ${AUCTION_ID} --><!-- --${AUCTION_ID} --><style>p{content:"${AUCTION_ID}"}</style>' +
-  '<svg><style>${AUCTION_ID}</style><![CDATA[${AUCTION_ID}]]></svg><textarea>${AUCTION_ID}</textarea>';
+  "<svg><script>window.svgRead = '${AUCTION_ID}';</script><style>${AUCTION_ID}</style>" +
+  '<![CDATA[${AUCTION_ID}]]></svg><textarea>${AUCTION_ID}</textarea>';
 
 describe('banners Tally instruments, rendered in Chromium', () => {
   it('counts the impression of every banner, wherever the DSP markup would hide or swallow the pixel', async () => {
@@ -138,6 +145,8 @@ describe('banners Tally instruments, rendered in Chromium', () => {
           title: auctionId,
           textarea: auctionId,
           read: [auctionId, auctionId, auctionId],
+          svgRead: auctionId,
+          handled: auctionId,
         },
         markup,
       );
