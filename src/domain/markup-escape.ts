@@ -52,12 +52,11 @@ type RegionKind =
    */
   | 'bogus'
   /**
-   * A script body, read without character references: values escaped as in a JavaScript (and
-   * JSON) string, `'`, `` ` ``, `$`, `<` and `>` included, so that none ends the string or the
-   * script.
+   * A script's text: values escaped as in a JavaScript (and JSON) string, so that none ends the
+   * string or the script (see `escapeScriptString`).
    */
   | 'script'
-  /** A style body: values written with CSS escapes but for letters, digits and URL punctuation. */
+  /** A style's text: values written with CSS escapes but for the characters of a name. */
   | 'style';
 
 interface Region {
@@ -71,7 +70,7 @@ function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
   switch (kind) {
     // The text of an SVG script or style is markup, but runs as a script or style does.
     case 'markup':
-      return name === 'script' ? 'script' : name === 'style' ? 'style' : 'text';
+      return scriptOrStyle(name) ?? 'text';
     case 'tag':
       return 'tag';
     case 'value':
@@ -82,14 +81,19 @@ function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
     case 'comment':
       return 'comment';
     case 'cdata':
-      return name === 'script' ? 'script' : name === 'style' ? 'style' : 'cdata';
+      return scriptOrStyle(name) ?? 'cdata';
     case 'bogus':
       return 'bogus';
     case 'raw':
       // The other raw-text elements (`<xmp>`, `<iframe>`, `<noembed>`, `<plaintext>`…) are read
       // as HTML where a browser reads them at all, as inside `<svg>`.
-      return name === 'script' ? 'script' : name === 'style' ? 'style' : 'html';
+      return scriptOrStyle(name) ?? 'html';
   }
+}
+
+/** `script` or `style` for the text of an element of that name, whose values are escaped so. */
+function scriptOrStyle(name: string | undefined): 'script' | 'style' | undefined {
+  return name === 'script' || name === 'style' ? name : undefined;
 }
 
 const CDATA_START = '<![CDATA[';
