@@ -64,12 +64,24 @@ export function htmlRegions(html: string): HtmlRegion[] {
   const lower = lowerCaseAscii(html);
   const regions: HtmlRegion[] = [];
   let copied = 0;
+  const foreign = new ForeignContent();
+  /** The SVG script or style whose text the reader is in, as a region names it, if any. */
+  const foreignText = (): Pick<HtmlRegion, 'name'> => {
+    const within = foreign.foreignText;
+    return within === undefined ? {} : { name: within };
+  };
+  /** Adds the text before `end`, naming the SVG script or style it is the text of, if any. */
+  const text = (end: number) => {
+    if (end <= copied) return;
+    regions.push({ kind: 'markup', start: copied, end, ...foreignText() });
+    copied = end;
+  };
   /**
    * Adds the markup before `start`, then the region from `start` to `end` (or to the end of the
    * markup, unclosed), with what it says of its `element`.
    */
   const enclosed: Enclose = (kind, start, end, closer, element) => {
-    if (start > copied) regions.push({ kind: 'markup', start: copied, end: start });
+    text(start);
     const region: HtmlRegion = { kind, start, end: end === -1 ? lower.length : end, ...element };
     if (end === -1) region.closer = closer;
     regions.push(region);
@@ -97,18 +109,6 @@ export function htmlRegions(html: string): HtmlRegion[] {
     }
     return enclosed('tag', copied, end, closer, piece);
   };
-  const foreign = new ForeignContent();
-  /** Adds the text before `end`, naming the SVG script or style it is the text of, if any. */
-  const text = (end: number) => {
-    if (end <= copied) return;
-    const within = foreign.foreignText;
-    regions.push(
-      within === undefined
-        ? { kind: 'markup', start: copied, end }
-        : { kind: 'markup', start: copied, end, name: within },
-    );
-    copied = end;
-  };
   for (let at = lower.indexOf('<'); at !== -1 && at < lower.length; at = lower.indexOf('<', at)) {
     // Before what comes next changes which elements are open.
     text(at);
@@ -118,15 +118,7 @@ export function htmlRegions(html: string): HtmlRegion[] {
       continue;
     }
     if (foreign.cdataAllowed && lower.startsWith(CDATA_START, at)) {
-      const within = foreign.foreignText;
-      const end = lower.indexOf(']]>', at);
-      at = enclosed(
-        'cdata',
-        at + CDATA_START.length,
-        end,
-        ']]>',
-        within === undefined ? {} : { name: within },
-      );
+      at = enclosed('cdata', at + CDATA_START.length, lower.indexOf(']]>', at), ']]>', foreignText());
       continue;
     }
     if (lower.startsWith('<!', at) || lower.startsWith('<?', at)) {
