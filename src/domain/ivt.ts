@@ -110,10 +110,12 @@ export type Notifier = 'browser' | 'app';
 /**
  * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots:
  * okhttp (Android apps), ExoPlayer, Google's IMA SDK, Unity, and the clients publishers'
- * servers fire burls with (Go, Java, Apache HttpClient, curl, Python, axios, node-fetch, undici).
+ * servers fire burls with: Go, Java and Apache HttpClient; curl; Python's requests, urllib, httpx and
+ * aiohttp; Node's own `fetch` (which names itself `node`), axios, node-fetch, undici and got; Deno
+ * and Bun; Ruby's Net::HTTP and Faraday; PHP's Guzzle; Rust's reqwest.
  */
 const APP_HTTP_CLIENT =
-  /^(?:okhttp|ExoPlayerLib|com\.google\.android\.exoplayer2|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|axios|node-fetch|undici)\b/i;
+  /^(?:okhttp|ExoPlayerLib|com\.google\.android\.exoplayer2|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 
