@@ -340,7 +340,7 @@ export const OPENAPI_DOCUMENT = {
         {
           summary:
             method === 'get'
-              ? 'Billing or tracking notice (public): a 1×1 GIF (204 with f=b), or 302 to the DSP burl for a counted publisher burl'
+              ? 'Billing or tracking notice (public): a 1×1 GIF (204 with f=b), or 302 to the DSP burl for a counted publisher burl (and a repeat of it)'
               : 'The same notice sent as a beacon (navigator.sendBeacon); any body is ignored',
           description:
             'The notice is recorded with its outcome before it is answered, and the answer is the same ' +
@@ -367,7 +367,10 @@ export const OPENAPI_DOCUMENT = {
           responses: {
             '200': { description: 'a 43-byte GIF', content: { 'image/gif': {} } },
             '204': { description: 'beacon (f=b)' },
-            '302': { description: 'to the DSP burl, macros filled (Tally’s burl, counted)' },
+            '302': {
+              description:
+                'to the DSP burl, macros filled (Tally’s burl, counted, or a repeat of one that was)',
+            },
             '405': { description: 'not GET, HEAD or POST: not recorded' },
             '503': { description: 'overloaded or not recorded: retry' },
           },

@@ -5,7 +5,7 @@
 // counting thread builds every event with one object shape. An event with a field a separator
 // could be mistaken in travels as JSON instead.
 import type { IvtRule, NotCountedReason, Outcome } from '../domain/outcome.js';
-import { COUNTED, invalidTraffic, notCounted } from '../domain/outcome.js';
+import { COUNTED, DUPLICATE_OF_REDIRECT, invalidTraffic, notCounted } from '../domain/outcome.js';
 import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 
 /** Between the events of a batch, and between the outcomes of one. */
@@ -18,8 +18,9 @@ const AS_FIELDS = 'f';
 const AS_JSON = 'j';
 /** How many fields an event is written as (see `encodeEvent`). */
 const EVENT_FIELDS = 30;
-/** Outcomes are written `c`, `n<reason>` or `i<rule>`. */
+/** Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r` for `DUPLICATE_OF_REDIRECT`. */
 const COUNTED_CODE = 'c';
+const DUPLICATE_OF_REDIRECT_CODE = 'r';
 const NOT_COUNTED_CODE = 'n';
 const INVALID_TRAFFIC_CODE = 'i';
 
@@ -113,6 +114,7 @@ function countOf(character: string, text: string): number {
 
 function outcomeCode(outcome: Outcome): string {
   if (outcome.outcome === 'counted') return COUNTED_CODE;
+  if ('redirectedToDsp' in outcome) return DUPLICATE_OF_REDIRECT_CODE;
   return outcome.reason === 'invalid_traffic'
     ? INVALID_TRAFFIC_CODE + outcome.rule
     : NOT_COUNTED_CODE + outcome.reason;
@@ -123,6 +125,7 @@ const notCountedOutcomes = new Map<string, Outcome>();
 /** The outcome a code names; one shared object per code. */
 function outcomeOf(code: string): Outcome {
   if (code === COUNTED_CODE) return COUNTED;
+  if (code === DUPLICATE_OF_REDIRECT_CODE) return DUPLICATE_OF_REDIRECT;
   let outcome = notCountedOutcomes.get(code);
   if (outcome === undefined) {
     const detail = code.slice(1);

@@ -18,13 +18,31 @@ export type NotCountedReason = (typeof NOT_COUNTED_REASONS)[number];
 export type IvtRule =
   'head_request' | 'empty_user_agent' | 'bot_user_agent' | 'blocked_user_agent' | 'blocked_ip';
 
-/** The decision on one notice or hit: counted, or not counted with exactly one reason. */
+/**
+ * The decision on one notice or hit: counted, or not counted with exactly one reason. A
+ * `duplicate` may say that the impression's count sent the publisher on to the DSP's burl (see
+ * `DUPLICATE_OF_REDIRECT`).
+ */
 export type Outcome =
   | { outcome: 'counted' }
   | { outcome: 'not_counted'; reason: Exclude<NotCountedReason, 'invalid_traffic'> }
+  | { outcome: 'not_counted'; reason: 'duplicate'; redirectedToDsp: true }
   | { outcome: 'not_counted'; reason: 'invalid_traffic'; rule: IvtRule };
 
 export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
+
+/**
+ * A `duplicate` of an impression that a notice of the publisher's burl counted and answered with
+ * a 302 to the DSP's burl (no delivery of it was queued). A repeat of that notice (the publisher
+ * retrying because the redirect, or the DSP behind it, failed) is sent on to the DSP's burl
+ * again, so that the DSP's burl is delivered at least once, as OpenRTB's burl retries expect;
+ * the impression still counts once.
+ */
+export const DUPLICATE_OF_REDIRECT: Outcome = Object.freeze({
+  outcome: 'not_counted',
+  reason: 'duplicate',
+  redirectedToDsp: true,
+});
 
 /** A `not_counted` outcome for any reason but invalid traffic (which needs its rule). */
 export function notCounted(reason: Exclude<NotCountedReason, 'invalid_traffic'>): Outcome {

@@ -58,7 +58,7 @@ function answer(notice: NoticeRequest, deps: NoticeDeps): Promise<NoticeAnswer> 
 }
 
 describe('notice answers', () => {
-  it('redirects a notice on Tally’s burl to the DSP’s burl only when the ledger counted it, not for its duplicate', async () => {
+  it('redirects a notice on Tally’s burl to the DSP’s burl when the ledger counted it, and its repeat too', async () => {
     const ring = testKeyRing();
     const { deps, ledger } = depsOn('burl.db', ring);
     const claims = bannerClaims({
@@ -73,10 +73,23 @@ describe('notice answers', () => {
     ]);
     assert.deepEqual(answers, [
       { kind: 'redirect', location: 'https://dsp.example/bill?p=1.25&a=auction-1' },
-      { kind: 'pixel' },
+      { kind: 'redirect', location: 'https://dsp.example/bill?p=1.25&a=auction-1' },
     ]);
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
     assert.equal(ledger.countDeliveries().pending, 0, 'a burl relayed by redirect is not queued as well');
+    ledger.close();
+  });
+
+  it('answers the pixel to a notice on Tally’s burl of an impression whose count queued the DSP’s burl', async () => {
+    const ring = testKeyRing();
+    const { deps, ledger } = depsOn('burl-after-pixel.db', ring);
+    const dspBurl = 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}';
+    // The same impression registered twice: its pixel counts first and queues the DSP's burl.
+    const pixel = await answer(request(ring, bannerClaims({ dspBurl })), deps);
+    const burl = await answer(request(ring, bannerClaims({ kind: 'burl', method: 'burl', dspBurl })), deps);
+    assert.deepEqual([pixel, burl], [{ kind: 'pixel' }, { kind: 'pixel' }]);
+    assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
+    assert.equal(ledger.countDeliveries().pending, 1, 'the DSP is billed once, from the outbox');
     ledger.close();
   });
 

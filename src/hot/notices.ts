@@ -25,8 +25,9 @@ export interface NoticeDeps {
  * Opens the notice's token and decides it here, on the HTTP thread (the counting thread only
  * commits, so that the two share the work), hands the event to the group committer and calls
  * `done` with the answer once it is committed: the same GIF (or 204 with `f=b`) whatever the
- * outcome, except Tally's burl, where a notice that counted (not a duplicate) answers 302 to
- * the DSP's burl with its macros filled; 503 when it could not be committed.
+ * outcome, except Tally's burl, where a notice that counted answers 302 to the DSP's burl with its
+ * macros filled, and so does a repeat of it (`DUPLICATE_OF_REDIRECT`: the publisher retrying);
+ * 503 when it could not be committed.
  */
 export function answerNotice(
   notice: NoticeRequest,
@@ -36,7 +37,7 @@ export function answerNotice(
   const { event, redirectIfCounted } = noticeEvent(notice, deps.env);
   commitThen(deps.committer, deps.metrics, event, (outcome) => {
     if (outcome === undefined) done(UNAVAILABLE);
-    else if (outcome.outcome === 'counted' && redirectIfCounted !== '')
+    else if (redirectIfCounted !== '' && (outcome.outcome === 'counted' || 'redirectedToDsp' in outcome))
       done({ kind: 'redirect', location: redirectIfCounted });
     else done(isBeacon(notice.query) ? NO_CONTENT : PIXEL);
   });

@@ -470,7 +470,7 @@ describe('counting notices end to end', () => {
     const second = await fire(win.burl);
     expect('not_counted', 'duplicate');
     assert.equal(first.status, 302);
-    assert.equal(second.status, 200, 'a duplicate gets the plain answer, not the DSP redirect');
+    assert.equal(second.status, 302, 'a repeat of the counted burl is sent on to the DSP again');
     assert.deepEqual(recorded(appId), [
       `${appId} not_counted/not_billing_method`,
       `${appId} counted/`,
@@ -819,6 +819,27 @@ describe('counting notices end to end', () => {
         delivery.url.includes(`auction=auction-${auctionSeq}&`),
       ),
     );
+  });
+
+  it('redirects a repeat of a counted publisher burl to the DSP again, so that a publisher retrying after the DSP failed bills it once', async () => {
+    const win = await registerOne({ context: { app: {} }, publisherBurl: true });
+    const auctionId = `auction-${auctionSeq}`;
+    const billedHits = () =>
+      dsp.hits.filter((hit) => hit.path === '/bill' && hit.query.get('auction') === auctionId).length;
+    dsp.failNext('/bill', 1);
+    const first = await fire(win.burl);
+    expect('counted');
+    assert.equal(first.status, 302);
+    assert.equal((await fire(first.headers.get('location') ?? '')).status, 500, 'the DSP fails');
+    assert.equal(billedHits(), 0);
+    // The publisher retries Tally's burl: counted once already, it is sent on to the DSP again.
+    const retry = await fire(win.burl);
+    expect('not_counted', 'duplicate');
+    assert.equal(retry.status, 302);
+    assert.equal(retry.headers.get('location'), first.headers.get('location'));
+    assert.equal((await fire(retry.headers.get('location') ?? '')).status, 200);
+    assert.equal(billedHits(), 1);
+    assert.deepEqual(recorded(auctionId), [`${auctionId} counted/`, `${auctionId} not_counted/duplicate`]);
   });
 
   it('queues a DSP burl unfit for a redirect in the outbox instead of dropping it', async () => {

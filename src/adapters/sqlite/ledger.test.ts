@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { COUNTED, invalidTraffic, notCounted } from '../../domain/outcome.js';
+import { COUNTED, DUPLICATE_OF_REDIRECT, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
@@ -41,6 +41,37 @@ describe('the SQLite ledger', () => {
       { outcome: 'not_counted', reason: 'duplicate' },
     ]);
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 1 });
+  });
+
+  it('says of a repeated burl notice whether the count it repeats sent the publisher on to the DSP, within one batch and across batches', () => {
+    const claim = { key: 'k1', expiresMs: T0 + 600_000 };
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const burlNotice = (overrides: Partial<EventRecord> = {}) =>
+      event({ dims: burlDims, dedupe: claim, ...overrides });
+    // Counted on the publisher's burl, the DSP's burl relayed by the 302 (no delivery queued).
+    assert.deepEqual(ledger.record([burlNotice(), burlNotice()]), [COUNTED, DUPLICATE_OF_REDIRECT]);
+    assert.deepEqual(ledger.record([burlNotice()]), [DUPLICATE_OF_REDIRECT]);
+    // A duplicate of another kind is only a duplicate.
+    assert.deepEqual(ledger.record([event({ dedupe: claim })]), [notCounted('duplicate')]);
+
+    // Counted on the publisher's burl, the DSP's burl queued for delivery (unfit for a Location).
+    const queued = { key: 'k2', expiresMs: T0 + 600_000 };
+    const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
+    assert.deepEqual(
+      ledger.record([burlNotice({ dedupe: queued, delivery }), burlNotice({ dedupe: queued })]),
+      [COUNTED, notCounted('duplicate')],
+    );
+    // Counted on the pixel of the markup: the DSP's burl went to the outbox.
+    const pixel = { key: 'k3', expiresMs: T0 + 600_000 };
+    ledger.record([
+      event({ dedupe: pixel, delivery: { url: 'https://dsp.example/b', deadlineMs: T0 + HOUR_MS } }),
+    ]);
+    assert.deepEqual(ledger.record([burlNotice({ dedupe: pixel })]), [notCounted('duplicate')]);
+    // Counted on an app banner's pixel, whose markup fires the DSP's burl itself.
+    const inMarkup = { key: 'k4', expiresMs: T0 + 600_000 };
+    ledger.record([event({ dedupe: inMarkup })]);
+    assert.deepEqual(ledger.record([burlNotice({ dedupe: inMarkup })]), [notCounted('duplicate')]);
+    assert.deepEqual(ledger.countEvents(), { total: 10, counted: 4 });
   });
 
   it('makes a claim last as long as a duplicate notice of the impression could still count, across a restart', () => {
