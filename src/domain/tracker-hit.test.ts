@@ -13,6 +13,7 @@ describe('parseTrackerHit', () => {
         id: 2766,
         code: undefined,
         accountId: undefined,
+        memberMalformed: false,
         pixelType: 'image',
         cachebuster: '839201',
         cachebusterMissing: false,
@@ -39,6 +40,15 @@ describe('parseTrackerHit', () => {
     assert.equal(hit.id, undefined);
     assert.equal(hit.code, 'spring sale');
     assert.equal(hit.accountId, 42);
+    assert.equal(hit.memberMalformed, false);
+    assert.equal(parseTrackerHit('code=x').memberMalformed, false);
+  });
+
+  it('says when member= is given but is no positive integer', () => {
+    for (const member of ['0', '-2', '2x', '', '%202', '99999999999999999']) {
+      const hit = parseTrackerHit(`code=x&member=${member}`);
+      assert.deepEqual([hit.accountId, hit.memberMalformed], [undefined, true], member);
+    }
   });
 
   it('ignores ids that are not positive integers', () => {

@@ -17,6 +17,11 @@ export interface TrackerHit {
   code: string | undefined;
   /** Optional `member=`: the account the tracker belongs to (a positive integer). */
   accountId: number | undefined;
+  /**
+   * True when `member=` is given but is not a positive integer: the hit names no tracker (rather
+   * than the operator account's, which a hit without `member` names by its `code`).
+   */
+  memberMalformed: boolean;
   /** `t=1` JavaScript; `t=2` (the default, and any other value) an image. */
   pixelType: 'image' | 'javascript';
   /** `cachebuster=`; `undefined` when missing, empty or an unreplaced placeholder. */
@@ -57,10 +62,13 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
   const ancostText = givenValue(params.get('ancost'));
   const ancostMicros = ancostText === undefined ? undefined : parseDecimalMicros(ancostText);
   const code = params.get('code')?.value;
+  const member = params.get('member')?.value;
+  const accountId = positiveInteger(member);
   return {
     id: positiveInteger(params.get('id')?.value),
     code: code === '' ? undefined : code,
-    accountId: positiveInteger(params.get('member')?.value),
+    accountId,
+    memberMalformed: member !== undefined && accountId === undefined,
     pixelType: params.get('t')?.value === '1' ? 'javascript' : 'image',
     cachebuster,
     cachebusterMissing: cachebuster === undefined,

@@ -174,7 +174,7 @@ describe('tracker hits', () => {
   );
 
   it(
-    'records a hit of an inactive tracker, or of another account’s tracker named with member=, as not counted',
+    'records a hit of an inactive tracker, of another account’s tracker named with member=, or with a member= that is no account id, as not counted',
     { timeout: 10_000 },
     async () => {
       await withTrackers('not-counted.db', 100, async ({ hit, events }) => {
@@ -182,6 +182,11 @@ describe('tracker hits', () => {
           '/imptr?id=6&cachebuster=i1',
           '/imptr?id=9&member=1&cachebuster=m1',
           '/imptr?id=99',
+          // The operator account's tracker 5 has the code `home`: a malformed member names it not.
+          '/imptr?code=home&member=2x&cachebuster=x1',
+          '/imptr?code=home&member=0&cachebuster=x2',
+          '/imptr?code=home&member=&cachebuster=x3',
+          '/imptr?id=5&member=-1&cachebuster=x4',
         ]) {
           const answer = await hit(path);
           assert.equal(answer.status, 200, path);
@@ -209,6 +214,13 @@ describe('tracker hits', () => {
             reason: 'unknown_tracker',
             account: 1,
           },
+          ...Array.from({ length: 4 }, () => ({
+            tracker: 0,
+            type: 'external_impression',
+            outcome: 'not_counted',
+            reason: 'unknown_tracker',
+            account: 1,
+          })),
         ]);
       });
     },

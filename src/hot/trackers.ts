@@ -98,6 +98,7 @@ export async function handleTrackerHit(
 }
 
 function findTracker(catalog: CatalogView, kind: TrackerKind, hit: TrackerHit): TrackerView | undefined {
+  if (hit.memberMalformed) return undefined;
   if (hit.id !== undefined) {
     const tracker = catalog.findTracker(kind, { id: hit.id });
     return hit.accountId === undefined || tracker?.accountId === hit.accountId ? tracker : undefined;
