@@ -286,14 +286,22 @@ describe('instrumenting a win', () => {
     );
   });
 
-  it('hands back markup it cannot instrument untouched, saying why: VAST it cannot read, native that is not JSON', () => {
-    const video = ok(win({ imp: { video: {} }, bid: { adm: '<VAST version="3.0"><Ad><InLine>' } }));
-    assert.equal(video.adm, '<VAST version="3.0"><Ad><InLine>');
+  it('hands back markup it cannot instrument untouched, saying why and that the impression cannot count without its notice: VAST it cannot read, native that is not JSON', () => {
+    const video = ok(win({ imp: { video: {} }, bid: { adm: '<html>not vast</html>' } }));
+    assert.equal(video.adm, '<html>not vast</html>');
     assert.equal(video.warnings.length, 1);
-    assert.match(video.warnings[0] ?? '', /VAST/);
+    assert.match(
+      video.warnings[0] ?? '',
+      /^no <InLine> or <Wrapper> .*: the markup is served as it came, without Tally's notice, so this impression cannot count unless noticeUrls\.vast is fired as an <Impression> of the VAST the player reads$/,
+    );
     const native = ok(win({ imp: { native: {} }, bid: { adm: '{"assets": [' } }));
     assert.equal(native.adm, '{"assets": [');
-    assert.deepEqual(native.warnings, ['native markup is not valid JSON']);
+    assert.deepEqual(native.warnings, [
+      "native markup is not valid JSON: the markup is served as it came, without Tally's notice, so this impression cannot count unless noticeUrls.native is fired as an impression tracker of the native response",
+    ]);
+    // Counted on the publisher's burl, the impression does not need the markup's notice.
+    const burl = ok(win({ imp: { native: {} }, publisherBurl: true, bid: { adm: '{"assets": [' } }));
+    assert.deepEqual(burl.warnings, ['native markup is not valid JSON: the markup is served as it came']);
   });
 
   it('tells the exchange to add the native notice URL itself when a native bid has no adm', () => {

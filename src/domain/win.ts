@@ -20,7 +20,7 @@ import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
-import type { Format, NoticeKind } from './types.js';
+import type { Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
 
 /** One auction win as the exchange sends it (`POST /v1/wins`); untrusted until validated. */
@@ -213,7 +213,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         const vast = instrumentVast(markup, trackers);
         result.adm = vast.markup;
         if (vast.ok) result.warnings.push(...vast.warnings);
-        else result.warnings.push(vast.warning);
+        else result.warnings.push(servedUntouched(vast.warning, rule.method, 'vast'));
       } else if (nurl !== '') {
         result.adm = wrapNurlInVast(fillMacros(nurl), trackers);
       } else {
@@ -230,13 +230,27 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       }
       const native = instrumentNative(markup, result.noticeUrls.native, offered);
       result.adm = native.markup;
-      if (!native.ok) result.warnings.push(native.warning);
+      if (!native.ok) result.warnings.push(servedUntouched(native.warning, rule.method, 'native'));
       break;
     }
   }
   const longest = Math.max(...Object.values(result.noticeUrls).map((url) => url.length));
   if (longest > MAX_NOTICE_URL_CHARS) return noticeUrlTooLong(longest, base);
   return result;
+}
+
+/**
+ * The warning for markup Tally could not instrument, which is served as it came: why, and, when the
+ * impression counts on the markup's own notice (`method`), that it cannot count unless that notice
+ * URL is fired some other way.
+ */
+function servedUntouched(why: string, method: Method, notice: 'vast' | 'native'): string {
+  if (method !== notice) return `${why}: the markup is served as it came`;
+  const place =
+    notice === 'vast'
+      ? 'as an <Impression> of the VAST the player reads'
+      : 'as an impression tracker of the native response';
+  return `${why}: the markup is served as it came, without Tally's notice, so this impression cannot count unless noticeUrls.${notice} is fired ${place}`;
 }
 
 /**
