@@ -392,7 +392,8 @@ export const OPENAPI_DOCUMENT = {
           'without it, an Accept preferring text/csv to JSON asks for CSV (JSON on a tie); any other format value filters the ad format. ' +
           'events counts every event; the money metrics add up counted events only. A report of ' +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
-          'total past 2^53 − 1, is refused with 400 REPORT_TOO_LARGE; one a row of which would add up ' +
+          'total past 2^53 − 1 in JSON (CSV writes every total exactly), is refused with 400 ' +
+          'REPORT_TOO_LARGE; one a row of which would add up ' +
           'amounts in different currencies (or a currency and tracker hits’ unnamed units), unless it ' +
           'groups by or filters on currency, with 400 MIXED_CURRENCIES.',
         parameters: [

@@ -23,7 +23,8 @@ const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DI
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
  * `source` (the report thread), so that a long report never holds up the notices; a report of
  * more than `maxRows` rows, or one the source refuses, is refused with 400: `REPORT_TOO_LARGE` for
- * too many rows or a sum past 2^53 - 1, `MIXED_CURRENCIES` for a row adding up two currencies.
+ * too many rows or, in JSON, a sum past 2^53 - 1 (CSV writes it exactly), `MIXED_CURRENCIES` for a
+ * row adding up two currencies.
  */
 export function reportRoutes(
   source: ReportSource,
@@ -36,10 +37,12 @@ export function reportRoutes(
       path: '/v1/reports',
       async handler(ctx) {
         const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
+        const csv = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept);
         let rows: ReportRow[];
         try {
           // One row more than allowed tells a report that is too large without building it all.
-          rows = await source.report({ ...query, maxRows: maxRows + 1 });
+          // CSV writes any integer: its sums are never refused for passing 2^53 - 1.
+          rows = await source.report({ ...query, maxRows: maxRows + 1, exactSums: csv });
         } catch (error) {
           if (error instanceof ReportRefusedError) {
             throw error.code === 'MIXED_CURRENCIES'
@@ -55,7 +58,7 @@ export function reportRoutes(
             `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
           );
         }
-        if (!wantsCsv(ctx.url.searchParams, ctx.req.headers.accept)) {
+        if (!csv) {
           sendJson(
             ctx.res,
             200,
@@ -69,14 +72,13 @@ export function reportRoutes(
           );
           return;
         }
-        const csv = toCsv(query.groupBy, rows);
         ctx.res.writeHead(200, {
           'Content-Type': 'text/csv; charset=utf-8',
           'Content-Disposition': 'attachment; filename="tally-report.csv"',
           'Cache-Control': 'no-store',
           'X-Request-Id': ctx.requestId,
         });
-        ctx.res.end(csv);
+        ctx.res.end(toCsv(query.groupBy, rows));
       },
     },
   ];
@@ -306,7 +308,7 @@ function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]):
   return `${lines.join('\r\n')}\r\n`;
 }
 
-function csvCell(value: string | number | boolean | undefined): string {
+function csvCell(value: string | number | bigint | boolean | undefined): string {
   const text = value === undefined ? '' : String(value);
   // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
   const safe = /^[=+\-@\t\r]/.test(text) && typeof value === 'string' ? `'${text}` : text;

@@ -107,6 +107,12 @@ export interface ReportQuery {
   publisherScope?: { catalogId: string; externalId: string | null };
   /** At most this many rows are answered; all of them when absent. */
   maxRows?: number;
+  /**
+   * Set for an answer that writes any integer exactly (CSV): a sum past 2^53 - 1 then comes as a
+   * bigint. Without it such a report is refused ({@link ReportTooLargeError}), a JSON number
+   * holding no such sum exactly.
+   */
+  exactSums?: boolean;
 }
 
 export const REPORT_DIMENSIONS = [
@@ -160,14 +166,15 @@ export class MixedCurrenciesError extends ReportRefusal {
 
 /**
  * One report row: the grouped dimensions and the metrics. `events` counts every recorded
- * event; the money metrics add up counted events only (what was billed).
+ * event; the money metrics add up counted events only (what was billed). A metric is a bigint
+ * only past 2^53 - 1, in a report asked for with `exactSums`.
  */
 export type ReportRow = Partial<Record<ReportDimension, string | number | boolean>> & {
-  events: number;
-  priceMicros: number;
-  mediaCostMicros: number;
-  revenueMicros: number;
-  profitMicros: number;
+  events: number | bigint;
+  priceMicros: number | bigint;
+  mediaCostMicros: number | bigint;
+  revenueMicros: number | bigint;
+  profitMicros: number | bigint;
 };
 
 /** What one step of pruning deleted, and whether anything before the cutoff is left. */

@@ -54,6 +54,18 @@ describe('report sums past 2^53 - 1 micros', () => {
     assert.equal(response.body.error.code, 'REPORT_TOO_LARGE');
     assert.match(response.body.error.message, /priceMicros add up to 10000000000000001,/);
     assert.match(response.body.error.message, /narrow from and to/);
+    assert.match(response.body.error.message, /ask for it as CSV \(format=csv\)/);
+  });
+
+  it('answers that total exactly in CSV, which writes any integer, so that no sum makes a report unreadable', async () => {
+    const csv = await fetch(`${tally.url}/v1/reports?${range}&groupBy=outcome&format=csv`, {
+      headers: { authorization: `Bearer ${tally.adminKey}` },
+    });
+    assert.equal(csv.status, 200);
+    assert.equal(
+      await csv.text(),
+      'outcome,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\ncounted,11,10000000000000001,0,0,0\r\n',
+    );
   });
 
   it('answers the rows that stay within it exactly, in JSON and in CSV', async () => {

@@ -548,12 +548,14 @@ export class SqliteLedger implements Ledger {
       .map((row) => {
         const revenue = row.revenueMicros as bigint;
         const cost = row.mediaCostMicros as bigint;
+        const metric = (name: string, value: bigint) =>
+          query.exactSums === true ? numberIfSafe(value) : exactNumber(name, value);
         const out: ReportRow = {
-          events: exactNumber('events', row.events as bigint),
-          priceMicros: exactNumber('priceMicros', row.priceMicros as bigint),
-          mediaCostMicros: exactNumber('mediaCostMicros', cost),
-          revenueMicros: exactNumber('revenueMicros', revenue),
-          profitMicros: exactNumber('profitMicros', revenue - cost),
+          events: metric('events', row.events as bigint),
+          priceMicros: metric('priceMicros', row.priceMicros as bigint),
+          mediaCostMicros: metric('mediaCostMicros', cost),
+          revenueMicros: metric('revenueMicros', revenue),
+          profitMicros: metric('profitMicros', revenue - cost),
         };
         for (const dimension of query.groupBy) out[dimension] = presentDimension(dimension, row[dimension]);
         return out;
@@ -731,9 +733,16 @@ function sumsWithinInt64<T>(run: () => T): T {
  * which the report thread answers as a refusal) rather than answered a few micros off.
  */
 function exactNumber(name: string, value: bigint): number {
-  if (value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER))
-    return Number(value);
+  const number = numberIfSafe(value);
+  if (typeof number === 'number') return number;
   throw new ReportTooLargeError(
-    `the report's ${name} add up to ${value}, more than a number in the answer holds exactly (2^53 - 1): narrow from and to, or filter or group it so that each row adds up to less`,
+    `the report's ${name} add up to ${value}, more than a JSON number holds exactly (2^53 - 1): ask for it as CSV (format=csv), which writes every sum exactly, or narrow from and to, or filter or group it so that each row adds up to less`,
   );
+}
+
+/** A report metric as a number where one holds it exactly, else as the bigint. */
+function numberIfSafe(value: bigint): number | bigint {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+    ? Number(value)
+    : value;
 }
