@@ -206,11 +206,31 @@ describe('instrumentNative input forms', () => {
       repeated.markup,
       `{"assets":[],"imptrackers":["a"],"imptrackers":[ ${JSON.stringify(IMPRESSION_URL)}]}`,
     );
+    assert.deepEqual(repeated.warnings, [
+      'native markup names "imptrackers" twice in one object (at imptrackers): JSON readers differ on which one they take, and Tally\'s tracker went into the last, which a reader taking the first would not see',
+    ]);
     const escaped = '{"assets":[],"imp\\u0074rackers":["a"]}';
     assert.deepEqual(parse(instrumentNative(escaped, IMPRESSION_URL, false).markup).imptrackers, [
       'a',
       IMPRESSION_URL,
     ]);
+  });
+
+  test('warns of a wrapped response named twice, whose first a reader may take without Tally’s tracker, and of nothing in markup that names no member twice', () => {
+    const twice = instrumentNative(
+      '{"native":{"link":{"url":"x"}},"native":{"link":{"url":"y"}}}',
+      IMPRESSION_URL,
+      true,
+    );
+    assert.ok(twice.ok);
+    assert.match(
+      twice.warnings.join('\n'),
+      /^native markup names "native" twice in one object \(at native\)/,
+    );
+    for (const file of responseFiles) {
+      const once = instrumentNative(fixture(file), IMPRESSION_URL, true);
+      assert.deepEqual(once.ok && once.warnings, [], file);
+    }
   });
 
   test('finds the wrapped response past white space and strings holding braces, brackets and quotes', () => {

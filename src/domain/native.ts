@@ -3,14 +3,17 @@
  * `eventtrackers` entry (Native 1.2) when the request offered one, else into `imptrackers`.
  * Native 1.0/1.1 documents are wrapped in `{"native": {...}}`; 1.2 documents may or may not be.
  */
+import { duplicateMember } from './duplicate-members.js';
 import { jsonObjectText, skipSpace } from './json-members.js';
 
 /**
- * The outcome of {@link instrumentNative}: the instrumented JSON text and whether the tracker went
- * into `eventtrackers`, or the markup untouched with the reason.
+ * The outcome of {@link instrumentNative}: the instrumented JSON text, whether the tracker went
+ * into `eventtrackers` and what was unusual about the markup, or the markup untouched with the
+ * reason.
  */
 export type NativeResult =
-  { ok: true; markup: string; usedEventTrackers: boolean } | { ok: false; markup: string; warning: string };
+  | { ok: true; markup: string; usedEventTrackers: boolean; warnings: string[] }
+  | { ok: false; markup: string; warning: string };
 
 type JsonObject = Record<string, unknown>;
 
@@ -51,7 +54,25 @@ export function instrumentNative(
   // An object adm was written as JSON text (`markup`) above: the tracker goes into that text.
   if (markup === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
   const output = withTrackerInText(markup, response !== document, trackerField, tracker, existing.length > 0);
-  return { ok: true, markup: output, usedEventTrackers: offeredEventTrackers };
+  return {
+    ok: true,
+    markup: output,
+    usedEventTrackers: offeredEventTrackers,
+    warnings: duplicateWarnings(markup),
+  };
+}
+
+/**
+ * A warning when the markup names a member twice in one object: JSON readers differ on which copy
+ * they take, and Tally (as `JSON.parse` does) writes its tracker into the last `native` and the
+ * last tracker array, which a reader taking the first would not see.
+ */
+function duplicateWarnings(markup: string): string[] {
+  const duplicate = duplicateMember(markup);
+  if (duplicate === undefined) return [];
+  return [
+    `native markup names ${JSON.stringify(duplicate.name)} twice in one object (at ${duplicate.path}): JSON readers differ on which one they take, and Tally's tracker went into the last, which a reader taking the first would not see`,
+  ];
 }
 
 /**

@@ -230,7 +230,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       }
       const native = instrumentNative(markup, result.noticeUrls.native, offered);
       result.adm = native.markup;
-      if (!native.ok) result.warnings.push(servedUntouched(native.warning, rule.method, 'native'));
+      if (native.ok) result.warnings.push(...native.warnings);
+      else result.warnings.push(servedUntouched(native.warning, rule.method, 'native'));
       break;
     }
   }
