@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqlite, SchemaTooNewError } from './adapters/sqlite/database.js';
 import { parseConfig } from './config.js';
 import { KeyFileError } from './keys.js';
 import { jsonLogger } from './lib/log.js';
 import { startTally } from './server.js';
+import type { Tally } from './server.js';
 
 const parent = mkdtempSync(join(tmpdir(), 'tally-server-'));
 after(() => rmSync(parent, { recursive: true, force: true }));
@@ -61,5 +63,111 @@ describe('startTally failing to start', () => {
     fixed.pragma(`user_version = ${version}`);
     fixed.close();
     await startsAndServes(dataDir);
+  });
+});
+
+describe('requests at the edges of the API: CONNECT, targets beginning with //, queries nothing reads', () => {
+  let tally: Tally;
+  before(async () => {
+    tally = await startTally(configFor(mkdtempSync(join(parent, 'requests-'))), log);
+  });
+  after(() => tally.close());
+
+  /** Sends `request` on a new connection; resolves with all that is answered until the server closes it. */
+  function exchange(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(new URL(tally.url).port), '127.0.0.1');
+      let answer = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`not closed within 3 s; got ${JSON.stringify(answer)}`));
+      }, 3000);
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      socket.on('error', reject);
+      socket.write(request);
+    });
+  }
+
+  /** The status and the error envelope of the last answer in `raw`. */
+  function lastError(raw: string): {
+    status: number;
+    headers: string;
+    code: string;
+    message: string;
+    requestId: string;
+  } {
+    const start = raw.lastIndexOf('HTTP/1.1 ');
+    const headEnd = raw.indexOf('\r\n\r\n', start);
+    const headers = raw.slice(start, headEnd + 2);
+    const { error } = JSON.parse(raw.slice(headEnd + 4)) as {
+      error: { code: string; message: string; requestId: string };
+    };
+    return { status: Number(headers.slice(9, 12)), headers, ...error };
+  }
+
+  it('answers CONNECT 405 METHOD_NOT_ALLOWED in the error envelope, with its request id and an empty Allow, and closes the connection', async () => {
+    for (const request of [
+      'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\nX-Request-Id: tunnel-1\r\n\r\n',
+      // What a client sends once it believes the tunnel open is read and dropped.
+      'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\nX-Request-Id: tunnel-1\r\n\r\nSSH-2.0-OpenSSH_9.6\r\n',
+      'CONNECT /n/abc HTTP/1.1\r\nHost: x\r\nX-Request-Id: tunnel-1\r\n\r\n',
+    ]) {
+      const raw = await exchange(request);
+      assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, raw);
+      const answer = lastError(raw);
+      assert.equal(answer.status, 405, raw);
+      assert.match(answer.headers, /\r\nAllow: \r\n/);
+      assert.match(answer.headers, /\r\nConnection: close\r\n/);
+      assert.match(answer.headers, /\r\nX-Request-Id: tunnel-1\r\n/);
+      assert.equal(answer.code, 'METHOD_NOT_ALLOWED');
+      assert.equal(answer.requestId, 'tunnel-1');
+      assert.match(answer.message, /^CONNECT is not allowed: Tally is no proxy/);
+    }
+  });
+
+  it('answers a CONNECT pipelined after a notice (read by the notice lane) or an API call after their answers, in order', async () => {
+    for (const first of [
+      'GET /n/abc HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n',
+    ]) {
+      const raw = await exchange(`${first}CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.deepEqual(
+        [...raw.matchAll(/HTTP\/1\.1 (\d+) /g)].map((match) => match[1]),
+        ['200', '405'],
+        first,
+      );
+      assert.equal(lastError(raw).code, 'METHOD_NOT_ALLOWED');
+    }
+  });
+
+  it('reads a target beginning with // as the path sent: its 404 names that path, and //host/v1/… is not served as /v1/…', async () => {
+    const authorization = 'Authorization: Bearer test-admin-key-0123456789\r\n';
+    assert.match(
+      await exchange(`GET /v1/advertisers HTTP/1.1\r\nHost: x\r\n${authorization}Connection: close\r\n\r\n`),
+      /^HTTP\/1\.1 200 /,
+    );
+    for (const path of ['//v1/advertisers', '//evil.example/v1/advertisers', '//%zz']) {
+      const answer = lastError(
+        await exchange(`GET ${path} HTTP/1.1\r\nHost: x\r\n${authorization}Connection: close\r\n\r\n`),
+      );
+      assert.deepEqual([answer.status, answer.code], [404, 'NOT_FOUND'], path);
+      assert.equal(answer.message, `no such endpoint: GET ${path}; see /docs for the API`);
+    }
+  });
+
+  it('serves the OMID script, /healthz, /readyz, /metrics and /docs whatever their query, an unfilled %%CACHEBUSTER%% or a malformed %-escape included', async () => {
+    for (const path of ['/omid/verify.js', '/healthz', '/readyz', '/metrics', '/docs']) {
+      for (const query of ['?cb=%%CACHEBUSTER%%', '?%', '?cb=%ff', '?cb=1']) {
+        const response = await fetch(`${tally.url}${path}${query}`);
+        await response.arrayBuffer();
+        assert.equal(response.status, 200, `${path}${query}`);
+      }
+    }
+    const script = await (await fetch(`${tally.url}/omid/verify.js?cb=%%CACHEBUSTER%%`)).text();
+    assert.match(script, /data-tally-notice/);
   });
 });

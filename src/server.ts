@@ -1,8 +1,9 @@
 import { createServer, ServerResponse } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
@@ -44,7 +45,7 @@ import { sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { loadKeyRing } from './keys.js';
 import { threadKeys } from './thread-keys.js';
-import { answerClientError } from './lib/client-error.js';
+import { answerClientError, refuseConnect } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
 import type { Logger } from './lib/log.js';
@@ -129,7 +130,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
 
 /** `startTally`, pushing onto `acquired` how to release each thing it opened, as it opens it. */
 async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
-  mkdirSync(config.dataDir, { recursive: true });
+  makeDataDir(config.dataDir);
   const lock = lockDataDir(config.dataDir);
   acquired.push(() => lock.release());
   const dbPath = join(config.dataDir, 'tally.db');
@@ -294,6 +295,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     sendError(res, new ApiError(417, 'EXPECTATION_FAILED', message), requestIdOf(req));
   });
   server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
+  server.on('connect', (req: IncomingMessage, socket: Duplex) =>
+    refuseConnect(socket, requestIdOf(req), HEADERS_TIMEOUT_MS),
+  );
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = 60_000;
   const lane = NoticeLane.install(
@@ -429,6 +433,42 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 }
 
+/** The data directory is no directory Tally can create or use; its message says what to change. */
+export class DataDirError extends Error {
+  constructor(dataDir: string, cause: unknown) {
+    super(dataDirFailure(dataDir, (cause as { code?: unknown } | null)?.code, String(cause)), { cause });
+    this.name = 'DataDirError';
+  }
+}
+
+/**
+ * Creates the data directory (and its parents) unless it exists, and checks that this process may
+ * write in it; throws a {@link DataDirError}.
+ */
+function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new DataDirError(dataDir, error);
+  }
+}
+
+function dataDirFailure(dataDir: string, code: unknown, detail: string): string {
+  switch (code) {
+    case 'EEXIST':
+      return `the data directory ${dataDir} is a file, not a directory: set TALLY_DATA_DIR to a directory (Tally creates it if it does not exist)`;
+    case 'ENOTDIR':
+      return `the data directory ${dataDir} cannot be created: part of its path is a file, not a directory: set TALLY_DATA_DIR to a directory`;
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `this process may not create or write in the data directory ${dataDir}: set TALLY_DATA_DIR to a directory it may write, or give it that permission`;
+    default:
+      return `the data directory ${dataDir} cannot be created (${detail}): set TALLY_DATA_DIR to a directory this process may write`;
+  }
+}
+
 /** The server could not listen where the configuration says; its message says what to change. */
 export class ListenError extends Error {
   constructor(config: Pick<Config, 'port' | 'host'>, cause: unknown) {
@@ -450,10 +490,18 @@ function listenFailure(config: Pick<Config, 'port' | 'host'>, code: unknown, det
   }
 }
 
-/** The request target as a URL, or `undefined` when it cannot be parsed (e.g. `//%zz`). */
-function parseRequestUrl(target: string | undefined): URL | undefined {
+/** The authority request targets are read under: Tally serves one site, whatever `Host` says. */
+const TARGET_BASE = 'http://tally.invalid';
+
+/**
+ * The request target as a URL, or `undefined` when it cannot be parsed (an absolute-form target
+ * such as `http://[x]/`). A target in origin form (`/…`) is read as a path even when it begins
+ * with `//`: read as a reference, `//evil.example/v1/x` would name the host `evil.example` and
+ * the path `/v1/x`, serving a path that was not sent.
+ */
+function parseRequestUrl(target: string): URL | undefined {
   try {
-    return new URL(target ?? '/', 'http://tally.invalid');
+    return target.startsWith('/') ? new URL(`${TARGET_BASE}${target}`) : new URL(target, TARGET_BASE);
   } catch {
     return undefined;
   }
@@ -465,12 +513,14 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: ()
       method: 'GET',
       path: '/healthz',
       public: true,
+      ignoresQuery: true,
       handler: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }, ctx.requestId),
     },
     {
       method: 'GET',
       path: '/readyz',
       public: true,
+      ignoresQuery: true,
       handler(ctx) {
         if (!isReady())
           throw new ApiError(
@@ -485,6 +535,7 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: ()
       method: 'GET',
       path: '/metrics',
       public: true,
+      ignoresQuery: true,
       async handler(ctx) {
         await beforeScrape();
         sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
@@ -494,12 +545,14 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: ()
       method: 'GET',
       path: '/docs',
       public: true,
+      ignoresQuery: true,
       handler: (ctx) => sendJson(ctx.res, 200, OPENAPI_DOCUMENT, ctx.requestId),
     },
     {
       method: 'GET',
       path: '/omid/verify.js',
       public: true,
+      ignoresQuery: true,
       handler(ctx) {
         ctx.res.writeHead(200, {
           'Content-Type': 'application/javascript; charset=utf-8',

@@ -9,7 +9,7 @@ import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
-import { ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
+import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
 
@@ -23,7 +23,7 @@ Commands:
   replay-dead           make every dead burl delivery pending again (3 h from now)
   rotate-token-key      add a new signing key to <data dir>/token-keys.json; old tokens still open
                         (refused when TALLY_TOKEN_KEYS is set: append a new id:key there instead)
-  --help                this text
+  help                  this text (also --help, -h)
 
 Environment: TALLY_PORT (8080), TALLY_DATA_DIR (./data), TALLY_PUBLIC_URL, TALLY_ADMIN_KEY,
 TALLY_CONFIG (JSON file), and the rest listed in the README.
@@ -38,9 +38,44 @@ and restart Tally. The last key listed signs new tokens; keep the old ones liste
 tokens they sealed still open.
 `;
 
+/** The commands. */
+type Command = 'serve' | 'create-account' | 'replay-dead' | 'rotate-token-key' | 'help';
+
+/** The usage line of each command: how it is called, and the arguments it takes. */
+const USAGE: Readonly<Record<Command, string>> = {
+  serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
+  'create-account':
+    'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
+  'replay-dead': 'tally replay-dead',
+  'rotate-token-key': 'tally rotate-token-key',
+  help: 'tally help',
+};
+
+/** The arguments each command takes after its name (`create-account` checks its one itself). */
+const ARGUMENTS_TAKEN: Readonly<Partial<Record<Command, number>>> = { 'create-account': 1 };
+
+/** The names that print the help. */
+const HELP_COMMANDS = new Set(['help', '--help', '-h']);
+
 async function main(argv: string[]): Promise<number> {
-  const command = argv[0] ?? '--help';
-  if (command === '--help' || command === '-h' || command === 'help') {
+  const [given, ...args] = argv;
+  if (given === undefined) {
+    process.stderr.write(`no command given\n\n${HELP}`);
+    return 2;
+  }
+  const command = HELP_COMMANDS.has(given) ? 'help' : given;
+  if (!isCommand(command)) {
+    process.stderr.write(`unknown command ${JSON.stringify(given)}\n\n${HELP}`);
+    return 2;
+  }
+  const extra = args[ARGUMENTS_TAKEN[command] ?? 0];
+  if (extra !== undefined) {
+    process.stderr.write(
+      `tally ${given}: unexpected argument ${JSON.stringify(extra)} (nothing was done); usage: ${USAGE[command]}\n`,
+    );
+    return 2;
+  }
+  if (command === 'help') {
     process.stdout.write(HELP);
     return 0;
   }
@@ -63,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'create-account':
       if (!dataDirExists(config)) return 1;
-      return createAccount(config, argv[1], {
+      return createAccount(config, args[0], {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
       });
@@ -77,10 +112,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`key ${id} now signs new tokens; restart Tally to use it\n`);
       return 0;
     }
-    default:
-      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
-      return 2;
   }
+}
+
+function isCommand(name: string): name is Command {
+  return Object.hasOwn(USAGE, name);
 }
 
 async function serve(config: Config): Promise<number> {
@@ -91,6 +127,7 @@ async function serve(config: Config): Promise<number> {
   } catch (error) {
     if (!(
       error instanceof DataDirInUseError ||
+      error instanceof DataDirError ||
       error instanceof ListenError ||
       error instanceof SchemaTooNewError ||
       error instanceof KeyFileError

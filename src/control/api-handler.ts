@@ -8,8 +8,9 @@ import { refuseMalformedQuery } from './query.js';
 
 /**
  * Serves one API request: finds its route, authenticates the caller (unless the route is
- * public), runs the handler, and answers any error in the envelope, logging those that are not
- * the caller's to fix (5xx and anything not an `ApiError`).
+ * public), refuses a query with a malformed %-escape (unless the route reads no query), runs the
+ * handler, and answers any error in the envelope, logging those that are not the caller's to fix
+ * (5xx and anything not an `ApiError`).
  */
 export async function handleApi(
   req: IncomingMessage,
@@ -26,7 +27,7 @@ export async function handleApi(
       route.public === true
         ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
         : authenticate(req, accounts);
-    refuseMalformedQuery(url.search);
+    if (route.ignoresQuery !== true) refuseMalformedQuery(url.search);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
     if (clientWentAway(error, req)) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -36,6 +37,12 @@ const routes: Route[] = [
       bodiesBeingRead++;
       sendJson(ctx.res, 200, { body: await readJson(ctx.req, MAX_BYTES) }, ctx.requestId);
     },
+  },
+  {
+    method: 'GET',
+    path: '/v1/no-query',
+    ignoresQuery: true,
+    handler: (ctx) => sendJson(ctx.res, 200, { ok: true }, ctx.requestId),
   },
   {
     method: 'GET',
@@ -122,6 +129,25 @@ function rawStatus(head: string, body = ''): Promise<string> {
   });
 }
 
+/** Sends `head` and `body` on a raw connection; resolves with all that is answered until it closes. */
+function rawAnswer(head: string, body: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`not closed within 3 s; got ${JSON.stringify(answer)}`));
+    }, 3000);
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.on('error', reject);
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+  });
+}
+
 /** Nests `levels` arrays (or objects) around 1. */
 function nested(levels: number, kind: 'array' | 'object'): string {
   return kind === 'array'
@@ -172,6 +198,12 @@ describe('routing API requests', () => {
     }
     for (const query of ['?seat=%25', '?name=caf%C3%A9+bar', '?seat=a%2Bb&x=', '?plain=1']) {
       assert.equal((await call(`/v1/things/x${query}`)).status, 200, query);
+    }
+  });
+
+  it('answers a route that reads no query whatever its query holds, a malformed %-escape included', async () => {
+    for (const query of ['?cb=%%CACHEBUSTER%%', '?%', '?cb=%ff', '?a%=1']) {
+      assert.equal((await call(`/v1/no-query${query}`)).status, 200, query);
     }
   });
 });
@@ -336,6 +368,38 @@ describe('reading JSON bodies', () => {
       );
     }
     assert.deepEqual(parseJsonBody('{"a":"\\ud83d\\ude00"}'), { a: '😀' });
+  });
+
+  it('refuses a body with a transfer coding besides chunked (gzip, chunked) with 415, naming it, and reads chunked alone', async () => {
+    const json = Buffer.from('{"a":1}');
+    const gzipped = gzipSync(json);
+    for (const [codings, body] of [
+      ['gzip, chunked', gzipped],
+      ['gzip, chunked', json],
+      ['GZIP ,chunked', json],
+      ['deflate,chunked', json],
+    ] as const) {
+      const answer = await rawAnswer(
+        'POST /v1/bodies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+          `Authorization: Bearer ${editorKey}\r\nContent-Type: application/json\r\n` +
+          `Transfer-Encoding: ${codings}\r\n\r\n`,
+        Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]),
+      );
+      assert.match(answer, /^HTTP\/1\.1 415 /, codings);
+      const { error } = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string };
+      };
+      assert.equal(error.code, 'UNSUPPORTED_MEDIA_TYPE');
+      const coding = codings.split(',')[0]?.trim() ?? '';
+      assert.match(error.message, new RegExp(`^a body with Transfer-Encoding ${coding} cannot be read: `));
+    }
+    const chunked = await rawAnswer(
+      'POST /v1/bodies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+        `Authorization: Bearer ${editorKey}\r\nContent-Type: application/json\r\n` +
+        'Transfer-Encoding: chunked\r\n\r\n',
+      Buffer.from(`${json.length.toString(16)}\r\n${json.toString()}\r\n0\r\n\r\n`),
+    );
+    assert.match(chunked, /^HTTP\/1\.1 200 [^]*\{"body":\{"a":1\}\}$/);
   });
 
   it('refuses a compressed body with 415, saying how to send it, and reads any charset label on UTF-8 text', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
 import { cutAt, shown } from '../lib/shown.js';
-import { duplicateMember } from './duplicate-members.js';
+import { duplicateMember } from '../domain/duplicate-members.js';
 
 /** Stable error codes of the API. */
 export type ErrorCode =
@@ -57,6 +57,11 @@ export interface Route {
   path: string;
   /** Public routes need no API key. */
   public?: boolean;
+  /**
+   * The route reads no query, so it answers whatever query comes, even one with a malformed
+   * %-escape (an unfilled `%%CACHEBUSTER%%` macro): other routes refuse that with 400.
+   */
+  ignoresQuery?: boolean;
   handler(ctx: RequestContext): Promise<void> | void;
 }
 
@@ -266,6 +271,19 @@ export async function readJsonText(
       415,
       'UNSUPPORTED_MEDIA_TYPE',
       `a body with Content-Encoding ${encoding} cannot be read: send it uncompressed, without Content-Encoding`,
+    );
+  }
+  // node:http reads a body whose last transfer coding is chunked as chunked, and hands it on
+  // still coded with any coding before (`gzip, chunked`): read as it came, it is not the JSON sent.
+  const coding = req.headers['transfer-encoding']
+    ?.split(',')
+    .map((name) => name.trim())
+    .find((name) => name !== '' && name.toLowerCase() !== 'chunked');
+  if (coding !== undefined) {
+    throw new ApiError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `a body with Transfer-Encoding ${coding} cannot be read: send it uncoded, with Content-Length or Transfer-Encoding: chunked alone`,
     );
   }
   const declared = Number(req.headers['content-length'] ?? '0');

@@ -70,11 +70,24 @@ const waiting = new WeakSet<Duplex>();
  * failed with node:http's error `errorCode` (`ERR_HTTP_REQUEST_TIMEOUT` for a head too slow).
  */
 export function clientErrorResponse(errorCode: string | undefined, maxHeadBytes: number): string {
-  const { status, code, message } = answerFor(errorCode, maxHeadBytes);
-  const requestId = randomUUID();
+  return errorResponse(answerFor(errorCode, maxHeadBytes), randomUUID());
+}
+
+/**
+ * The whole HTTP/1.1 answer carrying the error envelope of `answer`, with `Connection: close` and
+ * any `headers` HTTP requires with its status.
+ */
+function errorResponse(
+  { status, code, message }: ClientErrorAnswer,
+  requestId: string,
+  headers: Readonly<Record<string, string>> = {},
+): string {
   const body = JSON.stringify({ error: { code, message, requestId } });
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('') +
     'Content-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Cache-Control: no-store\r\n' +
@@ -82,6 +95,37 @@ export function clientErrorResponse(errorCode: string | undefined, maxHeadBytes:
     'Connection: close\r\n\r\n' +
     body
   );
+}
+
+/**
+ * Answers a `CONNECT` request 405 `METHOD_NOT_ALLOWED` and closes its connection: Tally is no
+ * proxy and opens no tunnel. node:http hands a CONNECT over as a bare socket (and destroys it
+ * unanswered when the server has no `connect` listener); install this as that listener. The
+ * `Allow` header is empty, as RFC 9110 §10.2.1 has it for a target that allows no method: a
+ * CONNECT's target is a host and port, not a path of Tally's. Answers owed to the requests read
+ * before it on the connection go out first; what the peer sends after it is read and dropped,
+ * and a peer that has not closed its side `lingerMs` after the answer is cut off.
+ */
+export function refuseConnect(socket: Duplex, requestId: string, lingerMs: number): void {
+  // node:http no longer watches the socket: an error it has (a reset) must not go unheard.
+  socket.on('error', () => socket.destroy());
+  const owed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (owed !== undefined && owed !== null && !owed.writableFinished)
+    owed.once('finish', () => writeConnectRefusal(socket, requestId, lingerMs));
+  else writeConnectRefusal(socket, requestId, lingerMs);
+}
+
+function writeConnectRefusal(socket: Duplex, requestId: string, lingerMs: number): void {
+  const message =
+    'CONNECT is not allowed: Tally is no proxy and opens no tunnels; send the request itself to its path, e.g. GET /docs';
+  const answer = errorResponse({ status: 405, code: 'METHOD_NOT_ALLOWED', message }, requestId, {
+    Allow: '',
+  });
+  const linger = setTimeout(() => socket.destroy(), lingerMs);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
+  socket.end(answer);
+  socket.resume();
 }
 
 function answerFor(errorCode: string | undefined, maxHeadBytes: number): ClientErrorAnswer {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -104,12 +104,54 @@ describe('the tally command', () => {
     }
   });
 
-  it('prints its help for no command, --help, -h and help alike, and exits 0', async () => {
-    for (const args of [[], ['--help'], ['-h'], ['help']]) {
+  it('prints its help for --help, -h and help alike, and exits 0', async () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
       const result = await runCli(args, {});
       assert.equal(result.code, 0, JSON.stringify(args));
       assert.match(result.stdout, /^Tally — counts billable ad impressions\.\n\nUsage: tally <command>/);
       assert.equal(result.stderr, '');
+    }
+  });
+
+  it('prints its help on stderr and exits 2 when given no command, as for an unknown one', async () => {
+    const result = await runCli([], {});
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.match(
+      result.stderr,
+      /^no command given\n\nTally — counts billable ad impressions\.\n\nUsage: tally <command>/,
+    );
+  });
+
+  it('refuses an argument a command does not take with exit code 2, naming it and the usage in one line, and does nothing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-extra-argument-'));
+    try {
+      const usage = {
+        serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
+        'create-account':
+          'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
+        'replay-dead': 'tally replay-dead',
+        'rotate-token-key': 'tally rotate-token-key',
+      };
+      for (const [args, extra, line] of [
+        [['create-account', 'a', 'b'], 'b', usage['create-account']],
+        [['serve', '--port', '1'], '--port', usage.serve],
+        [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
+        [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
+        [['help', 'serve'], 'serve', 'tally help'],
+        [['--help', 'serve'], 'serve', 'tally help'],
+      ] as const) {
+        const result = await runCli([...args], { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0' });
+        assert.equal(result.code, 2, args.join(' '));
+        assert.equal(result.stdout, '', args.join(' '));
+        assert.equal(
+          result.stderr,
+          `tally ${args[0]}: unexpected argument ${JSON.stringify(extra)} (nothing was done); usage: ${line}\n`,
+        );
+      }
+      assert.deepEqual(readdirSync(dataDir), [], 'a refused command wrote into the data directory');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -947,7 +947,7 @@ describe('counting notices end to end', () => {
 
   it('answers requests it cannot read (a target that is not a URL, malformed HTTP, a head too large) with the error envelope, and keeps serving', async () => {
     const cases = [
-      ['GET //%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+      ['GET http://[x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
       ['GET /v1/reports HTTP/1.1\r\nHost x\r\n\r\n', 400, 'MALFORMED_REQUEST'],
       ['GET /v1/advertisers HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
       ['GET /n/abc HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],

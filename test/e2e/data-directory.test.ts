@@ -42,6 +42,30 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('refuses to serve a TALLY_DATA_DIR that is a file, or under one, saying so in one line without a stack trace, and exits 1', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-data-dir-file-'));
+    try {
+      const aFile = join(parent, 'passwd');
+      writeFileSync(aFile, 'root:x:0:0::/root:/bin/sh\n');
+      for (const [dataDir, problem] of [
+        [aFile, `the data directory ${aFile} is a file, not a directory: set TALLY_DATA_DIR to a directory`],
+        [
+          join(aFile, 'data'),
+          `the data directory ${join(aFile, 'data')} cannot be created: part of its path is a file, not a directory: set TALLY_DATA_DIR to a directory`,
+        ],
+      ] as const) {
+        const result = await serve(dataDir);
+        assert.equal(result.code, 1, result.stdout + result.stderr);
+        assert.equal(result.stdout, '');
+        assert.match(result.stderr, /^Tally cannot start: [^\n]*\n$/);
+        assert.ok(result.stderr.startsWith(`Tally cannot start: ${problem}`), result.stderr);
+      }
+      assert.equal(readFileSync(aFile, 'utf8'), 'root:x:0:0::/root:/bin/sh\n');
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to serve with a damaged token key file, saying what is wrong in one line, and exits 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-damaged-keys-'));
     try {
