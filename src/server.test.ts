@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +10,7 @@ import { KeyFileError } from './keys.js';
 import { jsonLogger } from './lib/log.js';
 import { startTally } from './server.js';
 import type { Tally } from './server.js';
+import { rawExchange } from '../test/support/raw-http.js';
 
 const parent = mkdtempSync(join(tmpdir(), 'tally-server-'));
 after(() => rmSync(parent, { recursive: true, force: true }));
@@ -75,21 +75,7 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
 
   /** Sends `request` on a new connection; resolves with all that is answered until the server closes it. */
   function exchange(request: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(Number(new URL(tally.url).port), '127.0.0.1');
-      let answer = '';
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`not closed within 3 s; got ${JSON.stringify(answer)}`));
-      }, 3000);
-      socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve(answer);
-      });
-      socket.on('error', reject);
-      socket.write(request);
-    });
+    return rawExchange(tally.url, request);
   }
 
   /** The status and the error envelope of the last answer in `raw`. */

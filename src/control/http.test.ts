@@ -15,6 +15,7 @@ import type { Route } from './http.js';
 import { ApiError, MAX_BODY_DEPTH, parseJsonBody, readJson, sendJson } from './http.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
+import { rawExchange } from '../../test/support/raw-http.js';
 
 /** Most bytes the test route's body may have. */
 const MAX_BYTES = 100;
@@ -131,21 +132,7 @@ function rawStatus(head: string, body = ''): Promise<string> {
 
 /** Sends `head` and `body` on a raw connection; resolves with all that is answered until it closes. */
 function rawAnswer(head: string, body: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(base).port), '127.0.0.1');
-    let answer = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`not closed within 3 s; got ${JSON.stringify(answer)}`));
-    }, 3000);
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-    socket.on('error', reject);
-    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-  });
+  return rawExchange(base, Buffer.concat([Buffer.from(head, 'latin1'), body]));
 }
 
 /** Nests `levels` arrays (or objects) around 1. */

@@ -1,0 +1,24 @@
+import { connect } from 'node:net';
+
+/**
+ * Sends `request` (bytes written as they are, however malformed) on a new connection to the
+ * server at `url`, and resolves with all it answers until it closes the connection; rejects when it
+ * has not closed it within 3 s.
+ */
+export function rawExchange(url: string, request: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`not closed within 3 s; got ${JSON.stringify(answer)}`));
+    }, 3000);
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.on('error', reject);
+    socket.write(typeof request === 'string' ? Buffer.from(request, 'latin1') : request);
+  });
+}
