@@ -76,18 +76,34 @@ function assertInstrumented(markup: string) {
 }
 
 /** Checks in the parsed output that every InLine and Wrapper carries Tally's Error then Impression. */
+/**
+ * Checks that every ad carries one Tally `<Impression>` and, where its VAST version's schema
+ * allows one more, one Tally `<Error>` where that schema reads it: VAST 2.0 and 3.0 allow one
+ * `<Error>`, right before the `<Impression>` elements; VAST 4 any number, right after `<AdSystem>`.
+ */
 function assertEveryAdElementCarriesTallyTrackers(output: Document) {
+  const major = Number(/^\d+/.exec(output.documentElement?.getAttribute('version') ?? '')?.[0]);
   for (const adElement of adElements(output)) {
     const impressions = childElements(adElement, 'Impression');
     const ours = impressions.filter((impression) => text(impression) === TRACKERS.impressionUrl);
-    const ourErrors = childElements(adElement, 'Error').filter((error) => text(error) === TRACKERS.errorUrl);
+    const errors = childElements(adElement, 'Error');
+    const ourErrors = errors.filter((error) => text(error) === TRACKERS.errorUrl);
     assert.equal(ours.length, 1, `one Tally Impression in <${adElement.tagName}>`);
+    const dspHasError = errors.length > ourErrors.length;
+    if ((major === 2 || major === 3) && dspHasError) {
+      assert.equal(ourErrors.length, 0, `no second Error in a VAST ${major} <${adElement.tagName}>`);
+      continue;
+    }
     assert.equal(ourErrors.length, 1, `one Tally Error in <${adElement.tagName}>`);
-    const children = Array.from(adElement.childNodes);
+    const children = Array.from(adElement.childNodes).filter((node) => node.nodeType === 1);
     const firstImpression = impressions[0];
     const ourError = ourErrors[0];
     assert.ok(firstImpression && ourError);
-    assert.ok(children.indexOf(ourError) < children.indexOf(firstImpression), 'Error before the Impressions');
+    const at = children.indexOf(ourError);
+    assert.ok(at < children.indexOf(firstImpression), 'Error before the Impressions');
+    if (major >= 4)
+      assert.match(children[at - 1]?.nodeName ?? '', /AdSystem|Error/, 'VAST 4: Error after AdSystem');
+    else assert.equal(children[at + 1], firstImpression, 'Error right before the Impressions');
   }
 }
 
@@ -363,12 +379,52 @@ describe('instrumentVast on crafted documents', () => {
 describe('instrumentVast: where Tally’s elements go among the children', () => {
   test('puts both after the last Error when there is no Impression', () => {
     const input =
-      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle>' +
+      '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle>' +
       '<Error>e1</Error><Error>e2</Error><Creatives></Creatives></InLine></Ad></VAST>';
     assert.equal(
       assertInstrumented(input).markup,
-      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle>' +
+      '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle>' +
         `<Error>e1</Error><Error>e2</Error>${OUR_ERROR}${OUR_IMPRESSION}<Creatives></Creatives></InLine></Ad></VAST>`,
+    );
+  });
+
+  test('puts the Error of a VAST 4 ad after its AdSystem and Errors, before its Extensions, as the VAST 4 schema orders them', () => {
+    const extensions = '<Extensions><Extension type="x">e</Extension></Extensions>';
+    const bare = `<VAST version="4.1"><Ad><InLine><AdSystem>dsp</AdSystem>${extensions}<Impression>1</Impression></InLine></Ad></VAST>`;
+    assert.equal(
+      assertInstrumented(bare).markup,
+      `<VAST version="4.1"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${extensions}<Impression>1</Impression>${OUR_IMPRESSION}</InLine></Ad></VAST>`,
+    );
+    const withErrors = `<VAST version="4.0"><Ad><Wrapper><AdSystem>dsp</AdSystem><Error>e</Error>${extensions}<Impression>1</Impression></Wrapper></Ad></VAST>`;
+    assert.equal(
+      assertInstrumented(withErrors).markup,
+      `<VAST version="4.0"><Ad><Wrapper><AdSystem>dsp</AdSystem><Error>e</Error>${OUR_ERROR}${extensions}<Impression>1</Impression>${OUR_IMPRESSION}</Wrapper></Ad></VAST>`,
+    );
+  });
+
+  test('adds no second Error to a VAST 2.0 or 3.0 ad that has one, whose schema allows one, and says so', () => {
+    for (const version of ['2.0', '3.0']) {
+      const input = `<VAST version="${version}"><Ad><InLine><AdSystem>dsp</AdSystem><Error>e</Error><Impression>1</Impression></InLine></Ad></VAST>`;
+      const result = assertInstrumented(input);
+      assert.equal(
+        result.markup,
+        `<VAST version="${version}"><Ad><InLine><AdSystem>dsp</AdSystem><Error>e</Error><Impression>1</Impression>${OUR_IMPRESSION}</InLine></Ad></VAST>`,
+      );
+      assert.deepEqual(result.warnings, [
+        "an ad already has the one <Error> its VAST version (2.0 or 3.0) allows: Tally's error URL (noticeUrls.vast_error) was not added to it",
+      ]);
+    }
+  });
+
+  test('instruments only the InLine and Wrapper elements of an Ad, not elements of those names in an Extension', () => {
+    const extension =
+      '<Extensions><Extension type="hints"><wrapper>false</wrapper><InLine>true</InLine></Extension></Extensions>';
+    const input = `<VAST version="4.1"><Ad><InLine><AdSystem>dsp</AdSystem>${extension}<Impression>1</Impression></InLine></Ad></VAST>`;
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 1);
+    assert.equal(
+      result.markup,
+      `<VAST version="4.1"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${extension}<Impression>1</Impression>${OUR_IMPRESSION}</InLine></Ad></VAST>`,
     );
   });
 
@@ -385,10 +441,10 @@ describe('instrumentVast: where Tally’s elements go among the children', () =>
 
   test('reads empty children written <Error/> and <Impression id="…"/> as children', () => {
     const afterError =
-      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><Error/><Creatives/></InLine></Ad></VAST>';
+      '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem><Error/><Creatives/></InLine></Ad></VAST>';
     assert.equal(
       assertInstrumented(afterError).markup,
-      `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><Error/>${OUR_ERROR}${OUR_IMPRESSION}<Creatives/></InLine></Ad></VAST>`,
+      `<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem><Error/>${OUR_ERROR}${OUR_IMPRESSION}<Creatives/></InLine></Ad></VAST>`,
     );
     const aroundImpression =
       '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem><Impression id="empty"/><Creatives/></InLine></Ad></VAST>';
@@ -561,8 +617,8 @@ describe('instrumentVast on markup shaped to be slow to scan', () => {
     const result = assertInstrumented(input);
     assert.equal(
       result.markup,
-      `<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem><Ad><InLine>${OUR_ERROR}` +
-        `<Impression>inner</Impression>${OUR_IMPRESSION}</InLine></Ad>${OUR_ERROR}` +
+      `<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem>${OUR_ERROR}<Ad><InLine>${OUR_ERROR}` +
+        `<Impression>inner</Impression>${OUR_IMPRESSION}</InLine></Ad>` +
         `<Impression>outer</Impression>${OUR_IMPRESSION}</Wrapper></Ad></VAST>`,
     );
   });

@@ -45,6 +45,8 @@ interface InsertionPlan {
   /** The element's end tag was reached through properly nested markup. */
   closedCleanly: boolean;
   insertions: Insertion[];
+  /** Tally's `<Error>` is among the insertions (its schema may allow no more). */
+  addsError: boolean;
 }
 
 interface Insertion {
@@ -105,6 +107,8 @@ const AD_ELEMENTS = new Set(['inline', 'wrapper']);
 const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(?:VAST|VideoAdServingTemplate)[\s/>]/iy;
 const VAST_1_ROOT = 'videoadservingtemplate';
 const WHITESPACE_RUN = /\s*/y;
+const ERROR_NOT_ADDED_WARNING =
+  "an ad already has the one <Error> its VAST version (2.0 or 3.0) allows: Tally's error URL (noticeUrls.vast_error) was not added to it";
 const VAST_1_WARNING =
   "VAST 1.0 document (<VideoAdServingTemplate>): Tally's trackers were added in the VAST 2+ form, which a strict VAST 1.0 player may ignore";
 
@@ -127,10 +131,13 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
  * Adds `<Impression>` and `<Error>` with Tally's URLs (in CDATA) to every `<InLine>` and `<Wrapper>`
  * of a VAST document (2.0 to 4.x; VAST 1.0 documents get the same elements, with a warning). Tag
  * names match case-insensitively, with or without a namespace prefix (Tally's elements reuse the
- * prefix). The `<Error>` goes right before the first existing `<Impression>` and the `<Impression>`
- * right after the last one, as the VAST schemas order them; with no `<Impression>`, both go after
- * the last `<Error>`, else after `<AdSystem>`, else right after the opening tag. Empty
- * (`<InLine/>`) elements are not ads and are left alone.
+ * prefix); only an `<InLine>` or `<Wrapper>` child of an `<Ad>` is an ad. The `<Impression>` goes
+ * right after the last existing one; the `<Error>` where the schema of the document's VAST version
+ * reads it: in VAST 4, after the last `<Error>`, else after `<AdSystem>`; otherwise right before
+ * the first `<Impression>`, and not at all in a VAST 2.0 or 3.0 ad that has an `<Error>` already
+ * (their schemas allow one; a warning says so). With no `<Impression>`, both go after the last
+ * `<Error>`, else after `<AdSystem>`, else right after the opening tag. Empty (`<InLine/>`)
+ * elements are not ads and are left alone.
  *
  * Well-formed input (per fast-xml-parser's validator) gives well-formed output, checked again.
  *
@@ -153,7 +160,8 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   }
   const validation = XMLValidator.validate(xml);
   const wellFormed = validation === true;
-  const plans = adElements.map((adElement) => planInsertions(xml, adElement, trackers));
+  const errors = errorSchemaOf(xml, tokens);
+  const plans = adElements.map((adElement) => planInsertions(xml, adElement, trackers, errors));
   const locatable = wellFormed ? plans.every((plan) => plan.closedCleanly) : adElementsPairUp(tokens);
   if (!locatable) {
     const problem =
@@ -173,6 +181,7 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const warnings = [
     ...(validation === true ? [] : [malformedInputWarning(validation)]),
     ...(isVast1(tokens) ? [VAST_1_WARNING] : []),
+    ...(plans.every((plan) => plan.addsError) ? [] : [ERROR_NOT_ADDED_WARNING]),
   ];
   return { ok: true, markup, adCount: adElements.length, warnings };
 }
@@ -312,24 +321,64 @@ function isClosing(token: Token): token is Extract<Token, { name: string }> {
   return token.kind === 'close' || (token.kind === 'loose' && token.closing);
 }
 
-/** Where Tally's `<Error>` and `<Impression>` go inside one `<InLine>` or `<Wrapper>`. */
-function planInsertions(xml: string, { opening, anchors }: AdElement, trackers: VastTrackers): InsertionPlan {
+/**
+ * How the VAST schema of the document's version orders an ad's `<Error>` elements, and how many it
+ * allows: VAST 4 reads them right after `<AdSystem>` (before `<Extensions>` and `<Impression>`),
+ * any number; VAST 2.0 and 3.0 right before `<Impression>`, one at most. A document of another
+ * version, or none, is taken as VAST 2.0 and 3.0 order it but may hold any number.
+ */
+type ErrorSchema = 'vast4' | 'oneBeforeImpression' | 'beforeImpression';
+
+/** The {@link ErrorSchema} of the document whose root is the first start tag among `tokens`. */
+function errorSchemaOf(xml: string, tokens: readonly Token[]): ErrorSchema {
+  const root = tokens.find((token) => token.kind === 'open');
+  if (root?.kind !== 'open') return 'beforeImpression';
+  const rootTag = xml.slice(xml.lastIndexOf('<', root.end - 1), root.end);
+  const major = ROOT_VERSION.exec(rootTag)?.[1];
+  if (major === undefined) return 'beforeImpression';
+  if (Number(major) >= 4) return 'vast4';
+  return major === '2' || major === '3' ? 'oneBeforeImpression' : 'beforeImpression';
+}
+
+/** The major number of a root tag's `version` attribute. */
+const ROOT_VERSION = /\sversion\s*=\s*["']\s*(\d+)/;
+
+/**
+ * Where Tally's `<Error>` and `<Impression>` go inside one `<InLine>` or `<Wrapper>`: the
+ * `<Impression>` after the last one, the `<Error>` where the version's schema reads it (`errors`),
+ * none where it allows no more.
+ */
+function planInsertions(
+  xml: string,
+  { opening, anchors }: AdElement,
+  trackers: VastTrackers,
+  errors: ErrorSchema,
+): InsertionPlan {
   const separator = childSeparator(xml, opening.end);
   const prefix = prefixOf(opening.name);
-  const error = separator + trackerElement(prefix, 'Error', trackers.errorUrl);
+  const addsError = errors !== 'oneBeforeImpression' || anchors.lastErrorEnd === undefined;
+  const error = addsError ? separator + trackerElement(prefix, 'Error', trackers.errorUrl) : '';
   const impression = separator + trackerElement(prefix, 'Impression', trackers.impressionUrl);
+  const { beforeFirstImpression, lastImpressionEnd } = anchors;
   const insertions =
-    anchors.lastImpressionEnd !== undefined && anchors.beforeFirstImpression !== undefined
+    lastImpressionEnd !== undefined && beforeFirstImpression !== undefined
       ? [
-          { at: anchors.beforeFirstImpression, text: error },
-          { at: anchors.lastImpressionEnd, text: impression },
+          {
+            at:
+              errors === 'vast4'
+                ? (anchors.lastErrorEnd ?? anchors.adSystemEnd ?? beforeFirstImpression)
+                : beforeFirstImpression,
+            text: error,
+          },
+          { at: lastImpressionEnd, text: impression },
         ]
       : [{ at: anchors.lastErrorEnd ?? anchors.adSystemEnd ?? opening.end, text: error + impression }];
-  return { closedCleanly: anchors.closedCleanly, insertions };
+  return { closedCleanly: anchors.closedCleanly, insertions, addsError };
 }
 
 /**
- * Finds every `<InLine>` and `<Wrapper>` with content and reads its children, in one walk over the
+ * Finds every `<InLine>` and `<Wrapper>` with content that is a child of an `<Ad>` (an element of
+ * that name elsewhere, in an `<Extension>`, is the DSP's data) and reads its children, in one walk over the
  * tokens however many and however nested the elements are. An element's children are read while the
  * markup is properly nested: the reading stops at its end tag, or at the first tag that is sloppy,
  * stray or mismatched (past that point, nesting is guesswork), which also stops the reading of every
@@ -339,15 +388,18 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
   const adElements: AdElement[] = [];
   /** The outermost `<InLine>`/`<Wrapper>` being read and the elements open inside it, innermost last. */
   const openElements: OpenElement[] = [];
+  /** The local names of every element open, innermost last. */
+  const path: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'open') {
       const parent = openElements.at(-1)?.anchors;
       if (parent && localName(token.name) === 'impression') {
         parent.beforeFirstImpression ??= parent.lastChildEnd;
       }
+      if (!token.selfClosing) path.push(localName(token.name));
       if (token.selfClosing) {
         if (parent) noteChild(parent, token.name, token.end);
-      } else if (AD_ELEMENTS.has(localName(token.name))) {
+      } else if (AD_ELEMENTS.has(localName(token.name)) && path.at(-2) === 'ad') {
         const anchors = { closedCleanly: false, lastChildEnd: token.end };
         adElements.push({ opening: token, anchors });
         openElements.push({ name: token.name, anchors });
@@ -355,6 +407,8 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
         openElements.push({ name: token.name });
       }
     } else if (token.kind === 'close') {
+      const closed = path.lastIndexOf(localName(token.name));
+      if (closed !== -1) path.length = closed;
       const element = openElements.pop();
       if (element?.anchors) element.anchors.closedCleanly = element.name === token.name;
       const parent = openElements.at(-1)?.anchors;
