@@ -1,44 +1,75 @@
 /**
- * Tally's OMID verification script, served at `/omid/verify.js`. Loaded by the ad markup with
- * `data-tally-notice="<notice URL>"`, it reports the OMID one-pixel impression: through the OM
- * SDK's verification client when one is present (`impression` event), else — for OM-enabled
- * web views that render the markup directly — when at least one pixel of the ad is in the
- * viewport (IntersectionObserver). It fires the notice once.
+ * Tally's OMID verification script, served at `/omid/verify.js`; ES5, for any web view. The ad
+ * markup loads it with `data-tally-notice="<notice URL>"`; loaded as an OMID verification
+ * resource, where no script element names it, it takes the notice URL from its
+ * `verificationParameters` (an http(s) URL) instead. It fires the notice once:
+ *
+ * - With an OM SDK verification client in the page (`OmidVerificationClient`, which verification
+ *   vendors compile into their scripts, and an app may load beside the ad), on the OM SDK's own
+ *   `impression` event, which the integration signals when the ad begins to render on screen;
+ *   never on load or on the session's start alone.
+ * - Without one, when at least one pixel of one of the ad's elements is inside the web view's
+ *   viewport (IntersectionObserver): an element positioned on its own (out of the flow, so that
+ *   `<body>` has no height) counts as much as one that fills the page.
+ *
+ * Without a document (a DOM-less OMID script environment) and without a client it does nothing.
+ * It never throws.
  */
-export const OMID_VERIFICATION_SCRIPT = `(function () {
-  var script = document.currentScript;
-  var notice = script && script.getAttribute('data-tally-notice');
-  if (!notice) return;
+export const OMID_VERIFICATION_SCRIPT = `(function (root) {
+  var VENDOR_KEY = 'tally';
+  var MAX_OBSERVED_ELEMENTS = 200;
+  var doc = typeof document === 'undefined' ? null : document;
+  var script = doc && doc.currentScript;
+  var notice = script ? script.getAttribute('data-tally-notice') : null;
   var fired = false;
+  var client = verificationClient();
+  function verificationClient() {
+    try {
+      var versions = root.OmidVerificationClient;
+      var Client = versions && versions[Object.keys(versions)[0]];
+      var found = typeof Client === 'function' ? new Client() : null;
+      return found && typeof found.isSupported === 'function' && found.isSupported() ? found : null;
+    } catch (e) {
+      return null;
+    }
+  }
   function fire() {
-    if (fired) return;
+    if (fired || !notice) return;
     fired = true;
     if (client && typeof client.sendUrl === 'function') client.sendUrl(notice);
-    else new Image().src = notice;
+    else if (typeof Image === 'function') new Image().src = notice;
   }
-  var client = null;
-  try {
-    var Client = window.OmidVerificationClient && window.OmidVerificationClient[Object.keys(window.OmidVerificationClient)[0]];
-    if (typeof Client === 'function') client = new Client();
-  } catch (e) { client = null; }
-  if (client && typeof client.isSupported === 'function' && client.isSupported()) {
-    client.registerSessionObserver(function (event) {
-      if (event && event.type === 'impression') fire();
-    }, 'tally');
+  function noticeFrom(parameters) {
+    return typeof parameters === 'string' && /^https?:\\/\\//i.test(parameters) ? parameters : null;
+  }
+  if (client) {
+    try {
+      client.registerSessionObserver(function (event) {
+        if (event && event.type === 'sessionStart' && !notice) {
+          notice = noticeFrom(event.data && event.data.verificationParameters);
+        }
+      }, VENDOR_KEY);
+      client.addEventListener('impression', fire);
+    } catch (e) {}
     return;
   }
-  var ad = script.parentElement || document.body;
-  if (typeof IntersectionObserver === 'function' && ad) {
-    var observer = new IntersectionObserver(function (entries) {
-      for (var i = 0; i < entries.length; i++) {
-        if (entries[i].isIntersecting && entries[i].intersectionRect.width * entries[i].intersectionRect.height >= 1) {
-          observer.disconnect();
-          fire();
-          return;
-        }
+  if (!notice || !doc || !doc.body || typeof IntersectionObserver !== 'function') return;
+  var observer = new IntersectionObserver(function (entries) {
+    for (var i = 0; i < entries.length; i++) {
+      var seen = entries[i].intersectionRect;
+      if (entries[i].isIntersecting && seen.width * seen.height >= 1) {
+        observer.disconnect();
+        fire();
+        return;
       }
-    }, { threshold: [0, 0.000001] });
-    observer.observe(ad);
+    }
+  }, { threshold: [0, 0.000001] });
+  observer.observe(doc.body);
+  var elements = doc.body.getElementsByTagName('*');
+  for (var at = 0, observed = 0; at < elements.length && observed < MAX_OBSERVED_ELEMENTS; at++) {
+    if (elements[at] === script) continue;
+    observer.observe(elements[at]);
+    observed++;
   }
-})();
+})(typeof window === 'undefined' ? this : window);
 `;

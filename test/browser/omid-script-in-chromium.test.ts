@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { OMID_VERIFICATION_SCRIPT } from '../../src/hot/omid-script.js';
+import { launchChromium } from '../support/chromium.js';
+
+/** Tally's OMID script in a real Chromium, as an app's web view renders an app banner. */
+
+const NOTICE = 'https://tally.test/n/token';
+const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
+/**
+ * An OM SDK verification client in the page, as a verification vendor's script carries it:
+ * `window.sent` holds what it was asked to send, `window.omidEmit(type)` plays an OM SDK event.
+ */
+const FAKE_CLIENT = `<script>
+  window.sent = [];
+  window.OmidVerificationClient = { '1.5.2-iab': function () {
+    var listeners = {}, observers = [];
+    this.isSupported = function () { return true; };
+    this.registerSessionObserver = function (observer) { observers.push(observer); };
+    this.addEventListener = function (type, listener) { (listeners[type] = listeners[type] || []).push(listener); };
+    this.sendUrl = function (url) { window.sent.push(url); };
+    window.omidEmit = function (type) {
+      var event = { type: type, data: {} };
+      (type.indexOf('session') === 0 ? observers : listeners[type] || []).forEach(function (f) { f(event); });
+    };
+  } };
+</script>`;
+
+/** The ad as Tally instruments an app banner: its markup, then Tally's script before `</body>`. */
+function adPage(creative: string, beforeAd = ''): string {
+  const script = `<script data-tally-notice="${NOTICE}">${OMID_VERIFICATION_SCRIPT}</script>`;
+  return `<!doctype html><html><head>${beforeAd}</head><body style="margin:0">${creative}${script}</body></html>`;
+}
+
+/** A 320×50 banner placed on its own, out of the flow: `<body>` has no height. */
+const POSITIONED_AD =
+  '<div style="position:absolute;left:0;top:TOPpx;width:320px;height:50px;background:#c00">ad</div>';
+
+let browser: Browser;
+
+before(async () => {
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A 320×480 page that answers Tally's notice URL with the GIF, counting the requests. */
+async function webView(): Promise<{ page: Page; notices: () => number }> {
+  const page = await browser.newPage({ viewport: { width: 320, height: 480 } });
+  let notices = 0;
+  await page.route(`${NOTICE}*`, (route) => {
+    notices++;
+    return route.fulfill({ status: 200, contentType: 'image/gif', body: GIF });
+  });
+  return { page, notices: () => notices };
+}
+
+/** Lets the page run its observers and requests for a while. */
+function settle(page: Page): Promise<void> {
+  return page.waitForTimeout(300);
+}
+
+describe("Tally's OMID script in Chromium", () => {
+  it('fires the notice once through the OM SDK client on its impression event, never on load or the session start', async () => {
+    const { page, notices } = await webView();
+    await page.setContent(adPage(POSITIONED_AD.replace('TOP', '0'), FAKE_CLIENT), { waitUntil: 'load' });
+    await page.evaluate("window.omidEmit('sessionStart'); window.omidEmit('loaded')");
+    await settle(page);
+    assert.deepEqual(
+      await page.evaluate('window.sent'),
+      [],
+      'an ad on screen is not counted before the OM SDK says so',
+    );
+    await page.evaluate("window.omidEmit('impression'); window.omidEmit('impression')");
+    assert.deepEqual(await page.evaluate('window.sent'), [NOTICE]);
+    assert.equal(notices(), 0, 'sent through the client, not by the script itself');
+    await page.close();
+  });
+
+  it('without an OM SDK client, fires once when one pixel of an ad positioned out of the flow is in the viewport', async () => {
+    const { page, notices } = await webView();
+    await page.setContent(adPage(POSITIONED_AD.replace('TOP', '0')), { waitUntil: 'load' });
+    await settle(page);
+    assert.equal(notices(), 1);
+    await page.close();
+  });
+
+  it('without an OM SDK client, fires nothing for an ad below the viewport until it is scrolled into view', async () => {
+    const { page, notices } = await webView();
+    await page.setContent(adPage(POSITIONED_AD.replace('TOP', '2000')), { waitUntil: 'load' });
+    await settle(page);
+    assert.equal(notices(), 0);
+    await page.evaluate('window.scrollTo(0, 1800)');
+    await settle(page);
+    assert.equal(notices(), 1);
+    await page.close();
+  });
+});
