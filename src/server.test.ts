@@ -95,6 +95,26 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     return { status: Number(headers.slice(9, 12)), headers, ...error };
   }
 
+  it('answers 400 MALFORMED_REQUEST to a request with two Host headers or a Host that is no host, a notice included, and serves a valid one', async () => {
+    for (const [host, message] of [
+      ['Host: tally.test\r\nHost: other.test', /has 2 Host headers/],
+      ['Host: a b', /the Host header "a b" is no host name or address/],
+      ['Host: tally.test/path', /is no host name or address/],
+    ] as const) {
+      for (const path of ['/n/abc', '/healthz']) {
+        const answer = lastError(
+          await exchange(`GET ${path} HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`),
+        );
+        assert.deepEqual([answer.status, answer.code], [400, 'MALFORMED_REQUEST'], `${path} ${host}`);
+        assert.match(answer.message, message);
+      }
+    }
+    for (const host of ['tally.test:8080', '[::1]:8080', '127.0.0.1', '']) {
+      const raw = await exchange(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(raw, /^HTTP\/1\.1 200 /, host);
+    }
+  });
+
   it('answers CONNECT 405 METHOD_NOT_ALLOWED in the error envelope, with its request id and an empty Allow, and closes the connection', async () => {
     for (const request of [
       'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\nX-Request-Id: tunnel-1\r\n\r\n',

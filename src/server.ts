@@ -48,6 +48,7 @@ import { threadKeys } from './thread-keys.js';
 import { answerClientError, refuseConnect } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
+import { hostHeaderProblem } from './lib/host-header.js';
 import type { Logger } from './lib/log.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
@@ -259,9 +260,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       requireHostHeader: false,
     },
     (req, res) => {
-      if (req.headers.host === undefined && req.httpVersion === '1.1') {
-        const message = 'the request has no Host header: an HTTP/1.1 request must send one (RFC 9112 §3.2)';
-        sendError(res, new ApiError(400, 'MALFORMED_REQUEST', message), requestIdOf(req));
+      const hostProblem = hostHeaderProblem(req.rawHeaders, req.httpVersion);
+      if (hostProblem !== undefined) {
+        sendError(res, new ApiError(400, 'MALFORMED_REQUEST', hostProblem), requestIdOf(req));
         return;
       }
       const target = req.url ?? '/';

@@ -1,3 +1,5 @@
+import { isValidHost } from '../lib/host-header.js';
+
 /** A notice request the notice lane serves itself, read from its head. */
 export interface LaneRequest {
   method: 'GET' | 'HEAD';
@@ -63,8 +65,10 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
     const name = match[1] ?? '';
     const value = trimmedValue(match[2] ?? '');
     switch (name.toLowerCase()) {
+      // Several, or one that is no host, node:http answers 400.
       case 'host':
         hosts++;
+        if (hosts > 1 || !isValidHost(value)) return undefined;
         break;
       case 'content-length':
       case 'transfer-encoding':

@@ -32,6 +32,8 @@ interface Harness {
   httpSaw: string[];
   /** How many connections the server holds open. */
   connections: () => Promise<number>;
+  /** The sockets the lane handed to node:http, in order. */
+  handedOver: Socket[];
 }
 
 /** A node:http server (answering `ok` to anything, `/v1/slow` late) with the notice lane in front of it. */
@@ -52,6 +54,13 @@ async function withLane(
     if (req.url === '/v1/slow') setTimeout(respond, 400);
     else respond();
   });
+  const handedOver: Socket[] = [];
+  const [httpListener] = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    handedOver.push(socket);
+    httpListener?.call(server, socket);
+  });
   const lane = NoticeLane.install(
     server,
     (request, remoteAddress, answer) => {
@@ -67,7 +76,14 @@ async function withLane(
       new Promise<number>((resolve, reject) =>
         server.getConnections((error, count) => (error === null ? resolve(count) : reject(error))),
       );
-    await run({ port: (server.address() as AddressInfo).port, lane, laneSaw, httpSaw, connections });
+    await run({
+      port: (server.address() as AddressInfo).port,
+      lane,
+      laneSaw,
+      httpSaw,
+      connections,
+      handedOver,
+    });
   } finally {
     lane.close();
     server.closeAllConnections();
@@ -94,6 +110,8 @@ class Client {
   constructor(port: number, allowHalfOpen = false, reading = true) {
     this.socket = connect({ port, host: '127.0.0.1', allowHalfOpen });
     this.socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    // Writing to a connection the server closed fails (EPIPE): the test sees it closed.
+    this.socket.on('error', () => this.socket.destroy());
     if (!reading) this.socket.pause();
     this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
   }
@@ -420,6 +438,59 @@ describe('the notice lane', () => {
     });
   });
 
+  it('gives node:http nothing of a connection the client reset while its notice was committing', async () => {
+    const held: (() => void)[] = [];
+    await withLane(heldEcho(held), async ({ port, laneSaw, httpSaw, handedOver, connections }) => {
+      const client = new Client(port);
+      client.write(get('/n/a') + get('/v1/next'));
+      await until(() => laneSaw.length > 0);
+      client.destroy();
+      for (let waited = 0; (await connections()) > 0 && waited < 2000; waited += 5)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      for (const commit of held.splice(0)) commit();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(handedOver, [], 'node:http would keep a record of the dead socket forever');
+      assert.deepEqual(httpSaw, []);
+    });
+  });
+
+  it('closes after its answers, with Connection: close, when the client half-closed with a request for node:http still unread', async () => {
+    const held: (() => void)[] = [];
+    await withLane(heldEcho(held), async ({ port, laneSaw, httpSaw }) => {
+      const client = new Client(port);
+      client.write(get('/n/a') + get('/v1/next'));
+      client.end();
+      await until(() => laneSaw.length > 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const commit of held.splice(0)) commit();
+      await client.closed;
+      const [answer] = await client.answers(1);
+      assert.equal(answer?.headers.get('location'), '/n/a');
+      assert.equal(
+        answer?.headers.get('connection'),
+        'close',
+        'the request after it is not served: the client may retry it',
+      );
+      assert.deepEqual(httpSaw, []);
+    });
+  });
+
+  it('leaves a notice with two Host headers, or a Host that is no host, to node:http, where Tally refuses it', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
+      for (const head of [
+        'GET /n/a HTTP/1.1\r\nHost: tally.test\r\nHost: other.test\r\nConnection: close\r\n\r\n',
+        'GET /n/b HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n',
+        'GET /n/c HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n',
+      ]) {
+        const client = new Client(port);
+        client.write(head);
+        await client.closed;
+      }
+      assert.deepEqual(laneSaw, []);
+      assert.deepEqual(httpSaw, ['GET /n/a', 'GET /n/b', 'GET /n/c']);
+    });
+  });
+
   it('leaves malformed and oversized heads to node:http, which refuses them', async () => {
     await withLane(echo, async ({ port, laneSaw }) => {
       const bareLineFeeds = new Client(port);
@@ -448,6 +519,25 @@ describe('the notice lane', () => {
       assert.equal(envelope.error.code, 'REQUEST_TIMEOUT');
       assert.equal(envelope.error.requestId, answer?.headers.get('x-request-id'));
       assert.deepEqual(laneSaw, []);
+    });
+  });
+
+  it('closes a connection it answered 408 even when the client keeps sending', async () => {
+    await withLane(echo, async ({ port }) => {
+      const client = new Client(port, true);
+      client.write('GET /n/late HTTP/1.1\r\nHost: tally.test\r\n');
+      assert.equal((await client.answers(1))[0]?.status, 408);
+      const sending = setInterval(() => client.write('x'), 20);
+      try {
+        const closed = await Promise.race([
+          client.closed.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
+        ]);
+        assert.equal(closed, true, 'still open a second after the 408');
+      } finally {
+        clearInterval(sending);
+        client.destroy();
+      }
     });
   });
 

@@ -246,7 +246,10 @@ class LaneConnection {
     for (let first = this.owed[0]; first?.answer !== undefined; first = this.owed[0]) {
       this.owed.shift();
       const last = this.owed.length === 0;
-      const keepAlive = first.keepAlive && !(this.ending && last && this.handOverBytes === undefined);
+      // The rest goes to node:http only while the client may still send: once it has ended its
+      // side (a half-close), node:http could not read the bytes given back, and the answer closes.
+      const handingOver = this.handOverBytes !== undefined && !this.socket.readableEnded;
+      const keepAlive = first.keepAlive && !(this.ending && last && !handingOver);
       if (!this.socket.destroyed) this.socket.write(this.lane.bytes(first.answer, first.head, keepAlive));
       if (!keepAlive) {
         this.end();
@@ -288,6 +291,9 @@ class LaneConnection {
       return;
     }
     this.release();
+    // A connection gone while its answers were committed: there is no one left to answer, and
+    // node:http would keep a record of it forever, waiting for a close that already came.
+    if (this.socket.destroyed) return;
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
     this.socket.off('timeout', this.onTimeout);
@@ -308,7 +314,11 @@ class LaneConnection {
     // of it (or a request after it) must not be counted, with an answer that could not be written.
     this.ending = true;
     this.clearPartial();
-    this.socket.end(clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT', this.lane.options.maxHeadBytes));
+    // Closed once written, as node:http closes after its own 408: a client that keeps sending
+    // must not keep the connection open.
+    this.socket.end(clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT', this.lane.options.maxHeadBytes), () =>
+      this.socket.destroy(),
+    );
   }
 
   private clearPartial(): void {
