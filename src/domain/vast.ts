@@ -378,8 +378,8 @@ function planInsertions(
 
 /**
  * Finds every `<InLine>` and `<Wrapper>` with content that is a child of an `<Ad>` (an element of
- * that name elsewhere, in an `<Extension>`, is the DSP's data) and reads its children, in one walk over the
- * tokens however many and however nested the elements are. An element's children are read while the
+ * that name elsewhere, in an `<Extension>`, is the DSP's data) and reads its children, in one walk
+ * over the tokens however many and however nested the elements are. An element's children are read while the
  * markup is properly nested: the reading stops at its end tag, or at the first tag that is sloppy,
  * stray or mismatched (past that point, nesting is guesswork), which also stops the reading of every
  * element around it.
@@ -392,14 +392,18 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
   const path: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'open') {
+      const name = localName(token.name);
       const parent = openElements.at(-1)?.anchors;
-      if (parent && localName(token.name) === 'impression') {
+      if (parent && name === 'impression') {
         parent.beforeFirstImpression ??= parent.lastChildEnd;
       }
-      if (!token.selfClosing) path.push(localName(token.name));
       if (token.selfClosing) {
         if (parent) noteChild(parent, token.name, token.end);
-      } else if (AD_ELEMENTS.has(localName(token.name)) && path.at(-2) === 'ad') {
+        continue;
+      }
+      const parentName = path.at(-1);
+      path.push(name);
+      if (AD_ELEMENTS.has(name) && parentName === 'ad') {
         const anchors = { closedCleanly: false, lastChildEnd: token.end };
         adElements.push({ opening: token, anchors });
         openElements.push({ name: token.name, anchors });

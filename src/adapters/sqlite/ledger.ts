@@ -543,13 +543,13 @@ export class SqliteLedger implements Ledger {
         .all(...params, query.maxRows ?? -1),
     ) as Record<string, bigint | string | null>[];
     for (const row of rows) refuseMixedCurrencies(row.currencies);
+    const metric = (name: string, value: bigint) =>
+      query.exactSums === true ? numberIfSafe(value) : exactNumber(name, value);
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
         const revenue = row.revenueMicros as bigint;
         const cost = row.mediaCostMicros as bigint;
-        const metric = (name: string, value: bigint) =>
-          query.exactSums === true ? numberIfSafe(value) : exactNumber(name, value);
         const out: ReportRow = {
           events: metric('events', row.events as bigint),
           priceMicros: metric('priceMicros', row.priceMicros as bigint),
