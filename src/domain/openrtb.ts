@@ -49,9 +49,18 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** A non-empty string, or `undefined`. OpenRTB ids are strings; numbers are accepted as their text. */
+/**
+ * A non-empty string, or `undefined`. OpenRTB ids are strings; an integer is accepted as its text
+ * only up to 2^53 - 1, which every JSON reader holds exactly: past it (or with a fraction) two ids
+ * can read as one number, and so as one impression.
+ */
 export function asId(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   return undefined;
+}
+
+/** Whether `value` is an id sent as a number that {@link asId} refuses: not whole, or past 2^53 - 1. */
+export function isInexactNumericId(value: unknown): boolean {
+  return typeof value === 'number' && !Number.isSafeInteger(value);
 }

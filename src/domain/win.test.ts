@@ -398,6 +398,35 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('refuses an id sent as a number JSON cannot hold exactly, which would give two impressions one dedupe key, and keeps a whole one as its text', () => {
+    // 2^53 + 1 reads as 2^53: two auctions 9007199254740993 and 9007199254740992 would be one.
+    const inexact: [WinInput, string][] = [
+      [{ ...win(), request: { ...(win().request as object), id: 9007199254740993 } }, 'request.id'],
+      [win({ bid: { impid: 1.5 } }), 'bid.impid'],
+      [win({ bid: { id: 1e21 } }), 'bid.id'],
+      [win({ bid: { adid: 2 ** 60 } }), 'bid.adid'],
+      [win({ context: { site: { publisher: { id: 9007199254740993 } } } }), 'request.site.publisher.id'],
+      [win({ context: { app: { publisher: { id: -(2 ** 54) } } } }), 'request.app.publisher.id'],
+    ];
+    for (const [input, field] of inexact) {
+      const result = instrumentWin(input, env);
+      assert.equal(result.ok, false, field);
+      assert.match(
+        !result.ok ? result.error.message : '',
+        new RegExp(`^${field.replace(/\./g, '\\.')} is a number .* send it as a string`),
+      );
+    }
+    const whole = ok({
+      ...win({ imp: { id: 7, banner: { w: 300, h: 250 } }, bid: { id: 9007199254740991, impid: 7 } }),
+      request: { id: 42, imp: [{ id: 7, banner: { w: 300, h: 250 } }], site: { publisher: { id: 5 } } },
+    });
+    const claims = claimsOf(whole.noticeUrls.adm);
+    assert.deepEqual(
+      [claims.auctionId, claims.impId, claims.bidId, claims.publisherId],
+      ['42', '7', '9007199254740991', '5'],
+    );
+  });
+
   it('refuses a win whose sealed burl would make its notice URLs too long to be read, and accepts one whose burl goes into the markup', () => {
     const longBurl = `https://dsp.example/bill?d=${'x'.repeat(12_000)}`;
     const relayed = instrumentWin(win({ bid: { burl: longBurl } }), env);

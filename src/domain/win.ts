@@ -12,7 +12,7 @@ import {
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
-import { asId, asObject } from './openrtb.js';
+import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice } from './price-crypto.js';
@@ -448,6 +448,12 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   if (request === undefined) return invalid('request must be the OpenRTB BidRequest object of the auction');
   const bid = asObject(input.bid) as OrtbBid | undefined;
   if (bid === undefined) return invalid('bid must be the winning OpenRTB Bid object');
+  const inexactId = inexactIdField(request, bid);
+  if (inexactId !== undefined) {
+    return invalid(
+      `${inexactId} is a number that is not whole or passes 2^53 - 1, which JSON readers round (two such ids can read as one): send it as a string`,
+    );
+  }
   const auctionId = asId(request.id);
   if (auctionId === undefined) return invalid('request.id (the auction id) must be a non-empty string');
   const impId = asId(bid.impid);
@@ -546,6 +552,19 @@ export function encodedPrice(
 ): string {
   const keys = env.priceKeysFor(claims.seat);
   return keys === undefined ? '' : encryptPrice(claims.priceMicros, keys);
+}
+
+/** The first id field of the win sent as a number {@link asId} refuses, by its path; else `undefined`. */
+function inexactIdField(request: OrtbBidRequest, bid: OrtbBid): string | undefined {
+  const fields: [string, unknown][] = [
+    ['request.id', request.id],
+    ['bid.impid', bid.impid],
+    ['bid.id', bid.id],
+    ['bid.adid', bid.adid],
+    ['request.site.publisher.id', asObject(asObject(request.site)?.publisher)?.id],
+    ['request.app.publisher.id', asObject(asObject(request.app)?.publisher)?.id],
+  ];
+  return fields.find(([, value]) => isInexactNumericId(value))?.[0];
 }
 
 function publisherIdOf(siteOrApp: unknown): string | undefined {
