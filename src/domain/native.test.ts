@@ -117,6 +117,24 @@ describe('instrumentNative input forms', () => {
     assert.deepEqual(instrumented.eventtrackers, [TALLY_EVENT_TRACKER]);
   });
 
+  test('writes its tracker in place of a tracker array sent as null, as serialisers write an absent field', () => {
+    const response = {
+      ...parse(fixture('response_1.2_third-party.json')),
+      eventtrackers: null,
+      imptrackers: null,
+    };
+    for (const adm of [JSON.stringify(response), JSON.stringify({ native: response })]) {
+      const events = instrumentedJson(adm, true);
+      assert.deepEqual((events.native as Json | undefined)?.eventtrackers ?? events.eventtrackers, [
+        TALLY_EVENT_TRACKER,
+      ]);
+      const pixels = instrumentedJson(adm.replace('"eventtrackers":null,', ''), false);
+      assert.deepEqual((pixels.native as Json | undefined)?.imptrackers ?? pixels.imptrackers, [
+        IMPRESSION_URL,
+      ]);
+    }
+  });
+
   test('leaves invalid JSON untouched with a warning', () => {
     const adm = '{"native":{"ver":"1.0","link":{ ... }}';
     const result = instrumentNative(adm, IMPRESSION_URL, false);

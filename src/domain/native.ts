@@ -77,7 +77,7 @@ function duplicateWarnings(markup: string): string[] {
 
 /**
  * The native response's JSON text with `tracker` added to its `field` array (appended, after a
- * comma when it holds `others`), or the field added with it alone: every other byte of the DSP's
+ * comma when it holds `others`; in place of a `null`), or the field added with it alone: every other byte of the DSP's
  * text stays as it was, numbers JavaScript cannot hold included. `wrapped`: the response is the
  * value of the document's `native` member (its last, which `JSON.parse` reads).
  */
@@ -96,6 +96,9 @@ function withTrackerInText(
   const response = jsonObjectText(text, objectAt);
   const trackerJson = JSON.stringify(tracker);
   const array = response.members.findLast((member) => member.key === field);
+  // A field written as `null` (as serialisers write an absent one) becomes the array.
+  if (array !== undefined && text[array.valueStart] !== '[')
+    return `${text.slice(0, array.valueStart)}[${trackerJson}]${text.slice(array.valueEnd)}`;
   if (array !== undefined) return spliced(text, array.valueEnd - 1, others ? `,${trackerJson}` : trackerJson);
   const comma = response.members.length > 0 ? ',' : '';
   return spliced(text, response.closeAt, `${comma}${JSON.stringify(field)}:[${trackerJson}]`);
