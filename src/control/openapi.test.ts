@@ -199,16 +199,33 @@ describe('the OpenAPI document served at /docs', () => {
       { ...good, request: { id: 'a', imp: [{ id: '1' }], site: {} }, bid: { id: 'b', impid: '1', price: 1 } },
       { ...good, request: { id: 'a', imp: [{ id: '1', banner: {} }] } },
       { ...good, bid: { ...(good?.bid as object), burl: `https://dsp.example/${'x'.repeat(9000)}` } },
+      {
+        ...good,
+        request: { ...(good?.request as object), id: 'a'.repeat(2000) },
+        bid: { ...(good?.bid as object), adm: '${AUCTION_ID}'.repeat(1100) },
+      },
+      // Its publisher's rules fail to read (the fault injected below): a fault in Tally.
+      { ...good, request: { ...(good?.request as object), site: { publisher: { id: 'broken' } } } },
     ];
-    const answer = registerWins(JSON.stringify({ wins: [...example.wins, ...bad] }), {
-      accountId: 1,
-      rulesFor: rulesByPublisher(new Map()),
-      keyRing: testKeyRing(),
-      publicUrl: 'https://tally.example',
-      priceKeysFor: () => undefined,
-      nowMs: Date.now(),
-    });
+    const rules = rulesByPublisher(new Map());
+    const faults: unknown[] = [];
+    const answer = registerWins(
+      JSON.stringify({ wins: [...example.wins, ...bad] }),
+      {
+        accountId: 1,
+        rulesFor: (publisherId) => {
+          if (publisherId === 'broken') throw new Error('rules unreadable');
+          return rules(publisherId);
+        },
+        keyRing: testKeyRing(),
+        publicUrl: 'https://tally.example',
+        priceKeysFor: () => undefined,
+        nowMs: Date.now(),
+      },
+      (error) => faults.push(error),
+    );
     assert.ok(answer.ok);
+    assert.equal(faults.length, 1);
     const result: unknown = JSON.parse(answer.json);
     const schema = wins.responses['200']?.content?.['application/json']?.schema;
     assert.ok(schema !== undefined);

@@ -45,6 +45,8 @@ export const WIN_ERROR_CODES = [
   'FORMAT_UNDETERMINED',
   'CHANNEL_UNDETERMINED',
   'NOTICE_URL_TOO_LONG',
+  'MARKUP_TOO_LARGE',
+  'INTERNAL',
 ] as const;
 
 /** Most wins in one `POST /v1/wins` call (`MAX_WINS_PER_CALL`; the test checks they agree). */

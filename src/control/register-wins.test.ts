@@ -15,6 +15,9 @@ const env: WinEnvironment = {
   nowMs: Date.now(),
 };
 
+/** For calls that must not fail on a win: any fault fails the test. */
+const noFault = (error: unknown) => assert.fail(`a win failed: ${String(error)}`);
+
 const banner = {
   request: { id: 'a1', imp: [{ id: '1', banner: {} }], site: {} },
   seat: 's1',
@@ -22,8 +25,35 @@ const banner = {
 };
 
 describe('registering a POST /v1/wins body', () => {
+  it('refuses a win that Tally fails on alone, with INTERNAL, reports the fault, and registers the others', () => {
+    const faults: unknown[] = [];
+    const failing: WinEnvironment = {
+      ...env,
+      // The fault injected: the counting rules of one publisher cannot be read.
+      rulesFor: (publisherId) => {
+        if (publisherId === 'broken') throw new Error('rules unreadable');
+        return new RulesTable();
+      },
+    };
+    const broken = { ...banner, request: { ...banner.request, site: { publisher: { id: 'broken' } } } };
+    const answer = registerWins(JSON.stringify({ wins: [banner, broken, banner] }), failing, (error) =>
+      faults.push(error),
+    );
+    assert.ok(answer.ok);
+    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: { code: string } }[] };
+    assert.deepEqual(
+      results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'INTERNAL', 'ok'],
+    );
+    assert.deepEqual(faults.map(String), ['Error: rules unreadable']);
+  });
+
   it('answers every win in input order, one bad win failing alone', () => {
-    const answer = registerWins(JSON.stringify({ wins: [banner, 'not a win', { ...banner, bid: {} }] }), env);
+    const answer = registerWins(
+      JSON.stringify({ wins: [banner, 'not a win', { ...banner, bid: {} }] }),
+      env,
+      noFault,
+    );
     assert.ok(answer.ok);
     const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: { code: string } }[] };
     assert.deepEqual(
@@ -37,42 +67,46 @@ describe('registering a POST /v1/wins body', () => {
   });
 
   it('says what to fix in a body that is not JSON, has no wins array, or has too many wins', () => {
-    assert.deepEqual(registerWins('{"wins": [', env), {
+    assert.deepEqual(registerWins('{"wins": [', env, noFault), {
       ok: false,
       status: 400,
       code: 'INVALID_JSON',
       message: `the body is not valid JSON: ${jsonError('{"wins": [')}`,
     });
     for (const body of ['null', '{}', '{"wins": {}}']) {
-      const answer = registerWins(body, env);
+      const answer = registerWins(body, env, noFault);
       assert.ok(
         !answer.ok && answer.code === 'VALIDATION_FAILED' && /\{"wins": \[/.test(answer.message),
         body,
       );
     }
-    const tooMany = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL + 1).fill({}) }), env);
+    const tooMany = registerWins(
+      JSON.stringify({ wins: Array(MAX_WINS_PER_CALL + 1).fill({}) }),
+      env,
+      noFault,
+    );
     assert.ok(!tooMany.ok && /send at most 10000 wins per call; this had 10001/.test(tooMany.message));
   });
 
   it('refuses a body with a field beside wins, naming it, rather than ignoring it', () => {
-    assert.deepEqual(registerWins('{"wins": [], "test": true}', env), {
+    assert.deepEqual(registerWins('{"wins": [], "test": true}', env, noFault), {
       ok: false,
       status: 400,
       code: 'VALIDATION_FAILED',
       message:
         'the body must be {"wins": [ {request, seat, bid, …} ]}, without other fields (this had "test")',
     });
-    assert.deepEqual(registerWins('{"wins": []}', env), { ok: true, json: '{"results":[]}' });
+    assert.deepEqual(registerWins('{"wins": []}', env, noFault), { ok: true, json: '{"results":[]}' });
   });
 
   it(`takes ${MAX_WINS_PER_CALL} wins in one call, the most it allows`, () => {
-    const answer = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL).fill({}) }), env);
+    const answer = registerWins(JSON.stringify({ wins: Array(MAX_WINS_PER_CALL).fill({}) }), env, noFault);
     assert.ok(answer.ok, JSON.stringify(answer).slice(0, 200));
     assert.equal((JSON.parse(answer.json) as { results: unknown[] }).results.length, MAX_WINS_PER_CALL);
   });
 
   it('answers a win that is null, an array or not an object with what each win must be, the others registered', () => {
-    const answer = registerWins(JSON.stringify({ wins: [null, [banner], 5, banner] }), env);
+    const answer = registerWins(JSON.stringify({ wins: [null, [banner], 5, banner] }), env, noFault);
     assert.ok(answer.ok, JSON.stringify(answer));
     const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: unknown }[] };
     const notAWin = {
@@ -90,7 +124,7 @@ describe('registering a POST /v1/wins body', () => {
       '"adm":0',
       `"adm":${deepAdm}`,
     );
-    const deep = registerWins(`{"wins": [${JSON.stringify(banner)}, ${deepWin}]}`, env);
+    const deep = registerWins(`{"wins": [${JSON.stringify(banner)}, ${deepWin}]}`, env, noFault);
     assert.ok(!deep.ok && deep.status === 400 && deep.code === 'BODY_TOO_DEEP', JSON.stringify(deep));
     assert.match(deep.message, new RegExp(`more than ${MAX_BODY_DEPTH} levels deep`));
     // A body exactly at the limit is read: its win is judged on its own.
@@ -98,6 +132,7 @@ describe('registering a POST /v1/wins body', () => {
     const atLimit = registerWins(
       JSON.stringify({ wins: [{ ...banner, ext: nested(MAX_BODY_DEPTH - 3) }] }),
       env,
+      noFault,
     );
     assert.ok(atLimit.ok, JSON.stringify(atLimit));
   });

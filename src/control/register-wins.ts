@@ -13,10 +13,14 @@ export type WinsAnswer =
 /**
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
  * fails the others (a body that is not JSON, too deep, naming a member twice in an object or
- * without a wins array is refused whole).
- * Never throws on bad input.
+ * without a wins array is refused whole). A win that Tally fails on is refused alone, with
+ * `INTERNAL`, and handed to `onFault`. Never throws on bad input.
  */
-export function registerWins(body: string, env: WinEnvironment): WinsAnswer {
+export function registerWins(
+  body: string,
+  env: WinEnvironment,
+  onFault: (error: unknown) => void,
+): WinsAnswer {
   let parsed: unknown;
   try {
     parsed = parseJsonBody(body);
@@ -50,7 +54,20 @@ export function registerWins(body: string, env: WinEnvironment): WinsAnswer {
         error: { code: 'VALIDATION_FAILED', message: 'each win must be an object {request, seat, bid, …}' },
       };
     }
-    return instrumentWin(win, env);
+    try {
+      return instrumentWin(win, env);
+    } catch (error) {
+      // A fault in Tally (instrumenting never throws on bad input): this win alone is refused.
+      onFault(error);
+      return {
+        ok: false,
+        error: {
+          code: 'INTERNAL',
+          message:
+            'Tally failed on this win (a fault in Tally, logged as win_failed); the other wins are unaffected',
+        },
+      };
+    }
   });
   return { ok: true, json: JSON.stringify({ results }) };
 }

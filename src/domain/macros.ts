@@ -123,6 +123,25 @@ export function substituteMacrosInMarkup(
   );
 }
 
+/** Most characters one character of a macro value becomes once escaped for markup (`\u0000`, `&#96;`). */
+const MAX_ESCAPED_CHARS_PER_CHAR = 8;
+
+/**
+ * At most how many characters {@link substituteMacrosInMarkup} adds to `markup` when it fills its
+ * macros with `values`, and suffixed price macros with `encodedPriceChars` characters: an upper
+ * bound, found without filling them, so that markup holding a great many macros can be refused
+ * before it is built.
+ */
+export function macroGrowthBound(markup: string, values: MacroValues, encodedPriceChars: number): number {
+  const longestValueChars = Math.max(
+    encodedPriceChars,
+    ...Object.values(values).map((value: string | undefined) => value?.length ?? 0),
+  );
+  let macros = 0;
+  for (const _macro of markup.matchAll(MACRO_PATTERN)) macros++;
+  return macros * longestValueChars * MAX_ESCAPED_CHARS_PER_CHAR;
+}
+
 /**
  * Formats integer micros as a decimal currency amount without float error and without trailing
  * zeros: 1500000 → `'1.5'`, 2000000 → `'2'`, 1 → `'0.000001'`. Throws a `RangeError` unless

@@ -427,6 +427,20 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('refuses markup whose macros, filled with long ids, could grow it by more than 16 MiB, before building it', () => {
+    const longId = 'a'.repeat(2000);
+    const withMacros = (count: number) => ({
+      ...win({ bid: { adm: `<p>${'${AUCTION_ID}'.repeat(count)}</p>` } }),
+      request: { ...(win().request as object), id: longId },
+    });
+    // Each macro could add 2000 characters, 8 each once escaped: 1000 of them stay within 16 MiB.
+    assert.ok(ok(withMacros(1000)).adm?.includes(longId.repeat(1000)));
+    const refused = instrumentWin(withMacros(1100), env);
+    assert.equal(refused.ok, false);
+    assert.equal(!refused.ok && refused.error.code, 'MARKUP_TOO_LARGE');
+    assert.match(!refused.ok ? refused.error.message : '', /use fewer macros or shorter ids/);
+  });
+
   it('refuses a win whose sealed burl would make its notice URLs too long to be read, and accepts one whose burl goes into the markup', () => {
     const longBurl = `https://dsp.example/bill?d=${'x'.repeat(12_000)}`;
     const relayed = instrumentWin(win({ bid: { burl: longBurl } }), env);

@@ -7,6 +7,7 @@ import {
   numberToMicros,
   substituteMacros,
   substituteMacrosInMarkup,
+  macroGrowthBound,
   unfilledMacros,
   usesEncodedPrice,
 } from './macros.js';
@@ -102,6 +103,13 @@ const MAX_CLOCK_SKEW_MS = 5 * 60_000;
  */
 const EARLIEST_AUCTION_TIME_MS = 1_000_000_000_000;
 
+/**
+ * Most characters filling the macros of a win's markup may add to it (an upper bound of
+ * `macroGrowthBound`): ids of thousands of characters in as many macros would otherwise build
+ * markup of gigabytes.
+ */
+const MAX_MACRO_GROWTH_CHARS = 16 * 1024 * 1024;
+
 /** Validates, classifies and instruments one win. Never throws on bad input. */
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
   const parsed = parseWin(input, env.nowMs);
@@ -149,6 +157,16 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   // URLs (the DSP's burl and nurl) get plain replacement: whatever holds them escapes them.
   const fillMacros = (text: string): string => substituteMacros(text, macroValues(base), priceFor);
   const dspTexts = dspTextsOf(parsed.bid, adm);
+  const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, macroValues(base), priceFor('').length);
+  if (growthChars > MAX_MACRO_GROWTH_CHARS) {
+    return {
+      ok: false,
+      error: {
+        code: 'MARKUP_TOO_LARGE',
+        message: `bid.adm's macros, filled with this win's ids, could add up to ${growthChars} characters to it, over the ${MAX_MACRO_GROWTH_CHARS} allowed: use fewer macros or shorter ids`,
+      },
+    };
+  }
 
   const result: InstrumentedWin = {
     ok: true,

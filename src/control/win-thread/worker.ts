@@ -8,6 +8,7 @@ import { keyRingOf, priceKeysOf } from '../../thread-keys.js';
 import { registerWins } from '../register-wins.js';
 import type { WinSettings, WinsRequest } from './protocol.js';
 import { nameThisThread } from '../../lib/thread-name.js';
+import { jsonLogger } from '../../lib/log.js';
 
 if (parentPort === null) throw new Error('src/control/win-thread/worker.ts runs as a worker thread');
 nameThisThread('tally-wins');
@@ -15,14 +16,19 @@ const settings = workerData as WinSettings;
 const keyRing = keyRingOf(settings);
 const rulesFor = rulesByPublisher(new Map(settings.rules));
 const priceKeys = priceKeysOf(settings);
+const log = jsonLogger();
 
 serveRequests(parentPort, ({ accountId, body }: WinsRequest) =>
-  registerWins(body, {
-    accountId,
-    rulesFor,
-    keyRing,
-    publicUrl: settings.publicUrl,
-    priceKeysFor: (seat) => priceKeys.get(seat),
-    nowMs: Date.now(),
-  }),
+  registerWins(
+    body,
+    {
+      accountId,
+      rulesFor,
+      keyRing,
+      publicUrl: settings.publicUrl,
+      priceKeysFor: (seat) => priceKeys.get(seat),
+      nowMs: Date.now(),
+    },
+    (error) => log.error('win_failed', { error: String(error) }),
+  ),
 );
