@@ -137,8 +137,7 @@ export function macroGrowthBound(markup: string, values: MacroValues, encodedPri
     encodedPriceChars,
     ...Object.values(values).map((value: string | undefined) => value?.length ?? 0),
   );
-  let macros = 0;
-  for (const _macro of markup.matchAll(MACRO_PATTERN)) macros++;
+  const macros = markup.match(MACRO_PATTERN)?.length ?? 0;
   return macros * longestValueChars * MAX_ESCAPED_CHARS_PER_CHAR;
 }
 
