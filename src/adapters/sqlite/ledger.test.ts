@@ -656,6 +656,40 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('stops an hourly rollup amount at 2^63 − 1 micros rather than let it turn inexact, and refuses reports over that hour, CSV too', () => {
+    // 2100 impressions at 4.5 billion a thousand in one hour: 9.45e18 micros, past 2^63 − 1.
+    const priceMicros = 4_500_000_000_000_000;
+    for (let batch = 0; batch < 3; batch++)
+      ledger.record(Array.from({ length: 700 }, () => event({ priceMicros, mediaCostMicros: 1 })));
+    ledger.record([event({ priceMicros: 1, servedHourMs: T0_HOUR + HOUR_MS })]);
+    const window = { accountId: 1, fromMs: T0_HOUR, toMs: T0_HOUR + 2 * HOUR_MS, filters: {} };
+    for (const exactSums of [false, true]) {
+      assert.throws(
+        () => ledger.report({ ...window, toMs: T0_HOUR + HOUR_MS, groupBy: [], exactSums }),
+        (error: unknown) =>
+          error instanceof ReportTooLargeError &&
+          /priceMicros include an hour whose sum reached 2\^63 - 1 micros/.test(error.message) &&
+          /group by hour to find it/.test(error.message),
+      );
+    }
+    // The hour's amounts stay integers, the one that reached the limit held there.
+    assert.deepEqual(
+      ledger['db']
+        .prepare(
+          'SELECT typeof(price_micros), price_micros, media_cost_micros FROM rollup_hourly ORDER BY hour_ms',
+        )
+        .safeIntegers(true)
+        .raw()
+        .all(),
+      [
+        ['integer', 9_223_372_036_854_775_807n, 2100n],
+        ['integer', 1n, 0n],
+      ],
+    );
+    // The hour after it is reported as ever.
+    assert.equal(ledger.report({ ...window, fromMs: T0_HOUR + HOUR_MS, groupBy: [] })[0]?.priceMicros, 1);
+  });
+
   it('adds one batch’s amounts into an hourly rollup row exactly, even past 2^53 − 1 micros', () => {
     const path = join(dir, 'batch-sum.db');
     const own = new SqliteLedger(openSqlite(path));

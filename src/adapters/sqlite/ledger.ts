@@ -231,9 +231,10 @@ export class SqliteLedger implements Ledger {
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
          currency, events, price_micros, media_cost_micros, revenue_micros)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET events = events + excluded.events, price_micros = price_micros + excluded.price_micros,
-         media_cost_micros = media_cost_micros + excluded.media_cost_micros,
-         revenue_micros = revenue_micros + excluded.revenue_micros`,
+       ON CONFLICT DO UPDATE SET events = events + excluded.events,
+         price_micros = ${saturatingSum('price_micros')},
+         media_cost_micros = ${saturatingSum('media_cost_micros')},
+         revenue_micros = ${saturatingSum('revenue_micros')}`,
     );
     this.recordBatch = db.transaction((batch: readonly EventRecord[], claims: ClaimIndex) =>
       this.recordInTransaction(batch, claims),
@@ -548,11 +549,11 @@ export class SqliteLedger implements Ledger {
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
-        const revenue = row.revenueMicros as bigint;
-        const cost = row.mediaCostMicros as bigint;
+        const revenue = exactSum('revenueMicros', row.revenueMicros);
+        const cost = exactSum('mediaCostMicros', row.mediaCostMicros);
         const out: ReportRow = {
           events: metric('events', row.events as bigint),
-          priceMicros: metric('priceMicros', row.priceMicros as bigint),
+          priceMicros: metric('priceMicros', exactSum('priceMicros', row.priceMicros)),
           mediaCostMicros: metric('mediaCostMicros', cost),
           revenueMicros: metric('revenueMicros', revenue),
           profitMicros: metric('profitMicros', revenue - cost),
@@ -699,6 +700,31 @@ function refuseMixedCurrencies(currencies: unknown): void {
   const named = currencies.split(',').map((currency) => currency || "trackers' unnamed units");
   throw new MixedCurrenciesError(
     `a row of this report would add up amounts in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)`,
+  );
+}
+
+/** The largest integer SQLite stores, 2^63 - 1: a rollup amount that reaches it holds no exact sum. */
+const SQLITE_MAX_INTEGER = 9_223_372_036_854_775_807n;
+
+/**
+ * SQL adding the new rollup amount to `column`, stopping at {@link SQLITE_MAX_INTEGER}: past it
+ * SQLite would store the sum as a floating-point number, a few thousand micros off, with nothing to
+ * tell it from an exact one. A report meeting the limit is refused (see `exactSum`).
+ */
+function saturatingSum(column: string): string {
+  return `CASE WHEN excluded.${column} > ${SQLITE_MAX_INTEGER} - ${column} THEN ${SQLITE_MAX_INTEGER}
+    ELSE ${column} + excluded.${column} END`;
+}
+
+/**
+ * A sum of the report's `name` as read: refused unless an exact integer below 2^63 - 1. A rollup
+ * row that reached the limit (see `saturatingSum`), or one written as a floating-point number
+ * before the limit was kept, holds no exact amount.
+ */
+function exactSum(name: string, value: unknown): bigint {
+  if (typeof value === 'bigint' && value < SQLITE_MAX_INTEGER) return value;
+  throw new ReportTooLargeError(
+    `the report's ${name} include an hour whose sum reached 2^63 - 1 micros, the most the ledger adds up exactly, so it has no exact amount: group by hour to find it, and narrow from and to to leave it out`,
   );
 }
 
