@@ -180,20 +180,23 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     },
     metrics,
   );
-  // The outbox gauge is counted on the report thread (a count over every delivery kept), fresh
-  // for each scrape of /metrics.
-  const reports = new ReportThread(dbPath);
+  // Reports run on a thread of their own; the outbox gauge (a count over every delivery kept),
+  // fresh for each scrape of /metrics, is counted on another, so that a scrape never waits for a
+  // long report.
+  const reports = new ReportThread(dbPath, 'tally-reports');
   acquired.push(() => reports.close());
+  const outboxCounter = new ReportThread(dbPath, 'tally-outbox');
+  acquired.push(() => outboxCounter.close());
   const outbox: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
   const outboxHelp = 'DSP burl deliveries in the outbox, by status';
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox[status], { status });
   }
-  // /metrics is public: however often it is scraped, the outbox is counted on the report thread
-  // at most once at a time and once a second, so that scrapes never queue up ahead of reports.
+  // /metrics is public: however often it is scraped, the outbox is counted at most once at a time
+  // and once a second.
   const countOutbox = sharedRefresh(async () => {
     try {
-      Object.assign(outbox, await reports.deliveryCounts());
+      Object.assign(outbox, await outboxCounter.deliveryCounts());
     } catch (error) {
       log.error('outbox_count_failed', { error: String(error) });
     }
@@ -342,6 +345,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       await committer.drain();
       await recorder.close();
       await reports.close();
+      await outboxCounter.close();
       await wins.close();
       db.close();
       lock.release();

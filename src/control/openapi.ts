@@ -391,7 +391,7 @@ export const OPENAPI_DOCUMENT = {
           'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour, a day filter ' +
           'not at 00:00 UTC, an unknown parameter and a parameter given twice. Every dimension also ' +
           'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
-          'without it, an Accept preferring text/csv to JSON asks for CSV (JSON on a tie); any other format value filters the ad format. ' +
+          "without it, an Accept preferring text/csv to JSON asks for CSV (on a tie, the type it names more specifically: text/csv, */* asks for CSV; else JSON); any other format value filters the ad format. In CSV a text cell starting with = + - @, a tab or CR, or with ', is written after a ': take one leading ' off such a cell to read the value. " +
           'events counts every event; the money metrics add up counted events only. A report of ' +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1 in JSON (CSV writes every total exactly), is refused with 400 ' +

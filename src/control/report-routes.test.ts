@@ -20,9 +20,9 @@ const dbPath = join(dir, 'tally.db');
 const db = openSqlite(dbPath);
 const accounts = new SqliteAccountStore(db);
 const ledger = new SqliteLedger(db);
-const thread = new ReportThread(dbPath);
+const thread = new ReportThread(dbPath, 'tally-reports');
 /** A report thread closed before the tests: every report from it fails. */
-const closed = new ReportThread(dbPath);
+const closed = new ReportThread(dbPath, 'tally-reports');
 const servers: ApiServer[] = [];
 const bases: Record<string, string> = {};
 const keys: Record<number, string> = {};
@@ -52,7 +52,7 @@ before(async () => {
   }
   // Account 1: three seats. Account 2: prices adding up past 2^53 - 1 micros. Account 3: seats a
   // spreadsheet would misread, and a loss. Account 4: a seat for each other character that starts
-  // a formula, and for each other separator.
+  // a formula, one that starts with the escape, and one for each other separator.
   ledger.record([event(1, 's1'), event(1, 's2'), event(1, 's3')]);
   ledger.record([event(2, 'big', { priceMicros: 5e15 }), event(2, 'big', { priceMicros: 5e15 })]);
   ledger.record([
@@ -61,7 +61,9 @@ before(async () => {
     event(3, '=1+1'),
   ]);
   ledger.record(
-    ['+1', '-1', '@SUM(A1)', '\tx', '\rx', 'a,b', 'a\tb', 'a\nb', 'a\rb'].map((seat) => event(4, seat)),
+    ['+1', '-1', "'-1", '@SUM(A1)', '\tx', '\rx', 'a,b', 'a\tb', 'a\nb', 'a\rb'].map((seat) =>
+      event(4, seat),
+    ),
   );
   await closed.close();
   await serve('three', thread, 3);
@@ -161,14 +163,14 @@ describe('GET /v1/reports', () => {
     );
   });
 
-  it('escapes a cell starting with any character a spreadsheet runs as a formula (+ - @ tab CR), and quotes one holding a comma, tab or line break', async () => {
+  it("escapes a cell starting with any character a spreadsheet runs as a formula (+ - @ tab CR), or with the escape itself, so that the value seat=-1 and the value seat='-1 never share a cell, and quotes one holding a comma, tab or line break", async () => {
     const csv = await report('ten', `${RANGE}&groupBy=seat&format=csv`, 4);
     assert.equal(csv.status, 200);
     const metrics = ',1,1000000,0,0,0\r\n';
     assert.equal(
       csv.text,
       'seat,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\n' +
-        [`"'\tx"`, `"'\rx"`, "'+1", "'-1", "'@SUM(A1)", '"a\tb"', '"a\nb"', '"a\rb"', '"a,b"']
+        [`"'\tx"`, `"'\rx"`, "''-1", "'+1", "'-1", "'@SUM(A1)", '"a\tb"', '"a\nb"', '"a\rb"', '"a,b"']
           .map((cell) => cell + metrics)
           .join(''),
     );

@@ -1,10 +1,10 @@
 import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS } from '../domain/types.js';
-import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import type { ReportDimension, ReportQuery } from '../ports/ledger.js';
 import { IMPRESSION_TYPES, REPORT_CURRENCY_PATTERN, REPORT_DIMENSIONS } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { Route } from './http.js';
-import { ApiError, sendJson } from './http.js';
+import { ApiError } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
 import { ReportRefusedError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
@@ -12,7 +12,6 @@ import { shown } from '../lib/shown.js';
 import { HOUR_MS } from '../lib/time.js';
 import { preferredMediaType } from './accept.js';
 
-const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 const DAY_MS = 86_400_000;
 const MAX_RANGE_MS = 400 * DAY_MS;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
@@ -20,11 +19,11 @@ const OUTPUT_FORMATS = new Set(['csv', 'json']);
 const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DIMENSIONS]);
 
 /**
- * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The rows come from
- * `source` (the report thread), so that a long report never holds up the notices; a report of
- * more than `maxRows` rows, or one the source refuses, is refused with 400: `REPORT_TOO_LARGE` for
- * too many rows or, in JSON, a sum past 2^53 - 1 (CSV writes it exactly), `MIXED_CURRENCIES` for a
- * row adding up two currencies.
+ * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The answer is read and
+ * written out by `source` (the report thread), so that a long report never holds up the notices;
+ * a report of more than `maxRows` rows, or one the source refuses, is refused with 400:
+ * `REPORT_TOO_LARGE` for too many rows or, in JSON, a sum past 2^53 - 1 (CSV writes it exactly),
+ * `MIXED_CURRENCIES` for a row adding up two currencies.
  */
 export function reportRoutes(
   source: ReportSource,
@@ -37,12 +36,10 @@ export function reportRoutes(
       path: '/v1/reports',
       async handler(ctx) {
         const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
-        const csv = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept);
-        let rows: ReportRow[];
+        const output = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept) ? 'csv' : 'json';
+        let body: Uint8Array;
         try {
-          // One row more than allowed tells a report that is too large without building it all.
-          // CSV writes any integer: its sums are never refused for passing 2^53 - 1.
-          rows = await source.report({ ...query, maxRows: maxRows + 1, exactSums: csv });
+          body = await source.report({ query, output, maxRows });
         } catch (error) {
           if (error instanceof ReportRefusedError) {
             throw error.code === 'MIXED_CURRENCIES'
@@ -51,34 +48,14 @@ export function reportRoutes(
           }
           throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
         }
-        if (rows.length > maxRows) {
-          throw new ApiError(
-            400,
-            'REPORT_TOO_LARGE',
-            `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
-          );
-        }
-        if (!csv) {
-          sendJson(
-            ctx.res,
-            200,
-            {
-              from: new Date(query.fromMs).toISOString(),
-              to: new Date(query.toMs).toISOString(),
-              groupBy: query.groupBy,
-              rows,
-            },
-            ctx.requestId,
-          );
-          return;
-        }
         ctx.res.writeHead(200, {
-          'Content-Type': 'text/csv; charset=utf-8',
-          'Content-Disposition': 'attachment; filename="tally-report.csv"',
+          'Content-Type': output === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
+          ...(output === 'csv' ? { 'Content-Disposition': 'attachment; filename="tally-report.csv"' } : {}),
+          'Content-Length': body.byteLength,
           'Cache-Control': 'no-store',
           'X-Request-Id': ctx.requestId,
         });
-        ctx.res.end(toCsv(query.groupBy, rows));
+        ctx.res.end(body);
       },
     },
   ];
@@ -299,20 +276,4 @@ function parseTimeMs(value: string, label: string): number {
   const offsetMinutes = (groups.sign === '-' ? -1 : 1) * (field('offsetHours') * 60 + field('offsetMinutes'));
   const timeMs = ((field('hours') * 60 + field('minutes') - offsetMinutes) * 60 + field('seconds')) * 1000;
   return date.getTime() + timeMs + Number(fractionDigits.slice(0, 3).padEnd(3, '0'));
-}
-
-function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {
-  const header = [...groupBy, ...METRICS];
-  const lines = [header.join(',')];
-  for (const row of rows) lines.push(header.map((column) => csvCell(row[column])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-function csvCell(value: string | number | bigint | boolean | undefined): string {
-  const text = value === undefined ? '' : String(value);
-  // A leading = + - @ would make a spreadsheet run the cell as a formula (CSV injection).
-  const safe = /^[=+\-@\t\r]/.test(text) && typeof value === 'string' ? `'${text}` : text;
-  // Quoted also when holding a semicolon or tab: a spreadsheet whose list separator is one of
-  // them would otherwise split `x;=1+1` into a second cell that starts with a formula.
-  return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -76,7 +76,7 @@ const db = openSqlite(dbPath);
 const accounts = new SqliteAccountStore(db);
 const ledger = new SqliteLedger(db);
 const catalog = new SqliteCatalogStore(db);
-const reports = new ReportThread(dbPath);
+const reports = new ReportThread(dbPath, 'tally-reports');
 const ring = testKeyRing();
 const wins = new WinThread({
   ...threadKeys(ring, new Map()),

@@ -146,8 +146,9 @@ export abstract class ReportRefusal extends Error {
 }
 
 /**
- * A report one of whose sums no JSON number holds exactly (past 2^53 - 1): it is refused, its
- * message saying how to narrow it, rather than answered a few micros off.
+ * A report one of whose sums no JSON number holds exactly (past 2^53 - 1), or of more rows than
+ * allowed: it is refused, its message saying how to narrow it, rather than answered a few micros
+ * off or built at any cost.
  */
 export class ReportTooLargeError extends ReportRefusal {
   override readonly name = 'ReportTooLargeError';

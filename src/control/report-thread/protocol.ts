@@ -1,13 +1,27 @@
-import type { DeliveryStatus, ReportQuery, ReportRefusal, ReportRow } from '../../ports/ledger.js';
+import type { DeliveryStatus, ReportQuery, ReportRefusal } from '../../ports/ledger.js';
+import type { ReportOutput } from '../report-text.js';
 
-/** A read for the report thread: a report, or the outbox's deliveries counted by status. */
-export type ReadRequest = { type: 'report'; query: ReportQuery } | { type: 'deliveryCounts' };
+/** A report as the API asks for it: refused if it has more than `maxRows` rows. */
+export interface ReportRequest {
+  query: ReportQuery;
+  output: ReportOutput;
+  maxRows: number;
+}
+
+/** A read for a report thread: a report, or the outbox's deliveries counted by status. */
+export type ReadRequest = { type: 'report'; report: ReportRequest } | { type: 'deliveryCounts' };
 
 /**
- * The report thread's answer to a read; `refused` says why a report cannot be answered as asked
- * (the ledger threw a {@link ReportRefusal}), `code` the API's error code for it.
+ * A report thread's answer to a read: a report's body (UTF-8 JSON or CSV); `refused` says why a
+ * report cannot be answered as asked, `code` the API's error code for it.
  */
 export type ReadAnswer =
-  | { rows: ReportRow[] }
+  | { body: Uint8Array }
   | { refused: string; code: ReportRefusal['code'] }
   | { counts: Record<DeliveryStatus, number> };
+
+/** What a report thread starts with: the ledger's file, and the name the thread goes by. */
+export interface ReportThreadData {
+  dbPath: string;
+  threadName: string;
+}

@@ -7,7 +7,7 @@ import { openSqlite } from '../../adapters/sqlite/database.js';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { invalidTraffic } from '../../domain/outcome.js';
 import { HOUR_MS, hourStartMs } from '../../lib/time.js';
-import type { ReportQuery } from '../../ports/ledger.js';
+import type { ReportQuery, ReportRow } from '../../ports/ledger.js';
 import { ReportRefusedError, ReportThread } from './report-thread.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
@@ -42,7 +42,7 @@ async function withReportThread(
     exchangeEvent({ dedupe: { key: 'b', expiresMs: T0 + 600_000 } }),
     exchangeEvent({ outcome: invalidTraffic('bot_user_agent') }),
   ]);
-  const thread = new ReportThread(dbPath);
+  const thread = new ReportThread(dbPath, 'tally-reports');
   try {
     await test(ledger, thread);
   } finally {
@@ -51,10 +51,58 @@ async function withReportThread(
   }
 }
 
+/** The rows of the thread's JSON answer to `query`. */
+async function rowsOf(thread: ReportThread, query: ReportQuery): Promise<ReportRow[]> {
+  const body = await thread.report({ query, output: 'json', maxRows: 1000 });
+  return (JSON.parse(Buffer.from(body).toString('utf8')) as { rows: ReportRow[] }).rows;
+}
+
 describe('the report thread', () => {
+  it('writes the report out itself, as JSON or CSV, and refuses one of more rows than allowed', () =>
+    withReportThread('written.db', async (_ledger, thread) => {
+      const text = async (output: 'json' | 'csv', maxRows: number) =>
+        Buffer.from(
+          await thread.report({ query: { ...query, groupBy: ['outcome'] }, output, maxRows }),
+        ).toString();
+      assert.deepEqual(JSON.parse(await text('json', 2)), {
+        from: new Date(query.fromMs).toISOString(),
+        to: new Date(query.toMs).toISOString(),
+        groupBy: ['outcome'],
+        rows: [
+          {
+            outcome: 'counted',
+            events: 2,
+            priceMicros: 2_000_000,
+            mediaCostMicros: 0,
+            revenueMicros: 0,
+            profitMicros: 0,
+          },
+          {
+            outcome: 'not_counted',
+            events: 1,
+            priceMicros: 0,
+            mediaCostMicros: 0,
+            revenueMicros: 0,
+            profitMicros: 0,
+          },
+        ],
+      });
+      assert.equal(
+        await text('csv', 2),
+        'outcome,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\ncounted,2,2000000,0,0,0\r\nnot_counted,1,0,0,0,0\r\n',
+      );
+      await assert.rejects(
+        text('json', 1),
+        (error: unknown) =>
+          error instanceof ReportRefusedError &&
+          error.code === 'REPORT_TOO_LARGE' &&
+          /the report has more than 1 rows/.test(error.message),
+      );
+    }));
+
   it('answers reports from its own read-only connection with the rows the ledger holds', () =>
     withReportThread('same.db', async (ledger, thread) => {
-      const rows = await thread.report(query);
+      const rows = await rowsOf(thread, query);
       assert.deepEqual(rows, ledger.report(query));
       assert.deepEqual(
         rows.map((row) => [row.outcome, row.events]),
@@ -64,13 +112,13 @@ describe('the report thread', () => {
         ],
       );
       ledger.record([exchangeEvent({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]);
-      assert.equal((await thread.report(query))[0]?.events, 3, 'it reads what was committed since');
+      assert.equal((await rowsOf(thread, query))[0]?.events, 3, 'it reads what was committed since');
     }));
 
   it('reports the hours that begin in [from, to), so back-to-back windows never count an hour twice', () =>
     withReportThread('back-to-back.db', async (_ledger, thread) => {
       const events = async (fromMs: number, toMs: number) =>
-        (await thread.report({ ...query, fromMs, toMs, groupBy: [] }))[0]?.events ?? 0;
+        (await rowsOf(thread, { ...query, fromMs, toMs, groupBy: [] }))[0]?.events ?? 0;
       assert.equal(await events(T0_HOUR_MS - HOUR_MS, T0_HOUR_MS), 0, 'the hour before');
       assert.equal(await events(T0_HOUR_MS, T0_HOUR_MS + HOUR_MS), 3, 'the hour served');
       assert.equal(await events(T0_HOUR_MS + HOUR_MS, T0_HOUR_MS + 2 * HOUR_MS), 0, 'the hour after');
@@ -82,7 +130,7 @@ describe('the report thread', () => {
   it('filters on an hour or a day given in UTC as toISOString writes it, and refuses a time without an offset', () =>
     withReportThread('time-filters.db', async (_ledger, thread) => {
       const events = async (filters: ReportQuery['filters']) =>
-        (await thread.report({ ...query, groupBy: [], filters }))[0]?.events ?? 0;
+        (await rowsOf(thread, { ...query, groupBy: [], filters }))[0]?.events ?? 0;
       assert.equal(await events({ hour: new Date(T0_HOUR_MS).toISOString() }), 3);
       assert.equal(await events({ hour: new Date(T0_HOUR_MS + HOUR_MS).toISOString() }), 0);
       assert.equal(await events({ day: new Date(T0_HOUR_MS - (T0_HOUR_MS % 86_400_000)).toISOString() }), 3);
@@ -96,27 +144,27 @@ describe('the report thread', () => {
       const prices = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_000_001];
       ledger.record(prices.map((priceMicros) => exchangeEvent({ priceMicros })));
       await assert.rejects(
-        thread.report({ ...query, groupBy: [] }),
+        rowsOf(thread, { ...query, groupBy: [] }),
         (error: unknown) =>
           error instanceof ReportRefusedError &&
           /priceMicros add up to 10000000002000001,/.test(error.message),
       );
       // The thread lives on: the next report is answered.
       assert.equal(
-        (await thread.report({ ...query, groupBy: [], filters: { outcome: 'not_counted' } }))[0]?.events,
+        (await rowsOf(thread, { ...query, groupBy: [], filters: { outcome: 'not_counted' } }))[0]?.events,
         1,
       );
     }));
 
   it('fails, as a failure to retry and not a refusal, a report the database could not run', () =>
     withReportThread('broken.db', async (_ledger, thread) => {
-      await thread.report(query);
+      await rowsOf(thread, query);
       // Fault injection: the table reports read is dropped under the running thread.
       const db = openSqlite(join(dir, 'broken.db'));
       db.exec('DROP TABLE rollup_hourly');
       db.close();
       await assert.rejects(
-        thread.report(query),
+        rowsOf(thread, query),
         (error: unknown) =>
           !(error instanceof ReportRefusedError) && /no such table: rollup_hourly/.test(String(error)),
       );
@@ -130,20 +178,20 @@ describe('the report thread', () => {
 
   it('fails the reports of a thread that died and starts a new thread for the next one', () =>
     withReportThread('dies.db', async (ledger, thread) => {
-      await thread.report(query);
+      await rowsOf(thread, query);
       // Fault injection: the thread is stopped with a report on its way.
       const stopped = thread['thread']['worker']?.terminate();
-      const lost = thread.report(query);
+      const lost = rowsOf(thread, query);
       await stopped;
       await assert.rejects(lost, /the report thread exited/);
-      assert.deepEqual(await thread.report(query), ledger.report(query));
+      assert.deepEqual(await rowsOf(thread, query), ledger.report(query));
     }));
 
   it('refuses a read after it was closed instead of starting a thread that nothing would stop', () =>
     withReportThread('closed.db', async (_ledger, thread) => {
-      await thread.report(query);
+      await rowsOf(thread, query);
       await thread.close();
-      await assert.rejects(thread.report(query), /the report thread is closed/);
+      await assert.rejects(rowsOf(thread, query), /the report thread is closed/);
       await assert.rejects(thread.deliveryCounts(), /the report thread is closed/);
       assert.equal(thread['thread']['worker'], undefined);
     }));

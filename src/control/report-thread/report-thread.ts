@@ -1,11 +1,14 @@
-import type { DeliveryStatus, ReportQuery, ReportRefusal, ReportRow } from '../../ports/ledger.js';
+import type { DeliveryStatus, ReportRefusal } from '../../ports/ledger.js';
 import { RequestThread } from '../../lib/request-thread.js';
-import type { ReadAnswer, ReadRequest } from './protocol.js';
+import type { ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 
-/** Where the reports API gets its rows. */
+/** Where the reports API gets its answers. */
 export interface ReportSource {
-  /** The report's rows; rejects with a {@link ReportRefusedError} for one that cannot be answered as asked. */
-  report(query: ReportQuery): Promise<ReportRow[]>;
+  /**
+   * The report's answer body, UTF-8 JSON or CSV; rejects with a {@link ReportRefusedError} for one
+   * that cannot be answered as asked.
+   */
+  report(request: ReportRequest): Promise<Uint8Array>;
 }
 
 /**
@@ -24,21 +27,23 @@ export class ReportRefusedError extends Error {
 }
 
 /**
- * Runs reports and counts the outbox on a thread of their own (`worker.ts`), on a read-only
- * connection to the ledger at `dbPath`, one read at a time.
+ * Runs reports, written out as JSON or CSV, and counts the outbox on a thread of its own
+ * (`worker.ts`, named `threadName`), on a read-only connection to the ledger at `dbPath`, one read
+ * at a time.
  */
 export class ReportThread implements ReportSource {
   private readonly thread: RequestThread<ReadRequest, ReadAnswer>;
 
-  constructor(dbPath: string) {
-    this.thread = new RequestThread('report', import.meta.url, dbPath);
+  constructor(dbPath: string, threadName: string) {
+    const data: ReportThreadData = { dbPath, threadName };
+    this.thread = new RequestThread('report', import.meta.url, data);
   }
 
-  async report(query: ReportQuery): Promise<ReportRow[]> {
-    const answer = await this.thread.request({ type: 'report', query });
+  async report(report: ReportRequest): Promise<Uint8Array> {
+    const answer = await this.thread.request({ type: 'report', report });
     if ('refused' in answer) throw new ReportRefusedError(answer.refused, answer.code);
-    if (!('rows' in answer)) throw new Error('the report thread answered another read');
-    return answer.rows;
+    if (!('body' in answer)) throw new Error('the report thread answered another read');
+    return answer.body;
   }
 
   /** The outbox's deliveries by status (a count over every delivery kept). */

@@ -1,25 +1,39 @@
-// The report thread: runs the control plane's heavy reads (reports over the hourly rollups, the
-// outbox counted by status) on a read-only connection of its own, so that they never hold up
-// the HTTP thread, which serves notices.
+// A report thread: runs the control plane's heavy reads (reports over the hourly rollups, written
+// out as JSON or CSV; the outbox counted by status) on a read-only connection of its own, so that
+// they never hold up the HTTP thread, which serves notices.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { serveRequests } from '../../lib/request-thread.js';
-import { ReportRefusal } from '../../ports/ledger.js';
-import type { ReadAnswer, ReadRequest } from './protocol.js';
+import { ReportRefusal, ReportTooLargeError } from '../../ports/ledger.js';
+import type { ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 import { nameThisThread } from '../../lib/thread-name.js';
+import { reportText } from '../report-text.js';
 
 if (parentPort === null) throw new Error('src/control/report-thread/worker.ts runs as a worker thread');
-nameThisThread('tally-reports');
-const ledger = new SqliteLedger(new Database(workerData as string, { readonly: true }));
+const { dbPath, threadName } = workerData as ReportThreadData;
+nameThisThread(threadName);
+const ledger = new SqliteLedger(new Database(dbPath, { readonly: true }));
 
 serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
   if (read.type !== 'report') return { counts: ledger.countDeliveries() };
   try {
-    return { rows: ledger.report(read.query) };
+    return { body: reportBody(read.report) };
   } catch (error) {
     // A report that cannot be answered as asked, unlike a failure worth retrying.
     if (error instanceof ReportRefusal) return { refused: error.message, code: error.code };
     throw error;
   }
 });
+
+function reportBody({ query, output, maxRows }: ReportRequest): Uint8Array {
+  // One row more than allowed tells a report that is too large without building it all. CSV
+  // writes any integer: its sums are never refused for passing 2^53 - 1.
+  const rows = ledger.report({ ...query, maxRows: maxRows + 1, exactSums: output === 'csv' });
+  if (rows.length > maxRows) {
+    throw new ReportTooLargeError(
+      `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
+    );
+  }
+  return Buffer.from(reportText(query, rows, output));
+}

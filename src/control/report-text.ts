@@ -1,0 +1,41 @@
+import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+
+/** The forms a report is answered in. */
+export type ReportOutput = 'json' | 'csv';
+
+const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
+
+/**
+ * A report's answer body: JSON `{from, to, groupBy, rows}`, or CSV with a header line, a line a
+ * row, every sum written exactly. Built where the rows are read (the report thread), so that the
+ * HTTP thread only writes it out.
+ */
+export function reportText(query: ReportQuery, rows: readonly ReportRow[], output: ReportOutput): string {
+  if (output === 'csv') return toCsv(query.groupBy, rows);
+  return JSON.stringify({
+    from: new Date(query.fromMs).toISOString(),
+    to: new Date(query.toMs).toISOString(),
+    groupBy: query.groupBy,
+    rows,
+  });
+}
+
+function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {
+  const header = [...groupBy, ...METRICS];
+  const lines = [header.join(',')];
+  for (const row of rows) lines.push(header.map((column) => csvCell(row[column])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/**
+ * A CSV cell. Text starting with = + - @ tab or CR would make a spreadsheet run the cell as a
+ * formula (CSV injection): it is written after a `'`, as is text already starting with one, so
+ * that taking one leading `'` off a cell that has it always gives the value back.
+ */
+function csvCell(value: string | number | bigint | boolean | undefined): string {
+  const text = value === undefined ? '' : String(value);
+  const safe = /^[=+\-@\t\r']/.test(text) && typeof value === 'string' ? `'${text}` : text;
+  // Quoted also when holding a semicolon or tab: a spreadsheet whose list separator is one of
+  // them would otherwise split `x;=1+1` into a second cell that starts with a formula.
+  return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
