@@ -460,15 +460,61 @@ describe('configuration', () => {
     assert.deepEqual(parsed.errors, ['rules: must be JSON', 'priceKeys: must be JSON']);
   });
 
-  it('drops the trailing slashes of the public URL and refuses one with no host', () => {
+  it('drops the trailing slashes of the public URL and refuses one notice URLs could not be built on: no http(s), no host, a bad port, a user, a query or a fragment', () => {
     const parsed = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example.com//' });
     assert.ok(parsed.ok);
     assert.equal(parsed.config.publicUrl, 'https://tally.example.com');
-    for (const url of ['https:///n', 'ftp://tally.example.com']) {
+    const proxied = parseConfig({ TALLY_PUBLIC_URL: 'http://[::1]:8080/tally' });
+    assert.equal(proxied.ok && proxied.config.publicUrl, 'http://[::1]:8080/tally');
+    const refusals: [string, RegExp][] = [
+      ['https:///n', /must begin http:\/\/ or https:\/\/ and a host/],
+      ['ftp://tally.example.com', /must begin http:\/\/ or https:\/\/ and a host/],
+      ['http://exa mple.com', /is not a URL/],
+      ['http://tally.example:99999', /is not a URL/],
+      ['https://user:pass@tally.example', /must hold no user name or password/],
+      ['http://127.0.0.1:8080?x=', /must have no query/],
+      ['http://127.0.0.1:8080#a', /must have no fragment/],
+    ];
+    for (const [url, problem] of refusals) {
       const refused = parseConfig({ TALLY_PUBLIC_URL: url });
       assert.ok(!refused.ok, `${url} was accepted`);
-      assert.match(refused.errors.join('\n'), /^publicUrl: .* must be an http\(s\) URL/);
+      assert.match(refused.errors.join('\n'), /^publicUrl: /);
+      assert.match(refused.errors.join('\n'), problem, url);
     }
+  });
+
+  it('builds the default public URL on the one host Tally listens on, and on 127.0.0.1 when it listens on every interface', () => {
+    const publicUrl = (host: string) => {
+      const parsed = parseConfig({ TALLY_HOST: host, TALLY_PORT: '9000' });
+      assert.ok(parsed.ok, host);
+      return parsed.config.publicUrl;
+    };
+    assert.deepEqual(['0.0.0.0', '::', '::1', '10.1.2.3', 'tally.internal'].map(publicUrl), [
+      'http://127.0.0.1:9000',
+      'http://127.0.0.1:9000',
+      'http://[::1]:9000',
+      'http://10.1.2.3:9000',
+      'http://tally.internal:9000',
+    ]);
+  });
+
+  it('refuses a TALLY_ environment variable that is no setting, as a misspelt one would leave its default in force', () => {
+    const parsed = parseConfig({
+      TALLY_RETENTION_DAY: '30',
+      TALLY_SQLITE_SYNCRONOUS: 'NORMAL',
+      TALLY_CHROMIUM: '/x',
+    });
+    assert.ok(!parsed.ok);
+    assert.equal(parsed.errors.length, 2);
+    assert.match(
+      parsed.errors[0] ?? '',
+      /^"TALLY_RETENTION_DAY" is not a setting; the settings are .*TALLY_RETENTION_DAYS/,
+    );
+    assert.match(
+      parsed.errors[1] ?? '',
+      /^"TALLY_SQLITE_SYNCRONOUS" is not a setting; .*TALLY_SQLITE_SYNCHRONOUS/,
+    );
+    assert.ok(parseConfig({ TALLY_CONFIG: '', TALLY_CHROMIUM: '/usr/bin/chromium', OTHER_SETTING: 'x' }).ok);
   });
 
   it('refuses an admin key shorter than 16 characters and takes one of exactly 16', () => {

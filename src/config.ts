@@ -150,9 +150,17 @@ export function parseConfig(
   // Port 0 picks a free port once listening, after the notice URLs' base is settled.
   if (port === 0 && read('publicUrl') === undefined)
     errors.push('port: 0 picks a free port, which notice URLs cannot name: set publicUrl too, or a port');
-  const publicUrl = text('publicUrl', `http://127.0.0.1:${port}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(publicUrl))
-    errors.push(`publicUrl: ${publicUrl} must be an http(s) URL such as https://tally.example.com`);
+  const host = text('host', '0.0.0.0');
+  if (isIP(host) === 0 && !isHostName(host))
+    errors.push(
+      `host: ${shown(host)} is neither an IP address nor a host name; e.g. 0.0.0.0 (every interface), 127.0.0.1 or ::1`,
+    );
+  const publicUrl = text('publicUrl', defaultPublicUrl(host, port)).replace(/\/+$/, '');
+  const publicUrlProblem = problemOfPublicUrl(publicUrl);
+  if (publicUrlProblem !== undefined)
+    errors.push(
+      `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
+    );
   const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'));
   if (!ivt.ok) errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps: ${error}`));
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
@@ -168,11 +176,6 @@ export function parseConfig(
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push('burlPrivateNetworks: must be deny (the default) or allow');
-  const host = text('host', '0.0.0.0');
-  if (isIP(host) === 0 && !isHostName(host))
-    errors.push(
-      `host: ${shown(host)} is neither an IP address nor a host name; e.g. 0.0.0.0 (every interface), 127.0.0.1 or ::1`,
-    );
   const smtpUrl = text('smtpUrl', '') || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
     errors.push('smtpUrl: must look like smtp://user:pass@host:587');
@@ -209,7 +212,47 @@ export function parseConfig(
       );
     }
   }
+  // So would a misspelt environment variable.
+  const envNames = new Set([...settings].map(envNameOf));
+  for (const name of Object.keys(env).sort()) {
+    if (name.startsWith('TALLY_') && !envNames.has(name) && !OTHER_TALLY_VARIABLES.has(name)) {
+      errors.push(
+        `${shown(name)} is not a setting; the settings are ${[...envNames, 'TALLY_CONFIG'].sort().join(', ')}`,
+      );
+    }
+  }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** `TALLY_` variables that are no setting: the config file's path, and the tests' Chromium. */
+const OTHER_TALLY_VARIABLES = new Set(['TALLY_CONFIG', 'TALLY_CHROMIUM']);
+
+/**
+ * Where notices reach Tally unless `publicUrl` says: the host it listens on, when that is one
+ * address or name; 127.0.0.1 when it listens on every interface (`0.0.0.0`, `::`).
+ */
+function defaultPublicUrl(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::') return `http://127.0.0.1:${port}`;
+  return isIP(host) === 6 ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}
+
+/**
+ * What makes `text` no base for notice URLs, or `undefined`: Tally appends `/n/<token>` to it, so
+ * it must be an http(s) URL with a host, and no user name, query or fragment, which would take the
+ * path Tally appends out of the path.
+ */
+function problemOfPublicUrl(text: string): string | undefined {
+  if (!/^https?:\/\/[^/?#]/i.test(text)) return 'must begin http:// or https:// and a host';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'is not a URL (a host, and a port from 1 to 65535 if any)';
+  }
+  if (url.username !== '' || url.password !== '') return 'must hold no user name or password';
+  if (text.includes('?')) return 'must have no query (?…)';
+  if (text.includes('#')) return 'must have no fragment (#…)';
+  return undefined;
 }
 
 function buildIvtFilterOrThrow(): IvtFilter {

@@ -570,6 +570,12 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: ()
 }
 
 /**
+ * How much of an operator's `TALLY_ADMIN_KEY` the key list shows as its prefix: enough to tell
+ * keys apart, little of a key that may be as short as 16 characters.
+ */
+const ADMIN_KEY_PREFIX_CHARS = 4;
+
+/**
  * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when
  * set, else a generated key printed once (only its hash is stored).
  */
@@ -586,7 +592,7 @@ function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, lo
       accounts.addKey(
         account.id,
         hashApiKey(adminKey),
-        adminKey.slice(0, 12),
+        adminKey.slice(0, ADMIN_KEY_PREFIX_CHARS),
         'TALLY_ADMIN_KEY',
         'admin',
         null,
@@ -599,5 +605,6 @@ function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, lo
   const generated = newApiKey();
   accounts.addKey(account.id, generated.hash, generated.prefix, 'generated admin key', 'admin', null, nowMs);
   log.info('admin_key_created', { accountId: account.id, note: 'shown once; store it now' });
-  process.stdout.write(`\nAdministrator API key (shown once, store it now): ${generated.key}\n\n`);
+  // On stderr, for the operator: stdout carries the JSON logs, which a log pipeline keeps.
+  process.stderr.write(`\nAdministrator API key (shown once, store it now): ${generated.key}\n\n`);
 }

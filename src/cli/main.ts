@@ -137,7 +137,8 @@ async function serve(config: Config): Promise<number> {
     return 1;
   }
   log.info('listening', { url: tally.url, publicUrl: config.publicUrl, dataDir: config.dataDir });
-  process.stdout.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
+  // For the operator, on stderr: stdout carries nothing but the JSON logs.
+  process.stderr.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
   // The handlers stay for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator,
   // a supervisor repeating its signal) closes the connections still open at once, rather than
   // killing the process with whatever it was draining; batches in flight still commit. One

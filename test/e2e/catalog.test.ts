@@ -582,6 +582,9 @@ describe('catalog REST API', () => {
     const text = JSON.stringify(listed.body);
     assert.ok(!text.includes(created.body.key), 'the list never shows a key');
     assert.ok(!/hash/i.test(text), 'the list never shows a hash');
+    // Of an operator's TALLY_ADMIN_KEY, which may be 16 characters, it shows only the first 4.
+    const operatorKey = listed.body.items.find((item: { name: string }) => item.name === 'TALLY_ADMIN_KEY');
+    assert.equal(operatorKey.prefix, server.adminKey.slice(0, 4));
     const entry = listed.body.items.find((item: { id: number }) => item.id === created.body.id);
     assert.deepEqual(Object.keys(entry).sort(), [
       'createdAt',

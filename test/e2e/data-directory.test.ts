@@ -33,7 +33,7 @@ describe('a data directory Tally must not damage', () => {
         result.stderr,
         new RegExp(`^Tally cannot start: .*schema version ${newer}.*newer Tally.*\\n$`),
       );
-      assert.doesNotMatch(result.stdout, /listens on/);
+      assert.doesNotMatch(result.stdout + result.stderr, /listens on/);
       const after = new Database(dbPath, { readonly: true });
       assert.equal(after.pragma('user_version', { simple: true }), newer);
       after.close();

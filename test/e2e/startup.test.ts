@@ -57,6 +57,38 @@ describe('starting Tally', () => {
     }
   });
 
+  it('writes nothing but JSON log lines on stdout, which a log pipeline keeps: the generated key and where it listens go to stderr', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-stdout-'));
+    const port = await freePort();
+    const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: '' });
+    try {
+      await untilReady(started, `http://127.0.0.1:${port}`);
+      const printed = /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/;
+      await waitFor(
+        () => printed.test(started.output()) && started.output().includes('Tally listens on'),
+        5000,
+        () => started.output(),
+      );
+      const exited = once(started.child, 'exit');
+      started.child.kill('SIGTERM');
+      await exited;
+      const key = printed.exec(started.output())?.[1] ?? '';
+      const lines = started
+        .stdout()
+        .split('\n')
+        .filter((line) => line !== '');
+      assert.ok(
+        lines.some((line) => line.includes('"listening"')),
+        started.stdout(),
+      );
+      for (const line of lines) assert.equal(typeof JSON.parse(line), 'object', line);
+      assert.ok(!started.stdout().includes(key));
+    } finally {
+      started.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('prints no administrator key when it cannot listen, and prints a working one on the next start', async () => {
     const holder = await holdPort();
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-first-start-'));
@@ -71,7 +103,7 @@ describe('starting Tally', () => {
       });
       assert.equal(failed.code, 1, failed.stderr);
       assert.match(failed.stderr, /already in use/);
-      assert.doesNotMatch(failed.stdout, /Administrator API key/);
+      assert.doesNotMatch(failed.stdout + failed.stderr, /Administrator API key/);
 
       const port = await freePort();
       const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: '' });

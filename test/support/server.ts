@@ -103,7 +103,10 @@ export async function runCli(
 /** A `tally serve` child process, and what it printed so far. */
 export interface ServeProcess {
   child: ChildProcess;
+  /** Its stdout and stderr, interleaved as they arrived. */
   output: () => string;
+  /** Its stdout alone. */
+  stdout: () => string;
 }
 
 /** Spawns `tally serve` on loopback `port`, its data in `dataDir`, with the extra `env`. */
@@ -120,16 +123,20 @@ export function spawnServe(dataDir: string, port: number, env: Record<string, st
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
+  return { child, output: () => output, stdout: () => stdout };
 }
 
 /**
  * Waits until the server at `url` answers `/readyz` 200; throws, with what it printed, when it
  * exits first or is not ready within 20 s (stopping it is then the caller's).
  */
-export async function untilReady(serve: ServeProcess, url: string): Promise<void> {
+export async function untilReady(serve: Pick<ServeProcess, 'child' | 'output'>, url: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (serve.child.exitCode !== null)

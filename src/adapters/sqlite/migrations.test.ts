@@ -37,6 +37,24 @@ describe('the SQLite migrations', () => {
     assert.deepEqual(readFileSync(path), before);
   });
 
+  it('shortens the listed prefix of an operator TALLY_ADMIN_KEY stored before version 11 to 4 characters, and leaves generated keys as they were (migration 11)', () => {
+    const path = join(dir, 'admin-prefix.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 10).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 10');
+    old.exec(`INSERT INTO accounts (id, name, created_ms) VALUES (1, 'a', 0);
+      INSERT INTO api_keys (account_id, hash, prefix, name, role, scope_type, scope_id, created_ms)
+      VALUES (1, 'h1', 'adminadminad', 'TALLY_ADMIN_KEY', 'admin', '', 0, 0),
+        (1, 'h2', 'tally_AbCdEf', 'generated admin key', 'admin', '', 0, 0);`);
+    old.close();
+    const upgraded = openSqlite(path);
+    assert.deepEqual(upgraded.prepare('SELECT prefix FROM api_keys ORDER BY id').pluck().all(), [
+      'admi',
+      'tally_AbCdEf',
+    ]);
+    upgraded.close();
+  });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a
