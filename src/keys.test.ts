@@ -114,15 +114,39 @@ describe('the token key ring', () => {
     assert.deepEqual([...ring.keys.keys()], [1, 3, 2, 4]);
   });
 
-  it('rotates up to key id 255 and refuses past it, leaving the file as it was', () => {
-    const dataDir = dataDirWith(JSON.stringify({ keys: [{ id: 254, key: KEY }] }));
+  it('rotates up to key id 255, then to the lowest id not listed, reusing a retired key’s id', () => {
+    const dataDir = dataDirWith(
+      JSON.stringify({
+        keys: [
+          { id: 0, key: KEY },
+          { id: 2, key: KEY },
+          { id: 254, key: KEY },
+        ],
+      }),
+    );
     assert.equal(rotateKeyFile(dataDir), 255);
-    const full = readFileSync(join(dataDir, 'token-keys.json'), 'utf8');
+    assert.equal(rotateKeyFile(dataDir), 1);
+    assert.equal(rotateKeyFile(dataDir), 3);
+    const ring = loadKeyRing(dataDir, undefined);
+    assert.equal(ring.signingKeyId, 3);
+    assert.deepEqual([...ring.keys.keys()], [0, 2, 254, 255, 1, 3]);
+  });
+
+  it('refuses a rotation when every key id 0-255 is listed, saying in one line to retire old keys, and leaves the file as it was', () => {
+    const dataDir = dataDirWith(
+      JSON.stringify({ keys: Array.from({ length: 256 }, (_, id) => ({ id, key: KEY })) }),
+    );
+    const path = join(dataDir, 'token-keys.json');
+    const full = readFileSync(path, 'utf8');
     assert.throws(
       () => rotateKeyFile(dataDir),
-      /key ids are 0-255; retire old keys from token-keys.json first/,
+      (error: unknown) =>
+        error instanceof KeyFileError &&
+        error.message.startsWith(`${path} lists a key under every id from 0 to 255`) &&
+        error.message.includes('retire old keys first') &&
+        !error.message.includes('\n'),
     );
-    assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), full);
+    assert.equal(readFileSync(path, 'utf8'), full);
   });
 
   it('refuses a key file whose key id is negative, fractional or not a number', () => {

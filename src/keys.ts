@@ -17,15 +17,36 @@ export function loadKeyRing(dataDir: string, configured: { id: number; key: Buff
   return { signingKeyId: last.id, keys: new Map(entries.map((entry) => [entry.id, entry.key])) };
 }
 
-/** Adds a new signing key to the data directory's key file (rotation); old keys keep opening tokens. */
+/**
+ * Adds a new signing key to the data directory's key file (rotation); old keys keep opening tokens.
+ * Answers the new key's id: the one after the highest listed, else (past 255) the lowest not
+ * listed; throws a {@link KeyFileError} when every id is listed.
+ */
 export function rotateKeyFile(dataDir: string): number {
   const path = join(dataDir, KEY_FILE);
   const entries = readOrCreate(path);
-  const id = Math.max(...entries.map((entry) => entry.id)) + 1;
-  if (id > 255) throw new Error('key ids are 0-255; retire old keys from token-keys.json first');
+  const id = newKeyId(path, new Set(entries.map((entry) => entry.id)));
   entries.push({ id, key: generateKey() });
   write(path, entries);
   return id;
+}
+
+/** The highest key id: a token names its key in one byte. */
+const MAX_KEY_ID = 255;
+
+/**
+ * The id of a new key: the one after the highest listed, so that ids grow with each rotation;
+ * past the last, the lowest id not listed (never used, or a retired key's, whose tokens open no
+ * more: a token sealed with the retired key fails to open with the new one).
+ */
+function newKeyId(path: string, listed: ReadonlySet<number>): number {
+  const next = Math.max(...listed) + 1;
+  if (next <= MAX_KEY_ID) return next;
+  for (let id = 0; id <= MAX_KEY_ID; id++) if (!listed.has(id)) return id;
+  throw new KeyFileError(
+    `${path} lists a key under every id from 0 to ${MAX_KEY_ID}, so no new key can be added: retire old ` +
+      'keys first (delete from it the keys of tokens no longer fired, never the last one, which signs), then rotate again',
+  );
 }
 
 function readOrCreate(path: string): { id: number; key: Buffer }[] {
@@ -39,16 +60,22 @@ function readOrCreate(path: string): { id: number; key: Buffer }[] {
 
 /**
  * The data directory's key file is not one Tally can use (edited by hand, damaged): Tally stops
- * rather than start with fewer keys (their tokens' notices could never count) or new ones.
+ * rather than start with fewer keys (their tokens' notices could never count) or new ones. Also
+ * thrown by a rotation that finds no key id left. The message, one line, says what to do.
  */
 export class KeyFileError extends Error {
-  constructor(path: string, problem: string) {
-    super(
-      `${path} ${problem}: it must be {"keys": [{"id": <0-255>, "key": "<32-byte key in base64>"}…]}, ` +
-        'each id once, the signing key last; restore it from a backup (tokens sealed with a lost key never count)',
-    );
+  constructor(message: string) {
+    super(message);
     this.name = 'KeyFileError';
   }
+}
+
+/** The {@link KeyFileError} of a key file that `problem` makes unusable. */
+function damagedKeyFile(path: string, problem: string): KeyFileError {
+  return new KeyFileError(
+    `${path} ${problem}: it must be {"keys": [{"id": <0-255>, "key": "<32-byte key in base64>"}…]}, ` +
+      'each id once, the signing key last; restore it from a backup (tokens sealed with a lost key never count)',
+  );
 }
 
 function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[] {
@@ -56,20 +83,20 @@ function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[]
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new KeyFileError(path, 'is not JSON');
+    throw damagedKeyFile(path, 'is not JSON');
   }
   const listed = (parsed as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(listed) || listed.length === 0) throw new KeyFileError(path, 'lists no keys');
+  if (!Array.isArray(listed) || listed.length === 0) throw damagedKeyFile(path, 'lists no keys');
   const entries: { id: number; key: Buffer }[] = [];
   for (const entry of listed as unknown[]) {
     const { id, key } = (entry ?? {}) as { id?: unknown; key?: unknown };
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 255) {
-      throw new KeyFileError(path, `has a key whose id ${JSON.stringify(id)} is not an integer 0-255`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_KEY_ID) {
+      throw damagedKeyFile(path, `has a key whose id ${JSON.stringify(id)} is not an integer 0-255`);
     }
     const bytes =
       typeof key === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(key) ? Buffer.from(key, 'base64') : undefined;
-    if (bytes?.length !== 32) throw new KeyFileError(path, `has a key ${id} that is not 32 bytes in base64`);
-    if (entries.some((other) => other.id === id)) throw new KeyFileError(path, `lists key id ${id} twice`);
+    if (bytes?.length !== 32) throw damagedKeyFile(path, `has a key ${id} that is not 32 bytes in base64`);
+    if (entries.some((other) => other.id === id)) throw damagedKeyFile(path, `lists key id ${id} twice`);
     entries.push({ id, key: bytes });
   }
   return entries;

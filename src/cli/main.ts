@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
+import { DatabaseFileError, openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
@@ -130,6 +130,7 @@ async function serve(config: Config): Promise<number> {
       error instanceof DataDirError ||
       error instanceof ListenError ||
       error instanceof SchemaTooNewError ||
+      error instanceof DatabaseFileError ||
       error instanceof KeyFileError
     ))
       throw error;
@@ -204,7 +205,11 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // A data directory Tally cannot use is the operator's to sort out: the message says how.
-    if (error instanceof SchemaTooNewError || error instanceof KeyFileError)
+    if (
+      error instanceof SchemaTooNewError ||
+      error instanceof DatabaseFileError ||
+      error instanceof KeyFileError
+    )
       process.stderr.write(`Tally cannot run: ${error.message}\n`);
     else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;

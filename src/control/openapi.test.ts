@@ -272,6 +272,24 @@ describe('the OpenAPI document served at /docs', () => {
     }
   });
 
+  it('documents 413 BODY_TOO_LARGE and 415 UNSUPPORTED_MEDIA_TYPE on every operation that takes a body', () => {
+    const withBody = Object.entries(paths).flatMap(([path, item]) =>
+      HTTP_METHODS.filter((method) => item?.[method]?.requestBody !== undefined).map((method) => ({
+        name: `${method.toUpperCase()} ${path}`,
+        responses: operation(path, method).responses,
+      })),
+    );
+    // At least the wins, the 21 catalog writes, a new API key, the allow-list and the 2 tag exports.
+    assert.ok(withBody.length >= 26, withBody.map(({ name }) => name).join(', '));
+    assert.deepEqual(
+      withBody
+        .filter(({ responses }) => responses['413'] === undefined || responses['415'] === undefined)
+        .map(({ name }) => name),
+      [],
+      'operations that take a body without documenting 413 and 415',
+    );
+  });
+
   it('documents the 404 of reading or revoking an API key that does not exist', () => {
     for (const method of ['get', 'delete'] as const) {
       const responses = (

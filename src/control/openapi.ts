@@ -9,7 +9,7 @@ import {
   REPORT_CURRENCY_PATTERN,
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
-import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+import { BODY_ERRORS, CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
 
 /**
  * Every `code` of the error envelope, with its HTTP status. The test checks this list against the
@@ -79,13 +79,6 @@ const errors = {
   '400': errorResponse('Invalid input (VALIDATION_FAILED; INVALID_JSON, BODY_TOO_DEEP for a body)'),
   '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
   '403': errorResponse('FORBIDDEN: the key lacks the role or scope'),
-};
-/** The answers of a route that reads a JSON body. */
-const bodyErrors = {
-  '413': errorResponse('BODY_TOO_LARGE'),
-  '415': errorResponse(
-    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, without Content-Encoding',
-  ),
 };
 const unavailable = errorResponse('UNAVAILABLE: retry');
 
@@ -331,7 +324,7 @@ export const OPENAPI_DOCUMENT = {
             },
           },
           ...errors,
-          ...bodyErrors,
+          ...BODY_ERRORS,
           '503': unavailable,
         },
       },
@@ -591,7 +584,7 @@ export const OPENAPI_DOCUMENT = {
               },
               ...errors,
               '404': errorResponse('NOT_FOUND: no such tracker of this kind that the key sees'),
-              ...bodyErrors,
+              ...BODY_ERRORS,
               '422': errorResponse('MAIL_NOT_CONFIGURED: no TALLY_SMTP_URL; use delivery now'),
               '502': errorResponse('MAIL_FAILED: the SMTP server refused the message'),
             },
@@ -713,7 +706,9 @@ export const OPENAPI_DOCUMENT = {
         security: [],
         responses: {
           '200': { description: '{"status": "ready"}' },
-          '503': errorResponse('UNAVAILABLE: starting (loading the live dedupe claims) or shutting down'),
+          '503': errorResponse(
+            'UNAVAILABLE: starting (loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds)',
+          ),
         },
       },
     },

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
-import { openSqlite, SchemaTooNewError } from './database.js';
+import { DatabaseFileError, openSqlite, SchemaTooNewError } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-database-'));
@@ -54,5 +56,73 @@ describe('opening the SQLite database', () => {
     assert.throws(() => openSqlite(path), SchemaTooNewError);
     // The last connection to close removes the WAL: one left open would keep it.
     assert.ok(!existsSync(`${path}-wal`), 'a connection to the refused database is still open');
+  });
+
+  /** A migrated database's bytes, to damage. */
+  const database = (): Buffer => {
+    const path = join(mkdtempSync(join(dir, 'whole-')), 'tally.db');
+    openSqlite(path).close();
+    return readFileSync(path);
+  };
+  const damaged: [string, () => Buffer][] = [
+    ['random bytes', () => randomBytes(8192)],
+    ['a line of text', () => Buffer.from('garbage\n')],
+    ['a database cut short by 4 KiB', () => database().subarray(0, -4096)],
+    ['a database cut to its first 100 bytes', () => database().subarray(0, 100)],
+    [
+      'a database whose first page is overwritten after its header',
+      () => {
+        const bytes = database();
+        randomBytes(3000).copy(bytes, 100);
+        return bytes;
+      },
+    ],
+  ];
+  for (const [kind, bytes] of damaged) {
+    it(`refuses ${kind} as damaged, saying to restore the file from a backup, and leaves it as it was`, () => {
+      const path = join(mkdtempSync(join(dir, 'damaged-')), 'tally.db');
+      const contents = bytes();
+      writeFileSync(path, contents);
+      assert.throws(
+        () => openSqlite(path),
+        (error: unknown) =>
+          error instanceof DatabaseFileError &&
+          error.path === path &&
+          error.message.startsWith(`${path} is damaged or is not a SQLite database (SQLite: `) &&
+          error.message.includes('restore it from a backup') &&
+          !error.message.includes('\n'),
+      );
+      assert.deepEqual(readFileSync(path), contents);
+      assert.ok(!existsSync(`${path}-wal`), 'a WAL was written beside it');
+    });
+  }
+
+  it('makes an empty file a new database, as SQLite reads it (a first start stopped before it wrote)', () => {
+    const path = join(mkdtempSync(join(dir, 'empty-')), 'tally.db');
+    writeFileSync(path, '');
+    const db = openSqlite(path);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+    } finally {
+      db.close();
+    }
+    assert.ok(statSync(path).size > 0);
+  });
+
+  it('throws the ENOENT of a directory /proc will not make at once, rather than retry forever', () => {
+    // In a child process: the endless retry is one synchronous call, which nothing in this
+    // process could interrupt; the child is killed instead, and the test fails rather than hang.
+    const module = new URL('./database.ts', import.meta.url).href;
+    const script =
+      `import { openSqlite } from ${JSON.stringify(module)};\n` +
+      `try { openSqlite('/proc/tally-x/tally.db'); console.log('opened'); }\n` +
+      `catch (error) { console.log(error.code); }\n`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    assert.equal(child.signal, null, `still making the directory after 30 s: ${child.stderr}`);
+    assert.equal(child.stdout, 'ENOENT\n', child.stderr);
   });
 });

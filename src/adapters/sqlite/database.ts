@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makeDirectory } from '../../lib/make-dir.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** How hard SQLite syncs commits: FULL survives power loss, NORMAL (WAL) survives a process crash. */
@@ -27,13 +27,37 @@ export class SchemaTooNewError extends Error {
 }
 
 /**
+ * The database file is damaged, or is not a SQLite database at all (another file put in its
+ * place, one cut short by a failed copy): Tally can neither read nor repair it, and refuses it
+ * rather than start without the impressions it held.
+ */
+export class DatabaseFileError extends Error {
+  constructor(
+    readonly path: string,
+    /** SQLite's error. */
+    cause: Error,
+  ) {
+    super(
+      `${path} is damaged or is not a SQLite database (SQLite: ${cause.message}): restore it from a ` +
+        `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`,
+      { cause },
+    );
+    this.name = 'DatabaseFileError';
+  }
+}
+
+/**
  * Opens (creating if needed) Tally's SQLite database in WAL mode and applies pending migrations;
- * throws {@link SchemaTooNewError} for a database a newer Tally migrated.
+ * throws {@link SchemaTooNewError} for a database a newer Tally migrated, and
+ * {@link DatabaseFileError} for a file that is not a database or whose first pages are damaged.
+ * (An empty file is a new database to SQLite, and is made one: the first start may have been
+ * stopped before it wrote anything.)
  */
 export function openSqlite(path: string, synchronous: SqliteSynchronous = 'FULL'): Database.Database {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirectory(dirname(path));
   const db = new Database(path);
   try {
+    // The first statement that reads the file: one that is no database fails here.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma('busy_timeout = 5000');
@@ -41,10 +65,15 @@ export function openSqlite(path: string, synchronous: SqliteSynchronous = 'FULL'
     migrate(db, path);
   } catch (error) {
     db.close();
+    if (error instanceof Database.SqliteError && DAMAGED_FILE_CODE.test(error.code))
+      throw new DatabaseFileError(path, error);
     throw error;
   }
   return db;
 }
+
+/** SQLite's codes for a file that is no database (NOTADB) or a damaged one (CORRUPT, CORRUPT_…). */
+const DAMAGED_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT)/;
 
 /**
  * Runs `work` in a transaction that takes the write lock as it begins (BEGIN IMMEDIATE), waiting

@@ -10,6 +10,27 @@ const ERRORS = {
   '401': errorResponse('Missing or unknown API key'),
   '403': errorResponse('The key lacks the role, or the resource is outside its scope'),
 };
+/** The answers of any operation of the API that reads a JSON body, besides its own. */
+export const BODY_ERRORS = {
+  '413': errorResponse('BODY_TOO_LARGE'),
+  '415': errorResponse(
+    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, without Content-Encoding',
+  ),
+};
+/** The paging parameters of every list. */
+const PAGING_PARAMETERS = [
+  {
+    name: 'limit',
+    in: 'query',
+    schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
+  },
+  {
+    name: 'after',
+    in: 'query',
+    schema: { type: 'integer' },
+    description: 'the next value of the previous page',
+  },
+];
 const id = { type: 'integer', minimum: 1 };
 const nullableId = { type: ['integer', 'null'], minimum: 1 };
 const name = { type: 'string', minLength: 1, maxLength: 255 };
@@ -197,22 +218,13 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
           '201': { description: `The ${resource.noun}, with its id` },
           ...ERRORS,
           '409': errorResponse('A unique field is taken'),
+          ...BODY_ERRORS,
         },
       },
       get: {
         summary: `List ${resource.noun}s, oldest first`,
         parameters: [
-          {
-            name: 'limit',
-            in: 'query',
-            schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
-          },
-          {
-            name: 'after',
-            in: 'query',
-            schema: { type: 'integer' },
-            description: 'the next value of the previous page',
-          },
+          ...PAGING_PARAMETERS,
           ...Object.entries(resource.filters).map(([filter, schema]) => ({
             name: filter,
             in: 'query',
@@ -236,6 +248,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
           ...ERRORS,
           '404': errorResponse('No such object'),
           '409': errorResponse('A unique field is taken'),
+          ...BODY_ERRORS,
         },
       },
       put: {
@@ -246,6 +259,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
           ...ERRORS,
           '404': errorResponse('No such object'),
           '409': errorResponse('A unique field is taken'),
+          ...BODY_ERRORS,
         },
       },
       delete: {
@@ -290,14 +304,12 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
       responses: {
         '201': { description: '{id, name, prefix, role, scope, createdAt, revokedAt, key}' },
         ...ERRORS,
+        ...BODY_ERRORS,
       },
     },
     get: {
       summary: 'List API keys (never the keys or their hashes)',
-      parameters: [
-        { name: 'limit', in: 'query', schema: { type: 'integer', maximum: MAX_LIMIT } },
-        { name: 'after', in: 'query', schema: { type: 'integer' } },
-      ],
+      parameters: PAGING_PARAMETERS,
       responses: { '200': { description: '{items, next}' }, ...ERRORS },
     },
   },
@@ -339,7 +351,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
           },
         },
       },
-      responses: { '200': { description: '{enabled, domains}' }, ...ERRORS },
+      responses: { '200': { description: '{enabled, domains}' }, ...ERRORS, ...BODY_ERRORS },
     },
   },
 };

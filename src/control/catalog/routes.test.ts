@@ -432,9 +432,22 @@ describe('catalog routes', () => {
       for (const path of ['/v1/advertisers', '/v1/api-keys']) {
         const limit = documented(path, 'get').parameters?.find((parameter) => parameter.name === 'limit');
         const maximum = limit?.schema.maximum as number;
+        const minimum = limit?.schema.minimum as number;
         assert.equal((await call('GET', `${path}?limit=${maximum}`)).status, 200, `${path} limit=${maximum}`);
         assert.equal((await call('GET', `${path}?limit=${maximum + 1}`)).status, 400, `${path} limit over`);
+        assert.equal((await call('GET', `${path}?limit=${minimum}`)).status, 200, `${path} limit=${minimum}`);
+        assert.equal((await call('GET', `${path}?limit=${minimum - 1}`)).status, 400, `${path} limit under`);
       }
+      const keysLimit = documented('/v1/api-keys', 'get').parameters?.find(
+        (parameter) => parameter.name === 'limit',
+      );
+      const keysDefault = keysLimit?.schema.default as number;
+      const keys: unknown[] = (await ok('GET', `/v1/api-keys?limit=${keysLimit?.schema.maximum as number}`))
+        .items;
+      for (let count = keys.length; count <= keysDefault; count++) keyFor('reader');
+      const firstKeys = await ok('GET', '/v1/api-keys');
+      assert.equal(firstKeys.items.length, keysDefault, 'the documented default page of API keys');
+      assert.notEqual(firstKeys.next, null);
       const listLimit = documented('/v1/advertisers', 'get').parameters?.find(
         (parameter) => parameter.name === 'limit',
       );
@@ -451,6 +464,39 @@ describe('catalog routes', () => {
       const rules = documented('/v1/payment-rules', 'post').requestBody?.content['application/json']?.schema;
       assert.equal(base.priority, rules?.properties.priority.default);
       assert.equal(base.state, rules?.properties.state.default);
+    });
+  });
+
+  describe('bodies the catalog cannot read', () => {
+    const withBody = Object.entries(CATALOG_OPENAPI_PATHS).flatMap(([path, item]) =>
+      Object.entries(item as Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>)
+        .filter(([, operation]) => operation.requestBody !== undefined)
+        .map(([method, operation]) => ({
+          method: method.toUpperCase(),
+          path: path.replace('{id}', '1'),
+          responses: operation.responses ?? {},
+        })),
+    );
+
+    it('answers 415 to a body that is not JSON and 413 to one over 1 MiB on every catalog operation that takes a body, as documented', async () => {
+      // POST, PUT and PATCH on the 7 resources, a new API key and the redirect allow-list.
+      assert.equal(withBody.length, 23);
+      for (const { method, path, responses } of withBody) {
+        const send = async (contentType: string, body: string): Promise<number> => {
+          const response = await fetch(`${url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${adminKey}`, 'content-type': contentType },
+            body,
+          });
+          await response.arrayBuffer();
+          return response.status;
+        };
+        assert.equal(await send('text/plain', '{}'), 415, `${method} ${path} text/plain`);
+        assert.ok(responses['415'] !== undefined, `${method} ${path} documents 415`);
+        const tooLarge = JSON.stringify({ name: 'x'.repeat(1024 * 1024) });
+        assert.equal(await send('application/json', tooLarge), 413, `${method} ${path} over 1 MiB`);
+        assert.ok(responses['413'] !== undefined, `${method} ${path} documents 413`);
+      }
     });
   });
 
