@@ -3,7 +3,7 @@ import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, Server }
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
@@ -50,6 +50,7 @@ import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
 import { hostHeaderProblem } from './lib/host-header.js';
 import type { Logger } from './lib/log.js';
+import { makeDirectory } from './lib/make-dir.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
 import type { DeliveryStatus } from './ports/ledger.js';
@@ -217,9 +218,17 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   let ready = false;
   /** Set once `close()` began: every answer from then on ends its connection. */
   let shuttingDown = false;
+  /** Why `/readyz` answers 503, or `undefined` when Tally is ready. */
+  const unreadyReason = (): string | undefined => {
+    if (!ready || !recorder.isWarm())
+      return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
+    if (committer.isFailing())
+      return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
+    return undefined;
+  };
   const router = new Router();
   router.add(
-    ...publicRoutes(metrics, () => ready && recorder.isWarm(), countOutbox),
+    ...publicRoutes(metrics, unreadyReason, countOutbox),
     ...winRoutes(wins, config.maxBodyBytes),
     ...reportRoutes(
       reports,
@@ -452,7 +461,7 @@ export class DataDirError extends Error {
  */
 function makeDataDir(dataDir: string): void {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDirectory(dataDir);
     accessSync(dataDir, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw new DataDirError(dataDir, error);
@@ -512,7 +521,11 @@ function parseRequestUrl(target: string): URL | undefined {
   }
 }
 
-function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: () => Promise<void>): Route[] {
+function publicRoutes(
+  metrics: Metrics,
+  unreadyReason: () => string | undefined,
+  beforeScrape: () => Promise<void>,
+): Route[] {
   return [
     {
       method: 'GET',
@@ -527,13 +540,10 @@ function publicRoutes(metrics: Metrics, isReady: () => boolean, beforeScrape: ()
       public: true,
       ignoresQuery: true,
       handler(ctx) {
-        if (!isReady())
-          throw new ApiError(
-            503,
-            'UNAVAILABLE',
-            'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly',
-          );
-        sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
+        const reason = unreadyReason();
+        // Sent, not thrown: a 503 here is the answer, not a fault worth an error line.
+        if (reason !== undefined) sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason), ctx.requestId);
+        else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
       },
     },
     {

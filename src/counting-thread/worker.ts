@@ -10,6 +10,7 @@ import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord } from '../ports/ledger.js';
 import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
+import { throttledErrorLog } from '../lib/throttled-log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
@@ -27,6 +28,8 @@ const send = (message: FromCounter) => port.postMessage(message);
 
 const settings = workerData as CounterSettings;
 const log = jsonLogger();
+/** A failing ledger fails every batch: logged as it begins, then once a second. */
+const logCommitFailure = throttledErrorLog(log, 'commit_failed', 1000);
 // FULL: SQLite commits as NORMAL and each batch's commit is made durable by one fdatasync of
 // the WAL before it is answered (see WalSync); the burl relay's and pruning's own small commits
 // are made durable by the next batch's.
@@ -87,6 +90,12 @@ function pruneInSteps(beforeMs: number): void {
   nextStep();
 }
 
+/** SQLite's error code (`SQLITE_FULL`, `SQLITE_BUSY`…) of a failed statement, or ''. */
+function sqliteCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
 function nextMessage(): ToCounter | undefined {
   return receiveMessageOnPort(port)?.message as ToCounter | undefined;
 }
@@ -105,7 +114,10 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     // transaction are tried one by one, so that it fails its own notices and no other's; a fault
     // of the database (locked, full, failing) would only fail each again, as long each time.
     if (records.length > 1 && isBatchFault(error)) for (const record of records) commit([record]);
-    else fail(error);
+    else {
+      logCommitFailure({ error: String(error), code: sqliteCode(error) });
+      fail(error);
+    }
     return;
   }
   try {

@@ -151,6 +151,27 @@ describe('group commit', () => {
     );
   });
 
+  it('tells the ledger is failing from its first failed commit until one succeeds', async () => {
+    let diskFull = true;
+    // The fault injected: a recorder whose disk is full until it is freed.
+    const recorder: BatchRecorder = {
+      record: (events) =>
+        diskFull ? Promise.reject(new Error('disk full')) : Promise.resolve(events.map(() => COUNTED)),
+      close: () => Promise.resolve(),
+    };
+    const committer = new GroupCommitter(
+      recorder,
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      new Metrics(),
+    );
+    assert.equal(committer.isFailing(), false, 'before any commit');
+    await Promise.allSettled([submit(committer, event('d1'))]);
+    assert.equal(committer.isFailing(), true, 'after a failed commit');
+    diskFull = false;
+    await accepted(submit(committer, event('d2')));
+    assert.equal(committer.isFailing(), false, 'after a commit succeeded');
+  });
+
   it('counts a failed commit in tally_commit_failures_total, and none of its events as recorded', async () => {
     const failing: BatchRecorder = {
       record: () => Promise.reject(new Error('disk full')),

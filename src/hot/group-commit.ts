@@ -29,6 +29,9 @@ interface Waiting {
   failed: (error: unknown) => void;
 }
 
+/** How long after a failed commit, with none succeeding since, the ledger is taken as failing. */
+const FAILING_FOR_MS = 5000;
+
 /** The counter of failed group commits (shown from 0 at start, so that its first increase is seen). */
 export const COMMIT_FAILURES_METRIC = {
   name: 'tally_commit_failures_total',
@@ -80,6 +83,9 @@ export class GroupCommitter {
   private queue: Waiting[] = [];
   private scheduled = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** When (`performance.now()`) a commit last failed, and last succeeded. */
+  private lastFailedMs = -Infinity;
+  private lastCommittedMs = -Infinity;
 
   constructor(
     private readonly recorder: BatchRecorder,
@@ -112,6 +118,15 @@ export class GroupCommitter {
     return true;
   }
 
+  /**
+   * Whether the ledger is failing: the last commit failed, less than `FAILING_FOR_MS` ago, and
+   * none has succeeded since. After that it is taken as well again, so that the next notices try
+   * it anew (a full disk freed, a lock released), whoever sends them.
+   */
+  isFailing(): boolean {
+    return this.lastFailedMs > this.lastCommittedMs && performance.now() - this.lastFailedMs < FAILING_FOR_MS;
+  }
+
   /** Commits everything queued; resolves when nothing is queued or in flight. */
   async drain(): Promise<void> {
     while (this.queue.length > 0 || this.inFlight.size > 0) {
@@ -140,6 +155,7 @@ export class GroupCommitter {
       .record(batch.map((waiting) => waiting.event))
       .then(
         (outcomes) => {
+          this.lastCommittedMs = performance.now();
           const size = COMMIT_BATCH_SIZE_METRIC;
           this.metrics.observe(size.name, size.help, batch.length, size.buckets);
           const latency = COMMIT_LATENCY_METRIC;
@@ -164,6 +180,7 @@ export class GroupCommitter {
           }
         },
         (error: unknown) => {
+          this.lastFailedMs = performance.now();
           this.metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help);
           for (const waiting of batch) waiting.failed(error);
         },

@@ -73,7 +73,7 @@ export function refusedHitMethod(res: ServerResponse, method: string | undefined
 }
 
 /** The 503 answer's body and its type. */
-export const UNAVAILABLE_TEXT = 'overloaded: retry later\n';
+export const UNAVAILABLE_TEXT = 'unavailable: retry later\n';
 export const UNAVAILABLE_TYPE = 'text/plain; charset=utf-8';
 
 /** Answers 503 when the commit queue is full or the ledger failed: the client should retry. */

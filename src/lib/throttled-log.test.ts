@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { jsonLogger } from './log.js';
+import { throttledErrorLog } from './throttled-log.js';
+
+describe('a throttled error log', () => {
+  it('logs the first fault at once, then one line an interval saying how many it left out', () => {
+    const lines: Record<string, unknown>[] = [];
+    let nowMs = 1_000;
+    const logFault = throttledErrorLog(
+      jsonLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
+      'commit_failed',
+      1000,
+      () => nowMs,
+    );
+    logFault({ error: 'disk full' });
+    for (nowMs = 1_100; nowMs < 2_000; nowMs += 100) logFault({ error: 'disk full' });
+    nowMs = 2_000;
+    logFault({ error: 'disk full again' });
+    assert.deepEqual(
+      lines.map(({ level, event, error, repeats }) => [level, event, error, repeats]),
+      [
+        ['error', 'commit_failed', 'disk full', 0],
+        ['error', 'commit_failed', 'disk full again', 9],
+      ],
+    );
+  });
+});

@@ -1,0 +1,27 @@
+import type { Logger } from './log.js';
+
+/**
+ * Logs `event` at error level at most once every `intervalMs`: a fault that repeats on every
+ * batch (a full disk, a locked database) is logged as it begins and then once an interval, each
+ * line saying how many like it were left out since the last (`repeats`), rather than flooding the
+ * log with one line a batch.
+ */
+export function throttledErrorLog(
+  log: Logger,
+  event: string,
+  intervalMs: number,
+  nowMs: () => number = Date.now,
+): (fields: Record<string, unknown>) => void {
+  let loggedAtMs = -Infinity;
+  let repeats = 0;
+  return (fields) => {
+    const now = nowMs();
+    if (now - loggedAtMs < intervalMs) {
+      repeats++;
+      return;
+    }
+    log.error(event, { ...fields, repeats });
+    loggedAtMs = now;
+    repeats = 0;
+  };
+}
