@@ -4,11 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { KeyFileError, loadKeyRing, rotateKeyFile } from './keys.js';
+import { openSqlite } from './adapters/sqlite/database.js';
+import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
+
+let ledgers = 0;
+/** The key-file memory of a new SQLite ledger of its own. */
+function ledgerMemory() {
+  return sqliteKeyFileMemory(openSqlite(join(dir, `ledger-${++ledgers}.db`)));
+}
 
 /** A new data directory whose key file holds `text`. */
 function dataDirWith(text: string): string {
@@ -20,12 +28,43 @@ function dataDirWith(text: string): string {
 describe('the token key file', () => {
   it('creates one key on first use and adds a signing key on rotation, keeping the old one', () => {
     const dataDir = mkdtempSync(join(dir, 'fresh-'));
-    const first = loadKeyRing(dataDir, undefined);
+    const first = loadKeyRing(dataDir, undefined, ledgerMemory());
     assert.equal(first.signingKeyId, 1);
     assert.equal(rotateKeyFile(dataDir), 2);
-    const rotated = loadKeyRing(dataDir, undefined);
+    const rotated = loadKeyRing(dataDir, undefined, ledgerMemory());
     assert.equal(rotated.signingKeyId, 2);
     assert.deepEqual(rotated.keys.get(1), first.keys.get(1));
+  });
+
+  it('refuses to make new keys when the key file is missing but the ledger had one, until the operator rotates', () => {
+    const dataDir = mkdtempSync(join(dir, 'lost-'));
+    const memory = ledgerMemory();
+    assert.equal(memory.known(), false);
+    const first = loadKeyRing(dataDir, undefined, memory);
+    assert.equal(memory.known(), true);
+    // A tally.db restored without its key file.
+    rmSync(join(dataDir, 'token-keys.json'));
+    assert.throws(
+      () => loadKeyRing(dataDir, undefined, memory),
+      (error: unknown) =>
+        error instanceof KeyFileError &&
+        /token-keys\.json is missing, but this data directory's ledger \(tally\.db\) had one/.test(
+          error.message,
+        ) &&
+        /Restore the file from a backup .* run `tally rotate-token-key`$/.test(error.message),
+    );
+    assert.equal(existsSync(join(dataDir, 'token-keys.json')), false, 'no new key file was made');
+    // The operator's choice: new keys from now on.
+    assert.equal(rotateKeyFile(dataDir), 2);
+    const renewed = loadKeyRing(dataDir, undefined, memory);
+    assert.notDeepEqual(renewed.keys.get(1), first.keys.get(1));
+  });
+
+  it('remembers a key file found beside a ledger that never recorded one (made before it could)', () => {
+    const dataDir = dataDirWith(JSON.stringify({ keys: [{ id: 1, key: KEY }] }));
+    const memory = ledgerMemory();
+    loadKeyRing(dataDir, undefined, memory);
+    assert.equal(memory.known(), true);
   });
 
   const damaged: [string, string, RegExp][] = [
@@ -57,7 +96,7 @@ describe('the token key file', () => {
     it(`refuses a key file with ${problem}, saying what is wrong, and leaves it as it was`, () => {
       const dataDir = dataDirWith(text);
       assert.throws(
-        () => loadKeyRing(dataDir, undefined),
+        () => loadKeyRing(dataDir, undefined, ledgerMemory()),
         (error: unknown) => error instanceof KeyFileError && message.test(error.message),
       );
       assert.throws(() => rotateKeyFile(dataDir), KeyFileError);
@@ -71,10 +110,14 @@ describe('the token key ring', () => {
     const dataDir = mkdtempSync(join(dir, 'configured-'));
     const keyA = Buffer.alloc(32, 1);
     const keyB = Buffer.alloc(32, 2);
-    const ring = loadKeyRing(dataDir, [
-      { id: 9, key: keyA },
-      { id: 4, key: keyB },
-    ]);
+    const ring = loadKeyRing(
+      dataDir,
+      [
+        { id: 9, key: keyA },
+        { id: 4, key: keyB },
+      ],
+      ledgerMemory(),
+    );
     assert.equal(ring.signingKeyId, 4);
     assert.deepEqual(
       [...ring.keys],
@@ -87,12 +130,15 @@ describe('the token key ring', () => {
   });
 
   it('refuses an empty configured key ring rather than sign with no key', () => {
-    assert.throws(() => loadKeyRing(mkdtempSync(join(dir, 'empty-')), []), /the token key ring is empty/);
+    assert.throws(
+      () => loadKeyRing(mkdtempSync(join(dir, 'empty-')), [], ledgerMemory()),
+      /the token key ring is empty/,
+    );
   });
 
   it('writes the key file readable and writable by its owner only', () => {
     const dataDir = mkdtempSync(join(dir, 'mode-'));
-    loadKeyRing(dataDir, undefined);
+    loadKeyRing(dataDir, undefined, ledgerMemory());
     assert.equal(statSync(join(dataDir, 'token-keys.json')).mode & 0o777, 0o600);
     rotateKeyFile(dataDir);
     assert.equal(statSync(join(dataDir, 'token-keys.json')).mode & 0o777, 0o600);
@@ -109,7 +155,7 @@ describe('the token key ring', () => {
       }),
     );
     assert.equal(rotateKeyFile(dataDir), 4);
-    const ring = loadKeyRing(dataDir, undefined);
+    const ring = loadKeyRing(dataDir, undefined, ledgerMemory());
     assert.equal(ring.signingKeyId, 4);
     assert.deepEqual([...ring.keys.keys()], [1, 3, 2, 4]);
   });
@@ -127,7 +173,7 @@ describe('the token key ring', () => {
     assert.equal(rotateKeyFile(dataDir), 255);
     assert.equal(rotateKeyFile(dataDir), 1);
     assert.equal(rotateKeyFile(dataDir), 3);
-    const ring = loadKeyRing(dataDir, undefined);
+    const ring = loadKeyRing(dataDir, undefined, ledgerMemory());
     assert.equal(ring.signingKeyId, 3);
     assert.deepEqual([...ring.keys.keys()], [0, 2, 254, 255, 1, 3]);
   });
@@ -153,7 +199,7 @@ describe('the token key ring', () => {
     for (const id of [-1, 1.5, '1', null]) {
       const dataDir = dataDirWith(JSON.stringify({ keys: [{ id, key: KEY }] }));
       assert.throws(
-        () => loadKeyRing(dataDir, undefined),
+        () => loadKeyRing(dataDir, undefined, ledgerMemory()),
         (error: unknown) =>
           error instanceof KeyFileError &&
           error.message.includes(`id ${JSON.stringify(id)} is not an integer 0-255`),

@@ -7,11 +7,29 @@ import { replaceFileDurably } from './lib/durable-file.js';
 const KEY_FILE = 'token-keys.json';
 
 /**
+ * What the ledger remembers of the data directory's key file: whether Tally ever made or read one
+ * for it. A ledger that had one and finds none has lost the keys its tokens in flight were sealed
+ * with (a `tally.db` restored without its key file).
+ */
+export interface KeyFileMemory {
+  /** Whether a key file was made or read for this ledger before. */
+  known(): boolean;
+  /** Remembers that one was. */
+  remember(): void;
+}
+
+/**
  * The token key ring: the configured keys, else the data directory's `token-keys.json`,
  * created with one fresh key on first start. The last key listed signs; all of them open.
+ * Throws a {@link KeyFileError} when the file is missing though `memory` says the ledger had one:
+ * new keys would make every token in flight `invalid_token`.
  */
-export function loadKeyRing(dataDir: string, configured: { id: number; key: Buffer }[] | undefined): KeyRing {
-  const entries = configured ?? readOrCreate(join(dataDir, KEY_FILE));
+export function loadKeyRing(
+  dataDir: string,
+  configured: { id: number; key: Buffer }[] | undefined,
+  memory: KeyFileMemory,
+): KeyRing {
+  const entries = configured ?? keyFileEntries(join(dataDir, KEY_FILE), memory);
   const last = entries.at(-1);
   if (last === undefined) throw new Error('the token key ring is empty');
   return { signingKeyId: last.id, keys: new Map(entries.map((entry) => [entry.id, entry.key])) };
@@ -47,6 +65,18 @@ function newKeyId(path: string, listed: ReadonlySet<number>): number {
     `${path} lists a key under every id from 0 to ${MAX_KEY_ID}, so no new key can be added: retire old ` +
       'keys first (delete from it the keys of tokens no longer fired, never the last one, which signs), then rotate again',
   );
+}
+
+function keyFileEntries(path: string, memory: KeyFileMemory): { id: number; key: Buffer }[] {
+  if (!existsSync(path) && memory.known()) {
+    throw new KeyFileError(
+      `${path} is missing, but this data directory's ledger (tally.db) had one: the tokens in flight were sealed with its keys, and new keys would make every one of their notices invalid_token. ` +
+        'Restore the file from a backup of this data directory; or, to seal tokens with a new key from now on, run `tally rotate-token-key`',
+    );
+  }
+  const entries = readOrCreate(path);
+  memory.remember();
+  return entries;
 }
 
 function readOrCreate(path: string): { id: number; key: Buffer }[] {

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
+import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
 import { lockDataDir } from './adapters/sqlite/data-dir-lock.js';
@@ -144,7 +145,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
   showMetricsFromZero(metrics);
-  const keyRing = loadKeyRing(config.dataDir, config.tokenKeys);
+  const keyRing = loadKeyRing(config.dataDir, config.tokenKeys, sqliteKeyFileMemory(db));
   const catalog = new SqliteCatalogStore(db);
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
   catalogSnapshot.start();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
-import { freePort, runCli } from '../support/server.js';
+import { freePort, runCli, spawnServe, untilReady } from '../support/server.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -77,6 +77,36 @@ describe('a data directory Tally must not damage', () => {
         /^Tally cannot start: .*token-keys\.json is not JSON: .*restore it from a backup.*\n$/,
       );
       assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), '{"keys": [');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to serve with new token keys when tally.db outlived its key file, in one line, until the operator rotates', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-lost-keys-'));
+    try {
+      const port = await freePort();
+      const first = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123' });
+      await untilReady(first, `http://127.0.0.1:${port}`);
+      const exited = once(first.child, 'exit');
+      first.child.kill('SIGTERM');
+      await exited;
+      // A tally.db restored from a backup without its key file.
+      rmSync(join(dataDir, 'token-keys.json'));
+      const result = await serve(dataDir);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        /^Tally cannot start: .*token-keys\.json is missing, but this data directory's ledger \(tally\.db\) had one: .*Restore the file from a backup.*\n$/,
+      );
+      assert.deepEqual(readdirSync(dataDir).includes('token-keys.json'), false);
+      assert.equal((await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir })).code, 0);
+      const again = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123' });
+      try {
+        await untilReady(again, `http://127.0.0.1:${port}`);
+      } finally {
+        again.child.kill('SIGKILL');
+      }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

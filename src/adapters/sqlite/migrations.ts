@@ -406,6 +406,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   UPDATE api_keys SET prefix = substr(prefix, 1, 4) WHERE name = 'TALLY_ADMIN_KEY';
   `,
+  // 12: whether the data directory's token key file was ever made or read for this ledger: one
+  // found missing afterwards was lost (a tally.db restored without it), and is not made anew.
+  `
+  CREATE TABLE token_key_file (remembered_ms INTEGER NOT NULL);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
