@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
 import { cutAt, shown } from '../lib/shown.js';
+import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
 
 /** Stable error codes of the API. */
@@ -177,6 +178,30 @@ export const MAX_BODY_DEPTH = 64;
  * nests deeper than `MAX_BODY_DEPTH`, or which member an object of it names twice.
  */
 export function parseJsonBody(text: string): unknown {
+  const parsed = parseJsonBodyWithDuplicates(text);
+  const duplicate = duplicateMember(text);
+  if (duplicate !== undefined) throw duplicateMemberError('the body', duplicate);
+  return parsed;
+}
+
+/**
+ * The refusal of JSON (`what`: "the body", "this win"…) that names a member twice in one object:
+ * 400 `INVALID_JSON`, saying where.
+ */
+export function duplicateMemberError(what: string, duplicate: DuplicateMember): ApiError {
+  return new ApiError(
+    400,
+    'INVALID_JSON',
+    `${what} names ${shown(duplicate.name)} twice in one object (at ${cutAt(duplicate.path, MAX_PATH_CHARS)}): ` +
+      'JSON readers differ on which of the two counts, so send each member once',
+  );
+}
+
+/**
+ * {@link parseJsonBody} but for members named twice, which the caller looks for itself
+ * (`duplicateMembers`): `POST /v1/wins` refuses only the wins that hold one.
+ */
+export function parseJsonBodyWithDuplicates(text: string): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text) as unknown;
@@ -197,15 +222,6 @@ export function parseJsonBody(text: string): unknown {
       'INVALID_JSON',
       `the body holds a string with an unpaired surrogate escape (${problem}), which is not text ` +
         'and would be stored as U+FFFD, making different ids one: send valid Unicode',
-    );
-  }
-  const duplicate = duplicateMember(text);
-  if (duplicate !== undefined) {
-    throw new ApiError(
-      400,
-      'INVALID_JSON',
-      `the body names ${shown(duplicate.name)} twice in one object (at ${cutAt(duplicate.path, MAX_PATH_CHARS)}): ` +
-        'JSON readers differ on which of the two counts, so send each member once',
     );
   }
   return parsed;

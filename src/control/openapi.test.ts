@@ -209,8 +209,10 @@ describe('the OpenAPI document served at /docs', () => {
     ];
     const rules = rulesByPublisher(new Map());
     const faults: unknown[] = [];
+    // A win naming a member twice, which no JSON.stringify writes.
+    const duplicate = JSON.stringify(good).replace('{', '{"seat":"a",');
     const answer = registerWins(
-      JSON.stringify({ wins: [...example.wins, ...bad] }),
+      `{"wins":[${[...example.wins, ...bad].map((item) => JSON.stringify(item)).join(',')},${duplicate}]}`,
       {
         accountId: 1,
         rulesFor: (publisherId) => {

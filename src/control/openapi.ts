@@ -46,6 +46,7 @@ export const WIN_ERROR_CODES = [
   'CHANNEL_UNDETERMINED',
   'NOTICE_URL_TOO_LONG',
   'MARKUP_TOO_LARGE',
+  'INVALID_JSON',
   'INTERNAL',
 ] as const;
 

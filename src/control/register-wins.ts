@@ -1,7 +1,9 @@
 import type { WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
 import type { ErrorCode } from './http.js';
-import { ApiError, parseJsonBody } from './http.js';
+import { ApiError, duplicateMemberError, parseJsonBodyWithDuplicates } from './http.js';
+import type { DuplicateMember } from '../domain/duplicate-members.js';
+import { duplicateMembers } from '../domain/duplicate-members.js';
 
 /** Most wins accepted in one call. */
 export const MAX_WINS_PER_CALL = 10_000;
@@ -12,8 +14,9 @@ export type WinsAnswer =
 
 /**
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
- * fails the others (a body that is not JSON, too deep, naming a member twice in an object or
- * without a wins array is refused whole). A win that Tally fails on is refused alone, with
+ * fails the others (a win naming a member twice in one of its objects is refused alone; a body
+ * that is not JSON, too deep, naming a member twice outside the wins or without a wins array is
+ * refused whole). A win that Tally fails on is refused alone, with
  * `INTERNAL`, and handed to `onFault`. Never throws on bad input.
  */
 export function registerWins(
@@ -23,10 +26,20 @@ export function registerWins(
 ): WinsAnswer {
   let parsed: unknown;
   try {
-    parsed = parseJsonBody(body);
+    parsed = parseJsonBodyWithDuplicates(body);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     return refused(error.status, error.code, error.message);
+  }
+  // A member named twice inside a win refuses that win alone; anywhere else, the body.
+  const duplicateInWin = new Map<number, DuplicateMember>();
+  for (const duplicate of duplicateMembers(body)) {
+    const index = /^wins\[(\d+)\]/.exec(duplicate.path)?.[1];
+    if (index === undefined) {
+      const error = duplicateMemberError('the body', duplicate);
+      return refused(error.status, error.code, error.message);
+    }
+    if (!duplicateInWin.has(Number(index))) duplicateInWin.set(Number(index), duplicate);
   }
   const wins = (parsed as { wins?: unknown } | null)?.wins;
   const extra = Array.isArray(wins)
@@ -47,7 +60,12 @@ export function registerWins(
       `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${wins.length}`,
     );
   }
-  const results = (wins as unknown[]).map((win) => {
+  const results = (wins as unknown[]).map((win, index) => {
+    const duplicate = duplicateInWin.get(index);
+    if (duplicate !== undefined) {
+      const { code, message } = duplicateMemberError('this win', duplicate);
+      return { ok: false, error: { code, message } };
+    }
     if (typeof win !== 'object' || win === null || Array.isArray(win)) {
       return {
         ok: false,

@@ -238,17 +238,35 @@ describe('POST /v1/wins: what the route passes on', () => {
     assert.ok(!refused.body.error.message.includes('a'.repeat(41)), refused.body.error.message);
   });
 
-  it('refuses a body an object of which names a member twice, such as a win’s clearingPrice, saying which and where', async () => {
-    const body = JSON.stringify({ wins: [win] }).replace(
-      '{"request"',
-      '{"clearingPrice":1,"clearingPrice":100,"request"',
+  it('refuses a win an object of which names a member twice, such as its clearingPrice, saying which and where, and registers the others', async () => {
+    const text = JSON.stringify(win);
+    const wins = [
+      text.replace('{"request"', '{"clearingPrice":1,"clearingPrice":100,"request"'),
+      text,
+      // Deep in the OpenRTB request, in a member Tally never reads.
+      text.replace('{"request":{', '{"request":{"user":{"eids":[],"eids":[]},'),
+    ];
+    const answer = await postWins(`{"wins":[${wins.join(',')}]}`);
+    assert.equal(answer.status, 200);
+    const results = answer.body.results as { ok: boolean; error?: { code: string; message: string } }[];
+    assert.deepEqual(
+      results.map((result) => result.error?.code ?? 'ok'),
+      ['INVALID_JSON', 'ok', 'INVALID_JSON'],
     );
-    const refused = await postWins(body);
-    assert.deepEqual([refused.status, refused.body.error.code], [400, 'INVALID_JSON']);
     assert.match(
-      refused.body.error.message,
-      /names "clearingPrice" twice in one object \(at wins\[0\]\.clearingPrice\): JSON readers differ/,
+      results[0]?.error?.message ?? '',
+      /^this win names "clearingPrice" twice in one object \(at wins\[0\]\.clearingPrice\): JSON readers differ/,
     );
+    assert.match(
+      results[2]?.error?.message ?? '',
+      /names "eids" twice in one object \(at wins\[2\]\.request\.user\.eids\)/,
+    );
+  });
+
+  it('refuses a body that names a member twice outside its wins, saying which and where', async () => {
+    const refused = await postWins(`{"wins":[],"wins":[${JSON.stringify(win)}]}`);
+    assert.deepEqual([refused.status, refused.body.error.code], [400, 'INVALID_JSON']);
+    assert.match(refused.body.error.message, /^the body names "wins" twice in one object \(at wins\)/);
     assert.equal(refused.headers.get('x-request-id'), refused.body.error.requestId);
   });
 

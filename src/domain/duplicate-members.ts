@@ -26,6 +26,15 @@ const STRUCTURE = /["{}[\],]/g;
  * `JSON.parse` first): nothing else is checked. One pass over the text.
  */
 export function duplicateMember(json: string): DuplicateMember | undefined {
+  return duplicateMembers(json, 1)[0];
+}
+
+/**
+ * Every member named twice in one of `json`'s objects, in the order of the text (each time a name
+ * repeats), up to `limit`; as {@link duplicateMember} reads them.
+ */
+export function duplicateMembers(json: string, limit = Infinity): DuplicateMember[] {
+  const found: DuplicateMember[] = [];
   const frames: Frame[] = [];
   const structure = new RegExp(STRUCTURE);
   for (let match = structure.exec(json); match !== null; match = structure.exec(json)) {
@@ -37,7 +46,10 @@ export function duplicateMember(json: string): DuplicateMember | undefined {
         if (top?.kind !== 'object' || !top.expectingName) break;
         const quoted = json.slice(match.index, end);
         const name = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
-        if (top.names.has(name)) return { name, path: pathOf(frames, name) };
+        if (top.names.has(name)) {
+          found.push({ name, path: pathOf(frames, name) });
+          if (found.length >= limit) return found;
+        }
         top.names.add(name);
         top.name = name;
         top.expectingName = false;
@@ -57,7 +69,7 @@ export function duplicateMember(json: string): DuplicateMember | undefined {
         frames.pop();
     }
   }
-  return undefined;
+  return found;
 }
 
 /** The index after the string whose opening quote is at `at`: the next quote no backslash escapes. */
