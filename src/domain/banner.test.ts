@@ -243,6 +243,19 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     );
   });
 
+  it('places them right in markup of tens of thousands of nested <template> and <select> tags', () => {
+    const count = 20_000;
+    const templates = '<template>'.repeat(count);
+    // An end tag that matches nothing open changes nothing, however many there are.
+    const unmatched = `${templates}${'</select>'.repeat(count)}`;
+    assert.equal(appendToHtml(unmatched, [TAG]), `${unmatched}${'</template>'.repeat(count)}${TAG}`);
+    // Each </template> closes the <select> open inside it too, and the </body> that follows them
+    // all is the document's end.
+    const nested = `<body>${'<select><template>'.repeat(count)}<select>${'</template>'.repeat(count)}`;
+    assert.equal(appendToHtml(`${nested}</select></body>`, [TAG]), `${nested}</select>${TAG}</body>`);
+    assert.equal(appendToHtml(`${nested}</body>`, [TAG]), `${nested}</body></select>${TAG}`);
+  });
+
   it('reads SVG and MathML content as a browser does: <style> there holds markup, <![CDATA[ runs to ]]>, <p> ends it', () => {
     assert.equal(appendToHtml('<body><svg><style>ad</body>', [TAG]), `<body><svg><style>ad${TAG}</body>`);
     assert.equal(appendToHtml('<svg><![CDATA[a>b', [TAG]), `<svg><![CDATA[a>b]]>${TAG}`);

@@ -73,12 +73,18 @@ function readElements(html: string, regions: readonly HtmlRegion[]): ElementsRea
     if (name === 'plaintext' && !isEnd) read.plaintext ??= start;
     if (!HOLDING_ELEMENTS.has(name)) continue;
     // An end tag closes the element and those opened inside it, and a `<select>` in a `<select>`
-    // closes it too; but not across a `<template>`, whose content starts afresh.
-    const last = read.open.lastIndexOf(name);
-    const found = last !== -1 && (name === 'template' || last > read.open.lastIndexOf('template'));
-    if (isEnd || (name === 'select' && found)) {
-      if (found) read.open.length = last;
-    } else read.open.push(name);
+    // closes it too; but not across a `<template>`, whose content starts afresh. So at most one
+    // `<select>` is open since the last `<template>`, and it is the innermost element: each tag
+    // needs only the innermost two, which keeps the reading linear in the number of tags.
+    const innermost = read.open.at(-1);
+    if (name === 'select') {
+      if (innermost === 'select') read.open.pop();
+      else if (!isEnd) read.open.push(name);
+    } else if (!isEnd) read.open.push(name);
+    else {
+      const template = read.open.length - (innermost === 'select' ? 2 : 1);
+      if (read.open[template] === 'template') read.open.length = template;
+    }
   }
   return read;
 }

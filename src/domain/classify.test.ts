@@ -63,6 +63,18 @@ describe('classifying a win', () => {
     assert.deepEqual(classify({ id: 'a', site, imp: [{ id: '1' }] }, { impid: '1', mtype: 2 }).warnings, []);
   });
 
+  it('warns of native markup in a banner, which Tally’s pixel leaves invalid JSON, as of VAST in one', () => {
+    const warning =
+      'bid.adm is a native response but the win is a banner: Tally added its pixel as to HTML, which leaves the JSON invalid; set bid.mtype 4 (native) if the imp offers it';
+    const banner = { id: 'a', site, imp: [{ id: '1', banner: {} }] };
+    const native = '{"native":{"assets":[],"link":{"url":"https://adv.example"}}}';
+    assert.deepEqual(classify(banner, { impid: '1', adm: native }).warnings, [warning]);
+    assert.deepEqual(classify(banner, { impid: '1', adm: ' {"assets":[]}' }).warnings, [warning]);
+    const bannerOrNative = { id: 'a', site, imp: [{ id: '1', banner: {}, native: {} }] };
+    assert.deepEqual(classify(bannerOrNative, { impid: '1', mtype: 1, adm: native }).warnings, [warning]);
+    assert.deepEqual(classify(bannerOrNative, { impid: '1', mtype: 4, adm: native }).warnings, []);
+  });
+
   it('sniffs the markup when the imp offers several formats and the bid has no mtype', () => {
     const request = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {}, native: {} }] };
     assert.equal(

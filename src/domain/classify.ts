@@ -72,8 +72,8 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
 }
 
 /**
- * A bid at odds with its imp: a format the imp does not offer (named by `mtype`), or VAST markup
- * in a banner, which gets Tally's pixel as HTML would and no longer parses as VAST.
+ * A bid at odds with its imp: a format the imp does not offer (named by `mtype`), or VAST or native
+ * markup in a banner, which gets Tally's pixel as HTML would and no longer parses as VAST or JSON.
  */
 function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   const warnings: string[] = [];
@@ -88,6 +88,11 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   if (format === 'banner' && typeof bid.adm === 'string' && looksLikeVast(bid.adm)) {
     warnings.push(
       'bid.adm is VAST but the win is a banner: Tally added its pixel as to HTML, which leaves the VAST invalid; set bid.mtype 2 (video) or 3 (audio) if the imp offers it',
+    );
+  }
+  if (format === 'banner' && typeof bid.adm === 'string' && looksLikeNative(bid.adm)) {
+    warnings.push(
+      'bid.adm is a native response but the win is a banner: Tally added its pixel as to HTML, which leaves the JSON invalid; set bid.mtype 4 (native) if the imp offers it',
     );
   }
   return warnings;

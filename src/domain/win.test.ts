@@ -400,12 +400,13 @@ describe('instrumenting a win', () => {
 
   it('refuses an id sent as a number JSON cannot hold exactly, which would give two impressions one dedupe key, and keeps a whole one as its text', () => {
     // 2^53 + 1 reads as 2^53: two auctions 9007199254740993 and 9007199254740992 would be one.
+    const pastSafe = JSON.parse('9007199254740993') as number;
     const inexact: [WinInput, string][] = [
-      [{ ...win(), request: { ...(win().request as object), id: 9007199254740993 } }, 'request.id'],
+      [{ ...win(), request: { ...(win().request as object), id: pastSafe } }, 'request.id'],
       [win({ bid: { impid: 1.5 } }), 'bid.impid'],
       [win({ bid: { id: 1e21 } }), 'bid.id'],
       [win({ bid: { adid: 2 ** 60 } }), 'bid.adid'],
-      [win({ context: { site: { publisher: { id: 9007199254740993 } } } }), 'request.site.publisher.id'],
+      [win({ context: { site: { publisher: { id: pastSafe } } } }), 'request.site.publisher.id'],
       [win({ context: { app: { publisher: { id: -(2 ** 54) } } } }), 'request.app.publisher.id'],
     ];
     for (const [input, field] of inexact) {
@@ -667,6 +668,59 @@ describe('instrumenting a win', () => {
       assert.match(ok(win({ bid: { burl } })).warnings.join('\n'), /is not an absolute http\(s\) URL/, burl);
     }
     assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
+  });
+
+  it('warns when the nurl a VAST wrapper names is not an absolute http(s) URL, which the player cannot load', () => {
+    const warningOf = (nurl: string) =>
+      `bid.nurl ${JSON.stringify(nurl)} is not an absolute http(s) URL: it is the <VASTAdTagURI> of the VAST wrapper Tally serves, which the player cannot load, so the ad cannot play`;
+    // The OpenRTB spec's own direct-deal example spells its nurl "http: //…".
+    const response = fixtureJson('openrtb', 'bid-response_2.6_direct-deal-ad-served-on-win-notice.json');
+    const specBid = { ...response.seatbid[0].bid[0], impid: '1', adm: undefined, burl: undefined };
+    assert.equal(specBid.nurl, 'http: //adserver.com/winnotice?impid=102');
+    const spec = ok(win({ imp: { video: {} }, bid: specBid }));
+    assert.ok(spec.adm?.includes('<VASTAdTagURI>'), spec.adm ?? '');
+    assert.deepEqual(spec.warnings, [warningOf(specBid.nurl)]);
+    for (const nurl of ['/vast?a=${AUCTION_ID}', 'dsp.example/vast', 'ftp://dsp.example/vast', 'https://']) {
+      const result = ok(win({ imp: { audio: {} }, bid: { adm: undefined, nurl } }));
+      assert.deepEqual(result.warnings, [warningOf(nurl)], nurl);
+    }
+    assert.deepEqual(
+      ok(win({ imp: { video: {} }, bid: { adm: undefined, nurl: 'HTTPS://dsp.example/vast' } })).warnings,
+      [],
+    );
+  });
+
+  it('says that a bid.adm sent as a number, an array or a boolean is not a string, not that the bid has no adm', () => {
+    const notString = (type: string) =>
+      `bid.adm is ${type}, not a string (markup must be one; a native response may also be a JSON object), so it is not served`;
+    const banner = ok(win({ bid: { adm: 42 } }));
+    assert.equal(banner.adm, null);
+    assert.equal(banner.warnings.length, 1);
+    assert.ok(
+      banner.warnings[0]?.startsWith(
+        `${notString('a number')}: add these tags to the markup the nurl returns: <img `,
+      ),
+      banner.warnings[0],
+    );
+    assert.deepEqual(ok(win({ imp: { video: {} }, bid: { adm: ['<VAST/>'] } })).warnings, [
+      `${notString('an array')}, and the bid has no nurl: there is no VAST to instrument`,
+    ]);
+    const wrapped = ok(win({ imp: { video: {} }, bid: { adm: true, nurl: 'https://dsp.example/vast' } }));
+    assert.ok(wrapped.adm?.includes('<VASTAdTagURI>'), wrapped.adm ?? '');
+    assert.deepEqual(wrapped.warnings, [
+      `${notString('a boolean')}: the VAST wrapper loads bid.nurl instead`,
+    ]);
+    assert.deepEqual(ok(win({ imp: { native: {} }, bid: { adm: 7 } })).warnings, [
+      `${notString('a number')}: add noticeUrls.native to the native response it serves`,
+    ]);
+    // Absent, it is still named so, and a VAST wrapper's adm needs no word.
+    assert.deepEqual(ok(win({ imp: { video: {} }, bid: { adm: null } })).warnings, [
+      'the bid has neither adm nor nurl: there is no VAST to instrument',
+    ]);
+    assert.deepEqual(
+      ok(win({ imp: { video: {} }, bid: { adm: undefined, nurl: 'https://dsp.example/vast' } })).warnings,
+      [],
+    );
   });
 
   it('warns of macros in the burl, nurl or markup that Tally leaves unfilled: misspelt or percent-encoded', () => {

@@ -213,9 +213,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       if (markup === undefined) {
         // The tags themselves: noticeUrls also holds a publisher burl, which counts wherever it is
         // fired, and an OMID notice belongs in Tally's script, not in a pixel.
-        result.warnings.push(
-          `the bid has no adm (markup served on the win notice): add these tags to the markup the nurl returns: ${tags.join('')}`,
-        );
+        const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm (markup served on the win notice)';
+        result.warnings.push(`${why}: add these tags to the markup the nurl returns: ${tags.join('')}`);
       } else {
         result.adm = appendToHtml(markup, tags);
       }
@@ -234,8 +233,14 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         else result.warnings.push(servedUntouched(vast.warning, rule.method, 'vast'));
       } else if (nurl !== '') {
         result.adm = wrapNurlInVast(fillMacros(nurl), trackers);
+        result.warnings.push(...wrappedNurlWarnings(parsed.bid.adm, nurl));
       } else {
-        result.warnings.push('the bid has neither adm nor nurl: there is no VAST to instrument');
+        const ignored = notMarkup(parsed.bid.adm);
+        result.warnings.push(
+          ignored === undefined
+            ? 'the bid has neither adm nor nurl: there is no VAST to instrument'
+            : `${ignored}, and the bid has no nurl: there is no VAST to instrument`,
+        );
       }
       break;
     }
@@ -243,7 +248,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       result.noticeUrls.native = noticeUrl('native');
       const offered = nativeRequestOffersImageImpressionTracker(classification.imp.native?.request);
       if (markup === undefined) {
-        result.warnings.push('the bid has no adm: add noticeUrls.native to the native response it serves');
+        const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm';
+        result.warnings.push(`${why}: add noticeUrls.native to the native response it serves`);
         break;
       }
       const native = instrumentNative(markup, result.noticeUrls.native, offered);
@@ -354,10 +360,44 @@ function burlWarnings(dspBurl: unknown): string[] {
       `bid.burl is not a string but ${JSON.stringify(dspBurl).slice(0, 100)}: the DSP's billing URL can never be called`,
     ];
   }
-  if (/^https?:\/\/[^/?#\s]/i.test(dspBurl)) return [];
+  if (isAbsoluteHttpUrl(dspBurl)) return [];
   return [
     `bid.burl ${JSON.stringify(dspBurl.slice(0, 100))} is not an absolute http(s) URL: the DSP's billing URL can never be called`,
   ];
+}
+
+/** Whether `url` is an absolute http or https URL with a host, which a server or player can call. */
+function isAbsoluteHttpUrl(url: string): boolean {
+  return /^https?:\/\/[^/?#\s]/i.test(url);
+}
+
+/**
+ * What is wrong with a video or audio bid served by the VAST wrapper of its `nurl`: a `bid.adm`
+ * ignored for not being markup, a nurl the player cannot load (the wrapper's `<VASTAdTagURI>`).
+ */
+function wrappedNurlWarnings(adm: unknown, nurl: string): string[] {
+  const warnings: string[] = [];
+  const ignored = notMarkup(adm);
+  if (ignored !== undefined) warnings.push(`${ignored}: the VAST wrapper loads bid.nurl instead`);
+  if (!isAbsoluteHttpUrl(nurl)) {
+    warnings.push(
+      `bid.nurl ${JSON.stringify(nurl.slice(0, 100))} is not an absolute http(s) URL: it is the <VASTAdTagURI> of the VAST wrapper Tally serves, which the player cannot load, so the ad cannot play`,
+    );
+  }
+  return warnings;
+}
+
+/**
+ * Why a `bid.adm` sent as something no markup is (a number, an array, a boolean) is not served:
+ * markup is a string, or a native response's JSON object. `undefined` for any other `bid.adm`,
+ * absent or one that is served.
+ */
+function notMarkup(adm: unknown): string | undefined {
+  if (adm === undefined || adm === null || typeof adm === 'string' || asObject(adm) !== undefined) {
+    return undefined;
+  }
+  const type = Array.isArray(adm) ? 'an array' : `a ${typeof adm}`;
+  return `bid.adm is ${type}, not a string (markup must be one; a native response may also be a JSON object), so it is not served`;
 }
 
 /**
