@@ -87,6 +87,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = parsed.config;
+  // Every file Tally makes (the data directory, tally.db and its WAL, the token keys) is its
+  // user's alone: they hold API key hashes, device IPs and User-Agents, and the DSPs' burls.
+  process.umask(0o077);
   switch (command) {
     case 'serve':
       return serve(config);

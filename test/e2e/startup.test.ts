@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -86,6 +86,30 @@ describe('starting Tally', () => {
     } finally {
       started.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('makes its data directory and every file in it readable by its own user only, whatever the umask it was started with', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-modes-'));
+    const dataDir = join(parent, 'data');
+    const port = await freePort();
+    const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'modes-admin-key-0123456' });
+    try {
+      await untilReady(started, `http://127.0.0.1:${port}`);
+      const modes = [dataDir, ...readdirSync(dataDir).map((name) => join(dataDir, name))].map((path) => [
+        path.slice(parent.length),
+        (statSync(path).mode & 0o777).toString(8),
+      ]);
+      assert.ok(
+        modes.some(([path]) => path === '/data/tally.db-wal'),
+        JSON.stringify(modes),
+      );
+      for (const [path, mode] of modes) {
+        assert.equal(mode, path === '/data' ? '700' : '600', path);
+      }
+    } finally {
+      started.child.kill('SIGKILL');
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 
