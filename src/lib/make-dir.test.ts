@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runBoundedScript } from '../../test/support/bounded-script.js';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,8 +54,7 @@ describe('making a directory', () => {
   });
 
   it('throws the ENOENT of a directory /proc will not make at once, where recursive mkdir retries forever', () => {
-    // In a child process: the endless retry is one synchronous call, which nothing in this
-    // process could interrupt; the child is killed instead, and the test fails rather than hang.
+    // In a child process, killed after 30 s: the endless retry is one synchronous call.
     const module = new URL('./make-dir.ts', import.meta.url).href;
     const script =
       `import { makeDirectory } from ${JSON.stringify(module)};\n` +
@@ -63,11 +62,7 @@ describe('making a directory', () => {
       `  try { makeDirectory(path); console.log(path, 'made'); }\n` +
       `  catch (error) { console.log(path, error.code); }\n` +
       `}\n`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    });
+    const child = runBoundedScript(script);
     assert.equal(child.signal, null, `still making the directory after 30 s: ${child.stderr}`);
     assert.equal(child.stdout, '/proc/tally-x ENOENT\n/proc/tally-x/data ENOENT\n', child.stderr);
   });

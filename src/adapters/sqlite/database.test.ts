@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runBoundedScript } from '../../../test/support/bounded-script.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,18 +110,13 @@ describe('opening the SQLite database', () => {
   });
 
   it('throws the ENOENT of a directory /proc will not make at once, rather than retry forever', () => {
-    // In a child process: the endless retry is one synchronous call, which nothing in this
-    // process could interrupt; the child is killed instead, and the test fails rather than hang.
+    // In a child process, killed after 30 s: the endless retry is one synchronous call.
     const module = new URL('./database.ts', import.meta.url).href;
     const script =
       `import { openSqlite } from ${JSON.stringify(module)};\n` +
       `try { openSqlite('/proc/tally-x/tally.db'); console.log('opened'); }\n` +
       `catch (error) { console.log(error.code); }\n`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    });
+    const child = runBoundedScript(script);
     assert.equal(child.signal, null, `still making the directory after 30 s: ${child.stderr}`);
     assert.equal(child.stdout, 'ENOENT\n', child.stderr);
   });
