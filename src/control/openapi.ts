@@ -10,6 +10,7 @@ import {
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
 import { BODY_ERRORS, CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+import { REPORT_METRICS } from './report-text.js';
 
 /**
  * Every `code` of the error envelope, with its HTTP status. The test checks this list against the
@@ -83,7 +84,6 @@ const errors = {
 };
 const unavailable = errorResponse('UNAVAILABLE: retry');
 
-const REPORT_METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'];
 const numericId = { type: 'string', pattern: '^[0-9]+$' };
 /** Report filters whose values are known; the others are strings. */
 const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], unknown>> = {
@@ -386,7 +386,9 @@ export const OPENAPI_DOCUMENT = {
           'not at 00:00 UTC, an unknown parameter and a parameter given twice. Every dimension also ' +
           'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
           "without it, an Accept preferring text/csv to JSON asks for CSV (on a tie, the type it names more specifically: text/csv, */* asks for CSV; else JSON); any other format value filters the ad format. In CSV a text cell starting with = + - @, a tab or CR, or with ', is written after a ': take one leading ' off such a cell to read the value. " +
-          'events counts every event; the money metrics add up counted events only. A report of ' +
+          'events counts every event; the money metrics add up counted events only. An advertiser-scoped ' +
+          "key's rows leave out mediaCostMicros and profitMicros, a publisher-scoped key's revenueMicros and " +
+          "profitMicros: neither side sees the other's money nor the margin. A report of " +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1 in JSON (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one a row of which would add up ' +
@@ -439,7 +441,8 @@ export const OPENAPI_DOCUMENT = {
                       type: 'array',
                       items: {
                         type: 'object',
-                        required: REPORT_METRICS,
+                        // A scoped key's rows leave out the other side's money and the margin.
+                        required: ['events', 'priceMicros'],
                         properties: Object.fromEntries(
                           REPORT_METRICS.map((name) => [name, { type: 'integer' }]),
                         ),

@@ -3,25 +3,51 @@ import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js
 /** The forms a report is answered in. */
 export type ReportOutput = 'json' | 'csv';
 
-const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
+/** A report's metrics, in the order CSV writes them. */
+export const REPORT_METRICS = [
+  'events',
+  'priceMicros',
+  'mediaCostMicros',
+  'revenueMicros',
+  'profitMicros',
+] as const;
+
+/** A report metric's name. */
+export type ReportMetric = (typeof REPORT_METRICS)[number];
 
 /**
  * A report's answer body: JSON `{from, to, groupBy, rows}`, or CSV with a header line, a line a
- * row, every sum written exactly. Built where the rows are read (the report thread), so that the
- * HTTP thread only writes it out.
+ * row, every sum written exactly; without the `hidden` metrics. Built where the rows are read
+ * (the report thread), so that the HTTP thread only writes it out.
  */
-export function reportText(query: ReportQuery, rows: readonly ReportRow[], output: ReportOutput): string {
-  if (output === 'csv') return toCsv(query.groupBy, rows);
+export function reportText(
+  query: ReportQuery,
+  rows: readonly ReportRow[],
+  output: ReportOutput,
+  hidden: readonly ReportMetric[],
+): string {
+  const metrics = REPORT_METRICS.filter((metric) => !hidden.includes(metric));
+  if (output === 'csv') return toCsv(query.groupBy, metrics, rows);
+  const shown =
+    hidden.length === 0
+      ? rows
+      : rows.map((row) =>
+          Object.fromEntries(Object.entries(row).filter(([name]) => !hidden.includes(name as ReportMetric))),
+        );
   return JSON.stringify({
     from: new Date(query.fromMs).toISOString(),
     to: new Date(query.toMs).toISOString(),
     groupBy: query.groupBy,
-    rows,
+    rows: shown,
   });
 }
 
-function toCsv(groupBy: readonly ReportDimension[], rows: readonly ReportRow[]): string {
-  const header = [...groupBy, ...METRICS];
+function toCsv(
+  groupBy: readonly ReportDimension[],
+  metrics: readonly ReportMetric[],
+  rows: readonly ReportRow[],
+): string {
+  const header = [...groupBy, ...metrics];
   const lines = [header.join(',')];
   for (const row of rows) lines.push(header.map((column) => csvCell(row[column])).join(','));
   return `${lines.join('\r\n')}\r\n`;

@@ -11,6 +11,7 @@ import { refuseUnknownOrRepeated } from './query.js';
 import { shown } from '../lib/shown.js';
 import { HOUR_MS } from '../lib/time.js';
 import { preferredMediaType } from './accept.js';
+import type { ReportMetric } from './report-text.js';
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_MS = 400 * DAY_MS;
@@ -39,7 +40,12 @@ export function reportRoutes(
         const output = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept) ? 'csv' : 'json';
         let body: Uint8Array;
         try {
-          body = await source.report({ query, output, maxRows });
+          body = await source.report({
+            query,
+            output,
+            maxRows,
+            hiddenMetrics: hiddenMetricsOf(ctx.principal),
+          });
         } catch (error) {
           if (error instanceof ReportRefusedError) {
             throw error.code === 'MIXED_CURRENCIES'
@@ -59,6 +65,19 @@ export function reportRoutes(
       },
     },
   ];
+}
+
+/**
+ * The metrics a key's reports leave out: the other side's money. An advertiser's key sees what it
+ * is charged (revenue), not what the publishers are paid (media cost) nor the margin between
+ * them (profit); a publisher's key sees what it is paid, not what the advertisers are charged
+ * nor the margin. An account-wide key sees them all.
+ */
+function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
+  if (principal.scope === null) return [];
+  return principal.scope.type === 'advertiser'
+    ? ['mediaCostMicros', 'profitMicros']
+    : ['revenueMicros', 'profitMicros'];
 }
 
 /**

@@ -1,11 +1,15 @@
 import type { DeliveryStatus, ReportQuery, ReportRefusal } from '../../ports/ledger.js';
-import type { ReportOutput } from '../report-text.js';
+import type { ReportMetric, ReportOutput } from '../report-text.js';
 
-/** A report as the API asks for it: refused if it has more than `maxRows` rows. */
+/**
+ * A report as the API asks for it: refused if it has more than `maxRows` rows; written without
+ * the `hiddenMetrics`.
+ */
 export interface ReportRequest {
   query: ReportQuery;
   output: ReportOutput;
   maxRows: number;
+  hiddenMetrics: readonly ReportMetric[];
 }
 
 /** A read for a report thread: a report, or the outbox's deliveries counted by status. */

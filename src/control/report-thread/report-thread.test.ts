@@ -9,6 +9,7 @@ import { invalidTraffic } from '../../domain/outcome.js';
 import { HOUR_MS, hourStartMs } from '../../lib/time.js';
 import type { ReportQuery, ReportRow } from '../../ports/ledger.js';
 import { ReportRefusedError, ReportThread } from './report-thread.js';
+import type { ReportMetric } from '../report-text.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-thread-'));
@@ -53,17 +54,29 @@ async function withReportThread(
 
 /** The rows of the thread's JSON answer to `query`. */
 async function rowsOf(thread: ReportThread, query: ReportQuery): Promise<ReportRow[]> {
-  const body = await thread.report({ query, output: 'json', maxRows: 1000 });
+  const body = await thread.report({ query, output: 'json', maxRows: 1000, hiddenMetrics: [] });
   return (JSON.parse(Buffer.from(body).toString('utf8')) as { rows: ReportRow[] }).rows;
 }
 
 describe('the report thread', () => {
-  it('writes the report out itself, as JSON or CSV, and refuses one of more rows than allowed', () =>
+  it('writes the report out itself, as JSON or CSV, without the metrics it is told to leave out, and refuses one of more rows than allowed', () =>
     withReportThread('written.db', async (_ledger, thread) => {
-      const text = async (output: 'json' | 'csv', maxRows: number) =>
+      const text = async (output: 'json' | 'csv', maxRows: number, hiddenMetrics: ReportMetric[] = []) =>
         Buffer.from(
-          await thread.report({ query: { ...query, groupBy: ['outcome'] }, output, maxRows }),
+          await thread.report({ query: { ...query, groupBy: ['outcome'] }, output, maxRows, hiddenMetrics }),
         ).toString();
+      const hidden: ReportMetric[] = ['mediaCostMicros', 'profitMicros'];
+      assert.equal(
+        await text('csv', 2, hidden),
+        'outcome,events,priceMicros,revenueMicros\r\ncounted,2,2000000,0\r\nnot_counted,1,0,0\r\n',
+      );
+      assert.deepEqual(
+        (JSON.parse(await text('json', 2, hidden)) as { rows: object[] }).rows.map((row) => Object.keys(row)),
+        [
+          ['events', 'priceMicros', 'revenueMicros', 'outcome'],
+          ['events', 'priceMicros', 'revenueMicros', 'outcome'],
+        ],
+      );
       assert.deepEqual(JSON.parse(await text('json', 2)), {
         from: new Date(query.fromMs).toISOString(),
         to: new Date(query.toMs).toISOString(),

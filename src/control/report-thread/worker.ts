@@ -26,7 +26,7 @@ serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
   }
 });
 
-function reportBody({ query, output, maxRows }: ReportRequest): Uint8Array {
+function reportBody({ query, output, maxRows, hiddenMetrics }: ReportRequest): Uint8Array {
   // One row more than allowed tells a report that is too large without building it all. CSV
   // writes any integer: its sums are never refused for passing 2^53 - 1.
   const rows = ledger.report({ ...query, maxRows: maxRows + 1, exactSums: output === 'csv' });
@@ -35,5 +35,5 @@ function reportBody({ query, output, maxRows }: ReportRequest): Uint8Array {
       `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
     );
   }
-  return Buffer.from(reportText(query, rows, output));
+  return Buffer.from(reportText(query, rows, output, hiddenMetrics));
 }
