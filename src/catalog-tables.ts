@@ -30,7 +30,7 @@ type AllowlistView = ReturnType<CatalogView['redirectAllowlist']>;
 export interface CatalogTables {
   readonly version: number;
   readonly lineItems: ReadonlyMap<number, LineItemView>;
-  /** Every payment rule, by id (inactive ones too: a tracker's own rule applies whatever its state). */
+  /** Every payment rule, by id (inactive ones too: a tracker's view holds its own rule whatever its state, and the hot path decides whether it is in effect). */
   readonly rules: ReadonlyMap<number, PaymentRuleView>;
   /** Each publisher's rules in evaluation order (see `CatalogView.paymentRules`). */
   readonly rulesByPublisher: ReadonlyMap<number, readonly PaymentRuleView[]>;

@@ -40,7 +40,7 @@ import { answerNotice, handleNotice, laneNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
-import { handleTrackerHit } from './hot/trackers.js';
+import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
@@ -386,7 +386,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
 /**
  * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
  * series that first appears already at 1 hides that first increase from `rate()` and
- * `increase()`: the first counted notice, failed commit, refused notice or dead burl would go unseen.
+ * `increase()`: the first counted notice, failed commit, refused notice, dead burl or ignored
+ * tracker `ancost` would go unseen.
  */
 function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
@@ -405,6 +406,7 @@ function showMetricsFromZero(metrics: Metrics): void {
   for (const status of BURL_DELIVERIES_METRIC.statuses) {
     metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);
   }
+  metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help, {}, 0);
 }
 
 /** A response's headers, as `writeHead` takes them. */

@@ -15,7 +15,7 @@ import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import type { MailCatcher } from '../../test/support/mail-catcher.js';
 import { startMailCatcher } from '../../test/support/mail-catcher.js';
-import { storedTracker } from '../../test/support/stored-tracker.js';
+import { stored, storedTracker } from '../../test/support/stored-tracker.js';
 
 /** A plain-http public URL: the tags are https unless `secure: false` is asked for. */
 const PUBLIC_URL = 'http://tally.example';
@@ -149,6 +149,29 @@ describe('exporting tracker tags', () => {
       );
     }
     assert.equal((await exportOf(`/v1/click-trackers/${ids.click}/export`, {})).status, 200);
+  });
+
+  it('refuses to export a click tracker without a clickUrl unless redir is among the params, naming it and both fixes', async () => {
+    const bare = tracker('click');
+    const withUrl = catalog.trackers.get(1, bare);
+    assert.ok(withUrl !== undefined);
+    stored(catalog.trackers.update(1, bare, { ...withUrl, clickUrl: null }, NOW_MS));
+    const click = (id: number | undefined) => `/v1/click-trackers/${id}/export`;
+    for (const [path, body] of [
+      [click(bare), { params: ['cachebuster', 'ancost'] }],
+      [click(ids.click), { trackerIds: [bare] }],
+    ] as const) {
+      assert.match(
+        await refusal(body, path),
+        new RegExp(
+          `^params: click tracker ${bare} has no clickUrl, so a click on the tag would have no landing page: add "redir" to params .*, or set the tracker's clickUrl first \\(PATCH /v1/click-trackers/${bare} `,
+        ),
+      );
+    }
+    const withRedir = await exportOf(click(bare), { params: ['cachebuster', 'redir'] });
+    assert.equal(withRedir.status, 200, withRedir.text);
+    assert.match(withRedir.body.tags[0].tag, /&redir=\[REDIRECT_URL\]$/);
+    assert.equal((await exportOf(click(ids.click), { params: ['cachebuster'] })).status, 200);
   });
 
   it('reads the tracker id of its path as reading the tracker does: 01 and 1.0 are no id', async () => {

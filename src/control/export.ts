@@ -2,7 +2,7 @@ import { createTransport } from 'nodemailer';
 import type { ExportOptions, ExportParam, PlaceholderSyntax } from '../domain/tag-export.js';
 import { PLACEHOLDER_SYNTAXES, trackerTag } from '../domain/tag-export.js';
 import type { TrackerKind } from '../domain/tracker-hit.js';
-import type { CatalogStore } from '../ports/catalog.js';
+import type { CatalogStore, Tracker } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
 import { sees } from './catalog/access.js';
 import { notFound, parsePathId } from './catalog/paging.js';
@@ -67,12 +67,17 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
       const body = asRecord(await readJson(ctx.req, MAX_BODY_BYTES));
       const noun = `${kind} tracker`;
       const request = parseExportRequest(body, parsePathId(ctx.params.id, noun));
-      const tags = request.trackerIds.map((trackerId) => {
+      const trackers = request.trackerIds.map((trackerId) => {
         const tracker = catalog.trackers.get(ctx.principal.accountId, trackerId);
         if (tracker === undefined || !sees(ctx.principal, tracker)) throw notFound(noun, trackerId);
         if (tracker.kind !== kind) throw otherKind(noun, trackerId, tracker.kind);
-        return { trackerId, tag: trackerTag(kind, trackerId, publicUrl, request.options) };
+        return tracker;
       });
+      requireLandingPages(trackers, request.options.params);
+      const tags = trackers.map((tracker) => ({
+        trackerId: tracker.id,
+        tag: trackerTag(kind, tracker.id, publicUrl, request.options),
+      }));
       if (request.delivery === 'email') {
         await mailTags(mail, request.email ?? '', kind, tags);
         sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags }, ctx.requestId);
@@ -161,6 +166,32 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
     delivery: delivery as ExportRequest['delivery'],
     email: typeof email === 'string' ? email : undefined,
   };
+}
+
+/** Most tracker ids a refusal names; the rest are counted. */
+const MAX_TRACKER_IDS_LISTED = 10;
+
+/**
+ * Throws 400 when a click tracker without a `clickUrl` would be exported without `redir`: every
+ * click on its tag would be recorded and then sent nowhere (400 "no landing page"). Xandr asks
+ * for `redir` whenever the tracker has no click URL.
+ */
+function requireLandingPages(trackers: readonly Tracker[], params: readonly ExportParam[]): void {
+  if (params.includes('redir')) return;
+  const nowhere = trackers.filter((tracker) => tracker.kind === 'click' && tracker.clickUrl === null);
+  const first = nowhere[0];
+  if (first === undefined) return;
+  const listed = nowhere.slice(0, MAX_TRACKER_IDS_LISTED).map((tracker) => tracker.id);
+  const more = nowhere.length > listed.length ? ` and ${nowhere.length - listed.length} more` : '';
+  const which =
+    nowhere.length === 1
+      ? `click tracker ${first.id} has no clickUrl`
+      : `click trackers ${listed.join(', ')}${more} have no clickUrl`;
+  throw new ApiError(
+    400,
+    'VALIDATION_FAILED',
+    `params: ${which}, so a click on the tag would have no landing page: add "redir" to params (the ad server fills in the landing page), or set the tracker's clickUrl first (PATCH /v1/click-trackers/${first.id} {"clickUrl": "https://…"})`,
+  );
 }
 
 async function mailTags(

@@ -33,6 +33,29 @@ describe('decideHit', () => {
     });
   });
 
+  it('does not count a hit on an active tracker of an inactive line item, before invalid traffic', () => {
+    const pausedLine = { state: 'active', lineItem: { state: 'inactive' } } as const;
+    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    for (const hit of [request(), bot]) {
+      assert.deepEqual(decideHit(pausedLine, hit, defaultIvtFilter()).outcome, {
+        outcome: 'not_counted',
+        reason: 'inactive_line_item',
+      });
+    }
+    assert.deepEqual(
+      decideHit({ state: 'active', lineItem: { state: 'active' } }, request(), defaultIvtFilter()).outcome,
+      { outcome: 'counted' },
+    );
+  });
+
+  it('names an inactive tracker before its inactive line item', () => {
+    assert.deepEqual(
+      decideHit({ state: 'inactive', lineItem: { state: 'inactive' } }, request(), defaultIvtFilter())
+        .outcome,
+      { outcome: 'not_counted', reason: 'inactive_tracker' },
+    );
+  });
+
   it('reports an unknown or inactive tracker before invalid traffic', () => {
     const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
     assert.equal(decideHit(undefined, bot, defaultIvtFilter()).outcome.outcome, 'not_counted');

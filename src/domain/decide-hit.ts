@@ -10,21 +10,33 @@ export interface HitDecision {
   device: Device;
 }
 
+/** What a hit's decision reads of its tracker: its state, and its line item's. */
+export interface HitTracker {
+  readonly state: 'active' | 'inactive';
+  /** The tracker's line item; left out, only the tracker's own state is judged. */
+  readonly lineItem?: { readonly state: 'active' | 'inactive' };
+}
+
 /**
  * Decides one tracker hit, purely. Order: unknown tracker (`unknown_tracker`), inactive
- * tracker (`inactive_tracker`), then the same invalid-traffic and prefetch screen as exchange
- * notices. Trackers have no TTL and no preview flag. Duplicates — the same cachebuster on the
- * same tracker within {@link TRACKER_DEDUPE_WINDOW_MS} — are for the ledger to decide, keyed
- * by {@link trackerDedupeKey}; a hit without a cachebuster is never a duplicate.
+ * tracker (`inactive_tracker`), tracker of an inactive line item (`inactive_line_item`: a
+ * paused line item neither counts nor bills, whatever its trackers' states), then the same
+ * invalid-traffic and prefetch screen as exchange notices. Trackers have no TTL and no preview
+ * flag. Duplicates — the same cachebuster on the same tracker within
+ * {@link TRACKER_DEDUPE_WINDOW_MS} — are for the ledger to decide, keyed by
+ * {@link trackerDedupeKey}; a hit without a cachebuster is never a duplicate.
  */
 export function decideHit(
-  tracker: { state: 'active' | 'inactive' } | undefined,
+  tracker: HitTracker | undefined,
   request: HitRequest,
   filter: IvtFilter,
 ): HitDecision {
   const device = readDevice(request);
   if (tracker === undefined) return { outcome: notCounted('unknown_tracker'), device };
   if (tracker.state !== 'active') return { outcome: notCounted('inactive_tracker'), device };
+  if (tracker.lineItem !== undefined && tracker.lineItem.state !== 'active') {
+    return { outcome: notCounted('inactive_line_item'), device };
+  }
   return { outcome: screenRequest(request, device, filter) ?? COUNTED, device };
 }
 

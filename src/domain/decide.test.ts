@@ -216,7 +216,8 @@ describe('deciding a notice', () => {
       decideNotice(openToken('garbage', ring), browser, new URLSearchParams(), AUCTION_MS, defaultIvtFilter())
         .outcome,
       decideHit(undefined, browser, defaultIvtFilter()).outcome,
-      decideHit({ state: 'inactive' }, browser, defaultIvtFilter()).outcome,
+      decideHit({ state: 'inactive', lineItem: { state: 'active' } }, browser, defaultIvtFilter()).outcome,
+      decideHit({ state: 'active', lineItem: { state: 'inactive' } }, browser, defaultIvtFilter()).outcome,
     ];
     const reasons = outcomes.map((outcome) =>
       outcome.outcome === 'not_counted' ? outcome.reason : 'counted',
@@ -230,6 +231,7 @@ describe('deciding a notice', () => {
       'invalid_token',
       'unknown_tracker',
       'inactive_tracker',
+      'inactive_line_item',
     ]);
     const listed: readonly string[] = NOT_COUNTED_REASONS;
     for (const reason of [...reasons, 'duplicate']) assert.ok(listed.includes(reason), reason);

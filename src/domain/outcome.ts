@@ -8,6 +8,7 @@ export const NOT_COUNTED_REASONS = [
   'not_billing_method',
   'invalid_token',
   'unknown_tracker',
+  'inactive_line_item',
   'inactive_tracker',
 ] as const;
 

@@ -7,6 +7,7 @@ import {
   cpmToEventMicros,
   dynamicTerms,
   mediaCostMicros,
+  ruleInEffect,
   selectPaymentRule,
 } from './payment-rules.js';
 
@@ -136,6 +137,26 @@ describe('selectPaymentRule', () => {
           return chosen !== undefined && chosen.priority === top && chosen.id === lowestId;
         },
       ),
+    );
+  });
+});
+
+describe('ruleInEffect', () => {
+  it('keeps a tracker’s own conditional rule in effect only while it is active and from its start inclusive to its end exclusive', () => {
+    const dated = paymentRule({ id: 2, startMs: JAN_2, endMs: JAN_3 });
+    assert.deepEqual(
+      [JAN_2 - 1, JAN_2, JAN_3 - 1, JAN_3].map((nowMs) => ruleInEffect(dated, nowMs)),
+      [false, true, true, false],
+    );
+    assert.equal(ruleInEffect(paymentRule({ id: 3, state: 'inactive' }), JAN_2), false);
+    // Its placements are for the publisher's evaluation: the tracker names the rule itself.
+    assert.equal(ruleInEffect(paymentRule({ id: 4, placementIds: [7] }), JAN_2), true);
+  });
+
+  it('keeps a base rule in effect whatever its state or dates, as selectPaymentRule applies it', () => {
+    assert.equal(
+      ruleInEffect(paymentRule({ id: 1, isBase: true, state: 'inactive', endMs: JAN_1 }), JAN_2),
+      true,
     );
   });
 });

@@ -76,10 +76,26 @@ export function selectPaymentRule(
   return best ?? base;
 }
 
-function conditionsMatch(rule: PaymentRule, context: PaymentRuleContext): boolean {
+/**
+ * Whether a rule set on a tracker of its own prices the tracker's hits at `nowMs`: the base rule
+ * always (it is the fallback whatever its state or dates, as {@link selectPaymentRule} applies
+ * it); a conditional rule while it is active and within its dates (`startMs <= nowMs < endMs`),
+ * as {@link selectPaymentRule} reads them. Its placements are not looked at: the tracker names the
+ * rule itself. Otherwise the publisher's rules apply (a base rule replaced by a new base is an
+ * inactive conditional rule, and prices nothing until made active again).
+ */
+export function ruleInEffect(rule: PaymentRule, nowMs: number): boolean {
+  return rule.isBase || activeWithinDates(rule, nowMs);
+}
+
+function activeWithinDates(rule: PaymentRule, nowMs: number): boolean {
   if (rule.state !== 'active') return false;
-  if (rule.startMs !== null && context.nowMs < rule.startMs) return false;
-  if (rule.endMs !== null && context.nowMs >= rule.endMs) return false;
+  if (rule.startMs !== null && nowMs < rule.startMs) return false;
+  return rule.endMs === null || nowMs < rule.endMs;
+}
+
+function conditionsMatch(rule: PaymentRule, context: PaymentRuleContext): boolean {
+  if (!activeWithinDates(rule, context.nowMs)) return false;
   if (rule.placementIds.length === 0) return true;
   return context.placementId !== null && rule.placementIds.includes(context.placementId);
 }

@@ -69,6 +69,8 @@ interface Served {
   events: () => { tracker: number; type: string; outcome: string; reason: string; account: number }[];
   /** When each recorded event was served, the device it came from and the payment rule that priced it. */
   facts: () => { hour: number; ip: string; userAgent: string; rule: number }[];
+  /** Each recorded event's media cost and the payment rule recorded with it. */
+  costs: () => { cost: number; rule: number }[];
   metrics: Metrics;
 }
 
@@ -125,6 +127,10 @@ async function withTrackers(
             'SELECT served_hour_ms AS hour, device_ip AS ip, user_agent AS userAgent, payment_rule_id AS rule FROM events ORDER BY id',
           )
           .all() as ReturnType<Served['facts']>,
+      costs: () =>
+        reader
+          .prepare('SELECT media_cost_micros AS cost, payment_rule_id AS rule FROM events ORDER BY id')
+          .all() as ReturnType<Served['costs']>,
       metrics,
     });
   } finally {
@@ -290,6 +296,72 @@ describe('tracker hits', () => {
           await answer.arrayBuffer();
           assert.deepEqual(facts(), [
             { hour: hourStartMs(T0), ip: '127.0.0.1', userAgent: CHROME, rule: 21 },
+          ]);
+        },
+        { catalog },
+      );
+    },
+  );
+
+  it(
+    'prices a hit whose ancost it cannot read by the payment rule, counting it in tally_tracker_ancost_ignored_total',
+    { timeout: 10_000 },
+    async () => {
+      const base = paymentRule({ id: 20, isBase: true, pricingType: 'cpm', costCpmMicros: 1_000_000 });
+      const catalog: CatalogView = {
+        ...CATALOG,
+        paymentRules: (publisherId) => (publisherId === 4 ? [base] : []),
+      };
+      await withTrackers(
+        'ancost.db',
+        100,
+        async ({ hit, costs, metrics }) => {
+          const ignored = () => /^tally_tracker_ancost_ignored_total (\d+)$/m.exec(metrics.render())?.[1];
+          for (const ancost of ['1,50', '1e2', '1000000', '0.0000001', '%5BANCOST%5D']) {
+            const answer = await hit(
+              `/imptr?id=5&cachebuster=${encodeURIComponent(ancost)}&ancost=${ancost}`,
+            );
+            assert.equal(answer.status, 200, ancost);
+            await answer.arrayBuffer();
+          }
+          // A hit naming no tracker is priced by nothing, its ancost read or not.
+          await (await hit('/imptr?id=404&ancost=1,50')).arrayBuffer();
+          assert.deepEqual(costs(), [
+            ...Array.from({ length: 5 }, () => ({ cost: 1000, rule: 20 })),
+            { cost: 0, rule: 0 },
+          ]);
+          assert.equal(ignored(), '4');
+        },
+        { catalog },
+      );
+    },
+  );
+
+  it(
+    'records a hit priced by its ancost with no payment rule, not the rule its ancost overrode',
+    { timeout: 10_000 },
+    async () => {
+      const base = paymentRule({ id: 20, isBase: true });
+      const catalog: CatalogView = {
+        ...CATALOG,
+        paymentRules: (publisherId) => (publisherId === 4 ? [base] : []),
+      };
+      await withTrackers(
+        'ancost-rule.db',
+        100,
+        async ({ hit, costs }) => {
+          for (const path of [
+            '/imptr?id=5&cachebuster=a1&ancost=1.5',
+            '/imptr?id=5&cachebuster=a2',
+            '/clktr?id=7&ancost=0.25',
+          ]) {
+            const answer = await hit(path);
+            await answer.arrayBuffer();
+          }
+          assert.deepEqual(costs(), [
+            { cost: 1_500_000, rule: 0 },
+            { cost: 0, rule: 20 },
+            { cost: 250_000, rule: 0 },
           ]);
         },
         { catalog },

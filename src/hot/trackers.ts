@@ -3,7 +3,7 @@ import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain
 import type { IvtFilter } from '../domain/ivt.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { PaymentRule } from '../domain/payment-rules.js';
-import { selectPaymentRule } from '../domain/payment-rules.js';
+import { ruleInEffect, selectPaymentRule } from '../domain/payment-rules.js';
 import { clickCostAndRevenue, costAndRevenue } from '../domain/revenue.js';
 import type { TrackerHit, TrackerKind } from '../domain/tracker-hit.js';
 import { checkRedirectTarget, parseTrackerHit } from '../domain/tracker-hit.js';
@@ -39,6 +39,16 @@ const NO_TARGET_PAGE = noLandingPage(
   'the link needs a <code>redir=</code> parameter (last in the query string) or the tracker a click URL.',
 );
 
+/**
+ * The counter of recorded hits on a tracker whose `ancost` was given but could not be read — not a
+ * decimal with at most 6 decimals (`1,50`, `1e2`, `0.0000001`), or above 999999.999999 — and which
+ * were priced by the payment rule instead, as if it were absent.
+ */
+export const ANCOST_IGNORED_METRIC = {
+  name: 'tally_tracker_ancost_ignored_total',
+  help: 'Tracker hits whose ancost was malformed or out of range, priced by the payment rule instead',
+} as const;
+
 /** What the tracker endpoints need; narrow on purpose (the hot path sees no control plane). */
 export interface TrackerDeps {
   catalog(): CatalogView;
@@ -50,9 +60,10 @@ export interface TrackerDeps {
 
 /**
  * `GET /imptr` and `GET /clktr`: Xandr-style tracker hits. The hit is decided, priced (`ancost`
- * overrides the payment rule; revenue from the line item), committed, and only then answered:
- * impressions with the 1×1 GIF (`t=2`, default) or a tiny script (`t=1`), or 302 to `redir`;
- * clicks with 302 to `redir` or the tracker's click URL.
+ * overrides the payment rule, and the hit is then recorded with no payment rule; an `ancost` that
+ * cannot be read is counted in {@link ANCOST_IGNORED_METRIC}; revenue from the line item),
+ * committed, and only then answered: impressions with the 1×1 GIF (`t=2`, default) or a tiny
+ * script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the tracker's click URL.
  */
 export async function handleTrackerHit(
   kind: TrackerKind,
@@ -78,6 +89,9 @@ export async function handleTrackerHit(
 
   const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
   if (outcome === undefined) return;
+  if (tracker !== undefined && hit.ancostMalformed) {
+    deps.metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help);
+  }
 
   const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   if (target !== undefined) {
@@ -155,7 +169,8 @@ function hitEvent(
       lineItemId: tracker?.lineItem.id ?? 0,
       trackerId: tracker?.id ?? 0,
       placementId: tracker?.placementId ?? 0,
-      paymentRuleId: rule?.id ?? 0,
+      // An `ancost` overrides the rule: the hit was priced by no rule.
+      paymentRuleId: hit.ancostMicros === undefined ? (rule?.id ?? 0) : 0,
       cachebusterMissing: hit.cachebusterMissing,
     },
     priceMicros: 0,
@@ -173,9 +188,15 @@ function hitEvent(
   return event;
 }
 
-/** The tracker's own payment rule, else the publisher's rule that applies now (Xandr's evaluation). */
+/**
+ * The tracker's own payment rule while it is in effect (`ruleInEffect`: the base rule, or a
+ * conditional rule active and within its dates), else the publisher's rule that applies now
+ * (Xandr's evaluation): a tracker naming a rule that was replaced as the base, deactivated or
+ * whose dates are over is priced as a tracker naming none.
+ */
 function paymentRuleFor(tracker: TrackerView, catalog: CatalogView, nowMs: number): PaymentRule | undefined {
-  if (tracker.paymentRule !== null) return tracker.paymentRule;
+  const own = tracker.paymentRule;
+  if (own !== null && ruleInEffect(own, nowMs)) return own;
   return selectPaymentRule(catalog.paymentRules(tracker.publisherId), {
     placementId: tracker.placementId,
     nowMs,

@@ -29,6 +29,8 @@ export const FRACTION_REVENUE_TYPES: readonly RevenueType[] = ['cost_plus_margin
  */
 export type PricingType = 'revshare' | 'cpm' | 'dynamic';
 export const PRICING_TYPES: readonly PricingType[] = ['revshare', 'cpm', 'dynamic'];
+/** The priority of a payment rule created without one. */
+export const DEFAULT_PAYMENT_RULE_PRIORITY = 5;
 
 /** The two kinds of ad-ops tracker; their ids share one sequence, so a tracker id is unique in the account. */
 export type { TrackerKind } from '../domain/tracker-hit.js';
@@ -86,7 +88,10 @@ export interface PaymentRuleInput {
   maxRevshareMicros: number | null;
   /** `dynamic` only: the eCPM the rule aims at. */
   targetEcpmMicros: number | null;
-  /** 1–10, 10 highest; orders conditional rules. */
+  /**
+   * 1–10, 10 highest; orders conditional rules. A base rule keeps the one it has (a new one
+   * {@link DEFAULT_PAYMENT_RULE_PRIORITY}) for when another rule becomes the base.
+   */
   priority: number;
   /**
    * Whether this is the publisher's base rule. On create, `undefined` makes the rule the base
@@ -95,6 +100,10 @@ export interface PaymentRuleInput {
    * refused (a publisher always has exactly one base rule while it has rules).
    */
   isBase?: boolean;
+  /**
+   * A base rule is always `active` (it prices whatever its state); a base rule replaced by a
+   * new base becomes an inactive conditional rule.
+   */
   state: CatalogState;
   /** First UTC day the rule applies, `YYYY-MM-DD`; null: since ever. */
   startDate: string | null;
@@ -205,6 +214,12 @@ export interface Dependents {
   noun: string;
   nounPlural: string;
   ids: number[];
+  /**
+   * True when they can be moved off the object instead of deleted (a tracker to another line
+   * item, publisher, placement or rule; a rule off a placement); false when they can only be
+   * deleted or revoked (a line item never changes advertiser, a placement or rule publisher).
+   */
+  movable: boolean;
 }
 
 /** What a delete did; `in_use` lists the blocking dependents and says how to clear them (`fix`). */
@@ -339,12 +354,15 @@ export interface TrackerView {
   /** An inactive tracker's hits are recorded but never count (`inactive_tracker`). */
   readonly state: CatalogState;
   readonly advertiserId: number;
+  /** Its line item, state included: an inactive line item's trackers' hits never count (`inactive_line_item`). */
   readonly lineItem: LineItemView;
   readonly publisherId: number;
   readonly placementId: number | null;
   /**
-   * The rule set on the tracker, whatever its state and dates; it applies instead of the
-   * publisher's rules (`CatalogView.paymentRules(publisherId)`).
+   * The rule set on the tracker, whatever its state and dates. It applies instead of the
+   * publisher's rules (`CatalogView.paymentRules(publisherId)`) while it is in effect (the base
+   * rule; a conditional rule active and within its dates: `ruleInEffect` in
+   * `domain/payment-rules.ts`); otherwise the publisher's rules apply.
    */
   readonly paymentRule: PaymentRuleView | null;
   /** Click trackers: the landing page used when a hit has no `redir`. */

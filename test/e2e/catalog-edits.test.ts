@@ -185,6 +185,28 @@ describe('PATCH and PUT bodies', () => {
   });
 });
 
+describe('moving a tracker to another publisher', () => {
+  it('tells a PATCH to send null for the placement and payment rule the tracker would keep, not to leave them out', async () => {
+    const ids = await chain('Moved tracker');
+    const rule = await createBaseRule(ids.publisher);
+    const path = `/v1/impression-trackers/${ids.tracker}`;
+    assert.equal((await call('PATCH', path, { paymentRuleId: rule.id })).status, 200);
+    const other = await create('/v1/publishers', { name: 'Other publisher' });
+    const moved = await call('PATCH', path, { publisherId: other.id });
+    assert.equal(moved.status, 400, JSON.stringify(moved.body));
+    assert.match(
+      moved.body.error.message,
+      /placementId: publisher \d+ has no placement \d+; use one of its placements, or send "placementId": null for none/,
+    );
+    assert.match(
+      moved.body.error.message,
+      /paymentRuleId: publisher \d+ has no payment rule \d+; use one of its rules, or send "paymentRuleId": null for none/,
+    );
+    const done = await call('PATCH', path, { publisherId: other.id, placementId: null, paymentRuleId: null });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+  });
+});
+
 describe('base payment rules', () => {
   it('refuses placements and dates on a publisher’s base rule, which would price every impression whatever they say', async () => {
     const ids = await chain('Base rule conditions');
@@ -233,6 +255,112 @@ describe('base payment rules', () => {
     });
     assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
     assert.equal(cleared.body.isBase, true);
+  });
+});
+
+describe('the base rule’s state and priority', () => {
+  it('refuses to deactivate a publisher’s base rule or change its priority, which would change nothing it prices', async () => {
+    const ids = await chain('Base rule state');
+    const firstInactive = await call('POST', '/v1/payment-rules', {
+      publisherId: ids.publisher,
+      name: 'First, inactive',
+      pricingType: 'revshare',
+      revshare: 0.5,
+      state: 'inactive',
+    });
+    assert.equal(firstInactive.status, 400, JSON.stringify(firstInactive.body));
+    assert.match(firstInactive.body.error.message, /state: publisher \d+ has no base rule yet/);
+    const firstWithPriority = await call('POST', '/v1/payment-rules', {
+      publisherId: ids.publisher,
+      name: 'First, priority 9',
+      pricingType: 'revshare',
+      revshare: 0.5,
+      priority: 9,
+    });
+    assert.equal(firstWithPriority.status, 400, JSON.stringify(firstWithPriority.body));
+    assert.match(firstWithPriority.body.error.message, /priority: publisher \d+ has no base rule yet/);
+    const base = await createBaseRule(ids.publisher);
+    const path = `/v1/payment-rules/${base.id}`;
+    const refusals: [string, object, RegExp][] = [
+      ['PATCH', { state: 'inactive' }, /state: .*make another rule the base first \(isBase: true on it\)/],
+      ['PATCH', { priority: 9 }, /priority: a base rule has no priority: .*leave priority out/],
+      [
+        'PUT',
+        {
+          publisherId: ids.publisher,
+          name: 'Base',
+          pricingType: 'revshare',
+          revshare: 0.5,
+          state: 'inactive',
+        },
+        /state: .*make another rule the base first/,
+      ],
+    ];
+    for (const [method, body, problem] of refusals) {
+      const response = await call(method, path, body);
+      assert.equal(
+        response.status,
+        400,
+        `${method} ${JSON.stringify(body)}: ${JSON.stringify(response.body)}`,
+      );
+      assert.match(response.body.error.message, problem);
+    }
+    for (const extra of [{ state: 'inactive' }, { priority: 9 }]) {
+      const promoted = await call('POST', '/v1/payment-rules', {
+        publisherId: ids.publisher,
+        name: 'New base',
+        pricingType: 'cpm',
+        costCpm: 1,
+        isBase: true,
+        ...extra,
+      });
+      assert.equal(promoted.status, 400, `${JSON.stringify(extra)}: ${JSON.stringify(promoted.body)}`);
+    }
+    const active = await call('GET', `/v1/payment-rules?publisherId=${ids.publisher}&state=active`);
+    assert.deepEqual(
+      active.body.items.map((rule: { id: number }) => rule.id),
+      [base.id],
+    );
+    // What GET answered, sent back, is taken: the priority it has, and active.
+    const resent = await call('PUT', path, (await call('GET', path)).body);
+    assert.equal(resent.status, 200, JSON.stringify(resent.body));
+    assert.deepEqual([resent.body.state, resent.body.priority], ['active', 5]);
+  });
+
+  it('makes an inactive rule promoted to the base active, and the base it replaces an inactive conditional rule', async () => {
+    const ids = await chain('Promoted inactive');
+    const oldBase = await createBaseRule(ids.publisher);
+    const paused = await create('/v1/payment-rules', {
+      publisherId: ids.publisher,
+      name: 'Paused CPM',
+      pricingType: 'cpm',
+      costCpm: 1,
+      priority: 8,
+      state: 'inactive',
+    });
+    const promoted = await call('PATCH', `/v1/payment-rules/${paused.id}`, { isBase: true });
+    assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+    assert.deepEqual(
+      [promoted.body.isBase, promoted.body.state, promoted.body.priority],
+      [true, 'active', 8],
+    );
+    const demoted = (await call('GET', `/v1/payment-rules/${oldBase.id}`)).body;
+    assert.deepEqual([demoted.isBase, demoted.state], [false, 'inactive']);
+  });
+
+  it('reads isBase: null as absent on create and replace, and refuses it in a PATCH', async () => {
+    const ids = await chain('isBase null');
+    const rule = { publisherId: ids.publisher, pricingType: 'revshare', revshare: 0.5, isBase: null };
+    const first = await create('/v1/payment-rules', { ...rule, name: 'First' });
+    assert.equal(first.isBase, true, 'a publisher’s first rule is its base');
+    const second = await create('/v1/payment-rules', { ...rule, name: 'Second' });
+    assert.equal(second.isBase, false, 'a later rule is conditional');
+    const replaced = await call('PUT', `/v1/payment-rules/${first.id}`, { ...rule, name: 'First again' });
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+    assert.equal(replaced.body.isBase, true, 'a PUT without isBase keeps the base');
+    const patched = await call('PATCH', `/v1/payment-rules/${second.id}`, { isBase: null });
+    assert.equal(patched.status, 400, JSON.stringify(patched.body));
+    assert.match(patched.body.error.message, /isBase: cannot be null/);
   });
 });
 

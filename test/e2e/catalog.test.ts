@@ -493,7 +493,7 @@ describe('catalog REST API', () => {
     assert.equal(refused.body.error.code, 'CONFLICT');
     assert.equal(
       refused.body.error.message,
-      `advertiser ${advertiser.id} still has 2 line items (ids ${lineItem.id}, ${second.id}) and 1 impression tracker (id ${tracker.id}); delete or move them first`,
+      `advertiser ${advertiser.id} still has 2 line items (ids ${lineItem.id}, ${second.id}) and 1 impression tracker (id ${tracker.id}); delete the line items and delete or move the impression tracker first`,
     );
     const key = await call('POST', '/v1/api-keys', {
       name: 'publisher key',
@@ -511,6 +511,59 @@ describe('catalog REST API', () => {
       new RegExp(`line item ${lineItem.id} still has 1 impression tracker`),
     );
     assert.equal((await call('GET', `/v1/advertisers/${advertiser.id}`)).status, 200, 'nothing was deleted');
+  });
+
+  it('says to delete, not move, what can never move: an advertiser’s line items, a publisher’s placements and payment rules', async () => {
+    const { advertiser, publisher } = await chain();
+    const placement = await create('/v1/placements', { publisherId: publisher.id, name: 'Top' });
+    const rule = await create('/v1/payment-rules', {
+      publisherId: publisher.id,
+      name: 'Base',
+      pricingType: 'revshare',
+      revshare: 0.5,
+    });
+    const advertiserRefused = await call('DELETE', `/v1/advertisers/${advertiser.id}`);
+    assert.match(
+      advertiserRefused.body.error.message,
+      /still has 1 line item \(id \d+\); delete them first$/,
+    );
+    const publisherRefused = await call('DELETE', `/v1/publishers/${publisher.id}`);
+    assert.equal(
+      publisherRefused.body.error.message,
+      `publisher ${publisher.id} still has 1 placement (id ${placement.id}) and 1 payment rule (id ${rule.id}); delete them first`,
+    );
+  });
+
+  it('refuses to delete a publisher’s base rule while trackers naming no rule of their own are priced by it, listing them', async () => {
+    const { advertiser, lineItem, publisher } = await chain();
+    const base = await create('/v1/payment-rules', {
+      publisherId: publisher.id,
+      name: 'Base',
+      pricingType: 'revshare',
+      revshare: 0.5,
+    });
+    const tracker = (path: string) =>
+      create(path, {
+        advertiserId: advertiser.id,
+        name: 'Priced by the base',
+        lineItemId: lineItem.id,
+        publisherId: publisher.id,
+      });
+    const impression = await tracker('/v1/impression-trackers');
+    const click = await tracker('/v1/click-trackers');
+    const refused = await call('DELETE', `/v1/payment-rules/${base.id}`);
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'CONFLICT');
+    assert.equal(
+      refused.body.error.message,
+      `payment rule ${base.id} still has 1 impression tracker (id ${impression.id}) and 1 click tracker (id ${click.id}); it is publisher ${publisher.id}'s base rule, which prices the hits of its trackers that name no payment rule of their own: make another rule the base (POST one with isBase: true), or move the trackers to another publisher or delete them, first`,
+    );
+    assert.equal((await call('GET', `/v1/payment-rules/${base.id}`)).status, 200, 'nothing was deleted');
+    for (const id of [impression.id, click.id]) {
+      const path = `/v1/${id === click.id ? 'click' : 'impression'}-trackers/${id}`;
+      assert.equal((await call('DELETE', path)).status, 204);
+    }
+    assert.equal((await call('DELETE', `/v1/payment-rules/${base.id}`)).status, 204);
   });
 
   it('collects every field error into one message and refuses bodies that are not JSON objects', async () => {
@@ -635,6 +688,47 @@ describe('catalog REST API', () => {
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /enabled: required/);
     assert.match(bad.body.error.message, /domains: "https:\/\/x.example\/path" is not a host name/);
+  });
+
+  it('refuses, on create, PUT and PATCH, a click URL the account’s enabled redirect allow-list refuses, naming the allow-list', async () => {
+    const allowlist = (enabled: boolean) =>
+      call('PUT', '/v1/account/redirect-allowlist', { enabled, domains: ['shop.example'] });
+    assert.equal((await allowlist(true)).status, 200);
+    const { advertiser, lineItem, publisher } = await chain();
+    const body = {
+      advertiserId: advertiser.id,
+      name: 'Landing',
+      lineItemId: lineItem.id,
+      publisherId: publisher.id,
+    };
+    const outside = 'https://landing.elsewhere.example/page';
+    const refusedBecause = new RegExp(
+      `clickUrl: the redirect host landing\\.elsewhere\\.example is not on the account's redirect allow-list, so every click would be answered 400 with no landing page: use a landing page on one of its domains \\(GET /v1/account/redirect-allowlist\\), or add this host to them first`,
+    );
+    const created = await call('POST', '/v1/click-trackers', { ...body, clickUrl: outside });
+    assert.equal(created.status, 400, JSON.stringify(created.body));
+    assert.match(created.body.error.message, refusedBecause);
+    const tracker = await create('/v1/click-trackers', { ...body, clickUrl: 'https://www.shop.example/x' });
+    const path = `/v1/click-trackers/${tracker.id}`;
+    for (const [method, edit] of [
+      ['PATCH', { clickUrl: outside }],
+      ['PUT', { ...body, clickUrl: outside }],
+    ] as const) {
+      const response = await call(method, path, edit);
+      assert.equal(response.status, 400, `${method}: ${JSON.stringify(response.body)}`);
+      assert.match(response.body.error.message, refusedBecause);
+    }
+    assert.equal((await call('GET', path)).body.clickUrl, 'https://www.shop.example/x');
+
+    // A click URL stored while the allow-list was off is kept when it is switched on: the
+    // tracker can still be renamed or deactivated (its clicks answer the no-landing-page page).
+    assert.equal((await allowlist(false)).status, 200);
+    assert.equal((await call('PATCH', path, { clickUrl: outside })).status, 200);
+    assert.equal((await allowlist(true)).status, 200);
+    const renamed = await call('PATCH', path, { name: 'Renamed', state: 'inactive' });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    assert.equal(renamed.body.clickUrl, outside);
+    assert.equal((await allowlist(false)).status, 200);
   });
 
   it('describes the catalog routes in /docs', async () => {

@@ -75,6 +75,7 @@ before(async () => {
   ids.publisher = await create('/v1/publishers', { name: 'News Site' });
   ids.placementA = await create('/v1/placements', { publisherId: ids.publisher, name: 'Top banner' });
   ids.placementB = await create('/v1/placements', { publisherId: ids.publisher, name: 'Sidebar' });
+  ids.unusedPlacement = await create('/v1/placements', { publisherId: ids.publisher, name: 'Unsold' });
   ids.baseRule = await create('/v1/payment-rules', {
     publisherId: ids.publisher,
     name: 'Base 50 %',
@@ -107,8 +108,8 @@ before(async () => {
     maxRevshare: 0.8,
     targetEcpm: 1.5,
     priority: 1,
-    placementIds: [ids.placementB],
-    state: 'inactive',
+    // On a placement no tracker is on: it prices only the tracker naming it as its own.
+    placementIds: [ids.unusedPlacement],
   });
   const tracker = (name: string, extra: object) =>
     create('/v1/impression-trackers', {
@@ -371,7 +372,7 @@ describe('impression and click trackers end to end', () => {
     assert.equal(top.mediaCostMicros, 2 * 1000);
     assert.equal(top.revenueMicros, 2 * 2000);
     assert.equal(top.profitMicros, 2 * 1000);
-    // Sidebar: no conditional rule matches (the dynamic one is inactive), so the 50 % base rule.
+    // Sidebar: no conditional rule matches (the dynamic one is on another placement), so the 50 % base rule.
     const side = await trackerRow(ids.sideTracker);
     assert.deepEqual([side.mediaCostMicros, side.revenueMicros], [1000, 2000]);
   });
@@ -381,6 +382,56 @@ describe('impression and click trackers end to end', () => {
     const row = await trackerRow(ids.dynamicTracker);
     // Revenue 2000 µ; the target eCPM 1.50 (1500 µ) lies within 20–80 % of it.
     assert.deepEqual([row.mediaCostMicros, row.revenueMicros], [1500, 2000]);
+  });
+
+  it('prices a hit by the publisher’s rules when the tracker’s own rule is out of its dates or was replaced as the base', async () => {
+    // Its own rule (30 %) ended in 2020: the publisher's rules apply, and on no placement that is the 50 % base.
+    const expiredOwn = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Own rule expired',
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+      paymentRuleId: ids.expiredRule,
+    });
+    await hit(`/imptr?id=${expiredOwn}&cachebuster=x1`);
+    const expired = await report(tally.adminKey, 'paymentRule', `&tracker=${expiredOwn}`);
+    assert.deepEqual(
+      expired.rows.map((row) => [row.paymentRule, row.mediaCostMicros, row.revenueMicros]),
+      [[ids.baseRule, 1000, 2000]],
+    );
+
+    // Its own rule was the base until another rule became the base: it is an inactive rule now.
+    const publisher = await create('/v1/publishers', { name: 'Replaced base' });
+    const oldBase = await create('/v1/payment-rules', {
+      publisherId: publisher,
+      name: 'Old base 50 %',
+      pricingType: 'revshare',
+      revshare: 0.5,
+    });
+    const namesOldBase = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Own rule replaced',
+      lineItemId: ids.cpmLine,
+      publisherId: publisher,
+      paymentRuleId: oldBase,
+    });
+    await hit(`/imptr?id=${namesOldBase}&cachebuster=x1`);
+    const newBase = await create('/v1/payment-rules', {
+      publisherId: publisher,
+      name: 'New base CPM 0.30',
+      pricingType: 'cpm',
+      costCpm: 0.3,
+      isBase: true,
+    });
+    await hit(`/imptr?id=${namesOldBase}&cachebuster=x2`);
+    const replaced = await report(tally.adminKey, 'paymentRule', `&tracker=${namesOldBase}`);
+    assert.deepEqual(
+      replaced.rows.map((row) => [row.paymentRule, row.mediaCostMicros]),
+      [
+        [oldBase, 1000],
+        [newBase, 300],
+      ],
+    );
   });
 
   it('takes ancost as the media cost over any payment rule, and records a malformed one as missing', async () => {
@@ -397,6 +448,25 @@ describe('impression and click trackers end to end', () => {
     assert.equal(afterRow.events - before.events, 2);
     assert.equal(afterRow.mediaCostMicros - before.mediaCostMicros, 4000);
     assert.equal(afterRow.revenueMicros - before.revenueMicros, 5000);
+  });
+
+  it('reports a hit priced by its ancost under no payment rule (0), not under the rule its ancost overrode', async () => {
+    const tracker = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Ancost by rule',
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+    });
+    await hit(`/imptr?id=${tracker}&cachebuster=r1&ancost=0.5`);
+    await hit(`/imptr?id=${tracker}&cachebuster=r2`);
+    const { rows } = await report(tally.adminKey, 'paymentRule', `&tracker=${tracker}`);
+    assert.deepEqual(
+      rows.map((row) => [row.paymentRule, row.events, row.mediaCostMicros]),
+      [
+        [0, 1, 500_000],
+        [ids.baseRule, 1, 1000],
+      ],
+    );
   });
 
   it('redirects to an unencoded redir with its own ? and &, taken as it stands', async () => {
@@ -528,6 +598,45 @@ describe('impression and click trackers end to end', () => {
     assert.equal(byReason.prefetch, 1);
   });
 
+  it('records the hits on the trackers of an inactive line item as not counted (inactive_line_item), and counts them again once it is active', async () => {
+    const lineItem = await create('/v1/line-items', {
+      advertiserId: ids.advertiser,
+      name: 'Paused CPM 2.00',
+      revenueType: 'cpm',
+      revenueValue: 2,
+    });
+    const tracker = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'On a paused line item',
+      lineItemId: lineItem,
+      publisherId: ids.publisher,
+    });
+    const state = async (value: string) => {
+      const patched = await api(tally, tally.adminKey, 'PATCH', `/v1/line-items/${lineItem}`, {
+        state: value,
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    };
+    await state('inactive');
+    await hit(`/imptr?id=${tracker}&cachebuster=paused`);
+    await state('active');
+    await hit(`/imptr?id=${tracker}&cachebuster=resumed`);
+    const { rows } = await report(tally.adminKey, 'lineItem,outcome,reason', `&tracker=${tracker}`);
+    assert.deepEqual(
+      rows.map((row) => [row.lineItem, row.outcome, row.reason, row.events]),
+      [
+        [lineItem, 'counted', '', 1],
+        [lineItem, 'not_counted', 'inactive_line_item', 1],
+      ],
+    );
+    const byReason = await report(tally.adminKey, 'tracker', `&tracker=${tracker}&reason=inactive_line_item`);
+    assert.equal(byReason.status, 200);
+    assert.deepEqual(
+      byReason.rows.map((row) => row.events),
+      [1],
+    );
+  });
+
   it('reports every dimension of the chain, and no currency (the catalog names none)', async () => {
     const { rows } = await report(
       tally.adminKey,
@@ -643,7 +752,7 @@ describe('access to exports and reports', () => {
     assert.equal(rival.status, 404);
   });
 
-  it('shows a scoped reader only its advertiser’s or publisher’s report rows, and another account nothing', async () => {
+  it('shows a scoped reader only its advertiser’s or publisher’s report rows, without the other side’s money or the margin, and another account nothing', async () => {
     const advertiserRows = await report(keys.advertiserReader ?? '', 'advertiser');
     assert.deepEqual(
       advertiserRows.rows.map((row) => row.advertiser),
@@ -658,6 +767,13 @@ describe('access to exports and reports', () => {
     const publisherRows = await report(keys.publisherReader ?? '', 'publisherId,impressionType');
     assert.ok(publisherRows.rows.length > 0);
     assert.ok(publisherRows.rows.every((row) => row.publisherId === ids.publisher));
+    // Neither side sees the other's money, nor the margin between them.
+    const metricsOf = (rows: object[]) =>
+      [...new Set(rows.flatMap((row) => Object.keys(row)))].filter(
+        (name) => name.endsWith('Micros') || name === 'events',
+      );
+    assert.deepEqual(metricsOf(advertiserRows.rows).sort(), ['events', 'priceMicros', 'revenueMicros']);
+    assert.deepEqual(metricsOf(publisherRows.rows).sort(), ['events', 'mediaCostMicros', 'priceMicros']);
     const rival = await report(keys.rival ?? '', 'advertiser,tracker');
     assert.equal(rival.status, 200);
     assert.deepEqual(rival.rows, []);

@@ -43,6 +43,7 @@ export class SqliteAdvertisers extends SqliteEntityStore<Advertiser, AdvertiserI
       {
         noun: 'line item',
         nounPlural: 'line items',
+        movable: false,
         ids: this.ids(
           'SELECT id FROM line_items WHERE account_id = ? AND advertiser_id = ? ORDER BY id',
           accountId,

@@ -70,12 +70,29 @@ export abstract class SqliteEntityStore<
   /** Hook after an insert or update, in the same transaction (e.g. child rows). */
   protected afterSave(_accountId: number, _id: number, _input: Input): void {}
 
-  /** How to clear the blocking dependents, for the refusal message. */
+  /**
+   * How to clear the blocking dependents, for the refusal message: only what can be done to them
+   * (`delete or move` where all of them can move, `delete` where none can, each named where they
+   * differ), and `revoke` for API keys.
+   */
   protected fixFor(blocking: readonly Dependents[], _existing: T): string {
-    const keys = blocking.some((dependent) => dependent.noun.startsWith('API key'));
-    const objects = blocking.some((dependent) => !dependent.noun.startsWith('API key'));
-    if (!keys) return 'delete or move them first';
-    return objects ? 'delete or move them, and revoke the keys, first' : 'revoke them first';
+    const isKey = (dependent: Dependents) => dependent.noun.startsWith('API key');
+    const keys = blocking.some(isKey);
+    const objects = blocking.filter((dependent) => !isKey(dependent));
+    const fixed = objects.filter((dependent) => !dependent.movable);
+    const movable = objects.filter((dependent) => dependent.movable);
+    const named = (dependents: readonly Dependents[]) =>
+      dependents
+        .map((dependent) => (dependent.ids.length === 1 ? dependent.noun : dependent.nounPlural))
+        .join(' and ');
+    const objectFix =
+      fixed.length === 0
+        ? 'delete or move them'
+        : movable.length === 0
+          ? 'delete them'
+          : `delete the ${named(fixed)} and delete or move the ${named(movable)}`;
+    if (!keys) return `${objectFix} first`;
+    return objects.length > 0 ? `${objectFix}, and revoke the keys, first` : 'revoke them first';
   }
 
   create(accountId: number, input: Input, nowMs: number): WriteResult<T> {
@@ -198,14 +215,25 @@ export abstract class SqliteEntityStore<
 
   /** The trackers of each kind whose `column` is `id`. */
   protected trackerDependents(accountId: number, column: string, id: number): Dependents[] {
-    const sql = `SELECT id FROM trackers WHERE account_id = ? AND kind = ? AND ${column} = ? ORDER BY id`;
+    return this.trackersWhere(accountId, `${column} = ?`, id);
+  }
+
+  /** The trackers of each kind of the account that match `condition` (SQL over `trackers`, with `params`). */
+  protected trackersWhere(accountId: number, condition: string, ...params: SqlValue[]): Dependents[] {
+    const sql = `SELECT id FROM trackers WHERE account_id = ? AND kind = ? AND (${condition}) ORDER BY id`;
     return [
       {
         noun: 'impression tracker',
         nounPlural: 'impression trackers',
-        ids: this.ids(sql, accountId, 'impression', id),
+        ids: this.ids(sql, accountId, 'impression', ...params),
+        movable: true,
       },
-      { noun: 'click tracker', nounPlural: 'click trackers', ids: this.ids(sql, accountId, 'click', id) },
+      {
+        noun: 'click tracker',
+        nounPlural: 'click trackers',
+        ids: this.ids(sql, accountId, 'click', ...params),
+        movable: true,
+      },
     ];
   }
 
@@ -214,6 +242,7 @@ export abstract class SqliteEntityStore<
     return {
       noun: 'API key scoped to it',
       nounPlural: 'API keys scoped to it',
+      movable: false,
       ids: this.ids(
         'SELECT id FROM api_keys WHERE account_id = ? AND scope_type = ? AND scope_id = ? AND revoked_ms IS NULL ORDER BY id',
         accountId,

@@ -1,3 +1,4 @@
+import { DEFAULT_PAYMENT_RULE_PRIORITY } from '../../ports/catalog.js';
 import type {
   CatalogState,
   Dependents,
@@ -67,6 +68,7 @@ export class SqlitePublishers extends SqliteEntityStore<Publisher, PublisherInpu
       {
         noun: 'placement',
         nounPlural: 'placements',
+        movable: false,
         ids: this.ids(
           'SELECT id FROM placements WHERE account_id = ? AND publisher_id = ? ORDER BY id',
           accountId,
@@ -76,6 +78,7 @@ export class SqlitePublishers extends SqliteEntityStore<Publisher, PublisherInpu
       {
         noun: 'payment rule',
         nounPlural: 'payment rules',
+        movable: false,
         ids: this.ids(
           'SELECT id FROM payment_rules WHERE account_id = ? AND publisher_id = ? ORDER BY id',
           accountId,
@@ -123,6 +126,7 @@ export class SqlitePlacements extends SqliteEntityStore<Placement, PlacementInpu
       {
         noun: 'payment rule targeting it',
         nounPlural: 'payment rules targeting it',
+        movable: true,
         ids: this.ids(
           'SELECT payment_rule_id AS id FROM payment_rule_placements WHERE placement_id = ? ORDER BY payment_rule_id',
           existing.id,
@@ -232,9 +236,10 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
   }
 
   /**
-   * The base rule prices every impression no conditional rule takes, whatever its placements and
-   * dates (evaluation ignores them), so a base rule must not have any: a publisher's first rule
-   * sent with `placementIds: [top]` became its base and priced every placement.
+   * The base rule prices every impression no conditional rule takes, whatever its state,
+   * placements and dates (evaluation ignores them), so a base rule must be active and have no
+   * placements or dates: a publisher's first rule sent with `placementIds: [top]` became its base
+   * and priced every placement, and a base rule set `inactive` went on pricing.
    */
   private baseRuleConditionProblems(
     accountId: number,
@@ -246,9 +251,22 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
     const isBase = input.isBase ?? existing?.isBase ?? becomesFirst;
     if (!isBase) return [];
     const why = becomesFirst
-      ? `publisher ${input.publisherId} has no base rule yet, so this rule would be its base rule, which applies to every impression whatever its placements and dates: create the base rule first, without conditions, then this one`
-      : `a base rule applies to every impression of publisher ${input.publisherId} whatever its placements and dates`;
+      ? `publisher ${input.publisherId} has no base rule yet, so this rule would be its base rule, which applies to every impression whatever its state, priority, placements and dates: create the base rule first, without conditions, then this one`
+      : `a base rule applies to every impression of publisher ${input.publisherId} whatever its state, placements and dates`;
     const problems: FieldProblem[] = [];
+    if (input.state === 'inactive') {
+      problems.push({
+        field: 'state',
+        message: becomesFirst
+          ? why
+          : `${why}; make another rule the base first (isBase: true on it), which makes this one an inactive conditional rule`,
+      });
+    }
+    // The API refuses another priority for a rule it knows is the base; only the store knows
+    // that a publisher's first rule becomes it.
+    if (becomesFirst && input.priority !== DEFAULT_PAYMENT_RULE_PRIORITY) {
+      problems.push({ field: 'priority', message: why });
+    }
     if (input.placementIds.length > 0) {
       problems.push({ field: 'placementIds', message: `${why}; send [] on the base rule` });
     }
@@ -284,12 +302,25 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
     for (const placementId of new Set(input.placementIds)) insert.run(id, placementId, input.publisherId);
   }
 
+  /**
+   * The trackers that name the rule as their own; for a base rule also the publisher's trackers
+   * that name none, which it prices (deleted, it would leave their hits costing nothing); and the
+   * publisher's other rules, which need a base rule.
+   */
   protected dependents(accountId: number, existing: PaymentRule): Dependents[] {
     return [
-      ...this.trackerDependents(accountId, 'payment_rule_id', existing.id),
+      ...(existing.isBase
+        ? this.trackersWhere(
+            accountId,
+            'payment_rule_id = ? OR (publisher_id = ? AND payment_rule_id IS NULL)',
+            existing.id,
+            existing.publisherId,
+          )
+        : this.trackerDependents(accountId, 'payment_rule_id', existing.id)),
       {
         noun: `other payment rule of publisher ${existing.publisherId}`,
         nounPlural: `other payment rules of publisher ${existing.publisherId}`,
+        movable: false,
         ids: existing.isBase
           ? this.ids(
               'SELECT id FROM payment_rules WHERE account_id = ? AND publisher_id = ? AND id != ? ORDER BY id',
@@ -303,10 +334,11 @@ export class SqlitePaymentRules extends SqliteEntityStore<PaymentRule, PaymentRu
   }
 
   protected override fixFor(blocking: readonly Dependents[], existing: PaymentRule): string {
-    if (!existing.isBase || !blocking.some((dependent) => dependent.noun.startsWith('other payment rule'))) {
-      return super.fixFor(blocking, existing);
+    if (!existing.isBase) return super.fixFor(blocking, existing);
+    if (blocking.some((dependent) => dependent.noun.startsWith('other payment rule'))) {
+      return `it is the publisher's base rule: make another rule the base (PATCH it with isBase: true) or delete the others, and move or delete any trackers, first`;
     }
-    return `it is the publisher's base rule: make another rule the base (PATCH it with isBase: true) or delete the others, and move or delete any trackers, first`;
+    return `it is publisher ${existing.publisherId}'s base rule, which prices the hits of its trackers that name no payment rule of their own: make another rule the base (POST one with isBase: true), or move the trackers to another publisher or delete them, first`;
   }
 
   private hasBase(accountId: number, publisherId: number): boolean {

@@ -2,12 +2,14 @@ import type {
   CatalogState,
   Dependents,
   FieldProblem,
+  RedirectAllowlist,
   Tracker,
   TrackerFilter,
   TrackerInput,
   TrackerKind,
   WriteResult,
 } from '../../ports/catalog.js';
+import { checkRedirectTarget } from '../../domain/tracker-hit.js';
 import type { SqlValue } from './catalog-entity.js';
 import { invalid, SqliteEntityStore } from './catalog-entity.js';
 
@@ -98,7 +100,7 @@ export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, Tra
       ) {
         problems.push({
           field: 'placementId',
-          message: `publisher ${input.publisherId} has no placement ${input.placementId}; use one of its placements or leave placementId out`,
+          message: `publisher ${input.publisherId} has no placement ${input.placementId}; use one of its placements, or send "placementId": null for none`,
         });
       }
       if (
@@ -107,7 +109,18 @@ export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, Tra
       ) {
         problems.push({
           field: 'paymentRuleId',
-          message: `publisher ${input.publisherId} has no payment rule ${input.paymentRuleId}; use one of its rules or leave paymentRuleId out (the publisher's rules then apply)`,
+          message: `publisher ${input.publisherId} has no payment rule ${input.paymentRuleId}; use one of its rules, or send "paymentRuleId": null for none (the publisher's rules then apply)`,
+        });
+      }
+    }
+    if (input.kind === 'click' && input.clickUrl !== null && input.clickUrl !== existing?.clickUrl) {
+      // A click URL the account's allow-list refuses would answer every click 400: refused here.
+      // One stored before the allow-list was enabled or changed is kept (see the README).
+      const checked = checkRedirectTarget(input.clickUrl, this.redirectAllowlist(accountId));
+      if (!checked.ok) {
+        problems.push({
+          field: 'clickUrl',
+          message: `${checked.reason}, so every click would be answered 400 with no landing page: use a landing page on one of its domains (GET /v1/account/redirect-allowlist), or add this host to them first`,
         });
       }
     }
@@ -135,6 +148,16 @@ export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, Tra
 
   protected dependents(): Dependents[] {
     return [];
+  }
+
+  /** The account's redirect allow-list as stored; disabled with no domains when it never stored one. */
+  redirectAllowlist(accountId: number): RedirectAllowlist {
+    const row = this.statement('SELECT enabled, domains FROM redirect_allowlists WHERE account_id = ?').get(
+      accountId,
+    ) as { enabled: number; domains: string } | undefined;
+    return row === undefined
+      ? { enabled: false, domains: [] }
+      : { enabled: row.enabled === 1, domains: JSON.parse(row.domains) as string[] };
   }
 
   private childOf(

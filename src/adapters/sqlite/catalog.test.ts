@@ -276,7 +276,7 @@ describe('SQLite catalog store', () => {
         ['payment rule', [base.id]],
       ],
     );
-    assert.equal(refused.fix, 'delete or move them first');
+    assert.equal(refused.fix, 'delete them first');
   });
 
   it('refuses to delete an advertiser or publisher while a live API key is scoped to it, and deletes it once the key is revoked', () => {

@@ -14,8 +14,6 @@ import { SqlitePaymentRules, SqlitePlacements, SqlitePublishers } from './catalo
 import { SqliteTrackers } from './catalog-trackers.js';
 import { writeTransaction } from './database.js';
 
-const DEFAULT_ALLOWLIST: Readonly<RedirectAllowlist> = { enabled: false, domains: [] };
-
 /**
  * The catalog on SQLite. Every write is one transaction that also bumps the single-row
  * `catalog_version`, so any process sharing the file can tell that the catalog changed; this
@@ -58,12 +56,7 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   redirectAllowlist(accountId: number): RedirectAllowlist {
-    const row = this.db
-      .prepare('SELECT enabled, domains FROM redirect_allowlists WHERE account_id = ?')
-      .get(accountId) as { enabled: number; domains: string } | undefined;
-    return row === undefined
-      ? { ...DEFAULT_ALLOWLIST, domains: [] }
-      : { enabled: row.enabled === 1, domains: JSON.parse(row.domains) as string[] };
+    return this.trackers.redirectAllowlist(accountId);
   }
 
   setRedirectAllowlist(accountId: number, allowlist: RedirectAllowlist, nowMs: number): RedirectAllowlist {

@@ -67,7 +67,8 @@ const trackerFields = {
   placementId: { ...nullableId, description: "one of the publisher's placements" },
   paymentRuleId: {
     ...nullableId,
-    description: "one of the publisher's payment rules; overrides the publisher's rules",
+    description:
+      "one of the publisher's payment rules; overrides the publisher's rules while it is in effect (the base rule; a conditional rule while active and within its dates), else they apply",
   },
   state,
 };
@@ -132,7 +133,7 @@ const RESOURCES: Resource[] = [
     noun: 'payment rule',
     required: ['publisherId', 'name', 'pricingType'],
     description:
-      "The publisher's first rule is its base rule; isBase: true promotes a rule and demotes the old base to an inactive conditional rule (it prices nothing until made active again). Conditional rules apply by priority (10 first), ties by lowest id, when active, within their dates and on one of their placements; else the base rule.",
+      "The publisher's first rule is its base rule; isBase: true promotes a rule (making it active) and demotes the old base to an inactive conditional rule (it prices nothing until made active again). Conditional rules apply by priority (10 first), ties by lowest id, when active, within their dates and on one of their placements; else the base rule, which is always active and has no placements or dates: state inactive, a priority other than the one it has, placements or dates are refused on it. A base rule that trackers of its publisher rely on (naming no rule of their own) is not deleted (409).",
     fields: {
       publisherId: { ...id, description: 'fixed at creation' },
       name,
@@ -143,7 +144,11 @@ const RESOURCES: Resource[] = [
       maxRevshare: fraction('dynamic: the highest share'),
       targetEcpm: amount('dynamic: the eCPM aimed at'),
       priority: { type: 'integer', minimum: 1, maximum: 10, default: 5 },
-      isBase: { type: 'boolean' },
+      isBase: {
+        type: ['boolean', 'null'],
+        description:
+          'absent (or null, except in a PATCH): kept as it is; a new rule is the base when its publisher has none',
+      },
       state,
       startDate: { type: ['string', 'null'], format: 'date' },
       endDate: { type: ['string', 'null'], format: 'date', description: 'inclusive' },
@@ -172,7 +177,8 @@ const RESOURCES: Resource[] = [
       clickUrl: {
         type: ['string', 'null'],
         format: 'uri',
-        description: 'landing page when a hit has no redir',
+        description:
+          "landing page when a hit has no redir; refused when the account's enabled redirect allow-list refuses it",
       },
     },
     filters: trackerFilters,
@@ -344,8 +350,13 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
               type: 'object',
               required: ['enabled'],
               properties: {
-                enabled: { type: 'boolean' },
-                domains: { type: 'array', items: { type: 'string' } },
+                enabled: { type: 'boolean', description: 'null is refused' },
+                domains: {
+                  type: 'array',
+                  items: { type: 'string' },
+                  description:
+                    'host names, international ones in punycode (xn--…); a click tracker stored with a clickUrl outside them keeps it, its clicks answered 400',
+                },
               },
             },
           },

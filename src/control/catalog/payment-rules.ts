@@ -5,7 +5,7 @@ import type {
   PaymentRuleInput,
   PricingType,
 } from '../../ports/catalog.js';
-import { CATALOG_STATES, PRICING_TYPES } from '../../ports/catalog.js';
+import { CATALOG_STATES, DEFAULT_PAYMENT_RULE_PRIORITY, PRICING_TYPES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
 import { crudRoutes } from './crud.js';
 import { decimalOf, FieldReader, isoOf } from './validation.js';
@@ -26,7 +26,6 @@ const FIELDS = [
   'endDate',
   'placementIds',
 ];
-const DEFAULT_PRIORITY = 5;
 
 /** Which pricing fields each pricing type uses (all of them required). */
 const PRICING_FIELDS: Readonly<Record<PricingType, readonly string[]>> = {
@@ -133,6 +132,9 @@ function parsePaymentRule(
     fields.problem('maxRevshare', 'must be at least revshare (the minimum share of a dynamic rule)');
   }
   const dates = readDates(fields, base);
+  const isBase = fields.given('isBase') ? fields.bool('isBase', existing?.isBase ?? false) : undefined;
+  // The publisher's first rule also becomes its base; the store checks that case.
+  const staysOrBecomesBase = isBase ?? existing?.isBase ?? false;
   const input: PaymentRuleInput = {
     publisherId,
     name,
@@ -142,14 +144,35 @@ function parsePaymentRule(
     applyCostOnDefault,
     maxRevshareMicros,
     targetEcpmMicros,
-    priority: fields.integer('priority', base?.priority ?? DEFAULT_PRIORITY, 1, 10),
-    isBase: fields.has('isBase') ? fields.bool('isBase', existing?.isBase ?? false) : undefined,
-    state: fields.oneOf('state', CATALOG_STATES, base?.state ?? 'active'),
+    priority: staysOrBecomesBase
+      ? basePriority(fields, existing)
+      : fields.integer('priority', base?.priority ?? DEFAULT_PAYMENT_RULE_PRIORITY, 1, 10),
+    isBase,
+    // A base rule prices whatever its state, so it is active: a rule made the base becomes active
+    // (the store refuses `inactive` sent for it).
+    state: fields.oneOf('state', CATALOG_STATES, staysOrBecomesBase ? 'active' : (base?.state ?? 'active')),
     ...dates,
     placementIds: fields.idList('placementIds', base?.placementIds ?? []),
   };
   fields.finish('payment rule');
   return input;
+}
+
+/**
+ * A base rule's priority: what it has (the default for a new rule), kept for when another rule
+ * becomes the base. A base rule is evaluated after every conditional rule whatever its priority,
+ * so a different priority sent for it is refused rather than stored to no effect.
+ */
+function basePriority(fields: FieldReader, existing: PaymentRule | undefined): number {
+  const kept = existing?.priority ?? DEFAULT_PAYMENT_RULE_PRIORITY;
+  const sent = fields.integer('priority', kept, 1, 10);
+  if (sent !== kept && !fields.hasProblem('priority')) {
+    fields.problem(
+      'priority',
+      `a base rule has no priority: it prices every impression no conditional rule takes, whatever the priorities; leave priority out (the rule keeps ${kept} for when another rule becomes the base)`,
+    );
+  }
+  return kept;
 }
 
 function readDates(

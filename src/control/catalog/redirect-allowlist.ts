@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import type { CatalogStore, RedirectAllowlist } from '../../ports/catalog.js';
 import { requireRole, requireUnscoped } from '../auth.js';
 import type { Route } from '../http.js';
@@ -6,6 +7,7 @@ import { CATALOG_MAX_BODY_BYTES } from './crud.js';
 import { FieldReader } from './validation.js';
 
 const MAX_DOMAINS = 1000;
+const NON_ASCII = /\P{ASCII}/u;
 /** A host name: dot-separated labels of letters, digits and hyphens. */
 const HOST_NAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -47,7 +49,10 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
 function parseAllowlist(body: unknown): RedirectAllowlist {
   const fields = new FieldReader(body, 'create', ['enabled', 'domains']);
   const enabled = fields.bool('enabled', false);
-  if (!fields.has('enabled')) fields.problem('enabled', 'required: send true or false');
+  // Read as absent, null would switch the allow-list off.
+  if (!fields.given('enabled')) {
+    fields.problem('enabled', `${fields.has('enabled') ? 'cannot be null' : 'required'}: send true or false`);
+  }
   const raw = (body as { domains?: unknown }).domains ?? [];
   const domains: string[] = [];
   if (!Array.isArray(raw) || raw.length > MAX_DOMAINS) {
@@ -55,7 +60,13 @@ function parseAllowlist(body: unknown): RedirectAllowlist {
   } else {
     for (const entry of raw) {
       const host = typeof entry === 'string' ? entry.trim().toLowerCase().replace(/\.$/, '') : '';
-      if (!HOST_NAME.test(host)) {
+      const punycode = NON_ASCII.test(host) ? domainToASCII(host) : '';
+      if (HOST_NAME.test(punycode)) {
+        fields.problem(
+          'domains',
+          `${JSON.stringify(entry)} is not in ASCII; send an international domain name in punycode: ${JSON.stringify(punycode)}`,
+        );
+      } else if (!HOST_NAME.test(host)) {
         fields.problem(
           'domains',
           `${JSON.stringify(entry)} is not a host name; send names like "example.com" (no scheme, path or wildcard: a name covers its subdomains)`,

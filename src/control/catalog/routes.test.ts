@@ -219,14 +219,14 @@ describe('catalog routes', () => {
       const ten = await call('DELETE', `/v1/advertisers/${owner.id}`);
       assert.equal(
         ten.body.error.message,
-        `advertiser ${owner.id} still has 10 line items (ids ${ids.join(', ')}); delete or move them first`,
+        `advertiser ${owner.id} still has 10 line items (ids ${ids.join(', ')}); delete them first`,
       );
       await addLineItem();
       const refused = await call('DELETE', `/v1/advertisers/${owner.id}`);
       assert.equal(refused.status, 409);
       assert.equal(
         refused.body.error.message,
-        `advertiser ${owner.id} still has 11 line items (ids ${ids.slice(0, 10).join(', ')} and 1 more); delete or move them first`,
+        `advertiser ${owner.id} still has 11 line items (ids ${ids.slice(0, 10).join(', ')} and 1 more); delete them first`,
       );
     });
   });
@@ -393,6 +393,8 @@ describe('catalog routes', () => {
         { enabled: 'yes', domains: [] },
         /enabled: "yes" is not valid: send true or false/,
       );
+      // Switched off again: later tests create click trackers landing outside these domains.
+      await ok('PUT', '/v1/account/redirect-allowlist', { enabled: false, domains: [] });
     });
   });
 
@@ -901,6 +903,28 @@ describe('catalog routes', () => {
         assert.match(refused.body.error.message, /domains: .* is not a host name/);
       }
       assert.deepEqual(await ok('PUT', path, { enabled: false }), { enabled: false, domains: [] });
+    });
+
+    it('refuses enabled: null, which would switch the allow-list off, and keeps what it had', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      const stored = await ok('PUT', path, { enabled: true, domains: ['kept.example'] });
+      await assertRefused(
+        'PUT',
+        path,
+        { enabled: null, domains: ['kept.example'] },
+        /^.*enabled: cannot be null: send true or false$/,
+      );
+      assert.deepEqual(await ok('GET', path), stored);
+      await ok('PUT', path, { enabled: false, domains: [] });
+    });
+
+    it('asks for an international domain name in punycode, spelling it', async () => {
+      await assertRefused(
+        'PUT',
+        '/v1/account/redirect-allowlist',
+        { enabled: true, domains: ['Bücher.example'] },
+        /domains: "Bücher\.example" is not in ASCII; send an international domain name in punycode: "xn--bcher-kva\.example"/,
+      );
     });
 
     it('replaces the domains and the switch on each PUT, and answers what it stored', async () => {

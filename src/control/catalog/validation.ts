@@ -59,6 +59,15 @@ export class FieldReader {
     return Object.hasOwn(this.body, name);
   }
 
+  /**
+   * True when the body gives the field a value. On create and replace an optional field sent as
+   * null is absent (it takes its default); on a PATCH null is given, for the reader to clear the
+   * field or refuse it.
+   */
+  given(name: string): boolean {
+    return this.has(name) && (this.mode === 'patch' || this.body[name] !== null);
+  }
+
   /** Records a problem found outside the readers (e.g. a rule across fields). */
   problem(field: string, message: string): void {
     this.problems.push({ field, message });
