@@ -92,6 +92,8 @@ describe('the burl egress policy', () => {
       '::ffff:0:808:808',
       '192.88.99.1',
       '2001:10::1',
+      '3fff:fff::1',
+      '5f00::1',
     ];
     for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
   });

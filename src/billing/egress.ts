@@ -47,6 +47,9 @@ for (const [network, prefix] of [
   ['2001:2::', 48],
   ['2001:10::', 28],
   ['2001:db8::', 32],
+  // Documentation (RFC 9637) and segment routing (SRv6 SIDs, RFC 9602): neither is a public host.
+  ['3fff::', 20],
+  ['5f00::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],
