@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { runBoundedScript } from '../../../test/support/bounded-script.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -96,6 +96,19 @@ describe('opening the SQLite database', () => {
       assert.ok(!existsSync(`${path}-wal`), 'a WAL was written beside it');
     });
   }
+
+  it('refuses a directory where the database file goes, in one line saying to move it away', () => {
+    const path = join(mkdtempSync(join(dir, 'directory-')), 'tally.db');
+    mkdirSync(path);
+    assert.throws(
+      () => openSqlite(path),
+      (error: unknown) =>
+        error instanceof DatabaseFileError &&
+        error.message.startsWith(`${path} cannot be opened (SQLite: unable to open database file): `) &&
+        error.message.includes('move away a directory') &&
+        !error.message.includes('\n'),
+    );
+  });
 
   it('makes an empty file a new database, as SQLite reads it (a first start stopped before it wrote)', () => {
     const path = join(mkdtempSync(join(dir, 'empty-')), 'tally.db');

@@ -28,8 +28,9 @@ export class SchemaTooNewError extends Error {
 
 /**
  * The database file is damaged, or is not a SQLite database at all (another file put in its
- * place, one cut short by a failed copy): Tally can neither read nor repair it, and refuses it
- * rather than start without the impressions it held.
+ * place, one cut short by a failed copy), or cannot be opened (a directory in its place, a file
+ * this process may not read and write): Tally can neither read nor repair it, and refuses it
+ * rather than start without the impressions it held. The message says what to do.
  */
 export class DatabaseFileError extends Error {
   constructor(
@@ -38,8 +39,10 @@ export class DatabaseFileError extends Error {
     cause: Error,
   ) {
     super(
-      `${path} is damaged or is not a SQLite database (SQLite: ${cause.message}): restore it from a ` +
-        `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`,
+      (cause as { code?: unknown }).code === 'SQLITE_CANTOPEN'
+        ? `${path} cannot be opened (SQLite: ${cause.message}): it must be a file this process may read and write; move away a directory or anything else in its place`
+        : `${path} is damaged or is not a SQLite database (SQLite: ${cause.message}): restore it from a ` +
+            `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`,
       { cause },
     );
     this.name = 'DatabaseFileError';
@@ -49,13 +52,21 @@ export class DatabaseFileError extends Error {
 /**
  * Opens (creating if needed) Tally's SQLite database in WAL mode and applies pending migrations;
  * throws {@link SchemaTooNewError} for a database a newer Tally migrated, and
- * {@link DatabaseFileError} for a file that is not a database or whose first pages are damaged.
+ * {@link DatabaseFileError} for a file that is not a database or whose first pages are damaged,
+ * or that cannot be opened.
  * (An empty file is a new database to SQLite, and is made one: the first start may have been
  * stopped before it wrote anything.)
  */
 export function openSqlite(path: string, synchronous: SqliteSynchronous = 'FULL'): Database.Database {
   makeDirectory(dirname(path));
-  const db = new Database(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (error) {
+    if (error instanceof Database.SqliteError && error.code === 'SQLITE_CANTOPEN')
+      throw new DatabaseFileError(path, error);
+    throw error;
+  }
   try {
     // The first statement that reads the file: one that is no database fails here.
     db.pragma('journal_mode = WAL');
