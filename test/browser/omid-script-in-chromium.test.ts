@@ -64,6 +64,16 @@ function settle(page: Page): Promise<void> {
   return page.waitForTimeout(300);
 }
 
+/**
+ * Waits, up to 10 s, until the page has fired `count` notices (a loaded machine may take longer
+ * than one `settle` to run the observers), then lets it settle so that any extra one is seen too.
+ */
+async function untilNotices(page: Page, notices: () => number, count: number): Promise<void> {
+  for (let waitedMs = 0; notices() < count && waitedMs < 10_000; waitedMs += 50)
+    await page.waitForTimeout(50);
+  await settle(page);
+}
+
 describe("Tally's OMID script in Chromium", () => {
   it('fires the notice once through the OM SDK client on its impression event, never on load or the session start', async () => {
     const { page, notices } = await webView();
@@ -84,7 +94,7 @@ describe("Tally's OMID script in Chromium", () => {
   it('without an OM SDK client, fires once when one pixel of an ad positioned out of the flow is in the viewport', async () => {
     const { page, notices } = await webView();
     await page.setContent(adPage(POSITIONED_AD.replace('TOP', '0')), { waitUntil: 'load' });
-    await settle(page);
+    await untilNotices(page, notices, 1);
     assert.equal(notices(), 1);
     await page.close();
   });
@@ -95,7 +105,7 @@ describe("Tally's OMID script in Chromium", () => {
     await settle(page);
     assert.equal(notices(), 0);
     await page.evaluate('window.scrollTo(0, 1800)');
-    await settle(page);
+    await untilNotices(page, notices, 1);
     assert.equal(notices(), 1);
     await page.close();
   });
