@@ -52,6 +52,7 @@ import { shown } from './lib/shown.js';
 import { hostHeaderProblem } from './lib/host-header.js';
 import type { Logger } from './lib/log.js';
 import { makeDirectory } from './lib/make-dir.js';
+import { errorCode } from './lib/error-code.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
 import type { DeliveryStatus } from './ports/ledger.js';
@@ -453,7 +454,7 @@ function hasBody(req: IncomingMessage): boolean {
 /** The data directory is no directory Tally can create or use; its message says what to change. */
 export class DataDirError extends Error {
   constructor(dataDir: string, cause: unknown) {
-    super(dataDirFailure(dataDir, (cause as { code?: unknown } | null)?.code, String(cause)), { cause });
+    super(dataDirFailure(dataDir, errorCode(cause), String(cause)), { cause });
     this.name = 'DataDirError';
   }
 }
@@ -471,7 +472,7 @@ function makeDataDir(dataDir: string): void {
   }
 }
 
-function dataDirFailure(dataDir: string, code: unknown, detail: string): string {
+function dataDirFailure(dataDir: string, code: string | undefined, detail: string): string {
   switch (code) {
     case 'EEXIST':
       return `the data directory ${dataDir} is a file, not a directory: set TALLY_DATA_DIR to a directory (Tally creates it if it does not exist)`;
@@ -489,12 +490,16 @@ function dataDirFailure(dataDir: string, code: unknown, detail: string): string 
 /** The server could not listen where the configuration says; its message says what to change. */
 export class ListenError extends Error {
   constructor(config: Pick<Config, 'port' | 'host'>, cause: unknown) {
-    super(listenFailure(config, (cause as { code?: unknown } | null)?.code, String(cause)), { cause });
+    super(listenFailure(config, errorCode(cause), String(cause)), { cause });
     this.name = 'ListenError';
   }
 }
 
-function listenFailure(config: Pick<Config, 'port' | 'host'>, code: unknown, detail: string): string {
+function listenFailure(
+  config: Pick<Config, 'port' | 'host'>,
+  code: string | undefined,
+  detail: string,
+): string {
   switch (code) {
     case 'EADDRINUSE':
       return `port ${config.port} is already in use: set TALLY_PORT to a free port`;

@@ -11,6 +11,7 @@ import type { EventRecord } from '../ports/ledger.js';
 import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import { throttledErrorLog } from '../lib/throttled-log.js';
+import { errorCode } from '../lib/error-code.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
@@ -90,12 +91,6 @@ function pruneInSteps(beforeMs: number): void {
   nextStep();
 }
 
-/** SQLite's error code (`SQLITE_FULL`, `SQLITE_BUSY`…) of a failed statement, or ''. */
-function sqliteCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
-}
-
 function nextMessage(): ToCounter | undefined {
   return receiveMessageOnPort(port)?.message as ToCounter | undefined;
 }
@@ -115,7 +110,7 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     // of the database (locked, full, failing) would only fail each again, as long each time.
     if (records.length > 1 && isBatchFault(error)) for (const record of records) commit([record]);
     else {
-      logCommitFailure({ error: String(error), code: sqliteCode(error) });
+      logCommitFailure({ error: String(error), code: errorCode(error) ?? '' });
       fail(error);
     }
     return;

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { makeDirectory } from '../../lib/make-dir.js';
+import { errorCode } from '../../lib/error-code.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** How hard SQLite syncs commits: FULL survives power loss, NORMAL (WAL) survives a process crash. */
@@ -39,7 +40,7 @@ export class DatabaseFileError extends Error {
     cause: Error,
   ) {
     super(
-      (cause as { code?: unknown }).code === 'SQLITE_CANTOPEN'
+      errorCode(cause) === 'SQLITE_CANTOPEN'
         ? `${path} cannot be opened (SQLite: ${cause.message}): it must be a file this process may read and write; move away a directory or anything else in its place`
         : `${path} is damaged or is not a SQLite database (SQLite: ${cause.message}): restore it from a ` +
             `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`,
