@@ -118,6 +118,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The errors whose message tells the operator, in one line, what to change (a data directory, port,
+ * database or key file Tally cannot use): printed as they are, without a stack.
+ */
+const OPERATOR_ERRORS = [
+  DataDirInUseError,
+  DataDirError,
+  ListenError,
+  SchemaTooNewError,
+  DatabaseFileError,
+  KeyFileError,
+];
+
+function isOperatorError(error: unknown): error is Error {
+  return OPERATOR_ERRORS.some((type) => error instanceof type);
+}
+
 function isCommand(name: string): name is Command {
   return Object.hasOwn(USAGE, name);
 }
@@ -128,15 +145,7 @@ async function serve(config: Config): Promise<number> {
   try {
     tally = await startTally(config, log);
   } catch (error) {
-    if (!(
-      error instanceof DataDirInUseError ||
-      error instanceof DataDirError ||
-      error instanceof ListenError ||
-      error instanceof SchemaTooNewError ||
-      error instanceof DatabaseFileError ||
-      error instanceof KeyFileError
-    ))
-      throw error;
+    if (!isOperatorError(error)) throw error;
     process.stderr.write(`Tally cannot start: ${error.message}\n`);
     return 1;
   }
@@ -208,12 +217,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // A data directory Tally cannot use is the operator's to sort out: the message says how.
-    if (
-      error instanceof SchemaTooNewError ||
-      error instanceof DatabaseFileError ||
-      error instanceof KeyFileError
-    )
-      process.stderr.write(`Tally cannot run: ${error.message}\n`);
+    if (isOperatorError(error)) process.stderr.write(`Tally cannot run: ${error.message}\n`);
     else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   },
