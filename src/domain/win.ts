@@ -155,9 +155,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
   const priceFor = (suffix: string): string => encodedPrice(suffix, base, env);
   // URLs (the DSP's burl and nurl) get plain replacement: whatever holds them escapes them.
-  const fillMacros = (text: string): string => substituteMacros(text, macroValues(base), priceFor);
+  const values = macroValues(base);
+  const fillMacros = (text: string): string => substituteMacros(text, values, priceFor);
   const dspTexts = dspTextsOf(parsed.bid, adm);
-  const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, macroValues(base), priceFor('').length);
+  const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, priceFor('').length);
   if (growthChars > MAX_MACRO_GROWTH_CHARS) {
     return {
       ok: false,
@@ -190,9 +191,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   };
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
   const markup =
-    adm === undefined
-      ? undefined
-      : substituteMacrosInMarkup(adm, MARKUP_LANGUAGES[format], macroValues(base), priceFor);
+    adm === undefined ? undefined : substituteMacrosInMarkup(adm, MARKUP_LANGUAGES[format], values, priceFor);
   if (rule.method === 'burl') {
     result.burl = result.noticeUrls.burl = noticeUrl('burl');
   }
@@ -619,14 +618,19 @@ function inexactIdField(request: OrtbBidRequest, bid: OrtbBid): string | undefin
     ['bid.impid', bid.impid],
     ['bid.id', bid.id],
     ['bid.adid', bid.adid],
-    ['request.site.publisher.id', asObject(asObject(request.site)?.publisher)?.id],
-    ['request.app.publisher.id', asObject(asObject(request.app)?.publisher)?.id],
+    ['request.site.publisher.id', publisherIdValue(request.site)],
+    ['request.app.publisher.id', publisherIdValue(request.app)],
   ];
   return fields.find(([, value]) => isInexactNumericId(value))?.[0];
 }
 
 function publisherIdOf(siteOrApp: unknown): string | undefined {
-  return asId(asObject(asObject(siteOrApp)?.publisher)?.id);
+  return asId(publisherIdValue(siteOrApp));
+}
+
+/** `site.publisher.id` or `app.publisher.id` as sent, of whatever type. */
+function publisherIdValue(siteOrApp: unknown): unknown {
+  return asObject(asObject(siteOrApp)?.publisher)?.id;
 }
 
 function admText(adm: unknown): string | undefined {
