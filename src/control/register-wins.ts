@@ -1,4 +1,4 @@
-import type { WinEnvironment } from '../domain/win.js';
+import type { RejectedWin, WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
 import type { ErrorCode } from './http.js';
 import { ApiError, duplicateMemberError, parseJsonBodyWithDuplicates } from './http.js';
@@ -64,30 +64,28 @@ export function registerWins(
     const duplicate = duplicateInWin.get(index);
     if (duplicate !== undefined) {
       const { code, message } = duplicateMemberError('this win', duplicate);
-      return { ok: false, error: { code, message } };
+      return refusedWin(code, message);
     }
     if (typeof win !== 'object' || win === null || Array.isArray(win)) {
-      return {
-        ok: false,
-        error: { code: 'VALIDATION_FAILED', message: 'each win must be an object {request, seat, bid, …}' },
-      };
+      return refusedWin('VALIDATION_FAILED', 'each win must be an object {request, seat, bid, …}');
     }
     try {
       return instrumentWin(win, env);
     } catch (error) {
       // A fault in Tally (instrumenting never throws on bad input): this win alone is refused.
       onFault(error);
-      return {
-        ok: false,
-        error: {
-          code: 'INTERNAL',
-          message:
-            'Tally failed on this win (a fault in Tally, logged as win_failed); the other wins are unaffected',
-        },
-      };
+      return refusedWin(
+        'INTERNAL',
+        'Tally failed on this win (a fault in Tally, logged as win_failed); the other wins are unaffected',
+      );
     }
   });
   return { ok: true, json: JSON.stringify({ results }) };
+}
+
+/** One win's result when it is refused before it is instrumented, as `instrumentWin` refuses one. */
+function refusedWin(code: ErrorCode, message: string): RejectedWin {
+  return { ok: false, error: { code, message } };
 }
 
 function refused(status: number, code: ErrorCode, message: string): WinsAnswer {
