@@ -7,6 +7,7 @@ import type { PriceKeys } from './domain/price-crypto.js';
 import { parsePriceKeys } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import { canInstrument, nativeMethod } from './domain/rules.js';
+import { MAX_KEY_ID } from './domain/token.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
@@ -272,7 +273,7 @@ function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
     const [idText = '', keyText = ''] = entry.trim().split(':');
     const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
     const key = Buffer.from(keyText, 'base64');
-    if (Number.isNaN(id) || id > 255 || key.length !== 32) {
+    if (Number.isNaN(id) || id > MAX_KEY_ID || key.length !== 32) {
       errors.push(`tokenKeys: ${JSON.stringify(entry)} must be <id 0-255>:<32-byte key in base64>`);
       continue;
     }

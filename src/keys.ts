@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
-import { generateKey } from './domain/token.js';
+import { generateKey, MAX_KEY_ID } from './domain/token.js';
 import { replaceFileDurably } from './lib/durable-file.js';
 
 const KEY_FILE = 'token-keys.json';
@@ -48,9 +48,6 @@ export function rotateKeyFile(dataDir: string): number {
   write(path, entries);
   return id;
 }
-
-/** The highest key id: a token names its key in one byte. */
-const MAX_KEY_ID = 255;
 
 /**
  * The id of a new key: the one after the highest listed, so that ids grow with each rotation;

@@ -40,6 +40,9 @@ export interface NoticeClaims {
   dspBurl: string;
 }
 
+/** The highest key id: a token names its key in one byte. */
+export const MAX_KEY_ID = 255;
+
 /**
  * The AES-256-GCM keys tokens are sealed with: 32-byte keys by key id (0..255). Tokens are
  * sealed with `signingKeyId` and opened with whichever key id they name, so a new signing key
@@ -97,7 +100,7 @@ export function generateKey(): Buffer {
 export function sealToken(claims: NoticeClaims, ring: KeyRing): string {
   const keyId = ring.signingKeyId;
   const key = ring.keys.get(keyId);
-  if (!Number.isInteger(keyId) || keyId < 0 || keyId > 255 || key?.length !== KEY_BYTES) {
+  if (!Number.isInteger(keyId) || keyId < 0 || keyId > MAX_KEY_ID || key?.length !== KEY_BYTES) {
     throw new RangeError(`signing key ${keyId} is not a 32-byte key with an id in 0..255`);
   }
   const header = Buffer.alloc(HEADER_BYTES);
