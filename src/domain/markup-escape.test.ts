@@ -48,6 +48,14 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<?pi ${V}?>', 'xml', 'a?>b'), '<?pi a? >b?>');
   });
 
+  it('leaves the shapes a comment’s own text holds as they are, and breaks up those an empty value brings together', () => {
+    assert.equal(fill('<!-->${V}-->', 'xml', 'a'), '<!-->a-->');
+    assert.equal(fill('<!--${V}a--->', 'html', 'b'), '<!--ba--->');
+    assert.equal(fill('<!--a-${V}-->', 'xml', ''), '<!--a- -->');
+    assert.equal(fill('<!--${V}>a-->', 'xml', ''), '<!-- >a-->');
+    assert.equal(fill('<!-- --${V}> -->', 'xml', ''), '<!-- -- > -->');
+  });
+
   it('HTML-escapes in attribute values and text, and escapes for JavaScript and CSS in script and style bodies, whatever the case of their tags', () => {
     assert.equal(
       fill('<SCRIPT src="https://x.test/?a=${V}&b=>">${V}</SCRIPT><p title=${V}>${V}</p>', 'html', 'a"b'),
@@ -68,7 +76,11 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<?x ${V}><p>', 'html', '>'), '<?x &gt;><p>');
     assert.equal(fill('<!DOCTYPE html ${V}>', 'html', 'a>'), '<!DOCTYPE html a&gt;>');
     // Nor make it a comment that would swallow the rest of the creative.
-    assert.equal(fill('<!${V}><img src="x">', 'html', '--x'), '<!&#45;&#45;x><img src="x">');
+    assert.equal(fill('<!${V}><img src="x">', 'html', '--x'), '<!&#45;-x><img src="x">');
+    assert.equal(fill('<!-${V}><img src="x">', 'html', '-x'), '<!-&#45;x><img src="x">');
+    assert.equal(fill('<!${V}${V}><img src="x">', 'html', '-'), '<!&#45;&#45;><img src="x">');
+    // A hyphen inside a value cannot open one, and is left as it is.
+    assert.equal(fill('<?${V}><p>', 'html', 'a-b'), '<?a-b><p>');
     // Nor one opened by `</`.
     assert.equal(fill('</ ${V}><p>', 'html', '"><b>'), '</ &quot;&gt;&lt;b&gt;><p>');
     // A browser that runs no script renders a <noscript>'s content as HTML.
@@ -110,7 +122,7 @@ describe('escaping macro values for the markup they go into', () => {
     const payload = '><img src=x onerror=alert(1)>';
     assert.equal(fill('<!-- --${V} --><p>', 'html', payload), '<!-- -- ><img src=x onerror=alert(1)> --><p>');
     assert.equal(fill('<!-- --${V} --><p>', 'html', '!>x'), '<!-- --! >x --><p>');
-    assert.equal(fill('<!--${V} a---><p>', 'html', '--><b>'), '<!--- -><b> a- --><p>');
+    assert.equal(fill('<!--${V} a---><p>', 'html', '--><b>'), '<!--- -><b> a---><p>');
     assert.equal(fill('<!-- --${V}--><p>', 'html', '-'), '<!-- -- - --><p>');
   });
 

@@ -48,7 +48,8 @@ type RegionKind =
   | 'srcdoc'
   /**
    * HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`,
-   * which would end it, and `-`, which right after `<!` would open a comment instead.
+   * which would end it, and a first `-`, which right after `<!` (or `<!-`) would open a comment
+   * instead. (A hyphen inside a value cannot be one of the first two characters after `<!`.)
    */
   | 'bogus'
   /**
@@ -106,6 +107,8 @@ const CDATA_CR = ']]>&#13;<![CDATA[';
  * substituted text, which characters are the values'.
  */
 const VALUE_MARK = '\uFFFF';
+/** A second such character: marks, in a comment's substituted text, where each value starts and ends. */
+const VALUE_BOUNDARY = '\uFFFE';
 
 /** Characters XML 1.0 does not allow anywhere in a document, not even as character references. */
 const NON_XML_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -139,7 +142,7 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
  *
  * Inside comments, PIs and HTML's bogus comments, which nothing reads, the value goes as it is,
  * except that a `--`, a final `-` or a leading `>` it makes in a comment (a `?>` in a PI, a `>` or
- * `-` in a bogus comment) is broken up or escaped, so that it cannot end it early or make it a
+ * first `-` in a bogus comment) is broken up or escaped, so that it cannot end it early or make it a
  * comment.
  */
 export function substituteInMarkup(
@@ -270,7 +273,7 @@ function substituteRegion(
     case 'srcdoc':
       return substitute(text, (value) => escapeTagValue(escapeTagValue(value)));
     case 'bogus':
-      return substitute(text, (value) => value.replaceAll('>', '&gt;').replaceAll('-', '&#45;'));
+      return substitute(text, (value) => value.replaceAll('>', '&gt;').replace(/^-/, '&#45;'));
     case 'script':
       return substitute(text, escapeScriptString);
     case 'style':
@@ -305,19 +308,42 @@ function cdataText(text: string, substitute: RegionSubstitution): string {
 /**
  * The substituted text of a comment, with no `--` (which makes an XML comment ill-formed, and ends
  * an HTML one before `>` or `!>`) made by a value's hyphen with the text's or with another, and no
- * `-->`, `--!>`, final `-` or leading `>` or `->` made at all: the hyphens are spaced out, a `>`
- * spaced off. The text's own `--` is kept.
+ * `-->`, `--!>`, final `-` or leading `>` or `->` made by the values (or by an empty value bringing
+ * the text's characters together): the hyphens are spaced out, a `>` spaced off. What the text holds
+ * of its own is kept as it is.
  */
 function commentText(text: string, substitute: RegionSubstitution): string {
-  // Marks the values' hyphens; in a text that holds the mark already, every hyphen counts as one.
-  const mark = text.includes(VALUE_MARK) ? '-' : VALUE_MARK;
-  const valueHyphenPairs = mark === '-' ? /-(?=-)/g : /-(?=\uFFFF)|\uFFFF(?=[-\uFFFF])/g;
-  return substitute(text, (value) => xmlCharacters(value).replaceAll('-', mark))
-    .replace(valueHyphenPairs, '$& ')
-    .replaceAll(VALUE_MARK, '-')
-    .replace(/--(!?)>/g, '--$1 >')
-    .replace(/-$/, '- ')
-    .replace(/^-?>/, ' $&');
+  // In a text that holds a mark already, every shape counts as the values'.
+  if (text.includes(VALUE_MARK) || text.includes(VALUE_BOUNDARY)) {
+    return unbrokenComment(substitute(text, xmlCharacters), () => true);
+  }
+  const marked = substitute(
+    text,
+    (value) => `${VALUE_BOUNDARY}${xmlCharacters(value).replaceAll('-', VALUE_MARK)}${VALUE_BOUNDARY}`,
+  );
+  return unbrokenComment(marked, (shape) => MARKED.test(shape))
+    .replaceAll(VALUE_BOUNDARY, '')
+    .replaceAll(VALUE_MARK, '-');
+}
+
+/** A value's hyphen or the edge of a value, in a comment's marked text. */
+const MARKED = /[\uFFFE\uFFFF]/;
+
+/**
+ * `text` (a comment's, its values' hyphens marked and the values bounded) with each hyphen pair,
+ * `-->` or `--!>`, final `-` and leading `>` or `->` that `madeByValues` says the values made
+ * broken up.
+ */
+function unbrokenComment(text: string, madeByValues: (shape: string) => boolean): string {
+  return text
+    .replace(/[-\uFFFF](?=(\uFFFE*[-\uFFFF]))/g, (hyphen, next: string) =>
+      madeByValues(hyphen + next) ? `${hyphen} ` : hyphen,
+    )
+    .replace(/[-\uFFFF]\uFFFE*[-\uFFFF]\uFFFE*(?:!\uFFFE*)?>/g, (end) =>
+      madeByValues(end) ? `${end.slice(0, -1)} >` : end,
+    )
+    .replace(/[-\uFFFF]\uFFFE*$/, (last) => (madeByValues(last) ? `${last} ` : last))
+    .replace(/^\uFFFE*(?:[-\uFFFF]\uFFFE*)?>/, (first) => (madeByValues(first) ? ` ${first}` : first));
 }
 
 /** The substituted text of a PI, with a `?>` the values made broken up. */
