@@ -37,9 +37,9 @@ export const BURL_DELIVERIES_METRIC = {
  * (an address outside the public internet unless allowed, a URL that is not http(s)) is dead at
  * once: burls come from the wins callers send, and Tally must not become their way into the
  * operator's private network. At least once: a lease that expires (crash, restart) makes the
- * delivery due again. A delivery this dispatcher leases again while its call is still in flight
- * (the wall clock stepped past the lease, or the thread was held up) is not called a second
- * time: the call in flight settles it.
+ * delivery due again. A delivery whose call is still in flight when its lease runs out (the wall
+ * clock stepped past it, or the thread was held up) is not leased again, called a second time or
+ * counted as another attempt: the call in flight settles it.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -82,16 +82,17 @@ export class BurlDispatcher {
     let leased: Delivery[] = [];
     if (free > 0) {
       try {
-        leased = this.ledger.leaseDeliveries(this.nowMs(), free, this.options.requestTimeoutMs * 2);
+        leased = this.ledger.leaseDeliveries(
+          this.nowMs(),
+          free,
+          this.options.requestTimeoutMs * 2,
+          this.inFlightIds,
+        );
       } catch (error) {
         this.log.error('lease_failed', { error: String(error) });
       }
     }
     for (const delivery of leased) {
-      if (this.inFlightIds.has(delivery.id)) {
-        this.log.warn('burl_lease_outlived', { deliveryId: delivery.id });
-        continue;
-      }
       this.inFlightIds.add(delivery.id);
       const attempt = this.attempt(delivery).finally(() => {
         this.inFlight.delete(attempt);

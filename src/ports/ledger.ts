@@ -197,8 +197,17 @@ export interface Ledger {
    * each event, in input order.
    */
   record(batch: readonly EventRecord[]): Outcome[];
-  /** Leases up to `limit` pending deliveries due at `nowMs`, hiding them from other leases for `leaseMs`. */
-  leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[];
+  /**
+   * Leases up to `limit` pending deliveries due at `nowMs`, but for those of `inFlightIds` (whose
+   * call the caller still awaits, though their lease has run out), hiding them from other leases
+   * for `leaseMs` and counting an attempt on each.
+   */
+  leaseDeliveries(
+    nowMs: number,
+    limit: number,
+    leaseMs: number,
+    inFlightIds?: ReadonlySet<number>,
+  ): Delivery[];
   /** Marks a leased delivery delivered. */
   markDelivered(id: number, nowMs: number): void;
   /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */

@@ -432,14 +432,19 @@ export class SqliteLedger implements Ledger {
     return { outcomes, newClaims, newDims };
   }
 
-  leaseDeliveries(nowMs: number, limit: number, leaseMs: number): Delivery[] {
+  leaseDeliveries(
+    nowMs: number,
+    limit: number,
+    leaseMs: number,
+    inFlightIds: ReadonlySet<number> = new Set(),
+  ): Delivery[] {
     return writeTransaction(this.db, () => {
       const rows = this.db
         .prepare(
           `SELECT * FROM deliveries WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?
-           ORDER BY due_ms LIMIT ?`,
+           AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY due_ms LIMIT ?`,
         )
-        .all(nowMs, nowMs, limit) as DeliveryRow[];
+        .all(nowMs, nowMs, JSON.stringify([...inFlightIds]), limit) as DeliveryRow[];
       const lease = this.db.prepare(
         'UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?',
       );
