@@ -8,6 +8,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import {
   unfilledMacros,
   formatMicros,
+  formatPlainDecimal,
   numberToMicros,
   parseDecimalMicros,
   substituteMacros,
@@ -297,6 +298,23 @@ describe('substituteMacrosInMarkup', () => {
 });
 
 describe('money conversions', () => {
+  it('writes a ratio as a plain decimal, never with an exponent, that reads back as the same number', () => {
+    assert.equal(formatPlainDecimal(0.8), '0.8');
+    assert.equal(formatPlainDecimal(1), '1');
+    assert.equal(formatPlainDecimal(1e-7), '0.0000001');
+    assert.equal(formatPlainDecimal(1.5e-7), '0.00000015');
+    assert.equal(formatPlainDecimal(1 / 1e12), '0.000000000001');
+    assert.equal(formatPlainDecimal(1e21), '1000000000000000000000');
+    assert.equal(formatPlainDecimal(1.25e22), '12500000000000000000000');
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e30, noNaN: true }), (value) => {
+        const written = formatPlainDecimal(value);
+        assert.match(written, /^\d+(\.\d+)?$/);
+        assert.equal(Number(written), value);
+      }),
+    );
+  });
+
   it('formats micros as the shortest exact decimal', () => {
     assert.equal(formatMicros(1_500_000), '1.5');
     assert.equal(formatMicros(2_000_000), '2');

@@ -157,6 +157,20 @@ export function formatMicros(micros: number): string {
 }
 
 /**
+ * A non-negative finite number's shortest round-trip decimal, written without an exponent:
+ * 0.8 → `'0.8'`, 1e-7 → `'0.0000001'`, 1.5e-7 → `'0.00000015'`, 1e21 → `'1000000000000000000000'`.
+ * (JavaScript writes numbers below 1e-6 or from 1e21 up with one, which a macro's reader may not parse.)
+ */
+export function formatPlainDecimal(value: number): string {
+  const match = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(String(value));
+  if (match === null) return String(value);
+  const digits = (match[1] ?? '') + (match[2] ?? '');
+  const exponent = Number(match[3]);
+  if (exponent < 0) return `0.${'0'.repeat(-exponent - 1)}${digits}`;
+  return digits.padEnd(exponent + 1, '0');
+}
+
+/**
  * Parses a decimal amount (`'1.5'`, `'0.000001'`, `'999999.999999'`) into integer micros without
  * float error. `undefined` for anything malformed (signs, exponents, spaces, a bare `'.'` side),
  * more than 6 decimals, or beyond `maxMicros` (default 999999999999).

@@ -177,6 +177,12 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('fills ${AUCTION_MBR} as a plain decimal, even when the clearing price is a tiny share of the bid', () => {
+    const burl = 'https://dsp.example/bill?mbr=${AUCTION_MBR}';
+    const tiny = ok(win({ context: app, clearingPrice: 0.000001, bid: { price: 10, burl } }));
+    assert.ok(tiny.adm?.includes('<img src="https://dsp.example/bill?mbr=0.0000001"'), tiny.adm ?? '');
+  });
+
   it('fills ${AUCTION_BID_ID} with the BidResponse bidid the exchange gave, never with bid.id', () => {
     const burl = 'https://dsp.example/bill?r=${AUCTION_BID_ID}&mbr=${AUCTION_MBR}';
     const given = ok(win({ context: app, clearingPrice: 2, bidResponseId: 'resp-9', bid: { burl } }));

@@ -4,6 +4,7 @@ import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
 import {
   formatMicros,
+  formatPlainDecimal,
   numberToMicros,
   substituteMacros,
   substituteMacrosInMarkup,
@@ -595,7 +596,7 @@ export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues
     adId: claims.adId,
     price: formatMicros(claims.priceMicros),
     currency: claims.currency,
-    mbr: claims.bidMicros === 0 ? '' : String(claims.priceMicros / claims.bidMicros),
+    mbr: claims.bidMicros === 0 ? '' : formatPlainDecimal(claims.priceMicros / claims.bidMicros),
     loss: '0',
     impTs: impTsMs === undefined ? '' : String(impTsMs),
   };
