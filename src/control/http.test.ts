@@ -304,12 +304,16 @@ describe('reading JSON bodies', () => {
       'Application/JSON; charset=utf-8',
       'application/merge-patch+json',
       'application/vnd.api+json;charset=utf-8',
+      'application/json ; charset=utf-8',
     ]) {
       assert.equal((await post('{"a":1}', type)).status, 200, type);
     }
     for (const type of [
       'text/plain',
       'application/jsonp',
+      'application/json-seq',
+      'application/json.x',
+      'application/x+json/x',
       'text/x-application/json',
       'application/x-www-form-urlencoded',
     ]) {

@@ -274,7 +274,7 @@ export async function readJsonText(
   tooLargeFix = 'send a smaller one',
 ): Promise<string> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/(.+\+)?json\b/i.test(type)) {
+  if (!/^application\/([^\s;/]+\+)?json\s*(;|$)/i.test(type)) {
     throw new ApiError(
       415,
       'UNSUPPORTED_MEDIA_TYPE',
