@@ -97,7 +97,11 @@ async function main(argv: string[]): Promise<number> {
       return withLedger(config, (ledger) => {
         const nowMs = Date.now();
         const replayed = ledger.replayDead(nowMs, nowMs + DELIVERY_WINDOW_MS);
-        process.stdout.write(`${replayed} dead deliveries are pending again\n`);
+        process.stdout.write(
+          replayed === 1
+            ? '1 dead delivery is pending again\n'
+            : `${replayed} dead deliveries are pending again\n`,
+        );
       });
     case 'create-account':
       if (!dataDirExists(config)) return 1;

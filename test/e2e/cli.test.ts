@@ -232,7 +232,7 @@ describe('the tally command', () => {
       db.close();
       const result = await runCli(['replay-dead'], { TALLY_DATA_DIR: dataDir });
       assert.equal(result.code, 0, result.stderr);
-      assert.equal(result.stdout, '1 dead deliveries are pending again\n');
+      assert.equal(result.stdout, '1 dead delivery is pending again\n');
       const after = openSqlite(join(dataDir, 'tally.db'));
       const rows = after
         .prepare('SELECT dedupe_key, status, attempts, due_ms, deadline_ms FROM deliveries ORDER BY id')
