@@ -118,7 +118,7 @@ describe('configuration', () => {
       assert.equal(parsed.errors.length, 1);
       assert.match(
         parsed.errors[0] ?? '',
-        /"retentionDay" is not a setting; the settings are .*retentionDays/,
+        /^TALLY_CONFIG: "retentionDay" is not a setting \(did you mean retentionDays\?\); the settings are .*retentionDays/,
       );
       writeFileSync(path, JSON.stringify({ retentionDays: 30, publicUrl: 'https://tally.example.com' }));
       assert.ok(parseConfig({ TALLY_CONFIG: path }).ok);
@@ -508,13 +508,16 @@ describe('configuration', () => {
     assert.equal(parsed.errors.length, 2);
     assert.match(
       parsed.errors[0] ?? '',
-      /^"TALLY_RETENTION_DAY" is not a setting; the settings are .*TALLY_RETENTION_DAYS/,
+      /^"TALLY_RETENTION_DAY" is not a setting \(did you mean TALLY_RETENTION_DAYS\?\); the settings are .*TALLY_RETENTION_DAYS/,
     );
     assert.match(
       parsed.errors[1] ?? '',
-      /^"TALLY_SQLITE_SYNCRONOUS" is not a setting; .*TALLY_SQLITE_SYNCHRONOUS/,
+      /^"TALLY_SQLITE_SYNCRONOUS" is not a setting \(did you mean TALLY_SQLITE_SYNCHRONOUS\?\); /,
     );
     assert.ok(parseConfig({ TALLY_CONFIG: '', TALLY_CHROMIUM: '/usr/bin/chromium', OTHER_SETTING: 'x' }).ok);
+    const far = parseConfig({ TALLY_DEBUG: '1' });
+    assert.ok(!far.ok);
+    assert.match(far.errors[0] ?? '', /^"TALLY_DEBUG" is not a setting; the settings are /);
   });
 
   it('refuses an admin key shorter than 16 characters and takes one of exactly 16', () => {

@@ -11,6 +11,7 @@ import { MAX_KEY_ID } from './domain/token.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
+import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
 
 /** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
@@ -209,7 +210,7 @@ export function parseConfig(
   for (const name of Object.keys(file)) {
     if (!settings.has(name)) {
       errors.push(
-        `TALLY_CONFIG: ${shown(name)} is not a setting; the settings are ${[...settings].sort().join(', ')}`,
+        `TALLY_CONFIG: ${shown(name)} is not a setting${meant(name, settings)}; the settings are ${[...settings].sort().join(', ')}`,
       );
     }
   }
@@ -217,12 +218,19 @@ export function parseConfig(
   const envNames = new Set([...settings].map(envNameOf));
   for (const name of Object.keys(env).sort()) {
     if (name.startsWith('TALLY_') && !envNames.has(name) && !OTHER_TALLY_VARIABLES.has(name)) {
+      const names = [...envNames, ...OTHER_TALLY_VARIABLES];
       errors.push(
-        `${shown(name)} is not a setting; the settings are ${[...envNames, 'TALLY_CONFIG'].sort().join(', ')}`,
+        `${shown(name)} is not a setting${meant(name, names)}; the settings are ${[...envNames, 'TALLY_CONFIG'].sort().join(', ')}`,
       );
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** ` (did you mean X?)` for the name a misspelt `name` most likely meant, or nothing. */
+function meant(name: string, names: Iterable<string>): string {
+  const closest = closestName(name, names);
+  return closest === undefined ? '' : ` (did you mean ${closest}?)`;
 }
 
 /** `TALLY_` variables that are no setting: the config file's path, and the tests' Chromium. */
