@@ -55,7 +55,7 @@ import { makeDirectory } from './lib/make-dir.js';
 import { errorCode } from './lib/error-code.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
-import type { DeliveryStatus } from './ports/ledger.js';
+import type { OutboxState } from './control/report-thread/protocol.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -190,16 +190,21 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   acquired.push(() => reports.close());
   const outboxCounter = new ReportThread(dbPath, 'tally-outbox');
   acquired.push(() => outboxCounter.close());
-  const outbox: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
+  const outbox: OutboxState = { counts: { pending: 0, delivered: 0, dead: 0 }, relayLagMs: 0 };
   const outboxHelp = 'DSP burl deliveries in the outbox, by status';
   for (const status of DELIVERY_STATUSES) {
-    metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox[status], { status });
+    metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox.counts[status], { status });
   }
+  metrics.gauge(
+    'tally_burl_relay_lag_seconds',
+    'How long the pending burl delivery longest due has waited past its due time',
+    () => outbox.relayLagMs / 1000,
+  );
   // /metrics is public: however often it is scraped, the outbox is counted at most once at a time
   // and once a second.
   const countOutbox = sharedRefresh(async () => {
     try {
-      Object.assign(outbox, await outboxCounter.deliveryCounts());
+      Object.assign(outbox, await outboxCounter.outbox(Date.now()));
     } catch (error) {
       log.error('outbox_count_failed', { error: String(error) });
     }

@@ -234,5 +234,10 @@ export interface Ledger {
   countEvents(): { total: number; counted: number };
   /** How many deliveries the outbox holds, by status. */
   countDeliveries(): Record<DeliveryStatus, number>;
+  /**
+   * The due time of the pending delivery longest due at `nowMs` and not being called (its lease,
+   * if any, run out); `undefined` when none is due.
+   */
+  oldestDueMs(nowMs: number): number | undefined;
   close(): void;
 }

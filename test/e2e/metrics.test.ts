@@ -274,6 +274,8 @@ describe('/metrics', () => {
       ['pending', 'delivered', 'dead'].map((status) => ['tally_burl_outbox', { status }, 0]),
     );
     assert.equal(families.get('tally_burl_outbox')?.type, 'gauge');
+    assert.equal(families.get('tally_burl_relay_lag_seconds')?.type, 'gauge');
+    assert.equal(valueOf(families, 'tally_burl_relay_lag_seconds'), 0);
   });
 
   it('names in the README exactly the metric families it shows', async () => {
@@ -332,6 +334,7 @@ describe('/metrics', () => {
       tally_burl_deliveries_total: 'counter',
       tally_commit_queue_depth: 'gauge',
       tally_burl_outbox: 'gauge',
+      tally_burl_relay_lag_seconds: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
       tally_notices_total: 'counter',

@@ -498,6 +498,26 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
 
+  it('finds the oldest due delivery not being called, by its due time, and none before it falls due or while leased', () => {
+    ledger.record([
+      event({ dedupe: { key: 'first', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + 1000 } }),
+    ]);
+    ledger.record([
+      event({
+        receivedMs: T0 + 10,
+        dedupe: { key: 'second', expiresMs: T0 + 11 },
+        delivery: { url: 'u', deadlineMs: T0 + 1000 },
+      }),
+    ]);
+    assert.equal(ledger.oldestDueMs(T0 - 1), undefined, 'none due yet');
+    assert.equal(ledger.oldestDueMs(T0 + 5), T0);
+    const [leased] = ledger.leaseDeliveries(T0 + 5, 1, 100);
+    assert.equal(ledger.oldestDueMs(T0 + 50), T0 + 10, 'the first is being called');
+    assert.equal(ledger.oldestDueMs(T0 + 105), T0, 'its lease ran out');
+    ledger.markDelivered(leased?.id ?? 0, T0 + 60);
+    assert.equal(ledger.oldestDueMs(T0 + 105), T0 + 10);
+  });
+
   it('lists an account’s deliveries newest first, all or of one status, in pages, each through an index', () => {
     const path = join(dir, 'listing.db');
     const listing = new SqliteLedger(openSqlite(path));

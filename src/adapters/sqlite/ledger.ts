@@ -628,6 +628,16 @@ export class SqliteLedger implements Ledger {
     return counts;
   }
 
+  oldestDueMs(nowMs: number): number | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT MIN(due_ms) AS due_ms FROM deliveries
+         WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?`,
+      )
+      .get(nowMs, nowMs) as { due_ms: number | null };
+    return row.due_ms ?? undefined;
+  }
+
   countEvents(): { total: number; counted: number } {
     const row = this.db
       .prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'counted'), 0) AS counted FROM events`)

@@ -12,17 +12,24 @@ export interface ReportRequest {
   hiddenMetrics: readonly ReportMetric[];
 }
 
-/** A read for a report thread: a report, or the outbox's deliveries counted by status. */
-export type ReadRequest = { type: 'report'; report: ReportRequest } | { type: 'deliveryCounts' };
+/** A read for a report thread: a report, or the state of the outbox at `nowMs`. */
+export type ReadRequest = { type: 'report'; report: ReportRequest } | { type: 'outbox'; nowMs: number };
+
+/**
+ * The outbox for `/metrics`: its deliveries by status, and how far the relay is behind: how long
+ * the delivery longest due has waited past its due time (0 when none is waiting).
+ */
+export interface OutboxState {
+  counts: Record<DeliveryStatus, number>;
+  relayLagMs: number;
+}
 
 /**
  * A report thread's answer to a read: a report's body (UTF-8 JSON or CSV); `refused` says why a
  * report cannot be answered as asked, `code` the API's error code for it.
  */
 export type ReadAnswer =
-  | { body: Uint8Array }
-  | { refused: string; code: ReportRefusal['code'] }
-  | { counts: Record<DeliveryStatus, number> };
+  { body: Uint8Array } | { refused: string; code: ReportRefusal['code'] } | { outbox: OutboxState };
 
 /** What a report thread starts with: the ledger's file, and the name the thread goes by. */
 export interface ReportThreadData {

@@ -183,10 +183,15 @@ describe('the report thread', () => {
       );
     }));
 
-  it('counts the outbox by status off the HTTP thread, as the ledger does', () =>
+  it('counts the outbox by status off the HTTP thread, as the ledger does, and how long its oldest due delivery has waited', () =>
     withReportThread('outbox.db', async (ledger, thread) => {
-      assert.deepEqual(await thread.deliveryCounts(), { pending: 1, delivered: 0, dead: 0 });
-      assert.deepEqual(await thread.deliveryCounts(), ledger.countDeliveries());
+      assert.deepEqual(await thread.outbox(T0 + 5000), {
+        counts: { pending: 1, delivered: 0, dead: 0 },
+        relayLagMs: 5000,
+      });
+      assert.deepEqual((await thread.outbox(T0 + 5000)).counts, ledger.countDeliveries());
+      assert.equal((await thread.outbox(T0 - 1)).relayLagMs, 0, 'nothing is due yet');
+      assert.equal((await thread.outbox(T0)).relayLagMs, 0, 'due this moment');
     }));
 
   it('fails the reports of a thread that died and starts a new thread for the next one', () =>
@@ -205,7 +210,7 @@ describe('the report thread', () => {
       await rowsOf(thread, query);
       await thread.close();
       await assert.rejects(rowsOf(thread, query), /the report thread is closed/);
-      await assert.rejects(thread.deliveryCounts(), /the report thread is closed/);
+      await assert.rejects(thread.outbox(T0), /the report thread is closed/);
       assert.equal(thread['thread']['worker'], undefined);
     }));
 });

@@ -1,6 +1,6 @@
-import type { DeliveryStatus, ReportRefusal } from '../../ports/ledger.js';
+import type { ReportRefusal } from '../../ports/ledger.js';
 import { RequestThread } from '../../lib/request-thread.js';
-import type { ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
+import type { OutboxState, ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 
 /** Where the reports API gets its answers. */
 export interface ReportSource {
@@ -27,7 +27,7 @@ export class ReportRefusedError extends Error {
 }
 
 /**
- * Runs reports, written out as JSON or CSV, and counts the outbox on a thread of its own
+ * Runs reports, written out as JSON or CSV, and reads the outbox's state on a thread of its own
  * (`worker.ts`, named `threadName`), on a read-only connection to the ledger at `dbPath`, one read
  * at a time.
  */
@@ -46,11 +46,11 @@ export class ReportThread implements ReportSource {
     return answer.body;
   }
 
-  /** The outbox's deliveries by status (a count over every delivery kept). */
-  async deliveryCounts(): Promise<Record<DeliveryStatus, number>> {
-    const answer = await this.thread.request({ type: 'deliveryCounts' });
-    if (!('counts' in answer)) throw new Error('the report thread answered another read');
-    return answer.counts;
+  /** The outbox at `nowMs`: its deliveries by status (a count over every delivery kept) and the relay's lag. */
+  async outbox(nowMs: number): Promise<OutboxState> {
+    const answer = await this.thread.request({ type: 'outbox', nowMs });
+    if (!('outbox' in answer)) throw new Error('the report thread answered another read');
+    return answer.outbox;
   }
 
   close(): Promise<void> {

@@ -16,7 +16,11 @@ nameThisThread(threadName);
 const ledger = new SqliteLedger(new Database(dbPath, { readonly: true }));
 
 serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
-  if (read.type !== 'report') return { counts: ledger.countDeliveries() };
+  if (read.type === 'outbox') {
+    const dueMs = ledger.oldestDueMs(read.nowMs);
+    const relayLagMs = dueMs === undefined ? 0 : read.nowMs - dueMs;
+    return { outbox: { counts: ledger.countDeliveries(), relayLagMs } };
+  }
   try {
     return { body: reportBody(read.report) };
   } catch (error) {
