@@ -289,6 +289,7 @@ describe('configuration', () => {
       burlRetrySeconds: 10,
       burlTimeoutMs: 10_000,
       burlConcurrency: 32,
+      burlHostConcurrency: 8,
       burlPrivateNetworks: 'deny',
       maxBodyBytes: 16 * 1024 * 1024,
       reportMaxRows: 100_000,
@@ -309,6 +310,7 @@ describe('configuration', () => {
       ['burlRetrySeconds', 'TALLY_BURL_RETRY_SECONDS', 1, 3600],
       ['burlTimeoutMs', 'TALLY_BURL_TIMEOUT_MS', 100, 120_000],
       ['burlConcurrency', 'TALLY_BURL_CONCURRENCY', 1, 1024],
+      ['burlHostConcurrency', 'TALLY_BURL_HOST_CONCURRENCY', 1, 1024],
       ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024],
       ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
     ];

@@ -37,6 +37,8 @@ export interface Config {
   burlRetrySeconds: number;
   burlTimeoutMs: number;
   burlConcurrency: number;
+  /** Most burl calls in flight at once to one host. */
+  burlHostConcurrency: number;
   /** Whether DSP burls may point at addresses outside the public internet. */
   burlPrivateNetworks: PrivateNetworks;
   maxBodyBytes: number;
@@ -200,6 +202,7 @@ export function parseConfig(
     burlRetrySeconds: int('burlRetrySeconds', 10, 1, 3600),
     burlTimeoutMs: int('burlTimeoutMs', 10_000, 100, 120_000),
     burlConcurrency: int('burlConcurrency', 32, 1, 1024),
+    burlHostConcurrency: int('burlHostConcurrency', 8, 1, 1024),
     burlPrivateNetworks: burlPrivateNetworks === 'allow' ? 'allow' : 'deny',
     maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     reportMaxRows: int('reportMaxRows', 100_000, 1, 10_000_000),

@@ -159,6 +159,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       dispatcher: {
         pollIntervalMs: 200,
         concurrency: config.burlConcurrency,
+        hostConcurrency: config.burlHostConcurrency,
         requestTimeoutMs: config.burlTimeoutMs,
         retry: retryPolicy(config.burlRetrySeconds * 1000),
         privateNetworks: config.burlPrivateNetworks,

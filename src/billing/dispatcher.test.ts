@@ -76,6 +76,7 @@ async function until(condition: () => boolean): Promise<void> {
 const options: DispatcherOptions = {
   pollIntervalMs: 5,
   concurrency: 4,
+  hostConcurrency: 4,
   requestTimeoutMs: 60_000,
   retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 15 * 60_000 },
   privateNetworks: 'allow',
@@ -331,6 +332,50 @@ describe('the burl dispatcher’s outcomes', () => {
     } finally {
       await stopReleasingSlowCalls(dispatcher);
       ledger.close();
+    }
+  });
+
+  it('keeps calling other DSPs while one that never answers holds as many calls as one host may have', async () => {
+    // A second DSP, on a host of its own, that answers no call until the test is over.
+    const hanging: ServerResponse[] = [];
+    let answerAtOnce = false;
+    const hangingDsp = createServer((_req, res) => {
+      if (answerAtOnce) res.writeHead(200).end('ok');
+      else hanging.push(res);
+    });
+    await new Promise<void>((resolve) => hangingDsp.listen(0, '127.0.0.1', resolve));
+    const hangingUrl = `http://127.0.0.1:${(hangingDsp.address() as AddressInfo).port}`;
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'host-limit.db')));
+    // Its six deliveries fall due before the other DSP's.
+    ledger.record(
+      Array.from({ length: 6 }, (_unused, n) =>
+        withBurl(`hanging-${n}`, `${hangingUrl}/bill`, undefined, T0 - 1),
+      ),
+    );
+    ledger.record([withBurl('healthy', `${dspUrl}/healthy`)]);
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 4, hostConcurrency: 2 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    dispatcher.start();
+    try {
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+      assert.deepEqual(
+        ledger.listDeliveries(1, 'delivered', 10).map((delivery) => delivery.url),
+        [`${dspUrl}/healthy`],
+      );
+      // Polls come every 5 ms: give a dispatcher that leased past the host's limit many chances.
+      await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
+      assert.equal(hanging.length, 2, 'two calls in flight to the DSP that never answers, no more');
+    } finally {
+      answerAtOnce = true;
+      for (const res of hanging) res.writeHead(200).end('ok');
+      await dispatcher.stop();
+      ledger.close();
+      await new Promise<void>((resolve) => hangingDsp.close(() => resolve()));
     }
   });
 

@@ -4,6 +4,7 @@ import type { Delivery, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
 import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
+import { deliveryHost } from '../domain/delivery-host.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs } from './retry.js';
 import { TALLY_VERSION } from '../version.js';
@@ -13,6 +14,8 @@ export interface DispatcherOptions {
   pollIntervalMs: number;
   /** Most deliveries in flight at once. */
   concurrency: number;
+  /** Most deliveries in flight at once to one host, so that a DSP that never answers cannot hold them all. */
+  hostConcurrency: number;
   /** One HTTP attempt's time limit. */
   requestTimeoutMs: number;
   retry: RetryPolicy;
@@ -46,6 +49,8 @@ export class BurlDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   /** The ids of the deliveries whose call is in flight. */
   private readonly inFlightIds = new Set<number>();
+  /** How many calls are in flight to each host. */
+  private readonly inFlightByHost = new Map<string, number>();
   private stopped = false;
   private readonly allows: AddressPolicy;
 
@@ -82,21 +87,25 @@ export class BurlDispatcher {
     let leased: Delivery[] = [];
     if (free > 0) {
       try {
-        leased = this.ledger.leaseDeliveries(
-          this.nowMs(),
-          free,
-          this.options.requestTimeoutMs * 2,
-          this.inFlightIds,
-        );
+        leased = this.ledger.leaseDeliveries(this.nowMs(), free, this.options.requestTimeoutMs * 2, {
+          ids: this.inFlightIds,
+          byHost: this.inFlightByHost,
+          hostLimit: this.options.hostConcurrency,
+        });
       } catch (error) {
         this.log.error('lease_failed', { error: String(error) });
       }
     }
     for (const delivery of leased) {
+      const host = deliveryHost(delivery.url);
       this.inFlightIds.add(delivery.id);
+      this.inFlightByHost.set(host, (this.inFlightByHost.get(host) ?? 0) + 1);
       const attempt = this.attempt(delivery).finally(() => {
         this.inFlight.delete(attempt);
         this.inFlightIds.delete(delivery.id);
+        const calls = (this.inFlightByHost.get(host) ?? 1) - 1;
+        if (calls === 0) this.inFlightByHost.delete(host);
+        else this.inFlightByHost.set(host, calls);
       });
       this.inFlight.add(attempt);
     }

@@ -31,6 +31,7 @@ function settings(dbPath: string, overrides: Partial<CounterSettings> = {}): Cou
     dispatcher: {
       pollIntervalMs: 60_000,
       concurrency: 1,
+      hostConcurrency: 1,
       requestTimeoutMs: 1000,
       retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 60_000 },
       privateNetworks: 'deny',

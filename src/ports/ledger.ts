@@ -74,6 +74,16 @@ export interface EventRecord {
   delivery?: { url: string; deadlineMs: number };
 }
 
+/** The burl calls a relay has in flight, which it leases more deliveries around. */
+export interface CallsInFlight {
+  /** The ids of the deliveries called. */
+  ids: ReadonlySet<number>;
+  /** How many calls are in flight to each host (see `deliveryHost`). */
+  byHost: ReadonlyMap<string, number>;
+  /** Most calls in flight to one host. */
+  hostLimit: number;
+}
+
 /** A burl delivery in the outbox. */
 export interface Delivery {
   id: number;
@@ -198,16 +208,12 @@ export interface Ledger {
    */
   record(batch: readonly EventRecord[]): Outcome[];
   /**
-   * Leases up to `limit` pending deliveries due at `nowMs`, but for those of `inFlightIds` (whose
-   * call the caller still awaits, though their lease has run out), hiding them from other leases
-   * for `leaseMs` and counting an attempt on each.
+   * Leases up to `limit` pending deliveries due at `nowMs`, those due first first, hiding them from
+   * other leases for `leaseMs` and counting an attempt on each. Around the caller's `inFlight`
+   * calls: none of those is leased again (though its lease has run out), and no host is leased
+   * more deliveries than bring its calls in flight to `inFlight.hostLimit`.
    */
-  leaseDeliveries(
-    nowMs: number,
-    limit: number,
-    leaseMs: number,
-    inFlightIds?: ReadonlySet<number>,
-  ): Delivery[];
+  leaseDeliveries(nowMs: number, limit: number, leaseMs: number, inFlight?: CallsInFlight): Delivery[];
   /** Marks a leased delivery delivered. */
   markDelivered(id: number, nowMs: number): void;
   /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */

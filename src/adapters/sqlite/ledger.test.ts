@@ -498,6 +498,47 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
 
+  it('leases the deliveries due first, but no host more than its calls in flight leave room for, and none in flight', () => {
+    const queue = (key: string, url: string, receivedMs: number) =>
+      event({
+        receivedMs,
+        dedupe: { key, expiresMs: receivedMs + 1 },
+        delivery: { url, deadlineMs: T0 + 1000 },
+      });
+    ledger.record([
+      queue('a1', 'https://A.example/bill?n=1', T0),
+      queue('a2', 'https://a.example/bill?n=2', T0 + 1),
+      queue('a3', 'https://a.example:443/bill?n=3', T0 + 2),
+      queue('b1', 'https://b.example/bill', T0 + 3),
+      queue('c1', 'https://c.example/bill', T0 + 4),
+    ]);
+    const inFlightToA = { ids: new Set<number>(), byHost: new Map([['a.example', 1]]), hostLimit: 2 };
+    const leased = ledger.leaseDeliveries(T0 + 10, 10, 1000, inFlightToA);
+    assert.deepEqual(
+      leased.map((delivery) => delivery.url),
+      [
+        'https://A.example/bill?n=1',
+        'https://a.example:443/bill?n=3',
+        'https://b.example/bill',
+        'https://c.example/bill',
+      ],
+      'one of a.example, whose second is due next; a.example:443 is another host',
+    );
+    const [second] = ledger
+      .listDeliveries(1, 'pending', 10)
+      .filter((delivery) => delivery.url.endsWith('n=2'));
+    const firstTwo = ledger.leaseDeliveries(T0 + 2000, 2, 1000, {
+      ids: new Set([leased[0]?.id ?? 0]),
+      byHost: new Map(),
+      hostLimit: 10,
+    });
+    assert.deepEqual(
+      firstTwo.map((delivery) => delivery.id),
+      [second?.id, leased[1]?.id],
+      'the one in flight is passed over though its lease ran out; the rest, due first first, up to the limit',
+    );
+  });
+
   it('finds the oldest due delivery not being called, by its due time, and none before it falls due or while leased', () => {
     ledger.record([
       event({ dedupe: { key: 'first', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + 1000 } }),

@@ -4,7 +4,9 @@ import { ClaimIndex, claimKey } from './claim-index.js';
 import { writeTransaction } from './database.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { DUPLICATE_OF_REDIRECT, notCounted } from '../../domain/outcome.js';
+import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
+  CallsInFlight,
   Delivery,
   DeliveryStatus,
   EventRecord,
@@ -183,11 +185,20 @@ function dimsKey(values: readonly (string | number)[]): string {
  * claims are indexed in memory (built on the first `record`), so one process may record into a
  * database at a time.
  */
+/** No calls in flight, and no limit to one host's. */
+const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: Infinity };
+
 export class SqliteLedger implements Ledger {
   private readonly eventKey: Database.Statement;
   private readonly insertDims: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
+  /** The hosts of the pending deliveries, and when the first of each falls due: an index seek each. */
+  private readonly pendingHosts: Database.Statement;
+  /** The ids and due times of a host's deliveries due at a time and not leased, due first first. */
+  private readonly dueOfHost: Database.Statement;
+  private readonly deliveriesById: Database.Statement;
+  private readonly lease: Database.Statement;
   private readonly extendClaim: Database.Statement;
   /** A row when the event counted on the publisher's burl and relayed the DSP's by redirect. */
   private readonly redirectedToDsp: Database.Statement;
@@ -222,10 +233,33 @@ export class SqliteLedger implements Ledger {
        WHERE r.id = ? AND d.kind = 'burl' AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key)`,
     );
     this.insertDelivery = db.prepare(
-      `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms,
-         deadline_ms)
-       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+      `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms,
+         due_ms, deadline_ms)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     );
+    this.pendingHosts = db
+      .prepare(
+        `WITH RECURSIVE hosts(host) AS (
+           SELECT MIN(host) FROM deliveries WHERE status = 'pending'
+           UNION ALL
+           SELECT (SELECT MIN(host) FROM deliveries WHERE status = 'pending' AND host > hosts.host)
+           FROM hosts WHERE hosts.host IS NOT NULL
+         )
+         SELECT host, (SELECT MIN(due_ms) FROM deliveries WHERE status = 'pending' AND host = hosts.host)
+         FROM hosts WHERE host IS NOT NULL`,
+      )
+      .raw();
+    this.dueOfHost = db
+      .prepare(
+        `SELECT id, due_ms FROM deliveries INDEXED BY deliveries_host_due
+         WHERE status = 'pending' AND host = ? AND due_ms <= ? AND lease_until_ms <= ?
+         ORDER BY due_ms LIMIT ?`,
+      )
+      .raw();
+    this.deliveriesById = db.prepare(
+      'SELECT * FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) ORDER BY due_ms, id',
+    );
+    this.lease = db.prepare('UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?');
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
@@ -393,6 +427,7 @@ export class SqliteLedger implements Ledger {
           d.accountId,
           dedupeKey,
           event.delivery.url,
+          deliveryHost(event.delivery.url),
           event.deviceIp,
           event.userAgent,
           event.receivedMs,
@@ -436,19 +471,27 @@ export class SqliteLedger implements Ledger {
     nowMs: number,
     limit: number,
     leaseMs: number,
-    inFlightIds: ReadonlySet<number> = new Set(),
+    inFlight: CallsInFlight = NO_CALLS_IN_FLIGHT,
   ): Delivery[] {
     return writeTransaction(this.db, () => {
-      const rows = this.db
-        .prepare(
-          `SELECT * FROM deliveries WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?
-           AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY due_ms LIMIT ?`,
-        )
-        .all(nowMs, nowMs, JSON.stringify([...inFlightIds]), limit) as DeliveryRow[];
-      const lease = this.db.prepare(
-        'UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?',
-      );
-      for (const row of rows) lease.run(nowMs + leaseMs, row.id);
+      const hosts = (this.pendingHosts.all() as [string, number][]).sort((a, b) => a[1] - b[1]);
+      // [id, due_ms] of the deliveries due first, found host by host, those due first first: once
+      // `limit` are found, a host whose first delivery falls due after the last of them has none to add.
+      let due: [number, number][] = [];
+      for (const [host, firstDueMs] of hosts) {
+        if (firstDueMs > nowMs || (due.length >= limit && firstDueMs > (due[limit - 1]?.[1] ?? 0))) break;
+        const calls = inFlight.byHost.get(host) ?? 0;
+        const room = Math.min(limit, inFlight.hostLimit - calls);
+        if (room <= 0) continue;
+        // A call in flight whose lease ran out is due again: read past as many as the host has.
+        const found = (this.dueOfHost.all(host, nowMs, nowMs, room + calls) as [number, number][])
+          .filter(([id]) => !inFlight.ids.has(id))
+          .slice(0, room);
+        if (found.length > 0)
+          due = [...due, ...found].sort((a, b) => a[1] - b[1] || a[0] - b[0]).slice(0, limit);
+      }
+      const rows = this.deliveriesById.all(JSON.stringify(due.map(([id]) => id))) as DeliveryRow[];
+      for (const row of rows) this.lease.run(nowMs + leaseMs, row.id);
       return rows.map((row) => toDelivery({ ...row, attempts: row.attempts + 1 }));
     });
   }

@@ -55,6 +55,28 @@ describe('the SQLite migrations', () => {
     upgraded.close();
   });
 
+  it('keeps the host each pending or dead delivery calls, so that the relay can limit its calls to one host (migration 13)', () => {
+    const path = join(dir, 'delivery-host.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 12).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 12');
+    const insert = old.prepare(
+      `INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
+       VALUES (1, ?, ?, '203.0.113.9', 'ua', ?, 0, 0, 1)`,
+    );
+    insert.run('pending', 'https://DSP.example:8443/bill?p=1', 'pending');
+    insert.run('dead', 'http://dead.example?p=2', 'dead');
+    insert.run('delivered', 'https://done.example/bill', 'delivered');
+    old.close();
+    const upgraded = openSqlite(path);
+    assert.deepEqual(upgraded.prepare('SELECT dedupe_key, host FROM deliveries ORDER BY id').raw().all(), [
+      ['pending', 'dsp.example:8443'],
+      ['dead', 'dead.example'],
+      ['delivered', ''],
+    ]);
+    upgraded.close();
+  });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a

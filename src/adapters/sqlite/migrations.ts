@@ -1,3 +1,5 @@
+import { DELIVERY_HOST_SQL } from '../../domain/delivery-host.js';
+
 /**
  * Forward-only schema migrations of the SQLite database, applied in order; the database's
  * `user_version` is the number applied. Never edit a released migration: add one.
@@ -410,6 +412,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // found missing afterwards was lost (a tally.db restored without it), and is not made anew.
   `
   CREATE TABLE token_key_file (remembered_ms INTEGER NOT NULL);
+  `,
+  // 13: each delivery keeps the host it calls, so that the relay leases each host's deliveries
+  // through an index, up to its limit of calls in flight to one host, and a DSP that never answers
+  // cannot hold every call. Delivered ones are never called again, and keep none.
+  `
+  ALTER TABLE deliveries ADD COLUMN host TEXT NOT NULL DEFAULT '';
+  UPDATE deliveries SET host = ${DELIVERY_HOST_SQL} WHERE status != 'delivered';
+  CREATE INDEX deliveries_host_due ON deliveries (status, host, due_ms);
   `,
 ];
 

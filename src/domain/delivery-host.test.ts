@@ -1,0 +1,28 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { DELIVERY_HOST_SQL, deliveryHost } from './delivery-host.js';
+
+const URLS: readonly [string, string][] = [
+  ['https://DSP.example/bill?p=1', 'dsp.example'],
+  ['https://dsp.example:8443/bill', 'dsp.example:8443'],
+  ['https://dsp.example?p=${AUCTION_PRICE}', 'dsp.example'],
+  ['https://dsp.example#x', 'dsp.example'],
+  ['https://dsp.example', 'dsp.example'],
+  ['http://user:pw@dsp.example/b', 'user:pw@dsp.example'],
+  ['http://[2001:db8::1]:8080/b', '[2001:db8::1]:8080'],
+  ['https:///path', ''],
+  ['not a url', ''],
+];
+
+describe('the host a delivery calls', () => {
+  it('is the URL’s authority, lower-cased, in JavaScript and in SQL alike', () => {
+    const db = new Database(':memory:');
+    const inSql = db.prepare(`SELECT ${DELIVERY_HOST_SQL} AS host FROM (SELECT ? AS url)`).pluck();
+    for (const [url, host] of URLS) {
+      assert.equal(deliveryHost(url), host, url);
+      assert.equal(inSql.get(url), host, `${url} in SQL`);
+    }
+    db.close();
+  });
+});
