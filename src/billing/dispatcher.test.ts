@@ -379,6 +379,25 @@ describe('the burl dispatcher’s outcomes', () => {
     }
   });
 
+  it('calls the next delivery as soon as a call ends, not at its next poll of the outbox', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'refill.db')));
+    ledger.record(['refill-1', 'refill-2', 'refill-3'].map((key) => withBurl(key, `${dspUrl}/${key}`)));
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 1, pollIntervalMs: 10 * 60_000 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    dispatcher.start();
+    try {
+      await until(() => ledger.countDeliveries().delivered === 3);
+    } finally {
+      await dispatcher.stop();
+      ledger.close();
+    }
+  });
+
   it('never has more calls in flight than its concurrency', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'concurrency.db')));
     ledger.record(['c1', 'c2', 'c3'].map((key) => withBurl(key, `${dspUrl}/slow-${key}`)));

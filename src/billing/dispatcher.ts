@@ -1,6 +1,6 @@
 import type { Logger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
-import type { Delivery, Ledger } from '../ports/ledger.js';
+import type { Delivery, DeliverySettlement, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
 import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
@@ -34,23 +34,42 @@ export const BURL_DELIVERIES_METRIC = {
 } as const;
 
 /**
+ * How long after a call ends the dispatcher writes its outcome and leases the next deliveries:
+ * the calls that end meanwhile are written in the same transaction.
+ */
+const SETTLE_DELAY_MS = 5;
+
+/** A call that ended, its outcome to be written. */
+interface EndedCall {
+  settlement: DeliverySettlement;
+  status: (typeof BURL_DELIVERIES_METRIC.statuses)[number];
+  attempts: number;
+}
+
+/**
  * Relays DSP burls from the outbox: leases due deliveries, calls each with the device's
  * `X-Device-IP` / `X-Device-User-Agent`, following redirects; a 2xx marks it delivered,
  * anything else retries until the deadline, then it is dead. A burl that can never be called
  * (an address outside the public internet unless allowed, a URL that is not http(s)) is dead at
  * once: burls come from the wins callers send, and Tally must not become their way into the
- * operator's private network. At least once: a lease that expires (crash, restart) makes the
- * delivery due again. A delivery whose call is still in flight when its lease runs out (the wall
- * clock stepped past it, or the thread was held up) is not leased again, called a second time or
- * counted as another attempt: the call in flight settles it.
+ * operator's private network. At most `concurrency` calls are in flight, `hostConcurrency` to one
+ * host. A call that ends frees its slot a few ms later, when its outcome is written together with
+ * those of the calls that ended meanwhile and the next deliveries are leased; the dispatcher polls
+ * the outbox between times. At least once: a lease that expires (crash, restart, an outcome that
+ * could not be written) makes the delivery due again. A delivery whose call is still in flight
+ * when its lease runs out (the wall clock stepped past it, or the thread was held up) is not leased
+ * again, called a second time or counted as another attempt: the call in flight settles it.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
-  /** The ids of the deliveries whose call is in flight. */
-  private readonly inFlightIds = new Set<number>();
-  /** How many calls are in flight to each host. */
-  private readonly inFlightByHost = new Map<string, number>();
+  /** Whether the timer is set to settle the calls that ended. */
+  private settling = false;
+  /** The calls in flight, or ended but not yet written, by delivery id. */
+  private readonly calls = new Map<number, { host: string; call: Promise<void> }>();
+  /** How many of `calls` are to each host. */
+  private readonly callsByHost = new Map<string, number>();
+  /** The calls that ended, their outcomes not yet written. */
+  private ended: EndedCall[] = [];
   private stopped = false;
   private readonly allows: AddressPolicy;
 
@@ -69,11 +88,12 @@ export class BurlDispatcher {
     this.schedule(0);
   }
 
-  /** Stops leasing and waits for deliveries in flight. */
+  /** Stops leasing, waits for deliveries in flight and writes their outcomes. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.calls.values()].map(({ call }) => call));
+    this.settle();
   }
 
   private schedule(delayMs: number): void {
@@ -83,13 +103,15 @@ export class BurlDispatcher {
   }
 
   private tick(): void {
-    const free = this.options.concurrency - this.inFlight.size;
+    this.settling = false;
+    this.settle();
+    const free = this.options.concurrency - this.calls.size;
     let leased: Delivery[] = [];
     if (free > 0) {
       try {
         leased = this.ledger.leaseDeliveries(this.nowMs(), free, this.options.requestTimeoutMs * 2, {
-          ids: this.inFlightIds,
-          byHost: this.inFlightByHost,
+          ids: new Set(this.calls.keys()),
+          byHost: this.callsByHost,
           hostLimit: this.options.hostConcurrency,
         });
       } catch (error) {
@@ -98,20 +120,18 @@ export class BurlDispatcher {
     }
     for (const delivery of leased) {
       const host = deliveryHost(delivery.url);
-      this.inFlightIds.add(delivery.id);
-      this.inFlightByHost.set(host, (this.inFlightByHost.get(host) ?? 0) + 1);
-      const attempt = this.attempt(delivery).finally(() => {
-        this.inFlight.delete(attempt);
-        this.inFlightIds.delete(delivery.id);
-        const calls = (this.inFlightByHost.get(host) ?? 1) - 1;
-        if (calls === 0) this.inFlightByHost.delete(host);
-        else this.inFlightByHost.set(host, calls);
+      const call = this.attempt(delivery).catch((error: unknown) => {
+        // Its lease runs out and the delivery is leased again: still at least once.
+        this.log.error('burl_call_failed', { deliveryId: delivery.id, error: String(error) });
+        this.release(delivery.id);
       });
-      this.inFlight.add(attempt);
+      this.calls.set(delivery.id, { host, call });
+      this.callsByHost.set(host, (this.callsByHost.get(host) ?? 0) + 1);
     }
     this.schedule(leased.length === free && free > 0 ? 0 : this.options.pollIntervalMs);
   }
 
+  /** Calls the delivery's burl, and has its outcome written shortly. */
   private async attempt(delivery: Delivery): Promise<void> {
     const result = await httpGet(
       delivery.url,
@@ -123,29 +143,54 @@ export class BurlDispatcher {
       this.options.requestTimeoutMs,
       this.allows,
     );
-    try {
-      if ('status' in result && result.status >= 200 && result.status < 300) {
-        this.ledger.markDelivered(delivery.id, this.nowMs());
-        this.count('delivered');
-        return;
-      }
-      const failure = 'status' in result ? `HTTP ${result.status}` : result.error;
-      const next =
+    const { id, attempts } = delivery;
+    if ('status' in result && result.status >= 200 && result.status < 300) {
+      this.ended.push({ settlement: { id, deliveredMs: this.nowMs() }, status: 'delivered', attempts });
+    } else {
+      const error = 'status' in result ? `HTTP ${result.status}` : result.error;
+      const nextDueMs =
         'permanent' in result && result.permanent
           ? null
-          : nextAttemptMs(delivery.attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
-      this.ledger.markFailed(delivery.id, failure, next);
-      this.count(next === null ? 'dead' : 'retry');
-      if (next === null) {
-        this.log.warn('burl_dead', { deliveryId: delivery.id, attempts: delivery.attempts, error: failure });
-      }
-    } catch (error) {
-      // The lease runs out and the delivery is leased again: still at least once.
-      this.log.error('delivery_update_failed', { deliveryId: delivery.id, error: String(error) });
+          : nextAttemptMs(attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
+      const status = nextDueMs === null ? 'dead' : 'retry';
+      this.ended.push({ settlement: { id, error, nextDueMs }, status, attempts });
+    }
+    if (!this.settling && !this.stopped) {
+      this.settling = true;
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.schedule(SETTLE_DELAY_MS);
     }
   }
 
-  private count(status: (typeof BURL_DELIVERIES_METRIC.statuses)[number]): void {
-    this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
+  /** Writes the outcomes of the calls that ended, in one transaction, and frees their slots. */
+  private settle(): void {
+    if (this.ended.length === 0) return;
+    const ended = this.ended;
+    this.ended = [];
+    try {
+      this.ledger.settleDeliveries(ended.map(({ settlement }) => settlement));
+      for (const { settlement, status, attempts } of ended) {
+        this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
+        if ('error' in settlement && status === 'dead') {
+          this.log.warn('burl_dead', { deliveryId: settlement.id, attempts, error: settlement.error });
+        }
+      }
+    } catch (error) {
+      // Their leases run out and the deliveries are leased again: still at least once.
+      for (const { settlement } of ended) {
+        this.log.error('delivery_update_failed', { deliveryId: settlement.id, error: String(error) });
+      }
+    }
+    for (const { settlement } of ended) this.release(settlement.id);
+  }
+
+  /** Frees the slot of the delivery's call. */
+  private release(id: number): void {
+    const host = this.calls.get(id)?.host;
+    if (host === undefined) return;
+    this.calls.delete(id);
+    const calls = (this.callsByHost.get(host) ?? 1) - 1;
+    if (calls === 0) this.callsByHost.delete(host);
+    else this.callsByHost.set(host, calls);
   }
 }

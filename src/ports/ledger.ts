@@ -84,6 +84,10 @@ export interface CallsInFlight {
   hostLimit: number;
 }
 
+/** How a call of a leased delivery ended: its `markDelivered` or `markFailed`. */
+export type DeliverySettlement =
+  { id: number; deliveredMs: number } | { id: number; error: string; nextDueMs: number | null };
+
 /** A burl delivery in the outbox. */
 export interface Delivery {
   id: number;
@@ -218,6 +222,8 @@ export interface Ledger {
   markDelivered(id: number, nowMs: number): void;
   /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */
   markFailed(id: number, error: string, nextDueMs: number | null): void;
+  /** Marks each delivery delivered or failed as its settlement says, all in one transaction. */
+  settleDeliveries(settlements: readonly DeliverySettlement[]): void;
   /** An account's deliveries by status, newest first. */
   listDeliveries(
     accountId: number,

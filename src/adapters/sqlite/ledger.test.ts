@@ -539,6 +539,42 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('writes the outcomes of many calls in one transaction: delivered, due again, or dead', () => {
+    ledger.record(
+      ['ok', 'again', 'gone'].map((key) =>
+        event({
+          dedupe: { key, expiresMs: T0 + 1 },
+          delivery: { url: `https://dsp.example/${key}`, deadlineMs: T0 + 1000 },
+        }),
+      ),
+    );
+    const [ok, again, gone] = ledger.leaseDeliveries(T0, 10, 5000);
+    ledger.settleDeliveries([
+      { id: ok?.id ?? 0, deliveredMs: T0 + 1 },
+      { id: again?.id ?? 0, error: 'HTTP 503', nextDueMs: T0 + 100 },
+      { id: gone?.id ?? 0, error: 'HTTP 410', nextDueMs: null },
+    ]);
+    const byUrl = new Map(
+      ledger.listDeliveries(1, undefined, 10).map((delivery) => [delivery.url, delivery]),
+    );
+    assert.deepEqual(
+      ['ok', 'again', 'gone'].map((key) => {
+        const delivery = byUrl.get(`https://dsp.example/${key}`);
+        return [delivery?.status, delivery?.dueMs, delivery?.lastError, delivery?.deliveredMs];
+      }),
+      [
+        ['delivered', T0, '', T0 + 1],
+        ['pending', T0 + 100, 'HTTP 503', null],
+        ['dead', T0, 'HTTP 410', null],
+      ],
+    );
+    assert.deepEqual(
+      ledger.leaseDeliveries(T0 + 100, 10, 5000).map((delivery) => delivery.url),
+      ['https://dsp.example/again'],
+      'the one due again is leased again once due, its lease released',
+    );
+  });
+
   it('finds the oldest due delivery not being called, by its due time, and none before it falls due or while leased', () => {
     ledger.record([
       event({ dedupe: { key: 'first', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + 1000 } }),

@@ -8,6 +8,7 @@ import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
   CallsInFlight,
   Delivery,
+  DeliverySettlement,
   DeliveryStatus,
   EventRecord,
   Ledger,
@@ -502,6 +503,15 @@ export class SqliteLedger implements Ledger {
         `UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`,
       )
       .run(nowMs, id);
+  }
+
+  settleDeliveries(settlements: readonly DeliverySettlement[]): void {
+    writeTransaction(this.db, () => {
+      for (const settlement of settlements) {
+        if ('deliveredMs' in settlement) this.markDelivered(settlement.id, settlement.deliveredMs);
+        else this.markFailed(settlement.id, settlement.error, settlement.nextDueMs);
+      }
+    });
   }
 
   markFailed(id: number, error: string, nextDueMs: number | null): void {
