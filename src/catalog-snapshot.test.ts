@@ -484,7 +484,7 @@ describe('catalog snapshot, following writes made here and elsewhere', () => {
       const far = idOf(elsewhere.trackers.create(accountId, trackerOn(elsewhere, 'far'), NOW_MS));
       const failingFromMs = Date.now();
       while (!lines.join('').includes('injected load failure')) {
-        assert.ok(Date.now() - failingFromMs < 1000, 'no poll tried to rebuild within 1000 ms');
+        assert.ok(Date.now() - failingFromMs < 5000, 'no poll tried to rebuild within 5 s');
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -492,7 +492,7 @@ describe('catalog snapshot, following writes made here and elsewhere', () => {
       state.failLoads = false;
       const startMs = Date.now();
       while (snapshot.current().findTracker('impression', { id: far }) === undefined) {
-        assert.ok(Date.now() - startMs < 1000, 'the snapshot did not catch up within 1000 ms');
+        assert.ok(Date.now() - startMs < 5000, 'the snapshot did not catch up within 5 s');
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     } finally {

@@ -160,8 +160,8 @@ describe('GET for the burl relay', () => {
 
   it('takes a 2xx as the answer when it arrives, though its body never ends within the time limit', async () => {
     // The DSP has taken the burl: failing the attempt would send it again, and bill it again.
-    assert.deepEqual(await httpGet(`${base}/ok-trickle`, {}, 300, onlyLoopbackOne), { status: 200 });
-    assert.deepEqual(await httpGet(`${base}/to?url=/ok-trickle`, {}, 300, onlyLoopbackOne), { status: 200 });
+    assert.deepEqual(await httpGet(`${base}/ok-trickle`, {}, 1000, onlyLoopbackOne), { status: 200 });
+    assert.deepEqual(await httpGet(`${base}/to?url=/ok-trickle`, {}, 1000, onlyLoopbackOne), { status: 200 });
   });
 
   it('reads no more of an endless body than its cap, closing the connection instead of reading to the time limit', async () => {

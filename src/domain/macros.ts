@@ -109,8 +109,8 @@ export function substituteMacros(
  * {@link substituteInMarkup}): JSON-escaped in native JSON; XML-escaped in VAST outside CDATA
  * sections and as it is inside them; HTML-escaped in banner HTML outside comments and script
  * bodies. The markup stays valid, and its reader reads back the value itself, whatever characters
- * an exchange's ids hold; for ordinary values (ids of letters, digits, `-` `_` `.`, prices) the
- * result is that of {@link substituteMacros}.
+ * an exchange's ids hold; for ordinary values (prices, and ids of letters, digits, `_`, `.` and
+ * `-`, no two hyphens in a row nor one at either end) the result is that of {@link substituteMacros}.
  */
 export function substituteMacrosInMarkup(
   markup: string,

@@ -498,9 +498,9 @@ describe('counting notices end to end', () => {
 
   it('counts an impression once across two registrations of its win, even after the first one’s TTL', async () => {
     // The same impression registered twice: in-app pixel (600 s) and the publisher's burl (3 h).
-    // The pixel's TTL ends 3 s from now: time enough to register and fire it, and then to wait
-    // for its end, which only the passing of time can bring.
-    const pixelTtlEndsMs = Date.now() + 3000;
+    // The pixel's TTL ends 6 s from now: time enough to register and fire it on a busy machine,
+    // and then to wait for its end, which only the passing of time can bring.
+    const pixelTtlEndsMs = Date.now() + 6000;
     const win = buildWin({ context: { app: {} }, auctionTimeMs: pixelTtlEndsMs - 600_000 });
     const [pixel, billed] = await register(win, { ...win, publisherBurl: true });
     const auctionId = lastAuctionId();
@@ -881,7 +881,8 @@ describe('counting notices end to end', () => {
     const win = await registerOne({
       imp: { video: {} },
       context: { app: {} },
-      auctionTimeMs: Date.now() - 3 * 3_600_000 + 2_000,
+      // The deadline is 6 s away: time enough to register the win and fire its notice.
+      auctionTimeMs: Date.now() - 3 * 3_600_000 + 6_000,
       bid: {
         adm: undefined,
         nurl: 'https://dsp.invalid/v',
@@ -890,7 +891,7 @@ describe('counting notices end to end', () => {
     });
     await fire(billingUrl(win));
     expect('counted');
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 20_000;
     let dead: any;
     while (dead === undefined && Date.now() < deadline) {
       const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead');

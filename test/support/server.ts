@@ -151,6 +151,9 @@ export async function untilReady(serve: Pick<ServeProcess, 'child' | 'output'>, 
   throw new Error(`tally did not become ready:\n${serve.output()}`);
 }
 
+/** How many free ports `startServer` tries, should another process take each first. */
+const PORT_TRIES = 3;
+
 /**
  * Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200.
  * Its data directory is made in `dataParentDir` (the system's temporary directory by default).
@@ -160,9 +163,9 @@ export async function startServer(
   dataParentDir: string = tmpdir(),
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(dataParentDir, 'tally-test-'));
-  const port = await freePort();
+  let port = await freePort();
   const adminKey = 'test-admin-key-0123456789';
-  const url = `http://127.0.0.1:${port}`;
+  let url = `http://127.0.0.1:${port}`;
   let serve: ServeProcess | undefined;
 
   const launch = async () => {
@@ -184,7 +187,17 @@ export async function startServer(
   };
 
   try {
-    await launch();
+    // Another process may take the free port before Tally does: Tally then starts on another.
+    for (let tries = 1; ; tries++) {
+      try {
+        await launch();
+        break;
+      } catch (error) {
+        if (tries === PORT_TRIES || !/is already in use/.test(String(error))) throw error;
+        port = await freePort();
+        url = `http://127.0.0.1:${port}`;
+      }
+    }
   } catch (error) {
     // A server that never became ready is not left running, nor its data directory behind.
     await exit('SIGKILL');

