@@ -181,14 +181,14 @@ function dimsKey(values: readonly (string | number)[]): string {
   return JSON.stringify(values);
 }
 
+/** No calls in flight, and no limit to one host's. */
+const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: Infinity };
+
 /**
  * The billing ledger on SQLite: one transaction per batch, on one connection. The live dedupe
  * claims are indexed in memory (built on the first `record`), so one process may record into a
  * database at a time.
  */
-/** No calls in flight, and no limit to one host's. */
-const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: Infinity };
-
 export class SqliteLedger implements Ledger {
   private readonly eventKey: Database.Statement;
   private readonly insertDims: Database.Statement;
