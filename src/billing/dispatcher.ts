@@ -4,6 +4,7 @@ import type { Delivery, DeliverySettlement, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
 import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
+import { DnsCache } from './dns-cache.js';
 import { deliveryHost } from '../domain/delivery-host.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs } from './retry.js';
@@ -72,6 +73,8 @@ export class BurlDispatcher {
   private ended: EndedCall[] = [];
   private stopped = false;
   private readonly allows: AddressPolicy;
+  /** The DSP hosts' addresses, looked up once for many calls. */
+  private readonly dns = new DnsCache();
 
   constructor(
     private readonly ledger: Ledger,
@@ -142,6 +145,7 @@ export class BurlDispatcher {
       },
       this.options.requestTimeoutMs,
       this.allows,
+      this.dns,
     );
     const { id, attempts } = delivery;
     if ('status' in result && result.status >= 200 && result.status < 300) {

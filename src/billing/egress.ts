@@ -1,5 +1,5 @@
-import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
+import type { DnsCache } from './dns-cache.js';
 import { BlockList, isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
 
@@ -124,28 +124,34 @@ export class EgressRefusedError extends Error {
 }
 
 /**
- * A DNS lookup for `http.request` that refuses a host when any of its addresses is refused, so
- * that the connection is made only to addresses that were checked (no second lookup to rebind).
+ * A DNS lookup for `http.request`, through `dns`, that refuses a host when any of its addresses
+ * is refused, so that the connection is made only to addresses that were checked (no second
+ * lookup to rebind).
  */
-export function guardedLookup(allows: AddressPolicy): LookupFunction {
+export function guardedLookup(allows: AddressPolicy, dns: DnsCache): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { family: options.family, hints: options.hints, all: true }, (error, found) => {
-      if (error !== null) {
-        callback(error, '', 0);
-        return;
-      }
-      const addresses: LookupAddress[] = found;
-      const refused = addresses.find((entry) => !allows(entry.address));
-      if (refused !== undefined) {
-        callback(new EgressRefusedError(hostname, refused.address), '', 0);
-        return;
-      }
-      if (options.all === true) {
-        (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, addresses);
-        return;
-      }
-      const first = addresses[0];
-      callback(null, first?.address ?? '', first?.family ?? 4);
-    });
+    dns.lookup(hostname, familyNumber(options.family)).then(
+      (addresses: LookupAddress[]) => {
+        const refused = addresses.find((entry) => !allows(entry.address));
+        if (refused !== undefined) {
+          callback(new EgressRefusedError(hostname, refused.address), '', 0);
+          return;
+        }
+        if (options.all === true) {
+          (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, addresses);
+          return;
+        }
+        const first = addresses[0];
+        callback(null, first?.address ?? '', first?.family ?? 4);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    );
   };
+}
+
+/** A lookup's address family as a number: 4, 6, or 0 for either. */
+function familyNumber(family: number | 'IPv4' | 'IPv6' | undefined): number {
+  if (family === 'IPv4') return 4;
+  if (family === 'IPv6') return 6;
+  return family ?? 0;
 }

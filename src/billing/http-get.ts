@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { AddressPolicy } from './egress.js';
 import { EgressRefusedError, guardedLookup } from './egress.js';
+import { DnsCache } from './dns-cache.js';
 
 /** Redirects followed before giving up (browsers follow about 20; billing URLs need a few). */
 export const MAX_REDIRECTS = 10;
@@ -28,8 +29,8 @@ const permanently = (error: string): GetResult => ({ error, permanent: true });
 const forNow = (error: string): GetResult => ({ error, permanent: false });
 
 /**
- * GETs `url` with `headers`, following redirects (each hop's host checked against `allows`,
- * literal addresses included), within `timeoutMs` for the whole chain. The result is the final
+ * GETs `url` with `headers`, following redirects (each hop's host looked up through `dns`, and
+ * checked against `allows`, literal addresses included), within `timeoutMs` for the whole chain. The result is the final
  * answer's status as soon as it arrives: the DSP has taken the burl once it answers 2xx, so a
  * body that is slow, endless or huge neither delays nor fails the delivery (each body is
  * discarded, at most `MAX_BODY_BYTES` of it read). Never throws.
@@ -39,9 +40,10 @@ export async function httpGet(
   headers: Readonly<Record<string, string>>,
   timeoutMs: number,
   allows: AddressPolicy,
+  dns: DnsCache = new DnsCache(),
 ): Promise<GetResult> {
   const signal = AbortSignal.timeout(timeoutMs);
-  const lookup = guardedLookup(allows);
+  const lookup = guardedLookup(allows, dns);
   let target: URL;
   try {
     target = new URL(url);

@@ -1,0 +1,73 @@
+import * as assert from 'node:assert/strict';
+import type { LookupAddress } from 'node:dns';
+import { describe, it } from 'node:test';
+import { DNS_CACHE_SECONDS, DNS_FAILURE_CACHE_SECONDS, DnsCache } from './dns-cache.js';
+import type { ResolveAll } from './dns-cache.js';
+
+/** A resolver that counts its lookups and answers each when the test says. */
+function heldResolver(): {
+  resolveAll: ResolveAll;
+  asked: string[];
+  answer: (addresses: LookupAddress[] | Error) => void;
+} {
+  const asked: string[] = [];
+  const pending: ((addresses: LookupAddress[] | Error) => void)[] = [];
+  return {
+    asked,
+    resolveAll: (hostname, family) => {
+      asked.push(`${family} ${hostname}`);
+      return new Promise((resolve, reject) =>
+        pending.push((result) => (result instanceof Error ? reject(result) : resolve(result))),
+      );
+    },
+    answer: (result) => pending.shift()?.(result),
+  };
+}
+
+const DSP: LookupAddress[] = [{ address: '203.0.113.7', family: 4 }];
+
+describe('the relay’s DNS cache', () => {
+  it('shares one lookup among the calls that ask at once, keeps its addresses for a while, then looks up again', async () => {
+    const resolver = heldResolver();
+    let nowMs = 1_000;
+    const dns = new DnsCache(resolver.resolveAll, () => nowMs);
+    const first = dns.lookup('dsp.example', 0);
+    const second = dns.lookup('DSP.example', 0);
+    resolver.answer(DSP);
+    assert.deepEqual(await Promise.all([first, second]), [DSP, DSP]);
+    nowMs += DNS_CACHE_SECONDS * 1000 - 1;
+    assert.deepEqual(await dns.lookup('dsp.example', 0), DSP);
+    assert.deepEqual(resolver.asked, ['0 dsp.example'], 'one lookup so far');
+    nowMs += 1;
+    const again = dns.lookup('dsp.example', 0);
+    resolver.answer(DSP);
+    assert.deepEqual(await again, DSP);
+    assert.deepEqual(resolver.asked, ['0 dsp.example', '0 dsp.example']);
+  });
+
+  it('keeps a failed lookup for a few seconds only, and each family apart', async () => {
+    const resolver = heldResolver();
+    let nowMs = 1_000;
+    const dns = new DnsCache(resolver.resolveAll, () => nowMs);
+    const failed = dns.lookup('gone.example', 0);
+    resolver.answer(new Error('getaddrinfo ENOTFOUND gone.example'));
+    await assert.rejects(failed, /ENOTFOUND/);
+    await assert.rejects(dns.lookup('gone.example', 0), /ENOTFOUND/);
+    const sixOnly = dns.lookup('gone.example', 6);
+    resolver.answer(DSP);
+    assert.deepEqual(await sixOnly, DSP);
+    nowMs += DNS_FAILURE_CACHE_SECONDS * 1000;
+    const retried = dns.lookup('gone.example', 0);
+    resolver.answer(DSP);
+    assert.deepEqual(await retried, DSP);
+    assert.deepEqual(resolver.asked, ['0 gone.example', '6 gone.example', '0 gone.example']);
+  });
+
+  it('looks up a name through the system resolver by default', async () => {
+    const addresses = await new DnsCache().lookup('localhost', 4);
+    assert.ok(
+      addresses.some((entry) => entry.address === '127.0.0.1'),
+      JSON.stringify(addresses),
+    );
+  });
+});

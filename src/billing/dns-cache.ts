@@ -1,0 +1,57 @@
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
+
+/** How long a host name's addresses are kept: `getaddrinfo` does not tell the record's TTL. */
+export const DNS_CACHE_SECONDS = 30;
+/** How long a failed lookup is kept, so that a host that does not resolve is not asked for at every call. */
+export const DNS_FAILURE_CACHE_SECONDS = 5;
+
+/** Looks up every address of a host name, of `family` (0 for any), as `dns.lookup` with `all` does. */
+export type ResolveAll = (hostname: string, family: number) => Promise<LookupAddress[]>;
+
+/** `dns.lookup` (the system resolver, `/etc/hosts` included) for every address of a host name. */
+export const systemResolveAll: ResolveAll = (hostname, family) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { family, all: true }, (error, addresses) => {
+      if (error === null) resolve(addresses);
+      else reject(error);
+    });
+  });
+
+/**
+ * The relay's host name lookups, shared and kept for a while: a lookup runs on one of libuv's four
+ * threads for the whole process, so a burl per notice to a few DSP hosts would otherwise look each
+ * up thousands of times a second, and a host whose lookups hang (5 s and more each) would hold the
+ * threads every other lookup waits for. Lookups of one name at the same time share one; its
+ * addresses are kept `DNS_CACHE_SECONDS`, a failure `DNS_FAILURE_CACHE_SECONDS`.
+ */
+export class DnsCache {
+  private readonly entries = new Map<string, { expiresMs: number; addresses: Promise<LookupAddress[]> }>();
+
+  constructor(
+    private readonly resolveAll: ResolveAll = systemResolveAll,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  /** Every address of `hostname` of `family` (0 for any), as last looked up. */
+  lookup(hostname: string, family: number): Promise<LookupAddress[]> {
+    const key = `${family} ${hostname.toLowerCase()}`;
+    const kept = this.entries.get(key);
+    if (kept !== undefined && kept.expiresMs > this.nowMs()) return kept.addresses;
+    // Until it settles, the lookup is shared by every call that asks.
+    const entry = { expiresMs: Infinity, addresses: this.resolveAll(hostname, family) };
+    this.entries.set(key, entry);
+    entry.addresses.then(
+      () => (entry.expiresMs = this.nowMs() + DNS_CACHE_SECONDS * 1000),
+      () => (entry.expiresMs = this.nowMs() + DNS_FAILURE_CACHE_SECONDS * 1000),
+    );
+    this.forgetExpired();
+    return entry.addresses;
+  }
+
+  /** Drops the entries past their time, so that the names of one-off burls are not kept forever. */
+  private forgetExpired(): void {
+    const nowMs = this.nowMs();
+    for (const [key, entry] of this.entries) if (entry.expiresMs <= nowMs) this.entries.delete(key);
+  }
+}
