@@ -1,11 +1,10 @@
 import type { Logger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
-import type { Delivery, DeliverySettlement, Ledger } from '../ports/ledger.js';
+import type { Delivery, DeliverySettlement, LeasedDelivery, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
 import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
 import { DnsCache } from './dns-cache.js';
-import { deliveryHost } from '../domain/delivery-host.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs } from './retry.js';
 import { TALLY_VERSION } from '../version.js';
@@ -109,7 +108,7 @@ export class BurlDispatcher {
     this.settling = false;
     this.settle();
     const free = this.options.concurrency - this.calls.size;
-    let leased: Delivery[] = [];
+    let leased: LeasedDelivery[] = [];
     if (free > 0) {
       try {
         leased = this.ledger.leaseDeliveries(this.nowMs(), free, this.options.requestTimeoutMs * 2, {
@@ -122,7 +121,10 @@ export class BurlDispatcher {
       }
     }
     for (const delivery of leased) {
-      const host = deliveryHost(delivery.url);
+      // Never two calls of one delivery: the ledger leases none in flight, and a second would
+      // leave its host's count one too high for good.
+      if (this.calls.has(delivery.id)) continue;
+      const { host } = delivery;
       const call = this.attempt(delivery).catch((error: unknown) => {
         // Its lease runs out and the delivery is leased again: still at least once.
         this.log.error('burl_call_failed', { deliveryId: delivery.id, error: String(error) });

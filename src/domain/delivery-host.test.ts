@@ -5,6 +5,8 @@ import { DELIVERY_HOST_SQL, deliveryHost } from './delivery-host.js';
 
 const URLS: readonly [string, string][] = [
   ['https://DSP.example/bill?p=1', 'dsp.example'],
+  // As SQLite's lower() does, only ASCII letters are lower-cased.
+  ['https://DSP.ÉXAMPLE/bill', 'dsp.Éxample'],
   ['https://dsp.example:8443/bill', 'dsp.example:8443'],
   ['https://dsp.example?p=${AUCTION_PRICE}', 'dsp.example'],
   ['https://dsp.example#x', 'dsp.example'],
@@ -16,7 +18,7 @@ const URLS: readonly [string, string][] = [
 ];
 
 describe('the host a delivery calls', () => {
-  it('is the URL’s authority, lower-cased, in JavaScript and in SQL alike', () => {
+  it('is the URL’s authority, its ASCII letters lower-cased, in JavaScript and in SQL alike', () => {
     const db = new Database(':memory:');
     const inSql = db.prepare(`SELECT ${DELIVERY_HOST_SQL} AS host FROM (SELECT ? AS url)`).pluck();
     for (const [url, host] of URLS) {

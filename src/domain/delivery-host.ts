@@ -1,10 +1,12 @@
 /**
- * The host a burl calls, as the relay groups its calls in flight: the URL's authority (host and
- * port, with any user name), lower-cased; `''` for a URL with no `scheme://`. Migration 13 of the
- * SQLite ledger writes the same with {@link DELIVERY_HOST_SQL}.
+ * The host a burl calls, as the relay groups its calls in flight: the URL's authority as written
+ * (host and port, with any user name), its ASCII letters lower-cased; `''` for a URL with no
+ * `scheme://`. Migration 13 of the SQLite ledger writes the same with {@link DELIVERY_HOST_SQL}
+ * for the URLs that have one `://`, after the scheme.
  */
 export function deliveryHost(url: string): string {
-  return /^[^:/?#]*:\/\/([^/?#]*)/.exec(url)?.[1]?.toLowerCase() ?? '';
+  const authority = /^[^:/?#]*:\/\/([^/?#]*)/.exec(url)?.[1] ?? '';
+  return authority.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /**

@@ -78,7 +78,7 @@ export interface EventRecord {
 export interface CallsInFlight {
   /** The ids of the deliveries called. */
   ids: ReadonlySet<number>;
-  /** How many calls are in flight to each host (see `deliveryHost`). */
+  /** How many calls are in flight to each host (a leased delivery's `host`). */
   byHost: ReadonlyMap<string, number>;
   /** Most calls in flight to one host. */
   hostLimit: number;
@@ -102,6 +102,11 @@ export interface Delivery {
   deadlineMs: number;
   lastError: string;
   deliveredMs: number | null;
+}
+
+/** A delivery leased for a call, with the host it calls as the ledger keeps it (see `deliveryHost`). */
+export interface LeasedDelivery extends Delivery {
+  host: string;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
@@ -217,7 +222,7 @@ export interface Ledger {
    * calls: none of those is leased again (though its lease has run out), and no host is leased
    * more deliveries than bring its calls in flight to `inFlight.hostLimit`.
    */
-  leaseDeliveries(nowMs: number, limit: number, leaseMs: number, inFlight?: CallsInFlight): Delivery[];
+  leaseDeliveries(nowMs: number, limit: number, leaseMs: number, inFlight?: CallsInFlight): LeasedDelivery[];
   /** Marks a leased delivery delivered. */
   markDelivered(id: number, nowMs: number): void;
   /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */

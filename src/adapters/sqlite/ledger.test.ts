@@ -539,6 +539,30 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('passes over a host at its limit however many of its deliveries fall due first, and leases each with its host', () => {
+    const queue = (key: string, url: string, receivedMs: number) =>
+      event({
+        receivedMs,
+        dedupe: { key, expiresMs: receivedMs + 1 },
+        delivery: { url, deadlineMs: T0 + 1000 },
+      });
+    ledger.record([
+      ...[1, 2, 3, 4, 5].map((n) => queue(`hung-${n}`, `https://Hung.example/bill?n=${n}`, T0 + n)),
+      queue('fine', 'https://fine.example/bill', T0 + 10),
+    ]);
+    const hungFull = { ids: new Set<number>(), byHost: new Map([['hung.example', 1]]), hostLimit: 1 };
+    const leased = ledger.leaseDeliveries(T0 + 20, 2, 1000, hungFull);
+    assert.deepEqual(
+      leased.map((delivery) => [delivery.url, delivery.host]),
+      [['https://fine.example/bill', 'fine.example']],
+    );
+    assert.deepEqual(
+      ledger.leaseDeliveries(T0 + 20, 1, 1000).map((delivery) => [delivery.url, delivery.host]),
+      [['https://Hung.example/bill?n=1', 'hung.example']],
+      'with room, the host’s first',
+    );
+  });
+
   it('writes the outcomes of many calls in one transaction: delivered, due again, or dead', () => {
     ledger.record(
       ['ok', 'again', 'gone'].map((key) =>
@@ -593,6 +617,26 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.oldestDueMs(T0 + 105), T0, 'its lease ran out');
     ledger.markDelivered(leased?.id ?? 0, T0 + 60);
     assert.equal(ledger.oldestDueMs(T0 + 105), T0 + 10);
+  });
+
+  it('leases host by host through the index on the pending deliveries’ hosts, one seek a host, never a scan', () => {
+    const path = join(dir, 'lease-plan.db');
+    const leasing = new SqliteLedger(openSqlite(path));
+    const db = new Database(path, { readonly: true });
+    const parameters = { pendingHosts: [], dueOfHost: ['h', 0, 0, 1] };
+    for (const statement of ['pendingHosts', 'dueOfHost'] as const) {
+      const steps = (
+        db.prepare(`EXPLAIN QUERY PLAN ${leasing[statement].source}`).all(...parameters[statement]) as {
+          detail: string;
+        }[]
+      ).map((step) => step.detail);
+      const deliveriesSteps = steps.filter((step) => / deliveries /.test(`${step} `));
+      assert.ok(deliveriesSteps.length > 0, steps.join('; '));
+      for (const step of deliveriesSteps)
+        assert.match(step, /^SEARCH deliveries USING (COVERING )?INDEX deliveries_host_due/, statement);
+    }
+    db.close();
+    leasing.close();
   });
 
   it('lists an account’s deliveries newest first, all or of one status, in pages, each through an index', () => {

@@ -8,6 +8,7 @@ import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
   CallsInFlight,
   Delivery,
+  LeasedDelivery,
   DeliverySettlement,
   DeliveryStatus,
   EventRecord,
@@ -71,6 +72,7 @@ interface DeliveryRow {
   id: number;
   dedupe_key: string;
   url: string;
+  host: string;
   device_ip: string;
   user_agent: string;
   status: DeliveryStatus;
@@ -194,6 +196,8 @@ export class SqliteLedger implements Ledger {
   private readonly insertDims: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
+  /** The ids, due times and hosts of the deliveries due at a time and not leased, due first first. */
+  private readonly firstDue: Database.Statement;
   /** The hosts of the pending deliveries, and when the first of each falls due: an index seek each. */
   private readonly pendingHosts: Database.Statement;
   /** The ids and due times of a host's deliveries due at a time and not leased, due first first. */
@@ -238,15 +242,28 @@ export class SqliteLedger implements Ledger {
          due_ms, deadline_ms)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     );
+    this.firstDue = db
+      .prepare(
+        `SELECT id, due_ms, host FROM deliveries INDEXED BY deliveries_due
+         WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?
+         ORDER BY due_ms LIMIT ?`,
+      )
+      .raw();
     this.pendingHosts = db
       .prepare(
         `WITH RECURSIVE hosts(host) AS (
-           SELECT MIN(host) FROM deliveries WHERE status = 'pending'
+           SELECT MIN(host) FROM deliveries INDEXED BY deliveries_host_due WHERE status = 'pending'
            UNION ALL
-           SELECT (SELECT MIN(host) FROM deliveries WHERE status = 'pending' AND host > hosts.host)
+           SELECT (
+             SELECT MIN(host) FROM deliveries INDEXED BY deliveries_host_due
+             WHERE status = 'pending' AND host > hosts.host
+           )
            FROM hosts WHERE hosts.host IS NOT NULL
          )
-         SELECT host, (SELECT MIN(due_ms) FROM deliveries WHERE status = 'pending' AND host = hosts.host)
+         SELECT host, (
+           SELECT MIN(due_ms) FROM deliveries INDEXED BY deliveries_host_due
+           WHERE status = 'pending' AND host = hosts.host
+         )
          FROM hosts WHERE host IS NOT NULL`,
       )
       .raw();
@@ -473,28 +490,64 @@ export class SqliteLedger implements Ledger {
     limit: number,
     leaseMs: number,
     inFlight: CallsInFlight = NO_CALLS_IN_FLIGHT,
-  ): Delivery[] {
+  ): LeasedDelivery[] {
     return writeTransaction(this.db, () => {
-      const hosts = (this.pendingHosts.all() as [string, number][]).sort((a, b) => a[1] - b[1]);
-      // [id, due_ms] of the deliveries due first, found host by host, those due first first: once
-      // `limit` are found, a host whose first delivery falls due after the last of them has none to add.
-      let due: [number, number][] = [];
-      for (const [host, firstDueMs] of hosts) {
-        if (firstDueMs > nowMs || (due.length >= limit && firstDueMs > (due[limit - 1]?.[1] ?? 0))) break;
-        const calls = inFlight.byHost.get(host) ?? 0;
-        const room = Math.min(limit, inFlight.hostLimit - calls);
-        if (room <= 0) continue;
-        // A call in flight whose lease ran out is due again: read past as many as the host has.
-        const found = (this.dueOfHost.all(host, nowMs, nowMs, room + calls) as [number, number][])
-          .filter(([id]) => !inFlight.ids.has(id))
-          .slice(0, room);
-        if (found.length > 0)
-          due = [...due, ...found].sort((a, b) => a[1] - b[1] || a[0] - b[0]).slice(0, limit);
-      }
-      const rows = this.deliveriesById.all(JSON.stringify(due.map(([id]) => id))) as DeliveryRow[];
+      const ids = this.dueFirst(nowMs, limit, inFlight) ?? this.dueFirstHostByHost(nowMs, limit, inFlight);
+      const rows = this.deliveriesById.all(JSON.stringify(ids)) as DeliveryRow[];
       for (const row of rows) this.lease.run(nowMs + leaseMs, row.id);
-      return rows.map((row) => toDelivery({ ...row, attempts: row.attempts + 1 }));
+      return rows.map((row) => ({ ...toDelivery({ ...row, attempts: row.attempts + 1 }), host: row.host }));
     });
+  }
+
+  /**
+   * The ids of the deliveries to lease, read in one pass over those due first; `undefined` when
+   * that pass would not do: it passed over deliveries of hosts at their limit, and the others may
+   * lie beyond it.
+   */
+  private dueFirst(nowMs: number, limit: number, inFlight: CallsInFlight): number[] | undefined {
+    // Read past the calls in flight whose lease ran out, which are due again.
+    const window = limit + inFlight.ids.size;
+    const rows = this.firstDue.all(nowMs, nowMs, window) as [number, number, string][];
+    const ids: number[] = [];
+    const leasedByHost = new Map<string, number>();
+    let passedOver = false;
+    for (const [id, , host] of rows) {
+      if (ids.length === limit) break;
+      if (inFlight.ids.has(id)) continue;
+      const calls = (inFlight.byHost.get(host) ?? 0) + (leasedByHost.get(host) ?? 0);
+      if (calls >= inFlight.hostLimit) {
+        passedOver = true;
+        continue;
+      }
+      ids.push(id);
+      leasedByHost.set(host, (leasedByHost.get(host) ?? 0) + 1);
+    }
+    return passedOver && ids.length < limit && rows.length === window ? undefined : ids;
+  }
+
+  /**
+   * The ids of the deliveries to lease, found host by host through the index on their hosts: a
+   * host whose calls fill its limit is passed over however many of its deliveries are due.
+   */
+  private dueFirstHostByHost(nowMs: number, limit: number, inFlight: CallsInFlight): number[] {
+    const hosts = (this.pendingHosts.all() as [string, number][]).sort((a, b) => a[1] - b[1]);
+    // [id, due_ms] of the deliveries due first, those due first first: once `limit` are found, a
+    // host whose first delivery falls due after the last of them has none to add.
+    let due: [number, number][] = [];
+    for (const [host, firstDueMs] of hosts) {
+      if (firstDueMs > nowMs || (due.length >= limit && firstDueMs > (due[limit - 1]?.[1] ?? 0))) break;
+      const calls = inFlight.byHost.get(host) ?? 0;
+      const room = Math.min(limit, inFlight.hostLimit - calls);
+      if (room <= 0) continue;
+      // A call in flight whose lease ran out is due again: read past as many as the host has.
+      const found = (this.dueOfHost.all(host, nowMs, nowMs, room + calls) as [number, number][])
+        .filter(([id]) => !inFlight.ids.has(id))
+        .slice(0, room);
+      if (found.length > 0) {
+        due = [...due, ...found].sort((a, b) => a[1] - b[1] || a[0] - b[0]).slice(0, limit);
+      }
+    }
+    return due.map(([id]) => id);
   }
 
   markDelivered(id: number, nowMs: number): void {

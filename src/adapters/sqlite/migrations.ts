@@ -419,7 +419,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE deliveries ADD COLUMN host TEXT NOT NULL DEFAULT '';
   UPDATE deliveries SET host = ${DELIVERY_HOST_SQL} WHERE status != 'delivered';
-  CREATE INDEX deliveries_host_due ON deliveries (status, host, due_ms);
+  CREATE INDEX deliveries_host_due ON deliveries (host, due_ms) WHERE status = 'pending';
   `,
 ];
 
