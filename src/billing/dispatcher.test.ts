@@ -379,6 +379,47 @@ describe('the burl dispatcher’s outcomes', () => {
     }
   });
 
+  it('calls a DSP one at a time once a call to it got no answer, so that DSPs that never answer cannot hold every call', async () => {
+    // Two DSPs, each on a host of its own, that never answer; each call to them times out.
+    let unansweredCalls = 0;
+    const silentDsps = [createServer(() => unansweredCalls++), createServer(() => unansweredCalls++)];
+    const silentUrls: string[] = [];
+    for (const server of silentDsps) {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      silentUrls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}/bill`);
+    }
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'unanswering.db')));
+    // Forty deliveries to each fall due before the one to the DSP that answers.
+    ledger.record(
+      Array.from({ length: 80 }, (_unused, n) =>
+        withBurl(`silent-${n}`, silentUrls[n % 2] ?? '', undefined, T0 - 100 + Math.floor(n / 2)),
+      ),
+    );
+    ledger.record([withBurl('answering', `${dspUrl}/answering`)]);
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 4, hostConcurrency: 4, requestTimeoutMs: 200 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    dispatcher.start();
+    try {
+      await until(() => calls.includes('/answering'));
+      assert.ok(
+        unansweredCalls < 20,
+        `${unansweredCalls} calls to the silent DSPs before the other was called`,
+      );
+    } finally {
+      await dispatcher.stop();
+      ledger.close();
+      for (const server of silentDsps) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    }
+  });
+
   it('calls the next delivery as soon as a call ends, not at its next poll of the outbox', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'refill.db')));
     ledger.record(['refill-1', 'refill-2', 'refill-3'].map((key) => withBurl(key, `${dspUrl}/${key}`)));

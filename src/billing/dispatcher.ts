@@ -14,7 +14,10 @@ export interface DispatcherOptions {
   pollIntervalMs: number;
   /** Most deliveries in flight at once. */
   concurrency: number;
-  /** Most deliveries in flight at once to one host, so that a DSP that never answers cannot hold them all. */
+  /**
+   * Most deliveries in flight at once to one host, so that a DSP that never answers cannot hold
+   * them all; one at a time to a host whose last call got no answer.
+   */
   hostConcurrency: number;
   /** One HTTP attempt's time limit. */
   requestTimeoutMs: number;
@@ -42,6 +45,8 @@ const SETTLE_DELAY_MS = 5;
 /** A call that ended, its outcome to be written. */
 interface EndedCall {
   settlement: DeliverySettlement;
+  /** Whether the DSP answered it (any status), rather than the call timing out or failing. */
+  answered: boolean;
   status: (typeof BURL_DELIVERIES_METRIC.statuses)[number];
   attempts: number;
 }
@@ -53,7 +58,8 @@ interface EndedCall {
  * (an address outside the public internet unless allowed, a URL that is not http(s)) is dead at
  * once: burls come from the wins callers send, and Tally must not become their way into the
  * operator's private network. At most `concurrency` calls are in flight, `hostConcurrency` to one
- * host. A call that ends frees its slot a few ms later, when its outcome is written together with
+ * host, and one to a host whose last call got no answer (timed out, or failed to connect), so that
+ * a few DSPs that never answer cannot hold every call: the next answer it gets lifts that. A call that ends frees its slot a few ms later, when its outcome is written together with
  * those of the calls that ended meanwhile and the next deliveries are leased; the dispatcher polls
  * the outbox between times. At least once: a lease that expires (crash, restart, an outcome that
  * could not be written) makes the delivery due again. A delivery whose call is still in flight
@@ -68,6 +74,8 @@ export class BurlDispatcher {
   private readonly calls = new Map<number, { host: string; call: Promise<void> }>();
   /** How many of `calls` are to each host. */
   private readonly callsByHost = new Map<string, number>();
+  /** The hosts whose last call that ended got no answer: one call at a time to each. */
+  private readonly unanswering = new Set<string>();
   /** The calls that ended, their outcomes not yet written. */
   private ended: EndedCall[] = [];
   private stopped = false;
@@ -114,7 +122,7 @@ export class BurlDispatcher {
         leased = this.ledger.leaseDeliveries(this.nowMs(), free, this.options.requestTimeoutMs * 2, {
           ids: new Set(this.calls.keys()),
           byHost: this.callsByHost,
-          hostLimit: this.options.hostConcurrency,
+          hostLimit: (host) => (this.unanswering.has(host) ? 1 : this.options.hostConcurrency),
         });
       } catch (error) {
         this.log.error('lease_failed', { error: String(error) });
@@ -150,8 +158,14 @@ export class BurlDispatcher {
       this.dns,
     );
     const { id, attempts } = delivery;
-    if ('status' in result && result.status >= 200 && result.status < 300) {
-      this.ended.push({ settlement: { id, deliveredMs: this.nowMs() }, status: 'delivered', attempts });
+    const answered = 'status' in result;
+    if (answered && result.status >= 200 && result.status < 300) {
+      this.ended.push({
+        settlement: { id, deliveredMs: this.nowMs() },
+        answered,
+        status: 'delivered',
+        attempts,
+      });
     } else {
       const error = 'status' in result ? `HTTP ${result.status}` : result.error;
       const nextDueMs =
@@ -159,7 +173,7 @@ export class BurlDispatcher {
           ? null
           : nextAttemptMs(attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
       const status = nextDueMs === null ? 'dead' : 'retry';
-      this.ended.push({ settlement: { id, error, nextDueMs }, status, attempts });
+      this.ended.push({ settlement: { id, error, nextDueMs }, answered, status, attempts });
     }
     if (!this.settling && !this.stopped) {
       this.settling = true;
@@ -187,7 +201,12 @@ export class BurlDispatcher {
         this.log.error('delivery_update_failed', { deliveryId: settlement.id, error: String(error) });
       }
     }
-    for (const { settlement } of ended) this.release(settlement.id);
+    for (const { settlement, answered } of ended) {
+      const host = this.calls.get(settlement.id)?.host;
+      if (host !== undefined && answered) this.unanswering.delete(host);
+      else if (host !== undefined) this.unanswering.add(host);
+      this.release(settlement.id);
+    }
   }
 
   /** Frees the slot of the delivery's call. */

@@ -80,8 +80,8 @@ export interface CallsInFlight {
   ids: ReadonlySet<number>;
   /** How many calls are in flight to each host (a leased delivery's `host`). */
   byHost: ReadonlyMap<string, number>;
-  /** Most calls in flight to one host. */
-  hostLimit: number;
+  /** Most calls in flight to a host. */
+  hostLimit: (host: string) => number;
 }
 
 /** How a call of a leased delivery ended: its `markDelivered` or `markFailed`. */

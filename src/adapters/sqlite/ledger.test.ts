@@ -512,7 +512,7 @@ describe('the SQLite ledger', () => {
       queue('b1', 'https://b.example/bill', T0 + 3),
       queue('c1', 'https://c.example/bill', T0 + 4),
     ]);
-    const inFlightToA = { ids: new Set<number>(), byHost: new Map([['a.example', 1]]), hostLimit: 2 };
+    const inFlightToA = { ids: new Set<number>(), byHost: new Map([['a.example', 1]]), hostLimit: () => 2 };
     const leased = ledger.leaseDeliveries(T0 + 10, 10, 1000, inFlightToA);
     assert.deepEqual(
       leased.map((delivery) => delivery.url),
@@ -530,7 +530,7 @@ describe('the SQLite ledger', () => {
     const firstTwo = ledger.leaseDeliveries(T0 + 2000, 2, 1000, {
       ids: new Set([leased[0]?.id ?? 0]),
       byHost: new Map(),
-      hostLimit: 10,
+      hostLimit: () => 10,
     });
     assert.deepEqual(
       firstTwo.map((delivery) => delivery.id),
@@ -550,7 +550,11 @@ describe('the SQLite ledger', () => {
       ...[1, 2, 3, 4, 5].map((n) => queue(`hung-${n}`, `https://Hung.example/bill?n=${n}`, T0 + n)),
       queue('fine', 'https://fine.example/bill', T0 + 10),
     ]);
-    const hungFull = { ids: new Set<number>(), byHost: new Map([['hung.example', 1]]), hostLimit: 1 };
+    const hungFull = {
+      ids: new Set<number>(),
+      byHost: new Map([['hung.example', 1]]),
+      hostLimit: (host: string) => (host === 'hung.example' ? 1 : 8),
+    };
     const leased = ledger.leaseDeliveries(T0 + 20, 2, 1000, hungFull);
     assert.deepEqual(
       leased.map((delivery) => [delivery.url, delivery.host]),

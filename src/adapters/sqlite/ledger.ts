@@ -184,7 +184,7 @@ function dimsKey(values: readonly (string | number)[]): string {
 }
 
 /** No calls in flight, and no limit to one host's. */
-const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: Infinity };
+const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: () => Infinity };
 
 /**
  * The billing ledger on SQLite: one transaction per batch, on one connection. The live dedupe
@@ -515,7 +515,7 @@ export class SqliteLedger implements Ledger {
       if (ids.length === limit) break;
       if (inFlight.ids.has(id)) continue;
       const calls = (inFlight.byHost.get(host) ?? 0) + (leasedByHost.get(host) ?? 0);
-      if (calls >= inFlight.hostLimit) {
+      if (calls >= inFlight.hostLimit(host)) {
         passedOver = true;
         continue;
       }
@@ -537,7 +537,7 @@ export class SqliteLedger implements Ledger {
     for (const [host, firstDueMs] of hosts) {
       if (firstDueMs > nowMs || (due.length >= limit && firstDueMs > (due[limit - 1]?.[1] ?? 0))) break;
       const calls = inFlight.byHost.get(host) ?? 0;
-      const room = Math.min(limit, inFlight.hostLimit - calls);
+      const room = Math.min(limit, inFlight.hostLimit(host) - calls);
       if (room <= 0) continue;
       // A call in flight whose lease ran out is due again: read past as many as the host has.
       const found = (this.dueOfHost.all(host, nowMs, nowMs, room + calls) as [number, number][])
