@@ -79,6 +79,11 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<!${V}><img src="x">', 'html', '--x'), '<!&#45;-x><img src="x">');
     assert.equal(fill('<!-${V}><img src="x">', 'html', '-x'), '<!-&#45;x><img src="x">');
     assert.equal(fill('<!${V}${V}><img src="x">', 'html', '-'), '<!&#45;&#45;><img src="x">');
+    // Nor an empty one that brings the markup's own hyphens together.
+    assert.equal(fill('<!${V}--x><img src="x">', 'html', ''), '<!&#45;-x><img src="x">');
+    assert.equal(fill('<!-${V}-x><img src="x">', 'html', ''), '<!&#45;-x><img src="x">');
+    // The markup's own, in a `<?` bogus comment, are left as they are.
+    assert.equal(fill('<?--${V}><p>', 'html', 'a'), '<?--a><p>');
     // A hyphen inside a value cannot open one, and is left as it is.
     assert.equal(fill('<?${V}><p>', 'html', 'a-b'), '<?a-b><p>');
     // Nor one opened by `</`.

@@ -49,7 +49,8 @@ type RegionKind =
   /**
    * HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`,
    * which would end it, and a first `-`, which right after `<!` (or `<!-`) would open a comment
-   * instead. (A hyphen inside a value cannot be one of the first two characters after `<!`.)
+   * instead, as would a `--` an empty value makes of the text's own hyphens. (A hyphen inside a
+   * value cannot be one of the first two characters after `<!`.)
    */
   | 'bogus'
   /**
@@ -272,8 +273,11 @@ function substituteRegion(
       return substitute(text, (value) => escapeTagValue(escapeCss(value)));
     case 'srcdoc':
       return substitute(text, (value) => escapeTagValue(escapeTagValue(value)));
-    case 'bogus':
-      return substitute(text, (value) => value.replaceAll('>', '&gt;').replace(/^-/, '&#45;'));
+    case 'bogus': {
+      const substituted = substitute(text, (value) => value.replaceAll('>', '&gt;').replace(/^-/, '&#45;'));
+      // An empty value can bring the text's own hyphens together at its start, as a value's can.
+      return text.startsWith('--') ? substituted : substituted.replace(/^--/, '&#45;-');
+    }
     case 'script':
       return substitute(text, escapeScriptString);
     case 'style':
