@@ -42,6 +42,9 @@ export const BURL_DELIVERIES_METRIC = {
  */
 const SETTLE_DELAY_MS = 5;
 
+/** Most hosts remembered as unanswering: past it the longest remembered is forgotten (and called as any). */
+const MAX_UNANSWERING_HOSTS = 10_000;
+
 /** A call that ended, its outcome to be written. */
 interface EndedCall {
   settlement: DeliverySettlement;
@@ -204,9 +207,18 @@ export class BurlDispatcher {
     for (const { settlement, answered } of ended) {
       const host = this.calls.get(settlement.id)?.host;
       if (host !== undefined && answered) this.unanswering.delete(host);
-      else if (host !== undefined) this.unanswering.add(host);
+      else if (host !== undefined) this.rememberUnanswering(host);
       this.release(settlement.id);
     }
+  }
+
+  /** Marks `host` as unanswering, forgetting the host marked longest ago past `MAX_UNANSWERING_HOSTS`. */
+  private rememberUnanswering(host: string): void {
+    this.unanswering.delete(host);
+    this.unanswering.add(host);
+    const oldest = this.unanswering.values().next();
+    if (this.unanswering.size > MAX_UNANSWERING_HOSTS && oldest.done !== true)
+      this.unanswering.delete(oldest.value);
   }
 
   /** Frees the slot of the delivery's call. */

@@ -63,6 +63,18 @@ describe('the relay’s DNS cache', () => {
     assert.deepEqual(resolver.asked, ['0 gone.example', '6 gone.example', '0 gone.example']);
   });
 
+  it('forgets the names past their time, so that one-off burls’ hosts are not kept', async () => {
+    let nowMs = 1_000;
+    const dns = new DnsCache(
+      () => Promise.resolve(DSP),
+      () => nowMs,
+    );
+    await Promise.all(['a.example', 'b.example', 'c.example'].map((name) => dns.lookup(name, 0)));
+    nowMs += DNS_CACHE_SECONDS * 1000;
+    await dns.lookup('d.example', 0);
+    assert.deepEqual([...dns['entries'].keys()], ['0 d.example']);
+  });
+
   it('looks up a name through the system resolver by default', async () => {
     const addresses = await new DnsCache().lookup('localhost', 4);
     assert.ok(

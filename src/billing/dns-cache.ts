@@ -6,6 +6,9 @@ export const DNS_CACHE_SECONDS = 30;
 /** How long a failed lookup is kept, so that a host that does not resolve is not asked for at every call. */
 export const DNS_FAILURE_CACHE_SECONDS = 5;
 
+/** How often, at most, the entries past their time are dropped. */
+const SWEEP_INTERVAL_MS = 1000;
+
 /** Looks up every address of a host name, of `family` (0 for any), as `dns.lookup` with `all` does. */
 export type ResolveAll = (hostname: string, family: number) => Promise<LookupAddress[]>;
 
@@ -27,6 +30,8 @@ export const systemResolveAll: ResolveAll = (hostname, family) =>
  */
 export class DnsCache {
   private readonly entries = new Map<string, { expiresMs: number; addresses: Promise<LookupAddress[]> }>();
+  /** When the entries past their time are next dropped. */
+  private nextSweepMs = 0;
 
   constructor(
     private readonly resolveAll: ResolveAll = systemResolveAll,
@@ -49,9 +54,14 @@ export class DnsCache {
     return entry.addresses;
   }
 
-  /** Drops the entries past their time, so that the names of one-off burls are not kept forever. */
+  /**
+   * Drops the entries past their time, at most once a second, so that the names of one-off burls
+   * are not kept forever, nor every entry read at every lookup.
+   */
   private forgetExpired(): void {
     const nowMs = this.nowMs();
+    if (nowMs < this.nextSweepMs) return;
+    this.nextSweepMs = nowMs + SWEEP_INTERVAL_MS;
     for (const [key, entry] of this.entries) if (entry.expiresMs <= nowMs) this.entries.delete(key);
   }
 }
