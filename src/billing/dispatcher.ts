@@ -48,8 +48,8 @@ const MAX_UNANSWERING_HOSTS = 10_000;
 /** A call that ended, its outcome to be written. */
 interface EndedCall {
   settlement: DeliverySettlement;
-  /** Whether the DSP answered it (any status), rather than the call timing out or failing. */
-  answered: boolean;
+  /** Whether the call got no answer from the DSP (it timed out, or failed to connect). */
+  unanswered: boolean;
   status: (typeof BURL_DELIVERIES_METRIC.statuses)[number];
   attempts: number;
 }
@@ -61,13 +61,14 @@ interface EndedCall {
  * (an address outside the public internet unless allowed, a URL that is not http(s)) is dead at
  * once: burls come from the wins callers send, and Tally must not become their way into the
  * operator's private network. At most `concurrency` calls are in flight, `hostConcurrency` to one
- * host, and one to a host whose last call got no answer (timed out, or failed to connect), so that
- * a few DSPs that never answer cannot hold every call: the next answer it gets lifts that. A call that ends frees its slot a few ms later, when its outcome is written together with
- * those of the calls that ended meanwhile and the next deliveries are leased; the dispatcher polls
- * the outbox between times. At least once: a lease that expires (crash, restart, an outcome that
- * could not be written) makes the delivery due again. A delivery whose call is still in flight
- * when its lease runs out (the wall clock stepped past it, or the thread was held up) is not leased
- * again, called a second time or counted as another attempt: the call in flight settles it.
+ * host, and one to a host whose last call got no answer (it timed out, or failed to connect) until
+ * a call to it is answered, so that a few DSPs that never answer cannot hold every call. A call
+ * that ends frees its slot a few ms later, when its outcome is written together with those of the
+ * calls that ended meanwhile and the next deliveries are leased; the dispatcher polls the outbox
+ * between times. At least once: a lease that expires (crash, restart, an outcome that could not be
+ * written) makes the delivery due again. A delivery whose call is still in flight when its lease
+ * runs out (the wall clock stepped past it, or the thread was held up) is not leased again, called
+ * a second time or counted as another attempt: the call in flight settles it.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -161,14 +162,9 @@ export class BurlDispatcher {
       this.dns,
     );
     const { id, attempts } = delivery;
-    const answered = 'status' in result;
-    if (answered && result.status >= 200 && result.status < 300) {
-      this.ended.push({
-        settlement: { id, deliveredMs: this.nowMs() },
-        answered,
-        status: 'delivered',
-        attempts,
-      });
+    if ('status' in result && result.status >= 200 && result.status < 300) {
+      const settlement = { id, deliveredMs: this.nowMs() };
+      this.ended.push({ settlement, unanswered: false, status: 'delivered', attempts });
     } else {
       const error = 'status' in result ? `HTTP ${result.status}` : result.error;
       const nextDueMs =
@@ -176,7 +172,8 @@ export class BurlDispatcher {
           ? null
           : nextAttemptMs(attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
       const status = nextDueMs === null ? 'dead' : 'retry';
-      this.ended.push({ settlement: { id, error, nextDueMs }, answered, status, attempts });
+      const unanswered = 'error' in result && !result.permanent;
+      this.ended.push({ settlement: { id, error, nextDueMs }, unanswered, status, attempts });
     }
     if (!this.settling && !this.stopped) {
       this.settling = true;
@@ -204,10 +201,10 @@ export class BurlDispatcher {
         this.log.error('delivery_update_failed', { deliveryId: settlement.id, error: String(error) });
       }
     }
-    for (const { settlement, answered } of ended) {
+    for (const { settlement, unanswered } of ended) {
       const host = this.calls.get(settlement.id)?.host;
-      if (host !== undefined && answered) this.unanswering.delete(host);
-      else if (host !== undefined) this.rememberUnanswering(host);
+      if (host !== undefined && unanswered) this.rememberUnanswering(host);
+      else if (host !== undefined) this.unanswering.delete(host);
       this.release(settlement.id);
     }
   }
