@@ -63,6 +63,22 @@ describe('the relay’s DNS cache', () => {
     assert.deepEqual(resolver.asked, ['0 gone.example', '6 gone.example', '0 gone.example']);
   });
 
+  it('gives up a lookup that has not settled once a failure would have been forgotten, for a new one', async () => {
+    const resolver = heldResolver();
+    let nowMs = 1_000;
+    const dns = new DnsCache(resolver.resolveAll, () => nowMs);
+    void dns.lookup('hung.example', 0);
+    nowMs += DNS_FAILURE_CACHE_SECONDS * 1000 - 1;
+    void dns.lookup('hung.example', 0);
+    assert.deepEqual(resolver.asked, ['0 hung.example'], 'shared while it may still answer');
+    nowMs += 1;
+    const fresh = dns.lookup('hung.example', 0);
+    assert.deepEqual(resolver.asked, ['0 hung.example', '0 hung.example']);
+    resolver.answer(DSP);
+    resolver.answer(DSP);
+    assert.deepEqual(await fresh, DSP);
+  });
+
   it('forgets the names past their time, so that one-off burls’ hosts are not kept', async () => {
     let nowMs = 1_000;
     const dns = new DnsCache(

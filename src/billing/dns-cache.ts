@@ -26,7 +26,8 @@ export const systemResolveAll: ResolveAll = (hostname, family) =>
  * threads for the whole process, so a burl per notice to a few DSP hosts would otherwise look each
  * up thousands of times a second, and a host whose lookups hang (5 s and more each) would hold the
  * threads every other lookup waits for. Lookups of one name at the same time share one; its
- * addresses are kept `DNS_CACHE_SECONDS`, a failure `DNS_FAILURE_CACHE_SECONDS`.
+ * addresses are kept `DNS_CACHE_SECONDS`, a failure, or a lookup that has not settled,
+ * `DNS_FAILURE_CACHE_SECONDS`.
  */
 export class DnsCache {
   private readonly entries = new Map<string, { expiresMs: number; addresses: Promise<LookupAddress[]> }>();
@@ -43,8 +44,12 @@ export class DnsCache {
     const key = `${family} ${hostname.toLowerCase()}`;
     const kept = this.entries.get(key);
     if (kept !== undefined && kept.expiresMs > this.nowMs()) return kept.addresses;
-    // Until it settles, the lookup is shared by every call that asks.
-    const entry = { expiresMs: Infinity, addresses: this.resolveAll(hostname, family) };
+    // Until it settles, the lookup is shared by every call that asks; one that has not settled
+    // within the time a failure is kept is given up for a new one.
+    const entry = {
+      expiresMs: this.nowMs() + DNS_FAILURE_CACHE_SECONDS * 1000,
+      addresses: this.resolveAll(hostname, family),
+    };
     this.entries.set(key, entry);
     entry.addresses.then(
       () => (entry.expiresMs = this.nowMs() + DNS_CACHE_SECONDS * 1000),
