@@ -82,6 +82,15 @@ describe('escaping macro values for the markup they go into', () => {
     // Nor an empty one that brings the markup's own hyphens together.
     assert.equal(fill('<!${V}--x><img src="x">', 'html', ''), '<!&#45;-x><img src="x">');
     assert.equal(fill('<!-${V}-x><img src="x">', 'html', ''), '<!&#45;-x><img src="x">');
+    // Nor, in SVG, a CDATA section.
+    assert.equal(
+      fill('<svg><!${V}><img src=x>]]></svg>', 'html', '[CDATA['),
+      '<svg><!&#91;CDATA[><img src=x>]]></svg>',
+    );
+    assert.equal(
+      fill('<svg><!${V}[CDATA[><img src=x>]]></svg>', 'html', ''),
+      '<svg><!&#91;CDATA[><img src=x>]]></svg>',
+    );
     // The markup's own, in a `<?` bogus comment, are left as they are.
     assert.equal(fill('<?--${V}><p>', 'html', 'a'), '<?--a><p>');
     // A hyphen inside a value cannot open one, and is left as it is.

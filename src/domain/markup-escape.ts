@@ -48,9 +48,10 @@ type RegionKind =
   | 'srcdoc'
   /**
    * HTML's bogus comment (`<!…>`, `<?…>`), which nothing reads: values as they are but for `>`,
-   * which would end it, and a first `-`, which right after `<!` (or `<!-`) would open a comment
-   * instead, as would a `--` an empty value makes of the text's own hyphens. (A hyphen inside a
-   * value cannot be one of the first two characters after `<!`.)
+   * which would end it, and a first `-` or `[`, which right after `<!` (or `<!-`) would open a
+   * comment, or in SVG a CDATA section, instead, as would a `--` or `[` an empty value brings to
+   * its start from the text. (No other character of a value can be one of the first two after
+   * `<!`.)
    */
   | 'bogus'
   /**
@@ -274,9 +275,13 @@ function substituteRegion(
     case 'srcdoc':
       return substitute(text, (value) => escapeTagValue(escapeTagValue(value)));
     case 'bogus': {
-      const substituted = substitute(text, (value) => value.replaceAll('>', '&gt;').replace(/^-/, '&#45;'));
-      // An empty value can bring the text's own hyphens together at its start, as a value's can.
-      return text.startsWith('--') ? substituted : substituted.replace(/^--/, '&#45;-');
+      const substituted = substitute(text, (value) =>
+        value.replaceAll('>', '&gt;').replace(/^[-[]/, (first) => `&#${first.charCodeAt(0)};`),
+      );
+      // An empty value can bring the text's own `--` or `[` to its start, as a value's can.
+      if (!text.startsWith('--') && substituted.startsWith('--')) return `&#45;${substituted.slice(1)}`;
+      if (!text.startsWith('[') && substituted.startsWith('[')) return `&#91;${substituted.slice(1)}`;
+      return substituted;
     }
     case 'script':
       return substitute(text, escapeScriptString);

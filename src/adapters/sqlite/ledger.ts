@@ -183,6 +183,12 @@ function dimsKey(values: readonly (string | number)[]): string {
   return JSON.stringify(values);
 }
 
+/**
+ * How long the hosts of the pending deliveries, read for a lease host by host (one index seek a
+ * host), serve the leases after it, so that thousands of hosts are not read at every lease.
+ */
+const PENDING_HOSTS_MAX_AGE_MS = 1000;
+
 /** No calls in flight, and no limit to one host's. */
 const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: () => Infinity };
 
@@ -200,6 +206,8 @@ export class SqliteLedger implements Ledger {
   private readonly firstDue: Database.Statement;
   /** The hosts of the pending deliveries, and when the first of each falls due: an index seek each. */
   private readonly pendingHosts: Database.Statement;
+  /** `pendingHosts`' last answer, due first first, and when it was read (`performance.now()`). */
+  private pendingHostsRead: { atMs: number; hosts: [string, number][] } = { atMs: -Infinity, hosts: [] };
   /** The ids and due times of a host's deliveries due at a time and not leased, due first first. */
   private readonly dueOfHost: Database.Statement;
   private readonly deliveriesById: Database.Statement;
@@ -530,7 +538,13 @@ export class SqliteLedger implements Ledger {
    * host whose calls fill its limit is passed over however many of its deliveries are due.
    */
   private dueFirstHostByHost(nowMs: number, limit: number, inFlight: CallsInFlight): number[] {
-    const hosts = (this.pendingHosts.all() as [string, number][]).sort((a, b) => a[1] - b[1]);
+    // The hosts are read at most once in `PENDING_HOSTS_MAX_AGE_MS`: a host with nothing due may be
+    // passed over, one whose first delivery came due since found late, by that much at most.
+    if (performance.now() - this.pendingHostsRead.atMs >= PENDING_HOSTS_MAX_AGE_MS) {
+      const hosts = (this.pendingHosts.all() as [string, number][]).sort((a, b) => a[1] - b[1]);
+      this.pendingHostsRead = { atMs: performance.now(), hosts };
+    }
+    const { hosts } = this.pendingHostsRead;
     // [id, due_ms] of the deliveries due first, those due first first: once `limit` are found, a
     // host whose first delivery falls due after the last of them has none to add.
     let due: [number, number][] = [];
