@@ -48,7 +48,10 @@ const MAX_UNANSWERING_HOSTS = 10_000;
 /** A call that ended, its outcome to be written. */
 interface EndedCall {
   settlement: DeliverySettlement;
-  /** Whether the call got no answer from the DSP (it timed out, or failed to connect). */
+  /**
+   * Whether the call got no answer that ended it: it timed out, failed to connect, or was
+   * redirected where it could not follow.
+   */
   unanswered: boolean;
   status: (typeof BURL_DELIVERIES_METRIC.statuses)[number];
   attempts: number;
