@@ -26,6 +26,15 @@ let sequence = 0;
 
 const event = exchangeEvent;
 
+/** A counted event received at `receivedMs` whose burl `url` is queued, due then. */
+function queued(key: string, url: string, receivedMs: number) {
+  return event({
+    receivedMs,
+    dedupe: { key, expiresMs: receivedMs + 1 },
+    delivery: { url, deadlineMs: T0 + 1000 },
+  });
+}
+
 beforeEach(() => {
   ledger = new SqliteLedger(openSqlite(join(dir, `ledger-${++sequence}.db`)));
 });
@@ -499,18 +508,12 @@ describe('the SQLite ledger', () => {
   });
 
   it('leases the deliveries due first, but no host more than its calls in flight leave room for, and none in flight', () => {
-    const queue = (key: string, url: string, receivedMs: number) =>
-      event({
-        receivedMs,
-        dedupe: { key, expiresMs: receivedMs + 1 },
-        delivery: { url, deadlineMs: T0 + 1000 },
-      });
     ledger.record([
-      queue('a1', 'https://A.example/bill?n=1', T0),
-      queue('a2', 'https://a.example/bill?n=2', T0 + 1),
-      queue('a3', 'https://a.example:443/bill?n=3', T0 + 2),
-      queue('b1', 'https://b.example/bill', T0 + 3),
-      queue('c1', 'https://c.example/bill', T0 + 4),
+      queued('a1', 'https://A.example/bill?n=1', T0),
+      queued('a2', 'https://a.example/bill?n=2', T0 + 1),
+      queued('a3', 'https://a.example:443/bill?n=3', T0 + 2),
+      queued('b1', 'https://b.example/bill', T0 + 3),
+      queued('c1', 'https://c.example/bill', T0 + 4),
     ]);
     const inFlightToA = { ids: new Set<number>(), byHost: new Map([['a.example', 1]]), hostLimit: () => 2 };
     const leased = ledger.leaseDeliveries(T0 + 10, 10, 1000, inFlightToA);
@@ -540,15 +543,9 @@ describe('the SQLite ledger', () => {
   });
 
   it('passes over a host at its limit however many of its deliveries fall due first, and leases each with its host', () => {
-    const queue = (key: string, url: string, receivedMs: number) =>
-      event({
-        receivedMs,
-        dedupe: { key, expiresMs: receivedMs + 1 },
-        delivery: { url, deadlineMs: T0 + 1000 },
-      });
     ledger.record([
-      ...[1, 2, 3, 4, 5].map((n) => queue(`hung-${n}`, `https://Hung.example/bill?n=${n}`, T0 + n)),
-      queue('fine', 'https://fine.example/bill', T0 + 10),
+      ...[1, 2, 3, 4, 5].map((n) => queued(`hung-${n}`, `https://Hung.example/bill?n=${n}`, T0 + n)),
+      queued('fine', 'https://fine.example/bill', T0 + 10),
     ]);
     const hungFull = {
       ids: new Set<number>(),
