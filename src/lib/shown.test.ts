@@ -26,6 +26,12 @@ describe('a value as an error message repeats it', () => {
     assert.equal(shown(deep), 'an array nested too deeply to repeat');
   });
 
+  it('calls a number past the float range out of range, rather than null as JSON would write it', () => {
+    assert.equal(shown(JSON.parse('1e400')), 'a number out of range');
+    assert.equal(shown(-Infinity), 'a number out of range');
+    assert.equal(shown(NaN), 'a number out of range');
+  });
+
   it('repeats a value whose JSON is exactly 64 characters whole', () => {
     const value = 'x'.repeat(62);
     assert.equal(shown(value), `"${value}"`);

@@ -6,6 +6,8 @@ const MAX_SHOWN_CHARS = 64;
  * 100 KB value does not come back whole.
  */
 export function shown(value: unknown): string {
+  // JSON reads a number past the float range (1e400) as Infinity, which it writes as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'a number out of range';
   let json: string;
   try {
     json = JSON.stringify(value) ?? String(value);

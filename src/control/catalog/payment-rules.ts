@@ -112,15 +112,16 @@ function parsePaymentRule(
     targetEcpm: targetEcpmMicros,
   };
   for (const [field, value] of Object.entries(pricing)) {
-    // A value already refused as invalid is not also reported missing.
-    if (fields.hasProblem(field)) continue;
+    // A value already refused as invalid is not also reported missing; nor is any against a
+    // pricing type that was itself refused (the default one stands in for it).
+    if (fields.hasProblem(field) || fields.hasProblem('pricingType')) continue;
     if (uses.includes(field) && value === null)
       fields.problem(field, `required for pricingType ${pricingType}: ${hint(field)}`);
     if (!uses.includes(field) && value !== null) {
       fields.problem(field, `does not apply to pricingType ${pricingType}; leave it out (or send null)`);
     }
   }
-  if (applyCostOnDefault && pricingType !== 'cpm') {
+  if (applyCostOnDefault && pricingType !== 'cpm' && !fields.hasProblem('pricingType')) {
     fields.problem('applyCostOnDefault', 'applies to pricingType cpm only; leave it out or send false');
   }
   if (

@@ -276,6 +276,19 @@ describe('catalog routes', () => {
       );
     });
 
+    it('reports a pricing type it does not know alone, not the fields of the type that stands in for it', async () => {
+      const pub = await publisher();
+      const answer = await call('POST', '/v1/payment-rules', {
+        publisherId: pub.id,
+        name: 'Typo',
+        pricingType: 'CPM',
+        costCpm: 1,
+      });
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.match(answer.body.error.message, /fix this field: pricingType: "CPM" is not valid/);
+      assert.doesNotMatch(answer.body.error.message, /required for|does not apply/);
+    });
+
     it('reports an invalid share as invalid only, not also as missing', async () => {
       const pub = await publisher();
       const answer = await call('POST', '/v1/payment-rules', rule(pub.id as number, { revshare: 2 }));
