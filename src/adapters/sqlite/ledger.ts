@@ -212,6 +212,9 @@ export class SqliteLedger implements Ledger {
   private readonly dueOfHost: Database.Statement;
   private readonly deliveriesById: Database.Statement;
   private readonly lease: Database.Statement;
+  private readonly delivered: Database.Statement;
+  private readonly dead: Database.Statement;
+  private readonly dueAgain: Database.Statement;
   private readonly extendClaim: Database.Statement;
   /** A row when the event counted on the publisher's burl and relayed the DSP's by redirect. */
   private readonly redirectedToDsp: Database.Statement;
@@ -286,6 +289,15 @@ export class SqliteLedger implements Ledger {
       'SELECT * FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) ORDER BY due_ms, id',
     );
     this.lease = db.prepare('UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?');
+    this.delivered = db.prepare(
+      `UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`,
+    );
+    this.dead = db.prepare(
+      `UPDATE deliveries SET status = 'dead', last_error = ?, lease_until_ms = 0 WHERE id = ?`,
+    );
+    this.dueAgain = db.prepare(
+      `UPDATE deliveries SET due_ms = ?, last_error = ?, lease_until_ms = 0 WHERE id = ?`,
+    );
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
@@ -565,11 +577,7 @@ export class SqliteLedger implements Ledger {
   }
 
   markDelivered(id: number, nowMs: number): void {
-    this.db
-      .prepare(
-        `UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`,
-      )
-      .run(nowMs, id);
+    this.delivered.run(nowMs, id);
   }
 
   settleDeliveries(settlements: readonly DeliverySettlement[]): void {
@@ -582,15 +590,8 @@ export class SqliteLedger implements Ledger {
   }
 
   markFailed(id: number, error: string, nextDueMs: number | null): void {
-    if (nextDueMs === null) {
-      this.db
-        .prepare(`UPDATE deliveries SET status = 'dead', last_error = ?, lease_until_ms = 0 WHERE id = ?`)
-        .run(error, id);
-    } else {
-      this.db
-        .prepare(`UPDATE deliveries SET due_ms = ?, last_error = ?, lease_until_ms = 0 WHERE id = ?`)
-        .run(nextDueMs, error, id);
-    }
+    if (nextDueMs === null) this.dead.run(error, id);
+    else this.dueAgain.run(nextDueMs, error, id);
   }
 
   listDeliveries(
