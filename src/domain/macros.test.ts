@@ -343,14 +343,21 @@ describe('money conversions', () => {
     assert.equal(parseDecimalMicros('0'), 0);
   });
 
+  it('reads a decimal written without its whole or its fraction digits', () => {
+    assert.equal(parseDecimalMicros('.5'), 500_000);
+    assert.equal(parseDecimalMicros('.000001'), 1);
+    assert.equal(parseDecimalMicros('5.'), 5_000_000);
+  });
+
   it('rejects malformed, negative, over-precise and too large amounts', () => {
     const bad = [
       '',
       '-1',
       '+1',
-      '1.',
-      '.5',
+      '.',
+      '-.5',
       '1.0000001',
+      '.0000001',
       '1e3',
       ' 1',
       '1 ',

@@ -171,13 +171,14 @@ export function formatPlainDecimal(value: number): string {
 }
 
 /**
- * Parses a decimal amount (`'1.5'`, `'0.000001'`, `'999999.999999'`) into integer micros without
- * float error. `undefined` for anything malformed (signs, exponents, spaces, a bare `'.'` side),
- * more than 6 decimals, or beyond `maxMicros` (default 999999999999).
+ * Parses a decimal amount (`'1.5'`, `'0.000001'`, `'999999.999999'`, and `'.5'` or `'5.'` as
+ * people and ad servers also write them) into integer micros without float error. `undefined`
+ * for anything malformed (signs, exponents, spaces, a lone `'.'`), more than 6 decimals, or
+ * beyond `maxMicros` (default 999999999999).
  */
 export function parseDecimalMicros(text: string, maxMicros = MAX_AMOUNT_MICROS): number | undefined {
-  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
-  if (match === null) return undefined;
+  const match = /^(\d*)(?:\.(\d{0,6}))?$/.exec(text);
+  if (match === null || (match[1] === '' && (match[2] ?? '') === '')) return undefined;
   const whole = Number(match[1]);
   const fraction = Number((match[2] ?? '').padEnd(6, '0'));
   const micros = whole * MICROS_PER_UNIT + fraction;

@@ -130,7 +130,13 @@ describe('parseTrackerHit', () => {
       assert.equal(hit.ancostMalformed, false);
     });
 
-    for (const raw of ['1000000', '1.0000001', '-1', '1,5', 'abc', '1e3', ' 1', '.5']) {
+    it('reads an ancost written without a whole part', () => {
+      const hit = parseTrackerHit('id=1&ancost=.5');
+      assert.equal(hit.ancostMicros, 500_000);
+      assert.equal(hit.ancostMalformed, false);
+    });
+
+    for (const raw of ['1000000', '1.0000001', '-1', '1,5', 'abc', '1e3', ' 1', '.']) {
       it(`records ancost=${raw} as malformed and missing`, () => {
         const hit = parseTrackerHit(`id=1&ancost=${raw}`);
         assert.equal(hit.ancostMicros, undefined);
