@@ -12,6 +12,8 @@ function request(
   return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress };
 }
 
+const BOT = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' };
+
 function screen(req: HitRequest, filter = defaultIvtFilter()) {
   return screenRequest(req, readDevice(req), filter);
 }
@@ -115,6 +117,37 @@ describe('invalid traffic', () => {
       assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
       assert.equal(screen(req)?.outcome, 'not_counted', userAgent);
     }
+  });
+
+  it('lets Android, Apple and CTV players and stacks the bot list flags through when an app fires the notice, and not a browser', () => {
+    for (const userAgent of [
+      'Lavf/58.29.100',
+      'AppleTV6,2/11.1',
+      'Dalvik/2.1.0',
+      'Roku/DVP-12.0',
+      'stagefright/1.2',
+    ]) {
+      const req = request({ 'user-agent': userAgent });
+      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+    }
+    for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0']) {
+      assert.deepEqual(screen(request({ 'user-agent': userAgent })), BOT, userAgent);
+    }
+  });
+
+  it("judges an iOS app's own User-Agent by its stack, not by the words of the app's name", () => {
+    const iosApps = [
+      'Yahoo%20News/104.0 CFNetwork/1410.0.3 Darwin/22.6.0',
+      'Daily News/5.2 (iPhone; iOS 17.1; Scale/3.00)',
+      'Feed Reader/1.0 (com.example.feeds; build:42; iOS 16.4.1) Alamofire/5.6.4',
+    ];
+    for (const userAgent of iosApps) {
+      const req = request({ 'user-agent': userAgent });
+      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
+      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+    }
+    const declared = request({ 'user-agent': 'NewsBot/1.0 CFNetwork/1410.0.3 Darwin/22.6.0' });
+    assert.deepEqual(screenRequest(declared, readDevice(declared), defaultIvtFilter(), 'app'), BOT);
   });
 
   it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
@@ -257,22 +290,14 @@ describe('invalid traffic', () => {
   it('takes an app HTTP stack only by its whole name: an agent that merely starts with the same letters is a bot', () => {
     for (const userAgent of ['Javaland/1.0', 'curlew-scanner/1.0', 'okhttpx/1.0']) {
       const req = request({ 'user-agent': userAgent });
-      assert.deepEqual(
-        screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'),
-        { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' },
-        userAgent,
-      );
+      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
     }
   });
 
   it('rejects an app HTTP stack that declares itself a spider or Slurp, even where an app fires the notice', () => {
     for (const userAgent of ['okhttp/4.12.0 (compatible; Spider)', 'okhttp/4.12.0 Slurp']) {
       const req = request({ 'user-agent': userAgent });
-      assert.deepEqual(
-        screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'),
-        { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' },
-        userAgent,
-      );
+      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
     }
   });
 

@@ -108,14 +108,23 @@ export function readDevice(request: HitRequest): Device {
 export type Notifier = 'browser' | 'app';
 
 /**
- * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots:
- * okhttp (Android apps), ExoPlayer, Google's IMA SDK, Unity, and the clients publishers'
- * servers fire burls with: Go, Java and Apache HttpClient; curl; Python's requests, urllib, httpx and
- * aiohttp; Node's own `fetch` (which names itself `node`), axios, node-fetch, undici and got; Deno
- * and Bun; Ruby's Net::HTTP and Faraday; PHP's Guzzle; Rust's reqwest.
+ * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots,
+ * named first in the User-Agent: okhttp and Android's own `Dalvik` (Android apps), ExoPlayer,
+ * Android's `stagefright`, FFmpeg's `Lavf`, Apple's `AppleCoreMedia` and `AppleTV`, Roku, Google's
+ * IMA SDK, Unity, and the clients publishers' servers fire burls with: Go, Java and Apache
+ * HttpClient; curl; Python's requests, urllib, httpx and aiohttp; Node's own `fetch` (which names
+ * itself `node`), axios, node-fetch, undici and got; Deno and Bun; Ruby's Net::HTTP and Faraday;
+ * PHP's Guzzle; Rust's reqwest.
  */
 const APP_HTTP_CLIENT =
-  /^(?:okhttp|ExoPlayerLib|com\.google\.android\.exoplayer2|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
+  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|stagefright|Lavf|AppleCoreMedia|AppleTV\d+,\d+|Roku|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
+/**
+ * An iOS or tvOS app's own User-Agent, which starts with the app's name (so any word the bot list
+ * knows, `News`, `Feed`, `Yahoo`…) and ends with the stack it fires with: Apple's URL loading
+ * system (`CFNetwork/… Darwin/…`), AFNetworking (`(iPhone; iOS 17.0; Scale/3.00)`) or Alamofire.
+ */
+const IOS_APP_HTTP_CLIENT =
+  /^[^/()\s][^/()]*\/[^/()\s]+ (?:CFNetwork\/[\d.]+ Darwin\/[\d.]+|\((?:iPhone|iPad|iPod touch|Apple TV); (?:iOS|iPadOS|tvOS) [\d.]+; Scale\/[\d.]+\)|\([^()]*\) Alamofire\/[\d.]+)$/;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 
@@ -179,7 +188,10 @@ function isPrefetch(request: HitRequest): boolean {
 }
 
 function isAppHttpClient(userAgent: string): boolean {
-  return APP_HTTP_CLIENT.test(userAgent) && !DECLARED_ROBOT.test(userAgent);
+  return (
+    (APP_HTTP_CLIENT.test(userAgent) || IOS_APP_HTTP_CLIENT.test(userAgent)) &&
+    !DECLARED_ROBOT.test(userAgent)
+  );
 }
 
 /** Most User-Agents whose bot verdict is remembered; real traffic repeats a few thousand agents. */
