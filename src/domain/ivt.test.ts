@@ -211,6 +211,32 @@ describe('invalid traffic', () => {
     assert.equal(screen(req, filter)?.outcome, 'not_counted');
   });
 
+  it('judges a notifier that names a device in X-Device-User-Agent on its own agent as well: a crawler cannot count by naming a browser', () => {
+    for (const userAgent of [
+      'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36',
+      'curl/8.0 (compatible; MyCrawler/1.0)',
+    ]) {
+      const req = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
+      for (const notifier of ['browser', 'app'] as const) {
+        assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), notifier), BOT, userAgent);
+      }
+    }
+    const blocked = request({ 'user-agent': 'AcmeStitcher/2', 'x-device-user-agent': CHROME });
+    assert.deepEqual(screen(blocked, filterOf(['acmestitcher'], [])), { ...BOT, rule: 'blocked_user_agent' });
+  });
+
+  it("passes a server-side ad inserter's own agent, whatever its name, when the device it names passes", () => {
+    for (const userAgent of ['SSAI-Stitcher/1.0', 'Go-http-client/1.1', 'python-requests/2.31.0', '']) {
+      const req = request({
+        'user-agent': userAgent,
+        'x-device-user-agent': CHROME,
+        'x-device-ip': '198.51.100.7',
+      });
+      assert.equal(screen(req), undefined, userAgent);
+    }
+  });
+
   it('still rejects a blocked peer that names another device in X-Forwarded-For or X-Device-IP', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
     for (const header of ['x-forwarded-for', 'x-device-ip']) {

@@ -131,7 +131,8 @@ const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
  * prefetch/prerender, empty User-Agent, known bots (an app's or server's HTTP stack is not one
- * when the `notifier` is an app), configured patterns, blocked IPs.
+ * when the `notifier` is an app), configured patterns, blocked IPs; then the server-to-server
+ * notifier itself, and the TCP peer.
  */
 export function screenRequest(
   request: HitRequest,
@@ -141,9 +142,32 @@ export function screenRequest(
 ): Outcome | undefined {
   if (request.method === 'HEAD') return invalidTraffic('head_request');
   if (isPrefetch(request)) return notCounted('prefetch');
-  const rule = screenDevice(device, filter, notifier) ?? screenPeer(request, filter);
+  const rule =
+    screenDevice(device, filter, notifier) ??
+    screenRelayingAgent(request, filter) ??
+    screenPeer(request, filter);
   return rule === undefined ? undefined : invalidTraffic(rule);
 }
+
+/**
+ * A notifier that names the device's agent in `X-Device-User-Agent` is judged on its own agent
+ * too, as a server's, whatever its name: one that declares a robot, a browser's agent the bot list
+ * knows (a headless or disguised crawler), or a configured pattern does not count (or a crawler
+ * would count by naming a browser in the header).
+ */
+function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
+  if (header(request, 'x-device-user-agent') === undefined) return undefined;
+  const userAgent = header(request, 'user-agent') ?? '';
+  if (DECLARED_ROBOT.test(userAgent) || (BROWSER_AGENT.test(userAgent) && isKnownBot(userAgent))) {
+    return 'bot_user_agent';
+  }
+  return filter.userAgentPatterns.some((pattern) => pattern.test(userAgent))
+    ? 'blocked_user_agent'
+    : undefined;
+}
+
+/** A browser's User-Agent, or one made to look like it. */
+const BROWSER_AGENT = /^Mozilla\//i;
 
 function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): IvtRule | undefined {
   if (device.userAgent.trim() === '') return 'empty_user_agent';
