@@ -36,7 +36,7 @@ const logCommitFailure = throttledErrorLog(log, 'commit_failed', 1000);
 // are made durable by the next batch's.
 const walSync = settings.synchronous === 'FULL' ? new WalSync(settings.dbPath) : undefined;
 const ledger = new SqliteLedger(
-  openSqlite(settings.dbPath, walSync === undefined ? settings.synchronous : 'NORMAL'),
+  openSqlite(settings.dbPath, walSync === undefined ? settings.synchronous : 'NORMAL', { create: false }),
 );
 const metrics: CounterSink = {
   inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),

@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
-import { freePort, runCli, spawnServe, untilReady } from '../support/server.js';
+import { api, freePort, runCli, spawnServe, startServer, untilReady } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -21,6 +30,56 @@ async function serve(dataDir: string) {
 }
 
 describe('a data directory Tally must not damage', () => {
+  it('answers 503 and makes no new, empty ledger while its data directory is moved away, and counts again once it is back', async () => {
+    const tally = await startServer();
+    const moved = `${tally.dataDir}-moved`;
+    try {
+      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+        wins: [
+          {
+            request: { id: 'moved-1', imp: [{ id: '1', banner: {} }], site: {} },
+            seat: 's',
+            bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+          },
+        ],
+      });
+      const url: string = registered.body.results[0].noticeUrls.adm;
+      const fire = async () => (await fetch(url, { headers: { 'user-agent': CHROME } })).status;
+      // Before any notice committed: the counting thread has not yet opened the WAL to sync it.
+      renameSync(tally.dataDir, moved);
+      const whileMoved: number[] = [];
+      for (const deadline = Date.now() + 2500; Date.now() < deadline;) {
+        whileMoved.push(await fire());
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(new Set(whileMoved), new Set([503]));
+      assert.equal(existsSync(tally.dataDir), false, 'no data directory made in place of the one moved away');
+
+      renameSync(moved, tally.dataDir);
+      let status = 0;
+      for (const deadline = Date.now() + 30_000; status !== 200 && Date.now() < deadline;) {
+        status = await fire();
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(status, 200, 'counting resumes on the ledger once it is back');
+      await tally.stop();
+      const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+      try {
+        const counted = db
+          .prepare(`SELECT COUNT(*) FROM events WHERE auction_id = 'moved-1' AND outcome = 'counted'`)
+          .pluck()
+          .get();
+        assert.equal(counted, 1, 'the impression is counted once, in the one ledger');
+      } finally {
+        db.close();
+      }
+    } finally {
+      if (existsSync(moved) && !existsSync(tally.dataDir)) renameSync(moved, tally.dataDir);
+      rmSync(moved, { recursive: true, force: true });
+      await tally.dispose();
+    }
+  });
+
   it('refuses to serve a data directory a newer Tally migrated, saying so in one line, and exits 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
     try {

@@ -37,6 +37,17 @@ describe('opening the SQLite database', () => {
     }
   });
 
+  it('creates neither the database nor its directory for a thread that opens the one the server opened', () => {
+    const moved = join(dir, 'moved-away');
+    assert.throws(() => openSqlite(join(moved, 'tally.db'), 'NORMAL', { create: false }));
+    assert.equal(existsSync(moved), false, 'no directory made in place of the one moved away');
+    mkdirSync(moved);
+    assert.throws(() => openSqlite(join(moved, 'tally.db'), 'NORMAL', { create: false }), DatabaseFileError);
+    assert.equal(existsSync(join(moved, 'tally.db')), false, 'no new, empty ledger');
+    openSqlite(join(moved, 'tally.db')).close();
+    openSqlite(join(moved, 'tally.db'), 'NORMAL', { create: false }).close();
+  });
+
   it('enforces foreign keys', () => {
     const db = openSqlite(join(dir, 'foreign-keys.db'));
     try {

@@ -51,18 +51,24 @@ export class DatabaseFileError extends Error {
 }
 
 /**
- * Opens (creating if needed) Tally's SQLite database in WAL mode and applies pending migrations;
- * throws {@link SchemaTooNewError} for a database a newer Tally migrated, and
- * {@link DatabaseFileError} for a file that is not a database or whose first pages are damaged,
- * or that cannot be opened.
+ * Opens (creating it and its directory if needed, unless `create` is false) Tally's SQLite
+ * database in WAL mode and applies pending migrations; throws {@link SchemaTooNewError} for a
+ * database a newer Tally migrated, and {@link DatabaseFileError} for a file that is not a database
+ * or whose first pages are damaged, or that cannot be opened (or is missing, without `create`).
  * (An empty file is a new database to SQLite, and is made one: the first start may have been
- * stopped before it wrote anything.)
+ * stopped before it wrote anything.) A thread that opens the database the server opened passes
+ * `create: false`: were the data directory moved or unmounted meanwhile, it would otherwise count
+ * into a new, empty ledger in its place.
  */
-export function openSqlite(path: string, synchronous: SqliteSynchronous = 'FULL'): Database.Database {
-  makeDirectory(dirname(path));
+export function openSqlite(
+  path: string,
+  synchronous: SqliteSynchronous = 'FULL',
+  { create = true }: { create?: boolean } = {},
+): Database.Database {
+  if (create) makeDirectory(dirname(path));
   let db: Database.Database;
   try {
-    db = new Database(path);
+    db = new Database(path, { fileMustExist: !create });
   } catch (error) {
     if (error instanceof Database.SqliteError && error.code === 'SQLITE_CANTOPEN')
       throw new DatabaseFileError(path, error);
