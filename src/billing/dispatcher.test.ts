@@ -490,6 +490,36 @@ describe('the burl dispatcher’s outcomes', () => {
     ledger.close();
   });
 
+  it('logs a ledger that fails every lease as the failures begin, then once a second with how many it left out', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'full.db')));
+    // Fault injection: every lease fails, as on a full disk.
+    let leases = 0;
+    ledger.leaseDeliveries = () => {
+      leases++;
+      throw new Error('SQLITE_FULL: database or disk is full');
+    };
+    const errors: { event: string; fields: Record<string, unknown> | undefined }[] = [];
+    const log: Logger = { ...silent, error: (event, fields) => errors.push({ event, fields }) };
+    let nowMs = T0;
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => nowMs);
+    dispatcher.start();
+    try {
+      await until(() => leases >= 10);
+      assert.deepEqual(
+        errors.map(({ event }) => event),
+        ['lease_failed'],
+      );
+      nowMs = T0 + 1000;
+      const seen = leases;
+      await until(() => leases > seen);
+      assert.equal(errors.length, 2);
+      assert.ok(Number(errors[1]?.fields?.repeats) >= 9, `repeats ${String(errors[1]?.fields?.repeats)}`);
+    } finally {
+      await dispatcher.stop();
+    }
+    ledger.close();
+  });
+
   it('leaves a delivery it could not mark delivered pending, and sends it again once its lease runs out: at least once', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten.db')));
     ledger.record([withBurl('unwritten', `${dspUrl}/unwritten`)]);

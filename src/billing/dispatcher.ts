@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/log.js';
+import { throttledErrorLog } from '../lib/throttled-log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { Delivery, DeliverySettlement, LeasedDelivery, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
@@ -41,6 +42,12 @@ export const BURL_DELIVERIES_METRIC = {
  * the calls that end meanwhile are written in the same transaction.
  */
 const SETTLE_DELAY_MS = 5;
+
+/**
+ * A failure to lease or to write outcomes is logged as it begins, then at most once this often (with
+ * how many were left out): the relay polls many times a second, and a full disk fails each poll.
+ */
+const FAILURE_LOG_INTERVAL_MS = 1000;
 
 /** Most hosts remembered as unanswering: past it the longest remembered is forgotten (and called as any). */
 const MAX_UNANSWERING_HOSTS = 10_000;
@@ -89,6 +96,9 @@ export class BurlDispatcher {
   private readonly allows: AddressPolicy;
   /** The DSP hosts' addresses, looked up once for many calls. */
   private readonly dns = new DnsCache();
+  /** A ledger that cannot be read or written (full, locked) fails every lease and settlement. */
+  private readonly logLeaseFailure: (fields: Record<string, unknown>) => void;
+  private readonly logSettleFailure: (fields: Record<string, unknown>) => void;
 
   constructor(
     private readonly ledger: Ledger,
@@ -98,6 +108,8 @@ export class BurlDispatcher {
     private readonly nowMs: () => number = Date.now,
   ) {
     this.allows = addressPolicy(options.privateNetworks);
+    this.logLeaseFailure = throttledErrorLog(log, 'lease_failed', FAILURE_LOG_INTERVAL_MS, nowMs);
+    this.logSettleFailure = throttledErrorLog(log, 'delivery_update_failed', FAILURE_LOG_INTERVAL_MS, nowMs);
   }
 
   start(): void {
@@ -132,7 +144,7 @@ export class BurlDispatcher {
           hostLimit: (host) => (this.unanswering.has(host) ? 1 : this.options.hostConcurrency),
         });
       } catch (error) {
-        this.log.error('lease_failed', { error: String(error) });
+        this.logLeaseFailure({ error: String(error) });
       }
     }
     for (const delivery of leased) {
@@ -200,9 +212,8 @@ export class BurlDispatcher {
       }
     } catch (error) {
       // Their leases run out and the deliveries are leased again: still at least once.
-      for (const { settlement } of ended) {
-        this.log.error('delivery_update_failed', { deliveryId: settlement.id, error: String(error) });
-      }
+      const deliveryIds = ended.map(({ settlement }) => settlement.id);
+      this.logSettleFailure({ deliveryIds, error: String(error) });
     }
     for (const { settlement, unanswered } of ended) {
       const host = this.calls.get(settlement.id)?.host;
