@@ -76,6 +76,11 @@ export interface Tally {
    * period (a second SIGTERM); batches in flight still commit. Does nothing before `close()`.
    */
   closeConnectionsNow(): void;
+  /**
+   * Settles, with why, when this process must stop of its own accord: another Tally process took
+   * its data directory (its lock file deleted), and two would count the same impressions twice.
+   */
+  mustStop: Promise<string>;
 }
 
 const DEFAULT_ACCOUNT_NAME = 'default';
@@ -135,7 +140,16 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
 /** `startTally`, pushing onto `acquired` how to release each thing it opened, as it opens it. */
 async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
   makeDataDir(config.dataDir);
-  const lock = lockDataDir(config.dataDir);
+  let stopForLock: (why: string) => void = () => {};
+  const mustStop = new Promise<string>((resolve) => (stopForLock = resolve));
+  const lock = lockDataDir(config.dataDir, {
+    restored: () =>
+      log.warn('data_dir_lock_restored', { note: 'tally.lock was deleted or replaced: a new one is held' }),
+    taken: (error) => {
+      log.error('data_dir_taken', { error: error.message });
+      stopForLock(error.message);
+    },
+  });
   acquired.push(() => lock.release());
   const dbPath = join(config.dataDir, 'tally.db');
   const db = openSqlite(dbPath, config.sqliteSynchronous);
@@ -387,7 +401,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   ready = true;
-  return { server, url, close, closeConnectionsNow: () => closeConnectionsNow('closed_now') };
+  return { server, url, close, closeConnectionsNow: () => closeConnectionsNow('closed_now'), mustStop };
 }
 
 /**

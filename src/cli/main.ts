@@ -161,7 +161,15 @@ async function serve(config: Config): Promise<number> {
   // killing the process with whatever it was draining; batches in flight still commit. One
   // within `REPEATED_SIGNAL_MS` of the first is a copy of it, and changes nothing.
   let stoppedAtMs: number | undefined;
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
+    void tally.mustStop.then((why) => {
+      if (stoppedAtMs !== undefined) return;
+      stoppedAtMs = performance.now();
+      exitCode = 1;
+      log.error('shutting_down', { why });
+      resolve();
+    });
     const stop = (signal: string) => {
       if (stoppedAtMs !== undefined) {
         if (performance.now() - stoppedAtMs < REPEATED_SIGNAL_MS) return;
@@ -178,7 +186,7 @@ async function serve(config: Config): Promise<number> {
   });
   await tally.close();
   log.info('stopped');
-  return 0;
+  return exitCode;
 }
 
 /**

@@ -8,12 +8,14 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
 import { api, freePort, runCli, spawnServe, startServer, untilReady } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
@@ -30,6 +32,38 @@ async function serve(dataDir: string) {
 }
 
 describe('a data directory Tally must not damage', () => {
+  it('holds its data directory when its tally.lock is deleted, refusing a second server, and stops (exit 1) when another takes it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-lock-deleted-'));
+    const port = await freePort();
+    const running = spawnServe(dataDir, port, {});
+    try {
+      await untilReady(running, `http://127.0.0.1:${port}`);
+      const lockFile = join(dataDir, 'tally.lock');
+      unlinkSync(lockFile);
+      for (const deadline = Date.now() + 10_000; !running.stdout().includes('data_dir_lock_restored');) {
+        assert.ok(Date.now() < deadline, `no data_dir_lock_restored:\n${running.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const second = await serve(dataDir);
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, /another Tally process is using the data directory/);
+
+      // Deleted again, and another process takes the new lock file before the server does.
+      unlinkSync(lockFile);
+      const other = lockDataDir(dataDir);
+      try {
+        const [code] = (await once(running.child, 'exit')) as [number | null];
+        assert.equal(code, 1);
+        assert.match(running.stdout(), /"data_dir_taken"/);
+      } finally {
+        other.release();
+      }
+    } finally {
+      running.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('answers 503 and makes no new, empty ledger while its data directory is moved away, and counts again once it is back', async () => {
     const tally = await startServer();
     const moved = `${tally.dataDir}-moved`;

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DataDirInUseError, lockDataDir } from './data-dir-lock.js';
+import { DataDirInUseError, LOCK_CHECK_INTERVAL_MS, lockDataDir } from './data-dir-lock.js';
+
+/** Resolves once `condition` holds, checking every 20 ms; rejects after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs = 5 * LOCK_CHECK_INTERVAL_MS): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition();) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-data-dir-lock-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,5 +64,44 @@ describe('the data directory lock', () => {
     }
     // SQLite closes a refused connection's file once the holder's locks are gone.
     assert.equal(openOnLock(), 0, 'the lock file is still open');
+  });
+
+  it('takes a new lock file in place of one deleted while it holds the directory, which a second holder is then refused', async () => {
+    const held = mkdtempSync(join(dir, 'deleted-'));
+    const events: string[] = [];
+    const first = lockDataDir(held, {
+      restored: () => events.push('restored'),
+      taken: () => events.push('taken'),
+    });
+    try {
+      unlinkSync(join(held, 'tally.lock'));
+      await until(() => events.length > 0);
+      assert.deepEqual(events, ['restored']);
+      assert.throws(() => lockDataDir(held), DataDirInUseError);
+    } finally {
+      first.release();
+    }
+  });
+
+  it('says its directory was taken when another holder locked a new lock file first', async () => {
+    const held = mkdtempSync(join(dir, 'taken-'));
+    const taken: Error[] = [];
+    const first = lockDataDir(held, {
+      restored: () => assert.fail('restored'),
+      taken: (error) => taken.push(error),
+    });
+    unlinkSync(join(held, 'tally.lock'));
+    const second = lockDataDir(held);
+    try {
+      await until(() => taken.length > 0);
+      assert.ok(taken[0] instanceof DataDirInUseError);
+      assert.match(taken[0].message, /deleting that file does not stop it/);
+      // Said once: the holder stops checking.
+      await new Promise((resolve) => setTimeout(resolve, 2 * LOCK_CHECK_INTERVAL_MS));
+      assert.equal(taken.length, 1);
+    } finally {
+      second.release();
+      first.release();
+    }
   });
 });
