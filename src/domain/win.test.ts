@@ -676,6 +676,13 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
   });
 
+  it('takes a burl with spaces or line breaks around it for the URL it is, as the relay calls it, without a warning', () => {
+    for (const burl of [' https://dsp.example/bill', '\n\thttps://dsp.example/bill \n']) {
+      assert.deepEqual(ok(win({ bid: { burl } })).warnings, [], JSON.stringify(burl));
+      assert.equal(new URL(burl).href, 'https://dsp.example/bill');
+    }
+  });
+
   it('warns when the nurl a VAST wrapper names is not an absolute http(s) URL, which the player cannot load', () => {
     const warningOf = (nurl: string) =>
       `bid.nurl ${JSON.stringify(nurl)} is not an absolute http(s) URL: it is the <VASTAdTagURI> of the VAST wrapper Tally serves, which the player cannot load, so the ad cannot play`;

@@ -366,9 +366,14 @@ function burlWarnings(dspBurl: unknown): string[] {
   ];
 }
 
-/** Whether `url` is an absolute http or https URL with a host, which a server or player can call. */
+/**
+ * Whether `url` is an absolute http or https URL with a host, which a server or player can call;
+ * as URL parsers read it, leading spaces and control characters are no part of it.
+ */
 function isAbsoluteHttpUrl(url: string): boolean {
-  return /^https?:\/\/[^/?#\s]/i.test(url);
+  let start = 0;
+  while (start < url.length && url.charCodeAt(start) <= 0x20) start++;
+  return /^https?:\/\/[^/?#\s]/i.test(url.slice(start));
 }
 
 /**
