@@ -243,6 +243,27 @@ describe('noticeEvent', () => {
     assert.equal(event.dedupe?.key, impressionKey(claims));
   });
 
+  it('opens the token of a URL a client appended a query to with & instead of ?, or a / to, and reads that query', () => {
+    const ring = testKeyRing();
+    const claims = bannerClaims();
+    const token = sealToken(claims, ring);
+    for (const [path, query] of [
+      [`${token}&cb=123`, ''],
+      [`${token}/`, 'cb=1'],
+      [`${token}/&cb=123`, 'x=1'],
+    ]) {
+      const { event } = decided(claims, ring, { token: path, query });
+      assert.deepEqual(event.outcome, COUNTED, path);
+    }
+    // The query appended so is read as any other: a preview render is still one.
+    const preview = decided(claims, ring, { token: `${token}&preview=1` });
+    assert.deepEqual(preview.event.outcome, notCounted('preview'));
+    assert.deepEqual(
+      decided(claims, ring, { token: `${token}x&cb=1` }).event.outcome,
+      notCounted('invalid_token'),
+    );
+  });
+
   it('reports a notice whose token does not open to the operator account, with no claim and no burl', () => {
     // Sealed with one ring, opened with another.
     const { event, redirectIfCounted } = decided(

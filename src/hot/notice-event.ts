@@ -36,13 +36,29 @@ export interface NoticeEvent {
   redirectIfCounted: string;
 }
 
+/**
+ * The token and query of a notice URL as a client may have changed it: a query added with `&`
+ * rather than `?` (a cachebuster appended blindly, `/n/<token>&cb=123`), or a `/` after the token.
+ * No token holds either character.
+ */
+function tokenAndQuery(request: NoticeRequest): { token: string; query: string } {
+  const { token, query } = request;
+  const ampersandAt = token.indexOf('&');
+  const path = ampersandAt === -1 ? token : token.slice(0, ampersandAt);
+  const bare = path.endsWith('/') ? path.slice(0, -1) : path;
+  if (ampersandAt === -1) return { token: bare, query };
+  const appended = token.slice(ampersandAt + 1);
+  return { token: bare, query: query === '' ? appended : `${appended}&${query}` };
+}
+
 /** Opens the token and decides the notice, with the event the ledger records for it. */
 export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): NoticeEvent {
   const nowMs = request.receivedMs;
+  const { token, query } = tokenAndQuery(request);
   const decision = decideNotice(
-    openToken(request.token, env.keyRing),
+    openToken(token, env.keyRing),
     request,
-    new URLSearchParams(request.query),
+    new URLSearchParams(query),
     nowMs,
     env.ivtFilter,
   );

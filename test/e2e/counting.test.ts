@@ -998,6 +998,16 @@ describe('counting notices end to end', () => {
     ]);
   });
 
+  it('counts a notice whose URL a player appended a cachebuster to with & instead of ?, or a / to', async () => {
+    for (const suffix of ['&cb=1764851234', '/']) {
+      const url = billingUrl(await registerOne());
+      assert.equal(new URL(url).search, '', 'a notice URL has no query to append to');
+      assert.equal((await fire(`${url}${suffix}`)).status, 200);
+      expect('counted');
+      assert.deepEqual(recorded(lastAuctionId()), [`${lastAuctionId()} counted/`], suffix);
+    }
+  });
+
   it('ends the connection after answering a notice whose body never all arrived, rather than answer it twice', async () => {
     const notice = new URL(billingUrl(await registerOne()));
     const socket = connect(tally.port, '127.0.0.1');
