@@ -120,6 +120,37 @@ describe('classifying a win', () => {
     assert.equal(result.code, 'IMP_NOT_FOUND');
   });
 
+  it("warns of imps sharing the won imp's id, instrumenting the first", () => {
+    const result = classify(
+      {
+        id: 'a',
+        site,
+        imp: [
+          { id: '1', banner: {} },
+          { id: '2', video: {} },
+          { id: '1', video: {} },
+        ],
+      },
+      { impid: '1', adm: '<p>ad</p>' },
+    );
+    assert.equal(result.format, 'banner');
+    assert.deepEqual(result.warnings, [
+      'request.imp holds 2 imps with id "1": the first is instrumented; imp ids must be unique within a request',
+    ]);
+    assert.deepEqual(
+      classify({ id: 'a', site, imp: [{ id: '1', banner: {} }, { id: '2' }] }, { impid: '1' }).warnings,
+      [],
+    );
+  });
+
+  it("warns of a request with both site and app, counting it as the app's", () => {
+    const result = classify({ id: 'a', site, app: {}, imp: [{ id: '1', banner: {} }] }, { impid: '1' });
+    assert.equal(result.channel, 'app');
+    assert.deepEqual(result.warnings, [
+      "the bid request has both site and app, where OpenRTB allows one: the win is counted as the app's (channel app)",
+    ]);
+  });
+
   it('refuses a win whose format cannot be told', () => {
     const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] }, { impid: '1' });
     assert.ok(isClassifyError(result));

@@ -67,8 +67,33 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
     channel,
     omidSupported: offersOmid(mediaObject(imp, format)),
     imp,
-    warnings: formatWarnings(imp, bid, format),
+    warnings: [...formatWarnings(imp, bid, format), ...requestWarnings(request, imps, impId, channel)],
   };
+}
+
+/**
+ * What OpenRTB forbids in a request and Tally reads one way of several: imps sharing the won
+ * imp's id (the first is taken), both `site` and `app` (the app is taken).
+ */
+function requestWarnings(
+  request: OrtbBidRequest,
+  imps: readonly unknown[],
+  impId: string | undefined,
+  channel: Channel,
+): string[] {
+  const warnings: string[] = [];
+  const sharing = imps.filter((candidate) => asId(asObject(candidate)?.id) === impId).length;
+  if (sharing > 1) {
+    warnings.push(
+      `request.imp holds ${sharing} imps with id ${JSON.stringify(impId)}: the first is instrumented; imp ids must be unique within a request`,
+    );
+  }
+  if (asObject(request.site) !== undefined && asObject(request.app) !== undefined) {
+    warnings.push(
+      `the bid request has both site and app, where OpenRTB allows one: the win is counted as the app's (channel ${channel})`,
+    );
+  }
+  return warnings;
 }
 
 /**
