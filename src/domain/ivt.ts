@@ -127,6 +127,8 @@ const IOS_APP_HTTP_CLIENT =
   /^[^/()\s][^/()]*\/[^/()\s]+ (?:CFNetwork\/[\d.]+ Darwin\/[\d.]+|\((?:iPhone|iPad|iPod touch|Apple TV); (?:iOS|iPadOS|tvOS) [\d.]+; Scale\/[\d.]+\)|\([^()]*\) Alamofire\/[\d.]+)$/;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
+/** A browser's User-Agent, or one made to look like it. */
+const BROWSER_AGENT = /^Mozilla\//i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
@@ -165,9 +167,6 @@ function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | 
     ? 'blocked_user_agent'
     : undefined;
 }
-
-/** A browser's User-Agent, or one made to look like it. */
-const BROWSER_AGENT = /^Mozilla\//i;
 
 function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): IvtRule | undefined {
   if (device.userAgent.trim() === '') return 'empty_user_agent';

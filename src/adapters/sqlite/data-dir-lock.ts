@@ -47,14 +47,14 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
     watch === undefined
       ? undefined
       : setInterval(() => {
-          if (statSync(path, { throwIfNoEntry: false })?.ino === held.inode) return;
           try {
+            if (statSync(path, { throwIfNoEntry: false })?.ino === held.inode) return;
             const next = takeLockFile(path, dataDir);
             held.db.close();
             held = next;
             watch.restored();
           } catch (error) {
-            // A data directory moved away or unmounted is checked again at the next interval.
+            // A data directory moved away, unmounted or unreadable is checked again at the next interval.
             if (!(error instanceof DataDirInUseError)) return;
             clearInterval(timer);
             watch.taken(error);
