@@ -259,6 +259,16 @@ describe('configuration', () => {
     );
   });
 
+  it('names a malformed token key entry by its place and what is wrong with it, never showing the key', () => {
+    const key = Buffer.alloc(33, 7).toString('base64');
+    const parsed = parseConfig({ TALLY_TOKEN_KEYS: `${Buffer.alloc(32, 1).toString('base64')},1:${key}` });
+    assert.ok(!parsed.ok);
+    assert.deepEqual(parsed.errors, [
+      'tokenKeys: entry 1 must be <id 0-255>:<32-byte key in base64> (its id is not a decimal number from 0 to 255)',
+      'tokenKeys: entry 2 must be <id 0-255>:<32-byte key in base64> (its key is 33 bytes)',
+    ]);
+  });
+
   it('takes token key ids only as decimal numbers from 0 to 255', () => {
     const key = Buffer.alloc(32, 1).toString('base64');
     for (const id of ['0x1', ' ', '', '1e2', '-1', '256', '1.0']) {

@@ -280,12 +280,17 @@ function buildIvtFilterOrThrow(): IvtFilter {
 function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
   if (text === '') return undefined;
   const keys: { id: number; key: Buffer }[] = [];
-  for (const entry of text.split(',')) {
+  for (const [index, entry] of text.split(',').entries()) {
     const [idText = '', keyText = ''] = entry.trim().split(':');
     const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
     const key = Buffer.from(keyText, 'base64');
     if (Number.isNaN(id) || id > MAX_KEY_ID || key.length !== 32) {
-      errors.push(`tokenKeys: ${JSON.stringify(entry)} must be <id 0-255>:<32-byte key in base64>`);
+      // Named by its place and id, never shown: the entry holds a secret key.
+      const problem =
+        Number.isNaN(id) || id > MAX_KEY_ID
+          ? 'its id is not a decimal number from 0 to 255'
+          : `its key is ${key.length} bytes`;
+      errors.push(`tokenKeys: entry ${index + 1} must be <id 0-255>:<32-byte key in base64> (${problem})`);
       continue;
     }
     if (keys.some((listed) => listed.id === id)) {
