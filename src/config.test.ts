@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from './config.js';
+import { priceKeyName } from './domain/price-crypto.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -614,12 +615,41 @@ describe('configuration', () => {
       TALLY_PRICE_KEYS: JSON.stringify({ s1: { encryptionKey: key(1), integrityKey: key(2) } }),
     });
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
-    assert.deepEqual(parsed.config.priceKeys.get('s1'), {
+    assert.deepEqual(parsed.config.priceKeys.get(priceKeyName(1, 's1')), {
       encryptionKey: Buffer.alloc(32, 1),
       integrityKey: Buffer.alloc(32, 2),
     });
     const refused = parseConfig({ TALLY_PRICE_KEYS: '[]' });
     assert.ok(!refused.ok);
     assert.match(refused.errors[0] ?? '', /^priceKeys: must be \{/);
+  });
+
+  it("keeps a seat's price keys for the operator's account unless they name another, one seat's in each account apart", () => {
+    const key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
+    const parsed = parseConfig({
+      TALLY_PRICE_KEYS: JSON.stringify({
+        dsp: { encryptionKey: key(1), integrityKey: key(2) },
+        'dsp-for-2': { seat: 'dsp', accountId: 2, encryptionKey: key(3), integrityKey: key(4) },
+      }),
+    });
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+    assert.deepEqual(parsed.config.priceKeys.get(priceKeyName(1, 'dsp'))?.encryptionKey, Buffer.alloc(32, 1));
+    assert.deepEqual(parsed.config.priceKeys.get(priceKeyName(2, 'dsp'))?.encryptionKey, Buffer.alloc(32, 3));
+    assert.equal(parsed.config.priceKeys.get(priceKeyName(3, 'dsp')), undefined);
+    assert.equal(parsed.config.priceKeys.get(priceKeyName(1, 'dsp-for-2')), undefined);
+    const refused = parseConfig({
+      TALLY_PRICE_KEYS: JSON.stringify({
+        a: { accountId: 0, encryptionKey: key(1), integrityKey: key(2) },
+        b: { seat: '', encryptionKey: key(1), integrityKey: key(2) },
+        c: { encryptionKey: key(1), integrityKey: key(2) },
+        d: { seat: 'c', accountId: 1, encryptionKey: key(1), integrityKey: key(2) },
+      }),
+    });
+    assert.ok(!refused.ok);
+    assert.deepEqual(refused.errors, [
+      'priceKeys.a: accountId must be an account id (a whole number from 1), not 0',
+      'priceKeys.b: seat must be the seat\'s id as wins name it, not ""',
+      'priceKeys.d: seat "c" of account 1 already has keys',
+    ]);
   });
 });

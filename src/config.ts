@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { IvtFilter } from './domain/ivt.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
-import { parsePriceKeys } from './domain/price-crypto.js';
+import { parsePriceKeys, priceKeyName } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import { canInstrument, nativeMethod } from './domain/rules.js';
 import { MAX_KEY_ID } from './domain/token.js';
@@ -13,6 +13,7 @@ import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
+import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
 /** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
 export interface Config {
@@ -351,22 +352,48 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
   return out;
 }
 
+/**
+ * `{"<name>": {"encryptionKey", "integrityKey", "seat"?, "accountId"?}}`: a seat's keys (the seat
+ * is the name unless `seat` gives it), for the wins of one account (`accountId`, the operator's
+ * by default). Kept by {@link priceKeyName}.
+ */
 function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {
   const out = new Map<string, PriceKeys>();
   if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push('priceKeys: must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>"}}');
+    errors.push(
+      'priceKeys: must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>}}',
+    );
     return out;
   }
-  for (const [seat, entry] of Object.entries(value as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
     const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
     const keys =
       typeof fields.encryptionKey === 'string' && typeof fields.integrityKey === 'string'
         ? parsePriceKeys(fields.encryptionKey, fields.integrityKey)
         : undefined;
-    if (keys === undefined)
-      errors.push(`priceKeys.${seat}: needs encryptionKey and integrityKey in (web-safe) base64`);
-    else out.set(seat, keys);
+    if (keys === undefined) {
+      errors.push(`priceKeys.${name}: needs encryptionKey and integrityKey in (web-safe) base64`);
+      continue;
+    }
+    const accountId = fields.accountId ?? OPERATOR_ACCOUNT_ID;
+    if (typeof accountId !== 'number' || !Number.isSafeInteger(accountId) || accountId < 1) {
+      errors.push(
+        `priceKeys.${name}: accountId must be an account id (a whole number from 1), not ${shown(accountId)}`,
+      );
+      continue;
+    }
+    const seat = fields.seat ?? name;
+    if (typeof seat !== 'string' || seat === '') {
+      errors.push(`priceKeys.${name}: seat must be the seat's id as wins name it, not ${shown(seat)}`);
+      continue;
+    }
+    const key = priceKeyName(accountId, seat);
+    if (out.has(key)) {
+      errors.push(`priceKeys.${name}: seat ${JSON.stringify(seat)} of account ${accountId} already has keys`);
+      continue;
+    }
+    out.set(key, keys);
   }
   return out;
 }

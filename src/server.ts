@@ -25,6 +25,7 @@ import { reportRoutes } from './control/reports.js';
 import { WinThread } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
 import { COUNTED } from './domain/outcome.js';
+import { priceKeyName } from './domain/price-crypto.js';
 import {
   COMMIT_BATCH_SIZE_METRIC,
   COMMIT_FAILURES_METRIC,
@@ -227,7 +228,11 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const noticeDeps: NoticeDeps = {
     committer,
     metrics,
-    env: { keyRing, ivtFilter: config.ivtFilter, priceKeysFor: (seat) => config.priceKeys.get(seat) },
+    env: {
+      keyRing,
+      ivtFilter: config.ivtFilter,
+      priceKeysFor: (account, seat) => config.priceKeys.get(priceKeyName(account, seat)),
+    },
     nowMs: Date.now,
   };
   const wins = new WinThread({

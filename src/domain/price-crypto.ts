@@ -64,6 +64,14 @@ export function decryptPrice(
 }
 
 /**
+ * The name an account's price keys for a seat are kept under: a DSP's keys fill the price macros
+ * of the one account that deals with it, never another account's wins.
+ */
+export function priceKeyName(accountId: number, seat: string): string {
+  return `${accountId}:${seat}`;
+}
+
+/**
  * Reads the two keys as an exchange hands them out, in web-safe or standard base64, padded or
  * not. `undefined` when either is empty or not base64.
  */

@@ -12,7 +12,7 @@ import { RulesTable } from './rules.js';
 import type { KeyRing } from './token.js';
 import { generateKey, openToken } from './token.js';
 import type { InstrumentedWin, WinEnvironment, WinInput } from './win.js';
-import { instrumentWin, MAX_NOTICE_URL_CHARS } from './win.js';
+import { encodedPrice, instrumentWin, MAX_NOTICE_URL_CHARS } from './win.js';
 
 const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
 const priceKeys: PriceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
@@ -22,7 +22,7 @@ const env: WinEnvironment = {
   rulesFor: () => new RulesTable(),
   keyRing: ring,
   publicUrl: 'https://tally.example',
-  priceKeysFor: (seat) => (seat === 'enc-seat' ? priceKeys : undefined),
+  priceKeysFor: (accountId, seat) => (accountId === 1 && seat === 'enc-seat' ? priceKeys : undefined),
   nowMs: NOW_MS,
 };
 
@@ -754,13 +754,29 @@ describe('instrumenting a win', () => {
 
   it('warns when the burl, nurl or markup asks for an encrypted price and the seat has no price keys', () => {
     const warning =
-      'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string';
+      'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys for account 1 in TALLY_PRICE_KEYS: it is filled with an empty string';
     const encrypted = 'https://dsp.example/bill?p=${AUCTION_PRICE:BF}';
     assert.deepEqual(ok(win({ bid: { burl: encrypted } })).warnings, [warning]);
     assert.deepEqual(ok(win({ bid: { nurl: encrypted } })).warnings, [warning]);
     assert.deepEqual(ok(win({ bid: { adm: `<img src="${encrypted}">` } })).warnings, [warning]);
     assert.deepEqual(ok(win({ seat: 'enc-seat', bid: { burl: encrypted } })).warnings, []);
     assert.deepEqual(ok(win()).warnings, [], 'a plain ${AUCTION_PRICE} needs no keys');
+  });
+
+  it("never encrypts another account's win with a seat's price keys: they are the keys of one account's DSP", () => {
+    const encrypted = 'https://dsp.example/bill?p=${AUCTION_PRICE:BF}';
+    const own = instrumentWin(win({ seat: 'enc-seat', bid: { burl: encrypted } }), env);
+    const other = instrumentWin(win({ seat: 'enc-seat', bid: { burl: encrypted } }), {
+      ...env,
+      accountId: 2,
+    });
+    assert.ok(own.ok && other.ok);
+    assert.deepEqual(own.warnings, []);
+    assert.deepEqual(other.warnings, [
+      'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "enc-seat" has no price keys for account 2 in TALLY_PRICE_KEYS: it is filled with an empty string',
+    ]);
+    assert.match(encodedPrice('BF', claimsOf(own.noticeUrls.adm), env), /^[A-Za-z0-9_-]{38}$/);
+    assert.equal(encodedPrice('BF', claimsOf(other.noticeUrls.adm), env), '');
   });
 });
 

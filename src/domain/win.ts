@@ -71,8 +71,8 @@ export interface WinEnvironment {
   keyRing: KeyRing;
   /** Base URL of Tally's notice endpoints, without a trailing slash. */
   publicUrl: string;
-  /** Per-seat keys for `${AUCTION_PRICE:…}` encrypted price macros. */
-  priceKeysFor(seat: string): PriceKeys | undefined;
+  /** An account's keys for a seat's `${AUCTION_PRICE:…}` encrypted price macros. */
+  priceKeysFor(accountId: number, seat: string): PriceKeys | undefined;
   nowMs: number;
 }
 
@@ -446,12 +446,12 @@ function unfilledMacroWarnings(texts: DspTexts): string[] {
 function encodedPriceWarnings(
   parsed: ParsedWin,
   texts: DspTexts,
-  env: Pick<WinEnvironment, 'priceKeysFor'>,
+  env: Pick<WinEnvironment, 'priceKeysFor' | 'accountId'>,
 ): string[] {
-  if (env.priceKeysFor(parsed.seat) !== undefined) return [];
+  if (env.priceKeysFor(env.accountId, parsed.seat) !== undefined) return [];
   if (!texts.some(([, text]) => text !== undefined && usesEncodedPrice(text))) return [];
   return [
-    `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys in TALLY_PRICE_KEYS: it is filled with an empty string`,
+    `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys for account ${env.accountId} in TALLY_PRICE_KEYS: it is filled with an empty string`,
   ];
 }
 
@@ -607,13 +607,13 @@ export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues
   };
 }
 
-/** `${AUCTION_PRICE:<suffix>}`: the price encrypted with the seat's keys, or '' when it has none. */
+/** `${AUCTION_PRICE:<suffix>}`: the price encrypted with the account's keys for the seat, or '' when it has none. */
 export function encodedPrice(
   _suffix: string,
   claims: NoticeClaims,
   env: Pick<WinEnvironment, 'priceKeysFor'>,
 ): string {
-  const keys = env.priceKeysFor(claims.seat);
+  const keys = env.priceKeysFor(claims.accountId, claims.seat);
   return keys === undefined ? '' : encryptPrice(claims.priceMicros, keys);
 }
 

@@ -22,7 +22,8 @@ export const DELIVERY_WINDOW_MS = 3 * HOUR_MS;
 export interface NoticeEnvironment {
   keyRing: KeyRing;
   ivtFilter: IvtFilter;
-  priceKeysFor(seat: string): PriceKeys | undefined;
+  /** An account's keys for a seat's `${AUCTION_PRICE:…}` encrypted price macros. */
+  priceKeysFor(accountId: number, seat: string): PriceKeys | undefined;
 }
 
 /** A decided notice: the event to record, and where to redirect should it count. */

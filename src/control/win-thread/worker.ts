@@ -3,6 +3,7 @@
 // serves notices.
 import { parentPort, workerData } from 'node:worker_threads';
 import { rulesByPublisher } from '../../domain/rules.js';
+import { priceKeyName } from '../../domain/price-crypto.js';
 import { serveRequests } from '../../lib/request-thread.js';
 import { keyRingOf, priceKeysOf } from '../../thread-keys.js';
 import { registerWins } from '../register-wins.js';
@@ -26,7 +27,7 @@ serveRequests(parentPort, ({ accountId, body }: WinsRequest) =>
       rulesFor,
       keyRing,
       publicUrl: settings.publicUrl,
-      priceKeysFor: (seat) => priceKeys.get(seat),
+      priceKeysFor: (account, seat) => priceKeys.get(priceKeyName(account, seat)),
       nowMs: Date.now(),
     },
     (error) => log.error('win_failed', { error: String(error) }),
