@@ -2,13 +2,13 @@ import type { PriceKeys } from './domain/price-crypto.js';
 import type { KeyRing } from './domain/token.js';
 
 /**
- * The token key ring and the per-seat price keys in the form they travel to a worker thread:
+ * The token key ring and the price keys (by account and seat) in the form they travel to a worker thread:
  * plain entries, whose buffers a structured clone turns into `Uint8Array`s.
  */
 export interface ThreadKeys {
   tokenKeys: { id: number; key: Uint8Array }[];
   signingKeyId: number;
-  priceKeys: [seat: string, keys: PriceKeys][];
+  priceKeys: [name: string, keys: PriceKeys][];
 }
 
 /** The keys, ready to send to a worker thread. */
@@ -28,11 +28,11 @@ export function keyRingOf(keys: ThreadKeys): KeyRing {
   };
 }
 
-/** In the worker thread: the price keys by seat, with their keys as buffers again. */
+/** In the worker thread: the price keys by account and seat, with their keys as buffers again. */
 export function priceKeysOf(keys: ThreadKeys): ReadonlyMap<string, PriceKeys> {
   return new Map(
-    keys.priceKeys.map(([seat, { encryptionKey, integrityKey }]) => [
-      seat,
+    keys.priceKeys.map(([name, { encryptionKey, integrityKey }]) => [
+      name,
       { encryptionKey: Buffer.from(encryptionKey), integrityKey: Buffer.from(integrityKey) },
     ]),
   );

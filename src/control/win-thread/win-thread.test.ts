@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openToken } from '../../domain/token.js';
+import { priceKeyName } from '../../domain/price-crypto.js';
 import { threadKeys } from '../../thread-keys.js';
 import type { WinSettings } from './protocol.js';
 import { WinThread } from './win-thread.js';
@@ -57,7 +58,10 @@ describe('the wins thread', () => {
 
   it('reads the seats’ price keys and the clock it was started with: a seat with keys is not warned about encrypted prices, and a win without a time is won now', async () => {
     const priceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
-    const thread = new WinThread({ ...settings, ...threadKeys(ring, new Map([['enc-seat', priceKeys]])) });
+    const thread = new WinThread({
+      ...settings,
+      ...threadKeys(ring, new Map([[priceKeyName(1, 'enc-seat'), priceKeys]])),
+    });
     try {
       const wins = ['enc-seat', 'plain-seat'].map((seat) => {
         const [win] = (JSON.parse(body('p')) as { wins: { bid: object }[] }).wins;
