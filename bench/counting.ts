@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { openSqlite } from '../src/adapters/sqlite/database.js';
 import { SqliteLedger } from '../src/adapters/sqlite/ledger.js';
 import { defaultIvtFilter } from '../src/domain/ivt.js';
+import { NO_REDIRECT_ALLOWLIST } from '../src/domain/tracker-hit.js';
 import { sealToken } from '../src/domain/token.js';
 import { noticeEvent } from '../src/hot/notice-event.js';
 import type { NoticeRequest } from '../src/domain/notice-request.js';
@@ -53,7 +54,12 @@ function batches<T>(items: readonly T[]): T[][] {
 const dir = mkdtempSync(join(tmpdir(), 'tally-bench-counting-'));
 try {
   const ring = testKeyRing();
-  const env = { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined };
+  const env = {
+    keyRing: ring,
+    ivtFilter: defaultIvtFilter(),
+    priceKeysFor: () => undefined,
+    redirectAllowlist: () => NO_REDIRECT_ALLOWLIST,
+  };
   const nowMs = Date.now();
   const tokens = Array.from({ length: NOTICES }, () =>
     sealToken(bannerClaims({ auctionId: randomUUID(), auctionTimeMs: nowMs }), ring),

@@ -232,6 +232,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       keyRing,
       ivtFilter: config.ivtFilter,
       priceKeysFor: (account, seat) => config.priceKeys.get(priceKeyName(account, seat)),
+      redirectAllowlist: (account) => catalogSnapshot.current().redirectAllowlist(account),
     },
     nowMs: Date.now,
   };

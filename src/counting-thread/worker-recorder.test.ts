@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { defaultIvtFilter } from '../domain/ivt.js';
+import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import { COUNTED } from '../domain/outcome.js';
 import { sealToken } from '../domain/token.js';
 import { jsonLogger } from '../lib/log.js';
@@ -61,8 +62,12 @@ function noticeFor(
     remoteAddress: '198.51.100.7',
     receivedMs,
   };
-  return noticeEvent(request, { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined })
-    .event;
+  return noticeEvent(request, {
+    keyRing: ring,
+    ivtFilter: defaultIvtFilter(),
+    priceKeysFor: () => undefined,
+    redirectAllowlist: () => NO_REDIRECT_ALLOWLIST,
+  }).event;
 }
 
 const silent = jsonLogger(() => undefined);

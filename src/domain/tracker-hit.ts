@@ -174,6 +174,9 @@ export interface RedirectAllowList {
   domains: readonly string[];
 }
 
+/** An allow-list switched off: any http(s) host. */
+export const NO_REDIRECT_ALLOWLIST: RedirectAllowList = { enabled: false, domains: [] };
+
 /**
  * Whether a redirect target may go into a `Location` header, and the URL to send. Refused:
  * an empty target or an unreplaced placeholder (`[REDIRECT_URL]`, `%%DEST_URL%%`, `%u`, …); any
@@ -203,10 +206,27 @@ export function checkRedirectTarget(
     return refuse('the redirect target must not carry credentials');
   const host = url.hostname.replace(/\.$/, '');
   if (host === '') return refuse('the redirect target has no host');
-  if (allowlist.enabled && !allowlist.domains.some((domain) => hostIsUnder(host, domain))) {
+  if (!allowsHost(allowlist, host)) {
     return refuse(`the redirect host ${host} is not on the account's redirect allow-list`);
   }
   return { ok: true, url: url.href };
+}
+
+/**
+ * Whether the account's allow-list lets Tally redirect to `url`'s host (any host when it is off);
+ * false for a URL that does not parse.
+ */
+export function allowsRedirectTo(allowlist: RedirectAllowList, url: string): boolean {
+  if (!allowlist.enabled) return true;
+  try {
+    return allowsHost(allowlist, new URL(url).hostname.replace(/\.$/, ''));
+  } catch {
+    return false;
+  }
+}
+
+function allowsHost(allowlist: RedirectAllowList, host: string): boolean {
+  return !allowlist.enabled || allowlist.domains.some((domain) => hostIsUnder(host, domain));
 }
 
 /** C0 and C1 controls (CR, LF, TAB, NUL, …), DEL, and the Unicode line and paragraph separators. */

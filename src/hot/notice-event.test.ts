@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { defaultIvtFilter } from '../domain/ivt.js';
+import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import { COUNTED, notCounted } from '../domain/outcome.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
@@ -9,6 +10,7 @@ import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { impressionKey, noticeEvent } from './notice-event.js';
+import type { NoticeEnvironment } from './notice-event.js';
 import { arbitraryClaims } from '../../test/support/arbitrary-claims.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
@@ -55,6 +57,7 @@ function decided(
   sealRing: KeyRing,
   request: Partial<NoticeRequest> = {},
   openRing: KeyRing = sealRing,
+  env: Partial<NoticeEnvironment> = {},
 ) {
   return noticeEvent(
     {
@@ -66,7 +69,13 @@ function decided(
       receivedMs: T0 + 1000,
       ...request,
     },
-    { keyRing: openRing, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    {
+      keyRing: openRing,
+      ivtFilter: defaultIvtFilter(),
+      priceKeysFor: () => undefined,
+      redirectAllowlist: () => NO_REDIRECT_ALLOWLIST,
+      ...env,
+    },
   );
 }
 
@@ -132,7 +141,12 @@ describe('noticeEvent', () => {
       remoteAddress: fc.oneof(text, fc.constantFrom('127.0.0.1', '::ffff:10.0.0.1', '2001:db8::1')),
       receivedMs: integer,
     });
-    const env = { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => priceKeys };
+    const env = {
+      keyRing: ring,
+      ivtFilter: defaultIvtFilter(),
+      priceKeysFor: () => priceKeys,
+      redirectAllowlist: () => NO_REDIRECT_ALLOWLIST,
+    };
     fc.assert(
       fc.property(request, (facts) => {
         const { event } = noticeEvent(facts, env);
@@ -301,5 +315,22 @@ describe('noticeEvent', () => {
     ]) {
       assert.deepEqual(relayOf(unfit), { redirect: '', outbox: unfit }, JSON.stringify(unfit));
     }
+  });
+
+  it("redirects Tally's burl only to a host the account's enabled allow-list holds, relaying any other through the outbox", () => {
+    const ring = testKeyRing();
+    const allowlists = new Map([[7, { enabled: true, domains: ['dsp.example'] }]]);
+    const relayOf = (accountId: number, dspBurl: string) => {
+      const claims = bannerClaims({ accountId, kind: 'burl', method: 'burl', dspBurl });
+      const { event, redirectIfCounted } = decided(claims, ring, {}, ring, {
+        redirectAllowlist: (account) => allowlists.get(account) ?? NO_REDIRECT_ALLOWLIST,
+      });
+      return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
+    };
+    const allowed = 'https://bill.dsp.example/b?p=1';
+    const other = 'https://elsewhere.example/b?p=1';
+    assert.deepEqual(relayOf(7, allowed), { redirect: allowed, outbox: '' });
+    assert.deepEqual(relayOf(7, other), { redirect: '', outbox: other });
+    assert.deepEqual(relayOf(8, other), { redirect: other, outbox: '' }, 'an account without an allow-list');
   });
 });

@@ -3,6 +3,8 @@ import type { IvtFilter } from '../domain/ivt.js';
 import { substituteMacros } from '../domain/macros.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
+import type { RedirectAllowList } from '../domain/tracker-hit.js';
+import { allowsRedirectTo } from '../domain/tracker-hit.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { openToken } from '../domain/token.js';
 import { encodedPrice, macroValues } from '../domain/win.js';
@@ -24,6 +26,8 @@ export interface NoticeEnvironment {
   ivtFilter: IvtFilter;
   /** An account's keys for a seat's `${AUCTION_PRICE:…}` encrypted price macros. */
   priceKeysFor(accountId: number, seat: string): PriceKeys | undefined;
+  /** The account's redirect allow-list, which Tally's burl redirects to the DSP's within too. */
+  redirectAllowlist(accountId: number): RedirectAllowList;
 }
 
 /** A decided notice: the event to record, and where to redirect should it count. */
@@ -65,7 +69,12 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   );
   const { claims, device } = decision;
   const dspBurl = claims === undefined ? '' : filledBurl(claims, nowMs, env);
-  const relayByRedirect = claims?.kind === 'burl' && dspBurl !== '' && isSafeRedirectTarget(dspBurl);
+  // A burl the account's allow-list does not let Tally redirect to is called from the outbox.
+  const relayByRedirect =
+    claims?.kind === 'burl' &&
+    dspBurl !== '' &&
+    isSafeRedirectTarget(dspBurl) &&
+    allowsRedirectTo(env.redirectAllowlist(claims.accountId), dspBurl);
   const event: EventRecord = {
     receivedMs: nowMs,
     servedHourMs: hourStartMs(claims?.auctionTimeMs ?? nowMs),

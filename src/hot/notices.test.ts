@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { defaultIvtFilter } from '../domain/ivt.js';
+import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
@@ -36,7 +37,12 @@ function depsOn(name: string, ring: KeyRing, maxQueue = 100): { deps: NoticeDeps
   const deps: NoticeDeps = {
     committer,
     metrics: new Metrics(),
-    env: { keyRing: ring, ivtFilter: defaultIvtFilter(), priceKeysFor: () => undefined },
+    env: {
+      keyRing: ring,
+      ivtFilter: defaultIvtFilter(),
+      priceKeysFor: () => undefined,
+      redirectAllowlist: () => NO_REDIRECT_ALLOWLIST,
+    },
     nowMs: () => T0 + 1000,
   };
   return { deps, ledger };

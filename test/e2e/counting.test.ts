@@ -821,6 +821,25 @@ describe('counting notices end to end', () => {
     );
   });
 
+  it("calls the DSP from the outbox, rather than redirect to it, when the account's redirect allow-list does not hold its host", async () => {
+    const allowlist = (body: object) =>
+      api(tally, tally.adminKey, 'PUT', '/v1/account/redirect-allowlist', body);
+    assert.equal((await allowlist({ enabled: true, domains: ['elsewhere.example'] })).status, 200);
+    try {
+      const win = await registerOne({ context: { app: {} }, publisherBurl: true });
+      const response = await fire(win.burl);
+      expect('counted');
+      assert.equal(response.status, 200, 'the plain answer, not a redirect off the allow-list');
+      const auction = `auction-${auctionSeq}`;
+      await dsp.waitFor(
+        (hits) => hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === auction),
+        20_000,
+      );
+    } finally {
+      assert.equal((await allowlist({ enabled: false, domains: [] })).status, 200);
+    }
+  });
+
   it('redirects a repeat of a counted publisher burl to the DSP again, so that a publisher retrying after the DSP failed bills it once', async () => {
     const win = await registerOne({ context: { app: {} }, publisherBurl: true });
     const auctionId = `auction-${auctionSeq}`;
