@@ -50,6 +50,7 @@ import { threadKeys } from './thread-keys.js';
 import { answerClientError, refuseConnect } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
+import { throttledErrorLog } from './lib/throttled-log.js';
 import { hostHeaderProblem } from './lib/host-header.js';
 import type { Logger } from './lib/log.js';
 import { makeDirectory } from './lib/make-dir.js';
@@ -142,6 +143,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
 async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
   makeDataDir(config.dataDir);
   let stopForLock: (why: string) => void = () => {};
+  const logUnrestoredLock = throttledErrorLog(log, 'data_dir_lock_unrestored', 60_000);
   const mustStop = new Promise<string>((resolve) => (stopForLock = resolve));
   const lock = lockDataDir(config.dataDir, {
     restored: () =>
@@ -150,6 +152,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       log.error('data_dir_taken', { error: error.message });
       stopForLock(error.message);
     },
+    unrestored: (error) => logUnrestoredLock({ error: String(error) }),
   });
   acquired.push(() => lock.release());
   const dbPath = join(config.dataDir, 'tally.db');

@@ -184,7 +184,10 @@ async function serve(config: Config): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
-  await tally.close();
+  const closing = tally.close();
+  // Another process counts into the same ledger: no request in flight is worth the grace period.
+  if (exitCode !== 0) tally.closeConnectionsNow();
+  await closing;
   log.info('stopped');
   return exitCode;
 }

@@ -120,13 +120,7 @@ describe('invalid traffic', () => {
   });
 
   it('lets Android, Apple and CTV players and stacks the bot list flags through when an app fires the notice, and not a browser', () => {
-    for (const userAgent of [
-      'Lavf/58.29.100',
-      'AppleTV6,2/11.1',
-      'Dalvik/2.1.0',
-      'Roku/DVP-12.0',
-      'stagefright/1.2',
-    ]) {
+    for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0', 'stagefright/1.2']) {
       const req = request({ 'user-agent': userAgent });
       assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
     }
@@ -216,6 +210,9 @@ describe('invalid traffic', () => {
       'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
       'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36',
       'curl/8.0 (compatible; MyCrawler/1.0)',
+      'Wget/1.21.4',
+      'facebookexternalhit/1.1',
+      'Scrapy/2.11 (+https://scrapy.org)',
     ]) {
       const req = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
       for (const notifier of ['browser', 'app'] as const) {
@@ -227,7 +224,13 @@ describe('invalid traffic', () => {
   });
 
   it("passes a server-side ad inserter's own agent, whatever its name, when the device it names passes", () => {
-    for (const userAgent of ['SSAI-Stitcher/1.0', 'Go-http-client/1.1', 'python-requests/2.31.0', '']) {
+    for (const userAgent of [
+      'SSAI-Stitcher/1.0',
+      'Go-http-client/1.1',
+      'python-requests/2.31.0',
+      '',
+      'Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36',
+    ]) {
       const req = request({
         'user-agent': userAgent,
         'x-device-user-agent': CHROME,

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { isbot } from 'isbot';
+import { createIsbotFromList, isbot, list } from 'isbot';
 import type { IvtRule, Outcome } from './outcome.js';
 import { invalidTraffic, notCounted } from './outcome.js';
 
@@ -110,25 +110,24 @@ export type Notifier = 'browser' | 'app';
 /**
  * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots,
  * named first in the User-Agent: okhttp and Android's own `Dalvik` (Android apps), ExoPlayer,
- * Android's `stagefright`, FFmpeg's `Lavf`, Apple's `AppleCoreMedia` and `AppleTV`, Roku, Google's
- * IMA SDK, Unity, and the clients publishers' servers fire burls with: Go, Java and Apache
- * HttpClient; curl; Python's requests, urllib, httpx and aiohttp; Node's own `fetch` (which names
- * itself `node`), axios, node-fetch, undici and got; Deno and Bun; Ruby's Net::HTTP and Faraday;
- * PHP's Guzzle; Rust's reqwest.
+ * Android's `stagefright`, FFmpeg's `Lavf`, Apple TV's `AppleTV`, Google's IMA SDK, Unity, and the
+ * clients publishers' servers fire burls with: Go, Java and Apache HttpClient; curl; Python's
+ * requests, urllib, httpx and aiohttp; Node's own `fetch` (which names itself `node`), axios,
+ * node-fetch, undici and got; Deno and Bun; Ruby's Net::HTTP and Faraday; PHP's Guzzle; Rust's
+ * reqwest.
  */
 const APP_HTTP_CLIENT =
-  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|stagefright|Lavf|AppleCoreMedia|AppleTV\d+,\d+|Roku|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
+  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|stagefright|Lavf|AppleTV\d+,\d+|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
 /**
  * An iOS or tvOS app's own User-Agent, which starts with the app's name (so any word the bot list
  * knows, `News`, `Feed`, `Yahoo`…) and ends with the stack it fires with: Apple's URL loading
  * system (`CFNetwork/… Darwin/…`), AFNetworking (`(iPhone; iOS 17.0; Scale/3.00)`) or Alamofire.
+ * Any name passes but one declaring a robot: an agent spoofed so is beyond what lists can tell.
  */
 const IOS_APP_HTTP_CLIENT =
   /^[^/()\s][^/()]*\/[^/()\s]+ (?:CFNetwork\/[\d.]+ Darwin\/[\d.]+|\((?:iPhone|iPad|iPod touch|Apple TV); (?:iOS|iPadOS|tvOS) [\d.]+; Scale\/[\d.]+\)|\([^()]*\) Alamofire\/[\d.]+)$/;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
-/** A browser's User-Agent, or one made to look like it. */
-const BROWSER_AGENT = /^Mozilla\//i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
@@ -153,16 +152,14 @@ export function screenRequest(
 
 /**
  * A notifier that names the device's agent in `X-Device-User-Agent` is judged on its own agent
- * too, as a server's, whatever its name: one that declares a robot, a browser's agent the bot list
- * knows (a headless or disguised crawler), or a configured pattern does not count (or a crawler
- * would count by naming a browser in the header).
+ * too, as a server's: one the bot list knows (but for the app and server HTTP stacks, and for a
+ * bare `name/version`, as ad inserters name themselves), or a configured pattern, does not count
+ * (or a crawler would count by naming a browser in the header).
  */
 function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
   if (header(request, 'x-device-user-agent') === undefined) return undefined;
   const userAgent = header(request, 'user-agent') ?? '';
-  if (DECLARED_ROBOT.test(userAgent) || (BROWSER_AGENT.test(userAgent) && isKnownBot(userAgent))) {
-    return 'bot_user_agent';
-  }
+  if (isKnownRelayingBot(userAgent) && !isAppHttpClient(userAgent)) return 'bot_user_agent';
   return filter.userAgentPatterns.some((pattern) => pattern.test(userAgent))
     ? 'blocked_user_agent'
     : undefined;
@@ -219,18 +216,36 @@ function isAppHttpClient(userAgent: string): boolean {
 
 /** Most User-Agents whose bot verdict is remembered; real traffic repeats a few thousand agents. */
 const BOT_VERDICT_CACHE_SIZE = 10_000;
-const botVerdicts = new Map<string, boolean>();
 
-/** The maintained bot list's verdict, memoised: its one large regular expression is costly per request. */
-function isKnownBot(userAgent: string): boolean {
-  let verdict = botVerdicts.get(userAgent);
-  if (verdict === undefined) {
-    verdict = isbot(userAgent);
-    if (botVerdicts.size >= BOT_VERDICT_CACHE_SIZE) botVerdicts.clear();
-    botVerdicts.set(userAgent, verdict);
-  }
-  return verdict;
+/** `isBot`, memoised: the bot list's one large regular expression is costly per request. */
+function memoisedVerdict(isBot: (userAgent: string) => boolean): (userAgent: string) => boolean {
+  const verdicts = new Map<string, boolean>();
+  return (userAgent) => {
+    let verdict = verdicts.get(userAgent);
+    if (verdict === undefined) {
+      verdict = isBot(userAgent);
+      if (verdicts.size >= BOT_VERDICT_CACHE_SIZE) verdicts.clear();
+      verdicts.set(userAgent, verdict);
+    }
+    return verdict;
+  };
 }
+
+/** The maintained bot list's verdict. */
+const isKnownBot = memoisedVerdict(isbot);
+
+/** Agents that are no more than a name and a version, as server-side ad inserters name themselves. */
+const BARE_AGENTS = ['Example-Stitcher/1.0', 'Stitcher/2', 'Stitcher/1.0 (build)', 'Stitcher'];
+/**
+ * The bot list's verdict on a notifier relaying a device's notice: without its rules that take
+ * every bare `name/version` agent for a bot, which is what a server relaying a device's notice
+ * (an ad inserter) often is.
+ */
+const isKnownRelayingBot = memoisedVerdict(
+  createIsbotFromList(
+    list.filter((pattern) => !BARE_AGENTS.some((agent) => new RegExp(pattern, 'i').test(agent))),
+  ),
+);
 
 function header(request: HitRequest, name: string): string | undefined {
   const value = request.headers[name];

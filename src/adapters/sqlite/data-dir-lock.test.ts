@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -72,6 +81,7 @@ describe('the data directory lock', () => {
     const first = lockDataDir(held, {
       restored: () => events.push('restored'),
       taken: () => events.push('taken'),
+      unrestored: () => events.push('unrestored'),
     });
     try {
       unlinkSync(join(held, 'tally.lock'));
@@ -89,6 +99,7 @@ describe('the data directory lock', () => {
     const first = lockDataDir(held, {
       restored: () => assert.fail('restored'),
       taken: (error) => taken.push(error),
+      unrestored: () => assert.fail('unrestored'),
     });
     unlinkSync(join(held, 'tally.lock'));
     const second = lockDataDir(held);
@@ -103,5 +114,28 @@ describe('the data directory lock', () => {
       second.release();
       first.release();
     }
+  });
+
+  it('keeps the directory it held locked when it was moved away and another made in its place', async () => {
+    const original = mkdtempSync(join(dir, 'moved-'));
+    const moved = `${original}-away`;
+    const events: string[] = [];
+    const first = lockDataDir(original, {
+      restored: () => events.push('restored'),
+      taken: () => events.push('taken'),
+      unrestored: () => events.push('unrestored'),
+    });
+    try {
+      renameSync(original, moved);
+      await until(() => events.includes('unrestored'));
+      mkdirSync(original);
+      await until(() => events.includes('restored'));
+      // Both: the new directory, and the one moved away, whose ledger this holder still has open.
+      assert.throws(() => lockDataDir(original), DataDirInUseError);
+      assert.throws(() => lockDataDir(moved), DataDirInUseError);
+    } finally {
+      first.release();
+    }
+    lockDataDir(moved).release();
   });
 });

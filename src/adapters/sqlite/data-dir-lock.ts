@@ -26,6 +26,8 @@ export interface LockFileWatch {
   restored(): void;
   /** Another process took the new lock file first: it serves the same ledger. */
   taken(error: Error): void;
+  /** A new lock file could not be made (the directory moved away, unwritable): tried again. */
+  unrestored(error: unknown): void;
 }
 
 /** How often the holder checks that its lock file is still the one at its path. */
@@ -38,24 +40,28 @@ export const LOCK_CHECK_INTERVAL_MS = 1000;
  * of its own (an OS file lock underneath), so a process that crashes releases it with no stale
  * file left to clean up. A lock file deleted (taken for a stale one) or replaced while its holder
  * runs would let a second process in: with `watch`, the holder checks its file once a
- * {@link LOCK_CHECK_INTERVAL_MS} and takes a new one in its place.
+ * {@link LOCK_CHECK_INTERVAL_MS} and takes a new one in its place. Every lock taken is held until
+ * `release()`: the first still guards the ledger where it is should the directory have been
+ * moved and another made in its place.
  */
 export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock {
   const path = join(dataDir, 'tally.lock');
-  let held = takeLockFile(path, dataDir);
+  const held = [takeLockFile(path, dataDir)];
   const timer =
     watch === undefined
       ? undefined
       : setInterval(() => {
           try {
-            if (statSync(path, { throwIfNoEntry: false })?.ino === held.inode) return;
-            const next = takeLockFile(path, dataDir);
-            held.db.close();
-            held = next;
+            const file = statSync(path, { throwIfNoEntry: false });
+            const latest = held.at(-1);
+            if (file !== undefined && file.ino === latest?.inode && file.dev === latest.device) return;
+            held.push(takeLockFile(path, dataDir));
             watch.restored();
           } catch (error) {
-            // A data directory moved away, unmounted or unreadable is checked again at the next interval.
-            if (!(error instanceof DataDirInUseError)) return;
+            if (!(error instanceof DataDirInUseError)) {
+              watch.unrestored(error);
+              return;
+            }
             clearInterval(timer);
             watch.taken(error);
           }
@@ -64,19 +70,23 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
   return {
     release: () => {
       clearInterval(timer);
-      held.db.close();
+      for (const { db } of held) db.close();
     },
   };
 }
 
 /** Creates (or opens) the lock file and takes its exclusive lock. */
-function takeLockFile(path: string, dataDir: string): { db: Database.Database; inode: number } {
+function takeLockFile(
+  path: string,
+  dataDir: string,
+): { db: Database.Database; inode: number; device: number } {
   const db = new Database(path, { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     // The first write takes the exclusive lock; in this locking mode it is kept until close.
     db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (since_ms INTEGER); COMMIT');
-    return { db, inode: statSync(path).ino };
+    const { ino, dev } = statSync(path);
+    return { db, inode: ino, device: dev };
   } catch (error) {
     db.close();
     if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
