@@ -1,3 +1,4 @@
+import { NO_REDIRECT_ALLOWLIST } from './domain/tracker-hit.js';
 import { LayeredMap } from './lib/layered-map.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 import type {
@@ -16,7 +17,6 @@ import type {
 } from './ports/catalog.js';
 
 const DAY_MS = 86_400_000;
-const DISABLED_ALLOWLIST = Object.freeze({ enabled: false, domains: Object.freeze([]) });
 const NO_RULES: readonly PaymentRuleView[] = Object.freeze([]);
 
 type AllowlistView = ReturnType<CatalogView['redirectAllowlist']>;
@@ -128,7 +128,7 @@ export function viewOf(tables: CatalogTables): CatalogView {
       const accountId = by.accountId ?? OPERATOR_ACCOUNT_ID;
       return candidates.find((tracker) => tracker.accountId === accountId);
     },
-    redirectAllowlist: (accountId: number) => tables.allowlists.get(accountId) ?? DISABLED_ALLOWLIST,
+    redirectAllowlist: (accountId: number) => tables.allowlists.get(accountId) ?? NO_REDIRECT_ALLOWLIST,
     paymentRules: (publisherId: number) => tables.rulesByPublisher.get(publisherId) ?? NO_RULES,
   });
 }

@@ -26,6 +26,7 @@ import { WinThread } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
 import { COUNTED } from './domain/outcome.js';
 import { priceKeyName } from './domain/price-crypto.js';
+import { EVERY_REDIRECT_REFUSED } from './domain/tracker-hit.js';
 import {
   COMMIT_BATCH_SIZE_METRIC,
   COMMIT_FAILURES_METRIC,
@@ -228,6 +229,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       log.error('outbox_count_failed', { error: String(error) });
     }
   }, OUTBOX_COUNT_MAX_AGE_MS);
+  const logUnreadAllowlist = throttledErrorLog(log, 'redirect_allowlist_unread', 1000);
   const noticeDeps: NoticeDeps = {
     committer,
     metrics,
@@ -235,7 +237,15 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       keyRing,
       ivtFilter: config.ivtFilter,
       priceKeysFor: (account, seat) => config.priceKeys.get(priceKeyName(account, seat)),
-      redirectAllowlist: (account) => catalogSnapshot.current().redirectAllowlist(account),
+      redirectAllowlist: (account) => {
+        try {
+          return catalogSnapshot.current().redirectAllowlist(account);
+        } catch (error) {
+          // The notice is still answered; the DSP's burl goes to the outbox, called from there.
+          logUnreadAllowlist({ error: String(error) });
+          return EVERY_REDIRECT_REFUSED;
+        }
+      },
     },
     nowMs: Date.now,
   };

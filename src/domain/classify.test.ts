@@ -143,11 +143,11 @@ describe('classifying a win', () => {
     );
   });
 
-  it("warns of a request with both site and app, counting it as the app's", () => {
+  it('warns of a request with both site and app, saying which it takes the channel and the publisher from', () => {
     const result = classify({ id: 'a', site, app: {}, imp: [{ id: '1', banner: {} }] }, { impid: '1' });
     assert.equal(result.channel, 'app');
     assert.deepEqual(result.warnings, [
-      "the bid request has both site and app, where OpenRTB allows one: the win is counted as the app's (channel app)",
+      'the bid request has both site and app, where OpenRTB allows one: Tally takes the channel (app) from app and the publisher from site, if it names one',
     ]);
   });
 

@@ -73,7 +73,8 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
 
 /**
  * What OpenRTB forbids in a request and Tally reads one way of several: imps sharing the won
- * imp's id (the first is taken), both `site` and `app` (the app is taken).
+ * imp's id (the first is taken), both `site` and `app` (the channel is the app's, the publisher
+ * the site's).
  */
 function requestWarnings(
   request: OrtbBidRequest,
@@ -83,14 +84,14 @@ function requestWarnings(
 ): string[] {
   const warnings: string[] = [];
   const sharing = imps.filter((candidate) => asId(asObject(candidate)?.id) === impId).length;
-  if (sharing > 1) {
+  if (impId !== undefined && sharing > 1) {
     warnings.push(
       `request.imp holds ${sharing} imps with id ${JSON.stringify(impId)}: the first is instrumented; imp ids must be unique within a request`,
     );
   }
   if (asObject(request.site) !== undefined && asObject(request.app) !== undefined) {
     warnings.push(
-      `the bid request has both site and app, where OpenRTB allows one: the win is counted as the app's (channel ${channel})`,
+      `the bid request has both site and app, where OpenRTB allows one: Tally takes the channel (${channel}) from app and the publisher from site, if it names one`,
     );
   }
   return warnings;

@@ -175,7 +175,9 @@ export interface RedirectAllowList {
 }
 
 /** An allow-list switched off: any http(s) host. */
-export const NO_REDIRECT_ALLOWLIST: RedirectAllowList = { enabled: false, domains: [] };
+export const NO_REDIRECT_ALLOWLIST: RedirectAllowList = Object.freeze({ enabled: false, domains: [] });
+/** An allow-list switched on with no host: no redirect. */
+export const EVERY_REDIRECT_REFUSED: RedirectAllowList = Object.freeze({ enabled: true, domains: [] });
 
 /**
  * Whether a redirect target may go into a `Location` header, and the URL to send. Refused:
@@ -225,6 +227,7 @@ export function allowsRedirectTo(allowlist: RedirectAllowList, url: string): boo
   }
 }
 
+/** Whether the allow-list lets Tally redirect to `host` (any host when it is off). */
 function allowsHost(allowlist: RedirectAllowList, host: string): boolean {
   return !allowlist.enabled || allowlist.domains.some((domain) => hostIsUnder(host, domain));
 }

@@ -46,7 +46,7 @@ export interface NoticeEvent {
  * rather than `?` (a cachebuster appended blindly, `/n/<token>&cb=123`), or a `/` after the token.
  * No token holds either character.
  */
-function tokenAndQuery(request: NoticeRequest): { token: string; query: string } {
+export function noticeTarget(request: NoticeRequest): { token: string; query: string } {
   const { token, query } = request;
   const ampersandAt = token.indexOf('&');
   const path = ampersandAt === -1 ? token : token.slice(0, ampersandAt);
@@ -59,7 +59,7 @@ function tokenAndQuery(request: NoticeRequest): { token: string; query: string }
 /** Opens the token and decides the notice, with the event the ledger records for it. */
 export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): NoticeEvent {
   const nowMs = request.receivedMs;
-  const { token, query } = tokenAndQuery(request);
+  const { token, query } = noticeTarget(request);
   const decision = decideNotice(
     openToken(token, env.keyRing),
     request,

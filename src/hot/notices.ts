@@ -7,7 +7,7 @@ import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answe
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX } from './lane-request.js';
 import type { NoticeEnvironment } from './notice-event.js';
-import { noticeEvent } from './notice-event.js';
+import { noticeEvent, noticeTarget } from './notice-event.js';
 import { readNoticeRequest, ruleHeaders } from './read-notice.js';
 import { commitThen } from './record.js';
 import { refusedHitMethod } from './responses.js';
@@ -39,7 +39,7 @@ export function answerNotice(
     if (outcome === undefined) done(UNAVAILABLE);
     else if (redirectIfCounted !== '' && (outcome.outcome === 'counted' || 'redirectedToDsp' in outcome))
       done({ kind: 'redirect', location: redirectIfCounted });
-    else done(isBeacon(notice.query) ? NO_CONTENT : PIXEL);
+    else done(isBeacon(noticeTarget(notice).query) ? NO_CONTENT : PIXEL);
   });
 }
 

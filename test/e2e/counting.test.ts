@@ -1018,10 +1018,14 @@ describe('counting notices end to end', () => {
   });
 
   it('counts a notice whose URL a player appended a cachebuster to with & instead of ?, or a / to', async () => {
-    for (const suffix of ['&cb=1764851234', '/']) {
+    for (const [suffix, status] of [
+      ['&cb=1764851234', 200],
+      ['/', 200],
+      ['&f=b', 204],
+    ] as const) {
       const url = billingUrl(await registerOne());
       assert.equal(new URL(url).search, '', 'a notice URL has no query to append to');
-      assert.equal((await fire(`${url}${suffix}`)).status, 200);
+      assert.equal((await fire(`${url}${suffix}`)).status, status, suffix);
       expect('counted');
       assert.deepEqual(recorded(lastAuctionId()), [`${lastAuctionId()} counted/`], suffix);
     }
