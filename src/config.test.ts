@@ -643,6 +643,8 @@ describe('configuration', () => {
         b: { seat: '', encryptionKey: key(1), integrityKey: key(2) },
         c: { encryptionKey: key(1), integrityKey: key(2) },
         d: { seat: 'c', accountId: 1, encryptionKey: key(1), integrityKey: key(2) },
+        e: { accountID: 2, encryptionKey: key(1), integrityKey: key(2) },
+        f: { owner: 2, encryptionKey: key(1), integrityKey: key(2) },
       }),
     });
     assert.ok(!refused.ok);
@@ -650,6 +652,8 @@ describe('configuration', () => {
       'priceKeys.a: accountId must be an account id (a whole number from 1), not 0',
       'priceKeys.b: seat must be the seat\'s id as wins name it, not ""',
       'priceKeys.d: seat "c" of account 1 already has keys',
+      'priceKeys.e: unknown field "accountID": did you mean accountId?',
+      'priceKeys.f: unknown field "owner" (fields: encryptionKey, integrityKey, accountId, seat)',
     ]);
   });
 });

@@ -286,7 +286,7 @@ function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
     const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
     const key = Buffer.from(keyText, 'base64');
     if (Number.isNaN(id) || id > MAX_KEY_ID || key.length !== 32) {
-      // Named by its place and id, never shown: the entry holds a secret key.
+      // Named by its place, never shown: the entry holds a secret key.
       const problem =
         Number.isNaN(id) || id > MAX_KEY_ID
           ? 'its id is not a decimal number from 0 to 255'
@@ -357,6 +357,8 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
  * is the name unless `seat` gives it), for the wins of one account (`accountId`, the operator's
  * by default). Kept by {@link priceKeyName}.
  */
+const PRICE_KEY_FIELDS = ['encryptionKey', 'integrityKey', 'accountId', 'seat'];
+
 function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {
   const out = new Map<string, PriceKeys>();
   if (value === undefined) return out;
@@ -368,6 +370,20 @@ function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string,
   }
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
     const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    // A misspelt field (`accountID`) would otherwise give another account's DSP keys to the operator's.
+    const unknown = Object.keys(fields).filter((field) => !PRICE_KEY_FIELDS.includes(field));
+    if (unknown.length > 0) {
+      for (const field of unknown) {
+        const closest = closestName(field, PRICE_KEY_FIELDS);
+        errors.push(
+          `priceKeys.${name}: unknown field ${JSON.stringify(field)}` +
+            (closest === undefined
+              ? ` (fields: ${PRICE_KEY_FIELDS.join(', ')})`
+              : `: did you mean ${closest}?`),
+        );
+      }
+      continue;
+    }
     const keys =
       typeof fields.encryptionKey === 'string' && typeof fields.integrityKey === 'string'
         ? parsePriceKeys(fields.encryptionKey, fields.integrityKey)

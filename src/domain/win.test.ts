@@ -676,10 +676,14 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
   });
 
-  it('takes a burl with spaces or line breaks around it for the URL it is, as the relay calls it, without a warning', () => {
-    for (const burl of [' https://dsp.example/bill', '\n\thttps://dsp.example/bill \n']) {
-      assert.deepEqual(ok(win({ bid: { burl } })).warnings, [], JSON.stringify(burl));
-      assert.equal(new URL(burl).href, 'https://dsp.example/bill');
+  it('takes a burl or nurl with spaces or line breaks around it for the URL it is, as the relay and players read it, without a warning', () => {
+    for (const url of [' https://dsp.example/bill', '\n\thttps://dsp.example/bill \n']) {
+      assert.deepEqual(ok(win({ bid: { burl: url } })).warnings, [], JSON.stringify(url));
+      assert.deepEqual(
+        ok(win({ imp: { video: {} }, bid: { adm: undefined, nurl: url } })).warnings,
+        [],
+        JSON.stringify(url),
+      );
     }
   });
 

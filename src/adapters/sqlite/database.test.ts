@@ -39,7 +39,7 @@ describe('opening the SQLite database', () => {
 
   it('creates neither the database nor its directory for a thread that opens the one the server opened', () => {
     const moved = join(dir, 'moved-away');
-    assert.throws(() => openSqlite(join(moved, 'tally.db'), 'NORMAL', { create: false }));
+    assert.throws(() => openSqlite(join(moved, 'tally.db'), 'NORMAL', { create: false }), DatabaseFileError);
     assert.equal(existsSync(moved), false, 'no directory made in place of the one moved away');
     mkdirSync(moved);
     assert.throws(() => openSqlite(join(moved, 'tally.db'), 'NORMAL', { create: false }), DatabaseFileError);

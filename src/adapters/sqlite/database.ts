@@ -72,6 +72,9 @@ export function openSqlite(
   } catch (error) {
     if (error instanceof Database.SqliteError && error.code === 'SQLITE_CANTOPEN')
       throw new DatabaseFileError(path, error);
+    // better-sqlite3 refuses a missing directory itself, with a TypeError.
+    if (!create)
+      throw new DatabaseFileError(path, new Database.SqliteError(String(error), 'SQLITE_CANTOPEN'));
     throw error;
   }
   try {
