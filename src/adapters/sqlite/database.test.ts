@@ -27,6 +27,12 @@ describe('opening the SQLite database', () => {
     normal.close();
   });
 
+  it('limits the WAL to 64 MiB, which SQLite cuts a larger one back to once a checkpoint restarts it', () => {
+    const db = openSqlite(join(dir, 'limited.db'));
+    assert.equal(db.pragma('journal_size_limit', { simple: true }), 64 * 1024 * 1024);
+    db.close();
+  });
+
   it('creates the directories the database goes in, and applies every migration to a new database', () => {
     const path = join(dir, 'new', 'nested', 'tally.db');
     const db = openSqlite(path);

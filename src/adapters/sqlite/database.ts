@@ -82,6 +82,7 @@ export function openSqlite(
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma('busy_timeout = 5000');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
     migrate(db, path);
   } catch (error) {
@@ -92,6 +93,14 @@ export function openSqlite(
   }
   return db;
 }
+
+/**
+ * A WAL that grew past this (a reader held a snapshot for a minute while notices committed, and
+ * no checkpoint could restart it) is cut back to it once a checkpoint restarts it, rather than
+ * kept at its largest for good. Far above what the WAL holds in normal running (SQLite
+ * checkpoints at 1000 pages), so that a commit never waits for the file to shrink and grow.
+ */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** SQLite's codes for a file that is no database (NOTADB) or a damaged one (CORRUPT, CORRUPT_…). */
 const DAMAGED_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT)/;

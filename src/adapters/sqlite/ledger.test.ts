@@ -953,6 +953,16 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 50, counted: 50 });
   });
 
+  it('finds the first and last event ids for a pruning step from the ends of the table, never scanning it', () => {
+    const steps = (
+      ledger['db'].prepare(`EXPLAIN QUERY PLAN ${ledger['eventIdBounds'].source}`).all() as {
+        detail: string;
+      }[]
+    ).map((step) => step.detail);
+    assert.ok(steps.length > 0);
+    for (const step of steps) assert.doesNotMatch(step, /^SCAN event_rows/, steps.join('; '));
+  });
+
   it('prunes in bounded steps, each resuming where the last stopped, past the billing records it keeps', () => {
     const bot = invalidTraffic('bot_user_agent');
     for (let minute = 0; minute < 60; minute++) {
