@@ -1,5 +1,5 @@
 import type { Logger } from '../lib/log.js';
-import { throttledErrorLog } from '../lib/throttled-log.js';
+import { throttledErrorLog, throttledWarnLog } from '../lib/throttled-log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { Delivery, DeliverySettlement, LeasedDelivery, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
@@ -44,8 +44,9 @@ export const BURL_DELIVERIES_METRIC = {
 const SETTLE_DELAY_MS = 5;
 
 /**
- * A failure to lease or to write outcomes is logged as it begins, then at most once this often (with
- * how many were left out): the relay polls many times a second, and a full disk fails each poll.
+ * A failure to lease or to write outcomes, and a dead delivery, is logged as it begins, then at most
+ * once this often (with how many were left out): the relay polls many times a second, a full disk
+ * fails each poll, and one bad DSP can kill thousands of deliveries a second.
  */
 const FAILURE_LOG_INTERVAL_MS = 1000;
 
@@ -99,6 +100,8 @@ export class BurlDispatcher {
   /** A ledger that cannot be read or written (full, locked) fails every lease and settlement. */
   private readonly logLeaseFailure: (fields: Record<string, unknown>) => void;
   private readonly logSettleFailure: (fields: Record<string, unknown>) => void;
+  /** A DSP whose burls all fail, or bids with burls that can never be called, kill many deliveries. */
+  private readonly logDead: (fields: Record<string, unknown>) => void;
 
   constructor(
     private readonly ledger: Ledger,
@@ -110,6 +113,7 @@ export class BurlDispatcher {
     this.allows = addressPolicy(options.privateNetworks);
     this.logLeaseFailure = throttledErrorLog(log, 'lease_failed', FAILURE_LOG_INTERVAL_MS, nowMs);
     this.logSettleFailure = throttledErrorLog(log, 'delivery_update_failed', FAILURE_LOG_INTERVAL_MS, nowMs);
+    this.logDead = throttledWarnLog(log, 'burl_dead', FAILURE_LOG_INTERVAL_MS, nowMs);
   }
 
   start(): void {
@@ -207,7 +211,7 @@ export class BurlDispatcher {
       for (const { settlement, status, attempts } of ended) {
         this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
         if ('error' in settlement && status === 'dead') {
-          this.log.warn('burl_dead', { deliveryId: settlement.id, attempts, error: settlement.error });
+          this.logDead({ deliveryId: settlement.id, attempts, error: settlement.error });
         }
       }
     } catch (error) {

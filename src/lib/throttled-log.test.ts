@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jsonLogger } from './log.js';
-import { throttledErrorLog } from './throttled-log.js';
+import { throttledErrorLog, throttledWarnLog } from './throttled-log.js';
 
 describe('a throttled error log', () => {
   it('logs the first fault at once, then one line an interval saying how many it left out', () => {
@@ -22,6 +22,25 @@ describe('a throttled error log', () => {
       [
         ['error', 'commit_failed', 'disk full', 0],
         ['error', 'commit_failed', 'disk full again', 9],
+      ],
+    );
+  });
+
+  it('logs at warning level the same way when asked to', () => {
+    const lines: Record<string, unknown>[] = [];
+    let nowMs = 1_000;
+    const logDead = throttledWarnLog(
+      jsonLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
+      'burl_dead',
+      1000,
+      () => nowMs,
+    );
+    for (; nowMs < 2_500; nowMs += 250) logDead({ deliveryId: nowMs });
+    assert.deepEqual(
+      lines.map(({ level, event, deliveryId, repeats }) => [level, event, deliveryId, repeats]),
+      [
+        ['warn', 'burl_dead', 1_000, 0],
+        ['warn', 'burl_dead', 2_000, 3],
       ],
     );
   });

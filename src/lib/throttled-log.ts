@@ -12,6 +12,24 @@ export function throttledErrorLog(
   intervalMs: number,
   nowMs: () => number = Date.now,
 ): (fields: Record<string, unknown>) => void {
+  return throttled((fields) => log.error(event, fields), intervalMs, nowMs);
+}
+
+/** {@link throttledErrorLog} at warning level: for what others cause in numbers (dead burls). */
+export function throttledWarnLog(
+  log: Logger,
+  event: string,
+  intervalMs: number,
+  nowMs: () => number = Date.now,
+): (fields: Record<string, unknown>) => void {
+  return throttled((fields) => log.warn(event, fields), intervalMs, nowMs);
+}
+
+function throttled(
+  write: (fields: Record<string, unknown>) => void,
+  intervalMs: number,
+  nowMs: () => number,
+): (fields: Record<string, unknown>) => void {
   let loggedAtMs = -Infinity;
   let repeats = 0;
   return (fields) => {
@@ -20,7 +38,7 @@ export function throttledErrorLog(
       repeats++;
       return;
     }
-    log.error(event, { ...fields, repeats });
+    write({ ...fields, repeats });
     loggedAtMs = now;
     repeats = 0;
   };
