@@ -252,6 +252,11 @@ export interface Ledger {
   /** How many deliveries the outbox holds, by status. */
   countDeliveries(): Record<DeliveryStatus, number>;
   /**
+   * How many deliveries of one status the outbox holds, as long to count as they are many (the
+   * delivered ones are kept for the retention: millions).
+   */
+  countDeliveriesWith(status: DeliveryStatus): number;
+  /**
    * The due time of the pending delivery longest due at `nowMs` and not being called (its lease,
    * if any, run out); `undefined` when none is due.
    */

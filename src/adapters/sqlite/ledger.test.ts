@@ -953,6 +953,15 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 50, counted: 50 });
   });
 
+  it('counts the deliveries of one status through the status index, never reading the others', () => {
+    const steps = (
+      ledger['db'].prepare(`EXPLAIN QUERY PLAN ${ledger['deliveriesWithStatus'].source}`).all('dead') as {
+        detail: string;
+      }[]
+    ).map((step) => step.detail);
+    assert.match(steps.join('; '), /^SEARCH deliveries USING (COVERING )?INDEX \w+ \(status=\?\)/);
+  });
+
   it('finds the first and last event ids for a pruning step from the ends of the table, never scanning it', () => {
     const steps = (
       ledger['db'].prepare(`EXPLAIN QUERY PLAN ${ledger['eventIdBounds'].source}`).all() as {

@@ -224,6 +224,8 @@ export class SqliteLedger implements Ledger {
    * with both aggregates SQLite scans every row, seconds a pruning step on a large ledger.
    */
   private readonly eventIdBounds: Database.Statement;
+  /** How many deliveries have a status: a range of the (status, due_ms) index, no other row read. */
+  private readonly deliveriesWithStatus: Database.Statement;
   private readonly recordBatch: Database.Transaction<
     (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites
   >;
@@ -236,6 +238,7 @@ export class SqliteLedger implements Ledger {
 
   constructor(private readonly db: Database.Database) {
     this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
+    this.deliveriesWithStatus = db.prepare('SELECT COUNT(*) FROM deliveries WHERE status = ?').pluck();
     this.eventIdBounds = db.prepare(
       'SELECT (SELECT MIN(id) FROM event_rows) AS low, (SELECT MAX(id) FROM event_rows) AS high',
     );
@@ -748,13 +751,15 @@ export class SqliteLedger implements Ledger {
   }
 
   countDeliveries(): Record<DeliveryStatus, number> {
-    const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0 };
-    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status').all() as {
-      status: DeliveryStatus;
-      n: number;
-    }[];
-    for (const row of rows) counts[row.status] = row.n;
-    return counts;
+    return {
+      pending: this.countDeliveriesWith('pending'),
+      delivered: this.countDeliveriesWith('delivered'),
+      dead: this.countDeliveriesWith('dead'),
+    };
+  }
+
+  countDeliveriesWith(status: DeliveryStatus): number {
+    return this.deliveriesWithStatus.get(status) as number;
   }
 
   oldestDueMs(nowMs: number): number | undefined {
