@@ -352,13 +352,14 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
   return out;
 }
 
+/** The fields of a `priceKeys` entry. */
+const PRICE_KEY_FIELDS = ['encryptionKey', 'integrityKey', 'accountId', 'seat'];
+
 /**
  * `{"<name>": {"encryptionKey", "integrityKey", "seat"?, "accountId"?}}`: a seat's keys (the seat
  * is the name unless `seat` gives it), for the wins of one account (`accountId`, the operator's
  * by default). Kept by {@link priceKeyName}.
  */
-const PRICE_KEY_FIELDS = ['encryptionKey', 'integrityKey', 'accountId', 'seat'];
-
 function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {
   const out = new Map<string, PriceKeys>();
   if (value === undefined) return out;
