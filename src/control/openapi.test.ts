@@ -198,6 +198,7 @@ describe('the OpenAPI document served at /docs', () => {
       { ...good, request: { id: 'a', imp: [{ id: '2', banner: {} }], site: {} } },
       { ...good, request: { id: 'a', imp: [{ id: '1' }], site: {} }, bid: { id: 'b', impid: '1', price: 1 } },
       { ...good, request: { id: 'a', imp: [{ id: '1', banner: {} }] } },
+      { ...good, request: { id: 'a', imp: [{ id: '1', banner: {}, qty: { multiplier: 3 } }], site: {} } },
       { ...good, bid: { ...(good?.bid as object), burl: `https://dsp.example/${'x'.repeat(9000)}` } },
       {
         ...good,

@@ -182,6 +182,55 @@ describe('classifying a win', () => {
     assert.equal(classify(audio, { impid: '1', adm: vast }).format, 'audio');
   });
 
+  it('takes a DAAST markup as audio, on an imp that offers audio and banner as on one that offers no audio', () => {
+    const daast = '<?xml version="1.0"?><DAAST version="1.0"><Ad id="1"><InLine></InLine></Ad></DAAST>';
+    const audioOrBanner = { id: 'a', site, imp: [{ id: '1', banner: {}, audio: {} }] };
+    const result = classify(audioOrBanner, { impid: '1', adm: daast });
+    assert.equal(result.format, 'audio');
+    assert.deepEqual(result.warnings, []);
+    const videoOrBanner = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] };
+    assert.equal(classify(videoOrBanner, { impid: '1', adm: daast }).format, 'audio');
+  });
+
+  it('warns of DAAST markup named a banner by mtype, as of VAST', () => {
+    const banner = { id: 'a', site, imp: [{ id: '1', banner: {}, audio: {} }] };
+    assert.deepEqual(classify(banner, { impid: '1', mtype: 1, adm: '<DAAST version="1.0"/>' }).warnings, [
+      'bid.adm is DAAST but the win is a banner: Tally added its pixel as to HTML, which leaves the DAAST invalid; set bid.mtype 2 (video) or 3 (audio) if the imp offers it',
+    ]);
+  });
+
+  it('refuses a request naming dooh beside a site or an app, rather than count an out-of-home screen as web or app', () => {
+    for (const request of [
+      { id: 'a', site, dooh: { id: 'venue' }, imp: [{ id: '1', banner: {} }] },
+      { id: 'a', app: site, dooh: { id: 'venue' }, imp: [{ id: '1', banner: {} }] },
+    ]) {
+      const result = classifyWin(request, { impid: '1' });
+      assert.ok(isClassifyError(result));
+      assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+      assert.match(result.message, /digital out-of-home \(dooh\), which Tally does not count/);
+    }
+  });
+
+  it('refuses an imp whose qty.multiplier is not 1 rather than count one impression for many', () => {
+    for (const multiplier of [25, 0.5, '25', null]) {
+      const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty: { multiplier, sourcetype: 1 } }] };
+      const result = classifyWin(request, { impid: '1' });
+      assert.ok(isClassifyError(result), String(multiplier));
+      assert.equal(result.code, 'IMP_QTY_UNSUPPORTED');
+      assert.equal(
+        result.message,
+        `imp.qty.multiplier is ${JSON.stringify(multiplier)}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
+      );
+    }
+  });
+
+  it('counts an imp whose qty.multiplier is 1, or whose qty names none, as one impression', () => {
+    for (const qty of [{ multiplier: 1 }, {}, 'garbage']) {
+      const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty }] };
+      assert.equal(classify(request, { impid: '1' }).format, 'banner');
+    }
+  });
+
   it('refuses a digital out-of-home request on a connected-TV device type rather than count it as CTV', () => {
     const result = classifyWin(
       { id: 'a', dooh: { id: 'screen-1' }, device: { devicetype: 3 }, imp: [{ id: '1', banner: {} }] },

@@ -2,7 +2,7 @@ import { looksLikeNative } from './native.js';
 import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp, OrtbMediaObject } from './openrtb.js';
 import type { Channel, Format } from './types.js';
-import { looksLikeVast } from './vast.js';
+import { templateKind } from './vast.js';
 
 /** How a win is counted, read from its bid request and bid. */
 export interface Classification {
@@ -16,7 +16,7 @@ export interface Classification {
 
 /** A classification failure the caller can fix, with a stable code. */
 export interface ClassifyError {
-  code: 'IMP_NOT_FOUND' | 'FORMAT_UNDETERMINED' | 'CHANNEL_UNDETERMINED';
+  code: 'IMP_NOT_FOUND' | 'FORMAT_UNDETERMINED' | 'CHANNEL_UNDETERMINED' | 'IMP_QTY_UNSUPPORTED';
   message: string;
 }
 
@@ -44,6 +44,13 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
       message: `bid.impid ${JSON.stringify(bid.impid)} matches no request.imp[].id; send the imp the bid won`,
     };
   }
+  const multiplier = asObject(imp.qty)?.multiplier;
+  if (multiplier !== undefined && multiplier !== 1) {
+    return {
+      code: 'IMP_QTY_UNSUPPORTED',
+      message: `imp.qty.multiplier is ${JSON.stringify(multiplier)}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
+    };
+  }
   const format = formatOf(imp, bid);
   if (format === undefined) {
     return {
@@ -52,14 +59,19 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
         'cannot tell the format: set bid.mtype (1 banner, 2 video, 3 audio, 4 native) or send a bid.adm',
     };
   }
+  // A request with dooh is out-of-home, whatever site or app it also names.
+  if (asObject(request.dooh) !== undefined) {
+    return {
+      code: 'CHANNEL_UNDETERMINED',
+      message:
+        'the bid request is for digital out-of-home (dooh), which Tally does not count: it counts web (site), app and CTV impressions',
+    };
+  }
   const channel = channelOf(request);
   if (channel === undefined) {
     return {
       code: 'CHANNEL_UNDETERMINED',
-      message:
-        asObject(request.dooh) !== undefined
-          ? 'the bid request is for digital out-of-home (dooh), which Tally does not count: it counts web (site), app and CTV impressions'
-          : 'the bid request has neither site nor app; send one of them',
+      message: 'the bid request has neither site nor app; send one of them',
     };
   }
   return {
@@ -111,9 +123,11 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
       `${named} ${format}, which imp ${JSON.stringify(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
     );
   }
-  if (format === 'banner' && typeof bid.adm === 'string' && looksLikeVast(bid.adm)) {
+  const template = format === 'banner' && typeof bid.adm === 'string' ? templateKind(bid.adm) : undefined;
+  if (template !== undefined) {
+    const name = template.toUpperCase();
     warnings.push(
-      'bid.adm is VAST but the win is a banner: Tally added its pixel as to HTML, which leaves the VAST invalid; set bid.mtype 2 (video) or 3 (audio) if the imp offers it',
+      `bid.adm is ${name} but the win is a banner: Tally added its pixel as to HTML, which leaves the ${name} invalid; set bid.mtype 2 (video) or 3 (audio) if the imp offers it`,
     );
   }
   if (format === 'banner' && typeof bid.adm === 'string' && looksLikeNative(bid.adm)) {
@@ -132,7 +146,10 @@ function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
   // A native adm may come as a JSON object rather than a string of it.
   const adm = asObject(bid.adm) !== undefined ? JSON.stringify(bid.adm) : bid.adm;
   if (typeof adm !== 'string' || adm.trim() === '') return undefined;
-  if (looksLikeVast(adm)) return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
+  const template = templateKind(adm);
+  // DAAST is audio's own template; VAST serves either.
+  if (template === 'daast') return 'audio';
+  if (template === 'vast') return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
   if (looksLikeNative(adm)) return 'native';
   return 'banner';
 }

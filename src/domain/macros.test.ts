@@ -13,7 +13,7 @@ import {
   parseDecimalMicros,
   substituteMacros,
   substituteMacrosInMarkup,
-  usesEncodedPrice,
+  usesEncryptedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 
@@ -98,12 +98,25 @@ describe('substituteMacros', () => {
     assert.deepEqual(suffixes, ['GOOGLE.v1-a_b']);
   });
 
-  it('tells a text holding any suffixed price macro from one holding only plain macros', () => {
-    for (const text of ['p=${AUCTION_PRICE:BF}', 'p=${AUCTION_PRICE:SHA1}', 'x ${AUCTION_PRICE:a.b-c_d} y']) {
-      assert.equal(usesEncodedPrice(text), true, text);
+  it('tells a text asking for an encrypted price from one holding only plain or Base64 price macros', () => {
+    for (const text of [
+      'p=${AUCTION_PRICE:BF}',
+      'p=${AUCTION_PRICE:SHA1}',
+      'x ${AUCTION_PRICE:a.b-c_d} y',
+      'p=${AUCTION_PRICE:B64X}',
+      '${AUCTION_PRICE:B64} ${AUCTION_PRICE:BF}',
+    ]) {
+      assert.equal(usesEncryptedPrice(text), true, text);
     }
-    for (const text of ['p=${AUCTION_PRICE}', 'p=${AUCTION_PRICE:}', 'p=${AUCTION_ID:BF}', '']) {
-      assert.equal(usesEncodedPrice(text), false, text);
+    for (const text of [
+      'p=${AUCTION_PRICE}',
+      'p=${AUCTION_PRICE:}',
+      'p=${AUCTION_ID:BF}',
+      'p=${AUCTION_PRICE:B64}',
+      'p=${AUCTION_PRICE:b64}',
+      '',
+    ]) {
+      assert.equal(usesEncryptedPrice(text), false, text);
     }
   });
 

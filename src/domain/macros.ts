@@ -64,12 +64,20 @@ export function unfilledMacros(text: string): string[] {
   return [...unfilled];
 }
 
-/** `${AUCTION_PRICE:SUFFIX}`, a price the exchange encodes (encrypts) for the DSP. */
-const ENCODED_PRICE_PATTERN = /\$\{AUCTION_PRICE:[A-Za-z0-9_.-]+\}/;
+/** The suffix of `${AUCTION_PRICE:B64}`, the price in Base64: OpenRTB's example of an encoding. */
+export const BASE64_SUFFIX = 'B64';
 
-/** Whether `text` holds a suffixed price macro such as `${AUCTION_PRICE:BF}`. */
-export function usesEncodedPrice(text: string): boolean {
-  return ENCODED_PRICE_PATTERN.test(text);
+/** Whether a price macro's suffix asks for Base64 (`B64`, or `b64` as OpenRTB 2.6 writes its code). */
+export function isBase64Suffix(suffix: string): boolean {
+  return suffix.toUpperCase() === BASE64_SUFFIX;
+}
+
+/** `${AUCTION_PRICE:SUFFIX}`, a price the exchange encrypts for the DSP: any suffix but Base64's. */
+const ENCRYPTED_PRICE_PATTERN = /\$\{AUCTION_PRICE:(?![Bb]64\})[A-Za-z0-9_.-]+\}/;
+
+/** Whether `text` holds a price macro asking for encryption such as `${AUCTION_PRICE:BF}`. */
+export function usesEncryptedPrice(text: string): boolean {
+  return ENCRYPTED_PRICE_PATTERN.test(text);
 }
 
 const MICROS_PER_UNIT = 1_000_000;

@@ -14,6 +14,8 @@ export interface OrtbImp {
   video?: OrtbMediaObject;
   audio?: OrtbMediaObject;
   native?: OrtbMediaObject;
+  /** OpenRTB 2.6: how many people one showing of the ad reaches (`multiplier`), as on DOOH screens. */
+  qty?: unknown;
 }
 
 /** OpenRTB `BidRequest`. */

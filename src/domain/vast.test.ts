@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
 import fc from 'fast-check';
 import type { Document, Element } from '@xmldom/xmldom';
-import { instrumentVast, looksLikeVast, wrapNurlInVast } from './vast.js';
+import { instrumentVast, templateKind, wrapNurlInVast } from './vast.js';
 import type { VastTrackers } from './vast.js';
 
 const VAST_FIXTURES = new URL('../../../shared/fixtures/vast/', import.meta.url);
@@ -150,7 +150,7 @@ describe('instrumentVast on the VAST inside the OpenRTB 2.6 bid responses', () =
   const vastAdms = readdirSync(OPENRTB_FIXTURES)
     .filter((name) => name.startsWith('bid-response'))
     .flatMap((name) => admsOf(readFileSync(new URL(name, OPENRTB_FIXTURES), 'utf8')))
-    .filter(looksLikeVast);
+    .filter((adm) => templateKind(adm) === 'vast');
 
   test('finds the one VAST adm of the spec examples', () => {
     assert.equal(vastAdms.length, 1);
@@ -677,34 +677,52 @@ describe('wrapNurlInVast', () => {
   });
 
   test('is itself recognised as VAST', () => {
-    assert.ok(looksLikeVast(wrapNurlInVast(nurl, TRACKERS)));
+    assert.equal(templateKind(wrapNurlInVast(nurl, TRACKERS)), 'vast');
   });
 });
 
-describe('looksLikeVast', () => {
-  test('recognises every IAB sample', () => {
+describe('templateKind', () => {
+  test('recognises every IAB sample as VAST', () => {
     for (const file of readdirSync(VAST_FIXTURES)) {
-      assert.ok(looksLikeVast(readFileSync(new URL(file, VAST_FIXTURES), 'utf8')), file);
+      assert.equal(templateKind(readFileSync(new URL(file, VAST_FIXTURES), 'utf8')), 'vast', file);
     }
   });
 
   test('looks past a BOM, the XML declaration, comments and a DOCTYPE', () => {
-    assert.ok(
-      looksLikeVast(
+    assert.equal(
+      templateKind(
         '\uFEFF<?xml version="1.0"?>\n<!-- served by x -->\n<!DOCTYPE VAST>\n<VAST version="4.0"/>',
       ),
+      'vast',
     );
-    assert.ok(looksLikeVast('  <vast:VAST xmlns:vast="http://www.iab.com/VAST">'));
+    assert.equal(templateKind('  <vast:VAST xmlns:vast="http://www.iab.com/VAST">'), 'vast');
   });
 
-  test('recognises an empty <VAST/> root and a root written in lower case', () => {
-    assert.ok(looksLikeVast('<VAST/>'));
-    assert.ok(looksLikeVast('<vast version="2.0"><Ad></Ad></vast>'));
+  test("recognises an empty <VAST/> root, a root written in lower case and VAST 1.0's root", () => {
+    assert.equal(templateKind('<VAST/>'), 'vast');
+    assert.equal(templateKind('<vast version="2.0"><Ad></Ad></vast>'), 'vast');
+    assert.equal(templateKind('<VideoAdServingTemplate><Ad/></VideoAdServingTemplate>'), 'vast');
+  });
+
+  test('tells a DAAST (audio) document from a VAST one', () => {
+    assert.equal(
+      templateKind('<?xml version="1.0"?><DAAST version="1.0"><Ad><InLine/></Ad></DAAST>'),
+      'daast',
+    );
+    assert.equal(templateKind('<daast:DAAST xmlns:daast="x">'), 'daast');
   });
 
   test('rejects HTML, JSON, other XML and look-alike tag names', () => {
-    for (const markup of ['<div>VAST</div>', '{"native":{}}', '<VMAP/>', '<VASTly>', '', 'VAST']) {
-      assert.equal(looksLikeVast(markup), false, markup);
+    for (const markup of [
+      '<div>VAST</div>',
+      '{"native":{}}',
+      '<VMAP/>',
+      '<VASTly>',
+      '<DAASTx>',
+      '',
+      'VAST',
+    ]) {
+      assert.equal(templateKind(markup), undefined, markup);
     }
   });
 });

@@ -104,7 +104,7 @@ const SKIPPED_CONSTRUCTS: readonly (readonly [string, string])[] = [
 ];
 
 const AD_ELEMENTS = new Set(['inline', 'wrapper']);
-const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(?:VAST|VideoAdServingTemplate)[\s/>]/iy;
+const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(VAST|VideoAdServingTemplate|DAAST)[\s/>]/iy;
 const VAST_1_ROOT = 'videoadservingtemplate';
 const WHITESPACE_RUN = /\s*/y;
 const ERROR_NOT_ADDED_WARNING =
@@ -208,12 +208,16 @@ export function wrapNurlInVast(nurl: string, trackers: VastTrackers): string {
   ].join('\n');
 }
 
+/** Which kind of ad-serving template a markup's root element names. */
+export type TemplateKind = 'vast' | 'daast';
+
 /**
- * Whether the text looks like a VAST document: its first element is `<VAST>` (or VAST 1.0's
- * `<VideoAdServingTemplate>`), after an optional BOM, XML declaration, comments and DOCTYPE.
+ * What the text looks like: a VAST document when its first element is `<VAST>` (or VAST 1.0's
+ * `<VideoAdServingTemplate>`), a DAAST one (IAB's audio template, VAST's sibling) when it is
+ * `<DAAST>`, after an optional BOM, XML declaration, comments and DOCTYPE; else `undefined`.
  * Says nothing about whether the rest is well-formed.
  */
-export function looksLikeVast(markup: string): boolean {
+export function templateKind(markup: string): TemplateKind | undefined {
   let at = skipWhitespace(markup, markup.startsWith('\uFEFF') ? 1 : 0);
   let prologEnd = skipConstruct(markup, at);
   while (prologEnd !== undefined && prologEnd !== -1) {
@@ -221,7 +225,9 @@ export function looksLikeVast(markup: string): boolean {
     prologEnd = skipConstruct(markup, at);
   }
   VAST_ROOT_TAG.lastIndex = at;
-  return VAST_ROOT_TAG.test(markup);
+  const root = VAST_ROOT_TAG.exec(markup)?.[1];
+  if (root === undefined) return undefined;
+  return root.toLowerCase() === 'daast' ? 'daast' : 'vast';
 }
 
 /** Reads the markup into tags, skipping comments, CDATA sections, PIs and declarations. */

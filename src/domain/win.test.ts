@@ -839,6 +839,21 @@ describe('the DSP burl and the price of a win', () => {
     assert.deepEqual(decryptPrice(encrypted, priceKeys), { ok: true, priceMicros: 2_000_000 });
   });
 
+  it('fills ${AUCTION_PRICE:B64} with the clearing price in Base64, as OpenRTB names that code, needing no price keys', () => {
+    const result = ok(
+      win({
+        context: app,
+        clearingPrice: 1.5,
+        bid: { burl: 'https://dsp.example/b?p=${AUCTION_PRICE:B64}&q=${AUCTION_PRICE:b64}' },
+      }),
+    );
+    assert.deepEqual(result.warnings, [], 'a seat without keys is not warned of an empty price');
+    assert.ok(result.adm?.includes('<img src="https://dsp.example/b?p=MS41&amp;q=MS41"'), result.adm ?? '');
+    assert.equal(Buffer.from('MS41', 'base64').toString(), '1.5');
+    const keyed = claimsOf(ok(win({ seat: 'enc-seat', clearingPrice: 1.5 })).noticeUrls.adm);
+    assert.equal(encodedPrice('B64', keyed, env), 'MS41', 'a seat with keys gets Base64 there too');
+  });
+
   it('accepts a win whose longest notice URL is exactly the limit, and refuses one whose burl is a character longer', () => {
     const urlFor = (padding: number) => {
       const result = instrumentWin(

@@ -3,14 +3,16 @@ import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
 import {
+  BASE64_SUFFIX,
   formatMicros,
   formatPlainDecimal,
+  isBase64Suffix,
   numberToMicros,
   substituteMacros,
   substituteMacrosInMarkup,
   macroGrowthBound,
   unfilledMacros,
-  usesEncodedPrice,
+  usesEncryptedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
@@ -159,7 +161,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const values = macroValues(base);
   const fillMacros = (text: string): string => substituteMacros(text, values, priceFor);
   const dspTexts = dspTextsOf(parsed.bid, adm);
-  const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, priceFor('').length);
+  const encodedPriceChars = Math.max(priceFor('').length, priceFor(BASE64_SUFFIX).length);
+  const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, encodedPriceChars);
   if (growthChars > MAX_MACRO_GROWTH_CHARS) {
     return {
       ok: false,
@@ -449,7 +452,7 @@ function encodedPriceWarnings(
   env: Pick<WinEnvironment, 'priceKeysFor' | 'accountId'>,
 ): string[] {
   if (env.priceKeysFor(env.accountId, parsed.seat) !== undefined) return [];
-  if (!texts.some(([, text]) => text !== undefined && usesEncodedPrice(text))) return [];
+  if (!texts.some(([, text]) => text !== undefined && usesEncryptedPrice(text))) return [];
   return [
     `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys for account ${env.accountId} in TALLY_PRICE_KEYS: it is filled with an empty string`,
   ];
@@ -607,12 +610,17 @@ export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues
   };
 }
 
-/** `${AUCTION_PRICE:<suffix>}`: the price encrypted with the account's keys for the seat, or '' when it has none. */
+/**
+ * `${AUCTION_PRICE:<suffix>}`: with `:B64` (OpenRTB's own example of an encoding) the price as
+ * `${AUCTION_PRICE}` writes it, in Base64; with any other suffix the price encrypted with the
+ * account's keys for the seat (Google's scheme), or '' when it has none.
+ */
 export function encodedPrice(
-  _suffix: string,
+  suffix: string,
   claims: NoticeClaims,
   env: Pick<WinEnvironment, 'priceKeysFor'>,
 ): string {
+  if (isBase64Suffix(suffix)) return Buffer.from(formatMicros(claims.priceMicros)).toString('base64');
   const keys = env.priceKeysFor(claims.accountId, claims.seat);
   return keys === undefined ? '' : encryptPrice(claims.priceMicros, keys);
 }
