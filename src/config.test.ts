@@ -436,6 +436,11 @@ describe('configuration', () => {
     const trailing = parseConfig({ TALLY_IVT_BLOCKED_IPS: '203.0.113.0/24,' });
     assert.ok(trailing.ok, trailing.ok ? '' : trailing.errors.join('\n'));
     assert.equal(trailing.config.ivtFilter.blockedIpCount, 1);
+    const trusted = parseConfig({ TALLY_IVT_TRUSTED_NOTIFIERS: '198.51.100.0/28, 2001:db8::1' });
+    assert.ok(trusted.ok, trusted.ok ? '' : trusted.errors.join('\n'));
+    assert.equal(trusted.config.ivtFilter.trustedNotifierCount, 2);
+    assert.ok(trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.9', 'ipv4'));
+    assert.ok(!trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.16', 'ipv4'));
   });
 
   it('reads a comma-separated list whose first pattern is a character class as patterns, not as JSON', () => {
@@ -455,7 +460,7 @@ describe('configuration', () => {
       const parsed = parseConfig({ TALLY_CONFIG: path });
       assert.ok(!parsed.ok);
       assert.equal(parsed.errors[0], 'ivtUserAgents: must be a list of strings');
-      assert.match(parsed.errors[1] ?? '', /^ivtUserAgents\/ivtBlockedIps: blocked IP entry "x" is not/);
+      assert.match(parsed.errors[1] ?? '', /^ivtUserAgents\/ivtBlockedIps\/ivtTrustedNotifiers: blocked IP entry "x" is not/);
       assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -166,8 +166,9 @@ export function parseConfig(
     errors.push(
       `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
     );
-  const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'));
-  if (!ivt.ok) errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps: ${error}`));
+  const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'), list('ivtTrustedNotifiers'));
+  if (!ivt.ok)
+    errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps/ivtTrustedNotifiers: ${error}`));
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
   if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
     errors.push('sqliteSynchronous: must be FULL or NORMAL');

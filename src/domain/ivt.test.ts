@@ -273,6 +273,33 @@ describe('invalid traffic', () => {
     );
   });
 
+  it('counts an SSAI server on a blocked (data-centre) range once it is a trusted notifier, judging the device it names', () => {
+    const built = buildIvtFilter([], ['203.0.113.0/24', '10.0.0.0/8'], ['203.0.113.9', '10.0.0.0/24']);
+    assert.ok(built.ok, JSON.stringify(built));
+    const filter = built.filter;
+    const ssai = (headers: Record<string, string>, peer = '203.0.113.9') =>
+      screen(request({ 'user-agent': 'Go-http-client/1.1', ...headers }, 'GET', peer), filter);
+    const device = { 'x-device-ip': '198.51.100.1', 'x-device-user-agent': CHROME };
+    assert.equal(ssai(device), undefined);
+    // Behind Tally's own load balancer (trusted too), which appends the SSAI server as a hop.
+    assert.equal(ssai({ ...device, 'x-forwarded-for': '198.51.100.1, 203.0.113.9' }, '10.0.0.2'), undefined);
+    const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
+    // The device it names is still screened, and so is a hop that is not trusted.
+    assert.deepEqual(ssai({ ...device, 'x-device-ip': '203.0.113.50' }), blocked);
+    assert.deepEqual(ssai({ ...device, 'x-forwarded-for': '198.51.100.1, 203.0.113.77' }), blocked);
+    // A peer on the range but not trusted is screened as before.
+    assert.deepEqual(ssai(device, '203.0.113.10'), blocked);
+    // A trusted server that names no device is its own device, and screened as one.
+    assert.deepEqual(ssai({ 'user-agent': CHROME }), blocked);
+  });
+
+  it('reports a bad trusted-notifier entry by its list', () => {
+    const built = buildIvtFilter([], [], ['10.0.0.0/33']);
+    assert.deepEqual(!built.ok && built.errors, [
+      'trusted notifier entry "10.0.0.0/33" is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)',
+    ]);
+  });
+
   it('screens and reads an X-Forwarded-For address written with a port, as some proxies write it', () => {
     const filter = filterOf([], ['203.0.113.0/24', '2001:db8::/32']);
     for (const forwarded of ['203.0.113.9:5555', '198.51.100.1, 203.0.113.9:5555', '[2001:db8::5]:443']) {

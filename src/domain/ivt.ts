@@ -27,6 +27,15 @@ export interface IvtFilter {
   blockedIps: BlockList;
   /** How many entries `blockedIps` holds (an empty list is not consulted). */
   blockedIpCount: number;
+  /**
+   * Servers that fire notices for devices (SSAI, an ad server) and proxies in front of Tally:
+   * addresses and CIDR ranges never screened against `blockedIps` as the TCP peer or as an
+   * `X-Forwarded-For` hop (a data-centre list would otherwise refuse every notice they relay);
+   * the device they name still is.
+   */
+  trustedNotifiers: BlockList;
+  /** How many entries `trustedNotifiers` holds. */
+  trustedNotifierCount: number;
 }
 
 /** A CIDR prefix length as written: one to three decimal digits. */
@@ -36,6 +45,7 @@ const PREFIX_LENGTH = /^[0-9]{1,3}$/;
 export function buildIvtFilter(
   userAgentPatterns: readonly string[],
   blockedCidrs: readonly string[],
+  trustedNotifierCidrs: readonly string[] = [],
 ): { ok: true; filter: IvtFilter } | { ok: false; errors: string[] } {
   const errors: string[] = [];
   const patterns: RegExp[] = [];
@@ -56,30 +66,52 @@ export function buildIvtFilter(
     }
     patterns.push(compiled);
   }
-  const blockedIps = new BlockList();
-  for (const entry of blockedCidrs) {
+  const blockedIps = addressList(blockedCidrs, 'blocked IP', errors);
+  const trustedNotifiers = addressList(trustedNotifierCidrs, 'trusted notifier', errors);
+  return errors.length > 0
+    ? { ok: false, errors }
+    : {
+        ok: true,
+        filter: {
+          userAgentPatterns: patterns,
+          blockedIps,
+          blockedIpCount: blockedCidrs.length,
+          trustedNotifiers,
+          trustedNotifierCount: trustedNotifierCidrs.length,
+        },
+      };
+}
+
+/** A list of addresses and CIDR ranges from configuration; each bad entry is added to `errors`. */
+function addressList(entries: readonly string[], kind: string, errors: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
     const [address = '', prefixText, ...rest] = entry.trim().split('/');
     const family = isIP(address);
     const maxPrefix = family === 6 ? 128 : 32;
-    // A prefix length is decimal digits: Number('') is 0, so '203.0.113.0/' would block every address.
+    // A prefix length is decimal digits: Number('') is 0, so '203.0.113.0/' would take every address.
     const prefix =
       prefixText === undefined ? maxPrefix : PREFIX_LENGTH.test(prefixText) ? Number(prefixText) : Number.NaN;
     if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
       errors.push(
-        `blocked IP entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
+        `${kind} entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
       );
       continue;
     }
-    blockedIps.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
   }
-  return errors.length > 0
-    ? { ok: false, errors }
-    : { ok: true, filter: { userAgentPatterns: patterns, blockedIps, blockedIpCount: blockedCidrs.length } };
+  return list;
 }
 
 /** An empty filter: only the built-in rules (HEAD, prefetch, empty and bot User-Agents). */
 export function defaultIvtFilter(): IvtFilter {
-  return { userAgentPatterns: [], blockedIps: new BlockList(), blockedIpCount: 0 };
+  return {
+    userAgentPatterns: [],
+    blockedIps: new BlockList(),
+    blockedIpCount: 0,
+    trustedNotifiers: new BlockList(),
+    trustedNotifierCount: 0,
+  };
 }
 
 /**
@@ -178,24 +210,34 @@ function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): Iv
  * The TCP peer itself is screened too, and every `X-Forwarded-For` hop: a blocked address cannot
  * escape the list by naming another device in `X-Device-IP` or `X-Forwarded-For`. Behind a proxy
  * or load balancer the peer is the proxy, and the client it saw is the hop it appended last,
- * after any the client wrote itself.
+ * after any the client wrote itself. A trusted notifier, as peer or hop, is not screened: it
+ * relays for devices (an SSAI server in a data centre), and the device it names is screened.
  */
 function screenPeer(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
   if (filter.blockedIpCount === 0) return undefined;
-  if (isBlockedIp(unmapIpv4(request.remoteAddress), filter)) return 'blocked_ip';
+  if (isBlockedRelay(unmapIpv4(request.remoteAddress), filter)) return 'blocked_ip';
   const forwarded = header(request, 'x-forwarded-for');
   if (forwarded === undefined) return undefined;
   for (const hop of forwarded.split(',')) {
     const ip = validIp(hop);
-    if (ip !== undefined && isBlockedIp(ip, filter)) return 'blocked_ip';
+    if (ip !== undefined && isBlockedRelay(ip, filter)) return 'blocked_ip';
   }
   return undefined;
 }
 
+/** A peer or hop on the block list and not a trusted notifier. */
+function isBlockedRelay(ip: string, filter: IvtFilter): boolean {
+  return isBlockedIp(ip, filter) && !isInList(ip, filter.trustedNotifiers, filter.trustedNotifierCount);
+}
+
 function isBlockedIp(ip: string, filter: IvtFilter): boolean {
-  if (filter.blockedIpCount === 0) return false;
+  return isInList(ip, filter.blockedIps, filter.blockedIpCount);
+}
+
+function isInList(ip: string, list: BlockList, entryCount: number): boolean {
+  if (entryCount === 0) return false;
   const family = isIP(ip);
-  return family !== 0 && filter.blockedIps.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** Browser prefetch/prerender signals: `Sec-Purpose`, `Purpose`, `X-Purpose` (prefetch, preview, prerender), `X-Moz: prefetch`. */
