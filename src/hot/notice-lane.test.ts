@@ -583,6 +583,19 @@ describe('the notice lane', () => {
     });
   });
 
+  it('closes a connection that sends nothing within the head timeout, not after the keep-alive timeout', async () => {
+    await withLane(echo, async ({ port, connections }) => {
+      const client = new Client(port);
+      const startedMs = Date.now();
+      await client.closed;
+      const heldMs = Date.now() - startedMs;
+      assert.ok(heldMs < OPTIONS.keepAliveTimeoutMs, `held ${heldMs} ms`);
+      assert.ok(heldMs >= OPTIONS.headersTimeoutMs - 50, `held ${heldMs} ms`);
+      assert.equal(client.raw, '', 'nothing was asked, so nothing is answered');
+      assert.equal(await connections(), 0);
+    });
+  });
+
   it(
     'times a head from its first bytes: trickling it in does not keep the connection open',
     { timeout: 10_000 },

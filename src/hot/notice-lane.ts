@@ -8,9 +8,12 @@ import type { NoticeAnswer } from './notice-answer.js';
 
 /** Tuning of the notice lane. */
 export interface NoticeLaneOptions {
-  /** An idle connection is closed after this long. */
+  /** An idle connection is closed after this long once it has sent a request. */
   keepAliveTimeoutMs: number;
-  /** A request head must arrive whole within this long once it started (a slow-loris guard). */
+  /**
+   * A request head must arrive whole within this long once it started (a slow-loris guard), and a
+   * new connection must send its first within this long (or it holds a descriptor for nothing).
+   */
   headersTimeoutMs: number;
   /** A longer request head goes to node:http, which refuses it. */
   maxHeadBytes: number;
@@ -122,6 +125,8 @@ class LaneConnection {
   private partialTail: Buffer = EMPTY;
   /** Ends the connection when the head is still incomplete `headersTimeoutMs` after its first bytes. */
   private partialTimer: NodeJS.Timeout | undefined;
+  /** Whether a request was read: the connection is then kept idle for the keep-alive timeout. */
+  private servedOne = false;
   /** Answers owed, in request order. */
   private readonly owed: Owed[] = [];
   /** Bytes to give node:http once the owed answers are written. */
@@ -134,7 +139,8 @@ class LaneConnection {
   private readonly onData = (chunk: Buffer) => this.read(chunk);
   private readonly onEnd = () => this.closeWhenAnswered();
   private readonly onTimeout = () => {
-    if (this.owed.length === 0) this.socket.destroy();
+    // A head begun is timed from its first bytes, and answered 408 (see `keepPartial`).
+    if (this.owed.length === 0 && this.partialTimer === undefined) this.socket.destroy();
   };
   private readonly onClose = () => this.release();
   private readonly onDrain = () => {
@@ -147,7 +153,7 @@ class LaneConnection {
     private readonly lane: NoticeLane,
   ) {
     socket.setNoDelay(true);
-    socket.setTimeout(lane.options.keepAliveTimeoutMs);
+    socket.setTimeout(lane.options.headersTimeoutMs);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('timeout', this.onTimeout);
@@ -235,6 +241,10 @@ class LaneConnection {
   }
 
   private answer(request: LaneRequest): void {
+    if (!this.servedOne) {
+      this.servedOne = true;
+      this.socket.setTimeout(this.lane.options.keepAliveTimeoutMs);
+    }
     const owed: Owed = { head: request.method === 'HEAD', keepAlive: request.keepAlive, answer: undefined };
     this.owed.push(owed);
     this.lane.serve(request, this.socket.remoteAddress ?? '', (answer) => this.settle(owed, answer));
