@@ -16,7 +16,12 @@ describe('decideHit', () => {
   it('counts a browser hit on an active tracker', () => {
     const decision = decideHit(ACTIVE, request(), defaultIvtFilter());
     assert.deepEqual(decision.outcome, { outcome: 'counted' });
-    assert.deepEqual(decision.device, { ip: '198.51.100.7', userAgent: CHROME, serverToServer: false });
+    assert.deepEqual(decision.device, {
+      ip: '198.51.100.7',
+      userAgent: CHROME,
+      userAgentTooLong: false,
+      serverToServer: false,
+    });
   });
 
   it('does not count a hit on an unknown tracker', () => {

@@ -197,7 +197,12 @@ describe('deciding a notice', () => {
     );
     assert.deepEqual(decision.outcome, { outcome: 'counted' });
     assert.deepEqual(decision.claims, webBanner);
-    assert.deepEqual(decision.device, { ip: '198.51.100.1', userAgent: CHROME, serverToServer: false });
+    assert.deepEqual(decision.device, {
+      ip: '198.51.100.1',
+      userAgent: CHROME,
+      userAgentTooLong: false,
+      serverToServer: false,
+    });
   });
 
   it("screens the load pixel of a web banner billed on the publisher's burl as a browser's: an app HTTP stack there is a bot", () => {

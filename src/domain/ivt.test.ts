@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HitRequest } from './ivt.js';
-import { buildIvtFilter, defaultIvtFilter, readDevice, screenRequest } from './ivt.js';
+import { buildIvtFilter, defaultIvtFilter, MAX_USER_AGENT_CHARS, readDevice, screenRequest } from './ivt.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
 function request(
@@ -64,6 +64,22 @@ describe('invalid traffic', () => {
       reason: 'invalid_traffic',
       rule: 'empty_user_agent',
     });
+  });
+
+  it('rejects a User-Agent longer than any browser sends, and keeps only its first 1024 characters', () => {
+    const long = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_CHARS)}`;
+    const tooLong = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'long_user_agent' };
+    assert.deepEqual(screen(request({ 'user-agent': long })), tooLong);
+    const device = readDevice(request({ 'user-agent': long }));
+    assert.equal(device.userAgent, long.slice(0, MAX_USER_AGENT_CHARS));
+    assert.equal(device.userAgentTooLong, true);
+    // Named by a server for the device, or as the server's own agent beside the device's.
+    assert.deepEqual(screen(request({ 'x-device-user-agent': long })), tooLong);
+    assert.deepEqual(screen(request({ 'user-agent': long, 'x-device-user-agent': CHROME })), tooLong);
+    const longest = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_CHARS - CHROME.length - 1)}`;
+    assert.equal(longest.length, MAX_USER_AGENT_CHARS);
+    assert.equal(screen(request({ 'user-agent': longest })), undefined);
+    assert.equal(readDevice(request({ 'user-agent': longest })).userAgentTooLong, false);
   });
 
   it('rejects known crawlers from the maintained bot list', () => {
@@ -201,7 +217,12 @@ describe('invalid traffic', () => {
       'x-device-ip': '203.0.113.8',
       'x-device-user-agent': CHROME,
     });
-    assert.deepEqual(readDevice(req), { ip: '203.0.113.8', userAgent: CHROME, serverToServer: true });
+    assert.deepEqual(readDevice(req), {
+      ip: '203.0.113.8',
+      userAgent: CHROME,
+      userAgentTooLong: false,
+      serverToServer: true,
+    });
     assert.equal(screen(req, filter)?.outcome, 'not_counted');
   });
 

@@ -14,7 +14,10 @@ export interface HitRequest {
 /** The device behind a request: itself, or the one a server-to-server notifier speaks for. */
 export interface Device {
   ip: string;
+  /** The device's User-Agent, cut to `MAX_USER_AGENT_CHARS` (as the ledger keeps it). */
   userAgent: string;
+  /** Whether the User-Agent sent was longer than `MAX_USER_AGENT_CHARS`: no browser's is. */
+  userAgentTooLong: boolean;
   /** True when the address or agent came from `X-Device-*` / `X-Forwarded-For` headers. */
   serverToServer: boolean;
 }
@@ -37,6 +40,14 @@ export interface IvtFilter {
   /** How many entries `trustedNotifiers` holds. */
   trustedNotifierCount: number;
 }
+
+/**
+ * The longest User-Agent a notice may count with, and the most of one the ledger keeps: browsers'
+ * and apps' agents run to a few hundred characters. A longer one is `long_user_agent`, and judged
+ * no further (the bot list's cost grows with the length), so that a flood of notices with
+ * kilobytes of agent each costs the ledger a kilobyte a notice at most.
+ */
+export const MAX_USER_AGENT_CHARS = 1024;
 
 /** A CIDR prefix length as written: one to three decimal digits. */
 const PREFIX_LENGTH = /^[0-9]{1,3}$/;
@@ -125,9 +136,11 @@ export function readDevice(request: HitRequest): Device {
   const deviceAgent = header(request, 'x-device-user-agent');
   const ip = deviceIp ?? forwardedIp ?? unmapIpv4(request.remoteAddress);
   const userAgent = deviceAgent ?? header(request, 'user-agent') ?? '';
+  const userAgentTooLong = userAgent.length > MAX_USER_AGENT_CHARS;
   return {
     ip,
-    userAgent,
+    userAgent: userAgentTooLong ? userAgent.slice(0, MAX_USER_AGENT_CHARS) : userAgent,
+    userAgentTooLong,
     serverToServer: deviceIp !== undefined || forwardedIp !== undefined || deviceAgent !== undefined,
   };
 }
@@ -191,6 +204,7 @@ export function screenRequest(
 function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
   if (header(request, 'x-device-user-agent') === undefined) return undefined;
   const userAgent = header(request, 'user-agent') ?? '';
+  if (userAgent.length > MAX_USER_AGENT_CHARS) return 'long_user_agent';
   if (isKnownRelayingBot(userAgent) && !isAppHttpClient(userAgent)) return 'bot_user_agent';
   return filter.userAgentPatterns.some((pattern) => pattern.test(userAgent))
     ? 'blocked_user_agent'
@@ -198,6 +212,7 @@ function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | 
 }
 
 function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): IvtRule | undefined {
+  if (device.userAgentTooLong) return 'long_user_agent';
   if (device.userAgent.trim() === '') return 'empty_user_agent';
   if (isKnownBot(device.userAgent) && !(notifier === 'app' && isAppHttpClient(device.userAgent))) {
     return 'bot_user_agent';

@@ -17,7 +17,12 @@ export type NotCountedReason = (typeof NOT_COUNTED_REASONS)[number];
 
 /** The invalid-traffic rule that matched (general IVT, per MRC). */
 export type IvtRule =
-  'head_request' | 'empty_user_agent' | 'bot_user_agent' | 'blocked_user_agent' | 'blocked_ip';
+  | 'head_request'
+  | 'empty_user_agent'
+  | 'long_user_agent'
+  | 'bot_user_agent'
+  | 'blocked_user_agent'
+  | 'blocked_ip';
 
 /**
  * The decision on one notice or hit: counted, or not counted with exactly one reason. A
