@@ -270,7 +270,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const router = new Router();
   router.add(
     ...publicRoutes(metrics, unreadyReason, countOutbox),
-    ...winRoutes(wins, config.maxBodyBytes),
+    ...winRoutes(wins, config.maxBodyBytes, log),
     ...reportRoutes(
       reports,
       (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,

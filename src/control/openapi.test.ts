@@ -1,3 +1,4 @@
+import { jsonLogger } from '../lib/log.js';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -128,7 +129,11 @@ describe('the OpenAPI document served at /docs', () => {
   it('describes every route of the API and the hot endpoints, with its method, and no route that is not there', () => {
     const db = openSqlite(':memory:');
     const routes: Pick<Route, 'method' | 'path'>[] = [
-      ...winRoutes({ register: never }, 1024),
+      ...winRoutes(
+        { register: never },
+        1024,
+        jsonLogger(() => undefined),
+      ),
       ...reportRoutes({ report: never }, never, 1),
       ...deliveryRoutes(new SqliteLedger(db)),
       ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db)),
@@ -181,6 +186,8 @@ describe('the OpenAPI document served at /docs', () => {
   });
 
   it('gives a /v1/wins example that registers, and results that match the documented schema', () => {
+    /** An answer budget the example's other results fit in, and a markup of this size does not. */
+    const ANSWER_BUDGET_CHARS = 1_000_000;
     const wins = operation('/v1/wins', 'post');
     const body = wins.requestBody?.content['application/json'];
     assert.ok(body !== undefined);
@@ -207,6 +214,8 @@ describe('the OpenAPI document served at /docs', () => {
       },
       // Its publisher's rules fail to read (the fault injected below): a fault in Tally.
       { ...good, request: { ...(good?.request as object), site: { publisher: { id: 'broken' } } } },
+      // Markup that takes the answer past the budget given below.
+      { ...good, bid: { ...(good?.bid as object), adm: `<div>${'x'.repeat(ANSWER_BUDGET_CHARS)}</div>` } },
     ];
     const rules = rulesByPublisher(new Map());
     const faults: unknown[] = [];
@@ -226,6 +235,7 @@ describe('the OpenAPI document served at /docs', () => {
         nowMs: Date.now(),
       },
       (error) => faults.push(error),
+      ANSWER_BUDGET_CHARS,
     );
     assert.ok(answer.ok);
     assert.equal(faults.length, 1);

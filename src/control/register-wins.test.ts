@@ -66,6 +66,29 @@ describe('registering a POST /v1/wins body', () => {
     );
   });
 
+  it('refuses a win whose markup would take the answer past its budget alone, answering the wins before and after it', () => {
+    const big = { ...banner, bid: { ...banner.bid, adm: `<div>${'x'.repeat(50_000)}</div>` } };
+    const body = JSON.stringify({ wins: [banner, big, big, banner] });
+    const whole = registerWins(body, env, noFault);
+    assert.ok(whole.ok);
+    const budget = whole.json.length - 1000;
+    const answer = registerWins(body, env, noFault, budget);
+    assert.ok(answer.ok);
+    assert.ok(answer.json.length <= budget, `${answer.json.length} characters`);
+    const { results } = JSON.parse(answer.json) as {
+      results: { ok: boolean; adm?: string; error?: { code: string; message: string } }[];
+    };
+    assert.deepEqual(
+      results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'ok', 'ANSWER_TOO_LARGE', 'ok'],
+    );
+    assert.ok(results[1]?.adm?.includes('x'.repeat(50_000)));
+    assert.equal(
+      results[2]?.error?.message,
+      `this win's markup would take the answer past ${budget} characters; send it in another call (the other wins are answered)`,
+    );
+  });
+
   it('says what to fix in a body that is not JSON, has no wins array, or has too many wins', () => {
     assert.deepEqual(registerWins('{"wins": [', env, noFault), {
       ok: false,

@@ -1,4 +1,4 @@
-import type { RejectedWin, WinEnvironment } from '../domain/win.js';
+import type { InstrumentedWin, RejectedWin, WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
 import type { ErrorCode } from './http.js';
 import { ApiError, duplicateMemberError, parseJsonBodyWithDuplicates } from './http.js';
@@ -7,6 +7,13 @@ import { duplicateMembers } from '../domain/duplicate-members.js';
 
 /** Most wins accepted in one call. */
 export const MAX_WINS_PER_CALL = 10_000;
+
+/**
+ * Most characters of JSON one call answers: each win's markup and notice URLs count, and a win
+ * whose result would pass it is refused alone (`ANSWER_TOO_LARGE`), as one string of JSON can hold
+ * no more than about 512 MiB, and building a larger answer took gigabytes of memory first.
+ */
+export const MAX_ANSWER_CHARS = 128 * 1024 * 1024;
 
 /** The answer to a `POST /v1/wins` body: the results as JSON text, or what to fix. */
 export type WinsAnswer =
@@ -17,12 +24,14 @@ export type WinsAnswer =
  * fails the others (a win naming a member twice in one of its objects is refused alone; a body
  * that is not JSON, too deep, naming a member twice outside the wins or without a wins array is
  * refused whole). A win that Tally fails on is refused alone, with
- * `INTERNAL`, and handed to `onFault`. Never throws on bad input.
+ * `INTERNAL`, and handed to `onFault`; one whose result would take the answer past
+ * `maxAnswerChars` is refused alone, with `ANSWER_TOO_LARGE`. Never throws on bad input.
  */
 export function registerWins(
   body: string,
   env: WinEnvironment,
   onFault: (error: unknown) => void,
+  maxAnswerChars = MAX_ANSWER_CHARS,
 ): WinsAnswer {
   let parsed: unknown;
   try {
@@ -60,31 +69,53 @@ export function registerWins(
       `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${wins.length}`,
     );
   }
-  const results = (wins as unknown[]).map((win, index) => {
-    const duplicate = duplicateInWin.get(index);
-    if (duplicate !== undefined) {
-      const { code, message } = duplicateMemberError('this win', duplicate);
-      return refusedWin(code, message);
-    }
-    if (typeof win !== 'object' || win === null || Array.isArray(win)) {
-      return refusedWin('VALIDATION_FAILED', 'each win must be an object {request, seat, bid, …}');
-    }
-    try {
-      return instrumentWin(win, env);
-    } catch (error) {
-      // A fault in Tally (instrumenting never throws on bad input): this win alone is refused.
-      onFault(error);
-      return refusedWin(
-        'INTERNAL',
-        'Tally failed on this win (a fault in Tally, logged as win_failed); the other wins are unaffected',
+  // Each result is written as JSON once made, so that the answer's size is known as it grows.
+  const results: string[] = [];
+  let answerChars = 0;
+  (wins as unknown[]).forEach((win, index) => {
+    let result = JSON.stringify(resultOf(win, duplicateInWin.get(index), env, onFault));
+    if (answerChars + result.length > maxAnswerChars) {
+      result = JSON.stringify(
+        refusedWin(
+          'ANSWER_TOO_LARGE',
+          `this win's markup would take the answer past ${maxAnswerChars} characters; send it in another call (the other wins are answered)`,
+        ),
       );
     }
+    answerChars += result.length + 1;
+    results.push(result);
   });
-  return { ok: true, json: JSON.stringify({ results }) };
+  return { ok: true, json: `{"results":[${results.join(',')}]}` };
+}
+
+/** One win's result: instrumented, or refused with what to fix. */
+function resultOf(
+  win: unknown,
+  duplicate: DuplicateMember | undefined,
+  env: WinEnvironment,
+  onFault: (error: unknown) => void,
+): InstrumentedWin | RejectedWin {
+  if (duplicate !== undefined) {
+    const { code, message } = duplicateMemberError('this win', duplicate);
+    return refusedWin(code, message);
+  }
+  if (typeof win !== 'object' || win === null || Array.isArray(win)) {
+    return refusedWin('VALIDATION_FAILED', 'each win must be an object {request, seat, bid, …}');
+  }
+  try {
+    return instrumentWin(win, env);
+  } catch (error) {
+    // A fault in Tally (instrumenting never throws on bad input): this win alone is refused.
+    onFault(error);
+    return refusedWin(
+      'INTERNAL',
+      'Tally failed on this win (a fault in Tally, logged as win_failed); the other wins are unaffected',
+    );
+  }
 }
 
 /** One win's result when it is refused before it is instrumented, as `instrumentWin` refuses one. */
-function refusedWin(code: ErrorCode, message: string): RejectedWin {
+function refusedWin(code: ErrorCode | 'ANSWER_TOO_LARGE', message: string): RejectedWin {
   return { ok: false, error: { code, message } };
 }
 

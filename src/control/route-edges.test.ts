@@ -1,5 +1,6 @@
 // Edge cases of the control routes (wins, reports, tag export, the API handler, Accept and
 // /docs), each pinned by a test that a mutation audit found missing.
+import { jsonLogger } from '../lib/log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,7 +116,11 @@ before(async () => {
   server = await serveApi(
     [
       ...probeRoutes,
-      ...winRoutes(wins, 64 * 1024),
+      ...winRoutes(
+        wins,
+        64 * 1024,
+        jsonLogger(() => undefined),
+      ),
       ...reportRoutes(reports, () => null, 1000),
       ...exportRoutes(catalog, 'http://tally.example', { smtpUrl: smtp.url, from: 'tally@tally.example' }),
     ],

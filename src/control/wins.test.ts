@@ -10,6 +10,7 @@ import { threadKeys } from '../thread-keys.js';
 import { newApiKey } from './auth.js';
 import { WinThread } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
+import { jsonLogger } from '../lib/log.js';
 import { testKeyRing } from '../../test/support/claims.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
@@ -34,8 +35,12 @@ const servers: ApiServer[] = [];
 const bases: Record<'open' | 'closed', string> = { open: '', closed: '' };
 let rivalKey = '';
 
+/** What the wins routes logged, one JSON object a line. */
+const logged: string[] = [];
+
 async function serve(registrar: WinThread): Promise<string> {
-  const server = await serveApi(winRoutes(registrar, MAX_BODY_BYTES), accounts);
+  const log = jsonLogger((line) => logged.push(line));
+  const server = await serveApi(winRoutes(registrar, MAX_BODY_BYTES, log), accounts);
   servers.push(server);
   return server.base;
 }
@@ -99,9 +104,14 @@ describe('POST /v1/wins', () => {
     assert.match(answer.body.error.message, /the body must be \{"wins": \[/);
   });
 
-  it('answers 503 UNAVAILABLE, to be retried, when the wins thread cannot take the call', async () => {
+  it('answers 503 UNAVAILABLE, to be retried, when the wins thread cannot take the call, and logs why', async () => {
     const answer = await register(bases.closed, JSON.stringify({ wins: [win] }));
     assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
     assert.match(answer.body.error.message, /retry the call/);
+    const lines = logged.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const failure = lines.find((line) => line.event === 'wins_unavailable');
+    assert.ok(failure !== undefined, logged.join(''));
+    assert.equal(failure.requestId, answer.body.error.requestId);
+    assert.match(String(failure.error), /the wins thread is closed/);
   });
 });

@@ -2,12 +2,14 @@ import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, readJsonText, sendJsonText } from './http.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
+import type { Logger } from '../lib/log.js';
 
 /**
  * `POST /v1/wins`: instruments each win; one bad win never fails the others. The body is read
- * here and handed, unparsed, to `registrar` (the wins thread), which parses and instruments it.
+ * here and handed, unparsed, to `registrar` (the wins thread), which parses and instruments it;
+ * a thread that fails the call is logged (`wins_unavailable`) and answered 503.
  */
-export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number): Route[] {
+export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Logger): Route[] {
   return [
     {
       method: 'POST',
@@ -23,7 +25,8 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number): Route[
         let answer;
         try {
           answer = await registrar.register(ctx.principal.accountId, body);
-        } catch {
+        } catch (error) {
+          log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
           throw new ApiError(503, 'UNAVAILABLE', 'the wins could not be registered just now; retry the call');
         }
         if (!answer.ok) throw new ApiError(answer.status, answer.code, answer.message);
