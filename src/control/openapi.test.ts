@@ -1,4 +1,3 @@
-import { jsonLogger } from '../lib/log.js';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +19,7 @@ import { API_ERROR_CODES, OPENAPI_DOCUMENT, WIN_ERROR_CODES } from './openapi.js
 import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
 import { parseReportQuery, reportRoutes } from './reports.js';
 import { winRoutes } from './wins.js';
+import { jsonLogger } from '../lib/log.js';
 
 /** Routes are only listed here, never called: their dependencies need not work. */
 const never = (): never => {

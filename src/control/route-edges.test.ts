@@ -1,6 +1,5 @@
 // Edge cases of the control routes (wins, reports, tag export, the API handler, Accept and
 // /docs), each pinned by a test that a mutation audit found missing.
-import { jsonLogger } from '../lib/log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +32,7 @@ import { startMailCatcher } from '../../test/support/mail-catcher.js';
 import { storedTracker } from '../../test/support/stored-tracker.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
+import { jsonLogger } from '../lib/log.js';
 
 /**
  * The control API's edges that its other tests leave open: Accept weights, which failures are
