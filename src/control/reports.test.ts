@@ -279,7 +279,12 @@ describe('report windows and scopes', () => {
     assert.equal(query('').filters.advertiser, '5');
     assert.throws(
       () => query('&advertiser=6'),
-      (error: unknown) => error instanceof ApiError && error.status === 403 && error.code === 'FORBIDDEN',
+      (error: unknown) =>
+        error instanceof ApiError &&
+        error.status === 403 &&
+        error.code === 'FORBIDDEN' &&
+        error.message ===
+          'your key is scoped to advertiser 5: filter on advertiser=5, or leave the filter out',
     );
   });
 

@@ -143,7 +143,11 @@ export function parseReportQuery(
   const own = String(scope.id);
   if (scope.type === 'advertiser') {
     if (filters.advertiser !== undefined && filters.advertiser !== own)
-      throw new ApiError(403, 'FORBIDDEN', `your key is scoped to advertiser ${own}`);
+      throw new ApiError(
+        403,
+        'FORBIDDEN',
+        `your key is scoped to advertiser ${own}: filter on advertiser=${own}, or leave the filter out`,
+      );
     filters.advertiser = own;
     return query;
   }

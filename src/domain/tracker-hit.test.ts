@@ -259,13 +259,25 @@ describe('isUnreplacedPlaceholder', () => {
     '%eaid!',
     '#{CUSTOM}',
     '{{cachebuster}}',
+    'undefined',
+    'null',
+    'NaN',
   ]) {
     it(`recognises ${JSON.stringify(value)} as an unreplaced placeholder`, () => {
       assert.equal(isUnreplacedPlaceholder(value), true);
     });
   }
 
-  for (const value of ['839201', 'a1b2c3', '123[X]', '%', '1700000000000', 'https://a.example/']) {
+  for (const value of [
+    '839201',
+    'a1b2c3',
+    '123[X]',
+    '%',
+    '1700000000000',
+    'https://a.example/',
+    'nullable',
+    '0',
+  ]) {
     it(`takes ${JSON.stringify(value)} as a real value`, () => {
       assert.equal(isUnreplacedPlaceholder(value), false);
     });

@@ -145,9 +145,10 @@ function decodeLeniently(text: string): string {
  * `[X]` (Xandr export placeholders, `[timestamp]`), `${X}` / `#{X}` (Xandr creative and custom
  * macros, OpenRTB), `{X}` / `{{X}}`, `%%X%%` (Google Ad Manager) and its typos `%%X%` / `%X%`, a
  * bare `%%`, and Campaign Manager 360's `%n`-style one-letter macros and `%eaid!`-style
- * expansions.
+ * expansions; and what a tag's script writes when its value is missing: `undefined`, `null`, `NaN`.
  */
 const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
+  /^(?:undefined|null|nan)$/i,
   /^\[[\w.:-]*\]$/,
   /^[$#]\{[\w.:-]*\}$/,
   /^\{\{?[\w.:-]*\}?\}$/,
@@ -159,7 +160,7 @@ const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
 /**
  * True when a parameter value is empty (or blank) or is nothing but a macro the ad server
  * failed to replace, case-insensitively: `[CACHEBUSTER]`, `${CACHEBUSTER}`, `%%CACHEBUSTER%%`,
- * `%%CACHEBUSTER%`, `%n`, `%%`, `[timestamp]`, `%%RANDOM%%`, `[REDIRECT_URL]`, … A value that
+ * `%%CACHEBUSTER%`, `%n`, `%%`, `[timestamp]`, `%%RANDOM%%`, `[REDIRECT_URL]`, `undefined`, … A value that
  * merely contains such a token (`123[X]`) is a real value.
  */
 export function isUnreplacedPlaceholder(value: string): boolean {

@@ -77,6 +77,8 @@ describe('catalog field readers', () => {
     for (const value of ['1000000', 1000000, '1.0000001', -1, 'abc']) {
       assert.match(refused({ costCpm: value }, amount), /costCpm: .* is not valid: send a decimal amount/);
     }
+    // In range but too precise: the hint must say why.
+    assert.match(refused({ costCpm: 2.1234567 }, amount), /with at most 6 decimals/);
     for (const value of ['1.000001', 1.5, -0.5]) {
       assert.match(
         refused({ revshare: value }, fraction),

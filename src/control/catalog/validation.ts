@@ -182,7 +182,7 @@ export class FieldReader {
       base,
       options,
       MAX_AMOUNT_MICROS,
-      'a decimal amount from 0 to 999999.999999, e.g. 2.5',
+      'a decimal amount from 0 to 999999.999999 with at most 6 decimals, e.g. 2.5',
     );
   }
 
