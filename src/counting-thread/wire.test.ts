@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Outcome } from '../domain/outcome.js';
-import { COUNTED, DUPLICATE_OF_REDIRECT, invalidTraffic, notCounted } from '../domain/outcome.js';
+import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../domain/outcome.js';
 import type { EventRecord } from '../ports/ledger.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { exchangeEvent } from '../../test/support/events.js';
@@ -141,7 +141,7 @@ describe('thread wire format', () => {
   });
 
   it('gives back every kind of outcome, in order', () => {
-    const outcomes = [...OUTCOMES, COUNTED, notCounted('duplicate'), DUPLICATE_OF_REDIRECT];
+    const outcomes = [...OUTCOMES, COUNTED, notCounted('duplicate'), duplicateOfRedirect(1_796_416_913_582)];
     assert.deepEqual(decodeOutcomes(encodeOutcomes(outcomes)), outcomes);
     assert.deepEqual(decodeOutcomes(encodeOutcomes([])), []);
   });

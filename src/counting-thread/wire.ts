@@ -5,7 +5,7 @@
 // counting thread builds every event with one object shape. An event with a field a separator
 // could be mistaken in travels as JSON instead.
 import type { IvtRule, NotCountedReason, Outcome } from '../domain/outcome.js';
-import { COUNTED, DUPLICATE_OF_REDIRECT, invalidTraffic, notCounted } from '../domain/outcome.js';
+import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../domain/outcome.js';
 import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 
 /** Between the events of a batch, and between the outcomes of one. */
@@ -18,7 +18,7 @@ const AS_FIELDS = 'f';
 const AS_JSON = 'j';
 /** How many fields an event is written as (see `encodeEvent`). */
 const EVENT_FIELDS = 30;
-/** Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r` for `DUPLICATE_OF_REDIRECT`. */
+/** Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r<impressionMs>` (`duplicateOfRedirect`). */
 const COUNTED_CODE = 'c';
 const DUPLICATE_OF_REDIRECT_CODE = 'r';
 const NOT_COUNTED_CODE = 'n';
@@ -114,7 +114,7 @@ function countOf(character: string, text: string): number {
 
 function outcomeCode(outcome: Outcome): string {
   if (outcome.outcome === 'counted') return COUNTED_CODE;
-  if ('redirectedToDsp' in outcome) return DUPLICATE_OF_REDIRECT_CODE;
+  if ('redirectedToDsp' in outcome) return DUPLICATE_OF_REDIRECT_CODE + String(outcome.impressionMs);
   return outcome.reason === 'invalid_traffic'
     ? INVALID_TRAFFIC_CODE + outcome.rule
     : NOT_COUNTED_CODE + outcome.reason;
@@ -122,10 +122,10 @@ function outcomeCode(outcome: Outcome): string {
 
 const notCountedOutcomes = new Map<string, Outcome>();
 
-/** The outcome a code names; one shared object per code. */
+/** The outcome a code names; one shared object per code but for the repeats of a redirect. */
 function outcomeOf(code: string): Outcome {
   if (code === COUNTED_CODE) return COUNTED;
-  if (code === DUPLICATE_OF_REDIRECT_CODE) return DUPLICATE_OF_REDIRECT;
+  if (code.startsWith(DUPLICATE_OF_REDIRECT_CODE)) return duplicateOfRedirect(Number(code.slice(1)));
   let outcome = notCountedOutcomes.get(code);
   if (outcome === undefined) {
     const detail = code.slice(1);

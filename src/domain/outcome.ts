@@ -32,7 +32,7 @@ export type IvtRule =
 export type Outcome =
   | { outcome: 'counted' }
   | { outcome: 'not_counted'; reason: Exclude<NotCountedReason, 'invalid_traffic'> }
-  | { outcome: 'not_counted'; reason: 'duplicate'; redirectedToDsp: true }
+  | { outcome: 'not_counted'; reason: 'duplicate'; redirectedToDsp: true; impressionMs: number }
   | { outcome: 'not_counted'; reason: 'invalid_traffic'; rule: IvtRule };
 
 export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
@@ -42,13 +42,12 @@ export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
  * a 302 to the DSP's burl (no delivery of it was queued). A repeat of that notice (the publisher
  * retrying because the redirect, or the DSP behind it, failed) is sent on to the DSP's burl
  * again, so that the DSP's burl is delivered at least once, as OpenRTB's burl retries expect;
- * the impression still counts once.
+ * the impression still counts once. `impressionMs` is when the notice that counted was received:
+ * the impression's time (`${AUCTION_IMP_TS}`), the same in every repeat.
  */
-export const DUPLICATE_OF_REDIRECT: Outcome = Object.freeze({
-  outcome: 'not_counted',
-  reason: 'duplicate',
-  redirectedToDsp: true,
-});
+export function duplicateOfRedirect(impressionMs: number): Outcome {
+  return { outcome: 'not_counted', reason: 'duplicate', redirectedToDsp: true, impressionMs };
+}
 
 /** A `not_counted` outcome for any reason but invalid traffic (which needs its rule). */
 export function notCounted(reason: Exclude<NotCountedReason, 'invalid_traffic'>): Outcome {

@@ -39,6 +39,11 @@ export interface NoticeEvent {
    * outbox instead).
    */
   redirectIfCounted: string;
+  /**
+   * Where a repeat of a count that redirected (`duplicateOfRedirect`) is sent: the DSP's burl with
+   * `${AUCTION_IMP_TS}` the counted impression's time, as every repeat must bill the one impression.
+   */
+  redirectOfRepeat?: (impressionMs: number) => string;
 }
 
 /**
@@ -118,7 +123,12 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
       event.delivery = { url: dspBurl, deadlineMs: windowFromMs + DELIVERY_WINDOW_MS };
     }
   }
-  return { event, redirectIfCounted: relayByRedirect ? dspBurl : '' };
+  if (!relayByRedirect) return { event, redirectIfCounted: '' };
+  return {
+    event,
+    redirectIfCounted: dspBurl,
+    redirectOfRepeat: (impressionMs) => filledBurl(claims, impressionMs, env),
+  };
 }
 
 /**

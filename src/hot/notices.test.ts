@@ -86,6 +86,28 @@ describe('notice answers', () => {
     ledger.close();
   });
 
+  it('sends a later repeat of a counted burl on with the impression’s time in ${AUCTION_IMP_TS}, not the repeat’s', async () => {
+    const ring = testKeyRing();
+    const { deps, ledger } = depsOn('burl-imp-ts.db', ring);
+    const claims = bannerClaims({
+      kind: 'burl',
+      method: 'burl',
+      dspBurl: 'https://dsp.example/bill?a=${AUCTION_ID}&ts=${AUCTION_IMP_TS}',
+    });
+    const counted = await answer(request(ring, claims), deps);
+    const repeat = await answer({ ...request(ring, claims), receivedMs: T0 + 61_000 }, deps);
+    const impressionTs = `https://dsp.example/bill?a=auction-1&ts=${T0 + 1000}`;
+    assert.deepEqual(
+      [counted, repeat],
+      [
+        { kind: 'redirect', location: impressionTs },
+        { kind: 'redirect', location: impressionTs },
+      ],
+    );
+    assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
+    ledger.close();
+  });
+
   it('answers the pixel to a notice on Tally’s burl of an impression whose count queued the DSP’s burl', async () => {
     const ring = testKeyRing();
     const { deps, ledger } = depsOn('burl-after-pixel.db', ring);

@@ -26,7 +26,7 @@ export interface NoticeDeps {
  * commits, so that the two share the work), hands the event to the group committer and calls
  * `done` with the answer once it is committed: the same GIF (or 204 with `f=b`) whatever the
  * outcome, except Tally's burl, where a notice that counted answers 302 to the DSP's burl with its
- * macros filled, and so does a repeat of it (`DUPLICATE_OF_REDIRECT`: the publisher retrying);
+ * macros filled, and so does a repeat of it (`duplicateOfRedirect`: the publisher retrying);
  * 503 when it could not be committed.
  */
 export function answerNotice(
@@ -34,11 +34,13 @@ export function answerNotice(
   deps: NoticeDeps,
   done: (answer: NoticeAnswer) => void,
 ): void {
-  const { event, redirectIfCounted } = noticeEvent(notice, deps.env);
+  const { event, redirectIfCounted, redirectOfRepeat } = noticeEvent(notice, deps.env);
   commitThen(deps.committer, deps.metrics, event, (outcome) => {
     if (outcome === undefined) done(UNAVAILABLE);
-    else if (redirectIfCounted !== '' && (outcome.outcome === 'counted' || 'redirectedToDsp' in outcome))
+    else if (redirectIfCounted !== '' && outcome.outcome === 'counted')
       done({ kind: 'redirect', location: redirectIfCounted });
+    else if (redirectOfRepeat !== undefined && 'redirectedToDsp' in outcome)
+      done({ kind: 'redirect', location: redirectOfRepeat(outcome.impressionMs) });
     else done(isBeacon(noticeTarget(notice).query) ? NO_CONTENT : PIXEL);
   });
 }

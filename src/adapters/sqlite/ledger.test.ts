@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { COUNTED, DUPLICATE_OF_REDIRECT, invalidTraffic, notCounted } from '../../domain/outcome.js';
+import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
@@ -57,9 +57,16 @@ describe('the SQLite ledger', () => {
     const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
     const burlNotice = (overrides: Partial<EventRecord> = {}) =>
       event({ dims: burlDims, dedupe: claim, ...overrides });
-    // Counted on the publisher's burl, the DSP's burl relayed by the 302 (no delivery queued).
-    assert.deepEqual(ledger.record([burlNotice(), burlNotice()]), [COUNTED, DUPLICATE_OF_REDIRECT]);
-    assert.deepEqual(ledger.record([burlNotice()]), [DUPLICATE_OF_REDIRECT]);
+    // Counted on the publisher's burl, the DSP's burl relayed by the 302 (no delivery queued):
+    // each repeat carries the time of the notice that counted, the impression's.
+    const countedMs = T0 + 1000;
+    assert.deepEqual(
+      ledger.record([burlNotice({ receivedMs: countedMs }), burlNotice({ receivedMs: countedMs + 5 })]),
+      [COUNTED, duplicateOfRedirect(countedMs)],
+    );
+    assert.deepEqual(ledger.record([burlNotice({ receivedMs: countedMs + 60_000 })]), [
+      duplicateOfRedirect(countedMs),
+    ]);
     // A duplicate of another kind is only a duplicate.
     assert.deepEqual(ledger.record([event({ dedupe: claim })]), [notCounted('duplicate')]);
 

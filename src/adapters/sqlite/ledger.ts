@@ -3,7 +3,7 @@ import type { ClaimKey } from './claim-index.js';
 import { ClaimIndex, claimKey } from './claim-index.js';
 import { writeTransaction } from './database.js';
 import type { Outcome } from '../../domain/outcome.js';
-import { DUPLICATE_OF_REDIRECT, notCounted } from '../../domain/outcome.js';
+import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
 import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
   CallsInFlight,
@@ -216,7 +216,7 @@ export class SqliteLedger implements Ledger {
   private readonly dead: Database.Statement;
   private readonly dueAgain: Database.Statement;
   private readonly extendClaim: Database.Statement;
-  /** A row when the event counted on the publisher's burl and relayed the DSP's by redirect. */
+  /** When the event was received, if it counted on the publisher's burl and relayed the DSP's by redirect. */
   private readonly redirectedToDsp: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   /**
@@ -255,10 +255,12 @@ export class SqliteLedger implements Ledger {
     this.extendClaim = db.prepare(
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
     );
-    this.redirectedToDsp = db.prepare(
-      `SELECT 1 FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
-       WHERE r.id = ? AND d.kind = 'burl' AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key)`,
-    );
+    this.redirectedToDsp = db
+      .prepare(
+        `SELECT r.received_ms FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
+         WHERE r.id = ? AND d.kind = 'burl' AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key)`,
+      )
+      .pluck();
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms,
          due_ms, deadline_ms)
@@ -409,10 +411,11 @@ export class SqliteLedger implements Ledger {
               ? inBatch.eventId
               : 0;
         if (claimant !== 0) {
-          outcome =
-            event.dims.kind === 'burl' && this.redirectedToDsp.get(claimant) !== undefined
-              ? DUPLICATE_OF_REDIRECT
-              : notCounted('duplicate');
+          const redirectedMs =
+            event.dims.kind === 'burl'
+              ? (this.redirectedToDsp.get(claimant) as number | undefined)
+              : undefined;
+          outcome = redirectedMs === undefined ? notCounted('duplicate') : duplicateOfRedirect(redirectedMs);
           // An exchange notice of the impression that could still count later than its claim
           // lasts (a second registration of the win, with a longer TTL or a later auction time)
           // makes the claim last as long: one count per impression, whichever notice comes when.
