@@ -460,7 +460,10 @@ describe('configuration', () => {
       const parsed = parseConfig({ TALLY_CONFIG: path });
       assert.ok(!parsed.ok);
       assert.equal(parsed.errors[0], 'ivtUserAgents: must be a list of strings');
-      assert.match(parsed.errors[1] ?? '', /^ivtUserAgents\/ivtBlockedIps\/ivtTrustedNotifiers: blocked IP entry "x" is not/);
+      assert.match(
+        parsed.errors[1] ?? '',
+        /^ivtUserAgents\/ivtBlockedIps\/ivtTrustedNotifiers: blocked IP entry "x" is not/,
+      );
       assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
     } finally {
       rmSync(dir, { recursive: true, force: true });

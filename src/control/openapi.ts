@@ -96,6 +96,11 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
   impressionType: { enum: IMPRESSION_TYPES },
   channel: { enum: ['', ...CHANNELS], description: 'empty for tracker hits and invalid tokens' },
   method: { enum: ['', ...METHODS], description: 'empty for tracker hits and invalid tokens' },
+  notice: {
+    enum: ['', ...NOTICE_KINDS],
+    description:
+      'the notice that arrived (method is the one that counts): empty for tracker hits, invalid tokens, and uncounted rows an earlier version of Tally recorded',
+  },
   currency: {
     type: 'string',
     pattern: REPORT_CURRENCY_PATTERN,

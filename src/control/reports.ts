@@ -1,5 +1,5 @@
 import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
-import { CHANNELS, FORMATS, METHODS } from '../domain/types.js';
+import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import type { ReportDimension, ReportQuery } from '../ports/ledger.js';
 import { IMPRESSION_TYPES, REPORT_CURRENCY_PATTERN, REPORT_DIMENSIONS } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
@@ -187,6 +187,7 @@ const FILTER_VALUES: Partial<Record<ReportDimension, readonly string[]>> = {
   format: ['', ...FORMATS],
   channel: ['', ...CHANNELS],
   method: ['', ...METHODS],
+  notice: ['', ...NOTICE_KINDS],
 };
 
 /**

@@ -152,6 +152,7 @@ export const REPORT_DIMENSIONS = [
   'placement',
   'paymentRule',
   'cachebusterMissing',
+  'notice',
   'currency',
 ] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];

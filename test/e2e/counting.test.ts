@@ -496,6 +496,37 @@ describe('counting notices end to end', () => {
     ]);
   });
 
+  it('reports which notice arrived beside the method that counts: a player’s VAST impression on a win counted on the publisher’s burl', async () => {
+    const seat = 'seat-notice-kinds';
+    const win = await registerOne({
+      seat,
+      context: { app: { publisher: { id: 'pub-ctv' } }, device: { devicetype: 3 } },
+      imp: { video: {} },
+      publisherBurl: true,
+      bid: { adm: undefined, nurl: 'https://dsp.invalid/v' },
+    });
+    assert.equal(win.method, 'burl');
+    await fire(win.noticeUrls.vast);
+    expect('not_counted', 'not_billing_method');
+    await fire(win.burl);
+    expect('counted');
+    await fire(win.burl);
+    expect('not_counted', 'duplicate');
+    const rows = await report('notice,method,outcome,reason', `&seat=${seat}`);
+    assert.deepEqual(
+      rows.map((row) => [row.notice, row.method, row.outcome, row.reason, row.events]),
+      [
+        ['burl', 'burl', 'counted', '', 1],
+        ['burl', 'burl', 'not_counted', 'duplicate', 1],
+        ['vast', 'burl', 'not_counted', 'not_billing_method', 1],
+      ],
+    );
+    assert.deepEqual(
+      (await report('notice', `&seat=${seat}&notice=vast`)).map((row) => [row.notice, row.events]),
+      [['vast', 1]],
+    );
+  });
+
   it('counts an impression once across two registrations of its win, even after the first one’s TTL', async () => {
     // The same impression registered twice: in-app pixel (600 s) and the publisher's burl (3 h).
     // The pixel's TTL ends 6 s from now: time enough to register and fire it on a busy machine,

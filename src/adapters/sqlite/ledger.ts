@@ -57,6 +57,7 @@ const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
   placement: 'placement_id',
   paymentRule: 'payment_rule_id',
   cachebusterMissing: 'cachebuster_missing',
+  notice: 'kind',
   currency: 'currency',
 };
 const NUMERIC_DIMENSIONS = new Set<ReportDimension>([
@@ -107,7 +108,7 @@ const DIMS_COLUMNS =
   'account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id, ' +
   'line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule';
 /** How many of the dims values the hourly rollups group by (the first ones), the currency aside. */
-const ROLLUP_DIMS = 15;
+const ROLLUP_DIMS = 16;
 /** Where the currency is among the dims values. */
 const CURRENCY_DIM = 16;
 
@@ -314,8 +315,8 @@ export class SqliteLedger implements Ledger {
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
-         currency, events, price_micros, media_cost_micros, revenue_micros)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         kind, currency, events, price_micros, media_cost_micros, revenue_micros)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET events = events + excluded.events,
          price_micros = ${saturatingSum('price_micros')},
          media_cost_micros = ${saturatingSum('media_cost_micros')},

@@ -77,6 +77,52 @@ describe('the SQLite migrations', () => {
     upgraded.close();
   });
 
+  it('splits the counted rollups by the notice that counted, rebuilt from the counted events, and keeps the others with no notice kind (migration 14)', () => {
+    const path = join(dir, 'rollup-kind.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 13).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 13');
+    const dims = old.prepare(
+      `INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+         advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency,
+         ivt_rule)
+       VALUES (1, ?, ?, 'exchange', 'video', 'ctv', 'burl', 's1', 'p1', 0, 0, 0, 0, 0, 0, ?, ?, '') RETURNING id`,
+    );
+    const vastId = dims.pluck().get('counted', '', 'vast', 'USD') as number;
+    const burlId = dims.pluck().get('counted', '', 'burl', 'USD') as number;
+    const row = old.prepare(
+      `INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+         media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+       VALUES (?, ?, ?, ?, '1', 'b', ?, 0, 0, '203.0.113.9', 'ua', ?, 0)`,
+    );
+    const hourMs = 1_796_414_400_000;
+    row.run(hourMs + 1, hourMs, burlId, 'a1', 2_000_000, 'k1');
+    row.run(hourMs + 2, hourMs, burlId, 'a2', 3_000_000, 'k2');
+    row.run(hourMs + 3, hourMs, vastId, 'a3', 1_500_000, 'k3');
+    const rollup = old.prepare(
+      `INSERT INTO rollup_hourly VALUES (?, 1, ?, ?, 'exchange', 'video', 'ctv', 'burl', 's1', 'p1', 0, 0, 0, 0, 0, 0,
+         ?, ?, ?, 0, 0)`,
+    );
+    rollup.run(hourMs, 'counted', '', 'USD', 3, 6_500_000);
+    rollup.run(hourMs, 'not_counted', 'not_billing_method', '', 7, 0);
+    old.close();
+    const upgraded = openSqlite(path);
+    assert.deepEqual(
+      upgraded
+        .prepare(
+          'SELECT outcome, reason, kind, currency, events, price_micros FROM rollup_hourly ORDER BY outcome, kind',
+        )
+        .raw()
+        .all(),
+      [
+        ['counted', '', 'burl', 'USD', 2, 5_000_000],
+        ['counted', '', 'vast', 'USD', 1, 1_500_000],
+        ['not_counted', 'not_billing_method', '', '', 7, 0],
+      ],
+    );
+    upgraded.close();
+  });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a

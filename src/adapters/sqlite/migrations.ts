@@ -421,6 +421,58 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   UPDATE deliveries SET host = ${DELIVERY_HOST_SQL} WHERE status != 'delivered';
   CREATE INDEX deliveries_host_due ON deliveries (host, due_ms) WHERE status = 'pending';
   `,
+  // 14: the hourly rollups keep which notice each event was (its kind: adm, vast, burl, loaded,
+  // vast_error…), so that a report tells the notice that counted from the others the same win's
+  // markup fired, where the counting method is the same for all. The counted rows are rebuilt from
+  // the counted events, billing records never pruned; the others keep an empty kind, as the raw
+  // events of some of them are pruned.
+  `
+  CREATE TABLE rollup_hourly_by_kind (
+    hour_ms INTEGER NOT NULL,
+    account_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    impression_type TEXT NOT NULL,
+    format TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seat TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    line_item_id INTEGER NOT NULL,
+    tracker_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    payment_rule_id INTEGER NOT NULL,
+    cachebuster_missing INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    price_micros INTEGER NOT NULL,
+    media_cost_micros INTEGER NOT NULL,
+    revenue_micros INTEGER NOT NULL,
+    PRIMARY KEY (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+                 advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+                 currency)
+  ) WITHOUT ROWID;
+  INSERT INTO rollup_hourly_by_kind
+    SELECT hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+    advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, '', currency,
+    events, price_micros, media_cost_micros, revenue_micros
+    FROM rollup_hourly WHERE outcome <> 'counted';
+  INSERT INTO rollup_hourly_by_kind
+    SELECT r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel, d.method,
+      d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
+      d.cachebuster_missing, d.kind, d.currency, COUNT(*), SUM(r.price_micros), SUM(r.media_cost_micros),
+      SUM(r.revenue_micros)
+    FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
+    WHERE d.outcome = 'counted'
+    GROUP BY r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel, d.method,
+      d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
+      d.cachebuster_missing, d.kind, d.currency;
+  DROP TABLE rollup_hourly;
+  ALTER TABLE rollup_hourly_by_kind RENAME TO rollup_hourly;
+  CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
