@@ -14,7 +14,7 @@ import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
 import { hashApiKey, newApiKey } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
-import { handleApi } from './control/api-handler.js';
+import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
@@ -333,7 +333,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
         target.startsWith('/') && !target.includes('/.') ? target : url.pathname + url.search;
       const hotNormalised = normalised === target ? undefined : serveHot(req, res, normalised);
       if (hotNormalised !== undefined) return answerHot(req, res, hotNormalised);
-      void handleApi(req, res, url, router, accounts, log);
+      void handleApi(req, res, url, router, accounts, log, metrics);
     },
   );
   /** Answers 503 for a notice or hit that failed (it was not recorded), and logs why. */
@@ -426,8 +426,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
 /**
  * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
  * series that first appears already at 1 hides that first increase from `rate()` and
- * `increase()`: the first counted notice, failed commit, refused notice, dead burl or ignored
- * tracker `ancost` would go unseen.
+ * `increase()`: the first counted notice, failed commit, refused notice, dead burl, ignored
+ * tracker `ancost` or API call refused 401 would go unseen.
  */
 function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
@@ -447,6 +447,7 @@ function showMetricsFromZero(metrics: Metrics): void {
     metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);
   }
   metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help, {}, 0);
+  metrics.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, {}, 0);
 }
 
 /** A response's headers, as `writeHead` takes them. */

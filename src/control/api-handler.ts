@@ -1,16 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/log.js';
+import type { CounterSink } from '../lib/metrics.js';
 import type { AccountStore } from '../ports/accounts.js';
 import { authenticate } from './auth.js';
 import type { Router } from './http.js';
 import { ApiError, requestIdOf, sendError } from './http.js';
 import { refuseMalformedQuery } from './query.js';
 
+/** API calls answered 401: a key guessed, leaked and revoked, or a client misconfigured. */
+export const API_AUTH_FAILURES_METRIC = {
+  name: 'tally_api_auth_failures_total',
+  help: 'API calls refused 401 UNAUTHENTICATED: no API key, or one unknown or revoked',
+} as const;
+
 /**
  * Serves one API request: finds its route, authenticates the caller (unless the route is
  * public), refuses a query with a malformed %-escape (unless the route reads no query), runs the
  * handler, and answers any error in the envelope, logging those that are not the caller's to fix
- * (5xx and anything not an `ApiError`).
+ * (5xx and anything not an `ApiError`) and counting calls refused 401 in `counters`.
  */
 export async function handleApi(
   req: IncomingMessage,
@@ -19,6 +26,7 @@ export async function handleApi(
   router: Router,
   accounts: AccountStore,
   log: Logger,
+  counters: CounterSink,
 ): Promise<void> {
   const requestId = requestIdOf(req);
   try {
@@ -30,6 +38,9 @@ export async function handleApi(
     if (route.ignoresQuery !== true) refuseMalformedQuery(url.search);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      counters.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help);
+    }
     if (clientWentAway(error, req)) {
       // Not the server's failure: anyone can cause it, so it is no error in the logs.
       log.info('request_aborted', { requestId, method: req.method, path: url.pathname });

@@ -441,8 +441,10 @@ describe('authenticating API keys', () => {
     }
   });
 
-  it('refuses with 401 a missing key, another scheme, an unknown key, and a key followed by anything else', async () => {
+  it('refuses with 401 a missing key, another scheme, an unknown key, and a key followed by anything else, counting each', async () => {
     const key = keyFor('admin');
+    const failures = () => /^tally_api_auth_failures_total (\d+)$/m.exec(server.metrics.render())?.[1] ?? '0';
+    const before = Number(failures());
     for (const header of [
       undefined,
       `Basic ${key}`,
@@ -462,6 +464,10 @@ describe('authenticating API keys', () => {
         header,
       );
     }
+    assert.equal(Number(failures()), before + 5);
+    const accepted = await fetch(`${base}/v1/things/x`, { headers: { authorization: `Bearer ${key}` } });
+    assert.notEqual(accepted.status, 401);
+    assert.equal(Number(failures()), before + 5, 'an accepted key is no failure');
   });
 
   it('makes keys of "tally_" and 32 random characters, stores their SHA-256 and shows their first 12 characters', () => {

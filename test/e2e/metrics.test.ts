@@ -237,6 +237,7 @@ describe('/metrics', () => {
     }
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
     zero('tally_tracker_ancost_ignored_total');
+    zero('tally_api_auth_failures_total');
     const histogramBounds = {
       tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '+Inf'],
       // In seconds, Prometheus' base unit.
@@ -339,6 +340,7 @@ describe('/metrics', () => {
       tally_commit_latency_seconds: 'histogram',
       tally_notices_total: 'counter',
       tally_tracker_ancost_ignored_total: 'counter',
+      tally_api_auth_failures_total: 'counter',
     });
     const notices = families.get('tally_notices_total')?.samples ?? [];
     assert.deepEqual(

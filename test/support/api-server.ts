@@ -5,6 +5,7 @@ import { handleApi } from '../../src/control/api-handler.js';
 import type { Route } from '../../src/control/http.js';
 import { Router } from '../../src/control/http.js';
 import { jsonLogger } from '../../src/lib/log.js';
+import { Metrics } from '../../src/lib/metrics.js';
 import type { AccountStore } from '../../src/ports/accounts.js';
 
 /** API routes served over loopback as Tally serves them, without the rest of the server. */
@@ -13,6 +14,8 @@ export interface ApiServer {
   base: string;
   /** The JSON lines logged (requests that failed on Tally's side). */
   logged: string[];
+  /** The counters the API added to (calls refused 401). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -22,13 +25,15 @@ export async function serveApi(routes: readonly Route[], accounts: AccountStore)
   router.add(...routes);
   const logged: string[] = [];
   const log = jsonLogger((line) => logged.push(line));
+  const metrics = new Metrics();
   const server: Server = createServer((req, res) => {
-    void handleApi(req, res, new URL(req.url ?? '/', 'http://tally.test'), router, accounts, log);
+    void handleApi(req, res, new URL(req.url ?? '/', 'http://tally.test'), router, accounts, log, metrics);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     logged,
+    metrics,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
