@@ -36,6 +36,23 @@ export function loadKeyRing(
 }
 
 /**
+ * Throws a {@link KeyFileError} when a data directory a Tally served before (`servedBefore`: its
+ * lock file was there) holds its key file but not the ledger at `dbPath`: the ledger was deleted
+ * or lost, and a new, empty one would count once more every impression whose tokens those keys
+ * open (the claims and billing records went with it). A key file put in a new directory before
+ * its first start is the operator's to use.
+ */
+export function refuseLostLedger(dataDir: string, dbPath: string, servedBefore: boolean): void {
+  const keyFile = join(dataDir, KEY_FILE);
+  if (!servedBefore || existsSync(dbPath) || !existsSync(keyFile)) return;
+  throw new KeyFileError(
+    `${dbPath} is missing beside ${keyFile}: the ledger was deleted or lost, and a new one would count again ` +
+      `the impressions it counted. Restore tally.db from a backup (deleting tally.db-wal and tally.db-shm if they ` +
+      `are there); to start an empty ledger instead, move ${KEY_FILE} away too, so that no token sealed before opens`,
+  );
+}
+
+/**
  * Adds a new signing key to the data directory's key file (rotation); old keys keep opening tokens.
  * Answers the new key's id: the one after the highest listed, else (past 255) the lowest not
  * listed; throws a {@link KeyFileError} when every id is listed.

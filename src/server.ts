@@ -3,12 +3,13 @@ import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, Server }
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
-import { lockDataDir } from './adapters/sqlite/data-dir-lock.js';
+import { LOCK_FILE, lockDataDir } from './adapters/sqlite/data-dir-lock.js';
+import { watchLedgerFile } from './adapters/sqlite/ledger-file-watch.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
@@ -46,7 +47,8 @@ import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
-import { loadKeyRing } from './keys.js';
+import { loadKeyRing, refuseLostLedger } from './keys.js';
+import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
 import { answerClientError, refuseConnect } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
@@ -143,6 +145,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
 /** `startTally`, pushing onto `acquired` how to release each thing it opened, as it opens it. */
 async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
   makeDataDir(config.dataDir);
+  const servedBefore = existsSync(join(config.dataDir, LOCK_FILE));
   let stopForLock: (why: string) => void = () => {};
   const logUnrestoredLock = throttledErrorLog(log, 'data_dir_lock_unrestored', 60_000);
   const mustStop = new Promise<string>((resolve) => (stopForLock = resolve));
@@ -157,10 +160,30 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   });
   acquired.push(() => lock.release());
   const dbPath = join(config.dataDir, 'tally.db');
+  refuseLostLedger(config.dataDir, dbPath, servedBefore);
   const db = openSqlite(dbPath, config.sqliteSynchronous);
   acquired.push(() => {
     db.close();
   });
+  /** Why the ledger's file is not where Tally opened it (notices are then refused), if it is not. */
+  let ledgerFileProblem: string | undefined;
+  acquired.push(
+    watchLedgerFile(dbPath, {
+      gone: (why) => {
+        ledgerFileProblem = why;
+        log.error('ledger_file_gone', {
+          error: why,
+          note: 'notices are answered 503 until it is back; restore tally.db from a backup and restart if it was deleted',
+        });
+      },
+      back: () => {
+        ledgerFileProblem = undefined;
+        log.warn('ledger_file_back', {
+          note: `${dbPath} is the file Tally opened again: notices count again`,
+        });
+      },
+    }),
+  );
   const ledger = new SqliteLedger(db);
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
@@ -192,8 +215,14 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   // A thread that failed to start is still stopped: the recorder would otherwise start another.
   acquired.push(() => recorder.close());
   await recorder.start();
+  // Nothing is committed into a ledger file no restart would read.
+  const guarded: BatchRecorder = {
+    record: (batch) =>
+      ledgerFileProblem === undefined ? recorder.record(batch) : Promise.reject(new Error(ledgerFileProblem)),
+    close: () => recorder.close(),
+  };
   const committer = new GroupCommitter(
-    recorder,
+    guarded,
     {
       maxBatch: config.commitMaxBatch,
       maxDelayMs: config.commitMaxDelayMs,
@@ -263,6 +292,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const unreadyReason = (): string | undefined => {
     if (!ready || !recorder.isWarm())
       return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
+    if (ledgerFileProblem !== undefined)
+      return `${ledgerFileProblem}, so notices are answered 503 (logged as ledger_file_gone)`;
     if (committer.isFailing())
       return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
     return undefined;

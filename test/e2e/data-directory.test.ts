@@ -114,6 +114,51 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('answers 503 once its tally.db is deleted, never acknowledging a notice committed into the deleted file', async () => {
+    const tally = await startServer();
+    try {
+      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+        wins: [1, 2].map((n) => ({
+          request: { id: `deleted-${n}`, imp: [{ id: '1', banner: {} }], site: {} },
+          seat: 's',
+          bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+        })),
+      });
+      const [before, after] = registered.body.results.map((result: any) => result.noticeUrls.adm as string);
+      const fire = async (url: string) => (await fetch(url, { headers: { 'user-agent': CHROME } })).status;
+      assert.equal(await fire(before ?? ''), 200);
+      for (const name of ['tally.db', 'tally.db-wal', 'tally.db-shm'])
+        rmSync(join(tally.dataDir, name), { force: true });
+      // Past the next check of the file, every notice is refused: none is acknowledged, and lost.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await fire(after ?? ''), 503);
+      const ready = await fetch(`${tally.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.match(await ready.text(), /tally\.db is no longer the file Tally opened: it was deleted/);
+      assert.match(tally.output(), /"event":"ledger_file_gone"/);
+    } finally {
+      await tally.dispose();
+    }
+  });
+
+  it('refuses to start an empty ledger where tally.db is gone beside its token key file, in one line, and exits 1', async () => {
+    const tally = await startServer();
+    await tally.stop();
+    try {
+      for (const name of ['tally.db', 'tally.db-wal', 'tally.db-shm'])
+        rmSync(join(tally.dataDir, name), { force: true });
+      const result = await serve(tally.dataDir);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        /^Tally cannot start: .*tally\.db is missing beside .*token-keys\.json: .*Restore tally\.db from a backup.*\n$/,
+      );
+      assert.equal(existsSync(join(tally.dataDir, 'tally.db')), false, 'no empty ledger made in its place');
+    } finally {
+      await tally.dispose();
+    }
+  });
+
   it('refuses to serve a data directory a newer Tally migrated, saying so in one line, and exits 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
     try {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 export class DataDirInUseError extends Error {
   constructor(readonly dataDir: string) {
     super(
-      `another Tally process is using the data directory ${dataDir} (it holds ${join(dataDir, 'tally.lock')} ` +
+      `another Tally process is using the data directory ${dataDir} (it holds ${join(dataDir, LOCK_FILE)} ` +
         'until it exits; deleting that file does not stop it, and two processes would count the same ' +
         'impressions twice): stop that process first, or give this one its own TALLY_DATA_DIR',
     );
@@ -30,6 +30,9 @@ export interface LockFileWatch {
   unrestored(error: unknown): void;
 }
 
+/** The lock file's name in the data directory; it stays there once made. */
+export const LOCK_FILE = 'tally.lock';
+
 /** How often the holder checks that its lock file is still the one at its path. */
 export const LOCK_CHECK_INTERVAL_MS = 1000;
 
@@ -45,7 +48,7 @@ export const LOCK_CHECK_INTERVAL_MS = 1000;
  * moved and another made in its place.
  */
 export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock {
-  const path = join(dataDir, 'tally.lock');
+  const path = join(dataDir, LOCK_FILE);
   const held = [takeLockFile(path, dataDir)];
   const timer =
     watch === undefined
