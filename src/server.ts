@@ -290,6 +290,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   let shuttingDown = false;
   /** Why `/readyz` answers 503, or `undefined` when Tally is ready. */
   const unreadyReason = (): string | undefined => {
+    const counterFailure = recorder.failure();
+    if (counterFailure !== undefined)
+      return `the counting thread failed (${counterFailure}; logged as counter_failed) and is restarted: see the log`;
     if (!ready || !recorder.isWarm())
       return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
     if (ledgerFileProblem !== undefined)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
@@ -504,6 +504,50 @@ describe('the counting thread’s outcomes', () => {
     // Refused at once until the pause is over, rather than trying to start a thread per batch.
     await assert.rejects(recorder.record([noticeFor('unstartable-2')]), /the counting thread is restarting/);
     await recorder.close();
+  });
+
+  it('says what a counting thread failed of when a damaged ledger fails its claims load, not [object Object]', async () => {
+    const dbPath = join(dir, 'damaged.db');
+    const recorderSettings = settings(dbPath);
+    const nowMs = Date.now();
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    ledger.record(
+      Array.from({ length: 2000 }, (_, index) =>
+        exchangeEvent({ receivedMs: nowMs, dedupe: { key: `live-${index}`, expiresMs: nowMs + 3_600_000 } }),
+      ),
+    );
+    ledger.close();
+    // Fault injection: the root page of the index the claims are loaded through is overwritten.
+    const db = openSqlite(dbPath);
+    const rootPage = db
+      .prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'event_rows_claims'`)
+      .pluck()
+      .get();
+    const pageBytes = db.pragma('page_size', { simple: true }) as number;
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    const file = openSync(dbPath, 'r+');
+    writeSync(file, Buffer.alloc(pageBytes, 0xa5), 0, pageBytes, ((rootPage as number) - 1) * pageBytes);
+    closeSync(file);
+    const lines: string[] = [];
+    const recorder = new WorkerRecorder(
+      recorderSettings,
+      new Metrics(),
+      jsonLogger((line) => lines.push(line)),
+    );
+    try {
+      await recorder.start();
+      const deadlineMs = Date.now() + 10_000;
+      while (recorder.failure() === undefined && Date.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(recorder.failure(), 'SQLITE_CORRUPT');
+      assert.equal(recorder.isWarm(), false);
+      const failed = lines.map((line) => JSON.parse(line)).find((line) => line.event === 'counter_failed');
+      assert.equal(failed?.error, 'SQLITE_CORRUPT');
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('keeps dead burl deliveries past the retention when it prunes, so that they can still be replayed', async () => {

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
 import { workerEntry } from '../lib/worker-entry.js';
+import { errorCode } from '../lib/error-code.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord } from '../ports/ledger.js';
@@ -38,6 +39,8 @@ export class WorkerRecorder implements BatchRecorder {
   /** Until then no new thread starts and batches are refused (answered 503). */
   private respawnAtMs = 0;
   private warm = false;
+  /** What the last counting thread to fail failed of, until one is warm again. */
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly settings: CounterSettings,
@@ -57,6 +60,14 @@ export class WorkerRecorder implements BatchRecorder {
    */
   isWarm(): boolean {
     return this.warm;
+  }
+
+  /**
+   * Why the counting thread failed, when the last one did and none has loaded the claims since
+   * (a damaged ledger fails every new one: `SQLITE_CORRUPT`); else `undefined`.
+   */
+  failure(): string | undefined {
+    return this.lastFailure;
   }
 
   record(batch: readonly EventRecord[]): Promise<Outcome[]> {
@@ -110,12 +121,18 @@ export class WorkerRecorder implements BatchRecorder {
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromCounter) => {
         if (message.type === 'ready') resolve();
-        else if (message.type === 'warm') this.warm = this.worker === worker;
-        else this.receive(message);
+        else if (message.type === 'warm') {
+          this.warm = this.worker === worker;
+          if (this.warm) this.lastFailure = undefined;
+        } else this.receive(message);
       });
-      worker.on('error', (error) => {
-        this.log.error('counter_failed', { error: String(error) });
-        reject(error);
+      worker.on('error', (error: unknown) => {
+        // An error thrown on the thread arrives as a copy: a SQLite error's as its code alone.
+        const described =
+          error instanceof Error ? String(error) : (errorCode(error) ?? JSON.stringify(error));
+        this.lastFailure = described;
+        this.log.error('counter_failed', { error: described });
+        reject(error instanceof Error ? error : new Error(`the counting thread failed: ${described}`));
       });
       worker.on('exit', (code) => {
         // A thread that ends before it is ready fails the start (once ready, this changes nothing).

@@ -154,7 +154,15 @@ setImmediate(() => {
   // A close that came first (the server could not listen) may already have closed the ledger.
   if (shuttingDown) return;
   const startedMs = performance.now();
-  const liveClaims = ledger.loadClaims(Date.now());
+  let liveClaims: number;
+  try {
+    liveClaims = ledger.loadClaims(Date.now());
+  } catch (error) {
+    // The thread ends, and the server is told its error's code alone (a SQLite error's message
+    // does not cross threads): the whole of it is logged here.
+    log.error('claims_load_failed', { error: String(error) });
+    throw error;
+  }
   log.info('claims_loaded', { liveClaims, ms: Math.round(performance.now() - startedMs) });
   send({ type: 'warm' });
   // A first pass now, not an interval after each start: a Tally restarted (or a counting thread
