@@ -148,7 +148,7 @@ describe('configuration', () => {
       'commitMaxQueue: TALLY_COMMIT_MAX_QUEUE=" 100" must be a decimal integer from 1 to 10000000',
       'burlRetrySeconds: TALLY_BURL_RETRY_SECONDS="10.0" must be a decimal integer from 1 to 3600',
       'burlConcurrency: TALLY_BURL_CONCURRENCY="+8" must be a decimal integer from 1 to 1024',
-      'maxBodyBytes: TALLY_MAX_BODY_BYTES="2048 " must be a decimal integer from 1024 to 1073741824',
+      'maxBodyBytes: TALLY_MAX_BODY_BYTES="2048 " must be a decimal integer from 1024 to 268435456',
     ]);
     const valid = parseConfig({
       TALLY_PORT: '8081',
@@ -189,7 +189,7 @@ describe('configuration', () => {
         range('commitMaxQueue', '"100"', 1, 10_000_000),
         range('burlRetrySeconds', '1.5', 1, 3600),
         range('burlConcurrency', '{}', 1, 1024),
-        range('maxBodyBytes', '1e+300', 1024, 1024 * 1024 * 1024),
+        range('maxBodyBytes', '1e+300', 1024, 256 * 1024 * 1024),
       ]);
       writeFileSync(path, JSON.stringify({ port: 8081, retentionDays: 30 }));
       const valid = parseConfig({ TALLY_CONFIG: path });
@@ -322,7 +322,7 @@ describe('configuration', () => {
       ['burlTimeoutMs', 'TALLY_BURL_TIMEOUT_MS', 100, 120_000],
       ['burlConcurrency', 'TALLY_BURL_CONCURRENCY', 1, 1024],
       ['burlHostConcurrency', 'TALLY_BURL_HOST_CONCURRENCY', 1, 1024],
-      ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024],
+      ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 256 * 1024 * 1024],
       ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
     ];
     // A public URL, which port 0 needs.

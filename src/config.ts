@@ -58,6 +58,8 @@ type Source = Record<string, unknown>;
  * then its dedupe claim is held in memory and rebuilt at every start.
  */
 const MAX_RULE_TTL_SECONDS = 7 * 24 * 3600;
+/** The largest `TALLY_MAX_BODY_BYTES`: half of the longest string V8 holds, as a wins body is one. */
+const MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
 
 /**
  * Parses configuration: environment variables win over the file named by `TALLY_CONFIG`
@@ -206,7 +208,8 @@ export function parseConfig(
     burlConcurrency: int('burlConcurrency', 256, 1, 1024),
     burlHostConcurrency: int('burlHostConcurrency', 64, 1, 1024),
     burlPrivateNetworks: burlPrivateNetworks === 'allow' ? 'allow' : 'deny',
-    maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // A body is read as one string, and V8's strings hold at most about 512 MiB.
+    maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, MAX_BODY_BYTES_LIMIT),
     reportMaxRows: int('reportMaxRows', 100_000, 1, 10_000_000),
     smtpUrl,
     mailFrom: text('mailFrom', 'tally@localhost'),
