@@ -415,7 +415,10 @@ describe('configuration', () => {
       writeFileSync(path, JSON.stringify({ host: 8080, mailFrom: null }));
       const parsed = parseConfig({ TALLY_CONFIG: path });
       assert.ok(!parsed.ok);
-      assert.deepEqual(parsed.errors, ['host: must be a string', 'mailFrom: must be a string']);
+      assert.deepEqual(parsed.errors, [
+        'host: 8080 in the TALLY_CONFIG file must be a string',
+        'mailFrom: null in the TALLY_CONFIG file must be a string',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -478,7 +481,10 @@ describe('configuration', () => {
   it('refuses rules or price keys that are not JSON, saying so', () => {
     const parsed = parseConfig({ TALLY_RULES: '{', TALLY_PRICE_KEYS: '{"s1":' });
     assert.ok(!parsed.ok);
-    assert.deepEqual(parsed.errors, ['rules: must be JSON', 'priceKeys: must be JSON']);
+    assert.deepEqual(parsed.errors, [
+      'rules: TALLY_RULES must be JSON',
+      'priceKeys: TALLY_PRICE_KEYS must be JSON',
+    ]);
   });
 
   it('drops the trailing slashes of the public URL and refuses one notice URLs could not be built on: no http(s), no host, a bad port, a user, a query or a fragment', () => {
@@ -553,7 +559,9 @@ describe('configuration', () => {
   it('refuses an unknown SQLite synchronous mode', () => {
     const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'OFF' });
     assert.ok(!parsed.ok);
-    assert.deepEqual(parsed.errors, ['sqliteSynchronous: must be FULL or NORMAL']);
+    assert.deepEqual(parsed.errors, [
+      'sqliteSynchronous: TALLY_SQLITE_SYNCHRONOUS="OFF" must be FULL or NORMAL',
+    ]);
   });
 
   it('takes an smtp:// or smtps:// mail URL and refuses anything else', () => {
@@ -562,9 +570,10 @@ describe('configuration', () => {
       assert.ok(parsed.ok, url);
       assert.equal(parsed.config.smtpUrl, url);
     }
-    const refused = parseConfig({ TALLY_SMTP_URL: 'mail.example:587' });
+    // Named, never shown: the URL holds the mail password.
+    const refused = parseConfig({ TALLY_SMTP_URL: 'http://user:s3cret@mail.example:587' });
     assert.ok(!refused.ok);
-    assert.deepEqual(refused.errors, ['smtpUrl: must look like smtp://user:pass@host:587']);
+    assert.deepEqual(refused.errors, ['smtpUrl: TALLY_SMTP_URL must look like smtp://user:pass@host:587']);
   });
 
   it('takes token keys only of exactly 32 bytes, and keeps them in the order listed, the last signing', () => {

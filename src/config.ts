@@ -116,10 +116,21 @@ export function parseConfig(
     const value = read(name);
     if (value === undefined) return fallback;
     if (typeof value !== 'string') {
-      errors.push(`${name}: must be a string`);
+      errors.push(`${name}: ${JSON.stringify(value)} in the TALLY_CONFIG file must be a string`);
       return fallback;
     }
     return value;
+  };
+  /**
+   * Where a setting's value came from, with the value: `TALLY_X="…"`, or `"…" in the TALLY_CONFIG
+   * file`; with `secret`, only where (`TALLY_X`, or `the TALLY_CONFIG file's`): it may hold keys.
+   */
+  const given = (name: string, secret = false): string => {
+    const envText = fromEnv(name);
+    if (secret) return envText === undefined ? `the TALLY_CONFIG file's ${name}` : envNameOf(name);
+    return envText === undefined
+      ? `${shown(String(file[name]))} in the TALLY_CONFIG file`
+      : `${envNameOf(name)}=${shown(envText)}`;
   };
   const list = (name: string): string[] => {
     const value = read(name);
@@ -148,7 +159,7 @@ export function parseConfig(
     try {
       return JSON.parse(value) as unknown;
     } catch {
-      errors.push(`${name}: must be JSON`);
+      errors.push(`${name}: ${given(name, true)} must be JSON`);
       return undefined;
     }
   };
@@ -173,7 +184,7 @@ export function parseConfig(
     errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps/ivtTrustedNotifiers: ${error}`));
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
   if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
-    errors.push('sqliteSynchronous: must be FULL or NORMAL');
+    errors.push(`sqliteSynchronous: ${given('sqliteSynchronous')} must be FULL or NORMAL`);
   const adminKey = text('adminKey', '') || undefined;
   // What `Authorization: Bearer <key>` can carry: a space, a control or a non-ASCII character would
   // make a key no request authenticates with.
@@ -183,10 +194,10 @@ export function parseConfig(
     );
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
-    errors.push('burlPrivateNetworks: must be deny (the default) or allow');
+    errors.push(`burlPrivateNetworks: ${given('burlPrivateNetworks')} must be deny (the default) or allow`);
   const smtpUrl = text('smtpUrl', '') || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
-    errors.push('smtpUrl: must look like smtp://user:pass@host:587');
+    errors.push(`smtpUrl: ${given('smtpUrl', true)} must look like smtp://user:pass@host:587`);
 
   const config: Config = {
     port,
