@@ -470,12 +470,10 @@ function showMetricsFromZero(metrics: Metrics): void {
   }
   for (const impressionType of IMPRESSION_TYPES) {
     metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, noticeLabels(COUNTED, impressionType), 0);
-    metrics.inc(
-      REFUSED_NOTICES_METRIC.name,
-      REFUSED_NOTICES_METRIC.help,
-      { impression_type: impressionType },
-      0,
-    );
+    for (const reason of REFUSED_NOTICES_METRIC.reasons) {
+      const labels = { impression_type: impressionType, reason };
+      metrics.inc(REFUSED_NOTICES_METRIC.name, REFUSED_NOTICES_METRIC.help, labels, 0);
+    }
   }
   for (const status of BURL_DELIVERIES_METRIC.statuses) {
     metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);

@@ -167,11 +167,14 @@ describe('notice answers', () => {
       ['pixel', 'unavailable'],
     );
     assert.deepEqual(ledger.countEvents(), { total: 1, counted: 1 });
-    assert.match(deps.metrics.render(), /^tally_notices_refused_total\{impression_type="exchange"\} 1$/m);
+    assert.match(
+      deps.metrics.render(),
+      /^tally_notices_refused_total\{impression_type="exchange",reason="queue_full"\} 1$/m,
+    );
     ledger.close();
   });
 
-  it('answers 503 when the commit fails, never the pixel', async () => {
+  it('answers 503 when the commit fails, never the pixel, counting each notice refused', async () => {
     const ring = testKeyRing();
     const failing: BatchRecorder = {
       record: () => Promise.reject(new Error('disk full')),
@@ -190,6 +193,10 @@ describe('notice answers', () => {
       answer(request(ring, bannerClaims({ auctionId: 'lost-2' }), 'f=b'), deps),
     ]);
     assert.deepEqual(answers, [{ kind: 'unavailable' }, { kind: 'unavailable' }]);
+    assert.match(
+      deps.metrics.render(),
+      /^tally_notices_refused_total\{impression_type="exchange",reason="not_committed"\} 2$/m,
+    );
   });
 
   it('answers 204 to a beacon whose f parameter is percent-encoded, as URLSearchParams reads it', async () => {

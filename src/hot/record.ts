@@ -5,10 +5,15 @@ import type { EventRecord } from '../ports/ledger.js';
 import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
-/** The counter of notices and hits refused because the commit queue was full, by impression type. */
+/**
+ * The counter of notices and hits answered 503, by impression type and why: the commit queue was
+ * full (`queue_full`), or their batch did not commit (`not_committed`: the ledger failed, its file
+ * is gone, the counting thread died or restarts).
+ */
 export const REFUSED_NOTICES_METRIC = {
   name: 'tally_notices_refused_total',
-  help: 'Notices and hits answered 503: the commit queue was full',
+  help: 'Notices and hits answered 503, by reason: the commit queue was full (queue_full), or their batch did not commit (not_committed)',
+  reasons: ['queue_full', 'not_committed'],
 } as const;
 
 /**
@@ -23,11 +28,14 @@ export function commitThen(
   event: EventRecord,
   done: (outcome: Outcome | undefined) => void,
 ): void {
-  if (committer.offer(event, done, () => done(undefined))) return;
-  metrics.inc(REFUSED_NOTICES_METRIC.name, REFUSED_NOTICES_METRIC.help, {
-    impression_type: event.dims.impressionType,
-  });
-  done(undefined);
+  const refused = (reason: (typeof REFUSED_NOTICES_METRIC.reasons)[number]) => {
+    metrics.inc(REFUSED_NOTICES_METRIC.name, REFUSED_NOTICES_METRIC.help, {
+      impression_type: event.dims.impressionType,
+      reason,
+    });
+    done(undefined);
+  };
+  if (!committer.offer(event, done, () => refused('not_committed'))) refused('queue_full');
 }
 
 /** `commitThen` as a promise, answering 503 itself when the event was not committed. */

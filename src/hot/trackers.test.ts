@@ -439,7 +439,7 @@ describe('tracker hits', () => {
         assert.deepEqual(events(), []);
         assert.match(
           metrics.render(),
-          /^tally_notices_refused_total\{impression_type="external_impression"\} 1$/m,
+          /^tally_notices_refused_total\{impression_type="external_impression",reason="queue_full"\} 1$/m,
         );
       });
     },

@@ -232,7 +232,9 @@ describe('/metrics', () => {
     };
     zero('tally_commit_failures_total');
     for (const impressionType of ['exchange', 'external_impression', 'external_click']) {
-      zero('tally_notices_refused_total', { impression_type: impressionType });
+      for (const reason of ['queue_full', 'not_committed']) {
+        zero('tally_notices_refused_total', { impression_type: impressionType, reason });
+      }
       zero('tally_notices_total', { outcome: 'counted', reason: '', impression_type: impressionType });
     }
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
