@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseFileError, openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
+import { asDatabaseFileError, DatabaseFileError, openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
@@ -220,6 +220,8 @@ function withLedger(config: Config, run: (ledger: SqliteLedger) => void): number
   const ledger = new SqliteLedger(openSqlite(path, config.sqliteSynchronous));
   try {
     run(ledger);
+  } catch (error) {
+    throw asDatabaseFileError(path, error);
   } finally {
     ledger.close();
   }

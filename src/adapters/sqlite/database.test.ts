@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
+import Database from 'better-sqlite3';
 import { DatabaseFileError, openSqlite, SchemaTooNewError } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -124,6 +125,24 @@ describe('opening the SQLite database', () => {
         error.message.startsWith(`${path} cannot be opened (SQLite: unable to open database file): `) &&
         error.message.includes('move away a directory') &&
         !error.message.includes('\n'),
+    );
+  });
+
+  it('says in one line what to do when the database cannot be written: a full disk, a read-only volume, a failing disk', () => {
+    const path = '/var/lib/tally/tally.db';
+    const messageOf = (message: string, code: string) =>
+      new DatabaseFileError(path, new Database.SqliteError(message, code)).message;
+    assert.equal(
+      messageOf('database or disk is full', 'SQLITE_FULL'),
+      `${path} cannot be written: its disk is full (SQLite: database or disk is full); free space on it and start again`,
+    );
+    assert.match(
+      messageOf('attempt to write a readonly database', 'SQLITE_READONLY'),
+      /^\/var\/lib\/tally\/tally\.db cannot be written by this process .*: run Tally as the user owning the data directory/,
+    );
+    assert.match(
+      messageOf('disk I/O error', 'SQLITE_IOERR_WRITE'),
+      /^\/var\/lib\/tally\/tally\.db cannot be read or written: the disk failed \(SQLite: disk I\/O error, SQLITE_IOERR_WRITE\)/,
     );
   });
 

@@ -30,8 +30,9 @@ export class SchemaTooNewError extends Error {
 /**
  * The database file is damaged, or is not a SQLite database at all (another file put in its
  * place, one cut short by a failed copy), or cannot be opened (a directory in its place, a file
- * this process may not read and write): Tally can neither read nor repair it, and refuses it
- * rather than start without the impressions it held. The message says what to do.
+ * this process may not read and write), or cannot be written (a full disk, a read-only volume, a
+ * failing disk): Tally can neither read nor repair it, and refuses it rather than start without
+ * the impressions it held. The message says what to do.
  */
 export class DatabaseFileError extends Error {
   constructor(
@@ -39,15 +40,25 @@ export class DatabaseFileError extends Error {
     /** SQLite's error. */
     cause: Error,
   ) {
-    super(
-      errorCode(cause) === 'SQLITE_CANTOPEN'
-        ? `${path} cannot be opened (SQLite: ${cause.message}): it must be a file this process may read and write; move away a directory or anything else in its place`
-        : `${path} is damaged or is not a SQLite database (SQLite: ${cause.message}): restore it from a ` +
-            `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`,
-      { cause },
-    );
+    super(`${path} ${databaseFileProblem(path, errorCode(cause) ?? '', cause.message)}`, { cause });
     this.name = 'DatabaseFileError';
   }
+}
+
+/** What is wrong with the database file at `path`, given SQLite's error, and what to do. */
+function databaseFileProblem(path: string, code: string, message: string): string {
+  if (code === 'SQLITE_CANTOPEN')
+    return `cannot be opened (SQLite: ${message}): it must be a file this process may read and write; move away a directory or anything else in its place`;
+  if (code.startsWith('SQLITE_FULL'))
+    return `cannot be written: its disk is full (SQLite: ${message}); free space on it and start again`;
+  if (code.startsWith('SQLITE_READONLY'))
+    return `cannot be written by this process (SQLite: ${message}): run Tally as the user owning the data directory, on a volume mounted read-write`;
+  if (code.startsWith('SQLITE_IOERR'))
+    return `cannot be read or written: the disk failed (SQLite: ${message}, ${code}); check the disk and its free space, then start again`;
+  return (
+    `is damaged or is not a SQLite database (SQLite: ${message}): restore it from a ` +
+    `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`
+  );
 }
 
 /**
@@ -87,11 +98,19 @@ export function openSqlite(
     migrate(db, path);
   } catch (error) {
     db.close();
-    if (error instanceof Database.SqliteError && DAMAGED_FILE_CODE.test(error.code))
-      throw new DatabaseFileError(path, error);
-    throw error;
+    throw asDatabaseFileError(path, error);
   }
   return db;
+}
+
+/**
+ * `error` as a {@link DatabaseFileError} of the database at `path` when it is SQLite's for a file
+ * Tally cannot use (damaged, full, read-only, failing); otherwise `error` itself.
+ */
+export function asDatabaseFileError(path: string, error: unknown): unknown {
+  return error instanceof Database.SqliteError && UNUSABLE_FILE_CODE.test(error.code)
+    ? new DatabaseFileError(path, error)
+    : error;
 }
 
 /**
@@ -102,8 +121,12 @@ export function openSqlite(
  */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
-/** SQLite's codes for a file that is no database (NOTADB) or a damaged one (CORRUPT, CORRUPT_…). */
-const DAMAGED_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT)/;
+/**
+ * SQLite's codes for a file that is no database (NOTADB), a damaged one (CORRUPT, CORRUPT_…), or
+ * one that cannot be written: a full disk (FULL), a read-only file or volume (READONLY…), a disk
+ * that fails (IOERR…).
+ */
+const UNUSABLE_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT|FULL|READONLY|IOERR)/;
 
 /**
  * Runs `work` in a transaction that takes the write lock as it begins (BEGIN IMMEDIATE), waiting
