@@ -9,7 +9,7 @@ import { duplicateMembers } from '../domain/duplicate-members.js';
 export const MAX_WINS_PER_CALL = 10_000;
 
 /**
- * Most characters of JSON one call answers: each win's markup and notice URLs count, and a win
+ * Most characters (UTF-16 code units, as V8 counts a string) of JSON one call answers: each win's markup and notice URLs count, and a win
  * whose result would pass it is refused alone (`ANSWER_TOO_LARGE`), as one string of JSON can hold
  * no more than about 512 MiB, and building a larger answer took gigabytes of memory first.
  */
@@ -71,10 +71,12 @@ export function registerWins(
   }
   // Each result is written as JSON once made, so that the answer's size is known as it grows.
   const results: string[] = [];
-  let answerChars = 0;
+  const envelope = ['{"results":[', ']}'] as const;
+  let answerChars = envelope[0].length + envelope[1].length;
   (wins as unknown[]).forEach((win, index) => {
+    const separatorChars = results.length > 0 ? 1 : 0;
     let result = JSON.stringify(resultOf(win, duplicateInWin.get(index), env, onFault));
-    if (answerChars + result.length > maxAnswerChars) {
+    if (answerChars + separatorChars + result.length > maxAnswerChars) {
       result = JSON.stringify(
         refusedWin(
           'ANSWER_TOO_LARGE',
@@ -82,10 +84,10 @@ export function registerWins(
         ),
       );
     }
-    answerChars += result.length + 1;
+    answerChars += separatorChars + result.length;
     results.push(result);
   });
-  return { ok: true, json: `{"results":[${results.join(',')}]}` };
+  return { ok: true, json: `${envelope[0]}${results.join(',')}${envelope[1]}` };
 }
 
 /** One win's result: instrumented, or refused with what to fix. */

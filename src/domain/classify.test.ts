@@ -212,20 +212,27 @@ describe('classifying a win', () => {
   });
 
   it('refuses an imp whose qty.multiplier is not 1 rather than count one impression for many', () => {
-    for (const multiplier of [25, 0.5, '25', null]) {
+    for (const multiplier of [25, 0.5, 0]) {
       const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty: { multiplier, sourcetype: 1 } }] };
       const result = classifyWin(request, { impid: '1' });
       assert.ok(isClassifyError(result), String(multiplier));
       assert.equal(result.code, 'IMP_QTY_UNSUPPORTED');
       assert.equal(
         result.message,
-        `imp.qty.multiplier is ${JSON.stringify(multiplier)}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
+        `imp.qty.multiplier is ${multiplier}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
       );
+    }
+    for (const multiplier of ['25', '1', true]) {
+      const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty: { multiplier } }] };
+      const result = classifyWin(request, { impid: '1' });
+      assert.ok(isClassifyError(result), String(multiplier));
+      assert.equal(result.code, 'VALIDATION_FAILED');
+      assert.match(result.message, /^imp\.qty\.multiplier must be a number/);
     }
   });
 
   it('counts an imp whose qty.multiplier is 1, or whose qty names none, as one impression', () => {
-    for (const qty of [{ multiplier: 1 }, {}, 'garbage']) {
+    for (const qty of [{ multiplier: 1 }, { multiplier: null }, {}, 'garbage']) {
       const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty }] };
       assert.equal(classify(request, { impid: '1' }).format, 'banner');
     }

@@ -16,7 +16,12 @@ export interface Classification {
 
 /** A classification failure the caller can fix, with a stable code. */
 export interface ClassifyError {
-  code: 'IMP_NOT_FOUND' | 'FORMAT_UNDETERMINED' | 'CHANNEL_UNDETERMINED' | 'IMP_QTY_UNSUPPORTED';
+  code:
+    | 'VALIDATION_FAILED'
+    | 'IMP_NOT_FOUND'
+    | 'FORMAT_UNDETERMINED'
+    | 'CHANNEL_UNDETERMINED'
+    | 'IMP_QTY_UNSUPPORTED';
   message: string;
 }
 
@@ -45,10 +50,16 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
     };
   }
   const multiplier = asObject(imp.qty)?.multiplier;
-  if (multiplier !== undefined && multiplier !== 1) {
+  if (multiplier !== undefined && multiplier !== null && typeof multiplier !== 'number') {
+    return {
+      code: 'VALIDATION_FAILED',
+      message: `imp.qty.multiplier must be a number (how many people one showing reaches), not ${JSON.stringify(multiplier)}`,
+    };
+  }
+  if (typeof multiplier === 'number' && multiplier !== 1) {
     return {
       code: 'IMP_QTY_UNSUPPORTED',
-      message: `imp.qty.multiplier is ${JSON.stringify(multiplier)}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
+      message: `imp.qty.multiplier is ${multiplier}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
     };
   }
   const format = formatOf(imp, bid);

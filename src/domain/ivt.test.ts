@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HitRequest } from './ivt.js';
-import { buildIvtFilter, defaultIvtFilter, MAX_USER_AGENT_CHARS, readDevice, screenRequest } from './ivt.js';
+import { buildIvtFilter, defaultIvtFilter, MAX_USER_AGENT_BYTES, readDevice, screenRequest } from './ivt.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
 function request(
@@ -66,18 +66,33 @@ describe('invalid traffic', () => {
     });
   });
 
-  it('rejects a User-Agent longer than any browser sends, and keeps only its first 1024 characters', () => {
-    const long = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_CHARS)}`;
+  it('keeps whole UTF-8 characters of a User-Agent it cuts, its headers read as latin1 a byte a character', () => {
+    // "é" is two bytes, C3 A9, read as two latin1 characters: a cut between them leaves both out.
+    const twoByte = Buffer.from('é').toString('latin1');
+    const split = `${'x'.repeat(MAX_USER_AGENT_BYTES - 1)}${twoByte}tail`;
+    assert.equal(
+      readDevice(request({ 'user-agent': split })).userAgent,
+      'x'.repeat(MAX_USER_AGENT_BYTES - 1),
+    );
+    const whole = `${'x'.repeat(MAX_USER_AGENT_BYTES - 2)}${twoByte}tail`;
+    assert.equal(
+      readDevice(request({ 'user-agent': whole })).userAgent,
+      whole.slice(0, MAX_USER_AGENT_BYTES),
+    );
+  });
+
+  it('rejects a User-Agent longer than any browser sends, and keeps only its first 1024 bytes', () => {
+    const long = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_BYTES)}`;
     const tooLong = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'long_user_agent' };
     assert.deepEqual(screen(request({ 'user-agent': long })), tooLong);
     const device = readDevice(request({ 'user-agent': long }));
-    assert.equal(device.userAgent, long.slice(0, MAX_USER_AGENT_CHARS));
+    assert.equal(device.userAgent, long.slice(0, MAX_USER_AGENT_BYTES));
     assert.equal(device.userAgentTooLong, true);
     // Named by a server for the device, or as the server's own agent beside the device's.
     assert.deepEqual(screen(request({ 'x-device-user-agent': long })), tooLong);
     assert.deepEqual(screen(request({ 'user-agent': long, 'x-device-user-agent': CHROME })), tooLong);
-    const longest = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_CHARS - CHROME.length - 1)}`;
-    assert.equal(longest.length, MAX_USER_AGENT_CHARS);
+    const longest = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_BYTES - CHROME.length - 1)}`;
+    assert.equal(longest.length, MAX_USER_AGENT_BYTES);
     assert.equal(screen(request({ 'user-agent': longest })), undefined);
     assert.equal(readDevice(request({ 'user-agent': longest })).userAgentTooLong, false);
   });

@@ -14,9 +14,9 @@ export interface HitRequest {
 /** The device behind a request: itself, or the one a server-to-server notifier speaks for. */
 export interface Device {
   ip: string;
-  /** The device's User-Agent, cut to `MAX_USER_AGENT_CHARS` (as the ledger keeps it). */
+  /** The device's User-Agent, cut to `MAX_USER_AGENT_BYTES` (as the ledger keeps it). */
   userAgent: string;
-  /** Whether the User-Agent sent was longer than `MAX_USER_AGENT_CHARS`: no browser's is. */
+  /** Whether the User-Agent sent was longer than `MAX_USER_AGENT_BYTES`: no browser's is. */
   userAgentTooLong: boolean;
   /** True when the address or agent came from `X-Device-*` / `X-Forwarded-For` headers. */
   serverToServer: boolean;
@@ -42,12 +42,28 @@ export interface IvtFilter {
 }
 
 /**
- * The longest User-Agent a notice may count with, and the most of one the ledger keeps: browsers'
- * and apps' agents run to a few hundred characters. A longer one is `long_user_agent`, and judged
- * no further (the bot list's cost grows with the length), so that a flood of notices with
- * kilobytes of agent each costs the ledger a kilobyte a notice at most.
+ * The longest User-Agent a notice may count with, in bytes (headers are read as latin1, a
+ * character a byte), and the most of one the ledger keeps: browsers' and apps' agents run to a
+ * few hundred. A longer one is `long_user_agent`, and judged no further (the bot list's cost grows
+ * with the length), so that a flood of notices with kilobytes of agent each costs the ledger a
+ * kilobyte a notice at most.
  */
-export const MAX_USER_AGENT_CHARS = 1024;
+export const MAX_USER_AGENT_BYTES = 1024;
+
+/**
+ * The first `maxBytes` bytes of a header read as latin1, less the start of a UTF-8 character the
+ * cut would split (its lead byte and the continuation bytes after it), so that what is kept reads
+ * as whole characters.
+ */
+function cutBetweenCharacters(latin1: string, maxBytes: number): string {
+  let end = maxBytes;
+  const isContinuation = (at: number) => (latin1.charCodeAt(at) & 0xc0) === 0x80;
+  if (isContinuation(end)) {
+    while (end > 0 && isContinuation(end)) end--;
+    // `end` is now the split character's lead byte, left out with its continuation bytes.
+  }
+  return latin1.slice(0, end);
+}
 
 /** A CIDR prefix length as written: one to three decimal digits. */
 const PREFIX_LENGTH = /^[0-9]{1,3}$/;
@@ -136,10 +152,10 @@ export function readDevice(request: HitRequest): Device {
   const deviceAgent = header(request, 'x-device-user-agent');
   const ip = deviceIp ?? forwardedIp ?? unmapIpv4(request.remoteAddress);
   const userAgent = deviceAgent ?? header(request, 'user-agent') ?? '';
-  const userAgentTooLong = userAgent.length > MAX_USER_AGENT_CHARS;
+  const userAgentTooLong = userAgent.length > MAX_USER_AGENT_BYTES;
   return {
     ip,
-    userAgent: userAgentTooLong ? userAgent.slice(0, MAX_USER_AGENT_CHARS) : userAgent,
+    userAgent: userAgentTooLong ? cutBetweenCharacters(userAgent, MAX_USER_AGENT_BYTES) : userAgent,
     userAgentTooLong,
     serverToServer: deviceIp !== undefined || forwardedIp !== undefined || deviceAgent !== undefined,
   };
@@ -204,7 +220,7 @@ export function screenRequest(
 function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
   if (header(request, 'x-device-user-agent') === undefined) return undefined;
   const userAgent = header(request, 'user-agent') ?? '';
-  if (userAgent.length > MAX_USER_AGENT_CHARS) return 'long_user_agent';
+  if (userAgent.length > MAX_USER_AGENT_BYTES) return 'long_user_agent';
   if (isKnownRelayingBot(userAgent) && !isAppHttpClient(userAgent)) return 'bot_user_agent';
   return filter.userAgentPatterns.some((pattern) => pattern.test(userAgent))
     ? 'blocked_user_agent'

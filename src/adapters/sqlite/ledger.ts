@@ -514,8 +514,8 @@ export class SqliteLedger implements Ledger {
       }
       outcomes.push(outcome);
     }
-    // Dims rows that differ only where the rollups do not look (kind, currency, IVT rule) add
-    // into one rollup row: the upsert adds them.
+    // Dims rows that differ only where the rollups do not look (the IVT rule; the currency of an
+    // event that did not count) add into one rollup row: the upsert adds them.
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
     return { outcomes, newClaims, newDims };
   }
