@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { asDatabaseFileError, DatabaseFileError, openSqlite, SchemaTooNewError } from '../adapters/sqlite/database.js';
+import {
+  asDatabaseFileError,
+  DatabaseFileError,
+  openSqlite,
+  SchemaTooNewError,
+} from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
