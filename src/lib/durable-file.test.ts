@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import fs, { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, {
+  chownSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +27,24 @@ describe('replacing a file durably', () => {
     assert.equal(readFileSync(path, 'utf8'), data);
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(folder), ['state.json']);
+  });
+
+  it('gives the new file the old one’s owner when root replaces it, so the service’s user can still read it', () => {
+    const folder = mkdtempSync(join(dir, 'owner-'));
+    const path = join(folder, 'keys.json');
+    writeFileSync(path, 'old');
+    const serviceUser = { uid: 4321, gid: 4321 };
+    if (process.getuid?.() === 0) {
+      chownSync(path, serviceUser.uid, serviceUser.gid);
+      replaceFileDurably(path, 'new', 0o600);
+      const { uid, gid } = statSync(path);
+      assert.deepEqual({ uid, gid }, serviceUser);
+    } else {
+      // Not root: the process can give the file no other owner; it is its own, as the old one was.
+      replaceFileDurably(path, 'new', 0o600);
+      assert.equal(statSync(path).uid, process.getuid?.());
+    }
+    assert.equal(readFileSync(path, 'utf8'), 'new');
   });
 
   it('leaves the old file whole, and no temporary file, when the write fails (a full disk)', () => {

@@ -1,16 +1,20 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchownSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
  * Replaces the file at `path` with `data` so that a crash, a power loss or a full disk at any
  * moment leaves either the old file whole or the new one whole, never a truncated mix: the data
  * goes to a temporary file beside it, is synced, renamed over `path`, and the directory is synced
- * so that the rename itself is on the disk. The new file has the permissions `mode`.
+ * so that the rename itself is on the disk. The new file has the permissions `mode`, and the old
+ * one's owner: a command run by root (`sudo tally rotate-token-key`) must not leave the service's
+ * user a file it cannot read.
  */
 export function replaceFileDurably(path: string, data: string, mode: number): void {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const owner = ownerOf(path);
   const fd = openSync(temporary, 'w', mode);
   try {
+    if (owner !== undefined && process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid);
     const bytes = Buffer.from(data);
     for (let written = 0; written < bytes.length;) {
       written += writeSync(fd, bytes, written, bytes.length - written);
@@ -24,6 +28,16 @@ export function replaceFileDurably(path: string, data: string, mode: number): vo
   closeSync(fd);
   renameSync(temporary, path);
   syncDirectory(dirname(path));
+}
+
+/** The owner of the file at `path`, or `undefined` when there is none. */
+function ownerOf(path: string): { uid: number; gid: number } | undefined {
+  try {
+    const { uid, gid } = statSync(path);
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Makes the directory's entries (a file created, renamed or deleted in it) durable. */
