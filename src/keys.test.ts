@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { KeyFileError, loadKeyRing, rotateKeyFile } from './keys.js';
+import { droppedSigningKey, KeyFileError, keyFingerprint, loadKeyRing, rotateKeyFile } from './keys.js';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
+import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -206,5 +207,38 @@ describe('the token key ring', () => {
         JSON.stringify(id),
       );
     }
+  });
+});
+
+describe('the key that signed tokens at the last start', () => {
+  const key = (fill: number) => Buffer.alloc(32, fill);
+  const ring = (signingKeyId: number, ...entries: [number, Buffer][]) => ({
+    signingKeyId,
+    keys: new Map(entries),
+  });
+
+  it('says when a start lacks the key that signed until then, and remembers each new signing key', () => {
+    const memory = sqliteSigningKeyMemory(openSqlite(join(dir, `ledger-${++ledgers}.db`)));
+    // The first start remembers its key; the same keys again drop nothing.
+    assert.equal(droppedSigningKey(ring(1, [1, key(1)]), memory, 1000), undefined);
+    assert.equal(droppedSigningKey(ring(1, [1, key(1)]), memory, 2000), undefined);
+    assert.deepEqual(memory.last(), { keyId: 1, fingerprint: keyFingerprint(key(1)), sinceMs: 1000 });
+    // A rotation keeps the old key: nothing lost, the new one remembered.
+    assert.equal(droppedSigningKey(ring(2, [1, key(1)], [2, key(2)]), memory, 3000), undefined);
+    assert.equal(memory.last()?.keyId, 2);
+    // Keys from elsewhere (TALLY_TOKEN_KEYS dropped or set anew): the signing key is not among them.
+    assert.deepEqual(droppedSigningKey(ring(2, [2, key(9)]), memory, 4000), {
+      keyId: 2,
+      fingerprint: keyFingerprint(key(2)),
+      sinceMs: 3000,
+    });
+    // Said once: the new key signs from then on.
+    assert.equal(droppedSigningKey(ring(2, [2, key(9)]), memory, 5000), undefined);
+  });
+
+  it('fingerprints a key with 16 hex digits of its SHA-256, the same for the same key only', () => {
+    assert.match(keyFingerprint(key(1)), /^[0-9a-f]{16}$/);
+    assert.equal(keyFingerprint(key(1)), keyFingerprint(Buffer.alloc(32, 1)));
+    assert.notEqual(keyFingerprint(key(1)), keyFingerprint(key(2)));
   });
 });

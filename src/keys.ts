@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
@@ -33,6 +34,49 @@ export function loadKeyRing(
   const last = entries.at(-1);
   if (last === undefined) throw new Error('the token key ring is empty');
   return { signingKeyId: last.id, keys: new Map(entries.map((entry) => [entry.id, entry.key])) };
+}
+
+/** The key that signed tokens at a start, as the ledger remembers it. */
+export interface SigningKeyRecord {
+  keyId: number;
+  /** The first 16 hex digits of the key's SHA-256: tells keys apart, says nothing of them. */
+  fingerprint: string;
+  /** When a start first signed with it. */
+  sinceMs: number;
+}
+
+/** What the ledger remembers of the key that signed tokens at the last start. */
+export interface SigningKeyMemory {
+  last(): SigningKeyRecord | undefined;
+  remember(key: SigningKeyRecord): void;
+}
+
+/** A key's fingerprint (see {@link SigningKeyRecord}). */
+export function keyFingerprint(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+/**
+ * The key that signed tokens at the last start when `ring` no longer holds it (the tokens in flight
+ * it sealed no longer open: their notices are `invalid_token`), else `undefined`; then remembers
+ * the ring's signing key as the one that signs from `nowMs`, if it is another.
+ */
+export function droppedSigningKey(
+  ring: KeyRing,
+  memory: SigningKeyMemory,
+  nowMs: number,
+): SigningKeyRecord | undefined {
+  const last = memory.last();
+  const held = (record: SigningKeyRecord) => {
+    const key = ring.keys.get(record.keyId);
+    return key !== undefined && keyFingerprint(key) === record.fingerprint;
+  };
+  const signing = ring.keys.get(ring.signingKeyId);
+  if (signing === undefined) throw new Error('the token key ring has no signing key');
+  const current = { keyId: ring.signingKeyId, fingerprint: keyFingerprint(signing), sinceMs: nowMs };
+  if (last === undefined || last.keyId !== current.keyId || last.fingerprint !== current.fingerprint)
+    memory.remember(current);
+  return last !== undefined && !held(last) ? last : undefined;
 }
 
 /**

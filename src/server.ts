@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
+import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
 import { LOCK_FILE, lockDataDir } from './adapters/sqlite/data-dir-lock.js';
@@ -47,7 +48,7 @@ import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
-import { loadKeyRing, refuseLostLedger } from './keys.js';
+import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
 import { answerClientError, refuseConnect } from './lib/client-error.js';
@@ -189,6 +190,15 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const metrics = new Metrics();
   showMetricsFromZero(metrics);
   const keyRing = loadKeyRing(config.dataDir, config.tokenKeys, sqliteKeyFileMemory(db));
+  const dropped = droppedSigningKey(keyRing, sqliteSigningKeyMemory(db), Date.now());
+  if (dropped !== undefined) {
+    log.warn('token_key_dropped', {
+      keyId: dropped.keyId,
+      fingerprint: dropped.fingerprint,
+      signingSince: new Date(dropped.sinceMs).toISOString(),
+      note: 'the key that signed tokens until this start is not among the keys: notices of the wins it sealed are invalid_token; list it beside the new keys (TALLY_TOKEN_KEYS or token-keys.json) unless it was retired on purpose',
+    });
+  }
   const catalog = new SqliteCatalogStore(db);
   const catalogSnapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 250 }, log);
   catalogSnapshot.start();

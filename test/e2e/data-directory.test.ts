@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import {
   existsSync,
@@ -242,6 +243,39 @@ describe('a data directory Tally must not damage', () => {
       const again = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123' });
       try {
         await untilReady(again, `http://127.0.0.1:${port}`);
+      } finally {
+        again.child.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns at start, naming it, when the key that signed tokens until then is not among its keys', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-dropped-key-'));
+    try {
+      const port = await freePort();
+      const env = { TALLY_ADMIN_KEY: 'dropped-key-admin-key-0123' };
+      const first = spawnServe(dataDir, port, {
+        ...env,
+        TALLY_TOKEN_KEYS: `3:${randomBytes(32).toString('base64')}`,
+      });
+      await untilReady(first, `http://127.0.0.1:${port}`);
+      first.child.kill('SIGTERM');
+      await once(first.child, 'exit');
+      assert.doesNotMatch(first.output(), /token_key_dropped/);
+      // TALLY_TOKEN_KEYS dropped in a redeploy: the server makes a key file of a new key.
+      const again = spawnServe(dataDir, port, env);
+      try {
+        await untilReady(again, `http://127.0.0.1:${port}`);
+        const warning = again
+          .stdout()
+          .split('\n')
+          .filter((line) => line.includes('"token_key_dropped"'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        assert.equal(warning.length, 1, again.output());
+        assert.equal(warning[0]?.keyId, 3);
+        assert.match(String(warning[0]?.note), /notices of the wins it sealed are invalid_token/);
       } finally {
         again.child.kill('SIGKILL');
       }

@@ -473,6 +473,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE rollup_hourly_by_kind RENAME TO rollup_hourly;
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
   `,
+  // 15: the key that signed tokens at the last start (its id, a fingerprint of it, since when), so
+  // that a start whose keys lack it (TALLY_TOKEN_KEYS dropped in a redeploy, or set where the key
+  // file served) says that the tokens in flight it sealed no longer open.
+  `
+  CREATE TABLE signing_key (key_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, since_ms INTEGER NOT NULL);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
