@@ -31,7 +31,7 @@ export function decideHit(
   request: HitRequest,
   filter: IvtFilter,
 ): HitDecision {
-  const device = readDevice(request);
+  const device = readDevice(request, filter);
   if (tracker === undefined) return { outcome: notCounted('unknown_tracker'), device };
   if (tracker.state !== 'active') return { outcome: notCounted('inactive_tracker'), device };
   if (tracker.lineItem !== undefined && tracker.lineItem.state !== 'active') {

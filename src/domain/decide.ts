@@ -29,7 +29,7 @@ export function decideNotice(
   nowMs: number,
   filter: IvtFilter,
 ): NoticeDecision {
-  const device = readDevice(request);
+  const device = readDevice(request, filter);
   if (!opened.ok) return { outcome: notCounted('invalid_token'), claims: undefined, device };
   const claims = opened.claims;
   return { outcome: decideOpened(claims, request, device, query, nowMs, filter), claims, device };

@@ -329,6 +329,22 @@ describe('invalid traffic', () => {
     assert.deepEqual(ssai({ 'user-agent': CHROME }), blocked);
   });
 
+  it('takes the client a trusted proxy appended to X-Forwarded-For as the device, not the address the client wrote first', () => {
+    const built = buildIvtFilter([], [], ['10.0.0.0/24']);
+    assert.ok(built.ok);
+    const forwarded = { 'x-forwarded-for': '8.8.8.8, 198.51.100.23' };
+    // Behind Tally's load balancer: the client wrote 8.8.8.8, the balancer appended what it saw.
+    assert.equal(readDevice(request(forwarded, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');
+    // Through two trusted hops, the last hop that is not one.
+    const twice = { 'x-forwarded-for': '8.8.8.8, 198.51.100.23, 10.0.0.9' };
+    assert.equal(readDevice(request(twice, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');
+    // From a peer not trusted, the client as it names itself, as before.
+    assert.equal(readDevice(request(forwarded, 'GET', '203.0.113.4'), built.filter).ip, '8.8.8.8');
+    // X-Device-IP, as a server names the device, comes first either way.
+    const named = { ...forwarded, 'x-device-ip': '192.0.2.77' };
+    assert.equal(readDevice(request(named, 'GET', '10.0.0.2'), built.filter).ip, '192.0.2.77');
+  });
+
   it('reports a bad trusted-notifier entry by its list', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/33']);
     assert.deepEqual(!built.ok && built.errors, [

@@ -130,6 +130,19 @@ function addressList(entries: readonly string[], kind: string, errors: string[])
   return list;
 }
 
+/** The address of the client `X-Forwarded-For` names (see `readDevice`), if it names one. */
+function forwardedClient(request: HitRequest, filter: IvtFilter): string | undefined {
+  const hops = header(request, 'x-forwarded-for')?.split(',');
+  if (hops === undefined) return undefined;
+  const trusted = (ip: string) => isInList(ip, filter.trustedNotifiers, filter.trustedNotifierCount);
+  if (!trusted(unmapIpv4(request.remoteAddress))) return validIp(hops[0]);
+  for (let at = hops.length - 1; at >= 0; at--) {
+    const ip = validIp(hops[at]);
+    if (ip !== undefined && !trusted(ip)) return ip;
+  }
+  return undefined;
+}
+
 /** An empty filter: only the built-in rules (HEAD, prefetch, empty and bot User-Agents). */
 export function defaultIvtFilter(): IvtFilter {
   return {
@@ -141,14 +154,20 @@ export function defaultIvtFilter(): IvtFilter {
   };
 }
 
+/** The filter `readDevice` reads with when it is given none: no notifier is trusted. */
+const NO_FILTER = defaultIvtFilter();
+
 /**
  * The device a request speaks for. Server-to-server notifiers (SSAI, publisher servers) send
- * the device's address in `X-Device-IP` (else `X-Forwarded-For`, first hop) and its agent in
- * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify.
+ * the device's address in `X-Device-IP` (else `X-Forwarded-For`) and its agent in
+ * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify. Of `X-Forwarded-For`, the
+ * first hop, the client as it names itself; but from a trusted notifier (a proxy in front of
+ * Tally, an SSAI server: `filter.trustedNotifiers`), the last hop that is not one, which a trusted
+ * proxy appended after whatever the client wrote.
  */
-export function readDevice(request: HitRequest): Device {
+export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): Device {
   const deviceIp = validIp(header(request, 'x-device-ip'));
-  const forwardedIp = validIp(header(request, 'x-forwarded-for')?.split(',')[0]);
+  const forwardedIp = forwardedClient(request, filter);
   const deviceAgent = header(request, 'x-device-user-agent');
   const ip = deviceIp ?? forwardedIp ?? unmapIpv4(request.remoteAddress);
   const userAgent = deviceAgent ?? header(request, 'user-agent') ?? '';

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { PriceKeys } from './price-crypto.js';
-import { decryptPrice, encryptPrice, parsePriceKeys } from './price-crypto.js';
+import { decryptPrice, encryptPrice, impressionIv, parsePriceKeys } from './price-crypto.js';
 
 /*
  * Published test vectors.
@@ -234,5 +234,25 @@ describe('parsePriceKeys', () => {
       assert.equal(parsePriceKeys(bad, good), undefined, bad);
       assert.equal(parsePriceKeys(good, bad), undefined, bad);
     }
+  });
+});
+
+describe('the IV of an impression’s encrypted price', () => {
+  it('is the same for the same impression and time, another for another impression, and carries the time as Google’s scheme writes it', () => {
+    const atMs = 1_796_416_913_582;
+    const iv = impressionIv(randomKeys, '["a1","1","b","s"]', atMs);
+    assert.equal(iv.length, 16);
+    assert.deepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', atMs), iv);
+    assert.notDeepEqual(impressionIv(randomKeys, '["a2","1","b","s"]', atMs), iv);
+    assert.notDeepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', atMs + 1), iv);
+    assert.equal(iv.readUInt32BE(0), Math.floor(atMs / 1000));
+    assert.equal(iv.readUInt32BE(4), 582_000);
+    // Without the integrity key the rest cannot be foretold.
+    const otherKeys = { ...randomKeys, integrityKey: Buffer.alloc(32, 9) };
+    assert.notDeepEqual(impressionIv(otherKeys, '["a1","1","b","s"]', atMs).subarray(8), iv.subarray(8));
+    assert.deepEqual(decryptPrice(encryptPrice(1_250_000, randomKeys, iv), randomKeys), {
+      ok: true,
+      priceMicros: 1_250_000,
+    });
   });
 });

@@ -40,6 +40,21 @@ export function encryptPrice(
 }
 
 /**
+ * The IV of one impression's encrypted price, the same each time it is made, so that a DSP's burl
+ * filled again (a publisher repeating Tally's burl) is the same URL: the impression's time as
+ * Google's scheme writes it (4 bytes of seconds, 4 of microseconds, big-endian), then 8 bytes of
+ * HMAC-SHA256 under the integrity key of the impression's identity, so that no two impressions
+ * share an IV and none can be foretold without the key.
+ */
+export function impressionIv(keys: PriceKeys, impression: string, atMs: number): Buffer {
+  const iv = Buffer.alloc(IV_BYTES);
+  iv.writeUInt32BE(Math.floor(atMs / 1000) >>> 0, 0);
+  iv.writeUInt32BE((atMs % 1000) * 1000, 4);
+  createHmac('sha256', keys.integrityKey).update(impression).digest().copy(iv, 8, 0, 8);
+  return iv;
+}
+
+/**
  * Decrypts a price encrypted with the Google scheme. Never throws: anything but 38 characters of
  * canonical unpadded web-safe base64 is `malformed`, a signature mismatch is `unauthentic`, and
  * an authentic price beyond `Number.MAX_SAFE_INTEGER` micros is `malformed`.

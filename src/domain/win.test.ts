@@ -779,8 +779,8 @@ describe('instrumenting a win', () => {
     assert.deepEqual(other.warnings, [
       'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "enc-seat" has no price keys for account 2 in TALLY_PRICE_KEYS: it is filled with an empty string',
     ]);
-    assert.match(encodedPrice('BF', claimsOf(own.noticeUrls.adm), env), /^[A-Za-z0-9_-]{38}$/);
-    assert.equal(encodedPrice('BF', claimsOf(other.noticeUrls.adm), env), '');
+    assert.match(encodedPrice('BF', claimsOf(own.noticeUrls.adm), env, Date.now()), /^[A-Za-z0-9_-]{38}$/);
+    assert.equal(encodedPrice('BF', claimsOf(other.noticeUrls.adm), env, Date.now()), '');
   });
 });
 
@@ -851,7 +851,11 @@ describe('the DSP burl and the price of a win', () => {
     assert.ok(result.adm?.includes('<img src="https://dsp.example/b?p=MS41&amp;q=MS41"'), result.adm ?? '');
     assert.equal(Buffer.from('MS41', 'base64').toString(), '1.5');
     const keyed = claimsOf(ok(win({ seat: 'enc-seat', clearingPrice: 1.5 })).noticeUrls.adm);
-    assert.equal(encodedPrice('B64', keyed, env), 'MS41', 'a seat with keys gets Base64 there too');
+    assert.equal(
+      encodedPrice('B64', keyed, env, Date.now()),
+      'MS41',
+      'a seat with keys gets Base64 there too',
+    );
   });
 
   it('accepts a win whose longest notice URL is exactly the limit, and refuses one whose burl is a character longer', () => {
@@ -1014,17 +1018,23 @@ describe('macro values in the markup of a win', () => {
     );
   });
 
-  it('substitutes plain values into the URLs Tally wraps or relays: the nurl of a VAST wrapper, the DSP burl', () => {
-    const auctionId = 'a&b]]>c';
+  it('percent-encodes values into the URLs Tally wraps or relays, so that an id fills its own parameter and no other', () => {
+    const auctionId = 'a&b]]>c#d';
     const wrapped = ok(
       winWithAuctionId(auctionId, {
         imp: { video: {} },
-        bid: { adm: undefined, nurl: 'https://dsp.example/vast?a=${AUCTION_ID}' },
+        bid: { adm: undefined, nurl: 'https://dsp.example/vast?a=${AUCTION_ID}&p=${AUCTION_PRICE}' },
       }),
     );
-    assert.deepEqual(textsOf(parseXmlStrictly(wrapped.adm ?? ''), 'VASTAdTagURI'), [
-      `https://dsp.example/vast?a=${auctionId}`,
-    ]);
+    const [nurl = ''] = textsOf(parseXmlStrictly(wrapped.adm ?? ''), 'VASTAdTagURI');
+    assert.equal(nurl, 'https://dsp.example/vast?a=a%26b%5D%5D%3Ec%23d&p=2.5');
+    assert.deepEqual(
+      [...new URL(nurl).searchParams],
+      [
+        ['a', auctionId],
+        ['p', '2.5'],
+      ],
+    );
     const banner = ok(winWithAuctionId(auctionId, {}));
     assert.equal(
       claimsOf(banner.noticeUrls.adm).dspBurl,

@@ -19,7 +19,7 @@ import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './n
 import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import type { PriceKeys } from './price-crypto.js';
-import { encryptPrice } from './price-crypto.js';
+import { encryptPrice, impressionIv } from './price-crypto.js';
 import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
@@ -156,10 +156,11 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   };
   const noticeUrl = (kind: NoticeKind): string =>
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
-  const priceFor = (suffix: string): string => encodedPrice(suffix, base, env);
-  // URLs (the DSP's burl and nurl) get plain replacement: whatever holds them escapes them.
+  const priceFor = (suffix: string): string => encodedPrice(suffix, base, env, base.auctionTimeMs);
   const values = macroValues(base);
-  const fillMacros = (text: string): string => substituteMacros(text, values, priceFor);
+  // URLs (the DSP's burl and nurl): values percent-encoded, so that an id holding `&`, `#` or `?`
+  // fills its own parameter and cannot add or cut off another (the price).
+  const fillMacros = (text: string): string => substituteMacros(text, values, priceFor, encodeURIComponent);
   const dspTexts = dspTextsOf(parsed.bid, adm);
   const encodedPriceChars = Math.max(priceFor('').length, priceFor(BASE64_SUFFIX).length);
   const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, encodedPriceChars);
@@ -613,16 +614,26 @@ export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues
 /**
  * `${AUCTION_PRICE:<suffix>}`: with `:B64` (OpenRTB's own example of an encoding) the price as
  * `${AUCTION_PRICE}` writes it, in Base64; with any other suffix the price encrypted with the
- * account's keys for the seat (Google's scheme), or '' when it has none.
+ * account's keys for the seat (Google's scheme), or '' when it has none: the same for the same
+ * impression and `atMs` (see `impressionIv`), the time the impression is filled in for.
  */
 export function encodedPrice(
   suffix: string,
   claims: NoticeClaims,
   env: Pick<WinEnvironment, 'priceKeysFor'>,
+  atMs: number,
 ): string {
   if (isBase64Suffix(suffix)) return Buffer.from(formatMicros(claims.priceMicros)).toString('base64');
   const keys = env.priceKeysFor(claims.accountId, claims.seat);
-  return keys === undefined ? '' : encryptPrice(claims.priceMicros, keys);
+  if (keys === undefined) return '';
+  const impression = JSON.stringify([
+    claims.accountId,
+    claims.auctionId,
+    claims.impId,
+    claims.bidId,
+    claims.seat,
+  ]);
+  return encryptPrice(claims.priceMicros, keys, impressionIv(keys, impression, atMs));
 }
 
 /** The first id field of the win sent as a number {@link asId} refuses, by its path; else `undefined`. */

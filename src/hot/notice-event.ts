@@ -147,9 +147,17 @@ function keyPart(id: string): string {
   return id.replaceAll('\\', '\\\\').replaceAll('\u001f', '\\s');
 }
 
-function filledBurl(claims: NoticeClaims, nowMs: number, env: NoticeEnvironment): string {
+/**
+ * The DSP's burl with its macros filled for the impression at `impressionMs`, each value
+ * percent-encoded (an id holding `&`, `#` or `?` fills its own parameter and no other), the same
+ * URL each time for the same impression and time.
+ */
+function filledBurl(claims: NoticeClaims, impressionMs: number, env: NoticeEnvironment): string {
   if (claims.dspBurl === '') return '';
-  return substituteMacros(claims.dspBurl, macroValues(claims, nowMs), (suffix) =>
-    encodedPrice(suffix, claims, env),
+  return substituteMacros(
+    claims.dspBurl,
+    macroValues(claims, impressionMs),
+    (suffix) => encodedPrice(suffix, claims, env, impressionMs),
+    encodeURIComponent,
   );
 }

@@ -12,6 +12,7 @@ import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
+import { decryptPrice } from '../domain/price-crypto.js';
 import { Metrics } from '../lib/metrics.js';
 import { GroupCommitter } from './group-commit.js';
 import type { NoticeAnswer } from './notice-answer.js';
@@ -105,6 +106,34 @@ describe('notice answers', () => {
       ],
     );
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
+    ledger.close();
+  });
+
+  it('sends a repeat of a counted burl to the very same URL, its encrypted price included, each id percent-encoded', async () => {
+    const ring = testKeyRing();
+    const { deps, ledger } = depsOn('burl-same-url.db', ring);
+    const keys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
+    deps.env = { ...deps.env, priceKeysFor: () => keys };
+    const auctionId = 'x&p=0.01#frag';
+    const claims = bannerClaims({
+      auctionId,
+      kind: 'burl',
+      method: 'burl',
+      dspBurl: 'https://dsp.example/bill?a=${AUCTION_ID}&p=${AUCTION_PRICE}&e=${AUCTION_PRICE:ENC}',
+    });
+    const counted = await answer(request(ring, claims), deps);
+    const repeat = await answer({ ...request(ring, claims), receivedMs: T0 + 61_000 }, deps);
+    assert.equal(counted.kind, 'redirect');
+    assert.deepEqual(repeat, counted);
+    const location = new URL(counted.kind === 'redirect' ? counted.location : '');
+    assert.deepEqual([...location.searchParams.keys()], ['a', 'p', 'e']);
+    assert.equal(location.searchParams.get('a'), auctionId);
+    assert.equal(location.searchParams.get('p'), '1.25');
+    assert.deepEqual(decryptPrice(location.searchParams.get('e') ?? '', keys), {
+      ok: true,
+      priceMicros: 1_250_000,
+    });
+    assert.equal(location.hash, '');
     ledger.close();
   });
 
