@@ -27,6 +27,8 @@ let dsp: Server;
 let dspUrl: string;
 const calls: string[] = [];
 const deviceHeaders: Record<string, [unknown, unknown, unknown]> = {};
+/** The `X-Tally-Delivery-Id` and `X-Tally-Attempt` of each call, in order. */
+const deliveryHeaders: [string, unknown, unknown][] = [];
 const held: ServerResponse[] = [];
 const slow: ServerResponse[] = [];
 /** Whether `/slow…` calls wait in `slow` (set back to true by each test that holds them). */
@@ -43,6 +45,7 @@ before(async () => {
       req.headers['x-device-user-agent'],
       req.headers['user-agent'],
     ];
+    deliveryHeaders.push([path, req.headers['x-tally-delivery-id'], req.headers['x-tally-attempt']]);
     const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
     if (path === '/held' && held.length === 0) held.push(res);
     else if (path.startsWith('/slow') && holdSlow) slow.push(res);
@@ -467,7 +470,7 @@ describe('the burl dispatcher’s outcomes', () => {
     }
   });
 
-  it('calls a failed delivery again once it falls due, until the DSP takes it', async () => {
+  it('calls a failed delivery again once it falls due, until the DSP takes it, saying which delivery and attempt each call is', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'flaky.db')));
     ledger.record([withBurl('flaky', `${dspUrl}/flaky`)]);
     flakyFailures = 1;
@@ -486,6 +489,14 @@ describe('the burl dispatcher’s outcomes', () => {
     assert.deepEqual(
       calls.filter((path) => path === '/flaky'),
       ['/flaky', '/flaky'],
+    );
+    const id = String(delivered?.id);
+    assert.deepEqual(
+      deliveryHeaders.filter(([path]) => path === '/flaky'),
+      [
+        ['/flaky', id, '1'],
+        ['/flaky', id, '2'],
+      ],
     );
     ledger.close();
   });

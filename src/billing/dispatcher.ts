@@ -175,6 +175,10 @@ export class BurlDispatcher {
         'User-Agent': RELAY_USER_AGENT,
         'X-Device-IP': delivery.deviceIp,
         'X-Device-User-Agent': delivery.userAgent,
+        // The same delivery each time it is sent again: a DSP whose burl names no impression, or
+        // that answered too late, can tell a retry from another impression.
+        'X-Tally-Delivery-Id': String(delivery.id),
+        'X-Tally-Attempt': String(delivery.attempts),
       },
       this.options.requestTimeoutMs,
       this.allows,
