@@ -294,6 +294,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     rules: [...config.rules],
   });
   acquired.push(() => wins.close());
+  // Now, rather than with the first call, which would wait a quarter of a second for it.
+  wins.start();
 
   let ready = false;
   /** Set once `close()` began: every answer from then on ends its connection. */

@@ -69,13 +69,20 @@ const win = {
   bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>' },
 };
 
-async function register(base: string, body: string): Promise<{ status: number; body: any }> {
+async function register(
+  base: string,
+  body: string,
+): Promise<{ status: number; body: any; retryAfter: string | null }> {
   const response = await fetch(`${base}/v1/wins`, {
     method: 'POST',
     headers: { authorization: `Bearer ${rivalKey}`, 'content-type': 'application/json' },
     body,
   });
-  return { status: response.status, body: await response.json() };
+  return {
+    status: response.status,
+    body: await response.json(),
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 describe('POST /v1/wins', () => {
@@ -106,7 +113,7 @@ describe('POST /v1/wins', () => {
 
   it('answers 503 UNAVAILABLE, to be retried, when the wins thread cannot take the call, and logs why', async () => {
     const answer = await register(bases.closed, JSON.stringify({ wins: [win] }));
-    assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
+    assert.deepEqual([answer.status, answer.body.error.code, answer.retryAfter], [503, 'UNAVAILABLE', '1']);
     assert.match(answer.body.error.message, /retry the call/);
     const lines = logged.map((line) => JSON.parse(line) as Record<string, unknown>);
     const failure = lines.find((line) => line.event === 'wins_unavailable');

@@ -2,6 +2,10 @@ import { requireRole, requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, readJsonText, sendJsonText } from './http.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
+import { WinsAbandonedError, WinsBusyError } from './win-thread/win-thread.js';
+
+/** How soon a refused call may be sent again. */
+const RETRY_AFTER = { 'Retry-After': '1' };
 import type { Logger } from '../lib/log.js';
 
 /**
@@ -15,6 +19,7 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Lo
       method: 'POST',
       path: '/v1/wins',
       async handler(ctx) {
+        const receivedMs = Date.now();
         requireRole(ctx.principal, 'editor');
         requireUnscoped(ctx.principal);
         const body = await readJsonText(
@@ -22,12 +27,28 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Lo
           maxBodyBytes,
           'split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)',
         );
+        // The response closes before it is sent only when the caller went away.
+        const abandoned = new AbortController();
+        ctx.res.once('close', () => abandoned.abort());
         let answer;
         try {
-          answer = await registrar.register(ctx.principal.accountId, body);
+          answer = await registrar.register({
+            accountId: ctx.principal.accountId,
+            body,
+            receivedMs,
+            abandoned: abandoned.signal,
+          });
         } catch (error) {
-          log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
-          throw new ApiError(503, 'UNAVAILABLE', 'the wins could not be registered just now; retry the call');
+          if (error instanceof WinsBusyError)
+            throw new ApiError(503, 'UNAVAILABLE', error.message, RETRY_AFTER);
+          if (!(error instanceof WinsAbandonedError))
+            log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
+          throw new ApiError(
+            503,
+            'UNAVAILABLE',
+            'the wins could not be registered just now; retry the call',
+            RETRY_AFTER,
+          );
         }
         if (!answer.ok) throw new ApiError(answer.status, answer.code, answer.message);
         sendJsonText(ctx.res, 200, answer.json, ctx.requestId);

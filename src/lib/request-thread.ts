@@ -35,6 +35,11 @@ export class RequestThread<Request, Answer> {
     private readonly workerData: unknown,
   ) {}
 
+  /** Starts the thread, if none runs, so that the first request need not wait for it. */
+  start(): void {
+    if (!this.closed) this.worker ??= this.spawn();
+  }
+
   /** The thread's answer; rejects with what the handler threw, when the thread died, or once closed. */
   request(request: Request): Promise<Answer> {
     if (this.closed) return Promise.reject(new Error(`the ${this.label} thread is closed`));

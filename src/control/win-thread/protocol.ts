@@ -10,8 +10,10 @@ export interface WinSettings extends ThreadKeys {
   rules: [publisherId: string, overrides: RuleOverride[]][];
 }
 
-/** One `POST /v1/wins` call: the caller's account and the body as sent. */
+/** One `POST /v1/wins` call: the caller's account, the body as sent, and when it arrived. */
 export interface WinsRequest {
   accountId: number;
   body: string;
+  /** The auction time of the wins that give none. */
+  receivedMs: number;
 }

@@ -4,7 +4,8 @@ import { openToken } from '../../domain/token.js';
 import { priceKeyName } from '../../domain/price-crypto.js';
 import { threadKeys } from '../../thread-keys.js';
 import type { WinSettings } from './protocol.js';
-import { WinThread } from './win-thread.js';
+import type { WinsCall } from './win-thread.js';
+import { WinsAbandonedError, WinsBusyError, WinThread } from './win-thread.js';
 import { testKeyRing } from '../../../test/support/claims.js';
 
 const ring = testKeyRing();
@@ -13,6 +14,11 @@ const settings: WinSettings = {
   publicUrl: 'https://tally.example',
   rules: [['pub-short', [{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 60 }]]],
 };
+
+/** A call of `accountId` with `text` as its body, arrived now. */
+function call(accountId: number, text: string): WinsCall {
+  return { accountId, body: text, receivedMs: Date.now() };
+}
 
 function body(publisherId: string): string {
   return JSON.stringify({
@@ -34,7 +40,7 @@ describe('the wins thread', () => {
   it('instruments wins on its own thread with the keys, public URL and per-publisher rules it was started with', async () => {
     const thread = new WinThread(settings);
     try {
-      const answer = await thread.register(7, body('pub-short'));
+      const answer = await thread.register(call(7, body('pub-short')));
       assert.ok(answer.ok);
       const [result] = (
         JSON.parse(answer.json) as { results: { ttlSeconds: number; noticeUrls: { adm: string } }[] }
@@ -45,7 +51,7 @@ describe('the wins thread', () => {
       assert.ok(
         opened.ok && opened.claims.accountId === 7 && opened.claims.auctionId === 'auction-pub-short',
       );
-      const other = await thread.register(7, body('pub-other'));
+      const other = await thread.register(call(7, body('pub-other')));
       assert.ok(other.ok);
       assert.equal(
         (JSON.parse(other.json) as { results: { ttlSeconds: number }[] }).results[0]?.ttlSeconds,
@@ -68,7 +74,7 @@ describe('the wins thread', () => {
         return { ...win, seat, bid: { ...win?.bid, burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' } };
       });
       const startedMs = Date.now();
-      const answer = await thread.register(1, JSON.stringify({ wins }));
+      const answer = await thread.register(call(1, JSON.stringify({ wins })));
       assert.ok(answer.ok);
       const [keyed, plain] = (
         JSON.parse(answer.json) as { results: { warnings: string[]; noticeUrls: { adm: string } }[] }
@@ -86,13 +92,51 @@ describe('the wins thread', () => {
   it('fails the call of a thread that died and starts a new thread for the next one', async () => {
     const thread = new WinThread(settings);
     try {
-      await thread.register(1, body('p'));
+      await thread.register(call(1, body('p')));
       // Fault injection: the thread is stopped with a call on its way.
       const stopped = thread['thread']['worker']?.terminate();
-      const lost = thread.register(1, body('p'));
+      const lost = thread.register(call(1, body('p')));
       await stopped;
       await assert.rejects(lost, /the wins thread exited/);
-      assert.ok((await thread.register(1, body('p'))).ok);
+      assert.ok((await thread.register(call(1, body('p')))).ok);
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('times a win that gives no auction time when its call arrived, not when the thread reached it', async () => {
+    const thread = new WinThread(settings);
+    try {
+      const arrivedMs = Date.now() - 30_000;
+      const answer = await thread.register({ accountId: 1, body: body('p'), receivedMs: arrivedMs });
+      assert.ok(answer.ok);
+      const [result] = (JSON.parse(answer.json) as { results: { noticeUrls: { adm: string } }[] }).results;
+      const opened = openToken(result?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
+      assert.ok(opened.ok);
+      assert.equal(opened.claims.auctionTimeMs, arrivedMs);
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('refuses a call past the characters it lets wait, taking the first however large, and drops a call whose caller went away', async () => {
+    const small = body('p');
+    const thread = new WinThread(settings, small.length * 2);
+    try {
+      const gone = new AbortController();
+      const first = thread.register(call(1, small));
+      const abandoned = thread.register({ ...call(1, small), abandoned: gone.signal });
+      const second = thread.register(call(1, small));
+      // Two wait: a third would take them past the bound.
+      await assert.rejects(thread.register(call(1, small)), WinsBusyError);
+      gone.abort();
+      assert.ok((await first).ok);
+      await assert.rejects(abandoned, WinsAbandonedError);
+      assert.ok((await second).ok);
+      // Nothing waits: a call larger than the bound is taken.
+      const large = JSON.stringify({ wins: Array.from({ length: 5 }, () => JSON.parse(small).wins[0]) });
+      assert.ok(large.length > small.length * 2);
+      assert.ok((await thread.register(call(1, large))).ok);
     } finally {
       await thread.close();
     }

@@ -19,7 +19,7 @@ const rulesFor = rulesByPublisher(new Map(settings.rules));
 const priceKeys = priceKeysOf(settings);
 const log = jsonLogger();
 
-serveRequests(parentPort, ({ accountId, body }: WinsRequest) =>
+serveRequests(parentPort, ({ accountId, body, receivedMs }: WinsRequest) =>
   registerWins(
     body,
     {
@@ -28,7 +28,7 @@ serveRequests(parentPort, ({ accountId, body }: WinsRequest) =>
       keyRing,
       publicUrl: settings.publicUrl,
       priceKeysFor: (account, seat) => priceKeys.get(priceKeyName(account, seat)),
-      nowMs: Date.now(),
+      nowMs: receivedMs,
     },
     (error) => log.error('win_failed', { error: String(error) }),
   ),
