@@ -1,5 +1,12 @@
 import type { NoticeAnswer } from './notice-answer.js';
-import { GIF_HEADERS, NO_CACHE, PIXEL_GIF, UNAVAILABLE_TEXT, UNAVAILABLE_TYPE } from './responses.js';
+import {
+  GIF_HEADERS,
+  NO_CACHE,
+  PIXEL_GIF,
+  RETRY_AFTER,
+  UNAVAILABLE_TEXT,
+  UNAVAILABLE_TYPE,
+} from './responses.js';
 
 type Fixed = Exclude<NoticeAnswer['kind'], 'redirect'>;
 
@@ -56,7 +63,11 @@ export class LaneAnswers {
       case 'unavailable':
         return this.compose(
           'unavailable',
-          { 'Content-Type': UNAVAILABLE_TYPE, 'Content-Length': String(UNAVAILABLE_BODY.length) },
+          {
+            ...RETRY_AFTER,
+            'Content-Type': UNAVAILABLE_TYPE,
+            'Content-Length': String(UNAVAILABLE_BODY.length),
+          },
           head ? undefined : UNAVAILABLE_BODY,
           keepAlive,
         );

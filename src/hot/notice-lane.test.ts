@@ -217,7 +217,7 @@ describe('the notice lane', () => {
     );
   });
 
-  it('writes the status, headers and body node:http writes for every answer, GET and HEAD', async () => {
+  it('writes the status, headers and body node:http writes for every answer, GET and HEAD, a 503 saying when to retry', async () => {
     const answers: NoticeAnswer[] = [
       PIXEL,
       NO_CONTENT,
@@ -251,6 +251,7 @@ describe('the notice lane', () => {
               viaLane.headers.delete('date');
               viaHttp.headers.delete('date');
               assert.deepEqual(viaLane, viaHttp, `${method} answer ${index}`);
+              if (answers[index] === UNAVAILABLE) assert.equal(viaLane.headers.get('retry-after'), '1');
             }
           }
         },

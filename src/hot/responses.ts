@@ -78,8 +78,18 @@ export const UNAVAILABLE_TYPE = 'text/plain; charset=utf-8';
 
 /** Answers 503 when the commit queue is full or the ledger failed: the client should retry. */
 export function sendUnavailable(res: ServerResponse): void {
-  sendBody(res, 503, UNAVAILABLE_TYPE, UNAVAILABLE_TEXT);
+  const body = Buffer.from(UNAVAILABLE_TEXT);
+  res.writeHead(503, {
+    ...NO_CACHE,
+    ...RETRY_AFTER,
+    'Content-Type': UNAVAILABLE_TYPE,
+    'Content-Length': String(body.length),
+  });
+  res.end(body);
 }
+
+/** How soon a notice answered 503 may be sent again: the next batch commits within a second. */
+export const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'Retry-After': '1' });
 
 /**
  * True for an absolute http(s) URL that is safe to put in a Location header: printable ASCII
