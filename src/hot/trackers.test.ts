@@ -82,7 +82,8 @@ async function withTrackers(
   {
     catalog = CATALOG,
     ivtFilter = defaultIvtFilter(),
-  }: { catalog?: CatalogView; ivtFilter?: IvtFilter } = {},
+    nowMs,
+  }: { catalog?: CatalogView; ivtFilter?: IvtFilter; nowMs?: () => number } = {},
 ): Promise<void> {
   const ledger = new SqliteLedger(openSqlite(join(dir, name)));
   const metrics = new Metrics();
@@ -96,8 +97,8 @@ async function withTrackers(
       new Metrics(),
     ),
     metrics,
-    // A second passes between hits.
-    nowMs: () => (clockMs += 1000),
+    // A second passes between hits, unless the test keeps the time.
+    nowMs: nowMs ?? (() => (clockMs += 1000)),
   };
   const server = createServer((req, res) => {
     void handleTrackerHit(req.url?.startsWith('/imptr') === true ? 'impression' : 'click', req, res, deps);
@@ -142,6 +143,25 @@ async function withTrackers(
 }
 
 describe('tracker hits', () => {
+  it('takes a repeat of a cachebuster 4 min 59 s after the first hit as a duplicate, and counts one 5 min 1 s after it', async () => {
+    let clockMs = T0;
+    await withTrackers(
+      'window.db',
+      100,
+      async ({ hit, events }) => {
+        for (const atMs of [T0, T0 + 299_000, T0 + 301_000]) {
+          clockMs = atMs;
+          await (await hit('/imptr?id=5&cachebuster=cb-window')).arrayBuffer();
+        }
+        assert.deepEqual(
+          events().map((event) => `${event.outcome}/${event.reason}`),
+          ['counted/', 'not_counted/duplicate', 'counted/'],
+        );
+      },
+      { nowMs: () => clockMs },
+    );
+  });
+
   it(
     'answers impression hits once recorded: the GIF, a script for t=1, a redirect to redir; a repeated cachebuster is a duplicate',
     { timeout: 10_000 },
