@@ -39,6 +39,8 @@ export interface NoticeEvent {
    * outbox instead).
    */
   redirectIfCounted: string;
+  /** Whether the notice asks for a 204 rather than the GIF (`f=b`, a beacon's). */
+  beacon: boolean;
   /**
    * Where a repeat of a count that redirected (`duplicateOfRedirect`) is sent: the DSP's burl with
    * `${AUCTION_IMP_TS}` the counted impression's time, as every repeat must bill the one impression.
@@ -51,7 +53,7 @@ export interface NoticeEvent {
  * rather than `?` (a cachebuster appended blindly, `/n/<token>&cb=123`), or a `/` after the token.
  * No token holds either character.
  */
-export function noticeTarget(request: NoticeRequest): { token: string; query: string } {
+function noticeTarget(request: NoticeRequest): { token: string; query: string } {
   const { token, query } = request;
   const ampersandAt = token.indexOf('&');
   const path = ampersandAt === -1 ? token : token.slice(0, ampersandAt);
@@ -65,13 +67,9 @@ export function noticeTarget(request: NoticeRequest): { token: string; query: st
 export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): NoticeEvent {
   const nowMs = request.receivedMs;
   const { token, query } = noticeTarget(request);
-  const decision = decideNotice(
-    openToken(token, env.keyRing),
-    request,
-    new URLSearchParams(query),
-    nowMs,
-    env.ivtFilter,
-  );
+  const params = new URLSearchParams(query);
+  const decision = decideNotice(openToken(token, env.keyRing), request, params, nowMs, env.ivtFilter);
+  const beacon = params.get('f') === 'b';
   const { claims, device } = decision;
   const dspBurl = claims === undefined ? '' : filledBurl(claims, nowMs, env);
   // A burl the account's allow-list does not let Tally redirect to is called from the outbox.
@@ -123,10 +121,11 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
       event.delivery = { url: dspBurl, deadlineMs: windowFromMs + DELIVERY_WINDOW_MS };
     }
   }
-  if (!relayByRedirect) return { event, redirectIfCounted: '' };
+  if (!relayByRedirect) return { event, redirectIfCounted: '', beacon };
   return {
     event,
     redirectIfCounted: dspBurl,
+    beacon,
     redirectOfRepeat: (impressionMs) => filledBurl(claims, impressionMs, env),
   };
 }

@@ -7,7 +7,7 @@ import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answe
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX } from './lane-request.js';
 import type { NoticeEnvironment } from './notice-event.js';
-import { noticeEvent, noticeTarget } from './notice-event.js';
+import { noticeEvent } from './notice-event.js';
 import { readNoticeRequest, ruleHeaders } from './read-notice.js';
 import { commitThen } from './record.js';
 import { refusedHitMethod } from './responses.js';
@@ -34,14 +34,14 @@ export function answerNotice(
   deps: NoticeDeps,
   done: (answer: NoticeAnswer) => void,
 ): void {
-  const { event, redirectIfCounted, redirectOfRepeat } = noticeEvent(notice, deps.env);
+  const { event, redirectIfCounted, redirectOfRepeat, beacon } = noticeEvent(notice, deps.env);
   commitThen(deps.committer, deps.metrics, event, (outcome) => {
     if (outcome === undefined) done(UNAVAILABLE);
     else if (redirectIfCounted !== '' && outcome.outcome === 'counted')
       done({ kind: 'redirect', location: redirectIfCounted });
     else if (redirectOfRepeat !== undefined && 'redirectedToDsp' in outcome)
       done({ kind: 'redirect', location: redirectOfRepeat(outcome.impressionMs) });
-    else done(isBeacon(noticeTarget(notice).query) ? NO_CONTENT : PIXEL);
+    else done(beacon ? NO_CONTENT : PIXEL);
   });
 }
 
@@ -80,9 +80,4 @@ export function laneNotice(request: LaneRequest, remoteAddress: string, received
     remoteAddress,
     receivedMs,
   };
-}
-
-/** A beacon (`f=b`) is answered 204; the cheap first test spares parsing most queries. */
-function isBeacon(query: string): boolean {
-  return (query.includes('f') || query.includes('%')) && new URLSearchParams(query).get('f') === 'b';
 }
