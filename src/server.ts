@@ -20,7 +20,7 @@ import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
-import { ApiError, requestIdOf, Router, sendError, sendJson } from './control/http.js';
+import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from './control/http.js';
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
 import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
@@ -653,15 +653,7 @@ function publicRoutes(
       path: '/docs',
       public: true,
       ignoresQuery: true,
-      handler(ctx) {
-        ctx.res.writeHead(200, {
-          'Content-Type': 'application/json; charset=utf-8',
-          'Content-Length': OPENAPI_JSON.length,
-          'Cache-Control': 'public, max-age=300',
-          'X-Request-Id': ctx.requestId,
-        });
-        ctx.res.end(OPENAPI_JSON);
-      },
+      handler: (ctx) => sendJsonText(ctx.res, 200, OPENAPI_JSON, ctx.requestId, 'public, max-age=300'),
     },
     {
       method: 'GET',

@@ -131,12 +131,18 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, req
   sendJsonText(res, status, JSON.stringify(body), requestId);
 }
 
-/** Answers JSON already serialised as `text`. */
-export function sendJsonText(res: ServerResponse, status: number, text: string, requestId: string): void {
+/** Answers JSON already serialised as `text`, uncached unless `cacheControl` says otherwise. */
+export function sendJsonText(
+  res: ServerResponse,
+  status: number,
+  text: string | Buffer,
+  requestId: string,
+  cacheControl = 'no-store',
+): void {
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
+    'Cache-Control': cacheControl,
     'X-Request-Id': requestId,
   });
   res.end(text);

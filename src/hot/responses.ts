@@ -38,16 +38,18 @@ export function sendRedirect(res: ServerResponse, location: string): void {
   res.end();
 }
 
-/** Answers a small body of the given type, uncached. */
+/** Answers a small body of the given type, uncached, with any other `headers`. */
 export function sendBody(
   res: ServerResponse,
   status: number,
   contentType: string,
   body: string | Buffer,
+  headers: Readonly<Record<string, string>> = {},
 ): void {
   const buffer = typeof body === 'string' ? Buffer.from(body) : body;
   res.writeHead(status, {
     ...NO_CACHE,
+    ...headers,
     'Content-Type': contentType,
     'Content-Length': String(buffer.length),
   });
@@ -78,14 +80,7 @@ export const UNAVAILABLE_TYPE = 'text/plain; charset=utf-8';
 
 /** Answers 503 when the commit queue is full or the ledger failed: the client should retry. */
 export function sendUnavailable(res: ServerResponse): void {
-  const body = Buffer.from(UNAVAILABLE_TEXT);
-  res.writeHead(503, {
-    ...NO_CACHE,
-    ...RETRY_AFTER,
-    'Content-Type': UNAVAILABLE_TYPE,
-    'Content-Length': String(body.length),
-  });
-  res.end(body);
+  sendBody(res, 503, UNAVAILABLE_TYPE, UNAVAILABLE_TEXT, RETRY_AFTER);
 }
 
 /** How soon a notice answered 503 may be sent again: the next batch commits within a second. */
