@@ -72,12 +72,17 @@ export function isBase64Suffix(suffix: string): boolean {
   return suffix.toUpperCase() === BASE64_SUFFIX;
 }
 
-/** `${AUCTION_PRICE:SUFFIX}`, a price the exchange encrypts for the DSP: any suffix but Base64's. */
-const ENCRYPTED_PRICE_PATTERN = /\$\{AUCTION_PRICE:(?![Bb]64\})[A-Za-z0-9_.-]+\}/;
+/** `${AUCTION_PRICE:SUFFIX}` (group 1 is the suffix). */
+const SUFFIXED_PRICE_PATTERN = /\$\{AUCTION_PRICE:([A-Za-z0-9_.-]+)\}/g;
 
-/** Whether `text` holds a price macro asking for encryption such as `${AUCTION_PRICE:BF}`. */
+/**
+ * Whether `text` holds a price macro asking for encryption such as `${AUCTION_PRICE:BF}`: any
+ * suffix but Base64's.
+ */
 export function usesEncryptedPrice(text: string): boolean {
-  return ENCRYPTED_PRICE_PATTERN.test(text);
+  for (const [, suffix = ''] of text.matchAll(SUFFIXED_PRICE_PATTERN))
+    if (!isBase64Suffix(suffix)) return true;
+  return false;
 }
 
 const MICROS_PER_UNIT = 1_000_000;
