@@ -20,6 +20,7 @@ import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice, impressionIv } from './price-crypto.js';
+import { impressionKey } from './impression-key.js';
 import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
@@ -158,9 +159,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
   const priceFor = (suffix: string): string => encodedPrice(suffix, base, env, base.auctionTimeMs);
   const values = macroValues(base);
-  // URLs (the DSP's burl and nurl): values percent-encoded, so that an id holding `&`, `#` or `?`
-  // fills its own parameter and cannot add or cut off another (the price).
-  const fillMacros = (text: string): string => substituteMacros(text, values, priceFor, encodeURIComponent);
+  const fillMacros = (url: string): string => filledDspUrl(url, base, env, base.auctionTimeMs);
   const dspTexts = dspTextsOf(parsed.bid, adm);
   const encodedPriceChars = Math.max(priceFor('').length, priceFor(BASE64_SUFFIX).length);
   const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, encodedPriceChars);
@@ -626,14 +625,28 @@ export function encodedPrice(
   if (isBase64Suffix(suffix)) return Buffer.from(formatMicros(claims.priceMicros)).toString('base64');
   const keys = env.priceKeysFor(claims.accountId, claims.seat);
   if (keys === undefined) return '';
-  const impression = JSON.stringify([
-    claims.accountId,
-    claims.auctionId,
-    claims.impId,
-    claims.bidId,
-    claims.seat,
-  ]);
-  return encryptPrice(claims.priceMicros, keys, impressionIv(keys, impression, atMs));
+  return encryptPrice(claims.priceMicros, keys, impressionIv(keys, impressionKey(claims), atMs));
+}
+
+/**
+ * A DSP's URL (its burl, the nurl a VAST wrapper loads) with its macros filled for the impression
+ * of `claims` at `atMs`, each value percent-encoded, so that an id holding `&`, `#` or `?` fills its
+ * own parameter and cannot add or cut off another (the price): the same URL each time for the same
+ * impression and time. `${AUCTION_IMP_TS}` is `impressionMs` when a notice fills it, else empty.
+ */
+export function filledDspUrl(
+  url: string,
+  claims: NoticeClaims,
+  env: Pick<WinEnvironment, 'priceKeysFor'>,
+  atMs: number,
+  impressionMs?: number,
+): string {
+  return substituteMacros(
+    url,
+    macroValues(claims, impressionMs),
+    (suffix) => encodedPrice(suffix, claims, env, atMs),
+    encodeURIComponent,
+  );
 }
 
 /** The first id field of the win sent as a number {@link asId} refuses, by its path; else `undefined`. */

@@ -1,13 +1,13 @@
 import { decideNotice } from '../domain/decide.js';
 import type { IvtFilter } from '../domain/ivt.js';
-import { substituteMacros } from '../domain/macros.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
 import type { RedirectAllowList } from '../domain/tracker-hit.js';
 import { allowsRedirectTo } from '../domain/tracker-hit.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { openToken } from '../domain/token.js';
-import { encodedPrice, macroValues } from '../domain/win.js';
+import { filledDspUrl } from '../domain/win.js';
+import { impressionKey } from '../domain/impression-key.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { EventRecord } from '../ports/ledger.js';
@@ -130,33 +130,7 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   };
 }
 
-/**
- * One count per impression, whichever method: account, auction, imp, bid and seat, joined by
- * U+001F. In the ids (the exchange's strings) `\` is written `\\` and U+001F `\s`, so that no
- * two impressions share a key whatever their ids hold; ids without either are written as they
- * are, as before these were escaped (migration 9 rewrote the keys of those with either).
- */
-export function impressionKey(claims: NoticeClaims): string {
-  return `x\u001f${claims.accountId}\u001f${keyPart(claims.auctionId)}\u001f${keyPart(claims.impId)}\u001f${keyPart(claims.bidId)}\u001f${keyPart(claims.seat)}`;
-}
-
-/** An id as it is written in a dedupe key (see `impressionKey`). */
-function keyPart(id: string): string {
-  if (!id.includes('\\') && !id.includes('\u001f')) return id;
-  return id.replaceAll('\\', '\\\\').replaceAll('\u001f', '\\s');
-}
-
-/**
- * The DSP's burl with its macros filled for the impression at `impressionMs`, each value
- * percent-encoded (an id holding `&`, `#` or `?` fills its own parameter and no other), the same
- * URL each time for the same impression and time.
- */
+/** The DSP's burl, filled for the impression at `impressionMs` (see `filledDspUrl`), or '' without one. */
 function filledBurl(claims: NoticeClaims, impressionMs: number, env: NoticeEnvironment): string {
-  if (claims.dspBurl === '') return '';
-  return substituteMacros(
-    claims.dspBurl,
-    macroValues(claims, impressionMs),
-    (suffix) => encodedPrice(suffix, claims, env, impressionMs),
-    encodeURIComponent,
-  );
+  return claims.dspBurl === '' ? '' : filledDspUrl(claims.dspBurl, claims, env, impressionMs, impressionMs);
 }

@@ -11,7 +11,7 @@ import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
-import { impressionKey } from '../../hot/notice-event.js';
+import { impressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import type { EventDimensions, EventRecord, ReportDimension } from '../../ports/ledger.js';
