@@ -9,9 +9,10 @@ import { duplicateMembers } from '../domain/duplicate-members.js';
 export const MAX_WINS_PER_CALL = 10_000;
 
 /**
- * Most characters (UTF-16 code units, as V8 counts a string) of JSON one call answers: each win's markup and notice URLs count, and a win
- * whose result would pass it is refused alone (`ANSWER_TOO_LARGE`), as one string of JSON can hold
- * no more than about 512 MiB, and building a larger answer took gigabytes of memory first.
+ * Most characters (UTF-16 code units, as V8 counts a string) of JSON one call answers: each win's
+ * markup and notice URLs count, and a win whose result would pass it is refused alone
+ * (`ANSWER_TOO_LARGE`), as one string of JSON can hold no more than about 512 MiB, and building a
+ * larger answer took gigabytes of memory first.
  */
 export const MAX_ANSWER_CHARS = 128 * 1024 * 1024;
 
