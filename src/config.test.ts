@@ -303,6 +303,7 @@ describe('configuration', () => {
       burlHostConcurrency: 64,
       burlPrivateNetworks: 'deny',
       maxBodyBytes: 16 * 1024 * 1024,
+      winThreads: 2,
       reportMaxRows: 100_000,
       smtpUrl: undefined,
       mailFrom: 'tally@localhost',
@@ -323,6 +324,7 @@ describe('configuration', () => {
       ['burlConcurrency', 'TALLY_BURL_CONCURRENCY', 1, 1024],
       ['burlHostConcurrency', 'TALLY_BURL_HOST_CONCURRENCY', 1, 1024],
       ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 256 * 1024 * 1024],
+      ['winThreads', 'TALLY_WIN_THREADS', 1, 64],
       ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
     ];
     // A public URL, which port 0 needs.

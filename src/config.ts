@@ -43,6 +43,8 @@ export interface Config {
   /** Whether DSP burls may point at addresses outside the public internet. */
   burlPrivateNetworks: PrivateNetworks;
   maxBodyBytes: number;
+  /** Threads registering `POST /v1/wins` calls side by side. */
+  winThreads: number;
   /** A report with more rows than this is refused (400 `REPORT_TOO_LARGE`) rather than built. */
   reportMaxRows: number;
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
@@ -221,6 +223,7 @@ export function parseConfig(
     burlPrivateNetworks: burlPrivateNetworks === 'allow' ? 'allow' : 'deny',
     // A body is read as one string, and V8's strings hold at most about 512 MiB.
     maxBodyBytes: int('maxBodyBytes', 16 * 1024 * 1024, 1024, MAX_BODY_BYTES_LIMIT),
+    winThreads: int('winThreads', 2, 1, 64),
     reportMaxRows: int('reportMaxRows', 100_000, 1, 10_000_000),
     smtpUrl,
     mailFrom: text('mailFrom', 'tally@localhost'),

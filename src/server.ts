@@ -24,7 +24,7 @@ import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
 import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
-import { WinThread } from './control/win-thread/win-thread.js';
+import { WinThreads } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
 import { COUNTED } from './domain/outcome.js';
 import { priceKeyName } from './domain/price-crypto.js';
@@ -288,11 +288,14 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     },
     nowMs: Date.now,
   };
-  const wins = new WinThread({
-    ...threadKeys(keyRing, config.priceKeys),
-    publicUrl: config.publicUrl,
-    rules: [...config.rules],
-  });
+  const wins = new WinThreads(
+    {
+      ...threadKeys(keyRing, config.priceKeys),
+      publicUrl: config.publicUrl,
+      rules: [...config.rules],
+    },
+    { threads: config.winThreads },
+  );
   acquired.push(() => wins.close());
   // Now, rather than with the first call, which would wait a quarter of a second for it.
   wins.start();

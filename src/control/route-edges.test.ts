@@ -23,7 +23,7 @@ import { ApiError, sendJson } from './http.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { ReportThread } from './report-thread/report-thread.js';
 import { reportRoutes } from './reports.js';
-import { WinThread } from './win-thread/win-thread.js';
+import { WinThreads } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
@@ -79,7 +79,7 @@ const ledger = new SqliteLedger(db);
 const catalog = new SqliteCatalogStore(db);
 const reports = new ReportThread(dbPath, 'tally-reports');
 const ring = testKeyRing();
-const wins = new WinThread({
+const wins = new WinThreads({
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [],

@@ -8,7 +8,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { openToken } from '../domain/token.js';
 import { threadKeys } from '../thread-keys.js';
 import { newApiKey } from './auth.js';
-import { WinThread } from './win-thread/win-thread.js';
+import { WinThreads } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { jsonLogger } from '../lib/log.js';
 import { testKeyRing } from '../../test/support/claims.js';
@@ -20,13 +20,13 @@ const ring = testKeyRing();
 const dir = mkdtempSync(join(tmpdir(), 'tally-wins-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
-const thread = new WinThread({
+const thread = new WinThreads({
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [],
 });
 /** A wins thread closed before the tests: every call to it fails. */
-const closed = new WinThread({
+const closed = new WinThreads({
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [],
@@ -38,7 +38,7 @@ let rivalKey = '';
 /** What the wins routes logged, one JSON object a line. */
 const logged: string[] = [];
 
-async function serve(registrar: WinThread): Promise<string> {
+async function serve(registrar: WinThreads): Promise<string> {
   const log = jsonLogger((line) => logged.push(line));
   const server = await serveApi(winRoutes(registrar, MAX_BODY_BYTES, log), accounts);
   servers.push(server);

@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log.js';
 
 /**
  * `POST /v1/wins`: instruments each win; one bad win never fails the others. The body is read
- * here and handed, unparsed, to `registrar` (the wins thread), which parses and instruments it;
+ * here and handed, unparsed, to `registrar` (the wins threads), which parses and instruments it;
  * a thread that fails the call is logged (`wins_unavailable`) and answered 503.
  */
 export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Logger): Route[] {
@@ -51,7 +51,13 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Lo
           );
         }
         if (!answer.ok) throw new ApiError(answer.status, answer.code, answer.message);
-        sendJsonText(ctx.res, 200, answer.json, ctx.requestId);
+        const { jsonBytes } = answer;
+        sendJsonText(
+          ctx.res,
+          200,
+          Buffer.from(jsonBytes.buffer, jsonBytes.byteOffset, jsonBytes.byteLength),
+          ctx.requestId,
+        );
       },
     },
   ];

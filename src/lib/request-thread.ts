@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { workerEntry } from './worker-entry.js';
 
 /** A request as it travels to the thread. */
@@ -83,18 +83,26 @@ export class RequestThread<Request, Answer> {
   }
 }
 
-/** In the worker thread's module: answers every request that `port` receives with `handle`. */
+/**
+ * In the worker thread's module: answers every request that `port` receives with `handle`. The
+ * buffers `movedOf` names in an answer are moved to the calling thread rather than copied (they
+ * must own their memory, as a `TextEncoder`'s do, not share a pool as small `Buffer`s do).
+ */
 export function serveRequests<Request, Answer>(
   port: MessagePort,
   handle: (request: Request) => Answer,
+  movedOf: (answer: Answer) => TransferListItem[] = () => [],
 ): void {
   port.on('message', ({ id, request }: Envelope<Request>) => {
     let reply: Reply<Answer>;
+    let moved: TransferListItem[] = [];
     try {
-      reply = { id, answer: handle(request) };
+      const answer = handle(request);
+      reply = { id, answer };
+      moved = movedOf(answer);
     } catch (error) {
       reply = { id, error: String(error) };
     }
-    port.postMessage(reply);
+    port.postMessage(reply, moved);
   });
 }

@@ -1,5 +1,6 @@
 import type { RuleOverride } from '../../domain/rules.js';
 import type { ThreadKeys } from '../../thread-keys.js';
+import type { WinsAnswer } from '../register-wins.js';
 
 /**
  * What the wins thread is started with: everything instrumenting a win reads (it travels by
@@ -17,3 +18,10 @@ export interface WinsRequest {
   /** The auction time of the wins that give none. */
   receivedMs: number;
 }
+
+/**
+ * The wins thread's answer: the results as UTF-8 JSON, moved rather than copied to the HTTP thread
+ * (an answer can be a hundred megabytes, which copying or encoding there would take notices'
+ * time from), or what to fix.
+ */
+export type WinsReply = { ok: true; jsonBytes: Uint8Array<ArrayBuffer> } | Extract<WinsAnswer, { ok: false }>;

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { openToken } from '../../domain/token.js';
 import { priceKeyName } from '../../domain/price-crypto.js';
 import { threadKeys } from '../../thread-keys.js';
-import type { WinSettings } from './protocol.js';
+import type { WinSettings, WinsReply } from './protocol.js';
 import type { WinsCall } from './win-thread.js';
-import { WinsAbandonedError, WinsBusyError, WinThread } from './win-thread.js';
+import { WinsAbandonedError, WinsBusyError, WinThreads } from './win-thread.js';
 import { testKeyRing } from '../../../test/support/claims.js';
 
 const ring = testKeyRing();
@@ -18,6 +18,12 @@ const settings: WinSettings = {
 /** A call of `accountId` with `text` as its body, arrived now. */
 function call(accountId: number, text: string): WinsCall {
   return { accountId, body: text, receivedMs: Date.now() };
+}
+
+/** The results of a call answered `ok`, read from the bytes the thread handed over. */
+function resultsOf<Result>(answer: WinsReply): Result[] {
+  assert.ok(answer.ok, JSON.stringify(answer));
+  return (JSON.parse(new TextDecoder().decode(answer.jsonBytes)) as { results: Result[] }).results;
 }
 
 function body(publisherId: string): string {
@@ -38,25 +44,19 @@ function body(publisherId: string): string {
 
 describe('the wins thread', () => {
   it('instruments wins on its own thread with the keys, public URL and per-publisher rules it was started with', async () => {
-    const thread = new WinThread(settings);
+    const thread = new WinThreads(settings);
     try {
-      const answer = await thread.register(call(7, body('pub-short')));
-      assert.ok(answer.ok);
-      const [result] = (
-        JSON.parse(answer.json) as { results: { ttlSeconds: number; noticeUrls: { adm: string } }[] }
-      ).results;
+      const [result] = resultsOf<{ ttlSeconds: number; noticeUrls: { adm: string } }>(
+        await thread.register(call(7, body('pub-short'))),
+      );
       assert.equal(result?.ttlSeconds, 60, 'the publisher’s own rule');
       assert.ok(result?.noticeUrls.adm.startsWith('https://tally.example/n/'));
       const opened = openToken(result?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
       assert.ok(
         opened.ok && opened.claims.accountId === 7 && opened.claims.auctionId === 'auction-pub-short',
       );
-      const other = await thread.register(call(7, body('pub-other')));
-      assert.ok(other.ok);
-      assert.equal(
-        (JSON.parse(other.json) as { results: { ttlSeconds: number }[] }).results[0]?.ttlSeconds,
-        600,
-      );
+      const [other] = resultsOf<{ ttlSeconds: number }>(await thread.register(call(7, body('pub-other'))));
+      assert.equal(other?.ttlSeconds, 600);
     } finally {
       await thread.close();
     }
@@ -64,7 +64,7 @@ describe('the wins thread', () => {
 
   it('reads the seats’ price keys and the clock it was started with: a seat with keys is not warned about encrypted prices, and a win without a time is won now', async () => {
     const priceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
-    const thread = new WinThread({
+    const thread = new WinThreads({
       ...settings,
       ...threadKeys(ring, new Map([[priceKeyName(1, 'enc-seat'), priceKeys]])),
     });
@@ -74,11 +74,9 @@ describe('the wins thread', () => {
         return { ...win, seat, bid: { ...win?.bid, burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' } };
       });
       const startedMs = Date.now();
-      const answer = await thread.register(call(1, JSON.stringify({ wins })));
-      assert.ok(answer.ok);
-      const [keyed, plain] = (
-        JSON.parse(answer.json) as { results: { warnings: string[]; noticeUrls: { adm: string } }[] }
-      ).results;
+      const [keyed, plain] = resultsOf<{ warnings: string[]; noticeUrls: { adm: string } }>(
+        await thread.register(call(1, JSON.stringify({ wins }))),
+      );
       assert.deepEqual(keyed?.warnings, []);
       assert.match(plain?.warnings.join() ?? '', /seat "plain-seat" has no price keys/);
       const opened = openToken(keyed?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
@@ -90,11 +88,11 @@ describe('the wins thread', () => {
   });
 
   it('fails the call of a thread that died and starts a new thread for the next one', async () => {
-    const thread = new WinThread(settings);
+    const thread = new WinThreads(settings);
     try {
       await thread.register(call(1, body('p')));
       // Fault injection: the thread is stopped with a call on its way.
-      const stopped = thread['thread']['worker']?.terminate();
+      const stopped = thread['threads'][0]?.['worker']?.terminate();
       const lost = thread.register(call(1, body('p')));
       await stopped;
       await assert.rejects(lost, /the wins thread exited/);
@@ -105,12 +103,12 @@ describe('the wins thread', () => {
   });
 
   it('times a win that gives no auction time when its call arrived, not when the thread reached it', async () => {
-    const thread = new WinThread(settings);
+    const thread = new WinThreads(settings);
     try {
       const arrivedMs = Date.now() - 30_000;
-      const answer = await thread.register({ accountId: 1, body: body('p'), receivedMs: arrivedMs });
-      assert.ok(answer.ok);
-      const [result] = (JSON.parse(answer.json) as { results: { noticeUrls: { adm: string } }[] }).results;
+      const [result] = resultsOf<{ noticeUrls: { adm: string } }>(
+        await thread.register({ accountId: 1, body: body('p'), receivedMs: arrivedMs }),
+      );
       const opened = openToken(result?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
       assert.ok(opened.ok);
       assert.equal(opened.claims.auctionTimeMs, arrivedMs);
@@ -119,9 +117,25 @@ describe('the wins thread', () => {
     }
   });
 
+  it('with two threads, answers a call of one win while a call of thousands is still being registered', async () => {
+    const thread = new WinThreads(settings, { threads: 2 });
+    try {
+      const [win] = (JSON.parse(body('p')) as { wins: unknown[] }).wins;
+      const large = JSON.stringify({ wins: Array.from({ length: 5000 }, () => win) });
+      const order: string[] = [];
+      const largeDone = thread.register(call(1, large)).then((answer) => order.push('large') && answer);
+      const smallDone = thread.register(call(1, body('p'))).then((answer) => order.push('small') && answer);
+      assert.equal(resultsOf(await smallDone).length, 1);
+      assert.equal(resultsOf(await largeDone).length, 5000);
+      assert.deepEqual(order, ['small', 'large']);
+    } finally {
+      await thread.close();
+    }
+  });
+
   it('refuses a call past the characters it lets wait, taking the first however large, and drops a call whose caller went away', async () => {
     const small = body('p');
-    const thread = new WinThread(settings, small.length * 2);
+    const thread = new WinThreads(settings, { threads: 1, maxWaitingChars: small.length * 2 });
     try {
       const gone = new AbortController();
       const first = thread.register(call(1, small));

@@ -7,7 +7,7 @@ import { priceKeyName } from '../../domain/price-crypto.js';
 import { serveRequests } from '../../lib/request-thread.js';
 import { keyRingOf, priceKeysOf } from '../../thread-keys.js';
 import { registerWins } from '../register-wins.js';
-import type { WinSettings, WinsRequest } from './protocol.js';
+import type { WinSettings, WinsReply, WinsRequest } from './protocol.js';
 import { nameThisThread } from '../../lib/thread-name.js';
 import { jsonLogger } from '../../lib/log.js';
 
@@ -19,17 +19,24 @@ const rulesFor = rulesByPublisher(new Map(settings.rules));
 const priceKeys = priceKeysOf(settings);
 const log = jsonLogger();
 
-serveRequests(parentPort, ({ accountId, body, receivedMs }: WinsRequest) =>
-  registerWins(
-    body,
-    {
-      accountId,
-      rulesFor,
-      keyRing,
-      publicUrl: settings.publicUrl,
-      priceKeysFor: (account, seat) => priceKeys.get(priceKeyName(account, seat)),
-      nowMs: receivedMs,
-    },
-    (error) => log.error('win_failed', { error: String(error) }),
-  ),
+const utf8 = new TextEncoder();
+
+serveRequests(
+  parentPort,
+  ({ accountId, body, receivedMs }: WinsRequest): WinsReply => {
+    const answer = registerWins(
+      body,
+      {
+        accountId,
+        rulesFor,
+        keyRing,
+        publicUrl: settings.publicUrl,
+        priceKeysFor: (account, seat) => priceKeys.get(priceKeyName(account, seat)),
+        nowMs: receivedMs,
+      },
+      (error) => log.error('win_failed', { error: String(error) }),
+    );
+    return answer.ok ? { ok: true, jsonBytes: utf8.encode(answer.json) } : answer;
+  },
+  (reply) => (reply.ok ? [reply.jsonBytes.buffer] : []),
 );
