@@ -123,8 +123,14 @@ describe('the wins thread', () => {
       const [win] = (JSON.parse(body('p')) as { wins: unknown[] }).wins;
       const large = JSON.stringify({ wins: Array.from({ length: 5000 }, () => win) });
       const order: string[] = [];
-      const largeDone = thread.register(call(1, large)).then((answer) => order.push('large') && answer);
-      const smallDone = thread.register(call(1, body('p'))).then((answer) => order.push('small') && answer);
+      /** `call`'s answer, its name noted in `order` as it arrives. */
+      const noted = async (name: string, sent: WinsCall) => {
+        const answer = await thread.register(sent);
+        order.push(name);
+        return answer;
+      };
+      const largeDone = noted('large', call(1, large));
+      const smallDone = noted('small', call(1, body('p')));
       assert.equal(resultsOf(await smallDone).length, 1);
       assert.equal(resultsOf(await largeDone).length, 5000);
       assert.deepEqual(order, ['small', 'large']);
