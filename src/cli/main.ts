@@ -17,6 +17,7 @@ import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
+import { parseReplayRequest, REPLAY_DEAD_USAGE } from './replay-dead.js';
 
 const HELP = `Tally — counts billable ad impressions.
 
@@ -25,7 +26,9 @@ Usage: tally <command>
 Commands:
   serve                 start the server (configuration from TALLY_* variables, see README)
   create-account <name> create an account and print its first admin API key (shown once)
-  replay-dead           make every dead burl delivery pending again (3 h from now)
+  replay-dead           make dead burl deliveries pending again (3 h from now): every one, or those
+                        of --account <id>, --host <host>, counted --from/--to <ISO time>;
+                        --dry-run counts them and changes nothing
   rotate-token-key      add a new signing key to <data dir>/token-keys.json; old tokens still open
                         (refused when TALLY_TOKEN_KEYS is set: append a new id:key there instead)
   help                  this text (also --help, -h)
@@ -51,12 +54,15 @@ const USAGE: Readonly<Record<Command, string>> = {
   serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
   'create-account':
     'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
-  'replay-dead': 'tally replay-dead',
+  'replay-dead': REPLAY_DEAD_USAGE,
   'rotate-token-key': 'tally rotate-token-key',
   help: 'tally help',
 };
 
-/** The arguments each command takes after its name (`create-account` checks its one itself). */
+/**
+ * The arguments each command takes after its name (`create-account` checks its one itself);
+ * `replay-dead` reads its options itself.
+ */
 const ARGUMENTS_TAKEN: Readonly<Partial<Record<Command, number>>> = { 'create-account': 1 };
 
 /** The names that print the help. */
@@ -73,11 +79,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command ${JSON.stringify(given)}\n\n${HELP}`);
     return 2;
   }
-  const extra = args[ARGUMENTS_TAKEN[command] ?? 0];
-  if (extra !== undefined) {
-    process.stderr.write(
-      `tally ${given}: unexpected argument ${JSON.stringify(extra)} (nothing was done); usage: ${USAGE[command]}\n`,
-    );
+  const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
+  const extra = replay === undefined ? args[ARGUMENTS_TAKEN[command] ?? 0] : undefined;
+  const wrong =
+    replay?.ok === false
+      ? replay.error
+      : extra === undefined
+        ? undefined
+        : `unexpected argument ${JSON.stringify(extra)}`;
+  if (wrong !== undefined) {
+    process.stderr.write(`tally ${given}: ${wrong} (nothing was done); usage: ${USAGE[command]}\n`);
     return 2;
   }
   if (command === 'help') {
@@ -98,16 +109,20 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(config);
-    case 'replay-dead':
+    case 'replay-dead': {
+      if (replay?.ok !== true) throw new Error('the options of replay-dead are read before this');
+      const { filter, dryRun } = replay.request;
       return withLedger(config, (ledger) => {
         const nowMs = Date.now();
-        const replayed = ledger.replayDead(nowMs, nowMs + DELIVERY_WINDOW_MS);
+        const replayed = ledger.replayDead(nowMs, nowMs + DELIVERY_WINDOW_MS, filter, dryRun);
+        const deliveries = replayed === 1 ? '1 dead delivery' : `${replayed} dead deliveries`;
         process.stdout.write(
-          replayed === 1
-            ? '1 dead delivery is pending again\n'
-            : `${replayed} dead deliveries are pending again\n`,
+          dryRun
+            ? `${deliveries} would be pending again (--dry-run: nothing was changed)\n`
+            : `${deliveries} ${replayed === 1 ? 'is' : 'are'} pending again\n`,
         );
       });
+    }
     case 'create-account':
       if (!dataDirExists(config)) return 1;
       return createAccount(config, args[0], {

@@ -209,6 +209,17 @@ export interface PruneStep {
  * The billing ledger. Every method is one transaction. Implementations must be safe against
  * a crash at any point: what `record` returned is committed, what it did not is not.
  */
+/** Which dead deliveries to replay: each given field narrows the choice. */
+export interface DeadDeliveryFilter {
+  accountId?: number;
+  /** The host the burl calls, lower case, with or without its port: `dsp.example`, `dsp.example:8443`. */
+  host?: string;
+  /** Only deliveries queued (their impression counted) at or after this time. */
+  createdFromMs?: number;
+  /** Only deliveries queued before this time. */
+  createdToMs?: number;
+}
+
 export interface Ledger {
   /**
    * Records a batch atomically, in order: claims each dedupe key (a live claim makes the
@@ -237,8 +248,11 @@ export interface Ledger {
     limit: number,
     afterId?: number,
   ): Delivery[];
-  /** Makes dead deliveries pending again, due now, with a new deadline; returns how many. */
-  replayDead(nowMs: number, deadlineMs: number): number;
+  /**
+   * Makes the dead deliveries `filter` picks (all by default) pending again, due now, with a new
+   * deadline; returns how many. With `dryRun`, changes nothing and returns how many it would.
+   */
+  replayDead(nowMs: number, deadlineMs: number, filter?: DeadDeliveryFilter, dryRun?: boolean): number;
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
   /**

@@ -130,7 +130,8 @@ describe('the tally command', () => {
         serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
         'create-account':
           'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
-        'replay-dead': 'tally replay-dead',
+        'replay-dead':
+          'tally replay-dead [--account <id>] [--host <host>] [--from <ISO time>] [--to <ISO time>] [--dry-run]',
         'rotate-token-key': 'tally rotate-token-key',
       };
       for (const [args, extra, line] of [
@@ -252,6 +253,51 @@ describe('the tally command', () => {
         ],
       );
       assert.equal((rows[0]?.deadline_ms ?? 0) - (rows[0]?.due_ms ?? 0), 3 * 3_600_000);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('replays only the dead deliveries its options pick, counts them without change on --dry-run, and refuses bad options whole', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-some-'));
+    try {
+      const db = openSqlite(join(dataDir, 'tally.db'));
+      const insert = db.prepare(
+        `INSERT INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
+         VALUES (?, ?, ?, ?, '203.0.113.9', 'ua', 'dead', ?, 1, 2)`,
+      );
+      const dayMs = Date.parse('2026-12-04T00:00:00Z');
+      insert.run(1, 'dsp-1', 'https://dsp.example/b', 'dsp.example', dayMs + 3_600_000);
+      insert.run(1, 'dsp-2', 'https://dsp.example:8443/b', 'dsp.example:8443', dayMs - 3_600_000);
+      insert.run(2, 'other', 'https://other.example/b', 'other.example', dayMs + 3_600_000);
+      db.close();
+      const statuses = () => {
+        const after = openSqlite(join(dataDir, 'tally.db'));
+        const rows = after.prepare('SELECT dedupe_key, status FROM deliveries ORDER BY id').all();
+        after.close();
+        return (rows as { dedupe_key: string; status: string }[]).map(
+          (row) => `${row.dedupe_key}:${row.status}`,
+        );
+      };
+      const env = { TALLY_DATA_DIR: dataDir };
+      const dry = await runCli(['replay-dead', '--host', 'DSP.example', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.equal(dry.stdout, '2 dead deliveries would be pending again (--dry-run: nothing was changed)\n');
+      assert.deepEqual(statuses(), ['dsp-1:dead', 'dsp-2:dead', 'other:dead']);
+      const bad = await runCli(['replay-dead', '--account', 'two', '--from', 'yesterday'], env);
+      assert.equal(bad.code, 2);
+      assert.match(
+        bad.stderr,
+        /--account "two" must be an account id.*; --from "yesterday" must be an ISO date/,
+      );
+      assert.match(bad.stderr, /\(nothing was done\); usage: tally replay-dead \[--account <id>\]/);
+      const some = await runCli(['replay-dead', '--host', 'dsp.example', '--from', '2026-12-04'], env);
+      assert.equal(some.code, 0, some.stderr);
+      assert.equal(some.stdout, '1 dead delivery is pending again\n');
+      assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:dead']);
+      const account = await runCli(['replay-dead', '--account', '2'], env);
+      assert.equal(account.stdout, '1 dead delivery is pending again\n');
+      assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:pending']);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

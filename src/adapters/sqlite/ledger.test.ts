@@ -1057,6 +1057,42 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('replays the dead deliveries of one account, host (on any port) or window of counting alone, and only counts them on a dry run', () => {
+    const dead = (key: string, url: string, receivedMs: number, accountId = 1) =>
+      event({
+        receivedMs,
+        dims: { ...event().dims, accountId },
+        dedupe: { key, expiresMs: receivedMs + 1 },
+        delivery: { url, deadlineMs: T0 + 1000 },
+      });
+    ledger.record([
+      dead('a', 'https://DSP.example/b', T0),
+      dead('b', 'https://dsp.example:8443/b', T0 + HOUR_MS),
+      dead('c', 'https://dsp.example.net/b', T0 + 2 * HOUR_MS),
+      dead('d', 'https://other.example/b', T0 + 3 * HOUR_MS, 2),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0 + 4 * HOUR_MS, 10, 5000))
+      ledger.markFailed(leased.id, 'HTTP 500', null);
+    /** The deliveries pending and not yet seen: each is leased as it is seen, hiding it after. */
+    const pendingKeys = () =>
+      ledger
+        .leaseDeliveries(T0 + 5 * HOUR_MS, 10, 1)
+        .map((row) => row.dedupeKey)
+        .sort();
+    const replay = (filter: Parameters<SqliteLedger['replayDead']>[2], dryRun = false) =>
+      ledger.replayDead(T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS, filter, dryRun);
+    assert.equal(replay({ host: 'dsp.example' }, true), 2);
+    assert.deepEqual(pendingKeys(), [], 'a dry run changes nothing');
+    assert.equal(replay({ host: 'dsp.example', createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
+    assert.deepEqual(pendingKeys(), ['b']);
+    assert.equal(replay({ accountId: 2 }), 1);
+    assert.deepEqual(pendingKeys(), ['d']);
+    assert.equal(replay({ createdToMs: T0 + 1 }), 1);
+    assert.deepEqual(pendingKeys(), ['a']);
+    assert.equal(replay({}), 1);
+    assert.deepEqual(pendingKeys(), ['c']);
+  });
+
   it('replays only dead deliveries, as new ones: first attempt, the new deadline, due now', () => {
     const delivery = { url: 'u', deadlineMs: T0 + 1000 };
     ledger.record([

@@ -7,6 +7,7 @@ import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
 import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
   CallsInFlight,
+  DeadDeliveryFilter,
   Delivery,
   LeasedDelivery,
   DeliverySettlement,
@@ -631,13 +632,39 @@ export class SqliteLedger implements Ledger {
     return rows.map(toDelivery);
   }
 
-  replayDead(nowMs: number, deadlineMs: number): number {
+  replayDead(nowMs: number, deadlineMs: number, filter: DeadDeliveryFilter = {}, dryRun = false): number {
+    const where = ["status = 'dead'"];
+    const params: (number | string)[] = [];
+    if (filter.accountId !== undefined) {
+      where.push('account_id = ?');
+      params.push(filter.accountId);
+    }
+    if (filter.host !== undefined) {
+      // The host as the burl wrote it, or that host on any port.
+      where.push('(host = ? OR substr(host, 1, ?) = ?)');
+      params.push(filter.host, filter.host.length + 1, `${filter.host}:`);
+    }
+    if (filter.createdFromMs !== undefined) {
+      where.push('created_ms >= ?');
+      params.push(filter.createdFromMs);
+    }
+    if (filter.createdToMs !== undefined) {
+      where.push('created_ms < ?');
+      params.push(filter.createdToMs);
+    }
+    const picked = where.join(' AND ');
+    if (dryRun)
+      return (
+        this.db.prepare(`SELECT count(*) AS n FROM deliveries WHERE ${picked}`).get(...params) as {
+          n: number;
+        }
+      ).n;
     return this.db
       .prepare(
         `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, lease_until_ms = 0
-         WHERE status = 'dead'`,
+         WHERE ${picked}`,
       )
-      .run(nowMs, deadlineMs).changes;
+      .run(nowMs, deadlineMs, ...params).changes;
   }
 
   /**

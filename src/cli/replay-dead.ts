@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util';
+import type { DeadDeliveryFilter } from '../ports/ledger.js';
+
+/** The usage line of `tally replay-dead`. */
+export const REPLAY_DEAD_USAGE =
+  'tally replay-dead [--account <id>] [--host <host>] [--from <ISO time>] [--to <ISO time>] [--dry-run]';
+
+/** What `tally replay-dead` was asked: which dead deliveries, and whether only to count them. */
+export interface ReplayRequest {
+  filter: DeadDeliveryFilter;
+  dryRun: boolean;
+}
+
+/**
+ * Reads the options of `tally replay-dead`: `--account` (an account id), `--host` (the host the
+ * burl calls, with or without its port), `--from` and `--to` (ISO times bounding when the
+ * impression counted: from inclusive, to exclusive) and `--dry-run`; or what is wrong with them.
+ */
+export function parseReplayRequest(
+  args: string[],
+): { ok: true; request: ReplayRequest } | { ok: false; error: string } {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: {
+        account: { type: 'string' },
+        host: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
+  const problems: string[] = positionals
+    .slice(0, 1)
+    .map((extra) => `unexpected argument ${JSON.stringify(extra)}`);
+  const filter: DeadDeliveryFilter = {};
+  if (values.account !== undefined) {
+    if (/^[1-9]\d{0,14}$/.test(values.account)) filter.accountId = Number(values.account);
+    else problems.push(`--account ${JSON.stringify(values.account)} must be an account id, such as 1`);
+  }
+  if (values.host !== undefined) {
+    const host = values.host.toLowerCase();
+    if (host === '' || /[\s/?#]/.test(host))
+      problems.push(
+        `--host ${JSON.stringify(values.host)} must be a host as the burl writes it, such as dsp.example or dsp.example:8443, without a scheme or path`,
+      );
+    else filter.host = host;
+  }
+  for (const bound of ['from', 'to'] as const) {
+    const text = values[bound];
+    if (text === undefined) continue;
+    const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? Date.parse(text) : NaN;
+    if (Number.isNaN(ms))
+      problems.push(
+        `--${bound} ${JSON.stringify(text)} must be an ISO date or time with its zone, such as 2026-12-04 or 2026-12-04T10:00:00Z`,
+      );
+    else if (bound === 'from') filter.createdFromMs = ms;
+    else filter.createdToMs = ms;
+  }
+  if (
+    filter.createdFromMs !== undefined &&
+    filter.createdToMs !== undefined &&
+    filter.createdFromMs >= filter.createdToMs
+  )
+    problems.push('--from must be before --to');
+  if (problems.length > 0) return { ok: false, error: problems.join('; ') };
+  return { ok: true, request: { filter, dryRun: values['dry-run'] === true } };
+}
