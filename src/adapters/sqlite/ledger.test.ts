@@ -1025,24 +1025,30 @@ describe('the SQLite ledger', () => {
     ]);
   });
 
-  it('lets a new claim take a key whose claim expired (the token’s TTL decides what is late), never queueing its burl a second time or failing the batch', () => {
+  it('lets a new claim take a key whose claim expired (the token’s TTL decides what is late), but not count again an impression whose burl it queued: the DSP is told once and billed once', () => {
     const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
-    assert.deepEqual(ledger.record([event({ dedupe: { key: 'again', expiresMs: T0 + 1 }, delivery })]), [
-      COUNTED,
-    ]);
+    assert.deepEqual(
+      ledger.record([
+        event({ dedupe: { key: 'again', expiresMs: T0 + 1 }, delivery }),
+        event({ dedupe: { key: 'no-burl', expiresMs: T0 + 1 } }),
+      ]),
+      [COUNTED, COUNTED],
+    );
+    // The same wins registered again, with a later auction time, fired after the claims expired.
     const later = T0 + 2;
     assert.deepEqual(
       ledger.record([
         event({ receivedMs: later, dedupe: { key: 'again', expiresMs: later + 600_000 }, delivery }),
+        event({ receivedMs: later, dedupe: { key: 'no-burl', expiresMs: later + 600_000 } }),
         event({ receivedMs: later, dedupe: { key: 'other', expiresMs: later + 600_000 } }),
       ]),
-      [COUNTED, COUNTED],
+      [notCounted('duplicate'), COUNTED, COUNTED],
     );
     assert.deepEqual(
       ledger.listDeliveries(1, undefined, 10).map((row) => [row.dedupeKey, row.createdMs]),
       [['again', T0]],
     );
-    assert.deepEqual(ledger.countEvents(), { total: 3, counted: 3 });
+    assert.deepEqual(ledger.countEvents(), { total: 5, counted: 4 });
   });
 
   it('leases the deliveries that fell due first before later ones, whatever order they were queued in', () => {

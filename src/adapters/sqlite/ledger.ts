@@ -434,6 +434,23 @@ export class SqliteLedger implements Ledger {
           }
         }
       }
+      // The DSP's burl is queued once per impression (its key is unique): an impression whose burl
+      // was queued before, by a count whose claim has since expired (a second registration of the
+      // win with a later auction time), is that impression again, not a second one to bill.
+      if (outcome.outcome === 'counted' && event.delivery !== undefined && dedupe !== undefined) {
+        const queued = this.insertDelivery.run(
+          event.dims.accountId,
+          dedupe.key,
+          event.delivery.url,
+          deliveryHost(event.delivery.url),
+          event.deviceIp,
+          event.userAgent,
+          event.receivedMs,
+          event.receivedMs,
+          event.delivery.deadlineMs,
+        );
+        if (queued.changes === 0) outcome = notCounted('duplicate');
+      }
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
       // Events of a batch often share their dims: comparing with the previous event spares
@@ -475,19 +492,6 @@ export class SqliteLedger implements Ledger {
         };
         claimedInBatch.set(claimed.key, claim);
         newClaims.push(claim);
-      }
-      if (counted && event.delivery !== undefined && dedupeKey !== null) {
-        this.insertDelivery.run(
-          d.accountId,
-          dedupeKey,
-          event.delivery.url,
-          deliveryHost(event.delivery.url),
-          event.deviceIp,
-          event.userAgent,
-          event.receivedMs,
-          event.receivedMs,
-          event.delivery.deadlineMs,
-        );
       }
       const rollupKey = `${event.servedHourMs}/${dimsId}`;
       let rollup = rollups.get(rollupKey);
