@@ -10,8 +10,8 @@ export interface HtmlRegion {
    * - `comment`: the content of a comment;
    * - `cdata`: the content of a CDATA section in SVG or MathML content, which `]]>` ends;
    * - `value`: the value of an attribute read again as something else once its character
-   *   references are read: an event handler (`on…`, a script), a `style`, an iframe's `srcdoc` (a
-   *   document); `name` is the attribute's;
+   *   references are read: an event handler (`on…`, a script), a `javascript:` URL (a script, once
+   *   percent-decoded), a `style`, an iframe's `srcdoc` (a document); `name` is the attribute's;
    * - `bogus`: the content of a bogus comment (`<!…>`, `<?…>`, a doctype too), which the first `>`
    *   ends;
    * - `raw`: the content of a raw-text element such as `<script>` or `<style>`, read as it stands,
@@ -101,7 +101,8 @@ export function htmlRegions(html: string): HtmlRegion[] {
   ): number => {
     let piece: Pick<HtmlRegion, 'name' | 'foreign'> = element;
     for (const { name, valueStart, valueEnd } of attributes) {
-      if (valueStart === -1 || !REREAD_ATTRIBUTE.test(name)) continue;
+      if (valueStart === -1) continue;
+      if (!REREAD_ATTRIBUTE.test(name) && !isJavascriptUrl(lower.slice(valueStart, valueEnd))) continue;
       enclosed('tag', copied, valueStart, '', piece);
       enclosed('value', valueStart, valueEnd, '', { name });
       // Only the tag's first piece names its element.
@@ -165,6 +166,15 @@ export function htmlRegions(html: string): HtmlRegion[] {
 
 /** Attributes whose values are read again once their character references are: see `value` regions. */
 const REREAD_ATTRIBUTE = /^(?:on.+|style|srcdoc)$/;
+
+/**
+ * Whether an attribute's value, lower-cased, is a `javascript:` URL, which a browser runs as a
+ * script once it has read its character references and percent-decoded it (leading spaces and
+ * controls, and tabs and line breaks anywhere, are dropped from a URL first).
+ */
+function isJavascriptUrl(value: string): boolean {
+  return value.replace(/^[\0-\x20]+|[\t\n\r]/g, '').startsWith('javascript:');
+}
 
 /** How the content of an HTML element is read, if it is read as text: `raw` or `rcdata`. */
 function textContentKind(name: string): 'raw' | 'rcdata' | undefined {

@@ -223,7 +223,7 @@ describe('substituteMacrosInMarkup', () => {
         odd,
       ),
       '<img src="a&quot;b&amp;c&lt;d&#39;e&gt;f\\g"><p>a&quot;b&amp;c&lt;d&#39;e&gt;f\\g</p>' +
-        `<script>"a\\u0022b\\u0026c\\u003Cd\\u0027e\\u003Ef\\\\g"</script><!--${odd.auctionId}-->`,
+        `<script>"a\\u0022b\\u0026c\\u003Cd\\u0027e\\u003Ef\\u005Cg"</script><!--${odd.auctionId}-->`,
     );
   });
 

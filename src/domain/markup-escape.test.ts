@@ -190,11 +190,11 @@ describe('escaping macro values for the markup they go into', () => {
     );
     assert.equal(
       fill("<svg><script>var id='${V}';</script></svg>", 'html', "';x();'"),
-      "<svg><script>var id='\\u0027;x();\\u0027';</script></svg>",
+      "<svg><script>var id='\\u0027\\u003Bx\\u0028\\u0029\\u003B\\u0027';</script></svg>",
     );
     assert.equal(
       fill("<svg><script><![CDATA[var id='${V}';]]></script></svg>", 'html', "'&apos;"),
-      "<svg><script><![CDATA[var id='\\u0027\\u0026apos;';]]></script></svg>",
+      "<svg><script><![CDATA[var id='\\u0027\\u0026apos\\u003B';]]></script></svg>",
     );
     // Elsewhere in SVG, a CDATA section's ]]> is split; inside <foreignObject>, a <style> is HTML's.
     assert.equal(
@@ -229,10 +229,25 @@ describe('escaping macro values for the markup they go into', () => {
     );
   });
 
+  it('escapes a value in a javascript: URL as in a script, percent signs too, however the scheme is written, and leaves other URLs HTML-escaped', () => {
+    assert.equal(
+      fill('<a href=" JAVA\tSCRIPT:f(\'${V}\')">', 'html', "%27);x('"),
+      '<a href=" JAVA\tSCRIPT:f(\'\\u002527\\u0029\\u003Bx\\u0028\\u0027\')">',
+    );
+    assert.equal(fill('<a href="https://x/?q=${V}">', 'html', "%27'"), '<a href="https://x/?q=%27&#39;">');
+  });
+
+  it('escapes a value in a script so that it ends no comment or regular expression it stands in', () => {
+    assert.equal(
+      fill('<script>/* ${V} */ var r = /${V}/; // ${V}</script>', 'html', '*/x\u2028/'),
+      '<script>/* \\u002A\\u002Fx\\u2028\\u002F */ var r = /\\u002A\\u002Fx\\u2028\\u002F/; // \\u002A\\u002Fx\\u2028\\u002F</script>',
+    );
+  });
+
   it('escapes a value in an event handler, a style attribute or an srcdoc for what reads it once its references are read', () => {
     assert.equal(
       fill("<img src=x onerror=\"f('${V}')\" onload=f('${V}')>", 'html', "');alert(1);(' x"),
-      "<img src=x onerror=\"f('\\u0027);alert(1);(\\u0027&#32;x')\" onload=f('\\u0027);alert(1);(\\u0027&#32;x')>",
+      "<img src=x onerror=\"f('\\u0027\\u0029\\u003Balert\\u00281\\u0029\\u003B\\u0028\\u0027\\u0020x')\" onload=f('\\u0027\\u0029\\u003Balert\\u00281\\u0029\\u003B\\u0028\\u0027\\u0020x')>",
     );
     assert.equal(
       fill('<div style="background:url(${V})">', 'html', 'x);color:red'),

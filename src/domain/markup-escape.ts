@@ -40,7 +40,7 @@ type RegionKind =
    * so that a value in an unquoted attribute value stays that value, not more attributes.
    */
   | 'tag'
-  /** An event handler attribute's value (`onclick`): escaped as in a script, then as in a tag. */
+  /** An event handler's value (`onclick`) or a `javascript:` URL: escaped as in a script, then as in a tag. */
   | 'handler'
   /** A `style` attribute's value: CSS escapes, then as in a tag. */
   | 'styleAttribute'
@@ -173,17 +173,21 @@ function escapeTagValue(value: string): string {
 }
 
 /**
- * The value as it is written inside a JavaScript string, in quotes of any kind (or a template
- * literal), inside a script: JSON-escaped, and `"`, `'`, `` ` ``, `$`, `&`, `<`, `>` and a first or
- * last `-` as `\uXXXX` escapes, which JSON reads too. What it writes holds none of the characters
- * HTML reads (a script in SVG decodes character references), nor a hyphen that could make a `<!--`
- * or `-->` with the script around it.
+ * The value as it is written inside a script, wherever the macro stands there: every character but
+ * ASCII letters, digits, `_`, `.` and an inner `-` as a `\uXXXX` escape. In a JavaScript string
+ * of any quotes, a template literal or JSON it reads back as the value; in a comment or a regular
+ * expression it ends nothing (no comment end, `/` or line terminator such as U+2028); written as
+ * bare code, outside any string, it can call nothing: any other character fails to parse. It holds
+ * none of the characters HTML reads (a script in SVG decodes character references), nor a hyphen
+ * that could make a `<!--` or `-->` with the script around it, nor a `%` that a `javascript:` URL
+ * would decode.
  */
 function escapeScriptString(value: string): string {
-  return escapeJsonString(value).replace(/\\"|['`$&<>]|^-|-$/g, (escaped) =>
-    unicodeEscape(escaped === '\\"' ? '"' : escaped),
-  );
+  return value.replace(SCRIPT_ESCAPED, unicodeEscape);
 }
+
+/** The characters {@link escapeScriptString} escapes: UTF-16 code units, one at a time. */
+const SCRIPT_ESCAPED = /[^A-Za-z0-9_.-]|^-|-$/g;
 
 /** A character as a JavaScript and JSON `\uXXXX` escape. */
 function unicodeEscape(char: string): string {

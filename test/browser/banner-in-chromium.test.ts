@@ -44,13 +44,16 @@ async function register(seat: string, auctionId: string, adm: string): Promise<s
  * without the DOM's types): whether an element or attribute was injected, and each place's value.
  */
 const READ_PAGE = `({
-  injected: document.querySelector('#pwn, [onerror]:not([data-dsp])') !== null,
+  injected: document.querySelector('#pwn, [onerror]:not([data-dsp])') !== null || window.pwned !== undefined,
   alt: document.querySelector('img[alt]')?.getAttribute('alt'),
   title: document.querySelector('p[title]')?.getAttribute('title'),
   textarea: document.querySelector('textarea')?.value,
   read: window.read,
   svgRead: window.svgRead,
   handled: window.handled,
+  regexMatched: window.regexMatched,
+  afterComments: window.afterComments,
+  jsUrlRead: window.jsUrlRead,
 })`;
 
 /** Renders markup in Chromium, as a publisher's page renders an ad, and waits for its images. */
@@ -109,6 +112,11 @@ const HOSTILE_IDS = [
   'img src=x onerror=alert(1)//',
   '-->"</script><b id=pwn>--',
   '`${1}\\\'"',
+  '*/window.pwned=1;/*',
+  '\u2028window.pwned=1//',
+  '1/;window.pwned=1;//',
+  "');parent.pwned=1;//",
+  '%27);parent.pwned=1;//',
 ];
 
 /** The auction id in every kind of place a DSP writes macros in a banner. */
@@ -118,7 +126,10 @@ const MACRO_PLACES =
   '<img src="data:," data-dsp onerror="window.handled = \'${AUCTION_ID}\'">' +
   '<!-- ${AUCTION_ID} --><!-- --${AUCTION_ID} --><style>p{content:"${AUCTION_ID}"}</style>' +
   "<svg><script>window.svgRead = '${AUCTION_ID}';</script><style>${AUCTION_ID}</style>" +
-  '<![CDATA[${AUCTION_ID}]]></svg><textarea>${AUCTION_ID}</textarea>';
+  '<![CDATA[${AUCTION_ID}]]></svg><textarea>${AUCTION_ID}</textarea>' +
+  '<script>/* ${AUCTION_ID} */ // ${AUCTION_ID}\nwindow.afterComments = 1;</script>' +
+  '<script>window.regexMatched = /^${AUCTION_ID}$/.test(window.read[0]);</script>' +
+  '<iframe src="javascript:void(parent.jsUrlRead=\'${AUCTION_ID}\')"></iframe>';
 
 describe('banners Tally instruments, rendered in Chromium', () => {
   it('counts the impression of every banner, wherever the DSP markup would hide or swallow the pixel', async () => {
@@ -147,6 +158,9 @@ describe('banners Tally instruments, rendered in Chromium', () => {
           read: [auctionId, auctionId, auctionId],
           svgRead: auctionId,
           handled: auctionId,
+          regexMatched: true,
+          afterComments: 1,
+          jsUrlRead: auctionId,
         },
         markup,
       );
