@@ -89,6 +89,33 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
     });
   }
 
+  test('adds the URL to imptrackers as well as eventtrackers when a response offered event trackers is written to Native 1.0 or 1.1', () => {
+    const older = [
+      { ver: '1.1', assets: [] },
+      { ver: 1.0, link: { url: 'https://x.example' } },
+      { assets: [], imptrackers: ['https://dsp.example/i'] },
+    ];
+    for (const response of older) {
+      const instrumented = instrumentedJson(JSON.stringify({ native: response }), true);
+      assert.deepEqual(
+        instrumented,
+        {
+          native: withTracker(
+            withTracker(response, 'eventtrackers', TALLY_EVENT_TRACKER),
+            'imptrackers',
+            IMPRESSION_URL,
+          ),
+        },
+        JSON.stringify(response),
+      );
+    }
+    const newer = { ver: '1.2', assets: [], imptrackers: ['https://dsp.example/i'] };
+    assert.deepEqual(
+      instrumentedJson(JSON.stringify(newer), true),
+      withTracker(newer, 'eventtrackers', TALLY_EVENT_TRACKER),
+    );
+  });
+
   test('keeps the trackers the DSP already had, before Tally’s', () => {
     const instrumented = instrumentedJson(fixture('response_1.2_clickout.json'), true);
     assert.deepEqual(instrumented.eventtrackers, [

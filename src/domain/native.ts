@@ -1,6 +1,7 @@
 /**
  * OpenRTB Native instrumentation: Tally's impression tracker goes into the native response, as an
- * `eventtrackers` entry (Native 1.2) when the request offered one, else into `imptrackers`.
+ * `eventtrackers` entry (Native 1.2) when the request offered one, else into `imptrackers`; into
+ * both for a response written to Native 1.0 or 1.1 when the request offered event trackers.
  * Native 1.0/1.1 documents are wrapped in `{"native": {...}}`; 1.2 documents may or may not be.
  */
 import { duplicateMember } from './duplicate-members.js';
@@ -25,7 +26,8 @@ const IMAGE_METHOD = 1;
 /**
  * Adds Tally's impression URL to a native response: `{event: 1, method: 1, url}` appended to
  * `eventtrackers` (created if missing) when the request offered event trackers (see
- * {@link nativeRequestOffersImageImpressionTracker}), else the URL appended to `imptrackers`.
+ * {@link nativeRequestOffersImageImpressionTracker}), and the URL to `imptrackers` too when the
+ * response is written to Native 1.0 or 1.1; else the URL appended to `imptrackers`.
  *
  * `adm` may be JSON text or an already-parsed object, with or without the `{"native": {...}}`
  * wrapper; the result is JSON text of the same shape (wrapper kept if present): JSON text gets the
@@ -45,21 +47,54 @@ export function instrumentNative(
   if (!isNativeResponse(response)) {
     return untouched(markup, 'native markup is not a native response (no assets array and no link object)');
   }
-  const trackerField = offeredEventTrackers ? 'eventtrackers' : 'imptrackers';
-  const existing = response[trackerField] ?? [];
-  if (!Array.isArray(existing)) return untouched(markup, `native response's ${trackerField} is not an array`);
-  const tracker = offeredEventTrackers
-    ? { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl }
-    : impressionUrl;
+  // A response written to Native 1.0 or 1.1 (its `ver`, or `imptrackers` without `eventtrackers`)
+  // is rendered by a reader of those, which knows no `eventtrackers`: the URL goes into
+  // `imptrackers` too (a reader firing both is counted once, the second a duplicate).
+  const fields: TrackerField[] = offeredEventTrackers
+    ? isOlderResponse(response)
+      ? ['eventtrackers', 'imptrackers']
+      : ['eventtrackers']
+    : ['imptrackers'];
+  for (const field of fields) {
+    const existing = response[field] ?? [];
+    if (!Array.isArray(existing)) return untouched(markup, `native response's ${field} is not an array`);
+  }
   // An object adm was written as JSON text (`markup`) above: the tracker goes into that text.
   if (markup === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
-  const output = withTrackerInText(markup, response !== document, trackerField, tracker, existing.length > 0);
+  let output = markup;
+  for (const field of fields) {
+    const tracker =
+      field === 'eventtrackers'
+        ? { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl }
+        : impressionUrl;
+    const others = ((response[field] ?? []) as unknown[]).length > 0;
+    output = withTrackerInText(output, response !== document, field, tracker, others);
+  }
   return {
     ok: true,
     markup: output,
     usedEventTrackers: offeredEventTrackers,
     warnings: duplicateWarnings(markup),
   };
+}
+
+/** The arrays of a native response that list impression trackers. */
+type TrackerField = 'eventtrackers' | 'imptrackers';
+
+/**
+ * Whether a native response is written to Native 1.0 or 1.1: its `ver` says so, or, without one,
+ * it lists `imptrackers` and no `eventtrackers` (1.2's).
+ */
+function isOlderResponse(response: JsonObject): boolean {
+  const { ver } = response;
+  if (typeof ver === 'number') return ver < 1.2;
+  if (typeof ver === 'string' && ver.trim() !== '') {
+    const [major, minor = '0'] = ver.trim().split('.');
+    return major === '1' && Number(minor) < 2;
+  }
+  return (
+    Array.isArray(response.imptrackers) && response.imptrackers.length > 0 && response.eventtrackers == null
+  );
 }
 
 /**
