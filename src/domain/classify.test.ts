@@ -37,6 +37,31 @@ describe('classifying a win', () => {
     assert.equal(classify(request, { impid: '1', mtype: 4 }).format, 'native');
   });
 
+  it('takes the format from Prebid Server’s bid.ext.prebid.type when mtype is unset, over the imp and the markup', () => {
+    const bannerOrVideo = { imp: [{ id: '1', banner: {}, video: {} }], site: {} };
+    const prebid = (type: unknown) => ({ prebid: { type } });
+    assert.equal(classify(bannerOrVideo, { impid: '1', ext: prebid('video') }).format, 'video');
+    assert.equal(
+      classify(bannerOrVideo, { impid: '1', adm: '<div>ad</div>', ext: prebid('video') }).format,
+      'video',
+    );
+    assert.equal(classify(bannerOrVideo, { impid: '1', mtype: 1, ext: prebid('video') }).format, 'banner');
+    // A type Prebid does not define decides nothing: the markup does.
+    assert.equal(
+      classify(bannerOrVideo, { impid: '1', adm: '<div>ad</div>', ext: prebid('constructor') }).format,
+      'banner',
+    );
+    assert.deepEqual(
+      classify(
+        { imp: [{ id: '1', banner: {} }], site: {} },
+        { impid: '1', adm: '<VAST version="4.0"></VAST>', ext: prebid('video') },
+      ).warnings,
+      [
+        'bid.ext.prebid.type "video" names video, which imp "1" does not offer (it offers banner): the win is instrumented as video',
+      ],
+    );
+  });
+
   it('warns of a bid at odds with its imp: an mtype or markup the imp does not offer, VAST in a banner', () => {
     const banner = { id: 'a', site, imp: [{ id: '1', banner: {} }] };
     assert.deepEqual(
@@ -208,6 +233,21 @@ describe('classifying a win', () => {
       assert.ok(isClassifyError(result));
       assert.equal(result.code, 'CHANNEL_UNDETERMINED');
       assert.match(result.message, /digital out-of-home \(dooh\), which Tally does not count/);
+    }
+  });
+
+  it('refuses a site or app request from an out-of-home device (devicetype 8), as requests said out-of-home before dooh', () => {
+    for (const request of [
+      { id: 'a', site, device: { devicetype: 8 }, imp: [{ id: '1', banner: {} }] },
+      { id: 'a', app: site, device: { devicetype: 8 }, imp: [{ id: '1', banner: {} }] },
+    ]) {
+      const result = classifyWin(request, { impid: '1' });
+      assert.ok(isClassifyError(result));
+      assert.equal(result.code, 'CHANNEL_UNDETERMINED');
+      assert.match(
+        result.message,
+        /an out-of-home device \(device\.devicetype 8\), which Tally does not count/,
+      );
     }
   });
 

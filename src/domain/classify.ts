@@ -29,6 +29,8 @@ const MTYPE_FORMATS: Readonly<Record<number, Format>> = { 1: 'banner', 2: 'video
 const MEDIA_KEYS = ['banner', 'video', 'audio', 'native'] as const;
 /** AdCOM device types counted as streaming TV: 3 connected TV, 7 set-top box. */
 const STREAMING_TV_DEVICE_TYPES = new Set([3, 7]);
+/** AdCOM device type 8: an out-of-home device. */
+const OUT_OF_HOME_DEVICE_TYPE = 8;
 /** AdCOM API framework 7 = OMID 1.0. */
 const API_OMID = 7;
 
@@ -70,12 +72,18 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
         'cannot tell the format: set bid.mtype (1 banner, 2 video, 3 audio, 4 native) or send a bid.adm',
     };
   }
-  // A request with dooh is out-of-home, whatever site or app it also names.
-  if (asObject(request.dooh) !== undefined) {
+  // A request with dooh, or from an out-of-home device (as requests said before OpenRTB 2.6), is
+  // out-of-home, whatever site or app it also names.
+  const outOfHome =
+    asObject(request.dooh) !== undefined
+      ? 'digital out-of-home (dooh)'
+      : asObject(request.device)?.devicetype === OUT_OF_HOME_DEVICE_TYPE
+        ? 'an out-of-home device (device.devicetype 8)'
+        : undefined;
+  if (outOfHome !== undefined) {
     return {
       code: 'CHANNEL_UNDETERMINED',
-      message:
-        'the bid request is for digital out-of-home (dooh), which Tally does not count: it counts web (site), app and CTV impressions',
+      message: `the bid request is for ${outOfHome}, which Tally does not count: it counts web (site), app and CTV impressions`,
     };
   }
   const channel = channelOf(request);
@@ -129,7 +137,12 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   const offered = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (offered.length > 0 && !offered.includes(format)) {
     const byMtype = typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined;
-    const named = byMtype ? `bid.mtype ${String(bid.mtype)} names` : 'the markup reads as';
+    const prebidType = asObject(asObject(bid.ext)?.prebid)?.type;
+    const named = byMtype
+      ? `bid.mtype ${String(bid.mtype)} names`
+      : PREBID_TYPES.has(prebidType)
+        ? `bid.ext.prebid.type ${JSON.stringify(prebidType)} names`
+        : 'the markup reads as';
     warnings.push(
       `${named} ${format}, which imp ${JSON.stringify(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
     );
@@ -149,9 +162,19 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   return warnings;
 }
 
+/** The formats Prebid Server names in `bid.ext.prebid.type`, where its bidders leave `mtype` unset. */
+const PREBID_TYPES: ReadonlyMap<unknown, Format> = new Map<unknown, Format>([
+  ['banner', 'banner'],
+  ['video', 'video'],
+  ['audio', 'audio'],
+  ['native', 'native'],
+]);
+
 function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
   if (typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined)
     return MTYPE_FORMATS[bid.mtype];
+  const prebidFormat = PREBID_TYPES.get(asObject(asObject(bid.ext)?.prebid)?.type);
+  if (prebidFormat !== undefined) return prebidFormat;
   const present = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (present.length === 1) return present[0];
   // A native adm may come as a JSON object rather than a string of it.
