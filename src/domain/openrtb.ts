@@ -42,6 +42,8 @@ export interface OrtbBid {
   burl?: unknown;
   adm?: unknown;
   mtype?: unknown;
+  /** Seconds the bidder waits from the auction to the impression. */
+  exp?: unknown;
   /** Extensions: Prebid Server's `ext.prebid.type` names the format where `mtype` is unset. */
   ext?: unknown;
 }

@@ -469,6 +469,22 @@ describe('instrumenting a win', () => {
     assert.ok((usual.noticeUrls.adm?.length ?? Infinity) <= MAX_NOTICE_URL_CHARS);
   });
 
+  it('cuts the TTL to a shorter bid.exp, sealed into the notices, ignores a longer one, and warns of one that is not a positive number', () => {
+    const short = ok(win({ bid: { exp: 30.9 } }));
+    assert.equal(short.ttlSeconds, 30);
+    assert.equal(claimsOf(short.noticeUrls.adm).ttlSeconds, 30);
+    assert.deepEqual(short.warnings, [
+      "bid.exp is 30 s, shorter than the 600 s TTL of its counting rule: the DSP pays for no impression after it, so the win's notices count for 30 s",
+    ]);
+    const long = ok(win({ bid: { exp: 3600 } }));
+    assert.deepEqual([long.ttlSeconds, long.warnings], [600, []]);
+    for (const exp of [0, -5, '30']) {
+      const ignored = ok(win({ bid: { exp } }));
+      assert.equal(ignored.ttlSeconds, 600);
+      assert.match(ignored.warnings.join(), /^bid\.exp .* is not a positive number of seconds: ignored/);
+    }
+  });
+
   it('accepts an auction time up to 5 minutes ahead of the clock, and refuses one a millisecond later', () => {
     assert.equal(
       claimsOf(ok(win({ auctionTimeMs: NOW_MS + 300_000 })).noticeUrls.adm).auctionTimeMs,

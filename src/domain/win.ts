@@ -121,10 +121,12 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const classification = classifyWin(parsed.request, parsed.bid);
   if (isClassifyError(classification)) return { ok: false, error: classification };
   const { format, channel, omidSupported } = classification;
-  const rule = env.rulesFor(parsed.publisherId).choose(format, channel, {
+  const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
     publisherBurl: parsed.publisherBurl,
   });
+  const bidExpiry = bidExpiryOf(parsed.bid, chosen);
+  const rule = bidExpiry.rule;
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
   const adm = admText(parsed.bid.adm);
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
@@ -184,6 +186,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     noticeUrls: {},
     warnings: [
       ...classification.warnings,
+      ...bidExpiry.warnings,
       ...lateWarnings(parsed, rule, env.nowMs),
       ...publisherBurlWarnings(parsed, rule),
       ...priceWarnings(parsed),
@@ -305,6 +308,32 @@ function noticeUrlTooLong(urlChars: number, claims: NoticeClaims): RejectedWin {
       code: 'NOTICE_URL_TOO_LONG',
       message: `the win's notice URLs would be ${urlChars} characters, over the ${MAX_NOTICE_URL_CHARS} that can be read when they are fired; shorten ${name} (${value.length} characters)`,
     },
+  };
+}
+
+/**
+ * The rule with its TTL cut to `bid.exp`, the seconds the bidder waits from the auction to the
+ * impression, where that is shorter: the DSP pays for no impression after it, so Tally counts
+ * none (as Index does). A `bid.exp` that is not a positive number of seconds is ignored, saying so.
+ */
+function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; warnings: string[] } {
+  const { exp } = bid;
+  if (exp === undefined || exp === null) return { rule, warnings: [] };
+  if (typeof exp !== 'number' || !Number.isFinite(exp) || exp < 1) {
+    return {
+      rule,
+      warnings: [
+        `bid.exp ${JSON.stringify(exp) ?? String(exp)} is not a positive number of seconds: ignored, the win keeps the ${rule.ttlSeconds} s TTL of its counting rule`,
+      ],
+    };
+  }
+  const expSeconds = Math.floor(exp);
+  if (expSeconds >= rule.ttlSeconds) return { rule, warnings: [] };
+  return {
+    rule: { ...rule, ttlSeconds: expSeconds },
+    warnings: [
+      `bid.exp is ${expSeconds} s, shorter than the ${rule.ttlSeconds} s TTL of its counting rule: the DSP pays for no impression after it, so the win's notices count for ${expSeconds} s`,
+    ],
   };
 }
 
