@@ -398,9 +398,9 @@ export const OPENAPI_DOCUMENT = {
           "profitMicros: neither side sees the other's money nor the margin. A report of " +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1 in JSON (CSV writes every total exactly), is refused with 400 ' +
-          'REPORT_TOO_LARGE; one a row of which would add up ' +
-          'amounts in different currencies (or a currency and tracker hits’ unnamed units), unless it ' +
-          'groups by or filters on currency, with 400 MIXED_CURRENCIES.',
+          'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +
+          'tracker hits’ unnamed units), in one row or across rows, unless it groups by or filters ' +
+          'on currency, with 400 MIXED_CURRENCIES.',
         parameters: [
           ...(['from', 'to'] as const).map((name) => ({
             name,

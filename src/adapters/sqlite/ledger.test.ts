@@ -1413,7 +1413,7 @@ describe('the SQLite ledger', () => {
     );
   });
 
-  it('refuses a report a row of which would add up amounts in two currencies, or a currency and tracker units, unless it groups by or filters on currency', () => {
+  it('refuses a report whose amounts are in two currencies, or a currency and tracker units, in one row or in different rows, unless it groups by or filters on currency', () => {
     const usd = exchangeEvent();
     const eur = exchangeEvent({ dims: { ...usd.dims, currency: 'EUR' } });
     const notCounted = exchangeEvent({
@@ -1433,8 +1433,19 @@ describe('the SQLite ledger', () => {
       (error: unknown) =>
         error instanceof MixedCurrenciesError &&
         error.code === 'MIXED_CURRENCIES' &&
-        /amounts in .*EUR.*: group by currency/.test(error.message) &&
+        /amounts are in .*EUR.*: group by currency/.test(error.message) &&
         /trackers' unnamed units/.test(error.message),
+    );
+    // In another account, each row in one currency, but not all in the same: refused too, unless
+    // narrowed to one.
+    const jpy = { ...usd.dims, accountId: 3, seat: 'jpy-seat', currency: 'JPY' };
+    const eurSeat = { ...usd.dims, accountId: 3, seat: 'eur-seat', currency: 'EUR' };
+    ledger.record([exchangeEvent({ dims: jpy }), exchangeEvent({ dims: eurSeat })]);
+    const bySeat = { ...HOUR_AROUND_T0, accountId: 3, groupBy: ['seat'] as ReportDimension[] };
+    assert.throws(() => ledger.report(bySeat), /amounts are in EUR, JPY: group by currency/);
+    assert.deepEqual(
+      ledger.report({ ...bySeat, filters: { seat: 'jpy-seat' } }).map((row) => [row.seat, row.events]),
+      [['jpy-seat', 1]],
     );
     assert.deepEqual(
       ledger.report({ ...HOUR_AROUND_T0, groupBy: ['currency'] }).map((row) => [row.currency, row.events]),

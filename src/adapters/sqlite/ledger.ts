@@ -715,7 +715,7 @@ export class SqliteLedger implements Ledger {
         .safeIntegers(true)
         .all(...params, query.maxRows ?? -1),
     ) as Record<string, bigint | string | null>[];
-    for (const row of rows) refuseMixedCurrencies(row.currencies);
+    if (mixable) refuseMixedCurrencies(rows.map((row) => row.currencies));
     const metric = (name: string, value: bigint) =>
       query.exactSums === true ? numberIfSafe(value) : exactNumber(name, value);
     return rows
@@ -876,14 +876,18 @@ const CURRENCY_OF_AMOUNTS = `CASE WHEN price_micros <> 0 OR media_cost_micros <>
   THEN ${DIMENSION_SQL.currency} END`;
 
 /**
- * Refuses a report row whose amounts are in more than one currency (`currencies`, as SQLite's
- * `GROUP_CONCAT` joins them with commas): their sum would be no amount of anything.
+ * Refuses a report whose amounts are in more than one currency (`rowCurrencies`: each row's, as
+ * SQLite's `GROUP_CONCAT` joins them with commas): a row's sum would be no amount of anything,
+ * and rows in different currencies, none saying which, would be added up by whoever totals them.
  */
-function refuseMixedCurrencies(currencies: unknown): void {
-  if (typeof currencies !== 'string' || !currencies.includes(',')) return;
-  const named = currencies.split(',').map((currency) => currency || "trackers' unnamed units");
+function refuseMixedCurrencies(rowCurrencies: readonly unknown[]): void {
+  const currencies = new Set<string>();
+  for (const row of rowCurrencies)
+    if (typeof row === 'string') for (const currency of row.split(',')) currencies.add(currency);
+  if (currencies.size < 2) return;
+  const named = [...currencies].sort().map((currency) => currency || "trackers' unnamed units");
   throw new MixedCurrenciesError(
-    `a row of this report would add up amounts in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)`,
+    `this report's amounts are in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)`,
   );
 }
 
