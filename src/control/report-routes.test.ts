@@ -61,14 +61,29 @@ before(async () => {
     event(3, '=1+1'),
   ]);
   ledger.record(
-    ['+1', '-1', "'-1", '@SUM(A1)', '\tx', '\rx', 'a,b', 'a\tb', 'a\nb', 'a\rb'].map((seat) =>
-      event(4, seat),
-    ),
+    [
+      '+1',
+      '-1',
+      "'-1",
+      '@SUM(A1)',
+      '\tx',
+      '\rx',
+      '\n=1+1',
+      ' =1+1',
+      '\u00a0=1+1',
+      '\uff1d1+1',
+      '|calc',
+      '\0x',
+      'a,b',
+      'a\tb',
+      'a\nb',
+      'a\rb',
+    ].map((seat) => event(4, seat)),
   );
   await closed.close();
   await serve('three', thread, 3);
   await serve('two', thread, 2);
-  await serve('ten', thread, 10);
+  await serve('twenty', thread, 20);
   await serve('closed', closed, 3);
 });
 
@@ -163,14 +178,31 @@ describe('GET /v1/reports', () => {
     );
   });
 
-  it("escapes a cell starting with any character a spreadsheet runs as a formula (+ - @ tab CR), or with the escape itself, so that the value seat=-1 and the value seat='-1 never share a cell, and quotes one holding a comma, tab or line break", async () => {
-    const csv = await report('ten', `${RANGE}&groupBy=seat&format=csv`, 4);
+  it("escapes a cell starting with any character a spreadsheet may run as a formula (+ - @ | or full-width, after white space or NUL, or white space or NUL itself), or with the escape itself, so that the value seat=-1 and the value seat='-1 never share a cell, and quotes one holding a comma, tab or line break", async () => {
+    const csv = await report('twenty', `${RANGE}&groupBy=seat&format=csv`, 4);
     assert.equal(csv.status, 200);
     const metrics = ',1,1000000,0,0,0\r\n';
     assert.equal(
       csv.text,
       'seat,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\n' +
-        [`"'\tx"`, `"'\rx"`, "''-1", "'+1", "'-1", "'@SUM(A1)", '"a\tb"', '"a\nb"', '"a\rb"', '"a,b"']
+        [
+          "'\0x",
+          `"'\tx"`,
+          `"'\n=1+1"`,
+          `"'\rx"`,
+          "' =1+1",
+          "''-1",
+          "'+1",
+          "'-1",
+          "'@SUM(A1)",
+          '"a\tb"',
+          '"a\nb"',
+          '"a\rb"',
+          '"a,b"',
+          "'|calc",
+          "'\u00a0=1+1",
+          "'\uff1d1+1",
+        ]
           .map((cell) => cell + metrics)
           .join(''),
     );

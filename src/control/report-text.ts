@@ -54,13 +54,17 @@ function toCsv(
 }
 
 /**
- * A CSV cell. Text starting with = + - @ tab or CR would make a spreadsheet run the cell as a
- * formula (CSV injection): it is written after a `'`, as is text already starting with one, so
- * that taking one leading `'` off a cell that has it always gives the value back.
+ * A CSV cell. Text a spreadsheet could run as a formula (CSV injection) — starting with = + - @ |
+ * or their full-width forms, after any white space or NUL, or with white space or NUL at all — is
+ * written after a `'`, as is text already starting with one, so that taking one leading `'` off a
+ * cell that has it always gives the value back.
  */
+/** What begins text a spreadsheet may read as a formula, or the escape itself. */
+const FORMULA_START = /^[\s\0']|^[=+\-@|\uFF1D\uFF0B\uFF0D\uFF20]/;
+
 function csvCell(value: string | number | bigint | boolean | undefined): string {
   const text = value === undefined ? '' : String(value);
-  const safe = /^[=+\-@\t\r']/.test(text) && typeof value === 'string' ? `'${text}` : text;
+  const safe = FORMULA_START.test(text) && typeof value === 'string' ? `'${text}` : text;
   // Quoted also when holding a semicolon or tab: a spreadsheet whose list separator is one of
   // them would otherwise split `x;=1+1` into a second cell that starts with a formula.
   return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
