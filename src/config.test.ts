@@ -291,6 +291,7 @@ describe('configuration', () => {
       dataDir: resolve('./data'),
       publicUrl: 'http://127.0.0.1:8080',
       adminKey: undefined,
+      metricsKey: undefined,
       tokenKeys: undefined,
       retentionDays: 100,
       commitMaxBatch: 2048,
@@ -556,6 +557,18 @@ describe('configuration', () => {
     const exact = parseConfig({ TALLY_ADMIN_KEY: 'sixteen-chars-xy' });
     assert.ok(exact.ok);
     assert.equal(exact.config.adminKey, 'sixteen-chars-xy');
+  });
+
+  it('refuses a metrics key shorter than 16 characters or holding a space, and takes one of exactly 16', () => {
+    for (const key of ['fifteen-chars-x', 'sixteen chars xy']) {
+      const refused = parseConfig({ TALLY_METRICS_KEY: key });
+      assert.ok(!refused.ok, key);
+      assert.match(refused.errors[0] ?? '', /^metricsKey: must be at least 16 characters/);
+      assert.ok(!refused.errors[0]?.includes(key), 'the key is not shown');
+    }
+    const exact = parseConfig({ TALLY_METRICS_KEY: 'sixteen-chars-xy' });
+    assert.ok(exact.ok);
+    assert.equal(exact.config.metricsKey, 'sixteen-chars-xy');
   });
 
   it('refuses an unknown SQLite synchronous mode', () => {

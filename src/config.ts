@@ -23,6 +23,8 @@ export interface Config {
   /** Base of every URL Tally hands out, without a trailing slash. */
   publicUrl: string;
   adminKey: string | undefined;
+  /** The bearer key `/metrics` asks for; `undefined`: it is public. */
+  metricsKey: string | undefined;
   /** Token keys `id → 32-byte key`; the last listed signs. Generated into the data directory when absent. */
   tokenKeys: { id: number; key: Buffer }[] | undefined;
   ivtFilter: IvtFilter;
@@ -194,6 +196,11 @@ export function parseConfig(
     errors.push(
       'adminKey: must be at least 16 characters, each a printable ASCII character other than a space',
     );
+  const metricsKey = text('metricsKey', '') || undefined;
+  if (metricsKey !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsKey))
+    errors.push(
+      'metricsKey: must be at least 16 characters, each a printable ASCII character other than a space',
+    );
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push(`burlPrivateNetworks: ${given('burlPrivateNetworks')} must be deny (the default) or allow`);
@@ -207,6 +214,7 @@ export function parseConfig(
     dataDir: resolve(text('dataDir', './data')),
     publicUrl,
     adminKey,
+    metricsKey,
     tokenKeys: parseTokenKeys(text('tokenKeys', ''), errors),
     ivtFilter: ivt.ok ? ivt.filter : buildIvtFilterOrThrow(),
     rules: parseRules(json('rules'), errors),

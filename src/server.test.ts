@@ -177,3 +177,37 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     assert.match(script, /data-tally-notice/);
   });
 });
+
+describe('a metrics key', () => {
+  it('makes /metrics answer 401 without the key or with another, and the metrics with it', async () => {
+    const dataDir = mkdtempSync(join(parent, 'metrics-key-'));
+    const parsed = parseConfig({
+      TALLY_DATA_DIR: dataDir,
+      TALLY_PORT: '0',
+      TALLY_HOST: '127.0.0.1',
+      TALLY_PUBLIC_URL: 'http://127.0.0.1:1',
+      TALLY_METRICS_KEY: 'metrics-key-0123456789',
+    });
+    assert.ok(parsed.ok);
+    const tally = await startTally(parsed.config, log);
+    try {
+      const scrape = async (authorization?: string) => {
+        const response = await fetch(`${tally.url}/metrics`, {
+          headers: authorization === undefined ? {} : { authorization },
+        });
+        return { status: response.status, text: await response.text() };
+      };
+      for (const authorization of [undefined, 'Bearer other-key-0123456789', 'metrics-key-0123456789']) {
+        const refused = await scrape(authorization);
+        assert.equal(refused.status, 401, String(authorization));
+        assert.equal((JSON.parse(refused.text) as { error: { code: string } }).error.code, 'UNAUTHENTICATED');
+      }
+      const answered = await scrape('Bearer metrics-key-0123456789');
+      assert.equal(answered.status, 200);
+      assert.match(answered.text, /^tally_notices_total/m);
+      assert.equal((await fetch(`${tally.url}/healthz`)).status, 200, 'the other public routes stay public');
+    } finally {
+      await tally.close();
+    }
+  });
+});

@@ -14,7 +14,7 @@ import { watchLedgerFile } from './adapters/sqlite/ledger-file-watch.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
-import { hashApiKey, newApiKey } from './control/auth.js';
+import { hashApiKey, newApiKey, requireBearer } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
 import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
 import { deliveryRoutes } from './control/deliveries.js';
@@ -318,7 +318,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   };
   const router = new Router();
   router.add(
-    ...publicRoutes(metrics, unreadyReason, countOutbox),
+    ...publicRoutes(metrics, unreadyReason, countOutbox, config.metricsKey),
     ...winRoutes(wins, config.maxBodyBytes, log),
     ...reportRoutes(
       reports,
@@ -620,6 +620,7 @@ function publicRoutes(
   metrics: Metrics,
   unreadyReason: () => string | undefined,
   beforeScrape: () => Promise<void>,
+  metricsKey: string | undefined,
 ): Route[] {
   return [
     {
@@ -647,6 +648,7 @@ function publicRoutes(
       public: true,
       ignoresQuery: true,
       async handler(ctx) {
+        if (metricsKey !== undefined) requireBearer(ctx.req, metricsKey);
         await beforeScrape();
         sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
       },

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AccountStore, ApiKeyRecord, KeyScope, Role } from '../ports/accounts.js';
 import { ApiError } from './http.js';
@@ -40,6 +40,24 @@ export function authenticate(req: IncomingMessage, accounts: AccountStore): Prin
     });
   }
   return { accountId: record.accountId, keyId: record.id, role: record.role, scope: record.scope };
+}
+
+/**
+ * Throws 401 unless the request sends `Authorization: Bearer <key>` with `key` (compared in
+ * constant time): what a Prometheus scrape sends as its `authorization` credentials.
+ */
+export function requireBearer(req: IncomingMessage, key: string): void {
+  const sent = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  if (sent !== undefined && timingSafeEqual(digest(sent), digest(key))) return;
+  throw new ApiError(
+    401,
+    'UNAUTHENTICATED',
+    sent === undefined
+      ? 'send the metrics key (TALLY_METRICS_KEY) as Authorization: Bearer <key>'
+      : 'the key sent is not the metrics key (TALLY_METRICS_KEY)',
+    { 'WWW-Authenticate': 'Bearer realm="tally-metrics"' },
+  );
 }
 
 const ROLE_RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin: 2 };

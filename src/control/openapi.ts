@@ -726,8 +726,13 @@ export const OPENAPI_DOCUMENT = {
     '/metrics': {
       get: {
         summary: 'Prometheus metrics',
+        description:
+          'Public unless TALLY_METRICS_KEY is set; then it asks for that key as Authorization: Bearer <key>.',
         security: [],
-        responses: { '200': { description: 'text exposition', content: { 'text/plain': {} } } },
+        responses: {
+          '200': { description: 'text exposition', content: { 'text/plain': {} } },
+          '401': errorResponse('UNAUTHENTICATED: TALLY_METRICS_KEY is set, and the request did not send it'),
+        },
       },
     },
   } as Record<string, unknown>,

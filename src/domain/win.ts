@@ -323,7 +323,7 @@ function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; wa
     return {
       rule,
       warnings: [
-        `bid.exp ${JSON.stringify(exp) ?? String(exp)} is not a positive number of seconds: ignored, the win keeps the ${rule.ttlSeconds} s TTL of its counting rule`,
+        `bid.exp ${JSON.stringify(exp)} is not a positive number of seconds: ignored, the win keeps the ${rule.ttlSeconds} s TTL of its counting rule`,
       ],
     };
   }
