@@ -107,6 +107,14 @@ describe('instrumenting a win', () => {
       '',
       'the burl fires from the markup, not from Tally',
     );
+    assert.deepEqual(
+      result.warnings.map((warning) => warning.split(':')[0]),
+      [
+        "the DSP's burl goes into this app banner's markup beside Tally's pixel (the app offers no OMID, api 7, and publisherBurl is not set)",
+      ],
+      'the exchange is told the device fires the burl on every render',
+    );
+    assert.deepEqual(ok(win({ context: app, bid: { burl: undefined } })).warnings, [], 'no burl, no warning');
   });
 
   it('has Tally relay the DSP burl of a CTV banner once it counts, never from the markup, which fires on every render', () => {
@@ -863,7 +871,10 @@ describe('the DSP burl and the price of a win', () => {
         bid: { burl: 'https://dsp.example/b?p=${AUCTION_PRICE:B64}&q=${AUCTION_PRICE:b64}' },
       }),
     );
-    assert.deepEqual(result.warnings, [], 'a seat without keys is not warned of an empty price');
+    assert.ok(
+      !result.warnings.some((warning) => warning.includes('price keys')),
+      'a seat without keys is not warned of an empty price',
+    );
     assert.ok(result.adm?.includes('<img src="https://dsp.example/b?p=MS41&amp;q=MS41"'), result.adm ?? '');
     assert.equal(Buffer.from('MS41', 'base64').toString(), '1.5');
     const keyed = claimsOf(ok(win({ seat: 'enc-seat', clearingPrice: 1.5 })).noticeUrls.adm);

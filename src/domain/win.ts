@@ -187,6 +187,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     warnings: [
       ...classification.warnings,
       ...bidExpiry.warnings,
+      ...(burlInMarkup ? [BURL_IN_MARKUP_WARNING] : []),
       ...lateWarnings(parsed, rule, env.nowMs),
       ...publisherBurlWarnings(parsed, rule),
       ...priceWarnings(parsed),
@@ -336,6 +337,13 @@ function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; wa
     ],
   };
 }
+
+/**
+ * The warning for an app banner whose markup carries the DSP's burl: the device fires it, not
+ * Tally, and on every render.
+ */
+const BURL_IN_MARKUP_WARNING =
+  "the DSP's burl goes into this app banner's markup beside Tally's pixel (the app offers no OMID, api 7, and publisherBurl is not set): the device fires it on every render, so the DSP may be billed for renders Tally does not count (repeats, invalid traffic, late ones); offer OMID or set publisherBurl to have Tally call it once per counted impression";
 
 /** The warning for a win registered after its TTL: every notice of it will be `late`. */
 function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): string[] {
