@@ -4,7 +4,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { openSqlite } from '../adapters/sqlite/database.js';
-import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { WalSync } from '../adapters/sqlite/wal-sync.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord } from '../ports/ledger.js';
@@ -16,6 +16,7 @@ import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
 import { isBatchFault } from './batch-fault.js';
+import { clockStepWatch } from './clock-step.js';
 import { decodeBatch, encodeOutcomes } from './wire.js';
 
 const DAY_MS = 86_400_000;
@@ -44,6 +45,18 @@ const metrics: CounterSink = {
 const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log);
 /** Prunes what is past the retention now. */
 const pruneNow = () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS);
+/**
+ * A notice received well before those recorded so far means the clock stepped back further than
+ * the claim index keeps expired claims: a repeat of an impression whose claim it dropped meanwhile
+ * could count again. Logged, once a minute at most, for the operator to mend the clock.
+ */
+const logClockSteppedBack = throttledErrorLog(log, 'clock_stepped_back', 60_000);
+const watchClock = clockStepWatch(CLAIM_LOAD_MARGIN_MS, (steppedBackMs) =>
+  logClockSteppedBack({
+    steppedBackMs,
+    note: 'the clock went back further than Tally allows for (10 s): repeats of impressions whose claims expired by the later time may count again; step the clock forward only, or slew it',
+  }),
+);
 const pruneTimer = setInterval(pruneNow, settings.pruneIntervalMs);
 pruneTimer.unref();
 
@@ -103,7 +116,9 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
   let outcomes: Outcome[];
   try {
     batches = records.map((record) => decodeBatch(record.batch));
-    outcomes = ledger.record(batches.flat());
+    const events = batches.flat();
+    for (const event of events) watchClock(event.receivedMs);
+    outcomes = ledger.record(events);
   } catch (error) {
     // Nothing was written. When one batch's data was at fault, the batches merged into the
     // transaction are tried one by one, so that it fails its own notices and no other's; a fault

@@ -1063,6 +1063,20 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('loads the claims live when the last notice was received, when its clock is ahead at start: a repeat once the clock is set back is a duplicate', () => {
+    const path = join(dir, `ledger-${sequence}.db`);
+    const expiresMs = T0 + 600_000;
+    assert.deepEqual(ledger.record([event({ dedupe: { key: 'k', expiresMs } })]), [COUNTED]);
+    // Restarted a minute after the claim's expiry by a clock that is that much ahead.
+    const restarted = new SqliteLedger(openSqlite(path));
+    restarted.loadClaims(expiresMs + 60_000);
+    assert.deepEqual(
+      restarted.record([event({ receivedMs: expiresMs - 30_000, dedupe: { key: 'k', expiresMs } })]),
+      [notCounted('duplicate')],
+    );
+    assert.equal(restarted.newestReceivedMs(), expiresMs - 30_000);
+  });
+
   it('replays the dead deliveries of one account, host (on any port) or window of counting alone, and only counts them on a dry run', () => {
     const dead = (key: string, url: string, receivedMs: number, accountId = 1) =>
       event({

@@ -360,14 +360,24 @@ export class SqliteLedger implements Ledger {
 
   /**
    * Builds the index of live dedupe claims now, rather than at the first `record` (a few seconds
-   * for millions of claims), and reads the `event_dims` rows' ids; answers how many claims are live at `nowMs`. Claims that expired up
-   * to `CLAIM_LOAD_MARGIN_MS` before `nowMs` are loaded too: a notice received while its claim
-   * was live may be recorded after the load (it waited for a starting counting thread, or the
-   * clock stepped back) and must still find the claim.
+   * for millions of claims), and reads the `event_dims` rows' ids; answers how many claims are
+   * live at `nowMs`. Claims that expired up to `CLAIM_LOAD_MARGIN_MS` before `nowMs`, or before
+   * the last event was received if that is earlier (a clock ahead), are loaded too: a notice
+   * received while its claim was live may be recorded after the load (it waited for a starting
+   * counting thread, or the clock stepped back) and must still find the claim.
    */
   loadClaims(nowMs: number): number {
     this.knownDims();
-    return this.liveClaims(nowMs - CLAIM_LOAD_MARGIN_MS).liveCount(nowMs);
+    // A clock ahead at start (a machine booted before its clock was set) must not leave out the
+    // claims live when the last notice was received: the earlier of the two times is taken.
+    const horizonMs = Math.min(nowMs, this.newestReceivedMs() ?? nowMs);
+    return this.liveClaims(horizonMs - CLAIM_LOAD_MARGIN_MS).liveCount(nowMs);
+  }
+
+  /** When the last event recorded was received, if there is one: events are appended as received. */
+  newestReceivedMs(): number | undefined {
+    return this.db.prepare('SELECT received_ms FROM event_rows ORDER BY id DESC LIMIT 1').pluck().get() as
+      number | undefined;
   }
 
   /**
