@@ -1077,6 +1077,23 @@ describe('the SQLite ledger', () => {
     assert.equal(restarted.newestReceivedMs(), expiresMs - 30_000);
   });
 
+  it('records an event whose dims another connection added since this one read them, rather than fail every batch', () => {
+    const path = join(dir, `ledger-${sequence}.db`);
+    ledger.record([event()]);
+    const other = new SqliteLedger(openSqlite(path));
+    const seat = { ...event().dims, seat: 'added-elsewhere' };
+    assert.deepEqual(other.record([event({ dims: seat })]), [COUNTED]);
+    assert.deepEqual(ledger.record([event({ dims: seat })]), [COUNTED]);
+    assert.deepEqual(
+      ledger.report({ ...HOUR_AROUND_T0, groupBy: ['seat'] }).map((row) => [row.seat, row.events]),
+      [
+        ['added-elsewhere', 2],
+        ['seat', 1],
+      ],
+    );
+    other.close();
+  });
+
   it('replays the dead deliveries of one account, host (on any port) or window of counting alone, and only counts them on a dry run', () => {
     const dead = (key: string, url: string, receivedMs: number, accountId = 1) =>
       event({

@@ -202,6 +202,8 @@ const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), h
 export class SqliteLedger implements Ledger {
   private readonly eventKey: Database.Statement;
   private readonly insertDims: Database.Statement;
+  /** The id of the `event_dims` row with the given values. */
+  private readonly dimsIdOf: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   /** The ids, due times and hosts of the deliveries due at a time and not leased, due first first. */
@@ -244,9 +246,17 @@ export class SqliteLedger implements Ledger {
     this.eventIdBounds = db.prepare(
       'SELECT (SELECT MIN(id) FROM event_rows) AS low, (SELECT MAX(id) FROM event_rows) AS high',
     );
+    // Another connection may have added the row since this one read the table (a second process
+    // on the data directory, its lock file deleted): it is then found, not added twice.
     this.insertDims = db
       .prepare(
-        `INSERT INTO event_dims (${DIMS_COLUMNS}) VALUES (${DIMS_COLUMNS.replace(/\w+/g, '?')}) RETURNING id`,
+        `INSERT INTO event_dims (${DIMS_COLUMNS}) VALUES (${DIMS_COLUMNS.replace(/\w+/g, '?')})
+         ON CONFLICT DO NOTHING RETURNING id`,
+      )
+      .pluck();
+    this.dimsIdOf = db
+      .prepare(
+        `SELECT id FROM event_dims WHERE ${DIMS_COLUMNS.replace(/\w+/g, '$& = ?').replaceAll(',', ' AND')}`,
       )
       .pluck();
     this.insertEvent = db.prepare(
@@ -470,7 +480,7 @@ export class SqliteLedger implements Ledger {
         const key = dimsKey(values);
         let id = this.knownDims().get(key) ?? newDims.get(key);
         if (id === undefined) {
-          id = this.insertDims.get(...values) as number;
+          id = (this.insertDims.get(...values) ?? this.dimsIdOf.get(...values)) as number;
           newDims.set(key, id);
         }
         previous = { event, outcome, values, id };
