@@ -174,7 +174,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
         ledgerFileProblem = why;
         log.error('ledger_file_gone', {
           error: why,
-          note: 'notices are answered 503 until it is back; restore tally.db from a backup and restart if it was deleted',
+          note: 'notices are answered 503 until it is back; if tally.db was deleted, restore it from a backup and restart; if its -wal was, stop Tally cleanly (SIGTERM), which writes what it committed into tally.db, and start it again',
         });
       },
       back: () => {

@@ -42,4 +42,22 @@ describe('watching the ledger file', () => {
       stop();
     }
   });
+
+  it('says when the write-ahead log it opened beside the ledger is deleted', async () => {
+    const path = join(dir, 'with-wal.db');
+    writeFileSync(path, 'ledger');
+    writeFileSync(`${path}-wal`, 'log');
+    const seen: string[] = [];
+    const stop = watchLedgerFile(path, { gone: (why) => seen.push(why), back: () => seen.push('back') });
+    try {
+      await nextCheck();
+      unlinkSync(`${path}-wal`);
+      await nextCheck();
+      assert.deepEqual(seen, [
+        `${path}-wal is no longer the file Tally opened: it was deleted, or its directory moved away`,
+      ]);
+    } finally {
+      stop();
+    }
+  });
 });

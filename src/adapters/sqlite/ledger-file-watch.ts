@@ -1,34 +1,44 @@
 import { statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 
-/** How often the server checks that `tally.db` at its path is the file it opened. */
+/** How often the server checks that `tally.db` and its WAL at their paths are the files it opened. */
 export const LEDGER_FILE_CHECK_INTERVAL_MS = 1000;
 
-/** What became of the ledger's file while the server runs. */
+/** What became of the ledger's files while the server runs. */
 export interface LedgerFileWatch {
-  /** The path no longer names the file opened: deleted, replaced, or moved away (`why` says which). */
+  /** A path no longer names the file opened: deleted, replaced, or moved away (`why` says which). */
   gone(why: string): void;
-  /** It names it again (the directory moved back). */
+  /** They name them again (the directory moved back). */
   back(): void;
 }
 
 /**
- * Checks once a {@link LEDGER_FILE_CHECK_INTERVAL_MS} that `path` still names the file it named
- * when called (by device and inode). SQLite goes on committing into the file it opened whatever
- * happens to its name: deleted, its data lives only until the server stops; replaced or moved
- * away, no restart reads what it commits. Returns a function that stops checking.
+ * Checks once a {@link LEDGER_FILE_CHECK_INTERVAL_MS} that `path`, and its write-ahead log
+ * `<path>-wal` if there is one when called, still name the files they named then (by device and
+ * inode). SQLite goes on committing into the files it opened whatever happens to their names:
+ * `tally.db` deleted, its data lives only until the server stops; replaced or moved away, no
+ * restart reads what it commits; the WAL deleted, what was committed since its last checkpoint is
+ * lost if the server crashes (a clean stop still checkpoints it into `tally.db`). Returns a
+ * function that stops checking.
  */
 export function watchLedgerFile(path: string, watch: LedgerFileWatch): () => void {
-  const opened = statSync(path);
+  const walPath = `${path}-wal`;
+  const opened: [string, Stats][] = [[path, statSync(path)]];
+  const wal = statSync(walPath, { throwIfNoEntry: false });
+  if (wal !== undefined) opened.push([walPath, wal]);
   let missing = false;
   const check = () => {
     let why: string | undefined;
-    try {
-      const now = statSync(path);
-      if (now.dev !== opened.dev || now.ino !== opened.ino)
-        why = `${path} is no longer the file Tally opened: it was replaced`;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
-      why = `${path} is no longer the file Tally opened: it was deleted, or its directory moved away`;
+    for (const [file, stats] of opened) {
+      try {
+        const now = statSync(file);
+        if (now.dev !== stats.dev || now.ino !== stats.ino)
+          why = `${file} is no longer the file Tally opened: it was replaced`;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
+        why = `${file} is no longer the file Tally opened: it was deleted, or its directory moved away`;
+      }
+      if (why !== undefined) break;
     }
     if (why !== undefined && !missing) watch.gone(why);
     else if (why === undefined && missing) watch.back();
