@@ -138,12 +138,20 @@ function keyFileEntries(path: string, memory: KeyFileMemory): { id: number; key:
 }
 
 function readOrCreate(path: string): { id: number; key: Buffer }[] {
-  if (!existsSync(path)) {
-    const entries = [{ id: 1, key: generateKey() }];
-    write(path, entries);
-    return entries;
+  try {
+    if (!existsSync(path)) {
+      const entries = [{ id: 1, key: generateKey() }];
+      write(path, entries);
+      return entries;
+    }
+    return parseKeyFile(path, readFileSync(path, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    throw new KeyFileError(
+      `${path} cannot be read or written by this process (${code}): run Tally as the user owning the data directory`,
+    );
   }
-  return parseKeyFile(path, readFileSync(path, 'utf8'));
 }
 
 /**

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -300,6 +308,53 @@ describe('the tally command', () => {
       assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:pending']);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to serve, in one line naming the file, a data directory whose lock file, key file or ledger its user may not write', async () => {
+    /** A data directory anyone may write in, holding `files`, each made by this (root) user, mode 600. */
+    const dataDirWith = (files: Record<string, string>) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'tally-not-mine-'));
+      chmodSync(dataDir, 0o777);
+      for (const [name, text] of Object.entries(files)) {
+        writeFileSync(join(dataDir, name), text);
+        chmodSync(join(dataDir, name), 0o600);
+      }
+      return dataDir;
+    };
+    const ledgerDir = dataDirWith({});
+    openSqlite(join(ledgerDir, 'tally.db')).close();
+    chmodSync(join(ledgerDir, 'tally.db'), 0o644);
+    const keysDir = dataDirWith({ 'token-keys.json': '{"keys": []}' });
+    openSqlite(join(keysDir, 'tally.db')).close();
+    chmodSync(join(keysDir, 'tally.db'), 0o666);
+    const cases: [string, string, RegExp][] = [
+      [
+        dataDirWith({ 'tally.lock': '' }),
+        'tally.lock',
+        /cannot be opened \(SQLite: unable to open database file\)/,
+      ],
+      [
+        ledgerDir,
+        'tally.db',
+        /cannot be written by this process \(SQLite: attempt to write a readonly database\)/,
+      ],
+      [keysDir, 'token-keys.json', /cannot be read or written by this process \(EACCES\)/],
+    ];
+    try {
+      for (const [dataDir, file, problem] of cases) {
+        const result = await runCli(
+          ['serve'],
+          { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0', TALLY_PUBLIC_URL: 'http://127.0.0.1:1' },
+          { unprivileged: true },
+        );
+        assert.equal(result.code, 1, `${file}: ${result.stderr}`);
+        assert.ok(result.stderr.startsWith(`Tally cannot start: ${join(dataDir, file)} `), result.stderr);
+        assert.match(result.stderr, problem);
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      }
+    } finally {
+      for (const [dataDir] of cases) rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -67,6 +67,9 @@ export async function holdPort(): Promise<HeldPort> {
 /** A CLI command still running after this long is killed, and the run fails. */
 const CLI_TIMEOUT_MS = 30_000;
 
+/** The unprivileged user and group id (`nobody`, `nogroup`) of {@link runCli}'s `unprivileged`. */
+const NOBODY = 65534;
+
 /**
  * Runs the CLI (`src/cli/main.ts`) with extra environment, returning its exit code and output;
  * rejects when it is still running after `CLI_TIMEOUT_MS` (a `serve` that should have refused
@@ -75,11 +78,15 @@ const CLI_TIMEOUT_MS = 30_000;
 export async function runCli(
   args: string[],
   env: Record<string, string>,
+  { unprivileged = false }: { unprivileged?: boolean } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Root reads and writes any file: run as `nobody`, files root owns are as closed to it as
+    // another user's are to Tally.
+    ...(unprivileged && process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}),
   });
   let stdout = '';
   let stderr = '';

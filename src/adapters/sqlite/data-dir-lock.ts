@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { asDatabaseFileError } from './database.js';
 
 /** A second Tally process was started on a data directory that one is already using. */
 export class DataDirInUseError extends Error {
@@ -83,7 +84,13 @@ function takeLockFile(
   path: string,
   dataDir: string,
 ): { db: Database.Database; inode: number; device: number } {
-  const db = new Database(path, { timeout: 0 });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: 0 });
+  } catch (error) {
+    // Another user's lock file, say: said in one line, naming it.
+    throw asDatabaseFileError(path, error);
+  }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     // The first write takes the exclusive lock; in this locking mode it is kept until close.
@@ -93,6 +100,6 @@ function takeLockFile(
   } catch (error) {
     db.close();
     if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
-    throw error;
+    throw asDatabaseFileError(path, error);
   }
 }

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { runBoundedScript } from '../../../test/support/bounded-script.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -144,6 +154,29 @@ describe('opening the SQLite database', () => {
       messageOf('disk I/O error', 'SQLITE_IOERR_WRITE'),
       /^\/var\/lib\/tally\/tally\.db cannot be read or written: the disk failed \(SQLite: disk I\/O error, SQLITE_IOERR_WRITE\)/,
     );
+  });
+
+  it('refuses at open, in one line, a ledger this process may read but not write, rather than serve and fail every commit', () => {
+    const dataDir = mkdtempSync(join(dir, 'read-only-'));
+    const path = join(dataDir, 'tally.db');
+    openSqlite(path).close();
+    chmodSync(path, 0o444);
+    chmodSync(dataDir, 0o777);
+    chmodSync(dir, 0o777);
+    // Root writes any file: as root, the open is tried by the unprivileged user `nobody`.
+    const script = `import { openSqlite } from ${JSON.stringify(new URL('./database.ts', import.meta.url).href)};
+      try { openSqlite(${JSON.stringify(path)}).close(); console.log('opened'); }
+      catch (error) { console.log(error.name + ': ' + error.message); }`;
+    const opened = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
+    });
+    assert.equal(opened.status, 0, opened.stderr);
+    assert.match(
+      opened.stdout,
+      /^DatabaseFileError: \S+tally\.db cannot be written by this process \(SQLite: attempt to write a readonly database\): run Tally as the user owning the data directory/,
+    );
+    assert.equal(opened.stdout.trim().split('\n').length, 1);
   });
 
   it('makes an empty file a new database, as SQLite reads it (a first start stopped before it wrote)', () => {

@@ -96,6 +96,9 @@ export function openSqlite(
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
     migrate(db, path);
+    // A file this process may read but not write (another user's, a read-only volume) opens and
+    // reads: one write now says so at start, not at the first notice committed.
+    db.prepare('UPDATE prune_progress SET events_below_id = events_below_id').run();
   } catch (error) {
     db.close();
     throw asDatabaseFileError(path, error);
@@ -124,9 +127,9 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /**
  * SQLite's codes for a file that is no database (NOTADB), a damaged one (CORRUPT, CORRUPT_…), or
  * one that cannot be written: a full disk (FULL), a read-only file or volume (READONLY…), a disk
- * that fails (IOERR…).
+ * that fails (IOERR…); or one that cannot be opened at all (CANTOPEN: another user's, a directory).
  */
-const UNUSABLE_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT|FULL|READONLY|IOERR)/;
+const UNUSABLE_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT|FULL|READONLY|IOERR|CANTOPEN)/;
 
 /**
  * Runs `work` in a transaction that takes the write lock as it begins (BEGIN IMMEDIATE), waiting
