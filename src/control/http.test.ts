@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -59,6 +60,14 @@ const routes: Route[] = [
     path: '/v1/broken',
     handler() {
       throw new Error('SQLITE_CORRUPT at /var/lib/tally/secret.db');
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/disk-full',
+    handler() {
+      // Fault injection: SQLite's own error for a write to a full disk.
+      throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
     },
   },
 ];
@@ -227,6 +236,15 @@ describe('request ids and answers', () => {
     assert.equal(answer.status, 500);
     assert.equal(body.error.code, 'INTERNAL');
     assert.doesNotMatch(body.error.message, /SQLITE|secret/);
+  });
+
+  it('answers a write its database cannot take just now (a full disk) 503 UNAVAILABLE to retry, not 500', async () => {
+    const answer = await call('/v1/disk-full');
+    const body = (await answer.json()) as { error: { code: string; message: string } };
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers.get('retry-after'), '1');
+    assert.equal(body.error.code, 'UNAVAILABLE');
+    assert.match(body.error.message, /cannot write its database just now .*retry shortly/);
   });
 
   it('logs a client that went away in the middle of its body as aborted, not as an error of the server', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
 import { cutAt, shown } from '../lib/shown.js';
+import { errorCode } from '../lib/error-code.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
 
@@ -148,12 +149,28 @@ export function sendJsonText(
   res.end(text);
 }
 
-/** Answers the error envelope `{"error": {"code", "message", "requestId"}}`; 5xx messages are hidden. */
+/**
+ * SQLite's codes for a database that cannot take a write just now: a full disk, a read-only or
+ * failing one, another writer holding it past the busy timeout.
+ */
+const UNWRITABLE_DATABASE_CODE = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED)/;
+
+/**
+ * Answers the error envelope `{"error": {"code", "message", "requestId"}}`; 5xx messages are
+ * hidden. A database that cannot take a write just now is 503 `UNAVAILABLE`, to retry, not 500.
+ */
 export function sendError(res: ServerResponse, error: unknown, requestId: string): void {
   const apiError =
     error instanceof ApiError
       ? error
-      : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
+      : UNWRITABLE_DATABASE_CODE.test(errorCode(error) ?? '')
+        ? new ApiError(
+            503,
+            'UNAVAILABLE',
+            'Tally cannot write its database just now (logged as request_failed); retry shortly',
+            { 'Retry-After': '1' },
+          )
+        : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
   if (res.headersSent) {
     res.destroy();
     return;
