@@ -168,15 +168,19 @@ describe('substituteMacros', () => {
 });
 
 describe('unfilledMacros', () => {
-  it('lists misspelt, lower-case and percent-encoded AUCTION_ macros once each, and no macro substitution fills', () => {
+  it('lists misspelt, lower-case, percent-encoded, $-less and spaced AUCTION_ macros once each, and no macro substitution fills', () => {
     const burl =
       'https://dsp.example/b?p=${AUCTION_PRICE}&e=${AUCTION_PRICE:B64}&f=${AUCTION_FOO}&f2=${AUCTION_FOO}' +
-      '&l=${auction_price}&x=%24%7BAUCTION_PRICE%7D&y=%24%7bAUCTION_ID%7d&c=${CLICK_URL}&i=${AUCTION_IMP_TS}';
+      '&l=${auction_price}&x=%24%7BAUCTION_PRICE%7D&y=%24%7bAUCTION_ID%7d&c=${CLICK_URL}&i=${AUCTION_IMP_TS}' +
+      '&b=$%7BAUCTION_PRICE%7D&n={AUCTION_PRICE}&s=${ AUCTION_PRICE }';
     assert.deepEqual(unfilledMacros(burl), [
       '${AUCTION_FOO}',
       '${auction_price}',
       '%24%7BAUCTION_PRICE%7D',
       '%24%7bAUCTION_ID%7d',
+      '$%7BAUCTION_PRICE%7D',
+      '{AUCTION_PRICE}',
+      '${ AUCTION_PRICE }',
     ]);
     assert.deepEqual(unfilledMacros('https://dsp.example/b?p=${AUCTION_PRICE}&a=${AUCTION_ID}'), []);
   });

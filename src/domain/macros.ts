@@ -47,11 +47,12 @@ const MACRO_PATTERN = new RegExp(
 );
 
 /**
- * `${AUCTION_…}` spelt as no known macro, or any `${AUCTION_…}` percent-encoded (`%24%7B…%7D`,
- * which OpenRTB does not substitute): the DSP gets them back as they are.
+ * `${AUCTION_…}` spelt as no known macro, or written otherwise than OpenRTB's substitution reads
+ * it: percent-encoded whole or in its braces (`%24%7B…%7D`, `$%7B…%7D`), without its `$`
+ * (`{AUCTION_PRICE}`), with spaces inside its braces. The DSP gets them back as they are.
  */
 const UNFILLED_MACRO_PATTERN =
-  /\$\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}|%24%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D/gi;
+  /\$\{\s*AUCTION_[A-Za-z0-9_]*\s*(?::[^}]*)?\}|(?:%24|\$)%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D|(?<![$\w])\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}/gi;
 
 const KNOWN_MACRO = new RegExp(`^(?:${MACRO_PATTERN.source})$`);
 

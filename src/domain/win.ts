@@ -195,6 +195,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...burlWarnings(parsed.bid.burl),
       ...admWarnings(parsed.bid.adm, format),
       ...unfilledMacroWarnings(dspTexts),
+      ...emptyMacroWarnings(parsed, dspTexts),
     ],
   };
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
@@ -480,6 +481,22 @@ function unfilledMacroWarnings(texts: DspTexts): string[] {
 }
 
 /**
+ * The macros Tally fills empty, having no value for them: the minimum bid to win and the discounts
+ * (no win field carries them), and `${AUCTION_BID_ID}` when the win gives no `bidResponseId`.
+ */
+function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
+  const empty = ['${AUCTION_MIN_TO_WIN}', '${AUCTION_DISCOUNT_PCT}', '${AUCTION_DISCOUNT_CPM}'];
+  if (parsed.bidResponseId === '') empty.push('${AUCTION_BID_ID}');
+  return texts.flatMap(([field, text]) => {
+    const named = text === undefined ? [] : empty.filter((macro) => text.includes(macro));
+    if (named.length === 0) return [];
+    return [
+      `${field} holds ${named.join(', ')}, which Tally fills empty: it has no value for ${named.length === 1 ? 'it' : 'them'}${named.includes('${AUCTION_BID_ID}') ? " (send the BidResponse's bidid as bidResponseId)" : ''}`,
+    ];
+  });
+}
+
+/**
  * A bid whose burl, nurl or markup asks for the encrypted price (`${AUCTION_PRICE:…}`) while its
  * seat has no price keys: the DSP would get an empty price there, unbeknown to anyone.
  */
@@ -643,6 +660,8 @@ export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues
     currency: claims.currency,
     mbr: claims.bidMicros === 0 ? '' : formatPlainDecimal(claims.priceMicros / claims.bidMicros),
     loss: '0',
+    // Tally registers no win whose imp.qty.multiplier is other than 1.
+    multiplier: '1',
     impTs: impTsMs === undefined ? '' : String(impTsMs),
   };
 }
