@@ -556,6 +556,25 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('warns of a price with more decimals than a micro, billed rounded, and not of one a float only spells long', () => {
+    const rounded = ok(win({ clearingPrice: 1.23456789 }));
+    assert.equal(claimsOf(rounded.noticeUrls.adm).priceMicros, 1_234_568);
+    assert.deepEqual(rounded.warnings, [
+      "clearingPrice 1.23456789 has more than 6 decimals: it is billed, and filled into the DSP's macros, as 1.234568",
+    ]);
+    assert.match(
+      ok(win({ bid: { price: 0.0000004 } })).warnings.join(),
+      /^bid\.price 4e-7 has more than 6 decimals: .* as 0$/,
+    );
+    for (const clearingPrice of [1.5, 0.1 + 0.2, 123456.789012]) {
+      assert.deepEqual(
+        ok(win({ clearingPrice, bid: { price: 200_000 } })).warnings,
+        [],
+        String(clearingPrice),
+      );
+    }
+  });
+
   it('treats a blank adm as no markup', () => {
     const result = ok(win({ bid: { adm: '  \n ' } }));
     assert.equal(result.adm, null);

@@ -368,11 +368,19 @@ function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule): string[] 
 }
 
 /**
- * What is odd about the price a win bills, though it may be right: a clearing price above the
- * bid (the DSP is billed more than it bid), a currency the request did not allow.
+ * What is odd about the price a win bills, though it may be right: more decimals than a micro (it
+ * is rounded), a clearing price above the bid (the DSP is billed more than it bid), a currency the
+ * request did not allow.
  */
 function priceWarnings(parsed: ParsedWin): string[] {
   const warnings: string[] = [];
+  const { value, field } = parsed.priceSent;
+  // Tally bills in micros: a price with more decimals is rounded to the nearest.
+  if (Math.abs(value - parsed.priceMicros / 1_000_000) > Number.EPSILON * Math.max(1, value)) {
+    warnings.push(
+      `${field} ${String(value)} has more than 6 decimals: it is billed, and filled into the DSP's macros, as ${formatMicros(parsed.priceMicros)}`,
+    );
+  }
   if (parsed.bidMicros !== undefined && parsed.priceMicros > parsed.bidMicros) {
     warnings.push(
       `clearingPrice ${formatMicros(parsed.priceMicros)} is above bid.price ${formatMicros(parsed.bidMicros)}: the DSP is billed more than it bid`,
@@ -522,6 +530,8 @@ interface ParsedWin {
   seat: string;
   publisherId: string;
   priceMicros: number;
+  /** The price as sent (`clearingPrice`, else `bid.price`), and which field sent it. */
+  priceSent: { value: number; field: 'clearingPrice' | 'bid.price' };
   /** The bid's own price, for `${AUCTION_MBR}`. */
   bidMicros: number | undefined;
   currency: string;
@@ -633,6 +643,10 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     seat: input.seat,
     publisherId,
     priceMicros,
+    priceSent: {
+      value: price as number,
+      field: input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice',
+    },
     bidMicros: typeof bid.price === 'number' ? numberToMicros(bid.price) : undefined,
     currency,
     currencySent: input.currency !== undefined,
