@@ -95,6 +95,26 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     return { status: Number(headers.slice(9, 12)), headers, ...error };
   }
 
+  it('answers a notice node:http serves (a POST) to a client that ends its side after sending it', async () => {
+    const answer = await rawExchange(
+      tally.url,
+      'POST /n/no-such-token HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n',
+      {
+        halfClose: true,
+      },
+    );
+    assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(answer, /Content-Type: image\/gif/i);
+  });
+
+  it('reads every header field of a head within its size limit, a Host after 1500 others included, as the notice lane does', async () => {
+    const fields = 'a: b\r\n'.repeat(1500);
+    const answer = await exchange(
+      `POST /n/no-such-token HTTP/1.1\r\n${fields}Host: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+  });
+
   it('answers 400 MALFORMED_REQUEST to a request with two Host headers or a Host that is no host, a notice included, and serves a valid one', async () => {
     for (const [host, message] of [
       ['Host: tally.test\r\nHost: other.test', /has 2 Host headers/],

@@ -51,7 +51,7 @@ import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
-import { answerClientError, refuseConnect } from './lib/client-error.js';
+import { answerClientError, refuseConnect, trackAnswer } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
 import { throttledErrorLog } from './lib/throttled-log.js';
@@ -397,11 +397,20 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     const message = `Expect: ${expectation} is not supported: send the request without it (or with Expect: 100-continue)`;
     sendError(res, new ApiError(417, 'EXPECTATION_FAILED', message), requestIdOf(req));
   });
+  // First: the answers an error or a refusal written to the connection must wait for.
+  server.prependListener('request', trackAnswer);
   server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
   server.on('connect', (req: IncomingMessage, socket: Duplex) =>
     refuseConnect(socket, requestIdOf(req), HEADERS_TIMEOUT_MS),
   );
   server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // A client that ends its side after its requests (half-close) still gets their answers, as the
+  // notice lane gives them: node:http would drop requests in flight, counted or not.
+  // (An undocumented node:http setting, there since Node 0.x: `httpAllowHalfOpen`.)
+  (server as typeof server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // Every header field of a head within MAX_HEAD_BYTES is read, as the notice lane reads them: past
+  // node:http's default 2000 (raw names and values), a User-Agent or Host would go unseen.
+  server.maxHeadersCount = 0;
   server.requestTimeout = 60_000;
   const lane = NoticeLane.install(
     server,

@@ -1,22 +1,39 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer as createNetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { answerClientError } from './client-error.js';
+import { answerClientError, refuseConnect, trackAnswer } from './client-error.js';
 
 const MAX_HEAD_BYTES = 8192;
 /** Answers after this long, so that a malformed request behind it is read first. */
 const SLOW_ANSWER_MS = 50;
 
+/** Responses to `/batched/…` requests, answered together as one group commit answers its notices. */
+let batched: { url: string; res: ServerResponse }[] = [];
+
 const server = createServer((req, res) => {
   // `/streaming` begins its answer at once, before its body is read.
   if (req.url === '/streaming') res.writeHead(200, { 'Content-Type': 'text/plain' }).write('partial answer');
-  // Answers once the request's body is read whole, and a while after.
   req.resume();
+  if (req.url?.startsWith('/batched/') === true) {
+    batched.push({ url: req.url, res });
+    if (batched.length === 1)
+      setTimeout(() => {
+        const answering = batched;
+        batched = [];
+        for (const { url, res: response } of answering) response.end(`answer to ${url}`);
+      }, SLOW_ANSWER_MS);
+    return;
+  }
+  // Answers once the request's body is read whole, and a while after.
   req.on('end', () => setTimeout(() => res.end(`answer to ${req.url}`), SLOW_ANSWER_MS));
 });
+server.prependListener('request', trackAnswer);
 server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
+server.on('connect', (_req, socket: Duplex) => refuseConnect(socket, 'connect-request', 1000));
 
 /** Writes `bytes` on one connection and reads everything until the server closes it. */
 function exchange(bytes: string): Promise<string> {
@@ -81,6 +98,27 @@ describe('answering a request node:http cannot read', () => {
     assert.deepEqual(statuses, ['200', '200', '400']);
     assert.ok(raw.indexOf('answer to /first') < raw.indexOf('answer to /second'));
     assert.match(raw, /"code":"MALFORMED_REQUEST"/);
+  });
+
+  it('first writes every answer owed before it when they are settled together, as a group commit settles them', async () => {
+    const requests = ['/batched/1', '/batched/2', '/batched/3'].map(
+      (url) => `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    const raw = await exchange(`${requests.join('')}BOGUS\r\n\r\n`);
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    assert.deepEqual(statuses, ['200', '200', '200', '400']);
+    assert.ok(raw.indexOf('answer to /batched/2') < raw.indexOf('answer to /batched/3'));
+  });
+
+  it('writes a CONNECT refusal after every answer owed before it, settled together', async () => {
+    const requests = ['/batched/a', '/batched/b', '/batched/c'].map(
+      (url) => `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    const raw = await exchangeUntilClosed(
+      `${requests.join('')}CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n`,
+    );
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    assert.deepEqual(statuses, ['200', '200', '200', '405']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -26,28 +26,25 @@ export function answerClientError(
     socket.destroy();
     return;
   }
-  // node:http gives the socket its responses one at a time, in request order.
-  const owed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (owed !== undefined && owed !== null && !owed.writableFinished) {
-    if (owed.req.complete) {
-      // An earlier request, read whole, is still being answered: the error goes out after it.
-      // Every chunk that follows a parse error raises it again; one wait is enough.
-      if (!waiting.has(socket)) {
-        waiting.add(socket);
-        owed.once('finish', () => {
-          waiting.delete(socket);
-          answerClientError(error, socket, maxHeadBytes);
-        });
-      }
-      return;
+  // Earlier requests, read whole, are still being answered: the error goes out after them.
+  // Every chunk that follows a parse error raises it again; one wait is enough.
+  if (answersOwed(socket) > 0) {
+    if (!waiting.has(socket)) {
+      waiting.add(socket);
+      whenAnswered(socket, () => {
+        waiting.delete(socket);
+        answerClientError(error, socket, maxHeadBytes);
+      });
     }
-    // The request being answered is the one that failed (its body is malformed or too slow):
-    // it will never be read whole, so it is answered now, unless its answer has begun (the
-    // peer would read a corrupt answer).
-    if (owed.headersSent) {
-      socket.destroy();
-      return;
-    }
+    return;
+  }
+  // The request being answered, if any, is the one that failed (its body is malformed or too
+  // slow): it will never be read whole, so it is answered now, unless its answer has begun (the
+  // peer would read a corrupt answer).
+  const failed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (failed !== undefined && failed !== null && !failed.writableFinished && failed.headersSent) {
+    socket.destroy();
+    return;
   }
   const answer = clientErrorResponse(error.code, maxHeadBytes);
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -62,8 +59,57 @@ export function answerClientError(
   socket.end(answer);
 }
 
-/** Connections whose error waits for the answer to an earlier request. */
+/** Connections whose error waits for the answers to earlier requests. */
 const waiting = new WeakSet<Duplex>();
+
+/** Per connection, the responses to requests read whole that are not yet written out. */
+const unanswered = new WeakMap<Duplex, Set<ServerResponse>>();
+/** Per connection, what waits for {@link unanswered} to empty. */
+const whenDone = new WeakMap<Duplex, (() => void)[]>();
+
+/**
+ * Notes a request node:http dispatched, so that an answer written to its connection itself (an
+ * error, a refusal) goes out only once its response is: node:http writes the responses it queued
+ * for a connection only as each before it finishes, so a socket ended early would drop them
+ * (several settled at once, by one group commit, leave a response queued behind the one whose
+ * `writableFinished` already reads true). Install as the server's first `request` listener.
+ */
+export function trackAnswer(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  let responses = unanswered.get(socket);
+  if (responses === undefined) {
+    responses = new Set();
+    unanswered.set(socket, responses);
+  }
+  responses.add(res);
+  const done = () => {
+    responses.delete(res);
+    if (answersOwed(socket) > 0) return;
+    const waiters = whenDone.get(socket) ?? [];
+    whenDone.delete(socket);
+    for (const waiter of waiters) waiter();
+  };
+  res.once('finish', done);
+  res.once('close', done);
+}
+
+/** How many requests read whole on `socket` are not yet answered. */
+function answersOwed(socket: Duplex): number {
+  let owed = 0;
+  for (const res of unanswered.get(socket) ?? []) if (res.req.complete) owed++;
+  return owed;
+}
+
+/** Runs `then` once every request read whole on `socket` is answered: now, if every one is. */
+function whenAnswered(socket: Duplex, then: () => void): void {
+  if (answersOwed(socket) === 0) {
+    then();
+    return;
+  }
+  const waiters = whenDone.get(socket) ?? [];
+  waiters.push(then);
+  whenDone.set(socket, waiters);
+}
 
 /**
  * The whole HTTP/1.1 answer, error envelope and `Connection: close` included, to a request that
@@ -109,10 +155,7 @@ function errorResponse(
 export function refuseConnect(socket: Duplex, requestId: string, lingerMs: number): void {
   // node:http no longer watches the socket: an error it has (a reset) must not go unheard.
   socket.on('error', () => socket.destroy());
-  const owed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (owed !== undefined && owed !== null && !owed.writableFinished)
-    owed.once('finish', () => writeConnectRefusal(socket, requestId, lingerMs));
-  else writeConnectRefusal(socket, requestId, lingerMs);
+  whenAnswered(socket, () => writeConnectRefusal(socket, requestId, lingerMs));
 }
 
 function writeConnectRefusal(socket: Duplex, requestId: string, lingerMs: number): void {

@@ -3,9 +3,13 @@ import { connect } from 'node:net';
 /**
  * Sends `request` (bytes written as they are, however malformed) on a new connection to the
  * server at `url`, and resolves with all it answers until it closes the connection; rejects when it
- * has not closed it within 3 s.
+ * has not closed it within 3 s. With `halfClose`, the client's side is ended after the request.
  */
-export function rawExchange(url: string, request: string | Buffer): Promise<string> {
+export function rawExchange(
+  url: string,
+  request: string | Buffer,
+  { halfClose = false }: { halfClose?: boolean } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(new URL(url).port), '127.0.0.1');
     let answer = '';
@@ -20,5 +24,6 @@ export function rawExchange(url: string, request: string | Buffer): Promise<stri
     });
     socket.on('error', reject);
     socket.write(typeof request === 'string' ? Buffer.from(request, 'latin1') : request);
+    if (halfClose) socket.end();
   });
 }
