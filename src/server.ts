@@ -51,7 +51,7 @@ import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
-import { answerClientError, refuseConnect, trackAnswer } from './lib/client-error.js';
+import { answerClientError, answersOwed, refuseConnect, trackAnswer } from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
 import { throttledErrorLog } from './lib/throttled-log.js';
@@ -362,6 +362,14 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       requireHostHeader: false,
     },
     (req, res) => {
+      // Once shutting down, the first answer owed on a connection closes it: a request pipelined
+      // behind it (read while that answer is owed, or after it ended the connection) would never
+      // be answered, so it is neither served nor counted. (This request is not yet read whole.)
+      if (shuttingDown && (answersOwed(req.socket) > 0 || req.socket.writableEnded)) {
+        const message = 'Tally is shutting down: send the request again on a new connection';
+        sendError(res, new ApiError(503, 'UNAVAILABLE', message, { 'Retry-After': '1' }), requestIdOf(req));
+        return;
+      }
       const hostProblem = hostHeaderProblem(req.rawHeaders, req.httpVersion);
       if (hostProblem !== undefined) {
         sendError(res, new ApiError(400, 'MALFORMED_REQUEST', hostProblem), requestIdOf(req));

@@ -93,8 +93,8 @@ export function trackAnswer(req: IncomingMessage, res: ServerResponse): void {
   res.once('close', done);
 }
 
-/** How many requests read whole on `socket` are not yet answered. */
-function answersOwed(socket: Duplex): number {
+/** How many requests read whole on `socket` are not yet answered (see {@link trackAnswer}). */
+export function answersOwed(socket: Duplex): number {
   let owed = 0;
   for (const res of unanswered.get(socket) ?? []) if (res.req.complete) owed++;
   return owed;

@@ -295,6 +295,36 @@ describe('shutting down on SIGTERM', () => {
     }
   });
 
+  it('counts no notice pipelined behind the last answer of a node:http connection once shutting down, as that answer closes it', async () => {
+    const tally = await launch();
+    try {
+      const paths = (await noticeUrls(tally, ['piped-1', 'piped-2', 'piped-3'])).map((url) => {
+        const target = new URL(url);
+        return `${target.pathname}${target.search}`;
+      });
+      const post = (path: string) => `POST ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n`;
+      const connection = await nodeHttpConnection(tally.port);
+      // A notice begun, so the connection is not idle at SIGTERM: it is served, then closed.
+      connection.write(post(paths[0] ?? ''));
+      await sleep(100);
+      tally.child.kill('SIGTERM');
+      await stoppedListening(tally.port);
+      connection.write(
+        `Content-Length: 0\r\n\r\n${[paths[1], paths[2]].map((path) => `${post(path ?? '')}Content-Length: 0\r\n\r\n`).join('')}`,
+      );
+      await connection.ended;
+      const answers = connection.text().split('HTTP/1.1 ').slice(2);
+      assert.match(answers[0] ?? '', /^200 OK\r\n[\s\S]*Connection: close\r\n/i);
+      assert.equal((await exitOf(tally)).code, 0, tally.output());
+      const ledger = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+      const recorded = ledger.prepare('SELECT auction_id FROM event_rows ORDER BY id').pluck().all();
+      ledger.close();
+      assert.deepEqual(recorded, ['piped-1'], 'only the notice answered is in the ledger');
+    } finally {
+      await dispose(tally);
+    }
+  });
+
   it('closes the connections still open at a second SIGTERM and still exits 0 with the data directory released', async () => {
     const tally = await launch();
     try {
