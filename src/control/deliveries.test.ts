@@ -11,6 +11,8 @@ import type { Delivery } from '../ports/ledger.js';
 import { newApiKey } from './auth.js';
 import { deliveryRoutes } from './deliveries.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import { bannerClaims } from '../../test/support/claims.js';
+import { impressionKey } from '../domain/impression-key.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 
@@ -39,6 +41,16 @@ function deliveryOf(accountId: number, url: string) {
   return { ...event, dims: { ...event.dims, accountId } };
 }
 
+/** A counted notice of `accountId` billing the impression of `auctionId` and `impId`, queued for its DSP. */
+function impressionDelivery(accountId: number, auctionId: string, impId: string) {
+  const key = impressionKey(bannerClaims({ accountId, auctionId, impId, bidId: 'bid-7', seat: 'seat-9' }));
+  const event = exchangeEvent({
+    dedupe: { key, expiresMs: T0 + 600_000 },
+    delivery: { url: `https://dsp.example/${auctionId}/${impId}`, deadlineMs: T0 + 3_600_000 },
+  });
+  return { ...event, dims: { ...event.dims, accountId } };
+}
+
 const keys: Record<string, string> = {};
 
 before(async () => {
@@ -59,6 +71,16 @@ before(async () => {
   keys.reader = keyFor(1, 'reader');
   keys.scopedAdmin = keyFor(1, 'admin', { type: 'advertiser', id: 1 });
   keys.rival = keyFor(2, 'editor');
+  // Accounts 3 and 4: deliveries keyed by their impressions, as notices of registered wins make them.
+  accounts.createAccount('auctions', Date.now());
+  accounts.createAccount('same ids elsewhere', Date.now());
+  ledger.record([
+    impressionDelivery(3, 'auction-42', '1'),
+    impressionDelivery(3, 'auction-42', '2'),
+    impressionDelivery(3, 'auction-420', '1'),
+    impressionDelivery(4, 'auction-42', '1'),
+  ]);
+  keys.auctions = keyFor(3, 'editor');
   server = await serveApi(deliveryRoutes(ledger), accounts);
   base = server.base;
 });
@@ -125,6 +147,34 @@ describe('GET /v1/deliveries', () => {
     assert.ok(
       own.body.deliveries.every((delivery: Delivery) => delivery.url.startsWith('https://dsp.example/')),
     );
+  });
+
+  it('names the impression each delivery bills, and lists one auction’s alone with auctionId', async () => {
+    const all = await list('?limit=10', keys.auctions);
+    assert.deepEqual(
+      all.body.deliveries.map((delivery: any) => [
+        delivery.auctionId,
+        delivery.impId,
+        delivery.bidId,
+        delivery.seat,
+      ]),
+      [
+        ['auction-420', '1', 'bid-7', 'seat-9'],
+        ['auction-42', '2', 'bid-7', 'seat-9'],
+        ['auction-42', '1', 'bid-7', 'seat-9'],
+      ],
+    );
+    const auction = await list('?auctionId=auction-42', keys.auctions);
+    assert.equal(auction.status, 200);
+    assert.deepEqual(
+      auction.body.deliveries.map((delivery: any) => delivery.url),
+      ['https://dsp.example/auction-42/2', 'https://dsp.example/auction-42/1'],
+    );
+    assert.deepEqual((await list('?auctionId=auction-42&status=dead', keys.auctions)).body.deliveries, []);
+    assert.equal((await list('?auctionId=auction-42&limit=1', keys.auctions)).body.next !== null, true);
+    const empty = await list('?auctionId=', keys.auctions);
+    assert.equal(empty.status, 400);
+    assert.match(empty.body.error.message, /auctionId must be an auction id/);
   });
 
   it('is for account-wide editors and admins: readers and scoped keys get 403', async () => {

@@ -5,11 +5,15 @@ import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { AFTER_PROBLEM, afterCursor, pageOf } from './catalog/paging.js';
 import { refuseUnknownOrRepeated } from './query.js';
+import { readImpressionKey } from '../domain/impression-key.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
-const PARAMETERS = new Set(['status', 'limit', 'after']);
+const PARAMETERS = new Set(['status', 'auctionId', 'limit', 'after']);
 
-/** `GET /v1/deliveries?status=pending|delivered|dead&limit=&after=`: the burl outbox, newest first. */
+/**
+ * `GET /v1/deliveries?status=pending|delivered|dead&auctionId=&limit=&after=`: the burl outbox,
+ * newest first, each delivery with the ids of the impression it bills (read from its dedupe key).
+ */
 export function deliveryRoutes(ledger: Ledger): Route[] {
   return [
     {
@@ -36,14 +40,23 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         const after = afterText === null ? undefined : afterCursor(afterText);
         if (afterText !== null && after === undefined)
           throw new ApiError(400, 'VALIDATION_FAILED', AFTER_PROBLEM);
+        const auctionId = ctx.url.searchParams.get('auctionId') ?? undefined;
+        if (auctionId === '')
+          throw new ApiError(400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)');
         // One row more than the page: `next` only when another page follows.
         const rows = ledger.listDeliveries(
           ctx.principal.accountId,
           status as DeliveryStatus | undefined,
           limit + 1,
           after,
+          auctionId,
         );
-        const { items: deliveries, next } = pageOf(rows, limit, (delivery) => delivery);
+        const { items: deliveries, next } = pageOf(rows, limit, (delivery) => {
+          const ids = readImpressionKey(delivery.dedupeKey);
+          return ids === undefined
+            ? delivery
+            : { ...delivery, auctionId: ids.auctionId, impId: ids.impId, bidId: ids.bidId, seat: ids.seat };
+        });
         sendJson(ctx.res, 200, { deliveries, next }, ctx.requestId);
       },
     },

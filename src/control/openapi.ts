@@ -202,6 +202,10 @@ export const OPENAPI_DOCUMENT = {
         properties: {
           id: { type: 'integer' },
           dedupeKey: { type: 'string', description: 'the impression' },
+          auctionId: { type: 'string', description: 'the impression billed: its auction (BidRequest.id)' },
+          impId: { type: 'string' },
+          bidId: { type: 'string' },
+          seat: { type: 'string' },
           url: { type: 'string', description: "the DSP's burl, macros filled" },
           deviceIp: { type: 'string' },
           userAgent: { type: 'string' },
@@ -473,6 +477,12 @@ export const OPENAPI_DOCUMENT = {
         description: 'Needs an account-wide editor or admin key. Any other parameter is refused.',
         parameters: [
           { name: 'status', in: 'query', schema: { enum: DELIVERY_STATUSES } },
+          {
+            name: 'auctionId',
+            in: 'query',
+            schema: { type: 'string', minLength: 1 },
+            description: "only the deliveries of this auction's impressions",
+          },
           {
             name: 'limit',
             in: 'query',

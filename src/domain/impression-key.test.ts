@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { impressionKey } from './impression-key.js';
+import { auctionKeyEnd, auctionKeyStart, impressionKey, readImpressionKey } from './impression-key.js';
 import { bannerClaims } from '../../test/support/claims.js';
 
 describe('impressionKey', () => {
@@ -29,25 +29,35 @@ describe('impressionKey', () => {
     });
     fc.assert(
       fc.property(impression, (ids) => {
-        assert.deepEqual(readKey(impressionKey(bannerClaims(ids))), { ...ids });
+        assert.deepEqual(readImpressionKey(impressionKey(bannerClaims(ids))), { ...ids });
       }),
       { numRuns: 5000 },
     );
   });
-});
 
-/** Reads a key back into its parts (the inverse of `impressionKey`: no two impressions share a key). */
-function readKey(key: string): Record<string, string | number> {
-  const [prefix, accountId, auctionId, impId, bidId, seat, ...rest] = key.split('\u001f');
-  assert.equal(prefix, 'x');
-  assert.equal(rest.length, 0);
-  const unescape = (part = '') =>
-    part.replace(/\\(.)/g, (_, next: string) => (next === 's' ? '\u001f' : next));
-  return {
-    accountId: Number(accountId),
-    auctionId: unescape(auctionId),
-    impId: unescape(impId),
-    bidId: unescape(bidId),
-    seat: unescape(seat),
-  };
-}
+  it('reads no ids from a key of another shape, a tracker hit’s', () => {
+    assert.equal(readImpressionKey('t\u001f1\u001f42\u001f10.0.0.1'), undefined);
+  });
+
+  it('bounds the keys of one auction’s impressions, and of no other auction, between its start and end', () => {
+    const id = fc.string({
+      unit: fc.constantFrom('\u001f', '\\', ' ', 's', 'a', '\u00e9', '\u{1F600}'),
+      maxLength: 5,
+    });
+    fc.assert(
+      fc.property(id, id, id, (auctionId, otherAuctionId, impId) => {
+        const key = impressionKey(bannerClaims({ accountId: 3, auctionId, impId }));
+        const start = Buffer.from(auctionKeyStart(3, auctionId));
+        const end = Buffer.from(auctionKeyEnd(3, auctionId));
+        const bytes = Buffer.from(key);
+        assert.ok(Buffer.compare(start, bytes) <= 0 && Buffer.compare(bytes, end) < 0, 'its own');
+        const other = Buffer.from(
+          impressionKey(bannerClaims({ accountId: 3, auctionId: otherAuctionId, impId })),
+        );
+        const inside = Buffer.compare(start, other) <= 0 && Buffer.compare(other, end) < 0;
+        assert.equal(inside, otherAuctionId === auctionId, 'another auction’s');
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -241,12 +241,13 @@ export interface Ledger {
   markFailed(id: number, error: string, nextDueMs: number | null): void;
   /** Marks each delivery delivered or failed as its settlement says, all in one transaction. */
   settleDeliveries(settlements: readonly DeliverySettlement[]): void;
-  /** An account's deliveries by status, newest first. */
+  /** An account's deliveries by status (all without one), of one auction if given, newest first. */
   listDeliveries(
     accountId: number,
     status: DeliveryStatus | undefined,
     limit: number,
     afterId?: number,
+    auctionId?: string,
   ): Delivery[];
   /**
    * Makes the dead deliveries `filter` picks (all by default) pending again, due now, with a new

@@ -20,6 +20,7 @@ import type {
   ReportRow,
 } from '../../ports/ledger.js';
 import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
+import { auctionKeyEnd, auctionKeyStart } from '../../domain/impression-key.js';
 
 const DAY_MS = 86_400_000;
 
@@ -228,6 +229,8 @@ export class SqliteLedger implements Ledger {
    * with both aggregates SQLite scans every row, seconds a pruning step on a large ledger.
    */
   private readonly eventIdBounds: Database.Statement;
+  /** An auction's deliveries, status or not, newest first: a range of the dedupe keys' index. */
+  private readonly deliveriesOfAuction: Database.Statement;
   /** How many deliveries have a status: a range of the (status, due_ms) index, no other row read. */
   private readonly deliveriesWithStatus: Database.Statement;
   private readonly recordBatch: Database.Transaction<
@@ -242,6 +245,11 @@ export class SqliteLedger implements Ledger {
 
   constructor(private readonly db: Database.Database) {
     this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
+    this.deliveriesOfAuction = db.prepare(
+      // `+`: no index on the account or the id, whose ranges hold every delivery of the account.
+      `SELECT * FROM deliveries WHERE dedupe_key >= ? AND dedupe_key < ? AND +account_id = ?
+         AND (? IS NULL OR status = ?) AND +id < ? ORDER BY +id DESC LIMIT ?`,
+    );
     this.deliveriesWithStatus = db.prepare('SELECT COUNT(*) FROM deliveries WHERE status = ?').pluck();
     this.eventIdBounds = db.prepare(
       'SELECT (SELECT MIN(id) FROM event_rows) AS low, (SELECT MAX(id) FROM event_rows) AS high',
@@ -639,9 +647,23 @@ export class SqliteLedger implements Ledger {
     status: DeliveryStatus | undefined,
     limit: number,
     afterId?: number,
+    auctionId?: string,
   ): Delivery[] {
     // One statement per shape, so that each finds its rows through its own index.
     const before = afterId ?? Number.MAX_SAFE_INTEGER;
+    if (auctionId !== undefined) {
+      // An auction's few deliveries, through the dedupe key's index: its keys share their start.
+      const rows = this.deliveriesOfAuction.all(
+        auctionKeyStart(accountId, auctionId),
+        auctionKeyEnd(accountId, auctionId),
+        accountId,
+        status ?? null,
+        status ?? null,
+        before,
+        limit,
+      ) as DeliveryRow[];
+      return rows.map(toDelivery);
+    }
     const rows = (
       status === undefined
         ? this.db
