@@ -259,6 +259,11 @@ describe('noticeEvent', () => {
       redirect: 'https://dsp.example/bill?a=1',
       outbox: '',
     });
+    // As the relay would call it: a space percent-encoded, not sent raw in a Location header.
+    assert.deepEqual(relayOf('https://DSP.example/bill?kw=a b'), {
+      redirect: 'https://dsp.example/bill?kw=a%20b',
+      outbox: '',
+    });
     for (const unfit of [
       'ftp://dsp.example/bill',
       'javascript:alert(1)',

@@ -12,7 +12,7 @@ import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { EventRecord } from '../ports/ledger.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
-import { isSafeRedirectTarget } from './responses.js';
+import { redirectTarget } from './responses.js';
 
 /**
  * The DSP's burl is relayed until three hours after the auction; or, for an impression whose TTL
@@ -73,10 +73,10 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   const { claims, device } = decision;
   const dspBurl = claims === undefined ? '' : filledBurl(claims, nowMs, env);
   // A burl the account's allow-list does not let Tally redirect to is called from the outbox.
+  const location = claims?.kind === 'burl' && dspBurl !== '' ? redirectTarget(dspBurl) : undefined;
   const relayByRedirect =
-    claims?.kind === 'burl' &&
-    dspBurl !== '' &&
-    isSafeRedirectTarget(dspBurl) &&
+    location !== undefined &&
+    claims !== undefined &&
     allowsRedirectTo(env.redirectAllowlist(claims.accountId), dspBurl);
   const event: EventRecord = {
     receivedMs: nowMs,
@@ -124,9 +124,13 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   if (!relayByRedirect) return { event, redirectIfCounted: '', beacon };
   return {
     event,
-    redirectIfCounted: dspBurl,
+    redirectIfCounted: location,
     beacon,
-    redirectOfRepeat: (impressionMs) => filledBurl(claims, impressionMs, env),
+    // The same burl but for its impression's time, digits: as fit for a Location header.
+    redirectOfRepeat: (impressionMs) => {
+      const repeat = filledBurl(claims, impressionMs, env);
+      return redirectTarget(repeat) ?? repeat;
+    },
   };
 }
 

@@ -87,16 +87,18 @@ export function sendUnavailable(res: ServerResponse): void {
 export const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'Retry-After': '1' });
 
 /**
- * True for an absolute http(s) URL that is safe to put in a Location header: printable ASCII
- * only (a header value with other characters is refused by node:http, or mangled).
+ * The Location header value redirecting to an absolute http(s) URL: the URL as the WHATWG parser
+ * writes it (a space percent-encoded, as the relay calls it); `undefined` for one that is not
+ * printable ASCII (a header value with other characters is refused by node:http, or mangled) or
+ * not an absolute http(s) URL.
  */
-export function isSafeRedirectTarget(url: string): boolean {
-  if (!isPrintableAscii(url)) return false;
+export function redirectTarget(url: string): string | undefined {
+  if (!isPrintableAscii(url)) return undefined;
   try {
     const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:';
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
