@@ -33,6 +33,11 @@ export interface HtmlRegion {
   /** Set on a tag read in SVG or MathML content, where `<template>` or `<plaintext>` is no HTML element. */
   foreign?: true;
   /**
+   * Set on the content of a `<script>` whose type makes it a data block no script or JSON reader
+   * reads (`text/template`, `text/html`): read later as HTML, if at all.
+   */
+  dataBlock?: true;
+  /**
    * Set on the last region when the markup ends inside it: what would close it (`-->`,
    * `</script>`, `">` for a start tag that ends inside a quoted attribute value).
    */
@@ -155,7 +160,9 @@ export function htmlRegions(html: string): HtmlRegion[] {
         : name === 'script'
           ? scriptEnd(lower, tagEnd)
           : { end: tagOf(lower, `</${name}`, tagEnd), closer: `</${name}>` };
-    at = enclosed(kind, tagEnd, content.end, content.closer, { name });
+    const type = attributes.find((attribute) => attribute.name === 'type')?.value;
+    const dataBlock = name === 'script' && isDataBlock(type) ? { dataBlock: true as const } : {};
+    at = enclosed(kind, tagEnd, content.end, content.closer, { name, ...dataBlock });
     // The end tag itself, closed first should the markup end inside it.
     if (content.end !== -1) at = endTag(lower, content.end, enclosed, foreign);
   }
@@ -173,7 +180,42 @@ const REREAD_ATTRIBUTE = /^(?:on.+|style|srcdoc)$/;
  * controls, and tabs and line breaks anywhere, are dropped from a URL first).
  */
 function isJavascriptUrl(value: string): boolean {
-  return value.replace(/^[\0-\x20]+|[\t\n\r]/g, '').startsWith('javascript:');
+  return schemeText(value)
+    .replace(/^[\0-\x20]+|[\t\n\r]/g, '')
+    .startsWith('javascript:');
+}
+
+/**
+ * The start of a lower-cased attribute value with the character references that can spell a
+ * URL's scheme read (numeric ones, `&colon;`, `&tab;`, `&newline;`), as a browser reads them.
+ */
+function schemeText(value: string): string {
+  return value
+    .slice(0, 256)
+    .replace(/&#x([0-9a-f]{1,6});?|&#(\d{1,7});?|&(colon|tab|newline);/g, (_, hex, decimal, named) => {
+      if (named !== undefined) return NAMED_SCHEME_CHARACTERS[named as string] ?? '';
+      const code = hex !== undefined ? parseInt(hex as string, 16) : Number(decimal);
+      return code <= 0x10ffff ? String.fromCodePoint(code) : '';
+    });
+}
+
+const NAMED_SCHEME_CHARACTERS: Readonly<Record<string, string>> = { colon: ':', tab: '\t', newline: '\n' };
+
+/**
+ * Whether a `<script>`'s `type` (lower-cased, as written; none for a script without one) makes it
+ * a data block rather than a script: no JavaScript reads its text (a template, say), and no JSON
+ * reader either. (JSON types are data blocks too, but read `\uXXXX` escapes as scripts do.)
+ */
+function isDataBlock(type: string | undefined): boolean {
+  const essence = (type ?? '').split(';')[0]?.trim() ?? '';
+  if (essence === '' || essence === 'module') return false;
+  if (
+    /^(?:text|application)\/(?:x-)?(?:java|ecma)script$|^text\/(?:jscript|livescript|javascript1\.[0-5])$/.test(
+      essence,
+    )
+  )
+    return false;
+  return !/(?:^|[/+])json$|^importmap$|^speculationrules$/.test(essence);
 }
 
 /** How the content of an HTML element is read, if it is read as text: `raw` or `rcdata`. */
@@ -188,7 +230,7 @@ type Enclose = (
   start: number,
   end: number,
   closer: string,
-  element?: Pick<HtmlRegion, 'name' | 'foreign'>,
+  element?: Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock'>,
 ) => number;
 
 /** What opens a CDATA section, in SVG or MathML content (elsewhere, a bogus comment). */

@@ -237,6 +237,39 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<a href="https://x/?q=${V}">', 'html', "%27'"), '<a href="https://x/?q=%27&#39;">');
   });
 
+  it('takes a javascript: URL whose scheme is spelt with character references for one, as a browser does', () => {
+    const literal = fill('<a href="javascript:f(\'${V}\')">', 'html', "')");
+    for (const scheme of [
+      '&#106;avascript:',
+      '&#x6A;avascript:',
+      'javascript&colon;',
+      '&#32;java&Tab;script:',
+    ]) {
+      const markup = `<a href="${scheme}f('\${V}')">`;
+      assert.equal(fill(markup, 'html', "')"), literal.replace('javascript:', scheme), scheme);
+    }
+  });
+
+  it('escapes a value in a script by its type: as a script for JavaScript and JSON, as HTML in a data block such as a template', () => {
+    const price = 'MS4yNQ==';
+    for (const type of ['', ' type="module"', ' type="text/javascript"', ' type="application/ld+json"'])
+      assert.equal(
+        fill(`<script${type}>var p = "\${V}";</script>`, 'html', price),
+        `<script${type}>var p = "MS4yNQ\\u003D\\u003D";</script>`,
+        type,
+      );
+    for (const type of ['text/template', 'text/html', 'text/x-handlebars-template'])
+      assert.equal(
+        fill(
+          `<script type="${type}"><img src="https://dsp.example/?p=\${V}"></script>`,
+          'html',
+          `${price}</script>`,
+        ),
+        `<script type="${type}"><img src="https://dsp.example/?p=MS4yNQ==&lt;/script&gt;"></script>`,
+        type,
+      );
+  });
+
   it('escapes a value in a script so that it ends no comment or regular expression it stands in', () => {
     assert.equal(
       fill('<script>/* ${V} */ var r = /${V}/; // ${V}</script>', 'html', '*/x\u2028/'),

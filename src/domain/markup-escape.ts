@@ -69,7 +69,7 @@ interface Region {
 }
 
 /** How each kind of HTML region is escaped. */
-function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
+function htmlRegionKind({ kind, name, dataBlock }: HtmlRegion): RegionKind {
   switch (kind) {
     // The text of an SVG script or style is markup, but runs as a script or style does.
     case 'markup':
@@ -89,8 +89,9 @@ function htmlRegionKind({ kind, name }: HtmlRegion): RegionKind {
       return 'bogus';
     case 'raw':
       // The other raw-text elements (`<xmp>`, `<iframe>`, `<noembed>`, `<plaintext>`…) are read
-      // as HTML where a browser reads them at all, as inside `<svg>`.
-      return scriptOrStyle(name) ?? 'html';
+      // as HTML where a browser reads them at all, as inside `<svg>`; so is a script's data block
+      // (a template), once a script puts it in the page.
+      return dataBlock === true ? 'html' : (scriptOrStyle(name) ?? 'html');
   }
 }
 

@@ -54,6 +54,12 @@ const READ_PAGE = `({
   regexMatched: window.regexMatched,
   afterComments: window.afterComments,
   jsUrlRead: window.jsUrlRead,
+  jsRefRead: window.jsRefRead,
+  templateRead: (() => {
+    const holder = document.createElement('div');
+    holder.innerHTML = document.getElementById('tpl')?.textContent ?? '';
+    return holder.querySelector('i')?.getAttribute('title');
+  })(),
 })`;
 
 /** Renders markup in Chromium, as a publisher's page renders an ad, and waits for its images. */
@@ -129,7 +135,9 @@ const MACRO_PLACES =
   '<![CDATA[${AUCTION_ID}]]></svg><textarea>${AUCTION_ID}</textarea>' +
   '<script>/* ${AUCTION_ID} */ // ${AUCTION_ID}\nwindow.afterComments = 1;</script>' +
   '<script>window.regexMatched = /^${AUCTION_ID}$/.test(window.read[0]);</script>' +
-  '<iframe src="javascript:void(parent.jsUrlRead=\'${AUCTION_ID}\')"></iframe>';
+  '<iframe src="javascript:void(parent.jsUrlRead=\'${AUCTION_ID}\')"></iframe>' +
+  '<iframe src="&#106;avascript:void(parent.jsRefRead=\'${AUCTION_ID}\')"></iframe>' +
+  '<script type="text/template" id="tpl"><i title="${AUCTION_ID}"></i></script>';
 
 describe('banners Tally instruments, rendered in Chromium', () => {
   it('counts the impression of every banner, wherever the DSP markup would hide or swallow the pixel', async () => {
@@ -161,6 +169,8 @@ describe('banners Tally instruments, rendered in Chromium', () => {
           regexMatched: true,
           afterComments: 1,
           jsUrlRead: auctionId,
+          jsRefRead: auctionId,
+          templateRead: auctionId,
         },
         markup,
       );
