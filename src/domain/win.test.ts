@@ -486,6 +486,11 @@ describe('instrumenting a win', () => {
     ]);
     const long = ok(win({ bid: { exp: 3600 } }));
     assert.deepEqual([long.ttlSeconds, long.warnings], [600, []]);
+    const same = ok(win({ bid: { exp: 600 } }));
+    assert.deepEqual([same.ttlSeconds, same.warnings], [600, []], 'as long as the TTL: nothing to cut');
+    const underASecond = ok(win({ bid: { exp: 0.5 } }));
+    assert.equal(underASecond.ttlSeconds, 1, 'whole seconds, at least one');
+    assert.match(underASecond.warnings.join(), /^bid\.exp is 1 s, shorter than the 600 s TTL/);
     for (const exp of [0, -5, '30']) {
       const ignored = ok(win({ bid: { exp } }));
       assert.equal(ignored.ttlSeconds, 600);

@@ -321,7 +321,7 @@ function noticeUrlTooLong(urlChars: number, claims: NoticeClaims): RejectedWin {
 function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; warnings: string[] } {
   const { exp } = bid;
   if (exp === undefined || exp === null) return { rule, warnings: [] };
-  if (typeof exp !== 'number' || !Number.isFinite(exp) || exp < 1) {
+  if (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= 0) {
     return {
       rule,
       warnings: [
@@ -329,7 +329,8 @@ function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; wa
       ],
     };
   }
-  const expSeconds = Math.floor(exp);
+  // Whole seconds, as TTLs are: under one second is one.
+  const expSeconds = Math.max(1, Math.floor(exp));
   if (expSeconds >= rule.ttlSeconds) return { rule, warnings: [] };
   return {
     rule: { ...rule, ttlSeconds: expSeconds },
