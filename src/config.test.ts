@@ -553,7 +553,7 @@ describe('configuration', () => {
   it('refuses an admin key shorter than 16 characters and takes one of exactly 16', () => {
     const short = parseConfig({ TALLY_ADMIN_KEY: 'fifteen-chars-x' });
     assert.ok(!short.ok);
-    assert.match(short.errors[0] ?? '', /^adminKey: must be at least 16 characters/);
+    assert.match(short.errors[0] ?? '', /^adminKey: TALLY_ADMIN_KEY must be at least 16 characters/);
     const exact = parseConfig({ TALLY_ADMIN_KEY: 'sixteen-chars-xy' });
     assert.ok(exact.ok);
     assert.equal(exact.config.adminKey, 'sixteen-chars-xy');
@@ -563,7 +563,7 @@ describe('configuration', () => {
     for (const key of ['fifteen-chars-x', 'sixteen chars xy']) {
       const refused = parseConfig({ TALLY_METRICS_KEY: key });
       assert.ok(!refused.ok, key);
-      assert.match(refused.errors[0] ?? '', /^metricsKey: must be at least 16 characters/);
+      assert.match(refused.errors[0] ?? '', /^metricsKey: TALLY_METRICS_KEY must be at least 16 characters/);
       assert.ok(!refused.errors[0]?.includes(key), 'the key is not shown');
     }
     const exact = parseConfig({ TALLY_METRICS_KEY: 'sixteen-chars-xy' });

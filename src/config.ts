@@ -194,12 +194,12 @@ export function parseConfig(
   // make a key no request authenticates with.
   if (adminKey !== undefined && !/^[\x21-\x7e]{16,}$/.test(adminKey))
     errors.push(
-      'adminKey: must be at least 16 characters, each a printable ASCII character other than a space',
+      `adminKey: ${given('adminKey', true)} must be at least 16 characters, each a printable ASCII character other than a space`,
     );
   const metricsKey = text('metricsKey', '') || undefined;
   if (metricsKey !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsKey))
     errors.push(
-      'metricsKey: must be at least 16 characters, each a printable ASCII character other than a space',
+      `metricsKey: ${given('metricsKey', true)} must be at least 16 characters, each a printable ASCII character other than a space`,
     );
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')

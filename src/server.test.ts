@@ -225,6 +225,11 @@ describe('a metrics key', () => {
       const answered = await scrape('Bearer metrics-key-0123456789');
       assert.equal(answered.status, 200);
       assert.match(answered.text, /^tally_notices_total/m);
+      assert.match(
+        answered.text,
+        /^tally_api_auth_failures_total 0$/m,
+        'a scrape refused is no API key refused',
+      );
       assert.equal((await fetch(`${tally.url}/healthz`)).status, 200, 'the other public routes stay public');
     } finally {
       await tally.close();

@@ -29,8 +29,11 @@ export async function handleApi(
   counters: CounterSink,
 ): Promise<void> {
   const requestId = requestIdOf(req);
+  /** Whether the route needs no API key: its 401s (a metrics key refused) are no API key's. */
+  let publicRoute = false;
   try {
     const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+    publicRoute = route.public === true;
     const principal =
       route.public === true
         ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
@@ -38,7 +41,7 @@ export async function handleApi(
     if (route.ignoresQuery !== true) refuseMalformedQuery(url.search);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
+    if (error instanceof ApiError && error.status === 401 && !publicRoute) {
       counters.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help);
     }
     if (clientWentAway(error, req)) {
