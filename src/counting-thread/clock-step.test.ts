@@ -10,4 +10,11 @@ describe('clockStepWatch', () => {
       watch(receivedMs);
     assert.deepEqual(steps, [10_001, 70_000]);
   });
+
+  it('tells of a clock stepped back across a restart, from the last notice the ledger recorded', () => {
+    const steps: number[] = [];
+    const watch = clockStepWatch(10_000, (steppedBackMs) => steps.push(steppedBackMs), 2_000_000);
+    watch(1_000_000);
+    assert.deepEqual(steps, [1_000_000]);
+  });
 });

@@ -51,11 +51,14 @@ const pruneNow = () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS
  * could count again. Logged, once a minute at most, for the operator to mend the clock.
  */
 const logClockSteppedBack = throttledErrorLog(log, 'clock_stepped_back', 60_000);
-const watchClock = clockStepWatch(CLAIM_LOAD_MARGIN_MS, (steppedBackMs) =>
-  logClockSteppedBack({
-    steppedBackMs,
-    note: 'the clock went back further than Tally allows for (10 s): repeats of impressions whose claims expired by the later time may count again; step the clock forward only, or slew it',
-  }),
+const watchClock = clockStepWatch(
+  CLAIM_LOAD_MARGIN_MS,
+  (steppedBackMs) =>
+    logClockSteppedBack({
+      steppedBackMs,
+      note: 'the clock went back further than Tally allows for (10 s): repeats of impressions whose claims expired by the later time may count again; step the clock forward only, or slew it',
+    }),
+  ledger.newestReceivedMs(),
 );
 const pruneTimer = setInterval(pruneNow, settings.pruneIntervalMs);
 pruneTimer.unref();
