@@ -24,7 +24,7 @@ const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DI
  * written out by `source` (the report thread), so that a long report never holds up the notices;
  * a report of more than `maxRows` rows, or one the source refuses, is refused with 400:
  * `REPORT_TOO_LARGE` for too many rows or, in JSON, a sum past 2^53 - 1 (CSV writes it exactly),
- * `MIXED_CURRENCIES` for a row adding up two currencies.
+ * `MIXED_CURRENCIES` for amounts in more than one currency.
  */
 export function reportRoutes(
   source: ReportSource,
