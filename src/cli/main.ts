@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
 import { jsonLogger } from '../lib/log.js';
-import { DataDirInUseError } from '../adapters/sqlite/data-dir-lock.js';
+import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lock.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
@@ -148,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
  */
 const OPERATOR_ERRORS = [
   DataDirInUseError,
+  LockFileError,
   DataDirError,
   ListenError,
   SchemaTooNewError,

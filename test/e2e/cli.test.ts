@@ -358,6 +358,25 @@ describe('the tally command', () => {
     }
   });
 
+  it('refuses to serve a data directory whose lock file is not one Tally made, saying to delete it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-bad-lock-'));
+    try {
+      writeFileSync(join(dataDir, 'tally.lock'), Buffer.alloc(200, 0xa5));
+      const result = await runCli(['serve'], {
+        TALLY_DATA_DIR: dataDir,
+        TALLY_PORT: '0',
+        TALLY_PUBLIC_URL: 'http://127.0.0.1:1',
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /^Tally cannot start: \S+tally\.lock is not a lock file Tally made \(SQLite: .*\): it holds no data; with no Tally running on its data directory, delete it and start again\n$/,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('creates an account after the operator’s on a new data directory, its name trimmed, and prints its key once', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
     try {

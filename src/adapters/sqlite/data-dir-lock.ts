@@ -15,6 +15,20 @@ export class DataDirInUseError extends Error {
   }
 }
 
+/**
+ * The data directory's lock file is not one Tally made (overwritten, damaged): it holds no data,
+ * so the fix is to delete it, with no Tally running there.
+ */
+export class LockFileError extends Error {
+  constructor(path: string, cause: Error) {
+    super(
+      `${path} is not a lock file Tally made (SQLite: ${cause.message}): it holds no data; with no Tally running on its data directory, delete it and start again`,
+      { cause },
+    );
+    this.name = 'LockFileError';
+  }
+}
+
 /** The data directory, held for as long as this process serves it. */
 export interface DataDirLock {
   /** Lets the next Tally process take the directory. */
@@ -99,7 +113,9 @@ function takeLockFile(
     return { db, inode: ino, device: dev };
   } catch (error) {
     db.close();
-    if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
+    if (/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw new LockFileError(path, error as Error);
     throw asDatabaseFileError(path, error);
   }
 }
