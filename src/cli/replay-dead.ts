@@ -57,7 +57,8 @@ export function parseReplayRequest(
     const text = values[bound];
     if (text === undefined) continue;
     const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? Date.parse(text) : NaN;
-    if (Number.isNaN(ms))
+    // Date.parse reads 2026-02-30 as 2 March: a date-only bound must name a real day.
+    if (Number.isNaN(ms) || (text.length === 10 && new Date(ms).toISOString().slice(0, 10) !== text))
       problems.push(
         `--${bound} ${JSON.stringify(text)} must be an ISO date or time with its zone, such as 2026-12-04 or 2026-12-04T10:00:00Z`,
       );

@@ -292,6 +292,9 @@ describe('the tally command', () => {
       assert.equal(dry.code, 0, dry.stderr);
       assert.equal(dry.stdout, '2 dead deliveries would be pending again (--dry-run: nothing was changed)\n');
       assert.deepEqual(statuses(), ['dsp-1:dead', 'dsp-2:dead', 'other:dead']);
+      const impossible = await runCli(['replay-dead', '--from', '2026-02-30'], env);
+      assert.equal(impossible.code, 2);
+      assert.match(impossible.stderr, /--from "2026-02-30" must be an ISO date/);
       const bad = await runCli(['replay-dead', '--account', 'two', '--from', 'yesterday'], env);
       assert.equal(bad.code, 2);
       assert.match(

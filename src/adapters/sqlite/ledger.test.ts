@@ -1106,7 +1106,7 @@ describe('the SQLite ledger', () => {
     other.close();
   });
 
-  it('replays the dead deliveries of one account, host (on any port) or window of counting alone, and only counts them on a dry run', () => {
+  it('replays the dead deliveries of one account, host (on any port, with any user name) or window of counting alone, and only counts them on a dry run', () => {
     const dead = (key: string, url: string, receivedMs: number, accountId = 1) =>
       event({
         receivedMs,
@@ -1119,6 +1119,7 @@ describe('the SQLite ledger', () => {
       dead('b', 'https://dsp.example:8443/b', T0 + HOUR_MS),
       dead('c', 'https://dsp.example.net/b', T0 + 2 * HOUR_MS),
       dead('d', 'https://other.example/b', T0 + 3 * HOUR_MS, 2),
+      dead('e', 'https://user@dsp.example/b', T0 + 3 * HOUR_MS, 2),
     ]);
     for (const leased of ledger.leaseDeliveries(T0 + 4 * HOUR_MS, 10, 5000))
       ledger.markFailed(leased.id, 'HTTP 500', null);
@@ -1130,12 +1131,12 @@ describe('the SQLite ledger', () => {
         .sort();
     const replay = (filter: Parameters<SqliteLedger['replayDead']>[2], dryRun = false) =>
       ledger.replayDead(T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS, filter, dryRun);
-    assert.equal(replay({ host: 'dsp.example' }, true), 2);
+    assert.equal(replay({ host: 'dsp.example' }, true), 3, 'with a user name too');
     assert.deepEqual(pendingKeys(), [], 'a dry run changes nothing');
     assert.equal(replay({ host: 'dsp.example', createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
     assert.deepEqual(pendingKeys(), ['b']);
-    assert.equal(replay({ accountId: 2 }), 1);
-    assert.deepEqual(pendingKeys(), ['d']);
+    assert.equal(replay({ accountId: 2 }), 2);
+    assert.deepEqual(pendingKeys(), ['d', 'e']);
     assert.equal(replay({ createdToMs: T0 + 1 }), 1);
     assert.deepEqual(pendingKeys(), ['a']);
     assert.equal(replay({}), 1);

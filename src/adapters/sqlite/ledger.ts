@@ -686,8 +686,9 @@ export class SqliteLedger implements Ledger {
       params.push(filter.accountId);
     }
     if (filter.host !== undefined) {
-      // The host as the burl wrote it, or that host on any port.
-      where.push('(host = ? OR substr(host, 1, ?) = ?)');
+      // The host as the burl wrote it, or that host on any port, with or without a user name.
+      const authority = `(CASE WHEN instr(host, '@') > 0 THEN substr(host, instr(host, '@') + 1) ELSE host END)`;
+      where.push(`(${authority} = ? OR substr(${authority}, 1, ?) = ?)`);
       params.push(filter.host, filter.host.length + 1, `${filter.host}:`);
     }
     if (filter.createdFromMs !== undefined) {
