@@ -236,3 +236,43 @@ describe('a metrics key', () => {
     }
   });
 });
+
+describe('the wins threads a Tally starts', () => {
+  it('registers a call of one win while a call of thousands is under way, with the configuration’s default threads', async () => {
+    const tally = await startTally(configFor(mkdtempSync(join(parent, 'win-threads-'))), log);
+    try {
+      // VAST wins, slow to instrument: a call of thousands keeps a thread busy for seconds.
+      const vast =
+        '<VAST version="4.0"><Ad id="1"><InLine><AdSystem>dsp</AdSystem><AdTitle>ad</AdTitle>' +
+        '<Impression><![CDATA[https://dsp.example/i?a=${AUCTION_ID}]]></Impression><Creatives>' +
+        '<Creative><Linear><Duration>00:00:15</Duration><MediaFiles><MediaFile delivery="progressive" ' +
+        'type="video/mp4" width="640" height="360"><![CDATA[https://dsp.example/v.mp4]]></MediaFile>' +
+        '</MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>';
+      const win = {
+        request: { id: 'a', imp: [{ id: '1', video: {} }], site: {} },
+        seat: 's',
+        bid: { id: 'b', impid: '1', price: 1, adm: vast },
+      };
+      const order: string[] = [];
+      const post = async (name: string, count: number) => {
+        const response = await fetch(`${tally.url}/v1/wins`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer test-admin-key-0123456789', 'content-type': 'application/json' },
+          body: JSON.stringify({ wins: Array.from({ length: count }, () => win) }),
+        });
+        // Noted as its answer begins: a large answer takes a while to read whole.
+        order.push(name);
+        const body = (await response.json()) as { results: unknown[] };
+        return body.results.length;
+      };
+      const large = post('large', 10_000);
+      // The large call reaches a wins thread first.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(await post('small', 1), 1);
+      assert.equal(await large, 10_000);
+      assert.deepEqual(order, ['small', 'large']);
+    } finally {
+      await tally.close();
+    }
+  });
+});
