@@ -580,6 +580,23 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('fills the request’s privacy signals into the DSP’s burl as it seals it, and into its markup, leaving the auction macros for the notice', () => {
+    const result = ok(
+      win({
+        context: { site: {}, regs: { gdpr: 1 }, user: { consent: 'TCF-string' } },
+        bid: {
+          burl: 'https://dsp.example/b?g=${GDPR}&gc=${GDPR_CONSENT_755}&p=${AUCTION_PRICE}',
+          adm: '<img src="https://dsp.example/i?gc=${GDPR_CONSENT_755}">',
+        },
+      }),
+    );
+    assert.equal(
+      claimsOf(result.noticeUrls.adm).dspBurl,
+      'https://dsp.example/b?g=1&gc=TCF-string&p=${AUCTION_PRICE}',
+    );
+    assert.ok(result.adm?.includes('<img src="https://dsp.example/i?gc=TCF-string">'), result.adm ?? '');
+  });
+
   it('treats a blank adm as no markup', () => {
     const result = ok(win({ bid: { adm: '  \n ' } }));
     assert.equal(result.adm, null);

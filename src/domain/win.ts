@@ -18,6 +18,7 @@ import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
 import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
+import { withPrivacyMacrosFilled } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice, impressionIv } from './price-crypto.js';
 import { impressionKey } from './impression-key.js';
@@ -116,11 +117,13 @@ const MAX_MACRO_GROWTH_CHARS = 16 * 1024 * 1024;
 
 /** Validates, classifies and instruments one win. Never throws on bad input. */
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
-  const parsed = parseWin(input, env.nowMs);
-  if ('code' in parsed) return { ok: false, error: parsed };
-  const classification = classifyWin(parsed.request, parsed.bid);
+  const read = parseWin(input, env.nowMs);
+  if ('code' in read) return { ok: false, error: read };
+  const classification = classifyWin(read.request, read.bid);
   if (isClassifyError(classification)) return { ok: false, error: classification };
   const { format, channel, omidSupported } = classification;
+  // The request's privacy signals are known now, and filled in before anything else reads the bid.
+  const parsed = { ...read, bid: withPrivacyMacrosFilled(read.bid, read.request, MARKUP_LANGUAGES[format]) };
   const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
     publisherBurl: parsed.publisherBurl,
