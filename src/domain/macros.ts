@@ -138,7 +138,7 @@ export function substituteMacrosInMarkup(
 }
 
 /** Most characters one character of a macro value becomes once escaped for markup (`\u0000`, `&#96;`). */
-const MAX_ESCAPED_CHARS_PER_CHAR = 8;
+export const MAX_ESCAPED_CHARS_PER_CHAR = 8;
 
 /**
  * At most how many characters {@link substituteMacrosInMarkup} adds to `markup` when it fills its

@@ -2,6 +2,7 @@ import type { MarkupLanguage } from './markup-escape.js';
 import { substituteInMarkup } from './markup-escape.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import { asObject } from './openrtb.js';
+import { MAX_ESCAPED_CHARS_PER_CHAR } from './macros.js';
 
 /**
  * The privacy signals of a bid request, as the IAB's URL macros carry them to a DSP: `${GDPR}`
@@ -71,6 +72,19 @@ export function withPrivacyMacrosFilled(
       ? substituteInMarkup(bid.adm, markupLanguage, (part, escape) => fillPrivacyMacros(part, values, escape))
       : bid.adm,
   };
+}
+
+/**
+ * At most how many characters filling the privacy macros of the bid's burl, nurl and markup adds to
+ * them: found without filling them, so that a bid naming a long consent string in a great many
+ * macros can be refused before its markup is built.
+ */
+export function privacyMacroGrowthBound(bid: OrtbBid, request: OrtbBidRequest): number {
+  const texts = [bid.burl, bid.nurl, bid.adm].filter((value): value is string => typeof value === 'string');
+  const macros = texts.reduce((count, value) => count + (value.match(PRIVACY_MACRO)?.length ?? 0), 0);
+  if (macros === 0) return 0;
+  const longest = Math.max(...Object.values(privacyValuesOf(request)).map((value: string) => value.length));
+  return macros * longest * MAX_ESCAPED_CHARS_PER_CHAR;
 }
 
 /** Whether a text holds a privacy macro (no `g` flag: no state between tests). */

@@ -595,6 +595,14 @@ describe('instrumenting a win', () => {
       'https://dsp.example/b?g=1&gc=TCF-string&p=${AUCTION_PRICE}',
     );
     assert.ok(result.adm?.includes('<img src="https://dsp.example/i?gc=TCF-string">'), result.adm ?? '');
+    const flood = instrumentWin(
+      win({
+        context: { site: {}, user: { consent: 'c'.repeat(100_000) } },
+        bid: { adm: `<p>${'${GDPR_CONSENT_1}'.repeat(100)}</p>` },
+      }),
+      env,
+    );
+    assert.ok(!flood.ok && flood.error.code === 'MARKUP_TOO_LARGE', JSON.stringify(flood).slice(0, 300));
   });
 
   it('treats a blank adm as no markup', () => {

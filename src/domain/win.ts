@@ -18,7 +18,7 @@ import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
 import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
-import { withPrivacyMacrosFilled } from './privacy-macros.js';
+import { privacyMacroGrowthBound, withPrivacyMacrosFilled } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice, impressionIv } from './price-crypto.js';
 import { impressionKey } from './impression-key.js';
@@ -122,7 +122,18 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const classification = classifyWin(read.request, read.bid);
   if (isClassifyError(classification)) return { ok: false, error: classification };
   const { format, channel, omidSupported } = classification;
-  // The request's privacy signals are known now, and filled in before anything else reads the bid.
+  // The request's privacy signals are known now, and filled in before anything else reads the bid
+  // (unless a long consent string in a great many macros would make the markup gigabytes).
+  const privacyGrowthChars = privacyMacroGrowthBound(read.bid, read.request);
+  if (privacyGrowthChars > MAX_MACRO_GROWTH_CHARS) {
+    return {
+      ok: false,
+      error: {
+        code: 'MARKUP_TOO_LARGE',
+        message: `the bid's privacy macros, filled with this request's consent strings, could add up to ${privacyGrowthChars} characters to its markup and URLs, over the ${MAX_MACRO_GROWTH_CHARS} allowed: use fewer macros`,
+      },
+    };
+  }
   const parsed = { ...read, bid: withPrivacyMacrosFilled(read.bid, read.request, MARKUP_LANGUAGES[format]) };
   const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
