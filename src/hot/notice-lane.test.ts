@@ -509,6 +509,22 @@ describe('the notice lane', () => {
     });
   });
 
+  it('hands an incomplete head that cannot begin a notice to node:http at once, which refuses bytes that are no HTTP without waiting for the head timeout', async () => {
+    await withLane(echo, async ({ port, laneSaw }) => {
+      const tlsHello = new Client(port);
+      tlsHello.write('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03');
+      const otherMethod = new Client(port);
+      otherMethod.write('FOO /n/x HTTP/1.1\r\n');
+      const statuses = await Promise.all(
+        [tlsHello, otherMethod].map(async (client) => (await client.answers(1))[0]?.status),
+      );
+      // Not 408: refused as they are, not left to time out.
+      assert.deepEqual(statuses, [400, 400]);
+      assert.deepEqual(laneSaw, []);
+      for (const client of [tlsHello, otherMethod]) client.destroy();
+    });
+  });
+
   it('answers 408 with the error envelope and closes when a head does not complete in time', async () => {
     await withLane(echo, async ({ port, laneSaw }) => {
       const client = new Client(port);

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { clientErrorResponse } from '../lib/client-error.js';
 import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
-import { readLaneRequest } from './lane-request.js';
+import { NOTICE_PREFIX, readLaneRequest } from './lane-request.js';
 import type { NoticeAnswer } from './notice-answer.js';
 
 /** Tuning of the notice lane. */
@@ -229,7 +229,14 @@ class LaneConnection {
     this.partialBytes += piece.length;
     const tail = Buffer.concat([this.partialTail, piece]);
     this.partialTail = tail.subarray(Math.max(0, tail.length - (HEAD_END.length - 1)));
-    if (this.partialBytes > this.lane.options.maxHeadBytes || hasBareLineFeed(piece, before)) {
+    if (
+      this.partialBytes > this.lane.options.maxHeadBytes ||
+      hasBareLineFeed(piece, before) ||
+      (this.partialBytes - piece.length < LANE_STARTS_CHECKED_BYTES &&
+        !mayStartLaneRequest(
+          Buffer.concat(this.partial, Math.min(this.partialBytes, LANE_STARTS_CHECKED_BYTES)),
+        ))
+    ) {
       return this.handOver(Buffer.concat(this.partial));
     }
     this.timePartial();
@@ -354,6 +361,26 @@ function skipLineBreaks(data: Buffer, offset: number): number {
   let at = offset;
   while (at < data.length && (data[at] === CARRIAGE_RETURN || data[at] === LINE_FEED)) at++;
   return at;
+}
+
+/** The starts of the heads the lane serves itself: notices, fetched or probed. */
+const LANE_STARTS = [`GET ${NOTICE_PREFIX}`, `HEAD ${NOTICE_PREFIX}`].map((start) =>
+  Buffer.from(start, 'latin1'),
+);
+/** An incomplete head's start is read from its first bytes, this many at most, once it has them. */
+const LANE_STARTS_CHECKED_BYTES = 64;
+
+/**
+ * Whether the bytes of an incomplete head, after the line breaks llhttp skips, can still begin a
+ * request the lane serves: one that cannot (another method or path, a TLS hello, bytes that are
+ * no HTTP) goes to node:http at once, which serves it or refuses it at once, rather than wait for
+ * the head timeout.
+ */
+function mayStartLaneRequest(head: Buffer): boolean {
+  let from = 0;
+  while (from < head.length && (head[from] === CARRIAGE_RETURN || head[from] === LINE_FEED)) from++;
+  const begun = head.subarray(from);
+  return LANE_STARTS.some((start) => start.subarray(0, begun.length).equals(begun.subarray(0, start.length)));
 }
 
 /**
