@@ -394,7 +394,10 @@ describe('instrumenting a win', () => {
   it('rejects a win without the fields it needs, naming each fix', () => {
     const cases: [WinInput, RegExp][] = [
       [{}, /request/],
-      [{ ...win(), seat: '' }, /seat/],
+      [
+        { ...win(), seat: '' },
+        /^seat must be a non-empty string: the winning seatbid\.seat, or, where the DSP names no seat, one id of your own/,
+      ],
       [{ ...win(), clearingPrice: -1 }, /clearingPrice/],
       [{ ...win(), currency: 'dollars' }, /currency/],
       [{ ...win(), auctionTimeMs: 'yesterday' }, /auctionTimeMs/],

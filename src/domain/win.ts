@@ -606,7 +606,9 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   const bidId = asId(bid.id);
   if (bidId === undefined) return invalid('bid.id must be a non-empty string');
   if (typeof input.seat !== 'string' || input.seat === '')
-    return invalid('seat must be a non-empty string (the winning seat id)');
+    return invalid(
+      "seat must be a non-empty string: the winning seatbid.seat, or, where the DSP names no seat, one id of your own for that DSP (a bidder code), the same for all its wins, as it is part of each impression's dedupe key and picks its price keys",
+    );
   const price = input.clearingPrice ?? bid.price;
   const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
   if (priceMicros === undefined || priceMicros > MAX_PRICE_MICROS) {
