@@ -25,6 +25,33 @@ const banner = {
 };
 
 describe('registering a POST /v1/wins body', () => {
+  it('warns of a second winning bid for one imp of one auction in a call, but not of the same bid again nor of an ad pod’s slots', () => {
+    const otherBid = { ...banner, bid: { ...banner.bid, id: 'b2' } };
+    const pod = {
+      request: { id: 'a2', imp: [{ id: '1', video: { podid: 'p1' } }], site: {} },
+      seat: 's1',
+      bid: { id: 'v1', impid: '1', price: 1, nurl: 'https://dsp.example/v' },
+    };
+    const podSecond = { ...pod, bid: { ...pod.bid, id: 'v2' } };
+    const answer = registerWins(
+      JSON.stringify({ wins: [banner, otherBid, banner, pod, podSecond] }),
+      env,
+      noFault,
+    );
+    assert.ok(answer.ok);
+    const { results } = JSON.parse(answer.json) as { results: { warnings: string[] }[] };
+    const secondWinner = (warnings: string[] = []) =>
+      warnings.filter((warning) => warning.includes('with another bid'));
+    assert.deepEqual(
+      results.map((result) => secondWinner(result.warnings).length),
+      [0, 1, 0, 0, 0],
+    );
+    assert.match(
+      secondWinner(results[1]?.warnings)[0] ?? '',
+      /^win 0 of this call won the same imp of the same auction with another bid/,
+    );
+  });
+
   it('refuses a win that Tally fails on alone, with INTERNAL, reports the fault, and registers the others', () => {
     const faults: unknown[] = [];
     const failing: WinEnvironment = {

@@ -1,5 +1,6 @@
 import type { InstrumentedWin, RejectedWin, WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
+import { asId, asObject } from '../domain/openrtb.js';
 import type { ErrorCode } from './http.js';
 import { ApiError, duplicateMemberError, parseJsonBodyWithDuplicates } from './http.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
@@ -70,13 +71,17 @@ export function registerWins(
       `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${wins.length}`,
     );
   }
+  const firstWinners = firstWinnersOfImps(wins as unknown[]);
   // Each result is written as JSON once made, so that the answer's size is known as it grows.
   const results: string[] = [];
   const envelope = ['{"results":[', ']}'] as const;
   let answerChars = envelope[0].length + envelope[1].length;
   (wins as unknown[]).forEach((win, index) => {
     const separatorChars = results.length > 0 ? 1 : 0;
-    let result = JSON.stringify(resultOf(win, duplicateInWin.get(index), env, onFault));
+    const instrumented = resultOf(win, duplicateInWin.get(index), env, onFault);
+    const first = firstWinners.get(index);
+    if (instrumented.ok && first !== undefined) instrumented.warnings.push(secondWinnerWarning(first));
+    let result = JSON.stringify(instrumented);
     if (answerChars + separatorChars + result.length > maxAnswerChars) {
       result = JSON.stringify(
         refusedWin(
@@ -89,6 +94,47 @@ export function registerWins(
     results.push(result);
   });
   return { ok: true, json: `${envelope[0]}${results.join(',')}${envelope[1]}` };
+}
+
+/**
+ * For each win that names the same auction and imp as an earlier win of the call with another bid,
+ * that earlier win's index, unless the imp is an ad pod's (its video or audio names a `podid`,
+ * `podseq` or `slotinpod`, or the bid a `slotinpod`), whose slots each have a winner.
+ */
+function firstWinnersOfImps(wins: readonly unknown[]): Map<number, number> {
+  const firsts = new Map<string, { index: number; bidId: unknown }>();
+  const repeats = new Map<number, number>();
+  wins.forEach((win, index) => {
+    const { request, bid } = (asObject(win) ?? {}) as { request?: unknown; bid?: unknown };
+    const auctionId = asId(asObject(request)?.id);
+    const impId = asId(asObject(bid)?.impid);
+    if (auctionId === undefined || impId === undefined || inAdPod(asObject(request), asObject(bid), impId))
+      return;
+    const key = JSON.stringify([auctionId, impId]);
+    const first = firsts.get(key);
+    if (first === undefined) firsts.set(key, { index, bidId: asObject(bid)?.id });
+    else if (first.bidId !== asObject(bid)?.id) repeats.set(index, first.index);
+  });
+  return repeats;
+}
+
+/** Whether the won imp is part of an ad pod, by its media object or the bid. */
+function inAdPod(
+  request: Record<string, unknown> | undefined,
+  bid: Record<string, unknown> | undefined,
+  impId: string,
+): boolean {
+  if (bid?.slotinpod !== undefined) return true;
+  const imps = Array.isArray(request?.imp) ? (request.imp as unknown[]) : [];
+  const imp = imps.map(asObject).find((candidate) => asId(candidate?.id) === impId);
+  return [asObject(imp?.video), asObject(imp?.audio)].some(
+    (media) => media?.podid !== undefined || media?.podseq !== undefined || media?.slotinpod !== undefined,
+  );
+}
+
+/** The warning on a second winning bid for one imp. */
+function secondWinnerWarning(firstIndex: number): string {
+  return `win ${firstIndex} of this call won the same imp of the same auction with another bid: an imp outside an ad pod has one winner, and each of these wins is billed when its notice counts`;
 }
 
 /** One win's result: instrumented, or refused with what to fix. */
