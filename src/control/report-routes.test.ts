@@ -167,7 +167,12 @@ describe('GET /v1/reports', () => {
   it('answers CSV as an uncached attachment of CRLF lines, quoting cells with separators or quotes, escaping formulas but not negative amounts', async () => {
     const csv = await report('three', `${RANGE}&groupBy=seat&format=csv`, 3);
     assert.equal(csv.status, 200);
-    assert.equal(csv.headers.get('content-disposition'), 'attachment; filename="tally-report.csv"');
+    const hour = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+    assert.equal(
+      csv.headers.get('content-disposition'),
+      `attachment; filename="tally-report-${hour(hourStartMs(T0))}-${hour(hourStartMs(T0) + 3_600_000)}.csv"`,
+      'named by its window',
+    );
     assert.equal(csv.headers.get('cache-control'), 'no-store');
     assert.equal(
       csv.text,

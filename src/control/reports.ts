@@ -56,7 +56,9 @@ export function reportRoutes(
         }
         ctx.res.writeHead(200, {
           'Content-Type': output === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
-          ...(output === 'csv' ? { 'Content-Disposition': 'attachment; filename="tally-report.csv"' } : {}),
+          ...(output === 'csv'
+            ? { 'Content-Disposition': `attachment; filename="${csvFileName(query)}"` }
+            : {}),
           'Content-Length': body.byteLength,
           'Cache-Control': 'no-store',
           'X-Request-Id': ctx.requestId,
@@ -65,6 +67,15 @@ export function reportRoutes(
       },
     },
   ];
+}
+
+/**
+ * The name a CSV report is saved under: its window, in UTC hours, so that the reports of several
+ * windows saved to one folder keep apart (`tally-report-2026-11-01T00-2026-12-01T00.csv`).
+ */
+function csvFileName(query: Pick<ReportQuery, 'fromMs' | 'toMs'>): string {
+  const hour = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+  return `tally-report-${hour(query.fromMs)}-${hour(query.toMs)}.csv`;
 }
 
 /**
