@@ -1,7 +1,7 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
 import { TALLY_VERSION } from '../version.js';
 import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
-import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
+import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import {
   DELIVERY_STATUSES,
@@ -100,6 +100,11 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
     enum: ['', ...NOTICE_KINDS],
     description:
       'the notice that arrived (method is the one that counts): empty for tracker hits, invalid tokens, and uncounted rows an earlier version of Tally recorded',
+  },
+  ivtRule: {
+    enum: ['', ...IVT_RULES],
+    description:
+      'the invalid-traffic rule that matched: empty for the other rows, and invalid traffic an earlier version of Tally recorded',
   },
   currency: {
     type: 'string',

@@ -169,7 +169,7 @@ describe('report queries', () => {
   it('refuses a groupBy dimension it does not know, naming it and the dimensions it takes, instead of failing the report', () => {
     assert.equal(
       refusal(`${RANGE}&groupBy=hour,sea`),
-      'groupBy: unknown dimension "sea"; use any of hour, day, outcome, reason, impressionType, format, channel, method, seat, publisher, publisherId, advertiser, lineItem, tracker, placement, paymentRule, cachebusterMissing, notice, currency',
+      'groupBy: unknown dimension "sea"; use any of hour, day, outcome, reason, impressionType, format, channel, method, seat, publisher, publisherId, advertiser, lineItem, tracker, placement, paymentRule, cachebusterMissing, notice, ivtRule, currency',
     );
   });
 

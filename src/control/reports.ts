@@ -1,4 +1,4 @@
-import { NOT_COUNTED_REASONS } from '../domain/outcome.js';
+import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import type { ReportDimension, ReportQuery } from '../ports/ledger.js';
 import { IMPRESSION_TYPES, REPORT_CURRENCY_PATTERN, REPORT_DIMENSIONS } from '../ports/ledger.js';
@@ -199,6 +199,7 @@ const FILTER_VALUES: Partial<Record<ReportDimension, readonly string[]>> = {
   channel: ['', ...CHANNELS],
   method: ['', ...METHODS],
   notice: ['', ...NOTICE_KINDS],
+  ivtRule: ['', ...IVT_RULES],
 };
 
 /**

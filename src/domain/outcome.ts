@@ -15,14 +15,18 @@ export const NOT_COUNTED_REASONS = [
 /** Why a notice or tracker hit did not count. */
 export type NotCountedReason = (typeof NOT_COUNTED_REASONS)[number];
 
-/** The invalid-traffic rule that matched (general IVT, per MRC). */
-export type IvtRule =
-  | 'head_request'
-  | 'empty_user_agent'
-  | 'long_user_agent'
-  | 'bot_user_agent'
-  | 'blocked_user_agent'
-  | 'blocked_ip';
+/** Every invalid-traffic rule (general IVT, per MRC). */
+export const IVT_RULES = [
+  'head_request',
+  'empty_user_agent',
+  'long_user_agent',
+  'bot_user_agent',
+  'blocked_user_agent',
+  'blocked_ip',
+] as const;
+
+/** The invalid-traffic rule that matched. */
+export type IvtRule = (typeof IVT_RULES)[number];
 
 /**
  * The decision on one notice or hit: counted, or not counted with exactly one reason. A

@@ -153,6 +153,7 @@ export const REPORT_DIMENSIONS = [
   'paymentRule',
   'cachebusterMissing',
   'notice',
+  'ivtRule',
   'currency',
 ] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];

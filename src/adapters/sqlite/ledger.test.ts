@@ -1106,6 +1106,31 @@ describe('the SQLite ledger', () => {
     other.close();
   });
 
+  it('reports invalid traffic by the rule that matched it, and no rule on the other rows', () => {
+    ledger.record([
+      event({ outcome: invalidTraffic('bot_user_agent') }),
+      event({ outcome: invalidTraffic('bot_user_agent') }),
+      event({ outcome: invalidTraffic('head_request') }),
+      event(),
+    ]);
+    assert.deepEqual(
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: ['reason', 'ivtRule'] })
+        .map((row) => [row.reason, row.ivtRule, row.events]),
+      [
+        ['', '', 1],
+        ['invalid_traffic', 'bot_user_agent', 2],
+        ['invalid_traffic', 'head_request', 1],
+      ],
+    );
+    assert.deepEqual(
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: [], filters: { ivtRule: 'head_request' } })
+        .map((row) => row.events),
+      [1],
+    );
+  });
+
   it('replays the dead deliveries of one account, host (on any port, with any user name) or window of counting alone, and only counts them on a dry run', () => {
     const dead = (key: string, url: string, receivedMs: number, accountId = 1) =>
       event({

@@ -60,6 +60,7 @@ const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
   paymentRule: 'payment_rule_id',
   cachebusterMissing: 'cachebuster_missing',
   notice: 'kind',
+  ivtRule: 'ivt_rule',
   currency: 'currency',
 };
 const NUMERIC_DIMENSIONS = new Set<ReportDimension>([
@@ -113,6 +114,8 @@ const DIMS_COLUMNS =
 const ROLLUP_DIMS = 16;
 /** Where the currency is among the dims values. */
 const CURRENCY_DIM = 16;
+/** Where the invalid-traffic rule is among the dims values. */
+const IVT_RULE_DIM = 17;
 
 /**
  * How long before the load time `loadClaims` still loads expired claims (and before a batch's
@@ -334,8 +337,8 @@ export class SqliteLedger implements Ledger {
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
-         kind, currency, events, price_micros, media_cost_micros, revenue_micros)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         kind, currency, ivt_rule, events, price_micros, media_cost_micros, revenue_micros)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET events = events + excluded.events,
          price_micros = ${saturatingSum('price_micros')},
          media_cost_micros = ${saturatingSum('media_cost_micros')},
@@ -527,7 +530,7 @@ export class SqliteLedger implements Ledger {
         // The currency of what was billed: events that did not count carry no money, so none.
         const currency = counted ? dims[CURRENCY_DIM] : '';
         rollup = {
-          values: [event.servedHourMs, ...dims.slice(0, ROLLUP_DIMS), currency],
+          values: [event.servedHourMs, ...dims.slice(0, ROLLUP_DIMS), currency, dims[IVT_RULE_DIM]],
           metrics: [0, 0, 0, 0],
         };
         rollups.set(rollupKey, rollup);

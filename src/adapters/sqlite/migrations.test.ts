@@ -123,6 +123,41 @@ describe('the SQLite migrations', () => {
     upgraded.close();
   });
 
+  it('keeps every hourly rollup row, with no invalid-traffic rule, and adds new rows by their rule (migration 16)', () => {
+    const path = join(dir, 'rollup-rule.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 15).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 15');
+    const rollup = old.prepare(
+      `INSERT INTO rollup_hourly VALUES (?, 1, ?, ?, 'exchange', 'banner', 'web', 'adm', 's1', 'p1', 0, 0, 0, 0, 0, 0,
+         'adm', ?, ?, ?, 0, 0)`,
+    );
+    const hourMs = 1_796_414_400_000;
+    rollup.run(hourMs, 'counted', '', 'USD', 3, 6_500_000);
+    rollup.run(hourMs, 'not_counted', 'invalid_traffic', '', 7, 0);
+    old.close();
+    const upgraded = openSqlite(path);
+    const rows = () =>
+      upgraded
+        .prepare(
+          'SELECT outcome, reason, ivt_rule, events, price_micros FROM rollup_hourly ORDER BY outcome, ivt_rule',
+        )
+        .raw()
+        .all();
+    assert.deepEqual(rows(), [
+      ['counted', '', '', 3, 6_500_000],
+      ['not_counted', 'invalid_traffic', '', 7, 0],
+    ]);
+    upgraded
+      .prepare(
+        `INSERT INTO rollup_hourly VALUES (?, 1, 'not_counted', 'invalid_traffic', 'exchange', 'banner', 'web', 'adm',
+           's1', 'p1', 0, 0, 0, 0, 0, 0, 'adm', '', 'bot_user_agent', 2, 0, 0, 0)`,
+      )
+      .run(hourMs);
+    assert.equal(rows().length, 3, 'a rule of its own: a row of its own');
+    upgraded.close();
+  });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a

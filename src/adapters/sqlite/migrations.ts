@@ -479,6 +479,47 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE signing_key (key_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, since_ms INTEGER NOT NULL);
   `,
+  // 16: the hourly rollups keep which invalid-traffic rule an event matched (head_request,
+  // bot_user_agent, blocked_ip…), so that a report says why traffic was invalid. Rows recorded
+  // before keep an empty rule: the raw events of some of them are pruned.
+  `
+  CREATE TABLE rollup_hourly_by_rule (
+    hour_ms INTEGER NOT NULL,
+    account_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    impression_type TEXT NOT NULL,
+    format TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seat TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    line_item_id INTEGER NOT NULL,
+    tracker_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    payment_rule_id INTEGER NOT NULL,
+    cachebuster_missing INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    ivt_rule TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    price_micros INTEGER NOT NULL,
+    media_cost_micros INTEGER NOT NULL,
+    revenue_micros INTEGER NOT NULL,
+    PRIMARY KEY (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+                 advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+                 currency, ivt_rule)
+  ) WITHOUT ROWID;
+  INSERT INTO rollup_hourly_by_rule
+    SELECT hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+    advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, '',
+    events, price_micros, media_cost_micros, revenue_micros
+    FROM rollup_hourly;
+  DROP TABLE rollup_hourly;
+  ALTER TABLE rollup_hourly_by_rule RENAME TO rollup_hourly;
+  CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
