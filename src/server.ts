@@ -310,8 +310,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       return `the counting thread failed (${counterFailure}; logged as counter_failed) and is restarted: see the log`;
     if (!ready || !recorder.isWarm())
       return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
+    // Public: the data directory's path stays in the log.
     if (ledgerFileProblem !== undefined)
-      return `${ledgerFileProblem}, so notices are answered 503 (logged as ledger_file_gone)`;
+      return `${ledgerFileProblem.replaceAll(config.dataDir, '<data dir>')}, so notices are answered 503 (logged as ledger_file_gone, with its path)`;
     if (committer.isFailing())
       return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
     return undefined;

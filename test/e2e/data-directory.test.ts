@@ -135,7 +135,9 @@ describe('a data directory Tally must not damage', () => {
       assert.equal(await fire(after ?? ''), 503);
       const ready = await fetch(`${tally.url}/readyz`);
       assert.equal(ready.status, 503);
-      assert.match(await ready.text(), /tally\.db is no longer the file Tally opened: it was deleted/);
+      const readiness = await ready.text();
+      assert.match(readiness, /<data dir>\/tally\.db is no longer the file Tally opened: it was deleted/);
+      assert.ok(!readiness.includes(tally.dataDir), 'the public answer does not name the data directory');
       assert.match(tally.output(), /"event":"ledger_file_gone"/);
     } finally {
       await tally.dispose();
