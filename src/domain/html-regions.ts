@@ -180,23 +180,24 @@ const REREAD_ATTRIBUTE = /^(?:on.+|style|srcdoc)$/;
  * controls, and tabs and line breaks anywhere, are dropped from a URL first).
  */
 function isJavascriptUrl(value: string): boolean {
-  return schemeText(value)
+  return withReferencesRead(value)
     .replace(/^[\0-\x20]+|[\t\n\r]/g, '')
     .startsWith('javascript:');
 }
 
 /**
- * The start of a lower-cased attribute value with the character references that can spell a
- * URL's scheme read (numeric ones, `&colon;`, `&tab;`, `&newline;`), as a browser reads them.
+ * A lower-cased attribute value with the character references that can spell a URL's scheme or a
+ * script's type read as a browser reads them: numeric ones, with any number of leading zeros (NUL
+ * and what lies past U+10FFFF as U+FFFD), and `&colon;`, `&tab;`, `&newline;`; the other named
+ * ones as they stand (none names an ASCII letter).
  */
-function schemeText(value: string): string {
-  return value
-    .slice(0, 256)
-    .replace(/&#x([0-9a-f]{1,6});?|&#(\d{1,7});?|&(colon|tab|newline);/g, (_, hex, decimal, named) => {
-      if (named !== undefined) return NAMED_SCHEME_CHARACTERS[named as string] ?? '';
-      const code = hex !== undefined ? parseInt(hex as string, 16) : Number(decimal);
-      return code <= 0x10ffff ? String.fromCodePoint(code) : '';
-    });
+function withReferencesRead(value: string): string {
+  if (!value.includes('&')) return value;
+  return value.replace(/&#x([0-9a-f]+);?|&#(\d+);?|&(colon|tab|newline);/g, (_, hex, decimal, named) => {
+    if (named !== undefined) return NAMED_SCHEME_CHARACTERS[named as string] ?? '';
+    const code = hex !== undefined ? parseInt(hex as string, 16) : Number(decimal);
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : '\ufffd';
+  });
 }
 
 const NAMED_SCHEME_CHARACTERS: Readonly<Record<string, string>> = { colon: ':', tab: '\t', newline: '\n' };
@@ -204,10 +205,14 @@ const NAMED_SCHEME_CHARACTERS: Readonly<Record<string, string>> = { colon: ':', 
 /**
  * Whether a `<script>`'s `type` (lower-cased, as written; none for a script without one) makes it
  * a data block rather than a script: no JavaScript reads its text (a template, say), and no JSON
- * reader either. (JSON types are data blocks too, but read `\uXXXX` escapes as scripts do.)
+ * reader either. (JSON types are data blocks too, but read `\uXXXX` escapes as scripts do.) A type
+ * holding a named character reference Tally does not read is taken for a script's: escaped as one,
+ * a value is safe whatever the browser makes of it.
  */
 function isDataBlock(type: string | undefined): boolean {
-  const essence = (type ?? '').split(';')[0]?.trim() ?? '';
+  const read = withReferencesRead(type ?? '');
+  if (/&[a-z]/.test(read)) return false;
+  const essence = read.split(';')[0]?.trim() ?? '';
   if (essence === '' || essence === 'module') return false;
   if (
     /^(?:text|application)\/(?:x-)?(?:java|ecma)script$|^text\/(?:jscript|livescript|javascript1\.[0-5])$/.test(

@@ -244,6 +244,11 @@ describe('escaping macro values for the markup they go into', () => {
       '&#x6A;avascript:',
       'javascript&colon;',
       '&#32;java&Tab;script:',
+      '&#0000000106;avascript:',
+      '&#x00000006A;avascript:',
+      `${' '.repeat(300)}javascript:`,
+      `java${'\n'.repeat(300)}script:`,
+      `${'&#32;'.repeat(60)}javascript:`,
     ]) {
       const markup = `<a href="${scheme}f('\${V}')">`;
       assert.equal(fill(markup, 'html', "')"), literal.replace('javascript:', scheme), scheme);
@@ -252,7 +257,14 @@ describe('escaping macro values for the markup they go into', () => {
 
   it('escapes a value in a script by its type: as a script for JavaScript and JSON, as HTML in a data block such as a template', () => {
     const price = 'MS4yNQ==';
-    for (const type of ['', ' type="module"', ' type="text/javascript"', ' type="application/ld+json"'])
+    for (const type of [
+      '',
+      ' type="module"',
+      ' type="text/javascript"',
+      ' type="application/ld+json"',
+      ' type="text/&#106;avascript"',
+      ' type="text/java&Sopf;cript"',
+    ])
       assert.equal(
         fill(`<script${type}>var p = "\${V}";</script>`, 'html', price),
         `<script${type}>var p = "MS4yNQ\\u003D\\u003D";</script>`,
