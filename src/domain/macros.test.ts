@@ -32,6 +32,11 @@ const ALL_VALUES: Required<MacroValues> = {
   impTs: '1767225600000',
   discountPct: '10',
   discountCpm: '0.15',
+  gdpr: '1',
+  gdprConsent: 'TCF',
+  usPrivacy: '1YNN',
+  gppString: 'GPP~1',
+  gppSid: '2,6',
 };
 
 const MACRO_TO_VALUE: readonly [string, string][] = [
@@ -49,6 +54,11 @@ const MACRO_TO_VALUE: readonly [string, string][] = [
   ['${AUCTION_IMP_TS}', '1767225600000'],
   ['${AUCTION_DISCOUNT_PCT}', '10'],
   ['${AUCTION_DISCOUNT_CPM}', '0.15'],
+  ['${GDPR}', '1'],
+  ['${GDPR_CONSENT_755}', 'TCF'],
+  ['${US_PRIVACY}', '1YNN'],
+  ['${GPP_STRING_32}', 'GPP~1'],
+  ['${GPP_SID}', '2,6'],
 ];
 
 describe('substituteMacros', () => {

@@ -21,6 +21,12 @@ export interface MacroValues {
   impTs?: string;
   discountPct?: string;
   discountCpm?: string;
+  /** The IAB's privacy macros, from the bid request (see `privacyValuesOf`). */
+  gdpr?: string;
+  gdprConsent?: string;
+  usPrivacy?: string;
+  gppString?: string;
+  gppSid?: string;
 }
 
 const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
@@ -38,11 +44,23 @@ const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
   AUCTION_IMP_TS: 'impTs',
   AUCTION_DISCOUNT_PCT: 'discountPct',
   AUCTION_DISCOUNT_CPM: 'discountCpm',
+  GDPR: 'gdpr',
+  US_PRIVACY: 'usPrivacy',
+  GPP_SID: 'gppSid',
 };
 
-/** `${NAME}` for a known macro name, or `${AUCTION_PRICE:SUFFIX}` (group 2 is the suffix). */
+/** The IAB's macros that name a vendor (`${GDPR_CONSENT_755}`), by the name before its id. */
+const VENDOR_MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
+  GDPR_CONSENT: 'gdprConsent',
+  GPP_STRING: 'gppString',
+};
+
+/**
+ * `${NAME}` for a known macro name (group 1), `${AUCTION_PRICE:SUFFIX}` (group 2 is the suffix),
+ * or a vendor's macro `${GDPR_CONSENT_755}` (group 3 is its name without the id).
+ */
 const MACRO_PATTERN = new RegExp(
-  `\\$\\{(?:(${Object.keys(MACRO_FIELDS).join('|')})|AUCTION_PRICE:([A-Za-z0-9_.-]+))\\}`,
+  `\\$\\{(?:(${Object.keys(MACRO_FIELDS).join('|')})|AUCTION_PRICE:([A-Za-z0-9_.-]+)|(${Object.keys(VENDOR_MACRO_FIELDS).join('|')})_\\d{1,6})\\}`,
   'g',
 );
 
@@ -111,11 +129,19 @@ export function substituteMacros(
   encodePrice?: (suffix: string) => string,
   escape: (value: string) => string = (value) => value,
 ): string {
-  return text.replace(MACRO_PATTERN, (_match, name: string | undefined, suffix: string | undefined) => {
-    if (suffix !== undefined) return escape(encodePrice?.(suffix) ?? '');
-    const field = name === undefined ? undefined : MACRO_FIELDS[name];
-    return escape((field === undefined ? undefined : values[field]) ?? '');
-  });
+  return text.replace(
+    MACRO_PATTERN,
+    (_match, name: string | undefined, suffix: string | undefined, vendorMacro: string | undefined) => {
+      if (suffix !== undefined) return escape(encodePrice?.(suffix) ?? '');
+      const field =
+        name !== undefined
+          ? MACRO_FIELDS[name]
+          : vendorMacro === undefined
+            ? undefined
+            : VENDOR_MACRO_FIELDS[vendorMacro];
+      return escape((field === undefined ? undefined : values[field]) ?? '');
+    },
+  );
 }
 
 /**
@@ -138,7 +164,7 @@ export function substituteMacrosInMarkup(
 }
 
 /** Most characters one character of a macro value becomes once escaped for markup (`\u0000`, `&#96;`). */
-export const MAX_ESCAPED_CHARS_PER_CHAR = 8;
+const MAX_ESCAPED_CHARS_PER_CHAR = 8;
 
 /**
  * At most how many characters {@link substituteMacrosInMarkup} adds to `markup` when it fills its

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fillPrivacyMacros, privacyValuesOf, withPrivacyMacrosFilled } from './privacy-macros.js';
+import { fillPrivacyMacros, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
 
 const TCF = 'CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA';
 
@@ -41,19 +41,24 @@ describe('privacy macros', () => {
     );
   });
 
-  it('fills a bid’s burl and nurl percent-encoded and its markup escaped for where each macro stands, and hands back a bid without any as it came', () => {
-    const request = { regs: { gdpr: 1 }, user: { consent: 'a"b' } } as object;
+  it('fills a bid’s burl and nurl percent-encoded, leaves its markup to the auction macros’ pass, and hands back a bid without any as it came', () => {
+    const values = privacyValuesOf({ regs: { gdpr: 1 }, user: { consent: '${AUCTION_PRICE}"' } } as object);
     const bid = {
       burl: 'https://dsp.example/b?gc=${GDPR_CONSENT_755}&p=${AUCTION_PRICE}',
       nurl: 'https://dsp.example/n?g=${GDPR}',
-      adm: '<img src="https://dsp.example/i?gc=${GDPR_CONSENT_755}"><script>var c = "${GDPR_CONSENT_755}";</script>',
+      adm: '<img src="https://dsp.example/i?gc=${GDPR_CONSENT_755}">',
     };
-    assert.deepEqual(withPrivacyMacrosFilled(bid, request, 'html'), {
-      burl: 'https://dsp.example/b?gc=a%22b&p=${AUCTION_PRICE}',
+    assert.deepEqual(withPrivacyMacrosInUrls(bid, values), {
+      ...bid,
+      burl: 'https://dsp.example/b?gc=%24%7BAUCTION_PRICE%7D%22&p=${AUCTION_PRICE}',
       nurl: 'https://dsp.example/n?g=1',
-      adm: '<img src="https://dsp.example/i?gc=a&quot;b"><script>var c = "a\\u0022b";</script>',
     });
-    const plain = { burl: 'https://dsp.example/b?p=${AUCTION_PRICE}', adm: '<p>ad</p>' };
-    assert.equal(withPrivacyMacrosFilled(plain, request, 'html'), plain);
+    const plain = { burl: 'https://dsp.example/b?p=${AUCTION_PRICE}', adm: '<p>${GDPR}</p>' };
+    assert.equal(withPrivacyMacrosInUrls(plain, values), plain);
+  });
+
+  it('reads GPP from its OpenRTB 2.5 ext place too', () => {
+    const values = privacyValuesOf({ regs: { ext: { gpp: 'DBA~1', gpp_sid: [7] } } } as object);
+    assert.deepEqual([values.gppString, values.gppSid], ['DBA~1', '7']);
   });
 });

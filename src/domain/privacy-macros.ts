@@ -1,8 +1,5 @@
-import type { MarkupLanguage } from './markup-escape.js';
-import { substituteInMarkup } from './markup-escape.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import { asObject } from './openrtb.js';
-import { MAX_ESCAPED_CHARS_PER_CHAR } from './macros.js';
 
 /**
  * The privacy signals of a bid request, as the IAB's URL macros carry them to a DSP: `${GDPR}`
@@ -29,12 +26,12 @@ export function privacyValuesOf(request: OrtbBidRequest): PrivacyValues {
   const regsExt = asObject(regs?.ext);
   const userExt = asObject(user?.ext);
   const gdpr = regs?.gdpr ?? regsExt?.gdpr;
-  const gppSid = regs?.gpp_sid;
+  const gppSid = regs?.gpp_sid ?? regsExt?.gpp_sid;
   return {
     gdpr: gdpr === 0 || gdpr === 1 ? String(gdpr) : '',
     gdprConsent: text(user?.consent) ?? text(userExt?.consent) ?? '',
     usPrivacy: text(regs?.us_privacy) ?? text(regsExt?.us_privacy) ?? '',
-    gppString: text(regs?.gpp) ?? '',
+    gppString: text(regs?.gpp) ?? text(regsExt?.gpp) ?? '',
     gppSid: Array.isArray(gppSid) && gppSid.every(Number.isInteger) ? gppSid.join(',') : '',
   };
 }
@@ -49,43 +46,36 @@ export function fillPrivacyMacros(
 }
 
 /**
- * The bid with the privacy macros of its burl, nurl and markup filled from the request, once, as
- * Tally registers it (the DSP's burl is sealed so into the notice token): in the URLs each value
- * percent-encoded, in the markup escaped for where it stands (see `substituteInMarkup`).
+ * The bid with the privacy macros of its burl and nurl filled from the request, each value
+ * percent-encoded (so that it holds no `${` a later filling would read as a macro), once, as Tally
+ * registers it: the DSP's burl is sealed so into the notice token. Its markup's are filled with the
+ * auction macros, in the same pass (see `substituteMacrosInMarkup`).
  */
-export function withPrivacyMacrosFilled(
-  bid: OrtbBid,
-  request: OrtbBidRequest,
-  markupLanguage: MarkupLanguage,
-): OrtbBid {
-  const holds = (value: unknown): value is string =>
-    typeof value === 'string' && PRIVACY_MACRO_TEST.test(value);
-  if (!holds(bid.burl) && !holds(bid.nurl) && !holds(bid.adm)) return bid;
-  const values = privacyValuesOf(request);
+export function withPrivacyMacrosInUrls(bid: OrtbBid, values: PrivacyValues): OrtbBid {
   const url = (value: unknown) =>
-    holds(value) ? fillPrivacyMacros(value, values, encodeURIComponent) : value;
-  return {
-    ...bid,
-    burl: url(bid.burl),
-    nurl: url(bid.nurl),
-    adm: holds(bid.adm)
-      ? substituteInMarkup(bid.adm, markupLanguage, (part, escape) => fillPrivacyMacros(part, values, escape))
-      : bid.adm,
-  };
+    typeof value === 'string' && PRIVACY_MACRO_TEST.test(value)
+      ? fillPrivacyMacros(value, values, encodeURIComponent)
+      : value;
+  const burl = url(bid.burl);
+  const nurl = url(bid.nurl);
+  return burl === bid.burl && nurl === bid.nurl ? bid : { ...bid, burl, nurl };
 }
 
 /**
- * At most how many characters filling the privacy macros of the bid's burl, nurl and markup adds to
- * them: found without filling them, so that a bid naming a long consent string in a great many
- * macros can be refused before its markup is built.
+ * At most how many characters filling the privacy macros of the bid's burl and nurl adds to them:
+ * found without filling them, so that a bid naming a long consent string in a great many macros
+ * can be refused before they are built (the markup's are bounded with the auction macros').
  */
-export function privacyMacroGrowthBound(bid: OrtbBid, request: OrtbBidRequest): number {
-  const texts = [bid.burl, bid.nurl, bid.adm].filter((value): value is string => typeof value === 'string');
+export function privacyMacroGrowthBound(bid: OrtbBid, values: PrivacyValues): number {
+  const texts = [bid.burl, bid.nurl].filter((value): value is string => typeof value === 'string');
   const macros = texts.reduce((count, value) => count + (value.match(PRIVACY_MACRO)?.length ?? 0), 0);
   if (macros === 0) return 0;
-  const longest = Math.max(...Object.values(privacyValuesOf(request)).map((value: string) => value.length));
-  return macros * longest * MAX_ESCAPED_CHARS_PER_CHAR;
+  const longest = Math.max(...Object.values(values).map((value: string) => value.length));
+  return macros * longest * PERCENT_ENCODED_CHARS_PER_CHAR;
 }
+
+/** Most characters percent-encoding writes for one UTF-16 code unit (`%E2%80%A8`). */
+const PERCENT_ENCODED_CHARS_PER_CHAR = 9;
 
 /** Whether a text holds a privacy macro (no `g` flag: no state between tests). */
 const PRIVACY_MACRO_TEST = new RegExp(PRIVACY_MACRO.source);

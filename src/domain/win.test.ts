@@ -598,12 +598,32 @@ describe('instrumenting a win', () => {
       'https://dsp.example/b?g=1&gc=TCF-string&p=${AUCTION_PRICE}',
     );
     assert.ok(result.adm?.includes('<img src="https://dsp.example/i?gc=TCF-string">'), result.adm ?? '');
+    // A request's value is no macro: filled once, in one pass with the auction macros.
+    const macroInConsent = ok(
+      win({
+        context: { site: {}, user: { consent: '${AUCTION_PRICE}' } },
+        bid: { burl: 'https://dsp.example/b?gc=${GDPR_CONSENT_1}', adm: '<p>${GDPR_CONSENT_1}</p>' },
+      }),
+    );
+    assert.ok(macroInConsent.adm?.includes('<p>${AUCTION_PRICE}</p>'), macroInConsent.adm ?? '');
+    assert.deepEqual(macroInConsent.warnings, []);
     const flood = instrumentWin(
       win({
         context: { site: {}, user: { consent: 'c'.repeat(100_000) } },
         bid: { adm: `<p>${'${GDPR_CONSENT_1}'.repeat(100)}</p>` },
       }),
       env,
+    );
+    const urlFlood = instrumentWin(
+      win({
+        context: { site: {}, user: { consent: 'c'.repeat(100_000) } },
+        bid: { nurl: `https://dsp.example/n?${'c=${GDPR_CONSENT_1}&'.repeat(100)}` },
+      }),
+      env,
+    );
+    assert.ok(
+      !urlFlood.ok && urlFlood.error.code === 'MARKUP_TOO_LARGE',
+      JSON.stringify(urlFlood).slice(0, 300),
     );
     assert.ok(!flood.ok && flood.error.code === 'MARKUP_TOO_LARGE', JSON.stringify(flood).slice(0, 300));
   });

@@ -18,7 +18,7 @@ import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
 import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
-import { privacyMacroGrowthBound, withPrivacyMacrosFilled } from './privacy-macros.js';
+import { privacyMacroGrowthBound, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice, impressionIv } from './price-crypto.js';
 import { impressionKey } from './impression-key.js';
@@ -122,19 +122,21 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const classification = classifyWin(read.request, read.bid);
   if (isClassifyError(classification)) return { ok: false, error: classification };
   const { format, channel, omidSupported } = classification;
-  // The request's privacy signals are known now, and filled in before anything else reads the bid
-  // (unless a long consent string in a great many macros would make the markup gigabytes).
-  const privacyGrowthChars = privacyMacroGrowthBound(read.bid, read.request);
+  // The request's privacy signals are filled into the DSP's URLs before anything else reads them
+  // (unless a long consent string in a great many macros would make them gigabytes), and into its
+  // markup with the auction macros.
+  const privacy = privacyValuesOf(read.request);
+  const privacyGrowthChars = privacyMacroGrowthBound(read.bid, privacy);
   if (privacyGrowthChars > MAX_MACRO_GROWTH_CHARS) {
     return {
       ok: false,
       error: {
         code: 'MARKUP_TOO_LARGE',
-        message: `the bid's privacy macros, filled with this request's consent strings, could add up to ${privacyGrowthChars} characters to its markup and URLs, over the ${MAX_MACRO_GROWTH_CHARS} allowed: use fewer macros`,
+        message: `the privacy macros of bid.burl and bid.nurl, filled with this request's consent strings, could add up to ${privacyGrowthChars} characters to them, over the ${MAX_MACRO_GROWTH_CHARS} allowed: use fewer macros`,
       },
     };
   }
-  const parsed = { ...read, bid: withPrivacyMacrosFilled(read.bid, read.request, MARKUP_LANGUAGES[format]) };
+  const parsed = { ...read, bid: withPrivacyMacrosInUrls(read.bid, privacy) };
   const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
     publisherBurl: parsed.publisherBurl,
@@ -174,9 +176,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const noticeUrl = (kind: NoticeKind): string =>
     `${env.publicUrl}/n/${sealToken({ ...base, kind }, env.keyRing)}`;
   const priceFor = (suffix: string): string => encodedPrice(suffix, base, env, base.auctionTimeMs);
-  const values = macroValues(base);
+  const values = { ...macroValues(base), ...privacy };
   const fillMacros = (url: string): string => filledDspUrl(url, base, env, base.auctionTimeMs);
-  const dspTexts = dspTextsOf(parsed.bid, adm);
+  // As the DSP wrote them: the request's values filled in are no macros of the DSP's.
+  const dspTexts = dspTextsOf(read.bid, adm);
   const encodedPriceChars = Math.max(priceFor('').length, priceFor(BASE64_SUFFIX).length);
   const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, encodedPriceChars);
   if (growthChars > MAX_MACRO_GROWTH_CHARS) {
