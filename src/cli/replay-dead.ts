@@ -46,7 +46,8 @@ export function parseReplayRequest(
     else problems.push(`--account ${JSON.stringify(values.account)} must be an account id, such as 1`);
   }
   if (values.host !== undefined) {
-    const host = values.host.toLowerCase();
+    // Its user name, if it was given one, is no part of the host: the filter reads every burl's without.
+    const host = values.host.toLowerCase().slice(values.host.lastIndexOf('@') + 1);
     if (host === '' || /[\s/?#]/.test(host))
       problems.push(
         `--host ${JSON.stringify(values.host)} must be a host as the burl writes it, such as dsp.example or dsp.example:8443, without a scheme or path`,
@@ -56,9 +57,8 @@ export function parseReplayRequest(
   for (const bound of ['from', 'to'] as const) {
     const text = values[bound];
     if (text === undefined) continue;
-    const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? Date.parse(text) : NaN;
-    // Date.parse reads 2026-02-30 as 2 March: a date-only bound must name a real day.
-    if (Number.isNaN(ms) || (text.length === 10 && new Date(ms).toISOString().slice(0, 10) !== text))
+    const ms = isoTimeMs(text);
+    if (ms === undefined)
       problems.push(
         `--${bound} ${JSON.stringify(text)} must be an ISO date or time with its zone, such as 2026-12-04 or 2026-12-04T10:00:00Z`,
       );
@@ -73,4 +73,25 @@ export function parseReplayRequest(
     problems.push('--from must be before --to');
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
   return { ok: true, request: { filter, dryRun: values['dry-run'] === true } };
+}
+
+/**
+ * The time of an ISO date (`2026-12-04`, 00:00 UTC) or date-time with its zone
+ * (`2026-12-04T10:00:00Z`, `…T10:00:00.5+01:00`), or `undefined` unless it names a real day and
+ * time: `Date.parse` reads 2026-02-30 as 2 March, and 24:00 as the next day.
+ */
+function isoTimeMs(text: string): number | undefined {
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?(?:Z|[+-](\d{2}):(\d{2})))?$/.exec(
+      text,
+    );
+  if (match === null) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0, zoneHour = 0, zoneMinute = 0] = match
+    .slice(1)
+    .map((part) => (part === undefined ? undefined : Number(part)));
+  const dayMs = Date.UTC(year ?? 0, (month ?? 1) - 1, day ?? 1);
+  if (new Date(dayMs).getUTCDate() !== day || new Date(dayMs).getUTCMonth() !== (month ?? 1) - 1)
+    return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || zoneHour > 23 || zoneMinute > 59) return undefined;
+  return Date.parse(text);
 }

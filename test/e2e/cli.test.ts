@@ -292,9 +292,21 @@ describe('the tally command', () => {
       assert.equal(dry.code, 0, dry.stderr);
       assert.equal(dry.stdout, '2 dead deliveries would be pending again (--dry-run: nothing was changed)\n');
       assert.deepEqual(statuses(), ['dsp-1:dead', 'dsp-2:dead', 'other:dead']);
-      const impossible = await runCli(['replay-dead', '--from', '2026-02-30'], env);
-      assert.equal(impossible.code, 2);
-      assert.match(impossible.stderr, /--from "2026-02-30" must be an ISO date/);
+      for (const from of [
+        '2026-02-30',
+        '2026-02-30T00:00:00Z',
+        '2026-12-04T24:00:00Z',
+        '2026-12-04T10:00Z',
+      ]) {
+        const impossible = await runCli(['replay-dead', '--from', from], env);
+        assert.equal(impossible.code, 2, from);
+        assert.match(impossible.stderr, /--from ".*" must be an ISO date/, from);
+      }
+      const withUser = await runCli(['replay-dead', '--host', 'user@DSP.example', '--dry-run'], env);
+      assert.equal(
+        withUser.stdout,
+        '2 dead deliveries would be pending again (--dry-run: nothing was changed)\n',
+      );
       const bad = await runCli(['replay-dead', '--account', 'two', '--from', 'yesterday'], env);
       assert.equal(bad.code, 2);
       assert.match(

@@ -1145,6 +1145,7 @@ describe('the SQLite ledger', () => {
       dead('c', 'https://dsp.example.net/b', T0 + 2 * HOUR_MS),
       dead('d', 'https://other.example/b', T0 + 3 * HOUR_MS, 2),
       dead('e', 'https://user@dsp.example/b', T0 + 3 * HOUR_MS, 2),
+      dead('f', 'https://a@b@dsp.example/b', T0 + 3 * HOUR_MS, 3),
     ]);
     for (const leased of ledger.leaseDeliveries(T0 + 4 * HOUR_MS, 10, 5000))
       ledger.markFailed(leased.id, 'HTTP 500', null);
@@ -1156,7 +1157,7 @@ describe('the SQLite ledger', () => {
         .sort();
     const replay = (filter: Parameters<SqliteLedger['replayDead']>[2], dryRun = false) =>
       ledger.replayDead(T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS, filter, dryRun);
-    assert.equal(replay({ host: 'dsp.example' }, true), 3, 'with a user name too');
+    assert.equal(replay({ host: 'dsp.example' }, true), 4, 'with a user name too, up to its last @');
     assert.deepEqual(pendingKeys(), [], 'a dry run changes nothing');
     assert.equal(replay({ host: 'dsp.example', createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
     assert.deepEqual(pendingKeys(), ['b']);
@@ -1164,6 +1165,8 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(pendingKeys(), ['d', 'e']);
     assert.equal(replay({ createdToMs: T0 + 1 }), 1);
     assert.deepEqual(pendingKeys(), ['a']);
+    assert.equal(replay({ accountId: 3 }), 1);
+    assert.deepEqual(pendingKeys(), ['f']);
     assert.equal(replay({}), 1);
     assert.deepEqual(pendingKeys(), ['c']);
   });

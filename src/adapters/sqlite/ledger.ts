@@ -689,8 +689,9 @@ export class SqliteLedger implements Ledger {
       params.push(filter.accountId);
     }
     if (filter.host !== undefined) {
-      // The host as the burl wrote it, or that host on any port, with or without a user name.
-      const authority = `(CASE WHEN instr(host, '@') > 0 THEN substr(host, instr(host, '@') + 1) ELSE host END)`;
+      // The host as the burl wrote it, or that host on any port, with or without a user name (all
+      // up to the last `@`, as URL parsers read it: rtrim leaves the host up to that `@`).
+      const authority = `substr(host, length(rtrim(host, replace(host, '@', ''))) + 1)`;
       where.push(`(${authority} = ? OR substr(${authority}, 1, ?) = ?)`);
       params.push(filter.host, filter.host.length + 1, `${filter.host}:`);
     }
