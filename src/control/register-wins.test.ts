@@ -25,7 +25,7 @@ const banner = {
 };
 
 describe('registering a POST /v1/wins body', () => {
-  it('warns of a second winning bid for one imp of one auction in a call, but not of the same bid again nor of an ad pod’s slots', () => {
+  it('warns of a second winning bid for one imp of one auction in a call, but not of the same bid again (its id as a number or text), of an ad pod’s slots, nor after a refused win', () => {
     const otherBid = { ...banner, bid: { ...banner.bid, id: 'b2' } };
     const pod = {
       request: { id: 'a2', imp: [{ id: '1', video: { podid: 'p1' } }], site: {} },
@@ -33,18 +33,48 @@ describe('registering a POST /v1/wins body', () => {
       bid: { id: 'v1', impid: '1', price: 1, nurl: 'https://dsp.example/v' },
     };
     const podSecond = { ...pod, bid: { ...pod.bid, id: 'v2' } };
-    const answer = registerWins(
-      JSON.stringify({ wins: [banner, otherBid, banner, pod, podSecond] }),
-      env,
-      noFault,
-    );
+    const audioPod = {
+      request: { id: 'a3', imp: [{ id: '1', audio: { podseq: 1 } }], site: {} },
+      seat: 's1',
+      bid: { id: 'r1', impid: '1', price: 1, nurl: 'https://dsp.example/r' },
+    };
+    const slotted = {
+      ...banner,
+      request: { ...banner.request, id: 'a4' },
+      bid: { ...banner.bid, slotinpod: 1 },
+    };
+    const refused = {
+      ...banner,
+      request: { ...banner.request, id: 'a5' },
+      bid: { ...banner.bid, price: 'one' },
+    };
+    const afterRefused = { ...refused, bid: { ...banner.bid, id: 'b9' } };
+    const numericId = { ...banner, request: { ...banner.request, id: 'a6' }, bid: { ...banner.bid, id: 7 } };
+    const textId = { ...numericId, bid: { ...banner.bid, id: '7' } };
+    const wins = [
+      banner,
+      otherBid,
+      banner,
+      pod,
+      podSecond,
+      audioPod,
+      { ...audioPod, bid: { ...audioPod.bid, id: 'r2' } },
+      slotted,
+      { ...slotted, bid: { ...slotted.bid, id: 'b2' } },
+      refused,
+      afterRefused,
+      numericId,
+      textId,
+    ];
+    const answer = registerWins(JSON.stringify({ wins }), env, noFault);
     assert.ok(answer.ok);
-    const { results } = JSON.parse(answer.json) as { results: { warnings: string[] }[] };
+    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
     const secondWinner = (warnings: string[] = []) =>
       warnings.filter((warning) => warning.includes('with another bid'));
+    assert.equal(results[9]?.ok, false, 'the refused win');
     assert.deepEqual(
       results.map((result) => secondWinner(result.warnings).length),
-      [0, 1, 0, 0, 0],
+      [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     );
     assert.match(
       secondWinner(results[1]?.warnings)[0] ?? '',

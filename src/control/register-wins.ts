@@ -71,7 +71,8 @@ export function registerWins(
       `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${wins.length}`,
     );
   }
-  const firstWinners = firstWinnersOfImps(wins as unknown[]);
+  /** The first win registered for each imp of an auction outside an ad pod: its index and bid. */
+  const firstWinners = new Map<string, { index: number; bid: string }>();
   // Each result is written as JSON once made, so that the answer's size is known as it grows.
   const results: string[] = [];
   const envelope = ['{"results":[', ']}'] as const;
@@ -79,8 +80,12 @@ export function registerWins(
   (wins as unknown[]).forEach((win, index) => {
     const separatorChars = results.length > 0 ? 1 : 0;
     const instrumented = resultOf(win, duplicateInWin.get(index), env, onFault);
-    const first = firstWinners.get(index);
-    if (instrumented.ok && first !== undefined) instrumented.warnings.push(secondWinnerWarning(first));
+    const imp = instrumented.ok ? wonImp(win) : undefined;
+    if (instrumented.ok && imp !== undefined) {
+      const first = firstWinners.get(imp.key);
+      if (first === undefined) firstWinners.set(imp.key, { index, bid: imp.bid });
+      else if (first.bid !== imp.bid) instrumented.warnings.push(secondWinnerWarning(first.index));
+    }
     let result = JSON.stringify(instrumented);
     if (answerChars + separatorChars + result.length > maxAnswerChars) {
       result = JSON.stringify(
@@ -97,25 +102,22 @@ export function registerWins(
 }
 
 /**
- * For each win that names the same auction and imp as an earlier win of the call with another bid,
- * that earlier win's index, unless the imp is an ad pod's (its video or audio names a `podid`,
- * `podseq` or `slotinpod`, or the bid a `slotinpod`), whose slots each have a winner.
+ * The imp a win won, as a key of its auction and imp, and its bid as a key of its id and seat (one
+ * impression: the same bid registered twice counts once); `undefined` when the imp is an ad pod's
+ * (its video or audio names a `podid`, `podseq` or `slotinpod`, or the bid a `slotinpod`), whose
+ * slots each have a winner.
  */
-function firstWinnersOfImps(wins: readonly unknown[]): Map<number, number> {
-  const firsts = new Map<string, { index: number; bidId: unknown }>();
-  const repeats = new Map<number, number>();
-  wins.forEach((win, index) => {
-    const { request, bid } = (asObject(win) ?? {}) as { request?: unknown; bid?: unknown };
-    const auctionId = asId(asObject(request)?.id);
-    const impId = asId(asObject(bid)?.impid);
-    if (auctionId === undefined || impId === undefined || inAdPod(asObject(request), asObject(bid), impId))
-      return;
-    const key = JSON.stringify([auctionId, impId]);
-    const first = firsts.get(key);
-    if (first === undefined) firsts.set(key, { index, bidId: asObject(bid)?.id });
-    else if (first.bidId !== asObject(bid)?.id) repeats.set(index, first.index);
-  });
-  return repeats;
+function wonImp(win: unknown): { key: string; bid: string } | undefined {
+  const { request, bid, seat } = (asObject(win) ?? {}) as {
+    request?: unknown;
+    bid?: unknown;
+    seat?: unknown;
+  };
+  const auctionId = asId(asObject(request)?.id);
+  const impId = asId(asObject(bid)?.impid);
+  if (auctionId === undefined || impId === undefined || inAdPod(asObject(request), asObject(bid), impId))
+    return undefined;
+  return { key: JSON.stringify([auctionId, impId]), bid: JSON.stringify([asId(asObject(bid)?.id), seat]) };
 }
 
 /** Whether the won imp is part of an ad pod, by its media object or the bid. */
