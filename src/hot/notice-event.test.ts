@@ -250,9 +250,11 @@ describe('noticeEvent', () => {
     const ring = testKeyRing();
     const relayOf = (dspBurl: string) => {
       const claims: NoticeClaims = bannerClaims({ kind: 'burl', method: 'burl', dspBurl });
-      const { event, redirectIfCounted } = decided(claims, ring);
+      const { event, redirectIfCounted, redirectOfRepeat } = decided(claims, ring);
       assert.equal(event.outcome.outcome, 'counted', dspBurl);
       assert.equal(event.dims.kind, 'burl', 'recorded as a notice on Tally’s burl');
+      // A repeat goes to the very same URL, written the same way.
+      if (redirectOfRepeat !== undefined) assert.equal(redirectOfRepeat(T0), redirectIfCounted, dspBurl);
       return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
     };
     assert.deepEqual(relayOf('https://dsp.example/bill?a=1'), {
