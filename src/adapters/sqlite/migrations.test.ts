@@ -123,17 +123,33 @@ describe('the SQLite migrations', () => {
     upgraded.close();
   });
 
-  it('keeps every hourly rollup row, with no invalid-traffic rule, and adds new rows by their rule (migration 16)', () => {
+  it('moves the invalid traffic whose raw events are kept to its rules’ rows, keeps the rest and every other row with no rule, and adds new rows by their rule (migration 16)', () => {
     const path = join(dir, 'rollup-rule.db');
     const old = new Database(path);
     SQLITE_MIGRATIONS.slice(0, 15).forEach((sql) => old.exec(sql));
     old.pragma('user_version = 15');
+    const hourMs = 1_796_414_400_000;
+    const dims = old.prepare(
+      `INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+         advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency,
+         ivt_rule)
+       VALUES (1, 'not_counted', 'invalid_traffic', 'exchange', 'banner', 'web', 'adm', 's1', 'p1', 0, 0, 0, 0, 0, 0,
+         'adm', 'USD', ?) RETURNING id`,
+    );
+    const row = old.prepare(
+      `INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+         media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+       VALUES (?, ?, ?, 'a', '1', 'b', 1000000, 0, 0, '203.0.113.9', 'bot', 'k', 0)`,
+    );
+    const bot = dims.pluck().get('bot_user_agent') as number;
+    const head = dims.pluck().get('head_request') as number;
+    for (const dimsId of [bot, bot, head]) row.run(hourMs + 1, hourMs, dimsId);
     const rollup = old.prepare(
       `INSERT INTO rollup_hourly VALUES (?, 1, ?, ?, 'exchange', 'banner', 'web', 'adm', 's1', 'p1', 0, 0, 0, 0, 0, 0,
          'adm', ?, ?, ?, 0, 0)`,
     );
-    const hourMs = 1_796_414_400_000;
     rollup.run(hourMs, 'counted', '', 'USD', 3, 6_500_000);
+    // Seven invalid events in the hour, four of them pruned since.
     rollup.run(hourMs, 'not_counted', 'invalid_traffic', '', 7, 0);
     old.close();
     const upgraded = openSqlite(path);
@@ -146,15 +162,17 @@ describe('the SQLite migrations', () => {
         .all();
     assert.deepEqual(rows(), [
       ['counted', '', '', 3, 6_500_000],
-      ['not_counted', 'invalid_traffic', '', 7, 0],
+      ['not_counted', 'invalid_traffic', '', 4, 0],
+      ['not_counted', 'invalid_traffic', 'bot_user_agent', 2, 0],
+      ['not_counted', 'invalid_traffic', 'head_request', 1, 0],
     ]);
     upgraded
       .prepare(
         `INSERT INTO rollup_hourly VALUES (?, 1, 'not_counted', 'invalid_traffic', 'exchange', 'banner', 'web', 'adm',
-           's1', 'p1', 0, 0, 0, 0, 0, 0, 'adm', '', 'bot_user_agent', 2, 0, 0, 0)`,
+           's1', 'p1', 0, 0, 0, 0, 0, 0, 'adm', '', 'blocked_ip', 2, 0, 0, 0)`,
       )
       .run(hourMs);
-    assert.equal(rows().length, 3, 'a rule of its own: a row of its own');
+    assert.equal(rows().length, 5, 'a rule of its own: a row of its own');
     upgraded.close();
   });
 

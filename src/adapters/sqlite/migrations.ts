@@ -480,8 +480,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE TABLE signing_key (key_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, since_ms INTEGER NOT NULL);
   `,
   // 16: the hourly rollups keep which invalid-traffic rule an event matched (head_request,
-  // bot_user_agent, blocked_ip…), so that a report says why traffic was invalid. Rows recorded
-  // before keep an empty rule: the raw events of some of them are pruned.
+  // bot_user_agent, blocked_ip…), so that a report says why traffic was invalid. The invalid
+  // traffic whose raw events are still kept (for the retention) is moved to its rules' rows; the
+  // rest, pruned, keeps an empty rule.
   `
   CREATE TABLE rollup_hourly_by_rule (
     hour_ms INTEGER NOT NULL,
@@ -516,6 +517,31 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, '',
     events, price_micros, media_cost_micros, revenue_micros
     FROM rollup_hourly;
+  INSERT INTO rollup_hourly_by_rule
+    SELECT r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel,
+      d.method, d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id,
+      d.payment_rule_id, d.cachebuster_missing, d.kind, '', d.ivt_rule, COUNT(*), 0, 0, 0
+    FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
+    WHERE d.reason = 'invalid_traffic' AND d.ivt_rule <> '' AND EXISTS (SELECT 1 FROM rollup_hourly_by_rule t
+      WHERE t.ivt_rule = '' AND t.currency = '' AND (t.hour_ms, t.account_id, t.outcome, t.reason,
+        t.impression_type, t.format, t.channel, t.method, t.seat, t.publisher, t.advertiser_id, t.line_item_id,
+        t.tracker_id, t.placement_id, t.payment_rule_id, t.cachebuster_missing, t.kind)
+      = (r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel, d.method,
+        d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
+        d.cachebuster_missing, d.kind))
+    GROUP BY r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel,
+      d.method, d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id,
+      d.payment_rule_id, d.cachebuster_missing, d.kind, d.ivt_rule;
+  UPDATE rollup_hourly_by_rule AS o SET events = events - (SELECT COALESCE(SUM(n.events), 0)
+      FROM rollup_hourly_by_rule n
+      WHERE n.ivt_rule <> '' AND n.currency = '' AND (n.hour_ms, n.account_id, n.outcome, n.reason,
+        n.impression_type, n.format, n.channel, n.method, n.seat, n.publisher, n.advertiser_id, n.line_item_id,
+        n.tracker_id, n.placement_id, n.payment_rule_id, n.cachebuster_missing, n.kind)
+      = (o.hour_ms, o.account_id, o.outcome, o.reason, o.impression_type, o.format, o.channel, o.method, o.seat,
+        o.publisher, o.advertiser_id, o.line_item_id, o.tracker_id, o.placement_id, o.payment_rule_id,
+        o.cachebuster_missing, o.kind))
+    WHERE o.ivt_rule = '' AND o.currency = '' AND o.reason = 'invalid_traffic';
+  DELETE FROM rollup_hourly_by_rule WHERE ivt_rule = '' AND reason = 'invalid_traffic' AND events <= 0;
   DROP TABLE rollup_hourly;
   ALTER TABLE rollup_hourly_by_rule RENAME TO rollup_hourly;
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
