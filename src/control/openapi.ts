@@ -104,7 +104,7 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
   ivtRule: {
     enum: ['', ...IVT_RULES],
     description:
-      'the invalid-traffic rule that matched: empty for the other rows, and invalid traffic an earlier version of Tally recorded',
+      'the invalid-traffic rule that matched: empty for the other rows, and for invalid traffic an earlier version of Tally recorded whose raw events were pruned before the upgrade',
   },
   currency: {
     type: 'string',
