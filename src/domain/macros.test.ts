@@ -182,7 +182,7 @@ describe('unfilledMacros', () => {
     const burl =
       'https://dsp.example/b?p=${AUCTION_PRICE}&e=${AUCTION_PRICE:B64}&f=${AUCTION_FOO}&f2=${AUCTION_FOO}' +
       '&l=${auction_price}&x=%24%7BAUCTION_PRICE%7D&y=%24%7bAUCTION_ID%7d&c=${CLICK_URL}&i=${AUCTION_IMP_TS}' +
-      '&b=$%7BAUCTION_PRICE%7D&n={AUCTION_PRICE}&s=${ AUCTION_PRICE }';
+      '&b=$%7BAUCTION_PRICE%7D&n={AUCTION_PRICE}&s=${ AUCTION_PRICE }&g=${GDPR_CONSENT}&g2=${GDPR_CONSENT_755}';
     assert.deepEqual(unfilledMacros(burl), [
       '${AUCTION_FOO}',
       '${auction_price}',
@@ -191,6 +191,7 @@ describe('unfilledMacros', () => {
       '$%7BAUCTION_PRICE%7D',
       '{AUCTION_PRICE}',
       '${ AUCTION_PRICE }',
+      '${GDPR_CONSENT}',
     ]);
     assert.deepEqual(unfilledMacros('https://dsp.example/b?p=${AUCTION_PRICE}&a=${AUCTION_ID}'), []);
   });

@@ -67,10 +67,11 @@ const MACRO_PATTERN = new RegExp(
 /**
  * `${AUCTION_…}` spelt as no known macro, or written otherwise than OpenRTB's substitution reads
  * it: percent-encoded whole or in its braces (`%24%7B…%7D`, `$%7B…%7D`), without its `$`
- * (`{AUCTION_PRICE}`), with spaces inside its braces. The DSP gets them back as they are.
+ * (`{AUCTION_PRICE}`), with spaces inside its braces; a vendor's privacy macro without its vendor
+ * id (`${GDPR_CONSENT}`). The DSP gets them back as they are.
  */
 const UNFILLED_MACRO_PATTERN =
-  /\$\{\s*AUCTION_[A-Za-z0-9_]*\s*(?::[^}]*)?\}|(?:%24|\$)%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D|(?<![$\w])\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}/gi;
+  /\$\{\s*AUCTION_[A-Za-z0-9_]*\s*(?::[^}]*)?\}|(?:%24|\$)%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D|(?<![$\w])\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}|\$\{(?:GDPR_CONSENT|GPP_STRING)(?:_[^}]*)?\}/gi;
 
 const KNOWN_MACRO = new RegExp(`^(?:${MACRO_PATTERN.source})$`);
 

@@ -144,6 +144,10 @@ describe('the SQLite migrations', () => {
     const bot = dims.pluck().get('bot_user_agent') as number;
     const head = dims.pluck().get('head_request') as number;
     for (const dimsId of [bot, bot, head]) row.run(hourMs + 1, hourMs, dimsId);
+    // The next hour: three invalid events recorded before notice kinds were kept (a row of kind ''),
+    // one after; all four raw events name their kind.
+    const nextHourMs = hourMs + 3_600_000;
+    for (let n = 0; n < 4; n++) row.run(nextHourMs + 1, nextHourMs, bot);
     const rollup = old.prepare(
       `INSERT INTO rollup_hourly VALUES (?, 1, ?, ?, 'exchange', 'banner', 'web', 'adm', 's1', 'p1', 0, 0, 0, 0, 0, 0,
          'adm', ?, ?, ?, 0, 0)`,
@@ -151,15 +155,22 @@ describe('the SQLite migrations', () => {
     rollup.run(hourMs, 'counted', '', 'USD', 3, 6_500_000);
     // Seven invalid events in the hour, four of them pruned since.
     rollup.run(hourMs, 'not_counted', 'invalid_traffic', '', 7, 0);
+    rollup.run(nextHourMs, 'not_counted', 'invalid_traffic', '', 1, 0);
+    old
+      .prepare(
+        `INSERT INTO rollup_hourly VALUES (?, 1, 'not_counted', 'invalid_traffic', 'exchange', 'banner', 'web', 'adm',
+           's1', 'p1', 0, 0, 0, 0, 0, 0, '', '', 3, 0, 0, 0)`,
+      )
+      .run(nextHourMs);
     old.close();
     const upgraded = openSqlite(path);
     const rows = () =>
       upgraded
         .prepare(
-          'SELECT outcome, reason, ivt_rule, events, price_micros FROM rollup_hourly ORDER BY outcome, ivt_rule',
+          'SELECT outcome, reason, ivt_rule, events, price_micros FROM rollup_hourly WHERE hour_ms = ? ORDER BY outcome, ivt_rule',
         )
         .raw()
-        .all();
+        .all(hourMs);
     assert.deepEqual(rows(), [
       ['counted', '', '', 3, 6_500_000],
       ['not_counted', 'invalid_traffic', '', 4, 0],
@@ -173,6 +184,17 @@ describe('the SQLite migrations', () => {
       )
       .run(hourMs);
     assert.equal(rows().length, 5, 'a rule of its own: a row of its own');
+    assert.deepEqual(
+      upgraded
+        .prepare('SELECT kind, ivt_rule, events FROM rollup_hourly WHERE hour_ms = ? ORDER BY kind')
+        .raw()
+        .all(nextHourMs),
+      [
+        ['', '', 3],
+        ['adm', '', 1],
+      ],
+      'the row of kind adm holds one of the four raw events: none is moved, and the hour still counts four',
+    );
     upgraded.close();
   });
 

@@ -482,7 +482,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // 16: the hourly rollups keep which invalid-traffic rule an event matched (head_request,
   // bot_user_agent, blocked_ip…), so that a report says why traffic was invalid. The invalid
   // traffic whose raw events are still kept (for the retention) is moved to its rules' rows; the
-  // rest, pruned, keeps an empty rule.
+  // rest, pruned or recorded before migration 14 kept notice kinds, keeps an empty rule.
   `
   CREATE TABLE rollup_hourly_by_rule (
     hour_ms INTEGER NOT NULL,
@@ -517,21 +517,38 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, '',
     events, price_micros, media_cost_micros, revenue_micros
     FROM rollup_hourly;
-  INSERT INTO rollup_hourly_by_rule
-    SELECT r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel,
+  CREATE TEMP TABLE kept_rules AS
+    SELECT r.served_hour_ms AS hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel,
       d.method, d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id,
-      d.payment_rule_id, d.cachebuster_missing, d.kind, '', d.ivt_rule, COUNT(*), 0, 0, 0
+      d.payment_rule_id, d.cachebuster_missing, d.kind, d.ivt_rule, COUNT(*) AS events
     FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
-    WHERE d.reason = 'invalid_traffic' AND d.ivt_rule <> '' AND EXISTS (SELECT 1 FROM rollup_hourly_by_rule t
-      WHERE t.ivt_rule = '' AND t.currency = '' AND (t.hour_ms, t.account_id, t.outcome, t.reason,
-        t.impression_type, t.format, t.channel, t.method, t.seat, t.publisher, t.advertiser_id, t.line_item_id,
-        t.tracker_id, t.placement_id, t.payment_rule_id, t.cachebuster_missing, t.kind)
-      = (r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel, d.method,
-        d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
-        d.cachebuster_missing, d.kind))
+    WHERE d.reason = 'invalid_traffic' AND d.ivt_rule <> ''
     GROUP BY r.served_hour_ms, d.account_id, d.outcome, d.reason, d.impression_type, d.format, d.channel,
       d.method, d.seat, d.publisher, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id,
       d.payment_rule_id, d.cachebuster_missing, d.kind, d.ivt_rule;
+  INSERT INTO rollup_hourly_by_rule
+    SELECT k.hour_ms, k.account_id, k.outcome, k.reason, k.impression_type, k.format, k.channel, k.method, k.seat,
+      k.publisher, k.advertiser_id, k.line_item_id, k.tracker_id, k.placement_id, k.payment_rule_id,
+      k.cachebuster_missing, k.kind, '', k.ivt_rule, k.events, 0, 0, 0
+    FROM kept_rules k
+    -- Only where the row the events are taken from holds them all: a row written before the
+    -- notice kind was kept (migration 14) holds events whose raw rows name a kind.
+    WHERE (SELECT SUM(all_rules.events) FROM kept_rules all_rules
+        WHERE (all_rules.hour_ms, all_rules.account_id, all_rules.outcome, all_rules.reason,
+          all_rules.impression_type, all_rules.format, all_rules.channel, all_rules.method, all_rules.seat,
+          all_rules.publisher, all_rules.advertiser_id, all_rules.line_item_id, all_rules.tracker_id,
+          all_rules.placement_id, all_rules.payment_rule_id, all_rules.cachebuster_missing, all_rules.kind)
+        = (k.hour_ms, k.account_id, k.outcome, k.reason, k.impression_type, k.format, k.channel, k.method, k.seat,
+          k.publisher, k.advertiser_id, k.line_item_id, k.tracker_id, k.placement_id, k.payment_rule_id,
+          k.cachebuster_missing, k.kind))
+      <= (SELECT t.events FROM rollup_hourly_by_rule t
+        WHERE t.ivt_rule = '' AND t.currency = '' AND (t.hour_ms, t.account_id, t.outcome, t.reason,
+          t.impression_type, t.format, t.channel, t.method, t.seat, t.publisher, t.advertiser_id, t.line_item_id,
+          t.tracker_id, t.placement_id, t.payment_rule_id, t.cachebuster_missing, t.kind)
+        = (k.hour_ms, k.account_id, k.outcome, k.reason, k.impression_type, k.format, k.channel, k.method, k.seat,
+          k.publisher, k.advertiser_id, k.line_item_id, k.tracker_id, k.placement_id, k.payment_rule_id,
+          k.cachebuster_missing, k.kind));
+  DROP TABLE kept_rules;
   UPDATE rollup_hourly_by_rule AS o SET events = events - (SELECT COALESCE(SUM(n.events), 0)
       FROM rollup_hourly_by_rule n
       WHERE n.ivt_rule <> '' AND n.currency = '' AND (n.hour_ms, n.account_id, n.outcome, n.reason,
@@ -541,7 +558,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
         o.publisher, o.advertiser_id, o.line_item_id, o.tracker_id, o.placement_id, o.payment_rule_id,
         o.cachebuster_missing, o.kind))
     WHERE o.ivt_rule = '' AND o.currency = '' AND o.reason = 'invalid_traffic';
-  DELETE FROM rollup_hourly_by_rule WHERE ivt_rule = '' AND reason = 'invalid_traffic' AND events <= 0;
+  DELETE FROM rollup_hourly_by_rule WHERE ivt_rule = '' AND reason = 'invalid_traffic' AND events = 0;
   DROP TABLE rollup_hourly;
   ALTER TABLE rollup_hourly_by_rule RENAME TO rollup_hourly;
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
