@@ -78,7 +78,10 @@ describe('listing burl deliveries', () => {
   it('refuses a parameter it does not read or given twice and a cursor that is not one, saying what to send', async () => {
     const misspelt = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?statuss=dead');
     assert.equal(misspelt.status, 400);
-    assert.match(misspelt.body.error.message, /unknown parameter "statuss"; use status, auctionId, limit, after/);
+    assert.match(
+      misspelt.body.error.message,
+      /unknown parameter "statuss"; use status, auctionId, limit, after/,
+    );
     const twice = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&status=pending');
     assert.deepEqual(
       [twice.status, twice.body.error.message],
