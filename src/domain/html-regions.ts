@@ -107,7 +107,8 @@ export function htmlRegions(html: string): HtmlRegion[] {
     let piece: Pick<HtmlRegion, 'name' | 'foreign'> = element;
     for (const { name, valueStart, valueEnd } of attributes) {
       if (valueStart === -1) continue;
-      if (!REREAD_ATTRIBUTE.test(name) && !isJavascriptUrl(lower.slice(valueStart, valueEnd))) continue;
+      if (!REREAD_ATTRIBUTE.test(name) && !holdsJavascriptUrl(name, lower.slice(valueStart, valueEnd)))
+        continue;
       enclosed('tag', copied, valueStart, '', piece);
       enclosed('value', valueStart, valueEnd, '', { name });
       // Only the tag's first piece names its element.
@@ -175,9 +176,19 @@ export function htmlRegions(html: string): HtmlRegion[] {
 const REREAD_ATTRIBUTE = /^(?:on.+|style|srcdoc)$/;
 
 /**
- * Whether an attribute's value, lower-cased, is a `javascript:` URL, which a browser runs as a
- * script once it has read its character references and percent-decoded it (leading spaces and
- * controls, and tabs and line breaks anywhere, are dropped from a URL first).
+ * Whether an attribute's value, lower-cased, is a `javascript:` URL, or, for an SVG animation's
+ * `values`, a list of values separated by `;` one of which is.
+ */
+function holdsJavascriptUrl(name: string, value: string): boolean {
+  return name === 'values'
+    ? withReferencesRead(value).split(';').some(isJavascriptUrl)
+    : isJavascriptUrl(value);
+}
+
+/**
+ * Whether a value, lower-cased, is a `javascript:` URL, which a browser runs as a script once it
+ * has read its character references and percent-decoded it (leading spaces and controls, and tabs
+ * and line breaks anywhere, are dropped from a URL first).
  */
 function isJavascriptUrl(value: string): boolean {
   return withReferencesRead(value)

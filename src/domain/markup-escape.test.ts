@@ -255,6 +255,17 @@ describe('escaping macro values for the markup they go into', () => {
     }
   });
 
+  it('takes an SVG animation’s values for javascript: URLs when any of them is one', () => {
+    for (const values of ["#a;javascript:f('${V}')", "#a; &#106;avascript:f('${V}')"]) {
+      const filled = fill(`<svg><animate attributeName="href" values="${values}"/></svg>`, 'html', "')");
+      assert.ok(filled.includes("f('\\u0027\\u0029')"), filled);
+    }
+    assert.equal(
+      fill('<svg><animate attributeName="x" values="0;${V}"/></svg>', 'html', "')"),
+      '<svg><animate attributeName="x" values="0;&#39;)"/></svg>',
+    );
+  });
+
   it('escapes a value in a script by its type: as a script for JavaScript and JSON, as HTML in a data block such as a template', () => {
     const price = 'MS4yNQ==';
     for (const type of [
