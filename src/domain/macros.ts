@@ -29,6 +29,13 @@ export interface MacroValues {
   gppSid?: string;
 }
 
+/** The IAB's privacy macros that name no vendor, by name. */
+const PRIVACY_MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
+  GDPR: 'gdpr',
+  US_PRIVACY: 'usPrivacy',
+  GPP_SID: 'gppSid',
+};
+
 const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
   AUCTION_ID: 'auctionId',
   AUCTION_BID_ID: 'bidResponseId',
@@ -44,25 +51,33 @@ const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
   AUCTION_IMP_TS: 'impTs',
   AUCTION_DISCOUNT_PCT: 'discountPct',
   AUCTION_DISCOUNT_CPM: 'discountCpm',
-  GDPR: 'gdpr',
-  US_PRIVACY: 'usPrivacy',
-  GPP_SID: 'gppSid',
+  ...PRIVACY_MACRO_FIELDS,
 };
 
-/** The IAB's macros that name a vendor (`${GDPR_CONSENT_755}`), by the name before its id. */
+/** The IAB's privacy macros that name a vendor (`${GDPR_CONSENT_755}`), by the name before its id. */
 const VENDOR_MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
   GDPR_CONSENT: 'gdprConsent',
   GPP_STRING: 'gppString',
 };
 
 /**
- * `${NAME}` for a known macro name (group 1), `${AUCTION_PRICE:SUFFIX}` (group 2 is the suffix),
- * or a vendor's macro `${GDPR_CONSENT_755}` (group 3 is its name without the id).
+ * The macros of the `fields` named: `${NAME}` (group `name`), `${AUCTION_PRICE:SUFFIX}` with
+ * `suffixedPrice` (group `suffix`), or a vendor's privacy macro `${GDPR_CONSENT_755}` (group
+ * `vendor`, its name without the id).
  */
-const MACRO_PATTERN = new RegExp(
-  `\\$\\{(?:(${Object.keys(MACRO_FIELDS).join('|')})|AUCTION_PRICE:([A-Za-z0-9_.-]+)|(${Object.keys(VENDOR_MACRO_FIELDS).join('|')})_\\d{1,6})\\}`,
-  'g',
-);
+function macroPattern(fields: Readonly<Record<string, keyof MacroValues>>, suffixedPrice: boolean): RegExp {
+  const price = suffixedPrice ? '|AUCTION_PRICE:(?<suffix>[A-Za-z0-9_.-]+)' : '';
+  const vendors = Object.keys(VENDOR_MACRO_FIELDS).join('|');
+  return new RegExp(
+    `\\$\\{(?:(?<name>${Object.keys(fields).join('|')})${price}|(?<vendor>${vendors})_\\d{1,6})\\}`,
+    'g',
+  );
+}
+
+/** Every macro Tally fills. */
+const MACRO_PATTERN = macroPattern(MACRO_FIELDS, true);
+/** The IAB's privacy macros alone. */
+const PRIVACY_MACRO_PATTERN = macroPattern(PRIVACY_MACRO_FIELDS, false);
 
 /**
  * `${AUCTION_…}` spelt as no known macro, or written otherwise than OpenRTB's substitution reads
@@ -130,19 +145,43 @@ export function substituteMacros(
   encodePrice?: (suffix: string) => string,
   escape: (value: string) => string = (value) => value,
 ): string {
-  return text.replace(
-    MACRO_PATTERN,
-    (_match, name: string | undefined, suffix: string | undefined, vendorMacro: string | undefined) => {
-      if (suffix !== undefined) return escape(encodePrice?.(suffix) ?? '');
-      const field =
-        name !== undefined
-          ? MACRO_FIELDS[name]
-          : vendorMacro === undefined
-            ? undefined
-            : VENDOR_MACRO_FIELDS[vendorMacro];
-      return escape((field === undefined ? undefined : values[field]) ?? '');
-    },
-  );
+  return text.replace(MACRO_PATTERN, macroFiller(values, encodePrice, escape));
+}
+
+/**
+ * `text` with its privacy macros alone filled, each value as `escape` writes it: the others are
+ * left for a later filling (the DSP's burl, sealed at registration, is filled when a notice counts).
+ */
+export function fillPrivacyMacros(
+  text: string,
+  values: MacroValues,
+  escape: (value: string) => string,
+): string {
+  return text.replace(PRIVACY_MACRO_PATTERN, macroFiller(values, undefined, escape));
+}
+
+/** How many privacy macros `text` holds. */
+export function countPrivacyMacros(text: string): number {
+  return text.match(PRIVACY_MACRO_PATTERN)?.length ?? 0;
+}
+
+/** The `replace` callback filling a match of a {@link macroPattern} with its value, escaped. */
+function macroFiller(
+  values: MacroValues,
+  encodePrice: ((suffix: string) => string) | undefined,
+  escape: (value: string) => string,
+): (...match: unknown[]) => string {
+  return (...match) => {
+    const { name, suffix, vendor } = match.at(-1) as Record<string, string | undefined>;
+    if (suffix !== undefined) return escape(encodePrice?.(suffix) ?? '');
+    const field =
+      name !== undefined
+        ? MACRO_FIELDS[name]
+        : vendor === undefined
+          ? undefined
+          : VENDOR_MACRO_FIELDS[vendor];
+    return escape((field === undefined ? undefined : values[field]) ?? '');
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fillPrivacyMacros, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
+import { fillPrivacyMacros } from './macros.js';
+import { privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
 
 const TCF = 'CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA';
 

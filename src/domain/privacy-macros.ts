@@ -1,3 +1,5 @@
+import type { MacroValues } from './macros.js';
+import { countPrivacyMacros, fillPrivacyMacros } from './macros.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import { asObject } from './openrtb.js';
 
@@ -8,16 +10,9 @@ import { asObject } from './openrtb.js';
  * (`regs.gpp_sid`, its sections joined by commas); each from its OpenRTB 2.5 `ext` place when the
  * 2.6 one is absent, and empty when the request has none.
  */
-export interface PrivacyValues {
-  gdpr: string;
-  gdprConsent: string;
-  usPrivacy: string;
-  gppString: string;
-  gppSid: string;
-}
-
-/** A privacy macro: group 1 its name, without a vendor id. */
-const PRIVACY_MACRO = /\$\{(GDPR|US_PRIVACY|GPP_SID|GDPR_CONSENT_\d{1,6}|GPP_STRING_\d{1,6})\}/g;
+export type PrivacyValues = Required<
+  Pick<MacroValues, 'gdpr' | 'gdprConsent' | 'usPrivacy' | 'gppString' | 'gppSid'>
+>;
 
 /** The request's privacy signals (see {@link PrivacyValues}). */
 export function privacyValuesOf(request: OrtbBidRequest): PrivacyValues {
@@ -36,15 +31,6 @@ export function privacyValuesOf(request: OrtbBidRequest): PrivacyValues {
   };
 }
 
-/** `text` with its privacy macros filled, each value as `escape` writes it; nothing else changed. */
-export function fillPrivacyMacros(
-  text: string,
-  values: PrivacyValues,
-  escape: (value: string) => string,
-): string {
-  return text.replace(PRIVACY_MACRO, (_macro, name: string) => escape(privacyValue(name, values)));
-}
-
 /**
  * The bid with the privacy macros of its burl and nurl filled from the request, each value
  * percent-encoded (so that it holds no `${` a later filling would read as a macro), once, as Tally
@@ -53,7 +39,7 @@ export function fillPrivacyMacros(
  */
 export function withPrivacyMacrosInUrls(bid: OrtbBid, values: PrivacyValues): OrtbBid {
   const url = (value: unknown) =>
-    typeof value === 'string' && PRIVACY_MACRO_TEST.test(value)
+    typeof value === 'string' && countPrivacyMacros(value) > 0
       ? fillPrivacyMacros(value, values, encodeURIComponent)
       : value;
   const burl = url(bid.burl);
@@ -68,7 +54,7 @@ export function withPrivacyMacrosInUrls(bid: OrtbBid, values: PrivacyValues): Or
  */
 export function privacyMacroGrowthBound(bid: OrtbBid, values: PrivacyValues): number {
   const texts = [bid.burl, bid.nurl].filter((value): value is string => typeof value === 'string');
-  const macros = texts.reduce((count, value) => count + (value.match(PRIVACY_MACRO)?.length ?? 0), 0);
+  const macros = texts.reduce((count, value) => count + countPrivacyMacros(value), 0);
   if (macros === 0) return 0;
   const longest = Math.max(...Object.values(values).map((value: string) => value.length));
   return macros * longest * PERCENT_ENCODED_CHARS_PER_CHAR;
@@ -76,16 +62,6 @@ export function privacyMacroGrowthBound(bid: OrtbBid, values: PrivacyValues): nu
 
 /** Most characters percent-encoding writes for one UTF-16 code unit (`%E2%80%A8`). */
 const PERCENT_ENCODED_CHARS_PER_CHAR = 9;
-
-/** Whether a text holds a privacy macro (no `g` flag: no state between tests). */
-const PRIVACY_MACRO_TEST = new RegExp(PRIVACY_MACRO.source);
-
-function privacyValue(name: string, values: PrivacyValues): string {
-  if (name === 'GDPR') return values.gdpr;
-  if (name === 'US_PRIVACY') return values.usPrivacy;
-  if (name === 'GPP_SID') return values.gppSid;
-  return name.startsWith('GDPR_CONSENT_') ? values.gdprConsent : values.gppString;
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
