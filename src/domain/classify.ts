@@ -137,11 +137,11 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   const offered = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (offered.length > 0 && !offered.includes(format)) {
     const byMtype = typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined;
-    const prebidType = asObject(asObject(bid.ext)?.prebid)?.type;
+    const prebidFormat = prebidFormatOf(bid);
     const named = byMtype
       ? `bid.mtype ${String(bid.mtype)} names`
-      : PREBID_TYPES.has(prebidType)
-        ? `bid.ext.prebid.type ${JSON.stringify(prebidType)} names`
+      : prebidFormat !== undefined
+        ? `bid.ext.prebid.type ${JSON.stringify(prebidFormat)} names`
         : 'the markup reads as';
     warnings.push(
       `${named} ${format}, which imp ${JSON.stringify(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
@@ -170,10 +170,15 @@ const PREBID_TYPES: ReadonlyMap<unknown, Format> = new Map<unknown, Format>([
   ['native', 'native'],
 ]);
 
+/** The format Prebid Server names in the bid's `ext.prebid.type`, if it names one. */
+function prebidFormatOf(bid: OrtbBid): Format | undefined {
+  return PREBID_TYPES.get(asObject(asObject(bid.ext)?.prebid)?.type);
+}
+
 function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
   if (typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined)
     return MTYPE_FORMATS[bid.mtype];
-  const prebidFormat = PREBID_TYPES.get(asObject(asObject(bid.ext)?.prebid)?.type);
+  const prebidFormat = prebidFormatOf(bid);
   if (prebidFormat !== undefined) return prebidFormat;
   const present = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (present.length === 1) return present[0];

@@ -613,11 +613,11 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
       "seat must be a non-empty string: the winning seatbid.seat, or, where the DSP names no seat, one id of your own for that DSP (a bidder code), the same for all its wins, as it is part of each impression's dedupe key and picks its price keys",
     );
   const price = input.clearingPrice ?? bid.price;
+  const priceField = input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice';
   const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
   if (priceMicros === undefined || priceMicros > MAX_PRICE_MICROS) {
-    const field = input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice';
     return invalid(
-      `${field} must be a CPM in currency units from 0 to ${formatMicros(MAX_PRICE_MICROS)}, e.g. 1.25`,
+      `${priceField} must be a CPM in currency units from 0 to ${formatMicros(MAX_PRICE_MICROS)}, e.g. 1.25`,
     );
   }
   const currency = input.currency ?? 'USD';
@@ -663,10 +663,7 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     seat: input.seat,
     publisherId,
     priceMicros,
-    priceSent: {
-      value: price as number,
-      field: input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice',
-    },
+    priceSent: { value: price as number, field: priceField },
     bidMicros: typeof bid.price === 'number' ? numberToMicros(bid.price) : undefined,
     currency,
     currencySent: input.currency !== undefined,
