@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
 import { generateKey, MAX_KEY_ID } from './domain/token.js';
 import { replaceFileDurably } from './lib/durable-file.js';
+import { errorCode } from './lib/error-code.js';
 
 const KEY_FILE = 'token-keys.json';
 
@@ -146,7 +147,7 @@ function readOrCreate(path: string): { id: number; key: Buffer }[] {
     }
     return parseKeyFile(path, readFileSync(path, 'utf8'));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errorCode(error);
     if (code !== 'EACCES' && code !== 'EPERM') throw error;
     throw new KeyFileError(
       `${path} cannot be read or written by this process (${code}): run Tally as the user owning the data directory`,

@@ -26,14 +26,13 @@ export function hashApiKey(key: string): string {
 
 /** Authenticates `Authorization: Bearer <key>`; throws 401 when missing or unknown. */
 export function authenticate(req: IncomingMessage, accounts: AccountStore): Principal {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (match?.[1] === undefined) {
+  const sent = bearerKeyOf(req);
+  if (sent === undefined) {
     throw new ApiError(401, 'UNAUTHENTICATED', 'send your API key as Authorization: Bearer <key>', {
       'WWW-Authenticate': 'Bearer realm="tally"',
     });
   }
-  const record: ApiKeyRecord | undefined = accounts.findKey(hashApiKey(match[1]));
+  const record: ApiKeyRecord | undefined = accounts.findKey(hashApiKey(sent));
   if (record === undefined) {
     throw new ApiError(401, 'UNAUTHENTICATED', 'the API key is unknown or revoked', {
       'WWW-Authenticate': 'Bearer realm="tally", error="invalid_token"',
@@ -47,7 +46,7 @@ export function authenticate(req: IncomingMessage, accounts: AccountStore): Prin
  * constant time): what a Prometheus scrape sends as its `authorization` credentials.
  */
 export function requireBearer(req: IncomingMessage, key: string): void {
-  const sent = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+  const sent = bearerKeyOf(req);
   const digest = (text: string) => createHash('sha256').update(text).digest();
   if (sent !== undefined && timingSafeEqual(digest(sent), digest(key))) return;
   throw new ApiError(
@@ -58,6 +57,11 @@ export function requireBearer(req: IncomingMessage, key: string): void {
       : 'the key sent is not the metrics key (TALLY_METRICS_KEY)',
     { 'WWW-Authenticate': 'Bearer realm="tally-metrics"' },
   );
+}
+
+/** The key a request sends as `Authorization: Bearer <key>`, if it sends one. */
+function bearerKeyOf(req: IncomingMessage): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
 }
 
 const ROLE_RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin: 2 };

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorCode } from '../../lib/error-code.js';
 import { asDatabaseFileError } from './database.js';
 
 /** A second Tally process was started on a data directory that one is already using. */
@@ -113,7 +114,7 @@ function takeLockFile(
     return { db, inode: ino, device: dev };
   } catch (error) {
     db.close();
-    const code = (error as { code?: string }).code ?? '';
+    const code = errorCode(error) ?? '';
     if (code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
     if (/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw new LockFileError(path, error as Error);
     throw asDatabaseFileError(path, error);
