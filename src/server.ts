@@ -249,7 +249,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   acquired.push(() => reports.close());
   const outboxCounter = new ReportThread(dbPath, 'tally-outbox');
   acquired.push(() => outboxCounter.close());
-  const outbox: OutboxState = { counts: { pending: 0, delivered: 0, dead: 0 }, relayLagMs: 0 };
+  const outbox: OutboxState = { counts: { pending: 0, delivered: 0, dead: 0, redirected: 0 }, relayLagMs: 0 };
   const outboxHelp = 'DSP burl deliveries in the outbox, by status';
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox.counts[status], { status });

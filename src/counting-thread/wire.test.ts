@@ -46,13 +46,14 @@ const TRACKER_HIT: EventRecord = exchangeEvent({
 });
 
 describe('thread wire format', () => {
-  it('gives back every event of a batch as it was, claims, deliveries and tracker dimensions included, in order', () => {
+  it('gives back every event of a batch as it was, claims, deliveries (redirected or not) and tracker dimensions included, in order', () => {
     const batch = [
       billedNotice(),
       exchangeEvent(),
       TRACKER_HIT,
       exchangeEvent({ outcome: notCounted('invalid_token'), dims: { ...EMPTY_DIMENSIONS, accountId: 1 } }),
       billedNotice({ outcome: invalidTraffic('head_request'), delivery: undefined }),
+      billedNotice({ delivery: { url: 'https://dsp.test/win?p=1', deadlineMs: 3, redirected: true } }),
     ];
     // An absent claim or delivery stays absent (not a property holding undefined).
     delete batch[4]?.delivery;
@@ -120,7 +121,13 @@ describe('thread wire format', () => {
       deviceIp: text,
       userAgent: text,
       dedupe: fc.option(fc.record({ key: text, expiresMs: integer }), { nil: undefined }),
-      delivery: fc.option(fc.record({ url: text, deadlineMs: integer }), { nil: undefined }),
+      delivery: fc.option(
+        fc.record(
+          { url: text, deadlineMs: integer, redirected: fc.constant(true as const) },
+          { requiredKeys: ['url', 'deadlineMs'] },
+        ),
+        { nil: undefined },
+      ),
     });
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 4 }), (generated) => {

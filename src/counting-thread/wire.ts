@@ -17,7 +17,7 @@ const AS_FIELDS = 'f';
 /** First character of an event written as JSON. */
 const AS_JSON = 'j';
 /** How many fields an event is written as (see `encodeEvent`). */
-const EVENT_FIELDS = 30;
+const EVENT_FIELDS = 31;
 /** Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r<impressionMs>` (`duplicateOfRedirect`). */
 const COUNTED_CODE = 'c';
 const DUPLICATE_OF_REDIRECT_CODE = 'r';
@@ -48,7 +48,8 @@ export function decodeOutcomes(text: string): Outcome[] {
 
 /**
  * An event's fields in a fixed order; a dedupe claim or a delivery that is absent is written as
- * two empty fields (a time is never empty when present).
+ * two empty fields (a time is never empty when present), a delivery's `redirected` as `1` or
+ * empty.
  */
 function encodeEvent(event: EventRecord): string {
   const d = event.dims;
@@ -62,7 +63,8 @@ function encodeEvent(event: EventRecord): string {
     `${FIELD}${event.priceMicros}${FIELD}${event.mediaCostMicros}${FIELD}${event.revenueMicros}` +
     `${FIELD}${event.deviceIp}${FIELD}${event.userAgent}` +
     `${FIELD}${dedupe === undefined ? '' : dedupe.key}${FIELD}${dedupe === undefined ? '' : dedupe.expiresMs}` +
-    `${FIELD}${delivery === undefined ? '' : delivery.url}${FIELD}${delivery === undefined ? '' : delivery.deadlineMs}`;
+    `${FIELD}${delivery === undefined ? '' : delivery.url}${FIELD}${delivery === undefined ? '' : delivery.deadlineMs}` +
+    `${FIELD}${delivery?.redirected === true ? '1' : ''}`;
   // Written as it is only when no field holds a separator: exactly the separators joined in.
   if (countOf(FIELD, text) === EVENT_FIELDS - 1 && !text.includes(ITEM)) return text;
   return AS_JSON + JSON.stringify(event);
@@ -102,7 +104,10 @@ function decodeEvent(written: string): EventRecord {
     userAgent: f[25] ?? '',
   };
   if (f[27] !== '') event.dedupe = { key: f[26] ?? '', expiresMs: Number(f[27]) };
-  if (f[29] !== '') event.delivery = { url: f[28] ?? '', deadlineMs: Number(f[29]) };
+  if (f[29] !== '') {
+    event.delivery = { url: f[28] ?? '', deadlineMs: Number(f[29]) };
+    if (f[30] === '1') event.delivery.redirected = true;
+  }
   return event;
 }
 

@@ -460,7 +460,7 @@ describe('the counting thread’s outcomes', () => {
       const closed = recorder.close();
       answers[0]?.writeHead(200).end('ok');
       await closed;
-      assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 1, dead: 0 });
+      assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 1, dead: 0, redirected: 0 });
     } finally {
       for (const res of answers) if (!res.headersSent) res.writeHead(200).end();
       await recorder.close();
@@ -577,7 +577,7 @@ describe('the counting thread’s outcomes', () => {
       while (ledger.countDeliveries().delivered > 0 && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 0, dead: 1 });
+      assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 0, dead: 1, redirected: 0 });
       assert.equal(ledger.replayDead(Date.now(), Date.now() + 3_600_000), 1);
     } finally {
       await recorder.close();

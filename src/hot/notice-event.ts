@@ -115,7 +115,11 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
   };
   if (claims !== undefined) {
     event.dedupe = { key: impressionKey(claims), expiresMs: claims.auctionTimeMs + claims.ttlSeconds * 1000 };
-    if (dspBurl !== '' && !relayByRedirect) {
+    if (relayByRedirect) {
+      // Kept as sent, so that a second count of the impression (its claim expired, the win
+      // registered again) is a duplicate, redirected again, not a second bill.
+      event.delivery = { url: location, deadlineMs: nowMs, redirected: true };
+    } else if (dspBurl !== '') {
       // A TTL longer than the window lets a notice count after it: it gets the window of its own.
       const windowFromMs = claims.ttlSeconds * 1000 > DELIVERY_WINDOW_MS ? nowMs : claims.auctionTimeMs;
       event.delivery = { url: dspBurl, deadlineMs: windowFromMs + DELIVERY_WINDOW_MS };

@@ -83,7 +83,11 @@ describe('notice answers', () => {
       { kind: 'redirect', location: 'https://dsp.example/bill?p=1.25&a=auction-1' },
     ]);
     assert.deepEqual(ledger.countEvents(), { total: 2, counted: 1 });
-    assert.equal(ledger.countDeliveries().pending, 0, 'a burl relayed by redirect is not queued as well');
+    assert.deepEqual(
+      ledger.countDeliveries(),
+      { pending: 0, delivered: 0, dead: 0, redirected: 1 },
+      'a burl relayed by redirect is kept as such, not queued as well',
+    );
     ledger.close();
   });
 

@@ -70,8 +70,12 @@ export interface EventRecord {
    * `key` counts; others while the claim lives are `duplicate`.
    */
   dedupe?: { key: string; expiresMs: number };
-  /** The DSP's billing URL (macros filled) to deliver server-side when the event counts. */
-  delivery?: { url: string; deadlineMs: number };
+  /**
+   * The DSP's billing URL (macros filled) when the event counts: to deliver server-side by
+   * `deadlineMs`, or, `redirected`, sent on already by the 302 that answers the publisher's call
+   * (kept, as a delivery of that status, so that the impression is billed once).
+   */
+  delivery?: { url: string; deadlineMs: number; redirected?: true };
 }
 
 /** The burl calls a relay has in flight, which it leases more deliveries around. */
@@ -109,8 +113,12 @@ export interface LeasedDelivery extends Delivery {
   host: string;
 }
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead'];
+/**
+ * `pending` (to call), `delivered` (called, answered 2xx), `dead` (its deadline passed), or
+ * `redirected` (never called: the publisher's call of Tally's burl was redirected to it).
+ */
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'redirected';
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead', 'redirected'];
 
 /** A report query over the hourly rollups. */
 export interface ReportQuery {

@@ -797,10 +797,14 @@ describe('counting notices end to end', () => {
     );
 
     const expected = [...billed.keys()].sort();
-    const queued = (await deliveriesTo('/exact?')).map((delivery) =>
-      new URL(delivery.url).searchParams.get('auction'),
+    const listed = await deliveriesTo('/exact?');
+    const auctionsOf = (deliveries: any[]) =>
+      deliveries.map((delivery) => new URL(delivery.url).searchParams.get('auction')).sort();
+    const [kept, queued] = [true, false].map((redirect) =>
+      auctionsOf(listed.filter((delivery) => (delivery.status === 'redirected') === redirect)),
     );
-    assert.deepEqual(queued.sort(), expected, 'the outbox holds one delivery per counted impression');
+    assert.deepEqual(queued, expected, 'the outbox queues one delivery per counted impression it relays');
+    assert.deepEqual(kept, [redirected.auctionId], 'the impression billed by a 302 is kept as redirected');
     await dsp.waitFor((hits) => expected.every((id) => hits.some((hit) => hit.query.get('auction') === id)));
     // Every queued delivery has now been delivered: the DSP got all it will ever get for these.
     const exact = dsp.hits.filter((hit) => hit.path === '/exact');
@@ -844,12 +848,42 @@ describe('counting notices end to end', () => {
     assert.ok(
       dsp.hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === `auction-${auctionSeq}`),
     );
-    const deliveries = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?limit=1000');
-    assert.ok(
-      !deliveries.body.deliveries.some((delivery: any) =>
-        delivery.url.includes(`auction=auction-${auctionSeq}&`),
-      ),
+    // Kept as redirected, with the URL the publisher was sent to, and never called by Tally.
+    const deliveries = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/deliveries?auctionId=auction-${auctionSeq}`,
     );
+    assert.deepEqual(
+      deliveries.body.deliveries.map((delivery: any) => [delivery.status, delivery.url, delivery.attempts]),
+      [['redirected', location.href, 0]],
+    );
+  });
+
+  it('counts a publisher-burl impression once across two registrations of its win, after the first one’s claim: the second count redirects to the same DSP burl', async () => {
+    // The first registration's TTL ends 6 s from now: time enough to register and fire it on a
+    // busy machine, and then to wait for its end, which only the passing of time can bring.
+    const { ttlSeconds } = await registerOne({ context: { app: {} }, publisherBurl: true });
+    const claimEndsMs = Date.now() + 6000;
+    const spec = { context: { app: {} }, publisherBurl: true };
+    const win = buildWin({ ...spec, auctionTimeMs: claimEndsMs - ttlSeconds * 1000 });
+    const auctionId = lastAuctionId();
+    const [first] = await register(win);
+    const counted = await fire(first.burl);
+    expect('counted');
+    assert.equal(counted.status, 302);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, claimEndsMs + 200 - Date.now())));
+    // The same win registered again (a retried call, its auction time now), its burl fired.
+    const [again] = await register({ ...win, auctionTimeMs: Date.now() });
+    const repeat = await fire(again.burl);
+    expect('not_counted', 'duplicate');
+    assert.deepEqual(
+      [repeat.status, repeat.headers.get('location')],
+      [302, counted.headers.get('location')],
+      'sent on to the DSP burl the count was, with the impression’s time: the DSP bills it once',
+    );
+    assert.deepEqual(recorded(auctionId), [`${auctionId} counted/`, `${auctionId} not_counted/duplicate`]);
   });
 
   it("calls the DSP from the outbox, rather than redirect to it, when the account's redirect allow-list does not hold its host", async () => {

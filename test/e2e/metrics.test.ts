@@ -274,7 +274,7 @@ describe('/metrics', () => {
       families
         .get('tally_burl_outbox')
         ?.samples.map((sample) => [sample.name, Object.fromEntries(sample.labels), sample.value]),
-      ['pending', 'delivered', 'dead'].map((status) => ['tally_burl_outbox', { status }, 0]),
+      ['pending', 'delivered', 'dead', 'redirected'].map((status) => ['tally_burl_outbox', { status }, 0]),
     );
     assert.equal(families.get('tally_burl_outbox')?.type, 'gauge');
     assert.equal(families.get('tally_burl_relay_lag_seconds')?.type, 'gauge');

@@ -57,11 +57,15 @@ describe('the SQLite ledger', () => {
     const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
     const burlNotice = (overrides: Partial<EventRecord> = {}) =>
       event({ dims: burlDims, dedupe: claim, ...overrides });
-    // Counted on the publisher's burl, the DSP's burl relayed by the 302 (no delivery queued):
-    // each repeat carries the time of the notice that counted, the impression's.
+    // Counted on the publisher's burl, the DSP's burl relayed by the 302 (kept as redirected, not
+    // queued): each repeat carries the time of the notice that counted, the impression's.
     const countedMs = T0 + 1000;
+    const redirect = { url: 'https://dsp.example/r', deadlineMs: countedMs, redirected: true } as const;
     assert.deepEqual(
-      ledger.record([burlNotice({ receivedMs: countedMs }), burlNotice({ receivedMs: countedMs + 5 })]),
+      ledger.record([
+        burlNotice({ receivedMs: countedMs, delivery: redirect }),
+        burlNotice({ receivedMs: countedMs + 5, delivery: redirect }),
+      ]),
       [COUNTED, duplicateOfRedirect(countedMs)],
     );
     assert.deepEqual(ledger.record([burlNotice({ receivedMs: countedMs + 60_000 })]), [
@@ -87,7 +91,11 @@ describe('the SQLite ledger', () => {
     const inMarkup = { key: 'k4', expiresMs: T0 + 600_000 };
     ledger.record([event({ dedupe: inMarkup })]);
     assert.deepEqual(ledger.record([burlNotice({ dedupe: inMarkup })]), [notCounted('duplicate')]);
-    assert.deepEqual(ledger.countEvents(), { total: 10, counted: 4 });
+    // An impression counted before Tally kept the 302's delivery (none kept) is redirected again too.
+    const before = { key: 'k5', expiresMs: T0 + 600_000 };
+    ledger.record([burlNotice({ dedupe: before, receivedMs: countedMs })]);
+    assert.deepEqual(ledger.record([burlNotice({ dedupe: before })]), [duplicateOfRedirect(countedMs)]);
+    assert.deepEqual(ledger.countEvents(), { total: 12, counted: 5 });
   });
 
   it('makes a claim last as long as a duplicate notice of the impression could still count, across a restart', () => {
@@ -1037,14 +1045,18 @@ describe('the SQLite ledger', () => {
     ]);
   });
 
-  it('lets a new claim take a key whose claim expired (the token’s TTL decides what is late), but not count again an impression whose burl it queued: the DSP is told once and billed once', () => {
+  it('lets a new claim take a key whose claim expired (the token’s TTL decides what is late), but not count again an impression whose burl it queued or redirected to: the DSP is told once and billed once', () => {
     const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const redirect = (receivedMs: number) =>
+      ({ url: 'https://dsp.example/r', deadlineMs: receivedMs, redirected: true }) as const;
     assert.deepEqual(
       ledger.record([
         event({ dedupe: { key: 'again', expiresMs: T0 + 1 }, delivery }),
         event({ dedupe: { key: 'no-burl', expiresMs: T0 + 1 } }),
+        event({ dims: burlDims, dedupe: { key: 'redirected', expiresMs: T0 + 1 }, delivery: redirect(T0) }),
       ]),
-      [COUNTED, COUNTED],
+      [COUNTED, COUNTED, COUNTED],
     );
     // The same wins registered again, with a later auction time, fired after the claims expired.
     const later = T0 + 2;
@@ -1053,14 +1065,28 @@ describe('the SQLite ledger', () => {
         event({ receivedMs: later, dedupe: { key: 'again', expiresMs: later + 600_000 }, delivery }),
         event({ receivedMs: later, dedupe: { key: 'no-burl', expiresMs: later + 600_000 } }),
         event({ receivedMs: later, dedupe: { key: 'other', expiresMs: later + 600_000 } }),
+        // Redirected again, as a repeat of the count is, with the impression's time.
+        event({
+          receivedMs: later,
+          dims: burlDims,
+          dedupe: { key: 'redirected', expiresMs: later + 600_000 },
+          delivery: redirect(later),
+        }),
+        // The same impression's burl fired by a win whose DSP burl Tally would relay from the outbox.
+        event({ receivedMs: later, dedupe: { key: 'redirected', expiresMs: later + 600_000 }, delivery }),
       ]),
-      [notCounted('duplicate'), COUNTED, COUNTED],
+      [notCounted('duplicate'), COUNTED, COUNTED, duplicateOfRedirect(T0), notCounted('duplicate')],
     );
     assert.deepEqual(
-      ledger.listDeliveries(1, undefined, 10).map((row) => [row.dedupeKey, row.createdMs]),
-      [['again', T0]],
+      ledger
+        .listDeliveries(1, undefined, 10)
+        .map((row) => [row.dedupeKey, row.status, row.createdMs, row.deliveredMs]),
+      [
+        ['redirected', 'redirected', T0, T0],
+        ['again', 'pending', T0, null],
+      ],
     );
-    assert.deepEqual(ledger.countEvents(), { total: 5, counted: 4 });
+    assert.deepEqual(ledger.countEvents(), { total: 8, counted: 5 });
   });
 
   it('leases the deliveries that fell due first before later ones, whatever order they were queued in', () => {
@@ -1184,7 +1210,7 @@ describe('the SQLite ledger', () => {
     const [again] = ledger.leaseDeliveries(T0 + 100, 10, 5000);
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
     assert.equal(ledger.replayDead(T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
-    assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0 });
+    assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0, redirected: 0 });
     const replayed = ledger.leaseDeliveries(T0 + 2000, 10, 5000);
     assert.deepEqual(
       replayed.map((row) => [row.dedupeKey, row.attempts, row.dueMs, row.deadlineMs]),
@@ -1203,7 +1229,7 @@ describe('the SQLite ledger', () => {
     }
     const ok = ledger.leaseDeliveries(T0 + 10, 10, 5000).find((leased) => leased.dedupeKey === 'ok');
     ledger.markDelivered(ok?.id ?? 0, T0 + 10);
-    assert.deepEqual(ledger.countDeliveries(), { pending: 2, delivered: 1, dead: 1 });
+    assert.deepEqual(ledger.countDeliveries(), { pending: 2, delivered: 1, dead: 1, redirected: 0 });
     assert.deepEqual(
       ledger.listDeliveries(1, 'delivered', 10).map((row) => [row.dedupeKey, row.lastError, row.deliveredMs]),
       [['ok', '', T0 + 10]],

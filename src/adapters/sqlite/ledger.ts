@@ -226,6 +226,8 @@ export class SqliteLedger implements Ledger {
   private readonly extendClaim: Database.Statement;
   /** When the event was received, if it counted on the publisher's burl and relayed the DSP's by redirect. */
   private readonly redirectedToDsp: Database.Statement;
+  /** When the impression of a dedupe key counted, if its DSP's burl was sent on by a 302. */
+  private readonly redirectedMsOf: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   /**
    * The first and last event ids, each read from one end of the table's B-tree: in one `SELECT`
@@ -281,14 +283,18 @@ export class SqliteLedger implements Ledger {
     this.redirectedToDsp = db
       .prepare(
         `SELECT r.received_ms FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
-         WHERE r.id = ? AND d.kind = 'burl' AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key)`,
+         WHERE r.id = ? AND d.kind = 'burl'
+           AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key AND status <> 'redirected')`,
       )
       .pluck();
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms,
-         due_ms, deadline_ms)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+         due_ms, deadline_ms, delivered_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.redirectedMsOf = db
+      .prepare(`SELECT created_ms FROM deliveries WHERE dedupe_key = ? AND status = 'redirected'`)
+      .pluck();
     this.firstDue = db
       .prepare(
         `SELECT id, due_ms, host FROM deliveries INDEXED BY deliveries_due
@@ -465,22 +471,32 @@ export class SqliteLedger implements Ledger {
           }
         }
       }
-      // The DSP's burl is queued once per impression (its key is unique): an impression whose burl
-      // was queued before, by a count whose claim has since expired (a second registration of the
-      // win with a later auction time), is that impression again, not a second one to bill.
-      if (outcome.outcome === 'counted' && event.delivery !== undefined && dedupe !== undefined) {
+      // The DSP's burl is queued, or its 302 kept, once per impression (its key is unique): an
+      // impression whose burl was queued or redirected to before, by a count whose claim has since
+      // expired (a second registration of the win with a later auction time), is that impression
+      // again, not a second one to bill.
+      const delivery = event.delivery;
+      if (outcome.outcome === 'counted' && delivery !== undefined && dedupe !== undefined) {
+        const redirected = delivery.redirected === true;
         const queued = this.insertDelivery.run(
           event.dims.accountId,
           dedupe.key,
-          event.delivery.url,
-          deliveryHost(event.delivery.url),
+          delivery.url,
+          deliveryHost(delivery.url),
           event.deviceIp,
           event.userAgent,
+          redirected ? 'redirected' : 'pending',
           event.receivedMs,
           event.receivedMs,
-          event.delivery.deadlineMs,
+          delivery.deadlineMs,
+          redirected ? event.receivedMs : null,
         );
-        if (queued.changes === 0) outcome = notCounted('duplicate');
+        if (queued.changes === 0) {
+          const redirectedMs = redirected
+            ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
+            : undefined;
+          outcome = redirectedMs === undefined ? notCounted('duplicate') : duplicateOfRedirect(redirectedMs);
+        }
       }
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
@@ -798,7 +814,7 @@ export class SqliteLedger implements Ledger {
       const deliveries = this.db
         .prepare(
           `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-             WHERE status = 'delivered' AND due_ms < ? AND delivered_ms < ? LIMIT ?)`,
+             WHERE status IN ('delivered', 'redirected') AND due_ms < ? AND delivered_ms < ? LIMIT ?)`,
         )
         .run(beforeMs, beforeMs, maxRows).changes;
       return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
@@ -837,6 +853,7 @@ export class SqliteLedger implements Ledger {
       pending: this.countDeliveriesWith('pending'),
       delivered: this.countDeliveriesWith('delivered'),
       dead: this.countDeliveriesWith('dead'),
+      redirected: this.countDeliveriesWith('redirected'),
     };
   }
 

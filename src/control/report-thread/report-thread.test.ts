@@ -186,7 +186,7 @@ describe('the report thread', () => {
   it('counts the outbox by status off the HTTP thread, as the ledger does, and how long its oldest due delivery has waited', () =>
     withReportThread('outbox.db', async (ledger, thread) => {
       assert.deepEqual(await thread.outbox(T0 + 5000), {
-        counts: { pending: 1, delivered: 0, dead: 0 },
+        counts: { pending: 1, delivered: 0, dead: 0, redirected: 0 },
         relayLagMs: 5000,
       });
       assert.deepEqual((await thread.outbox(T0 + 5000)).counts, ledger.countDeliveries());
@@ -196,10 +196,20 @@ describe('the report thread', () => {
 
   it('counts the delivered deliveries again at the next read while counting them takes little time', () =>
     withReportThread('outbox-delivered.db', async (ledger, thread) => {
-      assert.deepEqual((await thread.outbox(T0 + 5000)).counts, { pending: 1, delivered: 0, dead: 0 });
+      assert.deepEqual((await thread.outbox(T0 + 5000)).counts, {
+        pending: 1,
+        delivered: 0,
+        dead: 0,
+        redirected: 0,
+      });
       const [leased] = ledger.leaseDeliveries(T0 + 5000, 1, 5000);
       ledger.markDelivered(leased?.id ?? 0, T0 + 5000);
-      assert.deepEqual((await thread.outbox(T0 + 65_000)).counts, { pending: 0, delivered: 1, dead: 0 });
+      assert.deepEqual((await thread.outbox(T0 + 65_000)).counts, {
+        pending: 0,
+        delivered: 1,
+        dead: 0,
+        redirected: 0,
+      });
     }));
 
   it('fails the reports of a thread that died and starts a new thread for the next one', () =>

@@ -16,28 +16,30 @@ nameThisThread(threadName);
 const ledger = new SqliteLedger(new Database(dbPath, { readonly: true }));
 
 /**
- * The delivered deliveries, kept for the retention (millions: a count can take a second), are
- * counted again only once this many times as long as their last count took has passed, so that
- * counting them keeps this thread busy 1 % of the time at most; the pending and dead ones, which
- * need watching, at every read.
+ * The delivered and redirected deliveries, kept for the retention (millions: a count can take a
+ * second), are counted again only once this many times as long as their last count took has
+ * passed, so that counting them keeps this thread busy 1 % of the time at most; the pending and
+ * dead ones, which need watching, at every read.
  */
-const DELIVERED_RECOUNT_FACTOR = 100;
-let delivered = { atMs: -Infinity, count: 0, tookMs: 0 };
+const SETTLED_RECOUNT_FACTOR = 100;
+let settled = { atMs: -Infinity, delivered: 0, redirected: 0, tookMs: 0 };
 
 serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
   if (read.type === 'outbox') {
     const dueMs = ledger.oldestDueMs(read.nowMs);
     const relayLagMs = dueMs === undefined ? 0 : read.nowMs - dueMs;
-    const sinceMs = read.nowMs - delivered.atMs;
-    if (sinceMs >= delivered.tookMs * DELIVERED_RECOUNT_FACTOR || sinceMs < 0) {
+    const sinceMs = read.nowMs - settled.atMs;
+    if (sinceMs >= settled.tookMs * SETTLED_RECOUNT_FACTOR || sinceMs < 0) {
       const startedMs = performance.now();
-      const count = ledger.countDeliveriesWith('delivered');
-      delivered = { atMs: read.nowMs, count, tookMs: performance.now() - startedMs };
+      const delivered = ledger.countDeliveriesWith('delivered');
+      const redirected = ledger.countDeliveriesWith('redirected');
+      settled = { atMs: read.nowMs, delivered, redirected, tookMs: performance.now() - startedMs };
     }
     const counts = {
       pending: ledger.countDeliveriesWith('pending'),
-      delivered: delivered.count,
+      delivered: settled.delivered,
       dead: ledger.countDeliveriesWith('dead'),
+      redirected: settled.redirected,
     };
     return { outbox: { counts, relayLagMs } };
   }
