@@ -156,7 +156,7 @@ describe('report queries', () => {
   it('refuses a misspelt reason or a currency that is not an ISO 4217 code, and takes every reason a row holds', () => {
     assert.match(
       refusal(`${RANGE}&reason=invalid_trafic`),
-      /^reason="invalid_trafic": must be one of late, duplicate, invalid_traffic, .*, inactive_tracker \(or empty, for rows without one\)$/,
+      /^reason="invalid_trafic": must be one of late, duplicate, invalid_traffic, .*, inactive_tracker, no_landing_page \(or empty, for rows without one\)$/,
     );
     assert.match(refusal(`${RANGE}&currency=usd`), /^currency="usd": must be an ISO 4217 code/);
     assert.match(refusal(`${RANGE}&currency=US`), /ISO 4217/);

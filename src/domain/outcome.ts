@@ -10,6 +10,7 @@ export const NOT_COUNTED_REASONS = [
   'unknown_tracker',
   'inactive_line_item',
   'inactive_tracker',
+  'no_landing_page',
 ] as const;
 
 /** Why a notice or tracker hit did not count. */
@@ -43,7 +44,7 @@ export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
 
 /**
  * A `duplicate` of an impression that a notice of the publisher's burl counted and answered with
- * a 302 to the DSP's burl (no delivery of it was queued). A repeat of that notice (the publisher
+ * a 302 to the DSP's burl (kept as a `redirected` delivery, none queued). A repeat of that notice (the publisher
  * retrying because the redirect, or the DSP behind it, failed) is sent on to the DSP's burl
  * again, so that the DSP's burl is delivered at least once, as OpenRTB's burl retries expect;
  * the impression still counts once. `impressionMs` is when the notice that counted was received:

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
 import type { IvtFilter } from '../domain/ivt.js';
 import type { Outcome } from '../domain/outcome.js';
+import { notCounted } from '../domain/outcome.js';
 import type { PaymentRule } from '../domain/payment-rules.js';
 import { ruleInEffect, selectPaymentRule } from '../domain/payment-rules.js';
 import { clickCostAndRevenue, costAndRevenue } from '../domain/revenue.js';
@@ -23,7 +24,7 @@ const TRACKER_SCRIPT = '/* Tally impression tracker */\n';
 function noLandingPage(title: string, reason: string): string {
   return `<!doctype html><meta charset="utf-8"><title>No landing page</title>
 <h1>${title}</h1>
-<p>The click was recorded, but there is nowhere to send you: ${reason}</p>
+<p>The click was recorded, not counted, as there is nowhere to send you: ${reason}</p>
 `;
 }
 const UNKNOWN_TRACKER_PAGE = noLandingPage(
@@ -63,7 +64,8 @@ export interface TrackerDeps {
  * overrides the payment rule, and the hit is then recorded with no payment rule; an `ancost` that
  * cannot be read is counted in {@link ANCOST_IGNORED_METRIC}; revenue from the line item),
  * committed, and only then answered: impressions with the 1×1 GIF (`t=2`, default) or a tiny
- * script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the tracker's click URL.
+ * script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the tracker's click URL (a
+ * click with neither, or with neither allowed, is `no_landing_page`: it reached no advertiser).
  */
 export async function handleTrackerHit(
   kind: TrackerKind,
@@ -83,17 +85,19 @@ export async function handleTrackerHit(
     { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' },
     deps.ivtFilter(),
   );
-  const event = hitEvent(kind, hit, tracker, catalog, decision.outcome, nowMs);
+  const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
+  // A click that lands nowhere reached no advertiser: recorded, never billed.
+  const landsNowhere = kind === 'click' && target === undefined && decision.outcome.outcome === 'counted';
+  const outcome = landsNowhere ? notCounted('no_landing_page') : decision.outcome;
+  const event = hitEvent(kind, hit, tracker, catalog, outcome, nowMs);
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
 
-  const outcome = await recordOrRefuse(deps.committer, deps.metrics, event, res);
-  if (outcome === undefined) return;
+  if ((await recordOrRefuse(deps.committer, deps.metrics, event, res)) === undefined) return;
   if (tracker !== undefined && hit.ancostMalformed) {
     deps.metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help);
   }
 
-  const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   if (target !== undefined) {
     sendRedirect(res, target);
   } else if (kind === 'click') {

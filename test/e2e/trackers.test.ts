@@ -515,7 +515,7 @@ describe('impression and click trackers end to end', () => {
     });
   });
 
-  it('records a click and sends it to redir, else to the tracker’s click URL, else to a clear error page', async () => {
+  it('records a click and sends it to redir, else to the tracker’s click URL, else to a clear error page, not counting it', async () => {
     const viaRedir = await hit(
       `/clktr?id=${ids.clickTracker}&cachebuster=k1&redir=https://other.example/a?b=c&d=e`,
     );
@@ -557,13 +557,18 @@ describe('impression and click trackers end to end', () => {
     });
     assert.equal(unknown.status, 404);
     assert.match(await unknown.text(), /No such click tracker/);
-    // Every click was recorded, the one naming no tracker as not counted.
-    const { rows } = await report(tally.adminKey, 'impressionType,outcome', '&impressionType=external_click');
+    // Every click was recorded; those that landed nowhere, or named no tracker, as not counted.
+    const { rows } = await report(
+      tally.adminKey,
+      'impressionType,outcome,reason',
+      '&impressionType=external_click',
+    );
     assert.deepEqual(
-      rows.map((row) => [row.impressionType, row.outcome, row.events]),
+      rows.map((row) => [row.impressionType, row.outcome, row.reason, row.events]),
       [
-        ['external_click', 'counted', 5],
-        ['external_click', 'not_counted', 1],
+        ['external_click', 'counted', '', 2],
+        ['external_click', 'not_counted', 'no_landing_page', 3],
+        ['external_click', 'not_counted', 'unknown_tracker', 1],
       ],
     );
   });
