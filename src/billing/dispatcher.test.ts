@@ -338,6 +338,26 @@ describe('the burl dispatcher’s outcomes', () => {
     }
   });
 
+  it('times the next try of a failed call from when the call began, not from when its answer came', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'slow-failure.db')));
+    ledger.record([withBurl('slow-failure', `${dspUrl}/slow-failure`)]);
+    let nowMs = T0;
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => nowMs);
+    holdSlow = true;
+    dispatcher.start();
+    try {
+      await until(() => slow.length === 1);
+      // The DSP fails the call 4 s after it began.
+      nowMs = T0 + 4_000;
+      slow[0]?.writeHead(500).end();
+      await until(() => ledger.listDeliveries(1, 'pending', 10)[0]?.lastError === 'HTTP 500');
+      assert.equal(ledger.listDeliveries(1, 'pending', 10)[0]?.dueMs, T0 + 10_000);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      ledger.close();
+    }
+  });
+
   it('keeps calling other DSPs while one that never answers holds as many calls as one host may have', async () => {
     // A second DSP, on a host of its own, that answers no call until the test is over.
     const hanging: ServerResponse[] = [];

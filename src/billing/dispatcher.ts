@@ -169,6 +169,7 @@ export class BurlDispatcher {
 
   /** Calls the delivery's burl, and has its outcome written shortly. */
   private async attempt(delivery: Delivery): Promise<void> {
+    const startedMs = this.nowMs();
     const result = await httpGet(
       delivery.url,
       {
@@ -193,7 +194,12 @@ export class BurlDispatcher {
       const nextDueMs =
         'permanent' in result && result.permanent
           ? null
-          : nextAttemptMs(attempts, this.nowMs(), delivery.deadlineMs, this.options.retry);
+          : nextAttemptMs(
+              attempts,
+              { startedMs, endedMs: this.nowMs() },
+              delivery.deadlineMs,
+              this.options.retry,
+            );
       const status = nextDueMs === null ? 'dead' : 'retry';
       const unanswered = 'error' in result && !result.permanent;
       this.ended.push({ settlement: { id, error, nextDueMs }, unanswered, status, attempts });

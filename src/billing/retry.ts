@@ -21,15 +21,22 @@ const DEFAULT_RETRY_POLICY = retryPolicy(10_000);
 
 const MINUTE_MS = 60_000;
 
+/** When a call of a delivery began and when it ended (its answer, error or time limit), epoch ms. */
+export interface CallTimes {
+  startedMs: number;
+  endedMs: number;
+}
+
 /**
- * When to try again after failed attempt number `attempts` (1-based), made at `nowMs`: every
- * interval for the first minute of retries, then doubling, capped; never later than the
- * deadline, so that the last try is at the deadline rather than up to an interval before it.
- * `null` once the deadline has come: the delivery is then dead.
+ * When to try again after failed attempt number `attempts` (1-based): an interval after the
+ * attempt began (a call that timed out took part of it), every interval for the first minute of
+ * retries, then doubling, capped; not before the call ended; never later than the deadline, so
+ * that the last try is at the deadline rather than up to an interval before it. `null` once the
+ * deadline has come: the delivery is then dead.
  */
 export function nextAttemptMs(
   attempts: number,
-  nowMs: number,
+  call: CallTimes,
   deadlineMs: number,
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ): number | null {
@@ -39,6 +46,6 @@ export function nextAttemptMs(
     beyond <= 0
       ? policy.firstMinuteIntervalMs
       : Math.min(policy.maxIntervalMs, policy.firstMinuteIntervalMs * 2 ** Math.min(beyond, 30));
-  if (nowMs >= deadlineMs) return null;
-  return Math.min(nowMs + intervalMs, deadlineMs);
+  if (call.endedMs >= deadlineMs) return null;
+  return Math.max(call.endedMs, Math.min(call.startedMs + intervalMs, deadlineMs));
 }
