@@ -8,6 +8,7 @@ import type { PriceKeys } from '../domain/price-crypto.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
+import type { EventRecord } from '../ports/ledger.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { noticeEvent } from './notice-event.js';
 import { impressionKey } from '../domain/impression-key.js';
@@ -246,6 +247,16 @@ describe('noticeEvent', () => {
     assert.equal(redirectIfCounted, '');
   });
 
+  /**
+   * The URL the event queues in the outbox, `''` when none; a redirect is kept as a `redirected`
+   * delivery of the very URL the publisher is sent to.
+   */
+  function outboxUrl(event: EventRecord, redirect: string): string {
+    if (event.delivery?.redirected !== true) return event.delivery?.url ?? '';
+    assert.deepEqual(event.delivery, { url: redirect, deadlineMs: event.receivedMs, redirected: true });
+    return '';
+  }
+
   it('answers Tally’s burl with a redirect only to a printable http(s) burl, relaying any other through the outbox', () => {
     const ring = testKeyRing();
     const relayOf = (dspBurl: string) => {
@@ -255,7 +266,7 @@ describe('noticeEvent', () => {
       assert.equal(event.dims.kind, 'burl', 'recorded as a notice on Tally’s burl');
       // A repeat goes to the very same URL, written the same way.
       if (redirectOfRepeat !== undefined) assert.equal(redirectOfRepeat(T0), redirectIfCounted, dspBurl);
-      return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
+      return { redirect: redirectIfCounted, outbox: outboxUrl(event, redirectIfCounted) };
     };
     assert.deepEqual(relayOf('https://dsp.example/bill?a=1'), {
       redirect: 'https://dsp.example/bill?a=1',
@@ -285,7 +296,7 @@ describe('noticeEvent', () => {
       const { event, redirectIfCounted } = decided(claims, ring, {}, ring, {
         redirectAllowlist: (account) => allowlists.get(account) ?? NO_REDIRECT_ALLOWLIST,
       });
-      return { redirect: redirectIfCounted, outbox: event.delivery?.url ?? '' };
+      return { redirect: redirectIfCounted, outbox: outboxUrl(event, redirectIfCounted) };
     };
     const allowed = 'https://bill.dsp.example/b?p=1';
     const other = 'https://elsewhere.example/b?p=1';

@@ -91,10 +91,12 @@ describe('the SQLite ledger', () => {
     const inMarkup = { key: 'k4', expiresMs: T0 + 600_000 };
     ledger.record([event({ dedupe: inMarkup })]);
     assert.deepEqual(ledger.record([burlNotice({ dedupe: inMarkup })]), [notCounted('duplicate')]);
-    // An impression counted before Tally kept the 302's delivery (none kept) is redirected again too.
-    const before = { key: 'k5', expiresMs: T0 + 600_000 };
-    ledger.record([burlNotice({ dedupe: before, receivedMs: countedMs })]);
-    assert.deepEqual(ledger.record([burlNotice({ dedupe: before })]), [duplicateOfRedirect(countedMs)]);
+    // Counted on the publisher's burl of a win without a DSP burl: nothing to send a repeat on to.
+    const noDspBurl = { key: 'k5', expiresMs: T0 + 600_000 };
+    ledger.record([burlNotice({ dedupe: noDspBurl, receivedMs: countedMs })]);
+    assert.deepEqual(ledger.record([burlNotice({ dedupe: noDspBurl, delivery: redirect })]), [
+      notCounted('duplicate'),
+    ]);
     assert.deepEqual(ledger.countEvents(), { total: 12, counted: 5 });
   });
 

@@ -224,8 +224,6 @@ export class SqliteLedger implements Ledger {
   private readonly dead: Database.Statement;
   private readonly dueAgain: Database.Statement;
   private readonly extendClaim: Database.Statement;
-  /** When the event was received, if it counted on the publisher's burl and relayed the DSP's by redirect. */
-  private readonly redirectedToDsp: Database.Statement;
   /** When the impression of a dedupe key counted, if its DSP's burl was sent on by a 302. */
   private readonly redirectedMsOf: Database.Statement;
   private readonly upsertRollup: Database.Statement;
@@ -280,13 +278,6 @@ export class SqliteLedger implements Ledger {
     this.extendClaim = db.prepare(
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
     );
-    this.redirectedToDsp = db
-      .prepare(
-        `SELECT r.received_ms FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
-         WHERE r.id = ? AND d.kind = 'burl'
-           AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key AND status <> 'redirected')`,
-      )
-      .pluck();
     this.insertDelivery = db.prepare(
       `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms,
          due_ms, deadline_ms, delivered_ms)
@@ -452,7 +443,7 @@ export class SqliteLedger implements Ledger {
         if (claimant !== 0) {
           const redirectedMs =
             event.dims.kind === 'burl'
-              ? (this.redirectedToDsp.get(claimant) as number | undefined)
+              ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
               : undefined;
           outcome = redirectedMs === undefined ? notCounted('duplicate') : duplicateOfRedirect(redirectedMs);
           // An exchange notice of the impression that could still count later than its claim
