@@ -53,6 +53,7 @@ export async function handleApi(
         method: req.method,
         path: url.pathname,
         error: String(error),
+        ...(error instanceof Error && error.cause !== undefined ? { cause: String(error.cause) } : {}),
       });
     }
     sendError(res, error, requestId);

@@ -368,4 +368,25 @@ describe('mailing tracker tags', () => {
     assert.equal(answer.body.error.code, 'MAIL_FAILED');
     assert.match(answer.body.error.message, /^the SMTP server refused the message: .*no such mailbox/);
   });
+
+  it('answers 502 MAIL_FAILED without naming the SMTP server’s address when it cannot be reached', async () => {
+    // Nothing listens on port 1: the connection is refused at once.
+    const unreachable = await serveApi(
+      exportRoutes(catalog, PUBLIC_URL, { smtpUrl: 'smtp://127.0.0.1:1', from: MAIL_FROM }),
+      accounts,
+    );
+    try {
+      const response = await fetch(`${unreachable.base}${impression()}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(mailBody('adops@agency.example')),
+      });
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([response.status, error.code], [502, 'MAIL_FAILED']);
+      assert.match(error.message, /could not be reached or failed \(logged as request_failed\)/);
+      assert.doesNotMatch(error.message, /127\.0\.0\.1|ECONNREFUSED|:1\b/);
+    } finally {
+      await unreachable.close();
+    }
+  });
 });

@@ -217,10 +217,19 @@ async function mailTags(
       attachments: [{ filename: `tally-${kind}-trackers.txt`, content: tagFile(kind, tags) }],
     });
   } catch (error) {
+    // The SMTP server's own reply helps the caller (an unknown mailbox); how it could not be
+    // reached would name the operator's network, which only the log gets.
+    const reply = (error as { responseCode?: unknown; response?: unknown }).response;
+    const refused =
+      (error as { responseCode?: unknown }).responseCode !== undefined && typeof reply === 'string';
     throw new ApiError(
       502,
       'MAIL_FAILED',
-      `the SMTP server refused the message: ${(error as Error).message}`,
+      refused
+        ? `the SMTP server refused the message: ${reply}`
+        : 'the SMTP server could not be reached or failed (logged as request_failed); retry later, or use delivery "now"',
+      {},
+      { cause: error },
     );
   }
 }
