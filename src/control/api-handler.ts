@@ -53,7 +53,9 @@ export async function handleApi(
         method: req.method,
         path: url.pathname,
         error: String(error),
-        ...(error instanceof Error && error.cause !== undefined ? { cause: String(error.cause) } : {}),
+        ...(error instanceof Error && error.cause !== undefined
+          ? { cause: error.cause instanceof Error ? error.cause.message : JSON.stringify(error.cause) }
+          : {}),
       });
     }
     sendError(res, error, requestId);
