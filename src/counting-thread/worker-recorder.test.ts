@@ -24,6 +24,14 @@ import { exchangeEvent, T0 } from '../../test/support/events.js';
 const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * How long a test waits for what a counting thread does on its own (start, die and be replaced,
+ * prune, relay). Each wait ends as soon as it is done; on a loaded 2-core machine one thread's
+ * start (its sources loaded through tsx) has taken several seconds, so a few of them, or one
+ * and its work, overran the 5, 10 and 15 s this file used to allow.
+ */
+const THREAD_WAIT_MS = 60_000;
+
 function settings(dbPath: string, overrides: Partial<CounterSettings> = {}): CounterSettings {
   openSqlite(dbPath).close();
   return {
@@ -120,7 +128,7 @@ describe('the counting thread', () => {
     ledger.close();
     const recorder = new WorkerRecorder(recorderSettings, new Metrics(), silent);
     const untilWarm = async () => {
-      const deadlineMs = Date.now() + 10_000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (!recorder.isWarm()) {
         assert.ok(Date.now() < deadlineMs, 'the counting thread never became warm');
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -192,7 +200,7 @@ describe('the counting thread', () => {
         }),
       ]);
       other.close();
-      for (const deadlineMs = Date.now() + 10_000; billed.length === 0 && Date.now() < deadlineMs;) {
+      for (const deadlineMs = Date.now() + THREAD_WAIT_MS; billed.length === 0 && Date.now() < deadlineMs;) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       assert.deepEqual(billed, ['/bill?a=respawn']);
@@ -222,7 +230,7 @@ describe('the counting thread', () => {
         ['not_counted', 'counted', 'counted'],
       );
       const ledger = new SqliteLedger(openSqlite(dbPath));
-      const deadlineMs = Date.now() + 5000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -248,7 +256,7 @@ describe('the counting thread', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      const deadlineMs = Date.now() + 5000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -274,7 +282,7 @@ describe('the counting thread', () => {
         .map((line) => JSON.parse(line) as { event: string; restartInMs?: number })
         .filter((entry) => entry.event === 'counter_exited')
         .map((entry) => entry.restartInMs);
-    const deadlineMs = Date.now() + 15_000;
+    const deadlineMs = Date.now() + THREAD_WAIT_MS;
     while (restartDelays().length < 3 && Date.now() < deadlineMs) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -312,10 +320,12 @@ describe('the counting thread’s outcomes', () => {
   it('rejects a batch the ledger refuses, answering none of its notices as recorded, and commits the next', async () => {
     const dbPath = join(dir, 'refused.db');
     const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
-    // Should the refused batch go unanswered, closing the recorder rejects it (with another error).
-    const watchdog = setTimeout(() => void recorder.close(), 5000);
+    let watchdog: NodeJS.Timeout | undefined;
     try {
       await recorder.start();
+      // Should the refused batch go unanswered, closing the recorder rejects it (with another
+      // error). Set once the thread has started, so that a slow start is not taken for that.
+      watchdog = setTimeout(() => void recorder.close(), THREAD_WAIT_MS);
       // Fault injection: an event no row can hold (its time is not a number).
       await assert.rejects(
         recorder.record([noticeFor('before-poison'), { ...noticeFor('poison'), receivedMs: Number.NaN }]),
@@ -389,7 +399,7 @@ describe('the counting thread’s outcomes', () => {
         .filter((entry) => entry.event === 'counter_exited')
         .map((entry) => entry.restartInMs);
     const untilExits = async (count: number) => {
-      const deadlineMs = Date.now() + 10_000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (restartDelays().length < count && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
@@ -453,7 +463,7 @@ describe('the counting thread’s outcomes', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      for (const deadlineMs = Date.now() + 10_000; answers.length === 0 && Date.now() < deadlineMs;) {
+      for (const deadlineMs = Date.now() + THREAD_WAIT_MS; answers.length === 0 && Date.now() < deadlineMs;) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       assert.equal(answers.length, 1, 'the DSP was called');
@@ -539,7 +549,7 @@ describe('the counting thread’s outcomes', () => {
       // The thread says it is ready, then fails loading the claims: its error can reach the
       // recorder before that message, failing the start itself.
       await recorder.start().catch(() => undefined);
-      const deadlineMs = Date.now() + 10_000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (recorder.failure() === undefined && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -573,7 +583,7 @@ describe('the counting thread’s outcomes', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      const deadlineMs = Date.now() + 5000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (ledger.countDeliveries().delivered > 0 && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -596,7 +606,7 @@ describe('the counting thread’s outcomes', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      const deadlineMs = Date.now() + 5000;
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
       while (ledger.countEvents().total > 1 && Date.now() < deadlineMs) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }

@@ -49,15 +49,19 @@ describe('a data directory Tally must not damage', () => {
       assert.equal(second.code, 1);
       assert.match(second.stderr, /another Tally process is using the data directory/);
 
-      // Deleted again, and another process takes the new lock file before the server does.
-      unlinkSync(lockFile);
-      const other = lockDataDir(dataDir);
+      // Replaced by a lock file another process holds, in one step: deleting the file and then
+      // locking a new one left a moment in which the server, checking each second, could take
+      // it first (on a loaded machine this process can be held up between the two calls).
+      const elsewhere = mkdtempSync(join(tmpdir(), 'tally-lock-other-'));
+      const other = lockDataDir(elsewhere);
+      renameSync(join(elsewhere, 'tally.lock'), lockFile);
       try {
         const [code] = (await once(running.child, 'exit')) as [number | null];
         assert.equal(code, 1);
         assert.match(running.stdout(), /"data_dir_taken"/);
       } finally {
         other.release();
+        rmSync(elsewhere, { recursive: true, force: true });
       }
     } finally {
       running.child.kill('SIGKILL');
@@ -130,11 +134,16 @@ describe('a data directory Tally must not damage', () => {
       assert.equal(await fire(before ?? ''), 200);
       for (const name of ['tally.db', 'tally.db-wal', 'tally.db-shm'])
         rmSync(join(tally.dataDir, name), { force: true });
-      // Past the next check of the file, every notice is refused: none is acknowledged, and lost.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.equal(await fire(after ?? ''), 503);
-      const ready = await fetch(`${tally.url}/readyz`);
+      // Past the next check of the file (each second; a loaded machine may run it later than
+      // the 1.5 s this used to wait), every notice is refused: none is acknowledged, and lost.
+      let ready = await fetch(`${tally.url}/readyz`);
+      for (const deadline = Date.now() + 30_000; ready.status === 200 && Date.now() < deadline;) {
+        await ready.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ready = await fetch(`${tally.url}/readyz`);
+      }
       assert.equal(ready.status, 503);
+      assert.equal(await fire(after ?? ''), 503);
       const readiness = await ready.text();
       assert.match(readiness, /<data dir>\/tally\.db is no longer the file Tally opened: it was deleted/);
       assert.ok(!readiness.includes(tally.dataDir), 'the public answer does not name the data directory');

@@ -64,8 +64,12 @@ export async function holdPort(): Promise<HeldPort> {
   return { port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-/** A CLI command still running after this long is killed, and the run fails. */
-const CLI_TIMEOUT_MS = 30_000;
+/**
+ * A CLI command still running after this long is killed, and the run fails. Generous: on a
+ * loaded 2-core machine (CI, with another test file and other jobs beside it) starting
+ * `node --import tsx` on Tally's sources alone has been seen to take 45 s.
+ */
+const CLI_TIMEOUT_MS = 120_000;
 
 /** The unprivileged user and group id (`nobody`, `nogroup`) of {@link runCli}'s `unprivileged`. */
 const NOBODY = 65534;
@@ -140,11 +144,18 @@ export function spawnServe(dataDir: string, port: number, env: Record<string, st
 }
 
 /**
+ * How long a server may take to answer `/readyz` 200. A process that exits is reported at once,
+ * so this bounds only a hung start: on a loaded 2-core machine, compiling and loading the sources
+ * through tsx has been seen to take over 40 s before the first log line.
+ */
+const READY_TIMEOUT_MS = 120_000;
+
+/**
  * Waits until the server at `url` answers `/readyz` 200; throws, with what it printed, when it
- * exits first or is not ready within 20 s (stopping it is then the caller's).
+ * exits first or is not ready within `READY_TIMEOUT_MS` (stopping it is then the caller's).
  */
 export async function untilReady(serve: Pick<ServeProcess, 'child' | 'output'>, url: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (serve.child.exitCode !== null)
       throw new Error(`tally exited with ${serve.child.exitCode}:\n${serve.output()}`);

@@ -25,7 +25,15 @@ db.exec('CREATE TABLE IF NOT EXISTS busy_writer (payload TEXT)');
 const insert = db.prepare('INSERT INTO busy_writer (payload) VALUES (?)');
 const commit = db.transaction(() => { for (let i = 0; i < 20; i++) insert.run('x'.repeat(200)); });
 const stop = new Int32Array(workerData.stop);
-while (Atomics.load(stop, 0) === 0) commit();
+while (Atomics.load(stop, 0) === 0) {
+  // It is only the load: on a loaded machine the test's own transactions can hold the lock past
+  // its busy timeout, and a refused commit of its own is no failure of the code under test.
+  try {
+    commit();
+  } catch (error) {
+    if (error.code !== 'SQLITE_BUSY') throw error;
+  }
+}
 db.close();
 `;
 
