@@ -270,7 +270,8 @@ describe('GET for the burl relay', () => {
   it('follows a chain of ten redirects to the DSP’s answer', async () => {
     seen.length = 0;
     assert.deepEqual(await httpGet(`${base}/chain?n=10`, {}, 5000, onlyLoopbackOne), { status: 200 });
-    assert.equal(seen.length, 11);
+    // Only this chain's calls: a call of the test before, given up on, may be read only now.
+    assert.equal(seen.filter((call) => call.path === '/chain').length, 11);
   });
 
   it('reads a body of up to its cap to its end, freeing the connection for the next burl to the DSP', async () => {
