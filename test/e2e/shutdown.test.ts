@@ -306,7 +306,9 @@ describe('shutting down on SIGTERM', () => {
       const connection = await nodeHttpConnection(tally.port);
       // A notice begun, so the connection is not idle at SIGTERM: it is served, then closed.
       connection.write(post(paths[0] ?? ''));
-      await sleep(100);
+      // Those bytes reached the server before this request was sent, so it has read them by the
+      // time this one is answered.
+      assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
       tally.child.kill('SIGTERM');
       await stoppedListening(tally.port);
       connection.write(
