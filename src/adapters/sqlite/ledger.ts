@@ -941,8 +941,12 @@ function refuseMixedCurrencies(rowCurrencies: readonly unknown[]): void {
     if (typeof row === 'string') for (const currency of row.split(',')) currencies.add(currency);
   if (currencies.size < 2) return;
   const named = [...currencies].sort().map((currency) => currency || "trackers' unnamed units");
+  // Tracker hits beside exchange wins: most often, only one kind was wanted.
+  const kinds = currencies.has('')
+    ? ', or report one kind of event (impressionType=external_impression, external_click or exchange)'
+    : '';
   throw new MixedCurrenciesError(
-    `this report's amounts are in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)`,
+    `this report's amounts are in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)${kinds}`,
   );
 }
 
