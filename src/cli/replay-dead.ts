@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { DeadDeliveryFilter } from '../ports/ledger.js';
+import { hostSpellings } from '../domain/delivery-host.js';
 
 /** The usage line of `tally replay-dead`. */
 export const REPLAY_DEAD_USAGE =
@@ -52,7 +53,7 @@ export function parseReplayRequest(
       problems.push(
         `--host ${JSON.stringify(values.host)} must be a host as the burl writes it, such as dsp.example or dsp.example:8443, without a scheme or path`,
       );
-    else filter.host = host;
+    else filter.hosts = hostSpellings(host);
   }
   for (const bound of ['from', 'to'] as const) {
     const text = values[bound];

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { DELIVERY_HOST_SQL, deliveryHost } from './delivery-host.js';
+import { DELIVERY_HOST_SQL, deliveryHost, hostSpellings } from './delivery-host.js';
 
 const URLS: readonly [string, string][] = [
   ['https://DSP.example/bill?p=1', 'dsp.example'],
@@ -26,5 +26,26 @@ describe('the host a delivery calls', () => {
       assert.equal(inSql.get(url), host, `${url} in SQL`);
     }
     db.close();
+  });
+});
+
+describe('the spellings of a host a burl may use', () => {
+  it('brackets an IPv6 address, and gives an international name in Unicode and punycode, each with and without its final dot', () => {
+    assert.deepEqual(hostSpellings('::1'), ['[::1]']);
+    assert.deepEqual(hostSpellings('[::1]:8080'), ['[::1]:8080']);
+    assert.deepEqual(hostSpellings('dsp.example.'), ['dsp.example', 'dsp.example.']);
+    assert.deepEqual(hostSpellings('dsp.example:8443'), ['dsp.example:8443', 'dsp.example.:8443']);
+    assert.deepEqual(hostSpellings('xn--bcher-kva.example'), [
+      'xn--bcher-kva.example',
+      'xn--bcher-kva.example.',
+      'bücher.example',
+      'bücher.example.',
+    ]);
+    // Each spelling is one deliveryHost keeps for a burl written that way.
+    for (const url of ['https://[::1]/b', 'https://bücher.example/b', 'https://xn--bcher-kva.example./b'])
+      assert.ok(
+        [...hostSpellings('::1'), ...hostSpellings('xn--bcher-kva.example')].includes(deliveryHost(url)),
+        url,
+      );
   });
 });

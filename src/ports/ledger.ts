@@ -221,8 +221,11 @@ export interface PruneStep {
 /** Which dead deliveries to replay: each given field narrows the choice. */
 export interface DeadDeliveryFilter {
   accountId?: number;
-  /** The host the burl calls, lower case, with or without its port: `dsp.example`, `dsp.example:8443`. */
-  host?: string;
+  /**
+   * The host the burl calls, lower case, with or without its port (`dsp.example`,
+   * `dsp.example:8443`), in any of these spellings (see `hostSpellings`).
+   */
+  hosts?: readonly string[];
   /** Only deliveries queued (their impression counted) at or after this time. */
   createdFromMs?: number;
   /** Only deliveries queued before this time. */

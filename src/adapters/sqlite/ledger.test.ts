@@ -6,6 +6,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
+import { hostSpellings } from '../../domain/delivery-host.js';
 import { openSqlite } from './database.js';
 import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -1185,9 +1186,9 @@ describe('the SQLite ledger', () => {
         .sort();
     const replay = (filter: Parameters<SqliteLedger['replayDead']>[2], dryRun = false) =>
       ledger.replayDead(T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS, filter, dryRun);
-    assert.equal(replay({ host: 'dsp.example' }, true), 4, 'with a user name too, up to its last @');
+    assert.equal(replay({ hosts: ['dsp.example'] }, true), 4, 'with a user name too, up to its last @');
     assert.deepEqual(pendingKeys(), [], 'a dry run changes nothing');
-    assert.equal(replay({ host: 'dsp.example', createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
+    assert.equal(replay({ hosts: ['dsp.example'], createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
     assert.deepEqual(pendingKeys(), ['b']);
     assert.equal(replay({ accountId: 2 }), 2);
     assert.deepEqual(pendingKeys(), ['d', 'e']);
@@ -1197,6 +1198,25 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(pendingKeys(), ['f']);
     assert.equal(replay({}), 1);
     assert.deepEqual(pendingKeys(), ['c']);
+  });
+
+  it('replays the dead deliveries of a host however their burls spell it: punycode or Unicode, a final dot, an IPv6 address', () => {
+    const dead = (key: string, url: string) =>
+      event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } });
+    ledger.record([
+      dead('unicode', 'https://bücher.example/b'),
+      dead('punycode', 'https://xn--bcher-kva.example:8443/b'),
+      dead('final-dot', 'https://bücher.example./b'),
+      dead('ipv6', 'https://[2001:db8::1]/b'),
+      dead('other', 'https://other.example/b'),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
+      ledger.markFailed(leased.id, 'HTTP 500', null);
+    const replay = (host: string) =>
+      ledger.replayDead(T0 + 2 * HOUR_MS, T0 + 5 * HOUR_MS, { hosts: hostSpellings(host) }, true);
+    assert.equal(replay('xn--bcher-kva.example'), 3);
+    assert.equal(replay('bücher.example.'), 3);
+    assert.equal(replay('2001:db8::1'), 1);
   });
 
   it('replays only dead deliveries, as new ones: first attempt, the new deadline, due now', () => {

@@ -695,12 +695,13 @@ export class SqliteLedger implements Ledger {
       where.push('account_id = ?');
       params.push(filter.accountId);
     }
-    if (filter.host !== undefined) {
+    if (filter.hosts !== undefined) {
       // The host as the burl wrote it, or that host on any port, with or without a user name (all
       // up to the last `@`, as URL parsers read it: rtrim leaves the host up to that `@`).
       const authority = `substr(host, length(rtrim(host, replace(host, '@', ''))) + 1)`;
-      where.push(`(${authority} = ? OR substr(${authority}, 1, ?) = ?)`);
-      params.push(filter.host, filter.host.length + 1, `${filter.host}:`);
+      const spellings = filter.hosts.map(() => `${authority} = ? OR substr(${authority}, 1, ?) = ?`);
+      where.push(`(${spellings.join(' OR ')})`);
+      for (const host of filter.hosts) params.push(host, host.length + 1, `${host}:`);
     }
     if (filter.createdFromMs !== undefined) {
       where.push('created_ms >= ?');
