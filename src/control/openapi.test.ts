@@ -9,6 +9,8 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { rulesByPublisher } from '../domain/rules.js';
 import { testKeyRing } from '../../test/support/claims.js';
+import type { Schema } from '../../test/support/json-schema.js';
+import { schemaProblems } from '../../test/support/json-schema.js';
 import type { Principal } from './auth.js';
 import { catalogRoutes } from './catalog/index.js';
 import { deliveryRoutes } from './deliveries.js';
@@ -26,11 +28,13 @@ const never = (): never => {
   throw new Error('not called when listing routes');
 };
 
-type Schema = Record<string, unknown>;
 interface Operation {
   parameters?: { name: string; in: string; required?: boolean; schema: Schema }[];
   requestBody?: { content: Record<string, { schema: Schema; example?: unknown }> };
-  responses: Record<string, { content?: Record<string, { schema?: Schema }> }>;
+  responses: Record<
+    string,
+    { description: string; content?: Record<string, { schema?: Schema }>; headers?: Record<string, unknown> }
+  >;
 }
 const paths = OPENAPI_DOCUMENT.paths as Record<string, Record<string, Operation | undefined> | undefined>;
 const HTTP_METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'];
@@ -41,75 +45,9 @@ function operation(path: string, method: string): Operation {
   return found;
 }
 
-function resolve(schema: Schema): Schema {
-  const ref = schema.$ref;
-  if (typeof ref !== 'string') return schema;
-  const name = ref.replace('#/components/schemas/', '');
-  return (OPENAPI_DOCUMENT.components.schemas as Record<string, Schema>)[name] ?? assert.fail(`no ${ref}`);
-}
-
-function typeOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value;
-}
-
-/**
- * The problems of `value` against `schema`: the part of JSON Schema this document uses (type,
- * enum, const, required, properties, additionalProperties, propertyNames, items, maxItems,
- * minimum, maximum, pattern, oneOf, local $ref). Enough to keep the document honest, no more.
- */
-function problems(value: unknown, given: Schema, at = '$'): string[] {
-  const schema = resolve(given);
-  const found: string[] = [];
-  const type = typeOf(value);
-  if (schema.type !== undefined) {
-    const types = ([] as unknown[]).concat(schema.type);
-    if (!types.includes(type) && !(type === 'integer' && types.includes('number')))
-      found.push(`${at}: ${type}, not ${types.join('|')}`);
-  }
-  if (Array.isArray(schema.enum) && !schema.enum.includes(value))
-    found.push(`${at}: ${JSON.stringify(value)} not in enum`);
-  if ('const' in schema && schema.const !== value) found.push(`${at}: not ${JSON.stringify(schema.const)}`);
-  if (typeof schema.minimum === 'number' && typeof value === 'number' && value < schema.minimum)
-    found.push(`${at}: below ${schema.minimum}`);
-  if (typeof schema.maximum === 'number' && typeof value === 'number' && value > schema.maximum)
-    found.push(`${at}: above ${schema.maximum}`);
-  if (
-    typeof schema.pattern === 'string' &&
-    typeof value === 'string' &&
-    !new RegExp(schema.pattern).test(value)
-  )
-    found.push(`${at}: does not match ${schema.pattern}`);
-  if (Array.isArray(schema.oneOf)) {
-    const matching = (schema.oneOf as Schema[]).filter((option) => problems(value, option, at).length === 0);
-    if (matching.length !== 1) found.push(`${at}: matches ${matching.length} of oneOf`);
-  }
-  if (type === 'array') {
-    const items = value as unknown[];
-    if (typeof schema.maxItems === 'number' && items.length > schema.maxItems)
-      found.push(`${at}: more than ${schema.maxItems} items`);
-    const itemSchema = schema.items as Schema | undefined;
-    if (itemSchema !== undefined)
-      items.forEach((item, index) => found.push(...problems(item, itemSchema, `${at}[${index}]`)));
-  }
-  if (type === 'object') {
-    const object = value as Record<string, unknown>;
-    for (const name of (schema.required as string[] | undefined) ?? [])
-      if (!(name in object)) found.push(`${at}.${name}: required`);
-    const properties = (schema.properties ?? {}) as Record<string, Schema>;
-    for (const [name, item] of Object.entries(object)) {
-      if (schema.propertyNames !== undefined)
-        found.push(...problems(name, schema.propertyNames as Schema, `${at} key ${name}`));
-      const itemSchema = properties[name] ?? schema.additionalProperties;
-      if (itemSchema === false) found.push(`${at}.${name}: not a documented field`);
-      else if (typeof itemSchema === 'object' && itemSchema !== null)
-        found.push(...problems(item, itemSchema as Schema, `${at}.${name}`));
-    }
-  }
-  return found;
-}
+/** The problems of `value` against `schema`, a schema of the document. */
+const problems = (value: unknown, schema: Schema): string[] =>
+  schemaProblems(value, schema, OPENAPI_DOCUMENT.components.schemas);
 
 /** Every non-test source file's text, by path. */
 function sources(dir = 'src'): Map<string, string> {
@@ -121,6 +59,21 @@ function sources(dir = 'src'): Map<string, string> {
       found.set(path, readFileSync(path, 'utf8'));
   }
   return found;
+}
+
+/** Every operation of the document, with its name (`GET /v1/advertisers`). */
+function operations(): {
+  name: string;
+  path: string;
+  operation: Operation;
+  responses: Operation['responses'];
+}[] {
+  return Object.entries(paths).flatMap(([path, item]) =>
+    HTTP_METHODS.filter((method) => item?.[method] !== undefined).map((method) => {
+      const found = operation(path, method);
+      return { name: `${method.toUpperCase()} ${path}`, path, operation: found, responses: found.responses };
+    }),
+  );
 }
 
 const admin: Principal = { accountId: 1, keyId: 1, role: 'admin', scope: null };
@@ -301,6 +254,77 @@ describe('the OpenAPI document served at /docs', () => {
       [],
       'operations that take a body without documenting 413 and 415',
     );
+  });
+
+  it('documents on every operation the answers any request may get, in the error envelope', () => {
+    const hot = ['/n/{token}', '/imptr', '/clktr'];
+    const missing: string[] = [];
+    for (const { name, path, responses } of operations()) {
+      // The notice and tracker endpoints answer 405 and 503 as plain text, and never 500.
+      const expected = hot.includes(path)
+        ? ['408', '417', '431']
+        : ['405', '408', '417', '431', '500', '503'];
+      for (const status of expected) {
+        const schema = responses[status]?.content?.['application/json']?.schema;
+        if (schema?.$ref !== '#/components/schemas/Error') missing.push(`${name} ${status}`);
+      }
+      const malformed = responses['400'];
+      if (
+        malformed?.content?.['application/json']?.schema?.$ref !== '#/components/schemas/Error' ||
+        !malformed.description.includes('MALFORMED_REQUEST')
+      )
+        missing.push(`${name} 400 MALFORMED_REQUEST`);
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('gives every success answer with a body its schema, and a 201 its Location', () => {
+    const missing: string[] = [];
+    for (const { name, responses } of operations()) {
+      for (const [status, response] of Object.entries(responses)) {
+        if (!/^2\d\d$/.test(status) || status === '204') continue;
+        const json = response.content?.['application/json'];
+        if (response.content === undefined || (json !== undefined && json.schema === undefined))
+          missing.push(`${name} ${status}`);
+        if (status === '201' && response.headers?.Location === undefined)
+          missing.push(`${name} 201 Location`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('refuses in every request body schema the fields the server refuses: any it does not know', () => {
+    const open = operations().filter(({ operation }) => {
+      const schema = operation.requestBody?.content['application/json']?.schema;
+      return schema !== undefined && schema.additionalProperties !== false;
+    });
+    assert.deepEqual(
+      open.map(({ name }) => name),
+      [],
+    );
+    const win = OPENAPI_DOCUMENT.components.schemas.Win;
+    assert.deepEqual(problems({ request: {}, seat: '', bid: {} }, win), ['$.seat: shorter than 1']);
+  });
+
+  it('documents 409 on a catalog write only where the store refuses a field taken by another object', () => {
+    // `reason: 'conflict', field: 'externalId'` in src/adapters/sqlite/catalog-*.ts.
+    const uniqueFields = new Set<string>();
+    for (const [file, text] of sources('src/adapters'))
+      if (/catalog-[a-z]+\.ts$/.test(file))
+        for (const match of text.matchAll(/reason: 'conflict',\s*field: '(\w+)'/g))
+          uniqueFields.add(match[1] ?? '');
+    assert.ok(uniqueFields.size > 0);
+    for (const { name, operation: write, responses } of operations()) {
+      const schema = write.requestBody?.content['application/json']?.schema;
+      if (!/^(POST|PATCH|PUT) \/v1\//.test(name) || schema === undefined || name.endsWith('/export'))
+        continue;
+      const fields = Object.keys(schema.properties ?? {});
+      assert.equal(
+        responses['409'] !== undefined,
+        fields.some((field) => uniqueFields.has(field)),
+        name,
+      );
+    }
   });
 
   it('documents the 404 of reading or revoking an API key that does not exist', () => {

@@ -9,7 +9,14 @@ import {
   REPORT_CURRENCY_PATTERN,
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
-import { BODY_ERRORS, CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+import {
+  badRequest,
+  BODY_ERRORS,
+  CONNECTION_ERRORS,
+  errorResponse,
+  ROUTE_ERRORS,
+} from './openapi-responses.js';
 import { REPORT_METRICS } from './report-text.js';
 
 /**
@@ -74,17 +81,22 @@ const errorEnvelope = {
   },
 };
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-
+/** The answers of every authenticated operation besides its own. */
 const errors = {
-  '400': errorResponse('Invalid input (VALIDATION_FAILED; INVALID_JSON, BODY_TOO_DEEP for a body)'),
   '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
   '403': errorResponse('FORBIDDEN: the key lacks the role or scope'),
+  ...ROUTE_ERRORS,
 };
-const unavailable = errorResponse('UNAVAILABLE: retry');
+/** The 400 of an operation reading a JSON body (each refuses a malformed %-escape in its query too). */
+const bodyRefused = badRequest(
+  'VALIDATION_FAILED: the message says what to fix; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+);
+/** The 400 of an operation reading its query (each refuses a malformed %-escape in it). */
+const queryRefused = badRequest(
+  'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query',
+);
+/** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
+const hitMalformed = badRequest();
 
 const numericId = { type: 'string', pattern: '^[0-9]+$' };
 /** Report filters whose values are known; the others are strings. */
@@ -130,6 +142,21 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
   cachebusterMissing: { enum: ['true', 'false'] },
 };
 
+/** The answer `{"status": value}` of a health check. */
+const status = (value: string) => ({
+  description: `{"status": "${value}"}`,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['status'],
+        properties: { status: { const: value } },
+        additionalProperties: false,
+      },
+    },
+  },
+});
+
 /** The OpenAPI 3.1 description of Tally's API, served at `/docs`. */
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
@@ -151,7 +178,7 @@ export const OPENAPI_DOCUMENT = {
         additionalProperties: false,
         properties: {
           request: { type: 'object', description: 'OpenRTB 2.5/2.6 BidRequest' },
-          seat: { type: 'string' },
+          seat: { type: 'string', minLength: 1 },
           bid: { type: 'object', description: 'OpenRTB Bid (the winner)' },
           clearingPrice: {
             type: ['number', 'null'],
@@ -340,9 +367,12 @@ export const OPENAPI_DOCUMENT = {
               },
             },
           },
+          '400': bodyRefused,
           ...errors,
           ...BODY_ERRORS,
-          '503': unavailable,
+          '503': errorResponse(
+            'UNAVAILABLE: too many wins being registered at once, the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)',
+          ),
         },
       },
     },
@@ -383,7 +413,9 @@ export const OPENAPI_DOCUMENT = {
               description:
                 'to the DSP burl, macros filled (Tally’s burl, counted, or a repeat of one that was)',
             },
+            '400': hitMalformed,
             '405': { description: 'not GET, HEAD or POST: not recorded' },
+            ...CONNECTION_ERRORS,
             '503': { description: 'overloaded or not recorded: retry' },
           },
         },
@@ -471,8 +503,13 @@ export const OPENAPI_DOCUMENT = {
               'text/csv': { schema: { type: 'string' } },
             },
           },
+          '400': badRequest(
+            'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query; REPORT_TOO_LARGE, MIXED_CURRENCIES: see above',
+          ),
           ...errors,
-          '503': unavailable,
+          '503': errorResponse(
+            'UNAVAILABLE: the report could not be run just now, or Tally is shutting down; retry',
+          ),
         },
       },
     },
@@ -516,6 +553,7 @@ export const OPENAPI_DOCUMENT = {
               },
             },
           },
+          '400': queryRefused,
           ...errors,
         },
       },
@@ -608,11 +646,16 @@ export const OPENAPI_DOCUMENT = {
                   },
                 },
               },
+              '400': badRequest(
+                'VALIDATION_FAILED: the message says what to fix (a malformed %-escape in the path or query too); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+              ),
               ...errors,
               '404': errorResponse('NOT_FOUND: no such tracker of this kind that the key sees'),
               ...BODY_ERRORS,
               '422': errorResponse('MAIL_NOT_CONFIGURED: no TALLY_SMTP_URL; use delivery now'),
-              '502': errorResponse('MAIL_FAILED: the SMTP server refused the message'),
+              '502': errorResponse(
+                'MAIL_FAILED: the SMTP server refused the message (its reply is given), could not be reached or failed',
+              ),
             },
           },
         },
@@ -680,17 +723,20 @@ export const OPENAPI_DOCUMENT = {
                     content: { 'image/gif': {}, 'application/javascript': {} },
                   },
                   '302': { description: 'to redir, when it is an allowed http(s) URL' },
+                  '400': hitMalformed,
                   '405': { description: 'not GET, HEAD or POST: not recorded' },
+                  ...CONNECTION_ERRORS,
                   '503': { description: 'overloaded or not recorded: retry' },
                 }
               : {
                   '302': { description: "to redir, else to the tracker's clickUrl" },
                   '400': {
-                    description: 'no allowed landing page: an HTML page says why',
-                    content: { 'text/html': {} },
+                    description: `no allowed landing page: an HTML page says why (the click is recorded as no_landing_page, not counted); ${hitMalformed.description}, in the error envelope`,
+                    content: { 'text/html': {}, ...hitMalformed.content },
                   },
                   '404': { description: 'no such click tracker: an HTML page', content: { 'text/html': {} } },
                   '405': { description: 'not GET, HEAD or POST: not recorded' },
+                  ...CONNECTION_ERRORS,
                   '503': { description: 'overloaded or not recorded: retry' },
                 },
         };
@@ -713,25 +759,44 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'OMID verification script',
         security: [],
-        responses: { '200': { description: 'JavaScript', content: { 'application/javascript': {} } } },
+        responses: {
+          '200': { description: 'JavaScript', content: { 'application/javascript': {} } },
+          '400': badRequest(),
+          ...ROUTE_ERRORS,
+        },
       },
     },
     '/docs': {
       get: {
         summary: 'This OpenAPI description',
         security: [],
-        responses: { '200': { description: 'OpenAPI 3.1, JSON', content: { 'application/json': {} } } },
+        responses: {
+          '200': {
+            description: 'OpenAPI 3.1, JSON',
+            content: {
+              'application/json': { schema: { type: 'object', required: ['openapi', 'info', 'paths'] } },
+            },
+          },
+          '400': badRequest(),
+          ...ROUTE_ERRORS,
+        },
       },
     },
     '/healthz': {
-      get: { summary: 'Liveness', security: [], responses: { '200': { description: '{"status": "ok"}' } } },
+      get: {
+        summary: 'Liveness',
+        security: [],
+        responses: { '200': status('ok'), '400': badRequest(), ...ROUTE_ERRORS },
+      },
     },
     '/readyz': {
       get: {
         summary: 'Readiness',
         security: [],
         responses: {
-          '200': { description: '{"status": "ready"}' },
+          '200': status('ready'),
+          '400': badRequest(),
+          ...ROUTE_ERRORS,
           '503': errorResponse(
             'UNAVAILABLE: starting (loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds)',
           ),
@@ -746,6 +811,8 @@ export const OPENAPI_DOCUMENT = {
         security: [],
         responses: {
           '200': { description: 'text exposition', content: { 'text/plain': {} } },
+          '400': badRequest(),
+          ...ROUTE_ERRORS,
           '401': errorResponse('UNAUTHENTICATED: TALLY_METRICS_KEY is set, and the request did not send it'),
         },
       },

@@ -1,22 +1,24 @@
+import { ROLES } from '../../ports/accounts.js';
 import { CATALOG_STATES, PRICING_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
+import { badRequest, BODY_ERRORS, errorResponse, ROUTE_ERRORS } from '../openapi-responses.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
+/** The answers of every catalog operation besides its own. */
 const ERRORS = {
-  '400': errorResponse('VALIDATION_FAILED: the message names each field and its fix'),
-  '401': errorResponse('Missing or unknown API key'),
-  '403': errorResponse('The key lacks the role, or the resource is outside its scope'),
+  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
+  '403': errorResponse('FORBIDDEN: the key lacks the role, or the resource is outside its scope'),
+  ...ROUTE_ERRORS,
 };
-/** The answers of any operation of the API that reads a JSON body, besides its own. */
-export const BODY_ERRORS = {
-  '413': errorResponse('BODY_TOO_LARGE'),
-  '415': errorResponse(
-    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, without Content-Encoding',
-  ),
-};
+/** The 400 of a write: its body refused, or a malformed %-escape in its path or query. */
+const WRITE_REFUSED = badRequest(
+  'VALIDATION_FAILED: the message names each field and its fix, or a malformed %-escape in the path or query; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+);
+/** The 400 of a list: an unknown, repeated or invalid parameter. */
+const LIST_REFUSED = badRequest(
+  'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query',
+);
+/** The 400 of a read or delete of one object: no id is refused (one that is no number is 404). */
+const ESCAPE_REFUSED = badRequest('VALIDATION_FAILED: a malformed %-escape in the path or query');
 /** The paging parameters of every list. */
 const PAGING_PARAMETERS = [
   {
@@ -49,9 +51,19 @@ interface Resource {
   path: string;
   noun: string;
   required: string[];
+  /** The fields a request sends, by name; an answer holds each of them. */
   fields: Record<string, unknown>;
+  /**
+   * How an answer writes the fields it writes otherwise than {@link answered} derives from
+   * `fields` (a value a request may leave null that is never null once stored).
+   */
+  answers?: Record<string, unknown>;
   filters: Record<string, unknown>;
   description?: string;
+  /** The field a write is refused 409 for, when another object of the account has its value. */
+  uniqueField?: string;
+  /** Why a delete is refused 409 (objects depending on it), when it can be. */
+  inUse?: string;
 }
 
 const trackerFields = {
@@ -90,6 +102,7 @@ const RESOURCES: Resource[] = [
     required: ['name'],
     fields: { name },
     filters: { name: { type: 'string' } },
+    inUse: 'its line items, trackers or API keys scoped to it are still there; the message lists them',
   },
   {
     path: '/v1/line-items',
@@ -104,12 +117,14 @@ const RESOURCES: Resource[] = [
       ),
       state,
     },
+    answers: { revenueValue: { type: 'number', description: 'as sent; 0 for none' } },
     filters: {
       advertiserId: id,
       state: stateFilter,
       revenueType: { enum: REVENUE_TYPES },
       name: { type: 'string' },
     },
+    inUse: 'its trackers are still there; the message lists them',
   },
   {
     path: '/v1/publishers',
@@ -120,6 +135,9 @@ const RESOURCES: Resource[] = [
       externalId: { type: ['string', 'null'], description: 'OpenRTB publisher.id, unique in the account' },
     },
     filters: { name: { type: 'string' }, externalId: { type: 'string' } },
+    uniqueField: 'externalId',
+    inUse:
+      'its placements, payment rules, trackers or API keys scoped to it are still there; the message lists them',
   },
   {
     path: '/v1/placements',
@@ -127,6 +145,7 @@ const RESOURCES: Resource[] = [
     required: ['publisherId', 'name'],
     fields: { publisherId: { ...id, description: 'fixed at creation' }, name },
     filters: { publisherId: id, name: { type: 'string' } },
+    inUse: 'trackers or payment rules name it; the message lists them',
   },
   {
     path: '/v1/payment-rules',
@@ -154,12 +173,15 @@ const RESOURCES: Resource[] = [
       endDate: { type: ['string', 'null'], format: 'date', description: 'inclusive' },
       placementIds: { type: 'array', items: id, description: 'conditions; empty: every placement' },
     },
+    answers: { isBase: { type: 'boolean', description: "the publisher's base rule" } },
     filters: {
       publisherId: id,
       state: stateFilter,
       pricingType: { enum: PRICING_TYPES },
       name: { type: 'string' },
     },
+    inUse:
+      'trackers name it; or it is the base rule, and its publisher has other rules or trackers naming no rule of their own; the message says what to do',
   },
   {
     path: '/v1/impression-trackers',
@@ -167,6 +189,7 @@ const RESOURCES: Resource[] = [
     required: ['advertiserId', 'name', 'lineItemId', 'publisherId'],
     fields: trackerFields,
     filters: trackerFilters,
+    uniqueField: 'code',
   },
   {
     path: '/v1/click-trackers',
@@ -182,6 +205,7 @@ const RESOURCES: Resource[] = [
       },
     },
     filters: trackerFilters,
+    uniqueField: 'code',
   },
 ];
 
@@ -197,6 +221,54 @@ const READ_ONLY_FIELDS = {
   createdAt: { readOnly: true, description: 'ignored in a request' },
   updatedAt: { readOnly: true, description: 'ignored in a request' },
 };
+/** The read-only fields as an answer writes them (a request may send any value: it is ignored). */
+const READ_ONLY_ANSWERS = {
+  id: { ...READ_ONLY_FIELDS.id, type: 'integer', minimum: 1 },
+  createdAt: { ...READ_ONLY_FIELDS.createdAt, type: 'string', format: 'date-time' },
+  updatedAt: { ...READ_ONLY_FIELDS.updatedAt, type: 'string', format: 'date-time' },
+};
+
+/**
+ * A field as an answer writes it, from the schema a request sends it with: without the default (an
+ * answer holds the value), and an amount a request may send as a decimal string as the number.
+ */
+function answered(schema: unknown): unknown {
+  const field = { ...(schema as Record<string, unknown>) };
+  delete field.default;
+  if (Array.isArray(field.type) && field.type.includes('number'))
+    field.type = field.type.filter((type) => type !== 'string');
+  return field;
+}
+
+/** The JSON object of an answer: exactly these fields, each always written (null where it may be). */
+function answerObject<P extends Record<string, unknown>>(properties: P) {
+  return { type: 'object', required: Object.keys(properties), properties, additionalProperties: false };
+}
+
+/** An answer holding `schema` as JSON. */
+const json = (description: string, schema: unknown) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** A list's answer: a page of `item`, and the `after` of the next page. */
+const page = (item: unknown) =>
+  json(
+    '{items, next}: next is null on the last page',
+    answerObject({ items: { type: 'array', items: item }, next: { type: ['integer', 'null'], minimum: 1 } }),
+  );
+
+/** The 201 of a create: the object, and where it is. */
+const created = (description: string, schema: unknown, path: string) => ({
+  ...json(description, schema),
+  headers: {
+    Location: {
+      required: true,
+      description: 'the path of the new object',
+      schema: { type: 'string', example: `${path}/1` },
+    },
+  },
+});
 
 function resourcePaths(resource: Resource): Record<string, unknown> {
   const body = (required: string[]) => ({
@@ -212,8 +284,29 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
       },
     },
   });
+  const { id: idField, ...timestamps } = READ_ONLY_ANSWERS;
+  const object = answerObject({
+    id: idField,
+    ...Object.fromEntries(
+      Object.entries(resource.fields).map(([field, schema]) => [
+        field,
+        resource.answers?.[field] ?? answered(schema),
+      ]),
+    ),
+    ...timestamps,
+  });
   const idParameter = { name: 'id', in: 'path', required: true, schema: id };
-  const object = { description: `The ${resource.noun}` };
+  const answer = json(`The ${resource.noun}`, object);
+  const notFound = { '404': errorResponse(`NOT_FOUND: no such ${resource.noun} that the key sees`) };
+  const taken =
+    resource.uniqueField === undefined
+      ? {}
+      : {
+          '409': errorResponse(
+            `CONFLICT: another ${resource.noun} of the account has this ${resource.uniqueField}`,
+          ),
+        };
+  const inUse = resource.inUse === undefined ? {} : { '409': errorResponse(`CONFLICT: ${resource.inUse}`) };
   return {
     [resource.path]: {
       post: {
@@ -221,9 +314,10 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         ...(resource.description === undefined ? {} : { description: resource.description }),
         requestBody: body(resource.required),
         responses: {
-          '201': { description: `The ${resource.noun}, with its id` },
+          '201': created(`The ${resource.noun}, with its id`, object, resource.path),
+          '400': WRITE_REFUSED,
           ...ERRORS,
-          '409': errorResponse('A unique field is taken'),
+          ...taken,
           ...BODY_ERRORS,
         },
       },
@@ -237,23 +331,24 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
             schema,
           })),
         ],
-        responses: { '200': { description: '{items, next}: next is null on the last page' }, ...ERRORS },
+        responses: { '200': page(object), '400': LIST_REFUSED, ...ERRORS },
       },
     },
     [`${resource.path}/{id}`]: {
       parameters: [idParameter],
       get: {
         summary: `Read a ${resource.noun}`,
-        responses: { '200': object, ...ERRORS, '404': errorResponse('No such object') },
+        responses: { '200': answer, '400': ESCAPE_REFUSED, ...ERRORS, ...notFound },
       },
       patch: {
         summary: `Change some fields of a ${resource.noun}`,
         requestBody: body([]),
         responses: {
-          '200': object,
+          '200': answer,
+          '400': WRITE_REFUSED,
           ...ERRORS,
-          '404': errorResponse('No such object'),
-          '409': errorResponse('A unique field is taken'),
+          ...notFound,
+          ...taken,
           ...BODY_ERRORS,
         },
       },
@@ -261,10 +356,11 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         summary: `Replace a ${resource.noun} (absent optional fields take their defaults)`,
         requestBody: body(resource.required),
         responses: {
-          '200': object,
+          '200': answer,
+          '400': WRITE_REFUSED,
           ...ERRORS,
-          '404': errorResponse('No such object'),
-          '409': errorResponse('A unique field is taken'),
+          ...notFound,
+          ...taken,
           ...BODY_ERRORS,
         },
       },
@@ -272,14 +368,55 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         summary: `Delete a ${resource.noun}`,
         responses: {
           '204': { description: 'Deleted' },
+          '400': ESCAPE_REFUSED,
           ...ERRORS,
-          '404': errorResponse('No such object'),
-          '409': errorResponse('Other objects depend on it; the message lists them and the fix'),
+          ...notFound,
+          ...inUse,
         },
       },
     },
   };
 }
+
+/** The read-only fields sent in a body that has no such field: ignored, as in every catalog write. */
+const IGNORED_FIELDS = Object.fromEntries(
+  Object.keys(READ_ONLY_FIELDS).map((field) => [field, { readOnly: true, description: 'ignored' }]),
+);
+
+/** The fields of `POST /v1/api-keys`, which its answers hold too. */
+const apiKeyFields = {
+  name,
+  role: { enum: ROLES },
+  scope: {
+    type: ['object', 'null'],
+    required: ['type', 'id'],
+    properties: { type: { enum: ['advertiser', 'publisher'] }, id },
+    description: 'null: an account-wide key',
+  },
+};
+/** An API key as the API answers it: never the key itself (but in the answer creating it) or its hash. */
+const apiKey = answerObject({
+  id: READ_ONLY_ANSWERS.id,
+  name,
+  prefix: { type: 'string', description: 'the first characters of the key, to tell keys apart' },
+  role: apiKeyFields.role,
+  scope: { ...apiKeyFields.scope, additionalProperties: false },
+  createdAt: READ_ONLY_ANSWERS.createdAt,
+  revokedAt: { type: ['string', 'null'], format: 'date-time', description: 'null while the key works' },
+});
+const apiKeyNotFound = { '404': errorResponse('NOT_FOUND: no such API key in the account') };
+
+/** The fields of the redirect allow-list, in a `PUT` and in the answers. */
+const allowlistFields = {
+  enabled: { type: 'boolean', description: 'null is refused' },
+  domains: {
+    type: 'array',
+    items: { type: 'string' },
+    description:
+      'host names, international ones in punycode (xn--…); a click tracker stored with a clickUrl outside them keeps it, its clicks answered 400',
+  },
+};
+const allowlist = json('{enabled, domains}', answerObject(allowlistFields));
 
 /** The OpenAPI paths of the catalog API (entities, API keys, redirect allow-list). */
 export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
@@ -294,21 +431,26 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
             schema: {
               type: 'object',
               required: ['name', 'role'],
-              properties: {
-                name,
-                role: { enum: ['admin', 'editor', 'reader'] },
-                scope: {
-                  type: ['object', 'null'],
-                  required: ['type', 'id'],
-                  properties: { type: { enum: ['advertiser', 'publisher'] }, id },
-                },
-              },
+              properties: { ...apiKeyFields, ...IGNORED_FIELDS },
+              additionalProperties: false,
             },
           },
         },
       },
       responses: {
-        '201': { description: '{id, name, prefix, role, scope, createdAt, revokedAt, key}' },
+        '201': created(
+          'The key record, and the key',
+          {
+            ...apiKey,
+            required: [...apiKey.required, 'key'],
+            properties: {
+              ...apiKey.properties,
+              key: { type: 'string', description: 'the API key: shown in this answer only' },
+            },
+          },
+          '/v1/api-keys',
+        ),
+        '400': WRITE_REFUSED,
         ...ERRORS,
         ...BODY_ERRORS,
       },
@@ -316,29 +458,35 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
     get: {
       summary: 'List API keys (never the keys or their hashes)',
       parameters: PAGING_PARAMETERS,
-      responses: { '200': { description: '{items, next}' }, ...ERRORS },
+      responses: { '200': page(apiKey), '400': LIST_REFUSED, ...ERRORS },
     },
   },
   '/v1/api-keys/{id}': {
     parameters: [{ name: 'id', in: 'path', required: true, schema: id }],
     get: {
-      summary: 'Read an API key (without the key)',
-      responses: { '200': { description: 'The key record' }, ...ERRORS, '404': errorResponse('No such key') },
+      summary: 'Read an API key (without the key); a revoked one too, with revokedAt',
+      responses: {
+        '200': json('The key record', apiKey),
+        '400': ESCAPE_REFUSED,
+        ...ERRORS,
+        ...apiKeyNotFound,
+      },
     },
     delete: {
-      summary: 'Revoke an API key',
+      summary: 'Revoke an API key; revoking a revoked key again changes nothing, and answers 204 too',
       responses: {
-        '204': { description: 'Revoked' },
+        '204': { description: 'Revoked (now, or before: its revokedAt is kept)' },
+        '400': ESCAPE_REFUSED,
         ...ERRORS,
-        '404': errorResponse('No such key'),
-        '409': errorResponse("The account's last account-wide admin key"),
+        ...apiKeyNotFound,
+        '409': errorResponse("CONFLICT: the account's last account-wide admin key"),
       },
     },
   },
   '/v1/account/redirect-allowlist': {
     get: {
       summary: "The account's redirect allow-list (admins)",
-      responses: { '200': { description: '{enabled, domains}' }, ...ERRORS },
+      responses: { '200': allowlist, '400': ESCAPE_REFUSED, ...ERRORS },
     },
     put: {
       summary: 'Replace the redirect allow-list; a domain allows itself and its subdomains',
@@ -349,20 +497,13 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
             schema: {
               type: 'object',
               required: ['enabled'],
-              properties: {
-                enabled: { type: 'boolean', description: 'null is refused' },
-                domains: {
-                  type: 'array',
-                  items: { type: 'string' },
-                  description:
-                    'host names, international ones in punycode (xn--…); a click tracker stored with a clickUrl outside them keeps it, its clicks answered 400',
-                },
-              },
+              properties: { ...allowlistFields, ...IGNORED_FIELDS },
+              additionalProperties: false,
             },
           },
         },
       },
-      responses: { '200': { description: '{enabled, domains}' }, ...ERRORS, ...BODY_ERRORS },
+      responses: { '200': allowlist, '400': WRITE_REFUSED, ...ERRORS, ...BODY_ERRORS },
     },
   },
 };

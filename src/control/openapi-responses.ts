@@ -1,0 +1,51 @@
+/** An answer in the error envelope, `#/components/schemas/Error`. */
+export const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+/** Why any request may be refused 400 before its route reads it. */
+const MALFORMED_REQUEST =
+  'MALFORMED_REQUEST: not HTTP/1.1 Tally reads (the request line, a missing or repeated Host, the body framing), or a target that is no URL path';
+
+/**
+ * The 400 of an operation: `why` it refuses its own input (a `VALIDATION_FAILED`…), if it does,
+ * and the `MALFORMED_REQUEST` any request may be answered.
+ */
+export const badRequest = (why?: string) =>
+  errorResponse(why === undefined ? MALFORMED_REQUEST : `${why}; ${MALFORMED_REQUEST}`);
+
+/**
+ * The answers any request may get whatever its path: from node:http's parser (408, 431) and its
+ * `Expect` check (417), before a route is chosen. The notice and tracker endpoints answer these
+ * in the envelope too.
+ */
+export const CONNECTION_ERRORS = {
+  '408': errorResponse('REQUEST_TIMEOUT: the request head did not arrive in time'),
+  '417': errorResponse(
+    'EXPECTATION_FAILED: an Expect header other than 100-continue; send the request without it',
+  ),
+  '431': errorResponse('HEADERS_TOO_LARGE: the request line and headers are too long'),
+};
+
+/**
+ * The answers of any route of the API and the public routes (not the notice and tracker
+ * endpoints), besides its own: a method the path does not take, a fault in Tally, a database that
+ * cannot take a write just now (`sendError`) or a server shutting down.
+ */
+export const ROUTE_ERRORS = {
+  '405': errorResponse('METHOD_NOT_ALLOWED: the path takes the methods in the Allow header, not this one'),
+  ...CONNECTION_ERRORS,
+  '500': errorResponse('INTERNAL: a fault in Tally; quote the requestId when reporting it'),
+  '503': errorResponse(
+    'UNAVAILABLE: Tally cannot use its database just now (busy, full, read-only or failing), or is shutting down; retry (Retry-After says when)',
+  ),
+};
+
+/** The answers of any operation of the API that reads a JSON body, besides its own. */
+export const BODY_ERRORS = {
+  '413': errorResponse('BODY_TOO_LARGE'),
+  '415': errorResponse(
+    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, without Content-Encoding',
+  ),
+};

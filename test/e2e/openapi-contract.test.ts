@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { Schema } from '../support/json-schema.js';
+import { schemaProblems } from '../support/json-schema.js';
+import type { TestServer } from '../support/server.js';
+import { startServer } from '../support/server.js';
+
+interface Documented {
+  description: string;
+  content?: Record<string, { schema?: Schema }>;
+  headers?: Record<string, { required?: boolean }>;
+}
+interface Document {
+  paths: Record<string, Record<string, { responses: Record<string, Documented> } | undefined>>;
+  components: { schemas: Record<string, Schema> };
+}
+interface Answer {
+  status: number;
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One HTTP/1.1 exchange: `headers` as sent, the body as JSON when there is one. */
+function exchange(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Answer> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: text === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const received = Buffer.concat(chunks).toString('utf8');
+          const json = /json/.test(res.headers['content-type'] ?? '');
+          resolve({
+            status: res.statusCode ?? 0,
+            body: json ? JSON.parse(received) : received,
+            headers: res.headers,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+describe('the answers of a running server, against the OpenAPI document it serves at /docs', () => {
+  let server: TestServer;
+  let docs: Document;
+
+  /** The documented path a request path is an instance of (`/v1/advertisers/7` → `/v1/advertisers/{id}`). */
+  const templateOf = (path: string): string => {
+    const pathname = path.split('?')[0] ?? path;
+    const found = Object.keys(docs.paths).find((template) =>
+      new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`).test(pathname),
+    );
+    assert.ok(found !== undefined, `${pathname} is documented`);
+    return found;
+  };
+
+  /**
+   * Sends a request (with the admin key unless `headers` says otherwise), and checks its answer
+   * against the document: the status is one the operation lists, a JSON body matches the schema
+   * given for it, and the headers it requires are there.
+   */
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = { authorization: `Bearer ${server.adminKey}` },
+  ): Promise<Answer> => {
+    const answer = await exchange(server.port, method, path, headers, body);
+    const template = templateOf(path);
+    const name = `${method} ${template} answering ${answer.status}`;
+    const item = docs.paths[template] ?? {};
+    // A method the path does not take is answered as each of its operations documents it.
+    const operations =
+      item[method.toLowerCase()] === undefined
+        ? Object.values(item).filter((value) => value?.responses !== undefined)
+        : [item[method.toLowerCase()]];
+    for (const operation of operations) {
+      const documented = operation?.responses[String(answer.status)];
+      assert.ok(documented !== undefined, `${name} (${JSON.stringify(answer.body)}): documented`);
+      if (typeof answer.body !== 'string') {
+        const schema = documented.content?.['application/json']?.schema;
+        assert.ok(schema !== undefined, `${name}: a schema for its JSON`);
+        assert.deepEqual(schemaProblems(answer.body, schema, docs.components.schemas), [], name);
+      }
+      for (const [header, spec] of Object.entries(documented.headers ?? {}))
+        if (spec.required === true) assert.ok(answer.headers[header.toLowerCase()] !== undefined, header);
+    }
+    return answer;
+  };
+
+  /** Sends a write that must succeed, and answers the object. */
+  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, any>> => {
+    const answer = await call(method, path, body);
+    assert.ok(answer.status === 200 || answer.status === 201, JSON.stringify(answer.body));
+    return answer.body as Record<string, any>;
+  };
+
+  before(async () => {
+    server = await startServer();
+    docs = (await exchange(server.port, 'GET', '/docs', {})).body as Document;
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it('answers the health checks and /docs as documented', async () => {
+    for (const path of ['/healthz', '/readyz', '/docs']) assert.equal((await call('GET', path)).status, 200);
+  });
+
+  it('answers a method a path does not take 405, and an unknown Expect 417, as each operation documents', async () => {
+    for (const template of Object.keys(docs.paths)) {
+      const path = template.replace(/\{\w+\}/g, '1');
+      assert.equal((await call('OPTIONS', path)).status, 405, path);
+      const expecting = await call('GET', path, undefined, { expect: 'nothing' });
+      assert.equal(expecting.status, 417, path);
+    }
+  });
+
+  it('answers every catalog operation, its refusals and conflicts as documented', async () => {
+    const advertiser = await ok('POST', '/v1/advertisers', { name: 'Contract advertiser' });
+    const lineItem = await ok('POST', '/v1/line-items', {
+      advertiserId: advertiser.id,
+      name: 'Contract line item',
+      revenueType: 'cpm',
+      revenueValue: '2.5',
+    });
+    const publisher = await ok('POST', '/v1/publishers', { name: 'Contract publisher', externalId: 'pub-1' });
+    const placement = await ok('POST', '/v1/placements', { publisherId: publisher.id, name: 'Top' });
+    const baseRule = await ok('POST', '/v1/payment-rules', {
+      publisherId: publisher.id,
+      name: 'Base',
+      pricingType: 'revshare',
+      revshare: 0.5,
+    });
+    const conditionalRule = await ok('POST', '/v1/payment-rules', {
+      publisherId: publisher.id,
+      name: 'Summer',
+      pricingType: 'cpm',
+      costCpm: 1.25,
+      startDate: '2026-06-01',
+      endDate: '2026-08-31',
+      placementIds: [placement.id],
+      priority: 3,
+    });
+    const tracker = {
+      advertiserId: advertiser.id,
+      name: 'Contract tracker',
+      lineItemId: lineItem.id,
+      publisherId: publisher.id,
+    };
+    const impressionTracker = await ok('POST', '/v1/impression-trackers', {
+      ...tracker,
+      code: 'contract-1',
+      placementId: placement.id,
+    });
+    const clickTracker = await ok('POST', '/v1/click-trackers', {
+      ...tracker,
+      paymentRuleId: conditionalRule.id,
+      clickUrl: 'https://advertiser.example/landing',
+    });
+    const objects: [string, Record<string, any>][] = [
+      ['/v1/advertisers', advertiser],
+      ['/v1/line-items', lineItem],
+      ['/v1/publishers', publisher],
+      ['/v1/placements', placement],
+      ['/v1/payment-rules', baseRule],
+      ['/v1/payment-rules', conditionalRule],
+      ['/v1/impression-trackers', impressionTracker],
+      ['/v1/click-trackers', clickTracker],
+    ];
+    for (const [path, object] of objects) {
+      assert.equal((await call('GET', path)).status, 200);
+      assert.equal((await call('GET', `${path}?limit=1`)).status, 200);
+      assert.equal((await call('GET', `${path}?unknown=1`)).status, 400);
+      assert.equal((await call('GET', `${path}/${object.id}`)).status, 200);
+      assert.equal((await call('GET', `${path}/not-a-number`)).status, 404);
+      assert.equal((await call('GET', `${path}/%zz`)).status, 400);
+      assert.equal((await call('PATCH', `${path}/${object.id}`, { name: 'Renamed' })).status, 200);
+      assert.equal((await call('PUT', `${path}/${object.id}`, { ...object, name: 'Replaced' })).status, 200);
+      assert.equal((await call('PATCH', `${path}/${object.id}`, { unknown: 1 })).status, 400);
+      assert.equal((await call('POST', path, {}, { authorization: 'Bearer unknown-key' })).status, 401);
+    }
+    assert.equal((await call('POST', '/v1/publishers', { name: 'Again', externalId: 'pub-1' })).status, 409);
+    const again = { ...tracker, code: 'contract-1' };
+    assert.equal((await call('POST', '/v1/impression-trackers', again)).status, 409);
+    for (const [path, object] of objects.slice(0, 5))
+      assert.equal((await call('DELETE', `${path}/${object.id}`)).status, 409, path);
+    for (const [path, object] of [...objects].reverse())
+      assert.equal((await call('DELETE', `${path}/${object.id}`)).status, 204, path);
+  });
+
+  it('answers the API key and redirect allow-list operations as documented, revoking a revoked key again with 204', async () => {
+    const key = await ok('POST', '/v1/api-keys', { name: 'Contract reader', role: 'reader' });
+    assert.equal((await call('POST', '/v1/api-keys', { name: 'x', role: 'reader', unknown: 1 })).status, 400);
+    assert.equal((await call('GET', '/v1/api-keys')).status, 200);
+    assert.equal((await call('GET', `/v1/api-keys/${key.id}`)).status, 200);
+    assert.equal((await call('DELETE', `/v1/api-keys/${key.id}`)).status, 204);
+    assert.equal((await call('DELETE', `/v1/api-keys/${key.id}`)).status, 204);
+    assert.notEqual((await call('GET', `/v1/api-keys/${key.id}`)).body.revokedAt, null);
+    assert.equal((await call('DELETE', '/v1/api-keys/999999')).status, 404);
+    assert.equal((await call('GET', '/v1/account/redirect-allowlist')).status, 200);
+    const allowlist = { enabled: true, domains: ['example.com'] };
+    assert.equal((await call('PUT', '/v1/account/redirect-allowlist', allowlist)).status, 200);
+    const unknown = { enabled: false, unknown: 1 };
+    assert.equal((await call('PUT', '/v1/account/redirect-allowlist', unknown)).status, 400);
+    assert.equal((await call('PUT', '/v1/account/redirect-allowlist', { enabled: false })).status, 200);
+  });
+});
