@@ -49,3 +49,15 @@ export const BODY_ERRORS = {
     'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, without Content-Encoding',
   ),
 };
+
+/** The answers of every authenticated operation besides its own. */
+export const AUTHENTICATED_ERRORS = {
+  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
+  '403': errorResponse('FORBIDDEN: the key lacks the role, or the resource is outside its scope'),
+  ...ROUTE_ERRORS,
+};
+
+/** The 400 of an operation reading its query: an unknown, repeated or invalid parameter. */
+export const QUERY_REFUSED = badRequest(
+  'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query',
+);

@@ -11,10 +11,12 @@ import {
 } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
 import {
+  AUTHENTICATED_ERRORS,
   badRequest,
   BODY_ERRORS,
   CONNECTION_ERRORS,
   errorResponse,
+  QUERY_REFUSED,
   ROUTE_ERRORS,
 } from './openapi-responses.js';
 import { REPORT_METRICS } from './report-text.js';
@@ -81,19 +83,9 @@ const errorEnvelope = {
   },
 };
 
-/** The answers of every authenticated operation besides its own. */
-const errors = {
-  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
-  '403': errorResponse('FORBIDDEN: the key lacks the role or scope'),
-  ...ROUTE_ERRORS,
-};
 /** The 400 of an operation reading a JSON body (each refuses a malformed %-escape in its query too). */
 const bodyRefused = badRequest(
   'VALIDATION_FAILED: the message says what to fix; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
-);
-/** The 400 of an operation reading its query (each refuses a malformed %-escape in it). */
-const queryRefused = badRequest(
-  'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query',
 );
 /** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
 const hitMalformed = badRequest();
@@ -368,7 +360,7 @@ export const OPENAPI_DOCUMENT = {
             },
           },
           '400': bodyRefused,
-          ...errors,
+          ...AUTHENTICATED_ERRORS,
           ...BODY_ERRORS,
           '503': errorResponse(
             'UNAVAILABLE: too many wins being registered at once, the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)',
@@ -506,7 +498,7 @@ export const OPENAPI_DOCUMENT = {
           '400': badRequest(
             'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query; REPORT_TOO_LARGE, MIXED_CURRENCIES: see above',
           ),
-          ...errors,
+          ...AUTHENTICATED_ERRORS,
           '503': errorResponse(
             'UNAVAILABLE: the report could not be run just now, or Tally is shutting down; retry',
           ),
@@ -553,8 +545,8 @@ export const OPENAPI_DOCUMENT = {
               },
             },
           },
-          '400': queryRefused,
-          ...errors,
+          '400': QUERY_REFUSED,
+          ...AUTHENTICATED_ERRORS,
         },
       },
     },
@@ -649,7 +641,7 @@ export const OPENAPI_DOCUMENT = {
               '400': badRequest(
                 'VALIDATION_FAILED: the message says what to fix (a malformed %-escape in the path or query too); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
               ),
-              ...errors,
+              ...AUTHENTICATED_ERRORS,
               '404': errorResponse('NOT_FOUND: no such tracker of this kind that the key sees'),
               ...BODY_ERRORS,
               '422': errorResponse('MAIL_NOT_CONFIGURED: no TALLY_SMTP_URL; use delivery now'),

@@ -1,21 +1,17 @@
 import { ROLES } from '../../ports/accounts.js';
 import { CATALOG_STATES, PRICING_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
-import { badRequest, BODY_ERRORS, errorResponse, ROUTE_ERRORS } from '../openapi-responses.js';
+import {
+  AUTHENTICATED_ERRORS,
+  badRequest,
+  BODY_ERRORS,
+  errorResponse,
+  QUERY_REFUSED,
+} from '../openapi-responses.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
 
-/** The answers of every catalog operation besides its own. */
-const ERRORS = {
-  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
-  '403': errorResponse('FORBIDDEN: the key lacks the role, or the resource is outside its scope'),
-  ...ROUTE_ERRORS,
-};
 /** The 400 of a write: its body refused, or a malformed %-escape in its path or query. */
 const WRITE_REFUSED = badRequest(
   'VALIDATION_FAILED: the message names each field and its fix, or a malformed %-escape in the path or query; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
-);
-/** The 400 of a list: an unknown, repeated or invalid parameter. */
-const LIST_REFUSED = badRequest(
-  'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query',
 );
 /** The 400 of a read or delete of one object: no id is refused (one that is no number is 404). */
 const ESCAPE_REFUSED = badRequest('VALIDATION_FAILED: a malformed %-escape in the path or query');
@@ -316,7 +312,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         responses: {
           '201': created(`The ${resource.noun}, with its id`, object, resource.path),
           '400': WRITE_REFUSED,
-          ...ERRORS,
+          ...AUTHENTICATED_ERRORS,
           ...taken,
           ...BODY_ERRORS,
         },
@@ -331,14 +327,14 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
             schema,
           })),
         ],
-        responses: { '200': page(object), '400': LIST_REFUSED, ...ERRORS },
+        responses: { '200': page(object), '400': QUERY_REFUSED, ...AUTHENTICATED_ERRORS },
       },
     },
     [`${resource.path}/{id}`]: {
       parameters: [idParameter],
       get: {
         summary: `Read a ${resource.noun}`,
-        responses: { '200': answer, '400': ESCAPE_REFUSED, ...ERRORS, ...notFound },
+        responses: { '200': answer, '400': ESCAPE_REFUSED, ...AUTHENTICATED_ERRORS, ...notFound },
       },
       patch: {
         summary: `Change some fields of a ${resource.noun}`,
@@ -346,7 +342,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         responses: {
           '200': answer,
           '400': WRITE_REFUSED,
-          ...ERRORS,
+          ...AUTHENTICATED_ERRORS,
           ...notFound,
           ...taken,
           ...BODY_ERRORS,
@@ -358,7 +354,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         responses: {
           '200': answer,
           '400': WRITE_REFUSED,
-          ...ERRORS,
+          ...AUTHENTICATED_ERRORS,
           ...notFound,
           ...taken,
           ...BODY_ERRORS,
@@ -369,7 +365,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         responses: {
           '204': { description: 'Deleted' },
           '400': ESCAPE_REFUSED,
-          ...ERRORS,
+          ...AUTHENTICATED_ERRORS,
           ...notFound,
           ...inUse,
         },
@@ -451,14 +447,14 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
           '/v1/api-keys',
         ),
         '400': WRITE_REFUSED,
-        ...ERRORS,
+        ...AUTHENTICATED_ERRORS,
         ...BODY_ERRORS,
       },
     },
     get: {
       summary: 'List API keys (never the keys or their hashes)',
       parameters: PAGING_PARAMETERS,
-      responses: { '200': page(apiKey), '400': LIST_REFUSED, ...ERRORS },
+      responses: { '200': page(apiKey), '400': QUERY_REFUSED, ...AUTHENTICATED_ERRORS },
     },
   },
   '/v1/api-keys/{id}': {
@@ -468,7 +464,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
       responses: {
         '200': json('The key record', apiKey),
         '400': ESCAPE_REFUSED,
-        ...ERRORS,
+        ...AUTHENTICATED_ERRORS,
         ...apiKeyNotFound,
       },
     },
@@ -477,7 +473,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
       responses: {
         '204': { description: 'Revoked (now, or before: its revokedAt is kept)' },
         '400': ESCAPE_REFUSED,
-        ...ERRORS,
+        ...AUTHENTICATED_ERRORS,
         ...apiKeyNotFound,
         '409': errorResponse("CONFLICT: the account's last account-wide admin key"),
       },
@@ -486,7 +482,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
   '/v1/account/redirect-allowlist': {
     get: {
       summary: "The account's redirect allow-list (admins)",
-      responses: { '200': allowlist, '400': ESCAPE_REFUSED, ...ERRORS },
+      responses: { '200': allowlist, '400': ESCAPE_REFUSED, ...AUTHENTICATED_ERRORS },
     },
     put: {
       summary: 'Replace the redirect allow-list; a domain allows itself and its subdomains',
@@ -503,7 +499,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
           },
         },
       },
-      responses: { '200': allowlist, '400': WRITE_REFUSED, ...ERRORS, ...BODY_ERRORS },
+      responses: { '200': allowlist, '400': WRITE_REFUSED, ...AUTHENTICATED_ERRORS, ...BODY_ERRORS },
     },
   },
 };
