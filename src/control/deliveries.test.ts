@@ -25,6 +25,7 @@ let base = '';
 
 /** Deliveries of the first account: the most a page holds, and one more. */
 const FIRST_ACCOUNT_DELIVERIES = 1001;
+const HOUR_MS = 3_600_000;
 
 function keyFor(accountId: number, role: Role, scope: KeyScope | null = null): string {
   const { key, hash, prefix } = newApiKey();
@@ -81,6 +82,14 @@ before(async () => {
     impressionDelivery(4, 'auction-42', '1'),
   ]);
   keys.auctions = keyFor(3, 'editor');
+  // Account 5: deliveries queued an hour apart, the last under a clock stepped back 20 minutes.
+  accounts.createAccount('hours', Date.now());
+  const queuedAt = (url: string, receivedMs: number) => ({ ...deliveryOf(5, url), receivedMs });
+  ledger.record([queuedAt('https://dsp.example/h0', T0)]);
+  ledger.record([queuedAt('https://dsp.example/h1', T0 + HOUR_MS)]);
+  ledger.record([queuedAt('https://dsp.example/h2', T0 + 2 * HOUR_MS)]);
+  ledger.record([queuedAt('https://dsp.example/stepped', T0 + 2 * HOUR_MS - 20 * 60_000)]);
+  keys.hours = keyFor(5, 'editor');
   server = await serveApi(deliveryRoutes(ledger), accounts);
   base = server.base;
 });
@@ -175,6 +184,29 @@ describe('GET /v1/deliveries', () => {
     const empty = await list('?auctionId=', keys.auctions);
     assert.equal(empty.status, 400);
     assert.match(empty.body.error.message, /auctionId must be an auction id/);
+  });
+
+  it('lists the deliveries whose impression counted from one time to another, to exclusive, and refuses a window that is none', async () => {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const urls = async (query: string) =>
+      (await list(query, keys.hours)).body.deliveries.map((delivery: Delivery) =>
+        delivery.url.replace('https://dsp.example/', ''),
+      );
+    assert.deepEqual(await urls(`?from=${iso(T0 + HOUR_MS)}`), ['stepped', 'h2', 'h1']);
+    assert.deepEqual(await urls(`?from=${iso(T0 + HOUR_MS)}&to=${iso(T0 + 2 * HOUR_MS)}`), ['stepped', 'h1']);
+    assert.deepEqual(await urls(`?to=${iso(T0 + HOUR_MS)}`), ['h0']);
+    assert.deepEqual(await urls(`?from=${iso(T0 + 3 * HOUR_MS)}`), []);
+    assert.deepEqual(await urls(`?from=${iso(T0 + HOUR_MS)}&limit=1`), ['stepped']);
+    const page = await list(`?from=${iso(T0 + HOUR_MS)}&limit=1`, keys.hours);
+    assert.deepEqual(await urls(`?from=${iso(T0 + HOUR_MS)}&after=${page.body.next}`), ['h2', 'h1']);
+    for (const [query, message] of [
+      ['?from=yesterday', /^from must be an RFC 3339 date-time/],
+      [`?from=${iso(T0)}&to=${iso(T0)}`, /^from must be before to$/],
+    ] as const) {
+      const refused = await list(query, keys.hours);
+      assert.equal(refused.status, 400, query);
+      assert.match(refused.body.error.message, message);
+    }
   });
 
   it('is for account-wide editors and admins: readers and scoped keys get 403', async () => {

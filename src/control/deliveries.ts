@@ -6,13 +6,15 @@ import { ApiError, sendJson } from './http.js';
 import { AFTER_PROBLEM, afterCursor, pageOf } from './catalog/paging.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { readImpressionKey } from '../domain/impression-key.js';
+import { parseTimeMs } from './query-time.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
-const PARAMETERS = new Set(['status', 'auctionId', 'limit', 'after']);
+const PARAMETERS = new Set(['status', 'auctionId', 'from', 'to', 'limit', 'after']);
 
 /**
- * `GET /v1/deliveries?status=pending|delivered|dead&auctionId=&limit=&after=`: the burl outbox,
- * newest first, each delivery with the ids of the impression it bills (read from its dedupe key).
+ * `GET /v1/deliveries?status=pending|delivered|dead|redirected&auctionId=&from=&to=&limit=&after=`:
+ * the burl outbox, newest first, each delivery with the ids of the impression it bills (read from
+ * its dedupe key); `from` and `to` (RFC 3339, `to` exclusive) bound when its impression counted.
  */
 export function deliveryRoutes(ledger: Ledger): Route[] {
   return [
@@ -43,13 +45,23 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         const auctionId = ctx.url.searchParams.get('auctionId') ?? undefined;
         if (auctionId === '')
           throw new ApiError(400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)');
+        const fromText = ctx.url.searchParams.get('from');
+        const toText = ctx.url.searchParams.get('to');
+        const createdFromMs = fromText === null ? undefined : parseTimeMs(fromText, 'from');
+        const createdToMs = toText === null ? undefined : parseTimeMs(toText, 'to');
+        if (createdFromMs !== undefined && createdToMs !== undefined && createdFromMs >= createdToMs)
+          throw new ApiError(400, 'VALIDATION_FAILED', 'from must be before to');
         // One row more than the page: `next` only when another page follows.
         const rows = ledger.listDeliveries(
           ctx.principal.accountId,
           status as DeliveryStatus | undefined,
           limit + 1,
-          after,
-          auctionId,
+          {
+            afterId: after,
+            auctionId,
+            createdFromMs,
+            createdToMs,
+          },
         );
         const { items: deliveries, next } = pageOf(rows, limit, (delivery) => {
           const ids = readImpressionKey(delivery.dedupeKey);

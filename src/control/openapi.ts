@@ -233,15 +233,22 @@ export const OPENAPI_DOCUMENT = {
           url: { type: 'string', description: "the DSP's burl, macros filled" },
           deviceIp: { type: 'string' },
           userAgent: { type: 'string' },
-          status: { enum: DELIVERY_STATUSES },
+          status: {
+            enum: DELIVERY_STATUSES,
+            description:
+              'pending: to call; delivered: called and answered 2xx; dead: its deadline passed; redirected: never called, the publisher sent on to it by the 302 answering the count',
+          },
           attempts: {
             type: 'integer',
             description:
               'calls made since the delivery was queued, or last replayed (a replay starts the retries over)',
           },
           createdMs: { type: 'integer' },
-          dueMs: { type: 'integer', description: 'next attempt' },
-          deadlineMs: { type: 'integer', description: 'last attempt; dead after it' },
+          dueMs: { type: 'integer', description: 'next attempt (redirected: when the impression counted)' },
+          deadlineMs: {
+            type: 'integer',
+            description: 'last attempt; dead after it (redirected: when the impression counted)',
+          },
           lastError: { type: 'string' },
           deliveredMs: { type: ['integer', 'null'] },
         },
@@ -517,6 +524,12 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'string', minLength: 1 },
             description: "only the deliveries of this auction's impressions",
           },
+          ...(['from', 'to'] as const).map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: 'string' },
+            description: `only deliveries whose impression counted ${name === 'from' ? 'at or after' : 'before'} this time: an RFC 3339 date-time with its offset, or a date (00:00 UTC)`,
+          })),
           {
             name: 'limit',
             in: 'query',

@@ -219,6 +219,18 @@ export interface PruneStep {
  * a crash at any point: what `record` returned is committed, what it did not is not.
  */
 /** Which dead deliveries to replay: each given field narrows the choice. */
+/** Which of an account's deliveries `listDeliveries` lists. */
+export interface DeliveryFilter {
+  /** Only deliveries older than this one (of lower id): the page after the one it ended. */
+  afterId?: number;
+  /** Only the deliveries of this auction's impressions. */
+  auctionId?: string;
+  /** Only deliveries queued (their impression counted) at or after this time. */
+  createdFromMs?: number;
+  /** Only deliveries queued before this time. */
+  createdToMs?: number;
+}
+
 export interface DeadDeliveryFilter {
   accountId?: number;
   /**
@@ -253,13 +265,12 @@ export interface Ledger {
   markFailed(id: number, error: string, nextDueMs: number | null): void;
   /** Marks each delivery delivered or failed as its settlement says, all in one transaction. */
   settleDeliveries(settlements: readonly DeliverySettlement[]): void;
-  /** An account's deliveries by status (all without one), of one auction if given, newest first. */
+  /** An account's deliveries by status (all without one), those `filter` picks, newest first. */
   listDeliveries(
     accountId: number,
     status: DeliveryStatus | undefined,
     limit: number,
-    afterId?: number,
-    auctionId?: string,
+    filter?: DeliveryFilter,
   ): Delivery[];
   /**
    * Makes the dead deliveries `filter` picks (all by default) pending again, due now, with a new

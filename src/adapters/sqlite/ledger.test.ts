@@ -642,7 +642,7 @@ describe('the SQLite ledger', () => {
     const plan = (
       ledger['db']
         .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveriesOfAuction'].source}`)
-        .all('a', 'b', 1, null, null, 10, 10) as { detail: string }[]
+        .all('a', 'b', 1, null, null, 10, 0, 10, 10) as { detail: string }[]
     ).map((step) => step.detail);
     assert.match(
       plan.join('; '),
@@ -678,22 +678,35 @@ describe('the SQLite ledger', () => {
     const [first] = listing.leaseDeliveries(T0, 1, 5000);
     listing.markFailed(first?.id ?? 0, 'HTTP 500', null);
     const ids = (status?: 'pending' | 'dead', afterId?: number) =>
-      listing.listDeliveries(1, status, 10, afterId).map((listed) => listed.dedupeKey);
+      listing.listDeliveries(1, status, 10, { afterId }).map((listed) => listed.dedupeKey);
     assert.deepEqual(ids(), ['l3', 'l2', 'l1']);
     assert.deepEqual(ids('dead'), ['l1']);
     assert.deepEqual(ids('pending'), ['l3', 'l2']);
     assert.deepEqual(ids('pending', 3), ['l2']);
     listing.close();
     const db = new Database(path, { readonly: true });
-    const plan = (sql: string) =>
-      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 'dead', 10, 10) as { detail: string }[])
+    const plan = (sql: string, ...parameters: unknown[]) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[])
         .map((step) => step.detail)
         .join('; ');
     assert.match(
       plan(
         'SELECT * FROM deliveries WHERE account_id = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT ?',
+        1,
+        'dead',
+        10,
+        10,
       ),
       /USING INDEX deliveries_account_status/,
+    );
+    // A window of time, read as a range of ids.
+    assert.match(
+      plan(
+        `SELECT * FROM deliveries WHERE account_id = ? AND id < ? AND id >= ? AND id < ? AND created_ms >= ?
+           AND created_ms < ? ORDER BY id DESC LIMIT ?`,
+        ...[1, 10, 0, 10, 0, 10, 10],
+      ),
+      /USING INDEX deliveries_account \(account_id=\? AND id>\? AND id<\?\)/,
     );
     db.close();
   });
@@ -1267,7 +1280,7 @@ describe('the SQLite ledger', () => {
       ['c', 'b'],
     );
     assert.deepEqual(
-      ledger.listDeliveries(1, undefined, 2, firstPage.at(-1)?.id).map((row) => row.dedupeKey),
+      ledger.listDeliveries(1, undefined, 2, { afterId: firstPage.at(-1)?.id }).map((row) => row.dedupeKey),
       ['a'],
     );
   });

@@ -8,6 +8,7 @@ import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
   CallsInFlight,
   DeadDeliveryFilter,
+  DeliveryFilter,
   Delivery,
   LeasedDelivery,
   DeliverySettlement,
@@ -251,7 +252,7 @@ export class SqliteLedger implements Ledger {
     this.deliveriesOfAuction = db.prepare(
       // `+`: no index on the account or the id, whose ranges hold every delivery of the account.
       `SELECT * FROM deliveries WHERE dedupe_key >= ? AND dedupe_key < ? AND +account_id = ?
-         AND (? IS NULL OR status = ?) AND +id < ? ORDER BY +id DESC LIMIT ?`,
+         AND (? IS NULL OR status = ?) AND +id < ? AND created_ms >= ? AND created_ms < ? ORDER BY +id DESC LIMIT ?`,
     );
     this.deliveriesWithStatus = db.prepare('SELECT COUNT(*) FROM deliveries WHERE status = ?').pluck();
     this.eventIdBounds = db.prepare(
@@ -656,36 +657,73 @@ export class SqliteLedger implements Ledger {
     accountId: number,
     status: DeliveryStatus | undefined,
     limit: number,
-    afterId?: number,
-    auctionId?: string,
+    filter: DeliveryFilter = {},
   ): Delivery[] {
-    // One statement per shape, so that each finds its rows through its own index.
-    const before = afterId ?? Number.MAX_SAFE_INTEGER;
-    if (auctionId !== undefined) {
+    const before = filter.afterId ?? Number.MAX_SAFE_INTEGER;
+    const fromMs = filter.createdFromMs ?? Number.MIN_SAFE_INTEGER;
+    const toMs = filter.createdToMs ?? Number.MAX_SAFE_INTEGER;
+    if (filter.auctionId !== undefined) {
       // An auction's few deliveries, through the dedupe key's index: its keys share their start.
       const rows = this.deliveriesOfAuction.all(
-        auctionKeyStart(accountId, auctionId),
-        auctionKeyEnd(accountId, auctionId),
+        auctionKeyStart(accountId, filter.auctionId),
+        auctionKeyEnd(accountId, filter.auctionId),
         accountId,
         status ?? null,
         status ?? null,
         before,
+        fromMs,
+        toMs,
         limit,
       ) as DeliveryRow[];
       return rows.map(toDelivery);
     }
-    const rows = (
-      status === undefined
-        ? this.db
-            .prepare('SELECT * FROM deliveries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?')
-            .all(accountId, before, limit)
-        : this.db
-            .prepare(
-              'SELECT * FROM deliveries WHERE account_id = ? AND status = ? AND id < ? ORDER BY id DESC LIMIT ?',
-            )
-            .all(accountId, status, before, limit)
-    ) as DeliveryRow[];
+    // One statement per shape, so that each finds its rows through its own index; a window of
+    // time is a range of ids, found without a time index (see `firstDeliveryIdFrom`), the times
+    // then checked row by row.
+    const where = ['account_id = ?'];
+    const parameters: (number | string)[] = [accountId];
+    if (status !== undefined) {
+      where.push('status = ?');
+      parameters.push(status);
+    }
+    where.push('id < ?');
+    parameters.push(before);
+    if (filter.createdFromMs !== undefined || filter.createdToMs !== undefined) {
+      const lowId =
+        filter.createdFromMs === undefined ? 0 : this.firstDeliveryIdFrom(fromMs - CLOCK_STEP_MARGIN_MS);
+      const endId =
+        filter.createdToMs === undefined ? before : this.firstDeliveryIdFrom(toMs + CLOCK_STEP_MARGIN_MS);
+      where.push('id >= ? AND id < ? AND created_ms >= ? AND created_ms < ?');
+      parameters.push(lowId, endId, fromMs, toMs);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`)
+      .all(...parameters, limit) as DeliveryRow[];
     return rows.map(toDelivery);
+  }
+
+  /**
+   * The id of the first delivery queued at or after `ms`, or one past the last when none was:
+   * deliveries are queued as their notices are recorded, in the order received, so ids grow with
+   * `created_ms` and a binary search over ids finds it without a time index (a clock stepped back
+   * breaks the order: {@link CLOCK_STEP_MARGIN_MS} allows for that).
+   */
+  private firstDeliveryIdFrom(ms: number): number {
+    const bounds = this.db
+      .prepare('SELECT (SELECT MIN(id) FROM deliveries) AS low, (SELECT MAX(id) FROM deliveries) AS high')
+      .get() as { low: number | null; high: number | null };
+    if (bounds.low === null || bounds.high === null) return 0;
+    const createdAt = this.db
+      .prepare('SELECT created_ms FROM deliveries WHERE id >= ? ORDER BY id LIMIT 1')
+      .pluck();
+    let low = bounds.low;
+    let high = bounds.high + 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      if ((createdAt.get(middle) as number) < ms) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   replayDead(nowMs: number, deadlineMs: number, filter: DeadDeliveryFilter = {}, dryRun = false): number {
@@ -950,6 +988,13 @@ function refuseMixedCurrencies(rowCurrencies: readonly unknown[]): void {
     `this report's amounts are in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)${kinds}`,
   );
 }
+
+/**
+ * How far a clock stepped back may have put a delivery's time out of its id's order, allowed for
+ * when a window of time is read as a range of ids: a delivery queued under a clock stepped back
+ * further may be left out of a window near its time.
+ */
+const CLOCK_STEP_MARGIN_MS = 10 * 60_000;
 
 /** The largest integer SQLite stores, 2^63 - 1: a rollup amount that reaches it holds no exact sum. */
 const SQLITE_MAX_INTEGER = 9_223_372_036_854_775_807n;
