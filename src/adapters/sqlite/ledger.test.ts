@@ -92,11 +92,12 @@ describe('the SQLite ledger', () => {
     const inMarkup = { key: 'k4', expiresMs: T0 + 600_000 };
     ledger.record([event({ dedupe: inMarkup })]);
     assert.deepEqual(ledger.record([burlNotice({ dedupe: inMarkup })]), [notCounted('duplicate')]);
-    // Counted on the publisher's burl of a win without a DSP burl: nothing to send a repeat on to.
-    const noDspBurl = { key: 'k5', expiresMs: T0 + 600_000 };
-    ledger.record([burlNotice({ dedupe: noDspBurl, receivedMs: countedMs })]);
-    assert.deepEqual(ledger.record([burlNotice({ dedupe: noDspBurl, delivery: redirect })]), [
-      notCounted('duplicate'),
+    // Counted on the publisher's burl by a Tally that kept no delivery of a 302 (an older
+    // version's ledger): a repeat is sent on to the DSP all the same.
+    const beforeKept = { key: 'k5', expiresMs: T0 + 600_000 };
+    ledger.record([burlNotice({ dedupe: beforeKept, receivedMs: countedMs })]);
+    assert.deepEqual(ledger.record([burlNotice({ dedupe: beforeKept, delivery: redirect })]), [
+      duplicateOfRedirect(countedMs),
     ]);
     assert.deepEqual(ledger.countEvents(), { total: 12, counted: 5 });
   });

@@ -227,6 +227,11 @@ export class SqliteLedger implements Ledger {
   private readonly extendClaim: Database.Statement;
   /** When the impression of a dedupe key counted, if its DSP's burl was sent on by a 302. */
   private readonly redirectedMsOf: Database.Statement;
+  /**
+   * When the event was received, if it counted on the publisher's burl and no delivery of its
+   * impression is kept: a count by a 302 before such counts kept a `redirected` delivery.
+   */
+  private readonly redirectedBeforeKept: Database.Statement;
   private readonly upsertRollup: Database.Statement;
   /**
    * The first and last event ids, each read from one end of the table's B-tree: in one `SELECT`
@@ -284,6 +289,12 @@ export class SqliteLedger implements Ledger {
          due_ms, deadline_ms, delivered_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.redirectedBeforeKept = db
+      .prepare(
+        `SELECT r.received_ms FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
+         WHERE r.id = ? AND d.kind = 'burl' AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key)`,
+      )
+      .pluck();
     this.redirectedMsOf = db
       .prepare(`SELECT created_ms FROM deliveries WHERE dedupe_key = ? AND status = 'redirected'`)
       .pluck();
@@ -444,7 +455,8 @@ export class SqliteLedger implements Ledger {
         if (claimant !== 0) {
           const redirectedMs =
             event.dims.kind === 'burl'
-              ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
+              ? ((this.redirectedMsOf.get(dedupe.key) ?? this.redirectedBeforeKept.get(claimant)) as
+                  number | undefined)
               : undefined;
           outcome = redirectedMs === undefined ? notCounted('duplicate') : duplicateOfRedirect(redirectedMs);
           // An exchange notice of the impression that could still count later than its claim
