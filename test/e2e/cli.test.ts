@@ -280,6 +280,8 @@ describe('the tally command', () => {
       insert.run(1, 'dsp-1', 'https://dsp.example/b', 'dsp.example', dayMs + 3_600_000);
       insert.run(1, 'dsp-2', 'https://dsp.example:8443/b', 'dsp.example:8443', dayMs - 3_600_000);
       insert.run(2, 'other', 'https://other.example/b', 'other.example', dayMs + 3_600_000);
+      insert.run(3, 'idn', 'https://bücher.example./b', 'bücher.example.', dayMs);
+      insert.run(3, 'ipv6', 'https://[2001:db8::1]/b', '[2001:db8::1]', dayMs);
       db.close();
       const statuses = () => {
         const after = openSqlite(join(dataDir, 'tally.db'));
@@ -293,7 +295,16 @@ describe('the tally command', () => {
       const dry = await runCli(['replay-dead', '--host', 'DSP.example', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
       assert.equal(dry.stdout, '2 dead deliveries would be pending again (--dry-run: nothing was changed)\n');
-      assert.deepEqual(statuses(), ['dsp-1:dead', 'dsp-2:dead', 'other:dead']);
+      assert.deepEqual(statuses(), ['dsp-1:dead', 'dsp-2:dead', 'other:dead', 'idn:dead', 'ipv6:dead']);
+      // The host as an error names it (punycode, no final dot), or an IPv6 address without brackets.
+      for (const host of ['xn--bcher-kva.example', '2001:db8::1']) {
+        const spelt = await runCli(['replay-dead', '--host', host, '--dry-run'], env);
+        assert.equal(
+          spelt.stdout,
+          '1 dead delivery would be pending again (--dry-run: nothing was changed)\n',
+          host,
+        );
+      }
       for (const from of [
         '2026-02-30',
         '2026-02-30T00:00:00Z',
@@ -319,10 +330,10 @@ describe('the tally command', () => {
       const some = await runCli(['replay-dead', '--host', 'dsp.example', '--from', '2026-12-04'], env);
       assert.equal(some.code, 0, some.stderr);
       assert.equal(some.stdout, '1 dead delivery is pending again\n');
-      assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:dead']);
+      assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:dead', 'idn:dead', 'ipv6:dead']);
       const account = await runCli(['replay-dead', '--account', '2'], env);
       assert.equal(account.stdout, '1 dead delivery is pending again\n');
-      assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:pending']);
+      assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:pending', 'idn:dead', 'ipv6:dead']);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -939,18 +939,20 @@ describe('the SQLite ledger', () => {
     assert.match(plan, /USING INDEX rollup_hourly_account \(account_id=\? AND hour_ms>\? AND hour_ms<\?\)/);
   });
 
-  it('prunes raw events that did not count and delivered burls after the retention, but keeps the billing records', () => {
+  it('prunes raw events that did not count and delivered or redirected burls after the retention, but keeps the billing records', () => {
     const delivery = { url: 'u', deadlineMs: T0 + 1000 };
+    const redirected = { url: 'r', deadlineMs: T0, redirected: true } as const;
     ledger.record([
       event({ dedupe: { key: 'p1', expiresMs: T0 + 1 }, delivery }),
       event({ dedupe: { key: 'p2', expiresMs: T0 + 1 }, delivery }),
+      event({ dedupe: { key: 'p3', expiresMs: T0 + 1 }, delivery: redirected }),
       event({ outcome: invalidTraffic('bot_user_agent') }),
     ]);
     ledger.record([event({ receivedMs: T0 + 60_000 })]);
     const [first] = ledger.leaseDeliveries(T0, 1, 5000);
     ledger.markDelivered(first?.id ?? 0, T0);
-    assert.deepEqual(ledger.prune(T0 + 1, 100), { events: 1, deliveries: 1, done: true });
-    assert.deepEqual(ledger.countEvents(), { total: 3, counted: 3 });
+    assert.deepEqual(ledger.prune(T0 + 1, 100), { events: 1, deliveries: 2, done: true });
+    assert.deepEqual(ledger.countEvents(), { total: 4, counted: 4 });
     assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 1, 'pending deliveries stay');
   });
 

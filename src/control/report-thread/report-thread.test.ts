@@ -185,8 +185,14 @@ describe('the report thread', () => {
 
   it('counts the outbox by status off the HTTP thread, as the ledger does, and how long its oldest due delivery has waited', () =>
     withReportThread('outbox.db', async (ledger, thread) => {
+      ledger.record([
+        exchangeEvent({
+          dedupe: { key: 'redirected', expiresMs: T0 + 600_000 },
+          delivery: { url: 'r', deadlineMs: T0, redirected: true },
+        }),
+      ]);
       assert.deepEqual(await thread.outbox(T0 + 5000), {
-        counts: { pending: 1, delivered: 0, dead: 0, redirected: 0 },
+        counts: { pending: 1, delivered: 0, dead: 0, redirected: 1 },
         relayLagMs: 5000,
       });
       assert.deepEqual((await thread.outbox(T0 + 5000)).counts, ledger.countDeliveries());
