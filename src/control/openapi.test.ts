@@ -260,7 +260,7 @@ describe('the OpenAPI document served at /docs', () => {
     const hot = ['/n/{token}', '/imptr', '/clktr'];
     const missing: string[] = [];
     for (const { name, path, responses } of operations()) {
-      // The notice and tracker endpoints answer 405 and 503 as plain text, and never 500.
+      // The notice and tracker endpoints answer 405 and 503 themselves (503 with no body, but at shutdown), and never 500.
       const expected = hot.includes(path)
         ? ['408', '417', '431']
         : ['405', '408', '417', '431', '500', '503'];

@@ -415,7 +415,10 @@ export const OPENAPI_DOCUMENT = {
             '400': hitMalformed,
             '405': { description: 'not GET, HEAD or POST: not recorded' },
             ...CONNECTION_ERRORS,
-            '503': { description: 'overloaded or not recorded: retry' },
+            '503': {
+              description:
+                'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection',
+            },
           },
         },
       ]),
@@ -731,7 +734,10 @@ export const OPENAPI_DOCUMENT = {
                   '400': hitMalformed,
                   '405': { description: 'not GET, HEAD or POST: not recorded' },
                   ...CONNECTION_ERRORS,
-                  '503': { description: 'overloaded or not recorded: retry' },
+                  '503': {
+                    description:
+                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection',
+                  },
                 }
               : {
                   '302': { description: "to redir, else to the tracker's clickUrl" },
@@ -742,7 +748,10 @@ export const OPENAPI_DOCUMENT = {
                   '404': { description: 'no such click tracker: an HTML page', content: { 'text/html': {} } },
                   '405': { description: 'not GET, HEAD or POST: not recorded' },
                   ...CONNECTION_ERRORS,
-                  '503': { description: 'overloaded or not recorded: retry' },
+                  '503': {
+                    description:
+                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection',
+                  },
                 },
         };
         const summary =
