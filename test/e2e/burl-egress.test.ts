@@ -80,7 +80,7 @@ describe('listing burl deliveries', () => {
     assert.equal(misspelt.status, 400);
     assert.match(
       misspelt.body.error.message,
-      /unknown parameter "statuss"; use status, auctionId, limit, after/,
+      /unknown parameter "statuss"; use status, auctionId, from, to, limit, after/,
     );
     const twice = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&status=pending');
     assert.deepEqual(
