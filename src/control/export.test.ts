@@ -385,6 +385,12 @@ describe('mailing tracker tags', () => {
       assert.deepEqual([response.status, error.code], [502, 'MAIL_FAILED']);
       assert.match(error.message, /could not be reached or failed \(logged as request_failed\)/);
       assert.doesNotMatch(error.message, /127\.0\.0\.1|ECONNREFUSED|:1\b/);
+      // The operator finds why in the log.
+      const failed = unreachable.logged.map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(
+        failed.map((entry) => [entry.event, /ECONNREFUSED 127\.0\.0\.1:1/.test(String(entry.cause))]),
+        [['request_failed', true]],
+      );
     } finally {
       await unreachable.close();
     }
