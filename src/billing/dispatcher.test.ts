@@ -129,6 +129,18 @@ describe('the burl dispatcher', () => {
 });
 
 /** Stops `dispatcher`, answering the calls it holds in flight and any that are still to come. */
+/** A dispatcher on `ledger`, started at `T0` by a clock the test moves, its `/slow…` calls held. */
+function startHoldingSlowCalls(ledger: SqliteLedger): {
+  dispatcher: BurlDispatcher;
+  clock: { nowMs: number };
+} {
+  const clock = { nowMs: T0 };
+  const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => clock.nowMs);
+  holdSlow = true;
+  dispatcher.start();
+  return { dispatcher, clock };
+}
+
 async function stopReleasingSlowCalls(dispatcher: BurlDispatcher): Promise<void> {
   holdSlow = false;
   const stopped = dispatcher.stop();
@@ -319,13 +331,10 @@ describe('the burl dispatcher’s outcomes', () => {
     const timeLimitLater = T0 + options.requestTimeoutMs + 1;
     ledger.record([withBurl('slow-call', `${dspUrl}/slow-lease`)]);
     ledger.record([withBurl('due-later', `${dspUrl}/due-later`, T0 + 3 * HOUR_MS, timeLimitLater)]);
-    let nowMs = T0;
-    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => nowMs);
-    holdSlow = true;
-    dispatcher.start();
+    const { dispatcher, clock } = startHoldingSlowCalls(ledger);
     try {
       await until(() => slow.length === 1);
-      nowMs = timeLimitLater;
+      clock.nowMs = timeLimitLater;
       // Leased by the same poll that would lease the first one again if its lease had run out.
       await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
       const first = ledger.listDeliveries(1, 'pending', 10)[0];
@@ -341,14 +350,11 @@ describe('the burl dispatcher’s outcomes', () => {
   it('times the next try of a failed call from when the call began, not from when its answer came', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'slow-failure.db')));
     ledger.record([withBurl('slow-failure', `${dspUrl}/slow-failure`)]);
-    let nowMs = T0;
-    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, silent, () => nowMs);
-    holdSlow = true;
-    dispatcher.start();
+    const { dispatcher, clock } = startHoldingSlowCalls(ledger);
     try {
       await until(() => slow.length === 1);
       // The DSP fails the call 4 s after it began.
-      nowMs = T0 + 4_000;
+      clock.nowMs = T0 + 4_000;
       slow[0]?.writeHead(500).end();
       await until(() => ledger.listDeliveries(1, 'pending', 10)[0]?.lastError === 'HTTP 500');
       assert.equal(ledger.listDeliveries(1, 'pending', 10)[0]?.dueMs, T0 + 10_000);
