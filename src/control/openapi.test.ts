@@ -205,6 +205,16 @@ describe('the OpenAPI document served at /docs', () => {
     );
   });
 
+  it('checks answers against the string formats the document names, so that a malformed time or URL fails', () => {
+    const formatted = (format: string) => ({ type: 'string', format });
+    assert.deepEqual(problems('2026-12-05T01:02:03.000Z', formatted('date-time')), []);
+    assert.deepEqual(problems('2026-12-05', formatted('date-time')), ['$: not a date-time']);
+    assert.deepEqual(problems('2026-12-05', formatted('date')), []);
+    assert.deepEqual(problems('12/05/2026', formatted('date')), ['$: not a date']);
+    assert.deepEqual(problems('https://tally.example/x', formatted('uri')), []);
+    assert.deepEqual(problems('tally.example/x', formatted('uri')), ['$: not a uri']);
+  });
+
   it('gives no catalog list filter a default, as a list without one holds every object', () => {
     for (const path of Object.keys(OPENAPI_DOCUMENT.paths).filter((path) => path.startsWith('/v1/'))) {
       const list = (OPENAPI_DOCUMENT.paths as Record<string, { get?: Operation }>)[path]?.get;

@@ -10,11 +10,21 @@ function typeOf(value: unknown): string {
   return typeof value;
 }
 
+/** The string formats the document names, each as strictly as RFC 3339, RFC 3986 and HTML read them. */
+const FORMATS: Readonly<Record<string, (value: string) => boolean>> = {
+  'date-time': (value) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) &&
+    !Number.isNaN(Date.parse(value)),
+  date: (value) => /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)),
+  uri: (value) => URL.canParse(value),
+  email: (value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value),
+};
+
 /**
  * The problems of `value` against `given`, its local `$ref`s read from `schemas` (the document's
  * `components.schemas`): the part of JSON Schema the OpenAPI document uses (type, enum, const,
  * required, properties, additionalProperties, propertyNames, items, maxItems, minimum, maximum,
- * minLength, maxLength, pattern, oneOf). Enough to keep the document honest, no more.
+ * minLength, maxLength, pattern, format, oneOf). Enough to keep the document honest, no more.
  */
 export function schemaProblems(
   value: unknown,
@@ -48,6 +58,8 @@ export function schemaProblems(
       found.push(`${at}: longer than ${schema.maxLength}`);
     if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
       found.push(`${at}: does not match ${schema.pattern}`);
+    const format = typeof schema.format === 'string' ? FORMATS[schema.format] : undefined;
+    if (format !== undefined && !format(value)) found.push(`${at}: not a ${String(schema.format)}`);
   }
   if (Array.isArray(schema.oneOf)) {
     const matching = (schema.oneOf as Schema[]).filter(
