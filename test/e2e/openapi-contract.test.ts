@@ -134,6 +134,46 @@ describe('the answers of a running server, against the OpenAPI document it serve
     }
   });
 
+  it('answers a win, its notice, the delivery it keeps and the report of it as documented', async () => {
+    const win = {
+      request: { id: 'contract-1', imp: [{ id: '1', banner: {} }], app: {} },
+      seat: 's1',
+      bid: {
+        id: 'b1',
+        impid: '1',
+        price: 1.5,
+        adm: '<div>ad</div>',
+        burl: 'https://dsp.example/bill?p=${AUCTION_PRICE}',
+      },
+      publisherBurl: true,
+    };
+    // Days taken before the win is registered: a window that holds it even across midnight.
+    const today = new Date().toISOString().slice(0, 10);
+    const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const registered = await call('POST', '/v1/wins', { wins: [win, { ...win, seat: '' }] });
+    assert.deepEqual(
+      registered.body.results.map((result: { ok: boolean }) => result.ok),
+      [true, false],
+    );
+    const burl = new URL(registered.body.results[0].burl as string);
+    const notice = await call('GET', `${burl.pathname}${burl.search}`, undefined, {
+      'user-agent': 'okhttp/4.12.0',
+    });
+    assert.equal(notice.status, 302);
+    const deliveries = await call('GET', `/v1/deliveries?auctionId=contract-1&from=${today}`);
+    assert.deepEqual(
+      deliveries.body.deliveries.map((delivery: { status: string }) => delivery.status),
+      ['redirected'],
+    );
+    assert.equal((await call('GET', `/v1/deliveries?from=${today}&to=${today}`)).status, 400);
+    const report = await call('GET', `/v1/reports?from=${today}&to=${later}&groupBy=outcome,method`);
+    assert.deepEqual(
+      report.body.rows.map((row: { method: string }) => row.method),
+      ['burl'],
+    );
+    assert.equal((await call('GET', `/v1/reports?from=${today}`)).status, 400);
+  });
+
   it('answers every catalog operation, its refusals and conflicts as documented', async () => {
     const advertiser = await ok('POST', '/v1/advertisers', { name: 'Contract advertiser' });
     const lineItem = await ok('POST', '/v1/line-items', {
