@@ -44,11 +44,12 @@ export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
 
 /**
  * A `duplicate` of an impression that a notice of the publisher's burl counted and answered with
- * a 302 to the DSP's burl (kept as a `redirected` delivery, none queued). A repeat of that notice (the publisher
- * retrying because the redirect, or the DSP behind it, failed) is sent on to the DSP's burl
- * again, so that the DSP's burl is delivered at least once, as OpenRTB's burl retries expect;
- * the impression still counts once. `impressionMs` is when the notice that counted was received:
- * the impression's time (`${AUCTION_IMP_TS}`), the same in every repeat.
+ * a 302 to the DSP's burl (kept as a `redirected` delivery, none queued). A repeat of that notice
+ * (the publisher retrying because the redirect, or the DSP behind it, failed, or the same win
+ * registered again after its claim) is sent on to the DSP's burl again, so that the DSP's burl is
+ * delivered at least once, as OpenRTB's burl retries expect; the impression still counts once.
+ * `impressionMs` is when the notice that counted was received: the impression's time
+ * (`${AUCTION_IMP_TS}`), the same in every repeat.
  */
 export function duplicateOfRedirect(impressionMs: number): Outcome {
   return { outcome: 'not_counted', reason: 'duplicate', redirectedToDsp: true, impressionMs };
