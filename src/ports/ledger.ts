@@ -219,29 +219,29 @@ export interface PruneStep {
  * a crash at any point: what `record` returned is committed, what it did not is not.
  */
 /** Which dead deliveries to replay: each given field narrows the choice. */
-/** Which of an account's deliveries `listDeliveries` lists. */
-export interface DeliveryFilter {
-  /** Only deliveries older than this one (of lower id): the page after the one it ended. */
-  afterId?: number;
-  /** Only the deliveries of this auction's impressions. */
-  auctionId?: string;
-  /** Only deliveries queued (their impression counted) at or after this time. */
+/** When the deliveries a filter picks were queued (their impression counted). */
+export interface QueuedWindow {
+  /** Only deliveries queued at or after this time. */
   createdFromMs?: number;
   /** Only deliveries queued before this time. */
   createdToMs?: number;
 }
 
-export interface DeadDeliveryFilter {
+/** Which of an account's deliveries `listDeliveries` lists. */
+export interface DeliveryFilter extends QueuedWindow {
+  /** Only deliveries older than this one (of lower id): the page after the one it ended. */
+  afterId?: number;
+  /** Only the deliveries of this auction's impressions. */
+  auctionId?: string;
+}
+
+export interface DeadDeliveryFilter extends QueuedWindow {
   accountId?: number;
   /**
    * The host the burl calls, lower case, with or without its port (`dsp.example`,
    * `dsp.example:8443`), in any of these spellings (see `hostSpellings`).
    */
   hosts?: readonly string[];
-  /** Only deliveries queued (their impression counted) at or after this time. */
-  createdFromMs?: number;
-  /** Only deliveries queued before this time. */
-  createdToMs?: number;
 }
 
 export interface Ledger {

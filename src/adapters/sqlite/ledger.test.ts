@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { hostSpellings } from '../../domain/delivery-host.js';
 import { openSqlite } from './database.js';
-import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
+import { CLAIM_LOAD_MARGIN_MS, idBoundsSql, SqliteLedger } from './ledger.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
@@ -1008,14 +1008,16 @@ describe('the SQLite ledger', () => {
     assert.match(steps.join('; '), /^SEARCH deliveries USING (COVERING )?INDEX \w+ \(status=\?\)/);
   });
 
-  it('finds the first and last event ids for a pruning step from the ends of the table, never scanning it', () => {
-    const steps = (
-      ledger['db'].prepare(`EXPLAIN QUERY PLAN ${ledger['eventIdBounds'].source}`).all() as {
-        detail: string;
-      }[]
-    ).map((step) => step.detail);
-    assert.ok(steps.length > 0);
-    for (const step of steps) assert.doesNotMatch(step, /^SCAN event_rows/, steps.join('; '));
+  it('finds the first and last event or delivery ids for a pruning step or a window from the ends of the table, never scanning it', () => {
+    for (const table of ['event_rows', 'deliveries'] as const) {
+      const steps = (
+        ledger['db'].prepare(`EXPLAIN QUERY PLAN ${idBoundsSql(table)}`).all() as {
+          detail: string;
+        }[]
+      ).map((step) => step.detail);
+      assert.ok(steps.length > 0);
+      for (const step of steps) assert.doesNotMatch(step, new RegExp(`^SCAN ${table}`), steps.join('; '));
+    }
   });
 
   it('prunes in bounded steps, each resuming where the last stopped, past the billing records it keeps', () => {

@@ -5,6 +5,7 @@ import { writeTransaction } from './database.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
 import { deliveryHost } from '../../domain/delivery-host.js';
+import { DELIVERY_STATUSES } from '../../ports/ledger.js';
 import type {
   CallsInFlight,
   DeadDeliveryFilter,
@@ -233,11 +234,6 @@ export class SqliteLedger implements Ledger {
    */
   private readonly redirectedBeforeKept: Database.Statement;
   private readonly upsertRollup: Database.Statement;
-  /**
-   * The first and last event ids, each read from one end of the table's B-tree: in one `SELECT`
-   * with both aggregates SQLite scans every row, seconds a pruning step on a large ledger.
-   */
-  private readonly eventIdBounds: Database.Statement;
   /** An auction's deliveries, status or not, newest first: a range of the dedupe keys' index. */
   private readonly deliveriesOfAuction: Database.Statement;
   /** How many deliveries have a status: a range of the (status, due_ms) index, no other row read. */
@@ -260,9 +256,6 @@ export class SqliteLedger implements Ledger {
          AND (? IS NULL OR status = ?) AND +id < ? AND created_ms >= ? AND created_ms < ? ORDER BY +id DESC LIMIT ?`,
     );
     this.deliveriesWithStatus = db.prepare('SELECT COUNT(*) FROM deliveries WHERE status = ?').pluck();
-    this.eventIdBounds = db.prepare(
-      'SELECT (SELECT MIN(id) FROM event_rows) AS low, (SELECT MAX(id) FROM event_rows) AS high',
-    );
     // Another connection may have added the row since this one read the table (a second process
     // on the data directory, its lock file deleted): it is then found, not added twice.
     this.insertDims = db
@@ -717,25 +710,11 @@ export class SqliteLedger implements Ledger {
   /**
    * The id of the first delivery queued at or after `ms`, or one past the last when none was:
    * deliveries are queued as their notices are recorded, in the order received, so ids grow with
-   * `created_ms` and a binary search over ids finds it without a time index (a clock stepped back
-   * breaks the order: {@link CLOCK_STEP_MARGIN_MS} allows for that).
+   * `created_ms` (a clock stepped back breaks the order: {@link CLOCK_STEP_MARGIN_MS} allows for
+   * that).
    */
   private firstDeliveryIdFrom(ms: number): number {
-    const bounds = this.db
-      .prepare('SELECT (SELECT MIN(id) FROM deliveries) AS low, (SELECT MAX(id) FROM deliveries) AS high')
-      .get() as { low: number | null; high: number | null };
-    if (bounds.low === null || bounds.high === null) return 0;
-    const createdAt = this.db
-      .prepare('SELECT created_ms FROM deliveries WHERE id >= ? ORDER BY id LIMIT 1')
-      .pluck();
-    let low = bounds.low;
-    let high = bounds.high + 1;
-    while (low < high) {
-      const middle = Math.floor((low + high) / 2);
-      if ((createdAt.get(middle) as number) < ms) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    return firstIdFrom(this.db, 'deliveries', 'created_ms', ms).firstId;
   }
 
   replayDead(nowMs: number, deadlineMs: number, filter: DeadDeliveryFilter = {}, dryRun = false): number {
@@ -871,32 +850,14 @@ export class SqliteLedger implements Ledger {
    * newest would hand its id again, below where pruning has already been.
    */
   private firstEventIdReceivedAfter(ms: number): number {
-    const receivedAt = this.db.prepare(
-      'SELECT received_ms AS ms FROM event_rows WHERE id >= ? ORDER BY id LIMIT 1',
-    );
-    const bounds = this.eventIdBounds.get() as {
-      low: number | null;
-      high: number | null;
-    };
-    if (bounds.low === null || bounds.high === null) return 0;
-    let low = bounds.low;
-    let high = bounds.high;
-    while (low < high) {
-      const middle = Math.floor((low + high) / 2);
-      const row = receivedAt.get(middle) as { ms: number } | undefined;
-      if (row !== undefined && row.ms < ms) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    const { firstId, lastId } = firstIdFrom(this.db, 'event_rows', 'received_ms', ms);
+    return Math.min(firstId, lastId);
   }
 
   countDeliveries(): Record<DeliveryStatus, number> {
-    return {
-      pending: this.countDeliveriesWith('pending'),
-      delivered: this.countDeliveriesWith('delivered'),
-      dead: this.countDeliveriesWith('dead'),
-      redirected: this.countDeliveriesWith('redirected'),
-    };
+    return Object.fromEntries(
+      DELIVERY_STATUSES.map((status) => [status, this.countDeliveriesWith(status)]),
+    ) as Record<DeliveryStatus, number>;
   }
 
   countDeliveriesWith(status: DeliveryStatus): number {
@@ -999,6 +960,37 @@ function refuseMixedCurrencies(rowCurrencies: readonly unknown[]): void {
   throw new MixedCurrenciesError(
     `this report's amounts are in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)${kinds}`,
   );
+}
+
+/**
+ * The id of the first row of `table` whose `timeColumn` is at or after `ms` (one past the last
+ * when none is), and the last id; both 0 for an empty table. The tables' ids grow with that time,
+ * so a binary search over ids finds it without a time index. The first and last ids are each read
+ * from one end of the table's B-tree: in one `SELECT` with both aggregates SQLite scans every row,
+ * seconds on a large ledger.
+ */
+/** The first and last ids of `table`, `low` and `high`, each read from one end of its B-tree. */
+export function idBoundsSql(table: 'event_rows' | 'deliveries'): string {
+  return `SELECT (SELECT MIN(id) FROM ${table}) AS low, (SELECT MAX(id) FROM ${table}) AS high`;
+}
+
+function firstIdFrom(
+  db: Database.Database,
+  table: 'event_rows' | 'deliveries',
+  timeColumn: 'received_ms' | 'created_ms',
+  ms: number,
+): { firstId: number; lastId: number } {
+  const bounds = db.prepare(idBoundsSql(table)).get() as { low: number | null; high: number | null };
+  if (bounds.low === null || bounds.high === null) return { firstId: 0, lastId: 0 };
+  const timeAt = db.prepare(`SELECT ${timeColumn} FROM ${table} WHERE id >= ? ORDER BY id LIMIT 1`).pluck();
+  let low = bounds.low;
+  let high = bounds.high + 1;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if ((timeAt.get(middle) as number) < ms) low = middle + 1;
+    else high = middle;
+  }
+  return { firstId: low, lastId: bounds.high };
 }
 
 /**
