@@ -135,18 +135,12 @@ describe('the answers of a running server, against the OpenAPI document it serve
   });
 
   it('answers a win, its notice, the delivery it keeps and the report of it as documented', async () => {
-    const win = {
-      request: { id: 'contract-1', imp: [{ id: '1', banner: {} }], app: {} },
-      seat: 's1',
-      bid: {
-        id: 'b1',
-        impid: '1',
-        price: 1.5,
-        adm: '<div>ad</div>',
-        burl: 'https://dsp.example/bill?p=${AUCTION_PRICE}',
-      },
-      publisherBurl: true,
+    // The document's own example, its burl fired by the publisher.
+    const documented = docs.paths['/v1/wins']?.post as unknown as {
+      requestBody: { content: { 'application/json': { example: { wins: [{ request: object }] } } } };
     };
+    const [example] = documented.requestBody.content['application/json'].example.wins;
+    const win = { ...example, request: { ...example.request, id: 'contract-1' }, publisherBurl: true };
     // Days taken before the win is registered: a window that holds it even across midnight.
     const today = new Date().toISOString().slice(0, 10);
     const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
