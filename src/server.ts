@@ -328,7 +328,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     ),
     ...deliveryRoutes(ledger),
   );
-  router.add(...catalogRoutes(catalog, accounts));
+  router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));
   const trackerDeps: TrackerDeps = {
     catalog: () => catalogSnapshot.current(),

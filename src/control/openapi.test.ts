@@ -89,7 +89,7 @@ describe('the OpenAPI document served at /docs', () => {
       ),
       ...reportRoutes({ report: never }, never, 1),
       ...deliveryRoutes(new SqliteLedger(db)),
-      ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db)),
+      ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
       ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
     ];
     db.close();

@@ -450,6 +450,69 @@ describe('impression and click trackers end to end', () => {
     assert.equal(afterRow.revenueMicros - before.revenueMicros, 5000);
   });
 
+  it('warns on an impression tracker whose hits its terms book at a cost of 0, as long as they do, and its hits cost what the warnings say', async () => {
+    const publisher = await create('/v1/publishers', { name: 'No terms yet' });
+    const tracker = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Margin on a new publisher',
+      lineItemId: ids.marginLine,
+      publisherId: publisher,
+    });
+    const warnings = async () => {
+      const read = await api(tally, tally.adminKey, 'GET', `/v1/impression-trackers/${tracker}`);
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+      return read.body.warnings.map((warning: { code: string; message: string }) => warning.code);
+    };
+    const costOfOneHit = async (cachebuster: string) => {
+      const before = await trackerRow(tracker);
+      assert.equal((await hit(`/imptr?id=${tracker}&cachebuster=${cachebuster}`)).status, 200);
+      const afterHit = await trackerRow(tracker);
+      assert.equal(afterHit.events - before.events, 1);
+      return [
+        afterHit.mediaCostMicros - before.mediaCostMicros,
+        afterHit.revenueMicros - before.revenueMicros,
+      ];
+    };
+
+    assert.deepEqual(await warnings(), ['no_payment_rule']);
+    assert.deepEqual(await costOfOneHit('w1'), [0, 0]);
+
+    // A share of a revenue computed from the cost: the only amounts both terms allow are 0.
+    const rule = await create('/v1/payment-rules', {
+      publisherId: publisher,
+      name: 'Base 40 %',
+      pricingType: 'revshare',
+      revshare: 0.4,
+    });
+    const shared = await api(tally, tally.adminKey, 'GET', `/v1/impression-trackers/${tracker}`);
+    assert.deepEqual(
+      shared.body.warnings.map((warning: { code: string; message: string }) => warning.code),
+      ['zero_media_cost'],
+    );
+    assert.match(shared.body.warnings[0].message, new RegExp(`payment rule ${rule} \\(Base 40 %\\)`));
+    assert.match(shared.body.warnings[0].message, /cost_plus_margin revenue is computed from the cost/);
+    assert.deepEqual(await costOfOneHit('w2'), [0, 0]);
+    // The answer read back, warnings and all, is a valid replacement.
+    const replaced = await api(
+      tally,
+      tally.adminKey,
+      'PUT',
+      `/v1/impression-trackers/${tracker}`,
+      shared.body,
+    );
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+
+    const repriced = await api(tally, tally.adminKey, 'PATCH', `/v1/payment-rules/${rule}`, {
+      pricingType: 'cpm',
+      costCpm: 1,
+      revshare: null,
+    });
+    assert.equal(repriced.status, 200, JSON.stringify(repriced.body));
+    assert.deepEqual(await warnings(), []);
+    // CPM 1.00 paid, plus 25 %.
+    assert.deepEqual(await costOfOneHit('w3'), [1000, 1250]);
+  });
+
   it('reports a hit priced by its ancost under no payment rule (0), not under the rule its ancost overrode', async () => {
     const tracker = await create('/v1/impression-trackers', {
       advertiserId: ids.advertiser,

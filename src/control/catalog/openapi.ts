@@ -1,3 +1,4 @@
+import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
 import { CATALOG_STATES, PRICING_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
 import {
@@ -43,6 +44,18 @@ const fraction = (description: string) => ({
   description,
 });
 
+/** An impression tracker's pricing warnings, as `impressionPricingWarnings` gives them. */
+const PRICING_WARNINGS = {
+  type: 'array',
+  readOnly: true,
+  description:
+    "terms under which this tracker's hits without ancost would be booked at a media cost of 0, as they stand now (the publisher has no payment rule; a rule that pays a share of a revenue that is 0, or computed from the cost); empty when there are none. Each message says what to change",
+  items: answerObject({
+    code: { enum: PRICING_WARNING_CODES },
+    message: { type: 'string' },
+  }),
+};
+
 interface Resource {
   path: string;
   noun: string;
@@ -54,6 +67,8 @@ interface Resource {
    * `fields` (a value a request may leave null that is never null once stored).
    */
   answers?: Record<string, unknown>;
+  /** Fields only an answer writes (read-only: a request sending one back has it ignored). */
+  answerOnly?: Record<string, unknown>;
   filters: Record<string, unknown>;
   description?: string;
   /** The field a write is refused 409 for, when another object of the account has its value. */
@@ -184,6 +199,7 @@ const RESOURCES: Resource[] = [
     noun: 'impression tracker',
     required: ['advertiserId', 'name', 'lineItemId', 'publisherId'],
     fields: trackerFields,
+    answerOnly: { warnings: PRICING_WARNINGS },
     filters: trackerFilters,
     uniqueField: 'code',
   },
@@ -274,7 +290,16 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         schema: {
           type: 'object',
           required,
-          properties: { ...resource.fields, ...READ_ONLY_FIELDS },
+          properties: {
+            ...resource.fields,
+            ...READ_ONLY_FIELDS,
+            ...Object.fromEntries(
+              Object.keys(resource.answerOnly ?? {}).map((field) => [
+                field,
+                { readOnly: true, description: 'ignored in a request' },
+              ]),
+            ),
+          },
           additionalProperties: false,
         },
       },
@@ -289,6 +314,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         resource.answers?.[field] ?? answered(schema),
       ]),
     ),
+    ...resource.answerOnly,
     ...timestamps,
   });
   const idParameter = { name: 'id', in: 'path', required: true, schema: id };

@@ -15,6 +15,7 @@ import { serveApi } from '../../../test/support/api-server.js';
 import { SqliteAccountStore } from '../../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../../adapters/sqlite/catalog.js';
 import { openSqlite } from '../../adapters/sqlite/database.js';
+import { CatalogSnapshot } from '../../catalog-snapshot.js';
 import type { KeyScope, Role } from '../../ports/accounts.js';
 import { newApiKey } from '../auth.js';
 import { catalogRoutes } from './index.js';
@@ -26,6 +27,7 @@ describe('catalog routes', () => {
   let dir: string;
   let db: Database.Database;
   let server: ApiServer;
+  let snapshot: CatalogSnapshot;
   let url: string;
   let accounts: SqliteAccountStore;
   let accountId: number;
@@ -78,11 +80,18 @@ describe('catalog routes', () => {
     accounts = new SqliteAccountStore(db);
     accountId = accounts.createAccount('A', NOW_MS).id;
     ({ key: adminKey, id: adminKeyId } = keyFor('admin'));
-    server = await serveApi(catalogRoutes(new SqliteCatalogStore(db), accounts), accounts);
+    const catalog = new SqliteCatalogStore(db);
+    snapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 60_000 });
+    snapshot.start();
+    server = await serveApi(
+      catalogRoutes(catalog, accounts, () => snapshot.current()),
+      accounts,
+    );
     url = server.base;
   });
   after(async () => {
     await server.close();
+    snapshot.stop();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,4 +1,13 @@
-import type { EntityStore, Tracker, TrackerFilter, TrackerInput, TrackerKind } from '../../ports/catalog.js';
+import { impressionPricingWarnings } from '../../domain/pricing-warnings.js';
+import type { PricingWarning } from '../../domain/pricing-warnings.js';
+import type {
+  CatalogView,
+  EntityStore,
+  Tracker,
+  TrackerFilter,
+  TrackerInput,
+  TrackerKind,
+} from '../../ports/catalog.js';
 import { CATALOG_STATES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
 import { crudRoutes } from './crud.js';
@@ -24,13 +33,22 @@ const FIELDS = [
  * `/v1/impression-trackers` and `/v1/click-trackers`: `{advertiserId, name, code?, lineItemId,
  * publisherId, placementId?, paymentRuleId?, state?}`, click trackers also `clickUrl?` (the
  * landing page when a hit has no `redir`). The line item must be the advertiser's; the
- * placement and payment rule the publisher's. Both kinds share one id sequence.
+ * placement and payment rule the publisher's. Both kinds share one id sequence. An impression
+ * tracker's answers carry `warnings`: terms under which its hits would be booked at a cost of 0
+ * (see `impressionPricingWarnings`), read from `catalog`, the snapshot its hits are priced by.
  */
-export function trackerRoutes(store: EntityStore<Tracker, TrackerInput, TrackerFilter>): Route[] {
-  return [...routesFor('impression', store), ...routesFor('click', store)];
+export function trackerRoutes(
+  store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
+  catalog: () => CatalogView,
+): Route[] {
+  return [...routesFor('impression', store, catalog), ...routesFor('click', store, catalog)];
 }
 
-function routesFor(kind: TrackerKind, store: EntityStore<Tracker, TrackerInput, TrackerFilter>): Route[] {
+function routesFor(
+  kind: TrackerKind,
+  store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
+  catalog: () => CatalogView,
+): Route[] {
   const noun = `${kind} tracker`;
   const fieldNames = kind === 'click' ? [...FIELDS, 'clickUrl'] : FIELDS;
   return crudRoutes({
@@ -56,7 +74,7 @@ function routesFor(kind: TrackerKind, store: EntityStore<Tracker, TrackerInput, 
     fixedFilter: { kind },
     matches: (tracker) => tracker.kind === kind,
     parse(body, mode, existing) {
-      const fields = new FieldReader(body, mode, fieldNames);
+      const fields = new FieldReader(body, mode, fieldNames, kind === 'impression' ? ['warnings'] : []);
       const base = mode === 'patch' ? existing : undefined;
       const input: TrackerInput = {
         kind,
@@ -83,9 +101,39 @@ function routesFor(kind: TrackerKind, store: EntityStore<Tracker, TrackerInput, 
       placementId: tracker.placementId,
       paymentRuleId: tracker.paymentRuleId,
       state: tracker.state,
-      ...(kind === 'click' ? { clickUrl: tracker.clickUrl } : {}),
+      ...(kind === 'click'
+        ? { clickUrl: tracker.clickUrl }
+        : { warnings: pricingWarnings(tracker, catalog()) }),
       createdAt: isoOf(tracker.createdMs),
       updatedAt: isoOf(tracker.updatedMs),
     }),
   });
+}
+
+/**
+ * An impression tracker's pricing warnings, as its hits would be priced now. None while the
+ * snapshot does not yet hold the tracker as stored (a write by another process, followed within
+ * a poll).
+ */
+function pricingWarnings(tracker: Tracker, catalog: CatalogView): PricingWarning[] {
+  const view = catalog.findTracker('impression', { id: tracker.id });
+  if (
+    view === undefined ||
+    view.accountId !== tracker.accountId ||
+    view.lineItem.id !== tracker.lineItemId ||
+    view.publisherId !== tracker.publisherId ||
+    view.placementId !== tracker.placementId ||
+    (view.paymentRule?.id ?? null) !== tracker.paymentRuleId
+  )
+    return [];
+  return impressionPricingWarnings(
+    {
+      publisherId: view.publisherId,
+      placementId: view.placementId,
+      lineItem: view.lineItem,
+      ownRule: view.paymentRule,
+      publisherRules: catalog.paymentRules(view.publisherId),
+    },
+    Date.now(),
+  );
 }

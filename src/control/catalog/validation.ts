@@ -28,7 +28,9 @@ interface FieldOptions {
  * Reads the fields of a JSON object body, collecting every problem; `finish()` throws one
  * 400 `VALIDATION_FAILED` naming each field and its fix. Each reader answers the body's value
  * when present and valid, else `base` (the stored value on `patch`, the default otherwise);
- * on a problem the answer is a placeholder that `finish()` never lets through.
+ * on a problem the answer is a placeholder that `finish()` never lets through. Besides `id`,
+ * `createdAt` and `updatedAt`, the fields named in `answerOnly` (fields an answer holds that a
+ * client may send back unchanged) are ignored.
  */
 export class FieldReader {
   private readonly problems: FieldProblem[] = [];
@@ -38,6 +40,7 @@ export class FieldReader {
     body: unknown,
     private readonly mode: WriteMode,
     known: readonly string[],
+    answerOnly: readonly string[] = [],
   ) {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new ApiError(
@@ -48,7 +51,7 @@ export class FieldReader {
     }
     this.body = body as Record<string, unknown>;
     for (const key of Object.keys(this.body)) {
-      if (!known.includes(key) && !READ_ONLY_FIELDS.has(key)) {
+      if (!known.includes(key) && !READ_ONLY_FIELDS.has(key) && !answerOnly.includes(key)) {
         this.problem(key, `unknown field; the fields are ${known.join(', ')}`);
       }
     }

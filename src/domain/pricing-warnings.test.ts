@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { paymentRule } from '../../test/support/payment-rules.js';
+import type { PaymentRule } from './payment-rules.js';
+import type { TrackerPricing } from './pricing-warnings.js';
+import { impressionPricingWarnings } from './pricing-warnings.js';
+import type { RevenueType } from './revenue.js';
+
+const NOW_MS = Date.UTC(2026, 11, 5, 12);
+const DAY_MS = 86_400_000;
+
+const BASE_HALF = paymentRule({ id: 1, isBase: true, name: 'Base 50 %' });
+const CPM_RULE = paymentRule({ id: 2, pricingType: 'cpm', revshareMicros: 0, costCpmMicros: 1_000_000 });
+
+function tracker(
+  revenueType: RevenueType,
+  revenueValueMicros: number,
+  publisherRules: readonly PaymentRule[],
+  extra: Partial<TrackerPricing> = {},
+): TrackerPricing {
+  return {
+    publisherId: 4,
+    placementId: null,
+    lineItem: { id: 7, revenueType, revenueValueMicros },
+    ownRule: null,
+    publisherRules,
+    ...extra,
+  };
+}
+
+const codesAndRules = (pricing: TrackerPricing) =>
+  impressionPricingWarnings(pricing, NOW_MS).map(
+    (warning) => `${warning.code}${/payment rule (\d+)/.exec(warning.message)?.[1] ?? ''}`,
+  );
+
+describe('impressionPricingWarnings', () => {
+  it('warns that a publisher without a payment rule gets its hits booked at a cost of 0, saying how to add one', () => {
+    const [warning, ...rest] = impressionPricingWarnings(tracker('cpm', 2_000_000, []), NOW_MS);
+    assert.deepEqual(rest, []);
+    assert.equal(warning?.code, 'no_payment_rule');
+    assert.match(
+      warning?.message ?? '',
+      /publisher 4 has no payment rule.*POST \/v1\/payment-rules with publisherId 4/,
+    );
+  });
+
+  it('says nothing when every rule that may price the hits books a cost, and names only the one that does not', () => {
+    assert.deepEqual(codesAndRules(tracker('cpm', 2_000_000, [BASE_HALF])), []);
+    assert.deepEqual(codesAndRules(tracker('cost_plus_cpm', 2_000_000, [BASE_HALF])), []);
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, [CPM_RULE, BASE_HALF])), [
+      'zero_media_cost1',
+    ]);
+    assert.deepEqual(
+      codesAndRules(
+        tracker('cost_plus_margin', 250_000, [paymentRule({ ...CPM_RULE, id: 3, isBase: true })]),
+      ),
+      [],
+    );
+  });
+
+  it('warns of a share of a revenue computed from the cost, whose only agreed cost is 0, naming the rule and the way out', () => {
+    for (const [type, value] of [
+      ['cost_plus_margin', 250_000],
+      ['revshare', 800_000],
+    ] as const) {
+      const [warning] = impressionPricingWarnings(tracker(type, value, [BASE_HALF]), NOW_MS);
+      assert.equal(warning?.code, 'zero_media_cost', type);
+      assert.match(
+        warning?.message ?? '',
+        new RegExp(`payment rule 1 \\(Base 50 %\\).*line item 7's ${type} revenue`),
+      );
+      assert.match(warning?.message ?? '', /cpm rule.*ancost/);
+    }
+    // A 100 % share of a revenue that grows with the cost: no amounts agree, and the cost is 0.
+    const whole = paymentRule({ id: 1, isBase: true, revshareMicros: 1_000_000 });
+    assert.deepEqual(codesAndRules(tracker('cost_plus_cpm', 2_000_000, [whole])), ['zero_media_cost1']);
+  });
+
+  it('warns of a share of no revenue, and of a CPM too small to pay a micro', () => {
+    assert.match(
+      impressionPricingWarnings(tracker('none', 0, [BASE_HALF]), NOW_MS)[0]?.message ?? '',
+      /books none \(revenueType none\)/,
+    );
+    // 0.0004 CPM: 0.4 micros an impression, rounded to 0, of which half is 0.
+    assert.deepEqual(codesAndRules(tracker('cpm', 400, [BASE_HALF])), ['zero_media_cost1']);
+    const tinyCpm = paymentRule({ ...CPM_RULE, id: 1, isBase: true, costCpmMicros: 400 });
+    assert.match(
+      impressionPricingWarnings(tracker('cpm', 2_000_000, [tinyCpm]), NOW_MS)[0]?.message ?? '',
+      /CPM is less than half a micro an impression/,
+    );
+  });
+
+  it('says nothing of a rule that pays nothing by its own terms', () => {
+    const nothing = [
+      paymentRule({ id: 1, isBase: true, revshareMicros: 0 }),
+      paymentRule({ id: 2, pricingType: 'cpm', revshareMicros: 0, costCpmMicros: 0 }),
+      paymentRule({ id: 3, pricingType: 'dynamic', revshareMicros: 0, maxRevshareMicros: 0 }),
+    ];
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, nothing)), []);
+  });
+
+  it('looks only at the rules that may still price the tracker’s hits: its own base rule alone, no rule ended or on another placement', () => {
+    const ownBase = paymentRule({ ...CPM_RULE, id: 5, isBase: true });
+    const conditionalShare = paymentRule({ id: 6, priority: 9 });
+    assert.deepEqual(
+      codesAndRules(tracker('cost_plus_margin', 250_000, [conditionalShare, ownBase], { ownRule: ownBase })),
+      [],
+    );
+    const ended = paymentRule({ id: 8, endMs: NOW_MS - DAY_MS });
+    const elsewhere = paymentRule({ id: 9, placementIds: [30] });
+    const later = paymentRule({ id: 10, startMs: NOW_MS + DAY_MS });
+    const baseCpm = paymentRule({ ...CPM_RULE, id: 11, isBase: true });
+    assert.deepEqual(
+      codesAndRules(
+        tracker('cost_plus_margin', 250_000, [ended, elsewhere, later, baseCpm], {
+          placementId: 31,
+          ownRule: paymentRule({ id: 12, state: 'inactive' }),
+        }),
+      ),
+      ['zero_media_cost10'],
+    );
+    // On its placement, the conditional rule may price it too; and its own conditional rule in effect.
+    assert.deepEqual(
+      codesAndRules(
+        tracker('cost_plus_margin', 250_000, [elsewhere, baseCpm], {
+          placementId: 30,
+          ownRule: paymentRule({ id: 12 }),
+        }),
+      ),
+      ['zero_media_cost12', 'zero_media_cost9'],
+    );
+  });
+});

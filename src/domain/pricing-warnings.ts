@@ -1,0 +1,119 @@
+/**
+ * Warnings about an impression tracker whose hits would be booked with a media cost of 0 by the
+ * way its line item and payment rules are set up, though nothing in them says the publisher is
+ * paid nothing: ad ops set the terms, and without a warning the zeros surface only in a report.
+ * Pure; amounts are integer micros.
+ */
+import type { PaymentRule } from './payment-rules.js';
+import { ruleInEffect } from './payment-rules.js';
+import type { LineItemRevenue } from './revenue.js';
+import { costAndRevenue } from './revenue.js';
+
+/** Why a tracker's hits would cost nothing: `no_payment_rule`, or `zero_media_cost` from a rule. */
+export const PRICING_WARNING_CODES = ['no_payment_rule', 'zero_media_cost'] as const;
+export type PricingWarningCode = (typeof PRICING_WARNING_CODES)[number];
+
+/** One warning, its message saying what the hits would be booked at and what to change. */
+export interface PricingWarning {
+  code: PricingWarningCode;
+  message: string;
+}
+
+/** An impression tracker's pricing terms, as the catalog snapshot holds them. */
+export interface TrackerPricing {
+  publisherId: number;
+  placementId: number | null;
+  lineItem: LineItemRevenue & { id: number };
+  /** The rule named on the tracker itself, if any. */
+  ownRule: PaymentRule | null;
+  /** The publisher's rules in evaluation order (active conditional rules, then the base rule). */
+  publisherRules: readonly PaymentRule[];
+}
+
+/**
+ * The warnings for an impression tracker's hits that carry no `ancost` (with one, the hit's cost is
+ * the `ancost`, whatever the rules), from now on (`nowMs`): none when every rule that may price them
+ * books a cost, or is one that pays nothing by its own terms (a share or CPM of 0).
+ *
+ * - `no_payment_rule`: no rule may price them (the publisher has none, and the tracker names none
+ *   in effect): every such hit costs 0.
+ * - `zero_media_cost`, once per rule that may price them and books a cost of 0: a share of a
+ *   revenue of 0 (a `none` line item, a CPM rounding to 0 micros an impression), a share of a
+ *   revenue computed from the cost (no cost but 0 satisfies both agreements: see
+ *   `costAndRevenue`), or a CPM below half a micro an impression.
+ */
+export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
+  const rules = rulesThatMayPrice(tracker, nowMs);
+  if (rules.length === 0) {
+    return [
+      {
+        code: 'no_payment_rule',
+        message: `publisher ${tracker.publisherId} has no payment rule, so this tracker's hits are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule (POST /v1/payment-rules with publisherId ${tracker.publisherId})`,
+      },
+    ];
+  }
+  const warnings: PricingWarning[] = [];
+  for (const rule of rules) {
+    if (paysNothingByItsTerms(rule)) continue;
+    if (costAndRevenue(tracker.lineItem, rule, undefined).mediaCostMicros !== 0) continue;
+    warnings.push({
+      code: 'zero_media_cost',
+      message: `hits without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0: ${whyZero(rule, tracker.lineItem)}`,
+    });
+  }
+  return warnings;
+}
+
+/**
+ * The rules that may price the tracker's hits from `nowMs` on: its own rule alone while that is
+ * the base rule; otherwise its own rule (unless it can never be in effect again) and the
+ * publisher's rules that can still match its placement.
+ */
+function rulesThatMayPrice(tracker: TrackerPricing, nowMs: number): PaymentRule[] {
+  const own = tracker.ownRule;
+  if (own?.isBase === true) return [own];
+  const rules: PaymentRule[] = [];
+  if (own !== null && mayApplyFrom(own, nowMs)) rules.push(own);
+  for (const rule of tracker.publisherRules) {
+    if (rule.id === own?.id) continue;
+    if (rule.isBase || (mayApplyFrom(rule, nowMs) && matchesPlacement(rule, tracker.placementId)))
+      rules.push(rule);
+  }
+  return rules;
+}
+
+/** True for a conditional rule that is active and whose dates have not ended by `nowMs`. */
+function mayApplyFrom(rule: PaymentRule, nowMs: number): boolean {
+  return ruleInEffect(rule, rule.startMs === null ? nowMs : Math.max(nowMs, rule.startMs));
+}
+
+function matchesPlacement(rule: PaymentRule, placementId: number | null): boolean {
+  return rule.placementIds.length === 0 || (placementId !== null && rule.placementIds.includes(placementId));
+}
+
+function paysNothingByItsTerms(rule: PaymentRule): boolean {
+  switch (rule.pricingType) {
+    case 'cpm':
+      return rule.costCpmMicros === 0;
+    case 'revshare':
+      return rule.revshareMicros === 0;
+    case 'dynamic':
+      return rule.revshareMicros === 0 && rule.maxRevshareMicros === 0;
+  }
+}
+
+/** Why `rule` books a cost of 0 with this line item's revenue, and what to change. */
+function whyZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }): string {
+  if (rule.pricingType === 'cpm') {
+    return `its CPM is less than half a micro an impression; raise it`;
+  }
+  const item = `line item ${lineItem.id}`;
+  switch (lineItem.revenueType) {
+    case 'none':
+      return `it pays a share of the revenue, and ${item} books none (revenueType none): give the line item a revenue, or price this publisher's traffic with a cpm rule`;
+    case 'cpm':
+      return `it pays a share of the revenue, and ${item}'s CPM comes to less than half a micro an impression: raise the CPM, or price this publisher's traffic with a cpm rule`;
+    default:
+      return `it pays a share of the revenue, and ${item}'s ${lineItem.revenueType} revenue is computed from the cost, and no cost but 0 satisfies both agreements at once: price this publisher's traffic with a cpm rule (or name one on the tracker), give the line item a revenue that does not depend on cost (cpm), or send each hit's cost as ancost`;
+  }
+}
