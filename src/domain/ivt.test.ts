@@ -415,6 +415,22 @@ describe('invalid traffic', () => {
     assert.equal(readDevice(request({ 'x-forwarded-for': '::ffff:192.0.2.8, 10.0.0.1' })).ip, '192.0.2.8');
   });
 
+  it('reads a device address however the header spells it as the one spelling a DSP is relayed: RFC 5952, no zone id', () => {
+    const spellings: [string, string][] = [
+      ['2001:DB8:0:0:0:0:0:5', '2001:db8::5'],
+      ['2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'],
+      ['[2001:DB8::5]:443', '2001:db8::5'],
+      ['fe80::1%eth0', 'fe80::1'],
+      ['::FFFF:192.0.2.9', '192.0.2.9'],
+      ['::ffff:c000:20a', '192.0.2.10'],
+      ['2001:db8::5', '2001:db8::5'],
+    ];
+    for (const [header, ip] of spellings) {
+      assert.equal(readDevice(request({ 'x-device-ip': header })).ip, ip, header);
+      assert.equal(readDevice(request({ 'x-forwarded-for': `${header}, 10.0.0.1` })).ip, ip, header);
+    }
+  });
+
   it('takes the device address from X-Device-IP over X-Forwarded-For', () => {
     const req = request({ 'x-device-ip': '192.0.2.10', 'x-forwarded-for': '192.0.2.20, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.10');

@@ -350,7 +350,7 @@ function validIp(text: string | undefined): string | undefined {
   const candidate = text?.trim();
   if (candidate === undefined) return undefined;
   const address = isIP(candidate) !== 0 ? candidate : withoutPort(candidate);
-  return address === undefined ? undefined : unmapIpv4(address);
+  return address === undefined ? undefined : canonicalIp(address);
 }
 
 /** `[2001:db8::5]:443` or `[2001:db8::5]`: an IPv6 address in brackets, its port after them. */
@@ -366,6 +366,30 @@ function withoutPort(text: string): string | undefined {
   const [, address = '', port = '0'] = match ?? [];
   const family = bracketed === null ? 4 : 6;
   return isIP(address) === family && Number(port) <= MAX_PORT ? address : undefined;
+}
+
+/**
+ * One spelling of an address a header gives (which `isIP` accepts), as Node writes a socket's and a
+ * DSP reads it: IPv4 as it is; IPv6 as RFC 5952 writes it (lower case, no leading zeros, the longest
+ * run of zero groups as `::`), without a zone id (`%eth0`, which names an interface of the sender's
+ * host); an IPv4-mapped IPv6 address (`::FFFF:c000:201`) as its IPv4 address.
+ */
+function canonicalIp(address: string): string {
+  if (isIP(address) === 4) return address;
+  const unzoned = address.split('%', 1)[0] ?? address;
+  const lowered = unzoned.toLowerCase();
+  if (lowered.startsWith('::ffff:') && isIP(lowered.slice(7)) === 4) return lowered.slice(7);
+  let written: string;
+  try {
+    written = new URL(`http://[${unzoned}]/`).hostname.slice(1, -1);
+  } catch {
+    return lowered;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(written);
+  if (mapped === null) return written;
+  const high = Number.parseInt(mapped[1] ?? '0', 16);
+  const low = Number.parseInt(mapped[2] ?? '0', 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 /** `::ffff:192.0.2.1` → `192.0.2.1`, so IPv4 block lists match dual-stack sockets. */
