@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { hashApiKey, newApiKey, requireBearer } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
 import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
+import { billingRecordRoutes } from './control/billing-records.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
@@ -327,6 +328,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       config.reportMaxRows,
     ),
     ...deliveryRoutes(ledger),
+    ...billingRecordRoutes(ledger),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));

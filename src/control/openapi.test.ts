@@ -13,6 +13,7 @@ import type { Schema } from '../../test/support/json-schema.js';
 import { schemaProblems } from '../../test/support/json-schema.js';
 import type { Principal } from './auth.js';
 import { catalogRoutes } from './catalog/index.js';
+import { billingRecordRoutes } from './billing-records.js';
 import { deliveryRoutes } from './deliveries.js';
 import { exportRoutes } from './export.js';
 import type { RequestContext, Route } from './http.js';
@@ -89,6 +90,7 @@ describe('the OpenAPI document served at /docs', () => {
       ),
       ...reportRoutes({ report: never }, never, 1),
       ...deliveryRoutes(new SqliteLedger(db)),
+      ...billingRecordRoutes(new SqliteLedger(db)),
       ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
       ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
     ];

@@ -149,6 +149,82 @@ const status = (value: string) => ({
   },
 });
 
+/** Exchange rows' fields of a billing record, null on tracker rows; and tracker rows', null on exchange rows. */
+const EXCHANGE_RECORD_FIELDS = {
+  notice: { description: 'the notice that counted (as the report dimension notice)' },
+  method: {},
+  format: {},
+  channel: {},
+  auctionId: { description: 'BidRequest.id' },
+  impId: {},
+  bidId: {},
+  seat: {},
+  publisher: { description: 'the OpenRTB publisher id of the win' },
+  currency: {},
+};
+const TRACKER_RECORD_FIELDS = [
+  'trackerId',
+  'advertiserId',
+  'lineItemId',
+  'publisherId',
+  'placementId',
+  'paymentRuleId',
+] as const;
+
+/** `GET /v1/billing-records`' records (`BillingRecord` in `ports/ledger.ts`). */
+const BILLING_RECORD_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'id',
+    'countedAt',
+    'servedHour',
+    'impressionType',
+    ...Object.keys(EXCHANGE_RECORD_FIELDS),
+    'priceMicros',
+    ...TRACKER_RECORD_FIELDS,
+    'mediaCostMicros',
+    'revenueMicros',
+  ],
+  properties: {
+    id: { type: 'integer', minimum: 1 },
+    countedAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'when the notice or hit that counted arrived',
+    },
+    servedHour: {
+      type: 'string',
+      format: 'date-time',
+      description: 'the UTC hour the impression was served (the auction’s; the hit’s), as reports group it',
+    },
+    impressionType: { enum: IMPRESSION_TYPES },
+    ...Object.fromEntries(
+      Object.entries(EXCHANGE_RECORD_FIELDS).map(([name, field]) => [
+        name,
+        { type: ['string', 'null'], ...field },
+      ]),
+    ),
+    priceMicros: {
+      type: ['integer', 'null'],
+      description:
+        'exchange rows: the clearing price, a CPM in micros (the impression’s cost is a thousandth of it)',
+    },
+    ...Object.fromEntries(
+      TRACKER_RECORD_FIELDS.map((name) => [
+        name,
+        {
+          type: ['integer', 'null'],
+          minimum: 0,
+          description: 'tracker rows; 0: none (a placement, a payment rule: an ancost-priced hit has none)',
+        },
+      ]),
+    ),
+    mediaCostMicros: { type: ['integer', 'null'], description: 'tracker rows: the event’s media cost' },
+    revenueMicros: { type: ['integer', 'null'], description: 'tracker rows: the event’s revenue' },
+  },
+};
+
 /** The OpenAPI 3.1 description of Tally's API, served at `/docs`. */
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
@@ -253,6 +329,7 @@ export const OPENAPI_DOCUMENT = {
           deliveredMs: { type: ['integer', 'null'] },
         },
       },
+      BillingRecord: BILLING_RECORD_SCHEMA,
       Tag: {
         type: 'object',
         required: ['trackerId', 'tag'],
@@ -556,6 +633,59 @@ export const OPENAPI_DOCUMENT = {
                   properties: {
                     deliveries: { type: 'array', items: { $ref: '#/components/schemas/Delivery' } },
                     next: { type: ['integer', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          '400': QUERY_REFUSED,
+          ...AUTHENTICATED_ERRORS,
+        },
+      },
+    },
+    '/v1/billing-records': {
+      get: {
+        summary: 'Billing records: one per counted impression or click, oldest first',
+        description:
+          'For reconciling what was billed impression by impression (with a DSP: by auction, impression and bid id, at the clearing price). Needs an account-wide key of any role. A page reads a bounded run of the ledger, so it may hold fewer records than limit, or none, and still have a next: read on until next is null. Any other parameter is refused.',
+        parameters: [
+          ...(['from', 'to'] as const).map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: 'string' },
+            description: `only records counted ${name === 'from' ? 'at or after' : 'before'} this time (when the notice or hit that counted arrived, not the hour served): an RFC 3339 date-time with its offset, or a date (00:00 UTC)`,
+          })),
+          {
+            name: 'seat',
+            in: 'query',
+            schema: { type: 'string', minLength: 1 },
+            description: "only this seat's exchange records",
+          },
+          { name: 'impressionType', in: 'query', schema: { enum: IMPRESSION_TYPES } },
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          {
+            name: 'after',
+            in: 'query',
+            schema: { type: 'integer', minimum: 0 },
+            description: 'the next value of the previous page',
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'a page of billing records; next is null once the window is read to its end',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['records', 'next'],
+                  additionalProperties: false,
+                  properties: {
+                    records: { type: 'array', items: { $ref: '#/components/schemas/BillingRecord' } },
+                    next: { type: ['integer', 'null'], minimum: 1 },
                   },
                 },
               },

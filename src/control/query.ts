@@ -1,5 +1,51 @@
 import { ApiError } from './http.js';
 import { shown } from '../lib/shown.js';
+import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
+import { parseTimeMs } from './query-time.js';
+
+/** A page a list asks for: at most `limit` items, after the item `afterId` (a previous page's `next`). */
+export interface PageParameters {
+  limit: number;
+  afterId: number | undefined;
+}
+
+/**
+ * `limit` (1 to `maxLimit`, `defaultLimit` when absent) and `after` of a list's query; 400
+ * `VALIDATION_FAILED` for any other value.
+ */
+export function readPageParameters(
+  params: URLSearchParams,
+  defaultLimit: number,
+  maxLimit: number,
+): PageParameters {
+  const limitText = params.get('limit') ?? String(defaultLimit);
+  const limit = Number(limitText);
+  if (!/^\d{1,9}$/.test(limitText) || limit < 1 || limit > maxLimit) {
+    throw new ApiError(400, 'VALIDATION_FAILED', `limit must be an integer from 1 to ${maxLimit}`);
+  }
+  const afterText = params.get('after');
+  const afterId = afterText === null ? undefined : afterCursor(afterText);
+  if (afterText !== null && afterId === undefined)
+    throw new ApiError(400, 'VALIDATION_FAILED', AFTER_PROBLEM);
+  return { limit, afterId };
+}
+
+/** A window of time a list's `from` and `to` bound, epoch ms (`to` exclusive); each may be absent. */
+export interface TimeWindow {
+  fromMs: number | undefined;
+  toMs: number | undefined;
+}
+
+/** `from` and `to` of a list's query, RFC 3339 (see `parseTimeMs`); 400 unless `from` is before `to`. */
+export function readTimeWindow(params: URLSearchParams): TimeWindow {
+  const fromText = params.get('from');
+  const toText = params.get('to');
+  const fromMs = fromText === null ? undefined : parseTimeMs(fromText, 'from');
+  const toMs = toText === null ? undefined : parseTimeMs(toText, 'to');
+  if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs)
+    throw new ApiError(400, 'VALIDATION_FAILED', 'from must be before to');
+  return { fromMs, toMs };
+}
 
 /**
  * Refuses (400 `VALIDATION_FAILED`) a query parameter that `allowed` does not hold, or one given

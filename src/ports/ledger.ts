@@ -53,6 +53,69 @@ export const EMPTY_DIMENSIONS: Readonly<EventDimensions> = Object.freeze({
   cachebusterMissing: false,
 });
 
+/** Which of an account's billing records `listBillingRecords` reads. */
+export interface BillingRecordQuery {
+  accountId: number;
+  /** Only records after this id (a previous page's `nextAfterId`). */
+  afterId?: number;
+  /** Only records counted at or after this time, epoch ms. */
+  countedFromMs?: number;
+  /** Only records counted before this time, epoch ms. */
+  countedToMs?: number;
+  /** Only the records of this seat. */
+  seat?: string;
+  /** Only the records of this kind of event. */
+  impressionType?: ImpressionType;
+  /** At most this many records. */
+  limit: number;
+}
+
+/**
+ * One billing record: an event that counted, so billed (an exchange impression, to the seat at its
+ * clearing price; a tracker's impression or click, at its media cost and revenue). Fields that do
+ * not apply to its kind are null.
+ */
+export interface BillingRecord {
+  id: number;
+  /** When Tally received the notice or hit that counted, epoch ms. */
+  countedMs: number;
+  /** Start of the UTC hour the impression was served (the auction's; the hit's), epoch ms. */
+  servedHourMs: number;
+  impressionType: ImpressionType;
+  /** Exchange rows: the notice that counted (`adm`, `burl`, `omid`, …). */
+  notice: string | null;
+  method: string | null;
+  format: string | null;
+  channel: string | null;
+  /** Exchange rows: the auction (BidRequest.id), impression, bid and seat billed. */
+  auctionId: string | null;
+  impId: string | null;
+  bidId: string | null;
+  seat: string | null;
+  /** Exchange rows: the OpenRTB publisher id of the win. */
+  publisher: string | null;
+  /** Exchange rows: the currency of `priceMicros`. */
+  currency: string | null;
+  /** Exchange rows: the clearing price, a CPM in micros (the impression's cost is a thousandth). */
+  priceMicros: number | null;
+  /** Tracker rows: the catalog objects the hit was priced by (a payment rule of 0: none). */
+  trackerId: number | null;
+  advertiserId: number | null;
+  lineItemId: number | null;
+  publisherId: number | null;
+  placementId: number | null;
+  paymentRuleId: number | null;
+  /** Tracker rows: the event's media cost and revenue, micros. */
+  mediaCostMicros: number | null;
+  revenueMicros: number | null;
+}
+
+/** A page of billing records, and the id to read on after (`null` once the window is read to its end). */
+export interface BillingRecordPage {
+  records: BillingRecord[];
+  nextAfterId: number | null;
+}
+
 /** One notice or hit to record, with the outcome the pure rules gave it. */
 export interface EventRecord {
   receivedMs: number;
@@ -279,6 +342,12 @@ export interface Ledger {
   replayDead(nowMs: number, deadlineMs: number, filter?: DeadDeliveryFilter, dryRun?: boolean): number;
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
+  /**
+   * A page of an account's billing records (its counted events), oldest first, reading at most
+   * a bounded run of ids a call whatever it finds there: a page may hold fewer records than
+   * `query.limit` (none, past another account's traffic) and still have a next.
+   */
+  listBillingRecords(query: BillingRecordQuery): BillingRecordPage;
   /**
    * One bounded step of retention: deletes raw events received before `beforeMs` that did not
    * count, among the next `maxRows` event ids not yet pruned, and up to `maxRows` deliveries

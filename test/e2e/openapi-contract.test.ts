@@ -134,7 +134,7 @@ describe('the answers of a running server, against the OpenAPI document it serve
     }
   });
 
-  it('answers a win, its notice, the delivery it keeps and the report of it as documented', async () => {
+  it('answers a win, its notice, the delivery it keeps, its billing record and the report of it as documented', async () => {
     // The document's own example, its burl fired by the publisher.
     const documented = docs.paths['/v1/wins']?.post as unknown as {
       requestBody: { content: { 'application/json': { example: { wins: [{ request: object }] } } } };
@@ -166,6 +166,15 @@ describe('the answers of a running server, against the OpenAPI document it serve
       ['burl'],
     );
     assert.equal((await call('GET', `/v1/reports?from=${today}`)).status, 400);
+    const records = await call('GET', `/v1/billing-records?from=${today}`);
+    assert.deepEqual(
+      records.body.records.map((record: { auctionId: string; notice: string }) => [
+        record.auctionId,
+        record.notice,
+      ]),
+      [['contract-1', 'burl']],
+    );
+    assert.equal((await call('GET', '/v1/billing-records?limit=1001')).status, 400);
   });
 
   it('answers every catalog operation, its refusals and conflicts as documented', async () => {

@@ -7,6 +7,8 @@ import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
 import { deliveryHost } from '../../domain/delivery-host.js';
 import { DELIVERY_STATUSES } from '../../ports/ledger.js';
 import type {
+  BillingRecordPage,
+  BillingRecordQuery,
   CallsInFlight,
   DeadDeliveryFilter,
   DeliveryFilter,
@@ -23,6 +25,8 @@ import type {
 } from '../../ports/ledger.js';
 import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
 import { auctionKeyEnd, auctionKeyStart } from '../../domain/impression-key.js';
+import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
+import { readBillingRecords } from './billing-records.js';
 
 const DAY_MS = 86_400_000;
 
@@ -755,6 +759,10 @@ export class SqliteLedger implements Ledger {
       .run(nowMs, deadlineMs, ...params).changes;
   }
 
+  listBillingRecords(query: BillingRecordQuery): BillingRecordPage {
+    return readBillingRecords(this.db, query);
+  }
+
   /**
    * The rollups of the hours that begin in [`fromMs`, `toMs`), so that back-to-back windows never
    * share an hour (the API takes only hour starts for both). An `hour` or `day` filter is a UTC
@@ -961,44 +969,6 @@ function refuseMixedCurrencies(rowCurrencies: readonly unknown[]): void {
     `this report's amounts are in ${named.join(', ')}: group by currency (groupBy=…,currency) or filter on one (currency=USD)${kinds}`,
   );
 }
-
-/**
- * The id of the first row of `table` whose `timeColumn` is at or after `ms` (one past the last
- * when none is), and the last id; both 0 for an empty table. The tables' ids grow with that time,
- * so a binary search over ids finds it without a time index. The first and last ids are each read
- * from one end of the table's B-tree: in one `SELECT` with both aggregates SQLite scans every row,
- * seconds on a large ledger.
- */
-/** The first and last ids of `table`, `low` and `high`, each read from one end of its B-tree. */
-export function idBoundsSql(table: 'event_rows' | 'deliveries'): string {
-  return `SELECT (SELECT MIN(id) FROM ${table}) AS low, (SELECT MAX(id) FROM ${table}) AS high`;
-}
-
-function firstIdFrom(
-  db: Database.Database,
-  table: 'event_rows' | 'deliveries',
-  timeColumn: 'received_ms' | 'created_ms',
-  ms: number,
-): { firstId: number; lastId: number } {
-  const bounds = db.prepare(idBoundsSql(table)).get() as { low: number | null; high: number | null };
-  if (bounds.low === null || bounds.high === null) return { firstId: 0, lastId: 0 };
-  const timeAt = db.prepare(`SELECT ${timeColumn} FROM ${table} WHERE id >= ? ORDER BY id LIMIT 1`).pluck();
-  let low = bounds.low;
-  let high = bounds.high + 1;
-  while (low < high) {
-    const middle = Math.floor((low + high) / 2);
-    if ((timeAt.get(middle) as number) < ms) low = middle + 1;
-    else high = middle;
-  }
-  return { firstId: low, lastId: bounds.high };
-}
-
-/**
- * How far a clock stepped back may have put a delivery's time out of its id's order, allowed for
- * when a window of time is read as a range of ids: a delivery queued under a clock stepped back
- * further may be left out of a window near its time.
- */
-const CLOCK_STEP_MARGIN_MS = 10 * 60_000;
 
 /** The largest integer SQLite stores, 2^63 - 1: a rollup amount that reaches it holds no exact sum. */
 const SQLITE_MAX_INTEGER = 9_223_372_036_854_775_807n;

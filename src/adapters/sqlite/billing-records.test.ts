@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, beforeEach, describe, it } from 'node:test';
+import { notCounted } from '../../domain/outcome.js';
+import { exchangeEvent, T0 } from '../../../test/support/events.js';
+import type { BillingRecordQuery, EventRecord } from '../../ports/ledger.js';
+import { EMPTY_DIMENSIONS } from '../../ports/ledger.js';
+import { billingRecordsSql, MAX_SCANNED_IDS } from './billing-records.js';
+import { openSqlite } from './database.js';
+import { SqliteLedger } from './ledger.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-billing-records-'));
+let ledger: SqliteLedger;
+let sequence = 0;
+
+beforeEach(() => {
+  ledger = new SqliteLedger(openSqlite(join(dir, `ledger-${++sequence}.db`)));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A counted impression of auction `auctionId` received `minutes` after `T0`. */
+function impression(auctionId: string, minutes = 0, overrides: Partial<EventRecord> = {}): EventRecord {
+  const base = exchangeEvent();
+  return exchangeEvent({
+    receivedMs: T0 + minutes * 60_000,
+    dims: { ...base.dims, auctionId },
+    dedupe: { key: `k-${auctionId}`, expiresMs: T0 + 86_400_000 },
+    ...overrides,
+  });
+}
+
+/** Every record `query` reads, page after page, and how many pages that took. */
+function readAll(query: Omit<BillingRecordQuery, 'afterId'>): { auctionIds: string[]; pages: number } {
+  const auctionIds: string[] = [];
+  let afterId: number | undefined;
+  let pages = 0;
+  for (;;) {
+    const page = ledger.listBillingRecords({ ...query, afterId });
+    pages++;
+    auctionIds.push(...page.records.map((record) => record.auctionId ?? `tracker ${record.trackerId}`));
+    if (page.nextAfterId === null) return { auctionIds, pages };
+    assert.ok(afterId === undefined || page.nextAfterId > afterId, 'each page moves on');
+    afterId = page.nextAfterId;
+  }
+}
+
+describe('billing records', () => {
+  it('lists one record per counted impression, oldest first, with what it was billed, and none of what did not count or is another account’s', () => {
+    ledger.record([
+      impression('a1', 0, { priceMicros: 2_500_000 }),
+      impression('a1', 1),
+      impression('a2', 2, { outcome: notCounted('late') }),
+      impression('a3', 3, { dims: { ...exchangeEvent().dims, accountId: 2, auctionId: 'a3' } }),
+      impression('a4', 4),
+    ]);
+    const page = ledger.listBillingRecords({ accountId: 1, limit: 10 });
+    assert.equal(page.nextAfterId, null);
+    assert.deepEqual(
+      page.records.map((record) => [record.auctionId, record.countedMs]),
+      [
+        ['a1', T0],
+        ['a4', T0 + 4 * 60_000],
+      ],
+    );
+    assert.deepEqual(
+      { ...page.records[0], id: 0 },
+      {
+        id: 0,
+        countedMs: T0,
+        servedHourMs: T0 - (T0 % 3_600_000),
+        impressionType: 'exchange',
+        notice: 'adm',
+        method: 'adm',
+        format: 'banner',
+        channel: 'web',
+        auctionId: 'a1',
+        impId: '1',
+        bidId: 'b',
+        seat: 'seat',
+        publisher: 'pub',
+        currency: 'USD',
+        priceMicros: 2_500_000,
+        trackerId: null,
+        advertiserId: null,
+        lineItemId: null,
+        publisherId: null,
+        placementId: null,
+        paymentRuleId: null,
+        mediaCostMicros: null,
+        revenueMicros: null,
+      },
+    );
+  });
+
+  it('gives a tracker’s hit the catalog objects and money it was priced by, and no exchange fields', () => {
+    ledger.record([
+      {
+        ...exchangeEvent({ mediaCostMicros: 1_000, revenueMicros: 2_000, priceMicros: 0 }),
+        dims: {
+          ...EMPTY_DIMENSIONS,
+          accountId: 1,
+          impressionType: 'external_impression',
+          publisher: '7',
+          advertiserId: 3,
+          lineItemId: 4,
+          trackerId: 5,
+          placementId: 0,
+          paymentRuleId: 9,
+        },
+      },
+    ]);
+    const [record] = ledger.listBillingRecords({ accountId: 1, limit: 10 }).records;
+    assert.deepEqual(
+      { ...record, id: 0 },
+      {
+        id: 0,
+        countedMs: T0,
+        servedHourMs: T0 - (T0 % 3_600_000),
+        impressionType: 'external_impression',
+        notice: null,
+        method: null,
+        format: null,
+        channel: null,
+        auctionId: null,
+        impId: null,
+        bidId: null,
+        seat: null,
+        publisher: null,
+        currency: null,
+        priceMicros: null,
+        trackerId: 5,
+        advertiserId: 3,
+        lineItemId: 4,
+        publisherId: 7,
+        placementId: 0,
+        paymentRuleId: 9,
+        mediaCostMicros: 1_000,
+        revenueMicros: 2_000,
+      },
+    );
+  });
+
+  it('reads a window of count times, and pages through it without losing or repeating a record', () => {
+    for (let minute = 0; minute < 30; minute++) ledger.record([impression(`m${minute}`, minute)]);
+    const window = { accountId: 1, countedFromMs: T0 + 10 * 60_000, countedToMs: T0 + 20 * 60_000 };
+    const expected = Array.from({ length: 10 }, (_, index) => `m${index + 10}`);
+    assert.deepEqual(readAll({ ...window, limit: 1000 }).auctionIds, expected);
+    const paged = readAll({ ...window, limit: 3 });
+    assert.deepEqual(paged.auctionIds, expected);
+    assert.equal(paged.pages, 4);
+  });
+
+  it('filters on the seat and the kind of event', () => {
+    const other = { ...exchangeEvent().dims, seat: 'other-seat', auctionId: 'o1' };
+    ledger.record([impression('s1'), impression('o1', 1, { dims: other }), impression('s2', 2)]);
+    assert.deepEqual(readAll({ accountId: 1, seat: 'other-seat', limit: 10 }).auctionIds, ['o1']);
+    assert.deepEqual(readAll({ accountId: 1, impressionType: 'external_click', limit: 10 }).auctionIds, []);
+    assert.deepEqual(readAll({ accountId: 1, impressionType: 'exchange', limit: 10 }).auctionIds, [
+      's1',
+      'o1',
+      's2',
+    ]);
+  });
+
+  it('reads a bounded run of ids a call: past another account’s traffic it answers no record and where to read on', () => {
+    ledger.record([impression('first')]);
+    const busy = { ...exchangeEvent().dims, accountId: 2 };
+    const noise: EventRecord[] = [];
+    for (let index = 0; index < MAX_SCANNED_IDS + 500; index++)
+      noise.push(exchangeEvent({ dims: { ...busy, auctionId: `n${index}` } }));
+    ledger.record(noise);
+    ledger.record([impression('last')]);
+    const first = ledger.listBillingRecords({ accountId: 1, limit: 10 });
+    assert.deepEqual(
+      first.records.map((record) => record.auctionId),
+      ['first'],
+    );
+    assert.equal(first.nextAfterId, MAX_SCANNED_IDS);
+    const all = readAll({ accountId: 1, limit: 10 });
+    assert.deepEqual(all.auctionIds, ['first', 'last']);
+    assert.equal(all.pages, 2);
+  });
+
+  it('reads the rows by id and looks each one’s dimensions up, never visiting the account’s other rows', () => {
+    for (const seat of [false, true]) {
+      const steps = (
+        ledger['db']
+          .prepare(`EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat })}`)
+          .all(1, 2, 0, 1, 1, ...(seat ? ['seat', 'exchange'] : []), 10) as {
+          detail: string;
+        }[]
+      ).map((step) => step.detail);
+      assert.match(
+        steps[0] ?? '',
+        /^SEARCH r USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/,
+        steps.join('; '),
+      );
+      assert.match(steps[1] ?? '', /^SEARCH d USING INTEGER PRIMARY KEY \(rowid=\?\)/, steps.join('; '));
+    }
+  });
+});

@@ -1,0 +1,130 @@
+/** Reading an account's billing records (its counted events) page by page, for `Ledger.listBillingRecords`. */
+import type Database from 'better-sqlite3';
+import type {
+  BillingRecord,
+  BillingRecordPage,
+  BillingRecordQuery,
+  ImpressionType,
+} from '../../ports/ledger.js';
+import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
+
+/**
+ * The most event ids one call reads through, whatever it finds there: a call costs the HTTP
+ * thread a few milliseconds at most, however sparse the account's records are among the rows.
+ */
+export const MAX_SCANNED_IDS = 20_000;
+
+interface RecordRow {
+  id: number;
+  received_ms: number;
+  served_hour_ms: number;
+  auction_id: string;
+  imp_id: string;
+  bid_id: string;
+  price_micros: number;
+  media_cost_micros: number;
+  revenue_micros: number;
+  impression_type: ImpressionType;
+  kind: string;
+  format: string;
+  channel: string;
+  method: string;
+  seat: string;
+  publisher: string;
+  currency: string;
+  advertiser_id: number;
+  line_item_id: number;
+  tracker_id: number;
+  placement_id: number;
+  payment_rule_id: number;
+}
+
+/**
+ * A page of `query.accountId`'s billing records, oldest first, from ids in `[first, first +
+ * MAX_SCANNED_IDS)`, where `first` follows `afterId` and the window's start. The window of count
+ * times is a range of ids (see `firstIdFrom`), each row's time then checked; the rows are read in
+ * id order, each joined to its dimensions (`CROSS JOIN` keeps SQLite from driving the join from
+ * the dimensions, which would visit every row of the account).
+ */
+export function readBillingRecords(db: Database.Database, query: BillingRecordQuery): BillingRecordPage {
+  const fromMs = query.countedFromMs ?? Number.MIN_SAFE_INTEGER;
+  const toMs = query.countedToMs ?? Number.MAX_SAFE_INTEGER;
+  const windowStartId =
+    query.countedFromMs === undefined
+      ? 0
+      : firstIdFrom(db, 'event_rows', 'received_ms', fromMs - CLOCK_STEP_MARGIN_MS).firstId;
+  const windowEndId =
+    query.countedToMs === undefined
+      ? ((db.prepare('SELECT MAX(id) FROM event_rows').pluck().get() as number | null) ?? 0) + 1
+      : firstIdFrom(db, 'event_rows', 'received_ms', toMs + CLOCK_STEP_MARGIN_MS).firstId;
+  const startId = Math.max(windowStartId, (query.afterId ?? 0) + 1);
+  const scanEndId = Math.min(windowEndId, startId + MAX_SCANNED_IDS);
+  if (startId >= scanEndId) return { records: [], nextAfterId: null };
+  const parameters: (string | number)[] = [startId, scanEndId, fromMs, toMs, query.accountId];
+  if (query.seat !== undefined) parameters.push(query.seat);
+  if (query.impressionType !== undefined) parameters.push(query.impressionType);
+  const rows = db
+    .prepare(
+      billingRecordsSql({
+        seat: query.seat !== undefined,
+        impressionType: query.impressionType !== undefined,
+      }),
+    )
+    .all(...parameters, query.limit + 1) as RecordRow[];
+  if (rows.length > query.limit) {
+    const records = rows.slice(0, query.limit).map(toRecord);
+    return { records, nextAfterId: records.at(-1)?.id ?? null };
+  }
+  return { records: rows.map(toRecord), nextAfterId: scanEndId < windowEndId ? scanEndId - 1 : null };
+}
+
+/**
+ * The statement reading a page of billing records: its parameters are the ids' range, the count
+ * times' range, the account, then the seat and the impression type when filtered on, then the most
+ * rows to read.
+ */
+export function billingRecordsSql(filters: { seat: boolean; impressionType: boolean }): string {
+  const where = [
+    'r.id >= ? AND r.id < ?',
+    'r.received_ms >= ? AND r.received_ms < ?',
+    "d.account_id = ? AND d.outcome = 'counted'",
+    ...(filters.seat ? ['d.seat = ?'] : []),
+    ...(filters.impressionType ? ['d.impression_type = ?'] : []),
+  ];
+  return `SELECT r.id, r.received_ms, r.served_hour_ms, r.auction_id, r.imp_id, r.bid_id, r.price_micros,
+      r.media_cost_micros, r.revenue_micros, d.impression_type, d.kind, d.format, d.channel, d.method, d.seat,
+      d.publisher, d.currency, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id
+    FROM event_rows r CROSS JOIN event_dims d ON d.id = r.dims_id
+    WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ?`;
+}
+
+function toRecord(row: RecordRow): BillingRecord {
+  const exchange = row.impression_type === 'exchange';
+  const ifExchange = <T>(value: T): T | null => (exchange ? value : null);
+  const ifTracker = <T>(value: T): T | null => (exchange ? null : value);
+  return {
+    id: row.id,
+    countedMs: row.received_ms,
+    servedHourMs: row.served_hour_ms,
+    impressionType: row.impression_type,
+    notice: ifExchange(row.kind),
+    method: ifExchange(row.method),
+    format: ifExchange(row.format),
+    channel: ifExchange(row.channel),
+    auctionId: ifExchange(row.auction_id),
+    impId: ifExchange(row.imp_id),
+    bidId: ifExchange(row.bid_id),
+    seat: ifExchange(row.seat),
+    publisher: ifExchange(row.publisher),
+    currency: ifExchange(row.currency),
+    priceMicros: ifExchange(row.price_micros),
+    trackerId: ifTracker(row.tracker_id),
+    advertiserId: ifTracker(row.advertiser_id),
+    lineItemId: ifTracker(row.line_item_id),
+    publisherId: ifTracker(Number(row.publisher)),
+    placementId: ifTracker(row.placement_id),
+    paymentRuleId: ifTracker(row.payment_rule_id),
+    mediaCostMicros: ifTracker(row.media_cost_micros),
+    revenueMicros: ifTracker(row.revenue_micros),
+  };
+}

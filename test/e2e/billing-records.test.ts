@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
+import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+
+/** Billing records over real HTTP: one per counted impression, what a DSP reconciles against. */
+
+const BOT = 'Googlebot/2.1 (+http://www.google.com/bot.html)';
+
+let tally: TestServer;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Registers a banner win of `seat` at `clearingPrice` and answers its `adm` notice URL. */
+async function register(auctionId: string, seat: string, clearingPrice: number): Promise<string> {
+  const win = {
+    request: {
+      id: auctionId,
+      imp: [{ id: 'imp-1', banner: { w: 300, h: 250 } }],
+      site: { publisher: { id: 'pub-9' } },
+    },
+    seat,
+    bid: { id: `bid-${auctionId}`, impid: 'imp-1', price: clearingPrice + 1, adm: '<div>ad</div>' },
+    clearingPrice,
+  };
+  const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+  const [result] = registered.body.results;
+  assert.equal(result.ok, true, JSON.stringify(result));
+  return result.noticeUrls.adm;
+}
+
+async function fire(url: string, userAgent = CHROME): Promise<void> {
+  const response = await fetch(url, { headers: { 'user-agent': userAgent } });
+  assert.equal(response.status, 200);
+  await response.arrayBuffer();
+}
+
+/** Every record the key reads with `query`, following `next`, and the pages it took. */
+async function readAll(key: string, query: string): Promise<{ records: any[]; pages: number }> {
+  const records: any[] = [];
+  let after = '';
+  for (let pages = 1; ; pages++) {
+    const page = await api(tally, key, 'GET', `/v1/billing-records?${query}${after}`);
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    records.push(...page.body.records);
+    if (page.body.next === null) return { records, pages };
+    after = `&after=${page.body.next}`;
+  }
+}
+
+before(async () => {
+  tally = await startServer();
+  const first = await register('auction-1', 'seat-a', 1.25);
+  await fire(first);
+  await fire(first); // a duplicate: billed once
+  await fire(await register('auction-2', 'seat-b', 2));
+  await fire(await register('auction-3', 'seat-a', 3), BOT); // invalid traffic: not billed
+  await fire(await register('auction-4', 'seat-a', 0.5));
+});
+
+after(async () => {
+  await tally?.dispose();
+});
+
+describe('GET /v1/billing-records', () => {
+  it('lists one record per counted impression, with the ids and clearing price the DSP was billed, and nothing that did not count', async () => {
+    const { records } = await readAll(tally.adminKey, '');
+    assert.deepEqual(
+      records.map((record) => [
+        record.auctionId,
+        record.impId,
+        record.bidId,
+        record.seat,
+        record.priceMicros,
+      ]),
+      [
+        ['auction-1', 'imp-1', 'bid-auction-1', 'seat-a', 1_250_000],
+        ['auction-2', 'imp-1', 'bid-auction-2', 'seat-b', 2_000_000],
+        ['auction-4', 'imp-1', 'bid-auction-4', 'seat-a', 500_000],
+      ],
+    );
+    for (const record of records) {
+      assert.equal(record.impressionType, 'exchange');
+      assert.equal(record.publisher, 'pub-9');
+      assert.equal(record.currency, 'USD');
+      assert.equal(record.method, 'adm');
+      assert.equal(record.servedHour, iso(hourStartMs(Date.parse(record.countedAt))));
+      assert.equal(record.trackerId, null);
+    }
+  });
+
+  it('adds up, seat by seat, to the counted impressions the report bills', async () => {
+    const hourMs = hourStartMs(Date.now());
+    const report = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/reports?from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + 2 * HOUR_MS)}&groupBy=seat&outcome=counted`,
+    );
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    const { records } = await readAll(tally.adminKey, '');
+    const bySeat = new Map<string, { events: number; priceMicros: number }>();
+    for (const record of records) {
+      const sums = bySeat.get(record.seat) ?? { events: 0, priceMicros: 0 };
+      bySeat.set(record.seat, {
+        events: sums.events + 1,
+        priceMicros: sums.priceMicros + record.priceMicros,
+      });
+    }
+    assert.deepEqual(
+      report.body.rows.map((row: any) => [row.seat, row.events, row.priceMicros]),
+      [...bySeat].map(([seat, sums]) => [seat, sums.events, sums.priceMicros]),
+    );
+  });
+
+  it('pages by next, filters on the seat and on a window of count times', async () => {
+    const paged = await readAll(tally.adminKey, 'limit=1');
+    assert.deepEqual(
+      paged.records.map((record) => record.auctionId),
+      ['auction-1', 'auction-2', 'auction-4'],
+    );
+    assert.equal(paged.pages, 3);
+    const seatA = await readAll(tally.adminKey, 'seat=seat-a');
+    assert.deepEqual(
+      seatA.records.map((record) => record.auctionId),
+      ['auction-1', 'auction-4'],
+    );
+    const later = await readAll(tally.adminKey, `from=${iso(Date.now() + HOUR_MS)}`);
+    assert.deepEqual(later.records, []);
+    const until = Date.parse(seatA.records[1].countedAt);
+    const before = await readAll(tally.adminKey, `from=${iso(until - HOUR_MS)}&to=${iso(until)}`);
+    assert.ok(!before.records.some((record) => record.auctionId === 'auction-4'));
+  });
+
+  it('lets an account-wide reader key read them, refuses a scoped key, and refuses a bad parameter saying what to send', async () => {
+    const created = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+      name: 'finance',
+      role: 'reader',
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal((await readAll(created.body.key, '')).records.length, 3);
+
+    const advertiser = await api(tally, tally.adminKey, 'POST', '/v1/advertisers', { name: 'Acme' });
+    const scoped = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+      name: 'acme',
+      role: 'reader',
+      scope: { type: 'advertiser', id: advertiser.body.id },
+    });
+    const refused = await api(tally, scoped.body.key, 'GET', '/v1/billing-records');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'FORBIDDEN');
+
+    for (const [query, message] of [
+      ['limit=0', /limit must be an integer from 1 to 1000/],
+      ['after=x', /after: send the `next` value/],
+      ['impressionType=click', /impressionType must be one of exchange, external_impression, external_click/],
+      ['seat=', /seat must be a seat id/],
+      ['from=yesterday', /from/],
+      ['sort=id', /unknown parameter "sort"/],
+    ] as const) {
+      const bad = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.equal(bad.body.error.code, 'VALIDATION_FAILED', query);
+      assert.match(bad.body.error.message, message, query);
+      assert.equal(typeof bad.body.error.requestId, 'string');
+    }
+  });
+});
