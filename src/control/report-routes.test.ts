@@ -44,7 +44,7 @@ async function serve(name: string, source: ReportThread, maxRows: number): Promi
 }
 
 before(async () => {
-  for (const accountId of [1, 2, 3, 4]) {
+  for (const accountId of [1, 2, 3, 4, 5]) {
     accounts.createAccount(`account ${accountId}`, Date.now());
     const { key, hash, prefix } = newApiKey();
     accounts.addKey(accountId, hash, prefix, 'reader', 'reader', null, Date.now());
@@ -52,7 +52,8 @@ before(async () => {
   }
   // Account 1: three seats. Account 2: prices adding up past 2^53 - 1 micros. Account 3: seats a
   // spreadsheet would misread, and a loss. Account 4: a seat for each other character that starts
-  // a formula, one that starts with the escape, and one for each other separator.
+  // a formula, one that starts with the escape, and one for each other separator. Account 5: hours
+  // around New York's clocks going back on 1 November 2026.
   ledger.record([event(1, 's1'), event(1, 's2'), event(1, 's3')]);
   ledger.record([event(2, 'big', { priceMicros: 5e15 }), event(2, 'big', { priceMicros: 5e15 })]);
   ledger.record([
@@ -79,6 +80,15 @@ before(async () => {
       'a\nb',
       'a\rb',
     ].map((seat) => event(4, seat)),
+  );
+  ledger.record(
+    [
+      '2026-11-01T03:00:00Z', // 31 October, 23:00 EDT
+      '2026-11-01T04:00:00Z', // 1 November, 00:00 EDT
+      '2026-11-01T06:00:00Z', // 1 November, 01:00 EST (the second 01:00)
+      '2026-11-02T04:00:00Z', // 1 November, 23:00 EST
+      '2026-11-02T05:00:00Z', // 2 November, 00:00 EST
+    ].map((hour) => event(5, 'ny', { servedHourMs: Date.parse(hour) })),
   );
   await closed.close();
   await serve('three', thread, 3);
@@ -220,5 +230,62 @@ describe('GET /v1/reports', () => {
     assert.match(csvId ?? '', /^\S+$/);
     assert.equal(typeof json.headers.get('x-request-id'), 'string');
     assert.notEqual(csvId, json.headers.get('x-request-id'));
+  });
+
+  it('answers a report in a time zone: its window and days in local time with their offset, in JSON and CSV', async () => {
+    const query = 'tz=America/New_York&from=2026-10-31&to=2026-11-03&groupBy=day';
+    const json = await report('three', query, 5);
+    assert.equal(json.status, 200, json.text);
+    const money = { mediaCostMicros: 0, revenueMicros: 0, profitMicros: 0 };
+    assert.deepEqual(json.body, {
+      from: '2026-10-31T00:00:00.000-04:00',
+      to: '2026-11-03T00:00:00.000-05:00',
+      groupBy: ['day'],
+      rows: [
+        { day: '2026-10-31T00:00:00.000-04:00', events: 1, priceMicros: 1_000_000, ...money },
+        { day: '2026-11-01T00:00:00.000-04:00', events: 3, priceMicros: 3_000_000, ...money },
+        { day: '2026-11-02T00:00:00.000-05:00', events: 1, priceMicros: 1_000_000, ...money },
+      ],
+    });
+    const csv = await report('three', `${query}&format=csv`, 5);
+    assert.equal(
+      csv.headers.get('content-disposition'),
+      'attachment; filename="tally-report-2026-10-31T00-0400-2026-11-03T00-0500.csv"',
+      'named by its window in local hours, each with its offset',
+    );
+    assert.equal(
+      csv.text,
+      'day,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\n' +
+        '2026-10-31T00:00:00.000-04:00,1,1000000,0,0,0\r\n' +
+        '2026-11-01T00:00:00.000-04:00,3,3000000,0,0,0\r\n' +
+        '2026-11-02T00:00:00.000-05:00,1,1000000,0,0,0\r\n',
+    );
+  });
+
+  it('answers a report in UTC the same whether tz=UTC is asked for or left out', async () => {
+    const query = 'from=2026-10-31&to=2026-11-03&groupBy=day,hour&format=csv';
+    const plain = await report('twenty', query, 5);
+    const utc = await report('twenty', `${query}&tz=UTC`, 5);
+    assert.equal(utc.text, plain.text);
+    assert.equal(utc.headers.get('content-disposition'), plain.headers.get('content-disposition'));
+    assert.match(plain.text, /\r\n2026-11-01T00:00:00.000Z,2026-11-01T03:00:00.000Z,1,/);
+  });
+
+  it('refuses an unknown zone, and one the report thread finds is not whole hours off UTC within the window, with 400 VALIDATION_FAILED in the error envelope', async () => {
+    const unknown = await report('three', 'tz=America/Gotham&from=2026-10-31&to=2026-11-03', 5);
+    assert.deepEqual([unknown.status, unknown.body.error.code], [400, 'VALIDATION_FAILED']);
+    assert.match(
+      unknown.body.error.message,
+      /^tz="America\/Gotham": no such time zone; .* e\.g\. tz=America\/New_York/,
+    );
+    assert.equal(unknown.body.error.requestId, unknown.headers.get('x-request-id'));
+    // Barbados was −03:30 from April to September 1944, −04:00 at the window's ends.
+    const misfit = await report('three', 'tz=America/Barbados&from=1944-01-01&to=1945-01-01', 5);
+    assert.deepEqual([misfit.status, misfit.body.error.code], [400, 'VALIDATION_FAILED']);
+    assert.match(
+      misfit.body.error.message,
+      /^tz=America\/Barbados is -03:30 from UTC at 1944-04-10T05:00:00.000Z, not a whole number of hours: .*or in UTC \(leave tz out\)$/,
+    );
+    assert.equal(misfit.body.error.requestId, misfit.headers.get('x-request-id'));
   });
 });

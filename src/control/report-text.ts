@@ -1,4 +1,5 @@
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import { localIsoString, offsetAtMs } from '../lib/time-zone.js';
 
 /** The forms a report is answered in. */
 export type ReportOutput = 'json' | 'csv';
@@ -16,7 +17,8 @@ export const REPORT_METRICS = [
 export type ReportMetric = (typeof REPORT_METRICS)[number];
 
 /**
- * A report's answer body: JSON `{from, to, groupBy, rows}`, or CSV with a header line, a line a
+ * A report's answer body: JSON `{from, to, groupBy, rows}` (`from` and `to` in the query's time
+ * zone, with its offset, when it has one), or CSV with a header line, a line a
  * row, every sum written exactly; without the `hidden` metrics. Built where the rows are read
  * (the report thread), so that the HTTP thread only writes it out.
  */
@@ -34,9 +36,12 @@ export function reportText(
       : rows.map((row) =>
           Object.fromEntries(Object.entries(row).filter(([name]) => !hidden.includes(name as ReportMetric))),
         );
+  const { timeZone } = query;
+  const time = (ms: number) =>
+    timeZone === undefined ? new Date(ms).toISOString() : localIsoString(ms, offsetAtMs(timeZone, ms));
   return JSON.stringify({
-    from: new Date(query.fromMs).toISOString(),
-    to: new Date(query.toMs).toISOString(),
+    from: time(query.fromMs),
+    to: time(query.toMs),
     groupBy: query.groupBy,
     rows: shown,
   });

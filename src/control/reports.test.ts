@@ -324,3 +324,125 @@ describe('report windows and scopes', () => {
     );
   });
 });
+
+describe('report queries in a time zone (tz)', () => {
+  /** The window and filters of `query`, each time as toISOString writes it. */
+  const times = (query: string) => {
+    const parsed = parse(query);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return { from: iso(parsed.fromMs), to: iso(parsed.toMs), filters: parsed.filters, tz: parsed.timeZone };
+  };
+
+  it('reads from and to given as dates as their midnights in the zone, 23 or 25 hours apart over New York’s changes', () => {
+    assert.deepEqual(times('tz=America/New_York&from=2026-03-08&to=2026-03-09'), {
+      from: '2026-03-08T05:00:00.000Z',
+      to: '2026-03-09T04:00:00.000Z',
+      filters: {},
+      tz: 'America/New_York',
+    });
+    const back = parse('tz=America/New_York&from=2026-11-01&to=2026-11-02');
+    assert.equal(back.toMs - back.fromMs, 25 * 3_600_000);
+    assert.equal(times('tz=Europe/Paris&from=2026-11-22&to=2026-11-23').from, '2026-11-21T23:00:00.000Z');
+  });
+
+  it('reads from and to given with an offset as the instant they name, which must still be on the hour', () => {
+    assert.deepEqual(times('tz=America/New_York&from=2026-11-22T10:00:00Z&to=2026-11-22T06:00:00-05:00'), {
+      from: '2026-11-22T10:00:00.000Z',
+      to: '2026-11-22T11:00:00.000Z',
+      filters: {},
+      tz: 'America/New_York',
+    });
+    assert.equal(
+      refusal('tz=America/New_York&from=2026-11-22T10:30:00Z&to=2026-11-23'),
+      'from must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-11-22T05:00:00-05:00: reports are by the hour the impression was served',
+    );
+  });
+
+  it('takes a zone’s name in any case or by an alias, and leaves a UTC query as it is without tz', () => {
+    assert.equal(parse(`${RANGE}&tz=america/new_york`).timeZone, 'America/New_York');
+    // An alias as given: ICU's own name for Europe/Kyiv is Europe/Kiev.
+    assert.equal(parse(`${RANGE}&tz=US/Eastern`).timeZone, 'US/Eastern');
+    assert.equal(parse(`${RANGE}&tz=Europe/Kyiv`).timeZone, 'Europe/Kyiv');
+    for (const utc of ['UTC', 'Etc/UTC', 'utc'])
+      assert.deepEqual(parse(`${RANGE}&tz=${utc}&day=2026-11-01`), parse(`${RANGE}&day=2026-11-01`), utc);
+  });
+
+  it('refuses a zone it does not know, naming the parameter and giving an example', () => {
+    for (const tz of ['Mars/Olympus', '', 'EST5', '-05:00']) {
+      assert.equal(
+        refusal(`${RANGE}&tz=${encodeURIComponent(tz)}`),
+        `tz=${JSON.stringify(tz)}: no such time zone; give an IANA time zone name, e.g. tz=America/New_York, tz=Europe/Paris or tz=UTC (the default)`,
+        tz,
+      );
+    }
+  });
+
+  it('refuses a zone a half or a quarter of an hour off UTC, whose days no hourly rollups make, saying what to ask for instead', () => {
+    for (const [tz, offset, midnight] of [
+      ['Asia/Kolkata', '+05:30', '2026-11-21T18:30:00.000Z'],
+      ['Asia/Kathmandu', '+05:45', '2026-11-21T18:15:00.000Z'],
+      ['Australia/Adelaide', '+10:30', '2026-11-21T13:30:00.000Z'],
+    ]) {
+      assert.equal(
+        refusal(`tz=${tz}&from=2026-11-22&to=2026-11-23`),
+        `tz=${tz} is ${offset} from UTC at ${midnight}, not a whole number of hours: reports are made of hourly rollups (by the UTC hour), which cannot be split between its days or hours; ask for the report in a zone whose offset is a whole number of hours, or in UTC (leave tz out)`,
+      );
+      assert.match(
+        refusal(`tz=${tz}&from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z`),
+        /not a whole number of hours/,
+      );
+    }
+  });
+
+  it('says a date means its midnight in the zone when refusing a time it cannot read', () => {
+    assert.match(
+      refusal('tz=America/New_York&from=2026-11-22T10:00:00&to=2026-11-23'),
+      /^from must be an RFC 3339 date-time with its offset .*, or a date, e\.g\. 2026-12-03 \(00:00 in America\/New_York\)$/,
+    );
+    assert.match(
+      refusal('tz=America/New_York&to=2026-11-23'),
+      /^from is required: .*\(00:00 in America\/New_York\)$/,
+    );
+    assert.match(
+      refusal('tz=Pacific/Apia&from=2011-12-30&to=2012-01-02'),
+      /^from: Pacific\/Apia skipped that date/,
+    );
+  });
+
+  it('takes a day filter as a local date or its first instant in any offset, and hands the ledger that instant', () => {
+    const window = 'tz=America/New_York&from=2026-10-31&to=2026-11-03';
+    for (const day of ['2026-11-01', '2026-11-01T00:00:00-04:00', '2026-11-01T04:00:00Z']) {
+      assert.deepEqual(
+        parse(`${window}&day=${encodeURIComponent(day)}`).filters,
+        { day: '2026-11-01T04:00:00.000Z' },
+        day,
+      );
+    }
+    assert.deepEqual(parse(`${window}&day=2026-11-02`).filters, { day: '2026-11-02T05:00:00.000Z' });
+  });
+
+  it('refuses a day filter that is not a local midnight, giving the day’s own midnight as the example', () => {
+    const window = 'tz=America/New_York&from=2026-10-31&to=2026-11-03';
+    assert.equal(
+      refusal(`${window}&day=2026-11-01T00:00:00Z`),
+      'day="2026-11-01T00:00:00Z": must be the start of a day in America/New_York, e.g. 2026-10-31 or 2026-10-31T00:00:00-04:00: days are America/New_York days',
+    );
+    // 00:00 at the offset of the day before the change is not the next day's midnight.
+    assert.match(
+      refusal(`${window}&day=2026-11-02T00:00:00-04:00`),
+      /e\.g\. 2026-11-01 or 2026-11-01T00:00:00-04:00: days are America\/New_York days$/,
+    );
+  });
+
+  it('takes an hour filter as a local hour in any offset, the two 01:00s of 1 November apart, and refuses one off the hour', () => {
+    const window = 'tz=America/New_York&from=2026-10-31&to=2026-11-03';
+    const hour = (value: string) => parse(`${window}&hour=${encodeURIComponent(value)}`).filters.hour;
+    assert.equal(hour('2026-11-01T01:00:00-04:00'), '2026-11-01T05:00:00.000Z');
+    assert.equal(hour('2026-11-01T01:00:00-05:00'), '2026-11-01T06:00:00.000Z');
+    assert.equal(hour('2026-11-01'), '2026-11-01T04:00:00.000Z', 'a date is its local midnight');
+    assert.equal(
+      refusal(`${window}&hour=2026-11-01T01:30:00-05:00`),
+      'hour="2026-11-01T01:30:00-05:00": must be the start of an hour (minutes and seconds zero), e.g. 2026-11-01T01:00:00-05:00: rows are by the hour the impression was served',
+    );
+  });
+});

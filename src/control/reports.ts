@@ -8,17 +8,24 @@ import { ApiError } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
 import { ReportRefusedError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
-import { parseTimeMs, TIME_FORMS } from './query-time.js';
+import { parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
 import { shown } from '../lib/shown.js';
 import { HOUR_MS } from '../lib/time.js';
+import {
+  DAY_MS,
+  hourlyMisfitMessage,
+  localDay,
+  localIsoString,
+  localMidnightMs,
+  offsetAtMs,
+} from '../lib/time-zone.js';
 import { preferredMediaType } from './accept.js';
 import type { ReportMetric } from './report-text.js';
 
-const DAY_MS = 86_400_000;
 const MAX_RANGE_MS = 400 * DAY_MS;
 const OUTPUT_FORMATS = new Set(['csv', 'json']);
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
-const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'groupBy', ...REPORT_DIMENSIONS]);
+const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'tz', 'groupBy', ...REPORT_DIMENSIONS]);
 
 /**
  * `GET /v1/reports`: the hourly rollups, grouped and filtered; JSON or CSV. The answer is read and
@@ -49,9 +56,14 @@ export function reportRoutes(
           });
         } catch (error) {
           if (error instanceof ReportRefusedError) {
-            throw error.code === 'MIXED_CURRENCIES'
-              ? new ApiError(400, 'MIXED_CURRENCIES', error.message)
-              : new ApiError(400, 'REPORT_TOO_LARGE', error.message);
+            switch (error.code) {
+              case 'MIXED_CURRENCIES':
+                throw new ApiError(400, 'MIXED_CURRENCIES', error.message);
+              case 'VALIDATION_FAILED':
+                throw new ApiError(400, 'VALIDATION_FAILED', error.message);
+              case 'REPORT_TOO_LARGE':
+                throw new ApiError(400, 'REPORT_TOO_LARGE', error.message);
+            }
           }
           throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
         }
@@ -72,10 +84,17 @@ export function reportRoutes(
 
 /**
  * The name a CSV report is saved under: its window, in UTC hours, so that the reports of several
- * windows saved to one folder keep apart (`tally-report-2026-11-01T00-2026-12-01T00.csv`).
+ * windows saved to one folder keep apart (`tally-report-2026-11-01T00-2026-12-01T00.csv`); in a
+ * time zone, in its local hours each with its offset, which tells apart the two 01:00s of a day
+ * the clocks go back (`tally-report-2026-11-01T00-0400-2026-11-02T00-0500.csv`).
  */
-function csvFileName(query: Pick<ReportQuery, 'fromMs' | 'toMs'>): string {
-  const hour = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+function csvFileName(query: Pick<ReportQuery, 'fromMs' | 'toMs' | 'timeZone'>): string {
+  const { timeZone } = query;
+  const hour = (ms: number) => {
+    if (timeZone === undefined) return new Date(ms).toISOString().slice(0, 13);
+    const local = localTimeText(timeZone, ms);
+    return `${local.slice(0, 13)}${local.slice(-6).replace(':', '')}`;
+  };
   return `tally-report-${hour(query.fromMs)}-${hour(query.toMs)}.csv`;
 }
 
@@ -116,10 +135,11 @@ export function parseReportQuery(
   refuseUnknownOrRepeated(
     params,
     REPORT_PARAMETERS,
-    `a report takes from, to, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
+    `a report takes from, to, tz, groupBy, format (csv or json) and filters on ${REPORT_DIMENSIONS.join(', ')}`,
   );
-  const fromMs = parseHourBound(params.get('from'), 'from');
-  const toMs = parseHourBound(params.get('to'), 'to');
+  const timeZone = parseTimeZone(params.get('tz'));
+  const fromMs = parseHourBound(params.get('from'), 'from', timeZone);
+  const toMs = parseHourBound(params.get('to'), 'to', timeZone);
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
   if (toMs - fromMs > MAX_RANGE_MS)
     throw new ApiError(400, 'VALIDATION_FAILED', 'a report spans at most 400 days; narrow from/to');
@@ -141,7 +161,7 @@ export function parseReportQuery(
     const value = params.get(dimension);
     // `format=csv` / `format=json` choose the output; other values filter the ad format.
     if (value === null || (dimension === 'format' && OUTPUT_FORMATS.has(value))) continue;
-    filters[dimension] = checkFilter(dimension, value);
+    filters[dimension] = checkFilter(dimension, value, timeZone);
   }
   const query: ReportQuery = {
     accountId: principal.accountId,
@@ -149,6 +169,7 @@ export function parseReportQuery(
     toMs,
     groupBy: [...new Set(groupBy)] as ReportDimension[],
     filters,
+    ...(timeZone === undefined ? {} : { timeZone }),
   };
   const scope = principal.scope;
   if (scope === null) return query;
@@ -205,13 +226,17 @@ const FILTER_VALUES: Partial<Record<ReportDimension, readonly string[]>> = {
 
 /**
  * Throws 400 for a filter value that could never match: a bad time, an `hour` not on a UTC hour,
- * a `day` not at a UTC midnight, a bad id or flag, a value its dimension never holds (a misspelt
- * `outcome=Counted` would answer a report of nothing, read as nothing to bill). Returns the value
- * to filter on: an `hour` or `day` as `toISOString` writes it (UTC), the others as given.
+ * a `day` not at a midnight (UTC's, or `timeZone`'s), a bad id or flag, a value its dimension
+ * never holds (a misspelt `outcome=Counted` would answer a report of nothing, read as nothing to
+ * bill). Returns the value to filter on: an `hour` or `day` as `toISOString` writes it (UTC), the
+ * others as given.
  */
-function checkFilter(dimension: ReportDimension, value: string): string {
+function checkFilter(dimension: ReportDimension, value: string, timeZone: string | undefined): string {
   const label = `${dimension}=${shown(value)}`;
   const fail = (what: string) => new ApiError(400, 'VALIDATION_FAILED', `${label}: ${what}`);
+  if (timeZone !== undefined && (dimension === 'hour' || dimension === 'day')) {
+    return new Date(localTimeFilterMs(dimension, value, label, timeZone)).toISOString();
+  }
   if (dimension === 'hour' || dimension === 'day') {
     const ms = parseTimeMs(value, label);
     if (dimension === 'hour' && ms % HOUR_MS !== 0) {
@@ -249,10 +274,66 @@ function checkFilter(dimension: ReportDimension, value: string): string {
   return value;
 }
 
-/** Epoch ms of `from` or `to`, which must be the start of a UTC hour: the rollups are hourly. */
-function parseHourBound(value: string | null, name: 'from' | 'to'): number {
-  if (value === null) throw new ApiError(400, 'VALIDATION_FAILED', `${name} is required: ${TIME_FORMS}`);
-  const ms = parseTimeMs(value, name);
+/**
+ * Epoch ms of an `hour` or `day` filter in `timeZone`: the start of one of its hours (in a zone
+ * whose offset is whole hours, a UTC hour's), or the first instant of one of its days (a date
+ * names its day).
+ */
+function localTimeFilterMs(
+  dimension: 'hour' | 'day',
+  value: string,
+  label: string,
+  timeZone: string,
+): number {
+  const ms = parseTimeMs(value, label, timeZone);
+  const offsetMs = offsetAtMs(timeZone, ms);
+  const fail = (what: string) => new ApiError(400, 'VALIDATION_FAILED', `${label}: ${what}`);
+  if (dimension === 'hour') {
+    if (ms % HOUR_MS !== 0) {
+      const example = localTimeText(timeZone, ms - (ms % HOUR_MS));
+      throw fail(
+        `must be the start of an hour (minutes and seconds zero), e.g. ${example}: rows are by the hour the impression was served`,
+      );
+    }
+    return ms;
+  }
+  const dayStartMs = localMidnightMs(timeZone, localDay(ms, offsetMs)) ?? ms;
+  if (ms !== dayStartMs) {
+    const example = localTimeText(timeZone, dayStartMs);
+    throw fail(
+      `must be the start of a day in ${timeZone}, e.g. ${example.slice(0, 10)} or ${example}: days are ${timeZone} days`,
+    );
+  }
+  return ms;
+}
+
+/** `atMs` in `timeZone`'s local time with its offset, to the second: `2026-11-22T00:00:00-05:00`. */
+function localTimeText(timeZone: string, atMs: number): string {
+  return localIsoString(atMs, offsetAtMs(timeZone, atMs)).replace('.000', '');
+}
+
+/**
+ * Epoch ms of `from` or `to`, which must be the start of a UTC hour: the rollups are hourly. In a
+ * time zone, a date is its midnight there, and the zone's offset at it must be whole hours.
+ */
+function parseHourBound(value: string | null, name: 'from' | 'to', timeZone: string | undefined): number {
+  if (value === null)
+    throw new ApiError(400, 'VALIDATION_FAILED', `${name} is required: ${timeForms(timeZone)}`);
+  const ms = parseTimeMs(value, name, timeZone);
+  if (timeZone !== undefined) {
+    // Asia/Kolkata's midnights (18:30 UTC) are no UTC hour starts: say why, not just "on the hour".
+    const offsetMs = offsetAtMs(timeZone, ms);
+    if (offsetMs % HOUR_MS !== 0)
+      throw new ApiError(400, 'VALIDATION_FAILED', hourlyMisfitMessage(timeZone, { atMs: ms, offsetMs }));
+    if (ms % HOUR_MS !== 0) {
+      throw new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        `${name} must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. ${localTimeText(timeZone, ms - (ms % HOUR_MS))}: reports are by the hour the impression was served`,
+      );
+    }
+    return ms;
+  }
   if (ms % HOUR_MS !== 0) {
     throw new ApiError(
       400,

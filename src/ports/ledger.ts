@@ -189,7 +189,18 @@ export interface ReportQuery {
   fromMs: number;
   toMs: number;
   groupBy: readonly ReportDimension[];
+  /**
+   * An `hour` or `day` filter is a UTC time as `toISOString` writes it (a `day` filter: the first
+   * instant of its day, in `timeZone` when set); the others as the rows hold them.
+   */
   filters: Partial<Record<ReportDimension, string>>;
+  /**
+   * The canonical IANA name of the time zone whose local days `day` groups by, and in whose
+   * local time (with its offset) `hour` and `day` are written; UTC when absent. A zone whose
+   * offset within [`fromMs`, `toMs`) is not a whole number of hours is refused
+   * ({@link TimeZoneMisfitError}): the rollups are by the UTC hour.
+   */
+  timeZone?: string;
   /**
    * A publisher-scoped caller: only that publisher's rows — tracker rows naming its catalog
    * id, exchange rows naming its OpenRTB publisher id (`externalId`, none when null).
@@ -234,7 +245,7 @@ export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
  * and what to change, `code` is the API's error code for it.
  */
 export abstract class ReportRefusal extends Error {
-  abstract readonly code: 'REPORT_TOO_LARGE' | 'MIXED_CURRENCIES';
+  abstract readonly code: 'REPORT_TOO_LARGE' | 'MIXED_CURRENCIES' | 'VALIDATION_FAILED';
 }
 
 /**
@@ -255,6 +266,17 @@ export class ReportTooLargeError extends ReportRefusal {
 export class MixedCurrenciesError extends ReportRefusal {
   override readonly name = 'MixedCurrenciesError';
   readonly code = 'MIXED_CURRENCIES';
+}
+
+/**
+ * A report in a time zone whose offset from UTC, somewhere in its window, is not a whole number of
+ * hours or changes within an hour: its local days and hours are no whole UTC hours, so they cannot
+ * be made of the hourly rollups. It is refused, its message saying what to ask for instead, rather
+ * than answered with an hour's impressions put in the wrong day.
+ */
+export class TimeZoneMisfitError extends ReportRefusal {
+  override readonly name = 'TimeZoneMisfitError';
+  readonly code = 'VALIDATION_FAILED';
 }
 
 /**

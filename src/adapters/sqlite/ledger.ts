@@ -27,8 +27,8 @@ import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js
 import { auctionKeyEnd, auctionKeyStart } from '../../domain/impression-key.js';
 import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
 import { readBillingRecords } from './billing-records.js';
-
-const DAY_MS = 86_400_000;
+import type { ReportCalendar } from './report-calendar.js';
+import { reportCalendar } from './report-calendar.js';
 
 /**
  * The catalog publisher whose `externalId` an exchange row's OpenRTB publisher id is, looked up as
@@ -47,9 +47,8 @@ const TRACKER_PUBLISHER_SQL = `COALESCE((SELECT p.external_id FROM publishers p
  * is the OpenRTB id of either, and `publisherId` the catalog publisher of either, so that neither
  * mixes the two kinds of id.
  */
-const DIMENSION_SQL: Readonly<Record<ReportDimension, string>> = {
+const DIMENSION_SQL: Readonly<Record<Exclude<ReportDimension, 'day'>, string>> = {
   hour: 'hour_ms',
-  day: `(hour_ms - hour_ms % ${DAY_MS})`,
   outcome: 'outcome',
   reason: 'reason',
   impressionType: 'impression_type',
@@ -766,10 +765,14 @@ export class SqliteLedger implements Ledger {
   /**
    * The rollups of the hours that begin in [`fromMs`, `toMs`), so that back-to-back windows never
    * share an hour (the API takes only hour starts for both). An `hour` or `day` filter is a UTC
-   * time as `toISOString` writes it (the API rewrites it so).
+   * time as `toISOString` writes it (the API rewrites it so). Days are UTC days, or those of the
+   * query's `timeZone` (see `reportCalendar`).
    */
   report(query: ReportQuery): ReportRow[] {
-    const groupColumns = query.groupBy.map((dimension) => `${DIMENSION_SQL[dimension]} AS "${dimension}"`);
+    const calendar = reportCalendar(query);
+    const sqlOf = (dimension: ReportDimension) =>
+      dimension === 'day' ? calendar.daySql : DIMENSION_SQL[dimension];
+    const groupColumns = query.groupBy.map((dimension) => `${sqlOf(dimension)} AS "${dimension}"`);
     // By position: a GROUP BY name that is also a column (`publisher`) would mean the column, not
     // the dimension's expression.
     const positions = query.groupBy.map((_, index) => index + 1).join(', ');
@@ -782,8 +785,8 @@ export class SqliteLedger implements Ledger {
       params.push(query.publisherScope.catalogId, query.publisherScope.externalId);
     }
     for (const [dimension, value] of Object.entries(query.filters) as [ReportDimension, string][]) {
-      where.push(`${DIMENSION_SQL[dimension]} = ?`);
-      params.push(filterValue(dimension, value));
+      where.push(`${sqlOf(dimension)} = ?`);
+      params.push(filterValue(dimension, value, calendar));
     }
     // Unless the currency is grouped by or filtered on, the currencies each row's amounts are in.
     const mixable = !query.groupBy.includes('currency') && query.filters.currency === undefined;
@@ -822,7 +825,8 @@ export class SqliteLedger implements Ledger {
           revenueMicros: metric('revenueMicros', revenue),
           profitMicros: metric('profitMicros', revenue - cost),
         };
-        for (const dimension of query.groupBy) out[dimension] = presentDimension(dimension, row[dimension]);
+        for (const dimension of query.groupBy)
+          out[dimension] = presentDimension(dimension, row[dimension], calendar);
         return out;
       });
   }
@@ -926,8 +930,9 @@ function toDelivery(row: DeliveryRow): Delivery {
 /** A UTC time as `toISOString` writes it, the only form an `hour` or `day` filter comes in. */
 const ISO_UTC_TIME = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function filterValue(dimension: ReportDimension, value: string): string | number {
-  if (dimension === 'hour' || dimension === 'day') return timeFilterMs(value);
+function filterValue(dimension: ReportDimension, value: string, calendar: ReportCalendar): string | number {
+  if (dimension === 'hour') return timeFilterMs(value);
+  if (dimension === 'day') return calendar.dayValue(timeFilterMs(value));
   if (dimension === 'cachebusterMissing') return value === 'true' || value === '1' ? 1 : 0;
   if (NUMERIC_DIMENSIONS.has(dimension)) return Number(value);
   return value;
@@ -995,8 +1000,13 @@ function exactSum(name: string, value: unknown): bigint {
   );
 }
 
-function presentDimension(dimension: ReportDimension, value: unknown): string | number | boolean {
-  if (dimension === 'hour' || dimension === 'day') return new Date(Number(value)).toISOString();
+function presentDimension(
+  dimension: ReportDimension,
+  value: unknown,
+  calendar: ReportCalendar,
+): string | number | boolean {
+  if (dimension === 'hour') return calendar.hourText(Number(value));
+  if (dimension === 'day') return calendar.dayText(Number(value));
   if (dimension === 'cachebusterMissing') return value === 1n;
   // Ids and flags are read as BigInt with the metrics; ids are far below 2^53.
   return typeof value === 'bigint' ? Number(value) : (value as string);
