@@ -93,8 +93,16 @@ const hitMalformed = badRequest();
 const numericId = { type: 'string', pattern: '^[0-9]+$' };
 /** Report filters whose values are known; the others are strings. */
 const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], unknown>> = {
-  hour: { type: 'string', description: 'the start of a UTC hour' },
-  day: { type: 'string', description: 'a UTC day: a date, or its 00:00 UTC' },
+  hour: {
+    type: 'string',
+    description:
+      'the start of an hour (a UTC hour: whole hours in tz too), with its offset; a date is its midnight',
+  },
+  day: {
+    type: 'string',
+    description:
+      'a day: a date, or its first instant with its offset (00:00 UTC, or in tz its local midnight)',
+  },
   outcome: { enum: ['counted', 'not_counted'] },
   reason: { enum: ['', ...NOT_COUNTED_REASONS], description: 'empty for counted rows' },
   impressionType: { enum: IMPRESSION_TYPES },
@@ -510,7 +518,14 @@ export const OPENAPI_DOCUMENT = {
           'each an RFC 3339 date-time with its offset (Z or ±hh:mm; send a + as %2B), e.g. ' +
           '2026-12-03T11:00:00Z, or a date, e.g. 2026-12-03, meaning 00:00 UTC. Any other time is ' +
           'refused (400 VALIDATION_FAILED), as are an hour filter not on a UTC hour, a day filter ' +
-          'not at 00:00 UTC, an unknown parameter and a parameter given twice. Every dimension also ' +
+          'not at 00:00 UTC, an unknown parameter and a parameter given twice. ' +
+          'tz (an IANA time zone, e.g. America/New_York; UTC by default) reads the report in that zone: ' +
+          'a date in from, to, day or hour is its local midnight, day groups by its local days (23 or 25 hours ' +
+          'when its clocks change), and from, to, hour and day are answered in its local time with its offset, ' +
+          'e.g. 2026-11-22T00:00:00.000-05:00 (Z without tz or with tz=UTC); a day filter must then be a local ' +
+          'midnight. A zone whose offset from UTC is not a whole number of hours somewhere in the window ' +
+          '(Asia/Kolkata, +05:30) cannot be served from hourly rollups and is refused (400 VALIDATION_FAILED), ' +
+          'as is a zone Tally does not know. Every dimension also ' +
           'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
           "without it, an Accept preferring text/csv to JSON asks for CSV (on a tie, the type it names more specifically: text/csv, */* asks for CSV; else JSON); any other format value filters the ad format. In CSV a text cell starting with = + - @, a tab or CR, or with ', is written after a ': take one leading ' off such a cell to read the value. " +
           'events counts every event; the money metrics add up counted events only. An advertiser-scoped ' +
@@ -527,8 +542,16 @@ export const OPENAPI_DOCUMENT = {
             in: 'query',
             required: true,
             schema: { type: 'string' },
-            description: 'on a UTC hour: an RFC 3339 date-time with its offset, or a date (00:00 UTC)',
+            description:
+              'on a UTC hour: an RFC 3339 date-time with its offset, or a date (00:00 UTC; with tz, its local midnight)',
           })),
+          {
+            name: 'tz',
+            in: 'query',
+            schema: { type: 'string', example: 'America/New_York' },
+            description:
+              'an IANA time zone whose offset from UTC is whole hours within the window: days are its days, times are written in its local time with its offset; UTC when absent',
+          },
           {
             name: 'groupBy',
             in: 'query',
@@ -561,7 +584,11 @@ export const OPENAPI_DOCUMENT = {
                   type: 'object',
                   required: ['from', 'to', 'groupBy', 'rows'],
                   properties: {
-                    from: { type: 'string', format: 'date-time' },
+                    from: {
+                      type: 'string',
+                      format: 'date-time',
+                      description: 'in UTC (Z), or with tz in its local time with its offset',
+                    },
                     to: { type: 'string', format: 'date-time' },
                     groupBy: { type: 'array', items: { enum: REPORT_DIMENSIONS } },
                     rows: {

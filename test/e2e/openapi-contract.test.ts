@@ -166,6 +166,11 @@ describe('the answers of a running server, against the OpenAPI document it serve
       ['burl'],
     );
     assert.equal((await call('GET', `/v1/reports?from=${today}`)).status, 400);
+    // In a time zone: its times are written with their offset.
+    const inParis = await call('GET', `/v1/reports?from=${today}&to=${later}&tz=Europe/Paris&groupBy=day`);
+    assert.equal(inParis.status, 200);
+    assert.match(inParis.body.from, /T00:00:00\.000\+0[12]:00$/);
+    assert.equal((await call('GET', `/v1/reports?from=${today}&to=${later}&tz=Asia/Kolkata`)).status, 400);
     const records = await call('GET', `/v1/billing-records?from=${today}`);
     assert.deepEqual(
       records.body.records.map((record: { auctionId: string; notice: string }) => [
