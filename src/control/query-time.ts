@@ -1,6 +1,7 @@
 import { ApiError } from './http.js';
 import { shown } from '../lib/shown.js';
-import { DAY_MS, localMidnightMs, resolvedTimeZone } from '../lib/time-zone.js';
+import { DAY_MS } from '../lib/time.js';
+import { localMidnightMs, resolvedTimeZone } from '../lib/time-zone.js';
 
 /**
  * The forms a query's time takes, as the refusals of other forms name them: a date means its

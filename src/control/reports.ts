@@ -10,9 +10,8 @@ import { ReportRefusedError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
 import { shown } from '../lib/shown.js';
-import { HOUR_MS } from '../lib/time.js';
+import { DAY_MS, HOUR_MS } from '../lib/time.js';
 import {
-  DAY_MS,
   hourlyMisfitMessage,
   localDay,
   localIsoString,

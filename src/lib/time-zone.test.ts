@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HOUR_MS } from './time.js';
+import { DAY_MS, HOUR_MS } from './time.js';
 import {
-  DAY_MS,
   dayStartMs,
   hourlyMisfit,
   hourlyMisfitMessage,

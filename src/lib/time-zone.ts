@@ -1,10 +1,7 @@
 // Local time in an IANA time zone, for reports read by the days of their reader's zone: the
 // zone's offsets from UTC over a window, its days' first instants, and times written with their
 // offset. Node's Intl (its ICU time zone data) is the one source of the zones' rules.
-import { HOUR_MS } from './time.js';
-
-/** One day in milliseconds. */
-export const DAY_MS = 86_400_000;
+import { DAY_MS, HOUR_MS } from './time.js';
 
 /** A stretch of time over which a zone's offset from UTC stays the same, until the next one's start. */
 export interface OffsetSegment {

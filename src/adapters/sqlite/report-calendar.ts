@@ -1,7 +1,7 @@
 import type { ReportQuery } from '../../ports/ledger.js';
 import { TimeZoneMisfitError } from '../../ports/ledger.js';
+import { DAY_MS } from '../../lib/time.js';
 import {
-  DAY_MS,
   dayStartMs,
   hourlyMisfit,
   hourlyMisfitMessage,
@@ -20,8 +20,8 @@ import type { OffsetSegment } from '../../lib/time-zone.js';
 export interface ReportCalendar {
   /** SQL expression of a rollup row's day, over its `hour_ms`. */
   daySql: string;
-  /** The value `daySql` has on the day whose first instant is `dayStartMs` (a `day` filter's). */
-  dayValue(dayStartMs: number): number;
+  /** The value `daySql` has on the day whose first instant is `firstMs` (a `day` filter's). */
+  dayValue(firstMs: number): number;
   /** The start of an hour, `hourMs`, as the answer writes it. */
   hourText(hourMs: number): string;
   /** A value of `daySql` as the answer writes it: its day's first instant. */
@@ -31,7 +31,7 @@ export interface ReportCalendar {
 /** UTC days, each named by its midnight's epoch ms; times written as `toISOString` writes them. */
 const UTC_CALENDAR: ReportCalendar = {
   daySql: `(hour_ms - hour_ms % ${DAY_MS})`,
-  dayValue: (dayStartMs) => dayStartMs,
+  dayValue: (firstMs) => firstMs,
   hourText: (hourMs) => new Date(hourMs).toISOString(),
   dayText: (dayMs) => new Date(dayMs).toISOString(),
 };
@@ -55,7 +55,7 @@ export function reportCalendar(query: Pick<ReportQuery, 'timeZone' | 'fromMs' | 
   return {
     daySql: localDaySql(segments),
     // A filter's day may lie outside the window: its offset is read from the zone itself.
-    dayValue: (dayStartMs) => localDay(dayStartMs, offsetAtMs(timeZone, dayStartMs)),
+    dayValue: (firstMs) => localDay(firstMs, offsetAtMs(timeZone, firstMs)),
     hourText: local,
     dayText(day) {
       const startMs = dayStartMs(segments, day);
