@@ -65,3 +65,17 @@ function matchOf(mediaType: string, ranges: readonly MediaRange[]): { quality: n
   }
   return { quality, specificity };
 }
+
+/** The values of a `format` parameter that choose an answer's form. */
+export const OUTPUT_FORMATS: ReadonlySet<string> = new Set(['csv', 'json']);
+
+/**
+ * Whether a report or list is answered in CSV: an explicit `format=csv|json` decides; only without
+ * one (or, in a report, with `format` filtering the ad format) does `Accept` choose, CSV when it
+ * prefers `text/csv` to JSON (JSON on a tie, or when it accepts neither).
+ */
+export function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean {
+  const format = params.get('format');
+  if (format !== null && OUTPUT_FORMATS.has(format)) return format === 'csv';
+  return preferredMediaType(accept, ['application/json', 'text/csv']) === 'text/csv';
+}

@@ -3,20 +3,51 @@ import { IMPRESSION_TYPES } from '../ports/ledger.js';
 import { requireUnscoped } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
+import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
+import { csvText } from './csv.js';
 import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
-const PARAMETERS = new Set(['from', 'to', 'seat', 'impressionType', 'limit', 'after']);
+const PARAMETERS = new Set(['from', 'to', 'seat', 'impressionType', 'limit', 'after', 'format']);
+
+/** A record's fields in the order JSON and CSV write them. */
+export const BILLING_RECORD_COLUMNS = [
+  'id',
+  'countedAt',
+  'servedHour',
+  'impressionType',
+  'notice',
+  'method',
+  'format',
+  'channel',
+  'auctionId',
+  'impId',
+  'bidId',
+  'seat',
+  'publisher',
+  'currency',
+  'priceMicros',
+  'trackerId',
+  'advertiserId',
+  'lineItemId',
+  'publisherId',
+  'placementId',
+  'paymentRuleId',
+  'mediaCostMicros',
+  'revenueMicros',
+] as const;
+type RecordJson = Record<(typeof BILLING_RECORD_COLUMNS)[number], string | number | null>;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
 /**
- * `GET /v1/billing-records?from=&to=&seat=&impressionType=&limit=&after=`: the account's billing
+ * `GET /v1/billing-records?from=&to=&seat=&impressionType=&limit=&after=&format=`: the account's billing
  * records, one per counted impression or click, oldest first, for reconciling what was billed
  * impression by impression (with a DSP, by auction, impression and bid id). `from` and `to`
  * (RFC 3339, `to` exclusive) bound when each counted. A page reads a bounded run of the ledger, so
  * it may hold fewer records than `limit`, or none, and still have a `next`: read on until `next`
- * is null. Account-wide keys of any role.
+ * is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link` header's
+ * `rel="next"`, given in JSON too). Account-wide keys of any role.
  */
 export function billingRecordRoutes(ledger: Ledger): Route[] {
   return [
@@ -32,6 +63,9 @@ export function billingRecordRoutes(ledger: Ledger): Route[] {
         const seat = params.get('seat') ?? undefined;
         if (seat === '')
           throw new ApiError(400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)');
+        const format = params.get('format');
+        if (format !== null && !OUTPUT_FORMATS.has(format))
+          throw new ApiError(400, 'VALIDATION_FAILED', 'format must be csv or json');
         const impressionType = params.get('impressionType') ?? undefined;
         if (impressionType !== undefined && !IMPRESSION_TYPES.includes(impressionType as ImpressionType)) {
           throw new ApiError(
@@ -49,19 +83,41 @@ export function billingRecordRoutes(ledger: Ledger): Route[] {
           impressionType: impressionType as ImpressionType | undefined,
           limit,
         });
-        sendJson(
-          ctx.res,
-          200,
-          { records: page.records.map(recordJson), next: page.nextAfterId },
-          ctx.requestId,
-        );
+        const records = page.records.map(recordJson);
+        if (page.nextAfterId !== null) {
+          const next = new URLSearchParams(params);
+          next.set('after', String(page.nextAfterId));
+          ctx.res.setHeader('Link', `<${ctx.url.pathname}?${next.toString()}>; rel="next"`);
+        }
+        if (!wantsCsv(params, ctx.req.headers.accept)) {
+          sendJson(ctx.res, 200, { records, next: page.nextAfterId }, ctx.requestId);
+          return;
+        }
+        const body = Buffer.from(csvText(BILLING_RECORD_COLUMNS, records));
+        ctx.res.writeHead(200, {
+          'Content-Type': 'text/csv; charset=utf-8',
+          'Content-Disposition': `attachment; filename="${csvFileName(page.records)}"`,
+          'Content-Length': body.byteLength,
+          'Cache-Control': 'no-store',
+          'X-Request-Id': ctx.requestId,
+        });
+        ctx.res.end(body);
       },
     },
   ];
 }
 
+/** The name a CSV page is saved under: the ids it holds, so that the pages of a window keep apart. */
+function csvFileName(records: readonly BillingRecord[]): string {
+  const [first] = records;
+  const last = records.at(-1);
+  return first === undefined || last === undefined
+    ? 'tally-billing-records-none.csv'
+    : `tally-billing-records-${first.id}-${last.id}.csv`;
+}
+
 /** A billing record as the API writes it: times in RFC 3339 (UTC). */
-function recordJson(record: BillingRecord): Record<string, unknown> {
+function recordJson(record: BillingRecord): RecordJson {
   const { id, countedMs, servedHourMs, ...rest } = record;
   return {
     id,

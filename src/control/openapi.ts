@@ -700,10 +700,24 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'integer', minimum: 0 },
             description: 'the next value of the previous page',
           },
+          {
+            name: 'format',
+            in: 'query',
+            schema: { enum: ['json', 'csv'] },
+            description:
+              'the answer: JSON, or CSV (as Accept: text/csv asks too), a header line then a line a record',
+          },
         ],
         responses: {
           '200': {
-            description: 'a page of billing records; next is null once the window is read to its end',
+            description:
+              'a page of billing records; next is null once the window is read to its end. CSV: the columns in the order of the JSON fields, null as an empty cell',
+            headers: {
+              Link: {
+                description: 'while another page follows: the URL of the next page, rel="next"',
+                schema: { type: 'string', example: '</v1/billing-records?after=100>; rel="next"' },
+              },
+            },
             content: {
               'application/json': {
                 schema: {
@@ -716,6 +730,7 @@ export const OPENAPI_DOCUMENT = {
                   },
                 },
               },
+              'text/csv': { schema: { type: 'string' } },
             },
           },
           '400': QUERY_REFUSED,

@@ -1,4 +1,5 @@
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import { csvText } from './csv.js';
 import { localIsoString, offsetAtMs } from '../lib/time-zone.js';
 
 /** The forms a report is answered in. */
@@ -53,24 +54,5 @@ function toCsv(
   rows: readonly ReportRow[],
 ): string {
   const header = [...groupBy, ...metrics];
-  const lines = [header.join(',')];
-  for (const row of rows) lines.push(header.map((column) => csvCell(row[column])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-/**
- * A CSV cell. Text a spreadsheet could run as a formula (CSV injection) — starting with = + - @ |
- * or their full-width forms, after any white space or NUL, or with white space or NUL at all — is
- * written after a `'`, as is text already starting with one, so that taking one leading `'` off a
- * cell that has it always gives the value back.
- */
-/** What begins text a spreadsheet may read as a formula, or the escape itself. */
-const FORMULA_START = /^[\s\0']|^[=+\-@|\uFF1D\uFF0B\uFF0D\uFF20]/;
-
-function csvCell(value: string | number | bigint | boolean | undefined): string {
-  const text = value === undefined ? '' : String(value);
-  const safe = FORMULA_START.test(text) && typeof value === 'string' ? `'${text}` : text;
-  // Quoted also when holding a semicolon or tab: a spreadsheet whose list separator is one of
-  // them would otherwise split `x;=1+1` into a second cell that starts with a formula.
-  return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return csvText(header, rows);
 }

@@ -18,11 +18,10 @@ import {
   localMidnightMs,
   offsetAtMs,
 } from '../lib/time-zone.js';
-import { preferredMediaType } from './accept.js';
+import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import type { ReportMetric } from './report-text.js';
 
 const MAX_RANGE_MS = 400 * DAY_MS;
-const OUTPUT_FORMATS = new Set(['csv', 'json']);
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
 const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'tz', 'groupBy', ...REPORT_DIMENSIONS]);
 
@@ -108,17 +107,6 @@ function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
   return principal.scope.type === 'advertiser'
     ? ['mediaCostMicros', 'profitMicros']
     : ['revenueMicros', 'profitMicros'];
-}
-
-/**
- * Whether a report is answered in CSV: an explicit `format=csv|json` decides; only without one
- * (or with `format` filtering the ad format) does `Accept` choose, CSV when it prefers `text/csv`
- * to JSON (JSON on a tie, or when it accepts neither).
- */
-function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean {
-  const format = params.get('format');
-  if (format !== null && OUTPUT_FORMATS.has(format)) return format === 'csv';
-  return preferredMediaType(accept, ['application/json', 'text/csv']) === 'text/csv';
 }
 
 /**

@@ -133,6 +133,44 @@ describe('GET /v1/billing-records', () => {
     assert.ok(!before.records.some((record) => record.auctionId === 'auction-4'));
   });
 
+  it('answers a page in CSV, columns in the order of the JSON fields and null as an empty cell, the next page in its Link header', async () => {
+    const asJson = await api(tally, tally.adminKey, 'GET', '/v1/billing-records?limit=2');
+    const fetchCsv = (query: string, headers: Record<string, string> = {}) =>
+      fetch(`${tally.url}/v1/billing-records?${query}`, {
+        headers: { authorization: `Bearer ${tally.adminKey}`, ...headers },
+      });
+    const csv = await fetchCsv('limit=2&format=csv');
+    assert.equal(csv.status, 200);
+    assert.equal(csv.headers.get('content-type'), 'text/csv; charset=utf-8');
+    const [header, ...lines] = (await csv.text()).split('\r\n');
+    assert.deepEqual(header?.split(','), Object.keys(asJson.body.records[0]));
+    assert.deepEqual(lines.at(-1), '');
+    assert.deepEqual(
+      lines.slice(0, -1),
+      asJson.body.records.map((record: Record<string, unknown>) =>
+        Object.values(record)
+          .map((value) => (value === null ? '' : String(value)))
+          .join(','),
+      ),
+    );
+    const [first, last] = asJson.body.records;
+    assert.equal(
+      csv.headers.get('content-disposition'),
+      `attachment; filename="tally-billing-records-${first.id}-${last.id}.csv"`,
+    );
+    const link = /^<(\/v1\/billing-records\?[^>]+)>; rel="next"$/.exec(csv.headers.get('link') ?? '');
+    assert.ok(link, `Link: ${csv.headers.get('link')}`);
+    assert.equal(
+      asJson.headers.get('link'),
+      `</v1/billing-records?limit=2&after=${asJson.body.next}>; rel="next"`,
+    );
+    const nextPage = await fetchCsv((link[1] ?? '').split('?')[1] ?? '', { accept: 'text/csv' });
+    const nextLines = (await nextPage.text()).split('\r\n');
+    assert.equal(nextLines.length, 3, 'the header, the last record, the end of the last line');
+    assert.match(nextLines[1] ?? '', /,auction-4,/);
+    assert.equal(nextPage.headers.get('link'), null);
+  });
+
   it('lets an account-wide reader key read them, refuses a scoped key, and refuses a bad parameter saying what to send', async () => {
     const created = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
       name: 'finance',
@@ -158,6 +196,7 @@ describe('GET /v1/billing-records', () => {
       ['seat=', /seat must be a seat id/],
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
+      ['format=banner', /format must be csv or json/],
     ] as const) {
       const bad = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}`);
       assert.equal(bad.status, 400, query);
