@@ -147,7 +147,7 @@ describe('GET /v1/billing-records', () => {
     assert.deepEqual(lines.at(-1), '');
     assert.deepEqual(
       lines.slice(0, -1),
-      asJson.body.records.map((record: Record<string, unknown>) =>
+      asJson.body.records.map((record: Record<string, string | number | null>) =>
         Object.values(record)
           .map((value) => (value === null ? '' : String(value)))
           .join(','),
