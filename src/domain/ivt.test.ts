@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { HitRequest } from './ivt.js';
 import { buildIvtFilter, defaultIvtFilter, MAX_USER_AGENT_BYTES, readDevice, screenRequest } from './ivt.js';
 import { CHROME } from '../../test/support/user-agents.js';
@@ -429,6 +431,34 @@ describe('invalid traffic', () => {
       assert.equal(readDevice(request({ 'x-device-ip': header })).ip, ip, header);
       assert.equal(readDevice(request({ 'x-forwarded-for': `${header}, 10.0.0.1` })).ip, ip, header);
     }
+  });
+
+  it('reads any header value without throwing, and keeps a device address from it only in its one spelling', () => {
+    const alphabet = [...'0123456789abcdefABCDEF:.%[]/ ,x'];
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 60 }),
+      fc.ipV6().map((ip) => `${ip.toUpperCase()}%eth0`),
+      fc.ipV6().map((ip) => `[${ip}%25eth0]:443`),
+      fc.ipV4().map((ip) => `::FFFF:${ip}`),
+      fc.ipV4(),
+    );
+    const peer = '198.51.100.7';
+    fc.assert(
+      fc.property(text, (value) => {
+        const spellings: Record<string, string>[] = [
+          { 'x-device-ip': value },
+          { 'x-forwarded-for': `${value}, 10.0.0.1` },
+        ];
+        for (const headers of spellings) {
+          const { ip } = readDevice(request(headers));
+          if (ip === peer) continue;
+          assert.notEqual(isIP(ip), 0, `${JSON.stringify(value)} gave ${ip}`);
+          assert.equal(readDevice(request({ 'x-device-ip': ip })).ip, ip, `${ip} is its own spelling`);
+        }
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('takes the device address from X-Device-IP over X-Forwarded-For', () => {

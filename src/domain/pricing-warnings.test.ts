@@ -99,6 +99,14 @@ describe('impressionPricingWarnings', () => {
     assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, nothing)), []);
   });
 
+  it('names the tracker’s own conditional rule once, as the snapshot also lists it among its publisher’s rules', () => {
+    const own = paymentRule({ id: 12 });
+    const base = paymentRule({ ...CPM_RULE, id: 11, isBase: true });
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, [own, base], { ownRule: own })), [
+      'zero_media_cost12',
+    ]);
+  });
+
   it('looks only at the rules that may still price the tracker’s hits: its own base rule alone, no rule ended or on another placement', () => {
     const ownBase = paymentRule({ ...CPM_RULE, id: 5, isBase: true });
     const conditionalShare = paymentRule({ id: 6, priority: 9 });

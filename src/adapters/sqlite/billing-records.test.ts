@@ -152,6 +152,48 @@ describe('billing records', () => {
     assert.equal(paged.pages, 4);
   });
 
+  it('finds a record written under a clock stepped back by less than ten minutes, at the start of a window', () => {
+    // Ids follow the order of writing; the clock stepped back 6.5 minutes after the second row.
+    for (const [name, minutes] of [
+      ['m5', 5],
+      ['m10.5', 10.5],
+      ['m4', 4],
+      ['m5b', 5],
+      ['m6', 6],
+      ['m7', 7],
+      ['m8', 8],
+      ['m9', 9],
+      ['m9.5', 9.5],
+      ['m10', 10],
+      ['m11', 11],
+    ] as const)
+      ledger.record([impression(name, minutes)]);
+    assert.deepEqual(readAll({ accountId: 1, countedFromMs: T0 + 10 * 60_000, limit: 10 }).auctionIds, [
+      'm10.5',
+      'm10',
+      'm11',
+    ]);
+  });
+
+  it('finds a record written under a clock stepped back, before the end of a window', () => {
+    // The clock stepped back 2.5 minutes after the fifth row.
+    for (const [name, minutes] of [
+      ['m0', 0],
+      ['m1', 1],
+      ['m10.5', 10.5],
+      ['m11', 11],
+      ['m12', 12],
+      ['m9.5', 9.5],
+      ['m13', 13],
+    ] as const)
+      ledger.record([impression(name, minutes)]);
+    assert.deepEqual(readAll({ accountId: 1, countedToMs: T0 + 10 * 60_000, limit: 10 }).auctionIds, [
+      'm0',
+      'm1',
+      'm9.5',
+    ]);
+  });
+
   it('filters on the seat and the kind of event', () => {
     const other = { ...exchangeEvent().dims, seat: 'other-seat', auctionId: 'o1' };
     ledger.record([impression('s1'), impression('o1', 1, { dims: other }), impression('s2', 2)]);
