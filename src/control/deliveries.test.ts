@@ -122,7 +122,7 @@ describe('GET /v1/deliveries', () => {
     const most = await list('?limit=1000');
     assert.equal(most.status, 200);
     assert.equal(most.body.deliveries.length, 1000);
-    for (const limit of ['0', '1001', '-1', '10000']) {
+    for (const limit of ['0', '1001', '-1', '10000', '00050']) {
       const refused = await list(`?limit=${limit}`);
       assert.equal(refused.status, 400, limit);
       assert.equal(refused.body.error.code, 'VALIDATION_FAILED');

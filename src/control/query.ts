@@ -20,7 +20,9 @@ export function readPageParameters(
 ): PageParameters {
   const limitText = params.get('limit') ?? String(defaultLimit);
   const limit = Number(limitText);
-  if (!/^\d{1,9}$/.test(limitText) || limit < 1 || limit > maxLimit) {
+  // At most as many digits as the largest limit (`limit=00050` is refused, as it always was).
+  const digits = String(maxLimit).length;
+  if (!new RegExp(`^\\d{1,${digits}}$`).test(limitText) || limit < 1 || limit > maxLimit) {
     throw new ApiError(400, 'VALIDATION_FAILED', `limit must be an integer from 1 to ${maxLimit}`);
   }
   const afterText = params.get('after');

@@ -369,10 +369,13 @@ function withoutPort(text: string): string | undefined {
 }
 
 /**
- * One spelling of an address a header gives (which `isIP` accepts), as Node writes a socket's and a
- * DSP reads it: IPv4 as it is; IPv6 as RFC 5952 writes it (lower case, no leading zeros, the longest
- * run of zero groups as `::`), without a zone id (`%eth0`, which names an interface of the sender's
- * host); an IPv4-mapped IPv6 address (`::FFFF:c000:201`) as its IPv4 address.
+ * One spelling of an address a header gives (which `isIP` accepts), as a DSP reads it: IPv4 as it
+ * is; IPv6 as RFC 5952 writes it (lower case, no leading zeros, the longest run of zero groups as
+ * `::`; an address with an IPv4 tail, `::1.2.3.4`, in hex groups), without a zone id (`%eth0`,
+ * which names an interface of the sender's host); an IPv4-mapped IPv6 address (`::FFFF:c000:201`)
+ * as its IPv4 address. The dotted mapped form, which dual-stack proxies write, skips the URL
+ * parser; the parser's refusal, which no address `isIP` accepts meets, keeps the hot path from
+ * throwing should one.
  */
 function canonicalIp(address: string): string {
   if (isIP(address) === 4) return address;

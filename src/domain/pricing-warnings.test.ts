@@ -47,7 +47,8 @@ describe('impressionPricingWarnings', () => {
   it('says nothing when every rule that may price the hits books a cost, and names only the one that does not', () => {
     assert.deepEqual(codesAndRules(tracker('cpm', 2_000_000, [BASE_HALF])), []);
     assert.deepEqual(codesAndRules(tracker('cost_plus_cpm', 2_000_000, [BASE_HALF])), []);
-    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, [CPM_RULE, BASE_HALF])), [
+    const cpmUntilTomorrow = paymentRule({ ...CPM_RULE, endMs: NOW_MS + DAY_MS });
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, [cpmUntilTomorrow, BASE_HALF])), [
       'zero_media_cost1',
     ]);
     assert.deepEqual(
@@ -92,15 +93,29 @@ describe('impressionPricingWarnings', () => {
 
   it('says nothing of a rule that pays nothing by its own terms', () => {
     const nothing = [
+      paymentRule({ id: 2, pricingType: 'cpm', revshareMicros: 0, costCpmMicros: 0, endMs: NOW_MS + DAY_MS }),
+      paymentRule({
+        id: 3,
+        pricingType: 'dynamic',
+        revshareMicros: 0,
+        maxRevshareMicros: 0,
+        endMs: NOW_MS + DAY_MS,
+      }),
+      // No minimum share and no target: nothing to raise the share of 0 to.
+      paymentRule({
+        id: 4,
+        pricingType: 'dynamic',
+        revshareMicros: 0,
+        maxRevshareMicros: 800_000,
+        endMs: NOW_MS + DAY_MS,
+      }),
       paymentRule({ id: 1, isBase: true, revshareMicros: 0 }),
-      paymentRule({ id: 2, pricingType: 'cpm', revshareMicros: 0, costCpmMicros: 0 }),
-      paymentRule({ id: 3, pricingType: 'dynamic', revshareMicros: 0, maxRevshareMicros: 0 }),
     ];
     assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, nothing)), []);
   });
 
   it('names the tracker’s own conditional rule once, as the snapshot also lists it among its publisher’s rules', () => {
-    const own = paymentRule({ id: 12 });
+    const own = paymentRule({ id: 12, endMs: NOW_MS + DAY_MS });
     const base = paymentRule({ ...CPM_RULE, id: 11, isBase: true });
     assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, [own, base], { ownRule: own })), [
       'zero_media_cost12',
@@ -132,10 +147,42 @@ describe('impressionPricingWarnings', () => {
       codesAndRules(
         tracker('cost_plus_margin', 250_000, [elsewhere, baseCpm], {
           placementId: 30,
-          ownRule: paymentRule({ id: 12 }),
+          ownRule: paymentRule({ id: 12, endMs: NOW_MS + DAY_MS }),
         }),
       ),
       ['zero_media_cost12', 'zero_media_cost9'],
+    );
+  });
+
+  it('looks no further than the first rule in effect for good (now, with no end): the rules after it never price a hit', () => {
+    const baseShare = paymentRule({ id: 1, isBase: true });
+    const ownCpm = paymentRule({ ...CPM_RULE, id: 2 });
+    assert.deepEqual(
+      codesAndRules(tracker('cost_plus_margin', 250_000, [baseShare], { ownRule: ownCpm })),
+      [],
+    );
+    const topCpm = paymentRule({ ...CPM_RULE, id: 3, priority: 9, placementIds: [30] });
+    const lowerShare = paymentRule({ id: 4, priority: 2 });
+    const rules = [topCpm, lowerShare, baseShare];
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, rules, { placementId: 30 })), []);
+    // Elsewhere the CPM rule does not apply; one starting tomorrow does not shadow the rules after it yet.
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, rules, { placementId: 31 })), [
+      'zero_media_cost4',
+    ]);
+    const laterCpm = paymentRule({ ...CPM_RULE, id: 5, priority: 9, startMs: NOW_MS + DAY_MS });
+    assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, [laterCpm, baseShare])), [
+      'zero_media_cost1',
+    ]);
+  });
+
+  it('says why a share of a line item’s CPM comes to nothing: the CPM, or the share of what it books', () => {
+    const [tinyCpm] = impressionPricingWarnings(tracker('cpm', 400, [BASE_HALF]), NOW_MS);
+    assert.match(tinyCpm?.message ?? '', /CPM comes to less than half a micro an impression/);
+    const smallShare = paymentRule({ id: 1, isBase: true, revshareMicros: 400_000 });
+    const [share] = impressionPricingWarnings(tracker('cpm', 1_000, [smallShare]), NOW_MS);
+    assert.match(
+      share?.message ?? '',
+      /line item 7's 1 micros an impression, which comes to less than half a micro/,
     );
   });
 });

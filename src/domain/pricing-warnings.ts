@@ -5,7 +5,7 @@
  * Pure; amounts are integer micros.
  */
 import type { PaymentRule } from './payment-rules.js';
-import { ruleInEffect } from './payment-rules.js';
+import { dynamicTerms, ruleInEffect } from './payment-rules.js';
 import type { LineItemRevenue } from './revenue.js';
 import { costAndRevenue } from './revenue.js';
 
@@ -65,19 +65,26 @@ export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number
 }
 
 /**
- * The rules that may price the tracker's hits from `nowMs` on: its own rule alone while that is
- * the base rule; otherwise its own rule (unless it can never be in effect again) and the
- * publisher's rules that can still match its placement.
+ * The rules that may price the tracker's hits from `nowMs` on, in the order they are tried: its
+ * own rule alone while that is the base rule; otherwise its own rule (unless it can never be in
+ * effect again), then the publisher's rules that can still match its placement, down to the
+ * first that is in effect for good (in effect now, with no end), which every later one is behind.
  */
 function rulesThatMayPrice(tracker: TrackerPricing, nowMs: number): PaymentRule[] {
   const own = tracker.ownRule;
   if (own?.isBase === true) return [own];
   const rules: PaymentRule[] = [];
-  if (own !== null && mayApplyFrom(own, nowMs)) rules.push(own);
-  for (const rule of tracker.publisherRules) {
-    if (rule.id === own?.id) continue;
-    if (rule.isBase || (mayApplyFrom(rule, nowMs) && matchesPlacement(rule, tracker.placementId)))
-      rules.push(rule);
+  const candidates = [
+    ...(own === null ? [] : [own]),
+    ...tracker.publisherRules.filter((rule) => rule.id !== own?.id),
+  ];
+  for (const rule of candidates) {
+    const mayPrice =
+      rule.isBase ||
+      (mayApplyFrom(rule, nowMs) && (rule === own || matchesPlacement(rule, tracker.placementId)));
+    if (!mayPrice) continue;
+    rules.push(rule);
+    if (rule.isBase || (rule.endMs === null && ruleInEffect(rule, nowMs))) break;
   }
   return rules;
 }
@@ -91,14 +98,17 @@ function matchesPlacement(rule: PaymentRule, placementId: number | null): boolea
   return rule.placementIds.length === 0 || (placementId !== null && rule.placementIds.includes(placementId));
 }
 
+/** A share or CPM of 0: a rule that pays the publisher nothing, as its terms say. */
 function paysNothingByItsTerms(rule: PaymentRule): boolean {
   switch (rule.pricingType) {
     case 'cpm':
       return rule.costCpmMicros === 0;
     case 'revshare':
       return rule.revshareMicros === 0;
-    case 'dynamic':
-      return rule.revshareMicros === 0 && rule.maxRevshareMicros === 0;
+    case 'dynamic': {
+      const terms = dynamicTerms(rule);
+      return terms.maxShareMicros === 0 || (terms.minShareMicros === 0 && terms.targetMicros === 0);
+    }
   }
 }
 
@@ -108,12 +118,17 @@ function whyZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }):
     return `its CPM is less than half a micro an impression; raise it`;
   }
   const item = `line item ${lineItem.id}`;
+  const cpmRule = "price this publisher's traffic with a cpm rule (or name one on the tracker)";
   switch (lineItem.revenueType) {
     case 'none':
-      return `it pays a share of the revenue, and ${item} books none (revenueType none): give the line item a revenue, or price this publisher's traffic with a cpm rule`;
-    case 'cpm':
-      return `it pays a share of the revenue, and ${item}'s CPM comes to less than half a micro an impression: raise the CPM, or price this publisher's traffic with a cpm rule`;
+      return `it pays a share of the revenue, and ${item} books none (revenueType none): give the line item a revenue, or ${cpmRule}`;
+    case 'cpm': {
+      const revenueMicros = costAndRevenue(lineItem, rule, undefined).revenueMicros;
+      return revenueMicros === 0
+        ? `it pays a share of the revenue, and ${item}'s CPM comes to less than half a micro an impression: raise the CPM, or ${cpmRule}`
+        : `it pays a share of the revenue, ${item}'s ${revenueMicros} micros an impression, which comes to less than half a micro: raise the share or the CPM, or ${cpmRule}`;
+    }
     default:
-      return `it pays a share of the revenue, and ${item}'s ${lineItem.revenueType} revenue is computed from the cost, and no cost but 0 satisfies both agreements at once: price this publisher's traffic with a cpm rule (or name one on the tracker), give the line item a revenue that does not depend on cost (cpm), or send each hit's cost as ancost`;
+      return `it pays a share of the revenue, and ${item}'s ${lineItem.revenueType} revenue is computed from the cost, and no cost but 0 satisfies both agreements at once: ${cpmRule}, give the line item a revenue that does not depend on cost (cpm), or send each hit's cost as ancost`;
   }
 }

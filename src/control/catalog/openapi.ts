@@ -49,7 +49,7 @@ const PRICING_WARNINGS = {
   type: 'array',
   readOnly: true,
   description:
-    "terms under which this tracker's hits without ancost would be booked at a media cost of 0, as they stand now (the publisher has no payment rule; a rule that pays a share of a revenue that is 0, or computed from the cost); empty when there are none. Each message says what to change",
+    "terms under which this tracker's hits without ancost would be booked at a media cost of 0, as they stand now: the publisher has no payment rule; a rule that may price them (none behind a rule in effect for good) pays a share of a revenue that is 0, or computed from the cost, or a CPM under half a micro an impression. Empty when there are none. Each message says what to change",
   items: answerObject({
     code: { enum: PRICING_WARNING_CODES },
     message: { type: 'string' },

@@ -374,6 +374,65 @@ describe('catalog routes', () => {
         );
       }
     });
+
+    it('gives no pricing warnings from a snapshot that does not yet hold the tracker as stored (a write from another process)', async () => {
+      const owner = await advertiser();
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const margin = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Margin',
+        revenueType: 'cost_plus_margin',
+        revenueValue: 0.2,
+      });
+      const cpm = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'CPM',
+        revenueType: 'cpm',
+        revenueValue: 2,
+      });
+      const body = { advertiserId: owner.id, name: 'T', lineItemId: margin.id, publisherId: pub.id };
+      const tracker = await create('/v1/impression-trackers', body);
+      assert.deepEqual(
+        (tracker.warnings as { code: string }[]).map((warning) => warning.code),
+        ['zero_media_cost'],
+      );
+      // Another process moves it to the CPM line item: this server's snapshot learns of it at its next poll.
+      const elsewhere = new SqliteCatalogStore(db);
+      const moved = elsewhere.trackers.update(
+        accountId,
+        tracker.id as number,
+        {
+          ...body,
+          lineItemId: cpm.id as number,
+          kind: 'impression',
+          code: null,
+          placementId: null,
+          paymentRuleId: null,
+          state: 'active',
+          clickUrl: null,
+        },
+        NOW_MS,
+      );
+      assert.equal(moved.ok, true);
+      const read = await ok('GET', `/v1/impression-trackers/${tracker.id}`);
+      assert.equal(read.lineItemId, cpm.id);
+      assert.deepEqual(read.warnings, []);
+    });
+
+    it('refuses warnings sent to a click tracker, whose answers have none', async () => {
+      const owner = await advertiser();
+      const pub = await publisher();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'none',
+      });
+      const body = { advertiserId: owner.id, name: 'C', lineItemId: lineItem.id, publisherId: pub.id };
+      const click = await create('/v1/click-trackers', body);
+      assert.equal(Object.hasOwn(click, 'warnings'), false);
+      await assertRefused('POST', '/v1/click-trackers', { ...body, warnings: [] }, /warnings: unknown field/);
+    });
   });
 
   describe('publishers', () => {
