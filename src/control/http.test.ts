@@ -359,6 +359,17 @@ describe('reading JSON bodies', () => {
     assert.deepEqual(await accepted.json(), { body: { a: 'é € 😀' } });
   });
 
+  it('reads a body that starts with a UTF-8 byte order mark, as a Windows editor saves it, as the JSON after it (RFC 8259 §8.1)', async () => {
+    const accepted = await call('/v1/bodies', {
+      method: 'POST',
+      body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"\ufeffb"}')]),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(accepted.status, 200);
+    // Only the mark that begins the body: one inside a string is the string's.
+    assert.deepEqual(await accepted.json(), { body: { a: '\ufeffb' } });
+  });
+
   it('refuses a string value or key holding an unpaired surrogate escape, naming it, and reads paired ones', () => {
     for (const [body, shown] of [
       ['{"a":"x\\ud800"}', '"x\\ud800"'],

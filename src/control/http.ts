@@ -348,8 +348,12 @@ export async function readJsonText(
   }
 }
 
-/** Decodes UTF-8, throwing on bytes that are not (rather than replacing them with U+FFFD). */
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/**
+ * Decodes UTF-8, throwing on bytes that are not (rather than replacing them with U+FFFD), and
+ * dropping a byte order mark that begins the body, which JSON readers may ignore (RFC 8259 §8.1)
+ * and Windows tools write.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function tooLarge(maxBytes: number, fix: string): ApiError {
   return new ApiError(
