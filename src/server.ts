@@ -18,6 +18,7 @@ import { hashApiKey, newApiKey, requireBearer } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
 import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
 import { billingRecordRoutes } from './control/billing-records.js';
+import { longestTtlSeconds } from './domain/rules.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
@@ -328,7 +329,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       config.reportMaxRows,
     ),
     ...deliveryRoutes(ledger),
-    ...billingRecordRoutes(ledger),
+    ...billingRecordRoutes(ledger, longestTtlSeconds(config.rules.values()) * 1000),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));

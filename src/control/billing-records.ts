@@ -6,9 +6,24 @@ import { ApiError, sendJson } from './http.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import { csvText } from './csv.js';
 import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
+import { parseTimeZone } from './query-time.js';
+import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
+import { HOUR_MS } from '../lib/time.js';
+import { localIsoString, offsetAtMs } from '../lib/time-zone.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
-const PARAMETERS = new Set(['from', 'to', 'seat', 'impressionType', 'limit', 'after', 'format']);
+const PARAMETERS = new Set([
+  'from',
+  'to',
+  'servedFrom',
+  'servedTo',
+  'tz',
+  'seat',
+  'impressionType',
+  'limit',
+  'after',
+  'format',
+]);
 
 /** A record's fields in the order JSON and CSV write them. */
 export const BILLING_RECORD_COLUMNS = [
@@ -41,15 +56,17 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
 /**
- * `GET /v1/billing-records?from=&to=&seat=&impressionType=&limit=&after=&format=`: the account's billing
- * records, one per counted impression or click, oldest first, for reconciling what was billed
- * impression by impression (with a DSP, by auction, impression and bid id). `from` and `to`
- * (RFC 3339, `to` exclusive) bound when each counted. A page reads a bounded run of the ledger, so
- * it may hold fewer records than `limit`, or none, and still have a `next`: read on until `next`
- * is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link` header's
- * `rel="next"`, given in JSON too). Account-wide keys of any role.
+ * `GET /v1/billing-records`: the account's billing records, one per counted impression or click,
+ * oldest first, for reconciling what was billed impression by impression (with a DSP, by auction,
+ * impression and bid id). `servedFrom` and `servedTo` pick the impressions served in a window of
+ * hours, the rows a report over it adds up, read from the ledger's rows counted from when their
+ * auction may have been ahead of Tally's clock to `longestTtlMs` after the window; `from` and `to`
+ * bound when each counted; `tz` reads their dates and writes the answer's times. A page reads a
+ * bounded run of the ledger, so it may hold fewer records than `limit`, or none, and still have a
+ * `next`: read on until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page
+ * is the `Link` header's `rel="next"`, given in JSON too). Account-wide keys of any role.
  */
-export function billingRecordRoutes(ledger: Ledger): Route[] {
+export function billingRecordRoutes(ledger: Ledger, longestTtlMs: number): Route[] {
   return [
     {
       method: 'GET',
@@ -59,7 +76,20 @@ export function billingRecordRoutes(ledger: Ledger): Route[] {
         const params = ctx.url.searchParams;
         refuseUnknownOrRepeated(params, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);
         const { limit, afterId } = readPageParameters(params, DEFAULT_LIMIT, MAX_LIMIT);
-        const window = readTimeWindow(params);
+        const timeZone = parseTimeZone(params.get('tz'));
+        const counted = readTimeWindow(params, timeZone);
+        const served = readTimeWindow(params, timeZone, ['servedFrom', 'servedTo']);
+        for (const [name, ms] of [
+          ['servedFrom', served.fromMs],
+          ['servedTo', served.toMs],
+        ] as const) {
+          if (ms !== undefined && ms % HOUR_MS !== 0)
+            throw new ApiError(
+              400,
+              'VALIDATION_FAILED',
+              `${name} must be the start of an hour in UTC (in a zone not a whole number of hours off UTC, no local midnight is): records are by the UTC hour the impression was served, as reports are`,
+            );
+        }
         const seat = params.get('seat') ?? undefined;
         if (seat === '')
           throw new ApiError(400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)');
@@ -77,13 +107,17 @@ export function billingRecordRoutes(ledger: Ledger): Route[] {
         const page = ledger.listBillingRecords({
           accountId: ctx.principal.accountId,
           afterId,
-          countedFromMs: window.fromMs,
-          countedToMs: window.toMs,
+          // The impressions served in a window counted from when their auction may have been
+          // ahead of Tally's clock to when the longest TTL ends after it.
+          countedFromMs: latest(counted.fromMs, served.fromMs, -MAX_CLOCK_SKEW_MS),
+          countedToMs: earliest(counted.toMs, served.toMs, longestTtlMs),
+          servedFromMs: served.fromMs,
+          servedToMs: served.toMs,
           seat,
           impressionType: impressionType as ImpressionType | undefined,
           limit,
         });
-        const records = page.records.map(recordJson);
+        const records = page.records.map((record) => recordJson(record, timeZone));
         if (page.nextAfterId !== null) {
           const next = new URLSearchParams(params);
           next.set('after', String(page.nextAfterId));
@@ -116,13 +150,30 @@ function csvFileName(records: readonly BillingRecord[]): string {
     : `tally-billing-records-${first.id}-${last.id}.csv`;
 }
 
-/** A billing record as the API writes it: times in RFC 3339 (UTC). */
-function recordJson(record: BillingRecord): RecordJson {
+/** A billing record as the API writes it: times in RFC 3339, in `timeZone`'s offset (UTC without one). */
+function recordJson(record: BillingRecord, timeZone: string | undefined): RecordJson {
   const { id, countedMs, servedHourMs, ...rest } = record;
-  return {
-    id,
-    countedAt: new Date(countedMs).toISOString(),
-    servedHour: new Date(servedHourMs).toISOString(),
-    ...rest,
-  };
+  const time = (ms: number) =>
+    timeZone === undefined ? new Date(ms).toISOString() : localIsoString(ms, offsetAtMs(timeZone, ms));
+  return { id, countedAt: time(countedMs), servedHour: time(servedHourMs), ...rest };
+}
+
+/** The later of a window's start and a served window's start moved by `shiftMs`, either absent. */
+function latest(
+  startMs: number | undefined,
+  servedMs: number | undefined,
+  shiftMs: number,
+): number | undefined {
+  if (servedMs === undefined) return startMs;
+  return Math.max(startMs ?? Number.MIN_SAFE_INTEGER, servedMs + shiftMs);
+}
+
+/** The earlier of a window's end and a served window's end moved by `shiftMs`, either absent. */
+function earliest(
+  endMs: number | undefined,
+  servedMs: number | undefined,
+  shiftMs: number,
+): number | undefined {
+  if (servedMs === undefined) return endMs;
+  return Math.min(endMs ?? Number.MAX_SAFE_INTEGER, servedMs + shiftMs);
 }

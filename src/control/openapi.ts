@@ -1,4 +1,5 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
+import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { TALLY_VERSION } from '../version.js';
 import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
@@ -170,14 +171,15 @@ const EXCHANGE_RECORD_FIELDS = {
   publisher: { description: 'the OpenRTB publisher id of the win' },
   currency: {},
 };
-const TRACKER_RECORD_FIELDS = [
-  'trackerId',
-  'advertiserId',
-  'lineItemId',
-  'publisherId',
-  'placementId',
-  'paymentRuleId',
-] as const;
+const TRACKER_RECORD_FIELDS = {
+  trackerId: 'the tracker hit',
+  advertiserId: "the tracker's advertiser",
+  lineItemId: "the tracker's line item",
+  publisherId: "the tracker's catalog publisher",
+  placementId: "the tracker's placement; 0: none",
+  paymentRuleId:
+    'the payment rule that priced the hit; 0: none (the publisher had none, or the hit was priced by its ancost)',
+};
 
 /** `GET /v1/billing-records`' records (`BillingRecord` in `ports/ledger.ts`). */
 const BILLING_RECORD_SCHEMA = {
@@ -190,7 +192,7 @@ const BILLING_RECORD_SCHEMA = {
     'impressionType',
     ...Object.keys(EXCHANGE_RECORD_FIELDS),
     'priceMicros',
-    ...TRACKER_RECORD_FIELDS,
+    ...Object.keys(TRACKER_RECORD_FIELDS),
     'mediaCostMicros',
     'revenueMicros',
   ],
@@ -219,13 +221,9 @@ const BILLING_RECORD_SCHEMA = {
         'exchange rows: the clearing price, a CPM in micros (the impression’s cost is a thousandth of it)',
     },
     ...Object.fromEntries(
-      TRACKER_RECORD_FIELDS.map((name) => [
+      Object.entries(TRACKER_RECORD_FIELDS).map(([name, description]) => [
         name,
-        {
-          type: ['integer', 'null'],
-          minimum: 0,
-          description: 'tracker rows; 0: none (a placement, a payment rule: an ancost-priced hit has none)',
-        },
+        { type: ['integer', 'null'], minimum: 0, description: `tracker rows: ${description}` },
       ]),
     ),
     mediaCostMicros: { type: ['integer', 'null'], description: 'tracker rows: the event’s media cost' },
@@ -676,12 +674,25 @@ export const OPENAPI_DOCUMENT = {
         description:
           'For reconciling what was billed impression by impression (with a DSP: by auction, impression and bid id, at the clearing price). Needs an account-wide key of any role. A page reads a bounded run of the ledger, so it may hold fewer records than limit, or none, and still have a next: read on until next is null. Any other parameter is refused.',
         parameters: [
+          ...(['servedFrom', 'servedTo'] as const).map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: 'string' },
+            description: `only records of impressions served in the hours that begin ${name === 'servedFrom' ? 'at or after' : 'before'} this time (on the hour; a date is its midnight in tz): the rows a report over the same window adds up. The ledger is read from ${MAX_CLOCK_SKEW_MS / 60_000} minutes before servedFrom (an auction time may be that far ahead of Tally's clock) to the longest TTL in force after servedTo`,
+          })),
           ...(['from', 'to'] as const).map((name) => ({
             name,
             in: 'query',
             schema: { type: 'string' },
-            description: `only records counted ${name === 'from' ? 'at or after' : 'before'} this time (when the notice or hit that counted arrived, not the hour served): an RFC 3339 date-time with its offset, or a date (00:00 UTC)`,
+            description: `only records counted ${name === 'from' ? 'at or after' : 'before'} this time (when the notice or hit that counted arrived, not the hour served): an RFC 3339 date-time with its offset, or a date (its midnight in tz)`,
           })),
+          {
+            name: 'tz',
+            in: 'query',
+            schema: { type: 'string', example: 'America/New_York' },
+            description:
+              'an IANA time zone: dates in from, to, servedFrom and servedTo are its midnights, and countedAt and servedHour are written with its offset; UTC by default',
+          },
           {
             name: 'seat',
             in: 'query',

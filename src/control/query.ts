@@ -38,14 +38,23 @@ export interface TimeWindow {
   toMs: number | undefined;
 }
 
-/** `from` and `to` of a list's query, RFC 3339 (see `parseTimeMs`); 400 unless `from` is before `to`. */
-export function readTimeWindow(params: URLSearchParams): TimeWindow {
-  const fromText = params.get('from');
-  const toText = params.get('to');
-  const fromMs = fromText === null ? undefined : parseTimeMs(fromText, 'from');
-  const toMs = toText === null ? undefined : parseTimeMs(toText, 'to');
+/**
+ * A window of a list's query, `from` and `to` unless other `names` are given: RFC 3339, a date
+ * meaning its midnight in `timeZone` (UTC without one; see `parseTimeMs`); 400 unless the first is
+ * before the second.
+ */
+export function readTimeWindow(
+  params: URLSearchParams,
+  timeZone?: string,
+  names: readonly [string, string] = ['from', 'to'],
+): TimeWindow {
+  const [fromName, toName] = names;
+  const fromText = params.get(fromName);
+  const toText = params.get(toName);
+  const fromMs = fromText === null ? undefined : parseTimeMs(fromText, fromName, timeZone);
+  const toMs = toText === null ? undefined : parseTimeMs(toText, toName, timeZone);
   if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs)
-    throw new ApiError(400, 'VALIDATION_FAILED', 'from must be before to');
+    throw new ApiError(400, 'VALIDATION_FAILED', `${fromName} must be before ${toName}`);
   return { fromMs, toMs };
 }
 

@@ -71,10 +71,14 @@ describe('impressionPricingWarnings', () => {
         new RegExp(`payment rule 1 \\(Base 50 %\\).*line item 7's ${type} revenue`),
       );
       assert.match(warning?.message ?? '', /cpm rule.*ancost/);
+      assert.match(warning?.message ?? '', /booked with a media cost of 0 and a revenue of 0:/);
     }
     // A 100 % share of a revenue that grows with the cost: no amounts agree, and the cost is 0.
     const whole = paymentRule({ id: 1, isBase: true, revshareMicros: 1_000_000 });
-    assert.deepEqual(codesAndRules(tracker('cost_plus_cpm', 2_000_000, [whole])), ['zero_media_cost1']);
+    const [markup] = impressionPricingWarnings(tracker('cost_plus_cpm', 2_000_000, [whole]), NOW_MS);
+    assert.equal(markup?.code, 'zero_media_cost');
+    // The mark-up is still billed: only the cost is 0.
+    assert.match(markup?.message ?? '', /booked with a media cost of 0: /);
   });
 
   it('warns of a share of no revenue, and of a CPM too small to pay a micro', () => {

@@ -55,10 +55,12 @@ export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number
   const warnings: PricingWarning[] = [];
   for (const rule of rules) {
     if (paysNothingByItsTerms(rule)) continue;
-    if (costAndRevenue(tracker.lineItem, rule, undefined).mediaCostMicros !== 0) continue;
+    const money = costAndRevenue(tracker.lineItem, rule, undefined);
+    if (money.mediaCostMicros !== 0) continue;
+    const revenue = money.revenueMicros === 0 ? ' and a revenue of 0' : '';
     warnings.push({
       code: 'zero_media_cost',
-      message: `hits without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0: ${whyZero(rule, tracker.lineItem)}`,
+      message: `hits without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0${revenue}: ${whyZero(rule, tracker.lineItem)}`,
     });
   }
   return warnings;
@@ -118,7 +120,8 @@ function whyZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }):
     return `its CPM is less than half a micro an impression; raise it`;
   }
   const item = `line item ${lineItem.id}`;
-  const cpmRule = "price this publisher's traffic with a cpm rule (or name one on the tracker)";
+  const cpmRule =
+    "make the publisher's base rule a cpm rule (it prices every tracker of the publisher no other rule prices), or name on this tracker a cpm rule of its own whose placements no other tracker is on (a rule without placements prices the publisher's other trackers too)";
   switch (lineItem.revenueType) {
     case 'none':
       return `it pays a share of the revenue, and ${item} books none (revenueType none): give the line item a revenue, or ${cpmRule}`;

@@ -52,6 +52,16 @@ export const DEFAULT_RULES: readonly CountingRule[] = [
 export type RuleOverride = CountingRule;
 
 /** The counting rules in force: defaults plus overrides (later per publisher). */
+/**
+ * The longest a notice may count after its auction under the default rules and `overrides`
+ * (every publisher's), in seconds: how far past an hour its impressions' counts can reach.
+ */
+export function longestTtlSeconds(overrides: Iterable<readonly RuleOverride[]>): number {
+  let longest = Math.max(...DEFAULT_RULES.map((rule) => rule.ttlSeconds));
+  for (const rules of overrides) for (const rule of rules) longest = Math.max(longest, rule.ttlSeconds);
+  return longest;
+}
+
 export class RulesTable {
   private readonly ttlByKey = new Map<string, number>();
 

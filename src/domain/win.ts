@@ -101,7 +101,7 @@ export const MAX_NOTICE_URL_CHARS = 8192;
  */
 const MAX_PRICE_MICROS = 1_000_000_000_000_000;
 /** How far ahead of Tally's clock an exchange's auction time may be. */
-const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /**
  * 2001-09-09: an auction time before it is a time in seconds since the epoch (today's is about
  * 1.8e9), read as milliseconds a date in January 1970, when every notice would be late.

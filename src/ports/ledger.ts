@@ -62,6 +62,10 @@ export interface BillingRecordQuery {
   countedFromMs?: number;
   /** Only records counted before this time, epoch ms. */
   countedToMs?: number;
+  /** Only records of impressions served in hours that begin at or after this time, epoch ms. */
+  servedFromMs?: number;
+  /** Only records of impressions served in hours that begin before this time, epoch ms. */
+  servedToMs?: number;
   /** Only the records of this seat. */
   seat?: string;
   /** Only the records of this kind of event. */

@@ -197,6 +197,9 @@ describe('GET /v1/billing-records', () => {
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
       ['format=banner', /format must be csv or json/],
+      ['servedFrom=2026-12-01T10:30:00Z', /servedFrom must be the start of an hour/],
+      ['servedFrom=2026-12-02&servedTo=2026-12-01', /servedFrom must be before servedTo/],
+      ['tz=Mars/Olympus', /tz="Mars\/Olympus": no such time zone/],
     ] as const) {
       const bad = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}`);
       assert.equal(bad.status, 400, query);
@@ -204,5 +207,51 @@ describe('GET /v1/billing-records', () => {
       assert.match(bad.body.error.message, message, query);
       assert.equal(typeof bad.body.error.requestId, 'string');
     }
+  });
+
+  it('lists the records of the impressions served in a window, in a time zone, as the report over it adds them up', async () => {
+    // Burls the publisher fires (3 h TTL), of auctions an hour apart: each in its own served hour.
+    const nowMs = Date.now();
+    const auctions = [150, 90, 30].map((minutesAgo, index) => ({
+      auctionId: `served-${index}`,
+      auctionTimeMs: nowMs - minutesAgo * 60_000,
+    }));
+    for (const { auctionId, auctionTimeMs } of auctions) {
+      const win = {
+        request: { id: auctionId, imp: [{ id: 'imp-1', banner: { w: 300, h: 250 } }], site: {} },
+        seat: 'seat-served',
+        bid: { id: 'b', impid: 'imp-1', price: 1, adm: '<div>ad</div>' },
+        auctionTimeMs,
+        publisherBurl: true,
+      };
+      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+      const [result] = registered.body.results;
+      assert.equal(result.ok, true, JSON.stringify(result));
+      await fire(result.burl, 'okhttp/4.12.0');
+    }
+    const middleHourMs = hourStartMs(auctions[1]?.auctionTimeMs ?? 0);
+    const window = `servedFrom=${iso(middleHourMs)}&servedTo=${iso(middleHourMs + HOUR_MS)}`;
+    const inWindow = await readAll(tally.adminKey, `${window}&seat=seat-served&tz=America/New_York`);
+    assert.deepEqual(
+      inWindow.records.map((record) => record.auctionId),
+      auctions
+        .filter(({ auctionTimeMs }) => hourStartMs(auctionTimeMs) === middleHourMs)
+        .map(({ auctionId }) => auctionId),
+    );
+    for (const record of inWindow.records) {
+      // December in New York: UTC-05:00.
+      assert.match(record.servedHour, /T\d{2}:00:00\.000-05:00$/);
+      assert.equal(Date.parse(record.servedHour), middleHourMs);
+    }
+    const report = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/reports?from=${iso(middleHourMs)}&to=${iso(middleHourMs + HOUR_MS)}&seat=seat-served&outcome=counted&groupBy=seat`,
+    );
+    assert.deepEqual(
+      report.body.rows.map((row: { events: number }) => row.events),
+      [inWindow.records.length],
+    );
   });
 });

@@ -230,7 +230,7 @@ describe('billing records', () => {
       const steps = (
         ledger['db']
           .prepare(`EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat })}`)
-          .all(1, 2, 0, 1, 1, ...(seat ? ['seat', 'exchange'] : []), 10) as {
+          .all(1, 2, 0, 1, 0, 1, 1, ...(seat ? ['seat', 'exchange'] : []), 10) as {
           detail: string;
         }[]
       ).map((step) => step.detail);

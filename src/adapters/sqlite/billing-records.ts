@@ -60,7 +60,15 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
   const startId = Math.max(windowStartId, (query.afterId ?? 0) + 1);
   const scanEndId = Math.min(windowEndId, startId + MAX_SCANNED_IDS);
   if (startId >= scanEndId) return { records: [], nextAfterId: null };
-  const parameters: (string | number)[] = [startId, scanEndId, fromMs, toMs, query.accountId];
+  const parameters: (string | number)[] = [
+    startId,
+    scanEndId,
+    fromMs,
+    toMs,
+    query.servedFromMs ?? Number.MIN_SAFE_INTEGER,
+    query.servedToMs ?? Number.MAX_SAFE_INTEGER,
+    query.accountId,
+  ];
   if (query.seat !== undefined) parameters.push(query.seat);
   if (query.impressionType !== undefined) parameters.push(query.impressionType);
   const rows = db
@@ -80,13 +88,14 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
 
 /**
  * The statement reading a page of billing records: its parameters are the ids' range, the count
- * times' range, the account, then the seat and the impression type when filtered on, then the most
- * rows to read.
+ * times' range, the served hours' range, the account, then the seat and the impression type when
+ * filtered on, then the most rows to read.
  */
 export function billingRecordsSql(filters: { seat: boolean; impressionType: boolean }): string {
   const where = [
     'r.id >= ? AND r.id < ?',
     'r.received_ms >= ? AND r.received_ms < ?',
+    'r.served_hour_ms >= ? AND r.served_hour_ms < ?',
     "d.account_id = ? AND d.outcome = 'counted'",
     ...(filters.seat ? ['d.seat = ?'] : []),
     ...(filters.impressionType ? ['d.impression_type = ?'] : []),
