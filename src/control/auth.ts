@@ -77,13 +77,18 @@ export function requireRole(principal: Principal, role: Role): void {
   }
 }
 
-/** Throws 403 when the key is scoped to one advertiser or publisher (account-wide operations). */
-export function requireUnscoped(principal: Principal): void {
-  if (principal.scope !== null) {
-    throw new ApiError(
-      403,
-      'FORBIDDEN',
-      `this needs an account-wide key; yours is scoped to ${principal.scope.type} ${principal.scope.id}`,
-    );
-  }
+/**
+ * Throws 403 unless the key is account-wide (scoped to no advertiser or publisher) and its role is
+ * at least `role`, naming in one message all that the key lacks, so that one new key is enough.
+ */
+export function requireAccountWide(principal: Principal, role: Role): void {
+  const scope = principal.scope;
+  const roleTooLow = ROLE_RANK[principal.role] < ROLE_RANK[role];
+  if (scope === null && !roleTooLow) return;
+  const needs = role === 'reader' ? 'an account-wide key' : `an account-wide key with the ${role} role`;
+  const held = [
+    ...(roleTooLow ? [`a ${principal.role} key`] : ['a key']),
+    ...(scope === null ? [] : [`scoped to ${scope.type} ${scope.id}`]),
+  ].join(' ');
+  throw new ApiError(403, 'FORBIDDEN', `this needs ${needs}; yours is ${held}`);
 }

@@ -1,6 +1,6 @@
 import type { BillingRecord, ImpressionType, Ledger } from '../ports/ledger.js';
 import { IMPRESSION_TYPES } from '../ports/ledger.js';
-import { requireUnscoped } from './auth.js';
+import { requireAccountWide } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
@@ -72,7 +72,7 @@ export function billingRecordRoutes(ledger: Ledger, longestTtlMs: number): Route
       method: 'GET',
       path: '/v1/billing-records',
       handler(ctx) {
-        requireUnscoped(ctx.principal);
+        requireAccountWide(ctx.principal, 'reader');
         const params = ctx.url.searchParams;
         refuseUnknownOrRepeated(params, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);
         const { limit, afterId } = readPageParameters(params, DEFAULT_LIMIT, MAX_LIMIT);

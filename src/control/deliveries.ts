@@ -1,6 +1,6 @@
 import type { DeliveryStatus, Ledger } from '../ports/ledger.js';
 import { DELIVERY_STATUSES } from '../ports/ledger.js';
-import { requireRole, requireUnscoped } from './auth.js';
+import { requireAccountWide } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { pageOf } from './catalog/paging.js';
@@ -21,8 +21,7 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
       method: 'GET',
       path: '/v1/deliveries',
       handler(ctx) {
-        requireRole(ctx.principal, 'editor');
-        requireUnscoped(ctx.principal);
+        requireAccountWide(ctx.principal, 'editor');
         refuseUnknownOrRepeated(ctx.url.searchParams, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);
         const status = ctx.url.searchParams.get('status') ?? undefined;
         if (status !== undefined && !DELIVERY_STATUSES.includes(status as DeliveryStatus)) {

@@ -11,7 +11,7 @@ import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import type { KeyScope, Role } from '../ports/accounts.js';
 import type { Principal } from './auth.js';
-import { hashApiKey, newApiKey, requireRole, requireUnscoped } from './auth.js';
+import { hashApiKey, newApiKey, requireAccountWide, requireRole } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, MAX_BODY_DEPTH, parseJsonBody, readJson, sendJson } from './http.js';
 import type { ApiServer } from '../../test/support/api-server.js';
@@ -530,13 +530,29 @@ describe('role and scope checks', () => {
     }
   });
 
-  it('lets only an account-wide key do account-wide operations, whatever its role', () => {
-    assert.doesNotThrow(() => requireUnscoped(principal('reader')));
-    for (const scope of [
-      { type: 'advertiser', id: 1 },
-      { type: 'publisher', id: 2 },
-    ] as const) {
-      assert.throws(() => requireUnscoped(principal('admin', scope)), forbidden);
-    }
+  it('lets only an account-wide key of the role do account-wide operations, and names all a key lacks in one refusal', () => {
+    assert.doesNotThrow(() => requireAccountWide(principal('reader'), 'reader'));
+    assert.doesNotThrow(() => requireAccountWide(principal('admin'), 'editor'));
+    const refusal = (held: Principal, role: Role): string => {
+      try {
+        requireAccountWide(held, role);
+      } catch (error) {
+        assert.ok(forbidden(error));
+        return (error as ApiError).message;
+      }
+      assert.fail('not refused');
+    };
+    assert.equal(
+      refusal(principal('admin', { type: 'advertiser', id: 1 }), 'reader'),
+      'this needs an account-wide key; yours is a key scoped to advertiser 1',
+    );
+    assert.equal(
+      refusal(principal('reader'), 'editor'),
+      'this needs an account-wide key with the editor role; yours is a reader key',
+    );
+    assert.equal(
+      refusal(principal('reader', { type: 'publisher', id: 2 }), 'editor'),
+      'this needs an account-wide key with the editor role; yours is a reader key scoped to publisher 2',
+    );
   });
 });

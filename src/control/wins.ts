@@ -1,4 +1,4 @@
-import { requireRole, requireUnscoped } from './auth.js';
+import { requireAccountWide } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, readJsonText, sendJsonText } from './http.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
@@ -20,8 +20,7 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Lo
       path: '/v1/wins',
       async handler(ctx) {
         const receivedMs = Date.now();
-        requireRole(ctx.principal, 'editor');
-        requireUnscoped(ctx.principal);
+        requireAccountWide(ctx.principal, 'editor');
         const body = await readJsonText(
           ctx.req,
           maxBodyBytes,

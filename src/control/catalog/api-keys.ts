@@ -2,7 +2,7 @@ import type { AccountStore, ApiKeyRecord, KeyScope } from '../../ports/accounts.
 import { ROLES } from '../../ports/accounts.js';
 import type { CatalogStore } from '../../ports/catalog.js';
 import type { Principal } from '../auth.js';
-import { newApiKey, requireRole, requireUnscoped } from '../auth.js';
+import { newApiKey, requireAccountWide } from '../auth.js';
 import type { Route } from '../http.js';
 import { ApiError, readJson, sendJson } from '../http.js';
 import { CATALOG_MAX_BODY_BYTES } from './crud.js';
@@ -18,8 +18,7 @@ const SCOPE_TYPES: readonly KeyScope['type'][] = ['advertiser', 'publisher'];
  */
 export function apiKeyRoutes(accounts: AccountStore, catalog: CatalogStore): Route[] {
   const requireAdmin = (principal: Principal) => {
-    requireRole(principal, 'admin');
-    requireUnscoped(principal);
+    requireAccountWide(principal, 'admin');
   };
   return [
     {

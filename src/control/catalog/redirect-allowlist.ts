@@ -1,6 +1,6 @@
 import { domainToASCII } from 'node:url';
 import type { CatalogStore, RedirectAllowlist } from '../../ports/catalog.js';
-import { requireRole, requireUnscoped } from '../auth.js';
+import { requireAccountWide } from '../auth.js';
 import type { Route } from '../http.js';
 import { readJson, sendJson } from '../http.js';
 import { CATALOG_MAX_BODY_BYTES } from './crud.js';
@@ -23,8 +23,7 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
       method: 'GET',
       path,
       handler(ctx) {
-        requireRole(ctx.principal, 'admin');
-        requireUnscoped(ctx.principal);
+        requireAccountWide(ctx.principal, 'admin');
         sendJson(ctx.res, 200, store.redirectAllowlist(ctx.principal.accountId), ctx.requestId);
       },
     },
@@ -32,8 +31,7 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
       method: 'PUT',
       path,
       async handler(ctx) {
-        requireRole(ctx.principal, 'admin');
-        requireUnscoped(ctx.principal);
+        requireAccountWide(ctx.principal, 'admin');
         const allowlist = parseAllowlist(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES));
         sendJson(
           ctx.res,
