@@ -42,6 +42,7 @@ export const BILLING_RECORD_COLUMNS = [
   'publisher',
   'currency',
   'priceMicros',
+  'deliveryStatus',
   'trackerId',
   'advertiserId',
   'lineItemId',

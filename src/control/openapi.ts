@@ -192,6 +192,7 @@ const BILLING_RECORD_SCHEMA = {
     'impressionType',
     ...Object.keys(EXCHANGE_RECORD_FIELDS),
     'priceMicros',
+    'deliveryStatus',
     ...Object.keys(TRACKER_RECORD_FIELDS),
     'mediaCostMicros',
     'revenueMicros',
@@ -219,6 +220,11 @@ const BILLING_RECORD_SCHEMA = {
       type: ['integer', 'null'],
       description:
         'exchange rows: the clearing price, a CPM in micros (the impression’s cost is a thousandth of it)',
+    },
+    deliveryStatus: {
+      enum: [...DELIVERY_STATUSES, null],
+      description:
+        "exchange rows: where the DSP's burl delivery of the impression stands (see GET /v1/deliveries); null without one kept: the DSP gave no burl, or a delivered one was pruned at the retention",
     },
     ...Object.fromEntries(
       Object.entries(TRACKER_RECORD_FIELDS).map(([name, description]) => [

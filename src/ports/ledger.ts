@@ -102,6 +102,12 @@ export interface BillingRecord {
   currency: string | null;
   /** Exchange rows: the clearing price, a CPM in micros (the impression's cost is a thousandth). */
   priceMicros: number | null;
+  /**
+   * Exchange rows: where the DSP's burl delivery of the impression stands (`redirected`: the
+   * publisher was sent on to it by a 302); null without one kept (the DSP gave no burl, or a
+   * delivered one was pruned at the retention).
+   */
+  deliveryStatus: DeliveryStatus | null;
   /** Tracker rows: the catalog objects the hit was priced by (a payment rule of 0: none). */
   trackerId: number | null;
   advertiserId: number | null;

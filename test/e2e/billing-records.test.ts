@@ -254,4 +254,33 @@ describe('GET /v1/billing-records', () => {
       [inWindow.records.length],
     );
   });
+
+  it('tells, record by record, where the DSP burl delivery of the impression stands', async () => {
+    const win = {
+      request: { id: 'burl-1', imp: [{ id: 'imp-1', banner: { w: 300, h: 250 } }], site: {} },
+      seat: 'seat-burl',
+      // A DSP that never answers (the discard port): the delivery stays pending, retried.
+      bid: {
+        id: 'b',
+        impid: 'imp-1',
+        price: 1,
+        adm: '<div>ad</div>',
+        burl: 'http://127.0.0.1:9/win?p=${AUCTION_PRICE}',
+      },
+    };
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+    const [result] = registered.body.results;
+    assert.equal(result.ok, true, JSON.stringify(result));
+    await fire(result.noticeUrls.adm);
+    const { records } = await readAll(tally.adminKey, 'seat=seat-burl');
+    assert.deepEqual(
+      records.map((record) => [record.auctionId, record.deliveryStatus]),
+      [['burl-1', 'pending']],
+    );
+    const { records: withoutBurl } = await readAll(tally.adminKey, 'seat=seat-a');
+    assert.deepEqual(
+      withoutBurl.map((record) => record.deliveryStatus),
+      [null, null],
+    );
+  });
 });

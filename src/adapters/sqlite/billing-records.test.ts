@@ -82,6 +82,7 @@ describe('billing records', () => {
         publisher: 'pub',
         currency: 'USD',
         priceMicros: 2_500_000,
+        deliveryStatus: null,
         trackerId: null,
         advertiserId: null,
         lineItemId: null,
@@ -130,6 +131,7 @@ describe('billing records', () => {
         publisher: null,
         currency: null,
         priceMicros: null,
+        deliveryStatus: null,
         trackerId: 5,
         advertiserId: 3,
         lineItemId: 4,
@@ -194,6 +196,19 @@ describe('billing records', () => {
     ]);
   });
 
+  it('tells where each impression’s burl delivery stands, and null for one without a delivery', () => {
+    ledger.record([
+      impression('with-burl', 0, { delivery: { url: 'https://dsp.example/b', deadlineMs: T0 + 3_600_000 } }),
+      impression('no-burl', 1),
+    ]);
+    const statuses = () =>
+      ledger.listBillingRecords({ accountId: 1, limit: 10 }).records.map((record) => record.deliveryStatus);
+    assert.deepEqual(statuses(), ['pending', null]);
+    const [delivery] = ledger.listDeliveries(1, 'pending', 10);
+    ledger.markDelivered(delivery?.id ?? 0, T0 + 1000);
+    assert.deepEqual(statuses(), ['delivered', null]);
+  });
+
   it('filters on the seat and the kind of event', () => {
     const other = { ...exchangeEvent().dims, seat: 'other-seat', auctionId: 'o1' };
     ledger.record([impression('s1'), impression('o1', 1, { dims: other }), impression('s2', 2)]);
@@ -240,6 +255,7 @@ describe('billing records', () => {
         steps.join('; '),
       );
       assert.match(steps[1] ?? '', /^SEARCH d USING INTEGER PRIMARY KEY \(rowid=\?\)/, steps.join('; '));
+      assert.match(steps[2] ?? '', /^SEARCH dl USING INDEX \w+ \(dedupe_key=\?\)/, steps.join('; '));
     }
   });
 });

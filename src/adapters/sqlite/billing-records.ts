@@ -4,6 +4,7 @@ import type {
   BillingRecord,
   BillingRecordPage,
   BillingRecordQuery,
+  DeliveryStatus,
   ImpressionType,
 } from '../../ports/ledger.js';
 import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
@@ -37,6 +38,7 @@ interface RecordRow {
   tracker_id: number;
   placement_id: number;
   payment_rule_id: number;
+  delivery_status: DeliveryStatus | null;
 }
 
 /**
@@ -44,7 +46,8 @@ interface RecordRow {
  * MAX_SCANNED_IDS)`, where `first` follows `afterId` and the window's start. The window of count
  * times is a range of ids (see `firstIdFrom`), each row's time then checked; the rows are read in
  * id order, each joined to its dimensions (`CROSS JOIN` keeps SQLite from driving the join from
- * the dimensions, which would visit every row of the account).
+ * the dimensions, which would visit every row of the account) and to its burl delivery, found by
+ * the impression's key.
  */
 export function readBillingRecords(db: Database.Database, query: BillingRecordQuery): BillingRecordPage {
   const fromMs = query.countedFromMs ?? Number.MIN_SAFE_INTEGER;
@@ -102,8 +105,10 @@ export function billingRecordsSql(filters: { seat: boolean; impressionType: bool
   ];
   return `SELECT r.id, r.received_ms, r.served_hour_ms, r.auction_id, r.imp_id, r.bid_id, r.price_micros,
       r.media_cost_micros, r.revenue_micros, d.impression_type, d.kind, d.format, d.channel, d.method, d.seat,
-      d.publisher, d.currency, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id
+      d.publisher, d.currency, d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id,
+      dl.status AS delivery_status
     FROM event_rows r CROSS JOIN event_dims d ON d.id = r.dims_id
+      LEFT JOIN deliveries dl ON dl.dedupe_key = r.dedupe_key
     WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ?`;
 }
 
@@ -127,6 +132,7 @@ function toRecord(row: RecordRow): BillingRecord {
     publisher: ifExchange(row.publisher),
     currency: ifExchange(row.currency),
     priceMicros: ifExchange(row.price_micros),
+    deliveryStatus: ifExchange(row.delivery_status),
     trackerId: ifTracker(row.tracker_id),
     advertiserId: ifTracker(row.advertiser_id),
     lineItemId: ifTracker(row.line_item_id),
