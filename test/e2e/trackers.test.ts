@@ -478,12 +478,20 @@ describe('impression and click trackers end to end', () => {
     assert.deepEqual(await costOfOneHit('w1'), [0, 0]);
 
     // A share of a revenue computed from the cost: the only amounts both terms allow are 0.
-    const rule = await create('/v1/payment-rules', {
+    const created = await api(tally, tally.adminKey, 'POST', '/v1/payment-rules', {
       publisherId: publisher,
       name: 'Base 40 %',
       pricingType: 'revshare',
       revshare: 0.4,
     });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const rule = created.body.id as number;
+    // The write that zeroed the tracker says so where it is made.
+    assert.deepEqual(
+      created.body.warnings.map((warning: { code: string; message: string }) => warning.code),
+      ['trackers_priced_at_zero'],
+    );
+    assert.match(created.body.warnings[0].message, new RegExp(`^impression tracker ${tracker} books hits`));
     const shared = await api(tally, tally.adminKey, 'GET', `/v1/impression-trackers/${tracker}`);
     assert.deepEqual(
       shared.body.warnings.map((warning: { code: string; message: string }) => warning.code),
@@ -508,6 +516,19 @@ describe('impression and click trackers end to end', () => {
       revshare: null,
     });
     assert.equal(repriced.status, 200, JSON.stringify(repriced.body));
+    assert.deepEqual(repriced.body.warnings, []);
+    // An edit of its line item names the line item's trackers still at 0: the one on the first
+    // publisher, whose base rule is a share.
+    const lineItem = await api(tally, tally.adminKey, 'PATCH', `/v1/line-items/${ids.marginLine}`, {
+      revenueValue: 0.25,
+    });
+    assert.equal(lineItem.status, 200, JSON.stringify(lineItem.body));
+    assert.match(
+      lineItem.body.warnings[0]?.message ?? '',
+      new RegExp(`^impression tracker ${ids.marginTracker} books hits without ancost at a media cost of 0`),
+    );
+    const rereadRule = await api(tally, tally.adminKey, 'GET', `/v1/payment-rules/${rule}`);
+    assert.equal(Object.hasOwn(rereadRule.body, 'warnings'), false, 'a read answers no warnings');
     assert.deepEqual(await warnings(), []);
     // CPM 1.00 paid, plus 25 %.
     assert.deepEqual(await costOfOneHit('w3'), [1000, 1250]);

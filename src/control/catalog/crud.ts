@@ -43,6 +43,11 @@ export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends obj
    * widen what it sees (a publisher's `externalId` decides whose exchange traffic its reports show).
    */
   accountWideFields?: Readonly<Partial<Record<keyof Input & keyof T & string, string>>>;
+  /**
+   * Warnings the answer of a create or an edit carries besides the object, as `warnings` (read
+   * answers carry none): what the write did elsewhere that its writer should know.
+   */
+  writeWarnings?(value: T, accountId: number): readonly unknown[];
   /** Reads and checks a body into a full input; `existing` is set for replace and patch. */
   parse(body: unknown, mode: WriteMode, existing: T | undefined): Input;
   toJson(value: T): Record<string, unknown>;
@@ -63,6 +68,12 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     }
     return value;
   };
+
+  /** A write's answer: the object, and the write's warnings where the resource has them. */
+  const written = (value: T, accountId: number): Record<string, unknown> =>
+    spec.writeWarnings === undefined
+      ? spec.toJson(value)
+      : { ...spec.toJson(value), warnings: spec.writeWarnings(value, accountId) };
 
   const write = async (ctx: RequestContext, mode: Exclude<WriteMode, 'create'>): Promise<void> => {
     requireWriter(ctx.principal, spec.writeScopes, `change ${spec.nounPlural}`);
@@ -89,7 +100,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
       spec.noun,
       spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()),
     );
-    sendJson(ctx.res, 200, spec.toJson(value), ctx.requestId);
+    sendJson(ctx.res, 200, written(value, ctx.principal.accountId), ctx.requestId);
   };
 
   return [
@@ -103,7 +114,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
         requireOwnWrite(ctx.principal, spec.inputOwner(input));
         const value = unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now()));
         ctx.res.setHeader('Location', `${spec.path}/${value.id}`);
-        sendJson(ctx.res, 201, spec.toJson(value), ctx.requestId);
+        sendJson(ctx.res, 201, written(value, ctx.principal.accountId), ctx.requestId);
       },
     },
     {

@@ -21,10 +21,10 @@ export function catalogRoutes(
 ): Route[] {
   return [
     ...advertiserRoutes(catalog.advertisers),
-    ...lineItemRoutes(catalog.lineItems),
+    ...lineItemRoutes(catalog.lineItems, catalog.trackers, snapshot),
     ...publisherRoutes(catalog.publishers),
     ...placementRoutes(catalog.placements),
-    ...paymentRuleRoutes(catalog.paymentRules),
+    ...paymentRuleRoutes(catalog.paymentRules, catalog.trackers, snapshot),
     ...trackerRoutes(catalog.trackers, snapshot),
     ...apiKeyRoutes(accounts, catalog),
     ...redirectAllowlistRoutes(catalog),

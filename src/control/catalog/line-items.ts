@@ -1,7 +1,17 @@
-import type { EntityStore, LineItem, LineItemFilter, LineItemInput } from '../../ports/catalog.js';
+import type {
+  CatalogView,
+  EntityStore,
+  LineItem,
+  LineItemFilter,
+  LineItemInput,
+  Tracker,
+  TrackerFilter,
+  TrackerInput,
+} from '../../ports/catalog.js';
 import { CATALOG_STATES, FRACTION_REVENUE_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
 import { crudRoutes } from './crud.js';
+import { zeroPricedTrackers } from './tracker-warnings.js';
 import { decimalOf, FieldReader, isoOf } from './validation.js';
 
 const FIELDS = ['advertiserId', 'name', 'revenueType', 'revenueValue', 'state'];
@@ -9,9 +19,15 @@ const FIELDS = ['advertiserId', 'name', 'revenueType', 'revenueValue', 'state'];
 /**
  * `/v1/line-items`: `{advertiserId, name, revenueType, revenueValue, state?}`. `revenueValue` is a
  * CPM in currency units for `cpm` and `cost_plus_cpm`, a fraction 0–1 for `cost_plus_margin`
- * and `revshare` (0.25 = 25 %), and 0 (or absent) for `none`. `advertiserId` never changes.
+ * and `revshare` (0.25 = 25 %), and 0 (or absent) for `none`. `advertiserId` never changes. A
+ * write's answer carries `warnings` naming its impression trackers that book hits at a cost of 0
+ * (`zeroPricedTrackers`), read from `catalog`, the snapshot hits are priced by.
  */
-export function lineItemRoutes(store: EntityStore<LineItem, LineItemInput, LineItemFilter>): Route[] {
+export function lineItemRoutes(
+  store: EntityStore<LineItem, LineItemInput, LineItemFilter>,
+  trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
+  catalog: () => CatalogView,
+): Route[] {
   return crudRoutes({
     path: '/v1/line-items',
     noun: 'line item',
@@ -23,8 +39,10 @@ export function lineItemRoutes(store: EntityStore<LineItem, LineItemInput, LineI
     inputOwner: (input) => ({ advertiserId: input.advertiserId }),
     scopeFilterKey: { advertiser: 'advertiserId' },
     filters: { advertiserId: 'id', state: CATALOG_STATES, revenueType: REVENUE_TYPES, name: 'text' },
+    writeWarnings: (lineItem, accountId) =>
+      zeroPricedTrackers(trackers, catalog(), accountId, { lineItemId: lineItem.id }),
     parse(body, mode, existing) {
-      const fields = new FieldReader(body, mode, FIELDS);
+      const fields = new FieldReader(body, mode, FIELDS, ['warnings']);
       const base = mode === 'patch' ? existing : undefined;
       const advertiserId = fields.id('advertiserId', base?.advertiserId ?? existing?.advertiserId ?? 0);
       const name = fields.name('name', base?.name ?? '');

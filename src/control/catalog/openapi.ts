@@ -1,4 +1,5 @@
 import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
+import { WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
 import { CATALOG_STATES, PRICING_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
 import {
@@ -69,6 +70,8 @@ interface Resource {
   answers?: Record<string, unknown>;
   /** Fields only an answer writes (read-only: a request sending one back has it ignored). */
   answerOnly?: Record<string, unknown>;
+  /** What the `warnings` of a create's or an edit's answer name, when they carry any. */
+  writeWarnings?: string;
   filters: Record<string, unknown>;
   description?: string;
   /** The field a write is refused 409 for, when another object of the account has its value. */
@@ -117,6 +120,8 @@ const RESOURCES: Resource[] = [
   },
   {
     path: '/v1/line-items',
+    writeWarnings:
+      "trackers_priced_at_zero: its impression trackers (the first 500) that book hits without ancost at a media cost of 0 as the terms now stand; each one's own warnings say why",
     noun: 'line item',
     required: ['advertiserId', 'name', 'revenueType'],
     fields: {
@@ -160,6 +165,8 @@ const RESOURCES: Resource[] = [
   },
   {
     path: '/v1/payment-rules',
+    writeWarnings:
+      "trackers_priced_at_zero: its publisher's impression trackers (the first 500) that book hits without ancost at a media cost of 0 as the terms now stand; each one's own warnings say why",
     noun: 'payment rule',
     required: ['publisherId', 'name', 'pricingType'],
     description:
@@ -294,10 +301,10 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
             ...resource.fields,
             ...READ_ONLY_FIELDS,
             ...Object.fromEntries(
-              Object.keys(resource.answerOnly ?? {}).map((field) => [
-                field,
-                { readOnly: true, description: 'ignored in a request' },
-              ]),
+              [
+                ...Object.keys(resource.answerOnly ?? {}),
+                ...(resource.writeWarnings === undefined ? [] : ['warnings']),
+              ].map((field) => [field, { readOnly: true, description: 'ignored in a request' }]),
             ),
           },
           additionalProperties: false,
@@ -317,8 +324,21 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
     ...resource.answerOnly,
     ...timestamps,
   });
+  const writtenObject =
+    resource.writeWarnings === undefined
+      ? object
+      : answerObject({
+          ...object.properties,
+          warnings: {
+            type: 'array',
+            readOnly: true,
+            description: resource.writeWarnings,
+            items: answerObject({ code: { enum: WRITE_WARNING_CODES }, message: { type: 'string' } }),
+          },
+        });
   const idParameter = { name: 'id', in: 'path', required: true, schema: id };
   const answer = json(`The ${resource.noun}`, object);
+  const writtenAnswer = json(`The ${resource.noun}, and the write's warnings`, writtenObject);
   const notFound = { '404': errorResponse(`NOT_FOUND: no such ${resource.noun} that the key sees`) };
   const taken =
     resource.uniqueField === undefined
@@ -336,7 +356,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         ...(resource.description === undefined ? {} : { description: resource.description }),
         requestBody: body(resource.required),
         responses: {
-          '201': created(`The ${resource.noun}, with its id`, object, resource.path),
+          '201': created(`The ${resource.noun}, with its id`, writtenObject, resource.path),
           '400': WRITE_REFUSED,
           ...AUTHENTICATED_ERRORS,
           ...taken,
@@ -366,7 +386,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         summary: `Change some fields of a ${resource.noun}`,
         requestBody: body([]),
         responses: {
-          '200': answer,
+          '200': writtenAnswer,
           '400': WRITE_REFUSED,
           ...AUTHENTICATED_ERRORS,
           ...notFound,
@@ -378,7 +398,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         summary: `Replace a ${resource.noun} (absent optional fields take their defaults)`,
         requestBody: body(resource.required),
         responses: {
-          '200': answer,
+          '200': writtenAnswer,
           '400': WRITE_REFUSED,
           ...AUTHENTICATED_ERRORS,
           ...notFound,

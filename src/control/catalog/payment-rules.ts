@@ -1,13 +1,18 @@
 import type {
+  CatalogView,
   EntityStore,
   PaymentRule,
   PaymentRuleFilter,
   PaymentRuleInput,
   PricingType,
+  Tracker,
+  TrackerFilter,
+  TrackerInput,
 } from '../../ports/catalog.js';
 import { CATALOG_STATES, DEFAULT_PAYMENT_RULE_PRIORITY, PRICING_TYPES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
 import { crudRoutes } from './crud.js';
+import { zeroPricedTrackers } from './tracker-warnings.js';
 import { decimalOf, FieldReader, isoOf } from './validation.js';
 
 const FIELDS = [
@@ -47,9 +52,13 @@ const PRICING_FIELDS: Readonly<Record<PricingType, readonly string[]>> = {
  *   The base rule applies when no conditional rule (active, in its dates, on one of its
  *   placements; highest `priority` first, ties by lowest id) does.
  * - `publisherId` never changes.
+ * - A write's answer carries `warnings` naming the publisher's impression trackers that book hits
+ *   at a cost of 0 (`zeroPricedTrackers`), read from `catalog`, the snapshot hits are priced by.
  */
 export function paymentRuleRoutes(
   store: EntityStore<PaymentRule, PaymentRuleInput, PaymentRuleFilter>,
+  trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
+  catalog: () => CatalogView,
 ): Route[] {
   return crudRoutes({
     path: '/v1/payment-rules',
@@ -62,6 +71,8 @@ export function paymentRuleRoutes(
     inputOwner: (input) => ({ publisherId: input.publisherId }),
     scopeFilterKey: { publisher: 'publisherId' },
     filters: { publisherId: 'id', state: CATALOG_STATES, pricingType: PRICING_TYPES, name: 'text' },
+    writeWarnings: (rule, accountId) =>
+      zeroPricedTrackers(trackers, catalog(), accountId, { publisherId: rule.publisherId }),
     parse: parsePaymentRule,
     toJson: (rule) => ({
       id: rule.id,
@@ -90,7 +101,7 @@ function parsePaymentRule(
   mode: 'create' | 'replace' | 'patch',
   existing: PaymentRule | undefined,
 ): PaymentRuleInput {
-  const fields = new FieldReader(body, mode, FIELDS);
+  const fields = new FieldReader(body, mode, FIELDS, ['warnings']);
   const base = mode === 'patch' ? existing : undefined;
   const publisherId = fields.id('publisherId', base?.publisherId ?? existing?.publisherId ?? 0);
   const name = fields.name('name', base?.name ?? '');

@@ -1,5 +1,3 @@
-import { impressionPricingWarnings } from '../../domain/pricing-warnings.js';
-import type { PricingWarning } from '../../domain/pricing-warnings.js';
 import type {
   CatalogView,
   EntityStore,
@@ -11,6 +9,7 @@ import type {
 import { CATALOG_STATES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
 import { crudRoutes } from './crud.js';
+import { trackerPricingWarnings } from './tracker-warnings.js';
 import { FieldReader, isoOf } from './validation.js';
 
 /** Safe in a query string as it stands: hits send it as `code=…`. */
@@ -103,37 +102,9 @@ function routesFor(
       state: tracker.state,
       ...(kind === 'click'
         ? { clickUrl: tracker.clickUrl }
-        : { warnings: pricingWarnings(tracker, catalog()) }),
+        : { warnings: trackerPricingWarnings(tracker, catalog()) }),
       createdAt: isoOf(tracker.createdMs),
       updatedAt: isoOf(tracker.updatedMs),
     }),
   });
-}
-
-/**
- * An impression tracker's pricing warnings, as its hits would be priced now. None while the
- * snapshot does not yet hold the tracker as stored (a write by another process, followed within
- * a poll).
- */
-function pricingWarnings(tracker: Tracker, catalog: CatalogView): PricingWarning[] {
-  const view = catalog.findTracker('impression', { id: tracker.id });
-  if (
-    view === undefined ||
-    view.accountId !== tracker.accountId ||
-    view.lineItem.id !== tracker.lineItemId ||
-    view.publisherId !== tracker.publisherId ||
-    view.placementId !== tracker.placementId ||
-    (view.paymentRule?.id ?? null) !== tracker.paymentRuleId
-  )
-    return [];
-  return impressionPricingWarnings(
-    {
-      publisherId: view.publisherId,
-      placementId: view.placementId,
-      lineItem: view.lineItem,
-      ownRule: view.paymentRule,
-      publisherRules: catalog.paymentRules(view.publisherId),
-    },
-    Date.now(),
-  );
 }
