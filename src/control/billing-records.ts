@@ -110,8 +110,8 @@ export function billingRecordRoutes(ledger: Ledger, longestTtlMs: number): Route
           afterId,
           // The impressions served in a window counted from when their auction may have been
           // ahead of Tally's clock to when the longest TTL ends after it.
-          countedFromMs: latest(counted.fromMs, served.fromMs, -MAX_CLOCK_SKEW_MS),
-          countedToMs: earliest(counted.toMs, served.toMs, longestTtlMs),
+          countedFromMs: narrowed(counted.fromMs, served.fromMs, -MAX_CLOCK_SKEW_MS, Math.max),
+          countedToMs: narrowed(counted.toMs, served.toMs, longestTtlMs, Math.min),
           servedFromMs: served.fromMs,
           servedToMs: served.toMs,
           seat,
@@ -159,22 +159,16 @@ function recordJson(record: BillingRecord, timeZone: string | undefined): Record
   return { id, countedAt: time(countedMs), servedHour: time(servedHourMs), ...rest };
 }
 
-/** The later of a window's start and a served window's start moved by `shiftMs`, either absent. */
-function latest(
-  startMs: number | undefined,
+/**
+ * A count window's `bound` narrowed to a served window's edge moved by `shiftMs` (`pick`: `Math.max`
+ * for a start, `Math.min` for an end); either may be absent.
+ */
+function narrowed(
+  bound: number | undefined,
   servedMs: number | undefined,
   shiftMs: number,
+  pick: (a: number, b: number) => number,
 ): number | undefined {
-  if (servedMs === undefined) return startMs;
-  return Math.max(startMs ?? Number.MIN_SAFE_INTEGER, servedMs + shiftMs);
-}
-
-/** The earlier of a window's end and a served window's end moved by `shiftMs`, either absent. */
-function earliest(
-  endMs: number | undefined,
-  servedMs: number | undefined,
-  shiftMs: number,
-): number | undefined {
-  if (servedMs === undefined) return endMs;
-  return Math.min(endMs ?? Number.MAX_SAFE_INTEGER, servedMs + shiftMs);
+  if (servedMs === undefined) return bound;
+  return bound === undefined ? servedMs + shiftMs : pick(bound, servedMs + shiftMs);
 }

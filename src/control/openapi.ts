@@ -237,6 +237,17 @@ const BILLING_RECORD_SCHEMA = {
   },
 };
 
+/** The paging parameters of the deliveries' and billing records' lists. */
+const LIST_PAGE_PARAMETERS = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+  {
+    name: 'after',
+    in: 'query',
+    schema: { type: 'integer', minimum: 0 },
+    description: 'the next value of the previous page',
+  },
+];
+
 /** The OpenAPI 3.1 description of Tally's API, served at `/docs`. */
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
@@ -641,17 +652,7 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'string' },
             description: `only deliveries whose impression counted ${name === 'from' ? 'at or after' : 'before'} this time: an RFC 3339 date-time with its offset, or a date (00:00 UTC)`,
           })),
-          {
-            name: 'limit',
-            in: 'query',
-            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-          {
-            name: 'after',
-            in: 'query',
-            schema: { type: 'integer', minimum: 0 },
-            description: 'the next value of the previous page',
-          },
+          ...LIST_PAGE_PARAMETERS,
         ],
         responses: {
           '200': {
@@ -706,17 +707,7 @@ export const OPENAPI_DOCUMENT = {
             description: "only this seat's exchange records",
           },
           { name: 'impressionType', in: 'query', schema: { enum: IMPRESSION_TYPES } },
-          {
-            name: 'limit',
-            in: 'query',
-            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-          {
-            name: 'after',
-            in: 'query',
-            schema: { type: 'integer', minimum: 0 },
-            description: 'the next value of the previous page',
-          },
+          ...LIST_PAGE_PARAMETERS,
           {
             name: 'format',
             in: 'query',

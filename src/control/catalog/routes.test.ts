@@ -352,7 +352,8 @@ describe('catalog routes', () => {
   });
 
   describe('trackers', () => {
-    it('takes a code of letters, digits and . _ ~ - that starts with a letter or digit, and refuses any other', async () => {
+    /** A tracker's body naming a new advertiser, line item (no revenue) and publisher. */
+    const trackerBody = async (name: string) => {
       const owner = await advertiser();
       const pub = await publisher();
       const lineItem = await create('/v1/line-items', {
@@ -360,7 +361,11 @@ describe('catalog routes', () => {
         name: 'LI',
         revenueType: 'none',
       });
-      const body = { advertiserId: owner.id, name: 'T', lineItemId: lineItem.id, publisherId: pub.id };
+      return { advertiserId: owner.id, name, lineItemId: lineItem.id, publisherId: pub.id };
+    };
+
+    it('takes a code of letters, digits and . _ ~ - that starts with a letter or digit, and refuses any other', async () => {
+      const body = await trackerBody('T');
       const longest = `a${'b'.repeat(99)}`;
       for (const code of ['0a._~-z', longest]) {
         assert.equal((await create('/v1/impression-trackers', { ...body, code })).code, code);
@@ -421,14 +426,7 @@ describe('catalog routes', () => {
     });
 
     it('refuses warnings sent to a click tracker, whose answers have none', async () => {
-      const owner = await advertiser();
-      const pub = await publisher();
-      const lineItem = await create('/v1/line-items', {
-        advertiserId: owner.id,
-        name: 'LI',
-        revenueType: 'none',
-      });
-      const body = { advertiserId: owner.id, name: 'C', lineItemId: lineItem.id, publisherId: pub.id };
+      const body = await trackerBody('C');
       const click = await create('/v1/click-trackers', body);
       assert.equal(Object.hasOwn(click, 'warnings'), false);
       await assertRefused('POST', '/v1/click-trackers', { ...body, warnings: [] }, /warnings: unknown field/);
