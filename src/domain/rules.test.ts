@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canInstrument, DEFAULT_RULES, RulesTable, rulesByPublisher } from './rules.js';
+import { canInstrument, DEFAULT_RULES, longestTtlSeconds, RulesTable, rulesByPublisher } from './rules.js';
 
 const none = { omidSupported: false, publisherBurl: false };
 
@@ -156,5 +156,11 @@ describe('rules by publisher', () => {
 
   it('uses the default rules when there are no overrides', () => {
     assert.equal(rulesByPublisher(new Map())('pub-1').choose('banner', 'web', none).ttlSeconds, 600);
+  });
+
+  it("gives the longest TTL of the defaults and every publisher's overrides, a longer one of any publisher included", () => {
+    assert.equal(longestTtlSeconds([]), 3 * 3600);
+    assert.equal(longestTtlSeconds([[adm(900)], [vast(1800)]]), 3 * 3600);
+    assert.equal(longestTtlSeconds([[adm(900)], [vast(6 * 3600)]]), 6 * 3600);
   });
 });

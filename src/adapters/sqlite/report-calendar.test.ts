@@ -108,6 +108,31 @@ describe('reports in a time zone, from the SQLite ledger', () => {
     assert.equal(events({ day: '2026-03-08T05:00:00.000Z' }), 0);
   });
 
+  it('groups and filters on the days of a zone east of UTC, whose midnights fall on the UTC day before', () => {
+    // Paris, +01:00 from 25 October: 1 November begins at 2026-10-31T23:00Z.
+    const window = { ...inNewYork('2026-10-31T23:00:00Z', '2026-11-02T23:00:00Z'), timeZone: 'Europe/Paris' };
+    assert.deepEqual(
+      ledger.report(window).map((row) => [row.day, row.events]),
+      [
+        ['2026-11-01T00:00:00.000+01:00', 4],
+        ['2026-11-02T00:00:00.000+01:00', 2],
+      ],
+    );
+    const events = (day: string) =>
+      ledger.report({ ...window, groupBy: [], filters: { day } })[0]?.events ?? 0;
+    assert.equal(events('2026-10-31T23:00:00.000Z'), 4);
+    assert.equal(events('2026-11-01T23:00:00.000Z'), 2);
+  });
+
+  it('answers a window that begins after a change of offset at the half hour the day before it', () => {
+    // Lord Howe goes from +10:30 to +11:00 at 2026-10-03T15:30Z; its 5 October begins at 13:00Z on the 4th.
+    const rows = ledger.report({
+      ...inNewYork('2026-10-04T13:00:00Z', '2026-10-05T13:00:00Z'),
+      timeZone: 'Australia/Lord_Howe',
+    });
+    assert.deepEqual(rows, []);
+  });
+
   it('answers the same days as a UTC report for a zone whose offset is 0 all year', () => {
     const utc = ledger.report({ ...inNewYork('2026-03-01', '2026-12-01'), timeZone: undefined });
     const reykjavik = ledger.report({

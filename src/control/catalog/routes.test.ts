@@ -259,6 +259,24 @@ describe('catalog routes', () => {
       );
       await assertRefused('POST', '/v1/line-items', body, /revenueType: required: send one of "none"/);
     });
+
+    it("takes a line item's or payment rule's write answer sent back with PUT, its warnings included", async () => {
+      const owner = await advertiser();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Back',
+        revenueType: 'cpm',
+        revenueValue: 1,
+      });
+      assert.deepEqual(lineItem.warnings, []);
+      const stored = await ok('PUT', `/v1/line-items/${lineItem.id}`, lineItem);
+      assert.deepEqual({ ...stored, updatedAt: null }, { ...lineItem, updatedAt: null });
+      const paymentRule = await create('/v1/payment-rules', rule((await publisher()).id as number, {}));
+      assert.deepEqual(paymentRule.warnings, []);
+      const putBack = await ok('PUT', `/v1/payment-rules/${paymentRule.id}`, paymentRule);
+      assert.deepEqual(putBack.warnings, []);
+      assert.equal(putBack.name, paymentRule.name);
+    });
   });
 
   describe('payment rules', () => {

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { newApiKey } from './auth.js';
+import { billingRecordRoutes } from './billing-records.js';
+import { exchangeEvent } from '../../test/support/events.js';
+import type { ApiServer } from '../../test/support/api-server.js';
+import { serveApi } from '../../test/support/api-server.js';
+import { HOUR_MS } from '../lib/time.js';
+
+/** Which records a served window picks, over the rows of a real SQLite ledger and real HTTP. */
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-billing-window-'));
+const db = openSqlite(join(dir, 'tally.db'));
+const accounts = new SqliteAccountStore(db);
+const ledger = new SqliteLedger(db);
+/** The longest TTL in force, as the server would pass it: 3 h. */
+const LONGEST_TTL_MS = 3 * HOUR_MS;
+/** 1 December 2026, 00:00 in New York (−05:00). */
+const H = Date.parse('2026-12-01T05:00:00Z');
+let server: ApiServer;
+let key = '';
+
+/** A counted impression of `auctionId` served in the hour `servedHourMs`, counted at `receivedMs`. */
+function impression(auctionId: string, servedHourMs: number, receivedMs: number) {
+  const base = exchangeEvent();
+  return exchangeEvent({
+    receivedMs,
+    servedHourMs,
+    dims: { ...base.dims, auctionId },
+    dedupe: { key: `k-${auctionId}`, expiresMs: receivedMs + LONGEST_TTL_MS },
+  });
+}
+
+before(async () => {
+  const accountId = accounts.createAccount('billing', Date.now()).id;
+  const made = newApiKey();
+  accounts.addKey(accountId, made.hash, made.prefix, 'reader', 'reader', null, Date.now());
+  key = made.key;
+  // One row a batch, in the order a server would write them.
+  for (const row of [
+    impression('before', H - HOUR_MS, H - HOUR_MS + 60_000),
+    // An auction 4 minutes ahead of Tally's clock: counted before its served hour began.
+    impression('ahead', H, H - 4 * 60_000),
+    impression('on-time', H, H + 60_000),
+    impression('after', H + HOUR_MS, H + HOUR_MS + 60_000),
+    // The last moment a 3 h TTL lets an impression served at the window's end count.
+    impression('late', H, H + HOUR_MS + LONGEST_TTL_MS - 1),
+  ])
+    ledger.record([row]);
+  server = await serveApi(billingRecordRoutes(ledger, LONGEST_TTL_MS), accounts);
+});
+
+after(async () => {
+  await server.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function auctionIds(query: string): Promise<string[]> {
+  const response = await fetch(`${server.base}/v1/billing-records?${query}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  const body = (await response.json()) as { records: { auctionId: string }[]; next: number | null };
+  assert.equal(response.status, 200, JSON.stringify(body));
+  assert.equal(body.next, null);
+  return body.records.map((record) => record.auctionId);
+}
+
+describe('GET /v1/billing-records by the hour served', () => {
+  const window = 'servedFrom=2026-12-01&servedTo=2026-12-01T01:00:00-05:00&tz=America/New_York';
+
+  it('picks the impressions served in the window, counted from 5 minutes before it to the longest TTL after it', async () => {
+    assert.deepEqual(await auctionIds(window), ['ahead', 'on-time', 'late']);
+    assert.deepEqual(await auctionIds('servedFrom=2026-12-01T05:00:00Z'), [
+      'ahead',
+      'on-time',
+      'after',
+      'late',
+    ]);
+    assert.deepEqual(await auctionIds('servedTo=2026-12-01T06:00:00Z'), [
+      'before',
+      'ahead',
+      'on-time',
+      'late',
+    ]);
+  });
+
+  it('keeps a count window that is narrower than the one the served window reads, its dates in tz', async () => {
+    // from=2026-12-01 is New York's midnight, 05:00Z, after the early count of `ahead`.
+    assert.deepEqual(await auctionIds(`${window}&from=2026-12-01`), ['on-time', 'late']);
+    assert.deepEqual(await auctionIds(`${window}&to=2026-12-01T02:00:00-05:00`), ['ahead', 'on-time']);
+  });
+});
