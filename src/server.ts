@@ -19,6 +19,7 @@ import { catalogRoutes } from './control/catalog/index.js';
 import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
 import { billingRecordRoutes } from './control/billing-records.js';
 import { longestTtlSeconds } from './domain/rules.js';
+import { raiseTtlCeiling } from './adapters/sqlite/ttl-ceiling.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import type { Route } from './control/http.js';
@@ -192,6 +193,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const metrics = new Metrics();
   showMetricsFromZero(metrics);
   const keyRing = loadKeyRing(config.dataDir, config.tokenKeys, sqliteKeyFileMemory(db));
+  // Before any win is registered with these rules: the billing records' served windows read this far.
+  const ttlCeilingSeconds = raiseTtlCeiling(db, longestTtlSeconds(config.rules.values()));
   const dropped = droppedSigningKey(keyRing, sqliteSigningKeyMemory(db), Date.now());
   if (dropped !== undefined) {
     log.warn('token_key_dropped', {
@@ -329,7 +332,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       config.reportMaxRows,
     ),
     ...deliveryRoutes(ledger),
-    ...billingRecordRoutes(ledger, longestTtlSeconds(config.rules.values()) * 1000),
+    ...billingRecordRoutes(ledger, ttlCeilingSeconds * 1000),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));

@@ -19,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tally-billing-window-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
 const ledger = new SqliteLedger(db);
-/** The longest TTL in force, as the server would pass it: 3 h. */
+/** The TTL ceiling, as a server started on the default rules passes it: 3 h. */
 const LONGEST_TTL_MS = 3 * HOUR_MS;
 /** 1 December 2026, 00:00 in New York (−05:00). */
 const H = Date.parse('2026-12-01T05:00:00Z');

@@ -61,13 +61,14 @@ const MAX_LIMIT = 1000;
  * oldest first, for reconciling what was billed impression by impression (with a DSP, by auction,
  * impression and bid id). `servedFrom` and `servedTo` pick the impressions served in a window of
  * hours, the rows a report over it adds up, read from the ledger's rows counted from when their
- * auction may have been ahead of Tally's clock to `longestTtlMs` after the window; `from` and `to`
- * bound when each counted; `tz` reads their dates and writes the answer's times. A page reads a
- * bounded run of the ledger, so it may hold fewer records than `limit`, or none, and still have a
- * `next`: read on until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page
- * is the `Link` header's `rel="next"`, given in JSON too). Account-wide keys of any role.
+ * auction may have been ahead of Tally's clock to `ttlCeilingMs` (the longest TTL the ledger's
+ * servers started with: `raiseTtlCeiling`) after the window; `from` and `to` bound when each
+ * counted; `tz` reads their dates and writes the answer's times. A page reads a bounded run of the
+ * ledger, so it may hold fewer records than `limit`, or none, and still have a `next`: read on
+ * until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link`
+ * header's `rel="next"`, given in JSON too). Account-wide keys of any role.
  */
-export function billingRecordRoutes(ledger: Ledger, longestTtlMs: number): Route[] {
+export function billingRecordRoutes(ledger: Ledger, ttlCeilingMs: number): Route[] {
   return [
     {
       method: 'GET',
@@ -111,7 +112,7 @@ export function billingRecordRoutes(ledger: Ledger, longestTtlMs: number): Route
           // The impressions served in a window counted from when their auction may have been
           // ahead of Tally's clock to when the longest TTL ends after it.
           countedFromMs: narrowed(counted.fromMs, served.fromMs, -MAX_CLOCK_SKEW_MS, Math.max),
-          countedToMs: narrowed(counted.toMs, served.toMs, longestTtlMs, Math.min),
+          countedToMs: narrowed(counted.toMs, served.toMs, ttlCeilingMs, Math.min),
           servedFromMs: served.fromMs,
           servedToMs: served.toMs,
           seat,

@@ -685,7 +685,7 @@ export const OPENAPI_DOCUMENT = {
             name,
             in: 'query',
             schema: { type: 'string' },
-            description: `only records of impressions served in the hours that begin ${name === 'servedFrom' ? 'at or after' : 'before'} this time (on the hour; a date is its midnight in tz): the rows a report over the same window adds up. The ledger is read from ${MAX_CLOCK_SKEW_MS / 60_000} minutes before servedFrom (an auction time may be that far ahead of Tally's clock) to the longest TTL in force after servedTo`,
+            description: `only records of impressions served in the hours that begin ${name === 'servedFrom' ? 'at or after' : 'before'} this time (on the hour; a date is its midnight in tz): the rows a report over the same window adds up. The ledger is read from ${MAX_CLOCK_SKEW_MS / 60_000} minutes before servedFrom (an auction time may be that far ahead of Tally's clock) to the longest TTL the ledger's servers have been started with after servedTo`,
           })),
           ...(['from', 'to'] as const).map((name) => ({
             name,

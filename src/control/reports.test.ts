@@ -244,6 +244,16 @@ describe('report windows and scopes', () => {
     assert.match(refusal('from=2026-01-01&to=2027-02-05T01:00:00Z'), /a report spans at most 400 days/);
   });
 
+  it('takes 400 days of a time zone whose clocks change in them, an hour more or less in UTC, and not a day more', () => {
+    // New York falls back on 2026-11-01 and 2027-11-07: 400 of its days are 400 days and an hour.
+    const local = parse('from=2026-10-31&to=2027-12-05&tz=America/New_York');
+    assert.equal(local.toMs - local.fromMs, 400 * 86_400_000 + 3_600_000);
+    assert.match(
+      refusal('from=2026-10-31&to=2027-12-06&tz=America/New_York'),
+      /a report spans at most 400 days/,
+    );
+  });
+
   it('groups by each dimension once, whatever spaces, repeats or empty items groupBy has', () => {
     assert.deepEqual(parse(`${RANGE}&groupBy= hour, seat,,seat,`).groupBy, ['hour', 'seat']);
     assert.deepEqual(parse(`${RANGE}&groupBy=`).groupBy, []);

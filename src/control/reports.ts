@@ -128,7 +128,10 @@ export function parseReportQuery(
   const fromMs = parseHourBound(params.get('from'), 'from', timeZone);
   const toMs = parseHourBound(params.get('to'), 'to', timeZone);
   if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
-  if (toMs - fromMs > MAX_RANGE_MS)
+  // In a zone, 400 of its days: as long in local time, which its clock changes make an hour or
+  // two more or less in UTC.
+  const localMs = (ms: number) => (timeZone === undefined ? ms : ms + offsetAtMs(timeZone, ms));
+  if (localMs(toMs) - localMs(fromMs) > MAX_RANGE_MS)
     throw new ApiError(400, 'VALIDATION_FAILED', 'a report spans at most 400 days; narrow from/to');
   const groupBy = (params.get('groupBy') ?? '')
     .split(',')

@@ -51,7 +51,6 @@ export const DEFAULT_RULES: readonly CountingRule[] = [
 /** A TTL override: replaces the TTL of the rule with the same format, channel and method. */
 export type RuleOverride = CountingRule;
 
-/** The counting rules in force: defaults plus overrides (later per publisher). */
 /**
  * The longest a notice may count after its auction under the default rules and `overrides`
  * (every publisher's), in seconds: how far past an hour its impressions' counts can reach.
@@ -62,6 +61,7 @@ export function longestTtlSeconds(overrides: Iterable<readonly RuleOverride[]>):
   return longest;
 }
 
+/** The counting rules in force: defaults plus overrides (later per publisher). */
 export class RulesTable {
   private readonly ttlByKey = new Map<string, number>();
 

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { api, startServer } from '../support/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { api, freePort, spawnServe, startServer, untilReady } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
@@ -239,8 +242,14 @@ describe('GET /v1/billing-records', () => {
         .map(({ auctionId }) => auctionId),
     );
     for (const record of inWindow.records) {
-      // December in New York: UTC-05:00.
-      assert.match(record.servedHour, /T\d{2}:00:00\.000-05:00$/);
+      // New York's offset at that hour: -05:00 in winter, -04:00 in summer.
+      const offset = new Intl.DateTimeFormat('en-US', {
+        timeZone: 'America/New_York',
+        timeZoneName: 'longOffset',
+      })
+        .format(middleHourMs)
+        .slice(-6);
+      assert.ok(record.servedHour.endsWith(`:00:00.000${offset}`), `${record.servedHour} in ${offset}`);
       assert.equal(Date.parse(record.servedHour), middleHourMs);
     }
     const report = await api(
@@ -282,5 +291,75 @@ describe('GET /v1/billing-records', () => {
       withoutBurl.map((record) => record.deliveryStatus),
       [null, null],
     );
+  });
+});
+
+describe('billing records of a window served under rules since shortened', () => {
+  it('still lists an impression that counts by the longer TTL its win was registered with, after a restart on shorter rules', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-ttl-ceiling-'));
+    const adminKey = 'ttl-ceiling-admin-key-0123';
+    const start = async (env: Record<string, string>) => {
+      const port = await freePort();
+      const serve = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: adminKey, ...env });
+      const server = { url: `http://127.0.0.1:${port}` };
+      await untilReady(serve, server.url);
+      return { serve, server };
+    };
+    const stop = async ({ serve }: { serve: ReturnType<typeof spawnServe> }) => {
+      const exited = new Promise((resolve) => serve.child.once('exit', resolve));
+      serve.child.kill('SIGTERM');
+      await exited;
+    };
+    try {
+      // Six hours for a web banner's own notice, where the default is ten minutes.
+      const longer = await start({
+        TALLY_RULES: JSON.stringify({
+          '*': [{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 21_600 }],
+        }),
+      });
+      const auctionTimeMs = Date.now() - 4 * HOUR_MS;
+      let noticeUrl: string;
+      try {
+        const registered = await api(longer.server, adminKey, 'POST', '/v1/wins', {
+          wins: [
+            {
+              request: { id: 'long-ttl', imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+              seat: 'seat-long',
+              bid: { id: 'b', impid: '1', price: 1, adm: '<div>ad</div>' },
+              auctionTimeMs,
+            },
+          ],
+        });
+        noticeUrl = registered.body.results[0].noticeUrls.adm;
+      } finally {
+        await stop(longer);
+      }
+      const shorter = await start({});
+      try {
+        const notice = await fetch(noticeUrl.replace(/^http:\/\/127\.0\.0\.1:\d+/, shorter.server.url), {
+          headers: { 'user-agent': CHROME },
+        });
+        assert.equal(notice.status, 200);
+        await notice.arrayBuffer();
+        const servedHourMs = hourStartMs(auctionTimeMs);
+        const window = `servedFrom=${iso(servedHourMs)}&servedTo=${iso(servedHourMs + HOUR_MS)}`;
+        const report = await api(
+          shorter.server,
+          adminKey,
+          'GET',
+          `/v1/reports?from=${iso(servedHourMs)}&to=${iso(servedHourMs + HOUR_MS)}&outcome=counted`,
+        );
+        assert.equal(report.body.rows[0]?.events, 1, JSON.stringify(report.body));
+        const records = await api(shorter.server, adminKey, 'GET', `/v1/billing-records?${window}`);
+        assert.deepEqual(
+          records.body.records.map((record: { auctionId: string }) => record.auctionId),
+          ['long-ttl'],
+        );
+      } finally {
+        await stop(shorter);
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -563,6 +563,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE rollup_hourly_by_rule RENAME TO rollup_hourly;
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
   `,
+  // 17: the longest TTL the servers of this ledger were started with, which bounds how long after
+  // its auction any win registered since may count: a list of the impressions served in a window
+  // reads the rows counted up to that long after it, however the rules were shortened since.
+  `
+  CREATE TABLE ttl_ceiling (seconds INTEGER NOT NULL);
+  INSERT INTO ttl_ceiling (seconds) VALUES (0);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */

@@ -47,7 +47,7 @@ const MAX_CHECKED_TRACKERS = 500;
  * The warning a write of a line item's or payment rule's terms answers with when impression
  * trackers those terms price (`filter`: the line item's, the publisher's) book hits without
  * ancost at a cost of 0 as the terms now stand, naming them (none: no warning). It looks at the
- * first 500 such trackers.
+ * first 500 such trackers that are active.
  */
 export function zeroPricedTrackers(
   trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
@@ -56,7 +56,8 @@ export function zeroPricedTrackers(
   filter: Pick<TrackerFilter, 'lineItemId' | 'publisherId'>,
 ): WriteWarning[] {
   const checked = trackers.list(accountId, {
-    filter: { ...filter, kind: 'impression' },
+    // Inactive trackers count no hit, whatever their terms.
+    filter: { ...filter, kind: 'impression', state: 'active' },
     limit: MAX_CHECKED_TRACKERS,
   });
   const zeroIds = checked
