@@ -110,7 +110,7 @@ export function billingRecordRoutes(ledger: Ledger, ttlCeilingMs: number): Route
           accountId: ctx.principal.accountId,
           afterId,
           // The impressions served in a window counted from when their auction may have been
-          // ahead of Tally's clock to when the longest TTL ends after it.
+          // ahead of Tally's clock to when the TTL ceiling ends after it.
           countedFromMs: narrowed(counted.fromMs, served.fromMs, -MAX_CLOCK_SKEW_MS, Math.max),
           countedToMs: narrowed(counted.toMs, served.toMs, ttlCeilingMs, Math.min),
           servedFromMs: served.fromMs,
