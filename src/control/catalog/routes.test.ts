@@ -277,6 +277,50 @@ describe('catalog routes', () => {
       assert.deepEqual(putBack.warnings, []);
       assert.equal(putBack.name, paymentRule.name);
     });
+
+    it('names the first ten trackers a write books at 0 and counts the rest, and says when it looked at only the first 500', async () => {
+      const owner = await advertiser();
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const margin = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'Margin',
+        revenueType: 'cost_plus_margin',
+        revenueValue: 0.2,
+      });
+      const trackers = new SqliteCatalogStore(db).trackers;
+      const addTrackers = (count: number) => {
+        for (let index = 0; index < count; index++) {
+          const added = trackers.create(
+            accountId,
+            {
+              kind: 'impression',
+              advertiserId: owner.id as number,
+              name: `T${index}`,
+              code: null,
+              lineItemId: margin.id as number,
+              publisherId: pub.id as number,
+              placementId: null,
+              paymentRuleId: null,
+              state: 'active',
+              clickUrl: null,
+            },
+            NOW_MS,
+          );
+          assert.equal(added.ok, true);
+        }
+      };
+      addTrackers(12);
+      // The trackers came in by another store: the snapshot learns of them from this write.
+      const twelve = await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin, 12 trackers' });
+      assert.match(
+        twelve.warnings[0]?.message ?? '',
+        /^impression trackers (\d+, ){9}\d+ and 2 more book hits without ancost at a media cost of 0/,
+      );
+      addTrackers(500 - 12);
+      const many = await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin, 500 trackers' });
+      assert.match(many.warnings[0]?.message ?? '', / and 490 more \(of the first 500 looked at\) book hits/);
+    });
   });
 
   describe('payment rules', () => {
