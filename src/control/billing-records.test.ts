@@ -53,7 +53,11 @@ before(async () => {
     impression('late', H, H + HOUR_MS + LONGEST_TTL_MS - 1),
   ])
     ledger.record([row]);
-  server = await serveApi(billingRecordRoutes(ledger, LONGEST_TTL_MS), accounts);
+  // Account-wide keys only: no publisher's OpenRTB id is looked up.
+  server = await serveApi(
+    billingRecordRoutes(ledger, LONGEST_TTL_MS, () => null),
+    accounts,
+  );
 });
 
 after(async () => {
