@@ -73,6 +73,22 @@ describe('catalog routes', () => {
     revshare: 0.5,
     ...fields,
   });
+  /**
+   * A new advertiser's cost-plus-margin line item and a new publisher whose base rule is a share
+   * of revenue: terms that book a tracker's hits at a cost of 0.
+   */
+  const marginOnRevshare = async () => {
+    const owner = await advertiser();
+    const pub = await publisher();
+    await create('/v1/payment-rules', rule(pub.id as number, {}));
+    const margin = await create('/v1/line-items', {
+      advertiserId: owner.id,
+      name: 'Margin',
+      revenueType: 'cost_plus_margin',
+      revenueValue: 0.2,
+    });
+    return { owner, pub, margin };
+  };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tally-catalog-routes-'));
@@ -279,15 +295,7 @@ describe('catalog routes', () => {
     });
 
     it('names the first ten trackers a write books at 0 and counts the rest, and says when it looked at only the first 500', async () => {
-      const owner = await advertiser();
-      const pub = await publisher();
-      await create('/v1/payment-rules', rule(pub.id as number, {}));
-      const margin = await create('/v1/line-items', {
-        advertiserId: owner.id,
-        name: 'Margin',
-        revenueType: 'cost_plus_margin',
-        revenueValue: 0.2,
-      });
+      const { owner, pub, margin } = await marginOnRevshare();
       const trackers = new SqliteCatalogStore(db).trackers;
       const addTrackers = (count: number) => {
         for (let index = 0; index < count; index++) {
@@ -443,15 +451,7 @@ describe('catalog routes', () => {
     });
 
     it('gives no pricing warnings from a snapshot that does not yet hold the tracker as stored (a write from another process)', async () => {
-      const owner = await advertiser();
-      const pub = await publisher();
-      await create('/v1/payment-rules', rule(pub.id as number, {}));
-      const margin = await create('/v1/line-items', {
-        advertiserId: owner.id,
-        name: 'Margin',
-        revenueType: 'cost_plus_margin',
-        revenueValue: 0.2,
-      });
+      const { owner, pub, margin } = await marginOnRevshare();
       const cpm = await create('/v1/line-items', {
         advertiserId: owner.id,
         name: 'CPM',
