@@ -322,16 +322,17 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
     return undefined;
   };
-  /** A catalog publisher's OpenRTB publisher id: whose exchange rows its scoped keys read. */
-  const publisherExternalId = (accountId: number, publisherId: number): string | null =>
-    catalog.publishers.get(accountId, publisherId)?.externalId ?? null;
   const router = new Router();
   router.add(
     ...publicRoutes(metrics, unreadyReason, countOutbox, config.metricsKey),
     ...winRoutes(wins, config.maxBodyBytes, log),
-    ...reportRoutes(reports, publisherExternalId, config.reportMaxRows),
+    ...reportRoutes(
+      reports,
+      (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
+      config.reportMaxRows,
+    ),
     ...deliveryRoutes(ledger),
-    ...billingRecordRoutes(ledger, ttlCeilingSeconds * 1000, publisherExternalId),
+    ...billingRecordRoutes(ledger, ttlCeilingSeconds * 1000),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));

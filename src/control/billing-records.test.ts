@@ -53,11 +53,7 @@ before(async () => {
     impression('late', H, H + HOUR_MS + LONGEST_TTL_MS - 1),
   ])
     ledger.record([row]);
-  // Account-wide keys only: no publisher's OpenRTB id is looked up.
-  server = await serveApi(
-    billingRecordRoutes(ledger, LONGEST_TTL_MS, () => null),
-    accounts,
-  );
+  server = await serveApi(billingRecordRoutes(ledger, LONGEST_TTL_MS), accounts);
 });
 
 after(async () => {

@@ -1,6 +1,6 @@
-import type { BillingRecord, BillingRecordQuery, ImpressionType, Ledger } from '../ports/ledger.js';
+import type { BillingRecord, ImpressionType, Ledger } from '../ports/ledger.js';
 import { IMPRESSION_TYPES } from '../ports/ledger.js';
-import type { Principal } from './auth.js';
+import { requireAccountWide } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
@@ -52,8 +52,7 @@ export const BILLING_RECORD_COLUMNS = [
   'mediaCostMicros',
   'revenueMicros',
 ] as const;
-type RecordColumn = (typeof BILLING_RECORD_COLUMNS)[number];
-type RecordJson = Partial<Record<RecordColumn, string | number | null>>;
+type RecordJson = Record<(typeof BILLING_RECORD_COLUMNS)[number], string | number | null>;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
@@ -67,19 +66,15 @@ const MAX_LIMIT = 1000;
  * counted; `tz` reads their dates and writes the answer's times. A page reads a bounded run of the
  * ledger, so it may hold fewer records than `limit`, or none, and still have a `next`: read on
  * until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link`
- * header's `rel="next"`, given in JSON too). Any key: a scoped key reads its advertiser's or
- * publisher's records alone, without the other side's money or the DSP's delivery (`hiddenFieldsOf`).
+ * header's `rel="next"`, given in JSON too). Account-wide keys of any role.
  */
-export function billingRecordRoutes(
-  ledger: Ledger,
-  ttlCeilingMs: number,
-  publisherExternalId: (accountId: number, publisherId: number) => string | null,
-): Route[] {
+export function billingRecordRoutes(ledger: Ledger, ttlCeilingMs: number): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/billing-records',
       handler(ctx) {
+        requireAccountWide(ctx.principal, 'reader');
         const params = ctx.url.searchParams;
         refuseUnknownOrRepeated(params, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);
         const { limit, afterId } = readPageParameters(params, DEFAULT_LIMIT, MAX_LIMIT);
@@ -122,16 +117,9 @@ export function billingRecordRoutes(
           servedToMs: served.toMs,
           seat,
           impressionType: impressionType as ImpressionType | undefined,
-          ...scopeOf(ctx.principal, publisherExternalId),
           limit,
         });
-        const hidden = hiddenFieldsOf(ctx.principal);
-        const columns = BILLING_RECORD_COLUMNS.filter((column) => !hidden.includes(column));
-        const records = page.records.map((record) => {
-          const json = recordJson(record, timeZone);
-          for (const field of hidden) delete json[field];
-          return json;
-        });
+        const records = page.records.map((record) => recordJson(record, timeZone));
         if (page.nextAfterId !== null) {
           const next = new URLSearchParams(params);
           next.set('after', String(page.nextAfterId));
@@ -141,7 +129,7 @@ export function billingRecordRoutes(
           sendJson(ctx.res, 200, { records, next: page.nextAfterId }, ctx.requestId);
           return;
         }
-        const body = Buffer.from(csvText(columns, records));
+        const body = Buffer.from(csvText(BILLING_RECORD_COLUMNS, records));
         ctx.res.writeHead(200, {
           'Content-Type': 'text/csv; charset=utf-8',
           'Content-Disposition': `attachment; filename="${csvFileName(page.records)}"`,
@@ -153,34 +141,6 @@ export function billingRecordRoutes(
       },
     },
   ];
-}
-
-/** What a scoped key's list is narrowed to: its advertiser's or its publisher's records. */
-function scopeOf(
-  principal: Principal,
-  publisherExternalId: (accountId: number, publisherId: number) => string | null,
-): Pick<BillingRecordQuery, 'advertiserId' | 'publisherScope'> {
-  const scope = principal.scope;
-  if (scope === null) return {};
-  if (scope.type === 'advertiser') return { advertiserId: scope.id };
-  return {
-    publisherScope: {
-      catalogId: String(scope.id),
-      externalId: publisherExternalId(principal.accountId, scope.id),
-    },
-  };
-}
-
-/**
- * The fields a scoped key's records leave out, as its reports do: the other side's money (an
- * advertiser's key gets no media cost, a publisher's no revenue) and the DSP's burl delivery,
- * which only account-wide keys list.
- */
-function hiddenFieldsOf(principal: Principal): readonly RecordColumn[] {
-  if (principal.scope === null) return [];
-  return principal.scope.type === 'advertiser'
-    ? ['mediaCostMicros', 'deliveryStatus']
-    : ['revenueMicros', 'deliveryStatus'];
 }
 
 /** The name a CSV page is saved under: the ids it holds, so that the pages of a window keep apart. */

@@ -192,7 +192,10 @@ const BILLING_RECORD_SCHEMA = {
     'impressionType',
     ...Object.keys(EXCHANGE_RECORD_FIELDS),
     'priceMicros',
+    'deliveryStatus',
     ...Object.keys(TRACKER_RECORD_FIELDS),
+    'mediaCostMicros',
+    'revenueMicros',
   ],
   properties: {
     id: { type: 'integer', minimum: 1 },
@@ -221,7 +224,7 @@ const BILLING_RECORD_SCHEMA = {
     deliveryStatus: {
       enum: [...DELIVERY_STATUSES, null],
       description:
-        "exchange rows: where the DSP's burl delivery of the impression stands (see GET /v1/deliveries); null without one kept: the DSP gave no burl, or a delivered one was pruned at the retention. Absent for a scoped key",
+        "exchange rows: where the DSP's burl delivery of the impression stands (see GET /v1/deliveries); null without one kept: the DSP gave no burl, or a delivered one was pruned at the retention",
     },
     ...Object.fromEntries(
       Object.entries(TRACKER_RECORD_FIELDS).map(([name, description]) => [
@@ -229,14 +232,8 @@ const BILLING_RECORD_SCHEMA = {
         { type: ['integer', 'null'], minimum: 0, description: `tracker rows: ${description}` },
       ]),
     ),
-    mediaCostMicros: {
-      type: ['integer', 'null'],
-      description: 'tracker rows: the event’s media cost. Absent for an advertiser-scoped key',
-    },
-    revenueMicros: {
-      type: ['integer', 'null'],
-      description: 'tracker rows: the event’s revenue. Absent for a publisher-scoped key',
-    },
+    mediaCostMicros: { type: ['integer', 'null'], description: 'tracker rows: the event’s media cost' },
+    revenueMicros: { type: ['integer', 'null'], description: 'tracker rows: the event’s revenue' },
   },
 };
 
@@ -682,7 +679,7 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'Billing records: one per counted impression or click, oldest first',
         description:
-          'For reconciling what was billed impression by impression (with a DSP: by auction, impression and bid id, at the clearing price). Any key: one scoped to an advertiser reads its tracker records, one scoped to a publisher its tracker records and the exchange records of its OpenRTB publisher id (externalId), each without the other side’s money or the delivery status. A page reads a bounded run of the ledger, so it may hold fewer records than limit, or none, and still have a next: read on until next is null. Any other parameter is refused.',
+          'For reconciling what was billed impression by impression (with a DSP: by auction, impression and bid id, at the clearing price). Needs an account-wide key of any role. A page reads a bounded run of the ledger, so it may hold fewer records than limit, or none, and still have a next: read on until next is null. Any other parameter is refused.',
         parameters: [
           ...(['servedFrom', 'servedTo'] as const).map((name) => ({
             name,

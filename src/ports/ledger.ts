@@ -70,13 +70,6 @@ export interface BillingRecordQuery {
   seat?: string;
   /** Only the records of this kind of event. */
   impressionType?: ImpressionType;
-  /** An advertiser-scoped caller: only that advertiser's (tracker) records. */
-  advertiserId?: number;
-  /**
-   * A publisher-scoped caller: only that publisher's records — tracker records naming its catalog
-   * id, exchange records naming its OpenRTB publisher id (`externalId`, none when null).
-   */
-  publisherScope?: { catalogId: string; externalId: string | null };
   /** At most this many records. */
   limit: number;
 }

@@ -74,16 +74,11 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
   ];
   if (query.seat !== undefined) parameters.push(query.seat);
   if (query.impressionType !== undefined) parameters.push(query.impressionType);
-  if (query.advertiserId !== undefined) parameters.push(query.advertiserId);
-  if (query.publisherScope !== undefined)
-    parameters.push(query.publisherScope.catalogId, query.publisherScope.externalId ?? '');
   const rows = db
     .prepare(
       billingRecordsSql({
         seat: query.seat !== undefined,
         impressionType: query.impressionType !== undefined,
-        advertiser: query.advertiserId !== undefined,
-        publisher: query.publisherScope !== undefined,
       }),
     )
     .all(...parameters, query.limit + 1) as RecordRow[];
@@ -96,15 +91,10 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
 
 /**
  * The statement reading a page of billing records: its parameters are the ids' range, the count
- * times' range, the served hours' range, the account, then the seat, the impression type, the
- * advertiser and the publisher's two ids when filtered on, then the most rows to read.
+ * times' range, the served hours' range, the account, then the seat and the impression type when
+ * filtered on, then the most rows to read.
  */
-export function billingRecordsSql(filters: {
-  seat: boolean;
-  impressionType: boolean;
-  advertiser?: boolean;
-  publisher?: boolean;
-}): string {
+export function billingRecordsSql(filters: { seat: boolean; impressionType: boolean }): string {
   const where = [
     'r.id >= ? AND r.id < ?',
     'r.received_ms >= ? AND r.received_ms < ?',
@@ -112,14 +102,6 @@ export function billingRecordsSql(filters: {
     "d.account_id = ? AND d.outcome = 'counted'",
     ...(filters.seat ? ['d.seat = ?'] : []),
     ...(filters.impressionType ? ['d.impression_type = ?'] : []),
-    ...(filters.advertiser === true ? ['d.advertiser_id = ?'] : []),
-    // An exchange record's publisher is its OpenRTB id ('' never is one: a publisher without
-    // one has no exchange records), a tracker record's its catalog id.
-    ...(filters.publisher === true
-      ? [
-          "((d.impression_type <> 'exchange' AND d.publisher = ?) OR (d.impression_type = 'exchange' AND d.publisher = ? AND d.publisher <> ''))",
-        ]
-      : []),
   ];
   return `SELECT r.id, r.received_ms, r.served_hour_ms, r.auction_id, r.imp_id, r.bid_id, r.price_micros,
       r.media_cost_micros, r.revenue_micros, d.impression_type, d.kind, d.format, d.channel, d.method, d.seat,
