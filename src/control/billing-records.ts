@@ -9,7 +9,7 @@ import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './q
 import { parseTimeZone } from './query-time.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { HOUR_MS } from '../lib/time.js';
-import { localIsoString, offsetAtMs } from '../lib/time-zone.js';
+import { zonedIsoString } from '../lib/time-zone.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
 const PARAMETERS = new Set([
@@ -155,9 +155,12 @@ function csvFileName(records: readonly BillingRecord[]): string {
 /** A billing record as the API writes it: times in RFC 3339, in `timeZone`'s offset (UTC without one). */
 function recordJson(record: BillingRecord, timeZone: string | undefined): RecordJson {
   const { id, countedMs, servedHourMs, ...rest } = record;
-  const time = (ms: number) =>
-    timeZone === undefined ? new Date(ms).toISOString() : localIsoString(ms, offsetAtMs(timeZone, ms));
-  return { id, countedAt: time(countedMs), servedHour: time(servedHourMs), ...rest };
+  return {
+    id,
+    countedAt: zonedIsoString(countedMs, timeZone),
+    servedHour: zonedIsoString(servedHourMs, timeZone),
+    ...rest,
+  };
 }
 
 /**

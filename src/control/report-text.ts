@@ -1,6 +1,6 @@
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
 import { csvText } from './csv.js';
-import { localIsoString, offsetAtMs } from '../lib/time-zone.js';
+import { zonedIsoString } from '../lib/time-zone.js';
 
 /** The forms a report is answered in. */
 export type ReportOutput = 'json' | 'csv';
@@ -38,11 +38,9 @@ export function reportText(
           Object.fromEntries(Object.entries(row).filter(([name]) => !hidden.includes(name as ReportMetric))),
         );
   const { timeZone } = query;
-  const time = (ms: number) =>
-    timeZone === undefined ? new Date(ms).toISOString() : localIsoString(ms, offsetAtMs(timeZone, ms));
   return JSON.stringify({
-    from: time(query.fromMs),
-    to: time(query.toMs),
+    from: zonedIsoString(query.fromMs, timeZone),
+    to: zonedIsoString(query.toMs, timeZone),
     groupBy: query.groupBy,
     rows: shown,
   });

@@ -14,9 +14,9 @@ import { DAY_MS, HOUR_MS } from '../lib/time.js';
 import {
   hourlyMisfitMessage,
   localDay,
-  localIsoString,
   localMidnightMs,
   offsetAtMs,
+  zonedIsoString,
 } from '../lib/time-zone.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import type { ReportMetric } from './report-text.js';
@@ -299,7 +299,7 @@ function localTimeFilterMs(
 
 /** `atMs` in `timeZone`'s local time with its offset, to the second: `2026-11-22T00:00:00-05:00`. */
 function localTimeText(timeZone: string, atMs: number): string {
-  return localIsoString(atMs, offsetAtMs(timeZone, atMs)).replace('.000', '');
+  return zonedIsoString(atMs, timeZone).replace('.000', '');
 }
 
 /**

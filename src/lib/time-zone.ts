@@ -133,6 +133,16 @@ export function localIsoString(atMs: number, offsetMs: number): string {
   return `${new Date(atMs + offsetMs).toISOString().slice(0, -1)}${offsetText(offsetMs)}`;
 }
 
+/**
+ * `atMs` as an answer writes a time: `toISOString`'s UTC without a `timeZone`, else in its local
+ * time with its offset (see {@link localIsoString}).
+ */
+export function zonedIsoString(atMs: number, timeZone: string | undefined): string {
+  return timeZone === undefined
+    ? new Date(atMs).toISOString()
+    : localIsoString(atMs, offsetAtMs(timeZone, atMs));
+}
+
 /** An offset as RFC 3339 writes it, `+05:30` or `-05:00` (`+00:00` for none), seconds only where any. */
 export function offsetText(offsetMs: number): string {
   const totalSeconds = Math.abs(offsetMs) / 1000;

@@ -7,7 +7,7 @@ import type {
   DeliveryStatus,
   ImpressionType,
 } from '../../ports/ledger.js';
-import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
+import { CLOCK_STEP_MARGIN_MS, firstIdFrom, idBoundsSql } from './id-window.js';
 
 /**
  * The most event ids one call reads through, whatever it finds there: a call costs the HTTP
@@ -58,7 +58,7 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
       : firstIdFrom(db, 'event_rows', 'received_ms', fromMs - CLOCK_STEP_MARGIN_MS).firstId;
   const windowEndId =
     query.countedToMs === undefined
-      ? ((db.prepare('SELECT MAX(id) FROM event_rows').pluck().get() as number | null) ?? 0) + 1
+      ? ((db.prepare(idBoundsSql('event_rows')).get() as { high: number | null }).high ?? 0) + 1
       : firstIdFrom(db, 'event_rows', 'received_ms', toMs + CLOCK_STEP_MARGIN_MS).firstId;
   const startId = Math.max(windowStartId, (query.afterId ?? 0) + 1);
   const scanEndId = Math.min(windowEndId, startId + MAX_SCANNED_IDS);
