@@ -461,6 +461,24 @@ describe('counting notices end to end', () => {
     });
   }
 
+  it('sends the publisher’s retry of a counted burl on to the DSP even after the TTL, as the duplicate it is', async () => {
+    // bid.exp cuts the burl's 3 h TTL to 1 s; the DSP's burl of a count is owed all the same.
+    const win = await registerOne({ context: { app: {} }, publisherBurl: true, bid: { exp: 1 } });
+    const auctionId = lastAuctionId();
+    const first = await fire(win.burl);
+    expect('counted');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const retry = await fire(win.burl);
+    expect('not_counted', 'duplicate');
+    assert.equal(first.status, 302);
+    assert.deepEqual(
+      [retry.status, retry.headers.get('location')],
+      [302, first.headers.get('location')],
+      'the retry after the TTL is sent on to the same DSP burl',
+    );
+    assert.deepEqual(recorded(auctionId), [`${auctionId} counted/`, `${auctionId} not_counted/duplicate`]);
+  });
+
   it('counts an impression once: a non-billing notice before the billing one, the billing notice again, and three at once', async () => {
     const win = await registerOne({ context: { app: {} }, publisherBurl: true });
     const appId = lastAuctionId();

@@ -103,6 +103,31 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 12, counted: 5 });
   });
 
+  it('sends a repeated burl notice that arrives after the TTL on to the DSP, as a duplicate, when the count it repeats did', () => {
+    const expiresMs = T0 + 600_000;
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const burlNotice = (key: string, overrides: Partial<EventRecord> = {}) =>
+      event({ dims: burlDims, dedupe: { key, expiresMs }, ...overrides });
+    const redirect = { url: 'https://dsp.example/r', deadlineMs: T0, redirected: true } as const;
+    ledger.record([burlNotice('redirected', { receivedMs: T0, delivery: redirect })]);
+    // The publisher retries after the TTL (the 302 was lost): the impression counted, and its
+    // DSP's burl is owed; the retry is that impression again, not a late one.
+    const late = { receivedMs: expiresMs + 1, outcome: notCounted('late'), delivery: redirect };
+    assert.deepEqual(ledger.record([burlNotice('redirected', late)]), [duplicateOfRedirect(T0)]);
+    // Late with no count behind it, or behind a count whose burl went to the outbox: late.
+    assert.deepEqual(ledger.record([burlNotice('never-counted', late)]), [notCounted('late')]);
+    ledger.record([
+      burlNotice('queued', { delivery: { url: 'https://dsp.example/b', deadlineMs: T0 + HOUR_MS } }),
+    ]);
+    assert.deepEqual(ledger.record([burlNotice('queued', late)]), [notCounted('late')]);
+    // Nor is a late notice of another kind, nor another reason, made a duplicate.
+    assert.deepEqual(ledger.record([event({ dedupe: { key: 'redirected', expiresMs }, ...late })]), [
+      notCounted('late'),
+    ]);
+    const preview = { ...late, outcome: notCounted('preview') };
+    assert.deepEqual(ledger.record([burlNotice('redirected', preview)]), [notCounted('preview')]);
+  });
+
   it('makes a claim last as long as a duplicate notice of the impression could still count, across a restart', () => {
     // Counted through a win with a 600 s TTL; a second registration of the same impression has 3 h.
     const path = join(dir, 'extended-claim.db');

@@ -131,6 +131,11 @@ const IVT_RULE_DIM = 17;
  */
 export const CLAIM_LOAD_MARGIN_MS = 10_000;
 
+/** Whether a notice was decided `late`: after its win's TTL. */
+function isLate(outcome: Outcome): boolean {
+  return outcome.outcome === 'not_counted' && outcome.reason === 'late';
+}
+
 /** An event's `event_dims` values, with the outcome it was recorded with. */
 function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
   const d = event.dims;
@@ -470,6 +475,13 @@ export class SqliteLedger implements Ledger {
             } else inBatch.expiresMs = dedupe.expiresMs;
           }
         }
+      }
+      // A notice of Tally's burl after the TTL, of an impression that counted with a 302 to the
+      // DSP's burl: the publisher retrying a call whose redirect was lost. The DSP's burl is owed
+      // for that count (the outbox would still be retrying it), so the retry is sent on again.
+      if (isLate(outcome) && event.dims.kind === 'burl' && dedupe !== undefined) {
+        const redirectedMs = this.redirectedMsOf.get(dedupe.key) as number | undefined;
+        if (redirectedMs !== undefined) outcome = duplicateOfRedirect(redirectedMs);
       }
       // The DSP's burl is queued, or its 302 kept, once per impression (its key is unique): an
       // impression whose burl was queued or redirected to before, by a count whose claim has since
