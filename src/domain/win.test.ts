@@ -564,6 +564,27 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('warns that ${AUCTION_IMP_TS} is filled empty where it is filled before the impression: markup, a nurl, a burl put into the markup', () => {
+    const burl = 'https://dsp.example/bill?ts=${AUCTION_IMP_TS}';
+    const emptyWarning = (field: string) =>
+      `${field} holds \${AUCTION_IMP_TS}, which Tally fills empty: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)`;
+    // Tally calls the web banner's burl when the impression counts, with its time.
+    assert.deepEqual(ok(win({ bid: { burl } })).warnings, []);
+    // The app banner's burl goes into its markup, filled as the win is registered.
+    const inApp = ok(win({ context: app, bid: { burl } }));
+    assert.ok(inApp.adm?.includes('<img src="https://dsp.example/bill?ts="'), inApp.adm ?? '');
+    assert.ok(inApp.warnings.includes(emptyWarning('bid.burl')), inApp.warnings.join('\n'));
+    const markup = ok(win({ bid: { adm: '<img src="https://dsp.example/imp?ts=${AUCTION_IMP_TS}">' } }));
+    assert.deepEqual(markup.warnings, [emptyWarning('bid.adm')]);
+    const wrapped = ok(
+      win({
+        imp: { video: {} },
+        bid: { adm: undefined, nurl: 'https://dsp.example/vast?ts=${AUCTION_IMP_TS}' },
+      }),
+    );
+    assert.deepEqual(wrapped.warnings, [emptyWarning('bid.nurl')]);
+  });
+
   it('warns of a price with more decimals than a micro, billed rounded, and not of one a float only spells long', () => {
     const rounded = ok(win({ clearingPrice: 1.23456789 }));
     assert.equal(claimsOf(rounded.noticeUrls.adm).priceMicros, 1_234_568);

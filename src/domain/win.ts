@@ -213,6 +213,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...admWarnings(parsed.bid.adm, format),
       ...unfilledMacroWarnings(dspTexts),
       ...emptyMacroWarnings(parsed, dspTexts),
+      ...impressionTimeWarnings(dspTexts, burlInMarkup),
     ],
   };
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
@@ -518,6 +519,21 @@ function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
     if (named.length === 0) return [];
     return [
       `${field} holds ${named.join(', ')}, which Tally fills empty: it has no value for ${named.length === 1 ? 'it' : 'them'}${named.includes('${AUCTION_BID_ID}') ? " (send the BidResponse's bidid as bidResponseId)" : ''}`,
+    ];
+  });
+}
+
+/**
+ * `${AUCTION_IMP_TS}` where Tally fills it as the win is registered, before the impression happens:
+ * in the markup, the nurl, and the burl where it goes into the markup (an app banner counted on its
+ * pixel). Only the burl Tally calls or redirects to once a notice counts carries the impression's time.
+ */
+function impressionTimeWarnings(texts: DspTexts, burlInMarkup: boolean): string[] {
+  return texts.flatMap(([field, text]) => {
+    const filledAtRegistration = field !== 'bid.burl' || burlInMarkup;
+    if (!filledAtRegistration || text?.includes('${AUCTION_IMP_TS}') !== true) return [];
+    return [
+      `${field} holds \${AUCTION_IMP_TS}, which Tally fills empty: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)`,
     ];
   });
 }
