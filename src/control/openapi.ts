@@ -491,7 +491,13 @@ export const OPENAPI_DOCUMENT = {
           security: [],
           parameters: [
             { name: 'token', in: 'path', required: true, schema: { type: 'string' } },
-            { name: 'f', in: 'query', schema: { enum: ['b'] }, description: 'a beacon: answered 204' },
+            {
+              name: 'f',
+              in: 'query',
+              schema: { enum: ['b'] },
+              description:
+                'answered 204: a beacon, or a script event tracker (native, method 2), loaded as an empty script',
+            },
             {
               name: 'preview',
               in: 'query',

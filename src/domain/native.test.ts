@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { instrumentNative, looksLikeNative, nativeRequestOffersImageImpressionTracker } from './native.js';
+import type { ImpressionTrackerOffer } from './native.js';
+import { instrumentNative, looksLikeNative, nativeImpressionTrackerOffer } from './native.js';
 
 const NATIVE_FIXTURES = new URL('../../../shared/fixtures/native/', import.meta.url);
 const OPENRTB_FIXTURES = new URL('../../../shared/fixtures/openrtb/', import.meta.url);
@@ -18,10 +19,10 @@ function parse(markup: string): Json {
   return JSON.parse(markup) as Json;
 }
 
-function instrumentedJson(adm: string | object, offeredEventTrackers: boolean): Json {
-  const result = instrumentNative(adm, IMPRESSION_URL, offeredEventTrackers);
+function instrumentedJson(adm: string | object, offer: ImpressionTrackerOffer): Json {
+  const result = instrumentNative(adm, IMPRESSION_URL, offer);
   assert.ok(result.ok, result.ok ? '' : result.warning);
-  assert.equal(result.usedEventTrackers, offeredEventTrackers);
+  assert.equal(result.usedEventTrackers, offer !== 'none');
   return parse(result.markup);
 }
 
@@ -61,21 +62,28 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
 
     test(`appends an image impression event tracker to ${file} when the request offered one`, () => {
       assert.deepEqual(
-        instrumentedJson(fixture(file), true),
+        instrumentedJson(fixture(file), 'image'),
         withTracker(response, 'eventtrackers', TALLY_EVENT_TRACKER),
+      );
+    });
+
+    test(`appends a script impression event tracker to ${file}, its URL asking for a 204, when the request offered only scripts`, () => {
+      assert.deepEqual(
+        instrumentedJson(fixture(file), 'script'),
+        withTracker(response, 'eventtrackers', { event: 1, method: 2, url: `${IMPRESSION_URL}&f=b` }),
       );
     });
 
     test(`appends the URL to the imptrackers of ${file} when event trackers were not offered`, () => {
       assert.deepEqual(
-        instrumentedJson(fixture(file), false),
+        instrumentedJson(fixture(file), 'none'),
         withTracker(response, 'imptrackers', IMPRESSION_URL),
       );
     });
 
     test(`writes the tracker into the text of ${file} and leaves every other byte of it as it was`, () => {
-      for (const offered of [true, false]) {
-        const result = instrumentNative(fixture(file), IMPRESSION_URL, offered);
+      for (const offer of ['image', 'script', 'none'] as const) {
+        const result = instrumentNative(fixture(file), IMPRESSION_URL, offer);
         assert.ok(result.ok);
         assert.equal(withoutOneInsertion(result.markup, fixture(file)), fixture(file));
       }
@@ -83,7 +91,7 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
 
     test(`keeps the {"native": ...} wrapper of ${file} when wrapped`, () => {
       const wrapped = JSON.stringify({ native: response });
-      assert.deepEqual(instrumentedJson(wrapped, false), {
+      assert.deepEqual(instrumentedJson(wrapped, 'none'), {
         native: withTracker(response, 'imptrackers', IMPRESSION_URL),
       });
     });
@@ -96,7 +104,7 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
       { assets: [], imptrackers: ['https://dsp.example/i'] },
     ];
     for (const response of older) {
-      const instrumented = instrumentedJson(JSON.stringify({ native: response }), true);
+      const instrumented = instrumentedJson(JSON.stringify({ native: response }), 'image');
       assert.deepEqual(
         instrumented,
         {
@@ -111,13 +119,13 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
     }
     const newer = { ver: '1.2', assets: [], imptrackers: ['https://dsp.example/i'] };
     assert.deepEqual(
-      instrumentedJson(JSON.stringify(newer), true),
+      instrumentedJson(JSON.stringify(newer), 'image'),
       withTracker(newer, 'eventtrackers', TALLY_EVENT_TRACKER),
     );
   });
 
   test('keeps the trackers the DSP already had, before Tally’s', () => {
-    const instrumented = instrumentedJson(fixture('response_1.2_clickout.json'), true);
+    const instrumented = instrumentedJson(fixture('response_1.2_clickout.json'), 'image');
     assert.deepEqual(instrumented.eventtrackers, [
       { event: 1, method: 2, url: 'http://www.mytracker.com/tracker.js' },
       { event: 2, method: 1, url: 'http://www.mytracker.com/tracker.php' },
@@ -130,17 +138,17 @@ describe('instrumentNative input forms', () => {
   const text = fixture('response_1.2_clickout.json');
 
   test('gives the same JSON for an adm string and an already-parsed object', () => {
-    assert.deepEqual(instrumentedJson(parse(text), true), instrumentedJson(text, true));
+    assert.deepEqual(instrumentedJson(parse(text), 'image'), instrumentedJson(text, 'image'));
   });
 
   test('does not modify an adm object passed in', () => {
     const adm = parse(text);
-    instrumentNative(adm, IMPRESSION_URL, true);
+    instrumentNative(adm, IMPRESSION_URL, 'image');
     assert.deepEqual(adm, parse(text));
   });
 
   test('creates the eventtrackers array when the response has none', () => {
-    const instrumented = instrumentedJson(fixture('response_1.2_third-party.json'), true);
+    const instrumented = instrumentedJson(fixture('response_1.2_third-party.json'), 'image');
     assert.deepEqual(instrumented.eventtrackers, [TALLY_EVENT_TRACKER]);
   });
 
@@ -151,11 +159,11 @@ describe('instrumentNative input forms', () => {
       imptrackers: null,
     };
     for (const adm of [JSON.stringify(response), JSON.stringify({ native: response })]) {
-      const events = instrumentedJson(adm, true);
+      const events = instrumentedJson(adm, 'image');
       assert.deepEqual((events.native as Json | undefined)?.eventtrackers ?? events.eventtrackers, [
         TALLY_EVENT_TRACKER,
       ]);
-      const pixels = instrumentedJson(adm.replace('"eventtrackers":null,', ''), false);
+      const pixels = instrumentedJson(adm.replace('"eventtrackers":null,', ''), 'none');
       assert.deepEqual((pixels.native as Json | undefined)?.imptrackers ?? pixels.imptrackers, [
         IMPRESSION_URL,
       ]);
@@ -164,7 +172,7 @@ describe('instrumentNative input forms', () => {
 
   test('leaves invalid JSON untouched with a warning', () => {
     const adm = '{"native":{"ver":"1.0","link":{ ... }}';
-    const result = instrumentNative(adm, IMPRESSION_URL, false);
+    const result = instrumentNative(adm, IMPRESSION_URL, 'none');
     assert.ok(!result.ok);
     assert.equal(result.markup, adm);
     assert.match(result.warning, /not valid JSON/);
@@ -176,7 +184,7 @@ describe('instrumentNative input forms', () => {
     ) as { seatbid: { bid: { adm: string }[] }[] };
     const adm = bidResponse.seatbid[0]?.bid[0]?.adm ?? '';
     assert.ok(adm.startsWith('{"native"'));
-    const result = instrumentNative(adm, IMPRESSION_URL, false);
+    const result = instrumentNative(adm, IMPRESSION_URL, 'none');
     assert.equal(result.ok, false);
     assert.equal(result.markup, adm);
   });
@@ -191,7 +199,7 @@ describe('instrumentNative input forms', () => {
   };
   for (const [what, adm] of Object.entries(unusable)) {
     test(`leaves ${what} untouched with a warning`, () => {
-      const result = instrumentNative(adm, IMPRESSION_URL, false);
+      const result = instrumentNative(adm, IMPRESSION_URL, 'none');
       assert.ok(!result.ok);
       assert.equal(result.markup, adm);
       assert.ok(result.warning.length > 0);
@@ -201,7 +209,7 @@ describe('instrumentNative input forms', () => {
   test('keeps what sits beside the native object in a {"native": ...} wrapper', () => {
     const response = parse(text);
     const wrapped = JSON.stringify({ native: response, ext: { seat: 'dsp-1' } });
-    assert.deepEqual(instrumentedJson(wrapped, true), {
+    assert.deepEqual(instrumentedJson(wrapped, 'image'), {
       native: withTracker(response, 'eventtrackers', TALLY_EVENT_TRACKER),
       ext: { seat: 'dsp-1' },
     });
@@ -211,23 +219,23 @@ describe('instrumentNative input forms', () => {
     const assetsFromUrl = without(parse(fixture('response_1.2_third-party.json')), 'assets');
     assert.ok(typeof assetsFromUrl.assetsurl === 'string' && !('assets' in assetsFromUrl));
     assert.deepEqual(
-      instrumentedJson(JSON.stringify(assetsFromUrl), false),
+      instrumentedJson(JSON.stringify(assetsFromUrl), 'none'),
       withTracker(assetsFromUrl, 'imptrackers', IMPRESSION_URL),
     );
     const assetsOnly = without(parse(fixture('response_1.2_video.json')), 'link');
     assert.deepEqual(
-      instrumentedJson(JSON.stringify(assetsOnly), true),
+      instrumentedJson(JSON.stringify(assetsOnly), 'image'),
       withTracker(assetsOnly, 'eventtrackers', TALLY_EVENT_TRACKER),
     );
   });
 
   test('says which is wrong: JSON that is no object, or an object that is no native response', () => {
     for (const adm of ['[1, 2]', 'null', '"text"']) {
-      const result = instrumentNative(adm, IMPRESSION_URL, false);
+      const result = instrumentNative(adm, IMPRESSION_URL, 'none');
       assert.ok(!result.ok);
       assert.match(result.warning, /not a JSON object/, adm);
     }
-    const noResponse = instrumentNative('{"foo": 1}', IMPRESSION_URL, false);
+    const noResponse = instrumentNative('{"foo": 1}', IMPRESSION_URL, 'none');
     assert.ok(!noResponse.ok);
     assert.match(noResponse.warning, /not a native response/);
   });
@@ -235,7 +243,7 @@ describe('instrumentNative input forms', () => {
   test('keeps numbers JavaScript cannot hold as the DSP wrote them', () => {
     const adm =
       '{"link":{"url":"https://x"},"assets":[],"ext":{"crid":12345678901234567891,"e":1e400,"f":1.50}}';
-    const result = instrumentNative(adm, IMPRESSION_URL, false);
+    const result = instrumentNative(adm, IMPRESSION_URL, 'none');
     assert.ok(result.ok);
     assert.equal(result.markup, `${adm.slice(0, -1)},"imptrackers":[${JSON.stringify(IMPRESSION_URL)}]}`);
   });
@@ -244,7 +252,7 @@ describe('instrumentNative input forms', () => {
     const repeated = instrumentNative(
       '{"assets":[],"imptrackers":["a"],"imptrackers":[ ]}',
       IMPRESSION_URL,
-      false,
+      'none',
     );
     assert.ok(repeated.ok);
     assert.equal(
@@ -255,7 +263,7 @@ describe('instrumentNative input forms', () => {
       'native markup names "imptrackers" twice in one object (at imptrackers): JSON readers differ on which one they take, and Tally\'s tracker went into the last, which a reader taking the first would not see',
     ]);
     const escaped = '{"assets":[],"imp\\u0074rackers":["a"]}';
-    assert.deepEqual(parse(instrumentNative(escaped, IMPRESSION_URL, false).markup).imptrackers, [
+    assert.deepEqual(parse(instrumentNative(escaped, IMPRESSION_URL, 'none').markup).imptrackers, [
       'a',
       IMPRESSION_URL,
     ]);
@@ -265,7 +273,7 @@ describe('instrumentNative input forms', () => {
     const twice = instrumentNative(
       '{"native":{"link":{"url":"x"}},"native":{"link":{"url":"y"}}}',
       IMPRESSION_URL,
-      true,
+      'image',
     );
     assert.ok(twice.ok);
     assert.match(
@@ -273,7 +281,7 @@ describe('instrumentNative input forms', () => {
       /^native markup names "native" twice in one object \(at native\)/,
     );
     for (const file of responseFiles) {
-      const once = instrumentNative(fixture(file), IMPRESSION_URL, true);
+      const once = instrumentNative(fixture(file), IMPRESSION_URL, 'image');
       assert.deepEqual(once.ok && once.warnings, [], file);
     }
   });
@@ -281,7 +289,7 @@ describe('instrumentNative input forms', () => {
   test('finds the wrapped response past white space and strings holding braces, brackets and quotes', () => {
     const adm =
       ' { "ver" : "}]\\"{" , "native" : { "assets" : [ ] , "link" : { "url" : "x\\"}]" } } , "native2" : 1 } ';
-    const result = instrumentNative(adm, IMPRESSION_URL, true);
+    const result = instrumentNative(adm, IMPRESSION_URL, 'image');
     assert.ok(result.ok);
     assert.equal(
       result.markup,
@@ -292,18 +300,18 @@ describe('instrumentNative input forms', () => {
   test('does not throw on an object that cannot be written as JSON', () => {
     const cyclic: Record<string, unknown> = { assets: [] };
     cyclic.self = cyclic;
-    assert.equal(instrumentNative(cyclic, IMPRESSION_URL, false).ok, false);
+    assert.equal(instrumentNative(cyclic, IMPRESSION_URL, 'none').ok, false);
   });
 });
 
-describe('nativeRequestOffersImageImpressionTracker on the Native 1.2 request samples', () => {
-  const expected: Record<string, boolean> = {
+describe('nativeImpressionTrackerOffer on the Native 1.2 request samples', () => {
+  const expected: Record<string, ImpressionTrackerOffer> = {
     // eventtrackers: event 1 with methods [2] only (JavaScript), event 2 with [1].
-    'request_1.2_content-context.json': false,
+    'request_1.2_content-context.json': 'script',
     // eventtrackers: event 1 with methods [1, 2].
-    'request_1.2_social-context.json': true,
+    'request_1.2_social-context.json': 'image',
     // no eventtrackers at all.
-    'request_1.2_third-party.json': false,
+    'request_1.2_third-party.json': 'none',
   };
 
   test('knows the answer for every request sample', () => {
@@ -311,18 +319,26 @@ describe('nativeRequestOffersImageImpressionTracker on the Native 1.2 request sa
   });
 
   for (const file of requestFiles) {
-    test(`answers ${String(expected[file])} for ${file}, as text, as an object and wrapped`, () => {
+    test(`answers ${expected[file]} for ${file}, as text, as an object and wrapped`, () => {
       const request = parse(fixture(file));
-      assert.equal(nativeRequestOffersImageImpressionTracker(fixture(file)), expected[file]);
-      assert.equal(nativeRequestOffersImageImpressionTracker(request), expected[file]);
-      assert.equal(
-        nativeRequestOffersImageImpressionTracker(JSON.stringify({ native: request })),
-        expected[file],
-      );
+      assert.equal(nativeImpressionTrackerOffer(fixture(file)), expected[file]);
+      assert.equal(nativeImpressionTrackerOffer(request), expected[file]);
+      assert.equal(nativeImpressionTrackerOffer(JSON.stringify({ native: request })), expected[file]);
     });
   }
 
-  test('answers false for anything unreadable', () => {
+  test('answers image when any offer of the impression event has method 1, across several offers', () => {
+    const offers = [
+      { event: 1, methods: [2] },
+      { event: 2, methods: [1] },
+      { event: 1, methods: [1] },
+    ];
+    assert.equal(nativeImpressionTrackerOffer({ eventtrackers: offers }), 'image');
+    assert.equal(nativeImpressionTrackerOffer({ eventtrackers: offers.slice(0, 2) }), 'script');
+    assert.equal(nativeImpressionTrackerOffer({ eventtrackers: [{ event: 1, methods: [500] }] }), 'none');
+  });
+
+  test('answers none for anything unreadable', () => {
     for (const request of [
       undefined,
       null,
@@ -333,16 +349,13 @@ describe('nativeRequestOffersImageImpressionTracker on the Native 1.2 request sa
       { eventtrackers: 'x' },
       { eventtrackers: [null] },
     ]) {
-      assert.equal(nativeRequestOffersImageImpressionTracker(request), false);
+      assert.equal(nativeImpressionTrackerOffer(request), 'none');
     }
   });
 
-  test('answers false, without throwing, for an impression offer whose methods are not an array', () => {
+  test('answers none, without throwing, for an impression offer whose methods are not an array', () => {
     for (const methods of ['1', { 0: 1 }, 1, undefined]) {
-      assert.equal(
-        nativeRequestOffersImageImpressionTracker({ eventtrackers: [{ event: 1, methods }] }),
-        false,
-      );
+      assert.equal(nativeImpressionTrackerOffer({ eventtrackers: [{ event: 1, methods }] }), 'none');
     }
   });
 });

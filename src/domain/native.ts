@@ -1,6 +1,6 @@
 /**
  * OpenRTB Native instrumentation: Tally's impression tracker goes into the native response, as an
- * `eventtrackers` entry (Native 1.2) when the request offered one, else into `imptrackers`; into
+ * `eventtrackers` entry (Native 1.2) of a method the request offered, else into `imptrackers`; into
  * both for a response written to Native 1.0 or 1.1 when the request offered event trackers.
  * Native 1.0/1.1 documents are wrapped in `{"native": {...}}`; 1.2 documents may or may not be.
  */
@@ -16,18 +16,29 @@ export type NativeResult =
   | { ok: true; markup: string; usedEventTrackers: boolean; warnings: string[] }
   | { ok: false; markup: string; warning: string };
 
+/**
+ * How a native request lets the bidder track the impression (Native 1.2 `eventtrackers`, event
+ * 1): `image`, it offers method 1 (a pixel); `script`, method 2 (a script) but not 1; `none`, no
+ * event tracker of the impression, which then goes into the response's `imptrackers`.
+ */
+export type ImpressionTrackerOffer = 'image' | 'script' | 'none';
+
 type JsonObject = Record<string, unknown>;
 
 /** Native 1.2 event type 1: impression. */
 const IMPRESSION_EVENT = 1;
 /** Native 1.2 event tracking method 1: image pixel. */
 const IMAGE_METHOD = 1;
+/** Native 1.2 event tracking method 2: a script loaded when the event happens. */
+const SCRIPT_METHOD = 2;
 
 /**
- * Adds Tally's impression URL to a native response: `{event: 1, method: 1, url}` appended to
- * `eventtrackers` (created if missing) when the request offered event trackers (see
- * {@link nativeRequestOffersImageImpressionTracker}), and the URL to `imptrackers` too when the
- * response is written to Native 1.0 or 1.1; else the URL appended to `imptrackers`.
+ * Adds Tally's impression URL to a native response: `{event: 1, method, url}` appended to
+ * `eventtrackers` (created if missing) when the request offered an event tracker of the impression
+ * (`offer`, see {@link nativeImpressionTrackerOffer}): method 1 with the URL, or, where only a
+ * script is offered, method 2 with the URL asking for a 204 (`f=b`), which a script element loads
+ * as an empty script where it would refuse the GIF; and the URL to `imptrackers` too when the
+ * response is written to Native 1.0 or 1.1. Without an offer, the URL appended to `imptrackers`.
  *
  * `adm` may be JSON text or an already-parsed object, with or without the `{"native": {...}}`
  * wrapper; the result is JSON text of the same shape (wrapper kept if present): JSON text gets the
@@ -38,7 +49,7 @@ const IMAGE_METHOD = 1;
 export function instrumentNative(
   adm: string | object,
   impressionUrl: string,
-  offeredEventTrackers: boolean,
+  offer: ImpressionTrackerOffer,
 ): NativeResult {
   const [document, markup] = typeof adm === 'string' ? [parseJson(adm), adm] : [adm, safeStringify(adm)];
   if (document === undefined) return untouched(markup, 'native markup is not valid JSON');
@@ -50,6 +61,7 @@ export function instrumentNative(
   // A response written to Native 1.0 or 1.1 (its `ver`, or `imptrackers` without `eventtrackers`)
   // is rendered by a reader of those, which knows no `eventtrackers`: the URL goes into
   // `imptrackers` too (a reader firing both is counted once, the second a duplicate).
+  const offeredEventTrackers = offer !== 'none';
   const fields: TrackerField[] = offeredEventTrackers
     ? isOlderResponse(response)
       ? ['eventtrackers', 'imptrackers']
@@ -64,9 +76,11 @@ export function instrumentNative(
   let output = markup;
   for (const field of fields) {
     const tracker =
-      field === 'eventtrackers'
-        ? { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl }
-        : impressionUrl;
+      field === 'imptrackers'
+        ? impressionUrl
+        : offer === 'script'
+          ? { event: IMPRESSION_EVENT, method: SCRIPT_METHOD, url: scriptUrl(impressionUrl) }
+          : { event: IMPRESSION_EVENT, method: IMAGE_METHOD, url: impressionUrl };
     const others = ((response[field] ?? []) as unknown[]).length > 0;
     output = withTrackerInText(output, response !== document, field, tracker, others);
   }
@@ -76,6 +90,11 @@ export function instrumentNative(
     usedEventTrackers: offeredEventTrackers,
     warnings: duplicateWarnings(markup),
   };
+}
+
+/** A notice URL that asks for a 204 rather than the GIF (`f=b`): an empty script. */
+function scriptUrl(noticeUrl: string): string {
+  return `${noticeUrl}${noticeUrl.includes('?') ? '&' : '?'}f=b`;
 }
 
 /** The arrays of a native response that list impression trackers. */
@@ -145,24 +164,22 @@ function spliced(text: string, at: number, insert: string): string {
 }
 
 /**
- * Whether a Native request (the JSON text or object found in `imp.native.request`, with or without
- * the `{"native": {...}}` wrapper) offers `eventtrackers` with event 1 (impression) and method 1
- * (image pixel). Anything unreadable answers false.
+ * How a Native request (the JSON text or object found in `imp.native.request`, with or without
+ * the `{"native": {...}}` wrapper) lets the bidder track the impression: the methods its
+ * `eventtrackers` offer for event 1 (impression). Anything unreadable answers `none`.
  */
-export function nativeRequestOffersImageImpressionTracker(request: unknown): boolean {
+export function nativeImpressionTrackerOffer(request: unknown): ImpressionTrackerOffer {
   const document = typeof request === 'string' ? parseJson(request) : request;
-  if (!isJsonObject(document)) return false;
+  if (!isJsonObject(document)) return 'none';
   const { eventtrackers } = unwrap(document);
-  return (
-    Array.isArray(eventtrackers) &&
-    eventtrackers.some(
-      (offer) =>
-        isJsonObject(offer) &&
-        offer.event === IMPRESSION_EVENT &&
-        Array.isArray(offer.methods) &&
-        offer.methods.includes(IMAGE_METHOD),
-    )
+  if (!Array.isArray(eventtrackers)) return 'none';
+  const methods = eventtrackers.flatMap((offer: unknown) =>
+    isJsonObject(offer) && offer.event === IMPRESSION_EVENT && Array.isArray(offer.methods)
+      ? (offer.methods as unknown[])
+      : [],
   );
+  if (methods.includes(IMAGE_METHOD)) return 'image';
+  return methods.includes(SCRIPT_METHOD) ? 'script' : 'none';
 }
 
 /**

@@ -292,6 +292,20 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('adds a script event tracker, its notice URL answering 204, when the request offered only script event trackers', () => {
+    const request = JSON.stringify({ ver: '1.2', assets: [], eventtrackers: [{ event: 1, methods: [2] }] });
+    const result = ok(
+      win({
+        imp: { native: { request } },
+        bid: { adm: JSON.stringify({ assets: [], link: { url: 'https://x' } }) },
+      }),
+    );
+    assert.deepEqual(JSON.parse(result.adm ?? '').eventtrackers, [
+      { event: 1, method: 2, url: `${result.noticeUrls.native}?f=b` },
+    ]);
+    assert.doesNotMatch(result.adm ?? '', /imptrackers/);
+  });
+
   it('puts the notice pixel of a banner that is a whole document before its </body>', () => {
     const result = ok(win({ bid: { adm: '<html><body><div>creative</div></body></html>' } }));
     assert.equal(

@@ -15,7 +15,7 @@ import {
   usesEncryptedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
-import { instrumentNative, nativeRequestOffersImageImpressionTracker } from './native.js';
+import { instrumentNative, nativeImpressionTrackerOffer } from './native.js';
 import { asId, asObject, isInexactNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
 import { privacyMacroGrowthBound, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
@@ -272,13 +272,13 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     }
     case 'native': {
       result.noticeUrls.native = noticeUrl('native');
-      const offered = nativeRequestOffersImageImpressionTracker(classification.imp.native?.request);
+      const offer = nativeImpressionTrackerOffer(classification.imp.native?.request);
       if (markup === undefined) {
         const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm';
         result.warnings.push(`${why}: add noticeUrls.native to the native response it serves`);
         break;
       }
-      const native = instrumentNative(markup, result.noticeUrls.native, offered);
+      const native = instrumentNative(markup, result.noticeUrls.native, offer);
       result.adm = native.markup;
       if (native.ok) result.warnings.push(...native.warnings);
       else result.warnings.push(servedUntouched(native.warning, rule.method, 'native'));
