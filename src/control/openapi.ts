@@ -553,7 +553,7 @@ export const OPENAPI_DOCUMENT = {
           "key's rows leave out mediaCostMicros and profitMicros, a publisher-scoped key's revenueMicros and " +
           "profitMicros: neither side sees the other's money nor the margin. A report of " +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
-          'total past 2^53 − 1 in JSON (CSV writes every total exactly), is refused with 400 ' +
+          'total past 2^53 − 1 in JSON, of a metric the key is shown (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +
           'tracker hits’ unnamed units), in one row or across rows, unless it groups by or filters ' +
           'on currency, with 400 MIXED_CURRENCIES.',

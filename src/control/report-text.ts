@@ -1,4 +1,5 @@
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import { ReportTooLargeError } from '../ports/ledger.js';
 import { csvText } from './csv.js';
 import { zonedIsoString } from '../lib/time-zone.js';
 
@@ -31,6 +32,7 @@ export function reportText(
 ): string {
   const metrics = REPORT_METRICS.filter((metric) => !hidden.includes(metric));
   if (output === 'csv') return toCsv(query.groupBy, metrics, rows);
+  refuseInexactJson(rows, metrics);
   const shown =
     hidden.length === 0
       ? rows
@@ -44,6 +46,23 @@ export function reportText(
     groupBy: query.groupBy,
     rows: shown,
   });
+}
+
+/**
+ * Throws a {@link ReportTooLargeError} when a shown metric's sum is past 2^53 - 1 (a bigint, from a
+ * ledger asked for `exactSums`): no JSON number holds it exactly. A hidden metric is not looked
+ * at: a key is neither refused for a sum it may not see nor told it in the refusal.
+ */
+function refuseInexactJson(rows: readonly ReportRow[], shown: readonly ReportMetric[]): void {
+  for (const row of rows) {
+    for (const metric of shown) {
+      const value = row[metric];
+      if (typeof value !== 'bigint') continue;
+      throw new ReportTooLargeError(
+        `the report's ${metric} add up to ${value}, more than a JSON number holds exactly (2^53 - 1): ask for it as CSV (format=csv), which writes every sum exactly, or narrow from and to, or filter or group it so that each row adds up to less`,
+      );
+    }
+  }
 }
 
 function toCsv(

@@ -169,6 +169,35 @@ describe('the report thread', () => {
       );
     }));
 
+  it('answers a scoped key a report whose hidden metric alone passes 2^53 - 1, and never says that sum', () =>
+    withReportThread('beyond-safe-hidden.db', async (ledger, thread) => {
+      // Tracker hits whose ancost, which anyone firing the tracker sets, adds up past 2^53 - 1.
+      const costs = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_823_990];
+      ledger.record(
+        costs.map((mediaCostMicros, index) =>
+          exchangeEvent({
+            dims: { ...exchangeEvent().dims, impressionType: 'external_impression', auctionId: `t${index}` },
+            priceMicros: 0,
+            mediaCostMicros,
+            revenueMicros: 2500,
+          }),
+        ),
+      );
+      const hiddenMetrics: ReportMetric[] = ['mediaCostMicros', 'profitMicros'];
+      const report = { ...query, groupBy: [], filters: { impressionType: 'external_impression' } };
+      const body = await thread.report({ query: report, output: 'json', maxRows: 1000, hiddenMetrics });
+      assert.deepEqual(JSON.parse(Buffer.from(body).toString('utf8')).rows, [
+        { events: 3, priceMicros: 0, revenueMicros: 7500 },
+      ]);
+      // An account-wide key, which sees the media cost, is told to ask for CSV.
+      await assert.rejects(
+        rowsOf(thread, report),
+        (error: unknown) =>
+          error instanceof ReportRefusedError &&
+          /mediaCostMicros add up to 10000000000823990,/.test(error.message),
+      );
+    }));
+
   it('fails, as a failure to retry and not a refusal, a report the database could not run', () =>
     withReportThread('broken.db', async (_ledger, thread) => {
       await rowsOf(thread, query);
