@@ -186,7 +186,13 @@ describe('impressionPricingWarnings', () => {
     const [share] = impressionPricingWarnings(tracker('cpm', 1_000, [smallShare]), NOW_MS);
     assert.match(
       share?.message ?? '',
-      /line item 7's 1 micros an impression, which comes to less than half a micro/,
+      /a share of line item 7's revenue an impression, which comes to less than half a micro/,
     );
+    // A tracker's warnings are shown to keys scoped to its publisher, which see no revenue.
+    const [large] = impressionPricingWarnings(
+      tracker('cpm', 2_500_000, [paymentRule({ id: 1, isBase: true, revshareMicros: 100 })]),
+      NOW_MS,
+    );
+    assert.ok(large !== undefined && !/2500|2\.5/.test(large.message), large?.message);
   });
 });

@@ -129,7 +129,8 @@ function whyZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }):
       const revenueMicros = costAndRevenue(lineItem, rule, undefined).revenueMicros;
       return revenueMicros === 0
         ? `it pays a share of the revenue, and ${item}'s CPM comes to less than half a micro an impression: raise the CPM, or ${cpmRule}`
-        : `it pays a share of the revenue, ${item}'s ${revenueMicros} micros an impression, which comes to less than half a micro: raise the share or the CPM, or ${cpmRule}`;
+        : // Not the revenue itself: a tracker's warnings are shown to its publisher's keys too.
+          `it pays a share of ${item}'s revenue an impression, which comes to less than half a micro: raise the share or the CPM, or ${cpmRule}`;
     }
     default:
       return `it pays a share of the revenue, and ${item}'s ${lineItem.revenueType} revenue is computed from the cost, and no cost but 0 satisfies both agreements at once: ${cpmRule}, give the line item a revenue that does not depend on cost (cpm), or send each hit's cost as ancost`;
