@@ -556,7 +556,7 @@ export const OPENAPI_DOCUMENT = {
           'total past 2^53 − 1 in JSON, of a metric the key is shown (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +
           'tracker hits’ unnamed units), in one row or across rows, unless it groups by or filters ' +
-          'on currency, with 400 MIXED_CURRENCIES.',
+          'on currency, with 400 MIXED_CURRENCIES (only the amounts the key is shown are looked at).',
         parameters: [
           ...(['from', 'to'] as const).map((name) => ({
             name,

@@ -224,7 +224,19 @@ export interface ReportQuery {
    * holding no such sum exactly.
    */
   exactSums?: boolean;
+  /**
+   * Amounts the caller is not shown (a scoped key's, the other side's money): not added up (each
+   * comes as 0, and `profitMicros` with either of its two), and not looked at for the currency of
+   * a row's amounts, so that a report is neither refused for them nor says anything of them.
+   */
+  hiddenAmounts?: readonly ReportAmount[];
 }
+
+/** A report's amounts, as a {@link ReportRow} names them (`profitMicros` is the revenue less the cost). */
+export type ReportAmount = 'priceMicros' | 'mediaCostMicros' | 'revenueMicros';
+
+/** Every {@link ReportAmount}. */
+export const REPORT_AMOUNTS: readonly ReportAmount[] = ['priceMicros', 'mediaCostMicros', 'revenueMicros'];
 
 export const REPORT_DIMENSIONS = [
   'hour',

@@ -19,6 +19,7 @@ import type {
   EventRecord,
   Ledger,
   PruneStep,
+  ReportAmount,
   ReportDimension,
   ReportQuery,
   ReportRow,
@@ -800,15 +801,23 @@ export class SqliteLedger implements Ledger {
       where.push(`${sqlOf(dimension)} = ?`);
       params.push(filterValue(dimension, value, calendar));
     }
+    // Amounts the caller is not shown are neither added up nor read for their currency.
+    const hiddenAmounts = query.hiddenAmounts ?? [];
+    const shownAmounts = AMOUNT_COLUMNS.filter(([amount]) => !hiddenAmounts.includes(amount));
+    const profitShown =
+      !hiddenAmounts.includes('mediaCostMicros') && !hiddenAmounts.includes('revenueMicros');
+    const amountSql = ([amount, column]: (typeof AMOUNT_COLUMNS)[number]) =>
+      hiddenAmounts.includes(amount) ? `0 AS ${amount}` : `SUM(${column}) AS ${amount}`;
     // Unless the currency is grouped by or filtered on, the currencies each row's amounts are in.
-    const mixable = !query.groupBy.includes('currency') && query.filters.currency === undefined;
+    const mixable =
+      !query.groupBy.includes('currency') && query.filters.currency === undefined && shownAmounts.length > 0;
+    const currencyOfAmounts = `CASE WHEN ${shownAmounts.map(([, column]) => `${column} <> 0`).join(' OR ')}
+      THEN ${DIMENSION_SQL.currency} END`;
     const sql = `SELECT ${[
       ...groupColumns,
       'SUM(events) AS events',
-      'SUM(price_micros) AS priceMicros',
-      'SUM(media_cost_micros) AS mediaCostMicros',
-      'SUM(revenue_micros) AS revenueMicros',
-      ...(mixable ? [`GROUP_CONCAT(DISTINCT ${CURRENCY_OF_AMOUNTS}) AS currencies`] : []),
+      ...AMOUNT_COLUMNS.map(amountSql),
+      ...(mixable ? [`GROUP_CONCAT(DISTINCT ${currencyOfAmounts}) AS currencies`] : []),
     ].join(', ')}
       FROM rollup_hourly WHERE ${where.join(' AND ')}
       ${query.groupBy.length > 0 ? `GROUP BY ${positions} ORDER BY ${positions}` : ''}
@@ -835,7 +844,8 @@ export class SqliteLedger implements Ledger {
           priceMicros: metric('priceMicros', exactSum('priceMicros', row.priceMicros)),
           mediaCostMicros: metric('mediaCostMicros', cost),
           revenueMicros: metric('revenueMicros', revenue),
-          profitMicros: metric('profitMicros', revenue - cost),
+          // The revenue less the cost, where both are shown.
+          profitMicros: metric('profitMicros', profitShown ? revenue - cost : 0n),
         };
         for (const dimension of query.groupBy)
           out[dimension] = presentDimension(dimension, row[dimension], calendar);
@@ -961,11 +971,15 @@ function timeFilterMs(value: string): number {
 }
 
 /**
- * The currency of a rollup row's amounts, when it has any: none (NULL) for a row whose amounts are
- * all zero, `''` for tracker hits, whose amounts are in units Tally does not name.
+ * A report's amounts and the rollup columns they add up. The currency of a rollup row's amounts,
+ * when it has any of those shown: none (NULL) for a row whose amounts are all zero, `''` for
+ * tracker hits, whose amounts are in units Tally does not name.
  */
-const CURRENCY_OF_AMOUNTS = `CASE WHEN price_micros <> 0 OR media_cost_micros <> 0 OR revenue_micros <> 0
-  THEN ${DIMENSION_SQL.currency} END`;
+const AMOUNT_COLUMNS = [
+  ['priceMicros', 'price_micros'],
+  ['mediaCostMicros', 'media_cost_micros'],
+  ['revenueMicros', 'revenue_micros'],
+] as const satisfies readonly (readonly [ReportAmount, string])[];
 
 /**
  * Refuses a report whose amounts are in more than one currency (`rowCurrencies`: each row's, as

@@ -7,7 +7,7 @@ import { openSqlite } from '../../adapters/sqlite/database.js';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { invalidTraffic } from '../../domain/outcome.js';
 import { HOUR_MS, hourStartMs } from '../../lib/time.js';
-import type { ReportQuery, ReportRow } from '../../ports/ledger.js';
+import type { EventRecord, ReportQuery, ReportRow } from '../../ports/ledger.js';
 import { ReportRefusedError, ReportThread } from './report-thread.js';
 import type { ReportMetric } from '../report-text.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
@@ -195,6 +195,52 @@ describe('the report thread', () => {
         (error: unknown) =>
           error instanceof ReportRefusedError &&
           /mediaCostMicros add up to 10000000000823990,/.test(error.message),
+      );
+    }));
+
+  it('neither refuses a scoped key for the other side’s money nor tells it of any: in other units, or past what the ledger adds up', () =>
+    withReportThread('hidden-amounts.db', async (ledger, thread) => {
+      const hit = (trackerId: number, index: number, money: Partial<EventRecord>) =>
+        exchangeEvent({
+          dims: {
+            ...exchangeEvent().dims,
+            impressionType: 'external_impression',
+            currency: '',
+            trackerId,
+            auctionId: `t${trackerId}-${index}`,
+          },
+          priceMicros: 0,
+          ...money,
+        });
+      const rowsFor = async (hiddenMetrics: ReportMetric[], filters: ReportQuery['filters']) => {
+        const body = await thread.report({
+          query: { ...query, groupBy: [], filters },
+          output: 'json',
+          maxRows: 10,
+          hiddenMetrics,
+        });
+        return (JSON.parse(Buffer.from(body).toString('utf8')) as { rows: object[] }).rows;
+      };
+      // A tracker whose payment rule pays nothing: its hits carry revenue alone, in trackers' units,
+      // beside the exchange's USD. A publisher's key sees no revenue: nothing it is shown is mixed.
+      ledger.record([hit(1, 0, { revenueMicros: 1000 })]);
+      assert.deepEqual(await rowsFor(['revenueMicros', 'profitMicros'], {}), [
+        { events: 4, priceMicros: 2_000_000, mediaCostMicros: 0 },
+      ]);
+      // Another tracker's forged costs pass 2^63 - 1 micros in the hour: an advertiser's key, which
+      // sees no cost, still gets its revenue.
+      ledger.record(
+        Array.from({ length: 1030 }, (_, index) =>
+          hit(2, index, { mediaCostMicros: 9_000_000_000_000_000, revenueMicros: 1 }),
+        ),
+      );
+      assert.deepEqual(await rowsFor(['mediaCostMicros', 'profitMicros'], { tracker: '2' }), [
+        { events: 1030, priceMicros: 0, revenueMicros: 1030 },
+      ]);
+      await assert.rejects(
+        rowsFor([], { tracker: '2' }),
+        (error: unknown) =>
+          error instanceof ReportRefusedError && /sum reached 2\^63 - 1/.test(error.message),
       );
     }));
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { serveRequests } from '../../lib/request-thread.js';
-import { ReportRefusal, ReportTooLargeError } from '../../ports/ledger.js';
+import { REPORT_AMOUNTS, ReportRefusal, ReportTooLargeError } from '../../ports/ledger.js';
 import type { ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 import { nameThisThread } from '../../lib/thread-name.js';
 import { reportText } from '../report-text.js';
@@ -56,7 +56,12 @@ function reportBody({ query, output, maxRows, hiddenMetrics }: ReportRequest): U
   // One row more than allowed tells a report that is too large without building it all. Sums are
   // read exactly: CSV writes any integer, and JSON refuses one past 2^53 - 1 only among the metrics
   // it shows (`reportText`), never for a metric the key may not see.
-  const rows = ledger.report({ ...query, maxRows: maxRows + 1, exactSums: true });
+  const rows = ledger.report({
+    ...query,
+    maxRows: maxRows + 1,
+    exactSums: true,
+    hiddenAmounts: REPORT_AMOUNTS.filter((amount) => hiddenMetrics.includes(amount)),
+  });
   if (rows.length > maxRows) {
     throw new ReportTooLargeError(
       `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
