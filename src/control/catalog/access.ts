@@ -33,6 +33,9 @@
  *   advertiser-scoped editor attaches its trackers to any publisher, placement and payment
  *   rule of the account by id: the publisher side is the account's, shared with it by ad ops.
  * - Accounts are isolated: every lookup is by account, another account's object is 404.
+ * - An advertiser-scoped key is shown no media cost (the publisher side's money, as its reports
+ *   show none): an impression tracker's pricing warnings and a line item's write warnings, all
+ *   about trackers booked at a media cost of 0, come to it empty.
  */
 import type { KeyScope } from '../../ports/accounts.js';
 import type { Principal } from '../auth.js';
@@ -70,6 +73,11 @@ export function sees(principal: Principal, owner: Owner): boolean {
   const scope = principal.scope;
   if (scope === null) return true;
   return (scope.type === 'advertiser' ? owner.advertiserId : owner.publisherId) === scope.id;
+}
+
+/** Whether the key is shown media cost, the publisher side's money: not a key scoped to an advertiser. */
+export function seesMediaCost(principal: Principal): boolean {
+  return principal.scope?.type !== 'advertiser';
 }
 
 /** Throws 403 when a scoped key writes an object that would belong to another advertiser or publisher. */

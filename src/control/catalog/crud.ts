@@ -1,5 +1,6 @@
 import { shown } from '../../lib/shown.js';
 import type { CatalogRecord, DeleteResult, EntityStore, WriteResult } from '../../ports/catalog.js';
+import type { Principal } from '../auth.js';
 import type { Route, RequestContext } from '../http.js';
 import { ApiError, readJson, sendJson } from '../http.js';
 import type { Owner, ScopeType } from './access.js';
@@ -45,12 +46,13 @@ export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends obj
   accountWideFields?: Readonly<Partial<Record<keyof Input & keyof T & string, string>>>;
   /**
    * Warnings the answer of a create or an edit carries besides the object, as `warnings` (read
-   * answers carry none): what the write did elsewhere that its writer should know.
+   * answers carry none): what the write did elsewhere that its writer (`principal`) should know.
    */
-  writeWarnings?(value: T, accountId: number): readonly unknown[];
+  writeWarnings?(value: T, principal: Principal): readonly unknown[];
   /** Reads and checks a body into a full input; `existing` is set for replace and patch. */
   parse(body: unknown, mode: WriteMode, existing: T | undefined): Input;
-  toJson(value: T): Record<string, unknown>;
+  /** The object as the API answers it to `principal`, which may be shown less than another key. */
+  toJson(value: T, principal: Principal): Record<string, unknown>;
 }
 
 /** `POST path`, `GET path`, `GET path/:id`, `PATCH` and `PUT path/:id`, `DELETE path/:id` for one resource. */
@@ -70,10 +72,10 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
   };
 
   /** A write's answer: the object, and the write's warnings where the resource has them. */
-  const written = (value: T, accountId: number): Record<string, unknown> =>
+  const written = (value: T, principal: Principal): Record<string, unknown> =>
     spec.writeWarnings === undefined
-      ? spec.toJson(value)
-      : { ...spec.toJson(value), warnings: spec.writeWarnings(value, accountId) };
+      ? spec.toJson(value, principal)
+      : { ...spec.toJson(value, principal), warnings: spec.writeWarnings(value, principal) };
 
   const write = async (ctx: RequestContext, mode: Exclude<WriteMode, 'create'>): Promise<void> => {
     requireWriter(ctx.principal, spec.writeScopes, `change ${spec.nounPlural}`);
@@ -100,7 +102,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
       spec.noun,
       spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()),
     );
-    sendJson(ctx.res, 200, written(value, ctx.principal.accountId), ctx.requestId);
+    sendJson(ctx.res, 200, written(value, ctx.principal), ctx.requestId);
   };
 
   return [
@@ -114,7 +116,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
         requireOwnWrite(ctx.principal, spec.inputOwner(input));
         const value = unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now()));
         ctx.res.setHeader('Location', `${spec.path}/${value.id}`);
-        sendJson(ctx.res, 201, written(value, ctx.principal.accountId), ctx.requestId);
+        sendJson(ctx.res, 201, written(value, ctx.principal), ctx.requestId);
       },
     },
     {
@@ -146,7 +148,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
         sendJson(
           ctx.res,
           200,
-          pageOf(rows, request.limit, (row) => spec.toJson(row)),
+          pageOf(rows, request.limit, (row) => spec.toJson(row, ctx.principal)),
           ctx.requestId,
         );
       },
@@ -156,7 +158,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
       path: item,
       handler(ctx) {
         requireScopeType(ctx.principal, spec.readScopes, `read ${spec.nounPlural}`);
-        sendJson(ctx.res, 200, spec.toJson(load(ctx)), ctx.requestId);
+        sendJson(ctx.res, 200, spec.toJson(load(ctx), ctx.principal), ctx.requestId);
       },
     },
     { method: 'PATCH', path: item, handler: (ctx) => write(ctx, 'patch') },

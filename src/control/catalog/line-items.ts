@@ -10,6 +10,7 @@ import type {
 } from '../../ports/catalog.js';
 import { CATALOG_STATES, FRACTION_REVENUE_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
 import { zeroPricedTrackers } from './tracker-warnings.js';
 import { decimalOf, FieldReader, isoOf } from './validation.js';
@@ -39,8 +40,10 @@ export function lineItemRoutes(
     inputOwner: (input) => ({ advertiserId: input.advertiserId }),
     scopeFilterKey: { advertiser: 'advertiserId' },
     filters: { advertiserId: 'id', state: CATALOG_STATES, revenueType: REVENUE_TYPES, name: 'text' },
-    writeWarnings: (lineItem, accountId) =>
-      zeroPricedTrackers(trackers, catalog(), accountId, { lineItemId: lineItem.id }),
+    writeWarnings: (lineItem, principal) =>
+      seesMediaCost(principal)
+        ? zeroPricedTrackers(trackers, catalog(), principal.accountId, { lineItemId: lineItem.id })
+        : [],
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, FIELDS, ['warnings']);
       const base = mode === 'patch' ? existing : undefined;

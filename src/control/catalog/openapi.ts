@@ -50,7 +50,7 @@ const PRICING_WARNINGS = {
   type: 'array',
   readOnly: true,
   description:
-    "terms under which this tracker's hits without ancost would be booked at a media cost of 0, as they stand now: the publisher has no payment rule; a rule that may price them (none behind a rule in effect for good) pays a share of a revenue that is 0, or computed from the cost, or a CPM under half a micro an impression. Empty when there are none. Each message says what to change",
+    "terms under which this tracker's hits without ancost would be booked at a media cost of 0, as they stand now: the publisher has no payment rule; a rule that may price them (none behind a rule in effect for good) pays a share of a revenue that is 0, or computed from the cost, or a CPM under half a micro an impression. Empty when there are none, and for a key scoped to an advertiser, which is shown no media cost. Each message says what to change",
   items: answerObject({
     code: { enum: PRICING_WARNING_CODES },
     message: { type: 'string' },
@@ -121,7 +121,7 @@ const RESOURCES: Resource[] = [
   {
     path: '/v1/line-items',
     writeWarnings:
-      "trackers_priced_at_zero: its impression trackers (the first 500) that book hits without ancost at a media cost of 0 as the terms now stand; each one's own warnings say why",
+      "trackers_priced_at_zero: its impression trackers (the first 500) that book hits without ancost at a media cost of 0 as the terms now stand; each one's own warnings say why (none for a key scoped to an advertiser, which is shown no media cost)",
     noun: 'line item',
     required: ['advertiserId', 'name', 'revenueType'],
     fields: {

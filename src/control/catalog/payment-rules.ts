@@ -71,8 +71,8 @@ export function paymentRuleRoutes(
     inputOwner: (input) => ({ publisherId: input.publisherId }),
     scopeFilterKey: { publisher: 'publisherId' },
     filters: { publisherId: 'id', state: CATALOG_STATES, pricingType: PRICING_TYPES, name: 'text' },
-    writeWarnings: (rule, accountId) =>
-      zeroPricedTrackers(trackers, catalog(), accountId, { publisherId: rule.publisherId }),
+    writeWarnings: (rule, principal) =>
+      zeroPricedTrackers(trackers, catalog(), principal.accountId, { publisherId: rule.publisherId }),
     parse: parsePaymentRule,
     toJson: (rule) => ({
       id: rule.id,

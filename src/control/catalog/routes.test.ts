@@ -329,6 +329,35 @@ describe('catalog routes', () => {
       const many = await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin, 500 trackers' });
       assert.match(many.warnings[0]?.message ?? '', / and 490 more \(of the first 500 looked at\) book hits/);
     });
+
+    it("gives a key scoped to the advertiser, which is shown no media cost, no pricing warnings, and the publisher's key them", async () => {
+      const { owner, pub, margin } = await marginOnRevshare();
+      const tracker = await create('/v1/impression-trackers', {
+        advertiserId: owner.id,
+        name: 'Zero-cost',
+        lineItemId: margin.id,
+        publisherId: pub.id,
+      });
+      const codes = (body: Record<string, any>) =>
+        (body.warnings as { code: string }[]).map((warning) => warning.code);
+      assert.deepEqual(codes(tracker), ['zero_media_cost']);
+      const advertiserKey = keyFor('editor', { type: 'advertiser', id: owner.id as number }).key;
+      const publisherKey = keyFor('reader', { type: 'publisher', id: pub.id as number }).key;
+      const path = `/v1/impression-trackers/${tracker.id}`;
+      assert.deepEqual((await as(advertiserKey, 'GET', path)).body.warnings, []);
+      const listed = await as(advertiserKey, 'GET', `/v1/impression-trackers?lineItemId=${margin.id}`);
+      assert.deepEqual(listed.body.items[0].warnings, []);
+      const edited = await as(advertiserKey, 'PATCH', path, { name: 'Zero-cost, renamed' });
+      assert.equal(edited.status, 200);
+      assert.deepEqual(edited.body.warnings, []);
+      const lineItem = await as(advertiserKey, 'PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin 2' });
+      assert.equal(lineItem.status, 200);
+      assert.deepEqual(lineItem.body.warnings, []);
+      assert.deepEqual(codes(await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin 3' })), [
+        'trackers_priced_at_zero',
+      ]);
+      assert.deepEqual(codes((await as(publisherKey, 'GET', path)).body), ['zero_media_cost']);
+    });
   });
 
   describe('payment rules', () => {

@@ -8,6 +8,7 @@ import type {
 } from '../../ports/catalog.js';
 import { CATALOG_STATES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
 import { trackerPricingWarnings } from './tracker-warnings.js';
 import { FieldReader, isoOf } from './validation.js';
@@ -90,7 +91,7 @@ function routesFor(
       fields.finish(noun);
       return input;
     },
-    toJson: (tracker) => ({
+    toJson: (tracker, principal) => ({
       id: tracker.id,
       advertiserId: tracker.advertiserId,
       name: tracker.name,
@@ -102,7 +103,7 @@ function routesFor(
       state: tracker.state,
       ...(kind === 'click'
         ? { clickUrl: tracker.clickUrl }
-        : { warnings: trackerPricingWarnings(tracker, catalog()) }),
+        : { warnings: seesMediaCost(principal) ? trackerPricingWarnings(tracker, catalog()) : [] }),
       createdAt: isoOf(tracker.createdMs),
       updatedAt: isoOf(tracker.updatedMs),
     }),
