@@ -238,18 +238,24 @@ describe('parsePriceKeys', () => {
 });
 
 describe('the IV of an impression’s encrypted price', () => {
-  it('is the same for the same impression and time, another for another impression, and carries the time as Google’s scheme writes it', () => {
+  it('is the same for the same impression, price and time, another for another impression or price, and carries the time as Google’s scheme writes it', () => {
     const atMs = 1_796_416_913_582;
-    const iv = impressionIv(randomKeys, '["a1","1","b","s"]', atMs);
+    const iv = impressionIv(randomKeys, '["a1","1","b","s"]', 1_250_000, atMs);
     assert.equal(iv.length, 16);
-    assert.deepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', atMs), iv);
-    assert.notDeepEqual(impressionIv(randomKeys, '["a2","1","b","s"]', atMs), iv);
-    assert.notDeepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', atMs + 1), iv);
+    assert.deepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', 1_250_000, atMs), iv);
+    assert.notDeepEqual(impressionIv(randomKeys, '["a2","1","b","s"]', 1_250_000, atMs), iv);
+    assert.notDeepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', 1_250_000, atMs + 1), iv);
+    // The same impression registered again with another price: one pad over two prices would
+    // give away their XOR.
+    assert.notDeepEqual(impressionIv(randomKeys, '["a1","1","b","s"]', 1_250_001, atMs), iv);
     assert.equal(iv.readUInt32BE(0), Math.floor(atMs / 1000));
     assert.equal(iv.readUInt32BE(4), 582_000);
     // Without the integrity key the rest cannot be foretold.
     const otherKeys = { ...randomKeys, integrityKey: Buffer.alloc(32, 9) };
-    assert.notDeepEqual(impressionIv(otherKeys, '["a1","1","b","s"]', atMs).subarray(8), iv.subarray(8));
+    assert.notDeepEqual(
+      impressionIv(otherKeys, '["a1","1","b","s"]', 1_250_000, atMs).subarray(8),
+      iv.subarray(8),
+    );
     assert.deepEqual(decryptPrice(encryptPrice(1_250_000, randomKeys, iv), randomKeys), {
       ok: true,
       priceMicros: 1_250_000,

@@ -43,14 +43,19 @@ export function encryptPrice(
  * The IV of one impression's encrypted price, the same each time it is made, so that a DSP's burl
  * filled again (a publisher repeating Tally's burl) is the same URL: the impression's time as
  * Google's scheme writes it (4 bytes of seconds, 4 of microseconds, big-endian), then 8 bytes of
- * HMAC-SHA256 under the integrity key of the impression's identity, so that no two impressions
- * share an IV and none can be foretold without the key.
+ * HMAC-SHA256 under the integrity key of the price and the impression's identity, so that no two
+ * impressions share an IV, none can be foretold without the key, and the same impression
+ * registered again at the same time with another price (which would XOR two prices under one pad,
+ * showing their difference) gets another.
  */
-export function impressionIv(keys: PriceKeys, impression: string, atMs: number): Buffer {
+export function impressionIv(keys: PriceKeys, impression: string, priceMicros: number, atMs: number): Buffer {
   const iv = Buffer.alloc(IV_BYTES);
   iv.writeUInt32BE(Math.floor(atMs / 1000) >>> 0, 0);
   iv.writeUInt32BE((atMs % 1000) * 1000, 4);
-  createHmac('sha256', keys.integrityKey).update(impression).digest().copy(iv, 8, 0, 8);
+  // The price first, in its fixed 8 bytes, so that no price and identity read as another pair.
+  const price = Buffer.alloc(PRICE_BYTES);
+  price.writeBigUInt64BE(BigInt(priceMicros));
+  createHmac('sha256', keys.integrityKey).update(price).update(impression).digest().copy(iv, 8, 0, 8);
   return iv;
 }
 

@@ -717,7 +717,7 @@ export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues
  * `${AUCTION_PRICE:<suffix>}`: with `:B64` (OpenRTB's own example of an encoding) the price as
  * `${AUCTION_PRICE}` writes it, in Base64; with any other suffix the price encrypted with the
  * account's keys for the seat (Google's scheme), or '' when it has none: the same for the same
- * impression and `atMs` (see `impressionIv`), the time the impression is filled in for.
+ * impression, price and `atMs` (see `impressionIv`), the time the impression is filled in for.
  */
 export function encodedPrice(
   suffix: string,
@@ -728,7 +728,8 @@ export function encodedPrice(
   if (isBase64Suffix(suffix)) return Buffer.from(formatMicros(claims.priceMicros)).toString('base64');
   const keys = env.priceKeysFor(claims.accountId, claims.seat);
   if (keys === undefined) return '';
-  return encryptPrice(claims.priceMicros, keys, impressionIv(keys, impressionKey(claims), atMs));
+  const iv = impressionIv(keys, impressionKey(claims), claims.priceMicros, atMs);
+  return encryptPrice(claims.priceMicros, keys, iv);
 }
 
 /**
