@@ -247,7 +247,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     },
     metrics,
   );
-  // Reports run on a thread of their own; the outbox gauge (a count over every delivery kept),
+  // Reports and billing records run on a thread of their own; the outbox gauge (a count over every delivery kept),
   // fresh for each scrape of /metrics, is counted on another, so that a scrape never waits for a
   // long report.
   const reports = new ReportThread(dbPath, 'tally-reports');
@@ -332,7 +332,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       config.reportMaxRows,
     ),
     ...deliveryRoutes(ledger),
-    ...billingRecordRoutes(ledger, ttlCeilingSeconds * 1000),
+    ...billingRecordRoutes(reports, ttlCeilingSeconds * 1000),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));

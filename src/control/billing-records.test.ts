@@ -8,17 +8,22 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { newApiKey } from './auth.js';
 import { billingRecordRoutes } from './billing-records.js';
+import { ReportThread } from './report-thread/report-thread.js';
 import { exchangeEvent } from '../../test/support/events.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import { HOUR_MS } from '../lib/time.js';
 
-/** Which records a served window picks, over the rows of a real SQLite ledger and real HTTP. */
+/**
+ * Which records a served window picks, over the rows of a real SQLite ledger, read on a report
+ * thread as the server reads them, and real HTTP.
+ */
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-billing-window-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
 const ledger = new SqliteLedger(db);
+const reads = new ReportThread(join(dir, 'tally.db'), 'billing-records-test');
 /** The TTL ceiling, as a server started on the default rules passes it: 3 h. */
 const LONGEST_TTL_MS = 3 * HOUR_MS;
 /** 1 December 2026, 00:00 in New York (−05:00). */
@@ -53,11 +58,12 @@ before(async () => {
     impression('late', H, H + HOUR_MS + LONGEST_TTL_MS - 1),
   ])
     ledger.record([row]);
-  server = await serveApi(billingRecordRoutes(ledger, LONGEST_TTL_MS), accounts);
+  server = await serveApi(billingRecordRoutes(reads, LONGEST_TTL_MS), accounts);
 });
 
 after(async () => {
   await server.close();
+  await reads.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });

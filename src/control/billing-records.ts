@@ -1,4 +1,9 @@
-import type { BillingRecord, ImpressionType, Ledger } from '../ports/ledger.js';
+import type {
+  BillingRecord,
+  BillingRecordPage,
+  BillingRecordQuery,
+  ImpressionType,
+} from '../ports/ledger.js';
 import { IMPRESSION_TYPES } from '../ports/ledger.js';
 import { requireAccountWide } from './auth.js';
 import type { Route } from './http.js';
@@ -10,6 +15,7 @@ import { parseTimeZone } from './query-time.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { HOUR_MS } from '../lib/time.js';
 import { zonedIsoString } from '../lib/time-zone.js';
+import type { BillingRecordSource } from './report-thread/report-thread.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
 const PARAMETERS = new Set([
@@ -68,12 +74,12 @@ const MAX_LIMIT = 1000;
  * until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link`
  * header's `rel="next"`, given in JSON too). Account-wide keys of any role.
  */
-export function billingRecordRoutes(ledger: Ledger, ttlCeilingMs: number): Route[] {
+export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: number): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/billing-records',
-      handler(ctx) {
+      async handler(ctx) {
         requireAccountWide(ctx.principal, 'reader');
         const params = ctx.url.searchParams;
         refuseUnknownOrRepeated(params, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);
@@ -106,7 +112,7 @@ export function billingRecordRoutes(ledger: Ledger, ttlCeilingMs: number): Route
             `impressionType must be one of ${IMPRESSION_TYPES.join(', ')}`,
           );
         }
-        const page = ledger.listBillingRecords({
+        const page = await readPage(source, {
           accountId: ctx.principal.accountId,
           afterId,
           // The impressions served in a window counted from when their auction may have been
@@ -153,6 +159,15 @@ function csvFileName(records: readonly BillingRecord[]): string {
 }
 
 /** A billing record as the API writes it: times in RFC 3339, in `timeZone`'s offset (UTC without one). */
+/** A page from `source`, or 503 when it could not be read (a failure worth retrying). */
+async function readPage(source: BillingRecordSource, query: BillingRecordQuery): Promise<BillingRecordPage> {
+  try {
+    return await source.billingRecords(query);
+  } catch {
+    throw new ApiError(503, 'UNAVAILABLE', 'the billing records could not be read just now; retry');
+  }
+}
+
 function recordJson(record: BillingRecord, timeZone: string | undefined): RecordJson {
   const { id, countedMs, servedHourMs, ...rest } = record;
   return {

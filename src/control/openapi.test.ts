@@ -90,7 +90,7 @@ describe('the OpenAPI document served at /docs', () => {
       ),
       ...reportRoutes({ report: never }, never, 1),
       ...deliveryRoutes(new SqliteLedger(db)),
-      ...billingRecordRoutes(new SqliteLedger(db), 0),
+      ...billingRecordRoutes({ billingRecords: never }, 0),
       ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
       ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
     ];

@@ -1,4 +1,10 @@
-import type { DeliveryStatus, ReportQuery, ReportRefusal } from '../../ports/ledger.js';
+import type {
+  BillingRecordPage,
+  BillingRecordQuery,
+  DeliveryStatus,
+  ReportQuery,
+  ReportRefusal,
+} from '../../ports/ledger.js';
 import type { ReportMetric, ReportOutput } from '../report-text.js';
 
 /**
@@ -12,8 +18,11 @@ export interface ReportRequest {
   hiddenMetrics: readonly ReportMetric[];
 }
 
-/** A read for a report thread: a report, or the state of the outbox at `nowMs`. */
-export type ReadRequest = { type: 'report'; report: ReportRequest } | { type: 'outbox'; nowMs: number };
+/** A read for a report thread: a report, a page of billing records, or the state of the outbox at `nowMs`. */
+export type ReadRequest =
+  | { type: 'report'; report: ReportRequest }
+  | { type: 'billingRecords'; query: BillingRecordQuery }
+  | { type: 'outbox'; nowMs: number };
 
 /**
  * The outbox for `/metrics`: its deliveries by status, and how far the relay is behind: how long
@@ -26,10 +35,14 @@ export interface OutboxState {
 
 /**
  * A report thread's answer to a read: a report's body (UTF-8 JSON or CSV); `refused` says why a
- * report cannot be answered as asked, `code` the API's error code for it.
+ * report cannot be answered as asked, `code` the API's error code for it; a page of billing
+ * records; the outbox.
  */
 export type ReadAnswer =
-  { body: Uint8Array } | { refused: string; code: ReportRefusal['code'] } | { outbox: OutboxState };
+  | { body: Uint8Array }
+  | { refused: string; code: ReportRefusal['code'] }
+  | { billingRecords: BillingRecordPage }
+  | { outbox: OutboxState };
 
 /** What a report thread starts with: the ledger's file, and the name the thread goes by. */
 export interface ReportThreadData {

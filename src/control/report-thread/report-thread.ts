@@ -1,4 +1,4 @@
-import type { ReportRefusal } from '../../ports/ledger.js';
+import type { BillingRecordPage, BillingRecordQuery, ReportRefusal } from '../../ports/ledger.js';
 import { RequestThread } from '../../lib/request-thread.js';
 import type { OutboxState, ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 
@@ -9,6 +9,11 @@ export interface ReportSource {
    * that cannot be answered as asked.
    */
   report(request: ReportRequest): Promise<Uint8Array>;
+}
+
+/** Where the billing records API reads its pages (each a long run of the ledger, see `listBillingRecords`). */
+export interface BillingRecordSource {
+  billingRecords(query: BillingRecordQuery): Promise<BillingRecordPage>;
 }
 
 /**
@@ -27,11 +32,11 @@ export class ReportRefusedError extends Error {
 }
 
 /**
- * Runs reports, written out as JSON or CSV, and reads the outbox's state on a thread of its own
- * (`worker.ts`, named `threadName`), on a read-only connection to the ledger at `dbPath`, one read
- * at a time.
+ * Runs reports, written out as JSON or CSV, reads pages of billing records and the outbox's state
+ * on a thread of its own (`worker.ts`, named `threadName`), on a read-only connection to the
+ * ledger at `dbPath`, one read at a time.
  */
-export class ReportThread implements ReportSource {
+export class ReportThread implements ReportSource, BillingRecordSource {
   private readonly thread: RequestThread<ReadRequest, ReadAnswer>;
 
   constructor(dbPath: string, threadName: string) {
@@ -44,6 +49,12 @@ export class ReportThread implements ReportSource {
     if ('refused' in answer) throw new ReportRefusedError(answer.refused, answer.code);
     if (!('body' in answer)) throw new Error('the report thread answered another read');
     return answer.body;
+  }
+
+  async billingRecords(query: BillingRecordQuery): Promise<BillingRecordPage> {
+    const answer = await this.thread.request({ type: 'billingRecords', query });
+    if (!('billingRecords' in answer)) throw new Error('the report thread answered another read');
+    return answer.billingRecords;
   }
 
   /** The outbox at `nowMs`: its deliveries by status (a count over every delivery kept) and the relay's lag. */

@@ -1,6 +1,7 @@
 // A report thread: runs the control plane's heavy reads (reports over the hourly rollups, written
-// out as JSON or CSV; the outbox counted by status) on a read-only connection of its own, so that
-// they never hold up the HTTP thread, which serves notices.
+// out as JSON or CSV; pages of billing records, each a long run of the ledger; the outbox counted
+// by status) on a read-only connection of its own, so that they never hold up the HTTP thread,
+// which serves notices.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
@@ -43,6 +44,7 @@ serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
     };
     return { outbox: { counts, relayLagMs } };
   }
+  if (read.type === 'billingRecords') return { billingRecords: ledger.listBillingRecords(read.query) };
   try {
     return { body: reportBody(read.report) };
   } catch (error) {
