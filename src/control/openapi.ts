@@ -611,6 +611,10 @@ export const OPENAPI_DOCUMENT = {
                       description: 'in UTC (Z), or with tz in its local time with its offset',
                     },
                     to: { type: 'string', format: 'date-time' },
+                    timeZone: {
+                      type: 'string',
+                      description: 'the tz the report was read in, as given; absent in UTC',
+                    },
                     groupBy: { type: 'array', items: { enum: REPORT_DIMENSIONS } },
                     rows: {
                       type: 'array',

@@ -240,6 +240,7 @@ describe('GET /v1/reports', () => {
     assert.deepEqual(json.body, {
       from: '2026-10-31T00:00:00.000-04:00',
       to: '2026-11-03T00:00:00.000-05:00',
+      timeZone: 'America/New_York',
       groupBy: ['day'],
       rows: [
         { day: '2026-10-31T00:00:00.000-04:00', events: 1, priceMicros: 1_000_000, ...money },

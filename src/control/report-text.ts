@@ -43,6 +43,8 @@ export function reportText(
   return JSON.stringify({
     from: zonedIsoString(query.fromMs, timeZone),
     to: zonedIsoString(query.toMs, timeZone),
+    // The zone its times are written in, when it is not UTC, for whoever reads the answer later.
+    ...(timeZone === undefined ? {} : { timeZone }),
     groupBy: query.groupBy,
     rows: shown,
   });

@@ -62,8 +62,8 @@ describe('reports in a time zone', () => {
     const response = await report(`${NEW_YORK}&groupBy=day,reason`);
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.deepEqual(
-      [response.body.from, response.body.to],
-      ['2026-10-31T00:00:00.000-04:00', '2026-11-03T00:00:00.000-05:00'],
+      [response.body.from, response.body.to, response.body.timeZone],
+      ['2026-10-31T00:00:00.000-04:00', '2026-11-03T00:00:00.000-05:00', 'America/New_York'],
     );
     assert.deepEqual(
       response.body.rows.map((row: any) => [row.day, row.reason, row.events]),
@@ -77,6 +77,10 @@ describe('reports in a time zone', () => {
       ['2026-11-01T00:00:00.000Z', 4],
       ['2026-11-02T00:00:00.000Z', 2],
     ]);
+    for (const utc of ['', '&tz=UTC']) {
+      const body = (await report(`from=2026-10-31&to=2026-11-03${utc}`)).body;
+      assert.deepEqual(Object.keys(body), ['from', 'to', 'groupBy', 'rows']);
+    }
   });
 
   it('names each hour in New York time with its offset, the two 01:00s apart, and filters on one given in either', async () => {
