@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { launchChromium } from '../support/chromium.js';
-import { api, startServer } from '../support/server.js';
-import type { TestServer } from '../support/server.js';
-import { CHROME } from '../support/user-agents.js';
+import { describe, it } from 'node:test';
+import { tallyInChromium } from '../support/chromium.js';
+import { api } from '../support/server.js';
 
-let tally: TestServer;
-let browser: Browser;
-let context: BrowserContext;
-
-before(async () => {
-  tally = await startServer();
-  browser = await launchChromium();
-  // A headless browser's own User-Agent is a bot's, which Tally rightly does not count.
-  context = await browser.newContext({ userAgent: CHROME });
-});
-
-after(async () => {
-  await browser?.close();
-  await tally?.dispose();
-});
+const running = tallyInChromium();
 
 /** Registers a web banner win of the seat with the DSP's `adm`, and answers the markup Tally returns. */
 async function register(seat: string, auctionId: string, adm: string): Promise<string> {
+  const tally = running.tally();
   const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
     wins: [
       {
@@ -64,7 +48,7 @@ const READ_PAGE = `({
 
 /** Renders markup in Chromium, as a publisher's page renders an ad, and waits for its images. */
 async function render(markup: string): Promise<Record<string, unknown>> {
-  const page = await context.newPage();
+  const page = await running.context().newPage();
   try {
     await page.setContent(markup, { waitUntil: 'load' });
     return await page.evaluate<Record<string, unknown>>(READ_PAGE);
@@ -80,7 +64,7 @@ async function countedBySeat(): Promise<Map<string, number>> {
   const from = new Date(thisHourMs - hourMs).toISOString();
   const to = new Date(thisHourMs + 2 * hourMs).toISOString();
   const query = `from=${from}&to=${to}&groupBy=seat&outcome=counted`;
-  const report = await api(tally, tally.adminKey, 'GET', `/v1/reports?${query}`);
+  const report = await api(running.tally(), running.tally().adminKey, 'GET', `/v1/reports?${query}`);
   assert.equal(report.status, 200, JSON.stringify(report.body));
   return new Map(report.body.rows.map((row: { seat: string; events: number }) => [row.seat, row.events]));
 }

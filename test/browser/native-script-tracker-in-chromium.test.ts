@@ -1,27 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { launchChromium } from '../support/chromium.js';
+import { describe, it } from 'node:test';
+import { tallyInChromium } from '../support/chromium.js';
 import { fixtureText } from '../support/fixtures.js';
-import { api, startServer } from '../support/server.js';
-import type { TestServer } from '../support/server.js';
-import { CHROME } from '../support/user-agents.js';
+import { api } from '../support/server.js';
 
-let tally: TestServer;
-let browser: Browser;
-let context: BrowserContext;
-
-before(async () => {
-  tally = await startServer();
-  browser = await launchChromium();
-  // A headless browser's own User-Agent is a bot's, which Tally rightly does not count.
-  context = await browser.newContext({ userAgent: CHROME });
-});
-
-after(async () => {
-  await browser?.close();
-  await tally?.dispose();
-});
+const running = tallyInChromium();
 
 /** The counted events of the auction's seat served in the last hour or the next, by notice. */
 async function countedNotices(seat: string): Promise<Record<string, number>> {
@@ -30,7 +13,7 @@ async function countedNotices(seat: string): Promise<Record<string, number>> {
   const from = new Date(thisHourMs - hourMs).toISOString();
   const to = new Date(thisHourMs + 2 * hourMs).toISOString();
   const query = `from=${from}&to=${to}&groupBy=notice&outcome=counted&seat=${seat}`;
-  const report = await api(tally, tally.adminKey, 'GET', `/v1/reports?${query}`);
+  const report = await api(running.tally(), running.tally().adminKey, 'GET', `/v1/reports?${query}`);
   assert.equal(report.status, 200, JSON.stringify(report.body));
   return Object.fromEntries(
     report.body.rows.map((row: { notice: string; events: number }) => [row.notice, row.events]),
@@ -40,6 +23,7 @@ async function countedNotices(seat: string): Promise<Record<string, number>> {
 describe('a native impression tracked by script in Chromium', () => {
   it('loads the script event tracker Tally adds where the request offers only scripts, without an error, and counts it', async () => {
     // The IAB's Native 1.2 sample that offers event 1 (impression) with method 2 (JavaScript) alone.
+    const tally = running.tally();
     const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
       wins: [
         {
@@ -62,7 +46,7 @@ describe('a native impression tracked by script in Chromium', () => {
     assert.deepEqual(ours, [{ event: 1, method: 2, url: `${result.noticeUrls.native}?f=b` }]);
 
     // What a native renderer does with a method 2 tracker when the impression happens.
-    const page = await context.newPage();
+    const page = await running.context().newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(message.text());

@@ -1,5 +1,9 @@
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { startServer } from './server.js';
+import type { TestServer } from './server.js';
+import { CHROME } from './user-agents.js';
 
 /** Debian's Chromium (`apt-get install -y chromium`), or the one `TALLY_CHROMIUM` names. */
 const CHROMIUM_PATH = process.env.TALLY_CHROMIUM ?? '/usr/bin/chromium';
@@ -23,4 +27,35 @@ export async function launchChromium(): Promise<Browser> {
       `could not start Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set TALLY_CHROMIUM): ${String(error)}`,
     );
   }
+}
+
+/** Tally and a Chromium context that presents a browser's User-Agent, for one test file. */
+export interface TallyInChromium {
+  tally(): TestServer;
+  context(): BrowserContext;
+}
+
+/**
+ * Starts Tally and Chromium before the file's tests and closes both after them. The context sends
+ * a desktop Chrome's User-Agent: a headless browser's own is a bot's, which Tally rightly does not
+ * count.
+ */
+export function tallyInChromium(): TallyInChromium {
+  let tally: TestServer | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  before(async () => {
+    tally = await startServer();
+    browser = await launchChromium();
+    context = await browser.newContext({ userAgent: CHROME });
+  });
+  after(async () => {
+    await browser?.close();
+    await tally?.dispose();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('Tally and Chromium start before the tests');
+    return value;
+  };
+  return { tally: () => started(tally), context: () => started(context) };
 }
