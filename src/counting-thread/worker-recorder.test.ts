@@ -567,8 +567,9 @@ describe('the counting thread’s outcomes', () => {
     const counter = settings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
     const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
     const ledger = new SqliteLedger(openSqlite(dbPath));
+    // The delivered one first: the newest delivery is never pruned.
     ledger.record(
-      ['old-dead', 'old-delivered'].map((key) =>
+      ['old-delivered', 'old-dead'].map((key) =>
         exchangeEvent({
           receivedMs: threeDaysAgoMs,
           dedupe: { key, expiresMs: threeDaysAgoMs + 600_000 },

@@ -975,11 +975,13 @@ describe('the SQLite ledger', () => {
       event({ outcome: invalidTraffic('bot_user_agent') }),
     ]);
     ledger.record([event({ receivedMs: T0 + 60_000 })]);
+    // The newest delivery, kept as the newest always is (see below).
+    ledger.record([event({ receivedMs: T0 + 60_000, dedupe: { key: 'p4', expiresMs: T0 + 1 }, delivery })]);
     const [first] = ledger.leaseDeliveries(T0, 1, 5000);
     ledger.markDelivered(first?.id ?? 0, T0);
     assert.deepEqual(ledger.prune(T0 + 1, 100), { events: 1, deliveries: 2, done: true });
-    assert.deepEqual(ledger.countEvents(), { total: 4, counted: 4 });
-    assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 1, 'pending deliveries stay');
+    assert.deepEqual(ledger.countEvents(), { total: 5, counted: 5 });
+    assert.equal(ledger.listDeliveries(1, 'pending', 10).length, 2, 'pending deliveries stay');
   });
 
   it('answers the same report after pruning as before: reports read the rollups, which pruning leaves', () => {
@@ -1066,6 +1068,23 @@ describe('the SQLite ledger', () => {
       45,
     );
     assert.deepEqual(ledger.countEvents(), { total: 75, counted: 60 });
+  });
+
+  it('keeps the newest delivery, so that a new delivery never takes the id of one pruned (its X-Tally-Delivery-Id)', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    ledger.record(['d1', 'd2'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })));
+    const leased = ledger.leaseDeliveries(T0, 10, 5000);
+    for (const { id } of leased) ledger.markDelivered(id, T0);
+    assert.equal(ledger.prune(T0 + 1, 100).deliveries, 1, 'the older delivered one goes');
+    ledger.record([
+      event({ receivedMs: T0 + 60_000, dedupe: { key: 'd3', expiresMs: T0 + HOUR_MS }, delivery }),
+    ]);
+    const [fresh] = ledger.leaseDeliveries(T0 + 60_000, 10, 5000);
+    assert.ok(fresh !== undefined);
+    assert.ok(
+      leased.every(({ id }) => id < fresh.id),
+      `a new impression's delivery ${fresh.id} must not reuse a pruned one's id (${leased.map(({ id }) => id).join(', ')})`,
+    );
   });
 
   it('keeps the newest event, so that new events never take an id below where pruning has been', () => {
@@ -1318,13 +1337,15 @@ describe('the SQLite ledger', () => {
 
   it('says a prune pass is not done while delivered burls past the retention remain beyond its step', () => {
     const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
-    ledger.record(['x1', 'x2', 'x3'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })));
+    ledger.record(
+      ['x1', 'x2', 'x3', 'x4'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })),
+    );
     // A pass while they were pending has already been through the events.
     assert.deepEqual(ledger.prune(T0 + 1, 10), { events: 0, deliveries: 0, done: true });
     for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) ledger.markDelivered(leased.id, T0);
     assert.deepEqual(ledger.prune(T0 + 1, 2), { events: 0, deliveries: 2, done: false });
     assert.deepEqual(ledger.prune(T0 + 1, 2), { events: 0, deliveries: 1, done: true });
-    assert.equal(ledger.countDeliveries().delivered, 0);
+    assert.equal(ledger.countDeliveries().delivered, 1, 'the newest is kept');
   });
 
   it('reports by UTC day: the hours of one day add into one row, named by its midnight, and filter by it', () => {

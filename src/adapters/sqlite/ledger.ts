@@ -865,11 +865,14 @@ export class SqliteLedger implements Ledger {
         )
         .run(fromId, toId).changes;
       this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
-      // Delivered at or after it fell due: the (status, due_ms) index finds the old ones.
+      // Delivered at or after it fell due: the (status, due_ms) index finds the old ones. The newest
+      // delivery is never pruned, as the newest event is not: a new one would take its id, which
+      // calls send as `X-Tally-Delivery-Id`, so that a DSP would take a new impression for a retry.
       const deliveries = this.db
         .prepare(
           `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-             WHERE status IN ('delivered', 'redirected') AND due_ms < ? AND delivered_ms < ? LIMIT ?)`,
+             WHERE status IN ('delivered', 'redirected') AND due_ms < ? AND delivered_ms < ?
+               AND id < (SELECT MAX(id) FROM deliveries) LIMIT ?)`,
         )
         .run(beforeMs, beforeMs, maxRows).changes;
       return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
