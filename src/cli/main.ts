@@ -17,7 +17,7 @@ import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lo
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { createAccount } from './create-account.js';
-import { parseReplayRequest, REPLAY_DEAD_USAGE } from './replay-dead.js';
+import { parseReplayRequest, REPLAY_DEAD_USAGE, replayDeadInSteps } from './replay-dead.js';
 
 const HELP = `Tally — counts billable ad impressions.
 
@@ -111,16 +111,10 @@ async function main(argv: string[]): Promise<number> {
       return serve(config);
     case 'replay-dead': {
       if (replay?.ok !== true) throw new Error('the options of replay-dead are read before this');
-      const { filter, dryRun } = replay.request;
-      return withLedger(config, (ledger) => {
+      return withLedger(config, async (ledger) => {
         const nowMs = Date.now();
-        const replayed = ledger.replayDead(nowMs, nowMs + DELIVERY_WINDOW_MS, filter, dryRun);
-        const deliveries = replayed === 1 ? '1 dead delivery' : `${replayed} dead deliveries`;
-        process.stdout.write(
-          dryRun
-            ? `${deliveries} would be pending again (--dry-run: nothing was changed)\n`
-            : `${deliveries} ${replayed === 1 ? 'is' : 'are'} pending again\n`,
-        );
+        const { request } = replay;
+        process.stdout.write(await replayDeadInSteps(ledger, request, nowMs, nowMs + DELIVERY_WINDOW_MS));
       });
     }
     case 'create-account':
@@ -230,7 +224,7 @@ function dataDirExists(config: Config): boolean {
  * Runs `run` on the ledger in the configured data directory; refuses (exit 1) when there is none
  * there, rather than create an empty one in a mistyped directory and report that nothing was done.
  */
-function withLedger(config: Config, run: (ledger: SqliteLedger) => void): number {
+async function withLedger(config: Config, run: (ledger: SqliteLedger) => Promise<void>): Promise<number> {
   const path = join(config.dataDir, 'tally.db');
   if (!existsSync(path)) {
     process.stderr.write(
@@ -240,7 +234,7 @@ function withLedger(config: Config, run: (ledger: SqliteLedger) => void): number
   }
   const ledger = new SqliteLedger(openSqlite(path, config.sqliteSynchronous));
   try {
-    run(ledger);
+    await run(ledger);
   } catch (error) {
     throw asDatabaseFileError(path, error);
   } finally {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { DeadDeliveryFilter } from '../ports/ledger.js';
+import type { DeadDeliveryFilter, Ledger } from '../ports/ledger.js';
 import { hostSpellings } from '../domain/delivery-host.js';
 
 /** The usage line of `tally replay-dead`. */
@@ -95,4 +95,44 @@ function isoTimeMs(text: string): number | undefined {
     return undefined;
   if (hour > 23 || minute > 59 || second > 59 || zoneHour > 23 || zoneMinute > 59) return undefined;
   return Date.parse(text);
+}
+
+/**
+ * Dead deliveries made pending again in one transaction: each step holds the ledger's write lock
+ * for some ms, where one transaction making millions pending held it for many seconds, longer
+ * than the server's counting thread waits for it (`busy_timeout`, 5 s), failing its batches: every
+ * notice meanwhile answered 503.
+ */
+export const REPLAY_ROWS_PER_STEP = 5000;
+
+/** The shortest pause between two steps of a replay, in ms. */
+const MIN_PAUSE_MS = 5;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Does what `request` asks of `ledger` (see `replayDead`) and says what was done, in
+ * {@link REPLAY_ROWS_PER_STEP} deliveries a step, each its own transaction, with a pause after each
+ * as long as it took: a counting thread waiting for the write lock (its busy handler retrying
+ * every few ms) takes it between two steps, rather than finding it taken again each time.
+ */
+export async function replayDeadInSteps(
+  ledger: Pick<Ledger, 'deadDeliveryIds' | 'replayDeadIds'>,
+  request: ReplayRequest,
+  nowMs: number,
+  deadlineMs: number,
+  pause: (ms: number) => Promise<void> = sleep,
+): Promise<string> {
+  const ids = ledger.deadDeliveryIds(request.filter);
+  const deliveries = (count: number) => (count === 1 ? '1 dead delivery' : `${count} dead deliveries`);
+  if (request.dryRun)
+    return `${deliveries(ids.length)} would be pending again (--dry-run: nothing was changed)\n`;
+  let replayed = 0;
+  for (let start = 0; start < ids.length; start += REPLAY_ROWS_PER_STEP) {
+    const startedMs = performance.now();
+    replayed += ledger.replayDeadIds(ids.slice(start, start + REPLAY_ROWS_PER_STEP), nowMs, deadlineMs);
+    if (start + REPLAY_ROWS_PER_STEP < ids.length)
+      await pause(Math.max(MIN_PAUSE_MS, performance.now() - startedMs));
+  }
+  return `${deliveries(replayed)} ${replayed === 1 ? 'is' : 'are'} pending again\n`;
 }

@@ -384,6 +384,13 @@ export interface Ledger {
    * deadline; returns how many. With `dryRun`, changes nothing and returns how many it would.
    */
   replayDead(nowMs: number, deadlineMs: number, filter?: DeadDeliveryFilter, dryRun?: boolean): number;
+  /** The ids of the dead deliveries `filter` picks, read without taking the write lock. */
+  deadDeliveryIds(filter?: DeadDeliveryFilter): number[];
+  /**
+   * Makes those of the deliveries `ids` still dead pending again, as `replayDead` does, in one
+   * transaction; returns how many.
+   */
+  replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
   /**

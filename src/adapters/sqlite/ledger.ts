@@ -734,6 +734,15 @@ export class SqliteLedger implements Ledger {
   }
 
   replayDead(nowMs: number, deadlineMs: number, filter: DeadDeliveryFilter = {}, dryRun = false): number {
+    const ids = this.deadDeliveryIds(filter);
+    return dryRun ? ids.length : this.replayDeadIds(ids, nowMs, deadlineMs);
+  }
+
+  /**
+   * The ids of the dead deliveries `filter` picks, in id order: read without taking the write lock,
+   * so that a replay of millions can make them pending a step at a time (see `replayDeadIds`).
+   */
+  deadDeliveryIds(filter: DeadDeliveryFilter = {}): number[] {
     const where = ["status = 'dead'"];
     const params: (number | string)[] = [];
     if (filter.accountId !== undefined) {
@@ -756,19 +765,23 @@ export class SqliteLedger implements Ledger {
       where.push('created_ms < ?');
       params.push(filter.createdToMs);
     }
-    const picked = where.join(' AND ');
-    if (dryRun)
-      return (
-        this.db.prepare(`SELECT count(*) AS n FROM deliveries WHERE ${picked}`).get(...params) as {
-          n: number;
-        }
-      ).n;
+    return this.db
+      .prepare(`SELECT id FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
+      .pluck()
+      .all(...params) as number[];
+  }
+
+  /**
+   * Makes those of the deliveries `ids` still dead pending again, due at `nowMs`, with the deadline
+   * `deadlineMs` and their attempts counted from 0, in one transaction; returns how many.
+   */
+  replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number {
     return this.db
       .prepare(
         `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, lease_until_ms = 0
-         WHERE ${picked}`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`,
       )
-      .run(nowMs, deadlineMs, ...params).changes;
+      .run(nowMs, deadlineMs, JSON.stringify(ids)).changes;
   }
 
   listBillingRecords(query: BillingRecordQuery): BillingRecordPage {

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqlite } from '../adapters/sqlite/database.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { exchangeEvent, T0 } from '../../test/support/events.js';
+import { REPLAY_ROWS_PER_STEP, replayDeadInSteps } from './replay-dead.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A ledger holding `count` dead deliveries, and its path. */
+function ledgerWithDead(name: string, count: number): { ledger: SqliteLedger; path: string } {
+  const path = join(dir, `${name}.db`);
+  const ledger = new SqliteLedger(openSqlite(path));
+  const delivery = { url: 'https://dsp.example/bill', deadlineMs: T0 + 1000 };
+  ledger.record(
+    Array.from({ length: count }, (_, index) =>
+      exchangeEvent({ dedupe: { key: `k${index}`, expiresMs: T0 + 1 }, delivery }),
+    ),
+  );
+  for (const { id } of ledger.leaseDeliveries(T0, count, 1000)) ledger.markFailed(id, 'HTTP 500', null);
+  return { ledger, path };
+}
+
+describe('tally replay-dead', () => {
+  it('makes dead deliveries pending a step at a time, letting another connection write between two steps', async () => {
+    const count = 2 * REPLAY_ROWS_PER_STEP + 1;
+    const { ledger, path } = ledgerWithDead('steps', count);
+    // The server's counting thread, as it would be were it never to wait for the lock.
+    const server = new Database(path);
+    server.pragma('busy_timeout = 0');
+    const pendingAtPauses: number[] = [];
+    const pause = () => {
+      server.prepare('UPDATE prune_progress SET events_below_id = events_below_id').run();
+      pendingAtPauses.push(ledger.countDeliveriesWith('pending'));
+      return Promise.resolve();
+    };
+    try {
+      const said = await replayDeadInSteps(ledger, { filter: {}, dryRun: false }, T0, T0 + 1000, pause);
+      assert.equal(said, `${count} dead deliveries are pending again\n`);
+      assert.deepEqual(pendingAtPauses, [REPLAY_ROWS_PER_STEP, 2 * REPLAY_ROWS_PER_STEP]);
+      assert.equal(ledger.countDeliveriesWith('pending'), count);
+    } finally {
+      server.close();
+      ledger.close();
+    }
+  });
+
+  it('counts without changing anything on --dry-run, and replays one alone in a single step', async () => {
+    const { ledger } = ledgerWithDead('dry-run', 1);
+    const noPause = () => assert.fail('no pause for a single step');
+    try {
+      const dry = await replayDeadInSteps(ledger, { filter: {}, dryRun: true }, T0, T0 + 1000, noPause);
+      assert.equal(dry, '1 dead delivery would be pending again (--dry-run: nothing was changed)\n');
+      assert.equal(ledger.countDeliveriesWith('dead'), 1);
+      const said = await replayDeadInSteps(ledger, { filter: {}, dryRun: false }, T0, T0 + 1000, noPause);
+      assert.equal(said, '1 dead delivery is pending again\n');
+      assert.equal(ledger.countDeliveriesWith('pending'), 1);
+    } finally {
+      ledger.close();
+    }
+  });
+});
