@@ -98,10 +98,10 @@ function isoTimeMs(text: string): number | undefined {
 }
 
 /**
- * Dead deliveries made pending again in one transaction: each step holds the ledger's write lock
- * for some ms, where one transaction making millions pending held it for many seconds, longer
- * than the server's counting thread waits for it (`busy_timeout`, 5 s), failing its batches: every
- * notice meanwhile answered 503.
+ * Dead deliveries a replay makes pending again in one transaction: each step holds the ledger's
+ * write lock for some ms, where one transaction making millions pending held it for many
+ * seconds, longer than the server's counting thread waits for it (`busy_timeout`, 5 s), failing
+ * its batches: every notice meanwhile answered 503.
  */
 export const REPLAY_ROWS_PER_STEP = 5000;
 
@@ -111,10 +111,11 @@ const MIN_PAUSE_MS = 5;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Does what `request` asks of `ledger` (see `replayDead`) and says what was done, in
- * {@link REPLAY_ROWS_PER_STEP} deliveries a step, each its own transaction, with a pause after each
- * as long as it took: a counting thread waiting for the write lock (its busy handler retrying
- * every few ms) takes it between two steps, rather than finding it taken again each time.
+ * Makes the dead deliveries `request` picks pending again (or, with `dryRun`, counts them) and
+ * says what was done, in {@link REPLAY_ROWS_PER_STEP} deliveries a step, each its own
+ * transaction, with a pause after each as long as it took: a counting thread waiting for the
+ * write lock (its busy handler retrying every few ms) takes it between two steps, rather than
+ * finding it taken again each time.
  */
 export async function replayDeadInSteps(
   ledger: Pick<Ledger, 'deadDeliveryIds' | 'replayDeadIds'>,

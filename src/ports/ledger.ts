@@ -380,15 +380,13 @@ export interface Ledger {
     filter?: DeliveryFilter,
   ): Delivery[];
   /**
-   * Makes the dead deliveries `filter` picks (all by default) pending again, due now, with a new
-   * deadline; returns how many. With `dryRun`, changes nothing and returns how many it would.
+   * The ids of the dead deliveries `filter` picks (all by default), read without taking the write
+   * lock, so that a replay of millions can make them pending a step at a time.
    */
-  replayDead(nowMs: number, deadlineMs: number, filter?: DeadDeliveryFilter, dryRun?: boolean): number;
-  /** The ids of the dead deliveries `filter` picks, read without taking the write lock. */
   deadDeliveryIds(filter?: DeadDeliveryFilter): number[];
   /**
-   * Makes those of the deliveries `ids` still dead pending again, as `replayDead` does, in one
-   * transaction; returns how many.
+   * Makes those of the deliveries `ids` still dead pending again, due at `nowMs`, with the new
+   * deadline `deadlineMs` and their attempts counted from 0, in one transaction; returns how many.
    */
   replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */

@@ -16,7 +16,12 @@ import { SqliteCatalogStore } from './catalog.js';
 import { impressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
-import type { EventDimensions, EventRecord, ReportDimension } from '../../ports/ledger.js';
+import type {
+  DeadDeliveryFilter,
+  EventDimensions,
+  EventRecord,
+  ReportDimension,
+} from '../../ports/ledger.js';
 import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
@@ -548,7 +553,7 @@ describe('the SQLite ledger', () => {
     assert.equal(again?.attempts, 2);
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
     assert.equal(ledger.listDeliveries(1, 'dead', 10)[0]?.lastError, 'HTTP 500');
-    assert.equal(ledger.replayDead(T0 + 200, T0 + 5000), 1);
+    assert.equal(ledger.replayDeadIds(ledger.deadDeliveryIds(), T0 + 200, T0 + 5000), 1);
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
 
@@ -1247,10 +1252,14 @@ describe('the SQLite ledger', () => {
         .leaseDeliveries(T0 + 5 * HOUR_MS, 10, 1)
         .map((row) => row.dedupeKey)
         .sort();
-    const replay = (filter: Parameters<SqliteLedger['replayDead']>[2], dryRun = false) =>
-      ledger.replayDead(T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS, filter, dryRun);
-    assert.equal(replay({ hosts: ['dsp.example'] }, true), 4, 'with a user name too, up to its last @');
-    assert.deepEqual(pendingKeys(), [], 'a dry run changes nothing');
+    const replay = (filter: DeadDeliveryFilter) =>
+      ledger.replayDeadIds(ledger.deadDeliveryIds(filter), T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS);
+    assert.equal(
+      ledger.deadDeliveryIds({ hosts: ['dsp.example'] }).length,
+      4,
+      'with a user name too, up to its last @',
+    );
+    assert.deepEqual(pendingKeys(), [], 'reading the ids changes nothing');
     assert.equal(replay({ hosts: ['dsp.example'], createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
     assert.deepEqual(pendingKeys(), ['b']);
     assert.equal(replay({ accountId: 2 }), 2);
@@ -1275,8 +1284,7 @@ describe('the SQLite ledger', () => {
     ]);
     for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
       ledger.markFailed(leased.id, 'HTTP 500', null);
-    const replay = (host: string) =>
-      ledger.replayDead(T0 + 2 * HOUR_MS, T0 + 5 * HOUR_MS, { hosts: hostSpellings(host) }, true);
+    const replay = (host: string) => ledger.deadDeliveryIds({ hosts: hostSpellings(host) }).length;
     assert.equal(replay('xn--bcher-kva.example'), 3);
     assert.equal(replay('bücher.example.'), 3);
     assert.equal(replay('2001:db8::1'), 1);
@@ -1294,7 +1302,7 @@ describe('the SQLite ledger', () => {
     }
     const [again] = ledger.leaseDeliveries(T0 + 100, 10, 5000);
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
-    assert.equal(ledger.replayDead(T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
+    assert.equal(ledger.replayDeadIds(ledger.deadDeliveryIds(), T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
     assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0, redirected: 0 });
     const replayed = ledger.leaseDeliveries(T0 + 2000, 10, 5000);
     assert.deepEqual(

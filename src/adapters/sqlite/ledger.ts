@@ -733,15 +733,7 @@ export class SqliteLedger implements Ledger {
     return firstIdFrom(this.db, 'deliveries', 'created_ms', ms).firstId;
   }
 
-  replayDead(nowMs: number, deadlineMs: number, filter: DeadDeliveryFilter = {}, dryRun = false): number {
-    const ids = this.deadDeliveryIds(filter);
-    return dryRun ? ids.length : this.replayDeadIds(ids, nowMs, deadlineMs);
-  }
-
-  /**
-   * The ids of the dead deliveries `filter` picks, in id order: read without taking the write lock,
-   * so that a replay of millions can make them pending a step at a time (see `replayDeadIds`).
-   */
+  /** See {@link Ledger.deadDeliveryIds}; in id order. */
   deadDeliveryIds(filter: DeadDeliveryFilter = {}): number[] {
     const where = ["status = 'dead'"];
     const params: (number | string)[] = [];
@@ -771,10 +763,6 @@ export class SqliteLedger implements Ledger {
       .all(...params) as number[];
   }
 
-  /**
-   * Makes those of the deliveries `ids` still dead pending again, due at `nowMs`, with the deadline
-   * `deadlineMs` and their attempts counted from 0, in one transaction; returns how many.
-   */
   replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number {
     return this.db
       .prepare(
