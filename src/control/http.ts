@@ -224,16 +224,21 @@ export function duplicateMemberError(what: string, duplicate: DuplicateMember): 
 
 /**
  * {@link parseJsonBody} but for members named twice, which the caller looks for itself
- * (`duplicateMembers`): `POST /v1/wins` refuses only the wins that hold one.
+ * (`duplicateMembers`): `POST /v1/wins` refuses only the wins that hold one. With `surrogates`
+ * `'caller'`, strings holding an unpaired surrogate are left to the caller too
+ * ({@link unpairedSurrogate}), for the same reason.
  */
-export function parseJsonBodyWithDuplicates(text: string): unknown {
+export function parseJsonBodyWithDuplicates(
+  text: string,
+  surrogates: 'refused' | 'caller' = 'refused',
+): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text) as unknown;
   } catch (error) {
     throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
-  const problem = bodyProblem(parsed, MAX_BODY_DEPTH);
+  const problem = bodyProblem(parsed, MAX_BODY_DEPTH, surrogates === 'refused');
   if (problem === 'too deep') {
     throw new ApiError(
       400,
@@ -241,15 +246,31 @@ export function parseJsonBodyWithDuplicates(text: string): unknown {
       `the body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; no field of this API needs that many`,
     );
   }
-  if (problem !== undefined) {
-    throw new ApiError(
-      400,
-      'INVALID_JSON',
-      `the body holds a string with an unpaired surrogate escape (${problem}), which is not text ` +
-        'and would be stored as U+FFFD, making different ids one: send valid Unicode',
-    );
-  }
+  if (problem !== undefined) throw unpairedSurrogateError('the body', problem);
   return parsed;
+}
+
+/**
+ * The refusal of JSON (`what`: "the body", "this win"…) holding a string with an unpaired
+ * surrogate escape (`shown`, as {@link unpairedSurrogate} gives it): 400 `INVALID_JSON`.
+ */
+export function unpairedSurrogateError(what: string, shown: string): ApiError {
+  return new ApiError(
+    400,
+    'INVALID_JSON',
+    `${what} holds a string with an unpaired surrogate escape (${shown}), which is not text ` +
+      'and would be stored as U+FFFD, making different ids one: send valid Unicode',
+  );
+}
+
+/**
+ * The first string (value or key) of a parsed value, nested at most {@link MAX_BODY_DEPTH} levels,
+ * that holds an unpaired surrogate, as JSON escapes it and cut to 40 characters; undefined when none
+ * does.
+ */
+export function unpairedSurrogate(value: unknown): string | undefined {
+  const problem = bodyProblem(value, Infinity, true);
+  return problem === 'too deep' ? undefined : problem;
 }
 
 /** Most characters of a member's path an error message repeats. */
@@ -260,19 +281,19 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * What is wrong with a parsed body, walked without recursion: `'too deep'` when it nests objects
- * and arrays more than `maxDepth` levels, else the first string (value or key) holding a lone
- * surrogate, as JSON escapes; undefined when nothing is.
+ * and arrays more than `maxDepth` levels, else, when `surrogates` are looked for, the first string
+ * (value or key) holding a lone surrogate, as JSON escapes; undefined when nothing is.
  */
-function bodyProblem(value: unknown, maxDepth: number): string | undefined {
+function bodyProblem(value: unknown, maxDepth: number, surrogates: boolean): string | undefined {
   const values: unknown[] = [value];
   const depths: number[] = [0];
   while (values.length > 0) {
     const next = values.pop();
     const depth = (depths.pop() ?? 0) + 1;
-    if (typeof next === 'string' && LONE_SURROGATE.test(next)) return escapedSurrogates(next);
+    if (surrogates && typeof next === 'string' && LONE_SURROGATE.test(next)) return escapedSurrogates(next);
     if (typeof next !== 'object' || next === null) continue;
     if (depth > maxDepth) return 'too deep';
-    if (!Array.isArray(next)) {
+    if (surrogates && !Array.isArray(next)) {
       const key = Object.keys(next).find((name) => LONE_SURROGATE.test(name));
       if (key !== undefined) return escapedSurrogates(key);
     }

@@ -197,6 +197,37 @@ describe('registering a POST /v1/wins body', () => {
     assert.equal(results[3]?.ok, true);
   });
 
+  it('refuses a win holding a string with an unpaired surrogate escape alone, saying which, and registers the others', () => {
+    // An exchange that cuts a string in UTF-16 units mid-emoji (a truncated keywords or page URL)
+    // and writes it with JSON.stringify sends "\ud83d" alone.
+    const cut = JSON.stringify({
+      ...banner,
+      request: { ...banner.request, site: { keywords: 'sale \ud83d' } },
+    });
+    const cutKey = JSON.stringify({ ...banner, request: { ...banner.request, ext: { 'k\udc00': 1 } } });
+    const answer = registerWins(`{"wins": [${JSON.stringify(banner)}, ${cut}, ${cutKey}]}`, env, noFault);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as {
+      results: { ok: boolean; error?: { code: string; message: string } }[];
+    };
+    assert.deepEqual(
+      results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'INVALID_JSON', 'INVALID_JSON'],
+    );
+    assert.match(
+      results[1]?.error?.message ?? '',
+      /^this win holds a string with an unpaired surrogate escape \("sale \\ud83d"\)/,
+    );
+    assert.match(results[2]?.error?.message ?? '', /unpaired surrogate escape \("k\\udc00"\)/);
+    // Outside the wins, the body is refused whole.
+    const outside = registerWins('{"wins": [], "x\\ud800": 1}', env, noFault);
+    assert.ok(!outside.ok && outside.code === 'INVALID_JSON', JSON.stringify(outside));
+    assert.match(
+      outside.message,
+      /^the body holds a string with an unpaired surrogate escape \("x\\ud800"\)/,
+    );
+  });
+
   it('refuses a body nested past the limit with BODY_TOO_DEEP instead of overflowing the stack', () => {
     // 20 000 levels in 120 KB: instrumenting the object adm used to throw a RangeError.
     const deepAdm = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;

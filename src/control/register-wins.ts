@@ -2,7 +2,13 @@ import type { InstrumentedWin, RejectedWin, WinEnvironment } from '../domain/win
 import { instrumentWin } from '../domain/win.js';
 import { asId, asObject } from '../domain/openrtb.js';
 import type { ErrorCode } from './http.js';
-import { ApiError, duplicateMemberError, parseJsonBodyWithDuplicates } from './http.js';
+import {
+  ApiError,
+  duplicateMemberError,
+  parseJsonBodyWithDuplicates,
+  unpairedSurrogate,
+  unpairedSurrogateError,
+} from './http.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMembers } from '../domain/duplicate-members.js';
 
@@ -23,9 +29,9 @@ export type WinsAnswer =
 
 /**
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
- * fails the others (a win naming a member twice in one of its objects is refused alone; a body
- * that is not JSON, too deep, naming a member twice outside the wins or without a wins array is
- * refused whole); a second winning bid for an imp another win of the call won, outside an ad
+ * fails the others (a win naming a member twice in one of its objects, or holding a string with an
+ * unpaired surrogate escape, is refused alone; a body that is not JSON, too deep, naming a member
+ * twice or holding such a string outside the wins, or without a wins array is refused whole); a second winning bid for an imp another win of the call won, outside an ad
  * pod, is warned of. A win that Tally fails on is refused alone, with
  * `INTERNAL`, and handed to `onFault`; one whose result would take the answer past
  * `maxAnswerChars` is refused alone, with `ANSWER_TOO_LARGE`. Never throws on bad input.
@@ -38,7 +44,7 @@ export function registerWins(
 ): WinsAnswer {
   let parsed: unknown;
   try {
-    parsed = parseJsonBodyWithDuplicates(body);
+    parsed = parseJsonBodyWithDuplicates(body, 'caller');
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     return refused(error.status, error.code, error.message);
@@ -54,6 +60,12 @@ export function registerWins(
     if (!duplicateInWin.has(Number(index))) duplicateInWin.set(Number(index), duplicate);
   }
   const wins = (parsed as { wins?: unknown } | null)?.wins;
+  // An unpaired surrogate inside a win refuses that win alone (`resultOf`); anywhere else, the body.
+  const outside = unpairedSurrogate(Array.isArray(wins) ? { ...(parsed as object), wins: [] } : parsed);
+  if (outside !== undefined) {
+    const error = unpairedSurrogateError('the body', outside);
+    return refused(error.status, error.code, error.message);
+  }
   const extra = Array.isArray(wins)
     ? Object.keys(parsed as object).find((field) => field !== 'wins')
     : undefined;
@@ -149,6 +161,11 @@ function resultOf(
 ): InstrumentedWin | RejectedWin {
   if (duplicate !== undefined) {
     const { code, message } = duplicateMemberError('this win', duplicate);
+    return refusedWin(code, message);
+  }
+  const surrogate = unpairedSurrogate(win);
+  if (surrogate !== undefined) {
+    const { code, message } = unpairedSurrogateError('this win', surrogate);
     return refusedWin(code, message);
   }
   if (typeof win !== 'object' || win === null || Array.isArray(win)) {
