@@ -13,6 +13,7 @@ import type { Schema } from '../../test/support/json-schema.js';
 import { schemaProblems } from '../../test/support/json-schema.js';
 import type { Principal } from './auth.js';
 import { catalogRoutes } from './catalog/index.js';
+import { parseListRequest } from './catalog/paging.js';
 import { billingRecordRoutes } from './billing-records.js';
 import { deliveryRoutes } from './deliveries.js';
 import { exportRoutes } from './export.js';
@@ -224,6 +225,22 @@ describe('the OpenAPI document served at /docs', () => {
         if (parameter.in !== 'query' || parameter.name === 'limit') continue;
         assert.equal(parameter.schema.default, undefined, `${path} ${parameter.name}`);
       }
+    }
+  });
+
+  it('bounds every list’s after as the lists read it: a page’s next, never below 0', () => {
+    const refusesBelow = (query: string): boolean => {
+      try {
+        parseListRequest(new URLSearchParams(query), {});
+        return false;
+      } catch (error) {
+        return error instanceof ApiError && error.status === 400;
+      }
+    };
+    assert.deepEqual([refusesBelow('after=0'), refusesBelow('after=-1')], [false, true]);
+    for (const [path, operations] of Object.entries(paths)) {
+      const after = operations?.get?.parameters?.find((parameter) => parameter.name === 'after');
+      if (after !== undefined) assert.equal(after.schema.minimum, 0, path);
     }
   });
 

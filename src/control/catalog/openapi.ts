@@ -27,7 +27,7 @@ const PAGING_PARAMETERS = [
   {
     name: 'after',
     in: 'query',
-    schema: { type: 'integer' },
+    schema: { type: 'integer', minimum: 0 },
     description: 'the next value of the previous page',
   },
 ];
