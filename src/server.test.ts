@@ -170,6 +170,34 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     }
   });
 
+  it('closes the connection after answering a request that asks for an upgrade (h2c, websocket): node:http drops what is pipelined behind it', async () => {
+    // An h2c upgrade is what Java's HttpClient and curl --http2 send on a plain-http URL.
+    for (const [path, upgrade] of [
+      [
+        '/healthz',
+        'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n',
+      ],
+      ['/n/abc', 'Connection: upgrade\r\nUpgrade: websocket\r\n'],
+      ['/healthz', 'Proxy-Connection: keep-alive, upgrade\r\nUpgrade: h2c\r\n'],
+    ] as const) {
+      const raw = await exchange(
+        `GET ${path} HTTP/1.1\r\nHost: x\r\n${upgrade}\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      // Answered, then closed: the client sends what went unanswered again, on a new connection.
+      assert.deepEqual(
+        [...raw.matchAll(/HTTP\/1\.1 (\d+) /g)].map((match) => match[1]),
+        ['200'],
+        path,
+      );
+      assert.match(raw, /\r\nConnection: close\r\n/, path);
+    }
+    // Upgrade without the Connection option asking for it is no upgrade: the connection serves on.
+    const plain = await exchange(
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(plain.match(/HTTP\/1\.1 200 /g)?.length, 2, plain);
+  });
+
   it('reads a target beginning with // as the path sent: its 404 names that path, and //host/v1/… is not served as /v1/…', async () => {
     const authorization = 'Authorization: Bearer test-admin-key-0123456789\r\n';
     assert.match(

@@ -525,11 +525,11 @@ function showMetricsFromZero(metrics: Metrics): void {
 type ResponseHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
 /**
- * node:http's response class, answering `Connection: close` once `shuttingDown()`, and to a
- * request whose body has not all arrived: node:http then ends the connection after the answer. A
- * request in flight when the server closes would otherwise be answered keep-alive, leaving an
- * idle connection that holds the process open until the client closes it or the keep-alive
- * timeout passes.
+ * node:http's response class, answering `Connection: close` once `shuttingDown()`, to a request
+ * whose body has not all arrived, and to one asking for an upgrade: node:http then ends the
+ * connection after the answer. A request in flight when the server closes would otherwise be
+ * answered keep-alive, leaving an idle connection that holds the process open until the client
+ * closes it or the keep-alive timeout passes.
  */
 function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
   return class ClosingResponse<
@@ -546,12 +546,29 @@ function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
       // A request whose body did not all arrive (a beacon declaring more bytes than it sends) is
       // answered on a connection that then ends: kept open, node:http would wait for the rest and
       // answer 408 on it a minute later, a second answer to one request.
-      if (shuttingDown() || (!this.req.complete && hasBody(this.req))) this.shouldKeepAlive = false;
+      // A request asking for an upgrade (an h2c or websocket one, which Tally declines by answering
+      // it in HTTP/1.1) ends what node:http reads of the bytes that brought it: a request pipelined
+      // behind it would never be answered, on a connection kept open, or be taken for the next one.
+      if (shuttingDown() || (!this.req.complete && hasBody(this.req)) || asksForUpgrade(this.req))
+        this.shouldKeepAlive = false;
       return typeof messageOrHeaders === 'string' || headers !== undefined
         ? super.writeHead(statusCode, messageOrHeaders as string | undefined, headers)
         : super.writeHead(statusCode, messageOrHeaders);
     }
   };
+}
+
+/**
+ * Whether a request asks for a protocol upgrade as node:http's parser reads one: an `Upgrade` header
+ * and the `upgrade` option of `Connection` (or of `Proxy-Connection`, which llhttp reads alike).
+ */
+function asksForUpgrade(req: IncomingMessage): boolean {
+  if (req.headers.upgrade === undefined) return false;
+  return [req.headers.connection, req.headers['proxy-connection']].some(
+    (value) =>
+      typeof value === 'string' &&
+      value.split(',').some((option) => option.trim().toLowerCase() === 'upgrade'),
+  );
 }
 
 /**
