@@ -3,6 +3,7 @@ import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp, OrtbMediaObject } from './openrtb.js';
 import type { Channel, Format } from './types.js';
 import { templateKind } from './vast.js';
+import { shown } from '../lib/shown.js';
 
 /** How a win is counted, read from its bid request and bid. */
 export interface Classification {
@@ -48,14 +49,14 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   if (imp === undefined) {
     return {
       code: 'IMP_NOT_FOUND',
-      message: `bid.impid ${JSON.stringify(bid.impid)} matches no request.imp[].id; send the imp the bid won`,
+      message: `bid.impid ${shown(bid.impid)} matches no request.imp[].id; send the imp the bid won`,
     };
   }
   const multiplier = asObject(imp.qty)?.multiplier;
   if (multiplier !== undefined && multiplier !== null && typeof multiplier !== 'number') {
     return {
       code: 'VALIDATION_FAILED',
-      message: `imp.qty.multiplier must be a number (how many people one showing reaches), not ${JSON.stringify(multiplier)}`,
+      message: `imp.qty.multiplier must be a number (how many people one showing reaches), not ${shown(multiplier)}`,
     };
   }
   if (typeof multiplier === 'number' && multiplier !== 1) {
@@ -117,7 +118,7 @@ function requestWarnings(
   const sharing = imps.filter((candidate) => asId(asObject(candidate)?.id) === impId).length;
   if (impId !== undefined && sharing > 1) {
     warnings.push(
-      `request.imp holds ${sharing} imps with id ${JSON.stringify(impId)}: the first is instrumented; imp ids must be unique within a request`,
+      `request.imp holds ${sharing} imps with id ${shown(impId)}: the first is instrumented; imp ids must be unique within a request`,
     );
   }
   if (asObject(request.site) !== undefined && asObject(request.app) !== undefined) {
@@ -141,10 +142,10 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
     const named = byMtype
       ? `bid.mtype ${String(bid.mtype)} names`
       : prebidFormat !== undefined
-        ? `bid.ext.prebid.type ${JSON.stringify(prebidFormat)} names`
+        ? `bid.ext.prebid.type ${shown(prebidFormat)} names`
         : 'the markup reads as';
     warnings.push(
-      `${named} ${format}, which imp ${JSON.stringify(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
+      `${named} ${format}, which imp ${shown(imp.id)} does not offer (it offers ${offered.join(', ')}): the win is instrumented as ${format}`,
     );
   }
   const template = format === 'banner' && typeof bid.adm === 'string' ? templateKind(bid.adm) : undefined;

@@ -515,6 +515,28 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('repeats a caller’s value in a message cut short, and a number past the float range (1e400) as such, not as null', () => {
+    const huge = 'x'.repeat(100_000);
+    const outOfRange = ok(win({ bid: { exp: Infinity } }));
+    assert.match(
+      outOfRange.warnings.join(),
+      /^bid\.exp a number out of range is not a positive number of seconds/,
+    );
+    const longExp = ok(win({ bid: { exp: huge } }));
+    const refused = [
+      instrumentWin(win({ bid: { impid: huge } }), env),
+      instrumentWin(win({ imp: { banner: {}, qty: { multiplier: huge } } }), env),
+    ];
+    const messages = [
+      ...longExp.warnings,
+      ...refused.map((result) => (result.ok ? 'registered' : result.error.message)),
+    ];
+    for (const message of messages) {
+      assert.ok(message.length < 400, message.slice(0, 200));
+      assert.match(message, /… \(100000 characters\)/);
+    }
+  });
+
   it('accepts an auction time up to 5 minutes ahead of the clock, and refuses one a millisecond later', () => {
     assert.equal(
       claimsOf(ok(win({ auctionTimeMs: NOW_MS + 300_000 })).noticeUrls.adm).auctionTimeMs,

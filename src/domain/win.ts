@@ -26,6 +26,7 @@ import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
+import { shown } from '../lib/shown.js';
 import type { Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
 
@@ -343,7 +344,7 @@ function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; wa
     return {
       rule,
       warnings: [
-        `bid.exp ${JSON.stringify(exp)} is not a positive number of seconds: ignored, the win keeps the ${rule.ttlSeconds} s TTL of its counting rule`,
+        `bid.exp ${shown(exp)} is not a positive number of seconds: ignored, the win keeps the ${rule.ttlSeconds} s TTL of its counting rule`,
       ],
     };
   }
@@ -424,9 +425,7 @@ function priceWarnings(parsed: ParsedWin): string[] {
 function burlWarnings(dspBurl: unknown): string[] {
   if (dspBurl === undefined || dspBurl === null || dspBurl === '') return [];
   if (typeof dspBurl !== 'string') {
-    return [
-      `bid.burl is not a string but ${JSON.stringify(dspBurl).slice(0, 100)}: the DSP's billing URL can never be called`,
-    ];
+    return [`bid.burl is not a string but ${shown(dspBurl)}: the DSP's billing URL can never be called`];
   }
   if (isAbsoluteHttpUrl(dspBurl)) return [];
   return [
