@@ -26,7 +26,7 @@ export function hashApiKey(key: string): string {
 
 /** Authenticates `Authorization: Bearer <key>`; throws 401 when missing or unknown. */
 export function authenticate(req: IncomingMessage, accounts: AccountStore): Principal {
-  const sent = bearerKeyOf(req);
+  const sent = bearerKeyOf(req, 'tally');
   if (sent === undefined) {
     throw new ApiError(401, 'UNAUTHENTICATED', 'send your API key as Authorization: Bearer <key>', {
       'WWW-Authenticate': 'Bearer realm="tally"',
@@ -46,7 +46,7 @@ export function authenticate(req: IncomingMessage, accounts: AccountStore): Prin
  * constant time): what a Prometheus scrape sends as its `authorization` credentials.
  */
 export function requireBearer(req: IncomingMessage, key: string): void {
-  const sent = bearerKeyOf(req);
+  const sent = bearerKeyOf(req, 'tally-metrics');
   const digest = (text: string) => createHash('sha256').update(text).digest();
   if (sent !== undefined && timingSafeEqual(digest(sent), digest(key))) return;
   throw new ApiError(
@@ -59,9 +59,22 @@ export function requireBearer(req: IncomingMessage, key: string): void {
   );
 }
 
-/** The key a request sends as `Authorization: Bearer <key>`, if it sends one. */
-function bearerKeyOf(req: IncomingMessage): string | undefined {
-  return /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+/**
+ * The key a request sends as `Authorization: Bearer <key>`, if it sends one. Throws 401 (naming
+ * `realm`) for a request with more than one `Authorization` header: which holds its credentials is
+ * not for Tally to guess (node:http keeps the first and drops the others unseen).
+ */
+function bearerKeyOf(req: IncomingMessage, realm: string): string | undefined {
+  const sent = req.headersDistinct.authorization ?? [];
+  if (sent.length > 1) {
+    throw new ApiError(
+      401,
+      'UNAUTHENTICATED',
+      `the request has ${sent.length} Authorization headers: send one, Authorization: Bearer <key>`,
+      { 'WWW-Authenticate': `Bearer realm="${realm}"` },
+    );
+  }
+  return /^Bearer\s+(\S+)\s*$/i.exec(sent[0] ?? '')?.[1];
 }
 
 const ROLE_RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin: 2 };

@@ -499,6 +499,24 @@ describe('authenticating API keys', () => {
     assert.equal(Number(failures()), before + 5, 'an accepted key is no failure');
   });
 
+  it('refuses with 401 a request with two Authorization headers, rather than take the first and drop the other unseen', async () => {
+    const key = keyFor('admin');
+    for (const second of [`Bearer ${key}`, 'Bearer tally_unknown', 'Basic eDp5']) {
+      const answer = await rawAnswer(
+        `GET /v1/things/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n` +
+          `Authorization: Bearer ${key}\r\nAuthorization: ${second}\r\n\r\n`,
+        Buffer.alloc(0),
+      );
+      assert.match(answer, /^HTTP\/1\.1 401 /, second);
+      assert.match(answer, /\r\nWWW-Authenticate: Bearer realm="tally"\r\n/i, second);
+      assert.match(
+        answer,
+        /"the request has 2 Authorization headers: send one, Authorization: Bearer <key>"/,
+        second,
+      );
+    }
+  });
+
   it('makes keys of "tally_" and 32 random characters, stores their SHA-256 and shows their first 12 characters', () => {
     const { key, hash, prefix } = newApiKey();
     assert.match(key, /^tally_[A-Za-z0-9_-]{32}$/);
