@@ -232,6 +232,22 @@ describe('noticeEvent', () => {
     );
   });
 
+  it('opens a token whose characters a client wrote as percent-escapes (%2D for -), as the same URL, and no other escape', () => {
+    const ring = testKeyRing();
+    const claims = bannerClaims();
+    const token = sealToken(claims, ring);
+    const escapeAll = (text: string) =>
+      [...text].map((character) => `%${character.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+    for (const path of [escapeAll(token), escapeAll(token).toLowerCase(), `${escapeAll(token)}&cb=1`]) {
+      assert.deepEqual(decided(claims, ring, { token: path }).event.outcome, COUNTED, path);
+    }
+    // An escape of a character no token holds stays one, and the token does not open.
+    assert.deepEqual(
+      decided(claims, ring, { token: `${token}%2F` }).event.outcome,
+      notCounted('invalid_token'),
+    );
+  });
+
   it('reports a notice whose token does not open to the operator account, with no claim and no burl', () => {
     // Sealed with one ring, opened with another.
     const { event, redirectIfCounted } = decided(

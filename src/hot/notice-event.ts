@@ -48,13 +48,26 @@ export interface NoticeEvent {
   redirectOfRepeat?: (impressionMs: number) => string;
 }
 
+/** A percent-escape (`%2D`) in a notice's path. */
+const PERCENT_ESCAPE = /%([0-9A-Fa-f]{2})/g;
+/** The characters of a token (base64url). */
+const TOKEN_CHARACTER = /^[A-Za-z0-9_-]$/;
+
 /**
  * The token and query of a notice URL as a client may have changed it: a query added with `&`
  * rather than `?` (a cachebuster appended blindly, `/n/<token>&cb=123`), or a `/` after the token.
- * No token holds either character.
+ * No token holds either character. A token character written as a percent-escape (`%2D` for `-`,
+ * by an encoder that escapes more than it must) is that character: RFC 3986 §6.2.2.2 makes the two
+ * URLs the same.
  */
 function noticeTarget(request: NoticeRequest): { token: string; query: string } {
-  const { token, query } = request;
+  const { query } = request;
+  const token = request.token.includes('%')
+    ? request.token.replace(PERCENT_ESCAPE, (escape: string, hex: string) => {
+        const character = String.fromCharCode(Number.parseInt(hex, 16));
+        return TOKEN_CHARACTER.test(character) ? character : escape;
+      })
+    : request.token;
   const ampersandAt = token.indexOf('&');
   const path = ampersandAt === -1 ? token : token.slice(0, ampersandAt);
   const bare = path.endsWith('/') ? path.slice(0, -1) : path;

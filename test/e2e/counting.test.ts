@@ -190,6 +190,18 @@ describe('counting notices end to end', () => {
     assert.equal(response.status, 204);
   });
 
+  it('counts a notice whose token a client percent-encoded beyond need (%2D for -, %41 for A)', async () => {
+    const result = await registerOne();
+    const url = billingUrl(result);
+    const tokenAt = url.lastIndexOf('/') + 1;
+    const escaped = [...url.slice(tokenAt)]
+      .map((character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`)
+      .join('');
+    const response = await fire(`${url.slice(0, tokenAt)}${escaped}`);
+    expect('counted');
+    assert.equal(response.status, 200);
+  });
+
   it('records no notice that comes by a method other than GET, HEAD or POST (a CORS preflight), answering 405', async () => {
     const result = await registerOne();
     for (const method of ['OPTIONS', 'PUT', 'DELETE', 'PATCH']) {
