@@ -1304,6 +1304,11 @@ describe('the SQLite ledger', () => {
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
     assert.equal(ledger.replayDeadIds(ledger.deadDeliveryIds(), T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
     assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0, redirected: 0 });
+    // Ids read as dead before another replay made them pending, or delivered: left as they are,
+    // never called again.
+    const all = ledger.listDeliveries(1, undefined, 10).map((row) => row.id);
+    assert.equal(ledger.replayDeadIds(all, T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 0);
+    assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0, redirected: 0 });
     const replayed = ledger.leaseDeliveries(T0 + 2000, 10, 5000);
     assert.deepEqual(
       replayed.map((row) => [row.dedupeKey, row.attempts, row.dueMs, row.deadlineMs]),
