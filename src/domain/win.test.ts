@@ -954,6 +954,17 @@ describe('instrumenting a win', () => {
     assert.match(encodedPrice('BF', claimsOf(own.noticeUrls.adm), env, Date.now()), /^[A-Za-z0-9_-]{38}$/);
     assert.equal(encodedPrice('BF', claimsOf(other.noticeUrls.adm), env, Date.now()), '');
   });
+
+  it('encrypts the same impression registered again with another price under another IV, and the same price under the same', () => {
+    const claims = claimsOf(ok(win({ seat: 'enc-seat' })).noticeUrls.adm);
+    const atMs = claims.auctionTimeMs;
+    // Google's scheme: the IV is the first 16 bytes of the web-safe Base64 ciphertext.
+    const ivOf = (priceMicros: number) =>
+      Buffer.from(encodedPrice('BF', { ...claims, priceMicros }, env, atMs), 'base64url').subarray(0, 16);
+    assert.deepEqual(ivOf(claims.priceMicros), ivOf(claims.priceMicros));
+    // One pad over two prices would give away their XOR to whoever saw both markups.
+    assert.notDeepEqual(ivOf(claims.priceMicros + 1), ivOf(claims.priceMicros));
+  });
 });
 
 /** A win whose auction id (`request.id`) is `auctionId`. */
