@@ -196,6 +196,11 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
       'GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     assert.equal(plain.match(/HTTP\/1\.1 200 /g)?.length, 2, plain);
+    // Nor is Connection: upgrade without an Upgrade header.
+    const noUpgrade = await exchange(
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(noUpgrade.match(/HTTP\/1\.1 200 /g)?.length, 2, noUpgrade);
   });
 
   it('reads a target beginning with // as the path sent: its 404 names that path, and //host/v1/… is not served as /v1/…', async () => {
