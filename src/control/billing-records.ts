@@ -158,7 +158,6 @@ function csvFileName(records: readonly BillingRecord[]): string {
     : `tally-billing-records-${first.id}-${last.id}.csv`;
 }
 
-/** A billing record as the API writes it: times in RFC 3339, in `timeZone`'s offset (UTC without one). */
 /** A page from `source`, or 503 when it could not be read (a failure worth retrying). */
 async function readPage(source: BillingRecordSource, query: BillingRecordQuery): Promise<BillingRecordPage> {
   try {
@@ -168,6 +167,7 @@ async function readPage(source: BillingRecordSource, query: BillingRecordQuery):
   }
 }
 
+/** A billing record as the API writes it: times in RFC 3339, in `timeZone`'s offset (UTC without one). */
 function recordJson(record: BillingRecord, timeZone: string | undefined): RecordJson {
   const { id, countedMs, servedHourMs, ...rest } = record;
   return {
