@@ -247,9 +247,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     },
     metrics,
   );
-  // Reports and billing records run on a thread of their own; the outbox gauge (a count over every delivery kept),
-  // fresh for each scrape of /metrics, is counted on another, so that a scrape never waits for a
-  // long report.
+  // Reports and billing records run on a thread of their own; the outbox gauge (a count over
+  // every delivery kept), fresh for each scrape of /metrics, is counted on another, so that a
+  // scrape never waits for a long report.
   const reports = new ReportThread(dbPath, 'tally-reports');
   acquired.push(() => reports.close());
   const outboxCounter = new ReportThread(dbPath, 'tally-outbox');

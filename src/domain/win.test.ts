@@ -933,7 +933,14 @@ describe('instrumenting a win', () => {
       'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys for account 1 in TALLY_PRICE_KEYS: it is filled with an empty string';
     const encrypted = 'https://dsp.example/bill?p=${AUCTION_PRICE:BF}';
     assert.deepEqual(ok(win({ bid: { burl: encrypted } })).warnings, [warning]);
-    assert.deepEqual(ok(win({ bid: { nurl: encrypted } })).warnings, [warning]);
+    const wrapped = { imp: { video: {} }, bid: { adm: undefined, nurl: encrypted } };
+    assert.deepEqual(ok(win(wrapped)).warnings, [warning], 'the nurl a VAST wrapper loads');
+    // Any other nurl is the exchange's win notice: Tally neither fills nor calls it.
+    assert.deepEqual(ok(win({ bid: { nurl: encrypted } })).warnings, []);
+    const timed =
+      'https://dsp.example/win?ts=${AUCTION_IMP_TS}&m=${AUCTION_MIN_TO_WIN}&x=%24%7BAUCTION_ID%7D';
+    assert.deepEqual(ok(win({ bid: { nurl: timed } })).warnings, []);
+    assert.equal(ok(win({ imp: { video: {} }, bid: { adm: undefined, nurl: timed } })).warnings.length, 3);
     assert.deepEqual(ok(win({ bid: { adm: `<img src="${encrypted}">` } })).warnings, [warning]);
     assert.deepEqual(ok(win({ seat: 'enc-seat', bid: { burl: encrypted } })).warnings, []);
     assert.deepEqual(ok(win()).warnings, [], 'a plain ${AUCTION_PRICE} needs no keys');

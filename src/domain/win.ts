@@ -180,7 +180,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   const values = { ...macroValues(base), ...privacy };
   const fillMacros = (url: string): string => filledDspUrl(url, base, env, base.auctionTimeMs);
   // As the DSP wrote them: the request's values filled in are no macros of the DSP's.
-  const dspTexts = dspTextsOf(read.bid, adm);
+  const dspTexts = dspTextsOf(read.bid, adm, (format === 'video' || format === 'audio') && adm === undefined);
   const encodedPriceChars = Math.max(priceFor('').length, priceFor(BASE64_SUFFIX).length);
   const growthChars = adm === undefined ? 0 : macroGrowthBound(adm, values, encodedPriceChars);
   if (growthChars > MAX_MACRO_GROWTH_CHARS) {
@@ -486,11 +486,16 @@ function admWarnings(adm: unknown, format: Format): string[] {
 /** The bid's burl, nurl and markup, by field, where the DSP writes macros for Tally to fill. */
 type DspTexts = readonly (readonly [field: string, text: string | undefined])[];
 
-function dspTextsOf(bid: OrtbBid, adm: string | undefined): DspTexts {
+/**
+ * The DSP's texts whose macros Tally fills: its burl and markup, and its nurl where `nurlServed`
+ * (the VAST wrapper of a video or audio bid without markup loads it). Any other nurl is the
+ * exchange's win notice, which Tally neither fills nor calls, so it warns of nothing in it.
+ */
+function dspTextsOf(bid: OrtbBid, adm: string | undefined, nurlServed: boolean): DspTexts {
   const textOf = (value: unknown) => (typeof value === 'string' ? value : undefined);
   return [
     ['bid.burl', textOf(bid.burl)],
-    ['bid.nurl', textOf(bid.nurl)],
+    ['bid.nurl', nurlServed ? textOf(bid.nurl) : undefined],
     ['bid.adm', adm],
   ];
 }
