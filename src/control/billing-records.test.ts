@@ -103,3 +103,25 @@ describe('GET /v1/billing-records by the hour served', () => {
     assert.deepEqual(await auctionIds(`${window}&to=2026-12-01T02:00:00-05:00`), ['ahead', 'on-time']);
   });
 });
+
+describe('GET /v1/billing-records when the ledger cannot be read', () => {
+  it('answers 503 UNAVAILABLE, to be retried, and logs why', async () => {
+    const closed = new ReportThread(join(dir, 'tally.db'), 'billing-records-closed');
+    await closed.close();
+    const failing = await serveApi(billingRecordRoutes(closed, LONGEST_TTL_MS), accounts);
+    try {
+      const response = await fetch(`${failing.base}/v1/billing-records`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      const body = (await response.json()) as { error: { code: string; requestId: string } };
+      assert.deepEqual([response.status, body.error.code], [503, 'UNAVAILABLE']);
+      const failed = failing.logged
+        .map((line) => JSON.parse(line))
+        .find((line) => line.event === 'request_failed');
+      assert.equal(failed?.requestId, body.error.requestId);
+      assert.match(failed?.cause ?? '', /closed/);
+    } finally {
+      await failing.close();
+    }
+  });
+});

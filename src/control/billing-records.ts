@@ -158,12 +158,20 @@ function csvFileName(records: readonly BillingRecord[]): string {
     : `tally-billing-records-${first.id}-${last.id}.csv`;
 }
 
-/** A page from `source`, or 503 when it could not be read (a failure worth retrying). */
+/** A page from `source`, or 503 when it could not be read (a failure worth retrying, logged with its cause). */
 async function readPage(source: BillingRecordSource, query: BillingRecordQuery): Promise<BillingRecordPage> {
   try {
     return await source.billingRecords(query);
-  } catch {
-    throw new ApiError(503, 'UNAVAILABLE', 'the billing records could not be read just now; retry');
+  } catch (error) {
+    throw new ApiError(
+      503,
+      'UNAVAILABLE',
+      'the billing records could not be read just now; retry',
+      {},
+      {
+        cause: error,
+      },
+    );
   }
 }
 

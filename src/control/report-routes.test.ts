@@ -25,6 +25,8 @@ const thread = new ReportThread(dbPath, 'tally-reports');
 const closed = new ReportThread(dbPath, 'tally-reports');
 const servers: ApiServer[] = [];
 const bases: Record<string, string> = {};
+/** What each server logged, by name. */
+const logs: Record<string, string[]> = {};
 const keys: Record<number, string> = {};
 const RANGE = `from=${new Date(hourStartMs(T0)).toISOString()}&to=${new Date(hourStartMs(T0) + 3_600_000).toISOString()}`;
 
@@ -41,6 +43,7 @@ async function serve(name: string, source: ReportThread, maxRows: number): Promi
   );
   servers.push(server);
   bases[name] = server.base;
+  logs[name] = server.logged;
 }
 
 before(async () => {
@@ -158,6 +161,12 @@ describe('GET /v1/reports', () => {
   it('answers 503 UNAVAILABLE, to be retried, when the report thread cannot run the report', async () => {
     const answer = await report('closed', `${RANGE}&groupBy=seat`);
     assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
+    // The operator learns why from the log, which names the cause.
+    const failed = (logs.closed ?? [])
+      .map((line) => JSON.parse(line))
+      .find((line) => line.event === 'request_failed');
+    assert.equal(failed?.requestId, answer.body.error.requestId);
+    assert.match(failed?.cause ?? '', /closed/);
   });
 
   it('answers CSV when Accept prefers text/csv to JSON and format only filters the ad format, and JSON otherwise', async () => {

@@ -63,7 +63,15 @@ export function reportRoutes(
                 throw new ApiError(400, 'REPORT_TOO_LARGE', error.message);
             }
           }
-          throw new ApiError(503, 'UNAVAILABLE', 'the report could not be run just now; retry it');
+          throw new ApiError(
+            503,
+            'UNAVAILABLE',
+            'the report could not be run just now; retry it',
+            {},
+            {
+              cause: error,
+            },
+          );
         }
         ctx.res.writeHead(200, {
           'Content-Type': output === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
