@@ -407,10 +407,19 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       if (!res.headersSent) sendBody(res, 503, 'text/plain; charset=utf-8', 'retry later\n');
     });
   };
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+  const refuseExpectation = (req: IncomingMessage, res: ServerResponse): void => {
     const expectation = shown(req.headers.expect);
     const message = `Expect: ${expectation} is not supported: send the request without it (or with Expect: 100-continue)`;
     sendError(res, new ApiError(417, 'EXPECTATION_FAILED', message), requestIdOf(req));
+  };
+  server.on('checkExpectation', refuseExpectation);
+  // node:http takes any Expect naming 100-continue among others (`100-continue, foo`) for it alone;
+  // an expectation Tally does not meet beside it is refused as it would be on its own (RFC 9110
+  // §10.1.1), rather than ignored.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.headers.expect?.trim().toLowerCase() !== '100-continue') return refuseExpectation(req, res);
+    res.writeContinue();
+    server.emit('request', req, res);
   });
   // First: the answers an error or a refusal written to the connection must wait for.
   server.prependListener('request', trackAnswer);

@@ -1075,6 +1075,11 @@ describe('counting notices end to end', () => {
         'EXPECTATION_FAILED',
       ],
       [
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, bogus\r\nConnection: close\r\n\r\n',
+        417,
+        'EXPECTATION_FAILED',
+      ],
+      [
         `GET /v1/reports HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
         431,
         'HEADERS_TOO_LARGE',
