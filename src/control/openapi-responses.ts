@@ -23,7 +23,7 @@ export const badRequest = (why?: string) =>
 export const CONNECTION_ERRORS = {
   '408': errorResponse('REQUEST_TIMEOUT: the request head did not arrive in time'),
   '417': errorResponse(
-    'EXPECTATION_FAILED: an Expect header other than 100-continue; send the request without it',
+    'EXPECTATION_FAILED: an Expect header other than 100-continue, or naming another expectation beside it; send the request without it',
   ),
   '431': errorResponse('HEADERS_TOO_LARGE: the request line and headers are too long'),
 };
