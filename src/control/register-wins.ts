@@ -31,10 +31,11 @@ export type WinsAnswer =
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
  * fails the others (a win naming a member twice in one of its objects, or holding a string with an
  * unpaired surrogate escape, is refused alone; a body that is not JSON, too deep, naming a member
- * twice or holding such a string outside the wins, or without a wins array is refused whole); a second winning bid for an imp another win of the call won, outside an ad
- * pod, is warned of. A win that Tally fails on is refused alone, with
- * `INTERNAL`, and handed to `onFault`; one whose result would take the answer past
- * `maxAnswerChars` is refused alone, with `ANSWER_TOO_LARGE`. Never throws on bad input.
+ * twice or holding such a string outside the wins, or without a wins array is refused whole); a
+ * second winning bid for an imp another win of the call won, outside an ad pod, is warned of. A
+ * win that Tally fails on is refused alone, with `INTERNAL`, and handed to `onFault`; one whose
+ * result would take the answer past `maxAnswerChars` is refused alone, with `ANSWER_TOO_LARGE`.
+ * Never throws on bad input.
  */
 export function registerWins(
   body: string,
