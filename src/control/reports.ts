@@ -53,8 +53,16 @@ export function reportRoutes(
             hiddenMetrics: hiddenMetricsOf(ctx.principal),
           });
         } catch (error) {
-          // A refusal's code is the API's (MIXED_CURRENCIES, VALIDATION_FAILED, REPORT_TOO_LARGE).
-          if (error instanceof ReportRefusedError) throw new ApiError(400, error.code, error.message);
+          if (error instanceof ReportRefusedError) {
+            switch (error.code) {
+              case 'MIXED_CURRENCIES':
+                throw new ApiError(400, 'MIXED_CURRENCIES', error.message);
+              case 'VALIDATION_FAILED':
+                throw new ApiError(400, 'VALIDATION_FAILED', error.message);
+              case 'REPORT_TOO_LARGE':
+                throw new ApiError(400, 'REPORT_TOO_LARGE', error.message);
+            }
+          }
           throw new ApiError(
             503,
             'UNAVAILABLE',
