@@ -79,6 +79,7 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
     {
       method: 'GET',
       path: '/v1/billing-records',
+      readsQuery: true,
       async handler(ctx) {
         requireAccountWide(ctx.principal, 'reader');
         const params = ctx.url.searchParams;

@@ -20,6 +20,7 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
     {
       method: 'GET',
       path: '/v1/deliveries',
+      readsQuery: true,
       handler(ctx) {
         requireAccountWide(ctx.principal, 'editor');
         refuseUnknownOrRepeated(ctx.url.searchParams, PARAMETERS, `use ${[...PARAMETERS].join(', ')}`);

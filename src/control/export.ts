@@ -61,6 +61,7 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
   return (['impression', 'click'] as const).map((kind) => ({
     method: 'POST' as const,
     path: `/v1/${kind}-trackers/:id/export`,
+    readsQuery: true,
     async handler(ctx) {
       requireRole(ctx.principal, 'editor');
       const download = downloadAsked(ctx.url.searchParams);

@@ -29,6 +29,7 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/things/:name',
+    readsQuery: true,
     handler: (ctx) =>
       sendJson(ctx.res, 200, { name: ctx.params.name, principal: ctx.principal }, ctx.requestId),
   },
@@ -195,6 +196,18 @@ describe('routing API requests', () => {
     for (const query of ['?seat=%25', '?name=caf%C3%A9+bar', '?seat=a%2Bb&x=', '?plain=1']) {
       assert.equal((await call(`/v1/things/x${query}`)).status, 200, query);
     }
+  });
+
+  it('refuses any query parameter on a route that needs a key and reads no query, naming it and the route', async () => {
+    const refused = await call('/v1/bodies?dryRun=1&x=2', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([refused.status, error.code], [400, 'VALIDATION_FAILED']);
+    assert.equal(error.message, 'unknown parameter "dryRun"; POST /v1/bodies takes no query parameters');
+    assert.equal((await call('/v1/things/x?dryRun=1')).status, 200);
   });
 
   it('answers a route that reads no query whatever its query holds, a malformed %-escape included', async () => {

@@ -66,6 +66,12 @@ export interface Route {
    * %-escape (an unfilled `%%CACHEBUSTER%%` macro): other routes refuse that with 400.
    */
   ignoresQuery?: boolean;
+  /**
+   * The route reads query parameters (and refuses those it does not know). A route that neither
+   * reads nor ignores the query refuses every query parameter: a client sending one expects it to
+   * change the answer or the write (`?dryRun=1`), and it would not.
+   */
+  readsQuery?: boolean;
   handler(ctx: RequestContext): Promise<void> | void;
 }
 

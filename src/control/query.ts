@@ -1,4 +1,5 @@
 import { ApiError } from './http.js';
+import type { Route } from './http.js';
 import { shown } from '../lib/shown.js';
 import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
 import { parseTimeMs } from './query-time.js';
@@ -74,6 +75,21 @@ export function refuseUnknownOrRepeated(
     if (params.getAll(name).length > 1)
       throw new ApiError(400, 'VALIDATION_FAILED', `${shown(name)} is given more than once; give it once`);
   }
+}
+
+/**
+ * Refuses (400 `VALIDATION_FAILED`) any query parameter on a route that reads none (its
+ * `readsQuery` unset), naming the first.
+ */
+export function refuseAnyQuery(route: Pick<Route, 'method' | 'path'>, params: URLSearchParams): void {
+  const first = params.keys().next();
+  if (first.done === true) return;
+  const path = route.path.replace(/:([a-zA-Z]+)/g, '{$1}');
+  throw new ApiError(
+    400,
+    'VALIDATION_FAILED',
+    `unknown parameter ${shown(first.value)}; ${route.method} ${path} takes no query parameters`,
+  );
 }
 
 /**

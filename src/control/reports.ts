@@ -41,6 +41,7 @@ export function reportRoutes(
     {
       method: 'GET',
       path: '/v1/reports',
+      readsQuery: true,
       async handler(ctx) {
         const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
         const output = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept) ? 'csv' : 'json';

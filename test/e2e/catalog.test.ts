@@ -188,6 +188,28 @@ describe('catalog REST API', () => {
     assert.match(badState.body.error.message, /state: send one of active, inactive/);
   });
 
+  it('refuses a query parameter on a route that reads none, and leaves the object as it was', async () => {
+    const advertiser = await create('/v1/advertisers', { name: 'Kept' });
+    for (const [method, path, body] of [
+      ['PATCH', `/v1/advertisers/${advertiser.id}?dryRun=1`, { name: 'Renamed' }],
+      ['DELETE', `/v1/advertisers/${advertiser.id}?force=true`, undefined],
+      ['GET', `/v1/advertisers/${advertiser.id}?fields=name`, undefined],
+      ['POST', '/v1/advertisers?validateOnly=1', { name: 'Not created' }],
+      ['POST', '/v1/wins?dryRun=1', { wins: [] }],
+    ] as const) {
+      const refused = await call(method, path, body);
+      assert.equal(refused.status, 400, `${method} ${path}`);
+      assert.equal(refused.body.error.code, 'VALIDATION_FAILED');
+      assert.match(
+        refused.body.error.message,
+        /^unknown parameter "\w+"; \w+ \/v1\/[\w/{}-]+ takes no query parameters$/,
+      );
+    }
+    assert.equal((await call('GET', `/v1/advertisers/${advertiser.id}`)).body.name, 'Kept');
+    const notCreated = await call('GET', '/v1/advertisers?limit=500');
+    assert.ok(notCreated.body.items.every((item: { name: string }) => item.name !== 'Not created'));
+  });
+
   it('keeps publisher external ids unique in the account and manages placements', async () => {
     const publisher = await create('/v1/publishers', { name: 'News', externalId: 'pub-news' });
     assert.equal(publisher.externalId, 'pub-news');

@@ -54,6 +54,7 @@ export function apiKeyRoutes(accounts: AccountStore, catalog: CatalogStore): Rou
     {
       method: 'GET',
       path: '/v1/api-keys',
+      readsQuery: true,
       handler(ctx) {
         requireAdmin(ctx.principal);
         const request = parseListRequest(ctx.url.searchParams, {});

@@ -122,6 +122,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     {
       method: 'GET',
       path: spec.path,
+      readsQuery: true,
       handler(ctx) {
         requireScopeType(ctx.principal, spec.readScopes, `read ${spec.nounPlural}`);
         const request = parseListRequest(ctx.url.searchParams, spec.filters);
