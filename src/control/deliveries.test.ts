@@ -42,14 +42,17 @@ function deliveryOf(accountId: number, url: string) {
   return { ...event, dims: { ...event.dims, accountId } };
 }
 
-/** A counted notice of `accountId` billing the impression of `auctionId` and `impId`, queued for its DSP. */
-function impressionDelivery(accountId: number, auctionId: string, impId: string) {
-  const key = impressionKey(bannerClaims({ accountId, auctionId, impId, bidId: 'bid-7', seat: 'seat-9' }));
+/**
+ * A counted notice of `accountId` billing the impression of `auctionId` and `impId` to `seat`, queued
+ * for its DSP, as a notice of a registered win records it.
+ */
+function impressionDelivery(accountId: number, auctionId: string, impId: string, seat = 'seat-9') {
+  const key = impressionKey(bannerClaims({ accountId, auctionId, impId, bidId: 'bid-7', seat }));
   const event = exchangeEvent({
     dedupe: { key, expiresMs: T0 + 600_000 },
     delivery: { url: `https://dsp.example/${auctionId}/${impId}`, deadlineMs: T0 + 3_600_000 },
   });
-  return { ...event, dims: { ...event.dims, accountId } };
+  return { ...event, dims: { ...event.dims, accountId, auctionId, impId, bidId: 'bid-7', seat } };
 }
 
 const keys: Record<string, string> = {};
@@ -90,6 +93,35 @@ before(async () => {
   ledger.record([queuedAt('https://dsp.example/h2', T0 + 2 * HOUR_MS)]);
   ledger.record([queuedAt('https://dsp.example/stepped', T0 + 2 * HOUR_MS - 20 * 60_000)]);
   keys.hours = keyFor(5, 'editor');
+  // Account 6: two seats' deliveries, interleaved, of every status; account 7 has one of seat-a's too.
+  accounts.createAccount('seats', Date.now());
+  accounts.createAccount('same seat elsewhere', Date.now());
+  const seatOf = (index: number) => (index % 3 === 0 ? 'seat-b' : 'seat-a');
+  for (let index = 0; index < 12; index++) {
+    const queued = {
+      ...impressionDelivery(6, `auction-${index}`, '1', seatOf(index)),
+      receivedMs: T0 + index * HOUR_MS,
+    };
+    ledger.record([queued]);
+  }
+  const redirected = impressionDelivery(6, 'auction-12', '1', 'seat-b');
+  ledger.record([
+    {
+      ...redirected,
+      receivedMs: T0 + 12 * HOUR_MS,
+      delivery: { url: 'https://dsp.example/r', deadlineMs: T0, redirected: true },
+    },
+  ]);
+  ledger.record([impressionDelivery(7, 'auction-1', '1', 'seat-a')]);
+  const seatIds = ledger
+    .listDeliveries(6, undefined, 13)
+    .map((delivery) => delivery.id)
+    .slice(1);
+  // Newest first after auction-12: auction-11 delivered, auction-10 dead, auction-8 delivered.
+  ledger.markDelivered(seatIds[0] ?? 0, T0 + 1000);
+  ledger.markFailed(seatIds[1] ?? 0, 'HTTP 500', null);
+  ledger.markDelivered(seatIds[3] ?? 0, T0 + 1000);
+  keys.seats = keyFor(6, 'editor');
   server = await serveApi(deliveryRoutes(ledger), accounts);
   base = server.base;
 });
@@ -184,6 +216,85 @@ describe('GET /v1/deliveries', () => {
     const empty = await list('?auctionId=', keys.auctions);
     assert.equal(empty.status, 400);
     assert.match(empty.body.error.message, /auctionId must be an auction id/);
+  });
+
+  it('lists one seat’s deliveries alone with seat, newest first whatever their status, page by page, with the other filters', async () => {
+    const auctions = async (query: string) => {
+      const page = await list(query, keys.seats);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      return page.body.deliveries.map(
+        (delivery: any) => `${delivery.auctionId} ${delivery.seat} ${delivery.status}`,
+      );
+    };
+    assert.deepEqual(await auctions('?seat=seat-a'), [
+      'auction-11 seat-a delivered',
+      'auction-10 seat-a dead',
+      'auction-8 seat-a delivered',
+      'auction-7 seat-a pending',
+      'auction-5 seat-a pending',
+      'auction-4 seat-a pending',
+      'auction-2 seat-a pending',
+      'auction-1 seat-a pending',
+    ]);
+    assert.deepEqual(await auctions('?seat=seat-b'), [
+      'auction-12 seat-b redirected',
+      'auction-9 seat-b pending',
+      'auction-6 seat-b pending',
+      'auction-3 seat-b pending',
+      'auction-0 seat-b pending',
+    ]);
+    assert.deepEqual(await auctions('?seat=seat-a&status=delivered'), [
+      'auction-11 seat-a delivered',
+      'auction-8 seat-a delivered',
+    ]);
+    assert.deepEqual(await auctions('?seat=seat-b&status=dead'), []);
+    assert.deepEqual(await auctions('?seat=seat-a&auctionId=auction-10'), ['auction-10 seat-a dead']);
+    assert.deepEqual(await auctions('?seat=seat-b&auctionId=auction-10'), []);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    assert.deepEqual(
+      await auctions(`?seat=seat-a&from=${iso(T0 + 4 * HOUR_MS)}&to=${iso(T0 + 10 * HOUR_MS)}`),
+      [
+        'auction-8 seat-a delivered',
+        'auction-7 seat-a pending',
+        'auction-5 seat-a pending',
+        'auction-4 seat-a pending',
+      ],
+    );
+    assert.deepEqual(await auctions('?seat=seat-z'), [], 'a seat with no delivery: none');
+    // Three at a time: every one of the seat's once, in order, and no next after the last.
+    const paged: string[] = [];
+    let after = '';
+    for (let pages = 1; ; pages++) {
+      const page = await list(`?seat=seat-a&limit=3${after}`, keys.seats);
+      paged.push(...page.body.deliveries.map((delivery: any) => delivery.auctionId));
+      if (page.body.next === null) {
+        assert.equal(pages, 3);
+        break;
+      }
+      after = `&after=${page.body.next}`;
+    }
+    assert.deepEqual(paged, [
+      'auction-11',
+      'auction-10',
+      'auction-8',
+      'auction-7',
+      'auction-5',
+      'auction-4',
+      'auction-2',
+      'auction-1',
+    ]);
+    const pending = await list('?seat=seat-a&status=pending&limit=2', keys.seats);
+    assert.deepEqual(
+      (await auctions(`?seat=seat-a&status=pending&after=${pending.body.next}`)).map(
+        (line: string) => line.split(' ')[0],
+      ),
+      ['auction-4', 'auction-2', 'auction-1'],
+    );
+    const empty = await list('?seat=', keys.seats);
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.error.code, 'VALIDATION_FAILED');
+    assert.match(empty.body.error.message, /^seat must be a seat id \(SeatBid\.seat\)$/);
+    assert.equal(typeof empty.body.error.requestId, 'string');
   });
 
   it('lists the deliveries whose impression counted from one time to another, to exclusive, and refuses a window that is none', async () => {

@@ -8,12 +8,13 @@ import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './q
 import { readImpressionKey } from '../domain/impression-key.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
-const PARAMETERS = new Set(['status', 'auctionId', 'from', 'to', 'limit', 'after']);
+const PARAMETERS = new Set(['status', 'auctionId', 'seat', 'from', 'to', 'limit', 'after']);
 
 /**
- * `GET /v1/deliveries?status=pending|delivered|dead|redirected&auctionId=&from=&to=&limit=&after=`:
+ * `GET /v1/deliveries?status=pending|delivered|dead|redirected&auctionId=&seat=&from=&to=&limit=&after=`:
  * the burl outbox, newest first, each delivery with the ids of the impression it bills (read from
- * its dedupe key); `from` and `to` (RFC 3339, `to` exclusive) bound when its impression counted.
+ * its dedupe key); `auctionId` and `seat` pick one auction's or one DSP seat's, `from` and `to`
+ * (RFC 3339, `to` exclusive) bound when its impression counted.
  */
 export function deliveryRoutes(ledger: Ledger): Route[] {
   return [
@@ -36,6 +37,9 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
         const auctionId = ctx.url.searchParams.get('auctionId') ?? undefined;
         if (auctionId === '')
           throw new ApiError(400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)');
+        const seat = ctx.url.searchParams.get('seat') ?? undefined;
+        if (seat === '')
+          throw new ApiError(400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)');
         const window = readTimeWindow(ctx.url.searchParams);
         // One row more than the page: `next` only when another page follows.
         const rows = ledger.listDeliveries(
@@ -45,6 +49,7 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
           {
             afterId,
             auctionId,
+            seat,
             createdFromMs: window.fromMs,
             createdToMs: window.toMs,
           },

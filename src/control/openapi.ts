@@ -656,6 +656,13 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'string', minLength: 1 },
             description: "only the deliveries of this auction's impressions",
           },
+          {
+            name: 'seat',
+            in: 'query',
+            schema: { type: 'string', minLength: 1 },
+            description:
+              "only the deliveries of this seat's impressions (SeatBid.seat), exactly as the win named it",
+          },
           ...(['from', 'to'] as const).map((name) => ({
             name,
             in: 'query',

@@ -340,6 +340,8 @@ export interface DeliveryFilter extends QueuedWindow {
   afterId?: number;
   /** Only the deliveries of this auction's impressions. */
   auctionId?: string;
+  /** Only the deliveries of this seat's impressions (SeatBid.seat). */
+  seat?: string;
 }
 
 export interface DeadDeliveryFilter extends QueuedWindow {

@@ -20,13 +20,16 @@ after(async () => {
   await dsp?.close();
 });
 
-/** Registers a banner win of auction `auctionId` whose burl is the loopback DSP's, and fires its notice. */
-async function fireNoticeWithLoopbackBurl(auctionId: string): Promise<Response> {
+/**
+ * Registers a banner win of auction `auctionId` for `seat` whose burl is the loopback DSP's, and
+ * fires its notice.
+ */
+async function fireNoticeWithLoopbackBurl(auctionId: string, seat = 'seat-1'): Promise<Response> {
   const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
     wins: [
       {
         request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: {} },
-        seat: 'seat-1',
+        seat,
         bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl: `${dsp.url}/bill?a=\${AUCTION_ID}` },
       },
     ],
@@ -75,12 +78,34 @@ describe('listing burl deliveries', () => {
     assert.equal((await page('status=dead&limit=2')).next, null);
   });
 
+  it('lists one seat’s deliveries alone with seat, as the notices of its wins queued them', async () => {
+    await fireNoticeWithLoopbackBurl('egress-3', 'seat-2');
+    const auctions = async (query: string) => {
+      const listed = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?${query}`);
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      return listed.body.deliveries.map((delivery: any) => `${delivery.auctionId} ${delivery.seat}`);
+    };
+    for (let poll = 0; poll < 100 && (await auctions('status=dead&seat=seat-2')).length < 1; poll++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(await auctions('seat=seat-2'), ['egress-3 seat-2']);
+    assert.deepEqual(await auctions('seat=seat-1&status=dead'), ['egress-2 seat-1', 'egress-1 seat-1']);
+    const first = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?seat=seat-1&limit=1');
+    assert.deepEqual(await auctions(`seat=seat-1&after=${first.body.next}`), ['egress-1 seat-1']);
+    assert.deepEqual(await auctions('seat=seat-2&auctionId=egress-2'), []);
+    const empty = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?seat=');
+    assert.deepEqual(
+      [empty.status, empty.body.error.code, empty.body.error.message],
+      [400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)'],
+    );
+  });
+
   it('refuses a parameter it does not read or given twice and a cursor that is not one, saying what to send', async () => {
     const misspelt = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?statuss=dead');
     assert.equal(misspelt.status, 400);
     assert.match(
       misspelt.body.error.message,
-      /unknown parameter "statuss"; use status, auctionId, from, to, limit, after/,
+      /unknown parameter "statuss"; use status, auctionId, seat, from, to, limit, after/,
     );
     const twice = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&status=pending');
     assert.deepEqual(

@@ -670,16 +670,19 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.oldestDueMs(T0 + 105), T0 + 10);
   });
 
-  it('lists an auction’s deliveries through the dedupe keys’ index, never a scan', () => {
-    const plan = (
-      ledger['db']
-        .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveriesOfAuction'].source}`)
-        .all('a', 'b', 1, null, null, 10, 0, 10, 10) as { detail: string }[]
-    ).map((step) => step.detail);
-    assert.match(
-      plan.join('; '),
-      /^SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 \(dedupe_key>\? AND dedupe_key<\?\)/,
-    );
+  it('lists an auction’s deliveries through the dedupe keys’ index, of one seat or any, never a scan', () => {
+    for (const seat of [null, 'seat']) {
+      const plan = (
+        ledger['db']
+          .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveriesOfAuction'].source}`)
+          .all('a', 'b', 1, null, null, seat, seat, 10, 0, 10, 10) as { detail: string }[]
+      ).map((step) => step.detail);
+      assert.match(
+        plan.join('; '),
+        /^SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1 \(dedupe_key>\? AND dedupe_key<\?\)/,
+        String(seat),
+      );
+    }
   });
 
   it('leases host by host through the index on the pending deliveries’ hosts, one seek a host, never a scan', () => {

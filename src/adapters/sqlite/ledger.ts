@@ -28,6 +28,7 @@ import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js
 import { auctionKeyEnd, auctionKeyStart } from '../../domain/impression-key.js';
 import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
 import { readBillingRecords } from './billing-records.js';
+import { deliveryListQuery } from './delivery-list.js';
 import type { ReportCalendar } from './report-calendar.js';
 import { reportCalendar } from './report-calendar.js';
 
@@ -262,7 +263,8 @@ export class SqliteLedger implements Ledger {
     this.deliveriesOfAuction = db.prepare(
       // `+`: no index on the account or the id, whose ranges hold every delivery of the account.
       `SELECT * FROM deliveries WHERE dedupe_key >= ? AND dedupe_key < ? AND +account_id = ?
-         AND (? IS NULL OR status = ?) AND +id < ? AND created_ms >= ? AND created_ms < ? ORDER BY +id DESC LIMIT ?`,
+         AND (? IS NULL OR status = ?) AND (? IS NULL OR seat = ?) AND +id < ? AND created_ms >= ? AND created_ms < ?
+         ORDER BY +id DESC LIMIT ?`,
     );
     this.deliveriesWithStatus = db.prepare('SELECT COUNT(*) FROM deliveries WHERE status = ?').pluck();
     // Another connection may have added the row since this one read the table (a second process
@@ -287,9 +289,9 @@ export class SqliteLedger implements Ledger {
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
     );
     this.insertDelivery = db.prepare(
-      `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms,
-         due_ms, deadline_ms, delivered_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, seat, device_ip, user_agent, status,
+         created_ms, due_ms, deadline_ms, delivered_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.redirectedBeforeKept = db
       .prepare(
@@ -496,6 +498,7 @@ export class SqliteLedger implements Ledger {
           dedupe.key,
           delivery.url,
           deliveryHost(delivery.url),
+          event.dims.seat,
           event.deviceIp,
           event.userAgent,
           redirected ? 'redirected' : 'pending',
@@ -691,6 +694,8 @@ export class SqliteLedger implements Ledger {
         accountId,
         status ?? null,
         status ?? null,
+        filter.seat ?? null,
+        filter.seat ?? null,
         before,
         fromMs,
         toMs,
@@ -698,28 +703,22 @@ export class SqliteLedger implements Ledger {
       ) as DeliveryRow[];
       return rows.map(toDelivery);
     }
-    // One statement per shape, so that each finds its rows through its own index; a window of
-    // time is a range of ids, found without a time index (see `firstDeliveryIdFrom`), the times
-    // then checked row by row.
-    const where = ['account_id = ?'];
-    const parameters: (number | string)[] = [accountId];
-    if (status !== undefined) {
-      where.push('status = ?');
-      parameters.push(status);
-    }
-    where.push('id < ?');
-    parameters.push(before);
-    if (filter.createdFromMs !== undefined || filter.createdToMs !== undefined) {
-      const lowId =
-        filter.createdFromMs === undefined ? 0 : this.firstDeliveryIdFrom(fromMs - CLOCK_STEP_MARGIN_MS);
-      const endId =
-        filter.createdToMs === undefined ? before : this.firstDeliveryIdFrom(toMs + CLOCK_STEP_MARGIN_MS);
-      where.push('id >= ? AND id < ? AND created_ms >= ? AND created_ms < ?');
-      parameters.push(lowId, endId, fromMs, toMs);
-    }
-    const rows = this.db
-      .prepare(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`)
-      .all(...parameters, limit) as DeliveryRow[];
+    // A window of time is a range of ids, found without a time index (see `firstDeliveryIdFrom`).
+    const ids =
+      filter.createdFromMs === undefined && filter.createdToMs === undefined
+        ? undefined
+        : {
+            lowId:
+              filter.createdFromMs === undefined
+                ? 0
+                : this.firstDeliveryIdFrom(fromMs - CLOCK_STEP_MARGIN_MS),
+            endId:
+              filter.createdToMs === undefined
+                ? before
+                : this.firstDeliveryIdFrom(toMs + CLOCK_STEP_MARGIN_MS),
+          };
+    const { sql, parameters } = deliveryListQuery(accountId, status, limit, filter, ids);
+    const rows = this.db.prepare(sql).all(...parameters) as DeliveryRow[];
     return rows.map(toDelivery);
   }
 

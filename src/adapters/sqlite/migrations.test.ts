@@ -10,6 +10,9 @@ import Database from 'better-sqlite3';
 import { openSqlite, SchemaTooNewError } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
+import { impressionKey, readImpressionKey } from '../../domain/impression-key.js';
+import { bannerClaims } from '../../../test/support/claims.js';
+import { SqliteLedger } from './ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-migrations-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +78,39 @@ describe('the SQLite migrations', () => {
       ['delivered', ''],
     ]);
     upgraded.close();
+  });
+
+  it('keeps the seat of each delivery, read back from its impression key whatever the seat holds, and lists a seat’s by it (migration 18)', () => {
+    const path = join(dir, 'delivery-seat.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 17).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 17');
+    const insert = old.prepare(
+      `INSERT INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms, due_ms,
+         deadline_ms)
+       VALUES (1, ?, 'https://dsp.example/b', 'dsp.example', '203.0.113.9', 'ua', ?, 0, 0, 1)`,
+    );
+    // Seats whose keys escape them (a backslash, U+001F, both, what looks like an escape), and
+    // ids beside them that hold the same.
+    const seats = ['dsp-a', 'back\\slash', 'a\u001fb', '\\s', 'ends\\', '\\\u001f\\', 'sièges', ''];
+    seats.forEach((seat, index) => {
+      const claims = bannerClaims({ accountId: 1, auctionId: `a\\${index}`, impId: 'i\u001f1', seat });
+      insert.run(impressionKey(claims), index % 2 === 0 ? 'delivered' : 'dead');
+    });
+    insert.run('k-not-an-impression', 'pending');
+    old.close();
+    const db = openSqlite(path);
+    assert.deepEqual(db.prepare('SELECT seat FROM deliveries ORDER BY id').pluck().all(), [...seats, '']);
+    const ledger = new SqliteLedger(db);
+    for (const seat of seats.filter((seat) => seat !== ''))
+      assert.deepEqual(
+        ledger
+          .listDeliveries(1, undefined, 10, { seat })
+          .map((delivery) => readImpressionKey(delivery.dedupeKey)?.seat),
+        [seat],
+        JSON.stringify(seat),
+      );
+    ledger.close();
   });
 
   it('splits the counted rollups by the notice that counted, rebuilt from the counted events, and keeps the others with no notice kind (migration 14)', () => {

@@ -570,9 +570,29 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE TABLE ttl_ceiling (seconds INTEGER NOT NULL);
   INSERT INTO ttl_ceiling (seconds) VALUES (0);
   `,
+  // 18: each delivery keeps the seat (SeatBid.seat) of the impression it bills, indexed with its
+  // account and status, so that a seat's deliveries are listed through an index, as an auction's
+  // are through the dedupe keys', rather than read out of every key of the account. A delivery
+  // already kept takes the seat from its key, the last of its ids (see impressionKey), unescaped;
+  // one keyed otherwise keeps ''.
+  `
+  ALTER TABLE deliveries ADD COLUMN seat TEXT NOT NULL DEFAULT '';
+  UPDATE deliveries SET seat = ${unescaped(`substr(dedupe_key, length(rtrim(dedupe_key, replace(dedupe_key, char(31), ''))) + 1)`)}
+    WHERE substr(dedupe_key, 1, 2) = 'x' || char(31)
+      AND length(dedupe_key) - length(replace(dedupe_key, char(31), '')) = 5;
+  CREATE INDEX deliveries_account_seat ON deliveries (account_id, seat, status, id);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
 function escaped(column: string): string {
   return `replace(replace(${column}, '\\', '\\\\'), char(31), '\\s')`;
+}
+
+/**
+ * SQL reading back an id `escaped` wrote. Its `\\` become `\b` (a pair it never holds), so that
+ * every backslash then begins a pair of its own: `\s` is U+001F, then `\b` is a backslash.
+ */
+function unescaped(part: string): string {
+  return `replace(replace(replace(${part}, '\\\\', '\\b'), '\\s', char(31)), '\\b', '\\')`;
 }
