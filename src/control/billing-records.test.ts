@@ -104,6 +104,26 @@ describe('GET /v1/billing-records by the hour served', () => {
   });
 });
 
+describe('GET /v1/billing-records of one auction', () => {
+  it('lists the auction’s records alone, read on the report thread, within a served window too, and refuses an empty auctionId', async () => {
+    assert.deepEqual(await auctionIds('auctionId=on-time'), ['on-time']);
+    assert.deepEqual(await auctionIds('auctionId=on-tim'), []);
+    const window = 'servedFrom=2026-12-01T05:00:00Z&servedTo=2026-12-01T06:00:00Z';
+    assert.deepEqual(await auctionIds(`${window}&auctionId=late`), ['late']);
+    assert.deepEqual(await auctionIds(`${window}&auctionId=after`), [], 'served in the next hour');
+    assert.deepEqual(await auctionIds('auctionId=late&limit=1'), ['late']);
+    const response = await fetch(`${server.base}/v1/billing-records?auctionId=`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    const body = (await response.json()) as { error: { code: string; message: string; requestId: string } };
+    assert.deepEqual(
+      [response.status, body.error.code, body.error.message],
+      [400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)'],
+    );
+    assert.equal(typeof body.error.requestId, 'string');
+  });
+});
+
 describe('GET /v1/billing-records when the ledger cannot be read', () => {
   it('answers 503 UNAVAILABLE, to be retried, and logs why', async () => {
     const closed = new ReportThread(join(dir, 'tally.db'), 'billing-records-closed');

@@ -25,6 +25,7 @@ const PARAMETERS = new Set([
   'servedTo',
   'tz',
   'seat',
+  'auctionId',
   'impressionType',
   'limit',
   'after',
@@ -69,7 +70,8 @@ const MAX_LIMIT = 1000;
  * hours, the rows a report over it adds up, read from the ledger's rows counted from when their
  * auction may have been ahead of Tally's clock to `ttlCeilingMs` (the longest TTL the ledger's
  * servers started with: `raiseTtlCeiling`) after the window; `from` and `to` bound when each
- * counted; `tz` reads their dates and writes the answer's times. A page reads a bounded run of the
+ * counted; `tz` reads their dates and writes the answer's times; `seat`, `auctionId` and
+ * `impressionType` pick a seat's, an auction's or a kind's records. A page reads a bounded run of the
  * ledger, so it may hold fewer records than `limit`, or none, and still have a `next`: read on
  * until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link`
  * header's `rel="next"`, given in JSON too). Account-wide keys of any role.
@@ -102,6 +104,9 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
         const seat = params.get('seat') ?? undefined;
         if (seat === '')
           throw new ApiError(400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)');
+        const auctionId = params.get('auctionId') ?? undefined;
+        if (auctionId === '')
+          throw new ApiError(400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)');
         const format = params.get('format');
         if (format !== null && !OUTPUT_FORMATS.has(format))
           throw new ApiError(400, 'VALIDATION_FAILED', 'format must be csv or json');
@@ -123,6 +128,7 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
           servedFromMs: served.fromMs,
           servedToMs: served.toMs,
           seat,
+          auctionId,
           impressionType: impressionType as ImpressionType | undefined,
           limit,
         });

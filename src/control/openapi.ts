@@ -723,6 +723,13 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'string', minLength: 1 },
             description: "only this seat's exchange records",
           },
+          {
+            name: 'auctionId',
+            in: 'query',
+            schema: { type: 'string', minLength: 1 },
+            description:
+              "only the records of this auction's impressions (BidRequest.id), exactly as the win named it. Each page still reads a bounded run of the ledger, so most pages of a long window hold none of them: servedFrom and servedTo around the auction's hour read fewer",
+          },
           { name: 'impressionType', in: 'query', schema: { enum: IMPRESSION_TYPES } },
           ...LIST_PAGE_PARAMETERS,
           {

@@ -68,6 +68,8 @@ export interface BillingRecordQuery {
   servedToMs?: number;
   /** Only the records of this seat. */
   seat?: string;
+  /** Only the records of this auction's impressions (BidRequest.id). */
+  auctionId?: string;
   /** Only the records of this kind of event. */
   impressionType?: ImpressionType;
   /** At most this many records. */

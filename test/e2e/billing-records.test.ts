@@ -197,6 +197,7 @@ describe('GET /v1/billing-records', () => {
       ['after=x', /after: send the `next` value/],
       ['impressionType=click', /impressionType must be one of exchange, external_impression, external_click/],
       ['seat=', /seat must be a seat id/],
+      ['auctionId=', /^auctionId must be an auction id \(BidRequest\.id\)$/],
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
       ['format=banner', /format must be csv or json/],
@@ -291,6 +292,65 @@ describe('GET /v1/billing-records', () => {
       withoutBurl.map((record) => record.deliveryStatus),
       [null, null],
     );
+  });
+
+  it('filters on the auction: its impressions’ records alone, page by page in JSON and in CSV, with the other filters', async () => {
+    // One auction, two impressions won by two seats.
+    const request = {
+      id: 'two-imps',
+      imp: [
+        { id: 'imp-1', banner: { w: 300, h: 250 } },
+        { id: 'imp-2', banner: { w: 728, h: 90 } },
+      ],
+      site: {},
+    };
+    const wins = ['imp-1', 'imp-2'].map((impid, index) => ({
+      request,
+      seat: `seat-two-${index}`,
+      bid: { id: `b-${impid}`, impid, price: 2, adm: '<div>ad</div>' },
+      clearingPrice: 1.5,
+    }));
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
+    for (const result of registered.body.results) {
+      assert.equal(result.ok, true, JSON.stringify(result));
+      await fire(result.noticeUrls.adm);
+    }
+    const imps = (records: any[]) =>
+      records.map((record) => `${record.auctionId} ${record.impId} ${record.seat}`);
+    const both = ['two-imps imp-1 seat-two-0', 'two-imps imp-2 seat-two-1'];
+    assert.deepEqual(imps((await readAll(tally.adminKey, 'auctionId=two-imps')).records), both);
+    const paged = await readAll(tally.adminKey, 'auctionId=two-imps&limit=1');
+    assert.deepEqual([imps(paged.records), paged.pages], [both, 2]);
+    assert.deepEqual(imps((await readAll(tally.adminKey, 'auctionId=two-imps&seat=seat-two-1')).records), [
+      both[1],
+    ]);
+    assert.deepEqual((await readAll(tally.adminKey, 'auctionId=two-imps&seat=seat-a')).records, []);
+    assert.deepEqual(imps((await readAll(tally.adminKey, 'auctionId=auction-1')).records), [
+      'auction-1 imp-1 seat-a',
+    ]);
+    assert.deepEqual(
+      (await readAll(tally.adminKey, 'auctionId=auction-3')).records,
+      [],
+      'its impression did not count: no record',
+    );
+    // In CSV, the next page's URL keeps the filter.
+    const csvPage = async (query: string) => {
+      const response = await fetch(`${tally.url}/v1/billing-records?${query}`, {
+        headers: { authorization: `Bearer ${tally.adminKey}` },
+      });
+      assert.equal(response.status, 200);
+      const lines = (await response.text()).split('\r\n').slice(1, -1);
+      const link = /^<\/v1\/billing-records\?([^>]+)>; rel="next"$/.exec(response.headers.get('link') ?? '');
+      return { lines, next: link?.[1] };
+    };
+    const first = await csvPage('auctionId=two-imps&limit=1&format=csv');
+    assert.equal(first.lines.length, 1);
+    assert.match(first.lines[0] ?? '', /,two-imps,imp-1,b-imp-1,seat-two-0,/);
+    assert.match(first.next ?? '', /^auctionId=two-imps&limit=1&format=csv&after=\d+$/);
+    const second = await csvPage(first.next ?? '');
+    assert.equal(second.lines.length, 1);
+    assert.match(second.lines[0] ?? '', /,two-imps,imp-2,b-imp-2,seat-two-1,/);
+    assert.equal(second.next, undefined, 'the last page: no Link');
   });
 });
 

@@ -221,6 +221,43 @@ describe('billing records', () => {
     ]);
   });
 
+  it('filters on the auction: its impressions’ records alone, page after page, with the other filters', () => {
+    const other = { ...exchangeEvent().dims, seat: 'other-seat' };
+    const secondImp = (minutes: number) =>
+      impression('x', minutes, {
+        dims: { ...other, auctionId: 'x', impId: '2' },
+        dedupe: { key: 'k-x-2', expiresMs: T0 + 86_400_000 },
+      });
+    ledger.record([
+      impression('x'),
+      impression('x1', 1),
+      impression('xx', 2),
+      secondImp(3),
+      impression('X', 4),
+      impression('x', 5, { dims: { ...exchangeEvent().dims, accountId: 2, auctionId: 'x' } }),
+    ]);
+    assert.deepEqual(readAll({ accountId: 1, auctionId: 'x', limit: 10 }), {
+      auctionIds: ['x', 'x'],
+      pages: 1,
+    });
+    assert.deepEqual(readAll({ accountId: 1, auctionId: 'x', limit: 1 }), {
+      auctionIds: ['x', 'x'],
+      pages: 2,
+    });
+    assert.deepEqual(readAll({ accountId: 1, auctionId: 'x', seat: 'other-seat', limit: 10 }).auctionIds, [
+      'x',
+    ]);
+    assert.deepEqual(
+      readAll({ accountId: 1, auctionId: 'x', countedFromMs: T0 + 60_000, limit: 10 }).auctionIds,
+      ['x'],
+    );
+    assert.deepEqual(
+      readAll({ accountId: 1, auctionId: 'x', impressionType: 'external_impression', limit: 10 }).auctionIds,
+      [],
+    );
+    assert.deepEqual(readAll({ accountId: 1, auctionId: 'none', limit: 10 }).auctionIds, []);
+  });
+
   it('reads a bounded run of ids a call: past another account’s traffic it answers no record and where to read on', () => {
     ledger.record([impression('first')]);
     const busy = { ...exchangeEvent().dims, accountId: 2 };
@@ -238,14 +275,18 @@ describe('billing records', () => {
     const all = readAll({ accountId: 1, limit: 10 });
     assert.deepEqual(all.auctionIds, ['first', 'last']);
     assert.equal(all.pages, 2);
+    assert.deepEqual(readAll({ accountId: 1, auctionId: 'last', limit: 10 }), {
+      auctionIds: ['last'],
+      pages: 2,
+    });
   });
 
   it('reads the rows by id and looks each one’s dimensions up, never visiting the account’s other rows', () => {
     for (const seat of [false, true]) {
       const steps = (
         ledger['db']
-          .prepare(`EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat })}`)
-          .all(1, 2, 0, 1, 0, 1, 1, ...(seat ? ['seat', 'exchange'] : []), 10) as {
+          .prepare(`EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat, auctionId: seat })}`)
+          .all(1, 2, 0, 1, 0, 1, 1, ...(seat ? ['seat', 'exchange', 'auction'] : []), 10) as {
           detail: string;
         }[]
       ).map((step) => step.detail);

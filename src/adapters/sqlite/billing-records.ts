@@ -75,11 +75,13 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
   ];
   if (query.seat !== undefined) parameters.push(query.seat);
   if (query.impressionType !== undefined) parameters.push(query.impressionType);
+  if (query.auctionId !== undefined) parameters.push(query.auctionId);
   const rows = db
     .prepare(
       billingRecordsSql({
         seat: query.seat !== undefined,
         impressionType: query.impressionType !== undefined,
+        auctionId: query.auctionId !== undefined,
       }),
     )
     .all(...parameters, query.limit + 1) as RecordRow[];
@@ -92,10 +94,14 @@ export function readBillingRecords(db: Database.Database, query: BillingRecordQu
 
 /**
  * The statement reading a page of billing records: its parameters are the ids' range, the count
- * times' range, the served hours' range, the account, then the seat and the impression type when
- * filtered on, then the most rows to read.
+ * times' range, the served hours' range, the account, then the seat, the impression type and the
+ * auction when filtered on, then the most rows to read.
  */
-export function billingRecordsSql(filters: { seat: boolean; impressionType: boolean }): string {
+export function billingRecordsSql(filters: {
+  seat: boolean;
+  impressionType: boolean;
+  auctionId: boolean;
+}): string {
   const where = [
     'r.id >= ? AND r.id < ?',
     'r.received_ms >= ? AND r.received_ms < ?',
@@ -103,6 +109,7 @@ export function billingRecordsSql(filters: { seat: boolean; impressionType: bool
     "d.account_id = ? AND d.outcome = 'counted'",
     ...(filters.seat ? ['d.seat = ?'] : []),
     ...(filters.impressionType ? ['d.impression_type = ?'] : []),
+    ...(filters.auctionId ? ['r.auction_id = ?'] : []),
   ];
   return `SELECT r.id, r.received_ms, r.served_hour_ms, r.auction_id, r.imp_id, r.bid_id, r.price_micros,
       r.media_cost_micros, r.revenue_micros, d.impression_type, d.kind, d.format, d.channel, d.method, d.seat,
