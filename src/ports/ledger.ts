@@ -323,11 +323,6 @@ export interface PruneStep {
   done: boolean;
 }
 
-/**
- * The billing ledger. Every method is one transaction. Implementations must be safe against
- * a crash at any point: what `record` returned is committed, what it did not is not.
- */
-/** Which dead deliveries to replay: each given field narrows the choice. */
 /** When the deliveries a filter picks were queued (their impression counted). */
 export interface QueuedWindow {
   /** Only deliveries queued at or after this time. */
@@ -346,6 +341,7 @@ export interface DeliveryFilter extends QueuedWindow {
   seat?: string;
 }
 
+/** Which dead deliveries to replay: each given field narrows the choice. */
 export interface DeadDeliveryFilter extends QueuedWindow {
   accountId?: number;
   /**
@@ -355,6 +351,10 @@ export interface DeadDeliveryFilter extends QueuedWindow {
   hosts?: readonly string[];
 }
 
+/**
+ * The billing ledger. Every method is one transaction. Implementations must be safe against
+ * a crash at any point: what `record` returned is committed, what it did not is not.
+ */
 export interface Ledger {
   /**
    * Records a batch atomically, in order: claims each dedupe key (a live claim makes the

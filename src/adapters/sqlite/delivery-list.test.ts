@@ -128,4 +128,27 @@ describe('listing a seat’s deliveries', () => {
     }
     ledger.close();
   });
+
+  it('reads a status’s deliveries in a window of time through the index of the account’s statuses, not every delivery of the window', () => {
+    const ledger = ledgerOf([]);
+    const db = ledger['db'];
+    for (const [filter, ids] of [
+      [{}, undefined],
+      [
+        { createdFromMs: 0, createdToMs: 10 },
+        { lowId: 1, endId: 9 },
+      ],
+    ] as const) {
+      const { sql, parameters } = deliveryListQuery(1, 'dead', 10, filter, ids);
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[])
+        .map((step) => step.detail)
+        .join('; ');
+      assert.match(
+        plan,
+        /^SEARCH deliveries USING INDEX deliveries_account_status \(account_id=\? AND status=\? AND id/,
+        plan,
+      );
+    }
+    ledger.close();
+  });
 });

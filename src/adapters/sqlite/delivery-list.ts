@@ -52,8 +52,14 @@ export function deliveryListQuery(
         filter.createdToMs ?? Number.MAX_SAFE_INTEGER,
       );
     }
-    // Named for a seat: SQLite would read a window of time through the account's index instead.
-    const from = filter.seat === undefined ? 'deliveries' : 'deliveries INDEXED BY deliveries_account_seat';
+    // Named: SQLite would read a window of time through the account's index instead, every status
+    // and seat of the window.
+    const from =
+      filter.seat !== undefined
+        ? 'deliveries INDEXED BY deliveries_account_seat'
+        : statusPicked !== undefined
+          ? 'deliveries INDEXED BY deliveries_account_status'
+          : 'deliveries';
     return {
       sql: `SELECT * FROM ${from} WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
       parameters: [...parameters, limit],
