@@ -148,7 +148,8 @@ export interface EventRecord {
   /**
    * The DSP's billing URL (macros filled) when the event counts: to deliver server-side by
    * `deadlineMs`, or, `redirected`, sent on already by the 302 that answers the publisher's call
-   * (kept, as a delivery of that status, so that the impression is billed once).
+   * (kept, as a delivery of that status, so that the impression is billed once). On a repeat of a
+   * count that was `redirected`, one to deliver server-side queues that kept delivery instead.
    */
   delivery?: { url: string; deadlineMs: number; redirected?: true };
 }
@@ -190,7 +191,9 @@ export interface LeasedDelivery extends Delivery {
 
 /**
  * `pending` (to call), `delivered` (called, answered 2xx), `dead` (its deadline passed), or
- * `redirected` (never called: the publisher's call of Tally's burl was redirected to it).
+ * `redirected` (not called: the publisher's call of Tally's burl was redirected to it; it becomes
+ * `pending` should a repeat of that call come once the account's allow-list no longer admits its
+ * host).
  */
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'redirected';
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead', 'redirected'];

@@ -957,6 +957,68 @@ describe('counting notices end to end', () => {
     assert.deepEqual(recorded(auctionId), [`${auctionId} counted/`, `${auctionId} not_counted/duplicate`]);
   });
 
+  it("calls the DSP from the outbox, once, for a repeat of a burl counted by a 302 after the account's allow-list stopped admitting its host, and redirects it nowhere", async () => {
+    const allowlist = (body: object) =>
+      api(tally, tally.adminKey, 'PUT', '/v1/account/redirect-allowlist', body);
+    const win = await registerOne({ context: { app: {} }, publisherBurl: true });
+    const auctionId = `auction-${auctionSeq}`;
+    const tallyCalls = () =>
+      dsp.hits.filter((hit) => hit.path === '/bill' && hit.query.get('auction') === auctionId);
+    // Counted while the allow-list admits any host: 302 to the DSP, which the publisher's client
+    // never reaches (it is not followed here).
+    const first = await fire(win.burl);
+    expect('counted');
+    assert.equal(first.status, 302);
+    const location = first.headers.get('location') ?? '';
+    assert.equal((await allowlist({ enabled: true, domains: ['elsewhere.example'] })).status, 200);
+    try {
+      // The publisher retries: the DSP's host is no longer admitted, so no 302 goes there; the
+      // burl the 302 named is called from the outbox instead.
+      const retry = await fire(win.burl);
+      expect('not_counted', 'duplicate');
+      assert.equal(retry.status, 200, 'the plain answer, not a redirect off the allow-list');
+      await dsp.waitFor(
+        (hits) => hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === auctionId),
+        20_000,
+      );
+      const [call] = tallyCalls();
+      assert.equal(
+        `${dsp.url}/bill?${call?.query.toString()}`,
+        location,
+        'the very URL the 302 sent, the impression’s',
+      );
+      assert.match(String(call?.headers['user-agent']), /^Tally-burl-relay\//);
+      // Another retry queues nothing more: the impression's delivery is the outbox's now.
+      assert.equal((await fire(win.burl)).status, 200);
+      expect('not_counted', 'duplicate');
+      let deliveries: any[] = [];
+      for (let poll = 0; poll < 100; poll++) {
+        const listed = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?auctionId=${auctionId}`);
+        deliveries = listed.body.deliveries;
+        if (deliveries[0]?.status === 'delivered') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(
+        deliveries.map((delivery) => [delivery.status, delivery.url, delivery.attempts]),
+        [['delivered', location, 1]],
+      );
+      assert.equal(call?.headers['x-tally-delivery-id'], String(deliveries[0]?.id));
+    } finally {
+      assert.equal((await allowlist({ enabled: false, domains: [] })).status, 200);
+    }
+    // Admitted again: a repeat gets the plain answer, as after any count whose burl the outbox sent.
+    assert.equal((await fire(win.burl)).status, 200);
+    expect('not_counted', 'duplicate');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(tallyCalls().length, 1, 'the DSP was called once, from the outbox');
+    assert.deepEqual(recorded(auctionId), [
+      `${auctionId} counted/`,
+      `${auctionId} not_counted/duplicate`,
+      `${auctionId} not_counted/duplicate`,
+      `${auctionId} not_counted/duplicate`,
+    ]);
+  });
+
   it('queues a DSP burl unfit for a redirect in the outbox instead of dropping it', async () => {
     const win = await registerOne({
       context: { app: {} },

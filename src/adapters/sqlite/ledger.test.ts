@@ -133,6 +133,99 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.record([burlNotice('redirected', preview)]), [notCounted('preview')]);
   });
 
+  it('queues, once, the DSP burl a count sent the publisher on to by a 302 when a repeat comes after the allow-list stopped admitting its host, and sends none on', () => {
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const countedMs = T0 + 1000;
+    const claim = (key: string) => ({ key, expiresMs: countedMs + 600_000 });
+    /** The 302 the count answered: the DSP's burl, the impression's time in its macros. */
+    const redirect = (key: string) =>
+      ({
+        url: `https://dsp.example/r?k=${key}&ts=${countedMs}`,
+        deadlineMs: countedMs,
+        redirected: true,
+      }) as const;
+    /** A repeat's delivery where the allow-list no longer admits the host: to queue, by its deadline. */
+    const toQueue = (key: string, receivedMs: number) => ({
+      url: `https://dsp.example/r?k=${key}&ts=${receivedMs}`,
+      deadlineMs: T0 + 3 * HOUR_MS,
+    });
+    const burlNotice = (key: string, overrides: Partial<EventRecord> = {}) =>
+      event({ dims: burlDims, dedupe: claim(key), ...overrides });
+    ledger.record(
+      ['repeat', 'late', 'registered-again'].map((key) =>
+        burlNotice(key, { receivedMs: countedMs, delivery: redirect(key) }),
+      ),
+    );
+    const deliveryOf = (key: string) =>
+      ledger.listDeliveries(1, undefined, 10).find((row) => row.dedupeKey === key);
+    const keptId = deliveryOf('repeat')?.id;
+    // Within the claim: a duplicate, not sent on; the kept delivery is pending, due now.
+    const retryMs = countedMs + 60_000;
+    assert.deepEqual(
+      ledger.record([burlNotice('repeat', { receivedMs: retryMs, delivery: toQueue('repeat', retryMs) })]),
+      [notCounted('duplicate')],
+    );
+    const pending = {
+      id: keptId,
+      dedupeKey: 'repeat',
+      url: redirect('repeat').url,
+      deviceIp: '198.51.100.1',
+      userAgent: 'Mozilla/5.0',
+      status: 'pending',
+      attempts: 0,
+      createdMs: countedMs,
+      dueMs: retryMs,
+      deadlineMs: T0 + 3 * HOUR_MS,
+      lastError: '',
+      deliveredMs: null,
+    };
+    assert.deepEqual(
+      deliveryOf('repeat'),
+      pending,
+      'the URL the 302 sent, the impression’s time and id kept',
+    );
+    // Once: a later repeat finds no redirect to queue, whether the allow-list admits the host again
+    // or not (the outbox is relaying the burl: no 302 beside it), and changes nothing.
+    assert.deepEqual(
+      ledger.record([
+        burlNotice('repeat', { receivedMs: retryMs + 1, delivery: toQueue('repeat', retryMs + 1) }),
+        burlNotice('repeat', { receivedMs: retryMs + 2, delivery: redirect('repeat') }),
+      ]),
+      [notCounted('duplicate'), notCounted('duplicate')],
+    );
+    assert.deepEqual(deliveryOf('repeat'), pending);
+    assert.deepEqual(
+      ledger.leaseDeliveries(retryMs, 10, 5000).map((leased) => [leased.dedupeKey, leased.url]),
+      [['repeat', redirect('repeat').url]],
+    );
+    // After the TTL: a duplicate of the redirected count all the same, and queued.
+    const lateMs = countedMs + 600_001;
+    const late = { receivedMs: lateMs, outcome: notCounted('late'), delivery: toQueue('late', lateMs) };
+    assert.deepEqual(ledger.record([burlNotice('late', late)]), [notCounted('duplicate')]);
+    assert.deepEqual(
+      [deliveryOf('late')?.status, deliveryOf('late')?.url, deliveryOf('late')?.dueMs],
+      ['pending', redirect('late').url, lateMs],
+    );
+    // The win registered again after the claim, a count of its own: the impression once, queued.
+    const againMs = lateMs + 1;
+    assert.deepEqual(
+      ledger.record([
+        burlNotice('registered-again', {
+          receivedMs: againMs,
+          dedupe: { key: 'registered-again', expiresMs: againMs + 600_000 },
+          delivery: toQueue('registered-again', againMs),
+        }),
+      ]),
+      [notCounted('duplicate')],
+    );
+    assert.deepEqual(
+      [deliveryOf('registered-again')?.status, deliveryOf('registered-again')?.url],
+      ['pending', redirect('registered-again').url],
+    );
+    assert.deepEqual(ledger.countEvents(), { total: 8, counted: 3 });
+    assert.deepEqual(ledger.countDeliveries(), { pending: 3, delivered: 0, dead: 0, redirected: 0 });
+  });
+
   it('makes a claim last as long as a duplicate notice of the impression could still count, across a restart', () => {
     // Counted through a win with a 600 s TTL; a second registration of the same impression has 3 h.
     const path = join(dir, 'extended-claim.db');

@@ -238,6 +238,8 @@ export class SqliteLedger implements Ledger {
   private readonly extendClaim: Database.Statement;
   /** When the impression of a dedupe key counted, if its DSP's burl was sent on by a 302. */
   private readonly redirectedMsOf: Database.Statement;
+  /** Makes a dedupe key's `redirected` delivery pending: its burl is called from the outbox. */
+  private readonly queueRedirected: Database.Statement;
   /**
    * When the event was received, if it counted on the publisher's burl and no delivery of its
    * impression is kept: a count by a 302 before such counts kept a `redirected` delivery.
@@ -302,6 +304,12 @@ export class SqliteLedger implements Ledger {
     this.redirectedMsOf = db
       .prepare(`SELECT created_ms FROM deliveries WHERE dedupe_key = ? AND status = 'redirected'`)
       .pluck();
+    // The URL (the one the 302 sent the publisher to, the impression's time in its macros), the
+    // id (`X-Tally-Delivery-Id`) and the time the impression counted (`created_ms`) stay.
+    this.queueRedirected = db.prepare(
+      `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, delivered_ms = NULL, attempts = 0,
+         lease_until_ms = 0, last_error = '' WHERE dedupe_key = ? AND status = 'redirected'`,
+    );
     this.firstDue = db
       .prepare(
         `SELECT id, due_ms, host FROM deliveries INDEXED BY deliveries_due
@@ -462,7 +470,10 @@ export class SqliteLedger implements Ledger {
               ? ((this.redirectedMsOf.get(dedupe.key) ?? this.redirectedBeforeKept.get(claimant)) as
                   number | undefined)
               : undefined;
-          outcome = redirectedMs === undefined ? notCounted('duplicate') : duplicateOfRedirect(redirectedMs);
+          outcome =
+            redirectedMs === undefined
+              ? notCounted('duplicate')
+              : this.repeatOfRedirect(event, dedupe.key, redirectedMs);
           // An exchange notice of the impression that could still count later than its claim
           // lasts (a second registration of the win, with a longer TTL or a later auction time)
           // makes the claim last as long: one count per impression, whichever notice comes when.
@@ -484,7 +495,7 @@ export class SqliteLedger implements Ledger {
       // for that count (the outbox would still be retrying it), so the retry is sent on again.
       if (isLate(outcome) && event.dims.kind === 'burl' && dedupe !== undefined) {
         const redirectedMs = this.redirectedMsOf.get(dedupe.key) as number | undefined;
-        if (redirectedMs !== undefined) outcome = duplicateOfRedirect(redirectedMs);
+        if (redirectedMs !== undefined) outcome = this.repeatOfRedirect(event, dedupe.key, redirectedMs);
       }
       // The DSP's burl is queued, or its 302 kept, once per impression (its key is unique): an
       // impression whose burl was queued or redirected to before, by a count whose claim has since
@@ -508,10 +519,14 @@ export class SqliteLedger implements Ledger {
           redirected ? event.receivedMs : null,
         );
         if (queued.changes === 0) {
-          const redirectedMs = redirected
-            ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
-            : undefined;
-          outcome = redirectedMs === undefined ? notCounted('duplicate') : duplicateOfRedirect(redirectedMs);
+          const redirectedMs =
+            event.dims.kind === 'burl'
+              ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
+              : undefined;
+          outcome =
+            redirectedMs === undefined
+              ? notCounted('duplicate')
+              : this.repeatOfRedirect(event, dedupe.key, redirectedMs);
         }
       }
       const counted = outcome.outcome === 'counted';
@@ -586,6 +601,23 @@ export class SqliteLedger implements Ledger {
     // event that did not count) add into one rollup row: the upsert adds them.
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
     return { outcomes, newClaims, newDims };
+  }
+
+  /**
+   * The outcome of a notice of Tally's burl repeating an impression that counted at `redirectedMs`
+   * with a 302 to the DSP's burl (its delivery kept `redirected`): a `duplicate` sent on to the DSP
+   * again where the account's allow-list still admits its host (the event's delivery is a
+   * redirect). Where it no longer does (the event's delivery is one to queue), no 302 goes there:
+   * the kept delivery becomes pending instead, due now and by the event's deadline, and the outbox
+   * calls the DSP's burl, so that a publisher retrying because its call never reached the DSP still
+   * has the DSP told. Once: the delivery is no longer `redirected`, so a later repeat is a plain
+   * `duplicate`, as after any count whose burl went to the outbox.
+   */
+  private repeatOfRedirect(event: EventRecord, key: string, redirectedMs: number): Outcome {
+    const delivery = event.delivery;
+    if (delivery === undefined || delivery.redirected === true) return duplicateOfRedirect(redirectedMs);
+    this.queueRedirected.run(event.receivedMs, delivery.deadlineMs, key);
+    return notCounted('duplicate');
   }
 
   leaseDeliveries(
