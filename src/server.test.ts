@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +20,7 @@ import { jsonLogger } from './lib/log.js';
 import { startTally } from './server.js';
 import type { Tally } from './server.js';
 import { rawExchange } from '../test/support/raw-http.js';
+import { CHROME } from '../test/support/user-agents.js';
 
 const parent = mkdtempSync(join(tmpdir(), 'tally-server-'));
 after(() => rmSync(parent, { recursive: true, force: true }));
@@ -304,6 +314,113 @@ describe('the wins threads a Tally starts', () => {
       assert.equal(await post('small', 1), 1);
       assert.equal(await large, 10_000);
       assert.deepEqual(order, ['small', 'large']);
+    } finally {
+      await tally.close();
+    }
+  });
+});
+
+describe('a commit whose WAL sync fails', () => {
+  it('answers its notices 503, and shows them in tally_notices_total by the outcome the ledger keeps, refused as not_synced', async () => {
+    const dataDir = mkdtempSync(join(parent, 'unsynced-'));
+    const walPath = join(dataDir, 'tally.db-wal');
+    const tally = await startTally(configFor(dataDir), log);
+    try {
+      /** The path of the pixel notice of a new web banner win. */
+      const register = async (auctionId: string): Promise<string> => {
+        const response = await fetch(`${tally.url}/v1/wins`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer test-admin-key-0123456789', 'content-type': 'application/json' },
+          body: JSON.stringify({
+            wins: [
+              {
+                request: { id: auctionId, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+                seat: 's',
+                bid: { id: 'b', impid: '1', price: 1, adm: '<div>ad</div>' },
+              },
+            ],
+          }),
+        });
+        const body = (await response.json()) as { results: { noticeUrls: { adm: string } }[] };
+        const { pathname, search } = new URL(body.results[0]?.noticeUrls.adm ?? '');
+        return `${pathname}${search}`;
+      };
+      const fire = async (path: string) => {
+        const response = await fetch(`${tally.url}${path}`, { headers: { 'user-agent': CHROME } });
+        await response.arrayBuffer();
+        return response.status;
+      };
+      const metricsText = async () => (await fetch(`${tally.url}/metrics`)).text();
+      const sample = (text: string, series: string) =>
+        Number(text.match(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm'))?.[1]);
+      /** This process's descriptors open read-only on the ledger's WAL: the counting thread's sync opens one. */
+      const readOnlyWalFds = () =>
+        readdirSync('/proc/self/fd')
+          .map(Number)
+          .filter((fd) => {
+            try {
+              const flags = /^flags:\s+(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+              return (
+                readlinkSync(`/proc/self/fd/${fd}`) === walPath && (Number.parseInt(flags ?? '', 8) & 3) === 0
+              );
+            } catch {
+              return false;
+            }
+          });
+      const [synced, unsynced] = [await register('synced'), await register('unsynced')];
+      const before = new Set(readOnlyWalFds());
+      assert.equal(await fire(synced), 200);
+      const opened = readOnlyWalFds().filter((fd) => !before.has(fd));
+      assert.equal(opened.length, 1, 'the sync’s own descriptor on the WAL, opened at the first commit');
+      const syncFd = opened[0] ?? -1;
+      // Fault injection: the sync's descriptor becomes /dev/null's, which refuses fdatasync (EINVAL)
+      // as a failing disk would refuse it; the commit before it goes through. The descriptor stays
+      // the counting thread's: Node closes it as that thread ends (a worker's `trackUnmanagedFds`),
+      // and closing it here too could close whatever took its number since.
+      closeSync(syncFd);
+      const others: number[] = [];
+      let devNull = openSync('/dev/null', 'r');
+      while (devNull < syncFd) {
+        others.push(devNull);
+        devNull = openSync('/dev/null', 'r');
+      }
+      for (const fd of others) closeSync(fd);
+      if (devNull !== syncFd) closeSync(devNull);
+      assert.equal(devNull, syncFd, 'another file took the sync’s descriptor');
+      assert.equal(await fire(unsynced), 503, 'not acknowledged: not known to be on the disk');
+      const counted = 'tally_notices_total{outcome="counted",reason="",impression_type="exchange"}';
+      const refused = (reason: string) =>
+        `tally_notices_refused_total{impression_type="exchange",reason="${reason}"}`;
+      const afterFailure = await metricsText();
+      assert.deepEqual(
+        [counted, refused('not_synced'), refused('not_committed')].map((series) =>
+          sample(afterFailure, series),
+        ),
+        [2, 1, 0],
+        afterFailure,
+      );
+      const db = new Database(join(dataDir, 'tally.db'), { readonly: true });
+      try {
+        const countedInLedger = db
+          .prepare(`SELECT COUNT(*) FROM events WHERE outcome = 'counted'`)
+          .pluck()
+          .get();
+        assert.equal(countedInLedger, 2, 'the ledger holds the notice answered 503 as counted');
+      } finally {
+        db.close();
+      }
+      // The publisher retries once a new counting thread has replaced the one that failed: the
+      // impression counted already, so the retry is a duplicate, and nothing is counted twice.
+      let retried = 503;
+      for (let attempt = 0; attempt < 200 && retried === 503; attempt++) {
+        retried = await fire(unsynced);
+        if (retried === 503) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(retried, 200);
+      const afterRetry = await metricsText();
+      const duplicate =
+        'tally_notices_total{outcome="not_counted",reason="duplicate",impression_type="exchange"}';
+      assert.deepEqual([sample(afterRetry, counted), sample(afterRetry, duplicate)], [2, 1], afterRetry);
     } finally {
       await tally.close();
     }

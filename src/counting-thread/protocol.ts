@@ -26,5 +26,7 @@ export type FromCounter =
   | { type: 'warm' }
   | { type: 'recorded'; id: number; outcomes: string }
   | { type: 'failed'; id: number; error: string }
+  /** Committed with these outcomes, but the sync to the disk failed: see `UnsyncedCommitError`. */
+  | { type: 'unsynced'; id: number; outcomes: string; error: string }
   | { type: 'metric'; name: string; help: string; labels: Labels; value: number }
   | { type: 'closed' };

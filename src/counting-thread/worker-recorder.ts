@@ -6,6 +6,7 @@ import type { Metrics } from '../lib/metrics.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
+import { UnsyncedCommitError } from '../ports/recorder.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { decodeOutcomes, encodeBatch } from './wire.js';
 
@@ -165,12 +166,14 @@ export class WorkerRecorder implements BatchRecorder {
   private receive(message: FromCounter): void {
     if (message.type === 'metric') {
       this.metrics.inc(message.name, message.help, message.labels, message.value);
-    } else if (message.type === 'recorded' || message.type === 'failed') {
+    } else if (message.type === 'recorded' || message.type === 'failed' || message.type === 'unsynced') {
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (message.type === 'recorded') {
         this.exitsInARow = 0;
         pending?.resolve(decodeOutcomes(message.outcomes));
+      } else if (message.type === 'unsynced') {
+        pending?.reject(new UnsyncedCommitError(message.error, decodeOutcomes(message.outcomes)));
       } else pending?.reject(new Error(message.error));
     }
   }

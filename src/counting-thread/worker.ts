@@ -133,25 +133,26 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     }
     return;
   }
+  let unsynced: Error | undefined;
   try {
     walSync?.sync();
   } catch (error) {
-    // Committed but not durable: never acknowledged. The thread ends (a new one reopens the
-    // ledger) rather than trust a disk that refused a sync.
-    fail(error);
-    log.error('wal_sync_failed', { error: String(error) });
-    throw error;
+    unsynced = error instanceof Error ? error : new Error(String(error));
   }
   let offset = 0;
   records.forEach((record, index) => {
     const size = batches[index]?.length ?? 0;
-    send({
-      type: 'recorded',
-      id: record.id,
-      outcomes: encodeOutcomes(outcomes.slice(offset, offset + size)),
-    });
+    const recorded = encodeOutcomes(outcomes.slice(offset, offset + size));
     offset += size;
+    // Committed but not durable: never acknowledged, though recorded with these outcomes.
+    if (unsynced === undefined) send({ type: 'recorded', id: record.id, outcomes: recorded });
+    else send({ type: 'unsynced', id: record.id, outcomes: recorded, error: String(unsynced) });
   });
+  if (unsynced !== undefined) {
+    // The thread ends (a new one reopens the ledger) rather than trust a disk that refused a sync.
+    log.error('wal_sync_failed', { error: String(unsynced) });
+    throw unsynced;
+  }
 }
 
 function close(): void {

@@ -2,6 +2,7 @@ import type { Labels, Metrics } from '../lib/metrics.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
+import { UnsyncedCommitError } from '../ports/recorder.js';
 
 /** Group-commit tuning. */
 export interface GroupCommitOptions {
@@ -135,6 +136,31 @@ export class GroupCommitter {
     }
   }
 
+  /**
+   * Adds a recorded batch's events to {@link NOTICES_METRIC} by their `outcomes`, one increment
+   * per series; with `answer` (a commit that is durable), calls each event back with its outcome
+   * in the same pass.
+   */
+  private countRecorded(batch: readonly Waiting[], outcomes: readonly Outcome[], answer: boolean): void {
+    const byLabels = new Map<string, { labels: Labels; count: number }>();
+    batch.forEach((waiting, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) {
+        if (answer) waiting.failed(new Error('the recorder returned fewer outcomes than events'));
+        return;
+      }
+      const labels = noticeLabels(outcome, waiting.event.dims.impressionType);
+      const key = `${labels.outcome}/${labels.reason}/${labels.impression_type}`;
+      const entry = byLabels.get(key) ?? { labels, count: 0 };
+      entry.count++;
+      byLabels.set(key, entry);
+      if (answer) waiting.committed(outcome);
+    });
+    for (const { labels, count } of byLabels.values()) {
+      this.metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, labels, count);
+    }
+  }
+
   private schedule(): void {
     if (this.scheduled || this.inFlight.size >= this.options.maxInFlight) return;
     this.scheduled = true;
@@ -161,27 +187,13 @@ export class GroupCommitter {
           const latency = COMMIT_LATENCY_METRIC;
           const latencySeconds = (performance.now() - startedMs) / 1000;
           this.metrics.observe(latency.name, latency.help, latencySeconds, latency.buckets);
-          const byLabels = new Map<string, { labels: Labels; count: number }>();
-          batch.forEach((waiting, index) => {
-            const outcome = outcomes[index];
-            if (outcome === undefined) {
-              waiting.failed(new Error('the recorder returned fewer outcomes than events'));
-              return;
-            }
-            const labels = noticeLabels(outcome, waiting.event.dims.impressionType);
-            const key = `${labels.outcome}/${labels.reason}/${labels.impression_type}`;
-            const entry = byLabels.get(key) ?? { labels, count: 0 };
-            entry.count++;
-            byLabels.set(key, entry);
-            waiting.committed(outcome);
-          });
-          for (const { labels, count } of byLabels.values()) {
-            this.metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, labels, count);
-          }
+          this.countRecorded(batch, outcomes, true);
         },
         (error: unknown) => {
           this.lastFailedMs = performance.now();
           this.metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help);
+          // Committed but not synced: answered 503, yet in the ledger, so counted by their outcomes.
+          if (error instanceof UnsyncedCommitError) this.countRecorded(batch, error.outcomes, false);
           for (const waiting of batch) waiting.failed(error);
         },
       )

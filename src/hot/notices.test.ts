@@ -17,6 +17,8 @@ import { Metrics } from '../lib/metrics.js';
 import { GroupCommitter } from './group-commit.js';
 import type { NoticeAnswer } from './notice-answer.js';
 import type { BatchRecorder } from '../ports/recorder.js';
+import { UnsyncedCommitError } from '../ports/recorder.js';
+import { COUNTED, notCounted } from '../domain/outcome.js';
 import type { NoticeDeps } from './notices.js';
 import { answerNotice, handleNotice, laneNotice } from './notices.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
@@ -230,6 +232,45 @@ describe('notice answers', () => {
       deps.metrics.render(),
       /^tally_notices_refused_total\{impression_type="exchange",reason="not_committed"\} 2$/m,
     );
+  });
+
+  it('answers 503 when the commit went through but its sync to the disk failed, counting the notices by their recorded outcome and refused as not_synced', async () => {
+    const ring = testKeyRing();
+    const metrics = new Metrics();
+    const unsynced: BatchRecorder = {
+      record: (batch) =>
+        Promise.reject(
+          new UnsyncedCommitError(
+            'EIO: i/o error, fdatasync',
+            batch.map((_, index) => (index === 0 ? COUNTED : notCounted('duplicate'))),
+          ),
+        ),
+      close: () => Promise.resolve(),
+    };
+    const deps: NoticeDeps = {
+      ...depsOn('unsynced.db', ring).deps,
+      metrics,
+      committer: new GroupCommitter(
+        unsynced,
+        { maxBatch: 100, maxDelayMs: 0, maxQueue: 100, maxInFlight: 1, flushAtSize: 1000 },
+        metrics,
+      ),
+    };
+    const claims = bannerClaims({ auctionId: 'unsynced' });
+    const answers = await Promise.all([
+      answer(request(ring, claims), deps),
+      answer(request(ring, claims), deps),
+    ]);
+    assert.deepEqual(answers, [{ kind: 'unavailable' }, { kind: 'unavailable' }]);
+    const rendered = metrics.render();
+    for (const series of [
+      'tally_notices_total{outcome="counted",reason="",impression_type="exchange"} 1',
+      'tally_notices_total{outcome="not_counted",reason="duplicate",impression_type="exchange"} 1',
+      'tally_notices_refused_total{impression_type="exchange",reason="not_synced"} 2',
+    ]) {
+      assert.ok(rendered.split('\n').includes(series), `${series} in\n${rendered}`);
+    }
+    assert.doesNotMatch(rendered, /reason="not_committed"/);
   });
 
   it('answers 204 to a beacon whose f parameter is percent-encoded, as URLSearchParams reads it', async () => {

@@ -2,18 +2,21 @@ import type { ServerResponse } from 'node:http';
 import type { Outcome } from '../domain/outcome.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { EventRecord } from '../ports/ledger.js';
+import { UnsyncedCommitError } from '../ports/recorder.js';
 import type { GroupCommitter } from './group-commit.js';
 import { sendUnavailable } from './responses.js';
 
 /**
  * The counter of notices and hits answered 503, by impression type and why: the commit queue was
- * full (`queue_full`), or their batch did not commit (`not_committed`: the ledger failed, its file
- * is gone, the counting thread died or restarts).
+ * full (`queue_full`), their batch did not commit (`not_committed`: the ledger failed, its file
+ * is gone, the counting thread died or restarts), or it committed but its sync to the disk failed
+ * (`not_synced`: recorded, and counted in `tally_notices_total` by their outcomes, yet answered
+ * 503; a retry is a duplicate).
  */
 export const REFUSED_NOTICES_METRIC = {
   name: 'tally_notices_refused_total',
-  help: 'Notices and hits answered 503, by reason: the commit queue was full (queue_full), or their batch did not commit (not_committed)',
-  reasons: ['queue_full', 'not_committed'],
+  help: 'Notices and hits answered 503, by reason: the commit queue was full (queue_full), their batch did not commit (not_committed), or it committed but could not be synced to the disk (not_synced: recorded, and in tally_notices_total)',
+  reasons: ['queue_full', 'not_committed', 'not_synced'],
 } as const;
 
 /**
@@ -35,7 +38,9 @@ export function commitThen(
     });
     done(undefined);
   };
-  if (!committer.offer(event, done, () => refused('not_committed'))) refused('queue_full');
+  const failed = (error: unknown) =>
+    refused(error instanceof UnsyncedCommitError ? 'not_synced' : 'not_committed');
+  if (!committer.offer(event, done, failed)) refused('queue_full');
 }
 
 /** `commitThen` as a promise, answering 503 itself when the event was not committed. */
