@@ -24,12 +24,20 @@ describe('configuration', () => {
     assert.equal(parsed.config.burlPrivateNetworks, 'allow');
   });
 
-  it('refuses a host that is neither an IP address nor a host name, before anything is opened', () => {
+  it('refuses a host that is neither an IP address nor a host name, before anything is opened, in one error: not again for the default public URL built on it', () => {
     for (const host of ['999.1.1.1', 'local host', '-tally.example', 'tally..example', '1.2.3']) {
       const parsed = parseConfig({ TALLY_HOST: host });
       assert.ok(!parsed.ok, host);
       assert.match(parsed.errors[0] ?? '', /^host: .* is neither an IP address nor a host name/, host);
+      // The public URL was not set: its default, built on that host, is no second problem to fix.
+      assert.equal(parsed.errors.length, 1, parsed.errors.join('\n'));
     }
+    const given = parseConfig({ TALLY_HOST: 'local host', TALLY_PUBLIC_URL: 'ftp://tally.example' });
+    assert.ok(!given.ok);
+    assert.match(
+      given.errors[1] ?? '',
+      /^publicUrl: "ftp:\/\/tally\.example" must begin http:\/\/ or https:\/\//,
+    );
     for (const host of [
       '127.0.0.1',
       '::1',

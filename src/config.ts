@@ -169,17 +169,20 @@ export function parseConfig(
   };
 
   const port = int('port', 8080, 0, 65535);
+  const publicUrlGiven = read('publicUrl') !== undefined;
   // Port 0 picks a free port once listening, after the notice URLs' base is settled.
-  if (port === 0 && read('publicUrl') === undefined)
+  if (port === 0 && !publicUrlGiven)
     errors.push('port: 0 picks a free port, which notice URLs cannot name: set publicUrl too, or a port');
   const host = text('host', '0.0.0.0');
-  if (isIP(host) === 0 && !isHostName(host))
+  const hostIsAddress = isIP(host) !== 0 || isHostName(host);
+  if (!hostIsAddress)
     errors.push(
       `host: ${shown(host)} is neither an IP address nor a host name; e.g. 0.0.0.0 (every interface), 127.0.0.1 or ::1`,
     );
   const publicUrl = text('publicUrl', defaultPublicUrl(host, port)).replace(/\/+$/, '');
   const publicUrlProblem = problemOfPublicUrl(publicUrl);
-  if (publicUrlProblem !== undefined)
+  // A default built on a host already refused says nothing more: the operator set no public URL.
+  if (publicUrlProblem !== undefined && (publicUrlGiven || hostIsAddress))
     errors.push(
       `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
     );
