@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { LOCK_FILE } from '../adapters/sqlite/data-dir-lock.js';
 import { openSqlite, writeTransaction } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { newApiKey } from '../control/auth.js';
+import { refuseLostLedger } from '../keys.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 
 const NAME_MAX_LENGTH = 255;
@@ -13,7 +16,8 @@ const OPERATOR_ACCOUNT_NAME = 'default';
  * `tally create-account <name>`: creates an account in the data directory and its first
  * account-wide admin key, printed once (only its hash is stored). Safe while the server runs;
  * on a fresh data directory it first creates the operator's account (id 1), as the server would.
- * Returns the exit code.
+ * Returns the exit code. Throws a `KeyFileError` for a data directory a Tally served whose
+ * ledger is lost, as the server refuses it: a new, empty one made here would be served.
  */
 export function createAccount(
   config: Config,
@@ -28,7 +32,9 @@ export function createAccount(
     );
     return 2;
   }
-  const db = openSqlite(join(config.dataDir, 'tally.db'), config.sqliteSynchronous);
+  const dbPath = join(config.dataDir, 'tally.db');
+  refuseLostLedger(config.dataDir, dbPath, existsSync(join(config.dataDir, LOCK_FILE)));
+  const db = openSqlite(dbPath, config.sqliteSynchronous);
   try {
     const accounts = new SqliteAccountStore(db);
     const generated = newApiKey();

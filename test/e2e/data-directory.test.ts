@@ -171,6 +171,27 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('refuses to create an account where tally.db is gone beside its token key file, making no new ledger a start would serve', async () => {
+    const tally = await startServer();
+    await tally.stop();
+    try {
+      for (const name of ['tally.db', 'tally.db-wal', 'tally.db-shm'])
+        rmSync(join(tally.dataDir, name), { force: true });
+      const created = await runCli(['create-account', 'Acme'], { TALLY_DATA_DIR: tally.dataDir });
+      assert.equal(created.code, 1, created.stdout + created.stderr);
+      assert.equal(created.stdout, '', 'no key printed');
+      assert.match(
+        created.stderr,
+        /^Tally cannot run: .*tally\.db is missing beside .*token-keys\.json: .*Restore tally\.db from a backup.*\n$/,
+      );
+      assert.equal(existsSync(join(tally.dataDir, 'tally.db')), false, 'no empty ledger made in its place');
+      const served = await serve(tally.dataDir);
+      assert.equal(served.code, 1, 'the server still refuses the data directory');
+    } finally {
+      await tally.dispose();
+    }
+  });
+
   it('refuses to serve a data directory a newer Tally migrated, saying so in one line, and exits 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
     try {
