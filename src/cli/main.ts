@@ -65,6 +65,15 @@ const USAGE: Readonly<Record<Command, string>> = {
  */
 const ARGUMENTS_TAKEN: Readonly<Partial<Record<Command, number>>> = { 'create-account': 1 };
 
+/**
+ * The first of `args` that `command` does not take: one past those it takes, or an option where
+ * it takes a name (`tally create-account --help` would otherwise create an account "--help").
+ */
+function unexpectedArgument(command: Command, args: string[]): string | undefined {
+  const taken = ARGUMENTS_TAKEN[command] ?? 0;
+  return args.slice(0, taken).find((arg) => arg.startsWith('-')) ?? args[taken];
+}
+
 /** The names that print the help. */
 const HELP_COMMANDS = new Set(['help', '--help', '-h']);
 
@@ -80,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
-  const extra = replay === undefined ? args[ARGUMENTS_TAKEN[command] ?? 0] : undefined;
+  const extra = replay === undefined ? unexpectedArgument(command, args) : undefined;
   const wrong =
     replay?.ok === false
       ? replay.error

@@ -146,6 +146,9 @@ describe('the tally command', () => {
       };
       for (const [args, extra, line] of [
         [['create-account', 'a', 'b'], 'b', usage['create-account']],
+        // Options, not names: an account named "--help" would be created, and its key printed.
+        [['create-account', '--help'], '--help', usage['create-account']],
+        [['create-account', '-h'], '-h', usage['create-account']],
         [['serve', '--port', '1'], '--port', usage.serve],
         [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
         [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
