@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { LOCK_FILE } from '../adapters/sqlite/data-dir-lock.js';
-import { openSqlite, writeTransaction } from '../adapters/sqlite/database.js';
+import { writeTransaction } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { newApiKey } from '../control/auth.js';
 import { refuseLostLedger } from '../keys.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
+import { openCommandLedger } from './command-ledger.js';
 
 const NAME_MAX_LENGTH = 255;
 /** The name the server gives the operator's account at first start. */
@@ -34,7 +35,7 @@ export function createAccount(
   }
   const dbPath = join(config.dataDir, 'tally.db');
   refuseLostLedger(config.dataDir, dbPath, existsSync(join(config.dataDir, LOCK_FILE)));
-  const db = openSqlite(dbPath, config.sqliteSynchronous);
+  const db = openCommandLedger(config);
   try {
     const accounts = new SqliteAccountStore(db);
     const generated = newApiKey();

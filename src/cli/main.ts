@@ -1,12 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  asDatabaseFileError,
-  DatabaseFileError,
-  openSqlite,
-  SchemaTooNewError,
-} from '../adapters/sqlite/database.js';
+import { asDatabaseFileError, DatabaseFileError, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
@@ -16,6 +11,7 @@ import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lock.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
+import { LedgerServedByOlderTallyError, openCommandLedger } from './command-ledger.js';
 import { createAccount } from './create-account.js';
 import { parseReplayRequest, REPLAY_DEAD_USAGE, replayDeadInSteps } from './replay-dead.js';
 
@@ -157,6 +153,7 @@ const OPERATOR_ERRORS = [
   SchemaTooNewError,
   DatabaseFileError,
   KeyFileError,
+  LedgerServedByOlderTallyError,
 ];
 
 function isOperatorError(error: unknown): error is Error {
@@ -241,7 +238,7 @@ async function withLedger(config: Config, run: (ledger: SqliteLedger) => Promise
     );
     return 1;
   }
-  const ledger = new SqliteLedger(openSqlite(path, config.sqliteSynchronous));
+  const ledger = new SqliteLedger(openCommandLedger(config));
   try {
     await run(ledger);
   } catch (error) {

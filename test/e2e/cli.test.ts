@@ -14,7 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { holdPort, runCli } from '../support/server.js';
+import Database from 'better-sqlite3';
+import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { openSqlite } from '../../src/adapters/sqlite/database.js';
+import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
+import { migrateAsOlderTally } from '../support/older-schema.js';
 
 describe('the tally command', () => {
   it('refuses to serve on a blank or hexadecimal TALLY_PORT instead of listening on port 0 or 80', async () => {
@@ -403,6 +407,47 @@ describe('the tally command', () => {
         result.stderr,
         /^Tally cannot start: \S+tally\.lock is not a lock file Tally made \(SQLite: .*\): it holds no data; with no Tally running on its data directory, delete it and start again\n$/,
       );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves unmigrated, changing nothing, the ledger of an older Tally still serving it, and migrates it once none does', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-older-server-'));
+    const dbPath = join(dataDir, 'tally.db');
+    const older = SQLITE_MIGRATIONS.length - 1;
+    const schemaVersion = () => {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        return db.pragma('user_version', { simple: true });
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      migrateAsOlderTally(dbPath, older);
+      // The older Tally serving the directory, as it holds it (an upgrade built, not yet restarted).
+      const server = lockDataDir(dataDir);
+      try {
+        for (const command of [['replay-dead', '--dry-run'], ['replay-dead'], ['create-account', 'Acme']]) {
+          const result = await runCli(command, { TALLY_DATA_DIR: dataDir });
+          assert.equal(result.code, 1, command.join(' '));
+          assert.equal(result.stdout, '', command.join(' '));
+          assert.equal(
+            result.stderr,
+            `Tally cannot run: ${dbPath} has schema version ${older} and this Tally's commands need ` +
+              `${SQLITE_MIGRATIONS.length}, but the Tally serving ${dataDir} is an older one, which would fail ` +
+              'on a ledger migrated under it: nothing was changed. Restart the server with this version first ' +
+              '(it migrates the ledger as it starts; back the ledger up before), then run the command again\n',
+          );
+          assert.equal(schemaVersion(), older, `${command.join(' ')} migrated the ledger under its server`);
+        }
+      } finally {
+        server.release();
+      }
+      const result = await runCli(['replay-dead', '--dry-run'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(schemaVersion(), SQLITE_MIGRATIONS.length);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

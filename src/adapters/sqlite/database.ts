@@ -69,12 +69,16 @@ function databaseFileProblem(path: string, code: string, message: string): strin
  * (An empty file is a new database to SQLite, and is made one: the first start may have been
  * stopped before it wrote anything.) A thread that opens the database the server opened passes
  * `create: false`: were the data directory moved or unmounted meanwhile, it would otherwise count
- * into a new, empty ledger in its place.
+ * into a new, empty ledger in its place. `beforeMigrating`, called with the schema version only
+ * when a migration is to be applied, may throw to leave the database as it is.
  */
 export function openSqlite(
   path: string,
   synchronous: SqliteSynchronous = 'FULL',
-  { create = true }: { create?: boolean } = {},
+  {
+    create = true,
+    beforeMigrating,
+  }: { create?: boolean; beforeMigrating?: (schemaVersion: number) => void } = {},
 ): Database.Database {
   if (create) makeDirectory(dirname(path));
   let db: Database.Database;
@@ -95,7 +99,7 @@ export function openSqlite(
     db.pragma('busy_timeout = 5000');
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
-    migrate(db, path);
+    migrate(db, path, beforeMigrating);
     // A file this process may read but not write (another user's, a read-only volume) opens and
     // reads: one write now says so at start, not at the first notice committed.
     db.prepare('UPDATE prune_progress SET events_below_id = events_below_id').run();
@@ -147,7 +151,11 @@ export function writeTransaction<T>(db: Database.Database, work: () => T): T {
  * read again under the write lock before each one: another process or thread opening the same
  * database (`tally create-account` beside a starting server) may have applied it meanwhile.
  */
-function migrate(db: Database.Database, path: string): void {
+function migrate(
+  db: Database.Database,
+  path: string,
+  beforeMigrating: ((schemaVersion: number) => void) | undefined,
+): void {
   const schemaVersion = () => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SQLITE_MIGRATIONS.length)
@@ -155,7 +163,9 @@ function migrate(db: Database.Database, path: string): void {
     return version;
   };
   // Up to date (the usual case): no write lock taken.
-  if (schemaVersion() === SQLITE_MIGRATIONS.length) return;
+  const found = schemaVersion();
+  if (found === SQLITE_MIGRATIONS.length) return;
+  beforeMigrating?.(found);
   let upToDate = false;
   while (!upToDate) {
     upToDate = writeTransaction(db, () => {
