@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
-import { REPLAY_ROWS_PER_STEP, replayDeadInSteps } from './replay-dead.js';
+import { parseReplayRequest, REPLAY_ROWS_PER_STEP, replayDeadInSteps } from './replay-dead.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,5 +63,28 @@ describe('tally replay-dead', () => {
     } finally {
       ledger.close();
     }
+  });
+});
+
+describe('the options of tally replay-dead', () => {
+  it('refuses an option given twice, naming both values, rather than keep the last and replay less than asked', () => {
+    const parsed = parseReplayRequest(['--host', 'a.example', '--host', 'b.example', '--dry-run']);
+    assert.deepEqual(parsed, {
+      ok: false,
+      error:
+        '--host is given 2 times ("a.example", "b.example"): give it once, and run the command once for each',
+    });
+    const both = parseReplayRequest([
+      '--account=1',
+      '--from',
+      '2026-12-01',
+      '--account',
+      '2',
+      '--from=2026-12-02',
+    ]);
+    assert.ok(!both.ok);
+    assert.match(both.error, /^--account is given 2 times \("1", "2"\).*; --from is given 2 times/);
+    const once = parseReplayRequest(['--host', 'a.example', '--dry-run', '--dry-run']);
+    assert.ok(once.ok, 'a flag given twice asks the same thing');
   });
 });

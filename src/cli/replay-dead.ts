@@ -22,8 +22,9 @@ export function parseReplayRequest(
 ): { ok: true; request: ReplayRequest } | { ok: false; error: string } {
   let values;
   let positionals;
+  let tokens;
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals, tokens } = parseArgs({
       args,
       options: {
         account: { type: 'string' },
@@ -34,6 +35,7 @@ export function parseReplayRequest(
       },
       strict: true,
       allowPositionals: true,
+      tokens: true,
     }));
   } catch (error) {
     return { ok: false, error: (error as Error).message };
@@ -41,6 +43,17 @@ export function parseReplayRequest(
   const problems: string[] = positionals
     .slice(0, 1)
     .map((extra) => `unexpected argument ${JSON.stringify(extra)}`);
+  // parseArgs keeps the last value of an option given twice: `--host a --host b` would replay b's alone.
+  const valued = tokens.flatMap((token) =>
+    token.kind === 'option' && token.value !== undefined ? [token] : [],
+  );
+  for (const name of new Set(valued.map((token) => token.name))) {
+    const given = valued.filter((token) => token.name === name).map((token) => JSON.stringify(token.value));
+    if (given.length > 1)
+      problems.push(
+        `--${name} is given ${given.length} times (${given.join(', ')}): give it once, and run the command once for each`,
+      );
+  }
   const filter: DeadDeliveryFilter = {};
   if (values.account !== undefined) {
     if (/^[1-9]\d{0,14}$/.test(values.account)) filter.accountId = Number(values.account);
