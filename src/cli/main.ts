@@ -7,6 +7,7 @@ import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
 import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
+import { surviveClosedOutput } from '../lib/closed-output.js';
 import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lock.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
@@ -165,6 +166,7 @@ function isCommand(name: string): name is Command {
 }
 
 async function serve(config: Config): Promise<number> {
+  surviveClosedOutput();
   const log = jsonLogger();
   let tally: Tally;
   try {

@@ -89,6 +89,37 @@ describe('starting Tally', () => {
     }
   });
 
+  it('goes on serving and counting when the reader of its stdout goes away, then stops cleanly on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-stdout-closed-'));
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const key = 'operator-key-0123456789';
+    const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: key });
+    try {
+      await untilReady(started, url);
+      // The log pipeline restarted: every line written from now on fails with EPIPE.
+      started.child.stdout?.destroy();
+      const exited = once(started.child, 'exit');
+      const wins = await api({ url }, key, 'POST', '/v1/wins', { wins: [bannerWin('after-stdout')] });
+      const notice = String(wins.body.results[0].noticeUrls.adm);
+      // A lock file deleted is logged within a second: a line written into the closed pipe.
+      rmSync(join(dataDir, 'tally.lock'));
+      await waitFor(
+        () => started.output().includes("Tally's stdout failed"),
+        5000,
+        () => started.output(),
+      );
+      assert.equal((await fetch(notice, { headers: { 'User-Agent': CHROME } })).status, 200);
+      assert.equal(await countedEvents({ url }, key), 1);
+      started.child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, started.output());
+    } finally {
+      started.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('makes its data directory and every file in it readable by its own user only, whatever the umask it was started with', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-modes-'));
     const dataDir = join(parent, 'data');
