@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
 import { generateKey, MAX_KEY_ID } from './domain/token.js';
@@ -82,16 +82,20 @@ export function droppedSigningKey(
 
 /**
  * Throws a {@link KeyFileError} when a data directory a Tally served before (`servedBefore`: its
- * lock file was there) holds its key file but not the ledger at `dbPath`: the ledger was deleted
- * or lost, and a new, empty one would count once more every impression whose tokens those keys
- * open (the claims and billing records went with it). A key file put in a new directory before
- * its first start is the operator's to use.
+ * lock file was there) holds its key file but not the ledger at `dbPath`, or only an empty file
+ * there (a copy that failed, a file truncated: SQLite would make it a new database): the ledger
+ * was deleted or lost, and a new, empty one would count once more every impression whose tokens
+ * those keys open (the claims and billing records went with it). A key file put in a new
+ * directory before its first start is the operator's to use.
  */
 export function refuseLostLedger(dataDir: string, dbPath: string, servedBefore: boolean): void {
   const keyFile = join(dataDir, KEY_FILE);
-  if (!servedBefore || existsSync(dbPath) || !existsSync(keyFile)) return;
+  if (!servedBefore || !existsSync(keyFile)) return;
+  const ledgerBytes = statSync(dbPath, { throwIfNoEntry: false })?.size;
+  if (ledgerBytes !== undefined && ledgerBytes > 0) return;
+  const what = ledgerBytes === undefined ? 'missing' : 'empty (0 bytes)';
   throw new KeyFileError(
-    `${dbPath} is missing beside ${keyFile}: the ledger was deleted or lost, and a new one would count again ` +
+    `${dbPath} is ${what} beside ${keyFile}: the ledger was deleted or lost, and a new one would count again ` +
       `the impressions it counted. Restore tally.db from a backup (deleting tally.db-wal and tally.db-shm if they ` +
       `are there); to start an empty ledger instead, move ${KEY_FILE} away too, so that no token sealed before opens`,
   );

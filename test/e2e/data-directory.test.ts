@@ -9,6 +9,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -166,6 +167,24 @@ describe('a data directory Tally must not damage', () => {
         /^Tally cannot start: .*tally\.db is missing beside .*token-keys\.json: .*Restore tally\.db from a backup.*\n$/,
       );
       assert.equal(existsSync(join(tally.dataDir, 'tally.db')), false, 'no empty ledger made in its place');
+    } finally {
+      await tally.dispose();
+    }
+  });
+
+  it('refuses to start on a tally.db left empty (0 bytes) beside its token key file, which SQLite would make a new ledger', async () => {
+    const tally = await startServer();
+    await tally.stop();
+    try {
+      for (const name of ['tally.db-wal', 'tally.db-shm']) rmSync(join(tally.dataDir, name), { force: true });
+      writeFileSync(join(tally.dataDir, 'tally.db'), '');
+      const result = await serve(tally.dataDir);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        /^Tally cannot start: .*tally\.db is empty \(0 bytes\) beside .*token-keys\.json: .*Restore tally\.db from a backup.*\n$/,
+      );
+      assert.equal(statSync(join(tally.dataDir, 'tally.db')).size, 0, 'no empty ledger made in its place');
     } finally {
       await tally.dispose();
     }
