@@ -14,6 +14,7 @@ import { schemaProblems } from '../../test/support/json-schema.js';
 import type { Principal } from './auth.js';
 import { catalogRoutes } from './catalog/index.js';
 import { parseListRequest } from './catalog/paging.js';
+import { csvCell } from './csv.js';
 import { billingRecordRoutes } from './billing-records.js';
 import { deliveryRoutes } from './deliveries.js';
 import { exportRoutes } from './export.js';
@@ -31,7 +32,9 @@ const never = (): never => {
 };
 
 interface Operation {
-  parameters?: { name: string; in: string; required?: boolean; schema: Schema }[];
+  summary?: string;
+  description?: string;
+  parameters?: { name: string; in: string; required?: boolean; description?: string; schema: Schema }[];
   requestBody?: { content: Record<string, { schema: Schema; example?: unknown }> };
   responses: Record<
     string,
@@ -397,6 +400,25 @@ describe('the OpenAPI document served at /docs', () => {
     }
     all.set('undocumented', 'x');
     assert.throws(() => parseReportQuery(all, admin, () => null), /unknown parameter/);
+  });
+
+  it('describes the CSV cells written after a quote as csvCell writes them, in reports and billing records', () => {
+    const reports = operation('/v1/reports', 'get').description ?? '';
+    const records =
+      operation('/v1/billing-records', 'get').parameters?.find((parameter) => parameter.name === 'format')
+        ?.description ?? '';
+    const escaped: [words: string, cell: string][] = [
+      ['|', '|cmd'],
+      ['full-width', '\uFF1D1+1'],
+      ['after any white space', ' =1+1'],
+      ['NUL', '\0x'],
+      ["with '", "'x"],
+    ];
+    for (const [words, cell] of escaped) {
+      assert.equal(csvCell(cell)[0], "'", `csvCell escapes ${JSON.stringify(cell)}`);
+      assert.ok(reports.includes(words), `the reports' description names ${words}`);
+    }
+    assert.match(records, /formula/, 'the billing records say their CSV cells are escaped too');
   });
 
   it('documents the limits of GET /v1/deliveries as the handler applies them', async () => {
