@@ -421,6 +421,14 @@ describe('the OpenAPI document served at /docs', () => {
     assert.match(records, /formula/, 'the billing records say their CSV cells are escaped too');
   });
 
+  it('names each operation with the article its noun takes: an advertiser, an impression tracker', () => {
+    for (const { name, operation: documented } of operations()) {
+      for (const text of [documented.summary ?? '', documented.description ?? '']) {
+        assert.doesNotMatch(text, /\ba [aeio]/i, `${name}: ${text}`);
+      }
+    }
+  });
+
   it('documents the limits of GET /v1/deliveries as the handler applies them', async () => {
     const deliveries = operation('/v1/deliveries', 'get');
     const limit = deliveries.parameters?.find((parameter) => parameter.name === 'limit')?.schema;

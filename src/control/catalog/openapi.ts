@@ -337,6 +337,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
           },
         });
   const idParameter = { name: 'id', in: 'path', required: true, schema: id };
+  const one = withArticle(resource.noun);
   const answer = json(`The ${resource.noun}`, object);
   const writtenAnswer = json(`The ${resource.noun}, and the write's warnings`, writtenObject);
   const notFound = { '404': errorResponse(`NOT_FOUND: no such ${resource.noun} that the key sees`) };
@@ -352,7 +353,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
   return {
     [resource.path]: {
       post: {
-        summary: `Create a ${resource.noun}`,
+        summary: `Create ${one}`,
         ...(resource.description === undefined ? {} : { description: resource.description }),
         requestBody: body(resource.required),
         responses: {
@@ -379,11 +380,11 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
     [`${resource.path}/{id}`]: {
       parameters: [idParameter],
       get: {
-        summary: `Read a ${resource.noun}`,
+        summary: `Read ${one}`,
         responses: { '200': answer, '400': ESCAPE_REFUSED, ...AUTHENTICATED_ERRORS, ...notFound },
       },
       patch: {
-        summary: `Change some fields of a ${resource.noun}`,
+        summary: `Change some fields of ${one}`,
         requestBody: body([]),
         responses: {
           '200': writtenAnswer,
@@ -395,7 +396,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         },
       },
       put: {
-        summary: `Replace a ${resource.noun} (absent optional fields take their defaults)`,
+        summary: `Replace ${one} (absent optional fields take their defaults)`,
         requestBody: body(resource.required),
         responses: {
           '200': writtenAnswer,
@@ -407,7 +408,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         },
       },
       delete: {
-        summary: `Delete a ${resource.noun}`,
+        summary: `Delete ${one}`,
         responses: {
           '204': { description: 'Deleted' },
           '400': ESCAPE_REFUSED,
@@ -418,6 +419,11 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
       },
     },
   };
+}
+
+/** `noun` after the indefinite article it takes: "an advertiser", "a line item". */
+function withArticle(noun: string): string {
+  return `${/^[aeio]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 /** The read-only fields sent in a body that has no such field: ignored, as in every catalog write. */
