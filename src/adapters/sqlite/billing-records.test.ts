@@ -255,6 +255,12 @@ describe('billing records', () => {
       readAll({ accountId: 1, auctionId: 'x', impressionType: 'external_impression', limit: 10 }).auctionIds,
       [],
     );
+    assert.deepEqual(
+      readAll({ accountId: 1, auctionId: 'x', impressionType: 'exchange', seat: 'other-seat', limit: 10 })
+        .auctionIds,
+      ['x'],
+      'each filter bound to its own value',
+    );
     assert.deepEqual(readAll({ accountId: 1, auctionId: 'none', limit: 10 }).auctionIds, []);
   });
 

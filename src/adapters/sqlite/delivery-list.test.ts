@@ -50,17 +50,21 @@ describe('listing a seat’s deliveries', () => {
     const queuedArb = fc.record({
       seat: fc.constantFrom(...SEATS),
       status: fc.constantFrom(...DELIVERY_STATUSES),
-      accountId: fc.constantFrom(1 as const, 2 as const),
+      // Mostly the account listed, so that most runs list some.
+      accountId: fc.constantFrom(1 as const, 1 as const, 1 as const, 2 as const),
     });
     const queryArb = fc.record({
       seat: fc.constantFrom(...SEATS),
-      status: fc.option(fc.constantFrom(...DELIVERY_STATUSES), { nil: undefined }),
-      fromMinute: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
-      minutes: fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined }),
-      limit: fc.integer({ min: 1, max: 5 }),
+      status: fc.option(fc.constantFrom(...DELIVERY_STATUSES), { nil: undefined, freq: 2 }),
+      // Windows within the deliveries queued (a minute apart), so that most pick some.
+      fromMinute: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
+      minutes: fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined }),
+      limit: fc.integer({ min: 1, max: 3 }),
     });
+    /** How many runs listed the seat's deliveries over more than one page. */
+    let paged = 0;
     fc.assert(
-      fc.property(fc.array(queuedArb, { maxLength: 30 }), queryArb, (queued, query) => {
+      fc.property(fc.array(queuedArb, { minLength: 10, maxLength: 30 }), queryArb, (queued, query) => {
         const ledger = ledgerOf(queued);
         try {
           const window: DeliveryFilter = {
@@ -86,11 +90,16 @@ describe('listing a seat’s deliveries', () => {
           // Pages as the API reads them: one row more than the page tells whether another follows.
           const listed: string[] = [];
           let afterId: number | undefined;
-          for (;;) {
+          // Bounded: a page that does not move past the last would otherwise be read forever.
+          for (let pages = 1; pages <= queued.length + 1; pages++) {
             const rows = ledger.listDeliveries(1, query.status, query.limit + 1, { ...window, afterId });
+            assert.ok(rows.length <= query.limit + 1, `${rows.length} rows asked for ${query.limit + 1}`);
             const page = rows.slice(0, query.limit);
             listed.push(...page.map((delivery) => `${delivery.url} ${delivery.status}`));
-            if (rows.length <= query.limit) break;
+            if (rows.length <= query.limit) {
+              if (pages > 1) paged++;
+              break;
+            }
             afterId = page.at(-1)?.id;
           }
           assert.deepEqual(listed, expected);
@@ -98,8 +107,9 @@ describe('listing a seat’s deliveries', () => {
           ledger.close();
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
+    assert.ok(paged >= 5, `only ${paged} of 100 runs read more than one page`);
   });
 
   it('reads a seat’s deliveries through the index of the account’s seats alone, at most a page of each status, never a scan', () => {

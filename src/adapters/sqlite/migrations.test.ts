@@ -80,7 +80,7 @@ describe('the SQLite migrations', () => {
     upgraded.close();
   });
 
-  it('keeps the seat of each delivery, read back from its impression key whatever the seat holds, and lists a seat’s by it (migration 18)', () => {
+  it('keeps the seat of each delivery, read back from its impression key whatever the seat holds (none from a key of another shape), and lists a seat’s by it (migration 18)', () => {
     const path = join(dir, 'delivery-seat.db');
     const old = new Database(path);
     SQLITE_MIGRATIONS.slice(0, 17).forEach((sql) => old.exec(sql));
@@ -97,10 +97,20 @@ describe('the SQLite migrations', () => {
       const claims = bannerClaims({ accountId: 1, auctionId: `a\\${index}`, impId: 'i\u001f1', seat });
       insert.run(impressionKey(claims), index % 2 === 0 ? 'delivered' : 'dead');
     });
-    insert.run('k-not-an-impression', 'pending');
+    // Keys of another shape keep '': none, too few ids after the impression's prefix, or as many
+    // ids after another prefix.
+    const otherKeys = [
+      'k-not-an-impression',
+      'x\u001f1\u001fa\u001fi',
+      't\u001f1\u001fa\u001fi\u001fb\u001fs',
+    ];
+    for (const key of otherKeys) insert.run(key, 'pending');
     old.close();
     const db = openSqlite(path);
-    assert.deepEqual(db.prepare('SELECT seat FROM deliveries ORDER BY id').pluck().all(), [...seats, '']);
+    assert.deepEqual(db.prepare('SELECT seat FROM deliveries ORDER BY id').pluck().all(), [
+      ...seats,
+      ...otherKeys.map(() => ''),
+    ]);
     const ledger = new SqliteLedger(db);
     for (const seat of seats.filter((seat) => seat !== ''))
       assert.deepEqual(
