@@ -83,24 +83,29 @@ function operations(): {
 
 const admin: Principal = { accountId: 1, keyId: 1, role: 'admin', scope: null };
 
+/** Every route of the API (the public ones are src/server.ts's), built on a ledger never read. */
+function apiRoutes(): Route[] {
+  const db = openSqlite(':memory:');
+  const routes = [
+    ...winRoutes(
+      { register: never },
+      1024,
+      jsonLogger(() => undefined),
+    ),
+    ...reportRoutes({ report: never }, never, 1),
+    ...deliveryRoutes(new SqliteLedger(db)),
+    ...billingRecordRoutes({ billingRecords: never }, 0),
+    ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
+    ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
+  ];
+  db.close();
+  return routes;
+}
+
 describe('the OpenAPI document served at /docs', () => {
   it('describes every route of the API and the hot endpoints, with its method, and no route that is not there', () => {
-    const db = openSqlite(':memory:');
-    const routes: Pick<Route, 'method' | 'path'>[] = [
-      ...winRoutes(
-        { register: never },
-        1024,
-        jsonLogger(() => undefined),
-      ),
-      ...reportRoutes({ report: never }, never, 1),
-      ...deliveryRoutes(new SqliteLedger(db)),
-      ...billingRecordRoutes({ billingRecords: never }, 0),
-      ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
-      ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
-    ];
-    db.close();
     const listed = [
-      ...routes.map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
+      ...apiRoutes().map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
       // Public routes of src/server.ts.
       ...['/healthz', '/readyz', '/metrics', '/docs', '/omid/verify.js'].map((path) => `GET ${path}`),
       // Served in front of the router (src/hot/notices.ts, src/hot/trackers.ts): GET and POST
@@ -122,6 +127,24 @@ describe('the OpenAPI document served at /docs', () => {
       [],
       'documented routes that do not exist',
     );
+  });
+
+  it('documents the query parameters of every route that reads its query, and the refusal of any on every other route of the API', () => {
+    const undocumented: string[] = [];
+    for (const route of apiRoutes()) {
+      const path = route.path.replace(/:(\w+)/g, '{$1}');
+      const name = `${route.method} ${path}`;
+      const found = operation(path, route.method.toLowerCase());
+      const queryParameters = (found.parameters ?? []).filter((parameter) => parameter.in === 'query');
+      if (route.readsQuery === true) {
+        if (queryParameters.length === 0) undocumented.push(`${name}: its query parameters`);
+      } else if (
+        queryParameters.length > 0 ||
+        !(found.responses['400']?.description ?? '').includes('any query parameter')
+      )
+        undocumented.push(`${name}: 400 for any query parameter`);
+    }
+    assert.deepEqual(undocumented, []);
   });
 
   it('lists every error code the API answers with, with its status, and only those; the README names each', () => {

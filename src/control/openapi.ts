@@ -84,9 +84,12 @@ const errorEnvelope = {
   },
 };
 
-/** The 400 of an operation reading a JSON body (each refuses a malformed %-escape in its query too). */
+/**
+ * The 400 of `POST /v1/wins`, which reads a JSON body and no query: it refuses any query parameter,
+ * and a malformed %-escape in its query, too.
+ */
 const bodyRefused = badRequest(
-  'VALIDATION_FAILED: the message says what to fix; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+  'VALIDATION_FAILED: the message says what to fix (any query parameter too: the operation reads none); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
 );
 /** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
 const hitMalformed = badRequest();

@@ -11,12 +11,20 @@ import {
 } from '../openapi-responses.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
 
-/** The 400 of a write: its body refused, or a malformed %-escape in its path or query. */
+/**
+ * The 400 of a write: its body refused, any query parameter (a write reads none: see
+ * `refuseAnyQuery`), or a malformed %-escape in its path or query.
+ */
 const WRITE_REFUSED = badRequest(
-  'VALIDATION_FAILED: the message names each field and its fix, or a malformed %-escape in the path or query; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+  'VALIDATION_FAILED: the message names each field and its fix, any query parameter (the operation reads none), or a malformed %-escape in the path or query; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
 );
-/** The 400 of a read or delete of one object: no id is refused (one that is no number is 404). */
-const ESCAPE_REFUSED = badRequest('VALIDATION_FAILED: a malformed %-escape in the path or query');
+/**
+ * The 400 of a read or delete of one object (or of the allow-list): any query parameter, as it
+ * reads none, or a malformed %-escape; no id is refused (one that is no number is 404).
+ */
+const NO_QUERY_REFUSED = badRequest(
+  'VALIDATION_FAILED: any query parameter (the operation reads none), or a malformed %-escape in the path or query',
+);
 /** The paging parameters of every list. */
 const PAGING_PARAMETERS = [
   {
@@ -381,7 +389,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
       parameters: [idParameter],
       get: {
         summary: `Read ${one}`,
-        responses: { '200': answer, '400': ESCAPE_REFUSED, ...AUTHENTICATED_ERRORS, ...notFound },
+        responses: { '200': answer, '400': NO_QUERY_REFUSED, ...AUTHENTICATED_ERRORS, ...notFound },
       },
       patch: {
         summary: `Change some fields of ${one}`,
@@ -411,7 +419,7 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
         summary: `Delete ${one}`,
         responses: {
           '204': { description: 'Deleted' },
-          '400': ESCAPE_REFUSED,
+          '400': NO_QUERY_REFUSED,
           ...AUTHENTICATED_ERRORS,
           ...notFound,
           ...inUse,
@@ -515,7 +523,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
       summary: 'Read an API key (without the key); a revoked one too, with revokedAt',
       responses: {
         '200': json('The key record', apiKey),
-        '400': ESCAPE_REFUSED,
+        '400': NO_QUERY_REFUSED,
         ...AUTHENTICATED_ERRORS,
         ...apiKeyNotFound,
       },
@@ -524,7 +532,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
       summary: 'Revoke an API key; revoking a revoked key again changes nothing, and answers 204 too',
       responses: {
         '204': { description: 'Revoked (now, or before: its revokedAt is kept)' },
-        '400': ESCAPE_REFUSED,
+        '400': NO_QUERY_REFUSED,
         ...AUTHENTICATED_ERRORS,
         ...apiKeyNotFound,
         '409': errorResponse("CONFLICT: the account's last account-wide admin key"),
@@ -534,7 +542,7 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
   '/v1/account/redirect-allowlist': {
     get: {
       summary: "The account's redirect allow-list (admins)",
-      responses: { '200': allowlist, '400': ESCAPE_REFUSED, ...AUTHENTICATED_ERRORS },
+      responses: { '200': allowlist, '400': NO_QUERY_REFUSED, ...AUTHENTICATED_ERRORS },
     },
     put: {
       summary: 'Replace the redirect allow-list; a domain allows itself and its subdomains',
