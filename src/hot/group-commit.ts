@@ -102,9 +102,10 @@ export class GroupCommitter {
 
   /**
    * Queues an event and calls `committed` with its outcome once its batch committed, or `failed`
-   * when it did not; answers false (calling neither) when the queue is full: the caller answers
-   * 503, never drops it silently. No promise per event; the callbacks run as the batch settles
-   * and must not throw.
+   * when it did not, or did but could not be synced to the disk (an `UnsyncedCommitError`, its
+   * events then counted in the metrics by their outcomes all the same); answers false (calling
+   * neither) when the queue is full: the caller answers 503, never drops it silently. No promise
+   * per event; the callbacks run as the batch settles and must not throw.
    */
   offer(
     event: EventRecord,

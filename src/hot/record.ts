@@ -22,8 +22,9 @@ export const REFUSED_NOTICES_METRIC = {
 /**
  * Commits one decided notice or hit (the committer counts it in the metrics) and calls `done`
  * with its outcome, or with `undefined` when it cannot be committed (the commit queue is full,
- * or the ledger failed): the caller then answers 503, and answers anything else only for events
- * that are durably recorded. A full queue calls `done` before this returns.
+ * or the ledger failed) or its commit could not be synced to the disk: the caller then answers
+ * 503, and answers anything else only for events that are durably recorded. A full queue calls
+ * `done` before this returns.
  */
 export function commitThen(
   committer: GroupCommitter,
