@@ -195,8 +195,16 @@ const RESOURCES: Resource[] = [
           'absent (or null, except in a PATCH): kept as it is; a new rule is the base when its publisher has none',
       },
       state,
-      startDate: { type: ['string', 'null'], format: 'date' },
-      endDate: { type: ['string', 'null'], format: 'date', description: 'inclusive' },
+      startDate: {
+        type: ['string', 'null'],
+        format: 'date',
+        description: 'a UTC day: the rule applies from its 00:00 UTC; null: since always',
+      },
+      endDate: {
+        type: ['string', 'null'],
+        format: 'date',
+        description: 'a UTC day, inclusive: the rule applies until its 24:00 UTC; null: no end',
+      },
       placementIds: { type: 'array', items: id, description: 'conditions; empty: every placement' },
     },
     answers: { isBase: { type: 'boolean', description: "the publisher's base rule" } },
