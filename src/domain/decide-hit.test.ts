@@ -7,6 +7,14 @@ import { CHROME } from '../../test/support/user-agents.js';
 
 const ACTIVE = { state: 'active' } as const;
 const INACTIVE = { state: 'inactive' } as const;
+const BOT = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' } as const;
+/** What Android apps and video players fire with, each of which the bot list takes for a bot. */
+const ANDROID_PLAYER_AGENTS = [
+  'okhttp/4.12.0',
+  'Dalvik/2.1.0',
+  'ExoPlayerLib/2.19.1',
+  'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
+];
 
 function request(headers: Record<string, string> = {}, method = 'GET'): HitRequest {
   return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress: '198.51.100.7' };
@@ -94,7 +102,7 @@ describe('decideHit', () => {
     });
   });
 
-  it("screens a tracker hit as a browser's: the HTTP libraries apps and servers use are bots here", () => {
+  it("screens a hit on a tracker fired by browsers (the default) as a browser's: the HTTP libraries apps and servers use are bots here", () => {
     for (const userAgent of ['okhttp/4.12.0', 'curl/8.0', 'Go-http-client/1.1']) {
       assert.deepEqual(
         decideHit(ACTIVE, request({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
@@ -102,6 +110,75 @@ describe('decideHit', () => {
         userAgent,
       );
     }
+  });
+
+  it("counts the Android and player HTTP stacks' hits on an app tracker, and not on a browser tracker", () => {
+    const appTracker = { state: 'active', firedBy: 'app' } as const;
+    const browserTracker = { state: 'active', firedBy: 'browser' } as const;
+    for (const userAgent of ANDROID_PLAYER_AGENTS) {
+      const hit = request({ 'user-agent': userAgent });
+      assert.deepEqual(
+        decideHit(appTracker, hit, defaultIvtFilter()).outcome,
+        { outcome: 'counted' },
+        userAgent,
+      );
+      assert.deepEqual(decideHit(browserTracker, hit, defaultIvtFilter()).outcome, BOT, userAgent);
+      assert.deepEqual(decideHit(ACTIVE, hit, defaultIvtFilter()).outcome, BOT, userAgent);
+    }
+  });
+
+  it('screens an app tracker hit for everything but the app HTTP stacks: robots, HEAD, prefetch, empty agents, patterns, blocked IPs', () => {
+    const appTracker = { state: 'active', firedBy: 'app' } as const;
+    for (const userAgent of [
+      'okhttp/4.12.0 (compatible; Examplebot/1.0)',
+      'Googlebot/2.1 (+http://www.google.com/bot.html)',
+    ]) {
+      assert.deepEqual(
+        decideHit(appTracker, request({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
+        BOT,
+        userAgent,
+      );
+    }
+    const invalid = (rule: string) => ({ outcome: 'not_counted', reason: 'invalid_traffic', rule });
+    const okhttp = { 'user-agent': 'okhttp/4.12.0' };
+    assert.deepEqual(
+      decideHit(appTracker, request(okhttp, 'HEAD'), defaultIvtFilter()).outcome,
+      invalid('head_request'),
+    );
+    assert.deepEqual(
+      decideHit(appTracker, request({ ...okhttp, 'sec-purpose': 'prefetch' }), defaultIvtFilter()).outcome,
+      { outcome: 'not_counted', reason: 'prefetch' },
+    );
+    assert.deepEqual(
+      decideHit(appTracker, request({ 'user-agent': '' }), defaultIvtFilter()).outcome,
+      invalid('empty_user_agent'),
+    );
+    const built = buildIvtFilter(['^okhttp/'], ['203.0.113.0/24']);
+    assert.ok(built.ok);
+    assert.deepEqual(
+      decideHit(appTracker, request(okhttp), built.filter).outcome,
+      invalid('blocked_user_agent'),
+    );
+    const player = { 'user-agent': 'ExoPlayerLib/2.19.1' };
+    assert.deepEqual(
+      decideHit(appTracker, request({ ...player, 'x-device-ip': '203.0.113.9' }), built.filter).outcome,
+      invalid('blocked_ip'),
+    );
+  });
+
+  it("judges an SSAI server's hit on an app tracker by the device it names in X-Device-User-Agent", () => {
+    const appTracker = { state: 'active', firedBy: 'app' } as const;
+    const relayed = (deviceAgent: string) =>
+      request({
+        'user-agent': 'Example-Stitcher/1.0',
+        'x-device-user-agent': deviceAgent,
+        'x-device-ip': '198.51.100.20',
+      });
+    assert.deepEqual(decideHit(appTracker, relayed('Dalvik/2.1.0'), defaultIvtFilter()).outcome, {
+      outcome: 'counted',
+    });
+    assert.deepEqual(decideHit(ACTIVE, relayed('Dalvik/2.1.0'), defaultIvtFilter()).outcome, BOT);
+    assert.deepEqual(decideHit(appTracker, relayed('Googlebot/2.1'), defaultIvtFilter()).outcome, BOT);
   });
 
   it('applies the configured IP block list to the device address', () => {

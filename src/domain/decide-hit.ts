@@ -1,4 +1,4 @@
-import type { Device, HitRequest, IvtFilter } from './ivt.js';
+import type { Device, HitRequest, IvtFilter, Notifier } from './ivt.js';
 import { readDevice, screenRequest } from './ivt.js';
 import type { Outcome } from './outcome.js';
 import { COUNTED, notCounted } from './outcome.js';
@@ -10,9 +10,15 @@ export interface HitDecision {
   device: Device;
 }
 
-/** What a hit's decision reads of its tracker: its state, and its line item's. */
+/** What a hit's decision reads of its tracker: its state, its line item's, and who fires its hits. */
 export interface HitTracker {
   readonly state: 'active' | 'inactive';
+  /**
+   * Who fires the tracker's hits: a `browser` (a tag on a web page), or an `app` (a video player's
+   * VAST `<Impression>`, an app's SDK, a CTV device, an SSAI server), whose HTTP stacks the bot
+   * list takes for bots; see `screenRequest`. Left out, `browser`.
+   */
+  readonly firedBy?: Notifier;
   /** The tracker's line item; left out, only the tracker's own state is judged. */
   readonly lineItem?: { readonly state: 'active' | 'inactive' };
 }
@@ -21,7 +27,8 @@ export interface HitTracker {
  * Decides one tracker hit, purely. Order: unknown tracker (`unknown_tracker`), inactive
  * tracker (`inactive_tracker`), tracker of an inactive line item (`inactive_line_item`: a
  * paused line item neither counts nor bills, whatever its trackers' states), then the same
- * invalid-traffic and prefetch screen as exchange notices. Trackers have no TTL and no preview
+ * invalid-traffic and prefetch screen as exchange notices, with the tracker's `firedBy` as the
+ * notifier (an app's or player's HTTP stack is no bot on an app tracker). Trackers have no TTL and no preview
  * flag. Duplicates — the same cachebuster on the same tracker within
  * {@link TRACKER_DEDUPE_WINDOW_MS} — are for the ledger to decide, keyed by
  * {@link trackerDedupeKey}; a hit without a cachebuster is never a duplicate.
@@ -37,7 +44,7 @@ export function decideHit(
   if (tracker.lineItem !== undefined && tracker.lineItem.state !== 'active') {
     return { outcome: notCounted('inactive_line_item'), device };
   }
-  return { outcome: screenRequest(request, device, filter) ?? COUNTED, device };
+  return { outcome: screenRequest(request, device, filter, tracker.firedBy) ?? COUNTED, device };
 }
 
 /** How long a tracker hit's cachebuster claim lives: a repeat within five minutes is a `duplicate`. */
