@@ -87,6 +87,7 @@ try {
     paymentRuleId: index % 10 === 0 ? base.id : null,
     state: 'active',
     clickUrl: null,
+    firedBy: 'browser',
   });
   const trackerIds = db.transaction(() =>
     Array.from(

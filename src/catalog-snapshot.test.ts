@@ -236,6 +236,7 @@ function run(store: SqliteCatalogStore, accountId: number, ids: Created, operati
         paymentRuleId: pick(ids.rules, operation.rule),
         state: operation.active ? ('active' as const) : ('inactive' as const),
         clickUrl: operation.kind === 'click' ? 'https://example.com/landing' : null,
+        firedBy: 'browser' as const,
       };
       const existing = pick(ids.trackers, operation.update);
       if (existing === null) keep(ids.trackers, store.trackers.create(accountId, input, NOW_MS));
@@ -400,6 +401,7 @@ describe('catalog snapshot, following writes made here and elsewhere', () => {
       paymentRuleId: null,
       state: 'active',
       clickUrl: null,
+      firedBy: 'browser' as const,
     };
   };
   const idOf = (result: { ok: boolean; value?: { id: number } }): number => {

@@ -223,6 +223,7 @@ function trackerView(tracker: Tracker, tables: CatalogTables): TrackerView | und
     placementId: tracker.placementId,
     paymentRule: tracker.paymentRuleId === null ? null : (tables.rules.get(tracker.paymentRuleId) ?? null),
     clickUrl: tracker.clickUrl,
+    firedBy: tracker.firedBy,
   });
 }
 

@@ -186,6 +186,7 @@ export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): 
  * themselves in ways the bot list, made for browsers' traffic, takes for bots.
  */
 export type Notifier = 'browser' | 'app';
+export const NOTIFIERS: readonly Notifier[] = ['browser', 'app'];
 
 /**
  * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots,

@@ -37,6 +37,7 @@ function tracker(id: number, kind: TrackerKind, overrides: Partial<TrackerView> 
     placementId: null,
     paymentRule: null,
     clickUrl: null,
+    firedBy: 'browser',
     ...overrides,
   };
 }

@@ -1,3 +1,4 @@
+import type { Notifier } from '../domain/ivt.js';
 import type { RevenueType } from '../domain/revenue.js';
 import type { TrackerKind } from '../domain/tracker-hit.js';
 /**
@@ -132,6 +133,14 @@ export interface TrackerInput {
   state: CatalogState;
   /** Click trackers: the landing page when a hit has no `redir`; always null for impression trackers. */
   clickUrl: string | null;
+  /**
+   * Who fires the tracker's hits. `browser` (the default): a tag on a web page, screened as a
+   * browser's, so an app's or server's HTTP stack (okhttp, Dalvik, curl…) is a bot. `app`
+   * (impression trackers only): a video player's VAST `<Impression>`, an app's SDK, a CTV device
+   * or an SSAI server, whose HTTP stacks are not taken for bots, as for exchange notices an app
+   * fires; every other screen stays. Always `browser` for click trackers: a click is a person's.
+   */
+  firedBy: Notifier;
 }
 export interface Tracker extends CatalogRecord, TrackerInput {}
 
@@ -367,6 +376,8 @@ export interface TrackerView {
   readonly paymentRule: PaymentRuleView | null;
   /** Click trackers: the landing page used when a hit has no `redir`. */
   readonly clickUrl: string | null;
+  /** Who fires its hits, the notifier they are screened as (see `TrackerInput.firedBy`). */
+  readonly firedBy: Notifier;
 }
 
 /**

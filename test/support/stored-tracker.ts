@@ -38,6 +38,7 @@ export function storedTracker(catalog: CatalogStore, kind: TrackerKind, nowMs: n
     paymentRuleId: null,
     state: 'active' as const,
     clickUrl: kind === 'click' ? 'https://advertiser.example/' : null,
+    firedBy: 'browser' as const,
   };
   return stored(catalog.trackers.create(1, input, nowMs)).id;
 }

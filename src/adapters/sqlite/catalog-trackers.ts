@@ -9,6 +9,7 @@ import type {
   TrackerKind,
   WriteResult,
 } from '../../ports/catalog.js';
+import type { Notifier } from '../../domain/ivt.js';
 import { checkRedirectTarget } from '../../domain/tracker-hit.js';
 import type { SqlValue } from './catalog-entity.js';
 import { invalid, SqliteEntityStore } from './catalog-entity.js';
@@ -43,6 +44,7 @@ export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, Tra
       paymentRuleId: row.payment_rule_id as number | null,
       state: row.state as CatalogState,
       clickUrl: row.click_url as string | null,
+      firedBy: row.fired_by as Notifier,
       createdMs: row.created_ms as number,
       updatedMs: row.updated_ms as number,
     };
@@ -60,6 +62,7 @@ export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, Tra
       payment_rule_id: input.paymentRuleId,
       state: input.state,
       click_url: input.kind === 'click' ? input.clickUrl : null,
+      fired_by: input.kind === 'impression' ? input.firedBy : 'browser',
     };
   }
 

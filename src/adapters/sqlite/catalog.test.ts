@@ -69,6 +69,7 @@ function trackerInput(ids: ReturnType<typeof chain>, overrides: Partial<TrackerI
     paymentRuleId: null,
     state: 'active',
     clickUrl: null,
+    firedBy: 'browser',
     ...overrides,
   };
 }
@@ -437,6 +438,27 @@ describe('catalog snapshot', () => {
     assert.equal(snapshot.current().findTracker('impression', { id: created.id })?.state, 'active');
   });
 
+  it('hands the hot path who fires a tracker’s hits, as its own writes and another connection’s set it; a click tracker’s always a browser', async () => {
+    const ids = setup(store, accountA);
+    const app = stored(store.trackers.create(accountA, trackerInput(ids, { firedBy: 'app' }), NOW_MS));
+    assert.equal(snapshot.current().findTracker('impression', { id: app.id })?.firedBy, 'app');
+    stored(otherStore.trackers.update(accountA, app.id, trackerInput(ids, { firedBy: 'browser' }), NOW_MS));
+    const startMs = Date.now();
+    while (snapshot.current().findTracker('impression', { id: app.id })?.firedBy !== 'browser') {
+      assert.ok(Date.now() - startMs < 5000, 'the snapshot did not follow the change within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const click = stored(
+      store.trackers.create(
+        accountA,
+        trackerInput(ids, { kind: 'click', clickUrl: 'https://shop.example/', firedBy: 'app' }),
+        NOW_MS,
+      ),
+    );
+    assert.equal(click.firedBy, 'browser');
+    assert.equal(snapshot.current().findTracker('click', { id: click.id })?.firedBy, 'browser');
+  });
+
   it('looks a code up in the named account, else in the operator’s, so another account reusing it changes nothing', () => {
     const a = setup(store, accountA);
     const b = setup(store, accountB);
@@ -568,6 +590,7 @@ describe('catalog snapshot', () => {
         placementId: placement.id,
         paymentRule: onTop.id,
         clickUrl: 'https://shop.example/landing',
+        firedBy: 'browser',
       },
     );
     const conditional = view.paymentRules(ids.publisher.id)[0];

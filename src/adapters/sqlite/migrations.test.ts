@@ -12,6 +12,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
 import { impressionKey, readImpressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
+import { SqliteCatalogStore } from './catalog.js';
 import { SqliteLedger } from './ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-migrations-'));
@@ -121,6 +122,31 @@ describe('the SQLite migrations', () => {
         JSON.stringify(seat),
       );
     ledger.close();
+  });
+
+  it('keeps every tracker stored before migration 19 fired by browsers, screened as it was, and stores only browser or app (migration 19)', () => {
+    const path = join(dir, 'tracker-fired-by.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 18).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 18');
+    old.exec(`INSERT INTO accounts (id, name, created_ms) VALUES (1, 'a', 0);
+      INSERT INTO advertisers (id, account_id, name, created_ms, updated_ms) VALUES (2, 1, 'adv', 0, 0);
+      INSERT INTO line_items (id, account_id, advertiser_id, name, revenue_type, revenue_value_micros, state,
+        created_ms, updated_ms) VALUES (3, 1, 2, 'li', 'none', 0, 'active', 0, 0);
+      INSERT INTO publishers (id, account_id, name, created_ms, updated_ms) VALUES (4, 1, 'pub', 0, 0);
+      INSERT INTO trackers (id, account_id, kind, advertiser_id, name, line_item_id, publisher_id, state, click_url,
+        created_ms, updated_ms)
+      VALUES (5, 1, 'impression', 2, 'imp', 3, 4, 'active', NULL, 0, 0),
+        (6, 1, 'click', 2, 'clk', 3, 4, 'active', 'https://advertiser.example/', 0, 0);`);
+    old.close();
+    const db = openSqlite(path);
+    const catalog = new SqliteCatalogStore(db);
+    assert.deepEqual(
+      [5, 6].map((id) => catalog.trackers.get(1, id)?.firedBy),
+      ['browser', 'browser'],
+    );
+    assert.throws(() => db.prepare("UPDATE trackers SET fired_by = 'robot' WHERE id = 5").run(), /CHECK/);
+    db.close();
   });
 
   it('splits the counted rollups by the notice that counted, rebuilt from the counted events, and keeps the others with no notice kind (migration 14)', () => {

@@ -582,6 +582,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
       AND length(dedupe_key) - length(replace(dedupe_key, char(31), '')) = 5;
   CREATE INDEX deliveries_account_seat ON deliveries (account_id, seat, status, id);
   `,
+  // 19: who fires a tracker's hits, the notifier they are screened as: 'browser' (a tag on a web
+  // page) or 'app' (a video player, an app's SDK, a CTV device, an SSAI server). Trackers stored
+  // before it are fired by browsers, as they were all screened until then.
+  `
+  ALTER TABLE trackers ADD COLUMN fired_by TEXT NOT NULL DEFAULT 'browser' CHECK (fired_by IN ('browser', 'app'));
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */

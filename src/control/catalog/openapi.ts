@@ -1,6 +1,7 @@
 import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
 import { WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
+import { NOTIFIERS } from '../../domain/ivt.js';
 import { CATALOG_STATES, PRICING_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
 import {
   AUTHENTICATED_ERRORS,
@@ -221,7 +222,15 @@ const RESOURCES: Resource[] = [
     path: '/v1/impression-trackers',
     noun: 'impression tracker',
     required: ['advertiserId', 'name', 'lineItemId', 'publisherId'],
-    fields: trackerFields,
+    fields: {
+      ...trackerFields,
+      firedBy: {
+        enum: NOTIFIERS,
+        default: 'browser',
+        description:
+          "who fires the tracker's hits. browser: a tag on a web page, its hits screened as a browser's, so an app's or server's HTTP stack (okhttp, Dalvik, ExoPlayer, curl…) is a bot (invalid_traffic, bot_user_agent). app: a video player (a VAST <Impression>), an app's SDK, a CTV device or an SSAI server, whose HTTP stacks are not taken for bots, as for exchange notices an app fires; declared robots, HEAD, prefetch, empty agents, configured patterns, blocked IPs and X-Device-User-Agent / X-Device-IP are screened as for browsers. A PUT without it sets browser",
+      },
+    },
     answerOnly: { warnings: PRICING_WARNINGS },
     filters: trackerFilters,
     uniqueField: 'code',
@@ -237,6 +246,12 @@ const RESOURCES: Resource[] = [
         format: 'uri',
         description:
           "landing page when a hit has no redir; refused when the account's enabled redirect allow-list refuses it",
+      },
+      firedBy: {
+        enum: ['browser'],
+        default: 'browser',
+        description:
+          'always browser: a click is a person following a link; app (for impression trackers only) is refused',
       },
     },
     filters: trackerFilters,

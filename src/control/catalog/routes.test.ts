@@ -312,6 +312,7 @@ describe('catalog routes', () => {
               paymentRuleId: null,
               state: 'active',
               clickUrl: null,
+              firedBy: 'browser',
             },
             NOW_MS,
           );
@@ -507,6 +508,7 @@ describe('catalog routes', () => {
           paymentRuleId: null,
           state: 'active',
           clickUrl: null,
+          firedBy: 'browser',
         },
         NOW_MS,
       );
@@ -514,6 +516,79 @@ describe('catalog routes', () => {
       const read = await ok('GET', `/v1/impression-trackers/${tracker.id}`);
       assert.equal(read.lineItemId, cpm.id);
       assert.deepEqual(read.warnings, []);
+    });
+
+    it('fires an impression tracker from browsers unless it is set fired by an app, kept across PATCHes and a PUT of its answer', async () => {
+      const body = await trackerBody('T');
+      const browser = await create('/v1/impression-trackers', body);
+      assert.equal(browser.firedBy, 'browser');
+      const app = await create('/v1/impression-trackers', { ...body, firedBy: 'app' });
+      assert.equal(app.firedBy, 'app');
+      const path = `/v1/impression-trackers/${app.id}`;
+      assert.equal((await ok('PATCH', path, { name: 'renamed' })).firedBy, 'app');
+      const answer = await ok('GET', path);
+      assert.equal((await ok('PUT', path, answer)).firedBy, 'app');
+      assert.equal((await ok('PATCH', path, { firedBy: 'browser' })).firedBy, 'browser');
+      assert.equal(
+        (await ok('PATCH', `/v1/impression-trackers/${browser.id}`, { firedBy: 'app' })).firedBy,
+        'app',
+      );
+      const listed = await ok('GET', `/v1/impression-trackers?advertiserId=${body.advertiserId}`);
+      assert.deepEqual(
+        (listed.items as { id: number; firedBy: string }[]).map((tracker) => [tracker.id, tracker.firedBy]),
+        [
+          [browser.id, 'app'],
+          [app.id, 'browser'],
+        ],
+      );
+    });
+
+    it('refuses a firedBy other than "browser" or "app", naming both, and saves nothing', async () => {
+      const body = await trackerBody('T');
+      const tracker = await create('/v1/impression-trackers', { ...body, firedBy: 'app' });
+      const path = `/v1/impression-trackers/${tracker.id}`;
+      for (const firedBy of ['App', 'server', 'ctv', '', 1, true, ['app']]) {
+        for (const [method, target] of [
+          ['POST', '/v1/impression-trackers'],
+          ['PUT', path],
+          ['PATCH', path],
+        ] as const) {
+          await assertRefused(
+            method,
+            target,
+            { ...body, firedBy },
+            /firedBy: .* is not valid: send one of "browser", "app"/,
+          );
+        }
+      }
+      await assertRefused(
+        'PATCH',
+        path,
+        { firedBy: null },
+        /firedBy: cannot be null: send one of "browser", "app"/,
+      );
+      assert.equal((await ok('GET', path)).firedBy, 'app');
+    });
+
+    it('keeps a click tracker fired by browsers: takes "browser", and refuses "app", saying a click is a person\'s', async () => {
+      const body = await trackerBody('C');
+      const click = await create('/v1/click-trackers', body);
+      assert.equal(click.firedBy, 'browser');
+      assert.equal((await create('/v1/click-trackers', { ...body, firedBy: 'browser' })).firedBy, 'browser');
+      const path = `/v1/click-trackers/${click.id}`;
+      for (const [method, target] of [
+        ['POST', '/v1/click-trackers'],
+        ['PUT', path],
+        ['PATCH', path],
+      ] as const) {
+        await assertRefused(
+          method,
+          target,
+          { ...body, firedBy: 'app' },
+          /firedBy: a click tracker is always fired by a browser \(a click is a person following a link.*send "browser" or leave firedBy out/,
+        );
+      }
+      assert.equal((await ok('GET', path)).firedBy, 'browser');
     });
 
     it('refuses warnings sent to a click tracker, whose answers have none', async () => {

@@ -7,6 +7,8 @@ import type {
   TrackerKind,
 } from '../../ports/catalog.js';
 import { CATALOG_STATES } from '../../ports/catalog.js';
+import type { Notifier } from '../../domain/ivt.js';
+import { NOTIFIERS } from '../../domain/ivt.js';
 import type { Route } from '../http.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
@@ -27,12 +29,14 @@ const FIELDS = [
   'placementId',
   'paymentRuleId',
   'state',
+  'firedBy',
 ];
 
 /**
  * `/v1/impression-trackers` and `/v1/click-trackers`: `{advertiserId, name, code?, lineItemId,
- * publisherId, placementId?, paymentRuleId?, state?}`, click trackers also `clickUrl?` (the
- * landing page when a hit has no `redir`). The line item must be the advertiser's; the
+ * publisherId, placementId?, paymentRuleId?, state?, firedBy?}`, click trackers also `clickUrl?`
+ * (the landing page when a hit has no `redir`). `firedBy` is `browser` (the default) or, for an
+ * impression tracker, `app` (see `TrackerInput.firedBy`); a click tracker's is always `browser`. The line item must be the advertiser's; the
  * placement and payment rule the publisher's. Both kinds share one id sequence. An impression
  * tracker's answers carry `warnings`: terms under which its hits would be booked at a cost of 0
  * (see `impressionPricingWarnings`), read from `catalog`, the snapshot its hits are priced by.
@@ -87,6 +91,7 @@ function routesFor(
         paymentRuleId: fields.optionalId('paymentRuleId', base?.paymentRuleId ?? null),
         state: fields.oneOf('state', CATALOG_STATES, base?.state ?? 'active'),
         clickUrl: kind === 'click' ? fields.url('clickUrl', base?.clickUrl ?? null) : null,
+        firedBy: firedBy(fields, kind, base?.firedBy ?? 'browser'),
       };
       fields.finish(noun);
       return input;
@@ -101,6 +106,7 @@ function routesFor(
       placementId: tracker.placementId,
       paymentRuleId: tracker.paymentRuleId,
       state: tracker.state,
+      firedBy: tracker.firedBy,
       ...(kind === 'click'
         ? { clickUrl: tracker.clickUrl }
         : { warnings: seesMediaCost(principal) ? trackerPricingWarnings(tracker, catalog()) : [] }),
@@ -108,4 +114,19 @@ function routesFor(
       updatedAt: isoOf(tracker.updatedMs),
     }),
   });
+}
+
+/**
+ * Who fires the tracker's hits. A click tracker's are always a browser's: a click is a person
+ * following a link, and a click fired by an app's or player's HTTP stack is one no person made.
+ */
+function firedBy(fields: FieldReader, kind: TrackerKind, base: Notifier): Notifier {
+  const value = fields.oneOf('firedBy', NOTIFIERS, base);
+  if (kind === 'click' && value !== 'browser') {
+    fields.problem(
+      'firedBy',
+      `a click tracker is always fired by a browser (a click is a person following a link, which an app's or player's HTTP stack fetching it is not): send "browser" or leave firedBy out; "app" is for impression trackers that video players, apps' SDKs, CTV devices or SSAI servers fire`,
+    );
+  }
+  return value;
 }
