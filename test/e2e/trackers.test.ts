@@ -761,6 +761,50 @@ describe('impression and click trackers end to end', () => {
       },
     );
   });
+
+  it('counts an Android video player’s hits on a tracker fired by an app, and records them invalid traffic on a browser’s', async () => {
+    const tracker = async (name: string, firedBy?: string) => {
+      const response = await api(tally, tally.adminKey, 'POST', '/v1/impression-trackers', {
+        advertiserId: ids.advertiser,
+        name,
+        lineItemId: ids.cpmLine,
+        publisherId: ids.publisher,
+        ...(firedBy === undefined ? {} : { firedBy }),
+      });
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      assert.equal(response.body.firedBy, firedBy ?? 'browser');
+      return response.body.id as number;
+    };
+    const appTracker = await tracker('VAST Impression in the Android app', 'app');
+    const browserTracker = await tracker('Web tag placed in the VAST by mistake');
+    const players = [
+      'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
+      'okhttp/4.12.0',
+    ];
+    for (const trackerId of [appTracker, browserTracker]) {
+      for (const [index, userAgent] of players.entries()) {
+        const response = await hit(`/imptr?id=${trackerId}&cachebuster=vast-${index}`, {
+          'user-agent': userAgent,
+        });
+        assert.equal(response.status, 200);
+      }
+    }
+    // A declared robot is no app's HTTP stack, whoever fires the tracker.
+    await hit(`/imptr?id=${appTracker}&cachebuster=vast-bot`, {
+      'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)',
+    });
+    const rowsOf = async (trackerId: number) =>
+      (await report(tally.adminKey, 'tracker,outcome,reason,ivtRule', `&tracker=${trackerId}`)).rows.map(
+        (row) => [row.outcome, row.reason, row.ivtRule, row.events, row.revenueMicros],
+      );
+    assert.deepEqual(await rowsOf(appTracker), [
+      ['counted', '', '', 2, 4000],
+      ['not_counted', 'invalid_traffic', 'bot_user_agent', 1, 0],
+    ]);
+    assert.deepEqual(await rowsOf(browserTracker), [
+      ['not_counted', 'invalid_traffic', 'bot_user_agent', 2, 0],
+    ]);
+  });
 });
 
 describe('access to exports and reports', () => {
