@@ -24,14 +24,14 @@ export interface HitTracker {
 }
 
 /**
- * Decides one tracker hit, purely. Order: unknown tracker (`unknown_tracker`), inactive
- * tracker (`inactive_tracker`), tracker of an inactive line item (`inactive_line_item`: a
- * paused line item neither counts nor bills, whatever its trackers' states), then the same
- * invalid-traffic and prefetch screen as exchange notices, with the tracker's `firedBy` as the
- * notifier (an app's or player's HTTP stack is no bot on an app tracker). Trackers have no TTL and no preview
- * flag. Duplicates — the same cachebuster on the same tracker within
- * {@link TRACKER_DEDUPE_WINDOW_MS} — are for the ledger to decide, keyed by
- * {@link trackerDedupeKey}; a hit without a cachebuster is never a duplicate.
+ * Decides one tracker hit, purely. Order: unknown tracker (`unknown_tracker`), inactive tracker
+ * (`inactive_tracker`), tracker of an inactive line item (`inactive_line_item`: a paused line item
+ * neither counts nor bills, whatever its trackers' states), then the same invalid-traffic and
+ * prefetch screen as exchange notices, with the tracker's `firedBy` as the notifier (an app's or
+ * player's HTTP stack is no bot on an app tracker). Trackers have no TTL and no preview flag.
+ * Duplicates — the same cachebuster on the same tracker within {@link TRACKER_DEDUPE_WINDOW_MS} —
+ * are for the ledger to decide, keyed by {@link trackerDedupeKey}; a hit without a cachebuster is
+ * never a duplicate.
  */
 export function decideHit(
   tracker: HitTracker | undefined,

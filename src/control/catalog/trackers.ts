@@ -36,10 +36,11 @@ const FIELDS = [
  * `/v1/impression-trackers` and `/v1/click-trackers`: `{advertiserId, name, code?, lineItemId,
  * publisherId, placementId?, paymentRuleId?, state?, firedBy?}`, click trackers also `clickUrl?`
  * (the landing page when a hit has no `redir`). `firedBy` is `browser` (the default) or, for an
- * impression tracker, `app` (see `TrackerInput.firedBy`); a click tracker's is always `browser`. The line item must be the advertiser's; the
- * placement and payment rule the publisher's. Both kinds share one id sequence. An impression
- * tracker's answers carry `warnings`: terms under which its hits would be booked at a cost of 0
- * (see `impressionPricingWarnings`), read from `catalog`, the snapshot its hits are priced by.
+ * impression tracker, `app` (see `TrackerInput.firedBy`); a click tracker's is always `browser`.
+ * The line item must be the advertiser's; the placement and payment rule the publisher's. Both
+ * kinds share one id sequence. An impression tracker's answers carry `warnings`: terms under which
+ * its hits would be booked at a cost of 0 (see `impressionPricingWarnings`), read from `catalog`,
+ * the snapshot its hits are priced by.
  */
 export function trackerRoutes(
   store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
