@@ -5,6 +5,7 @@ import { DataDirInUseError, LOCK_FILE, lockDataDir } from '../adapters/sqlite/da
 import { openSqlite } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { SQLITE_MIGRATIONS } from '../adapters/sqlite/migrations.js';
+import { refuseLostLedger } from '../keys.js';
 
 /**
  * The ledger a command would migrate is served by a running Tally, an older one (this Tally's
@@ -28,10 +29,14 @@ export class LedgerServedByOlderTallyError extends Error {
  * applying the migrations it has not had only when no Tally serves the directory: one serving it
  * while its ledger lacks this Tally's migrations is an older one (an upgrade installed, the
  * server not yet restarted), and this throws a {@link LedgerServedByOlderTallyError}, changing
- * nothing. A new, empty ledger (schema version 0) is made as the server would make it.
+ * nothing. A new, empty ledger (schema version 0) is made as the server would make it, but not
+ * where a Tally served the directory and its ledger is lost (missing, or an empty file): this
+ * throws a `KeyFileError` then, as the server refuses to start there, rather than make a new
+ * ledger that the server would then serve.
  */
 export function openCommandLedger(config: Config): Database.Database {
   const dbPath = join(config.dataDir, 'tally.db');
+  refuseLostLedger(config.dataDir, dbPath, existsSync(join(config.dataDir, LOCK_FILE)));
   return openSqlite(dbPath, config.sqliteSynchronous, {
     beforeMigrating: (schemaVersion) => {
       if (schemaVersion > 0 && isServed(config.dataDir))

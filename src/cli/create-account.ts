@@ -1,11 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
-import { LOCK_FILE } from '../adapters/sqlite/data-dir-lock.js';
 import { writeTransaction } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { newApiKey } from '../control/auth.js';
-import { refuseLostLedger } from '../keys.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import { openCommandLedger } from './command-ledger.js';
 
@@ -33,8 +29,6 @@ export function createAccount(
     );
     return 2;
   }
-  const dbPath = join(config.dataDir, 'tally.db');
-  refuseLostLedger(config.dataDir, dbPath, existsSync(join(config.dataDir, LOCK_FILE)));
   const db = openCommandLedger(config);
   try {
     const accounts = new SqliteAccountStore(db);

@@ -211,6 +211,32 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('refuses to replay dead deliveries or create an account on a tally.db left empty beside its token key file, leaving it empty for a start to refuse', async () => {
+    const tally = await startServer();
+    await tally.stop();
+    try {
+      for (const name of ['tally.db-wal', 'tally.db-shm']) rmSync(join(tally.dataDir, name), { force: true });
+      const dbPath = join(tally.dataDir, 'tally.db');
+      writeFileSync(dbPath, '');
+      for (const command of [['replay-dead', '--dry-run'], ['replay-dead'], ['create-account', 'Acme']]) {
+        const result = await runCli(command, { TALLY_DATA_DIR: tally.dataDir });
+        assert.equal(result.code, 1, `${command.join(' ')}: ${result.stdout}${result.stderr}`);
+        assert.equal(result.stdout, '', command.join(' '));
+        assert.match(
+          result.stderr,
+          /^Tally cannot run: .*tally\.db is empty \(0 bytes\) beside .*token-keys\.json: .*Restore tally\.db from a backup.*\n$/,
+          command.join(' '),
+        );
+        // Made a ledger, it would be served: a start refuses only a missing or empty one.
+        assert.equal(statSync(dbPath).size, 0, `${command.join(' ')} made a new ledger in its place`);
+      }
+      const served = await serve(tally.dataDir);
+      assert.equal(served.code, 1, 'the server still refuses the data directory');
+    } finally {
+      await tally.dispose();
+    }
+  });
+
   it('refuses to serve a data directory a newer Tally migrated, saying so in one line, and exits 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-newer-schema-'));
     try {
