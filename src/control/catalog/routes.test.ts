@@ -518,7 +518,7 @@ describe('catalog routes', () => {
       assert.deepEqual(read.warnings, []);
     });
 
-    it('fires an impression tracker from browsers unless it is set fired by an app, kept across PATCHes and a PUT of its answer', async () => {
+    it('fires an impression tracker from browsers unless it is set fired by an app, kept across PATCHes and a PUT of its answer, and set back by a PUT without it', async () => {
       const body = await trackerBody('T');
       const browser = await create('/v1/impression-trackers', body);
       assert.equal(browser.firedBy, 'browser');
@@ -528,6 +528,9 @@ describe('catalog routes', () => {
       assert.equal((await ok('PATCH', path, { name: 'renamed' })).firedBy, 'app');
       const answer = await ok('GET', path);
       assert.equal((await ok('PUT', path, answer)).firedBy, 'app');
+      // A PUT replaces: firedBy left out takes its default, as every optional field does.
+      assert.equal((await ok('PUT', path, body)).firedBy, 'browser');
+      assert.equal((await ok('PATCH', path, { firedBy: 'app' })).firedBy, 'app');
       assert.equal((await ok('PATCH', path, { firedBy: 'browser' })).firedBy, 'browser');
       assert.equal(
         (await ok('PATCH', `/v1/impression-trackers/${browser.id}`, { firedBy: 'app' })).firedBy,
