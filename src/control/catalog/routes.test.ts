@@ -546,23 +546,32 @@ describe('catalog routes', () => {
       );
     });
 
+    /** Asserts that a create in `collection`, and a PUT and a PATCH of `path`, with `body` are each refused so. */
+    const assertEveryWriteRefused = async (
+      collection: string,
+      path: string,
+      body: object,
+      message: RegExp,
+    ) => {
+      for (const [method, target] of [
+        ['POST', collection],
+        ['PUT', path],
+        ['PATCH', path],
+      ] as const)
+        await assertRefused(method, target, body, message);
+    };
+
     it('refuses a firedBy other than "browser" or "app", naming both, and saves nothing', async () => {
       const body = await trackerBody('T');
       const tracker = await create('/v1/impression-trackers', { ...body, firedBy: 'app' });
       const path = `/v1/impression-trackers/${tracker.id}`;
       for (const firedBy of ['App', 'server', 'ctv', '', 1, true, ['app']]) {
-        for (const [method, target] of [
-          ['POST', '/v1/impression-trackers'],
-          ['PUT', path],
-          ['PATCH', path],
-        ] as const) {
-          await assertRefused(
-            method,
-            target,
-            { ...body, firedBy },
-            /firedBy: .* is not valid: send one of "browser", "app"/,
-          );
-        }
+        await assertEveryWriteRefused(
+          '/v1/impression-trackers',
+          path,
+          { ...body, firedBy },
+          /firedBy: .* is not valid: send one of "browser", "app"/,
+        );
       }
       await assertRefused(
         'PATCH',
@@ -579,18 +588,12 @@ describe('catalog routes', () => {
       assert.equal(click.firedBy, 'browser');
       assert.equal((await create('/v1/click-trackers', { ...body, firedBy: 'browser' })).firedBy, 'browser');
       const path = `/v1/click-trackers/${click.id}`;
-      for (const [method, target] of [
-        ['POST', '/v1/click-trackers'],
-        ['PUT', path],
-        ['PATCH', path],
-      ] as const) {
-        await assertRefused(
-          method,
-          target,
-          { ...body, firedBy: 'app' },
-          /firedBy: a click tracker is always fired by a browser \(a click is a person following a link.*send "browser" or leave firedBy out/,
-        );
-      }
+      await assertEveryWriteRefused(
+        '/v1/click-trackers',
+        path,
+        { ...body, firedBy: 'app' },
+        /firedBy: a click tracker is always fired by a browser \(a click is a person following a link.*send "browser" or leave firedBy out/,
+      );
       assert.equal((await ok('GET', path)).firedBy, 'browser');
     });
 
