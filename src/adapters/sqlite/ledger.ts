@@ -470,10 +470,7 @@ export class SqliteLedger implements Ledger {
               ? ((this.redirectedMsOf.get(dedupe.key) ?? this.redirectedBeforeKept.get(claimant)) as
                   number | undefined)
               : undefined;
-          outcome =
-            redirectedMs === undefined
-              ? notCounted('duplicate')
-              : this.repeatOfRedirect(event, dedupe.key, redirectedMs);
+          outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
           // An exchange notice of the impression that could still count later than its claim
           // lasts (a second registration of the win, with a longer TTL or a later auction time)
           // makes the claim last as long: one count per impression, whichever notice comes when.
@@ -495,7 +492,7 @@ export class SqliteLedger implements Ledger {
       // for that count (the outbox would still be retrying it), so the retry is sent on again.
       if (isLate(outcome) && event.dims.kind === 'burl' && dedupe !== undefined) {
         const redirectedMs = this.redirectedMsOf.get(dedupe.key) as number | undefined;
-        if (redirectedMs !== undefined) outcome = this.repeatOfRedirect(event, dedupe.key, redirectedMs);
+        if (redirectedMs !== undefined) outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
       }
       // The DSP's burl is queued, or its 302 kept, once per impression (its key is unique): an
       // impression whose burl was queued or redirected to before, by a count whose claim has since
@@ -523,10 +520,7 @@ export class SqliteLedger implements Ledger {
             event.dims.kind === 'burl'
               ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
               : undefined;
-          outcome =
-            redirectedMs === undefined
-              ? notCounted('duplicate')
-              : this.repeatOfRedirect(event, dedupe.key, redirectedMs);
+          outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
         }
       }
       const counted = outcome.outcome === 'counted';
@@ -604,16 +598,18 @@ export class SqliteLedger implements Ledger {
   }
 
   /**
-   * The outcome of a notice of Tally's burl repeating an impression that counted at `redirectedMs`
-   * with a 302 to the DSP's burl (its delivery kept `redirected`): a `duplicate` sent on to the DSP
-   * again where the account's allow-list still admits its host (the event's delivery is a
-   * redirect). Where it no longer does (the event's delivery is one to queue), no 302 goes there:
-   * the kept delivery becomes pending instead, due now and by the event's deadline, and the outbox
-   * calls the DSP's burl, so that a publisher retrying because its call never reached the DSP still
-   * has the DSP told. Once: the delivery is no longer `redirected`, so a later repeat is a plain
-   * `duplicate`, as after any count whose burl went to the outbox.
+   * The outcome of a notice repeating an impression that counted: a plain `duplicate`, unless it is
+   * a notice of Tally's burl and the impression counted at `redirectedMs` with a 302 to the DSP's
+   * burl (its delivery kept `redirected`). Then it is a `duplicate` sent on to the DSP again where
+   * the account's allow-list still admits its host (the event's delivery is a redirect). Where it no
+   * longer does (the event's delivery is one to queue), no 302 goes there: the kept delivery becomes
+   * pending instead, due now and by the event's deadline, and the outbox calls the DSP's burl, so
+   * that a publisher retrying because its call never reached the DSP still has the DSP told. Once:
+   * the delivery is no longer `redirected`, so a later repeat is a plain `duplicate`, as after any
+   * count whose burl went to the outbox.
    */
-  private repeatOfRedirect(event: EventRecord, key: string, redirectedMs: number): Outcome {
+  private repeatOutcome(event: EventRecord, key: string, redirectedMs: number | undefined): Outcome {
+    if (redirectedMs === undefined) return notCounted('duplicate');
     const delivery = event.delivery;
     if (delivery === undefined || delivery.redirected === true) return duplicateOfRedirect(redirectedMs);
     this.queueRedirected.run(event.receivedMs, delivery.deadlineMs, key);
