@@ -56,8 +56,9 @@ describe('the token key file', () => {
     );
     assert.equal(existsSync(join(dataDir, 'token-keys.json')), false, 'no new key file was made');
     // The operator's choice: new keys from now on.
-    assert.equal(rotateKeyFile(dataDir), 2);
+    assert.equal(rotateKeyFile(dataDir), 1);
     const renewed = loadKeyRing(dataDir, undefined, memory);
+    assert.deepEqual([...renewed.keys.keys()], [1], 'one new key, not a first one and a rotated one');
     assert.notDeepEqual(renewed.keys.get(1), first.keys.get(1));
   });
 

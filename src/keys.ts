@@ -104,11 +104,16 @@ export function refuseLostLedger(dataDir: string, dbPath: string, servedBefore: 
 /**
  * Adds a new signing key to the data directory's key file (rotation); old keys keep opening tokens.
  * Answers the new key's id: the one after the highest listed, else (past 255) the lowest not
- * listed; throws a {@link KeyFileError} when every id is listed.
+ * listed; throws a {@link KeyFileError} when every id is listed. Without a key file (a directory
+ * not yet served, or whose file was lost) it makes one holding a single fresh key, as a first
+ * start does, and answers its id.
  */
 export function rotateKeyFile(dataDir: string): number {
   const path = join(dataDir, KEY_FILE);
+  const made = !existsSync(path);
   const entries = readOrCreate(path);
+  const signing = entries.at(-1);
+  if (made && signing !== undefined) return signing.id;
   const id = newKeyId(path, new Set(entries.map((entry) => entry.id)));
   entries.push({ id, key: generateKey() });
   write(path, entries);

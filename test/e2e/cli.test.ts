@@ -204,19 +204,21 @@ describe('the tally command', () => {
     }
   });
 
-  it('rotates the token key of a data directory, saying which key now signs', async () => {
+  it('rotates the token key of a data directory, saying which key now signs, making one key where there was no file', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-'));
+    const listedIds = () =>
+      (
+        JSON.parse(readFileSync(join(dataDir, 'token-keys.json'), 'utf8')) as { keys: { id: number }[] }
+      ).keys.map((entry) => entry.id);
     try {
-      const result = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir });
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(result.stdout, 'key 2 now signs new tokens; restart Tally to use it\n');
-      const file = JSON.parse(readFileSync(join(dataDir, 'token-keys.json'), 'utf8')) as {
-        keys: { id: number }[];
-      };
-      assert.deepEqual(
-        file.keys.map((entry) => entry.id),
-        [1, 2],
-      );
+      const first = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(first.stdout, 'key 1 now signs new tokens; restart Tally to use it\n');
+      assert.deepEqual(listedIds(), [1]);
+      const second = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(second.stdout, 'key 2 now signs new tokens; restart Tally to use it\n');
+      assert.deepEqual(listedIds(), [1, 2]);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
