@@ -171,7 +171,10 @@ const EXCHANGE_RECORD_FIELDS = {
   impId: {},
   bidId: {},
   seat: {},
-  publisher: { description: 'the OpenRTB publisher id of the win' },
+  publisher: {
+    description:
+      'the OpenRTB publisher id of the win; null also when its request named none (the report dimension publisher is empty for it)',
+  },
   currency: {},
 };
 const TRACKER_RECORD_FIELDS = {

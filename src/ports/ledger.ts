@@ -98,7 +98,7 @@ export interface BillingRecord {
   impId: string | null;
   bidId: string | null;
   seat: string | null;
-  /** Exchange rows: the OpenRTB publisher id of the win. */
+  /** Exchange rows: the OpenRTB publisher id of the win; null when its request named none. */
   publisher: string | null;
   /** Exchange rows: the currency of `priceMicros`. */
   currency: string | null;

@@ -95,6 +95,17 @@ describe('billing records', () => {
     );
   });
 
+  it('gives an impression whose request named no publisher.id a publisher of null, not an empty id', () => {
+    ledger.record([
+      impression('no-publisher', 0, {
+        dims: { ...exchangeEvent().dims, auctionId: 'no-publisher', publisher: '' },
+      }),
+    ]);
+    const [record] = ledger.listBillingRecords({ accountId: 1, limit: 10 }).records;
+    assert.equal(record?.auctionId, 'no-publisher');
+    assert.equal(record?.publisher, null);
+  });
+
   it('gives a tracker’s hit the catalog objects and money it was priced by, and no exchange fields', () => {
     ledger.record([
       {

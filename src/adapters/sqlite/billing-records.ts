@@ -137,7 +137,8 @@ function toRecord(row: RecordRow): BillingRecord {
     impId: ifExchange(row.imp_id),
     bidId: ifExchange(row.bid_id),
     seat: ifExchange(row.seat),
-    publisher: ifExchange(row.publisher),
+    // '' is what a win whose request named no publisher.id was recorded with: it has none.
+    publisher: exchange && row.publisher !== '' ? row.publisher : null,
     currency: ifExchange(row.currency),
     priceMicros: ifExchange(row.price_micros),
     deliveryStatus: ifExchange(row.delivery_status),
