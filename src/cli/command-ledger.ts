@@ -8,19 +8,22 @@ import { SQLITE_MIGRATIONS } from '../adapters/sqlite/migrations.js';
 import { refuseLostLedger } from '../keys.js';
 
 /**
- * The ledger a command would migrate is served by a running Tally, an older one (this Tally's
- * server migrates the ledger as it starts): migrated under it, its statements would fail on the
- * tables changed, and every notice would be answered 503. The message says what to do.
+ * The ledger a command would migrate is served by a running Tally that has not migrated it: an
+ * older one (migrated under it, its statements would fail on the tables changed, and every notice
+ * would be answered 503), or one of this version still migrating it as it starts (it holds the
+ * data directory before it migrates); from the command's side the two look alike. The message
+ * says what to do in either case.
  */
-export class LedgerServedByOlderTallyError extends Error {
+export class LedgerServedUnmigratedError extends Error {
   constructor(dbPath: string, dataDir: string, schemaVersion: number) {
     super(
       `${dbPath} has schema version ${schemaVersion} and this Tally's commands need ${SQLITE_MIGRATIONS.length}, ` +
-        `but the Tally serving ${dataDir} is an older one, which would fail on a ledger migrated under it: ` +
-        'nothing was changed. Restart the server with this version first (it migrates the ledger as it starts; ' +
-        'back the ledger up before), then run the command again',
+        `but the Tally serving ${dataDir} has not migrated it: nothing was changed. Either it is this version, ` +
+        'still migrating the ledger as it starts: wait until it listens, then run the command again; or it is an ' +
+        'older one, which would fail on a ledger migrated under it: restart the server with this version first ' +
+        '(it migrates the ledger as it starts; back the ledger up before), then run the command again',
     );
-    this.name = 'LedgerServedByOlderTallyError';
+    this.name = 'LedgerServedUnmigratedError';
   }
 }
 
@@ -28,8 +31,8 @@ export class LedgerServedByOlderTallyError extends Error {
  * Opens the configured data directory's ledger for a command (`create-account`, `replay-dead`),
  * applying the migrations it has not had only when no Tally serves the directory: one serving it
  * while its ledger lacks this Tally's migrations is an older one (an upgrade installed, the
- * server not yet restarted), and this throws a {@link LedgerServedByOlderTallyError}, changing
- * nothing. A new, empty ledger (schema version 0) is made as the server would make it, but not
+ * server not yet restarted) or one still migrating it as it starts, and this throws a
+ * {@link LedgerServedUnmigratedError}, changing nothing. A new, empty ledger (schema version 0) is made as the server would make it, but not
  * where a Tally served the directory and its ledger is lost (missing, or an empty file): this
  * throws a `KeyFileError` then, as the server refuses to start there, rather than make a new
  * ledger that the server would then serve.
@@ -40,7 +43,7 @@ export function openCommandLedger(config: Config): Database.Database {
   return openSqlite(dbPath, config.sqliteSynchronous, {
     beforeMigrating: (schemaVersion) => {
       if (schemaVersion > 0 && isServed(config.dataDir))
-        throw new LedgerServedByOlderTallyError(dbPath, config.dataDir, schemaVersion);
+        throw new LedgerServedUnmigratedError(dbPath, config.dataDir, schemaVersion);
     },
   });
 }

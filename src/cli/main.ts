@@ -12,7 +12,7 @@ import { jsonLogger } from '../lib/log.js';
 import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lock.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
-import { LedgerServedByOlderTallyError, openCommandLedger } from './command-ledger.js';
+import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { createAccount } from './create-account.js';
 import { parseReplayRequest, REPLAY_DEAD_USAGE, replayDeadInSteps } from './replay-dead.js';
 
@@ -154,7 +154,7 @@ const OPERATOR_ERRORS = [
   SchemaTooNewError,
   DatabaseFileError,
   KeyFileError,
-  LedgerServedByOlderTallyError,
+  LedgerServedUnmigratedError,
 ];
 
 function isOperatorError(error: unknown): error is Error {

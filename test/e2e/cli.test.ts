@@ -414,7 +414,7 @@ describe('the tally command', () => {
     }
   });
 
-  it('leaves unmigrated, changing nothing, the ledger of an older Tally still serving it, and migrates it once none does', async () => {
+  it('leaves unmigrated, changing nothing, the ledger of a Tally serving it unmigrated (an older one, or one still migrating as it starts), saying what to do for each, and migrates it once none does', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-older-server-'));
     const dbPath = join(dataDir, 'tally.db');
     const older = SQLITE_MIGRATIONS.length - 1;
@@ -428,7 +428,8 @@ describe('the tally command', () => {
     };
     try {
       migrateAsOlderTally(dbPath, older);
-      // The older Tally serving the directory, as it holds it (an upgrade built, not yet restarted).
+      // A Tally serving the directory, as it holds it, its ledger unmigrated: an older one (an upgrade
+      // built, not yet restarted), or, as the command sees it alike, a new one migrating as it starts.
       const server = lockDataDir(dataDir);
       try {
         for (const command of [['replay-dead', '--dry-run'], ['replay-dead'], ['create-account', 'Acme']]) {
@@ -438,9 +439,11 @@ describe('the tally command', () => {
           assert.equal(
             result.stderr,
             `Tally cannot run: ${dbPath} has schema version ${older} and this Tally's commands need ` +
-              `${SQLITE_MIGRATIONS.length}, but the Tally serving ${dataDir} is an older one, which would fail ` +
-              'on a ledger migrated under it: nothing was changed. Restart the server with this version first ' +
-              '(it migrates the ledger as it starts; back the ledger up before), then run the command again\n',
+              `${SQLITE_MIGRATIONS.length}, but the Tally serving ${dataDir} has not migrated it: nothing was ` +
+              'changed. Either it is this version, still migrating the ledger as it starts: wait until it ' +
+              'listens, then run the command again; or it is an older one, which would fail on a ledger ' +
+              'migrated under it: restart the server with this version first (it migrates the ledger as it ' +
+              'starts; back the ledger up before), then run the command again\n',
           );
           assert.equal(schemaVersion(), older, `${command.join(' ')} migrated the ledger under its server`);
         }
