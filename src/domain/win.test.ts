@@ -621,7 +621,7 @@ describe('instrumenting a win', () => {
     assert.deepEqual(wrapped.warnings, [emptyWarning('bid.nurl')]);
   });
 
-  it('warns of a price with more decimals than a micro, billed rounded, and not of one a float only spells long', () => {
+  it('warns of a price with more decimals than a micro, billed rounded (however small, to 0), and not of one a float only spells long or of 0', () => {
     const rounded = ok(win({ clearingPrice: 1.23456789 }));
     assert.equal(claimsOf(rounded.noticeUrls.adm).priceMicros, 1_234_568);
     assert.deepEqual(rounded.warnings, [
@@ -631,6 +631,18 @@ describe('instrumenting a win', () => {
       ok(win({ bid: { price: 0.0000004 } })).warnings.join(),
       /^bid\.price 4e-7 has more than 6 decimals: .* as 0$/,
     );
+    // Below EPSILON, as far as the smallest number: still rounded to 0, still warned of.
+    for (const [price, shown] of [
+      [1e-20, '1e-20'],
+      [5e-324, '5e-324'],
+    ] as const) {
+      const free = ok(win({ bid: { price } }));
+      assert.equal(claimsOf(free.noticeUrls.adm).priceMicros, 0);
+      assert.deepEqual(free.warnings, [
+        `bid.price ${shown} has more than 6 decimals: it is billed, and filled into the DSP's macros, as 0`,
+      ]);
+    }
+    assert.deepEqual(ok(win({ bid: { price: 0 } })).warnings, []);
     for (const clearingPrice of [1.5, 0.1 + 0.2, 123456.789012]) {
       assert.deepEqual(
         ok(win({ clearingPrice, bid: { price: 200_000 } })).warnings,

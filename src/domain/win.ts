@@ -395,8 +395,13 @@ function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule): string[] 
 function priceWarnings(parsed: ParsedWin): string[] {
   const warnings: string[] = [];
   const { value, field } = parsed.priceSent;
-  // Tally bills in micros: a price with more decimals is rounded to the nearest.
-  if (Math.abs(value - parsed.priceMicros / 1_000_000) > Number.EPSILON * Math.max(1, value)) {
+  // Tally bills in micros: a price with more decimals is rounded to the nearest (a price above 0
+  // rounded to 0 is, however far below EPSILON it is).
+  const roundedToZero = value > 0 && parsed.priceMicros === 0;
+  if (
+    roundedToZero ||
+    Math.abs(value - parsed.priceMicros / 1_000_000) > Number.EPSILON * Math.max(1, value)
+  ) {
     warnings.push(
       `${field} ${String(value)} has more than 6 decimals: it is billed, and filled into the DSP's macros, as ${formatMicros(parsed.priceMicros)}`,
     );
