@@ -52,6 +52,12 @@ describe('reading a notice head in the notice lane', () => {
     assert.equal(readLaneRequest('GET /n/t HTTP/1.0\r\nProxy-Connection: keep-alive')?.keepAlive, true);
   });
 
+  it('reads the raw bytes of 0x80 and above a client left unencoded in the target as their percent-escapes', () => {
+    const utf8 = Buffer.from('GET /n/tok?site=café HTTP/1.1\r\nHost: t', 'utf8').toString('latin1');
+    assert.equal(readLaneRequest(utf8)?.target, '/n/tok?site=caf%C3%A9');
+    assert.equal(readLaneRequest('GET /n/t\xe9?x=\xff HTTP/1.1\r\nHost: t')?.target, '/n/t%E9?x=%FF');
+  });
+
   const leftToNodeHttp: [string, string][] = [
     ['a Connection option followed by a tab', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: close\t'],
     ['a Connection option followed by a space', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection:close '],
@@ -68,7 +74,9 @@ describe('reading a notice head in the notice lane', () => {
     ['an absolute-form target', 'GET http://t/n/t HTTP/1.1\r\nHost: t'],
     ['a space too many', 'GET  /n/t HTTP/1.1\r\nHost: t'],
     ['a control character in the target', 'GET /n/t\x01 HTTP/1.1\r\nHost: t'],
-    ['a non-ASCII target', 'GET /n/t\xe9 HTTP/1.1\r\nHost: t'],
+    ['a control character beside raw bytes in the target', 'GET /n/t\xe9\x01 HTTP/1.1\r\nHost: t'],
+    ['a DEL beside raw bytes in the target', 'GET /n/\xc3\xa9\x7f HTTP/1.1\r\nHost: t'],
+    ['a space inside a target with raw bytes', 'GET /n/t\xe9 x HTTP/1.1\r\nHost: t'],
     ['HTTP/1.1 without Host', 'GET /n/t HTTP/1.1\r\nUser-Agent: a'],
     ['two Hosts', 'GET /n/t HTTP/1.1\r\nHost: a\r\nHost: b'],
     ['a body length', 'GET /n/t HTTP/1.1\r\nHost: t\r\nContent-Length: 0'],
@@ -128,6 +136,33 @@ describe('the notice lane reads what node:http reads', () => {
           },
         ),
         { numRuns: 150 },
+      );
+    }));
+});
+
+describe('the notice lane reads a raw byte as node:http reads its percent-escape', () => {
+  it('gives the target node:http gives for the same head with each raw byte sent as %XX', () =>
+    withNodeHttp(async (port, seen) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.stringMatching(/^[\x21-\x7e\x80-\xff]{0,40}$/),
+          fc.constantFrom('GET', 'HEAD'),
+          async (rest, method) => {
+            const lane = readLaneRequest(`${method} /n/${rest} HTTP/1.1\r\nHost: tally.test`);
+            assert.ok(lane !== undefined, `the lane refused ${JSON.stringify(rest)}`);
+            const escaped = rest.replace(
+              /[\x80-\xff]/g,
+              (raw) => `%${raw.charCodeAt(0).toString(16).toUpperCase()}`,
+            );
+            const node = await throughNodeHttp(
+              port,
+              `${method} /n/${escaped} HTTP/1.1\r\nHost: tally.test`,
+              seen,
+            );
+            assert.equal(lane.target, node.url);
+          },
+        ),
+        { numRuns: 100 },
       );
     }));
 });

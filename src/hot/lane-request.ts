@@ -1,9 +1,13 @@
 import { isValidHost } from '../lib/host-header.js';
+import { encodeRawBytes } from './raw-target.js';
 
 /** A notice request the notice lane serves itself, read from its head. */
 export interface LaneRequest {
   method: 'GET' | 'HEAD';
-  /** The request target as sent, starting with `/n/`. */
+  /**
+   * The request target as sent, starting with `/n/`; a raw byte of 0x80 or above in it written as
+   * its percent-escape (see `encodeRawBytes`), as node:http would have it had it been sent so.
+   */
   target: string;
   /** Header names and values as sent, flattened like node:http's `rawHeaders` (values trimmed). */
   rawHeaders: string[];
@@ -16,6 +20,8 @@ export const NOTICE_PREFIX = '/n/';
 
 /** Request target: `/n/` and visible ASCII only. */
 const NOTICE_TARGET = /^\/n\/[\x21-\x7e]*$/;
+/** Request target: `/n/`, visible ASCII and raw bytes of 0x80 and above (read as their `%XX`). */
+const RAW_NOTICE_TARGET = /^\/n\/[\x21-\x7e\x80-\xff]*$/;
 /**
  * A header line: a token name, a colon, a value of visible characters, spaces and tabs. The
  * value's trailing spaces and tabs are cut by `trimmedValue`: matching them here lazily made the
@@ -47,11 +53,16 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
   const secondSpace = requestLine.indexOf(' ', firstSpace + 1);
   if (firstSpace === -1 || secondSpace === -1) return undefined;
   const method = requestLine.slice(0, firstSpace);
-  const target = requestLine.slice(firstSpace + 1, secondSpace);
+  const sentTarget = requestLine.slice(firstSpace + 1, secondSpace);
   const version = requestLine.slice(secondSpace + 1);
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
-  if (!NOTICE_TARGET.test(target)) return undefined;
+  // The common target costs one test; only one that fails it is tried for raw bytes.
+  let target = sentTarget;
+  if (!NOTICE_TARGET.test(sentTarget)) {
+    if (!RAW_NOTICE_TARGET.test(sentTarget)) return undefined;
+    target = encodeRawBytes(sentTarget);
+  }
 
   const rawHeaders: string[] = [];
   let hosts = 0;

@@ -302,6 +302,44 @@ describe('the notice lane', () => {
     });
   });
 
+  it('serves notices with raw UTF-8 in their target as their percent-encoded form, and hands the first other request over so encoded', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
+      const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+      const client = new Client(port);
+      client.write(utf8(get('/n/a?site=café') + get('/n/é') + get('/imptr?id=1&site=café')));
+      const answers = await client.answers(3);
+      assert.deepEqual(
+        answers.map((answer) => answer.headers.get('location') ?? answer.body),
+        ['/n/a?site=caf%C3%A9', '/n/%C3%A9', 'ok'],
+      );
+      assert.deepEqual(laneSaw, ['/n/a?site=caf%C3%A9', '/n/%C3%A9']);
+      assert.deepEqual(httpSaw, ['GET /imptr?id=1&site=caf%C3%A9']);
+      // node:http reads the requests after the first it was given itself, and refuses raw bytes
+      // in their targets as before.
+      client.write(utf8(get('/v1/é')));
+      await until(() => client.raw.includes('HTTP/1.1 400 '));
+      assert.match(client.raw, /\r\n\r\nokHTTP\/1\.1 400 /);
+      assert.deepEqual(httpSaw, ['GET /imptr?id=1&site=caf%C3%A9']);
+      client.destroy();
+    });
+  });
+
+  it('leaves raw UTF-8 beside a control character, a space or DEL in a target to node:http, which refuses it as before', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
+      const heads = ['/n/caf\xc3\xa9\x01', '/n/caf\xc3\xa9\x7f', '/imptr?x=\xc3\xa9\x00', '/n/\xc3\xa9 x'];
+      const clients = heads.map((target) => {
+        const client = new Client(port);
+        client.write(`GET ${target} HTTP/1.1\r\nHost: tally.test\r\n\r\n`);
+        return client;
+      });
+      const statuses = await Promise.all(clients.map(async (client) => (await client.answers(1))[0]?.status));
+      assert.deepEqual(statuses, [400, 400, 400, 400]);
+      assert.deepEqual(laneSaw, []);
+      assert.deepEqual(httpSaw, []);
+      for (const client of clients) client.destroy();
+    });
+  });
+
   it('leaves a connection it handed over to node:http’s timeouts: an answer slower than the keep-alive timeout still arrives', async () => {
     const brief = { ...OPTIONS, keepAliveTimeoutMs: 100 };
     await withLane(

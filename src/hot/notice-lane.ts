@@ -5,6 +5,7 @@ import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX, readLaneRequest } from './lane-request.js';
 import type { NoticeAnswer } from './notice-answer.js';
+import { withRawTargetEncoded } from './raw-target.js';
 
 /** Tuning of the notice lane. */
 export interface NoticeLaneOptions {
@@ -39,7 +40,10 @@ const CARRIAGE_RETURN = 0x0d;
  * notice heads with a small strict reader (`readLaneRequest`) and writes answers composed once
  * a second. The first request it does not serve itself (the API, tracker hits, anything unusual
  * or malformed) hands the connection to node:http for good, with the bytes not yet parsed; answers
- * already owed on it are written first, in request order.
+ * already owed on it are written first, in request order. The raw bytes of 0x80 and above that a
+ * client left unencoded in a request target, which llhttp refuses, are read as their `%XX`, in the
+ * notices the lane serves and in the request it hands over (see `withRawTargetEncoded`); node:http
+ * still refuses them in a request after that one.
  */
 export class NoticeLane {
   private readonly connections = new Set<LaneConnection>();
@@ -296,9 +300,9 @@ class LaneConnection {
   }
 
   /**
-   * Gives the connection to node:http with `bytes` (the unparsed rest) as the first it reads,
-   * once every answer owed is written. Reading is paused meanwhile, so node:http reads the
-   * rest before anything that arrives later.
+   * Gives the connection to node:http with `bytes` (the unparsed rest, its first request target's
+   * raw bytes percent-encoded) as the first it reads, once every answer owed is written. Reading is
+   * paused meanwhile, so node:http reads the rest before anything that arrives later.
    */
   private handOver(bytes: Buffer): void {
     this.socket.pause();
@@ -318,7 +322,7 @@ class LaneConnection {
     this.socket.off('error', ignoreError);
     this.socket.off('drain', this.onDrain);
     this.socket.setTimeout(0);
-    if (bytes.length > 0) this.socket.unshift(bytes);
+    if (bytes.length > 0) this.socket.unshift(withRawTargetEncoded(bytes));
     this.lane.handOver(this.socket);
     this.socket.resume();
   }
