@@ -54,7 +54,13 @@ import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
-import { answerClientError, answersOwed, refuseConnect, trackAnswer } from './lib/client-error.js';
+import {
+  answerClientError,
+  answersOwed,
+  refuseConnect,
+  trackAnswer,
+  UNREAD_REQUESTS_METRIC,
+} from './lib/client-error.js';
 import { sharedRefresh } from './lib/shared-refresh.js';
 import { shown } from './lib/shown.js';
 import { throttledErrorLog } from './lib/throttled-log.js';
@@ -344,6 +350,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     nowMs: Date.now,
   };
 
+  /** Counts a request refused 400 before any route read it, as node:http's own 400s are. */
+  const countUnreadRequest = (): void =>
+    metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status: '400' });
   /**
    * The hot path: notices and tracker hits, served without the control plane's routing, auth
    * or URL parsing (the path is matched as sent; tracker hits read their raw query).
@@ -379,6 +388,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       }
       const hostProblem = hostHeaderProblem(req.rawHeaders, req.httpVersion);
       if (hostProblem !== undefined) {
+        countUnreadRequest();
         sendError(res, new ApiError(400, 'MALFORMED_REQUEST', hostProblem), requestIdOf(req));
         return;
       }
@@ -388,6 +398,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       const url = parseRequestUrl(target);
       if (url === undefined) {
         const message = 'the request target is not a valid URL path: percent-encode it';
+        countUnreadRequest();
         sendError(res, new ApiError(400, 'MALFORMED_REQUEST', message), requestIdOf(req));
         return;
       }
@@ -423,7 +434,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   });
   // First: the answers an error or a refusal written to the connection must wait for.
   server.prependListener('request', trackAnswer);
-  server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
+  server.on('clientError', (error: Error, socket) =>
+    answerClientError(error, socket, MAX_HEAD_BYTES, metrics),
+  );
   server.on('connect', (req: IncomingMessage, socket: Duplex) =>
     refuseConnect(socket, requestIdOf(req), HEADERS_TIMEOUT_MS),
   );
@@ -446,6 +459,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       maxHeadBytes: MAX_HEAD_BYTES,
       maxPipelined: MAX_PIPELINED,
     },
+    metrics,
   );
 
   let closing: Promise<void> | undefined;
@@ -509,7 +523,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
  * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
  * series that first appears already at 1 hides that first increase from `rate()` and
  * `increase()`: the first counted notice, failed commit, refused notice, dead burl, ignored
- * tracker `ancost` or API call refused 401 would go unseen.
+ * tracker `ancost`, API call refused 401 or request that could not be read would go unseen.
  */
 function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
@@ -528,6 +542,9 @@ function showMetricsFromZero(metrics: Metrics): void {
   }
   metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help, {}, 0);
   metrics.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, {}, 0);
+  for (const status of UNREAD_REQUESTS_METRIC.statuses) {
+    metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status }, 0);
+  }
 }
 
 /** A response's headers, as `writeHead` takes them. */

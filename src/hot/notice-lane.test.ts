@@ -9,6 +9,7 @@ import type { LaneRequest } from './lane-request.js';
 import type { NoticeLaneOptions } from './notice-lane.js';
 import { NoticeLane } from './notice-lane.js';
 import { PIXEL_GIF } from './responses.js';
+import { Metrics } from '../lib/metrics.js';
 
 const OPTIONS: NoticeLaneOptions = {
   keepAliveTimeoutMs: 5000,
@@ -34,6 +35,8 @@ interface Harness {
   connections: () => Promise<number>;
   /** The sockets the lane handed to node:http, in order. */
   handedOver: Socket[];
+  /** What the lane counted (its 408 answers). */
+  metrics: Metrics;
 }
 
 /** A node:http server (answering `ok` to anything, `/v1/slow` late) with the notice lane in front of it. */
@@ -44,6 +47,7 @@ async function withLane(
 ): Promise<void> {
   const httpSaw: string[] = [];
   const laneSaw: string[] = [];
+  const metrics = new Metrics();
   const server = createServer({ maxHeaderSize: options.maxHeadBytes }, (req, res) => {
     httpSaw.push(`${req.method} ${req.url}`);
     const respond = () => {
@@ -69,6 +73,7 @@ async function withLane(
       void serve(request, remoteAddress).then(answer);
     },
     options,
+    metrics,
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
@@ -83,6 +88,7 @@ async function withLane(
       httpSaw,
       connections,
       handedOver,
+      metrics,
     });
   } finally {
     lane.close();
@@ -566,8 +572,8 @@ describe('the notice lane', () => {
     });
   });
 
-  it('answers 408 with the error envelope and closes when a head does not complete in time', async () => {
-    await withLane(echo, async ({ port, laneSaw }) => {
+  it('answers 408 with the error envelope, counted as an unread request, and closes when a head does not complete in time', async () => {
+    await withLane(echo, async ({ port, laneSaw, metrics }) => {
       const client = new Client(port);
       client.write('GET /n/a HTTP/1.1\r\nHost: tal');
       await client.closed;
@@ -577,6 +583,7 @@ describe('the notice lane', () => {
       assert.equal(envelope.error.code, 'REQUEST_TIMEOUT');
       assert.equal(envelope.error.requestId, answer?.headers.get('x-request-id'));
       assert.deepEqual(laneSaw, []);
+      assert.match(metrics.render(), /^tally_unread_requests_total\{status="408"\} 1$/m);
     });
   });
 

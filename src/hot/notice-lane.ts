@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { clientErrorResponse } from '../lib/client-error.js';
+import type { CounterSink } from '../lib/metrics.js';
 import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX, readLaneRequest } from './lane-request.js';
@@ -54,20 +55,27 @@ export class NoticeLane {
     readonly serve: LaneServe,
     readonly handOver: (socket: Socket) => void,
     readonly options: NoticeLaneOptions,
+    readonly counters: CounterSink,
   ) {
     this.answers = new LaneAnswers(Math.floor(options.keepAliveTimeoutMs / 1000));
   }
 
   /**
    * Puts the lane in front of `server`: connections it accepts come to the lane first. Call it
-   * before adding any other `connection` listener.
+   * before adding any other `connection` listener. Its 408 answers are counted in `counters`, as
+   * node:http's are (see `clientErrorResponse`).
    */
-  static install(server: Server, serve: LaneServe, options: NoticeLaneOptions): NoticeLane {
+  static install(
+    server: Server,
+    serve: LaneServe,
+    options: NoticeLaneOptions,
+    counters: CounterSink,
+  ): NoticeLane {
     const [httpListener, ...others] = server.listeners('connection') as ((socket: Socket) => void)[];
     if (httpListener === undefined || others.length > 0)
       throw new Error('install the notice lane on a fresh node:http server');
     server.removeAllListeners('connection');
-    const lane = new NoticeLane(serve, (socket) => httpListener.call(server, socket), options);
+    const lane = new NoticeLane(serve, (socket) => httpListener.call(server, socket), options, counters);
     server.on('connection', (socket: Socket) => lane.connections.add(new LaneConnection(socket, lane)));
     return lane;
   }
@@ -337,7 +345,8 @@ class LaneConnection {
     this.clearPartial();
     // Closed once written, as node:http closes after its own 408: a client that keeps sending
     // must not keep the connection open.
-    this.socket.end(clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT', this.lane.options.maxHeadBytes), () =>
+    const { maxHeadBytes } = this.lane.options;
+    this.socket.end(clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT', maxHeadBytes, this.lane.counters), () =>
       this.socket.destroy(),
     );
   }

@@ -6,6 +6,7 @@ import { connect, createServer as createNetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { answerClientError, refuseConnect, trackAnswer } from './client-error.js';
+import { Metrics } from './metrics.js';
 
 const MAX_HEAD_BYTES = 8192;
 /** Answers after this long, so that a malformed request behind it is read first. */
@@ -32,7 +33,9 @@ const server = createServer((req, res) => {
   req.on('end', () => setTimeout(() => res.end(`answer to ${req.url}`), SLOW_ANSWER_MS));
 });
 server.prependListener('request', trackAnswer);
-server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
+/** What the server counted, read back by each test as a change from before it. */
+const metrics = new Metrics();
+server.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES, metrics));
 server.on('connect', (_req, socket: Duplex) => refuseConnect(socket, 'connect-request', 1000));
 
 /** Writes `bytes` on one connection and reads everything until the server closes it. */
@@ -57,6 +60,12 @@ function exchangeUntilClosed(bytes: string): Promise<string> {
   });
 }
 
+/** How many requests `counted` holds as answered `status` because they could not be read. */
+function unreadCount(counted: Metrics, status: number): number {
+  const line = new RegExp(`^tally_unread_requests_total\\{status="${status}"\\} (\\d+)$`, 'm');
+  return Number(line.exec(counted.render())?.[1] ?? 0);
+}
+
 before(() => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)));
 after(() => {
   server.closeAllConnections();
@@ -64,10 +73,12 @@ after(() => {
 });
 
 describe('answering a request node:http cannot read', () => {
-  it('answers it with the error envelope and closes the connection', async () => {
+  it('answers it with the error envelope, counted as an unread request, and closes the connection', async () => {
+    const before = unreadCount(metrics, 400);
     const raw = await exchange('GET /a HTTP/1.1\r\nHost x\r\n\r\n');
     assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
     assert.match(raw, /"code":"MALFORMED_REQUEST"/);
+    assert.equal(unreadCount(metrics, 400), before + 1);
   });
 
   // Left unanswered, the connection would stay open: the timeout turns that into a failure.
@@ -131,7 +142,10 @@ describe('after answering a head too slow', () => {
       res.end('served');
     },
   );
-  slowHeads.on('clientError', (error: Error, socket) => answerClientError(error, socket, MAX_HEAD_BYTES));
+  const slowMetrics = new Metrics();
+  slowHeads.on('clientError', (error: Error, socket) =>
+    answerClientError(error, socket, MAX_HEAD_BYTES, slowMetrics),
+  );
   before(() => new Promise<void>((resolve) => slowHeads.listen(0, '127.0.0.1', resolve)));
   after(() => {
     slowHeads.closeAllConnections();
@@ -157,11 +171,13 @@ describe('after answering a head too slow', () => {
     assert.match(raw, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     assert.doesNotMatch(raw, /served/);
     assert.deepEqual(served, []);
+    assert.match(slowMetrics.render(), /^tally_unread_requests_total\{status="408"\} 1$/m);
   });
 });
 
 describe('the answer to a request node:http cannot read', () => {
-  it('answers a head too large 431 HEADERS_TOO_LARGE, naming the limit', async () => {
+  it('answers a head too large 431 HEADERS_TOO_LARGE, naming the limit, counted as an unread request', async () => {
+    const before = unreadCount(metrics, 431);
     // Past node:http's own limit on a head (16 KiB by default).
     const raw = await exchange(`GET /big HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assert.match(raw, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
@@ -170,6 +186,7 @@ describe('the answer to a request node:http cannot read', () => {
     };
     assert.equal(body.error.code, 'HEADERS_TOO_LARGE');
     assert.match(body.error.message, /exceed 8192 bytes/);
+    assert.equal(unreadCount(metrics, 431), before + 1);
   });
 
   it('frames the envelope whole and says the connection closes, with no caching and its request id', async () => {
@@ -203,7 +220,12 @@ describe('the answer to a request node:http cannot read', () => {
     const raw = await new Promise<string>((resolve) => {
       const peer = createNetServer((socket) => {
         // The fault: node:http reports the peer's reset on a socket still open for writing.
-        answerClientError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), socket, 8192);
+        answerClientError(
+          Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+          socket,
+          8192,
+          new Metrics(),
+        );
       });
       peer.listen(0, '127.0.0.1', () => {
         const client = connect((peer.address() as AddressInfo).port, '127.0.0.1');

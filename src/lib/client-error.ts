@@ -2,6 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { CounterSink } from './metrics.js';
+
+/**
+ * Requests answered with an error that no ledger, log or report holds, because they could not be
+ * read as HTTP: malformed (400), a head too large (431) or too slow (408). A rise is a client
+ * whose notices or hits are lost before Tally can read them.
+ */
+export const UNREAD_REQUESTS_METRIC = {
+  name: 'tally_unread_requests_total',
+  help: 'Requests answered 400, 431 or 408 because they could not be read as HTTP (malformed, a head too large or too slow), recorded nowhere else',
+  statuses: ['400', '408', '431'],
+} as const;
 
 /** The answer to a request that could not be read as HTTP, by node:http's error code. */
 interface ClientErrorAnswer {
@@ -15,12 +27,14 @@ interface ClientErrorAnswer {
  * with the API's error envelope, where node:http would answer an empty 400/431/408, then closes
  * the connection. The answers owed to the requests read before it on the connection go out
  * first, in order; nothing is written when the peer has gone, and no request after it is served.
- * Install as the server's `clientError` listener.
+ * Each answer is counted in {@link UNREAD_REQUESTS_METRIC}. Install as the server's `clientError`
+ * listener.
  */
 export function answerClientError(
   error: Error & { code?: string },
   socket: Duplex,
   maxHeadBytes: number,
+  counters: CounterSink,
 ): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -33,7 +47,7 @@ export function answerClientError(
       waiting.add(socket);
       whenAnswered(socket, () => {
         waiting.delete(socket);
-        answerClientError(error, socket, maxHeadBytes);
+        answerClientError(error, socket, maxHeadBytes, counters);
       });
     }
     return;
@@ -46,7 +60,7 @@ export function answerClientError(
     socket.destroy();
     return;
   }
-  const answer = clientErrorResponse(error.code, maxHeadBytes);
+  const answer = clientErrorResponse(error.code, maxHeadBytes, counters);
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     // The parser is not in error after a head too slow: were the connection read on, the rest of
     // that head (or a request after it) would be served, with an answer that could not be written.
@@ -113,10 +127,17 @@ function whenAnswered(socket: Duplex, then: () => void): void {
 
 /**
  * The whole HTTP/1.1 answer, error envelope and `Connection: close` included, to a request that
- * failed with node:http's error `errorCode` (`ERR_HTTP_REQUEST_TIMEOUT` for a head too slow).
+ * failed with node:http's error `errorCode` (`ERR_HTTP_REQUEST_TIMEOUT` for a head too slow),
+ * counted by its status in {@link UNREAD_REQUESTS_METRIC}.
  */
-export function clientErrorResponse(errorCode: string | undefined, maxHeadBytes: number): string {
-  return errorResponse(answerFor(errorCode, maxHeadBytes), randomUUID());
+export function clientErrorResponse(
+  errorCode: string | undefined,
+  maxHeadBytes: number,
+  counters: CounterSink,
+): string {
+  const answer = answerFor(errorCode, maxHeadBytes);
+  counters.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status: String(answer.status) });
+  return errorResponse(answer, randomUUID());
 }
 
 /**

@@ -6,6 +6,7 @@ import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { CHROME } from '../support/user-agents.js';
+import { rawExchange } from '../support/raw-http.js';
 
 /** One sample line of the exposition: its metric name, labels and value. */
 interface Sample {
@@ -240,6 +241,7 @@ describe('/metrics', () => {
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
     zero('tally_tracker_ancost_ignored_total');
     zero('tally_api_auth_failures_total');
+    for (const status of ['400', '408', '431']) zero('tally_unread_requests_total', { status });
     const histogramBounds = {
       tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '+Inf'],
       // In seconds, Prometheus' base unit.
@@ -343,6 +345,7 @@ describe('/metrics', () => {
       tally_notices_total: 'counter',
       tally_tracker_ancost_ignored_total: 'counter',
       tally_api_auth_failures_total: 'counter',
+      tally_unread_requests_total: 'counter',
     });
     const notices = families.get('tally_notices_total')?.samples ?? [];
     assert.deepEqual(
@@ -373,5 +376,21 @@ describe('/metrics', () => {
       dsp.hits.map((hit) => `${hit.path}?${hit.query.toString()}`),
       ['/bill?a=metrics-ok'],
     );
+  });
+
+  it('counts by status the requests it answered without reading them, which no ledger or report holds', async () => {
+    const unread = async (status: string) =>
+      valueOf((await scrape()).families, 'tally_unread_requests_total', { status });
+    const [malformedBefore, tooLargeBefore] = [await unread('400'), await unread('431')];
+    const refusals = [
+      // A control character in a tracker hit's target: node:http cannot read it.
+      ['GET /imptr?id=1&site=a\x01b HTTP/1.1\r\nHost: tally\r\n\r\n', /^HTTP\/1\.1 400 /],
+      // A notice naming two hosts: refused before it is read as a notice.
+      ['GET /n/x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n', /^HTTP\/1\.1 400 /],
+      [`GET /n/x HTTP/1.1\r\nHost: tally\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 431 /],
+    ] as const;
+    for (const [request, answer] of refusals) assert.match(await rawExchange(tally.url, request), answer);
+    assert.equal(await unread('400'), malformedBefore + 2);
+    assert.equal(await unread('431'), tooLargeBefore + 1);
   });
 });
