@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
+import { forwardThreadOutput } from '../lib/closed-output.js';
 import { workerEntry } from '../lib/worker-entry.js';
 import { errorCode } from '../lib/error-code.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -117,7 +118,13 @@ export class WorkerRecorder implements BatchRecorder {
 
   private spawn(): Worker {
     const entry = workerEntry(import.meta.url, 'worker');
-    const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.settings });
+    const worker = new Worker(entry.filename, {
+      eval: entry.evaluate,
+      stdout: true,
+      stderr: true,
+      workerData: this.settings,
+    });
+    forwardThreadOutput(worker);
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromCounter) => {

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { forwardThreadOutput } from './closed-output.js';
 import { workerEntry } from './worker-entry.js';
 
 /** A request as it travels to the thread. */
@@ -62,7 +63,13 @@ export class RequestThread<Request, Answer> {
 
   private spawn(): Worker {
     const entry = workerEntry(this.moduleUrl, 'worker');
-    const worker = new Worker(entry.filename, { eval: entry.evaluate, workerData: this.workerData });
+    const worker = new Worker(entry.filename, {
+      eval: entry.evaluate,
+      stdout: true,
+      stderr: true,
+      workerData: this.workerData,
+    });
+    forwardThreadOutput(worker);
     worker.unref();
     worker.on('message', (reply: Reply<Answer>) => {
       const pending = this.pending.get(reply.id);
