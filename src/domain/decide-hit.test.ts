@@ -78,6 +78,21 @@ describe('decideHit', () => {
     });
   });
 
+  it('does not count a preview render, after an unknown or inactive tracker and before invalid traffic', () => {
+    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    const PREVIEW = { outcome: 'not_counted', reason: 'preview' } as const;
+    assert.deepEqual(decideHit(ACTIVE, request(), defaultIvtFilter(), true).outcome, PREVIEW);
+    assert.deepEqual(decideHit(ACTIVE, bot, defaultIvtFilter(), true).outcome, PREVIEW);
+    assert.deepEqual(decideHit(undefined, request(), defaultIvtFilter(), true).outcome, {
+      outcome: 'not_counted',
+      reason: 'unknown_tracker',
+    });
+    assert.deepEqual(decideHit(INACTIVE, request(), defaultIvtFilter(), true).outcome, {
+      outcome: 'not_counted',
+      reason: 'inactive_tracker',
+    });
+  });
+
   it('does not count a known crawler', () => {
     const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
     assert.deepEqual(decideHit(ACTIVE, bot, defaultIvtFilter()).outcome, {

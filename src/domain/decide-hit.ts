@@ -26,9 +26,10 @@ export interface HitTracker {
 /**
  * Decides one tracker hit, purely. Order: unknown tracker (`unknown_tracker`), inactive tracker
  * (`inactive_tracker`), tracker of an inactive line item (`inactive_line_item`: a paused line item
- * neither counts nor bills, whatever its trackers' states), then the same invalid-traffic and
- * prefetch screen as exchange notices, with the tracker's `firedBy` as the notifier (an app's or
- * player's HTTP stack is no bot on an app tracker). Trackers have no TTL and no preview flag.
+ * neither counts nor bills, whatever its trackers' states), a `preview` render (`preview`: the
+ * hit's `preview=1` or an `AUDIT` value, see `TrackerHit.preview`), then the same invalid-traffic
+ * and prefetch screen as exchange notices, with the tracker's `firedBy` as the notifier (an app's
+ * or player's HTTP stack is no bot on an app tracker). Trackers have no TTL.
  * Duplicates — the same cachebuster on the same tracker within {@link TRACKER_DEDUPE_WINDOW_MS} —
  * are for the ledger to decide, keyed by {@link trackerDedupeKey}; a hit without a cachebuster is
  * never a duplicate.
@@ -37,6 +38,7 @@ export function decideHit(
   tracker: HitTracker | undefined,
   request: HitRequest,
   filter: IvtFilter,
+  preview = false,
 ): HitDecision {
   const device = readDevice(request, filter);
   if (tracker === undefined) return { outcome: notCounted('unknown_tracker'), device };
@@ -44,6 +46,7 @@ export function decideHit(
   if (tracker.lineItem !== undefined && tracker.lineItem.state !== 'active') {
     return { outcome: notCounted('inactive_line_item'), device };
   }
+  if (preview) return { outcome: notCounted('preview'), device };
   return { outcome: screenRequest(request, device, filter, tracker.firedBy) ?? COUNTED, device };
 }
 

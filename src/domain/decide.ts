@@ -2,6 +2,7 @@ import type { Device, HitRequest, IvtFilter } from './ivt.js';
 import { readDevice, screenRequest } from './ivt.js';
 import type { Outcome } from './outcome.js';
 import { COUNTED, notCounted } from './outcome.js';
+import { isPreviewQuery } from './preview.js';
 import { isPastTtl } from './rules.js';
 import type { NoticeClaims, OpenResult } from './token.js';
 
@@ -12,9 +13,6 @@ export interface NoticeDecision {
   claims: NoticeClaims | undefined;
   device: Device;
 }
-
-/** Value OpenRTB 2.6 renderers put in macros when rendering for ad-quality audits. */
-const AUDIT_VALUE = 'AUDIT';
 
 /**
  * Decides one notice, purely: the opened token, the request, its query and the clock. Order:
@@ -51,11 +49,4 @@ function decideOpened(
   if (claims.kind !== claims.method) return notCounted('not_billing_method');
   if (isPastTtl(claims.auctionTimeMs, claims.ttlSeconds, nowMs)) return notCounted('late');
   return COUNTED;
-}
-
-/** A preview render: `preview=1`, or any query value a renderer filled with `AUDIT`. */
-export function isPreviewQuery(query: URLSearchParams): boolean {
-  if (query.get('preview') === '1') return true;
-  for (const value of query.values()) if (value === AUDIT_VALUE) return true;
-  return false;
 }

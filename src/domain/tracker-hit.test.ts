@@ -19,9 +19,32 @@ describe('parseTrackerHit', () => {
         cachebusterMissing: false,
         ancostMicros: 2_500,
         ancostMalformed: false,
+        preview: false,
         redirect: 'https://landing.example/page',
       },
     );
+  });
+
+  it("reads a preview render: preview=1 (Xandr's ${IS_PREVIEW}) or a value filled with OpenRTB's AUDIT, before redir", () => {
+    for (const query of [
+      'id=1&preview=1',
+      'id=1&cachebuster=AUDIT',
+      'id=1&ancost=AUDIT&redir=https://x.example/',
+    ]) {
+      assert.equal(parseTrackerHit(query).preview, true, query);
+    }
+    for (const query of [
+      'id=1&preview=0',
+      'id=1&cachebuster=123',
+      // The first value of a repeated parameter wins, as for every other parameter.
+      'id=1&preview=0&preview=1',
+      // The target is the redirect's own, taken as it stands.
+      'id=1&redir=https://x.example/?preview=1&c=AUDIT',
+      // A tracker's code is its name, not a macro.
+      'code=AUDIT',
+    ]) {
+      assert.equal(parseTrackerHit(query).preview, false, query);
+    }
   });
 
   it('accepts the query with its leading question mark', () => {

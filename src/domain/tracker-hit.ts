@@ -5,6 +5,7 @@
  */
 import { domainToASCII } from 'node:url';
 import { parseDecimalMicros } from './macros.js';
+import { isPreviewQuery } from './preview.js';
 
 /** Which tracker a hit is for: impression (`/imptr`) or click (`/clktr`). */
 export type TrackerKind = 'impression' | 'click';
@@ -32,6 +33,12 @@ export interface TrackerHit {
   ancostMicros: number | undefined;
   /** True when an `ancost` value was given but is not a decimal within range (recorded as missing). */
   ancostMalformed: boolean;
+  /**
+   * A preview or ad-quality render, never counted: `preview=1` (Xandr's `${IS_PREVIEW}` filled in),
+   * or a parameter before `redir` whose value a renderer filled with OpenRTB's `AUDIT`, as for
+   * exchange notices (the tracker's own `code` aside: it is a name, not a macro).
+   */
+  preview: boolean;
   /** Everything after the first `redir=` parameter, as it stands (decoded once if it was percent-encoded); `undefined` when absent or empty. Check it with {@link checkRedirectTarget}. */
   redirect: string | undefined;
 }
@@ -74,6 +81,9 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
     cachebusterMissing: cachebuster === undefined,
     ancostMicros,
     ancostMalformed: ancostText !== undefined && ancostMicros === undefined,
+    preview: isPreviewQuery(
+      [...params].filter(([name]) => name !== 'code').map(([name, param]) => [name, param.value]),
+    ),
     redirect: target === '' ? undefined : /^https?%3A/i.test(target) ? decodeLeniently(target) : target,
   };
 }

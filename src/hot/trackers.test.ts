@@ -446,6 +446,33 @@ describe('tracker hits', () => {
   );
 
   it(
+    "records a preview render (preview=1, Xandr's ${IS_PREVIEW}, or an AUDIT value) as preview, answering it as any hit",
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('preview.db', 100, async ({ hit, events }) => {
+        const pixel = await hit('/imptr?id=5&cachebuster=p1&preview=1');
+        assert.equal(pixel.status, 200);
+        assert.deepEqual(Buffer.from(await pixel.arrayBuffer()), PIXEL_GIF);
+        await (await hit('/imptr?id=5&cachebuster=AUDIT')).arrayBuffer();
+        const click = await hit('/clktr?id=7&cachebuster=p2&preview=1');
+        assert.equal(click.status, 302);
+        assert.equal(click.headers.get('location'), 'https://landing.example/page');
+        // The same cachebuster afterwards, outside the preview, counts: a preview claims nothing.
+        await (await hit('/imptr?id=5&cachebuster=p1&preview=0')).arrayBuffer();
+        assert.deepEqual(
+          events().map((event) => `${event.tracker} ${event.type} ${event.outcome} ${event.reason}`),
+          [
+            '5 external_impression not_counted preview',
+            '5 external_impression not_counted preview',
+            '7 external_click not_counted preview',
+            '5 external_impression counted ',
+          ],
+        );
+      });
+    },
+  );
+
+  it(
     'answers 503 when the commit queue is full and 405 to a method no hit comes by, recording neither',
     { timeout: 10_000 },
     async () => {

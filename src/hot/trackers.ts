@@ -84,6 +84,7 @@ export async function handleTrackerHit(
     tracker,
     { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' },
     deps.ivtFilter(),
+    hit.preview,
   );
   const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   // A click that lands nowhere reached no advertiser: recorded, never billed.
