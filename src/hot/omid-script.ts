@@ -6,8 +6,11 @@
  *
  * - With an OM SDK verification client in the page (`OmidVerificationClient`, which verification
  *   vendors compile into their scripts, and an app may load beside the ad), on the OM SDK's own
- *   `impression` event, which the integration signals when the ad begins to render on screen;
- *   never on load or on the session's start alone.
+ *   `impression` event once at least one pixel of the ad is in view: at once when the integration
+ *   counts on one pixel or on viewability (the event's `impressionType`, `onePixel` or `viewable`),
+ *   else when the ad view of that event, or of the latest `geometryChange`, has a pixel in view (an
+ *   integration counting on download, `loaded`, signals the impression of an ad rendered off
+ *   screen); never on load or on the session's start alone.
  * - Without one, when at least one pixel of one of the ad's elements is inside the web view's
  *   viewport (IntersectionObserver): an element positioned on its own (out of the flow, so that
  *   `<body>` has no height) counts as much as one that fills the page.
@@ -22,6 +25,8 @@ export const OMID_VERIFICATION_SCRIPT = `(function (root) {
   var script = doc && doc.currentScript;
   var notice = script ? script.getAttribute('data-tally-notice') : null;
   var fired = false;
+  var impressed = false;
+  var pixelInView = false;
   var client = verificationClient();
   function verificationClient() {
     try {
@@ -39,6 +44,20 @@ export const OMID_VERIFICATION_SCRIPT = `(function (root) {
     if (client && typeof client.sendUrl === 'function') client.sendUrl(notice);
     else if (typeof Image === 'function') new Image().src = notice;
   }
+  function hasPixelInView(adView) {
+    return !!adView && (adView.pixelsInView >= 1 || adView.percentageInView > 0);
+  }
+  function onImpression(event) {
+    var data = (event && event.data) || {};
+    impressed = true;
+    if (data.impressionType === 'onePixel' || data.impressionType === 'viewable') pixelInView = true;
+    else if (data.eventAdView) pixelInView = hasPixelInView(data.eventAdView);
+    if (pixelInView) fire();
+  }
+  function onGeometryChange(event) {
+    pixelInView = hasPixelInView(event && event.data && event.data.adView);
+    if (impressed && pixelInView) fire();
+  }
   function noticeFrom(parameters) {
     return typeof parameters === 'string' && /^https?:\\/\\//i.test(parameters) ? parameters : null;
   }
@@ -49,7 +68,8 @@ export const OMID_VERIFICATION_SCRIPT = `(function (root) {
           notice = noticeFrom(event.data && event.data.verificationParameters);
         }
       }, VENDOR_KEY);
-      client.addEventListener('impression', fire);
+      client.addEventListener('impression', onImpression);
+      client.addEventListener('geometryChange', onGeometryChange);
     } catch (e) {}
     return;
   }

@@ -11,7 +11,7 @@ const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA
 
 /**
  * An OM SDK verification client in the page, as a verification vendor's script carries it:
- * `window.sent` holds what it was asked to send, `window.omidEmit(type)` plays an OM SDK event.
+ * `window.sent` holds what it was asked to send, `window.omidEmit(type, data)` plays an OM SDK event.
  */
 const FAKE_CLIENT = `<script>
   window.sent = [];
@@ -21,8 +21,8 @@ const FAKE_CLIENT = `<script>
     this.registerSessionObserver = function (observer) { observers.push(observer); };
     this.addEventListener = function (type, listener) { (listeners[type] = listeners[type] || []).push(listener); };
     this.sendUrl = function (url) { window.sent.push(url); };
-    window.omidEmit = function (type) {
-      var event = { type: type, data: {} };
+    window.omidEmit = function (type, data) {
+      var event = { type: type, data: data || {} };
       (type.indexOf('session') === 0 ? observers : listeners[type] || []).forEach(function (f) { f(event); });
     };
   } };
@@ -85,7 +85,9 @@ describe("Tally's OMID script in Chromium", () => {
       [],
       'an ad on screen is not counted before the OM SDK says so',
     );
-    await page.evaluate("window.omidEmit('impression'); window.omidEmit('impression')");
+    await page.evaluate(
+      "window.omidEmit('impression', { impressionType: 'onePixel' }); window.omidEmit('impression')",
+    );
     assert.deepEqual(await page.evaluate('window.sent'), [NOTICE]);
     assert.equal(notices(), 0, 'sent through the client, not by the script itself');
     await page.close();
