@@ -16,6 +16,8 @@ export interface OrtbImp {
   native?: OrtbMediaObject;
   /** OpenRTB 2.6: how many people one showing of the ad reaches (`multiplier`), as on DOOH screens. */
   qty?: unknown;
+  /** 1 when the impression requires secure (HTTPS) creative assets and markup; 0 or absent, not. */
+  secure?: unknown;
 }
 
 /** OpenRTB `BidRequest`. */

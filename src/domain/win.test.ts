@@ -494,6 +494,26 @@ describe('instrumenting a win', () => {
     assert.ok((usual.noticeUrls.adm?.length ?? Infinity) <= MAX_NOTICE_URL_CHARS);
   });
 
+  it('warns when the imp requires secure markup (imp.secure 1) and Tally hands out http notice URLs', () => {
+    const plainHttp = { ...env, publicUrl: 'http://tally.example' };
+    const warned = (input: WinInput, environment: WinEnvironment) => {
+      const result = instrumentWin(input, environment);
+      assert.ok(result.ok);
+      return result.warnings.filter((warning) => warning.startsWith('imp.secure is 1'));
+    };
+    const secure = win({ imp: { secure: 1, banner: { w: 300, h: 250 } } });
+    assert.equal(warned(secure, plainHttp).length, 1);
+    assert.match(warned(secure, plainHttp)[0] ?? '', /http:\/\/tally\.example.*serve Tally over https/);
+    const secureVideo = win({
+      imp: { secure: 1, video: {} },
+      bid: { adm: '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>' },
+    });
+    assert.equal(warned(secureVideo, plainHttp).length, 1, 'a VAST impression alike');
+    assert.deepEqual(warned(secure, env), [], 'https notice URLs');
+    assert.deepEqual(warned(win({ imp: { secure: 0, banner: {} } }), plainHttp), [], 'imp.secure 0');
+    assert.deepEqual(warned(win(), plainHttp), [], 'imp.secure absent: http assumed fine');
+  });
+
   it('cuts the TTL to a shorter bid.exp, sealed into the notices, ignores a longer one, and warns of one that is not a positive number', () => {
     const short = ok(win({ bid: { exp: 30.9 } }));
     assert.equal(short.ttlSeconds, 30);

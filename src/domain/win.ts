@@ -17,7 +17,7 @@ import {
 import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeImpressionTrackerOffer } from './native.js';
 import { asId, asObject, isInexactNumericId } from './openrtb.js';
-import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
+import type { OrtbBid, OrtbBidRequest, OrtbImp } from './openrtb.js';
 import { privacyMacroGrowthBound, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice, impressionIv } from './price-crypto.js';
@@ -204,6 +204,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     noticeUrls: {},
     warnings: [
       ...classification.warnings,
+      ...secureMarkupWarnings(classification.imp, env.publicUrl),
       ...bidExpiry.warnings,
       ...(burlInMarkup ? [BURL_IN_MARKUP_WARNING] : []),
       ...lateWarnings(parsed, rule, env.nowMs),
@@ -357,6 +358,18 @@ function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; wa
       `bid.exp is ${expSeconds} s, shorter than the ${rule.ttlSeconds} s TTL of its counting rule: the DSP pays for no impression after it, so the win's notices count for ${expSeconds} s`,
     ],
   };
+}
+
+/**
+ * An imp requiring secure markup (`imp.secure` 1, OpenRTB 2.6) while Tally hands out `http://`
+ * notice URLs: the HTTPS page blocks them or asks for them over https, an app's transport security
+ * refuses them, and the impression may never count.
+ */
+function secureMarkupWarnings(imp: OrtbImp, publicUrl: string): string[] {
+  if (imp.secure !== 1 || !/^http:/i.test(publicUrl)) return [];
+  return [
+    `imp.secure is 1 (the impression requires HTTPS markup) but Tally's notice URLs are http (TALLY_PUBLIC_URL ${publicUrl}): the page or app may refuse them, and then the impression never counts; serve Tally over https`,
+  ];
 }
 
 /**
