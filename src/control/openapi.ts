@@ -917,6 +917,13 @@ export const OPENAPI_DOCUMENT = {
               description:
                 'media cost of this event in currency units; overrides the payment rule; a malformed one is recorded as missing',
             },
+            {
+              name: 'preview',
+              in: 'query',
+              schema: { enum: ['1'] },
+              description:
+                "a preview (Xandr's ${IS_PREVIEW}; a value AUDIT before redir alike): recorded as preview, never counted",
+            },
             ...(path === 'imptr'
               ? [
                   {
