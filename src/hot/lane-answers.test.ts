@@ -12,6 +12,7 @@ const ANSWERS: readonly NoticeAnswer[] = [
   NO_CONTENT,
   UNAVAILABLE,
   { kind: 'redirect', location: 'https://dsp.test/b?p=1' },
+  { kind: 'body', status: 404, contentType: 'text/html; charset=utf-8', body: Buffer.from('<p>’</p>\n') },
 ];
 
 /** The head of an answer (without the blank line) and its body. */
@@ -61,7 +62,7 @@ describe('the notice lane’s answers', () => {
 
   it('answers HEAD with the head alone, even after a GET of the same answer in the same second', () => {
     const answers = new LaneAnswers(5);
-    for (const answer of [PIXEL, UNAVAILABLE]) {
+    for (const answer of [PIXEL, UNAVAILABLE, ANSWERS[4] ?? PIXEL]) {
       const get = split(answers.bytes(answer, false, true, NOW_MS));
       const head = split(answers.bytes(answer, true, true, NOW_MS));
       assert.equal(
@@ -82,6 +83,22 @@ describe('the notice lane’s answers', () => {
     assert.equal(dateOf(NOW_MS + 999), 'Date: Sun, 22 Nov 2026 10:30:00 GMT');
     assert.equal(dateOf(NOW_MS + 1000), 'Date: Sun, 22 Nov 2026 10:30:01 GMT');
     assert.equal(dateOf(NOW_MS + 61_000), 'Date: Sun, 22 Nov 2026 10:31:01 GMT');
+  });
+
+  it('answers a body with its status, its type and its length in bytes, not characters', () => {
+    const body = Buffer.from('<p>’</p>\n');
+    const bytes = new LaneAnswers(5).bytes(
+      { kind: 'body', status: 404, contentType: 'text/html; charset=utf-8', body },
+      false,
+      true,
+      NOW_MS,
+    );
+    const { head, body: sent } = split(bytes);
+    assert.equal(head[0], 'HTTP/1.1 404 Not Found');
+    assert.ok(head.includes('Content-Type: text/html; charset=utf-8'));
+    assert.ok(head.includes(`Content-Length: ${body.length}`));
+    assert.notEqual(body.length, '<p>’</p>\n'.length);
+    assert.deepEqual(sent, body);
   });
 
   it('answers a redirect 302 to its own location, with an empty body', () => {

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { NoticeAnswer } from './notice-answer.js';
 import {
   GIF_HEADERS,
@@ -8,9 +9,9 @@ import {
   UNAVAILABLE_TYPE,
 } from './responses.js';
 
-type Fixed = Exclude<NoticeAnswer['kind'], 'redirect'>;
+type Fixed = Exclude<NoticeAnswer['kind'], 'redirect' | 'body'>;
 
-const STATUS_LINE: Readonly<Record<NoticeAnswer['kind'], string>> = {
+const STATUS_LINE: Readonly<Record<Fixed | 'redirect', string>> = {
   pixel: 'HTTP/1.1 200 OK',
   noContent: 'HTTP/1.1 204 No Content',
   redirect: 'HTTP/1.1 302 Found',
@@ -22,7 +23,8 @@ const UNAVAILABLE_BODY = Buffer.from(UNAVAILABLE_TEXT);
 /**
  * The bytes of the notice lane's answers: the same status, headers and body node:http sends for
  * them, with `Date` (refreshed once a second), `Connection` and `Keep-Alive`. The fixed answers
- * are composed once a second and reused.
+ * are composed once a second and reused; a redirect and a body (a tracker hit's script or page)
+ * are composed each time.
  */
 export class LaneAnswers {
   private composedForSecond = -1;
@@ -39,9 +41,17 @@ export class LaneAnswers {
     }
     if (answer.kind === 'redirect') {
       return this.compose(
-        'redirect',
+        STATUS_LINE.redirect,
         { Location: answer.location, 'Content-Length': '0' },
         undefined,
+        keepAlive,
+      );
+    }
+    if (answer.kind === 'body') {
+      return this.compose(
+        `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`,
+        { 'Content-Type': answer.contentType, 'Content-Length': String(answer.body.length) },
+        head ? undefined : answer.body,
         keepAlive,
       );
     }
@@ -57,12 +67,12 @@ export class LaneAnswers {
   private composeFixed(kind: Fixed, head: boolean, keepAlive: boolean): Buffer {
     switch (kind) {
       case 'pixel':
-        return this.compose('pixel', GIF_HEADERS, head ? undefined : PIXEL_GIF, keepAlive);
+        return this.compose(STATUS_LINE.pixel, GIF_HEADERS, head ? undefined : PIXEL_GIF, keepAlive);
       case 'noContent':
-        return this.compose('noContent', {}, undefined, keepAlive);
+        return this.compose(STATUS_LINE.noContent, {}, undefined, keepAlive);
       case 'unavailable':
         return this.compose(
-          'unavailable',
+          STATUS_LINE.unavailable,
           {
             ...RETRY_AFTER,
             'Content-Type': UNAVAILABLE_TYPE,
@@ -75,12 +85,12 @@ export class LaneAnswers {
   }
 
   private compose(
-    kind: NoticeAnswer['kind'],
+    statusLine: string,
     headers: Readonly<Record<string, string>>,
     body: Buffer | undefined,
     keepAlive: boolean,
   ): Buffer {
-    const lines = [STATUS_LINE[kind]];
+    const lines = [statusLine];
     for (const [name, value] of Object.entries({ ...NO_CACHE, ...headers })) lines.push(`${name}: ${value}`);
     lines.push(`Date: ${new Date(this.composedForSecond * 1000).toUTCString()}`);
     if (keepAlive)

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { readLaneRequest } from './lane-request.js';
+import { ruleHeaders } from './read-notice.js';
 
 describe('reading a notice head in the notice lane', () => {
   it('reads a GET of /n/… with its raw headers (values trimmed) and keeps HTTP/1.1 alive', () => {
@@ -13,6 +14,7 @@ describe('reading a notice head in the notice lane', () => {
       readLaneRequest('GET /n/tok?f=b HTTP/1.1\r\nHost: t.test\r\nUser-Agent:  Agent/1 \r\nX-Empty:'),
       {
         method: 'GET',
+        endpoint: 'notice',
         target: '/n/tok?f=b',
         rawHeaders: ['Host', 't.test', 'User-Agent', 'Agent/1', 'X-Empty', ''],
         keepAlive: true,
@@ -58,6 +60,24 @@ describe('reading a notice head in the notice lane', () => {
     assert.equal(readLaneRequest('GET /n/t\xe9?x=\xff HTTP/1.1\r\nHost: t')?.target, '/n/t%E9?x=%FF');
   });
 
+  it('reads a GET or HEAD of /imptr or /clktr, alone or with a query, as a tracker hit of its kind', () => {
+    const read = (head: string) => {
+      const request = readLaneRequest(head);
+      return request === undefined ? undefined : `${request.method} ${request.endpoint} ${request.target}`;
+    };
+    assert.equal(read('GET /imptr?id=1&t=1 HTTP/1.1\r\nHost: t'), 'GET impression /imptr?id=1&t=1');
+    assert.equal(read('HEAD /imptr HTTP/1.1\r\nHost: t'), 'HEAD impression /imptr');
+    assert.equal(
+      read('GET /clktr?id=2&redir=https://a.test/?x HTTP/1.0'),
+      'GET click /clktr?id=2&redir=https://a.test/?x',
+    );
+    assert.equal(read('GET /clktr HTTP/1.1\r\nHost: t'), 'GET click /clktr');
+    assert.equal(read('GET /n/imptr?x HTTP/1.1\r\nHost: t'), 'GET notice /n/imptr?x');
+    const utf8 = Buffer.from('GET /imptr?id=1&site=café HTTP/1.1\r\nHost: t', 'utf8').toString('latin1');
+    assert.equal(read(utf8), 'GET impression /imptr?id=1&site=caf%C3%A9');
+    assert.equal(read('GET /clktr?x=\xe9 HTTP/1.1\r\nHost: t'), 'GET click /clktr?x=%E9');
+  });
+
   const leftToNodeHttp: [string, string][] = [
     ['a Connection option followed by a tab', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: close\t'],
     ['a Connection option followed by a space', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection:close '],
@@ -67,7 +87,15 @@ describe('reading a notice head in the notice lane', () => {
     ['another path', 'GET /v1/reports HTTP/1.1\r\nHost: t'],
     ['a path that only begins like a notice', 'GET /nope HTTP/1.1\r\nHost: t'],
     ['the notice prefix without its slash', 'GET /n HTTP/1.1\r\nHost: t'],
-    ['a tracker hit', 'GET /imptr?id=1 HTTP/1.1\r\nHost: t'],
+    ['a path that only begins like a tracker hit', 'GET /imptrs?id=1 HTTP/1.1\r\nHost: t'],
+    ['a tracker path with a segment after it', 'GET /clktr/x?id=1 HTTP/1.1\r\nHost: t'],
+    ['a tracker path with a fragment and no query', 'GET /imptr#x HTTP/1.1\r\nHost: t'],
+    ['a tracker path in another case', 'GET /IMPTR?id=1 HTTP/1.1\r\nHost: t'],
+    ['a tracker hit posted', 'POST /imptr?id=1 HTTP/1.1\r\nHost: t'],
+    ['a tracker hit by another method', 'OPTIONS /clktr?id=1 HTTP/1.1\r\nHost: t'],
+    ['a tracker hit with a body', 'GET /imptr?id=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0'],
+    ['a tracker hit without Host', 'GET /imptr?id=1 HTTP/1.1\r\nUser-Agent: a'],
+    ['a control character in a tracker hit', 'GET /imptr?x=\xe9\x01 HTTP/1.1\r\nHost: t'],
     ['another method', 'POST /n/t HTTP/1.1\r\nHost: t'],
     ['a lower-case method', 'get /n/t HTTP/1.1\r\nHost: t'],
     ['HTTP/2 or another version', 'GET /n/t HTTP/2.0\r\nHost: t'],
@@ -112,17 +140,18 @@ const headerValue = fc.stringMatching(
 const connectionOption = fc.constantFrom('close', 'keep-alive', 'Keep-Alive', 'CLOSE', 'te', 'foo');
 
 describe('the notice lane reads what node:http reads', () => {
-  it('gives the same raw headers, method, target and keep-alive for any well-formed notice head', () =>
+  it('gives the same raw headers, method, target and keep-alive for any well-formed notice or tracker hit head', () =>
     withNodeHttp(async (port, seen) => {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom('GET', 'HEAD'),
           fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
+          fc.constantFrom('/n/', '/imptr?', '/clktr?'),
           fc.stringMatching(/^[\x21-\x7e]{0,40}$/),
           fc.array(fc.tuple(headerName, headerValue), { maxLength: 8 }),
           fc.array(connectionOption, { maxLength: 3 }),
-          async (method, version, rest, headers, connection) => {
-            const lines = [`${method} /n/${rest} ${version}`, 'Host: tally.test'];
+          async (method, version, path, rest, headers, connection) => {
+            const lines = [`${method} ${path}${rest} ${version}`, 'Host: tally.test'];
             for (const [name, value] of headers) lines.push(`${name}:${value}`);
             if (connection.length > 0) lines.push(`Connection: ${connection.join(', ')}`);
             const head = lines.join('\r\n');
@@ -147,8 +176,9 @@ describe('the notice lane reads a raw byte as node:http reads its percent-escape
         fc.asyncProperty(
           fc.stringMatching(/^[\x21-\x7e\x80-\xff]{0,40}$/),
           fc.constantFrom('GET', 'HEAD'),
-          async (rest, method) => {
-            const lane = readLaneRequest(`${method} /n/${rest} HTTP/1.1\r\nHost: tally.test`);
+          fc.constantFrom('/n/', '/imptr?', '/clktr?'),
+          async (rest, method, path) => {
+            const lane = readLaneRequest(`${method} ${path}${rest} HTTP/1.1\r\nHost: tally.test`);
             assert.ok(lane !== undefined, `the lane refused ${JSON.stringify(rest)}`);
             const escaped = rest.replace(
               /[\x80-\xff]/g,
@@ -156,13 +186,70 @@ describe('the notice lane reads a raw byte as node:http reads its percent-escape
             );
             const node = await throughNodeHttp(
               port,
-              `${method} /n/${escaped} HTTP/1.1\r\nHost: tally.test`,
+              `${method} ${path}${escaped} HTTP/1.1\r\nHost: tally.test`,
               seen,
             );
             assert.equal(lane.target, node.url);
           },
         ),
         { numRuns: 100 },
+      );
+    }));
+});
+
+/** The names of the headers the counting rules read, in the cases clients write them. */
+const ruleHeaderName = fc
+  .constantFrom(
+    'User-Agent',
+    'X-Forwarded-For',
+    'X-Device-IP',
+    'X-Device-User-Agent',
+    'Sec-Purpose',
+    'Purpose',
+    'X-Purpose',
+    'X-Moz',
+  )
+  .chain((name) =>
+    fc
+      .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+      .map((upper) =>
+        [...name].map((char, at) => (upper[at] === true ? char.toUpperCase() : char.toLowerCase())).join(''),
+      ),
+  );
+
+/** The same names as node:http gives them. */
+const RULE_HEADER_NAMES = [
+  'user-agent',
+  'x-forwarded-for',
+  'x-device-ip',
+  'x-device-user-agent',
+  'sec-purpose',
+  'purpose',
+  'x-purpose',
+  'x-moz',
+];
+
+describe('a tracker hit the notice lane reads is decided on the headers node:http gives', () => {
+  it('gives the rules the headers node:http gives them, by lower-case name, repeats kept first or joined as node:http does', () =>
+    withNodeHttp(async (port, seen) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.oneof(ruleHeaderName, headerName), headerValue), { maxLength: 8 }),
+          async (headers) => {
+            const lines = ['GET /imptr?id=1 HTTP/1.1', 'Host: tally.test'];
+            for (const [name, value] of headers) lines.push(`${name}:${value}`);
+            const head = lines.join('\r\n');
+            const lane = readLaneRequest(head);
+            assert.ok(lane !== undefined, `the lane refused ${JSON.stringify(head)}`);
+            const node = await throughNodeHttp(port, head, seen);
+            const fromLane = ruleHeaders(lane.rawHeaders);
+            for (const name of Object.keys(fromLane)) assert.equal(fromLane[name], node.headers[name], name);
+            for (const [name, value] of Object.entries(node.headers)) {
+              if (RULE_HEADER_NAMES.includes(name)) assert.equal(fromLane[name], value, name);
+            }
+          },
+        ),
+        { numRuns: 150 },
       );
     }));
 });
@@ -235,7 +322,13 @@ async function throughNodeHttp(
   port: number,
   head: string,
   seen: IncomingMessage[],
-): Promise<{ method: string; url: string; rawHeaders: string[]; keepAlive: boolean }> {
+): Promise<{
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  headers: IncomingMessage['headers'];
+  keepAlive: boolean;
+}> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(`${head}\r\n\r\n`, 'latin1')));
     let answer = '';
@@ -248,6 +341,7 @@ async function throughNodeHttp(
         method: req.method ?? '',
         url: req.url ?? '',
         rawHeaders: req.rawHeaders,
+        headers: req.headers,
         keepAlive: /\r\nConnection: keep-alive\r\n/i.test(answer),
       });
       socket.destroy();

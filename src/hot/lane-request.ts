@@ -1,12 +1,16 @@
+import type { TrackerKind } from '../domain/tracker-hit.js';
 import { isValidHost } from '../lib/host-header.js';
 import { encodeRawBytes } from './raw-target.js';
 
-/** A notice request the notice lane serves itself, read from its head. */
+/** A request the notice lane serves itself, read from its head: a notice or a tracker hit. */
 export interface LaneRequest {
   method: 'GET' | 'HEAD';
+  /** What it is: a notice (`/n/…`), or a tracker hit (`/imptr`, `/clktr`), by its kind. */
+  endpoint: 'notice' | TrackerKind;
   /**
-   * The request target as sent, starting with `/n/`; a raw byte of 0x80 or above in it written as
-   * its percent-escape (see `encodeRawBytes`), as node:http would have it had it been sent so.
+   * The request target as sent, starting with `/n/`, or `/imptr` or `/clktr` then the end or `?`;
+   * a raw byte of 0x80 or above in it written as its percent-escape (see `encodeRawBytes`), as
+   * node:http would have it had it been sent so.
    */
   target: string;
   /** Header names and values as sent, flattened like node:http's `rawHeaders` (values trimmed). */
@@ -15,13 +19,18 @@ export interface LaneRequest {
   keepAlive: boolean;
 }
 
-/** The one prefix the lane serves: exchange notices. */
+/** The prefix of exchange notices. */
 export const NOTICE_PREFIX = '/n/';
+/** The paths of tracker hits, served with their query, by kind. */
+export const TRACKER_PATHS: Readonly<Record<TrackerKind, string>> = { impression: '/imptr', click: '/clktr' };
 
-/** Request target: `/n/` and visible ASCII only. */
+/** Request target: `/n/` and visible ASCII only (the common notice: one test). */
 const NOTICE_TARGET = /^\/n\/[\x21-\x7e]*$/;
-/** Request target: `/n/`, visible ASCII and raw bytes of 0x80 and above (read as their `%XX`). */
-const RAW_NOTICE_TARGET = /^\/n\/[\x21-\x7e\x80-\xff]*$/;
+/**
+ * Request target: `/n/`, or a tracker path alone or followed by `?`; then visible ASCII and raw
+ * bytes of 0x80 and above (read as their `%XX`).
+ */
+const LANE_TARGET = /^\/(?:n\/|(?:imptr|clktr)(?=\?|$))[\x21-\x7e\x80-\xff]*$/;
 /**
  * A header line: a token name, a colon, a value of visible characters, spaces and tabs. The
  * value's trailing spaces and tabs are cut by `trimmedValue`: matching them here lazily made the
@@ -39,12 +48,12 @@ const PLAIN_CONNECTION_VALUE = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:, *[!#$%&'*+\
 
 /**
  * Reads a request head (the request line and header lines, without the blank line that ends
- * them, decoded as latin1) when it is one the notice lane serves: `GET` or `HEAD` of `/n/…` in
- * HTTP/1.1 with one `Host`, or HTTP/1.0; every line well formed; no body (no `Content-Length`
- * or `Transfer-Encoding`); no `Upgrade` or `Expect`; `Connection` and `Proxy-Connection` (which
- * llhttp reads alike) in their plain spelling. For anything else it answers `undefined`
- * and the connection goes to node:http, which answers whatever it is, errors included; so this
- * reader only has to be strict, never complete.
+ * them, decoded as latin1) when it is one the notice lane serves: `GET` or `HEAD` of `/n/…`,
+ * `/imptr` or `/clktr` (with their query) in HTTP/1.1 with one `Host`, or HTTP/1.0; every line
+ * well formed; no body (no `Content-Length` or `Transfer-Encoding`); no `Upgrade` or `Expect`;
+ * `Connection` and `Proxy-Connection` (which llhttp reads alike) in their plain spelling. For
+ * anything else it answers `undefined` and the connection goes to node:http, which answers
+ * whatever it is, errors included; so this reader only has to be strict, never complete.
  */
 export function readLaneRequest(head: string): LaneRequest | undefined {
   const lineEnd = head.indexOf('\r\n');
@@ -57,11 +66,15 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
   const version = requestLine.slice(secondSpace + 1);
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
-  // The common target costs one test; only one that fails it is tried for raw bytes.
+  // The common notice costs one test; only a target that fails it is tried as a tracker hit or
+  // for raw bytes.
   let target = sentTarget;
+  let endpoint: LaneRequest['endpoint'] = 'notice';
   if (!NOTICE_TARGET.test(sentTarget)) {
-    if (!RAW_NOTICE_TARGET.test(sentTarget)) return undefined;
+    if (!LANE_TARGET.test(sentTarget)) return undefined;
     target = encodeRawBytes(sentTarget);
+    if (!target.startsWith(NOTICE_PREFIX))
+      endpoint = target.startsWith(TRACKER_PATHS.impression) ? 'impression' : 'click';
   }
 
   const rawHeaders: string[] = [];
@@ -105,6 +118,7 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
   if (version === 'HTTP/1.1' && hosts !== 1) return undefined;
   return {
     method,
+    endpoint,
     target,
     rawHeaders,
     // As llhttp decides: HTTP/1.1 stays open unless `close`, HTTP/1.0 only with `keep-alive`.

@@ -1,21 +1,23 @@
 import type { ServerResponse } from 'node:http';
-import { sendNoContent, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
+import { sendBody, sendNoContent, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
 
 /**
- * What a notice is answered with: the GIF, 204 for a beacon, 302 to the DSP's burl (Tally's burl,
- * counted), or 503 when it could not be committed.
+ * What a notice or tracker hit is answered with: the GIF, 204 for a beacon, 302 to the DSP's burl
+ * (Tally's burl, counted) or to a hit's landing page, a small uncached body (a hit's script or the
+ * page saying why a click lands nowhere), or 503 when it could not be committed.
  */
 export type NoticeAnswer =
   | { kind: 'pixel' }
   | { kind: 'noContent' }
   | { kind: 'redirect'; location: string }
+  | { kind: 'body'; status: number; contentType: string; body: Buffer }
   | { kind: 'unavailable' };
 
 export const PIXEL: NoticeAnswer = { kind: 'pixel' };
 export const NO_CONTENT: NoticeAnswer = { kind: 'noContent' };
 export const UNAVAILABLE: NoticeAnswer = { kind: 'unavailable' };
 
-/** Writes a notice's answer through node:http (headers only for HEAD). */
+/** Writes a notice's or hit's answer through node:http (headers only for HEAD). */
 export function sendNoticeAnswer(res: ServerResponse, answer: NoticeAnswer, head: boolean): void {
   switch (answer.kind) {
     case 'pixel':
@@ -24,6 +26,8 @@ export function sendNoticeAnswer(res: ServerResponse, answer: NoticeAnswer, head
       return sendNoContent(res);
     case 'redirect':
       return sendRedirect(res, answer.location);
+    case 'body':
+      return sendBody(res, answer.status, answer.contentType, answer.body);
     case 'unavailable':
       return sendUnavailable(res);
   }

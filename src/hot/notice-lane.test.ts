@@ -229,6 +229,14 @@ describe('the notice lane', () => {
       NO_CONTENT,
       UNAVAILABLE,
       { kind: 'redirect', location: 'https://dsp.test/b?p=1' },
+      {
+        kind: 'body',
+        status: 200,
+        contentType: 'application/javascript; charset=utf-8',
+        body: Buffer.from('/**/\n'),
+      },
+      { kind: 'body', status: 404, contentType: 'text/html; charset=utf-8', body: Buffer.from('<p>’</p>\n') },
+      { kind: 'body', status: 400, contentType: 'text/html; charset=utf-8', body: Buffer.from('<p>x</p>') },
     ];
     const plain = createServer((req, res) => {
       res.setHeader('Keep-Alive', 'timeout=5');
@@ -308,24 +316,82 @@ describe('the notice lane', () => {
     });
   });
 
+  it('serves GET and HEAD tracker hits itself, with their query, in request order among notices, keeping the connection', async () => {
+    const delays: Record<string, number> = { '/n/a': 40, '/imptr?id=1&cb=x': 0, '/clktr': 20 };
+    await withLane(
+      (request) =>
+        new Promise((resolve) =>
+          setTimeout(
+            () => resolve({ kind: 'redirect', location: `${request.endpoint} ${request.target}` }),
+            delays[request.target] ?? 0,
+          ),
+        ),
+      async ({ port, laneSaw, httpSaw, handedOver }) => {
+        const client = new Client(port);
+        const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+        client.write(get('/n/a') + get('/imptr?id=1&cb=x') + 'HEAD /clktr HTTP/1.1\r\nHost: t\r\n\r\n');
+        await client.answers(3, [false, false, true]);
+        client.write(utf8(get('/imptr?id=2&site=café') + get('/clktr?id=3&redir=https://a.test/é')));
+        const answers = await client.answers(5, [false, false, true]);
+        assert.deepEqual(
+          answers.map((answer) => answer.headers.get('location')),
+          [
+            'notice /n/a',
+            'impression /imptr?id=1&cb=x',
+            'click /clktr',
+            'impression /imptr?id=2&site=caf%C3%A9',
+            'click /clktr?id=3&redir=https://a.test/%C3%A9',
+          ],
+        );
+        assert.ok(answers.every((answer) => answer.headers.get('connection') === 'keep-alive'));
+        assert.equal(laneSaw.length, 5);
+        assert.deepEqual(httpSaw, []);
+        assert.deepEqual(handedOver, [], 'the connection stayed in the lane');
+        client.destroy();
+      },
+    );
+  });
+
+  it('hands a tracker hit by another method, or to a path that only begins like a tracker, to node:http', async () => {
+    for (const head of [
+      'POST /imptr?id=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n',
+      'OPTIONS /clktr?id=1 HTTP/1.1\r\nHost: t\r\n\r\n',
+      'GET /imptrs?id=1 HTTP/1.1\r\nHost: t\r\n\r\n',
+    ]) {
+      await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
+        const client = new Client(port);
+        client.write(get('/imptr?id=0') + head + get('/imptr?id=2'));
+        const answers = await client.answers(3);
+        assert.deepEqual(
+          answers.map((answer) => answer.headers.get('location') ?? answer.body),
+          ['/imptr?id=0', 'ok', 'ok'],
+          head,
+        );
+        assert.deepEqual(laneSaw, ['/imptr?id=0']);
+        assert.deepEqual(httpSaw, [head.slice(0, head.indexOf(' HTTP/')), 'GET /imptr?id=2']);
+        client.destroy();
+      });
+    }
+  });
+
   it('serves notices with raw UTF-8 in their target as their percent-encoded form, and hands the first other request over so encoded', async () => {
     await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
       const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
       const client = new Client(port);
-      client.write(utf8(get('/n/a?site=café') + get('/n/é') + get('/imptr?id=1&site=café')));
+      client.write(utf8(get('/n/a?site=café') + get('/n/é') + get('/v1/x?site=café')));
       const answers = await client.answers(3);
       assert.deepEqual(
         answers.map((answer) => answer.headers.get('location') ?? answer.body),
         ['/n/a?site=caf%C3%A9', '/n/%C3%A9', 'ok'],
       );
       assert.deepEqual(laneSaw, ['/n/a?site=caf%C3%A9', '/n/%C3%A9']);
-      assert.deepEqual(httpSaw, ['GET /imptr?id=1&site=caf%C3%A9']);
+      assert.deepEqual(httpSaw, ['GET /v1/x?site=caf%C3%A9']);
       // node:http reads the requests after the first it was given itself, and refuses raw bytes
       // in their targets as before.
       client.write(utf8(get('/v1/é')));
       await until(() => client.raw.includes('HTTP/1.1 400 '));
       assert.match(client.raw, /\r\n\r\nokHTTP\/1\.1 400 /);
-      assert.deepEqual(httpSaw, ['GET /imptr?id=1&site=caf%C3%A9']);
+      assert.deepEqual(httpSaw, ['GET /v1/x?site=caf%C3%A9']);
       client.destroy();
     });
   });

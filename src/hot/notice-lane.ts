@@ -4,7 +4,7 @@ import { clientErrorResponse } from '../lib/client-error.js';
 import type { CounterSink } from '../lib/metrics.js';
 import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
-import { NOTICE_PREFIX, readLaneRequest } from './lane-request.js';
+import { NOTICE_PREFIX, readLaneRequest, TRACKER_PATHS } from './lane-request.js';
 import type { NoticeAnswer } from './notice-answer.js';
 import { withRawTargetEncoded } from './raw-target.js';
 
@@ -19,11 +19,14 @@ export interface NoticeLaneOptions {
   headersTimeoutMs: number;
   /** A longer request head goes to node:http, which refuses it. */
   maxHeadBytes: number;
-  /** Notices of one connection waiting for their answers before the lane stops reading it. */
+  /** Notices and hits of one connection waiting for their answers before the lane stops reading it. */
   maxPipelined: number;
 }
 
-/** Serves one notice the lane read: calls `answer` once it is committed (or refused); never throws. */
+/**
+ * Serves one notice or tracker hit the lane read: calls `answer` once it is committed (or
+ * refused); never throws.
+ */
 export type LaneServe = (
   request: LaneRequest,
   remoteAddress: string,
@@ -36,15 +39,16 @@ const LINE_FEED = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
 /**
- * A front for node:http on the same port that serves exchange notices (`GET`/`HEAD /n/…`) itself:
- * node:http spends about as much CPU on a request as Tally's counting does, so the lane reads
- * notice heads with a small strict reader (`readLaneRequest`) and writes answers composed once
- * a second. The first request it does not serve itself (the API, tracker hits, anything unusual
- * or malformed) hands the connection to node:http for good, with the bytes not yet parsed; answers
- * already owed on it are written first, in request order. The raw bytes of 0x80 and above that a
- * client left unencoded in a request target, which llhttp refuses, are read as their `%XX`, in the
- * notices the lane serves and in the request it hands over (see `withRawTargetEncoded`); node:http
- * still refuses them in a request after that one.
+ * A front for node:http on the same port that serves exchange notices (`GET`/`HEAD /n/…`) and
+ * tracker hits (`GET`/`HEAD /imptr?…` and `/clktr?…`) itself: node:http spends about as much CPU
+ * on a request as Tally's counting does, so the lane reads their heads with a small strict reader
+ * (`readLaneRequest`) and writes answers composed once a second. The first request it does not
+ * serve itself (the API, another method, anything unusual or malformed) hands the connection to
+ * node:http for good, with the bytes not yet parsed; answers already owed on it are written first,
+ * in request order. The raw bytes of 0x80 and above that a client left unencoded in a request
+ * target, which llhttp refuses, are read as their `%XX`, in the notices and hits the lane serves
+ * and in the request it hands over (see `withRawTargetEncoded`); node:http still refuses them in a
+ * request after that one.
  */
 export class NoticeLane {
   private readonly connections = new Set<LaneConnection>();
@@ -97,8 +101,8 @@ export class NoticeLane {
   }
 
   /**
-   * Destroys every connection the lane still serves, answers owed or not (those notices are not
-   * acknowledged): the end of a shutdown's grace period. Answers the number destroyed.
+   * Destroys every connection the lane still serves, answers owed or not (those notices and hits
+   * are not acknowledged): the end of a shutdown's grace period. Answers the number destroyed.
    */
   closeAllConnections(): number {
     const connections = [...this.connections];
@@ -117,7 +121,7 @@ export class NoticeLane {
   }
 }
 
-/** A notice read and not yet answered. */
+/** A notice or hit read and not yet answered. */
 interface Owed {
   head: boolean;
   keepAlive: boolean;
@@ -376,9 +380,11 @@ function skipLineBreaks(data: Buffer, offset: number): number {
   return at;
 }
 
-/** The starts of the heads the lane serves itself: notices, fetched or probed. */
-const LANE_STARTS = [`GET ${NOTICE_PREFIX}`, `HEAD ${NOTICE_PREFIX}`].map((start) =>
-  Buffer.from(start, 'latin1'),
+/** The starts of the heads the lane serves itself: notices and tracker hits, fetched or probed. */
+const LANE_STARTS = ['GET', 'HEAD'].flatMap((method) =>
+  [NOTICE_PREFIX, TRACKER_PATHS.impression, TRACKER_PATHS.click].map((path) =>
+    Buffer.from(`${method} ${path}`, 'latin1'),
+  ),
 );
 /** An incomplete head's start is read from its first bytes, this many at most, once it has them. */
 const LANE_STARTS_CHECKED_BYTES = 64;

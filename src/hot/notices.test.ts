@@ -286,6 +286,7 @@ describe('notices read by the notice lane', () => {
   it('takes the token from the path and the query after the ?, with the method, rule headers, peer and time', () => {
     const request = {
       method: 'HEAD' as const,
+      endpoint: 'notice' as const,
       target: '/n/the.token-1?f=b&x=%20',
       rawHeaders: ['Host', 'tally.test', 'User-Agent', 'Agent/1', 'X-Forwarded-For', '203.0.113.1'],
       keepAlive: true,

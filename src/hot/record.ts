@@ -1,10 +1,8 @@
-import type { ServerResponse } from 'node:http';
 import type { Outcome } from '../domain/outcome.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { EventRecord } from '../ports/ledger.js';
 import { UnsyncedCommitError } from '../ports/recorder.js';
 import type { GroupCommitter } from './group-commit.js';
-import { sendUnavailable } from './responses.js';
 
 /**
  * The counter of notices and hits answered 503, by impression type and why: the commit queue was
@@ -42,19 +40,4 @@ export function commitThen(
   const failed = (error: unknown) =>
     refused(error instanceof UnsyncedCommitError ? 'not_synced' : 'not_committed');
   if (!committer.offer(event, done, failed)) refused('queue_full');
-}
-
-/** `commitThen` as a promise, answering 503 itself when the event was not committed. */
-export function recordOrRefuse(
-  committer: GroupCommitter,
-  metrics: Metrics,
-  event: EventRecord,
-  res: ServerResponse,
-): Promise<Outcome | undefined> {
-  return new Promise((resolve) =>
-    commitThen(committer, metrics, event, (outcome) => {
-      if (outcome === undefined) sendUnavailable(res);
-      resolve(outcome);
-    }),
-  );
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -14,8 +15,9 @@ import { Metrics } from '../lib/metrics.js';
 import type { CatalogView, PaymentRuleView, TrackerKind, TrackerView } from '../ports/catalog.js';
 import { GroupCommitter } from './group-commit.js';
 import { PIXEL_GIF } from './responses.js';
+import { NoticeLane } from './notice-lane.js';
 import type { TrackerDeps } from './trackers.js';
-import { handleTrackerHit } from './trackers.js';
+import { answerTrackerHit, handleTrackerHit, laneTrackerHit } from './trackers.js';
 import { T0 } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
 import { paymentRule } from '../../test/support/payment-rules.js';
@@ -66,6 +68,8 @@ const CATALOG: CatalogView = {
 
 interface Served {
   hit: (path: string, method?: string) => Promise<Response>;
+  /** Sends `head` (request line and headers) on a connection of its own; all it was answered. */
+  exchange: (head: string) => Promise<Buffer>;
   /** The events the ledger holds, in the order recorded. */
   events: () => { tracker: number; type: string; outcome: string; reason: string; account: number }[];
   /** When each recorded event was served, the device it came from and the payment rule that priced it. */
@@ -84,7 +88,14 @@ async function withTrackers(
     catalog = CATALOG,
     ivtFilter = defaultIvtFilter(),
     nowMs,
-  }: { catalog?: CatalogView; ivtFilter?: IvtFilter; nowMs?: () => number } = {},
+    lane = false,
+  }: {
+    catalog?: CatalogView;
+    ivtFilter?: IvtFilter;
+    nowMs?: () => number;
+    /** Puts the notice lane in front, serving `GET`s and `HEAD`s as Tally's does. */
+    lane?: boolean;
+  } = {},
 ): Promise<void> {
   const ledger = new SqliteLedger(openSqlite(join(dir, name)));
   const metrics = new Metrics();
@@ -102,10 +113,25 @@ async function withTrackers(
     nowMs: nowMs ?? (() => (clockMs += 1000)),
   };
   const server = createServer((req, res) => {
-    void handleTrackerHit(req.url?.startsWith('/imptr') === true ? 'impression' : 'click', req, res, deps);
+    // An absolute-form target (`http://host/imptr?…`) is one the lane leaves to node:http.
+    const kind = new URL(req.url ?? '/', 'http://tally.test').pathname === '/imptr' ? 'impression' : 'click';
+    void handleTrackerHit(kind, req, res, deps);
   });
+  if (lane) {
+    NoticeLane.install(
+      server,
+      (request, remoteAddress, answer) => {
+        assert.notEqual(request.endpoint, 'notice');
+        if (request.endpoint !== 'notice')
+          answerTrackerHit(request.endpoint, laneTrackerHit(request, remoteAddress), deps, answer);
+      },
+      { keepAliveTimeoutMs: 5000, headersTimeoutMs: 5000, maxHeadBytes: 16_384, maxPipelined: 32 },
+      new Metrics(),
+    );
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const base = `http://127.0.0.1:${port}`;
   const reader = openSqlite(join(dir, name));
   try {
     await run({
@@ -116,6 +142,15 @@ async function withTrackers(
           headers: { 'user-agent': CHROME },
           // An answer that never comes fails the test rather than hanging it.
           signal: AbortSignal.timeout(5000),
+        }),
+      exchange: (head) =>
+        new Promise((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\n\r\n`, 'latin1'));
+          const chunks: Buffer[] = [];
+          socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+          socket.on('close', () => resolve(Buffer.concat(chunks)));
+          socket.on('error', reject);
+          socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${head}`)));
         }),
       events: () =>
         reader
@@ -490,6 +525,126 @@ describe('tracker hits', () => {
           /^tally_notices_refused_total\{impression_type="external_impression",reason="queue_full"\} 1$/m,
         );
       });
+    },
+  );
+
+  /**
+   * The answer of `path` through the lane and through node:http, the `Date` line cut from both;
+   * a `CB` in it is `L` for the lane and `H` for node:http, so that neither is the other's duplicate.
+   */
+  async function bothPaths(
+    exchange: Served['exchange'],
+    method: string,
+    path: string,
+  ): Promise<{ lane: string; http: string }> {
+    const headers = `Host: tally.test\r\nUser-Agent: ${CHROME}\r\nConnection: close`;
+    const undated = (bytes: Buffer) => bytes.toString('latin1').replace(/\r\nDate: [^\r]*/, '');
+    const lane = undated(await exchange(`${method} ${path.replace('CB', 'L')} HTTP/1.1\r\n${headers}`));
+    const http = undated(
+      await exchange(`${method} http://tally.test${path.replace('CB', 'H')} HTTP/1.1\r\n${headers}`),
+    );
+    return { lane, http };
+  }
+
+  it(
+    'answers a hit the notice lane serves with the very bytes node:http answers it with, and records it alike',
+    { timeout: 20_000 },
+    async () => {
+      await withTrackers(
+        'both-paths.db',
+        100,
+        async ({ exchange, events, facts }) => {
+          const cases: [string, string, RegExp][] = [
+            [
+              'GET',
+              '/imptr?id=5&cachebuster=pCB',
+              /^HTTP\/1\.1 200 OK\r\n[^]*Content-Type: image\/gif\r\n[^]*GIF89a/,
+            ],
+            [
+              'HEAD',
+              '/imptr?id=5&cachebuster=hCB',
+              /^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: 43\r\n[^]*\r\n\r\n$/,
+            ],
+            [
+              'GET',
+              '/imptr?id=5&cachebuster=sCB&t=1',
+              /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n\/\* Tally impression tracker \*\/\n$/,
+            ],
+            ['HEAD', '/imptr?id=5&cachebuster=shCB&t=1', /^HTTP\/1\.1 200 OK\r\n[^]*javascript[^]*\r\n\r\n$/],
+            [
+              'GET',
+              '/imptr?id=5&cachebuster=rCB&redir=https://dest.example/x?a=1',
+              /^HTTP\/1\.1 302 Found\r\n[^]*Location: https:\/\/dest\.example\/x\?a=1\r\n/,
+            ],
+            [
+              'GET',
+              '/clktr?id=7&cachebuster=kCB',
+              /^HTTP\/1\.1 302 Found\r\n[^]*Location: https:\/\/landing\.example\/page\r\n/,
+            ],
+            ['GET', '/clktr?id=8&cachebuster=nCB', /^HTTP\/1\.1 400 Bad Request\r\n[^]*needs a <code>redir=/],
+            [
+              'GET',
+              '/clktr?id=8&cachebuster=fCB&redir=ftp://files.example/x',
+              /^HTTP\/1\.1 400 Bad Request\r\n[^]*allow-list\.<\/p>\n$/,
+            ],
+            ['GET', '/clktr?id=99', /^HTTP\/1\.1 404 Not Found\r\n[^]*No such click tracker/],
+            ['HEAD', '/clktr?id=99', /^HTTP\/1\.1 404 Not Found\r\n[^]*text\/html[^]*\r\n\r\n$/],
+          ];
+          for (const [method, path, expected] of cases) {
+            const { lane, http } = await bothPaths(exchange, method, path);
+            assert.match(lane, expected, `${method} ${path}`);
+            assert.equal(lane, http, `${method} ${path}`);
+          }
+          const recorded = events();
+          const device = facts().map(({ ip, userAgent, rule }) => ({ ip, userAgent, rule }));
+          assert.equal(recorded.length, 2 * cases.length);
+          for (let at = 0; at < recorded.length; at += 2) {
+            assert.deepEqual(recorded[at], recorded[at + 1], `${cases[at / 2]?.join(' ')}`);
+            assert.deepEqual(device[at], device[at + 1], `${cases[at / 2]?.join(' ')}`);
+          }
+          assert.deepEqual(device[0], { ip: '127.0.0.1', userAgent: CHROME, rule: 0 });
+          assert.deepEqual(
+            recorded.filter((_, at) => at % 2 === 0).map((event) => `${event.outcome} ${event.reason}`),
+            [
+              'counted ',
+              'not_counted invalid_traffic',
+              'counted ',
+              'not_counted invalid_traffic',
+              'counted ',
+              'counted ',
+              'not_counted no_landing_page',
+              'not_counted no_landing_page',
+              'not_counted unknown_tracker',
+              'not_counted unknown_tracker',
+            ],
+          );
+        },
+        { lane: true },
+      );
+    },
+  );
+
+  it(
+    'answers 503 through the notice lane as through node:http when the commit queue refuses a hit, recording it on neither',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers(
+        'both-refused.db',
+        0,
+        async ({ exchange, events, metrics }) => {
+          for (const method of ['GET', 'HEAD']) {
+            const { lane, http } = await bothPaths(exchange, method, '/imptr?id=5&cachebuster=qCB');
+            assert.match(lane, /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Retry-After: 1\r\n/, method);
+            assert.equal(lane, http, method);
+          }
+          assert.deepEqual(events(), []);
+          assert.match(
+            metrics.render(),
+            /^tally_notices_refused_total\{impression_type="external_impression",reason="queue_full"\} 4$/m,
+          );
+        },
+        { lane: true },
+      );
     },
   );
 });

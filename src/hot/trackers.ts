@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
-import type { IvtFilter } from '../domain/ivt.js';
+import type { HitRequest, IvtFilter } from '../domain/ivt.js';
 import type { Outcome } from '../domain/outcome.js';
 import { notCounted } from '../domain/outcome.js';
 import type { PaymentRule } from '../domain/payment-rules.js';
@@ -15,30 +15,49 @@ import type { EventRecord } from '../ports/ledger.js';
 import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
 import { hourStartMs } from '../lib/time.js';
 import type { GroupCommitter } from './group-commit.js';
-import { recordOrRefuse } from './record.js';
-import { refusedHitMethod, sendBody, sendPixel, sendRedirect } from './responses.js';
+import type { LaneRequest } from './lane-request.js';
+import type { NoticeAnswer } from './notice-answer.js';
+import { PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
+import { ruleHeaders } from './read-notice.js';
+import { commitThen } from './record.js';
+import { refusedHitMethod } from './responses.js';
 
 /** The `t=1` answer: a valid, empty script. */
-const TRACKER_SCRIPT = '/* Tally impression tracker */\n';
+const SCRIPT_ANSWER = bodyAnswer(
+  200,
+  'application/javascript; charset=utf-8',
+  '/* Tally impression tracker */\n',
+);
 /** The page a click that cannot be sent on gets, saying why. */
-function noLandingPage(title: string, reason: string): string {
-  return `<!doctype html><meta charset="utf-8"><title>No landing page</title>
+function noLandingPage(status: number, title: string, reason: string): NoticeAnswer {
+  return bodyAnswer(
+    status,
+    'text/html; charset=utf-8',
+    `<!doctype html><meta charset="utf-8"><title>No landing page</title>
 <h1>${title}</h1>
 <p>The click was recorded, not counted, as there is nowhere to send you: ${reason}</p>
-`;
+`,
+  );
 }
-const UNKNOWN_TRACKER_PAGE = noLandingPage(
+const UNKNOWN_TRACKER_ANSWER = noLandingPage(
+  404,
   'No such click tracker',
   'no click tracker of this account has the <code>id</code> or <code>code</code> the link names, so Tally does not redirect it anywhere.',
 );
-const REFUSED_TARGET_PAGE = noLandingPage(
+const REFUSED_TARGET_ANSWER = noLandingPage(
+  400,
   'This click tracker has no landing page',
   'the <code>redir=</code> target or the tracker’s click URL is not an http(s) URL or is outside the account’s redirect allow-list.',
 );
-const NO_TARGET_PAGE = noLandingPage(
+const NO_TARGET_ANSWER = noLandingPage(
+  400,
   'This click tracker has no landing page',
   'the link needs a <code>redir=</code> parameter (last in the query string) or the tracker a click URL.',
 );
+
+function bodyAnswer(status: number, contentType: string, text: string): NoticeAnswer {
+  return { kind: 'body', status, contentType, body: Buffer.from(text) };
+}
 
 /**
  * The counter of recorded hits on a tracker whose `ancost` was given but could not be read — not a
@@ -59,33 +78,34 @@ export interface TrackerDeps {
   nowMs(): number;
 }
 
+/** A tracker hit as its decision reads it, whether node:http or the notice lane read it. */
+export interface TrackerRequest extends HitRequest {
+  /** The request target as sent (its query, after the first `?`, is the hit's). */
+  target: string;
+}
+
 /**
  * `GET /imptr` and `GET /clktr`: Xandr-style tracker hits. The hit is decided, priced (`ancost`
  * overrides the payment rule, and the hit is then recorded with no payment rule; an `ancost` that
  * cannot be read is counted in {@link ANCOST_IGNORED_METRIC}; revenue from the line item),
- * committed, and only then answered: impressions with the 1×1 GIF (`t=2`, default) or a tiny
- * script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the tracker's click URL (a
- * click with neither, or with neither allowed, is `no_landing_page`: it reached no advertiser).
+ * committed, and only then answered, through `done`: impressions with the 1×1 GIF (`t=2`,
+ * default) or a tiny script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the
+ * tracker's click URL (a click with neither, or with neither allowed, is `no_landing_page`: it
+ * reached no advertiser, and gets a page saying why); 503 when it could not be committed. Throws,
+ * before anything is recorded, only when the catalog cannot be read.
  */
-export async function handleTrackerHit(
+export function answerTrackerHit(
   kind: TrackerKind,
-  req: IncomingMessage,
-  res: ServerResponse,
+  request: TrackerRequest,
   deps: TrackerDeps,
-): Promise<void> {
-  if (refusedHitMethod(res, req.method)) return;
+  done: (answer: NoticeAnswer) => void,
+): void {
   const nowMs = deps.nowMs();
-  const rawUrl = req.url ?? '';
-  const queryAt = rawUrl.indexOf('?');
-  const hit = parseTrackerHit(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1));
+  const queryAt = request.target.indexOf('?');
+  const hit = parseTrackerHit(queryAt === -1 ? '' : request.target.slice(queryAt + 1));
   const catalog = deps.catalog();
   const tracker = findTracker(catalog, kind, hit);
-  const decision = decideHit(
-    tracker,
-    { method: req.method ?? 'GET', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' },
-    deps.ivtFilter(),
-    hit.preview,
-  );
+  const decision = decideHit(tracker, request, deps.ivtFilter(), hit.preview);
   const target = tracker === undefined ? undefined : redirectTarget(kind, hit, tracker, catalog);
   // A click that lands nowhere reached no advertiser: recorded, never billed.
   const landsNowhere = kind === 'click' && target === undefined && decision.outcome.outcome === 'counted';
@@ -93,27 +113,68 @@ export async function handleTrackerHit(
   const event = hitEvent(kind, hit, tracker, catalog, outcome, nowMs);
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
+  const answer = hitAnswer(kind, hit, tracker, target);
 
-  if ((await recordOrRefuse(deps.committer, deps.metrics, event, res)) === undefined) return;
-  if (tracker !== undefined && hit.ancostMalformed) {
-    deps.metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help);
-  }
+  commitThen(deps.committer, deps.metrics, event, (committed) => {
+    if (committed === undefined) return done(UNAVAILABLE);
+    if (tracker !== undefined && hit.ancostMalformed) {
+      deps.metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help);
+    }
+    done(answer);
+  });
+}
 
-  if (target !== undefined) {
-    sendRedirect(res, target);
-  } else if (kind === 'click') {
-    const page =
-      tracker === undefined
-        ? UNKNOWN_TRACKER_PAGE
-        : hit.redirect === undefined && tracker.clickUrl === null
-          ? NO_TARGET_PAGE
-          : REFUSED_TARGET_PAGE;
-    sendBody(res, tracker === undefined ? 404 : 400, 'text/html; charset=utf-8', page);
-  } else if (hit.pixelType === 'javascript') {
-    sendBody(res, 200, 'application/javascript; charset=utf-8', TRACKER_SCRIPT);
-  } else {
-    sendPixel(res, req.method === 'HEAD');
+/** A tracker hit through node:http (the notice lane serves most `GET`s and `HEAD`s itself). */
+export function handleTrackerHit(
+  kind: TrackerKind,
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: TrackerDeps,
+): Promise<void> {
+  if (refusedHitMethod(res, req.method)) return Promise.resolve();
+  const request: TrackerRequest = {
+    method: req.method ?? 'GET',
+    target: req.url ?? '',
+    headers: req.headers,
+    remoteAddress: req.socket.remoteAddress ?? '',
+  };
+  // The answer is sent from the committer's callback, which must not throw: a failure to send (or
+  // to read the catalog) goes to the caller through the promise instead.
+  return new Promise((resolve, reject) =>
+    answerTrackerHit(kind, request, deps, (answer) => {
+      try {
+        sendNoticeAnswer(res, answer, req.method === 'HEAD');
+        resolve();
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }),
+  );
+}
+
+/** The facts of a tracker hit the notice lane read: the headers the rules read, as node:http has them. */
+export function laneTrackerHit(request: LaneRequest, remoteAddress: string): TrackerRequest {
+  return {
+    method: request.method,
+    target: request.target,
+    headers: ruleHeaders(request.rawHeaders),
+    remoteAddress,
+  };
+}
+
+/** What a recorded hit is answered with (see `answerTrackerHit`). */
+function hitAnswer(
+  kind: TrackerKind,
+  hit: TrackerHit,
+  tracker: TrackerView | undefined,
+  target: string | undefined,
+): NoticeAnswer {
+  if (target !== undefined) return { kind: 'redirect', location: target };
+  if (kind === 'click') {
+    if (tracker === undefined) return UNKNOWN_TRACKER_ANSWER;
+    return hit.redirect === undefined && tracker.clickUrl === null ? NO_TARGET_ANSWER : REFUSED_TARGET_ANSWER;
   }
+  return hit.pixelType === 'javascript' ? SCRIPT_ANSWER : PIXEL;
 }
 
 function findTracker(catalog: CatalogView, kind: TrackerKind, hit: TrackerHit): TrackerView | undefined {

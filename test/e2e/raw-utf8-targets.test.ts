@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -40,6 +41,67 @@ function encoded(text: string): string {
 function answerOf(raw: string): string[] {
   const head = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n');
   return [head[0] ?? '', ...head.filter((line) => /^(content-type|content-length|location):/i.test(line))];
+}
+
+/** One answer on a connection: its head's lines and its body (latin1). */
+interface Answer {
+  head: string[];
+  body: string;
+}
+
+/**
+ * A keep-alive connection: `send` writes requests (each character of a target as UTF-8, unencoded)
+ * and `answers` waits for the first `count` answers (headers only for those `heads` says are HEAD).
+ */
+class Connection {
+  private received = '';
+  private readonly socket;
+  readonly closed: Promise<void>;
+
+  constructor(url: string) {
+    this.socket = connect(Number(new URL(url).port), '127.0.0.1');
+    this.socket.on('data', (chunk: Buffer) => (this.received += chunk.toString('latin1')));
+    this.socket.on('error', () => this.socket.destroy());
+    this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
+  }
+
+  send(...requests: string[]): void {
+    this.socket.write(Buffer.from(requests.join(''), 'utf8'));
+  }
+
+  async answers(count: number, heads: boolean[] = []): Promise<Answer[]> {
+    for (let waited = 0; waited < 10_000; waited += 10) {
+      const answers = parseAnswers(this.received, heads);
+      if (answers.length >= count) return answers;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`expected ${count} answers, got ${JSON.stringify(this.received)}`);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function parseAnswers(text: string, heads: boolean[]): Answer[] {
+  const answers: Answer[] = [];
+  for (let offset = 0; ;) {
+    const end = text.indexOf('\r\n\r\n', offset);
+    if (end === -1) return answers;
+    const head = text.slice(offset, end).split('\r\n');
+    const length =
+      heads[answers.length] === true
+        ? 0
+        : Number(/\r\nContent-Length: (\d+)/i.exec(text.slice(offset, end + 2))?.[1] ?? 0);
+    if (text.length < end + 4 + length) return answers;
+    answers.push({ head, body: text.slice(end + 4, end + 4 + length) });
+    offset = end + 4 + length;
+  }
+}
+
+/** A keep-alive request for `target` (written as it stands: UTF-8 stays raw). */
+function request(target: string, { method = 'GET', userAgent = CHROME, extra = '' } = {}): string {
+  return `${method} ${target} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${userAgent}\r\n${extra}\r\n`;
 }
 
 /** The events the ledger holds WHERE `where`, in order, without what differs by arrival. */
@@ -194,5 +256,133 @@ describe('request targets holding raw UTF-8, as clients that do not encode macro
     }
     assert.deepEqual(events('auction_id = ?', auctionId), []);
     assert.equal(events('tracker_id = ?', tracker).length, earlier);
+  });
+
+  it('counts every hit of a keep-alive connection firing app tracker hits with raw UTF-8 as its percent-encoded form, the connection kept', async () => {
+    const tracker = ids.appTracker ?? 0;
+    const target = (cachebuster: string) => `/imptr?id=${tracker}&cachebuster=${cachebuster}&site=café`;
+    const earlier = events('tracker_id = ?', tracker).length;
+    const connection = new Connection(tally.url);
+    // As an SSAI server or an app SDK fires them: one after the other, on one connection.
+    connection.send(request(encoded(target('ka-1')), { userAgent: APP_AGENT }));
+    await connection.answers(1);
+    connection.send(request(target('ka-2'), { userAgent: APP_AGENT }));
+    await connection.answers(2);
+    connection.send(request(target('ka-3'), { userAgent: APP_AGENT }));
+    const answers = await connection.answers(3);
+    connection.destroy();
+    for (const answer of answers) {
+      assert.equal(answer.head[0], 'HTTP/1.1 200 OK');
+      assert.ok(answer.head.includes('Connection: keep-alive'), answer.head.join(' / '));
+      assert.ok(answer.head.includes('Content-Type: image/gif'));
+    }
+    const recorded = events('tracker_id = ?', tracker).slice(earlier);
+    assert.deepEqual(
+      recorded.map((event) => `${String(event.outcome)}/${String(event.reason)}`),
+      ['counted/', 'counted/', 'counted/'],
+    );
+    // Each raw cachebuster is the encoded one: sent encoded, each is the same impression again.
+    for (const cachebuster of ['ka-2', 'ka-3']) {
+      await send(encoded(target(cachebuster)), { userAgent: APP_AGENT });
+    }
+    const repeats = events('tracker_id = ?', tracker).slice(earlier + 3);
+    assert.deepEqual(
+      repeats.map((event) => `${String(event.outcome)}/${String(event.reason)}`),
+      ['not_counted/duplicate', 'not_counted/duplicate'],
+    );
+    assert.deepEqual(
+      repeats.map((event) => event.dedupe_key),
+      recorded.slice(1).map((event) => event.dedupe_key),
+    );
+  });
+
+  it('answers a tracker hit pipelined behind notices in its turn, and a POST or OPTIONS to /imptr as before', async () => {
+    const tracker = ids.browserTracker ?? 0;
+    const first = await registerWin();
+    const second = await registerWin();
+    const connection = new Connection(tally.url);
+    connection.send(
+      request(`${first.noticePath}?site=café`),
+      request(`/imptr?id=${tracker}&cachebuster=pipe-é&redir=https://landing.example/é`),
+      request(second.noticePath),
+      request(`/imptr?id=${tracker}&cachebuster=pipe-2&t=1`),
+      request(`/imptr?id=${tracker}&cachebuster=pipe-3`, { method: 'POST', extra: 'Content-Length: 0\r\n' }),
+      request(`/imptr?id=${tracker}&cachebuster=pipe-4`, { method: 'OPTIONS' }),
+      request(`/imptr?id=${tracker}&cachebuster=pipe-5`, { extra: 'Connection: close\r\n' }),
+    );
+    const answers = await connection.answers(7);
+    await connection.closed;
+    const location = (answer: Answer) => answer.head.find((line) => line.startsWith('Location: '));
+    assert.deepEqual(
+      answers.map(
+        (answer) =>
+          `${answer.head[0]} ${location(answer) ?? (answer.body.startsWith('GIF89a') ? 'GIF' : answer.body)}`,
+      ),
+      [
+        'HTTP/1.1 200 OK GIF',
+        'HTTP/1.1 302 Found Location: https://landing.example/%C3%A9',
+        'HTTP/1.1 200 OK GIF',
+        'HTTP/1.1 200 OK /* Tally impression tracker */\n',
+        'HTTP/1.1 200 OK GIF',
+        'HTTP/1.1 405 Method Not Allowed only GET, HEAD and POST are notices\n',
+        'HTTP/1.1 200 OK GIF',
+      ],
+    );
+    assert.ok(answers[5]?.head.includes('Allow: GET, HEAD, POST'));
+    assert.deepEqual(
+      events(`tracker_id = ? AND dedupe_key LIKE '%pipe%'`, tracker).map(
+        (event) => String(event.dedupe_key).split('\u001f')[2],
+      ),
+      ['pipe-é', 'pipe-2', 'pipe-3', 'pipe-5'],
+    );
+    assert.equal(events('auction_id IN (?, ?)', first.auctionId, second.auctionId).length, 2);
+  });
+
+  it('still refuses raw UTF-8 in a request after one that handed its connection to node:http, recording nothing', async () => {
+    const tracker = ids.browserTracker ?? 0;
+    const connection = new Connection(tally.url);
+    connection.send(
+      request(`/imptr?id=${tracker}&cachebuster=after-1`, { method: 'POST', extra: 'Content-Length: 0\r\n' }),
+      request(`/imptr?id=${tracker}&cachebuster=after-é`),
+    );
+    const answers = await connection.answers(2);
+    await connection.closed;
+    assert.deepEqual(
+      answers.map((answer) => answer.head[0]),
+      ['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request'],
+    );
+    assert.deepEqual(
+      events(`tracker_id = ? AND dedupe_key LIKE '%after%'`, tracker).map(
+        (event) => String(event.dedupe_key).split('\u001f')[2],
+      ),
+      ['after-1'],
+    );
+  });
+
+  it('answers a tracker hit the notice lane serves with the bytes node:http answers it with, on a kept connection', async () => {
+    const tracker = ids.browserTracker ?? 0;
+    for (const [method, query] of [
+      ['GET', `id=${tracker}&cachebuster=same-CB`],
+      ['HEAD', `id=${tracker}&cachebuster=same-CB`],
+      ['GET', `id=${tracker}&cachebuster=same-CB&t=1`],
+      ['GET', `id=${tracker}&cachebuster=same-CB&redir=https://landing.example/x`],
+      ['GET', `id=999999&cachebuster=same-CB`],
+    ] as const) {
+      const connection = new Connection(tally.url);
+      // The second, in absolute form, goes to node:http, which serves the rest of the connection.
+      connection.send(
+        request(`/imptr?${query.replace('CB', 'lane')}`, { method }),
+        request(`http://tally.test/imptr?${query.replace('CB', 'http')}`, { method }),
+        request('/healthz', { extra: 'Connection: close\r\n' }),
+      );
+      const [viaLane, viaHttp] = await connection.answers(3, [method === 'HEAD', method === 'HEAD']);
+      await connection.closed;
+      const undated = (answer: Answer | undefined) => ({
+        head: answer?.head.filter((line) => !line.startsWith('Date: ')),
+        body: answer?.body,
+      });
+      assert.deepEqual(undated(viaLane), undated(viaHttp), `${method} ${query}`);
+      assert.ok(viaLane?.head.includes('Keep-Alive: timeout=65'), `${method} ${query}`);
+    }
   });
 });
