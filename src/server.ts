@@ -43,13 +43,13 @@ import {
 import { REFUSED_NOTICES_METRIC } from './hot/record.js';
 import { BURL_DELIVERIES_METRIC } from './billing/dispatcher.js';
 import { retryPolicy } from './billing/retry.js';
-import { answerNotice, handleNotice, laneNotice } from './hot/notices.js';
+import { handleNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
-import type { NoticeAnswer } from './hot/notice-answer.js';
+import { HIT_FAILED, laneServe } from './hot/lane-serve.js';
 import { sendNoticeAnswer } from './hot/notice-answer.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
-import { ANCOST_IGNORED_METRIC, answerTrackerHit, handleTrackerHit, laneTrackerHit } from './hot/trackers.js';
+import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
 import { sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
@@ -106,13 +106,6 @@ const PRUNE_INTERVAL_MS = 3_600_000;
 const COMMITS_IN_FLIGHT = 4;
 /** A batch this large goes to the counting thread without waiting for the end of the event-loop turn. */
 const FLUSH_AT_SIZE = 32;
-/** The answer to a notice or hit that failed (it was not recorded): the client should retry. */
-const HIT_FAILED: NoticeAnswer = {
-  kind: 'body',
-  status: 503,
-  contentType: 'text/plain; charset=utf-8',
-  body: Buffer.from('retry later\n'),
-};
 /** Idle keep-alive connections close after this long (longer than load balancers' idle timeouts). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -460,17 +453,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   server.requestTimeout = 60_000;
   const lane = NoticeLane.install(
     server,
-    (request, remoteAddress, answer) => {
-      if (request.endpoint === 'notice')
-        return answerNotice(laneNotice(request, remoteAddress, Date.now()), noticeDeps, answer);
-      try {
-        answerTrackerHit(request.endpoint, laneTrackerHit(request, remoteAddress), trackerDeps, answer);
-      } catch (error) {
-        // As `answerHot` answers a hit that failed through node:http: it was not recorded.
-        log.error('hit_failed', { path: request.target, error: String(error) });
-        answer(HIT_FAILED);
-      }
-    },
+    laneServe(noticeDeps, trackerDeps, log),
     {
       keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
       headersTimeoutMs: HEADERS_TIMEOUT_MS,

@@ -17,7 +17,12 @@ import { GroupCommitter } from './group-commit.js';
 import { PIXEL_GIF } from './responses.js';
 import { NoticeLane } from './notice-lane.js';
 import type { TrackerDeps } from './trackers.js';
-import { answerTrackerHit, handleTrackerHit, laneTrackerHit } from './trackers.js';
+import { handleTrackerHit } from './trackers.js';
+import { laneServe } from './lane-serve.js';
+import type { NoticeDeps } from './notices.js';
+import type { Logger } from '../lib/log.js';
+import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
+import { testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
 import { paymentRule } from '../../test/support/payment-rules.js';
@@ -77,6 +82,8 @@ interface Served {
   /** Each recorded event's media cost and the payment rule recorded with it. */
   costs: () => { cost: number; rule: number }[];
   metrics: Metrics;
+  /** The errors logged, as `event path`. */
+  logged: string[];
 }
 
 /** Tracker endpoints over real loopback HTTP, committing into a real SQLite ledger. */
@@ -93,7 +100,7 @@ async function withTrackers(
     catalog?: CatalogView;
     ivtFilter?: IvtFilter;
     nowMs?: () => number;
-    /** Puts the notice lane in front, serving `GET`s and `HEAD`s as Tally's does. */
+    /** Puts the notice lane in front, serving `GET`s and `HEAD`s as Tally's does (`laneServe`). */
     lane?: boolean;
   } = {},
 ): Promise<void> {
@@ -117,14 +124,27 @@ async function withTrackers(
     const kind = new URL(req.url ?? '/', 'http://tally.test').pathname === '/imptr' ? 'impression' : 'click';
     void handleTrackerHit(kind, req, res, deps);
   });
+  const logged: string[] = [];
+  const log: Logger = {
+    info: () => {},
+    warn: () => {},
+    error: (event, fields) => logged.push(`${event} ${String(fields?.path)}`),
+  };
   if (lane) {
+    const notices: NoticeDeps = {
+      committer: deps.committer,
+      metrics,
+      env: {
+        keyRing: testKeyRing(),
+        ivtFilter,
+        priceKeysFor: () => undefined,
+        redirectAllowlist: () => NO_REDIRECT_ALLOWLIST,
+      },
+      nowMs: () => deps.nowMs(),
+    };
     NoticeLane.install(
       server,
-      (request, remoteAddress, answer) => {
-        assert.notEqual(request.endpoint, 'notice');
-        if (request.endpoint !== 'notice')
-          answerTrackerHit(request.endpoint, laneTrackerHit(request, remoteAddress), deps, answer);
-      },
+      laneServe(notices, deps, log),
       { keepAliveTimeoutMs: 5000, headersTimeoutMs: 5000, maxHeadBytes: 16_384, maxPipelined: 32 },
       new Metrics(),
     );
@@ -169,6 +189,7 @@ async function withTrackers(
           .prepare('SELECT media_cost_micros AS cost, payment_rule_id AS rule FROM events ORDER BY id')
           .all() as ReturnType<Served['costs']>,
       metrics,
+      logged,
     });
   } finally {
     reader.close();
@@ -644,6 +665,48 @@ describe('tracker hits', () => {
           );
         },
         { lane: true },
+      );
+    },
+  );
+
+  it(
+    'answers 503 retry later through the notice lane, logged and recording nothing, to each hit whose catalog cannot be read, keeping the connection',
+    { timeout: 10_000 },
+    async () => {
+      let failing = true;
+      const catalog: CatalogView = {
+        ...CATALOG,
+        findTracker: (kind, by) => {
+          if (failing) throw new Error('SQLITE_IOERR: disk I/O error');
+          return CATALOG.findTracker(kind, by);
+        },
+      };
+      await withTrackers(
+        'lane-failed.db',
+        100,
+        async ({ exchange, events, logged }) => {
+          const head = (cachebuster: string) =>
+            `GET /imptr?id=5&cachebuster=${cachebuster} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${CHROME}`;
+          const failed = (await exchange(`${head('x1')}\r\n\r\n${head('x2')}\r\nConnection: close`)).toString(
+            'latin1',
+          );
+          assert.match(
+            failed,
+            /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Content-Type: text\/plain; charset=utf-8\r\nContent-Length: 12\r\n[^]*\r\n\r\nretry later\nHTTP\/1\.1 503 /,
+          );
+          assert.deepEqual(logged, [
+            'hit_failed /imptr?id=5&cachebuster=x1',
+            'hit_failed /imptr?id=5&cachebuster=x2',
+          ]);
+          assert.deepEqual(events(), []);
+          failing = false;
+          assert.match(
+            (await exchange(`${head('x3')}\r\nConnection: close`)).toString('latin1'),
+            /^HTTP\/1\.1 200 OK\r\n/,
+          );
+          assert.equal(events().length, 1);
+        },
+        { lane: true, catalog },
       );
     },
   );

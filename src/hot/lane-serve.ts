@@ -1,0 +1,33 @@
+import type { Logger } from '../lib/log.js';
+import type { NoticeAnswer } from './notice-answer.js';
+import type { LaneServe } from './notice-lane.js';
+import type { NoticeDeps } from './notices.js';
+import { answerNotice, laneNotice } from './notices.js';
+import type { TrackerDeps } from './trackers.js';
+import { answerTrackerHit, laneTrackerHit } from './trackers.js';
+
+/** The answer to a notice or hit that failed (it was not recorded): the client should retry. */
+export const HIT_FAILED: NoticeAnswer = {
+  kind: 'body',
+  status: 503,
+  contentType: 'text/plain; charset=utf-8',
+  body: Buffer.from('retry later\n'),
+};
+
+/**
+ * How the notice lane serves what it read: a notice by `answerNotice`, a tracker hit by
+ * `answerTrackerHit`. A hit that fails before it is recorded (its catalog cannot be read) is
+ * answered {@link HIT_FAILED} and logged `hit_failed`, as node:http's path answers it.
+ */
+export function laneServe(notices: NoticeDeps, trackers: TrackerDeps, log: Logger): LaneServe {
+  return (request, remoteAddress, answer) => {
+    if (request.endpoint === 'notice')
+      return answerNotice(laneNotice(request, remoteAddress, notices.nowMs()), notices, answer);
+    try {
+      answerTrackerHit(request.endpoint, laneTrackerHit(request, remoteAddress), trackers, answer);
+    } catch (error) {
+      log.error('hit_failed', { path: request.target, error: String(error) });
+      answer(HIT_FAILED);
+    }
+  };
+}
