@@ -107,6 +107,8 @@ describe('reading a notice head in the notice lane', () => {
     ['a space inside a target with raw bytes', 'GET /n/t\xe9 x HTTP/1.1\r\nHost: t'],
     ['HTTP/1.1 without Host', 'GET /n/t HTTP/1.1\r\nUser-Agent: a'],
     ['two Hosts', 'GET /n/t HTTP/1.1\r\nHost: a\r\nHost: b'],
+    // node:http serves it, and Tally's server answers 400 (see `hostHeaderProblem`): never counted.
+    ['two Hosts in HTTP/1.0', 'GET /n/t HTTP/1.0\r\nHost: a\r\nHost: b'],
     ['a body length', 'GET /n/t HTTP/1.1\r\nHost: t\r\nContent-Length: 0'],
     ['a chunked body', 'GET /n/t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked'],
     ['an upgrade', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket'],

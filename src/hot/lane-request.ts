@@ -89,7 +89,7 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
     const name = match[1] ?? '';
     const value = trimmedValue(match[2] ?? '');
     switch (name.toLowerCase()) {
-      // Several, or one that is no host, node:http answers 400.
+      // Several (in HTTP/1.0 too), or one that is no host, the server answers 400 (`hostHeaderProblem`).
       case 'host':
         hosts++;
         if (hosts > 1 || !isValidHost(value)) return undefined;
