@@ -248,6 +248,28 @@ describe('the SQLite ledger', () => {
     reopened.close();
   });
 
+  it('never shortens a claim: a notice of the impression with an earlier expiry leaves it as long, in the batch and across a restart', () => {
+    // Counted through a win with a 3 h TTL; a second registration of the same impression has 600 s.
+    const path = join(dir, 'unshortened-claim.db');
+    const first = new SqliteLedger(openSqlite(path));
+    const duplicate = notCounted('duplicate');
+    const shorter = (receivedMs: number) =>
+      event({ receivedMs, dedupe: { key: 'k', expiresMs: T0 + 600_000 } });
+    const longer = (receivedMs: number) =>
+      event({ receivedMs, dedupe: { key: 'k', expiresMs: T0 + 3 * HOUR_MS } });
+    assert.deepEqual(first.record([longer(T0), shorter(T0 + 10), longer(T0 + 700_000)]), [
+      COUNTED,
+      duplicate,
+      duplicate,
+    ]);
+    assert.deepEqual(first.record([shorter(T0 + 20)]), [duplicate]);
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(reopened.record([longer(T0 + HOUR_MS)]), [duplicate], 'after the shorter TTL');
+    assert.deepEqual(reopened.countEvents(), { total: 5, counted: 1 });
+    reopened.close();
+  });
+
   it('extends a claim from the index for the rest of the batch, before the index has it', () => {
     const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
     assert.deepEqual(ledger.record([event({ dedupe: { key: 'c', expiresMs: T0 + 600_000 } })]), [COUNTED]);
@@ -345,11 +367,11 @@ describe('the SQLite ledger', () => {
     first.record([event({ dedupe: { key: 'k', expiresMs } })]);
     first.close();
     // A new counting thread is handed batches that waited for it before it loaded its claims:
-    // the first event was received after the claim expired, a later one (the clock stepped back
-    // between them) while it was live.
+    // the first event was received the whole margin after the claim expired, a later one (the
+    // clock stepped back between them) while it was live.
     const reopened = new SqliteLedger(openSqlite(path));
     const afterExpiry = event({
-      receivedMs: expiresMs + 3000,
+      receivedMs: expiresMs + CLAIM_LOAD_MARGIN_MS,
       dims: { ...event().dims, auctionId: 'other' },
       dedupe: { key: 'other', expiresMs: expiresMs + 600_000 },
     });
@@ -619,7 +641,7 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.record([event({ dedupe: claim })]), [COUNTED]);
   });
 
-  it('queues a delivery only for a counted event, once per impression', () => {
+  it('queues a delivery only for a counted event, once per impression: due when received, called until its deadline', () => {
     const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
     ledger.record([
       event({ dedupe: { key: 'd1', expiresMs: T0 + 1 }, delivery }),
@@ -629,6 +651,12 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(
       ledger.listDeliveries(1, undefined, 10).map((row) => row.dedupeKey),
       ['d1'],
+    );
+    // Due at once, and called until the deadline the notice set (the outbox gives up after it).
+    const [queued] = ledger.listDeliveries(1, undefined, 10);
+    assert.deepEqual(
+      { status: queued?.status, dueMs: queued?.dueMs, deadlineMs: queued?.deadlineMs },
+      { status: 'pending', dueMs: T0, deadlineMs: delivery.deadlineMs },
     );
     assert.deepEqual(ledger.listDeliveries(2, undefined, 10), [], 'another account sees none of them');
   });
