@@ -165,6 +165,23 @@ describe('billing records', () => {
     assert.equal(paged.pages, 4);
   });
 
+  it('reads a window of served hours as the hours that begin in it: back-to-back windows share no record', () => {
+    const HOUR_MS = 3_600_000;
+    const firstHourMs = T0 - (T0 % HOUR_MS);
+    for (let hour = 0; hour < 3; hour++)
+      ledger.record([impression(`h${hour}`, hour, { servedHourMs: firstHourMs + hour * HOUR_MS })]);
+    const served = (fromHour: number, toHour: number) =>
+      readAll({
+        accountId: 1,
+        servedFromMs: firstHourMs + fromHour * HOUR_MS,
+        servedToMs: firstHourMs + toHour * HOUR_MS,
+        limit: 10,
+      }).auctionIds;
+    assert.deepEqual(served(0, 1), ['h0']);
+    assert.deepEqual(served(1, 2), ['h1']);
+    assert.deepEqual(served(1, 3), ['h1', 'h2']);
+  });
+
   it('finds a record written under a clock stepped back by less than ten minutes, at the start of a window', () => {
     // Ids follow the order of writing; the clock stepped back 6.5 minutes after the second row.
     for (const [name, minutes] of [
