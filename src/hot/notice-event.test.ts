@@ -211,7 +211,7 @@ describe('noticeEvent', () => {
     assert.equal(event.dedupe?.key, impressionKey(claims));
   });
 
-  it('opens the token of a URL a client appended a query to with & instead of ?, or a / to, and reads that query', () => {
+  it('opens the token of a URL a client appended a query to with & instead of ?, or a / to, and reads that query with any after the ?', () => {
     const ring = testKeyRing();
     const claims = bannerClaims();
     const token = sealToken(claims, ring);
@@ -226,6 +226,15 @@ describe('noticeEvent', () => {
     // The query appended so is read as any other: a preview render is still one.
     const preview = decided(claims, ring, { token: `${token}&preview=1` });
     assert.deepEqual(preview.event.outcome, notCounted('preview'));
+    // With a query after a `?` that follows it, both are read: neither is dropped for the other.
+    for (const [appended, query] of [
+      ['cb=1', 'preview=1'],
+      ['preview=1', 'cb=1'],
+    ]) {
+      const both = decided(claims, ring, { token: `${token}&${appended}`, query });
+      assert.deepEqual(both.event.outcome, notCounted('preview'), `${appended} then ?${query}`);
+    }
+    assert.equal(decided(claims, ring, { token: `${token}&cb=1`, query: 'f=b' }).beacon, true);
     assert.deepEqual(
       decided(claims, ring, { token: `${token}x&cb=1` }).event.outcome,
       notCounted('invalid_token'),
