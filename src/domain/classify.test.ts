@@ -139,6 +139,11 @@ describe('classifying a win', () => {
     assert.equal(classify(video, { impid: '1', mtype: 2 }).omidSupported, false);
   });
 
+  it('takes only api 7 for OMID, not the VPAID, MRAID or ORMMA frameworks (api 1 to 6)', () => {
+    const request = { id: 'a', app: {}, imp: [{ id: '1', banner: { api: [1, 2, 3, 4, 5, 6] } }] };
+    assert.equal(classify(request, { impid: '1' }).omidSupported, false);
+  });
+
   it('refuses a bid whose impid matches no imp, naming the fix', () => {
     const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {} }] }, { impid: '9' });
     assert.ok(isClassifyError(result));
