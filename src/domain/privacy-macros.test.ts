@@ -21,6 +21,20 @@ describe('privacy macros', () => {
       } as object),
       { gdpr: '0', gdprConsent: TCF, usPrivacy: '1---', gppString: '', gppSid: '' },
     );
+    assert.deepEqual(
+      privacyValuesOf({
+        regs: {
+          gdpr: 1,
+          us_privacy: '1YNN',
+          gpp: 'DBABMA~CPXxRfA',
+          gpp_sid: [2],
+          ext: { gdpr: 0, us_privacy: '1---', gpp: 'DBACNY~old', gpp_sid: [7] },
+        },
+        user: { consent: TCF, ext: { consent: 'old' } },
+      } as object),
+      { gdpr: '1', gdprConsent: TCF, usPrivacy: '1YNN', gppString: 'DBABMA~CPXxRfA', gppSid: '2' },
+      'the 2.6 place wins over the 2.5 ext one when a request has both',
+    );
     assert.deepEqual(privacyValuesOf({ regs: { gdpr: 'yes', gpp_sid: ['2'] } } as object), {
       gdpr: '',
       gdprConsent: '',
