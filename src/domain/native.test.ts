@@ -117,11 +117,15 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
         JSON.stringify(response),
       );
     }
-    const newer = { ver: '1.2', assets: [], imptrackers: ['https://dsp.example/i'] };
-    assert.deepEqual(
-      instrumentedJson(JSON.stringify(newer), 'image'),
-      withTracker(newer, 'eventtrackers', TALLY_EVENT_TRACKER),
-    );
+    // `ver` is a string in Native 1.2; a number 1.2 says the same.
+    for (const ver of ['1.2', 1.2]) {
+      const newer = { ver, assets: [], imptrackers: ['https://dsp.example/i'] };
+      assert.deepEqual(
+        instrumentedJson(JSON.stringify(newer), 'image'),
+        withTracker(newer, 'eventtrackers', TALLY_EVENT_TRACKER),
+        JSON.stringify(newer),
+      );
+    }
   });
 
   test('keeps the trackers the DSP already had, before Tally’s', () => {
