@@ -396,6 +396,42 @@ describe('the notice lane', () => {
     });
   });
 
+  it('hands a request for node:http whose head comes in pieces split inside its method or target over once the target is whole, its raw UTF-8 all encoded', async () => {
+    const patient = { ...OPTIONS, headersTimeoutMs: 10_000 };
+    await withLane(
+      echo,
+      async ({ port, laneSaw, httpSaw }) => {
+        const cases = [
+          [
+            'POST /imptr?site=caf\xc3',
+            '\xa9&x=\xc3\xa9 HTTP/1.1\r\nHost: tally.test\r\nContent-Length: 0\r\n\r\n',
+          ],
+          ['GET http://tally.test/imptr?site=caf', '\xc3\xa9 HTTP/1.1\r\nHost: tally.test\r\n\r\n'],
+          ['OPTIONS /v1/x?\xc3\xa9', '\xc3\xa9', '\xc3\xa9 HTTP/1.1\r\nHost: tally.test\r\n\r\n'],
+          // Split inside the method, as a pipelined request may be.
+          ['PO', 'ST /imptr?x=\xc3', '\xa9 HTTP/1.1\r\nHost: tally.test\r\nContent-Length: 0\r\n\r\n'],
+        ];
+        for (const pieces of cases) {
+          const client = new Client(port);
+          for (const piece of pieces) {
+            client.write(piece);
+            await new Promise((resolve) => setTimeout(resolve, 30));
+          }
+          assert.equal((await client.answers(1))[0]?.status, 200, JSON.stringify(pieces));
+          client.destroy();
+        }
+        assert.deepEqual(httpSaw, [
+          'POST /imptr?site=caf%C3%A9&x=%C3%A9',
+          'GET http://tally.test/imptr?site=caf%C3%A9',
+          'OPTIONS /v1/x?%C3%A9%C3%A9%C3%A9',
+          'POST /imptr?x=%C3%A9',
+        ]);
+        assert.deepEqual(laneSaw, []);
+      },
+      patient,
+    );
+  });
+
   it('leaves raw UTF-8 beside a control character, a space or DEL in a target to node:http, which refuses it as before', async () => {
     await withLane(echo, async ({ port, laneSaw, httpSaw }) => {
       const heads = ['/n/caf\xc3\xa9\x01', '/n/caf\xc3\xa9\x7f', '/imptr?x=\xc3\xa9\x00', '/n/\xc3\xa9 x'];

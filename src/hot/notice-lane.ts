@@ -6,7 +6,7 @@ import { LaneAnswers } from './lane-answers.js';
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX, readLaneRequest, TRACKER_PATHS } from './lane-request.js';
 import type { NoticeAnswer } from './notice-answer.js';
-import { withRawTargetEncoded } from './raw-target.js';
+import { endsTarget, targetIncomplete, withRawTargetEncoded } from './raw-target.js';
 
 /** Tuning of the notice lane. */
 export interface NoticeLaneOptions {
@@ -139,6 +139,11 @@ class LaneConnection {
   private partialBytes = 0;
   /** The last bytes of `partial`, where the blank line that ends the head may begin. */
   private partialTail: Buffer = EMPTY;
+  /**
+   * Whether the incomplete head is one for node:http, kept only until its request target ends (see
+   * `keepPartial`).
+   */
+  private leaving = false;
   /** Ends the connection when the head is still incomplete `headersTimeoutMs` after its first bytes. */
   private partialTimer: NodeJS.Timeout | undefined;
   /** Whether a request was read: the connection is then kept idle for the keep-alive timeout. */
@@ -238,22 +243,36 @@ class LaneConnection {
     this.partialTimer = undefined;
   }
 
-  /** Keeps a piece of an incomplete head, or hands the connection over when the head is unusual. */
+  /**
+   * Keeps a piece of an incomplete head, or hands the connection over when the head is unusual (once
+   * its request target is whole).
+   */
   private keepPartial(piece: Buffer): void {
     const before = this.partialTail[this.partialTail.length - 1];
     this.partial.push(Buffer.from(piece));
     this.partialBytes += piece.length;
     const tail = Buffer.concat([this.partialTail, piece]);
     this.partialTail = tail.subarray(Math.max(0, tail.length - (HEAD_END.length - 1)));
-    if (
-      this.partialBytes > this.lane.options.maxHeadBytes ||
+    if (this.partialBytes > this.lane.options.maxHeadBytes) return this.handOver(Buffer.concat(this.partial));
+    if (this.leaving) {
+      // The space after a method, or the end of the target: one of them is the last piece awaited.
+      if (endsTarget(piece)) {
+        const head = Buffer.concat(this.partial);
+        if (!targetIncomplete(head)) return this.handOver(head);
+      }
+    } else if (
       hasBareLineFeed(piece, before) ||
       (this.partialBytes - piece.length < LANE_STARTS_CHECKED_BYTES &&
         !mayStartLaneRequest(
           Buffer.concat(this.partial, Math.min(this.partialBytes, LANE_STARTS_CHECKED_BYTES)),
         ))
     ) {
-      return this.handOver(Buffer.concat(this.partial));
+      // Handed over before its target ends, the rest of the target would reach node:http with its
+      // raw bytes unencoded, and be refused: a request split across TCP packets inside its target
+      // must be read as the same request sent whole.
+      const head = Buffer.concat(this.partial);
+      if (!targetIncomplete(head)) return this.handOver(head);
+      this.leaving = true;
     }
     this.timePartial();
   }
@@ -356,6 +375,7 @@ class LaneConnection {
   }
 
   private clearPartial(): void {
+    this.leaving = false;
     this.partial = [];
     this.partialBytes = 0;
     this.partialTail = EMPTY;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeRawBytes, withRawTargetEncoded } from './raw-target.js';
+import { encodeRawBytes, targetIncomplete, endsTarget, withRawTargetEncoded } from './raw-target.js';
 
 /** A string's UTF-8 bytes as latin1 characters, as the notice lane decodes a head. */
 function latin1(text: string): string {
@@ -61,5 +61,25 @@ describe('reading raw bytes of a request target as their percent-escapes', () =>
       const bytes = Buffer.from(sent, 'latin1');
       assert.equal(withRawTargetEncoded(bytes), bytes, JSON.stringify(sent));
     }
+  });
+
+  it('tells the start of a request that stops before its target ended, inside it or its method, from one whose target ended or that has none', () => {
+    const bytes = (text: string) => Buffer.from(text, 'latin1');
+    assert.equal(targetIncomplete(bytes('POST /imptr?site=caf\xc3')), true);
+    assert.equal(targetIncomplete(bytes('GET http://tally.test/imptr?x=')), true);
+    assert.equal(targetIncomplete(bytes('POST ')), true);
+    assert.equal(targetIncomplete(bytes('POST /imptr?x=\xc3\xa9 HTT')), false);
+    assert.equal(targetIncomplete(bytes('POST /imptr?x=\r')), false);
+    assert.equal(targetIncomplete(bytes('POST /imptr?x=\x7f')), false);
+    // A method node:http knows, still arriving: its target is still to come.
+    assert.equal(targetIncomplete(bytes('POS')), true);
+    assert.equal(targetIncomplete(bytes('OPTIONS')), true);
+    // Bytes that begin with no method node:http knows: there is no target to wait for.
+    assert.equal(targetIncomplete(bytes('FOO')), false);
+    assert.equal(targetIncomplete(bytes('POSTX')), false);
+    assert.equal(targetIncomplete(bytes('\x16\x03\x01 \x02')), false);
+    assert.equal(endsTarget(bytes('\xa9&x=1')), false);
+    assert.equal(endsTarget(bytes('\xa9 HTTP/1.1')), true);
+    assert.equal(endsTarget(bytes('\xa9\r\n')), true);
   });
 });

@@ -7,10 +7,14 @@
  * stays as it was sent, and is refused as before.
  */
 
+import { METHODS } from 'node:http';
+
 const HEX = '0123456789ABCDEF';
 const SPACE = 0x20;
 const DELETE = 0x7f;
 const FIRST_RAW = 0x80;
+/** The methods node:http knows, each with the space after it. */
+const METHOD_STARTS = METHODS.map((method) => Buffer.from(`${method} `, 'latin1'));
 
 /** `target` (bytes decoded as latin1) with each character from U+0080 to U+00FF written `%XX`. */
 export function encodeRawBytes(target: string): string {
@@ -33,19 +37,54 @@ export function encodeRawBytes(target: string): string {
  * changes: a header, a body or a request after it is never touched.
  */
 export function withRawTargetEncoded(bytes: Buffer): Buffer {
-  const start = bytes.indexOf(SPACE) + 1;
-  if (start <= 1) return bytes;
-  for (let at = 0; at < start - 1; at++) if (!isVisibleAscii(bytes[at] ?? 0)) return bytes;
-  let end = start;
+  const start = targetStart(bytes);
+  if (start === -1) return bytes;
+  const end = targetEnd(bytes, start);
   let raw = false;
-  for (; end < bytes.length; end++) {
-    const byte = bytes[end] ?? 0;
-    if (byte <= SPACE || byte === DELETE) break;
-    if (byte >= FIRST_RAW) raw = true;
-  }
+  for (let at = start; at < end && !raw; at++) raw = (bytes[at] ?? 0) >= FIRST_RAW;
   if (!raw) return bytes;
   const target = encodeRawBytes(bytes.toString('latin1', start, end));
   return Buffer.concat([bytes.subarray(0, start), Buffer.from(target, 'latin1'), bytes.subarray(end)]);
+}
+
+/**
+ * Whether the start of a request stops before its request target has ended: within a method
+ * node:http knows (the space after it not yet come), or inside the target after a method of
+ * visible ASCII and a space. Such bytes are not yet all `withRawTargetEncoded` would encode: the
+ * rest of the target, raw bytes included, is still to come.
+ */
+export function targetIncomplete(bytes: Buffer): boolean {
+  const start = targetStart(bytes);
+  if (start === -1) {
+    return METHOD_STARTS.some(
+      (method) => bytes.length < method.length && method.subarray(0, bytes.length).equals(bytes),
+    );
+  }
+  return targetEnd(bytes, start) === bytes.length;
+}
+
+/** Whether `bytes` hold a byte that ends a request target: a space, a control character or DEL. */
+export function endsTarget(bytes: Buffer): boolean {
+  return targetEnd(bytes, 0) < bytes.length;
+}
+
+/** Where the request target of `bytes` begins, after a method of visible ASCII and a space; else -1. */
+function targetStart(bytes: Buffer): number {
+  const space = bytes.indexOf(SPACE);
+  if (space < 1) return -1;
+  for (let at = 0; at < space; at++) if (!isVisibleAscii(bytes[at] ?? 0)) return -1;
+  return space + 1;
+}
+
+/** Where a target from `start` ends: its first space, control character or DEL, else the end of `bytes`. */
+function targetEnd(bytes: Buffer, start: number): number {
+  let end = start;
+  while (end < bytes.length && !endsTargetByte(bytes[end] ?? 0)) end++;
+  return end;
+}
+
+function endsTargetByte(byte: number): boolean {
+  return byte <= SPACE || byte === DELETE;
 }
 
 function isVisibleAscii(byte: number): boolean {

@@ -69,6 +69,11 @@ class Connection {
     this.socket.write(Buffer.from(requests.join(''), 'utf8'));
   }
 
+  /** Writes `bytes` as they are: a piece of a request, as one TCP packet may hold. */
+  sendBytes(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
   async answers(count: number, heads: boolean[] = []): Promise<Answer[]> {
     for (let waited = 0; waited < 10_000; waited += 10) {
       const answers = parseAnswers(this.received, heads);
@@ -336,6 +341,35 @@ describe('request targets holding raw UTF-8, as clients that do not encode macro
       ['pipe-é', 'pipe-2', 'pipe-3', 'pipe-5'],
     );
     assert.equal(events('auction_id IN (?, ?)', first.auctionId, second.auctionId).length, 2);
+  });
+
+  it('counts a POST hit whose head arrives in TCP packets split inside its method or raw UTF-8 target as the one sent whole', async () => {
+    const tracker = ids.browserTracker ?? 0;
+    // Cut between the two bytes of the é of the cachebuster, or inside the method.
+    for (const [name, cutAt] of [
+      ['split-in-target-é', (bytes: Buffer) => bytes.indexOf(Buffer.from('é', 'utf8')) + 1],
+      ['split-in-method-é', () => 2],
+    ] as const) {
+      const head = request(`/imptr?id=${tracker}&cachebuster=${name}&site=café`, {
+        method: 'POST',
+        extra: 'Content-Length: 0\r\nConnection: close\r\n',
+      });
+      const bytes = Buffer.from(head, 'utf8');
+      const cut = cutAt(bytes);
+      const connection = new Connection(tally.url);
+      connection.sendBytes(bytes.subarray(0, cut));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      connection.sendBytes(bytes.subarray(cut));
+      const [answer] = await connection.answers(1);
+      await connection.closed;
+      assert.equal(answer?.head[0], 'HTTP/1.1 200 OK', name);
+    }
+    assert.deepEqual(
+      events(`tracker_id = ? AND dedupe_key LIKE '%split-in%'`, tracker).map(
+        (event) => `${String(event.outcome)} ${String(event.dedupe_key).split('\u001f')[2]}`,
+      ),
+      ['counted split-in-target-é', 'counted split-in-method-é'],
+    );
   });
 
   it('still refuses raw UTF-8 in a request after one that handed its connection to node:http, recording nothing', async () => {
