@@ -31,6 +31,27 @@ describe('reading a notice head in the notice lane', () => {
     ]);
   });
 
+  it('refuses a head whose header value is a long run of white space then a control character in time linear in its length', () => {
+    /** The fastest of a few readings of `head`, in ms: the least disturbed by other work. */
+    const fastest = (head: string): number => {
+      let best = Infinity;
+      for (let run = 0; run < 5; run++) {
+        const started = performance.now();
+        readLaneRequest(head);
+        best = Math.min(best, performance.now() - started);
+      }
+      return best;
+    };
+    const line = (value: string) => `GET /imptr?id=1 HTTP/1.1\r\nHost: t\r\nX-A:${value}`;
+    // As long as a head the lane reads may be (16 KB), once refused, once read.
+    const refused = line(`${' \t'.repeat(8000)}\x01`);
+    const read = line(`${' \t'.repeat(8000)}x`);
+    assert.equal(readLaneRequest(refused), undefined);
+    assert.notEqual(readLaneRequest(read), undefined);
+    // Quadratic, the refusal took over 100 ms, thousands of times the reading; linear, about as long.
+    assert.ok(fastest(refused) < 20 * fastest(read) + 5, `${fastest(refused)} ms vs ${fastest(read)} ms`);
+  });
+
   it('closes HTTP/1.1 on Connection: close, and keeps HTTP/1.0 only on keep-alive (as llhttp)', () => {
     assert.equal(readLaneRequest('HEAD /n/t HTTP/1.1\r\nHost: t\r\nConnection: Close')?.keepAlive, false);
     assert.equal(

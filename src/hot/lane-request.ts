@@ -34,9 +34,13 @@ const LANE_TARGET = /^\/(?:n\/|(?:imptr|clktr)(?=\?|$))[\x21-\x7e\x80-\xff]*$/;
 /**
  * A header line: a token name, a colon, a value of visible characters, spaces and tabs. The
  * value's trailing spaces and tabs are cut by `trimmedValue`: matching them here lazily made the
- * engine try the end of the line at every character of a 100-character User-Agent.
+ * engine try the end of the line at every character of a 100-character User-Agent. The value
+ * starts at its first visible character: were it free to start on a space, every split of the
+ * white space before it would be tried again when the line turns out malformed (a control
+ * character at its end), work growing with the square of the line's length.
  */
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t\x20-\x7e\x80-\xff]*)$/;
+const HEADER_LINE =
+  /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*((?:[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*)?)$/;
 /**
  * A `Connection` (or `Proxy-Connection`) value whose options every llhttp reads alike: tokens
  * separated by commas, spaces only after a comma, nothing after the last token. llhttp's reading
