@@ -114,6 +114,18 @@ describe('exporting tracker tags', () => {
     );
   });
 
+  it('exports preview=${IS_PREVIEW} before redir when Xandr serves the creative', async () => {
+    const answer = await exportOf(impression(), {
+      params: ['redir', 'preview'],
+      placeholders: 'xandr_macros',
+    });
+    assert.equal(answer.status, 200);
+    assert.match(
+      answer.body.tags[0].tag,
+      /<img src="https:\/\/tally\.example\/imptr\?id=\d+&amp;t=2&amp;preview=\$\{IS_PREVIEW\}&amp;redir=\[REDIRECT_URL\]"/,
+    );
+  });
+
   it('exports each tracker once, the one of the path first, however often trackerIds names them', async () => {
     const answer = await exportOf(impression(), {
       trackerIds: [ids.secondImpression, ids.impression, ids.secondImpression],
@@ -223,7 +235,15 @@ describe('exporting tracker tags', () => {
     const refused: [unknown, RegExp][] = [
       [{ type: 'iframe' }, /^type must be "javascript" or "pixel"$/],
       [{ secure: 'yes' }, /^secure must be true \(https\) or false$/],
-      [{ params: ['cachebuster', 'ancostt'] }, /^params must be a list of cachebuster, ancost, redir$/],
+      [
+        { params: ['cachebuster', 'ancostt'] },
+        /^params must be a list of cachebuster, ancost, preview, redir$/,
+      ],
+      [
+        { params: ['preview'], placeholders: 'gam' },
+        /^params: preview needs the ad server's preview macro, and gam has none: use placeholders "xandr_macros" \(Xandr's \$\{IS_PREVIEW\}\) where Xandr serves the creative, or leave preview out$/,
+      ],
+      [{ params: ['preview'] }, /^params: preview needs the ad server's preview macro, and xandr has none/],
       [{ params: 'cachebuster' }, /^params must be a list/],
       [{ placeholders: 'dfp' }, /^placeholders must be one of xandr, gam, cm360, xandr_macros$/],
       [{ delivery: 'later' }, /^delivery must be "now" or "email"$/],

@@ -1,6 +1,6 @@
 import { createTransport } from 'nodemailer';
 import type { ExportOptions, ExportParam, PlaceholderSyntax } from '../domain/tag-export.js';
-import { PLACEHOLDER_SYNTAXES, trackerTag } from '../domain/tag-export.js';
+import { AD_SERVER_MACROS, EXPORT_PARAMS, PLACEHOLDER_SYNTAXES, trackerTag } from '../domain/tag-export.js';
 import type { TrackerKind } from '../domain/tracker-hit.js';
 import type { CatalogStore, Tracker } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
@@ -10,7 +10,6 @@ import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { refuseUnknownOrRepeated } from './query.js';
 
-const EXPORT_PARAMS: readonly ExportParam[] = ['cachebuster', 'ancost', 'redir'];
 /** Most characters of an unknown field's name a message repeats. */
 const MAX_FIELD_NAME_CHARS = 64;
 /** The fields an export body may have. */
@@ -142,6 +141,16 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   const placeholders = body.placeholders ?? 'xandr';
   if (!PLACEHOLDER_SYNTAXES.includes(placeholders as PlaceholderSyntax)) {
     problems.push(`placeholders must be one of ${PLACEHOLDER_SYNTAXES.join(', ')}`);
+  }
+  if (
+    Array.isArray(params) &&
+    params.includes('preview') &&
+    PLACEHOLDER_SYNTAXES.includes(placeholders as PlaceholderSyntax) &&
+    AD_SERVER_MACROS[placeholders as PlaceholderSyntax].preview === undefined
+  ) {
+    problems.push(
+      `params: preview needs the ad server's preview macro, and ${placeholders as PlaceholderSyntax} has none: use placeholders "xandr_macros" (Xandr's \${IS_PREVIEW}) where Xandr serves the creative, or leave preview out`,
+    );
   }
   const delivery = body.delivery ?? 'now';
   if (delivery !== 'now' && delivery !== 'email') problems.push('delivery must be "now" or "email"');

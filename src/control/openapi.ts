@@ -1,7 +1,7 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { TALLY_VERSION } from '../version.js';
-import { PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
+import { EXPORT_PARAMS, PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import {
@@ -811,9 +811,10 @@ export const OPENAPI_DOCUMENT = {
                       secure: { type: 'boolean', default: true, description: 'https URLs' },
                       params: {
                         type: 'array',
-                        items: { enum: ['cachebuster', 'ancost', 'redir'] },
+                        items: { enum: EXPORT_PARAMS },
                         default: [],
-                        description: 'the parameters the tag carries; redir is always written last',
+                        description:
+                          'the parameters the tag carries; redir is always written last; preview (a preview render is recorded as preview, not counted) only with placeholders xandr_macros, whose ${IS_PREVIEW} fills it',
                       },
                       placeholders: { enum: PLACEHOLDER_SYNTAXES, default: 'xandr' },
                       delivery: { enum: ['now', 'email'], default: 'now' },

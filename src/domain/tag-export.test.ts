@@ -191,7 +191,43 @@ describe('trackerTag', () => {
 
     it('has a placeholder for every parameter of every syntax that reads as unreplaced', () => {
       for (const macros of Object.values(AD_SERVER_MACROS)) {
-        for (const value of Object.values(macros)) assert.ok(isUnreplacedPlaceholder(value), value);
+        for (const value of Object.values(macros)) {
+          if (value !== undefined) assert.ok(isUnreplacedPlaceholder(value), value);
+        }
+      }
+    });
+
+    it('adds preview=${IS_PREVIEW} before redir for Xandr serving the creative, which a preview render fills with 1', () => {
+      const options: ExportOptions = {
+        ...ALL,
+        params: ['redir', 'preview', 'cachebuster'],
+        placeholders: 'xandr_macros',
+      };
+      const src = browserSrc(trackerTag('impression', 7, BASE, options), 'img');
+      assert.equal(
+        src,
+        `${BASE}/imptr?id=7&cachebuster=\${CACHEBUSTER}&t=2&preview=\${IS_PREVIEW}&redir=[REDIRECT_URL]`,
+      );
+      const click = trackerTag('click', 7, BASE, options);
+      assert.equal(
+        click,
+        `${BASE}/clktr?id=7&cachebuster=\${CACHEBUSTER}&preview=\${IS_PREVIEW}&redir=[REDIRECT_URL]`,
+      );
+      const filled = (url: string, isPreview: 0 | 1): string =>
+        url.replace('${CACHEBUSTER}', '2839104').replace('${IS_PREVIEW}', String(isPreview));
+      for (const url of [src, click]) {
+        assert.equal(parseTrackerHit(filled(url, 1).slice(url.indexOf('?') + 1)).preview, true, url);
+        assert.equal(parseTrackerHit(filled(url, 0).slice(url.indexOf('?') + 1)).preview, false, url);
+        assert.equal(parseTrackerHit(url.slice(url.indexOf('?') + 1)).preview, false, url);
+      }
+    });
+
+    it('refuses preview for the ad servers that have no preview macro', () => {
+      for (const placeholders of ['xandr', 'gam', 'cm360'] as const) {
+        assert.throws(
+          () => trackerTag('impression', 7, BASE, { ...ALL, params: ['preview'], placeholders }),
+          { name: 'RangeError', message: `${placeholders} has no preview macro` },
+        );
       }
     });
 

@@ -17,7 +17,10 @@ export type PlaceholderSyntax = 'xandr' | 'gam' | 'cm360' | 'xandr_macros';
 export const PLACEHOLDER_SYNTAXES: readonly PlaceholderSyntax[] = ['xandr', 'gam', 'cm360', 'xandr_macros'];
 
 /** A tracker parameter the export can add. */
-export type ExportParam = 'cachebuster' | 'ancost' | 'redir';
+export type ExportParam = 'cachebuster' | 'ancost' | 'preview' | 'redir';
+
+/** All tracker parameters the export can add, in the order a tag carries them. */
+export const EXPORT_PARAMS: readonly ExportParam[] = ['cachebuster', 'ancost', 'preview', 'redir'];
 
 /** The export dialog's choices. */
 export interface ExportOptions {
@@ -38,6 +41,11 @@ export interface AdServerMacros {
   impressionRedirect: string;
   /** `redir` of a click tracker: the landing page. */
   clickRedirect: string;
+  /**
+   * `preview`: the macro the ad server fills with 1 when it renders the creative as a preview,
+   * so that the hit is recorded as one and not counted; `undefined` where the server has none.
+   */
+  preview: string | undefined;
 }
 
 /**
@@ -58,7 +66,9 @@ export interface AdServerMacros {
  * - Xandr serving the creative (learn.microsoft.com/xandr/monetize/supported-creative-macros):
  *   `${CACHEBUSTER}`. `${PRICE_PAID}` is a CPM, not the cost of one event, so `ancost` keeps its
  *   placeholder; Xandr has no landing-page macro (`${CLICK_URL}` is its click-tracking prefix,
- *   learn.microsoft.com/xandr/monetize/click-tracking).
+ *   learn.microsoft.com/xandr/monetize/click-tracking). `${IS_PREVIEW}` is 1 when the creative
+ *   renders as a preview, else 0. Neither Ad Manager nor Campaign Manager 360 documents a preview
+ *   macro, nor is there an export placeholder for one.
  */
 export const AD_SERVER_MACROS: Readonly<Record<PlaceholderSyntax, AdServerMacros>> = {
   xandr: {
@@ -66,24 +76,28 @@ export const AD_SERVER_MACROS: Readonly<Record<PlaceholderSyntax, AdServerMacros
     ancost: '[ANCOST]',
     impressionRedirect: '[REDIRECT_URL]',
     clickRedirect: '[REDIRECT_URL]',
+    preview: undefined,
   },
   gam: {
     cachebuster: '%%CACHEBUSTER%%',
     ancost: '[ANCOST]',
     impressionRedirect: '[REDIRECT_URL]',
     clickRedirect: '%%DEST_URL%%',
+    preview: undefined,
   },
   cm360: {
     cachebuster: '%n',
     ancost: '[ANCOST]',
     impressionRedirect: '[REDIRECT_URL]',
     clickRedirect: '%u',
+    preview: undefined,
   },
   xandr_macros: {
     cachebuster: '${CACHEBUSTER}',
     ancost: '[ANCOST]',
     impressionRedirect: '[REDIRECT_URL]',
     clickRedirect: '[REDIRECT_URL]',
+    preview: '${IS_PREVIEW}',
   },
 };
 
@@ -91,19 +105,21 @@ export const AD_SERVER_MACROS: Readonly<Record<PlaceholderSyntax, AdServerMacros
  * The exported tracker for one impression or click tracker.
  *
  * Impression trackers: an HTML tag shaped like the seed's, its URL
- * `<base>/imptr?id=…[&cachebuster=…][&ancost=…]&t=1|2[&redir=…]` HTML-escaped into the
+ * `<base>/imptr?id=…[&cachebuster=…][&ancost=…]&t=1|2[&preview=…][&redir=…]` HTML-escaped into the
  * attribute (`&` becomes `&amp;`; a browser reads back the plain URL):
  * - pixel: `<!-- Tally impression tracker: do not modify --> <img src="…" width="1" height="1" alt="" /> <!-- end -->`
  * - javascript: `<!-- Tally impression tracker: do not modify --> <script type="text/javascript" src="…"></script> <!-- end -->`
  *
- * Click trackers: the tracking URL itself, `<base>/clktr?id=…[&cachebuster=…][&ancost=…][&redir=…]`,
+ * Click trackers: the tracking URL itself,
+ * `<base>/clktr?id=…[&cachebuster=…][&ancost=…][&preview=…][&redir=…]`,
  * unescaped and without `t` — it is used as the creative's landing URL, so `type` does not
  * change it.
  *
  * Placeholder values are inserted literally (not percent-encoded), so the ad server finds and
  * replaces its macros; `redir` is always last, as Xandr requires. `baseUrl` is the service's
  * public origin, optionally with a path prefix (`https://tally.example.com`); a trailing slash is
- * ignored. Throws a `RangeError` unless it is an absolute http(s) URL without query or fragment.
+ * ignored. Throws a `RangeError` unless it is an absolute http(s) URL without query or fragment,
+ * and for `preview` with placeholders that have no preview macro (see {@link AD_SERVER_MACROS}).
  */
 export function trackerTag(
   kind: TrackerKind,
@@ -130,6 +146,12 @@ function trackerUrl(kind: TrackerKind, trackerId: number, baseUrl: string, optio
   if (wanted.has('cachebuster')) parts.push(`cachebuster=${macros.cachebuster}`);
   if (wanted.has('ancost')) parts.push(`ancost=${macros.ancost}`);
   if (kind === 'impression') parts.push(`t=${options.type === 'javascript' ? 1 : 2}`);
+  if (wanted.has('preview')) {
+    if (macros.preview === undefined) {
+      throw new RangeError(`${options.placeholders} has no preview macro`);
+    }
+    parts.push(`preview=${macros.preview}`);
+  }
   if (wanted.has('redir')) {
     parts.push(`redir=${kind === 'impression' ? macros.impressionRedirect : macros.clickRedirect}`);
   }
