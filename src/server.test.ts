@@ -117,6 +117,25 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     assert.match(answer, /Content-Type: image\/gif/i);
   });
 
+  it('answers an API request asking Expect: 100-continue with its refusal alone when it is refused before its body is read, and 100 Continue when the body is wanted', async () => {
+    const head = (authorization: string, contentLength: number) =>
+      'POST /v1/advertisers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Authorization: ${authorization}\r\nContent-Length: ${contentLength}\r\n` +
+      'Expect: 100-continue\r\nConnection: close\r\n\r\n';
+    // A body over the 1 MiB limit and a key Tally does not know: the client is told at once, and
+    // sends no body for the connection to be closed under (curl then reports a send failure).
+    const tooLarge = await exchange(head('Bearer test-admin-key-0123456789', 2 * 1024 * 1024));
+    assert.doesNotMatch(tooLarge, /100 Continue/);
+    assert.equal(lastError(tooLarge).status, 413);
+    assert.equal(lastError(tooLarge).code, 'BODY_TOO_LARGE');
+    const unknownKey = await exchange(head('Bearer no-such-key-0123456789', 10));
+    assert.doesNotMatch(unknownKey, /100 Continue/);
+    assert.equal(lastError(unknownKey).code, 'UNAUTHENTICATED');
+    const body = '{"name":"Acme"}';
+    const created = await exchange(head('Bearer test-admin-key-0123456789', body.length) + body);
+    assert.match(created, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 Created\r\n/);
+  });
+
   it('reads every header field of a head within its size limit, a Host after 1500 others included, as the notice lane does', async () => {
     const fields = 'a: b\r\n'.repeat(1500);
     const answer = await exchange(

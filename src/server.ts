@@ -22,6 +22,7 @@ import { longestTtlSeconds } from './domain/rules.js';
 import { raiseTtlCeiling } from './adapters/sqlite/ttl-ceiling.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
+import { deferContinue } from './control/expect-continue.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from './control/http.js';
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
@@ -431,7 +432,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   // §10.1.1), rather than ignored.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers.expect?.trim().toLowerCase() !== '100-continue') return refuseExpectation(req, res);
-    res.writeContinue();
+    // `100 Continue` goes out when an API route reads the body; a request refused before that gets
+    // its final answer alone (node:http then closes the connection, whose body never comes).
+    deferContinue(req, () => res.writeContinue());
     server.emit('request', req, res);
   });
   // First: the answers an error or a refusal written to the connection must wait for.

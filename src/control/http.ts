@@ -5,6 +5,7 @@ import { cutAt, shown } from '../lib/shown.js';
 import { errorCode } from '../lib/error-code.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
+import { continueIfOwed } from './expect-continue.js';
 
 /** Stable error codes of the API. */
 export type ErrorCode =
@@ -356,6 +357,7 @@ export async function readJsonText(
   }
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
+  continueIfOwed(req);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
