@@ -67,6 +67,16 @@ describe('tally replay-dead', () => {
 });
 
 describe('the options of tally replay-dead', () => {
+  it('refuses an unknown option by name, listing the options it takes', () => {
+    for (const args of [['--bogus'], ['--dry-run', '-x'], ['--hosts=dsp.example']]) {
+      const unknown = JSON.stringify(args.at(-1));
+      assert.deepEqual(parseReplayRequest(args), {
+        ok: false,
+        error: `unknown option ${unknown}: the options are --account, --host, --from, --to, --dry-run`,
+      });
+    }
+  });
+
   it('refuses an option given twice, naming both values, rather than keep the last and replay less than asked', () => {
     const parsed = parseReplayRequest(['--host', 'a.example', '--host', 'b.example', '--dry-run']);
     assert.deepEqual(parsed, {

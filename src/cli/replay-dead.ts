@@ -6,6 +6,9 @@ import { hostSpellings } from '../domain/delivery-host.js';
 export const REPLAY_DEAD_USAGE =
   'tally replay-dead [--account <id>] [--host <host>] [--from <ISO time>] [--to <ISO time>] [--dry-run]';
 
+/** The options `tally replay-dead` takes. */
+const REPLAY_OPTIONS = ['--account', '--host', '--from', '--to', '--dry-run'];
+
 /** What `tally replay-dead` was asked: which dead deliveries, and whether only to count them. */
 export interface ReplayRequest {
   filter: DeadDeliveryFilter;
@@ -38,7 +41,17 @@ export function parseReplayRequest(
       tokens: true,
     }));
   } catch (error) {
-    return { ok: false, error: (error as Error).message };
+    // parseArgs' own message for an unknown option advises passing it after `--` as an argument,
+    // which this command refuses too: name the options it takes instead.
+    const unknown = args.find(
+      (arg) => arg.startsWith('-') && !REPLAY_OPTIONS.includes(arg.replace(/=.*/s, '')),
+    );
+    if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown === undefined)
+      return { ok: false, error: (error as Error).message };
+    return {
+      ok: false,
+      error: `unknown option ${JSON.stringify(unknown)}: the options are ${REPLAY_OPTIONS.join(', ')}`,
+    };
   }
   const problems: string[] = positionals
     .slice(0, 1)
