@@ -153,10 +153,23 @@ describe('registering a POST /v1/wins body', () => {
       code: 'INVALID_JSON',
       message: `the body is not valid JSON: ${jsonError('{"wins": [')}`,
     });
-    for (const body of ['null', '{}', '{"wins": {}}']) {
-      const answer = registerWins(body, env, noFault);
-      assert.ok(
-        !answer.ok && answer.code === 'VALIDATION_FAILED' && /\{"wins": \[/.test(answer.message),
+    const cases: [string, string][] = [
+      ['null', '(this is null)'],
+      ['[]', '(this is an array)'],
+      ['{}', '(this had no fields)'],
+      ['{"win": []}', '(this had "win" and no "wins")'],
+      ['{"wins": {}}', '("wins" is an object, not an array)'],
+      ['{"wins": "[]"}', '("wins" is a string, not an array)'],
+    ];
+    for (const [body, sent] of cases) {
+      assert.deepEqual(
+        registerWins(body, env, noFault),
+        {
+          ok: false,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+          message: `the body must be {"wins": [ {request, seat, bid, …} ]} ${sent}`,
+        },
         body,
       );
     }

@@ -11,6 +11,7 @@ import {
 } from './http.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMembers } from '../domain/duplicate-members.js';
+import { cutAt } from '../lib/shown.js';
 
 /** Most wins accepted in one call. */
 export const MAX_WINS_PER_CALL = 10_000;
@@ -71,7 +72,10 @@ export function registerWins(
     ? Object.keys(parsed as object).find((field) => field !== 'wins')
     : undefined;
   if (!Array.isArray(wins) || extra !== undefined) {
-    const found = extra === undefined ? '' : `, without other fields (this had ${JSON.stringify(extra)})`;
+    const found =
+      extra === undefined
+        ? ` (${notAWinsBody(parsed, wins)})`
+        : `, without other fields (this had ${JSON.stringify(extra)})`;
     return refused(
       400,
       'VALIDATION_FAILED',
@@ -191,4 +195,22 @@ function refusedWin(code: ErrorCode | 'ANSWER_TOO_LARGE', message: string): Reje
 
 function refused(status: number, code: ErrorCode, message: string): WinsAnswer {
   return { ok: false, status, code, message };
+}
+
+/** What a body without a `wins` array sent instead, for the message refusing it. */
+function notAWinsBody(body: unknown, wins: unknown): string {
+  if (wins !== undefined) return `"wins" is ${kindOf(wins)}, not an array`;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return `this is ${kindOf(body)}`;
+  const fields = Object.keys(body).map((field) =>
+    JSON.stringify(field.length > 64 ? `${cutAt(field, 64)}…` : field),
+  );
+  if (fields.length === 0) return 'this had no fields';
+  return `this had ${fields.slice(0, 3).join(', ')}${fields.length > 3 ? '…' : ''} and no "wins"`;
+}
+
+/** What kind of JSON value `value` is: `null`, `an array`, `an object`, `a string`, `a number`… */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
