@@ -718,9 +718,17 @@ describe('instrumenting a win', () => {
   });
 
   it('treats a blank adm as no markup', () => {
-    const result = ok(win({ bid: { adm: '  \n ' } }));
+    const result = ok(win({ bid: { adm: '  \n ', nurl: 'https://dsp.example/win' } }));
     assert.equal(result.adm, null);
     assert.match(result.warnings.join('\n'), /the bid has no adm/);
+  });
+
+  it('tells the exchange where to add the tags of a banner bid with neither adm nor nurl, not to the markup a nurl it lacks returns', () => {
+    const result = ok(win({ bid: { adm: undefined } }));
+    assert.equal(result.adm, null);
+    assert.deepEqual(result.warnings, [
+      `the bid has neither adm nor nurl: add these tags to the markup wherever the ad is served: ${pixelTag(result.noticeUrls.adm ?? 'missing')}`,
+    ]);
   });
 
   it('refuses an auction time in seconds instead of registering a win whose every notice would be late', () => {
@@ -914,7 +922,7 @@ describe('instrumenting a win', () => {
   it('says that a bid.adm sent as a number, an array or a boolean is not a string, not that the bid has no adm', () => {
     const notString = (type: string) =>
       `bid.adm is ${type}, not a string (markup must be one; a native response may also be a JSON object), so it is not served`;
-    const banner = ok(win({ bid: { adm: 42 } }));
+    const banner = ok(win({ bid: { adm: 42, nurl: 'https://dsp.example/win' } }));
     assert.equal(banner.adm, null);
     assert.equal(banner.warnings.length, 1);
     assert.ok(
@@ -922,6 +930,13 @@ describe('instrumenting a win', () => {
         `${notString('a number')}: add these tags to the markup the nurl returns: <img `,
       ),
       banner.warnings[0],
+    );
+    const noNurl = ok(win({ bid: { adm: 42 } })).warnings[0];
+    assert.ok(
+      noNurl?.startsWith(
+        `${notString('a number')}, and the bid has no nurl: add these tags to the markup wherever the ad is served: <img `,
+      ),
+      noNurl,
     );
     assert.deepEqual(ok(win({ imp: { video: {} }, bid: { adm: ['<VAST/>'] } })).warnings, [
       `${notString('an array')}, and the bid has no nurl: there is no VAST to instrument`,

@@ -241,8 +241,12 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       if (markup === undefined) {
         // The tags themselves: noticeUrls also holds a publisher burl, which counts wherever it is
         // fired, and an OMID notice belongs in Tally's script, not in a pixel.
-        const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm (markup served on the win notice)';
-        result.warnings.push(`${why}: add these tags to the markup the nurl returns: ${tags.join('')}`);
+        const ignored = notMarkup(parsed.bid.adm);
+        const why =
+          typeof parsed.bid.nurl === 'string' && parsed.bid.nurl.trim() !== ''
+            ? `${ignored ?? 'the bid has no adm (markup served on the win notice)'}: add these tags to the markup the nurl returns`
+            : `${ignored === undefined ? 'the bid has neither adm nor nurl' : `${ignored}, and the bid has no nurl`}: add these tags to the markup wherever the ad is served`;
+        result.warnings.push(`${why}: ${tags.join('')}`);
       } else {
         result.adm = appendToHtml(markup, tags);
       }
