@@ -100,7 +100,7 @@ export function requireAccountWide(principal: Principal, role: Role): void {
   if (scope === null && !roleTooLow) return;
   const needs = role === 'reader' ? 'an account-wide key' : `an account-wide key with the ${role} role`;
   const held = [
-    ...(roleTooLow ? [`a ${principal.role} key`] : ['a key']),
+    ...(roleTooLow ? [`${principal.role === 'editor' ? 'an' : 'a'} ${principal.role} key`] : ['a key']),
     ...(scope === null ? [] : [`scoped to ${scope.type} ${scope.id}`]),
   ].join(' ');
   throw new ApiError(403, 'FORBIDDEN', `this needs ${needs}; yours is ${held}`);

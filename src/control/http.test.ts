@@ -585,5 +585,9 @@ describe('role and scope checks', () => {
       refusal(principal('reader', { type: 'publisher', id: 2 }), 'editor'),
       'this needs an account-wide key with the editor role; yours is a reader key scoped to publisher 2',
     );
+    assert.equal(
+      refusal(principal('editor', { type: 'publisher', id: 2 }), 'admin'),
+      'this needs an account-wide key with the admin role; yours is an editor key scoped to publisher 2',
+    );
   });
 });
