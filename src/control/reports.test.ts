@@ -40,6 +40,19 @@ describe('report queries', () => {
     assert.match(refusal(`${RANGE}&seat=s1&seat=s2`), /"seat" is given more than once/);
   });
 
+  it('refuses format given as both the output and an ad format, saying to ask for CSV with Accept instead', () => {
+    assert.equal(
+      refusal(`${RANGE}&format=csv&format=banner`),
+      'format is given twice, as the output (csv) and as the ad format to filter on (banner): give it once, format=banner, and ask for CSV with Accept: text/csv',
+    );
+    assert.equal(
+      refusal(`${RANGE}&format=video&format=json`),
+      'format is given twice, as the output (json) and as the ad format to filter on (video): give it once, format=video, which answers JSON',
+    );
+    assert.match(refusal(`${RANGE}&format=csv&format=json`), /"format" is given more than once/);
+    assert.match(refusal(`${RANGE}&format=banner&format=video`), /"format" is given more than once/);
+  });
+
   it('refuses a from or to that is not on a UTC hour, saying what to send, so that back-to-back windows never share an hour', () => {
     const refused = [
       ['to', 'from=2026-12-03T11:00:00Z&to=2026-12-03T11:30:00Z'],

@@ -128,6 +128,22 @@ export function parseReportQuery(
   principal: Principal,
   publisherExternalId: (accountId: number, publisherId: number) => string | null,
 ): ReportQuery {
+  // `format` is both the output and the ad format: one of each is one parameter given twice.
+  const [first, second, ...more] = params.getAll('format');
+  const output = [first, second].find((value) => value !== undefined && OUTPUT_FORMATS.has(value));
+  const adFormat = [first, second].find((value) => (FORMATS as readonly unknown[]).includes(value));
+  if (more.length === 0 && output === 'csv' && adFormat !== undefined)
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `format is given twice, as the output (csv) and as the ad format to filter on (${adFormat}): give it once, format=${adFormat}, and ask for CSV with Accept: text/csv`,
+    );
+  if (more.length === 0 && output === 'json' && adFormat !== undefined)
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `format is given twice, as the output (json) and as the ad format to filter on (${adFormat}): give it once, format=${adFormat}, which answers JSON`,
+    );
   refuseUnknownOrRepeated(
     params,
     REPORT_PARAMETERS,
