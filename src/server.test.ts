@@ -260,6 +260,24 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
   });
 });
 
+describe('an API request whose head stalls', () => {
+  it('is answered 408 REQUEST_TIMEOUT once its 10 s for the head are over, not at node:http’s next 30-second check', async () => {
+    const tally = await startTally(configFor(mkdtempSync(join(parent, 'stalled-head-'))), log);
+    try {
+      const startedMs = Date.now();
+      // The head never ends: rawExchange resolves once Tally answers and closes the connection.
+      const answer = await rawExchange(tally.url, 'POST /v1/wins HTTP/1.1\r\nHost: x\r\n');
+      const waitedMs = Date.now() - startedMs;
+      assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      assert.match(answer, /"code":"REQUEST_TIMEOUT"/);
+      // Within the 10 s and a second or two of checking; node:http's default check came at 30 s.
+      assert.ok(waitedMs < 20_000, `answered after ${waitedMs} ms`);
+    } finally {
+      await tally.close();
+    }
+  });
+});
+
 describe('a metrics key', () => {
   it('makes /metrics answer 401 without the key or with another, and the metrics with it', async () => {
     const dataDir = mkdtempSync(join(parent, 'metrics-key-'));

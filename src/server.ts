@@ -110,6 +110,11 @@ const FLUSH_AT_SIZE = 32;
 /** Idle keep-alive connections close after this long (longer than load balancers' idle timeouts). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * How often node:http looks for requests past their head or request timeout: its default, 30 s,
+ * would let an API request whose head stalls wait up to 40 s for its 408 rather than about 10 s.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** Largest request head read (node:http's default). */
 const MAX_HEAD_BYTES = 16_384;
 /** Notices one connection may pipeline before the notice lane waits for their answers. */
@@ -375,6 +380,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   const server = createServer(
     {
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
       maxHeaderSize: MAX_HEAD_BYTES,
       ServerResponse: responseClosingOn(() => shuttingDown),
       // Answered below, in the error envelope, rather than with node:http's bare 400.
