@@ -717,6 +717,18 @@ describe('instrumenting a win', () => {
     assert.ok(!flood.ok && flood.error.code === 'MARKUP_TOO_LARGE', JSON.stringify(flood).slice(0, 300));
   });
 
+  it('refuses a whole BidResponse sent as bid, saying to send its winning Bid, seat and bidid apart', () => {
+    const response = { id: 'resp-1', bidid: 'abc', seatbid: [{ seat: 'seat-1', bid: [win().bid] }] };
+    assert.deepEqual(instrumentWin({ ...win(), bid: response }, env), {
+      ok: false,
+      error: {
+        code: 'VALIDATION_FAILED',
+        message:
+          'bid is a whole BidResponse (it has seatbid): send the winning Bid, seatbid[].bid[], as bid, its seatbid.seat as seat and its bidid as bidResponseId',
+      },
+    });
+  });
+
   it('treats a blank adm as no markup', () => {
     const result = ok(win({ bid: { adm: '  \n ', nurl: 'https://dsp.example/win' } }));
     assert.equal(result.adm, null);

@@ -638,6 +638,10 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   if (request === undefined) return invalid('request must be the OpenRTB BidRequest object of the auction');
   const bid = asObject(input.bid) as OrtbBid | undefined;
   if (bid === undefined) return invalid('bid must be the winning OpenRTB Bid object');
+  if ('seatbid' in bid)
+    return invalid(
+      'bid is a whole BidResponse (it has seatbid): send the winning Bid, seatbid[].bid[], as bid, its seatbid.seat as seat and its bidid as bidResponseId',
+    );
   const inexactId = inexactIdField(request, bid);
   if (inexactId !== undefined) {
     return invalid(
