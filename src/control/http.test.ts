@@ -163,6 +163,18 @@ describe('routing API requests', () => {
     assert.deepEqual(await errorOf(await call('/v1/nothing')), [404, 'NOT_FOUND']);
   });
 
+  it('answers a path with a trailing / 404, naming the path without it when that one is served', async () => {
+    const slashed = await call('/v1/things/x/');
+    const { error } = (await slashed.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([slashed.status, error.code], [404, 'NOT_FOUND']);
+    assert.equal(
+      error.message,
+      'no such endpoint: GET /v1/things/x/; send it without the trailing /: /v1/things/x',
+    );
+    const nothing = (await (await call('/v1/nothing/')).json()) as { error: { message: string } };
+    assert.equal(nothing.error.message, 'no such endpoint: GET /v1/nothing/; see /docs for the API');
+  });
+
   it('names the methods a path allows in the 405, in its message and its Allow header', async () => {
     for (const [path, method, allow] of [
       ['/v1/things/x', 'DELETE', 'GET, HEAD'],

@@ -114,6 +114,14 @@ export class Router {
         Allow: allow,
       });
     }
+    // A trailing `/` is a common slip: `/v1/advertisers/` names the list without it.
+    const unslashed = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : undefined;
+    if (unslashed !== undefined && this.routes.some((route) => route.pattern.test(unslashed)))
+      throw new ApiError(
+        404,
+        'NOT_FOUND',
+        `no such endpoint: ${method} ${pathname}; send it without the trailing /: ${unslashed}`,
+      );
     throw new ApiError(404, 'NOT_FOUND', `no such endpoint: ${method} ${pathname}; see /docs for the API`);
   }
 }
