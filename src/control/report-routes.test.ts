@@ -28,6 +28,8 @@ const bases: Record<string, string> = {};
 /** What each server logged, by name. */
 const logs: Record<string, string[]> = {};
 const keys: Record<number, string> = {};
+/** Keys of account 6 scoped to advertiser 7 and to catalog publisher 8. */
+const scopedKeys: Record<'advertiser' | 'publisher', string> = { advertiser: '', publisher: '' };
 const RANGE = `from=${new Date(hourStartMs(T0)).toISOString()}&to=${new Date(hourStartMs(T0) + 3_600_000).toISOString()}`;
 
 /** A counted event of `accountId` won by `seat`, with `overrides` applied. */
@@ -47,11 +49,19 @@ async function serve(name: string, source: ReportThread, maxRows: number): Promi
 }
 
 before(async () => {
-  for (const accountId of [1, 2, 3, 4, 5]) {
+  for (const accountId of [1, 2, 3, 4, 5, 6]) {
     accounts.createAccount(`account ${accountId}`, Date.now());
     const { key, hash, prefix } = newApiKey();
     accounts.addKey(accountId, hash, prefix, 'reader', 'reader', null, Date.now());
     keys[accountId] = key;
+  }
+  for (const [type, id] of [
+    ['advertiser', 7],
+    ['publisher', 8],
+  ] as const) {
+    const { key, hash, prefix } = newApiKey();
+    accounts.addKey(6, hash, prefix, type, 'reader', { type, id }, Date.now());
+    scopedKeys[type] = key;
   }
   // Account 1: three seats. Account 2: prices adding up past 2^53 - 1 micros. Account 3: seats a
   // spreadsheet would misread, and a loss. Account 4: a seat for each other character that starts
@@ -93,6 +103,24 @@ before(async () => {
       '2026-11-02T05:00:00Z', // 2 November, 00:00 EST
     ].map((hour) => event(5, 'ny', { servedHourMs: Date.parse(hour) })),
   );
+  // Account 6: two hits of advertiser 7's tracker on catalog publisher 8's page, each charging
+  // the advertiser 1000 micros (revenue) and paying the publisher 300 (media cost).
+  const hit = event(6, '', { mediaCostMicros: 300, revenueMicros: 1000, priceMicros: 0 });
+  const hitDims = {
+    ...hit.dims,
+    impressionType: 'external_impression' as const,
+    kind: '',
+    format: '',
+    channel: '',
+    method: '',
+    publisher: '8',
+    advertiserId: 7,
+    currency: '',
+  };
+  ledger.record([
+    { ...hit, dims: hitDims },
+    { ...hit, dims: hitDims },
+  ]);
   await closed.close();
   await serve('three', thread, 3);
   await serve('two', thread, 2);
@@ -110,11 +138,13 @@ after(async () => {
 async function report(
   server: string,
   query: string,
-  accountId = 1,
+  accountId: number | string = 1,
   accept?: string,
 ): Promise<{ status: number; headers: Headers; text: string; body: any }> {
+  // An account's account-wide key, or a key given as such.
+  const key = typeof accountId === 'number' ? keys[accountId] : accountId;
   const response = await fetch(`${bases[server]}/v1/reports?${query}`, {
-    headers: { authorization: `Bearer ${keys[accountId]}`, ...(accept === undefined ? {} : { accept }) },
+    headers: { authorization: `Bearer ${key}`, ...(accept === undefined ? {} : { accept }) },
   });
   const text = await response.text();
   const json = response.headers.get('content-type')?.startsWith('application/json') === true;
@@ -137,6 +167,18 @@ describe('GET /v1/reports', () => {
     const over = await report('two', `${RANGE}&groupBy=seat`);
     assert.deepEqual([over.status, over.body.error.code], [400, 'REPORT_TOO_LARGE']);
     assert.match(over.body.error.message, /^the report has more than 2 rows: narrow from and to/);
+  });
+
+  it('shows an advertiser key what it is charged but not what publishers are paid nor the margin, and a publisher key what it is paid alone, in JSON and CSV', async () => {
+    const json = async (key: string) => (await report('three', RANGE, key)).body.rows;
+    assert.deepEqual(await json(keys[6] as string), [
+      { events: 2, priceMicros: 0, mediaCostMicros: 600, revenueMicros: 2000, profitMicros: 1400 },
+    ]);
+    assert.deepEqual(await json(scopedKeys.advertiser), [{ events: 2, priceMicros: 0, revenueMicros: 2000 }]);
+    assert.deepEqual(await json(scopedKeys.publisher), [{ events: 2, priceMicros: 0, mediaCostMicros: 600 }]);
+    const csv = async (key: string) => (await report('three', `${RANGE}&format=csv`, key)).text;
+    assert.equal(await csv(scopedKeys.advertiser), 'events,priceMicros,revenueMicros\r\n2,0,2000\r\n');
+    assert.equal(await csv(scopedKeys.publisher), 'events,priceMicros,mediaCostMicros\r\n2,0,600\r\n');
   });
 
   it('answers the window and grouping it reported alongside the rows', async () => {
