@@ -19,6 +19,13 @@ describe('report queries', () => {
     assert.deepEqual(query.filters, { seat: 's1', outcome: 'counted' });
   });
 
+  it('keeps a filter on another dimension whose value is csv or json: only format chooses the output', () => {
+    assert.deepEqual(parse(`${RANGE}&seat=csv&publisher=json&format=csv`).filters, {
+      seat: 'csv',
+      publisher: 'json',
+    });
+  });
+
   it('reads a catalog id filter as the id it names, leading zeros and all, so that it matches the rows and a scoped key', () => {
     assert.deepEqual(parse(`${RANGE}&advertiser=05&tracker=0012`).filters, {
       advertiser: '5',
