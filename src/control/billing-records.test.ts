@@ -56,6 +56,8 @@ before(async () => {
     impression('after', H + HOUR_MS, H + HOUR_MS + 60_000),
     // The last moment a 3 h TTL lets an impression served at the window's end count.
     impression('late', H, H + HOUR_MS + LONGEST_TTL_MS - 1),
+    // Served five hours later, counted 40 ms into its hour.
+    impression('fraction', H + 5 * HOUR_MS, H + 5 * HOUR_MS + 40),
   ])
     ledger.record([row]);
   server = await serveApi(billingRecordRoutes(reads, LONGEST_TTL_MS), accounts);
@@ -88,6 +90,7 @@ describe('GET /v1/billing-records by the hour served', () => {
       'on-time',
       'after',
       'late',
+      'fraction',
     ]);
     assert.deepEqual(await auctionIds('servedTo=2026-12-01T06:00:00Z'), [
       'before',
@@ -101,6 +104,17 @@ describe('GET /v1/billing-records by the hour served', () => {
     // from=2026-12-01 is New York's midnight, 05:00Z, after the early count of `ahead`.
     assert.deepEqual(await auctionIds(`${window}&from=2026-12-01`), ['on-time', 'late']);
     assert.deepEqual(await auctionIds(`${window}&to=2026-12-01T02:00:00-05:00`), ['ahead', 'on-time']);
+  });
+});
+
+describe('GET /v1/billing-records by when each counted', () => {
+  it('reads a fraction of a second in from or to as the milliseconds it names (.5 is 500 ms, .04 is 40 ms)', async () => {
+    // `fraction` counted at 10:00:00.040Z.
+    assert.deepEqual(await auctionIds('from=2026-12-01T10:00:00.04Z'), ['fraction']);
+    assert.deepEqual(await auctionIds('from=2026-12-01T10:00:00.041Z'), []);
+    assert.deepEqual(await auctionIds('from=2026-12-01T10:00:00.5Z'), []);
+    assert.deepEqual(await auctionIds('from=2026-12-01T10:00:00Z&to=2026-12-01T10:00:00.05Z'), ['fraction']);
+    assert.deepEqual(await auctionIds('from=2026-12-01T10:00:00Z&to=2026-12-01T10:00:00.04Z'), []);
   });
 });
 
