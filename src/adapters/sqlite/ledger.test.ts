@@ -1690,6 +1690,8 @@ describe('the SQLite ledger', () => {
       ['format', { dims: { ...dims, format: 'video' } }, 'video', 'video'],
       ['channel', { dims: { ...dims, channel: 'app' } }, 'app', 'app'],
       ['method', { dims: { ...dims, method: 'burl' } }, 'burl', 'burl'],
+      // A player's VAST impression on a win counted by its adm: its notice, not its method.
+      ['notice', { dims: { ...dims, kind: 'vast' } }, 'vast', 'vast'],
       ['seat', { dims: { ...dims, seat: 's2' } }, 's2', 's2'],
       ['advertiser', { dims: { ...dims, advertiserId: 3 } }, 3, '3'],
       ['lineItem', { dims: { ...dims, lineItemId: 4 } }, 4, '4'],
