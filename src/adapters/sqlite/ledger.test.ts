@@ -20,6 +20,7 @@ import type {
   DeadDeliveryFilter,
   EventDimensions,
   EventRecord,
+  ReportAmount,
   ReportDimension,
 } from '../../ports/ledger.js';
 import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
@@ -1517,6 +1518,17 @@ describe('the SQLite ledger', () => {
         ['seat', 200_000, 500_000, 300_000],
       ],
     );
+  });
+
+  it('neither adds up an amount the caller is not shown nor a profit made of it: each comes as 0', () => {
+    ledger.record([event({ mediaCostMicros: 200_000, revenueMicros: 500_000 })]);
+    const amounts = (hiddenAmounts: ReportAmount[]) =>
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: [], hiddenAmounts })
+        .map((row) => [row.priceMicros, row.mediaCostMicros, row.revenueMicros, row.profitMicros]);
+    assert.deepEqual(amounts([]), [[1_000_000, 200_000, 500_000, 300_000]]);
+    assert.deepEqual(amounts(['mediaCostMicros']), [[1_000_000, 0, 500_000, 0]]);
+    assert.deepEqual(amounts(['revenueMicros']), [[1_000_000, 200_000, 0, 0]]);
   });
 
   /** A publisher of the test events' account (id 1, created first), in the ledger's database. */
