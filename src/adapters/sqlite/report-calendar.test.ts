@@ -44,6 +44,16 @@ const inNewYork = (fromIso: string, toIso: string, more: Partial<ReportQuery> = 
 before(() => {
   ledger = new SqliteLedger(openSqlite(join(dir, 'ledger.db')));
   ledger.record(SERVED_HOURS.map((hour) => exchangeEvent({ servedHourMs: Date.parse(hour) })));
+  // Account 2: Santiago's clocks go back at its midnight, from 5 April 00:00 (−03:00) to 4 April
+  // 23:00 (−04:00): 4 April 23:00 −03:00, 23:00 −04:00 (the hour that begins at the change), and
+  // 5 April 00:00 −04:00.
+  const santiago = ['2026-04-05T02:00:00Z', '2026-04-05T03:00:00Z', '2026-04-05T04:00:00Z'];
+  const base = exchangeEvent();
+  ledger.record(
+    santiago.map((hour) =>
+      exchangeEvent({ servedHourMs: Date.parse(hour), dims: { ...base.dims, accountId: 2 } }),
+    ),
+  );
 });
 
 after(() => {
@@ -72,6 +82,20 @@ describe('reports in a time zone, from the SQLite ledger', () => {
         ['2026-10-31T00:00:00.000-04:00', 1, 1_000_000],
         ['2026-11-01T00:00:00.000-04:00', 4, 4_000_000],
         ['2026-11-02T00:00:00.000-05:00', 1, 1_000_000],
+      ],
+    );
+  });
+
+  it('adds the hour that begins as clocks go back at midnight into the day before, in its new offset', () => {
+    const rows = ledger.report({
+      ...inNewYork('2026-04-04T03:00:00Z', '2026-04-06T04:00:00Z', { accountId: 2 }),
+      timeZone: 'America/Santiago',
+    });
+    assert.deepEqual(
+      rows.map((row) => [row.day, row.events]),
+      [
+        ['2026-04-04T00:00:00.000-03:00', 2],
+        ['2026-04-05T00:00:00.000-04:00', 1],
       ],
     );
   });
