@@ -118,6 +118,29 @@ describe('GET /v1/billing-records by when each counted', () => {
   });
 });
 
+describe('GET /v1/billing-records page by page', () => {
+  it('links each page to the next with the after of that page alone, so that following the links reads every record once', async () => {
+    const seen: string[] = [];
+    const links: string[] = [];
+    let path: string | undefined = '/v1/billing-records?limit=2&format=json';
+    while (path !== undefined) {
+      const response = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      const body = (await response.json()) as { records: { auctionId: string }[]; next: number | null };
+      assert.equal(response.status, 200, JSON.stringify(body));
+      seen.push(...body.records.map((record) => record.auctionId));
+      const link = response.headers.get('link');
+      path = link === null ? undefined : /^<([^>]+)>; rel="next"$/.exec(link)?.[1];
+      if (link !== null) {
+        assert.ok(path !== undefined, link);
+        assert.equal(new URL(path, server.base).searchParams.getAll('after').join(), String(body.next));
+        links.push(path);
+      }
+    }
+    assert.deepEqual(seen, ['before', 'ahead', 'on-time', 'after', 'late', 'fraction']);
+    assert.ok(links.length >= 2, links.join(' '));
+  });
+});
+
 describe('GET /v1/billing-records of one auction', () => {
   it('lists the auction’s records alone, read on the report thread, within a served window too, and refuses an empty auctionId', async () => {
     assert.deepEqual(await auctionIds('auctionId=on-time'), ['on-time']);
