@@ -132,6 +132,14 @@ describe('reports in a time zone, from the SQLite ledger', () => {
     assert.equal(events({ day: '2026-03-08T05:00:00.000Z' }), 0);
   });
 
+  it('reads a day filter at the offset of that day’s midnight, not the one the window begins in', () => {
+    // The window begins in EST (−05:00); 9 March begins at 00:00 EDT (−04:00), 04:00Z.
+    const window = inNewYork('2026-03-07T05:00:00Z', '2026-03-10T04:00:00Z', { groupBy: [] });
+    const events = (day: string) => ledger.report({ ...window, filters: { day } })[0]?.events ?? 0;
+    assert.equal(events('2026-03-09T04:00:00.000Z'), 1);
+    assert.equal(events('2026-03-08T05:00:00.000Z'), 3);
+  });
+
   it('groups and filters on the days of a zone east of UTC, whose midnights fall on the UTC day before', () => {
     // Paris, +01:00 from 25 October: 1 November begins at 2026-10-31T23:00Z.
     const window = { ...inNewYork('2026-10-31T23:00:00Z', '2026-11-02T23:00:00Z'), timeZone: 'Europe/Paris' };
