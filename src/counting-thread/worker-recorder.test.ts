@@ -617,6 +617,31 @@ describe('the counting thread’s outcomes', () => {
       ledger.close();
     }
   });
+
+  it('prunes a raw notice an hour past the retention and keeps one an hour inside it', async () => {
+    const dbPath = join(dir, 'prune-by-the-hour.db');
+    const counter = settings(dbPath, { retentionDays: 2, pruneIntervalMs: 3_600_000 });
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    const twoDaysAgoMs = Date.now() - 2 * 86_400_000;
+    ledger.record([
+      noticeFor('past-bot', twoDaysAgoMs - 3_600_000, 'Googlebot/2.1'),
+      noticeFor('inside-bot', twoDaysAgoMs + 3_600_000, 'Googlebot/2.1'),
+      // The newest event, which pruning always keeps, so that the two above are its whole test.
+      noticeFor('now-bot', Date.now(), 'Googlebot/2.1'),
+    ]);
+    const recorder = new WorkerRecorder(counter, new Metrics(), silent);
+    try {
+      await recorder.start();
+      const deadlineMs = Date.now() + THREAD_WAIT_MS;
+      while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.deepEqual(ledger.countEvents(), { total: 2, counted: 0 });
+    } finally {
+      await recorder.close();
+      ledger.close();
+    }
+  });
 });
 
 describe('counting thread closed as it starts', () => {
