@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { DnsCache } from './dns-cache.js';
 import { httpGet, MAX_BODY_BYTES, MAX_REDIRECTS } from './http-get.js';
 
 /**
@@ -113,6 +114,24 @@ describe('GET for the burl relay', () => {
       ['/to'],
       'the refused address was never called',
     );
+  });
+
+  it('refuses a host name any one of whose addresses is refused, though the first is allowed: a connection may go to any of them', async () => {
+    seen.length = 0;
+    const port = (server.address() as AddressInfo).port;
+    const bothLoopbacks = new DnsCache(() =>
+      Promise.resolve([
+        { address: '127.0.0.1', family: 4 },
+        { address: '127.0.0.2', family: 4 },
+      ]),
+    );
+    const result = await httpGet(`http://dsp.example:${port}/ok`, {}, 2000, onlyLoopbackOne, bothLoopbacks);
+    assert.deepEqual(result, {
+      error:
+        'dsp.example resolves to 127.0.0.2, outside the public internet; set TALLY_BURL_PRIVATE_NETWORKS=allow to call such DSP endpoints',
+      permanent: true,
+    });
+    assert.equal(seen.length, 0);
   });
 
   it('judges IPv6 literals and numeric IPv4 spellings by the address they name', async () => {
@@ -265,6 +284,23 @@ describe('GET for the burl relay', () => {
     // Four answers 150 ms late each: every hop is within the limit, the chain is not.
     const result = await httpGet(`${base}/slow-chain?n=3`, {}, 400, onlyLoopbackOne);
     assert.deepEqual(result, { error: 'no answer within the 400 ms time limit', permanent: false });
+  });
+
+  it('reads a relative Location against the URL of the hop that sent it, not the burl', async () => {
+    // A second DSP host, which the burl redirects to: its `/final` is a path the first host has not.
+    const other = createServer((req, res) => {
+      if (req.url === '/relative') res.writeHead(302, { Location: '/final' }).end();
+      else if (req.url === '/final') res.writeHead(204).end();
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const result = await httpGet(`${base}/to?url=${otherBase}/relative`, {}, 2000, () => true);
+      assert.deepEqual(result, { status: 204 });
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
   });
 
   it('follows a chain of ten redirects to the DSP’s answer', async () => {
