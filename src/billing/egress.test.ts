@@ -108,8 +108,13 @@ describe('the burl egress policy', () => {
       '2002:a00:1::1',
       '2002:7f00:0001:0:0:0:0:1',
       '2002:c0a8:0101::',
+      // Its bytes in order: 10.1.2.3, not 1.10.3.2.
+      '64:ff9b::10.1.2.3',
+      // Anywhere in the local-use prefix, 64:ff9b:1::/48.
+      '64:ff9b:1:ffff::1',
     ];
-    const publicInside = ['64:ff9b::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
+    // Outside the well-known prefix, 64:ff9b::/96, an address carries none.
+    const publicInside = ['64:ff9b::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', '64:ff9b::1:a00:1'];
     for (const address of privateInside) assert.equal(isPublicAddress(address), false, address);
     for (const address of publicInside) assert.equal(isPublicAddress(address), true, address);
   });
