@@ -304,6 +304,142 @@ describe('the burl dispatcher’s outcomes', () => {
     ledger.close();
   });
 
+  it('retries a DSP that refused the connection or gave no answer within the time limit, as it retries a 5xx, rather than marking it dead', async () => {
+    // A port nothing listens on any more, and a DSP that never answers.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const gonePort = (gone.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const mute = createServer(() => {});
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'network-errors.db')));
+    ledger.record([
+      withBurl('refused', `http://127.0.0.1:${gonePort}/bill`),
+      withBurl('mute', `http://127.0.0.1:${(mute.address() as AddressInfo).port}/bill`),
+    ]);
+    try {
+      const statuses = await attemptsUntil(ledger, 2, { ...options, requestTimeoutMs: 200 });
+      assert.deepEqual(statuses, ['retry', 'retry']);
+      const pending = ledger
+        .listDeliveries(1, 'pending', 10)
+        .map((delivery) => [delivery.dedupeKey, delivery.dueMs, delivery.lastError])
+        .sort();
+      assert.deepEqual(
+        pending.map(([key, dueMs]) => [key, dueMs]),
+        [
+          ['mute', T0 + 10_000],
+          ['refused', T0 + 10_000],
+        ],
+      );
+      assert.match(String(pending[0]?.[2]), /no answer within the 200 ms time limit/);
+      assert.match(String(pending[1]?.[2]), /ECONNREFUSED/);
+      assert.equal(ledger.countDeliveries().dead, 0);
+    } finally {
+      ledger.close();
+      mute.closeAllConnections();
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+    }
+  });
+
+  it('calls a DSP as many at a time as one host may have again once a call to it is answered, after one got no answer', async () => {
+    // A DSP on a host of its own: `/hang-up` drops the connection unanswered, `/ok` answers at
+    // once, any other call waits in `waiting` (until `answerAtOnce`).
+    const waiting: ServerResponse[] = [];
+    let answerAtOnce = false;
+    const own = createServer((req, res) => {
+      if (req.url === '/ok' || answerAtOnce) res.writeHead(200).end('ok');
+      else if (req.url === '/hang-up') req.socket.destroy();
+      else waiting.push(res);
+    });
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    const ownUrl = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'answered-again.db')));
+    ledger.record([withBurl('hang-up', `${ownUrl}/hang-up`)]);
+    ledger.record([withBurl('answered', `${ownUrl}/ok`, undefined, T0 + 1)]);
+    ledger.record(['w1', 'w2', 'w3'].map((key) => withBurl(key, `${ownUrl}/${key}`, undefined, T0 + 2)));
+    const clock = { nowMs: T0 };
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, hostConcurrency: 4 },
+      noMetrics,
+      silent,
+      () => clock.nowMs,
+    );
+    dispatcher.start();
+    try {
+      const hangUpError = () =>
+        ledger.listDeliveries(1, 'pending', 10).find((delivery) => delivery.dedupeKey === 'hang-up')
+          ?.lastError;
+      await until(() => /socket hang up/.test(hangUpError() ?? ''));
+      clock.nowMs = T0 + 1;
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+      clock.nowMs = T0 + 2;
+      await until(() => waiting.length === 3);
+    } finally {
+      answerAtOnce = true;
+      for (const res of waiting) res.writeHead(200).end('ok');
+      await dispatcher.stop();
+      ledger.close();
+      own.closeAllConnections();
+      await new Promise<void>((resolve) => own.close(() => resolve()));
+    }
+  });
+
+  it('does not slow a host’s calls for a burl of it that can never be called', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'permanent-host.db')));
+    // The same host and port as the DSP's other burls, but not http(s): dead at once.
+    ledger.record([withBurl('ftp', `${dspUrl.replace('http:', 'ftp:')}/bill`)]);
+    ledger.record(['s1', 's2', 's3'].map((key) => withBurl(key, `${dspUrl}/slow-${key}`, undefined, T0 + 1)));
+    const { dispatcher, clock } = startHoldingSlowCalls(ledger);
+    try {
+      await until(() => ledger.countDeliveries().dead === 1);
+      clock.nowMs = T0 + 1;
+      await until(() => slow.length === 3);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      ledger.close();
+    }
+  });
+
+  it('marks a delivery delivered at the time its answer came, not when its call began', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'delivered-at.db')));
+    ledger.record([withBurl('slow-answer', `${dspUrl}/slow-answer`)]);
+    const { dispatcher, clock } = startHoldingSlowCalls(ledger);
+    try {
+      await until(() => slow.length === 1);
+      clock.nowMs = T0 + 4_000;
+      slow[0]?.writeHead(200).end('ok');
+      await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
+      assert.equal(ledger.listDeliveries(1, 'delivered', 10)[0]?.deliveredMs, T0 + 4_000);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      ledger.close();
+    }
+  });
+
+  it('logs each delivery that dies, with its attempts and last error, and none that is retried', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'dead-log.db')));
+    ledger.record([
+      withBurl('dies', `${dspUrl}/status/500`, T0),
+      withBurl('retried', `${dspUrl}/status/500`, T0 + 1),
+    ]);
+    const warnings: { event: string; fields: Record<string, unknown> | undefined }[] = [];
+    const log: Logger = { ...silent, warn: (event, fields) => warnings.push({ event, fields }) };
+    const metrics = attemptStatuses();
+    const dispatcher = new BurlDispatcher(ledger, options, metrics, log, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => metrics.statuses.length === 2);
+    } finally {
+      await dispatcher.stop();
+    }
+    const [dead] = ledger.listDeliveries(1, 'dead', 10);
+    assert.deepEqual(warnings, [
+      { event: 'burl_dead', fields: { deliveryId: dead?.id, attempts: 1, error: 'HTTP 500', repeats: 0 } },
+    ]);
+    ledger.close();
+  });
+
   it('sends the device’s IP and User-Agent with the burl, and names the relay in its own User-Agent', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'device.db')));
     ledger.record([
@@ -339,6 +475,8 @@ describe('the burl dispatcher’s outcomes', () => {
       await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
       const first = ledger.listDeliveries(1, 'pending', 10)[0];
       assert.deepEqual([first?.dedupeKey, first?.attempts], ['slow-call', 1]);
+      // Its lease lasts twice the time limit: until then no other caller of the ledger leases it.
+      assert.deepEqual(ledger.leaseDeliveries(T0 + 2 * options.requestTimeoutMs - 1, 10, 1000), []);
       slow[0]?.writeHead(200).end('ok');
       await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 2);
     } finally {
