@@ -1397,6 +1397,19 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(pendingKeys(), ['c']);
   });
 
+  it('replays the dead deliveries counted from its from, inclusive, up to its to, exclusive', () => {
+    ledger.record([
+      queued('at-from', 'https://dsp.example/b', T0),
+      queued('at-to', 'https://dsp.example/b', T0 + HOUR_MS),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0 + 2 * HOUR_MS, 10, 5000))
+      ledger.markFailed(leased.id, 'HTTP 500', null);
+    const [atTo, atFrom] = ledger.listDeliveries(1, 'dead', 10);
+    assert.deepEqual([atFrom?.dedupeKey, atTo?.dedupeKey], ['at-from', 'at-to']);
+    assert.deepEqual(ledger.deadDeliveryIds({ createdFromMs: T0, createdToMs: T0 + HOUR_MS }), [atFrom?.id]);
+    assert.deepEqual(ledger.deadDeliveryIds({ createdFromMs: T0 + HOUR_MS }), [atTo?.id]);
+  });
+
   it('replays the dead deliveries of a host however their burls spell it: punycode or Unicode, a final dot, an IPv6 address', () => {
     const dead = (key: string, url: string) =>
       event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } });
@@ -1470,6 +1483,63 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(
       ledger.listDeliveries(1, undefined, 2, { afterId: firstPage.at(-1)?.id }).map((row) => row.dedupeKey),
       ['a'],
+    );
+  });
+
+  it('pages through one auction’s deliveries without repeating the last of a page, and lists those counted before its to alone', () => {
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    const key = (imp: string) => `${impressionKey({ ...bannerClaims(), auctionId: 'auc-1', impId: imp })}`;
+    ledger.record(
+      ['1', '2', '3'].map((imp, n) =>
+        event({ receivedMs: T0 + n * 1000, dedupe: { key: key(imp), expiresMs: T0 + HOUR_MS }, delivery }),
+      ),
+    );
+    const keysOf = (rows: { dedupeKey: string }[]) => rows.map((row) => row.dedupeKey);
+    const firstPage = ledger.listDeliveries(1, undefined, 2, { auctionId: 'auc-1' });
+    assert.deepEqual(keysOf(firstPage), [key('3'), key('2')]);
+    assert.deepEqual(
+      keysOf(ledger.listDeliveries(1, undefined, 2, { auctionId: 'auc-1', afterId: firstPage.at(-1)?.id })),
+      [key('1')],
+    );
+    assert.deepEqual(
+      keysOf(ledger.listDeliveries(1, undefined, 10, { auctionId: 'auc-1', createdToMs: T0 + 1000 })),
+      [key('1')],
+      'to is exclusive',
+    );
+  });
+
+  it('leases no more deliveries than its limit, however many calls are in flight', () => {
+    ledger.record([1, 2, 3, 4].map((n) => queued(`d${n}`, `https://dsp${n}.example/bill`, T0 + n)));
+    // Calls in flight hold leases, so none of them is among the deliveries due.
+    const twoInFlight = { ids: new Set([998, 999]), byHost: new Map(), hostLimit: () => 10 };
+    assert.deepEqual(
+      ledger.leaseDeliveries(T0 + 10, 2, 1000, twoInFlight).map((delivery) => delivery.dedupeKey),
+      ['d1', 'd2'],
+    );
+  });
+
+  it('leases host by host past a call in flight whose lease ran out, as many as its host has room for, and not that one', () => {
+    ledger.record([
+      ...[1, 2, 3].map((n) => queued(`hung-${n}`, `https://hung.example/bill?n=${n}`, T0 + n)),
+      ...[1, 2, 3].map((n) => queued(`other-${n}`, `https://other.example/bill?n=${n}`, T0 + 3 + n)),
+    ]);
+    const hungFull = (otherCalls: number) => ({
+      byHost: new Map([
+        ['hung.example', 1],
+        ['other.example', otherCalls],
+      ]),
+      hostLimit: (host: string) => (host === 'hung.example' ? 1 : 3),
+    });
+    const [first] = ledger.leaseDeliveries(T0 + 4, 1, 1, { ids: new Set(), ...hungFull(0) });
+    assert.equal(first?.dedupeKey, 'other-1');
+    // Its call is still in flight when its lease runs out (the clock stepped past it).
+    const leased = ledger.leaseDeliveries(T0 + 20, 2, 1000, {
+      ids: new Set([first?.id ?? 0]),
+      ...hungFull(1),
+    });
+    assert.deepEqual(
+      leased.map((delivery) => delivery.dedupeKey),
+      ['other-2', 'other-3'],
     );
   });
 
