@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import { hostSpellings } from '../domain/delivery-host.js';
 import { parseReplayRequest, REPLAY_ROWS_PER_STEP, replayDeadInSteps } from './replay-dead.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
@@ -75,6 +76,43 @@ describe('the options of tally replay-dead', () => {
         error: `unknown option ${unknown}: the options are --account, --host, --from, --to, --dry-run`,
       });
     }
+  });
+
+  it('picks the account, the host as any burl spells it, from and to, each as given', () => {
+    const parsed = parseReplayRequest([
+      '--account',
+      '7',
+      '--host',
+      'admin@DSP.Example:8443',
+      '--from',
+      '2026-12-04T10:00:00Z',
+      '--to',
+      '2026-12-04T15:00:00+01:00',
+    ]);
+    assert.deepEqual(parsed, {
+      ok: true,
+      request: {
+        filter: {
+          accountId: 7,
+          hosts: hostSpellings('dsp.example:8443'),
+          createdFromMs: Date.UTC(2026, 11, 4, 10),
+          createdToMs: Date.UTC(2026, 11, 4, 14),
+        },
+        dryRun: false,
+      },
+    });
+    assert.deepEqual(parseReplayRequest(['--to', '2026-12-04']), {
+      ok: true,
+      request: { filter: { createdToMs: Date.UTC(2026, 11, 4) }, dryRun: false },
+    });
+  });
+
+  it('refuses a window that holds no time, and a day that does not exist', () => {
+    assert.deepEqual(parseReplayRequest(['--from', '2026-12-04T10:00:00Z', '--to', '2026-12-04T10:00:00Z']), {
+      ok: false,
+      error: '--from must be before --to',
+    });
+    assert.ok(!parseReplayRequest(['--from', '2026-02-30']).ok);
   });
 
   it('refuses an option given twice, naming both values, rather than keep the last and replay less than asked', () => {
