@@ -183,6 +183,22 @@ describe('GET for the burl relay', () => {
     assert.deepEqual(await httpGet(`${base}/to?url=/ok-trickle`, {}, 1000, onlyLoopbackOne), { status: 200 });
   });
 
+  it('closes the connection of a body one byte longer than its cap, so that the next burl to the DSP takes another', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const name = globalAgent.getName({ host: '127.0.0.1', port });
+    const inUse = (clientPort: number | undefined) =>
+      (globalAgent.sockets[name] ?? []).some((socket) => socket.localPort === clientPort);
+    seen.length = 0;
+    assert.deepEqual(await httpGet(`${base}/body?bytes=${MAX_BODY_BYTES + 1}`, {}, 2000, onlyLoopbackOne), {
+      status: 200,
+    });
+    const clientPort = seen[0]?.clientPort;
+    // Its connection is done with, closed or (were its body read to the end) free again.
+    await until(() => !inUse(clientPort), 'the connection of the long body to be done with');
+    assert.deepEqual(await httpGet(`${base}/ok`, {}, 2000, onlyLoopbackOne), { status: 200 });
+    assert.notEqual(seen[1]?.clientPort, clientPort);
+  });
+
   it('reads no more of an endless body than its cap, closing the connection instead of reading to the time limit', async () => {
     let closed!: () => void;
     const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
@@ -315,7 +331,8 @@ describe('GET for the burl relay', () => {
     const name = globalAgent.getName({ host: '127.0.0.1', port });
     const isFree = (clientPort: number | undefined) =>
       (globalAgent.freeSockets[name] ?? []).some((socket) => socket.localPort === clientPort);
-    for (const bytes of [2, MAX_BODY_BYTES]) {
+    // The cap is 64 KiB, as the README says.
+    for (const bytes of [2, 64 * 1024]) {
       seen.length = 0;
       assert.deepEqual(await httpGet(`${base}/body?bytes=${bytes}`, {}, 2000, onlyLoopbackOne), {
         status: 200,
