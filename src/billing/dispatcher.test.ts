@@ -12,6 +12,7 @@ import type { Logger } from '../lib/log.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
 import { BurlDispatcher } from './dispatcher.js';
 import type { DispatcherOptions } from './dispatcher.js';
+import type { LeasedDelivery } from '../ports/ledger.js';
 
 const HOUR_MS = 3_600_000;
 const dir = mkdtempSync(join(tmpdir(), 'tally-dispatcher-'));
@@ -584,6 +585,31 @@ describe('the burl dispatcher’s outcomes', () => {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
+    }
+  });
+
+  it('calls a delivery once though the ledger leases it again while its call is in flight', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'leased-twice.db')));
+    ledger.record([withBurl('leased-twice', `${dspUrl}/slow-leased-twice`)]);
+    // Fault injection: the ledger leases the first delivery again at every poll, in flight or not.
+    const lease = ledger.leaseDeliveries.bind(ledger);
+    let first: LeasedDelivery | undefined;
+    ledger.leaseDeliveries = (nowMs, limit, leaseMs, inFlight) => {
+      const leased = lease(nowMs, limit, leaseMs, inFlight);
+      first ??= leased[0];
+      return first === undefined || leased.includes(first) ? leased : [first, ...leased];
+    };
+    const { dispatcher } = startHoldingSlowCalls(ledger);
+    try {
+      await until(() => slow.length === 1);
+      // Polls come every 5 ms: give a dispatcher that calls it again many chances.
+      await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
+      assert.equal(slow.length, 1, 'one call of the delivery');
+      slow[0]?.writeHead(200).end('ok');
+      await until(() => ledger.countDeliveries().delivered === 1);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      ledger.close();
     }
   });
 
