@@ -1508,6 +1508,23 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it('lists the deliveries of a window of time though a clock stepped back a few minutes queued them out of order', () => {
+    const MINUTE_MS = 60_000;
+    ledger.record([
+      queued('before', 'https://dsp.example/b', T0),
+      queued('in-window', 'https://dsp.example/b', T0 + 5 * MINUTE_MS),
+      // The clock stepped back four minutes.
+      queued('stepped-back', 'https://dsp.example/b', T0 + MINUTE_MS),
+      queued('last', 'https://dsp.example/b', T0 + 6 * MINUTE_MS),
+    ]);
+    assert.deepEqual(
+      ledger
+        .listDeliveries(1, undefined, 10, { createdFromMs: T0 + 2 * MINUTE_MS })
+        .map((row) => row.dedupeKey),
+      ['last', 'in-window'],
+    );
+  });
+
   it('leases no more deliveries than its limit, however many calls are in flight', () => {
     ledger.record([1, 2, 3, 4].map((n) => queued(`d${n}`, `https://dsp${n}.example/bill`, T0 + n)));
     // Calls in flight hold leases, so none of them is among the deliveries due.
