@@ -209,7 +209,7 @@ export interface FieldProblem {
  * What a write returned: the stored object, or why nothing was written.
  * `invalid`: references that do not exist in the account or do not belong together (the
  * messages never reveal whether a foreign object exists). `conflict`: a uniqueness rule
- * (tracker code, publisher external id).
+ * (tracker code, publisher external id) on `field`, with a message that names the field itself.
  */
 export type WriteResult<T> =
   | { ok: true; value: T }

@@ -215,7 +215,10 @@ describe('catalog REST API', () => {
     assert.equal(publisher.externalId, 'pub-news');
     const duplicate = await call('POST', '/v1/publishers', { name: 'News 2', externalId: 'pub-news' });
     assert.equal(duplicate.status, 409);
-    assert.match(duplicate.body.error.message, /externalId "pub-news" is already used/);
+    assert.equal(
+      duplicate.body.error.message,
+      'externalId "pub-news" is already used by another publisher of this account; each publisher needs its own',
+    );
     const byExternalId = await call('GET', '/v1/publishers?externalId=pub-news');
     assert.deepEqual(
       byExternalId.body.items.map((item: { id: number }) => item.id),
@@ -411,7 +414,10 @@ describe('catalog REST API', () => {
       publisherId: publisher.id,
     });
     assert.equal(taken.status, 409);
-    assert.match(taken.body.error.message, /code "home-1" is already used by another impression tracker/);
+    assert.equal(
+      taken.body.error.message,
+      'code "home-1" is already used by another impression tracker of this account; pick another code',
+    );
 
     const other = await chain();
     const wrong = await call('POST', '/v1/impression-trackers', {

@@ -206,7 +206,8 @@ export function unwrap<T>(noun: string, result: WriteResult<T>): T {
     case 'invalid':
       throw validationError(noun, result.problems);
     case 'conflict':
-      throw new ApiError(409, 'CONFLICT', `${result.field}: ${result.message}`);
+      // The message names the field itself: `externalId "x" is already used by …`.
+      throw new ApiError(409, 'CONFLICT', result.message);
   }
 }
 
