@@ -32,6 +32,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
  */
 const THREAD_WAIT_MS = 60_000;
 
+/** Waits until the ledger holds at most `total` events, as the thread prunes, or THREAD_WAIT_MS. */
+async function prunedTo(ledger: SqliteLedger, total: number): Promise<void> {
+  const deadlineMs = Date.now() + THREAD_WAIT_MS;
+  while (ledger.countEvents().total > total && Date.now() < deadlineMs) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 function settings(dbPath: string, overrides: Partial<CounterSettings> = {}): CounterSettings {
   openSqlite(dbPath).close();
   return {
@@ -230,10 +238,7 @@ describe('the counting thread', () => {
         ['not_counted', 'counted', 'counted'],
       );
       const ledger = new SqliteLedger(openSqlite(dbPath));
-      const deadlineMs = Date.now() + THREAD_WAIT_MS;
-      while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await prunedTo(ledger, 2);
       assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
       ledger.close();
     } finally {
@@ -256,10 +261,7 @@ describe('the counting thread', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      const deadlineMs = Date.now() + THREAD_WAIT_MS;
-      while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await prunedTo(ledger, 2);
       assert.deepEqual(ledger.countEvents(), { total: 2, counted: 2 });
     } finally {
       await recorder.close();
@@ -607,10 +609,7 @@ describe('the counting thread’s outcomes', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      const deadlineMs = Date.now() + THREAD_WAIT_MS;
-      while (ledger.countEvents().total > 1 && Date.now() < deadlineMs) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await prunedTo(ledger, 1);
       assert.deepEqual(ledger.countEvents(), { total: 1, counted: 0 });
     } finally {
       await recorder.close();
@@ -632,10 +631,7 @@ describe('the counting thread’s outcomes', () => {
     const recorder = new WorkerRecorder(counter, new Metrics(), silent);
     try {
       await recorder.start();
-      const deadlineMs = Date.now() + THREAD_WAIT_MS;
-      while (ledger.countEvents().total > 2 && Date.now() < deadlineMs) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await prunedTo(ledger, 2);
       assert.deepEqual(ledger.countEvents(), { total: 2, counted: 0 });
     } finally {
       await recorder.close();

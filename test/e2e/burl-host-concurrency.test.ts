@@ -3,9 +3,9 @@ import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { countWinWithBurl } from '../support/billed-win.js';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
-import { CHROME } from '../support/user-agents.js';
 
 const HOST_CONCURRENCY = 2;
 const WINS = 5;
@@ -62,16 +62,8 @@ async function until(
 
 describe('calling one DSP host', () => {
   it('keeps at most TALLY_BURL_HOST_CONCURRENCY calls in flight to one host, and calls the rest once those are answered', async () => {
-    const wins = Array.from({ length: WINS }, (_, index) => ({
-      request: { id: `host-${index}`, imp: [{ id: '1', banner: {} }], site: {} },
-      seat: 'seat-1',
-      bid: { id: 'b1', impid: '1', price: 2, adm: '<p>ad</p>', burl: `${dspUrl}/bill?i=${index}` },
-    }));
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
-    for (const win of registered.body.results) {
-      assert.equal(win.ok, true, JSON.stringify(win));
-      const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
-      assert.equal(notice.status, 200);
+    for (let index = 0; index < WINS; index++) {
+      await countWinWithBurl(tally, `host-${index}`, `${dspUrl}/bill?i=${index}`);
     }
     await until(() => held.length >= HOST_CONCURRENCY, `${HOST_CONCURRENCY} calls are in flight`);
     await new Promise((resolve) => setTimeout(resolve, SEVERAL_POLLS_MS));

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { countWinWithBurl } from '../support/billed-win.js';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
@@ -32,25 +33,7 @@ after(async () => {
 
 describe('retrying the DSP burl', () => {
   it('sets a failing DSP’s next call TALLY_BURL_RETRY_SECONDS after its call began, and sends the device’s IP and User-Agent', async () => {
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
-      wins: [
-        {
-          request: { id: 'retry-1', imp: [{ id: '1', banner: {} }], site: {} },
-          seat: 'seat-1',
-          bid: {
-            id: 'b1',
-            impid: '1',
-            price: 2,
-            adm: '<p>ad</p>',
-            burl: `${dspUrl}/bill?p=\${AUCTION_PRICE}`,
-          },
-        },
-      ],
-    });
-    const [win] = registered.body.results;
-    assert.equal(win.ok, true, JSON.stringify(win));
-    const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
-    assert.equal(notice.status, 200);
+    await countWinWithBurl(tally, 'retry-1', `${dspUrl}/bill?p=\${AUCTION_PRICE}`);
     const deadline = Date.now() + 60_000;
     let delivery: any;
     while (delivery?.lastError !== 'HTTP 503') {

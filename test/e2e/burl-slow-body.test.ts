@@ -3,9 +3,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { countWinWithBurl } from '../support/billed-win.js';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
-import { CHROME } from '../support/user-agents.js';
 
 /**
  * A DSP that takes every burl with a 200 at once and then sends a body that never ends, a byte
@@ -52,25 +52,11 @@ async function listed(status: string, part: string, timeoutMs = 60_000): Promise
 
 describe('relaying the DSP burl', () => {
   it('bills the DSP once when it answers 200 with a body slower than the time limit, and marks it delivered', async () => {
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
-      wins: [
-        {
-          request: { id: 'slow-body-1', imp: [{ id: '1', banner: {} }], site: {} },
-          seat: 'seat-1',
-          bid: {
-            id: 'b1',
-            impid: '1',
-            price: 2,
-            adm: '<p>ad</p>',
-            burl: `${dspUrl}/bill?auction=\${AUCTION_ID}&price=\${AUCTION_PRICE}`,
-          },
-        },
-      ],
-    });
-    const [win] = registered.body.results;
-    assert.equal(win.ok, true, JSON.stringify(win));
-    const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
-    assert.equal(notice.status, 200);
+    await countWinWithBurl(
+      tally,
+      'slow-body-1',
+      `${dspUrl}/bill?auction=\${AUCTION_ID}&price=\${AUCTION_PRICE}`,
+    );
     const delivery = await listed('delivered', 'auction=slow-body-1');
     assert.equal(delivery.attempts, 1);
     assert.deepEqual(billed, ['/bill?auction=slow-body-1&price=2']);
