@@ -381,6 +381,50 @@ describe('tracker hits', () => {
   );
 
   it(
+    'prices a hit by the tracker’s own conditional rule from its start to its end exclusive, whatever its placements, and by the publisher’s rules outside',
+    { timeout: 10_000 },
+    async () => {
+      const base = paymentRule({ id: 20, isBase: true, pricingType: 'cpm', costCpmMicros: 1_000_000 });
+      // Set on the tracker: its placement (another than the tracker's, which has none) is not looked at.
+      const own = paymentRule({
+        id: 30,
+        pricingType: 'cpm',
+        costCpmMicros: 2_000_000,
+        startMs: T0 - 24 * 3_600_000,
+        endMs: T0 + 3_600_000,
+        placementIds: [99],
+      });
+      const ownTracker = tracker(40, 'impression', { paymentRule: own });
+      const catalog: CatalogView = {
+        ...CATALOG,
+        findTracker: (kind, by) => ('id' in by && by.id === 40 ? ownTracker : undefined),
+        paymentRules: (publisherId) => (publisherId === 4 ? [base] : []),
+      };
+      const times = [T0 - 24 * 3_600_000 - 1, T0 - 24 * 3_600_000, T0, T0 + 3_600_000 - 1, T0 + 3_600_000];
+      let next = 0;
+      await withTrackers(
+        'own-rule-dates.db',
+        100,
+        async ({ hit, costs }) => {
+          for (const [index] of times.entries()) {
+            const answer = await hit(`/imptr?id=40&cachebuster=o${index}`);
+            assert.equal(answer.status, 200);
+            await answer.arrayBuffer();
+          }
+          assert.deepEqual(costs(), [
+            { cost: 1000, rule: 20 },
+            { cost: 2000, rule: 30 },
+            { cost: 2000, rule: 30 },
+            { cost: 2000, rule: 30 },
+            { cost: 1000, rule: 20 },
+          ]);
+        },
+        { catalog, nowMs: () => times[next++] ?? T0 },
+      );
+    },
+  );
+
+  it(
     'prices a hit whose ancost it cannot read by the payment rule, counting it in tally_tracker_ancost_ignored_total',
     { timeout: 10_000 },
     async () => {
