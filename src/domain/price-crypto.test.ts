@@ -261,4 +261,16 @@ describe('the IV of an impression’s encrypted price', () => {
       priceMicros: 1_250_000,
     });
   });
+
+  it('ends in all 8 first bytes of HMAC-SHA256 under the integrity key of the price (8 bytes) and the impression', () => {
+    const price = Buffer.alloc(8);
+    price.writeBigUInt64BE(1_250_000n);
+    const keyed = createHmac('sha256', randomKeys.integrityKey)
+      .update(price)
+      .update('["a1","1","b","s"]')
+      .digest()
+      .subarray(0, 8);
+    const iv = impressionIv(randomKeys, '["a1","1","b","s"]', 1_250_000, 1_796_416_913_582);
+    assert.deepEqual(iv.subarray(8), keyed);
+  });
 });
