@@ -1031,6 +1031,14 @@ describe('instrumenting a win', () => {
     // One pad over two prices would give away their XOR to whoever saw both markups.
     assert.notDeepEqual(ivOf(claims.priceMicros + 1), ivOf(claims.priceMicros));
   });
+
+  it('writes the time it fills the impression in for into the encrypted price’s IV, as Google’s scheme does', () => {
+    const claims = claimsOf(ok(win({ seat: 'enc-seat' })).noticeUrls.adm);
+    const atMs = claims.auctionTimeMs + 61_250;
+    const iv = Buffer.from(encodedPrice('BF', claims, env, atMs), 'base64url').subarray(0, 16);
+    assert.equal(iv.readUInt32BE(0), Math.floor(atMs / 1000));
+    assert.equal(iv.readUInt32BE(4), (atMs % 1000) * 1000);
+  });
 });
 
 /** A win whose auction id (`request.id`) is `auctionId`. */
