@@ -180,6 +180,21 @@ describe('costAndRevenue', () => {
       );
     });
 
+    it('records zero cost, not the target, when a dynamic rule’s 100 % minimum share of cost plus CPM has no finite split', () => {
+      // The 2.00 CPM target pays less than all of the 2.00 + 1.00 CPM revenue it produces: the
+      // floor binds, and a 100 % share of a revenue growing with cost has no finite solution.
+      const allOfIt = rule({
+        pricingType: 'dynamic',
+        revshareMicros: 1_000_000,
+        maxRevshareMicros: 1_000_000,
+        targetEcpmMicros: 2_000_000,
+      });
+      assert.deepEqual(costAndRevenue(lineItem('cost_plus_cpm', 1_000_000), allOfIt, undefined), {
+        mediaCostMicros: 0,
+        revenueMicros: 1_000,
+      });
+    });
+
     describe('dynamic rule (min 40 %, max 80 %, target 1.00 CPM)', () => {
       const dynamic = (target: number) =>
         rule({
