@@ -1032,6 +1032,17 @@ describe('instrumenting a win', () => {
     assert.notDeepEqual(ivOf(claims.priceMicros + 1), ivOf(claims.priceMicros));
   });
 
+  it('encrypts the same price of two impressions of one auction, at one time, under two IVs', () => {
+    const claims = claimsOf(ok(win({ seat: 'enc-seat' })).noticeUrls.adm);
+    const atMs = claims.auctionTimeMs;
+    const ivOf = (ids: Partial<typeof claims>) =>
+      Buffer.from(encodedPrice('BF', { ...claims, ...ids }, env, atMs), 'base64url').subarray(0, 16);
+    const first = ivOf({});
+    // Another imp, another bid of the same auction: another impression.
+    assert.notDeepEqual(ivOf({ impId: `${claims.impId}-2` }), first);
+    assert.notDeepEqual(ivOf({ bidId: `${claims.bidId}-2` }), first);
+  });
+
   it('writes the time it fills the impression in for into the encrypted price’s IV, as Google’s scheme does', () => {
     const claims = claimsOf(ok(win({ seat: 'enc-seat' })).noticeUrls.adm);
     const atMs = claims.auctionTimeMs + 61_250;
