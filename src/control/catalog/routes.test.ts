@@ -1113,6 +1113,18 @@ describe('catalog routes', () => {
       assert.equal((await as(created.key as string, 'GET', '/v1/advertisers')).status, 401);
     });
 
+    it('revokes a revoked admin key again as a no-op while another admin key is the last one', async () => {
+      const spare = keyFor('admin');
+      assert.equal((await call('DELETE', `/v1/api-keys/${spare.id}`)).status, 204);
+      const again = await call('DELETE', `/v1/api-keys/${spare.id}`);
+      assert.equal(again.status, 204, JSON.stringify(again.body));
+      assert.equal(
+        (await as(adminKey, 'GET', '/v1/api-keys?limit=1')).status,
+        200,
+        'the last one still works',
+      );
+    });
+
     it('takes scope: null as an account-wide key', async () => {
       const created = await create('/v1/api-keys', { name: 'wide', role: 'reader', scope: null });
       assert.equal(created.scope, null);
