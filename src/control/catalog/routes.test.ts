@@ -1202,6 +1202,23 @@ describe('catalog routes', () => {
     });
   });
 
+  describe('path ids', () => {
+    it('answers 404 for an id written with a leading zero: each object has one path', async () => {
+      const owner = await advertiser();
+      assert.equal((await call('GET', `/v1/advertisers/${owner.id}`)).status, 200);
+      for (const method of ['GET', 'PATCH', 'DELETE']) {
+        const aliased = await call(
+          method,
+          `/v1/advertisers/0${owner.id}`,
+          method === 'PATCH' ? {} : undefined,
+        );
+        assert.equal(aliased.status, 404, `${method}: ${JSON.stringify(aliased.body)}`);
+        assert.equal(aliased.body.error.code, 'NOT_FOUND');
+      }
+      assert.equal((await call('GET', `/v1/advertisers/${owner.id}`)).body.name, 'Adv');
+    });
+  });
+
   describe('deleting what a click tracker uses', () => {
     it('refuses to delete a line item that only a click tracker uses, naming the click tracker', async () => {
       const owner = await advertiser();
