@@ -489,6 +489,19 @@ describe('access control', () => {
         'rival.example',
       ]);
     });
+
+    it('reads and answers each account its own redirect allow-list, whichever was stored first', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      const first = { enabled: true, domains: ['first.example'] };
+      const second = { enabled: false, domains: ['second.example'] };
+      assert.deepEqual((await admin('PUT', path, first)).body, first);
+      const written = await as(rival, 'PUT', path, second);
+      assert.equal(written.status, 200, JSON.stringify(written.body));
+      assert.deepEqual(written.body, second, 'the answer is what the rival stored');
+      assert.deepEqual((await as(rival, 'GET', path)).body, second);
+      assert.deepEqual((await admin('GET', path)).body, first);
+      await admin('PUT', path, { enabled: false, domains: [] });
+    });
   });
 
   it('create-account refuses a missing name with its usage', async () => {
