@@ -479,9 +479,11 @@ describe('access control', () => {
       assert.equal(advertiser.status, 201);
       assert.equal((await admin('GET', `/v1/advertisers/${advertiser.body.id}`)).status, 404);
       assert.ok(!idsOf((await admin('GET', '/v1/advertisers?limit=500')).body).includes(advertiser.body.id));
+      // P1's own externalId may be gone by now (the role matrix PUTs it without one): one made here.
+      await created('/v1/publishers', { name: 'Shared id', externalId: 'shared-exchange-id' });
       const publisher = await as(rival, 'POST', '/v1/publishers', {
         name: 'Rival publisher',
-        externalId: 'p1',
+        externalId: 'shared-exchange-id',
       });
       assert.equal(publisher.status, 201, 'external ids are unique per account only');
       await as(rival, 'PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['rival.example'] });
