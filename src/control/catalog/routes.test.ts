@@ -254,6 +254,27 @@ describe('catalog routes', () => {
         `advertiser ${owner.id} still has 11 line items (ids ${ids.slice(0, 10).join(', ')} and 1 more); delete them first`,
       );
     });
+
+    it('deletes an advertiser or a publisher whatever keys are scoped to the other kind with its id', async () => {
+      // Advertisers and publishers count their ids apart: one of each with the same id.
+      const twins = async () => {
+        let owner = await advertiser();
+        let pub = await publisher();
+        while (owner.id !== pub.id) {
+          if ((owner.id as number) < (pub.id as number)) owner = await advertiser();
+          else pub = await publisher();
+        }
+        return { owner, pub };
+      };
+      const first = await twins();
+      keyFor('reader', { type: 'publisher', id: first.pub.id as number });
+      const advertiserGone = await call('DELETE', `/v1/advertisers/${first.owner.id}`);
+      assert.equal(advertiserGone.status, 204, JSON.stringify(advertiserGone.body));
+      const second = await twins();
+      keyFor('reader', { type: 'advertiser', id: second.owner.id as number });
+      const publisherGone = await call('DELETE', `/v1/publishers/${second.pub.id}`);
+      assert.equal(publisherGone.status, 204, JSON.stringify(publisherGone.body));
+    });
   });
 
   describe('line items', () => {
