@@ -352,6 +352,32 @@ describe('catalog routes', () => {
       assert.match(many.warnings[0]?.message ?? '', / and 490 more \(of the first 500 looked at\) book hits/);
     });
 
+    it("names in a line item's write warnings its own active trackers only, and in a payment rule's its publisher's", async () => {
+      const tracked = async (terms: Awaited<ReturnType<typeof marginOnRevshare>>, state: string) =>
+        (
+          await create('/v1/impression-trackers', {
+            advertiserId: terms.owner.id,
+            name: `Zero-cost ${state}`,
+            lineItemId: terms.margin.id,
+            publisherId: terms.pub.id,
+            state,
+          })
+        ).id as number;
+      const mine = await marginOnRevshare();
+      const own = await tracked(mine, 'active');
+      await tracked(mine, 'inactive');
+      const theirs = await marginOnRevshare();
+      await tracked(theirs, 'active');
+      const only = new RegExp(`^impression tracker ${own} books hits without ancost at a media cost of 0`);
+      const lineItem = await ok('PATCH', `/v1/line-items/${mine.margin.id}`, { name: 'Margin, renamed' });
+      assert.equal(lineItem.warnings.length, 1, JSON.stringify(lineItem.warnings));
+      assert.match(lineItem.warnings[0].message, only);
+      const rules = await ok('GET', `/v1/payment-rules?publisherId=${mine.pub.id}`);
+      const rule = await ok('PATCH', `/v1/payment-rules/${rules.items[0].id}`, { name: 'Rule, renamed' });
+      assert.equal(rule.warnings.length, 1, JSON.stringify(rule.warnings));
+      assert.match(rule.warnings[0].message, only);
+    });
+
     it("gives a key scoped to the advertiser, which is shown no media cost, no pricing warnings, and the publisher's key them", async () => {
       const { owner, pub, margin } = await marginOnRevshare();
       const tracker = await create('/v1/impression-trackers', {
