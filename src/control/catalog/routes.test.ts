@@ -159,6 +159,15 @@ describe('catalog routes', () => {
         { name: 'k', role: 'reader', scope: { type: 'publisher', id: owner.id } },
         new RegExp(`scope: there is no publisher ${owner.id} in this account`),
       );
+      // Not read as no scope: that would make an account-wide key of a scoped one.
+      for (const id of [0, -1]) {
+        await assertRefused(
+          'POST',
+          '/v1/api-keys',
+          { name: 'k', role: 'reader', scope: { type: 'advertiser', id } },
+          new RegExp(`scope: there is no advertiser ${id} in this account`),
+        );
+      }
       const scoped = await call('POST', '/v1/api-keys', {
         name: 'k',
         role: 'reader',
