@@ -132,18 +132,14 @@ export function parseReportQuery(
   const [first, second, ...more] = params.getAll('format');
   const output = [first, second].find((value) => value !== undefined && OUTPUT_FORMATS.has(value));
   const adFormat = [first, second].find((value) => (FORMATS as readonly unknown[]).includes(value));
-  if (more.length === 0 && output === 'csv' && adFormat !== undefined)
+  if (more.length === 0 && output !== undefined && adFormat !== undefined) {
+    const fix = output === 'csv' ? 'and ask for CSV with Accept: text/csv' : 'which answers JSON';
     throw new ApiError(
       400,
       'VALIDATION_FAILED',
-      `format is given twice, as the output (csv) and as the ad format to filter on (${adFormat}): give it once, format=${adFormat}, and ask for CSV with Accept: text/csv`,
+      `format is given twice, as the output (${output}) and as the ad format to filter on (${adFormat}): give it once, format=${adFormat}, ${fix}`,
     );
-  if (more.length === 0 && output === 'json' && adFormat !== undefined)
-    throw new ApiError(
-      400,
-      'VALIDATION_FAILED',
-      `format is given twice, as the output (json) and as the ad format to filter on (${adFormat}): give it once, format=${adFormat}, which answers JSON`,
-    );
+  }
   refuseUnknownOrRepeated(
     params,
     REPORT_PARAMETERS,
