@@ -11,7 +11,7 @@ import {
 } from './http.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMembers } from '../domain/duplicate-members.js';
-import { cutAt } from '../lib/shown.js';
+import { jsonKind, shownName } from '../lib/shown.js';
 
 /** Most wins accepted in one call. */
 export const MAX_WINS_PER_CALL = 10_000;
@@ -199,18 +199,9 @@ function refused(status: number, code: ErrorCode, message: string): WinsAnswer {
 
 /** What a body without a `wins` array sent instead, for the message refusing it. */
 function notAWinsBody(body: unknown, wins: unknown): string {
-  if (wins !== undefined) return `"wins" is ${kindOf(wins)}, not an array`;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return `this is ${kindOf(body)}`;
-  const fields = Object.keys(body).map((field) =>
-    JSON.stringify(field.length > 64 ? `${cutAt(field, 64)}…` : field),
-  );
+  if (wins !== undefined) return `"wins" is ${jsonKind(wins)}, not an array`;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return `this is ${jsonKind(body)}`;
+  const fields = Object.keys(body).map(shownName);
   if (fields.length === 0) return 'this had no fields';
   return `this had ${fields.slice(0, 3).join(', ')}${fields.length > 3 ? '…' : ''} and no "wins"`;
-}
-
-/** What kind of JSON value `value` is: `null`, `an array`, `an object`, `a string`, `a number`… */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

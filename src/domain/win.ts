@@ -26,7 +26,7 @@ import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
-import { shown } from '../lib/shown.js';
+import { jsonKind, shown, shownName } from '../lib/shown.js';
 import type { Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
 
@@ -490,8 +490,7 @@ function notMarkup(adm: unknown): string | undefined {
   if (adm === undefined || adm === null || typeof adm === 'string' || asObject(adm) !== undefined) {
     return undefined;
   }
-  const type = Array.isArray(adm) ? 'an array' : `a ${typeof adm}`;
-  return `bid.adm is ${type}, not a string (markup must be one; a native response may also be a JSON object), so it is not served`;
+  return `bid.adm is ${jsonKind(adm)}, not a string (markup must be one; a native response may also be a JSON object), so it is not served`;
 }
 
 /**
@@ -622,7 +621,7 @@ const WIN_FIELDS: readonly (keyof WinInput)[] = [
 function unknownFieldMessage(field: string): string {
   const squash = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
   const meant = WIN_FIELDS.find((known) => squash(known) === squash(field));
-  const named = JSON.stringify(field.length > 64 ? `${field.slice(0, 64)}…` : field);
+  const named = shownName(field);
   return meant === undefined
     ? `${named} is not a field of a win; the fields are ${WIN_FIELDS.join(', ')}`
     : `${named} is not a field of a win: send it as ${meant}`;

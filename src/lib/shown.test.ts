@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { shown } from './shown.js';
+import { jsonKind, shown, shownName } from './shown.js';
 
 describe('a value as an error message repeats it', () => {
   it('repeats short values as JSON and cuts long ones, saying how long they were', () => {
@@ -41,5 +41,24 @@ describe('a value as an error message repeats it', () => {
   it('describes an object nested too deeply as an object', () => {
     const deep = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`) as unknown;
     assert.equal(shown(deep), 'an object nested too deeply to repeat');
+  });
+});
+
+describe('a field name or a value’s kind as an error message says it', () => {
+  it('quotes a field name as JSON, cut to 64 characters and an ellipsis when longer', () => {
+    assert.equal(shownName('win'), '"win"');
+    assert.equal(shownName('a'.repeat(64)), `"${'a'.repeat(64)}"`);
+    assert.equal(shownName('a'.repeat(65)), `"${'a'.repeat(64)}…"`);
+  });
+
+  it('names the kind of a JSON value with its article', () => {
+    assert.deepEqual([null, [], {}, 'x', 1, true].map(jsonKind), [
+      'null',
+      'an array',
+      'an object',
+      'a string',
+      'a number',
+      'a boolean',
+    ]);
   });
 });

@@ -29,3 +29,15 @@ export function cutAt(text: string, maxUnits: number): string {
   const head = text.slice(0, maxUnits);
   return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
 }
+
+/** A caller's field name as a message quotes it: its JSON, cut to 64 characters and `…` when longer. */
+export function shownName(name: string): string {
+  return JSON.stringify(name.length > MAX_SHOWN_CHARS ? `${cutAt(name, MAX_SHOWN_CHARS)}…` : name);
+}
+
+/** What kind of JSON value `value` is, as a message says it: `null`, `an array`, `an object`, `a string`… */
+export function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
