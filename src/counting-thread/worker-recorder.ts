@@ -1,7 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
-import { forwardThreadOutput } from '../lib/closed-output.js';
-import { workerEntry } from '../lib/worker-entry.js';
+import { startWorkerThread } from '../lib/worker-entry.js';
 import { errorCode } from '../lib/error-code.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Outcome } from '../domain/outcome.js';
@@ -117,14 +116,7 @@ export class WorkerRecorder implements BatchRecorder {
   }
 
   private spawn(): Worker {
-    const entry = workerEntry(import.meta.url, 'worker');
-    const worker = new Worker(entry.filename, {
-      eval: entry.evaluate,
-      stdout: true,
-      stderr: true,
-      workerData: this.settings,
-    });
-    forwardThreadOutput(worker);
+    const worker = startWorkerThread(import.meta.url, this.settings);
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromCounter) => {

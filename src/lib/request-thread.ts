@@ -1,7 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
-import { forwardThreadOutput } from './closed-output.js';
-import { workerEntry } from './worker-entry.js';
+import { startWorkerThread } from './worker-entry.js';
 
 /** A request as it travels to the thread. */
 interface Envelope<Request> {
@@ -62,14 +61,7 @@ export class RequestThread<Request, Answer> {
   }
 
   private spawn(): Worker {
-    const entry = workerEntry(this.moduleUrl, 'worker');
-    const worker = new Worker(entry.filename, {
-      eval: entry.evaluate,
-      stdout: true,
-      stderr: true,
-      workerData: this.workerData,
-    });
-    forwardThreadOutput(worker);
+    const worker = startWorkerThread(this.moduleUrl, this.workerData);
     worker.unref();
     worker.on('message', (reply: Reply<Answer>) => {
       const pending = this.pending.get(reply.id);
