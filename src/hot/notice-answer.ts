@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendBody, sendNoContent, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
 
 /**
@@ -31,4 +31,27 @@ export function sendNoticeAnswer(res: ServerResponse, answer: NoticeAnswer, head
     case 'unavailable':
       return sendUnavailable(res);
   }
+}
+
+/**
+ * Serves a notice or hit through node:http: `serve` decides and records it, then hands its answer
+ * to the callback, which writes it (headers only for HEAD). The callback runs in the committer's,
+ * which must not throw: a failure to write, or `serve` throwing before anything is recorded (a
+ * catalog that cannot be read), rejects the promise instead.
+ */
+export function sendAnswerOf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  serve: (done: (answer: NoticeAnswer) => void) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) =>
+    serve((answer) => {
+      try {
+        sendNoticeAnswer(res, answer, req.method === 'HEAD');
+        resolve();
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }),
+  );
 }

@@ -3,7 +3,7 @@ import type { NoticeRequest } from '../domain/notice-request.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { GroupCommitter } from './group-commit.js';
 import type { NoticeAnswer } from './notice-answer.js';
-import { NO_CONTENT, PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
+import { NO_CONTENT, PIXEL, sendAnswerOf, UNAVAILABLE } from './notice-answer.js';
 import type { LaneRequest } from './lane-request.js';
 import { NOTICE_PREFIX } from './lane-request.js';
 import type { NoticeEnvironment } from './notice-event.js';
@@ -55,17 +55,8 @@ export function handleNotice(
   deps: NoticeDeps,
 ): Promise<void> {
   if (refusedHitMethod(res, req.method)) return Promise.resolve();
-  // The answer is sent from the committer's callback, which must not throw: a failure to send
-  // goes to the caller through the promise instead.
-  return new Promise((resolve, reject) =>
-    answerNotice(readNoticeRequest(req, token, query, deps.nowMs()), deps, (answer) => {
-      try {
-        sendNoticeAnswer(res, answer, req.method === 'HEAD');
-        resolve();
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    }),
+  return sendAnswerOf(req, res, (done) =>
+    answerNotice(readNoticeRequest(req, token, query, deps.nowMs()), deps, done),
   );
 }
 

@@ -17,7 +17,7 @@ import { hourStartMs } from '../lib/time.js';
 import type { GroupCommitter } from './group-commit.js';
 import type { LaneRequest } from './lane-request.js';
 import type { NoticeAnswer } from './notice-answer.js';
-import { PIXEL, sendNoticeAnswer, UNAVAILABLE } from './notice-answer.js';
+import { PIXEL, sendAnswerOf, UNAVAILABLE } from './notice-answer.js';
 import { ruleHeaders } from './read-notice.js';
 import { commitThen } from './record.js';
 import { refusedHitMethod } from './responses.js';
@@ -138,18 +138,7 @@ export function handleTrackerHit(
     headers: req.headers,
     remoteAddress: req.socket.remoteAddress ?? '',
   };
-  // The answer is sent from the committer's callback, which must not throw: a failure to send (or
-  // to read the catalog) goes to the caller through the promise instead.
-  return new Promise((resolve, reject) =>
-    answerTrackerHit(kind, request, deps, (answer) => {
-      try {
-        sendNoticeAnswer(res, answer, req.method === 'HEAD');
-        resolve();
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    }),
-  );
+  return sendAnswerOf(req, res, (done) => answerTrackerHit(kind, request, deps, done));
 }
 
 /** The facts of a tracker hit the notice lane read: the headers the rules read, as node:http has them. */
