@@ -303,7 +303,8 @@ export const OPENAPI_DOCUMENT = {
           publisherBurl: {
             type: ['boolean', 'null'],
             default: false,
-            description: 'the publisher fires burl',
+            description:
+              "the publisher fires burl: the win then counts on Tally's burl, after OMID, except an app banner whose bid has no burl, which counts on its markup",
           },
           test: {
             type: ['boolean', 'null'],

@@ -888,6 +888,41 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ publisherBurl: true })).warnings, []);
   });
 
+  it('counts an app banner whose bid has no burl on its markup, not on the publisher burl, as Index counts it, and says why', () => {
+    const app = { app: { publisher: { id: 'pub-1' } } };
+    for (const bid of [{ burl: undefined }, { burl: '' }]) {
+      const result = ok(win({ context: app, publisherBurl: true, bid }));
+      assert.equal(result.method, 'adm');
+      assert.equal(result.ttlSeconds, 600);
+      assert.equal(result.burl, null);
+      assert.equal(claimsOf(result.noticeUrls.adm).kind, 'adm');
+      assert.ok(
+        result.warnings.includes(
+          "publisherBurl is set but this win counts on its adm notice, as the bid has no burl: an app banner without one counts where the DSP's own tracker does, on its markup (as Index counts it): there is no Tally burl for the publisher to fire",
+        ),
+        JSON.stringify(result.warnings),
+      );
+    }
+    // OMID still comes first, and a bid with a burl still counts on the publisher's.
+    const omid = ok(
+      win({ context: app, publisherBurl: true, imp: { banner: { api: [7] } }, bid: { burl: undefined } }),
+    );
+    assert.equal(omid.method, 'omid');
+    assert.equal(ok(win({ context: app, publisherBurl: true })).method, 'burl');
+    // Only app banners: a video or native win without a burl still counts on the publisher's.
+    const video = ok(
+      win({
+        publisherBurl: true,
+        imp: { video: {} },
+        bid: {
+          burl: undefined,
+          adm: '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>',
+        },
+      }),
+    );
+    assert.equal(video.method, 'burl');
+  });
+
   it('warns when bid.burl is not an absolute http(s) URL, which can never be called', () => {
     for (const burl of [
       '/bill?p=${AUCTION_PRICE}',

@@ -27,7 +27,7 @@ import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
 import { jsonKind, shown, shownName } from '../lib/shown.js';
-import type { Format, Method, NoticeKind } from './types.js';
+import type { Channel, Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
 
 /** One auction win as the exchange sends it (`POST /v1/wins`); untrusted until validated. */
@@ -138,13 +138,14 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     };
   }
   const parsed = { ...read, bid: withPrivacyMacrosInUrls(read.bid, privacy) };
+  const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
+  const burlIgnored = ignoresPublisherBurl(parsed.publisherBurl, format, channel, dspBurl);
   const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
-    publisherBurl: parsed.publisherBurl,
+    publisherBurl: parsed.publisherBurl && !burlIgnored,
   });
   const bidExpiry = bidExpiryOf(parsed.bid, chosen);
   const rule = bidExpiry.rule;
-  const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
   const adm = admText(parsed.bid.adm);
   // App banners counted on Tally's own pixel carry the DSP's burl in their markup instead —
   // when there is markup to carry it; a nurl-served banner has Tally relay it. Only app banners:
@@ -208,7 +209,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...bidExpiry.warnings,
       ...(burlInMarkup ? [BURL_IN_MARKUP_WARNING] : []),
       ...lateWarnings(parsed, rule, env.nowMs),
-      ...publisherBurlWarnings(parsed, rule),
+      ...publisherBurlWarnings(parsed, rule, burlIgnored),
       ...priceWarnings(parsed),
       ...encodedPriceWarnings(parsed, dspTexts, env),
       ...burlWarnings(parsed.bid.burl),
@@ -392,13 +393,30 @@ function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): str
   ];
 }
 
+/**
+ * Whether the publisher's burl is asked for and must not count: an app banner whose bid has no burl
+ * counts on OMID or on its markup, as Index counts it ("If you do not use burl, Index assumes that
+ * your impression tracking URL is in the adm … we will not use burl for impression counting"), so
+ * that it counts when the DSP's own tracker in the markup does, not when the publisher's SDK fires.
+ */
+function ignoresPublisherBurl(
+  publisherBurl: boolean,
+  format: Format,
+  channel: Channel,
+  dspBurl: string,
+): boolean {
+  return publisherBurl && format === 'banner' && channel === 'app' && dspBurl === '';
+}
+
 /** `publisherBurl` asked for and not what counts: the publisher must not be told to fire a burl. */
-function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule): string[] {
+function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule, burlIgnored: boolean): string[] {
   if (!parsed.publisherBurl || rule.method === 'burl') return [];
   const why =
     rule.method === 'omid'
       ? 'the app supports OMID (api 7), which comes first'
-      : `the counting rules have no publisher burl for ${rule.format} on ${rule.channel}`;
+      : burlIgnored
+        ? "the bid has no burl: an app banner without one counts where the DSP's own tracker does, on its markup (as Index counts it)"
+        : `the counting rules have no publisher burl for ${rule.format} on ${rule.channel}`;
   return [
     `publisherBurl is set but this win counts on its ${rule.method} notice, as ${why}: there is no Tally burl for the publisher to fire`,
   ];
