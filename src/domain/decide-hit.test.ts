@@ -28,7 +28,6 @@ describe('decideHit', () => {
       ip: '198.51.100.7',
       userAgent: CHROME,
       userAgentTooLong: false,
-      serverToServer: false,
     });
   });
 

@@ -201,7 +201,6 @@ describe('deciding a notice', () => {
       ip: '198.51.100.1',
       userAgent: CHROME,
       userAgentTooLong: false,
-      serverToServer: false,
     });
   });
 

@@ -238,7 +238,6 @@ describe('invalid traffic', () => {
       ip: '203.0.113.8',
       userAgent: CHROME,
       userAgentTooLong: false,
-      serverToServer: true,
     });
     assert.equal(screen(req, filter)?.outcome, 'not_counted');
   });
@@ -464,18 +463,6 @@ describe('invalid traffic', () => {
   it('takes the device address from X-Device-IP over X-Forwarded-For', () => {
     const req = request({ 'x-device-ip': '192.0.2.10', 'x-forwarded-for': '192.0.2.20, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.10');
-  });
-
-  it('marks a request as server-to-server when it names the device by any of X-Device-IP, X-Forwarded-For or X-Device-User-Agent, and not otherwise', () => {
-    const named: Record<string, string>[] = [
-      { 'x-device-ip': '192.0.2.10' },
-      { 'x-forwarded-for': '192.0.2.20' },
-      { 'x-device-user-agent': CHROME },
-    ];
-    for (const headers of named) {
-      assert.equal(readDevice(request(headers)).serverToServer, true, JSON.stringify(headers));
-    }
-    assert.equal(readDevice(request()).serverToServer, false);
   });
 
   it('reads block-list entries with spaces around them', () => {

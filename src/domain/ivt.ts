@@ -18,8 +18,6 @@ export interface Device {
   userAgent: string;
   /** Whether the User-Agent sent was longer than `MAX_USER_AGENT_BYTES`: no browser's is. */
   userAgentTooLong: boolean;
-  /** True when the address or agent came from `X-Device-*` / `X-Forwarded-For` headers. */
-  serverToServer: boolean;
 }
 
 /** General invalid-traffic filters (per MRC): User-Agent and IP block lists. */
@@ -176,7 +174,6 @@ export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): 
     ip,
     userAgent: userAgentTooLong ? cutBetweenCharacters(userAgent, MAX_USER_AGENT_BYTES) : userAgent,
     userAgentTooLong,
-    serverToServer: deviceIp !== undefined || forwardedIp !== undefined || deviceAgent !== undefined,
   };
 }
 
