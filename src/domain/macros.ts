@@ -21,6 +21,11 @@ export interface MacroValues {
   impTs?: string;
   discountPct?: string;
   discountCpm?: string;
+  /**
+   * Index's `${SUPPLY_FEE}`, the exchange's revenue share in percent. No win carries it, so it stays
+   * undefined: empty, as Index fills it where the seller does not disclose its fee.
+   */
+  supplyFee?: string;
   /** The IAB's privacy macros, from the bid request (see `privacyValuesOf`). */
   gdpr?: string;
   gdprConsent?: string;
@@ -51,6 +56,7 @@ const MACRO_FIELDS: Readonly<Record<string, keyof MacroValues>> = {
   AUCTION_IMP_TS: 'impTs',
   AUCTION_DISCOUNT_PCT: 'discountPct',
   AUCTION_DISCOUNT_CPM: 'discountCpm',
+  SUPPLY_FEE: 'supplyFee',
   ...PRIVACY_MACRO_FIELDS,
 };
 
@@ -132,12 +138,13 @@ export const MAX_AMOUNT_MICROS = 999_999_999_999;
  * `${AUCTION_BID_ID}` `${AUCTION_IMP_ID}` `${AUCTION_SEAT_ID}` `${AUCTION_AD_ID}`
  * `${AUCTION_PRICE}` `${AUCTION_CURRENCY}` `${AUCTION_MBR}` `${AUCTION_LOSS}`
  * `${AUCTION_MIN_TO_WIN}` `${AUCTION_MULTIPLIER}` `${AUCTION_IMP_TS}` `${AUCTION_DISCOUNT_PCT}`
- * `${AUCTION_DISCOUNT_CPM}`; undefined values become `''`. Suffixed price macros such as
- * `${AUCTION_PRICE:BF}` are replaced by `encodePrice(suffix)` (e.g. an encrypted price), which
- * returns `''` when it cannot; without a callback they become `''`. Non-macro text and unknown
- * `${FOO}` macros are left untouched. Values are inserted as given (no URL encoding), or as
- * `escape` writes them, in a single pass: a value containing `${AUCTION_ID}` is not expanded
- * again. For URLs (a burl, a nurl); markup goes through {@link substituteMacrosInMarkup}.
+ * `${AUCTION_DISCOUNT_CPM}`, and Index's `${SUPPLY_FEE}`; undefined values become `''`. Suffixed
+ * price macros such as `${AUCTION_PRICE:BF}` are replaced by `encodePrice(suffix)` (e.g. an
+ * encrypted price), which returns `''` when it cannot; without a callback they become `''`.
+ * Non-macro text and unknown `${FOO}` macros are left untouched. Values are inserted as given (no
+ * URL encoding), or as `escape` writes them, in a single pass: a value containing `${AUCTION_ID}`
+ * is not expanded again. For URLs (a burl, a nurl); markup goes through
+ * {@link substituteMacrosInMarkup}.
  */
 export function substituteMacros(
   text: string,

@@ -601,22 +601,22 @@ describe('instrumenting a win', () => {
     assert.ok(result.adm?.includes('<img src="https://dsp.example/bill?ad=cr-9&amp;l=0"'), result.adm ?? '');
   });
 
-  it('fills ${AUCTION_MULTIPLIER} with 1, and warns of the macros it fills empty: min-to-win, the discounts, and the bid id without bidResponseId', () => {
+  it("fills ${AUCTION_MULTIPLIER} with 1, and warns of the macros it fills empty: min-to-win, the discounts, Index's supply fee, and the bid id without bidResponseId", () => {
     const burl =
-      'https://dsp.example/bill?m=${AUCTION_MULTIPLIER}&w=${AUCTION_MIN_TO_WIN}&d=${AUCTION_DISCOUNT_PCT}&b=${AUCTION_BID_ID}';
+      'https://dsp.example/bill?m=${AUCTION_MULTIPLIER}&w=${AUCTION_MIN_TO_WIN}&d=${AUCTION_DISCOUNT_PCT}&f=${SUPPLY_FEE}&b=${AUCTION_BID_ID}';
     const result = ok(win({ bid: { burl } }));
     assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, burl);
     assert.deepEqual(result.warnings, [
-      "bid.burl holds ${AUCTION_MIN_TO_WIN}, ${AUCTION_DISCOUNT_PCT}, ${AUCTION_BID_ID}, which Tally fills empty: it has no value for them (send the BidResponse's bidid as bidResponseId)",
+      "bid.burl holds ${AUCTION_MIN_TO_WIN}, ${AUCTION_DISCOUNT_PCT}, ${SUPPLY_FEE}, ${AUCTION_BID_ID}, which Tally fills empty: it has no value for them (send the BidResponse's bidid as bidResponseId)",
     ]);
     const inApp = ok(win({ context: app, bidResponseId: 'resp-1', bid: { burl } }));
     assert.ok(
-      inApp.adm?.includes('<img src="https://dsp.example/bill?m=1&amp;w=&amp;d=&amp;b=resp-1"'),
+      inApp.adm?.includes('<img src="https://dsp.example/bill?m=1&amp;w=&amp;d=&amp;f=&amp;b=resp-1"'),
       inApp.adm ?? '',
     );
     assert.match(
       inApp.warnings.join('\n'),
-      /^bid\.burl holds \$\{AUCTION_MIN_TO_WIN\}, \$\{AUCTION_DISCOUNT_PCT\}, which Tally fills empty: it has no value for them$/m,
+      /^bid\.burl holds \$\{AUCTION_MIN_TO_WIN\}, \$\{AUCTION_DISCOUNT_PCT\}, \$\{SUPPLY_FEE\}, which Tally fills empty: it has no value for them$/m,
     );
   });
 

@@ -551,11 +551,17 @@ function unfilledMacroWarnings(texts: DspTexts): string[] {
 }
 
 /**
- * The macros Tally fills empty, having no value for them: the minimum bid to win and the discounts
- * (no win field carries them), and `${AUCTION_BID_ID}` when the win gives no `bidResponseId`.
+ * The macros Tally fills empty, having no value for them: the minimum bid to win, the discounts and
+ * Index's supply fee (no win field carries them), and `${AUCTION_BID_ID}` when the win gives no
+ * `bidResponseId`.
  */
 function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
-  const empty = ['${AUCTION_MIN_TO_WIN}', '${AUCTION_DISCOUNT_PCT}', '${AUCTION_DISCOUNT_CPM}'];
+  const empty = [
+    '${AUCTION_MIN_TO_WIN}',
+    '${AUCTION_DISCOUNT_PCT}',
+    '${AUCTION_DISCOUNT_CPM}',
+    '${SUPPLY_FEE}',
+  ];
   if (parsed.bidResponseId === '') empty.push('${AUCTION_BID_ID}');
   return texts.flatMap(([field, text]) => {
     const named = text === undefined ? [] : empty.filter((macro) => text.includes(macro));
