@@ -557,8 +557,9 @@ export const OPENAPI_DOCUMENT = {
           'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
           "without it, an Accept preferring text/csv to JSON asks for CSV (on a tie, the type it names more specifically: text/csv, */* asks for CSV; else JSON); any other format value filters the ad format. In CSV a text cell a spreadsheet may run as a formula (starting with = + - @ | or their full-width forms, after any white space, or with white space or NUL at all) or starting with ' is written after a ': take one leading ' off such a cell to read the value. " +
           'events counts every event; the money metrics add up counted events only. An advertiser-scoped ' +
-          "key's rows leave out mediaCostMicros and profitMicros, a publisher-scoped key's revenueMicros and " +
-          "profitMicros: neither side sees the other's money nor the margin. A report of " +
+          "key's rows leave out mediaCostMicros and profitMicros, a publisher-scoped key's priceMicros, " +
+          "revenueMicros and profitMicros: neither side sees the other's money nor the margin (the " +
+          'clearing prices the DSPs paid for a publisher’s impressions are the buy side’s). A report of ' +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1 in JSON, of a metric the key is shown (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +
@@ -628,7 +629,7 @@ export const OPENAPI_DOCUMENT = {
                       items: {
                         type: 'object',
                         // A scoped key's rows leave out the other side's money and the margin.
-                        required: ['events', 'priceMicros'],
+                        required: ['events'],
                         properties: Object.fromEntries(
                           REPORT_METRICS.map((name) => [name, { type: 'integer' }]),
                         ),

@@ -169,16 +169,16 @@ describe('GET /v1/reports', () => {
     assert.match(over.body.error.message, /^the report has more than 2 rows: narrow from and to/);
   });
 
-  it('shows an advertiser key what it is charged but not what publishers are paid nor the margin, and a publisher key what it is paid alone, in JSON and CSV', async () => {
+  it('shows an advertiser key what it is charged but not what publishers are paid nor the margin, and a publisher key what it is paid alone, without the clearing prices, in JSON and CSV', async () => {
     const json = async (key: string) => (await report('three', RANGE, key)).body.rows;
     assert.deepEqual(await json(keys[6] as string), [
       { events: 2, priceMicros: 0, mediaCostMicros: 600, revenueMicros: 2000, profitMicros: 1400 },
     ]);
     assert.deepEqual(await json(scopedKeys.advertiser), [{ events: 2, priceMicros: 0, revenueMicros: 2000 }]);
-    assert.deepEqual(await json(scopedKeys.publisher), [{ events: 2, priceMicros: 0, mediaCostMicros: 600 }]);
+    assert.deepEqual(await json(scopedKeys.publisher), [{ events: 2, mediaCostMicros: 600 }]);
     const csv = async (key: string) => (await report('three', `${RANGE}&format=csv`, key)).text;
     assert.equal(await csv(scopedKeys.advertiser), 'events,priceMicros,revenueMicros\r\n2,0,2000\r\n');
-    assert.equal(await csv(scopedKeys.publisher), 'events,priceMicros,mediaCostMicros\r\n2,0,600\r\n');
+    assert.equal(await csv(scopedKeys.publisher), 'events,mediaCostMicros\r\n2,600\r\n');
   });
 
   it('answers the window and grouping it reported alongside the rows', async () => {

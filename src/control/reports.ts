@@ -109,13 +109,16 @@ function csvFileName(query: Pick<ReportQuery, 'fromMs' | 'toMs' | 'timeZone'>): 
  * The metrics a key's reports leave out: the other side's money. An advertiser's key sees what it
  * is charged (revenue), not what the publishers are paid (media cost) nor the margin between
  * them (profit); a publisher's key sees what it is paid, not what the advertisers are charged
- * nor the margin. An account-wide key sees them all.
+ * nor the margin, nor what the DSPs paid the exchange for its impressions (the clearing price,
+ * `priceMicros`), which beside what it is paid would tell it the exchange's take. An
+ * advertiser's key keeps `priceMicros`, buy-side money, always 0 on its rows (tracker hits). An
+ * account-wide key sees them all.
  */
-function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
+export function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
   if (principal.scope === null) return [];
   return principal.scope.type === 'advertiser'
     ? ['mediaCostMicros', 'profitMicros']
-    : ['revenueMicros', 'profitMicros'];
+    : ['priceMicros', 'revenueMicros', 'profitMicros'];
 }
 
 /**

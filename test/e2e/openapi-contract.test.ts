@@ -5,6 +5,7 @@ import type { Schema } from '../support/json-schema.js';
 import { schemaProblems } from '../support/json-schema.js';
 import type { TestServer } from '../support/server.js';
 import { startServer } from '../support/server.js';
+import { CHROME } from '../support/user-agents.js';
 
 interface Documented {
   description: string;
@@ -270,5 +271,32 @@ describe('the answers of a running server, against the OpenAPI document it serve
     const unknown = { enabled: false, unknown: 1 };
     assert.equal((await call('PUT', '/v1/account/redirect-allowlist', unknown)).status, 400);
     assert.equal((await call('PUT', '/v1/account/redirect-allowlist', { enabled: false })).status, 200);
+  });
+
+  it('answers a publisher-scoped key its report rows, without the clearing prices, as documented', async () => {
+    const publisher = await ok('POST', '/v1/publishers', { name: 'Scoped', externalId: 'pub-scoped' });
+    const key = await ok('POST', '/v1/api-keys', {
+      name: 'Scoped reader',
+      role: 'reader',
+      scope: { type: 'publisher', id: publisher.id },
+    });
+    const win = {
+      request: {
+        id: 'contract-scoped',
+        imp: [{ id: '1', banner: {} }],
+        site: { publisher: { id: 'pub-scoped' } },
+      },
+      seat: 's1',
+      bid: { id: 'b1', impid: '1', price: 1.5, adm: '<div>ad</div>' },
+    };
+    const today = new Date().toISOString().slice(0, 10);
+    const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const [result] = (await call('POST', '/v1/wins', { wins: [win] })).body.results;
+    const notice = await fetch(result.noticeUrls[result.method], { headers: { 'user-agent': CHROME } });
+    assert.equal(notice.status, 200);
+    const report = await call('GET', `/v1/reports?from=${today}&to=${later}&groupBy=publisher`, undefined, {
+      authorization: `Bearer ${key.key}`,
+    });
+    assert.deepEqual(report.body.rows, [{ publisher: 'pub-scoped', events: 1, mediaCostMicros: 0 }]);
   });
 });

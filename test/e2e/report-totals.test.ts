@@ -10,11 +10,20 @@ import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 let tally: TestServer;
 /** A window of three hours around now, as report query parameters. */
 let range: string;
+/** A key scoped to the catalog publisher of the wins' OpenRTB publisher id. */
+let publisherKey: string;
 
-/** Registers a win at `price` (currency units) for `seat` and fires its notice, which counts. */
+/**
+ * Registers a win at `price` (currency units) for `seat`, on OpenRTB publisher `pub-big`, and fires
+ * its notice, which counts.
+ */
 async function countedWin(auctionId: string, seat: string, price: number): Promise<void> {
   const win = {
-    request: { id: auctionId, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+    request: {
+      id: auctionId,
+      imp: [{ id: '1', banner: { w: 300, h: 250 } }],
+      site: { publisher: { id: 'pub-big' } },
+    },
     seat,
     bid: { id: 'b1', impid: '1', price, adm: '<div>ad</div>' },
   };
@@ -41,6 +50,18 @@ before(async () => {
   await countedWin('big-3-0', 's3', 1_000_000_000);
   await countedWin('big-3-1', 's3', 1_000_000_000);
   await countedWin('big-3-2', 's3', 0.000001);
+  const publisher = await api(tally, tally.adminKey, 'POST', '/v1/publishers', {
+    name: 'Big',
+    externalId: 'pub-big',
+  });
+  assert.equal(publisher.status, 201, JSON.stringify(publisher.body));
+  const key = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+    name: 'Big reader',
+    role: 'reader',
+    scope: { type: 'publisher', id: publisher.body.id },
+  });
+  assert.equal(key.status, 201, JSON.stringify(key.body));
+  publisherKey = key.body.key;
 });
 
 after(async () => {
@@ -66,6 +87,12 @@ describe('report sums past 2^53 - 1 micros', () => {
       await csv.text(),
       'outcome,events,priceMicros,mediaCostMicros,revenueMicros,profitMicros\r\ncounted,11,10000000000000001,0,0,0\r\n',
     );
+  });
+
+  it('answers a publisher-scoped key, shown no clearing prices, the report whose prices pass it, and never says their sum', async () => {
+    const response = await api(tally, publisherKey, 'GET', `/v1/reports?${range}&groupBy=outcome`);
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(response.body.rows, [{ outcome: 'counted', events: 11, mediaCostMicros: 0 }]);
   });
 
   it('answers the rows that stay within it exactly, in JSON and in CSV', async () => {

@@ -219,6 +219,79 @@ describe('report size', () => {
   });
 });
 
+describe('report money by key', () => {
+  it('answers a publisher-scoped key its exchange impressions without the clearing prices, in JSON and CSV, never refused for them, and the account-wide key with them', async () => {
+    const exchange = await startServer();
+    try {
+      const publisher = await api(exchange, exchange.adminKey, 'POST', '/v1/publishers', {
+        name: 'News',
+        externalId: 'pub-news',
+      });
+      assert.equal(publisher.status, 201, JSON.stringify(publisher.body));
+      const scoped = await api(exchange, exchange.adminKey, 'POST', '/v1/api-keys', {
+        name: 'News reader',
+        role: 'reader',
+        scope: { type: 'publisher', id: publisher.body.id },
+      });
+      assert.equal(scoped.status, 201, JSON.stringify(scoped.body));
+      // Its impressions cleared at 2.00 USD and 3.00 EUR; another publisher's at 4.00 USD.
+      const wins = [
+        ['pub-news', 2, 'USD'],
+        ['pub-news', 3, 'EUR'],
+        ['pub-other', 4, 'USD'],
+      ].map(([publisherId, price, currency], index) => ({
+        request: {
+          id: `money-${index}`,
+          imp: [{ id: '1', banner: { w: 300, h: 250 } }],
+          site: { publisher: { id: publisherId } },
+        },
+        seat: 's1',
+        bid: { id: 'b1', impid: '1', price, adm: '<div>ad</div>' },
+        currency,
+      }));
+      const registered = await api(exchange, exchange.adminKey, 'POST', '/v1/wins', { wins });
+      for (const result of registered.body.results) {
+        assert.equal(result.ok, true, JSON.stringify(result));
+        const notice = await fetch(result.noticeUrls[result.method], { headers: { 'user-agent': CHROME } });
+        assert.equal(notice.status, 200);
+      }
+      const hourMs = hourStartMs(Date.now());
+      const range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + 2 * HOUR_MS)}`;
+      // Its USD and EUR impressions in one row: no amount it is shown is in either currency.
+      const own = await api(exchange, scoped.body.key, 'GET', `/v1/reports?${range}&groupBy=publisher`);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+      assert.deepEqual(own.body.rows, [{ publisher: 'pub-news', events: 2, mediaCostMicros: 0 }]);
+      const csv = await fetch(`${exchange.url}/v1/reports?${range}&groupBy=publisher,currency&format=csv`, {
+        headers: { authorization: `Bearer ${scoped.body.key}` },
+      });
+      assert.equal(csv.status, 200);
+      assert.equal(
+        await csv.text(),
+        'publisher,currency,events,mediaCostMicros\r\npub-news,EUR,1,0\r\npub-news,USD,1,0\r\n',
+      );
+      // The account-wide key sees the prices, and so is refused their sum across currencies.
+      const mixed = await api(exchange, exchange.adminKey, 'GET', `/v1/reports?${range}&groupBy=publisher`);
+      assert.deepEqual([mixed.status, mixed.body.error?.code], [400, 'MIXED_CURRENCIES']);
+      const byCurrency = await api(
+        exchange,
+        exchange.adminKey,
+        'GET',
+        `/v1/reports?${range}&groupBy=publisher,currency`,
+      );
+      assert.deepEqual(
+        byCurrency.body.rows.map((row: any) => [row.publisher, row.currency, row.events, row.priceMicros]),
+        [
+          ['pub-news', 'EUR', 1, 3_000_000],
+          ['pub-news', 'USD', 1, 2_000_000],
+          ['pub-other', 'USD', 1, 4_000_000],
+        ],
+      );
+    } finally {
+      await exchange.dispose();
+    }
+  });
+});
+
 // Last in the file: its impression is served hours before the one the tests above count.
 describe('report hours', () => {
   it('reports an impression under the UTC hour of its auction, not the hour its notice arrived', async () => {

@@ -10,6 +10,7 @@ import { HOUR_MS, hourStartMs } from '../../lib/time.js';
 import type { EventRecord, ReportQuery, ReportRow } from '../../ports/ledger.js';
 import { ReportRefusedError, ReportThread } from './report-thread.js';
 import type { ReportMetric } from '../report-text.js';
+import { hiddenMetricsOf } from '../reports.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-thread-'));
@@ -24,6 +25,10 @@ const query: ReportQuery = {
   groupBy: ['hour', 'outcome', 'reason'],
   filters: {},
 };
+
+/** The metrics the reports API leaves out for a key of account 1 scoped to a `type` (id 8). */
+const hiddenFrom = (type: 'advertiser' | 'publisher'): readonly ReportMetric[] =>
+  hiddenMetricsOf({ accountId: 1, keyId: 2, role: 'reader', scope: { type, id: 8 } });
 
 /**
  * Runs `test` with a ledger of three events (one with a pending delivery) in a database of its
@@ -212,7 +217,7 @@ describe('the report thread', () => {
           priceMicros: 0,
           ...money,
         });
-      const rowsFor = async (hiddenMetrics: ReportMetric[], filters: ReportQuery['filters']) => {
+      const rowsFor = async (hiddenMetrics: readonly ReportMetric[], filters: ReportQuery['filters']) => {
         const body = await thread.report({
           query: { ...query, groupBy: [], filters },
           output: 'json',
@@ -224,9 +229,7 @@ describe('the report thread', () => {
       // A tracker whose payment rule pays nothing: its hits carry revenue alone, in trackers' units,
       // beside the exchange's USD. A publisher's key sees no revenue: nothing it is shown is mixed.
       ledger.record([hit(1, 0, { revenueMicros: 1000 })]);
-      assert.deepEqual(await rowsFor(['revenueMicros', 'profitMicros'], {}), [
-        { events: 4, priceMicros: 2_000_000, mediaCostMicros: 0 },
-      ]);
+      assert.deepEqual(await rowsFor(hiddenFrom('publisher'), {}), [{ events: 4, mediaCostMicros: 0 }]);
       // Another tracker's forged costs pass 2^63 - 1 micros in the hour: an advertiser's key, which
       // sees no cost, still gets its revenue.
       ledger.record(
@@ -234,7 +237,7 @@ describe('the report thread', () => {
           hit(2, index, { mediaCostMicros: 9_000_000_000_000_000, revenueMicros: 1 }),
         ),
       );
-      assert.deepEqual(await rowsFor(['mediaCostMicros', 'profitMicros'], { tracker: '2' }), [
+      assert.deepEqual(await rowsFor(hiddenFrom('advertiser'), { tracker: '2' }), [
         { events: 1030, priceMicros: 0, revenueMicros: 1030 },
       ]);
       await assert.rejects(
@@ -242,6 +245,64 @@ describe('the report thread', () => {
         (error: unknown) =>
           error instanceof ReportRefusedError && /sum reached 2\^63 - 1/.test(error.message),
       );
+    }));
+
+  it('leaves the clearing prices out of a publisher-scoped key’s report: not written, not added up, neither refused for nor told', () =>
+    withReportThread('hidden-prices.db', async (ledger, thread) => {
+      // Its exchange impressions: two in USD (the thread's), one in EUR, and three whose clearing
+      // prices add up past 2^53 - 1 micros in USD.
+      const prices = [4_000_000_000_000_000, 4_000_000_000_000_000, 2_000_000_000_000_001];
+      ledger.record([
+        exchangeEvent({ dims: { ...exchangeEvent().dims, currency: 'EUR', auctionId: 'eur' } }),
+        ...prices.map((priceMicros, index) =>
+          exchangeEvent({ dims: { ...exchangeEvent().dims, auctionId: `big-${index}` }, priceMicros }),
+        ),
+      ]);
+      const publisherKey = hiddenFrom('publisher');
+      const text = async (output: 'json' | 'csv', hiddenMetrics: readonly ReportMetric[]) =>
+        Buffer.from(
+          await thread.report({
+            query: { ...query, groupBy: ['outcome'] },
+            output,
+            maxRows: 10,
+            hiddenMetrics,
+          }),
+        ).toString();
+      const json = await text('json', publisherKey);
+      assert.deepEqual((JSON.parse(json) as { rows: object[] }).rows, [
+        { outcome: 'counted', events: 6, mediaCostMicros: 0 },
+        { outcome: 'not_counted', events: 1, mediaCostMicros: 0 },
+      ]);
+      assert.equal(
+        await text('csv', publisherKey),
+        'outcome,events,mediaCostMicros\r\ncounted,6,0\r\nnot_counted,1,0\r\n',
+      );
+      // An account-wide key, shown the prices, is refused the same report (USD beside EUR), and in
+      // JSON its USD part (past 2^53 - 1), told the sum; the publisher's key gets that part too.
+      await assert.rejects(
+        text('json', []),
+        (error: unknown) =>
+          error instanceof ReportRefusedError &&
+          error.code === 'MIXED_CURRENCIES' &&
+          /amounts are in EUR, USD/.test(error.message),
+      );
+      const inUsd = { ...query, groupBy: [], filters: { currency: 'USD' } };
+      await assert.rejects(
+        thread.report({ query: inUsd, output: 'json', maxRows: 10, hiddenMetrics: [] }),
+        (error: unknown) =>
+          error instanceof ReportRefusedError &&
+          error.code === 'REPORT_TOO_LARGE' &&
+          /priceMicros add up to 10000000002000001,/.test(error.message),
+      );
+      const usd = await thread.report({
+        query: inUsd,
+        output: 'json',
+        maxRows: 10,
+        hiddenMetrics: publisherKey,
+      });
+      assert.deepEqual(JSON.parse(Buffer.from(usd).toString('utf8')).rows, [
+        { events: 5, mediaCostMicros: 0 },
+      ]);
     }));
 
   it('fails, as a failure to retry and not a refusal, a report the database could not run', () =>
