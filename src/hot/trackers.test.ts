@@ -459,6 +459,40 @@ describe('tracker hits', () => {
   );
 
   it(
+    'counts in tally_tracker_ancost_ignored_total only the counted hits whose ancost it ignored, not a preview, a duplicate, invalid traffic, an inactive tracker’s hit or a click that lands nowhere, which are billed nothing',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('ancost-not-counted.db', 100, async ({ hit, events, metrics }) => {
+        const ignored = () => /^tally_tracker_ancost_ignored_total (\d+)$/m.exec(metrics.render())?.[1];
+        for (const [path, method] of [
+          ['/imptr?id=5&cachebuster=p1&ancost=1,50&preview=1', 'GET'],
+          ['/imptr?id=5&cachebuster=d1&ancost=1,50', 'GET'],
+          ['/imptr?id=5&cachebuster=d1&ancost=1,50', 'GET'],
+          ['/imptr?id=5&cachebuster=h1&ancost=1,50', 'HEAD'],
+          ['/imptr?id=6&cachebuster=i1&ancost=1,50', 'GET'],
+          ['/clktr?id=8&ancost=1,50', 'GET'],
+          ['/clktr?id=7&ancost=1,50', 'GET'],
+        ] as const) {
+          await (await hit(path, method)).arrayBuffer();
+        }
+        assert.deepEqual(
+          events().map((event) => `${event.tracker} ${event.outcome}/${event.reason}`),
+          [
+            '5 not_counted/preview',
+            '5 counted/',
+            '5 not_counted/duplicate',
+            '5 not_counted/invalid_traffic',
+            '6 not_counted/inactive_tracker',
+            '8 not_counted/no_landing_page',
+            '7 counted/',
+          ],
+        );
+        assert.equal(ignored(), '2', 'the first hit of cachebuster d1 and the click on tracker 7');
+      });
+    },
+  );
+
+  it(
     'records a hit priced by its ancost with no payment rule, not the rule its ancost overrode',
     { timeout: 10_000 },
     async () => {

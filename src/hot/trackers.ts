@@ -60,13 +60,15 @@ function bodyAnswer(status: number, contentType: string, text: string): NoticeAn
 }
 
 /**
- * The counter of recorded hits on a tracker whose `ancost` was given but could not be read — not a
+ * The counter of counted tracker hits whose `ancost` was given but could not be read — not a
  * decimal with at most 6 decimals (`1,50`, `1e2`, `0.0000001`), or above 999999.999999 — and which
- * were priced by the payment rule instead, as if it were absent.
+ * were billed as priced by the payment rule instead, as if it were absent. A hit that did not count
+ * (a preview, a duplicate, invalid traffic, an inactive tracker, a click with no landing page) is
+ * billed nothing, whatever its `ancost`, and is not in it.
  */
 export const ANCOST_IGNORED_METRIC = {
   name: 'tally_tracker_ancost_ignored_total',
-  help: 'Tracker hits whose ancost was malformed or out of range, priced by the payment rule instead',
+  help: 'Counted tracker hits whose ancost was malformed or out of range, priced by the payment rule instead',
 } as const;
 
 /** What the tracker endpoints need; narrow on purpose (the hot path sees no control plane). */
@@ -86,9 +88,9 @@ export interface TrackerRequest extends HitRequest {
 
 /**
  * `GET /imptr` and `GET /clktr`: Xandr-style tracker hits. The hit is decided, priced (`ancost`
- * overrides the payment rule, and the hit is then recorded with no payment rule; an `ancost` that
- * cannot be read is counted in {@link ANCOST_IGNORED_METRIC}; revenue from the line item),
- * committed, and only then answered, through `done`: impressions with the 1×1 GIF (`t=2`,
+ * overrides the payment rule, and the hit is then recorded with no payment rule; a counted hit's
+ * `ancost` that cannot be read is counted in {@link ANCOST_IGNORED_METRIC}; revenue from the line
+ * item), committed, and only then answered, through `done`: impressions with the 1×1 GIF (`t=2`,
  * default) or a tiny script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the
  * tracker's click URL (a click with neither, or with neither allowed, is `no_landing_page`: it
  * reached no advertiser, and gets a page saying why); 503 when it could not be committed. Throws,
@@ -117,7 +119,8 @@ export function answerTrackerHit(
 
   commitThen(deps.committer, deps.metrics, event, (committed) => {
     if (committed === undefined) return done(UNAVAILABLE);
-    if (tracker !== undefined && hit.ancostMalformed) {
+    // Its outcome as recorded (a duplicate is the ledger's to tell): only a counted hit is billed.
+    if (hit.ancostMalformed && committed.outcome === 'counted') {
       deps.metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help);
     }
     done(answer);
