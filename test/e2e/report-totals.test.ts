@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { publisherReaderKey } from '../support/publisher-reader.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
 /** Reports over real HTTP whose sums pass what a JSON number holds exactly. */
@@ -50,18 +51,7 @@ before(async () => {
   await countedWin('big-3-0', 's3', 1_000_000_000);
   await countedWin('big-3-1', 's3', 1_000_000_000);
   await countedWin('big-3-2', 's3', 0.000001);
-  const publisher = await api(tally, tally.adminKey, 'POST', '/v1/publishers', {
-    name: 'Big',
-    externalId: 'pub-big',
-  });
-  assert.equal(publisher.status, 201, JSON.stringify(publisher.body));
-  const key = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
-    name: 'Big reader',
-    role: 'reader',
-    scope: { type: 'publisher', id: publisher.body.id },
-  });
-  assert.equal(key.status, 201, JSON.stringify(key.body));
-  publisherKey = key.body.key;
+  publisherKey = await publisherReaderKey(tally, 'Big', 'pub-big');
 });
 
 after(async () => {

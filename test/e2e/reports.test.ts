@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { publisherReaderKey } from '../support/publisher-reader.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
 /**
@@ -223,17 +224,7 @@ describe('report money by key', () => {
   it('answers a publisher-scoped key its exchange impressions without the clearing prices, in JSON and CSV, never refused for them, and the account-wide key with them', async () => {
     const exchange = await startServer();
     try {
-      const publisher = await api(exchange, exchange.adminKey, 'POST', '/v1/publishers', {
-        name: 'News',
-        externalId: 'pub-news',
-      });
-      assert.equal(publisher.status, 201, JSON.stringify(publisher.body));
-      const scoped = await api(exchange, exchange.adminKey, 'POST', '/v1/api-keys', {
-        name: 'News reader',
-        role: 'reader',
-        scope: { type: 'publisher', id: publisher.body.id },
-      });
-      assert.equal(scoped.status, 201, JSON.stringify(scoped.body));
+      const scopedKey = await publisherReaderKey(exchange, 'News', 'pub-news');
       // Its impressions cleared at 2.00 USD and 3.00 EUR; another publisher's at 4.00 USD.
       const wins = [
         ['pub-news', 2, 'USD'],
@@ -258,11 +249,11 @@ describe('report money by key', () => {
       const hourMs = hourStartMs(Date.now());
       const range = `from=${iso(hourMs - HOUR_MS)}&to=${iso(hourMs + 2 * HOUR_MS)}`;
       // Its USD and EUR impressions in one row: no amount it is shown is in either currency.
-      const own = await api(exchange, scoped.body.key, 'GET', `/v1/reports?${range}&groupBy=publisher`);
+      const own = await api(exchange, scopedKey, 'GET', `/v1/reports?${range}&groupBy=publisher`);
       assert.equal(own.status, 200, JSON.stringify(own.body));
       assert.deepEqual(own.body.rows, [{ publisher: 'pub-news', events: 2, mediaCostMicros: 0 }]);
       const csv = await fetch(`${exchange.url}/v1/reports?${range}&groupBy=publisher,currency&format=csv`, {
-        headers: { authorization: `Bearer ${scoped.body.key}` },
+        headers: { authorization: `Bearer ${scopedKey}` },
       });
       assert.equal(csv.status, 200);
       assert.equal(
