@@ -95,6 +95,43 @@ describe('impressionPricingWarnings', () => {
     );
   });
 
+  it('warns that a share of a cost-per-click line item’s revenue pays nothing on an impression, its clicks alone paying the share', () => {
+    const dynamicRule = paymentRule({
+      id: 3,
+      pricingType: 'dynamic',
+      revshareMicros: 200_000,
+      maxRevshareMicros: 800_000,
+      targetEcpmMicros: 1_500_000,
+      endMs: NOW_MS + DAY_MS,
+    });
+    const warnings = impressionPricingWarnings(tracker('cpc', 400_000, [dynamicRule, BASE_HALF]), NOW_MS);
+    assert.deepEqual(
+      warnings.map((warning) => warning.code),
+      ['zero_media_cost', 'zero_media_cost'],
+    );
+    for (const warning of warnings) {
+      assert.match(warning.message, /booked with a media cost of 0 and a revenue of 0:/);
+      assert.match(
+        warning.message,
+        /line item 7 earns on clicks only \(revenueType cpc\), nothing on an impression, so a share of its revenue is paid on its click-tracker hits alone: to pay for impressions too, make the publisher's base rule a cpm rule.*or send each hit's cost as ancost$/,
+      );
+      // Shown to the publisher's keys too, which see no revenue: not the price per click.
+      assert.doesNotMatch(warning.message, /400|0\.4/);
+    }
+    assert.match(
+      impressionPricingWarnings(tracker('cpc', 0, [BASE_HALF]), NOW_MS)[0]?.message ?? '',
+      /line item 7 books none: its price per click is 0, and it earns nothing on an impression \(revenueType cpc\): give the line item a price per click, or make/,
+    );
+  });
+
+  it('says nothing of a cost-per-click line item’s impressions priced by a cpm rule, and warns of no rule at all', () => {
+    assert.deepEqual(
+      codesAndRules(tracker('cpc', 400_000, [paymentRule({ ...CPM_RULE, id: 3, isBase: true })])),
+      [],
+    );
+    assert.deepEqual(codesAndRules(tracker('cpc', 400_000, [])), ['no_payment_rule']);
+  });
+
   it('says nothing of a rule that pays nothing by its own terms', () => {
     const nothing = [
       paymentRule({ id: 2, pricingType: 'cpm', revshareMicros: 0, costCpmMicros: 0, endMs: NOW_MS + DAY_MS }),

@@ -38,9 +38,9 @@ export interface TrackerPricing {
  * - `no_payment_rule`: no rule may price them (the publisher has none, and the tracker names none
  *   in effect): every such hit costs 0.
  * - `zero_media_cost`, once per rule that may price them and books a cost of 0: a share of a
- *   revenue of 0 (a `none` line item, a CPM rounding to 0 micros an impression), a share of a
- *   revenue computed from the cost (no cost but 0 satisfies both agreements: see
- *   `costAndRevenue`), or a CPM below half a micro an impression.
+ *   revenue of 0 (a `none` line item, a `cpc` line item, which earns on clicks only, a CPM
+ *   rounding to 0 micros an impression), a share of a revenue computed from the cost (no cost but
+ *   0 satisfies both agreements: see `costAndRevenue`), or a CPM below half a micro an impression.
  */
 export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
   const rules = rulesThatMayPrice(tracker, nowMs);
@@ -125,6 +125,10 @@ function whyZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }):
   switch (lineItem.revenueType) {
     case 'none':
       return `it pays a share of the revenue, and ${item} books none (revenueType none): give the line item a revenue, or ${cpmRule}`;
+    case 'cpc':
+      return lineItem.revenueValueMicros === 0
+        ? `it pays a share of the revenue, and ${item} books none: its price per click is 0, and it earns nothing on an impression (revenueType cpc): give the line item a price per click, or ${cpmRule}`
+        : `it pays a share of the revenue, and ${item} earns on clicks only (revenueType cpc), nothing on an impression, so a share of its revenue is paid on its click-tracker hits alone: to pay for impressions too, ${cpmRule}, or send each hit's cost as ancost`;
     case 'cpm': {
       const revenueMicros = costAndRevenue(lineItem, rule, undefined).revenueMicros;
       return revenueMicros === 0

@@ -53,6 +53,11 @@ describe('revenueMicros', () => {
     assert.equal(revenueMicros('cost_plus_margin', 200_000, 1_000), 1_200);
   });
 
+  it('earns nothing on an impression of a cost-per-click line item, whatever the cost', () => {
+    assert.equal(revenueMicros('cpc', 400_000, 0), 0);
+    assert.equal(revenueMicros('cpc', 400_000, 9_999), 0);
+  });
+
   it('defines revshare revenue as a share of media cost', () => {
     assert.equal(revenueMicros('revshare', 1_250_000, 1_000), 1_250);
   });
@@ -71,6 +76,7 @@ describe('revenueMicros', () => {
     assert.deepEqual([...REVENUE_TYPES].sort(), [
       'cost_plus_cpm',
       'cost_plus_margin',
+      'cpc',
       'cpm',
       'none',
       'revshare',
@@ -332,6 +338,80 @@ describe('clickCostAndRevenue', () => {
     assert.deepEqual(clickCostAndRevenue(lineItem('cpm', 2_000_000), CPM_1, 250_000), {
       mediaCostMicros: 250_000,
       revenueMicros: 0,
+    });
+  });
+});
+
+describe('a cost-per-click (cpc) line item', () => {
+  // 0.40 a click.
+  const cpc = lineItem('cpc', 400_000);
+  const dynamicRule = rule({
+    pricingType: 'dynamic',
+    revshareMicros: 250_000,
+    maxRevshareMicros: 800_000,
+    targetEcpmMicros: 1_500_000,
+  });
+
+  it('earns its price on a click, and pays a revshare rule its share of that price', () => {
+    assert.deepEqual(clickCostAndRevenue(cpc, REVSHARE_50, undefined), {
+      mediaCostMicros: 200_000,
+      revenueMicros: 400_000,
+    });
+  });
+
+  it('pays a dynamic rule its minimum share of a click’s price: its target eCPM is per thousand impressions', () => {
+    assert.deepEqual(clickCostAndRevenue(cpc, dynamicRule, undefined), {
+      mediaCostMicros: 100_000,
+      revenueMicros: 400_000,
+    });
+  });
+
+  it('earns its price on a click that costs nothing under a cpm rule or without a rule', () => {
+    for (const paymentRule of [CPM_1, undefined]) {
+      assert.deepEqual(clickCostAndRevenue(cpc, paymentRule, undefined), {
+        mediaCostMicros: 0,
+        revenueMicros: 400_000,
+      });
+    }
+  });
+
+  it('takes a click’s ancost as its cost over any rule, and still earns the price per click', () => {
+    for (const paymentRule of [REVSHARE_50, CPM_1, dynamicRule, undefined]) {
+      assert.deepEqual(clickCostAndRevenue(cpc, paymentRule, 250_000), {
+        mediaCostMicros: 250_000,
+        revenueMicros: 400_000,
+      });
+    }
+    assert.deepEqual(clickCostAndRevenue(cpc, REVSHARE_50, 0), {
+      mediaCostMicros: 0,
+      revenueMicros: 400_000,
+    });
+  });
+
+  it('earns nothing on an impression: a cpm rule still pays its CPM, a share of the revenue is 0', () => {
+    assert.deepEqual(costAndRevenue(cpc, CPM_1, undefined), { mediaCostMicros: 1_000, revenueMicros: 0 });
+    for (const paymentRule of [REVSHARE_50, dynamicRule, undefined]) {
+      assert.deepEqual(costAndRevenue(cpc, paymentRule, undefined), {
+        mediaCostMicros: 0,
+        revenueMicros: 0,
+      });
+    }
+  });
+
+  it('takes an impression’s ancost as its cost over any rule, and earns nothing on it', () => {
+    for (const paymentRule of [REVSHARE_50, CPM_1, dynamicRule, undefined]) {
+      assert.deepEqual(costAndRevenue(cpc, paymentRule, 4_200), {
+        mediaCostMicros: 4_200,
+        revenueMicros: 0,
+      });
+    }
+  });
+
+  it('books the largest price per click the API takes exactly, and a share of it rounded half up', () => {
+    const largest = lineItem('cpc', 999_999_999_999);
+    assert.deepEqual(clickCostAndRevenue(largest, REVSHARE_50, undefined), {
+      mediaCostMicros: 500_000_000_000, // 499999999999.5 → 500000000000
+      revenueMicros: 999_999_999_999,
     });
   });
 });

@@ -14,9 +14,9 @@ import {
 
 /**
  * A line item's revenue type, after Xandr's advertiser-side revenue types (Network Analytics:
- * No Payment, Flat CPM, Cost plus CPM, Cost plus margin, Revshare).
+ * No Payment, Flat CPM, Cost plus CPM, Cost plus margin, CPC, Revshare).
  */
-export type RevenueType = 'none' | 'cpm' | 'cost_plus_cpm' | 'cost_plus_margin' | 'revshare';
+export type RevenueType = 'none' | 'cpm' | 'cost_plus_cpm' | 'cost_plus_margin' | 'cpc' | 'revshare';
 
 /** All revenue types, for validation. */
 export const REVENUE_TYPES: readonly RevenueType[] = [
@@ -24,13 +24,14 @@ export const REVENUE_TYPES: readonly RevenueType[] = [
   'cpm',
   'cost_plus_cpm',
   'cost_plus_margin',
+  'cpc',
   'revshare',
 ];
 
 /** What a line item says about revenue. */
 export interface LineItemRevenue {
   revenueType: RevenueType;
-  /** CPM in currency micros for `cpm` / `cost_plus_cpm`; a fraction in micros (0.2 → 200000) for `cost_plus_margin` / `revshare`; ignored for `none`. */
+  /** CPM in currency micros for `cpm` / `cost_plus_cpm`; a price per click in currency micros for `cpc`; a fraction in micros (0.2 → 200000) for `cost_plus_margin` / `revshare`; ignored for `none`. */
   revenueValueMicros: number;
 }
 
@@ -46,6 +47,9 @@ const MICROS_PER_UNIT = 1_000_000n;
  * The revenue of one event, in currency micros:
  * - `none`: 0.
  * - `cpm`: `value / 1000` (value is the CPM).
+ * - `cpc`: 0 — value is the price of a click, which {@link clickCostAndRevenue} books; an
+ *   impression earns nothing. Xandr lists CPC among the advertiser-side revenue types, and `cpc`
+ *   among its click-tracker feed's pricing types (reference/standards.md §2.2, §2.4).
  * - `cost_plus_cpm`: `cost + value / 1000` (media cost plus a CPM mark-up).
  * - `cost_plus_margin`: `cost × (1 + value)` (value is the margin fraction, 0.2 → 200000).
  * - `revshare`: `cost × value` — the network's revenue as a share of media cost (value is the
@@ -59,7 +63,7 @@ const MICROS_PER_UNIT = 1_000_000n;
  * `RangeError` for amounts that are not non-negative safe integers.
  */
 export function revenueMicros(type: RevenueType, valueMicros: number, mediaCostMicros: number): number {
-  if (type === 'none') return 0;
+  if (type === 'none' || type === 'cpc') return 0;
   const line = linearRevenue(type, valueMicros);
   if (line === undefined) return cpmToEventMicros(valueMicros);
   const revenue = applyFractionMicros(mediaCostMicros, line.slopeMicros) + line.interceptMicros;
@@ -69,7 +73,7 @@ export function revenueMicros(type: RevenueType, valueMicros: number, mediaCostM
 
 /**
  * Cost-dependent revenue as `revenue = cost × slope + intercept` (slope a fraction in micros),
- * or `undefined` for the types that do not depend on cost (`none`, `cpm`).
+ * or `undefined` for the types that do not depend on cost (`none`, `cpm`, `cpc`).
  */
 function linearRevenue(
   type: RevenueType,
@@ -78,6 +82,7 @@ function linearRevenue(
   switch (type) {
     case 'none':
     case 'cpm':
+    case 'cpc':
       return undefined;
     case 'cost_plus_cpm':
       return { slopeMicros: 1_000_000, interceptMicros: cpmToEventMicros(valueMicros) };
@@ -95,7 +100,8 @@ function linearRevenue(
  *
  * 1. `ancostMicros` given: it is the cost and overrides any payment rule (the Xandr seed:
  *    "This will override any payment rules"); revenue follows from it.
- * 2. Revenue `none` / `cpm` (independent of cost): revenue first, then the rule's cost from it.
+ * 2. Revenue `none` / `cpm` / `cpc` (independent of cost): revenue first, then the rule's cost
+ *    from it.
  * 3. No rule: cost 0, revenue from a cost of 0.
  * 4. A `cpm` rule (independent of revenue): cost first, then revenue from it.
  * 5. Cost-based revenue with a `revshare` or `dynamic` rule — circular. Tally takes the
@@ -118,15 +124,10 @@ export function costAndRevenue(
 ): CostAndRevenue {
   const { revenueType: type, revenueValueMicros: value } = lineItem;
   const line = linearRevenue(type, value);
+  if (line === undefined) return costOfFixedRevenue(revenueMicros(type, value, 0), rule, ancostMicros);
   let cost: number;
   if (ancostMicros !== undefined) {
     cost = ancostMicros;
-  } else if (line === undefined) {
-    const revenue = revenueMicros(type, value, 0);
-    return {
-      mediaCostMicros: rule === undefined ? 0 : mediaCostMicros(rule, revenue),
-      revenueMicros: revenue,
-    };
   } else if (rule === undefined) {
     cost = 0;
   } else if (rule.pricingType === 'cpm') {
@@ -143,20 +144,39 @@ export function costAndRevenue(
  * Media cost and revenue of one click-tracker hit. A click is not an impression: what is priced
  * per thousand impressions (a `cpm` line item's CPM, a `cost_plus_cpm` mark-up, a `cpm` rule's
  * cost, a `dynamic` rule's target eCPM) is 0 for it, while what is a share of cost applies to the
- * click's own cost, `ancost` (Xandr's "cost of the external click"). Without `ancost` a click
- * costs and earns nothing; otherwise as {@link costAndRevenue}.
+ * click's own cost, `ancost` (Xandr's "cost of the external click"). A `cpc` line item earns its
+ * value on a click, whatever the cost; the cost is then `ancost` when given, else the rule's
+ * (a share of that revenue, as for an impression of a `cpm` line item). Otherwise, without
+ * `ancost` a click costs and earns nothing; with it, as {@link costAndRevenue}.
  */
 export function clickCostAndRevenue(
   lineItem: LineItemRevenue,
   rule: PaymentRule | undefined,
   ancostMicros: number | undefined,
 ): CostAndRevenue {
+  const clickRule = rule === undefined ? undefined : { ...rule, costCpmMicros: 0, targetEcpmMicros: 0 };
+  if (lineItem.revenueType === 'cpc') {
+    return costOfFixedRevenue(lineItem.revenueValueMicros, clickRule, ancostMicros);
+  }
   const perThousand = lineItem.revenueType === 'cpm' || lineItem.revenueType === 'cost_plus_cpm';
   return costAndRevenue(
     { ...lineItem, revenueValueMicros: perThousand ? 0 : lineItem.revenueValueMicros },
-    rule === undefined ? undefined : { ...rule, costCpmMicros: 0, targetEcpmMicros: 0 },
+    clickRule,
     ancostMicros,
   );
+}
+
+/**
+ * An event's amounts when its revenue does not depend on cost: that revenue, and as cost
+ * `ancostMicros` when given, else what the rule pays of the revenue (0 without a rule).
+ */
+function costOfFixedRevenue(
+  revenue: number,
+  rule: PaymentRule | undefined,
+  ancostMicros: number | undefined,
+): CostAndRevenue {
+  const cost = ancostMicros ?? (rule === undefined ? 0 : mediaCostMicros(rule, revenue));
+  return { mediaCostMicros: cost, revenueMicros: revenue };
 }
 
 /**

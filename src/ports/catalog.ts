@@ -54,7 +54,7 @@ export interface LineItemInput {
   advertiserId: number;
   name: string;
   revenueType: RevenueType;
-  /** A CPM in micros, or for fraction types a fraction in micros of 1; 0 for `none`. */
+  /** A CPM in micros, for `cpc` a price per click in micros, for fraction types a fraction in micros of 1; 0 for `none`. */
   revenueValueMicros: number;
   state: CatalogState;
 }
@@ -318,7 +318,7 @@ export interface LineItemView {
   readonly id: number;
   readonly advertiserId: number;
   readonly revenueType: RevenueType;
-  /** A CPM in micros, or a fraction in micros of 1 for `cost_plus_margin` and `revshare`; see `RevenueType`. */
+  /** A CPM in micros, a price per click in micros for `cpc`, or a fraction in micros of 1 for `cost_plus_margin` and `revshare`; see `RevenueType`. */
   readonly revenueValueMicros: number;
   readonly state: CatalogState;
 }

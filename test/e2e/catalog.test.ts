@@ -57,12 +57,13 @@ describe('catalog REST API', () => {
     assert.equal((await call('DELETE', `/v1/advertisers/${advertiser.id}`)).status, 404);
   });
 
-  it('stores line item revenue values as exact decimals: CPMs in currency, margins and shares as fractions', async () => {
+  it('stores line item revenue values as exact decimals: CPMs and prices per click in currency, margins and shares as fractions', async () => {
     const { advertiser } = await chain();
     const cases = [
       { revenueType: 'cpm', revenueValue: 2.5, expected: 2.5 },
       { revenueType: 'cost_plus_cpm', revenueValue: '0.000001', expected: 0.000001 },
       { revenueType: 'cost_plus_margin', revenueValue: 0.25, expected: 0.25 },
+      { revenueType: 'cpc', revenueValue: '0.35', expected: 0.35 },
       { revenueType: 'revshare', revenueValue: 1, expected: 1 },
       { revenueType: 'none', revenueValue: undefined, expected: 0 },
     ];
@@ -93,7 +94,8 @@ describe('catalog REST API', () => {
     assert.match(missing.body.error.message, /revenueValue: required for cpm/);
     // One problem each, not a second, contradicting one from the rules across the two fields.
     for (const [body, problem] of [
-      [{ revenueType: 'cpc', revenueValue: 2 }, /fix this field: revenueType: "cpc" is not valid/],
+      // Xandr's cost per acquisition: Tally has no conversions to bill.
+      [{ revenueType: 'cpa', revenueValue: 2 }, /fix this field: revenueType: "cpa" is not valid/],
       [{ revenueType: 'cpm', revenueValue: 1e300 }, /fix this field: revenueValue: 1e\+300 is not valid/],
       [{ revenueType: 'revshare', revenueValue: 1.5 }, /fix this field: revenueValue: 1.5 is not valid/],
     ] as const) {

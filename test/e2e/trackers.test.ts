@@ -667,6 +667,119 @@ describe('impression and click trackers end to end', () => {
     assert.equal(afterRow.revenueMicros - before.revenueMicros, 0);
   });
 
+  it('bills a cost-per-click line item its price on each counted click and nothing on an impression, paying the publisher its share of the clicks, as reports and billing records show', async () => {
+    const cpcLine = await create('/v1/line-items', {
+      advertiserId: ids.advertiser,
+      name: 'CPC 0.40',
+      revenueType: 'cpc',
+      revenueValue: 0.4,
+    });
+    // On no placement: the publisher's 50 % base rule prices them.
+    const clicks = await create('/v1/click-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'CPC click',
+      lineItemId: cpcLine,
+      publisherId: ids.publisher,
+      clickUrl: 'https://landing.example/cpc',
+    });
+    const impressions = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'CPC impression',
+      lineItemId: cpcLine,
+      publisherId: ids.publisher,
+    });
+    // On the top banner: its CPM 1.00 rule prices them.
+    const topImpressions = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'CPC impression, top banner',
+      lineItemId: cpcLine,
+      publisherId: ids.publisher,
+      placementId: ids.placementA,
+    });
+
+    for (const path of [
+      `/clktr?id=${clicks}&cachebuster=c1`,
+      `/clktr?id=${clicks}&cachebuster=c2`,
+      `/clktr?id=${clicks}&cachebuster=c3&ancost=0.25`,
+      `/clktr?id=${clicks}&cachebuster=c1`, // a duplicate: not counted
+    ]) {
+      assert.equal((await hit(path)).status, 302, path);
+    }
+    for (const path of [
+      `/imptr?id=${impressions}&cachebuster=i1`,
+      `/imptr?id=${impressions}&cachebuster=i2&ancost=0.0042`,
+      `/imptr?id=${topImpressions}&cachebuster=t1`,
+    ]) {
+      assert.equal((await hit(path)).status, 200, path);
+    }
+
+    // Three clicks at 0.40: two pay the publisher half (0.20 each), one its ancost of 0.25.
+    const clickRow = await trackerRow(clicks);
+    assert.deepEqual(
+      [clickRow.events, clickRow.revenueMicros, clickRow.mediaCostMicros, clickRow.profitMicros],
+      [3, 1_200_000, 650_000, 550_000],
+    );
+    // Impressions earn nothing: half of nothing, an ancost of 0.0042, and the CPM rule's 1.00 CPM.
+    const impressionRow = await trackerRow(impressions);
+    assert.deepEqual(
+      [impressionRow.events, impressionRow.revenueMicros, impressionRow.mediaCostMicros],
+      [2, 0, 4_200],
+    );
+    const topRow = await trackerRow(topImpressions);
+    assert.deepEqual([topRow.events, topRow.revenueMicros, topRow.mediaCostMicros], [1, 0, 1_000]);
+    const lineItemRows = await report(
+      tally.adminKey,
+      'lineItem,impressionType',
+      `&lineItem=${cpcLine}&outcome=counted`,
+    );
+    assert.deepEqual(
+      lineItemRows.rows.map((row) => [
+        row.impressionType,
+        row.events,
+        row.revenueMicros,
+        row.mediaCostMicros,
+      ]),
+      [
+        ['external_click', 3, 1_200_000, 650_000],
+        ['external_impression', 3, 0, 5_200],
+      ],
+    );
+
+    // One billing record per counted click, each billed the price per click.
+    const records = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      '/v1/billing-records?impressionType=external_click&limit=500',
+    );
+    assert.equal(records.status, 200, JSON.stringify(records.body));
+    assert.deepEqual(
+      records.body.records
+        .filter((record: any) => record.trackerId === clicks)
+        .map((record: any) => [record.lineItemId, record.revenueMicros, record.mediaCostMicros]),
+      [
+        [cpcLine, 400_000, 200_000],
+        [cpcLine, 400_000, 200_000],
+        [cpcLine, 400_000, 250_000],
+      ],
+    );
+
+    // The impression tracker under the share says why its hits cost nothing; the one under the CPM rule is fine.
+    const warned = await api(tally, tally.adminKey, 'GET', `/v1/impression-trackers/${impressions}`);
+    assert.deepEqual(
+      warned.body.warnings.map((warning: { code: string }) => warning.code),
+      ['zero_media_cost'],
+    );
+    assert.match(
+      warned.body.warnings[0].message,
+      new RegExp(
+        `payment rule ${ids.baseRule} \\(Base 50 %\\) prices are booked with a media cost of 0 and a revenue of 0: .*line item ${cpcLine} earns on clicks only \\(revenueType cpc\\)`,
+      ),
+    );
+    const fine = await api(tally, tally.adminKey, 'GET', `/v1/impression-trackers/${topImpressions}`);
+    assert.deepEqual(fine.body.warnings, []);
+  });
+
   it('does not count inactive or unknown trackers, bots or prefetches', async () => {
     await hit(`/imptr?id=${ids.inactiveTracker}&cachebuster=i1`);
     await hit(`/imptr?id=987654&cachebuster=u1`);

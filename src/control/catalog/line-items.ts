@@ -19,10 +19,11 @@ const FIELDS = ['advertiserId', 'name', 'revenueType', 'revenueValue', 'state'];
 
 /**
  * `/v1/line-items`: `{advertiserId, name, revenueType, revenueValue, state?}`. `revenueValue` is a
- * CPM in currency units for `cpm` and `cost_plus_cpm`, a fraction 0–1 for `cost_plus_margin`
- * and `revshare` (0.25 = 25 %), and 0 (or absent) for `none`. `advertiserId` never changes. A
- * write's answer carries `warnings` naming its impression trackers that book hits at a cost of 0
- * (`zeroPricedTrackers`), read from `catalog`, the snapshot hits are priced by.
+ * CPM in currency units for `cpm` and `cost_plus_cpm`, a price per click in currency units for
+ * `cpc`, a fraction 0–1 for `cost_plus_margin` and `revshare` (0.25 = 25 %), and 0 (or absent)
+ * for `none`. `advertiserId` never changes. A write's answer carries `warnings` naming its
+ * impression trackers that book hits at a cost of 0 (`zeroPricedTrackers`), read from `catalog`,
+ * the snapshot hits are priced by.
  */
 export function lineItemRoutes(
   store: EntityStore<LineItem, LineItemInput, LineItemFilter>,
@@ -65,7 +66,9 @@ export function lineItemRoutes(
           'revenueValue',
           isFraction
             ? `required for ${revenueType}: send a fraction from 0 to 1, e.g. 0.25 for 25 %`
-            : `required for ${revenueType}: send the CPM in currency units, e.g. 2.5`,
+            : revenueType === 'cpc'
+              ? 'required for cpc: send the price of one click in currency units, e.g. 0.4'
+              : `required for ${revenueType}: send the CPM in currency units, e.g. 2.5`,
         );
       }
       if (checkAcross && revenueType === 'none' && value !== null && value !== 0) {

@@ -138,7 +138,7 @@ const RESOURCES: Resource[] = [
       name,
       revenueType: { enum: REVENUE_TYPES },
       revenueValue: amount(
-        'CPM in currency units (cpm, cost_plus_cpm); fraction 0–1 (cost_plus_margin, revshare); 0 or absent for none',
+        'CPM in currency units (cpm, cost_plus_cpm); price of one click in currency units (cpc: a click earns it, an impression nothing); fraction 0–1 (cost_plus_margin, revshare); 0 or absent for none',
       ),
       state,
     },

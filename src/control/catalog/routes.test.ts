@@ -306,6 +306,43 @@ describe('catalog routes', () => {
       await assertRefused('POST', '/v1/line-items', body, /revenueType: required: send one of "none"/);
     });
 
+    it('takes a cost-per-click line item priced in currency units, with the bounds of a CPM, and asks for the price per click', async () => {
+      const owner = await advertiser();
+      const body = { advertiserId: owner.id, name: 'CPC', revenueType: 'cpc' };
+      const cpc = await create('/v1/line-items', { ...body, revenueValue: 0.4 });
+      assert.deepEqual([cpc.revenueType, cpc.revenueValue], ['cpc', 0.4]);
+      const largest = await create('/v1/line-items', { ...body, revenueValue: '999999.999999' });
+      assert.equal(largest.revenueValue, 999999.999999);
+      await assertRefused(
+        'POST',
+        '/v1/line-items',
+        body,
+        /revenueValue: required for cpc: send the price of one click in currency units, e.g. 0.4/,
+      );
+      for (const revenueValue of [1_000_000, -0.1, '0.0000001']) {
+        await assertRefused(
+          'POST',
+          '/v1/line-items',
+          { ...body, revenueValue },
+          /revenueValue: .*a decimal amount from 0 to 999999.999999 with at most 6 decimals/,
+        );
+      }
+      // From a fraction type, the value must be sent again: 0.25 of cost is not 0.25 a click.
+      const margin = await create('/v1/line-items', {
+        ...body,
+        revenueType: 'cost_plus_margin',
+        revenueValue: 0.25,
+      });
+      await assertRefused('PATCH', `/v1/line-items/${margin.id}`, { revenueType: 'cpc' }, /required for cpc/);
+      const switched = await ok('PATCH', `/v1/line-items/${margin.id}`, {
+        revenueType: 'cpc',
+        revenueValue: 2,
+      });
+      assert.deepEqual([switched.revenueType, switched.revenueValue], ['cpc', 2]);
+      const listed = await ok('GET', `/v1/line-items?advertiserId=${owner.id}&revenueType=cpc`);
+      assert.deepEqual(idsOf(listed), [cpc.id, largest.id, margin.id]);
+    });
+
     it("takes a line item's or payment rule's write answer sent back with PUT, its warnings included", async () => {
       const owner = await advertiser();
       const lineItem = await create('/v1/line-items', {
