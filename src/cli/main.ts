@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { asDatabaseFileError, DatabaseFileError, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { parseConfig } from '../config.js';
@@ -9,12 +10,18 @@ import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
 import { surviveClosedOutput } from '../lib/closed-output.js';
 import { jsonLogger } from '../lib/log.js';
+import type { AccountStore } from '../ports/accounts.js';
 import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lock.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { createAccount } from './create-account.js';
-import { parseReplayRequest, REPLAY_DEAD_USAGE, replayDeadInSteps } from './replay-dead.js';
+import {
+  parseReplayRequest,
+  REPLAY_DEAD_USAGE,
+  replayDeadInSteps,
+  unknownAccountRefusal,
+} from './replay-dead.js';
 
 const HELP = `Tally — counts billable ad impressions.
 
@@ -117,10 +124,16 @@ async function main(argv: string[]): Promise<number> {
       return serve(config);
     case 'replay-dead': {
       if (replay?.ok !== true) throw new Error('the options of replay-dead are read before this');
-      return withLedger(config, async (ledger) => {
-        const nowMs = Date.now();
+      return withLedger(config, async (ledger, accounts, dbPath) => {
         const { request } = replay;
+        const refusal = unknownAccountRefusal(request.filter, accounts, dbPath);
+        if (refusal !== undefined) {
+          process.stderr.write(refusal);
+          return 1;
+        }
+        const nowMs = Date.now();
         process.stdout.write(await replayDeadInSteps(ledger, request, nowMs, nowMs + DELIVERY_WINDOW_MS));
+        return 0;
       });
     }
     case 'create-account':
@@ -229,10 +242,14 @@ function dataDirExists(config: Config): boolean {
 }
 
 /**
- * Runs `run` on the ledger in the configured data directory; refuses (exit 1) when there is none
- * there, rather than create an empty one in a mistyped directory and report that nothing was done.
+ * Runs `run` on the ledger in the configured data directory, its accounts and its path, and
+ * returns the exit code `run` returns; refuses (exit 1) when there is no ledger there, rather than
+ * create an empty one in a mistyped directory and report that nothing was done.
  */
-async function withLedger(config: Config, run: (ledger: SqliteLedger) => Promise<void>): Promise<number> {
+async function withLedger(
+  config: Config,
+  run: (ledger: SqliteLedger, accounts: AccountStore, dbPath: string) => Promise<number>,
+): Promise<number> {
   const path = join(config.dataDir, 'tally.db');
   if (!existsSync(path)) {
     process.stderr.write(
@@ -240,15 +257,15 @@ async function withLedger(config: Config, run: (ledger: SqliteLedger) => Promise
     );
     return 1;
   }
-  const ledger = new SqliteLedger(openCommandLedger(config));
+  const db = openCommandLedger(config);
+  const ledger = new SqliteLedger(db);
   try {
-    await run(ledger);
+    return await run(ledger, new SqliteAccountStore(db), path);
   } catch (error) {
     throw asDatabaseFileError(path, error);
   } finally {
     ledger.close();
   }
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

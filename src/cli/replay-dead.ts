@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { AccountStore } from '../ports/accounts.js';
 import type { DeadDeliveryFilter, Ledger } from '../ports/ledger.js';
 import { hostSpellings } from '../domain/delivery-host.js';
 
@@ -121,6 +122,25 @@ function isoTimeMs(text: string): number | undefined {
     return undefined;
   if (hour > 23 || minute > 59 || second > 59 || zoneHour > 23 || zoneMinute > 59) return undefined;
   return Date.parse(text);
+}
+
+/**
+ * Why `tally replay-dead` refuses `filter` on the ledger at `dbPath`, or `undefined`: its
+ * `--account` names no account there. A mistyped id would replay none and say "0 dead
+ * deliveries", as if that account had none dead.
+ */
+export function unknownAccountRefusal(
+  filter: DeadDeliveryFilter,
+  accounts: Pick<AccountStore, 'getAccount'>,
+  dbPath: string,
+): string | undefined {
+  const { accountId } = filter;
+  if (accountId === undefined || accounts.getAccount(accountId) !== undefined) return undefined;
+  return (
+    `Tally has no account ${accountId} in ${dbPath}, so nothing was replayed: give --account the id ` +
+    'of an existing account (tally create-account prints the id of each account it creates; the ' +
+    "operator's account is 1), or set TALLY_DATA_DIR to the data directory of the server that holds it\n"
+  );
 }
 
 /**

@@ -15,10 +15,31 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { holdPort, runCli } from '../support/server.js';
 import Database from 'better-sqlite3';
+import { SqliteAccountStore } from '../../src/adapters/sqlite/accounts.js';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { openSqlite } from '../../src/adapters/sqlite/database.js';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { migrateAsOlderTally } from '../support/older-schema.js';
+
+/**
+ * A new ledger in `dataDir`, open, holding the operator's account (id 1) and then one account
+ * for each of `names`, made by the ledger's own account store as the server at its first start
+ * and `tally create-account` make them; with the accounts' ids, the operator's first.
+ */
+function ledgerWithAccounts(dataDir: string, names: string[]): { db: Database.Database; ids: number[] } {
+  const db = openSqlite(join(dataDir, 'tally.db'));
+  const accounts = new SqliteAccountStore(db);
+  const ids = ['default', ...names].map((name) => accounts.createAccount(name, Date.now()).id);
+  return { db, ids };
+}
+
+/** The dedupe key and status of each delivery in `dataDir`'s ledger, `key:status`, in id order. */
+function deliveryStatuses(dataDir: string): string[] {
+  const db = openSqlite(join(dataDir, 'tally.db'));
+  const rows = db.prepare('SELECT dedupe_key, status FROM deliveries ORDER BY id').all();
+  db.close();
+  return (rows as { dedupe_key: string; status: string }[]).map((row) => `${row.dedupe_key}:${row.status}`);
+}
 
 describe('the tally command', () => {
   it('refuses to serve on a blank or hexadecimal TALLY_PORT instead of listening on port 0 or 80', async () => {
@@ -242,13 +263,13 @@ describe('the tally command', () => {
   it('makes dead deliveries pending again with a new three-hour deadline, and says how many', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
     try {
-      const db = openSqlite(join(dataDir, 'tally.db'));
+      const { db, ids } = ledgerWithAccounts(dataDir, []);
       const insert = db.prepare(
         `INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, attempts, created_ms, due_ms, deadline_ms)
-         VALUES (1, ?, 'https://dsp.example/bill', '203.0.113.9', 'ua', ?, 7, 1, 1, 2)`,
+         VALUES (?, ?, 'https://dsp.example/bill', '203.0.113.9', 'ua', ?, 7, 1, 1, 2)`,
       );
-      insert.run('dead-1', 'dead');
-      insert.run('delivered-1', 'delivered');
+      insert.run(ids[0], 'dead-1', 'dead');
+      insert.run(ids[0], 'delivered-1', 'delivered');
       db.close();
       const result = await runCli(['replay-dead'], { TALLY_DATA_DIR: dataDir });
       assert.equal(result.code, 0, result.stderr);
@@ -280,26 +301,22 @@ describe('the tally command', () => {
   it('replays only the dead deliveries its options pick, counts them without change on --dry-run, and refuses bad options whole', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-some-'));
     try {
-      const db = openSqlite(join(dataDir, 'tally.db'));
+      const {
+        db,
+        ids: [operator, other, third],
+      } = ledgerWithAccounts(dataDir, ['Other Network', 'Third Network']);
       const insert = db.prepare(
         `INSERT INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
          VALUES (?, ?, ?, ?, '203.0.113.9', 'ua', 'dead', ?, 1, 2)`,
       );
       const dayMs = Date.parse('2026-12-04T00:00:00Z');
-      insert.run(1, 'dsp-1', 'https://dsp.example/b', 'dsp.example', dayMs + 3_600_000);
-      insert.run(1, 'dsp-2', 'https://dsp.example:8443/b', 'dsp.example:8443', dayMs - 3_600_000);
-      insert.run(2, 'other', 'https://other.example/b', 'other.example', dayMs + 3_600_000);
-      insert.run(3, 'idn', 'https://bücher.example./b', 'bücher.example.', dayMs);
-      insert.run(3, 'ipv6', 'https://[2001:db8::1]/b', '[2001:db8::1]', dayMs);
+      insert.run(operator, 'dsp-1', 'https://dsp.example/b', 'dsp.example', dayMs + 3_600_000);
+      insert.run(operator, 'dsp-2', 'https://dsp.example:8443/b', 'dsp.example:8443', dayMs - 3_600_000);
+      insert.run(other, 'other', 'https://other.example/b', 'other.example', dayMs + 3_600_000);
+      insert.run(third, 'idn', 'https://bücher.example./b', 'bücher.example.', dayMs);
+      insert.run(third, 'ipv6', 'https://[2001:db8::1]/b', '[2001:db8::1]', dayMs);
       db.close();
-      const statuses = () => {
-        const after = openSqlite(join(dataDir, 'tally.db'));
-        const rows = after.prepare('SELECT dedupe_key, status FROM deliveries ORDER BY id').all();
-        after.close();
-        return (rows as { dedupe_key: string; status: string }[]).map(
-          (row) => `${row.dedupe_key}:${row.status}`,
-        );
-      };
+      const statuses = () => deliveryStatuses(dataDir);
       const env = { TALLY_DATA_DIR: dataDir };
       const dry = await runCli(['replay-dead', '--host', 'DSP.example', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
@@ -340,9 +357,54 @@ describe('the tally command', () => {
       assert.equal(some.code, 0, some.stderr);
       assert.equal(some.stdout, '1 dead delivery is pending again\n');
       assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:dead', 'idn:dead', 'ipv6:dead']);
-      const account = await runCli(['replay-dead', '--account', '2'], env);
+      const account = await runCli(['replay-dead', '--account', String(other)], env);
       assert.equal(account.stdout, '1 dead delivery is pending again\n');
       assert.deepEqual(statuses(), ['dsp-1:pending', 'dsp-2:dead', 'other:pending', 'idn:dead', 'ipv6:dead']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses, exit 1, to replay or count the dead deliveries of an account that does not exist, naming the id, and replays none', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-no-account-'));
+    try {
+      const {
+        db,
+        ids: [operator, other],
+      } = ledgerWithAccounts(dataDir, ['Other Network']);
+      const insert = db.prepare(
+        `INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
+         VALUES (?, ?, 'https://dsp.example/bill', '203.0.113.9', 'ua', 'dead', 1, 1, 2)`,
+      );
+      insert.run(operator, 'operator-dead');
+      insert.run(other, 'other-dead');
+      db.close();
+      const env = { TALLY_DATA_DIR: dataDir };
+      const missing = (other ?? 0) + 1;
+      for (const args of [
+        ['replay-dead', '--account', String(missing)],
+        ['replay-dead', '--account', String(missing), '--dry-run'],
+      ]) {
+        const refused = await runCli(args, env);
+        assert.equal(refused.code, 1, args.join(' '));
+        assert.equal(refused.stdout, '', args.join(' '));
+        assert.equal(
+          refused.stderr,
+          `Tally has no account ${missing} in ${join(dataDir, 'tally.db')}, so nothing was replayed: give --account the id ` +
+            "of an existing account (tally create-account prints the id of each account it creates; the operator's " +
+            'account is 1), or set TALLY_DATA_DIR to the data directory of the server that holds it\n',
+        );
+      }
+      assert.deepEqual(deliveryStatuses(dataDir), ['operator-dead:dead', 'other-dead:dead']);
+      // The same id once its account exists, with none dead, is not refused: it has 0 to replay.
+      const later = openSqlite(join(dataDir, 'tally.db'));
+      const created = new SqliteAccountStore(later).createAccount('Quiet Network', Date.now()).id;
+      later.close();
+      assert.equal(created, missing);
+      const none = await runCli(['replay-dead', '--account', String(missing)], env);
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal(none.stdout, '0 dead deliveries are pending again\n');
+      assert.deepEqual(deliveryStatuses(dataDir), ['operator-dead:dead', 'other-dead:dead']);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
