@@ -486,6 +486,33 @@ describe('access control', () => {
         externalId: 'shared-exchange-id',
       });
       assert.equal(publisher.status, 201, 'external ids are unique per account only');
+      // Tracker codes too (a hit names its tracker by code within an account, `member=` naming the
+      // account): the rival reuses one the first account holds, made here, as no fixture has a code.
+      await created('/v1/impression-trackers', {
+        advertiserId: ids.A1,
+        name: 'Coded',
+        lineItemId: ids.LI1,
+        publisherId: ids.P1,
+        code: 'shared-code',
+      });
+      const lineItem = await as(rival, 'POST', '/v1/line-items', {
+        advertiserId: advertiser.body.id,
+        name: 'Rival line item',
+        revenueType: 'none',
+      });
+      assert.equal(lineItem.status, 201, JSON.stringify(lineItem.body));
+      const tracker = await as(rival, 'POST', '/v1/impression-trackers', {
+        advertiserId: advertiser.body.id,
+        name: 'Rival tracker',
+        lineItemId: lineItem.body.id,
+        publisherId: publisher.body.id,
+        code: 'shared-code',
+      });
+      assert.equal(
+        tracker.status,
+        201,
+        `tracker codes are unique per account only: ${JSON.stringify(tracker.body)}`,
+      );
       await as(rival, 'PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['rival.example'] });
       assert.notDeepEqual((await admin('GET', '/v1/account/redirect-allowlist')).body.domains, [
         'rival.example',
