@@ -16,6 +16,7 @@ import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, start
 import type { Tally } from '../server.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { createAccount } from './create-account.js';
+import { accountsText } from './list-accounts.js';
 import {
   parseReplayRequest,
   REPLAY_DEAD_USAGE,
@@ -30,6 +31,7 @@ Usage: tally <command>
 Commands:
   serve                 start the server (configuration from TALLY_* variables, see README)
   create-account <name> create an account and print its first admin API key (shown once)
+  list-accounts         list the accounts: id, name, when created, how many live API keys
   replay-dead           make dead burl deliveries pending again (3 h from now): every one, or those
                         of --account <id>, --host <host>, counted --from/--to <ISO time>;
                         --dry-run counts them and changes nothing
@@ -51,13 +53,14 @@ tokens they sealed still open.
 `;
 
 /** The commands. */
-type Command = 'serve' | 'create-account' | 'replay-dead' | 'rotate-token-key' | 'help';
+type Command = 'serve' | 'create-account' | 'list-accounts' | 'replay-dead' | 'rotate-token-key' | 'help';
 
 /** The usage line of each command: how it is called, and the arguments it takes. */
 const USAGE: Readonly<Record<Command, string>> = {
   serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
   'create-account':
     'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
+  'list-accounts': 'tally list-accounts',
   'replay-dead': REPLAY_DEAD_USAGE,
   'rotate-token-key': 'tally rotate-token-key',
   help: 'tally help',
@@ -136,6 +139,11 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       });
     }
+    case 'list-accounts':
+      return withLedger(config, (_ledger, accounts) => {
+        process.stdout.write(accountsText(accounts));
+        return Promise.resolve(0);
+      });
     case 'create-account':
       if (!dataDirExists(config)) return 1;
       return createAccount(config, args[0], {

@@ -138,8 +138,8 @@ export function unknownAccountRefusal(
   if (accountId === undefined || accounts.getAccount(accountId) !== undefined) return undefined;
   return (
     `Tally has no account ${accountId} in ${dbPath}, so nothing was replayed: give --account the id ` +
-    'of an existing account (tally create-account prints the id of each account it creates; the ' +
-    "operator's account is 1), or set TALLY_DATA_DIR to the data directory of the server that holds it\n"
+    'of an existing account (tally list-accounts lists them), or set TALLY_DATA_DIR to the data ' +
+    'directory of the server that holds it\n'
   );
 }
 

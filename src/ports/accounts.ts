@@ -32,6 +32,8 @@ export interface ApiKeyRecord {
 export interface AccountStore {
   createAccount(name: string, nowMs: number): Account;
   getAccount(id: number): Account | undefined;
+  /** Every account, in the order of their ids. */
+  listAccounts(): Account[];
   /** Stores a key's hash; returns the record. */
   addKey(
     accountId: number,

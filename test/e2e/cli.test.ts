@@ -391,8 +391,8 @@ describe('the tally command', () => {
         assert.equal(
           refused.stderr,
           `Tally has no account ${missing} in ${join(dataDir, 'tally.db')}, so nothing was replayed: give --account the id ` +
-            "of an existing account (tally create-account prints the id of each account it creates; the operator's " +
-            'account is 1), or set TALLY_DATA_DIR to the data directory of the server that holds it\n',
+            'of an existing account (tally list-accounts lists them), or set TALLY_DATA_DIR to the data directory of ' +
+            'the server that holds it\n',
         );
       }
       assert.deepEqual(deliveryStatuses(dataDir), ['operator-dead:dead', 'other-dead:dead']);
@@ -405,6 +405,44 @@ describe('the tally command', () => {
       assert.equal(none.code, 0, none.stderr);
       assert.equal(none.stdout, '0 dead deliveries are pending again\n');
       assert.deepEqual(deliveryStatuses(dataDir), ['operator-dead:dead', 'other-dead:dead']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the accounts a data directory holds, with their ids, names, creation times and live keys, and refuses a data directory without a ledger', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-list-accounts-'));
+    try {
+      const env = { TALLY_DATA_DIR: dataDir };
+      const none = await runCli(['list-accounts'], env);
+      assert.equal(none.code, 1);
+      assert.equal(none.stdout, '');
+      assert.match(none.stderr, /Tally has no ledger at .*tally\.db: set TALLY_DATA_DIR/);
+      assert.ok(!existsSync(join(dataDir, 'tally.db')), 'listing made a ledger');
+      const created = await runCli(['create-account', 'Acme Media'], env);
+      assert.equal(created.code, 0, created.stderr);
+      const db = openSqlite(join(dataDir, 'tally.db'));
+      const accounts = new SqliteAccountStore(db);
+      const [operator, acme] = accounts.listAccounts();
+      const acmeKey = accounts.listKeys(acme?.id ?? 0)[0];
+      accounts.addKey(acme?.id ?? 0, 'second-hash', 'tly_2', 'second', 'reader', null, Date.now());
+      accounts.revokeKey(acme?.id ?? 0, acmeKey?.id ?? 0, Date.now());
+      accounts.addKey(acme?.id ?? 0, 'third-hash', 'tly_3', 'third', 'editor', null, Date.now());
+      db.close();
+      const listed = await runCli(['list-accounts'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(
+        listed.stdout,
+        'id\tname\tcreated\tlive keys\n' +
+          `1\tdefault\t${new Date(operator?.createdMs ?? 0).toISOString()}\t0\n` +
+          `2\tAcme Media\t${new Date(acme?.createdMs ?? 0).toISOString()}\t2\n`,
+      );
+      const extra = await runCli(['list-accounts', 'Acme'], env);
+      assert.equal(extra.code, 2);
+      assert.match(
+        extra.stderr,
+        /unexpected argument "Acme" \(nothing was done\); usage: tally list-accounts/,
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

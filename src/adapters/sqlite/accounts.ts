@@ -31,6 +31,15 @@ export class SqliteAccountStore implements AccountStore {
     return row === undefined ? undefined : { id: row.id, name: row.name, createdMs: row.created_ms };
   }
 
+  listAccounts(): Account[] {
+    const rows = this.db.prepare('SELECT id, name, created_ms FROM accounts ORDER BY id').all() as {
+      id: number;
+      name: string;
+      created_ms: number;
+    }[];
+    return rows.map((row) => ({ id: row.id, name: row.name, createdMs: row.created_ms }));
+  }
+
   addKey(
     accountId: number,
     hash: string,
