@@ -763,6 +763,42 @@ describe('the notice lane', () => {
     });
   });
 
+  it('answers 408 and closes a new connection that sends line breaks alone, as node:http does, however often it sends them', async () => {
+    await withLane(echo, async ({ port, laneSaw, httpSaw, metrics }) => {
+      const client = new Client(port);
+      // llhttp skips line breaks before a request: each one is no head, yet it is traffic that
+      // would put off the timeout of a connection that sends nothing, for as long as they come.
+      const lineBreaks = setInterval(() => client.write('\r\n'), OPTIONS.headersTimeoutMs / 3);
+      try {
+        const closed = await Promise.race([
+          client.closed.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10 * OPTIONS.headersTimeoutMs)),
+        ]);
+        assert.equal(closed, true, 'still open after ten head timeouts of line breaks');
+      } finally {
+        clearInterval(lineBreaks);
+        client.destroy();
+      }
+      const [answer] = await client.answers(1);
+      assert.equal(answer?.status, 408);
+      assert.deepEqual([...laneSaw, ...httpSaw], []);
+      assert.match(metrics.render(), /^tally_unread_requests_total\{status="408"\} 1$/m);
+    });
+  });
+
+  it('serves a first notice sent after line breaks, and times its connection as one that served a request', async () => {
+    await withLane(echo, async ({ port }) => {
+      const client = new Client(port);
+      client.write('\r\n');
+      await new Promise((resolve) => setTimeout(resolve, OPTIONS.headersTimeoutMs / 2));
+      client.write(get('/n/a'));
+      await client.answers(1);
+      // The head timeout the line breaks started ends with the notice: idle past it, the
+      // connection is kept for the next one.
+      await servesNextAfterIdling(client);
+    });
+  });
+
   it(
     'times a head from its first bytes: trickling it in does not keep the connection open',
     { timeout: 10_000 },

@@ -224,6 +224,10 @@ class LaneConnection {
       if (!request.keepAlive) return this.closeWhenAnswered();
     }
     if (offset < data.length) this.keepPartial(data.subarray(offset));
+    // Line breaks alone on a new connection (llhttp skips them) are no request: timed as a head
+    // begun, they are answered 408 as node:http answers them, rather than keep the connection open
+    // for good, each one putting off the timeout of a connection that sends nothing.
+    else if (!this.servedOne) this.timePartial();
     if (this.owed.length >= this.lane.options.maxPipelined) this.pauseReading();
     else if (this.socket.writableNeedDrain) {
       // A client that pipelines without reading its answers: what is written waits in memory
@@ -239,8 +243,7 @@ class LaneConnection {
    */
   private pauseReading(): void {
     this.socket.pause();
-    if (this.partialTimer !== undefined) clearTimeout(this.partialTimer);
-    this.partialTimer = undefined;
+    this.stopPartialTimer();
   }
 
   /**
@@ -286,6 +289,8 @@ class LaneConnection {
     if (!this.servedOne) {
       this.servedOne = true;
       this.socket.setTimeout(this.lane.options.keepAliveTimeoutMs);
+      // The line breaks before it may have started the head timeout (see `read`).
+      this.stopPartialTimer();
     }
     const owed: Owed = { head: request.method === 'HEAD', keepAlive: request.keepAlive, answer: undefined };
     this.owed.push(owed);
@@ -379,6 +384,10 @@ class LaneConnection {
     this.partial = [];
     this.partialBytes = 0;
     this.partialTail = EMPTY;
+    this.stopPartialTimer();
+  }
+
+  private stopPartialTimer(): void {
     if (this.partialTimer !== undefined) clearTimeout(this.partialTimer);
     this.partialTimer = undefined;
   }
