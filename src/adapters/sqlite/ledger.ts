@@ -222,12 +222,6 @@ export class SqliteLedger implements Ledger {
   private readonly dimsIdOf: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
-  /** Whether a delivery of a dedupe key is kept. */
-  private readonly deliveryKept: Database.Statement;
-  /** Keeps the dedupe key of an impression counted without a delivery; ignored if already kept. */
-  private readonly keepCountedImpression: Database.Statement;
-  /** Whether the dedupe key of an impression counted without a delivery is kept. */
-  private readonly countedImpressionKept: Database.Statement;
   /** The ids, due times and hosts of the deliveries due at a time and not leased, due first first. */
   private readonly firstDue: Database.Statement;
   /** The hosts of the pending deliveries, and when the first of each falls due: an index seek each. */
@@ -301,11 +295,6 @@ export class SqliteLedger implements Ledger {
          created_ms, due_ms, deadline_ms, delivered_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.deliveryKept = db.prepare('SELECT 1 FROM deliveries WHERE dedupe_key = ?').pluck();
-    this.keepCountedImpression = db.prepare(
-      'INSERT OR IGNORE INTO counted_impressions (dedupe_key) VALUES (?)',
-    );
-    this.countedImpressionKept = db.prepare('SELECT 1 FROM counted_impressions WHERE dedupe_key = ?').pluck();
     this.redirectedBeforeKept = db
       .prepare(
         `SELECT r.received_ms FROM event_rows r JOIN event_dims d ON d.id = r.dims_id
@@ -505,20 +494,12 @@ export class SqliteLedger implements Ledger {
         const redirectedMs = this.redirectedMsOf.get(dedupe.key) as number | undefined;
         if (redirectedMs !== undefined) outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
       }
-      // An exchange impression counts once for good, not only while its claim lasts: its DSP's burl
-      // is queued, or its 302 kept, once per impression (its key is unique), and the key of one
-      // counted without either is kept instead. An impression counted before, by a count whose
-      // claim has since expired (a second registration of the win with a later auction time), is
-      // that impression again, not a second one to bill.
+      // The DSP's burl is queued, or its 302 kept, once per impression (its key is unique): an
+      // impression whose burl was queued or redirected to before, by a count whose claim has since
+      // expired (a second registration of the win with a later auction time), is that impression
+      // again, not a second one to bill.
       const delivery = event.delivery;
-      const exchangeCount =
-        outcome.outcome === 'counted' && dedupe !== undefined && event.dims.impressionType === 'exchange';
-      if (exchangeCount && this.countedImpressionKept.get(dedupe.key) !== undefined) {
-        outcome = notCounted('duplicate');
-      } else if (exchangeCount && delivery === undefined) {
-        if (this.deliveryKept.get(dedupe.key) !== undefined) outcome = this.repeatOfKept(event, dedupe.key);
-        else this.keepCountedImpression.run(dedupe.key);
-      } else if (outcome.outcome === 'counted' && delivery !== undefined && dedupe !== undefined) {
+      if (outcome.outcome === 'counted' && delivery !== undefined && dedupe !== undefined) {
         const redirected = delivery.redirected === true;
         const queued = this.insertDelivery.run(
           event.dims.accountId,
@@ -534,7 +515,13 @@ export class SqliteLedger implements Ledger {
           delivery.deadlineMs,
           redirected ? event.receivedMs : null,
         );
-        if (queued.changes === 0) outcome = this.repeatOfKept(event, dedupe.key);
+        if (queued.changes === 0) {
+          const redirectedMs =
+            event.dims.kind === 'burl'
+              ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
+              : undefined;
+          outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
+        }
       }
       const counted = outcome.outcome === 'counted';
       const d = event.dims;
@@ -608,16 +595,6 @@ export class SqliteLedger implements Ledger {
     // event that did not count) add into one rollup row: the upsert adds them.
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
     return { outcomes, newClaims, newDims };
-  }
-
-  /**
-   * {@link repeatOutcome} of a notice repeating an impression whose delivery is kept: redirected
-   * again where it is a notice of Tally's burl and that delivery is `redirected`.
-   */
-  private repeatOfKept(event: EventRecord, key: string): Outcome {
-    const redirectedMs =
-      event.dims.kind === 'burl' ? (this.redirectedMsOf.get(key) as number | undefined) : undefined;
-    return this.repeatOutcome(event, key, redirectedMs);
   }
 
   /**
@@ -919,26 +896,13 @@ export class SqliteLedger implements Ledger {
       // Delivered at or after it fell due: the (status, due_ms) index finds the old ones. The newest
       // delivery is never pruned, as the newest event is not: a new one would take its id, which
       // calls send as `X-Tally-Delivery-Id`, so that a DSP would take a new impression for a retry.
-      // Their impressions' keys are kept, so that a pruned delivery's impression never counts again.
-      const prunable = JSON.stringify(
-        this.db
-          .prepare(
-            `SELECT id FROM deliveries
-               WHERE status IN ('delivered', 'redirected') AND due_ms < ? AND delivered_ms < ?
-                 AND id < (SELECT MAX(id) FROM deliveries) LIMIT ?`,
-          )
-          .pluck()
-          .all(beforeMs, beforeMs, maxRows),
-      );
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO counted_impressions (dedupe_key)
-             SELECT dedupe_key FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`,
-        )
-        .run(prunable);
       const deliveries = this.db
-        .prepare('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))')
-        .run(prunable).changes;
+        .prepare(
+          `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+             WHERE status IN ('delivered', 'redirected') AND due_ms < ? AND delivered_ms < ?
+               AND id < (SELECT MAX(id) FROM deliveries) LIMIT ?)`,
+        )
+        .run(beforeMs, beforeMs, maxRows).changes;
       return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
     });
   }

@@ -588,14 +588,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE trackers ADD COLUMN fired_by TEXT NOT NULL DEFAULT 'browser' CHECK (fired_by IN ('browser', 'app'));
   `,
-  // 20: the dedupe keys of the exchange impressions counted without a burl delivery kept (none
-  // queued, none redirected to, or one pruned), so that an impression counts once for good, as one
-  // whose delivery is kept does, and not again once its claim expired (a win registered again with
-  // a later auction time). Impressions counted before it are kept from a second count only while
-  // their claims last, as they were.
-  `
-  CREATE TABLE counted_impressions (dedupe_key TEXT PRIMARY KEY) WITHOUT ROWID;
-  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
