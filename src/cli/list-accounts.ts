@@ -3,7 +3,7 @@ import type { AccountStore } from '../ports/accounts.js';
 /**
  * What `tally list-accounts` prints: a header, then a line for each account, tab-separated: its id
  * (what `replay-dead --account` takes), its name, when it was created (ISO, UTC) and how many
- * live (unrevoked) API keys it has: one with none can reach the API with no key.
+ * live (unrevoked) API keys it has (with none, no one can use the API for it).
  */
 export function accountsText(accounts: AccountStore): string {
   const lines = accounts.listAccounts().map((account) => {
