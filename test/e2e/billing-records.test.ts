@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { api, freePort, spawnServe, startServer, untilReady } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { publisherReaderKey } from '../support/publisher-reader.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
 /** Billing records over real HTTP: one per counted impression, what a DSP reconciles against. */
@@ -174,7 +175,7 @@ describe('GET /v1/billing-records', () => {
     assert.equal(nextPage.headers.get('link'), null);
   });
 
-  it('lets an account-wide reader key read them, refuses a scoped key, and refuses a bad parameter saying what to send', async () => {
+  it('lets an account-wide reader key read them, refuses an advertiser’s or a publisher’s scoped key (they hold the clearing prices), and refuses a bad parameter saying what to send', async () => {
     const created = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
       name: 'finance',
       role: 'reader',
@@ -188,9 +189,12 @@ describe('GET /v1/billing-records', () => {
       role: 'reader',
       scope: { type: 'advertiser', id: advertiser.body.id },
     });
-    const refused = await api(tally, scoped.body.key, 'GET', '/v1/billing-records');
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error.code, 'FORBIDDEN');
+    const publisherKey = await publisherReaderKey(tally, 'Billing publisher', 'pub-billing');
+    for (const key of [scoped.body.key as string, publisherKey]) {
+      const refused = await api(tally, key, 'GET', '/v1/billing-records');
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.error.code, 'FORBIDDEN');
+    }
 
     for (const [query, message] of [
       ['limit=0', /limit must be an integer from 1 to 1000/],
