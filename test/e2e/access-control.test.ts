@@ -367,6 +367,20 @@ describe('access control', () => {
       assert.equal((await admin('GET', `/v1/impression-trackers/${ids.T1}`)).body.advertiserId, ids.A1);
     });
 
+    it('cannot delete its own advertiser or publisher, even one nothing depends on: that is the account’s to do', async () => {
+      const advertiser = await created('/v1/advertisers', { name: 'Bare advertiser' });
+      const publisher = await created('/v1/publishers', { name: 'Bare publisher' });
+      for (const [type, id, path] of [
+        ['advertiser', advertiser, `/v1/advertisers/${advertiser}`],
+        ['publisher', publisher, `/v1/publishers/${publisher}`],
+      ] as const) {
+        const key = await newKey(`bare ${type} admin`, 'admin', { type, id });
+        const refused = await as(key, 'DELETE', path);
+        assert.equal(refused.status, 403, `${path}: ${JSON.stringify(refused.body)}`);
+        assert.equal((await admin('GET', path)).status, 200, `${path} is still there`);
+      }
+    });
+
     it('cannot write at all with the reader role', async () => {
       const key = keys.advertiserReader ?? '';
       assert.equal((await as(key, 'PATCH', `/v1/line-items/${ids.LI1}`, { name: 'x' })).status, 403);
