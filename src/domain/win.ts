@@ -139,7 +139,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   }
   const parsed = { ...read, bid: withPrivacyMacrosInUrls(read.bid, privacy) };
   const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
-  const burlIgnored = ignoresPublisherBurl(parsed.publisherBurl, format, channel, dspBurl);
+  const burlIgnored = ignoresPublisherBurl(format, channel, dspBurl);
   const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
     publisherBurl: parsed.publisherBurl && !burlIgnored,
@@ -394,18 +394,13 @@ function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): str
 }
 
 /**
- * Whether the publisher's burl is asked for and must not count: an app banner whose bid has no burl
+ * Whether the publisher's burl, if asked for, must not count: an app banner whose bid has no burl
  * counts on OMID or on its markup, as Index counts it ("If you do not use burl, Index assumes that
  * your impression tracking URL is in the adm … we will not use burl for impression counting"), so
  * that it counts when the DSP's own tracker in the markup does, not when the publisher's SDK fires.
  */
-function ignoresPublisherBurl(
-  publisherBurl: boolean,
-  format: Format,
-  channel: Channel,
-  dspBurl: string,
-): boolean {
-  return publisherBurl && format === 'banner' && channel === 'app' && dspBurl === '';
+function ignoresPublisherBurl(format: Format, channel: Channel, dspBurl: string): boolean {
+  return format === 'banner' && channel === 'app' && dspBurl === '';
 }
 
 /** `publisherBurl` asked for and not what counts: the publisher must not be told to fire a burl. */
