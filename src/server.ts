@@ -763,8 +763,9 @@ const OPENAPI_JSON = Buffer.from(JSON.stringify(OPENAPI_DOCUMENT));
 const ADMIN_KEY_PREFIX_CHARS = 4;
 
 /**
- * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when
- * set, else a generated key printed once (only its hash is stored).
+ * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when set
+ * (one revoked through the API stays revoked, with a warning); else, unless the account has a
+ * live unscoped admin key, a generated key printed once (only its hash is stored).
  */
 function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, log: Logger): void {
   const nowMs = Date.now();

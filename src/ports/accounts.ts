@@ -46,12 +46,16 @@ export interface AccountStore {
   ): ApiKeyRecord;
   /** The live (unrevoked) key with this hash, or `undefined`. */
   findKey(hash: string): ApiKeyRecord | undefined;
+  /** Every key of the account, revoked ones included, in the order of their ids. */
   listKeys(accountId: number): ApiKeyRecord[];
   /** True when a key with this hash was stored and later revoked (a revoked key is never revived). */
   keyHashRevoked(hash: string): boolean;
   /** Revokes a key of the account; false when there is no such live key. */
   revokeKey(accountId: number, keyId: number, nowMs: number): boolean;
-  /** True when the account has at least one live admin key. */
+  /**
+   * True when the account has at least one live admin key scoped to no advertiser or publisher:
+   * a scoped one can neither manage API keys nor set the redirect allow-list.
+   */
   hasAdminKey(accountId: number): boolean;
 }
 
