@@ -48,7 +48,10 @@ export const DEFAULT_RULES: readonly CountingRule[] = [
   ),
 ];
 
-/** A TTL override: replaces the TTL of the rule with the same format, channel and method. */
+/**
+ * A TTL override: replaces the TTL of the rule with the same format, channel and method, or adds
+ * that rule where the defaults have none (`omid` for a web or CTV banner).
+ */
 export type RuleOverride = CountingRule;
 
 /**
@@ -89,8 +92,9 @@ export class RulesTable {
       const ttlSeconds = this.ttlSeconds(format, channel, method);
       if (ttlSeconds !== undefined) return { format, channel, method, ttlSeconds };
     }
-    // Every format has a row for its own notification in the defaults; an override table
-    // without one still counts the format's own notification, with the web banner TTL.
+    // Unreached with DEFAULT_RULES, which give every format and channel a row for its own
+    // notification (overrides change or add rows, never remove one); a table built on other
+    // `defaults` without one still counts the format's own notification, with the web banner TTL.
     return { format, channel, method: nativeMethod(format), ttlSeconds: TEN_MINUTES };
   }
 }
