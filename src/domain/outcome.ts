@@ -32,7 +32,7 @@ export type IvtRule = (typeof IVT_RULES)[number];
 /**
  * The decision on one notice or hit: counted, or not counted with exactly one reason. A
  * `duplicate` may say that the impression's count sent the publisher on to the DSP's burl (see
- * `DUPLICATE_OF_REDIRECT`).
+ * `duplicateOfRedirect`).
  */
 export type Outcome =
   | { outcome: 'counted' }
