@@ -1,7 +1,12 @@
 import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import type { ReportDimension, ReportQuery } from '../ports/ledger.js';
-import { IMPRESSION_TYPES, REPORT_CURRENCY_PATTERN, REPORT_DIMENSIONS } from '../ports/ledger.js';
+import {
+  IMPRESSION_TYPES,
+  NUMERIC_REPORT_DIMENSIONS,
+  REPORT_CURRENCY_PATTERN,
+  REPORT_DIMENSIONS,
+} from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError } from './http.js';
@@ -213,15 +218,6 @@ export function parseReportQuery(
   return { ...query, publisherScope: { catalogId: own, externalId } };
 }
 
-const NUMERIC_FILTERS = new Set<ReportDimension>([
-  'publisherId',
-  'advertiser',
-  'lineItem',
-  'tracker',
-  'placement',
-  'paymentRule',
-]);
-
 /**
  * The values a dimension of a closed set of values can hold; '' where the dimension does not
  * apply to some rows (the reason of counted ones, the format of tracker hits and of invalid
@@ -264,7 +260,7 @@ function checkFilter(dimension: ReportDimension, value: string, timeZone: string
       );
     return new Date(ms).toISOString();
   }
-  if (NUMERIC_FILTERS.has(dimension)) {
+  if (NUMERIC_REPORT_DIMENSIONS.has(dimension)) {
     if (!/^\d+$/.test(value)) throw fail('must be a numeric id');
     // As the rows hold it: `05` names id 5, and would otherwise match no row.
     const id = Number(value);

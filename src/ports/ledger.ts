@@ -267,6 +267,16 @@ export const REPORT_DIMENSIONS = [
 ] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 
+/** The dimensions whose values are catalog ids: a filter on one is a decimal id, compared as a number. */
+export const NUMERIC_REPORT_DIMENSIONS: ReadonlySet<ReportDimension> = new Set<ReportDimension>([
+  'publisherId',
+  'advertiser',
+  'lineItem',
+  'tracker',
+  'placement',
+  'paymentRule',
+]);
+
 /**
  * A report that cannot be answered as asked, unlike a failure worth retrying: its message says why
  * and what to change, `code` is the API's error code for it.

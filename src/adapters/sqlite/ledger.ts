@@ -5,7 +5,7 @@ import { writeTransaction } from './database.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
 import { deliveryHost } from '../../domain/delivery-host.js';
-import { DELIVERY_STATUSES } from '../../ports/ledger.js';
+import { DELIVERY_STATUSES, NUMERIC_REPORT_DIMENSIONS } from '../../ports/ledger.js';
 import type {
   BillingRecordPage,
   BillingRecordQuery,
@@ -70,14 +70,6 @@ const DIMENSION_SQL: Readonly<Record<Exclude<ReportDimension, 'day'>, string>> =
   ivtRule: 'ivt_rule',
   currency: 'currency',
 };
-const NUMERIC_DIMENSIONS = new Set<ReportDimension>([
-  'publisherId',
-  'advertiser',
-  'lineItem',
-  'tracker',
-  'placement',
-  'paymentRule',
-]);
 
 interface DeliveryRow {
   id: number;
@@ -987,7 +979,7 @@ function filterValue(dimension: ReportDimension, value: string, calendar: Report
   if (dimension === 'hour') return timeFilterMs(value);
   if (dimension === 'day') return calendar.dayValue(timeFilterMs(value));
   if (dimension === 'cachebusterMissing') return value === 'true' || value === '1' ? 1 : 0;
-  if (NUMERIC_DIMENSIONS.has(dimension)) return Number(value);
+  if (NUMERIC_REPORT_DIMENSIONS.has(dimension)) return Number(value);
   return value;
 }
 
