@@ -28,7 +28,7 @@ export interface DispatcherOptions {
 }
 
 /** Who calls the DSP: the relay names itself; the device is in `X-Device-User-Agent`. */
-export const RELAY_USER_AGENT = `Tally-burl-relay/${TALLY_VERSION}`;
+const RELAY_USER_AGENT = `Tally-burl-relay/${TALLY_VERSION}`;
 
 /** The counter of burl delivery attempts, by result: one label value per way an attempt ends. */
 export const BURL_DELIVERIES_METRIC = {

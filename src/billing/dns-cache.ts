@@ -13,7 +13,7 @@ const SWEEP_INTERVAL_MS = 1000;
 export type ResolveAll = (hostname: string, family: number) => Promise<LookupAddress[]>;
 
 /** `dns.lookup` (the system resolver, `/etc/hosts` included) for every address of a host name. */
-export const systemResolveAll: ResolveAll = (hostname, family) =>
+const systemResolveAll: ResolveAll = (hostname, family) =>
   new Promise((resolve, reject) => {
     dnsLookup(hostname, { family, all: true }, (error, addresses) => {
       if (error === null) resolve(addresses);

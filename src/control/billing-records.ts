@@ -33,7 +33,7 @@ const PARAMETERS = new Set([
 ]);
 
 /** A record's fields in the order JSON and CSV write them. */
-export const BILLING_RECORD_COLUMNS = [
+const BILLING_RECORD_COLUMNS = [
   'id',
   'countedAt',
   'servedHour',

@@ -22,7 +22,7 @@ export const MAX_WINS_PER_CALL = 10_000;
  * (`ANSWER_TOO_LARGE`), as one string of JSON can hold no more than about 512 MiB, and building a
  * larger answer took gigabytes of memory first.
  */
-export const MAX_ANSWER_CHARS = 128 * 1024 * 1024;
+const MAX_ANSWER_CHARS = 128 * 1024 * 1024;
 
 /** The answer to a `POST /v1/wins` body: the results as JSON text, or what to fix. */
 export type WinsAnswer =

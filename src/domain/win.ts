@@ -744,7 +744,7 @@ function shownTest(value: unknown): string {
 }
 
 /** The macro values known for a win (the impression time is known only when it happens). */
-export function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
+function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
   return {
     auctionId: claims.auctionId,
     bidResponseId: claims.bidResponseId,

@@ -198,7 +198,7 @@ function requireSameId(body: unknown, id: number, noun: string): void {
 }
 
 /** The stored object, or the API error saying why the write was refused. */
-export function unwrap<T>(noun: string, result: WriteResult<T>): T {
+function unwrap<T>(noun: string, result: WriteResult<T>): T {
   if (result.ok) return result.value;
   switch (result.reason) {
     case 'not_found':

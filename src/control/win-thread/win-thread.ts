@@ -39,7 +39,7 @@ export class WinsAbandonedError extends Error {
  * 7 KB takes about 0.4 ms): past it, a call is refused ({@link WinsBusyError}) rather than
  * answered after its caller, an auction waiting on it, has given up.
  */
-export const MAX_WAITING_CHARS = 32 * 1024 * 1024;
+const MAX_WAITING_CHARS = 32 * 1024 * 1024;
 
 interface Waiting {
   call: WinsCall;
