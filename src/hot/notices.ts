@@ -16,7 +16,7 @@ import { refusedHitMethod } from './responses.js';
 export interface NoticeDeps {
   committer: GroupCommitter;
   metrics: Metrics;
-  /** The token keys, IVT filter and price keys notices are decided with. */
+  /** The token keys, IVT filter, price keys and redirect allow-lists notices are decided with. */
   env: NoticeEnvironment;
   nowMs(): number;
 }
