@@ -33,13 +33,13 @@ function throttled(
   let loggedAtMs = -Infinity;
   let repeats = 0;
   return (fields) => {
-    const now = nowMs();
-    if (now - loggedAtMs < intervalMs) {
+    const atMs = nowMs();
+    if (atMs - loggedAtMs < intervalMs) {
       repeats++;
       return;
     }
     write({ ...fields, repeats });
-    loggedAtMs = now;
+    loggedAtMs = atMs;
     repeats = 0;
   };
 }

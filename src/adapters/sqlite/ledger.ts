@@ -857,15 +857,15 @@ export class SqliteLedger implements Ledger {
     return rows
       .filter((row) => row.events !== null)
       .map((row) => {
-        const revenue = exactSum('revenueMicros', row.revenueMicros);
-        const cost = exactSum('mediaCostMicros', row.mediaCostMicros);
+        const revenueMicros = exactSum('revenueMicros', row.revenueMicros);
+        const mediaCostMicros = exactSum('mediaCostMicros', row.mediaCostMicros);
         const out: ReportRow = {
           events: metric('events', row.events as bigint),
           priceMicros: metric('priceMicros', exactSum('priceMicros', row.priceMicros)),
-          mediaCostMicros: metric('mediaCostMicros', cost),
-          revenueMicros: metric('revenueMicros', revenue),
+          mediaCostMicros: metric('mediaCostMicros', mediaCostMicros),
+          revenueMicros: metric('revenueMicros', revenueMicros),
           // The revenue less the cost, where both are shown.
-          profitMicros: metric('profitMicros', profitShown ? revenue - cost : 0n),
+          profitMicros: metric('profitMicros', profitShown ? revenueMicros - mediaCostMicros : 0n),
         };
         for (const dimension of query.groupBy)
           out[dimension] = presentDimension(dimension, row[dimension], calendar);
