@@ -55,7 +55,7 @@ describe('configuration', () => {
     const parsed = parseConfig({ TALLY_PORT: '0' });
     assert.ok(!parsed.ok);
     assert.deepEqual(parsed.errors, [
-      'port: 0 picks a free port, which notice URLs cannot name: set publicUrl too, or a port',
+      'port: TALLY_PORT="0" picks a free port, which notice URLs cannot name: set TALLY_PUBLIC_URL (publicUrl in the TALLY_CONFIG file) too, or another port',
     ]);
     const given = parseConfig({ TALLY_PORT: '0', TALLY_PUBLIC_URL: 'https://tally.example' });
     assert.ok(given.ok);
@@ -474,14 +474,21 @@ describe('configuration', () => {
       const parsed = parseConfig({ TALLY_CONFIG: path });
       assert.ok(!parsed.ok);
       assert.equal(parsed.errors[0], 'ivtUserAgents: must be a list of strings');
-      assert.match(
-        parsed.errors[1] ?? '',
-        /^ivtUserAgents\/ivtBlockedIps\/ivtTrustedNotifiers: blocked IP entry "x" is not/,
-      );
+      assert.match(parsed.errors[1] ?? '', /^ivtBlockedIps: blocked IP entry "x" is not/);
       assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    const eachList = parseConfig({
+      TALLY_IVT_USER_AGENTS: '(unclosed',
+      TALLY_IVT_BLOCKED_IPS: 'nonsense',
+      TALLY_IVT_TRUSTED_NOTIFIERS: '10.0.0.0/33',
+    });
+    assert.ok(!eachList.ok);
+    assert.deepEqual(
+      eachList.errors.map((error) => error.split(':')[0]),
+      ['ivtUserAgents', 'ivtBlockedIps', 'ivtTrustedNotifiers'],
+    );
     const notStrings = parseConfig({ TALLY_IVT_USER_AGENTS: '[1, 2]' });
     assert.ok(!notStrings.ok);
     assert.deepEqual(notStrings.errors, [

@@ -172,7 +172,9 @@ export function parseConfig(
   const publicUrlGiven = read('publicUrl') !== undefined;
   // Port 0 picks a free port once listening, after the notice URLs' base is settled.
   if (port === 0 && !publicUrlGiven)
-    errors.push('port: 0 picks a free port, which notice URLs cannot name: set publicUrl too, or a port');
+    errors.push(
+      `port: ${given('port')} picks a free port, which notice URLs cannot name: set TALLY_PUBLIC_URL (publicUrl in the TALLY_CONFIG file) too, or another port`,
+    );
   const host = text('host', '0.0.0.0');
   const hostIsAddress = isIP(host) !== 0 || isHostName(host);
   if (!hostIsAddress)
@@ -187,8 +189,14 @@ export function parseConfig(
       `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
     );
   const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'), list('ivtTrustedNotifiers'));
-  if (!ivt.ok)
-    errors.push(...ivt.errors.map((error) => `ivtUserAgents/ivtBlockedIps/ivtTrustedNotifiers: ${error}`));
+  if (!ivt.ok) {
+    const settingOf = {
+      userAgents: 'ivtUserAgents',
+      blockedIps: 'ivtBlockedIps',
+      trustedNotifiers: 'ivtTrustedNotifiers',
+    };
+    errors.push(...ivt.errors.map((error) => `${settingOf[error.list]}: ${error.message}`));
+  }
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
   if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
     errors.push(`sqliteSynchronous: ${given('sqliteSynchronous')} must be FULL or NORMAL`);

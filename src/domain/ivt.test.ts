@@ -207,7 +207,7 @@ describe('invalid traffic', () => {
     for (const pattern of ['', '.*', 'bot|']) {
       const built = buildIvtFilter([pattern], []);
       assert.equal(built.ok, false, pattern);
-      if (!built.ok) assert.match(built.errors[0] ?? '', /matches every User-Agent/);
+      if (!built.ok) assert.match(built.errors[0]?.message ?? '', /matches every User-Agent/);
     }
     assert.equal(buildIvtFilter(['MyScanner', '^Wget'], []).ok, true);
   });
@@ -349,7 +349,20 @@ describe('invalid traffic', () => {
   it('reports a bad trusted-notifier entry by its list', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/33']);
     assert.deepEqual(!built.ok && built.errors, [
-      'trusted notifier entry "10.0.0.0/33" is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)',
+      {
+        list: 'trustedNotifiers',
+        message:
+          'trusted notifier entry "10.0.0.0/33" is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)',
+      },
+    ]);
+  });
+
+  it('names the list of each bad entry: User-Agent patterns, blocked IPs, trusted notifiers', () => {
+    const built = buildIvtFilter(['(unclosed'], ['nonsense'], ['10.0.0.0/33']);
+    assert.deepEqual(!built.ok && built.errors.map((error) => error.list), [
+      'userAgents',
+      'blockedIps',
+      'trustedNotifiers',
     ]);
   });
 

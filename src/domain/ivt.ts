@@ -66,33 +66,43 @@ function cutBetweenCharacters(latin1: string, maxBytes: number): string {
 /** A CIDR prefix length as written: one to three decimal digits. */
 const PREFIX_LENGTH = /^[0-9]{1,3}$/;
 
-/** Builds a filter from configuration text; every bad entry is reported at once. */
+/** A bad entry of one of the filter's lists, with the list it is in. */
+export interface IvtListError {
+  list: 'userAgents' | 'blockedIps' | 'trustedNotifiers';
+  message: string;
+}
+
+/** Builds a filter from configuration text; every bad entry is reported at once, by its list. */
 export function buildIvtFilter(
   userAgentPatterns: readonly string[],
   blockedCidrs: readonly string[],
   trustedNotifierCidrs: readonly string[] = [],
-): { ok: true; filter: IvtFilter } | { ok: false; errors: string[] } {
-  const errors: string[] = [];
+): { ok: true; filter: IvtFilter } | { ok: false; errors: IvtListError[] } {
+  const errors: IvtListError[] = [];
   const patterns: RegExp[] = [];
   for (const pattern of userAgentPatterns) {
     let compiled: RegExp;
     try {
       compiled = new RegExp(pattern, 'i');
     } catch {
-      errors.push(`User-Agent pattern ${JSON.stringify(pattern)} is not a valid regular expression`);
+      errors.push({
+        list: 'userAgents',
+        message: `User-Agent pattern ${JSON.stringify(pattern)} is not a valid regular expression`,
+      });
       continue;
     }
     // One that matches the empty string matches every User-Agent: no notice would ever count.
     if (compiled.test('')) {
-      errors.push(
-        `User-Agent pattern ${JSON.stringify(pattern)} matches every User-Agent; give a part of the agents to block`,
-      );
+      errors.push({
+        list: 'userAgents',
+        message: `User-Agent pattern ${JSON.stringify(pattern)} matches every User-Agent; give a part of the agents to block`,
+      });
       continue;
     }
     patterns.push(compiled);
   }
-  const blockedIps = addressList(blockedCidrs, 'blocked IP', errors);
-  const trustedNotifiers = addressList(trustedNotifierCidrs, 'trusted notifier', errors);
+  const blockedIps = addressList(blockedCidrs, 'blockedIps', 'blocked IP', errors);
+  const trustedNotifiers = addressList(trustedNotifierCidrs, 'trustedNotifiers', 'trusted notifier', errors);
   return errors.length > 0
     ? { ok: false, errors }
     : {
@@ -108,7 +118,12 @@ export function buildIvtFilter(
 }
 
 /** A list of addresses and CIDR ranges from configuration; each bad entry is added to `errors`. */
-function addressList(entries: readonly string[], kind: string, errors: string[]): BlockList {
+function addressList(
+  entries: readonly string[],
+  listName: IvtListError['list'],
+  kind: string,
+  errors: IvtListError[],
+): BlockList {
   const list = new BlockList();
   for (const entry of entries) {
     const [address = '', prefixText, ...rest] = entry.trim().split('/');
@@ -118,9 +133,10 @@ function addressList(entries: readonly string[], kind: string, errors: string[])
     const prefix =
       prefixText === undefined ? maxPrefix : PREFIX_LENGTH.test(prefixText) ? Number(prefixText) : Number.NaN;
     if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
-      errors.push(
-        `${kind} entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
-      );
+      errors.push({
+        list: listName,
+        message: `${kind} entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
+      });
       continue;
     }
     list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
