@@ -839,7 +839,8 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ids(), ['l3', 'l2', 'l1']);
     assert.deepEqual(ids('dead'), ['l1']);
     assert.deepEqual(ids('pending'), ['l3', 'l2']);
-    assert.deepEqual(ids('pending', 3), ['l2']);
+    const [newest] = listing.listDeliveries(1, undefined, 1);
+    assert.deepEqual(ids('pending', newest?.id), ['l2']);
     listing.close();
     const db = new Database(path, { readonly: true });
     const plan = (sql: string, ...parameters: unknown[]) =>
@@ -1215,6 +1216,37 @@ describe('the SQLite ledger', () => {
       leased.every(({ id }) => id < fresh.id),
       `a new impression's delivery ${fresh.id} must not reuse a pruned one's id (${leased.map(({ id }) => id).join(', ')})`,
     );
+  });
+
+  it('gives a delivery made by a ledger restored from a backup an id above those made after the backup (X-Tally-Delivery-Ids the DSP saw)', () => {
+    const path = join(dir, `restored-${++sequence}.db`);
+    const backupPath = `${path}.backup`;
+    const db = openSqlite(path);
+    const running = new SqliteLedger(db, T0);
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    const count = (on: SqliteLedger, keys: string[], receivedMs: number) =>
+      on.record(
+        keys.map((key) => event({ receivedMs, dedupe: { key, expiresMs: receivedMs + 1 }, delivery })),
+      );
+    count(running, ['a1', 'a2'], T0);
+    db.exec(`VACUUM INTO '${backupPath}'`);
+    count(running, ['b1', 'b2', 'b3'], T0 + 1000);
+    const seen = running.leaseDeliveries(T0 + 1000, 10, 5000).map(({ id }) => id);
+    assert.equal(seen.length, 5);
+    running.close();
+
+    // Restored a minute later: the backup has a1 and a2, and none of the deliveries made since.
+    const restored = new SqliteLedger(openSqlite(backupPath), T0 + 60_000);
+    count(restored, ['c1', 'c2'], T0 + 60_000);
+    const leased = restored.leaseDeliveries(T0 + 60_000, 10, 5000);
+    const fresh = leased.filter(({ id }) => !seen.slice(0, 2).includes(id)).map(({ id }) => id);
+    assert.equal(fresh.length, 2);
+    for (const id of fresh)
+      assert.ok(
+        seen.every((old) => old < id),
+        `${id} is above ${seen.join(', ')}`,
+      );
+    restored.close();
   });
 
   it('keeps the newest event, so that new events never take an id below where pruning has been', () => {

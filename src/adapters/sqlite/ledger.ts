@@ -203,6 +203,17 @@ const PENDING_HOSTS_MAX_AGE_MS = 1000;
 const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: () => Infinity };
 
 /**
+ * Delivery ids left for each millisecond since the epoch: a ledger opened at time T hands out
+ * delivery ids from T × this up (or on from its last, if higher). A ledger restored from a backup
+ * has lost the deliveries made after it, and would otherwise hand their ids, which the DSPs saw as
+ * `X-Tally-Delivery-Id`, to other impressions; the run that made them, begun at T' before T, gave
+ * out ids below T × this, unless more than this many a millisecond on average since T' (100 000 a
+ * second: far above what one Tally counts). Ids so stay within the 15 digits of an `after` cursor
+ * until the year 2286.
+ */
+export const DELIVERY_IDS_PER_MS = 100;
+
+/**
  * The billing ledger on SQLite: one transaction per batch, on one connection. The live dedupe
  * claims are indexed in memory (built on the first `record`), so one process may record into a
  * database at a time.
@@ -252,7 +263,15 @@ export class SqliteLedger implements Ledger {
    */
   private dimsIds: Map<string, number> | undefined;
 
-  constructor(private readonly db: Database.Database) {
+  /** The lowest id this connection hands a new delivery (see {@link DELIVERY_IDS_PER_MS}). */
+  private readonly deliveryIdFloor: number;
+
+  /** `openedMs`: the wall clock as the ledger is opened, which sets the delivery ids' floor. */
+  constructor(
+    private readonly db: Database.Database,
+    openedMs: number = Date.now(),
+  ) {
+    this.deliveryIdFloor = openedMs * DELIVERY_IDS_PER_MS;
     this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
     this.deliveriesOfAuction = db.prepare(
       // `+`: no index on the account or the id, whose ranges hold every delivery of the account.
@@ -283,9 +302,9 @@ export class SqliteLedger implements Ledger {
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
     );
     this.insertDelivery = db.prepare(
-      `INSERT OR IGNORE INTO deliveries (account_id, dedupe_key, url, host, seat, device_ip, user_agent, status,
+      `INSERT OR IGNORE INTO deliveries (id, account_id, dedupe_key, url, host, seat, device_ip, user_agent, status,
          created_ms, due_ms, deadline_ms, delivered_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (MAX(COALESCE((SELECT MAX(id) FROM deliveries), 0) + 1, ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.redirectedBeforeKept = db
       .prepare(
@@ -494,6 +513,7 @@ export class SqliteLedger implements Ledger {
       if (outcome.outcome === 'counted' && delivery !== undefined && dedupe !== undefined) {
         const redirected = delivery.redirected === true;
         const queued = this.insertDelivery.run(
+          this.deliveryIdFloor,
           event.dims.accountId,
           dedupe.key,
           delivery.url,
