@@ -211,7 +211,7 @@ const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), h
  * second: far above what one Tally counts). Ids so stay within the 15 digits of an `after` cursor
  * until the year 2286.
  */
-export const DELIVERY_IDS_PER_MS = 100;
+const DELIVERY_IDS_PER_MS = 100;
 
 /**
  * The billing ledger on SQLite: one transaction per batch, on one connection. The live dedupe
