@@ -113,8 +113,42 @@ describe('the burl egress policy', () => {
       // Anywhere in the local-use prefix, 64:ff9b:1::/48.
       '64:ff9b:1:ffff::1',
     ];
-    // Outside the well-known prefix, 64:ff9b::/96, an address carries none.
-    const publicInside = ['64:ff9b::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', '64:ff9b::1:a00:1'];
+    const publicInside = ['64:ff9b::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
+    for (const address of privateInside) assert.equal(isPublicAddress(address), false, address);
+    for (const address of publicInside) assert.equal(isPublicAddress(address), true, address);
+  });
+
+  it('refuses every IPv6 address outside the global unicast space, 2000::/3, which holds no public host', () => {
+    const notPublic = [
+      // Unallocated, or reserved by the IETF, on either side of 2000::/3.
+      '1::1',
+      '400::1',
+      '1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      '4000::1',
+      'e000::1',
+      // Outside NAT64's well-known prefix, 64:ff9b::/96: no translator takes them, whatever they
+      // end with (10.0.0.1, 127.0.0.1, 8.8.8.8).
+      '64:ff9b::1:a00:1',
+      '64:ff9b::ffff:7f00:1',
+      '64:ff9b:0:1::808:808',
+      // The dummy IPv6 prefix (RFC 9780), beside the discard-only 100::/64.
+      '100:0:0:1::1',
+    ];
+    const globalUnicast = ['2001:4860:4860::8888', '2a00:1450:4001::1', '2606:4700:4700::1001'];
+    for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
+    for (const address of globalUnicast) assert.equal(isPublicAddress(address), true, address);
+  });
+
+  it('judges an IPv4-mapped address by the IPv4 address it carries, written dotted or in hexadecimal as the URL parser writes it', () => {
+    // `new URL('http://[::ffff:127.0.0.1]/').hostname` is `[::ffff:7f00:1]`.
+    const privateInside = [
+      '::ffff:7f00:1',
+      '::FFFF:7F00:1',
+      '::ffff:a9fe:a9fe',
+      '0:0:0:0:0:ffff:a00:1',
+      '::ffff:0.0.0.0',
+    ];
+    const publicInside = ['::ffff:808:808', '::ffff:8.8.8.8', '0:0:0:0:0:ffff:0808:0404'];
     for (const address of privateInside) assert.equal(isPublicAddress(address), false, address);
     for (const address of publicInside) assert.equal(isPublicAddress(address), true, address);
   });

@@ -10,11 +10,11 @@ export type PrivateNetworks = 'deny' | 'allow';
 export type AddressPolicy = (address: string) => boolean;
 
 /**
- * Addresses that are not on the public internet: this host, private networks, link-local ones
+ * IPv4 addresses that are not on the public internet: this host, private networks, link-local ones
  * (cloud metadata services answer on 169.254.169.254), shared, reserved, documentation,
- * benchmarking and deprecated ranges, multicast.
+ * benchmarking and deprecated ranges, multicast and broadcast.
  */
-const NOT_PUBLIC = new BlockList();
+const NOT_PUBLIC_IPV4 = new BlockList();
 for (const [network, prefix] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -32,48 +32,44 @@ for (const [network, prefix] of [
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const) {
-  NOT_PUBLIC.addSubnet(network, prefix, 'ipv4');
+  NOT_PUBLIC_IPV4.addSubnet(network, prefix, 'ipv4');
 }
+
+/**
+ * IPv6's global unicast space, 2000::/3: every IPv6 address outside it is not a public host —
+ * `::`, `::1`, the IPv4-compatible and IPv4-translated addresses, NAT64 for local use (RFC 8215,
+ * which may reach any IPv4 network), discard-only, SRv6 SIDs, unique local, link-local,
+ * site-local and multicast addresses, and the space IANA has not allocated.
+ */
+const GLOBAL_UNICAST_IPV6 = new BlockList();
+GLOBAL_UNICAST_IPV6.addSubnet('2000::', 3, 'ipv6');
+
+/** The parts of IPv6's global unicast space that are not public hosts either. */
+const NOT_PUBLIC_IPV6 = new BlockList();
 for (const [network, prefix] of [
-  // `::`, `::1` and the deprecated IPv4-compatible addresses.
-  ['::', 96],
-  // IPv4-translated addresses (RFC 2765), and NAT64 for local use (RFC 8215): either may reach
-  // any IPv4 network.
-  ['::ffff:0:0:0', 96],
-  ['64:ff9b:1::', 48],
-  ['100::', 64],
-  // Teredo and benchmarking; documentation.
+  // Teredo and benchmarking; ORCHID (deprecated); documentation (RFC 3849 and RFC 9637).
   ['2001::', 32],
   ['2001:2::', 48],
   ['2001:10::', 28],
   ['2001:db8::', 32],
-  // Documentation (RFC 9637) and segment routing (SRv6 SIDs, RFC 9602): neither is a public host.
   ['3fff::', 20],
-  ['5f00::', 16],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
 ] as const) {
-  NOT_PUBLIC.addSubnet(network, prefix, 'ipv6');
+  NOT_PUBLIC_IPV6.addSubnet(network, prefix, 'ipv6');
 }
-
-const MAPPED_IPV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 /**
  * True for an address on the public internet. An IPv6 address that carries an IPv4 one (mapped,
- * NAT64's well-known prefix, 6to4) is judged by that IPv4 address as well: a translator would
- * take a call to it there.
+ * NAT64's well-known prefix, 6to4) is judged by that IPv4 address alone: a translator would take
+ * a call to it there. Any other IPv6 address is public only inside the global unicast space,
+ * 2000::/3, and outside its special ranges.
  */
 export function isPublicAddress(address: string): boolean {
-  const mapped = MAPPED_IPV4.exec(address)?.[1];
-  if (mapped !== undefined) return isPublicAddress(mapped);
   const family = isIP(address);
   if (family === 0) return false;
-  if (NOT_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6')) return false;
-  if (family === 4) return true;
+  if (family === 4) return !NOT_PUBLIC_IPV4.check(address, 'ipv4');
   const carried = carriedIpv4(ipv6Groups(address));
-  return carried === undefined || isPublicAddress(carried);
+  if (carried !== undefined) return isPublicAddress(carried);
+  return GLOBAL_UNICAST_IPV6.check(address, 'ipv6') && !NOT_PUBLIC_IPV6.check(address, 'ipv6');
 }
 
 /** The eight 16-bit groups of a valid IPv6 address, its last 32 bits perhaps written dotted. */
@@ -98,10 +94,14 @@ function hexGroups([a = 0, b = 0, c = 0, d = 0]: number[]): string {
   return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
-/** The IPv4 address a NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address carries, if it is one. */
+/**
+ * The IPv4 address an IPv4-mapped (::ffff:0:0/96), NAT64 (64:ff9b::/96) or 6to4 (2002::/16)
+ * address carries, if it is one.
+ */
 function carriedIpv4(groups: number[]): string | undefined {
   const [g0, g1 = 0, g2 = 0, g3, g4, g5, g6 = 0, g7 = 0] = groups;
   const dottedOf = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return dottedOf(g6, g7);
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return dottedOf(g6, g7);
   if (g0 === 0x2002) return dottedOf(g1, g2);
   return undefined;
