@@ -4,7 +4,8 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { DnsCache } from './dns-cache.js';
+import { DNS_CACHE_SECONDS, DnsCache } from './dns-cache.js';
+import { isPublicAddress } from './egress.js';
 import { httpGet, MAX_BODY_BYTES, MAX_REDIRECTS } from './http-get.js';
 
 /**
@@ -366,5 +367,70 @@ describe('GET for the burl relay', () => {
     assert.ok('error' in result && /ENOTFOUND|EAI_AGAIN/.test(result.error), JSON.stringify(result));
     assert.equal('permanent' in result && result.permanent, false);
     assert.equal(seen.length, 0);
+  });
+
+  it('refuses, under the default policy, every spelling of a loopback or unspecified address the URL parser reads, connecting nowhere', async () => {
+    const witness = createServer((_req, res) => res.writeHead(200).end());
+    let connections = 0;
+    witness.on('connection', () => connections++);
+    await new Promise<void>((resolve) => witness.listen(0, '0.0.0.0', resolve));
+    const port = (witness.address() as AddressInfo).port;
+    try {
+      const hosts = [
+        // As the URL parser writes them: [::ffff:7f00:1], [::7f00:1], 0.0.0.0, 127.0.0.1 (×4).
+        '[::ffff:127.0.0.1]',
+        '[::127.0.0.1]',
+        '0',
+        '127.1',
+        '017700000001',
+        'dsp.example@127.0.0.1',
+        '127.0.0.1.',
+        '[64:ff9b::127.0.0.1]',
+        '[2002:7f00:1::]',
+      ];
+      for (const host of hosts) {
+        const result = await httpGet(`http://${host}:${port}/ok`, {}, 2000, isPublicAddress);
+        assert.ok('error' in result && /is an address outside the public internet/.test(result.error), host);
+        assert.equal(result.permanent, true, host);
+      }
+      assert.equal(connections, 0);
+    } finally {
+      await new Promise<void>((resolve) => witness.close(() => resolve()));
+    }
+  });
+
+  it('connects to the very address its lookup checked, and checks each new lookup: a name rebound to a refused address is refused, not called', async () => {
+    const witness = createServer((req, res) => {
+      reachedOn.push(req.socket.localAddress);
+      res.writeHead(200).end();
+    });
+    const reachedOn: (string | undefined)[] = [];
+    await new Promise<void>((resolve) => witness.listen(0, '0.0.0.0', resolve));
+    const port = (witness.address() as AddressInfo).port;
+    let lookups = 0;
+    let nowMs = 0;
+    // The name's owner answers an allowed address first, then one the policy refuses.
+    const rebinding = new DnsCache(
+      () => Promise.resolve([{ address: lookups++ === 0 ? '127.0.0.1' : '127.0.0.2', family: 4 }]),
+      () => nowMs,
+    );
+    try {
+      // Not kept alive, so that the second call needs a connection, and a lookup, of its own.
+      const close = { Connection: 'close' };
+      const url = `http://rebind.example:${port}/ok`;
+      assert.deepEqual(await httpGet(url, close, 2000, onlyLoopbackOne, rebinding), { status: 200 });
+      assert.deepEqual(reachedOn, ['127.0.0.1']);
+      assert.equal(lookups, 1, 'the check and the connection shared one lookup');
+      nowMs += DNS_CACHE_SECONDS * 1000 + 1;
+      const rebound = await httpGet(url, close, 2000, onlyLoopbackOne, rebinding);
+      assert.deepEqual(rebound, {
+        error:
+          'rebind.example resolves to 127.0.0.2, outside the public internet; set TALLY_BURL_PRIVATE_NETWORKS=allow to call such DSP endpoints',
+        permanent: true,
+      });
+      assert.deepEqual(reachedOn, ['127.0.0.1'], 'the rebound address was never called');
+    } finally {
+      await new Promise<void>((resolve) => witness.close(() => resolve()));
+    }
   });
 });
