@@ -64,6 +64,16 @@ describe('list queries', () => {
     assert.match(message, /state: send one of/);
   });
 
+  it('refuses a parameter named like an Object property as unknown, not a filter', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      assert.equal(
+        refusal(`${name}=1`),
+        `bad list query: ${name}: unknown parameter; use limit, after, advertiserId, name, state`,
+        name,
+      );
+    }
+  });
+
   it('lists only limit and after for a list without filters (API keys), with no dangling comma', () => {
     const message = validationFailure(() => parseListRequest(new URLSearchParams('foo=1'), {}), 'foo=1');
     assert.equal(message, 'bad list query: foo: unknown parameter; use limit, after');

@@ -48,7 +48,8 @@ export function parseListRequest(
       if (afterId === undefined) problems.push(AFTER_PROBLEM);
       continue;
     }
-    const kind = filters[name];
+    // Own properties only: `constructor` or `__proto__` names no filter, not Object's prototype.
+    const kind = Object.hasOwn(filters, name) ? filters[name] : undefined;
     if (kind === undefined) {
       problems.push(
         `${name}: unknown parameter; use ${['limit', 'after', ...Object.keys(filters)].join(', ')}`,
