@@ -368,6 +368,19 @@ describe('reading JSON bodies', () => {
     assert.deepEqual(await errorOf(await post('{"a":')), [400, 'INVALID_JSON']);
   });
 
+  it('refuses an empty body with 400 INVALID_JSON saying it is empty, not with the JSON parser’s words', async () => {
+    for (const body of ['', ' \r\n']) {
+      const response = await post(body);
+      assert.equal(response.status, 400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      assert.deepEqual(
+        [error.code, error.message],
+        ['INVALID_JSON', 'the body is empty: send a JSON object (Content-Type: application/json)'],
+        JSON.stringify(body),
+      );
+    }
+  });
+
   it('refuses a body that is not UTF-8 with 400 INVALID_JSON, rather than read two different ids as one', async () => {
     for (const bytes of [[0xff], [0xfe], [0xc3], [0xed, 0xa0, 0x80]]) {
       const body = Buffer.concat([Buffer.from('{"a":"x'), Buffer.from(bytes), Buffer.from('"}')]);

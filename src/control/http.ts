@@ -251,6 +251,12 @@ export function parseJsonBodyWithDuplicates(
   try {
     parsed = JSON.parse(text) as unknown;
   } catch (error) {
+    if (text.trim() === '')
+      throw new ApiError(
+        400,
+        'INVALID_JSON',
+        'the body is empty: send a JSON object (Content-Type: application/json)',
+      );
     throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
   const problem = bodyProblem(parsed, MAX_BODY_DEPTH, surrogates === 'refused');
