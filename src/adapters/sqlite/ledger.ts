@@ -109,7 +109,10 @@ interface BatchWrites {
 const DIMS_COLUMNS =
   'account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id, ' +
   'line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule';
-/** How many of the dims values the hourly rollups group by (the first ones), the currency aside. */
+/**
+ * How many of the dims values, the first ones, a rollup row takes as they are: the currency (kept
+ * only for counted events) and the invalid-traffic rule follow them.
+ */
 const ROLLUP_DIMS = 16;
 /** Where the currency is among the dims values. */
 const CURRENCY_DIM = 16;
@@ -603,8 +606,8 @@ export class SqliteLedger implements Ledger {
       }
       outcomes.push(outcome);
     }
-    // Dims rows that differ only where the rollups do not look (the IVT rule; the currency of an
-    // event that did not count) add into one rollup row: the upsert adds them.
+    // Dims rows that differ only where the rollups do not look (the currency of an event that did
+    // not count) add into one rollup row: the upsert adds them.
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
     return { outcomes, newClaims, newDims };
   }
