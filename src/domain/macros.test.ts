@@ -9,6 +9,7 @@ import {
   unfilledMacros,
   formatMicros,
   formatPlainDecimal,
+  macroGrowthBound,
   numberToMicros,
   parseDecimalMicros,
   substituteMacros,
@@ -324,6 +325,75 @@ describe('substituteMacrosInMarkup', () => {
           assert.equal(substituteMacrosInMarkup(text, language, values), substituteMacros(text, values));
         },
       ),
+    );
+  });
+});
+
+describe('macroGrowthBound', () => {
+  it('bounds what escaping adds where one character grows most: a CR in a CDATA section, a quote in an srcdoc, a lone surrogate in XML', () => {
+    const cases: [string, MarkupLanguage, string][] = [
+      ['<Impression><![CDATA[https://x.test/?a=${AUCTION_ID}]]></Impression>', 'xml', '\r'],
+      ['<Impression>${AUCTION_ID}</Impression>', 'xml', '\ud800'],
+      ['<iframe srcdoc="${AUCTION_ID}"></iframe>', 'html', '"'],
+    ];
+    for (const [markup, language, character] of cases) {
+      const values: MacroValues = { auctionId: character.repeat(100) };
+      const filled = substituteMacrosInMarkup(markup, language, values);
+      const bound = macroGrowthBound(markup, values, 0);
+      assert.ok(
+        filled.length - markup.length <= bound,
+        `${language} ${JSON.stringify(character)}: ${filled.length - markup.length} > ${bound}`,
+      );
+    }
+  });
+
+  it('is never less than what filling the macros adds, in any language and region (property)', () => {
+    const markup = fc.string({
+      unit: fc.constantFrom(
+        '${AUCTION_ID}',
+        '${AUCTION_PRICE:BF}',
+        '<![CDATA[',
+        ']]',
+        '>',
+        '<!--',
+        '-',
+        '<?',
+        '<p>',
+        '<a href="',
+        '<b onclick="',
+        '<i style="',
+        '<iframe srcdoc="',
+        '<script>',
+        '<style>',
+        '<svg>',
+        '"',
+        ' ',
+        'x',
+      ),
+    });
+    const unit = fc.constantFrom(
+      ...['a', '\r', '\n', '\t', '"', "'", '&', '<', '>', ']', '-', '=', '`', ' ', '%'],
+      ...['\u0001', '\ud800', '\u2028'],
+    );
+    // One character many times (where escaping it adds most, that outweighs the macro's own
+    // characters), then any others.
+    const value = fc
+      .tuple(unit, fc.integer({ min: 0, max: 40 }), fc.string({ unit }))
+      .map(([character, times, rest]) => character.repeat(times) + rest);
+    fc.assert(
+      fc.property(
+        markup,
+        value,
+        fc.constantFrom<MarkupLanguage>('html', 'xml', 'json'),
+        (text, auctionId, language) => {
+          const values: MacroValues = { auctionId };
+          const filled = substituteMacrosInMarkup(text, language, values, () => auctionId);
+          const growthChars = filled.length - text.length;
+          const boundChars = macroGrowthBound(text, values, auctionId.length);
+          assert.ok(growthChars <= boundChars, `${growthChars} > ${boundChars}`);
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });

@@ -210,8 +210,12 @@ export function substituteMacrosInMarkup(
   );
 }
 
-/** Most characters one character of a macro value becomes once escaped for markup (`\u0000`, `&#96;`). */
-const MAX_ESCAPED_CHARS_PER_CHAR = 8;
+/**
+ * Most characters one character (UTF-16 code unit) of a macro value becomes once escaped for
+ * markup: a CR in a CDATA section, written `]]>&#13;<![CDATA[` (others: a quote in an `srcdoc`,
+ * `&amp;quot;`; a lone surrogate in XML, `%EF%BF%BD`).
+ */
+const MAX_ESCAPED_CHARS_PER_CHAR = 17;
 
 /**
  * At most how many characters {@link substituteMacrosInMarkup} adds to `markup` when it fills its

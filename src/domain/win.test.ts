@@ -465,9 +465,10 @@ describe('instrumenting a win', () => {
       ...win({ bid: { adm: `<p>${'${AUCTION_ID}'.repeat(count)}</p>` } }),
       request: { ...(win().request as object), id: longId },
     });
-    // Each macro could add 2000 characters, 8 each once escaped: 1000 of them stay within 16 MiB.
-    assert.ok(ok(withMacros(1000)).adm?.includes(longId.repeat(1000)));
-    const refused = instrumentWin(withMacros(1100), env);
+    // Each macro could add 2000 characters, up to 17 each once escaped: 450 of them stay within
+    // 16 MiB, 500 do not.
+    assert.ok(ok(withMacros(450)).adm?.includes(longId.repeat(450)));
+    const refused = instrumentWin(withMacros(500), env);
     assert.equal(refused.ok, false);
     assert.equal(!refused.ok && refused.error.code, 'MARKUP_TOO_LARGE');
     assert.match(!refused.ok ? refused.error.message : '', /use fewer macros or shorter ids/);
