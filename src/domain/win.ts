@@ -116,7 +116,11 @@ const EARLIEST_AUCTION_TIME_MS = 1_000_000_000_000;
  */
 const MAX_MACRO_GROWTH_CHARS = 16 * 1024 * 1024;
 
-/** Validates, classifies and instruments one win. Never throws on bad input. */
+/**
+ * Validates, classifies and instruments one win. Never throws on bad input, but for a string
+ * holding an unpaired surrogate, which the caller refuses first (see `unpairedSurrogate`):
+ * percent-encoding one into the DSP's URLs throws a `URIError`.
+ */
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
   const read = parseWin(input, env.nowMs);
   if ('code' in read) return { ok: false, error: read };
