@@ -225,9 +225,9 @@ const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
- * prefetch/prerender, empty User-Agent, known bots (an app's or server's HTTP stack is not one
- * when the `notifier` is an app), configured patterns, blocked IPs; then the server-to-server
- * notifier itself, and the TCP peer.
+ * prefetch/prerender, a User-Agent too long or empty, known bots (an app's or server's HTTP stack
+ * is not one when the `notifier` is an app), configured patterns, blocked IPs; then the
+ * server-to-server notifier itself, and the TCP peer.
  */
 export function screenRequest(
   request: HitRequest,
@@ -304,7 +304,10 @@ function isInList(ip: string, list: BlockList, entryCount: number): boolean {
   return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-/** Browser prefetch/prerender signals: `Sec-Purpose`, `Purpose`, `X-Purpose` (prefetch, preview, prerender), `X-Moz: prefetch`. */
+/**
+ * Browser prefetch/prerender signals: `Sec-Purpose`, `Purpose`, `X-Purpose` or `X-Moz` naming
+ * prefetch, prerender, preview or instant.
+ */
 function isPrefetch(request: HitRequest): boolean {
   for (const name of ['sec-purpose', 'purpose', 'x-purpose', 'x-moz']) {
     const value = header(request, name)?.toLowerCase();
