@@ -48,7 +48,7 @@ export function lineItemRoutes(
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, FIELDS, ['warnings']);
       const base = mode === 'patch' ? existing : undefined;
-      const advertiserId = fields.id('advertiserId', base?.advertiserId ?? existing?.advertiserId ?? 0);
+      const advertiserId = fields.id('advertiserId', existing?.advertiserId ?? 0);
       const name = fields.name('name', base?.name ?? '');
       const revenueType = fields.oneOf('revenueType', REVENUE_TYPES, base?.revenueType ?? 'none', {
         required: true,

@@ -103,7 +103,7 @@ function parsePaymentRule(
 ): PaymentRuleInput {
   const fields = new FieldReader(body, mode, FIELDS, ['warnings']);
   const base = mode === 'patch' ? existing : undefined;
-  const publisherId = fields.id('publisherId', base?.publisherId ?? existing?.publisherId ?? 0);
+  const publisherId = fields.id('publisherId', existing?.publisherId ?? 0);
   const name = fields.name('name', base?.name ?? '');
   const pricingType = fields.oneOf('pricingType', PRICING_TYPES, base?.pricingType ?? 'revshare', {
     required: true,

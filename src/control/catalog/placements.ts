@@ -19,7 +19,7 @@ export function placementRoutes(store: EntityStore<Placement, PlacementInput, Pl
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, ['publisherId', 'name']);
       const base = mode === 'patch' ? existing : undefined;
-      const publisherId = fields.id('publisherId', base?.publisherId ?? existing?.publisherId ?? 0);
+      const publisherId = fields.id('publisherId', existing?.publisherId ?? 0);
       const name = fields.name('name', base?.name ?? '');
       fields.finish('placement');
       return { publisherId, name };

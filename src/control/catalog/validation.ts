@@ -81,7 +81,7 @@ export class FieldReader {
     return this.problems.some((problem) => problem.field === field);
   }
 
-  /** A non-blank string (trimmed), at most `maxLength` characters. */
+  /** A non-blank string (trimmed), at most `NAME_MAX_LENGTH` characters, none a control character. */
   name(name: string, base: string, options: FieldOptions = { required: true }): string {
     return (
       this.read(
