@@ -2,7 +2,12 @@ import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
 import { WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
-import { CATALOG_STATES, PRICING_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
+import {
+  CATALOG_STATES,
+  DEFAULT_PAYMENT_RULE_PRIORITY,
+  PRICING_TYPES,
+  REVENUE_TYPES,
+} from '../../ports/catalog.js';
 import {
   AUTHENTICATED_ERRORS,
   badRequest,
@@ -11,6 +16,7 @@ import {
   QUERY_REFUSED,
 } from '../openapi-responses.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
+import { TRACKER_CODE } from './trackers.js';
 
 /**
  * The 400 of a write: its body refused, any query parameter (a write reads none: see
@@ -94,7 +100,7 @@ const trackerFields = {
   name,
   code: {
     type: ['string', 'null'],
-    pattern: '^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$',
+    pattern: TRACKER_CODE.source,
     description: 'unique per account and kind; hits may send code= instead of id=',
   },
   lineItemId: { ...id, description: "one of the advertiser's line items" },
@@ -189,7 +195,7 @@ const RESOURCES: Resource[] = [
       applyCostOnDefault: { type: 'boolean', description: 'cpm: pay even when a default creative is served' },
       maxRevshare: fraction('dynamic: the highest share'),
       targetEcpm: amount('dynamic: the eCPM aimed at'),
-      priority: { type: 'integer', minimum: 1, maximum: 10, default: 5 },
+      priority: { type: 'integer', minimum: 1, maximum: 10, default: DEFAULT_PAYMENT_RULE_PRIORITY },
       isBase: {
         type: ['boolean', 'null'],
         description:

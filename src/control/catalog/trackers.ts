@@ -15,8 +15,8 @@ import { crudRoutes } from './crud.js';
 import { trackerPricingWarnings } from './tracker-warnings.js';
 import { FieldReader, isoOf } from './validation.js';
 
-/** Safe in a query string as it stands: hits send it as `code=…`. */
-const CODE = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$/;
+/** A tracker's `code`: safe in a query string as it stands, as hits send it (`code=…`). */
+export const TRACKER_CODE = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$/;
 const CODE_HINT =
   "1 to 100 letters, digits, '.', '_', '~' or '-' starting with a letter or digit (hits send it as code=…), or null for none";
 
@@ -85,7 +85,7 @@ function routesFor(
         kind,
         advertiserId: fields.id('advertiserId', base?.advertiserId ?? 0),
         name: fields.name('name', base?.name ?? ''),
-        code: fields.optionalText('code', base?.code ?? null, CODE, CODE_HINT),
+        code: fields.optionalText('code', base?.code ?? null, TRACKER_CODE, CODE_HINT),
         lineItemId: fields.id('lineItemId', base?.lineItemId ?? 0),
         publisherId: fields.id('publisherId', base?.publisherId ?? 0),
         placementId: fields.optionalId('placementId', base?.placementId ?? null),
