@@ -2,10 +2,10 @@ import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { writeTransaction } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { newApiKey } from '../control/auth.js';
+import { NAME_MAX_LENGTH, validName } from '../control/catalog/validation.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import { openCommandLedger } from './command-ledger.js';
 
-const NAME_MAX_LENGTH = 255;
 /** The name the server gives the operator's account at first start. */
 const OPERATOR_ACCOUNT_NAME = 'default';
 
@@ -21,9 +21,9 @@ export function createAccount(
   name: string | undefined,
   write: { out(text: string): void; err(text: string): void },
 ): number {
-  const trimmed = name?.trim() ?? '';
   // As catalog names: characters as a reader counts them, and none that breaks a line of a report.
-  if (trimmed === '' || [...trimmed].length > NAME_MAX_LENGTH || /\p{Cc}/u.test(trimmed)) {
+  const trimmed = validName(name ?? '');
+  if (trimmed === undefined) {
     write.err(
       `usage: tally create-account <name>  (a name of 1 to ${NAME_MAX_LENGTH} characters, without control characters)\n`,
     );

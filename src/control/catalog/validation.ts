@@ -14,9 +14,21 @@ export type WriteMode = 'create' | 'replace' | 'patch';
 const READ_ONLY_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
 
 const MICROS_PER_UNIT = 1_000_000;
-const NAME_MAX_LENGTH = 255;
+/** The most characters of a name (of a catalog object, an account), as a reader counts them. */
+export const NAME_MAX_LENGTH = 255;
 /** A character no name needs, which breaks the lines of CSV reports and logs (NUL, tab, line feed…). */
 const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/**
+ * `text` trimmed, when that is a name: not blank, at most {@link NAME_MAX_LENGTH} characters, none
+ * a control character; else `undefined`.
+ */
+export function validName(text: string): string | undefined {
+  const trimmed = text.trim();
+  return trimmed !== '' && [...trimmed].length <= NAME_MAX_LENGTH && !CONTROL_CHARACTER.test(trimmed)
+    ? trimmed
+    : undefined;
+}
 const URL_MAX_LENGTH = 2048;
 
 interface FieldOptions {
@@ -81,20 +93,14 @@ export class FieldReader {
     return this.problems.some((problem) => problem.field === field);
   }
 
-  /** A non-blank string (trimmed), at most `NAME_MAX_LENGTH` characters, none a control character. */
+  /** A name (see {@link validName}), trimmed. */
   name(name: string, base: string, options: FieldOptions = { required: true }): string {
     return (
       this.read(
         name,
         base,
         options,
-        (value) =>
-          typeof value === 'string' &&
-          value.trim() !== '' &&
-          [...value.trim()].length <= NAME_MAX_LENGTH &&
-          !CONTROL_CHARACTER.test(value.trim())
-            ? value.trim()
-            : undefined,
+        (value) => (typeof value === 'string' ? validName(value) : undefined),
         `a non-empty string of at most ${NAME_MAX_LENGTH} characters, without control characters (tabs, line breaks, NUL)`,
       ) ?? base
     );
