@@ -28,14 +28,14 @@ export class LedgerServedUnmigratedError extends Error {
 }
 
 /**
- * Opens the configured data directory's ledger for a command (`create-account`, `replay-dead`),
- * applying the migrations it has not had only when no Tally serves the directory: one serving it
- * while its ledger lacks this Tally's migrations is an older one (an upgrade installed, the server
- * not yet restarted) or one still migrating it as it starts, and this throws a
- * {@link LedgerServedUnmigratedError}, changing nothing. A new, empty ledger (schema version 0) is made
- * as the server would make it, but not where a Tally served the directory and its ledger is lost
- * (missing, or an empty file): this throws a `KeyFileError` then, as the server refuses to start
- * there, rather than make a new ledger that the server would then serve.
+ * Opens the configured data directory's ledger for a command (`create-account`, `list-accounts`,
+ * `replay-dead`), applying the migrations it has not had only when no Tally serves the directory:
+ * one serving it while its ledger lacks this Tally's migrations is an older one (an upgrade
+ * installed, the server not yet restarted) or one still migrating it as it starts, and this throws
+ * a {@link LedgerServedUnmigratedError}, changing nothing. A new, empty ledger (schema version 0) is
+ * made as the server would make it, but not where a Tally served the directory and its ledger is
+ * lost (missing, or an empty file): this throws a `KeyFileError` then, as the server refuses to
+ * start there, rather than make a new ledger that the server would then serve.
  */
 export function openCommandLedger(config: Config): Database.Database {
   const dbPath = join(config.dataDir, 'tally.db');
