@@ -183,7 +183,11 @@ class LaneConnection {
     if (lane.isClosing) this.closeWhenAnswered();
   }
 
-  /** Ends the connection after the answers it is owed, reading no further request. */
+  /**
+   * Ends the connection after the answers it is owed, reading no further request; one already
+   * bound for node:http (a request the lane does not serve, read after them) goes there instead,
+   * unless the client has ended its side (see `settle`).
+   */
   closeWhenAnswered(): void {
     this.ending = true;
     this.socket.pause();
