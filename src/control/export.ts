@@ -22,7 +22,8 @@ const EXPORT_FIELDS: readonly string[] = [
   'email',
   'trackerIds',
 ];
-const MAX_TRACKERS_PER_EXPORT = 500;
+/** Most trackers in one export: the path's and `trackerIds` together. */
+export const MAX_TRACKERS_PER_EXPORT = 500;
 const QUERY_PARAMETERS = new Set(['download']);
 const MAX_BODY_BYTES = 64 * 1024;
 const EMAIL_PATTERN = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;

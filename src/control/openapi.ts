@@ -11,6 +11,7 @@ import {
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+import { MAX_TRACKERS_PER_EXPORT } from './export.js';
 import {
   AUTHENTICATED_ERRORS,
   badRequest,
@@ -20,6 +21,7 @@ import {
   QUERY_REFUSED,
   ROUTE_ERRORS,
 } from './openapi-responses.js';
+import { MAX_WINS_PER_CALL } from './register-wins.js';
 import { REPORT_METRICS } from './report-text.js';
 
 /**
@@ -62,11 +64,6 @@ export const WIN_ERROR_CODES = [
   'INVALID_JSON',
   'INTERNAL',
 ] as const;
-
-/** Most wins in one `POST /v1/wins` call (`MAX_WINS_PER_CALL`; the test checks they agree). */
-const MAX_WINS = 10_000;
-/** Most trackers in one export: the path's and `trackerIds` together (`MAX_TRACKERS_PER_EXPORT`). */
-const MAX_EXPORTED_TRACKERS = 500;
 
 const errorEnvelope = {
   type: 'object',
@@ -297,8 +294,7 @@ export const OPENAPI_DOCUMENT = {
           auctionTimeMs: {
             type: ['integer', 'null'],
             minimum: 1_000_000_000_000,
-            description:
-              'milliseconds since the epoch; defaults to now. Refused more than 5 minutes ahead of the server clock, or before 2001-09-09 (a time in seconds)',
+            description: `milliseconds since the epoch; defaults to now. Refused more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the server clock, or before 2001-09-09 (a time in seconds)`,
           },
           publisherBurl: {
             type: ['boolean', 'null'],
@@ -426,7 +422,7 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Register auction wins; get instrumented markup and notice URLs',
         description:
           'Needs an account-wide editor or admin key. The body is at most TALLY_MAX_BODY_BYTES (16 MiB unless set) ' +
-          `and holds at most ${MAX_WINS} wins. One bad win never fails the others: it gets its own ` +
+          `and holds at most ${MAX_WINS_PER_CALL} wins. One bad win never fails the others: it gets its own ` +
           '{"ok": false, "error"} result. A win registered past its TTL is accepted with a warning.',
         requestBody: {
           required: true,
@@ -437,7 +433,11 @@ export const OPENAPI_DOCUMENT = {
                 required: ['wins'],
                 additionalProperties: false,
                 properties: {
-                  wins: { type: 'array', maxItems: MAX_WINS, items: { $ref: '#/components/schemas/Win' } },
+                  wins: {
+                    type: 'array',
+                    maxItems: MAX_WINS_PER_CALL,
+                    items: { $ref: '#/components/schemas/Win' },
+                  },
                 },
               },
               example: {
@@ -786,7 +786,7 @@ export const OPENAPI_DOCUMENT = {
         {
           post: {
             summary: `Tags for this ${kind} tracker (and trackerIds), answered now or mailed`,
-            description: `Needs an editor or admin key that sees every tracker named. At most ${MAX_EXPORTED_TRACKERS} trackers (this one and trackerIds) in one export; the body is at most 64 KiB.`,
+            description: `Needs an editor or admin key that sees every tracker named. At most ${MAX_TRACKERS_PER_EXPORT} trackers (this one and trackerIds) in one export; the body is at most 64 KiB.`,
             parameters: [
               { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
               {
@@ -806,7 +806,7 @@ export const OPENAPI_DOCUMENT = {
                       trackerIds: {
                         type: 'array',
                         items: { type: 'integer', minimum: 1 },
-                        maxItems: MAX_EXPORTED_TRACKERS - 1,
+                        maxItems: MAX_TRACKERS_PER_EXPORT - 1,
                         description: `more ${kind} trackers to export at once`,
                       },
                       type: { enum: ['pixel', 'javascript'], default: 'pixel' },
