@@ -30,8 +30,14 @@ export function parseListRequest(
   const filter: Record<string, string | number> = {};
   let limit = DEFAULT_LIMIT;
   let afterId: number | undefined;
+  const known = ['limit', 'after', ...Object.keys(filters)];
   for (const name of new Set(params.keys())) {
     const value = params.get(name) ?? '';
+    // Own keys only: `constructor` or `__proto__` names no filter, not Object's prototype.
+    if (!known.includes(name)) {
+      problems.push(`${name}: unknown parameter; use ${known.join(', ')}`);
+      continue;
+    }
     if (params.getAll(name).length > 1) {
       problems.push(`${name}: given more than once; give it once`);
       continue;
@@ -48,18 +54,13 @@ export function parseListRequest(
       if (afterId === undefined) problems.push(AFTER_PROBLEM);
       continue;
     }
-    // Own properties only: `constructor` or `__proto__` names no filter, not Object's prototype.
-    const kind = Object.hasOwn(filters, name) ? filters[name] : undefined;
-    if (kind === undefined) {
-      problems.push(
-        `${name}: unknown parameter; use ${['limit', 'after', ...Object.keys(filters)].join(', ')}`,
-      );
-    } else if (kind === 'id') {
+    const kind = filters[name];
+    if (kind === 'id') {
       if (!/^[1-9]\d{0,14}$/.test(value)) problems.push(`${name}: send a numeric id`);
       filter[name] = Number(value);
     } else if (kind === 'text') {
       filter[name] = value;
-    } else {
+    } else if (kind !== undefined) {
       if (!kind.includes(value)) problems.push(`${name}: send one of ${kind.join(', ')}`);
       filter[name] = value;
     }
