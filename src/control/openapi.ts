@@ -1,5 +1,5 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
-import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
+import { EARLIEST_AUCTION_TIME_MS, MAX_CLOCK_SKEW_MS, MAX_PRICE_MICROS } from '../domain/win.js';
 import { TALLY_VERSION } from '../version.js';
 import { EXPORT_PARAMS, PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
@@ -277,9 +277,8 @@ export const OPENAPI_DOCUMENT = {
           clearingPrice: {
             type: ['number', 'null'],
             minimum: 0,
-            maximum: 1_000_000_000,
-            description:
-              'in currency units, e.g. 1.25 (CPM); defaults to bid.price. The price billed (this, else bid.price) is at most 10^9',
+            maximum: MAX_PRICE_MICROS / 1_000_000,
+            description: `in currency units, e.g. 1.25 (CPM); defaults to bid.price. The price billed (this, else bid.price) is at most ${MAX_PRICE_MICROS / 1_000_000}`,
           },
           bidResponseId: {
             type: ['string', 'null'],
@@ -293,7 +292,7 @@ export const OPENAPI_DOCUMENT = {
           },
           auctionTimeMs: {
             type: ['integer', 'null'],
-            minimum: 1_000_000_000_000,
+            minimum: EARLIEST_AUCTION_TIME_MS,
             description: `milliseconds since the epoch; defaults to now. Refused more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the server clock, or before 2001-09-09 (a time in seconds)`,
           },
           publisherBurl: {

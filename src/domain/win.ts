@@ -100,14 +100,14 @@ export const MAX_NOTICE_URL_CHARS = 8192;
  * of small units (a premium CPM is about 10^6 rupiah or dong), and so a mistake such as a price
  * in micros, refused rather than reported.
  */
-const MAX_PRICE_MICROS = 1_000_000_000_000_000;
+export const MAX_PRICE_MICROS = 1_000_000_000_000_000;
 /** How far ahead of Tally's clock an exchange's auction time may be. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /**
  * 2001-09-09: an auction time before it is a time in seconds since the epoch (today's is about
  * 1.8e9), read as milliseconds a date in January 1970, when every notice would be late.
  */
-const EARLIEST_AUCTION_TIME_MS = 1_000_000_000_000;
+export const EARLIEST_AUCTION_TIME_MS = 1_000_000_000_000;
 
 /**
  * Most characters filling the macros of a win's markup may add to it (an upper bound of
