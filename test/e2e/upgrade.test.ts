@@ -98,6 +98,13 @@ describe('upgrading a ledger an older Tally left', () => {
     await dsp.waitFor((hits) =>
       ['old', 'new-1'].every((id) => hits.some((hit) => hit.query.get('auction') === id)),
     );
+    // The DSP answered; the dispatcher marks each delivery delivered right after, on its own thread.
+    let delivered = 0;
+    for (let poll = 0; poll < 200 && delivered < 2; poll++) {
+      const page = await api({ url }, ADMIN_KEY, 'GET', '/v1/deliveries?status=delivered');
+      delivered = page.body.deliveries.length;
+      if (delivered < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
 
     const db = new Database(dbPath, { readonly: true });
     try {
