@@ -53,6 +53,8 @@ describe('the burl egress policy', () => {
       'fc00::1',
       'fdff:ffff::1',
       'febf::1',
+      '2001:1f:ffff::1',
+      '3fff:fff:ffff::1',
     ];
     const publicNeighbours = [
       '1.0.0.1',
@@ -71,6 +73,8 @@ describe('the burl egress policy', () => {
       '198.20.0.1',
       '223.255.255.255',
       '2606:4700::1',
+      '3fff:1000::1',
+      '3000::1',
     ];
     for (const address of notPublic) assert.equal(isPublicAddress(address), false, address);
     for (const address of publicNeighbours) assert.equal(isPublicAddress(address), true, address);
@@ -131,6 +135,14 @@ describe('the burl egress policy', () => {
       '64:ff9b::1:a00:1',
       '64:ff9b::ffff:7f00:1',
       '64:ff9b:0:1::808:808',
+      '64:ff9b::1:808:808',
+      // NAT64's local-use prefix, 64:ff9b:1::/48, even when it ends with a public address.
+      '64:ff9b:1::808:808',
+      // Near misses of the IPv4-mapped prefix, ::ffff:0:0/96, ending with 8.8.8.8.
+      '::1:ffff:808:808',
+      '0:0:0:1:0:ffff:808:808',
+      '0:0:1::ffff:808:808',
+      '0:1::ffff:808:808',
       // The dummy IPv6 prefix (RFC 9780), beside the discard-only 100::/64.
       '100:0:0:1::1',
     ];
@@ -147,6 +159,8 @@ describe('the burl egress policy', () => {
       '::ffff:a9fe:a9fe',
       '0:0:0:0:0:ffff:a00:1',
       '::ffff:0.0.0.0',
+      // Its last two bytes in order: 192.0.2.1 (documentation), not 192.0.1.2.
+      '::ffff:192.0.2.1',
     ];
     const publicInside = ['::ffff:808:808', '::ffff:8.8.8.8', '0:0:0:0:0:ffff:0808:0404'];
     for (const address of privateInside) assert.equal(isPublicAddress(address), false, address);
