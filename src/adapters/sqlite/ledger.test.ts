@@ -1249,6 +1249,89 @@ describe('the SQLite ledger', () => {
     restored.close();
   });
 
+  it('leaves 100 delivery ids to each millisecond: a ledger restored one millisecond after its backup reuses none of the 100 ids given out since', () => {
+    const path = join(dir, `restored-${++sequence}.db`);
+    const backupPath = `${path}.backup`;
+    const db = openSqlite(path);
+    const running = new SqliteLedger(db, T0);
+    const count = (on: SqliteLedger, keys: string[], receivedMs: number) =>
+      on.record(
+        keys.map((key) =>
+          event({
+            receivedMs,
+            dedupe: { key, expiresMs: receivedMs + 1 },
+            delivery: { url: 'u', deadlineMs: T0 + HOUR_MS },
+          }),
+        ),
+      );
+    db.exec(`VACUUM INTO '${backupPath}'`);
+    count(
+      running,
+      Array.from({ length: 100 }, (_, index) => `b${index}`),
+      T0,
+    );
+    const seen = running.leaseDeliveries(T0, 200, 5000).map(({ id }) => id);
+    assert.equal(seen.length, 100);
+    running.close();
+
+    const restored = new SqliteLedger(openSqlite(backupPath), T0 + 1);
+    count(restored, ['c1'], T0 + 1);
+    const [fresh] = restored.leaseDeliveries(T0 + 1, 10, 5000);
+    assert.ok(fresh !== undefined);
+    assert.ok(
+      seen.every((old) => old < fresh.id),
+      `${fresh.id} is above ${Math.max(...seen)}`,
+    );
+    restored.close();
+  });
+
+  it('hands out delivery ids one by one from its opening millisecond × 100, and on from its last when that is higher', () => {
+    const path = join(dir, `floor-${++sequence}.db`);
+    const count = (on: SqliteLedger, key: string) =>
+      on.record([
+        event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + HOUR_MS } }),
+      ]);
+    const first = new SqliteLedger(openSqlite(path), T0);
+    count(first, 'a1');
+    count(first, 'a2');
+    const firstIds = first.leaseDeliveries(T0, 10, 5000).map(({ id }) => id);
+    assert.deepEqual(firstIds, [T0 * 100, T0 * 100 + 1]);
+    first.close();
+
+    // Opened with its clock a minute behind: the floor is below the last id.
+    const reopened = new SqliteLedger(openSqlite(path), T0 - 60_000);
+    count(reopened, 'a3');
+    const ids = reopened.leaseDeliveries(T0 + 10_000, 10, 5000).map(({ id }) => id);
+    assert.deepEqual(
+      ids.filter((id) => !firstIds.includes(id)),
+      [T0 * 100 + 2],
+    );
+    reopened.close();
+  });
+
+  it('keeps the delivery ids of a ledger opened up to the year 2286 within the 15 digits of an `after` cursor', () => {
+    const late = new SqliteLedger(openSqlite(join(dir, `late-${++sequence}.db`)), Date.UTC(2286, 0, 1));
+    late.record([
+      event({ dedupe: { key: 'late', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + HOUR_MS } }),
+    ]);
+    const [delivery] = late.leaseDeliveries(T0, 10, 5000);
+    assert.ok(delivery !== undefined);
+    assert.match(String(delivery.id), /^[1-9]\d{0,14}$/);
+    late.close();
+  });
+
+  it('takes the wall clock as its opening time when given none, so that its delivery ids start above the present × 100', () => {
+    const before = Date.now();
+    const plain = new SqliteLedger(openSqlite(join(dir, `plain-${++sequence}.db`)));
+    plain.record([
+      event({ dedupe: { key: 'now', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + HOUR_MS } }),
+    ]);
+    const [delivery] = plain.leaseDeliveries(T0, 10, 5000);
+    assert.ok(delivery !== undefined);
+    assert.ok(delivery.id >= before * 100, `${delivery.id} is at least ${before * 100}`);
+    plain.close();
+  });
+
   it('keeps the newest event, so that new events never take an id below where pruning has been', () => {
     const bot = invalidTraffic('bot_user_agent');
     ledger.record([event(), event({ outcome: bot })]);
