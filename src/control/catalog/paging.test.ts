@@ -53,6 +53,9 @@ describe('list queries', () => {
   it('refuses a parameter given twice rather than reading one of its values', () => {
     assert.match(refusal('state=active&state=inactive'), /state: given more than once; give it once/);
     assert.match(refusal('limit=5&after=10&limit=50'), /limit: given more than once/);
+    // Neither value is read: the bad one draws no second problem.
+    assert.equal(refusal('limit=0&limit=5'), 'bad list query: limit: given more than once; give it once');
+    assert.equal(refusal('state=x&state=y'), 'bad list query: state: given more than once; give it once');
     assert.match(refusal('foo=1&foo=2'), /^bad list query: foo: unknown parameter; use limit, after/);
   });
 
