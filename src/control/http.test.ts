@@ -381,6 +381,16 @@ describe('reading JSON bodies', () => {
     }
   });
 
+  it('tells a short body that is not JSON, such as a lone `{`, that it is not valid JSON rather than empty', async () => {
+    for (const body of ['{', ' x ']) {
+      const response = await post(body);
+      assert.equal(response.status, 400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'INVALID_JSON');
+      assert.match(error.message, /^the body is not valid JSON: /, JSON.stringify(body));
+    }
+  });
+
   it('refuses a body that is not UTF-8 with 400 INVALID_JSON, rather than read two different ids as one', async () => {
     for (const bytes of [[0xff], [0xfe], [0xc3], [0xed, 0xa0, 0x80]]) {
       const body = Buffer.concat([Buffer.from('{"a":"x'), Buffer.from(bytes), Buffer.from('"}')]);
