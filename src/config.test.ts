@@ -60,6 +60,9 @@ describe('configuration', () => {
     const given = parseConfig({ TALLY_PORT: '0', TALLY_PUBLIC_URL: 'https://tally.example' });
     assert.ok(given.ok);
     assert.equal(given.config.publicUrl, 'https://tally.example');
+    // Any other port, the lowest included, is one notice URLs can name.
+    const lowest = parseConfig({ TALLY_PORT: '1' });
+    assert.ok(lowest.ok && lowest.config.port === 1);
   });
 
   it('reports every problem at once, including malformed entries inside rules and price keys', () => {

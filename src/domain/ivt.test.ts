@@ -358,8 +358,9 @@ describe('invalid traffic', () => {
   });
 
   it('names the list of each bad entry: User-Agent patterns, blocked IPs, trusted notifiers', () => {
-    const built = buildIvtFilter(['(unclosed'], ['nonsense'], ['10.0.0.0/33']);
+    const built = buildIvtFilter(['(unclosed', '.*'], ['nonsense'], ['10.0.0.0/33']);
     assert.deepEqual(!built.ok && built.errors.map((error) => error.list), [
+      'userAgents',
       'userAgents',
       'blockedIps',
       'trustedNotifiers',
