@@ -347,6 +347,23 @@ describe('macroGrowthBound', () => {
     }
   });
 
+  it('reaches its bound on a CR in a CDATA section, the character that grows most, so it refuses no more markup than it must', () => {
+    const macro = '${AUCTION_ID}';
+    const markup = `<Impression><![CDATA[https://x.test/?a=${macro}]]></Impression>`;
+    const values: MacroValues = { auctionId: '\r'.repeat(100) };
+    const filled = substituteMacrosInMarkup(markup, 'xml', values);
+    assert.equal(macroGrowthBound(markup, values, 0), filled.length - markup.length + macro.length);
+  });
+
+  it('counts an encrypted price longer than every value, which a suffixed price macro is filled with', () => {
+    const markup = '<p>${AUCTION_PRICE:BF}</p>';
+    const values: MacroValues = { auctionId: 'A1', price: '1.5' };
+    const encrypted = 'E'.repeat(200);
+    const filled = substituteMacrosInMarkup(markup, 'html', values, () => encrypted);
+    assert.ok(filled.includes(encrypted), filled);
+    assert.ok(macroGrowthBound(markup, values, encrypted.length) >= filled.length - markup.length);
+  });
+
   it('is never less than what filling the macros adds, in any language and region (property)', () => {
     const markup = fc.string({
       unit: fc.constantFrom(
