@@ -13,6 +13,9 @@ interface KeyRow {
   revoked_ms: number | null;
 }
 
+/** An account row's columns, named as an {@link Account}'s fields. */
+const ACCOUNT_COLUMNS = 'id, name, created_ms AS createdMs';
+
 /** Accounts and API keys on SQLite. */
 export class SqliteAccountStore implements AccountStore {
   constructor(private readonly db: Database.Database) {}
@@ -26,18 +29,12 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   getAccount(id: number): Account | undefined {
-    const row = this.db.prepare('SELECT id, name, created_ms FROM accounts WHERE id = ?').get(id) as
-      { id: number; name: string; created_ms: number } | undefined;
-    return row === undefined ? undefined : { id: row.id, name: row.name, createdMs: row.created_ms };
+    return this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`).get(id) as
+      Account | undefined;
   }
 
   listAccounts(): Account[] {
-    const rows = this.db.prepare('SELECT id, name, created_ms FROM accounts ORDER BY id').all() as {
-      id: number;
-      name: string;
-      created_ms: number;
-    }[];
-    return rows.map((row) => ({ id: row.id, name: row.name, createdMs: row.created_ms }));
+    return this.db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY id`).all() as Account[];
   }
 
   addKey(
