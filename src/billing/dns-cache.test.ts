@@ -63,6 +63,21 @@ describe('the relay’s DNS cache', () => {
     assert.deepEqual(resolver.asked, ['0 gone.example', '6 gone.example', '0 gone.example']);
   });
 
+  it('takes an answer of no address as a failed lookup, kept for a few seconds only', async () => {
+    const resolver = heldResolver();
+    let nowMs = 1_000;
+    const dns = new DnsCache(resolver.resolveAll, () => nowMs);
+    const empty = dns.lookup('void.example', 4);
+    resolver.answer([]);
+    await assert.rejects(empty, { code: 'ENOTFOUND', message: 'void.example has no IPv4 address' });
+    await assert.rejects(dns.lookup('void.example', 4), { code: 'ENOTFOUND' });
+    nowMs += DNS_FAILURE_CACHE_SECONDS * 1000;
+    const retried = dns.lookup('void.example', 4);
+    resolver.answer(DSP);
+    assert.deepEqual(await retried, DSP);
+    assert.deepEqual(resolver.asked, ['4 void.example', '4 void.example']);
+  });
+
   it('gives up a lookup that has not settled once a failure would have been forgotten, for a new one', async () => {
     const resolver = heldResolver();
     let nowMs = 1_000;

@@ -21,13 +21,23 @@ const systemResolveAll: ResolveAll = (hostname, family) =>
     });
   });
 
+/** A lookup that answered no address: a failed lookup, as the system resolver's ENOTFOUND. */
+class NoAddressError extends Error {
+  readonly code = 'ENOTFOUND';
+
+  constructor(hostname: string, family: number) {
+    super(`${hostname} has no ${family === 0 ? '' : `IPv${family} `}address`);
+    this.name = 'NoAddressError';
+  }
+}
+
 /**
  * The relay's host name lookups, shared and kept for a while: a lookup runs on one of libuv's four
  * threads for the whole process, so a burl per notice to a few DSP hosts would otherwise look each
  * up thousands of times a second, and a host whose lookups hang (5 s and more each) would hold the
  * threads every other lookup waits for. Lookups of one name at the same time share one; its
- * addresses are kept `DNS_CACHE_SECONDS`, a failure, or a lookup that has not settled,
- * `DNS_FAILURE_CACHE_SECONDS`.
+ * addresses are kept `DNS_CACHE_SECONDS`, a failure (an answer of no address included), or a
+ * lookup that has not settled, `DNS_FAILURE_CACHE_SECONDS`.
  */
 export class DnsCache {
   private readonly entries = new Map<string, { expiresMs: number; addresses: Promise<LookupAddress[]> }>();
@@ -48,7 +58,11 @@ export class DnsCache {
     // within the time a failure is kept is given up for a new one.
     const entry = {
       expiresMs: this.nowMs() + DNS_FAILURE_CACHE_SECONDS * 1000,
-      addresses: this.resolveAll(hostname, family),
+      addresses: this.resolveAll(hostname, family).then((addresses) => {
+        // The system resolver fails with ENOTFOUND instead; `net` would crash on no address.
+        if (addresses.length === 0) throw new NoAddressError(hostname, family);
+        return addresses;
+      }),
     };
     this.entries.set(key, entry);
     entry.addresses.then(

@@ -369,6 +369,15 @@ describe('GET for the burl relay', () => {
     assert.equal(seen.length, 0);
   });
 
+  it('takes a lookup that answers no address as a failure worth retrying, calling nothing, rather than crashing', async () => {
+    seen.length = 0;
+    const port = (server.address() as AddressInfo).port;
+    const noAddress = new DnsCache(() => Promise.resolve([]));
+    const result = await httpGet(`http://void.example:${port}/ok`, {}, 2000, () => true, noAddress);
+    assert.deepEqual(result, { error: 'NoAddressError: void.example has no address', permanent: false });
+    assert.equal(seen.length, 0);
+  });
+
   it('refuses, under the default policy, every spelling of a loopback or unspecified address the URL parser reads, connecting nowhere', async () => {
     const witness = createServer((_req, res) => res.writeHead(200).end());
     let connections = 0;
