@@ -1,7 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import type { BurlRefusal } from '../domain/burl-refusal.js';
+import { burlRefusal, targetRefusal } from '../domain/burl-refusal.js';
 import type { AddressPolicy } from './egress.js';
 import { EgressRefusedError, guardedLookup } from './egress.js';
 import { DnsCache } from './dns-cache.js';
@@ -30,7 +31,8 @@ const forNow = (error: string): GetResult => ({ error, permanent: false });
 
 /**
  * GETs `url` with `headers`, following redirects (each hop's host looked up through `dns`, and
- * checked against `allows`, literal addresses included), within `timeoutMs` for the whole chain. The result is the final
+ * checked against `allows`, literal addresses included), within `timeoutMs` for the whole chain;
+ * a burl `burlRefusal` refuses is a permanent failure, called nowhere. The result is the final
  * answer's status as soon as it arrives: the DSP has taken the burl once it answers 2xx, so a
  * body that is slow, endless or huge neither delays nor fails the delivery (each body is
  * discarded, at most `MAX_BODY_BYTES` of it read). Never throws.
@@ -42,22 +44,13 @@ export async function httpGet(
   allows: AddressPolicy,
   dns: DnsCache = new DnsCache(),
 ): Promise<GetResult> {
+  // The rule `POST /v1/wins` warns of a burl by.
+  const refusal = burlRefusal(url, allows);
+  if (refusal !== undefined) return permanently(refusalError(refusal, url));
   const signal = AbortSignal.timeout(timeoutMs);
   const lookup = guardedLookup(allows, dns);
-  let target: URL;
-  try {
-    target = new URL(url);
-  } catch {
-    return permanently(`not a URL: ${url}`);
-  }
+  let target = new URL(url);
   for (let hop = 0; ; hop++) {
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-      // The burl itself can never be called; a redirect to such a URL is the DSP's to fix.
-      const failure = `cannot call a ${target.protocol} URL`;
-      return hop === 0 ? permanently(failure) : forNow(failure);
-    }
-    const host = target.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && !allows(host)) return permanently(new EgressRefusedError(host, host).message);
     let response: IncomingMessage;
     try {
       response = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -79,6 +72,23 @@ export async function httpGet(
     } catch {
       return forNow(`redirected to an invalid URL: ${location}`);
     }
+    // A redirect to a URL that is not http(s) is the DSP's to fix; one to a refused address is
+    // never followed.
+    const redirectRefusal = targetRefusal(target, allows);
+    if (redirectRefusal?.kind === 'scheme') return forNow(refusalError(redirectRefusal, location));
+    if (redirectRefusal !== undefined) return permanently(refusalError(redirectRefusal, location));
+  }
+}
+
+/** What the relay says of a URL it refused to call, as the delivery's last error. */
+function refusalError(refusal: BurlRefusal, url: string): string {
+  switch (refusal.kind) {
+    case 'not_a_url':
+      return `not a URL: ${url}`;
+    case 'scheme':
+      return `cannot call a ${refusal.scheme} URL`;
+    case 'address':
+      return new EgressRefusedError(refusal.address, refusal.address).message;
   }
 }
 
