@@ -312,6 +312,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       ...threadKeys(keyRing, config.priceKeys),
       publicUrl: config.publicUrl,
       rules: [...config.rules],
+      burlPrivateNetworks: config.burlPrivateNetworks,
     },
     { threads: config.winThreads },
   );

@@ -7,6 +7,7 @@ import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { isPublicAddress } from '../billing/egress.js';
 import { rulesByPublisher } from '../domain/rules.js';
 import { testKeyRing } from '../../test/support/claims.js';
 import type { Schema } from '../../test/support/json-schema.js';
@@ -214,6 +215,7 @@ describe('the OpenAPI document served at /docs', () => {
         keyRing: testKeyRing(),
         publicUrl: 'https://tally.example',
         priceKeysFor: () => undefined,
+        allowsBurlAddress: isPublicAddress,
         nowMs: Date.now(),
       },
       (error) => faults.push(error),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isPublicAddress } from '../billing/egress.js';
 import { RulesTable } from '../domain/rules.js';
 import type { WinEnvironment } from '../domain/win.js';
 import { MAX_BODY_DEPTH } from './http.js';
@@ -12,6 +13,7 @@ const env: WinEnvironment = {
   keyRing: testKeyRing(),
   publicUrl: 'https://tally.example',
   priceKeysFor: () => undefined,
+  allowsBurlAddress: isPublicAddress,
   nowMs: Date.now(),
 };
 

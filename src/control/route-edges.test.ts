@@ -83,6 +83,7 @@ const wins = new WinThreads({
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [],
+  burlPrivateNetworks: 'deny',
 });
 let server: ApiServer;
 /** The export routes of a Tally without an SMTP server. */

@@ -24,12 +24,14 @@ const thread = new WinThreads({
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [],
+  burlPrivateNetworks: 'deny',
 });
 /** A wins thread closed before the tests: every call to it fails. */
 const closed = new WinThreads({
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [],
+  burlPrivateNetworks: 'deny',
 });
 const servers: ApiServer[] = [];
 const bases: Record<'open' | 'closed', string> = { open: '', closed: '' };

@@ -4,6 +4,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import type { Document } from '@xmldom/xmldom';
 import { XMLValidator } from 'fast-xml-parser';
 import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
+import { isPublicAddress } from '../billing/egress.js';
 import { omidScriptTag, pixelTag } from './banner.js';
 import { escapeHtml } from './html.js';
 import { decryptPrice } from './price-crypto.js';
@@ -23,6 +24,7 @@ const env: WinEnvironment = {
   keyRing: ring,
   publicUrl: 'https://tally.example',
   priceKeysFor: (accountId, seat) => (accountId === 1 && seat === 'enc-seat' ? priceKeys : undefined),
+  allowsBurlAddress: isPublicAddress,
   nowMs: NOW_MS,
 };
 
@@ -924,16 +926,104 @@ describe('instrumenting a win', () => {
     assert.equal(video.method, 'burl');
   });
 
-  it('warns when bid.burl is not an absolute http(s) URL, which can never be called', () => {
+  it('warns when bid.burl is not a valid absolute http(s) URL, which can never be called', () => {
     for (const burl of [
       '/bill?p=${AUCTION_PRICE}',
       'dsp.example/bill',
       'ftp://dsp.example/bill',
       'https://',
     ]) {
-      assert.match(ok(win({ bid: { burl } })).warnings.join('\n'), /is not an absolute http\(s\) URL/, burl);
+      assert.match(
+        ok(win({ bid: { burl } })).warnings.join('\n'),
+        /is not a valid absolute http\(s\) URL/,
+        burl,
+      );
     }
     assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
+  });
+
+  it('warns of a burl the relay cannot read as a URL though it starts with http://: a space or control character in its host, a port that is no number', () => {
+    const warningOf = (burl: string) =>
+      `bid.burl ${JSON.stringify(burl)} is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`;
+    for (const burl of [
+      'http://dsp .example/bill',
+      'http://dsp\u0001.example/bill',
+      'http://dsp\u007f.example/bill',
+      'https://dsp.example:99999/bill',
+      'https://dsp.example:${DSP_PORT}/bill',
+      'http://[::1/bill',
+    ]) {
+      const warnings = ok(win({ bid: { burl } })).warnings.filter((warning) =>
+        warning.startsWith('bid.burl'),
+      );
+      assert.deepEqual(warnings, [warningOf(burl)], JSON.stringify(burl));
+    }
+  });
+
+  it('warns of a burl Tally relays whose host is an address outside the public internet, which the relay refuses: the DSP is never billed', () => {
+    const warningOf = (burl: string, address: string) =>
+      `bid.burl ${JSON.stringify(burl)} names ${address}, an address outside the public internet, which Tally's relay refuses to call: its delivery is dead as soon as the impression counts, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`;
+    for (const [burl, address] of [
+      ['http://10.0.0.5/bill?p=${AUCTION_PRICE}', '10.0.0.5'],
+      ['https://127.1:8443/bill', '127.0.0.1'],
+      ['http://169.254.169.254/latest/meta-data', '169.254.169.254'],
+      ['http://[::1]/bill', '::1'],
+      ['http://[::ffff:192.168.0.1]/bill', '::ffff:c0a8:1'],
+      ['http://dsp.example@192.168.1.20/bill', '192.168.1.20'],
+    ] as const) {
+      assert.deepEqual(ok(win({ bid: { burl } })).warnings, [warningOf(burl, address)], burl);
+    }
+    // As the relay reads it, with the win's macros filled.
+    const filled = win({ bid: { burl: 'http://${AUCTION_ID}/bill' } });
+    (filled.request as { id: string }).id = '10.0.0.6';
+    assert.deepEqual(ok(filled).warnings, [warningOf('http://${AUCTION_ID}/bill', '10.0.0.6')]);
+    // A public address, or any once TALLY_BURL_PRIVATE_NETWORKS=allow lets the relay call it.
+    assert.deepEqual(ok(win({ bid: { burl: 'http://198.51.99.7/bill' } })).warnings, []);
+    const allowed = instrumentWin(win({ bid: { burl: 'http://10.0.0.5/bill' } }), {
+      ...env,
+      allowsBurlAddress: () => true,
+    });
+    assert.deepEqual(allowed.ok && allowed.warnings, []);
+  });
+
+  it('warns of a publisher burl’s private address that the relay refuses it wherever the publisher is not answered with a 302 to it', () => {
+    const burl = 'http://10.0.0.5/bill';
+    assert.deepEqual(ok(win({ publisherBurl: true, bid: { burl } })).warnings, [
+      `bid.burl "http://10.0.0.5/bill" names 10.0.0.5, an address outside the public internet, which Tally's relay refuses to call: unless the publisher's burl is answered with a 302 to it (the account's redirect allow-list admits its host, as it admits any while off), its delivery is dead as soon as the impression counts, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`,
+    ]);
+  });
+
+  it('does not warn of a private address in a burl Tally never relays: one the device fires from the markup, or one of a win that never counts', () => {
+    const burl = 'http://10.0.0.5/bill';
+    const inMarkup = ok(win({ context: app, bid: { burl } }));
+    assert.ok(inMarkup.adm?.includes('<img src="http://10.0.0.5/bill"'), inMarkup.adm ?? '');
+    assert.deepEqual(
+      inMarkup.warnings.filter((warning) => warning.includes('10.0.0.5')),
+      [],
+    );
+    for (const never of [
+      win({ test: true, bid: { burl } }),
+      win({ auctionTimeMs: NOW_MS - 600_001, bid: { burl } }),
+    ]) {
+      assert.deepEqual(
+        ok(never).warnings.filter((warning) => warning.includes('10.0.0.5')),
+        [],
+      );
+    }
+  });
+
+  it('does not warn of a burl the relay calls: a host name (looked up only when called), spaces in its path, line breaks or tabs (dropped by the URL parser), a user name', () => {
+    for (const burl of [
+      'http://localhost/bill',
+      'http://dsp.internal/bill',
+      'https://dsp.example/bi\r\nll?p=${AUCTION_PRICE}',
+      'https://dsp\r\n.example/bill',
+      'https://dsp.example/bi\tll p',
+      'https://user:secret@dsp.example/bill',
+      'http:/dsp.example/bill',
+    ]) {
+      assert.deepEqual(ok(win({ bid: { burl } })).warnings, [], JSON.stringify(burl));
+    }
   });
 
   it('takes a burl or nurl with spaces or line breaks around it for the URL it is, as the relay and players read it, without a warning', () => {

@@ -1,4 +1,5 @@
 import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
+import { burlRefusal } from './burl-refusal.js';
 import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { MacroValues } from './macros.js';
@@ -78,6 +79,11 @@ export interface WinEnvironment {
   publicUrl: string;
   /** An account's keys for a seat's `${AUCTION_PRICE:…}` encrypted price macros. */
   priceKeysFor(accountId: number, seat: string): PriceKeys | undefined;
+  /**
+   * Whether Tally's relay calls a DSP's burl on an IP address (`TALLY_BURL_PRIVATE_NETWORKS`'s
+   * policy): a burl naming one it refuses is warned of.
+   */
+  allowsBurlAddress(address: string): boolean;
   nowMs: number;
 }
 
@@ -216,7 +222,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...publisherBurlWarnings(parsed, rule, burlIgnored),
       ...priceWarnings(parsed),
       ...encodedPriceWarnings(parsed, dspTexts, env),
-      ...burlWarnings(parsed.bid.burl),
+      ...burlWarnings(parsed.bid.burl, fillMacros(dspBurl), base.dspBurl !== '', rule.method, env),
       ...admWarnings(parsed.bid.adm, format),
       ...unfilledMacroWarnings(dspTexts),
       ...emptyMacroWarnings(parsed, dspTexts),
@@ -460,15 +466,40 @@ function priceWarnings(parsed: ParsedWin): string[] {
   return warnings;
 }
 
-/** A DSP burl that no one can call: it would never bill the DSP. */
-function burlWarnings(dspBurl: unknown): string[] {
-  if (dspBurl === undefined || dspBurl === null || dspBurl === '') return [];
-  if (typeof dspBurl !== 'string') {
-    return [`bid.burl is not a string but ${shown(dspBurl)}: the DSP's billing URL can never be called`];
+/**
+ * A DSP burl that can never bill the DSP, as the relay judges it (`burlRefusal`, on the burl with
+ * this win's macros `filled`): one that is not a string or not a valid absolute http(s) URL, which
+ * no one can call; and, where Tally relays it (`relayed`: not a burl in the markup, which the device
+ * fires, nor one of a win that can never count), one naming an IP address the relay refuses. A host
+ * name is looked up only when the burl is called.
+ */
+function burlWarnings(
+  sent: unknown,
+  filled: string,
+  relayed: boolean,
+  method: Method,
+  env: Pick<WinEnvironment, 'allowsBurlAddress'>,
+): string[] {
+  if (sent === undefined || sent === null || sent === '') return [];
+  if (typeof sent !== 'string') {
+    return [`bid.burl is not a string but ${shown(sent)}: the DSP's billing URL can never be called`];
   }
-  if (isAbsoluteHttpUrl(dspBurl)) return [];
+  const refusal = burlRefusal(filled, (address) => env.allowsBurlAddress(address));
+  if (refusal === undefined) return [];
+  const burl = `bid.burl ${JSON.stringify(sent.slice(0, 100))}`;
+  if (refusal.kind !== 'address') {
+    return [
+      `${burl} is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+    ];
+  }
+  if (!relayed) return [];
+  // A counted publisher burl may be answered with a 302 to it instead, which the relay does not call.
+  const dead =
+    method === 'burl'
+      ? "unless the publisher's burl is answered with a 302 to it (the account's redirect allow-list admits its host, as it admits any while off), its delivery is dead as soon as the impression counts"
+      : 'its delivery is dead as soon as the impression counts';
   return [
-    `bid.burl ${JSON.stringify(dspBurl.slice(0, 100))} is not an absolute http(s) URL: the DSP's billing URL can never be called`,
+    `${burl} names ${refusal.address}, an address outside the public internet, which Tally's relay refuses to call: ${dead}, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`,
   ];
 }
 

@@ -123,3 +123,45 @@ describe('listing burl deliveries', () => {
     );
   });
 });
+
+describe('registering wins on a default Tally', () => {
+  it('accepts a win whose burl the relay will refuse, warning that its DSP is never billed, and its delivery dies as warned', async () => {
+    const burls = {
+      loopback: `${dsp.url}/bill?a=warned-loopback`,
+      metadata: 'http://169.254.169.254/latest/meta-data',
+      spaceInHost: 'http://dsp .example/bill',
+      hostName: 'https://dsp.example/bill',
+    };
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+      wins: Object.entries(burls).map(([name, burl]) => ({
+        request: { id: `warned-${name}`, imp: [{ id: '1', banner: {} }], site: {} },
+        seat: 'seat-3',
+        bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>', burl },
+      })),
+    });
+    assert.equal(registered.status, 200, JSON.stringify(registered.body));
+    const [loopback, metadata, spaceInHost, hostName] = registered.body.results;
+    for (const result of registered.body.results) assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(loopback.warnings, [
+      `bid.burl ${JSON.stringify(burls.loopback)} names 127.0.0.1, an address outside the public internet, which Tally's relay refuses to call: its delivery is dead as soon as the impression counts, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`,
+    ]);
+    assert.match(
+      metadata.warnings.join(),
+      /names 169\.254\.169\.254, an address outside the public internet/,
+    );
+    assert.deepEqual(spaceInHost.warnings, [
+      `bid.burl "http://dsp .example/bill" is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+    ]);
+    assert.deepEqual(hostName.warnings, [], 'a host name is looked up only when called');
+    const notice = await fetch(loopback.noticeUrls[loopback.method], { headers: { 'user-agent': CHROME } });
+    assert.equal(notice.status, 200);
+    let dead: any;
+    for (let poll = 0; poll < 100 && dead === undefined; poll++) {
+      const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&seat=seat-3');
+      dead = listed.body.deliveries.find((delivery: any) => delivery.auctionId === 'warned-loopback');
+      if (dead === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(dead?.attempts, 1, 'given up at its first attempt');
+    assert.deepEqual(dsp.hits, []);
+  });
+});

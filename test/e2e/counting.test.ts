@@ -735,6 +735,7 @@ describe('counting notices end to end', () => {
 
   it('relays the DSP burl with its macros filled only for counted impressions', async () => {
     const counted = await registerOne({ clearingPrice: 1, bidResponseId: 'response-7' });
+    assert.deepEqual(counted.warnings, [], 'TALLY_BURL_PRIVATE_NETWORKS=allow: the loopback DSP is called');
     const countedAuction = lastAuctionId();
     const late = await registerOne({ auctionTimeMs: Date.now() - 700_000 });
     const lateAuction = lastAuctionId();

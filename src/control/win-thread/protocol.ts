@@ -1,3 +1,4 @@
+import type { PrivateNetworks } from '../../billing/egress.js';
 import type { RuleOverride } from '../../domain/rules.js';
 import type { ThreadKeys } from '../../thread-keys.js';
 import type { WinsAnswer } from '../register-wins.js';
@@ -9,6 +10,8 @@ import type { WinsAnswer } from '../register-wins.js';
 export interface WinSettings extends ThreadKeys {
   publicUrl: string;
   rules: [publisherId: string, overrides: RuleOverride[]][];
+  /** `TALLY_BURL_PRIVATE_NETWORKS`: the relay's policy, by which wins' burls are warned of. */
+  burlPrivateNetworks: PrivateNetworks;
 }
 
 /** One `POST /v1/wins` call: the caller's account, the body as sent, and when it arrived. */

@@ -13,6 +13,7 @@ const settings: WinSettings = {
   ...threadKeys(ring, new Map()),
   publicUrl: 'https://tally.example',
   rules: [['pub-short', [{ format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 60 }]]],
+  burlPrivateNetworks: 'deny',
 };
 
 /** A call of `accountId` with `text` as its body, arrived now. */
@@ -85,6 +86,25 @@ describe('the wins thread', () => {
     } finally {
       await thread.close();
     }
+  });
+
+  it('warns of a burl naming a private address as the relay’s TALLY_BURL_PRIVATE_NETWORKS it was started with refuses it', async () => {
+    const [win] = (JSON.parse(body('p')) as { wins: { bid: object }[] }).wins;
+    const privateBurl = JSON.stringify({
+      wins: [{ ...win, bid: { ...win?.bid, burl: 'http://10.1.2.3/bill' } }],
+    });
+    const warned: Record<string, string[] | undefined> = {};
+    for (const burlPrivateNetworks of ['deny', 'allow'] as const) {
+      const thread = new WinThreads({ ...settings, burlPrivateNetworks });
+      try {
+        const [result] = resultsOf<{ warnings: string[] }>(await thread.register(call(1, privateBurl)));
+        warned[burlPrivateNetworks] = result?.warnings;
+      } finally {
+        await thread.close();
+      }
+    }
+    assert.match(warned.deny?.join() ?? '', /names 10\.1\.2\.3, an address outside the public internet/);
+    assert.deepEqual(warned.allow, []);
   });
 
   it('fails the call of a thread that died and starts a new thread for the next one', async () => {

@@ -2,6 +2,7 @@
 // token sealing), so that a call of thousands of wins never holds up the HTTP thread, which
 // serves notices.
 import { parentPort, workerData } from 'node:worker_threads';
+import { addressPolicy } from '../../billing/egress.js';
 import { rulesByPublisher } from '../../domain/rules.js';
 import { priceKeyName } from '../../domain/price-crypto.js';
 import { serveRequests } from '../../lib/request-thread.js';
@@ -17,6 +18,7 @@ const settings = workerData as WinSettings;
 const keyRing = keyRingOf(settings);
 const rulesFor = rulesByPublisher(new Map(settings.rules));
 const priceKeys = priceKeysOf(settings);
+const allowsBurlAddress = addressPolicy(settings.burlPrivateNetworks);
 const log = jsonLogger();
 
 const utf8 = new TextEncoder();
@@ -32,6 +34,7 @@ serveRequests(
         keyRing,
         publicUrl: settings.publicUrl,
         priceKeysFor: (account, seat) => priceKeys.get(priceKeyName(account, seat)),
+        allowsBurlAddress,
         nowMs: receivedMs,
       },
       (error) => log.error('win_failed', { error: String(error) }),
