@@ -479,9 +479,9 @@ describe('reading JSON bodies', () => {
     const gzipError = (await gzip.json()) as { error: { code: string; message: string } };
     assert.deepEqual([gzip.status, gzipError.error.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
     assert.match(gzipError.error.message, /Content-Encoding gzip cannot be read: send it uncompressed/);
-    // RFC 8259 defines no charset for JSON; clients label ASCII bodies ISO-8859-1 (old Spring). A
-    // body that is not UTF-8 is refused whatever its label says (see above).
-    for (const charset of ['ISO-8859-1', 'us-ascii', 'utf-16', '']) {
+    // RFC 8259 defines no charset for JSON; clients label ASCII bodies ISO-8859-1 (old Spring),
+    // which reads as in UTF-8. A byte beyond ASCII in such a body is refused (see below).
+    for (const charset of ['ISO-8859-1', 'us-ascii', 'windows-1252', '']) {
       assert.equal((await post('{"a":1}', `application/json;charset=${charset}`)).status, 200, charset);
     }
     const identity = await call('/v1/bodies', {
@@ -490,6 +490,99 @@ describe('reading JSON bodies', () => {
       headers: { 'content-type': 'application/json; charset="UTF8"', 'content-encoding': 'identity' },
     });
     assert.equal(identity.status, 200);
+  });
+
+  it('refuses a body declared in UTF-16 or UTF-32 with 415 naming the charset, which no ASCII reads as', async () => {
+    for (const charset of ['utf-16', 'UTF-16LE', '"utf-32"', 'ucs-2']) {
+      const refused = await post('{"a":1}', `application/json; charset=${charset}`);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [415, 'UNSUPPORTED_MEDIA_TYPE'], charset);
+      assert.equal(
+        error.message,
+        `the body is declared charset=${JSON.stringify(charset.replace(/"/g, ''))}, which Tally does not read: ` +
+          'send it encoded in UTF-8, with Content-Type: application/json; charset=utf-8 (or no charset)',
+      );
+    }
+  });
+
+  it('refuses a body declared in a charset other than UTF-8 that holds a byte beyond ASCII with 415, rather than read é as something else', async () => {
+    const latin1 = Buffer.from('{"name":"café"}', 'latin1');
+    const utf8 = Buffer.from('{"name":"café"}', 'utf8');
+    for (const [charset, body] of [
+      ['iso-8859-1', latin1],
+      ['"ISO-8859-1"', utf8],
+      ['windows-1252', utf8],
+      ['us-ascii', utf8],
+    ] as const) {
+      const refused = await call('/v1/bodies', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': `application/json;charset=${charset}` },
+      });
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [415, 'UNSUPPORTED_MEDIA_TYPE'], charset);
+      assert.equal(
+        error.message,
+        `the body is declared charset=${JSON.stringify(charset.replace(/"/g, ''))} but holds bytes beyond ASCII ` +
+          `(0x${body[12]?.toString(16).toUpperCase()} at byte 12), which read otherwise in it than in UTF-8, the one charset ` +
+          'Tally reads: send it encoded in UTF-8, with Content-Type: application/json; charset=utf-8 (or no charset)',
+      );
+    }
+    for (const charset of ['utf-8', 'UTF8', '"Utf-8"', 'utf-8; charset=utf8']) {
+      const accepted = await call('/v1/bodies', {
+        method: 'POST',
+        body: utf8,
+        headers: { 'content-type': `application/json; charset=${charset}` },
+      });
+      assert.deepEqual(await accepted.json(), { body: { name: 'café' } }, charset);
+    }
+  });
+
+  it('tells a body in UTF-16 or UTF-32 without a byte order mark that it looks so, by its NUL bytes (RFC 4627 §3), not with the JSON parser’s words', async () => {
+    const text = '{"a":1}';
+    const utf16le = Buffer.from(text, 'utf16le');
+    const utf32le = Buffer.from([...text].flatMap((char) => [char.charCodeAt(0), 0, 0, 0]));
+    for (const [encoding, body, head] of [
+      ['UTF-16LE', utf16le, '7B 00 22 00'],
+      ['UTF-16BE', Buffer.from(utf16le).swap16(), '00 7B 00 22'],
+      ['UTF-32LE', utf32le, '7B 00 00 00'],
+      ['UTF-32BE', Buffer.from(utf32le).swap32(), '00 00 00 7B'],
+      ['UTF-16LE', Buffer.from('1', 'utf16le'), '31 00'],
+    ] as const) {
+      const refused = await call('/v1/bodies', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON'], encoding);
+      assert.equal(
+        error.message,
+        `the body looks ${encoding} encoded (NUL bytes among its first four, ${head}), which Tally does not read: send JSON encoded in UTF-8`,
+      );
+    }
+  });
+
+  it('tells a body that begins with a UTF-16 or UTF-32 byte order mark that it looks so, not only that it is not UTF-8', async () => {
+    const text = Buffer.from('{"a":1}', 'utf16le');
+    for (const [encoding, body, mark] of [
+      ['UTF-16LE', Buffer.concat([Buffer.from([0xff, 0xfe]), text]), 'FF FE'],
+      ['UTF-16BE', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text).swap16()]), 'FE FF'],
+      ['UTF-32LE', Buffer.from([0xff, 0xfe, 0, 0, 0x31, 0, 0, 0]), 'FF FE 00 00'],
+      ['UTF-32BE', Buffer.from([0, 0, 0xfe, 0xff, 0, 0, 0, 0x31]), '00 00 FE FF'],
+    ] as const) {
+      const refused = await call('/v1/bodies', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON'], encoding);
+      assert.equal(
+        error.message,
+        `the body looks ${encoding} encoded (it begins with the byte order mark ${mark}), which Tally does not read: send JSON encoded in UTF-8`,
+      );
+    }
   });
 
   it(`reads arrays and objects nested ${MAX_BODY_DEPTH} levels deep and refuses them one level deeper`, () => {

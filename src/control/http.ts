@@ -6,6 +6,7 @@ import { errorCode } from '../lib/error-code.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
 import { continueIfOwed } from './expect-continue.js';
+import { declaredForeignCharset, firstNonAsciiOffset, isWideCharset, wideEncoding } from './body-encoding.js';
 
 /** Stable error codes of the API. */
 export type ErrorCode =
@@ -332,8 +333,11 @@ function escapedSurrogates(text: string): string {
 }
 
 /**
- * Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 413/415 `ApiError`s.
- * `tooLargeFix` is what the 413's message tells the caller to do.
+ * Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 400/413/415
+ * `ApiError`s. `tooLargeFix` is what the 413's message tells the caller to do. The body must be
+ * UTF-8: a declared charset other than UTF-8 is refused (415) where it would read otherwise (UTF-16
+ * and UTF-32 always, others once the body holds a byte beyond ASCII), and so is a body that is not
+ * UTF-8 (400), one in UTF-16 or UTF-32 told apart as such.
  */
 export async function readJsonText(
   req: IncomingMessage,
@@ -348,6 +352,8 @@ export async function readJsonText(
       'send the body as JSON with Content-Type: application/json',
     );
   }
+  const charset = declaredForeignCharset(type);
+  if (charset !== undefined && isWideCharset(charset)) throw foreignCharsetError(charset);
   const encoding = req.headers['content-encoding']?.trim();
   if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
     throw new ApiError(
@@ -379,8 +385,19 @@ export async function readJsonText(
     if (size > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
     chunks.push(chunk);
   }
+  const bytes = Buffer.concat(chunks);
+  const nonAscii = charset === undefined ? -1 : firstNonAsciiOffset(bytes);
+  if (charset !== undefined && nonAscii !== -1) throw foreignCharsetError(charset, bytes, nonAscii);
+  const wide = wideEncoding(bytes);
+  if (wide !== undefined) {
+    throw new ApiError(
+      400,
+      'INVALID_JSON',
+      `the body looks ${wide.encoding} encoded (${wide.sign}), which Tally does not read: send JSON encoded in UTF-8`,
+    );
+  }
   try {
-    return UTF8.decode(Buffer.concat(chunks));
+    return UTF8.decode(bytes);
   } catch {
     throw new ApiError(
       400,
@@ -397,6 +414,24 @@ export async function readJsonText(
  * and Windows tools write.
  */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The 415 for a body declared in `charset`, not UTF-8: outright for UTF-16 or UTF-32, else for the
+ * byte of `bytes` at `offset`, the first beyond ASCII, which reads otherwise in it than in UTF-8.
+ */
+function foreignCharsetError(charset: string, bytes?: Uint8Array, offset = 0): ApiError {
+  const why =
+    bytes === undefined
+      ? ', which Tally does not read'
+      : ` but holds bytes beyond ASCII (0x${(bytes[offset] ?? 0).toString(16).toUpperCase()} at byte ${offset}), ` +
+        'which read otherwise in it than in UTF-8, the one charset Tally reads';
+  return new ApiError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `the body is declared charset=${shown(charset)}${why}: send it encoded in UTF-8, ` +
+      'with Content-Type: application/json; charset=utf-8 (or no charset)',
+  );
+}
 
 function tooLarge(maxBytes: number, fix: string): ApiError {
   return new ApiError(

@@ -86,7 +86,7 @@ const errorEnvelope = {
  * and a malformed %-escape in its query, too.
  */
 const bodyRefused = badRequest(
-  'VALIDATION_FAILED: the message says what to fix (any query parameter too: the operation reads none); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+  'VALIDATION_FAILED: the message says what to fix (any query parameter too: the operation reads none); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON in UTF-8 (one in UTF-16 or UTF-32 is told so), or nests too deep',
 );
 /** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
 const hitMalformed = badRequest();
@@ -868,7 +868,7 @@ export const OPENAPI_DOCUMENT = {
                 },
               },
               '400': badRequest(
-                'VALIDATION_FAILED: the message says what to fix (a malformed %-escape in the path or query too); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+                'VALIDATION_FAILED: the message says what to fix (a malformed %-escape in the path or query too); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON in UTF-8 (one in UTF-16 or UTF-32 is told so), or nests too deep',
               ),
               ...AUTHENTICATED_ERRORS,
               '404': errorResponse('NOT_FOUND: no such tracker of this kind that the key sees'),

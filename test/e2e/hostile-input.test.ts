@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { hourStartMs } from '../../src/lib/time.js';
+import { OPENAPI_DOCUMENT } from '../../src/control/openapi.js';
 
 let tally: TestServer;
 
@@ -59,6 +60,40 @@ describe('hostile input on the hot path and the API', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('refuses a body in a charset other than UTF-8, or in UTF-16, on every operation that takes a body, before reading it as anything else', async () => {
+    const paths = OPENAPI_DOCUMENT.paths as Record<string, Record<string, { requestBody?: unknown }>>;
+    const operations = Object.entries(paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, operation]) => operation.requestBody !== undefined)
+        .map(([method]) => ({
+          method: method.toUpperCase(),
+          path: path.replace(/\{\w+\}/g, '1'),
+        })),
+    );
+    // The wins, the catalog writes, a new API key, the allow-list and the tag exports.
+    assert.ok(operations.length >= 26, JSON.stringify(operations));
+    const sent = [
+      ['application/json; charset=iso-8859-1', Buffer.from('{"name":"café"}', 'latin1'), 415],
+      ['application/json; charset=utf-16', Buffer.from('{"name":"cafe"}', 'utf16le'), 415],
+      ['application/json', Buffer.from('{"name":"cafe"}', 'utf16le'), 400],
+    ] as const;
+    for (const { method, path } of operations) {
+      for (const [type, body, status] of sent) {
+        const response = await fetch(`${tally.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${tally.adminKey}`, 'content-type': type },
+          body,
+        });
+        const answer = (await response.json()) as { error: { code: string; message: string } };
+        assert.deepEqual(
+          [response.status, answer.error.code, answer.error.message.includes('UTF-8')],
+          [status, status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_JSON', true],
+          `${method} ${path} ${type}: ${answer.error.message}`,
+        );
+      }
+    }
   });
 
   it('answers wins with hostile shapes one by one, never failing the batch', async () => {

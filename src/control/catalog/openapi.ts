@@ -23,7 +23,7 @@ import { TRACKER_CODE } from './trackers.js';
  * `refuseAnyQuery`), or a malformed %-escape in its path or query.
  */
 const WRITE_REFUSED = badRequest(
-  'VALIDATION_FAILED: the message names each field and its fix, any query parameter (the operation reads none), or a malformed %-escape in the path or query; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON, or nests too deep',
+  'VALIDATION_FAILED: the message names each field and its fix, any query parameter (the operation reads none), or a malformed %-escape in the path or query; INVALID_JSON, BODY_TOO_DEEP: the body is not JSON in UTF-8 (one in UTF-16 or UTF-32 is told so), or nests too deep',
 );
 /**
  * The 400 of a read or delete of one object (or of the allow-list): any query parameter, as it
