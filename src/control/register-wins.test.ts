@@ -243,6 +243,33 @@ describe('registering a POST /v1/wins body', () => {
     );
   });
 
+  it('refuses alone each win holding a number past 2^53 - 1 where it would be an id or served rounded, and registers the others', () => {
+    // Written as text: JSON.stringify would write 2^53 + 1 as the 2^53 it reads as.
+    const big = '9007199254740993';
+    const body =
+      `{"wins": [${JSON.stringify(banner)}, ` +
+      `{"request": {"id": ${big}, "imp": [{"id": "1", "banner": {}}], "site": {}}, "seat": "s1", "bid": {"id": "b1", "impid": "1", "price": 1}}, ` +
+      `{"request": {"id": "a1", "imp": [{"id": ${big}, "banner": {}}], "site": {}}, "seat": "s1", "bid": {"id": "b1", "impid": "${big}", "price": 1}}, ` +
+      `{"request": {"id": "a1", "imp": [{"id": "1", "native": {}}], "site": {}}, "seat": "s1", "bid": {"id": "b1", "impid": "1", "price": 1, "adm": {"native": {"assets": [{"id": ${big}}]}}}}, ` +
+      `${JSON.stringify({ ...banner, request: { ...banner.request, id: 'a2' } })}]}`;
+    const answer = registerWins(body, env, noFault);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as {
+      results: { ok: boolean; error?: { code: string; message: string } }[];
+    };
+    assert.deepEqual(
+      results.map((result) => [result.error?.code ?? 'ok', result.error?.message.split(' is ')[0]]),
+      [
+        ['ok', undefined],
+        ['VALIDATION_FAILED', 'request.id'],
+        ['VALIDATION_FAILED', 'request.imp[0].id'],
+        ['VALIDATION_FAILED', 'bid.adm.native.assets[0].id'],
+        ['ok', undefined],
+      ],
+    );
+    assert.ok(results.every((result) => !JSON.stringify(result).includes('9007199254740992')));
+  });
+
   it('refuses a body nested past the limit with BODY_TOO_DEEP instead of overflowing the stack', () => {
     // 20 000 levels in 120 KB: instrumenting the object adm used to throw a RangeError.
     const deepAdm = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;

@@ -82,8 +82,8 @@ function stringEnd(json: string, at: number): number {
   return json.length;
 }
 
-/** A name as a path writes it: `.name` when it is an identifier, else `["name"]`. */
-function step(name: string): string {
+/** A member name as a path writes it: `.name` when it is an identifier, else `["name"]`. */
+export function memberStep(name: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
@@ -91,7 +91,7 @@ function step(name: string): string {
 function pathOf(frames: readonly Frame[], name: string): string {
   const outer = frames
     .slice(0, -1)
-    .map((frame) => (frame.kind === 'array' ? `[${frame.index}]` : step(frame.name ?? '')))
+    .map((frame) => (frame.kind === 'array' ? `[${frame.index}]` : memberStep(frame.name ?? '')))
     .join('');
-  return `${outer}${step(name)}`.replace(/^\./, '');
+  return `${outer}${memberStep(name)}`.replace(/^\./, '');
 }

@@ -461,6 +461,43 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('refuses an imp whose id is a number JSON cannot hold exactly, naming it, rather than answer that the bid won no imp', () => {
+    // Read as 2^53, the imp would match a bid.impid "9007199254740992" that no one sent for it.
+    const pastSafe = JSON.parse('9007199254740993') as number;
+    const input = win({ bid: { impid: '9007199254740993' } });
+    (input.request as { imp: object[] }).imp.push({ id: pastSafe, banner: { w: 300, h: 250 } });
+    const result = instrumentWin(input, env);
+    assert.deepEqual(!result.ok && [result.error.code, result.error.message], [
+      'VALIDATION_FAILED',
+      'request.imp[1].id is a number that is not whole or passes 2^53 - 1, which JSON readers round (two such ids can read as one): send it as a string',
+    ]);
+    (input.request as { imp: object[] }).imp[1] = {
+      id: '9007199254740993',
+      banner: { w: 300, h: 250 },
+    };
+    assert.equal(claimsOf(ok(input).noticeUrls.adm).impId, '9007199254740993');
+  });
+
+  it('refuses a bid.adm sent as a JSON object holding a number past 2^53 - 1, which would be served rounded, and serves the same response sent as a string as sent', () => {
+    const text =
+      '{"native":{"assets":[{"id":9007199254740993,"title":{"text":"x"}}],"link":{"url":"https://x"}}}';
+    const refused = instrumentWin(
+      win({ imp: { native: {} }, bid: { adm: JSON.parse(text) as object } }),
+      env,
+    );
+    assert.deepEqual(!refused.ok && [refused.error.code, refused.error.message], [
+      'VALIDATION_FAILED',
+      'bid.adm.native.assets[0].id is a number past 2^53 - 1 in size, which JSON readers round: a bid.adm sent as a JSON object is served as the JSON of what was read, which would carry another number, so send bid.adm as a string, whose text is served as sent',
+    ]);
+    const served = ok(win({ imp: { native: {} }, bid: { adm: text } }));
+    assert.match(served.adm ?? '', /"id":9007199254740993,/);
+    // A safe integer in an object is served as it came.
+    const safe = ok(
+      win({ imp: { native: {} }, bid: { adm: JSON.parse(text.replace('993', '991')) as object } }),
+    );
+    assert.match(safe.adm ?? '', /"id":9007199254740991,/);
+  });
+
   it('refuses markup whose macros, filled with long ids, could grow it by more than 16 MiB, before building it', () => {
     const longId = 'a'.repeat(2000);
     const withMacros = (count: number) => ({
@@ -788,6 +825,14 @@ describe('instrumenting a win', () => {
         `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${JSON.stringify(test)}`,
       ]);
     }
+    // 2^53 + 1 reads as 2^53: the message does not repeat a number the caller never sent.
+    const input = win();
+    (input.request as { test?: unknown }).test = JSON.parse('9007199254740993');
+    const result = instrumentWin(input, env);
+    assert.match(
+      !result.ok ? result.error.message : '',
+      /; it is a number past 2\^53 - 1 in size \(JSON readers round it\)$/,
+    );
   });
 
   it('warns when a win bills more than the bid, or in a currency the request did not allow, and not otherwise', () => {

@@ -27,7 +27,8 @@ import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
-import { jsonKind, shown, shownName } from '../lib/shown.js';
+import { cutAt, isInexactInteger, jsonKind, shown, shownName } from '../lib/shown.js';
+import { memberStep } from './duplicate-members.js';
 import type { Channel, Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
 
@@ -701,6 +702,13 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
       `${inexactId} is a number that is not whole or passes 2^53 - 1, which JSON readers round (two such ids can read as one): send it as a string`,
     );
   }
+  // A bid.adm sent as an object is served as the JSON of what was read (see admText).
+  const inexactInAdm = asObject(bid.adm) === undefined ? undefined : inexactNumberPath(bid.adm, 'bid.adm');
+  if (inexactInAdm !== undefined) {
+    return invalid(
+      `${inexactInAdm} is a number past 2^53 - 1 in size, which JSON readers round: a bid.adm sent as a JSON object is served as the JSON of what was read, which would carry another number, so send bid.adm as a string, whose text is served as sent`,
+    );
+  }
   const auctionId = asId(request.id);
   if (auctionId === undefined) return invalid('request.id (the auction id) must be a non-empty string');
   const impId = asId(bid.impid);
@@ -748,7 +756,7 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   // Whether the auction is billed turns on it: a value OpenRTB does not define is not guessed at.
   if (request.test !== undefined && request.test !== null && request.test !== 0 && request.test !== 1) {
     return invalid(
-      `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${shownTest(request.test)}`,
+      `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${shown(request.test)}`,
     );
   }
   const publisherId = publisherIdOf(request.site) ?? publisherIdOf(request.app) ?? '';
@@ -770,12 +778,6 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     publisherBurl: input.publisherBurl === true,
     test: input.test === true || request.test === 1,
   };
-}
-
-/** A request.test value as a message repeats it: its JSON, cut after 40 characters. */
-function shownTest(value: unknown): string {
-  const json = JSON.stringify(value);
-  return json.length > 40 ? `${json.slice(0, 40)}…` : json;
 }
 
 /** The macro values known for a win (the impression time is known only when it happens). */
@@ -838,8 +840,11 @@ export function filledDspUrl(
 
 /** The first id field of the win sent as a number {@link asId} refuses, by its path; else `undefined`. */
 function inexactIdField(request: OrtbBidRequest, bid: OrtbBid): string | undefined {
+  // An imp whose id is such a number matches no bid.impid, or, read rounded, another imp's.
+  const imps = Array.isArray(request.imp) ? (request.imp as unknown[]) : [];
   const fields: [string, unknown][] = [
     ['request.id', request.id],
+    ...imps.map((imp, index): [string, unknown] => [`request.imp[${index}].id`, asObject(imp)?.id]),
     ['bid.impid', bid.impid],
     ['bid.id', bid.id],
     ['bid.adid', bid.adid],
@@ -847,6 +852,32 @@ function inexactIdField(request: OrtbBidRequest, bid: OrtbBid): string | undefin
     ['request.app.publisher.id', publisherIdValue(request.app)],
   ];
   return fields.find(([, value]) => isInexactNumericId(value))?.[0];
+}
+
+/** Most characters of a path {@link inexactNumberPath} gives. */
+const MAX_PATH_CHARS = 200;
+
+/**
+ * The path, from `path`, of the first whole number past 2^53 - 1 in size that `value` holds (itself,
+ * or a member or element at any depth), which JSON may have read rounded; `undefined` when none is.
+ */
+function inexactNumberPath(value: unknown, path: string): string | undefined {
+  const pending: [unknown, string][] = [[value, path]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [member, at] = next;
+    if (isInexactInteger(member)) return at.length > MAX_PATH_CHARS ? `${cutAt(at, MAX_PATH_CHARS)}…` : at;
+    if (typeof member !== 'object' || member === null) continue;
+    const children: [unknown, string][] = Array.isArray(member)
+      ? member.map((element, index): [unknown, string] => [element, `${at}[${index}]`])
+      : Object.entries(member).map(([name, element]): [unknown, string] => [
+          element,
+          `${at}${memberStep(name)}`,
+        ]);
+    // Last first, so that the first in the text is found first.
+    for (let index = children.length - 1; index >= 0; index--)
+      pending.push(children[index] as [unknown, string]);
+  }
+  return undefined;
 }
 
 function publisherIdOf(siteOrApp: unknown): string | undefined {

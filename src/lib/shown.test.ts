@@ -32,6 +32,27 @@ describe('a value as an error message repeats it', () => {
     assert.equal(shown(NaN), 'a number out of range');
   });
 
+  it('describes a whole number past 2^53 - 1, which JSON may have read rounded, rather than repeat a number the caller never sent', () => {
+    // 2^53 + 1 reads as 2^53: repeated, the caller would be told of 9007199254740992.
+    const rounded = JSON.parse('9007199254740993') as number;
+    for (const value of [rounded, -rounded, 1e21 - 2 ** 17]) {
+      assert.equal(shown(value), 'a number past 2^53 - 1 in size (JSON readers round it)', String(value));
+    }
+    assert.equal(
+      shown(JSON.parse('[1, 9007199254740993]')),
+      'an array holding a number past 2^53 - 1 in size (JSON readers round it)',
+    );
+    assert.equal(
+      shown(JSON.parse('{"a": {"b": 9007199254740993}}')),
+      'an object holding a number past 2^53 - 1 in size (JSON readers round it)',
+    );
+    // The largest whole numbers JSON holds exactly, fractions, and numbers JSON writes in exponent
+    // form, which pass for no digits sent, are repeated as they are.
+    assert.equal(shown(9007199254740991), '9007199254740991');
+    assert.equal(shown(1e21), '1e+21');
+    assert.equal(shown([-9007199254740991, 1.5]), '[-9007199254740991,1.5]');
+  });
+
   it('repeats a value whose JSON is exactly 64 characters whole', () => {
     const value = 'x'.repeat(62);
     assert.equal(shown(value), `"${value}"`);

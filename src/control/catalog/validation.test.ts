@@ -127,6 +127,23 @@ describe('catalog field readers', () => {
     }
   });
 
+  it('refuses an id past 2^53 - 1 saying so, rather than repeat it rounded as a number the caller never sent', () => {
+    // 2^53 + 1 reads as 2^53, an id no one sent.
+    const body = JSON.parse(
+      '{"advertiserId": 9007199254740993, "publisherId": null, "placementIds": [1, 9007199254740993]}',
+    ) as Record<string, unknown>;
+    const message = refused(body, (fields) => [
+      fields.id('advertiserId', 0),
+      fields.optionalId('publisherId', 1),
+      fields.idList('placementIds', []),
+    ]);
+    assert.doesNotMatch(message, /900719925474099/);
+    assert.match(
+      message,
+      /advertiserId: a number past 2\^53 - 1 in size \(JSON readers round it\) is not valid: send the numeric id of an existing object; placementIds: an array holding a number past 2\^53 - 1 in size \(JSON readers round it\) is not valid: send an array of numeric ids/,
+    );
+  });
+
   it('lists the first ten problems of a body and counts the rest, rather than repeat thousands', () => {
     const body = Object.fromEntries(Array.from({ length: 25 }, (_, index) => [`unknown${index}`, 1]));
     const fields = new FieldReader(body, 'create', ['name']);
