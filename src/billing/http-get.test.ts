@@ -163,6 +163,14 @@ describe('GET for the burl relay', () => {
     });
   });
 
+  it('gives up for good on a burl on port 0, which Node would call on port 80 instead', async () => {
+    const everywhere = () => true;
+    assert.deepEqual(await httpGet('http://127.0.0.1:0/bill', {}, 2000, everywhere), {
+      error: 'cannot call port 0: http://127.0.0.1:0/bill',
+      permanent: true,
+    });
+  });
+
   it('reports a refused connection as a failure worth retrying', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

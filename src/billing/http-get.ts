@@ -87,6 +87,8 @@ function refusalError(refusal: BurlRefusal, url: string): string {
       return `not a URL: ${url}`;
     case 'scheme':
       return `cannot call a ${refusal.scheme} URL`;
+    case 'port_zero':
+      return `cannot call port 0: ${url}`;
     case 'address':
       return new EgressRefusedError(refusal.address, refusal.address).message;
   }

@@ -21,6 +21,25 @@ describe('the burls the relay refuses', () => {
     }
   });
 
+  it('refuses port 0, in any spelling, which no server listens on', () => {
+    for (const url of [
+      'http://dsp.example:0/bill',
+      'https://dsp.example:000/bill',
+      'http://[2001:db8::1]:0/',
+    ]) {
+      assert.deepEqual(
+        burlRefusal(url, () => true),
+        { kind: 'port_zero' },
+        url,
+      );
+    }
+    assert.equal(
+      burlRefusal('http://dsp.example:80/bill', () => true),
+      undefined,
+      'port 80 is called',
+    );
+  });
+
   it('refuses a scheme other than http or https', () => {
     assert.deepEqual(burlRefusal('ftp://dsp.example/bill', isPublicAddress), {
       kind: 'scheme',

@@ -1005,6 +1005,16 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('warns of a burl on port 0, which the relay never calls', () => {
+    const burl = 'https://dsp.example:0/bill?p=${AUCTION_PRICE}';
+    assert.deepEqual(
+      ok(win({ bid: { burl } })).warnings.filter((warning) => warning.startsWith('bid.burl')),
+      [
+        `bid.burl ${JSON.stringify(burl)} names port 0, which no server listens on: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+      ],
+    );
+  });
+
   it('warns of a burl Tally relays whose host is an address outside the public internet, which the relay refuses: the DSP is never billed', () => {
     const warningOf = (burl: string, address: string) =>
       `bid.burl ${JSON.stringify(burl)} names ${address}, an address outside the public internet, which Tally's relay refuses to call: its delivery is dead as soon as the impression counts, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`;
@@ -1332,7 +1342,7 @@ describe('the DSP burl and the price of a win', () => {
     const result = ok(win({ bid: { burl: { url: 'https://dsp.example/bill' } } }));
     assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, '');
     assert.deepEqual(result.warnings, [
-      'bid.burl is not a string but {"url":"https://dsp.example/bill"}: the DSP\'s billing URL can never be called',
+      'bid.burl is not a string but {"url":"https://dsp.example/bill"}: the DSP\'s billing URL can never be called, so the DSP is not billed for this win',
     ]);
     assert.match(ok(win({ bid: { burl: 7 } })).warnings.join(), /bid\.burl is not a string but 7/);
     assert.deepEqual(ok(win({ bid: { burl: null } })).warnings, []);

@@ -483,11 +483,18 @@ function burlWarnings(
 ): string[] {
   if (sent === undefined || sent === null || sent === '') return [];
   if (typeof sent !== 'string') {
-    return [`bid.burl is not a string but ${shown(sent)}: the DSP's billing URL can never be called`];
+    return [
+      `bid.burl is not a string but ${shown(sent)}: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+    ];
   }
   const refusal = burlRefusal(filled, (address) => env.allowsBurlAddress(address));
   if (refusal === undefined) return [];
   const burl = `bid.burl ${JSON.stringify(sent.slice(0, 100))}`;
+  if (refusal.kind === 'port_zero') {
+    return [
+      `${burl} names port 0, which no server listens on: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+    ];
+  }
   if (refusal.kind !== 'address') {
     return [
       `${burl} is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`,

@@ -282,7 +282,7 @@ describe('noticeEvent', () => {
     return '';
   }
 
-  it('answers Tally’s burl with a redirect only to a printable http(s) burl, relaying any other through the outbox', () => {
+  it('answers Tally’s burl with a redirect only to a printable http(s) burl without credentials, relaying any other through the outbox', () => {
     const ring = testKeyRing();
     const relayOf = (dspBurl: string) => {
       const claims: NoticeClaims = bannerClaims({ kind: 'burl', method: 'burl', dspBurl });
@@ -308,6 +308,10 @@ describe('noticeEvent', () => {
       'https://dsp.example/b?x=\u007f',
       'https://dsp.example/b?x=\u001f',
       'https://dsp.example/b?x=\u00e9',
+      // The DSP's credentials are for Tally's relay, which sends them as Authorization: Basic.
+      'https://user:secret@dsp.example/bill',
+      'https://user@dsp.example/bill',
+      'https://:secret@dsp.example/bill',
     ]) {
       assert.deepEqual(relayOf(unfit), { redirect: '', outbox: unfit }, JSON.stringify(unfit));
     }

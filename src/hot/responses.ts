@@ -89,13 +89,15 @@ export const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'Re
 /**
  * The Location header value redirecting to an absolute http(s) URL: the URL as the WHATWG parser
  * writes it (a space percent-encoded, as the relay calls it); `undefined` for one that is not
- * printable ASCII (a header value with other characters is refused by node:http, or mangled) or
- * not an absolute http(s) URL.
+ * printable ASCII (a header value with other characters is refused by node:http, or mangled), not
+ * an absolute http(s) URL, or holding a user name or password (which would be shown to every device
+ * sent there, and which browsers refuse to load a subresource with).
  */
 export function redirectTarget(url: string): string | undefined {
   if (!isPrintableAscii(url)) return undefined;
   try {
     const parsed = new URL(url);
+    if (parsed.username !== '' || parsed.password !== '') return undefined;
     return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : undefined;
   } catch {
     return undefined;
