@@ -471,6 +471,11 @@ describe('instrumenting a win', () => {
       'VALIDATION_FAILED',
       'request.imp[1].id is a number that is not whole or passes 2^53 - 1, which JSON readers round (two such ids can read as one): send it as a string',
     ]);
+    // A bid.impid sent as the same number: the imp's id, first in the request, is named.
+    (input.bid as { impid: unknown }).impid = pastSafe;
+    const both = instrumentWin(input, env);
+    assert.match(!both.ok ? both.error.message : '', /^request\.imp\[1\]\.id is a number/);
+    (input.bid as { impid: unknown }).impid = '9007199254740993';
     (input.request as { imp: object[] }).imp[1] = {
       id: '9007199254740993',
       banner: { w: 300, h: 250 },
@@ -496,6 +501,48 @@ describe('instrumenting a win', () => {
       win({ imp: { native: {} }, bid: { adm: JSON.parse(text.replace('993', '991')) as object } }),
     );
     assert.match(safe.adm ?? '', /"id":9007199254740991,/);
+  });
+
+  it('names the first number past 2^53 - 1 in an object bid.adm by its path as the text has it: the first in the text, a name that is no identifier in brackets, cut after 200 characters', () => {
+    const refusal = (adm: string) => {
+      const result = instrumentWin(
+        win({ imp: { native: {} }, bid: { adm: JSON.parse(adm) as object } }),
+        env,
+      );
+      assert.ok(!result.ok, adm);
+      return result.error.message.split(' is a number past')[0];
+    };
+    const big = '9007199254740993';
+    assert.equal(refusal(`{"native":{"a":[1,{"b":${big}}],"c":${big}}}`), 'bid.adm.native.a[1].b');
+    assert.equal(refusal(`{"native":{"data-x":[${big}]}}`), 'bid.adm.native["data-x"][0]');
+    // "bid.adm." and a name of 192 characters make 200; one more is cut.
+    assert.equal(refusal(`{"${'n'.repeat(192)}":${big}}`), `bid.adm.${'n'.repeat(192)}`);
+    assert.equal(refusal(`{"${'n'.repeat(193)}":${big}}`), `bid.adm.${'n'.repeat(192)}…`);
+  });
+
+  it('refuses for a number past 2^53 - 1 only a bid.adm served as its JSON: not one that is a number or an array (never served), nor for a fraction', () => {
+    const big = JSON.parse('9007199254740993') as number;
+    for (const adm of [big, [big]]) {
+      const result = ok(win({ imp: { native: {} }, bid: { adm } }));
+      assert.match(
+        result.warnings.join(),
+        /^bid\.adm is (a number|an array), not a string/,
+        JSON.stringify(adm),
+      );
+    }
+    const fraction = ok(
+      win({ imp: { native: {} }, bid: { adm: { native: { assets: [], ratio: 1.5, eventtrackers: [] } } } }),
+    );
+    assert.match(fraction.adm ?? '', /"ratio":1\.5/);
+  });
+
+  it('answers a win whose request.imp is not a list of objects that the bid won no imp, rather than fail reading the imps’ ids', () => {
+    for (const imp of [[null], {}, 'imp']) {
+      const input = win();
+      (input.request as { imp: unknown }).imp = imp;
+      const result = instrumentWin(input, env);
+      assert.deepEqual(!result.ok && result.error.code, 'IMP_NOT_FOUND', JSON.stringify(imp));
+    }
   });
 
   it('refuses markup whose macros, filled with long ids, could grow it by more than 16 MiB, before building it', () => {
@@ -1015,6 +1062,30 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('warns of a burl on port 0 or not a URL where the device fires it from the markup too, which no one can call', () => {
+    for (const [burl, why] of [
+      ['https://dsp.example:0/bill', 'names port 0, which no server listens on'],
+      ['dsp.example/bill', 'is not a valid absolute http(s) URL'],
+    ] as const) {
+      const inMarkup = ok(win({ context: app, bid: { burl } }));
+      assert.ok(inMarkup.adm?.includes(`<img src="${burl}"`), inMarkup.adm ?? '');
+      assert.deepEqual(
+        inMarkup.warnings.filter((warning) => warning.startsWith('bid.burl')),
+        [
+          `bid.burl ${JSON.stringify(burl)} ${why}: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+        ],
+      );
+    }
+  });
+
+  it('quotes at most the first 100 characters of a burl it warns of', () => {
+    const burl = `http://10.0.0.5/${'b'.repeat(200)}`;
+    assert.match(
+      ok(win({ bid: { burl } })).warnings.join(),
+      new RegExp(`^bid\\.burl "${burl.slice(0, 100)}" names 10\\.0\\.0\\.5,`),
+    );
+  });
+
   it('warns of a burl Tally relays whose host is an address outside the public internet, which the relay refuses: the DSP is never billed', () => {
     const warningOf = (burl: string, address: string) =>
       `bid.burl ${JSON.stringify(burl)} names ${address}, an address outside the public internet, which Tally's relay refuses to call: its delivery is dead as soon as the impression counts, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`;
@@ -1338,7 +1409,7 @@ describe('the DSP burl and the price of a win', () => {
     }
   });
 
-  it('relays nothing for a bid.burl that is not a string, and warns that the DSP can never be billed', () => {
+  it('relays nothing for a bid.burl that is not a string, and warns that the DSP can never be billed; of no burl (null or empty) it says nothing', () => {
     const result = ok(win({ bid: { burl: { url: 'https://dsp.example/bill' } } }));
     assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, '');
     assert.deepEqual(result.warnings, [
@@ -1346,6 +1417,7 @@ describe('the DSP burl and the price of a win', () => {
     ]);
     assert.match(ok(win({ bid: { burl: 7 } })).warnings.join(), /bid\.burl is not a string but 7/);
     assert.deepEqual(ok(win({ bid: { burl: null } })).warnings, []);
+    assert.deepEqual(ok(win({ bid: { burl: '' } })).warnings, []);
   });
 
   it('warns that a bid.adm sent as a JSON object is no banner or video markup, and takes it from a native bid', () => {
