@@ -43,6 +43,10 @@ describe('a value as an error message repeats it', () => {
       'an array holding a number past 2^53 - 1 in size (JSON readers round it)',
     );
     assert.equal(
+      shown(JSON.parse('[9007199254740993, 1]')),
+      'an array holding a number past 2^53 - 1 in size (JSON readers round it)',
+    );
+    assert.equal(
       shown(JSON.parse('{"a": {"b": 9007199254740993}}')),
       'an object holding a number past 2^53 - 1 in size (JSON readers round it)',
     );
@@ -50,6 +54,7 @@ describe('a value as an error message repeats it', () => {
     // form, which pass for no digits sent, are repeated as they are.
     assert.equal(shown(9007199254740991), '9007199254740991');
     assert.equal(shown(1e21), '1e+21');
+    assert.equal(shown(-1e21), '-1e+21');
     assert.equal(shown([-9007199254740991, 1.5]), '[-9007199254740991,1.5]');
   });
 
