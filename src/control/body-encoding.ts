@@ -45,7 +45,7 @@ export function firstNonAsciiOffset(bytes: Uint8Array): number {
 
 /** A UTF-16 or UTF-32 encoding a body's first bytes give away, and the bytes that did. */
 export interface WideEncoding {
-  /** `UTF-16LE`, `UTF-16BE`, `UTF-32LE`, `UTF-32BE`, or `UTF-16 or UTF-32`. */
+  /** `UTF-16LE`, `UTF-16BE`, `UTF-32LE` or `UTF-32BE`. */
   encoding: string;
   /** What gave it away, as a message says it: `the byte order mark FF FE`… */
   sign: string;
@@ -61,21 +61,21 @@ const WIDE_BYTE_ORDER_MARKS: readonly [string, readonly number[]][] = [
 
 /**
  * The UTF-16 or UTF-32 encoding `bytes` look to be in: by a byte order mark, else by NUL bytes among
- * the first four, as RFC 4627 §3 tells them apart (a JSON text begins with two ASCII characters, and
- * UTF-8 writes no NUL byte for them, nor anywhere in JSON); `undefined` when neither is there.
+ * the first four, as RFC 4627 §3 tells them apart (a JSON text begins with an ASCII character, whose
+ * UTF-16 or UTF-32 puts NUL in the first or second byte, and UTF-8 writes no NUL byte anywhere in
+ * JSON); `undefined` when neither is there. A NUL byte only after the first two (a C string's
+ * terminator after `{}`, say) gives away no UTF-16 or UTF-32: that body is refused as not JSON.
  */
 export function wideEncoding(bytes: Uint8Array): WideEncoding | undefined {
   for (const [encoding, mark] of WIDE_BYTE_ORDER_MARKS) {
     if (mark.every((byte, index) => bytes[index] === byte))
       return { encoding, sign: `it begins with the byte order mark ${hexBytes(mark)}` };
   }
-  const head = bytes.subarray(0, 4);
-  if (!head.includes(0)) return undefined;
-  const sign = `NUL bytes among its first four, ${hexBytes(head)}`;
-  const [first, second, third, fourth] = head;
+  const [first, second, third, fourth] = bytes;
+  if (first !== 0 && second !== 0) return undefined;
+  const sign = `NUL bytes among its first four, ${hexBytes(bytes.subarray(0, 4))}`;
   if (first === 0) return { encoding: second === 0 ? 'UTF-32BE' : 'UTF-16BE', sign };
-  if (second === 0) return { encoding: third === 0 && fourth === 0 ? 'UTF-32LE' : 'UTF-16LE', sign };
-  return { encoding: 'UTF-16 or UTF-32', sign };
+  return { encoding: third === 0 && fourth === 0 ? 'UTF-32LE' : 'UTF-16LE', sign };
 }
 
 /** Bytes as a message shows them: `FF FE`. */

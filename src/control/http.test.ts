@@ -563,6 +563,20 @@ describe('reading JSON bodies', () => {
     }
   });
 
+  it('tells a UTF-8 body with a NUL byte after its first two characters (a C string’s terminator) that it is not valid JSON, not that it looks UTF-16 or UTF-32', async () => {
+    // In UTF-16 or UTF-32 the first character, ASCII in any JSON text, puts NUL in byte 0 or 1.
+    for (const [body, position] of [
+      ['{}\u0000', 2],
+      ['[1\u0000]', 2],
+      ['{"a\u0000":1}', 3],
+    ] as const) {
+      const refused = await post(body, 'application/json');
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON'], JSON.stringify(body));
+      assert.match(error.message, new RegExp(`^the body is not valid JSON: .* at position ${position}`));
+    }
+  });
+
   it('tells a body that begins with a UTF-16 or UTF-32 byte order mark that it looks so, not only that it is not UTF-8', async () => {
     const text = Buffer.from('{"a":1}', 'utf16le');
     for (const [encoding, body, mark] of [
