@@ -386,8 +386,10 @@ export async function readJsonText(
     chunks.push(chunk);
   }
   const bytes = Buffer.concat(chunks);
-  const nonAscii = charset === undefined ? -1 : firstNonAsciiOffset(bytes);
-  if (charset !== undefined && nonAscii !== -1) throw foreignCharsetError(charset, bytes, nonAscii);
+  if (charset !== undefined) {
+    const nonAscii = firstNonAsciiOffset(bytes);
+    if (nonAscii !== -1) throw foreignCharsetError(charset, bytes, nonAscii);
+  }
   const wide = wideEncoding(bytes);
   if (wide !== undefined) {
     throw new ApiError(
