@@ -263,6 +263,11 @@ describe('GET for the burl relay', () => {
       error: 'redirected to an invalid URL: http://[',
       permanent: false,
     });
+    // Not followed (Node would call port 80), and named as the Location header gives it.
+    assert.deepEqual(await httpGet(`${base}/to?url=//127.0.0.1:0/bill`, {}, 2000, onlyLoopbackOne), {
+      error: 'cannot call port 0: //127.0.0.1:0/bill',
+      permanent: false,
+    });
   });
 
   it('calls an https burl over TLS', async () => {

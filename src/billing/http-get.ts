@@ -72,11 +72,11 @@ export async function httpGet(
     } catch {
       return forNow(`redirected to an invalid URL: ${location}`);
     }
-    // A redirect to a URL that is not http(s) is the DSP's to fix; one to a refused address is
-    // never followed.
+    // A redirect to a refused address is never followed; one to a URL that is not http(s), or on
+    // port 0, is the DSP's to fix.
     const redirectRefusal = targetRefusal(target, allows);
-    if (redirectRefusal?.kind === 'scheme') return forNow(refusalError(redirectRefusal, location));
-    if (redirectRefusal !== undefined) return permanently(refusalError(redirectRefusal, location));
+    if (redirectRefusal?.kind === 'address') return permanently(refusalError(redirectRefusal, location));
+    if (redirectRefusal !== undefined) return forNow(refusalError(redirectRefusal, location));
   }
 }
 
