@@ -536,6 +536,15 @@ describe('reading JSON bodies', () => {
       });
       assert.deepEqual(await accepted.json(), { body: { name: 'café' } }, charset);
     }
+    // Its first byte too: a UTF-8 byte order mark so declared is not dropped as in a UTF-8 body.
+    const marked = await call('/v1/bodies', {
+      method: 'POST',
+      body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}')]),
+      headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+    });
+    const { error } = (await marked.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([marked.status, error.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
+    assert.match(error.message, /but holds bytes beyond ASCII \(0xEF at byte 0\)/);
   });
 
   it('tells a body in UTF-16 or UTF-32 without a byte order mark that it looks so, by its NUL bytes (RFC 4627 §3), not with the JSON parser’s words', async () => {
@@ -548,6 +557,8 @@ describe('reading JSON bodies', () => {
       ['UTF-32LE', utf32le, '7B 00 00 00'],
       ['UTF-32BE', Buffer.from(utf32le).swap32(), '00 00 00 7B'],
       ['UTF-16LE', Buffer.from('1', 'utf16le'), '31 00'],
+      // A second character whose low byte is 0 (U+4E00) is no UTF-32 for its NUL third byte.
+      ['UTF-16LE', Buffer.from('"\u4e00"', 'utf16le'), '22 00 00 4E'],
     ] as const) {
       const refused = await call('/v1/bodies', {
         method: 'POST',
