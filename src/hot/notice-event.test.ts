@@ -302,6 +302,11 @@ describe('noticeEvent', () => {
       redirect: 'https://dsp.example/bill?kw=a%20b',
       outbox: '',
     });
+    // An @ in the path or query names no user.
+    assert.deepEqual(relayOf('https://dsp.example/bill/@x?by=ops@dsp.example'), {
+      redirect: 'https://dsp.example/bill/@x?by=ops@dsp.example',
+      outbox: '',
+    });
     for (const unfit of [
       'ftp://dsp.example/bill',
       'javascript:alert(1)',
