@@ -4,6 +4,7 @@ import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
+import { until } from '../support/until.js';
 import { CHROME } from '../support/user-agents.js';
 
 let tally: TestServer;
@@ -42,13 +43,11 @@ describe('relaying burls from a default Tally', () => {
   it('never calls a burl on an address outside the public internet: the delivery is dead at once, with the reason', async () => {
     const notice = await fireNoticeWithLoopbackBurl('egress-1');
     assert.equal(notice.status, 200);
-    let dead: any;
-    for (let poll = 0; poll < 100 && dead === undefined; poll++) {
+    // Given up by the outbox on its own thread, after the notice was answered.
+    const dead = await until(async () => {
       const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead');
-      dead = listed.body.deliveries.find((delivery: any) => delivery.url.includes('a=egress-1'));
-      if (dead === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(dead !== undefined, 'the delivery is dead');
+      return listed.body.deliveries.find((delivery: any) => delivery.url.includes('a=egress-1'));
+    }, 'the delivery dead');
     assert.equal(dead.attempts, 1);
     assert.match(dead.lastError, /127\.0\.0\.1 is an address outside the public internet/);
     assert.deepEqual(dsp.hits, []);
@@ -60,9 +59,7 @@ describe('listing burl deliveries', () => {
     await fireNoticeWithLoopbackBurl('egress-2');
     const page = async (query: string) =>
       (await api(tally, tally.adminKey, 'GET', `/v1/deliveries?${query}`)).body;
-    for (let poll = 0; poll < 100 && (await page('status=dead')).deliveries.length < 2; poll++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await until(async () => (await page('status=dead')).deliveries.length >= 2, 'two dead deliveries');
     const first = await page('status=dead&limit=1');
     assert.deepEqual(
       first.deliveries.map((delivery: any) => delivery.url.replace(/^.*a=/, '')),
@@ -85,9 +82,10 @@ describe('listing burl deliveries', () => {
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
       return listed.body.deliveries.map((delivery: any) => `${delivery.auctionId} ${delivery.seat}`);
     };
-    for (let poll = 0; poll < 100 && (await auctions('status=dead&seat=seat-2')).length < 1; poll++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await until(
+      async () => (await auctions('status=dead&seat=seat-2')).length >= 1,
+      'the dead delivery of seat-2',
+    );
     assert.deepEqual(await auctions('seat=seat-2'), ['egress-3 seat-2']);
     assert.deepEqual(await auctions('seat=seat-1&status=dead'), ['egress-2 seat-1', 'egress-1 seat-1']);
     const first = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?seat=seat-1&limit=1');
@@ -155,13 +153,11 @@ describe('registering wins on a default Tally', () => {
     assert.deepEqual(hostName.warnings, [], 'a host name is looked up only when called');
     const notice = await fetch(loopback.noticeUrls[loopback.method], { headers: { 'user-agent': CHROME } });
     assert.equal(notice.status, 200);
-    let dead: any;
-    for (let poll = 0; poll < 100 && dead === undefined; poll++) {
+    const dead = await until(async () => {
       const listed = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=dead&seat=seat-3');
-      dead = listed.body.deliveries.find((delivery: any) => delivery.auctionId === 'warned-loopback');
-      if (dead === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.equal(dead?.attempts, 1, 'given up at its first attempt');
+      return listed.body.deliveries.find((delivery: any) => delivery.auctionId === 'warned-loopback');
+    }, 'the delivery of the loopback burl dead');
+    assert.equal(dead.attempts, 1, 'given up at its first attempt');
     assert.deepEqual(dsp.hits, []);
   });
 });

@@ -7,6 +7,7 @@ import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { generateKey, sealToken } from '../../src/domain/token.js';
+import { until } from '../support/until.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
 import Database from 'better-sqlite3';
@@ -928,9 +929,8 @@ describe('counting notices end to end', () => {
       expect('counted');
       assert.equal(response.status, 200, 'the plain answer, not a redirect off the allow-list');
       const auction = `auction-${auctionSeq}`;
-      await dsp.waitFor(
-        (hits) => hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === auction),
-        20_000,
+      await dsp.waitFor((hits) =>
+        hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === auction),
       );
     } finally {
       assert.equal((await allowlist({ enabled: false, domains: [] })).status, 200);
@@ -978,9 +978,8 @@ describe('counting notices end to end', () => {
       const retry = await fire(win.burl);
       expect('not_counted', 'duplicate');
       assert.equal(retry.status, 200, 'the plain answer, not a redirect off the allow-list');
-      await dsp.waitFor(
-        (hits) => hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === auctionId),
-        20_000,
+      await dsp.waitFor((hits) =>
+        hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === auctionId),
       );
       const [call] = tallyCalls();
       assert.equal(
@@ -992,13 +991,11 @@ describe('counting notices end to end', () => {
       // Another retry queues nothing more: the impression's delivery is the outbox's now.
       assert.equal((await fire(win.burl)).status, 200);
       expect('not_counted', 'duplicate');
-      let deliveries: any[] = [];
-      for (let poll = 0; poll < 100; poll++) {
+      // The DSP answered; the outbox marks the delivery delivered right after, on its own thread.
+      const deliveries: any[] = await until(async () => {
         const listed = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?auctionId=${auctionId}`);
-        deliveries = listed.body.deliveries;
-        if (deliveries[0]?.status === 'delivered') break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+        return listed.body.deliveries[0]?.status === 'delivered' && listed.body.deliveries;
+      }, `the delivery of ${auctionId} delivered`);
       assert.deepEqual(
         deliveries.map((delivery) => [delivery.status, delivery.url, delivery.attempts]),
         [['delivered', location, 1]],
@@ -1042,15 +1039,13 @@ describe('counting notices end to end', () => {
     dsp.failNext('/flaky', 3);
     await fire(billingUrl(win));
     expect('counted');
-    await dsp.waitFor((hits) => hits.some((hit) => hit.path === '/flaky'), 20_000);
+    await dsp.waitFor((hits) => hits.some((hit) => hit.path === '/flaky'));
     // The DSP answered; the dispatcher marks the delivery delivered right after, on its own thread.
-    let delivery: any;
-    for (let poll = 0; poll < 100 && delivery === undefined; poll++) {
+    const delivery = await until(async () => {
       const delivered = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?status=delivered&limit=1000');
-      delivery = delivered.body.deliveries.find((candidate: any) => candidate.url.includes('/flaky'));
-      if (delivery === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.equal(delivery?.attempts, 4);
+      return delivered.body.deliveries.find((candidate: any) => candidate.url.includes('/flaky'));
+    }, 'the delivery to /flaky delivered');
+    assert.equal(delivery.attempts, 4);
     assert.equal(dsp.hits.filter((hit) => hit.path === '/flaky').length, 1);
   });
 

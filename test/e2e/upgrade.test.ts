@@ -10,6 +10,7 @@ import type { ServeProcess } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { migrateAsOlderTally } from '../support/older-schema.js';
+import { until } from '../support/until.js';
 import { CHROME } from '../support/user-agents.js';
 
 const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -99,12 +100,10 @@ describe('upgrading a ledger an older Tally left', () => {
       ['old', 'new-1'].every((id) => hits.some((hit) => hit.query.get('auction') === id)),
     );
     // The DSP answered; the dispatcher marks each delivery delivered right after, on its own thread.
-    let delivered = 0;
-    for (let poll = 0; poll < 200 && delivered < 2; poll++) {
+    await until(async () => {
       const page = await api({ url }, ADMIN_KEY, 'GET', '/v1/deliveries?status=delivered');
-      delivered = page.body.deliveries.length;
-      if (delivered < 2) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return page.body.deliveries.length === 2;
+    }, 'both deliveries delivered');
 
     const db = new Database(dbPath, { readonly: true });
     try {

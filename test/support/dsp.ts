@@ -2,6 +2,13 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/**
+ * How long `waitFor` waits by default. It bounds burls that never come, not a speed: the outbox's
+ * first call, a few 200 ms polls on an idle machine, shares a loaded 2-core machine with another
+ * test file and other jobs.
+ */
+const WAIT_TIMEOUT_MS = 30_000;
+
 /** One request the fake DSP received. */
 export interface DspHit {
   path: string;
@@ -45,7 +52,7 @@ export async function startDsp(port = 0): Promise<FakeDsp> {
     url: `http://127.0.0.1:${address.port}`,
     hits,
     failNext: (path, times) => failures.set(path, times),
-    async waitFor(predicate, timeoutMs = 15_000) {
+    async waitFor(predicate, timeoutMs = WAIT_TIMEOUT_MS) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(hits)) {
         if (Date.now() > deadline)
