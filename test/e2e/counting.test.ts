@@ -475,12 +475,23 @@ describe('counting notices end to end', () => {
   }
 
   it('sends the publisher’s retry of a counted burl on to the DSP even after the TTL, as the duplicate it is', async () => {
-    // bid.exp cuts the burl's 3 h TTL to 1 s; the DSP's burl of a count is owed all the same.
-    const win = await registerOne({ context: { app: {} }, publisherBurl: true, bid: { exp: 1 } });
+    // bid.exp cuts the burl's 3 h TTL to 15 s; the DSP's burl of a count is owed all the same.
+    // 15 s: time enough to register the win and fire its burl on a loaded 2-core machine, which
+    // 1 s is not; then only the passing of time brings the TTL's end.
+    const expSeconds = 15;
+    const auctionTimeMs = Date.now();
+    const win = await registerOne({
+      context: { app: {} },
+      publisherBurl: true,
+      bid: { exp: expSeconds },
+      auctionTimeMs,
+    });
     const auctionId = lastAuctionId();
+    assert.equal(win.ttlSeconds, expSeconds);
     const first = await fire(win.burl);
     expect('counted');
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const ttlEndsMs = auctionTimeMs + expSeconds * 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ttlEndsMs + 200 - Date.now())));
     const retry = await fire(win.burl);
     expect('not_counted', 'duplicate');
     assert.equal(first.status, 302);
@@ -1194,9 +1205,11 @@ describe('counting notices end to end', () => {
     const socket = connect(tally.port, '127.0.0.1');
     let text = '';
     socket.on('data', (chunk) => (text += chunk.toString()));
+    // The answer waits for the notice's commit, which a loaded machine can hold up for seconds;
+    // a connection left open would stay so until the lane's 65 s idle timeout.
     const ended = new Promise<boolean>((resolve) => {
       socket.on('end', () => resolve(true));
-      setTimeout(() => resolve(false), 3000);
+      setTimeout(() => resolve(false), 30_000).unref();
     });
     socket.write(
       `POST ${notice.pathname}${notice.search} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${CHROME}\r\n` +
