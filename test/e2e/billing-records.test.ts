@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, freePort, spawnServe, startServer, untilReady } from '../support/server.js';
-import type { TestServer } from '../support/server.js';
+import { api, serveOnFreePort, startServer } from '../support/server.js';
+import type { ServeProcess, TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { publisherReaderKey } from '../support/publisher-reader.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
@@ -391,13 +391,10 @@ describe('billing records of a window served under rules since shortened', () =>
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-ttl-ceiling-'));
     const adminKey = 'ttl-ceiling-admin-key-0123';
     const start = async (env: Record<string, string>) => {
-      const port = await freePort();
-      const serve = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: adminKey, ...env });
-      const server = { url: `http://127.0.0.1:${port}` };
-      await untilReady(serve, server.url);
-      return { serve, server };
+      const { serve, url } = await serveOnFreePort(dataDir, { TALLY_ADMIN_KEY: adminKey, ...env });
+      return { serve, server: { url } };
     };
-    const stop = async ({ serve }: { serve: ReturnType<typeof spawnServe> }) => {
+    const stop = async ({ serve }: { serve: ServeProcess }) => {
       const exited = new Promise((resolve) => serve.child.once('exit', resolve));
       serve.child.kill('SIGTERM');
       await exited;

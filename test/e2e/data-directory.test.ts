@@ -19,7 +19,8 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
-import { api, freePort, runCli, spawnServe, startServer, untilReady } from '../support/server.js';
+import { api, freePort, runCli, serveOnFreePort, startServer } from '../support/server.js';
+import type { ServeProcess } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -36,10 +37,9 @@ async function serve(dataDir: string) {
 describe('a data directory Tally must not damage', () => {
   it('holds its data directory when its tally.lock is deleted, refusing a second server, and stops (exit 1) when another takes it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-lock-deleted-'));
-    const port = await freePort();
-    const running = spawnServe(dataDir, port, {});
+    let running: ServeProcess | undefined;
     try {
-      await untilReady(running, `http://127.0.0.1:${port}`);
+      ({ serve: running } = await serveOnFreePort(dataDir, {}));
       const lockFile = join(dataDir, 'tally.lock');
       unlinkSync(lockFile);
       // Restored at the next check of the lock, each second (later on a loaded machine).
@@ -66,7 +66,7 @@ describe('a data directory Tally must not damage', () => {
         rmSync(elsewhere, { recursive: true, force: true });
       }
     } finally {
-      running.child.kill('SIGKILL');
+      running?.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
@@ -302,9 +302,9 @@ describe('a data directory Tally must not damage', () => {
   it('refuses to serve with new token keys when tally.db outlived its key file, in one line, until the operator rotates', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-lost-keys-'));
     try {
-      const port = await freePort();
-      const first = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123' });
-      await untilReady(first, `http://127.0.0.1:${port}`);
+      const { serve: first } = await serveOnFreePort(dataDir, {
+        TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123',
+      });
       const exited = once(first.child, 'exit');
       first.child.kill('SIGTERM');
       await exited;
@@ -318,12 +318,10 @@ describe('a data directory Tally must not damage', () => {
       );
       assert.deepEqual(readdirSync(dataDir).includes('token-keys.json'), false);
       assert.equal((await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir })).code, 0);
-      const again = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123' });
-      try {
-        await untilReady(again, `http://127.0.0.1:${port}`);
-      } finally {
-        again.child.kill('SIGKILL');
-      }
+      const { serve: again } = await serveOnFreePort(dataDir, {
+        TALLY_ADMIN_KEY: 'lost-keys-admin-key-0123',
+      });
+      again.child.kill('SIGKILL');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -332,20 +330,17 @@ describe('a data directory Tally must not damage', () => {
   it('warns at start, naming it, when the key that signed tokens until then is not among its keys', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-dropped-key-'));
     try {
-      const port = await freePort();
       const env = { TALLY_ADMIN_KEY: 'dropped-key-admin-key-0123' };
-      const first = spawnServe(dataDir, port, {
+      const { serve: first } = await serveOnFreePort(dataDir, {
         ...env,
         TALLY_TOKEN_KEYS: `3:${randomBytes(32).toString('base64')}`,
       });
-      await untilReady(first, `http://127.0.0.1:${port}`);
       first.child.kill('SIGTERM');
       await once(first.child, 'exit');
       assert.doesNotMatch(first.output(), /token_key_dropped/);
       // TALLY_TOKEN_KEYS dropped in a redeploy: the server makes a key file of a new key.
-      const again = spawnServe(dataDir, port, env);
+      const { serve: again } = await serveOnFreePort(dataDir, env);
       try {
-        await untilReady(again, `http://127.0.0.1:${port}`);
         const warning = again
           .stdout()
           .split('\n')

@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { REPEATED_SIGNAL_MS } from '../../src/server.js';
-import { acceptsConnections, api, freePort, spawnServe, untilReady } from '../support/server.js';
+import { acceptsConnections, api, serveOnFreePort } from '../support/server.js';
+import type { ReadyServe } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
 const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -33,20 +34,21 @@ interface Running {
 /** Starts `tally serve` on a fresh data directory and waits until `/readyz` answers 200. */
 async function launch(env: Record<string, string> = {}): Promise<Running> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-shutdown-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const { child, output } = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: ADMIN_KEY, ...env });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const running: Running = { child, url, port, dataDir, output, exited };
+  let started: ReadyServe;
   try {
-    await untilReady(running, url);
+    started = await serveOnFreePort(dataDir, { TALLY_ADMIN_KEY: ADMIN_KEY, ...env });
   } catch (error) {
-    await dispose(running);
+    rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-  return running;
+  const { serve, url, port } = started;
+  const { child, output } = serve;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, url, port, dataDir, output, exited };
 }
 
 /** Kills the process if it still runs and deletes its data directory. */

@@ -11,9 +11,8 @@ import {
   freePort,
   holdPort,
   runCli,
-  spawnServe,
+  serveOnFreePort,
   startServer,
-  untilReady,
 } from '../support/server.js';
 import type { ServeProcess } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
@@ -59,10 +58,10 @@ describe('starting Tally', () => {
 
   it('writes nothing but JSON log lines on stdout, which a log pipeline keeps: the generated key and where it listens go to stderr', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-stdout-'));
-    const port = await freePort();
-    const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: '' });
+    let serve: ServeProcess | undefined;
     try {
-      await untilReady(started, `http://127.0.0.1:${port}`);
+      const { serve: started } = await serveOnFreePort(dataDir, { TALLY_ADMIN_KEY: '' });
+      serve = started;
       const printed = /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/;
       await waitFor(
         () => printed.test(started.output()) && started.output().includes('Tally listens on'),
@@ -84,19 +83,18 @@ describe('starting Tally', () => {
       for (const line of lines) assert.equal(typeof JSON.parse(line), 'object', line);
       assert.ok(!started.stdout().includes(key));
     } finally {
-      started.child.kill('SIGKILL');
+      serve?.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
   it('goes on serving and counting when the reader of its stdout goes away, then stops cleanly on SIGTERM', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-stdout-closed-'));
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
     const key = 'operator-key-0123456789';
-    const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: key });
+    let serve: ServeProcess | undefined;
     try {
-      await untilReady(started, url);
+      const { serve: started, url } = await serveOnFreePort(dataDir, { TALLY_ADMIN_KEY: key });
+      serve = started;
       // The log pipeline restarted: every line written from now on fails with EPIPE.
       started.child.stdout?.destroy();
       const exited = once(started.child, 'exit');
@@ -116,7 +114,7 @@ describe('starting Tally', () => {
       const [code] = (await exited) as [number | null];
       assert.equal(code, 0, started.output());
     } finally {
-      started.child.kill('SIGKILL');
+      serve?.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
@@ -124,10 +122,12 @@ describe('starting Tally', () => {
   it('makes its data directory and every file in it readable by its own user only, whatever the umask it was started with', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-modes-'));
     const dataDir = join(parent, 'data');
-    const port = await freePort();
-    const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: 'modes-admin-key-0123456' });
+    let serve: ServeProcess | undefined;
     try {
-      await untilReady(started, `http://127.0.0.1:${port}`);
+      const { serve: started } = await serveOnFreePort(dataDir, {
+        TALLY_ADMIN_KEY: 'modes-admin-key-0123456',
+      });
+      serve = started;
       const modes = [dataDir, ...readdirSync(dataDir).map((name) => join(dataDir, name))].map((path) => [
         path.slice(parent.length),
         (statSync(path).mode & 0o777).toString(8),
@@ -140,7 +140,7 @@ describe('starting Tally', () => {
         assert.equal(mode, path === '/data' ? '700' : '600', path);
       }
     } finally {
-      started.child.kill('SIGKILL');
+      serve?.child.kill('SIGKILL');
       rmSync(parent, { recursive: true, force: true });
     }
   });
@@ -161,17 +161,15 @@ describe('starting Tally', () => {
       assert.match(failed.stderr, /already in use/);
       assert.doesNotMatch(failed.stdout + failed.stderr, /Administrator API key/);
 
-      const port = await freePort();
-      const started = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: '' });
+      const { serve: started, url } = await serveOnFreePort(dataDir, { TALLY_ADMIN_KEY: '' });
       serve = started;
-      await untilReady(started, `http://127.0.0.1:${port}`);
       await waitFor(
         () => printed.test(started.output()),
         5000,
         () => `no key printed on the start after the failed one: ${started.output()}`,
       );
       const key = printed.exec(started.output())?.[1] ?? '';
-      const answer = await api({ url: `http://127.0.0.1:${port}` }, key, 'GET', '/v1/deliveries');
+      const answer = await api({ url }, key, 'GET', '/v1/deliveries');
       assert.equal(answer.status, 200);
     } finally {
       serve?.child.kill('SIGKILL');

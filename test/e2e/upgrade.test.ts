@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
-import { api, freePort, spawnServe, untilReady } from '../support/server.js';
+import { api, serveOnFreePort } from '../support/server.js';
 import type { ServeProcess } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
@@ -79,10 +79,12 @@ describe('upgrading a ledger an older Tally left', () => {
   it('sends the burl it left pending, refuses its counted impression again, and bills new ones alongside', async () => {
     const dbPath = join(dataDir, 'tally.db');
     olderLedger(dbPath, `${dsp.url}/bill?auction=old`);
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    serve = spawnServe(dataDir, port, { TALLY_ADMIN_KEY: ADMIN_KEY, TALLY_BURL_PRIVATE_NETWORKS: 'allow' });
-    await untilReady(serve, url);
+    const started = await serveOnFreePort(dataDir, {
+      TALLY_ADMIN_KEY: ADMIN_KEY,
+      TALLY_BURL_PRIVATE_NETWORKS: 'allow',
+    });
+    serve = started.serve;
+    const { url } = started;
 
     const wins = [OLD_AUCTION, 'new-1'].map((id) => ({
       request: { id, imp: [{ id: '1', banner: {} }], site: {} },

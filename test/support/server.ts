@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -169,8 +170,40 @@ export async function untilReady(serve: Pick<ServeProcess, 'child' | 'output'>, 
   throw new Error(`tally did not become ready:\n${serve.output()}`);
 }
 
-/** How many free ports `startServer` tries, should another process take each first. */
+/** How many free ports `serveOnFreePort` tries, should another process take each first. */
 const PORT_TRIES = 3;
+
+/** A `tally serve` child process that answered `/readyz` 200, with its loopback port and URL. */
+export interface ReadyServe {
+  serve: ServeProcess;
+  port: number;
+  url: string;
+}
+
+/**
+ * Spawns `tally serve` (see `spawnServe`) on a free loopback port and waits until it is ready
+ * (see `untilReady`). Another process may take the free port before Tally listens on it, seconds
+ * later on a loaded machine: Tally is then started on another, up to `PORT_TRIES` ports. A
+ * process that never became ready is killed before this throws.
+ */
+export async function serveOnFreePort(dataDir: string, env: Record<string, string>): Promise<ReadyServe> {
+  for (let tries = 1; ; tries++) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const serve = spawnServe(dataDir, port, env);
+    try {
+      await untilReady(serve, url);
+      return { serve, port, url };
+    } catch (error) {
+      if (serve.child.exitCode === null && serve.child.signalCode === null) {
+        const exited = once(serve.child, 'exit');
+        serve.child.kill('SIGKILL');
+        await exited;
+      }
+      if (tries === PORT_TRIES || !/is already in use/.test(String(error))) throw error;
+    }
+  }
+}
 
 /**
  * Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200.
@@ -181,57 +214,45 @@ export async function startServer(
   dataParentDir: string = tmpdir(),
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(dataParentDir, 'tally-test-'));
-  let port = await freePort();
   const adminKey = 'test-admin-key-0123456789';
-  let url = `http://127.0.0.1:${port}`;
-  let serve: ServeProcess | undefined;
-
-  const launch = async () => {
-    serve = spawnServe(dataDir, port, {
-      TALLY_ADMIN_KEY: adminKey,
-      // The tests' DSP listens on loopback, which a production Tally refuses to call.
-      TALLY_BURL_PRIVATE_NETWORKS: 'allow',
-      ...env,
-    });
-    await untilReady(serve, url);
+  const serveEnv = {
+    TALLY_ADMIN_KEY: adminKey,
+    // The tests' DSP listens on loopback, which a production Tally refuses to call.
+    TALLY_BURL_PRIVATE_NETWORKS: 'allow',
+    ...env,
   };
+  let started: ReadyServe;
+  try {
+    started = await serveOnFreePort(dataDir, serveEnv);
+  } catch (error) {
+    // A server that never became ready is not left behind, nor its data directory.
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const { port, url } = started;
+  let serve = started.serve;
 
   const exit = async (signal: NodeJS.Signals) => {
-    const running = serve?.child;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    const running = serve.child;
+    if (running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill(signal);
     await exited;
   };
 
-  try {
-    // Another process may take the free port before Tally does: Tally then starts on another.
-    for (let tries = 1; ; tries++) {
-      try {
-        await launch();
-        break;
-      } catch (error) {
-        if (tries === PORT_TRIES || !/is already in use/.test(String(error))) throw error;
-        port = await freePort();
-        url = `http://127.0.0.1:${port}`;
-      }
-    }
-  } catch (error) {
-    // A server that never became ready is not left running, nor its data directory behind.
-    await exit('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
   return {
     url,
     port,
     dataDir,
     adminKey,
-    pid: () => serve?.child.pid,
-    output: () => serve?.output() ?? '',
+    pid: () => serve.child.pid,
+    output: () => serve.output(),
     stop: () => exit('SIGTERM'),
     kill: () => exit('SIGKILL'),
-    restart: launch,
+    async restart() {
+      serve = spawnServe(dataDir, port, serveEnv);
+      await untilReady(serve, url);
+    },
     async dispose() {
       await exit('SIGTERM');
       rmSync(dataDir, { recursive: true, force: true });
