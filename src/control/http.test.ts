@@ -547,6 +547,17 @@ describe('reading JSON bodies', () => {
     assert.match(error.message, /but holds bytes beyond ASCII \(0xEF at byte 0\)/);
   });
 
+  /** The status, code and message a JSON route answers `body` sent as application/json with. */
+  const refusalOf = async (body: Buffer): Promise<[number, string, string]> => {
+    const refused = await call('/v1/bodies', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    return [refused.status, error.code, error.message];
+  };
+
   it('tells a body in UTF-16 or UTF-32 without a byte order mark that it looks so, by its NUL bytes (RFC 4627 §3), not with the JSON parser’s words', async () => {
     const text = '{"a":1}';
     const utf16le = Buffer.from(text, 'utf16le');
@@ -560,16 +571,14 @@ describe('reading JSON bodies', () => {
       // A second character whose low byte is 0 (U+4E00) is no UTF-32 for its NUL third byte.
       ['UTF-16LE', Buffer.from('"\u4e00"', 'utf16le'), '22 00 00 4E'],
     ] as const) {
-      const refused = await call('/v1/bodies', {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-      });
-      const { error } = (await refused.json()) as { error: { code: string; message: string } };
-      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON'], encoding);
-      assert.equal(
-        error.message,
-        `the body looks ${encoding} encoded (NUL bytes among its first four, ${head}), which Tally does not read: send JSON encoded in UTF-8`,
+      assert.deepEqual(
+        await refusalOf(body),
+        [
+          400,
+          'INVALID_JSON',
+          `the body looks ${encoding} encoded (NUL bytes among its first four, ${head}), which Tally does not read: send JSON encoded in UTF-8`,
+        ],
+        encoding,
       );
     }
   });
@@ -596,16 +605,14 @@ describe('reading JSON bodies', () => {
       ['UTF-32LE', Buffer.from([0xff, 0xfe, 0, 0, 0x31, 0, 0, 0]), 'FF FE 00 00'],
       ['UTF-32BE', Buffer.from([0, 0, 0xfe, 0xff, 0, 0, 0, 0x31]), '00 00 FE FF'],
     ] as const) {
-      const refused = await call('/v1/bodies', {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-      });
-      const { error } = (await refused.json()) as { error: { code: string; message: string } };
-      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON'], encoding);
-      assert.equal(
-        error.message,
-        `the body looks ${encoding} encoded (it begins with the byte order mark ${mark}), which Tally does not read: send JSON encoded in UTF-8`,
+      assert.deepEqual(
+        await refusalOf(body),
+        [
+          400,
+          'INVALID_JSON',
+          `the body looks ${encoding} encoded (it begins with the byte order mark ${mark}), which Tally does not read: send JSON encoded in UTF-8`,
+        ],
+        encoding,
       );
     }
   });
