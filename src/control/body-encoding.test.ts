@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { declaredForeignCharset, firstNonAsciiOffset, isWideCharset } from './body-encoding.js';
+import { declaredForeignCharset, firstNonAsciiOffset, readsAsciiOtherwise } from './body-encoding.js';
 
 describe('the charset a JSON body is declared in', () => {
   it('reads the charset parameter by any case of its name, a token without the spaces around it, a quoted one with its backslash escapes undone', () => {
@@ -41,14 +41,38 @@ describe('charsets in which ASCII does not read as itself', () => {
       'csUnicode',
       'unicodeFFFE',
     ]) {
-      assert.equal(isWideCharset(charset), true, charset);
+      assert.equal(readsAsciiOtherwise(charset), true, charset);
+    }
+  });
+
+  it('knows the 7-bit encodings that shift out of ASCII with ASCII bytes: UTF-7, HZ and ISO-2022', () => {
+    for (const charset of [
+      'UTF-7',
+      'utf7',
+      'csUTF7',
+      'unicode-1-1-utf-7',
+      'HZ-GB-2312',
+      'ISO-2022-JP',
+      'iso-2022-jp-2',
+      'csISO2022JP',
+      'ISO-2022-KR',
+      'iso-2022-cn-ext',
+    ]) {
+      assert.equal(readsAsciiOtherwise(charset), true, charset);
     }
   });
 
   it('takes a label only whole: one holding such a label in a longer name is not it', () => {
     // csUnicode11UTF8 and unicode-1-1-utf-8 name UTF-8; x-utf-16-ish names nothing Tally knows.
-    for (const charset of ['csUnicode11UTF8', 'unicode-1-1-utf-8', 'x-utf-16-ish', 'utf-8', 'latin1']) {
-      assert.equal(isWideCharset(charset), false, charset);
+    for (const charset of [
+      'csUnicode11UTF8',
+      'unicode-1-1-utf-8',
+      'x-utf-16-ish',
+      'x-utf-7-ish',
+      'utf-8',
+      'latin1',
+    ]) {
+      assert.equal(readsAsciiOtherwise(charset), false, charset);
     }
   });
 });

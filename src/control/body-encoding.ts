@@ -13,6 +13,14 @@ const UTF8_LABELS = new Set(['utf-8', 'utf8']);
  */
 const WIDE_LABEL = /^(utf-?(16|32)(le|be)?|ucs-?[24]|iso-10646-ucs-[24]|csunicode|unicode(fffe|feff)?)$/i;
 
+/**
+ * Labels of 7-bit encodings that write text beyond ASCII with ASCII bytes, shifting into it with
+ * `+` (UTF-7), `~{` (HZ) or an escape sequence (ISO-2022): a body in one is all ASCII bytes yet
+ * does not read as sent (UTF-7's `a+-b` is `a+b`).
+ */
+const SHIFTING_LABEL =
+  /^(utf-?7|csutf7|unicode-1-1-utf-7|csunicode11utf7|iso-2022-(jp|kr|cn)(-[a-z0-9-]+)?|csiso2022(jp2?|kr)|hz-gb-2312)$/i;
+
 /** One `; name=value` parameter of a media type, its value a token or a quoted string. */
 const PARAMETER = /;\s*([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
 
@@ -30,12 +38,12 @@ export function declaredForeignCharset(contentType: string): string | undefined 
 }
 
 /**
- * Whether `charset` is one in which no ASCII text reads as itself (UTF-16, UTF-32): a body so
- * declared is never read as sent. In other charsets (`us-ascii`, `ISO-8859-1`, `windows-1252`…)
- * ASCII reads as in UTF-8, and only bytes beyond it read differently.
+ * Whether `charset` is one in which ASCII bytes do not read as ASCII text (UTF-16, UTF-32, UTF-7,
+ * HZ, ISO-2022): a body so declared is never read as sent. In other charsets (`us-ascii`,
+ * `ISO-8859-1`, `windows-1252`…) ASCII reads as in UTF-8, and only bytes beyond it read differently.
  */
-export function isWideCharset(charset: string): boolean {
-  return WIDE_LABEL.test(charset);
+export function readsAsciiOtherwise(charset: string): boolean {
+  return WIDE_LABEL.test(charset) || SHIFTING_LABEL.test(charset);
 }
 
 /** The offset of the first byte of `bytes` beyond ASCII (0x80 and above); -1 when all are ASCII. */

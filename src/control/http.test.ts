@@ -492,9 +492,10 @@ describe('reading JSON bodies', () => {
     assert.equal(identity.status, 200);
   });
 
-  it('refuses a body declared in UTF-16 or UTF-32 with 415 naming the charset, which no ASCII reads as', async () => {
-    for (const charset of ['utf-16', 'UTF-16LE', '"utf-32"', 'ucs-2']) {
-      const refused = await post('{"a":1}', `application/json; charset=${charset}`);
+  it('refuses a body declared in UTF-16, UTF-32 or a 7-bit shifting charset (UTF-7, HZ, ISO-2022) with 415 naming the charset, even when all its bytes are ASCII', async () => {
+    // In UTF-7 '+-' is '+': '{"a":"1+-2"}' means {"a":"1+2"}, and read as UTF-8 would be stored otherwise.
+    for (const charset of ['utf-16', 'UTF-16LE', '"utf-32"', 'ucs-2', 'UTF-7', 'HZ-GB-2312', 'iso-2022-jp']) {
+      const refused = await post('{"a":"1+-2"}', `application/json; charset=${charset}`);
       const { error } = (await refused.json()) as { error: { code: string; message: string } };
       assert.deepEqual([refused.status, error.code], [415, 'UNSUPPORTED_MEDIA_TYPE'], charset);
       assert.equal(

@@ -6,7 +6,12 @@ import { errorCode } from '../lib/error-code.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
 import { continueIfOwed } from './expect-continue.js';
-import { declaredForeignCharset, firstNonAsciiOffset, isWideCharset, wideEncoding } from './body-encoding.js';
+import {
+  declaredForeignCharset,
+  firstNonAsciiOffset,
+  readsAsciiOtherwise,
+  wideEncoding,
+} from './body-encoding.js';
 
 /** Stable error codes of the API. */
 export type ErrorCode =
@@ -335,9 +340,9 @@ function escapedSurrogates(text: string): string {
 /**
  * Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 400/413/415
  * `ApiError`s. `tooLargeFix` is what the 413's message tells the caller to do. The body must be
- * UTF-8: a declared charset other than UTF-8 is refused (415) where it would read otherwise (UTF-16
- * and UTF-32 always, others once the body holds a byte beyond ASCII), and so is a body that is not
- * UTF-8 (400), one in UTF-16 or UTF-32 told apart as such.
+ * UTF-8: a declared charset other than UTF-8 is refused (415) where it would read otherwise (UTF-16,
+ * UTF-32, UTF-7, HZ and ISO-2022 always, others once the body holds a byte beyond ASCII), and so is
+ * a body that is not UTF-8 (400), one in UTF-16 or UTF-32 told apart as such.
  */
 export async function readJsonText(
   req: IncomingMessage,
@@ -353,7 +358,7 @@ export async function readJsonText(
     );
   }
   const charset = declaredForeignCharset(type);
-  if (charset !== undefined && isWideCharset(charset)) throw foreignCharsetError(charset);
+  if (charset !== undefined && readsAsciiOtherwise(charset)) throw foreignCharsetError(charset);
   const encoding = req.headers['content-encoding']?.trim();
   if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
     throw new ApiError(
