@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,11 +40,41 @@ export function acceptsConnections(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port that was free a moment ago. */
+/**
+ * A TCP port that was free a moment ago, picked at random below the kernel's ephemeral range: a
+ * test that restarts Tally on its port (the notice URLs it handed out name it) must find it free
+ * again, and a port in that range could meanwhile become any connection's local port.
+ */
 export async function freePort(): Promise<number> {
-  const held = await holdPort();
-  await held.release();
-  return held.port;
+  const ephemeralFloor = firstEphemeralPort();
+  for (;;) {
+    const port = LOWEST_TEST_PORT + Math.floor(Math.random() * (ephemeralFloor - LOWEST_TEST_PORT));
+    if (await isFree(port)) return port;
+  }
+}
+
+/** The lowest port `freePort` picks: above the well-known services' (PostgreSQL, Redis, NATS…). */
+const LOWEST_TEST_PORT = 10_000;
+
+/** The first port of the kernel's ephemeral range (Linux's default where it cannot be read or is too low). */
+function firstEphemeralPort(): number {
+  try {
+    const first = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    return first > LOWEST_TEST_PORT + 1000 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Whether a server could listen on the loopback `port` just now. */
+function isFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** A loopback port some other server listens on, for a Tally that must fail to take it. */
