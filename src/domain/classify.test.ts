@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
+import { fixtureJson, fixtureNames, fixtureText } from '../../test/support/fixtures.js';
 import { classifyWin, isClassifyError } from './classify.js';
 import type { Classification } from './classify.js';
 
@@ -210,6 +210,32 @@ describe('classifying a win', () => {
     assert.equal(classify(both, { impid: '1', adm: vast }).format, 'video');
     const audio = { id: 'a', site, imp: [{ id: '1', banner: {}, audio: {} }] };
     assert.equal(classify(audio, { impid: '1', adm: vast }).format, 'audio');
+  });
+
+  it('takes a VAST document whose every ad says adType="audio" as audio, as the IAB audio sample, when the imp offers video too', () => {
+    const sample = fixtureText('vast', 'v4.1_Audio_DAAST_Sample.xml');
+    const both = { id: 'a', site, imp: [{ id: '1', video: {}, audio: {} }] };
+    const result = classify(both, { impid: '1', adm: sample });
+    assert.equal(result.format, 'audio');
+    assert.deepEqual(result.warnings, []);
+    const ad = (type: string) => `<Ad ${type}><InLine><AdSystem>x</AdSystem></InLine></Ad>`;
+    const vast = (...ads: string[]) => `<VAST version="4.1">${ads.join('')}</VAST>`;
+    assert.equal(
+      classify(both, { impid: '1', adm: vast(ad("adType='audio'"), ad('adType="audio"')) }).format,
+      'audio',
+    );
+    // VAST's default, video, for an ad that names no type, a video or a hybrid one; and another
+    // attribute saying audio says nothing of it.
+    for (const other of ['', 'adType="video"', 'adType="hybrid"', 'conditionalAd="audio"']) {
+      assert.equal(
+        classify(both, { impid: '1', adm: vast(ad('adType="audio"'), ad(other)) }).format,
+        'video',
+        other,
+      );
+    }
+    // An audio ad's type inside a comment, or on an element that is no ad of the document, says nothing.
+    const hidden = `<VAST version="4.1"><!-- <Ad adType="audio"> --><Ad><InLine><Extensions><Extension><Ad adType="audio"/></Extension></Extensions></InLine></Ad></VAST>`;
+    assert.equal(classify(both, { impid: '1', adm: hidden }).format, 'video');
   });
 
   it('takes a DAAST markup as audio, on an imp that offers audio and banner as on one that offers no audio', () => {

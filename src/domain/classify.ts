@@ -2,7 +2,7 @@ import { looksLikeNative } from './native.js';
 import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp, OrtbMediaObject } from './openrtb.js';
 import type { Channel, Format } from './types.js';
-import { templateKind } from './vast.js';
+import { declaresAudioAds, templateKind } from './vast.js';
 import { shown } from '../lib/shown.js';
 
 /** How a win is counted, read from its bid request and bid. */
@@ -187,9 +187,13 @@ function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
   const adm = asObject(bid.adm) !== undefined ? JSON.stringify(bid.adm) : bid.adm;
   if (typeof adm !== 'string' || adm.trim() === '') return undefined;
   const template = templateKind(adm);
-  // DAAST is audio's own template; VAST serves either.
+  // DAAST is audio's own template; VAST serves either, video unless its ads say they are audio
+  // (VAST 4.1's adType) or the imp offers audio alone.
   if (template === 'daast') return 'audio';
-  if (template === 'vast') return present.includes('audio') && !present.includes('video') ? 'audio' : 'video';
+  if (template === 'vast') {
+    if (present.includes('audio') && !present.includes('video')) return 'audio';
+    return declaresAudioAds(adm) ? 'audio' : 'video';
+  }
   if (looksLikeNative(adm)) return 'native';
   return 'banner';
 }

@@ -30,7 +30,7 @@ export type VastResult =
 /** One piece of markup found by {@link scanMarkup}; comments, CDATA sections, PIs and DOCTYPEs are skipped. */
 type Token =
   /** A start tag written as XML requires (`<name attr="value">` or `<name/>`). */
-  | { kind: 'open'; name: string; end: number; selfClosing: boolean }
+  | { kind: 'open'; name: string; start: number; end: number; selfClosing: boolean }
   /** An end tag written as XML requires (`</name>`). */
   | { kind: 'close'; name: string; end: number }
   /** Something tag-like that XML rejects, such as `< /InLine>` or `</ VideoClicks >`. */
@@ -119,6 +119,7 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
     (match, at) => ({
       kind: 'open',
       name: match[1] ?? '',
+      start: at,
       end: at + match[0].length,
       selfClosing: match[2] === '/',
     }),
@@ -228,6 +229,34 @@ export function templateKind(markup: string): TemplateKind | undefined {
   const root = VAST_ROOT_TAG.exec(markup)?.[1];
   if (root === undefined) return undefined;
   return root.toLowerCase() === 'daast' ? 'daast' : 'vast';
+}
+
+/** VAST 4.1's `adType` attribute of an `<Ad>`, its value in group 1 or 2. */
+const AD_TYPE_ATTRIBUTE = /\sadType\s*=\s*(?:"([^"]*)"|'([^']*)')/;
+
+/**
+ * Whether a VAST document says it serves audio: each `<Ad>` of its root element (one at least)
+ * carries VAST 4.1's `adType="audio"`, where an ad without one is video, VAST's default (as is a
+ * `hybrid` one, of audio and video). Comments and CDATA sections are no part of it.
+ */
+export function declaresAudioAds(xml: string): boolean {
+  let ads = 0;
+  const path: string[] = [];
+  for (const token of scanMarkup(xml)) {
+    if (token.kind === 'close') {
+      const closed = path.lastIndexOf(localName(token.name));
+      if (closed !== -1) path.length = closed;
+    }
+    if (token.kind !== 'open') continue;
+    const name = localName(token.name);
+    if (name === 'ad' && path.length === 1) {
+      const type = AD_TYPE_ATTRIBUTE.exec(xml.slice(token.start, token.end));
+      if ((type?.[1] ?? type?.[2])?.trim().toLowerCase() !== 'audio') return false;
+      ads++;
+    }
+    if (!token.selfClosing) path.push(name);
+  }
+  return ads > 0;
 }
 
 /** Reads the markup into tags, skipping comments, CDATA sections, PIs and declarations. */
