@@ -80,11 +80,13 @@ export function parseTimeZone(value: string | null): string | undefined {
   if (value === null) return undefined;
   const resolved = resolvedTimeZone(value);
   if (resolved === undefined) {
-    throw new ApiError(
-      400,
-      'VALIDATION_FAILED',
-      `tz=${shown(value)}: no such time zone; give an IANA time zone name, e.g. tz=America/New_York, tz=Europe/Paris or tz=UTC (the default)`,
-    );
+    // A `+` written as such in a query string arrives as a space: Etc/GMT+5 as "Etc/GMT 5".
+    const plussed = value.replaceAll(' ', '+');
+    const fix =
+      plussed !== value && resolvedTimeZone(plussed) !== undefined
+        ? `${plussed} is one: send a + in a URL as %2B (tz=${value.replaceAll(' ', '%2B')})`
+        : 'give an IANA time zone name, e.g. tz=America/New_York, tz=Europe/Paris or tz=UTC (the default)';
+    throw new ApiError(400, 'VALIDATION_FAILED', `tz=${shown(value)}: no such time zone; ${fix}`);
   }
   if (resolved === 'UTC') return undefined;
   // An alias as given: ICU would write Asia/Kolkata as Asia/Calcutta.

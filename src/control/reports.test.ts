@@ -408,6 +408,13 @@ describe('report queries in a time zone (tz)', () => {
     }
   });
 
+  it('tells a client whose tz lost its + as a space (Etc/GMT+5 sent unencoded) to send it as %2B', () => {
+    assert.equal(
+      refusal(`${RANGE}&tz=Etc/GMT+5`),
+      'tz="Etc/GMT 5": no such time zone; Etc/GMT+5 is one: send a + in a URL as %2B (tz=Etc/GMT%2B5)',
+    );
+  });
+
   it('refuses a zone a half or a quarter of an hour off UTC, whose days no hourly rollups make, saying what to ask for instead', () => {
     for (const [tz, offset, midnight] of [
       ['Asia/Kolkata', '+05:30', '2026-11-21T18:30:00.000Z'],
