@@ -909,6 +909,9 @@ describe('instrumenting a win', () => {
       [{ clearing_price: 0.9 }, '"clearing_price" is not a field of a win: send it as clearingPrice'],
       [{ Test: true }, '"Test" is not a field of a win: send it as test'],
       [{ 'publisher-burl': true }, '"publisher-burl" is not a field of a win: send it as publisherBurl'],
+      // The BidResponse's own names for what a win calls bidResponseId and currency.
+      [{ bidid: 'r1' }, '"bidid" is not a field of a win: send it as bidResponseId'],
+      [{ cur: 'EUR' }, '"cur" is not a field of a win: send it as currency'],
       [
         { price: 0.9 },
         '"price" is not a field of a win; the fields are request, seat, bid, clearingPrice, bidResponseId, currency, auctionTimeMs, publisherBurl, test',

@@ -677,12 +677,23 @@ const WIN_FIELDS: readonly (keyof WinInput)[] = [
 ];
 
 /**
+ * The BidResponse's own names (OpenRTB's `bidid` and `cur`) for fields a win names otherwise, by
+ * their letters as {@link unknownFieldMessage} compares them.
+ */
+const OPENRTB_NAMES: Readonly<Record<string, keyof WinInput>> = {
+  bidid: 'bidResponseId',
+  cur: 'currency',
+};
+
+/**
  * Why `field` is not a win's: names the field it was likely meant as (same letters, whatever the
- * case, `_` or `-`), or lists them all.
+ * case, `_` or `-`, or the BidResponse's name for it), or lists them all.
  */
 function unknownFieldMessage(field: string): string {
   const squash = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
-  const meant = WIN_FIELDS.find((known) => squash(known) === squash(field));
+  const meant =
+    WIN_FIELDS.find((known) => squash(known) === squash(field)) ??
+    (Object.hasOwn(OPENRTB_NAMES, squash(field)) ? OPENRTB_NAMES[squash(field)] : undefined);
   const named = shownName(field);
   return meant === undefined
     ? `${named} is not a field of a win; the fields are ${WIN_FIELDS.join(', ')}`
