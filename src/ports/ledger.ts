@@ -359,7 +359,8 @@ export interface DeadDeliveryFilter extends QueuedWindow {
   accountId?: number;
   /**
    * The host the burl calls, lower case, with or without its port (`dsp.example`,
-   * `dsp.example:8443`), in any of these spellings (see `hostSpellings`).
+   * `dsp.example:8443`), in any of these spellings (see `hostSpellings`); port 443 or 80 also
+   * names the burls of its scheme that write no port.
    */
   hosts?: readonly string[];
 }

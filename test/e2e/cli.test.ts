@@ -341,6 +341,18 @@ describe('the tally command', () => {
         assert.equal(impossible.code, 2, from);
         assert.match(impossible.stderr, /--from ".*" must be an ISO date/, from);
       }
+      // A burl that names no port is on its scheme's: https://dsp.example/b on 443, not 80.
+      for (const [host, count] of [
+        ['dsp.example:443', '1 dead delivery'],
+        ['dsp.example:80', '0 dead deliveries'],
+      ] as const) {
+        const ported = await runCli(['replay-dead', '--host', host, '--dry-run'], env);
+        assert.equal(
+          ported.stdout,
+          `${count} would be pending again (--dry-run: nothing was changed)\n`,
+          host,
+        );
+      }
       const withUser = await runCli(['replay-dead', '--host', 'user@DSP.example', '--dry-run'], env);
       assert.equal(
         withUser.stdout,

@@ -787,9 +787,18 @@ export class SqliteLedger implements Ledger {
       // The host as the burl wrote it, or that host on any port, with or without a user name (all
       // up to the last `@`, as URL parsers read it: rtrim leaves the host up to that `@`).
       const authority = `substr(host, length(rtrim(host, replace(host, '@', ''))) + 1)`;
-      const spellings = filter.hosts.map(() => `${authority} = ? OR substr(${authority}, 1, ?) = ?`);
+      const spellings: string[] = [];
+      for (const host of filter.hosts) {
+        spellings.push(`${authority} = ? OR substr(${authority}, 1, ?) = ?`);
+        params.push(host, host.length + 1, `${host}:`);
+        // A burl that names no port is on its scheme's: `dsp.example:443` is https://dsp.example/.
+        const [, bare, port] = /^(.+):(443|80)$/.exec(host) ?? [];
+        if (bare === undefined) continue;
+        const scheme = port === '443' ? 'https://' : 'http://';
+        spellings.push(`(${authority} = ? AND lower(substr(url, 1, ?)) = ?)`);
+        params.push(bare, scheme.length, scheme);
+      }
       where.push(`(${spellings.join(' OR ')})`);
-      for (const host of filter.hosts) params.push(host, host.length + 1, `${host}:`);
     }
     if (filter.createdFromMs !== undefined) {
       where.push('created_ms >= ?');
