@@ -77,10 +77,11 @@ describe('classifying a win', () => {
     assert.deepEqual(classify(bannerOrNative, { impid: '1', adm: '<VAST version="4.0"></VAST>' }).warnings, [
       'the markup reads as video, which imp "1" does not offer (it offers banner, native): the win is instrumented as video',
     ]);
-    // An mtype outside 1-4 decides nothing: the markup does.
+    // An mtype outside 1-4 decides nothing: the markup does, and the mtype is warned of.
     assert.deepEqual(
       classify(bannerOrNative, { impid: '1', mtype: 5, adm: '<VAST version="4.0"></VAST>' }).warnings,
       [
+        "bid.mtype 5 is none of OpenRTB's (1 banner, 2 video, 3 audio, 4 native), so Tally ignored it and instrumented the win as video, as the rest of the win reads; send the number of the format the bid serves",
         'the markup reads as video, which imp "1" does not offer (it offers banner, native): the win is instrumented as video',
       ],
     );
@@ -98,6 +99,18 @@ describe('classifying a win', () => {
     const bannerOrNative = { id: 'a', site, imp: [{ id: '1', banner: {}, native: {} }] };
     assert.deepEqual(classify(bannerOrNative, { impid: '1', mtype: 1, adm: native }).warnings, [warning]);
     assert.deepEqual(classify(bannerOrNative, { impid: '1', mtype: 4, adm: native }).warnings, []);
+  });
+
+  it('warns of an mtype that is none of OpenRTB 1 to 4 (a string of one included), ignored for the format, and not of a null one', () => {
+    const bannerOrVideo = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] };
+    for (const mtype of [0, 9, 2.5, '2']) {
+      const { format, warnings } = classify(bannerOrVideo, { impid: '1', mtype, adm: '<div>ad</div>' });
+      assert.equal(format, 'banner', String(mtype));
+      assert.deepEqual(warnings, [
+        `bid.mtype ${JSON.stringify(mtype)} is none of OpenRTB's (1 banner, 2 video, 3 audio, 4 native), so Tally ignored it and instrumented the win as banner, as the rest of the win reads; send the number of the format the bid serves`,
+      ]);
+    }
+    assert.deepEqual(classify(bannerOrVideo, { impid: '1', mtype: null, adm: '<div>ad</div>' }).warnings, []);
   });
 
   it('sniffs the markup when the imp offers several formats and the bid has no mtype', () => {

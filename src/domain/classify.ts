@@ -135,9 +135,14 @@ function requestWarnings(
  */
 function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
   const warnings: string[] = [];
+  if (bid.mtype !== undefined && bid.mtype !== null && mtypeFormatOf(bid) === undefined) {
+    warnings.push(
+      `bid.mtype ${shown(bid.mtype)} is none of OpenRTB's (1 banner, 2 video, 3 audio, 4 native), so Tally ignored it and instrumented the win as ${format}, as the rest of the win reads; send the number of the format the bid serves`,
+    );
+  }
   const offered = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
   if (offered.length > 0 && !offered.includes(format)) {
-    const byMtype = typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined;
+    const byMtype = mtypeFormatOf(bid) !== undefined;
     const prebidFormat = prebidFormatOf(bid);
     const named = byMtype
       ? `bid.mtype ${String(bid.mtype)} names`
@@ -176,9 +181,14 @@ function prebidFormatOf(bid: OrtbBid): Format | undefined {
   return PREBID_TYPES.get(asObject(asObject(bid.ext)?.prebid)?.type);
 }
 
+/** The format the bid's `mtype` names, if it is one of OpenRTB's (1 to 4). */
+function mtypeFormatOf(bid: OrtbBid): Format | undefined {
+  return typeof bid.mtype === 'number' ? MTYPE_FORMATS[bid.mtype] : undefined;
+}
+
 function formatOf(imp: OrtbImp, bid: OrtbBid): Format | undefined {
-  if (typeof bid.mtype === 'number' && MTYPE_FORMATS[bid.mtype] !== undefined)
-    return MTYPE_FORMATS[bid.mtype];
+  const mtypeFormat = mtypeFormatOf(bid);
+  if (mtypeFormat !== undefined) return mtypeFormat;
   const prebidFormat = prebidFormatOf(bid);
   if (prebidFormat !== undefined) return prebidFormat;
   const present = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
