@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from './config.js';
 import { priceKeyName } from './domain/price-crypto.js';
+import { shown } from './lib/shown.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -607,6 +608,35 @@ describe('configuration', () => {
     const refused = parseConfig({ TALLY_SMTP_URL: 'http://user:s3cret@mail.example:587' });
     assert.ok(!refused.ok);
     assert.deepEqual(refused.errors, ['smtpUrl: TALLY_SMTP_URL must look like smtp://user:pass@host:587']);
+  });
+
+  it('takes a mail sender only as an address, bare or after a name, which an SMTP envelope can carry', () => {
+    for (const from of [
+      'tally@localhost',
+      'a.b+c@tally.example',
+      'Tally <tally@tally.example>',
+      '"Tally, Ad Ops" <tally@tally.example>',
+      'Tallé <tally@tally.example>',
+    ]) {
+      const parsed = parseConfig({ TALLY_MAIL_FROM: from });
+      assert.ok(parsed.ok, from);
+      assert.equal(parsed.config.mailFrom, from);
+    }
+    // Each would have gone out with an empty envelope sender (a bounce's) and no From: header,
+    // or, split at the comma, from two senders.
+    for (const from of [
+      'Tally Ad Ops',
+      'tally',
+      '<>',
+      'Tally, Ad Ops <tally@tally.example>',
+      'tally@tally.example\r\nBcc: x@y.example',
+    ]) {
+      const parsed = parseConfig({ TALLY_MAIL_FROM: from });
+      assert.ok(!parsed.ok, from);
+      assert.deepEqual(parsed.errors, [
+        `mailFrom: TALLY_MAIL_FROM=${shown(from)} must be the address tag exports are mailed from, e.g. tally@example.com or Tally <tally@example.com>`,
+      ]);
+    }
   });
 
   it('takes token keys only of exactly 32 bytes, and keeps them in the order listed, the last signing', () => {

@@ -218,6 +218,11 @@ export function parseConfig(
   const smtpUrl = text('smtpUrl', '') || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
     errors.push(`smtpUrl: ${given('smtpUrl', true)} must look like smtp://user:pass@host:587`);
+  const mailFrom = text('mailFrom', 'tally@localhost');
+  if (!isMailSender(mailFrom))
+    errors.push(
+      `mailFrom: ${given('mailFrom')} must be the address tag exports are mailed from, e.g. tally@example.com or Tally <tally@example.com>`,
+    );
 
   const config: Config = {
     port,
@@ -245,7 +250,7 @@ export function parseConfig(
     winThreads: int('winThreads', 2, 1, 64),
     reportMaxRows: int('reportMaxRows', 100_000, 1, 10_000_000),
     smtpUrl,
-    mailFrom: text('mailFrom', 'tally@localhost'),
+    mailFrom,
   };
   // A misspelt setting in the file would otherwise leave its default in force, unnoticed.
   for (const name of Object.keys(file)) {
@@ -303,6 +308,19 @@ function problemOfPublicUrl(text: string): string | undefined {
   if (text.includes('?')) return 'must have no query (?…)';
   if (text.includes('#')) return 'must have no fragment (#…)';
   return undefined;
+}
+
+/** A mail address: no white space, control characters, quotes, brackets, separators or second `@`. */
+const MAIL_ADDRESS = /^[^\s\p{Cc}@<>",;()\\]+@[^\s\p{Cc}@<>",;()\\]+$/u;
+
+/**
+ * Whether `text` is a sender the SMTP client sends from: an address, bare or in `<…>` after a
+ * name (quoted, or without the `,` `;` `(` that would split it or read as a comment). Anything
+ * else goes out with an empty envelope sender, a bounce's, and no `From:` header.
+ */
+function isMailSender(text: string): boolean {
+  const named = /^(?:"[^"\\\p{Cc}]*"|[^<>"\p{Cc},;()]*?)\s*<([^<>]*)>$/u.exec(text);
+  return MAIL_ADDRESS.test(named === null ? text : (named[1] ?? ''));
 }
 
 function buildIvtFilterOrThrow(): IvtFilter {
