@@ -520,6 +520,9 @@ describe('configuration', () => {
       ['ftp://tally.example.com', /must begin http:\/\/ or https:\/\/ and a host/],
       ['http://exa mple.com', /is not a URL/],
       ['http://tally.example:99999', /is not a URL/],
+      // The URL parser takes port 0, which the URLs Tally hands out would name.
+      ['https://tally.example:0', /names port 0, which no notice can reach \(a port is 1 to 65535\)/],
+      ['http://[::1]:00/tally', /names port 0/],
       ['https://user:pass@tally.example', /must hold no user name or password/],
       ['http://127.0.0.1:8080?x=', /must have no query/],
       ['http://127.0.0.1:8080#a', /must have no fragment/],

@@ -183,8 +183,9 @@ export function parseConfig(
     );
   const publicUrl = text('publicUrl', defaultPublicUrl(host, port)).replace(/\/+$/, '');
   const publicUrlProblem = problemOfPublicUrl(publicUrl);
-  // A default built on a host already refused says nothing more: the operator set no public URL.
-  if (publicUrlProblem !== undefined && (publicUrlGiven || hostIsAddress))
+  // A default built on a host or port already refused says nothing more: the operator set no
+  // public URL.
+  if (publicUrlProblem !== undefined && (publicUrlGiven || (hostIsAddress && port !== 0)))
     errors.push(
       `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
     );
@@ -304,6 +305,7 @@ function problemOfPublicUrl(text: string): string | undefined {
   } catch {
     return 'is not a URL (a host, and a port from 1 to 65535 if any)';
   }
+  if (url.port === '0') return 'names port 0, which no notice can reach (a port is 1 to 65535)';
   if (url.username !== '' || url.password !== '') return 'must hold no user name or password';
   if (text.includes('?')) return 'must have no query (?…)';
   if (text.includes('#')) return 'must have no fragment (#…)';
