@@ -55,7 +55,11 @@ export function readTimeWindow(
   const fromMs = fromText === null ? undefined : parseTimeMs(fromText, fromName, timeZone);
   const toMs = toText === null ? undefined : parseTimeMs(toText, toName, timeZone);
   if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs)
-    throw new ApiError(400, 'VALIDATION_FAILED', `${fromName} must be before ${toName}`);
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${fromName} must be before ${toName}: ${toName} is not included, so one day, e.g. 2026-12-03, is ${fromName}=2026-12-03&${toName}=2026-12-04`,
+    );
   return { fromMs, toMs };
 }
 

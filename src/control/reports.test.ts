@@ -258,8 +258,12 @@ describe('report queries', () => {
 });
 
 describe('report windows and scopes', () => {
-  it('refuses a window that ends where it begins, and takes one of exactly 400 days but not an hour more', () => {
-    assert.equal(refusal('from=2026-11-01T00:00:00Z&to=2026-11-01T00:00:00Z'), 'to must be after from');
+  it('refuses a window that ends where it begins, saying to is not included, and takes one of exactly 400 days but not an hour more', () => {
+    const oneDay =
+      'to must be after from: to is not included, so one day, e.g. 2026-12-03, is from=2026-12-03&to=2026-12-04';
+    assert.equal(refusal('from=2026-11-01T00:00:00Z&to=2026-11-01T00:00:00Z'), oneDay);
+    // A day's report asked for as from and to the same day, as its reader says it.
+    assert.equal(refusal('from=2026-11-01&to=2026-11-01&tz=America/New_York'), oneDay);
     const longest = parse('from=2026-01-01&to=2027-02-05');
     assert.equal(longest.toMs - longest.fromMs, 400 * 86_400_000);
     assert.match(refusal('from=2026-01-01&to=2027-02-05T01:00:00Z'), /a report spans at most 400 days/);

@@ -156,7 +156,12 @@ export function parseReportQuery(
   const timeZone = parseTimeZone(params.get('tz'));
   const fromMs = parseHourBound(params.get('from'), 'from', timeZone);
   const toMs = parseHourBound(params.get('to'), 'to', timeZone);
-  if (toMs <= fromMs) throw new ApiError(400, 'VALIDATION_FAILED', 'to must be after from');
+  if (toMs <= fromMs)
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      'to must be after from: to is not included, so one day, e.g. 2026-12-03, is from=2026-12-03&to=2026-12-04',
+    );
   // In a zone, 400 of its days: as long in local time, which its clock changes make an hour or
   // two more or less in UTC.
   const localMs = (ms: number) => (timeZone === undefined ? ms : ms + offsetAtMs(timeZone, ms));
