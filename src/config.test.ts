@@ -410,6 +410,19 @@ describe('configuration', () => {
     }
   });
 
+  it('reads a config file saved with a UTF-8 byte order mark, as Windows editors save one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, `\uFEFF${JSON.stringify({ port: 8081 })}`);
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+      assert.equal(parsed.config.port, 8081);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('accepts port 0 when the config file gives the public URL', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

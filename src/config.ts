@@ -77,7 +77,10 @@ export function parseConfig(
   let file: Source = {};
   if (env.TALLY_CONFIG !== undefined && env.TALLY_CONFIG !== '') {
     try {
-      const parsed: unknown = JSON.parse(readFileSync(env.TALLY_CONFIG, 'utf8'));
+      // A byte order mark that begins it, as Windows editors save one, is no part of the JSON:
+      // RFC 8259 §8.1 lets readers ignore it, as the API does in request bodies.
+      const fileText = readFileSync(env.TALLY_CONFIG, 'utf8').replace(/^\uFEFF/, '');
+      const parsed: unknown = JSON.parse(fileText);
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         throw new Error('not a JSON object');
       file = parsed as Source;
