@@ -60,6 +60,20 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 3, counted: 1 });
   });
 
+  it("fails the batch, recording nothing, when a counted impression's delivery cannot be stored, rather than calling it a duplicate", () => {
+    const broken = event({
+      dedupe: { key: 'k-broken', expiresMs: T0 + 600_000 },
+      delivery: { url: 'https://dsp.example/b', deadlineMs: Number.NaN },
+    });
+    assert.throws(() => ledger.record([broken]), /NOT NULL constraint failed: deliveries\.deadline_ms/);
+    assert.deepEqual(ledger.countEvents(), { total: 0, counted: 0 });
+    // The impression was not claimed: once its delivery can be stored, it counts.
+    assert.deepEqual(
+      ledger.record([{ ...broken, delivery: { url: 'https://dsp.example/b', deadlineMs: T0 + HOUR_MS } }]),
+      [COUNTED],
+    );
+  });
+
   it('says of a repeated burl notice whether the count it repeats sent the publisher on to the DSP, within one batch and across batches', () => {
     const claim = { key: 'k1', expiresMs: T0 + 600_000 };
     const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };

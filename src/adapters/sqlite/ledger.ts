@@ -304,10 +304,13 @@ export class SqliteLedger implements Ledger {
     this.extendClaim = db.prepare(
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
     );
+    // Only an impression queued before is skipped (its key is unique): a row that breaks another
+    // constraint (a NULL) fails the batch, loudly, rather than passing for that impression again.
     this.insertDelivery = db.prepare(
-      `INSERT OR IGNORE INTO deliveries (id, account_id, dedupe_key, url, host, seat, device_ip, user_agent, status,
+      `INSERT INTO deliveries (id, account_id, dedupe_key, url, host, seat, device_ip, user_agent, status,
          created_ms, due_ms, deadline_ms, delivered_ms)
-       VALUES (MAX(COALESCE((SELECT MAX(id) FROM deliveries), 0) + 1, ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (MAX(COALESCE((SELECT MAX(id) FROM deliveries), 0) + 1, ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dedupe_key) DO NOTHING`,
     );
     this.redirectedBeforeKept = db
       .prepare(
