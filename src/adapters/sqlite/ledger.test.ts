@@ -396,6 +396,66 @@ describe('the SQLite ledger', () => {
     reopened.close();
   });
 
+  it('counts each impression once while its claim lives, as a plain map of claims would, through failed batches, restarts and clocks stepped back (property)', () => {
+    const notice = fc.record({
+      key: fc.integer({ min: 0, max: 30 }),
+      advanceMs: fc.integer({ min: 0, max: 300 }),
+      // A clock stepped back (the ledger keeps claims for one stepped back less than its margin).
+      stepBackMs: fc.option(fc.integer({ min: 1, max: CLAIM_LOAD_MARGIN_MS - 1000 }), { freq: 50 }),
+      ttlMs: fc.integer({ min: 0, max: 20_000 }),
+    });
+    const step = fc.oneof(
+      fc.record({ batch: fc.array(notice, { minLength: 1, maxLength: 20 }), fails: fc.boolean() }),
+      // A restart: the new counting thread loads its claims (up to a few seconds after the last
+      // notice), or is handed batches before it could.
+      fc.record({ restart: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }) }),
+    );
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+        const path = join(dir, `claims-model-${++run}.db`);
+        let own = new SqliteLedger(openSqlite(path));
+        const claims = new Map<string, number>();
+        let nowMs = T0;
+        let newestMs = T0;
+        for (const taken of steps) {
+          if ('restart' in taken) {
+            own.close();
+            own = new SqliteLedger(openSqlite(path));
+            if (taken.restart !== undefined) own.loadClaims(nowMs + taken.restart);
+            continue;
+          }
+          const batch = taken.batch.map(({ key, advanceMs, stepBackMs, ttlMs }) => {
+            nowMs = Math.max(nowMs + advanceMs - (stepBackMs ?? 0), newestMs - CLAIM_LOAD_MARGIN_MS / 2);
+            newestMs = Math.max(newestMs, nowMs);
+            const dedupe = { key: `k${key}`, expiresMs: nowMs + ttlMs };
+            return event({ receivedMs: nowMs, dims: { ...event().dims, auctionId: dedupe.key }, dedupe });
+          });
+          if (taken.fails) {
+            // Fault injection: a last event breaking a NOT NULL constraint rolls the batch back.
+            const broken = event({ dims: { ...event().dims, seat: null as unknown as string } });
+            assert.throws(() => own.record([...batch, broken]), /NOT NULL/);
+            continue;
+          }
+          const outcomes = own.record(batch);
+          batch.forEach(({ receivedMs, dedupe }, index) => {
+            const { key, expiresMs } = dedupe!;
+            const claim = claims.get(key);
+            const live = claim !== undefined && claim >= receivedMs;
+            assert.deepEqual(
+              outcomes[index],
+              live ? notCounted('duplicate') : COUNTED,
+              `${key} at ${receivedMs}`,
+            );
+            claims.set(key, live ? Math.max(claim, expiresMs) : expiresMs);
+          });
+        }
+        own.close();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('moves the claims of a database made before claims lived on events onto those events', () => {
     const path = join(dir, 'upgrade.db');
     const old = new Database(path);
