@@ -81,6 +81,21 @@ async function exportOf(
 const impression = (id: number | string | undefined = ids.impression) =>
   `/v1/impression-trackers/${id}/export`;
 
+/** The stored click tracker of `ids.click`. */
+function clickTracker() {
+  const found = catalog.trackers.get(1, ids.click ?? 0);
+  assert.ok(found !== undefined);
+  return found;
+}
+
+/** A caught mail's text with its quoted-printable soft line breaks and escapes undone. */
+function decodedMail(text: string): string {
+  return text
+    .replace(/\r\n/g, '\n')
+    .replace(/=\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 async function refusal(body: unknown, path = impression()): Promise<string> {
   const answer = await exportOf(path, body);
   assert.equal(answer.status, 400, JSON.stringify(body));
@@ -104,6 +119,7 @@ describe('exporting tracker tags', () => {
           tag: trackerTag('impression', ids.impression ?? 0, PUBLIC_URL, defaults),
         },
       ],
+      warnings: [],
     });
     const plain = await exportOf(impression(), { secure: false });
     assert.match(plain.body.tags[0].tag, /<img src="http:\/\/tally\.example\/imptr\?id=\d+&amp;t=2"/);
@@ -309,6 +325,125 @@ describe('exporting tracker tags', () => {
       body: JSON.stringify({}),
     });
     assert.equal(json.headers.get('content-type')?.startsWith('application/json'), true);
+  });
+
+  it('warns, naming what to activate, when the tracker or its line item is inactive, and exports the tags all the same', async () => {
+    const paused = tracker('impression');
+    const pausedTracker = catalog.trackers.get(1, paused);
+    assert.ok(pausedTracker !== undefined);
+    stored(catalog.trackers.update(1, paused, { ...pausedTracker, state: 'inactive' }, NOW_MS));
+    const onPausedLine = tracker('impression');
+    const lineItemId = catalog.trackers.get(1, onPausedLine)?.lineItemId ?? 0;
+    const lineItem = catalog.lineItems.get(1, lineItemId);
+    assert.ok(lineItem !== undefined);
+    stored(catalog.lineItems.update(1, lineItemId, { ...lineItem, state: 'inactive' }, NOW_MS));
+
+    const answer = await exportOf(impression(), { trackerIds: [paused, onPausedLine] });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.body.tags.length, 3);
+    assert.deepEqual(
+      answer.body.warnings.map((warning: { code: string; trackerId: number }) => [
+        warning.code,
+        warning.trackerId,
+      ]),
+      [
+        ['inactive_tracker', paused],
+        ['inactive_line_item', onPausedLine],
+      ],
+    );
+    assert.match(
+      answer.body.warnings[0].message,
+      new RegExp(
+        `^impression tracker ${paused} is inactive, so every hit on its tag is recorded as inactive_tracker and not counted: activate it \\(PATCH /v1/impression-trackers/${paused} \\{"state": "active"\\}\\)`,
+      ),
+    );
+    assert.match(
+      answer.body.warnings[1].message,
+      new RegExp(
+        `^impression tracker ${onPausedLine}'s line item ${lineItemId} \\(LI\\) is inactive, so every hit on its tag is recorded as inactive_line_item and not counted: activate the line item \\(PATCH /v1/line-items/${lineItemId} \\{"state": "active"\\}\\)`,
+      ),
+    );
+
+    const file = await fetch(`${base}${impression(paused)}?download=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ trackerIds: [ids.impression] }),
+    });
+    const lines = (await file.text()).split('\n');
+    assert.deepEqual(
+      [
+        lines[0],
+        lines[1]?.startsWith(`# warning inactive_tracker: impression tracker ${paused} is inactive`),
+      ],
+      [`# impression tracker ${paused}`, true],
+    );
+    assert.equal(lines[2]?.startsWith('<!-- Tally impression tracker'), true, lines[2]);
+    assert.equal(lines[4], `# impression tracker ${ids.impression}`, 'an active tracker has no warning');
+    assert.equal(lines[5]?.startsWith('<!--'), true, lines[5]);
+
+    const mailed = await exportOf(impression(onPausedLine), {
+      delivery: 'email',
+      email: 'trafficking@agency.example',
+    });
+    assert.equal(mailed.status, 202, mailed.text);
+    assert.deepEqual(
+      mailed.body.warnings.map((warning: { code: string }) => warning.code),
+      ['inactive_line_item'],
+    );
+    const mail = decodedMail(smtp.mails.at(-1)?.text ?? '');
+    assert.match(mail, /^Subject: Tally impression tracker tags \(1\), with warnings$/m);
+    assert.match(mail, /^Warning: the hits of some of these tags will not be counted/m);
+    assert.match(
+      mail,
+      new RegExp(
+        `^# warning inactive_line_item: impression tracker ${onPausedLine}'s line item ${lineItemId} `,
+        'm',
+      ),
+    );
+  });
+
+  it('warns that a click tracker whose clickUrl the allow-list refuses lands nowhere, unless the tag carries redir', async () => {
+    stored(
+      catalog.trackers.update(
+        1,
+        ids.click ?? 0,
+        { ...clickTracker(), clickUrl: 'https://old.example/' },
+        NOW_MS,
+      ),
+    );
+    catalog.setRedirectAllowlist(1, { enabled: true, domains: ['landing.example'] }, NOW_MS);
+    try {
+      const click = `/v1/click-trackers/${ids.click}/export`;
+      const bare = await exportOf(click, { params: ['cachebuster'] });
+      assert.equal(bare.status, 200, bare.text);
+      assert.deepEqual(
+        bare.body.warnings.map((warning: { code: string; trackerId: number }) => [
+          warning.code,
+          warning.trackerId,
+        ]),
+        [['no_landing_page', ids.click]],
+      );
+      assert.match(
+        bare.body.warnings[0].message,
+        new RegExp(
+          `^click tracker ${ids.click}'s clickUrl cannot be redirected to \\(the redirect host old\\.example is not on the account's redirect allow-list\\), and the tag carries no redir, so every click on it is answered 400, recorded as no_landing_page and not counted: .*add its host to the allow-list \\(PUT /v1/account/redirect-allowlist\\), or export with "redir" in params$`,
+        ),
+      );
+      const withRedir = await exportOf(click, { params: ['cachebuster', 'redir'] });
+      assert.deepEqual(withRedir.body.warnings, []);
+      catalog.setRedirectAllowlist(1, { enabled: true, domains: ['old.example'] }, NOW_MS);
+      assert.deepEqual((await exportOf(click, { params: ['cachebuster'] })).body.warnings, []);
+    } finally {
+      catalog.setRedirectAllowlist(1, { enabled: false, domains: [] }, NOW_MS);
+      stored(
+        catalog.trackers.update(
+          1,
+          ids.click ?? 0,
+          { ...clickTracker(), clickUrl: 'https://advertiser.example/' },
+          NOW_MS,
+        ),
+      );
+    }
   });
 
   it('answers a text file of the tags, each under a line naming its tracker, with ?download=1', async () => {

@@ -9,6 +9,8 @@ import { notFound, parsePathId } from './catalog/paging.js';
 import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { refuseUnknownOrRepeated } from './query.js';
+import type { ExportWarning } from './export-warnings.js';
+import { exportWarnings } from './export-warnings.js';
 
 /** Most characters of an unknown field's name a message repeats. */
 const MAX_FIELD_NAME_CHARS = 64;
@@ -55,7 +57,9 @@ export interface ExportedTag {
 /**
  * `POST /v1/impression-trackers/{id}/export` (and `/v1/click-trackers/{id}/export`): tags for
  * one tracker, or several with `trackerIds`; delivered `now` (JSON, or a text file with
- * `?download=1`) or by `email` through the configured SMTP server.
+ * `?download=1`) or by `email` through the configured SMTP server. Every answer carries the
+ * export's `warnings` (see `exportWarnings`): the JSON as `warnings`, a file and a mail as
+ * comment lines under the tracker they are about.
  */
 export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: MailSettings): Route[] {
   return (['impression', 'click'] as const).map((kind) => ({
@@ -79,9 +83,10 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
         trackerId: tracker.id,
         tag: trackerTag(kind, tracker.id, publicUrl, request.options),
       }));
+      const warnings = exportWarnings(catalog, ctx.principal.accountId, trackers, request.options.params);
       if (request.delivery === 'email') {
-        await mailTags(mail, request.email ?? '', kind, tags);
-        sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags }, ctx.requestId);
+        await mailTags(mail, request.email ?? '', kind, tags, warnings);
+        sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags, warnings }, ctx.requestId);
         return;
       }
       if (download) {
@@ -91,10 +96,10 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
           'Cache-Control': 'no-store',
           'X-Request-Id': ctx.requestId,
         });
-        ctx.res.end(tagFile(kind, tags));
+        ctx.res.end(tagFile(kind, tags, warnings));
         return;
       }
-      sendJson(ctx.res, 200, { tags }, ctx.requestId);
+      sendJson(ctx.res, 200, { tags, warnings }, ctx.requestId);
     },
   }));
 }
@@ -210,6 +215,7 @@ async function mailTags(
   to: string,
   kind: TrackerKind,
   tags: ExportedTag[],
+  warnings: readonly ExportWarning[],
 ): Promise<void> {
   if (mail.smtpUrl === undefined) {
     // 4xx: retrying will not help, choosing delivery "now" will.
@@ -219,13 +225,18 @@ async function mailTags(
       'this Tally has no SMTP server for email delivery: use delivery "now", or ask the operator to set TALLY_SMTP_URL',
     );
   }
+  const file = tagFile(kind, tags, warnings);
+  const notCounted =
+    warnings.length === 0
+      ? ''
+      : `Warning: the hits of some of these tags will not be counted as the trackers stand; see the lines starting "# warning" below.\n\n`;
   try {
     await createTransport(mail.smtpUrl).sendMail({
       from: mail.from,
       to,
-      subject: `Tally ${kind} tracker tags (${tags.length})`,
-      text: `Your exported Tally ${kind} tracker tags are attached (one per line).\n\n${tagFile(kind, tags)}`,
-      attachments: [{ filename: `tally-${kind}-trackers.txt`, content: tagFile(kind, tags) }],
+      subject: `Tally ${kind} tracker tags (${tags.length})${warnings.length === 0 ? '' : ', with warnings'}`,
+      text: `${notCounted}Your exported Tally ${kind} tracker tags are attached (one per line).\n\n${file}`,
+      attachments: [{ filename: `tally-${kind}-trackers.txt`, content: file }],
     });
   } catch (error) {
     // The SMTP server's own reply helps the caller (an unknown mailbox); how it could not be
@@ -245,8 +256,17 @@ async function mailTags(
   }
 }
 
-function tagFile(kind: TrackerKind, tags: ExportedTag[]): string {
-  return tags.map((tag) => `# ${kind} tracker ${tag.trackerId}\n${tag.tag}\n`).join('\n');
+/** The tags as a text file: each under a line naming its tracker, and that tracker's warnings. */
+function tagFile(kind: TrackerKind, tags: ExportedTag[], warnings: readonly ExportWarning[]): string {
+  return tags
+    .map((tag) => {
+      const own = warnings
+        .filter((warning) => warning.trackerId === tag.trackerId)
+        .map((warning) => `# warning ${warning.code}: ${warning.message}\n`)
+        .join('');
+      return `# ${kind} tracker ${tag.trackerId}\n${own}${tag.tag}\n`;
+    })
+    .join('\n');
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

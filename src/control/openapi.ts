@@ -12,6 +12,7 @@ import {
 } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
 import { MAX_TRACKERS_PER_EXPORT } from './export.js';
+import { EXPORT_WARNING_CODES } from './export-warnings.js';
 import {
   AUTHENTICATED_ERRORS,
   badRequest,
@@ -250,6 +251,23 @@ const LIST_PAGE_PARAMETERS = [
     description: 'the next value of the previous page',
   },
 ];
+
+/** An export's warnings, as `exportWarnings` gives them. */
+const EXPORT_WARNINGS = {
+  type: 'array',
+  description:
+    "trackers every hit of whose exported tag would be recorded and not counted, as the catalog stands: the tracker or its line item is inactive, or a click tracker's clickUrl is one the account's enabled redirect allow-list refuses and the tag has no redir; each code is the outcome the hits are recorded with, each message says what to change. Empty when there are none",
+  items: {
+    type: 'object',
+    required: ['code', 'trackerId', 'message'],
+    properties: {
+      code: { enum: EXPORT_WARNING_CODES },
+      trackerId: { type: 'integer' },
+      message: { type: 'string' },
+    },
+    additionalProperties: false,
+  },
+};
 
 /** The OpenAPI 3.1 description of Tally's API, served at `/docs`. */
 export const OPENAPI_DOCUMENT = {
@@ -839,29 +857,34 @@ export const OPENAPI_DOCUMENT = {
             },
             responses: {
               '200': {
-                description: '{tags: [{trackerId, tag}]}, or a text file with download=1',
+                description:
+                  '{tags: [{trackerId, tag}], warnings}, or a text file with download=1 (each warning a "# warning <code>: <message>" line under its tracker\'s)',
                 content: {
                   'application/json': {
                     schema: {
                       type: 'object',
-                      required: ['tags'],
-                      properties: { tags: { type: 'array', items: { $ref: '#/components/schemas/Tag' } } },
+                      required: ['tags', 'warnings'],
+                      properties: {
+                        tags: { type: 'array', items: { $ref: '#/components/schemas/Tag' } },
+                        warnings: EXPORT_WARNINGS,
+                      },
                     },
                   },
                   'text/plain': { schema: { type: 'string' } },
                 },
               },
               '202': {
-                description: 'mailed',
+                description: 'mailed, the warnings in the mail too',
                 content: {
                   'application/json': {
                     schema: {
                       type: 'object',
-                      required: ['delivery', 'email', 'tags'],
+                      required: ['delivery', 'email', 'tags', 'warnings'],
                       properties: {
                         delivery: { const: 'email' },
                         email: { type: 'string' },
                         tags: { type: 'array', items: { $ref: '#/components/schemas/Tag' } },
+                        warnings: EXPORT_WARNINGS,
                       },
                     },
                   },

@@ -839,6 +839,61 @@ describe('impression and click trackers end to end', () => {
     );
   });
 
+  it('warns in an export that the tag’s hits will not count while its tracker or line item is inactive, with the code its hits are recorded under', async () => {
+    const lineItem = await create('/v1/line-items', {
+      advertiserId: ids.advertiser,
+      name: 'Not started',
+      revenueType: 'cpm',
+      revenueValue: 2,
+      state: 'inactive',
+    });
+    const tracker = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'On a line item not started',
+      lineItemId: lineItem,
+      publisherId: ids.publisher,
+    });
+    const exported = async () => {
+      const response = await api(tally, tally.adminKey, 'POST', `/v1/impression-trackers/${tracker}/export`, {
+        secure: false,
+        params: ['cachebuster'],
+        trackerIds: [ids.inactiveTracker],
+      });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      return response.body.warnings.map((warning: { code: string; trackerId: number; message: string }) => [
+        warning.code,
+        warning.trackerId,
+        warning.message.replace(/:.*/, ''),
+      ]);
+    };
+    assert.deepEqual(await exported(), [
+      [
+        'inactive_line_item',
+        tracker,
+        `impression tracker ${tracker}'s line item ${lineItem} (Not started) is inactive, so every hit on its tag is recorded as inactive_line_item and not counted`,
+      ],
+      [
+        'inactive_tracker',
+        ids.inactiveTracker,
+        `impression tracker ${ids.inactiveTracker} is inactive, so every hit on its tag is recorded as inactive_tracker and not counted`,
+      ],
+    ]);
+    await hit(`/imptr?id=${tracker}&cachebuster=before-start`);
+    const { rows } = await report(tally.adminKey, 'outcome,reason', `&tracker=${tracker}`);
+    assert.deepEqual(
+      rows.map((row) => [row.outcome, row.reason]),
+      [['not_counted', 'inactive_line_item']],
+    );
+    const activated = await api(tally, tally.adminKey, 'PATCH', `/v1/line-items/${lineItem}`, {
+      state: 'active',
+    });
+    assert.equal(activated.status, 200);
+    assert.deepEqual(
+      (await exported()).map((warning: unknown[]) => warning[0]),
+      ['inactive_tracker'],
+    );
+  });
+
   it('reports every dimension of the chain, and no currency (the catalog names none)', async () => {
     const { rows } = await report(
       tally.adminKey,
