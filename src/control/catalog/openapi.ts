@@ -1,5 +1,5 @@
 import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
-import { WRITE_WARNING_CODES } from './tracker-warnings.js';
+import { COUNTING_WARNING_CODES, WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
 import {
@@ -60,14 +60,25 @@ const fraction = (description: string) => ({
   description,
 });
 
-/** An impression tracker's pricing warnings, as `impressionPricingWarnings` gives them. */
-const PRICING_WARNINGS = {
+/** An impression tracker's warnings: `trackerCountingWarnings` and `impressionPricingWarnings`. */
+const IMPRESSION_TRACKER_WARNINGS = {
   type: 'array',
   readOnly: true,
   description:
-    "terms under which this tracker's hits without ancost would be booked at a media cost of 0, as they stand now: the publisher has no payment rule; a rule that may price them (none behind a rule in effect for good) pays a share of a revenue that is 0, or computed from the cost, or a CPM under half a micro an impression. Empty when there are none, and for a key scoped to an advertiser, which is shown no media cost. Each message says what to change",
+    "why this tracker's hits would not count as the catalog stands (inactive_line_item: its line item is inactive), then terms under which its hits without ancost would be booked at a media cost of 0, as they stand now: the publisher has no payment rule; a rule that may price them (none behind a rule in effect for good) pays a share of a revenue that is 0, or computed from the cost, or a CPM under half a micro an impression (these none for a key scoped to an advertiser, which is shown no media cost). Empty when there are none. Each message says what to change",
   items: answerObject({
-    code: { enum: PRICING_WARNING_CODES },
+    code: { enum: ['inactive_line_item', ...PRICING_WARNING_CODES] },
+    message: { type: 'string' },
+  }),
+};
+/** A click tracker's warnings, as `trackerCountingWarnings` gives them. */
+const CLICK_TRACKER_WARNINGS = {
+  type: 'array',
+  readOnly: true,
+  description:
+    "why this tracker's clicks would not count as the catalog stands: inactive_line_item, its line item is inactive; no_landing_page, its clickUrl is one the account's enabled redirect allow-list refuses (stored before the allow-list was enabled or changed), so a click without a redir the allow-list admits lands nowhere. Empty when there are none. Each message says what to change",
+  items: answerObject({
+    code: { enum: COUNTING_WARNING_CODES },
     message: { type: 'string' },
   }),
 };
@@ -237,7 +248,7 @@ const RESOURCES: Resource[] = [
           "who fires the tracker's hits. browser: a tag on a web page, its hits screened as a browser's, so an app's or server's HTTP stack (okhttp, Dalvik, ExoPlayer, curl…) is a bot (invalid_traffic, bot_user_agent). app: a video player (a VAST <Impression>), an app's SDK, a CTV device or an SSAI server, whose HTTP stacks are not taken for bots, as for exchange notices an app fires; declared robots, HEAD, prefetch, empty agents, configured patterns, blocked IPs and X-Device-User-Agent / X-Device-IP are screened as for browsers. A PUT without it sets browser",
       },
     },
-    answerOnly: { warnings: PRICING_WARNINGS },
+    answerOnly: { warnings: IMPRESSION_TRACKER_WARNINGS },
     filters: trackerFilters,
     uniqueField: 'code',
   },
@@ -260,6 +271,7 @@ const RESOURCES: Resource[] = [
           'always browser: a click is a person following a link; app (for impression trackers only) is refused',
       },
     },
+    answerOnly: { warnings: CLICK_TRACKER_WARNINGS },
     filters: trackerFilters,
     uniqueField: 'code',
   },

@@ -690,11 +690,72 @@ describe('catalog routes', () => {
       assert.equal((await ok('GET', path)).firedBy, 'browser');
     });
 
-    it('refuses warnings sent to a click tracker, whose answers have none', async () => {
+    it('answers a click tracker with its warnings, and takes its answer sent back, warnings included', async () => {
       const body = await trackerBody('C');
+      const click = await create('/v1/click-trackers', { ...body, clickUrl: 'https://landing.example/' });
+      assert.deepEqual(click.warnings, []);
+      const putBack = await ok('PUT', `/v1/click-trackers/${click.id}`, click);
+      assert.deepEqual([putBack.clickUrl, putBack.warnings], ['https://landing.example/', []]);
+    });
+
+    it('warns on a tracker of either kind, to every key that reads it, that its hits do not count while its line item is inactive, until it is activated', async () => {
+      const body = await trackerBody('T');
+      const codes = (answer: Record<string, any>) =>
+        (answer.warnings as { code: string }[]).map((warning) => warning.code);
+      const pause = (state: string) => ok('PATCH', `/v1/line-items/${body.lineItemId}`, { state });
+      await pause('inactive');
+      const impression = await create('/v1/impression-trackers', body);
       const click = await create('/v1/click-trackers', body);
-      assert.equal(Object.hasOwn(click, 'warnings'), false);
-      await assertRefused('POST', '/v1/click-trackers', { ...body, warnings: [] }, /warnings: unknown field/);
+      assert.deepEqual(codes(impression), ['inactive_line_item', 'no_payment_rule']);
+      assert.equal(
+        impression.warnings[0].message,
+        `line item ${body.lineItemId} is inactive, so this tracker's hits are recorded as inactive_line_item and not counted: activate the line item (PATCH /v1/line-items/${body.lineItemId} {"state": "active"}), or move the tracker to an active one`,
+      );
+      assert.deepEqual(codes(click), ['inactive_line_item']);
+      const advertiserKey = keyFor('reader', { type: 'advertiser', id: body.advertiserId }).key;
+      const publisherKey = keyFor('reader', { type: 'publisher', id: body.publisherId }).key;
+      for (const key of [advertiserKey, publisherKey]) {
+        assert.deepEqual(codes((await as(key, 'GET', `/v1/click-trackers/${click.id}`)).body), [
+          'inactive_line_item',
+        ]);
+      }
+      assert.deepEqual(
+        codes((await as(advertiserKey, 'GET', `/v1/impression-trackers/${impression.id}`)).body),
+        ['inactive_line_item'],
+      );
+      await pause('active');
+      assert.deepEqual(codes(await ok('GET', `/v1/click-trackers/${click.id}`)), []);
+      assert.deepEqual(codes(await ok('GET', `/v1/impression-trackers/${impression.id}`)), [
+        'no_payment_rule',
+      ]);
+    });
+
+    it('warns on a click tracker whose clickUrl the allow-list, enabled after it was saved, refuses, until the allow-list admits it', async () => {
+      const body = await trackerBody('C');
+      const click = await create('/v1/click-trackers', {
+        ...body,
+        clickUrl: 'https://old-landing.example/a',
+      });
+      const path = `/v1/click-trackers/${click.id}`;
+      try {
+        await ok('PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['landing.example'] });
+        const read = await ok('GET', path);
+        assert.deepEqual(
+          (read.warnings as { code: string }[]).map((warning) => warning.code),
+          ['no_landing_page'],
+        );
+        assert.match(
+          read.warnings[0].message,
+          /^its clickUrl cannot be redirected to \(the redirect host old-landing\.example is not on the account's redirect allow-list\), so a click without a redir the allow-list admits is answered 400, recorded as no_landing_page and not counted: change the clickUrl/,
+        );
+        await ok('PUT', '/v1/account/redirect-allowlist', {
+          enabled: true,
+          domains: ['landing.example', 'old-landing.example'],
+        });
+        assert.deepEqual((await ok('GET', path)).warnings, []);
+      } finally {
+        await ok('PUT', '/v1/account/redirect-allowlist', { enabled: false, domains: [] });
+      }
     });
   });
 

@@ -1,24 +1,85 @@
-/** Warnings about trackers' pricing: a tracker's own, and those a write of its terms answers with. */
+/**
+ * Warnings about trackers' counting and pricing: a tracker's own, and those a write of its terms
+ * answers with.
+ */
 import { impressionPricingWarnings } from '../../domain/pricing-warnings.js';
 import type { PricingWarning } from '../../domain/pricing-warnings.js';
-import type { CatalogView, EntityStore, Tracker, TrackerFilter, TrackerInput } from '../../ports/catalog.js';
+import { checkRedirectTarget } from '../../domain/tracker-hit.js';
+import type {
+  CatalogView,
+  EntityStore,
+  Tracker,
+  TrackerFilter,
+  TrackerInput,
+  TrackerView,
+} from '../../ports/catalog.js';
 
 /**
- * An impression tracker's pricing warnings, as its hits would be priced now. None while the
- * snapshot does not yet hold the tracker as stored (a write by another process, followed within
- * a poll).
+ * The snapshot's view of `tracker`, or `undefined` while the snapshot does not yet hold it as
+ * stored (a write by another process, followed within a poll).
  */
-export function trackerPricingWarnings(tracker: Tracker, catalog: CatalogView): PricingWarning[] {
-  const view = catalog.findTracker('impression', { id: tracker.id });
+function viewOf(tracker: Tracker, catalog: CatalogView): TrackerView | undefined {
+  const view = catalog.findTracker(tracker.kind, { id: tracker.id });
   if (
     view === undefined ||
     view.accountId !== tracker.accountId ||
     view.lineItem.id !== tracker.lineItemId ||
     view.publisherId !== tracker.publisherId ||
     view.placementId !== tracker.placementId ||
-    (view.paymentRule?.id ?? null) !== tracker.paymentRuleId
+    (view.paymentRule?.id ?? null) !== tracker.paymentRuleId ||
+    view.clickUrl !== tracker.clickUrl
   )
-    return [];
+    return undefined;
+  return view;
+}
+
+/**
+ * Why a tracker's hits would not count, besides its own state (which its answer shows), each the
+ * reason they are recorded under: `inactive_line_item`, and for a click tracker `no_landing_page`
+ * (its `clickUrl`, stored before the account's allow-list was enabled or changed, is one the
+ * allow-list now refuses).
+ */
+export const COUNTING_WARNING_CODES = ['inactive_line_item', 'no_landing_page'] as const;
+
+/** A warning in a tracker's answers that its hits would not count, saying what to change. */
+export interface CountingWarning {
+  code: (typeof COUNTING_WARNING_CODES)[number];
+  message: string;
+}
+
+/**
+ * A tracker's counting warnings, as its hits would be decided now (see
+ * {@link COUNTING_WARNING_CODES}). None while the snapshot does not yet hold the tracker as stored.
+ */
+export function trackerCountingWarnings(tracker: Tracker, catalog: CatalogView): CountingWarning[] {
+  const view = viewOf(tracker, catalog);
+  if (view === undefined) return [];
+  const warnings: CountingWarning[] = [];
+  if (view.lineItem.state !== 'active') {
+    warnings.push({
+      code: 'inactive_line_item',
+      message: `line item ${view.lineItem.id} is inactive, so this tracker's hits are recorded as inactive_line_item and not counted: activate the line item (PATCH /v1/line-items/${view.lineItem.id} {"state": "active"}), or move the tracker to an active one`,
+    });
+  }
+  if (view.kind === 'click' && view.clickUrl !== null) {
+    const checked = checkRedirectTarget(view.clickUrl, catalog.redirectAllowlist(view.accountId));
+    if (!checked.ok) {
+      warnings.push({
+        code: 'no_landing_page',
+        message: `its clickUrl cannot be redirected to (${checked.reason}), so a click without a redir the allow-list admits is answered 400, recorded as no_landing_page and not counted: change the clickUrl to a landing page the allow-list admits, or add its host to the allow-list (PUT /v1/account/redirect-allowlist)`,
+      });
+    }
+  }
+  return warnings;
+}
+
+/**
+ * An impression tracker's pricing warnings, as its hits would be priced now. None while the
+ * snapshot does not yet hold the tracker as stored.
+ */
+export function trackerPricingWarnings(tracker: Tracker, catalog: CatalogView): PricingWarning[] {
+  const view = viewOf(tracker, catalog);
+  if (view === undefined) return [];
   return impressionPricingWarnings(
     {
       publisherId: view.publisherId,

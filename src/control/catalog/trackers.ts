@@ -12,7 +12,7 @@ import { NOTIFIERS } from '../../domain/ivt.js';
 import type { Route } from '../http.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
-import { trackerPricingWarnings } from './tracker-warnings.js';
+import { trackerCountingWarnings, trackerPricingWarnings } from './tracker-warnings.js';
 import { FieldReader, isoOf } from './validation.js';
 
 /** A tracker's `code`: safe in a query string as it stands, as hits send it (`code=…`). */
@@ -38,9 +38,10 @@ const FIELDS = [
  * (the landing page when a hit has no `redir`). `firedBy` is `browser` (the default) or, for an
  * impression tracker, `app` (see `TrackerInput.firedBy`); a click tracker's is always `browser`.
  * The line item must be the advertiser's; the placement and payment rule the publisher's. Both
- * kinds share one id sequence. An impression tracker's answers carry `warnings`: terms under which
- * its hits would be booked at a cost of 0 (see `impressionPricingWarnings`), read from `catalog`,
- * the snapshot its hits are priced by.
+ * kinds share one id sequence. Both kinds' answers carry `warnings`, read from `catalog`, the
+ * snapshot their hits are decided and priced by: why its hits would not count
+ * (`trackerCountingWarnings`), and for an impression tracker terms under which its hits would be
+ * booked at a cost of 0 (see `impressionPricingWarnings`).
  */
 export function trackerRoutes(
   store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
@@ -79,7 +80,7 @@ function routesFor(
     fixedFilter: { kind },
     matches: (tracker) => tracker.kind === kind,
     parse(body, mode, existing) {
-      const fields = new FieldReader(body, mode, fieldNames, kind === 'impression' ? ['warnings'] : []);
+      const fields = new FieldReader(body, mode, fieldNames, ['warnings']);
       const base = mode === 'patch' ? existing : undefined;
       const input: TrackerInput = {
         kind,
@@ -108,9 +109,13 @@ function routesFor(
       paymentRuleId: tracker.paymentRuleId,
       state: tracker.state,
       firedBy: tracker.firedBy,
-      ...(kind === 'click'
-        ? { clickUrl: tracker.clickUrl }
-        : { warnings: seesMediaCost(principal) ? trackerPricingWarnings(tracker, catalog()) : [] }),
+      ...(kind === 'click' ? { clickUrl: tracker.clickUrl } : {}),
+      warnings: [
+        ...trackerCountingWarnings(tracker, catalog()),
+        ...(kind === 'impression' && seesMediaCost(principal)
+          ? trackerPricingWarnings(tracker, catalog())
+          : []),
+      ],
       createdAt: isoOf(tracker.createdMs),
       updatedAt: isoOf(tracker.updatedMs),
     }),
