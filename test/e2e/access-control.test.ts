@@ -537,12 +537,17 @@ describe('access control', () => {
       const path = '/v1/account/redirect-allowlist';
       const first = { enabled: true, domains: ['first.example'] };
       const second = { enabled: false, domains: ['second.example'] };
-      assert.deepEqual((await admin('PUT', path, first)).body, first);
+      // The warnings name the account's own click trackers, which this test leaves as they are.
+      const settings = (body: { enabled: boolean; domains: string[] }) => ({
+        enabled: body.enabled,
+        domains: body.domains,
+      });
+      assert.deepEqual(settings((await admin('PUT', path, first)).body), first);
       const written = await as(rival, 'PUT', path, second);
       assert.equal(written.status, 200, JSON.stringify(written.body));
-      assert.deepEqual(written.body, second, 'the answer is what the rival stored');
-      assert.deepEqual((await as(rival, 'GET', path)).body, second);
-      assert.deepEqual((await admin('GET', path)).body, first);
+      assert.deepEqual(written.body, { ...second, warnings: [] }, 'the answer is what the rival stored');
+      assert.deepEqual((await as(rival, 'GET', path)).body, { ...second, warnings: [] });
+      assert.deepEqual(settings((await admin('GET', path)).body), first);
       await admin('PUT', path, { enabled: false, domains: [] });
     });
   });

@@ -626,7 +626,19 @@ describe('impression and click trackers end to end', () => {
         enabled: domains.length > 0,
         domains,
       });
-    await allowlist(['elsewhere.example']);
+    // The allow-list's answer names the click tracker it leaves no landing page, as its own answer does.
+    const narrowed = await allowlist(['elsewhere.example']);
+    assert.match(
+      narrowed.body.warnings[0]?.message ?? '',
+      new RegExp(
+        `^click tracker ${ids.clickTracker} has a clickUrl this allow-list refuses \\(host landing\\.example\\)`,
+      ),
+    );
+    const clickTracker = await api(tally, tally.adminKey, 'GET', `/v1/click-trackers/${ids.clickTracker}`);
+    assert.deepEqual(
+      clickTracker.body.warnings.map((warning: { code: string }) => warning.code),
+      ['no_landing_page'],
+    );
     const refusedClickUrl = await fetch(`${tally.url}/clktr?id=${ids.clickTracker}&cachebuster=k3`, {
       headers: { 'user-agent': CHROME },
     });

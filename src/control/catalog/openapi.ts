@@ -1,5 +1,5 @@
 import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
-import { COUNTING_WARNING_CODES, WRITE_WARNING_CODES } from './tracker-warnings.js';
+import { ALLOWLIST_WARNING_CODES, COUNTING_WARNING_CODES, WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
 import {
@@ -513,7 +513,19 @@ const allowlistFields = {
       'host names, international ones in punycode (xn--…); a click tracker stored with a clickUrl outside them keeps it, its clicks answered 400',
   },
 };
-const allowlist = json('{enabled, domains}', answerObject(allowlistFields));
+const allowlist = json(
+  '{enabled, domains, warnings}',
+  answerObject({
+    ...allowlistFields,
+    warnings: {
+      type: 'array',
+      readOnly: true,
+      description:
+        'click_urls_refused: the active click trackers (the first 500) whose clickUrl this allow-list refuses, kept as they were saved before it, and their hosts: a click without a redir it admits lands nowhere (no_landing_page, not counted). Empty when there are none, and while it is not enabled',
+      items: answerObject({ code: { enum: ALLOWLIST_WARNING_CODES }, message: { type: 'string' } }),
+    },
+  }),
+);
 
 /** The OpenAPI paths of the catalog API (entities, API keys, redirect allow-list). */
 export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
@@ -594,7 +606,11 @@ export const CATALOG_OPENAPI_PATHS: Record<string, unknown> = {
             schema: {
               type: 'object',
               required: ['enabled'],
-              properties: { ...allowlistFields, ...IGNORED_FIELDS },
+              properties: {
+                ...allowlistFields,
+                ...IGNORED_FIELDS,
+                warnings: { readOnly: true, description: 'ignored' },
+              },
               additionalProperties: false,
             },
           },

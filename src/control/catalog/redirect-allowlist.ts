@@ -4,6 +4,7 @@ import { requireAccountWide } from '../auth.js';
 import type { Route } from '../http.js';
 import { readJson, sendJson } from '../http.js';
 import { CATALOG_MAX_BODY_BYTES } from './crud.js';
+import { refusedClickUrls } from './tracker-warnings.js';
 import { FieldReader } from './validation.js';
 
 const MAX_DOMAINS = 1000;
@@ -13,8 +14,10 @@ const HOST_NAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /**
- * `GET` and `PUT /v1/account/redirect-allowlist` (account-wide admins): `{enabled, domains}`.
- * With `enabled`, hits redirect only to these host names and their subdomains.
+ * `GET` and `PUT /v1/account/redirect-allowlist` (account-wide admins): `{enabled, domains}`, and
+ * the answers' `warnings`: the active click trackers whose `clickUrl` it refuses
+ * (`refusedClickUrls`). With `enabled`, hits redirect only to these host names and their
+ * subdomains. A `PUT` of an answer, its `warnings` included, is taken (they are ignored).
  */
 export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
   const path = '/v1/account/redirect-allowlist';
@@ -24,7 +27,12 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
       path,
       handler(ctx) {
         requireAccountWide(ctx.principal, 'admin');
-        sendJson(ctx.res, 200, store.redirectAllowlist(ctx.principal.accountId), ctx.requestId);
+        sendJson(
+          ctx.res,
+          200,
+          answerOf(ctx.principal.accountId, store.redirectAllowlist(ctx.principal.accountId)),
+          ctx.requestId,
+        );
       },
     },
     {
@@ -36,16 +44,24 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
         sendJson(
           ctx.res,
           200,
-          store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now()),
+          answerOf(
+            ctx.principal.accountId,
+            store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now()),
+          ),
           ctx.requestId,
         );
       },
     },
   ];
+
+  /** The allow-list of `accountId` as answered: with the warnings about its click trackers. */
+  function answerOf(accountId: number, allowlist: RedirectAllowlist): Record<string, unknown> {
+    return { ...allowlist, warnings: refusedClickUrls(store.trackers, accountId, allowlist) };
+  }
 }
 
 function parseAllowlist(body: unknown): RedirectAllowlist {
-  const fields = new FieldReader(body, 'create', ['enabled', 'domains']);
+  const fields = new FieldReader(body, 'create', ['enabled', 'domains'], ['warnings']);
   const enabled = fields.bool('enabled', false);
   // Read as absent, null would switch the allow-list off.
   if (!fields.given('enabled')) {

@@ -1319,7 +1319,11 @@ describe('catalog routes', () => {
         assert.equal(refused.status, 400, `${domain}: ${JSON.stringify(refused.body)}`);
         assert.match(refused.body.error.message, /domains: .* is not a host name/);
       }
-      assert.deepEqual(await ok('PUT', path, { enabled: false }), { enabled: false, domains: [] });
+      assert.deepEqual(await ok('PUT', path, { enabled: false }), {
+        enabled: false,
+        domains: [],
+        warnings: [],
+      });
     });
 
     it('refuses enabled: null, which would switch the allow-list off, and keeps what it had', async () => {
@@ -1346,13 +1350,68 @@ describe('catalog routes', () => {
 
     it('replaces the domains and the switch on each PUT, and answers what it stored', async () => {
       const path = '/v1/account/redirect-allowlist';
-      assert.deepEqual(await ok('PUT', path, { enabled: true, domains: ['first.example'] }), {
-        enabled: true,
-        domains: ['first.example'],
-      });
+      const first = await ok('PUT', path, { enabled: true, domains: ['first.example'] });
+      assert.deepEqual([first.enabled, first.domains], [true, ['first.example']]);
       const second = { enabled: false, domains: ['second.example', 'third.example'] };
-      assert.deepEqual(await ok('PUT', path, second), second);
-      assert.deepEqual(await ok('GET', path), second);
+      assert.deepEqual(await ok('PUT', path, second), { ...second, warnings: [] });
+      assert.deepEqual(await ok('GET', path), { ...second, warnings: [] });
+    });
+
+    it('warns, naming them and their hosts, of the active click trackers whose clickUrl it refuses, in what a PUT and a GET answer, and takes an answer sent back', async () => {
+      const path = '/v1/account/redirect-allowlist';
+      await ok('PUT', path, { enabled: false, domains: [] });
+      const owner = await advertiser();
+      const pub = await publisher();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'LI',
+        revenueType: 'none',
+      });
+      const click = (clickUrl: string | null, state = 'active') =>
+        create('/v1/click-trackers', {
+          advertiserId: owner.id,
+          name: 'C',
+          lineItemId: lineItem.id,
+          publisherId: pub.id,
+          clickUrl,
+          state,
+        });
+      const kept = await click('https://www.shop.example/a');
+      const gone = await click('https://old-shop.example/b');
+      const alsoGone = await click('https://old-shop.example/c');
+      await click('https://paused.example/d', 'inactive');
+      await click(null);
+      // Every other click tracker of the account stays admitted: only these are named.
+      const others = (await ok('GET', '/v1/click-trackers?limit=500')).items as { clickUrl: string | null }[];
+      const otherHosts = [
+        ...new Set(
+          others.flatMap((tracker) =>
+            tracker.clickUrl === null ? [] : [new URL(tracker.clickUrl).hostname],
+          ),
+        ),
+      ].filter((host) => !['www.shop.example', 'old-shop.example', 'paused.example'].includes(host));
+      const allowlist = { enabled: true, domains: ['shop.example', ...otherHosts] };
+      const saved = await ok('PUT', path, allowlist);
+      try {
+        assert.deepEqual(
+          (saved.warnings as { code: string }[]).map((warning) => warning.code),
+          ['click_urls_refused'],
+        );
+        assert.equal(
+          saved.warnings[0].message,
+          `click trackers ${gone.id}, ${alsoGone.id} have clickUrls this allow-list refuses (host old-shop.example), so a click on them without a redir the allow-list admits is answered 400, recorded as no_landing_page and not counted: add the host to domains, or change their clickUrls (PATCH /v1/click-trackers/${gone.id} {"clickUrl": "https://…"})`,
+        );
+        assert.doesNotMatch(saved.warnings[0].message, new RegExp(`\\b${kept.id}\\b`));
+        assert.deepEqual(await ok('GET', path), saved);
+        assert.deepEqual(await ok('PUT', path, saved), saved);
+        const admitted = await ok('PUT', path, {
+          ...allowlist,
+          domains: [...allowlist.domains, 'old-shop.example'],
+        });
+        assert.deepEqual(admitted.warnings, []);
+      } finally {
+        await ok('PUT', path, { enabled: false, domains: [] });
+      }
     });
   });
 

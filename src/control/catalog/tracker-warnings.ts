@@ -8,6 +8,7 @@ import { checkRedirectTarget } from '../../domain/tracker-hit.js';
 import type {
   CatalogView,
   EntityStore,
+  RedirectAllowlist,
   Tracker,
   TrackerFilter,
   TrackerInput,
@@ -135,4 +136,64 @@ export function zeroPricedTrackers(
       message: `impression tracker${zeroIds.length === 1 ? '' : 's'} ${shown}${more}${of} book${zeroIds.length === 1 ? 's' : ''} hits without ancost at a media cost of 0 as the terms now stand: each one's warnings (GET /v1/impression-trackers/${zeroIds[0]}) say why and what to change`,
     },
   ];
+}
+
+/** The code of the warning the redirect allow-list's answers carry (see {@link refusedClickUrls}). */
+export const ALLOWLIST_WARNING_CODES = ['click_urls_refused'] as const;
+
+/** A warning in the redirect allow-list's answers about the click trackers it leaves no landing page. */
+export interface AllowlistWarning {
+  code: (typeof ALLOWLIST_WARNING_CODES)[number];
+  message: string;
+}
+
+/** Most hosts a warning names. */
+const MAX_HOSTS_NAMED = 10;
+
+/**
+ * The warning the redirect allow-list's answers carry when `allowlist` refuses the `clickUrl` of
+ * active click trackers of the account (kept when the allow-list was enabled or changed after
+ * they were saved), naming them and the hosts to add (none: no warning). It looks at the first
+ * 500 active click trackers.
+ */
+export function refusedClickUrls(
+  trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
+  accountId: number,
+  allowlist: RedirectAllowlist,
+): AllowlistWarning[] {
+  if (!allowlist.enabled) return [];
+  const checked = trackers.list(accountId, {
+    filter: { kind: 'click', state: 'active' },
+    limit: MAX_CHECKED_TRACKERS,
+  });
+  const refused = checked.filter(
+    (tracker) => tracker.clickUrl !== null && !checkRedirectTarget(tracker.clickUrl, allowlist).ok,
+  );
+  const first = refused[0];
+  if (first === undefined) return [];
+  const shown = refused
+    .slice(0, 10)
+    .map((tracker) => tracker.id)
+    .join(', ');
+  const more = refused.length > 10 ? ` and ${refused.length - 10} more` : '';
+  const of =
+    checked.length === MAX_CHECKED_TRACKERS ? ` (of the first ${MAX_CHECKED_TRACKERS} looked at)` : '';
+  const hosts = [...new Set(refused.map((tracker) => hostOf(tracker.clickUrl ?? '')))];
+  const hostList = `${hosts.slice(0, MAX_HOSTS_NAMED).join(', ')}${hosts.length > MAX_HOSTS_NAMED ? ', …' : ''}`;
+  const one = refused.length === 1;
+  return [
+    {
+      code: 'click_urls_refused',
+      message: `click tracker${one ? '' : 's'} ${shown}${more}${of}${one ? ' has a clickUrl' : ' have clickUrls'} this allow-list refuses (host${hosts.length === 1 ? '' : 's'} ${hostList}), so a click on ${one ? 'it' : 'them'} without a redir the allow-list admits is answered 400, recorded as no_landing_page and not counted: add the host${hosts.length === 1 ? '' : 's'} to domains, or change ${one ? 'its clickUrl' : 'their clickUrls'} (PATCH /v1/click-trackers/${first.id} {"clickUrl": "https://…"})`,
+    },
+  ];
+}
+
+/** The host of a stored click URL (an http(s) URL), lower case; the URL itself should it not parse. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
 }
