@@ -48,7 +48,7 @@ export function exportWarnings(
       warnings.push({
         code: 'inactive_line_item',
         trackerId: tracker.id,
-        message: `${noun}'s line item ${lineItem.id} (${lineItem.name}) is inactive, so every hit on its tag is recorded as inactive_line_item and not counted: activate the line item (PATCH /v1/line-items/${lineItem.id} {"state": "active"}) before the tag goes live`,
+        message: `${noun}'s line item ${lineItem.id} is inactive, so every hit on its tag is recorded as inactive_line_item and not counted: activate the line item (PATCH /v1/line-items/${lineItem.id} {"state": "active"}) before the tag goes live`,
       });
     }
     if (tracker.kind === 'click' && tracker.clickUrl !== null && !params.includes('redir')) {

@@ -360,7 +360,7 @@ describe('exporting tracker tags', () => {
     assert.match(
       answer.body.warnings[1].message,
       new RegExp(
-        `^impression tracker ${onPausedLine}'s line item ${lineItemId} \\(LI\\) is inactive, so every hit on its tag is recorded as inactive_line_item and not counted: activate the line item \\(PATCH /v1/line-items/${lineItemId} \\{"state": "active"\\}\\)`,
+        `^impression tracker ${onPausedLine}'s line item ${lineItemId} is inactive, so every hit on its tag is recorded as inactive_line_item and not counted: activate the line item \\(PATCH /v1/line-items/${lineItemId} \\{"state": "active"\\}\\)`,
       ),
     );
 

@@ -882,7 +882,7 @@ describe('impression and click trackers end to end', () => {
       [
         'inactive_line_item',
         tracker,
-        `impression tracker ${tracker}'s line item ${lineItem} (Not started) is inactive, so every hit on its tag is recorded as inactive_line_item and not counted`,
+        `impression tracker ${tracker}'s line item ${lineItem} is inactive, so every hit on its tag is recorded as inactive_line_item and not counted`,
       ],
       [
         'inactive_tracker',
