@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { paymentRule } from '../../test/support/payment-rules.js';
 import type { PaymentRule } from './payment-rules.js';
 import type { TrackerPricing } from './pricing-warnings.js';
-import { impressionPricingWarnings } from './pricing-warnings.js';
+import { clickPricingWarnings, impressionPricingWarnings } from './pricing-warnings.js';
 import type { RevenueType } from './revenue.js';
 
 const NOW_MS = Date.UTC(2026, 11, 5, 12);
@@ -231,5 +231,128 @@ describe('impressionPricingWarnings', () => {
       NOW_MS,
     );
     assert.ok(large !== undefined && !/2500|2\.5/.test(large.message), large?.message);
+  });
+});
+
+describe('clickPricingWarnings', () => {
+  const clickCodesAndRules = (pricing: TrackerPricing) =>
+    clickPricingWarnings(pricing, NOW_MS).map(
+      (warning) => `${warning.code}${/payment rule (\d+)/.exec(warning.message)?.[1] ?? ''}`,
+    );
+
+  it('warns that a cost-per-click line item’s clicks cost 0 on a publisher without a payment rule, saying to add one that pays a share, not a cpm rule', () => {
+    const [warning, ...rest] = clickPricingWarnings(tracker('cpc', 400_000, []), NOW_MS);
+    assert.deepEqual(rest, []);
+    assert.equal(warning?.code, 'no_payment_rule');
+    assert.equal(
+      warning?.message,
+      "publisher 4 has no payment rule, so this tracker's clicks are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule (POST /v1/payment-rules with publisherId 4), a revshare or dynamic one: a cpm rule pays impressions only",
+    );
+  });
+
+  it('says nothing of a click tracker of a line item not priced per click, whose clicks cost their ancost alone, whatever the rules', () => {
+    for (const [type, value] of [
+      ['none', 0],
+      ['cpm', 2_000_000],
+      ['cost_plus_cpm', 2_000_000],
+      ['cost_plus_margin', 250_000],
+      ['revshare', 800_000],
+    ] as const) {
+      assert.deepEqual(clickCodesAndRules(tracker(type, value, [])), [], type);
+      assert.deepEqual(clickCodesAndRules(tracker(type, value, [BASE_HALF])), [], type);
+    }
+  });
+
+  it('says nothing when a share of the price per click pays the click, or a cpm rule, which pays impressions only, prices it', () => {
+    assert.deepEqual(clickCodesAndRules(tracker('cpc', 400_000, [BASE_HALF])), []);
+    const dynamicRule = paymentRule({
+      id: 3,
+      pricingType: 'dynamic',
+      revshareMicros: 200_000,
+      maxRevshareMicros: 800_000,
+      targetEcpmMicros: 1_500_000,
+      endMs: NOW_MS + DAY_MS,
+    });
+    assert.deepEqual(clickCodesAndRules(tracker('cpc', 400_000, [dynamicRule, BASE_HALF])), []);
+    const cpmBase = paymentRule({ ...CPM_RULE, id: 1, isBase: true });
+    assert.deepEqual(clickCodesAndRules(tracker('cpc', 400_000, [cpmBase])), []);
+    assert.deepEqual(clickCodesAndRules(tracker('cpc', 0, [cpmBase])), []);
+  });
+
+  it('warns of a share of a price per click of 0, which books no revenue either, naming the rule and what to change', () => {
+    const [warning, ...rest] = clickPricingWarnings(tracker('cpc', 0, [BASE_HALF]), NOW_MS);
+    assert.deepEqual(rest, []);
+    assert.equal(warning?.code, 'zero_media_cost');
+    assert.equal(
+      warning?.message,
+      "clicks without ancost that payment rule 1 (Base 50 %) prices are booked with a media cost of 0 and a revenue of 0: it pays a share of the revenue, and line item 7 books none: its price per click is 0 (revenueType cpc): give the line item a price per click, or send each click's cost as ancost",
+    );
+  });
+
+  it('warns of a share of the price per click too small to pay a micro, and of a dynamic rule whose minimum share, all a click is paid, is 0, not saying the price', () => {
+    const tinyShare = paymentRule({ id: 1, isBase: true, name: 'Base', revshareMicros: 1 });
+    const [share] = clickPricingWarnings(tracker('cpc', 400_000, [tinyShare]), NOW_MS);
+    assert.equal(share?.code, 'zero_media_cost');
+    assert.match(
+      share?.message ?? '',
+      /^clicks without ancost that payment rule 1 \(Base\) prices are booked with a media cost of 0: it pays a share of line item 7's price per click, which comes to less than half a micro: raise the share or the price per click/,
+    );
+    const noMinimum = paymentRule({
+      id: 3,
+      pricingType: 'dynamic',
+      revshareMicros: 0,
+      maxRevshareMicros: 800_000,
+      targetEcpmMicros: 1_500_000,
+      endMs: NOW_MS + DAY_MS,
+    });
+    const tinyMinimum = paymentRule({ ...noMinimum, id: 5, revshareMicros: 1, endMs: NOW_MS + 2 * DAY_MS });
+    const warnings = clickPricingWarnings(
+      tracker('cpc', 400_000, [noMinimum, tinyMinimum, BASE_HALF]),
+      NOW_MS,
+    );
+    assert.deepEqual(
+      warnings.map((warning) => warning.code),
+      ['zero_media_cost', 'zero_media_cost'],
+    );
+    assert.match(
+      warnings[0]?.message ?? '',
+      /payment rule 3 .*: a click is not an impression, so its target eCPM does not apply: it pays a click its minimum share \(revshare\) of line item 7's price per click, and that share is 0: raise the rule's revshare/,
+    );
+    assert.match(warnings[1]?.message ?? '', /payment rule 5 .*which comes to less than half a micro/);
+    // Shown to the publisher's keys too, which see no revenue: not the price per click.
+    for (const warning of [share, ...warnings]) assert.doesNotMatch(warning?.message ?? '', /400|0\.4/);
+  });
+
+  it('says nothing of a rule that pays nothing by its own terms, and looks at the rules that may price the click as for an impression', () => {
+    const nothing = [
+      paymentRule({
+        id: 3,
+        pricingType: 'dynamic',
+        revshareMicros: 0,
+        maxRevshareMicros: 0,
+        endMs: NOW_MS + DAY_MS,
+      }),
+      paymentRule({
+        id: 4,
+        pricingType: 'dynamic',
+        revshareMicros: 0,
+        maxRevshareMicros: 800_000,
+        endMs: NOW_MS + DAY_MS,
+      }),
+      paymentRule({ id: 1, isBase: true, revshareMicros: 0 }),
+    ];
+    assert.deepEqual(clickCodesAndRules(tracker('cpc', 400_000, nothing)), []);
+    const ownZero = paymentRule({ id: 12, revshareMicros: 1, endMs: NOW_MS + DAY_MS });
+    const elsewhere = paymentRule({ id: 9, revshareMicros: 1, placementIds: [30] });
+    assert.deepEqual(
+      clickCodesAndRules(
+        tracker('cpc', 400_000, [elsewhere, BASE_HALF], { ownRule: ownZero, placementId: 31 }),
+      ),
+      ['zero_media_cost12'],
+    );
+    const ownBase = paymentRule({ id: 1, isBase: true, revshareMicros: 1 });
+    assert.deepEqual(clickCodesAndRules(tracker('cpc', 400_000, [ownBase], { ownRule: ownBase })), [
+      'zero_media_cost1',
+    ]);
   });
 });

@@ -1,13 +1,13 @@
 /**
- * Warnings about an impression tracker whose hits would be booked with a media cost of 0 by the
- * way its line item and payment rules are set up, though nothing in them says the publisher is
- * paid nothing: ad ops set the terms, and without a warning the zeros surface only in a report.
- * Pure; amounts are integer micros.
+ * Warnings about a tracker whose hits would be booked with a media cost of 0 by the way its line
+ * item and payment rules are set up, though nothing in them says the publisher is paid nothing:
+ * ad ops set the terms, and without a warning the zeros surface only in a report. Pure; amounts
+ * are integer micros.
  */
 import type { PaymentRule } from './payment-rules.js';
 import { dynamicTerms, ruleInEffect } from './payment-rules.js';
 import type { LineItemRevenue } from './revenue.js';
-import { costAndRevenue } from './revenue.js';
+import { clickCostAndRevenue, costAndRevenue } from './revenue.js';
 
 /** Why a tracker's hits would cost nothing: `no_payment_rule`, or `zero_media_cost` from a rule. */
 export const PRICING_WARNING_CODES = ['no_payment_rule', 'zero_media_cost'] as const;
@@ -19,7 +19,7 @@ export interface PricingWarning {
   message: string;
 }
 
-/** An impression tracker's pricing terms, as the catalog snapshot holds them. */
+/** A tracker's pricing terms, as the catalog snapshot holds them. */
 export interface TrackerPricing {
   publisherId: number;
   placementId: number | null;
@@ -44,14 +44,7 @@ export interface TrackerPricing {
  */
 export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
   const rules = rulesThatMayPrice(tracker, nowMs);
-  if (rules.length === 0) {
-    return [
-      {
-        code: 'no_payment_rule',
-        message: `publisher ${tracker.publisherId} has no payment rule, so this tracker's hits are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule (POST /v1/payment-rules with publisherId ${tracker.publisherId})`,
-      },
-    ];
-  }
+  if (rules.length === 0) return [noPaymentRule(tracker.publisherId, "this tracker's hits", '')];
   const warnings: PricingWarning[] = [];
   for (const rule of rules) {
     if (paysNothingByItsTerms(rule)) continue;
@@ -64,6 +57,55 @@ export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number
     });
   }
   return warnings;
+}
+
+/**
+ * The warnings for a click tracker's clicks that carry no `ancost`, from now on (`nowMs`), as
+ * {@link impressionPricingWarnings} gives an impression tracker's, for the way a click is priced
+ * (`clickCostAndRevenue`). Only a `cpc` line item's clicks are priced by the payment rules (a
+ * share of its price per click): with any other line item a click costs its `ancost` alone, by
+ * design, whatever the rules, and none is warned of.
+ *
+ * - `no_payment_rule`: no rule may price them: every such click costs 0.
+ * - `zero_media_cost`, once per `revshare` or `dynamic` rule that may price them and books a cost
+ *   of 0: a share of a price per click of 0, a share of it that rounds to 0, or a `dynamic`
+ *   rule's minimum share of 0 (its target eCPM is per impression: a click is paid its minimum
+ *   share). None for a `cpm` rule: its terms pay per impression, and a click is not one (a `cpc`
+ *   line item's publisher under a `cpm` rule is paid on its impressions), nor for a rule that pays
+ *   nothing by its own terms.
+ */
+export function clickPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
+  if (tracker.lineItem.revenueType !== 'cpc') return [];
+  const rules = rulesThatMayPrice(tracker, nowMs);
+  if (rules.length === 0) {
+    return [
+      noPaymentRule(
+        tracker.publisherId,
+        "this tracker's clicks",
+        ', a revshare or dynamic one: a cpm rule pays impressions only',
+      ),
+    ];
+  }
+  const warnings: PricingWarning[] = [];
+  for (const rule of rules) {
+    if (rule.pricingType === 'cpm' || paysNothingByItsTerms(rule)) continue;
+    const money = clickCostAndRevenue(tracker.lineItem, rule, undefined);
+    if (money.mediaCostMicros !== 0) continue;
+    const revenue = money.revenueMicros === 0 ? ' and a revenue of 0' : '';
+    warnings.push({
+      code: 'zero_media_cost',
+      message: `clicks without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0${revenue}: ${whyClickZero(rule, tracker.lineItem)}`,
+    });
+  }
+  return warnings;
+}
+
+/** The `no_payment_rule` warning for `hits` of a tracker of publisher `publisherId`. */
+function noPaymentRule(publisherId: number, hits: string, ruleHint: string): PricingWarning {
+  return {
+    code: 'no_payment_rule',
+    message: `publisher ${publisherId} has no payment rule, so ${hits} are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule (POST /v1/payment-rules with publisherId ${publisherId})${ruleHint}`,
+  };
 }
 
 /**
@@ -139,4 +181,24 @@ function whyZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }):
     default:
       return `it pays a share of the revenue, and ${item}'s ${lineItem.revenueType} revenue is computed from the cost, and no cost but 0 satisfies both agreements at once: ${cpmRule}, give the line item a revenue that does not depend on cost (cpm), or send each hit's cost as ancost`;
   }
+}
+
+/**
+ * Why a `revshare` or `dynamic` `rule` books a click of this `cpc` line item at a cost of 0, and
+ * what to change. Not the price per click itself: a tracker's warnings are shown to its
+ * publisher's keys too.
+ */
+function whyClickZero(rule: PaymentRule, lineItem: LineItemRevenue & { id: number }): string {
+  const item = `line item ${lineItem.id}`;
+  const ancost = "or send each click's cost as ancost";
+  if (lineItem.revenueValueMicros === 0) {
+    return `it pays a share of the revenue, and ${item} books none: its price per click is 0 (revenueType cpc): give the line item a price per click, ${ancost}`;
+  }
+  if (rule.pricingType === 'dynamic') {
+    const minimum = dynamicTerms(rule).minShareMicros;
+    return minimum === 0
+      ? `a click is not an impression, so its target eCPM does not apply: it pays a click its minimum share (revshare) of ${item}'s price per click, and that share is 0: raise the rule's revshare, ${ancost}`
+      : `a click is not an impression, so its target eCPM does not apply: it pays a click its minimum share (revshare) of ${item}'s price per click, which comes to less than half a micro: raise the rule's revshare or the price per click, ${ancost}`;
+  }
+  return `it pays a share of ${item}'s price per click, which comes to less than half a micro: raise the share or the price per click, ${ancost}`;
 }

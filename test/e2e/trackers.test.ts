@@ -792,6 +792,68 @@ describe('impression and click trackers end to end', () => {
     assert.deepEqual(fine.body.warnings, []);
   });
 
+  it('warns on a click tracker of a cost-per-click line item whose clicks its terms book at a cost of 0, as long as they do, and its clicks cost what the warnings say', async () => {
+    const cpcLine = await create('/v1/line-items', {
+      advertiserId: ids.advertiser,
+      name: 'CPC 0.50',
+      revenueType: 'cpc',
+      revenueValue: 0.5,
+    });
+    const publisher = await create('/v1/publishers', { name: 'No terms for clicks yet' });
+    const tracker = await create('/v1/click-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'CPC click on a new publisher',
+      lineItemId: cpcLine,
+      publisherId: publisher,
+      clickUrl: 'https://landing.example/cpc-new',
+    });
+    const warnings = async () => {
+      const read = await api(tally, tally.adminKey, 'GET', `/v1/click-trackers/${tracker}`);
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+      return read.body.warnings.map((warning: { code: string }) => warning.code);
+    };
+    const costOfOneClick = async (cachebuster: string) => {
+      const before = await trackerRow(tracker);
+      assert.equal((await hit(`/clktr?id=${tracker}&cachebuster=${cachebuster}`)).status, 302);
+      const afterClick = await trackerRow(tracker);
+      assert.equal(afterClick.events - before.events, 1);
+      return [
+        afterClick.mediaCostMicros - before.mediaCostMicros,
+        afterClick.revenueMicros - before.revenueMicros,
+      ];
+    };
+
+    assert.deepEqual(await warnings(), ['no_payment_rule']);
+    assert.deepEqual(await costOfOneClick('n1'), [0, 500_000]);
+    // A cpm rule pays impressions only: the click still costs 0, as its terms say, unwarned.
+    const cpmBase = await create('/v1/payment-rules', {
+      publisherId: publisher,
+      name: 'Base CPM 1.00',
+      pricingType: 'cpm',
+      costCpm: 1,
+    });
+    assert.deepEqual(await warnings(), []);
+    assert.deepEqual(await costOfOneClick('n2'), [0, 500_000]);
+    // A dynamic rule whose minimum share is 0 pays a click nothing: its target eCPM is per impression.
+    const dynamic = await api(tally, tally.adminKey, 'PATCH', `/v1/payment-rules/${cpmBase}`, {
+      pricingType: 'dynamic',
+      costCpm: null,
+      revshare: 0,
+      maxRevshare: 0.8,
+      targetEcpm: 1.5,
+    });
+    assert.equal(dynamic.status, 200, JSON.stringify(dynamic.body));
+    assert.deepEqual(await warnings(), ['zero_media_cost']);
+    assert.deepEqual(await costOfOneClick('n3'), [0, 500_000]);
+    const shared = await api(tally, tally.adminKey, 'PATCH', `/v1/payment-rules/${cpmBase}`, {
+      revshare: 0.4,
+    });
+    assert.equal(shared.status, 200, JSON.stringify(shared.body));
+    assert.deepEqual(await warnings(), []);
+    // 40 % of 0.50.
+    assert.deepEqual(await costOfOneClick('n4'), [200_000, 500_000]);
+  });
+
   it('does not count inactive or unknown trackers, bots or prefetches', async () => {
     await hit(`/imptr?id=${ids.inactiveTracker}&cachebuster=i1`);
     await hit(`/imptr?id=987654&cachebuster=u1`);

@@ -71,14 +71,14 @@ const IMPRESSION_TRACKER_WARNINGS = {
     message: { type: 'string' },
   }),
 };
-/** A click tracker's warnings, as `trackerCountingWarnings` gives them. */
+/** A click tracker's warnings: `trackerCountingWarnings` and `clickPricingWarnings`. */
 const CLICK_TRACKER_WARNINGS = {
   type: 'array',
   readOnly: true,
   description:
-    "why this tracker's clicks would not count as the catalog stands: inactive_line_item, its line item is inactive; no_landing_page, its clickUrl is one the account's enabled redirect allow-list refuses (stored before the allow-list was enabled or changed), so a click without a redir the allow-list admits lands nowhere. Empty when there are none. Each message says what to change",
+    "why this tracker's clicks would not count as the catalog stands: inactive_line_item, its line item is inactive; no_landing_page, its clickUrl is one the account's enabled redirect allow-list refuses (stored before the allow-list was enabled or changed), so a click without a redir the allow-list admits lands nowhere. Then, for a tracker of a cpc line item, terms under which its clicks without ancost would be booked at a media cost of 0, as they stand now: the publisher has no payment rule; a revshare or dynamic rule that may price them (none behind a rule in effect for good) pays a share of a price per click of 0, or a share that comes to less than half a micro, or is a dynamic rule whose minimum share is 0 (its target eCPM is per impression); a cpm rule pays impressions only, and is not warned of (these none for a key scoped to an advertiser, which is shown no media cost; none for a line item of another revenue type, whose clicks cost their ancost alone). Empty when there are none. Each message says what to change",
   items: answerObject({
-    code: { enum: COUNTING_WARNING_CODES },
+    code: { enum: [...COUNTING_WARNING_CODES, ...PRICING_WARNING_CODES] },
     message: { type: 'string' },
   }),
 };

@@ -19,6 +19,8 @@ import { CatalogSnapshot } from '../../catalog-snapshot.js';
 import type { KeyScope, Role } from '../../ports/accounts.js';
 import { newApiKey } from '../auth.js';
 import { catalogRoutes } from './index.js';
+import { schemaProblems } from '../../../test/support/json-schema.js';
+import { OPENAPI_DOCUMENT } from '../openapi.js';
 import { CATALOG_OPENAPI_PATHS } from './openapi.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
@@ -728,6 +730,93 @@ describe('catalog routes', () => {
       assert.deepEqual(codes(await ok('GET', `/v1/impression-trackers/${impression.id}`)), [
         'no_payment_rule',
       ]);
+    });
+
+    /** A click tracker's body naming a new advertiser, cost-per-click line item and publisher (no payment rule). */
+    const cpcClickBody = async (name: string) => {
+      const owner = await advertiser();
+      const pub = await publisher();
+      const lineItem = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'CPC',
+        revenueType: 'cpc',
+        revenueValue: 0.4,
+      });
+      return {
+        advertiserId: owner.id as number,
+        name,
+        lineItemId: lineItem.id as number,
+        publisherId: pub.id as number,
+        clickUrl: 'https://landing.example/',
+      };
+    };
+    const warningCodes = (answer: Record<string, any>) =>
+      (answer.warnings as { code: string }[]).map((warning) => warning.code);
+
+    it('warns on a click tracker of a cost-per-click line item, in its create, read, list and edit answers, that its clicks cost 0 while its publisher has no payment rule, until one pays a share', async () => {
+      const body = await cpcClickBody('CPC click');
+      const click = await create('/v1/click-trackers', body);
+      assert.deepEqual(warningCodes(click), ['no_payment_rule']);
+      assert.match(
+        click.warnings[0].message,
+        new RegExp(
+          `^publisher ${body.publisherId} has no payment rule, so this tracker's clicks are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule \\(POST \\/v1\\/payment-rules with publisherId ${body.publisherId}\\), a revshare or dynamic one`,
+        ),
+      );
+      const answered = (CATALOG_OPENAPI_PATHS['/v1/click-trackers'] as Record<string, any>).post.responses[
+        '201'
+      ].content['application/json'].schema;
+      assert.deepEqual(schemaProblems(click, answered, OPENAPI_DOCUMENT.components.schemas), []);
+      const path = `/v1/click-trackers/${click.id}`;
+      assert.deepEqual(warningCodes(await ok('GET', path)), ['no_payment_rule']);
+      const listed = await ok('GET', `/v1/click-trackers?lineItemId=${body.lineItemId}`);
+      assert.deepEqual(warningCodes(listed.items[0]), ['no_payment_rule']);
+      assert.deepEqual(warningCodes(await ok('PATCH', path, { name: 'CPC click, renamed' })), [
+        'no_payment_rule',
+      ]);
+      // Counting warnings come first, as on an impression tracker.
+      await ok('PATCH', `/v1/line-items/${body.lineItemId}`, { state: 'inactive' });
+      assert.deepEqual(warningCodes(await ok('GET', path)), ['inactive_line_item', 'no_payment_rule']);
+      await ok('PATCH', `/v1/line-items/${body.lineItemId}`, { state: 'active' });
+      await create('/v1/payment-rules', rule(body.publisherId, {}));
+      assert.deepEqual((await ok('GET', path)).warnings, []);
+      // A price per click of 0: half of it is 0, and so is the revenue.
+      await ok('PATCH', `/v1/line-items/${body.lineItemId}`, { revenueValue: 0 });
+      const free = await ok('GET', path);
+      assert.deepEqual(warningCodes(free), ['zero_media_cost']);
+      assert.match(
+        free.warnings[0].message,
+        /^clicks without ancost that payment rule \d+ \(Rule\) prices are booked with a media cost of 0 and a revenue of 0: .*its price per click is 0 \(revenueType cpc\)/,
+      );
+    });
+
+    it('gives no pricing warning on a click tracker of a line item not priced per click, or under a cpm rule, which pays impressions only', async () => {
+      const noRevenue = await trackerBody('C');
+      assert.deepEqual((await create('/v1/click-trackers', noRevenue)).warnings, []);
+      const body = await cpcClickBody('CPC click under a CPM');
+      await create(
+        '/v1/payment-rules',
+        rule(body.publisherId, { pricingType: 'cpm', costCpm: 1, revshare: null }),
+      );
+      assert.deepEqual((await create('/v1/click-trackers', body)).warnings, []);
+    });
+
+    it("gives a key scoped to the advertiser, which is shown no media cost, no pricing warning on a click tracker, and the publisher's key them", async () => {
+      const body = await cpcClickBody('CPC click');
+      const advertiserKey = keyFor('editor', { type: 'advertiser', id: body.advertiserId }).key;
+      const publisherKey = keyFor('reader', { type: 'publisher', id: body.publisherId }).key;
+      const created = await as(advertiserKey, 'POST', '/v1/click-trackers', body);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual(created.body.warnings, []);
+      const path = `/v1/click-trackers/${created.body.id}`;
+      assert.deepEqual((await as(advertiserKey, 'GET', path)).body.warnings, []);
+      const listed = await as(advertiserKey, 'GET', `/v1/click-trackers?lineItemId=${body.lineItemId}`);
+      assert.deepEqual(listed.body.items[0].warnings, []);
+      const edited = await as(advertiserKey, 'PATCH', path, { name: 'CPC click, renamed' });
+      assert.equal(edited.status, 200);
+      assert.deepEqual(edited.body.warnings, []);
+      assert.deepEqual(warningCodes((await as(publisherKey, 'GET', path)).body), ['no_payment_rule']);
+      assert.deepEqual(warningCodes(await ok('GET', path)), ['no_payment_rule']);
     });
 
     it('warns on a click tracker whose clickUrl the allow-list, enabled after it was saved, refuses, until the allow-list admits it', async () => {

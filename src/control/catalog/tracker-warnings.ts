@@ -2,7 +2,7 @@
  * Warnings about trackers' counting and pricing: a tracker's own, and those a write of its terms
  * answers with.
  */
-import { impressionPricingWarnings } from '../../domain/pricing-warnings.js';
+import { clickPricingWarnings, impressionPricingWarnings } from '../../domain/pricing-warnings.js';
 import type { PricingWarning } from '../../domain/pricing-warnings.js';
 import { checkRedirectTarget } from '../../domain/tracker-hit.js';
 import type {
@@ -75,13 +75,14 @@ export function trackerCountingWarnings(tracker: Tracker, catalog: CatalogView):
 }
 
 /**
- * An impression tracker's pricing warnings, as its hits would be priced now. None while the
- * snapshot does not yet hold the tracker as stored.
+ * A tracker's pricing warnings, as its hits would be priced now: an impression tracker's
+ * (`impressionPricingWarnings`), or a click tracker's (`clickPricingWarnings`, of a `cpc` line item
+ * only). None while the snapshot does not yet hold the tracker as stored.
  */
 export function trackerPricingWarnings(tracker: Tracker, catalog: CatalogView): PricingWarning[] {
   const view = viewOf(tracker, catalog);
   if (view === undefined) return [];
-  return impressionPricingWarnings(
+  return (view.kind === 'click' ? clickPricingWarnings : impressionPricingWarnings)(
     {
       publisherId: view.publisherId,
       placementId: view.placementId,

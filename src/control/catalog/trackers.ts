@@ -40,8 +40,9 @@ const FIELDS = [
  * The line item must be the advertiser's; the placement and payment rule the publisher's. Both
  * kinds share one id sequence. Both kinds' answers carry `warnings`, read from `catalog`, the
  * snapshot their hits are decided and priced by: why its hits would not count
- * (`trackerCountingWarnings`), and for an impression tracker terms under which its hits would be
- * booked at a cost of 0 (see `impressionPricingWarnings`).
+ * (`trackerCountingWarnings`), and terms under which its hits would be booked at a cost of 0
+ * (`trackerPricingWarnings`; for a click tracker, of a `cpc` line item only), these not to a key
+ * scoped to an advertiser, which is shown no media cost.
  */
 export function trackerRoutes(
   store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
@@ -112,9 +113,7 @@ function routesFor(
       ...(kind === 'click' ? { clickUrl: tracker.clickUrl } : {}),
       warnings: [
         ...trackerCountingWarnings(tracker, catalog()),
-        ...(kind === 'impression' && seesMediaCost(principal)
-          ? trackerPricingWarnings(tracker, catalog())
-          : []),
+        ...(seesMediaCost(principal) ? trackerPricingWarnings(tracker, catalog()) : []),
       ],
       createdAt: isoOf(tracker.createdMs),
       updatedAt: isoOf(tracker.updatedMs),
