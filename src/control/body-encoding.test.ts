@@ -51,11 +51,14 @@ describe('charsets in which ASCII does not read as itself', () => {
       'utf7',
       'csUTF7',
       'unicode-1-1-utf-7',
+      'csUnicode11UTF7',
       'HZ-GB-2312',
       'ISO-2022-JP',
       'iso-2022-jp-2',
       'csISO2022JP',
+      'csISO2022JP2',
       'ISO-2022-KR',
+      'csISO2022KR',
       'iso-2022-cn-ext',
     ]) {
       assert.equal(readsAsciiOtherwise(charset), true, charset);
@@ -69,6 +72,8 @@ describe('charsets in which ASCII does not read as itself', () => {
       'unicode-1-1-utf-8',
       'x-utf-16-ish',
       'x-utf-7-ish',
+      'x-utf-7',
+      'utf-7-ish',
       'utf-8',
       'latin1',
     ]) {
