@@ -251,6 +251,32 @@ describe('classifying a win', () => {
     assert.equal(classify(both, { impid: '1', adm: hidden }).format, 'video');
   });
 
+  it('reads adType as XML writes it (spaces about =, any case, padded), on the ads of the root alone, and past stray end tags', () => {
+    const both = { id: 'a', site, imp: [{ id: '1', video: {}, audio: {} }] };
+    const ad = (type: string, body = '') => `<Ad ${type}><InLine><AdSystem>x</AdSystem>${body}</InLine></Ad>`;
+    const formatOf = (...ads: string[]) =>
+      classify(both, { impid: '1', adm: `<VAST version="4.1">${ads.join('')}</VAST>` }).format;
+    assert.equal(formatOf(ad('adType = "audio"'), ad("adType\n=\t' Audio '")), 'audio');
+    // Another namespace's adType is not VAST's; an empty <Ad/> that says no type is video.
+    assert.equal(formatOf(ad('vendor:adType="audio"')), 'video');
+    assert.equal(formatOf('<Ad adType="audio"/>', '<Ad/>'), 'video');
+    // Ads an extension holds are no ads of the document, whatever they say.
+    const extension = '<Extensions><Extension><Ad></Ad><Ad adType="video"></Ad></Extension></Extensions>';
+    assert.equal(formatOf(ad('adType="audio"', extension), ad('adType="audio"')), 'audio');
+    // An end tag that closes nothing is passed over, not thrown on.
+    assert.equal(formatOf('</Creative>', ad('adType="audio"')), 'audio');
+  });
+
+  it('takes a VAST document whose ads say adType="audio" as audio on an imp that offers no audio, and says so', () => {
+    const bannerOrVideo = { id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] };
+    const adm = '<VAST version="4.1"><Ad adType="audio"><InLine></InLine></Ad></VAST>';
+    const result = classify(bannerOrVideo, { impid: '1', adm });
+    assert.equal(result.format, 'audio');
+    assert.deepEqual(result.warnings, [
+      'the markup reads as audio, which imp "1" does not offer (it offers banner, video): the win is instrumented as audio',
+    ]);
+  });
+
   it('takes a DAAST markup as audio, on an imp that offers audio and banner as on one that offers no audio', () => {
     const daast = '<?xml version="1.0"?><DAAST version="1.0"><Ad id="1"><InLine></InLine></Ad></DAAST>';
     const audioOrBanner = { id: 'a', site, imp: [{ id: '1', banner: {}, audio: {} }] };
