@@ -646,6 +646,16 @@ describe('configuration', () => {
       '<>',
       'Tally, Ad Ops <tally@tally.example>',
       'tally@tally.example\r\nBcc: x@y.example',
+      // No space, control character, bracket, comma, comment or second @ in an address, nor text
+      // after the bracketed one, nor a name with an unclosed quote.
+      'tally ops@tally.example',
+      'tally\u007f@tally.example',
+      'tally@ops@tally.example',
+      '<tally@tally.example',
+      'ad,ops@tally.example',
+      'tally(ops)@tally.example',
+      'Tally <tally@tally.example> Ad Ops',
+      'Tally "Ad Ops <tally@tally.example>',
     ]) {
       const parsed = parseConfig({ TALLY_MAIL_FROM: from });
       assert.ok(!parsed.ok, from);
