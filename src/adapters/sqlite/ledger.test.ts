@@ -1617,6 +1617,30 @@ describe('the SQLite ledger', () => {
     assert.equal(replay('2001:db8::1'), 1);
   });
 
+  it('replays for a host on port 443 or 80 the dead burls of that scheme, in any case, that write no port, and for another port none of them', () => {
+    const dead = (key: string, url: string) =>
+      event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } });
+    ledger.record([
+      dead('https', 'https://dsp.example/b'),
+      dead('upper-case', 'HTTPS://dsp.example/b'),
+      dead('https-443', 'https://dsp.example:443/b'),
+      dead('http', 'http://dsp.example/b'),
+      dead('http-8080', 'http://dsp.example:8080/b'),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
+      ledger.markFailed(leased.id, 'HTTP 500', null);
+    const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
+    const replay = (host: string) =>
+      ledger
+        .deadDeliveryIds({ hosts: hostSpellings(host) })
+        .map((id) => keysOf.get(id))
+        .sort();
+    assert.deepEqual(replay('dsp.example:443'), ['https', 'https-443', 'upper-case']);
+    assert.deepEqual(replay('dsp.example:80'), ['http']);
+    // 8080 is not 80: only the burl naming it.
+    assert.deepEqual(replay('dsp.example:8080'), ['http-8080']);
+  });
+
   it('replays only dead deliveries, as new ones: first attempt, the new deadline, due now', () => {
     const delivery = { url: 'u', deadlineMs: T0 + 1000 };
     ledger.record([
