@@ -107,6 +107,30 @@ describe('GET /v1/billing-records by the hour served', () => {
   });
 });
 
+describe('GET /v1/billing-records with a window that is none', () => {
+  it('refuses a served or a count window ending where it begins, by the names it was asked with, saying its end is not included', async () => {
+    for (const [query, names] of [
+      ['servedFrom=2026-12-01&servedTo=2026-12-01&tz=America/New_York', ['servedFrom', 'servedTo']],
+      ['from=2026-12-01&to=2026-12-01', ['from', 'to']],
+    ] as const) {
+      const [from, to] = names;
+      const response = await fetch(`${server.base}/v1/billing-records?${query}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.deepEqual(
+        [response.status, body.error.code, body.error.message],
+        [
+          400,
+          'VALIDATION_FAILED',
+          `${from} must be before ${to}: ${to} is not included, so one day, e.g. 2026-12-03, is ${from}=2026-12-03&${to}=2026-12-04`,
+        ],
+        query,
+      );
+    }
+  });
+});
+
 describe('GET /v1/billing-records by when each counted', () => {
   it('reads a fraction of a second in from or to as the milliseconds it names (.5 is 500 ms, .04 is 40 ms)', async () => {
     // `fraction` counted at 10:00:00.040Z.

@@ -412,10 +412,15 @@ describe('report queries in a time zone (tz)', () => {
     }
   });
 
-  it('tells a client whose tz lost its + as a space (Etc/GMT+5 sent unencoded) to send it as %2B', () => {
+  it('tells a client whose tz lost its + as a space (Etc/GMT+5 sent unencoded) to send it as %2B, and not one whose space was never a +', () => {
     assert.equal(
       refusal(`${RANGE}&tz=Etc/GMT+5`),
       'tz="Etc/GMT 5": no such time zone; Etc/GMT+5 is one: send a + in a URL as %2B (tz=Etc/GMT%2B5)',
+    );
+    // A space that stands for no + of a zone: the names there are, not a + to send.
+    assert.equal(
+      refusal(`${RANGE}&tz=America/New York`),
+      'tz="America/New York": no such time zone; give an IANA time zone name, e.g. tz=America/New_York, tz=Europe/Paris or tz=UTC (the default)',
     );
   });
 
