@@ -912,6 +912,13 @@ describe('instrumenting a win', () => {
       // The BidResponse's own names for what a win calls bidResponseId and currency.
       [{ bidid: 'r1' }, '"bidid" is not a field of a win: send it as bidResponseId'],
       [{ cur: 'EUR' }, '"cur" is not a field of a win: send it as currency'],
+      [{ BidId: 'r1' }, '"BidId" is not a field of a win: send it as bidResponseId'],
+      [{ CUR: 'EUR' }, '"CUR" is not a field of a win: send it as currency'],
+      // A name every object has (Object.prototype's) is no BidResponse name.
+      [
+        { constructor: 1 },
+        '"constructor" is not a field of a win; the fields are request, seat, bid, clearingPrice, bidResponseId, currency, auctionTimeMs, publisherBurl, test',
+      ],
       [
         { price: 0.9 },
         '"price" is not a field of a win; the fields are request, seat, bid, clearingPrice, bidResponseId, currency, auctionTimeMs, publisherBurl, test',
