@@ -426,7 +426,7 @@ describe('exporting tracker tags', () => {
       assert.match(
         bare.body.warnings[0].message,
         new RegExp(
-          `^click tracker ${ids.click}'s clickUrl cannot be redirected to \\(the redirect host old\\.example is not on the account's redirect allow-list\\), and the tag carries no redir, so every click on it is answered 400, recorded as no_landing_page and not counted: .*add its host to the allow-list \\(PUT /v1/account/redirect-allowlist\\), or export with "redir" in params$`,
+          `^click tracker ${ids.click}'s clickUrl cannot be redirected to \\(the redirect host old\\.example is not on the account's redirect allow-list\\), and the tag carries no redir, so every click on it is answered 400, recorded as no_landing_page and not counted: change the clickUrl \\(PATCH /v1/click-trackers/${ids.click}\\) to a landing page the allow-list admits, add its host to the allow-list \\(PUT /v1/account/redirect-allowlist\\), or export with "redir" in params$`,
         ),
       );
       const withRedir = await exportOf(click, { params: ['cachebuster', 'redir'] });
@@ -476,6 +476,30 @@ describe('mailing tracker tags', () => {
     assert.equal(mail?.from, MAIL_FROM);
     assert.deepEqual(mail?.to, ['trafficking@agency.example']);
     assert.match(mail?.text ?? '', new RegExp(`# impression tracker ${ids.impression}`));
+  });
+
+  it('attaches the very file ?download=1 answers, its warnings included', async () => {
+    const paused = tracker('impression');
+    const pausedTracker = catalog.trackers.get(1, paused);
+    assert.ok(pausedTracker !== undefined);
+    stored(catalog.trackers.update(1, paused, { ...pausedTracker, state: 'inactive' }, NOW_MS));
+    const body = { trackerIds: [ids.impression] };
+    const file = await fetch(`${base}${impression(paused)}?download=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const downloaded = await file.text();
+    assert.match(downloaded, /^# warning inactive_tracker: /m);
+    const answer = await exportOf(impression(paused), { ...body, ...mailBody('trafficking@agency.example') });
+    assert.equal(answer.status, 202, answer.text);
+    const raw = (smtp.mails.at(-1)?.text ?? '').replace(/\r\n/g, '\n');
+    const attached =
+      /\nContent-Disposition: attachment; filename=tally-impression-trackers\.txt\n\n([A-Za-z0-9+/=\n]+)/.exec(
+        raw,
+      )?.[1];
+    assert.ok(attached !== undefined, raw);
+    assert.equal(Buffer.from(attached.replace(/\n/g, ''), 'base64').toString('utf8'), downloaded);
   });
 
   it('refuses an address sent without delivery email, which would be ignored and the tags never mailed', async () => {
