@@ -402,6 +402,28 @@ describe('exporting tracker tags', () => {
     );
   });
 
+  it('warns of both an inactive tracker and its inactive line item, as each must be activated before its hits count', async () => {
+    const id = tracker('impression');
+    const paused = catalog.trackers.get(1, id);
+    assert.ok(paused !== undefined);
+    stored(catalog.trackers.update(1, id, { ...paused, state: 'inactive' }, NOW_MS));
+    const lineItem = catalog.lineItems.get(1, paused.lineItemId);
+    assert.ok(lineItem !== undefined);
+    stored(catalog.lineItems.update(1, lineItem.id, { ...lineItem, state: 'inactive' }, NOW_MS));
+    const answer = await exportOf(impression(id), {});
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(
+      answer.body.warnings.map((warning: { code: string; trackerId: number }) => [
+        warning.code,
+        warning.trackerId,
+      ]),
+      [
+        ['inactive_tracker', id],
+        ['inactive_line_item', id],
+      ],
+    );
+  });
+
   it('warns that a click tracker whose clickUrl the allow-list refuses lands nowhere, unless the tag carries redir', async () => {
     stored(
       catalog.trackers.update(
