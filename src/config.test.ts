@@ -4,13 +4,25 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from './config.js';
+import type { Config } from './config.js';
 import { priceKeyName } from './domain/price-crypto.js';
 import { shown } from './lib/shown.js';
+
+/**
+ * Fails naming the errors where `parseConfig` refused the configuration. (A bare
+ * `assert.ok(parsed.ok)` lets Node 20 look for the failing expression in this file's source,
+ * which can take many minutes on TypeScript: the run then ends at its limit, naming no test.)
+ */
+function assertAccepted(
+  parsed: ReturnType<typeof parseConfig>,
+): asserts parsed is { ok: true; config: Config } {
+  if (!parsed.ok) assert.fail(`the configuration was refused: ${parsed.errors.join('; ')}`);
+}
 
 describe('configuration', () => {
   it('has working defaults', () => {
     const parsed = parseConfig({});
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
     assert.equal(parsed.config.port, 8080);
     assert.equal(parsed.config.publicUrl, 'http://127.0.0.1:8080');
     assert.equal(parsed.config.retentionDays, 100);
@@ -20,7 +32,7 @@ describe('configuration', () => {
 
   it('reads word settings whatever their case, as SQLite and the relay switch alike', () => {
     const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'normal', TALLY_BURL_PRIVATE_NETWORKS: 'Allow' });
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
     assert.equal(parsed.config.sqliteSynchronous, 'NORMAL');
     assert.equal(parsed.config.burlPrivateNetworks, 'allow');
   });
@@ -59,7 +71,7 @@ describe('configuration', () => {
       'port: TALLY_PORT="0" picks a free port, which notice URLs cannot name: set TALLY_PUBLIC_URL (publicUrl in the TALLY_CONFIG file) too, or another port',
     ]);
     const given = parseConfig({ TALLY_PORT: '0', TALLY_PUBLIC_URL: 'https://tally.example' });
-    assert.ok(given.ok);
+    assertAccepted(given);
     assert.equal(given.config.publicUrl, 'https://tally.example');
     // Any other port, the lowest included, is one notice URLs can name.
     const lowest = parseConfig({ TALLY_PORT: '1' });
@@ -113,7 +125,7 @@ describe('configuration', () => {
     const parsed = parseConfig({
       TALLY_RULES: '{"pub-1":[{"format":"banner","channel":"web","method":"adm","ttlSeconds":900}]}',
     });
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
     assert.equal(parsed.config.rules.get('pub-1')?.[0]?.ttlSeconds, 900);
     for (const name of ['constructor', 'toString', '__proto__']) {
       assert.equal(parsed.config.rules.get(name), undefined);
@@ -167,7 +179,7 @@ describe('configuration', () => {
       TALLY_RETENTION_DAYS: '030',
       TALLY_COMMIT_MAX_DELAY_MS: '0',
     });
-    assert.ok(valid.ok);
+    assertAccepted(valid);
     assert.deepEqual(
       [valid.config.port, valid.config.retentionDays, valid.config.commitMaxDelayMs],
       [8081, 30, 0],
@@ -205,7 +217,7 @@ describe('configuration', () => {
       ]);
       writeFileSync(path, JSON.stringify({ port: 8081, retentionDays: 30 }));
       const valid = parseConfig({ TALLY_CONFIG: path });
-      assert.ok(valid.ok);
+      assertAccepted(valid);
       assert.deepEqual([valid.config.port, valid.config.retentionDays], [8081, 30]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -222,7 +234,7 @@ describe('configuration', () => {
     for (const error of parsed.errors)
       assert.match(error, /^rules\.\*: .* a ttlSeconds that is an integer from 1 to 604800 \(7 days\)$/);
     const longest = parseConfig({ TALLY_RULES: JSON.stringify({ '*': [rule(1), rule(604_800)] }) });
-    assert.ok(longest.ok);
+    assertAccepted(longest);
     assert.deepEqual(
       longest.config.rules.get('*')?.map((override) => override.ttlSeconds),
       [1, 604_800],
@@ -265,7 +277,7 @@ describe('configuration', () => {
       'tokenKeys: key id 1 is listed twice; give each key an id of its own (the last key listed signs)',
     ]);
     const distinct = parseConfig({ TALLY_TOKEN_KEYS: `1:${keyA},2:${keyB}` });
-    assert.ok(distinct.ok);
+    assertAccepted(distinct);
     assert.deepEqual(
       distinct.config.tokenKeys?.map((entry) => entry.id),
       [1, 2],
@@ -290,12 +302,12 @@ describe('configuration', () => {
       assert.match(parsed.errors.join('\n'), /tokenKeys: .* must be <id 0-255>:<32-byte key in base64>/);
     }
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `0:${key},255:${key}` });
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
   });
 
   it('defaults every setting left unset to its documented value', () => {
     const parsed = parseConfig({});
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
     const { ivtFilter, rules, priceKeys, ...config } = parsed.config;
     assert.deepEqual(config, {
       port: 8080,
@@ -384,7 +396,7 @@ describe('configuration', () => {
         TALLY_PORT: '8082',
         TALLY_MAIL_FROM: 'env@example.com',
       });
-      assert.ok(parsed.ok);
+      assertAccepted(parsed);
       assert.deepEqual(
         [parsed.config.port, parsed.config.host, parsed.config.mailFrom],
         [8082, '127.0.0.1', 'env@example.com'],
@@ -524,7 +536,7 @@ describe('configuration', () => {
 
   it('drops the trailing slashes of the public URL and refuses one notice URLs could not be built on: no http(s), no host, a bad port, a user, a query or a fragment', () => {
     const parsed = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example.com//' });
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
     assert.equal(parsed.config.publicUrl, 'https://tally.example.com');
     const proxied = parseConfig({ TALLY_PUBLIC_URL: 'http://[::1]:8080/tally' });
     assert.equal(proxied.ok && proxied.config.publicUrl, 'http://[::1]:8080/tally');
@@ -590,7 +602,7 @@ describe('configuration', () => {
     assert.ok(!short.ok);
     assert.match(short.errors[0] ?? '', /^adminKey: TALLY_ADMIN_KEY must be at least 16 characters/);
     const exact = parseConfig({ TALLY_ADMIN_KEY: 'sixteen-chars-xy' });
-    assert.ok(exact.ok);
+    assertAccepted(exact);
     assert.equal(exact.config.adminKey, 'sixteen-chars-xy');
   });
 
@@ -602,7 +614,7 @@ describe('configuration', () => {
       assert.ok(!refused.errors[0]?.includes(key), 'the key is not shown');
     }
     const exact = parseConfig({ TALLY_METRICS_KEY: 'sixteen-chars-xy' });
-    assert.ok(exact.ok);
+    assertAccepted(exact);
     assert.equal(exact.config.metricsKey, 'sixteen-chars-xy');
   });
 
@@ -675,7 +687,7 @@ describe('configuration', () => {
     const parsed = parseConfig({
       TALLY_TOKEN_KEYS: `7:${keyA.toString('base64')}, 3:${keyB.toString('base64')}`,
     });
-    assert.ok(parsed.ok);
+    assertAccepted(parsed);
     assert.deepEqual(parsed.config.tokenKeys, [
       { id: 7, key: keyA },
       { id: 3, key: keyB },
