@@ -626,16 +626,28 @@ describe('configuration', () => {
     ]);
   });
 
-  it('takes an smtp:// or smtps:// mail URL and refuses anything else', () => {
+  it('takes an smtp:// or smtps:// mail URL naming a host and refuses anything else', () => {
     for (const url of ['smtp://user:pass@mail.example:587', 'smtps://user:pass@mail.example:465']) {
       const parsed = parseConfig({ TALLY_SMTP_URL: url });
       assert.ok(parsed.ok, url);
       assert.equal(parsed.config.smtpUrl, url);
     }
     // Named, never shown: the URL holds the mail password.
-    const refused = parseConfig({ TALLY_SMTP_URL: 'http://user:s3cret@mail.example:587' });
-    assert.ok(!refused.ok);
-    assert.deepEqual(refused.errors, ['smtpUrl: TALLY_SMTP_URL must look like smtp://user:pass@host:587']);
+    for (const url of [
+      'http://user:s3cret@mail.example:587',
+      'smtp://',
+      'smtps://user:s3cret@:465',
+      'smtp://mail.example:99999',
+      'smtp:mail.example',
+    ]) {
+      const refused = parseConfig({ TALLY_SMTP_URL: url });
+      assert.ok(!refused.ok, url);
+      assert.deepEqual(
+        refused.errors,
+        ['smtpUrl: TALLY_SMTP_URL must look like smtp://user:pass@host:587'],
+        url,
+      );
+    }
   });
 
   it('takes a mail sender only as an address, bare or after a name, which an SMTP envelope can carry', () => {

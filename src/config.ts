@@ -220,7 +220,7 @@ export function parseConfig(
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push(`burlPrivateNetworks: ${given('burlPrivateNetworks')} must be deny (the default) or allow`);
   const smtpUrl = text('smtpUrl', '') || undefined;
-  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl))
+  if (smtpUrl !== undefined && !isSmtpUrl(smtpUrl))
     errors.push(`smtpUrl: ${given('smtpUrl', true)} must look like smtp://user:pass@host:587`);
   const mailFrom = text('mailFrom', 'tally@localhost');
   if (!isMailSender(mailFrom))
@@ -313,6 +313,13 @@ function problemOfPublicUrl(text: string): string | undefined {
   if (text.includes('?')) return 'must have no query (?…)';
   if (text.includes('#')) return 'must have no fragment (#…)';
   return undefined;
+}
+
+/** Whether `text` is an `smtp://` or `smtps://` URL naming a host (`smtp://` alone names none). */
+function isSmtpUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
 }
 
 /** A mail address: no white space, control characters, quotes, brackets, separators or second `@`. */
