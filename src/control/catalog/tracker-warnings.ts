@@ -151,6 +151,9 @@ export interface AllowlistWarning {
 /** Most hosts a warning names. */
 const MAX_HOSTS_NAMED = 10;
 
+/** Most click trackers a warning names by id. */
+const MAX_TRACKERS_NAMED = 10;
+
 /**
  * The warning the redirect allow-list's answers carry when `allowlist` refuses the `clickUrl` of
  * active click trackers of the account (kept when the allow-list was enabled or changed after
@@ -173,10 +176,10 @@ export function refusedClickUrls(
   const first = refused[0];
   if (first === undefined) return [];
   const shown = refused
-    .slice(0, 10)
+    .slice(0, MAX_TRACKERS_NAMED)
     .map((tracker) => tracker.id)
     .join(', ');
-  const more = refused.length > 10 ? ` and ${refused.length - 10} more` : '';
+  const more = refused.length > MAX_TRACKERS_NAMED ? ` and ${refused.length - MAX_TRACKERS_NAMED} more` : '';
   const of =
     checked.length === MAX_CHECKED_TRACKERS ? ` (of the first ${MAX_CHECKED_TRACKERS} looked at)` : '';
   const hosts = [...new Set(refused.map((tracker) => hostOf(tracker.clickUrl ?? '')))];
