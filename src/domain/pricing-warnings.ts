@@ -6,7 +6,7 @@
  */
 import type { PaymentRule } from './payment-rules.js';
 import { dynamicTerms, ruleInEffect } from './payment-rules.js';
-import type { LineItemRevenue } from './revenue.js';
+import type { CostAndRevenue, LineItemRevenue } from './revenue.js';
 import { clickCostAndRevenue, costAndRevenue } from './revenue.js';
 
 /** Why a tracker's hits would cost nothing: `no_payment_rule`, or `zero_media_cost` from a rule. */
@@ -45,18 +45,12 @@ export interface TrackerPricing {
 export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
   const rules = rulesThatMayPrice(tracker, nowMs);
   if (rules.length === 0) return [noPaymentRule(tracker.publisherId, "this tracker's hits", '')];
-  const warnings: PricingWarning[] = [];
-  for (const rule of rules) {
-    if (paysNothingByItsTerms(rule)) continue;
-    const money = costAndRevenue(tracker.lineItem, rule, undefined);
-    if (money.mediaCostMicros !== 0) continue;
-    const revenue = money.revenueMicros === 0 ? ' and a revenue of 0' : '';
-    warnings.push({
-      code: 'zero_media_cost',
-      message: `hits without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0${revenue}: ${whyZero(rule, tracker.lineItem)}`,
-    });
-  }
-  return warnings;
+  return zeroMediaCostWarnings(
+    rules.filter((rule) => !paysNothingByItsTerms(rule)),
+    'hits',
+    (rule) => costAndRevenue(tracker.lineItem, rule, undefined),
+    (rule) => whyZero(rule, tracker.lineItem),
+  );
 }
 
 /**
@@ -86,15 +80,32 @@ export function clickPricingWarnings(tracker: TrackerPricing, nowMs: number): Pr
       ),
     ];
   }
+  return zeroMediaCostWarnings(
+    rules.filter((rule) => rule.pricingType !== 'cpm' && !paysNothingByItsTerms(rule)),
+    'clicks',
+    (rule) => clickCostAndRevenue(tracker.lineItem, rule, undefined),
+    (rule) => whyClickZero(rule, tracker.lineItem),
+  );
+}
+
+/**
+ * One `zero_media_cost` warning for each of `rules` whose `price` of an event without `ancost`
+ * books a media cost of 0, its message naming the `events` (`hits`, `clicks`) and saying `why`.
+ */
+function zeroMediaCostWarnings(
+  rules: readonly PaymentRule[],
+  events: string,
+  price: (rule: PaymentRule) => CostAndRevenue,
+  why: (rule: PaymentRule) => string,
+): PricingWarning[] {
   const warnings: PricingWarning[] = [];
   for (const rule of rules) {
-    if (rule.pricingType === 'cpm' || paysNothingByItsTerms(rule)) continue;
-    const money = clickCostAndRevenue(tracker.lineItem, rule, undefined);
+    const money = price(rule);
     if (money.mediaCostMicros !== 0) continue;
     const revenue = money.revenueMicros === 0 ? ' and a revenue of 0' : '';
     warnings.push({
       code: 'zero_media_cost',
-      message: `clicks without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0${revenue}: ${whyClickZero(rule, tracker.lineItem)}`,
+      message: `${events} without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0${revenue}: ${why(rule)}`,
     });
   }
   return warnings;
