@@ -70,11 +70,13 @@ function firstEphemeralPort(): number {
 
 /** Whether a server could listen on the loopback `port` just now. */
 function isFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+  return holdPort(port).then(
+    async (held) => {
+      await held.release();
+      return true;
+    },
+    () => false,
+  );
 }
 
 /** A loopback port some other server listens on, for a Tally that must fail to take it. */
@@ -83,16 +85,18 @@ export interface HeldPort {
   release(): Promise<void>;
 }
 
-/** Listens on a free loopback port until `release()`. */
-export async function holdPort(): Promise<HeldPort> {
+/** Listens on the loopback `port` (a free one by default) until `release()`; rejects if it is taken. */
+export async function holdPort(port = 0): Promise<HeldPort> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
   const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return { port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /**
