@@ -754,6 +754,23 @@ describe('configuration', () => {
     assert.match(refused.errors[0] ?? '', /^priceKeys: must be \{/);
   });
 
+  it('refuses price keys that are not 32 bytes, pointing a key written in hex to base64', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const hexKey = Buffer.alloc(32, 7).toString('hex');
+    const short = Buffer.alloc(16, 7).toString('base64');
+    const refused = parseConfig({
+      TALLY_PRICE_KEYS: JSON.stringify({
+        hex: { encryptionKey: hexKey, integrityKey: key },
+        short: { encryptionKey: key, integrityKey: short },
+      }),
+    });
+    assert.equal(refused.ok, false, 'keys of the wrong length are refused');
+    assert.deepEqual(refused.ok ? [] : refused.errors, [
+      "priceKeys.hex: encryptionKey is 48 bytes; Google's price encryption keys are 32 bytes, and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)",
+      "priceKeys.short: integrityKey is 16 bytes; Google's price encryption keys are 32 bytes, written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it",
+    ]);
+  });
+
   it("keeps a seat's price keys for the operator's account unless they name another, one seat's in each account apart", () => {
     const key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
     const parsed = parseConfig({

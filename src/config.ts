@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { IvtFilter } from './domain/ivt.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
-import { parsePriceKeys, priceKeyName } from './domain/price-crypto.js';
+import { PRICE_KEY_BYTES, parsePriceKeys, priceKeyName } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import { canInstrument, nativeMethod } from './domain/rules.js';
 import { MAX_KEY_ID } from './domain/token.js';
@@ -460,6 +460,11 @@ function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string,
       errors.push(`priceKeys.${name}: needs encryptionKey and integrityKey in (web-safe) base64`);
       continue;
     }
+    const wrongLength = priceKeyLengthErrors(keys, fields);
+    if (wrongLength.length > 0) {
+      errors.push(...wrongLength.map((error) => `priceKeys.${name}: ${error}`));
+      continue;
+    }
     const accountId = fields.accountId ?? OPERATOR_ACCOUNT_ID;
     if (typeof accountId !== 'number' || !Number.isSafeInteger(accountId) || accountId < 1) {
       errors.push(
@@ -480,6 +485,27 @@ function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string,
     out.set(key, keys);
   }
   return out;
+}
+
+/**
+ * What is wrong with the lengths of a seat's price keys: Google's scheme, which DSPs decrypt with
+ * Google's code, takes 32-byte keys. HMAC would take any length, so a key pasted in hex (64 hex
+ * digits, which read as base64 give 48 bytes) or cut short would fill every encrypted price with
+ * one the DSP cannot open.
+ */
+function priceKeyLengthErrors(keys: PriceKeys, texts: Record<string, unknown>): string[] {
+  return (['encryptionKey', 'integrityKey'] as const).flatMap((field) => {
+    const bytes = keys[field].length;
+    if (bytes === PRICE_KEY_BYTES) return [];
+    const text = texts[field];
+    const hex = typeof text === 'string' && /^[0-9a-f]{64}$/i.test(text);
+    return [
+      `${field} is ${bytes} bytes; Google's price encryption keys are ${PRICE_KEY_BYTES} bytes, ` +
+        (hex
+          ? 'and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)'
+          : 'written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it'),
+    ];
+  });
 }
 
 /** The JSON value `text` holds, or undefined when it is not JSON. */

@@ -9,6 +9,8 @@ export interface PriceKeys {
   integrityKey: Buffer;
 }
 
+/** The length of each key as Google issues them (the scheme's HMACs would take any length). */
+export const PRICE_KEY_BYTES = 32;
 const IV_BYTES = 16;
 const PRICE_BYTES = 8;
 const SIGNATURE_BYTES = 4;
