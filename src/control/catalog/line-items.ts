@@ -22,8 +22,8 @@ const FIELDS = ['advertiserId', 'name', 'revenueType', 'revenueValue', 'state'];
  * CPM in currency units for `cpm` and `cost_plus_cpm`, a price per click in currency units for
  * `cpc`, a fraction 0–1 for `cost_plus_margin` and `revshare` (0.25 = 25 %), and 0 (or absent)
  * for `none`. `advertiserId` never changes. A write's answer carries `warnings` naming its
- * impression trackers that book hits at a cost of 0 (`zeroPricedTrackers`), read from `catalog`,
- * the snapshot hits are priced by.
+ * trackers that book hits at a cost of 0 (`zeroPricedTrackers`: impression trackers, and click
+ * trackers of a `cpc` line item), read from `catalog`, the snapshot hits are priced by.
  */
 export function lineItemRoutes(
   store: EntityStore<LineItem, LineItemInput, LineItemFilter>,

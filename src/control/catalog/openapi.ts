@@ -147,7 +147,7 @@ const RESOURCES: Resource[] = [
   {
     path: '/v1/line-items',
     writeWarnings:
-      "trackers_priced_at_zero: its impression trackers (the first 500) that book hits without ancost at a media cost of 0 as the terms now stand; each one's own warnings say why (none for a key scoped to an advertiser, which is shown no media cost)",
+      "trackers_priced_at_zero: its trackers (the first 500 active ones, of either kind) that book hits without ancost at a media cost of 0 as the terms now stand: impression trackers, and click trackers when it is cpc (a payment rule pays a share of a click's price); each one's own warnings say why (none for a key scoped to an advertiser, which is shown no media cost)",
     noun: 'line item',
     required: ['advertiserId', 'name', 'revenueType'],
     fields: {
@@ -192,7 +192,7 @@ const RESOURCES: Resource[] = [
   {
     path: '/v1/payment-rules',
     writeWarnings:
-      "trackers_priced_at_zero: its publisher's impression trackers (the first 500) that book hits without ancost at a media cost of 0 as the terms now stand; each one's own warnings say why",
+      "trackers_priced_at_zero: its publisher's trackers (the first 500 active ones, of either kind) that book hits without ancost at a media cost of 0 as the terms now stand: impression trackers, and click trackers of a cpc line item (the rule pays a share of a click's price); each one's own warnings say why",
     noun: 'payment rule',
     required: ['publisherId', 'name', 'pricingType'],
     description:

@@ -52,8 +52,9 @@ const PRICING_FIELDS: Readonly<Record<PricingType, readonly string[]>> = {
  *   The base rule applies when no conditional rule (active, in its dates, on one of its
  *   placements; highest `priority` first, ties by lowest id) does.
  * - `publisherId` never changes.
- * - A write's answer carries `warnings` naming the publisher's impression trackers that book hits
- *   at a cost of 0 (`zeroPricedTrackers`), read from `catalog`, the snapshot hits are priced by.
+ * - A write's answer carries `warnings` naming the publisher's trackers that book hits at a cost
+ *   of 0 (`zeroPricedTrackers`: impression trackers, and click trackers of a `cpc` line item), read
+ *   from `catalog`, the snapshot hits are priced by.
  */
 export function paymentRuleRoutes(
   store: EntityStore<PaymentRule, PaymentRuleInput, PaymentRuleFilter>,

@@ -426,6 +426,45 @@ describe('catalog routes', () => {
       assert.match(rule.warnings[0].message, only);
     });
 
+    it("names in a line item's and a payment rule's write warnings the cpc line item's click trackers whose clicks are booked at 0, beside its impression trackers", async () => {
+      const owner = await advertiser();
+      const pub = await publisher();
+      const base = await create('/v1/payment-rules', rule(pub.id as number, {}));
+      // A price per click of 0: half of it is 0, on a click as on an impression (which earns nothing).
+      const cpc = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'CPC at 0',
+        revenueType: 'cpc',
+        revenueValue: 0,
+      });
+      const body = { advertiserId: owner.id, lineItemId: cpc.id, publisherId: pub.id };
+      const click = await create('/v1/click-trackers', { ...body, name: 'Click' });
+      assert.deepEqual(
+        (click.warnings as { code: string }[]).map((warning) => warning.code),
+        ['zero_media_cost'],
+      );
+      const clickOnly = new RegExp(
+        `^click tracker ${click.id} books hits without ancost at a media cost of 0 as the terms now stand: each one's warnings \\(GET /v1/click-trackers/${click.id}\\) say why`,
+      );
+      const lineItem = await ok('PATCH', `/v1/line-items/${cpc.id}`, { name: 'CPC at 0, renamed' });
+      assert.equal(lineItem.warnings.length, 1, JSON.stringify(lineItem.warnings));
+      assert.equal(lineItem.warnings[0].code, 'trackers_priced_at_zero');
+      assert.match(lineItem.warnings[0].message, clickOnly);
+      const paymentRule = await ok('PATCH', `/v1/payment-rules/${base.id}`, { name: 'Base, renamed' });
+      assert.match(paymentRule.warnings[0]?.message ?? '', clickOnly);
+
+      const impression = await create('/v1/impression-trackers', { ...body, name: 'Impression' });
+      const both = new RegExp(
+        `^impression tracker ${impression.id} and click tracker ${click.id} book hits without ancost at a media cost of 0 as the terms now stand: each one's warnings \\(GET /v1/impression-trackers/${impression.id} or /v1/click-trackers/${click.id}\\) say why`,
+      );
+      const again = await ok('PATCH', `/v1/line-items/${cpc.id}`, { name: 'CPC at 0, again' });
+      assert.match(again.warnings[0]?.message ?? '', both);
+      const advertiserKey = keyFor('editor', { type: 'advertiser', id: owner.id as number }).key;
+      const scoped = await as(advertiserKey, 'PATCH', `/v1/line-items/${cpc.id}`, { name: 'CPC, scoped' });
+      assert.equal(scoped.status, 200, JSON.stringify(scoped.body));
+      assert.deepEqual(scoped.body.warnings, [], 'a key shown no media cost is warned of none');
+    });
+
     it("gives a key scoped to the advertiser, which is shown no media cost, no pricing warnings, and the publisher's key them", async () => {
       const { owner, pub, margin } = await marginOnRevshare();
       const tracker = await create('/v1/impression-trackers', {

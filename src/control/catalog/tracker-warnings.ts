@@ -106,11 +106,15 @@ export interface WriteWarning {
 /** Most trackers a write's answer looks at. */
 const MAX_CHECKED_TRACKERS = 500;
 
+/** Most trackers a warning names by id. */
+const MAX_TRACKERS_NAMED = 10;
+
 /**
- * The warning a write of a line item's or payment rule's terms answers with when impression
- * trackers those terms price (`filter`: the line item's, the publisher's) book hits without
- * ancost at a cost of 0 as the terms now stand, naming them (none: no warning). It looks at the
- * first 500 such trackers that are active.
+ * The warning a write of a line item's or payment rule's terms answers with when trackers those
+ * terms price (`filter`: the line item's, the publisher's) book hits without ancost at a cost of 0
+ * as the terms now stand, naming them (none: no warning): impression trackers, and click trackers
+ * of a `cpc` line item, whose clicks the payment rules price too (see `trackerPricingWarnings`).
+ * It looks at the first 500 of those trackers, of either kind, that are active.
  */
 export function zeroPricedTrackers(
   trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
@@ -120,21 +124,36 @@ export function zeroPricedTrackers(
 ): WriteWarning[] {
   const checked = trackers.list(accountId, {
     // Inactive trackers count no hit, whatever their terms.
-    filter: { ...filter, kind: 'impression', state: 'active' },
+    filter: { ...filter, state: 'active' },
     limit: MAX_CHECKED_TRACKERS,
   });
-  const zeroIds = checked
-    .filter((tracker) => trackerPricingWarnings(tracker, catalog).length > 0)
-    .map((tracker) => tracker.id);
-  if (zeroIds.length === 0) return [];
-  const shown = zeroIds.slice(0, 10).join(', ');
-  const more = zeroIds.length > 10 ? ` and ${zeroIds.length - 10} more` : '';
+  const zero = checked.filter((tracker) => trackerPricingWarnings(tracker, catalog).length > 0);
+  if (zero.length === 0) return [];
+  const named = zero.slice(0, MAX_TRACKERS_NAMED);
+  const more = zero.length - named.length;
+  // Each kind's ids, read at its own path: one sequence numbers both, so an id names one kind.
+  const kinds = [
+    { kind: 'impression', path: '/v1/impression-trackers' },
+    { kind: 'click', path: '/v1/click-trackers' },
+  ]
+    .map(({ kind, path }) => ({
+      ids: named.filter((tracker) => tracker.kind === kind).map((tracker) => tracker.id),
+      kind,
+      path,
+    }))
+    .filter(({ ids }) => ids.length > 0);
+  const lists = kinds.map(
+    ({ ids, kind }) => `${kind} tracker${ids.length === 1 ? '' : 's'} ${ids.join(', ')}`,
+  );
+  // "impression trackers 1, 2 and click tracker 3", or "…, click tracker 3 and 9 more".
+  const shown = more > 0 ? `${lists.join(', ')} and ${more} more` : lists.join(' and ');
   const of =
     checked.length === MAX_CHECKED_TRACKERS ? ` (of the first ${MAX_CHECKED_TRACKERS} looked at)` : '';
+  const reads = kinds.map(({ ids, path }) => `${path}/${ids[0]}`).join(' or ');
   return [
     {
       code: 'trackers_priced_at_zero',
-      message: `impression tracker${zeroIds.length === 1 ? '' : 's'} ${shown}${more}${of} book${zeroIds.length === 1 ? 's' : ''} hits without ancost at a media cost of 0 as the terms now stand: each one's warnings (GET /v1/impression-trackers/${zeroIds[0]}) say why and what to change`,
+      message: `${shown}${of} book${zero.length === 1 ? 's' : ''} hits without ancost at a media cost of 0 as the terms now stand: each one's warnings (GET ${reads}) say why and what to change`,
     },
   ];
 }
@@ -150,9 +169,6 @@ export interface AllowlistWarning {
 
 /** Most hosts a warning names. */
 const MAX_HOSTS_NAMED = 10;
-
-/** Most click trackers a warning names by id. */
-const MAX_TRACKERS_NAMED = 10;
 
 /**
  * The warning the redirect allow-list's answers carry when `allowlist` refuses the `clickUrl` of
