@@ -28,6 +28,7 @@ import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
 import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
+import { reportCatalog } from './control/report-id-warnings.js';
 import { WinThreads } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
 import { COUNTED } from './domain/outcome.js';
@@ -341,11 +342,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   router.add(
     ...publicRoutes(metrics, unreadyReason, countOutbox, config.metricsKey),
     ...winRoutes(wins, config.maxBodyBytes, log),
-    ...reportRoutes(
-      reports,
-      (accountId, publisherId) => catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
-      config.reportMaxRows,
-    ),
+    ...reportRoutes(reports, reportCatalog(catalog), config.reportMaxRows),
     ...deliveryRoutes(ledger),
     ...billingRecordRoutes(reports, ttlCeilingSeconds * 1000),
   );

@@ -93,7 +93,7 @@ function apiRoutes(): Route[] {
       1024,
       jsonLogger(() => undefined),
     ),
-    ...reportRoutes({ report: never }, never, 1),
+    ...reportRoutes({ report: never }, { publisherExternalId: never, knows: never }, 1),
     ...deliveryRoutes(new SqliteLedger(db)),
     ...billingRecordRoutes({ billingRecords: never }, 0),
     ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),

@@ -24,6 +24,7 @@ import {
 } from './openapi-responses.js';
 import { MAX_WINS_PER_CALL } from './register-wins.js';
 import { REPORT_METRICS } from './report-text.js';
+import { REPORT_WARNING_CODES } from './report-id-warnings.js';
 
 /**
  * Every `code` of the error envelope, with its HTTP status. The test checks this list against the
@@ -251,6 +252,23 @@ const LIST_PAGE_PARAMETERS = [
     description: 'the next value of the previous page',
   },
 ];
+
+/** A report's warnings, as `unknownIdWarnings` gives them. */
+const REPORT_WARNINGS = {
+  type: 'array',
+  description:
+    "a warning for each filter on a catalog id (publisherId, advertiser, lineItem, tracker, placement, paymentRule) that names no object the key knows of: none of the account's, or, for a scoped key, none within its scope (an object of its own side it may read, or of the other side one of its trackers is on; any other, there or not, is warned of alike). Its rows are still what was recorded under the id: nothing for a mistyped id, a deleted object's past traffic. An inactive object is known; 0 (no such object, on a row) is not warned of. Empty when there are none",
+  items: {
+    type: 'object',
+    required: ['code', 'id', 'message'],
+    properties: {
+      code: { enum: REPORT_WARNING_CODES },
+      id: { type: 'integer', description: 'the id the filter names' },
+      message: { type: 'string' },
+    },
+    additionalProperties: false,
+  },
+};
 
 /** An export's warnings, as `exportWarnings` gives them. */
 const EXPORT_WARNINGS = {
@@ -581,7 +599,11 @@ export const OPENAPI_DOCUMENT = {
           'total past 2^53 − 1 in JSON, of a metric the key is shown (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +
           'tracker hits’ unnamed units), in one row or across rows, unless it groups by or filters ' +
-          'on currency, with 400 MIXED_CURRENCIES (only the amounts the key is shown are looked at).',
+          'on currency, with 400 MIXED_CURRENCIES (only the amounts the key is shown are looked at). ' +
+          'A filter on a catalog id that names no object the key knows of (a mistyped id; an object deleted since; ' +
+          'for a scoped key, one outside its scope, answered alike) is answered all the same, with a warning: ' +
+          'warnings in JSON, and the X-Tally-Warnings header in JSON and CSV, so that a report of nothing is not ' +
+          'read as no traffic.',
         parameters: [
           ...(['from', 'to'] as const).map((name) => ({
             name,
@@ -624,11 +646,18 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': {
             description: 'the rows, grouped by groupBy; CSV has one column per dimension, then the metrics',
+            headers: {
+              'X-Tally-Warnings': {
+                description:
+                  "when the report has warnings (see warnings), in CSV as in JSON: each one's code and the id it names, comma-separated",
+                schema: { type: 'string', example: 'unknown_tracker;id=999999, unknown_line_item;id=7' },
+              },
+            },
             content: {
               'application/json': {
                 schema: {
                   type: 'object',
-                  required: ['from', 'to', 'groupBy', 'rows'],
+                  required: ['from', 'to', 'groupBy', 'warnings', 'rows'],
                   properties: {
                     from: {
                       type: 'string',
@@ -641,6 +670,7 @@ export const OPENAPI_DOCUMENT = {
                       description: 'the tz the report was read in, as given; absent in UTC',
                     },
                     groupBy: { type: 'array', items: { enum: REPORT_DIMENSIONS } },
+                    warnings: REPORT_WARNINGS,
                     rows: {
                       type: 'array',
                       items: {

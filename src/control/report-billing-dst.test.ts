@@ -13,6 +13,7 @@ import { reportRoutes } from './reports.js';
 import { exchangeEvent } from '../../test/support/events.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
+import { EVERY_ID_KNOWN } from '../../test/support/report-catalog.js';
 import { DAY_MS, HOUR_MS } from '../lib/time.js';
 import { COUNTED, notCounted } from '../domain/outcome.js';
 
@@ -89,7 +90,7 @@ before(async () => {
   events.sort((a, b) => a.receivedMs - b.receivedMs);
   for (let index = 0; index < events.length; index += 7) ledger.record(events.slice(index, index + 7));
   server = await serveApi(
-    [...reportRoutes(reads, () => null, 100_000), ...billingRecordRoutes(reads, TTL_MS)],
+    [...reportRoutes(reads, EVERY_ID_KNOWN, 100_000), ...billingRecordRoutes(reads, TTL_MS)],
     accounts,
   );
 });

@@ -14,6 +14,7 @@ import { reportRoutes } from './reports.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
+import { EVERY_ID_KNOWN } from '../../test/support/report-catalog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-routes-'));
 const dbPath = join(dir, 'tally.db');
@@ -39,10 +40,7 @@ function event(accountId: number, seat: string, overrides: Partial<EventRecord> 
 }
 
 async function serve(name: string, source: ReportThread, maxRows: number): Promise<void> {
-  const server = await serveApi(
-    reportRoutes(source, () => null, maxRows),
-    accounts,
-  );
+  const server = await serveApi(reportRoutes(source, EVERY_ID_KNOWN, maxRows), accounts);
   servers.push(server);
   bases[name] = server.base;
   logs[name] = server.logged;
@@ -189,6 +187,7 @@ describe('GET /v1/reports', () => {
         from: new Date(hourStartMs(T0)).toISOString(),
         to: new Date(hourStartMs(T0) + 3_600_000).toISOString(),
         groupBy: ['seat', 'outcome'],
+        warnings: [],
         rows: 1,
       },
     );
@@ -293,6 +292,7 @@ describe('GET /v1/reports', () => {
       to: '2026-11-03T00:00:00.000-05:00',
       timeZone: 'America/New_York',
       groupBy: ['day'],
+      warnings: [],
       rows: [
         { day: '2026-10-31T00:00:00.000-04:00', events: 1, priceMicros: 1_000_000, ...money },
         { day: '2026-11-01T00:00:00.000-04:00', events: 3, priceMicros: 3_000_000, ...money },

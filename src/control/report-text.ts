@@ -1,4 +1,5 @@
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
+import type { ReportWarning } from './report-id-warnings.js';
 import { ReportTooLargeError } from '../ports/ledger.js';
 import { csvText } from './csv.js';
 import { zonedIsoString } from '../lib/time-zone.js';
@@ -19,16 +20,17 @@ export const REPORT_METRICS = [
 export type ReportMetric = (typeof REPORT_METRICS)[number];
 
 /**
- * A report's answer body: JSON `{from, to, groupBy, rows}` (`from` and `to` in the query's time
- * zone, with its offset, when it has one), or CSV with a header line, a line a
- * row, every sum written exactly; without the `hidden` metrics. Built where the rows are read
- * (the report thread), so that the HTTP thread only writes it out.
+ * A report's answer body: JSON `{from, to, groupBy, warnings, rows}` (`from` and `to` in the
+ * query's time zone, with its offset, when it has one), or CSV with a header line, a line a row,
+ * every sum written exactly (its `warnings` go in a header); without the `hidden` metrics. Built
+ * where the rows are read (the report thread), so that the HTTP thread only writes it out.
  */
 export function reportText(
   query: ReportQuery,
   rows: readonly ReportRow[],
   output: ReportOutput,
   hidden: readonly ReportMetric[],
+  warnings: readonly ReportWarning[],
 ): string {
   const metrics = REPORT_METRICS.filter((metric) => !hidden.includes(metric));
   if (output === 'csv') return toCsv(query.groupBy, metrics, rows);
@@ -46,6 +48,8 @@ export function reportText(
     // The zone its times are written in, when it is not UTC, for whoever reads the answer later.
     ...(timeZone === undefined ? {} : { timeZone }),
     groupBy: query.groupBy,
+    // Before the rows, which may be many: an id filter naming nothing known is read first.
+    warnings,
     rows: shown,
   });
 }

@@ -25,6 +25,8 @@ import {
 } from '../lib/time-zone.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import type { ReportMetric } from './report-text.js';
+import type { ReportCatalog, ReportWarning } from './report-id-warnings.js';
+import { unknownIdWarnings } from './report-id-warnings.js';
 
 const MAX_RANGE_MS = 400 * DAY_MS;
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
@@ -35,21 +37,22 @@ const REPORT_PARAMETERS = new Set<string>(['from', 'to', 'tz', 'groupBy', ...REP
  * written out by `source` (the report thread), so that a long report never holds up the notices;
  * a report of more than `maxRows` rows, or one the source refuses, is refused with 400:
  * `REPORT_TOO_LARGE` for too many rows or, in JSON, a sum past 2^53 - 1 (CSV writes it exactly),
- * `MIXED_CURRENCIES` for amounts in more than one currency.
+ * `MIXED_CURRENCIES` for amounts in more than one currency. A filter on a catalog id the key knows
+ * no object by (`unknownIdWarnings`, read from `catalog`) is answered with a warning, in the JSON
+ * (`warnings`) and, for either output, in the `X-Tally-Warnings` header.
  */
-export function reportRoutes(
-  source: ReportSource,
-  publisherExternalId: (accountId: number, publisherId: number) => string | null,
-  maxRows: number,
-): Route[] {
+export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRows: number): Route[] {
   return [
     {
       method: 'GET',
       path: '/v1/reports',
       readsQuery: true,
       async handler(ctx) {
-        const query = parseReportQuery(ctx.url.searchParams, ctx.principal, publisherExternalId);
+        const query = parseReportQuery(ctx.url.searchParams, ctx.principal, (accountId, publisherId) =>
+          catalog.publisherExternalId(accountId, publisherId),
+        );
         const output = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept) ? 'csv' : 'json';
+        const warnings = unknownIdWarnings(query.filters, ctx.principal, catalog);
         let body: Uint8Array;
         try {
           body = await source.report({
@@ -57,6 +60,7 @@ export function reportRoutes(
             output,
             maxRows,
             hiddenMetrics: hiddenMetricsOf(ctx.principal),
+            warnings,
           });
         } catch (error) {
           if (error instanceof ReportRefusedError) {
@@ -87,11 +91,21 @@ export function reportRoutes(
           'Content-Length': body.byteLength,
           'Cache-Control': 'no-store',
           'X-Request-Id': ctx.requestId,
+          ...(warnings.length === 0 ? {} : { 'X-Tally-Warnings': warningsHeader(warnings) }),
         });
         ctx.res.end(body);
       },
     },
   ];
+}
+
+/**
+ * The `X-Tally-Warnings` header of a report's warnings, for a CSV answer, which has no place for
+ * them, and a JSON one alike: each warning's code and the id it names, comma-separated
+ * (`unknown_tracker;id=999999, unknown_line_item;id=7`); the JSON's `warnings` say more.
+ */
+function warningsHeader(warnings: readonly ReportWarning[]): string {
+  return warnings.map((warning) => `${warning.code};id=${warning.id}`).join(', ');
 }
 
 /**

@@ -23,6 +23,7 @@ import { ApiError, sendJson } from './http.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { ReportThread } from './report-thread/report-thread.js';
 import { reportRoutes } from './reports.js';
+import { reportCatalog } from './report-id-warnings.js';
 import { WinThreads } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
@@ -122,7 +123,7 @@ before(async () => {
         64 * 1024,
         jsonLogger(() => undefined),
       ),
-      ...reportRoutes(reports, () => null, 1000),
+      ...reportRoutes(reports, reportCatalog(catalog), 1000),
       ...exportRoutes(catalog, 'http://tally.example', { smtpUrl: smtp.url, from: 'tally@tally.example' }),
     ],
     accounts,

@@ -298,5 +298,18 @@ describe('the answers of a running server, against the OpenAPI document it serve
       authorization: `Bearer ${key.key}`,
     });
     assert.deepEqual(report.body.rows, [{ publisher: 'pub-scoped', events: 1, mediaCostMicros: 0 }]);
+    assert.deepEqual(report.body.warnings, []);
+  });
+
+  it('answers a report filtered on a tracker id no tracker has with its warnings, as documented', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const report = await call('GET', `/v1/reports?from=${today}&to=${later}&tracker=999999`);
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.deepEqual(
+      report.body.warnings.map((warning: { code: string }) => warning.code),
+      ['unknown_tracker'],
+    );
+    assert.equal(report.headers['x-tally-warnings'], 'unknown_tracker;id=999999');
   });
 });

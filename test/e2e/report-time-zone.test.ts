@@ -79,7 +79,7 @@ describe('reports in a time zone', () => {
     ]);
     for (const utc of ['', '&tz=UTC']) {
       const body = (await report(`from=2026-10-31&to=2026-11-03${utc}`)).body;
-      assert.deepEqual(Object.keys(body), ['from', 'to', 'groupBy', 'rows']);
+      assert.deepEqual(Object.keys(body), ['from', 'to', 'groupBy', 'warnings', 'rows']);
     }
   });
 

@@ -5,17 +5,19 @@ import type {
   ReportQuery,
   ReportRefusal,
 } from '../../ports/ledger.js';
+import type { ReportWarning } from '../report-id-warnings.js';
 import type { ReportMetric, ReportOutput } from '../report-text.js';
 
 /**
  * A report as the API asks for it: refused if it has more than `maxRows` rows; written without
- * the `hiddenMetrics`.
+ * the `hiddenMetrics`, and in JSON with the `warnings`.
  */
 export interface ReportRequest {
   query: ReportQuery;
   output: ReportOutput;
   maxRows: number;
   hiddenMetrics: readonly ReportMetric[];
+  warnings: readonly ReportWarning[];
 }
 
 /** A read for a report thread: a report, a page of billing records, or the state of the outbox at `nowMs`. */

@@ -59,16 +59,23 @@ async function withReportThread(
 
 /** The rows of the thread's JSON answer to `query`. */
 async function rowsOf(thread: ReportThread, query: ReportQuery): Promise<ReportRow[]> {
-  const body = await thread.report({ query, output: 'json', maxRows: 1000, hiddenMetrics: [] });
+  const body = await thread.report({ query, output: 'json', maxRows: 1000, hiddenMetrics: [], warnings: [] });
   return (JSON.parse(Buffer.from(body).toString('utf8')) as { rows: ReportRow[] }).rows;
 }
 
 describe('the report thread', () => {
-  it('writes the report out itself, as JSON or CSV, without the metrics it is told to leave out, and refuses one of more rows than allowed', () =>
+  it('writes the report out itself, as JSON or CSV, without the metrics it is told to leave out, with the warnings it is given in JSON, and refuses one of more rows than allowed', () =>
     withReportThread('written.db', async (_ledger, thread) => {
+      const warnings = [{ code: 'unknown_tracker' as const, id: 9, message: 'tracker=9 names no tracker' }];
       const text = async (output: 'json' | 'csv', maxRows: number, hiddenMetrics: ReportMetric[] = []) =>
         Buffer.from(
-          await thread.report({ query: { ...query, groupBy: ['outcome'] }, output, maxRows, hiddenMetrics }),
+          await thread.report({
+            query: { ...query, groupBy: ['outcome'] },
+            output,
+            maxRows,
+            hiddenMetrics,
+            warnings,
+          }),
         ).toString();
       const hidden: ReportMetric[] = ['mediaCostMicros', 'profitMicros'];
       assert.equal(
@@ -86,6 +93,7 @@ describe('the report thread', () => {
         from: new Date(query.fromMs).toISOString(),
         to: new Date(query.toMs).toISOString(),
         groupBy: ['outcome'],
+        warnings,
         rows: [
           {
             outcome: 'counted',
@@ -190,7 +198,13 @@ describe('the report thread', () => {
       );
       const hiddenMetrics: ReportMetric[] = ['mediaCostMicros', 'profitMicros'];
       const report = { ...query, groupBy: [], filters: { impressionType: 'external_impression' } };
-      const body = await thread.report({ query: report, output: 'json', maxRows: 1000, hiddenMetrics });
+      const body = await thread.report({
+        query: report,
+        output: 'json',
+        maxRows: 1000,
+        hiddenMetrics,
+        warnings: [],
+      });
       assert.deepEqual(JSON.parse(Buffer.from(body).toString('utf8')).rows, [
         { events: 3, priceMicros: 0, revenueMicros: 7500 },
       ]);
@@ -223,6 +237,7 @@ describe('the report thread', () => {
           output: 'json',
           maxRows: 10,
           hiddenMetrics,
+          warnings: [],
         });
         return (JSON.parse(Buffer.from(body).toString('utf8')) as { rows: object[] }).rows;
       };
@@ -266,6 +281,7 @@ describe('the report thread', () => {
             output,
             maxRows: 10,
             hiddenMetrics,
+            warnings: [],
           }),
         ).toString();
       const json = await text('json', publisherKey);
@@ -288,7 +304,7 @@ describe('the report thread', () => {
       );
       const inUsd = { ...query, groupBy: [], filters: { currency: 'USD' } };
       await assert.rejects(
-        thread.report({ query: inUsd, output: 'json', maxRows: 10, hiddenMetrics: [] }),
+        thread.report({ query: inUsd, output: 'json', maxRows: 10, hiddenMetrics: [], warnings: [] }),
         (error: unknown) =>
           error instanceof ReportRefusedError &&
           error.code === 'REPORT_TOO_LARGE' &&
@@ -299,6 +315,7 @@ describe('the report thread', () => {
         output: 'json',
         maxRows: 10,
         hiddenMetrics: publisherKey,
+        warnings: [],
       });
       assert.deepEqual(JSON.parse(Buffer.from(usd).toString('utf8')).rows, [
         { events: 5, mediaCostMicros: 0 },

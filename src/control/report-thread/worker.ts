@@ -54,7 +54,7 @@ serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
   }
 });
 
-function reportBody({ query, output, maxRows, hiddenMetrics }: ReportRequest): Uint8Array {
+function reportBody({ query, output, maxRows, hiddenMetrics, warnings }: ReportRequest): Uint8Array {
   // One row more than allowed tells a report that is too large without building it all. Sums are
   // read exactly: CSV writes any integer, and JSON refuses one past 2^53 - 1 only among the metrics
   // it shows (`reportText`), never for a metric the key may not see.
@@ -69,5 +69,5 @@ function reportBody({ query, output, maxRows, hiddenMetrics }: ReportRequest): U
       `the report has more than ${maxRows} rows: narrow from and to, group by fewer dimensions or filter on some`,
     );
   }
-  return Buffer.from(reportText(query, rows, output, hiddenMetrics));
+  return Buffer.from(reportText(query, rows, output, hiddenMetrics, warnings));
 }
