@@ -187,16 +187,63 @@ describe('unfilledMacros', () => {
       '&l=${auction_price}&x=%24%7BAUCTION_PRICE%7D&y=%24%7bAUCTION_ID%7d&c=${CLICK_URL}&i=${AUCTION_IMP_TS}' +
       '&b=$%7BAUCTION_PRICE%7D&n={AUCTION_PRICE}&s=${ AUCTION_PRICE }&g=${GDPR_CONSENT}&g2=${GDPR_CONSENT_755}';
     assert.deepEqual(unfilledMacros(burl), [
-      '${AUCTION_FOO}',
-      '${auction_price}',
-      '%24%7BAUCTION_PRICE%7D',
-      '%24%7bAUCTION_ID%7d',
-      '$%7BAUCTION_PRICE%7D',
-      '{AUCTION_PRICE}',
-      '${ AUCTION_PRICE }',
-      '${GDPR_CONSENT}',
+      { macro: '${AUCTION_FOO}' },
+      { macro: '${auction_price}', meant: '${AUCTION_PRICE}' },
+      { macro: '%24%7BAUCTION_PRICE%7D' },
+      { macro: '%24%7bAUCTION_ID%7d' },
+      { macro: '$%7BAUCTION_PRICE%7D' },
+      { macro: '{AUCTION_PRICE}' },
+      { macro: '${ AUCTION_PRICE }' },
+      { macro: '${GDPR_CONSENT}' },
     ]);
     assert.deepEqual(unfilledMacros('https://dsp.example/b?p=${AUCTION_PRICE}&a=${AUCTION_ID}'), []);
+  });
+
+  it('names the macro a misspelt one most likely means, its letters swapped, dropped or changed, whatever its prefix', () => {
+    const meant = (text: string) => unfilledMacros(text).map(({ macro, meant }) => [macro, meant]);
+    assert.deepEqual(meant('?p=${AUCITON_PRICE}&a=${AUCTON_ID}&q=${AUCTION_PRCIE}&q2=${AUCTION_PRCIE}'), [
+      ['${AUCITON_PRICE}', '${AUCTION_PRICE}'],
+      ['${AUCTON_ID}', '${AUCTION_ID}'],
+      ['${AUCTION_PRCIE}', '${AUCTION_PRICE}'],
+    ]);
+    assert.deepEqual(meant('${GDRP}${US_PRIVCY}${GPP_SIDS}${SUPLY_FEE}${GDPR_CONSNET_755}${GPP_STIRNG_5}'), [
+      ['${GDRP}', '${GDPR}'],
+      ['${US_PRIVCY}', '${US_PRIVACY}'],
+      ['${GPP_SIDS}', '${GPP_SID}'],
+      ['${SUPLY_FEE}', '${SUPPLY_FEE}'],
+      ['${GDPR_CONSNET_755}', '${GDPR_CONSENT_755}'],
+      ['${GPP_STIRNG_5}', '${GPP_STRING_5}'],
+    ]);
+    // The price keeps its suffix; another macro takes none.
+    assert.deepEqual(meant('${AUCITON_PRICE:BF}${AUCTION_ID:BF}'), [
+      ['${AUCITON_PRICE:BF}', '${AUCTION_PRICE:BF}'],
+      ['${AUCTION_ID:BF}', '${AUCTION_ID}'],
+    ]);
+  });
+
+  it('names the one macro a name cut short begins, and none where it begins several', () => {
+    assert.deepEqual(unfilledMacros('${AUCTION_SEAT}${AUCTION_IMP}${AUCTION_DISCOUNT}'), [
+      { macro: '${AUCTION_SEAT}', meant: '${AUCTION_SEAT_ID}' },
+      { macro: '${AUCTION_IMP}' },
+      { macro: '${AUCTION_DISCOUNT}' },
+    ]);
+  });
+
+  it('lists no macro of the exchange, nor a script variable, nor one more than 2 edits from any Tally fills', () => {
+    const others =
+      '${CLICK_URL}${CACHEBUSTER}${TIMESTAMP}${ADDTL_CONSENT}${GDPR_APPLIES}${DEVICE_IP}${IFA}${CB}' +
+      '${PRICE}${SUPPLY_ID}${US_PRIVACY_STRING}${gdpr}${width}';
+    assert.deepEqual(unfilledMacros(others), []);
+    // AUCTION_-like, listed, but 3 edits from ${AUCTION_LOSS}: no guess.
+    assert.deepEqual(unfilledMacros('${AUCTION_FOO}'), [{ macro: '${AUCTION_FOO}' }]);
+  });
+
+  it('judges no more than 256 distinct names, and no name longer than any Tally fills by more than 2', () => {
+    const many = Array.from({ length: 300 }, (_unused, index) => `\${X${index}}`).join('');
+    assert.deepEqual(unfilledMacros(`${many}\${GDRP}`), []);
+    assert.deepEqual(unfilledMacros(`\${GDRP}${many}`), [{ macro: '${GDRP}', meant: '${GDPR}' }]);
+    const long = `AUCTION_PRICE${'X'.repeat(20)}`;
+    assert.deepEqual(unfilledMacros(`\${${long}}`), [{ macro: `\${${long}}` }]);
   });
 });
 

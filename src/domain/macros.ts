@@ -1,5 +1,6 @@
 import type { MarkupLanguage } from './markup-escape.js';
 import { substituteInMarkup } from './markup-escape.js';
+import { closestName } from '../lib/closest-name.js';
 
 /**
  * Values for the OpenRTB 2.6 substitution macros (§4.4), already formatted as text. A value left
@@ -95,14 +96,102 @@ const UNFILLED_MACRO_PATTERN =
   /\$\{\s*AUCTION_[A-Za-z0-9_]*\s*(?::[^}]*)?\}|(?:%24|\$)%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D|(?<![$\w])\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}|\$\{(?:GDPR_CONSENT|GPP_STRING)(?:_[^}]*)?\}/gi;
 
 const KNOWN_MACRO = new RegExp(`^(?:${MACRO_PATTERN.source})$`);
+/** Whether a whole macro is one {@link UNFILLED_MACRO_PATTERN} catches. */
+const UNFILLED_FORM = new RegExp(`^(?:${UNFILLED_MACRO_PATTERN.source})$`, 'i');
 
-/** The distinct `${AUCTION_…}`-like macros in `text` that substitution leaves as they are. */
-export function unfilledMacros(text: string): string[] {
-  const unfilled = new Set<string>();
-  for (const [macro] of text.matchAll(UNFILLED_MACRO_PATTERN)) {
-    if (!KNOWN_MACRO.test(macro)) unfilled.add(macro);
+/**
+ * `${NAME}` or `${NAME:SUFFIX}` whatever its name (group `written`, its suffix group `writtenSuffix`),
+ * else what {@link UNFILLED_MACRO_PATTERN} catches: written first, so that a misspelt name is read.
+ */
+const CANDIDATE_MACRO_PATTERN = new RegExp(
+  `\\$\\{(?<written>[A-Za-z0-9_]+)(?::(?<writtenSuffix>[A-Za-z0-9_.-]+))?\\}|${UNFILLED_MACRO_PATTERN.source}`,
+  'gi',
+);
+
+/**
+ * Most edits (a letter added, dropped or changed, two swapped) between a misspelt macro's name and
+ * the name it is taken to mean: every name Tally fills begins alike (`AUCTION_`), and at 3 edits
+ * `${AUCTION_FOO}` would mean `${AUCTION_LOSS}`.
+ */
+const MAX_MACRO_EDITS = 2;
+
+/** A macro substitution leaves as it is, as the DSP wrote it. */
+export interface UnfilledMacro {
+  macro: string;
+  /**
+   * The macro Tally fills that it most likely misspells (`${AUCTION_PRICE}` for
+   * `${AUCITON_PRICE}`), where one is that near; `undefined` for one merely written otherwise
+   * (percent-encoded, spaced) or near none.
+   */
+  meant?: string;
+}
+
+/**
+ * Most distinct `${NAME}`s of one text whose name is judged against those Tally fills: markup of
+ * megabytes could hold a million, each costing hundreds of steps, where real markup holds dozens.
+ */
+const MAX_JUDGED_MACROS = 256;
+
+/**
+ * The distinct macros in `text` that substitution leaves as they are, in the order written: every
+ * `${AUCTION_…}`-like one (see {@link UNFILLED_MACRO_PATTERN}), and any other `${NAME}` written in
+ * capitals within {@link MAX_MACRO_EDITS} of a name Tally fills (`${AUCTON_ID}`, `${GDRP}`): an
+ * exchange's own macros (`${CLICK_URL}`) and a script's `${variable}` are no misspelling of one.
+ * Past the first {@link MAX_JUDGED_MACROS} names judged, none is taken for a misspelling.
+ */
+export function unfilledMacros(text: string): UnfilledMacro[] {
+  const unfilled = new Map<string, string | undefined>();
+  const seen = new Set<string>();
+  let judged = 0;
+  for (const match of text.matchAll(CANDIDATE_MACRO_PATTERN)) {
+    const [macro] = match;
+    if (seen.has(macro)) continue;
+    seen.add(macro);
+    if (KNOWN_MACRO.test(macro)) continue;
+    const { written, writtenSuffix } = match.groups ?? {};
+    const caught = UNFILLED_FORM.test(macro);
+    let meant: string | undefined;
+    if (written !== undefined && (caught || !/[a-z]/.test(written)) && judged < MAX_JUDGED_MACROS) {
+      judged++;
+      meant = meantMacro(written, writtenSuffix);
+    }
+    if (caught || meant !== undefined) unfilled.set(macro, meant);
   }
-  return [...unfilled];
+  return [...unfilled].map(([macro, meant]) => (meant === undefined ? { macro } : { macro, meant }));
+}
+
+/**
+ * Longest name a misspelling is looked for in: a name longer than any Tally fills (a vendor's
+ * with a 6-digit id the longest) by more than {@link MAX_MACRO_EDITS} is near none.
+ */
+const MAX_MISSPELT_NAME_CHARS =
+  Math.max(
+    ...Object.keys(MACRO_FIELDS).map((name) => name.length),
+    ...Object.keys(VENDOR_MACRO_FIELDS).map((name) => `${name}_999999`.length),
+  ) + MAX_MACRO_EDITS;
+
+/**
+ * The macro Tally fills that one named `name` (with `suffix` after a `:`) most likely misspells or
+ * cuts short: a vendor's privacy macro keeps its vendor id, the price its suffix.
+ */
+function meantMacro(name: string, suffix: string | undefined): string | undefined {
+  if (name.length > MAX_MISSPELT_NAME_CHARS) return undefined;
+  const vendorMacro = /^(?<vendor>.+)_(?<id>\d{1,6})$/.exec(name)?.groups;
+  if (vendorMacro !== undefined && suffix === undefined) {
+    const vendor = closestName(vendorMacro.vendor ?? '', Object.keys(VENDOR_MACRO_FIELDS), MAX_MACRO_EDITS);
+    if (vendor !== undefined) return `\${${vendor}_${vendorMacro.id}}`;
+  }
+  // A name cut short (`${AUCTION_SEAT}`) means the one name it begins, and none where it begins
+  // several (`${AUCTION_IMP}`: `_ID` or `_TS`), though another name is fewer edits away.
+  const completions = Object.keys(MACRO_FIELDS).filter((known) => known.startsWith(`${name.toUpperCase()}_`));
+  const meant =
+    completions.length === 0
+      ? closestName(name, Object.keys(MACRO_FIELDS), MAX_MACRO_EDITS)
+      : completions.length === 1
+        ? completions[0]
+        : undefined;
+  if (meant === undefined) return undefined;
+  return `\${${meant}${meant === 'AUCTION_PRICE' && suffix !== undefined ? `:${suffix}` : ''}}`;
 }
 
 /** The suffix of `${AUCTION_PRICE:B64}`, the price in Base64: OpenRTB's example of an encoding. */

@@ -1245,8 +1245,35 @@ describe('instrumenting a win', () => {
     );
     assert.deepEqual(result.warnings, [
       'bid.burl holds macros Tally does not fill, left as they are: %24%7BAUCTION_PRICE%7D (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
-      'bid.adm holds macros Tally does not fill, left as they are: ${AUCTION_PRICES} (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
+      'bid.adm holds ${AUCTION_PRICES}, which Tally does not fill: did you mean ${AUCTION_PRICE}?',
     ]);
+  });
+
+  it('warns of each misspelt macro in the burl, nurl or markup naming the macro it likely means, beside those near none', () => {
+    const result = ok(
+      win({
+        bid: {
+          burl: 'https://dsp.example/bill?p=${AUCITON_PRICE}&a=${AUCTON_ID}&x=%24%7BAUCTION_ID%7D',
+          adm: '<a href="${CLICK_URL}">${AUCTION_PRCIE}${AUCTION_FOO}</a><script>`${width}`</script>',
+        },
+      }),
+    );
+    assert.deepEqual(result.warnings, [
+      'bid.burl holds ${AUCITON_PRICE}, which Tally does not fill: did you mean ${AUCTION_PRICE}?',
+      'bid.burl holds ${AUCTON_ID}, which Tally does not fill: did you mean ${AUCTION_ID}?',
+      'bid.burl holds macros Tally does not fill, left as they are: %24%7BAUCTION_ID%7D (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
+      'bid.adm holds ${AUCTION_PRCIE}, which Tally does not fill: did you mean ${AUCTION_PRICE}?',
+      'bid.adm holds macros Tally does not fill, left as they are: ${AUCTION_FOO} (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
+    ]);
+    const many = Array.from({ length: 7 }, (_unused, index) => `&p${index}=\${AUCTION_PRICE${index}}`);
+    const capped = ok(win({ bid: { burl: `https://dsp.example/bill?${many.join('')}` } })).warnings;
+    assert.deepEqual(
+      capped,
+      [0, 1, 2, 3, 4].map(
+        (index) =>
+          `bid.burl holds \${AUCTION_PRICE${index}}, which Tally does not fill: did you mean \${AUCTION_PRICE}?`,
+      ),
+    );
   });
 
   it('warns when the burl, nurl or markup asks for an encrypted price and the seat has no price keys', () => {

@@ -577,13 +577,31 @@ function dspTextsOf(bid: OrtbBid, adm: string | undefined, nurlServed: boolean):
   ];
 }
 
-/** Macros in the burl, nurl or markup that Tally leaves as they are: a misspelt or encoded one. */
+/**
+ * Most unfilled macros of one field that are named: misspelt ones, each in a warning of its own
+ * with the macro it likely means, and the others, in one.
+ */
+const MAX_NAMED_MACROS = 5;
+
+/**
+ * Macros in the burl, nurl or markup that Tally leaves as they are: each misspelt one with the
+ * macro it likely means, and the others (encoded, spaced, near no macro) in one warning.
+ */
 function unfilledMacroWarnings(texts: DspTexts): string[] {
   return texts.flatMap(([field, text]) => {
     const unfilled = text === undefined ? [] : unfilledMacros(text);
-    if (unfilled.length === 0) return [];
+    const misspelt = unfilled
+      .flatMap(({ macro, meant }) =>
+        meant === undefined
+          ? []
+          : [`${field} holds ${macro}, which Tally does not fill: did you mean ${meant}?`],
+      )
+      .slice(0, MAX_NAMED_MACROS);
+    const others = unfilled.filter(({ meant }) => meant === undefined).map(({ macro }) => macro);
+    if (others.length === 0) return misspelt;
     return [
-      `${field} holds macros Tally does not fill, left as they are: ${unfilled.slice(0, 5).join(', ')} (OpenRTB macros are filled only when spelt \${AUCTION_…} exactly, not percent-encoded)`,
+      ...misspelt,
+      `${field} holds macros Tally does not fill, left as they are: ${others.slice(0, MAX_NAMED_MACROS).join(', ')} (OpenRTB macros are filled only when spelt \${AUCTION_…} exactly, not percent-encoded)`,
     ];
   });
 }

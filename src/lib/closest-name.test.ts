@@ -19,6 +19,13 @@ describe('closestName', () => {
     assert.equal(closestName('x', ['y']), undefined);
   });
 
+  it('names none further than the edits it is allowed, when told fewer than 3', () => {
+    const macros = ['AUCTION_LOSS', 'AUCTION_PRICE'];
+    assert.equal(closestName('AUCTION_FOO', macros), 'AUCTION_LOSS');
+    assert.equal(closestName('AUCTION_FOO', macros, 2), undefined);
+    assert.equal(closestName('AUCITON_PRCE', macros, 2), 'AUCTION_PRICE');
+  });
+
   it('takes the nearest of two near names', () => {
     assert.equal(closestName('TALLY_HOSTS', ['TALLY_HOST', 'TALLY_HOSTNAMES']), 'TALLY_HOST');
   });

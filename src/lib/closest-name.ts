@@ -1,15 +1,15 @@
 /**
  * The one of `names` a misspelling of `name` most likely meant: the nearest by edit distance
  * (letters added, dropped, changed or two swapped; case ignored), if it is within a quarter of
- * its length (at most 3 edits). `undefined` when none is that near.
+ * its length and `maxEdits` (3 unless told). `undefined` when none is that near.
  */
-export function closestName(name: string, names: Iterable<string>): string | undefined {
+export function closestName(name: string, names: Iterable<string>, maxEdits = 3): string | undefined {
   const typed = name.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of names) {
     const distance = editDistance(typed, candidate.toLowerCase());
-    const allowed = Math.min(3, Math.floor(candidate.length / 4));
+    const allowed = Math.min(maxEdits, Math.floor(candidate.length / 4));
     if (distance <= allowed && distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
