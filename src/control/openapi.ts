@@ -308,7 +308,12 @@ export const OPENAPI_DOCUMENT = {
         additionalProperties: false,
         properties: {
           request: { type: 'object', description: 'OpenRTB 2.5/2.6 BidRequest' },
-          seat: { type: 'string', minLength: 1 },
+          seat: {
+            type: ['string', 'integer'],
+            minLength: 1,
+            description:
+              "the winning seatbid.seat, or one id of the exchange's own for a DSP that names none. As OpenRTB's ids (request.id, imp.id, bid.id, bid.impid, bid.adid), a string; a whole number is read as its digits, with a warning",
+          },
           bid: { type: 'object', description: 'OpenRTB Bid (the winner)' },
           clearingPrice: {
             type: ['number', 'null'],
@@ -317,7 +322,7 @@ export const OPENAPI_DOCUMENT = {
             description: `in currency units, e.g. 1.25 (CPM); defaults to bid.price. The price billed (this, else bid.price) is at most ${MAX_PRICE_MICROS / 1_000_000}`,
           },
           bidResponseId: {
-            type: ['string', 'null'],
+            type: ['string', 'integer', 'null'],
             description: 'the BidResponse.bidid, for ${AUCTION_BID_ID} (empty without it)',
           },
           currency: {

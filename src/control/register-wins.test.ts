@@ -27,7 +27,7 @@ const banner = {
 };
 
 describe('registering a POST /v1/wins body', () => {
-  it('warns of a second winning bid for one imp of one auction in a call, but not of the same bid again (its id as a number or text), of an ad pod’s slots, nor after a refused win', () => {
+  it('warns of a second winning bid for one imp of one auction in a call, but not of the same bid again (its id or seat as a number or text), of an ad pod’s slots, nor after a refused win', () => {
     const otherBid = { ...banner, bid: { ...banner.bid, id: 'b2' } };
     const pod = {
       request: { id: 'a2', imp: [{ id: '1', video: { podid: 'p1' } }], site: {} },
@@ -53,6 +53,8 @@ describe('registering a POST /v1/wins body', () => {
     const afterRefused = { ...refused, bid: { ...banner.bid, id: 'b9' } };
     const numericId = { ...banner, request: { ...banner.request, id: 'a6' }, bid: { ...banner.bid, id: 7 } };
     const textId = { ...numericId, bid: { ...banner.bid, id: '7' } };
+    const numericSeat = { ...banner, request: { ...banner.request, id: 'a7' }, seat: 12 };
+    const textSeat = { ...numericSeat, seat: '12' };
     const wins = [
       banner,
       otherBid,
@@ -67,6 +69,8 @@ describe('registering a POST /v1/wins body', () => {
       afterRefused,
       numericId,
       textId,
+      numericSeat,
+      textSeat,
     ];
     const answer = registerWins(JSON.stringify({ wins }), env, noFault);
     assert.ok(answer.ok);
@@ -76,7 +80,7 @@ describe('registering a POST /v1/wins body', () => {
     assert.equal(results[9]?.ok, false, 'the refused win');
     assert.deepEqual(
       results.map((result) => secondWinner(result.warnings).length),
-      [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     );
     assert.match(
       secondWinner(results[1]?.warnings)[0] ?? '',

@@ -135,7 +135,10 @@ function wonImp(win: unknown): { key: string; bid: string } | undefined {
   const impId = asId(asObject(bid)?.impid);
   if (auctionId === undefined || impId === undefined || inAdPod(asObject(request), asObject(bid), impId))
     return undefined;
-  return { key: JSON.stringify([auctionId, impId]), bid: JSON.stringify([asId(asObject(bid)?.id), seat]) };
+  return {
+    key: JSON.stringify([auctionId, impId]),
+    bid: JSON.stringify([asId(asObject(bid)?.id), asId(seat)]),
+  };
 }
 
 /** Whether the won imp is part of an ad pod, by its media object or the bid. */

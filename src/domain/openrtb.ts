@@ -64,8 +64,13 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
  */
 export function asId(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (isNumericId(value)) return String(value);
   return undefined;
+}
+
+/** Whether `value` is an id sent as a number that {@link asId} reads as its digits. */
+export function isNumericId(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value);
 }
 
 /** Whether `value` is an id sent as a number that {@link asId} refuses: not whole, or past 2^53 - 1. */

@@ -7,6 +7,7 @@ import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
 import { isPublicAddress } from '../billing/egress.js';
 import { omidScriptTag, pixelTag } from './banner.js';
 import { escapeHtml } from './html.js';
+import { impressionKey } from './impression-key.js';
 import { decryptPrice } from './price-crypto.js';
 import type { PriceKeys } from './price-crypto.js';
 import { RulesTable } from './rules.js';
@@ -412,14 +413,14 @@ describe('instrumenting a win', () => {
       [{}, /request/],
       [
         { ...win(), seat: '' },
-        /^seat must be a non-empty string: the winning seatbid\.seat, or, where the DSP names no seat, one id of your own/,
+        /^seat must be a non-empty string, as OpenRTB ids are \(a whole number is read as its digits\): the winning seatbid\.seat, or, where the DSP names no seat, one id of your own/,
       ],
       [{ ...win(), clearingPrice: -1 }, /clearingPrice/],
       [{ ...win(), currency: 'dollars' }, /currency/],
       [{ ...win(), auctionTimeMs: 'yesterday' }, /auctionTimeMs/],
       [{ ...win(), auctionTimeMs: NOW_MS + 3_600_000 }, /ahead of Tally's clock/],
       [{ ...win(), publisherBurl: 'yes' }, /publisherBurl/],
-      [{ ...win(), bidResponseId: 7 }, /bidResponseId/],
+      [{ ...win(), bidResponseId: true }, /bidResponseId/],
       [{ ...win(), currency: 'usd' }, /currency/],
       [{ ...win(), test: 'yes' }, /test must be true or false/],
       [{ ...win(), auctionTimeMs: NOW_MS - 0.5 }, /auctionTimeMs/],
@@ -441,6 +442,8 @@ describe('instrumenting a win', () => {
       [win({ bid: { adid: 2 ** 60 } }), 'bid.adid'],
       [win({ context: { site: { publisher: { id: pastSafe } } } }), 'request.site.publisher.id'],
       [win({ context: { app: { publisher: { id: -(2 ** 54) } } } }), 'request.app.publisher.id'],
+      [{ ...win(), seat: 2.5 }, 'seat'],
+      [{ ...win(), bidResponseId: pastSafe }, 'bidResponseId'],
     ];
     for (const [input, field] of inexact) {
       const result = instrumentWin(input, env);
@@ -459,6 +462,58 @@ describe('instrumenting a win', () => {
       [claims.auctionId, claims.impId, claims.bidId, claims.publisherId],
       ['42', '7', '9007199254740991', '5'],
     );
+  });
+
+  it('takes ids sent as whole numbers as the strings of their digits, seat and bidResponseId too, warning that OpenRTB writes them as strings', () => {
+    const asNumbers = win({ imp: { id: 7, banner: { w: 300, h: 250 } }, bid: { id: 9, impid: 7, adid: 3 } });
+    const numeric = ok({
+      ...asNumbers,
+      request: { ...(asNumbers.request as object), id: 42, site: { publisher: { id: 5 } } },
+      seat: 11,
+      bidResponseId: 0,
+    });
+    assert.deepEqual(numeric.warnings, [
+      'request.id, request.imp[0].id, bid.impid, bid.id, bid.adid, seat, bidResponseId and request.site.publisher.id are numbers where OpenRTB ids are strings: each is read as the string of its digits (42 as "42", which is the same id)',
+    ]);
+    const claims = claimsOf(numeric.noticeUrls.adm);
+    assert.deepEqual(
+      [claims.auctionId, claims.impId, claims.bidId, claims.adId, claims.seat, claims.bidResponseId],
+      ['42', '7', '9', '3', '11', '0'],
+    );
+    // The same win sent with strings is the same impression: one dedupe key.
+    const asStrings = win({ imp: { id: '7', banner: { w: 300, h: 250 } }, bid: { id: '9', impid: '7' } });
+    const text = ok({ ...asStrings, request: { ...(asStrings.request as object), id: '42' }, seat: '11' });
+    assert.deepEqual(text.warnings, []);
+    assert.equal(impressionKey(claimsOf(text.noticeUrls.adm)), impressionKey(claims));
+    // One number alone is named alone; another imp's id is not the won imp's.
+    const one = win({ bid: { impid: 1 } });
+    (one.request as { imp: object[] }).imp.push({ id: 2, banner: { w: 300, h: 250 } });
+    assert.deepEqual(ok(one).warnings, [
+      'bid.impid is a number where OpenRTB ids are strings: each is read as the string of its digits (1 as "1", which is the same id)',
+    ]);
+  });
+
+  it('says, refusing an id that is neither a string nor a whole number, that a whole number is read as its digits', () => {
+    const refusals: [WinInput, string][] = [
+      [
+        { ...win(), request: { ...(win().request as object), id: true } },
+        'request.id (the auction id) must be',
+      ],
+      [win({ bid: { impid: '' } }), 'bid.impid must be'],
+      [win({ bid: { id: { id: 'b' } } }), 'bid.id must be'],
+      [{ ...win(), seat: ['s'] }, 'seat must be'],
+      [{ ...win(), bidResponseId: false }, "bidResponseId must be the BidResponse's bidid,"],
+    ];
+    for (const [input, start] of refusals) {
+      const result = instrumentWin(input, env);
+      const message = result.ok ? 'accepted' : result.error.message;
+      assert.ok(
+        message.startsWith(
+          `${start} a non-empty string, as OpenRTB ids are (a whole number is read as its digits)`,
+        ),
+        message,
+      );
+    }
   });
 
   it('refuses an imp whose id is a number JSON cannot hold exactly, naming it, rather than answer that the bid won no imp', () => {

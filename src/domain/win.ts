@@ -17,7 +17,7 @@ import {
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeImpressionTrackerOffer } from './native.js';
-import { asId, asObject, isInexactNumericId } from './openrtb.js';
+import { asId, asObject, isInexactNumericId, isNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp } from './openrtb.js';
 import { privacyMacroGrowthBound, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
@@ -215,6 +215,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     burl: null,
     noticeUrls: {},
     warnings: [
+      ...numericIdWarnings(input, read, classification.imp),
       ...classification.warnings,
       ...secureMarkupWarnings(classification.imp, env.publicUrl),
       ...bidExpiry.warnings,
@@ -732,7 +733,7 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     return invalid(
       'bid is a whole BidResponse (it has seatbid): send the winning Bid, seatbid[].bid[], as bid, its seatbid.seat as seat and its bidid as bidResponseId',
     );
-  const inexactId = inexactIdField(request, bid);
+  const inexactId = inexactIdField(request, bid, input);
   if (inexactId !== undefined) {
     return invalid(
       `${inexactId} is a number that is not whole or passes 2^53 - 1, which JSON readers round (two such ids can read as one): send it as a string`,
@@ -746,14 +747,15 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     );
   }
   const auctionId = asId(request.id);
-  if (auctionId === undefined) return invalid('request.id (the auction id) must be a non-empty string');
+  if (auctionId === undefined) return invalid(`request.id (the auction id) must be ${AN_ID}`);
   const impId = asId(bid.impid);
-  if (impId === undefined) return invalid('bid.impid must be a non-empty string naming the imp the bid won');
+  if (impId === undefined) return invalid(`bid.impid must be ${AN_ID}, naming the imp the bid won`);
   const bidId = asId(bid.id);
-  if (bidId === undefined) return invalid('bid.id must be a non-empty string');
-  if (typeof input.seat !== 'string' || input.seat === '')
+  if (bidId === undefined) return invalid(`bid.id must be ${AN_ID}`);
+  const seat = asId(input.seat);
+  if (seat === undefined)
     return invalid(
-      "seat must be a non-empty string: the winning seatbid.seat, or, where the DSP names no seat, one id of your own for that DSP (a bidder code), the same for all its wins, as it is part of each impression's dedupe key and picks its price keys",
+      `seat must be ${AN_ID}: the winning seatbid.seat, or, where the DSP names no seat, one id of your own for that DSP (a bidder code), the same for all its wins, as it is part of each impression's dedupe key and picks its price keys`,
     );
   const price = input.clearingPrice ?? bid.price;
   const priceField = input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice';
@@ -781,8 +783,10 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
       `auctionTimeMs ${auctionTimeMs} is ${new Date(auctionTimeMs).toISOString()}: send the auction time in milliseconds since the epoch, not seconds`,
     );
   }
-  if (input.bidResponseId !== undefined && typeof input.bidResponseId !== 'string') {
-    return invalid("bidResponseId must be the BidResponse's bidid, a string");
+  const bidResponseId = input.bidResponseId === undefined ? '' : asId(input.bidResponseId);
+  // An empty one is none, as when absent.
+  if (bidResponseId === undefined && input.bidResponseId !== '') {
+    return invalid(`bidResponseId must be the BidResponse's bidid, ${AN_ID}`);
   }
   if (input.publisherBurl !== undefined && typeof input.publisherBurl !== 'boolean') {
     return invalid('publisherBurl must be true or false');
@@ -802,8 +806,8 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     auctionId,
     impId,
     bidId,
-    bidResponseId: input.bidResponseId ?? '',
-    seat: input.seat,
+    bidResponseId: bidResponseId ?? '',
+    seat,
     publisherId,
     priceMicros,
     priceSent: { value: price as number, field: priceField },
@@ -874,20 +878,57 @@ export function filledDspUrl(
   );
 }
 
-/** The first id field of the win sent as a number {@link asId} refuses, by its path; else `undefined`. */
-function inexactIdField(request: OrtbBidRequest, bid: OrtbBid): string | undefined {
-  // An imp whose id is such a number matches no bid.impid, or, read rounded, another imp's.
+/**
+ * What an id must be, as messages say it: OpenRTB's ids are strings, and a whole number is taken
+ * for one (see {@link numericIdWarnings}).
+ */
+const AN_ID = 'a non-empty string, as OpenRTB ids are (a whole number is read as its digits)';
+
+/** The win's id fields as sent, by their paths: the won imp's id where `imp` is given, else every imp's. */
+function idFields(
+  request: OrtbBidRequest,
+  bid: OrtbBid,
+  input: WinInput,
+  imp?: OrtbImp,
+): [string, unknown][] {
   const imps = Array.isArray(request.imp) ? (request.imp as unknown[]) : [];
-  const fields: [string, unknown][] = [
+  const impFields = imps.flatMap((candidate, index): [string, unknown][] =>
+    imp === undefined || candidate === imp ? [[`request.imp[${index}].id`, asObject(candidate)?.id]] : [],
+  );
+  return [
     ['request.id', request.id],
-    ...imps.map((imp, index): [string, unknown] => [`request.imp[${index}].id`, asObject(imp)?.id]),
+    ...impFields,
     ['bid.impid', bid.impid],
     ['bid.id', bid.id],
     ['bid.adid', bid.adid],
+    ['seat', input.seat],
+    ['bidResponseId', input.bidResponseId],
     ['request.site.publisher.id', publisherIdValue(request.site)],
     ['request.app.publisher.id', publisherIdValue(request.app)],
   ];
-  return fields.find(([, value]) => isInexactNumericId(value))?.[0];
+}
+
+/** The first id field of the win sent as a number {@link asId} refuses, by its path; else `undefined`. */
+function inexactIdField(request: OrtbBidRequest, bid: OrtbBid, input: WinInput): string | undefined {
+  // An imp whose id is such a number matches no bid.impid, or, read rounded, another imp's.
+  return idFields(request, bid, input).find(([, value]) => isInexactNumericId(value))?.[0];
+}
+
+/**
+ * The ids of the win, the won `imp`'s included, sent as whole numbers where OpenRTB writes strings:
+ * taken, as exchanges meet DSPs that send them, each read as its digits, so that 123 and "123" are
+ * one id (one impression's dedupe key, one seat's price keys).
+ */
+function numericIdWarnings(input: WinInput, parsed: ParsedWin, imp: OrtbImp): string[] {
+  const numeric = idFields(parsed.request, parsed.bid, input, imp).filter(([, value]) => isNumericId(value));
+  const [first] = numeric;
+  if (first === undefined) return [];
+  const fields = numeric.map(([field]) => field);
+  const named =
+    fields.length === 1 ? fields[0] : `${fields.slice(0, -1).join(', ')} and ${fields.at(-1) ?? ''}`;
+  return [
+    `${named} ${fields.length === 1 ? 'is a number' : 'are numbers'} where OpenRTB ids are strings: each is read as the string of its digits (${String(first[1])} as "${String(first[1])}", which is the same id)`,
+  ];
 }
 
 /** Most characters of a path {@link inexactNumberPath} gives. */
