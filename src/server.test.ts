@@ -232,6 +232,33 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     assert.equal(noUpgrade.match(/HTTP\/1\.1 200 /g)?.length, 2, noUpgrade);
   });
 
+  it('answers OPTIONS * 204 with Allow naming every method the server takes, and another method on * 400 MALFORMED_REQUEST', async () => {
+    const raw = await exchange(
+      'OPTIONS * HTTP/1.1\r\nHost: x\r\nX-Request-Id: ask-1\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 204 /, raw);
+    assert.match(raw, /\r\nAllow: GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS\r\n/, raw);
+    assert.match(raw, /\r\nX-Request-Id: ask-1\r\n/, raw);
+    // Pipelined after a notice the notice lane read, as a client checking the server may send it.
+    const afterNotice = await exchange(
+      'GET /n/abc HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.deepEqual(
+      [...afterNotice.matchAll(/HTTP\/1\.1 (\d+) /g)].map((match) => match[1]),
+      ['200', '204'],
+    );
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const answer = lastError(
+        await exchange(`${method} * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+      );
+      assert.deepEqual([answer.status, answer.code], [400, 'MALFORMED_REQUEST'], method);
+      assert.equal(
+        answer.message,
+        `the request target * names the server as a whole, which only OPTIONS asks about: send ${method} with a path, such as /v1/wins`,
+      );
+    }
+  });
+
   it('reads a target beginning with // as the path sent: its 404 names that path, and //host/v1/… is not served as /v1/…', async () => {
     const authorization = 'Authorization: Bearer test-admin-key-0123456789\r\n';
     assert.match(

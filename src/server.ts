@@ -22,6 +22,7 @@ import { longestTtlSeconds } from './domain/rules.js';
 import { raiseTtlCeiling } from './adapters/sqlite/ttl-ceiling.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
+import { answerAsteriskForm } from './control/asterisk-form.js';
 import { deferContinue } from './control/expect-continue.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from './control/http.js';
@@ -53,7 +54,7 @@ import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
 import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
-import { sendBody } from './hot/responses.js';
+import { HIT_METHODS, sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import type { BatchRecorder } from './ports/recorder.js';
@@ -348,6 +349,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));
+  /** What `OPTIONS *` lists in `Allow`: the methods of notices and of the API, and `OPTIONS`. */
+  const serverMethods = [...new Set([...HIT_METHODS, ...router.methods(), 'OPTIONS'])].join(', ');
   const trackerDeps: TrackerDeps = {
     catalog: () => catalogSnapshot.current(),
     ivtFilter: () => config.ivtFilter,
@@ -402,6 +405,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       const target = req.url ?? '/';
       const hot = serveHot(req, res, target);
       if (hot !== undefined) return answerHot(req, res, hot);
+      if (target === '*') return answerAsteriskForm(req, res, serverMethods);
       const url = parseRequestUrl(target);
       if (url === undefined) {
         const message = 'the request target is not a valid URL path: percent-encode it';

@@ -102,6 +102,13 @@ export class Router {
     }
   }
 
+  /** Every method some route takes (`HEAD` with each `GET`), in the order the routes were added. */
+  methods(): string[] {
+    return [
+      ...new Set(this.routes.flatMap((route) => (route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]))),
+    ];
+  }
+
   /** The route for a request, with its path parameters; throws 404/405 `ApiError`s. */
   match(method: string, pathname: string): { route: Route; params: Record<string, string> } {
     const allowed: string[] = [];

@@ -61,7 +61,7 @@ export function sendBody(
  * (recorded as invalid traffic) and `POST` (beacons). Any other (a CORS preflight's `OPTIONS`, a
  * `PUT`) is no impression and is not recorded.
  */
-const HIT_METHODS = new Set(['GET', 'HEAD', 'POST']);
+export const HIT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 
 /**
  * Answers 405 and returns true when `method` is not one a notice or tracker hit comes by; the

@@ -1,0 +1,20 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError, requestIdOf, sendError } from './http.js';
+
+/**
+ * Answers a request whose target is `*` (RFC 9110 §7.1's asterisk form), which names the server as
+ * a whole rather than a resource, and is sent with `OPTIONS` alone: `OPTIONS *` (a client or
+ * proxy asking what the server supports, or checking that it answers) is answered 204 with
+ * `allow`, the methods the server takes; any other method 400 `MALFORMED_REQUEST`, as no resource
+ * is named.
+ */
+export function answerAsteriskForm(req: IncomingMessage, res: ServerResponse, allow: string): void {
+  const requestId = requestIdOf(req);
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { Allow: allow, 'Cache-Control': 'no-store', 'X-Request-Id': requestId });
+    res.end();
+    return;
+  }
+  const message = `the request target * names the server as a whole, which only OPTIONS asks about: send ${String(req.method)} with a path, such as /v1/wins`;
+  sendError(res, new ApiError(400, 'MALFORMED_REQUEST', message), requestId);
+}
