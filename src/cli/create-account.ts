@@ -6,6 +6,41 @@ import { NAME_MAX_LENGTH, validName } from '../control/catalog/validation.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import { openCommandLedger } from './command-ledger.js';
 
+/** The usage line of `tally create-account`. */
+export const CREATE_ACCOUNT_USAGE =
+  'tally create-account <name>  (or --name=<name>; quote a name with spaces: tally create-account "Acme Media"; put one beginning with - after --: tally create-account -- -Acme)';
+
+/**
+ * Reads the name `tally create-account` is given: its one argument, or `--name <name>` or
+ * `--name=<name>`; after `--` an argument is the name whatever it begins with. Before it, another
+ * argument beginning with `-` is refused rather than taken for a name (`--help` would create an
+ * account "--help", and print its key), and so is a second name. `name` is `undefined` when none is
+ * given.
+ */
+export function readAccountName(
+  args: readonly string[],
+): { ok: true; name: string | undefined } | { ok: false; error: string } {
+  const names: { name: string; arg: string }[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    if (arg === '--') {
+      names.push(...args.slice(index + 1).map((name) => ({ name, arg: name })));
+      break;
+    }
+    if (arg === '--name') {
+      const name = args[index + 1];
+      if (name === undefined) return { ok: false, error: '--name needs a value: --name=<name>' };
+      names.push({ name, arg });
+      index++;
+    } else if (arg.startsWith('--name=')) names.push({ name: arg.slice('--name='.length), arg });
+    else if (arg.startsWith('-')) return { ok: false, error: `unexpected argument ${JSON.stringify(arg)}` };
+    else names.push({ name: arg, arg });
+  }
+  const [first, second] = names;
+  if (second !== undefined) return { ok: false, error: `unexpected argument ${JSON.stringify(second.arg)}` };
+  return { ok: true, name: first?.name };
+}
+
 /** The name the server gives the operator's account at first start. */
 const OPERATOR_ACCOUNT_NAME = 'default';
 

@@ -15,7 +15,7 @@ import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lo
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
-import { createAccount } from './create-account.js';
+import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
 import {
   parseReplayRequest,
@@ -30,7 +30,9 @@ Usage: tally <command>
 
 Commands:
   serve                 start the server (configuration from TALLY_* variables, see README)
-  create-account <name> create an account and print its first admin API key (shown once)
+  create-account <name> create an account and print its first admin API key (shown once);
+                        the name may be given as --name=<name>, and one beginning with - after --
+                        (tally create-account -- -Acme)
   list-accounts         list the accounts: id, name, when created, how many live API keys
   replay-dead           make dead burl deliveries pending again (3 h from now): every one, or those
                         of --account <id>, --host <host>, counted --from/--to <ISO time>;
@@ -58,28 +60,12 @@ type Command = 'serve' | 'create-account' | 'list-accounts' | 'replay-dead' | 'r
 /** The usage line of each command: how it is called, and the arguments it takes. */
 const USAGE: Readonly<Record<Command, string>> = {
   serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
-  'create-account':
-    'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
+  'create-account': CREATE_ACCOUNT_USAGE,
   'list-accounts': 'tally list-accounts',
   'replay-dead': REPLAY_DEAD_USAGE,
   'rotate-token-key': 'tally rotate-token-key',
   help: 'tally help',
 };
-
-/**
- * The arguments each command takes after its name (`create-account` checks its one itself);
- * `replay-dead` reads its options itself.
- */
-const ARGUMENTS_TAKEN: Readonly<Partial<Record<Command, number>>> = { 'create-account': 1 };
-
-/**
- * The first of `args` that `command` does not take: one past those it takes, or an option where
- * it takes a name (`tally create-account --help` would otherwise create an account "--help").
- */
-function unexpectedArgument(command: Command, args: string[]): string | undefined {
-  const taken = ARGUMENTS_TAKEN[command] ?? 0;
-  return args.slice(0, taken).find((arg) => arg.startsWith('-')) ?? args[taken];
-}
 
 /** The names that print the help. */
 const HELP_COMMANDS = new Set(['help', '--help', '-h']);
@@ -95,14 +81,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command ${JSON.stringify(given)}\n\n${HELP}`);
     return 2;
   }
+  // replay-dead reads its options and create-account its name; the others take no argument.
   const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
-  const extra = replay === undefined ? unexpectedArgument(command, args) : undefined;
+  const naming = command === 'create-account' ? readAccountName(args) : undefined;
+  const extra = replay === undefined && naming === undefined ? args[0] : undefined;
   const wrong =
     replay?.ok === false
       ? replay.error
-      : extra === undefined
-        ? undefined
-        : `unexpected argument ${JSON.stringify(extra)}`;
+      : naming?.ok === false
+        ? naming.error
+        : extra === undefined
+          ? undefined
+          : `unexpected argument ${JSON.stringify(extra)}`;
   if (wrong !== undefined) {
     process.stderr.write(`tally ${given}: ${wrong} (nothing was done); usage: ${USAGE[command]}\n`);
     return 2;
@@ -145,8 +135,9 @@ async function main(argv: string[]): Promise<number> {
         return Promise.resolve(0);
       });
     case 'create-account':
+      if (naming?.ok !== true) throw new Error('the name of create-account is read before this');
       if (!dataDirExists(config)) return 1;
-      return createAccount(config, args[0], {
+      return createAccount(config, naming.name, {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
       });

@@ -164,7 +164,7 @@ describe('the tally command', () => {
       const usage = {
         serve: 'tally serve  (configured by TALLY_* variables, e.g. TALLY_PORT=8081 tally serve)',
         'create-account':
-          'tally create-account <name>  (quote a name with spaces: tally create-account "Acme Media")',
+          'tally create-account <name>  (or --name=<name>; quote a name with spaces: tally create-account "Acme Media"; put one beginning with - after --: tally create-account -- -Acme)',
         'replay-dead':
           'tally replay-dead [--account <id>] [--host <host>] [--from <ISO time>] [--to <ISO time>] [--dry-run]',
         'rotate-token-key': 'tally rotate-token-key',
@@ -174,6 +174,8 @@ describe('the tally command', () => {
         // Options, not names: an account named "--help" would be created, and its key printed.
         [['create-account', '--help'], '--help', usage['create-account']],
         [['create-account', '-h'], '-h', usage['create-account']],
+        [['create-account', '--', 'a', 'b'], 'b', usage['create-account']],
+        [['list-accounts', '--'], '--', 'tally list-accounts'],
         [['serve', '--port', '1'], '--port', usage.serve],
         [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
         [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
@@ -597,6 +599,27 @@ describe('the tally command', () => {
         [[2, 'admin']],
       );
       assert.ok(!keys.some((row) => row.hash.includes(key)), 'the key itself is stored');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('creates an account whose name begins with -, given after -- or as --name=<name>', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
+    try {
+      for (const args of [['--', '-Acme'], ['--name=--help'], ['--name', '-x Media']]) {
+        const result = await runCli(['create-account', ...args], { TALLY_DATA_DIR: dataDir });
+        assert.equal(result.code, 0, result.stderr);
+      }
+      const db = openSqlite(join(dataDir, 'tally.db'));
+      const names = db.prepare('SELECT name FROM accounts ORDER BY id').all();
+      db.close();
+      assert.deepEqual(names, [
+        { name: 'default' },
+        { name: '-Acme' },
+        { name: '--help' },
+        { name: '-x Media' },
+      ]);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readAccountName } from './create-account.js';
+
+describe('reading the name tally create-account is given', () => {
+  it('takes a name beginning with - after --, and --name=<name> or --name <name> whatever it begins with', () => {
+    assert.deepEqual(readAccountName(['--', '-Acme']), { ok: true, name: '-Acme' });
+    assert.deepEqual(readAccountName(['--', '--']), { ok: true, name: '--' });
+    assert.deepEqual(readAccountName(['--name=-Acme']), { ok: true, name: '-Acme' });
+    assert.deepEqual(readAccountName(['--name', '--help']), { ok: true, name: '--help' });
+    assert.deepEqual(readAccountName(['--name=a=b']), { ok: true, name: 'a=b' });
+    assert.deepEqual(readAccountName(['Acme Media']), { ok: true, name: 'Acme Media' });
+    assert.deepEqual(readAccountName(['Acme', '--']), { ok: true, name: 'Acme' });
+    assert.deepEqual(readAccountName([]), { ok: true, name: undefined });
+    assert.deepEqual(readAccountName(['--']), { ok: true, name: undefined });
+  });
+
+  it('refuses an option before --, a second name however given, and --name without its value', () => {
+    assert.deepEqual(readAccountName(['--help']), { ok: false, error: 'unexpected argument "--help"' });
+    assert.deepEqual(readAccountName(['-Acme']), { ok: false, error: 'unexpected argument "-Acme"' });
+    assert.deepEqual(readAccountName(['--nam=x']), { ok: false, error: 'unexpected argument "--nam=x"' });
+    assert.deepEqual(readAccountName(['a', '--', 'b']), { ok: false, error: 'unexpected argument "b"' });
+    assert.deepEqual(readAccountName(['--name=a', 'b']), { ok: false, error: 'unexpected argument "b"' });
+    assert.deepEqual(readAccountName(['a', '--name', 'b']), {
+      ok: false,
+      error: 'unexpected argument "--name"',
+    });
+    assert.deepEqual(readAccountName(['a', '--name']), {
+      ok: false,
+      error: '--name needs a value: --name=<name>',
+    });
+  });
+});
