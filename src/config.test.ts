@@ -19,6 +19,13 @@ function assertAccepted(
   if (!parsed.ok) assert.fail(`the configuration was refused: ${parsed.errors.join('; ')}`);
 }
 
+/** Fails where `parseConfig` accepted a configuration the test expects it to refuse. */
+function assertRefused(
+  parsed: ReturnType<typeof parseConfig>,
+): asserts parsed is { ok: false; errors: string[] } {
+  if (parsed.ok) assert.fail('the configuration was accepted, where it should have been refused');
+}
+
 describe('configuration', () => {
   it('has working defaults', () => {
     const parsed = parseConfig({});
@@ -46,7 +53,7 @@ describe('configuration', () => {
       assert.equal(parsed.errors.length, 1, parsed.errors.join('\n'));
     }
     const given = parseConfig({ TALLY_HOST: 'local host', TALLY_PUBLIC_URL: 'ftp://tally.example' });
-    assert.ok(!given.ok);
+    assertRefused(given);
     assert.match(
       given.errors[1] ?? '',
       /^publicUrl: "ftp:\/\/tally\.example" must begin http:\/\/ or https:\/\//,
@@ -66,7 +73,7 @@ describe('configuration', () => {
 
   it('refuses port 0 without a public URL, which could not name the port it picks', () => {
     const parsed = parseConfig({ TALLY_PORT: '0' });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
       'port: TALLY_PORT="0" picks a free port, which notice URLs cannot name: set TALLY_PUBLIC_URL (publicUrl in the TALLY_CONFIG file) too, or another port',
     ]);
@@ -75,7 +82,8 @@ describe('configuration', () => {
     assert.equal(given.config.publicUrl, 'https://tally.example');
     // Any other port, the lowest included, is one notice URLs can name.
     const lowest = parseConfig({ TALLY_PORT: '1' });
-    assert.ok(lowest.ok && lowest.config.port === 1);
+    assertAccepted(lowest);
+    assert.equal(lowest.config.port, 1);
   });
 
   it('reports every problem at once, including malformed entries inside rules and price keys', () => {
@@ -118,7 +126,7 @@ describe('configuration', () => {
       assert.equal(parsed.ok, false, JSON.stringify(key));
       assert.match(parsed.ok ? '' : (parsed.errors[0] ?? ''), /^adminKey: .*printable ASCII/);
     }
-    assert.ok(parseConfig({ TALLY_ADMIN_KEY: 'Sixteen~chars/ok+=' }).ok);
+    assertAccepted(parseConfig({ TALLY_ADMIN_KEY: 'Sixteen~chars/ok+=' }));
   });
 
   it('keeps rule and price-key lookups to what was configured, whatever the publisher id or seat', () => {
@@ -139,14 +147,14 @@ describe('configuration', () => {
       const path = join(dir, 'tally.json');
       writeFileSync(path, JSON.stringify({ retentionDays: 30, retentionDay: 7 }));
       const parsed = parseConfig({ TALLY_CONFIG: path });
-      assert.ok(!parsed.ok);
+      assertRefused(parsed);
       assert.equal(parsed.errors.length, 1);
       assert.match(
         parsed.errors[0] ?? '',
         /^TALLY_CONFIG: "retentionDay" is not a setting \(did you mean retentionDays\?\); the settings are .*retentionDays/,
       );
       writeFileSync(path, JSON.stringify({ retentionDays: 30, publicUrl: 'https://tally.example.com' }));
-      assert.ok(parseConfig({ TALLY_CONFIG: path }).ok);
+      assertAccepted(parseConfig({ TALLY_CONFIG: path }));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -163,7 +171,7 @@ describe('configuration', () => {
       TALLY_BURL_CONCURRENCY: '+8',
       TALLY_MAX_BODY_BYTES: '2048 ',
     });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
       'port: TALLY_PORT="  " must be a decimal integer from 0 to 65535',
       'retentionDays: TALLY_RETENTION_DAYS="0x50" must be a decimal integer from 1 to 3650',
@@ -203,7 +211,7 @@ describe('configuration', () => {
         }),
       );
       const parsed = parseConfig({ TALLY_CONFIG: path });
-      assert.ok(!parsed.ok);
+      assertRefused(parsed);
       const range = (name: string, value: string, min: number, max: number) =>
         `${name}: ${value} in the TALLY_CONFIG file must be an integer from ${min} to ${max}, written as a JSON number`;
       assert.deepEqual(parsed.errors, [
@@ -229,7 +237,7 @@ describe('configuration', () => {
     const parsed = parseConfig({
       TALLY_RULES: JSON.stringify({ '*': [rule(1e300), rule(604_801), rule(0), rule(2.5), rule('600')] }),
     });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.equal(parsed.errors.length, 5, parsed.errors.join('\n'));
     for (const error of parsed.errors)
       assert.match(error, /^rules\.\*: .* a ttlSeconds that is an integer from 1 to 604800 \(7 days\)$/);
@@ -255,7 +263,7 @@ describe('configuration', () => {
         ],
       }),
     });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
     assert.match(
       parsed.errors[0] ?? '',
@@ -272,7 +280,7 @@ describe('configuration', () => {
     const keyB = Buffer.alloc(32, 2).toString('base64');
     const keyC = Buffer.alloc(32, 3).toString('base64');
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `1:${keyA},2:${keyC},1:${keyB}` });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
       'tokenKeys: key id 1 is listed twice; give each key an id of its own (the last key listed signs)',
     ]);
@@ -287,7 +295,7 @@ describe('configuration', () => {
   it('names a malformed token key entry by its place and what is wrong with it, never showing the key', () => {
     const key = Buffer.alloc(33, 7).toString('base64');
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `${Buffer.alloc(32, 1).toString('base64')},1:${key}` });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
       'tokenKeys: entry 1 must be <id 0-255>:<32-byte key in base64> (its id is not a decimal number from 0 to 255)',
       'tokenKeys: entry 2 must be <id 0-255>:<32-byte key in base64> (its key is 33 bytes)',
@@ -415,7 +423,10 @@ describe('configuration', () => {
         const parsed = parseConfig({ TALLY_CONFIG: path });
         assert.ok(!parsed.ok, `${text} was accepted`);
         assert.equal(parsed.errors.length, 1, parsed.errors.join('\n'));
-        assert.ok(parsed.errors[0]?.startsWith(`TALLY_CONFIG: cannot read ${path} as a JSON object`));
+        assert.ok(
+          parsed.errors[0]?.startsWith(`TALLY_CONFIG: cannot read ${path} as a JSON object`),
+          `${text}: the error names the file it cannot read as a JSON object: ${parsed.errors[0]}`,
+        );
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -454,7 +465,7 @@ describe('configuration', () => {
       const path = join(dir, 'tally.json');
       writeFileSync(path, JSON.stringify({ host: 8080, mailFrom: null }));
       const parsed = parseConfig({ TALLY_CONFIG: path });
-      assert.ok(!parsed.ok);
+      assertRefused(parsed);
       assert.deepEqual(parsed.errors, [
         'host: 8080 in the TALLY_CONFIG file must be a string',
         'mailFrom: null in the TALLY_CONFIG file must be a string',
@@ -475,15 +486,27 @@ describe('configuration', () => {
       ['crawler-x', 'scanner-y'],
     );
     assert.equal(parsed.config.ivtFilter.blockedIpCount, 2);
-    assert.ok(parsed.config.ivtFilter.blockedIps.check('203.0.113.7', 'ipv4'));
+    assert.equal(
+      parsed.config.ivtFilter.blockedIps.check('203.0.113.7', 'ipv4'),
+      true,
+      '203.0.113.7 is in the blocked 203.0.113.0/24',
+    );
     const trailing = parseConfig({ TALLY_IVT_BLOCKED_IPS: '203.0.113.0/24,' });
     assert.ok(trailing.ok, trailing.ok ? '' : trailing.errors.join('\n'));
     assert.equal(trailing.config.ivtFilter.blockedIpCount, 1);
     const trusted = parseConfig({ TALLY_IVT_TRUSTED_NOTIFIERS: '198.51.100.0/28, 2001:db8::1' });
     assert.ok(trusted.ok, trusted.ok ? '' : trusted.errors.join('\n'));
     assert.equal(trusted.config.ivtFilter.trustedNotifierCount, 2);
-    assert.ok(trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.9', 'ipv4'));
-    assert.ok(!trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.16', 'ipv4'));
+    assert.equal(
+      trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.9', 'ipv4'),
+      true,
+      '198.51.100.9 is in the trusted 198.51.100.0/28',
+    );
+    assert.equal(
+      trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.16', 'ipv4'),
+      false,
+      '198.51.100.16 is past the trusted 198.51.100.0/28',
+    );
   });
 
   it('reads a comma-separated list whose first pattern is a character class as patterns, not as JSON', () => {
@@ -501,7 +524,7 @@ describe('configuration', () => {
       const path = join(dir, 'tally.json');
       writeFileSync(path, JSON.stringify({ ivtUserAgents: [1], ivtBlockedIps: 'x' }));
       const parsed = parseConfig({ TALLY_CONFIG: path });
-      assert.ok(!parsed.ok);
+      assertRefused(parsed);
       assert.equal(parsed.errors[0], 'ivtUserAgents: must be a list of strings');
       assert.match(parsed.errors[1] ?? '', /^ivtBlockedIps: blocked IP entry "x" is not/);
       assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
@@ -513,13 +536,13 @@ describe('configuration', () => {
       TALLY_IVT_BLOCKED_IPS: 'nonsense',
       TALLY_IVT_TRUSTED_NOTIFIERS: '10.0.0.0/33',
     });
-    assert.ok(!eachList.ok);
+    assertRefused(eachList);
     assert.deepEqual(
       eachList.errors.map((error) => error.split(':')[0]),
       ['ivtUserAgents', 'ivtBlockedIps', 'ivtTrustedNotifiers'],
     );
     const notStrings = parseConfig({ TALLY_IVT_USER_AGENTS: '[1, 2]' });
-    assert.ok(!notStrings.ok);
+    assertRefused(notStrings);
     assert.deepEqual(notStrings.errors, [
       'ivtUserAgents: must be a JSON array of strings or a comma-separated list',
     ]);
@@ -527,7 +550,7 @@ describe('configuration', () => {
 
   it('refuses rules or price keys that are not JSON, saying so', () => {
     const parsed = parseConfig({ TALLY_RULES: '{', TALLY_PRICE_KEYS: '{"s1":' });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
       'rules: TALLY_RULES must be JSON',
       'priceKeys: TALLY_PRICE_KEYS must be JSON',
@@ -581,7 +604,7 @@ describe('configuration', () => {
       TALLY_SQLITE_SYNCRONOUS: 'NORMAL',
       TALLY_CHROMIUM: '/x',
     });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.equal(parsed.errors.length, 2);
     assert.match(
       parsed.errors[0] ?? '',
@@ -591,15 +614,17 @@ describe('configuration', () => {
       parsed.errors[1] ?? '',
       /^"TALLY_SQLITE_SYNCRONOUS" is not a setting \(did you mean TALLY_SQLITE_SYNCHRONOUS\?\); /,
     );
-    assert.ok(parseConfig({ TALLY_CONFIG: '', TALLY_CHROMIUM: '/usr/bin/chromium', OTHER_SETTING: 'x' }).ok);
+    assertAccepted(
+      parseConfig({ TALLY_CONFIG: '', TALLY_CHROMIUM: '/usr/bin/chromium', OTHER_SETTING: 'x' }),
+    );
     const far = parseConfig({ TALLY_DEBUG: '1' });
-    assert.ok(!far.ok);
+    assertRefused(far);
     assert.match(far.errors[0] ?? '', /^"TALLY_DEBUG" is not a setting; the settings are /);
   });
 
   it('refuses an admin key shorter than 16 characters and takes one of exactly 16', () => {
     const short = parseConfig({ TALLY_ADMIN_KEY: 'fifteen-chars-x' });
-    assert.ok(!short.ok);
+    assertRefused(short);
     assert.match(short.errors[0] ?? '', /^adminKey: TALLY_ADMIN_KEY must be at least 16 characters/);
     const exact = parseConfig({ TALLY_ADMIN_KEY: 'sixteen-chars-xy' });
     assertAccepted(exact);
@@ -620,7 +645,7 @@ describe('configuration', () => {
 
   it('refuses an unknown SQLite synchronous mode', () => {
     const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'OFF' });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
       'sqliteSynchronous: TALLY_SQLITE_SYNCHRONOUS="OFF" must be FULL or NORMAL',
     ]);
@@ -708,7 +733,7 @@ describe('configuration', () => {
 
   it('refuses rules that are not an object of lists, or name an unknown format, channel or method', () => {
     const refused = parseConfig({ TALLY_RULES: '[]' });
-    assert.ok(!refused.ok);
+    assertRefused(refused);
     assert.match(refused.errors[0] ?? '', /^rules: must be \{/);
     const rule = { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 };
     const parsed = parseConfig({
@@ -720,7 +745,7 @@ describe('configuration', () => {
         ],
       }),
     });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.equal(parsed.errors.length, 3, parsed.errors.join('\n'));
     for (const error of parsed.errors)
       assert.match(error, /^rules\.\*: .* needs a known format, channel, method/);
@@ -732,7 +757,7 @@ describe('configuration', () => {
         '*': [{ format: 'banner', channel: 'web', method: 'vast', ttlSeconds: 600 }],
       }),
     });
-    assert.ok(!parsed.ok);
+    assertRefused(parsed);
     assert.match(
       parsed.errors[0] ?? '',
       /gives banner a method Tally cannot instrument for it: use adm, burl or omid$/,
@@ -750,7 +775,7 @@ describe('configuration', () => {
       integrityKey: Buffer.alloc(32, 2),
     });
     const refused = parseConfig({ TALLY_PRICE_KEYS: '[]' });
-    assert.ok(!refused.ok);
+    assertRefused(refused);
     assert.match(refused.errors[0] ?? '', /^priceKeys: must be \{/);
   });
 
@@ -794,7 +819,7 @@ describe('configuration', () => {
         f: { owner: 2, encryptionKey: key(1), integrityKey: key(2) },
       }),
     });
-    assert.ok(!refused.ok);
+    assertRefused(refused);
     assert.deepEqual(refused.errors, [
       'priceKeys.a: accountId must be an account id (a whole number from 1), not 0',
       'priceKeys.b: seat must be the seat\'s id as wins name it, not ""',
