@@ -525,7 +525,8 @@ describe('the catalog snapshot once stopped', () => {
       const last = snapshot.current();
       snapshot.stop();
       const elsewhere = new SqliteCatalogStore(otherDb);
-      assert.ok(elsewhere.advertisers.create(accountId, { name: 'after stop' }, NOW_MS).ok);
+      const created = elsewhere.advertisers.create(accountId, { name: 'after stop' }, NOW_MS);
+      assert.ok(created.ok, `the other connection creates an advertiser; got ${JSON.stringify(created)}`);
       assert.notEqual(elsewhere.version(), last.version);
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(snapshot.current(), last);

@@ -147,7 +147,8 @@ describe('GET for the burl relay', () => {
     seen.length = 0;
     const port = (server.address() as AddressInfo).port;
     const result = await httpGet(`http://localhost:${port}/ok`, {}, 2000, () => false);
-    assert.ok('error' in result && /localhost resolves to .* outside the public internet/.test(result.error));
+    assert.ok('error' in result, `refused with an error; got ${JSON.stringify(result)}`);
+    assert.match(result.error, /localhost resolves to .* outside the public internet/);
     assert.equal('permanent' in result && result.permanent, true);
     assert.equal(seen.length, 0);
   });

@@ -112,7 +112,7 @@ describe('the options of tally replay-dead', () => {
       ok: false,
       error: '--from must be before --to',
     });
-    assert.ok(!parseReplayRequest(['--from', '2026-02-30']).ok);
+    assert.equal(parseReplayRequest(['--from', '2026-02-30']).ok, false, 'February 30 is refused');
   });
 
   it('refuses an option given twice, naming both values, rather than keep the last and replay less than asked', () => {
@@ -130,7 +130,7 @@ describe('the options of tally replay-dead', () => {
       '2',
       '--from=2026-12-02',
     ]);
-    assert.ok(!both.ok);
+    assert.ok(!both.ok, '--account and --from given twice are refused');
     assert.match(both.error, /^--account is given 2 times \("1", "2"\).*; --from is given 2 times/);
     const once = parseReplayRequest(['--host', 'a.example', '--dry-run', '--dry-run']);
     assert.ok(once.ok, 'a flag given twice asks the same thing');

@@ -84,7 +84,7 @@ const impression = (id: number | string | undefined = ids.impression) =>
 /** The stored click tracker of `ids.click`. */
 function clickTracker() {
   const found = catalog.trackers.get(1, ids.click ?? 0);
-  assert.ok(found !== undefined);
+  assert.ok(found !== undefined, 'the click tracker is stored');
   return found;
 }
 
@@ -182,7 +182,7 @@ describe('exporting tracker tags', () => {
   it('refuses to export a click tracker without a clickUrl unless redir is among the params, naming it and both fixes', async () => {
     const bare = tracker('click');
     const withUrl = catalog.trackers.get(1, bare);
-    assert.ok(withUrl !== undefined);
+    assert.ok(withUrl !== undefined, 'the click tracker is stored');
     stored(catalog.trackers.update(1, bare, { ...withUrl, clickUrl: null }, NOW_MS));
     const click = (id: number | undefined) => `/v1/click-trackers/${id}/export`;
     for (const [path, body] of [
@@ -281,14 +281,17 @@ describe('exporting tracker tags', () => {
     const body = Object.fromEntries(Array.from({ length: 2000 }, (_, index) => [`unknown${index}`, 1]));
     const message = await refusal(body);
     assert.ok(message.includes('unknown9: unknown field'), message.slice(0, 200));
-    assert.ok(!message.includes('unknown10:'));
+    assert.doesNotMatch(message, /unknown10:/, 'only the first ten unknown fields are named');
     assert.ok(message.endsWith('; and 1990 more unknown fields'), message.slice(-80));
   });
 
   it('names an unknown field by at most 64 of its characters', async () => {
     const message = await refusal({ [`${'p'.repeat(64)}${'q'.repeat(1000)}`]: 1 });
     assert.ok(message.startsWith(`${'p'.repeat(64)}…: unknown field`), message.slice(0, 80));
-    assert.ok(message.length < 200);
+    assert.ok(
+      message.length < 200,
+      `the message is short, not the 1064-character name; got ${message.length} characters`,
+    );
   });
 
   it('exports up to 500 trackers at once and refuses 501', async () => {
@@ -330,12 +333,12 @@ describe('exporting tracker tags', () => {
   it('warns, naming what to activate, when the tracker or its line item is inactive, and exports the tags all the same', async () => {
     const paused = tracker('impression');
     const pausedTracker = catalog.trackers.get(1, paused);
-    assert.ok(pausedTracker !== undefined);
+    assert.ok(pausedTracker !== undefined, 'the tracker to pause is stored');
     stored(catalog.trackers.update(1, paused, { ...pausedTracker, state: 'inactive' }, NOW_MS));
     const onPausedLine = tracker('impression');
     const lineItemId = catalog.trackers.get(1, onPausedLine)?.lineItemId ?? 0;
     const lineItem = catalog.lineItems.get(1, lineItemId);
-    assert.ok(lineItem !== undefined);
+    assert.ok(lineItem !== undefined, 'the line item to pause is stored');
     stored(catalog.lineItems.update(1, lineItemId, { ...lineItem, state: 'inactive' }, NOW_MS));
 
     const answer = await exportOf(impression(), { trackerIds: [paused, onPausedLine] });
@@ -405,10 +408,10 @@ describe('exporting tracker tags', () => {
   it('warns of both an inactive tracker and its inactive line item, as each must be activated before its hits count', async () => {
     const id = tracker('impression');
     const paused = catalog.trackers.get(1, id);
-    assert.ok(paused !== undefined);
+    assert.ok(paused !== undefined, 'the tracker to pause is stored');
     stored(catalog.trackers.update(1, id, { ...paused, state: 'inactive' }, NOW_MS));
     const lineItem = catalog.lineItems.get(1, paused.lineItemId);
-    assert.ok(lineItem !== undefined);
+    assert.ok(lineItem !== undefined, 'the tracker’s line item is stored');
     stored(catalog.lineItems.update(1, lineItem.id, { ...lineItem, state: 'inactive' }, NOW_MS));
     const answer = await exportOf(impression(id), {});
     assert.equal(answer.status, 200, answer.text);
@@ -503,7 +506,7 @@ describe('mailing tracker tags', () => {
   it('attaches the very file ?download=1 answers, its warnings included', async () => {
     const paused = tracker('impression');
     const pausedTracker = catalog.trackers.get(1, paused);
-    assert.ok(pausedTracker !== undefined);
+    assert.ok(pausedTracker !== undefined, 'the tracker to pause is stored');
     stored(catalog.trackers.update(1, paused, { ...pausedTracker, state: 'inactive' }, NOW_MS));
     const body = { trackerIds: [ids.impression] };
     const file = await fetch(`${base}${impression(paused)}?download=1`, {

@@ -729,7 +729,7 @@ describe('role and scope checks', () => {
       try {
         requireAccountWide(held, role);
       } catch (error) {
-        assert.ok(forbidden(error));
+        assert.ok(forbidden(error), `refused with 403 FORBIDDEN; got ${String(error)}`);
         return (error as ApiError).message;
       }
       assert.fail('not refused');

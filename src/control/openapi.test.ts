@@ -173,7 +173,7 @@ describe('the OpenAPI document served at /docs', () => {
     const ANSWER_BUDGET_CHARS = 1_000_000;
     const wins = operation('/v1/wins', 'post');
     const body = wins.requestBody?.content['application/json'];
-    assert.ok(body !== undefined);
+    assert.ok(body !== undefined, 'POST /v1/wins documents a JSON request body');
     assert.deepEqual(problems(body.example, body.schema), []);
     assert.equal(
       (body.schema.properties as Record<string, Schema>).wins?.maxItems,
@@ -221,11 +221,11 @@ describe('the OpenAPI document served at /docs', () => {
       (error) => faults.push(error),
       ANSWER_BUDGET_CHARS,
     );
-    assert.ok(answer.ok);
+    assert.ok(answer.ok, JSON.stringify(answer));
     assert.equal(faults.length, 1);
     const result: unknown = JSON.parse(answer.json);
     const schema = wins.responses['200']?.content?.['application/json']?.schema;
-    assert.ok(schema !== undefined);
+    assert.ok(schema !== undefined, 'POST /v1/wins documents its JSON 200 answer');
     assert.deepEqual(problems(result, schema), []);
     const results = (result as { results: { ok: boolean; error?: { code: string } }[] }).results;
     assert.equal(results[0]?.ok, true);
@@ -370,7 +370,7 @@ describe('the OpenAPI document served at /docs', () => {
       if (/catalog-[a-z]+\.ts$/.test(file))
         for (const match of text.matchAll(/reason: 'conflict',\s*field: '(\w+)'/g))
           uniqueFields.add(match[1] ?? '');
-    assert.ok(uniqueFields.size > 0);
+    assert.notEqual(uniqueFields.size, 0, 'the catalog stores refuse some field as a conflict');
     for (const { name, operation: write, responses } of operations()) {
       const schema = write.requestBody?.content['application/json']?.schema;
       if (!/^(POST|PATCH|PUT) \/v1\//.test(name) || schema === undefined || name.endsWith('/export'))
@@ -458,7 +458,7 @@ describe('the OpenAPI document served at /docs', () => {
     const deliveries = operation('/v1/deliveries', 'get');
     const limit = deliveries.parameters?.find((parameter) => parameter.name === 'limit')?.schema;
     const status = deliveries.parameters?.find((parameter) => parameter.name === 'status')?.schema;
-    assert.ok(limit !== undefined && status !== undefined);
+    assert.ok(limit !== undefined && status !== undefined, 'GET /v1/deliveries documents limit and status');
     const db = openSqlite(':memory:');
     const [route] = deliveryRoutes(new SqliteLedger(db));
     const call = async (query: string): Promise<number> => {

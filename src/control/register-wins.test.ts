@@ -73,7 +73,7 @@ describe('registering a POST /v1/wins body', () => {
       textSeat,
     ];
     const answer = registerWins(JSON.stringify({ wins }), env, noFault);
-    assert.ok(answer.ok);
+    assert.ok(answer.ok, JSON.stringify(answer));
     const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
     const secondWinner = (warnings: string[] = []) =>
       warnings.filter((warning) => warning.includes('with another bid'));
@@ -102,7 +102,7 @@ describe('registering a POST /v1/wins body', () => {
     const answer = registerWins(JSON.stringify({ wins: [banner, broken, banner] }), failing, (error) =>
       faults.push(error),
     );
-    assert.ok(answer.ok);
+    assert.ok(answer.ok, JSON.stringify(answer));
     const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: { code: string } }[] };
     assert.deepEqual(
       results.map((result) => result.error?.code ?? 'ok'),
@@ -117,7 +117,7 @@ describe('registering a POST /v1/wins body', () => {
       env,
       noFault,
     );
-    assert.ok(answer.ok);
+    assert.ok(answer.ok, JSON.stringify(answer));
     const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: { code: string } }[] };
     assert.deepEqual(
       results.map((result) => [result.ok, result.error?.code]),
@@ -133,10 +133,10 @@ describe('registering a POST /v1/wins body', () => {
     const big = { ...banner, bid: { ...banner.bid, adm: `<div>${'x'.repeat(50_000)}</div>` } };
     const body = JSON.stringify({ wins: [banner, big, big, banner] });
     const whole = registerWins(body, env, noFault);
-    assert.ok(whole.ok);
+    assert.ok(whole.ok, whole.ok ? '' : `the call without a budget was refused: ${whole.message}`);
     const budget = whole.json.length - 1000;
     const answer = registerWins(body, env, noFault, budget);
-    assert.ok(answer.ok);
+    assert.ok(answer.ok, answer.ok ? '' : `the call was refused: ${answer.message}`);
     assert.ok(answer.json.length <= budget, `${answer.json.length} characters`);
     const { results } = JSON.parse(answer.json) as {
       results: { ok: boolean; adm?: string; error?: { code: string; message: string } }[];
@@ -145,7 +145,11 @@ describe('registering a POST /v1/wins body', () => {
       results.map((result) => result.error?.code ?? 'ok'),
       ['ok', 'ok', 'ANSWER_TOO_LARGE', 'ok'],
     );
-    assert.ok(results[1]?.adm?.includes('x'.repeat(50_000)));
+    assert.equal(
+      results[1]?.adm?.includes('x'.repeat(50_000)),
+      true,
+      'the first large win still fits, its markup whole',
+    );
     assert.equal(
       results[2]?.error?.message,
       `this win's markup would take the answer past ${budget} characters; send it in another call (the other wins are answered)`,
@@ -184,7 +188,8 @@ describe('registering a POST /v1/wins body', () => {
       env,
       noFault,
     );
-    assert.ok(!tooMany.ok && /send at most 10000 wins per call; this had 10001/.test(tooMany.message));
+    assert.ok(!tooMany.ok, 'a call of 10001 wins is refused');
+    assert.match(tooMany.message, /send at most 10000 wins per call; this had 10001/);
   });
 
   it('refuses a body with a field beside wins, naming it, rather than ignoring it', () => {
@@ -271,7 +276,11 @@ describe('registering a POST /v1/wins body', () => {
         ['ok', undefined],
       ],
     );
-    assert.ok(results.every((result) => !JSON.stringify(result).includes('9007199254740992')));
+    assert.deepEqual(
+      results.filter((result) => JSON.stringify(result).includes('9007199254740992')),
+      [],
+      'no result repeats the rounded 9007199254740992',
+    );
   });
 
   it('refuses a body nested past the limit with BODY_TOO_DEEP instead of overflowing the stack', () => {

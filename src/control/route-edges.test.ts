@@ -281,7 +281,7 @@ describe('POST /v1/wins: what the route passes on', () => {
     const adm = '<p>Café – 東京 🎉</p>';
     const answer = await postWins(JSON.stringify({ wins: [{ ...win, bid: { ...win.bid, adm } }] }));
     assert.equal(answer.status, 200);
-    assert.ok(answer.body.results[0].ok);
+    assert.equal(answer.body.results[0].ok, true, JSON.stringify(answer.body.results[0]));
     assert.ok((answer.body.results[0].adm as string).includes(adm), answer.body.results[0].adm);
   });
 });
@@ -292,7 +292,7 @@ describe('POST /v1/wins: the clock', () => {
       const answer = await postWins(JSON.stringify({ wins: [win] }));
       const token = (answer.body.results[0].noticeUrls.adm as string).split('/').at(-1) ?? '';
       const opened = openToken(token, ring);
-      assert.ok(opened.ok);
+      assert.ok(opened.ok, `the notice token opens; got ${JSON.stringify(opened)}`);
       return opened.claims.auctionTimeMs;
     };
     await auctionTimeOf();

@@ -93,12 +93,16 @@ describe('POST /v1/wins', () => {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     const token = (answer.body.results[0].noticeUrls.adm as string).split('/').at(-1) ?? '';
     const opened = openToken(token, ring);
-    assert.ok(opened.ok && opened.claims.accountId === 2 && opened.claims.auctionId === 'auction-9');
+    assert.ok(opened.ok, `the notice token opens; got ${JSON.stringify(opened)}`);
+    assert.deepEqual([opened.claims.accountId, opened.claims.auctionId], [2, 'auction-9']);
   });
 
   it('refuses a body over the server’s limit with 413 before registering anything', async () => {
     const padded = JSON.stringify({ wins: [{ ...win, pad: 'x'.repeat(MAX_BODY_BYTES) }] });
-    assert.ok(padded.length < 2 * MAX_BODY_BYTES);
+    assert.ok(
+      padded.length < 2 * MAX_BODY_BYTES,
+      `the body is past the limit by less than twice: ${padded.length} bytes`,
+    );
     const answer = await register(bases.open, padded);
     assert.deepEqual([answer.status, answer.body.error.code], [413, 'BODY_TOO_LARGE']);
     assert.equal(

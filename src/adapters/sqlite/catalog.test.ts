@@ -133,7 +133,10 @@ describe('SQLite catalog store', () => {
     const a = chainIn(accountA);
     const b = chainIn(accountA);
     const result = store.trackers.create(accountA, trackerInput(a, { lineItemId: b.lineItem.id }), NOW_MS);
-    assert.ok(!result.ok && result.reason === 'invalid');
+    assert.ok(
+      !result.ok && result.reason === 'invalid',
+      `a tracker on another advertiser’s line item is refused as invalid; got ${JSON.stringify(result)}`,
+    );
     assert.equal(result.problems.length, 1);
     assert.equal(result.problems[0]?.field, 'lineItemId');
     assert.match(
@@ -153,7 +156,10 @@ describe('SQLite catalog store', () => {
       trackerInput(a, { placementId: placement.id, paymentRuleId: paymentRule.id }),
       NOW_MS,
     );
-    assert.ok(!result.ok && result.reason === 'invalid');
+    assert.ok(
+      !result.ok && result.reason === 'invalid',
+      `a tracker on another publisher’s placement and payment rule is refused as invalid; got ${JSON.stringify(result)}`,
+    );
     assert.deepEqual(
       result.problems.map((problem) => problem.field),
       ['placementId', 'paymentRuleId'],
@@ -164,7 +170,10 @@ describe('SQLite catalog store', () => {
     const a = chainIn(accountA);
     const b = chainIn(accountB);
     const foreign = store.trackers.create(accountA, trackerInput(a, { publisherId: b.publisher.id }), NOW_MS);
-    assert.ok(!foreign.ok && foreign.reason === 'invalid');
+    assert.ok(
+      !foreign.ok && foreign.reason === 'invalid',
+      `a tracker on another account’s publisher is refused as invalid; got ${JSON.stringify(foreign)}`,
+    );
     assert.deepEqual(
       foreign.problems.map((problem) => problem.field),
       ['publisherId'],
@@ -178,7 +187,10 @@ describe('SQLite catalog store', () => {
       trackerInput(a, { kind: 'click' }),
       NOW_MS,
     );
-    assert.ok(!asClick.ok && asClick.reason === 'invalid');
+    assert.ok(
+      !asClick.ok && asClick.reason === 'invalid',
+      `a tracker’s kind cannot change: refused as invalid; got ${JSON.stringify(asClick)}`,
+    );
     assert.equal(asClick.problems[0]?.field, 'kind');
     assert.equal(store.trackers.get(accountA, impression.id)?.kind, 'impression');
   });
@@ -188,7 +200,10 @@ describe('SQLite catalog store', () => {
     const b = chainIn(accountB);
     stored(store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS));
     const again = store.trackers.create(accountA, trackerInput(a, { code: 'shared' }), NOW_MS);
-    assert.ok(!again.ok && again.reason === 'conflict' && again.field === 'code');
+    assert.ok(
+      !again.ok && again.reason === 'conflict' && again.field === 'code',
+      `a second tracker with the same code and kind is refused as a conflict on code; got ${JSON.stringify(again)}`,
+    );
     stored(store.trackers.create(accountA, trackerInput(a, { code: 'shared', kind: 'click' }), NOW_MS));
     stored(store.trackers.create(accountB, trackerInput(b, { code: 'shared' }), NOW_MS));
   });
@@ -218,7 +233,10 @@ describe('SQLite catalog store', () => {
       rule(publisher.id, { isBase: false }),
       NOW_MS,
     );
-    assert.ok(!demote.ok && demote.reason === 'invalid' && demote.problems[0]?.field === 'isBase');
+    assert.ok(
+      !demote.ok && demote.reason === 'invalid' && demote.problems[0]?.field === 'isBase',
+      `the base rule cannot be made not base: refused as invalid on isBase; got ${JSON.stringify(demote)}`,
+    );
   });
 
   it('refuses to delete an object while others depend on it, listing them and the fix', () => {
@@ -235,7 +253,10 @@ describe('SQLite catalog store', () => {
     );
 
     const advertiser = store.advertisers.delete(accountA, a.advertiser.id);
-    assert.ok(!advertiser.ok && advertiser.reason === 'in_use');
+    assert.ok(
+      !advertiser.ok && advertiser.reason === 'in_use',
+      `an advertiser with a line item and trackers is refused as in use; got ${JSON.stringify(advertiser)}`,
+    );
     assert.deepEqual(
       advertiser.dependents.map((dependent) => [dependent.noun, dependent.ids]),
       [
@@ -244,13 +265,19 @@ describe('SQLite catalog store', () => {
       ],
     );
     const usedPlacement = store.placements.delete(accountA, placement.id);
-    assert.ok(!usedPlacement.ok && usedPlacement.reason === 'in_use');
+    assert.ok(
+      !usedPlacement.ok && usedPlacement.reason === 'in_use',
+      `a placement trackers and rules name is refused as in use; got ${JSON.stringify(usedPlacement)}`,
+    );
     assert.deepEqual(
       usedPlacement.dependents.map((dependent) => dependent.ids),
       [[imp.id], [conditional.id]],
     );
     const baseRule = store.paymentRules.delete(accountA, base.id);
-    assert.ok(!baseRule.ok && baseRule.reason === 'in_use');
+    assert.ok(
+      !baseRule.ok && baseRule.reason === 'in_use',
+      `a base payment rule with others beside it is refused as in use; got ${JSON.stringify(baseRule)}`,
+    );
     assert.match(baseRule.fix, /base/);
 
     assert.deepEqual(store.trackers.delete(accountA, imp.id), { ok: true });
@@ -269,7 +296,10 @@ describe('SQLite catalog store', () => {
     );
     const base = stored(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
     const refused = store.publishers.delete(accountA, publisher.id);
-    assert.ok(!refused.ok && refused.reason === 'in_use');
+    assert.ok(
+      !refused.ok && refused.reason === 'in_use',
+      `a publisher with placements and rules is refused as in use; got ${JSON.stringify(refused)}`,
+    );
     assert.deepEqual(
       refused.dependents.map((dependent) => [dependent.noun, dependent.ids]),
       [
@@ -304,7 +334,7 @@ describe('SQLite catalog store', () => {
         [['API key scoped to it', [key.id]]],
       );
       assert.equal(refused.fix, 'revoke them first');
-      assert.ok(accounts.revokeKey(accountA, key.id, NOW_MS));
+      assert.equal(accounts.revokeKey(accountA, key.id, NOW_MS), true, `the ${scope.type} key is revoked`);
       assert.deepEqual(entities.delete(accountA, id), { ok: true }, scope.type);
     }
   });
@@ -319,7 +349,10 @@ describe('SQLite catalog store', () => {
       rule(publisher.id, { placementIds: [placement.id], endDate: '2030-01-31' }),
       NOW_MS,
     );
-    assert.ok(!refused.ok && refused.reason === 'invalid');
+    assert.ok(
+      !refused.ok && refused.reason === 'invalid',
+      `a publisher’s first rule, with placements and an end date, is refused as invalid; got ${JSON.stringify(refused)}`,
+    );
     assert.deepEqual(
       refused.problems.map((problem) => problem.field),
       ['placementIds', 'endDate'],
@@ -335,7 +368,10 @@ describe('SQLite catalog store', () => {
       store.publishers.create(accountA, { name: 'No base', externalId: null }, NOW_MS),
     );
     const refused = store.paymentRules.create(accountA, rule(publisher.id, { isBase: false }), NOW_MS);
-    assert.ok(!refused.ok && refused.reason === 'invalid');
+    assert.ok(
+      !refused.ok && refused.reason === 'invalid',
+      `a first rule that is not base is refused as invalid; got ${JSON.stringify(refused)}`,
+    );
     assert.equal(refused.problems[0]?.field, 'isBase');
     assert.match(refused.problems[0]?.message ?? '', /has no base rule yet, so its first rule is the base/);
     assert.deepEqual(
@@ -348,7 +384,7 @@ describe('SQLite catalog store', () => {
     const created = stored(store.advertisers.create(accountA, { name: 'short-lived' }, NOW_MS));
     assert.deepEqual(store.advertisers.delete(accountA, created.id), { ok: true });
     const next = stored(store.advertisers.create(accountA, { name: 'next' }, NOW_MS));
-    assert.ok(next.id > created.id);
+    assert.ok(next.id > created.id, `the next id ${next.id} is past the deleted ${created.id}`);
   });
 
   it('pages lists by id and filters names case-insensitively', () => {
@@ -425,7 +461,7 @@ describe('catalog snapshot', () => {
     assert.equal(view?.id, created.id);
     assert.equal(view?.lineItem.revenueType, 'cost_plus_margin');
     assert.equal(view?.lineItem.revenueValueMicros, 250_000);
-    assert.ok(Object.isFrozen(view));
+    assert.equal(Object.isFrozen(view), true, 'the snapshot’s tracker view is frozen');
   });
 
   it('shows its own writes on the very next read', () => {

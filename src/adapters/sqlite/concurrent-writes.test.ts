@@ -71,7 +71,7 @@ describe('transactions that read before they write, beside another connection co
     const accountId = new SqliteAccountStore(db).createAccount('A', T0).id;
     const catalog = new SqliteCatalogStore(db);
     const advertiser = catalog.advertisers.create(accountId, { name: 'Adv' }, T0);
-    assert.ok(advertiser.ok);
+    assert.ok(advertiser.ok, `the advertiser is created; got ${JSON.stringify(advertiser)}`);
     for (let round = 0; round < ROUNDS; round++) {
       const input = {
         advertiserId: advertiser.value.id,
@@ -80,7 +80,8 @@ describe('transactions that read before they write, beside another connection co
         revenueType: 'cpm' as const,
         revenueValueMicros: 1,
       };
-      assert.ok(catalog.lineItems.create(accountId, input, T0).ok);
+      const lineItem = catalog.lineItems.create(accountId, input, T0);
+      assert.ok(lineItem.ok, `round ${round}: the line item is created; got ${JSON.stringify(lineItem)}`);
     }
     db.close();
   });

@@ -105,7 +105,10 @@ describe('the data directory lock', () => {
     const second = lockDataDir(held);
     try {
       await until(() => taken.length > 0);
-      assert.ok(taken[0] instanceof DataDirInUseError);
+      assert.ok(
+        taken[0] instanceof DataDirInUseError,
+        `taken with a DataDirInUseError; got ${String(taken[0])}`,
+      );
       assert.match(taken[0].message, /deleting that file does not stop it/);
       // Said once: the holder stops checking.
       await new Promise((resolve) => setTimeout(resolve, 2 * LOCK_CHECK_INTERVAL_MS));

@@ -188,7 +188,7 @@ describe('opening the SQLite database', () => {
     } finally {
       db.close();
     }
-    assert.ok(statSync(path).size > 0);
+    assert.notEqual(statSync(path).size, 0, 'the database file holds its pages');
   });
 
   it('throws the ENOENT of a directory /proc will not make at once, rather than retry forever', () => {

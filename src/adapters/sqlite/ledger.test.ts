@@ -1248,7 +1248,7 @@ describe('the SQLite ledger', () => {
           detail: string;
         }[]
       ).map((step) => step.detail);
-      assert.ok(steps.length > 0);
+      assert.notEqual(steps.length, 0, `${table}: the query plan has steps`);
       for (const step of steps) assert.doesNotMatch(step, new RegExp(`^SCAN ${table}`), steps.join('; '));
     }
   });
@@ -1267,7 +1267,11 @@ describe('the SQLite ledger', () => {
       if (step.done) break;
     }
     assert.equal(steps.length, 10, 'ids 1 to 90 precede the cutoff: ten windows of ten ids from id 0');
-    assert.ok(steps.every((step) => step.events <= 10));
+    assert.deepEqual(
+      steps.filter((step) => step.events > 10),
+      [],
+      'no step prunes more than its window of ten ids',
+    );
     assert.equal(
       steps.reduce((sum, step) => sum + step.events, 0),
       45,
@@ -1285,7 +1289,7 @@ describe('the SQLite ledger', () => {
       event({ receivedMs: T0 + 60_000, dedupe: { key: 'd3', expiresMs: T0 + HOUR_MS }, delivery }),
     ]);
     const [fresh] = ledger.leaseDeliveries(T0 + 60_000, 10, 5000);
-    assert.ok(fresh !== undefined);
+    assert.ok(fresh !== undefined, 'the new delivery is leased');
     assert.ok(
       leased.every(({ id }) => id < fresh.id),
       `a new impression's delivery ${fresh.id} must not reuse a pruned one's id (${leased.map(({ id }) => id).join(', ')})`,
@@ -1351,7 +1355,7 @@ describe('the SQLite ledger', () => {
     const restored = new SqliteLedger(openSqlite(backupPath), T0 + 1);
     count(restored, ['c1'], T0 + 1);
     const [fresh] = restored.leaseDeliveries(T0 + 1, 10, 5000);
-    assert.ok(fresh !== undefined);
+    assert.ok(fresh !== undefined, 'the restored ledger’s new delivery is leased');
     assert.ok(
       seen.every((old) => old < fresh.id),
       `${fresh.id} is above ${Math.max(...seen)}`,
@@ -1389,7 +1393,7 @@ describe('the SQLite ledger', () => {
       event({ dedupe: { key: 'late', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + HOUR_MS } }),
     ]);
     const [delivery] = late.leaseDeliveries(T0, 10, 5000);
-    assert.ok(delivery !== undefined);
+    assert.ok(delivery !== undefined, 'the delivery is leased');
     assert.match(String(delivery.id), /^[1-9]\d{0,14}$/);
     late.close();
   });
@@ -1401,7 +1405,7 @@ describe('the SQLite ledger', () => {
       event({ dedupe: { key: 'now', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + HOUR_MS } }),
     ]);
     const [delivery] = plain.leaseDeliveries(T0, 10, 5000);
-    assert.ok(delivery !== undefined);
+    assert.ok(delivery !== undefined, 'the delivery is leased');
     assert.ok(delivery.id >= before * 100, `${delivery.id} is at least ${before * 100}`);
     plain.close();
   });

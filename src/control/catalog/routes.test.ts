@@ -184,7 +184,7 @@ describe('catalog routes', () => {
       const all = (await call('GET', '/v1/api-keys?limit=500')).body.items.map(
         (item: { id: number }) => item.id,
       );
-      assert.ok(all.length >= 3);
+      assert.ok(all.length >= 3, `at least 3 keys exist to page through; got ${all.length}`);
       const seen: number[] = [];
       let next: number | null = null;
       do {
@@ -193,7 +193,10 @@ describe('catalog routes', () => {
           `/v1/api-keys?limit=2${next === null ? '' : `&after=${next}`}`,
         );
         assert.equal(page.status, 200);
-        assert.ok(page.body.items.length <= 2);
+        assert.ok(
+          page.body.items.length <= 2,
+          `a page holds at most limit=2 keys; got ${page.body.items.length}`,
+        );
         seen.push(...page.body.items.map((item: { id: number }) => item.id));
         next = page.body.next as number | null;
       } while (next !== null);

@@ -15,7 +15,7 @@ function outcome<T>(
   try {
     fields.finish('thing');
   } catch (error) {
-    assert.ok(error instanceof ApiError);
+    assert.ok(error instanceof ApiError, `finish refuses with an ApiError; got ${String(error)}`);
     assert.deepEqual([error.status, error.code], [400, 'VALIDATION_FAILED']);
     return { refused: error.message };
   }
@@ -167,7 +167,10 @@ describe('catalog field readers', () => {
     }
     assert.deepEqual(outcome({}, name, 'patch'), { value: 'stored' });
     const cleared = outcome({ name: null }, name, 'patch');
-    assert.ok('refused' in cleared);
+    assert.ok(
+      'refused' in cleared,
+      `a patch setting the required name to null is refused; got ${JSON.stringify(cleared)}`,
+    );
     assert.match(cleared.refused, /name: cannot be null/);
   });
 });

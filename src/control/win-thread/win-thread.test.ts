@@ -51,11 +51,10 @@ describe('the wins thread', () => {
         await thread.register(call(7, body('pub-short'))),
       );
       assert.equal(result?.ttlSeconds, 60, 'the publisher’s own rule');
-      assert.ok(result?.noticeUrls.adm.startsWith('https://tally.example/n/'));
+      assert.match(result?.noticeUrls.adm ?? '', /^https:\/\/tally\.example\/n\//);
       const opened = openToken(result?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
-      assert.ok(
-        opened.ok && opened.claims.accountId === 7 && opened.claims.auctionId === 'auction-pub-short',
-      );
+      assert.ok(opened.ok, `the notice token opens; got ${JSON.stringify(opened)}`);
+      assert.deepEqual([opened.claims.accountId, opened.claims.auctionId], [7, 'auction-pub-short']);
       const [other] = resultsOf<{ ttlSeconds: number }>(await thread.register(call(7, body('pub-other'))));
       assert.equal(other?.ttlSeconds, 600);
     } finally {
@@ -81,8 +80,11 @@ describe('the wins thread', () => {
       assert.deepEqual(keyed?.warnings, []);
       assert.match(plain?.warnings.join() ?? '', /seat "plain-seat" has no price keys/);
       const opened = openToken(keyed?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
-      assert.ok(opened.ok);
-      assert.ok(opened.claims.auctionTimeMs >= startedMs && opened.claims.auctionTimeMs <= Date.now());
+      assert.ok(opened.ok, `the notice token opens; got ${JSON.stringify(opened)}`);
+      assert.ok(
+        opened.claims.auctionTimeMs >= startedMs && opened.claims.auctionTimeMs <= Date.now(),
+        `the auction time ${opened.claims.auctionTimeMs} is the call’s, from ${startedMs} to now`,
+      );
     } finally {
       await thread.close();
     }
@@ -116,7 +118,8 @@ describe('the wins thread', () => {
       const lost = thread.register(call(1, body('p')));
       await stopped;
       await assert.rejects(lost, /the wins thread exited/);
-      assert.ok((await thread.register(call(1, body('p')))).ok);
+      const next = await thread.register(call(1, body('p')));
+      assert.ok(next.ok, `a new thread answers the next call; got ${JSON.stringify(next)}`);
     } finally {
       await thread.close();
     }
@@ -130,7 +133,7 @@ describe('the wins thread', () => {
         await thread.register({ accountId: 1, body: body('p'), receivedMs: arrivedMs }),
       );
       const opened = openToken(result?.noticeUrls.adm.split('/').at(-1) ?? '', ring);
-      assert.ok(opened.ok);
+      assert.ok(opened.ok, `the notice token opens; got ${JSON.stringify(opened)}`);
       assert.equal(opened.claims.auctionTimeMs, arrivedMs);
     } finally {
       await thread.close();
@@ -170,13 +173,16 @@ describe('the wins thread', () => {
       // Two wait: a third would take them past the bound.
       await assert.rejects(thread.register(call(1, small)), WinsBusyError);
       gone.abort();
-      assert.ok((await first).ok);
+      const firstReply = await first;
+      assert.ok(firstReply.ok, `the first call is answered; got ${JSON.stringify(firstReply)}`);
       await assert.rejects(abandoned, WinsAbandonedError);
-      assert.ok((await second).ok);
+      const secondReply = await second;
+      assert.ok(secondReply.ok, `the call that waited is answered; got ${JSON.stringify(secondReply)}`);
       // Nothing waits: a call larger than the bound is taken.
       const large = JSON.stringify({ wins: Array.from({ length: 5 }, () => JSON.parse(small).wins[0]) });
-      assert.ok(large.length > small.length * 2);
-      assert.ok((await thread.register(call(1, large))).ok);
+      assert.ok(large.length > small.length * 2, 'the large call is past the characters that may wait');
+      const largeReply = await thread.register(call(1, large));
+      assert.ok(largeReply.ok, `a large call is taken when nothing waits; got ${JSON.stringify(largeReply)}`);
     } finally {
       await thread.close();
     }
