@@ -315,7 +315,7 @@ describe('a metrics key', () => {
       TALLY_PUBLIC_URL: 'http://127.0.0.1:1',
       TALLY_METRICS_KEY: 'metrics-key-0123456789',
     });
-    assert.ok(parsed.ok);
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
     const tally = await startTally(parsed.config, log);
     try {
       const scrape = async (authorization?: string) => {

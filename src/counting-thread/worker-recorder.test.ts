@@ -108,7 +108,11 @@ describe('the counting thread', () => {
   it('names its thread tally-counting for the operating system, where operators can find and pin it', async () => {
     const threadNames = () =>
       readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
-    assert.ok(!threadNames().includes('tally-counting'));
+    assert.equal(
+      threadNames().includes('tally-counting'),
+      false,
+      'no tally-counting thread before the recorder starts',
+    );
     const recorder = new WorkerRecorder(settings(join(dir, 'named.db')), new Metrics(), silent);
     try {
       await recorder.start();

@@ -159,7 +159,10 @@ describe('classifying a win', () => {
 
   it('refuses a bid whose impid matches no imp, naming the fix', () => {
     const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {} }] }, { impid: '9' });
-    assert.ok(isClassifyError(result));
+    assert.ok(
+      isClassifyError(result),
+      `a bid whose impid matches no imp is refused; got ${JSON.stringify(result)}`,
+    );
     assert.equal(result.code, 'IMP_NOT_FOUND');
   });
 
@@ -196,13 +199,19 @@ describe('classifying a win', () => {
 
   it('refuses a win whose format cannot be told', () => {
     const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] }, { impid: '1' });
-    assert.ok(isClassifyError(result));
+    assert.ok(
+      isClassifyError(result),
+      `an imp both banner and video is refused; got ${JSON.stringify(result)}`,
+    );
     assert.equal(result.code, 'FORMAT_UNDETERMINED');
   });
 
   it('refuses a request with neither site nor app', () => {
     const result = classifyWin({ id: 'a', imp: [{ id: '1', banner: {} }] }, { impid: '1' });
-    assert.ok(isClassifyError(result));
+    assert.ok(
+      isClassifyError(result),
+      `a request with neither site nor app is refused; got ${JSON.stringify(result)}`,
+    );
     assert.equal(result.code, 'CHANNEL_UNDETERMINED');
     assert.equal(result.message, 'the bid request has neither site nor app; send one of them');
   });
@@ -212,7 +221,7 @@ describe('classifying a win', () => {
       { id: 'a', dooh: { id: 'screen-1' }, imp: [{ id: '1', banner: {} }] },
       { impid: '1' },
     );
-    assert.ok(isClassifyError(result));
+    assert.ok(isClassifyError(result), `a dooh request is refused; got ${JSON.stringify(result)}`);
     assert.equal(result.code, 'CHANNEL_UNDETERMINED');
     assert.match(result.message, /digital out-of-home \(dooh\), which Tally does not count/);
   });
@@ -300,7 +309,10 @@ describe('classifying a win', () => {
       { id: 'a', app: site, dooh: { id: 'venue' }, imp: [{ id: '1', banner: {} }] },
     ]) {
       const result = classifyWin(request, { impid: '1' });
-      assert.ok(isClassifyError(result));
+      assert.ok(
+        isClassifyError(result),
+        `a request with dooh beside site or app is refused; got ${JSON.stringify(result)}`,
+      );
       assert.equal(result.code, 'CHANNEL_UNDETERMINED');
       assert.match(result.message, /digital out-of-home \(dooh\), which Tally does not count/);
     }
@@ -312,7 +324,10 @@ describe('classifying a win', () => {
       { id: 'a', app: site, device: { devicetype: 8 }, imp: [{ id: '1', banner: {} }] },
     ]) {
       const result = classifyWin(request, { impid: '1' });
-      assert.ok(isClassifyError(result));
+      assert.ok(
+        isClassifyError(result),
+        `a site or app request from an out-of-home device (type 8) is refused; got ${JSON.stringify(result)}`,
+      );
       assert.equal(result.code, 'CHANNEL_UNDETERMINED');
       assert.match(
         result.message,
@@ -353,7 +368,10 @@ describe('classifying a win', () => {
       { id: 'a', dooh: { id: 'screen-1' }, device: { devicetype: 3 }, imp: [{ id: '1', banner: {} }] },
       { impid: '1' },
     );
-    assert.ok(isClassifyError(result));
+    assert.ok(
+      isClassifyError(result),
+      `a dooh request is refused whatever its device type; got ${JSON.stringify(result)}`,
+    );
     assert.equal(result.code, 'CHANNEL_UNDETERMINED');
   });
 
@@ -362,7 +380,10 @@ describe('classifying a win', () => {
       { id: 'a', site, imp: [{ id: '1', banner: {}, video: {} }] },
       { impid: '1', adm: ' \n\t ' },
     );
-    assert.ok(isClassifyError(result));
+    assert.ok(
+      isClassifyError(result),
+      `an imp both banner and video is refused whatever blank markup says; got ${JSON.stringify(result)}`,
+    );
     assert.equal(result.code, 'FORMAT_UNDETERMINED');
   });
 
@@ -383,7 +404,11 @@ describe('classifying a win', () => {
 
   it('survives hostile shapes without throwing', () => {
     for (const request of [{}, { imp: 'x' }, { imp: [null, 3, 'x'] }, { imp: [{ id: {} }] }]) {
-      assert.ok(isClassifyError(classifyWin(request, { impid: '1' })));
+      const result = classifyWin(request, { impid: '1' });
+      assert.ok(
+        isClassifyError(result),
+        `${JSON.stringify(request)} is refused; got ${JSON.stringify(result)}`,
+      );
     }
   });
 });

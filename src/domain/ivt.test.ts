@@ -332,7 +332,7 @@ describe('invalid traffic', () => {
 
   it('takes the client a trusted proxy appended to X-Forwarded-For as the device, not the address the client wrote first', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/24']);
-    assert.ok(built.ok);
+    assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
     const forwarded = { 'x-forwarded-for': '8.8.8.8, 198.51.100.23' };
     // Behind Tally's load balancer: the client wrote 8.8.8.8, the balancer appended what it saw.
     assert.equal(readDevice(request(forwarded, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');

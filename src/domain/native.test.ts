@@ -84,7 +84,7 @@ describe('instrumentNative on the Native 1.2 response samples', () => {
     test(`writes the tracker into the text of ${file} and leaves every other byte of it as it was`, () => {
       for (const offer of ['image', 'script', 'none'] as const) {
         const result = instrumentNative(fixture(file), IMPRESSION_URL, offer);
-        assert.ok(result.ok);
+        assert.ok(result.ok, result.ok ? '' : `${offer}: ${result.warning}`);
         assert.equal(withoutOneInsertion(result.markup, fixture(file)), fixture(file));
       }
     });
@@ -177,7 +177,7 @@ describe('instrumentNative input forms', () => {
   test('leaves invalid JSON untouched with a warning', () => {
     const adm = '{"native":{"ver":"1.0","link":{ ... }}';
     const result = instrumentNative(adm, IMPRESSION_URL, 'none');
-    assert.ok(!result.ok);
+    assert.ok(!result.ok, 'invalid JSON is left untouched with a warning, not instrumented');
     assert.equal(result.markup, adm);
     assert.match(result.warning, /not valid JSON/);
   });
@@ -187,7 +187,7 @@ describe('instrumentNative input forms', () => {
       readFileSync(new URL('bid-response_2.6_native-markup-returned-inline.json', OPENRTB_FIXTURES), 'utf8'),
     ) as { seatbid: { bid: { adm: string }[] }[] };
     const adm = bidResponse.seatbid[0]?.bid[0]?.adm ?? '';
-    assert.ok(adm.startsWith('{"native"'));
+    assert.match(adm, /^\{"native"/);
     const result = instrumentNative(adm, IMPRESSION_URL, 'none');
     assert.equal(result.ok, false);
     assert.equal(result.markup, adm);
@@ -204,9 +204,9 @@ describe('instrumentNative input forms', () => {
   for (const [what, adm] of Object.entries(unusable)) {
     test(`leaves ${what} untouched with a warning`, () => {
       const result = instrumentNative(adm, IMPRESSION_URL, 'none');
-      assert.ok(!result.ok);
+      assert.ok(!result.ok, `${what} is left untouched with a warning, not instrumented`);
       assert.equal(result.markup, adm);
-      assert.ok(result.warning.length > 0);
+      assert.ok(result.warning.length > 0, 'the warning says why');
     });
   }
 
@@ -221,7 +221,8 @@ describe('instrumentNative input forms', () => {
 
   test('instruments a response that serves its assets from assetsurl (a link and no assets array), and one with assets and no link', () => {
     const assetsFromUrl = without(parse(fixture('response_1.2_third-party.json')), 'assets');
-    assert.ok(typeof assetsFromUrl.assetsurl === 'string' && !('assets' in assetsFromUrl));
+    assert.equal(typeof assetsFromUrl.assetsurl, 'string', 'the fixture serves its assets from assetsurl');
+    assert.equal('assets' in assetsFromUrl, false, 'the fixture has no assets array');
     assert.deepEqual(
       instrumentedJson(JSON.stringify(assetsFromUrl), 'none'),
       withTracker(assetsFromUrl, 'imptrackers', IMPRESSION_URL),
@@ -236,11 +237,14 @@ describe('instrumentNative input forms', () => {
   test('says which is wrong: JSON that is no object, or an object that is no native response', () => {
     for (const adm of ['[1, 2]', 'null', '"text"']) {
       const result = instrumentNative(adm, IMPRESSION_URL, 'none');
-      assert.ok(!result.ok);
+      assert.ok(!result.ok, `${adm} is left untouched with a warning, not instrumented`);
       assert.match(result.warning, /not a JSON object/, adm);
     }
     const noResponse = instrumentNative('{"foo": 1}', IMPRESSION_URL, 'none');
-    assert.ok(!noResponse.ok);
+    assert.ok(
+      !noResponse.ok,
+      'an object without a native response is left untouched with a warning, not instrumented',
+    );
     assert.match(noResponse.warning, /not a native response/);
   });
 
@@ -248,7 +252,7 @@ describe('instrumentNative input forms', () => {
     const adm =
       '{"link":{"url":"https://x"},"assets":[],"ext":{"crid":12345678901234567891,"e":1e400,"f":1.50}}';
     const result = instrumentNative(adm, IMPRESSION_URL, 'none');
-    assert.ok(result.ok);
+    assert.ok(result.ok, result.ok ? '' : result.warning);
     assert.equal(result.markup, `${adm.slice(0, -1)},"imptrackers":[${JSON.stringify(IMPRESSION_URL)}]}`);
   });
 
@@ -258,7 +262,7 @@ describe('instrumentNative input forms', () => {
       IMPRESSION_URL,
       'none',
     );
-    assert.ok(repeated.ok);
+    assert.ok(repeated.ok, repeated.ok ? '' : repeated.warning);
     assert.equal(
       repeated.markup,
       `{"assets":[],"imptrackers":["a"],"imptrackers":[ ${JSON.stringify(IMPRESSION_URL)}]}`,
@@ -279,7 +283,7 @@ describe('instrumentNative input forms', () => {
       IMPRESSION_URL,
       'image',
     );
-    assert.ok(twice.ok);
+    assert.ok(twice.ok, twice.ok ? '' : twice.warning);
     assert.match(
       twice.warnings.join('\n'),
       /^native markup names "native" twice in one object \(at native\)/,
@@ -294,7 +298,7 @@ describe('instrumentNative input forms', () => {
     const adm =
       ' { "ver" : "}]\\"{" , "native" : { "assets" : [ ] , "link" : { "url" : "x\\"}]" } } , "native2" : 1 } ';
     const result = instrumentNative(adm, IMPRESSION_URL, 'image');
-    assert.ok(result.ok);
+    assert.ok(result.ok, result.ok ? '' : result.warning);
     assert.equal(
       result.markup,
       adm.replace('"x\\"}]" } }', `"x\\"}]" } ,"eventtrackers":[${JSON.stringify(TALLY_EVENT_TRACKER)}]}`),
@@ -373,7 +377,7 @@ describe('looksLikeNative', () => {
   });
 
   test('recognises a response after leading white space', () => {
-    assert.ok(looksLikeNative(`\n  ${fixture('response_1.2_clickout.json')}`));
+    assert.equal(looksLikeNative(`\n  ${fixture('response_1.2_clickout.json')}`), true);
   });
 
   test('rejects VAST, HTML, invalid JSON and JSON that is no native response', () => {

@@ -98,7 +98,7 @@ function assertEveryAdElementCarriesTallyTrackers(output: Document) {
     const children = Array.from(adElement.childNodes).filter((node) => node.nodeType === 1);
     const firstImpression = impressions[0];
     const ourError = ourErrors[0];
-    assert.ok(firstImpression && ourError);
+    assert.ok(firstImpression && ourError, `<${adElement.tagName}> has an Impression and Tally’s Error`);
     const at = children.indexOf(ourError);
     assert.ok(at < children.indexOf(firstImpression), 'Error before the Impressions');
     if (major >= 4)
@@ -223,6 +223,7 @@ describe('instrumentVast on crafted documents', () => {
       result.markup.startsWith(
         `<VAST version="2.0"><Ad><Wrapper>${OUR_ERROR}${OUR_IMPRESSION}<VASTAdTagURI>`,
       ),
+      result.markup,
     );
   });
 
@@ -242,7 +243,10 @@ describe('instrumentVast on crafted documents', () => {
       (impression) => text(impression) === TRACKERS.impressionUrl,
     );
     assert.equal(ours.length, 2);
-    assert.ok(ours.every((impression) => impression.namespaceURI === 'http://www.iab.com/VAST'));
+    assert.deepEqual(
+      ours.map((impression) => impression.namespaceURI),
+      ['http://www.iab.com/VAST', 'http://www.iab.com/VAST'],
+    );
   });
 
   test('keeps CRLF line endings and the indentation of the children', () => {
@@ -253,6 +257,7 @@ describe('instrumentVast on crafted documents', () => {
       result.markup.includes(
         `<AdSystem>dsp</AdSystem>\r\n    ${OUR_ERROR}\r\n    ${OUR_IMPRESSION}\r\n  </InLine>`,
       ),
+      JSON.stringify(result.markup),
     );
   });
 
@@ -263,9 +268,9 @@ describe('instrumentVast on crafted documents', () => {
     };
     const input = '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad></VAST>';
     const result = instrumentVast(input, trackers);
-    assert.ok(result.ok);
+    assert.ok(result.ok, result.ok ? '' : result.warning);
     const inline = elementsNamed(parseStrictly(result.markup), 'InLine')[0];
-    assert.ok(inline);
+    assert.ok(inline, 'the output has an <InLine>');
     assert.deepEqual(childElements(inline, 'Impression').map(text), [trackers.impressionUrl]);
     assert.deepEqual(childElements(inline, 'Error').map(text), [trackers.errorUrl]);
   });
@@ -274,9 +279,9 @@ describe('instrumentVast on crafted documents', () => {
     const trackers = { ...TRACKERS, impressionUrl: 'https://tally.example/n?a=\u0001b' };
     const input = '<VAST version="4.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad></VAST>';
     const result = instrumentVast(input, trackers);
-    assert.ok(result.ok);
+    assert.ok(result.ok, result.ok ? '' : result.warning);
     const inline = elementsNamed(parseStrictly(result.markup), 'InLine')[0];
-    assert.ok(inline);
+    assert.ok(inline, 'the output has an <InLine>');
     assert.deepEqual(childElements(inline, 'Impression').map(text), ['https://tally.example/n?a=%01b']);
   });
 
@@ -291,7 +296,10 @@ describe('instrumentVast on crafted documents', () => {
     ].join('\n');
     const result = assertInstrumented(input);
     assert.equal(result.adCount, 1);
-    assert.ok(result.markup.includes('<!-- <Ad><InLine><AdSystem>old</AdSystem></InLine></Ad> -->'));
+    assert.ok(
+      result.markup.includes('<!-- <Ad><InLine><AdSystem>old</AdSystem></InLine></Ad> -->'),
+      result.markup,
+    );
     assert.equal(withoutTallyElements(result.markup), input);
   });
 
@@ -305,7 +313,7 @@ describe('instrumentVast on crafted documents', () => {
   test('leaves a no-ad response (an Error at the root) untouched with a warning', () => {
     const input = '<VAST version="4.0"><Error><![CDATA[https://dsp.example/noad]]></Error></VAST>';
     const result = instrumentVast(input, TRACKERS);
-    assert.ok(!result.ok);
+    assert.ok(!result.ok, 'a no-ad response is left untouched with a warning, not instrumented');
     assert.equal(result.markup, input);
     assert.match(result.warning, /no <InLine> or <Wrapper>/);
   });
@@ -318,9 +326,9 @@ describe('instrumentVast on crafted documents', () => {
   ]) {
     test(`returns hopeless markup byte for byte with a warning: ${JSON.stringify(garbage)}`, () => {
       const result = instrumentVast(garbage, TRACKERS);
-      assert.ok(!result.ok);
+      assert.ok(!result.ok, 'hopeless markup is left untouched with a warning, not instrumented');
       assert.equal(result.markup, garbage);
-      assert.ok(result.warning.length > 0);
+      assert.ok(result.warning.length > 0, 'the warning says why');
     });
   }
 
@@ -338,7 +346,10 @@ describe('instrumentVast on crafted documents', () => {
   for (const [problem, input] of Object.entries(ambiguous)) {
     test(`leaves malformed VAST with ${problem} untouched, with a warning`, () => {
       const result = instrumentVast(input, TRACKERS);
-      assert.ok(!result.ok);
+      assert.ok(
+        !result.ok,
+        `malformed VAST with ${problem} is left untouched with a warning, not instrumented`,
+      );
       assert.equal(result.markup, input);
       assert.match(result.warning, /not well-formed XML.*cannot be located unambiguously/);
     });
@@ -347,7 +358,7 @@ describe('instrumentVast on crafted documents', () => {
   test('names the first tags of a document cut short in its warning, not all of them', () => {
     const input = `<VAST version="4.0"><Ad><InLine><Impression>x</Impression>${'<Extension>'.repeat(2000)}`;
     const result = instrumentVast(input, TRACKERS);
-    assert.ok(!result.ok);
+    assert.ok(!result.ok, 'a document cut short is left untouched with a warning, not instrumented');
     assert.equal(
       result.warning,
       'VAST not instrumented: it is not well-formed XML (2003 tags are never closed: VAST, Ad, InLine, ' +
@@ -355,7 +366,10 @@ describe('instrumentVast on crafted documents', () => {
     );
     const longNames = `<?xml version="1.0"?>\n<VAST><Ad><InLine><Impression>x</Impression><${'X'.repeat(500)}>`;
     const cut = instrumentVast(longNames, TRACKERS);
-    assert.ok(!cut.ok);
+    assert.ok(
+      !cut.ok,
+      'a document cut short in a long tag name is left untouched with a warning, not instrumented',
+    );
     assert.match(
       cut.warning,
       new RegExp(`4 tags are never closed: VAST, Ad, InLine, ${'X'.repeat(40)}…\\), and`),
@@ -505,7 +519,10 @@ describe('instrumentVast: where Tally’s elements go among the children', () =>
     const input =
       '<!DOCTYPE VAST [<!ENTITY a "b">\n<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad></VAST>';
     const result = instrumentVast(input, TRACKERS);
-    assert.ok(!result.ok);
+    assert.ok(
+      !result.ok,
+      'a document past an unending DOCTYPE is left untouched with a warning, not instrumented',
+    );
     assert.equal(result.markup, input);
     assert.match(result.warning, /no <InLine> or <Wrapper>/);
   });
@@ -584,7 +601,10 @@ describe('instrumentVast warnings', () => {
   test('names a tag never closed of 40 characters whole', () => {
     const input = `<VAST><Ad><InLine><Impression>x</Impression><${'X'.repeat(40)}>`;
     const result = instrumentVast(input, TRACKERS);
-    assert.ok(!result.ok);
+    assert.ok(
+      !result.ok,
+      'a document with a tag never closed is left untouched with a warning, not instrumented',
+    );
     assert.match(
       result.warning,
       new RegExp(`4 tags are never closed: VAST, Ad, InLine, ${'X'.repeat(40)}\\), and`),
@@ -636,7 +656,7 @@ describe('instrumentVast on markup shaped to be slow to scan', () => {
   test('leaves 8 000 InLine opening tags that are never closed untouched, with a warning', () => {
     const input = `<VAST><Ad>${'<InLine>'.repeat(8_000)}`;
     const result = instrumentVast(input, TRACKERS);
-    assert.ok(!result.ok);
+    assert.ok(!result.ok, 'InLine tags never closed are left untouched with a warning, not instrumented');
     assert.equal(result.markup, input);
     assert.match(result.warning, /cannot be located unambiguously/);
   });
@@ -671,7 +691,7 @@ describe('wrapNurlInVast', () => {
     const document = parseStrictly(wrapNurlInVast(nurl, TRACKERS));
     assert.equal(document.documentElement?.getAttribute('version'), '3.0');
     const [tagUri] = elementsNamed(document, 'VASTAdTagURI');
-    assert.ok(tagUri);
+    assert.ok(tagUri, 'the Wrapper has a VASTAdTagURI');
     assert.equal(tagUri.textContent, nurl);
     assertEveryAdElementCarriesTallyTrackers(document);
   });

@@ -57,10 +57,10 @@ function ok(input: WinInput): InstrumentedWin {
 }
 
 function claimsOf(url: string | undefined) {
-  assert.ok(url !== undefined);
+  assert.ok(url !== undefined, 'the notice URL is given');
   const token = new URL(url).pathname.split('/').at(-1) ?? '';
   const opened = openToken(token, ring);
-  assert.ok(opened.ok);
+  assert.ok(opened.ok, `the notice token of ${url} opens; got ${JSON.stringify(opened)}`);
   return opened.claims;
 }
 
@@ -72,7 +72,10 @@ describe('instrumenting a win', () => {
     assert.equal(result.method, 'adm');
     assert.equal(result.ttlSeconds, 600);
     assert.equal(result.burl, null);
-    assert.ok(result.adm?.startsWith('<div>creative</div><img src="https://tally.example/n/'));
+    assert.ok(
+      result.adm?.startsWith('<div>creative</div><img src="https://tally.example/n/'),
+      `Tally’s pixel follows the creative; got ${result.adm}`,
+    );
     const claims = claimsOf(result.noticeUrls.adm);
     assert.equal(claims.dspBurl, 'https://dsp.example/bill?p=${AUCTION_PRICE}&a=${AUCTION_ID}');
     assert.equal(claims.priceMicros, 2_500_000);
@@ -97,14 +100,20 @@ describe('instrumenting a win', () => {
     assert.equal(result.burl, result.noticeUrls.burl);
     assert.equal(claimsOf(result.burl ?? undefined).kind, 'burl');
     assert.equal(claimsOf(result.noticeUrls.loaded).kind, 'loaded');
-    assert.ok(result.adm?.includes(result.noticeUrls.loaded?.replace(/&/g, '&amp;') ?? 'missing'));
-    assert.ok(!result.adm?.includes('dsp.example'));
+    assert.ok(
+      result.adm?.includes(result.noticeUrls.loaded?.replace(/&/g, '&amp;') ?? 'missing'),
+      `the markup carries the loaded notice URL; got ${result.adm}`,
+    );
+    assert.doesNotMatch(result.adm ?? '', /dsp\.example/, 'the DSP burl is relayed, not in the markup');
   });
 
   it('puts Tally’s pixel and the DSP burl with its macros filled into an app banner with neither OMID nor burl', () => {
     const result = ok(win({ context: app }));
     assert.equal(result.method, 'adm');
-    assert.ok(result.adm?.includes('<img src="https://dsp.example/bill?p=2.5&amp;a=auction-1"'));
+    assert.ok(
+      result.adm?.includes('<img src="https://dsp.example/bill?p=2.5&amp;a=auction-1"'),
+      `the markup carries the DSP burl, its macros filled; got ${result.adm}`,
+    );
     assert.equal(
       claimsOf(result.noticeUrls.adm).dspBurl,
       '',
@@ -224,6 +233,7 @@ describe('instrumenting a win', () => {
     assert.equal(claimsOf(result.noticeUrls.adm).dspBurl, '');
     assert.ok(
       result.adm?.startsWith('<img src="https://dsp.example/own-tracker"><img src="https://tally.example/n/'),
+      `Tally’s pixel follows the DSP’s markup; got ${result.adm}`,
     );
   });
 
@@ -248,7 +258,7 @@ describe('instrumenting a win', () => {
     assert.deepEqual(impressions, [result.noticeUrls.vast]);
     const errors = Array.from(doc.getElementsByTagName('Error')).map((node) => node.textContent?.trim());
     assert.deepEqual(errors, [result.noticeUrls.vast_error]);
-    assert.ok(result.noticeUrls.vast_error?.endsWith('?e=[ERRORCODE]'));
+    assert.match(result.noticeUrls.vast_error ?? '', /\?e=\[ERRORCODE\]$/);
   });
 
   it('wraps a video bid that only has a nurl into a VAST wrapper', () => {
@@ -608,7 +618,7 @@ describe('instrumenting a win', () => {
     });
     // Each macro could add 2000 characters, up to 17 each once escaped: 450 of them stay within
     // 16 MiB, 500 do not.
-    assert.ok(ok(withMacros(450)).adm?.includes(longId.repeat(450)));
+    assert.equal(ok(withMacros(450)).adm?.includes(longId.repeat(450)), true, 'the 450 macros are filled');
     const refused = instrumentWin(withMacros(500), env);
     assert.equal(refused.ok, false);
     assert.equal(!refused.ok && refused.error.code, 'MARKUP_TOO_LARGE');
@@ -631,16 +641,22 @@ describe('instrumenting a win', () => {
     assert.match(!longId.ok ? longId.error.message : '', /shorten request\.id \(9000 characters\)/);
     // An app banner with neither OMID nor publisher burl carries the DSP burl in its markup.
     const inMarkup = ok(win({ context: app, bid: { burl: longBurl } }));
-    assert.ok((inMarkup.noticeUrls.adm?.length ?? Infinity) < 1000);
+    assert.ok(
+      (inMarkup.noticeUrls.adm?.length ?? Infinity) < 1000,
+      `a burl carried in the markup leaves the notice URL short; got ${inMarkup.noticeUrls.adm?.length} characters`,
+    );
     const usual = ok(win({ bid: { burl: `https://dsp.example/bill?d=${'x'.repeat(5_000)}` } }));
-    assert.ok((usual.noticeUrls.adm?.length ?? Infinity) <= MAX_NOTICE_URL_CHARS);
+    assert.ok(
+      (usual.noticeUrls.adm?.length ?? Infinity) <= MAX_NOTICE_URL_CHARS,
+      `a 5000-character burl fits the notice URL; got ${usual.noticeUrls.adm?.length} characters`,
+    );
   });
 
   it('warns when the imp requires secure markup (imp.secure 1) and Tally hands out http notice URLs', () => {
     const plainHttp = { ...env, publicUrl: 'http://tally.example' };
     const warned = (input: WinInput, environment: WinEnvironment) => {
       const result = instrumentWin(input, environment);
-      assert.ok(result.ok);
+      assert.ok(result.ok, JSON.stringify(result));
       return result.warnings.filter((warning) => warning.startsWith('imp.secure is 1'));
     };
     const secure = win({ imp: { secure: 1, banner: { w: 300, h: 250 } } });
@@ -987,8 +1003,11 @@ describe('instrumenting a win', () => {
 
   it('names an unknown field of a win by at most 64 of its characters, however long it is', () => {
     const result = instrumentWin({ ...win(), [`${'k'.repeat(64)}${'z'.repeat(100_000)}`]: 1 }, env);
-    assert.ok(!result.ok);
-    assert.ok(result.error.message.startsWith(`"${'k'.repeat(64)}…" is not a field of a win;`));
+    assert.ok(!result.ok, 'a win with an unknown field is refused');
+    assert.ok(
+      result.error.message.startsWith(`"${'k'.repeat(64)}…" is not a field of a win;`),
+      result.error.message.slice(0, 200),
+    );
     assert.ok(result.error.message.length < 300, `${result.error.message.length} characters`);
   });
 
@@ -1356,7 +1375,7 @@ describe('instrumenting a win', () => {
       ...env,
       accountId: 2,
     });
-    assert.ok(own.ok && other.ok);
+    assert.ok(own.ok && other.ok, JSON.stringify([own, other]));
     assert.deepEqual(own.warnings, []);
     assert.deepEqual(other.warnings, [
       'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "enc-seat" has no price keys for account 2 in TALLY_PRICE_KEYS: it is filled with an empty string',

@@ -95,8 +95,8 @@ describe('the notice lane’s answers', () => {
     );
     const { head, body: sent } = split(bytes);
     assert.equal(head[0], 'HTTP/1.1 404 Not Found');
-    assert.ok(head.includes('Content-Type: text/html; charset=utf-8'));
-    assert.ok(head.includes(`Content-Length: ${body.length}`));
+    assert.ok(head.includes('Content-Type: text/html; charset=utf-8'), JSON.stringify(head));
+    assert.ok(head.includes(`Content-Length: ${body.length}`), JSON.stringify(head));
     assert.notEqual(body.length, '<p>’</p>\n'.length);
     assert.deepEqual(sent, body);
   });
@@ -107,7 +107,7 @@ describe('the notice lane’s answers', () => {
       const { head, body } = split(answers.bytes({ kind: 'redirect', location }, false, true, NOW_MS));
       assert.equal(head[0], 'HTTP/1.1 302 Found');
       assert.ok(head.includes(`Location: ${location}`), location);
-      assert.ok(head.includes('Content-Length: 0'));
+      assert.ok(head.includes('Content-Length: 0'), JSON.stringify(head));
       assert.equal(body.length, 0);
     }
   });

@@ -526,7 +526,7 @@ describe('tracker hits', () => {
 
   it('screens the peer of a hit against the IP block list', { timeout: 10_000 }, async () => {
     const blocked = buildIvtFilter([], ['127.0.0.1']);
-    assert.ok(blocked.ok);
+    assert.ok(blocked.ok, blocked.ok ? '' : JSON.stringify(blocked.errors));
     await withTrackers(
       'blocked.db',
       100,

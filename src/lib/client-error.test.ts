@@ -107,7 +107,10 @@ describe('answering a request node:http cannot read', () => {
     );
     const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
     assert.deepEqual(statuses, ['200', '200', '400']);
-    assert.ok(raw.indexOf('answer to /first') < raw.indexOf('answer to /second'));
+    assert.ok(
+      raw.indexOf('answer to /first') < raw.indexOf('answer to /second'),
+      `answered in order: ${raw}`,
+    );
     assert.match(raw, /"code":"MALFORMED_REQUEST"/);
   });
 
@@ -118,7 +121,10 @@ describe('answering a request node:http cannot read', () => {
     const raw = await exchange(`${requests.join('')}BOGUS\r\n\r\n`);
     const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
     assert.deepEqual(statuses, ['200', '200', '200', '400']);
-    assert.ok(raw.indexOf('answer to /batched/2') < raw.indexOf('answer to /batched/3'));
+    assert.ok(
+      raw.indexOf('answer to /batched/2') < raw.indexOf('answer to /batched/3'),
+      `answered in order: ${raw}`,
+    );
   });
 
   it('writes a CONNECT refusal after every answer owed before it, settled together', async () => {

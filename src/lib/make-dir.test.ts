@@ -23,14 +23,14 @@ describe('making a directory', () => {
   it('creates the directory and each missing parent', () => {
     const path = join(dir, 'a', 'b', 'c');
     makeDirectory(path);
-    assert.ok(statSync(path).isDirectory());
+    assert.equal(statSync(path).isDirectory(), true, 'the directory is made');
   });
 
   it('accepts a directory that exists, leaving what it holds', () => {
     const path = mkdtempSync(join(dir, 'existing-'));
     writeFileSync(join(path, 'kept'), 'x');
     makeDirectory(path);
-    assert.ok(statSync(join(path, 'kept')).isFile());
+    assert.equal(statSync(join(path, 'kept')).isFile(), true, 'the file in it is kept');
   });
 
   it('creates a relative path under the working directory', () => {
@@ -43,7 +43,11 @@ describe('making a directory', () => {
     } finally {
       process.chdir(cwd);
     }
-    assert.ok(statSync(join(path, 'x', 'y')).isDirectory());
+    assert.equal(
+      statSync(join(path, 'x', 'y')).isDirectory(),
+      true,
+      'the relative path is made in the working directory',
+    );
   });
 
   it('refuses a path that is a file with EEXIST, and one under a file with ENOTDIR, as recursive mkdir does', () => {
