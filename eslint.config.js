@@ -23,6 +23,22 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // A failed assert without a message has Node 20 look for the call's expression in the
+      // caller's source, parsing from each token before it at the line V8 reports: under tsx that
+      // is a line of the compiled JavaScript read against the TypeScript file, and the search took
+      // over 11 minutes on one test file, the run ending at its limit naming no test.
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          "CallExpression[callee.name='assert'][arguments.length<2]",
+          "CallExpression[callee.object.name='assert'][callee.property.name='ok'][arguments.length<2]",
+        ].map((selector) => ({
+          selector,
+          message:
+            'Give assert a message saying what was expected (or use assert.equal, assert.match, ...): ' +
+            'without one, Node 20 searches the source for the failed expression and can hang the run for minutes.',
+        })),
+      ],
     },
   },
   {

@@ -492,7 +492,11 @@ describe('access control', () => {
       const advertiser = await as(rival, 'POST', '/v1/advertisers', { name: 'Rival advertiser' });
       assert.equal(advertiser.status, 201);
       assert.equal((await admin('GET', `/v1/advertisers/${advertiser.body.id}`)).status, 404);
-      assert.ok(!idsOf((await admin('GET', '/v1/advertisers?limit=500')).body).includes(advertiser.body.id));
+      assert.equal(
+        idsOf((await admin('GET', '/v1/advertisers?limit=500')).body).includes(advertiser.body.id),
+        false,
+        'the first account does not list the rival’s advertiser',
+      );
       // P1's own externalId may be gone by now (the role matrix PUTs it without one): one made here.
       await created('/v1/publishers', { name: 'Shared id', externalId: 'shared-exchange-id' });
       const publisher = await as(rival, 'POST', '/v1/publishers', {

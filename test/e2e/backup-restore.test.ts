@@ -104,7 +104,10 @@ describe('a backup taken with VACUUM INTO while notices are fired, then restored
         backup = vacuumInto(dbPath, backupPath);
       }
     });
-    assert.ok(backup !== undefined && answeredBeforeBackup !== undefined);
+    assert.ok(
+      backup !== undefined && answeredBeforeBackup !== undefined,
+      'the backup started once enough notices were answered',
+    );
     await backup;
     dsp.failNext('/bill', 0);
     // Counted after the backup: not in it, and delivered to the DSP before the restore.

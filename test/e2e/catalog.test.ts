@@ -39,7 +39,10 @@ describe('catalog REST API', () => {
   it('creates, reads, renames, replaces and deletes an advertiser', async () => {
     const advertiser = await create('/v1/advertisers', { name: '  Acme  ' });
     assert.equal(advertiser.name, 'Acme');
-    assert.ok(!Number.isNaN(Date.parse(advertiser.createdAt)));
+    assert.ok(
+      !Number.isNaN(Date.parse(advertiser.createdAt)),
+      `createdAt is a date-time: ${advertiser.createdAt}`,
+    );
     assert.deepEqual((await call('GET', `/v1/advertisers/${advertiser.id}`)).body, advertiser);
     const renamed = await call('PATCH', `/v1/advertisers/${advertiser.id}`, { name: 'Acme Inc' });
     assert.equal(renamed.status, 200);
@@ -159,7 +162,10 @@ describe('catalog REST API', () => {
       const query: string = `/v1/line-items?advertiserId=${advertiser.id}&limit=2${next === null ? '' : `&after=${next}`}`;
       const page = await call('GET', query);
       assert.equal(page.status, 200);
-      assert.ok(page.body.items.length <= 2);
+      assert.ok(
+        page.body.items.length <= 2,
+        `a page holds at most limit=2 line items; got ${page.body.items.length}`,
+      );
       seen.push(...page.body.items.map((item: { name: string }) => item.name));
       next = page.body.next as number | null;
     } while (next !== null);
@@ -173,7 +179,10 @@ describe('catalog REST API', () => {
     const inactive = await call('GET', `/v1/line-items?advertiserId=${advertiser.id}&state=inactive`);
     assert.deepEqual(inactive.body.items, []);
     const defaultPage = await call('GET', '/v1/line-items');
-    assert.ok(defaultPage.body.items.length <= 50);
+    assert.ok(
+      defaultPage.body.items.length <= 50,
+      `a page holds at most 50 by default; got ${defaultPage.body.items.length}`,
+    );
   });
 
   it('refuses bad list queries, naming the parameter', async () => {
@@ -209,7 +218,11 @@ describe('catalog REST API', () => {
     }
     assert.equal((await call('GET', `/v1/advertisers/${advertiser.id}`)).body.name, 'Kept');
     const notCreated = await call('GET', '/v1/advertisers?limit=500');
-    assert.ok(notCreated.body.items.every((item: { name: string }) => item.name !== 'Not created'));
+    assert.deepEqual(
+      notCreated.body.items.filter((item: { name: string }) => item.name === 'Not created'),
+      [],
+      'no refused advertiser was created',
+    );
   });
 
   it('keeps publisher external ids unique in the account and manages placements', async () => {
@@ -660,7 +673,10 @@ describe('catalog REST API', () => {
     const created = await call('POST', '/v1/api-keys', { name: 'reporting', role: 'reader' });
     assert.equal(created.status, 201);
     assert.match(created.body.key, /^tally_/);
-    assert.ok(created.body.key.startsWith(created.body.prefix));
+    assert.ok(
+      created.body.key.startsWith(created.body.prefix),
+      `the key begins with its listed prefix ${created.body.prefix}`,
+    );
     const listed = await call('GET', '/v1/api-keys');
     const text = JSON.stringify(listed.body);
     assert.ok(!text.includes(created.body.key), 'the list never shows a key');

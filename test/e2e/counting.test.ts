@@ -742,7 +742,11 @@ describe('counting notices end to end', () => {
       rows.map((row) => [row.format, row.seat, row.publisher]),
       [['', '', '']],
     );
-    assert.ok(!dsp.hits.some((hit) => hit.path === '/forged'));
+    assert.deepEqual(
+      dsp.hits.filter((hit) => hit.path === '/forged'),
+      [],
+      'no forged burl was called',
+    );
   });
 
   it('relays the DSP burl with its macros filled only for counted impressions', async () => {
@@ -767,7 +771,11 @@ describe('counting notices end to end', () => {
     // The market bid ratio: the clearing price over the bid's own 1.25.
     assert.equal(hit?.query.get('mbr'), '0.8');
     assert.equal(hit?.query.get('bidid'), 'response-7');
-    assert.ok(!dsp.hits.some((candidate) => candidate.query.get('auction') === lateAuction));
+    assert.deepEqual(
+      dsp.hits.filter((candidate) => candidate.query.get('auction') === lateAuction),
+      [],
+      'the late impression’s burl was not called',
+    );
   });
 
   it('sends the DSP exactly one burl per counted impression and none for a notice that did not count or that was redirected', async () => {
@@ -891,6 +899,7 @@ describe('counting notices end to end', () => {
     assert.equal((await fire(location.href)).status, 200);
     assert.ok(
       dsp.hits.some((hit) => hit.path === '/bill' && hit.query.get('auction') === `auction-${auctionSeq}`),
+      `the DSP was billed for auction-${auctionSeq} through the redirect`,
     );
     // Kept as redirected, with the URL the publisher was sent to, and never called by Tally.
     const deliveries = await api(
@@ -1042,6 +1051,7 @@ describe('counting notices end to end', () => {
       listed.body.deliveries.some(
         (delivery: any) => delivery.url === `ftp://dsp.example/bill?a=auction-${auctionSeq}`,
       ),
+      `the ftp: burl of auction-${auctionSeq} is listed among the deliveries`,
     );
   });
 
@@ -1112,7 +1122,7 @@ describe('counting notices end to end', () => {
     const body = (await noKey.json()) as any;
     assert.equal(noKey.status, 401);
     assert.equal(body.error.code, 'UNAUTHENTICATED');
-    assert.ok(body.error.requestId.length > 0);
+    assert.ok(body.error.requestId.length > 0, 'the 401 names a request id');
     const badJson = await fetch(`${tally.url}/v1/wins`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tally.adminKey}`, 'content-type': 'application/json' },
@@ -1236,7 +1246,7 @@ describe('counting notices end to end', () => {
     assert.match(metrics, /tally_commit_latency_seconds_bucket\{le="0\.001"\} \d+/);
     const docs = (await (await fetch(`${tally.url}/docs`)).json()) as any;
     assert.equal(docs.openapi, '3.1.0');
-    assert.ok(docs.paths['/v1/wins']);
+    assert.ok(docs.paths['/v1/wins'], '/docs documents POST /v1/wins');
     const script = await fetch(`${tally.url}/omid/verify.js`);
     assert.match(script.headers.get('content-type') ?? '', /javascript/);
     assert.match(await script.text(), /data-tally-notice/);
@@ -1255,7 +1265,7 @@ describe('counting notices end to end', () => {
     });
     const text = await csv.text();
     assert.ok(text.includes(`"'=HYPERLINK(""http://evil.example"",""x"")"`), text);
-    assert.ok(!/(^|\r\n)=/.test(text));
+    assert.doesNotMatch(text, /(^|\r\n)=/, 'no line begins with a formula');
     // Where the list separator is a semicolon, an unquoted `x;=1+1` would split into a formula cell.
     assert.ok(text.includes('\r\n"x;=1+1",'), text);
   });
@@ -1316,7 +1326,7 @@ describe('counting notices end to end', () => {
         .prepare(`SELECT COALESCE(SUM(price_micros), 0) FROM events WHERE outcome = 'counted'`)
         .pluck()
         .get() as number;
-      assert.ok(raw > 0);
+      assert.ok(raw > 0, `the counted events hold a price; got ${raw}`);
       assert.equal(counted?.priceMicros, raw);
     } finally {
       db.close();

@@ -47,7 +47,7 @@ describe('a crash while notices are being fired', () => {
     let next = 0;
     let stopFiring = false;
     const pid = tally.pid();
-    assert.ok(pid !== undefined);
+    assert.ok(pid !== undefined, 'Tally runs as a process of its own');
     /**
      * SIGKILL, sent the moment the answer that makes a quarter of the notices answered arrives:
      * the notices answered just before are the likeliest to be lost by a server that answers
@@ -142,7 +142,10 @@ describe('a crash while notices are being fired', () => {
         distinctAuctions: number;
       };
       assert.equal(billed.n, billed.distinctAuctions);
-      assert.ok(billed.n >= answered.size);
+      assert.ok(
+        billed.n >= answered.size,
+        `${billed.n} counted of ${answered.size} answered before the kill`,
+      );
     } finally {
       check.close();
     }

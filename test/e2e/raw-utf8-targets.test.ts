@@ -191,7 +191,7 @@ describe('request targets holding raw UTF-8, as clients that do not encode macro
     assert.deepEqual(answerOf(raw), answerOf(asEncoded));
     const [rawEvent, encodedEvent] = events('tracker_id = ?', tracker);
     assert.equal(rawEvent?.outcome, 'counted');
-    assert.ok(rawEvent !== undefined && encodedEvent !== undefined);
+    assert.ok(rawEvent !== undefined && encodedEvent !== undefined, 'both notices are recorded');
     // The same event, but for the cachebuster each was deduplicated on.
     assert.notEqual(rawEvent.dedupe_key, encodedEvent.dedupe_key);
     assert.deepEqual(
@@ -279,7 +279,7 @@ describe('request targets holding raw UTF-8, as clients that do not encode macro
     for (const answer of answers) {
       assert.equal(answer.head[0], 'HTTP/1.1 200 OK');
       assert.ok(answer.head.includes('Connection: keep-alive'), answer.head.join(' / '));
-      assert.ok(answer.head.includes('Content-Type: image/gif'));
+      assert.ok(answer.head.includes('Content-Type: image/gif'), answer.head.join(' / '));
     }
     const recorded = events('tracker_id = ?', tracker).slice(earlier);
     assert.deepEqual(
@@ -333,7 +333,10 @@ describe('request targets holding raw UTF-8, as clients that do not encode macro
         'HTTP/1.1 200 OK GIF',
       ],
     );
-    assert.ok(answers[5]?.head.includes('Allow: GET, HEAD, POST'));
+    assert.ok(
+      answers[5]?.head.includes('Allow: GET, HEAD, POST'),
+      answers[5]?.head.join(' / ') ?? 'no sixth answer',
+    );
     assert.deepEqual(
       events(`tracker_id = ? AND dedupe_key LIKE '%pipe%'`, tracker).map(
         (event) => String(event.dedupe_key).split('\u001f')[2],

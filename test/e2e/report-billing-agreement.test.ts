@@ -370,7 +370,7 @@ describe('reports agree with billing records and with the notices that counted',
       ...(perCurrency('USD') > 0 ? [['exchange', perCurrency('USD')]] : []),
       ['external_impression', trackerHits.length],
     ]);
-    assert.ok(ownEvents > 0);
+    assert.ok(ownEvents > 0, 'the advertiser has impressions of its own to report');
     assert.deepEqual(await byType(advertiserKey), [['external_impression', trackerHits.length]]);
   });
 

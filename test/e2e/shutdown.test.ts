@@ -253,7 +253,7 @@ describe('shutting down on SIGTERM', () => {
         [],
         'the connection ended with its answer, not at the grace period',
       );
-      assert.ok(dataDirIsFree(tally.dataDir));
+      assert.equal(dataDirIsFree(tally.dataDir), true, 'the stopped Tally released its data directory');
     } finally {
       await dispose(tally);
     }
@@ -358,7 +358,7 @@ describe('shutting down on SIGTERM', () => {
       );
       assert.match(tally.output(), /"event":"stopped"/);
       await stalled.ended;
-      assert.ok(dataDirIsFree(tally.dataDir));
+      assert.equal(dataDirIsFree(tally.dataDir), true, 'the stopped Tally released its data directory');
     } finally {
       await dispose(tally);
     }

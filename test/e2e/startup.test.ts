@@ -81,7 +81,11 @@ describe('starting Tally', () => {
         started.stdout(),
       );
       for (const line of lines) assert.equal(typeof JSON.parse(line), 'object', line);
-      assert.ok(!started.stdout().includes(key));
+      assert.equal(
+        started.stdout().includes(key),
+        false,
+        'the generated admin key goes to stderr, never stdout',
+      );
     } finally {
       serve?.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });

@@ -215,6 +215,7 @@ describe('impression and click trackers end to end', () => {
       response.body.tags.every((tag: any) =>
         tag.tag.includes(`src="http://127.0.0.1:${tally.port}/imptr?id=`),
       ),
+      `every tag loads this Tally’s /imptr: ${JSON.stringify(response.body.tags)}`,
     );
     const file = await fetch(`${tally.url}/v1/impression-trackers/${ids.topTracker}/export?download=1`, {
       method: 'POST',
@@ -1070,7 +1071,7 @@ describe('access to exports and reports', () => {
     const created = await runCli(['create-account', 'Rival Network'], { TALLY_DATA_DIR: tally.dataDir });
     assert.equal(created.code, 0, created.stderr);
     keys.rival = /tally_[\w-]+/.exec(created.stdout)?.[0] ?? '';
-    assert.ok(keys.rival !== '');
+    assert.notEqual(keys.rival, '', `create-account prints the new account’s key: ${created.stdout}`);
     await hit(`/imptr?id=${ids.otherTracker}&cachebuster=o1`);
   });
 
@@ -1140,8 +1141,12 @@ describe('access to exports and reports', () => {
     );
     assert.equal(peek.status, 403);
     const publisherRows = await report(keys.publisherReader ?? '', 'publisherId,impressionType');
-    assert.ok(publisherRows.rows.length > 0);
-    assert.ok(publisherRows.rows.every((row) => row.publisherId === ids.publisher));
+    assert.notEqual(publisherRows.rows.length, 0, 'the publisher reader sees rows');
+    assert.deepEqual(
+      publisherRows.rows.filter((row) => row.publisherId !== ids.publisher),
+      [],
+      'the publisher reader sees only its publisher’s rows',
+    );
     // Neither side sees the other's money, nor the margin between them.
     const metricsOf = (rows: object[]) =>
       [...new Set(rows.flatMap((row) => Object.keys(row)))].filter(

@@ -6,7 +6,7 @@ export function validationFailure(attempt: () => unknown, what: string): string 
   try {
     attempt();
   } catch (error) {
-    assert.ok(error instanceof ApiError);
+    assert.ok(error instanceof ApiError, `${what} is refused with an ApiError; got ${String(error)}`);
     assert.equal(error.status, 400);
     assert.equal(error.code, 'VALIDATION_FAILED');
     return error.message;
