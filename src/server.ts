@@ -348,7 +348,12 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     ...billingRecordRoutes(reports, ttlCeilingSeconds * 1000),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
-  router.add(...exportRoutes(catalog, config.publicUrl, { smtpUrl: config.smtpUrl, from: config.mailFrom }));
+  router.add(
+    ...exportRoutes(catalog, () => catalogSnapshot.current(), config.publicUrl, {
+      smtpUrl: config.smtpUrl,
+      from: config.mailFrom,
+    }),
+  );
   /** What `OPTIONS *` lists in `Allow`: the methods of notices and of the API, and `OPTIONS`. */
   const serverMethods = [...new Set([...HIT_METHODS, ...router.methods(), 'OPTIONS'])].join(', ');
   const trackerDeps: TrackerDeps = {

@@ -1,18 +1,33 @@
 /**
  * Warnings an export of tracker tags answers with: trackers whose every hit on the exported tag
- * would be recorded and never counted, as the catalog stands, so that ad ops learn it before
- * trafficking the tag rather than from an empty report.
+ * would be recorded and never counted, as the catalog stands, and trackers whose hits would be
+ * booked at a media cost of 0 by their terms, so that ad ops learn it before trafficking the tag
+ * rather than from a report.
  */
+import { PRICING_WARNING_CODES } from '../domain/pricing-warnings.js';
 import type { ExportParam } from '../domain/tag-export.js';
 import { checkRedirectTarget } from '../domain/tracker-hit.js';
-import type { CatalogStore, Tracker } from '../ports/catalog.js';
+import type { CatalogStore, CatalogView, Tracker } from '../ports/catalog.js';
+import type { Principal } from './auth.js';
+import { seesMediaCost } from './catalog/access.js';
+import { trackerPricingWarnings } from './catalog/tracker-warnings.js';
 
 /**
  * Why an exported tag's hits would not count, each the outcome they are recorded with:
  * `inactive_tracker`, `inactive_line_item`, and, for a click tracker exported without `redir`,
  * `no_landing_page` (its `clickUrl` is one the account's enabled allow-list refuses).
  */
-export const EXPORT_WARNING_CODES = ['inactive_tracker', 'inactive_line_item', 'no_landing_page'] as const;
+export const NOT_COUNTED_WARNING_CODES = [
+  'inactive_tracker',
+  'inactive_line_item',
+  'no_landing_page',
+] as const;
+
+/**
+ * Every code of an export's warnings: why its hits would not count, then why they would be booked
+ * at a media cost of 0 (`no_payment_rule`, `zero_media_cost`: the tracker's own pricing warnings).
+ */
+export const EXPORT_WARNING_CODES = [...NOT_COUNTED_WARNING_CODES, ...PRICING_WARNING_CODES] as const;
 
 /** One warning of an export: the tracker it is about, and a message saying what to change. */
 export interface ExportWarning {
@@ -21,16 +36,26 @@ export interface ExportWarning {
   message: string;
 }
 
+/** True for a warning that the tracker's hits would be booked at a media cost of 0. */
+export function isPricingWarning(warning: ExportWarning): boolean {
+  return (PRICING_WARNING_CODES as readonly string[]).includes(warning.code);
+}
+
 /**
- * The warnings for exporting `trackers` (all of one account, `accountId`) with `params`, read
- * from the stored catalog: none for a tracker whose hits can count.
+ * The warnings for `principal` exporting `trackers` (all of its account) with `params`: why their
+ * hits would not count, read from the stored `catalog`, then, to a key shown media cost (not one
+ * scoped to an advertiser), each tracker's pricing warnings as its own answers carry them, read
+ * from `view`, the snapshot hits are priced by (`trackerPricingWarnings`), each payment rule named
+ * by its id alone. None for a tracker whose hits count at a cost.
  */
 export function exportWarnings(
   catalog: CatalogStore,
-  accountId: number,
+  view: CatalogView,
+  principal: Principal,
   trackers: readonly Tracker[],
   params: readonly ExportParam[],
 ): ExportWarning[] {
+  const accountId = principal.accountId;
   const allowlist = catalog.redirectAllowlist(accountId);
   const warnings: ExportWarning[] = [];
   for (const tracker of trackers) {
@@ -60,6 +85,10 @@ export function exportWarnings(
           message: `${noun}'s clickUrl cannot be redirected to (${checked.reason}), and the tag carries no redir, so every click on it is answered 400, recorded as no_landing_page and not counted: change the clickUrl (PATCH ${path}) to a landing page the allow-list admits, add its host to the allow-list (PUT /v1/account/redirect-allowlist), or export with "redir" in params`,
         });
       }
+    }
+    if (!seesMediaCost(principal)) continue;
+    for (const warning of trackerPricingWarnings(tracker, view, 'id_only')) {
+      warnings.push({ code: warning.code, trackerId: tracker.id, message: `${noun}: ${warning.message}` });
     }
   }
   return warnings;

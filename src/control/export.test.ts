@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
+import { CatalogSnapshot } from '../catalog-snapshot.js';
 import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { trackerTag } from '../domain/tag-export.js';
@@ -26,14 +27,43 @@ const dir = mkdtempSync(join(tmpdir(), 'tally-export-'));
 const db = openSqlite(join(dir, 'tally.db'));
 const accounts = new SqliteAccountStore(db);
 const catalog = new SqliteCatalogStore(db);
+/** The catalog as hits are priced by it, which a tracker's pricing warnings are read from. */
+const snapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 60_000 });
 let server: ApiServer;
 let smtp: MailCatcher;
 let base = '';
 let key = '';
 const ids: Record<string, number> = {};
 
-/** A tracker of `kind` on a fresh advertiser, line item and publisher of account 1. */
-const tracker = (kind: TrackerKind): number => storedTracker(catalog, kind, NOW_MS);
+/**
+ * A tracker of `kind` on a fresh advertiser, line item and publisher of account 1 whose hits are
+ * booked at a cost: the publisher's base rule pays a CPM of 1.
+ */
+function tracker(kind: TrackerKind): number {
+  const id = storedTracker(catalog, kind, NOW_MS);
+  const publisherId = catalog.trackers.get(1, id)?.publisherId ?? 0;
+  stored(catalog.paymentRules.create(1, { ...cpmRule(1_000_000), publisherId }, NOW_MS));
+  return id;
+}
+
+/** A base rule paying a CPM of `costCpmMicros`, for the publisher to be set. */
+function cpmRule(costCpmMicros: number) {
+  return {
+    publisherId: 0,
+    name: 'Base CPM',
+    pricingType: 'cpm' as const,
+    revshareMicros: null,
+    costCpmMicros,
+    applyCostOnDefault: false,
+    maxRevshareMicros: null,
+    targetEcpmMicros: null,
+    priority: 5,
+    state: 'active' as const,
+    startDate: null,
+    endDate: null,
+    placementIds: [],
+  };
+}
 
 before(async () => {
   smtp = await startMailCatcher();
@@ -45,8 +75,9 @@ before(async () => {
   ids.impression = tracker('impression');
   ids.secondImpression = tracker('impression');
   ids.click = tracker('click');
+  snapshot.start();
   server = await serveApi(
-    exportRoutes(catalog, PUBLIC_URL, { smtpUrl: smtp.url, from: MAIL_FROM }),
+    exportRoutes(catalog, () => snapshot.current(), PUBLIC_URL, { smtpUrl: smtp.url, from: MAIL_FROM }),
     accounts,
   );
   base = server.base;
@@ -55,6 +86,7 @@ before(async () => {
 after(async () => {
   await server.close();
   await smtp.close();
+  snapshot.stop();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -488,6 +520,149 @@ describe('exporting tracker tags', () => {
   });
 });
 
+describe('warning of tags whose hits are booked at a media cost of 0', () => {
+  /** A key of account 1 with `role`, scoped to `scope`. */
+  const keyOf = (role: 'reader' | 'editor', scope: KeyScope | null): string => {
+    const made = newApiKey();
+    accounts.addKey(1, made.hash, made.prefix, role, role, scope, Date.now());
+    return made.key;
+  };
+  /** The export of `path` with `body` by `other`, a key's answer as JSON. */
+  const exportAs = async (other: string, path: string, body: unknown) => {
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const codesOf = (warnings: { code: string; trackerId: number }[]) =>
+    warnings.map((warning) => [warning.code, warning.trackerId]);
+
+  it('warns of a tracker whose publisher has no payment rule, in the JSON, the file and the mail', async () => {
+    const unpriced = storedTracker(catalog, 'impression', NOW_MS);
+    const publisherId = catalog.trackers.get(1, unpriced)?.publisherId ?? 0;
+    const answer = await exportOf(impression(unpriced), { trackerIds: [ids.impression] });
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(codesOf(answer.body.warnings), [['no_payment_rule', unpriced]]);
+    const message = `impression tracker ${unpriced}: publisher ${publisherId} has no payment rule, so this tracker's hits are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule (POST /v1/payment-rules with publisherId ${publisherId})`;
+    assert.equal(answer.body.warnings[0].message, message);
+
+    const file = await fetch(`${base}${impression(unpriced)}?download=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const lines = (await file.text()).split('\n');
+    assert.deepEqual(lines.slice(0, 2), [
+      `# impression tracker ${unpriced}`,
+      `# warning no_payment_rule: ${message}`,
+    ]);
+
+    const mailed = await exportOf(impression(unpriced), {
+      delivery: 'email',
+      email: 'trafficking@agency.example',
+    });
+    assert.equal(mailed.status, 202, mailed.text);
+    assert.deepEqual(codesOf(mailed.body.warnings), [['no_payment_rule', unpriced]]);
+    const mail = decodedMail(smtp.mails.at(-1)?.text ?? '');
+    assert.match(mail, /^Subject: Tally impression tracker tags \(1\), with warnings$/m);
+    assert.match(
+      mail,
+      /^Warning: the hits of some of these tags will be booked at a media cost of 0 as their terms stand; see the lines starting "# warning" below\.$/m,
+    );
+    assert.doesNotMatch(mail, /will not be counted/);
+    assert.match(mail, new RegExp(`^# warning no_payment_rule: impression tracker ${unpriced}: `, 'm'));
+  });
+
+  it('warns of a payment rule pricing hits at a media cost of 0, naming the rule by its id alone', async () => {
+    // A revshare rule of a line item booking no revenue: half of nothing.
+    const id = storedTracker(catalog, 'impression', NOW_MS);
+    const publisherId = catalog.trackers.get(1, id)?.publisherId ?? 0;
+    const rule = stored(
+      catalog.paymentRules.create(
+        1,
+        {
+          ...cpmRule(0),
+          publisherId,
+          name: 'Squeeze Pub hard',
+          pricingType: 'revshare',
+          revshareMicros: 500_000,
+          costCpmMicros: null,
+        },
+        NOW_MS,
+      ),
+    );
+    const answer = await exportOf(impression(id), {});
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(codesOf(answer.body.warnings), [['zero_media_cost', id]]);
+    const message: string = answer.body.warnings[0].message;
+    assert.match(
+      message,
+      new RegExp(
+        `^impression tracker ${id}: hits without ancost that payment rule ${rule.id} prices are booked with a media cost of 0 and a revenue of 0: it pays a share of the revenue`,
+      ),
+    );
+    assert.doesNotMatch(message, /Squeeze/, 'the rule is named by its id alone');
+  });
+
+  it('warns of a click tracker of a cpc line item whose clicks a rule pays nothing for, and not of another', async () => {
+    const click = storedTracker(catalog, 'click', NOW_MS);
+    const clickTrackerStored = catalog.trackers.get(1, click);
+    assert.ok(clickTrackerStored !== undefined, 'the click tracker is stored');
+    stored(
+      catalog.paymentRules.create(
+        1,
+        {
+          ...cpmRule(0),
+          publisherId: clickTrackerStored.publisherId,
+          pricingType: 'revshare',
+          revshareMicros: 500_000,
+          costCpmMicros: null,
+        },
+        NOW_MS,
+      ),
+    );
+    const path = `/v1/click-trackers/${click}/export`;
+    // Its line item books no revenue (revenueType none): a click costs its ancost alone.
+    assert.deepEqual((await exportOf(path, {})).body.warnings, []);
+    const lineItem = catalog.lineItems.get(1, clickTrackerStored.lineItemId);
+    assert.ok(lineItem !== undefined, 'the line item is stored');
+    stored(
+      catalog.lineItems.update(
+        1,
+        lineItem.id,
+        { ...lineItem, revenueType: 'cpc', revenueValueMicros: 0 },
+        NOW_MS,
+      ),
+    );
+    const answer = await exportOf(path, {});
+    assert.deepEqual(codesOf(answer.body.warnings), [['zero_media_cost', click]]);
+    assert.match(
+      answer.body.warnings[0].message,
+      new RegExp(`^click tracker ${click}: clicks without ancost`),
+    );
+  });
+
+  it('gives a key scoped to the advertiser no pricing warning, as it is shown no media cost, and its publisher’s key every one', async () => {
+    const id = storedTracker(catalog, 'impression', NOW_MS);
+    const paused = catalog.trackers.get(1, id);
+    assert.ok(paused !== undefined, 'the tracker is stored');
+    stored(catalog.trackers.update(1, id, { ...paused, state: 'inactive' }, NOW_MS));
+    const advertiserKey = keyOf('editor', { type: 'advertiser', id: paused.advertiserId });
+    const publisherKey = keyOf('editor', { type: 'publisher', id: paused.publisherId });
+    const asAdvertiser = await exportAs(advertiserKey, impression(id), {});
+    assert.equal(asAdvertiser.status, 200, JSON.stringify(asAdvertiser.body));
+    assert.deepEqual(codesOf(asAdvertiser.body.warnings), [['inactive_tracker', id]]);
+    const asPublisher = await exportAs(publisherKey, impression(id), {});
+    assert.equal(asPublisher.status, 200, JSON.stringify(asPublisher.body));
+    assert.deepEqual(codesOf(asPublisher.body.warnings), [
+      ['inactive_tracker', id],
+      ['no_payment_rule', id],
+    ]);
+  });
+});
+
 describe('mailing tracker tags', () => {
   const mailBody = (email: unknown) => ({ delivery: 'email', email });
 
@@ -576,7 +751,10 @@ describe('mailing tracker tags', () => {
   it('answers 502 MAIL_FAILED without naming the SMTP server’s address when it cannot be reached', async () => {
     // Nothing listens on port 1: the connection is refused at once.
     const unreachable = await serveApi(
-      exportRoutes(catalog, PUBLIC_URL, { smtpUrl: 'smtp://127.0.0.1:1', from: MAIL_FROM }),
+      exportRoutes(catalog, () => snapshot.current(), PUBLIC_URL, {
+        smtpUrl: 'smtp://127.0.0.1:1',
+        from: MAIL_FROM,
+      }),
       accounts,
     );
     try {

@@ -2,7 +2,7 @@ import { createTransport } from 'nodemailer';
 import type { ExportOptions, ExportParam, PlaceholderSyntax } from '../domain/tag-export.js';
 import { AD_SERVER_MACROS, EXPORT_PARAMS, PLACEHOLDER_SYNTAXES, trackerTag } from '../domain/tag-export.js';
 import type { TrackerKind } from '../domain/tracker-hit.js';
-import type { CatalogStore, Tracker } from '../ports/catalog.js';
+import type { CatalogStore, CatalogView, Tracker } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
 import { sees } from './catalog/access.js';
 import { notFound, parsePathId } from './catalog/paging.js';
@@ -10,7 +10,7 @@ import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import type { ExportWarning } from './export-warnings.js';
-import { exportWarnings } from './export-warnings.js';
+import { exportWarnings, isPricingWarning } from './export-warnings.js';
 
 /** Most characters of an unknown field's name a message repeats. */
 const MAX_FIELD_NAME_CHARS = 64;
@@ -58,10 +58,16 @@ export interface ExportedTag {
  * `POST /v1/impression-trackers/{id}/export` (and `/v1/click-trackers/{id}/export`): tags for
  * one tracker, or several with `trackerIds`; delivered `now` (JSON, or a text file with
  * `?download=1`) or by `email` through the configured SMTP server. Every answer carries the
- * export's `warnings` (see `exportWarnings`): the JSON as `warnings`, a file and a mail as
- * comment lines under the tracker they are about.
+ * export's `warnings` (see `exportWarnings`; pricing ones read from `snapshot`, the catalog as hits
+ * are priced by it): the JSON as `warnings`, a file and a mail as comment lines under the tracker
+ * they are about.
  */
-export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: MailSettings): Route[] {
+export function exportRoutes(
+  catalog: CatalogStore,
+  snapshot: () => CatalogView,
+  publicUrl: string,
+  mail: MailSettings,
+): Route[] {
   return (['impression', 'click'] as const).map((kind) => ({
     method: 'POST' as const,
     path: `/v1/${kind}-trackers/:id/export`,
@@ -83,7 +89,7 @@ export function exportRoutes(catalog: CatalogStore, publicUrl: string, mail: Mai
         trackerId: tracker.id,
         tag: trackerTag(kind, tracker.id, publicUrl, request.options),
       }));
-      const warnings = exportWarnings(catalog, ctx.principal.accountId, trackers, request.options.params);
+      const warnings = exportWarnings(catalog, snapshot(), ctx.principal, trackers, request.options.params);
       if (request.delivery === 'email') {
         await mailTags(mail, request.email ?? '', kind, tags, warnings);
         sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags, warnings }, ctx.requestId);
@@ -226,16 +232,22 @@ async function mailTags(
     );
   }
   const file = tagFile(kind, tags, warnings);
-  const notCounted =
-    warnings.length === 0
-      ? ''
-      : `Warning: the hits of some of these tags will not be counted as the trackers stand; see the lines starting "# warning" below.\n\n`;
+  const why = [
+    ...(warnings.some((warning) => !isPricingWarning(warning))
+      ? ['the hits of some of these tags will not be counted as the trackers stand']
+      : []),
+    ...(warnings.some(isPricingWarning)
+      ? ['the hits of some of these tags will be booked at a media cost of 0 as their terms stand']
+      : []),
+  ];
+  const warned =
+    why.length === 0 ? '' : `Warning: ${why.join(', and ')}; see the lines starting "# warning" below.\n\n`;
   try {
     await createTransport(mail.smtpUrl).sendMail({
       from: mail.from,
       to,
       subject: `Tally ${kind} tracker tags (${tags.length})${warnings.length === 0 ? '' : ', with warnings'}`,
-      text: `${notCounted}Your exported Tally ${kind} tracker tags are attached (one per line).\n\n${file}`,
+      text: `${warned}Your exported Tally ${kind} tracker tags are attached (one per line).\n\n${file}`,
       attachments: [{ filename: `tally-${kind}-trackers.txt`, content: file }],
     });
   } catch (error) {

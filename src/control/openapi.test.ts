@@ -97,7 +97,10 @@ function apiRoutes(): Route[] {
     ...deliveryRoutes(new SqliteLedger(db)),
     ...billingRecordRoutes({ billingRecords: never }, 0),
     ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
-    ...exportRoutes(new SqliteCatalogStore(db), 'https://tally.example', { smtpUrl: undefined, from: '' }),
+    ...exportRoutes(new SqliteCatalogStore(db), never, 'https://tally.example', {
+      smtpUrl: undefined,
+      from: '',
+    }),
   ];
   db.close();
   return routes;

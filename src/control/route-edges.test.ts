@@ -9,6 +9,7 @@ import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from '../adapters/sqlite/catalog.js';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { CatalogSnapshot } from '../catalog-snapshot.js';
 import { openToken } from '../domain/token.js';
 import { FORMATS } from '../domain/types.js';
 import { hourStartMs } from '../lib/time.js';
@@ -78,6 +79,7 @@ const db = openSqlite(dbPath);
 const accounts = new SqliteAccountStore(db);
 const ledger = new SqliteLedger(db);
 const catalog = new SqliteCatalogStore(db);
+const snapshot = new CatalogSnapshot(catalog, { pollIntervalMs: 60_000 });
 const reports = new ReportThread(dbPath, 'tally-reports');
 const ring = testKeyRing();
 const wins = new WinThreads({
@@ -114,6 +116,7 @@ before(async () => {
   keys.scoped = keyFor('admin', { type: 'advertiser', id: 1 });
   ledger.record([counted('csv', 'n1'), counted('json', 'n2'), counted('s1', 'n3'), counted('-2+3', 'n4')]);
   trackerId = storedTracker(catalog, 'impression', Date.now());
+  snapshot.start();
   smtp = await startMailCatcher();
   server = await serveApi(
     [
@@ -124,12 +127,18 @@ before(async () => {
         jsonLogger(() => undefined),
       ),
       ...reportRoutes(reports, reportCatalog(catalog), 1000),
-      ...exportRoutes(catalog, 'http://tally.example', { smtpUrl: smtp.url, from: 'tally@tally.example' }),
+      ...exportRoutes(catalog, () => snapshot.current(), 'http://tally.example', {
+        smtpUrl: smtp.url,
+        from: 'tally@tally.example',
+      }),
     ],
     accounts,
   );
   noMail = await serveApi(
-    exportRoutes(catalog, 'http://tally.example', { smtpUrl: undefined, from: 'tally@tally.example' }),
+    exportRoutes(catalog, () => snapshot.current(), 'http://tally.example', {
+      smtpUrl: undefined,
+      from: 'tally@tally.example',
+    }),
     accounts,
   );
 });
@@ -140,6 +149,7 @@ after(async () => {
   await smtp.close();
   await reports.close();
   await wins.close();
+  snapshot.stop();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -19,6 +19,13 @@ export interface PricingWarning {
   message: string;
 }
 
+/**
+ * How a warning names a payment rule: `id_and_name` (`payment rule 3 (Base)`), as a tracker's
+ * answers do, or `id_only` (`payment rule 3`), as a tag export's do, which may be sent on to the
+ * publisher and names every object by its id alone.
+ */
+export type RuleNaming = 'id_and_name' | 'id_only';
+
 /** A tracker's pricing terms, as the catalog snapshot holds them. */
 export interface TrackerPricing {
   publisherId: number;
@@ -32,8 +39,9 @@ export interface TrackerPricing {
 
 /**
  * The warnings for an impression tracker's hits that carry no `ancost` (with one, the hit's cost is
- * the `ancost`, whatever the rules), from now on (`nowMs`): none when every rule that may price them
- * books a cost, or is one that pays nothing by its own terms (a share or CPM of 0).
+ * the `ancost`, whatever the rules), from now on (`nowMs`), naming rules as `naming` says: none when
+ * every rule that may price them books a cost, or is one that pays nothing by its own terms (a
+ * share or CPM of 0).
  *
  * - `no_payment_rule`: no rule may price them (the publisher has none, and the tracker names none
  *   in effect): every such hit costs 0.
@@ -42,12 +50,17 @@ export interface TrackerPricing {
  *   rounding to 0 micros an impression), a share of a revenue computed from the cost (no cost but
  *   0 satisfies both agreements: see `costAndRevenue`), or a CPM below half a micro an impression.
  */
-export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
+export function impressionPricingWarnings(
+  tracker: TrackerPricing,
+  nowMs: number,
+  naming: RuleNaming = 'id_and_name',
+): PricingWarning[] {
   const rules = rulesThatMayPrice(tracker, nowMs);
   if (rules.length === 0) return [noPaymentRule(tracker.publisherId, "this tracker's hits", '')];
   return zeroMediaCostWarnings(
     rules.filter((rule) => !paysNothingByItsTerms(rule)),
     'hits',
+    naming,
     (rule) => costAndRevenue(tracker.lineItem, rule, undefined),
     (rule) => whyZero(rule, tracker.lineItem),
   );
@@ -68,7 +81,11 @@ export function impressionPricingWarnings(tracker: TrackerPricing, nowMs: number
  *   line item's publisher under a `cpm` rule is paid on its impressions), nor for a rule that pays
  *   nothing by its own terms.
  */
-export function clickPricingWarnings(tracker: TrackerPricing, nowMs: number): PricingWarning[] {
+export function clickPricingWarnings(
+  tracker: TrackerPricing,
+  nowMs: number,
+  naming: RuleNaming = 'id_and_name',
+): PricingWarning[] {
   if (tracker.lineItem.revenueType !== 'cpc') return [];
   const rules = rulesThatMayPrice(tracker, nowMs);
   if (rules.length === 0) {
@@ -83,6 +100,7 @@ export function clickPricingWarnings(tracker: TrackerPricing, nowMs: number): Pr
   return zeroMediaCostWarnings(
     rules.filter((rule) => rule.pricingType !== 'cpm' && !paysNothingByItsTerms(rule)),
     'clicks',
+    naming,
     (rule) => clickCostAndRevenue(tracker.lineItem, rule, undefined),
     (rule) => whyClickZero(rule, tracker.lineItem),
   );
@@ -90,11 +108,13 @@ export function clickPricingWarnings(tracker: TrackerPricing, nowMs: number): Pr
 
 /**
  * One `zero_media_cost` warning for each of `rules` whose `price` of an event without `ancost`
- * books a media cost of 0, its message naming the `events` (`hits`, `clicks`) and saying `why`.
+ * books a media cost of 0, its message naming the `events` (`hits`, `clicks`) and the rule (as
+ * `naming` says) and saying `why`.
  */
 function zeroMediaCostWarnings(
   rules: readonly PaymentRule[],
   events: string,
+  naming: RuleNaming,
   price: (rule: PaymentRule) => CostAndRevenue,
   why: (rule: PaymentRule) => string,
 ): PricingWarning[] {
@@ -103,9 +123,11 @@ function zeroMediaCostWarnings(
     const money = price(rule);
     if (money.mediaCostMicros !== 0) continue;
     const revenue = money.revenueMicros === 0 ? ' and a revenue of 0' : '';
+    const named =
+      naming === 'id_and_name' ? `payment rule ${rule.id} (${rule.name})` : `payment rule ${rule.id}`;
     warnings.push({
       code: 'zero_media_cost',
-      message: `${events} without ancost that payment rule ${rule.id} (${rule.name}) prices are booked with a media cost of 0${revenue}: ${why(rule)}`,
+      message: `${events} without ancost that ${named} prices are booked with a media cost of 0${revenue}: ${why(rule)}`,
     });
   }
   return warnings;

@@ -34,8 +34,8 @@
  *   rule of the account by id: the publisher side is the account's, shared with it by ad ops.
  * - Accounts are isolated: every lookup is by account, another account's object is 404.
  * - An advertiser-scoped key is shown no media cost (the publisher side's money, as its reports
- *   show none): a tracker's pricing warnings and a line item's write warnings, all about
- *   trackers booked at a media cost of 0, come to it empty.
+ *   show none): a tracker's pricing warnings, a line item's write warnings and a tag export's
+ *   pricing warnings, all about trackers booked at a media cost of 0, come to it empty.
  */
 import type { KeyScope } from '../../ports/accounts.js';
 import type { Principal } from '../auth.js';

@@ -3,7 +3,7 @@
  * answers with.
  */
 import { clickPricingWarnings, impressionPricingWarnings } from '../../domain/pricing-warnings.js';
-import type { PricingWarning } from '../../domain/pricing-warnings.js';
+import type { PricingWarning, RuleNaming } from '../../domain/pricing-warnings.js';
 import { checkRedirectTarget } from '../../domain/tracker-hit.js';
 import type {
   CatalogView,
@@ -77,9 +77,14 @@ export function trackerCountingWarnings(tracker: Tracker, catalog: CatalogView):
 /**
  * A tracker's pricing warnings, as its hits would be priced now: an impression tracker's
  * (`impressionPricingWarnings`), or a click tracker's (`clickPricingWarnings`, of a `cpc` line item
- * only). None while the snapshot does not yet hold the tracker as stored.
+ * only), naming rules as `naming` says. None while the snapshot does not yet hold the tracker as
+ * stored.
  */
-export function trackerPricingWarnings(tracker: Tracker, catalog: CatalogView): PricingWarning[] {
+export function trackerPricingWarnings(
+  tracker: Tracker,
+  catalog: CatalogView,
+  naming: RuleNaming = 'id_and_name',
+): PricingWarning[] {
   const view = viewOf(tracker, catalog);
   if (view === undefined) return [];
   return (view.kind === 'click' ? clickPricingWarnings : impressionPricingWarnings)(
@@ -91,6 +96,7 @@ export function trackerPricingWarnings(tracker: Tracker, catalog: CatalogView): 
       publisherRules: catalog.paymentRules(view.publisherId),
     },
     Date.now(),
+    naming,
   );
 }
 
