@@ -25,8 +25,9 @@ import {
 } from '../lib/time-zone.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import type { ReportMetric } from './report-text.js';
-import type { ReportCatalog, ReportWarning } from './report-id-warnings.js';
+import type { ReportCatalog } from './report-id-warnings.js';
 import { unknownIdWarnings } from './report-id-warnings.js';
+import { warningsHeader } from './unknown-ids.js';
 
 const MAX_RANGE_MS = 400 * DAY_MS;
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
@@ -97,15 +98,6 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
       },
     },
   ];
-}
-
-/**
- * The `X-Tally-Warnings` header of a report's warnings, for a CSV answer, which has no place for
- * them, and a JSON one alike: each warning's code and the id it names, comma-separated
- * (`unknown_tracker;id=999999, unknown_line_item;id=7`); the JSON's `warnings` say more.
- */
-function warningsHeader(warnings: readonly ReportWarning[]): string {
-  return warnings.map((warning) => `${warning.code};id=${warning.id}`).join(', ');
 }
 
 /**
