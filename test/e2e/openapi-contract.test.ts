@@ -312,4 +312,15 @@ describe('the answers of a running server, against the OpenAPI document it serve
     );
     assert.equal(report.headers['x-tally-warnings'], 'unknown_tracker;id=999999');
   });
+
+  it('answers a list filtered on a line item id no line item has with its warnings, as documented', async () => {
+    const list = await call('GET', '/v1/impression-trackers?lineItemId=999999');
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.deepEqual(
+      [list.body.items, list.body.next, list.body.warnings.map((warning: { code: string }) => warning.code)],
+      [[], null, ['unknown_line_item']],
+    );
+    assert.equal(list.headers['x-tally-warnings'], 'unknown_line_item;id=999999');
+    assert.deepEqual((await call('GET', '/v1/advertisers')).body.warnings, []);
+  });
 });

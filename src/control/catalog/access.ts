@@ -28,7 +28,8 @@
  * - A resource outside the key's dimension answers 403 for every id, so nothing leaks.
  * - Within it, another advertiser's or publisher's object answers 404 exactly like a missing
  *   one, and lists show only the key's own objects (a list filter naming another advertiser
- *   or publisher is 403, as in reports).
+ *   or publisher is 403, as in reports; one naming another object outside the scope is warned
+ *   of exactly as an id no object has: see `KnownIds.knows`).
  * - Scoped keys cannot create or change objects outside their scope (403). An
  *   advertiser-scoped editor attaches its trackers to any publisher, placement and payment
  *   rule of the account by id: the publisher side is the account's, shared with it by ad ops.

@@ -1,10 +1,14 @@
 import type { Advertiser, AdvertiserFilter, AdvertiserInput, EntityStore } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { FieldReader, isoOf } from './validation.js';
 
-/** `/v1/advertisers`: `{name}`. */
-export function advertiserRoutes(store: EntityStore<Advertiser, AdvertiserInput, AdvertiserFilter>): Route[] {
+/** `/v1/advertisers`: `{name}`; `known`: which objects each key knows of, for list warnings. */
+export function advertiserRoutes(
+  store: EntityStore<Advertiser, AdvertiserInput, AdvertiserFilter>,
+  known: KnownIds,
+): Route[] {
   return crudRoutes({
     path: '/v1/advertisers',
     noun: 'advertiser',
@@ -17,6 +21,7 @@ export function advertiserRoutes(store: EntityStore<Advertiser, AdvertiserInput,
     inputOwner: () => ({}),
     scopeFilterKey: { advertiser: 'id' },
     filters: { name: 'text' },
+    knownIds: known,
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, ['name']);
       const name = fields.name('name', mode === 'patch' ? (existing?.name ?? '') : '');

@@ -5,6 +5,9 @@ import type { Route, RequestContext } from '../http.js';
 import { ApiError, readJson, sendJson } from '../http.js';
 import type { Owner, ScopeType } from './access.js';
 import { requireOwnWrite, requireScopeType, requireWriter, sees } from './access.js';
+import type { KnownIds } from '../unknown-ids.js';
+import { warningsHeader } from '../unknown-ids.js';
+import { listIdWarnings } from './list-id-warnings.js';
 import type { FilterKind } from './paging.js';
 import { notFound, pageOf, parseListRequest, parsePathId } from './paging.js';
 import type { WriteMode } from './validation.js';
@@ -35,6 +38,8 @@ export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends obj
   scopeFilterKey: Partial<Record<ScopeType, keyof Filter & string>>;
   /** The list query parameters. */
   filters: Readonly<Record<string, FilterKind>>;
+  /** Which objects each key knows of, for the warnings of an id filter naming one it does not. */
+  knownIds: KnownIds;
   /** Filter every list and lookup of this route set applies (e.g. the tracker kind). */
   fixedFilter?: Partial<Filter>;
   /** True when a stored object belongs to this route set (e.g. the tracker kind). */
@@ -55,7 +60,12 @@ export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends obj
   toJson(value: T, principal: Principal): Record<string, unknown>;
 }
 
-/** `POST path`, `GET path`, `GET path/:id`, `PATCH` and `PUT path/:id`, `DELETE path/:id` for one resource. */
+/**
+ * `POST path`, `GET path`, `GET path/:id`, `PATCH` and `PUT path/:id`, `DELETE path/:id` for one
+ * resource. A list's page is `{items, next, warnings}`, its `warnings` those of its id filters
+ * naming an object the key knows nothing of (`listIdWarnings`), also in an `X-Tally-Warnings`
+ * header when there are any.
+ */
 export function crudRoutes<T extends CatalogRecord, Input, Filter extends object>(
   spec: ResourceSpec<T, Input, Filter>,
 ): Route[] {
@@ -141,15 +151,23 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
             filter[key] = scope.id;
           }
         }
+        const warnings = listIdWarnings(
+          request.filter,
+          spec.filters,
+          ctx.principal,
+          spec.knownIds,
+          spec.nounPlural,
+        );
         const rows = spec.store.list(ctx.principal.accountId, {
           filter: filter as Filter,
           afterId: request.afterId,
           limit: request.limit + 1,
         });
+        if (warnings.length > 0) ctx.res.setHeader('X-Tally-Warnings', warningsHeader(warnings));
         sendJson(
           ctx.res,
           200,
-          pageOf(rows, request.limit, (row) => spec.toJson(row, ctx.principal)),
+          { ...pageOf(rows, request.limit, (row) => spec.toJson(row, ctx.principal)), warnings },
           ctx.requestId,
         );
       },

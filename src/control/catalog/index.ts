@@ -9,23 +9,26 @@ import { placementRoutes } from './placements.js';
 import { publisherRoutes } from './publishers.js';
 import { redirectAllowlistRoutes } from './redirect-allowlist.js';
 import { trackerRoutes } from './trackers.js';
+import { knownIds } from '../unknown-ids.js';
 
 /**
  * Every catalog route: the entities, API keys and the account's redirect allow-list (access rules
- * in `access.ts`). `snapshot` is the catalog as hits are priced by it (for trackers' warnings).
+ * in `access.ts`). `snapshot` is the catalog as hits are priced by it (for trackers' warnings);
+ * lists warn of an id filter naming an object the key knows nothing of, read from `catalog`.
  */
 export function catalogRoutes(
   catalog: CatalogStore,
   accounts: AccountStore,
   snapshot: () => CatalogView,
 ): Route[] {
+  const known = knownIds(catalog);
   return [
-    ...advertiserRoutes(catalog.advertisers),
-    ...lineItemRoutes(catalog.lineItems, catalog.trackers, snapshot),
-    ...publisherRoutes(catalog.publishers),
-    ...placementRoutes(catalog.placements),
-    ...paymentRuleRoutes(catalog.paymentRules, catalog.trackers, snapshot),
-    ...trackerRoutes(catalog.trackers, snapshot),
+    ...advertiserRoutes(catalog.advertisers, known),
+    ...lineItemRoutes(catalog.lineItems, catalog.trackers, snapshot, known),
+    ...publisherRoutes(catalog.publishers, known),
+    ...placementRoutes(catalog.placements, known),
+    ...paymentRuleRoutes(catalog.paymentRules, catalog.trackers, snapshot, known),
+    ...trackerRoutes(catalog.trackers, snapshot, known),
     ...apiKeyRoutes(accounts, catalog),
     ...redirectAllowlistRoutes(catalog),
   ];

@@ -10,6 +10,7 @@ import type {
 } from '../../ports/catalog.js';
 import { CATALOG_STATES, FRACTION_REVENUE_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import type { KnownIds } from '../unknown-ids.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
 import { zeroPricedTrackers } from './tracker-warnings.js';
@@ -23,12 +24,14 @@ const FIELDS = ['advertiserId', 'name', 'revenueType', 'revenueValue', 'state'];
  * `cpc`, a fraction 0–1 for `cost_plus_margin` and `revshare` (0.25 = 25 %), and 0 (or absent)
  * for `none`. `advertiserId` never changes. A write's answer carries `warnings` naming its
  * trackers that book hits at a cost of 0 (`zeroPricedTrackers`: impression trackers, and click
- * trackers of a `cpc` line item), read from `catalog`, the snapshot hits are priced by.
+ * trackers of a `cpc` line item), read from `catalog`, the snapshot hits are priced by. `known`:
+ * which objects each key knows of, for the warnings of a list filtered on an unknown advertiser.
  */
 export function lineItemRoutes(
   store: EntityStore<LineItem, LineItemInput, LineItemFilter>,
   trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
   catalog: () => CatalogView,
+  known: KnownIds,
 ): Route[] {
   return crudRoutes({
     path: '/v1/line-items',
@@ -40,7 +43,13 @@ export function lineItemRoutes(
     owner: (lineItem) => ({ advertiserId: lineItem.advertiserId }),
     inputOwner: (input) => ({ advertiserId: input.advertiserId }),
     scopeFilterKey: { advertiser: 'advertiserId' },
-    filters: { advertiserId: 'id', state: CATALOG_STATES, revenueType: REVENUE_TYPES, name: 'text' },
+    filters: {
+      advertiserId: { idOf: 'advertiser' },
+      state: CATALOG_STATES,
+      revenueType: REVENUE_TYPES,
+      name: 'text',
+    },
+    knownIds: known,
     writeWarnings: (lineItem, principal) =>
       seesMediaCost(principal)
         ? zeroPricedTrackers(trackers, catalog(), principal.accountId, { lineItemId: lineItem.id })

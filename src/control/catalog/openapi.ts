@@ -15,6 +15,8 @@ import {
   errorResponse,
   QUERY_REFUSED,
 } from '../openapi-responses.js';
+import type { CatalogObject } from '../unknown-ids.js';
+import { CATALOG_OBJECTS } from '../unknown-ids.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
 import { TRACKER_CODE } from './trackers.js';
 
@@ -326,6 +328,57 @@ const page = (item: unknown) =>
     answerObject({ items: { type: 'array', items: item }, next: { type: ['integer', 'null'], minimum: 1 } }),
   );
 
+/** The kind of object each list filter on an id names (see `listIdWarnings`). */
+const ID_FILTER_OBJECTS: Readonly<Record<string, CatalogObject>> = {
+  advertiserId: 'advertiser',
+  lineItemId: 'lineItem',
+  publisherId: 'publisher',
+  placementId: 'placement',
+  paymentRuleId: 'paymentRule',
+};
+
+/**
+ * A catalog list's answer: a page of `item`, the `after` of the next page, and the warnings of its
+ * `filters` on an id (`listIdWarnings`), also in the `X-Tally-Warnings` header.
+ */
+function listPage(item: unknown, filters: Record<string, unknown>) {
+  const idFilters = Object.keys(filters).filter((filter) => Object.hasOwn(ID_FILTER_OBJECTS, filter));
+  const codes = idFilters.map((filter) => CATALOG_OBJECTS[ID_FILTER_OBJECTS[filter] as CatalogObject].code);
+  const warnings =
+    codes.length === 0
+      ? { type: 'array', maxItems: 0, description: 'always empty: this list has no filter on an id' }
+      : {
+          type: 'array',
+          description: `a warning for each filter on an id (${idFilters.join(', ')}) that names no object the key knows of: none of the account's (a mistyped id, or one deleted since), or, for a scoped key, none within its scope (an object of its own side it may read, or of the other side one of its trackers is on; any other, there or not, is warned of alike), so that the empty page is not read as there being none of what the list lists. An inactive object is known. Empty when there are none`,
+          items: answerObject({
+            code: { enum: [...new Set(codes)] },
+            id: { type: 'integer', description: 'the id the filter names' },
+            message: { type: 'string' },
+          }),
+        };
+  return {
+    ...json(
+      '{items, next, warnings}: next is null on the last page',
+      answerObject({
+        items: { type: 'array', items: item },
+        next: { type: ['integer', 'null'], minimum: 1 },
+        warnings,
+      }),
+    ),
+    ...(codes.length === 0
+      ? {}
+      : {
+          headers: {
+            'X-Tally-Warnings': {
+              description:
+                "when the list has warnings (see warnings): each one's code and the id it names, comma-separated",
+              schema: { type: 'string', example: `${codes[0] ?? ''};id=999999` },
+            },
+          },
+        }),
+  };
+}
+
 /** The 201 of a create: the object, and where it is. */
 const created = (description: string, schema: unknown, path: string) => ({
   ...json(description, schema),
@@ -423,7 +476,11 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
             schema,
           })),
         ],
-        responses: { '200': page(object), '400': QUERY_REFUSED, ...AUTHENTICATED_ERRORS },
+        responses: {
+          '200': listPage(object, resource.filters),
+          '400': QUERY_REFUSED,
+          ...AUTHENTICATED_ERRORS,
+        },
       },
     },
     [`${resource.path}/{id}`]: {

@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import { pageOf, parseListRequest } from './paging.js';
 import { validationFailure } from '../../../test/support/validation-failure.js';
 
-const FILTERS = { advertiserId: 'id', name: 'text', state: ['active', 'inactive'] } as const;
+const FILTERS = {
+  advertiserId: { idOf: 'advertiser' },
+  name: 'text',
+  state: ['active', 'inactive'],
+} as const;
 
 function parse(query: string) {
   return parseListRequest(new URLSearchParams(query), FILTERS);

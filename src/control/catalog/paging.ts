@@ -1,7 +1,16 @@
 import { ApiError } from '../http.js';
+import type { CatalogObject } from '../unknown-ids.js';
 
-/** How a list query parameter is read: an id, a text (name: substring), or one of some values. */
-export type FilterKind = 'id' | 'text' | readonly string[];
+/** A list query parameter naming a catalog object by its id: the kind of object it names. */
+export interface IdFilter {
+  readonly idOf: CatalogObject;
+}
+
+/**
+ * How a list query parameter is read: an id (of the object an {@link IdFilter} names), a text
+ * (name: substring), or one of some values.
+ */
+export type FilterKind = IdFilter | 'text' | readonly string[];
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -55,7 +64,7 @@ export function parseListRequest(
       continue;
     }
     const kind = filters[name];
-    if (kind === 'id') {
+    if (typeof kind === 'object' && 'idOf' in kind) {
       if (!/^[1-9]\d{0,14}$/.test(value)) problems.push(`${name}: send a numeric id`);
       filter[name] = Number(value);
     } else if (kind === 'text') {

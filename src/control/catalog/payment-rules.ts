@@ -11,6 +11,7 @@ import type {
 } from '../../ports/catalog.js';
 import { CATALOG_STATES, DEFAULT_PAYMENT_RULE_PRIORITY, PRICING_TYPES } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { zeroPricedTrackers } from './tracker-warnings.js';
 import { decimalOf, FieldReader, isoOf } from './validation.js';
@@ -55,11 +56,13 @@ const PRICING_FIELDS: Readonly<Record<PricingType, readonly string[]>> = {
  * - A write's answer carries `warnings` naming the publisher's trackers that book hits at a cost
  *   of 0 (`zeroPricedTrackers`: impression trackers, and click trackers of a `cpc` line item), read
  *   from `catalog`, the snapshot hits are priced by.
+ * - A list filtered on a publisher the key knows nothing of warns of it (`known`).
  */
 export function paymentRuleRoutes(
   store: EntityStore<PaymentRule, PaymentRuleInput, PaymentRuleFilter>,
   trackers: EntityStore<Tracker, TrackerInput, TrackerFilter>,
   catalog: () => CatalogView,
+  known: KnownIds,
 ): Route[] {
   return crudRoutes({
     path: '/v1/payment-rules',
@@ -71,7 +74,13 @@ export function paymentRuleRoutes(
     owner: (rule) => ({ publisherId: rule.publisherId }),
     inputOwner: (input) => ({ publisherId: input.publisherId }),
     scopeFilterKey: { publisher: 'publisherId' },
-    filters: { publisherId: 'id', state: CATALOG_STATES, pricingType: PRICING_TYPES, name: 'text' },
+    filters: {
+      publisherId: { idOf: 'publisher' },
+      state: CATALOG_STATES,
+      pricingType: PRICING_TYPES,
+      name: 'text',
+    },
+    knownIds: known,
     writeWarnings: (rule, principal) =>
       zeroPricedTrackers(trackers, catalog(), principal.accountId, { publisherId: rule.publisherId }),
     parse: parsePaymentRule,

@@ -1,10 +1,17 @@
 import type { EntityStore, Placement, PlacementFilter, PlacementInput } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { FieldReader, isoOf } from './validation.js';
 
-/** `/v1/placements`: `{publisherId, name}`; `publisherId` never changes. */
-export function placementRoutes(store: EntityStore<Placement, PlacementInput, PlacementFilter>): Route[] {
+/**
+ * `/v1/placements`: `{publisherId, name}`; `publisherId` never changes. `known`: which objects each
+ * key knows of, for the warnings of a list filtered on an unknown publisher.
+ */
+export function placementRoutes(
+  store: EntityStore<Placement, PlacementInput, PlacementFilter>,
+  known: KnownIds,
+): Route[] {
   return crudRoutes({
     path: '/v1/placements',
     noun: 'placement',
@@ -15,7 +22,8 @@ export function placementRoutes(store: EntityStore<Placement, PlacementInput, Pl
     owner: (placement) => ({ publisherId: placement.publisherId }),
     inputOwner: (input) => ({ publisherId: input.publisherId }),
     scopeFilterKey: { publisher: 'publisherId' },
-    filters: { publisherId: 'id', name: 'text' },
+    filters: { publisherId: { idOf: 'publisher' }, name: 'text' },
+    knownIds: known,
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, ['publisherId', 'name']);
       const base = mode === 'patch' ? existing : undefined;

@@ -1,13 +1,20 @@
 import type { EntityStore, Publisher, PublisherFilter, PublisherInput } from '../../ports/catalog.js';
 import type { Route } from '../http.js';
+import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { FieldReader, isoOf } from './validation.js';
 
 /** Printable, no control characters; what OpenRTB `publisher.id` values look like. */
 const EXTERNAL_ID = /^\P{Cc}{1,255}$/u;
 
-/** `/v1/publishers`: `{name, externalId?}`; `externalId` is the OpenRTB `publisher.id`, unique in the account. */
-export function publisherRoutes(store: EntityStore<Publisher, PublisherInput, PublisherFilter>): Route[] {
+/**
+ * `/v1/publishers`: `{name, externalId?}`; `externalId` is the OpenRTB `publisher.id`, unique in
+ * the account. `known`: which objects each key knows of, for list warnings.
+ */
+export function publisherRoutes(
+  store: EntityStore<Publisher, PublisherInput, PublisherFilter>,
+  known: KnownIds,
+): Route[] {
   return crudRoutes({
     path: '/v1/publishers',
     noun: 'publisher',
@@ -21,6 +28,7 @@ export function publisherRoutes(store: EntityStore<Publisher, PublisherInput, Pu
     scopeFilterKey: { publisher: 'id' },
     accountWideFields: { externalId: 'it decides whose exchange traffic the publisher’s reports show' },
     filters: { name: 'text', externalId: 'text' },
+    knownIds: known,
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, ['name', 'externalId']);
       const base = mode === 'patch' ? existing : undefined;

@@ -10,6 +10,7 @@ import { CATALOG_STATES } from '../../ports/catalog.js';
 import type { Notifier } from '../../domain/ivt.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
 import type { Route } from '../http.js';
+import type { KnownIds } from '../unknown-ids.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
 import { trackerCountingWarnings, trackerPricingWarnings } from './tracker-warnings.js';
@@ -42,19 +43,22 @@ const FIELDS = [
  * snapshot their hits are decided and priced by: why its hits would not count
  * (`trackerCountingWarnings`), and terms under which its hits would be booked at a cost of 0
  * (`trackerPricingWarnings`; for a click tracker, of a `cpc` line item only), these not to a key
- * scoped to an advertiser, which is shown no media cost.
+ * scoped to an advertiser, which is shown no media cost. A list filtered on an advertiser, line
+ * item, publisher, placement or payment rule the key knows nothing of warns of it (`known`).
  */
 export function trackerRoutes(
   store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
   catalog: () => CatalogView,
+  known: KnownIds,
 ): Route[] {
-  return [...routesFor('impression', store, catalog), ...routesFor('click', store, catalog)];
+  return [...routesFor('impression', store, catalog, known), ...routesFor('click', store, catalog, known)];
 }
 
 function routesFor(
   kind: TrackerKind,
   store: EntityStore<Tracker, TrackerInput, TrackerFilter>,
   catalog: () => CatalogView,
+  known: KnownIds,
 ): Route[] {
   const noun = `${kind} tracker`;
   const fieldNames = kind === 'click' ? [...FIELDS, 'clickUrl'] : FIELDS;
@@ -69,15 +73,16 @@ function routesFor(
     inputOwner: (input) => ({ advertiserId: input.advertiserId }),
     scopeFilterKey: { advertiser: 'advertiserId', publisher: 'publisherId' },
     filters: {
-      advertiserId: 'id',
-      lineItemId: 'id',
-      publisherId: 'id',
-      placementId: 'id',
-      paymentRuleId: 'id',
+      advertiserId: { idOf: 'advertiser' },
+      lineItemId: { idOf: 'lineItem' },
+      publisherId: { idOf: 'publisher' },
+      placementId: { idOf: 'placement' },
+      paymentRuleId: { idOf: 'paymentRule' },
       state: CATALOG_STATES,
       code: 'text',
       name: 'text',
     },
+    knownIds: known,
     fixedFilter: { kind },
     matches: (tracker) => tracker.kind === kind,
     parse(body, mode, existing) {
