@@ -753,6 +753,54 @@ describe('instrumenting a win', () => {
     assert.equal(claims.ttlSeconds, 900);
   });
 
+  it("refuses a publisher id that is neither a string nor a whole number, or a publisher that is not an object, rather than count the win by every publisher's rules", () => {
+    const cases: [object, string][] = [
+      [
+        { site: { publisher: { id: { id: 'pub-1' } } } },
+        'request.site.publisher.id is {"id":"pub-1"}, neither a string nor a whole number',
+      ],
+      [
+        { app: { publisher: { id: true } } },
+        'request.app.publisher.id is true, neither a string nor a whole number',
+      ],
+      [{ app: { publisher: { id: ['pub-2'] } } }, 'request.app.publisher.id is ["pub-2"], neither a string'],
+      // The site's is refused, not passed over for the app's.
+      [
+        { site: { publisher: { id: false } }, app: { publisher: { id: 'pub-2' } } },
+        'request.site.publisher.id is false, neither',
+      ],
+      [{ app: { publisher: 'pub-2' } }, 'request.app.publisher is "pub-2", not an object'],
+    ];
+    for (const [context, message] of cases) {
+      const result = instrumentWin(win({ context }), env);
+      assert.deepEqual(!result.ok && result.error.code, 'VALIDATION_FAILED', JSON.stringify(context));
+      assert.ok(
+        !result.ok &&
+          result.error.message.startsWith(message) &&
+          result.error.message.includes('TALLY_RULES'),
+        `refused naming what was read and why; got ${JSON.stringify(result)}`,
+      );
+    }
+    // None named (absent, null or empty) counts by every publisher's rules, as before.
+    const asked: string[] = [];
+    const recording: WinEnvironment = {
+      ...env,
+      rulesFor: (publisherId) => {
+        asked.push(publisherId);
+        return new RulesTable();
+      },
+    };
+    for (const context of [
+      { site: {} },
+      { site: { publisher: null } },
+      { site: { publisher: { id: '' } } },
+    ]) {
+      const result = instrumentWin(win({ context }), recording);
+      assert.ok(result.ok, JSON.stringify(result));
+    }
+    assert.deepEqual(asked, ['', '', '']);
+  });
+
   it('fills ${AUCTION_AD_ID} with bid.adid and ${AUCTION_LOSS} with 0 (won) in the DSP burl', () => {
     const burl = 'https://dsp.example/bill?ad=${AUCTION_AD_ID}&l=${AUCTION_LOSS}';
     const result = ok(win({ context: app, bid: { adid: 'cr-9', burl } }));

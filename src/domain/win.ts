@@ -799,6 +799,8 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
       `request.test must be 0 (a live auction) or 1 (a test one, never billed), as OpenRTB defines it; it is ${shown(request.test)}`,
     );
   }
+  const publisherRefusal = malformedPublisher(request);
+  if (publisherRefusal !== undefined) return invalid(publisherRefusal);
   const publisherId = publisherIdOf(request.site) ?? publisherIdOf(request.app) ?? '';
   return {
     request,
@@ -953,6 +955,30 @@ function inexactNumberPath(value: unknown, path: string): string | undefined {
     // Last first, so that the first in the text is found first.
     for (let index = children.length - 1; index >= 0; index--)
       pending.push(children[index] as [unknown, string]);
+  }
+  return undefined;
+}
+
+/**
+ * Why the request's publisher cannot be read, or `undefined`: a `site.publisher` or `app.publisher`
+ * that is not an object, or an id that is neither a string nor a whole number (an object, a
+ * boolean, an array). The counting rules are picked by it (`TALLY_RULES`), as whether the win is
+ * billed turns on `request.test`: read as no publisher, the win would count by every publisher's
+ * rules, under another method or TTL than its own, unbeknown to anyone. An empty id names none,
+ * as an absent one.
+ */
+function malformedPublisher(request: OrtbBidRequest): string | undefined {
+  for (const place of ['site', 'app'] as const) {
+    const siteOrApp = asObject(request[place]);
+    const publisher = siteOrApp?.publisher;
+    if (publisher === undefined || publisher === null) continue;
+    const path = `request.${place}.publisher`;
+    if (asObject(publisher) === undefined) {
+      return `${path} is ${shown(publisher)}, not an object: send OpenRTB's Publisher object, its id in it ({"id": "pub-1"}), as Tally picks the counting rules (TALLY_RULES) by that id`;
+    }
+    const id = publisherIdValue(siteOrApp);
+    if (id === undefined || id === null || id === '' || asId(id) !== undefined) continue;
+    return `${path}.id is ${shown(id)}, neither a string nor a whole number: send the publisher's id as a string (or leave it out), as Tally picks the counting rules (TALLY_RULES) by it, and read as no publisher the win would count by every publisher's rules, not its own`;
   }
   return undefined;
 }
