@@ -194,7 +194,7 @@ describe('unfilledMacros', () => {
       { macro: '$%7BAUCTION_PRICE%7D' },
       { macro: '{AUCTION_PRICE}' },
       { macro: '${ AUCTION_PRICE }' },
-      { macro: '${GDPR_CONSENT}' },
+      { macro: '${GDPR_CONSENT}', vendorMacro: 'GDPR_CONSENT' },
     ]);
     assert.deepEqual(unfilledMacros('https://dsp.example/b?p=${AUCTION_PRICE}&a=${AUCTION_ID}'), []);
   });
@@ -218,6 +218,27 @@ describe('unfilledMacros', () => {
     assert.deepEqual(meant('${AUCITON_PRICE:BF}${AUCTION_ID:BF}'), [
       ['${AUCITON_PRICE:BF}', '${AUCTION_PRICE:BF}'],
       ['${AUCTION_ID:BF}', '${AUCTION_ID}'],
+    ]);
+  });
+
+  it('names the vendor macro one written without its vendor id needs the id after, misspelt, with a placeholder or in lower case', () => {
+    const text =
+      '${GDPR_CONSENT}${GPP_STRING}${GDPR_CONSENT_XXXX}${gdpr_consent}${GDPR_CONSNET}${GPP_STRIN}' +
+      '${GDPR_CONSENT_1234567}${GDPR_CONSENT_VENDOR_ID_OF_THE_DSP}';
+    assert.deepEqual(unfilledMacros(text), [
+      { macro: '${GDPR_CONSENT}', vendorMacro: 'GDPR_CONSENT' },
+      { macro: '${GPP_STRING}', vendorMacro: 'GPP_STRING' },
+      { macro: '${GDPR_CONSENT_XXXX}', vendorMacro: 'GDPR_CONSENT' },
+      { macro: '${gdpr_consent}', vendorMacro: 'GDPR_CONSENT' },
+      { macro: '${GDPR_CONSNET}', vendorMacro: 'GDPR_CONSENT' },
+      { macro: '${GPP_STRIN}', vendorMacro: 'GPP_STRING' },
+      { macro: '${GDPR_CONSENT_1234567}', vendorMacro: 'GDPR_CONSENT' },
+      { macro: '${GDPR_CONSENT_VENDOR_ID_OF_THE_DSP}', vendorMacro: 'GDPR_CONSENT' },
+    ]);
+    // With its id, one given a suffix is the macro without it, as other macros are.
+    assert.deepEqual(unfilledMacros('${GDPR_CONSENT_755:BF}${gpp_string_5}'), [
+      { macro: '${GDPR_CONSENT_755:BF}', meant: '${GDPR_CONSENT_755}' },
+      { macro: '${gpp_string_5}', meant: '${GPP_STRING_5}' },
     ]);
   });
 

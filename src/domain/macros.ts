@@ -124,6 +124,12 @@ export interface UnfilledMacro {
    * (percent-encoded, spaced) or near none.
    */
   meant?: string;
+  /**
+   * For a vendor's privacy macro written without its vendor id (`${GDPR_CONSENT}`,
+   * `${GDPR_CONSENT_XXXX}`, or misspelt so, `${GDPR_CONSNET}`), the name it needs the id after
+   * (`GDPR_CONSENT`, written `${GDPR_CONSENT_<vendor id>}`); `undefined` for any other.
+   */
+  vendorMacro?: string;
 }
 
 /**
@@ -134,13 +140,14 @@ const MAX_JUDGED_MACROS = 256;
 
 /**
  * The distinct macros in `text` that substitution leaves as they are, in the order written: every
- * `${AUCTION_…}`-like one (see {@link UNFILLED_MACRO_PATTERN}), and any other `${NAME}` written in
- * capitals within {@link MAX_MACRO_EDITS} of a name Tally fills (`${AUCTON_ID}`, `${GDRP}`): an
+ * `${AUCTION_…}`-like one and vendor's privacy macro without its vendor id (see
+ * {@link UNFILLED_MACRO_PATTERN}), and any other `${NAME}` written in capitals within
+ * {@link MAX_MACRO_EDITS} of a name Tally fills (`${AUCTON_ID}`, `${GDRP}`, `${GDPR_CONSNET}`): an
  * exchange's own macros (`${CLICK_URL}`) and a script's `${variable}` are no misspelling of one.
  * Past the first {@link MAX_JUDGED_MACROS} names judged, none is taken for a misspelling.
  */
 export function unfilledMacros(text: string): UnfilledMacro[] {
-  const unfilled = new Map<string, string | undefined>();
+  const unfilled = new Map<string, Hint>();
   const seen = new Set<string>();
   let judged = 0;
   for (const match of text.matchAll(CANDIDATE_MACRO_PATTERN)) {
@@ -150,15 +157,18 @@ export function unfilledMacros(text: string): UnfilledMacro[] {
     if (KNOWN_MACRO.test(macro)) continue;
     const { written, writtenSuffix } = match.groups ?? {};
     const caught = UNFILLED_FORM.test(macro);
-    let meant: string | undefined;
+    let hint: Hint = {};
     if (written !== undefined && (caught || !/[a-z]/.test(written)) && judged < MAX_JUDGED_MACROS) {
       judged++;
-      meant = meantMacro(written, writtenSuffix);
+      hint = macroHint(written, writtenSuffix);
     }
-    if (caught || meant !== undefined) unfilled.set(macro, meant);
+    if (caught || Object.keys(hint).length > 0) unfilled.set(macro, hint);
   }
-  return [...unfilled].map(([macro, meant]) => (meant === undefined ? { macro } : { macro, meant }));
+  return [...unfilled].map(([macro, hint]) => ({ macro, ...hint }));
 }
+
+/** What an unfilled macro is taken to mean: see {@link UnfilledMacro}. */
+type Hint = Pick<UnfilledMacro, 'meant' | 'vendorMacro'>;
 
 /**
  * Longest name a misspelling is looked for in: a name longer than any Tally fills (a vendor's
@@ -172,26 +182,38 @@ const MAX_MISSPELT_NAME_CHARS =
 
 /**
  * The macro Tally fills that one named `name` (with `suffix` after a `:`) most likely misspells or
- * cuts short: a vendor's privacy macro keeps its vendor id, the price its suffix.
+ * cuts short: a vendor's privacy macro keeps its vendor id, the price its suffix; or, for a
+ * vendor's privacy macro without its vendor id (misspelt or not), the name that needs one.
  */
-function meantMacro(name: string, suffix: string | undefined): string | undefined {
-  if (name.length > MAX_MISSPELT_NAME_CHARS) return undefined;
-  const vendorMacro = /^(?<vendor>.+)_(?<id>\d{1,6})$/.exec(name)?.groups;
-  if (vendorMacro !== undefined && suffix === undefined) {
-    const vendor = closestName(vendorMacro.vendor ?? '', Object.keys(VENDOR_MACRO_FIELDS), MAX_MACRO_EDITS);
-    if (vendor !== undefined) return `\${${vendor}_${vendorMacro.id}}`;
+function macroHint(name: string, suffix: string | undefined): Hint {
+  const vendorNames = Object.keys(VENDOR_MACRO_FIELDS);
+  const upper = name.toUpperCase();
+  // `${GDPR_CONSENT}`, or with a placeholder for the id, `${GDPR_CONSENT_XXXX}`: not a vendor id of
+  // at most 6 digits, as Tally fills it.
+  const vendorless = vendorNames.find(
+    (vendor) => upper === vendor || (upper.startsWith(`${vendor}_`) && !/_\d{1,6}$/.test(upper)),
+  );
+  if (vendorless !== undefined) return { vendorMacro: vendorless };
+  if (name.length > MAX_MISSPELT_NAME_CHARS) return {};
+  const withId = /^(?<vendor>.+)_(?<id>\d{1,6})$/.exec(name)?.groups;
+  if (withId !== undefined) {
+    const vendor = closestName(withId.vendor ?? '', vendorNames, MAX_MACRO_EDITS);
+    if (vendor !== undefined) return { meant: `\${${vendor}_${withId.id}}` };
   }
   // A name cut short (`${AUCTION_SEAT}`) means the one name it begins, and none where it begins
   // several (`${AUCTION_IMP}`: `_ID` or `_TS`), though another name is fewer edits away.
-  const completions = Object.keys(MACRO_FIELDS).filter((known) => known.startsWith(`${name.toUpperCase()}_`));
+  const completions = Object.keys(MACRO_FIELDS).filter((known) => known.startsWith(`${upper}_`));
   const meant =
     completions.length === 0
       ? closestName(name, Object.keys(MACRO_FIELDS), MAX_MACRO_EDITS)
       : completions.length === 1
         ? completions[0]
         : undefined;
-  if (meant === undefined) return undefined;
-  return `\${${meant}${meant === 'AUCTION_PRICE' && suffix !== undefined ? `:${suffix}` : ''}}`;
+  if (meant === undefined) {
+    const misspeltVendor = closestName(name, vendorNames, MAX_MACRO_EDITS);
+    return misspeltVendor === undefined ? {} : { vendorMacro: misspeltVendor };
+  }
+  return { meant: `\${${meant}${meant === 'AUCTION_PRICE' && suffix !== undefined ? `:${suffix}` : ''}}` };
 }
 
 /** The suffix of `${AUCTION_PRICE:B64}`, the price in Base64: OpenRTB's example of an encoding. */

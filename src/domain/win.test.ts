@@ -1398,6 +1398,22 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it("warns of a vendor's privacy macro without its vendor id showing the form it needs, apart from the macros left as they are", () => {
+    const result = ok(
+      win({
+        bid: {
+          burl: 'https://dsp.example/bill?gc=${GDPR_CONSENT}&x=%24%7BAUCTION_ID%7D',
+          adm: '<img src="https://dsp.example/i?gpp=${GPP_STRING_XXXX}">',
+        },
+      }),
+    );
+    assert.deepEqual(result.warnings, [
+      "bid.burl holds ${GDPR_CONSENT}, which Tally does not fill: the IAB's macro ends in the id of the vendor the URL calls, as the Global Vendor List numbers it, ${GDPR_CONSENT_<vendor id>} (e.g. ${GDPR_CONSENT_755} for vendor 755)",
+      'bid.burl holds macros Tally does not fill, left as they are: %24%7BAUCTION_ID%7D (OpenRTB macros are filled only when spelt ${AUCTION_…} exactly, not percent-encoded)',
+      "bid.adm holds ${GPP_STRING_XXXX}, which Tally does not fill: the IAB's macro ends in the id of the vendor the URL calls, as the Global Vendor List numbers it, ${GPP_STRING_<vendor id>} (e.g. ${GPP_STRING_755} for vendor 755)",
+    ]);
+  });
+
   it('warns when the burl, nurl or markup asks for an encrypted price and the seat has no price keys', () => {
     const warning =
       'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys for account 1 in TALLY_PRICE_KEYS: it is filled with an empty string';

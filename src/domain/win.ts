@@ -586,19 +586,27 @@ const MAX_NAMED_MACROS = 5;
 
 /**
  * Macros in the burl, nurl or markup that Tally leaves as they are: each misspelt one with the
- * macro it likely means, and the others (encoded, spaced, near no macro) in one warning.
+ * macro it likely means, each vendor's privacy macro without its vendor id with the form it needs,
+ * and the others (encoded, spaced, near no macro) in one warning.
  */
 function unfilledMacroWarnings(texts: DspTexts): string[] {
   return texts.flatMap(([field, text]) => {
     const unfilled = text === undefined ? [] : unfilledMacros(text);
     const misspelt = unfilled
-      .flatMap(({ macro, meant }) =>
-        meant === undefined
+      .flatMap(({ macro, meant, vendorMacro }) => {
+        if (vendorMacro !== undefined) {
+          return [
+            `${field} holds ${macro}, which Tally does not fill: the IAB's macro ends in the id of the vendor the URL calls, as the Global Vendor List numbers it, \${${vendorMacro}_<vendor id>} (e.g. \${${vendorMacro}_755} for vendor 755)`,
+          ];
+        }
+        return meant === undefined
           ? []
-          : [`${field} holds ${macro}, which Tally does not fill: did you mean ${meant}?`],
-      )
+          : [`${field} holds ${macro}, which Tally does not fill: did you mean ${meant}?`];
+      })
       .slice(0, MAX_NAMED_MACROS);
-    const others = unfilled.filter(({ meant }) => meant === undefined).map(({ macro }) => macro);
+    const others = unfilled
+      .filter(({ meant, vendorMacro }) => meant === undefined && vendorMacro === undefined)
+      .map(({ macro }) => macro);
     if (others.length === 0) return misspelt;
     return [
       ...misspelt,
