@@ -7,7 +7,6 @@ import Database from 'better-sqlite3';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
-import { hostSpellings } from '../domain/delivery-host.js';
 import { parseReplayRequest, REPLAY_ROWS_PER_STEP, replayDeadInSteps } from './replay-dead.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
@@ -94,7 +93,7 @@ describe('the options of tally replay-dead', () => {
       request: {
         filter: {
           accountId: 7,
-          hosts: hostSpellings('dsp.example:8443'),
+          host: { hostname: 'dsp.example', port: 8443 },
           createdFromMs: Date.UTC(2026, 11, 4, 10),
           createdToMs: Date.UTC(2026, 11, 4, 14),
         },
@@ -105,6 +104,24 @@ describe('the options of tally replay-dead', () => {
       ok: true,
       request: { filter: { createdToMs: Date.UTC(2026, 11, 4) }, dryRun: false },
     });
+  });
+
+  it('picks a host by what URL parsing reads, so that any spelling of it names it, and refuses one that names no host', () => {
+    for (const spelt of ['127.1', '0x7f.0.0.1', '127.0.0.1.'])
+      assert.deepEqual(
+        parseReplayRequest(['--host', spelt]),
+        { ok: true, request: { filter: { host: { hostname: '127.0.0.1' } }, dryRun: false } },
+        spelt,
+      );
+    for (const notHost of ['999.1.1.1', 'dsp.example:99999', '[zz]', 'https://dsp.example', ''])
+      assert.deepEqual(
+        parseReplayRequest(['--host', notHost]),
+        {
+          ok: false,
+          error: `--host ${JSON.stringify(notHost)} is no host a URL can name: give the burl's host, such as dsp.example, dsp.example:8443 or 192.0.2.1, without a scheme or path`,
+        },
+        notHost,
+      );
   });
 
   it('refuses a window that holds no time, and a day that does not exist', () => {

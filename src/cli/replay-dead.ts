@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { AccountStore } from '../ports/accounts.js';
 import type { DeadDeliveryFilter, Ledger } from '../ports/ledger.js';
-import { hostSpellings } from '../domain/delivery-host.js';
+import { parseBurlHost } from '../domain/delivery-host.js';
 
 /** The usage line of `tally replay-dead`. */
 export const REPLAY_DEAD_USAGE =
@@ -18,7 +18,7 @@ export interface ReplayRequest {
 
 /**
  * Reads the options of `tally replay-dead`: `--account` (an account id), `--host` (the host the
- * burl calls, with or without its port), `--from` and `--to` (ISO times bounding when the
+ * burl calls, with or without its port, spelt any way a URL may spell it), `--from` and `--to` (ISO times bounding when the
  * impression counted: from inclusive, to exclusive) and `--dry-run`; or what is wrong with them.
  */
 export function parseReplayRequest(
@@ -74,13 +74,12 @@ export function parseReplayRequest(
     else problems.push(`--account ${JSON.stringify(values.account)} must be an account id, such as 1`);
   }
   if (values.host !== undefined) {
-    // Its user name, if it was given one, is no part of the host: the filter reads every burl's without.
-    const host = values.host.toLowerCase().slice(values.host.lastIndexOf('@') + 1);
-    if (host === '' || /[\s/?#]/.test(host))
+    const host = parseBurlHost(values.host);
+    if (host === undefined)
       problems.push(
-        `--host ${JSON.stringify(values.host)} must be a host as the burl writes it, such as dsp.example or dsp.example:8443, without a scheme or path`,
+        `--host ${JSON.stringify(values.host)} is no host a URL can name: give the burl's host, such as dsp.example, dsp.example:8443 or 192.0.2.1, without a scheme or path`,
       );
-    else filter.hosts = hostSpellings(host);
+    else filter.host = host;
   }
   for (const bound of ['from', 'to'] as const) {
     const text = values[bound];

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { DELIVERY_HOST_SQL, deliveryHost, hostSpellings } from './delivery-host.js';
+import type { BurlHost } from './delivery-host.js';
+import { callsHost, DELIVERY_HOST_SQL, deliveryHost, parseBurlHost } from './delivery-host.js';
 
 const URLS: readonly [string, string][] = [
   ['https://DSP.example/bill?p=1', 'dsp.example'],
@@ -29,23 +30,49 @@ describe('the host a delivery calls', () => {
   });
 });
 
-describe('the spellings of a host a burl may use', () => {
-  it('brackets an IPv6 address, and gives an international name in Unicode and punycode, each with and without its final dot', () => {
-    assert.deepEqual(hostSpellings('::1'), ['[::1]']);
-    assert.deepEqual(hostSpellings('[::1]:8080'), ['[::1]:8080']);
-    assert.deepEqual(hostSpellings('dsp.example.'), ['dsp.example', 'dsp.example.']);
-    assert.deepEqual(hostSpellings('dsp.example:8443'), ['dsp.example:8443', 'dsp.example.:8443']);
-    assert.deepEqual(hostSpellings('xn--bcher-kva.example'), [
-      'xn--bcher-kva.example',
-      'xn--bcher-kva.example.',
-      'bücher.example',
-      'bücher.example.',
-    ]);
-    // Each spelling is one deliveryHost keeps for a burl written that way.
-    for (const url of ['https://[::1]/b', 'https://bücher.example/b', 'https://xn--bcher-kva.example./b'])
-      assert.ok(
-        [...hostSpellings('::1'), ...hostSpellings('xn--bcher-kva.example')].includes(deliveryHost(url)),
-        url,
-      );
+describe('the host tally replay-dead picks burls by', () => {
+  it('is read as URL parsing reads a host: lower case, punycode, IPv4 in dotted decimal, IPv6 compressed, without a final dot or user name', () => {
+    const cases: [string, BurlHost][] = [
+      ['DSP.Example.', { hostname: 'dsp.example' }],
+      ['admin@dsp.example:8443', { hostname: 'dsp.example', port: 8443 }],
+      ['bücher.example', { hostname: 'xn--bcher-kva.example' }],
+      ['127.1', { hostname: '127.0.0.1' }],
+      ['0x7f.0.0.1:80', { hostname: '127.0.0.1', port: 80 }],
+      ['127.0.0.1.', { hostname: '127.0.0.1' }],
+      ['[::FFFF:127.0.0.1]', { hostname: '[::ffff:7f00:1]' }],
+      ['::ffff:127.0.0.1', { hostname: '[::ffff:7f00:1]' }],
+      ['[2001:db8::1]:8080', { hostname: '[2001:db8::1]', port: 8080 }],
+    ];
+    for (const [text, host] of cases) assert.deepEqual(parseBurlHost(text), host, text);
+  });
+
+  it('is none for what no URL can name as its host', () => {
+    for (const text of [
+      '',
+      'https://dsp.example',
+      'dsp.example/bill',
+      'dsp example',
+      'dsp.example:https',
+      'dsp.example:65536',
+      '999.1.1.1',
+      '[zz]',
+      '[::1',
+      'a%b.example',
+      'dsp.example:80:80',
+    ])
+      assert.equal(parseBurlHost(text), undefined, text);
+  });
+
+  it('is called by a burl whose host URL parsing reads alike, on the port given, a burl naming none calling its scheme’s', () => {
+    const host: BurlHost = { hostname: '127.0.0.1' };
+    for (const url of ['http://127.1/b', 'HTTPS://user@0x7F.0.0.1.:8443/b', 'http://2130706433/b'])
+      assert.equal(callsHost(url, host), true, url);
+    for (const url of ['http://127.0.0.2/b', 'not a url', 'http://[::ffff:127.0.0.1]/b'])
+      assert.equal(callsHost(url, host), false, url);
+    const on443: BurlHost = { hostname: 'dsp.example', port: 443 };
+    for (const url of ['https://dsp.example./b', 'https://dsp.example:443/b', 'http://dsp.example:443/b'])
+      assert.equal(callsHost(url, on443), true, url);
+    for (const url of ['http://dsp.example/b', 'https://dsp.example:8443/b'])
+      assert.equal(callsHost(url, on443), false, url);
   });
 });

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { domainToASCII, domainToUnicode } from 'node:url';
 
 /**
  * The host a burl calls, as the relay groups its calls in flight: the URL's authority as written
@@ -23,22 +22,71 @@ export const DELIVERY_HOST_SQL = `CASE WHEN instr(url, '://') = 0 THEN '' ELSE l
   )) END`;
 
 /**
- * Every way a burl may write `host` (a host name or address, lower case, perhaps with its
- * `:port`), as {@link deliveryHost} keeps it: an IPv6 address in brackets, an international name
- * in Unicode or in punycode (`xn--…`, as DNS errors name it), a name with or without the final
- * dot of a fully qualified one.
+ * The host whose burls `tally replay-dead --host` replays, as WHATWG URL parsing reads a URL's
+ * host, so that every spelling of one host names it alike: `127.1`, `0x7f.0.0.1` and `127.0.0.1`;
+ * `[::ffff:127.0.0.1]` and `[::ffff:7f00:1]`; `bücher.example` and `xn--bcher-kva.example`.
  */
-export function hostSpellings(host: string): string[] {
-  if (isIP(host) === 6) return [`[${host}]`];
-  const parts = /^([^:[\]]+)(:\d+)?$/.exec(host);
-  // An IPv6 address in brackets, with or without its port, is written one way.
-  if (parts === null) return [host];
-  const [, name = '', port = ''] = parts;
-  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
-  const names = new Set<string>();
-  for (const written of [bare, domainToASCII(bare), domainToUnicode(bare)]) {
-    if (written === '') continue;
-    names.add(`${written}${port}`).add(`${written}.${port}`);
+export interface BurlHost {
+  /**
+   * The host name or address as WHATWG URL parsing writes it (lower case, an international name in
+   * punycode, an IPv4 address in dotted decimal, an IPv6 one compressed in brackets), without the
+   * final dot of a fully qualified name.
+   */
+  hostname: string;
+  /** The port the burls call, a burl naming none calling its scheme's (443, 80); any when absent. */
+  port?: number;
+}
+
+/** The port a URL of each scheme calls when it names none. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443 };
+
+/** Highest TCP port. */
+const MAX_PORT = 65_535;
+
+/**
+ * The host `text` names, as a burl would write it (`dsp.example`, `DSP.example.:8443`, `127.1`,
+ * `[2001:db8::1]:8080`, an IPv6 address without brackets, a user name before an `@`, which is no
+ * part of it), or `undefined` when it names none a URL can: a scheme, a path, a port that is no
+ * number or past 65535, an IPv4 address out of range, a character no host holds.
+ */
+export function parseBurlHost(text: string): BurlHost | undefined {
+  const written = text.slice(text.lastIndexOf('@') + 1);
+  // An IPv6 address may be given without its brackets, and then with no port.
+  const authority = isIP(written) === 6 ? `[${written}]` : written;
+  // A space, a path, a query or a fragment would be cut off the host by the parser, not refused.
+  if (/[\s/?#\\]/.test(authority)) return undefined;
+  const parts = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d*))?$/.exec(authority);
+  if (parts === null) return undefined;
+  const [, name = '', portText = ''] = parts;
+  const port = portText === '' ? undefined : Number(portText);
+  if (port !== undefined && port > MAX_PORT) return undefined;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${name}/`).hostname;
+  } catch {
+    return undefined;
   }
-  return [...names];
+  return { hostname: withoutFinalDot(hostname), ...(port === undefined ? {} : { port }) };
+}
+
+/**
+ * Whether `url` (a burl) calls `host`: its host as WHATWG URL parsing reads it (whatever its user
+ * name) is `host.hostname`, with or without a final dot, and it calls `host.port` if one is given,
+ * a burl naming no port calling its scheme's. A URL that does not parse calls none.
+ */
+export function callsHost(url: string, host: BurlHost): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (withoutFinalDot(parsed.hostname) !== host.hostname) return false;
+  if (host.port === undefined) return true;
+  const port = parsed.port === '' ? DEFAULT_PORTS[parsed.protocol] : Number(parsed.port);
+  return port === host.port;
+}
+
+function withoutFinalDot(hostname: string): string {
+  return hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
 }

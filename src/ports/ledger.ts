@@ -1,3 +1,4 @@
+import type { BurlHost } from '../domain/delivery-host.js';
 import type { Outcome } from '../domain/outcome.js';
 
 /** How an event reached Tally: an exchange notice, or a hit on an ad-ops tracker. */
@@ -358,11 +359,11 @@ export interface DeliveryFilter extends QueuedWindow {
 export interface DeadDeliveryFilter extends QueuedWindow {
   accountId?: number;
   /**
-   * The host the burl calls, lower case, with or without its port (`dsp.example`,
-   * `dsp.example:8443`), in any of these spellings (see `hostSpellings`); port 443 or 80 also
-   * names the burls of its scheme that write no port.
+   * The host the burl calls, on any port or the one given, however the burl spells it, as WHATWG
+   * URL parsing reads it (see `callsHost`): port 443 or 80 also names the burls of its scheme that
+   * write no port.
    */
-  hosts?: readonly string[];
+  host?: BurlHost;
 }
 
 /**

@@ -379,6 +379,42 @@ describe('the tally command', () => {
     }
   });
 
+  it('replays the dead deliveries of an address however the burl and --host spell it, and refuses a --host that names no host', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-spelt-'));
+    try {
+      const {
+        db,
+        ids: [operator],
+      } = ledgerWithAccounts(dataDir, []);
+      const insert = db.prepare(
+        `INSERT INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
+         VALUES (?, ?, ?, ?, '203.0.113.9', 'ua', 'dead', 1, 1, 2)`,
+      );
+      insert.run(operator, 'short', 'http://127.1/b', '127.1');
+      insert.run(operator, 'dotted', 'http://127.0.0.1/b', '127.0.0.1');
+      insert.run(operator, 'mapped', 'https://[::ffff:127.0.0.1]/b', '[::ffff:127.0.0.1]');
+      insert.run(operator, 'name', 'https://DSP.example./b', 'dsp.example.');
+      db.close();
+      const env = { TALLY_DATA_DIR: dataDir };
+      for (const [host, count] of [
+        ['127.0.0.1', '2 dead deliveries'],
+        ['0x7f.0.0.1', '2 dead deliveries'],
+        ['127.1:80', '2 dead deliveries'],
+        ['[::ffff:7f00:1]', '1 dead delivery'],
+        ['DSP.EXAMPLE', '1 dead delivery'],
+      ] as const) {
+        const dry = await runCli(['replay-dead', '--host', host, '--dry-run'], env);
+        assert.equal(dry.stdout, `${count} would be pending again (--dry-run: nothing was changed)\n`, host);
+      }
+      const refused = await runCli(['replay-dead', '--host', '999.1.1.1'], env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /--host "999\.1\.1\.1" is no host a URL can name/);
+      assert.deepEqual(deliveryStatuses(dataDir), ['short:dead', 'dotted:dead', 'mapped:dead', 'name:dead']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses, exit 1, to replay or count the dead deliveries of an account that does not exist, naming the id, and replays none', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-no-account-'));
     try {

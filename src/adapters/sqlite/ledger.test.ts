@@ -6,7 +6,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
-import { hostSpellings } from '../../domain/delivery-host.js';
+import { parseBurlHost } from '../../domain/delivery-host.js';
 import { openSqlite } from './database.js';
 import { idBoundsSql } from './id-window.js';
 import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
@@ -1573,12 +1573,15 @@ describe('the SQLite ledger', () => {
     const replay = (filter: DeadDeliveryFilter) =>
       ledger.replayDeadIds(ledger.deadDeliveryIds(filter), T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS);
     assert.equal(
-      ledger.deadDeliveryIds({ hosts: ['dsp.example'] }).length,
+      ledger.deadDeliveryIds({ host: { hostname: 'dsp.example' } }).length,
       4,
       'with a user name too, up to its last @',
     );
     assert.deepEqual(pendingKeys(), [], 'reading the ids changes nothing');
-    assert.equal(replay({ hosts: ['dsp.example'], createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }), 1);
+    assert.equal(
+      replay({ host: { hostname: 'dsp.example' }, createdFromMs: T0 + 1, createdToMs: T0 + 2 * HOUR_MS }),
+      1,
+    );
     assert.deepEqual(pendingKeys(), ['b']);
     assert.equal(replay({ accountId: 2 }), 2);
     assert.deepEqual(pendingKeys(), ['d', 'e']);
@@ -1615,10 +1618,36 @@ describe('the SQLite ledger', () => {
     ]);
     for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
       ledger.markFailed(leased.id, 'HTTP 500', null);
-    const replay = (host: string) => ledger.deadDeliveryIds({ hosts: hostSpellings(host) }).length;
+    const replay = (host: string) => ledger.deadDeliveryIds({ host: parseBurlHost(host) }).length;
     assert.equal(replay('xn--bcher-kva.example'), 3);
     assert.equal(replay('bücher.example.'), 3);
     assert.equal(replay('2001:db8::1'), 1);
+  });
+
+  it('replays the dead deliveries of an address however the burl and the option spell it, as URL parsing reads both', () => {
+    const dead = (key: string, url: string) =>
+      event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } });
+    ledger.record([
+      dead('short', 'http://127.1/b'),
+      dead('ported', 'http://127.0.0.1:8080/b'),
+      dead('hex', 'http://0x7f.0.0.1/b'),
+      dead('mapped', 'https://[::ffff:127.0.0.1]/b'),
+      dead('mapped-hex', 'https://[::FFFF:7F00:1]:443/b'),
+      dead('other', 'https://127.0.0.2/b'),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
+      ledger.markFailed(leased.id, 'HTTP 500', null);
+    const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
+    const replay = (host: string) =>
+      ledger
+        .deadDeliveryIds({ host: parseBurlHost(host) })
+        .map((id) => keysOf.get(id))
+        .sort();
+    for (const host of ['127.0.0.1', '127.1', '0x7f.0.0.1', '2130706433'])
+      assert.deepEqual(replay(host), ['hex', 'ported', 'short'], host);
+    assert.deepEqual(replay('127.1:80'), ['hex', 'short']);
+    for (const host of ['[::ffff:7f00:1]', '::ffff:127.0.0.1', '[::FFFF:127.0.0.1]:443'])
+      assert.deepEqual(replay(host), ['mapped', 'mapped-hex'], host);
   });
 
   it('replays for a host on port 443 or 80 the dead burls of that scheme, in any case, that write no port, and for another port none of them', () => {
@@ -1636,7 +1665,7 @@ describe('the SQLite ledger', () => {
     const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
     const replay = (host: string) =>
       ledger
-        .deadDeliveryIds({ hosts: hostSpellings(host) })
+        .deadDeliveryIds({ host: parseBurlHost(host) })
         .map((id) => keysOf.get(id))
         .sort();
     assert.deepEqual(replay('dsp.example:443'), ['https', 'https-443', 'upper-case']);

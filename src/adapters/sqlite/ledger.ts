@@ -4,7 +4,7 @@ import { ClaimIndex, claimKey } from './claim-index.js';
 import { writeTransaction } from './database.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
-import { deliveryHost } from '../../domain/delivery-host.js';
+import { callsHost, deliveryHost } from '../../domain/delivery-host.js';
 import { DELIVERY_STATUSES, NUMERIC_REPORT_DIMENSIONS } from '../../ports/ledger.js';
 import type {
   BillingRecordPage,
@@ -786,23 +786,6 @@ export class SqliteLedger implements Ledger {
       where.push('account_id = ?');
       params.push(filter.accountId);
     }
-    if (filter.hosts !== undefined) {
-      // The host as the burl wrote it, or that host on any port, with or without a user name (all
-      // up to the last `@`, as URL parsers read it: rtrim leaves the host up to that `@`).
-      const authority = `substr(host, length(rtrim(host, replace(host, '@', ''))) + 1)`;
-      const spellings: string[] = [];
-      for (const host of filter.hosts) {
-        spellings.push(`${authority} = ? OR substr(${authority}, 1, ?) = ?`);
-        params.push(host, host.length + 1, `${host}:`);
-        // A burl that names no port is on its scheme's: `dsp.example:443` is https://dsp.example/.
-        const [, bare, port] = /^(.+):(443|80)$/.exec(host) ?? [];
-        if (bare === undefined) continue;
-        const scheme = port === '443' ? 'https://' : 'http://';
-        spellings.push(`(${authority} = ? AND lower(substr(url, 1, ?)) = ?)`);
-        params.push(bare, scheme.length, scheme);
-      }
-      where.push(`(${spellings.join(' OR ')})`);
-    }
     if (filter.createdFromMs !== undefined) {
       where.push('created_ms >= ?');
       params.push(filter.createdFromMs);
@@ -811,10 +794,22 @@ export class SqliteLedger implements Ledger {
       where.push('created_ms < ?');
       params.push(filter.createdToMs);
     }
-    return this.db
-      .prepare(`SELECT id FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
-      .pluck()
-      .all(...params) as number[];
+    const { host } = filter;
+    if (host === undefined) {
+      return this.db
+        .prepare(`SELECT id FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
+        .pluck()
+        .all(...params) as number[];
+    }
+    // The host as URL parsing reads each burl, which SQL cannot: `127.1` is 127.0.0.1. Read a row
+    // at a time, keeping only the ids.
+    const ids: number[] = [];
+    const rows = this.db
+      .prepare(`SELECT id, url FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
+      .raw()
+      .iterate(...params) as IterableIterator<[number, string]>;
+    for (const [id, url] of rows) if (callsHost(url, host)) ids.push(id);
+    return ids;
   }
 
   replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number {
