@@ -319,7 +319,7 @@ export const OPENAPI_DOCUMENT = {
             type: ['number', 'null'],
             minimum: 0,
             maximum: MAX_PRICE_MICROS / 1_000_000,
-            description: `in currency units, e.g. 1.25 (CPM); defaults to bid.price. The price billed (this, else bid.price) is at most ${MAX_PRICE_MICROS / 1_000_000}`,
+            description: `in currency units, e.g. 1.25 (CPM); defaults to bid.price. The price billed (this, else bid.price) is at most ${MAX_PRICE_MICROS / 1_000_000}; a bid.price beside it, which fills \${AUCTION_MBR}, must be such a number too`,
           },
           bidResponseId: {
             type: ['string', 'integer', 'null'],

@@ -442,6 +442,41 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('refuses each optional field of a win sent as the wrong JSON type, saying the type it needs, and a bid.price beside a clearingPrice too', () => {
+    const cpm = 'a CPM in currency units from 0 to 1000000000, e.g. 1.25';
+    const cases: [WinInput, string][] = [
+      [{ ...win(), test: 'yes' }, 'test must be true or false'],
+      [{ ...win(), publisherBurl: 1 }, 'publisherBurl must be true or false'],
+      [
+        { ...win(), auctionTimeMs: '123' },
+        'auctionTimeMs must be the auction time in milliseconds since the epoch (an integer)',
+      ],
+      [{ ...win(), clearingPrice: '1.5' }, `clearingPrice must be a number, ${cpm}, not a string ("1.5")`],
+      [{ ...win(), currency: 1 }, 'currency must be an ISO 4217 code of three capital letters, e.g. "USD"'],
+      [
+        { ...win(), bidResponseId: true },
+        "bidResponseId must be the BidResponse's bidid, a non-empty string, as OpenRTB ids are (a whole number is read as its digits)",
+      ],
+      // The bid's own price fills ${AUCTION_MBR} and is checked against the clearing price.
+      [
+        win({ clearingPrice: 1, bid: { price: '2.5' } }),
+        `bid.price must be a number, ${cpm}, not a string ("2.5")`,
+      ],
+      [win({ clearingPrice: 1, bid: { price: -2 } }), `bid.price must be ${cpm}`],
+      [
+        win({ bid: { price: { cpm: 2.5 } } }),
+        `bid.price must be a number, ${cpm}, not an object ({"cpm":2.5})`,
+      ],
+    ];
+    for (const [input, message] of cases) {
+      const result = instrumentWin(input, env);
+      assert.deepEqual(result.ok ? result : result.error, { code: 'VALIDATION_FAILED', message }, message);
+    }
+    // A clearing price with no bid price, or a null one, is billed as before.
+    assert.equal(ok(win({ clearingPrice: 1, bid: { price: undefined } })).ok, true);
+    assert.equal(ok(win({ clearingPrice: 1, bid: { price: null } })).ok, true);
+  });
+
   it('refuses an id sent as a number JSON cannot hold exactly, which would give two impressions one dedupe key, and keeps a whole one as its text', () => {
     // 2^53 + 1 reads as 2^53: two auctions 9007199254740993 and 9007199254740992 would be one.
     const pastSafe = JSON.parse('9007199254740993') as number;

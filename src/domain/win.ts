@@ -767,12 +767,13 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     );
   const price = input.clearingPrice ?? bid.price;
   const priceField = input.clearingPrice === undefined ? 'bid.price' : 'clearingPrice';
-  const priceMicros = typeof price === 'number' ? numberToMicros(price) : undefined;
-  if (priceMicros === undefined || priceMicros > MAX_PRICE_MICROS) {
-    return invalid(
-      `${priceField} must be a CPM in currency units from 0 to ${formatMicros(MAX_PRICE_MICROS)}, e.g. 1.25`,
-    );
-  }
+  const priceMicros = cpmMicros(price);
+  if (priceMicros === undefined) return invalid(cpmRefusal(priceField, price));
+  // The bid's own price fills ${AUCTION_MBR} and is checked against the clearing price: one sent
+  // as something else is refused, not passed over.
+  const bidMicros = bid.price === undefined || bid.price === null ? undefined : cpmMicros(bid.price);
+  if (bidMicros === undefined && bid.price !== undefined && bid.price !== null)
+    return invalid(cpmRefusal('bid.price', bid.price));
   const currency = input.currency ?? 'USD';
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
     return invalid('currency must be an ISO 4217 code of three capital letters, e.g. "USD"');
@@ -821,13 +822,26 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     publisherId,
     priceMicros,
     priceSent: { value: price as number, field: priceField },
-    bidMicros: typeof bid.price === 'number' ? numberToMicros(bid.price) : undefined,
+    bidMicros,
     currency,
     currencySent: input.currency !== undefined,
     auctionTimeMs,
     publisherBurl: input.publisherBurl === true,
     test: input.test === true || request.test === 1,
   };
+}
+
+/** A price (CPM) a win may bill, in micros: a number from 0 to {@link MAX_PRICE_MICROS}; else `undefined`. */
+function cpmMicros(price: unknown): number | undefined {
+  const micros = typeof price === 'number' ? numberToMicros(price) : undefined;
+  return micros === undefined || micros > MAX_PRICE_MICROS ? undefined : micros;
+}
+
+/** Why `price`, sent as `field`, is no price a win may bill: saying what was read where it is no number. */
+function cpmRefusal(field: string, price: unknown): string {
+  const range = `a CPM in currency units from 0 to ${formatMicros(MAX_PRICE_MICROS)}, e.g. 1.25`;
+  if (typeof price === 'number' || price === undefined || price === null) return `${field} must be ${range}`;
+  return `${field} must be a number, ${range}, not ${jsonKind(price)} (${shown(price)})`;
 }
 
 /** The macro values known for a win (the impression time is known only when it happens). */
