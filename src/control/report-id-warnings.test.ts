@@ -43,8 +43,13 @@ const ids = {
   /** Advertiser mine's inactive tracker, and a tracker of its that had hits and was deleted. */
   inactiveTracker: 0,
   deletedTracker: 0,
+  /**
+   * Objects no tracker is on: a line item of advertiser mine, a placement of publisher mine, and
+   * an advertiser and a publisher of their own.
+   */
+  idle: { lineItem: 0, placement: 0, advertiser: 0, publisher: 0 },
 };
-const keys = { accountWide: '', advertiser: '', publisher: '' };
+const keys = { accountWide: '', advertiser: '', publisher: '', idleAdvertiser: '', idlePublisher: '' };
 
 /** The id of the object a catalog write stored. */
 function stored<T extends { id: number }>(result: WriteResult<T>): number {
@@ -154,9 +159,29 @@ before(async () => {
   const trackerOf = (id: number) => catalog.trackers.get(accountId, id) as Tracker;
   ledger.record([hitOf(trackerOf(ids.mine.tracker)), hitOf(trackerOf(ids.deletedTracker))]);
   assert.deepEqual(catalog.trackers.delete(accountId, ids.deletedTracker), { ok: true });
+  ids.idle.lineItem = stored(
+    catalog.lineItems.create(
+      accountId,
+      {
+        advertiserId: ids.mine.advertiser,
+        name: 'idle',
+        revenueType: 'cpm',
+        revenueValueMicros: 2_000_000,
+        state: 'active',
+      },
+      T0,
+    ),
+  );
+  ids.idle.placement = stored(
+    catalog.placements.create(accountId, { publisherId: ids.mine.publisher, name: 'idle' }, T0),
+  );
+  ids.idle.advertiser = stored(catalog.advertisers.create(accountId, { name: 'idle' }, T0));
+  ids.idle.publisher = stored(catalog.publishers.create(accountId, { name: 'idle', externalId: null }, T0));
   keys.accountWide = keyOf(null);
   keys.advertiser = keyOf({ type: 'advertiser', id: ids.mine.advertiser });
   keys.publisher = keyOf({ type: 'publisher', id: ids.mine.publisher });
+  keys.idleAdvertiser = keyOf({ type: 'advertiser', id: ids.idle.advertiser });
+  keys.idlePublisher = keyOf({ type: 'publisher', id: ids.idle.publisher });
   server = await serveApi(reportRoutes(thread, reportCatalog(catalog), 1000), accounts);
 });
 
@@ -313,5 +338,62 @@ describe('reports filtered on a catalog id', () => {
         assert.deepEqual([answer.status, answer.body.warnings], [200, []], `${filter}=${id}`);
       }
     }
+  });
+  it("knows a scoped key's own objects that no tracker is on, and of the other side only the line items and placements its trackers are on, not every one of an advertiser or publisher they share", async () => {
+    const known = [
+      { key: keys.idleAdvertiser, query: '', why: 'an advertiser without trackers, its key filtered on it' },
+      {
+        key: keys.idlePublisher,
+        query: `publisherId=${ids.idle.publisher}`,
+        why: 'a publisher without trackers',
+      },
+      {
+        key: keys.advertiser,
+        query: `lineItem=${ids.idle.lineItem}`,
+        why: 'its own line item without trackers',
+      },
+      {
+        key: keys.publisher,
+        query: `placement=${ids.idle.placement}`,
+        why: 'its own placement without trackers',
+      },
+    ];
+    for (const { key, query, why } of known) {
+      const answer = await report(key, query);
+      assert.deepEqual([answer.status, answer.body.warnings, answer.header], [200, [], null], why);
+    }
+    const unknown = [
+      {
+        key: keys.publisher,
+        query: `lineItem=${ids.idle.lineItem}`,
+        code: 'unknown_line_item',
+        why: "a line item of an advertiser with trackers on the key's publisher, itself on none",
+      },
+      {
+        key: keys.advertiser,
+        query: `placement=${ids.idle.placement}`,
+        code: 'unknown_placement',
+        why: "a placement of a publisher the key's trackers are on, itself holding none of them",
+      },
+    ];
+    for (const { key, query, code, why } of unknown) {
+      const answer = await report(key, query);
+      assert.equal(answer.status, 200, why);
+      assert.deepEqual(
+        answer.body.warnings.map((warning: { code: string }) => warning.code),
+        [code],
+        why,
+      );
+    }
+  });
+
+  it('warns of no filter whose value is not a catalog id: the OpenRTB publisher id, a seat, an outcome, an hour', async () => {
+    const hour = new Date(hourStartMs(T0)).toISOString();
+    const answer = await report(
+      keys.accountWide,
+      `publisher=pub-9&seat=s2&outcome=counted&hour=${hour}&impressionType=external_impression`,
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual([answer.body.warnings, answer.header], [[], null]);
   });
 });
