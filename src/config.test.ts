@@ -796,6 +796,33 @@ describe('configuration', () => {
     ]);
   });
 
+  it('points a price key written in capital hex digits to base64 as it does one in small ones', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const refused = parseConfig({
+      TALLY_PRICE_KEYS: JSON.stringify({
+        dsp: { encryptionKey: key, integrityKey: Buffer.alloc(32, 0xab).toString('hex').toUpperCase() },
+      }),
+    });
+    assertRefused(refused);
+    assert.deepEqual(refused.errors, [
+      "priceKeys.dsp: integrityKey is 48 bytes; Google's price encryption keys are 32 bytes, and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)",
+    ]);
+  });
+
+  it("names a seat's keys of the wrong length alone, not calling the seat's next keys a repeat of keys it refused", () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const refused = parseConfig({
+      TALLY_PRICE_KEYS: JSON.stringify({
+        short: { seat: 'dsp', encryptionKey: key, integrityKey: Buffer.alloc(16, 7).toString('base64') },
+        whole: { seat: 'dsp', encryptionKey: key, integrityKey: key },
+      }),
+    });
+    assertRefused(refused);
+    assert.deepEqual(refused.errors, [
+      "priceKeys.short: integrityKey is 16 bytes; Google's price encryption keys are 32 bytes, written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it",
+    ]);
+  });
+
   it("keeps a seat's price keys for the operator's account unless they name another, one seat's in each account apart", () => {
     const key = (fill: number) => Buffer.alloc(32, fill).toString('base64');
     const parsed = parseConfig({
