@@ -538,6 +538,13 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('takes an empty bidResponseId as none, as when it is left out, rather than refuse the win', () => {
+    const absent = ok(win());
+    const empty = ok(win({ bidResponseId: '' }));
+    assert.deepEqual(empty.warnings, absent.warnings);
+    assert.equal(claimsOf(empty.noticeUrls.adm).bidResponseId, '');
+  });
+
   it('says, refusing an id that is neither a string nor a whole number, that a whole number is read as its digits', () => {
     const refusals: [WinInput, string][] = [
       [
