@@ -266,6 +266,28 @@ describe('unfilledMacros', () => {
     const long = `AUCTION_PRICE${'X'.repeat(20)}`;
     assert.deepEqual(unfilledMacros(`\${${long}}`), [{ macro: `\${${long}}` }]);
   });
+
+  it('names the macro a misspelling 2 edits away means, and a vendor macro none 3 edits from its vendor', () => {
+    assert.deepEqual(unfilledMacros('${AUCITON_PRCE}${GDPR_CNSN_755}'), [
+      { macro: '${AUCITON_PRCE}', meant: '${AUCTION_PRICE}' },
+    ]);
+  });
+
+  it('names the macro meant by a misspelling of the longest name Tally fills with 2 letters too many', () => {
+    assert.deepEqual(unfilledMacros('${AUCTION_DISCOUNT_PCTXX}'), [
+      { macro: '${AUCTION_DISCOUNT_PCTXX}', meant: '${AUCTION_DISCOUNT_PCT}' },
+    ]);
+  });
+
+  it('judges the first 256 distinct names, each however often written, and not the 257th', () => {
+    const distinct = (count: number) =>
+      Array.from({ length: count }, (_unused, index) => `\${X${index}}`).join('');
+    assert.deepEqual(unfilledMacros(`${distinct(255)}\${GDRP}`), [{ macro: '${GDRP}', meant: '${GDPR}' }]);
+    assert.deepEqual(unfilledMacros(`${distinct(256)}\${GDRP}`), []);
+    assert.deepEqual(unfilledMacros(`${'${X1}'.repeat(300)}\${GDRP}`), [
+      { macro: '${GDRP}', meant: '${GDPR}' },
+    ]);
+  });
 });
 
 describe('substituteMacrosInMarkup', () => {
