@@ -366,7 +366,7 @@ describe('catalog routes', () => {
       assert.equal(putBack.name, paymentRule.name);
     });
 
-    it('names the first ten trackers a write books at 0 and counts the rest, and says when it looked at only the first 500', async () => {
+    it("names the first ten trackers a write books at 0 and counts the rest, points to the first one's own warnings, and says when it looked at only the first 500", async () => {
       const { owner, pub, margin } = await marginOnRevshare();
       const trackers = new SqliteCatalogStore(db).trackers;
       const addTrackers = (count: number) => {
@@ -394,10 +394,14 @@ describe('catalog routes', () => {
       addTrackers(12);
       // The trackers came in by another store: the snapshot learns of them from this write.
       const twelve = await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin, 12 trackers' });
+      const twelveMessage: string = twelve.warnings[0]?.message ?? '';
       assert.match(
-        twelve.warnings[0]?.message ?? '',
+        twelveMessage,
         /^impression trackers (\d+, ){9}\d+ and 2 more book hits without ancost at a media cost of 0/,
       );
+      // Its pointer to a tracker's own warnings is to the first it names.
+      const firstNamed = /^impression trackers (\d+),/.exec(twelveMessage)?.[1];
+      assert.match(twelveMessage, new RegExp(`\\(GET /v1/impression-trackers/${firstNamed}\\) say why`));
       addTrackers(500 - 12);
       const many = await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin, 500 trackers' });
       assert.match(many.warnings[0]?.message ?? '', / and 490 more \(of the first 500 looked at\) book hits/);
