@@ -13,7 +13,7 @@ import type { KeyScope, Role } from '../ports/accounts.js';
 import type { Principal } from './auth.js';
 import { hashApiKey, newApiKey, requireAccountWide, requireRole } from './auth.js';
 import type { Route } from './http.js';
-import { ApiError, MAX_BODY_DEPTH, parseJsonBody, readJson, sendJson } from './http.js';
+import { ApiError, MAX_BODY_DEPTH, parseJsonBody, readJson, Router, sendJson } from './http.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import { rawExchange } from '../../test/support/raw-http.js';
@@ -226,6 +226,21 @@ describe('routing API requests', () => {
     for (const query of ['?cb=%%CACHEBUSTER%%', '?%', '?cb=%ff', '?a%=1']) {
       assert.equal((await call(`/v1/no-query${query}`)).status, 200, query);
     }
+  });
+});
+
+describe('the methods a router takes', () => {
+  it('lists each method its routes take once, in the order added, with HEAD beside each GET', () => {
+    const router = new Router();
+    const handler = () => undefined;
+    router.add(
+      { method: 'POST', path: '/a', handler },
+      { method: 'GET', path: '/a', handler },
+      { method: 'DELETE', path: '/b/:id', handler },
+      { method: 'GET', path: '/b/:id', handler },
+      { method: 'POST', path: '/b', handler },
+    );
+    assert.deepEqual(router.methods(), ['POST', 'GET', 'HEAD', 'DELETE']);
   });
 });
 
