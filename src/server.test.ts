@@ -232,7 +232,7 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     assert.equal(noUpgrade.match(/HTTP\/1\.1 200 /g)?.length, 2, noUpgrade);
   });
 
-  it('answers OPTIONS * 204 with Allow naming every method the server takes, and another method on * 400 MALFORMED_REQUEST', async () => {
+  it('answers OPTIONS * 204 with Allow naming every method the server takes, and another method on *, HEAD too, 400 MALFORMED_REQUEST with its request id', async () => {
     const raw = await exchange(
       'OPTIONS * HTTP/1.1\r\nHost: x\r\nX-Request-Id: ask-1\r\nConnection: close\r\n\r\n',
     );
@@ -249,14 +249,23 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     );
     for (const method of ['GET', 'POST', 'DELETE']) {
       const answer = lastError(
-        await exchange(`${method} * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+        await exchange(
+          `${method} * HTTP/1.1\r\nHost: x\r\nX-Request-Id: star-1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        ),
       );
-      assert.deepEqual([answer.status, answer.code], [400, 'MALFORMED_REQUEST'], method);
+      assert.deepEqual(
+        [answer.status, answer.code, answer.requestId],
+        [400, 'MALFORMED_REQUEST', 'star-1'],
+        method,
+      );
       assert.equal(
         answer.message,
         `the request target * names the server as a whole, which only OPTIONS asks about: send ${method} with a path, such as /v1/wins`,
       );
     }
+    // HEAD, which asks what GET would answer, names no resource on * either: its 400 has no body.
+    const head = await exchange('HEAD * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 400 /, head);
   });
 
   it('reads a target beginning with // as the path sent: its 404 names that path, and //host/v1/… is not served as /v1/…', async () => {
