@@ -15,10 +15,12 @@ describe('reading the name tally create-account is given', () => {
     assert.deepEqual(readAccountName(['--']), { ok: true, name: undefined });
   });
 
-  it('refuses an option before --, a second name however given, and --name without its value', () => {
+  it('refuses an option before --, one merely beginning with --name included, a second name however given, and --name without its value', () => {
     assert.deepEqual(readAccountName(['--help']), { ok: false, error: 'unexpected argument "--help"' });
     assert.deepEqual(readAccountName(['-Acme']), { ok: false, error: 'unexpected argument "-Acme"' });
     assert.deepEqual(readAccountName(['--nam=x']), { ok: false, error: 'unexpected argument "--nam=x"' });
+    assert.deepEqual(readAccountName(['--names=x']), { ok: false, error: 'unexpected argument "--names=x"' });
+    assert.deepEqual(readAccountName(['--namex']), { ok: false, error: 'unexpected argument "--namex"' });
     assert.deepEqual(readAccountName(['a', '--', 'b']), { ok: false, error: 'unexpected argument "b"' });
     assert.deepEqual(readAccountName(['--name=a', 'b']), { ok: false, error: 'unexpected argument "b"' });
     assert.deepEqual(readAccountName(['a', '--name', 'b']), {
