@@ -396,4 +396,24 @@ describe('reports filtered on a catalog id', () => {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual([answer.body.warnings, answer.header], [[], null]);
   });
+
+  it("warns a key of another account of this account's ids as of ids no object has", async () => {
+    const otherAccount = accounts.createAccount('another', T0).id;
+    const { key, hash, prefix } = newApiKey();
+    accounts.addKey(otherAccount, hash, prefix, 'reader', 'reader', null, T0);
+    const { mine } = ids;
+    const filters: [string, number, string][] = [
+      ['publisherId', mine.publisher, 'unknown_publisher'],
+      ['advertiser', mine.advertiser, 'unknown_advertiser'],
+      ['lineItem', mine.lineItem, 'unknown_line_item'],
+      ['tracker', mine.tracker, 'unknown_tracker'],
+      ['placement', mine.placement, 'unknown_placement'],
+      ['paymentRule', mine.paymentRule, 'unknown_payment_rule'],
+    ];
+    for (const [filter, id, code] of filters) {
+      const answer = await report(key, `${filter}=${id}`);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.header, `${code};id=${id}`, `${filter}=${id}`);
+    }
+  });
 });
