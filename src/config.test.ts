@@ -779,6 +779,15 @@ describe('configuration', () => {
     assert.match(refused.errors[0] ?? '', /^priceKeys: must be \{/);
   });
 
+  it('refuses rules under an empty publisher id, which wins naming no publisher would take unsaid', () => {
+    const rule = { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 900 };
+    const refused = parseConfig({ TALLY_RULES: JSON.stringify({ '': [rule], '*': [rule] }) });
+    assertRefused(refused);
+    assert.deepEqual(refused.errors, [
+      'rules."": names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher\'s id',
+    ]);
+  });
+
   it('refuses price keys that are not 32 bytes, pointing a key written in hex to base64', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     const hexKey = Buffer.alloc(32, 7).toString('hex');

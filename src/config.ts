@@ -380,6 +380,13 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
     return out;
   }
   for (const [publisher, rules] of Object.entries(value)) {
+    // Looked up by the id of a win naming no publisher, it would be those wins' rules, unsaid.
+    if (publisher === '') {
+      errors.push(
+        'rules."": names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher\'s id',
+      );
+      continue;
+    }
     if (!Array.isArray(rules)) {
       errors.push(`rules.${publisher}: must be a list of {"format","channel","method","ttlSeconds"}`);
       continue;
