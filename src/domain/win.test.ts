@@ -849,6 +849,20 @@ describe('instrumenting a win', () => {
     assert.ok(result.adm?.includes('<img src="https://dsp.example/bill?ad=cr-9&amp;l=0"'), result.adm ?? '');
   });
 
+  it('warns that a bid.adid neither a string nor a whole number is read as none, ${AUCTION_AD_ID} filled empty', () => {
+    const burl = 'https://dsp.example/bill?ad=${AUCTION_AD_ID}';
+    for (const adid of [true, { id: 'cr-9' }, ['cr-9']]) {
+      const result = ok(win({ bid: { adid, burl } }));
+      assert.deepEqual(result.warnings, [
+        `bid.adid ${JSON.stringify(adid)} is neither a string nor a whole number: read as none, so \${AUCTION_AD_ID} is filled empty`,
+      ]);
+      assert.equal(claimsOf(result.noticeUrls.adm).adId, '', JSON.stringify(adid));
+    }
+    for (const adid of [undefined, null, '', 'cr-9']) {
+      assert.deepEqual(ok(win({ bid: { adid, burl } })).warnings, [], String(adid));
+    }
+  });
+
   it("fills ${AUCTION_MULTIPLIER} with 1, and warns of the macros it fills empty: min-to-win, the discounts, Index's supply fee, and the bid id without bidResponseId", () => {
     const burl =
       'https://dsp.example/bill?m=${AUCTION_MULTIPLIER}&w=${AUCTION_MIN_TO_WIN}&d=${AUCTION_DISCOUNT_PCT}&f=${SUPPLY_FEE}&b=${AUCTION_BID_ID}';

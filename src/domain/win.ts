@@ -216,6 +216,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     noticeUrls: {},
     warnings: [
       ...numericIdWarnings(input, read, classification.imp),
+      ...unreadAdIdWarnings(parsed.bid),
       ...classification.warnings,
       ...secureMarkupWarnings(classification.imp, env.publicUrl),
       ...bidExpiry.warnings,
@@ -929,6 +930,18 @@ function idFields(
     ['bidResponseId', input.bidResponseId],
     ['request.site.publisher.id', publisherIdValue(request.site)],
     ['request.app.publisher.id', publisherIdValue(request.app)],
+  ];
+}
+
+/**
+ * A `bid.adid` that is neither a string nor a whole number, read as none: it is no part of the
+ * impression's identity, only what `${AUCTION_AD_ID}` is filled with, which it then fills empty.
+ */
+function unreadAdIdWarnings(bid: OrtbBid): string[] {
+  const { adid } = bid;
+  if (adid === undefined || adid === null || adid === '' || asId(adid) !== undefined) return [];
+  return [
+    `bid.adid ${shown(adid)} is neither a string nor a whole number: read as none, so \${AUCTION_AD_ID} is filled empty`,
   ];
 }
 
