@@ -257,7 +257,7 @@ const LIST_PAGE_PARAMETERS = [
 const REPORT_WARNINGS = {
   type: 'array',
   description:
-    "a warning for each filter on a catalog id (publisherId, advertiser, lineItem, tracker, placement, paymentRule) that names no object the key knows of: none of the account's, or, for a scoped key, none within its scope (an object of its own side it may read, or of the other side one of its trackers is on; any other, there or not, is warned of alike). Its rows are still what was recorded under the id: nothing for a mistyped id, a deleted object's past traffic. An inactive object is known; 0 (no such object, on a row) is not warned of. Empty when there are none",
+    "a warning for each filter on a catalog id (publisherId, advertiser, lineItem, tracker, placement, paymentRule) that names no object the key knows of: none of the account's, or, for a scoped key, none within its scope (an object of its own side it may read, or of the other side one of its trackers is on; any other, there or not, is warned of alike, but a filter naming another advertiser or publisher than the key's own is refused 403). Its rows are still what was recorded under the id: nothing for a mistyped id, a deleted object's past traffic. An inactive object is known; 0 (no such object, on a row) is not warned of. Empty when there are none",
   items: {
     type: 'object',
     required: ['code', 'id', 'message'],
@@ -606,7 +606,8 @@ export const OPENAPI_DOCUMENT = {
           'tracker hits’ unnamed units), in one row or across rows, unless it groups by or filters ' +
           'on currency, with 400 MIXED_CURRENCIES (only the amounts the key is shown are looked at). ' +
           'A filter on a catalog id that names no object the key knows of (a mistyped id; an object deleted since; ' +
-          'for a scoped key, one outside its scope, answered alike) is answered all the same, with a warning: ' +
+          'for a scoped key, one outside its scope, answered alike, but another advertiser or publisher than its own is ' +
+          'refused 403) is answered all the same, with a warning: ' +
           'warnings in JSON, and the X-Tally-Warnings header in JSON and CSV, so that a report of nothing is not ' +
           'read as no traffic.',
         parameters: [

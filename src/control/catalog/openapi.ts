@@ -349,7 +349,7 @@ function listPage(item: unknown, filters: Record<string, unknown>) {
       ? { type: 'array', maxItems: 0, description: 'always empty: this list has no filter on an id' }
       : {
           type: 'array',
-          description: `a warning for each filter on an id (${idFilters.join(', ')}) that names no object the key knows of: none of the account's (a mistyped id, or one deleted since), or, for a scoped key, none within its scope (an object of its own side it may read, or of the other side one of its trackers is on; any other, there or not, is warned of alike), so that the empty page is not read as there being none of what the list lists. An inactive object is known. Empty when there are none`,
+          description: `a warning for each filter on an id (${idFilters.join(', ')}) that names no object the key knows of: none of the account's (a mistyped id, or one deleted since), or, for a scoped key, none within its scope (an object of its own side it may read, or of the other side one of its trackers is on; any other, there or not, is warned of alike, but a filter naming another advertiser or publisher than the key's own is refused 403), so that the empty page is not read as there being none of what the list lists. An inactive object is known. Empty when there are none`,
           items: answerObject({
             code: { enum: [...new Set(codes)] },
             id: { type: 'integer', description: 'the id the filter names' },
