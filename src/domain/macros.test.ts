@@ -250,6 +250,21 @@ describe('unfilledMacros', () => {
     ]);
   });
 
+  it('names the one macro a name cut short within a word begins, not one 2 edits away, and none for a first word cut short', () => {
+    assert.deepEqual(unfilledMacros('${AUCTION_CUR}${AUCTION_MULT}${US_PRIV}${AUCTION_PRI:BF}${GDPR_}'), [
+      { macro: '${AUCTION_CUR}', meant: '${AUCTION_CURRENCY}' },
+      { macro: '${AUCTION_MULT}', meant: '${AUCTION_MULTIPLIER}' },
+      { macro: '${US_PRIV}', meant: '${US_PRIVACY}' },
+      { macro: '${AUCTION_PRI:BF}', meant: '${AUCTION_PRICE:BF}' },
+      { macro: '${GDPR_}', vendorMacro: 'GDPR_CONSENT' },
+    ]);
+    // Beginning a name Tally fills and a vendor's, `${GPP_SID}` or `${GPP_STRING_…}`: neither; nor a
+    // name without a whole first word, as a script's `${U}` is none of Tally's.
+    assert.deepEqual(unfilledMacros('${GPP_}${AUCTION_DISCOUNT_}${U}${AUC}'), [
+      { macro: '${AUCTION_DISCOUNT_}' },
+    ]);
+  });
+
   it('lists no macro of the exchange, nor a script variable, nor one more than 2 edits from any Tally fills', () => {
     const others =
       '${CLICK_URL}${CACHEBUSTER}${TIMESTAMP}${ADDTL_CONSENT}${GDPR_APPLIES}${DEVICE_IP}${IFA}${CB}' +

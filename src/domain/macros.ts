@@ -200,9 +200,17 @@ function macroHint(name: string, suffix: string | undefined): Hint {
     const vendor = closestName(withId.vendor ?? '', vendorNames, MAX_MACRO_EDITS);
     if (vendor !== undefined) return { meant: `\${${vendor}_${withId.id}}` };
   }
-  // A name cut short (`${AUCTION_SEAT}`) means the one name it begins, and none where it begins
-  // several (`${AUCTION_IMP}`: `_ID` or `_TS`), though another name is fewer edits away.
-  const completions = Object.keys(MACRO_FIELDS).filter((known) => known.startsWith(`${upper}_`));
+  // A name cut short (`${AUCTION_SEAT}`), or cut within a word after a whole first one
+  // (`${AUCTION_CUR}`), means the one name it begins, and none where it begins several
+  // (`${AUCTION_IMP}`: `_ID` or `_TS`; `${GPP_}`: `${GPP_SID}` or a vendor's), though another name is
+  // fewer edits away (`${AUCTION_MBR}`, 2 from `${AUCTION_CUR}`).
+  const completions = upper.includes('_')
+    ? [...Object.keys(MACRO_FIELDS), ...vendorNames].filter((known) => known.startsWith(upper))
+    : Object.keys(MACRO_FIELDS).filter((known) => known.startsWith(`${upper}_`));
+  const [completion] = completions;
+  if (completions.length === 1 && completion !== undefined && vendorNames.includes(completion)) {
+    return { vendorMacro: completion };
+  }
   const meant =
     completions.length === 0
       ? closestName(name, Object.keys(MACRO_FIELDS), MAX_MACRO_EDITS)
