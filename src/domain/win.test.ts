@@ -203,6 +203,21 @@ describe('instrumenting a win', () => {
     assert.ok(tiny.adm?.includes('<img src="https://dsp.example/bill?mbr=0.0000001"'), tiny.adm ?? '');
   });
 
+  it('warns that ${AUCTION_MBR} is filled empty where the win gives no bid.price above 0, the ratio having nothing to divide by', () => {
+    const burl = 'https://dsp.example/bill?mbr=${AUCTION_MBR}';
+    const warning =
+      'bid.burl holds ${AUCTION_MBR}, which Tally fills empty: it has no value for it (${AUCTION_MBR} is the clearing price over bid.price, which the win gives as none or 0)';
+    const noBidPrice = win({ clearingPrice: 1, bid: { burl } });
+    delete (noBidPrice.bid as { price?: unknown }).price;
+    const zeroBidPrice = win({ clearingPrice: 0, bid: { price: 0, burl } });
+    for (const input of [noBidPrice, zeroBidPrice]) {
+      const result = ok(input);
+      assert.deepEqual(result.warnings, [warning]);
+      assert.equal(claimsOf(result.noticeUrls.adm).bidMicros, 0);
+    }
+    assert.deepEqual(ok(win({ clearingPrice: 1, bid: { price: 2, burl } })).warnings, []);
+  });
+
   it('fills ${AUCTION_BID_ID} with the BidResponse bidid the exchange gave, never with bid.id', () => {
     const burl = 'https://dsp.example/bill?r=${AUCTION_BID_ID}&mbr=${AUCTION_MBR}';
     const given = ok(win({ context: app, clearingPrice: 2, bidResponseId: 'resp-9', bid: { burl } }));
@@ -462,7 +477,7 @@ describe('instrumenting a win', () => {
         win({ clearingPrice: 1, bid: { price: '2.5' } }),
         `bid.price must be a number, ${cpm}, not a string ("2.5")`,
       ],
-      [win({ clearingPrice: 1, bid: { price: -2 } }), `bid.price must be ${cpm}`],
+      [win({ clearingPrice: 1, bid: { price: -2 } }), `bid.price must be ${cpm}, not -2`],
       [
         win({ bid: { price: { cpm: 2.5 } } }),
         `bid.price must be a number, ${cpm}, not an object ({"cpm":2.5})`,
@@ -534,7 +549,7 @@ describe('instrumenting a win', () => {
     const one = win({ bid: { impid: 1 } });
     (one.request as { imp: object[] }).imp.push({ id: 2, banner: { w: 300, h: 250 } });
     assert.deepEqual(ok(one).warnings, [
-      'bid.impid is a number where OpenRTB ids are strings: each is read as the string of its digits (1 as "1", which is the same id)',
+      'bid.impid is a number where OpenRTB ids are strings: it is read as the string of its digits (1 as "1", which is the same id)',
     ]);
   });
 
@@ -1115,23 +1130,36 @@ describe('instrumenting a win', () => {
     assert.ok(result.error.message.length < 300, `${result.error.message.length} characters`);
   });
 
-  it('takes a price up to 10^9 currency units (CPM), as small-unit currencies need, and refuses one above, naming its field', () => {
+  it('takes a price up to 10^9 currency units (CPM), as small-unit currencies need, and refuses one above, naming its field and what came', () => {
     const rupiah = win({ clearingPrice: 1_200_000, currency: 'IDR' });
     assert.equal(claimsOf(ok(rupiah).noticeUrls.adm).priceMicros, 1_200_000_000_000);
     assert.equal(claimsOf(ok(win({ clearingPrice: 1e9 })).noticeUrls.adm).priceMicros, 1e15);
     const limit = 'must be a CPM in currency units from 0 to 1000000000, e.g. 1.25';
-    for (const [input, field] of [
-      [win({ clearingPrice: 1_000_000_000.000001 }), 'clearingPrice'],
-      [win({ clearingPrice: 9e9 }), 'clearingPrice'],
-      [win({ bid: { price: 1e10 } }), 'bid.price'],
-      [win({ clearingPrice: -1 }), 'clearingPrice'],
-      [{ ...win({ bid: { price: 1e10 } }), clearingPrice: null }, 'bid.price'],
+    for (const [input, field, sent] of [
+      [win({ clearingPrice: 1_000_000_000.000001 }), 'clearingPrice', '1000000000.000001'],
+      [win({ clearingPrice: 9e9 }), 'clearingPrice', '9000000000'],
+      [win({ bid: { price: 1e10 } }), 'bid.price', '10000000000'],
+      [win({ clearingPrice: -1 }), 'clearingPrice', '-1'],
+      [{ ...win({ bid: { price: 1e10 } }), clearingPrice: null }, 'bid.price', '10000000000'],
     ] as const) {
       assert.deepEqual(instrumentWin(input as WinInput, env), {
         ok: false,
-        error: { code: 'VALIDATION_FAILED', message: `${field} ${limit}` },
+        error: { code: 'VALIDATION_FAILED', message: `${field} ${limit}, not ${sent}` },
       });
     }
+  });
+
+  it('refuses a win with neither bid.price nor clearingPrice, saying the price is missing', () => {
+    const input = win();
+    delete (input.bid as { price?: unknown }).price;
+    assert.deepEqual(instrumentWin(input, env), {
+      ok: false,
+      error: {
+        code: 'VALIDATION_FAILED',
+        message:
+          'bid.price is missing: send the price billed, a CPM in currency units from 0 to 1000000000, e.g. 1.25, as bid.price or clearingPrice',
+      },
+    });
   });
 
   it('takes an optional field sent as null as absent', () => {

@@ -618,8 +618,8 @@ function unfilledMacroWarnings(texts: DspTexts): string[] {
 
 /**
  * The macros Tally fills empty, having no value for them: the minimum bid to win, the discounts and
- * Index's supply fee (no win field carries them), and `${AUCTION_BID_ID}` when the win gives no
- * `bidResponseId`.
+ * Index's supply fee (no win field carries them), `${AUCTION_BID_ID}` when the win gives no
+ * `bidResponseId`, and `${AUCTION_MBR}` when it gives no `bid.price` above 0 to divide by.
  */
 function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
   const empty = [
@@ -629,11 +629,19 @@ function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
     '${SUPPLY_FEE}',
   ];
   if (parsed.bidResponseId === '') empty.push('${AUCTION_BID_ID}');
+  // The market bid ratio is the clearing price over the bid's own price.
+  if (!(parsed.bidMicros !== undefined && parsed.bidMicros > 0)) empty.push('${AUCTION_MBR}');
   return texts.flatMap(([field, text]) => {
     const named = text === undefined ? [] : empty.filter((macro) => text.includes(macro));
     if (named.length === 0) return [];
+    const hints = [
+      ...(named.includes('${AUCTION_BID_ID}') ? ["send the BidResponse's bidid as bidResponseId"] : []),
+      ...(named.includes('${AUCTION_MBR}')
+        ? ['${AUCTION_MBR} is the clearing price over bid.price, which the win gives as none or 0']
+        : []),
+    ];
     return [
-      `${field} holds ${named.join(', ')}, which Tally fills empty: it has no value for ${named.length === 1 ? 'it' : 'them'}${named.includes('${AUCTION_BID_ID}') ? " (send the BidResponse's bidid as bidResponseId)" : ''}`,
+      `${field} holds ${named.join(', ')}, which Tally fills empty: it has no value for ${named.length === 1 ? 'it' : 'them'}${hints.length === 0 ? '' : ` (${hints.join('; ')})`}`,
     ];
   });
 }
@@ -841,7 +849,9 @@ function cpmMicros(price: unknown): number | undefined {
 /** Why `price`, sent as `field`, is no price a win may bill: saying what was read where it is no number. */
 function cpmRefusal(field: string, price: unknown): string {
   const range = `a CPM in currency units from 0 to ${formatMicros(MAX_PRICE_MICROS)}, e.g. 1.25`;
-  if (typeof price === 'number' || price === undefined || price === null) return `${field} must be ${range}`;
+  if (price === undefined || price === null)
+    return `${field} is missing: send the price billed, ${range}, as bid.price or clearingPrice`;
+  if (typeof price === 'number') return `${field} must be ${range}, not ${shown(price)}`;
   return `${field} must be a number, ${range}, not ${jsonKind(price)} (${shown(price)})`;
 }
 
@@ -964,7 +974,7 @@ function numericIdWarnings(input: WinInput, parsed: ParsedWin, imp: OrtbImp): st
   const named =
     fields.length === 1 ? fields[0] : `${fields.slice(0, -1).join(', ')} and ${fields.at(-1) ?? ''}`;
   return [
-    `${named} ${fields.length === 1 ? 'is a number' : 'are numbers'} where OpenRTB ids are strings: each is read as the string of its digits (${String(first[1])} as "${String(first[1])}", which is the same id)`,
+    `${named} ${fields.length === 1 ? 'is a number' : 'are numbers'} where OpenRTB ids are strings: ${fields.length === 1 ? 'it' : 'each'} is read as the string of its digits (${String(first[1])} as "${String(first[1])}", which is the same id)`,
   ];
 }
 
