@@ -49,7 +49,13 @@ describe('list queries', () => {
       state: 'inactive',
     });
     for (const id of ['0', '007', '-3', 'x', '1.5']) {
-      assert.match(refusal(`advertiserId=${id}`), /advertiserId: send a numeric id/, id);
+      assert.match(
+        refusal(`advertiserId=${id}`),
+        new RegExp(
+          `advertiserId: send an id, a whole number from 1 written without leading zeros, not "${id}"`,
+        ),
+        id,
+      );
     }
     assert.match(refusal('state=paused'), /state: send one of active, inactive/);
   });

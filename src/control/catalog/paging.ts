@@ -65,7 +65,10 @@ export function parseListRequest(
     }
     const kind = filters[name];
     if (typeof kind === 'object' && 'idOf' in kind) {
-      if (!/^[1-9]\d{0,14}$/.test(value)) problems.push(`${name}: send a numeric id`);
+      if (!/^[1-9]\d{0,14}$/.test(value))
+        problems.push(
+          `${name}: send an id, a whole number from 1 written without leading zeros, not ${JSON.stringify(value)}`,
+        );
       filter[name] = Number(value);
     } else if (kind === 'text') {
       filter[name] = value;
