@@ -14,7 +14,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { hourStartMs } from '../lib/time.js';
 import type { KeyScope } from '../ports/accounts.js';
-import type { Tracker, WriteResult } from '../ports/catalog.js';
+import type { Tracker } from '../ports/catalog.js';
 import { newApiKey } from './auth.js';
 import { reportCatalog } from './report-id-warnings.js';
 import { ReportThread } from './report-thread/report-thread.js';
@@ -22,6 +22,7 @@ import { reportRoutes } from './reports.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
+import { createCatalogSide, stored } from '../../test/support/catalog-sides.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-report-id-warnings-'));
 const dbPath = join(dir, 'tally.db');
@@ -50,12 +51,6 @@ const ids = {
   idle: { lineItem: 0, placement: 0, advertiser: 0, publisher: 0 },
 };
 const keys = { accountWide: '', advertiser: '', publisher: '', idleAdvertiser: '', idlePublisher: '' };
-
-/** The id of the object a catalog write stored. */
-function stored<T extends { id: number }>(result: WriteResult<T>): number {
-  assert.equal(result.ok, true, JSON.stringify(result));
-  return result.value.id;
-}
 
 /** A new reader key of the account, scoped to `scope`. */
 function keyOf(scope: KeyScope | null): string {
@@ -91,46 +86,7 @@ function hitOf(tracker: Tracker) {
 
 before(async () => {
   for (const side of ['mine', 'theirs'] as const) {
-    const own = ids[side];
-    own.advertiser = stored(catalog.advertisers.create(accountId, { name: side }, T0));
-    own.lineItem = stored(
-      catalog.lineItems.create(
-        accountId,
-        {
-          advertiserId: own.advertiser,
-          name: side,
-          revenueType: 'cpm',
-          revenueValueMicros: 2_000_000,
-          state: 'active',
-        },
-        T0,
-      ),
-    );
-    own.publisher = stored(catalog.publishers.create(accountId, { name: side, externalId: null }, T0));
-    own.placement = stored(
-      catalog.placements.create(accountId, { publisherId: own.publisher, name: side }, T0),
-    );
-    own.paymentRule = stored(
-      catalog.paymentRules.create(
-        accountId,
-        {
-          publisherId: own.publisher,
-          name: side,
-          pricingType: 'revshare',
-          revshareMicros: 500_000,
-          costCpmMicros: null,
-          applyCostOnDefault: false,
-          maxRevshareMicros: null,
-          targetEcpmMicros: null,
-          priority: 5,
-          state: 'active',
-          startDate: null,
-          endDate: null,
-          placementIds: [],
-        },
-        T0,
-      ),
-    );
+    Object.assign(ids[side], createCatalogSide(catalog, accountId, side, T0));
   }
   const tracker = (name: string, side: 'mine' | 'theirs', state: 'active' | 'inactive' = 'active') =>
     stored(

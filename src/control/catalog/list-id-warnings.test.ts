@@ -13,12 +13,13 @@ import { SqliteCatalogStore } from '../../adapters/sqlite/catalog.js';
 import { openSqlite } from '../../adapters/sqlite/database.js';
 import { CatalogSnapshot } from '../../catalog-snapshot.js';
 import type { KeyScope } from '../../ports/accounts.js';
-import type { TrackerKind, WriteResult } from '../../ports/catalog.js';
+import type { TrackerKind } from '../../ports/catalog.js';
 import { newApiKey } from '../auth.js';
 import { catalogRoutes } from './index.js';
 import { CATALOG_OPENAPI_PATHS } from './openapi.js';
 import type { ApiServer } from '../../../test/support/api-server.js';
 import { serveApi } from '../../../test/support/api-server.js';
+import { createCatalogSide, stored } from '../../../test/support/catalog-sides.js';
 
 const NOW_MS = Date.UTC(2026, 11, 6);
 const dir = mkdtempSync(join(tmpdir(), 'tally-list-id-warnings-'));
@@ -57,12 +58,6 @@ const LIST_ID_FILTERS: Record<string, Record<string, string>> = {
   '/v1/click-trackers': TRACKER_FILTERS,
 };
 
-/** The id of the object a catalog write stored. */
-function stored<T extends { id: number }>(result: WriteResult<T>): number {
-  assert.equal(result.ok, true, JSON.stringify(result));
-  return result.ok ? result.value.id : 0;
-}
-
 /** A new reader key of the account, scoped to `scope`. */
 function keyOf(scope: KeyScope | null): string {
   const { key, hash, prefix } = newApiKey();
@@ -72,46 +67,7 @@ function keyOf(scope: KeyScope | null): string {
 
 before(async () => {
   for (const side of ['mine', 'theirs'] as const) {
-    const own = ids[side];
-    own.advertiser = stored(catalog.advertisers.create(accountId, { name: side }, NOW_MS));
-    own.lineItem = stored(
-      catalog.lineItems.create(
-        accountId,
-        {
-          advertiserId: own.advertiser,
-          name: side,
-          revenueType: 'cpm',
-          revenueValueMicros: 2_000_000,
-          state: 'active',
-        },
-        NOW_MS,
-      ),
-    );
-    own.publisher = stored(catalog.publishers.create(accountId, { name: side, externalId: null }, NOW_MS));
-    own.placement = stored(
-      catalog.placements.create(accountId, { publisherId: own.publisher, name: side }, NOW_MS),
-    );
-    own.paymentRule = stored(
-      catalog.paymentRules.create(
-        accountId,
-        {
-          publisherId: own.publisher,
-          name: side,
-          pricingType: 'revshare',
-          revshareMicros: 500_000,
-          costCpmMicros: null,
-          applyCostOnDefault: false,
-          maxRevshareMicros: null,
-          targetEcpmMicros: null,
-          priority: 5,
-          state: 'active',
-          startDate: null,
-          endDate: null,
-          placementIds: [],
-        },
-        NOW_MS,
-      ),
-    );
+    const own = Object.assign(ids[side], createCatalogSide(catalog, accountId, side, NOW_MS));
     for (const kind of ['impression', 'click'] as TrackerKind[]) {
       stored(
         catalog.trackers.create(
