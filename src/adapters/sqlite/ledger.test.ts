@@ -49,6 +49,27 @@ beforeEach(() => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * Records a counted impression for each burl of `burlsByKey` (by its dedupe key), lets every
+ * delivery die, and answers the function giving, for a `--host` as `replay-dead` reads it, the
+ * sorted keys of the dead deliveries it would replay.
+ */
+function deadBurlsReplayedFor(burlsByKey: Record<string, string>): (host: string) => string[] {
+  ledger.record(
+    Object.entries(burlsByKey).map(([key, url]) =>
+      event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } }),
+    ),
+  );
+  for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
+    ledger.markFailed(leased.id, 'HTTP 500', null);
+  const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
+  return (host) =>
+    ledger
+      .deadDeliveryIds({ host: parseBurlHost(host) })
+      .map((id) => keysOf.get(id) ?? `unlisted delivery ${id}`)
+      .sort();
+}
+
 describe('the SQLite ledger', () => {
   it('counts the first claim of an impression and marks the others duplicate, within one batch and across batches', () => {
     const claim = { key: 'k1', expiresMs: T0 + 600_000 };
@@ -1625,24 +1646,14 @@ describe('the SQLite ledger', () => {
   });
 
   it('replays the dead deliveries of an address however the burl and the option spell it, as URL parsing reads both', () => {
-    const dead = (key: string, url: string) =>
-      event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } });
-    ledger.record([
-      dead('short', 'http://127.1/b'),
-      dead('ported', 'http://127.0.0.1:8080/b'),
-      dead('hex', 'http://0x7f.0.0.1/b'),
-      dead('mapped', 'https://[::ffff:127.0.0.1]/b'),
-      dead('mapped-hex', 'https://[::FFFF:7F00:1]:443/b'),
-      dead('other', 'https://127.0.0.2/b'),
-    ]);
-    for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
-      ledger.markFailed(leased.id, 'HTTP 500', null);
-    const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
-    const replay = (host: string) =>
-      ledger
-        .deadDeliveryIds({ host: parseBurlHost(host) })
-        .map((id) => keysOf.get(id))
-        .sort();
+    const replay = deadBurlsReplayedFor({
+      short: 'http://127.1/b',
+      ported: 'http://127.0.0.1:8080/b',
+      hex: 'http://0x7f.0.0.1/b',
+      mapped: 'https://[::ffff:127.0.0.1]/b',
+      'mapped-hex': 'https://[::FFFF:7F00:1]:443/b',
+      other: 'https://127.0.0.2/b',
+    });
     for (const host of ['127.0.0.1', '127.1', '0x7f.0.0.1', '2130706433'])
       assert.deepEqual(replay(host), ['hex', 'ported', 'short'], host);
     assert.deepEqual(replay('127.1:80'), ['hex', 'short']);
@@ -1651,23 +1662,13 @@ describe('the SQLite ledger', () => {
   });
 
   it('replays for a host on port 443 or 80 the dead burls of that scheme, in any case, that write no port, and for another port none of them', () => {
-    const dead = (key: string, url: string) =>
-      event({ dedupe: { key, expiresMs: T0 + 1 }, delivery: { url, deadlineMs: T0 + 1000 } });
-    ledger.record([
-      dead('https', 'https://dsp.example/b'),
-      dead('upper-case', 'HTTPS://dsp.example/b'),
-      dead('https-443', 'https://dsp.example:443/b'),
-      dead('http', 'http://dsp.example/b'),
-      dead('http-8080', 'http://dsp.example:8080/b'),
-    ]);
-    for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
-      ledger.markFailed(leased.id, 'HTTP 500', null);
-    const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
-    const replay = (host: string) =>
-      ledger
-        .deadDeliveryIds({ host: parseBurlHost(host) })
-        .map((id) => keysOf.get(id))
-        .sort();
+    const replay = deadBurlsReplayedFor({
+      https: 'https://dsp.example/b',
+      'upper-case': 'HTTPS://dsp.example/b',
+      'https-443': 'https://dsp.example:443/b',
+      http: 'http://dsp.example/b',
+      'http-8080': 'http://dsp.example:8080/b',
+    });
     assert.deepEqual(replay('dsp.example:443'), ['https', 'https-443', 'upper-case']);
     assert.deepEqual(replay('dsp.example:80'), ['http']);
     // 8080 is not 80: only the burl naming it.
