@@ -25,6 +25,11 @@ import { CATALOG_OPENAPI_PATHS } from './openapi.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
 
+/** The codes of an answer's `warnings`, in order. */
+function warningCodes(answer: Record<string, any>): string[] {
+  return (answer.warnings as { code: string }[]).map((warning) => warning.code);
+}
+
 describe('catalog routes', () => {
   let dir: string;
   let db: Database.Database;
@@ -446,10 +451,7 @@ describe('catalog routes', () => {
       });
       const body = { advertiserId: owner.id, lineItemId: cpc.id, publisherId: pub.id };
       const click = await create('/v1/click-trackers', { ...body, name: 'Click' });
-      assert.deepEqual(
-        (click.warnings as { code: string }[]).map((warning) => warning.code),
-        ['zero_media_cost'],
-      );
+      assert.deepEqual(warningCodes(click), ['zero_media_cost']);
       const clickOnly = new RegExp(
         `^click tracker ${click.id} books hits without ancost at a media cost of 0 as the terms now stand: each one's warnings \\(GET /v1/click-trackers/${click.id}\\) say why`,
       );
@@ -480,9 +482,7 @@ describe('catalog routes', () => {
         lineItemId: margin.id,
         publisherId: pub.id,
       });
-      const codes = (body: Record<string, any>) =>
-        (body.warnings as { code: string }[]).map((warning) => warning.code);
-      assert.deepEqual(codes(tracker), ['zero_media_cost']);
+      assert.deepEqual(warningCodes(tracker), ['zero_media_cost']);
       const advertiserKey = keyFor('editor', { type: 'advertiser', id: owner.id as number }).key;
       const publisherKey = keyFor('reader', { type: 'publisher', id: pub.id as number }).key;
       const path = `/v1/impression-trackers/${tracker.id}`;
@@ -495,10 +495,10 @@ describe('catalog routes', () => {
       const lineItem = await as(advertiserKey, 'PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin 2' });
       assert.equal(lineItem.status, 200);
       assert.deepEqual(lineItem.body.warnings, []);
-      assert.deepEqual(codes(await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin 3' })), [
+      assert.deepEqual(warningCodes(await ok('PATCH', `/v1/line-items/${margin.id}`, { name: 'Margin 3' })), [
         'trackers_priced_at_zero',
       ]);
-      assert.deepEqual(codes((await as(publisherKey, 'GET', path)).body), ['zero_media_cost']);
+      assert.deepEqual(warningCodes((await as(publisherKey, 'GET', path)).body), ['zero_media_cost']);
     });
   });
 
@@ -593,16 +593,23 @@ describe('catalog routes', () => {
   });
 
   describe('trackers', () => {
-    /** A tracker's body naming a new advertiser, line item (no revenue) and publisher. */
-    const trackerBody = async (name: string) => {
+    /**
+     * A tracker's body naming a new advertiser, line item (`lineItemTerms`, no revenue unless
+     * told) and publisher.
+     */
+    const trackerBody = async (
+      name: string,
+      lineItemTerms: Record<string, unknown> = { name: 'LI', revenueType: 'none' },
+    ) => {
       const owner = await advertiser();
       const pub = await publisher();
-      const lineItem = await create('/v1/line-items', {
-        advertiserId: owner.id,
-        name: 'LI',
-        revenueType: 'none',
-      });
-      return { advertiserId: owner.id, name, lineItemId: lineItem.id, publisherId: pub.id };
+      const lineItem = await create('/v1/line-items', { advertiserId: owner.id, ...lineItemTerms });
+      return {
+        advertiserId: owner.id as number,
+        name,
+        lineItemId: lineItem.id as number,
+        publisherId: pub.id as number,
+      };
     };
 
     it('takes a code of letters, digits and . _ ~ - that starts with a letter or digit, and refuses any other', async () => {
@@ -631,10 +638,7 @@ describe('catalog routes', () => {
       });
       const body = { advertiserId: owner.id, name: 'T', lineItemId: margin.id, publisherId: pub.id };
       const tracker = await create('/v1/impression-trackers', body);
-      assert.deepEqual(
-        (tracker.warnings as { code: string }[]).map((warning) => warning.code),
-        ['zero_media_cost'],
-      );
+      assert.deepEqual(warningCodes(tracker), ['zero_media_cost']);
       // Another process moves it to the CPM line item: this server's snapshot learns of it at its next poll.
       const elsewhere = new SqliteCatalogStore(db);
       const moved = elsewhere.trackers.update(
@@ -748,57 +752,39 @@ describe('catalog routes', () => {
 
     it('warns on a tracker of either kind, to every key that reads it, that its hits do not count while its line item is inactive, until it is activated', async () => {
       const body = await trackerBody('T');
-      const codes = (answer: Record<string, any>) =>
-        (answer.warnings as { code: string }[]).map((warning) => warning.code);
       const pause = (state: string) => ok('PATCH', `/v1/line-items/${body.lineItemId}`, { state });
       await pause('inactive');
       const impression = await create('/v1/impression-trackers', body);
       const click = await create('/v1/click-trackers', body);
-      assert.deepEqual(codes(impression), ['inactive_line_item', 'no_payment_rule']);
+      assert.deepEqual(warningCodes(impression), ['inactive_line_item', 'no_payment_rule']);
       assert.equal(
         impression.warnings[0].message,
         `line item ${body.lineItemId} is inactive, so this tracker's hits are recorded as inactive_line_item and not counted: activate the line item (PATCH /v1/line-items/${body.lineItemId} {"state": "active"}), or move the tracker to an active one`,
       );
-      assert.deepEqual(codes(click), ['inactive_line_item']);
+      assert.deepEqual(warningCodes(click), ['inactive_line_item']);
       const advertiserKey = keyFor('reader', { type: 'advertiser', id: body.advertiserId }).key;
       const publisherKey = keyFor('reader', { type: 'publisher', id: body.publisherId }).key;
       for (const key of [advertiserKey, publisherKey]) {
-        assert.deepEqual(codes((await as(key, 'GET', `/v1/click-trackers/${click.id}`)).body), [
+        assert.deepEqual(warningCodes((await as(key, 'GET', `/v1/click-trackers/${click.id}`)).body), [
           'inactive_line_item',
         ]);
       }
       assert.deepEqual(
-        codes((await as(advertiserKey, 'GET', `/v1/impression-trackers/${impression.id}`)).body),
+        warningCodes((await as(advertiserKey, 'GET', `/v1/impression-trackers/${impression.id}`)).body),
         ['inactive_line_item'],
       );
       await pause('active');
-      assert.deepEqual(codes(await ok('GET', `/v1/click-trackers/${click.id}`)), []);
-      assert.deepEqual(codes(await ok('GET', `/v1/impression-trackers/${impression.id}`)), [
+      assert.deepEqual(warningCodes(await ok('GET', `/v1/click-trackers/${click.id}`)), []);
+      assert.deepEqual(warningCodes(await ok('GET', `/v1/impression-trackers/${impression.id}`)), [
         'no_payment_rule',
       ]);
     });
 
     /** A click tracker's body naming a new advertiser, cost-per-click line item and publisher (no payment rule). */
-    const cpcClickBody = async (name: string) => {
-      const owner = await advertiser();
-      const pub = await publisher();
-      const lineItem = await create('/v1/line-items', {
-        advertiserId: owner.id,
-        name: 'CPC',
-        revenueType: 'cpc',
-        revenueValue: 0.4,
-      });
-      return {
-        advertiserId: owner.id as number,
-        name,
-        lineItemId: lineItem.id as number,
-        publisherId: pub.id as number,
-        clickUrl: 'https://landing.example/',
-      };
-    };
-    const warningCodes = (answer: Record<string, any>) =>
-      (answer.warnings as { code: string }[]).map((warning) => warning.code);
-
+    const cpcClickBody = async (name: string) => ({
+      ...(await trackerBody(name, { name: 'CPC', revenueType: 'cpc', revenueValue: 0.4 })),
+      clickUrl: 'https://landing.example/',
+    });
     it('warns on a click tracker of a cost-per-click line item, in its create, read, list and edit answers, that its clicks cost 0 while its publisher has no payment rule, until one pays a share', async () => {
       const body = await cpcClickBody('CPC click');
       const click = await create('/v1/click-trackers', body);
@@ -875,10 +861,7 @@ describe('catalog routes', () => {
       try {
         await ok('PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['landing.example'] });
         const read = await ok('GET', path);
-        assert.deepEqual(
-          (read.warnings as { code: string }[]).map((warning) => warning.code),
-          ['no_landing_page'],
-        );
+        assert.deepEqual(warningCodes(read), ['no_landing_page']);
         assert.match(
           read.warnings[0].message,
           /^its clickUrl cannot be redirected to \(the redirect host old-landing\.example is not on the account's redirect allow-list\), so a click without a redir the allow-list admits is answered 400, recorded as no_landing_page and not counted: change the clickUrl/,
@@ -1528,10 +1511,7 @@ describe('catalog routes', () => {
       const allowlist = { enabled: true, domains: ['shop.example', ...otherHosts] };
       const saved = await ok('PUT', path, allowlist);
       try {
-        assert.deepEqual(
-          (saved.warnings as { code: string }[]).map((warning) => warning.code),
-          ['click_urls_refused'],
-        );
+        assert.deepEqual(warningCodes(saved), ['click_urls_refused']);
         assert.equal(
           saved.warnings[0].message,
           `click trackers ${gone.id}, ${alsoGone.id} have clickUrls this allow-list refuses (host old-shop.example), so a click on them without a redir the allow-list admits is answered 400, recorded as no_landing_page and not counted: add the host to domains, or change their clickUrls (PATCH /v1/click-trackers/${gone.id} {"clickUrl": "https://…"})`,
