@@ -33,6 +33,32 @@ const codesAndRules = (pricing: TrackerPricing) =>
     (warning) => `${warning.code}${/payment rule (\d+)/.exec(warning.message)?.[1] ?? ''}`,
   );
 
+/**
+ * Rules that pay a share of nothing by their own terms, which no warning names: dynamic rules
+ * with a minimum share of 0 (one with no maximum, one with no target to raise it by), and a base
+ * revshare of 0.
+ */
+function payingNothingByShare(): PaymentRule[] {
+  return [
+    paymentRule({
+      id: 3,
+      pricingType: 'dynamic',
+      revshareMicros: 0,
+      maxRevshareMicros: 0,
+      endMs: NOW_MS + DAY_MS,
+    }),
+    // No minimum share and no target: nothing to raise the share of 0 to.
+    paymentRule({
+      id: 4,
+      pricingType: 'dynamic',
+      revshareMicros: 0,
+      maxRevshareMicros: 800_000,
+      endMs: NOW_MS + DAY_MS,
+    }),
+    paymentRule({ id: 1, isBase: true, revshareMicros: 0 }),
+  ];
+}
+
 describe('impressionPricingWarnings', () => {
   it('warns that a publisher without a payment rule gets its hits booked at a cost of 0, saying how to add one', () => {
     const [warning, ...rest] = impressionPricingWarnings(tracker('cpm', 2_000_000, []), NOW_MS);
@@ -135,22 +161,7 @@ describe('impressionPricingWarnings', () => {
   it('says nothing of a rule that pays nothing by its own terms', () => {
     const nothing = [
       paymentRule({ id: 2, pricingType: 'cpm', revshareMicros: 0, costCpmMicros: 0, endMs: NOW_MS + DAY_MS }),
-      paymentRule({
-        id: 3,
-        pricingType: 'dynamic',
-        revshareMicros: 0,
-        maxRevshareMicros: 0,
-        endMs: NOW_MS + DAY_MS,
-      }),
-      // No minimum share and no target: nothing to raise the share of 0 to.
-      paymentRule({
-        id: 4,
-        pricingType: 'dynamic',
-        revshareMicros: 0,
-        maxRevshareMicros: 800_000,
-        endMs: NOW_MS + DAY_MS,
-      }),
-      paymentRule({ id: 1, isBase: true, revshareMicros: 0 }),
+      ...payingNothingByShare(),
     ];
     assert.deepEqual(codesAndRules(tracker('cost_plus_margin', 250_000, nothing)), []);
   });
@@ -324,23 +335,7 @@ describe('clickPricingWarnings', () => {
   });
 
   it('says nothing of a rule that pays nothing by its own terms, and looks at the rules that may price the click as for an impression', () => {
-    const nothing = [
-      paymentRule({
-        id: 3,
-        pricingType: 'dynamic',
-        revshareMicros: 0,
-        maxRevshareMicros: 0,
-        endMs: NOW_MS + DAY_MS,
-      }),
-      paymentRule({
-        id: 4,
-        pricingType: 'dynamic',
-        revshareMicros: 0,
-        maxRevshareMicros: 800_000,
-        endMs: NOW_MS + DAY_MS,
-      }),
-      paymentRule({ id: 1, isBase: true, revshareMicros: 0 }),
-    ];
+    const nothing = payingNothingByShare();
     assert.deepEqual(clickCodesAndRules(tracker('cpc', 400_000, nothing)), []);
     const ownZero = paymentRule({ id: 12, revshareMicros: 1, endMs: NOW_MS + DAY_MS });
     const elsewhere = paymentRule({ id: 9, revshareMicros: 1, placementIds: [30] });
