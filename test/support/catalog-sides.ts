@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { CatalogStore, WriteResult } from '../../src/ports/catalog.js';
+import { paymentRuleInput } from './payment-rules.js';
 
 /** The ids of one side of a test catalog: an advertiser's line item, and a publisher's placement and payment rule. */
 export interface CatalogSide {
@@ -38,25 +39,7 @@ export function createCatalogSide(
   const publisher = stored(catalog.publishers.create(accountId, { name, externalId: null }, nowMs));
   const placement = stored(catalog.placements.create(accountId, { publisherId: publisher, name }, nowMs));
   const paymentRule = stored(
-    catalog.paymentRules.create(
-      accountId,
-      {
-        publisherId: publisher,
-        name,
-        pricingType: 'revshare',
-        revshareMicros: 500_000,
-        costCpmMicros: null,
-        applyCostOnDefault: false,
-        maxRevshareMicros: null,
-        targetEcpmMicros: null,
-        priority: 5,
-        state: 'active',
-        startDate: null,
-        endDate: null,
-        placementIds: [],
-      },
-      nowMs,
-    ),
+    catalog.paymentRules.create(accountId, paymentRuleInput(publisher, { name }), nowMs),
   );
   return { advertiser, lineItem, publisher, placement, paymentRule };
 }

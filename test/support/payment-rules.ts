@@ -1,4 +1,4 @@
-import type { PaymentRuleView } from '../../src/ports/catalog.js';
+import type { PaymentRuleInput, PaymentRuleView } from '../../src/ports/catalog.js';
 
 /**
  * An active, conditional revshare rule paying half, of publisher 4, without dates or placements,
@@ -20,6 +20,32 @@ export function paymentRule(overrides: Partial<PaymentRuleView> & { id: number }
     applyCostOnDefault: false,
     maxRevshareMicros: 0,
     targetEcpmMicros: 0,
+    ...overrides,
+  };
+}
+
+/**
+ * What a catalog write takes for an active, conditional revshare rule of `publisherId` paying
+ * half, named `rule`, without dates or placements, with `overrides` applied.
+ */
+export function paymentRuleInput(
+  publisherId: number,
+  overrides: Partial<PaymentRuleInput> = {},
+): PaymentRuleInput {
+  return {
+    publisherId,
+    name: 'rule',
+    pricingType: 'revshare',
+    revshareMicros: 500_000,
+    costCpmMicros: null,
+    applyCostOnDefault: false,
+    maxRevshareMicros: null,
+    targetEcpmMicros: null,
+    priority: 5,
+    state: 'active',
+    startDate: null,
+    endDate: null,
+    placementIds: [],
     ...overrides,
   };
 }

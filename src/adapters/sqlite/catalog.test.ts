@@ -6,34 +6,16 @@ import { after, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
 import { CatalogSnapshot } from '../../catalog-snapshot.js';
 import { tablesOf, viewOf } from '../../catalog-tables.js';
-import type { LineItemInput, PaymentRuleInput, TrackerInput } from '../../ports/catalog.js';
+import type { LineItemInput, TrackerInput } from '../../ports/catalog.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { openSqlite } from './database.js';
 import { stored } from '../../../test/support/stored-tracker.js';
 import type { KeyScope } from '../../ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from '../../ports/accounts.js';
+import { paymentRuleInput } from '../../../test/support/payment-rules.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
-
-function rule(publisherId: number, overrides: Partial<PaymentRuleInput> = {}): PaymentRuleInput {
-  return {
-    publisherId,
-    name: 'rule',
-    pricingType: 'revshare',
-    revshareMicros: 500_000,
-    costCpmMicros: null,
-    applyCostOnDefault: false,
-    maxRevshareMicros: null,
-    targetEcpmMicros: null,
-    priority: 5,
-    state: 'active',
-    startDate: null,
-    endDate: null,
-    placementIds: [],
-    ...overrides,
-  };
-}
 
 /** An advertiser with a line item (CPM 2.00 unless told) and a publisher, in `accountId`. */
 function chain(
@@ -150,7 +132,7 @@ describe('SQLite catalog store', () => {
     const a = chainIn(accountA);
     const other = stored(store.publishers.create(accountA, { name: 'Other', externalId: null }, NOW_MS));
     const placement = stored(store.placements.create(accountA, { publisherId: other.id, name: 'p' }, NOW_MS));
-    const paymentRule = stored(store.paymentRules.create(accountA, rule(other.id), NOW_MS));
+    const paymentRule = stored(store.paymentRules.create(accountA, paymentRuleInput(other.id), NOW_MS));
     const result = store.trackers.create(
       accountA,
       trackerInput(a, { placementId: placement.id, paymentRuleId: paymentRule.id }),
@@ -210,12 +192,14 @@ describe('SQLite catalog store', () => {
 
   it('makes a publisher’s first payment rule its base and demotes the old base to an inactive rule when another is promoted', () => {
     const { publisher } = chainIn(accountA);
-    const first = stored(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
-    const second = stored(store.paymentRules.create(accountA, rule(publisher.id, { priority: 9 }), NOW_MS));
+    const first = stored(store.paymentRules.create(accountA, paymentRuleInput(publisher.id), NOW_MS));
+    const second = stored(
+      store.paymentRules.create(accountA, paymentRuleInput(publisher.id, { priority: 9 }), NOW_MS),
+    );
     assert.equal(first.isBase, true);
     assert.equal(second.isBase, false);
     const promoted = stored(
-      store.paymentRules.create(accountA, rule(publisher.id, { isBase: true }), NOW_MS + 1),
+      store.paymentRules.create(accountA, paymentRuleInput(publisher.id, { isBase: true }), NOW_MS + 1),
     );
     assert.equal(promoted.isBase, true);
     const demoted = store.paymentRules.get(accountA, first.id);
@@ -230,7 +214,7 @@ describe('SQLite catalog store', () => {
     const demote = store.paymentRules.update(
       accountA,
       promoted.id,
-      rule(publisher.id, { isBase: false }),
+      paymentRuleInput(publisher.id, { isBase: false }),
       NOW_MS,
     );
     assert.ok(
@@ -244,9 +228,13 @@ describe('SQLite catalog store', () => {
     const placement = stored(
       store.placements.create(accountA, { publisherId: a.publisher.id, name: 'p' }, NOW_MS),
     );
-    const base = stored(store.paymentRules.create(accountA, rule(a.publisher.id), NOW_MS));
+    const base = stored(store.paymentRules.create(accountA, paymentRuleInput(a.publisher.id), NOW_MS));
     const conditional = stored(
-      store.paymentRules.create(accountA, rule(a.publisher.id, { placementIds: [placement.id] }), NOW_MS),
+      store.paymentRules.create(
+        accountA,
+        paymentRuleInput(a.publisher.id, { placementIds: [placement.id] }),
+        NOW_MS,
+      ),
     );
     const imp = stored(
       store.trackers.create(accountA, trackerInput(a, { placementId: placement.id }), NOW_MS),
@@ -294,7 +282,7 @@ describe('SQLite catalog store', () => {
     const placement = stored(
       store.placements.create(accountA, { publisherId: publisher.id, name: 'p' }, NOW_MS),
     );
-    const base = stored(store.paymentRules.create(accountA, rule(publisher.id), NOW_MS));
+    const base = stored(store.paymentRules.create(accountA, paymentRuleInput(publisher.id), NOW_MS));
     const refused = store.publishers.delete(accountA, publisher.id);
     assert.ok(
       !refused.ok && refused.reason === 'in_use',
@@ -346,7 +334,7 @@ describe('SQLite catalog store', () => {
     );
     const refused = store.paymentRules.create(
       accountA,
-      rule(publisher.id, { placementIds: [placement.id], endDate: '2030-01-31' }),
+      paymentRuleInput(publisher.id, { placementIds: [placement.id], endDate: '2030-01-31' }),
       NOW_MS,
     );
     assert.ok(
@@ -367,7 +355,11 @@ describe('SQLite catalog store', () => {
     const publisher = stored(
       store.publishers.create(accountA, { name: 'No base', externalId: null }, NOW_MS),
     );
-    const refused = store.paymentRules.create(accountA, rule(publisher.id, { isBase: false }), NOW_MS);
+    const refused = store.paymentRules.create(
+      accountA,
+      paymentRuleInput(publisher.id, { isBase: false }),
+      NOW_MS,
+    );
     assert.ok(
       !refused.ok && refused.reason === 'invalid',
       `a first rule that is not base is refused as invalid; got ${JSON.stringify(refused)}`,
@@ -511,13 +503,17 @@ describe('catalog snapshot', () => {
   it('orders a publisher’s payment rules for evaluation: conditional by priority then id, base last, inactive left out', () => {
     const ids = setup(store, accountA);
     const publisherId = ids.publisher.id;
-    const base = stored(store.paymentRules.create(accountA, rule(publisherId), NOW_MS));
-    const low = stored(store.paymentRules.create(accountA, rule(publisherId, { priority: 2 }), NOW_MS));
-    const highOld = stored(store.paymentRules.create(accountA, rule(publisherId, { priority: 9 }), NOW_MS));
+    const base = stored(store.paymentRules.create(accountA, paymentRuleInput(publisherId), NOW_MS));
+    const low = stored(
+      store.paymentRules.create(accountA, paymentRuleInput(publisherId, { priority: 2 }), NOW_MS),
+    );
+    const highOld = stored(
+      store.paymentRules.create(accountA, paymentRuleInput(publisherId, { priority: 9 }), NOW_MS),
+    );
     const highNew = stored(
       store.paymentRules.create(
         accountA,
-        rule(publisherId, {
+        paymentRuleInput(publisherId, {
           priority: 9,
           pricingType: 'cpm',
           revshareMicros: null,
@@ -529,7 +525,11 @@ describe('catalog snapshot', () => {
       ),
     );
     stored(
-      store.paymentRules.create(accountA, rule(publisherId, { priority: 10, state: 'inactive' }), NOW_MS),
+      store.paymentRules.create(
+        accountA,
+        paymentRuleInput(publisherId, { priority: 10, state: 'inactive' }),
+        NOW_MS,
+      ),
     );
     const explicit = stored(
       store.trackers.create(accountA, trackerInput(ids, { paymentRuleId: low.id }), NOW_MS),
@@ -562,11 +562,11 @@ describe('catalog snapshot', () => {
     const placement = stored(
       store.placements.create(accountB, { publisherId: ids.publisher.id, name: 'top' }, NOW_MS),
     );
-    stored(store.paymentRules.create(accountB, rule(ids.publisher.id), NOW_MS));
+    stored(store.paymentRules.create(accountB, paymentRuleInput(ids.publisher.id), NOW_MS));
     const onTop = stored(
       store.paymentRules.create(
         accountB,
-        rule(ids.publisher.id, {
+        paymentRuleInput(ids.publisher.id, {
           pricingType: 'cpm',
           revshareMicros: null,
           costCpmMicros: 1_000_000,
