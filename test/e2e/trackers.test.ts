@@ -45,6 +45,34 @@ async function trackerRow(trackerId: number | undefined): Promise<any> {
   return rows[0] ?? { events: 0, mediaCostMicros: 0, revenueMicros: 0, profitMicros: 0 };
 }
 
+/** The codes of the warnings the tracker of `kind` and id `trackerId` is answered with. */
+async function trackerWarningCodes(kind: 'impression' | 'click', trackerId: number): Promise<string[]> {
+  const read = await api(tally, tally.adminKey, 'GET', `/v1/${kind}-trackers/${trackerId}`);
+  assert.equal(read.status, 200, JSON.stringify(read.body));
+  return read.body.warnings.map((warning: { code: string }) => warning.code);
+}
+
+/**
+ * Fires one hit of the tracker of `kind` (an impression answered 200, a click 302) that counts,
+ * and answers the media cost and revenue it added to the reports, in micros.
+ */
+async function costOfOneCountedHit(
+  kind: 'impression' | 'click',
+  trackerId: number,
+  cachebuster: string,
+): Promise<[number, number]> {
+  const beforeHit = await trackerRow(trackerId);
+  const path = kind === 'impression' ? '/imptr' : '/clktr';
+  const response = await hit(`${path}?id=${trackerId}&cachebuster=${cachebuster}`);
+  assert.equal(response.status, kind === 'impression' ? 200 : 302);
+  const afterHit = await trackerRow(trackerId);
+  assert.equal(afterHit.events - beforeHit.events, 1);
+  return [
+    afterHit.mediaCostMicros - beforeHit.mediaCostMicros,
+    afterHit.revenueMicros - beforeHit.revenueMicros,
+  ];
+}
+
 before(async () => {
   smtp = await startMailCatcher();
   tally = await startServer({
@@ -459,21 +487,8 @@ describe('impression and click trackers end to end', () => {
       lineItemId: ids.marginLine,
       publisherId: publisher,
     });
-    const warnings = async () => {
-      const read = await api(tally, tally.adminKey, 'GET', `/v1/impression-trackers/${tracker}`);
-      assert.equal(read.status, 200, JSON.stringify(read.body));
-      return read.body.warnings.map((warning: { code: string; message: string }) => warning.code);
-    };
-    const costOfOneHit = async (cachebuster: string) => {
-      const before = await trackerRow(tracker);
-      assert.equal((await hit(`/imptr?id=${tracker}&cachebuster=${cachebuster}`)).status, 200);
-      const afterHit = await trackerRow(tracker);
-      assert.equal(afterHit.events - before.events, 1);
-      return [
-        afterHit.mediaCostMicros - before.mediaCostMicros,
-        afterHit.revenueMicros - before.revenueMicros,
-      ];
-    };
+    const warnings = () => trackerWarningCodes('impression', tracker);
+    const costOfOneHit = (cachebuster: string) => costOfOneCountedHit('impression', tracker, cachebuster);
 
     assert.deepEqual(await warnings(), ['no_payment_rule']);
     assert.deepEqual(await costOfOneHit('w1'), [0, 0]);
@@ -808,21 +823,8 @@ describe('impression and click trackers end to end', () => {
       publisherId: publisher,
       clickUrl: 'https://landing.example/cpc-new',
     });
-    const warnings = async () => {
-      const read = await api(tally, tally.adminKey, 'GET', `/v1/click-trackers/${tracker}`);
-      assert.equal(read.status, 200, JSON.stringify(read.body));
-      return read.body.warnings.map((warning: { code: string }) => warning.code);
-    };
-    const costOfOneClick = async (cachebuster: string) => {
-      const before = await trackerRow(tracker);
-      assert.equal((await hit(`/clktr?id=${tracker}&cachebuster=${cachebuster}`)).status, 302);
-      const afterClick = await trackerRow(tracker);
-      assert.equal(afterClick.events - before.events, 1);
-      return [
-        afterClick.mediaCostMicros - before.mediaCostMicros,
-        afterClick.revenueMicros - before.revenueMicros,
-      ];
-    };
+    const warnings = () => trackerWarningCodes('click', tracker);
+    const costOfOneClick = (cachebuster: string) => costOfOneCountedHit('click', tracker, cachebuster);
 
     assert.deepEqual(await warnings(), ['no_payment_rule']);
     assert.deepEqual(await costOfOneClick('n1'), [0, 500_000]);
