@@ -24,7 +24,7 @@ import {
 } from './openapi-responses.js';
 import { MAX_WINS_PER_CALL } from './register-wins.js';
 import { REPORT_METRICS } from './report-text.js';
-import { REPORT_WARNING_CODES } from './report-id-warnings.js';
+import { UNKNOWN_ID_WARNING_CODES } from './unknown-ids.js';
 
 /**
  * Every `code` of the error envelope, with its HTTP status. The test checks this list against the
@@ -262,7 +262,7 @@ const REPORT_WARNINGS = {
     type: 'object',
     required: ['code', 'id', 'message'],
     properties: {
-      code: { enum: REPORT_WARNING_CODES },
+      code: { enum: UNKNOWN_ID_WARNING_CODES },
       id: { type: 'integer', description: 'the id the filter names' },
       message: { type: 'string' },
     },

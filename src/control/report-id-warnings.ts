@@ -9,7 +9,7 @@ import type { CatalogStore } from '../ports/catalog.js';
 import type { ReportDimension } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { CatalogObject, KnownIds, UnknownIdWarning } from './unknown-ids.js';
-import { knownIds, UNKNOWN_ID_WARNING_CODES, unknownIdWarning } from './unknown-ids.js';
+import { knownIds, unknownIdWarning } from './unknown-ids.js';
 
 /** Each report filter whose value is a catalog id, with the kind of object it names. */
 const CATALOG_ID_FILTERS = {
@@ -21,12 +21,6 @@ const CATALOG_ID_FILTERS = {
   paymentRule: 'paymentRule',
 } as const satisfies Partial<Record<ReportDimension, CatalogObject>>;
 
-/** The codes of a report's warnings, one for each filter on a catalog id. */
-export const REPORT_WARNING_CODES = UNKNOWN_ID_WARNING_CODES;
-
-/** A warning in a report's answer: an id filter names nothing its key knows of. */
-export type ReportWarning = UnknownIdWarning;
-
 /** What a report reads of the catalog: which ids its key knows of, and publishers' OpenRTB ids. */
 export interface ReportCatalog extends KnownIds {
   /** The OpenRTB publisher id (`externalId`) of the account's catalog publisher; null for none. */
@@ -35,11 +29,10 @@ export interface ReportCatalog extends KnownIds {
 
 /** The {@link ReportCatalog} of `catalog`. */
 export function reportCatalog(catalog: CatalogStore): ReportCatalog {
-  const known = knownIds(catalog);
   return {
+    ...knownIds(catalog),
     publisherExternalId: (accountId, publisherId) =>
       catalog.publishers.get(accountId, publisherId)?.externalId ?? null,
-    knows: (principal, object, id) => known.knows(principal, object, id),
   };
 }
 
@@ -53,8 +46,8 @@ export function unknownIdWarnings(
   filters: Partial<Record<ReportDimension, string>>,
   principal: Principal,
   catalog: KnownIds,
-): ReportWarning[] {
-  const warnings: ReportWarning[] = [];
+): UnknownIdWarning[] {
+  const warnings: UnknownIdWarning[] = [];
   for (const [dimension, value] of Object.entries(filters)) {
     if (!Object.hasOwn(CATALOG_ID_FILTERS, dimension) || value === undefined) continue;
     const object = CATALOG_ID_FILTERS[dimension as keyof typeof CATALOG_ID_FILTERS];

@@ -1,5 +1,5 @@
 import type { ReportDimension, ReportQuery, ReportRow } from '../ports/ledger.js';
-import type { ReportWarning } from './report-id-warnings.js';
+import type { UnknownIdWarning } from './unknown-ids.js';
 import { ReportTooLargeError } from '../ports/ledger.js';
 import { csvText } from './csv.js';
 import { zonedIsoString } from '../lib/time-zone.js';
@@ -30,7 +30,7 @@ export function reportText(
   rows: readonly ReportRow[],
   output: ReportOutput,
   hidden: readonly ReportMetric[],
-  warnings: readonly ReportWarning[],
+  warnings: readonly UnknownIdWarning[],
 ): string {
   const metrics = REPORT_METRICS.filter((metric) => !hidden.includes(metric));
   if (output === 'csv') return toCsv(query.groupBy, metrics, rows);

@@ -5,7 +5,7 @@ import type {
   ReportQuery,
   ReportRefusal,
 } from '../../ports/ledger.js';
-import type { ReportWarning } from '../report-id-warnings.js';
+import type { UnknownIdWarning } from '../unknown-ids.js';
 import type { ReportMetric, ReportOutput } from '../report-text.js';
 
 /**
@@ -17,7 +17,7 @@ export interface ReportRequest {
   output: ReportOutput;
   maxRows: number;
   hiddenMetrics: readonly ReportMetric[];
-  warnings: readonly ReportWarning[];
+  warnings: readonly UnknownIdWarning[];
 }
 
 /** A read for a report thread: a report, a page of billing records, or the state of the outbox at `nowMs`. */
