@@ -18,8 +18,9 @@ export interface ReplayRequest {
 
 /**
  * Reads the options of `tally replay-dead`: `--account` (an account id), `--host` (the host the
- * burl calls, with or without its port, spelt any way a URL may spell it), `--from` and `--to` (ISO times bounding when the
- * impression counted: from inclusive, to exclusive) and `--dry-run`; or what is wrong with them.
+ * burl calls, with or without its port, spelt any way a URL may spell it), `--from` and `--to`
+ * (ISO times bounding when the impression counted: from inclusive, to exclusive) and `--dry-run`;
+ * or what is wrong with them.
  */
 export function parseReplayRequest(
   args: string[],
