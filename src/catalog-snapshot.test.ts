@@ -11,6 +11,7 @@ import { CatalogSnapshot } from './catalog-snapshot.js';
 import { tablesOf, viewOf } from './catalog-tables.js';
 import { jsonLogger } from './lib/log.js';
 import type { CatalogSource, CatalogView, TrackerInput, TrackerKind } from './ports/catalog.js';
+import { paymentRuleInput } from '../test/support/payment-rules.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
 const KINDS: readonly TrackerKind[] = ['impression', 'click'];
@@ -198,22 +199,13 @@ function run(store: SqliteCatalogStore, accountId: number, ids: Created, operati
       const publisherId = pick(ids.publishers, operation.publisher);
       if (publisherId === null) return;
       const placementId = pick(ids.placements, operation.placement);
-      const input = {
-        publisherId,
-        name: 'rule',
-        pricingType: 'revshare' as const,
+      const input = paymentRuleInput(publisherId, {
         revshareMicros: 400_000,
-        costCpmMicros: null,
-        applyCostOnDefault: false,
-        maxRevshareMicros: null,
-        targetEcpmMicros: null,
         priority: operation.priority,
         isBase: operation.base,
-        state: operation.active ? ('active' as const) : ('inactive' as const),
-        startDate: null,
-        endDate: null,
+        state: operation.active ? 'active' : 'inactive',
         placementIds: placementId === null ? [] : [placementId],
-      };
+      });
       const existing = pick(ids.rules, operation.update);
       if (existing === null) keep(ids.rules, store.paymentRules.create(accountId, input, NOW_MS));
       else store.paymentRules.update(accountId, existing, input, NOW_MS);

@@ -16,6 +16,7 @@ import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import type { MailCatcher } from '../../test/support/mail-catcher.js';
 import { startMailCatcher } from '../../test/support/mail-catcher.js';
+import { paymentRuleInput } from '../../test/support/payment-rules.js';
 import { stored, storedTracker } from '../../test/support/stored-tracker.js';
 
 /** A plain-http public URL: the tags are https unless `secure: false` is asked for. */
@@ -48,21 +49,12 @@ function tracker(kind: TrackerKind): number {
 
 /** A base rule paying a CPM of `costCpmMicros`, for the publisher to be set. */
 function cpmRule(costCpmMicros: number) {
-  return {
-    publisherId: 0,
+  return paymentRuleInput(0, {
     name: 'Base CPM',
-    pricingType: 'cpm' as const,
+    pricingType: 'cpm',
     revshareMicros: null,
     costCpmMicros,
-    applyCostOnDefault: false,
-    maxRevshareMicros: null,
-    targetEcpmMicros: null,
-    priority: 5,
-    state: 'active' as const,
-    startDate: null,
-    endDate: null,
-    placementIds: [],
-  };
+  });
 }
 
 before(async () => {
