@@ -346,6 +346,39 @@ describe('invalid traffic', () => {
     assert.equal(readDevice(request(named, 'GET', '10.0.0.2'), built.filter).ip, '192.0.2.77');
   });
 
+  it('screens the last 16 X-Forwarded-For hops, where proxies append, not the thousands a client may write before them', () => {
+    const filter = filterOf([], ['203.0.113.0/24']);
+    const proxy = '10.0.0.2';
+    // A head of 16 KiB holds some two thousand hops, each a look-up in the block list.
+    const written = Array.from({ length: 2000 }, (_, index) => `198.51.${index % 250}.${index % 200}`);
+    const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
+    const screened = (hops: string[]) =>
+      screen(request({ 'x-forwarded-for': hops.join(', ') }, 'GET', proxy), filter);
+    // (The first hop is the device, from a peer not trusted, and screened as such.)
+    assert.equal(screened(['198.51.100.1', '203.0.113.9', ...written]), undefined, 'a hop the client wrote');
+    assert.equal(screened([...written.slice(0, 1984), '203.0.113.9', ...written.slice(0, 16)]), undefined);
+    assert.deepEqual(screened(['203.0.113.9', ...written]), blocked, 'the device, the first hop');
+    assert.deepEqual(
+      screened([...written, '203.0.113.9', ...written.slice(0, 15)]),
+      blocked,
+      '16th from the end',
+    );
+    assert.deepEqual(screened([...written, '203.0.113.9']), blocked, 'the hop a proxy appended');
+    // Behind trusted proxies, the device is the last untrusted hop among those 16.
+    const built = buildIvtFilter([], [], ['10.0.0.0/24']);
+    assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
+    const device = (hops: string[]) =>
+      readDevice(request({ 'x-forwarded-for': hops.join(', ') }, 'GET', proxy), built.filter).ip;
+    const trustedHops = (count: number) =>
+      Array.from({ length: count }, (_, index) => `10.0.0.${index + 10}`);
+    assert.equal(device([...written, '192.0.2.8', ...trustedHops(15)]), '192.0.2.8');
+    assert.equal(
+      device([...written, '192.0.2.8', ...trustedHops(16)]),
+      proxy,
+      'past 16 hops, the peer itself',
+    );
+  });
+
   it('reports a bad trusted-notifier entry by its list', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/33']);
     assert.deepEqual(!built.ok && built.errors, [

@@ -146,15 +146,41 @@ function addressList(
 
 /** The address of the client `X-Forwarded-For` names (see `readDevice`), if it names one. */
 function forwardedClient(request: HitRequest, filter: IvtFilter): string | undefined {
-  const hops = header(request, 'x-forwarded-for')?.split(',');
-  if (hops === undefined) return undefined;
+  const forwarded = header(request, 'x-forwarded-for');
+  if (forwarded === undefined) return undefined;
   const trusted = (ip: string) => isInList(ip, filter.trustedNotifiers, filter.trustedNotifierCount);
-  if (!trusted(unmapIpv4(request.remoteAddress))) return validIp(hops[0]);
+  if (!trusted(unmapIpv4(request.remoteAddress))) {
+    const comma = forwarded.indexOf(',');
+    return validIp(comma === -1 ? forwarded : forwarded.slice(0, comma));
+  }
+  const hops = lastHops(forwarded);
   for (let at = hops.length - 1; at >= 0; at--) {
     const ip = validIp(hops[at]);
     if (ip !== undefined && !trusted(ip)) return ip;
   }
   return undefined;
+}
+
+/**
+ * Most `X-Forwarded-For` hops read from its end: those the proxies in front of Tally appended (a
+ * chain of a few), where the client's address as they saw it is. What comes before them the client
+ * wrote itself, up to the head's 16 KiB: some two thousand addresses, each a look-up in the block
+ * list, whose cost grows with its length, so that one notice could hold the HTTP thread for tens
+ * of milliseconds.
+ */
+const MAX_FORWARDED_HOPS = 16;
+
+/** The last {@link MAX_FORWARDED_HOPS} hops of an `X-Forwarded-For` value, in order, unparsed. */
+function lastHops(forwarded: string): string[] {
+  const hops: string[] = [];
+  let end = forwarded.length;
+  while (hops.length < MAX_FORWARDED_HOPS) {
+    const comma = forwarded.lastIndexOf(',', end - 1);
+    hops.push(forwarded.slice(comma + 1, end));
+    if (comma === -1) break;
+    end = comma;
+  }
+  return hops.reverse();
 }
 
 /** An empty filter: only the built-in rules (HEAD, prefetch, empty and bot User-Agents). */
@@ -177,7 +203,7 @@ const NO_FILTER = defaultIvtFilter();
  * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify. Of `X-Forwarded-For`, the
  * first hop, the client as it names itself; but from a trusted notifier (a proxy in front of
  * Tally, an SSAI server: `filter.trustedNotifiers`), the last hop that is not one, which a trusted
- * proxy appended after whatever the client wrote.
+ * proxy appended after whatever the client wrote (among the last {@link MAX_FORWARDED_HOPS}).
  */
 export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): Device {
   const deviceIp = validIp(header(request, 'x-device-ip'));
@@ -271,18 +297,19 @@ function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): Iv
 }
 
 /**
- * The TCP peer itself is screened too, and every `X-Forwarded-For` hop: a blocked address cannot
- * escape the list by naming another device in `X-Device-IP` or `X-Forwarded-For`. Behind a proxy
- * or load balancer the peer is the proxy, and the client it saw is the hop it appended last,
- * after any the client wrote itself. A trusted notifier, as peer or hop, is not screened: it
- * relays for devices (an SSAI server in a data centre), and the device it names is screened.
+ * The TCP peer itself is screened too, and the last {@link MAX_FORWARDED_HOPS} `X-Forwarded-For`
+ * hops: a blocked address cannot escape the list by naming another device in `X-Device-IP` or
+ * `X-Forwarded-For`. Behind a proxy or load balancer the peer is the proxy, and the client it saw
+ * is the hop it appended last, after any the client wrote itself. A trusted notifier, as peer or
+ * hop, is not screened: it relays for devices (an SSAI server in a data centre), and the device it
+ * names is screened.
  */
 function screenPeer(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
   if (filter.blockedIpCount === 0) return undefined;
   if (isBlockedRelay(unmapIpv4(request.remoteAddress), filter)) return 'blocked_ip';
   const forwarded = header(request, 'x-forwarded-for');
   if (forwarded === undefined) return undefined;
-  for (const hop of forwarded.split(',')) {
+  for (const hop of lastHops(forwarded)) {
     const ip = validIp(hop);
     if (ip !== undefined && isBlockedRelay(ip, filter)) return 'blocked_ip';
   }
