@@ -402,6 +402,18 @@ describe('checkRedirectTarget', () => {
       }
     });
 
+    it('allows exactly the hosts that are a listed domain or end in a dot and one (property)', () => {
+      const label = fc.constantFrom('a', 'b', 'ab', 'shop', 'x-1');
+      const name = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.'));
+      fc.assert(
+        fc.property(name, fc.array(name, { maxLength: 6 }), (host, domains) => {
+          const listed = domains.some((domain) => host === domain || host.endsWith(`.${domain}`));
+          const answer = checkRedirectTarget(`https://${host}/`, { enabled: true, domains }).ok;
+          return answer === listed;
+        }),
+      );
+    });
+
     it('refuses everything when the list is empty', () => {
       assert.equal(checkRedirectTarget('https://shop.example/', { enabled: true, domains: [] }).ok, false);
     });

@@ -238,9 +238,31 @@ export function allowsRedirectTo(allowlist: RedirectAllowList, url: string): boo
   }
 }
 
-/** Whether the allow-list lets Tally redirect to `host` (any host when it is off). */
+/**
+ * Whether the allow-list lets Tally redirect to `host` (any host when it is off): the host itself
+ * or a domain it is under is listed. A look-up per label of the host, whatever the list's length.
+ */
 function allowsHost(allowlist: RedirectAllowList, host: string): boolean {
-  return !allowlist.enabled || allowlist.domains.some((domain) => hostIsUnder(host, domain));
+  if (!allowlist.enabled) return true;
+  const listed = listedHosts(allowlist.domains);
+  for (let dot = -1; ;) {
+    if (listed.has(host.slice(dot + 1))) return true;
+    dot = host.indexOf('.', dot + 1);
+    if (dot === -1) return false;
+  }
+}
+
+/** Each allow-list's domains as hosts are compared with them, worked out once per list. */
+const listedHostsByList = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** `domains` as hosts compare with them (see `listedHost`), the empty ones left out. */
+function listedHosts(domains: readonly string[]): ReadonlySet<string> {
+  let listed = listedHostsByList.get(domains);
+  if (listed === undefined) {
+    listed = new Set(domains.map(listedHost).filter((host) => host !== ''));
+    listedHostsByList.set(domains, listed);
+  }
+  return listed;
 }
 
 /** C0 and C1 controls (CR, LF, TAB, NUL, …), DEL, and the Unicode line and paragraph separators. */
@@ -252,14 +274,14 @@ function hasControlCharacter(text: string): boolean {
   return false;
 }
 
-function hostIsUnder(host: string, domain: string): boolean {
-  const listed = domainToASCII(
+/** A listed domain as hosts compare with it: in punycode, without a leading `*.` or `.` or a trailing dot. */
+function listedHost(domain: string): string {
+  return domainToASCII(
     domain
       .trim()
       .replace(/^\*?\./, '')
       .replace(/\.$/, ''),
   );
-  return listed !== '' && (host === listed || host.endsWith(`.${listed}`));
 }
 
 function refuse(reason: string): { ok: false; reason: string } {
