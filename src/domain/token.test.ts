@@ -92,8 +92,15 @@ describe('sealed notice tokens', () => {
     );
   });
 
-  it('seals the same claims into different tokens (random IV)', () => {
+  it('seals the same claims into different tokens (a new IV each)', () => {
     assert.notEqual(sealToken(bannerWin, ring), sealToken(bannerWin, ring));
+  });
+
+  it('seals the tokens of a thread with IVs of one sequence: one start, never the same IV twice', () => {
+    const ivs = Array.from({ length: 1000 }, () => tokenBytes(sealToken(bannerWin, ring)).subarray(2, 14));
+    const starts = new Set(ivs.map((iv) => iv.subarray(0, 4).toString('hex')));
+    assert.equal(starts.size, 1, 'the first 32 bits, the start’s, are the same in every IV');
+    assert.equal(new Set(ivs.map((iv) => iv.toString('hex'))).size, 1000, 'no IV repeated');
   });
 
   it('a typical banner win with a 200-character burl and its bid price seals into at most 488 characters (366 bytes)', () => {

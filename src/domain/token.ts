@@ -2,6 +2,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { GcmKey } from 'tally-aes-gcm';
 import type { Channel, Format, Method, NoticeKind } from './types.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from './types.js';
+import { IV_BYTES, IvSequence } from './iv-sequence.js';
 
 /** Everything the counter needs about one win, sealed into a notice URL. */
 export interface NoticeClaims {
@@ -74,7 +75,6 @@ export type OpenResult =
  */
 const VERSION = 1;
 const KEY_BYTES = 32;
-const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = 2 + IV_BYTES;
 const FLAG_TEST = 1;
@@ -106,12 +106,15 @@ export function sealToken(claims: NoticeClaims, ring: KeyRing): string {
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = VERSION;
   header[1] = keyId;
-  randomBytes(IV_BYTES).copy(header, 2);
+  ivs.next().copy(header, 2);
   const cipher = createCipheriv('aes-256-gcm', key, header.subarray(2), { authTagLength: TAG_BYTES });
   cipher.setAAD(header.subarray(0, 2));
   const ciphertext = Buffer.concat([cipher.update(encodeClaims(claims)), cipher.final()]);
   return Buffer.concat([header, ciphertext, cipher.getAuthTag()]).toString('base64url');
 }
+
+/** The IVs this thread seals tokens with. */
+const ivs = new IvSequence();
 
 /**
  * Where tokens are decrypted: `decodeClaims` copies what it keeps out of it, so one buffer
