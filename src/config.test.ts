@@ -341,7 +341,7 @@ describe('configuration', () => {
       smtpUrl: undefined,
       mailFrom: 'tally@localhost',
     });
-    assert.deepEqual([ivtFilter.userAgentPatterns, ivtFilter.blockedIpCount], [[], 0]);
+    assert.deepEqual([ivtFilter.userAgentPatterns, ivtFilter.blockedIps.rangeCount], [[], 0]);
     assert.deepEqual([rules.size, priceKeys.size], [0, 0]);
   });
 
@@ -485,25 +485,25 @@ describe('configuration', () => {
       parsed.config.ivtFilter.userAgentPatterns.map((pattern) => pattern.source),
       ['crawler-x', 'scanner-y'],
     );
-    assert.equal(parsed.config.ivtFilter.blockedIpCount, 2);
+    assert.equal(parsed.config.ivtFilter.blockedIps.rangeCount, 2);
     assert.equal(
-      parsed.config.ivtFilter.blockedIps.check('203.0.113.7', 'ipv4'),
+      parsed.config.ivtFilter.blockedIps.has('203.0.113.7'),
       true,
       '203.0.113.7 is in the blocked 203.0.113.0/24',
     );
     const trailing = parseConfig({ TALLY_IVT_BLOCKED_IPS: '203.0.113.0/24,' });
     assert.ok(trailing.ok, trailing.ok ? '' : trailing.errors.join('\n'));
-    assert.equal(trailing.config.ivtFilter.blockedIpCount, 1);
+    assert.equal(trailing.config.ivtFilter.blockedIps.rangeCount, 1);
     const trusted = parseConfig({ TALLY_IVT_TRUSTED_NOTIFIERS: '198.51.100.0/28, 2001:db8::1' });
     assert.ok(trusted.ok, trusted.ok ? '' : trusted.errors.join('\n'));
-    assert.equal(trusted.config.ivtFilter.trustedNotifierCount, 2);
+    assert.equal(trusted.config.ivtFilter.trustedNotifiers.rangeCount, 2);
     assert.equal(
-      trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.9', 'ipv4'),
+      trusted.config.ivtFilter.trustedNotifiers.has('198.51.100.9'),
       true,
       '198.51.100.9 is in the trusted 198.51.100.0/28',
     );
     assert.equal(
-      trusted.config.ivtFilter.trustedNotifiers.check('198.51.100.16', 'ipv4'),
+      trusted.config.ivtFilter.trustedNotifiers.has('198.51.100.16'),
       false,
       '198.51.100.16 is past the trusted 198.51.100.0/28',
     );

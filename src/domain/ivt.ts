@@ -1,7 +1,9 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { createIsbotFromList, isbot, list } from 'isbot';
 import type { IvtRule, Outcome } from './outcome.js';
 import { invalidTraffic, notCounted } from './outcome.js';
+import type { Subnet } from './address-ranges.js';
+import { AddressRanges } from './address-ranges.js';
 
 /** The request facts the counting rules read. Header names are lower case, as node:http gives them. */
 export interface HitRequest {
@@ -25,18 +27,14 @@ export interface IvtFilter {
   /** Extra User-Agent patterns to block, beside the maintained bot list (isbot). */
   userAgentPatterns: readonly RegExp[];
   /** Blocked addresses and CIDR ranges, IPv4 and IPv6. */
-  blockedIps: BlockList;
-  /** How many entries `blockedIps` holds (an empty list is not consulted). */
-  blockedIpCount: number;
+  blockedIps: AddressRanges;
   /**
    * Servers that fire notices for devices (SSAI, an ad server) and proxies in front of Tally:
    * addresses and CIDR ranges never screened against `blockedIps` as the TCP peer or as an
    * `X-Forwarded-For` hop (a data-centre list would otherwise refuse every notice they relay);
    * the device they name still is.
    */
-  trustedNotifiers: BlockList;
-  /** How many entries `trustedNotifiers` holds. */
-  trustedNotifierCount: number;
+  trustedNotifiers: AddressRanges;
 }
 
 /**
@@ -110,9 +108,7 @@ export function buildIvtFilter(
         filter: {
           userAgentPatterns: patterns,
           blockedIps,
-          blockedIpCount: blockedCidrs.length,
           trustedNotifiers,
-          trustedNotifierCount: trustedNotifierCidrs.length,
         },
       };
 }
@@ -123,8 +119,8 @@ function addressList(
   listName: IvtListError['list'],
   kind: string,
   errors: IvtListError[],
-): BlockList {
-  const list = new BlockList();
+): AddressRanges {
+  const subnets: Subnet[] = [];
   for (const entry of entries) {
     const [address = '', prefixText, ...rest] = entry.trim().split('/');
     const family = isIP(address);
@@ -139,16 +135,16 @@ function addressList(
       });
       continue;
     }
-    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+    subnets.push({ address, prefixBits: prefix });
   }
-  return list;
+  return new AddressRanges(subnets);
 }
 
 /** The address of the client `X-Forwarded-For` names (see `readDevice`), if it names one. */
 function forwardedClient(request: HitRequest, filter: IvtFilter): string | undefined {
   const forwarded = header(request, 'x-forwarded-for');
   if (forwarded === undefined) return undefined;
-  const trusted = (ip: string) => isInList(ip, filter.trustedNotifiers, filter.trustedNotifierCount);
+  const trusted = (ip: string) => filter.trustedNotifiers.has(ip);
   if (!trusted(unmapIpv4(request.remoteAddress))) {
     const comma = forwarded.indexOf(',');
     return validIp(comma === -1 ? forwarded : forwarded.slice(0, comma));
@@ -187,10 +183,8 @@ function lastHops(forwarded: string): string[] {
 export function defaultIvtFilter(): IvtFilter {
   return {
     userAgentPatterns: [],
-    blockedIps: new BlockList(),
-    blockedIpCount: 0,
-    trustedNotifiers: new BlockList(),
-    trustedNotifierCount: 0,
+    blockedIps: new AddressRanges([]),
+    trustedNotifiers: new AddressRanges([]),
   };
 }
 
@@ -293,7 +287,7 @@ function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): Iv
     return 'bot_user_agent';
   }
   if (filter.userAgentPatterns.some((pattern) => pattern.test(device.userAgent))) return 'blocked_user_agent';
-  return isBlockedIp(device.ip, filter) ? 'blocked_ip' : undefined;
+  return filter.blockedIps.has(device.ip) ? 'blocked_ip' : undefined;
 }
 
 /**
@@ -305,7 +299,7 @@ function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): Iv
  * names is screened.
  */
 function screenPeer(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
-  if (filter.blockedIpCount === 0) return undefined;
+  if (filter.blockedIps.rangeCount === 0) return undefined;
   if (isBlockedRelay(unmapIpv4(request.remoteAddress), filter)) return 'blocked_ip';
   const forwarded = header(request, 'x-forwarded-for');
   if (forwarded === undefined) return undefined;
@@ -318,17 +312,7 @@ function screenPeer(request: HitRequest, filter: IvtFilter): IvtRule | undefined
 
 /** A peer or hop on the block list and not a trusted notifier. */
 function isBlockedRelay(ip: string, filter: IvtFilter): boolean {
-  return isBlockedIp(ip, filter) && !isInList(ip, filter.trustedNotifiers, filter.trustedNotifierCount);
-}
-
-function isBlockedIp(ip: string, filter: IvtFilter): boolean {
-  return isInList(ip, filter.blockedIps, filter.blockedIpCount);
-}
-
-function isInList(ip: string, list: BlockList, entryCount: number): boolean {
-  if (entryCount === 0) return false;
-  const family = isIP(ip);
-  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  return filter.blockedIps.has(ip) && !filter.trustedNotifiers.has(ip);
 }
 
 /**
