@@ -88,6 +88,29 @@ describe('registering a POST /v1/wins body', () => {
     );
   });
 
+  it('does not warn of the bids of a dynamic ad pod, an imp whose video or audio gives poddur or maxseq without a podid, as second winners', () => {
+    const dynamicPod = (auctionId: string, media: Record<string, unknown>) => ({
+      request: { id: auctionId, imp: [{ id: '1', ...media }], site: {} },
+      seat: 's1',
+      bid: { id: 'v1', impid: '1', price: 1, nurl: 'https://dsp.example/v', dur: 15 },
+    });
+    const pods = [
+      dynamicPod('d1', { video: { poddur: 60, maxseq: 3 } }),
+      dynamicPod('d2', { video: { poddur: 60 } }),
+      dynamicPod('d3', { audio: { maxseq: 4 } }),
+    ];
+    const wins = pods.flatMap((pod) => [pod, { ...pod, bid: { ...pod.bid, id: 'v2' } }]);
+    const answer = registerWins(JSON.stringify({ wins }), env, noFault);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
+    assert.deepEqual(
+      results.map((result) =>
+        (result.warnings ?? []).filter((warning) => warning.includes('with another bid')),
+      ),
+      [[], [], [], [], [], []],
+    );
+  });
+
   it('refuses a win that Tally fails on alone, with INTERNAL, reports the fault, and registers the others', () => {
     const faults: unknown[] = [];
     const failing: WinEnvironment = {

@@ -122,8 +122,9 @@ export function registerWins(
 /**
  * The imp a win won, as a key of its auction and imp, and its bid as a key of its id and seat (one
  * impression: the same bid registered twice counts once); `undefined` when the imp is an ad pod's
- * (its video or audio names a `podid`, `podseq` or `slotinpod`, or the bid a `slotinpod`), whose
- * slots each have a winner.
+ * (its video or audio names a `podid`, `podseq` or `slotinpod`, or a dynamic pod's `poddur` or
+ * `maxseq`, which OpenRTB 2.6 sends without a `podid`; or the bid a `slotinpod`), whose slots, or
+ * ads, each have a winner.
  */
 function wonImp(win: unknown): { key: string; bid: string } | undefined {
   const { request, bid, seat } = (asObject(win) ?? {}) as {
@@ -141,6 +142,12 @@ function wonImp(win: unknown): { key: string; bid: string } | undefined {
   };
 }
 
+/**
+ * The fields of a video or audio object that make its imp an ad pod's: a structured pod's slot
+ * (`podid`, `podseq`, `slotinpod`) or a dynamic pod, which takes several ads (`poddur`, `maxseq`).
+ */
+const POD_FIELDS = ['podid', 'podseq', 'slotinpod', 'poddur', 'maxseq'] as const;
+
 /** Whether the won imp is part of an ad pod, by its media object or the bid. */
 function inAdPod(
   request: Record<string, unknown> | undefined,
@@ -150,8 +157,8 @@ function inAdPod(
   if (bid?.slotinpod !== undefined) return true;
   const imps = Array.isArray(request?.imp) ? (request.imp as unknown[]) : [];
   const imp = imps.map(asObject).find((candidate) => asId(candidate?.id) === impId);
-  return [asObject(imp?.video), asObject(imp?.audio)].some(
-    (media) => media?.podid !== undefined || media?.podseq !== undefined || media?.slotinpod !== undefined,
+  return [asObject(imp?.video), asObject(imp?.audio)].some((media) =>
+    POD_FIELDS.some((field) => media?.[field] !== undefined),
   );
 }
 
