@@ -397,6 +397,28 @@ describe('classifying a win', () => {
     }
   });
 
+  it('warns of a device type that is not a number, which it ignores, naming the channel it counts the win on', () => {
+    const cases = [
+      { request: { id: 'a', site, device: { devicetype: '3' } }, channel: 'web' },
+      { request: { id: 'a', app: {}, device: { devicetype: 'CTV' } }, channel: 'app' },
+      { request: { id: 'a', app: {}, device: { devicetype: '8' } }, channel: 'app' },
+    ];
+    for (const { request, channel } of cases) {
+      const result = classify({ ...request, imp: [{ id: '1', video: {} }] }, { impid: '1' });
+      assert.equal(result.channel, channel);
+      assert.deepEqual(
+        result.warnings.filter((warning) => warning.startsWith('device.devicetype')),
+        [
+          `device.devicetype ${JSON.stringify(request.device.devicetype)} is not a number, as AdCOM's device types are: Tally ignored it and counts the win as ${channel}; send 3 (connected TV) or 7 (set-top box) as a number for CTV`,
+        ],
+      );
+    }
+    for (const device of [{ devicetype: 3 }, { devicetype: null }, {}]) {
+      const result = classify({ id: 'a', site, device, imp: [{ id: '1', video: {} }] }, { impid: '1' });
+      assert.deepEqual(result.warnings, [], `no warning for ${JSON.stringify(device)}`);
+    }
+  });
+
   it('ignores a bid.mtype that is not a number and takes the format from the imp', () => {
     const request = { id: 'a', site, imp: [{ id: '1', video: {} }] };
     assert.equal(classify(request, { impid: '1', mtype: '3' }).format, 'video');

@@ -106,7 +106,7 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
 /**
  * What OpenRTB forbids in a request and Tally reads one way of several: imps sharing the won
  * imp's id (the first is taken), both `site` and `app` (the channel is the app's, the publisher
- * the site's).
+ * the site's), a `device.devicetype` that is not a number (ignored).
  */
 function requestWarnings(
   request: OrtbBidRequest,
@@ -124,6 +124,14 @@ function requestWarnings(
   if (asObject(request.site) !== undefined && asObject(request.app) !== undefined) {
     warnings.push(
       `the bid request has both site and app, where OpenRTB allows one: Tally takes the channel (${channel}) from app and the publisher from site, if it names one`,
+    );
+  }
+  const deviceType = asObject(request.device)?.devicetype;
+  if (deviceType !== undefined && deviceType !== null && typeof deviceType !== 'number') {
+    // Ignored, a CTV request's "3" is counted as web or app: its TTL that channel's, and on a site
+    // its players' notices judged as a browser's.
+    warnings.push(
+      `device.devicetype ${shown(deviceType)} is not a number, as AdCOM's device types are: Tally ignored it and counts the win as ${channel}; send 3 (connected TV) or 7 (set-top box) as a number for CTV`,
     );
   }
   return warnings;
