@@ -555,7 +555,8 @@ export const OPENAPI_DOCUMENT = {
               name: 'e',
               in: 'query',
               schema: { type: 'string' },
-              description: 'the VAST [ERRORCODE], on the vast_error URL',
+              description:
+                'the VAST [ERRORCODE], on the vast_error URL: the notice is recorded (notice vast_error, not billed), the code itself is not kept',
             },
           ],
           responses: {
