@@ -1094,6 +1094,15 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('warns of a currency shaped as an ISO 4217 code that is none Tally knows, a misspelt USD, and not of a known one', () => {
+    assert.deepEqual(ok(win({ currency: 'UDS' })).warnings, [
+      'currency "UDS" is no ISO 4217 currency Tally knows: the win is billed in UDS, reported apart from every other currency; check the code',
+    ]);
+    for (const currency of ['EUR', 'JPY', 'GBP', undefined]) {
+      assert.deepEqual(ok(win({ currency })).warnings, [], `no warning for ${String(currency)}`);
+    }
+  });
+
   it('refuses a misspelt or unknown field of a win, naming the field it was likely meant as, rather than ignoring it', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ clearing_price: 0.9 }, '"clearing_price" is not a field of a win: send it as clearingPrice'],

@@ -431,9 +431,16 @@ function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule, burlIgnore
 }
 
 /**
+ * The ISO 4217 currencies of Node's own ICU data: a code shaped as one but not among them (`UDS`)
+ * is most likely misspelt, and is warned of rather than refused, as a currency newer than the ICU
+ * data would be too.
+ */
+const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+
+/**
  * What is odd about the price a win bills, though it may be right: more decimals than a micro (it
- * is rounded), a clearing price above the bid (the DSP is billed more than it bid), a currency the
- * request did not allow.
+ * is rounded), a clearing price above the bid (the DSP is billed more than it bid), a currency no
+ * ISO 4217 code Tally knows (misspelt), a currency the request did not allow.
  */
 function priceWarnings(parsed: ParsedWin): string[] {
   const warnings: string[] = [];
@@ -460,6 +467,11 @@ function priceWarnings(parsed: ParsedWin): string[] {
   const allowed = listed.filter(
     (code): code is string => typeof code === 'string' && /^[A-Z]{3}$/.test(code),
   );
+  if (!KNOWN_CURRENCIES.has(parsed.currency)) {
+    warnings.push(
+      `currency ${JSON.stringify(parsed.currency)} is no ISO 4217 currency Tally knows: the win is billed in ${parsed.currency}, reported apart from every other currency; check the code`,
+    );
+  }
   if (allowed.length > 0 && !allowed.includes(parsed.currency)) {
     const fix = parsed.currencySent ? 'check currency' : 'send currency (USD when absent)';
     warnings.push(
