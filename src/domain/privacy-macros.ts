@@ -31,6 +31,43 @@ export function privacyValuesOf(request: OrtbBidRequest): PrivacyValues {
   };
 }
 
+/** A privacy signal the request gives in a form its macro cannot carry: the macro is filled empty. */
+export interface UnreadPrivacySignal {
+  /** The macro filled empty for want of a value. */
+  macro: '${GDPR}' | '${GPP_SID}';
+  /** Where the request gives the signal (`regs.gdpr`, `regs.ext.gdpr`…). */
+  field: string;
+  /** The value the request gives there. */
+  value: unknown;
+  /** The form OpenRTB gives the signal in. */
+  expected: string;
+}
+
+/**
+ * The signals `privacyValuesOf` reads as none though the request gives them, in another form than
+ * OpenRTB's (`regs.gdpr` "1", `regs.gpp_sid` "2,6"): their macros are filled empty.
+ */
+export function unreadPrivacySignals(request: OrtbBidRequest): UnreadPrivacySignal[] {
+  const regs = asObject((request as { regs?: unknown }).regs);
+  const regsExt = asObject(regs?.ext);
+  const given = (name: string) =>
+    regs?.[name] !== undefined && regs[name] !== null
+      ? { field: `regs.${name}`, value: regs[name] }
+      : regsExt?.[name] !== undefined && regsExt[name] !== null
+        ? { field: `regs.ext.${name}`, value: regsExt[name] }
+        : undefined;
+  const unread: UnreadPrivacySignal[] = [];
+  const gdpr = given('gdpr');
+  if (gdpr !== undefined && gdpr.value !== 0 && gdpr.value !== 1) {
+    unread.push({ macro: '${GDPR}', ...gdpr, expected: '0 or 1, a number' });
+  }
+  const gppSid = given('gpp_sid');
+  if (gppSid !== undefined && !(Array.isArray(gppSid.value) && gppSid.value.every(Number.isInteger))) {
+    unread.push({ macro: '${GPP_SID}', ...gppSid, expected: 'an array of section ids, whole numbers' });
+  }
+  return unread;
+}
+
 /**
  * The bid with the privacy macros of its burl and nurl filled from the request, each value
  * percent-encoded (so that it holds no `${` a later filling would read as a macro), once, as Tally

@@ -949,6 +949,31 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('warns of a privacy macro filled empty though the request gives its signal in another form than OpenRTB’s, and not of one it fills or has no signal for', () => {
+    const result = ok(
+      win({
+        context: { site: {}, regs: { gdpr: '1', ext: { gpp_sid: '2,6' } } },
+        bid: {
+          burl: 'https://dsp.example/b?g=${GDPR}&s=${GPP_SID}',
+          adm: '<img src="https://dsp.example/i?g=${GDPR}">',
+        },
+      }),
+    );
+    assert.deepEqual(result.warnings, [
+      'bid.burl holds ${GDPR}, which Tally fills empty: regs.gdpr is "1", where OpenRTB gives 0 or 1, a number',
+      'bid.burl holds ${GPP_SID}, which Tally fills empty: regs.ext.gpp_sid is "2,6", where OpenRTB gives an array of section ids, whole numbers',
+      'bid.adm holds ${GDPR}, which Tally fills empty: regs.gdpr is "1", where OpenRTB gives 0 or 1, a number',
+    ]);
+    for (const regs of [{ gdpr: 1, gpp_sid: [2, 6] }, {}, { gdpr: null }]) {
+      const read = ok(
+        win({ context: { site: {}, regs }, bid: { burl: 'https://dsp.example/b?g=${GDPR}&s=${GPP_SID}' } }),
+      );
+      assert.deepEqual(read.warnings, [], JSON.stringify(regs));
+    }
+    const unused = ok(win({ context: { site: {}, regs: { gdpr: 'yes' } } }));
+    assert.deepEqual(unused.warnings, [], 'no macro of the signal: nothing is filled empty');
+  });
+
   it('fills the request’s privacy signals into the DSP’s burl as it seals it, and into its markup, leaving the auction macros for the notice', () => {
     const result = ok(
       win({

@@ -19,7 +19,12 @@ import type { MarkupLanguage } from './markup-escape.js';
 import { instrumentNative, nativeImpressionTrackerOffer } from './native.js';
 import { asId, asObject, isInexactNumericId, isNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp } from './openrtb.js';
-import { privacyMacroGrowthBound, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
+import {
+  privacyMacroGrowthBound,
+  privacyValuesOf,
+  unreadPrivacySignals,
+  withPrivacyMacrosInUrls,
+} from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
 import { encryptPrice, impressionIv } from './price-crypto.js';
 import { impressionKey } from './impression-key.js';
@@ -229,6 +234,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...admWarnings(parsed.bid.adm, format),
       ...unfilledMacroWarnings(dspTexts),
       ...emptyMacroWarnings(parsed, dspTexts),
+      ...unreadPrivacyWarnings(read.request, dspTexts),
       ...impressionTimeWarnings(dspTexts, burlInMarkup),
     ],
   };
@@ -656,6 +662,22 @@ function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
       `${field} holds ${named.join(', ')}, which Tally fills empty: it has no value for ${named.length === 1 ? 'it' : 'them'}${hints.length === 0 ? '' : ` (${hints.join('; ')})`}`,
     ];
   });
+}
+
+/**
+ * A privacy macro in the burl, nurl or markup filled empty though the request gives its signal, in
+ * another form than OpenRTB's (`regs.gdpr` "1"): the DSP would read that the request had none.
+ */
+function unreadPrivacyWarnings(request: OrtbBidRequest, texts: DspTexts): string[] {
+  const unread = unreadPrivacySignals(request);
+  return texts.flatMap(([field, text]) =>
+    unread
+      .filter(({ macro }) => text?.includes(macro) === true)
+      .map(
+        ({ macro, field: signal, value, expected }) =>
+          `${field} holds ${macro}, which Tally fills empty: ${signal} is ${shown(value)}, where OpenRTB gives ${expected}`,
+      ),
+  );
 }
 
 /**
