@@ -157,6 +157,23 @@ describe('classifying a win', () => {
     assert.equal(classify(request, { impid: '1' }).omidSupported, false);
   });
 
+  it('warns of OMID offered as the string "7", which it does not take for OMID, and not of the number', () => {
+    const request = (api: unknown[]) => ({ id: 'a', app: {}, imp: [{ id: '1', banner: { api } }] });
+    const asString = classify(request([3, '7']), { impid: '1' });
+    assert.equal(asString.omidSupported, false);
+    assert.deepEqual(
+      asString.warnings.filter((warning) => /api/.test(warning)),
+      [
+        'imp.banner.api holds "7", a string, where AdCOM\'s API frameworks are numbers: Tally reads OMID support from the number 7 alone, so the imp is taken not to offer OMID; send 7 as a number',
+      ],
+    );
+    assert.deepEqual(
+      classify(request([3, 7]), { impid: '1' }).warnings,
+      [],
+      'the number 7 is OMID, unwarned',
+    );
+  });
+
   it('refuses a bid whose impid matches no imp, naming the fix', () => {
     const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {} }] }, { impid: '9' });
     assert.ok(

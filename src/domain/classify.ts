@@ -173,6 +173,12 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
       'bid.adm is a native response but the win is a banner: Tally added its pixel as to HTML, which leaves the JSON invalid; set bid.mtype 4 (native) if the imp offers it',
     );
   }
+  const api = asObject(imp[format])?.api;
+  if (Array.isArray(api) && api.includes(String(API_OMID))) {
+    warnings.push(
+      `imp.${format}.api holds "${API_OMID}", a string, where AdCOM's API frameworks are numbers: Tally reads OMID support from the number ${API_OMID} alone, so the imp is taken not to offer OMID; send ${API_OMID} as a number`,
+    );
+  }
   return warnings;
 }
 
