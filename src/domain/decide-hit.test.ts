@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideHit, trackerDedupeKey } from './decide-hit.js';
+import { decideHit, MAX_KEPT_CACHEBUSTER_LENGTH, trackerDedupeKey } from './decide-hit.js';
 import type { HitRequest } from './ivt.js';
 import { buildIvtFilter, defaultIvtFilter } from './ivt.js';
 import { CHROME } from '../../test/support/user-agents.js';
@@ -223,6 +224,26 @@ describe('tracker dedupe', () => {
   it('keeps a tracker id apart from a cachebuster that continues its digits', () => {
     assert.notEqual(trackerDedupeKey('impression', 1, '2abc'), trackerDedupeKey('impression', 12, 'abc'));
     assert.notEqual(trackerDedupeKey('click', 11, '1x'), trackerDedupeKey('click', 111, 'x'));
+  });
+
+  it('keeps a cachebuster of up to 64 characters as it is, and a longer one as its SHA-256, apart from any kept as it is', () => {
+    const kept = 'c'.repeat(MAX_KEPT_CACHEBUSTER_LENGTH);
+    assert.equal(trackerDedupeKey('impression', 7, kept), `imptr\u001f7\u001f${kept}`);
+    const long = 'c'.repeat(16_000);
+    const key = trackerDedupeKey('click', 7, long);
+    const digest = createHash('sha256').update(long).digest('base64url');
+    assert.equal(key, `clktr#\u001f7\u001f${digest}`);
+    assert.equal(trackerDedupeKey('click', 7, long), key, 'the same cachebuster, the same key');
+    assert.notEqual(
+      trackerDedupeKey('click', 7, `${long.slice(1)}d`),
+      key,
+      'another cachebuster, another key',
+    );
+    assert.notEqual(
+      trackerDedupeKey('click', 7, digest),
+      key,
+      'a cachebuster spelling the digest is another',
+    );
   });
 
   it('never collides with the exchange impression keys, which start with x', () => {

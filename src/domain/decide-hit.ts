@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Device, HitRequest, IvtFilter, Notifier } from './ivt.js';
 import { readDevice, screenRequest } from './ivt.js';
 import type { Outcome } from './outcome.js';
@@ -58,8 +59,17 @@ export const TRACKER_DEDUPE_WINDOW_MS = 5 * 60_000;
  * cachebuster joined by U+001F. Tracker ids are unique across accounts, so the key needs no
  * account; the `imptr` / `clktr` prefix keeps it apart from the exchange's impression keys
  * (which start with `x`), and an impression and a click with the same cachebuster apart from
- * each other.
+ * each other. A cachebuster longer than {@link MAX_KEPT_CACHEBUSTER_LENGTH} is kept as its
+ * SHA-256 (base64url) under an `imptr#` / `clktr#` prefix of its own, so that no hit's key holds
+ * kilobytes, however long a cachebuster a URL may carry.
  */
 export function trackerDedupeKey(kind: TrackerKind, trackerId: number, cachebuster: string): string {
-  return [kind === 'impression' ? 'imptr' : 'clktr', trackerId, cachebuster].join('\u001f');
+  const prefix = kind === 'impression' ? 'imptr' : 'clktr';
+  if (cachebuster.length <= MAX_KEPT_CACHEBUSTER_LENGTH)
+    return [prefix, trackerId, cachebuster].join('\u001f');
+  const digest = createHash('sha256').update(cachebuster).digest('base64url');
+  return [`${prefix}#`, trackerId, digest].join('\u001f');
 }
+
+/** The longest cachebuster a tracker hit's dedupe key holds as it is (ad servers' run to 20 digits). */
+export const MAX_KEPT_CACHEBUSTER_LENGTH = 64;

@@ -368,6 +368,27 @@ describe('impression and click trackers end to end', () => {
     );
   });
 
+  it('counts a 4000-character cachebuster once, its repeat a duplicate, and another as long once', async () => {
+    const repeated = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Long cachebusters',
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+    });
+    const long = 'L'.repeat(4000);
+    for (const cachebuster of [long, long, `${long.slice(1)}M`, `${long.slice(1)}M`]) {
+      await hit(`/imptr?id=${repeated}&cachebuster=${cachebuster}`);
+    }
+    const { rows } = await report(tally.adminKey, 'outcome,reason', `&tracker=${repeated}`);
+    assert.deepEqual(
+      rows.map((row) => [row.outcome, row.reason, row.events]),
+      [
+        ['counted', '', 2],
+        ['not_counted', 'duplicate', 2],
+      ],
+    );
+  });
+
   it('counts hits whose cachebuster the ad server left unreplaced, flagged for ad ops', async () => {
     for (const placeholder of ['[CACHEBUSTER]', '${CACHEBUSTER}', '%%CACHEBUSTER%%', '%n', '']) {
       for (let repeat = 0; repeat < 2; repeat++) {
