@@ -518,6 +518,56 @@ describe('configuration', () => {
     );
   });
 
+  it('blocks the addresses of TALLY_IVT_BLOCKED_IPS_FILE, one a line with # comments, beside TALLY_IVT_BLOCKED_IPS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'datacenters.txt');
+      writeFileSync(path, '\uFEFF# data centres\r\n198.51.100.0/24\r\n\n  2001:db8::/32  # v6\n192.0.2.7\n');
+      const parsed = parseConfig({
+        TALLY_IVT_BLOCKED_IPS_FILE: path,
+        TALLY_IVT_BLOCKED_IPS: '203.0.113.0/24',
+      });
+      assertAccepted(parsed);
+      const blocked = parsed.config.ivtFilter.blockedIps;
+      const answers = ['198.51.100.9', '2001:db8::1', '192.0.2.7', '203.0.113.1', '192.0.2.8'].map((ip) => [
+        ip,
+        blocked.has(ip),
+      ]);
+      assert.deepEqual(answers, [
+        ['198.51.100.9', true],
+        ['2001:db8::1', true],
+        ['192.0.2.7', true],
+        ['203.0.113.1', true],
+        ['192.0.2.8', false],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a TALLY_IVT_BLOCKED_IPS_FILE it cannot read, or its bad lines by number, the first ten of them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const missing = parseConfig({ TALLY_IVT_BLOCKED_IPS_FILE: join(dir, 'none.txt') });
+      assertRefused(missing);
+      assert.match(missing.errors.join('\n'), /^ivtBlockedIpsFile: cannot read .*none\.txt \(.*ENOENT/);
+      const path = join(dir, 'list.txt');
+      const badLines = Array.from({ length: 12 }, (_, index) => `10.0.0.${index}/33`);
+      writeFileSync(path, ['10.0.0.0/8', 'nonsense # a comment', ...badLines].join('\n'));
+      const bad = parseConfig({ TALLY_IVT_BLOCKED_IPS_FILE: path });
+      assertRefused(bad);
+      assert.equal(bad.errors.length, 11, bad.errors.join('\n'));
+      assert.equal(
+        bad.errors[0],
+        `ivtBlockedIpsFile: line 2 of ${path}: "nonsense" is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
+      );
+      assert.match(bad.errors[9] ?? '', /^ivtBlockedIpsFile: line 11 of .*: "10\.0\.0\.8\/33" is not/);
+      assert.equal(bad.errors[10], `ivtBlockedIpsFile: 3 more lines of ${path} are no address or CIDR`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a list that is a JSON array of anything but strings, or a bad entry in one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

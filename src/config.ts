@@ -13,6 +13,7 @@ import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
+import { readAddressFile } from './address-file.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
 /** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
@@ -192,7 +193,12 @@ export function parseConfig(
     errors.push(
       `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
     );
-  const ivt = buildIvtFilter(list('ivtUserAgents'), list('ivtBlockedIps'), list('ivtTrustedNotifiers'));
+  const blockedIpsFile = text('ivtBlockedIpsFile', '');
+  const blockedIps = [
+    ...list('ivtBlockedIps'),
+    ...(blockedIpsFile === '' ? [] : readAddressFile(blockedIpsFile, 'ivtBlockedIpsFile', errors)),
+  ];
+  const ivt = buildIvtFilter(list('ivtUserAgents'), blockedIps, list('ivtTrustedNotifiers'));
   if (!ivt.ok) {
     const settingOf = {
       userAgents: 'ivtUserAgents',

@@ -122,22 +122,31 @@ function addressList(
 ): AddressRanges {
   const subnets: Subnet[] = [];
   for (const entry of entries) {
-    const [address = '', prefixText, ...rest] = entry.trim().split('/');
-    const family = isIP(address);
-    const maxPrefix = family === 6 ? 128 : 32;
-    // A prefix length is decimal digits: Number('') is 0, so '203.0.113.0/' would take every address.
-    const prefix =
-      prefixText === undefined ? maxPrefix : PREFIX_LENGTH.test(prefixText) ? Number(prefixText) : Number.NaN;
-    if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
-      errors.push({
-        list: listName,
-        message: `${kind} entry ${JSON.stringify(entry)} is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)`,
-      });
-      continue;
-    }
-    subnets.push({ address, prefixBits: prefix });
+    const subnet = subnetOf(entry);
+    if (subnet !== undefined) subnets.push(subnet);
+    else errors.push({ list: listName, message: `${kind} entry ${JSON.stringify(entry)} ${NOT_A_SUBNET}` });
   }
   return new AddressRanges(subnets);
+}
+
+/** What an entry of an address list that is none is told. */
+export const NOT_A_SUBNET = 'is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24, 2001:db8::/32)';
+
+/**
+ * An entry of an address list as configured (`203.0.113.7`, `203.0.113.0/24`, `2001:db8::/32`,
+ * spaces around it ignored), or `undefined` when it is none.
+ */
+export function subnetOf(entry: string): Subnet | undefined {
+  const [address = '', prefixText, ...rest] = entry.trim().split('/');
+  const family = isIP(address);
+  const maxPrefix = family === 6 ? 128 : 32;
+  // A prefix length is decimal digits: Number('') is 0, so '203.0.113.0/' would take every address.
+  const prefix =
+    prefixText === undefined ? maxPrefix : PREFIX_LENGTH.test(prefixText) ? Number(prefixText) : Number.NaN;
+  if (family === 0 || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
+    return undefined;
+  }
+  return { address, prefixBits: prefix };
 }
 
 /** The address of the client `X-Forwarded-For` names (see `readDevice`), if it names one. */
