@@ -45,6 +45,12 @@ async function trackerRow(trackerId: number | undefined): Promise<any> {
   return rows[0] ?? { events: 0, mediaCostMicros: 0, revenueMicros: 0, profitMicros: 0 };
 }
 
+/** The tracker's events in the reports by outcome and reason: `[outcome, reason, events]` rows. */
+async function outcomeCounts(trackerId: number | undefined): Promise<[string, string, number][]> {
+  const { rows } = await report(tally.adminKey, 'outcome,reason', `&tracker=${trackerId}`);
+  return rows.map((row: any) => [row.outcome, row.reason, row.events]);
+}
+
 /** The codes of the warnings the tracker of `kind` and id `trackerId` is answered with. */
 async function trackerWarningCodes(kind: 'impression' | 'click', trackerId: number): Promise<string[]> {
   const read = await api(tally, tally.adminKey, 'GET', `/v1/${kind}-trackers/${trackerId}`);
@@ -358,14 +364,10 @@ describe('impression and click trackers end to end', () => {
   it('counts a cachebuster fired twice at once on the same tracker once, the other a duplicate', async () => {
     await hit(`/imptr?id=${ids.sideTracker}&cachebuster=dup-1`);
     await hit(`/imptr?id=${ids.sideTracker}&cachebuster=dup-1`);
-    const { rows } = await report(tally.adminKey, 'outcome,reason', `&tracker=${ids.sideTracker}`);
-    assert.deepEqual(
-      rows.map((row) => [row.outcome, row.reason, row.events]),
-      [
-        ['counted', '', 1],
-        ['not_counted', 'duplicate', 1],
-      ],
-    );
+    assert.deepEqual(await outcomeCounts(ids.sideTracker), [
+      ['counted', '', 1],
+      ['not_counted', 'duplicate', 1],
+    ]);
   });
 
   it('counts a 4000-character cachebuster once, its repeat a duplicate, and another as long once', async () => {
@@ -379,14 +381,10 @@ describe('impression and click trackers end to end', () => {
     for (const cachebuster of [long, long, `${long.slice(1)}M`, `${long.slice(1)}M`]) {
       await hit(`/imptr?id=${repeated}&cachebuster=${cachebuster}`);
     }
-    const { rows } = await report(tally.adminKey, 'outcome,reason', `&tracker=${repeated}`);
-    assert.deepEqual(
-      rows.map((row) => [row.outcome, row.reason, row.events]),
-      [
-        ['counted', '', 2],
-        ['not_counted', 'duplicate', 2],
-      ],
-    );
+    assert.deepEqual(await outcomeCounts(repeated), [
+      ['counted', '', 2],
+      ['not_counted', 'duplicate', 2],
+    ]);
   });
 
   it('counts hits whose cachebuster the ad server left unreplaced, flagged for ad ops', async () => {
