@@ -116,7 +116,11 @@ export function rotateKeyFile(dataDir: string): number {
   if (made && signing !== undefined) return signing.id;
   const id = newKeyId(path, new Set(entries.map((entry) => entry.id)));
   entries.push({ id, key: generateKey() });
-  write(path, entries);
+  try {
+    write(path, entries);
+  } catch (error) {
+    throw unwritableKeyFile(path, error, 'then rotate again; the keys it holds are unchanged');
+  }
   return id;
 }
 
@@ -148,13 +152,18 @@ function keyFileEntries(path: string, memory: KeyFileMemory): { id: number; key:
 }
 
 function readOrCreate(path: string): { id: number; key: Buffer }[] {
+  let text: string;
   try {
     if (!existsSync(path)) {
       const entries = [{ id: 1, key: generateKey() }];
-      write(path, entries);
+      try {
+        write(path, entries);
+      } catch (error) {
+        throw unwritableKeyFile(path, error, 'then start again');
+      }
       return entries;
     }
-    return parseKeyFile(path, readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = errorCode(error);
     if (code !== 'EACCES' && code !== 'EPERM') throw error;
@@ -162,6 +171,30 @@ function readOrCreate(path: string): { id: number; key: Buffer }[] {
       `${path} cannot be read or written by this process (${code}): run Tally as the user owning the data directory`,
     );
   }
+  return parseKeyFile(path, text);
+}
+
+/**
+ * What to do about a key file the file system refuses to write, by its error code (a full disk,
+ * a read-only volume, another user's directory): said in one line rather than as a stack trace.
+ */
+const UNWRITABLE_BECAUSE: Readonly<Record<string, string>> = {
+  EACCES: 'by this process (EACCES): run Tally as the user owning the data directory',
+  EPERM: 'by this process (EPERM): run Tally as the user owning the data directory',
+  EROFS: '(EROFS): its volume is mounted read-only; mount it read-write',
+  ENOSPC: '(ENOSPC): its disk is full; free space on it',
+  EDQUOT: "(EDQUOT): its user's disk quota is used up; free space or raise the quota",
+  EFBIG: '(EFBIG): this process may not write a file so large (ulimit -f); raise the limit',
+  EIO: '(EIO): the disk failed; check it',
+};
+
+/**
+ * `error`, thrown writing the key file at `path`, as a {@link KeyFileError} saying why and what
+ * to do, ending with `then`; an error of no code listed is `error` itself.
+ */
+function unwritableKeyFile(path: string, error: unknown, then: string): unknown {
+  const because = UNWRITABLE_BECAUSE[errorCode(error) ?? ''];
+  return because === undefined ? error : new KeyFileError(`${path} cannot be written ${because}, ${then}`);
 }
 
 /**

@@ -262,6 +262,33 @@ describe('the tally command', () => {
     }
   });
 
+  it('says in one line, without a stack trace, that rotate-token-key may not write the key file, and leaves it whole', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-not-mine-'));
+    const keyFile = join(dataDir, 'token-keys.json');
+    try {
+      assert.equal((await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir })).code, 0);
+      // Another user may read the keys but write nothing in the directory, root's.
+      chmodSync(dataDir, 0o755);
+      chmodSync(keyFile, 0o644);
+      const before = readFileSync(keyFile, 'utf8');
+      const result = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir }, { unprivileged: true });
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.ok(
+        result.stderr.startsWith(`Tally cannot run: ${keyFile} cannot be written by this process (EACCES)`),
+        result.stderr,
+      );
+      assert.match(
+        result.stderr,
+        /run Tally as the user owning the data directory.*the keys it holds are unchanged/,
+      );
+      assert.equal(readFileSync(keyFile, 'utf8'), before);
+      assert.deepEqual(readdirSync(dataDir), ['token-keys.json']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('makes dead deliveries pending again with a new three-hour deadline, and says how many', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-'));
     try {

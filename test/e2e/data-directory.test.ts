@@ -375,8 +375,11 @@ describe('a data directory Tally must not damage', () => {
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const [code] = (await once(child, 'exit')) as [number | null];
-      assert.notEqual(code, 0, 'the rotation could not have been written');
-      assert.match(stderr, /EFBIG/);
+      assert.equal(code, 1, stderr);
+      // One line naming the file and why, not a stack trace, and that the old keys are whole.
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.ok(stderr.startsWith(`Tally cannot run: ${keyFile} cannot be written (EFBIG)`), stderr);
+      assert.match(stderr, /the keys it holds are unchanged/);
 
       assert.equal(readFileSync(keyFile, 'utf8'), before);
       assert.deepEqual(readdirSync(dataDir), ['token-keys.json']);
