@@ -141,6 +141,41 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a setting, or a member of a JSON setting, given twice in the config file or a variable, naming it and never a key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    const encryptionKey = Buffer.alloc(32, 1).toString('base64');
+    const integrityKey = Buffer.alloc(32, 2).toString('base64');
+    const seat = (key: string) => `{"encryptionKey": "${key}", "integrityKey": "${integrityKey}"}`;
+    try {
+      const path = join(dir, 'tally.json');
+      // JSON.parse keeps the last of each: port 8081, and the second seat s1's keys alone.
+      writeFileSync(
+        path,
+        `{"port": 8080, "retentionDays": 30, "port": 8081, "priceKeys": {"s1": ${seat(encryptionKey)}, "s1": ${seat(integrityKey)}}}`,
+      );
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        `TALLY_CONFIG: port is given twice in ${path}; give each setting once (a JSON reader keeps only one of them)`,
+        `TALLY_CONFIG: priceKeys.s1 is given twice in ${path}; give each setting once (a JSON reader keeps only one of them)`,
+      ]);
+      const fromEnv = parseConfig({
+        TALLY_PRICE_KEYS: `{"s1": ${seat(encryptionKey)}, "s1": ${seat(integrityKey)}}`,
+        TALLY_RULES: '{"*": [], "*": []}',
+      });
+      assertRefused(fromEnv);
+      assert.deepEqual(fromEnv.errors, [
+        'rules: TALLY_RULES gives ["*"] twice; give each once (a JSON reader keeps only one of them)',
+        'priceKeys: TALLY_PRICE_KEYS gives s1 twice; give each once (a JSON reader keeps only one of them)',
+      ]);
+      for (const error of [...parsed.errors, ...fromEnv.errors]) {
+        assert.doesNotMatch(error, new RegExp(`${encryptionKey}|${integrityKey}`.replace(/[+/=]/g, '\\$&')));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a config file naming a setting that does not exist, and lists the ones that do', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

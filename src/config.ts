@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IvtFilter } from './domain/ivt.js';
+import { duplicateMembers } from './domain/duplicate-members.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
 import { PRICE_KEY_BYTES, parsePriceKeys, priceKeyName } from './domain/price-crypto.js';
@@ -85,6 +86,10 @@ export function parseConfig(
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         throw new Error('not a JSON object');
       file = parsed as Source;
+      for (const path of duplicatePaths(fileText))
+        errors.push(
+          `TALLY_CONFIG: ${path} is given twice in ${env.TALLY_CONFIG}; give each setting once (${KEEPS_ONE})`,
+        );
     } catch (error) {
       errors.push(`TALLY_CONFIG: cannot read ${env.TALLY_CONFIG} as a JSON object (${String(error)})`);
     }
@@ -164,12 +169,16 @@ export function parseConfig(
   const json = (name: string): unknown => {
     const value = read(name);
     if (typeof value !== 'string') return value;
+    let parsed: unknown;
     try {
-      return JSON.parse(value) as unknown;
+      parsed = JSON.parse(value);
     } catch {
       errors.push(`${name}: ${given(name, true)} must be JSON`);
       return undefined;
     }
+    for (const path of duplicatePaths(value))
+      errors.push(`${name}: ${given(name, true)} gives ${path} twice; give each once (${KEEPS_ONE})`);
+    return parsed;
   };
 
   const port = int('port', 8080, 0, 65535);
@@ -281,6 +290,17 @@ export function parseConfig(
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** Why a member given twice in JSON is refused: which one counts is the reader's choice. */
+const KEEPS_ONE = 'a JSON reader keeps only one of them';
+
+/**
+ * The path of each member named twice in one object of `json`, valid JSON, once each
+ * (`port`, `priceKeys.s1`): `JSON.parse` would keep the last silently, dropping a seat's keys.
+ */
+function duplicatePaths(json: string): string[] {
+  return [...new Set(duplicateMembers(json).map((duplicate) => duplicate.path))];
 }
 
 /** ` (did you mean X?)` for the name a misspelt `name` most likely meant, or nothing. */
