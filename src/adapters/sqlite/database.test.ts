@@ -156,6 +156,24 @@ describe('opening the SQLite database', () => {
     );
   });
 
+  it('says the disk is full, not that it failed, when an I/O error comes from a volume with no free space', () => {
+    // A full disk fails the growth of tally.db-shm as an I/O error (SQLITE_IOERR_SHMSIZE), not
+    // SQLITE_FULL: a start on a full disk ends so. /proc is a real file system with no space free.
+    const error = new DatabaseFileError(
+      '/proc/tally.db',
+      new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_SHMSIZE'),
+    );
+    assert.equal(
+      error.message,
+      '/proc/tally.db cannot be written: its disk is full (0 bytes free; SQLite: disk I/O error, SQLITE_IOERR_SHMSIZE); free space on it and start again',
+    );
+    const roomy = new DatabaseFileError(
+      join(dir, 'tally.db'),
+      new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_SHMSIZE'),
+    );
+    assert.match(roomy.message, /cannot be read or written: the disk failed \(SQLite: disk I\/O error/);
+  });
+
   it('refuses at open, in one line, a ledger this process may read but not write, rather than serve and fail every commit', () => {
     const dataDir = mkdtempSync(join(dir, 'read-only-'));
     const path = join(dataDir, 'tally.db');

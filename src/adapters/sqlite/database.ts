@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeDirectory } from '../../lib/make-dir.js';
 import { errorCode } from '../../lib/error-code.js';
@@ -53,12 +54,30 @@ function databaseFileProblem(path: string, code: string, message: string): strin
     return `cannot be written: its disk is full (SQLite: ${message}); free space on it and start again`;
   if (code.startsWith('SQLITE_READONLY'))
     return `cannot be written by this process (SQLite: ${message}): run Tally as the user owning the data directory, on a volume mounted read-write`;
-  if (code.startsWith('SQLITE_IOERR'))
+  if (code.startsWith('SQLITE_IOERR')) {
+    // A full disk fails some writes as I/O errors: growing tally.db-shm at start, for one.
+    const freeBytes = availableBytes(dirname(path));
+    if (freeBytes !== undefined && freeBytes < FULL_BELOW_BYTES)
+      return `cannot be written: its disk is full (${freeBytes} bytes free; SQLite: ${message}, ${code}); free space on it and start again`;
     return `cannot be read or written: the disk failed (SQLite: ${message}, ${code}); check the disk and its free space, then start again`;
+  }
   return (
     `is damaged or is not a SQLite database (SQLite: ${message}): restore it from a ` +
     `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`
   );
+}
+
+/** Below this much space free to this process, a volume is full to SQLite: a WAL frame, a page. */
+const FULL_BELOW_BYTES = 1024 * 1024;
+
+/** The bytes this process may still write on the volume of `directory`, or `undefined` unknown. */
+function availableBytes(directory: string): number | undefined {
+  try {
+    const { bavail, bsize } = statfsSync(directory);
+    return bavail * bsize;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
