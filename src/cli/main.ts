@@ -39,7 +39,8 @@ Commands:
                         --dry-run counts them and changes nothing
   rotate-token-key      add a new signing key to <data dir>/token-keys.json; old tokens still open
                         (refused when TALLY_TOKEN_KEYS is set: append a new id:key there instead)
-  help                  this text (also --help, -h)
+  help [<command>]      this text (also --help, -h), or the command's usage (also
+                        tally <command> --help)
 
 Environment: TALLY_PORT (8080), TALLY_DATA_DIR (./data), TALLY_PUBLIC_URL, TALLY_ADMIN_KEY,
 TALLY_CONFIG (JSON file), and the rest listed in the README.
@@ -64,7 +65,7 @@ const USAGE: Readonly<Record<Command, string>> = {
   'list-accounts': 'tally list-accounts',
   'replay-dead': REPLAY_DEAD_USAGE,
   'rotate-token-key': 'tally rotate-token-key',
-  help: 'tally help',
+  help: 'tally help [<command>]',
 };
 
 /** The names that print the help. */
@@ -81,10 +82,20 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command ${JSON.stringify(given)}\n\n${HELP}`);
     return 2;
   }
+  // `tally <command> --help` and `tally help <command>` print the command's usage, and do nothing.
+  const helpOn = command === 'help' ? args[0] : asksForHelp(args) ? command : undefined;
+  if (helpOn !== undefined && isCommand(helpOn) && (command !== 'help' || args.length === 1)) {
+    process.stdout.write(`usage: ${USAGE[helpOn]}\n(tally help lists every command)\n`);
+    return 0;
+  }
   // replay-dead reads its options and create-account its name; the others take no argument.
   const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
   const naming = command === 'create-account' ? readAccountName(args) : undefined;
-  const extra = replay === undefined && naming === undefined ? args[0] : undefined;
+  // `help` takes one command's name.
+  const extra =
+    replay === undefined && naming === undefined
+      ? args[command === 'help' && args[0] !== undefined && isCommand(args[0]) ? 1 : 0]
+      : undefined;
   const wrong =
     replay?.ok === false
       ? replay.error
@@ -171,6 +182,14 @@ const OPERATOR_ERRORS = [
 
 function isOperatorError(error: unknown): error is Error {
   return OPERATOR_ERRORS.some((type) => error instanceof type);
+}
+
+/** Whether `args` hold `--help` or `-h` before any `--` (after it, `--help` may be a name). */
+function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return args
+    .slice(0, end === -1 ? args.length : end)
+    .some((arg) => HELP_COMMANDS.has(arg) && arg !== 'help');
 }
 
 function isCommand(name: string): name is Command {

@@ -148,6 +148,34 @@ describe('the tally command', () => {
     }
   });
 
+  it("prints a command's usage for --help or -h after it, or help before it, exits 0 and does nothing", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-command-help-'));
+    try {
+      for (const [args, command] of [
+        [['serve', '--help'], 'serve'],
+        [['create-account', '--help'], 'create-account'],
+        [['create-account', 'Acme', '-h'], 'create-account'],
+        [['list-accounts', '-h'], 'list-accounts'],
+        [['replay-dead', '--account', '2', '--help'], 'replay-dead'],
+        [['rotate-token-key', '--help'], 'rotate-token-key'],
+        [['help', 'replay-dead'], 'replay-dead'],
+        [['--help', 'create-account'], 'create-account'],
+      ] as const) {
+        const result = await runCli([...args], { TALLY_DATA_DIR: dataDir });
+        assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+        assert.equal(result.stderr, '', args.join(' '));
+        assert.ok(result.stdout.startsWith(`usage: tally ${command}`), `${args.join(' ')}: ${result.stdout}`);
+      }
+      assert.deepEqual(readdirSync(dataDir), [], 'asking for help wrote into the data directory');
+      // After --, --help is the name of the account to create, as the usage says.
+      const named = await runCli(['create-account', '--', '--help'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(named.code, 0, named.stderr);
+      assert.match(named.stdout, /^Account 2 \("--help"\) created\./);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('prints its help on stderr and exits 2 when given no command, as for an unknown one', async () => {
     const result = await runCli([], {});
     assert.equal(result.code, 2);
@@ -171,16 +199,15 @@ describe('the tally command', () => {
       };
       for (const [args, extra, line] of [
         [['create-account', 'a', 'b'], 'b', usage['create-account']],
-        // Options, not names: an account named "--help" would be created, and its key printed.
-        [['create-account', '--help'], '--help', usage['create-account']],
-        [['create-account', '-h'], '-h', usage['create-account']],
+        // Options, not names: an account named "-x" would be created, and its key printed.
+        [['create-account', '-x'], '-x', usage['create-account']],
         [['create-account', '--', 'a', 'b'], 'b', usage['create-account']],
         [['list-accounts', '--'], '--', 'tally list-accounts'],
         [['serve', '--port', '1'], '--port', usage.serve],
         [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
         [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
-        [['help', 'serve'], 'serve', 'tally help'],
-        [['--help', 'serve'], 'serve', 'tally help'],
+        [['help', 'frobnicate'], 'frobnicate', 'tally help [<command>]'],
+        [['--help', 'serve', 'x'], 'x', 'tally help [<command>]'],
       ] as const) {
         const result = await runCli([...args], { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0' });
         assert.equal(result.code, 2, args.join(' '));
