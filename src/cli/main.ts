@@ -12,6 +12,7 @@ import { surviveClosedOutput } from '../lib/closed-output.js';
 import { jsonLogger } from '../lib/log.js';
 import type { AccountStore } from '../ports/accounts.js';
 import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lock.js';
+import { TALLY_VERSION } from '../version.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
@@ -207,7 +208,12 @@ async function serve(config: Config): Promise<number> {
     process.stderr.write(`Tally cannot start: ${error.message}\n`);
     return 1;
   }
-  log.info('listening', { url: tally.url, publicUrl: config.publicUrl, dataDir: config.dataDir });
+  log.info('listening', {
+    url: tally.url,
+    publicUrl: config.publicUrl,
+    dataDir: config.dataDir,
+    version: TALLY_VERSION,
+  });
   // For the operator, on stderr: stdout carries nothing but the JSON logs.
   process.stderr.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
   // The handlers stay for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator,

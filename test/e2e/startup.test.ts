@@ -17,6 +17,7 @@ import {
 import type { ServeProcess } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
+import { TALLY_VERSION } from '../../src/version.js';
 
 function bannerWin(auctionId: string) {
   return {
@@ -76,11 +77,12 @@ describe('starting Tally', () => {
         .stdout()
         .split('\n')
         .filter((line) => line !== '');
-      assert.ok(
-        lines.some((line) => line.includes('"listening"')),
-        started.stdout(),
-      );
       for (const line of lines) assert.equal(typeof JSON.parse(line), 'object', line);
+      // The version that started, as an upgrade's log must tell the operator which one runs.
+      const listening = lines
+        .map((line) => JSON.parse(line) as { event?: string; version?: string })
+        .find((entry) => entry.event === 'listening');
+      assert.equal(listening?.version, TALLY_VERSION, started.stdout());
       assert.equal(
         started.stdout().includes(key),
         false,
