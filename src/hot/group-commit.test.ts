@@ -57,6 +57,32 @@ describe('group commit', () => {
     ledger.close();
   });
 
+  it('buckets commits up to the largest batch TALLY_COMMIT_MAX_BATCH allows, and commit times up to 10 s', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'buckets.db')));
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      inlineRecorder(ledger),
+      { maxBatch: 100_000, maxDelayMs: 0, maxQueue: 100_000, maxInFlight: 1, flushAtSize: 100_000 },
+      metrics,
+    );
+    await Promise.all(
+      Array.from({ length: 100_000 }, (_, index) => accepted(submit(committer, event(`k${index}`)))),
+    );
+    const text = metrics.render();
+    assert.match(
+      text,
+      /tally_commit_batch_size_bucket\{le="131072"\} 1\n/,
+      'the batch of 100 000 has a bucket',
+    );
+    assert.match(text, /tally_commit_batch_size_bucket\{le="32768"\} 0\n/, 'it is one batch, above 32768');
+    assert.match(
+      text,
+      /tally_commit_latency_seconds_bucket\{le="10"\} \d+\n/,
+      'commits of seconds have buckets',
+    );
+    ledger.close();
+  });
+
   it('counts every committed event once in tally_notices_total, by its own outcome, reason and impression type', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'labels.db')));
     const metrics = new Metrics();

@@ -39,18 +39,24 @@ export const COMMIT_FAILURES_METRIC = {
   help: 'Group commits that failed (their events were answered 503)',
 } as const;
 
-/** The histogram of events per group commit. */
+/**
+ * The histogram of events per group commit, its buckets up to the largest `TALLY_COMMIT_MAX_BATCH`
+ * (100 000).
+ */
 export const COMMIT_BATCH_SIZE_METRIC = {
   name: 'tally_commit_batch_size',
   help: 'Events per group commit',
-  buckets: [1, 8, 32, 128, 512, 2048],
+  buckets: [1, 8, 32, 128, 512, 2048, 8192, 32768, 131072],
 } as const;
 
-/** The histogram of the time one group commit takes, in seconds (Prometheus' base unit). */
+/**
+ * The histogram of the time one group commit takes, in seconds (Prometheus' base unit), its
+ * buckets up to the 10 s of a disk that stalls.
+ */
 export const COMMIT_LATENCY_METRIC = {
   name: 'tally_commit_latency_seconds',
   help: 'Time to commit one batch, in seconds',
-  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;
 
 /** The counter of committed notices and hits, by outcome, reason and impression type. */
