@@ -42,6 +42,7 @@ Commands:
                         (refused when TALLY_TOKEN_KEYS is set: append a new id:key there instead)
   help [<command>]      this text (also --help, -h), or the command's usage (also
                         tally <command> --help)
+  version               the version of Tally this is (also --version, -V)
 
 Environment: TALLY_PORT (8080), TALLY_DATA_DIR (./data), TALLY_PUBLIC_URL, TALLY_ADMIN_KEY,
 TALLY_CONFIG (JSON file), and the rest listed in the README.
@@ -57,7 +58,8 @@ tokens they sealed still open.
 `;
 
 /** The commands. */
-type Command = 'serve' | 'create-account' | 'list-accounts' | 'replay-dead' | 'rotate-token-key' | 'help';
+type Command =
+  'serve' | 'create-account' | 'list-accounts' | 'replay-dead' | 'rotate-token-key' | 'help' | 'version';
 
 /** The usage line of each command: how it is called, and the arguments it takes. */
 const USAGE: Readonly<Record<Command, string>> = {
@@ -67,10 +69,13 @@ const USAGE: Readonly<Record<Command, string>> = {
   'replay-dead': REPLAY_DEAD_USAGE,
   'rotate-token-key': 'tally rotate-token-key',
   help: 'tally help [<command>]',
+  version: 'tally version',
 };
 
 /** The names that print the help. */
 const HELP_COMMANDS = new Set(['help', '--help', '-h']);
+/** The names that print the version. */
+const VERSION_COMMANDS = new Set(['version', '--version', '-V']);
 
 async function main(argv: string[]): Promise<number> {
   const [given, ...args] = argv;
@@ -78,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`no command given\n\n${HELP}`);
     return 2;
   }
-  const command = HELP_COMMANDS.has(given) ? 'help' : given;
+  const command = HELP_COMMANDS.has(given) ? 'help' : VERSION_COMMANDS.has(given) ? 'version' : given;
   if (!isCommand(command)) {
     process.stderr.write(`unknown command ${JSON.stringify(given)}\n\n${HELP}`);
     return 2;
@@ -111,6 +116,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'help') {
     process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === 'version') {
+    process.stdout.write(`tally ${TALLY_VERSION}\n`);
     return 0;
   }
   const parsed = parseConfig(process.env);

@@ -139,6 +139,24 @@ describe('the tally command', () => {
     }
   });
 
+  it('prints its version for version, --version and -V alike, and exits 0, refusing an argument after it', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    for (const args of [['version'], ['--version'], ['-V']]) {
+      const result = await runCli(args, {});
+      assert.deepEqual(
+        [result.code, result.stdout, result.stderr],
+        [0, `tally ${version}\n`, ''],
+        args.join(' '),
+      );
+    }
+    const extra = await runCli(['version', 'x'], {});
+    assert.equal(extra.code, 2, extra.stderr);
+    assert.match(
+      extra.stderr,
+      /^tally version: unexpected argument "x" \(nothing was done\); usage: tally version/,
+    );
+  });
+
   it('prints its help for --help, -h and help alike, and exits 0', async () => {
     for (const args of [['--help'], ['-h'], ['help']]) {
       const result = await runCli(args, {});
