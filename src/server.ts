@@ -78,6 +78,7 @@ import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
 import type { OutboxState } from './control/report-thread/protocol.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
+import { TALLY_VERSION } from './version.js';
 
 /** A running Tally. */
 export interface Tally {
@@ -275,6 +276,9 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox.counts[status], { status });
   }
+  metrics.gauge('tally_build_info', 'The version of Tally serving, as a label; always 1', () => 1, {
+    version: TALLY_VERSION,
+  });
   metrics.gauge(
     'tally_burl_relay_lag_seconds',
     'How long the pending burl delivery longest due has waited past its due time',

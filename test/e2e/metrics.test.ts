@@ -243,7 +243,7 @@ describe('/metrics', () => {
     zero('tally_api_auth_failures_total');
     for (const status of ['400', '408', '431']) zero('tally_unread_requests_total', { status });
     const histogramBounds = {
-      tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '+Inf'],
+      tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '8192', '32768', '131072', '+Inf'],
       // In seconds, Prometheus' base unit.
       tally_commit_latency_seconds: [
         '0.0005',
@@ -255,6 +255,11 @@ describe('/metrics', () => {
         '0.05',
         '0.1',
         '0.25',
+        '0.5',
+        '1',
+        '2.5',
+        '5',
+        '10',
         '+Inf',
       ],
     };
@@ -281,6 +286,15 @@ describe('/metrics', () => {
     assert.equal(families.get('tally_burl_outbox')?.type, 'gauge');
     assert.equal(families.get('tally_burl_relay_lag_seconds')?.type, 'gauge');
     assert.equal(valueOf(families, 'tally_burl_relay_lag_seconds'), 0);
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.deepEqual(
+      families
+        .get('tally_build_info')
+        ?.samples.map((sample) => [sample.name, Object.fromEntries(sample.labels), sample.value]),
+      [['tally_build_info', { version }, 1]],
+      'the version serving, as a label of a gauge at 1',
+    );
+    assert.equal(families.get('tally_build_info')?.type, 'gauge');
   });
 
   it('names in the README exactly the metric families it shows', async () => {
@@ -340,6 +354,7 @@ describe('/metrics', () => {
       tally_commit_queue_depth: 'gauge',
       tally_burl_outbox: 'gauge',
       tally_burl_relay_lag_seconds: 'gauge',
+      tally_build_info: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
       tally_notices_total: 'counter',
