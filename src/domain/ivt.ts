@@ -170,8 +170,7 @@ function forwardedClient(request: HitRequest, filter: IvtFilter): string | undef
  * Most `X-Forwarded-For` hops read from its end: those the proxies in front of Tally appended (a
  * chain of a few), where the client's address as they saw it is. What comes before them the client
  * wrote itself, up to the head's 16 KiB: some two thousand addresses, each a look-up in the block
- * list, whose cost grows with its length, so that one notice could hold the HTTP thread for tens
- * of milliseconds.
+ * and trusted lists, milliseconds of the HTTP thread for one notice.
  */
 const MAX_FORWARDED_HOPS = 16;
 
