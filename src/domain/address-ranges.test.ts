@@ -80,9 +80,35 @@ describe('AddressRanges', () => {
     assert.equal(ranges.has('203.0.113.200'), true, 'an address of the nested 203.0.113.128/25');
   });
 
+  it('counts an address listed twice, or listed again as the last address of its range, as one range', () => {
+    const twice = new AddressRanges([
+      { address: '192.0.2.7', prefixBits: 32 },
+      { address: '192.0.2.7', prefixBits: 32 },
+    ]);
+    const lastOfRange = new AddressRanges([
+      { address: '10.0.0.0', prefixBits: 24 },
+      { address: '10.0.0.255', prefixBits: 32 },
+    ]);
+    assert.deepEqual([twice.rangeCount, lastOfRange.rangeCount], [1, 1]);
+  });
+
+  it('refuses with a RangeError a prefix outside its family or not whole, and an address that is none', () => {
+    for (const subnet of [
+      { address: '10.0.0.0', prefixBits: -1 },
+      { address: '10.0.0.0', prefixBits: 33 },
+      { address: '2001:db8::', prefixBits: 129 },
+      { address: '10.0.0.0', prefixBits: 8.5 },
+      { address: '10.0.0', prefixBits: 8 },
+    ]) {
+      assert.throws(() => new AddressRanges([subnet]), RangeError, JSON.stringify(subnet));
+    }
+  });
+
   it('reads an IPv6 address without its zone, and text that is no address as outside', () => {
     const ranges = new AddressRanges([{ address: 'fe80::', prefixBits: 64 }]);
     assert.equal(ranges.has('fe80::1%eth0'), true, 'fe80::1 is in fe80::/64 whatever its zone');
+    const ipv4 = new AddressRanges([{ address: '192.0.2.0', prefixBits: 24 }]);
+    assert.equal(ipv4.has('::ffff:192.0.2.1%eth0'), true, 'an IPv4-mapped address with a zone');
     for (const text of ['', 'fe80', 'not an address', '999.0.0.1', 'fe80::1/64']) {
       assert.equal(ranges.has(text), false, JSON.stringify(text));
     }

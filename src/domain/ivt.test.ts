@@ -379,6 +379,12 @@ describe('invalid traffic', () => {
     );
   });
 
+  it('screens an X-Forwarded-For of one hop as that address whole, not a shorter one', () => {
+    const filter = filterOf([], ['192.0.2.1/32']);
+    const req = request({ 'x-forwarded-for': '192.0.2.12' }, 'GET', '10.0.0.2');
+    assert.equal(screen(req, filter), undefined, '192.0.2.12 is not the blocked 192.0.2.1');
+  });
+
   it('reports a bad trusted-notifier entry by its list', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/33']);
     assert.deepEqual(!built.ok && built.errors, [

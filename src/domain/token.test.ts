@@ -103,6 +103,16 @@ describe('sealed notice tokens', () => {
     assert.equal(new Set(ivs.map((iv) => iv.toString('hex'))).size, 1000, 'no IV repeated');
   });
 
+  it('starts the IV sequence of each thread at a random place: two copies of the module seal apart', async () => {
+    // A query makes a second instance of the module, as a worker thread or a restart loads one.
+    const secondInstance = './token.js?second-instance';
+    const other = (await import(secondInstance)) as { sealToken: typeof sealToken };
+    const [one, two] = [sealToken(bannerWin, ring), other.sealToken(bannerWin, ring)].map((token) =>
+      tokenBytes(token).subarray(2, 6).toString('hex'),
+    );
+    assert.notEqual(one, two, 'the first 32 bits of the IVs, their starts’, differ');
+  });
+
   it('a typical banner win with a 200-character burl and its bid price seals into at most 488 characters (366 bytes)', () => {
     assert.equal(bannerWin.dspBurl.length, 200);
     const token = sealToken(bannerWin, ring);
