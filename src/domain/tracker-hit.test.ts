@@ -414,6 +414,20 @@ describe('checkRedirectTarget', () => {
       );
     });
 
+    it('reads a listed domain without its surrounding spaces and trailing dot, and an empty one as listing no host', () => {
+      const loose = { enabled: true, domains: ['  shop.example ', 'partner.example.'] };
+      assert.equal(checkRedirectTarget('https://www.shop.example/', loose).ok, true);
+      assert.equal(checkRedirectTarget('https://partner.example/', loose).ok, true);
+      const empty = { enabled: true, domains: ['*.', '.', ''] };
+      // shop.example.. is shop.example. once its own trailing dot is dropped: under no domain.
+      assert.equal(checkRedirectTarget('https://shop.example../', empty).ok, false);
+    });
+
+    it('allows a host with an empty label (x..shop.example), as the URL parser keeps it, under its listed domain', () => {
+      const listed = { enabled: true, domains: ['shop.example'] };
+      assert.equal(checkRedirectTarget('https://x..shop.example/', listed).ok, true);
+    });
+
     it('refuses everything when the list is empty', () => {
       assert.equal(checkRedirectTarget('https://shop.example/', { enabled: true, domains: [] }).ok, false);
     });
