@@ -111,6 +111,24 @@ describe('registering a POST /v1/wins body', () => {
     );
   });
 
+  it('does not warn of the bids of an ad pod slot its video names by slotinpod alone as second winners', () => {
+    const slot = {
+      request: { id: 's1', imp: [{ id: '1', video: { slotinpod: 1 } }], site: {} },
+      seat: 's1',
+      bid: { id: 'v1', impid: '1', price: 1, nurl: 'https://dsp.example/v' },
+    };
+    const wins = [slot, { ...slot, bid: { ...slot.bid, id: 'v2' } }];
+    const answer = registerWins(JSON.stringify({ wins }), env, noFault);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
+    assert.deepEqual(
+      results.map((result) =>
+        (result.warnings ?? []).filter((warning) => warning.includes('with another bid')),
+      ),
+      [[], []],
+    );
+  });
+
   it('refuses a win that Tally fails on alone, with INTERNAL, reports the fault, and registers the others', () => {
     const faults: unknown[] = [];
     const failing: WinEnvironment = {

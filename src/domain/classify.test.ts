@@ -172,6 +172,14 @@ describe('classifying a win', () => {
       [],
       'the number 7 is OMID, unwarned',
     );
+    const video = { id: 'a', app: {}, imp: [{ id: '1', banner: {}, video: { api: ['7'] } }] };
+    assert.deepEqual(
+      classify(video, { impid: '1', mtype: 2 }).warnings.filter((warning) => /api/.test(warning)),
+      [
+        'imp.video.api holds "7", a string, where AdCOM\'s API frameworks are numbers: Tally reads OMID support from the number 7 alone, so the imp is taken not to offer OMID; send 7 as a number',
+      ],
+      'the api of the media object the bid won, a video',
+    );
   });
 
   it('refuses a bid whose impid matches no imp, naming the fix', () => {
@@ -419,6 +427,7 @@ describe('classifying a win', () => {
       { request: { id: 'a', site, device: { devicetype: '3' } }, channel: 'web' },
       { request: { id: 'a', app: {}, device: { devicetype: 'CTV' } }, channel: 'app' },
       { request: { id: 'a', app: {}, device: { devicetype: '8' } }, channel: 'app' },
+      { request: { id: 'a', site, device: { devicetype: true } }, channel: 'web' },
     ];
     for (const { request, channel } of cases) {
       const result = classify({ ...request, imp: [{ id: '1', video: {} }] }, { impid: '1' });

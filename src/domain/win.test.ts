@@ -964,12 +964,27 @@ describe('instrumenting a win', () => {
       'bid.burl holds ${GPP_SID}, which Tally fills empty: regs.ext.gpp_sid is "2,6", where OpenRTB gives an array of section ids, whole numbers',
       'bid.adm holds ${GDPR}, which Tally fills empty: regs.gdpr is "1", where OpenRTB gives 0 or 1, a number',
     ]);
-    for (const regs of [{ gdpr: 1, gpp_sid: [2, 6] }, {}, { gdpr: null }]) {
+    for (const regs of [
+      { gdpr: 1, gpp_sid: [2, 6] },
+      { gdpr: 0, gpp_sid: [] },
+      {},
+      { gdpr: null },
+      { ext: { gdpr: null } },
+    ]) {
       const read = ok(
         win({ context: { site: {}, regs }, bid: { burl: 'https://dsp.example/b?g=${GDPR}&s=${GPP_SID}' } }),
       );
       assert.deepEqual(read.warnings, [], JSON.stringify(regs));
     }
+    const sectionsAsText = ok(
+      win({
+        context: { site: {}, regs: { gpp_sid: ['2', '6'] } },
+        bid: { burl: 'https://dsp.example/b?s=${GPP_SID}' },
+      }),
+    );
+    assert.deepEqual(sectionsAsText.warnings, [
+      'bid.burl holds ${GPP_SID}, which Tally fills empty: regs.gpp_sid is ["2","6"], where OpenRTB gives an array of section ids, whole numbers',
+    ]);
     const unused = ok(win({ context: { site: {}, regs: { gdpr: 'yes' } } }));
     assert.deepEqual(unused.warnings, [], 'no macro of the signal: nothing is filled empty');
   });
