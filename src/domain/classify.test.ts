@@ -182,6 +182,13 @@ describe('classifying a win', () => {
     );
   });
 
+  it('does not warn of OMID offered as the string "7" beside the number 7, which it takes for OMID', () => {
+    const request = { id: 'a', app: {}, imp: [{ id: '1', banner: { api: [7, '7'] } }] };
+    const result = classify(request, { impid: '1' });
+    assert.equal(result.omidSupported, true);
+    assert.deepEqual(result.warnings, []);
+  });
+
   it('refuses a bid whose impid matches no imp, naming the fix', () => {
     const result = classifyWin({ id: 'a', site, imp: [{ id: '1', banner: {} }] }, { impid: '9' });
     assert.ok(

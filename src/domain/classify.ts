@@ -174,7 +174,8 @@ function formatWarnings(imp: OrtbImp, bid: OrtbBid, format: Format): string[] {
     );
   }
   const api = asObject(imp[format])?.api;
-  if (Array.isArray(api) && api.includes(String(API_OMID))) {
+  // Beside the number, the string changes nothing: the imp offers OMID.
+  if (Array.isArray(api) && api.includes(String(API_OMID)) && !api.includes(API_OMID)) {
     warnings.push(
       `imp.${format}.api holds "${API_OMID}", a string, where AdCOM's API frameworks are numbers: Tally reads OMID support from the number ${API_OMID} alone, so the imp is taken not to offer OMID; send ${API_OMID} as a number`,
     );
