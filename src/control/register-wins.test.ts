@@ -26,6 +26,16 @@ const banner = {
   bid: { id: 'b1', impid: '1', price: 1, adm: '<p>ad</p>' },
 };
 
+/** Each registered win's warnings of a second winner of its imp ("with another bid"). */
+function secondWinnerWarnings(wins: unknown[]): string[][] {
+  const answer = registerWins(JSON.stringify({ wins }), env, noFault);
+  assert.ok(answer.ok, JSON.stringify(answer));
+  const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
+  return results.map((result) =>
+    (result.warnings ?? []).filter((warning) => warning.includes('with another bid')),
+  );
+}
+
 describe('registering a POST /v1/wins body', () => {
   it('warns of a second winning bid for one imp of one auction in a call, but not of the same bid again (its id or seat as a number or text), of an ad pod’s slots, nor after a refused win', () => {
     const otherBid = { ...banner, bid: { ...banner.bid, id: 'b2' } };
@@ -100,15 +110,7 @@ describe('registering a POST /v1/wins body', () => {
       dynamicPod('d3', { audio: { maxseq: 4 } }),
     ];
     const wins = pods.flatMap((pod) => [pod, { ...pod, bid: { ...pod.bid, id: 'v2' } }]);
-    const answer = registerWins(JSON.stringify({ wins }), env, noFault);
-    assert.ok(answer.ok, JSON.stringify(answer));
-    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
-    assert.deepEqual(
-      results.map((result) =>
-        (result.warnings ?? []).filter((warning) => warning.includes('with another bid')),
-      ),
-      [[], [], [], [], [], []],
-    );
+    assert.deepEqual(secondWinnerWarnings(wins), [[], [], [], [], [], []]);
   });
 
   it('does not warn of the bids of an ad pod slot its video names by slotinpod alone as second winners', () => {
@@ -118,15 +120,7 @@ describe('registering a POST /v1/wins body', () => {
       bid: { id: 'v1', impid: '1', price: 1, nurl: 'https://dsp.example/v' },
     };
     const wins = [slot, { ...slot, bid: { ...slot.bid, id: 'v2' } }];
-    const answer = registerWins(JSON.stringify({ wins }), env, noFault);
-    assert.ok(answer.ok, JSON.stringify(answer));
-    const { results } = JSON.parse(answer.json) as { results: { ok: boolean; warnings?: string[] }[] };
-    assert.deepEqual(
-      results.map((result) =>
-        (result.warnings ?? []).filter((warning) => warning.includes('with another bid')),
-      ),
-      [[], []],
-    );
+    assert.deepEqual(secondWinnerWarnings(wins), [[], []]);
   });
 
   it('refuses a win that Tally fails on alone, with INTERNAL, reports the fault, and registers the others', () => {
