@@ -15,6 +15,7 @@ import { openSqlite } from '../src/adapters/sqlite/database.js';
 import { CatalogSnapshot } from '../src/catalog-snapshot.js';
 import { tablesOf, viewOf } from '../src/catalog-tables.js';
 import type { PaymentRuleInput, TrackerInput, WriteResult } from '../src/ports/catalog.js';
+import { paymentRuleInput } from '../test/support/payment-rules.js';
 
 const TRACKERS = Number(process.env.BENCH_TRACKERS ?? '20000');
 /** Trackers on the second line item, the one whose edits the bench times. */
@@ -59,21 +60,7 @@ try {
   const publisher = stored(
     store.publishers.create(accountId, { name: 'publisher', externalId: null }, NOW_MS),
   );
-  const rule = (priority: number): PaymentRuleInput => ({
-    publisherId: publisher.id,
-    name: 'rule',
-    pricingType: 'revshare',
-    revshareMicros: 500_000,
-    costCpmMicros: null,
-    applyCostOnDefault: false,
-    maxRevshareMicros: null,
-    targetEcpmMicros: null,
-    priority,
-    state: 'active',
-    startDate: null,
-    endDate: null,
-    placementIds: [],
-  });
+  const rule = (priority: number): PaymentRuleInput => paymentRuleInput(publisher.id, { priority });
   const base = stored(store.paymentRules.create(accountId, rule(5), NOW_MS));
   const tracker = (index: number): TrackerInput => ({
     kind: 'impression',
