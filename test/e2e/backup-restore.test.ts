@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -120,6 +120,9 @@ describe('a backup taken with VACUUM INTO while notices are fired, then restored
     );
     const hitsBeforeRestore = dsp.hits.length;
     await tally.stop();
+    // A clean stop leaves no WAL or index behind: the README's restore deletes them only if present.
+    assert.equal(existsSync(`${dbPath}-wal`), false, 'tally.db-wal is left after a clean stop');
+    assert.equal(existsSync(`${dbPath}-shm`), false, 'tally.db-shm is left after a clean stop');
 
     // The backup on its own: one snapshot of the ledger, whole.
     const copy = new Database(backupPath, { readonly: true });
@@ -146,7 +149,8 @@ describe('a backup taken with VACUUM INTO while notices are fired, then restored
       copy.close();
     }
 
-    // The README's restore: the WAL and its index belong to the file replaced.
+    // The README's restore, `rm -f` then `cp`: the WAL and its index, if any, belong to the file
+    // replaced.
     rmSync(`${dbPath}-wal`, { force: true });
     rmSync(`${dbPath}-shm`, { force: true });
     copyFileSync(backupPath, dbPath);
