@@ -8,6 +8,7 @@ import {
   DELIVERY_STATUSES,
   IMPRESSION_TYPES,
   REPORT_CURRENCY_PATTERN,
+  REPORT_VAST_ERROR_PATTERN,
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
@@ -120,6 +121,13 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
     enum: ['', ...IVT_RULES],
     description:
       'the invalid-traffic rule that matched: empty for the other rows, and for invalid traffic an earlier version of Tally recorded whose raw events were pruned before the upgrade',
+  },
+  vastError: {
+    type: 'string',
+    pattern: REPORT_VAST_ERROR_PATTERN,
+    example: '303',
+    description:
+      'the VAST error code (100–999) a vast_error notice reported in its e; empty for the other rows, a vast_error notice without a valid code, and those an earlier version of Tally recorded. Grouped, a row gives it as an integer, or empty',
   },
   currency: {
     type: 'string',
@@ -556,7 +564,7 @@ export const OPENAPI_DOCUMENT = {
               in: 'query',
               schema: { type: 'string' },
               description:
-                'the VAST [ERRORCODE], on the vast_error URL: the notice is recorded (notice vast_error, not billed), the code itself is not kept',
+                'the VAST [ERRORCODE], on the vast_error URL: the notice is recorded (notice vast_error, not billed) with its code, reported as vastError: three digits from 100 to 999, given once; any other e (the macro left unreplaced, e=abc) is recorded with no code. Read on vast_error URLs alone',
             },
           ],
           responses: {

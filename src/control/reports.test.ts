@@ -189,7 +189,7 @@ describe('report queries', () => {
   it('refuses a groupBy dimension it does not know, naming it and the dimensions it takes, instead of failing the report', () => {
     assert.equal(
       refusal(`${RANGE}&groupBy=hour,sea`),
-      'groupBy: unknown dimension "sea"; use any of hour, day, outcome, reason, impressionType, format, channel, method, seat, publisher, publisherId, advertiser, lineItem, tracker, placement, paymentRule, cachebusterMissing, notice, ivtRule, currency',
+      'groupBy: unknown dimension "sea"; use any of hour, day, outcome, reason, impressionType, format, channel, method, seat, publisher, publisherId, advertiser, lineItem, tracker, placement, paymentRule, cachebusterMissing, notice, ivtRule, vastError, currency',
     );
   });
 
@@ -198,6 +198,18 @@ describe('report queries', () => {
       assert.equal(
         refusal(`${RANGE}&advertiser=${encodeURIComponent(value)}`),
         `advertiser=${JSON.stringify(value)}: must be a numeric id`,
+        value,
+      );
+    }
+  });
+
+  it('filters on a VAST error code of three digits or on none (empty), and refuses any other value, which no row holds', () => {
+    assert.deepEqual(parse(`${RANGE}&vastError=303`).filters, { vastError: '303' });
+    assert.deepEqual(parse(`${RANGE}&vastError=`).filters, { vastError: '' });
+    for (const value of ['[ERRORCODE]', 'abc', '42', '099', '1000', '303.0', ' 303', '3e2']) {
+      assert.equal(
+        refusal(`${RANGE}&vastError=${encodeURIComponent(value)}`),
+        `vastError=${JSON.stringify(value)}: must be a VAST error code, 100 to 999 (or empty, for rows without one)`,
         value,
       );
     }

@@ -6,6 +6,7 @@ import {
   NUMERIC_REPORT_DIMENSIONS,
   REPORT_CURRENCY_PATTERN,
   REPORT_DIMENSIONS,
+  REPORT_VAST_ERROR_PATTERN,
 } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
 import type { Route } from './http.js';
@@ -280,6 +281,8 @@ function checkFilter(dimension: ReportDimension, value: string, timeZone: string
   }
   if (dimension === 'cachebusterMissing' && value !== 'true' && value !== 'false')
     throw fail('must be true or false');
+  if (dimension === 'vastError' && !new RegExp(REPORT_VAST_ERROR_PATTERN).test(value))
+    throw fail('must be a VAST error code, 100 to 999 (or empty, for rows without one)');
   const values = FILTER_VALUES[dimension];
   if (values !== undefined && !values.includes(value)) {
     const named = values.filter((known) => known !== '').join(', ');

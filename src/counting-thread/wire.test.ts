@@ -46,7 +46,7 @@ const TRACKER_HIT: EventRecord = exchangeEvent({
 });
 
 describe('thread wire format', () => {
-  it('gives back every event of a batch as it was, claims, deliveries (redirected or not) and tracker dimensions included, in order', () => {
+  it('gives back every event of a batch as it was, claims, deliveries (redirected or not), tracker dimensions and a VAST error code included, in order', () => {
     const batch = [
       billedNotice(),
       exchangeEvent(),
@@ -54,6 +54,10 @@ describe('thread wire format', () => {
       exchangeEvent({ outcome: notCounted('invalid_token'), dims: { ...EMPTY_DIMENSIONS, accountId: 1 } }),
       billedNotice({ outcome: invalidTraffic('head_request'), delivery: undefined }),
       billedNotice({ delivery: { url: 'https://dsp.test/win?p=1', deadlineMs: 3, redirected: true } }),
+      exchangeEvent({
+        outcome: notCounted('not_billing_method'),
+        dims: { ...exchangeEvent().dims, kind: 'vast_error', vastError: 303 },
+      }),
     ];
     // An absent claim or delivery stays absent (not a property holding undefined).
     delete batch[4]?.delivery;
@@ -114,6 +118,7 @@ describe('thread wire format', () => {
         placementId: integer,
         paymentRuleId: integer,
         cachebusterMissing: fc.boolean(),
+        vastError: fc.option(integer, { nil: null }),
       }),
       priceMicros: integer,
       mediaCostMicros: integer,

@@ -17,7 +17,7 @@ const AS_FIELDS = 'f';
 /** First character of an event written as JSON. */
 const AS_JSON = 'j';
 /** How many fields an event is written as (see `encodeEvent`). */
-const EVENT_FIELDS = 31;
+const EVENT_FIELDS = 32;
 /** Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r<impressionMs>` (`duplicateOfRedirect`). */
 const COUNTED_CODE = 'c';
 const DUPLICATE_OF_REDIRECT_CODE = 'r';
@@ -49,7 +49,7 @@ export function decodeOutcomes(text: string): Outcome[] {
 /**
  * An event's fields in a fixed order; a dedupe claim or a delivery that is absent is written as
  * two empty fields (a time is never empty when present), a delivery's `redirected` as `1` or
- * empty.
+ * empty, and no VAST error code as an empty field.
  */
 function encodeEvent(event: EventRecord): string {
   const d = event.dims;
@@ -64,7 +64,7 @@ function encodeEvent(event: EventRecord): string {
     `${FIELD}${event.deviceIp}${FIELD}${event.userAgent}` +
     `${FIELD}${dedupe === undefined ? '' : dedupe.key}${FIELD}${dedupe === undefined ? '' : dedupe.expiresMs}` +
     `${FIELD}${delivery === undefined ? '' : delivery.url}${FIELD}${delivery === undefined ? '' : delivery.deadlineMs}` +
-    `${FIELD}${delivery?.redirected === true ? '1' : ''}`;
+    `${FIELD}${delivery?.redirected === true ? '1' : ''}${FIELD}${d.vastError ?? ''}`;
   // Written as it is only when no field holds a separator: exactly the separators joined in.
   if (countOf(FIELD, text) === EVENT_FIELDS - 1 && !text.includes(ITEM)) return text;
   return AS_JSON + JSON.stringify(event);
@@ -96,6 +96,7 @@ function decodeEvent(written: string): EventRecord {
       placementId: Number(f[18]),
       paymentRuleId: Number(f[19]),
       cachebusterMissing: f[20] === '1',
+      vastError: f[31] === '' || f[31] === undefined ? null : Number(f[31]),
     },
     priceMicros: Number(f[21]),
     mediaCostMicros: Number(f[22]),

@@ -257,6 +257,32 @@ describe('noticeEvent', () => {
     );
   });
 
+  it('keeps the VAST error code of a vast_error notice alone, none for an unreplaced macro, and answers alike', () => {
+    const ring = testKeyRing();
+    const video = { format: 'video', method: 'vast', channel: 'web' } as const;
+    const vastError = bannerClaims({ ...video, kind: 'vast_error' });
+    const impression = bannerClaims({ ...video, kind: 'vast' });
+    const noticeOf = (claims: NoticeClaims, query: string) => decided(claims, ring, { query });
+    assert.equal(noticeOf(vastError, 'e=303').event.dims.vastError, 303);
+    // Appended with & rather than ? by a player: read as the query it meant.
+    assert.equal(
+      decided(vastError, ring, { token: `${sealToken(vastError, ring)}&e=405` }).event.dims.vastError,
+      405,
+    );
+    for (const query of ['e=[ERRORCODE]', 'e=%5BERRORCODE%5D', 'e=abc', '', 'e=303&e=303']) {
+      assert.equal(noticeOf(vastError, query).event.dims.vastError, null, query);
+    }
+    // Another notice's e is not a VAST error code.
+    assert.equal(noticeOf(impression, 'e=303').event.dims.vastError, null);
+    assert.equal(
+      decided(vastError, testKeyRing(), { query: 'e=303' }, ring).event.dims.vastError,
+      null,
+      'a forged token',
+    );
+    const answer = ({ event, ...rest }: ReturnType<typeof noticeOf>) => ({ ...rest, outcome: event.outcome });
+    assert.deepEqual(answer(noticeOf(vastError, 'e=303')), answer(noticeOf(vastError, 'e=abc')));
+  });
+
   it('reports a notice whose token does not open to the operator account, with no claim and no burl', () => {
     // Sealed with one ring, opened with another.
     const { event, redirectIfCounted } = decided(

@@ -8,6 +8,7 @@ import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { openToken } from '../domain/token.js';
 import { filledDspUrl } from '../domain/win.js';
 import { impressionKey } from '../domain/impression-key.js';
+import { vastErrorCode } from '../domain/vast-error-code.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import type { EventRecord } from '../ports/ledger.js';
@@ -119,6 +120,8 @@ export function noticeEvent(request: NoticeRequest, env: NoticeEnvironment): Not
             placementId: 0,
             paymentRuleId: 0,
             cachebusterMissing: false,
+            // Only a VAST error notice carries a code: `e` on any other notice is not read.
+            vastError: claims.kind === 'vast_error' ? vastErrorCode(params) : null,
           },
     priceMicros: claims?.priceMicros ?? 0,
     mediaCostMicros: 0,

@@ -8,7 +8,10 @@ export type ImpressionType = (typeof IMPRESSION_TYPES)[number];
 /** What a report's `currency` filter takes: an ISO 4217 code, or empty for rows without money. */
 export const REPORT_CURRENCY_PATTERN = '^([A-Z]{3})?$';
 
-/** The reporting dimensions stored with every event; '' / 0 where they do not apply. */
+/** What a report's `vastError` filter takes: a VAST error code, 100 to 999, or empty for rows without one. */
+export const REPORT_VAST_ERROR_PATTERN = '^([1-9][0-9]{2})?$';
+
+/** The reporting dimensions stored with every event; '' / 0 (null: `vastError`) where they do not apply. */
 export interface EventDimensions {
   accountId: number;
   impressionType: ImpressionType;
@@ -30,9 +33,14 @@ export interface EventDimensions {
   paymentRuleId: number;
   /** A tracker hit whose cachebuster was missing or an unreplaced placeholder. */
   cachebusterMissing: boolean;
+  /**
+   * The VAST error code (100-999) a `vast_error` notice reported (see `vastErrorCode`); null on
+   * every other event, and on a `vast_error` notice that reported none.
+   */
+  vastError: number | null;
 }
 
-/** Dimensions that do not apply: '' and 0 everywhere; notices and hits fill in their own. */
+/** Dimensions that do not apply: '' and 0 everywhere, no VAST error code; notices and hits fill in their own. */
 export const EMPTY_DIMENSIONS: Readonly<EventDimensions> = Object.freeze({
   accountId: 0,
   impressionType: 'exchange',
@@ -52,6 +60,7 @@ export const EMPTY_DIMENSIONS: Readonly<EventDimensions> = Object.freeze({
   placementId: 0,
   paymentRuleId: 0,
   cachebusterMissing: false,
+  vastError: null,
 });
 
 /** Which of an account's billing records `listBillingRecords` reads. */
@@ -264,6 +273,7 @@ export const REPORT_DIMENSIONS = [
   'cachebusterMissing',
   'notice',
   'ivtRule',
+  'vastError',
   'currency',
 ] as const;
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];

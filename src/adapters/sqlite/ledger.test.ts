@@ -530,7 +530,11 @@ describe('the SQLite ledger', () => {
     upgraded.close();
     const reader = new Database(path, { readonly: true });
     const after = reader.prepare('SELECT * FROM events ORDER BY id').all();
-    assert.deepEqual(after.slice(0, 3), before);
+    // Every column it had, and no VAST error code (migration 20 added the column).
+    assert.deepEqual(
+      after.slice(0, 3),
+      before.map((row) => ({ ...(row as object), vast_error: null })),
+    );
     assert.equal(reader.prepare('SELECT COUNT(*) FROM event_dims').pluck().get(), 3);
     reader.close();
   });
@@ -1565,6 +1569,52 @@ describe('the SQLite ledger', () => {
         .map((row) => row.events),
       [1],
     );
+  });
+
+  it('reports VAST error notices by their code, no code on the other rows, through the rollups that pruning leaves', () => {
+    const vastError = (code: number | null, receivedMs = T0) =>
+      event({
+        receivedMs,
+        outcome: notCounted('not_billing_method'),
+        dims: { ...event().dims, kind: 'vast_error', method: 'vast', vastError: code },
+      });
+    // Notices that differ in their code alone, one after the other in a batch, and in two batches.
+    ledger.record([vastError(303), vastError(402), vastError(303), vastError(null)]);
+    const impression = (receivedMs: number) => event({ receivedMs, dims: { ...event().dims, kind: 'vast' } });
+    ledger.record([vastError(402), impression(T0 + 1)]);
+    const byCode = { ...HOUR_AROUND_T0, groupBy: ['notice', 'vastError'] as const };
+    const expected = [
+      ['vast', '', 1],
+      ['vast_error', '', 1],
+      ['vast_error', 303, 2],
+      ['vast_error', 402, 2],
+    ];
+    const rows = () => ledger.report(byCode).map((row) => [row.notice, row.vastError, row.events]);
+    assert.deepEqual(rows(), expected);
+    const filtered = (vastError: string) =>
+      ledger
+        .report({ ...HOUR_AROUND_T0, groupBy: ['notice'], filters: { vastError } })
+        .map((row) => [row.notice, row.events]);
+    assert.deepEqual(filtered('303'), [['vast_error', 2]]);
+    assert.deepEqual(filtered(''), [
+      ['vast', 1],
+      ['vast_error', 1],
+    ]);
+    assert.deepEqual(filtered('900'), []);
+    const reader = new Database(join(dir, `ledger-${sequence}.db`), { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT kind, vast_error FROM events ORDER BY id').raw().all(), [
+      ['vast_error', 303],
+      ['vast_error', 402],
+      ['vast_error', 303],
+      ['vast_error', null],
+      ['vast_error', 402],
+      ['vast', null],
+    ]);
+    reader.close();
+    // The raw VAST error notices, which never count, go at the retention; their codes stay reported.
+    ledger.record([impression(T0 + HOUR_MS)]);
+    assert.equal(ledger.prune(T0 + HOUR_MS, 100).events, 5);
+    assert.deepEqual(rows(), [['vast', '', 2], ...expected.slice(1)]);
   });
 
   it('replays the dead deliveries of one account, host (on any port, with any user name) or window of counting alone, and only counts them on a dry run', () => {

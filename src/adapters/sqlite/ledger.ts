@@ -68,6 +68,7 @@ const DIMENSION_SQL: Readonly<Record<Exclude<ReportDimension, 'day'>, string>> =
   cachebusterMissing: 'cachebuster_missing',
   notice: 'kind',
   ivtRule: 'ivt_rule',
+  vastError: 'vast_error',
   currency: 'currency',
 };
 
@@ -108,16 +109,19 @@ interface BatchWrites {
  */
 const DIMS_COLUMNS =
   'account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id, ' +
-  'line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule';
+  'line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule, ' +
+  'vast_error';
 /**
  * How many of the dims values, the first ones, a rollup row takes as they are: the currency (kept
- * only for counted events) and the invalid-traffic rule follow them.
+ * only for counted events), the invalid-traffic rule and the VAST error code follow them.
  */
 const ROLLUP_DIMS = 16;
 /** Where the currency is among the dims values. */
 const CURRENCY_DIM = 16;
 /** Where the invalid-traffic rule is among the dims values. */
 const IVT_RULE_DIM = 17;
+/** Where the VAST error code is among the dims values: 0 for none, as the tables keep it. */
+const VAST_ERROR_DIM = 18;
 
 /**
  * How long before the load time `loadClaims` still loads expired claims (and before a batch's
@@ -155,6 +159,7 @@ function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
     d.kind,
     d.currency,
     outcome.outcome === 'not_counted' && outcome.reason === 'invalid_traffic' ? outcome.rule : '',
+    d.vastError ?? 0,
   ];
 }
 
@@ -178,7 +183,8 @@ function sameDims(a: EventRecord, aOutcome: Outcome, b: EventRecord, bOutcome: O
     x.paymentRuleId === y.paymentRuleId &&
     x.cachebusterMissing === y.cachebusterMissing &&
     x.kind === y.kind &&
-    x.currency === y.currency
+    x.currency === y.currency &&
+    x.vastError === y.vastError
   );
 }
 
@@ -375,8 +381,8 @@ export class SqliteLedger implements Ledger {
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
          publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
-         kind, currency, ivt_rule, events, price_micros, media_cost_micros, revenue_micros)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         kind, currency, ivt_rule, vast_error, events, price_micros, media_cost_micros, revenue_micros)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET events = events + excluded.events,
          price_micros = ${saturatingSum('price_micros')},
          media_cost_micros = ${saturatingSum('media_cost_micros')},
@@ -589,7 +595,13 @@ export class SqliteLedger implements Ledger {
         // The currency of what was billed: events that did not count carry no money, so none.
         const currency = counted ? dims[CURRENCY_DIM] : '';
         rollup = {
-          values: [event.servedHourMs, ...dims.slice(0, ROLLUP_DIMS), currency, dims[IVT_RULE_DIM]],
+          values: [
+            event.servedHourMs,
+            ...dims.slice(0, ROLLUP_DIMS),
+            currency,
+            dims[IVT_RULE_DIM],
+            dims[VAST_ERROR_DIM],
+          ],
           metrics: [0, 0, 0, 0],
         };
         rollups.set(rollupKey, rollup);
@@ -1009,6 +1021,8 @@ function filterValue(dimension: ReportDimension, value: string, calendar: Report
   if (dimension === 'hour') return timeFilterMs(value);
   if (dimension === 'day') return calendar.dayValue(timeFilterMs(value));
   if (dimension === 'cachebusterMissing') return value === 'true' || value === '1' ? 1 : 0;
+  // No code (empty) is kept as 0.
+  if (dimension === 'vastError') return value === '' ? 0 : Number(value);
   if (NUMERIC_REPORT_DIMENSIONS.has(dimension)) return Number(value);
   return value;
 }
@@ -1087,6 +1101,7 @@ function presentDimension(
   if (dimension === 'hour') return calendar.hourText(Number(value));
   if (dimension === 'day') return calendar.dayText(Number(value));
   if (dimension === 'cachebusterMissing') return value === 1n;
+  if (dimension === 'vastError') return value === 0n ? '' : Number(value);
   // Ids and flags are read as BigInt with the metrics; ids are far below 2^53.
   return typeof value === 'bigint' ? Number(value) : (value as string);
 }

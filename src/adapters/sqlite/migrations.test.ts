@@ -12,6 +12,8 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
 import { impressionKey, readImpressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
+import { exchangeEvent } from '../../../test/support/events.js';
+import { notCounted } from '../../domain/outcome.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { SqliteLedger } from './ledger.js';
 
@@ -251,8 +253,11 @@ describe('the SQLite migrations', () => {
     ]);
     upgraded
       .prepare(
-        `INSERT INTO rollup_hourly VALUES (?, 1, 'not_counted', 'invalid_traffic', 'exchange', 'banner', 'web', 'adm',
-           's1', 'p1', 0, 0, 0, 0, 0, 0, 'adm', '', 'blocked_ip', 2, 0, 0, 0)`,
+        `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method,
+           seat, publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing,
+           kind, currency, ivt_rule, events, price_micros, media_cost_micros, revenue_micros)
+         VALUES (?, 1, 'not_counted', 'invalid_traffic', 'exchange', 'banner', 'web', 'adm', 's1', 'p1', 0, 0, 0, 0,
+           0, 0, 'adm', '', 'blocked_ip', 2, 0, 0, 0)`,
       )
       .run(hourMs);
     assert.equal(rows().length, 5, 'a rule of its own: a row of its own');
@@ -268,6 +273,95 @@ describe('the SQLite migrations', () => {
       'the row of kind adm holds one of the four raw events: none is moved, and the hour still counts four',
     );
     upgraded.close();
+  });
+
+  it('reports every event and rollup row recorded before with no VAST error code, keeps billing and pruning them, and keeps new codes apart (migration 20)', () => {
+    const path = join(dir, 'vast-error.db');
+    const old = new Database(path);
+    SQLITE_MIGRATIONS.slice(0, 19).forEach((sql) => old.exec(sql));
+    old.pragma('user_version = 19');
+    const dims = old.prepare(
+      `INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+         advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency,
+         ivt_rule)
+       VALUES (1, ?, ?, 'exchange', 'video', 'web', 'vast', 's1', 'p1', 0, 0, 0, 0, 0, 0, ?, 'USD', '') RETURNING id`,
+    );
+    const counted = dims.pluck().get('counted', '', 'vast') as number;
+    const vastError = dims.pluck().get('not_counted', 'not_billing_method', 'vast_error') as number;
+    const row = old.prepare(
+      `INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+         media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+       VALUES (?, ?, ?, 'a1', '1', 'b', ?, 0, 0, '203.0.113.9', 'ua', ?, 0)`,
+    );
+    const hourMs = 1_796_414_400_000;
+    row.run(hourMs + 1, hourMs, counted, 2_000_000, 'k1');
+    row.run(hourMs + 2, hourMs, vastError, 2_000_000, 'k1');
+    row.run(hourMs + 3, hourMs, vastError, 2_000_000, 'k1');
+    const rollup = old.prepare(
+      `INSERT INTO rollup_hourly VALUES (?, 1, ?, ?, 'exchange', 'video', 'web', 'vast', 's1', 'p1', 0, 0, 0, 0, 0, 0,
+         ?, ?, '', ?, ?, 0, 0)`,
+    );
+    rollup.run(hourMs, 'counted', '', 'vast', 'USD', 1, 2_000_000);
+    rollup.run(hourMs, 'not_counted', 'not_billing_method', 'vast_error', '', 2, 0);
+    old.close();
+
+    const ledger = new SqliteLedger(openSqlite(path));
+    const window = { accountId: 1, fromMs: hourMs, toMs: hourMs + 3_600_000, filters: {} };
+    const byCode = () =>
+      ledger
+        .report({ ...window, groupBy: ['notice', 'vastError'] })
+        .map((row) => [row.notice, row.vastError, row.events, row.priceMicros]);
+    assert.deepEqual(byCode(), [
+      ['vast', '', 1, 2_000_000],
+      ['vast_error', '', 2, 0],
+    ]);
+    assert.deepEqual(
+      ledger.report({ ...window, groupBy: [], filters: { vastError: '' } }).map((row) => row.events),
+      [3],
+    );
+    // A code of its own: a row of its own, and a dims row of its own beside the old one.
+    const base = exchangeEvent().dims;
+    ledger.record([
+      exchangeEvent({
+        receivedMs: hourMs + 4,
+        servedHourMs: hourMs,
+        outcome: notCounted('not_billing_method'),
+        dims: {
+          ...base,
+          kind: 'vast_error',
+          format: 'video',
+          method: 'vast',
+          seat: 's1',
+          publisher: 'p1',
+          vastError: 303,
+        },
+      }),
+    ]);
+    assert.deepEqual(byCode(), [
+      ['vast', '', 1, 2_000_000],
+      ['vast_error', '', 2, 0],
+      ['vast_error', 303, 1, 0],
+    ]);
+    assert.deepEqual(
+      ledger
+        .listBillingRecords({ accountId: 1, limit: 10 })
+        .records.map((record) => [record.notice, record.auctionId]),
+      [['vast', 'a1']],
+    );
+    // The old notices that did not count go at the retention (not the newest event, kept always).
+    assert.equal(ledger.prune(hourMs + 10, 100).events, 2);
+    assert.deepEqual(byCode(), [
+      ['vast', '', 1, 2_000_000],
+      ['vast_error', '', 2, 0],
+      ['vast_error', 303, 1, 0],
+    ]);
+    ledger.close();
+    const reader = new Database(path, { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT kind, vast_error FROM events ORDER BY id').raw().all(), [
+      ['vast', null],
+      ['vast_error', 303],
+    ]);
+    reader.close();
   });
 
   it('applies each migration once when another connection is migrating the same new database', async () => {

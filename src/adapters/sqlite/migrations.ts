@@ -588,6 +588,89 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE trackers ADD COLUMN fired_by TEXT NOT NULL DEFAULT 'browser' CHECK (fired_by IN ('browser', 'app'));
   `,
+  // 20: a VAST error notice keeps the error code its player reported (`e`, 100 to 999; 0 for none),
+  // among its event's dims and in the hourly rollups, so that a report groups and filters by it
+  // (vastError) without reading raw events. What was recorded before keeps no code: none was kept.
+  // event_dims is rebuilt, its rows keeping their ids (which the events name), for the code to join
+  // its unique key; the events view shows no code as NULL.
+  `
+  DROP VIEW events;
+  CREATE TABLE event_dims_by_code (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    impression_type TEXT NOT NULL,
+    format TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seat TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    line_item_id INTEGER NOT NULL,
+    tracker_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    payment_rule_id INTEGER NOT NULL,
+    cachebuster_missing INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    ivt_rule TEXT NOT NULL,
+    vast_error INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id,
+      line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule,
+      vast_error)
+  );
+  INSERT INTO event_dims_by_code
+    SELECT id, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher, advertiser_id,
+      line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency, ivt_rule, 0
+    FROM event_dims;
+  DROP TABLE event_dims;
+  ALTER TABLE event_dims_by_code RENAME TO event_dims;
+  CREATE VIEW events AS
+    SELECT r.id, r.received_ms, r.served_hour_ms, d.account_id, d.impression_type, d.outcome, d.reason, d.ivt_rule,
+      d.kind, d.format, d.channel, d.method, d.seat, d.publisher, r.auction_id, r.imp_id, r.bid_id, d.currency,
+      d.advertiser_id, d.line_item_id, d.tracker_id, d.placement_id, d.payment_rule_id, d.cachebuster_missing,
+      r.price_micros, r.media_cost_micros, r.revenue_micros, r.device_ip, r.user_agent, r.dedupe_key,
+      r.claim_expires_ms, NULLIF(d.vast_error, 0) AS vast_error
+    FROM event_rows r JOIN event_dims d ON d.id = r.dims_id;
+  CREATE TABLE rollup_hourly_by_code (
+    hour_ms INTEGER NOT NULL,
+    account_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    impression_type TEXT NOT NULL,
+    format TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    method TEXT NOT NULL,
+    seat TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    advertiser_id INTEGER NOT NULL,
+    line_item_id INTEGER NOT NULL,
+    tracker_id INTEGER NOT NULL,
+    placement_id INTEGER NOT NULL,
+    payment_rule_id INTEGER NOT NULL,
+    cachebuster_missing INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    ivt_rule TEXT NOT NULL,
+    vast_error INTEGER NOT NULL DEFAULT 0,
+    events INTEGER NOT NULL,
+    price_micros INTEGER NOT NULL,
+    media_cost_micros INTEGER NOT NULL,
+    revenue_micros INTEGER NOT NULL,
+    PRIMARY KEY (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+                 advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+                 currency, ivt_rule, vast_error)
+  ) WITHOUT ROWID;
+  INSERT INTO rollup_hourly_by_code
+    SELECT hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
+      advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency,
+      ivt_rule, 0, events, price_micros, media_cost_micros, revenue_micros
+    FROM rollup_hourly;
+  DROP TABLE rollup_hourly;
+  ALTER TABLE rollup_hourly_by_code RENAME TO rollup_hourly;
+  CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
