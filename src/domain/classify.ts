@@ -16,7 +16,7 @@ export interface Classification {
 }
 
 /** A classification failure the caller can fix, with a stable code. */
-export interface ClassifyError {
+interface ClassifyError {
   code:
     | 'VALIDATION_FAILED'
     | 'IMP_NOT_FOUND'

@@ -6,13 +6,13 @@ import { COUNTED, notCounted } from './outcome.js';
 import type { TrackerKind } from './tracker-hit.js';
 
 /** The decision on one tracker hit, with the device the ledger records beside it. */
-export interface HitDecision {
+interface HitDecision {
   outcome: Outcome;
   device: Device;
 }
 
 /** What a hit's decision reads of its tracker: its state, its line item's, and who fires its hits. */
-export interface HitTracker {
+interface HitTracker {
   readonly state: 'active' | 'inactive';
   /**
    * Who fires the tracker's hits: a `browser` (a tag on a web page), or an `app` (a video player's

@@ -7,7 +7,7 @@ import { isPastTtl } from './rules.js';
 import type { NoticeClaims, OpenResult } from './token.js';
 
 /** The decision on one notice, with what the ledger records beside it. */
-export interface NoticeDecision {
+interface NoticeDecision {
   outcome: Outcome;
   /** The win the notice is about; absent when the token did not open. */
   claims: NoticeClaims | undefined;

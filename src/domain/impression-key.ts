@@ -11,7 +11,7 @@ export function impressionKey(claims: NoticeClaims): string {
 }
 
 /** The ids of an impression, as its key ({@link impressionKey}) holds them. */
-export interface ImpressionIds {
+interface ImpressionIds {
   accountId: number;
   auctionId: string;
   impId: string;

@@ -65,7 +65,7 @@ function cutBetweenCharacters(latin1: string, maxBytes: number): string {
 const PREFIX_LENGTH = /^[0-9]{1,3}$/;
 
 /** A bad entry of one of the filter's lists, with the list it is in. */
-export interface IvtListError {
+interface IvtListError {
   list: 'userAgents' | 'blockedIps' | 'trustedNotifiers';
   message: string;
 }

@@ -5,14 +5,14 @@
  */
 
 /** One member of an object: its key (escapes read) and where its value's text begins and ends. */
-export interface JsonMember {
+interface JsonMember {
   key: string;
   valueStart: number;
   valueEnd: number;
 }
 
 /** An object's members in the order written, and the index of its closing `}`. */
-export interface JsonObjectText {
+interface JsonObjectText {
   members: JsonMember[];
   closeAt: number;
 }

@@ -116,7 +116,7 @@ const CANDIDATE_MACRO_PATTERN = new RegExp(
 const MAX_MACRO_EDITS = 2;
 
 /** A macro substitution leaves as it is, as the DSP wrote it. */
-export interface UnfilledMacro {
+interface UnfilledMacro {
   macro: string;
   /**
    * The macro Tally fills that it most likely misspells (`${AUCTION_PRICE}` for

@@ -16,7 +16,7 @@ import { htmlRegions } from './html-regions.js';
 export type MarkupLanguage = 'html' | 'xml' | 'json';
 
 /** Substitutes the macros of `text`, passing each value through `escape`. */
-export type RegionSubstitution = (text: string, escape: (value: string) => string) => string;
+type RegionSubstitution = (text: string, escape: (value: string) => string) => string;
 
 /** How a region's values are written, and what must not appear in it after substitution. */
 type RegionKind =

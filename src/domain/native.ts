@@ -12,7 +12,7 @@ import { jsonObjectText, skipSpace } from './json-members.js';
  * into `eventtrackers` and what was unusual about the markup, or the markup untouched with the
  * reason.
  */
-export type NativeResult =
+type NativeResult =
   | { ok: true; markup: string; usedEventTrackers: boolean; warnings: string[] }
   | { ok: false; markup: string; warning: string };
 

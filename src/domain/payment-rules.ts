@@ -34,7 +34,7 @@ export interface PaymentRule {
 }
 
 /** What a rule's conditions are evaluated against. */
-export interface PaymentRuleContext {
+interface PaymentRuleContext {
   /** The tracker's placement, if it has one. */
   placementId: number | null;
   /** When the event happened, epoch ms. */
@@ -135,7 +135,7 @@ export function mediaCostMicros(rule: PaymentRule, revenueMicros: number, isDefa
 }
 
 /** The three numbers a `dynamic` rule pays by, normalised. */
-export interface DynamicTerms {
+interface DynamicTerms {
   /** Lowest share of revenue paid; a configured minimum above the maximum is taken as the maximum. */
   minShareMicros: number;
   /** Highest share of revenue paid (the cap always wins). */

@@ -11,7 +11,7 @@ import { clickCostAndRevenue, costAndRevenue } from './revenue.js';
 
 /** Why a tracker's hits would cost nothing: `no_payment_rule`, or `zero_media_cost` from a rule. */
 export const PRICING_WARNING_CODES = ['no_payment_rule', 'zero_media_cost'] as const;
-export type PricingWarningCode = (typeof PRICING_WARNING_CODES)[number];
+type PricingWarningCode = (typeof PRICING_WARNING_CODES)[number];
 
 /** One warning, its message saying what the hits would be booked at and what to change. */
 export interface PricingWarning {

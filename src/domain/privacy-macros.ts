@@ -10,7 +10,7 @@ import { asObject } from './openrtb.js';
  * (`regs.gpp_sid`, its sections joined by commas); each from its OpenRTB 2.5 `ext` place when the
  * 2.6 one is absent, and empty when the request has none.
  */
-export type PrivacyValues = Required<
+type PrivacyValues = Required<
   Pick<MacroValues, 'gdpr' | 'gdprConsent' | 'usPrivacy' | 'gppString' | 'gppSid'>
 >;
 
@@ -32,7 +32,7 @@ export function privacyValuesOf(request: OrtbBidRequest): PrivacyValues {
 }
 
 /** A privacy signal the request gives in a form its macro cannot carry: the macro is filled empty. */
-export interface UnreadPrivacySignal {
+interface UnreadPrivacySignal {
   /** The macro filled empty for want of a value. */
   macro: '${GDPR}' | '${GPP_SID}';
   /** Where the request gives the signal (`regs.gdpr`, `regs.ext.gdpr`…). */

@@ -9,7 +9,7 @@ export interface CountingRule {
 }
 
 /** What the publisher's side can do for one impression; decides which method counts. */
-export interface Capabilities {
+interface Capabilities {
   /** The app offers OMID (`api` contains 7 on the imp's media object). */
   omidSupported: boolean;
   /** The publisher fires the billing URL (`burl`) from its SDK or server. */

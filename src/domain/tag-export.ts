@@ -34,7 +34,7 @@ export interface ExportOptions {
 }
 
 /** The text each parameter's value is filled with, per ad server. */
-export interface AdServerMacros {
+interface AdServerMacros {
   cachebuster: string;
   ancost: string;
   /** `redir` of an impression tracker: where the pixel redirects after recording (e.g. another pixel in a chain). */

@@ -23,7 +23,7 @@ export interface VastTrackers {
  * `<Wrapper>` elements instrumented and `warnings` says what was unusual about the input. On
  * failure, `markup` is the input, untouched, and `warning` says why.
  */
-export type VastResult =
+type VastResult =
   | { ok: true; markup: string; adCount: number; warnings: string[] }
   | { ok: false; markup: string; warning: string };
 
@@ -210,7 +210,7 @@ export function wrapNurlInVast(nurl: string, trackers: VastTrackers): string {
 }
 
 /** Which kind of ad-serving template a markup's root element names. */
-export type TemplateKind = 'vast' | 'daast';
+type TemplateKind = 'vast' | 'daast';
 
 /**
  * What the text looks like: a VAST document when its first element is `<VAST>` (or VAST 1.0's
