@@ -348,7 +348,7 @@ export interface PruneStep {
 }
 
 /** When the deliveries a filter picks were queued (their impression counted). */
-export interface QueuedWindow {
+interface QueuedWindow {
   /** Only deliveries queued at or after this time. */
   createdFromMs?: number;
   /** Only deliveries queued before this time. */

@@ -31,13 +31,13 @@ export class LockFileError extends Error {
 }
 
 /** The data directory, held for as long as this process serves it. */
-export interface DataDirLock {
+interface DataDirLock {
   /** Lets the next Tally process take the directory. */
   release(): void;
 }
 
 /** What became of a lock file deleted or replaced while its holder runs. */
-export interface LockFileWatch {
+interface LockFileWatch {
   /** The lock file was gone or replaced, and this process holds a new one in its place. */
   restored(): void;
   /** Another process took the new lock file first: it serves the same ledger. */

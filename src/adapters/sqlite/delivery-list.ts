@@ -3,13 +3,13 @@ import type { DeliveryFilter, DeliveryStatus } from '../../ports/ledger.js';
 import { DELIVERY_STATUSES } from '../../ports/ledger.js';
 
 /** The ids `[lowId, endId)` of the deliveries queued in a filter's window of time. */
-export interface DeliveryIdRange {
+interface DeliveryIdRange {
   lowId: number;
   endId: number;
 }
 
 /** A statement and the values of its parameters, in order. */
-export interface DeliveryListQuery {
+interface DeliveryListQuery {
   sql: string;
   parameters: (number | string)[];
 }

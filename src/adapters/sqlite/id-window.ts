@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 
 /** A table whose ids grow with one of its time columns. */
-export type TimeOrderedTable = 'event_rows' | 'deliveries';
+type TimeOrderedTable = 'event_rows' | 'deliveries';
 
 /** The first and last ids of `table`, `low` and `high`, each read from one end of its B-tree. */
 export function idBoundsSql(table: TimeOrderedTable): string {

@@ -5,7 +5,7 @@ import type { Stats } from 'node:fs';
 export const LEDGER_FILE_CHECK_INTERVAL_MS = 1000;
 
 /** What became of the ledger's files while the server runs. */
-export interface LedgerFileWatch {
+interface LedgerFileWatch {
   /** A path no longer names the file opened: deleted, replaced, or moved away (`why` says which). */
   gone(why: string): void;
   /** They name them again (the directory moved back). */
