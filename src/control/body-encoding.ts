@@ -52,7 +52,7 @@ export function firstNonAsciiOffset(bytes: Uint8Array): number {
 }
 
 /** A UTF-16 or UTF-32 encoding a body's first bytes give away, and the bytes that did. */
-export interface WideEncoding {
+interface WideEncoding {
   /** `UTF-16LE`, `UTF-16BE`, `UTF-32LE` or `UTF-32BE`. */
   encoding: string;
   /** What gave it away, as a message says it: `the byte order mark FF FE`… */

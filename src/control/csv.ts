@@ -17,7 +17,7 @@ export function csvCell(value: CsvValue): string {
 }
 
 /** A cell's value as `csvCell` takes it. */
-export type CsvValue = string | number | bigint | boolean | null | undefined;
+type CsvValue = string | number | bigint | boolean | null | undefined;
 
 /** CSV text (RFC 4180, CRLF line ends): a header line of `columns`, then a line for each row. */
 export function csvText(

@@ -17,11 +17,7 @@ import { trackerPricingWarnings } from './catalog/tracker-warnings.js';
  * `inactive_tracker`, `inactive_line_item`, and, for a click tracker exported without `redir`,
  * `no_landing_page` (its `clickUrl` is one the account's enabled allow-list refuses).
  */
-export const NOT_COUNTED_WARNING_CODES = [
-  'inactive_tracker',
-  'inactive_line_item',
-  'no_landing_page',
-] as const;
+const NOT_COUNTED_WARNING_CODES = ['inactive_tracker', 'inactive_line_item', 'no_landing_page'] as const;
 
 /**
  * Every code of an export's warnings: why its hits would not count, then why they would be booked

@@ -31,7 +31,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 const EMAIL_PATTERN = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
 
 /** Where exported tags are mailed from; `undefined` when no SMTP server is configured. */
-export interface MailSettings {
+interface MailSettings {
   smtpUrl: string | undefined;
   from: string;
 }
@@ -49,7 +49,7 @@ function otherKind(noun: string, trackerId: number, kind: TrackerKind): ApiError
 }
 
 /** One exported tag. */
-export interface ExportedTag {
+interface ExportedTag {
   trackerId: number;
   tag: string;
 }

@@ -5,7 +5,7 @@ import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
 import { parseTimeMs } from './query-time.js';
 
 /** A page a list asks for: at most `limit` items, after the item `afterId` (a previous page's `next`). */
-export interface PageParameters {
+interface PageParameters {
   limit: number;
   afterId: number | undefined;
 }
@@ -34,7 +34,7 @@ export function readPageParameters(
 }
 
 /** A window of time a list's `from` and `to` bound, epoch ms (`to` exclusive); each may be absent. */
-export interface TimeWindow {
+interface TimeWindow {
   fromMs: number | undefined;
   toMs: number | undefined;
 }

@@ -17,7 +17,7 @@ import { validationError } from './validation.js';
 export const CATALOG_MAX_BODY_BYTES = 1024 * 1024;
 
 /** What the generic create/read/list/update/delete routes need to know about one resource. */
-export interface ResourceSpec<T extends CatalogRecord, Input, Filter extends object> {
+interface ResourceSpec<T extends CatalogRecord, Input, Filter extends object> {
   /** Collection path, e.g. `/v1/line-items`. */
   path: string;
   /** Singular noun for messages, e.g. `line item`. */

@@ -2,7 +2,7 @@ import { ApiError } from '../http.js';
 import type { CatalogObject } from '../unknown-ids.js';
 
 /** A list query parameter naming a catalog object by its id: the kind of object it names. */
-export interface IdFilter {
+interface IdFilter {
   readonly idOf: CatalogObject;
 }
 

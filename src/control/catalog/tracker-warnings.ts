@@ -43,7 +43,7 @@ function viewOf(tracker: Tracker, catalog: CatalogView): TrackerView | undefined
 export const COUNTING_WARNING_CODES = ['inactive_line_item', 'no_landing_page'] as const;
 
 /** A warning in a tracker's answers that its hits would not count, saying what to change. */
-export interface CountingWarning {
+interface CountingWarning {
   code: (typeof COUNTING_WARNING_CODES)[number];
   message: string;
 }
@@ -104,7 +104,7 @@ export function trackerPricingWarnings(
 export const WRITE_WARNING_CODES = ['trackers_priced_at_zero'] as const;
 
 /** A warning in a write's answer about the trackers its terms price. */
-export interface WriteWarning {
+interface WriteWarning {
   code: (typeof WRITE_WARNING_CODES)[number];
   message: string;
 }
@@ -168,7 +168,7 @@ export function zeroPricedTrackers(
 export const ALLOWLIST_WARNING_CODES = ['click_urls_refused'] as const;
 
 /** A warning in the redirect allow-list's answers about the click trackers it leaves no landing page. */
-export interface AllowlistWarning {
+interface AllowlistWarning {
   code: (typeof ALLOWLIST_WARNING_CODES)[number];
   message: string;
 }

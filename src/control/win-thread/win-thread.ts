@@ -48,7 +48,7 @@ interface Waiting {
 }
 
 /** What {@link WinThreads} is started with besides the wins' settings. */
-export interface WinThreadsOptions {
+interface WinThreadsOptions {
   /** Threads registering calls side by side (1 by default). */
   threads?: number;
   /** Most characters of bodies left waiting ({@link MAX_WAITING_CHARS} by default). */
