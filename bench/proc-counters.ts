@@ -25,7 +25,7 @@ function cpuSecondsOf(statPath: string): number {
 }
 
 /** The machine's CPU time so far, in clock ticks: in all, and stolen by the hypervisor (given to other guests). */
-export interface MachineTicks {
+interface MachineTicks {
   total: number;
   steal: number;
 }

@@ -4,7 +4,7 @@ import type { Logger } from './lib/log.js';
 import type { CatalogChange, CatalogSource, CatalogView } from './ports/catalog.js';
 
 /** How the snapshot follows the catalog. */
-export interface CatalogSnapshotOptions {
+interface CatalogSnapshotOptions {
   /** How often to read the catalog version (one single-row read), e.g. 250. */
   pollIntervalMs: number;
 }

@@ -23,7 +23,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * How a GET ended: the final status, or why there is none; a `permanent` failure (a refused
  * address, a URL that cannot be called) would fail the same way again.
  */
-export type GetResult = { status: number } | { error: string; permanent: boolean };
+type GetResult = { status: number } | { error: string; permanent: boolean };
 
 const permanently = (error: string): GetResult => ({ error, permanent: true });
 /** A failure the DSP may fix (an answer that is not a 2xx, in effect): worth retrying. */

@@ -22,7 +22,7 @@ const DEFAULT_RETRY_POLICY = retryPolicy(10_000);
 const MINUTE_MS = 60_000;
 
 /** When a call of a delivery began and when it ended (its answer, error or time limit), epoch ms. */
-export interface CallTimes {
+interface CallTimes {
   startedMs: number;
   endedMs: number;
 }

@@ -11,7 +11,7 @@ export const REPLAY_DEAD_USAGE =
 const REPLAY_OPTIONS = ['--account', '--host', '--from', '--to', '--dry-run'];
 
 /** What `tally replay-dead` was asked: which dead deliveries, and whether only to count them. */
-export interface ReplayRequest {
+interface ReplayRequest {
   filter: DeadDeliveryFilter;
   dryRun: boolean;
 }

@@ -5,7 +5,7 @@ import type { BatchRecorder } from '../ports/recorder.js';
 import { UnsyncedCommitError } from '../ports/recorder.js';
 
 /** Group-commit tuning. */
-export interface GroupCommitOptions {
+interface GroupCommitOptions {
   /** Most events committed in one transaction. */
   maxBatch: number;
   /**

@@ -32,7 +32,7 @@ export interface NoticeEnvironment {
 }
 
 /** A decided notice: the event to record, and where to redirect should it count. */
-export interface NoticeEvent {
+interface NoticeEvent {
   event: EventRecord;
   /**
    * On Tally's burl, the DSP's burl (macros filled) to answer 302 to when the notice counts;

@@ -81,7 +81,7 @@ export interface TrackerDeps {
 }
 
 /** A tracker hit as its decision reads it, whether node:http or the notice lane read it. */
-export interface TrackerRequest extends HitRequest {
+interface TrackerRequest extends HitRequest {
   /** The request target as sent (its query, after the first `?`, is the hit's). */
   target: string;
 }

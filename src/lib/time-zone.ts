@@ -12,7 +12,7 @@ export interface OffsetSegment {
 }
 
 /** A time at which a zone's local days cannot be made of whole UTC hours (see `hourlyMisfit`). */
-export interface HourlyMisfit {
+interface HourlyMisfit {
   atMs: number;
   /** The offset from UTC that takes effect at `atMs`. */
   offsetMs: number;
