@@ -227,6 +227,7 @@ export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): 
  * themselves in ways the bot list, made for browsers' traffic, takes for bots.
  */
 export type Notifier = 'browser' | 'app';
+/** Every {@link Notifier}. */
 export const NOTIFIERS: readonly Notifier[] = ['browser', 'app'];
 
 /**

@@ -40,6 +40,7 @@ export type Outcome =
   | { outcome: 'not_counted'; reason: 'duplicate'; redirectedToDsp: true; impressionMs: number }
   | { outcome: 'not_counted'; reason: 'invalid_traffic'; rule: IvtRule };
 
+/** The `counted` outcome, one frozen object shared by every counted event. */
 export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
 
 /**

@@ -21,7 +21,11 @@ export type Method = 'adm' | 'omid' | 'burl' | 'vast' | 'native';
  */
 export type NoticeKind = Method | 'loaded' | 'vast_error';
 
+/** Every {@link Format}. */
 export const FORMATS: readonly Format[] = ['banner', 'video', 'audio', 'native'];
+/** Every {@link Channel}. */
 export const CHANNELS: readonly Channel[] = ['web', 'app', 'ctv'];
+/** Every counting {@link Method}. */
 export const METHODS: readonly Method[] = ['adm', 'omid', 'burl', 'vast', 'native'];
+/** Every {@link NoticeKind}: the counting methods, then `loaded` and `vast_error`. */
 export const NOTICE_KINDS: readonly NoticeKind[] = [...METHODS, 'loaded', 'vast_error'];

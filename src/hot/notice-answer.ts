@@ -13,6 +13,7 @@ export type NoticeAnswer =
   | { kind: 'body'; status: number; contentType: string; body: Buffer }
   | { kind: 'unavailable' };
 
+/** The answers that carry nothing but their kind, shared by every notice and hit. */
 export const PIXEL: NoticeAnswer = { kind: 'pixel' };
 export const NO_CONTENT: NoticeAnswer = { kind: 'noContent' };
 export const UNAVAILABLE: NoticeAnswer = { kind: 'unavailable' };

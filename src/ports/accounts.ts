@@ -1,5 +1,6 @@
 /** What a key may do: everything, manage entities, or read reports. */
 export type Role = 'admin' | 'editor' | 'reader';
+/** Every {@link Role}. */
 export const ROLES: readonly Role[] = ['admin', 'editor', 'reader'];
 
 /** A key limited to one advertiser's or one publisher's objects and report rows. */

@@ -12,6 +12,7 @@ import type { TrackerKind } from '../domain/tracker-hit.js';
 
 /** Whether an object takes part in delivery and counting. */
 export type CatalogState = 'active' | 'inactive';
+/** Every {@link CatalogState}. */
 export const CATALOG_STATES: readonly CatalogState[] = ['active', 'inactive'];
 
 /** How a line item earns revenue; defined with its arithmetic in `domain/revenue.ts`. */
@@ -29,6 +30,7 @@ export const FRACTION_REVENUE_TYPES: readonly RevenueType[] = ['cost_plus_margin
  *   `targetEcpmMicros`.
  */
 export type PricingType = 'revshare' | 'cpm' | 'dynamic';
+/** Every {@link PricingType}. */
 export const PRICING_TYPES: readonly PricingType[] = ['revshare', 'cpm', 'dynamic'];
 /** The priority of a payment rule created without one. */
 export const DEFAULT_PAYMENT_RULE_PRIORITY = 5;
@@ -44,11 +46,14 @@ export interface CatalogRecord {
   updatedMs: number;
 }
 
+/** The fields of an advertiser a client writes, on create and on update (which replaces every field). */
 export interface AdvertiserInput {
   name: string;
 }
+/** A stored advertiser; its line items and trackers name it. */
 export interface Advertiser extends CatalogRecord, AdvertiserInput {}
 
+/** The fields of a line item a client writes, on create and on update (which replaces every field). */
 export interface LineItemInput {
   /** Fixed at creation: a line item never changes advertiser. */
   advertiserId: number;
@@ -58,22 +63,28 @@ export interface LineItemInput {
   revenueValueMicros: number;
   state: CatalogState;
 }
+/** A stored line item of one advertiser: how the impressions and clicks booked to it earn revenue. */
 export interface LineItem extends CatalogRecord, LineItemInput {}
 
+/** The fields of a publisher a client writes, on create and on update (which replaces every field). */
 export interface PublisherInput {
   name: string;
   /** The OpenRTB `publisher.id` that exchange notices carry; unique in the account when set. */
   externalId: string | null;
 }
+/** A stored publisher; its placements, payment rules and trackers name it. */
 export interface Publisher extends CatalogRecord, PublisherInput {}
 
+/** The fields of a placement a client writes, on create and on update (which replaces every field). */
 export interface PlacementInput {
   /** Fixed at creation. */
   publisherId: number;
   name: string;
 }
+/** A stored placement of one publisher, which its payment rules and trackers may name. */
 export interface Placement extends CatalogRecord, PlacementInput {}
 
+/** The fields of a payment rule a client writes, on create and on update (which replaces every field). */
 export interface PaymentRuleInput {
   /** Fixed at creation. */
   publisherId: number;
@@ -113,10 +124,12 @@ export interface PaymentRuleInput {
   /** The rule applies only to impressions on these placements (of the same publisher); empty: all. */
   placementIds: number[];
 }
+/** A stored payment rule, `isBase` always set (see `PaymentRuleInput.isBase`). */
 export interface PaymentRule extends CatalogRecord, Omit<PaymentRuleInput, 'isBase'> {
   isBase: boolean;
 }
 
+/** The fields of a tracker a client writes, on create and on update (which replaces every field). */
 export interface TrackerInput {
   kind: TrackerKind;
   advertiserId: number;
@@ -142,6 +155,7 @@ export interface TrackerInput {
    */
   firedBy: Notifier;
 }
+/** A stored impression or click tracker. */
 export interface Tracker extends CatalogRecord, TrackerInput {}
 
 /** Per-account: redirect targets (`redir`, `clickUrl`) a hit may send browsers to. */
@@ -155,31 +169,37 @@ export interface RedirectAllowlist {
   domains: string[];
 }
 
+/** What an advertiser list may be filtered by (see `ListQuery`); every field set must match. */
 export interface AdvertiserFilter {
   id?: number;
   name?: string;
 }
+/** What a line item list may be filtered by (see `ListQuery`); every field set must match. */
 export interface LineItemFilter {
   advertiserId?: number;
   state?: CatalogState;
   revenueType?: RevenueType;
   name?: string;
 }
+/** What a publisher list may be filtered by (see `ListQuery`); every field set must match. */
 export interface PublisherFilter {
   id?: number;
   externalId?: string;
   name?: string;
 }
+/** What a placement list may be filtered by (see `ListQuery`); every field set must match. */
 export interface PlacementFilter {
   publisherId?: number;
   name?: string;
 }
+/** What a payment rule list may be filtered by (see `ListQuery`); every field set must match. */
 export interface PaymentRuleFilter {
   publisherId?: number;
   state?: CatalogState;
   pricingType?: PricingType;
   name?: string;
 }
+/** What a tracker list may be filtered by (see `ListQuery`); every field set must match. */
 export interface TrackerFilter {
   kind?: TrackerKind;
   advertiserId?: number;

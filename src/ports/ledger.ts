@@ -3,6 +3,7 @@ import type { Outcome } from '../domain/outcome.js';
 
 /** How an event reached Tally: an exchange notice, or a hit on an ad-ops tracker. */
 export const IMPRESSION_TYPES = ['exchange', 'external_impression', 'external_click'] as const;
+/** One of {@link IMPRESSION_TYPES}. */
 export type ImpressionType = (typeof IMPRESSION_TYPES)[number];
 
 /** What a report's `currency` filter takes: an ISO 4217 code, or empty for rows without money. */
@@ -206,6 +207,7 @@ export interface LeasedDelivery extends Delivery {
  * host).
  */
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'redirected';
+/** Every {@link DeliveryStatus}. */
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivered', 'dead', 'redirected'];
 
 /** A report query over the hourly rollups. */
@@ -253,6 +255,7 @@ export type ReportAmount = 'priceMicros' | 'mediaCostMicros' | 'revenueMicros';
 /** Every {@link ReportAmount}. */
 export const REPORT_AMOUNTS: readonly ReportAmount[] = ['priceMicros', 'mediaCostMicros', 'revenueMicros'];
 
+/** What a report can group and filter its rows by, as `groupBy` and filters name them. */
 export const REPORT_DIMENSIONS = [
   'hour',
   'day',
@@ -276,6 +279,7 @@ export const REPORT_DIMENSIONS = [
   'vastError',
   'currency',
 ] as const;
+/** One of {@link REPORT_DIMENSIONS}. */
 export type ReportDimension = (typeof REPORT_DIMENSIONS)[number];
 
 /** The dimensions whose values are catalog ids: a filter on one is a decimal id, compared as a number. */

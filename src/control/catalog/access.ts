@@ -43,6 +43,7 @@ import type { Principal } from '../auth.js';
 import { requireRole } from '../auth.js';
 import { ApiError } from '../http.js';
 
+/** What a scoped key is limited to: one advertiser's or one publisher's objects. */
 export type ScopeType = KeyScope['type'];
 
 /** The advertiser and publisher an object (or a write) belongs to, where it has them. */

@@ -12,7 +12,9 @@ interface IdFilter {
  */
 export type FilterKind = IdFilter | 'text' | readonly string[];
 
+/** The page size of a list request sent without `limit`. */
 export const DEFAULT_LIMIT = 50;
+/** The largest `limit` a list request may send; a larger one is refused. */
 export const MAX_LIMIT = 500;
 
 /** A parsed list request: the filter, page size and cursor. */
