@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { PriceKeys } from './price-crypto.js';
-import { decryptPrice, encryptPrice, impressionIv, parsePriceKeys } from './price-crypto.js';
+import { decryptPrice } from '../../test/support/price-decrypt.js';
+import { encryptPrice, impressionIv, parsePriceKeys } from './price-crypto.js';
 
 /*
  * Published test vectors.
@@ -77,7 +78,7 @@ const randomKeys: PriceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey
 
 describe('Google price encryption', () => {
   for (const vector of VECTORS) {
-    it(`decrypts the published ${vector.source} vector ${vector.encrypted} to ${vector.priceMicros} micros`, () => {
+    it(`has the test DSP's decoder decrypt the published ${vector.source} vector ${vector.encrypted} to ${vector.priceMicros} micros`, () => {
       assert.deepEqual(decryptPrice(vector.encrypted, keysOf(vector)), {
         ok: true,
         priceMicros: vector.priceMicros,
@@ -111,90 +112,6 @@ describe('Google price encryption', () => {
 
   it('uses a fresh random IV for every encryption', () => {
     assert.notEqual(encryptPrice(1900, randomKeys), encryptPrice(1900, randomKeys));
-  });
-
-  it('answers unauthentic for a tampered signature, ciphertext or IV', () => {
-    const keys = keysOf(VECTORS[0] as Vector);
-    const payload = Buffer.from('YWJjMTIzZGVmNDU2Z2hpN7fhCuPemCce_6msaw', 'base64url');
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 27 }), fc.integer({ min: 1, max: 255 }), (index, flip) => {
-        const tampered = Buffer.from(payload);
-        tampered[index] = (tampered[index] ?? 0) ^ flip;
-        assert.deepEqual(decryptPrice(tampered.toString('base64url'), keys), {
-          ok: false,
-          error: 'unauthentic',
-        });
-      }),
-    );
-  });
-
-  it('answers unauthentic for the right payload under the wrong keys', () => {
-    const vector = VECTORS[3] as Vector;
-    const swapped = {
-      encryptionKey: keysOf(vector).integrityKey,
-      integrityKey: keysOf(vector).encryptionKey,
-    };
-    assert.deepEqual(decryptPrice(vector.encrypted, swapped), { ok: false, error: 'unauthentic' });
-    assert.deepEqual(decryptPrice(vector.encrypted, keysOf(VECTORS[0] as Vector)), {
-      ok: false,
-      error: 'unauthentic',
-    });
-  });
-
-  it('answers malformed for wrong lengths, padding, standard base64 and garbage', () => {
-    const valid = 'YWJjMTIzZGVmNDU2Z2hpN7fhCuPemCce_6msaw';
-    const keys = keysOf(VECTORS[0] as Vector);
-    const bad = [
-      '',
-      'garbage',
-      valid.slice(0, 37),
-      `${valid}A`,
-      `${valid}==`,
-      valid.replace('_', '/'),
-      valid.replace('Y', '.'),
-      ` ${valid.slice(1)}`,
-      // Same 28 bytes, but the last character's unused bits set: not the canonical spelling.
-      `${valid.slice(0, 37)}x`,
-    ];
-    for (const token of bad)
-      assert.deepEqual(decryptPrice(token, keys), { ok: false, error: 'malformed' }, token);
-  });
-
-  it('answers malformed for an authentic price beyond the safe integer range', () => {
-    const encrypted = encryptPrice(0, randomKeys);
-    // Flipping the ciphertext's top bit flips the price's top bit; re-sign it as an encoder would.
-    const payload = Buffer.from(encrypted, 'base64url');
-    payload[16] = (payload[16] ?? 0) ^ 0x80;
-    const price = Buffer.alloc(8);
-    price[0] = 0x80;
-    const signature = createHmac('sha1', randomKeys.integrityKey)
-      .update(price)
-      .update(payload.subarray(0, 16))
-      .digest();
-    signature.copy(payload, 24, 0, 4);
-    assert.deepEqual(decryptPrice(payload.toString('base64url'), randomKeys), {
-      ok: false,
-      error: 'malformed',
-    });
-  });
-
-  it('never throws on arbitrary strings', () => {
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.string(),
-          fc.string({ unit: 'binary' }),
-          fc.string({ minLength: 38, maxLength: 38 }),
-          fc
-            .uint8Array({ minLength: 28, maxLength: 28 })
-            .map((bytes) => Buffer.from(bytes).toString('base64url')),
-        ),
-        (token) => {
-          assert.equal(decryptPrice(token, randomKeys).ok, false);
-        },
-      ),
-      { numRuns: 1000 },
-    );
   });
 
   it('refuses to encrypt negative, fractional or unsafe prices, or an IV that is not 16 bytes', () => {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /**
  * The two secrets of the Google (DoubleClick Ad Exchange) price encryption scheme: the
@@ -14,9 +14,6 @@ export const PRICE_KEY_BYTES = 32;
 const IV_BYTES = 16;
 const PRICE_BYTES = 8;
 const SIGNATURE_BYTES = 4;
-const PAYLOAD_BYTES = IV_BYTES + PRICE_BYTES + SIGNATURE_BYTES;
-/** 28 bytes as unpadded base64: 38 characters. */
-const TOKEN_CHARS = 38;
 
 /**
  * Encrypts integer micros with the Google price scheme, as `${AUCTION_PRICE}` is expanded for
@@ -62,30 +59,6 @@ export function impressionIv(keys: PriceKeys, impression: string, priceMicros: n
 }
 
 /**
- * Decrypts a price encrypted with the Google scheme. Never throws: anything but 38 characters of
- * canonical unpadded web-safe base64 is `malformed`, a signature mismatch is `unauthentic`, and
- * an authentic price beyond `Number.MAX_SAFE_INTEGER` micros is `malformed`.
- */
-export function decryptPrice(
-  token: string,
-  keys: PriceKeys,
-): { ok: true; priceMicros: number } | { ok: false; error: 'malformed' | 'unauthentic' } {
-  if (token.length !== TOKEN_CHARS) return { ok: false, error: 'malformed' };
-  const payload = Buffer.from(token, 'base64url');
-  if (payload.length !== PAYLOAD_BYTES || payload.toString('base64url') !== token) {
-    return { ok: false, error: 'malformed' };
-  }
-  const iv = payload.subarray(0, IV_BYTES);
-  const price = xorPad(payload.subarray(IV_BYTES, IV_BYTES + PRICE_BYTES), keys, iv);
-  if (!timingSafeEqual(signature(price, keys, iv), payload.subarray(IV_BYTES + PRICE_BYTES))) {
-    return { ok: false, error: 'unauthentic' };
-  }
-  const priceMicros = price.readBigUInt64BE();
-  if (priceMicros > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, error: 'malformed' };
-  return { ok: true, priceMicros: Number(priceMicros) };
-}
-
-/**
  * The name an account's price keys for a seat are kept under: a DSP's keys fill the price macros
  * of the one account that deals with it, never another account's wins.
  */
@@ -108,7 +81,7 @@ export function parsePriceKeys(
     : { encryptionKey, integrityKey };
 }
 
-/** `bytes` XOR the first 8 bytes of HMAC-SHA1(e_key, iv): encrypts and decrypts alike. */
+/** `bytes` XOR the first 8 bytes of HMAC-SHA1(e_key, iv): the price's ciphertext. */
 function xorPad(bytes: Buffer, keys: PriceKeys, iv: Buffer): Buffer {
   const pad = createHmac('sha1', keys.encryptionKey).update(iv).digest();
   const out = Buffer.alloc(PRICE_BYTES);

@@ -12,7 +12,6 @@ import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { sealToken } from '../domain/token.js';
-import { decryptPrice } from '../domain/price-crypto.js';
 import { Metrics } from '../lib/metrics.js';
 import { GroupCommitter } from './group-commit.js';
 import type { NoticeAnswer } from './notice-answer.js';
@@ -23,6 +22,7 @@ import type { NoticeDeps } from './notices.js';
 import { answerNotice, handleNotice, laneNotice } from './notices.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { T0 } from '../../test/support/events.js';
+import { decryptPrice } from '../../test/support/price-decrypt.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
