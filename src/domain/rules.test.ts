@@ -107,15 +107,6 @@ describe('counting rules', () => {
     }
   });
 
-  it("counts a format's own notification with the web banner TTL when a table has no row for it", () => {
-    assert.deepEqual(new RulesTable([], []).choose('video', 'web', none), {
-      format: 'video',
-      channel: 'web',
-      method: 'vast',
-      ttlSeconds: 600,
-    });
-  });
-
   it('has no two default rows for the same format, channel and method', () => {
     const keys = DEFAULT_RULES.map((rule) => `${rule.format}/${rule.channel}/${rule.method}`);
     assert.equal(new Set(keys).size, keys.length);

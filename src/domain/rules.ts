@@ -68,8 +68,8 @@ export function longestTtlSeconds(overrides: Iterable<readonly RuleOverride[]>):
 export class RulesTable {
   private readonly ttlByKey = new Map<string, number>();
 
-  constructor(overrides: readonly RuleOverride[] = [], defaults: readonly CountingRule[] = DEFAULT_RULES) {
-    for (const rule of [...defaults, ...overrides])
+  constructor(overrides: readonly RuleOverride[] = []) {
+    for (const rule of [...DEFAULT_RULES, ...overrides])
       this.ttlByKey.set(key(rule.format, rule.channel, rule.method), rule.ttlSeconds);
   }
 
@@ -92,9 +92,9 @@ export class RulesTable {
       const ttlSeconds = this.ttlSeconds(format, channel, method);
       if (ttlSeconds !== undefined) return { format, channel, method, ttlSeconds };
     }
-    // Unreached with DEFAULT_RULES, which give every format and channel a row for its own
-    // notification (overrides change or add rows, never remove one); a table built on other
-    // `defaults` without one still counts the format's own notification, with the web banner TTL.
+    // Unreached: DEFAULT_RULES give every format and channel a row for its own notification, and
+    // overrides change or add rows, never remove one. Had a row gone, the format's own
+    // notification would still count, with the web banner TTL.
     return { format, channel, method: nativeMethod(format), ttlSeconds: TEN_MINUTES };
   }
 }
