@@ -93,13 +93,13 @@ export class FieldReader {
     return this.problems.some((problem) => problem.field === field);
   }
 
-  /** A name (see {@link validName}), trimmed. */
-  name(name: string, base: string, options: FieldOptions = { required: true }): string {
+  /** A name (see {@link validName}), trimmed; required (absent on create or replace, or null, is a problem). */
+  name(name: string, base: string): string {
     return (
       this.read(
         name,
         base,
-        options,
+        { required: true },
         (value) => (typeof value === 'string' ? validName(value) : undefined),
         `a non-empty string of at most ${NAME_MAX_LENGTH} characters, without control characters (tabs, line breaks, NUL)`,
       ) ?? base
@@ -116,9 +116,9 @@ export class FieldReader {
     );
   }
 
-  /** A positive integer id. */
-  id(name: string, base: number, options: FieldOptions = { required: true }): number {
-    return this.read(name, base, options, toId, 'the numeric id of an existing object') ?? base;
+  /** A positive integer id; required (absent on create or replace, or null, is a problem). */
+  id(name: string, base: number): number {
+    return this.read(name, base, { required: true }, toId, 'the numeric id of an existing object') ?? base;
   }
 
   /** A positive integer id, or null to clear it. */
@@ -185,22 +185,20 @@ export class FieldReader {
   }
 
   /** A decimal amount of currency (number or string, at most 6 decimals) → micros; null clears it. */
-  amount(name: string, base: number | null, options: FieldOptions = {}): number | null {
+  amount(name: string, base: number | null): number | null {
     return this.decimal(
       name,
       base,
-      options,
       MAX_AMOUNT_MICROS,
       'a decimal amount from 0 to 999999.999999 with at most 6 decimals, e.g. 2.5',
     );
   }
 
   /** A fraction from 0 to 1 (at most 6 decimals) → micros of 1; null clears it. */
-  fraction(name: string, base: number | null, options: FieldOptions = {}): number | null {
+  fraction(name: string, base: number | null): number | null {
     return this.decimal(
       name,
       base,
-      options,
       MICROS_PER_UNIT,
       'a fraction from 0 to 1 with at most 6 decimals, e.g. 0.25 for 25 %',
     );
@@ -235,18 +233,11 @@ export class FieldReader {
     throw validationError(noun, this.problems);
   }
 
-  private decimal(
-    name: string,
-    base: number | null,
-    options: FieldOptions,
-    maxMicros: number,
-    hint: string,
-  ): number | null {
+  private decimal(name: string, base: number | null, maxMicros: number, hint: string): number | null {
     const parse = (value: unknown): number | undefined => {
       const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
       return typeof text === 'string' ? parseDecimalMicros(text, maxMicros) : undefined;
     };
-    if (options.required === true) return this.read(name, base, options, parse, hint) ?? base;
     return this.readNullable(name, base, parse, `${hint}, or null for none`);
   }
 
