@@ -20,17 +20,17 @@ describe('Metrics text exposition', () => {
 
   it('renders histogram buckets cumulatively, with +Inf, _sum and _count', () => {
     const metrics = new Metrics();
-    for (const value of [0.5, 3, 100]) metrics.observe('h', 'help', value, [1, 5], { a: 'x' });
+    for (const value of [0.5, 3, 100]) metrics.observe('h', 'help', value, [1, 5]);
     assert.equal(
       metrics.render(),
       [
         '# HELP h help',
         '# TYPE h histogram',
-        'h_bucket{a="x",le="1"} 1',
-        'h_bucket{a="x",le="5"} 2',
-        'h_bucket{a="x",le="+Inf"} 3',
-        'h_sum{a="x"} 103.5',
-        'h_count{a="x"} 3',
+        'h_bucket{le="1"} 1',
+        'h_bucket{le="5"} 2',
+        'h_bucket{le="+Inf"} 3',
+        'h_sum 103.5',
+        'h_count 3',
         '',
       ].join('\n'),
     );

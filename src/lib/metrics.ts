@@ -11,9 +11,9 @@ export class Metrics {
     series.value += value;
   }
 
-  /** Observes a value into a histogram with the given upper bounds. */
-  observe(name: string, help: string, value: number, buckets: readonly number[], labels: Labels = {}): void {
-    const series = this.histogramSeries(name, help, buckets, labels);
+  /** Observes a value into a histogram (one series, without labels) with the given upper bounds. */
+  observe(name: string, help: string, value: number, buckets: readonly number[]): void {
+    const series = this.histogramSeries(name, help, buckets);
     for (const bucket of series.buckets ?? []) if (value <= bucket.bound) bucket.count++;
     series.value += value;
     series.count = (series.count ?? 0) + 1;
@@ -23,8 +23,8 @@ export class Metrics {
    * Shows a histogram series with zero counts before its first observation, so that its first
    * increase is seen. The buckets must be those later observations use.
    */
-  histogram(name: string, help: string, buckets: readonly number[], labels: Labels = {}): void {
-    this.histogramSeries(name, help, buckets, labels);
+  histogram(name: string, help: string, buckets: readonly number[]): void {
+    this.histogramSeries(name, help, buckets);
   }
 
   /**
@@ -45,21 +45,19 @@ export class Metrics {
           lines.push(`${name}${labelText} ${series.read?.() ?? series.value}`);
           continue;
         }
+        // A histogram has one series, without labels (`observe` takes none).
         for (const bucket of series.buckets ?? []) {
-          lines.push(`${name}_bucket${withLabel(labelText, `le="${bucket.bound}"`)} ${bucket.count}`);
+          lines.push(`${name}_bucket{le="${bucket.bound}"} ${bucket.count}`);
         }
-        lines.push(`${name}_bucket${withLabel(labelText, 'le="+Inf"')} ${series.count ?? 0}`);
-        lines.push(
-          `${name}_sum${labelText} ${series.value}`,
-          `${name}_count${labelText} ${series.count ?? 0}`,
-        );
+        lines.push(`${name}_bucket{le="+Inf"} ${series.count ?? 0}`);
+        lines.push(`${name}_sum ${series.value}`, `${name}_count ${series.count ?? 0}`);
       }
     }
     return `${lines.join('\n')}\n`;
   }
 
-  private histogramSeries(name: string, help: string, buckets: readonly number[], labels: Labels): Series {
-    const series = this.series(name, help, 'histogram', labels);
+  private histogramSeries(name: string, help: string, buckets: readonly number[]): Series {
+    const series = this.series(name, help, 'histogram', {});
     series.buckets ??= buckets.map((bound) => ({ bound, count: 0 }));
     return series;
   }
@@ -107,8 +105,4 @@ function formatLabels(labels: Labels): string {
 /** HELP text escaped as the text format requires: a backslash or a newline would break the line. */
 function escapeHelp(help: string): string {
   return help.replace(/[\\\n]/g, (char) => (char === '\n' ? '\\n' : '\\\\'));
-}
-
-function withLabel(labelText: string, extra: string): string {
-  return labelText === '' ? `{${extra}}` : `${labelText.slice(0, -1)},${extra}}`;
 }
