@@ -64,6 +64,19 @@ describe('thread wire format', () => {
     assert.deepEqual(decodeBatch(encodeBatch(batch)), batch);
   });
 
+  it('writes each event whose fields hold no separator field by field, not as JSON, with a VAST error code or none', () => {
+    const vastError = (code: number | null) =>
+      exchangeEvent({
+        outcome: notCounted('not_billing_method'),
+        dims: { ...exchangeEvent().dims, kind: 'vast_error', vastError: code },
+      });
+    for (const event of [billedNotice(), TRACKER_HIT, vastError(303), vastError(null)]) {
+      const written = encodeBatch([event]);
+      assert.equal(written[0], 'f', written);
+      assert.deepEqual(decodeBatch(written), [event]);
+    }
+  });
+
   it('gives back an event whose fields hold the separators, and the events beside it intact', () => {
     const batch = [
       billedNotice({ userAgent: 'bot\u0001agent' }),
