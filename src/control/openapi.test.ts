@@ -22,6 +22,7 @@ import { exportRoutes } from './export.js';
 import type { RequestContext, Route } from './http.js';
 import { ApiError } from './http.js';
 import { API_ERROR_CODES, OPENAPI_DOCUMENT, WIN_ERROR_CODES } from './openapi.js';
+import { REPORT_DIMENSIONS } from '../ports/ledger.js';
 import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
 import { parseReportQuery, reportRoutes } from './reports.js';
 import { winRoutes } from './wins.js';
@@ -428,6 +429,58 @@ describe('the OpenAPI document served at /docs', () => {
     }
     all.set('undocumented', 'x');
     assert.throws(() => parseReportQuery(all, admin, () => null), /unknown parameter/);
+  });
+
+  it('documents each report filter as the API checks it: a value its schema admits is taken, any other refused', () => {
+    const reports = operation('/v1/reports', 'get');
+    const range = 'from=2026-12-03&to=2026-12-04';
+    // Values of every dimension, and values near them that no dimension takes.
+    const values = [
+      '',
+      '0',
+      '7',
+      '099',
+      '303',
+      '999',
+      '1000',
+      'abc',
+      '[ERRORCODE]',
+      'USD',
+      'usd',
+      'true',
+      'counted',
+      'not_counted',
+      'invalid_traffic',
+      'head_request',
+      'exchange',
+      'web',
+      'vast',
+      'vast_error',
+    ];
+    // Times are documented in words, and format is also the output: each is checked elsewhere.
+    const filters = (reports.parameters ?? []).filter(
+      (parameter) =>
+        (REPORT_DIMENSIONS as readonly string[]).includes(parameter.name) &&
+        !['hour', 'day', 'format'].includes(parameter.name),
+    );
+    assert.equal(
+      filters.length,
+      REPORT_DIMENSIONS.length - 3,
+      'every other dimension is a documented filter',
+    );
+    for (const { name, schema } of filters) {
+      for (const value of values) {
+        const query = new URLSearchParams(`${range}&${name}=${encodeURIComponent(value)}`);
+        let taken = true;
+        try {
+          parseReportQuery(query, admin, () => null);
+        } catch (error) {
+          if (!(error instanceof ApiError)) throw error;
+          taken = false;
+        }
+        assert.equal(taken, problems(value, schema).length === 0, `${name}=${JSON.stringify(value)}`);
+      }
+    }
   });
 
   it('describes the CSV cells written after a quote as csvCell writes them, in reports and billing records', () => {
