@@ -1617,6 +1617,28 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(rows(), [['vast', '', 2], ...expected.slice(1)]);
   });
 
+  it('keeps apart VAST error notices that differ in their code alone, one right after the other in a batch, in any order', () => {
+    const vastError = (code: number | null) =>
+      event({
+        outcome: notCounted('not_billing_method'),
+        dims: { ...event().dims, kind: 'vast_error', method: 'vast', vastError: code },
+      });
+    const codes = [null, 303, null, 402, 303, 402, null];
+    ledger.record(codes.map(vastError));
+    const reader = new Database(join(dir, `ledger-${sequence}.db`), { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT vast_error FROM events ORDER BY id').pluck().all(), codes);
+    reader.close();
+    const byCode = ledger.report({ ...HOUR_AROUND_T0, groupBy: ['vastError'] });
+    assert.deepEqual(
+      byCode.map((row) => [row.vastError, row.events]),
+      [
+        ['', 3],
+        [303, 2],
+        [402, 2],
+      ],
+    );
+  });
+
   it('replays the dead deliveries of one account, host (on any port, with any user name) or window of counting alone, and only counts them on a dry run', () => {
     const dead = (key: string, url: string, receivedMs: number, accountId = 1) =>
       event({
