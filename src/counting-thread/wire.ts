@@ -96,7 +96,7 @@ function decodeEvent(written: string): EventRecord {
       placementId: Number(f[18]),
       paymentRuleId: Number(f[19]),
       cachebusterMissing: f[20] === '1',
-      vastError: f[31] === '' || f[31] === undefined ? null : Number(f[31]),
+      vastError: f[31] === '' ? null : Number(f[31]),
     },
     priceMicros: Number(f[21]),
     mediaCostMicros: Number(f[22]),
