@@ -10,7 +10,7 @@ import { parseBurlHost } from '../../domain/delivery-host.js';
 import { openSqlite } from './database.js';
 import { idBoundsSql } from './id-window.js';
 import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from './ledger.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { openAsOlderTally } from '../../../test/support/older-schema.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { impressionKey } from '../../domain/impression-key.js';
@@ -479,9 +479,7 @@ describe('the SQLite ledger', () => {
 
   it('moves the claims of a database made before claims lived on events onto those events', () => {
     const path = join(dir, 'upgrade.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 3).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 3');
+    const old = openAsOlderTally(path, 3);
     old.exec(`INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule,
         kind, format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
         tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros, revenue_micros,
@@ -507,9 +505,7 @@ describe('the SQLite ledger', () => {
 
   it('keeps every column of every event through the move of shared dims to event_dims (migration 8)', () => {
     const path = join(dir, 'dims-upgrade.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 7).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 7');
+    const old = openAsOlderTally(path, 7);
     const insert =
       old.prepare(`INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome,
         reason, ivt_rule, kind, format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency,
@@ -541,9 +537,7 @@ describe('the SQLite ledger', () => {
 
   it('rewrites the dedupe keys of ids holding U+001F or a backslash as impressionKey now spells them (migration 9)', () => {
     const path = join(dir, 'rekey-upgrade.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 8).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 8');
+    const old = openAsOlderTally(path, 8);
     old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
         publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
         currency, ivt_rule)
@@ -1153,9 +1147,7 @@ describe('the SQLite ledger', () => {
   it('splits the counted rollups of an older database by currency, rebuilt from the billing records (migration 10)', () => {
     const path = join(dir, 'currency-upgrade.db');
     const hour = T0_HOUR;
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 9');
+    const old = openAsOlderTally(path, 9);
     const dims = `'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0`;
     old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
         publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
@@ -2064,9 +2056,7 @@ describe('the SQLite ledger', () => {
 
   it('rebuilds the counted rollups of an older database by the hour each event was served, with all its amounts (migration 10)', () => {
     const path = join(dir, 'currency-upgrade-hours.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 9');
+    const old = openAsOlderTally(path, 9);
     const dims = `'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0`;
     const next = T0_HOUR + HOUR_MS;
     old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
@@ -2321,9 +2311,7 @@ describe('the SQLite ledger', () => {
 
   it('rebuilds the counted rollups of an older database apart by each dimension and account, by the hour served, free ones too, and keeps the others as they were (migration 10)', () => {
     const path = join(dir, 'currency-upgrade-dims.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 9).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 9');
+    const old = openAsOlderTally(path, 9);
     const next = T0_HOUR + HOUR_MS;
     /** An event_dims row: id, account, outcome, reason, format, seat, payment rule. */
     const dims = (

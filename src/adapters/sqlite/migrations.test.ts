@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { openSqlite, SchemaTooNewError } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
+import { openAsOlderTally } from '../../../test/support/older-schema.js';
 import { impressionKey, readImpressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
 import { exchangeEvent } from '../../../test/support/events.js';
@@ -45,9 +46,7 @@ describe('the SQLite migrations', () => {
 
   it('shortens the listed prefix of an operator TALLY_ADMIN_KEY stored before version 11 to 4 characters, and leaves generated keys as they were (migration 11)', () => {
     const path = join(dir, 'admin-prefix.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 10).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 10');
+    const old = openAsOlderTally(path, 10);
     old.exec(`INSERT INTO accounts (id, name, created_ms) VALUES (1, 'a', 0);
       INSERT INTO api_keys (account_id, hash, prefix, name, role, scope_type, scope_id, created_ms)
       VALUES (1, 'h1', 'adminadminad', 'TALLY_ADMIN_KEY', 'admin', '', 0, 0),
@@ -63,9 +62,7 @@ describe('the SQLite migrations', () => {
 
   it('keeps the host each pending or dead delivery calls, so that the relay can limit its calls to one host (migration 13)', () => {
     const path = join(dir, 'delivery-host.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 12).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 12');
+    const old = openAsOlderTally(path, 12);
     const insert = old.prepare(
       `INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
        VALUES (1, ?, ?, '203.0.113.9', 'ua', ?, 0, 0, 1)`,
@@ -85,9 +82,7 @@ describe('the SQLite migrations', () => {
 
   it('keeps the seat of each delivery, read back from its impression key whatever the seat holds (none from a key of another shape), and lists a seat’s by it (migration 18)', () => {
     const path = join(dir, 'delivery-seat.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 17).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 17');
+    const old = openAsOlderTally(path, 17);
     const insert = old.prepare(
       `INSERT INTO deliveries (account_id, dedupe_key, url, host, device_ip, user_agent, status, created_ms, due_ms,
          deadline_ms)
@@ -128,9 +123,7 @@ describe('the SQLite migrations', () => {
 
   it('keeps every tracker stored before migration 19 fired by browsers, screened as it was, and stores only browser or app (migration 19)', () => {
     const path = join(dir, 'tracker-fired-by.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 18).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 18');
+    const old = openAsOlderTally(path, 18);
     old.exec(`INSERT INTO accounts (id, name, created_ms) VALUES (1, 'a', 0);
       INSERT INTO advertisers (id, account_id, name, created_ms, updated_ms) VALUES (2, 1, 'adv', 0, 0);
       INSERT INTO line_items (id, account_id, advertiser_id, name, revenue_type, revenue_value_micros, state,
@@ -153,9 +146,7 @@ describe('the SQLite migrations', () => {
 
   it('splits the counted rollups by the notice that counted, rebuilt from the counted events, and keeps the others with no notice kind (migration 14)', () => {
     const path = join(dir, 'rollup-kind.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 13).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 13');
+    const old = openAsOlderTally(path, 13);
     const dims = old.prepare(
       `INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
          advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency,
@@ -199,9 +190,7 @@ describe('the SQLite migrations', () => {
 
   it('moves the invalid traffic whose raw events are kept to its rules’ rows, keeps the rest and every other row with no rule, and adds new rows by their rule (migration 16)', () => {
     const path = join(dir, 'rollup-rule.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 15).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 15');
+    const old = openAsOlderTally(path, 15);
     const hourMs = 1_796_414_400_000;
     const dims = old.prepare(
       `INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
@@ -277,9 +266,7 @@ describe('the SQLite migrations', () => {
 
   it('reports every event and rollup row recorded before with no VAST error code, keeps billing and pruning them, and keeps new codes apart (migration 20)', () => {
     const path = join(dir, 'vast-error.db');
-    const old = new Database(path);
-    SQLITE_MIGRATIONS.slice(0, 19).forEach((sql) => old.exec(sql));
-    old.pragma('user_version = 19');
+    const old = openAsOlderTally(path, 19);
     const dims = old.prepare(
       `INSERT INTO event_dims (account_id, outcome, reason, impression_type, format, channel, method, seat, publisher,
          advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind, currency,
