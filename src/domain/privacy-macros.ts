@@ -20,15 +20,38 @@ export function privacyValuesOf(request: OrtbBidRequest): PrivacyValues {
   const user = asObject((request as { user?: unknown }).user);
   const regsExt = asObject(regs?.ext);
   const userExt = asObject(user?.ext);
-  const gdpr = regs?.gdpr ?? regsExt?.gdpr;
-  const gppSid = regs?.gpp_sid ?? regsExt?.gpp_sid;
+  const gdpr = regsSignal(request, 'gdpr')?.value;
+  const gppSid = regsSignal(request, 'gpp_sid')?.value;
   return {
-    gdpr: gdpr === 0 || gdpr === 1 ? String(gdpr) : '',
+    gdpr: isGdprFlag(gdpr) ? String(gdpr) : '',
     gdprConsent: text(user?.consent) ?? text(userExt?.consent) ?? '',
     usPrivacy: text(regs?.us_privacy) ?? text(regsExt?.us_privacy) ?? '',
     gppString: text(regs?.gpp) ?? text(regsExt?.gpp) ?? '',
-    gppSid: Array.isArray(gppSid) && gppSid.every(Number.isInteger) ? gppSid.join(',') : '',
+    gppSid: isGppSectionList(gppSid) ? gppSid.join(',') : '',
   };
+}
+
+/** `regs.gdpr` as OpenRTB gives it, which `${GDPR}` carries: 0 or 1, a number. */
+function isGdprFlag(value: unknown): value is 0 | 1 {
+  return value === 0 || value === 1;
+}
+
+/** `regs.gpp_sid` as OpenRTB gives it, which `${GPP_SID}` carries: an array of whole numbers. */
+function isGppSectionList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every(Number.isInteger);
+}
+
+/**
+ * Where and what the request gives a `regs` signal: its OpenRTB 2.6 place (`regs.gdpr`), else its
+ * 2.5 one (`regs.ext.gdpr`); `undefined` when neither holds a value other than null.
+ */
+function regsSignal(request: OrtbBidRequest, name: string): { field: string; value: unknown } | undefined {
+  const regs = asObject((request as { regs?: unknown }).regs);
+  const regsExt = asObject(regs?.ext);
+  if (regs?.[name] !== undefined && regs[name] !== null) return { field: `regs.${name}`, value: regs[name] };
+  if (regsExt?.[name] !== undefined && regsExt[name] !== null)
+    return { field: `regs.ext.${name}`, value: regsExt[name] };
+  return undefined;
 }
 
 /** A privacy signal the request gives in a form its macro cannot carry: the macro is filled empty. */
@@ -48,21 +71,13 @@ interface UnreadPrivacySignal {
  * OpenRTB's (`regs.gdpr` "1", `regs.gpp_sid` "2,6"): their macros are filled empty.
  */
 export function unreadPrivacySignals(request: OrtbBidRequest): UnreadPrivacySignal[] {
-  const regs = asObject((request as { regs?: unknown }).regs);
-  const regsExt = asObject(regs?.ext);
-  const given = (name: string) =>
-    regs?.[name] !== undefined && regs[name] !== null
-      ? { field: `regs.${name}`, value: regs[name] }
-      : regsExt?.[name] !== undefined && regsExt[name] !== null
-        ? { field: `regs.ext.${name}`, value: regsExt[name] }
-        : undefined;
   const unread: UnreadPrivacySignal[] = [];
-  const gdpr = given('gdpr');
-  if (gdpr !== undefined && gdpr.value !== 0 && gdpr.value !== 1) {
+  const gdpr = regsSignal(request, 'gdpr');
+  if (gdpr !== undefined && !isGdprFlag(gdpr.value)) {
     unread.push({ macro: '${GDPR}', ...gdpr, expected: '0 or 1, a number' });
   }
-  const gppSid = given('gpp_sid');
-  if (gppSid !== undefined && !(Array.isArray(gppSid.value) && gppSid.value.every(Number.isInteger))) {
+  const gppSid = regsSignal(request, 'gpp_sid');
+  if (gppSid !== undefined && !isGppSectionList(gppSid.value)) {
     unread.push({ macro: '${GPP_SID}', ...gppSid, expected: 'an array of section ids, whole numbers' });
   }
   return unread;
