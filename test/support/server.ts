@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BROWSER_BLOCKED_PORTS } from '../../src/lib/browser-blocked-ports.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -43,13 +44,14 @@ export function acceptsConnections(port: number): Promise<boolean> {
 /**
  * A TCP port that was free a moment ago, picked at random below the kernel's ephemeral range: a
  * test that restarts Tally on its port (the notice URLs it handed out name it) must find it free
- * again, and a port in that range could meanwhile become any connection's local port.
+ * again, and a port in that range could meanwhile become any connection's local port. Never one
+ * `fetch` and browsers refuse to call (10080): a server there would never be seen ready.
  */
 export async function freePort(): Promise<number> {
   const ephemeralFloor = firstEphemeralPort();
   for (;;) {
     const port = LOWEST_TEST_PORT + Math.floor(Math.random() * (ephemeralFloor - LOWEST_TEST_PORT));
-    if (await isFree(port)) return port;
+    if (!BROWSER_BLOCKED_PORTS.has(port) && (await isFree(port))) return port;
   }
 }
 
