@@ -80,10 +80,60 @@ describe('configuration', () => {
     const given = parseConfig({ TALLY_PORT: '0', TALLY_PUBLIC_URL: 'https://tally.example' });
     assertAccepted(given);
     assert.equal(given.config.publicUrl, 'https://tally.example');
-    // Any other port, the lowest included, is one notice URLs can name.
-    const lowest = parseConfig({ TALLY_PORT: '1' });
+    // Any other port browsers fetch from, the lowest included, is one notice URLs can name.
+    const lowest = parseConfig({ TALLY_PORT: '2' });
     assertAccepted(lowest);
-    assert.equal(lowest.config.port, 1);
+    assert.equal(lowest.config.port, 2);
+  });
+
+  it('refuses a commit batch above the queue and a per-host relay concurrency above the total when both are given, as the cap would win unseen', () => {
+    const parsed = parseConfig({
+      TALLY_COMMIT_MAX_BATCH: '5000',
+      TALLY_COMMIT_MAX_QUEUE: '4999',
+      TALLY_BURL_HOST_CONCURRENCY: '100',
+      TALLY_BURL_CONCURRENCY: '99',
+    });
+    assertRefused(parsed);
+    assert.deepEqual(parsed.errors, [
+      'commitMaxBatch: TALLY_COMMIT_MAX_BATCH="5000" is more than commitMaxQueue, TALLY_COMMIT_MAX_QUEUE="4999", and a batch is taken from the queue, so it never holds more: lower it or raise commitMaxQueue',
+      'burlHostConcurrency: TALLY_BURL_HOST_CONCURRENCY="100" is more than burlConcurrency, TALLY_BURL_CONCURRENCY="99", and the calls to one host are among all the calls in flight: lower it or raise burlConcurrency',
+    ]);
+    const equal = parseConfig({
+      TALLY_COMMIT_MAX_BATCH: '5000',
+      TALLY_COMMIT_MAX_QUEUE: '5000',
+      TALLY_BURL_HOST_CONCURRENCY: '99',
+      TALLY_BURL_CONCURRENCY: '99',
+    });
+    assertAccepted(equal);
+    // A default above a given cap is the operator's smaller limit at work, not a mistake.
+    const defaultsAbove = parseConfig({ TALLY_COMMIT_MAX_QUEUE: '100', TALLY_BURL_CONCURRENCY: '8' });
+    assertAccepted(defaultsAbove);
+    assert.equal(defaultsAbove.config.commitMaxBatch, 2048);
+    // A limit that is itself refused is reported once, not compared with its default.
+    const invalid = parseConfig({ TALLY_COMMIT_MAX_BATCH: 'many', TALLY_COMMIT_MAX_QUEUE: '100' });
+    assertRefused(invalid);
+    assert.deepEqual(invalid.errors, [
+      'commitMaxBatch: TALLY_COMMIT_MAX_BATCH="many" must be a decimal integer from 1 to 100000',
+    ]);
+  });
+
+  it('refuses a public URL on a port browsers block, and takes that port to listen on behind a public URL on another', () => {
+    for (const port of ['1', '6000', '10080']) {
+      const parsed = parseConfig({ TALLY_PORT: port });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        `publicUrl: "http://127.0.0.1:${port}" names port ${port}, which browsers refuse to fetch from (the Fetch standard's blocked ports), so no notice would reach it: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
+      ]);
+    }
+    const given = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example:6667/t' });
+    assertRefused(given);
+    assert.match(given.errors.join('\n'), /^publicUrl: .* names port 6667, which browsers refuse/);
+    const proxied = parseConfig({ TALLY_PORT: '10080', TALLY_PUBLIC_URL: 'https://tally.example' });
+    assertAccepted(proxied);
+    assert.equal(proxied.config.port, 10080);
+    // Port 80 written out is the http default, which the URL parser drops.
+    const explicitDefault = parseConfig({ TALLY_PUBLIC_URL: 'http://tally.example:80' });
+    assertAccepted(explicitDefault);
   });
 
   it('reports every problem at once, including malformed entries inside rules and price keys', () => {

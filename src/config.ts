@@ -12,6 +12,7 @@ import { MAX_KEY_ID } from './domain/token.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
+import { BROWSER_BLOCKED_PORTS } from './lib/browser-blocked-ports.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
 import { readAddressFile } from './address-file.js';
@@ -271,6 +272,34 @@ export function parseConfig(
     smtpUrl,
     mailFrom,
   };
+  /**
+   * Refuses a limit given above the limit that caps it, which would leave it no effect: the cap
+   * wins. Only where both are given and valid: a default above a given cap is lowered to it.
+   */
+  const capped = (name: string, value: number, capName: string, cap: number, why: string) => {
+    const bothGiven = read(name) !== undefined && read(capName) !== undefined;
+    const bothValid = !errors.some(
+      (error) => error.startsWith(`${name}:`) || error.startsWith(`${capName}:`),
+    );
+    if (bothGiven && bothValid && value > cap)
+      errors.push(
+        `${name}: ${given(name)} is more than ${capName}, ${given(capName)}, and ${why}: lower it or raise ${capName}`,
+      );
+  };
+  capped(
+    'commitMaxBatch',
+    config.commitMaxBatch,
+    'commitMaxQueue',
+    config.commitMaxQueue,
+    'a batch is taken from the queue, so it never holds more',
+  );
+  capped(
+    'burlHostConcurrency',
+    config.burlHostConcurrency,
+    'burlConcurrency',
+    config.burlConcurrency,
+    'the calls to one host are among all the calls in flight',
+  );
   // A misspelt setting in the file would otherwise leave its default in force, unnoticed.
   for (const name of Object.keys(file)) {
     if (!settings.has(name)) {
@@ -335,6 +364,8 @@ function problemOfPublicUrl(text: string): string | undefined {
     return 'is not a URL (a host, and a port from 1 to 65535 if any)';
   }
   if (url.port === '0') return 'names port 0, which no notice can reach (a port is 1 to 65535)';
+  if (BROWSER_BLOCKED_PORTS.has(Number(url.port)))
+    return `names port ${url.port}, which browsers refuse to fetch from (the Fetch standard's blocked ports), so no notice would reach it`;
   if (url.username !== '' || url.password !== '') return 'must hold no user name or password';
   if (text.includes('?')) return 'must have no query (?…)';
   if (text.includes('#')) return 'must have no fragment (#…)';

@@ -33,7 +33,7 @@ function configFor(dataDir: string) {
     TALLY_DATA_DIR: dataDir,
     TALLY_PORT: '0',
     TALLY_HOST: '127.0.0.1',
-    TALLY_PUBLIC_URL: 'http://127.0.0.1:1',
+    TALLY_PUBLIC_URL: 'http://tally.test',
     TALLY_ADMIN_KEY: 'test-admin-key-0123456789',
   });
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
@@ -321,7 +321,7 @@ describe('a metrics key', () => {
       TALLY_DATA_DIR: dataDir,
       TALLY_PORT: '0',
       TALLY_HOST: '127.0.0.1',
-      TALLY_PUBLIC_URL: 'http://127.0.0.1:1',
+      TALLY_PUBLIC_URL: 'http://tally.test',
       TALLY_METRICS_KEY: 'metrics-key-0123456789',
     });
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
