@@ -604,7 +604,7 @@ describe('the tally command', () => {
       for (const [dataDir, file, problem] of cases) {
         const result = await runCli(
           ['serve'],
-          { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0', TALLY_PUBLIC_URL: 'http://127.0.0.1:1' },
+          { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0', TALLY_PUBLIC_URL: 'http://tally.test' },
           { unprivileged: true },
         );
         assert.equal(result.code, 1, `${file}: ${result.stderr}`);
@@ -624,7 +624,7 @@ describe('the tally command', () => {
       const result = await runCli(['serve'], {
         TALLY_DATA_DIR: dataDir,
         TALLY_PORT: '0',
-        TALLY_PUBLIC_URL: 'http://127.0.0.1:1',
+        TALLY_PUBLIC_URL: 'http://tally.test',
       });
       assert.equal(result.code, 1, result.stderr);
       assert.match(
