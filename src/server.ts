@@ -40,6 +40,7 @@ import {
   COMMIT_FAILURES_METRIC,
   COMMIT_LATENCY_METRIC,
   GroupCommitter,
+  NOTICE_WAIT_METRIC,
   NOTICES_METRIC,
   noticeLabels,
 } from './hot/group-commit.js';
@@ -548,7 +549,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
  */
 function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
-  for (const histogram of [COMMIT_BATCH_SIZE_METRIC, COMMIT_LATENCY_METRIC]) {
+  for (const histogram of [COMMIT_BATCH_SIZE_METRIC, COMMIT_LATENCY_METRIC, NOTICE_WAIT_METRIC]) {
     metrics.histogram(histogram.name, histogram.help, histogram.buckets);
   }
   for (const impressionType of IMPRESSION_TYPES) {

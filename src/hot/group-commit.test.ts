@@ -271,6 +271,45 @@ describe('group commit', () => {
     const seconds = Number(/tally_commit_latency_seconds_sum (\S+)\n/.exec(text)?.[1]);
     assert.ok(seconds >= 0.02 && seconds < 10, `${seconds} s for a ${commitMs} ms commit`);
   });
+
+  it('times each committed notice from its queueing to its commit, and no notice of a failed commit', async () => {
+    const commitMs = 60;
+    let fail = false;
+    const slow: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Outcome[]>((resolve, reject) =>
+          setTimeout(
+            () => (fail ? reject(new Error('disk gone')) : resolve(batch.map(() => COUNTED))),
+            commitMs,
+          ),
+        ),
+      close: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      slow,
+      { maxBatch: 1, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      metrics,
+    );
+    // One batch at a time of one notice each: the second waits for the first commit, then its own.
+    await Promise.all([accepted(submit(committer, event('w1'))), accepted(submit(committer, event('w2')))]);
+    fail = true;
+    await assert.rejects(accepted(submit(committer, event('w3'))), /disk gone/);
+    const text = metrics.render();
+    assert.match(
+      text,
+      /tally_notice_commit_wait_seconds_count 2\n/,
+      'the two committed notices, not the third',
+    );
+    assert.match(
+      text,
+      /tally_notice_commit_wait_seconds_bucket\{le="0\.05"\} 0\n/,
+      'each waited a commit or more',
+    );
+    assert.match(text, /tally_notice_commit_wait_seconds_bucket\{le="10"\} 2\n/);
+    const seconds = Number(/tally_notice_commit_wait_seconds_sum (\S+)\n/.exec(text)?.[1]);
+    assert.ok(seconds >= 0.17 && seconds < 20, `${seconds} s for a commit and for two of ${commitMs} ms`);
+  });
 });
 
 describe('group commit pipelining', () => {

@@ -13,10 +13,17 @@ export class Metrics {
 
   /** Observes a value into a histogram (one series, without labels) with the given upper bounds. */
   observe(name: string, help: string, value: number, buckets: readonly number[]): void {
+    this.observeEach(name, help, [value], buckets);
+  }
+
+  /** Observes each of `values` into a histogram, as {@link observe} does one. */
+  observeEach(name: string, help: string, values: readonly number[], buckets: readonly number[]): void {
     const series = this.histogramSeries(name, help, buckets);
-    for (const bucket of series.buckets ?? []) if (value <= bucket.bound) bucket.count++;
-    series.value += value;
-    series.count = (series.count ?? 0) + 1;
+    for (const value of values) {
+      for (const bucket of series.buckets ?? []) if (value <= bucket.bound) bucket.count++;
+      series.value += value;
+    }
+    series.count = (series.count ?? 0) + values.length;
   }
 
   /**

@@ -262,6 +262,24 @@ describe('/metrics', () => {
         '10',
         '+Inf',
       ],
+      // Seconds too, with a bucket at the 20 ms an answer should take at most.
+      tally_notice_commit_wait_seconds: [
+        '0.0005',
+        '0.001',
+        '0.002',
+        '0.005',
+        '0.01',
+        '0.02',
+        '0.05',
+        '0.1',
+        '0.25',
+        '0.5',
+        '1',
+        '2.5',
+        '5',
+        '10',
+        '+Inf',
+      ],
     };
     for (const [name, bounds] of Object.entries(histogramBounds)) {
       const histogram = families.get(name);
@@ -357,6 +375,7 @@ describe('/metrics', () => {
       tally_build_info: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
+      tally_notice_commit_wait_seconds: 'histogram',
       tally_notices_total: 'counter',
       tally_tracker_ancost_ignored_total: 'counter',
       tally_api_auth_failures_total: 'counter',
@@ -380,6 +399,13 @@ describe('/metrics', () => {
     assert.equal(valueOf(families, 'tally_commit_latency_seconds_count'), batches);
     const latencySeconds = valueOf(families, 'tally_commit_latency_seconds_sum');
     assert.ok(latencySeconds > 0, `the commits took some time; got ${latencySeconds} seconds`);
+    // Every committed notice was timed from its queueing, for at least its own commit.
+    assert.equal(valueOf(families, 'tally_notice_commit_wait_seconds_count'), 4);
+    const waitedSeconds = valueOf(families, 'tally_notice_commit_wait_seconds_sum');
+    assert.ok(
+      waitedSeconds >= latencySeconds,
+      `waited ${waitedSeconds} s, the commits took ${latencySeconds} s`,
+    );
     assert.equal(valueOf(families, 'tally_commit_queue_depth'), 0);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }), 1);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }), 1);
