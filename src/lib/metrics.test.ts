@@ -36,6 +36,17 @@ describe('Metrics text exposition', () => {
     );
   });
 
+  it('observes a list of values at once as it observes each in turn', () => {
+    const each = new Metrics();
+    for (const value of [0.5, 3, 100, 5]) each.observe('h', 'help', value, [1, 5]);
+    const atOnce = new Metrics();
+    atOnce.observeEach('h', 'help', [0.5, 3], [1, 5]);
+    atOnce.observeEach('h', 'help', [], [1, 5]);
+    atOnce.observeEach('h', 'help', [100, 5], [1, 5]);
+    assert.equal(atOnce.render(), each.render());
+    assert.match(atOnce.render(), /^h_count 4$/m);
+  });
+
   it('renders gauges of one name with different labels as one family, each read at render', () => {
     const metrics = new Metrics();
     const outbox = { pending: 1, dead: 0 };
