@@ -793,18 +793,26 @@ describe('the notice lane', () => {
   });
 
   it('serves a first notice sent after line breaks, and times its connection as one that served a request', async () => {
-    await withLane(echo, async ({ port }) => {
-      const client = new Client(port);
-      client.write('\r\n');
-      // Long enough for the line breaks to be read on their own, and far enough within the head
-      // timeout that a loaded machine's late timer does not end the connection first.
-      await new Promise((resolve) => setTimeout(resolve, OPTIONS.headersTimeoutMs / 10));
-      client.write(get('/n/a'));
-      await client.answers(1);
-      // The head timeout the line breaks started ends with the notice: idle past it, the
-      // connection is kept for the next one.
-      await servesNextAfterIdling(client);
-    });
+    // A head timeout the notice comes well within even when the process stalls after reading the
+    // line breaks (a pause of 300 ms there ended the connection with a 408 under the default
+    // 300 ms, whatever the wait below); the idle outlasts it by a second and stays well inside
+    // the 5 s keep-alive timeout.
+    const headersTimeoutMs = 1500;
+    await withLane(
+      echo,
+      async ({ port }) => {
+        const client = new Client(port);
+        client.write('\r\n');
+        // Long enough for the line breaks to be read on their own.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        client.write(get('/n/a'));
+        await client.answers(1);
+        // The head timeout the line breaks started ends with the notice: idle past it, the
+        // connection is kept for the next one.
+        await servesNextAfterIdling(client, headersTimeoutMs + 1000);
+      },
+      { ...OPTIONS, headersTimeoutMs },
+    );
   });
 
   it(
