@@ -366,11 +366,16 @@ describe('a data directory Tally must not damage', () => {
       assert.equal((JSON.parse(before) as { keys: unknown[] }).keys.length, 1);
 
       // The disk refuses the new file's bytes (EFBIG under a zero file-size limit, as ENOSPC
-      // would on a full disk) once the command has read the old keys.
+      // would on a full disk) once the command has read the old keys. In the C locale, which every
+      // machine has: bash warns on the same stderr of an LC_ALL naming a locale the machine lacks.
       const child = spawn(
         'bash',
         ['-c', 'ulimit -f 0 && exec "$0" --import tsx src/cli/main.ts rotate-token-key', process.execPath],
-        { cwd: REPO, env: { ...process.env, TALLY_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] },
+        {
+          cwd: REPO,
+          env: { ...process.env, LC_ALL: 'C', TALLY_DATA_DIR: dataDir },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
       );
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
