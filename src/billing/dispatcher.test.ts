@@ -10,6 +10,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { Logger } from '../lib/log.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import { freePort } from '../../test/support/server.js';
 import { BurlDispatcher } from './dispatcher.js';
 import type { DispatcherOptions } from './dispatcher.js';
 import type { LeasedDelivery } from '../ports/ledger.js';
@@ -306,11 +307,10 @@ describe('the burl dispatcher’s outcomes', () => {
   });
 
   it('retries a DSP that refused the connection or gave no answer within the time limit, as it retries a 5xx, rather than marking it dead', async () => {
-    // A port nothing listens on any more, and a DSP that never answers.
-    const gone = createServer();
-    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
-    const gonePort = (gone.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    // A port nothing listens on, below the kernel's ephemeral range: the port of a server just
+    // closed could be given to the next server started on port 0 (this DSP's, or another
+    // process's), which would answer in its place. And a DSP that never answers.
+    const gonePort = await freePort();
     const mute = createServer(() => {});
     await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
     const ledger = new SqliteLedger(openSqlite(join(dir, 'network-errors.db')));
