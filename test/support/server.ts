@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,14 +45,71 @@ export function acceptsConnections(port: number): Promise<boolean> {
  * A TCP port that was free a moment ago, picked at random below the kernel's ephemeral range: a
  * test that restarts Tally on its port (the notice URLs it handed out name it) must find it free
  * again, and a port in that range could meanwhile become any connection's local port. Never one
- * `fetch` and browsers refuse to call (10080): a server there would never be seen ready.
+ * `fetch` and browsers refuse to call (10080): a server there would never be seen ready. Reserved
+ * for this process until it exits (see `reservePort`): no other test process picks it meanwhile.
  */
 export async function freePort(): Promise<number> {
   const ephemeralFloor = firstEphemeralPort();
   for (;;) {
     const port = LOWEST_TEST_PORT + Math.floor(Math.random() * (ephemeralFloor - LOWEST_TEST_PORT));
-    if (!BROWSER_BLOCKED_PORTS.has(port) && (await isFree(port))) return port;
+    if (!BROWSER_BLOCKED_PORTS.has(port) && reservePort(port) && (await isFree(port))) return port;
   }
+}
+
+/**
+ * Where the test processes of this user reserve the ports `freePort` picks, a file a port naming
+ * the process. Free while Tally is stopped and started again on it, a port could otherwise be
+ * picked by a test file running beside, or by another run of the suite, and taken first.
+ */
+const RESERVED_PORTS_DIR = join(tmpdir(), `tally-test-ports-${process.getuid?.() ?? 'user'}`);
+
+/** The ports this process reserved, given back as it exits. */
+const reservedPorts = new Set<number>();
+
+/**
+ * Reserves `port` for this process until it exits; false when it is reserved already, by this
+ * process (`freePort` gave it before) or by another that still runs. One a process that ended
+ * without giving it back (killed) reserved is taken over.
+ */
+function reservePort(port: number): boolean {
+  if (reservedPorts.has(port)) return false;
+  mkdirSync(RESERVED_PORTS_DIR, { recursive: true });
+  const file = join(RESERVED_PORTS_DIR, String(port));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      if (reservedPorts.size === 0) process.once('exit', releasePorts);
+      reservedPorts.add(port);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: number;
+    try {
+      holder = Number(readFileSync(file, 'utf8'));
+    } catch {
+      continue; // given back meanwhile
+    }
+    if (isRunning(holder)) return false;
+    rmSync(file, { force: true });
+  }
+  return false;
+}
+
+/** Whether process `pid` runs; a reservation file still being written, naming none yet, counts as running. */
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Gives back every port this process reserved. */
+function releasePorts(): void {
+  for (const port of reservedPorts) rmSync(join(RESERVED_PORTS_DIR, String(port)), { force: true });
 }
 
 /** The lowest port `freePort` picks: above the well-known services' (PostgreSQL, Redis, NATS…). */
