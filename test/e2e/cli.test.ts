@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { holdPort, runCli } from '../support/server.js';
+import { holdPort, runCli, tallyEnv } from '../support/server.js';
 import Database from 'better-sqlite3';
 import { SqliteAccountStore } from '../../src/adapters/sqlite/accounts.js';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
@@ -103,13 +103,12 @@ describe('the tally command', () => {
     const holder = await holdPort();
     const port = holder.port;
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-port-taken-'));
-    const env = {
-      ...process.env,
+    const env = tallyEnv({
       TALLY_DATA_DIR: dataDir,
       TALLY_PORT: String(port),
       TALLY_HOST: '127.0.0.1',
       TALLY_ADMIN_KEY: 'test-admin-key-0123456789',
-    };
+    });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
       cwd: new URL('../../', import.meta.url).pathname,
       env,

@@ -19,7 +19,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
-import { api, freePort, runCli, serveOnFreePort, startServer } from '../support/server.js';
+import { api, freePort, runCli, serveOnFreePort, startServer, tallyEnv } from '../support/server.js';
 import type { ServeProcess } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
@@ -373,7 +373,7 @@ describe('a data directory Tally must not damage', () => {
         ['-c', 'ulimit -f 0 && exec "$0" --import tsx src/cli/main.ts rotate-token-key', process.execPath],
         {
           cwd: REPO,
-          env: { ...process.env, LC_ALL: 'C', TALLY_DATA_DIR: dataDir },
+          env: tallyEnv({ LC_ALL: 'C', TALLY_DATA_DIR: dataDir }),
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );

@@ -13,6 +13,7 @@ import {
   runCli,
   serveOnFreePort,
   startServer,
+  tallyEnv,
 } from '../support/server.js';
 import type { ServeProcess } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
@@ -236,7 +237,7 @@ describe('starting Tally', () => {
     const port = await freePort();
     // Its own process group, so that whatever it leaves behind can be killed after the test.
     const npm = spawn('npm', ['start'], {
-      env: { ...process.env, TALLY_DATA_DIR: dataDir, TALLY_PORT: String(port) },
+      env: tallyEnv({ TALLY_DATA_DIR: dataDir, TALLY_PORT: String(port) }),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

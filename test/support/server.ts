@@ -169,6 +169,16 @@ const CLI_TIMEOUT_MS = 120_000;
 const NOBODY = 65534;
 
 /**
+ * The environment a test starts Tally (or `npm start`) in: this process's without its `TALLY_*`
+ * variables, which a developer's shell may hold (a `TALLY_PUBLIC_URL`, a `TALLY_CONFIG`) and which
+ * would change or refuse the configuration the test gives, then `env`.
+ */
+export function tallyEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('TALLY_'));
+  return { ...Object.fromEntries(inherited), ...env };
+}
+
+/**
  * Runs the CLI (`src/cli/main.ts`) with extra environment, returning its exit code and output;
  * rejects when it is still running after `CLI_TIMEOUT_MS` (a `serve` that should have refused
  * to start, say), having killed it.
@@ -180,7 +190,7 @@ export async function runCli(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: REPO,
-    env: { ...process.env, ...env },
+    env: tallyEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Root reads and writes any file: run as `nobody`, files root owns are as closed to it as
     // another user's are to Tally.
@@ -218,13 +228,7 @@ export interface ServeProcess {
 export function spawnServe(dataDir: string, port: number, env: Record<string, string>): ServeProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: REPO,
-    env: {
-      ...process.env,
-      TALLY_DATA_DIR: dataDir,
-      TALLY_PORT: String(port),
-      TALLY_HOST: '127.0.0.1',
-      ...env,
-    },
+    env: tallyEnv({ TALLY_DATA_DIR: dataDir, TALLY_PORT: String(port), TALLY_HOST: '127.0.0.1', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
