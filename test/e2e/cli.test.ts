@@ -311,9 +311,10 @@ describe('the tally command', () => {
     const keyFile = join(dataDir, 'token-keys.json');
     try {
       assert.equal((await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir })).code, 0);
-      // Another user may read the keys but write nothing in the directory, root's.
-      chmodSync(dataDir, 0o755);
-      chmodSync(keyFile, 0o644);
+      // The command may read the keys but write nothing in the directory: as root, the command
+      // runs as another user; as any other user, the modes deny its owner writing too.
+      chmodSync(dataDir, 0o555);
+      chmodSync(keyFile, 0o444);
       const before = readFileSync(keyFile, 'utf8');
       const result = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir }, { unprivileged: true });
       assert.equal(result.code, 1, result.stderr);
@@ -329,6 +330,7 @@ describe('the tally command', () => {
       assert.equal(readFileSync(keyFile, 'utf8'), before);
       assert.deepEqual(readdirSync(dataDir), ['token-keys.json']);
     } finally {
+      chmodSync(dataDir, 0o755);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
@@ -570,19 +572,22 @@ describe('the tally command', () => {
   });
 
   it('refuses to serve, in one line naming the file, a data directory whose lock file, key file or ledger its user may not write', async () => {
-    /** A data directory anyone may write in, holding `files`, each made by this (root) user, mode 600. */
+    /**
+     * A data directory anyone may write in, holding `files`, each mode 000: as root, the command
+     * runs as another user; as any other user, the modes deny its owner too.
+     */
     const dataDirWith = (files: Record<string, string>) => {
       const dataDir = mkdtempSync(join(tmpdir(), 'tally-not-mine-'));
       chmodSync(dataDir, 0o777);
       for (const [name, text] of Object.entries(files)) {
         writeFileSync(join(dataDir, name), text);
-        chmodSync(join(dataDir, name), 0o600);
+        chmodSync(join(dataDir, name), 0o000);
       }
       return dataDir;
     };
     const ledgerDir = dataDirWith({});
     openSqlite(join(ledgerDir, 'tally.db')).close();
-    chmodSync(join(ledgerDir, 'tally.db'), 0o644);
+    chmodSync(join(ledgerDir, 'tally.db'), 0o444);
     const keysDir = dataDirWith({ 'token-keys.json': '{"keys": []}' });
     openSqlite(join(keysDir, 'tally.db')).close();
     chmodSync(join(keysDir, 'tally.db'), 0o666);
