@@ -367,6 +367,44 @@ describe('GET /v1/billing-records', () => {
     assert.match(second.lines[0] ?? '', /,two-imps,imp-2,b-imp-2,seat-two-1,/);
     assert.equal(second.next, undefined, 'the last page: no Link');
   });
+
+  it('writes in CSV, after a leading escape, the ids a spreadsheet would read as other numbers (19 digits, leading zeros, an exponent), so that they still match the DSP’s', async () => {
+    const auctionId = '7431235367391739290';
+    const win = {
+      request: {
+        id: auctionId,
+        imp: [{ id: '01', banner: { w: 300, h: 250 } }],
+        site: { publisher: { id: '000123' } },
+      },
+      seat: '0042',
+      bid: { id: '1E5', impid: '01', price: 2, adm: '<div>ad</div>' },
+    };
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+    const [result] = registered.body.results;
+    assert.equal(result.ok, true, JSON.stringify(result));
+    await fire(result.noticeUrls.adm);
+    const { records } = await readAll(tally.adminKey, `auctionId=${auctionId}`);
+    assert.deepEqual(
+      records.map((record) => [record.auctionId, record.impId, record.bidId, record.seat, record.publisher]),
+      [[auctionId, '01', '1E5', '0042', '000123']],
+      'JSON gives the ids as they are',
+    );
+    const csv = await fetch(`${tally.url}/v1/billing-records?auctionId=${auctionId}&format=csv`, {
+      headers: { authorization: `Bearer ${tally.adminKey}` },
+    });
+    const [, line] = (await csv.text()).split('\r\n');
+    assert.match(line ?? '', /,'7431235367391739290,'01,'1E5,'0042,'000123,USD,2000000,/);
+    const hour = hourStartMs(Date.now());
+    const report = await fetch(
+      `${tally.url}/v1/reports?from=${iso(hour - HOUR_MS)}&to=${iso(hour + HOUR_MS)}&seat=0042&groupBy=seat,publisher&format=csv`,
+      { headers: { authorization: `Bearer ${tally.adminKey}` } },
+    );
+    assert.equal(
+      (await report.text()).split('\r\n')[1],
+      "'0042,'000123,1,2000000,0,0,0",
+      'a report writes them so too',
+    );
+  });
 });
 
 describe('billing records of a window served under rules since shortened', () => {
