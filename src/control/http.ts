@@ -6,6 +6,7 @@ import { errorCode } from '../lib/error-code.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
 import { continueIfOwed } from './expect-continue.js';
+import { decodeMarkingBadBytes } from '../lib/marked-utf8.js';
 import {
   declaredForeignCharset,
   firstNonAsciiOffset,
@@ -349,12 +350,15 @@ function escapedSurrogates(text: string): string {
  * `ApiError`s. `tooLargeFix` is what the 413's message tells the caller to do. The body must be
  * UTF-8: a declared charset other than UTF-8 is refused (415) where it would read otherwise (UTF-16,
  * UTF-32, UTF-7, HZ and ISO-2022 always, others once the body holds a byte beyond ASCII), and so is
- * a body that is not UTF-8 (400), one in UTF-16 or UTF-32 told apart as such.
+ * a body that is not UTF-8 (400), one in UTF-16 or UTF-32 told apart as such; with `badBytes`
+ * `'marked'`, one that is UTF-8 but for some bytes is read with those bytes marked
+ * (`decodeMarkingBadBytes`), for the caller to refuse the part holding them.
  */
 export async function readJsonText(
   req: IncomingMessage,
   maxBytes: number,
   tooLargeFix = 'send a smaller one',
+  badBytes: 'refused' | 'marked' = 'refused',
 ): Promise<string> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/([^\s;/]+\+)?json\s*(;|$)/i.test(type)) {
@@ -413,13 +417,26 @@ export async function readJsonText(
   try {
     return UTF8.decode(bytes);
   } catch {
-    throw new ApiError(
-      400,
-      'INVALID_JSON',
-      'the body is not valid UTF-8 (bytes that are no character would be stored as U+FFFD, ' +
-        'making different ids one): send JSON encoded in UTF-8',
-    );
+    if (badBytes === 'marked') return decodeMarkingBadBytes(bytes);
+    throw notUtf8Error('the body');
   }
+}
+
+/**
+ * The refusal of JSON (`what`: "the body", "this win"…) that is not UTF-8: 400 `INVALID_JSON`,
+ * naming the byte and the text before it in its string where they are known.
+ */
+export function notUtf8Error(what: string, found?: { byte: number; before: string }): ApiError {
+  const where =
+    found === undefined
+      ? ''
+      : ` (0x${found.byte.toString(16).toUpperCase()}${found.before === '' ? ' at the start of a string' : ` after ${JSON.stringify(found.before.length > 40 ? `…${found.before.slice(-40)}` : found.before)}`})`;
+  return new ApiError(
+    400,
+    'INVALID_JSON',
+    `${what} is not valid UTF-8${where} (bytes that are no character would be stored as U+FFFD, ` +
+      'making different ids one): send JSON encoded in UTF-8',
+  );
 }
 
 /**

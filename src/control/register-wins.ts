@@ -5,12 +5,14 @@ import type { ErrorCode } from './http.js';
 import {
   ApiError,
   duplicateMemberError,
+  notUtf8Error,
   parseJsonBodyWithDuplicates,
   unpairedSurrogate,
   unpairedSurrogateError,
 } from './http.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMembers } from '../domain/duplicate-members.js';
+import { hasMarkedBytes, markedByteIn } from '../lib/marked-utf8.js';
 import { jsonKind, shownName } from '../lib/shown.js';
 
 /** Most wins accepted in one call. */
@@ -31,7 +33,8 @@ export type WinsAnswer =
 /**
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
  * fails the others (a win naming a member twice in one of its objects, or holding a string with an
- * unpaired surrogate escape, is refused alone; a body that is not JSON, too deep, naming a member
+ * unpaired surrogate escape or with bytes that are not UTF-8, which the body comes with marked
+ * (`decodeMarkingBadBytes`), is refused alone; a body that is not JSON, too deep, naming a member
  * twice or holding such a string outside the wins, or without a wins array is refused whole); a
  * second winning bid for an imp another win of the call won, outside an ad pod, is warned of. A
  * win that Tally fails on is refused alone, with `INTERNAL`, and handed to `onFault`; one whose
@@ -44,12 +47,16 @@ export function registerWins(
   onFault: (error: unknown) => void,
   maxAnswerChars = MAX_ANSWER_CHARS,
 ): WinsAnswer {
+  // Bytes that are not UTF-8 come marked (`decodeMarkingBadBytes`): inside a win's strings they
+  // refuse that win alone; anywhere else, the body.
+  const badBytes = hasMarkedBytes(body);
   let parsed: unknown;
   try {
     parsed = parseJsonBodyWithDuplicates(body, 'caller');
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    return refused(error.status, error.code, error.message);
+    const refusal = badBytes ? notUtf8Error('the body') : error;
+    return refused(refusal.status, refusal.code, refusal.message);
   }
   // A member named twice inside a win refuses that win alone; anywhere else, the body.
   const duplicateInWin = new Map<number, DuplicateMember>();
@@ -65,7 +72,7 @@ export function registerWins(
   // An unpaired surrogate inside a win refuses that win alone (`resultOf`); anywhere else, the body.
   const outside = unpairedSurrogate(Array.isArray(wins) ? { ...(parsed as object), wins: [] } : parsed);
   if (outside !== undefined) {
-    const error = unpairedSurrogateError('the body', outside);
+    const error = badBytes ? notUtf8Error('the body') : unpairedSurrogateError('the body', outside);
     return refused(error.status, error.code, error.message);
   }
   const extra = Array.isArray(wins)
@@ -97,7 +104,7 @@ export function registerWins(
   let answerChars = envelope[0].length + envelope[1].length;
   (wins as unknown[]).forEach((win, index) => {
     const separatorChars = results.length > 0 ? 1 : 0;
-    const instrumented = resultOf(win, duplicateInWin.get(index), env, onFault);
+    const instrumented = resultOf(win, duplicateInWin.get(index), badBytes, env, onFault);
     const imp = instrumented.ok ? wonImp(win) : undefined;
     if (instrumented.ok && imp !== undefined) {
       const first = firstWinners.get(imp.key);
@@ -171,11 +178,17 @@ function secondWinnerWarning(firstIndex: number): string {
 function resultOf(
   win: unknown,
   duplicate: DuplicateMember | undefined,
+  badBytes: boolean,
   env: WinEnvironment,
   onFault: (error: unknown) => void,
 ): InstrumentedWin | RejectedWin {
   if (duplicate !== undefined) {
     const { code, message } = duplicateMemberError('this win', duplicate);
+    return refusedWin(code, message);
+  }
+  const badByte = badBytes ? markedByteInValue(win) : undefined;
+  if (badByte !== undefined) {
+    const { code, message } = notUtf8Error('this win', badByte);
     return refusedWin(code, message);
   }
   const surrogate = unpairedSurrogate(win);
@@ -214,4 +227,25 @@ function notAWinsBody(body: unknown, wins: unknown): string {
   const fields = Object.keys(body).map(shownName);
   if (fields.length === 0) return 'this had no fields';
   return `this had ${fields.slice(0, 3).join(', ')}${fields.length > 3 ? '…' : ''} and no "wins"`;
+}
+
+/**
+ * The first byte that is not UTF-8 a parsed win holds marked in a string, value or member name
+ * (see `decodeMarkingBadBytes`), with the text before it in that string; `undefined` when none.
+ */
+function markedByteInValue(value: unknown): { byte: number; before: string } | undefined {
+  // Last first, so that the first in the text is found first; a member's name before its value.
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      const found = markedByteIn(next);
+      if (found !== undefined) return found;
+    } else if (Array.isArray(next)) {
+      for (let index = next.length - 1; index >= 0; index--) pending.push(next[index]);
+    } else if (typeof next === 'object' && next !== null) {
+      for (const [name, member] of Object.entries(next).toReversed()) pending.push(member, name);
+    }
+  }
+  return undefined;
 }

@@ -73,7 +73,7 @@ const win = {
 
 async function register(
   base: string,
-  body: string,
+  body: string | Buffer,
 ): Promise<{ status: number; body: any; retryAfter: string | null }> {
   const response = await fetch(`${base}/v1/wins`, {
     method: 'POST',
@@ -109,6 +109,38 @@ describe('POST /v1/wins', () => {
       answer.body.error.message,
       `the body is larger than ${MAX_BODY_BYTES} bytes, the limit for this request: split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)`,
     );
+  });
+
+  it('refuses alone a win whose markup holds a byte that is not UTF-8 (a Latin-1 é), naming it, and registers the others', async () => {
+    const latin1 = JSON.stringify({ ...win, bid: { ...win.bid, adm: '<p>caf@ au lait</p>' } });
+    const body = Buffer.concat([
+      Buffer.from(`{"wins": [${JSON.stringify(win)}, `),
+      Buffer.from(latin1.slice(0, latin1.indexOf('@'))),
+      Buffer.from([0xe9]),
+      Buffer.from(`${latin1.slice(latin1.indexOf('@') + 1)}, ${JSON.stringify(win)}]}`),
+    ]);
+    const answer = await register(bases.open, body);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const { results } = answer.body as {
+      results: { ok: boolean; error?: { code: string; message: string } }[];
+    };
+    assert.deepEqual(
+      results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'INVALID_JSON', 'ok'],
+    );
+    assert.equal(
+      results[1]?.error?.message,
+      'this win is not valid UTF-8 (0xE9 after "<p>caf") (bytes that are no character would be stored as U+FFFD, making different ids one): send JSON encoded in UTF-8',
+    );
+    // Outside a win's strings, the body is refused whole, as it was.
+    for (const outside of [
+      Buffer.concat([Buffer.from(`{"wins": [${JSON.stringify(win)}]}`), Buffer.from([0xff])]),
+      Buffer.concat([Buffer.from('{"wins": [], "'), Buffer.from([0xc3]), Buffer.from('": 1}')]),
+    ]) {
+      const refused = await register(bases.open, outside);
+      assert.deepEqual([refused.status, refused.body.error.code], [400, 'INVALID_JSON']);
+      assert.match(refused.body.error.message, /^the body is not valid UTF-8 \(bytes that are no character/);
+    }
   });
 
   it('answers a body the wins thread refuses with that refusal', async () => {

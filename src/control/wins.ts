@@ -25,6 +25,8 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Lo
           ctx.req,
           maxBodyBytes,
           'split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)',
+          // Bytes that are not UTF-8 inside a win refuse that win alone (`registerWins`).
+          'marked',
         );
         // The response closes before it is sent only when the caller went away.
         const abandoned = new AbortController();
