@@ -198,6 +198,34 @@ describe('classifying a win', () => {
     assert.equal(result.code, 'IMP_NOT_FOUND');
   });
 
+  it('names the imps the request has when the bid won none of them, and says so when it has none', () => {
+    const refusal = (request: unknown, bid: unknown) => {
+      const result = classifyWin(request as never, bid as never);
+      assert.ok(isClassifyError(result), JSON.stringify(result));
+      return [result.code, result.message];
+    };
+    const imps = ['1', '2', '3', '4', '5', '6'].map((id) => ({ id, banner: {} }));
+    assert.deepEqual(refusal({ id: 'a', site, imp: imps.slice(0, 2) }, { impid: 'imp-2' }), [
+      'IMP_NOT_FOUND',
+      'bid.impid "imp-2" matches no request.imp[].id (the request\'s imps are "1", "2"): send the request the bid won an imp of, or the bid that won one of its imps',
+    ]);
+    // At most five are named, and an imp without an id is said to have none.
+    assert.deepEqual(refusal({ id: 'a', site, imp: [{ banner: {} }, ...imps] }, { impid: '9' }), [
+      'IMP_NOT_FOUND',
+      'bid.impid "9" matches no request.imp[].id (the request\'s imps are no id, "1", "2", "3", "4" and 2 more): send the request the bid won an imp of, or the bid that won one of its imps',
+    ]);
+    for (const [imp, said] of [
+      [undefined, 'request.imp is missing'],
+      [[], 'request.imp is empty'],
+      [{ id: '1', banner: {} }, 'request.imp is an object, not an array'],
+    ] as const) {
+      assert.deepEqual(refusal({ id: 'a', site, imp }, { impid: '1' }), [
+        'IMP_NOT_FOUND',
+        `${said}: send the request's imps as OpenRTB's array of Imp objects, the one the bid won (bid.impid "1") among them`,
+      ]);
+    }
+  });
+
   it("warns of imps sharing the won imp's id, instrumenting the first", () => {
     const result = classify(
       {

@@ -3,7 +3,7 @@ import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp, OrtbMediaObject } from './openrtb.js';
 import type { Channel, Format } from './types.js';
 import { declaresAudioAds, templateKind } from './vast.js';
-import { shown } from '../lib/shown.js';
+import { jsonKind, shown } from '../lib/shown.js';
 
 /** How a win is counted, read from its bid request and bid. */
 export interface Classification {
@@ -46,12 +46,7 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   const imp = imps
     .map(asObject)
     .find((candidate) => candidate !== undefined && asId(candidate.id) === impId) as OrtbImp | undefined;
-  if (imp === undefined) {
-    return {
-      code: 'IMP_NOT_FOUND',
-      message: `bid.impid ${shown(bid.impid)} matches no request.imp[].id; send the imp the bid won`,
-    };
-  }
+  if (imp === undefined) return { code: 'IMP_NOT_FOUND', message: impNotFound(request.imp, bid.impid) };
   const multiplier = asObject(imp.qty)?.multiplier;
   if (multiplier !== undefined && multiplier !== null && typeof multiplier !== 'number') {
     return {
@@ -101,6 +96,32 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
     imp,
     warnings: [...formatWarnings(imp, bid, format), ...requestWarnings(request, imps, impId, channel)],
   };
+}
+
+/** Most imp ids a refusal names. */
+const MAX_IMPS_NAMED = 5;
+
+/**
+ * Why the bid won none of the request's imps (`imp`, as sent), naming the ids of those it has, or
+ * saying that it has none.
+ */
+function impNotFound(imp: unknown, impId: unknown): string {
+  if (!Array.isArray(imp) || imp.length === 0) {
+    const said =
+      imp === undefined || imp === null
+        ? 'missing'
+        : Array.isArray(imp)
+          ? 'empty'
+          : `${jsonKind(imp)}, not an array`;
+    return `request.imp is ${said}: send the request's imps as OpenRTB's array of Imp objects, the one the bid won (bid.impid ${shown(impId)}) among them`;
+  }
+  const ids = (imp as unknown[]).map((candidate) => {
+    const id = asObject(candidate)?.id;
+    return id === undefined || id === null ? 'no id' : shown(id);
+  });
+  const named = ids.slice(0, MAX_IMPS_NAMED).join(', ');
+  const more = ids.length > MAX_IMPS_NAMED ? ` and ${ids.length - MAX_IMPS_NAMED} more` : '';
+  return `bid.impid ${shown(impId)} matches no request.imp[].id (the request's imps are ${named}${more}): send the request the bid won an imp of, or the bid that won one of its imps`;
 }
 
 /**
