@@ -276,6 +276,25 @@ describe('classifying a win', () => {
     assert.equal(result.message, 'the bid request has neither site nor app; send one of them');
   });
 
+  it('says that a site or app sent as no object is none, rather than that the request has neither', () => {
+    for (const [context, message] of [
+      [{ site: 'news.example' }, 'request.site is a string ("news.example"), not an object'],
+      [{ app: ['com.example'] }, 'request.app is an array, not an object'],
+    ] as const) {
+      const result = classifyWin({ id: 'a', imp: [{ id: '1', banner: {} }], ...context } as never, {
+        impid: '1',
+      });
+      assert.ok(isClassifyError(result), JSON.stringify(result));
+      assert.deepEqual(
+        [result.code, result.message],
+        [
+          'CHANNEL_UNDETERMINED',
+          `${message}: send OpenRTB's Site object for a website or its App object for an app, as Tally counts the win by which`,
+        ],
+      );
+    }
+  });
+
   it('refuses a digital out-of-home request saying that DOOH is not counted, not asking for a site or app', () => {
     const result = classifyWin(
       { id: 'a', dooh: { id: 'screen-1' }, imp: [{ id: '1', banner: {} }] },

@@ -84,9 +84,15 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   }
   const channel = channelOf(request);
   if (channel === undefined) {
+    const sent = (['site', 'app'] as const).find(
+      (place) => request[place] !== undefined && request[place] !== null,
+    );
     return {
       code: 'CHANNEL_UNDETERMINED',
-      message: 'the bid request has neither site nor app; send one of them',
+      message:
+        sent === undefined
+          ? 'the bid request has neither site nor app; send one of them'
+          : `request.${sent} is ${jsonKind(request[sent])}${typeof request[sent] === 'object' ? '' : ` (${shown(request[sent])})`}, not an object: send OpenRTB's Site object for a website or its App object for an app, as Tally counts the win by which`,
     };
   }
   return {

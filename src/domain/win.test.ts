@@ -457,6 +457,38 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('says what came where the request or bid object should be, and to send the object itself where it came as JSON text', () => {
+    const { request, bid } = win() as { request: object; bid: object };
+    const refusal = (input: WinInput) => {
+      const result = instrumentWin(input, env);
+      return result.ok ? 'accepted' : result.error.message;
+    };
+    assert.equal(
+      refusal({ ...win(), request: JSON.stringify(request) }),
+      'request is a string of JSON text, not an object: send the OpenRTB BidRequest of the auction as the JSON object itself, not as a string of it',
+    );
+    assert.equal(
+      refusal({ ...win(), bid: JSON.stringify(bid) }),
+      'bid is a string of JSON text, not an object: send the winning OpenRTB Bid as the JSON object itself, not as a string of it',
+    );
+    assert.equal(
+      refusal({ ...win(), request: [request] }),
+      'request must be the OpenRTB BidRequest object of the auction, not an array',
+    );
+    assert.equal(
+      refusal({ ...win(), bid: [bid] }),
+      'bid must be the winning OpenRTB Bid object, not an array',
+    );
+    assert.equal(
+      refusal({ ...win(), bid: 'b1' }),
+      'bid must be the winning OpenRTB Bid object, not a string ("b1")',
+    );
+    assert.equal(
+      refusal({ seat: 's1', bid }),
+      'request is missing: it must be the OpenRTB BidRequest object of the auction',
+    );
+  });
+
   it('refuses each optional field of a win sent as the wrong JSON type, saying the type it needs, and a bid.price beside a clearingPrice too', () => {
     const cpm = 'a CPM in currency units from 0 to 1000000000, e.g. 1.25';
     const cases: [WinInput, string][] = [

@@ -777,9 +777,11 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   // A field sent as null is taken as absent, as clients that write every optional field send it.
   const input = Object.fromEntries(Object.entries(sent).filter(([, value]) => value !== null)) as WinInput;
   const request = asObject(input.request) as OrtbBidRequest | undefined;
-  if (request === undefined) return invalid('request must be the OpenRTB BidRequest object of the auction');
+  if (request === undefined) {
+    return invalid(notAnObject('request', input.request, 'the OpenRTB BidRequest', 'of the auction'));
+  }
   const bid = asObject(input.bid) as OrtbBid | undefined;
-  if (bid === undefined) return invalid('bid must be the winning OpenRTB Bid object');
+  if (bid === undefined) return invalid(notAnObject('bid', input.bid, 'the winning OpenRTB Bid', ''));
   if ('seatbid' in bid)
     return invalid(
       'bid is a whole BidResponse (it has seatbid): send the winning Bid, seatbid[].bid[], as bid, its seatbid.seat as seat and its bidid as bidResponseId',
@@ -872,6 +874,30 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     publisherBurl: input.publisherBurl === true,
     test: input.test === true || request.test === 1,
   };
+}
+
+/**
+ * Why a win's `request` or `bid` (`field`), sent as `value`, is not the object it must be, `object`
+ * (`of` after it when it is named an object): missing, or what came instead, or, for a string of a
+ * JSON object (an exchange that keeps the request as text), that the object itself is wanted.
+ */
+function notAnObject(field: string, value: unknown, object: string, of: string): string {
+  const named = `${object} object${of === '' ? '' : ` ${of}`}`;
+  if (value === undefined) return `${field} is missing: it must be ${named}`;
+  if (typeof value === 'string' && asObject(parsedJson(value)) !== undefined) {
+    return `${field} is a string of JSON text, not an object: send ${object}${of === '' ? '' : ` ${of}`} as the JSON object itself, not as a string of it`;
+  }
+  const scalar = typeof value !== 'object' || value === null;
+  return `${field} must be ${named}, not ${jsonKind(value)}${scalar && value !== null ? ` (${shown(value)})` : ''}`;
+}
+
+/** The value of JSON text, or `undefined` when it is not JSON. */
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A price (CPM) a win may bill, in micros: a number from 0 to {@link MAX_PRICE_MICROS}; else `undefined`. */
