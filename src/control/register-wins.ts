@@ -48,14 +48,16 @@ export function registerWins(
   maxAnswerChars = MAX_ANSWER_CHARS,
 ): WinsAnswer {
   // Bytes that are not UTF-8 come marked (`decodeMarkingBadBytes`): inside a win's strings they
-  // refuse that win alone; anywhere else, the body.
-  const badBytes = hasMarkedBytes(body);
+  // refuse that win alone; anywhere else, the body. The body is looked through for them only where
+  // something is refused that they would explain.
+  let marked: boolean | undefined;
+  const badBytes = (): boolean => (marked ??= hasMarkedBytes(body));
   let parsed: unknown;
   try {
     parsed = parseJsonBodyWithDuplicates(body, 'caller');
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    const refusal = badBytes ? notUtf8Error('the body') : error;
+    const refusal = badBytes() ? notUtf8Error('the body') : error;
     return refused(refusal.status, refusal.code, refusal.message);
   }
   // A member named twice inside a win refuses that win alone; anywhere else, the body.
@@ -72,7 +74,7 @@ export function registerWins(
   // An unpaired surrogate inside a win refuses that win alone (`resultOf`); anywhere else, the body.
   const outside = unpairedSurrogate(Array.isArray(wins) ? { ...(parsed as object), wins: [] } : parsed);
   if (outside !== undefined) {
-    const error = badBytes ? notUtf8Error('the body') : unpairedSurrogateError('the body', outside);
+    const error = badBytes() ? notUtf8Error('the body') : unpairedSurrogateError('the body', outside);
     return refused(error.status, error.code, error.message);
   }
   const extra = Array.isArray(wins)
@@ -178,7 +180,7 @@ function secondWinnerWarning(firstIndex: number): string {
 function resultOf(
   win: unknown,
   duplicate: DuplicateMember | undefined,
-  badBytes: boolean,
+  badBytes: () => boolean,
   env: WinEnvironment,
   onFault: (error: unknown) => void,
 ): InstrumentedWin | RejectedWin {
@@ -186,14 +188,14 @@ function resultOf(
     const { code, message } = duplicateMemberError('this win', duplicate);
     return refusedWin(code, message);
   }
-  const badByte = badBytes ? markedByteInValue(win) : undefined;
-  if (badByte !== undefined) {
-    const { code, message } = notUtf8Error('this win', badByte);
-    return refusedWin(code, message);
-  }
+  // A marked byte is a lone surrogate too: found so, it is told apart from an escape.
   const surrogate = unpairedSurrogate(win);
   if (surrogate !== undefined) {
-    const { code, message } = unpairedSurrogateError('this win', surrogate);
+    const badByte = badBytes() ? markedByteInValue(win) : undefined;
+    const { code, message } =
+      badByte === undefined
+        ? unpairedSurrogateError('this win', surrogate)
+        : notUtf8Error('this win', badByte);
     return refusedWin(code, message);
   }
   if (typeof win !== 'object' || win === null || Array.isArray(win)) {
