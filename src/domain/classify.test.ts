@@ -266,6 +266,22 @@ describe('classifying a win', () => {
     assert.equal(result.code, 'FORMAT_UNDETERMINED');
   });
 
+  it('says, refusing a win whose format cannot be told, which formats the imp offers or that it offers none', () => {
+    const message = (imp: object, bid: object = {}) => {
+      const result = classifyWin({ id: 'a', site, imp: [{ id: '1', ...imp }] }, { impid: '1', ...bid });
+      assert.ok(isClassifyError(result), JSON.stringify(result));
+      return [result.code, result.message];
+    };
+    assert.deepEqual(message({ banner: {}, video: {} }, { nurl: 'https://dsp.example/win' }), [
+      'FORMAT_UNDETERMINED',
+      'cannot tell the format: imp "1" offers banner and video and the bid has no adm to tell them apart by; set bid.mtype (1 banner, 2 video, 3 audio, 4 native)',
+    ]);
+    assert.deepEqual(message({ tagid: 'slot-1' }), [
+      'FORMAT_UNDETERMINED',
+      'cannot tell the format: imp "1" has no banner, video, audio or native object and the bid has no adm; set bid.mtype (1 banner, 2 video, 3 audio, 4 native), or send the imp with the media object it offered',
+    ]);
+  });
+
   it('refuses a request with neither site nor app', () => {
     const result = classifyWin({ id: 'a', imp: [{ id: '1', banner: {} }] }, { impid: '1' });
     assert.ok(

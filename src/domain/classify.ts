@@ -62,10 +62,14 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   }
   const format = formatOf(imp, bid);
   if (format === undefined) {
+    const offered = MEDIA_KEYS.filter((key) => asObject(imp[key]) !== undefined);
+    const mtype = 'set bid.mtype (1 banner, 2 video, 3 audio, 4 native)';
     return {
       code: 'FORMAT_UNDETERMINED',
       message:
-        'cannot tell the format: set bid.mtype (1 banner, 2 video, 3 audio, 4 native) or send a bid.adm',
+        offered.length === 0
+          ? `cannot tell the format: imp ${shown(imp.id)} has no banner, video, audio or native object and the bid has no adm; ${mtype}, or send the imp with the media object it offered`
+          : `cannot tell the format: imp ${shown(imp.id)} offers ${offered.slice(0, -1).join(', ')} and ${offered.at(-1) ?? ''} and the bid has no adm to tell them apart by; ${mtype}`,
     };
   }
   // A request with dooh, or from an out-of-home device (as requests said before OpenRTB 2.6), is
