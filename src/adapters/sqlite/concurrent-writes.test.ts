@@ -21,7 +21,6 @@ const { workerData } = require('node:worker_threads');
 const Database = require('better-sqlite3');
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 5000');
-db.exec('CREATE TABLE IF NOT EXISTS busy_writer (payload TEXT)');
 const insert = db.prepare('INSERT INTO busy_writer (payload) VALUES (?)');
 const commit = db.transaction(() => { for (let i = 0; i < 20; i++) insert.run('x'.repeat(200)); });
 const stop = new Int32Array(workerData.stop);
@@ -51,7 +50,12 @@ const stop = new Int32Array(new SharedArrayBuffer(4));
 let writer: Worker;
 
 before(async () => {
-  openSqlite(path).close();
+  // The writer's table is made here, before the tests take the lock: made by the writer as it
+  // started, its statement could wait out its busy timeout behind them on a loaded machine and
+  // fail outside any test.
+  const db = openSqlite(path);
+  db.exec('CREATE TABLE busy_writer (payload TEXT)');
+  db.close();
   writer = new Worker(BUSY_WRITER, { eval: true, workerData: { path, stop: stop.buffer } });
   await new Promise((resolve) => setTimeout(resolve, 100));
 });
