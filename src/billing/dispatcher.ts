@@ -76,10 +76,12 @@ interface EndedCall {
  * a call to it is answered, so that a few DSPs that never answer cannot hold every call. A call
  * that ends frees its slot a few ms later, when its outcome is written together with those of the
  * calls that ended meanwhile and the next deliveries are leased; the dispatcher polls the outbox
- * between times. At least once: a lease that expires (crash, restart, an outcome that could not be
- * written) makes the delivery due again. A delivery whose call is still in flight when its lease
- * runs out (the wall clock stepped past it, or the thread was held up) is not leased again, called
- * a second time or counted as another attempt: the call in flight settles it.
+ * between times; an outcome that could not be written is written at the next turn, its call
+ * holding its slot meanwhile. At least once: a lease that expires (crash, restart) makes the
+ * delivery due again. A delivery whose call is still in flight, or whose outcome is not yet
+ * written, when its lease runs out (the wall clock stepped past it, the thread was held up, the
+ * ledger was locked) is not leased again, called a second time or counted as another attempt: the
+ * call settles it.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -211,23 +213,31 @@ export class BurlDispatcher {
     }
   }
 
-  /** Writes the outcomes of the calls that ended, in one transaction, and frees their slots. */
+  /**
+   * Writes the outcomes of the calls that ended, in one transaction, and frees their slots; when
+   * the write fails, keeps them, slots and all, to be written at the next turn.
+   */
   private settle(): void {
     if (this.ended.length === 0) return;
     const ended = this.ended;
     this.ended = [];
     try {
       this.ledger.settleDeliveries(ended.map(({ settlement }) => settlement));
-      for (const { settlement, status, attempts } of ended) {
-        this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
-        if ('error' in settlement && status === 'dead') {
-          this.logDead({ deliveryId: settlement.id, attempts, error: settlement.error });
-        }
-      }
     } catch (error) {
-      // Their leases run out and the deliveries are leased again: still at least once.
+      // Written again at the next turn (a lock held a few seconds, a disk full for a while), the
+      // calls keeping their slots meanwhile, so that no delivery whose outcome is known is leased
+      // and called again once its lease runs out: a DSP that answered 2xx would be billed twice.
+      // Should the thread end first, its leases run out and the deliveries are called again.
+      this.ended = ended;
       const deliveryIds = ended.map(({ settlement }) => settlement.id);
       this.logSettleFailure({ deliveryIds, error: String(error) });
+      return;
+    }
+    for (const { settlement, status, attempts } of ended) {
+      this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
+      if ('error' in settlement && status === 'dead') {
+        this.logDead({ deliveryId: settlement.id, attempts, error: settlement.error });
+      }
     }
     for (const { settlement, unanswered } of ended) {
       const host = this.calls.get(settlement.id)?.host;
