@@ -334,6 +334,33 @@ describe('GET for the burl relay', () => {
     }
   });
 
+  it('reads a Location sent in raw UTF-8 as browsers do, calling the URL the DSP meant rather than its bytes read as Latin-1', async () => {
+    // A DSP whose redirect writes `é` as its two UTF-8 bytes, unencoded; and `/latin1` one whose
+    // Location holds a byte that is no UTF-8 (0xE9 alone), read as Latin-1 as before.
+    const targets: string[] = [];
+    const dsp = createServer((req, res) => {
+      targets.push(req.url ?? '');
+      const raw = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+      if (req.url === '/utf8') res.writeHead(302, { Location: raw('/landed/café?site=café&p=1.5') }).end();
+      else if (req.url === '/latin1') res.writeHead(302, { Location: '/landed?site=caf\u00e9' }).end();
+      else res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
+    try {
+      const dspBase = `http://127.0.0.1:${(dsp.address() as AddressInfo).port}`;
+      assert.deepEqual(await httpGet(`${dspBase}/utf8`, {}, 2000, () => true), { status: 204 });
+      assert.deepEqual(await httpGet(`${dspBase}/latin1`, {}, 2000, () => true), { status: 204 });
+      assert.deepEqual(targets, [
+        '/utf8',
+        '/landed/caf%C3%A9?site=caf%C3%A9&p=1.5',
+        '/latin1',
+        '/landed?site=caf%C3%A9',
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => dsp.close(() => resolve()));
+    }
+  });
+
   it('follows a chain of ten redirects to the DSP’s answer', async () => {
     seen.length = 0;
     assert.deepEqual(await httpGet(`${base}/chain?n=10`, {}, 5000, onlyLoopbackOne), { status: 200 });

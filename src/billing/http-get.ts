@@ -64,8 +64,9 @@ export async function httpGet(
     }
     discard(response);
     const status = response.statusCode ?? 0;
-    const location = response.headers.location;
-    if (!REDIRECT_STATUSES.has(status) || location === undefined) return { status };
+    const written = response.headers.location;
+    if (!REDIRECT_STATUSES.has(status) || written === undefined) return { status };
+    const location = locationText(written);
     if (hop === MAX_REDIRECTS) return forNow(`more than ${MAX_REDIRECTS} redirects`);
     try {
       target = new URL(location, target);
@@ -77,6 +78,23 @@ export async function httpGet(
     const redirectRefusal = targetRefusal(target, allows);
     if (redirectRefusal?.kind === 'address') return permanently(refusalError(redirectRefusal, location));
     if (redirectRefusal !== undefined) return forNow(refusalError(redirectRefusal, location));
+  }
+}
+
+/** A UTF-8 decoder that refuses bytes that are no UTF-8. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A `Location` value as browsers read it: node:http gives each of its bytes as the Latin-1
+ * character, but a DSP that writes a URL unencoded writes it in UTF-8 (`é` as 0xC3 0xA9), which
+ * read byte by byte is `Ã©`, another URL. Bytes that are no UTF-8 stay Latin-1.
+ */
+function locationText(written: string): string {
+  if (!/[\u0080-\u00ff]/.test(written)) return written;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(written, 'latin1'));
+  } catch {
+    return written;
   }
 }
 
