@@ -23,7 +23,7 @@ const noMetrics = { inc: () => {} };
 /**
  * The DSP: every burl call is counted, with its device headers; the first `/held` call waits in
  * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`), `/status/<code>` answers
- * that status, a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
+ * that status, `/redirect/<code>` redirects to `/status/<code>`, a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
  */
 let dsp: Server;
 let dspUrl: string;
@@ -49,7 +49,10 @@ before(async () => {
     ];
     deliveryHeaders.push([path, req.headers['x-tally-delivery-id'], req.headers['x-tally-attempt']]);
     const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
+    const redirectedStatus = /^\/redirect\/(\d{3})$/.exec(path)?.[1];
     if (path === '/held' && held.length === 0) held.push(res);
+    else if (redirectedStatus !== undefined)
+      res.writeHead(302, { Location: `/status/${redirectedStatus}` }).end();
     else if (path.startsWith('/slow') && holdSlow) slow.push(res);
     else if (status !== undefined) res.writeHead(Number(status)).end('status');
     else if (path.startsWith('/flaky') && flakyFailures > 0) {
@@ -221,6 +224,24 @@ describe('the burl dispatcher’s outcomes', () => {
       ['server-error', 'HTTP 503', T0 + 10_000],
     ]);
     assert.deepEqual(statuses.sort(), ['delivered', 'delivered', 'retry', 'retry', 'retry']);
+    ledger.close();
+  });
+
+  it('names in the last error the URL a redirect led to when that URL failed, as the burl itself answered a redirect', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'redirected-statuses.db')));
+    ledger.record([
+      withBurl('redirected-ok', `${dspUrl}/redirect/204`),
+      withBurl('redirected-error', `${dspUrl}/redirect/503`),
+    ]);
+    await attemptsUntil(ledger, 2, options);
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'delivered', 10).map((delivery) => [delivery.dedupeKey, delivery.lastError]),
+      [['redirected-ok', '']],
+    );
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'pending', 10).map((delivery) => [delivery.dedupeKey, delivery.lastError]),
+      [['redirected-error', `HTTP 503 from ${dspUrl}/status/503, where the burl redirected`]],
+    );
     ledger.close();
   });
 

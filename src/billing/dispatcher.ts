@@ -53,6 +53,16 @@ const FAILURE_LOG_INTERVAL_MS = 1000;
 /** Most hosts remembered as unanswering: past it the longest remembered is forgotten (and called as any). */
 const MAX_UNANSWERING_HOSTS = 10_000;
 
+/**
+ * An answer that is no 2xx, as the delivery's last error: naming the URL that gave it where the
+ * burl redirected there, as a DSP checking its burl alone would find nothing wrong with it.
+ */
+function failedStatusText(status: number, redirectedTo: string | undefined): string {
+  return redirectedTo === undefined
+    ? `HTTP ${status}`
+    : `HTTP ${status} from ${redirectedTo}, where the burl redirected`;
+}
+
 /** A call that ended, its outcome to be written. */
 interface EndedCall {
   settlement: DeliverySettlement;
@@ -192,7 +202,7 @@ export class BurlDispatcher {
       const settlement = { id, deliveredMs: this.nowMs() };
       this.ended.push({ settlement, unanswered: false, status: 'delivered', attempts });
     } else {
-      const error = 'status' in result ? `HTTP ${result.status}` : result.error;
+      const error = 'error' in result ? result.error : failedStatusText(result.status, result.redirectedTo);
       const nextDueMs =
         'permanent' in result && result.permanent
           ? null
