@@ -361,6 +361,39 @@ describe('GET for the burl relay', () => {
     }
   });
 
+  it('sends again, on a new connection, a burl whose kept-alive connection the DSP closed as it was sent, rather than fail it', async () => {
+    // A DSP that answers one request a connection, then drops the connection when a second comes
+    // on it: a server whose keep-alive time ran out just as the relay reused its connection.
+    const answeredOn = new Set<unknown>();
+    const dsp = createServer((req, res) => {
+      if (answeredOn.has(req.socket)) {
+        req.socket.destroy();
+        return;
+      }
+      answeredOn.add(req.socket);
+      res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (dsp.address() as AddressInfo).port;
+      const name = globalAgent.getName({ host: '127.0.0.1', port });
+      assert.deepEqual(await httpGet(`http://127.0.0.1:${port}/first`, {}, 2000, () => true), {
+        status: 200,
+      });
+      await until(
+        () => (globalAgent.freeSockets[name] ?? []).length === 1,
+        'the connection to be kept alive',
+      );
+      assert.deepEqual(await httpGet(`http://127.0.0.1:${port}/second`, {}, 2000, () => true), {
+        status: 200,
+      });
+      assert.equal(answeredOn.size, 2);
+    } finally {
+      dsp.closeAllConnections();
+      await new Promise<void>((resolve) => dsp.close(() => resolve()));
+    }
+  });
+
   it('follows a chain of ten redirects to the DSP’s answer', async () => {
     seen.length = 0;
     assert.deepEqual(await httpGet(`${base}/chain?n=10`, {}, 5000, onlyLoopbackOne), { status: 200 });

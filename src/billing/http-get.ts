@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { BurlRefusal } from '../domain/burl-refusal.js';
 import { burlRefusal, targetRefusal } from '../domain/burl-refusal.js';
@@ -55,10 +55,7 @@ export async function httpGet(
   for (let hop = 0; ; hop++) {
     let response: IncomingMessage;
     try {
-      response = await new Promise<IncomingMessage>((resolve, reject) => {
-        const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-        send(target, { method: 'GET', headers, lookup, signal }, resolve).on('error', reject).end();
-      });
+      response = await sent(target, { method: 'GET', headers, lookup, signal });
     } catch (error) {
       if (error instanceof EgressRefusedError) return permanently(error.message);
       if (signal.aborted) return forNow(`no answer within the ${timeoutMs} ms time limit`);
@@ -84,6 +81,42 @@ export async function httpGet(
     if (redirectRefusal?.kind === 'address') return permanently(refusalError(redirectRefusal, location));
     if (redirectRefusal !== undefined) return forNow(refusalError(redirectRefusal, location));
   }
+}
+
+/** A kept-alive connection reset before it brought an answer: closed by the server as it was reused. */
+class StaleConnectionError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = cause.name;
+  }
+}
+
+/**
+ * Sends `target` and resolves with its answer. A kept-alive connection the server closed just as
+ * the request went out on it (reset before any answer, on a reused connection: the server's
+ * keep-alive time ran out, 5 s by default in Node, 2 s in gunicorn) is no failure of the DSP,
+ * which never read the request: it is sent again, once, on a connection of its own, as browsers do.
+ */
+async function sent(target: URL, options: RequestOptions): Promise<IncomingMessage> {
+  try {
+    return await sentOnce(target, options);
+  } catch (error) {
+    if (!(error instanceof StaleConnectionError)) throw error;
+    return sentOnce(target, { ...options, agent: false });
+  }
+}
+
+/** Sends `target` once; a reset of a reused connection before any answer is a {@link StaleConnectionError}. */
+function sentOnce(target: URL, options: RequestOptions): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(target, options, resolve);
+    request
+      .on('error', (error: NodeJS.ErrnoException) =>
+        reject(request.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error),
+      )
+      .end();
+  });
 }
 
 /** A UTF-8 decoder that refuses bytes that are no UTF-8. */
