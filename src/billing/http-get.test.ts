@@ -109,7 +109,10 @@ describe('GET for the burl relay', () => {
       permanent: true,
     });
     const redirected = await httpGet(`${base}/to?url=http://127.0.0.2:${port}/ok`, {}, 2000, onlyLoopbackOne);
-    assert.equal('permanent' in redirected && redirected.permanent, true);
+    assert.deepEqual(redirected, {
+      error: `127.0.0.2 is an address outside the public internet; set TALLY_BURL_PRIVATE_NETWORKS=allow to call such DSP endpoints (at http://127.0.0.2:${port}/ok, where the burl redirected)`,
+      permanent: true,
+    });
     assert.deepEqual(
       seen.map((hit) => hit.path),
       ['/to'],
@@ -180,6 +183,17 @@ describe('GET for the burl relay', () => {
     const result = await httpGet(`http://127.0.0.1:${port}/ok`, {}, 2000, onlyLoopbackOne);
     assert.ok('error' in result && /ECONNREFUSED/.test(result.error), JSON.stringify(result));
     assert.equal('permanent' in result && result.permanent, false);
+    // Where the burl redirected there, the failure names the URL the relay could not reach.
+    const redirected = await httpGet(
+      `${base}/to?url=http://127.0.0.1:${port}/gone`,
+      {},
+      2000,
+      onlyLoopbackOne,
+    );
+    assert.deepEqual(redirected, {
+      error: `Error: connect ECONNREFUSED 127.0.0.1:${port} (at http://127.0.0.1:${port}/gone, where the burl redirected)`,
+      permanent: false,
+    });
   });
 
   it('gives up when the whole chain takes longer than its time limit, as a failure worth retrying', async () => {
@@ -257,7 +271,7 @@ describe('GET for the burl relay', () => {
 
   it('takes a redirect to a URL it cannot call or read as the DSP’s to fix: worth retrying, unlike such a burl', async () => {
     assert.deepEqual(await httpGet(`${base}/to?url=ftp://dsp.example/bill`, {}, 2000, onlyLoopbackOne), {
-      error: 'cannot call a ftp: URL',
+      error: 'cannot call a ftp: URL (at ftp://dsp.example/bill, where the burl redirected)',
       permanent: false,
     });
     assert.deepEqual(await httpGet(`${base}/bad-location`, {}, 2000, onlyLoopbackOne), {
@@ -266,7 +280,7 @@ describe('GET for the burl relay', () => {
     });
     // Not followed (Node would call port 80), and named as the Location header gives it.
     assert.deepEqual(await httpGet(`${base}/to?url=//127.0.0.1:0/bill`, {}, 2000, onlyLoopbackOne), {
-      error: 'cannot call port 0: //127.0.0.1:0/bill',
+      error: 'cannot call port 0: //127.0.0.1:0/bill (at http://127.0.0.1:0/bill, where the burl redirected)',
       permanent: false,
     });
   });
@@ -314,7 +328,11 @@ describe('GET for the burl relay', () => {
   it('holds the whole chain of redirects to its time limit, not each hop', async () => {
     // Four answers 150 ms late each: every hop is within the limit, the chain is not.
     const result = await httpGet(`${base}/slow-chain?n=3`, {}, 400, onlyLoopbackOne);
-    assert.deepEqual(result, { error: 'no answer within the 400 ms time limit', permanent: false });
+    assert.equal('permanent' in result && result.permanent, false);
+    assert.match(
+      'error' in result ? result.error : '',
+      /^no answer within the 400 ms time limit \(at http:\/\/127\.0\.0\.1:\d+\/slow-chain\?n=\d, where the burl redirected\)$/,
+    );
   });
 
   it('reads a relative Location against the URL of the hop that sent it, not the burl', async () => {

@@ -57,9 +57,16 @@ export async function httpGet(
     try {
       response = await sent(target, { method: 'GET', headers, lookup, signal });
     } catch (error) {
-      if (error instanceof EgressRefusedError) return permanently(error.message);
-      if (signal.aborted) return forNow(`no answer within the ${timeoutMs} ms time limit`);
-      return forNow(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+      const message =
+        error instanceof EgressRefusedError
+          ? error.message
+          : signal.aborted
+            ? `no answer within the ${timeoutMs} ms time limit`
+            : error instanceof Error
+              ? `${error.name}: ${error.message}`
+              : String(error);
+      const said = hop === 0 ? message : redirectedThere(message, target);
+      return error instanceof EgressRefusedError ? permanently(said) : forNow(said);
     }
     discard(response);
     const status = response.statusCode ?? 0;
@@ -78,9 +85,19 @@ export async function httpGet(
     // A redirect to a refused address is never followed; one to a URL that is not http(s), or on
     // port 0, is the DSP's to fix.
     const redirectRefusal = targetRefusal(target, allows);
-    if (redirectRefusal?.kind === 'address') return permanently(refusalError(redirectRefusal, location));
-    if (redirectRefusal !== undefined) return forNow(refusalError(redirectRefusal, location));
+    if (redirectRefusal !== undefined) {
+      const said = redirectedThere(refusalError(redirectRefusal, location), target);
+      return redirectRefusal.kind === 'address' ? permanently(said) : forNow(said);
+    }
   }
+}
+
+/**
+ * A failure at a URL the burl redirected to, naming it: the DSP checking its burl alone would find
+ * nothing wrong with it.
+ */
+function redirectedThere(message: string, url: URL): string {
+  return `${message} (at ${url.href}, where the burl redirected)`;
 }
 
 /** A kept-alive connection reset before it brought an answer: closed by the server as it was reused. */
