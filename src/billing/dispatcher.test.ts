@@ -23,7 +23,7 @@ const noMetrics = { inc: () => {} };
 /**
  * The DSP: every burl call is counted, with its device headers; the first `/held` call waits in
  * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`), `/status/<code>` answers
- * that status, `/redirect/<code>` redirects to `/status/<code>`, a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
+ * that status, `/rate-limited` 429 with `Retry-After: 120`, `/redirect/<code>` redirects to `/status/<code>`, a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
  */
 let dsp: Server;
 let dspUrl: string;
@@ -51,6 +51,7 @@ before(async () => {
     const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
     const redirectedStatus = /^\/redirect\/(\d{3})$/.exec(path)?.[1];
     if (path === '/held' && held.length === 0) held.push(res);
+    else if (path === '/rate-limited') res.writeHead(429, { 'Retry-After': '120' }).end('slow down');
     else if (redirectedStatus !== undefined)
       res.writeHead(302, { Location: `/status/${redirectedStatus}` }).end();
     else if (path.startsWith('/slow') && holdSlow) slow.push(res);
@@ -241,6 +242,17 @@ describe('the burl dispatcher’s outcomes', () => {
     assert.deepEqual(
       ledger.listDeliveries(1, 'pending', 10).map((delivery) => [delivery.dedupeKey, delivery.lastError]),
       [['redirected-error', `HTTP 503 from ${dspUrl}/status/503, where the burl redirected`]],
+    );
+    ledger.close();
+  });
+
+  it('tries a DSP that answered with a Retry-After again no sooner than it asked', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'retry-after.db')));
+    ledger.record([withBurl('rate-limited', `${dspUrl}/rate-limited`)]);
+    await attemptsUntil(ledger, 1, options);
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'pending', 10).map((delivery) => [delivery.lastError, delivery.dueMs]),
+      [['HTTP 429', T0 + 120_000]],
     );
     ledger.close();
   });

@@ -7,7 +7,7 @@ import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
 import { DnsCache } from './dns-cache.js';
 import type { RetryPolicy } from './retry.js';
-import { nextAttemptMs } from './retry.js';
+import { nextAttemptMs, retryAfterDueMs } from './retry.js';
 import { TALLY_VERSION } from '../version.js';
 
 /** Dispatcher tuning. */
@@ -203,14 +203,18 @@ export class BurlDispatcher {
       this.ended.push({ settlement, unanswered: false, status: 'delivered', attempts });
     } else {
       const error = 'error' in result ? result.error : failedStatusText(result.status, result.redirectedTo);
+      const endedMs = this.nowMs();
       const nextDueMs =
         'permanent' in result && result.permanent
           ? null
           : nextAttemptMs(
               attempts,
-              { startedMs, endedMs: this.nowMs() },
+              { startedMs, endedMs },
               delivery.deadlineMs,
               this.options.retry,
+              // A DSP that says when to call again (a 429 or 503 of its rate limiter) is not
+              // called sooner, though never past the deadline.
+              'status' in result ? retryAfterDueMs(result.retryAfter, endedMs) : undefined,
             );
       const status = nextDueMs === null ? 'dead' : 'retry';
       const unanswered = 'error' in result && !result.permanent;

@@ -20,12 +20,13 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
- * How a GET ended: the final status (and, for one that is no 2xx reached through redirects, the
- * URL that answered it, which the delivery's last error names), or why there is none; a
- * `permanent` failure (a refused address, a URL that cannot be called) would fail the same way
- * again.
+ * How a GET ended: the final status (and, for one that is no 2xx, its `Retry-After` if it has one,
+ * and where reached through redirects the URL that answered it, which the delivery's last error
+ * names), or why there is none; a `permanent` failure (a refused address, a URL that cannot be
+ * called) would fail the same way again.
  */
-type GetResult = { status: number; redirectedTo?: string } | { error: string; permanent: boolean };
+type GetResult =
+  { status: number; redirectedTo?: string; retryAfter?: string } | { error: string; permanent: boolean };
 
 const permanently = (error: string): GetResult => ({ error, permanent: true });
 /** A failure the DSP may fix (an answer that is not a 2xx, in effect): worth retrying. */
@@ -71,10 +72,15 @@ export async function httpGet(
     discard(response);
     const status = response.statusCode ?? 0;
     const written = response.headers.location;
-    if (!REDIRECT_STATUSES.has(status) || written === undefined)
-      return hop === 0 || (status >= 200 && status < 300)
-        ? { status }
-        : { status, redirectedTo: target.href };
+    if (!REDIRECT_STATUSES.has(status) || written === undefined) {
+      if (status >= 200 && status < 300) return { status };
+      const retryAfter = response.headers['retry-after'];
+      return {
+        status,
+        ...(hop === 0 ? {} : { redirectedTo: target.href }),
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+      };
+    }
     const location = locationText(written);
     if (hop === MAX_REDIRECTS) return forNow(`more than ${MAX_REDIRECTS} redirects`);
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextAttemptMs, retryPolicy } from './retry.js';
+import { nextAttemptMs, retryAfterDueMs, retryPolicy } from './retry.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -69,5 +69,23 @@ describe('burl retry policy', () => {
     assert.equal(nextAttemptMs(1, at(0), 3 * HOUR_MS, policy), 120_000);
     assert.equal(nextAttemptMs(2, at(0), 3 * HOUR_MS, policy), 240_000);
     assert.equal(nextAttemptMs(4, at(0), 3 * HOUR_MS, policy), 900_000);
+  });
+
+  it('waits as long as a Retry-After asks when that is longer than its own interval, but tries last at the deadline still', () => {
+    const policy = retryPolicy(10_000);
+    assert.equal(nextAttemptMs(1, at(0), 3 * HOUR_MS, policy, 120_000), 120_000);
+    // Shorter than its interval: the interval stands.
+    assert.equal(nextAttemptMs(1, at(0), 3 * HOUR_MS, policy, 5_000), 10_000);
+    // Past the deadline: the last try is at the deadline, as without one.
+    assert.equal(nextAttemptMs(1, at(0), 3 * HOUR_MS, policy, 5 * HOUR_MS), 3 * HOUR_MS);
+  });
+
+  it('reads a Retry-After of seconds or of an HTTP date, and none that is neither', () => {
+    const endedMs = Date.UTC(2026, 11, 4, 10, 0, 0);
+    assert.equal(retryAfterDueMs('120', endedMs), endedMs + 120_000);
+    assert.equal(retryAfterDueMs('Fri, 04 Dec 2026 10:05:00 GMT', endedMs), endedMs + 300_000);
+    assert.equal(retryAfterDueMs(undefined, endedMs), undefined);
+    assert.equal(retryAfterDueMs('soon', endedMs), undefined);
+    assert.equal(retryAfterDueMs('-5', endedMs), undefined);
   });
 });

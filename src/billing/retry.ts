@@ -30,15 +30,17 @@ interface CallTimes {
 /**
  * When to try again after failed attempt number `attempts` (1-based): an interval after the
  * attempt began (a call that timed out took part of it), every interval for the first minute of
- * retries, then doubling, capped; not before the call ended; never later than the deadline, so
- * that the last try is at the deadline rather than up to an interval before it. `null` once the
- * deadline has come: the delivery is then dead.
+ * retries, then doubling, capped; not before the call ended, nor before `notBeforeMs` (the time a
+ * DSP's `Retry-After` named); never later than the deadline, so that the last try is at the
+ * deadline rather than up to an interval before it. `null` once the deadline has come: the
+ * delivery is then dead.
  */
 export function nextAttemptMs(
   attempts: number,
   call: CallTimes,
   deadlineMs: number,
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  notBeforeMs = 0,
 ): number | null {
   const firstMinuteAttempts = Math.max(1, Math.floor(MINUTE_MS / policy.firstMinuteIntervalMs));
   const beyond = attempts - firstMinuteAttempts;
@@ -47,5 +49,20 @@ export function nextAttemptMs(
       ? policy.firstMinuteIntervalMs
       : Math.min(policy.maxIntervalMs, policy.firstMinuteIntervalMs * 2 ** Math.min(beyond, 30));
   if (call.endedMs >= deadlineMs) return null;
-  return Math.max(call.endedMs, Math.min(call.startedMs + intervalMs, deadlineMs));
+  return Math.max(call.endedMs, Math.min(Math.max(call.startedMs + intervalMs, notBeforeMs), deadlineMs));
+}
+
+/** A `Retry-After` of delta-seconds: digits alone (RFC 9110 §10.2.3). */
+const DELTA_SECONDS = /^\d+$/;
+
+/**
+ * When a DSP's `Retry-After` (delta-seconds, or an HTTP date) asks to be called again, epoch ms,
+ * for an answer that came at `answeredMs`; `undefined` without one, or for one that is neither.
+ */
+export function retryAfterDueMs(value: string | undefined, answeredMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (DELTA_SECONDS.test(text)) return answeredMs + Number(text) * 1000;
+  const dateMs = /[A-Za-z]/.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(dateMs) ? undefined : dateMs;
 }
