@@ -6,6 +6,7 @@ import type { CatalogStore, CatalogView, Tracker } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
 import { sees } from './catalog/access.js';
 import { notFound, parsePathId } from './catalog/paging.js';
+import { trackerOfOtherKind } from './catalog/tracker-kind.js';
 import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { refuseUnknownOrRepeated } from './query.js';
@@ -34,18 +35,6 @@ const EMAIL_PATTERN = /^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/;
 interface MailSettings {
   smtpUrl: string | undefined;
   from: string;
-}
-
-/**
- * The 404 for a tracker of the other kind (the two kinds share one id sequence), saying where it
- * is exported.
- */
-function otherKind(noun: string, trackerId: number, kind: TrackerKind): ApiError {
-  return new ApiError(
-    404,
-    'NOT_FOUND',
-    `${noun} ${trackerId} not found: ${trackerId} is ${kind === 'impression' ? 'an' : 'a'} ${kind} tracker, exported at /v1/${kind}-trackers/${trackerId}/export`,
-  );
 }
 
 /** One exported tag. */
@@ -81,7 +70,7 @@ export function exportRoutes(
       const trackers = request.trackerIds.map((trackerId) => {
         const tracker = catalog.trackers.get(ctx.principal.accountId, trackerId);
         if (tracker === undefined || !sees(ctx.principal, tracker)) throw notFound(noun, trackerId);
-        if (tracker.kind !== kind) throw otherKind(noun, trackerId, tracker.kind);
+        if (tracker.kind !== kind) throw trackerOfOtherKind(noun, trackerId, tracker.kind, 'export');
         return tracker;
       });
       requireLandingPages(trackers, request.options.params);

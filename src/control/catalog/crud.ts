@@ -42,8 +42,11 @@ interface ResourceSpec<T extends CatalogRecord, Input, Filter extends object> {
   knownIds: KnownIds;
   /** Filter every list and lookup of this route set applies (e.g. the tracker kind). */
   fixedFilter?: Partial<Filter>;
-  /** True when a stored object belongs to this route set (e.g. the tracker kind). */
-  matches?(value: T): boolean;
+  /**
+   * The 404 for a stored object that does not belong to this route set (a tracker of the other
+   * kind: one id sequence numbers both), saying where it is; `undefined` for one that belongs.
+   */
+  elsewhere?(value: T): ApiError | undefined;
   /**
    * Fields only an account-wide key may change, with why: a scoped key changing them would
    * widen what it sees (a publisher's `externalId` decides whose exchange traffic its reports show).
@@ -71,13 +74,13 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
 ): Route[] {
   const item = `${spec.path}/:id`;
 
-  /** The object the key may see, else 404. */
+  /** The object the key may see, else 404 (saying where it is, when it is of another route set). */
   const load = (ctx: RequestContext): T => {
     const id = parsePathId(ctx.params.id, spec.noun);
     const value = spec.store.get(ctx.principal.accountId, id);
-    if (value === undefined || !(spec.matches?.(value) ?? true) || !sees(ctx.principal, spec.owner(value))) {
-      throw notFound(spec.noun, id);
-    }
+    if (value === undefined || !sees(ctx.principal, spec.owner(value))) throw notFound(spec.noun, id);
+    const elsewhere = spec.elsewhere?.(value);
+    if (elsewhere !== undefined) throw elsewhere;
     return value;
   };
 

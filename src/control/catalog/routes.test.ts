@@ -750,6 +750,41 @@ describe('catalog routes', () => {
       assert.deepEqual([putBack.clickUrl, putBack.warnings], ['https://landing.example/', []]);
     });
 
+    it('answers 404 at the other kind’s path for a tracker, on a read, an edit or a delete, saying where that tracker is', async () => {
+      const body = await trackerBody('T');
+      const impression = await create('/v1/impression-trackers', body);
+      const click = await create('/v1/click-trackers', { ...body, clickUrl: 'https://landing.example/' });
+      const cases = [
+        {
+          path: `/v1/click-trackers/${impression.id}`,
+          noun: 'click tracker',
+          id: impression.id,
+          is: 'an impression tracker, at /v1/impression-trackers',
+        },
+        {
+          path: `/v1/impression-trackers/${click.id}`,
+          noun: 'impression tracker',
+          id: click.id,
+          is: 'a click tracker, at /v1/click-trackers',
+        },
+      ];
+      for (const { path, noun, id, is } of cases) {
+        for (const [method, sent] of [
+          ['GET'],
+          ['PATCH', { name: 'R' }],
+          ['PUT', body],
+          ['DELETE'],
+        ] as const) {
+          const response = await call(method, path, sent);
+          assert.equal(response.status, 404, `${method} ${path}`);
+          assert.equal(response.body.error.code, 'NOT_FOUND');
+          assert.equal(response.body.error.message, `${noun} ${id} not found: ${id} is ${is}/${id}`);
+        }
+      }
+      // Nothing was changed or deleted through the wrong path.
+      assert.equal((await ok('GET', `/v1/impression-trackers/${impression.id}`)).name, 'T');
+      assert.equal((await ok('GET', `/v1/click-trackers/${click.id}`)).name, 'T');
+    });
     it('warns on a tracker of either kind, to every key that reads it, that its hits do not count while its line item is inactive, until it is activated', async () => {
       const body = await trackerBody('T');
       const pause = (state: string) => ok('PATCH', `/v1/line-items/${body.lineItemId}`, { state });

@@ -13,6 +13,7 @@ import type { Route } from '../http.js';
 import type { KnownIds } from '../unknown-ids.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';
+import { trackerOfOtherKind } from './tracker-kind.js';
 import { trackerCountingWarnings, trackerPricingWarnings } from './tracker-warnings.js';
 import { FieldReader, isoOf } from './validation.js';
 
@@ -84,7 +85,8 @@ function routesFor(
     },
     knownIds: known,
     fixedFilter: { kind },
-    matches: (tracker) => tracker.kind === kind,
+    elsewhere: (tracker) =>
+      tracker.kind === kind ? undefined : trackerOfOtherKind(noun, tracker.id, tracker.kind, 'resource'),
     parse(body, mode, existing) {
       const fields = new FieldReader(body, mode, fieldNames, ['warnings']);
       const base = mode === 'patch' ? existing : undefined;
