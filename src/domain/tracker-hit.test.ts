@@ -159,7 +159,30 @@ describe('parseTrackerHit', () => {
       assert.equal(hit.ancostMalformed, false);
     });
 
-    for (const raw of ['1000000', '1.0000001', '-1', '1,5', 'abc', '1e3', ' 1', '.']) {
+    it('reads an ancost written with zeros past its sixth decimal as the amount it is', () => {
+      for (const [raw, micros] of [
+        ['1.50000000', 1_500_000],
+        ['0.0025000000000', 2_500],
+        ['999999.9999990', 999_999_999_999],
+      ] as const) {
+        const hit = parseTrackerHit(`id=1&ancost=${raw}`);
+        assert.equal(hit.ancostMicros, micros, raw);
+        assert.equal(hit.ancostMalformed, false, raw);
+      }
+    });
+
+    for (const raw of [
+      '1000000',
+      '1000000.0000000',
+      '1.0000001',
+      '1.00000010',
+      '-1',
+      '1,5',
+      'abc',
+      '1e3',
+      ' 1',
+      '.',
+    ]) {
       it(`records ancost=${raw} as malformed and missing`, () => {
         const hit = parseTrackerHit(`id=1&ancost=${raw}`);
         assert.equal(hit.ancostMicros, undefined);

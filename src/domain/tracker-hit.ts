@@ -29,7 +29,7 @@ export interface TrackerHit {
   cachebuster: string | undefined;
   /** True when `cachebuster` is `undefined`: the hit counts but is flagged for ad ops. */
   cachebusterMissing: boolean;
-  /** `ancost=` (media cost of this one event, decimal up to 999999.999999) in micros; `undefined` when missing, a placeholder or malformed. */
+  /** `ancost=` (media cost of this one event, decimal up to 999999.999999; zeros past the sixth decimal are ignored) in micros; `undefined` when missing, a placeholder or malformed. */
   ancostMicros: number | undefined;
   /** True when an `ancost` value was given but is not a decimal within range (recorded as missing). */
   ancostMalformed: boolean;
@@ -67,7 +67,8 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
 
   const cachebuster = givenValue(params.get('cachebuster'));
   const ancostText = givenValue(params.get('ancost'));
-  const ancostMicros = ancostText === undefined ? undefined : parseDecimalMicros(ancostText);
+  const ancostMicros =
+    ancostText === undefined ? undefined : parseDecimalMicros(withoutExtraZeros(ancostText));
   const code = params.get('code')?.value;
   const member = params.get('member')?.value;
   const accountId = positiveInteger(member);
@@ -86,6 +87,15 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
     ),
     redirect: target === '' ? undefined : /^https?%3A/i.test(target) ? decodeLeniently(target) : target,
   };
+}
+
+/**
+ * A decimal without the zeros past its sixth decimal (`1.50000000` → `1.500000`), which say
+ * nothing of the amount: an ad server or script that writes costs with eight or more decimals
+ * still sends an amount in micros. Any other text is answered as it is.
+ */
+function withoutExtraZeros(text: string): string {
+  return text.replace(/^(\d*\.\d{6})0+$/, '$1');
 }
 
 /**
