@@ -225,7 +225,12 @@ const RESOURCES: Resource[] = [
         format: 'date',
         description: 'a UTC day, inclusive: the rule applies until its 24:00 UTC; null: no end',
       },
-      placementIds: { type: 'array', items: id, description: 'conditions; empty: every placement' },
+      placementIds: {
+        type: 'array',
+        items: id,
+        maxItems: 10_000,
+        description: 'conditions; empty: every placement',
+      },
     },
     answers: { isBase: { type: 'boolean', description: "the publisher's base rule" } },
     filters: {

@@ -122,9 +122,19 @@ describe('catalog field readers', () => {
     for (const value of [[0], [1, '2'], [1.5], 'x']) {
       assert.match(
         refused({ placementIds: value }, ids),
-        /placementIds: .* is not valid: send an array of numeric ids/,
+        /placementIds: .* is not valid: send an array of at most 10000 numeric ids/,
       );
     }
+  });
+
+  it('takes a list of 10000 ids and refuses a longer one, saying how many it takes', () => {
+    const ids = (fields: FieldReader) => fields.idList('placementIds', []);
+    const most = Array.from({ length: 10_000 }, (_, index) => index + 1);
+    assert.equal(accepted({ placementIds: most }, ids).length, 10_000);
+    assert.match(
+      refused({ placementIds: [...most, 10_001] }, ids),
+      /placementIds: .* is not valid: send an array of at most 10000 numeric ids \(empty for none\)$/,
+    );
   });
 
   it('refuses an id past 2^53 - 1 saying so, rather than repeat it rounded as a number the caller never sent', () => {
@@ -140,7 +150,7 @@ describe('catalog field readers', () => {
     assert.doesNotMatch(message, /900719925474099/);
     assert.match(
       message,
-      /advertiserId: a number past 2\^53 - 1 in size \(JSON readers round it\) is not valid: send the numeric id of an existing object; placementIds: an array holding a number past 2\^53 - 1 in size \(JSON readers round it\) is not valid: send an array of numeric ids/,
+      /advertiserId: a number past 2\^53 - 1 in size \(JSON readers round it\) is not valid: send the numeric id of an existing object; placementIds: an array holding a number past 2\^53 - 1 in size \(JSON readers round it\) is not valid: send an array of at most 10000 numeric ids/,
     );
   });
 

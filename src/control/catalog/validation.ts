@@ -30,6 +30,8 @@ export function validName(text: string): string | undefined {
     : undefined;
 }
 const URL_MAX_LENGTH = 2048;
+/** Most ids a list field (a payment rule's `placementIds`) takes. */
+const MAX_LISTED_IDS = 10_000;
 
 interface FieldOptions {
   /** Absent (or null) on create/replace is a problem. */
@@ -126,7 +128,7 @@ export class FieldReader {
     return this.readNullable(name, base, toId, 'the numeric id of an existing object, or null for none');
   }
 
-  /** A list of distinct positive integer ids. */
+  /** A list of distinct positive integer ids, at most {@link MAX_LISTED_IDS} of them. */
   idList(name: string, base: number[]): number[] {
     return (
       this.read(
@@ -134,11 +136,11 @@ export class FieldReader {
         base,
         {},
         (value) => {
-          if (!Array.isArray(value) || value.length > 10_000) return undefined;
+          if (!Array.isArray(value) || value.length > MAX_LISTED_IDS) return undefined;
           const ids = value.map(toId);
           return ids.every((id) => id !== undefined) ? [...new Set(ids)] : undefined;
         },
-        'an array of numeric ids (empty for none)',
+        `an array of at most ${MAX_LISTED_IDS} numeric ids (empty for none)`,
       ) ?? base
     );
   }
