@@ -273,7 +273,7 @@ describe('exporting tracker tags', () => {
 
   it('refuses, each on its own, a type, secure, params, placeholders, delivery or trackerIds it does not take', async () => {
     const refused: [unknown, RegExp][] = [
-      [{ type: 'iframe' }, /^type must be "javascript" or "pixel"$/],
+      [{ type: 'iframe' }, /^type must be "pixel", "javascript" or "vast" \(a VAST <Impression> element\)$/],
       [{ secure: 'yes' }, /^secure must be true \(https\) or false$/],
       [
         { params: ['cachebuster', 'ancostt'] },
@@ -285,7 +285,7 @@ describe('exporting tracker tags', () => {
       ],
       [{ params: ['preview'] }, /^params: preview needs the ad server's preview macro, and xandr has none/],
       [{ params: 'cachebuster' }, /^params must be a list/],
-      [{ placeholders: 'dfp' }, /^placeholders must be one of xandr, gam, cm360, xandr_macros$/],
+      [{ placeholders: 'dfp' }, /^placeholders must be one of xandr, gam, cm360, xandr_macros, vast$/],
       [{ delivery: 'later' }, /^delivery must be "now" or "email"$/],
       [{ trackerIds: ids.secondImpression }, /^trackerIds must be an array of tracker ids$/],
       [{ trackerIds: [0] }, /^trackerIds must be an array of tracker ids$/],

@@ -1,6 +1,12 @@
 import { createTransport } from 'nodemailer';
-import type { ExportOptions, ExportParam, PlaceholderSyntax } from '../domain/tag-export.js';
-import { AD_SERVER_MACROS, EXPORT_PARAMS, PLACEHOLDER_SYNTAXES, trackerTag } from '../domain/tag-export.js';
+import type { ExportOptions, ExportParam, ExportType, PlaceholderSyntax } from '../domain/tag-export.js';
+import {
+  AD_SERVER_MACROS,
+  EXPORT_PARAMS,
+  EXPORT_TYPES,
+  PLACEHOLDER_SYNTAXES,
+  trackerTag,
+} from '../domain/tag-export.js';
 import type { TrackerKind } from '../domain/tracker-hit.js';
 import type { CatalogStore, CatalogView, Tracker } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
@@ -132,14 +138,17 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   if (trackerIds.length > MAX_TRACKERS_PER_EXPORT)
     problems.push(`export at most ${MAX_TRACKERS_PER_EXPORT} trackers at once`);
   const type = body.type ?? 'pixel';
-  if (type !== 'javascript' && type !== 'pixel') problems.push('type must be "javascript" or "pixel"');
+  if (!EXPORT_TYPES.includes(type as ExportType)) {
+    problems.push('type must be "pixel", "javascript" or "vast" (a VAST <Impression> element)');
+  }
   const secure = body.secure ?? true;
   if (typeof secure !== 'boolean') problems.push('secure must be true (https) or false');
   const params = body.params ?? [];
   if (!Array.isArray(params) || !params.every((param) => EXPORT_PARAMS.includes(param as ExportParam))) {
     problems.push(`params must be a list of ${EXPORT_PARAMS.join(', ')}`);
   }
-  const placeholders = body.placeholders ?? 'xandr';
+  // A VAST tracker is filled by the player that fires it, with VAST's own macros.
+  const placeholders = body.placeholders ?? (type === 'vast' ? 'vast' : 'xandr');
   if (!PLACEHOLDER_SYNTAXES.includes(placeholders as PlaceholderSyntax)) {
     problems.push(`placeholders must be one of ${PLACEHOLDER_SYNTAXES.join(', ')}`);
   }

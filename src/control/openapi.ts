@@ -1,7 +1,7 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
 import { EARLIEST_AUCTION_TIME_MS, MAX_CLOCK_SKEW_MS, MAX_PRICE_MICROS } from '../domain/win.js';
 import { TALLY_VERSION } from '../version.js';
-import { EXPORT_PARAMS, PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
+import { EXPORT_PARAMS, EXPORT_TYPES, PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
 import { CHANNELS, FORMATS, METHODS, NOTICE_KINDS } from '../domain/types.js';
 import {
@@ -871,7 +871,12 @@ export const OPENAPI_DOCUMENT = {
                         maxItems: MAX_TRACKERS_PER_EXPORT - 1,
                         description: `more ${kind} trackers to export at once`,
                       },
-                      type: { enum: ['pixel', 'javascript'], default: 'pixel' },
+                      type: {
+                        enum: EXPORT_TYPES,
+                        default: 'pixel',
+                        description:
+                          'an image tag (t=2), a script tag (t=1), or a VAST <Impression> element for a video or audio ad (t=2); a click tracker exports its URL whatever it is',
+                      },
                       secure: { type: 'boolean', default: true, description: 'https URLs' },
                       params: {
                         type: 'array',
@@ -880,7 +885,11 @@ export const OPENAPI_DOCUMENT = {
                         description:
                           'the parameters the tag carries; redir is always written last; preview (a preview render is recorded as preview, not counted) only with placeholders xandr_macros, whose ${IS_PREVIEW} fills it',
                       },
-                      placeholders: { enum: PLACEHOLDER_SYNTAXES, default: 'xandr' },
+                      placeholders: {
+                        enum: PLACEHOLDER_SYNTAXES,
+                        description:
+                          'whose macros fill the parameters: xandr by default, vast (the player fills [CACHEBUSTING]) for type vast',
+                      },
                       delivery: { enum: ['now', 'email'], default: 'now' },
                       email: {
                         type: 'string',

@@ -4,6 +4,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import type { ExportOptions, PlaceholderSyntax } from './tag-export.js';
 import { AD_SERVER_MACROS, PLACEHOLDER_SYNTAXES, trackerTag } from './tag-export.js';
 import { checkRedirectTarget, isUnreplacedPlaceholder, parseTrackerHit } from './tracker-hit.js';
+import { fixtureText } from '../../test/support/fixtures.js';
 
 const BASE = 'https://tally.example.com';
 const ALL: ExportOptions = {
@@ -134,6 +135,53 @@ describe('trackerTag', () => {
     );
   });
 
+  describe('VAST', () => {
+    const VAST_ALL: ExportOptions = { ...ALL, type: 'vast', placeholders: 'vast' };
+
+    /** The `<Impression>` URLs of a VAST document's first ad, as a player reads them. */
+    function impressionUrls(vast: string): string[] {
+      const doc = new DOMParser().parseFromString(vast, 'text/xml');
+      return Array.from(doc.getElementsByTagName('Impression')).map((node) =>
+        (node.textContent ?? '').trim(),
+      );
+    }
+
+    it('exports an <Impression> element whose CDATA holds the URL as it stands, answered with the GIF (t=2)', () => {
+      assert.equal(
+        trackerTag('impression', 2766, BASE, VAST_ALL),
+        '<!-- Tally impression tracker: do not modify --> ' +
+          '<Impression><![CDATA[https://tally.example.com/imptr?id=2766&cachebuster=[CACHEBUSTING]&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]]]></Impression>' +
+          ' <!-- end -->',
+      );
+    });
+
+    it('reads, pasted into the InLine of a real VAST 4.0 ad, as one more impression URL the player fires', () => {
+      const vast = fixtureText('vast', 'v4.0_Inline_Simple.xml');
+      const tag = trackerTag('impression', 2766, BASE, VAST_ALL);
+      const withTracker = vast.replace('<InLine>', `<InLine>\n      ${tag}`);
+      assert.deepEqual(impressionUrls(withTracker), [
+        'https://tally.example.com/imptr?id=2766&cachebuster=[CACHEBUSTING]&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+        'http://example.com/track/impression',
+      ]);
+    });
+
+    it('counts a hit once the player has filled [CACHEBUSTING], and reads it unfilled as missing', () => {
+      const url =
+        impressionUrls(trackerTag('impression', 7, BASE, { ...VAST_ALL, params: ['cachebuster'] }))[0] ?? '';
+      const filled = parseTrackerHit(url.replace('[CACHEBUSTING]', '40318275').slice(url.indexOf('?') + 1));
+      assert.equal(filled.cachebuster, '40318275');
+      assert.equal(filled.cachebusterMissing, false);
+      assert.equal(parseTrackerHit(url.slice(url.indexOf('?') + 1)).cachebusterMissing, true);
+    });
+
+    it('exports a click tracker as its URL, as for the other types', () => {
+      assert.equal(
+        trackerTag('click', 44, BASE, VAST_ALL),
+        trackerTag('click', 44, BASE, { ...VAST_ALL, type: 'pixel' }),
+      );
+    });
+  });
+
   describe('click trackers', () => {
     it('export the tracking URL itself, unescaped and without t', () => {
       assert.equal(
@@ -165,6 +213,7 @@ describe('trackerTag', () => {
       gam: 'cachebuster=%%CACHEBUSTER%%&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
       cm360: 'cachebuster=%n&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
       xandr_macros: 'cachebuster=${CACHEBUSTER}&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
+      vast: 'cachebuster=[CACHEBUSTING]&ancost=[ANCOST]&t=2&redir=[REDIRECT_URL]',
     };
 
     for (const syntax of PLACEHOLDER_SYNTAXES) {
@@ -223,7 +272,7 @@ describe('trackerTag', () => {
     });
 
     it('refuses preview for the ad servers that have no preview macro', () => {
-      for (const placeholders of ['xandr', 'gam', 'cm360'] as const) {
+      for (const placeholders of ['xandr', 'gam', 'cm360', 'vast'] as const) {
         assert.throws(
           () => trackerTag('impression', 7, BASE, { ...ALL, params: ['preview'], placeholders }),
           { name: 'RangeError', message: `${placeholders} has no preview macro` },

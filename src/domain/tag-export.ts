@@ -1,20 +1,28 @@
 /**
  * Tag export for impression and click trackers, as the Xandr seed's "Export tags" dialog does:
  * a JavaScript tag or a pixel, secure or not, with the `cachebuster`, `ancost` and `redir`
- * parameters filled with placeholders in the syntax of the ad server that will serve them.
+ * parameters filled with placeholders in the syntax of the ad server that will serve them; or,
+ * for a video or audio creative, a VAST `<Impression>` element, which the player fires.
  */
 import { escapeHtml } from './html.js';
 import type { TrackerKind } from './tracker-hit.js';
 
 /**
- * Whose placeholders go into the exported tag: Xandr's export placeholders (`xandr`), or the
+ * Whose placeholders go into the exported tag: Xandr's export placeholders (`xandr`), the
  * macros of a named third-party ad server — Google Ad Manager (`gam`), Campaign Manager 360
- * (`cm360`) or Xandr itself serving the creative (`xandr_macros`).
+ * (`cm360`) or Xandr itself serving the creative (`xandr_macros`) — or those a VAST player fills
+ * (`vast`).
  */
-export type PlaceholderSyntax = 'xandr' | 'gam' | 'cm360' | 'xandr_macros';
+export type PlaceholderSyntax = 'xandr' | 'gam' | 'cm360' | 'xandr_macros' | 'vast';
 
 /** All placeholder syntaxes, for validation. */
-export const PLACEHOLDER_SYNTAXES: readonly PlaceholderSyntax[] = ['xandr', 'gam', 'cm360', 'xandr_macros'];
+export const PLACEHOLDER_SYNTAXES: readonly PlaceholderSyntax[] = [
+  'xandr',
+  'gam',
+  'cm360',
+  'xandr_macros',
+  'vast',
+];
 
 /** A tracker parameter the export can add. */
 export type ExportParam = 'cachebuster' | 'ancost' | 'preview' | 'redir';
@@ -22,10 +30,19 @@ export type ExportParam = 'cachebuster' | 'ancost' | 'preview' | 'redir';
 /** All tracker parameters the export can add, in the order a tag carries them. */
 export const EXPORT_PARAMS: readonly ExportParam[] = ['cachebuster', 'ancost', 'preview', 'redir'];
 
+/** What an impression tracker is exported as. */
+export type ExportType = 'javascript' | 'pixel' | 'vast';
+
+/** All export types, for validation. */
+export const EXPORT_TYPES: readonly ExportType[] = ['pixel', 'javascript', 'vast'];
+
 /** The export dialog's choices. */
 export interface ExportOptions {
-  /** `javascript` (`t=1`, a script tag) or `pixel` (`t=2`, an image tag); click trackers export their URL either way. */
-  type: 'javascript' | 'pixel';
+  /**
+   * `javascript` (`t=1`, a script tag), `pixel` (`t=2`, an image tag) or `vast` (`t=2`, a VAST
+   * `<Impression>` element, its URL in CDATA); click trackers export their URL whatever it is.
+   */
+  type: ExportType;
   /** Forces the `https` scheme; otherwise the base URL's own scheme is kept. */
   secure: boolean;
   /** Which parameters to add; order and repeats do not matter, `redir` always goes last. */
@@ -69,6 +86,9 @@ interface AdServerMacros {
  *   learn.microsoft.com/xandr/monetize/click-tracking). `${IS_PREVIEW}` is 1 when the creative
  *   renders as a preview, else 0. Neither Ad Manager nor Campaign Manager 360 documents a preview
  *   macro, nor is there an export placeholder for one.
+ * - A VAST player (IAB VAST 4.1, "Macros"; VAST 3.0 already): `[CACHEBUSTING]`, a random
+ *   8-digit number the player writes into every tracking URL it fires. VAST has no cost,
+ *   landing-page or preview macro for a tracking URL.
  */
 export const AD_SERVER_MACROS: Readonly<Record<PlaceholderSyntax, AdServerMacros>> = {
   xandr: {
@@ -99,6 +119,13 @@ export const AD_SERVER_MACROS: Readonly<Record<PlaceholderSyntax, AdServerMacros
     clickRedirect: '[REDIRECT_URL]',
     preview: '${IS_PREVIEW}',
   },
+  vast: {
+    cachebuster: '[CACHEBUSTING]',
+    ancost: '[ANCOST]',
+    impressionRedirect: '[REDIRECT_URL]',
+    clickRedirect: '[REDIRECT_URL]',
+    preview: undefined,
+  },
 };
 
 /**
@@ -109,6 +136,9 @@ export const AD_SERVER_MACROS: Readonly<Record<PlaceholderSyntax, AdServerMacros
  * attribute (`&` becomes `&amp;`; a browser reads back the plain URL):
  * - pixel: `<!-- Tally impression tracker: do not modify --> <img src="…" width="1" height="1" alt="" /> <!-- end -->`
  * - javascript: `<!-- Tally impression tracker: do not modify --> <script type="text/javascript" src="…"></script> <!-- end -->`
+ * - vast: `<!-- Tally impression tracker: do not modify --> <Impression><![CDATA[…]]></Impression> <!-- end -->`,
+ *   the URL as it stands (CDATA takes `&` as it is), for the `<InLine>` or `<Wrapper>` of a VAST
+ *   ad, whose player fires it as the impression begins and answers it with the GIF (`t=2`)
  *
  * Click trackers: the tracking URL itself,
  * `<base>/clktr?id=…[&cachebuster=…][&ancost=…][&preview=…][&redir=…]`,
@@ -129,11 +159,21 @@ export function trackerTag(
 ): string {
   const url = trackerUrl(kind, trackerId, baseUrl, options);
   if (kind === 'click') return url;
-  const element =
-    options.type === 'pixel'
-      ? `<img src="${escapeHtml(url)}" width="1" height="1" alt="" />`
-      : `<script type="text/javascript" src="${escapeHtml(url)}"></script>`;
-  return `<!-- Tally impression tracker: do not modify --> ${element} <!-- end -->`;
+  return `<!-- Tally impression tracker: do not modify --> ${trackerElement(url, options.type)} <!-- end -->`;
+}
+
+/** The element an impression tracker's URL is exported in. */
+function trackerElement(url: string, type: ExportType): string {
+  switch (type) {
+    case 'pixel':
+      return `<img src="${escapeHtml(url)}" width="1" height="1" alt="" />`;
+    case 'javascript':
+      return `<script type="text/javascript" src="${escapeHtml(url)}"></script>`;
+    case 'vast':
+      // The URL holds no `]]>` (its id is digits, its placeholders end in one `]`), so the CDATA
+      // section ends where it should.
+      return `<Impression><![CDATA[${url}]]></Impression>`;
+  }
 }
 
 function trackerUrl(kind: TrackerKind, trackerId: number, baseUrl: string, options: ExportOptions): string {

@@ -6,6 +6,7 @@ import { startMailCatcher } from '../support/mail-catcher.js';
 import { api, runCli, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { fixtureText } from '../support/fixtures.js';
 import { hourStartMs } from '../../src/lib/time.js';
 
 let tally: TestServer;
@@ -1068,6 +1069,51 @@ describe('impression and click trackers end to end', () => {
     assert.deepEqual(await rowsOf(browserTracker), [
       ['not_counted', 'invalid_traffic', 'bot_user_agent', 2, 0],
     ]);
+  });
+
+  it('exports a VAST <Impression> that a player, having filled [CACHEBUSTING], fires once to count and again as a duplicate', async () => {
+    const tracker = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'CTV pre-roll',
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+      firedBy: 'app',
+    });
+    const response = await api(tally, tally.adminKey, 'POST', `/v1/impression-trackers/${tracker}/export`, {
+      type: 'vast',
+      secure: false,
+      params: ['cachebuster'],
+    });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const [{ tag }] = response.body.tags;
+    // Pasted into a real VAST 4.0 InLine ad, as ad ops traffic it.
+    const vast = fixtureText('vast', 'v4.0_Inline_Simple.xml').replace('<InLine>', `<InLine>\n${tag}`);
+    const doc = new DOMParser().parseFromString(vast, 'text/xml');
+    const urls = Array.from(doc.getElementsByTagName('Impression')).map((node) =>
+      (node.textContent ?? '').trim(),
+    );
+    assert.deepEqual(urls, [
+      `${tally.url}/imptr?id=${tracker}&cachebuster=[CACHEBUSTING]&t=2`,
+      'http://example.com/track/impression',
+    ]);
+    const fired = new URL((urls[0] ?? '').replace('[CACHEBUSTING]', '40318275'));
+    const player = {
+      'user-agent': 'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
+    };
+    for (let shown = 0; shown < 2; shown++) {
+      const answer = await hit(`${fired.pathname}${fired.search}`, player);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers.get('content-type'), 'image/gif');
+    }
+    assert.deepEqual(await outcomeCounts(tracker), [
+      ['counted', '', 1],
+      ['not_counted', 'duplicate', 1],
+    ]);
+    const { rows } = await report(tally.adminKey, 'tracker,cachebusterMissing', `&tracker=${tracker}`);
+    assert.deepEqual(
+      rows.map((row) => [row.cachebusterMissing, row.events]),
+      [[false, 2]],
+    );
   });
 });
 
