@@ -546,7 +546,7 @@ describe('catalog REST API', () => {
     const publisherRefused = await call('DELETE', `/v1/publishers/${publisher.id}`);
     assert.equal(
       publisherRefused.body.error.message,
-      `publisher ${publisher.id} still has 1 impression tracker (id ${tracker.id}) and 1 API key scoped to it (id ${key.body.id}); delete or move them, and revoke the keys, first`,
+      `publisher ${publisher.id} still has 1 impression tracker (id ${tracker.id}) and 1 API key scoped to it (id ${key.body.id}); delete or move it, and revoke the key, first`,
     );
     const lineItemRefused = await call('DELETE', `/v1/line-items/${lineItem.id}`);
     assert.match(
@@ -568,7 +568,7 @@ describe('catalog REST API', () => {
     const advertiserRefused = await call('DELETE', `/v1/advertisers/${advertiser.id}`);
     assert.match(
       advertiserRefused.body.error.message,
-      /still has 1 line item \(id \d+\); delete them first$/,
+      /still has 1 line item \(id \d+\); delete it first$/,
     );
     const publisherRefused = await call('DELETE', `/v1/publishers/${publisher.id}`);
     assert.equal(

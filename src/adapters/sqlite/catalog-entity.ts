@@ -77,7 +77,7 @@ export abstract class SqliteEntityStore<
    */
   protected fixFor(blocking: readonly Dependents[], _existing: T): string {
     const isKey = (dependent: Dependents) => dependent.noun.startsWith('API key');
-    const keys = blocking.some(isKey);
+    const keys = blocking.filter(isKey);
     const objects = blocking.filter((dependent) => !isKey(dependent));
     const fixed = objects.filter((dependent) => !dependent.movable);
     const movable = objects.filter((dependent) => dependent.movable);
@@ -85,14 +85,18 @@ export abstract class SqliteEntityStore<
       dependents
         .map((dependent) => (dependent.ids.length === 1 ? dependent.noun : dependent.nounPlural))
         .join(' and ');
+    const isOne = (dependents: readonly Dependents[]) =>
+      dependents.length === 1 && dependents[0]?.ids.length === 1;
+    const them = isOne(objects) ? 'it' : 'them';
     const objectFix =
       fixed.length === 0
-        ? 'delete or move them'
+        ? `delete or move ${them}`
         : movable.length === 0
-          ? 'delete them'
+          ? `delete ${them}`
           : `delete the ${named(fixed)} and delete or move the ${named(movable)}`;
-    if (!keys) return `${objectFix} first`;
-    return objects.length > 0 ? `${objectFix}, and revoke the keys, first` : 'revoke them first';
+    if (keys.length === 0) return `${objectFix} first`;
+    if (objects.length === 0) return `revoke ${isOne(keys) ? 'it' : 'them'} first`;
+    return `${objectFix}, and revoke the ${isOne(keys) ? 'key' : 'keys'}, first`;
   }
 
   create(accountId: number, input: Input, nowMs: number): WriteResult<T> {

@@ -321,7 +321,7 @@ describe('SQLite catalog store', () => {
         refused.dependents.map((dependent) => [dependent.noun, dependent.ids]),
         [['API key scoped to it', [key.id]]],
       );
-      assert.equal(refused.fix, 'revoke them first');
+      assert.equal(refused.fix, 'revoke it first');
       assert.equal(accounts.revokeKey(accountA, key.id, NOW_MS), true, `the ${scope.type} key is revoked`);
       assert.deepEqual(entities.delete(accountA, id), { ok: true }, scope.type);
     }

@@ -1145,7 +1145,7 @@ describe('catalog routes', () => {
       assert.equal(refused.status, 409, JSON.stringify(refused.body));
       assert.equal(
         refused.body.error.message,
-        `payment rule ${conditional.id} still has 1 impression tracker (id ${tracker.id}); delete or move them first`,
+        `payment rule ${conditional.id} still has 1 impression tracker (id ${tracker.id}); delete or move it first`,
       );
     });
 
@@ -1601,7 +1601,7 @@ describe('catalog routes', () => {
       assert.equal(refused.status, 409, JSON.stringify(refused.body));
       assert.equal(
         refused.body.error.message,
-        `line item ${lineItem.id} still has 1 click tracker (id ${click.id}); delete or move them first`,
+        `line item ${lineItem.id} still has 1 click tracker (id ${click.id}); delete or move it first`,
       );
       assert.equal((await call('DELETE', `/v1/click-trackers/${click.id}`)).status, 204);
       assert.equal((await call('DELETE', `/v1/line-items/${lineItem.id}`)).status, 204);
