@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -105,6 +105,18 @@ describe('the token key file', () => {
       assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), text);
     });
   }
+  it("refuses a directory in the key file's place, saying so in a KeyFileError, whether loading or rotating", () => {
+    const dataDir = mkdtempSync(join(dir, 'directory-'));
+    mkdirSync(join(dataDir, 'token-keys.json'));
+    const isDirectoryRefusal = (error: unknown) =>
+      error instanceof KeyFileError &&
+      /token-keys\.json cannot be read \(EISDIR\): it is a directory, not the key file Tally made; move the directory away/.test(
+        error.message,
+      );
+    assert.throws(() => loadKeyRing(dataDir, undefined, ledgerMemory()), isDirectoryRefusal);
+    assert.throws(() => rotateKeyFile(dataDir), isDirectoryRefusal);
+    assert.equal(statSync(join(dataDir, 'token-keys.json')).isDirectory(), true);
+  });
 });
 
 describe('the token key ring', () => {

@@ -152,27 +152,41 @@ function keyFileEntries(path: string, memory: KeyFileMemory): { id: number; key:
 }
 
 function readOrCreate(path: string): { id: number; key: Buffer }[] {
+  if (!existsSync(path)) {
+    const entries = [{ id: 1, key: generateKey() }];
+    try {
+      write(path, entries);
+    } catch (error) {
+      throw unwritableKeyFile(path, error, 'then start again');
+    }
+    return entries;
+  }
   let text: string;
   try {
-    if (!existsSync(path)) {
-      const entries = [{ id: 1, key: generateKey() }];
-      try {
-        write(path, entries);
-      } catch (error) {
-        throw unwritableKeyFile(path, error, 'then start again');
-      }
-      return entries;
-    }
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = errorCode(error);
-    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    if (code === undefined) throw error;
     throw new KeyFileError(
-      `${path} cannot be read or written by this process (${code}): run Tally as the user owning the data directory`,
+      `${path} cannot be read ${UNREADABLE_BECAUSE[code] ?? `(${code}): it must be the key file Tally made, which this process may read; restore it from a backup`}`,
     );
   }
   return parseKeyFile(path, text);
 }
+
+/**
+ * What to do about a key file the file system refuses to read, by its error code (another
+ * user's file, a directory in its place, a failing disk): said in one line rather than as a
+ * stack trace.
+ */
+const UNREADABLE_BECAUSE: Readonly<Record<string, string>> = {
+  EACCES: 'or written by this process (EACCES): run Tally as the user owning the data directory',
+  EPERM: 'or written by this process (EPERM): run Tally as the user owning the data directory',
+  EISDIR:
+    '(EISDIR): it is a directory, not the key file Tally made; move the directory away and put the key ' +
+    'file back from a backup (tokens sealed with a lost key never count)',
+  EIO: '(EIO): the disk failed; check it, then restore the file from a backup if it is damaged',
+};
 
 /**
  * What to do about a key file the file system refuses to write, by its error code (a full disk,

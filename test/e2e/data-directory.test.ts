@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -294,6 +295,25 @@ describe('a data directory Tally must not damage', () => {
         /^Tally cannot start: .*token-keys\.json is not JSON: .*restore it from a backup.*\n$/,
       );
       assert.equal(readFileSync(join(dataDir, 'token-keys.json'), 'utf8'), '{"keys": [');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to serve, or to rotate, with a directory where token-keys.json belongs, in one line without a stack trace, and exits 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-keys-directory-'));
+    try {
+      mkdirSync(join(dataDir, 'token-keys.json'));
+      const problem = `${join(dataDir, 'token-keys.json')} cannot be read (EISDIR): it is a directory, not the key file Tally made`;
+      const served = await serve(dataDir);
+      assert.equal(served.code, 1, served.stdout + served.stderr);
+      assert.match(served.stderr, /^Tally cannot start: [^\n]*\n$/);
+      assert.ok(served.stderr.startsWith(`Tally cannot start: ${problem}`), served.stderr);
+      const rotated = await runCli(['rotate-token-key'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(rotated.code, 1, rotated.stdout + rotated.stderr);
+      assert.equal(rotated.stdout, '');
+      assert.match(rotated.stderr, /^Tally cannot run: [^\n]*\n$/);
+      assert.ok(rotated.stderr.startsWith(`Tally cannot run: ${problem}`), rotated.stderr);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
