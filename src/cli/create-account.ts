@@ -5,6 +5,7 @@ import { newApiKey } from '../control/auth.js';
 import { NAME_MAX_LENGTH, validName } from '../control/catalog/validation.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 import { openCommandLedger } from './command-ledger.js';
+import { missingDataDir } from './missing-data-dir.js';
 
 /** The usage line of `tally create-account`. */
 export const CREATE_ACCOUNT_USAGE =
@@ -48,8 +49,10 @@ const OPERATOR_ACCOUNT_NAME = 'default';
  * `tally create-account <name>`: creates an account in the data directory and its first
  * account-wide admin key, printed once (only its hash is stored). Safe while the server runs;
  * on a fresh data directory it first creates the operator's account (id 1), as the server would.
- * Returns the exit code. Throws a `KeyFileError` for a data directory a Tally served whose
- * ledger is lost, as the server refuses it: a new, empty one made here would be served.
+ * A name missing or refused is said (exit 2) before a missing data directory (exit 1): a first try
+ * without a name is told its usage, not sent to make a directory. Returns the exit code. Throws a
+ * `KeyFileError` for a data directory a Tally served whose ledger is lost, as the server refuses
+ * it: a new, empty one made here would be served.
  */
 export function createAccount(
   config: Config,
@@ -63,6 +66,11 @@ export function createAccount(
       `usage: tally create-account <name>  (a name of 1 to ${NAME_MAX_LENGTH} characters, without control characters)\n`,
     );
     return 2;
+  }
+  const missing = missingDataDir(config);
+  if (missing !== undefined) {
+    write.err(missing);
+    return 1;
   }
   const db = openCommandLedger(config);
   try {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { asDatabaseFileError, DatabaseFileError, SchemaTooNewError } from '../adapters/sqlite/database.js';
@@ -18,6 +18,7 @@ import type { Tally } from '../server.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
+import { missingDataDir } from './missing-data-dir.js';
 import {
   parseReplayRequest,
   REPLAY_DEAD_USAGE,
@@ -157,7 +158,6 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'create-account':
       if (naming?.ok !== true) throw new Error('the name of create-account is read before this');
-      if (!dataDirExists(config)) return 1;
       return createAccount(config, naming.name, {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
@@ -167,7 +167,11 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(TOKEN_KEYS_CONFIGURED);
         return 1;
       }
-      if (!dataDirExists(config)) return 1;
+      const missing = missingDataDir(config);
+      if (missing !== undefined) {
+        process.stderr.write(missing);
+        return 1;
+      }
       const id = rotateKeyFile(config.dataDir);
       process.stdout.write(`key ${id} now signs new tokens; restart Tally to use it\n`);
       return 0;
@@ -259,19 +263,6 @@ async function serve(config: Config): Promise<number> {
   await closing;
   log.info('stopped');
   return exitCode;
-}
-
-/**
- * Whether the configured data directory exists; says so when it does not. The commands that
- * write into it refuse then, rather than create one at a mistyped path (or at `./data`, with
- * TALLY_DATA_DIR forgotten) that no server reads.
- */
-function dataDirExists(config: Config): boolean {
-  if (statSync(config.dataDir, { throwIfNoEntry: false })?.isDirectory() === true) return true;
-  process.stderr.write(
-    `Tally has no data directory at ${config.dataDir}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts, or create it with mkdir)\n`,
-  );
-  return false;
 }
 
 /**

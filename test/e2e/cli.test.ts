@@ -737,6 +737,27 @@ describe('the tally command', () => {
     }
   });
 
+  it('gives create-account without a name, or with a blank one, its usage (exit 2) before saying the data directory is missing', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-create-account-no-dir-'));
+    const dataDir = join(parent, 'data');
+    try {
+      for (const args of [[], [''], ['   ']]) {
+        const refused = await runCli(['create-account', ...args], { TALLY_DATA_DIR: dataDir });
+        assert.equal(refused.code, 2, `${JSON.stringify(args)}: ${refused.stderr}`);
+        assert.equal(
+          refused.stderr,
+          'usage: tally create-account <name>  (a name of 1 to 255 characters, without control characters)\n',
+        );
+      }
+      const named = await runCli(['create-account', 'Acme'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(named.code, 1, named.stderr);
+      assert.match(named.stderr, /^Tally has no data directory at \S+: set TALLY_DATA_DIR/);
+      assert.equal(existsSync(dataDir), false, 'no data directory was made');
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
   it('creates an account named with up to 255 characters and refuses a longer, blank or control-character name with its usage', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
     try {
