@@ -776,7 +776,8 @@ const ADMIN_KEY_PREFIX_CHARS = 4;
 
 /**
  * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when set
- * (one revoked through the API stays revoked, with a warning); else, unless the account has a
+ * (one revoked through the API stays revoked, and one already stored as another kind of key stays
+ * that key, each with a warning); else, unless the account has a
  * live unscoped admin key, a generated key printed once (only its hash is stored).
  */
 function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, log: Logger): void {
@@ -788,7 +789,24 @@ function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, lo
       log.warn('admin_key_revoked', {
         note: 'TALLY_ADMIN_KEY was revoked through the API and stays revoked; set a new one',
       });
-    } else if (accounts.findKey(hashApiKey(adminKey)) === undefined) {
+      return;
+    }
+    const stored = accounts.findKey(hashApiKey(adminKey));
+    if (stored !== undefined) {
+      // A key already given out (another account's first key, an editor or scoped key) stays
+      // what it is: the operator, who set it to administer the operator's account, is told.
+      if (stored.accountId !== account.id || stored.role !== 'admin' || stored.scope !== null)
+        log.warn('admin_key_not_admin', {
+          keyId: stored.id,
+          accountId: stored.accountId,
+          role: stored.role,
+          scope: stored.scope,
+          note:
+            `TALLY_ADMIN_KEY is already the API key ${stored.id} of account ${stored.accountId}, and not an ` +
+            `unscoped admin key of the operator's account (${account.id}): it was not made one; set ` +
+            'TALLY_ADMIN_KEY to a new key of your own',
+        });
+    } else {
       accounts.addKey(
         account.id,
         hashApiKey(adminKey),

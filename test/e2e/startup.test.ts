@@ -15,7 +15,8 @@ import {
   startServer,
   tallyEnv,
 } from '../support/server.js';
-import type { ServeProcess } from '../support/server.js';
+import type { ReadyServe, ServeProcess } from '../support/server.js';
+import { until } from '../support/until.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
 import { TALLY_VERSION } from '../../src/version.js';
@@ -201,6 +202,59 @@ describe('starting Tally', () => {
       assert.equal((await api(tally, tally.adminKey, 'GET', '/v1/deliveries')).status, 401);
       assert.equal((await api(tally, second.body.key, 'GET', '/v1/deliveries')).status, 200);
     } finally {
+      await tally.dispose();
+    }
+  });
+
+  it("warns, naming the key, when TALLY_ADMIN_KEY is already an editor key or another account's key, and does not make it an admin key", async () => {
+    const tally = await startServer();
+    let restarted: ReadyServe | undefined;
+    try {
+      const editor = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+        name: 'ops',
+        role: 'editor',
+      });
+      assert.equal(editor.status, 201);
+      const created = await runCli(['create-account', 'Acme'], { TALLY_DATA_DIR: tally.dataDir });
+      assert.equal(created.code, 0, created.stderr);
+      const otherKey = /API key \(shown once, store it now\): (\S+)/.exec(created.stdout)?.[1] ?? '';
+      await tally.stop();
+      for (const [key, keyAccountId, role] of [
+        [editor.body.key as string, 1, 'editor'],
+        [otherKey, 2, 'admin'],
+      ] as const) {
+        restarted = await serveOnFreePort(tally.dataDir, { TALLY_ADMIN_KEY: key });
+        const { serve } = restarted;
+        // Logged after the admin key is settled: the warning, if any, is on stdout before it.
+        await until(
+          () => Promise.resolve(serve.stdout().includes('"event":"listening"')),
+          'the listening log line',
+        );
+        const warnings = serve
+          .stdout()
+          .split('\n')
+          .filter((line) => line.includes('"admin_key_not_admin"'))
+          .map((line) => JSON.parse(line));
+        assert.equal(warnings.length, 1, restarted.serve.output());
+        assert.equal(warnings[0].level, 'warn');
+        assert.equal(warnings[0].accountId, keyAccountId);
+        assert.equal(warnings[0].role, role);
+        assert.match(warnings[0].note, /set TALLY_ADMIN_KEY to a new key of your own$/);
+        // Still the key it was: an editor manages no keys; account 2's admin key sees its own.
+        const listed = await api({ url: restarted.url }, key, 'GET', '/v1/api-keys');
+        if (role === 'editor') assert.equal(listed.status, 403);
+        else
+          assert.deepEqual(
+            listed.body.items.map((item: any) => item.name),
+            ['first admin key'],
+          );
+        const exited = once(restarted.serve.child, 'exit');
+        restarted.serve.child.kill('SIGTERM');
+        await exited;
+        restarted = undefined;
+      }
+    } finally {
+      restarted?.serve.child.kill('SIGKILL');
       await tally.dispose();
     }
   });
