@@ -566,10 +566,7 @@ describe('catalog REST API', () => {
       revshare: 0.5,
     });
     const advertiserRefused = await call('DELETE', `/v1/advertisers/${advertiser.id}`);
-    assert.match(
-      advertiserRefused.body.error.message,
-      /still has 1 line item \(id \d+\); delete it first$/,
-    );
+    assert.match(advertiserRefused.body.error.message, /still has 1 line item \(id \d+\); delete it first$/);
     const publisherRefused = await call('DELETE', `/v1/publishers/${publisher.id}`);
     assert.equal(
       publisherRefused.body.error.message,
