@@ -887,8 +887,9 @@ export const OPENAPI_DOCUMENT = {
                       },
                       placeholders: {
                         enum: PLACEHOLDER_SYNTAXES,
+                        default: 'xandr',
                         description:
-                          'whose macros fill the parameters: xandr by default, vast (the player fills [CACHEBUSTING]) for type vast',
+                          'whose macros fill the parameters; with type vast the default is vast, whose [CACHEBUSTING] the player fills',
                       },
                       delivery: { enum: ['now', 'email'], default: 'now' },
                       email: {
