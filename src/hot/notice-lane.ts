@@ -80,7 +80,15 @@ export class NoticeLane {
       throw new Error('install the notice lane on a fresh node:http server');
     server.removeAllListeners('connection');
     const lane = new NoticeLane(serve, (socket) => httpListener.call(server, socket), options, counters);
-    server.on('connection', (socket: Socket) => lane.connections.add(new LaneConnection(socket, lane)));
+    server.on('connection', (socket: Socket) => {
+      // The peer's address is read as the connection opens, and the socket keeps it for every
+      // request on it, node:http's too: read only once a request came, it is gone when the client
+      // reset the connection right after sending (a fire-and-forget bot), and its notices would
+      // escape the IP block list. One reset before the server took it has none to read: it is
+      // closed unread, as nothing on it could be screened and no one waits for an answer.
+      if (socket.remoteAddress === undefined) socket.destroy();
+      else lane.connections.add(new LaneConnection(socket, socket.remoteAddress, lane));
+    });
     return lane;
   }
 
@@ -171,6 +179,8 @@ class LaneConnection {
 
   constructor(
     private readonly socket: Socket,
+    /** The TCP peer's address, read as the connection opened. */
+    private readonly remoteAddress: string,
     private readonly lane: NoticeLane,
   ) {
     socket.setNoDelay(true);
@@ -298,7 +308,7 @@ class LaneConnection {
     }
     const owed: Owed = { head: request.method === 'HEAD', keepAlive: request.keepAlive, answer: undefined };
     this.owed.push(owed);
-    this.lane.serve(request, this.socket.remoteAddress ?? '', (answer) => this.settle(owed, answer));
+    this.lane.serve(request, this.remoteAddress, (answer) => this.settle(owed, answer));
   }
 
   private settle(owed: Owed, answer: NoticeAnswer): void {
