@@ -8,6 +8,7 @@ import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { generateKey, sealToken } from '../../src/domain/token.js';
 import { until } from '../support/until.js';
+import { ledgerEventsOf } from '../support/ledger-events.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
 import Database from 'better-sqlite3';
@@ -120,21 +121,9 @@ function lastAuctionId(): string {
  * is committed before it is answered.
  */
 function recorded(...auctionIds: string[]): string[] {
-  const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
-  try {
-    const rows = db
-      .prepare(
-        `SELECT auction_id, outcome, reason, ivt_rule FROM events
-         WHERE auction_id IN (${auctionIds.map(() => '?').join(', ')}) ORDER BY id`,
-      )
-      .all(...auctionIds) as { auction_id: string; outcome: string; reason: string; ivt_rule: string }[];
-    return rows.map(
-      (row) =>
-        `${row.auction_id} ${row.outcome}/${row.reason}${row.ivt_rule === '' ? '' : `/${row.ivt_rule}`}`,
-    );
-  } finally {
-    db.close();
-  }
+  return ledgerEventsOf(tally.dataDir, auctionIds).map(
+    (row) => `${row.auction_id} ${row.outcome}/${row.reason}${row.ivt_rule === '' ? '' : `/${row.ivt_rule}`}`,
+  );
 }
 
 /** How many notices the ledger recorded as `invalid_token`, read from the SQLite file. */

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
+import { ledgerEventsOf } from '../support/ledger-events.js';
 
 /** Notices sent, each on a connection of its own reset right after it. */
 const NOTICES = 40;
@@ -47,18 +46,9 @@ function sendAndReset(request: string): Promise<void> {
 
 /** What the ledger recorded for these auctions, as `<outcome>/<reason>/<IVT rule> <device IP>`. */
 function recorded(auctionIds: readonly string[]): string[] {
-  const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
-  try {
-    const rows = db
-      .prepare(
-        `SELECT outcome, reason, ivt_rule, device_ip FROM events
-         WHERE auction_id IN (${auctionIds.map(() => '?').join(', ')}) ORDER BY id`,
-      )
-      .all(...auctionIds) as { outcome: string; reason: string; ivt_rule: string; device_ip: string }[];
-    return rows.map((row) => `${row.outcome}/${row.reason}/${row.ivt_rule} ${row.device_ip}`);
-  } finally {
-    db.close();
-  }
+  return ledgerEventsOf(tally.dataDir, auctionIds).map(
+    (row) => `${row.outcome}/${row.reason}/${row.ivt_rule} ${row.device_ip}`,
+  );
 }
 
 describe('a notice from a blocked address on a connection reset right after it', () => {
