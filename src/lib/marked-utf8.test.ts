@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { decodeMarkingBadBytes, hasMarkedBytes, markedByteIn } from './marked-utf8.js';
 
 const bytes = (...parts: (string | number[])[]): Uint8Array =>
@@ -49,5 +50,57 @@ describe('decoding UTF-8 with the bytes that are no character marked', () => {
     assert.equal(markedByteIn('x\ud800y'), undefined);
     assert.equal(markedByteIn('\u{10080}'), undefined);
     assert.equal(markedByteIn('é'), undefined);
+  });
+  it('gives any bytes back: the marks as their bytes and the rest as UTF-8, marking none where TextDecoder reads them all', () => {
+    const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    // Bytes around every boundary of Unicode's table 3-7, so that most sequences are near-misses.
+    const edgeByte = fc.constantFrom(
+      0x00,
+      0x41,
+      0x7f,
+      0x80,
+      0x8f,
+      0x90,
+      0x9f,
+      0xa0,
+      0xbf,
+      0xc0,
+      0xc1,
+      0xc2,
+      0xdf,
+      0xe0,
+      0xe1,
+      0xec,
+      0xed,
+      0xee,
+      0xef,
+      0xf0,
+      0xf1,
+      0xf3,
+      0xf4,
+      0xf5,
+      0xff,
+    );
+    fc.assert(
+      fc.property(fc.array(edgeByte, { maxLength: 12 }), (values) => {
+        // A leading byte order mark is dropped by design: start with another byte.
+        const input = Uint8Array.from([0x41, ...values]);
+        const text = decodeMarkingBadBytes(input);
+        const back = Buffer.concat(
+          Array.from(text.matchAll(/[\u{DC80}-\u{DCFF}]|[^\u{DC80}-\u{DCFF}]+/gu), ([part]) =>
+            hasMarkedBytes(part) ? Buffer.from([part.charCodeAt(0) - 0xdc00]) : Buffer.from(part),
+          ),
+        );
+        assert.deepEqual([...back], [...input]);
+        let wellFormed = true;
+        try {
+          fatal.decode(input);
+        } catch {
+          wellFormed = false;
+        }
+        assert.equal(hasMarkedBytes(text), !wellFormed, `bytes ${Buffer.from(input).toString('hex')}`);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -51,34 +51,38 @@ export function markedByteIn(text: string): { byte: number; before: string } | u
 }
 
 /**
- * The length of the well-formed UTF-8 character at `at` (Unicode's table 3-7: no overlong form,
- * no surrogate, nothing past U+10FFFF), or 0 where none begins.
+ * Unicode's table 3-7 (well-formed UTF-8 byte sequences): for each range of lead bytes, the
+ * character's length and the range its second byte must be in (every later byte is 0x80 to 0xBF).
+ * It leaves out overlong forms, surrogates and anything past U+10FFFF.
  */
+const LEAD_BYTES: readonly {
+  from: number;
+  to: number;
+  length: number;
+  secondLow: number;
+  secondHigh: number;
+}[] = [
+  { from: 0xc2, to: 0xdf, length: 2, secondLow: 0x80, secondHigh: 0xbf },
+  { from: 0xe0, to: 0xe0, length: 3, secondLow: 0xa0, secondHigh: 0xbf },
+  { from: 0xe1, to: 0xec, length: 3, secondLow: 0x80, secondHigh: 0xbf },
+  { from: 0xed, to: 0xed, length: 3, secondLow: 0x80, secondHigh: 0x9f },
+  { from: 0xee, to: 0xef, length: 3, secondLow: 0x80, secondHigh: 0xbf },
+  { from: 0xf0, to: 0xf0, length: 4, secondLow: 0x90, secondHigh: 0xbf },
+  { from: 0xf1, to: 0xf3, length: 4, secondLow: 0x80, secondHigh: 0xbf },
+  { from: 0xf4, to: 0xf4, length: 4, secondLow: 0x80, secondHigh: 0x8f },
+];
+
+/** The length of the well-formed UTF-8 character at `at` ({@link LEAD_BYTES}), or 0 where none begins. */
 function characterLength(bytes: Uint8Array, at: number): number {
   const lead = bytes[at] ?? 0;
   if (lead < 0x80) return 1;
-  const [length, secondLow, secondHigh] =
-    lead >= 0xc2 && lead <= 0xdf
-      ? [2, 0x80, 0xbf]
-      : lead === 0xe0
-        ? [3, 0xa0, 0xbf]
-        : lead === 0xed
-          ? [3, 0x80, 0x9f]
-          : lead >= 0xe1 && lead <= 0xef
-            ? [3, 0x80, 0xbf]
-            : lead === 0xf0
-              ? [4, 0x90, 0xbf]
-              : lead === 0xf4
-                ? [4, 0x80, 0x8f]
-                : lead >= 0xf1 && lead <= 0xf3
-                  ? [4, 0x80, 0xbf]
-                  : [0, 0, 0];
-  if (length === 0 || at + length > bytes.length) return 0;
+  const form = LEAD_BYTES.find(({ from, to }) => lead >= from && lead <= to);
+  if (form === undefined || at + form.length > bytes.length) return 0;
   const second = bytes[at + 1] ?? 0;
-  if (second < secondLow || second > secondHigh) return 0;
-  for (let next = at + 2; next < at + length; next++) {
+  if (second < form.secondLow || second > form.secondHigh) return 0;
+  for (let next = at + 2; next < at + form.length; next++) {
     const byte = bytes[next] ?? 0;
     if (byte < 0x80 || byte > 0xbf) return 0;
   }
-  return length;
+  return form.length;
 }
