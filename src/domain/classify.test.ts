@@ -276,6 +276,10 @@ describe('classifying a win', () => {
       'FORMAT_UNDETERMINED',
       'cannot tell the format: imp "1" offers banner and video and the bid has no adm to tell them apart by; set bid.mtype (1 banner, 2 video, 3 audio, 4 native)',
     ]);
+    assert.deepEqual(message({ banner: {}, video: {}, native: {} }), [
+      'FORMAT_UNDETERMINED',
+      'cannot tell the format: imp "1" offers banner, video and native and the bid has no adm to tell them apart by; set bid.mtype (1 banner, 2 video, 3 audio, 4 native)',
+    ]);
     assert.deepEqual(message({ tagid: 'slot-1' }), [
       'FORMAT_UNDETERMINED',
       'cannot tell the format: imp "1" has no banner, video, audio or native object and the bid has no adm; set bid.mtype (1 banner, 2 video, 3 audio, 4 native), or send the imp with the media object it offered',

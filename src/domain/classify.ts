@@ -69,7 +69,7 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
       message:
         offered.length === 0
           ? `cannot tell the format: imp ${shown(imp.id)} has no banner, video, audio or native object and the bid has no adm; ${mtype}, or send the imp with the media object it offered`
-          : `cannot tell the format: imp ${shown(imp.id)} offers ${offered.slice(0, -1).join(', ')} and ${offered.at(-1) ?? ''} and the bid has no adm to tell them apart by; ${mtype}`,
+          : `cannot tell the format: imp ${shown(imp.id)} offers ${[offered.slice(0, -1).join(', '), offered.at(-1)].filter(Boolean).join(' and ')} and the bid has no adm to tell them apart by; ${mtype}`,
     };
   }
   // A request with dooh, or from an out-of-home device (as requests said before OpenRTB 2.6), is
