@@ -286,22 +286,22 @@ export function parseJsonBodyWithDuplicates(
 }
 
 /**
- * The refusal of JSON (`what`: "the body", "this win"…) holding a string with an unpaired
- * surrogate escape (`shown`, as {@link unpairedSurrogate} gives it): 400 `INVALID_JSON`.
+ * The refusal of JSON (`what`: "the body", "this win"…) holding `text`, a string with an unpaired
+ * surrogate escape (as {@link unpairedSurrogate} gives it), shown as JSON escapes it, cut to 40
+ * characters: 400 `INVALID_JSON`.
  */
-export function unpairedSurrogateError(what: string, shown: string): ApiError {
+export function unpairedSurrogateError(what: string, text: string): ApiError {
   return new ApiError(
     400,
     'INVALID_JSON',
-    `${what} holds a string with an unpaired surrogate escape (${shown}), which is not text ` +
+    `${what} holds a string with an unpaired surrogate escape (${escapedSurrogates(text)}), which is not text ` +
       'and would be stored as U+FFFD, making different ids one: send valid Unicode',
   );
 }
 
 /**
  * The first string (value or key) of a parsed value, nested at most {@link MAX_BODY_DEPTH} levels,
- * that holds an unpaired surrogate, as JSON escapes it and cut to 40 characters; undefined when none
- * does.
+ * that holds an unpaired surrogate; undefined when none does.
  */
 export function unpairedSurrogate(value: unknown): string | undefined {
   const problem = bodyProblem(value, Infinity, true);
@@ -317,7 +317,7 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
 /**
  * What is wrong with a parsed body, walked without recursion: `'too deep'` when it nests objects
  * and arrays more than `maxDepth` levels, else, when `surrogates` are looked for, the first string
- * (value or key) holding a lone surrogate, as JSON escapes; undefined when nothing is.
+ * (value or key) holding a lone surrogate (which is never `'too deep'`); undefined when nothing is.
  */
 function bodyProblem(value: unknown, maxDepth: number, surrogates: boolean): string | undefined {
   const values: unknown[] = [value];
@@ -325,12 +325,12 @@ function bodyProblem(value: unknown, maxDepth: number, surrogates: boolean): str
   while (values.length > 0) {
     const next = values.pop();
     const depth = (depths.pop() ?? 0) + 1;
-    if (surrogates && typeof next === 'string' && LONE_SURROGATE.test(next)) return escapedSurrogates(next);
+    if (surrogates && typeof next === 'string' && LONE_SURROGATE.test(next)) return next;
     if (typeof next !== 'object' || next === null) continue;
     if (depth > maxDepth) return 'too deep';
     if (surrogates && !Array.isArray(next)) {
       const key = Object.keys(next).find((name) => LONE_SURROGATE.test(name));
-      if (key !== undefined) return escapedSurrogates(key);
+      if (key !== undefined) return key;
     }
     for (const child of Array.isArray(next) ? next : Object.values(next)) {
       values.push(child);

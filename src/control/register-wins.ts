@@ -191,7 +191,7 @@ function resultOf(
   // A marked byte is a lone surrogate too: found so, it is told apart from an escape.
   const surrogate = unpairedSurrogate(win);
   if (surrogate !== undefined) {
-    const badByte = badBytes() ? markedByteInValue(win) : undefined;
+    const badByte = badBytes() ? markedByteIn(surrogate) : undefined;
     const { code, message } =
       badByte === undefined
         ? unpairedSurrogateError('this win', surrogate)
@@ -229,25 +229,4 @@ function notAWinsBody(body: unknown, wins: unknown): string {
   const fields = Object.keys(body).map(shownName);
   if (fields.length === 0) return 'this had no fields';
   return `this had ${fields.slice(0, 3).join(', ')}${fields.length > 3 ? '…' : ''} and no "wins"`;
-}
-
-/**
- * The first byte that is not UTF-8 a parsed win holds marked in a string, value or member name
- * (see `decodeMarkingBadBytes`), with the text before it in that string; `undefined` when none.
- */
-function markedByteInValue(value: unknown): { byte: number; before: string } | undefined {
-  // Last first, so that the first in the text is found first; a member's name before its value.
-  const pending: unknown[] = [value];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    if (typeof next === 'string') {
-      const found = markedByteIn(next);
-      if (found !== undefined) return found;
-    } else if (Array.isArray(next)) {
-      for (let index = next.length - 1; index >= 0; index--) pending.push(next[index]);
-    } else if (typeof next === 'object' && next !== null) {
-      for (const [name, member] of Object.entries(next).toReversed()) pending.push(member, name);
-    }
-  }
-  return undefined;
 }
