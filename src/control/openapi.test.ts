@@ -494,6 +494,8 @@ describe('the OpenAPI document served at /docs', () => {
       ['after any white space', ' =1+1'],
       ['NUL', '\0x'],
       ["with '", "'x"],
+      ['SEPT2', 'SEPT2'],
+      ['50%', '50%'],
     ];
     for (const [words, cell] of escaped) {
       assert.equal(csvCell(cell)[0], "'", `csvCell escapes ${JSON.stringify(cell)}`);

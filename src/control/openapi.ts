@@ -604,7 +604,7 @@ export const OPENAPI_DOCUMENT = {
           '(Asia/Kolkata, +05:30) cannot be served from hourly rollups and is refused (400 VALIDATION_FAILED), ' +
           'as is a zone Tally does not know. Every dimension also ' +
           'filters (e.g. seat=s1). format=csv or format=json chooses the output whatever Accept says; ' +
-          "without it, an Accept preferring text/csv to JSON asks for CSV (on a tie, the type it names more specifically: text/csv, */* asks for CSV; else JSON); any other format value filters the ad format. In CSV a text cell a spreadsheet may run as a formula (starting with = + - @ | or their full-width forms, after any white space, or with white space or NUL at all) or read as another number than written (more than 15 digits, a leading zero, a decimal point or an exponent: 0042, 1E5) or starting with ' is written after a ': take one leading ' off such a cell to read the value. " +
+          "without it, an Accept preferring text/csv to JSON asks for CSV (on a tie, the type it names more specifically: text/csv, */* asks for CSV; else JSON); any other format value filters the ad format. In CSV a text cell a spreadsheet may run as a formula (starting with = + - @ | or their full-width forms, after any white space, or with white space or NUL at all) or read as another number than written (more than 15 digits, a leading zero, a decimal point or an exponent: 0042, 1E5) or as a date, amount or the like (1-2, SEPT2, 1,000, 50%, TRUE) or starting with ' is written after a ': take one leading ' off such a cell to read the value. " +
           'events counts every event; the money metrics add up counted events only. An advertiser-scoped ' +
           "key's rows leave out mediaCostMicros and profitMicros, a publisher-scoped key's priceMicros, " +
           "revenueMicros and profitMicros: neither side sees the other's money nor the margin (the " +
@@ -808,7 +808,7 @@ export const OPENAPI_DOCUMENT = {
             schema: { enum: ['json', 'csv'] },
             description:
               'the answer: JSON, or CSV (as Accept: text/csv asks too), a header line then a line a record; ' +
-              "a text cell a spreadsheet may run as a formula or read as another number (an auction id of 19 digits) is written after a ' as in reports",
+              "a text cell a spreadsheet may run as a formula or read as another number (an auction id of 19 digits) or a date (1-2) is written after a ' as in reports",
           },
         ],
         responses: {
