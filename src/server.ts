@@ -73,6 +73,8 @@ import { throttledErrorLog } from './lib/throttled-log.js';
 import { hostHeaderProblem } from './lib/host-header.js';
 import type { Logger } from './lib/log.js';
 import { makeDirectory } from './lib/make-dir.js';
+import { holdPort } from './lib/held-port.js';
+import type { HeldPort } from './lib/held-port.js';
 import { errorCode } from './lib/error-code.js';
 import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
@@ -142,11 +144,12 @@ const OUTBOX_COUNT_MAX_AGE_MS = 1000;
 type Release = () => void | Promise<void>;
 
 /**
- * Opens the data directory, starts the counting thread (which owns the ledger's writes: notices,
- * the burl dispatcher, retention pruning) and the HTTP server. When any of that fails (the
- * database is newer than this Tally, the key file is damaged, the counting thread cannot start,
- * the port is taken…), releases what was opened so far, in reverse order (the data directory
- * last), and throws the error; one that cannot listen is a {@link ListenError}.
+ * Binds the port (first: a start that cannot listen, a {@link ListenError}, changes nothing in
+ * the data directory), opens the data directory, starts the counting thread (which owns the
+ * ledger's writes: notices, the burl dispatcher, retention pruning) and the HTTP server on the
+ * port. When any of that fails (the database is newer than this Tally, the key file is damaged,
+ * the counting thread cannot start…), releases what was opened so far, in reverse order (the
+ * port last), and throws the error.
  */
 export async function startTally(config: Config, log: Logger): Promise<Tally> {
   const acquired: Release[] = [];
@@ -166,6 +169,15 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
 
 /** `startTally`, pushing onto `acquired` how to release each thing it opened, as it opens it. */
 async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
+  // First: a start that cannot listen leaves the data directory as it was (no migration, no key
+  // file, no administrator key printed).
+  let port: HeldPort;
+  try {
+    port = await holdPort(config.port, config.host);
+  } catch (error) {
+    throw new ListenError(config, error);
+  }
+  acquired.push(() => port.release());
   makeDataDir(config.dataDir);
   const servedBefore = existsSync(join(config.dataDir, LOCK_FILE));
   let stopForLock: (why: string) => void = () => {};
@@ -523,15 +535,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
 
   // From here on `close()` releases everything (the counting thread alone would keep the process
   // alive, holding the data directory).
-  acquired.splice(0, acquired.length, close);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => resolve());
-    });
-  } catch (error) {
-    throw new ListenError(config, error);
-  }
+  acquired.splice(0, acquired.length, () => port.release(), close);
+  await port.handOver(server);
   // Only once listening: a start that failed to listen would have printed a key among its errors,
   // and the next start, finding one stored, would print none.
   bootstrapAdmin(accounts, config.adminKey, log);

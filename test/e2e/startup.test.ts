@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import {
   acceptsConnections,
   api,
@@ -16,6 +19,7 @@ import {
   tallyEnv,
 } from '../support/server.js';
 import type { ReadyServe, ServeProcess } from '../support/server.js';
+import { migrateAsOlderTally } from '../support/older-schema.js';
 import { until } from '../support/until.js';
 import { CHROME } from '../support/user-agents.js';
 import { hourStartMs } from '../../src/lib/time.js';
@@ -181,6 +185,37 @@ describe('starting Tally', () => {
       assert.equal(answer.status, 200);
     } finally {
       serve?.child.kill('SIGKILL');
+      await holder.release();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('changes nothing in its data directory when its port is in use: an older ledger stays unmigrated, no key file or lock file is made, and one line says what to do', async () => {
+    const holder = await holdPort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-port-taken-'));
+    const dbPath = join(dataDir, 'tally.db');
+    try {
+      migrateAsOlderTally(dbPath, SQLITE_MIGRATIONS.length - 1);
+      const before = directoryContents(dataDir);
+      const failed = await runCli(['serve'], {
+        TALLY_DATA_DIR: dataDir,
+        TALLY_PORT: String(holder.port),
+        TALLY_HOST: '127.0.0.1',
+        TALLY_ADMIN_KEY: '',
+      });
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.equal(
+        failed.stderr,
+        `Tally cannot start: port ${holder.port} is already in use: set TALLY_PORT to a free port\n`,
+      );
+      assert.deepEqual(directoryContents(dataDir), before);
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length - 1);
+      } finally {
+        db.close();
+      }
+    } finally {
       await holder.release();
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -419,6 +454,20 @@ describe('starting Tally', () => {
     }
   });
 });
+
+/** Each file in `dir` by name, with a SHA-256 of its bytes: what a start that failed must not change. */
+function directoryContents(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((name) => [
+        name,
+        createHash('sha256')
+          .update(readFileSync(join(dir, name)))
+          .digest('hex'),
+      ]),
+  );
+}
 
 async function waitFor(
   condition: () => boolean | Promise<boolean>,
