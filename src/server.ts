@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { openSqlite } from './adapters/sqlite/database.js';
+import { SQLITE_MIGRATIONS } from './adapters/sqlite/migrations.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
@@ -82,6 +83,7 @@ import type { OutboxState } from './control/report-thread/protocol.js';
 import type { AccountStore } from './ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 import { TALLY_VERSION } from './version.js';
+import { stopPoint } from './stop-during-start.js';
 
 /** A running Tally. */
 export interface Tally {
@@ -149,12 +151,17 @@ type Release = () => void | Promise<void>;
  * ledger's writes: notices, the burl dispatcher, retention pruning) and the HTTP server on the
  * port. When any of that fails (the database is newer than this Tally, the key file is damaged,
  * the counting thread cannot start…), releases what was opened so far, in reverse order (the
- * port last), and throws the error.
+ * port last), and throws the error. When `stop` is aborted (a SIGTERM while the ledger migrates),
+ * the start stops at its next safe point, releasing alike, with a `StartStoppedError`.
  */
-export async function startTally(config: Config, log: Logger): Promise<Tally> {
+export async function startTally(
+  config: Config,
+  log: Logger,
+  { stop = new AbortController().signal }: { stop?: AbortSignal } = {},
+): Promise<Tally> {
   const acquired: Release[] = [];
   try {
-    return await start(config, log, acquired);
+    return await start(config, log, acquired, stop);
   } catch (error) {
     for (const release of acquired.reverse()) {
       try {
@@ -168,7 +175,7 @@ export async function startTally(config: Config, log: Logger): Promise<Tally> {
 }
 
 /** `startTally`, pushing onto `acquired` how to release each thing it opened, as it opens it. */
-async function start(config: Config, log: Logger, acquired: Release[]): Promise<Tally> {
+async function start(config: Config, log: Logger, acquired: Release[], stop: AbortSignal): Promise<Tally> {
   // First: a start that cannot listen leaves the data directory as it was (no migration, no key
   // file, no administrator key printed).
   let port: HeldPort;
@@ -193,9 +200,17 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
     unrestored: (error) => logUnrestoredLock({ error: String(error) }),
   });
   acquired.push(() => lock.release());
+  await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
   refuseLostLedger(config.dataDir, dbPath, servedBefore);
-  const db = openSqlite(dbPath, config.sqliteSynchronous);
+  const db = openSqlite(dbPath, config.sqliteSynchronous, {
+    beforeMigrating: (schemaVersion) =>
+      log.info('migrating_ledger', {
+        fromVersion: schemaVersion,
+        toVersion: SQLITE_MIGRATIONS.length,
+        note: 'Tally listens once the ledger is migrated, which may take minutes on a large one',
+      }),
+  });
   acquired.push(() => {
     db.close();
   });
@@ -218,6 +233,8 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
       },
     }),
   );
+  // After the migrations, before anything else is written (the key file, the TTL ceiling).
+  await stopPoint(stop);
   const ledger = new SqliteLedger(db);
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
@@ -260,6 +277,7 @@ async function start(config: Config, log: Logger, acquired: Release[]): Promise<
   // A thread that failed to start is still stopped: the recorder would otherwise start another.
   acquired.push(() => recorder.close());
   await recorder.start();
+  await stopPoint(stop);
   // Nothing is committed into a ledger file no restart would read.
   const guarded: BatchRecorder = {
     record: (batch) =>

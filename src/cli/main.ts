@@ -15,6 +15,7 @@ import { DataDirInUseError, LockFileError } from '../adapters/sqlite/data-dir-lo
 import { TALLY_VERSION } from '../version.js';
 import { DataDirError, ListenError, REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS, startTally } from '../server.js';
 import type { Tally } from '../server.js';
+import { StartStoppedError } from '../stop-during-start.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
@@ -213,53 +214,68 @@ function isCommand(name: string): name is Command {
 async function serve(config: Config): Promise<number> {
   surviveClosedOutput();
   const log = jsonLogger();
-  let tally: Tally;
+  // The handlers are set before the start (a signal while the ledger migrates stops the start at
+  // its next safe point, and Tally exits 0 without listening) and stay for the whole shutdown: a
+  // second SIGTERM or SIGINT (an impatient operator, a supervisor repeating its signal) closes the
+  // connections still open at once, rather than killing the process with whatever it was
+  // draining; batches in flight still commit. One within `REPEATED_SIGNAL_MS` of the first is a
+  // copy of it, and changes nothing.
+  const stopRequested = new AbortController();
+  let stoppedAtMs: number | undefined;
+  let tally: Tally | undefined;
+  const stop = (signal: string) => {
+    if (stoppedAtMs !== undefined) {
+      // During the start there is nothing to close yet: it stops at its next safe point.
+      if (tally === undefined || performance.now() - stoppedAtMs < REPEATED_SIGNAL_MS) return;
+      log.warn('shutting_down_now', { signal, note: 'closing the connections still open' });
+      tally.closeConnectionsNow();
+      return;
+    }
+    stoppedAtMs = performance.now();
+    stopRequested.abort(signal);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   try {
-    tally = await startTally(config, log);
+    tally = await startTally(config, log, { stop: stopRequested.signal });
   } catch (error) {
+    if (error instanceof StartStoppedError) {
+      log.info('stopped_during_start', { signal: error.signal, note: 'nothing was left half-done' });
+      return 0;
+    }
     if (!isOperatorError(error)) throw error;
     process.stderr.write(`Tally cannot start: ${error.message}\n`);
     return 1;
   }
+  const started = tally;
   log.info('listening', {
-    url: tally.url,
+    url: started.url,
     publicUrl: config.publicUrl,
     dataDir: config.dataDir,
     version: TALLY_VERSION,
   });
   // For the operator, on stderr: stdout carries nothing but the JSON logs.
-  process.stderr.write(`Tally listens on ${tally.url} (notice URLs use ${config.publicUrl})\n`);
-  // The handlers stay for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator,
-  // a supervisor repeating its signal) closes the connections still open at once, rather than
-  // killing the process with whatever it was draining; batches in flight still commit. One
-  // within `REPEATED_SIGNAL_MS` of the first is a copy of it, and changes nothing.
-  let stoppedAtMs: number | undefined;
+  process.stderr.write(`Tally listens on ${started.url} (notice URLs use ${config.publicUrl})\n`);
   let exitCode = 0;
   await new Promise<void>((resolve) => {
-    void tally.mustStop.then((why) => {
+    void started.mustStop.then((why) => {
       if (stoppedAtMs !== undefined) return;
       stoppedAtMs = performance.now();
       exitCode = 1;
       log.error('shutting_down', { why });
       resolve();
     });
-    const stop = (signal: string) => {
-      if (stoppedAtMs !== undefined) {
-        if (performance.now() - stoppedAtMs < REPEATED_SIGNAL_MS) return;
-        log.warn('shutting_down_now', { signal, note: 'closing the connections still open' });
-        tally.closeConnectionsNow();
-        return;
-      }
-      stoppedAtMs = performance.now();
-      log.info('shutting_down', { signal, graceMs: SHUTDOWN_GRACE_MS });
+    // A signal while it began to listen, after its last safe point, stops it now.
+    const stopNow = () => {
+      log.info('shutting_down', { signal: String(stopRequested.signal.reason), graceMs: SHUTDOWN_GRACE_MS });
       resolve();
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    if (stopRequested.signal.aborted) stopNow();
+    else stopRequested.signal.addEventListener('abort', stopNow);
   });
-  const closing = tally.close();
+  const closing = started.close();
   // Another process counts into the same ledger: no request in flight is worth the grace period.
-  if (exitCode !== 0) tally.closeConnectionsNow();
+  if (exitCode !== 0) started.closeConnectionsNow();
   await closing;
   log.info('stopped');
   return exitCode;

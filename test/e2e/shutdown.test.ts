@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,8 +9,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
+import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { REPEATED_SIGNAL_MS } from '../../src/server.js';
-import { acceptsConnections, api, serveOnFreePort } from '../support/server.js';
+import { acceptsConnections, api, freePort, serveOnFreePort, spawnServe } from '../support/server.js';
+import { openAsOlderTally } from '../support/older-schema.js';
 import type { ReadyServe } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
@@ -393,6 +396,73 @@ describe('shutting down on SIGTERM', () => {
       await dispose(tally);
     }
   });
+});
+
+/**
+ * Hourly rollup rows the ledger a signal stops the start of holds: migration 20 rewrites them,
+ * about 2.4 s a million here, so the signal sent at its log line arrives while it runs.
+ */
+const ROLLUP_ROWS = 1_000_000;
+
+/** A ledger as the Tally before the last migration left it, with `ROLLUP_ROWS` hourly rollup rows. */
+function ledgerToMigrate(dbPath: string): void {
+  const db = openAsOlderTally(dbPath, SQLITE_MIGRATIONS.length - 1);
+  try {
+    db.prepare(
+      `WITH RECURSIVE hour(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM hour WHERE n < ? - 1)
+       INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method,
+         seat, publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id,
+         cachebuster_missing, kind, currency, ivt_rule, events, price_micros, media_cost_micros, revenue_micros)
+       SELECT n * 3600000, 1, 'counted', '', 'exchange', 'banner', 'web', 'adm', 'seat', '', 0, 0, 0, 0, 0, 0,
+         'adm', 'USD', '', 1, 1000, 0, 0 FROM hour`,
+    ).run(ROLLUP_ROWS);
+  } finally {
+    db.close();
+  }
+}
+
+describe('a stop signal while Tally starts', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`stops at ${signal} while migrating the ledger: exits 0 without listening, the migration whole and the ledger closed cleanly`, async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'tally-stop-during-start-'));
+      const dbPath = join(dataDir, 'tally.db');
+      try {
+        ledgerToMigrate(dbPath);
+        const serve = spawnServe(dataDir, await freePort(), { TALLY_ADMIN_KEY: ADMIN_KEY });
+        let signalled = false;
+        // The moment the migration begins: the signal arrives while it runs.
+        serve.child.stdout?.on('data', () => {
+          if (!signalled && serve.stdout().includes('"event":"migrating_ledger"')) {
+            signalled = true;
+            serve.child.kill(signal);
+          }
+        });
+        const [code, exitSignal] = (await once(serve.child, 'exit')) as [number | null, string | null];
+        assert.deepEqual({ code, exitSignal }, { code: 0, exitSignal: null }, serve.output());
+        const events = serve
+          .stdout()
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => (JSON.parse(line) as { event: string }).event);
+        assert.deepEqual(events, ['migrating_ledger', 'stopped_during_start'], serve.output());
+        // Stopped once the migration was done, before the key file was made; closed cleanly: the WAL
+        // checkpointed into tally.db and removed, the lock released.
+        assert.deepEqual(readdirSync(dataDir).sort(), ['tally.db', 'tally.lock']);
+        lockDataDir(dataDir).release();
+        const db = new Database(dbPath, { readonly: true });
+        try {
+          assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+          assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+          const { n } = db.prepare('SELECT COUNT(*) AS n FROM rollup_hourly').get() as { n: number };
+          assert.equal(n, ROLLUP_ROWS);
+        } finally {
+          db.close();
+        }
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('SIGTERM while notices are being fired', () => {
