@@ -382,8 +382,8 @@ describe('configuration', () => {
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `${Buffer.alloc(32, 1).toString('base64')},1:${key}` });
     assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
-      'tokenKeys: entry 1 must be <id 0-255>:<32-byte key in base64> (its id is not a decimal number from 0 to 255)',
-      'tokenKeys: entry 2 must be <id 0-255>:<32-byte key in base64> (its key is 33 bytes)',
+      'tokenKeys: entry 1 of TALLY_TOKEN_KEYS must be <id 0-255>:<32-byte key in base64> (its id is not a decimal number from 0 to 255)',
+      'tokenKeys: entry 2 of TALLY_TOKEN_KEYS must be <id 0-255>:<32-byte key in base64> (its key is 33 bytes)',
     ]);
   });
 
@@ -392,7 +392,10 @@ describe('configuration', () => {
     for (const id of ['0x1', ' ', '', '1e2', '-1', '256', '1.0']) {
       const parsed = parseConfig({ TALLY_TOKEN_KEYS: `${id}:${key}` });
       assert.ok(!parsed.ok, `key id ${JSON.stringify(id)} was accepted`);
-      assert.match(parsed.errors.join('\n'), /tokenKeys: .* must be <id 0-255>:<32-byte key in base64>/);
+      assert.match(
+        parsed.errors.join('\n'),
+        /tokenKeys: entry 1 of TALLY_TOKEN_KEYS must be <id 0-255>:<32-byte key in base64>/,
+      );
     }
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `0:${key},255:${key}` });
     assertAccepted(parsed);
@@ -846,6 +849,43 @@ describe('configuration', () => {
       assert.deepEqual(parsed.errors, [
         `mailFrom: TALLY_MAIL_FROM=${shown(from)} must be the address tag exports are mailed from, e.g. tally@example.com or Tally <tally@example.com>`,
       ]);
+    }
+  });
+
+  it('refuses a token key that is not strict base64, naming the entry and what is wrong, with every other error', () => {
+    // 0xfb bytes: base64 `+/v7…+w=`, base64url `-_v7…-w`; `x` for the last `w` sets a bit past the last byte.
+    const key = Buffer.alloc(32, 0xfb).toString('base64');
+    const refusals: [string, string][] = [
+      [
+        `${key.slice(0, 5)}|${key.slice(6)}`,
+        'character 6 of its key is not base64 (A-Z, a-z, 0-9, + and /, or - and _)',
+      ],
+      [
+        `${key.slice(0, 10)} ${key.slice(10)}`,
+        'character 11 of its key is not base64 (A-Z, a-z, 0-9, + and /, or - and _)',
+      ],
+      [`"${key}"`, 'character 1 of its key is not base64 (A-Z, a-z, 0-9, + and /, or - and _)'],
+      [`${key}=`, 'its key ends in 2 "=" where base64 of its length has 1'],
+      [
+        `${key.slice(0, -2)}x=`,
+        'the last character of its key holds bits past its last byte: a character was mistyped',
+      ],
+      [key.slice(0, -3), 'its key is cut short or has a character too many'],
+      [`${key}:${key}`, 'it has more than one ":"'],
+    ];
+    for (const [text, problem] of refusals) {
+      const parsed = parseConfig({ TALLY_TOKEN_KEYS: `1:${text}`, TALLY_PORT: 'eighty' });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        'port: TALLY_PORT="eighty" must be a decimal integer from 0 to 65535',
+        `tokenKeys: entry 1 of TALLY_TOKEN_KEYS must be <id 0-255>:<32-byte key in base64> (${problem})`,
+      ]);
+    }
+    const bytes = Buffer.alloc(32, 0xfb);
+    for (const text of [key, key.replace(/=+$/, ''), bytes.toString('base64url')]) {
+      const parsed = parseConfig({ TALLY_TOKEN_KEYS: `1:${text}` });
+      assertAccepted(parsed);
+      assert.deepEqual(parsed.config.tokenKeys, [{ id: 1, key: bytes }]);
     }
   });
 

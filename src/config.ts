@@ -8,13 +8,14 @@ import type { PriceKeys } from './domain/price-crypto.js';
 import { PRICE_KEY_BYTES, parsePriceKeys, priceKeyName } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import { canInstrument, nativeMethod } from './domain/rules.js';
-import { MAX_KEY_ID } from './domain/token.js';
+import { KEY_BYTES, MAX_KEY_ID } from './domain/token.js';
 import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
 import { BROWSER_BLOCKED_PORTS } from './lib/browser-blocked-ports.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
+import { decodeBase64 } from './lib/strict-base64.js';
 import { readAddressFile } from './address-file.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -251,7 +252,7 @@ export function parseConfig(
     publicUrl,
     adminKey,
     metricsKey,
-    tokenKeys: parseTokenKeys(text('tokenKeys', ''), errors),
+    tokenKeys: parseTokenKeys(text('tokenKeys', ''), given('tokenKeys', true), errors),
     ivtFilter: ivt.ok ? ivt.filter : buildIvtFilterOrThrow(),
     rules: parseRules(json('rules'), errors),
     priceKeys: parsePriceKeyMap(json('priceKeys'), errors),
@@ -400,22 +401,31 @@ function buildIvtFilterOrThrow(): IvtFilter {
 
 /**
  * `1:<base64 key>,2:<base64 key>`: decimal key ids 0–255, each listed once (a token names the id
- * it was sealed with, so two keys under one id cannot both open), 32-byte keys; the last entry signs.
+ * it was sealed with, so two keys under one id cannot both open), 32-byte keys in strict base64 or
+ * base64url (see {@link decodeBase64}); the last entry signs. `source` names where they were given.
  */
-function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
+function parseTokenKeys(text: string, source: string, errors: string[]): Config['tokenKeys'] {
   if (text === '') return undefined;
   const keys: { id: number; key: Buffer }[] = [];
   for (const [index, entry] of text.split(',').entries()) {
-    const [idText = '', keyText = ''] = entry.trim().split(':');
+    const [idText = '', keyText = '', ...rest] = entry.trim().split(':');
     const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
-    const key = Buffer.from(keyText, 'base64');
-    if (Number.isNaN(id) || id > MAX_KEY_ID || key.length !== 32) {
-      // Named by its place, never shown: the entry holds a secret key.
-      const problem =
-        Number.isNaN(id) || id > MAX_KEY_ID
-          ? 'its id is not a decimal number from 0 to 255'
-          : `its key is ${key.length} bytes`;
-      errors.push(`tokenKeys: entry ${index + 1} must be <id 0-255>:<32-byte key in base64> (${problem})`);
+    const decoded = decodeBase64(keyText, 'its key');
+    // Named by its place, never shown: the entry holds a secret key.
+    const problem =
+      Number.isNaN(id) || id > MAX_KEY_ID
+        ? 'its id is not a decimal number from 0 to 255'
+        : rest.length > 0
+          ? 'it has more than one ":"'
+          : 'problem' in decoded
+            ? decoded.problem
+            : decoded.bytes.length !== KEY_BYTES
+              ? `its key is ${decoded.bytes.length} bytes`
+              : undefined;
+    if (problem !== undefined || !('bytes' in decoded)) {
+      errors.push(
+        `tokenKeys: entry ${index + 1} of ${source} must be <id 0-255>:<32-byte key in base64> (${problem})`,
+      );
       continue;
     }
     if (keys.some((listed) => listed.id === id)) {
@@ -424,7 +434,7 @@ function parseTokenKeys(text: string, errors: string[]): Config['tokenKeys'] {
       );
       continue;
     }
-    keys.push({ id, key });
+    keys.push({ id, key: decoded.bytes });
   }
   return keys;
 }

@@ -74,7 +74,8 @@ export type OpenResult =
  * 32-bit operators, and must be minimal.
  */
 const VERSION = 1;
-const KEY_BYTES = 32;
+/** The bytes of a token key (AES-256). */
+export const KEY_BYTES = 32;
 const TAG_BYTES = 16;
 const HEADER_BYTES = 2 + IV_BYTES;
 const FLAG_TEST = 1;
