@@ -84,6 +84,16 @@ describe('the token key file', () => {
       /key 1 that is not 32 bytes/,
     ],
     [
+      'a key with one "=" too many',
+      JSON.stringify({ keys: [{ id: 1, key: `${'A'.repeat(43)}==` }] }),
+      /key 1 that is not 32 bytes in base64 \(key 1 ends in 2 "=" where base64 of its length has 1\)/,
+    ],
+    [
+      'a key whose last character was mistyped',
+      JSON.stringify({ keys: [{ id: 1, key: `${'A'.repeat(42)}B=` }] }),
+      /key 1 that is not 32 bytes in base64 \(the last character of key 1 holds bits past its last byte/,
+    ],
+    [
       'an id listed twice',
       JSON.stringify({
         keys: [

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
-import { generateKey, MAX_KEY_ID } from './domain/token.js';
+import { generateKey, KEY_BYTES, MAX_KEY_ID } from './domain/token.js';
 import { replaceFileDurably } from './lib/durable-file.js';
 import { errorCode } from './lib/error-code.js';
+import { decodeBase64 } from './lib/strict-base64.js';
 
 const KEY_FILE = 'token-keys.json';
 
@@ -246,11 +247,13 @@ function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[]
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_KEY_ID) {
       throw damagedKeyFile(path, `has a key whose id ${JSON.stringify(id)} is not an integer 0-255`);
     }
-    const bytes =
-      typeof key === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(key) ? Buffer.from(key, 'base64') : undefined;
-    if (bytes?.length !== 32) throw damagedKeyFile(path, `has a key ${id} that is not 32 bytes in base64`);
+    const decoded = typeof key === 'string' ? decodeBase64(key, `key ${id}`) : { problem: 'not a string' };
+    if (!('bytes' in decoded) || decoded.bytes.length !== KEY_BYTES) {
+      const problem = 'problem' in decoded ? decoded.problem : `${decoded.bytes.length} bytes`;
+      throw damagedKeyFile(path, `has a key ${id} that is not 32 bytes in base64 (${problem})`);
+    }
     if (entries.some((other) => other.id === id)) throw damagedKeyFile(path, `lists key id ${id} twice`);
-    entries.push({ id, key: bytes });
+    entries.push({ id, key: decoded.bytes });
   }
   return entries;
 }
