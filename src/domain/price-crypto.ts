@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { decodeBase64 } from '../lib/strict-base64.js';
 
 /**
  * The two secrets of the Google (DoubleClick Ad Exchange) price encryption scheme: the
@@ -94,10 +95,6 @@ function signature(price: Buffer, keys: PriceKeys, iv: Buffer): Buffer {
 }
 
 function decodeKey(text: string): Buffer | undefined {
-  const webSafe = text
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/={1,2}$/, '');
-  const bytes = Buffer.from(webSafe, 'base64url');
-  return bytes.length > 0 && bytes.toString('base64url') === webSafe ? bytes : undefined;
+  const decoded = decodeBase64(text, 'the key');
+  return 'bytes' in decoded && decoded.bytes.length > 0 ? decoded.bytes : undefined;
 }
