@@ -433,10 +433,12 @@ export interface Ledger {
   /**
    * One bounded step of retention: deletes raw events received before `beforeMs` that did not
    * count, among the next `maxRows` event ids not yet pruned, and up to `maxRows` deliveries
-   * delivered before it; billing records (counted events) and the hourly rollups stay. Call
-   * again until `done`, letting other work in between.
+   * delivered before it whose impression's claim has ended by `nowMs` (the wall clock by default):
+   * while the claim lives, a repeat of the impression reads its delivery to know whether the DSP's
+   * burl went by a 302; billing records (counted events) and the hourly rollups stay. Call again
+   * until `done`, letting other work in between.
    */
-  prune(beforeMs: number, maxRows: number): PruneStep;
+  prune(beforeMs: number, maxRows: number, nowMs?: number): PruneStep;
   /** Counts raw events (for tests and health): total and by outcome. */
   countEvents(): { total: number; counted: number };
   /** How many deliveries the outbox holds, by status. */

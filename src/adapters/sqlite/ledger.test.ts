@@ -1871,6 +1871,34 @@ describe('the SQLite ledger', () => {
     );
   });
 
+  it("keeps a delivered burl past the retention while its claim lives, so that a repeat of the publisher's burl is a plain duplicate, never a second 302 to the DSP", () => {
+    const DAY_MS = 24 * HOUR_MS;
+    // A TALLY_RULES TTL of 7 days, a retention of 1 day.
+    const claim = { key: 'long-ttl', expiresMs: T0 + 7 * DAY_MS };
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
+    // Counted on the publisher's burl, the DSP's burl queued (not redirected), then delivered.
+    assert.deepEqual(ledger.record([event({ dims: burlDims, dedupe: claim, delivery })]), [COUNTED]);
+    for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) ledger.markDelivered(leased.id, T0);
+    // A newer delivery, so that the delivered one is not the newest (which is always kept).
+    ledger.record([
+      event({ receivedMs: T0 + HOUR_MS, dedupe: { key: 'newer', expiresMs: T0 + 2 * HOUR_MS }, delivery }),
+    ]);
+    const pruneAtMs = T0 + 2 * DAY_MS;
+    assert.equal(ledger.prune(pruneAtMs - DAY_MS, 100, pruneAtMs).deliveries, 0, 'its claim lives');
+    assert.equal(ledger.countDeliveries().delivered, 1);
+    const repeat = event({
+      receivedMs: pruneAtMs + 1,
+      dims: burlDims,
+      dedupe: claim,
+      delivery: { ...delivery, redirected: true },
+    });
+    assert.deepEqual(ledger.record([repeat]), [notCounted('duplicate')]);
+    // Once the claim has expired, the delivery goes at the next pass.
+    const laterMs = claim.expiresMs + CLAIM_LOAD_MARGIN_MS + 1;
+    assert.equal(ledger.prune(laterMs - DAY_MS, 100, laterMs).deliveries, 1, 'its claim has ended');
+  });
+
   it('says a prune pass is not done while delivered burls past the retention remain beyond its step', () => {
     const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
     ledger.record(

@@ -132,6 +132,13 @@ const VAST_ERROR_DIM = 18;
  */
 export const CLAIM_LOAD_MARGIN_MS = 10_000;
 
+/**
+ * How many delivered (and as many redirected) deliveries past the retention one pruning step reads
+ * for each it may delete: those whose claims still live (a TTL longer than the retention) are read
+ * and kept, and must not hold back the ones behind them for long, nor make a step slow.
+ */
+const PRUNE_READ_FACTOR = 2;
+
 /** Whether a notice was decided `late`: after its win's TTL. */
 function isLate(outcome: Outcome): boolean {
   return outcome.outcome === 'not_counted' && outcome.reason === 'late';
@@ -433,10 +440,18 @@ export class SqliteLedger implements Ledger {
    */
   loadClaims(nowMs: number): number {
     this.knownDims();
+    return this.claimIndex(nowMs).liveCount(nowMs);
+  }
+
+  /**
+   * The claim index, built if it is not yet from the claims live at `nowMs` less the margin, or
+   * at the last event's receipt less the margin if that is earlier (see `loadClaims`).
+   */
+  private claimIndex(nowMs: number): ClaimIndex {
     // A clock ahead at start (a machine booted before its clock was set) must not leave out the
     // claims live when the last notice was received: the earlier of the two times is taken.
     const horizonMs = Math.min(nowMs, this.newestReceivedMs() ?? nowMs);
-    return this.liveClaims(horizonMs - CLAIM_LOAD_MARGIN_MS).liveCount(nowMs);
+    return this.liveClaims(horizonMs - CLAIM_LOAD_MARGIN_MS);
   }
 
   /** When the last event recorded was received, if there is one: events are appended as received. */
@@ -915,7 +930,7 @@ export class SqliteLedger implements Ledger {
       });
   }
 
-  prune(beforeMs: number, maxRows: number): PruneStep {
+  prune(beforeMs: number, maxRows: number, nowMs = Date.now()): PruneStep {
     return writeTransaction(this.db, () => {
       const fromId = this.db.prepare('SELECT events_below_id FROM prune_progress').pluck().get() as number;
       const cutoffId = this.firstEventIdReceivedAfter(beforeMs);
@@ -927,18 +942,45 @@ export class SqliteLedger implements Ledger {
         )
         .run(fromId, toId).changes;
       this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
-      // Delivered at or after it fell due: the (status, due_ms) index finds the old ones. The newest
-      // delivery is never pruned, as the newest event is not: a new one would take its id, which
-      // calls send as `X-Tally-Delivery-Id`, so that a DSP would take a new impression for a retry.
-      const deliveries = this.db
-        .prepare(
-          `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-             WHERE status IN ('delivered', 'redirected') AND due_ms < ? AND delivered_ms < ?
-               AND id < (SELECT MAX(id) FROM deliveries) LIMIT ?)`,
-        )
-        .run(beforeMs, beforeMs, maxRows).changes;
+      const deliveries = this.pruneDeliveries(beforeMs, maxRows, nowMs);
       return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
     });
+  }
+
+  /**
+   * Deletes up to `maxRows` deliveries delivered or redirected before `beforeMs` whose impression's
+   * claim has ended by `nowMs`, reading at most `PRUNE_READ_FACTOR` times as many of each status.
+   * A delivery is what tells a repeat of the impression's notices how its burl went: while its
+   * claim lives (a TTL longer than the retention) a repeat of the publisher's burl whose delivery
+   * was pruned would read as a count that predates kept redirects and be sent on to the DSP's burl
+   * a second time, and a second registration of the win could queue the burl again.
+   */
+  private pruneDeliveries(beforeMs: number, maxRows: number, nowMs: number): number {
+    const claims = this.claimIndex(nowMs);
+    const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
+    // A claim a notice received up to the margin before `nowMs` could still find (a clock stepped
+    // back) is live.
+    const liveAtMs = nowMs - CLAIM_LOAD_MARGIN_MS;
+    // Delivered at or after it fell due: the (status, due_ms) index finds the old ones. The newest
+    // delivery is never pruned, as the newest event is not: a new one would take its id, which
+    // calls send as `X-Tally-Delivery-Id`, so that a DSP would take a new impression for a retry.
+    const oldest = this.db
+      .prepare(
+        `SELECT id, dedupe_key FROM deliveries
+         WHERE status = ? AND due_ms < ? AND delivered_ms < ? AND id < (SELECT MAX(id) FROM deliveries)
+         LIMIT ?`,
+      )
+      .raw();
+    const ids: number[] = [];
+    for (const status of ['delivered', 'redirected'] as const) {
+      const rows = oldest.all(status, beforeMs, beforeMs, maxRows * PRUNE_READ_FACTOR) as [number, string][];
+      for (const [id, key] of rows) {
+        if (ids.length < maxRows && claims.find(claimKey(key), liveAtMs, keyOf) === 0) ids.push(id);
+      }
+    }
+    return this.db
+      .prepare('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))')
+      .run(JSON.stringify(ids)).changes;
   }
 
   /**
