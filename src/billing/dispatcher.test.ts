@@ -23,7 +23,8 @@ const noMetrics = { inc: () => {} };
 /**
  * The DSP: every burl call is counted, with its device headers; the first `/held` call waits in
  * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`), `/status/<code>` answers
- * that status, `/rate-limited` 429 with `Retry-After: 120`, `/redirect/<code>` redirects to `/status/<code>`, a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
+ * that status, `/rate-limited` 429 with `Retry-After: 120`, `/redirect/<code>` redirects to `/status/<code>`
+ * (`/credentialed-redirect/<code>` to it with a user name and password in the URL), a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
  */
 let dsp: Server;
 let dspUrl: string;
@@ -50,10 +51,15 @@ before(async () => {
     deliveryHeaders.push([path, req.headers['x-tally-delivery-id'], req.headers['x-tally-attempt']]);
     const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
     const redirectedStatus = /^\/redirect\/(\d{3})$/.exec(path)?.[1];
+    const credentialedStatus = /^\/credentialed-redirect\/(\d{3})$/.exec(path)?.[1];
     if (path === '/held' && held.length === 0) held.push(res);
     else if (path === '/rate-limited') res.writeHead(429, { 'Retry-After': '120' }).end('slow down');
     else if (redirectedStatus !== undefined)
       res.writeHead(302, { Location: `/status/${redirectedStatus}` }).end();
+    else if (credentialedStatus !== undefined)
+      res
+        .writeHead(302, { Location: `http://token:secret@${req.headers.host}/status/${credentialedStatus}` })
+        .end();
     else if (path.startsWith('/slow') && holdSlow) slow.push(res);
     else if (status !== undefined) res.writeHead(Number(status)).end('status');
     else if (path.startsWith('/flaky') && flakyFailures > 0) {
@@ -243,6 +249,38 @@ describe('the burl dispatcher’s outcomes', () => {
       ledger.listDeliveries(1, 'pending', 10).map((delivery) => [delivery.dedupeKey, delivery.lastError]),
       [['redirected-error', `HTTP 503 from ${dspUrl}/status/503, where the burl redirected`]],
     );
+    ledger.close();
+  });
+
+  it('keeps the user name and password of a URL a burl redirected to out of its last error and the log of its death', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'credentialed-redirect.db')));
+    const credentialed = `http://user:pass@${dspUrl.slice('http://'.length)}`;
+    ledger.record([withBurl('credentialed', `${credentialed}/credentialed-redirect/503`, T0)]);
+    const logged: unknown[] = [];
+    const log: Logger = { ...silent, warn: (event, fields) => logged.push([event, fields]) };
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => ledger.listDeliveries(1, 'dead', 10).length === 1);
+    } finally {
+      await dispatcher.stop();
+    }
+    const lastError = `HTTP 503 from http://***@${dspUrl.slice('http://'.length)}/status/503, where the burl redirected`;
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'dead', 10).map((delivery) => delivery.lastError),
+      [lastError],
+    );
+    assert.deepEqual(logged, [
+      [
+        'burl_dead',
+        {
+          deliveryId: ledger.listDeliveries(1, 'dead', 10)[0]?.id,
+          attempts: 1,
+          error: lastError,
+          repeats: 0,
+        },
+      ],
+    ]);
     ledger.close();
   });
 
@@ -571,6 +609,44 @@ describe('the burl dispatcher’s outcomes', () => {
       // Polls come every 5 ms: give a dispatcher that leased past the host's limit many chances.
       await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
       assert.equal(hanging.length, 2, 'two calls in flight to the DSP that never answers, no more');
+    } finally {
+      answerAtOnce = true;
+      for (const res of hanging) res.writeHead(200).end('ok');
+      await dispatcher.stop();
+      ledger.close();
+      await new Promise<void>((resolve) => hangingDsp.close(() => resolve()));
+    }
+  });
+
+  it('counts the calls to one host together whatever user name and password their burls carry', async () => {
+    const hanging: ServerResponse[] = [];
+    let answerAtOnce = false;
+    const hangingDsp = createServer((_req, res) => {
+      if (answerAtOnce) res.writeHead(200).end('ok');
+      else hanging.push(res);
+    });
+    await new Promise<void>((resolve) => hangingDsp.listen(0, '127.0.0.1', resolve));
+    const hostPort = `127.0.0.1:${(hangingDsp.address() as AddressInfo).port}`;
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'host-limit-credentials.db')));
+    ledger.record([
+      withBurl('plain-1', `http://${hostPort}/bill`),
+      withBurl('plain-2', `http://${hostPort}/bill`),
+      withBurl('user-1', `http://user:pass@${hostPort}/bill`),
+      withBurl('user-2', `http://USER:other@${hostPort}/bill`),
+    ]);
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 4, hostConcurrency: 2 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    dispatcher.start();
+    try {
+      await until(() => hanging.length >= 2);
+      // Polls come every 5 ms: give a dispatcher that took them for other hosts many chances.
+      await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
+      assert.equal(hanging.length, 2, 'two calls in flight to the one host, no more');
     } finally {
       answerAtOnce = true;
       for (const res of hanging) res.writeHead(200).end('ok');

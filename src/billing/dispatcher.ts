@@ -9,6 +9,7 @@ import { DnsCache } from './dns-cache.js';
 import type { RetryPolicy } from './retry.js';
 import { nextAttemptMs, retryAfterDueMs } from './retry.js';
 import { TALLY_VERSION } from '../version.js';
+import { withoutCredentials } from '../domain/url-credentials.js';
 
 /** Dispatcher tuning. */
 export interface DispatcherOptions {
@@ -170,7 +171,10 @@ export class BurlDispatcher {
       const { host } = delivery;
       const call = this.attempt(delivery).catch((error: unknown) => {
         // Its lease runs out and the delivery is leased again: still at least once.
-        this.log.error('burl_call_failed', { deliveryId: delivery.id, error: String(error) });
+        this.log.error('burl_call_failed', {
+          deliveryId: delivery.id,
+          error: withoutCredentials(String(error)),
+        });
         this.release(delivery.id);
       });
       this.calls.set(delivery.id, { host, call });
@@ -202,7 +206,11 @@ export class BurlDispatcher {
       const settlement = { id, deliveredMs: this.nowMs() };
       this.ended.push({ settlement, unanswered: false, status: 'delivered', attempts });
     } else {
-      const error = 'error' in result ? result.error : failedStatusText(result.status, result.redirectedTo);
+      // The burl, or a URL it redirected to, may carry a DSP's user name and password: the last
+      // error, which the outbox lists and a dead delivery's log line gives, shows neither.
+      const error = withoutCredentials(
+        'error' in result ? result.error : failedStatusText(result.status, result.redirectedTo),
+      );
       const endedMs = this.nowMs();
       const nextDueMs =
         'permanent' in result && result.permanent

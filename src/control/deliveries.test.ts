@@ -122,6 +122,15 @@ before(async () => {
   ledger.markFailed(seatIds[1] ?? 0, 'HTTP 500', null);
   ledger.markDelivered(seatIds[3] ?? 0, T0 + 1000);
   keys.seats = keyFor(6, 'editor');
+  // Account 8: a burl with a user name and password, its last error (kept by an older Tally) too.
+  accounts.createAccount('credentials', Date.now());
+  ledger.record([deliveryOf(8, 'https://user:pass@dsp.example/c?p=1')]);
+  ledger.markFailed(
+    ledger.listDeliveries(8, undefined, 1)[0]?.id ?? 0,
+    'HTTP 503 from https://user:pass@dsp.example/next, where the burl redirected',
+    T0 + 10_000,
+  );
+  keys.credentials = keyFor(8, 'editor');
   server = await serveApi(deliveryRoutes(ledger), accounts);
   base = server.base;
 });
@@ -327,6 +336,20 @@ describe('GET /v1/deliveries', () => {
       assert.equal(refused.status, 400, query);
       assert.match(refused.body.error.message, message);
     }
+  });
+
+  it('shows no user name or password of a burl, in its URL or its last error', async () => {
+    const { status, body } = await list('', keys.credentials);
+    assert.equal(status, 200);
+    assert.deepEqual(
+      body.deliveries.map((delivery: Delivery) => [delivery.url, delivery.lastError]),
+      [
+        [
+          'https://***@dsp.example/c?p=1',
+          'HTTP 503 from https://***@dsp.example/next, where the burl redirected',
+        ],
+      ],
+    );
   });
 
   it('is for account-wide editors and admins: readers and scoped keys get 403', async () => {

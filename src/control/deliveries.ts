@@ -6,6 +6,7 @@ import { ApiError, sendJson } from './http.js';
 import { pageOf } from './catalog/paging.js';
 import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
 import { readImpressionKey } from '../domain/impression-key.js';
+import { withoutCredentials } from '../domain/url-credentials.js';
 
 /** The query parameters `GET /v1/deliveries` reads; any other is refused. */
 const PARAMETERS = new Set(['status', 'auctionId', 'seat', 'from', 'to', 'limit', 'after']);
@@ -13,7 +14,7 @@ const PARAMETERS = new Set(['status', 'auctionId', 'seat', 'from', 'to', 'limit'
 /**
  * `GET /v1/deliveries?status=pending|delivered|dead|redirected&auctionId=&seat=&from=&to=&limit=&after=`:
  * the burl outbox, newest first, each delivery with the ids of the impression it bills (read from
- * its dedupe key); `auctionId` and `seat` pick one auction's or one DSP seat's, `from` and `to`
+ * its dedupe key) and its URL and last error without any user name or password; `auctionId` and `seat` pick one auction's or one DSP seat's, `from` and `to`
  * (RFC 3339, `to` exclusive) bound when its impression counted.
  */
 export function deliveryRoutes(ledger: Ledger): Route[] {
@@ -54,7 +55,14 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
             createdToMs: window.toMs,
           },
         );
-        const { items: deliveries, next } = pageOf(rows, limit, (delivery) => {
+        const { items: deliveries, next } = pageOf(rows, limit, (row) => {
+          // A burl's user name and password are the DSP's secret, kept to call it, never shown
+          // (nor in a last error an older Tally kept with them).
+          const delivery = {
+            ...row,
+            url: withoutCredentials(row.url),
+            lastError: withoutCredentials(row.lastError),
+          };
           const ids = readImpressionKey(delivery.dedupeKey);
           return ids === undefined
             ? delivery

@@ -380,7 +380,10 @@ export const OPENAPI_DOCUMENT = {
           impId: { type: 'string' },
           bidId: { type: 'string' },
           seat: { type: 'string' },
-          url: { type: 'string', description: "the DSP's burl, macros filled" },
+          url: {
+            type: 'string',
+            description: "the DSP's burl, macros filled, a user name and password in it written ***",
+          },
           deviceIp: { type: 'string' },
           userAgent: { type: 'string' },
           status: {
@@ -399,7 +402,11 @@ export const OPENAPI_DOCUMENT = {
             type: 'integer',
             description: 'last attempt; dead after it (redirected: when the impression counted)',
           },
-          lastError: { type: 'string' },
+          lastError: {
+            type: 'string',
+            description:
+              'why the last attempt failed; a user name and password in a URL it names written ***',
+          },
           deliveredMs: { type: ['integer', 'null'] },
         },
       },

@@ -1,18 +1,40 @@
 import { isIP } from 'node:net';
 
+/** The port a URL of each scheme calls when it names none, as written after a host. */
+const DEFAULT_PORT_SUFFIXES: Readonly<Record<string, string>> = { http: ':80', https: ':443' };
+
 /**
- * The host a burl calls, as the relay groups its calls in flight: the URL's authority as written
- * (host and port, with any user name), its ASCII letters lower-cased; `''` for a URL with no
- * `scheme://`. Migration 13 of the SQLite ledger writes the same with {@link DELIVERY_HOST_SQL}
- * for the URLs that have one `://`, after the scheme.
+ * The host a burl calls, as the relay groups its calls in flight: the URL's scheme, host and port
+ * (`https://dsp.example`, `http://dsp.example:8080`), without any user name or password, which
+ * call the same host (and must not reach metrics or logs through it), nor a scheme's own port;
+ * its ASCII letters lower-cased; `''` for a URL with no `scheme://` or no host. Read without a URL
+ * parser: it is computed for each delivery queued, as its notice is recorded.
  */
 export function deliveryHost(url: string): string {
-  const authority = /^[^:/?#]*:\/\/([^/?#]*)/.exec(url)?.[1] ?? '';
-  return authority.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+  const parts = /^([^:/?#]*):\/\/([^/?#]*)/.exec(url);
+  if (parts === null) return '';
+  const scheme = lowerAscii(parts[1] ?? '');
+  const authority = parts[2] ?? '';
+  const hostPort = lowerAscii(authority.slice(authority.lastIndexOf('@') + 1));
+  if (hostPort === '') return '';
+  const defaultPort = DEFAULT_PORT_SUFFIXES[scheme];
+  const key =
+    defaultPort !== undefined && hostPort.endsWith(defaultPort)
+      ? hostPort.slice(0, -defaultPort.length)
+      : hostPort;
+  return `${scheme}://${key}`;
+}
+
+/** `text` with its ASCII letters lower-cased, as SQLite's `lower()` does. */
+function lowerAscii(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /**
- * {@link deliveryHost} in SQL, of the column `url`, for the deliveries queued before it was kept.
+ * The host migration 13 of the SQLite ledger wrote for the deliveries queued before each kept
+ * one, of the column `url`: the URL's authority as written (host and port, with any user name),
+ * its ASCII letters lower-cased, `''` for a URL with no `scheme://`. Deliveries queued since keep
+ * {@link deliveryHost}; one still pending from before keeps its old key until it is settled.
  * Migration 13 runs it: never change it.
  */
 export const DELIVERY_HOST_SQL = `CASE WHEN instr(url, '://') = 0 THEN '' ELSE lower(substr(

@@ -776,21 +776,25 @@ describe('the SQLite ledger', () => {
     ledger.record([
       queued('a1', 'https://A.example/bill?n=1', T0),
       queued('a2', 'https://a.example/bill?n=2', T0 + 1),
-      queued('a3', 'https://a.example:443/bill?n=3', T0 + 2),
+      queued('a3', 'http://a.example/bill?n=3', T0 + 2),
       queued('b1', 'https://b.example/bill', T0 + 3),
       queued('c1', 'https://c.example/bill', T0 + 4),
     ]);
-    const inFlightToA = { ids: new Set<number>(), byHost: new Map([['a.example', 1]]), hostLimit: () => 2 };
+    const inFlightToA = {
+      ids: new Set<number>(),
+      byHost: new Map([['https://a.example', 1]]),
+      hostLimit: () => 2,
+    };
     const leased = ledger.leaseDeliveries(T0 + 10, 10, 1000, inFlightToA);
     assert.deepEqual(
       leased.map((delivery) => delivery.url),
       [
         'https://A.example/bill?n=1',
-        'https://a.example:443/bill?n=3',
+        'http://a.example/bill?n=3',
         'https://b.example/bill',
         'https://c.example/bill',
       ],
-      'one of a.example, whose second is due next; a.example:443 is another host',
+      'one of https://a.example (its port 443 too), whose second is due next; http://a.example is another host',
     );
     const [second] = ledger
       .listDeliveries(1, 'pending', 10)
@@ -814,17 +818,17 @@ describe('the SQLite ledger', () => {
     ]);
     const hungFull = {
       ids: new Set<number>(),
-      byHost: new Map([['hung.example', 1]]),
-      hostLimit: (host: string) => (host === 'hung.example' ? 1 : 8),
+      byHost: new Map([['https://hung.example', 1]]),
+      hostLimit: (host: string) => (host === 'https://hung.example' ? 1 : 8),
     };
     const leased = ledger.leaseDeliveries(T0 + 20, 2, 1000, hungFull);
     assert.deepEqual(
       leased.map((delivery) => [delivery.url, delivery.host]),
-      [['https://fine.example/bill', 'fine.example']],
+      [['https://fine.example/bill', 'https://fine.example']],
     );
     assert.deepEqual(
       ledger.leaseDeliveries(T0 + 20, 1, 1000).map((delivery) => [delivery.url, delivery.host]),
-      [['https://Hung.example/bill?n=1', 'hung.example']],
+      [['https://Hung.example/bill?n=1', 'https://hung.example']],
       'with room, the host’s first',
     );
   });
@@ -1853,10 +1857,10 @@ describe('the SQLite ledger', () => {
     ]);
     const hungFull = (otherCalls: number) => ({
       byHost: new Map([
-        ['hung.example', 1],
-        ['other.example', otherCalls],
+        ['https://hung.example', 1],
+        ['https://other.example', otherCalls],
       ]),
-      hostLimit: (host: string) => (host === 'hung.example' ? 1 : 3),
+      hostLimit: (host: string) => (host === 'https://hung.example' ? 1 : 3),
     });
     const [first] = ledger.leaseDeliveries(T0 + 4, 1, 1, { ids: new Set(), ...hungFull(0) });
     assert.equal(first?.dedupeKey, 'other-1');
