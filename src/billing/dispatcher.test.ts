@@ -295,25 +295,15 @@ describe('the burl dispatcher’s outcomes', () => {
     ledger.close();
   });
 
-  it('backs off by the number of attempts made: the sixth failed try is still in the first minute, the seventh waits 20 s', async () => {
+  it('backs off by the time since the first failed call began: a try 50 s after it is still in the first minute, one 60 s after waits 20 s', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'attempts.db')));
-    const failEveryDue = () => {
-      for (const leased of ledger.leaseDeliveries(T0, 10, 1000)) ledger.markFailed(leased.id, 'HTTP 500', T0);
-    };
-    // Earlier tries failed: six of the first delivery's, five of the second's.
-    ledger.record([withBurl('seventh', `${dspUrl}/status/502`)]);
-    failEveryDue();
-    ledger.record([withBurl('sixth', `${dspUrl}/status/500`)]);
-    for (let round = 0; round < 5; round++) failEveryDue();
-    const attempts = () =>
-      ledger
-        .listDeliveries(1, 'pending', 10)
-        .map((delivery) => [delivery.dedupeKey, delivery.attempts])
-        .sort();
-    assert.deepEqual(attempts(), [
-      ['seventh', 6],
-      ['sixth', 5],
-    ]);
+    ledger.record([withBurl('minute-gone', `${dspUrl}/status/502`)]);
+    ledger.record([withBurl('in-minute', `${dspUrl}/status/500`)]);
+    // Each failed first at a time of its own, and is due again now, at T0.
+    for (const leased of ledger.leaseDeliveries(T0, 10, 1000)) {
+      const firstFailedMs = leased.dedupeKey === 'minute-gone' ? T0 - 60_000 : T0 - 50_000;
+      ledger.markFailed(leased.id, 'HTTP 500', T0, firstFailedMs);
+    }
     await attemptsUntil(ledger, 2);
     assert.deepEqual(
       ledger
@@ -321,9 +311,33 @@ describe('the burl dispatcher’s outcomes', () => {
         .map((delivery) => [delivery.dedupeKey, delivery.attempts, delivery.dueMs])
         .sort(),
       [
-        ['seventh', 7, T0 + 20_000],
-        ['sixth', 6, T0 + 10_000],
+        ['in-minute', 2, T0 + 10_000],
+        ['minute-gone', 2, T0 + 20_000],
       ],
+    );
+    ledger.close();
+  });
+
+  it('backs off once a try falls due past the first minute after the first failed call began, however few attempts were made', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'first-minute.db')));
+    ledger.record([withBurl('asked-to-wait', `${dspUrl}/status/500`)]);
+    // The first call, at T0, was answered 429 with a Retry-After of 120 s.
+    const [first] = ledger.leaseDeliveries(T0, 1, 1000);
+    ledger.settleDeliveries([
+      { id: first?.id ?? 0, error: 'HTTP 429', nextDueMs: T0 + 120_000, firstFailedMs: T0 },
+    ]);
+    const dispatcher = new BurlDispatcher(ledger, options, attemptStatuses(), silent, () => T0 + 120_000);
+    dispatcher.start();
+    try {
+      await until(() => ledger.listDeliveries(1, 'pending', 1)[0]?.attempts === 2);
+      await until(() => ledger.listDeliveries(1, 'pending', 1)[0]?.lastError === 'HTTP 500');
+    } finally {
+      await dispatcher.stop();
+    }
+    // Past the minute: twice the interval, plus the 60 s since the cadence would have ended.
+    assert.deepEqual(
+      ledger.listDeliveries(1, 'pending', 1).map((delivery) => [delivery.attempts, delivery.dueMs]),
+      [[2, T0 + 200_000]],
     );
     ledger.close();
   });

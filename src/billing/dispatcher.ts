@@ -1,7 +1,7 @@
 import type { Logger } from '../lib/log.js';
 import { throttledErrorLog, throttledWarnLog } from '../lib/throttled-log.js';
 import type { CounterSink } from '../lib/metrics.js';
-import type { Delivery, DeliverySettlement, LeasedDelivery, Ledger } from '../ports/ledger.js';
+import type { DeliverySettlement, LeasedDelivery, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
 import { addressPolicy } from './egress.js';
 import { httpGet } from './http-get.js';
@@ -184,7 +184,7 @@ export class BurlDispatcher {
   }
 
   /** Calls the delivery's burl, and has its outcome written shortly. */
-  private async attempt(delivery: Delivery): Promise<void> {
+  private async attempt(delivery: LeasedDelivery): Promise<void> {
     const startedMs = this.nowMs();
     const result = await httpGet(
       delivery.url,
@@ -212,12 +212,12 @@ export class BurlDispatcher {
         'error' in result ? result.error : failedStatusText(result.status, result.redirectedTo),
       );
       const endedMs = this.nowMs();
+      const firstFailedMs = delivery.firstFailedMs ?? startedMs;
       const nextDueMs =
         'permanent' in result && result.permanent
           ? null
           : nextAttemptMs(
-              attempts,
-              { startedMs, endedMs },
+              { startedMs, endedMs, firstFailedMs },
               delivery.deadlineMs,
               this.options.retry,
               // A DSP that says when to call again (a 429 or 503 of its rate limiter) is not
@@ -226,7 +226,7 @@ export class BurlDispatcher {
             );
       const status = nextDueMs === null ? 'dead' : 'retry';
       const unanswered = 'error' in result && !result.permanent;
-      this.ended.push({ settlement: { id, error, nextDueMs }, unanswered, status, attempts });
+      this.ended.push({ settlement: { id, error, nextDueMs, firstFailedMs }, unanswered, status, attempts });
     }
     if (!this.settling && !this.stopped) {
       this.settling = true;

@@ -21,34 +21,41 @@ const DEFAULT_RETRY_POLICY = retryPolicy(10_000);
 
 const MINUTE_MS = 60_000;
 
-/** When a call of a delivery began and when it ended (its answer, error or time limit), epoch ms. */
+/**
+ * When a call of a delivery began and when it ended (its answer, error or time limit), and when
+ * the first failed call of the delivery began (this call's start, for its first failure), epoch ms.
+ */
 interface CallTimes {
   startedMs: number;
   endedMs: number;
+  firstFailedMs: number;
 }
 
 /**
- * When to try again after failed attempt number `attempts` (1-based): an interval after the
- * attempt began (a call that timed out took part of it), every interval for the first minute of
- * retries, then doubling, capped; not before the call ended, nor before `notBeforeMs` (the time a
+ * When to try again after a failed call: an interval after the call began (a call that timed out
+ * took part of it), every interval while the next try falls due within the first minute after the
+ * delivery's first failed call began (at least once), then waiting twice as long as the wait before,
+ * capped: the first wait past the cadence is two intervals from where it ended, and each later one
+ * is that plus the time since (so by the clock, however slow the calls or late a `Retry-After` put
+ * them, not by the attempts made); not before the call ended, nor before `notBeforeMs` (the time a
  * DSP's `Retry-After` named); never later than the deadline, so that the last try is at the
  * deadline rather than up to an interval before it. `null` once the deadline has come: the
  * delivery is then dead.
  */
 export function nextAttemptMs(
-  attempts: number,
   call: CallTimes,
   deadlineMs: number,
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
   notBeforeMs = 0,
 ): number | null {
-  const firstMinuteAttempts = Math.max(1, Math.floor(MINUTE_MS / policy.firstMinuteIntervalMs));
-  const beyond = attempts - firstMinuteAttempts;
-  const intervalMs =
-    beyond <= 0
-      ? policy.firstMinuteIntervalMs
-      : Math.min(policy.maxIntervalMs, policy.firstMinuteIntervalMs * 2 ** Math.min(beyond, 30));
   if (call.endedMs >= deadlineMs) return null;
+  const firstIntervalMs = policy.firstMinuteIntervalMs;
+  const cadenceRetries = Math.max(1, Math.floor(MINUTE_MS / firstIntervalMs));
+  const cadenceEndsMs = call.firstFailedMs + cadenceRetries * firstIntervalMs;
+  const intervalMs =
+    call.startedMs + firstIntervalMs <= cadenceEndsMs
+      ? firstIntervalMs
+      : Math.min(policy.maxIntervalMs, 2 * firstIntervalMs + Math.max(0, call.startedMs - cadenceEndsMs));
   return Math.max(call.endedMs, Math.min(Math.max(call.startedMs + intervalMs, notBeforeMs), deadlineMs));
 }
 

@@ -175,9 +175,14 @@ export interface CallsInFlight {
   hostLimit: (host: string) => number;
 }
 
-/** How a call of a leased delivery ended: its `markDelivered` or `markFailed`. */
+/**
+ * How a call of a leased delivery ended: its `markDelivered` or `markFailed`; a failed one says
+ * when the delivery's first failed call began (kept from the first, which the retries' first minute
+ * is timed from).
+ */
 export type DeliverySettlement =
-  { id: number; deliveredMs: number } | { id: number; error: string; nextDueMs: number | null };
+  | { id: number; deliveredMs: number }
+  | { id: number; error: string; nextDueMs: number | null; firstFailedMs: number };
 
 /** A burl delivery in the outbox. */
 export interface Delivery {
@@ -198,6 +203,11 @@ export interface Delivery {
 /** A delivery leased for a call, with the host it calls as the ledger keeps it (see `deliveryHost`). */
 export interface LeasedDelivery extends Delivery {
   host: string;
+  /**
+   * When the first failed call of the delivery began, epoch ms; `null` before any failed (or since
+   * it was replayed, or made pending from `redirected`: its calls begin anew).
+   */
+  firstFailedMs: number | null;
 }
 
 /**
@@ -401,8 +411,11 @@ export interface Ledger {
   leaseDeliveries(nowMs: number, limit: number, leaseMs: number, inFlight?: CallsInFlight): LeasedDelivery[];
   /** Marks a leased delivery delivered. */
   markDelivered(id: number, nowMs: number): void;
-  /** Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`. */
-  markFailed(id: number, error: string, nextDueMs: number | null): void;
+  /**
+   * Records a failed attempt: due again at `nextDueMs`, or dead when `nextDueMs` is `null`; its
+   * first failed call began at `firstFailedMs` (kept from the first failure reported, if given).
+   */
+  markFailed(id: number, error: string, nextDueMs: number | null, firstFailedMs?: number): void;
   /** Marks each delivery delivered or failed as its settlement says, all in one transaction. */
   settleDeliveries(settlements: readonly DeliverySettlement[]): void;
   /** An account's deliveries by status (all without one), those `filter` picks, newest first. */

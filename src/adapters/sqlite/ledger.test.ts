@@ -845,8 +845,8 @@ describe('the SQLite ledger', () => {
     const [ok, again, gone] = ledger.leaseDeliveries(T0, 10, 5000);
     ledger.settleDeliveries([
       { id: ok?.id ?? 0, deliveredMs: T0 + 1 },
-      { id: again?.id ?? 0, error: 'HTTP 503', nextDueMs: T0 + 100 },
-      { id: gone?.id ?? 0, error: 'HTTP 410', nextDueMs: null },
+      { id: again?.id ?? 0, error: 'HTTP 503', nextDueMs: T0 + 100, firstFailedMs: T0 },
+      { id: gone?.id ?? 0, error: 'HTTP 410', nextDueMs: null, firstFailedMs: T0 },
     ]);
     const byUrl = new Map(
       ledger.listDeliveries(1, undefined, 10).map((delivery) => [delivery.url, delivery]),
@@ -863,9 +863,19 @@ describe('the SQLite ledger', () => {
       ],
     );
     assert.deepEqual(
-      ledger.leaseDeliveries(T0 + 100, 10, 5000).map((delivery) => delivery.url),
-      ['https://dsp.example/again'],
-      'the one due again is leased again once due, its lease released',
+      ledger.leaseDeliveries(T0 + 100, 10, 5000).map((delivery) => [delivery.url, delivery.firstFailedMs]),
+      [['https://dsp.example/again', T0]],
+      'the one due again is leased again once due, its lease released, with when it first failed',
+    );
+    // A later failure keeps when the first began; a replay of a dead one begins anew.
+    ledger.markFailed(again?.id ?? 0, 'HTTP 502', T0 + 200, T0 + 100);
+    ledger.replayDeadIds([gone?.id ?? 0], T0 + 200, T0 + 5000);
+    assert.deepEqual(
+      ledger.leaseDeliveries(T0 + 200, 10, 5000).map((delivery) => [delivery.url, delivery.firstFailedMs]),
+      [
+        ['https://dsp.example/again', T0],
+        ['https://dsp.example/gone', null],
+      ],
     );
   });
 

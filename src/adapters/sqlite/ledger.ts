@@ -86,6 +86,7 @@ interface DeliveryRow {
   deadline_ms: number;
   last_error: string;
   delivered_ms: number | null;
+  first_failed_ms: number | null;
 }
 
 /** A claim made or extended in a batch, added to the index once the batch committed. */
@@ -338,7 +339,7 @@ export class SqliteLedger implements Ledger {
     // id (`X-Tally-Delivery-Id`) and the time the impression counted (`created_ms`) stay.
     this.queueRedirected = db.prepare(
       `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, delivered_ms = NULL, attempts = 0,
-         lease_until_ms = 0, last_error = '' WHERE dedupe_key = ? AND status = 'redirected'`,
+         first_failed_ms = NULL, lease_until_ms = 0, last_error = '' WHERE dedupe_key = ? AND status = 'redirected'`,
     );
     this.firstDue = db
       .prepare(
@@ -380,10 +381,12 @@ export class SqliteLedger implements Ledger {
       `UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`,
     );
     this.dead = db.prepare(
-      `UPDATE deliveries SET status = 'dead', last_error = ?, lease_until_ms = 0 WHERE id = ?`,
+      `UPDATE deliveries SET status = 'dead', last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
+         lease_until_ms = 0 WHERE id = ?`,
     );
     this.dueAgain = db.prepare(
-      `UPDATE deliveries SET due_ms = ?, last_error = ?, lease_until_ms = 0 WHERE id = ?`,
+      `UPDATE deliveries SET due_ms = ?, last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
+         lease_until_ms = 0 WHERE id = ?`,
     );
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
@@ -671,7 +674,11 @@ export class SqliteLedger implements Ledger {
       const ids = this.dueFirst(nowMs, limit, inFlight) ?? this.dueFirstHostByHost(nowMs, limit, inFlight);
       const rows = this.deliveriesById.all(JSON.stringify(ids)) as DeliveryRow[];
       for (const row of rows) this.lease.run(nowMs + leaseMs, row.id);
-      return rows.map((row) => ({ ...toDelivery({ ...row, attempts: row.attempts + 1 }), host: row.host }));
+      return rows.map((row) => ({
+        ...toDelivery({ ...row, attempts: row.attempts + 1 }),
+        host: row.host,
+        firstFailedMs: row.first_failed_ms,
+      }));
     });
   }
 
@@ -740,14 +747,14 @@ export class SqliteLedger implements Ledger {
     writeTransaction(this.db, () => {
       for (const settlement of settlements) {
         if ('deliveredMs' in settlement) this.markDelivered(settlement.id, settlement.deliveredMs);
-        else this.markFailed(settlement.id, settlement.error, settlement.nextDueMs);
+        else this.markFailed(settlement.id, settlement.error, settlement.nextDueMs, settlement.firstFailedMs);
       }
     });
   }
 
-  markFailed(id: number, error: string, nextDueMs: number | null): void {
-    if (nextDueMs === null) this.dead.run(error, id);
-    else this.dueAgain.run(nextDueMs, error, id);
+  markFailed(id: number, error: string, nextDueMs: number | null, firstFailedMs?: number): void {
+    if (nextDueMs === null) this.dead.run(error, firstFailedMs ?? null, id);
+    else this.dueAgain.run(nextDueMs, error, firstFailedMs ?? null, id);
   }
 
   listDeliveries(
@@ -842,7 +849,8 @@ export class SqliteLedger implements Ledger {
   replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number {
     return this.db
       .prepare(
-        `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, lease_until_ms = 0
+        `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, first_failed_ms = NULL,
+           lease_until_ms = 0
          WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`,
       )
       .run(nowMs, deadlineMs, JSON.stringify(ids)).changes;

@@ -671,6 +671,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE rollup_hourly_by_code RENAME TO rollup_hourly;
   CREATE INDEX rollup_hourly_account ON rollup_hourly (account_id, hour_ms);
   `,
+  // 21: each delivery keeps when its first failed call began, which the relay's first minute of
+  // retries every TALLY_BURL_RETRY_SECONDS is timed from (it counted attempts before). A delivery
+  // already retrying is taken to have failed first when it was queued.
+  `
+  ALTER TABLE deliveries ADD COLUMN first_failed_ms INTEGER;
+  UPDATE deliveries SET first_failed_ms = created_ms WHERE status = 'pending' AND attempts > 0;
+  `,
 ];
 
 /** SQL writing the id `column` as `impressionKey` writes it in a dedupe key. */
