@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { createServer, globalAgent } from 'node:http';
 import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DNS_CACHE_SECONDS, DnsCache } from './dns-cache.js';
 import { isPublicAddress } from './egress.js';
 import { httpGet, MAX_BODY_BYTES, MAX_REDIRECTS } from './http-get.js';
+import { tlsFailureText } from './tls-failure.js';
+import { makeTestCertificates } from '../../test/support/tls-certificates.js';
 
 /**
  * A local server: `/ok` answers 200, `/to?url=` redirects there (with `&status=`, that redirect
@@ -303,6 +307,79 @@ describe('GET for the burl relay', () => {
     } finally {
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     }
+  });
+
+  it('says in words why TLS failed, the error code kept in parentheses, for real servers over loopback', async () => {
+    const certificates = makeTestCertificates();
+    const servers: Server[] = [];
+    const serve = async (server: Server) => {
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `https://127.0.0.1:${(server.address() as AddressInfo).port}/bill`;
+    };
+    const tls = (options: HttpsServerOptions) =>
+      serve(createHttpsServer(options, (_req, res) => res.writeHead(200).end('ok')));
+    try {
+      const cases: [string, string][] = [
+        [await tls(certificates.selfSigned), 'TLS certificate is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)'],
+        [
+          await tls(certificates.unknownIssuer),
+          'TLS certificate is issued by an unknown authority, or sent without its intermediate certificates (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+        ],
+        [
+          await tls(certificates.selfSignedRoot),
+          'TLS certificate is issued by a self-signed authority no client trusts (SELF_SIGNED_CERT_IN_CHAIN)',
+        ],
+        [
+          await serve(createServer((_req, res) => res.writeHead(200).end('ok'))),
+          'TLS handshake failure: the server does not speak TLS on this port (EPROTO, error:0A00010B)',
+        ],
+        [
+          await tls({
+            ...certificates.selfSigned,
+            minVersion: 'TLSv1',
+            maxVersion: 'TLSv1.1',
+            ciphers: 'DEFAULT@SECLEVEL=0',
+          }),
+          'TLS handshake failure: no TLS version both sides support (EPROTO, error:0A00042E)',
+        ],
+      ];
+      for (const [url, error] of cases)
+        assert.deepEqual(await httpGet(url, {}, 2000, onlyLoopbackOne), { error, permanent: false }, url);
+    } finally {
+      for (const server of servers) server.close();
+    }
+  });
+
+  it('names the cause of a certificate Node refuses for its dates or its host as it names the others', () => {
+    const refused = (code: string, message: string) => Object.assign(new Error(message), { code });
+    assert.equal(
+      tlsFailureText(refused('CERT_HAS_EXPIRED', 'certificate has expired')),
+      'TLS certificate has expired (CERT_HAS_EXPIRED)',
+    );
+    assert.equal(
+      tlsFailureText(refused('CERT_NOT_YET_VALID', 'certificate is not yet valid')),
+      'TLS certificate is not yet valid (CERT_NOT_YET_VALID)',
+    );
+    assert.equal(
+      tlsFailureText(
+        refused(
+          'ERR_TLS_CERT_ALTNAME_INVALID',
+          "Hostname/IP does not match certificate's altnames: Host: dsp.example.",
+        ),
+      ),
+      'TLS certificate hostname mismatch: it is not for the host called (ERR_TLS_CERT_ALTNAME_INVALID)',
+    );
+    assert.equal(
+      tlsFailureText(
+        refused(
+          'ERR_SSL_CERTIFICATE_VERIFY_FAILED',
+          'error:0A000086:SSL routines::certificate verify failed',
+        ),
+      ),
+      'TLS certificate could not be verified (ERR_SSL_CERTIFICATE_VERIFY_FAILED, error:0A000086)',
+    );
+    assert.equal(tlsFailureText(refused('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')), undefined);
   });
 
   it('answers the final status as it came, a 404, a 204 or a 300 (not a redirect) included', async () => {

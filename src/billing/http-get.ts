@@ -6,6 +6,7 @@ import { burlRefusal, targetRefusal } from '../domain/burl-refusal.js';
 import type { AddressPolicy } from './egress.js';
 import { EgressRefusedError, guardedLookup } from './egress.js';
 import { DnsCache } from './dns-cache.js';
+import { tlsFailureText } from './tls-failure.js';
 
 /** Redirects followed before giving up (browsers follow about 20; billing URLs need a few). */
 export const MAX_REDIRECTS = 10;
@@ -64,7 +65,7 @@ export async function httpGet(
           : signal.aborted
             ? `no answer within the ${timeoutMs} ms time limit`
             : error instanceof Error
-              ? `${error.name}: ${error.message}`
+              ? (tlsFailureText(error) ?? `${error.name}: ${error.message}`)
               : String(error);
       const said = hop === 0 ? message : redirectedThere(message, target);
       return error instanceof EgressRefusedError ? permanently(said) : forNow(said);
