@@ -1036,6 +1036,46 @@ describe('the notice lane', () => {
     );
   });
 
+  it('owes no more than maxPipelined answers when more notices come in one packet, serving the rest as answers go out, a half-close after them included', async () => {
+    const held: (() => void)[] = [];
+    const two = { ...OPTIONS, maxPipelined: 2 };
+    await withLane(
+      heldEcho(held),
+      async ({ port, laneSaw, httpSaw }) => {
+        const client = new Client(port);
+        try {
+          client.write(['/n/a', '/n/b', '/n/c', '/n/d', '/n/e'].map((target) => get(target)).join(''));
+          client.end();
+          await until(() => laneSaw.length >= 2);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          assert.deepEqual(
+            laneSaw,
+            ['/n/a', '/n/b'],
+            'notices past maxPipelined were served from one packet',
+          );
+          for (let round = 0; round < 3; round++) {
+            const owed = held.splice(0);
+            assert.equal(owed.length <= 2, true, `owed ${owed.length} answers at once`);
+            for (const commit of owed) commit();
+            await until(() => held.length > 0 || laneSaw.length === 5);
+          }
+          for (const commit of held.splice(0)) commit();
+          await client.closed;
+          const answers = await client.answers(5);
+          assert.deepEqual(
+            answers.map((answer) => `${answer.headers.get('location')} ${answer.headers.get('connection')}`),
+            ['/n/a keep-alive', '/n/b keep-alive', '/n/c keep-alive', '/n/d keep-alive', '/n/e close'],
+          );
+          assert.deepEqual(httpSaw, []);
+        } finally {
+          for (const commit of held.splice(0)) commit();
+          client.destroy();
+        }
+      },
+      two,
+    );
+  });
+
   it('stops reading a client that pipelines without reading its answers, however few it owes, until it reads', async () => {
     // Answers of some 1 KiB each (the echo's Location is the target), far more of them than the
     // kernel's socket buffers hold: a lane that read on would keep the rest in memory. Each is

@@ -236,6 +236,8 @@ class LaneConnection {
       offset = skipLineBreaks(data, end + HEAD_END.length);
       this.answer(request);
       if (!request.keepAlive) return this.closeWhenAnswered();
+      if (this.owed.length >= this.lane.options.maxPipelined && offset < data.length)
+        return this.putBack(data.subarray(offset));
     }
     if (offset < data.length) this.keepPartial(data.subarray(offset));
     // Line breaks alone on a new connection (llhttp skips them) are no request: timed as a head
@@ -249,6 +251,17 @@ class LaneConnection {
       this.pauseReading();
       this.resumeReading();
     }
+  }
+
+  /**
+   * Stops reading, and gives `rest` (requests pipelined in the same packet as those that filled
+   * `maxPipelined`) back to the socket, read again first once `resumeReading`: one packet holds
+   * hundreds of small notices, which would otherwise all be owed at once. Given back, the rest also
+   * comes before the client's half-close, which then ends the connection after its answers.
+   */
+  private putBack(rest: Buffer): void {
+    this.pauseReading();
+    this.socket.unshift(rest);
   }
 
   /**
