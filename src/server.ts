@@ -24,7 +24,7 @@ import { raiseTtlCeiling } from './adapters/sqlite/ttl-ceiling.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import { answerAsteriskForm } from './control/asterisk-form.js';
-import { deferContinue } from './control/expect-continue.js';
+import { continueIfOwed, deferContinue } from './control/expect-continue.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from './control/http.js';
 import { OPENAPI_DOCUMENT } from './control/openapi.js';
@@ -411,10 +411,14 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
     if (pathname.startsWith('/n/')) {
       const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
-      return handleNotice(req, res, pathname.slice('/n/'.length), query, noticeDeps);
+      return whenReadWhole(req, () =>
+        handleNotice(req, res, pathname.slice('/n/'.length), query, noticeDeps),
+      );
     }
-    if (pathname === '/imptr') return handleTrackerHit('impression', req, res, trackerDeps);
-    if (pathname === '/clktr') return handleTrackerHit('click', req, res, trackerDeps);
+    if (pathname === '/imptr')
+      return whenReadWhole(req, () => handleTrackerHit('impression', req, res, trackerDeps));
+    if (pathname === '/clktr')
+      return whenReadWhole(req, () => handleTrackerHit('click', req, res, trackerDeps));
     return undefined;
   };
 
@@ -726,6 +730,25 @@ function parseRequestUrl(target: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Runs `serve` (a notice or hit through node:http) at once, or, for a request whose body comes in
+ * a `Transfer-Encoding`, once that body is read whole, discarded. llhttp refuses some such
+ * requests only after their head was handed on (a coding other than chunked, a malformed chunk):
+ * they are answered 400 (see `answerClientError`), so they must not be recorded, as they would be
+ * were they served from their head. (A `Content-Length` body cannot be malformed: its notice is
+ * served from its head.) `100 Continue` is sent first to a client that waits for it.
+ */
+function whenReadWhole(req: IncomingMessage, serve: () => Promise<void>): Promise<void> {
+  if (req.headers['transfer-encoding'] === undefined) return serve();
+  continueIfOwed(req);
+  return new Promise((resolve, reject) => {
+    req.once('end', () => {
+      serve().then(resolve, reject);
+    });
+    req.resume();
+  });
 }
 
 function publicRoutes(

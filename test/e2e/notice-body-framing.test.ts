@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { ledgerEventsOf } from '../support/ledger-events.js';
+import { rawExchange } from '../support/raw-http.js';
+import { until } from '../support/until.js';
+import { CHROME } from '../support/user-agents.js';
+
+let tally: TestServer;
+
+before(async () => {
+  tally = await startServer();
+});
+
+after(async () => {
+  await tally?.dispose();
+});
+
+/** Registers one web banner win per auction id; answers their adm notices' paths, in order. */
+async function noticePaths(auctionIds: readonly string[]): Promise<string[]> {
+  const wins = auctionIds.map((id) => ({
+    request: { id, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: { publisher: { id: 'pub' } } },
+    seat: 'seat-framing',
+    bid: { id: `bid-${id}`, impid: '1', price: 1, adm: '<div>ad</div>' },
+  }));
+  const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
+  assert.equal(registered.status, 200, JSON.stringify(registered.body));
+  return registered.body.results.map((result: any) => new URL(result.noticeUrls.adm).pathname);
+}
+
+/** The status line of each answer in `answers`, as sent. */
+function statusLines(answers: string): string[] {
+  return [...answers.matchAll(/HTTP\/1\.1 \d{3} [^\r]*/g)].map((match) => match[0]);
+}
+
+/** What the ledger recorded for these auctions, as `<auction>: <outcome>/<reason>`. */
+function recorded(auctionIds: readonly string[]): string[] {
+  return ledgerEventsOf(tally.dataDir, auctionIds).map(
+    (row) => `${row.auction_id}: ${row.outcome}/${row.reason}`,
+  );
+}
+
+describe('a notice that comes with a body', () => {
+  it('is answered 400 and never recorded when node:http cannot read its body (a Transfer-Encoding other than chunked, a malformed chunk)', async () => {
+    const ids = ['te-unknown', 'te-gzip-beacon', 'te-bad-chunk'];
+    const [unknownCoding, gzipBeacon, badChunk] = await noticePaths(ids);
+    const head = (method: string, path: string | undefined, framing: string) =>
+      `${method} ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n${framing}\r\n\r\n`;
+    const answers = [
+      await rawExchange(tally.url, head('GET', unknownCoding, 'Transfer-Encoding: xchunked')),
+      await rawExchange(tally.url, `${head('POST', gzipBeacon, 'Transfer-Encoding: gzip')}x`),
+      await rawExchange(tally.url, `${head('GET', badChunk, 'Transfer-Encoding: chunked')}zz\r\n`),
+    ];
+    assert.deepEqual(answers.map(statusLines), [
+      ['HTTP/1.1 400 Bad Request'],
+      ['HTTP/1.1 400 Bad Request'],
+      ['HTTP/1.1 400 Bad Request'],
+    ]);
+    assert.deepEqual(recorded(ids), []);
+  });
+
+  it('is counted and answered once its body is read whole, a body that reads like a notice never served as one', async () => {
+    const ids = ['chunked-get', 'chunked-inner', 'length-beacon'];
+    const [chunkedGet, inner, lengthBeacon] = await noticePaths(ids);
+    const innerRequest = `GET ${inner} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
+    const chunked =
+      `GET ${chunkedGet} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${innerRequest.length.toString(16)}\r\n${innerRequest}\r\n0\r\n\r\n`;
+    const beacon = `POST ${lengthBeacon}?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`;
+    const answers = await rawExchange(tally.url, chunked + beacon);
+    assert.deepEqual(statusLines(answers), ['HTTP/1.1 200 OK', 'HTTP/1.1 204 No Content']);
+    // In either order: the notice with a chunked body is served once the body ends, the beacon
+    // behind it at its head; their answers go out in request order all the same.
+    assert.deepEqual(recorded(ids).sort(), ['chunked-get: counted/', 'length-beacon: counted/']);
+  });
+
+  it('tells a client that waits for it to send its chunked body, then counts and answers its notice', async () => {
+    const [beacon] = await noticePaths(['continue-beacon']);
+    const socket = connect(tally.port, '127.0.0.1');
+    let answers = '';
+    socket.on('data', (chunk: Buffer) => (answers += chunk.toString('latin1')));
+    try {
+      socket.write(
+        `POST ${beacon}?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n` +
+          'Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n',
+      );
+      await until(() => Promise.resolve(answers.includes('\r\n\r\n')), 'an interim answer');
+      assert.deepEqual(statusLines(answers), ['HTTP/1.1 100 Continue']);
+      socket.write('2\r\n{}\r\n0\r\n\r\n');
+      await until(() => Promise.resolve(statusLines(answers).length === 2), 'the final answer');
+      assert.deepEqual(statusLines(answers), ['HTTP/1.1 100 Continue', 'HTTP/1.1 204 No Content']);
+      assert.deepEqual(recorded(['continue-beacon']), ['continue-beacon: counted/']);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
