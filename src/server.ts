@@ -63,6 +63,7 @@ import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
 import {
   answerClientError,
+  answeredAfterClose,
   answersOwed,
   refuseConnect,
   trackAnswer,
@@ -432,11 +433,13 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       requireHostHeader: false,
     },
     (req, res) => {
-      // Once shutting down, the first answer owed on a connection closes it: a request pipelined
-      // behind it (read while that answer is owed, or after it ended the connection) would never
-      // be answered, so it is neither served nor counted. (This request is not yet read whole.)
-      if (shuttingDown && (answersOwed(req.socket) > 0 || req.socket.writableEnded)) {
-        const message = 'Tally is shutting down: send the request again on a new connection';
+      // A request pipelined behind an answer that ends the connection (once shutting down, the
+      // first answer owed closes it) would never be answered, so it is neither served nor counted:
+      // its client sends it again. (This request is not yet read whole.)
+      if (answeredAfterClose(res) || (shuttingDown && answersOwed(req.socket) > 0)) {
+        const message = shuttingDown
+          ? 'Tally is shutting down: send the request again on a new connection'
+          : 'an answer before this one closes the connection: send the request again on a new connection';
         sendError(res, new ApiError(503, 'UNAVAILABLE', message, { 'Retry-After': '1' }), requestIdOf(req));
         return;
       }

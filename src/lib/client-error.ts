@@ -114,6 +114,22 @@ export function answersOwed(socket: Duplex): number {
   return owed;
 }
 
+/**
+ * Whether `res` can never be written: its connection has ended, or an answer owed before it on
+ * the connection ends it (`Connection: close`: the client asked so, or its request's body was not
+ * yet read when it was answered), which node:http writes last. A request pipelined behind that
+ * answer is still read and dispatched.
+ */
+export function answeredAfterClose(res: ServerResponse): boolean {
+  const socket = res.req.socket;
+  if (socket.writableEnded) return true;
+  for (const earlier of unanswered.get(socket) ?? []) {
+    if (earlier === res) return false;
+    if (!earlier.shouldKeepAlive) return true;
+  }
+  return false;
+}
+
 /** Runs `then` once every request read whole on `socket` is answered: now, if every one is. */
 function whenAnswered(socket: Duplex, then: () => void): void {
   if (answersOwed(socket) === 0) {

@@ -97,3 +97,37 @@ describe('a notice that comes with a body', () => {
     }
   });
 });
+
+describe('a notice pipelined behind a request whose answer ends the connection', () => {
+  it('is neither answered nor recorded, so that the client sends it again and it counts once', async () => {
+    const ids = ['behind-refused-body', 'behind-chunked', 'behind-close', 'behind-lane-and-body'];
+    const paths = await noticePaths([...ids, 'lane-first']);
+    const notice = (path: string | undefined) =>
+      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
+    // Each answered `Connection: close`: a body not yet read when the answer is written (a call
+    // refused 401 before its body, a health check that reads none), or a client's own `close`.
+    const leads = [
+      'POST /v1/wins HTTP/1.1\r\nHost: tally\r\nContent-Length: 2\r\n\r\n{}',
+      'GET /healthz HTTP/1.1\r\nHost: tally\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n',
+      `${notice(paths[4])}POST /v1/wins HTTP/1.1\r\nHost: tally\r\nContent-Length: 2\r\n\r\n{}`,
+    ];
+    const answers: string[][] = [];
+    for (const [index, lead] of leads.entries()) {
+      answers.push(statusLines(await rawExchange(tally.url, lead + notice(paths[index]))));
+    }
+    assert.deepEqual(answers, [
+      ['HTTP/1.1 401 Unauthorized'],
+      ['HTTP/1.1 200 OK'],
+      ['HTTP/1.1 200 OK'],
+      ['HTTP/1.1 200 OK', 'HTTP/1.1 401 Unauthorized'],
+    ]);
+    assert.deepEqual(recorded(ids), []);
+    for (const path of paths.slice(0, 4)) {
+      assert.deepEqual(statusLines(await rawExchange(tally.url, notice(path), { halfClose: true })), [
+        'HTTP/1.1 200 OK',
+      ]);
+    }
+    assert.deepEqual(recorded(ids).sort(), ids.map((id) => `${id}: counted/`).sort());
+  });
+});
