@@ -14,8 +14,9 @@ const PARAMETERS = new Set(['status', 'auctionId', 'seat', 'from', 'to', 'limit'
 /**
  * `GET /v1/deliveries?status=pending|delivered|dead|redirected&auctionId=&seat=&from=&to=&limit=&after=`:
  * the burl outbox, newest first, each delivery with the ids of the impression it bills (read from
- * its dedupe key) and its URL and last error without any user name or password; `auctionId` and `seat` pick one auction's or one DSP seat's, `from` and `to`
- * (RFC 3339, `to` exclusive) bound when its impression counted.
+ * its dedupe key) and its URL and last error without any user name or password; `auctionId` and
+ * `seat` pick one auction's or one DSP seat's, `from` and `to` (RFC 3339, `to` exclusive) bound
+ * when its impression counted.
  */
 export function deliveryRoutes(ledger: Ledger): Route[] {
   return [
