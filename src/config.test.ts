@@ -853,7 +853,8 @@ describe('configuration', () => {
   });
 
   it('refuses a token key that is not strict base64, naming the entry and what is wrong, with every other error', () => {
-    // 0xfb bytes: base64 `+/v7…+w=`, base64url `-_v7…-w`; `x` for the last `w` sets a bit past the last byte.
+    // 0xfb bytes: base64 `+/v7…+w=`, base64url `-_v7…-w`; `x` for the last `w` sets a bit past
+    // the last byte.
     const key = Buffer.alloc(32, 0xfb).toString('base64');
     const refusals: [string, string][] = [
       [

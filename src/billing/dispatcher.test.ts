@@ -22,9 +22,11 @@ const noMetrics = { inc: () => {} };
 
 /**
  * The DSP: every burl call is counted, with its device headers; the first `/held` call waits in
- * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`), `/status/<code>` answers
- * that status, `/rate-limited` 429 with `Retry-After: 120`, `/redirect/<code>` redirects to `/status/<code>`
- * (`/credentialed-redirect/<code>` to it with a user name and password in the URL), a `/flaky…` call 503 while `flakyFailures` lasts, every other call gets its 200 at once.
+ * `held` for the test to answer it, every `/slow…` call waits in `slow` (while `holdSlow`),
+ * `/status/<code>` answers that status, `/rate-limited` 429 with `Retry-After: 120`,
+ * `/redirect/<code>` redirects to `/status/<code>` (`/credentialed-redirect/<code>` to it with a
+ * user name and password in the URL), a `/flaky…` call 503 while `flakyFailures` lasts, every
+ * other call gets its 200 at once.
  */
 let dsp: Server;
 let dspUrl: string;
