@@ -381,6 +381,35 @@ describe('access control', () => {
       }
     });
 
+    it('may not set or change a tracker code, unique across the account, so no refusal tells it another advertiser uses one', async () => {
+      const key = keys.advertiserEditor ?? '';
+      const theirs = await created('/v1/impression-trackers', {
+        advertiserId: ids.A2,
+        name: 'A2 coded',
+        lineItemId: ids.LI2,
+        publisherId: ids.P2,
+        code: 'a2-secret-campaign',
+      });
+      const body = (code: string) => ({ ...(bodies['impression-trackers']?.() as object), code });
+      const taken = await as(key, 'POST', '/v1/impression-trackers', body('a2-secret-campaign'));
+      const free = await as(key, 'POST', '/v1/impression-trackers', body('never-used-code'));
+      assert.deepEqual([taken.status, free.status], [403, 403], JSON.stringify([taken.body, free.body]));
+      assert.equal(taken.body.error.message, free.body.error.message.replace('never-used-code', 'x'));
+      assert.match(free.body.error.message, /code can only be set with an account-wide key/);
+      const renamed = await as(key, 'PATCH', `/v1/impression-trackers/${ids.T1}`, {
+        code: 'a2-secret-campaign',
+      });
+      assert.equal(renamed.status, 403, JSON.stringify(renamed.body));
+      // A tracker an account-wide key gave a code is still the scoped editor's to edit otherwise.
+      assert.equal(
+        (await admin('PATCH', `/v1/impression-trackers/${ids.T1}`, { code: 't1-code' })).status,
+        200,
+      );
+      const edited = await as(key, 'PATCH', `/v1/impression-trackers/${ids.T1}`, { name: 'T1' });
+      assert.deepEqual([edited.status, edited.body.code], [200, 't1-code']);
+      assert.equal((await admin('GET', `/v1/impression-trackers/${theirs}`)).body.code, 'a2-secret-campaign');
+    });
+
     it('cannot write at all with the reader role', async () => {
       const key = keys.advertiserReader ?? '';
       assert.equal((await as(key, 'PATCH', `/v1/line-items/${ids.LI1}`, { name: 'x' })).status, 403);

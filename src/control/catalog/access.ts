@@ -30,6 +30,8 @@
  *   one, and lists show only the key's own objects (a list filter naming another advertiser
  *   or publisher is 403, as in reports; one naming another object outside the scope is warned
  *   of exactly as an id no object has: see `KnownIds.knows`).
+ * - Fields unique across the account that a refusal would tell of, a tracker's `code`, are set
+ *   and changed with an account-wide key only (403 to a scoped key, whatever the value).
  * - Scoped keys cannot create or change objects outside their scope (403). An
  *   advertiser-scoped editor attaches its trackers to any publisher, placement and payment
  *   rule of the account by id: the publisher side is the account's, shared with it by ad ops.

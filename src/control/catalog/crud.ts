@@ -48,8 +48,10 @@ interface ResourceSpec<T extends CatalogRecord, Input, Filter extends object> {
    */
   elsewhere?(value: T): ApiError | undefined;
   /**
-   * Fields only an account-wide key may change, with why: a scoped key changing them would
-   * widen what it sees (a publisher's `externalId` decides whose exchange traffic its reports show).
+   * Fields only an account-wide key may set or change, with why: a scoped key changing them would
+   * widen what it sees (a publisher's `externalId` decides whose exchange traffic its reports
+   * show), or learn of objects outside its scope (a tracker's `code`, unique across the account,
+   * refused 409 when another scope's tracker has it). A scoped key creates objects without them.
    */
   accountWideFields?: Readonly<Partial<Record<keyof Input & keyof T & string, string>>>;
   /**
@@ -84,6 +86,27 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     return value;
   };
 
+  /**
+   * Throws 403 when a scoped key's write sets an account-wide field to other than it is: the value
+   * it has in `existing`, or, for a create, none (`null`).
+   */
+  const requireAccountWideFields = (principal: Principal, input: Input, existing: T | undefined): void => {
+    const scope = principal.scope;
+    if (scope === null) return;
+    for (const [field, why] of Object.entries(spec.accountWideFields ?? {})) {
+      const key = field as keyof Input & keyof T;
+      const before: unknown = existing === undefined ? null : existing[key];
+      if ((input[key] as unknown) !== before) {
+        const verb = existing === undefined ? 'set' : 'changed';
+        throw new ApiError(
+          403,
+          'FORBIDDEN',
+          `your key is scoped to ${scope.type} ${scope.id}; ${field} can only be ${verb} with an account-wide key (${String(why)})`,
+        );
+      }
+    }
+  };
+
   /** A write's answer: the object, and the write's warnings where the resource has them. */
   const written = (value: T, principal: Principal): Record<string, unknown> =>
     spec.writeWarnings === undefined
@@ -100,17 +123,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     requireSameId(body, existing.id, spec.noun);
     const input = spec.parse(body, mode, existing);
     requireOwnWrite(ctx.principal, spec.inputOwner(input));
-    const scope = ctx.principal.scope;
-    for (const [field, why] of Object.entries(spec.accountWideFields ?? {})) {
-      const key = field as keyof Input & keyof T;
-      if (scope !== null && (input[key] as unknown) !== existing[key]) {
-        throw new ApiError(
-          403,
-          'FORBIDDEN',
-          `your key is scoped to ${scope.type} ${scope.id}; ${field} can only be changed with an account-wide key (${String(why)})`,
-        );
-      }
-    }
+    requireAccountWideFields(ctx.principal, input, existing);
     const value = unwrap(
       spec.noun,
       spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()),
@@ -127,6 +140,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
         if (spec.scopeRoot !== undefined) requireScopeType(ctx.principal, [], `create ${spec.nounPlural}`);
         const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), 'create', undefined);
         requireOwnWrite(ctx.principal, spec.inputOwner(input));
+        requireAccountWideFields(ctx.principal, input, undefined);
         const value = unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now()));
         ctx.res.setHeader('Location', `${spec.path}/${value.id}`);
         sendJson(ctx.res, 201, written(value, ctx.principal), ctx.requestId);

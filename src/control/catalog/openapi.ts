@@ -114,7 +114,8 @@ const trackerFields = {
   code: {
     type: ['string', 'null'],
     pattern: TRACKER_CODE.source,
-    description: 'unique per account and kind; hits may send code= instead of id=',
+    description:
+      'unique per account and kind; hits may send code= instead of id=; set and changed with an account-wide key only',
   },
   lineItemId: { ...id, description: "one of the advertiser's line items" },
   publisherId: id,

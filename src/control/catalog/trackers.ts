@@ -85,6 +85,9 @@ function routesFor(
     },
     knownIds: known,
     fixedFilter: { kind },
+    accountWideFields: {
+      code: `codes are unique across the account, so a refusal of one would tell of another advertiser's tracker`,
+    },
     elsewhere: (tracker) =>
       tracker.kind === kind ? undefined : trackerOfOtherKind(noun, tracker.id, tracker.kind, 'resource'),
     parse(body, mode, existing) {
