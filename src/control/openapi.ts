@@ -615,7 +615,9 @@ export const OPENAPI_DOCUMENT = {
           'events counts every event; the money metrics add up counted events only. An advertiser-scoped ' +
           "key's rows leave out mediaCostMicros and profitMicros, a publisher-scoped key's priceMicros, " +
           "revenueMicros and profitMicros: neither side sees the other's money nor the margin (the " +
-          'clearing prices the DSPs paid for a publisher’s impressions are the buy side’s). A report of ' +
+          'clearing prices the DSPs paid for a publisher’s impressions are the buy side’s). An ' +
+          'advertiser-scoped key may neither group nor filter by paymentRule (403): which rule priced ' +
+          'a hit is the publisher side’s pricing. A report of ' +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1 in JSON, of a metric the key is shown (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +

@@ -135,7 +135,7 @@ export function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
 
 /**
  * Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's
- * rows. A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
+ * rows, and an advertiser's key not the `paymentRule` dimension, the publisher side's pricing. A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
  * repeated one keep only one of its values: both are refused.
  */
 export function parseReportQuery(
@@ -211,6 +211,12 @@ export function parseReportQuery(
         403,
         'FORBIDDEN',
         `your key is scoped to advertiser ${own}: filter on advertiser=${own}, or leave the filter out`,
+      );
+    if (query.groupBy.includes('paymentRule') || filters.paymentRule !== undefined)
+      throw new ApiError(
+        403,
+        'FORBIDDEN',
+        `your key is scoped to advertiser ${own}: it is shown no media cost, nor the payment rule (paymentRule) that priced it; leave paymentRule out of groupBy and the filters`,
       );
     filters.advertiser = own;
     return query;

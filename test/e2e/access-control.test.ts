@@ -49,6 +49,13 @@ describe('access control', () => {
     return response.body.key as string;
   };
   const idsOf = (body: { items: { id: number }[] }) => body.items.map((item) => item.id);
+  /** A report window around now: from a day ago to two hours on, on UTC hours. */
+  const window = () => {
+    const hourMs = 3_600_000;
+    const nowHourMs = Math.floor(Date.now() / hourMs) * hourMs;
+    const iso = (ms: number) => new Date(ms).toISOString().replace('.000', '');
+    return `from=${iso(nowHourMs - 24 * hourMs)}&to=${iso(nowHourMs + 2 * hourMs)}`;
+  };
   /**
    * Asserts a key's list holds only objects whose `field` is `value`, among them `included`
    * and none of `excluded` (the role matrix adds fresh objects, so exact lists would be brittle).
@@ -408,6 +415,17 @@ describe('access control', () => {
       const edited = await as(key, 'PATCH', `/v1/impression-trackers/${ids.T1}`, { name: 'T1' });
       assert.deepEqual([edited.status, edited.body.code], [200, 't1-code']);
       assert.equal((await admin('GET', `/v1/impression-trackers/${theirs}`)).body.code, 'a2-secret-campaign');
+    });
+
+    it('cannot group or filter reports by payment rule, the publisher side’s pricing of its hits', async () => {
+      for (const query of ['groupBy=paymentRule', `paymentRule=${ids.R1}`, 'groupBy=tracker&paymentRule=0']) {
+        const response = await as(keys.advertiserReader ?? '', 'GET', `/v1/reports?${window()}&${query}`);
+        assert.equal(response.status, 403, `${query}: ${JSON.stringify(response.body)}`);
+        assert.equal(response.body.error.code, 'FORBIDDEN');
+        assert.match(response.body.error.message, /paymentRule/);
+      }
+      const accountWide = await as(keys.reader ?? '', 'GET', `/v1/reports?${window()}&groupBy=paymentRule`);
+      assert.equal(accountWide.status, 200, JSON.stringify(accountWide.body));
     });
 
     it('cannot write at all with the reader role', async () => {
