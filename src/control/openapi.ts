@@ -617,7 +617,9 @@ export const OPENAPI_DOCUMENT = {
           "revenueMicros and profitMicros: neither side sees the other's money nor the margin (the " +
           'clearing prices the DSPs paid for a publisher’s impressions are the buy side’s). An ' +
           'advertiser-scoped key may neither group nor filter by paymentRule (403): which rule priced ' +
-          'a hit is the publisher side’s pricing. A report of ' +
+          'a hit is the publisher side’s pricing. A publisher-scoped key is shown counted events ' +
+          'alone (a filter on another outcome is refused 403): which of its notices did not count, and ' +
+          'why, would let a publisher firing its own see which of them count. A report of ' +
           'more rows than the server allows (TALLY_REPORT_MAX_ROWS, 100 000 unless set), or with a ' +
           'total past 2^53 − 1 in JSON, of a metric the key is shown (CSV writes every total exactly), is refused with 400 ' +
           'REPORT_TOO_LARGE; one whose amounts are in different currencies (or a currency and ' +

@@ -346,7 +346,7 @@ describe('report windows and scopes', () => {
     const scope = { catalogId: '3', externalId: 'site-pub-9' };
     assert.deepEqual(query('').publisherScope, scope);
     assert.deepEqual(asked[0], [1, 3]);
-    assert.deepEqual(query('&publisher=site-pub-9').filters, { publisher: 'site-pub-9' });
+    assert.deepEqual(query('&publisher=site-pub-9').filters, { publisher: 'site-pub-9', outcome: 'counted' });
     assert.deepEqual(query('&publisherId=3').publisherScope, scope);
     for (const other of ['&publisher=site-pub-8', '&publisher=3', '&publisherId=4']) {
       assert.throws(

@@ -135,7 +135,8 @@ export function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
 
 /**
  * Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's
- * rows, and an advertiser's key not the `paymentRule` dimension, the publisher side's pricing. A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
+ * rows, an advertiser's key not the `paymentRule` dimension, the publisher side's pricing, and a
+ * publisher's key only the events that counted. A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
  * repeated one keep only one of its values: both are refused.
  */
 export function parseReportQuery(
@@ -233,6 +234,15 @@ export function parseReportQuery(
       `your key is scoped to publisher ${own}: filter on publisherId=${own}${openRtb}`,
     );
   }
+  // Only what counted, what it is paid for: which of its notices and hits did not, and why, would
+  // let a publisher firing its own find out which ones count (as /metrics would, see the README).
+  if (filters.outcome !== undefined && filters.outcome !== 'counted')
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      `your key is scoped to publisher ${own}: its reports hold counted events only; filter on outcome=counted, or leave the filter out`,
+    );
+  filters.outcome = 'counted';
   return { ...query, publisherScope: { catalogId: own, externalId } };
 }
 

@@ -15,6 +15,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestServer } from '../support/server.js';
 import { api, runCli, startServer } from '../support/server.js';
+import { until } from '../support/until.js';
+import { CHROME } from '../support/user-agents.js';
 
 type Role = 'reader' | 'editor' | 'admin';
 const ROLES: readonly Role[] = ['reader', 'editor', 'admin'];
@@ -55,6 +57,14 @@ describe('access control', () => {
     const nowHourMs = Math.floor(Date.now() / hourMs) * hourMs;
     const iso = (ms: number) => new Date(ms).toISOString().replace('.000', '');
     return `from=${iso(nowHourMs - 24 * hourMs)}&to=${iso(nowHourMs + 2 * hourMs)}`;
+  };
+  /** Fires an impression tracker's hit from a browser, as a page would; answers the status. */
+  const fire = async (trackerId: number, cachebuster: string): Promise<number> => {
+    const response = await fetch(`${server.url}/imptr?id=${trackerId}&t=2&cachebuster=${cachebuster}`, {
+      headers: { 'user-agent': CHROME },
+    });
+    await response.arrayBuffer();
+    return response.status;
   };
   /**
    * Asserts a key's list holds only objects whose `field` is `value`, among them `included`
@@ -453,6 +463,34 @@ describe('access control', () => {
         assert.equal((await as(key, 'GET', path)).status, 404, path);
       }
       assert.equal((await as(key, 'GET', `/v1/placements?publisherId=${ids.P2}`)).status, 403);
+    });
+
+    it('is shown only the events that counted, not which of the others were refused or why', async () => {
+      assert.equal(await fire(ids.T1 ?? 0, 'review-counted'), 200);
+      assert.equal(await fire(ids.T1 ?? 0, 'review-counted'), 200); // a duplicate
+      const query = `/v1/reports?${window()}&tracker=${ids.T1}&groupBy=outcome,reason`;
+      const all = await until(async () => {
+        const rows = (await admin('GET', query)).body.rows as { outcome: string; events: number }[];
+        return rows.some((row) => row.outcome === 'not_counted') && rows;
+      }, 'the duplicate in the account-wide report');
+      const counted = all.filter((row) => row.outcome === 'counted');
+      const own = await as(keys.publisherReader ?? '', 'GET', query);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+      assert.deepEqual(
+        own.body.rows.map((row: { outcome: string; reason: string; events: number }) => [
+          row.outcome,
+          row.reason,
+          row.events,
+        ]),
+        counted.map((row) => [row.outcome, '', row.events]),
+      );
+      for (const filter of ['outcome=not_counted', 'reason=duplicate&outcome=not_counted']) {
+        const refused = await as(keys.publisherReader ?? '', 'GET', `/v1/reports?${window()}&${filter}`);
+        assert.equal(refused.status, 403, `${filter}: ${JSON.stringify(refused.body)}`);
+        assert.match(refused.body.error.message, /outcome=counted/);
+      }
+      const asked = await as(keys.publisherReader ?? '', 'GET', `${query}&outcome=counted`);
+      assert.deepEqual(asked.body.rows, own.body.rows);
     });
 
     it('manages its placements and payment rules, reads its trackers, and gets 403 on the advertiser side', async () => {
