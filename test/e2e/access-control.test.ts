@@ -573,6 +573,36 @@ describe('access control', () => {
       assert.equal((await admin('GET', `/v1/advertisers/${ids.A1}`)).body.name, 'A1', 'untouched');
     });
 
+    it('reads none of the first account’s report rows, billing records, deliveries, tags or keys', async () => {
+      assert.equal(await fire(ids.T1 ?? 0, 'review-rival'), 200);
+      const query = `/v1/reports?${window()}&groupBy=tracker,outcome`;
+      await until(
+        async () => (await admin('GET', `${query}&tracker=${ids.T1}`)).body.rows.length > 0,
+        'the first account’s hit in its report',
+      );
+      const report = await as(rival, 'GET', `${query}&tracker=${ids.T1}`);
+      assert.equal(report.status, 200);
+      assert.deepEqual(report.body.rows, []);
+      assert.deepEqual(
+        report.body.warnings.map((warning: { code: string; id: number }) => [warning.code, warning.id]),
+        [['unknown_tracker', ids.T1]],
+        'the first account’s tracker is unknown to it, as a missing one is',
+      );
+      const records = await as(
+        rival,
+        'GET',
+        `/v1/billing-records?${window().replace(/from=/, 'servedFrom=').replace(/to=/, 'servedTo=')}&limit=1000`,
+      );
+      assert.equal(records.status, 200, JSON.stringify(records.body));
+      assert.deepEqual(records.body.records, []);
+      const deliveries = await as(rival, 'GET', '/v1/deliveries');
+      assert.deepEqual([deliveries.status, deliveries.body.deliveries], [200, []]);
+      const exported = await as(rival, 'POST', `/v1/impression-trackers/${ids.T1}/export`, { secure: false });
+      assert.equal(exported.status, 404);
+      const keysOfFirst = (await admin('GET', '/v1/api-keys?limit=500')).body.items[0].id as number;
+      assert.equal((await as(rival, 'GET', `/v1/api-keys/${keysOfFirst}`)).status, 404);
+    });
+
     it('keeps its own objects, codes and settings apart from the first account', async () => {
       const advertiser = await as(rival, 'POST', '/v1/advertisers', { name: 'Rival advertiser' });
       assert.equal(advertiser.status, 201);
