@@ -136,8 +136,9 @@ export function hiddenMetricsOf(principal: Principal): readonly ReportMetric[] {
 /**
  * Parses and checks a report query; a scoped key only ever sees its advertiser's or publisher's
  * rows, an advertiser's key not the `paymentRule` dimension, the publisher side's pricing, and a
- * publisher's key only the events that counted. A misspelt filter must not quietly widen a report (billing totals read as filtered), nor a
- * repeated one keep only one of its values: both are refused.
+ * publisher's key only the events that counted. A misspelt filter must not quietly widen a report
+ * (billing totals read as filtered), nor a repeated one keep only one of its values: both are
+ * refused.
  */
 export function parseReportQuery(
   params: URLSearchParams,
