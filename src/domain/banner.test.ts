@@ -257,9 +257,12 @@ describe('adding Tally’s tags to HTML ad markup', () => {
   });
 
   it('reads SVG and MathML content as a browser does: <style> there holds markup, <![CDATA[ runs to ]]>, <p> ends it', () => {
-    assert.equal(appendToHtml('<body><svg><style>ad</body>', [TAG]), `<body><svg><style>ad${TAG}</body>`);
-    assert.equal(appendToHtml('<svg><![CDATA[a>b', [TAG]), `<svg><![CDATA[a>b]]>${TAG}`);
-    assert.equal(appendToHtml('<svg><plaintext>ad', [TAG]), `<svg><plaintext>ad${TAG}`);
+    assert.equal(
+      appendToHtml('<body><svg><style>ad</body>', [TAG]),
+      `<body><svg><style>ad</svg>${TAG}</body>`,
+    );
+    assert.equal(appendToHtml('<svg><![CDATA[a>b', [TAG]), `<svg><![CDATA[a>b]]></svg>${TAG}`);
+    assert.equal(appendToHtml('<svg><plaintext>ad', [TAG]), `<svg><plaintext>ad</svg>${TAG}`);
     // HTML again inside <foreignObject>, after a <p> or once the <svg> ends.
     for (const html of ['<svg><foreignObject>', '<svg><p>', '<math></math>']) {
       const styled = `<body>${html}<style></body></style>ad</body>`;
@@ -272,7 +275,7 @@ describe('adding Tally’s tags to HTML ad markup', () => {
       appendToHtml('<div><svg><circle r=1></div><textarea>Note', [TAG]),
       `<div><svg><circle r=1></div><textarea>Note</textarea>${TAG}`,
     );
-    assert.equal(appendToHtml('<div><svg></span><style>a', [TAG]), `<div><svg></span><style>a${TAG}`);
+    assert.equal(appendToHtml('<div><svg></span><style>a', [TAG]), `<div><svg></span><style>a</svg>${TAG}`);
   });
 
   it('ignores an end tag of an SVG integration point while an HTML element is open inside it, as a browser does', () => {
@@ -300,8 +303,40 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     );
     assert.equal(
       appendToHtml('<svg><font title=" color "><style>a', [TAG]),
-      `<svg><font title=" color "><style>a${TAG}`,
+      `<svg><font title=" color "><style>a</svg>${TAG}`,
     );
+  });
+
+  it('closes SVG and MathML content left open where the tags go, so that a <script> among them is an HTML script', () => {
+    // Inside SVG a <script> is SVG's, which loads nothing from a src: the OMID tag would never run.
+    const omid = omidScriptTag('https://tally.example/omid/verify.js', 'https://tally.example/n/t');
+    assert.equal(appendToHtml('<div>ad</div><svg><rect>', [omid]), `<div>ad</div><svg><rect></svg>${omid}`);
+    assert.equal(
+      appendToHtml('<body><svg><g><style>a</body></html>', [omid]),
+      `<body><svg><g><style>a</svg>${omid}</body></html>`,
+    );
+    // SVG inside MathML's annotation-xml is closed with the <math> around it; one in <foreignObject>
+    // with the <svg> only, as its <foreignObject> holds HTML.
+    assert.equal(
+      appendToHtml('<math><annotation-xml><svg><circle>', [omid]),
+      `<math><annotation-xml><svg><circle></math>${omid}`,
+    );
+    assert.equal(
+      appendToHtml('<svg><foreignObject><div><svg><rect>', [omid]),
+      `<svg><foreignObject><div><svg><rect></svg>${omid}`,
+    );
+    // A foreign element named as the root inside it takes one end tag of that name more.
+    assert.equal(
+      appendToHtml('<math><mrow><svg><math>', [omid]),
+      `<math><mrow><svg><math></math></math>${omid}`,
+    );
+    // What closes an unfinished comment, CDATA section or tag comes first, a <template> last.
+    assert.equal(
+      appendToHtml('<template><svg><![CDATA[a', [omid]),
+      `<template><svg><![CDATA[a]]></svg></template>${omid}`,
+    );
+    // Where HTML is read again, nothing is closed.
+    assert.equal(appendToHtml('<svg><foreignObject>ad', [omid]), `<svg><foreignObject>ad${omid}`);
   });
 });
 

@@ -19,19 +19,26 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
  * Adds tags to HTML ad markup: before the document's last `</body>` end tag, else before a
  * `<plaintext>` (whose text runs to the end of the markup), else at the end, closing first a
  * comment, a script or a start tag the markup leaves open (a browser ends it there anyway, and
- * would otherwise read the tags as its text or its attributes), then a `<select>` or `<template>`
- * left open, which would hold the tags without rendering them. The markup is otherwise unchanged.
+ * would otherwise read the tags as its text or its attributes), then SVG or MathML content, then
+ * a `<select>` or `<template>` left open, which would hold the tags without rendering them. SVG or
+ * MathML content open before that `</body>` is closed too: there Tally's `<script>` would be
+ * SVG's, which loads nothing (an `<img>` leaves such content as its end tag does). The markup is
+ * otherwise unchanged.
  */
 export function appendToHtml(adm: string, tags: readonly string[]): string {
   const snippet = tags.join('');
   const regions = htmlRegions(adm);
   const { bodyEnd, plaintext, open } = readElements(adm, regions);
-  const at = bodyEnd ?? plaintext;
-  if (at !== undefined) return adm.slice(0, at) + snippet + adm.slice(at);
+  if (bodyEnd !== undefined) {
+    const { start, foreignCloser = '' } = bodyEnd;
+    return adm.slice(0, start) + foreignCloser + snippet + adm.slice(start);
+  }
+  if (plaintext !== undefined) return adm.slice(0, plaintext) + snippet + adm.slice(plaintext);
   const closer = regions.find((region) => region.closer !== undefined)?.closer ?? '';
   return (
     adm +
     closer +
+    (regions.at(-1)?.foreignCloser ?? '') +
     open
       .toReversed()
       .map((name) => `</${name}>`)
@@ -49,12 +56,12 @@ const HOLDING_ELEMENTS = new Set(['template', 'select']);
 /** What of the markup's elements decides where tags go. */
 interface ElementsRead {
   /**
-   * Where the last `</body>` end tag begins that a browser reads as a tag and takes for the
-   * document's end: not one inside a comment, a script or another element whose content is text,
-   * inside an attribute value (an iframe's `srcdoc` document), inside another end tag
-   * (`</div</body>`, whose name is `div<`), or inside a `<template>` or `<select>`, which ignore it.
+   * The last `</body>` end tag that a browser reads as a tag and takes for the document's end: not
+   * one inside a comment, a script or another element whose content is text, inside an attribute
+   * value (an iframe's `srcdoc` document), inside another end tag (`</div</body>`, whose name is
+   * `div<`), or inside a `<template>` or `<select>`, which ignore it.
    */
-  bodyEnd?: number;
+  bodyEnd?: HtmlRegion;
   /** Where the first `<plaintext>` start tag begins. */
   plaintext?: number;
   /** The `<template>` and `<select>` elements left open at the end, outermost first. */
@@ -64,11 +71,12 @@ interface ElementsRead {
 /** Reads the tags of `html`, given its regions, for what decides where tags go. */
 function readElements(html: string, regions: readonly HtmlRegion[]): ElementsRead {
   const read: ElementsRead = { open: [] };
-  for (const { kind, name, start, foreign } of regions) {
+  for (const region of regions) {
+    const { kind, name, start, foreign } = region;
     if (kind !== 'tag' || name === undefined) continue;
     const isEnd = html.startsWith('</', start);
     // Inside SVG or MathML too, a browser reads `</body>` as the body's end.
-    if (name === 'body' && isEnd && read.open.length === 0) read.bodyEnd = start;
+    if (name === 'body' && isEnd && read.open.length === 0) read.bodyEnd = region;
     if (foreign === true) continue;
     if (name === 'plaintext' && !isEnd) read.plaintext ??= start;
     if (!HOLDING_ELEMENTS.has(name)) continue;

@@ -81,6 +81,25 @@ export class ForeignContent {
     return this.open.at(-1)?.namespace !== undefined;
   }
 
+  /**
+   * The end tags that close the SVG or MathML content the reader stands in, down to the HTML element
+   * or integration point around it, so that what follows is read as HTML; `''` outside such
+   * content. Each end tag closes the innermost open element of its name, so the `<svg>` or `<math>`
+   * that opened the content is named once more for each element of its name open inside it.
+   */
+  get closingTags(): string {
+    let root = this.open.length;
+    while (
+      root > 0 &&
+      this.open[root - 1]?.namespace !== undefined &&
+      this.open[root - 1]?.holdsHtml !== true
+    )
+      root--;
+    const name = this.open[root]?.name;
+    if (name === undefined) return '';
+    return `</${name}>`.repeat(this.open.slice(root).filter((element) => element.name === name).length);
+  }
+
   /** `script` or `style` when the reader is in the text of an SVG script or style element. */
   get foreignText(): 'script' | 'style' | undefined {
     const current = this.open.at(-1);

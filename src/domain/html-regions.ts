@@ -33,6 +33,12 @@ export interface HtmlRegion {
   /** Set on a tag read in SVG or MathML content, where `<template>` or `<plaintext>` is no HTML element. */
   foreign?: true;
   /**
+   * Set on a `</body>` end tag read in SVG or MathML content, and on the last region when the
+   * markup ends in such content (after its `closer`): the end tags that close that content, after
+   * which a tag is read as HTML (in SVG, a `<script>` is SVG's, which loads no `src`).
+   */
+  foreignCloser?: string;
+  /**
    * Set on the content of a `<script>` whose type makes it a data block no script or JSON reader
    * reads (`text/template`, `text/html`): read later as HTML, if at all.
    */
@@ -169,6 +175,8 @@ export function htmlRegions(html: string): HtmlRegion[] {
   }
   text(html.length);
   if (regions.length === 0) regions.push({ kind: 'markup', start: 0, end: 0 });
+  const last = regions.at(-1);
+  if (last !== undefined && foreign.inside) last.foreignCloser = foreign.closingTags;
   return regions;
 }
 
@@ -246,7 +254,7 @@ type Enclose = (
   start: number,
   end: number,
   closer: string,
-  element?: Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock'>,
+  element?: Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock' | 'foreignCloser'>,
 ) => number;
 
 /** What opens a CDATA section, in SVG or MathML content (elsewhere, a bogus comment). */
@@ -331,7 +339,11 @@ function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignCo
     return close === -1 ? enclosed('tag', at, -1, '>') : enclosed('tag', at, close + 1, '');
   }
   const { end, openQuote } = startTagEnd(lower, at + 2 + name.length);
-  const element = foreign.inside ? { name, foreign: true as const } : { name };
+  const element = !foreign.inside
+    ? { name }
+    : name === 'body'
+      ? { name, foreign: true as const, foreignCloser: foreign.closingTags }
+      : { name, foreign: true as const };
   foreign.endTag(name);
   return end === -1
     ? enclosed('tag', at, -1, `${openQuote ?? ''}>`, element)
