@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { OMID_VERIFICATION_SCRIPT } from '../../src/hot/omid-script.js';
+import { appendToHtml, omidScriptTag } from '../../src/domain/banner.js';
 import { launchChromium } from '../support/chromium.js';
 
 /** Tally's OMID script in a real Chromium, as an app's web view renders an app banner. */
@@ -59,6 +60,22 @@ async function webView(): Promise<{ page: Page; notices: () => number }> {
   return { page, notices: () => notices };
 }
 
+const SCRIPT_URL = 'https://tally.test/omid/verify.js';
+
+/**
+ * App banner markup that leaves SVG or MathML content open where Tally's tags go (at its end, or
+ * around its last `</body>`), in which a `<script>` would be SVG's or MathML's and load nothing.
+ */
+const FOREIGN_CONTENT_LEFT_OPEN = [
+  '<div>ad</div><svg><rect>',
+  '<body><svg><g><style>a</body></html>',
+  '<math><annotation-xml><svg><circle>',
+  '<svg><foreignObject><div><svg><rect>',
+  '<math><mrow><svg><math>',
+  '<template><svg><![CDATA[a',
+  '<svg><foreignObject>ad',
+];
+
 /** Lets the page run its observers and requests for a while. */
 function settle(page: Page): Promise<void> {
   return page.waitForTimeout(300);
@@ -91,6 +108,24 @@ describe("Tally's OMID script in Chromium", () => {
     assert.deepEqual(await page.evaluate('window.sent'), [NOTICE]);
     assert.equal(notices(), 0, 'sent through the client, not by the script itself');
     await page.close();
+  });
+
+  it('loads the OMID script Tally adds to markup that leaves SVG or MathML content open, as an HTML script', async () => {
+    for (const markup of FOREIGN_CONTENT_LEFT_OPEN) {
+      const page = await browser.newPage();
+      let loads = 0;
+      await page.route(SCRIPT_URL, (route) => {
+        loads++;
+        return route.fulfill({ status: 200, contentType: 'text/javascript', body: 'window.ran = true;' });
+      });
+      await page.setContent(appendToHtml(markup, [omidScriptTag(SCRIPT_URL, NOTICE)]), { waitUntil: 'load' });
+      assert.deepEqual(
+        [loads, await page.evaluate('window.ran === true')],
+        [1, true],
+        `the script was loaded and run after ${JSON.stringify(markup)}`,
+      );
+      await page.close();
+    }
   });
 
   it('without an OM SDK client, fires once when one pixel of an ad positioned out of the flow is in the viewport', async () => {
