@@ -47,8 +47,8 @@ const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log)
 const pruneNow = () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS);
 /**
  * A notice received well before those recorded so far means the clock stepped back further than
- * the claim index keeps expired claims: a repeat of an impression whose claim it dropped meanwhile
- * could count again. Logged, once a minute at most, for the operator to mend the clock.
+ * the claim index keeps expired claims: the ledger rebuilds the index for it (a pause of seconds
+ * with millions of claims). Logged, once a minute at most, for the operator to mend the clock.
  */
 const logClockSteppedBack = throttledErrorLog(log, 'clock_stepped_back', 60_000);
 const watchClock = clockStepWatch(
@@ -56,7 +56,7 @@ const watchClock = clockStepWatch(
   (steppedBackMs) =>
     logClockSteppedBack({
       steppedBackMs,
-      note: 'the clock went back further than Tally allows for (10 s): repeats of impressions whose claims expired by the later time may count again; step the clock forward only, or slew it',
+      note: 'the clock went back further than the claim index keeps expired claims (10 s): the index is rebuilt from the ledger, and notices wait for it; step the clock forward only, or slew it',
     }),
   ledger.newestReceivedMs(),
 );

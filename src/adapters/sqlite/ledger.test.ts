@@ -396,6 +396,26 @@ describe('the SQLite ledger', () => {
     ]);
   });
 
+  it('finds a claim still live after the clock was stepped forward hours and back, however many claims came between', () => {
+    const expiresMs = T0 + 600_000;
+    assert.deepEqual(ledger.record([event({ dedupe: { key: 'k', expiresMs } })]), [COUNTED]);
+    // The clock steps three hours forward: by it the claim has long expired, and enough new claims
+    // come that the index reuses its slot and replaces its table.
+    const ahead = T0 + 3 * HOUR_MS;
+    for (let index = 0; index < 64; index++) {
+      const other = event({
+        receivedMs: ahead,
+        dims: { ...event().dims, auctionId: `ahead-${index}` },
+        dedupe: { key: `ahead-${index}`, expiresMs: ahead + 600_000 },
+      });
+      assert.deepEqual(ledger.record([other]), [COUNTED]);
+    }
+    // Then it is stepped back to the right time: a repeat while the claim lives is a duplicate.
+    const repeat = event({ receivedMs: T0 + 60_000, dedupe: { key: 'k', expiresMs } });
+    assert.deepEqual(ledger.record([repeat]), [notCounted('duplicate')]);
+    assert.deepEqual(ledger.countEvents(), { total: 66, counted: 65 });
+  });
+
   it('still finds, after a restart, a claim that expired before the first batch recorded when no load came first', () => {
     const path = join(dir, 'restart-record-first.db');
     const expiresMs = T0 + 600_000;

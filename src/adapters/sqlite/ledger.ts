@@ -275,6 +275,11 @@ export class SqliteLedger implements Ledger {
   >;
   private claims: ClaimIndex | undefined;
   /**
+   * The claim index holds every claim that expires at or after this time: it drops (reuses the
+   * slots of) only those that expired before the latest time a batch or the build kept them from.
+   */
+  private claimsKeptSinceMs = -Infinity;
+  /**
    * Every `event_dims` row's id, by its `dimsKey`: read at the first `record`, as the claims are,
    * so that a connection that never records (reports, deliveries, the CLI) never holds them.
    */
@@ -406,17 +411,24 @@ export class SqliteLedger implements Ledger {
   record(batch: readonly EventRecord[]): Outcome[] {
     const first = batch[0];
     if (first === undefined) return [];
-    // Claims that expired up to the margin before this batch's first event are kept, whether the
+    let earliestMs = first.receivedMs;
+    for (const event of batch) if (event.receivedMs < earliestMs) earliestMs = event.receivedMs;
+    // Claims that expired up to the margin before this batch's earliest event are kept, whether the
     // index is built here (the first batch reached a starting counting thread before `loadClaims`
     // ran) or reuses their slots and replaces its table below: an event of this batch or a later
     // one may have been received before that (a clock stepped back) while its claim was live.
-    const keptSinceMs = first.receivedMs - CLAIM_LOAD_MARGIN_MS;
+    const keptSinceMs = earliestMs - CLAIM_LOAD_MARGIN_MS;
+    // A clock stepped back further than the margin: the index may have dropped claims that expired
+    // by the later time and live at this batch's; it is built again from the ledger's (seconds
+    // with millions of claims, once per step back), rather than let such an impression count twice.
+    if (earliestMs < this.claimsKeptSinceMs) this.claims = undefined;
     const claims = this.liveClaims(keptSinceMs);
     const dimsIds = this.knownDims();
     // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
     const { outcomes, newClaims, newDims } = this.recordBatch.immediate(batch, claims);
     // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
     for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, keptSinceMs);
+    this.claimsKeptSinceMs = Math.max(this.claimsKeptSinceMs, keptSinceMs);
     for (const [key, id] of newDims) dimsIds.set(key, id);
     return outcomes;
   }
@@ -472,6 +484,7 @@ export class SqliteLedger implements Ledger {
     const live = `FROM event_rows WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`;
     const count = this.db.prepare(`SELECT COUNT(*) ${live}`).pluck().get(nowMs) as number;
     const claims = new ClaimIndex(count * 4);
+    this.claimsKeptSinceMs = nowMs;
     const rows = this.db.prepare(`SELECT id, dedupe_key, claim_expires_ms ${live}`).raw().iterate(nowMs);
     for (const [eventId, key, expiresMs] of rows as Iterable<[number, string, number]>) {
       claims.add(claimKey(key), eventId, expiresMs, nowMs);
