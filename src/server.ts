@@ -223,7 +223,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
         ledgerFileProblem = why;
         log.error('ledger_file_gone', {
           error: why,
-          note: 'notices are answered 503 until it is back; if tally.db was deleted, restore it from a backup and restart; if its -wal was, stop Tally cleanly (SIGTERM), which writes what it committed into tally.db, and start it again',
+          note: 'notices are answered 503 until it is back; if tally.db was deleted, restore it from a backup and restart; if its -wal or -shm was, stop Tally cleanly (SIGTERM), which writes what it committed into tally.db, and start it again',
         });
       },
       back: () => {

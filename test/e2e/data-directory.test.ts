@@ -156,6 +156,38 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('answers 503 once its tally.db-shm is deleted, as a connection opened after it would write the WAL blind to the server’s commits', async () => {
+    const tally = await startServer();
+    try {
+      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+        wins: [1, 2].map((n) => ({
+          request: { id: `shm-${n}`, imp: [{ id: '1', banner: {} }], site: {} },
+          seat: 's',
+          bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+        })),
+      });
+      const [before, after] = registered.body.results.map((result: any) => result.noticeUrls.adm as string);
+      const fire = async (url: string) => (await fetch(url, { headers: { 'user-agent': CHROME } })).status;
+      assert.equal(await fire(before ?? ''), 200);
+      rmSync(join(tally.dataDir, 'tally.db-shm'));
+      let ready = await fetch(`${tally.url}/readyz`);
+      for (const deadline = Date.now() + 30_000; ready.status === 200 && Date.now() < deadline;) {
+        await ready.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ready = await fetch(`${tally.url}/readyz`);
+      }
+      assert.equal(ready.status, 503);
+      assert.equal(await fire(after ?? ''), 503);
+      assert.match(
+        await ready.text(),
+        /<data dir>\/tally\.db-shm is no longer the file Tally opened: it was deleted/,
+      );
+      assert.match(tally.output(), /"event":"ledger_file_gone"/);
+    } finally {
+      await tally.dispose();
+    }
+  });
+
   it('refuses to start an empty ledger where tally.db is gone beside its token key file, in one line, and exits 1', async () => {
     const tally = await startServer();
     await tally.stop();

@@ -14,18 +14,21 @@ interface LedgerFileWatch {
 
 /**
  * Checks once a {@link LEDGER_FILE_CHECK_INTERVAL_MS} that `path`, and its write-ahead log
- * `<path>-wal` if there is one when called, still name the files they named then (by device and
- * inode). SQLite goes on committing into the files it opened whatever happens to their names:
- * `tally.db` deleted, its data lives only until the server stops; replaced or moved away, no
- * restart reads what it commits; the WAL deleted, what was committed since its last checkpoint is
- * lost if the server crashes (a clean stop still checkpoints it into `tally.db`). Returns a
- * function that stops checking.
+ * `<path>-wal` and shared-memory index `<path>-shm` if they are there when called, still name the
+ * files they named then (by device and inode). SQLite goes on committing into the files it opened
+ * whatever happens to their names: `tally.db` deleted, its data lives only until the server stops;
+ * replaced or moved away, no restart reads what it commits; the WAL deleted, what was committed
+ * since its last checkpoint is lost if the server crashes (a clean stop still checkpoints it into
+ * `tally.db`); the index deleted or replaced, a connection opened after it (a new counting thread,
+ * a CLI command) reads the WAL without the server's connections and writes its commits over
+ * theirs, or they over its. Returns a function that stops checking.
  */
 export function watchLedgerFile(path: string, watch: LedgerFileWatch): () => void {
-  const walPath = `${path}-wal`;
   const opened: [string, Stats][] = [[path, statSync(path)]];
-  const wal = statSync(walPath, { throwIfNoEntry: false });
-  if (wal !== undefined) opened.push([walPath, wal]);
+  for (const companion of [`${path}-wal`, `${path}-shm`]) {
+    const stats = statSync(companion, { throwIfNoEntry: false });
+    if (stats !== undefined) opened.push([companion, stats]);
+  }
   let missing = false;
   const check = () => {
     let why: string | undefined;
