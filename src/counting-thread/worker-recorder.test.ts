@@ -522,6 +522,22 @@ describe('the counting thread’s outcomes', () => {
     await recorder.close();
   });
 
+  it('tries to start a counting thread again once its pause is over, though the clock was stepped back an hour meanwhile', async (t) => {
+    // Fault injection: settings that cannot be sent to a thread make starting one throw.
+    const unsendable = {
+      ...settings(join(dir, 'unstartable-clock.db')),
+      dbPath: (() => '') as unknown as string,
+    };
+    const recorder = new WorkerRecorder(unsendable, new Metrics(), silent);
+    await assert.rejects(recorder.record([noticeFor('clock-1')]), /the counting thread could not start/);
+    // Fault injection: the wall clock stepped back an hour during the pause.
+    const realNow = Date.now.bind(Date);
+    t.mock.method(Date, 'now', () => realNow() - 3_600_000);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await assert.rejects(recorder.record([noticeFor('clock-2')]), /the counting thread could not start/);
+    await recorder.close();
+  });
+
   it('says what a counting thread failed of when a damaged ledger fails its claims load, not [object Object]', async () => {
     const dbPath = join(dir, 'damaged.db');
     const recorderSettings = settings(dbPath);

@@ -37,7 +37,10 @@ export class WorkerRecorder implements BatchRecorder {
   private closing: Promise<void> | undefined;
   /** Unexpected exits since a thread last committed a batch. */
   private exitsInARow = 0;
-  /** Until then no new thread starts and batches are refused (answered 503). */
+  /**
+   * Until then (`performance.now()`, which a clock stepped back does not move) no new thread starts
+   * and batches are refused (answered 503).
+   */
   private respawnAtMs = 0;
   private warm = false;
   /** What the last counting thread to fail failed of, until one is warm again. */
@@ -73,7 +76,7 @@ export class WorkerRecorder implements BatchRecorder {
 
   record(batch: readonly EventRecord[]): Promise<Outcome[]> {
     if (this.closing !== undefined) return Promise.reject(new Error('the recorder is closed'));
-    if (this.worker === undefined && Date.now() < this.respawnAtMs) {
+    if (this.worker === undefined && performance.now() < this.respawnAtMs) {
       return Promise.reject(new Error('the counting thread is restarting'));
     }
     const worker = this.worker ?? this.trySpawn();
@@ -109,7 +112,7 @@ export class WorkerRecorder implements BatchRecorder {
     try {
       return this.spawn();
     } catch (error) {
-      this.respawnAtMs = Date.now() + RESPAWN_BACKOFF_MS;
+      this.respawnAtMs = performance.now() + RESPAWN_BACKOFF_MS;
       this.log.error('counter_spawn_failed', { error: String(error), restartInMs: RESPAWN_BACKOFF_MS });
       return undefined;
     }
@@ -149,7 +152,7 @@ export class WorkerRecorder implements BatchRecorder {
           this.exitsInARow === 1
             ? 0
             : Math.min(RESPAWN_BACKOFF_MS * 2 ** (this.exitsInARow - 2), MAX_RESPAWN_DELAY_MS);
-        this.respawnAtMs = Date.now() + delayMs;
+        this.respawnAtMs = performance.now() + delayMs;
         this.log.error('counter_exited', { code, restartInMs: delayMs });
         // A new thread resumes the burl relay and pruning even if no notice comes to start one.
         setTimeout(() => {
