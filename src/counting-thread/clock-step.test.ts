@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clockStepWatch } from './clock-step.js';
+import { clockStepWatch, wallClockJumpWatch } from './clock-step.js';
 
 describe('clockStepWatch', () => {
   it('tells of a notice received further back than it tolerates from the latest seen, and of none within it', () => {
@@ -16,5 +16,21 @@ describe('clockStepWatch', () => {
     const watch = clockStepWatch(10_000, (steppedBackMs) => steps.push(steppedBackMs), 2_000_000);
     watch(1_000_000);
     assert.deepEqual(steps, [1_000_000]);
+  });
+});
+
+describe('wallClockJumpWatch', () => {
+  it('tells of a wall clock that went forward further than the monotonic clock by more than it tolerates, once', () => {
+    const steps: number[] = [];
+    const watch = wallClockJumpWatch(10_000, (steppedForwardMs) => steps.push(steppedForwardMs));
+    // Both clocks advance alike, then the wall clock jumps an hour, then both go on alike.
+    watch(1_000_000, 500);
+    watch(1_005_000, 5_500);
+    watch(4_610_000, 10_500);
+    watch(4_615_000, 15_500);
+    // Within the tolerance, or back (clockStepWatch's part): nothing.
+    watch(4_630_000, 20_500);
+    watch(4_000_000, 25_500);
+    assert.deepEqual(steps, [3_600_000]);
   });
 });

@@ -13,3 +13,21 @@ export function clockStepWatch(
     if (receivedMs > latestMs) latestMs = receivedMs;
   };
 }
+
+/**
+ * Watches the wall clock against the monotonic one, call after call, for a wall clock that went
+ * forward more than `toleratedMs` further than the monotonic clock between two calls (a step
+ * forward, or a machine paused and resumed): `onStep` is told by how much. A step back is left to
+ * {@link clockStepWatch}; a slewed clock moves both alike.
+ */
+export function wallClockJumpWatch(
+  toleratedMs: number,
+  onStep: (steppedForwardMs: number) => void,
+): (wallMs: number, monotonicMs: number) => void {
+  let lastOffsetMs: number | undefined;
+  return (wallMs, monotonicMs) => {
+    const offsetMs = wallMs - monotonicMs;
+    if (lastOffsetMs !== undefined && offsetMs - lastOffsetMs > toleratedMs) onStep(offsetMs - lastOffsetMs);
+    lastOffsetMs = offsetMs;
+  };
+}

@@ -16,7 +16,7 @@ import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
 import { isBatchFault } from './batch-fault.js';
-import { clockStepWatch } from './clock-step.js';
+import { clockStepWatch, wallClockJumpWatch } from './clock-step.js';
 import { decodeBatch, encodeOutcomes } from './wire.js';
 
 const DAY_MS = 86_400_000;
@@ -59,6 +59,18 @@ const watchClock = clockStepWatch(
       note: 'the clock went back further than the claim index keeps expired claims (10 s): the index is rebuilt from the ledger, and notices wait for it; step the clock forward only, or slew it',
     }),
   ledger.newestReceivedMs(),
+);
+/**
+ * The wall clock gone forward at once: notices of wins whose auction times came from a clock that
+ * did not (an exchange's) read as late while it is ahead, and are not counted. Logged, once a
+ * minute at most, for the operator to check the clock.
+ */
+const logClockSteppedForward = throttledErrorLog(log, 'clock_stepped_forward', 60_000);
+const watchWallClock = wallClockJumpWatch(CLAIM_LOAD_MARGIN_MS, (steppedForwardMs) =>
+  logClockSteppedForward({
+    steppedForwardMs,
+    note: 'the clock went forward further than time passed (a step, or the machine paused): if it is now ahead, notices of wins whose auction times came from a correct clock are late and not counted; step it back only if it is ahead, or slew it',
+  }),
 );
 const pruneTimer = setInterval(pruneNow, settings.pruneIntervalMs);
 pruneTimer.unref();
@@ -121,6 +133,7 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     batches = records.map((record) => decodeBatch(record.batch));
     const events = batches.flat();
     for (const event of events) watchClock(event.receivedMs);
+    watchWallClock(Date.now(), performance.now());
     outcomes = ledger.record(events);
   } catch (error) {
     // Nothing was written. When one batch's data was at fault, the batches merged into the
