@@ -140,6 +140,11 @@ export const SHUTDOWN_GRACE_MS = 10_000;
  * operator insisting: Ctrl-C on `npm start` reaches Tally twice, from the terminal and from npm.
  */
 export const REPEATED_SIGNAL_MS = 1000;
+/**
+ * A commit waiting this long, neither done nor failed, makes `/readyz` answer 503: a healthy one
+ * takes milliseconds, and its notices wait unanswered meanwhile.
+ */
+const STUCK_COMMIT_MS = 2000;
 /** The outbox counts `/metrics` shows are at most this old. */
 const OUTBOX_COUNT_MAX_AGE_MS = 1000;
 
@@ -373,6 +378,9 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       return `${ledgerFileProblem.replaceAll(config.dataDir, '<data dir>')}, so notices are answered 503 (logged as ledger_file_gone, with its path)`;
     if (committer.isFailing())
       return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
+    const commitWaitingMs = committer.commitWaitingMs();
+    if (commitWaitingMs >= STUCK_COMMIT_MS)
+      return `a commit has waited ${(commitWaitingMs / 1000).toFixed(1)} s (the counting thread is stuck, or the disk or the ledger's write lock is held), so notices wait unanswered`;
     return undefined;
   };
   const router = new Router();

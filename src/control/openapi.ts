@@ -1121,7 +1121,7 @@ export const OPENAPI_DOCUMENT = {
           '400': badRequest(),
           ...ROUTE_ERRORS,
           '503': errorResponse(
-            'UNAVAILABLE: starting (loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds)',
+            'UNAVAILABLE: starting (loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed)',
           ),
         },
       },

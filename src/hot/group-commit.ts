@@ -103,7 +103,8 @@ export function noticeLabels(
 export class GroupCommitter {
   private queue: Waiting[] = [];
   private scheduled = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The batches with the recorder, each with when (`performance.now()`) it was handed over. */
+  private readonly inFlight = new Map<Promise<void>, number>();
   /** When (`performance.now()`) a commit last failed, and last succeeded. */
   private lastFailedMs = -Infinity;
   private lastCommittedMs = -Infinity;
@@ -149,11 +150,22 @@ export class GroupCommitter {
     return this.lastFailedMs > this.lastCommittedMs && performance.now() - this.lastFailedMs < FAILING_FOR_MS;
   }
 
+  /**
+   * How long, in ms, the batch longest with the recorder has waited for its commit (0 when none
+   * is): a commit neither done nor failed after seconds is a counting thread stuck or a disk
+   * stalling, its notices unanswered meanwhile.
+   */
+  commitWaitingMs(): number {
+    // Batches are handed over in order: the first is the one longest waiting.
+    const [oldestMs] = this.inFlight.values();
+    return oldestMs === undefined ? 0 : performance.now() - oldestMs;
+  }
+
   /** Commits everything queued; resolves when nothing is queued or in flight. */
   async drain(): Promise<void> {
     while (this.queue.length > 0 || this.inFlight.size > 0) {
       this.flush();
-      await Promise.allSettled([...this.inFlight]);
+      await Promise.allSettled([...this.inFlight.keys()]);
     }
   }
 
@@ -230,7 +242,7 @@ export class GroupCommitter {
         this.inFlight.delete(committed);
         if (this.queue.length > 0) this.flush();
       });
-    this.inFlight.add(committed);
+    this.inFlight.set(committed, startedMs);
     if (this.queue.length > 0) this.flush();
   }
 }

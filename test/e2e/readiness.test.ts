@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+
+let tally: TestServer;
+
+before(async () => {
+  tally = await startServer();
+});
+
+after(async () => {
+  await tally?.dispose();
+});
+
+async function readyz(): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${tally.url}/readyz`);
+  return { status: response.status, body: await response.json() };
+}
+
+describe('/readyz', () => {
+  it('answers 503 while a commit stays stuck (its write lock held elsewhere), saying so, and 200 once it commits', async () => {
+    assert.equal((await readyz()).status, 200);
+    // Another connection holds the ledger's write lock for less than the counting thread's 5 s
+    // busy_timeout: its commit neither succeeds nor fails meanwhile, and the notice waits.
+    const holder = new Database(join(tally.dataDir, 'tally.db'));
+    holder.exec('BEGIN IMMEDIATE');
+    let answered = false;
+    const notice = fetch(`${tally.url}/n/not-a-token`).then(async (response) => {
+      answered = true;
+      await response.arrayBuffer();
+      return response.status;
+    });
+    const seen: number[] = [];
+    let refusal: any;
+    const startedMs = performance.now();
+    while (performance.now() - startedMs < 4000) {
+      const answer = await readyz();
+      seen.push(answer.status);
+      if (answer.status === 503) {
+        refusal = answer.body;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(answered, false, 'the notice waits for its commit while the lock is held');
+    holder.exec('ROLLBACK');
+    holder.close();
+    assert.equal(seen.at(-1), 503, `readyz answered ${seen.join(', ')} while the commit was stuck`);
+    assert.equal(refusal?.error?.code, 'UNAVAILABLE');
+    assert.match(refusal?.error?.message ?? '', /commit .*waited/);
+    assert.equal(await notice, 200, 'the notice (an invalid token) is answered once its commit goes through');
+    assert.equal((await readyz()).status, 200);
+  });
+});
