@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { CHROME } from '../support/user-agents.js';
 import { rawExchange } from '../support/raw-http.js';
+import { until } from '../support/until.js';
 
 /** One sample line of the exposition: its metric name, labels and value. */
 interface Sample {
@@ -434,5 +437,127 @@ describe('/metrics', () => {
     for (const [request, answer] of refusals) assert.match(await rawExchange(tally.url, request), answer);
     assert.equal(await unread('400'), malformedBefore + 2);
     assert.equal(await unread('431'), tooLargeBefore + 1);
+  });
+
+  it('agrees with the ledger after a known load: notices by outcome and reason as its events, outbox and attempts as its deliveries, no counter going back between scrapes', async () => {
+    const scrapes: Map<string, Family>[] = [(await scrape()).families];
+    dsp.failNext('/down', 1000);
+    const wins = Array.from({ length: 6 }, (_, index) => ({
+      request: { id: `agree-${index}`, imp: [{ id: '1', banner: {} }], site: {} },
+      seat: `seat-agree-${index}`,
+      bid: {
+        id: `bid-agree-${index}`,
+        impid: '1',
+        price: 1,
+        adm: '<p>ad</p>',
+        burl: `${dsp.url}${index < 4 ? '/paid' : '/down'}?a=\${AUCTION_ID}`,
+      },
+    }));
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
+    assert.equal(registered.status, 200, JSON.stringify(registered.body));
+    const urls: string[] = registered.body.results.map(
+      (result: { noticeUrls: Record<string, string>; method: string }) => result.noticeUrls[result.method],
+    );
+    // 6 notices, 3 of them fired again (duplicates), and 2 that name no win.
+    for (const url of [
+      ...urls,
+      ...urls.slice(0, 3),
+      `${tally.url}/n/nothing-1`,
+      `${tally.url}/n/nothing-2`,
+    ]) {
+      await fire(url);
+      scrapes.push((await scrape()).families);
+    }
+    const ledger = new Database(join(tally.dataDir, 'tally.db'));
+    try {
+      const notices = scrapes.at(-1)?.get('tally_notices_total')?.samples ?? [];
+      const events = ledger
+        .prepare(
+          "SELECT outcome, coalesce(reason, '') AS reason, impression_type AS impressionType, count(*) AS n FROM events GROUP BY 1, 2, 3",
+        )
+        .all() as { outcome: string; reason: string; impressionType: string; n: number }[];
+      const asKey = (outcome = '', reason = '', impressionType = '') =>
+        `${outcome}/${reason}/${impressionType}`;
+      assert.deepEqual(
+        Object.fromEntries(
+          notices
+            .filter((sample) => sample.value > 0)
+            .map((sample) => [
+              asKey(
+                sample.labels.get('outcome'),
+                sample.labels.get('reason'),
+                sample.labels.get('impression_type'),
+              ),
+              sample.value,
+            ])
+            .sort(),
+        ),
+        Object.fromEntries(
+          events.map((row) => [asKey(row.outcome, row.reason, row.impressionType), row.n]).sort(),
+        ),
+      );
+      // The two failing burls were tried once and wait an hour: their deadline is moved to now,
+      // so that their next attempt kills them.
+      const dueMs = Date.now();
+      await until(async () => {
+        const families = (await scrape()).families;
+        scrapes.push(families);
+        return valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }) >= 3;
+      }, 'the failed attempts of both failing burls counted');
+      ledger
+        .prepare(
+          "UPDATE deliveries SET due_ms = ?, deadline_ms = ? WHERE status = 'pending' AND url LIKE '%/down?%'",
+        )
+        .run(dueMs, dueMs);
+      await until(async () => {
+        const families = (await scrape()).families;
+        scrapes.push(families);
+        return (
+          valueOf(families, 'tally_burl_deliveries_total', { status: 'dead' }) === 2 &&
+          valueOf(families, 'tally_burl_outbox', { status: 'pending' }) === 1
+        );
+      }, 'both failing burls dead');
+    } finally {
+      ledger.close();
+    }
+    // Counted again now, for the outbox gauge counted at most once a second.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const last = (await scrape()).families;
+    scrapes.push(last);
+    const deliveries: { status: string; attempts: number }[] = [];
+    for (let after = ''; ;) {
+      const page = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?limit=1000${after}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      deliveries.push(...page.body.deliveries);
+      if (page.body.next === undefined || page.body.next === null) break;
+      after = `&afterId=${page.body.next}`;
+    }
+    for (const status of ['pending', 'delivered', 'dead', 'redirected']) {
+      assert.equal(
+        valueOf(last, 'tally_burl_outbox', { status }),
+        deliveries.filter((delivery) => delivery.status === status).length,
+        `tally_burl_outbox{status="${status}"} is GET /v1/deliveries' count`,
+      );
+    }
+    const attempts = ['delivered', 'retry', 'dead'].map((status) =>
+      valueOf(last, 'tally_burl_deliveries_total', { status }),
+    );
+    assert.equal(
+      attempts.reduce((sum, value) => sum + value, 0),
+      deliveries.reduce((sum, delivery) => sum + delivery.attempts, 0),
+      `every attempt the deliveries count is in tally_burl_deliveries_total (${attempts.join(', ')})`,
+    );
+    assert.equal(attempts[0], deliveries.filter((delivery) => delivery.status === 'delivered').length);
+    assert.equal(attempts[2], deliveries.filter((delivery) => delivery.status === 'dead').length);
+    // No counter series, histogram bucket, _sum or _count goes back from one scrape to the next.
+    for (let index = 1; index < scrapes.length; index++) {
+      for (const [name, family] of scrapes[index - 1] ?? []) {
+        if (family.type === 'gauge') continue;
+        for (const sample of family.samples) {
+          const now = valueOf(scrapes[index] ?? new Map(), sample.name, Object.fromEntries(sample.labels));
+          assert.ok(now >= sample.value, `${name} ${sample.name} went from ${sample.value} to ${now}`);
+        }
+      }
+    }
   });
 });
