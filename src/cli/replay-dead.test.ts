@@ -50,6 +50,33 @@ describe('tally replay-dead', () => {
     }
   });
 
+  it('replays each dead delivery once when run twice at once: not one the other run replayed and that died again meanwhile', async () => {
+    const count = REPLAY_ROWS_PER_STEP + 1;
+    const { ledger } = ledgerWithDead('twice', count);
+    const lastId = ledger.deadDeliveryIds().at(-1) ?? 0;
+    const saidByOther: string[] = [];
+    // Between this run's two steps, another run replays what is still dead (the last delivery),
+    // and the relay calls it and it dies again at once, as a burl the egress refuses does.
+    const otherRunThenDeath = async () => {
+      saidByOther.push(await replayDeadInSteps(ledger, { filter: {}, dryRun: false }, T0 + 2000, T0 + 9000));
+      ledger.settleDeliveries([{ id: lastId, error: 'refused', nextDueMs: null, firstFailedMs: T0 + 2500 }]);
+    };
+    try {
+      const said = await replayDeadInSteps(
+        ledger,
+        { filter: {}, dryRun: false },
+        T0 + 1000,
+        T0 + 8000,
+        otherRunThenDeath,
+      );
+      assert.deepEqual(saidByOther, ['1 dead delivery is pending again\n']);
+      assert.equal(said, `${REPLAY_ROWS_PER_STEP} dead deliveries are pending again\n`);
+      assert.equal(ledger.countDeliveriesWith('dead'), 1, 'the one that died again stays dead');
+    } finally {
+      ledger.close();
+    }
+  });
+
   it('counts without changing anything on --dry-run, and replays one alone in a single step', async () => {
     const { ledger } = ledgerWithDead('dry-run', 1);
     const noPause = () => assert.fail('no pause for a single step');

@@ -433,6 +433,9 @@ export interface Ledger {
   /**
    * Makes those of the deliveries `ids` still dead pending again, due at `nowMs`, with the new
    * deadline `deadlineMs` and their attempts counted from 0, in one transaction; returns how many.
+   * `nowMs` is when the replay began, before it read `ids`: a delivery whose first failure came
+   * after it was made pending since by another replay run at the same time, and died again, and is
+   * not replayed a second time.
    */
   replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */

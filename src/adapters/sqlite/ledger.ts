@@ -864,9 +864,10 @@ export class SqliteLedger implements Ledger {
       .prepare(
         `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, first_failed_ms = NULL,
            lease_until_ms = 0
-         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'
+           AND (first_failed_ms IS NULL OR first_failed_ms < ?)`,
       )
-      .run(nowMs, deadlineMs, JSON.stringify(ids)).changes;
+      .run(nowMs, deadlineMs, JSON.stringify(ids), nowMs).changes;
   }
 
   listBillingRecords(query: BillingRecordQuery): BillingRecordPage {
