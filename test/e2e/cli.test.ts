@@ -373,6 +373,35 @@ describe('the tally command', () => {
     }
   });
 
+  it('says in one line, exit 1, without a stack trace, that the ledger stayed locked, when another connection holds its write lock past the 5 s wait, and replays none', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-locked-'));
+    try {
+      const { db, ids } = ledgerWithAccounts(dataDir, []);
+      db.prepare(
+        `INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status, attempts, created_ms, due_ms, deadline_ms)
+         VALUES (?, 'dead-1', 'https://dsp.example/bill', '203.0.113.9', 'ua', 'dead', 7, 1, 1, 2)`,
+      ).run(ids[0]);
+      db.exec('BEGIN IMMEDIATE');
+      let result;
+      try {
+        result = await runCli(['replay-dead'], { TALLY_DATA_DIR: dataDir });
+      } finally {
+        db.exec('ROLLBACK');
+        db.close();
+      }
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /^Tally cannot run: .*tally\.db is locked: another connection held its write lock/,
+      );
+      assert.deepEqual(deliveryStatuses(dataDir), ['dead-1:dead']);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('replays only the dead deliveries its options pick, counts them without change on --dry-run, and refuses bad options whole', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-replay-some-'));
     try {

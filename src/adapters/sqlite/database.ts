@@ -48,6 +48,8 @@ export class DatabaseFileError extends Error {
 
 /** What is wrong with the database file at `path`, given SQLite's error, and what to do. */
 function databaseFileProblem(path: string, code: string, message: string): string {
+  if (code.startsWith('SQLITE_BUSY'))
+    return `is locked: another connection held its write lock longer than the ${BUSY_TIMEOUT_MS / 1000} s waited for it (SQLite: ${message}), a long transaction or a stalled writer; nothing more was written here: run the command again once it is done`;
   if (code === 'SQLITE_CANTOPEN')
     return `cannot be opened (SQLite: ${message}): it must be a file this process may read and write; move away a directory or anything else in its place`;
   if (code.startsWith('SQLITE_FULL'))
@@ -66,6 +68,9 @@ function databaseFileProblem(path: string, code: string, message: string): strin
     `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`
   );
 }
+
+/** How long a connection waits for another's write lock before SQLite gives up (SQLITE_BUSY). */
+const BUSY_TIMEOUT_MS = 5000;
 
 /** Below this much space free to this process, a volume is full to SQLite: a WAL frame, a page. */
 const FULL_BELOW_BYTES = 1024 * 1024;
@@ -115,7 +120,7 @@ export function openSqlite(
     // The first statement that reads the file: one that is no database fails here.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
     migrate(db, path, beforeMigrating);
@@ -150,9 +155,10 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /**
  * SQLite's codes for a file that is no database (NOTADB), a damaged one (CORRUPT, CORRUPT_…), or
  * one that cannot be written: a full disk (FULL), a read-only file or volume (READONLY…), a disk
- * that fails (IOERR…); or one that cannot be opened at all (CANTOPEN: another user's, a directory).
+ * that fails (IOERR…), one whose write lock another connection held past the busy timeout (BUSY…);
+ * or one that cannot be opened at all (CANTOPEN: another user's, a directory).
  */
-const UNUSABLE_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT|FULL|READONLY|IOERR|CANTOPEN)/;
+const UNUSABLE_FILE_CODE = /^SQLITE_(NOTADB|CORRUPT|FULL|READONLY|IOERR|CANTOPEN|BUSY)/;
 
 /**
  * Runs `work` in a transaction that takes the write lock as it begins (BEGIN IMMEDIATE), waiting
