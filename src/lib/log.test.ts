@@ -22,4 +22,14 @@ describe('the JSON logger', () => {
       { level: 'error', event: 'disk_full' },
     ]);
   });
+
+  it('keeps its own time, level and event when a field has one of their names', () => {
+    const lines: string[] = [];
+    const log = jsonLogger((line) => lines.push(line));
+    log.warn('burl_dead', { level: 'info', event: 'other', time: 'yesterday', deliveryId: 7 });
+    const entry = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    assert.match(String(entry.time), /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(Object.keys(entry), ['time', 'level', 'event', 'deliveryId']);
+    assert.deepEqual([entry.level, entry.event, entry.deliveryId], ['warn', 'burl_dead', 7]);
+  });
 });

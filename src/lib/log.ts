@@ -7,8 +7,11 @@ export interface Logger {
 
 /** A logger writing JSON lines to `write` (stdout by default). */
 export function jsonLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
-  const emit = (level: string, event: string, fields: Record<string, unknown> = {}) =>
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`);
+  const emit = (level: string, event: string, fields: Record<string, unknown> = {}) => {
+    const line = { time: new Date().toISOString(), level, event };
+    // A field named as one of them gives way to it, which says when, how bad and what happened.
+    write(`${JSON.stringify(Object.assign({ ...line }, fields, line))}\n`);
+  };
   return {
     info: (event, fields) => emit('info', event, fields),
     warn: (event, fields) => emit('warn', event, fields),
