@@ -403,6 +403,38 @@ describe('group commit pipelining', () => {
     await Promise.all(pending);
   });
 
+  it('shows in tally_commit_oldest_wait_seconds how long the batch longest with the recorder has waited, 0 with none', async () => {
+    const commits: (() => void)[] = [];
+    const held: BatchRecorder = {
+      record: (batch) =>
+        new Promise<Outcome[]>((resolve) => commits.push(() => resolve(batch.map(() => COUNTED)))),
+      close: () => Promise.resolve(),
+    };
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      held,
+      { maxBatch: 1, maxDelayMs: 0, maxQueue: 100, maxInFlight: 2, flushAtSize: 1 },
+      metrics,
+    );
+    const oldestWaitSeconds = () =>
+      Number(/^tally_commit_oldest_wait_seconds (\S+)$/m.exec(metrics.render())?.[1] ?? Number.NaN);
+    assert.equal(oldestWaitSeconds(), 0);
+    const first = accepted(submit(committer, event('w1')));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const second = accepted(submit(committer, event('w2')));
+    const waited = oldestWaitSeconds();
+    assert.ok(waited >= 0.05 && waited < 5, `the first batch has waited ${waited} s`);
+    commits.shift()?.();
+    await first;
+    // The batch leaves the recorder's hands once its waiters are told.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(oldestWaitSeconds() < waited, 'the second batch, handed over later, is now the oldest');
+    commits.shift()?.();
+    await second;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(oldestWaitSeconds(), 0);
+  });
+
   it('shows the events waiting for a free slot in tally_commit_queue_depth', async () => {
     const commits: (() => void)[] = [];
     const held: BatchRecorder = {

@@ -119,6 +119,11 @@ export class GroupCommitter {
       'Events waiting for their group commit',
       () => this.queue.length,
     );
+    metrics.gauge(
+      'tally_commit_oldest_wait_seconds',
+      'How long the batch longest with the counting thread has waited for its commit (0 with none): seconds are a stuck thread or stalling disk',
+      () => this.commitWaitingMs() / 1000,
+    );
   }
 
   /**

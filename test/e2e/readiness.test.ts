@@ -20,8 +20,14 @@ async function readyz(): Promise<{ status: number; body: any }> {
   return { status: response.status, body: await response.json() };
 }
 
+/** `tally_commit_oldest_wait_seconds` as `/metrics` shows it now. */
+async function oldestCommitWaitSeconds(): Promise<number> {
+  const text = await (await fetch(`${tally.url}/metrics`)).text();
+  return Number(/^tally_commit_oldest_wait_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 describe('/readyz', () => {
-  it('answers 503 while a commit stays stuck (its write lock held elsewhere), saying so, and 200 once it commits', async () => {
+  it('answers 503 while a commit stays stuck (its write lock held elsewhere), saying so as /metrics shows how long, and 200 once it commits', async () => {
     assert.equal((await readyz()).status, 200);
     // Another connection holds the ledger's write lock for less than the counting thread's 5 s
     // busy_timeout: its commit neither succeeds nor fails meanwhile, and the notice waits.
@@ -46,12 +52,15 @@ describe('/readyz', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(answered, false, 'the notice waits for its commit while the lock is held');
+    const stuckSeconds = await oldestCommitWaitSeconds();
     holder.exec('ROLLBACK');
     holder.close();
     assert.equal(seen.at(-1), 503, `readyz answered ${seen.join(', ')} while the commit was stuck`);
     assert.equal(refusal?.error?.code, 'UNAVAILABLE');
     assert.match(refusal?.error?.message ?? '', /commit .*waited/);
+    assert.ok(stuckSeconds >= 2 && stuckSeconds < 6, `/metrics showed the commit waiting ${stuckSeconds} s`);
     assert.equal(await notice, 200, 'the notice (an invalid token) is answered once its commit goes through');
     assert.equal((await readyz()).status, 200);
+    assert.equal(await oldestCommitWaitSeconds(), 0);
   });
 });
