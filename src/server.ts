@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { openSqlite } from './adapters/sqlite/database.js';
+import { openSqlite, refuseWritesWhileLocked } from './adapters/sqlite/database.js';
 import { SQLITE_MIGRATIONS } from './adapters/sqlite/migrations.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
@@ -573,6 +573,9 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   // Only once listening: a start that failed to listen would have printed a key among its errors,
   // and the next start, finding one stored, would print none.
   bootstrapAdmin(accounts, config.adminKey, log);
+  // The last write the start makes here. From now on this connection's writes (the API's) wait for
+  // another's write lock on timers (`retryWhileBusy`), never asleep on the HTTP thread.
+  refuseWritesWhileLocked(db);
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   ready = true;

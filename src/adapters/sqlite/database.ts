@@ -3,6 +3,7 @@ import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeDirectory } from '../../lib/make-dir.js';
 import { errorCode } from '../../lib/error-code.js';
+import { WRITE_LOCK_WAIT_MS } from '../../lib/busy-retry.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** How hard SQLite syncs commits: FULL survives power loss, NORMAL (WAL) survives a process crash. */
@@ -49,7 +50,7 @@ export class DatabaseFileError extends Error {
 /** What is wrong with the database file at `path`, given SQLite's error, and what to do. */
 function databaseFileProblem(path: string, code: string, message: string): string {
   if (code.startsWith('SQLITE_BUSY'))
-    return `is locked: another connection held its write lock longer than the ${BUSY_TIMEOUT_MS / 1000} s waited for it (SQLite: ${message}), a long transaction or a stalled writer; nothing more was written here: run the command again once it is done`;
+    return `is locked: another connection held its write lock longer than the ${WRITE_LOCK_WAIT_MS / 1000} s waited for it (SQLite: ${message}), a long transaction or a stalled writer; nothing more was written here: run the command again once it is done`;
   if (code === 'SQLITE_CANTOPEN')
     return `cannot be opened (SQLite: ${message}): it must be a file this process may read and write; move away a directory or anything else in its place`;
   if (code.startsWith('SQLITE_FULL'))
@@ -68,9 +69,6 @@ function databaseFileProblem(path: string, code: string, message: string): strin
     `backup, deleting ${path}-wal and ${path}-shm if they are there (they belong to the damaged file)`
   );
 }
-
-/** How long a connection waits for another's write lock before SQLite gives up (SQLITE_BUSY). */
-const BUSY_TIMEOUT_MS = 5000;
 
 /** Below this much space free to this process, a volume is full to SQLite: a WAL frame, a page. */
 const FULL_BELOW_BYTES = 1024 * 1024;
@@ -120,7 +118,7 @@ export function openSqlite(
     // The first statement that reads the file: one that is no database fails here.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${WRITE_LOCK_WAIT_MS}`);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('foreign_keys = ON');
     migrate(db, path, beforeMigrating);
@@ -132,6 +130,16 @@ export function openSqlite(
     throw asDatabaseFileError(path, error);
   }
   return db;
+}
+
+/**
+ * Makes `db` refuse a write at once (SQLITE_BUSY) while another connection holds the write lock,
+ * where it waited up to the busy timeout: SQLite waits by sleeping, which on the HTTP thread
+ * would stop its event loop (notices, `/healthz`, every other call unanswered) for as long. That
+ * thread's writes wait on timers instead (`retryWhileBusy`), up to the same time.
+ */
+export function refuseWritesWhileLocked(db: Database.Database): void {
+  db.pragma('busy_timeout = 0');
 }
 
 /**

@@ -1,3 +1,4 @@
+import { retryWhileBusy } from '../../lib/busy-retry.js';
 import type { AccountStore, ApiKeyRecord, KeyScope } from '../../ports/accounts.js';
 import { ROLES } from '../../ports/accounts.js';
 import type { CatalogStore } from '../../ports/catalog.js';
@@ -38,14 +39,16 @@ export function apiKeyRoutes(accounts: AccountStore, catalog: CatalogStore): Rou
         );
         fields.finish('API key');
         const generated = newApiKey();
-        const record = accounts.addKey(
-          ctx.principal.accountId,
-          generated.hash,
-          generated.prefix,
-          name,
-          role,
-          scope,
-          Date.now(),
+        const record = await retryWhileBusy(() =>
+          accounts.addKey(
+            ctx.principal.accountId,
+            generated.hash,
+            generated.prefix,
+            name,
+            role,
+            scope,
+            Date.now(),
+          ),
         );
         ctx.res.setHeader('Location', `/v1/api-keys/${record.id}`);
         sendJson(ctx.res, 201, { ...keyJson(record), key: generated.key }, ctx.requestId);
@@ -81,22 +84,25 @@ export function apiKeyRoutes(accounts: AccountStore, catalog: CatalogStore): Rou
     {
       method: 'DELETE',
       path: '/v1/api-keys/:id',
-      handler(ctx) {
+      async handler(ctx) {
         requireAdmin(ctx.principal);
-        const key = findKey(accounts, ctx.principal.accountId, ctx.params.id);
-        if (key.revokedMs === null && isAccountAdmin(key)) {
-          const admins = accounts
-            .listKeys(ctx.principal.accountId)
-            .filter((other) => other.revokedMs === null && isAccountAdmin(other));
-          if (admins.length === 1) {
-            throw new ApiError(
-              409,
-              'CONFLICT',
-              `API key ${key.id} is the account's last account-wide admin key; create another admin key first`,
-            );
+        // Checked again at each try: another admin key may be revoked while the lock is awaited.
+        await retryWhileBusy(() => {
+          const key = findKey(accounts, ctx.principal.accountId, ctx.params.id);
+          if (key.revokedMs === null && isAccountAdmin(key)) {
+            const admins = accounts
+              .listKeys(ctx.principal.accountId)
+              .filter((other) => other.revokedMs === null && isAccountAdmin(other));
+            if (admins.length === 1) {
+              throw new ApiError(
+                409,
+                'CONFLICT',
+                `API key ${key.id} is the account's last account-wide admin key; create another admin key first`,
+              );
+            }
           }
-        }
-        if (key.revokedMs === null) accounts.revokeKey(ctx.principal.accountId, key.id, Date.now());
+          if (key.revokedMs === null) accounts.revokeKey(ctx.principal.accountId, key.id, Date.now());
+        });
         ctx.res.writeHead(204, { 'X-Request-Id': ctx.requestId, 'Cache-Control': 'no-store' });
         ctx.res.end();
       },

@@ -1,3 +1,4 @@
+import { retryWhileBusy } from '../../lib/busy-retry.js';
 import { shown } from '../../lib/shown.js';
 import type { CatalogRecord, DeleteResult, EntityStore, WriteResult } from '../../ports/catalog.js';
 import type { Principal } from '../auth.js';
@@ -119,15 +120,15 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     // await, so an edit committed while this body was arriving is not written back over with
     // the values read before it (a deactivation silently undone by a rename).
     const body = await readJson(ctx.req, CATALOG_MAX_BODY_BYTES);
-    const existing = load(ctx);
-    requireSameId(body, existing.id, spec.noun);
-    const input = spec.parse(body, mode, existing);
-    requireOwnWrite(ctx.principal, spec.inputOwner(input));
-    requireAccountWideFields(ctx.principal, input, existing);
-    const value = unwrap(
-      spec.noun,
-      spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()),
-    );
+    // Read again at each try: another edit may commit while the write lock is awaited.
+    const value = await retryWhileBusy(() => {
+      const existing = load(ctx);
+      requireSameId(body, existing.id, spec.noun);
+      const input = spec.parse(body, mode, existing);
+      requireOwnWrite(ctx.principal, spec.inputOwner(input));
+      requireAccountWideFields(ctx.principal, input, existing);
+      return unwrap(spec.noun, spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()));
+    });
     sendJson(ctx.res, 200, written(value, ctx.principal), ctx.requestId);
   };
 
@@ -141,7 +142,9 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
         const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), 'create', undefined);
         requireOwnWrite(ctx.principal, spec.inputOwner(input));
         requireAccountWideFields(ctx.principal, input, undefined);
-        const value = unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now()));
+        const value = await retryWhileBusy(() =>
+          unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now())),
+        );
         ctx.res.setHeader('Location', `${spec.path}/${value.id}`);
         sendJson(ctx.res, 201, written(value, ctx.principal), ctx.requestId);
       },
@@ -202,12 +205,14 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     {
       method: 'DELETE',
       path: item,
-      handler(ctx) {
+      async handler(ctx) {
         requireWriter(ctx.principal, spec.writeScopes, `delete ${spec.nounPlural}`);
         if (spec.scopeRoot !== undefined) requireScopeType(ctx.principal, [], `delete ${spec.nounPlural}`);
-        const existing = load(ctx);
-        const result = spec.store.delete(ctx.principal.accountId, existing.id);
-        if (!result.ok) throw deleteRefusal(spec.noun, existing.id, result);
+        await retryWhileBusy(() => {
+          const existing = load(ctx);
+          const result = spec.store.delete(ctx.principal.accountId, existing.id);
+          if (!result.ok) throw deleteRefusal(spec.noun, existing.id, result);
+        });
         ctx.res.writeHead(204, { 'X-Request-Id': ctx.requestId, 'Cache-Control': 'no-store' });
         ctx.res.end();
       },

@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { retryWhileBusy } from '../../lib/busy-retry.js';
 import type { CatalogStore, RedirectAllowlist } from '../../ports/catalog.js';
 import { requireAccountWide } from '../auth.js';
 import type { Route } from '../http.js';
@@ -41,15 +42,10 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
       async handler(ctx) {
         requireAccountWide(ctx.principal, 'admin');
         const allowlist = parseAllowlist(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES));
-        sendJson(
-          ctx.res,
-          200,
-          answerOf(
-            ctx.principal.accountId,
-            store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now()),
-          ),
-          ctx.requestId,
+        const stored = await retryWhileBusy(() =>
+          store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now()),
         );
+        sendJson(ctx.res, 200, answerOf(ctx.principal.accountId, stored), ctx.requestId);
       },
     },
   ];
