@@ -1933,6 +1933,33 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.prune(laterMs - DAY_MS, 100, laterMs).deliveries, 1, 'its claim has ended');
   });
 
+  it('keeps a delivered burl whose claim lives by a clock stepped back after the index dropped the claim ahead', () => {
+    const DAY_MS = 24 * HOUR_MS;
+    const claim = { key: 'long-ttl', expiresMs: T0 + 7 * DAY_MS };
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
+    assert.deepEqual(ledger.record([event({ dims: burlDims, dedupe: claim, delivery })]), [COUNTED]);
+    for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) ledger.markDelivered(leased.id, T0);
+    ledger.record([
+      event({ receivedMs: T0 + HOUR_MS, dedupe: { key: 'newer', expiresMs: T0 + 2 * HOUR_MS }, delivery }),
+    ]);
+    // The clock steps a week and more forward: by it the claim has expired, and enough new claims
+    // come that the index reuses its slot and replaces its table.
+    const aheadMs = claim.expiresMs + 3 * HOUR_MS;
+    for (let index = 0; index < 64; index++) {
+      const other = event({
+        receivedMs: aheadMs,
+        dims: { ...event().dims, auctionId: `ahead-${index}` },
+        dedupe: { key: `ahead-${index}`, expiresMs: aheadMs + 600_000 },
+      });
+      assert.deepEqual(ledger.record([other]), [COUNTED]);
+    }
+    // Stepped back to the right time, a pass prunes: the claim lives, so its delivery stays.
+    const pruneAtMs = T0 + 2 * DAY_MS;
+    assert.equal(ledger.prune(pruneAtMs - DAY_MS, 100, pruneAtMs).deliveries, 0, 'its claim lives');
+    assert.equal(ledger.countDeliveries().delivered, 1);
+  });
+
   it('says a prune pass is not done while delivered burls past the retention remain beyond its step', () => {
     const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
     ledger.record(

@@ -418,10 +418,7 @@ export class SqliteLedger implements Ledger {
     // ran) or reuses their slots and replaces its table below: an event of this batch or a later
     // one may have been received before that (a clock stepped back) while its claim was live.
     const keptSinceMs = earliestMs - CLAIM_LOAD_MARGIN_MS;
-    // A clock stepped back further than the margin: the index may have dropped claims that expired
-    // by the later time and live at this batch's; it is built again from the ledger's (seconds
-    // with millions of claims, once per step back), rather than let such an impression count twice.
-    if (earliestMs < this.claimsKeptSinceMs) this.claims = undefined;
+    this.forgetClaimsDroppedBefore(earliestMs);
     const claims = this.liveClaims(keptSinceMs);
     const dimsIds = this.knownDims();
     // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
@@ -456,6 +453,17 @@ export class SqliteLedger implements Ledger {
   loadClaims(nowMs: number): number {
     this.knownDims();
     return this.claimIndex(nowMs).liveCount(nowMs);
+  }
+
+  /**
+   * Forgets the claim index when it may have dropped a claim live at `ms`: a clock stepped back
+   * further than the margin since the index last kept claims, it may have reused the slots of
+   * claims that expired by the later time and live at `ms`. The index is then built again from the
+   * ledger's claims (seconds with millions of them, once per step back), rather than let such an
+   * impression count twice, or its delivery be pruned while its claim lives.
+   */
+  private forgetClaimsDroppedBefore(ms: number): void {
+    if (ms < this.claimsKeptSinceMs) this.claims = undefined;
   }
 
   /**
@@ -978,11 +986,12 @@ export class SqliteLedger implements Ledger {
    * a second time, and a second registration of the win could queue the burl again.
    */
   private pruneDeliveries(beforeMs: number, maxRows: number, nowMs: number): number {
-    const claims = this.claimIndex(nowMs);
-    const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
     // A claim a notice received up to the margin before `nowMs` could still find (a clock stepped
     // back) is live.
     const liveAtMs = nowMs - CLAIM_LOAD_MARGIN_MS;
+    this.forgetClaimsDroppedBefore(liveAtMs);
+    const claims = this.claimIndex(nowMs);
+    const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
     // Delivered at or after it fell due: the (status, due_ms) index finds the old ones. The newest
     // delivery is never pruned, as the newest event is not: a new one would take its id, which
     // calls send as `X-Tally-Delivery-Id`, so that a DSP would take a new impression for a retry.
