@@ -1960,6 +1960,32 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.countDeliveries().delivered, 1);
   });
 
+  it('prunes the delivered burls whose claims have ended behind more kept ones than a step reads', () => {
+    const DAY_MS = 24 * HOUR_MS;
+    const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
+    // The oldest ones under a TTL of 7 days; after them, ones under a TTL of ten minutes.
+    const keys = [...['a', 'b', 'c', 'd', 'e'].map((key) => `long-${key}`), 'short-1', 'short-2', 'short-3'];
+    keys.forEach((key, index) => {
+      const expiresMs = T0 + index + (key.startsWith('long') ? 7 * DAY_MS : 600_000);
+      ledger.record([event({ receivedMs: T0 + index, dedupe: { key, expiresMs }, delivery })]);
+    });
+    ledger.record([
+      event({ receivedMs: T0 + HOUR_MS, dedupe: { key: 'newest', expiresMs: T0 + 2 * HOUR_MS }, delivery }),
+    ]);
+    for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 100, 5000))
+      ledger.markDelivered(leased.id, T0 + HOUR_MS);
+    const pruneAtMs = T0 + 2 * DAY_MS;
+    let deliveries = 0;
+    for (let steps = 0; steps < 20; steps++) {
+      const step = ledger.prune(pruneAtMs - DAY_MS, 2, pruneAtMs);
+      deliveries += step.deliveries;
+      if (step.done) break;
+    }
+    assert.equal(deliveries, 3, 'the three whose claims ended are pruned in the pass');
+    // The five whose claims live stay, and the newest.
+    assert.equal(ledger.countDeliveries().delivered, 6);
+  });
+
   it('says a prune pass is not done while delivered burls past the retention remain beyond its step', () => {
     const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
     ledger.record(

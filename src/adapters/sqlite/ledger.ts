@@ -140,6 +140,10 @@ export const CLAIM_LOAD_MARGIN_MS = 10_000;
  */
 const PRUNE_READ_FACTOR = 2;
 
+/** The statuses of the deliveries retention prunes. */
+const PRUNED_DELIVERY_STATUSES = ['delivered', 'redirected'] as const;
+type PrunedDeliveryStatus = (typeof PRUNED_DELIVERY_STATUSES)[number];
+
 /** Whether a notice was decided `late`: after its win's TTL. */
 function isLate(outcome: Outcome): boolean {
   return outcome.outcome === 'not_counted' && outcome.reason === 'late';
@@ -274,6 +278,12 @@ export class SqliteLedger implements Ledger {
     (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites
   >;
   private claims: ClaimIndex | undefined;
+  /**
+   * Per status, in the pruning pass under way, the last delivery (its `due_ms` and id) a step read,
+   * for the next step to read on from, past those kept while their claims live; `'all'` once a
+   * step read the last one past the retention. Emptied as the pass is done.
+   */
+  private readonly pruneReadTo = new Map<PrunedDeliveryStatus, { dueMs: number; id: number } | 'all'>();
   /**
    * The claim index holds every claim that expires at or after this time: it drops (reuses the
    * slots of) only those that expired before the latest time a batch or the build kept them from.
@@ -972,46 +982,73 @@ export class SqliteLedger implements Ledger {
         )
         .run(fromId, toId).changes;
       this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
-      const deliveries = this.pruneDeliveries(beforeMs, maxRows, nowMs);
-      return { events, deliveries, done: toId >= cutoffId && deliveries < maxRows };
+      const { deliveries, moreToRead } = this.pruneDeliveries(beforeMs, maxRows, nowMs);
+      const done = toId >= cutoffId && !moreToRead;
+      // The next pass reads the deliveries from the oldest again.
+      if (done) this.pruneReadTo.clear();
+      return { events, deliveries, done };
     });
   }
 
   /**
    * Deletes up to `maxRows` deliveries delivered or redirected before `beforeMs` whose impression's
-   * claim has ended by `nowMs`, reading at most `PRUNE_READ_FACTOR` times as many of each status.
-   * A delivery is what tells a repeat of the impression's notices how its burl went: while its
-   * claim lives (a TTL longer than the retention) a repeat of the publisher's burl whose delivery
-   * was pruned would read as a count that predates kept redirects and be sent on to the DSP's burl
-   * a second time, and a second registration of the win could queue the burl again.
+   * claim has ended by `nowMs`, reading at most `PRUNE_READ_FACTOR` times as many of each status,
+   * on from where the last step stopped reading; answers how many it deleted, and whether a later
+   * step has more to read. A delivery is what tells a repeat of the impression's notices how its
+   * burl went: while its claim lives (a TTL longer than the retention) a repeat of the publisher's
+   * burl whose delivery was pruned would read as a count that predates kept redirects and be sent
+   * on to the DSP's burl a second time, and a second registration of the win could queue the burl
+   * again. Those kept are read past, not again at each step: however many there are (days of a
+   * long TTL's deliveries), they hold back none behind them.
    */
-  private pruneDeliveries(beforeMs: number, maxRows: number, nowMs: number): number {
+  private pruneDeliveries(
+    beforeMs: number,
+    maxRows: number,
+    nowMs: number,
+  ): { deliveries: number; moreToRead: boolean } {
     // A claim a notice received up to the margin before `nowMs` could still find (a clock stepped
     // back) is live.
     const liveAtMs = nowMs - CLAIM_LOAD_MARGIN_MS;
     this.forgetClaimsDroppedBefore(liveAtMs);
     const claims = this.claimIndex(nowMs);
     const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
-    // Delivered at or after it fell due: the (status, due_ms) index finds the old ones. The newest
-    // delivery is never pruned, as the newest event is not: a new one would take its id, which
-    // calls send as `X-Tally-Delivery-Id`, so that a DSP would take a new impression for a retry.
+    // Delivered at or after it fell due: the (status, due_ms) index finds the old ones, in the order
+    // of its entries (due_ms, then id). The newest delivery is never pruned, as the newest event is
+    // not: a new one would take its id, which calls send as `X-Tally-Delivery-Id`, so that a DSP
+    // would take a new impression for a retry.
     const oldest = this.db
       .prepare(
-        `SELECT id, dedupe_key FROM deliveries
+        `SELECT id, dedupe_key, due_ms FROM deliveries
          WHERE status = ? AND due_ms < ? AND delivered_ms < ? AND id < (SELECT MAX(id) FROM deliveries)
-         LIMIT ?`,
+           AND (due_ms, id) > (?, ?)
+         ORDER BY due_ms, id LIMIT ?`,
       )
       .raw();
+    const readLimit = maxRows * PRUNE_READ_FACTOR;
     const ids: number[] = [];
-    for (const status of ['delivered', 'redirected'] as const) {
-      const rows = oldest.all(status, beforeMs, beforeMs, maxRows * PRUNE_READ_FACTOR) as [number, string][];
+    for (const status of PRUNED_DELIVERY_STATUSES) {
+      const from = this.pruneReadTo.get(status) ?? { dueMs: Number.MIN_SAFE_INTEGER, id: 0 };
+      if (from === 'all' || ids.length === maxRows) continue;
+      const rows = oldest.all(status, beforeMs, beforeMs, from.dueMs, from.id, readLimit) as [
+        number,
+        string,
+        number,
+      ][];
+      let read = 0;
       for (const [id, key] of rows) {
-        if (ids.length < maxRows && claims.find(claimKey(key), liveAtMs, keyOf) === 0) ids.push(id);
+        if (ids.length === maxRows) break;
+        read++;
+        if (claims.find(claimKey(key), liveAtMs, keyOf) === 0) ids.push(id);
       }
+      const last = rows[read - 1];
+      if (read === rows.length && rows.length < readLimit) this.pruneReadTo.set(status, 'all');
+      else if (last !== undefined) this.pruneReadTo.set(status, { dueMs: last[2], id: last[0] });
     }
-    return this.db
+    const moreToRead = PRUNED_DELIVERY_STATUSES.some((status) => this.pruneReadTo.get(status) !== 'all');
+    const deliveries = this.db
       .prepare('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))')
       .run(JSON.stringify(ids)).changes;
+    return { deliveries, moreToRead };
   }
 
   /**
