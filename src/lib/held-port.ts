@@ -4,7 +4,7 @@ import type { Server } from 'node:net';
 /**
  * A port bound before anything else of a start, so that a start that cannot listen (the port in
  * use, a host not of this machine) changes nothing; connections that arrive before it is handed
- * over are closed at once, as when nothing listened.
+ * over are accepted (a TCP-only health check passes) and closed at once.
  */
 export interface HeldPort {
   /** Serves `server` on the held port: the bound socket becomes the server's own. */
