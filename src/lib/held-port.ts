@@ -24,10 +24,13 @@ export async function holdPort(port: number, host: string): Promise<HeldPort> {
   return {
     handOver: (server) =>
       new Promise<void>((resolve, reject) => {
-        handedOver = true;
         server.once('error', reject);
-        // Node's `listen(handle)`: a server given as the handle hands its bound socket over.
-        server.listen(placeholder, () => resolve());
+        // Node's `listen(handle)`: a server given as the handle hands its bound socket over. Only
+        // once it listens on it is the socket the server's to close: until then `release` does.
+        server.listen(placeholder, () => {
+          handedOver = true;
+          resolve();
+        });
       }),
     release: () =>
       handedOver ? Promise.resolve() : new Promise<void>((resolve) => placeholder.close(() => resolve())),
