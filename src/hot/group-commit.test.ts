@@ -32,6 +32,20 @@ function submit(committer: GroupCommitter, submitted: EventRecord): Promise<Outc
   return committer.offer(submitted, committed, failed) ? promise : undefined;
 }
 
+/**
+ * A recorder that commits each batch it is handed, every event counted, only when the test calls
+ * the batch's function in `commits`.
+ */
+function heldRecorder(): { held: BatchRecorder; commits: (() => void)[] } {
+  const commits: (() => void)[] = [];
+  const held: BatchRecorder = {
+    record: (batch) =>
+      new Promise<Outcome[]>((resolve) => commits.push(() => resolve(batch.map(() => COUNTED)))),
+    close: () => Promise.resolve(),
+  };
+  return { held, commits };
+}
+
 /** The promise of an accepted event (fails the test when the committer refused it). */
 function accepted(pending: Promise<Outcome> | undefined): Promise<Outcome> {
   assert.ok(pending !== undefined, 'the committer refused the event');
@@ -404,12 +418,7 @@ describe('group commit pipelining', () => {
   });
 
   it('shows in tally_commit_oldest_wait_seconds how long the batch longest with the recorder has waited, 0 with none', async () => {
-    const commits: (() => void)[] = [];
-    const held: BatchRecorder = {
-      record: (batch) =>
-        new Promise<Outcome[]>((resolve) => commits.push(() => resolve(batch.map(() => COUNTED)))),
-      close: () => Promise.resolve(),
-    };
+    const { held, commits } = heldRecorder();
     const metrics = new Metrics();
     const committer = new GroupCommitter(
       held,
@@ -436,12 +445,7 @@ describe('group commit pipelining', () => {
   });
 
   it('shows the events waiting for a free slot in tally_commit_queue_depth', async () => {
-    const commits: (() => void)[] = [];
-    const held: BatchRecorder = {
-      record: (batch) =>
-        new Promise<Outcome[]>((resolve) => commits.push(() => resolve(batch.map(() => COUNTED)))),
-      close: () => Promise.resolve(),
-    };
+    const { held, commits } = heldRecorder();
     const metrics = new Metrics();
     const committer = new GroupCommitter(
       held,
