@@ -590,16 +590,38 @@ describe('the burl dispatcher’s outcomes', () => {
     }
   });
 
-  it('keeps calling other DSPs while one that never answers holds as many calls as one host may have', async () => {
-    // A second DSP, on a host of its own, that answers no call until the test is over.
+  /**
+   * A DSP on a host of its own that answers no call until `close`: `hanging` holds the calls it
+   * holds; `close` answers them, and any later call at once, then stops it.
+   */
+  async function hangingDsp(): Promise<{
+    hostPort: string;
+    hanging: ServerResponse[];
+    close(): Promise<void>;
+  }> {
     const hanging: ServerResponse[] = [];
     let answerAtOnce = false;
-    const hangingDsp = createServer((_req, res) => {
+    const server = createServer((_req, res) => {
       if (answerAtOnce) res.writeHead(200).end('ok');
       else hanging.push(res);
     });
-    await new Promise<void>((resolve) => hangingDsp.listen(0, '127.0.0.1', resolve));
-    const hangingUrl = `http://127.0.0.1:${(hangingDsp.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      hostPort: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      hanging,
+      close: async () => {
+        answerAtOnce = true;
+        for (const res of hanging) res.writeHead(200).end('ok');
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it('keeps calling other DSPs while one that never answers holds as many calls as one host may have', async () => {
+    // A second DSP, on a host of its own, that answers no call until the test is over.
+    const dsp = await hangingDsp();
+    const { hanging } = dsp;
+    const hangingUrl = `http://${dsp.hostPort}`;
     const ledger = new SqliteLedger(openSqlite(join(dir, 'host-limit.db')));
     // Its six deliveries fall due before the other DSP's.
     ledger.record(
@@ -626,23 +648,15 @@ describe('the burl dispatcher’s outcomes', () => {
       await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
       assert.equal(hanging.length, 2, 'two calls in flight to the DSP that never answers, no more');
     } finally {
-      answerAtOnce = true;
-      for (const res of hanging) res.writeHead(200).end('ok');
+      await dsp.close();
       await dispatcher.stop();
       ledger.close();
-      await new Promise<void>((resolve) => hangingDsp.close(() => resolve()));
     }
   });
 
   it('counts the calls to one host together whatever user name and password their burls carry', async () => {
-    const hanging: ServerResponse[] = [];
-    let answerAtOnce = false;
-    const hangingDsp = createServer((_req, res) => {
-      if (answerAtOnce) res.writeHead(200).end('ok');
-      else hanging.push(res);
-    });
-    await new Promise<void>((resolve) => hangingDsp.listen(0, '127.0.0.1', resolve));
-    const hostPort = `127.0.0.1:${(hangingDsp.address() as AddressInfo).port}`;
+    const dsp = await hangingDsp();
+    const { hanging, hostPort } = dsp;
     const ledger = new SqliteLedger(openSqlite(join(dir, 'host-limit-credentials.db')));
     ledger.record([
       withBurl('plain-1', `http://${hostPort}/bill`),
@@ -664,11 +678,9 @@ describe('the burl dispatcher’s outcomes', () => {
       await new Promise((resolve) => setTimeout(resolve, 20 * options.pollIntervalMs));
       assert.equal(hanging.length, 2, 'two calls in flight to the one host, no more');
     } finally {
-      answerAtOnce = true;
-      for (const res of hanging) res.writeHead(200).end('ok');
+      await dsp.close();
       await dispatcher.stop();
       ledger.close();
-      await new Promise<void>((resolve) => hangingDsp.close(() => resolve()));
     }
   });
 
