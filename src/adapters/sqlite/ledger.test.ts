@@ -1905,19 +1905,26 @@ describe('the SQLite ledger', () => {
     );
   });
 
-  it("keeps a delivered burl past the retention while its claim lives, so that a repeat of the publisher's burl is a plain duplicate, never a second 302 to the DSP", () => {
+  /**
+   * Records an impression counted on the publisher's burl with a TTL of 7 days (a `TALLY_RULES`
+   * TTL longer than a retention of 1 day), its DSP burl queued (not redirected) and delivered, then
+   * a newer delivery, so that the delivered one is not the newest (which is always kept).
+   */
+  function deliveredLongTtlBurl() {
     const DAY_MS = 24 * HOUR_MS;
-    // A TALLY_RULES TTL of 7 days, a retention of 1 day.
     const claim = { key: 'long-ttl', expiresMs: T0 + 7 * DAY_MS };
     const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
     const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
-    // Counted on the publisher's burl, the DSP's burl queued (not redirected), then delivered.
     assert.deepEqual(ledger.record([event({ dims: burlDims, dedupe: claim, delivery })]), [COUNTED]);
     for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) ledger.markDelivered(leased.id, T0);
-    // A newer delivery, so that the delivered one is not the newest (which is always kept).
     ledger.record([
       event({ receivedMs: T0 + HOUR_MS, dedupe: { key: 'newer', expiresMs: T0 + 2 * HOUR_MS }, delivery }),
     ]);
+    return { DAY_MS, claim, burlDims, delivery };
+  }
+
+  it("keeps a delivered burl past the retention while its claim lives, so that a repeat of the publisher's burl is a plain duplicate, never a second 302 to the DSP", () => {
+    const { DAY_MS, claim, burlDims, delivery } = deliveredLongTtlBurl();
     const pruneAtMs = T0 + 2 * DAY_MS;
     assert.equal(ledger.prune(pruneAtMs - DAY_MS, 100, pruneAtMs).deliveries, 0, 'its claim lives');
     assert.equal(ledger.countDeliveries().delivered, 1);
@@ -1934,15 +1941,7 @@ describe('the SQLite ledger', () => {
   });
 
   it('keeps a delivered burl whose claim lives by a clock stepped back after the index dropped the claim ahead', () => {
-    const DAY_MS = 24 * HOUR_MS;
-    const claim = { key: 'long-ttl', expiresMs: T0 + 7 * DAY_MS };
-    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
-    const delivery = { url: 'https://dsp.example/b', deadlineMs: T0 + 3 * HOUR_MS };
-    assert.deepEqual(ledger.record([event({ dims: burlDims, dedupe: claim, delivery })]), [COUNTED]);
-    for (const leased of ledger.leaseDeliveries(T0, 10, 5000)) ledger.markDelivered(leased.id, T0);
-    ledger.record([
-      event({ receivedMs: T0 + HOUR_MS, dedupe: { key: 'newer', expiresMs: T0 + 2 * HOUR_MS }, delivery }),
-    ]);
+    const { DAY_MS, claim } = deliveredLongTtlBurl();
     // The clock steps a week and more forward: by it the claim has expired, and enough new claims
     // come that the index reuses its slot and replaces its table.
     const aheadMs = claim.expiresMs + 3 * HOUR_MS;
