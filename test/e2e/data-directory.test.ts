@@ -21,7 +21,7 @@ import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
 import { api, freePort, runCli, serveOnFreePort, startServer, tallyEnv } from '../support/server.js';
-import type { ServeProcess } from '../support/server.js';
+import type { ServeProcess, TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -122,32 +122,47 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  /**
+   * Fires a notice of a win of auction `<prefix>-1` (answered 200), removes `names` from the data
+   * directory, waits for `/readyz` to answer 503 (the file is checked each second; a loaded
+   * machine may run the check later), checks that a notice of `<prefix>-2` is then refused 503
+   * (none is acknowledged, and lost), and answers the body of that `/readyz`.
+   */
+  async function refusedOnceRemoved(
+    tally: TestServer,
+    prefix: string,
+    names: readonly string[],
+  ): Promise<string> {
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+      wins: [1, 2].map((n) => ({
+        request: { id: `${prefix}-${n}`, imp: [{ id: '1', banner: {} }], site: {} },
+        seat: 's',
+        bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+      })),
+    });
+    const [before, after] = registered.body.results.map((result: any) => result.noticeUrls.adm as string);
+    const fire = async (url: string) => (await fetch(url, { headers: { 'user-agent': CHROME } })).status;
+    assert.equal(await fire(before ?? ''), 200);
+    for (const name of names) rmSync(join(tally.dataDir, name), { force: true });
+    let ready = await fetch(`${tally.url}/readyz`);
+    for (const deadline = Date.now() + 30_000; ready.status === 200 && Date.now() < deadline;) {
+      await ready.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      ready = await fetch(`${tally.url}/readyz`);
+    }
+    assert.equal(ready.status, 503);
+    assert.equal(await fire(after ?? ''), 503);
+    return ready.text();
+  }
+
   it('answers 503 once its tally.db is deleted, never acknowledging a notice committed into the deleted file', async () => {
     const tally = await startServer();
     try {
-      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
-        wins: [1, 2].map((n) => ({
-          request: { id: `deleted-${n}`, imp: [{ id: '1', banner: {} }], site: {} },
-          seat: 's',
-          bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
-        })),
-      });
-      const [before, after] = registered.body.results.map((result: any) => result.noticeUrls.adm as string);
-      const fire = async (url: string) => (await fetch(url, { headers: { 'user-agent': CHROME } })).status;
-      assert.equal(await fire(before ?? ''), 200);
-      for (const name of ['tally.db', 'tally.db-wal', 'tally.db-shm'])
-        rmSync(join(tally.dataDir, name), { force: true });
-      // Past the next check of the file (each second; a loaded machine may run it later than
-      // the 1.5 s this used to wait), every notice is refused: none is acknowledged, and lost.
-      let ready = await fetch(`${tally.url}/readyz`);
-      for (const deadline = Date.now() + 30_000; ready.status === 200 && Date.now() < deadline;) {
-        await ready.arrayBuffer();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        ready = await fetch(`${tally.url}/readyz`);
-      }
-      assert.equal(ready.status, 503);
-      assert.equal(await fire(after ?? ''), 503);
-      const readiness = await ready.text();
+      const readiness = await refusedOnceRemoved(tally, 'deleted', [
+        'tally.db',
+        'tally.db-wal',
+        'tally.db-shm',
+      ]);
       assert.match(readiness, /<data dir>\/tally\.db is no longer the file Tally opened: it was deleted/);
       assert.ok(!readiness.includes(tally.dataDir), 'the public answer does not name the data directory');
       assert.match(tally.output(), /"event":"ledger_file_gone"/);
@@ -159,27 +174,8 @@ describe('a data directory Tally must not damage', () => {
   it('answers 503 once its tally.db-shm is deleted, as a connection opened after it would write the WAL blind to the server’s commits', async () => {
     const tally = await startServer();
     try {
-      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
-        wins: [1, 2].map((n) => ({
-          request: { id: `shm-${n}`, imp: [{ id: '1', banner: {} }], site: {} },
-          seat: 's',
-          bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
-        })),
-      });
-      const [before, after] = registered.body.results.map((result: any) => result.noticeUrls.adm as string);
-      const fire = async (url: string) => (await fetch(url, { headers: { 'user-agent': CHROME } })).status;
-      assert.equal(await fire(before ?? ''), 200);
-      rmSync(join(tally.dataDir, 'tally.db-shm'));
-      let ready = await fetch(`${tally.url}/readyz`);
-      for (const deadline = Date.now() + 30_000; ready.status === 200 && Date.now() < deadline;) {
-        await ready.arrayBuffer();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        ready = await fetch(`${tally.url}/readyz`);
-      }
-      assert.equal(ready.status, 503);
-      assert.equal(await fire(after ?? ''), 503);
       assert.match(
-        await ready.text(),
+        await refusedOnceRemoved(tally, 'shm', ['tally.db-shm']),
         /<data dir>\/tally\.db-shm is no longer the file Tally opened: it was deleted/,
       );
       assert.match(tally.output(), /"event":"ledger_file_gone"/);
