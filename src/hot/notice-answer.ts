@@ -38,13 +38,20 @@ export function sendNoticeAnswer(res: ServerResponse, answer: NoticeAnswer, head
  * Serves a notice or hit through node:http: `serve` decides and records it, then hands its answer
  * to the callback, which writes it (headers only for HEAD). The callback runs in the committer's,
  * which must not throw: a failure to write, or `serve` throwing before anything is recorded (a
- * catalog that cannot be read), rejects the promise instead.
+ * catalog that cannot be read), rejects the promise instead. A request whose connection is gone
+ * (the client reset it, as node:http read it or its body) is not served: its peer's address is
+ * no longer known, so no IP rule could screen it, and no answer could reach the client, which
+ * sends it again.
  */
 export function sendAnswerOf(
   req: IncomingMessage,
   res: ServerResponse,
   serve: (done: (answer: NoticeAnswer) => void) => void,
 ): Promise<void> {
+  if (req.socket.remoteAddress === undefined) {
+    res.destroy();
+    return Promise.resolve();
+  }
   return new Promise((resolve, reject) =>
     serve((answer) => {
       try {
