@@ -410,7 +410,7 @@ function parseTokenKeys(text: string, source: string, errors: string[]): Config[
   for (const [index, entry] of text.split(',').entries()) {
     const [idText = '', keyText = '', ...rest] = entry.trim().split(':');
     const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
-    const decoded = decodeBase64(keyText, 'its key');
+    const decoded = decodeBase64(keyText, 'its key', KEY_BYTES);
     // Named by its place, never shown: the entry holds a secret key.
     const problem =
       Number.isNaN(id) || id > MAX_KEY_ID
@@ -419,9 +419,7 @@ function parseTokenKeys(text: string, source: string, errors: string[]): Config[
           ? 'it has more than one ":"'
           : 'problem' in decoded
             ? decoded.problem
-            : decoded.bytes.length !== KEY_BYTES
-              ? `its key is ${decoded.bytes.length} bytes`
-              : undefined;
+            : undefined;
     if (problem !== undefined || !('bytes' in decoded)) {
       errors.push(
         `tokenKeys: entry ${index + 1} of ${source} must be <id 0-255>:<32-byte key in base64> (${problem})`,

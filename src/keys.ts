@@ -247,11 +247,10 @@ function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[]
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_KEY_ID) {
       throw damagedKeyFile(path, `has a key whose id ${JSON.stringify(id)} is not an integer 0-255`);
     }
-    const decoded = typeof key === 'string' ? decodeBase64(key, `key ${id}`) : { problem: 'not a string' };
-    if (!('bytes' in decoded) || decoded.bytes.length !== KEY_BYTES) {
-      const problem = 'problem' in decoded ? decoded.problem : `${decoded.bytes.length} bytes`;
-      throw damagedKeyFile(path, `has a key ${id} that is not 32 bytes in base64 (${problem})`);
-    }
+    const decoded =
+      typeof key === 'string' ? decodeBase64(key, `key ${id}`, KEY_BYTES) : { problem: 'not a string' };
+    if ('problem' in decoded)
+      throw damagedKeyFile(path, `has a key ${id} that is not 32 bytes in base64 (${decoded.problem})`);
     if (entries.some((other) => other.id === id)) throw damagedKeyFile(path, `lists key id ${id} twice`);
     entries.push({ id, key: decoded.bytes });
   }

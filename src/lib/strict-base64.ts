@@ -7,10 +7,14 @@ const BASE64_CHARACTER = /[A-Za-z0-9+/_-]/;
  * 'base64')` is not: a character outside the alphabets (a space, a quote, a `|` mistyped for
  * `l`), padding that is wrong, a length no base64 has, or a last character holding bits past the
  * last byte (a character mistyped there, which decoding would drop) are refused rather than
- * skipped, so that no mistyped text is read as other bytes. Never shows the text: it may be a
- * secret.
+ * skipped, so that no mistyped text is read as other bytes; so are bytes of another number than
+ * `byteLength`, when given (a key's). Never shows the text: it may be a secret.
  */
-export function decodeBase64(text: string, what: string): { bytes: Buffer } | { problem: string } {
+export function decodeBase64(
+  text: string,
+  what: string,
+  byteLength?: number,
+): { bytes: Buffer } | { problem: string } {
   const unpadded = text.replace(/=+$/, '');
   const wrongAt = [...unpadded].findIndex((character) => !BASE64_CHARACTER.test(character));
   if (wrongAt !== -1)
@@ -27,5 +31,7 @@ export function decodeBase64(text: string, what: string): { bytes: Buffer } | { 
     return {
       problem: `the last character of ${what} holds bits past its last byte: a character was mistyped`,
     };
+  if (byteLength !== undefined && bytes.length !== byteLength)
+    return { problem: `${what} is ${bytes.length} bytes` };
   return { bytes };
 }
