@@ -157,18 +157,22 @@ describe('starting Tally', () => {
     }
   });
 
+  /** Runs `tally serve` on `dataDir` at `port`, which another socket holds, with no TALLY_ADMIN_KEY. */
+  const serveOnTakenPort = (dataDir: string, port: number) =>
+    runCli(['serve'], {
+      TALLY_DATA_DIR: dataDir,
+      TALLY_PORT: String(port),
+      TALLY_HOST: '127.0.0.1',
+      TALLY_ADMIN_KEY: '',
+    });
+
   it('prints no administrator key when it cannot listen, and prints a working one on the next start', async () => {
     const holder = await holdPort();
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-first-start-'));
     const printed = /Administrator API key \(shown once, store it now\): (tally_[\w-]+)/;
     let serve: ServeProcess | undefined;
     try {
-      const failed = await runCli(['serve'], {
-        TALLY_DATA_DIR: dataDir,
-        TALLY_PORT: String(holder.port),
-        TALLY_HOST: '127.0.0.1',
-        TALLY_ADMIN_KEY: '',
-      });
+      const failed = await serveOnTakenPort(dataDir, holder.port);
       assert.equal(failed.code, 1, failed.stderr);
       assert.match(failed.stderr, /already in use/);
       assert.doesNotMatch(failed.stdout + failed.stderr, /Administrator API key/);
@@ -197,12 +201,7 @@ describe('starting Tally', () => {
     try {
       migrateAsOlderTally(dbPath, SQLITE_MIGRATIONS.length - 1);
       const before = directoryContents(dataDir);
-      const failed = await runCli(['serve'], {
-        TALLY_DATA_DIR: dataDir,
-        TALLY_PORT: String(holder.port),
-        TALLY_HOST: '127.0.0.1',
-        TALLY_ADMIN_KEY: '',
-      });
+      const failed = await serveOnTakenPort(dataDir, holder.port);
       assert.equal(failed.code, 1, failed.stderr);
       assert.equal(
         failed.stderr,
