@@ -43,40 +43,28 @@ describe('watching the ledger file', () => {
     }
   });
 
-  it('says when the shared-memory index it opened beside the ledger is deleted', async () => {
-    const path = join(dir, 'with-shm.db');
-    writeFileSync(path, 'ledger');
-    writeFileSync(`${path}-wal`, 'log');
-    writeFileSync(`${path}-shm`, 'index');
-    const seen: string[] = [];
-    const stop = watchLedgerFile(path, { gone: (why) => seen.push(why), back: () => seen.push('back') });
-    try {
-      await nextCheck();
-      unlinkSync(`${path}-shm`);
-      await nextCheck();
-      assert.deepEqual(seen, [
-        `${path}-shm is no longer the file Tally opened: it was deleted, or its directory moved away`,
-      ]);
-    } finally {
-      stop();
-    }
-  });
-
-  it('says when the write-ahead log it opened beside the ledger is deleted', async () => {
-    const path = join(dir, 'with-wal.db');
-    writeFileSync(path, 'ledger');
-    writeFileSync(`${path}-wal`, 'log');
-    const seen: string[] = [];
-    const stop = watchLedgerFile(path, { gone: (why) => seen.push(why), back: () => seen.push('back') });
-    try {
-      await nextCheck();
-      unlinkSync(`${path}-wal`);
-      await nextCheck();
-      assert.deepEqual(seen, [
-        `${path}-wal is no longer the file Tally opened: it was deleted, or its directory moved away`,
-      ]);
-    } finally {
-      stop();
-    }
-  });
+  const companions: [suffix: string, name: string][] = [
+    ['-wal', 'write-ahead log'],
+    ['-shm', 'shared-memory index'],
+  ];
+  for (const [suffix, name] of companions) {
+    it(`says when the ${name} it opened beside the ledger is deleted`, async () => {
+      const path = join(dir, `with${suffix}.db`);
+      writeFileSync(path, 'ledger');
+      writeFileSync(`${path}-wal`, 'log');
+      writeFileSync(`${path}-shm`, 'index');
+      const seen: string[] = [];
+      const stop = watchLedgerFile(path, { gone: (why) => seen.push(why), back: () => seen.push('back') });
+      try {
+        await nextCheck();
+        unlinkSync(`${path}${suffix}`);
+        await nextCheck();
+        assert.deepEqual(seen, [
+          `${path}${suffix} is no longer the file Tally opened: it was deleted, or its directory moved away`,
+        ]);
+      } finally {
+        stop();
+      }
+    });
+  }
 });
