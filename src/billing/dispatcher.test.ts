@@ -590,6 +590,19 @@ describe('the burl dispatcher’s outcomes', () => {
     }
   });
 
+  /** A dispatcher started on `ledger` at T0, making 4 calls at a time, at most 2 to one host. */
+  function startHostLimited(ledger: SqliteLedger): BurlDispatcher {
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 4, hostConcurrency: 2 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    dispatcher.start();
+    return dispatcher;
+  }
+
   /**
    * A DSP on a host of its own that answers no call until `close`: `hanging` holds the calls it
    * holds; `close` answers them, and any later call at once, then stops it.
@@ -630,14 +643,7 @@ describe('the burl dispatcher’s outcomes', () => {
       ),
     );
     ledger.record([withBurl('healthy', `${dspUrl}/healthy`)]);
-    const dispatcher = new BurlDispatcher(
-      ledger,
-      { ...options, concurrency: 4, hostConcurrency: 2 },
-      noMetrics,
-      silent,
-      () => T0,
-    );
-    dispatcher.start();
+    const dispatcher = startHostLimited(ledger);
     try {
       await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 1);
       assert.deepEqual(
@@ -664,14 +670,7 @@ describe('the burl dispatcher’s outcomes', () => {
       withBurl('user-1', `http://user:pass@${hostPort}/bill`),
       withBurl('user-2', `http://USER:other@${hostPort}/bill`),
     ]);
-    const dispatcher = new BurlDispatcher(
-      ledger,
-      { ...options, concurrency: 4, hostConcurrency: 2 },
-      noMetrics,
-      silent,
-      () => T0,
-    );
-    dispatcher.start();
+    const dispatcher = startHostLimited(ledger);
     try {
       await until(() => hanging.length >= 2);
       // Polls come every 5 ms: give a dispatcher that took them for other hosts many chances.
