@@ -466,6 +466,33 @@ describe('group commit pipelining', () => {
     assert.match(metrics.render(), /^tally_commit_queue_depth 0$/m);
   });
 
+  it('shows the events handed to the recorder and not yet committed in tally_commit_in_flight_events', async () => {
+    const { held, commits } = heldRecorder();
+    const metrics = new Metrics();
+    const committer = new GroupCommitter(
+      held,
+      { maxBatch: 2, maxDelayMs: 0, maxQueue: 100, maxInFlight: 2, flushAtSize: 2 },
+      metrics,
+    );
+    const inFlightEvents = () =>
+      Number(/^tally_commit_in_flight_events (\S+)$/m.exec(metrics.render())?.[1] ?? Number.NaN);
+    assert.equal(inFlightEvents(), 0);
+    const pending = ['f1', 'f2', 'f3', 'f4', 'f5'].map((key) => accepted(submit(committer, event(key))));
+    // Two batches of two went to the recorder's two slots; the fifth event waits in the queue.
+    assert.equal(inFlightEvents(), 4);
+    assert.match(metrics.render(), /^tally_commit_queue_depth 1$/m);
+    commits.shift()?.();
+    await Promise.all(pending.slice(0, 2));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(inFlightEvents(), 3, 'the second batch and the fifth event, handed over in its place');
+    for (let turn = 0; commits.length > 0 || turn < 3; turn++) {
+      commits.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(pending);
+    assert.equal(inFlightEvents(), 0);
+  });
+
   it('drains only once the batch already at the recorder has committed, so nothing queued is lost at shutdown', async () => {
     let commit: () => void = () => undefined;
     const held: BatchRecorder = {

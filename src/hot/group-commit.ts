@@ -105,6 +105,8 @@ export class GroupCommitter {
   private scheduled = false;
   /** The batches with the recorder, each with when (`performance.now()`) it was handed over. */
   private readonly inFlight = new Map<Promise<void>, number>();
+  /** The events in the batches with the recorder. */
+  private inFlightEvents = 0;
   /** When (`performance.now()`) a commit last failed, and last succeeded. */
   private lastFailedMs = -Infinity;
   private lastCommittedMs = -Infinity;
@@ -118,6 +120,11 @@ export class GroupCommitter {
       'tally_commit_queue_depth',
       'Events waiting for their group commit',
       () => this.queue.length,
+    );
+    metrics.gauge(
+      'tally_commit_in_flight_events',
+      'Events handed to the counting thread and not yet committed',
+      () => this.inFlightEvents,
     );
     metrics.gauge(
       'tally_commit_oldest_wait_seconds',
@@ -245,9 +252,11 @@ export class GroupCommitter {
       )
       .finally(() => {
         this.inFlight.delete(committed);
+        this.inFlightEvents -= batch.length;
         if (this.queue.length > 0) this.flush();
       });
     this.inFlight.set(committed, startedMs);
+    this.inFlightEvents += batch.length;
     if (this.queue.length > 0) this.flush();
   }
 }

@@ -373,6 +373,7 @@ describe('/metrics', () => {
       tally_notices_refused_total: 'counter',
       tally_burl_deliveries_total: 'counter',
       tally_commit_queue_depth: 'gauge',
+      tally_commit_in_flight_events: 'gauge',
       tally_commit_oldest_wait_seconds: 'gauge',
       tally_burl_outbox: 'gauge',
       tally_burl_relay_lag_seconds: 'gauge',
@@ -411,6 +412,7 @@ describe('/metrics', () => {
       `waited ${waitedSeconds} s, the commits took ${latencySeconds} s`,
     );
     assert.equal(valueOf(families, 'tally_commit_queue_depth'), 0);
+    assert.equal(valueOf(families, 'tally_commit_in_flight_events'), 0);
     assert.equal(valueOf(families, 'tally_commit_oldest_wait_seconds'), 0);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }), 1);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }), 1);
