@@ -929,6 +929,28 @@ describe('instrumenting a win', () => {
     );
   });
 
+  it('fills with AUDIT, in a test win, the macros it has no value for, so that the DSP can tell and drop its hits; the known ones as in any win', () => {
+    const adm =
+      '<img src="https://dsp.example/imp?w=${AUCTION_MIN_TO_WIN}&d=${AUCTION_DISCOUNT_PCT}&c=${AUCTION_DISCOUNT_CPM}&f=${SUPPLY_FEE}&b=${AUCTION_BID_ID}&ad=${AUCTION_AD_ID}&ts=${AUCTION_IMP_TS}&p=${AUCTION_PRICE}&a=${AUCTION_ID}&m=${AUCTION_MULTIPLIER}">';
+    const filled =
+      '<img src="https://dsp.example/imp?w=AUDIT&d=AUDIT&c=AUDIT&f=AUDIT&b=AUDIT&ad=AUDIT&ts=AUDIT&p=2.5&a=auction-1&m=1">';
+    const flagged = ok(win({ test: true, bid: { adm, burl: undefined } }));
+    assert.ok(flagged.adm?.includes(filled), flagged.adm ?? '');
+    const inRequest = ok(
+      win({ context: { site: { publisher: { id: 'pub-1' } }, test: 1 }, bid: { adm, burl: undefined } }),
+    );
+    assert.ok(inRequest.adm?.includes(filled), inRequest.adm ?? '');
+    assert.deepEqual(flagged.warnings, [
+      "bid.adm holds ${AUCTION_MIN_TO_WIN}, ${AUCTION_DISCOUNT_PCT}, ${AUCTION_DISCOUNT_CPM}, ${SUPPLY_FEE}, ${AUCTION_BID_ID}, which Tally fills with AUDIT in this test win: it has no value for them (send the BidResponse's bidid as bidResponseId)",
+      "bid.adm holds ${AUCTION_IMP_TS}, which Tally fills with AUDIT in this test win: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)",
+    ]);
+    const billed = ok(win({ bid: { adm, burl: undefined }, bidResponseId: 'resp-1' }));
+    assert.ok(
+      billed.adm?.includes('w=&d=&c=&f=&b=resp-1&ad=&ts=&p=2.5'),
+      billed.adm ?? '',
+    );
+  });
+
   it('warns that ${AUCTION_IMP_TS} is filled empty where it is filled before the impression: markup, a nurl, a burl put into the markup', () => {
     const burl = 'https://dsp.example/bill?ts=${AUCTION_IMP_TS}';
     const emptyWarning = (field: string) =>

@@ -235,7 +235,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       ...unfilledMacroWarnings(dspTexts),
       ...emptyMacroWarnings(parsed, dspTexts),
       ...unreadPrivacyWarnings(read.request, dspTexts),
-      ...impressionTimeWarnings(dspTexts, burlInMarkup),
+      ...impressionTimeWarnings(dspTexts, burlInMarkup, parsed.test),
     ],
   };
   // In the markup each value is escaped for where it stands, so that the markup stays valid.
@@ -659,9 +659,14 @@ function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
         : []),
     ];
     return [
-      `${field} holds ${named.join(', ')}, which Tally fills empty: it has no value for ${named.length === 1 ? 'it' : 'them'}${hints.length === 0 ? '' : ` (${hints.join('; ')})`}`,
+      `${field} holds ${named.join(', ')}, which Tally fills ${unknownFilling(parsed.test)}: it has no value for ${named.length === 1 ? 'it' : 'them'}${hints.length === 0 ? '' : ` (${hints.join('; ')})`}`,
     ];
   });
+}
+
+/** How a warning says what a macro with no value is filled with (see {@link macroValues}). */
+function unknownFilling(test: boolean): string {
+  return test ? `with ${AUDIT} in this test win` : 'empty';
 }
 
 /**
@@ -685,12 +690,12 @@ function unreadPrivacyWarnings(request: OrtbBidRequest, texts: DspTexts): string
  * in the markup, the nurl, and the burl where it goes into the markup (an app banner counted on its
  * pixel). Only the burl Tally calls or redirects to once a notice counts carries the impression's time.
  */
-function impressionTimeWarnings(texts: DspTexts, burlInMarkup: boolean): string[] {
+function impressionTimeWarnings(texts: DspTexts, burlInMarkup: boolean, test: boolean): string[] {
   return texts.flatMap(([field, text]) => {
     const filledAtRegistration = field !== 'bid.burl' || burlInMarkup;
     if (!filledAtRegistration || text?.includes('${AUCTION_IMP_TS}') !== true) return [];
     return [
-      `${field} holds \${AUCTION_IMP_TS}, which Tally fills empty: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)`,
+      `${field} holds \${AUCTION_IMP_TS}, which Tally fills ${unknownFilling(test)}: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)`,
     ];
   });
 }
@@ -915,21 +920,35 @@ function cpmRefusal(field: string, price: unknown): string {
   return `${field} must be a number, ${range}, not ${jsonKind(price)} (${shown(price)})`;
 }
 
-/** The macro values known for a win (the impression time is known only when it happens). */
+/**
+ * What a test win fills a macro with when it has no value for it (OpenRTB 2.6 §4.4: a render for
+ * testing or ad quality fills its unknown values with `AUDIT`, so that a counter can drop its hits).
+ */
+const AUDIT = 'AUDIT';
+
+/**
+ * The macro values known for a win (the impression time is known only when it happens); those it
+ * has no value for are empty, or {@link AUDIT} in a test win.
+ */
 function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
+  const unknown = claims.test ? AUDIT : '';
   return {
     auctionId: claims.auctionId,
-    bidResponseId: claims.bidResponseId,
+    bidResponseId: claims.bidResponseId === '' ? unknown : claims.bidResponseId,
     impId: claims.impId,
     seatId: claims.seat,
-    adId: claims.adId,
+    adId: claims.adId === '' ? unknown : claims.adId,
     price: formatMicros(claims.priceMicros),
     currency: claims.currency,
-    mbr: claims.bidMicros === 0 ? '' : formatPlainDecimal(claims.priceMicros / claims.bidMicros),
+    mbr: claims.bidMicros === 0 ? unknown : formatPlainDecimal(claims.priceMicros / claims.bidMicros),
     loss: '0',
+    minToWin: unknown,
     // Tally registers no win whose imp.qty.multiplier is other than 1.
     multiplier: '1',
-    impTs: impTsMs === undefined ? '' : String(impTsMs),
+    impTs: impTsMs === undefined ? unknown : String(impTsMs),
+    discountPct: unknown,
+    discountCpm: unknown,
+    supplyFee: unknown,
   };
 }
 
