@@ -328,7 +328,7 @@ function isBlockedRelay(ip: string, filter: IvtFilter): boolean {
  * Browser prefetch/prerender signals: `Sec-Purpose`, `Purpose`, `X-Purpose` or `X-Moz` naming
  * prefetch, prerender, preview or instant.
  */
-function isPrefetch(request: HitRequest): boolean {
+export function isPrefetch(request: HitRequest): boolean {
   for (const name of ['sec-purpose', 'purpose', 'x-purpose', 'x-moz']) {
     const value = header(request, name)?.toLowerCase();
     if (value !== undefined && /prefetch|prerender|preview|instant/.test(value)) return true;

@@ -627,6 +627,43 @@ describe('tracker hits', () => {
     },
   );
 
+  it(
+    'declines a prefetched click with 503 and no redirect, through the lane and node:http, recording it as prefetch, so that the click itself reaches Tally and counts',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers(
+        'prefetched-click.db',
+        100,
+        async ({ exchange, events }) => {
+          const click = (target: string, purpose: string) =>
+            exchange(
+              `GET ${target} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${CHROME}\r\n${purpose}Connection: close`,
+            ).then((bytes) => bytes.toString('latin1'));
+          for (const [target, purpose] of [
+            ['/clktr?id=7&cachebuster=lane', 'Sec-Purpose: prefetch\r\n'],
+            ['http://tally.test/clktr?id=7&cachebuster=http', 'Sec-Purpose: prefetch;prerender\r\n'],
+          ] as const) {
+            const declined = await click(target, purpose);
+            assert.match(declined, /^HTTP\/1\.1 503 Service Unavailable\r\n/, declined);
+            assert.match(declined, /\r\nCache-Control: no-store, no-cache, must-revalidate\r\n/, declined);
+            assert.doesNotMatch(declined, /\r\nLocation:/i, declined);
+            const clicked = await click(target, '');
+            assert.match(
+              clicked,
+              /^HTTP\/1\.1 302 Found\r\n[^]*\r\nLocation: https:\/\/landing\.example\/page\r\n/,
+              clicked,
+            );
+          }
+          assert.deepEqual(
+            events().map(({ outcome, reason }) => `${outcome}/${reason}`),
+            ['not_counted/prefetch', 'counted/', 'not_counted/prefetch', 'counted/'],
+          );
+        },
+        { lane: true },
+      );
+    },
+  );
+
   /**
    * The answer of `path` through the lane and through node:http, the `Date` line cut from both;
    * a `CB` in it is `L` for the lane and `H` for node:http, so that neither is the other's duplicate.

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
 import type { HitRequest, IvtFilter } from '../domain/ivt.js';
+import { isPrefetch } from '../domain/ivt.js';
 import type { Outcome } from '../domain/outcome.js';
 import { notCounted } from '../domain/outcome.js';
 import type { PaymentRule } from '../domain/payment-rules.js';
@@ -55,6 +56,17 @@ const NO_TARGET_ANSWER = noLandingPage(
   'the link needs a <code>redir=</code> parameter (last in the query string) or the tracker a click URL.',
 );
 
+/**
+ * A prefetched or prerendered click's answer: not its redirect, which the browser would keep and
+ * use when the person clicks, so that the click itself would never reach Tally. A browser discards
+ * a prefetch answered other than 2xx or a redirect, and asks again when the link is followed.
+ */
+const PREFETCH_DECLINED_ANSWER = bodyAnswer(
+  503,
+  'text/plain; charset=utf-8',
+  'prefetch declined: follow the link to be sent on\n',
+);
+
 function bodyAnswer(status: number, contentType: string, text: string): NoticeAnswer {
   return { kind: 'body', status, contentType, body: Buffer.from(text) };
 }
@@ -93,7 +105,8 @@ interface TrackerRequest extends HitRequest {
  * item), committed, and only then answered, through `done`: impressions with the 1×1 GIF (`t=2`,
  * default) or a tiny script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the
  * tracker's click URL (a click with neither, or with neither allowed, is `no_landing_page`: it
- * reached no advertiser, and gets a page saying why); 503 when it could not be committed. Throws,
+ * reached no advertiser, and gets a page saying why; a prefetched click is declined with 503, so
+ * that the click itself comes); 503 when it could not be committed. Throws,
  * before anything is recorded, only when the catalog cannot be read.
  */
 export function answerTrackerHit(
@@ -115,7 +128,10 @@ export function answerTrackerHit(
   const event = hitEvent(kind, hit, tracker, catalog, outcome, nowMs);
   event.deviceIp = decision.device.ip;
   event.userAgent = decision.device.userAgent;
-  const answer = hitAnswer(kind, hit, tracker, target);
+  const answer =
+    kind === 'click' && isPrefetch(request)
+      ? PREFETCH_DECLINED_ANSWER
+      : hitAnswer(kind, hit, tracker, target);
 
   commitThen(deps.committer, deps.metrics, event, (committed) => {
     if (committed === undefined) return done(UNAVAILABLE);
