@@ -111,6 +111,15 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     assert.equal(appendToHtml(first, [TAG]), `<body><!-- a --!> b -->${TAG}</body>`);
   });
 
+  it('places them right after a megabyte of comments none of which --!> ends, each read up to its own -->', () => {
+    // Each comment's end was once looked for as far as the markup's end (a --!> that never came):
+    // time quadratic in the number of comments, minutes for a megabyte.
+    for (const comment of ['<!---->', '<!--<script>-->']) {
+      const comments = comment.repeat(Math.ceil(1024 ** 2 / comment.length));
+      assert.equal(appendToHtml(`<body>${comments}</body>`, [TAG]), `<body>${comments}${TAG}</body>`);
+    }
+  });
+
   it('reads a script that writes a script inside <!-- --> as a browser does: the inner </script> ends only the inner one', () => {
     const legacy =
       '<html><body><script><!--\ndocument.write("<script src=\'a.js\'></script></body>");\n//--></script>' +

@@ -269,17 +269,20 @@ function tagName(lower: string, from: number): string | undefined {
   return TAG_NAME.exec(lower)?.[0];
 }
 
+/** What ends a comment: `-->`, or `--!>`. */
+const COMMENT_CLOSER = /--!?>/g;
+
 /**
  * Where a comment whose content begins at `from` ends, and what ends it, as a browser reads it:
  * `<!-->` and `<!--->` are empty comments, and `--!>` ends one as `-->` does; -1 (with `-->`,
- * what would close it) when it never ends.
+ * what would close it) when it never ends. Reads only up to the first of the two: looking for
+ * each to the markup's end made a markup of many comments take time quadratic in its size.
  */
 function commentEnd(lower: string, from: number): { end: number; closer: string } {
   for (const abrupt of ['>', '->']) if (lower.startsWith(abrupt, from)) return { end: from, closer: abrupt };
-  const dashes = lower.indexOf('-->', from);
-  const bang = lower.indexOf('--!>', from);
-  if (bang !== -1 && (dashes === -1 || bang < dashes)) return { end: bang, closer: '--!>' };
-  return { end: dashes, closer: '-->' };
+  COMMENT_CLOSER.lastIndex = from;
+  const closer = COMMENT_CLOSER.exec(lower);
+  return closer === null ? { end: -1, closer: '-->' } : { end: closer.index, closer: closer[0] };
 }
 
 /**
