@@ -274,6 +274,15 @@ describe('unfilledMacros', () => {
     assert.deepEqual(unfilledMacros('${AUCTION_FOO}'), [{ macro: '${AUCTION_FOO}' }]);
   });
 
+  it('lists a misspelt macro before a megabyte of macros opened and never closed, each read only to the next brace', () => {
+    // Each was once read on to the text's end for its closing brace: time quadratic in their
+    // number, minutes for a megabyte of markup.
+    for (const opened of ['${AUCTION_PRICE:', '{AUCTION_X:', '${GDPR_CONSENT_1']) {
+      const text = `\${AUCITON_PRICE}${opened.repeat(Math.ceil(1024 ** 2 / opened.length))}`;
+      assert.deepEqual(unfilledMacros(text), [{ macro: '${AUCITON_PRICE}', meant: '${AUCTION_PRICE}' }]);
+    }
+  });
+
   it('judges no more than 256 distinct names, and no name longer than any Tally fills by more than 2', () => {
     const many = Array.from({ length: 300 }, (_unused, index) => `\${X${index}}`).join('');
     assert.deepEqual(unfilledMacros(`${many}\${GDRP}`), []);

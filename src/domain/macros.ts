@@ -90,10 +90,12 @@ const PRIVACY_MACRO_PATTERN = macroPattern(PRIVACY_MACRO_FIELDS, false);
  * `${AUCTION_…}` spelt as no known macro, or written otherwise than OpenRTB's substitution reads
  * it: percent-encoded whole or in its braces (`%24%7B…%7D`, `$%7B…%7D`), without its `$`
  * (`{AUCTION_PRICE}`), with spaces inside its braces; a vendor's privacy macro without its vendor
- * id (`${GDPR_CONSENT}`). The DSP gets them back as they are.
+ * id (`${GDPR_CONSENT}`). The DSP gets them back as they are. A suffix runs to the next brace,
+ * `{` or `}`: read to the text's end for a `}` that never comes, each macro left open would make
+ * the time quadratic in their number.
  */
 const UNFILLED_MACRO_PATTERN =
-  /\$\{\s*AUCTION_[A-Za-z0-9_]*\s*(?::[^}]*)?\}|(?:%24|\$)%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D|(?<![$\w])\{AUCTION_[A-Za-z0-9_]*(?::[^}]*)?\}|\$\{(?:GDPR_CONSENT|GPP_STRING)(?:_[^}]*)?\}/gi;
+  /\$\{\s*AUCTION_[A-Za-z0-9_]*\s*(?::[^{}]*)?\}|(?:%24|\$)%7BAUCTION_[A-Za-z0-9_]*(?:%3A[^%]*)?%7D|(?<![$\w])\{AUCTION_[A-Za-z0-9_]*(?::[^{}]*)?\}|\$\{(?:GDPR_CONSENT|GPP_STRING)(?:_[^{}]*)?\}/gi;
 
 const KNOWN_MACRO = new RegExp(`^(?:${MACRO_PATTERN.source})$`);
 /** Whether a whole macro is one {@link UNFILLED_MACRO_PATTERN} catches. */
