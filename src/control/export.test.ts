@@ -231,7 +231,11 @@ describe('exporting tracker tags', () => {
       const answer = await exportOf(impression(id), {});
       assert.deepEqual(
         [answer.status, answer.body.error.message],
-        [404, `impression tracker ${id} not found`],
+        [
+          404,
+          `impression tracker "${id}" not found: ` +
+            'an id is a whole number from 1, written without leading zeros or a sign',
+        ],
         id,
       );
       const read = await fetch(`${base}/v1/impression-trackers/${id}`, {

@@ -97,10 +97,22 @@ export function pageOf<T extends { id: number }, J>(
   return { items: items.map(toJson), next: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
 }
 
-/** A path id: digits only, else the object cannot exist (404). */
+/**
+ * A path id: digits only, else the object cannot exist (404), the message saying how an id is
+ * written (`/v1/advertisers/01` names no advertiser 1: each object has one path).
+ */
 export function parsePathId(text: string | undefined, noun: string): number {
-  if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) throw notFound(noun, (text ?? '').slice(0, 40));
-  return Number(text);
+  if (text !== undefined && /^[1-9]\d*$/.test(text)) {
+    // Past 15 digits, past any id given out.
+    if (text.length > 15) throw notFound(noun, text.slice(0, 40));
+    return Number(text);
+  }
+  const written = JSON.stringify((text ?? '').slice(0, 40));
+  throw new ApiError(
+    404,
+    'NOT_FOUND',
+    `${noun} ${written} not found: an id is a whole number from 1, written without leading zeros or a sign`,
+  );
 }
 
 /** The 404 for an object that does not exist or that the key may not see: the two look the same. */

@@ -1580,6 +1580,25 @@ describe('catalog routes', () => {
       }
       assert.equal((await call('GET', `/v1/advertisers/${owner.id}`)).body.name, 'Adv');
     });
+
+    it('says how an id is written when the path holds none: a leading zero, a sign, a decimal, a space', async () => {
+      const owner = await advertiser();
+      for (const written of [`0${owner.id}`, `+${owner.id}`, `${owner.id}.0`, `%20${owner.id}`, 'abc']) {
+        const refused = await call('GET', `/v1/advertisers/${written}`);
+        assert.equal(refused.status, 404, written);
+        assert.deepEqual(
+          [refused.body.error.code, refused.body.error.message],
+          [
+            'NOT_FOUND',
+            `advertiser ${JSON.stringify(decodeURIComponent(written))} not found: ` +
+              'an id is a whole number from 1, written without leading zeros or a sign',
+          ],
+        );
+      }
+      // An id written as one that no object has is not found, as it stands.
+      const missing = await call('GET', '/v1/advertisers/999999');
+      assert.equal(missing.body.error.message, 'advertiser 999999 not found');
+    });
   });
 
   describe('deleting what a click tracker uses', () => {
