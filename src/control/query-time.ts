@@ -44,7 +44,7 @@ export function parseTimeMs(value: string, label: string, timeZone?: string): nu
     throw new ApiError(
       400,
       'VALIDATION_FAILED',
-      `${label} is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59`,
+      `${label} is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59, an offset from -23:59 to +23:59`,
     );
   }
   // Read digit by digit: as a number, .9999999999999999 would round to a whole second.

@@ -215,7 +215,7 @@ describe('report queries', () => {
     }
   });
 
-  it('refuses minute 60, second 60 and offsets past ±23:59 as not real times, rather than reading them as the next hour', () => {
+  it('refuses minute 60, second 60 and offsets past ±23:59 as not real times, naming the offsets, rather than reading them as the next hour', () => {
     for (const from of [
       '2026-12-03T10:60:00Z',
       '2026-12-03T10:59:60Z',
@@ -224,7 +224,7 @@ describe('report queries', () => {
     ]) {
       assert.match(
         refusal(`from=${from}&to=2026-12-05`),
-        /^from is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59$/,
+        /^from is not a real date and time: month 01–12, a day its month has, hours 00–23, minutes and seconds 00–59, an offset from -23:59 to \+23:59$/,
         from,
       );
     }
