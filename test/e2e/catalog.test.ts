@@ -193,7 +193,7 @@ describe('catalog REST API', () => {
     assert.equal(unknown.status, 404);
     const typo = await call('GET', '/v1/line-items?advertiser=1');
     assert.equal(typo.status, 400);
-    assert.match(typo.body.error.message, /advertiser: unknown parameter; use limit, after, advertiserId/);
+    assert.match(typo.body.error.message, /"advertiser": unknown parameter; use limit, after, advertiserId/);
     const badState = await call('GET', '/v1/impression-trackers?state=paused');
     assert.equal(badState.status, 400);
     assert.match(badState.body.error.message, /state: send one of active, inactive/);

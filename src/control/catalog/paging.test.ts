@@ -66,22 +66,29 @@ describe('list queries', () => {
     // Neither value is read: the bad one draws no second problem.
     assert.equal(refusal('limit=0&limit=5'), 'bad list query: limit: given more than once; give it once');
     assert.equal(refusal('state=x&state=y'), 'bad list query: state: given more than once; give it once');
-    assert.match(refusal('foo=1&foo=2'), /^bad list query: foo: unknown parameter; use limit, after/);
+    assert.match(refusal('foo=1&foo=2'), /^bad list query: "foo": unknown parameter; use limit, after/);
   });
 
   it('refuses an unknown parameter, listing the known ones, and names every problem at once', () => {
     const message = refusal('advertiser=1&limit=0&state=x');
     assert.match(message, /^bad list query: /);
-    assert.match(message, /advertiser: unknown parameter; use limit, after, advertiserId, name, state/);
+    assert.match(message, /"advertiser": unknown parameter; use limit, after, advertiserId, name, state/);
     assert.match(message, /limit: send an integer/);
     assert.match(message, /state: send one of/);
+  });
+
+  it('quotes an unknown parameter name, cut to 64 characters, so that an empty, long or multi-line one reads as a name', () => {
+    const known = 'unknown parameter; use limit, after, advertiserId, name, state';
+    assert.equal(refusal('=1'), `bad list query: "": ${known}`);
+    assert.equal(refusal('a%0Ab=1'), `bad list query: "a\\nb": ${known}`);
+    assert.equal(refusal(`${'x'.repeat(10_000)}=1`), `bad list query: "${'x'.repeat(64)}…": ${known}`);
   });
 
   it('refuses a parameter named like an Object property as unknown, not a filter', () => {
     for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       assert.equal(
         refusal(`${name}=1`),
-        `bad list query: ${name}: unknown parameter; use limit, after, advertiserId, name, state`,
+        `bad list query: "${name}": unknown parameter; use limit, after, advertiserId, name, state`,
         name,
       );
     }
@@ -89,7 +96,7 @@ describe('list queries', () => {
 
   it('lists only limit and after for a list without filters (API keys), with no dangling comma', () => {
     const message = validationFailure(() => parseListRequest(new URLSearchParams('foo=1'), {}), 'foo=1');
-    assert.equal(message, 'bad list query: foo: unknown parameter; use limit, after');
+    assert.equal(message, 'bad list query: "foo": unknown parameter; use limit, after');
   });
 });
 

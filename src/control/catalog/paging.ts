@@ -1,4 +1,5 @@
 import { ApiError } from '../http.js';
+import { shownName } from '../../lib/shown.js';
 import type { CatalogObject } from '../unknown-ids.js';
 
 /** A list query parameter naming a catalog object by its id: the kind of object it names. */
@@ -46,7 +47,7 @@ export function parseListRequest(
     const value = params.get(name) ?? '';
     // Own keys only: `constructor` or `__proto__` names no filter, not Object's prototype.
     if (!known.includes(name)) {
-      problems.push(`${name}: unknown parameter; use ${known.join(', ')}`);
+      problems.push(`${shownName(name)}: unknown parameter; use ${known.join(', ')}`);
       continue;
     }
     if (params.getAll(name).length > 1) {
