@@ -45,6 +45,20 @@ export interface AccountStore {
     scope: KeyScope | null,
     nowMs: number,
   ): ApiKeyRecord;
+  /**
+   * Stores a key's hash scoped to `scope` when the scope's advertiser or publisher is in the
+   * account, checked in the same write as the insert (so one deleted by another connection while
+   * the write awaited the lock is never scoped to); `undefined`, nothing stored, when it is not.
+   */
+  addScopedKey(
+    accountId: number,
+    hash: string,
+    prefix: string,
+    name: string,
+    role: Role,
+    scope: KeyScope,
+    nowMs: number,
+  ): ApiKeyRecord | undefined;
   /** The live (unrevoked) key with this hash, or `undefined`. */
   findKey(hash: string): ApiKeyRecord | undefined;
   /** Every key of the account, revoked ones included, in the order of their ids. */

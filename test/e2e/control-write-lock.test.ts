@@ -102,4 +102,36 @@ describe('a control-API write while another connection holds the write lock', ()
     const list = await call('GET', '/v1/advertisers?name=Never%20written');
     assert.deepEqual(list.body.items, []);
   });
+
+  it('refuses a key scoped to an advertiser deleted while the key waited for the lock, as one scoped to a missing advertiser', async () => {
+    const advertiser = await call('POST', '/v1/advertisers', { name: 'Deleted while a key waits' });
+    assert.equal(advertiser.status, 201, JSON.stringify(advertiser.body));
+    const id: number = advertiser.body.id;
+    const holder = new Database(join(tally.dataDir, 'tally.db'));
+    holder.exec('BEGIN IMMEDIATE');
+    holder.prepare('DELETE FROM advertisers WHERE id = ?').run(id);
+    const scopedTo = (advertiserId: number) =>
+      call('POST', '/v1/api-keys', {
+        name: 'scoped while locked',
+        role: 'reader',
+        scope: { type: 'advertiser', id: advertiserId },
+      });
+    const waiting = scopedTo(id);
+    // The key's request is read and its scope checked before the deletion commits.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    holder.exec('COMMIT');
+    holder.close();
+    const refused = await waiting;
+    const missing = await scopedTo(987654);
+    assert.deepEqual(
+      [refused.status, refused.body.error?.code, refused.body.error?.message],
+      [400, 'VALIDATION_FAILED', missing.body.error.message.replace('advertiser 987654', `advertiser ${id}`)],
+    );
+    assert.equal(missing.status, 400);
+    const keys = await call('GET', '/v1/api-keys?limit=500');
+    assert.deepEqual(
+      keys.body.items.filter((item: any) => item.scope?.id === id),
+      [],
+    );
+  });
 });

@@ -16,6 +16,12 @@ interface KeyRow {
 /** An account row's columns, named as an {@link Account}'s fields. */
 const ACCOUNT_COLUMNS = 'id, name, created_ms AS createdMs';
 
+/** The catalog table of each kind of object a key may be scoped to. */
+const SCOPE_TABLES: Record<KeyScope['type'], string> = {
+  advertiser: 'advertisers',
+  publisher: 'publishers',
+};
+
 /** Accounts and API keys on SQLite. */
 export class SqliteAccountStore implements AccountStore {
   constructor(private readonly db: Database.Database) {}
@@ -54,6 +60,28 @@ export class SqliteAccountStore implements AccountStore {
         )
         .run(accountId, hash, prefix, name, role, scope?.type ?? '', scope?.id ?? 0, nowMs).lastInsertRowid,
     );
+    return { id, accountId, prefix, name, role, scope, createdMs: nowMs, revokedMs: null };
+  }
+
+  addScopedKey(
+    accountId: number,
+    hash: string,
+    prefix: string,
+    name: string,
+    role: Role,
+    scope: KeyScope,
+    nowMs: number,
+  ): ApiKeyRecord | undefined {
+    // One statement: the check and the insert see the same database, under the same write lock.
+    const inserted = this.db
+      .prepare(
+        `INSERT INTO api_keys (account_id, hash, prefix, name, role, scope_type, scope_id, created_ms)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE EXISTS (SELECT 1 FROM ${SCOPE_TABLES[scope.type]} WHERE id = ? AND account_id = ?)`,
+      )
+      .run(accountId, hash, prefix, name, role, scope.type, scope.id, nowMs, scope.id, accountId);
+    if (inserted.changes === 0) return undefined;
+    const id = Number(inserted.lastInsertRowid);
     return { id, accountId, prefix, name, role, scope, createdMs: nowMs, revokedMs: null };
   }
 

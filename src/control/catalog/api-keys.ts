@@ -8,7 +8,7 @@ import type { Route } from '../http.js';
 import { ApiError, readJson, sendJson } from '../http.js';
 import { CATALOG_MAX_BODY_BYTES } from './crud.js';
 import { notFound, pageOf, parseListRequest, parsePathId } from './paging.js';
-import { FieldReader, isoOf } from './validation.js';
+import { FieldReader, isoOf, validationError } from './validation.js';
 
 const SCOPE_TYPES: readonly KeyScope['type'][] = ['advertiser', 'publisher'];
 
@@ -39,17 +39,28 @@ export function apiKeyRoutes(accounts: AccountStore, catalog: CatalogStore): Rou
         );
         fields.finish('API key');
         const generated = newApiKey();
-        const record = await retryWhileBusy(() =>
-          accounts.addKey(
-            ctx.principal.accountId,
+        const { accountId } = ctx.principal;
+        // The scope is checked again as the key is written: its advertiser or publisher may be
+        // deleted while the write awaits the lock.
+        const record = await retryWhileBusy(() => {
+          const nowMs = Date.now();
+          if (scope === null) {
+            return accounts.addKey(accountId, generated.hash, generated.prefix, name, role, null, nowMs);
+          }
+          const scoped = accounts.addScopedKey(
+            accountId,
             generated.hash,
             generated.prefix,
             name,
             role,
             scope,
-            Date.now(),
-          ),
-        );
+            nowMs,
+          );
+          if (scoped === undefined) {
+            throw validationError('API key', [{ field: 'scope', message: missingScope(scope) }]);
+          }
+          return scoped;
+        });
         ctx.res.setHeader('Location', `/v1/api-keys/${record.id}`);
         sendJson(ctx.res, 201, { ...keyJson(record), key: generated.key }, ctx.requestId);
       },
@@ -131,12 +142,13 @@ function readScope(
     type === 'advertiser'
       ? catalog.advertisers.get(accountId, id) !== undefined
       : catalog.publishers.get(accountId, id) !== undefined;
-  if (!exists)
-    fields.problem(
-      'scope',
-      `there is no ${type} ${id} in this account; create it first or use an existing id`,
-    );
+  if (!exists) fields.problem('scope', missingScope({ type, id }));
   return { type, id };
+}
+
+/** The problem of a scope whose advertiser or publisher is not in the account. */
+function missingScope(scope: KeyScope): string {
+  return `there is no ${scope.type} ${scope.id} in this account; create it first or use an existing id`;
 }
 
 function findKey(accounts: AccountStore, accountId: number, idText: string | undefined): ApiKeyRecord {
