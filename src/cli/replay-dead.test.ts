@@ -53,7 +53,7 @@ describe('tally replay-dead', () => {
   it('replays each dead delivery once when run twice at once: not one the other run replayed and that died again meanwhile', async () => {
     const count = REPLAY_ROWS_PER_STEP + 1;
     const { ledger } = ledgerWithDead('twice', count);
-    const lastId = ledger.deadDeliveryIds().at(-1) ?? 0;
+    const lastId = ledger.deadDeliveries().at(-1)?.id ?? 0;
     const saidByOther: string[] = [];
     // Between this run's two steps, another run replays what is still dead (the last delivery),
     // and the relay calls it and it dies again at once, as a burl the egress refuses does.
@@ -72,6 +72,24 @@ describe('tally replay-dead', () => {
       assert.deepEqual(saidByOther, ['1 dead delivery is pending again\n']);
       assert.equal(said, `${REPLAY_ROWS_PER_STEP} dead deliveries are pending again\n`);
       assert.equal(ledger.countDeliveriesWith('dead'), 1, 'the one that died again stays dead');
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('replays a dead delivery whose first failure was stamped by a clock ahead of the replay’s', async () => {
+    const { ledger } = ledgerWithDead('clock-ahead', 2);
+    const [ahead, behind] = ledger.deadDeliveries().map(({ id }) => id);
+    // Killed again by a relay whose clock ran an hour ahead, and one just behind, after replays.
+    ledger.replayDead(ledger.deadDeliveries(), T0, T0 + 1000);
+    ledger.settleDeliveries([
+      { id: ahead ?? 0, error: 'HTTP 500', nextDueMs: null, firstFailedMs: T0 + 3_600_000 },
+      { id: behind ?? 0, error: 'HTTP 500', nextDueMs: null, firstFailedMs: T0 + 500 },
+    ]);
+    try {
+      const said = await replayDeadInSteps(ledger, { filter: {}, dryRun: false }, T0 + 1000, T0 + 9000);
+      assert.equal(said, '2 dead deliveries are pending again\n');
+      assert.deepEqual(ledger.countDeliveries(), { pending: 2, delivered: 0, dead: 0, redirected: 0 });
     } finally {
       ledger.close();
     }

@@ -164,21 +164,21 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * finding it taken again each time.
  */
 export async function replayDeadInSteps(
-  ledger: Pick<Ledger, 'deadDeliveryIds' | 'replayDeadIds'>,
+  ledger: Pick<Ledger, 'deadDeliveries' | 'replayDead'>,
   request: ReplayRequest,
   nowMs: number,
   deadlineMs: number,
   pause: (ms: number) => Promise<void> = sleep,
 ): Promise<string> {
-  const ids = ledger.deadDeliveryIds(request.filter);
+  const dead = ledger.deadDeliveries(request.filter);
   const deliveries = (count: number) => (count === 1 ? '1 dead delivery' : `${count} dead deliveries`);
   if (request.dryRun)
-    return `${deliveries(ids.length)} would be pending again (--dry-run: nothing was changed)\n`;
+    return `${deliveries(dead.length)} would be pending again (--dry-run: nothing was changed)\n`;
   let replayed = 0;
-  for (let start = 0; start < ids.length; start += REPLAY_ROWS_PER_STEP) {
+  for (let start = 0; start < dead.length; start += REPLAY_ROWS_PER_STEP) {
     const startedMs = performance.now();
-    replayed += ledger.replayDeadIds(ids.slice(start, start + REPLAY_ROWS_PER_STEP), nowMs, deadlineMs);
-    if (start + REPLAY_ROWS_PER_STEP < ids.length)
+    replayed += ledger.replayDead(dead.slice(start, start + REPLAY_ROWS_PER_STEP), nowMs, deadlineMs);
+    if (start + REPLAY_ROWS_PER_STEP < dead.length)
       await pause(Math.max(MIN_PAUSE_MS, performance.now() - startedMs));
   }
   return `${deliveries(replayed)} ${replayed === 1 ? 'is' : 'are'} pending again\n`;

@@ -611,7 +611,7 @@ describe('the counting thread’s outcomes', () => {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       assert.deepEqual(ledger.countDeliveries(), { pending: 0, delivered: 0, dead: 1, redirected: 0 });
-      assert.equal(ledger.replayDeadIds(ledger.deadDeliveryIds(), Date.now(), Date.now() + 3_600_000), 1);
+      assert.equal(ledger.replayDead(ledger.deadDeliveries(), Date.now(), Date.now() + 3_600_000), 1);
     } finally {
       await recorder.close();
       ledger.close();

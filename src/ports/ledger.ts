@@ -184,6 +184,15 @@ export type DeliverySettlement =
   | { id: number; deliveredMs: number }
   | { id: number; error: string; nextDueMs: number | null; firstFailedMs: number };
 
+/**
+ * A dead delivery as a replay read it: its id, and when its first failed call began as the relay
+ * stamped it (`null` for none), which tells it from the same delivery replayed and dead again.
+ */
+export interface DeadDelivery {
+  id: number;
+  firstFailedMs: number | null;
+}
+
 /** A burl delivery in the outbox. */
 export interface Delivery {
   id: number;
@@ -426,18 +435,18 @@ export interface Ledger {
     filter?: DeliveryFilter,
   ): Delivery[];
   /**
-   * The ids of the dead deliveries `filter` picks (all by default), read without taking the write
+   * The dead deliveries `filter` picks (all by default), in id order, read without taking the write
    * lock, so that a replay of millions can make them pending a step at a time.
    */
-  deadDeliveryIds(filter?: DeadDeliveryFilter): number[];
+  deadDeliveries(filter?: DeadDeliveryFilter): DeadDelivery[];
   /**
-   * Makes those of the deliveries `ids` still dead pending again, due at `nowMs`, with the new
-   * deadline `deadlineMs` and their attempts counted from 0, in one transaction; returns how many.
-   * `nowMs` is when the replay began, before it read `ids`: a delivery whose first failure came
-   * after it was made pending since by another replay run at the same time, and died again, and is
-   * not replayed a second time.
+   * Makes those of `deliveries` still dead as they were read pending again, due at `nowMs`, with
+   * the new deadline `deadlineMs` and their attempts counted from 0, in one transaction; returns
+   * how many. One made pending since by another replay run at the same time, and dead again, has
+   * another first failure than was read, and is not replayed a second time. The first failures are
+   * compared, never the clock: a delivery dead is replayed whatever time its failure was stamped.
    */
-  replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number;
+  replayDead(deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number): number;
   /** Aggregates the hourly rollups. */
   report(query: ReportQuery): ReportRow[];
   /**

@@ -65,8 +65,8 @@ function deadBurlsReplayedFor(burlsByKey: Record<string, string>): (host: string
   const keysOf = new Map(ledger.listDeliveries(1, 'dead', 10).map((row) => [row.id, row.dedupeKey]));
   return (host) =>
     ledger
-      .deadDeliveryIds({ host: parseBurlHost(host) })
-      .map((id) => keysOf.get(id) ?? `unlisted delivery ${id}`)
+      .deadDeliveries({ host: parseBurlHost(host) })
+      .map(({ id }) => keysOf.get(id) ?? `unlisted delivery ${id}`)
       .sort();
 }
 
@@ -788,7 +788,7 @@ describe('the SQLite ledger', () => {
     assert.equal(again?.attempts, 2);
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
     assert.equal(ledger.listDeliveries(1, 'dead', 10)[0]?.lastError, 'HTTP 500');
-    assert.equal(ledger.replayDeadIds(ledger.deadDeliveryIds(), T0 + 200, T0 + 5000), 1);
+    assert.equal(ledger.replayDead(ledger.deadDeliveries(), T0 + 200, T0 + 5000), 1);
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
 
@@ -889,7 +889,7 @@ describe('the SQLite ledger', () => {
     );
     // A later failure keeps when the first began; a replay of a dead one begins anew.
     ledger.markFailed(again?.id ?? 0, 'HTTP 502', T0 + 200, T0 + 100);
-    ledger.replayDeadIds([gone?.id ?? 0], T0 + 200, T0 + 5000);
+    ledger.replayDead(ledger.deadDeliveries(), T0 + 200, T0 + 5000);
     assert.deepEqual(
       ledger.leaseDeliveries(T0 + 200, 10, 5000).map((delivery) => [delivery.url, delivery.firstFailedMs]),
       [
@@ -1690,9 +1690,9 @@ describe('the SQLite ledger', () => {
         .map((row) => row.dedupeKey)
         .sort();
     const replay = (filter: DeadDeliveryFilter) =>
-      ledger.replayDeadIds(ledger.deadDeliveryIds(filter), T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS);
+      ledger.replayDead(ledger.deadDeliveries(filter), T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS);
     assert.equal(
-      ledger.deadDeliveryIds({ host: { hostname: 'dsp.example' } }).length,
+      ledger.deadDeliveries({ host: { hostname: 'dsp.example' } }).length,
       4,
       'with a user name too, up to its last @',
     );
@@ -1721,8 +1721,9 @@ describe('the SQLite ledger', () => {
       ledger.markFailed(leased.id, 'HTTP 500', null);
     const [atTo, atFrom] = ledger.listDeliveries(1, 'dead', 10);
     assert.deepEqual([atFrom?.dedupeKey, atTo?.dedupeKey], ['at-from', 'at-to']);
-    assert.deepEqual(ledger.deadDeliveryIds({ createdFromMs: T0, createdToMs: T0 + HOUR_MS }), [atFrom?.id]);
-    assert.deepEqual(ledger.deadDeliveryIds({ createdFromMs: T0 + HOUR_MS }), [atTo?.id]);
+    const idsFrom = (filter: DeadDeliveryFilter) => ledger.deadDeliveries(filter).map(({ id }) => id);
+    assert.deepEqual(idsFrom({ createdFromMs: T0, createdToMs: T0 + HOUR_MS }), [atFrom?.id]);
+    assert.deepEqual(idsFrom({ createdFromMs: T0 + HOUR_MS }), [atTo?.id]);
   });
 
   it('replays the dead deliveries of a host however their burls spell it: punycode or Unicode, a final dot, an IPv6 address', () => {
@@ -1737,7 +1738,7 @@ describe('the SQLite ledger', () => {
     ]);
     for (const leased of ledger.leaseDeliveries(T0 + HOUR_MS, 10, 5000))
       ledger.markFailed(leased.id, 'HTTP 500', null);
-    const replay = (host: string) => ledger.deadDeliveryIds({ host: parseBurlHost(host) }).length;
+    const replay = (host: string) => ledger.deadDeliveries({ host: parseBurlHost(host) }).length;
     assert.equal(replay('xn--bcher-kva.example'), 3);
     assert.equal(replay('bücher.example.'), 3);
     assert.equal(replay('2001:db8::1'), 1);
@@ -1785,12 +1786,12 @@ describe('the SQLite ledger', () => {
     }
     const [again] = ledger.leaseDeliveries(T0 + 100, 10, 5000);
     ledger.markFailed(again?.id ?? 0, 'HTTP 500', null);
-    assert.equal(ledger.replayDeadIds(ledger.deadDeliveryIds(), T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
+    assert.equal(ledger.replayDead(ledger.deadDeliveries(), T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 1);
     assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0, redirected: 0 });
     // Ids read as dead before another replay made them pending, or delivered: left as they are,
     // never called again.
-    const all = ledger.listDeliveries(1, undefined, 10).map((row) => row.id);
-    assert.equal(ledger.replayDeadIds(all, T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 0);
+    const all = ledger.listDeliveries(1, undefined, 10).map((row) => ({ id: row.id, firstFailedMs: null }));
+    assert.equal(ledger.replayDead(all, T0 + 2000, T0 + 2000 + 3 * HOUR_MS), 0);
     assert.deepEqual(ledger.countDeliveries(), { pending: 1, delivered: 1, dead: 0, redirected: 0 });
     const replayed = ledger.leaseDeliveries(T0 + 2000, 10, 5000);
     assert.deepEqual(

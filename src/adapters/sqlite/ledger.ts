@@ -10,6 +10,7 @@ import type {
   BillingRecordPage,
   BillingRecordQuery,
   CallsInFlight,
+  DeadDelivery,
   DeadDeliveryFilter,
   DeliveryFilter,
   Delivery,
@@ -843,8 +844,8 @@ export class SqliteLedger implements Ledger {
     return firstIdFrom(this.db, 'deliveries', 'created_ms', ms).firstId;
   }
 
-  /** See {@link Ledger.deadDeliveryIds}; in id order. */
-  deadDeliveryIds(filter: DeadDeliveryFilter = {}): number[] {
+  /** See {@link Ledger.deadDeliveries}. */
+  deadDeliveries(filter: DeadDeliveryFilter = {}): DeadDelivery[] {
     const where = ["status = 'dead'"];
     const params: (number | string)[] = [];
     if (filter.accountId !== undefined) {
@@ -862,30 +863,32 @@ export class SqliteLedger implements Ledger {
     const { host } = filter;
     if (host === undefined) {
       return this.db
-        .prepare(`SELECT id FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
-        .pluck()
-        .all(...params) as number[];
+        .prepare(
+          `SELECT id, first_failed_ms AS firstFailedMs FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`,
+        )
+        .all(...params) as DeadDelivery[];
     }
     // The host as URL parsing reads each burl, which SQL cannot: `127.1` is 127.0.0.1. Read a row
-    // at a time, keeping only the ids.
-    const ids: number[] = [];
+    // at a time, keeping only the ids and first failures.
+    const dead: DeadDelivery[] = [];
     const rows = this.db
-      .prepare(`SELECT id, url FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
+      .prepare(`SELECT id, first_failed_ms, url FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
       .raw()
-      .iterate(...params) as IterableIterator<[number, string]>;
-    for (const [id, url] of rows) if (callsHost(url, host)) ids.push(id);
-    return ids;
+      .iterate(...params) as IterableIterator<[number, number | null, string]>;
+    for (const [id, firstFailedMs, url] of rows) if (callsHost(url, host)) dead.push({ id, firstFailedMs });
+    return dead;
   }
 
-  replayDeadIds(ids: readonly number[], nowMs: number, deadlineMs: number): number {
+  replayDead(deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number): number {
     return this.db
       .prepare(
         `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, first_failed_ms = NULL,
            lease_until_ms = 0
-         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'dead'
-           AND (first_failed_ms IS NULL OR first_failed_ms < ?)`,
+         FROM (SELECT value ->> 'id' AS id, value ->> 'firstFailedMs' AS first_failed_ms FROM json_each(?)) AS read
+         WHERE deliveries.id = read.id AND deliveries.status = 'dead'
+           AND deliveries.first_failed_ms IS read.first_failed_ms`,
       )
-      .run(nowMs, deadlineMs, JSON.stringify(ids), nowMs).changes;
+      .run(nowMs, deadlineMs, JSON.stringify(deliveries)).changes;
   }
 
   listBillingRecords(query: BillingRecordQuery): BillingRecordPage {
