@@ -51,6 +51,7 @@ import { retryPolicy } from './billing/retry.js';
 import { handleNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
 import { HIT_FAILED, laneServe } from './hot/lane-serve.js';
+import { loggedTarget } from './hot/logged-target.js';
 import { sendNoticeAnswer } from './hot/notice-answer.js';
 import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
@@ -480,7 +481,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   /** Answers 503 for a notice or hit that failed (it was not recorded), and logs why. */
   const answerHot = (req: IncomingMessage, res: ServerResponse, hot: Promise<void>): void => {
     hot.catch((error: unknown) => {
-      log.error('hit_failed', { path: req.url, error: String(error) });
+      log.error('hit_failed', { path: loggedTarget(req.url ?? '/'), error: String(error) });
       if (!res.headersSent) sendNoticeAnswer(res, HIT_FAILED, req.method === 'HEAD');
     });
   };

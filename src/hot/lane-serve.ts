@@ -1,5 +1,6 @@
 import type { Logger } from '../lib/log.js';
 import type { NoticeAnswer } from './notice-answer.js';
+import { loggedTarget } from './logged-target.js';
 import type { LaneServe } from './notice-lane.js';
 import type { NoticeDeps } from './notices.js';
 import { answerNotice, laneNotice } from './notices.js';
@@ -17,7 +18,8 @@ export const HIT_FAILED: NoticeAnswer = {
 /**
  * How the notice lane serves what it read: a notice by `answerNotice`, a tracker hit by
  * `answerTrackerHit`. A hit that fails before it is recorded (its catalog cannot be read) is
- * answered {@link HIT_FAILED} and logged `hit_failed`, as node:http's path answers it.
+ * answered {@link HIT_FAILED} and logged `hit_failed` with its target's path and parameter names
+ * (see `loggedTarget`), as node:http's path answers it.
  */
 export function laneServe(notices: NoticeDeps, trackers: TrackerDeps, log: Logger): LaneServe {
   return (request, remoteAddress, answer) => {
@@ -26,7 +28,7 @@ export function laneServe(notices: NoticeDeps, trackers: TrackerDeps, log: Logge
     try {
       answerTrackerHit(request.endpoint, laneTrackerHit(request, remoteAddress), trackers, answer);
     } catch (error) {
-      log.error('hit_failed', { path: request.target, error: String(error) });
+      log.error('hit_failed', { path: loggedTarget(request.target), error: String(error) });
       answer(HIT_FAILED);
     }
   };
