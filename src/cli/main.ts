@@ -20,6 +20,7 @@ import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger
 import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
 import { missingDataDir } from './missing-data-dir.js';
+import { unexpectedErrorLine } from './unexpected-error.js';
 import {
   parseReplayRequest,
   REPLAY_DEAD_USAGE,
@@ -50,14 +51,17 @@ Environment: TALLY_PORT (8080), TALLY_DATA_DIR (./data), TALLY_PUBLIC_URL, TALLY
 TALLY_CONFIG (JSON file), and the rest listed in the README.
 `;
 
-/** Why `rotate-token-key` refuses when the keys are configured, and how to rotate them there. */
-const TOKEN_KEYS_CONFIGURED = `Tally cannot rotate the token key here: the keys come from TALLY_TOKEN_KEYS
-(or tokenKeys in the TALLY_CONFIG file), not from token-keys.json, so nothing was written.
-Rotate them there: append <new id>:<32-byte key in base64>, an id from 0 to 255 not yet listed, e.g.
-  TALLY_TOKEN_KEYS="$TALLY_TOKEN_KEYS,<new id>:$(openssl rand -base64 32)"
-and restart Tally. The last key listed signs new tokens; keep the old ones listed, so that the
-tokens they sealed still open.
-`;
+/**
+ * Why `rotate-token-key` refuses when the keys are configured, and how to rotate them there, in
+ * one line (a log scraper reads a line per error).
+ */
+const TOKEN_KEYS_CONFIGURED =
+  'Tally cannot rotate the token key here: the keys come from TALLY_TOKEN_KEYS (or tokenKeys in ' +
+  'the TALLY_CONFIG file), not from token-keys.json, so nothing was written. Rotate them there: ' +
+  'append <new id>:<32-byte key in base64>, an id from 0 to 255 not yet listed, e.g. ' +
+  'TALLY_TOKEN_KEYS="$TALLY_TOKEN_KEYS,<new id>:$(openssl rand -base64 32)", and restart Tally. ' +
+  'The last key listed signs new tokens; keep the old ones listed, so that the tokens they sealed ' +
+  'still open.\n';
 
 /** The commands. */
 type Command =
@@ -74,6 +78,9 @@ const USAGE: Readonly<Record<Command, string>> = {
   version: 'tally version',
 };
 
+/** The commands, listed in the one line that refuses a missing or unknown one. */
+const COMMANDS_LISTED = `${Object.keys(USAGE).join(', ')} (tally help describes each)`;
+
 /** The names that print the help. */
 const HELP_COMMANDS = new Set(['help', '--help', '-h']);
 /** The names that print the version. */
@@ -82,12 +89,12 @@ const VERSION_COMMANDS = new Set(['version', '--version', '-V']);
 async function main(argv: string[]): Promise<number> {
   const [given, ...args] = argv;
   if (given === undefined) {
-    process.stderr.write(`no command given\n\n${HELP}`);
+    process.stderr.write(`no command given: run tally <command>, one of ${COMMANDS_LISTED}\n`);
     return 2;
   }
   const command = HELP_COMMANDS.has(given) ? 'help' : VERSION_COMMANDS.has(given) ? 'version' : given;
   if (!isCommand(command)) {
-    process.stderr.write(`unknown command ${JSON.stringify(given)}\n\n${HELP}`);
+    process.stderr.write(`unknown command ${JSON.stringify(given)}: the commands are ${COMMANDS_LISTED}\n`);
     return 2;
   }
   // `tally <command> --help` and `tally help <command>` print the command's usage, and do nothing.
@@ -126,9 +133,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const parsed = parseConfig(process.env);
   if (!parsed.ok) {
-    process.stderr.write(
-      `Tally cannot start; fix the configuration:\n${parsed.errors.map((error) => `  - ${error}`).join('\n')}\n`,
-    );
+    process.stderr.write(`Tally cannot start; fix the configuration: ${parsed.errors.join('; ')}\n`);
     return 2;
   }
   const config = parsed.config;
@@ -315,7 +320,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // A data directory Tally cannot use is the operator's to sort out: the message says how.
     if (isOperatorError(error)) process.stderr.write(`Tally cannot run: ${error.message}\n`);
-    else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    else process.stderr.write(unexpectedErrorLine(error));
     process.exitCode = 1;
   },
 );

@@ -76,6 +76,7 @@ describe('the tally command', () => {
       assert.match(result.stderr, /the keys come from TALLY_TOKEN_KEYS/);
       assert.match(result.stderr, /append <new id>:<32-byte key in base64>/);
       assert.match(result.stderr, /The last key listed signs new tokens/);
+      assert.match(result.stderr, /^[^\n]*\n$/, 'in one line');
       assert.ok(!existsSync(join(dataDir, 'token-keys.json')), 'token-keys.json was written');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
@@ -193,13 +194,13 @@ describe('the tally command', () => {
     }
   });
 
-  it('prints its help on stderr and exits 2 when given no command, as for an unknown one', async () => {
+  it('refuses no command with exit code 2 in one line naming the commands, as an unknown one', async () => {
     const result = await runCli([], {});
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '');
-    assert.match(
+    assert.equal(
       result.stderr,
-      /^no command given\n\nTally — counts billable ad impressions\.\n\nUsage: tally <command>/,
+      'no command given: run tally <command>, one of serve, create-account, list-accounts, replay-dead, rotate-token-key, help, version (tally help describes each)\n',
     );
   });
 
@@ -240,11 +241,33 @@ describe('the tally command', () => {
     }
   });
 
-  it('refuses an unknown command with exit code 2, naming it, and prints its help', async () => {
+  it('refuses an unknown command with exit code 2 in one line, naming it and the commands', async () => {
     const result = await runCli(['frobnicate'], {});
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '');
-    assert.match(result.stderr, /^unknown command "frobnicate"\n\nTally — counts billable ad impressions\./);
+    assert.equal(
+      result.stderr,
+      'unknown command "frobnicate": the commands are serve, create-account, list-accounts, replay-dead, rotate-token-key, help, version (tally help describes each)\n',
+    );
+  });
+
+  it('says an unexpected error in one line naming it and where it was thrown, exit 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-unexpected-'));
+    try {
+      // A ledger whose api_keys table an operator's sqlite3 dropped.
+      const { db } = ledgerWithAccounts(dataDir, ['Acme']);
+      db.exec('DROP TABLE api_keys');
+      db.close();
+      const result = await runCli(['list-accounts'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.match(
+        result.stderr,
+        /^Tally failed unexpectedly \(report this line\): SqliteError: no such table: api_keys \| at [^\n]*listKeys[^\n]*\n$/,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to create an account or rotate the token key in a data directory that does not exist (or is a file), and creates none', async () => {

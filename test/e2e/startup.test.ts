@@ -293,7 +293,7 @@ describe('starting Tally', () => {
     }
   });
 
-  it('refuses to start on bad configuration, listing every problem at once', async () => {
+  it('refuses to start on bad configuration, listing every problem at once in one line', async () => {
     const result = await runCli(['serve'], {
       TALLY_PORT: 'eighty',
       TALLY_PUBLIC_URL: 'tally.example.com',
@@ -303,6 +303,10 @@ describe('starting Tally', () => {
     assert.equal(result.code, 2);
     for (const name of ['port', 'publicUrl', 'ivtBlockedIps', 'sqliteSynchronous'])
       assert.match(result.stderr, new RegExp(name));
+    assert.match(
+      result.stderr,
+      /^Tally cannot start; fix the configuration: port: [^\n]*; publicUrl: [^\n]*\n$/,
+    );
   });
 
   it('prints its help', async () => {
