@@ -945,10 +945,7 @@ describe('instrumenting a win', () => {
       "bid.adm holds ${AUCTION_IMP_TS}, which Tally fills with AUDIT in this test win: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)",
     ]);
     const billed = ok(win({ bid: { adm, burl: undefined }, bidResponseId: 'resp-1' }));
-    assert.ok(
-      billed.adm?.includes('w=&d=&c=&f=&b=resp-1&ad=&ts=&p=2.5'),
-      billed.adm ?? '',
-    );
+    assert.ok(billed.adm?.includes('w=&d=&c=&f=&b=resp-1&ad=&ts=&p=2.5'), billed.adm ?? '');
   });
 
   it('warns that ${AUCTION_IMP_TS} is filled empty where it is filled before the impression: markup, a nurl, a burl put into the markup', () => {
