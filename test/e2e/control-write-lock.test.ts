@@ -20,52 +20,52 @@ const call = (method: string, path: string, body?: unknown) => api(tally, tally.
 
 /**
  * Holds the ledger's write lock from another connection (as the CLI or an operator's `sqlite3`
- * may) for `holdMs`, and answers the longest a `/healthz` call took meanwhile, polled back to back.
+ * may) for `holdMs` while `writes` wait for it, polling `/healthz` back to back meanwhile, and
+ * answers how many of those calls were answered in the middle half of the hold (from a quarter of
+ * it to three quarters): none when a waiting write stops the HTTP thread until the lock is released
+ * or for the 5 s a write may wait.
  */
-async function slowestHealthzWhileLocked(holdMs: number, writes: () => Promise<unknown>): Promise<number> {
+async function healthzAnsweredMidHold(holdMs: number, writes: () => Promise<unknown>): Promise<number> {
   const holder = new Database(join(tally.dataDir, 'tally.db'));
   holder.exec('BEGIN IMMEDIATE');
+  const heldSinceMs = performance.now();
+  let lockHeld = true;
   const released = new Promise<void>((resolve) =>
     setTimeout(() => {
+      lockHeld = false;
       holder.exec('ROLLBACK');
       holder.close();
       resolve();
     }, holdMs),
   );
   const written = writes();
-  let slowestMs = 0;
-  let lockHeld = true;
-  void released.then(() => (lockHeld = false));
+  let answeredMidHold = 0;
   // The writes reach the server first: every call below waits behind them if they block.
   await new Promise((resolve) => setTimeout(resolve, 50));
   while (lockHeld) {
-    const startedMs = performance.now();
     const response = await fetch(`${tally.url}/healthz`);
     await response.arrayBuffer();
     assert.equal(response.status, 200);
-    slowestMs = Math.max(slowestMs, performance.now() - startedMs);
+    const answeredAtMs = performance.now() - heldSinceMs;
+    if (answeredAtMs >= holdMs / 4 && answeredAtMs <= (holdMs * 3) / 4) answeredMidHold++;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await released;
   await written;
-  return slowestMs;
+  return answeredMidHold;
 }
 
 describe('a control-API write while another connection holds the write lock', () => {
-  it('waits without stopping the HTTP thread (/healthz answers within 200 ms), and is written once the lock is released', async () => {
+  it('waits without stopping the HTTP thread (/healthz answered while the lock is held), and is written once the lock is released', async () => {
     let key: Awaited<ReturnType<typeof call>> | undefined;
     let advertiser: Awaited<ReturnType<typeof call>> | undefined;
-    const slowestMs = await slowestHealthzWhileLocked(1500, async () => {
+    const answeredMidHold = await healthzAnsweredMidHold(1500, async () => {
       [key, advertiser] = await Promise.all([
         call('POST', '/v1/api-keys', { name: 'made while locked', role: 'reader' }),
         call('POST', '/v1/advertisers', { name: 'Made while locked' }),
       ]);
     });
-    assert.equal(
-      slowestMs < 200,
-      true,
-      `/healthz took ${slowestMs.toFixed(0)} ms while the write waited for the lock`,
-    );
+    assert.notEqual(answeredMidHold, 0, '/healthz was answered in the middle of the hold, the write waiting');
     assert.equal(key?.status, 201, JSON.stringify(key?.body));
     assert.equal(advertiser?.status, 201, JSON.stringify(advertiser?.body));
     const keys = await call('GET', '/v1/api-keys');
@@ -81,16 +81,12 @@ describe('a control-API write while another connection holds the write lock', ()
   it('is answered 503 UNAVAILABLE with Retry-After: 1 once the lock stays held past 5 s, the HTTP thread answering meanwhile', async () => {
     let refused: Awaited<ReturnType<typeof call>> | undefined;
     let elapsedMs = 0;
-    const slowestMs = await slowestHealthzWhileLocked(6000, async () => {
+    const answeredMidHold = await healthzAnsweredMidHold(6000, async () => {
       const startedMs = performance.now();
       refused = await call('POST', '/v1/advertisers', { name: 'Never written' });
       elapsedMs = performance.now() - startedMs;
     });
-    assert.equal(
-      slowestMs < 200,
-      true,
-      `/healthz took ${slowestMs.toFixed(0)} ms while the write waited for the lock`,
-    );
+    assert.notEqual(answeredMidHold, 0, '/healthz was answered in the middle of the hold, the write waiting');
     assert.equal(refused?.status, 503, JSON.stringify(refused?.body));
     assert.equal(refused?.body.error.code, 'UNAVAILABLE');
     assert.equal(
