@@ -179,7 +179,11 @@ describe('GET /v1/billing-records of one auction', () => {
     const body = (await response.json()) as { error: { code: string; message: string; requestId: string } };
     assert.deepEqual(
       [response.status, body.error.code, body.error.message],
-      [400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)'],
+      [
+        400,
+        'VALIDATION_FAILED',
+        'auctionId is empty: give an auction id (BidRequest.id), or leave auctionId out to take every one',
+      ],
     );
     assert.equal(typeof body.error.requestId, 'string');
   });

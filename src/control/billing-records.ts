@@ -10,7 +10,7 @@ import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import { csvText } from './csv.js';
-import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
+import { readIdFilter, readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
 import { parseTimeZone } from './query-time.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { HOUR_MS } from '../lib/time.js';
@@ -101,12 +101,8 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
               `${name} must be the start of an hour in UTC (in a zone not a whole number of hours off UTC, no local midnight is): records are by the UTC hour the impression was served, as reports are`,
             );
         }
-        const seat = params.get('seat') ?? undefined;
-        if (seat === '')
-          throw new ApiError(400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)');
-        const auctionId = params.get('auctionId') ?? undefined;
-        if (auctionId === '')
-          throw new ApiError(400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)');
+        const seat = readIdFilter(params, 'seat', 'a seat id (SeatBid.seat)');
+        const auctionId = readIdFilter(params, 'auctionId', 'an auction id (BidRequest.id)');
         const format = params.get('format');
         if (format !== null && !OUTPUT_FORMATS.has(format))
           throw new ApiError(400, 'VALIDATION_FAILED', 'format must be csv or json');

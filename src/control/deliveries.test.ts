@@ -232,7 +232,10 @@ describe('GET /v1/deliveries', () => {
     assert.equal((await list('?auctionId=auction-42&limit=1', keys.auctions)).body.next !== null, true);
     const empty = await list('?auctionId=', keys.auctions);
     assert.equal(empty.status, 400);
-    assert.match(empty.body.error.message, /auctionId must be an auction id/);
+    assert.match(
+      empty.body.error.message,
+      /^auctionId is empty: give an auction id \(BidRequest\.id\), or leave auctionId out to take every one$/,
+    );
   });
 
   it('lists one seat’s deliveries alone with seat, newest first whatever their status, page by page, with the other filters', async () => {
@@ -311,7 +314,10 @@ describe('GET /v1/deliveries', () => {
     const empty = await list('?seat=', keys.seats);
     assert.equal(empty.status, 400);
     assert.equal(empty.body.error.code, 'VALIDATION_FAILED');
-    assert.match(empty.body.error.message, /^seat must be a seat id \(SeatBid\.seat\)$/);
+    assert.match(
+      empty.body.error.message,
+      /^seat is empty: give a seat id \(SeatBid\.seat\), or leave seat out to take every one$/,
+    );
     assert.equal(typeof empty.body.error.requestId, 'string');
   });
 

@@ -4,7 +4,7 @@ import { requireAccountWide } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { pageOf } from './catalog/paging.js';
-import { readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
+import { readIdFilter, readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
 import { readImpressionKey } from '../domain/impression-key.js';
 import { withoutCredentials } from '../domain/url-credentials.js';
 
@@ -36,12 +36,8 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
           );
         }
         const { limit, afterId } = readPageParameters(ctx.url.searchParams, 100, 1000);
-        const auctionId = ctx.url.searchParams.get('auctionId') ?? undefined;
-        if (auctionId === '')
-          throw new ApiError(400, 'VALIDATION_FAILED', 'auctionId must be an auction id (BidRequest.id)');
-        const seat = ctx.url.searchParams.get('seat') ?? undefined;
-        if (seat === '')
-          throw new ApiError(400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)');
+        const auctionId = readIdFilter(ctx.url.searchParams, 'auctionId', 'an auction id (BidRequest.id)');
+        const seat = readIdFilter(ctx.url.searchParams, 'seat', 'a seat id (SeatBid.seat)');
         const window = readTimeWindow(ctx.url.searchParams);
         // One row more than the page: `next` only when another page follows.
         const rows = ledger.listDeliveries(

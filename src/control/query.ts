@@ -64,6 +64,22 @@ export function readTimeWindow(
 }
 
 /**
+ * An optional filter by an id (`auctionId=`, `seat=`): its value, or `undefined` when not given;
+ * 400 `VALIDATION_FAILED` when given empty, which no id is. `what` names the id, e.g. `an auction
+ * id (BidRequest.id)`.
+ */
+export function readIdFilter(params: URLSearchParams, name: string, what: string): string | undefined {
+  const value = params.get(name) ?? undefined;
+  if (value === '')
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${name} is empty: give ${what}, or leave ${name} out to take every one`,
+    );
+  return value;
+}
+
+/**
  * Refuses (400 `VALIDATION_FAILED`) a query parameter that `allowed` does not hold, or one given
  * more than once: a misspelt parameter would be ignored and a repeated one answered with one of
  * its values chosen silently. `usage` says what the route takes, e.g. `use status, limit, after`.

@@ -211,8 +211,11 @@ describe('GET /v1/billing-records', () => {
       ['limit=0', /limit must be an integer from 1 to 1000/],
       ['after=x', /after: send the `next` value/],
       ['impressionType=click', /impressionType must be one of exchange, external_impression, external_click/],
-      ['seat=', /seat must be a seat id/],
-      ['auctionId=', /^auctionId must be an auction id \(BidRequest\.id\)$/],
+      ['seat=', /^seat is empty: give a seat id \(SeatBid\.seat\), or leave seat out to take every one$/],
+      [
+        'auctionId=',
+        /^auctionId is empty: give an auction id \(BidRequest\.id\), or leave auctionId out to take every one$/,
+      ],
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
       ['format=banner', /format must be csv or json/],

@@ -94,7 +94,11 @@ describe('listing burl deliveries', () => {
     const empty = await api(tally, tally.adminKey, 'GET', '/v1/deliveries?seat=');
     assert.deepEqual(
       [empty.status, empty.body.error.code, empty.body.error.message],
-      [400, 'VALIDATION_FAILED', 'seat must be a seat id (SeatBid.seat)'],
+      [
+        400,
+        'VALIDATION_FAILED',
+        'seat is empty: give a seat id (SeatBid.seat), or leave seat out to take every one',
+      ],
     );
   });
 
