@@ -48,6 +48,25 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<?pi ${V}?>', 'xml', 'a?>b'), '<?pi a? >b?>');
   });
 
+  it('breaks up the hyphens of a comment that holds U+FFFE or U+FFFF of its own, in markup holding no macro too', () => {
+    assert.equal(fill('<p>a</p><!--\uFFFF--x--><i>', 'html', 'v'), '<p>a</p><!--\uFFFF - -x--><i>');
+    assert.equal(fill('<a>b</a><!--\uFFFF--x--><c/>', 'xml', 'v'), '<a>b</a><!--\uFFFF - -x--><c/>');
+    assert.equal(
+      fill('<!--\uFFFE-x-->${V}<!--\uFFFE--x-->', 'html', 'v'),
+      '<!--\uFFFE-x-->v<!--\uFFFE- -x-->',
+    );
+  });
+
+  it('fills the macros of markup of many regions of every kind and leaves the regions without one as they are', () => {
+    const regions =
+      '<!----><!-- c --><template><svg><g><![CDATA[x]]></g></svg><script>x</script><!x><?y>< <a b=1 c="2">' +
+      '<math><mi>t</mi></math><textarea>t</textarea><div onclick="f()" style="color:red">t</div></body>';
+    const markup = `${regions.repeat(50)}<a href="\${V}">\${V}</a>${regions.repeat(50)}`;
+    const filled = `${regions.repeat(50)}<a href="a&#32;&quot;b">a &quot;b</a>${regions.repeat(50)}`;
+    assert.equal(fill(markup, 'html', 'a "b'), filled);
+    assert.equal(fill(regions.repeat(100), 'html', 'a "b'), regions.repeat(100));
+  });
+
   it('leaves the shapes a comment’s own text holds as they are, and breaks up those an empty value brings together', () => {
     assert.equal(fill('<!-->${V}-->', 'xml', 'a'), '<!-->a-->');
     assert.equal(fill('<!--${V}a--->', 'html', 'b'), '<!--ba--->');

@@ -15,7 +15,10 @@ import { htmlRegions } from './html-regions.js';
 /** The language of a win's markup: banner HTML, VAST XML, native JSON. */
 export type MarkupLanguage = 'html' | 'xml' | 'json';
 
-/** Substitutes the macros of `text`, passing each value through `escape`. */
+/**
+ * Substitutes the macros of `text`, passing each value through `escape`. Every macro begins with
+ * `${`: a text without one comes back as it is.
+ */
 type RegionSubstitution = (text: string, escape: (value: string) => string) => string;
 
 /** How a region's values are written, and what must not appear in it after substitution. */
@@ -154,16 +157,56 @@ export function substituteInMarkup(
   substitute: RegionSubstitution,
 ): string {
   if (language === 'json') return substitute(markup, escapeJsonString);
-  const regions =
-    language === 'xml'
-      ? xmlRegions(markup)
-      : htmlRegions(markup).map((region) => ({
-          kind: htmlRegionKind(region),
-          start: region.start,
-          end: region.end,
-        }));
-  return regions.map((region) => substituteRegion(markup, region, substitute)).join('');
+  // A region without a macro comes out as it is, but for a comment holding a mark of its own.
+  const holdsMark = MARKED.test(markup);
+  if (!markup.includes(MACRO_START) && !holdsMark) return markup;
+  return language === 'xml'
+    ? substituteRegions(markup, xmlRegions(markup), (region) => region.kind, holdsMark, substitute)
+    : substituteRegions(markup, htmlRegions(markup), htmlRegionKind, holdsMark, substitute);
 }
+
+/**
+ * The markup with `substitute` applied to each of its regions (in order, covering it whole), each
+ * escaped as `kindOf` says. A region without a macro is left as it is, but for a comment when the
+ * markup holds a mark (see `commentText`); runs of such regions are copied whole, not region by
+ * region: markup of many small regions (hundreds of thousands of `<!---->`) and few macros would
+ * otherwise be cut into hundreds of thousands of strings to be joined again.
+ */
+function substituteRegions<R extends Pick<Region, 'start' | 'end'>>(
+  markup: string,
+  regions: readonly R[],
+  kindOf: (region: R) => RegionKind,
+  holdsMark: boolean,
+  substitute: RegionSubstitution,
+): string {
+  const pieces: string[] = [];
+  let keptStart = 0;
+  let keptEnd = 0;
+  let macroStart = markup.indexOf(MACRO_START);
+  for (const region of regions) {
+    const { start, end } = region;
+    if (macroStart !== -1 && macroStart < start) macroStart = markup.indexOf(MACRO_START, start);
+    const holdsMacro = macroStart !== -1 && macroStart + MACRO_START.length <= end;
+    if (!holdsMacro && !(holdsMark && kindOf(region) === 'comment')) {
+      if (start !== keptEnd) {
+        pieces.push(markup.slice(keptStart, keptEnd));
+        keptStart = start;
+      }
+      keptEnd = end;
+      continue;
+    }
+    pieces.push(
+      markup.slice(keptStart, keptEnd),
+      substituteRegion(markup, { kind: kindOf(region), start, end }, substitute),
+    );
+    keptStart = keptEnd = end;
+  }
+  pieces.push(markup.slice(keptStart, keptEnd));
+  return pieces.join('');
+}
+
+/** How every macro begins. */
+const MACRO_START = '${';
 
 /**
  * The value as an HTML attribute value, quoted or not: HTML-escaped, and white space, `=` and
