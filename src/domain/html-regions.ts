@@ -81,10 +81,24 @@ export function htmlRegions(html: string): HtmlRegion[] {
     const within = foreign.foreignText;
     return within === undefined ? {} : { name: within };
   };
-  /** Adds the text before `end`, naming the SVG script or style it is the text of, if any. */
+  /**
+   * Adds the text before `end`, naming the SVG script or style it is the text of, if any: to the
+   * text found last, when it ends where this begins and names the same, so that the text of a run
+   * of `<` that open nothing (`<<<`, `< `) is one region, not one for each `<`.
+   */
   const text = (end: number) => {
     if (end <= copied) return;
-    regions.push({ kind: 'markup', start: copied, end, ...foreignText() });
+    const within = foreign.foreignText;
+    const last = regions.at(-1);
+    if (last?.kind === 'markup' && last.end === copied && last.name === within) {
+      last.end = copied = end;
+      return;
+    }
+    regions.push(
+      within === undefined
+        ? { kind: 'markup', start: copied, end }
+        : { kind: 'markup', start: copied, end, name: within },
+    );
     copied = end;
   };
   /**
@@ -93,7 +107,7 @@ export function htmlRegions(html: string): HtmlRegion[] {
    */
   const enclosed: Enclose = (kind, start, end, closer, element) => {
     text(start);
-    const region: HtmlRegion = { kind, start, end: end === -1 ? lower.length : end, ...element };
+    const region = regionOf(kind, start, end === -1 ? lower.length : end, element);
     if (end === -1) region.closer = closer;
     regions.push(region);
     copied = region.end;
@@ -180,6 +194,23 @@ export function htmlRegions(html: string): HtmlRegion[] {
   return regions;
 }
 
+/**
+ * A region of `kind` from `start` to `end`, with what `element` says of its element. (Written out,
+ * not `{ ...element }`, and with the name it nearly always has in the literal: spreading an object
+ * into each of hundreds of thousands of regions, or adding properties to each afterwards, made
+ * reading markup of many tags or comments several times slower.)
+ */
+function regionOf(kind: HtmlRegion['kind'], start: number, end: number, element?: RegionElement): HtmlRegion {
+  const name = element?.name;
+  const region: HtmlRegion = name === undefined ? { kind, start, end } : { kind, start, end, name };
+  if (element === undefined) return region;
+  const { foreign, dataBlock, foreignCloser } = element;
+  if (foreign !== undefined) region.foreign = foreign;
+  if (dataBlock !== undefined) region.dataBlock = dataBlock;
+  if (foreignCloser !== undefined) region.foreignCloser = foreignCloser;
+  return region;
+}
+
 /** Attributes whose values are read again once their character references are: see `value` regions. */
 const REREAD_ATTRIBUTE = /^(?:on.+|style|srcdoc)$/;
 
@@ -248,13 +279,16 @@ function textContentKind(name: string): 'raw' | 'rcdata' | undefined {
   return RCDATA_ELEMENTS.has(name) ? 'rcdata' : undefined;
 }
 
+/** What a region says of the element it belongs to. */
+type RegionElement = Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock' | 'foreignCloser'>;
+
 /** Adds a region to those found, and says where to go on. */
 type Enclose = (
   kind: HtmlRegion['kind'],
   start: number,
   end: number,
   closer: string,
-  element?: Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock' | 'foreignCloser'>,
+  element?: RegionElement,
 ) => number;
 
 /** What opens a CDATA section, in SVG or MathML content (elsewhere, a bogus comment). */
