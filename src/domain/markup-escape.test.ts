@@ -48,6 +48,13 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<?pi ${V}?>', 'xml', 'a?>b'), '<?pi a? >b?>');
   });
 
+  it('escapes a value after each < that opens nothing, in a run of such text as after a single one', () => {
+    assert.equal(
+      fill('<<${V}< ${V}<!---->-->x<${V}<!x>${V}<svg><script><<${V}</script></svg>', 'html', 'a"b'),
+      '<<&#97;&quot;b< a&quot;b<!---->-->x<&#97;&quot;b<!x>a&quot;b<svg><script><<a\\u0022b</script></svg>',
+    );
+  });
+
   it('breaks up the hyphens of a comment that holds U+FFFE or U+FFFF of its own, in markup holding no macro too', () => {
     assert.equal(fill('<p>a</p><!--\uFFFF--x--><i>', 'html', 'v'), '<p>a</p><!--\uFFFF - -x--><i>');
     assert.equal(fill('<a>b</a><!--\uFFFF--x--><c/>', 'xml', 'v'), '<a>b</a><!--\uFFFF - -x--><c/>');
