@@ -283,8 +283,14 @@ function readTag(xml: string, at: number): { token: Token; end: number } {
     const match = pattern.exec(xml);
     if (match) return { token: read(match, at), end: at + match[0].length };
   }
-  return { token: { kind: 'stray' }, end: at + 1 };
+  return { token: STRAY, end: at + 1 };
 }
+
+/**
+ * The one token every stray `<` is read as: none is told from another, and markup of a million of
+ * them made a million objects that lived as long as the reading.
+ */
+const STRAY: Token = Object.freeze({ kind: 'stray' });
 
 /**
  * If a comment, CDATA section, PI or declaration (DOCTYPE…) starts at `at`, the offset just after
