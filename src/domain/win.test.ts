@@ -1616,6 +1616,18 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win()).warnings, [], 'a plain ${AUCTION_PRICE} needs no keys');
   });
 
+  it('fills an encrypted price the seat has no keys for with AUDIT in a test win, and says so', () => {
+    const adm = '<img src="https://dsp.example/imp?p=${AUCTION_PRICE:BF}&b=${AUCTION_PRICE:B64}">';
+    const tested = ok(win({ test: true, bid: { adm, burl: undefined } }));
+    assert.equal(tested.adm?.includes('imp?p=AUDIT&b=Mi41'), true, tested.adm ?? '');
+    assert.deepEqual(tested.warnings, [
+      'the bid asks for an encrypted price (${AUCTION_PRICE:…}) but seat "seat-1" has no price keys for account 1 in TALLY_PRICE_KEYS: it is filled with AUDIT in this test win',
+    ]);
+    assert.equal(encodedPrice('BF', claimsOf(tested.noticeUrls.adm), env, Date.now()), 'AUDIT');
+    const billed = ok(win({ bid: { adm, burl: undefined } }));
+    assert.equal(billed.adm?.includes('imp?p=&b=Mi41'), true, billed.adm ?? '');
+  });
+
   it("never encrypts another account's win with a seat's price keys: they are the keys of one account's DSP", () => {
     const encrypted = 'https://dsp.example/bill?p=${AUCTION_PRICE:BF}';
     const own = instrumentWin(win({ seat: 'enc-seat', bid: { burl: encrypted } }), env);
