@@ -712,7 +712,7 @@ function encodedPriceWarnings(
   if (env.priceKeysFor(env.accountId, parsed.seat) !== undefined) return [];
   if (!texts.some(([, text]) => text !== undefined && usesEncryptedPrice(text))) return [];
   return [
-    `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys for account ${env.accountId} in TALLY_PRICE_KEYS: it is filled with an empty string`,
+    `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys for account ${env.accountId} in TALLY_PRICE_KEYS: it is filled ${parsed.test ? `with ${AUDIT} in this test win` : 'with an empty string'}`,
   ];
 }
 
@@ -955,8 +955,9 @@ function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
 /**
  * `${AUCTION_PRICE:<suffix>}`: with `:B64` (OpenRTB's own example of an encoding) the price as
  * `${AUCTION_PRICE}` writes it, in Base64; with any other suffix the price encrypted with the
- * account's keys for the seat (Google's scheme), or '' when it has none: the same for the same
- * impression, price and `atMs` (see `impressionIv`), the time the impression is filled in for.
+ * account's keys for the seat (Google's scheme), or, when it has none, '' ({@link AUDIT} in a test
+ * win): the same for the same impression, price and `atMs` (see `impressionIv`), the time the
+ * impression is filled in for.
  */
 export function encodedPrice(
   suffix: string,
@@ -966,7 +967,7 @@ export function encodedPrice(
 ): string {
   if (isBase64Suffix(suffix)) return Buffer.from(formatMicros(claims.priceMicros)).toString('base64');
   const keys = env.priceKeysFor(claims.accountId, claims.seat);
-  if (keys === undefined) return '';
+  if (keys === undefined) return claims.test ? AUDIT : '';
   const iv = impressionIv(keys, impressionKey(claims), claims.priceMicros, atMs);
   return encryptPrice(claims.priceMicros, keys, iv);
 }
