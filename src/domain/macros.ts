@@ -23,8 +23,8 @@ export interface MacroValues {
   discountPct?: string;
   discountCpm?: string;
   /**
-   * Index's `${SUPPLY_FEE}`, the exchange's revenue share in percent. No win carries it, so it stays
-   * undefined: empty, as Index fills it where the seller does not disclose its fee.
+   * Index's `${SUPPLY_FEE}`, the exchange's revenue share in percent. No win carries it: empty, as
+   * Index fills it where the seller does not disclose its fee (`AUDIT` in a test win).
    */
   supplyFee?: string;
   /** The IAB's privacy macros, from the bid request (see `privacyValuesOf`). */
