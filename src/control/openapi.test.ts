@@ -504,6 +504,13 @@ describe('the OpenAPI document served at /docs', () => {
     assert.match(records, /formula/, 'the billing records say their CSV cells are escaped too');
   });
 
+  it('documents the 503 a prefetched or prerendered click gets, recorded as prefetch, beside the retry', () => {
+    const declined = operation('/clktr', 'get').responses['503']?.description ?? '';
+    assert.match(declined, /prefetch(?:ed)? or prerendered click[^]*recorded as prefetch/);
+    assert.match(declined, /overloaded or not recorded: retry/);
+    assert.doesNotMatch(operation('/imptr', 'get').responses['503']?.description ?? '', /prefetch/);
+  });
+
   it('names each operation with the article its noun takes: an advertiser, an impression tracker', () => {
     for (const { name, operation: documented } of operations()) {
       for (const text of [documented.summary ?? '', documented.description ?? '']) {
