@@ -1059,7 +1059,8 @@ export const OPENAPI_DOCUMENT = {
                   ...CONNECTION_ERRORS,
                   '503': {
                     description:
-                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection',
+                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected: the browser asks again as the link is followed',
+                    content: { 'text/plain': {} },
                   },
                 },
         };
