@@ -12,11 +12,9 @@
 import { appendToHtml } from '../src/domain/banner.js';
 import { substituteMacrosInMarkup } from '../src/domain/macros.js';
 import type { MacroValues } from '../src/domain/macros.js';
+import { medianMicros } from './median-micros.js';
 
 const SIZE_KB = Number(process.env.BENCH_SIZE_KB ?? '1024');
-/** Each input is timed until this much time has passed (at least 3 times); the median counts. */
-const MIN_TOTAL_MS = 500;
-const MIN_REPEATS = 3;
 const VALUES: MacroValues = { auctionId: 'auction-1', price: '2.5', currency: 'USD' };
 const TAGS = ['<img src="https://tally.example/n/tok123" width="1" height="1" alt="" style="display:none">'];
 /** The macro every input holds, in a tag. */
@@ -46,19 +44,6 @@ const INPUTS: Record<string, (bytes: number) => string> = {
   'many <s': (bytes) => sized(bytes, HEAD, '<'),
   'long attribute value': (bytes) => sized(bytes, `${HEAD}<div title="`, 'x', '">'),
 };
-
-/** The median time of one call of `body`, in µs. */
-function medianMicros(body: () => unknown): number {
-  const timings: number[] = [];
-  const started = performance.now();
-  while (timings.length < MIN_REPEATS || performance.now() - started < MIN_TOTAL_MS) {
-    const runStarted = performance.now();
-    body();
-    timings.push((performance.now() - runStarted) * 1000);
-  }
-  timings.sort((a, b) => a - b);
-  return timings[Math.floor(timings.length / 2)] ?? Number.NaN;
-}
 
 /** µs per KB to fill the macros of `markup` and add Tally's tags to it. */
 function microsPerKb(markup: string): number {

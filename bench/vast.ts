@@ -16,11 +16,9 @@
 import { XMLValidator } from 'fast-xml-parser';
 import { instrumentVast } from '../src/domain/vast.js';
 import type { VastTrackers } from '../src/domain/vast.js';
+import { medianMicros } from './median-micros.js';
 
 const SIZES_KB = (process.env.BENCH_SIZES_KB ?? '16,64,256,1024').split(',').map(Number);
-/** Each input is timed until this much time has passed (at least 3 times); the median counts. */
-const MIN_TOTAL_MS = 500;
-const MIN_REPEATS = 3;
 const TRACKERS: VastTrackers = {
   impressionUrl: 'https://tally.example/n/tok123?src=vast&cb=42',
   errorUrl: 'https://tally.example/e/tok123?code=[ERRORCODE]',
@@ -60,19 +58,6 @@ const INPUTS: Record<string, (bytes: number) => string> = {
   'many stray <s': (bytes) => sized(bytes, IN_INLINE, '<', END_INLINE),
   'many comments': (bytes) => sized(bytes, IN_INLINE, '<!---->', END_INLINE),
 };
-
-/** The median time of one call of `body`, in µs. */
-function medianMicros(body: () => unknown): number {
-  const timings: number[] = [];
-  const started = performance.now();
-  while (timings.length < MIN_REPEATS || performance.now() - started < MIN_TOTAL_MS) {
-    const runStarted = performance.now();
-    body();
-    timings.push((performance.now() - runStarted) * 1000);
-  }
-  timings.sort((a, b) => a - b);
-  return timings[Math.floor(timings.length / 2)] ?? Number.NaN;
-}
 
 const header = [
   'input',
