@@ -113,8 +113,9 @@ describe('a control-API write while another connection holds the write lock', ()
         scope: { type: 'advertiser', id: advertiserId },
       });
     const waiting = scopedTo(id);
-    // The key's request is read and its scope checked before the deletion commits.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The key's request is read and its scope checked before the deletion commits: a second leaves
+    // a loaded machine time to, well within the 5 s the write then waits for the lock.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     holder.exec('COMMIT');
     holder.close();
     const refused = await waiting;
