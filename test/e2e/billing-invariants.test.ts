@@ -5,6 +5,8 @@ import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { CHROME } from '../support/user-agents.js';
+import { winBody } from '../support/win-body.js';
+import type { WinSpec } from '../support/win-body.js';
 import { until } from '../support/until.js';
 import { DAY_MS, HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
@@ -37,43 +39,22 @@ function expect(outcome: string, reason = '', times = 1): void {
   fired.set(key, (fired.get(key) ?? 0) + times);
 }
 
-interface WinSpec {
-  imp?: object;
-  context?: object;
-  bid?: object;
-  publisherBurl?: boolean;
-  test?: boolean;
-  auctionTimeMs?: number;
-  clearingPrice?: number;
-}
-
 /** A win of its own auction, its DSP burl carrying the auction id and the price. */
 function win(spec: WinSpec = {}): { auctionId: string; body: object } {
   sequence++;
   const auctionId = `mix-${sequence}`;
-  return {
-    auctionId,
-    body: {
-      request: {
-        id: auctionId,
-        imp: [{ id: '1', ...(spec.imp ?? { banner: { w: 300, h: 250 } }) }],
-        ...(spec.context ?? { site: { publisher: { id: 'pub-mix' } } }),
-      },
+  const body = winBody(
+    { ...spec, clearingPrice: spec.clearingPrice ?? 1 + sequence / 100 },
+    {
+      auctionId,
+      bidId: `bid-${sequence}`,
       seat: 'seat-mix',
-      bid: {
-        id: `bid-${sequence}`,
-        impid: '1',
-        price: 3,
-        adm: '<div>ad</div>',
-        burl: `${dsp.url}/bill?auction=\${AUCTION_ID}&price=\${AUCTION_PRICE}&cur=\${AUCTION_CURRENCY}`,
-        ...spec.bid,
-      },
-      clearingPrice: spec.clearingPrice ?? 1 + sequence / 100,
-      ...(spec.publisherBurl === undefined ? {} : { publisherBurl: spec.publisherBurl }),
-      ...(spec.test === undefined ? {} : { test: spec.test }),
-      ...(spec.auctionTimeMs === undefined ? {} : { auctionTimeMs: spec.auctionTimeMs }),
+      publisherId: 'pub-mix',
+      price: 3,
+      burl: `${dsp.url}/bill?auction=\${AUCTION_ID}&price=\${AUCTION_PRICE}&cur=\${AUCTION_CURRENCY}`,
     },
-  };
+  );
+  return { auctionId, body };
 }
 
 async function register(...bodies: object[]): Promise<any[]> {

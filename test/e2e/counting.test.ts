@@ -10,6 +10,8 @@ import { generateKey, sealToken } from '../../src/domain/token.js';
 import { until } from '../support/until.js';
 import { ledgerEventsOf } from '../support/ledger-events.js';
 import { CHROME } from '../support/user-agents.js';
+import { winBody } from '../support/win-body.js';
+import type { WinSpec } from '../support/win-body.js';
 import { hourStartMs } from '../../src/lib/time.js';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -27,41 +29,16 @@ function expect(outcome: string, reason = ''): void {
   fired.set(key, (fired.get(key) ?? 0) + 1);
 }
 
-interface WinSpec {
-  imp?: object;
-  context?: object;
-  bid?: object;
-  publisherBurl?: boolean;
-  test?: boolean;
-  auctionTimeMs?: number;
-  clearingPrice?: number;
-  bidResponseId?: string;
-  seat?: string;
-}
-
 function buildWin(spec: WinSpec = {}): object {
   auctionSeq++;
-  return {
-    request: {
-      id: `auction-${auctionSeq}`,
-      imp: [{ id: '1', ...(spec.imp ?? { banner: { w: 300, h: 250 } }) }],
-      ...(spec.context ?? { site: { publisher: { id: 'pub-web' } } }),
-    },
-    seat: spec.seat ?? 'seat-1',
-    bid: {
-      id: `bid-${auctionSeq}`,
-      impid: '1',
-      price: 1.25,
-      adm: '<div>ad</div>',
-      burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}&mbr=\${AUCTION_MBR}&bidid=\${AUCTION_BID_ID}`,
-      ...spec.bid,
-    },
-    ...(spec.publisherBurl === undefined ? {} : { publisherBurl: spec.publisherBurl }),
-    ...(spec.test === undefined ? {} : { test: spec.test }),
-    ...(spec.auctionTimeMs === undefined ? {} : { auctionTimeMs: spec.auctionTimeMs }),
-    ...(spec.clearingPrice === undefined ? {} : { clearingPrice: spec.clearingPrice }),
-    ...(spec.bidResponseId === undefined ? {} : { bidResponseId: spec.bidResponseId }),
-  };
+  return winBody(spec, {
+    auctionId: `auction-${auctionSeq}`,
+    bidId: `bid-${auctionSeq}`,
+    seat: 'seat-1',
+    publisherId: 'pub-web',
+    price: 1.25,
+    burl: `${dsp.url}/bill?price=\${AUCTION_PRICE}&auction=\${AUCTION_ID}&cur=\${AUCTION_CURRENCY}&mbr=\${AUCTION_MBR}&bidid=\${AUCTION_BID_ID}`,
+  });
 }
 
 async function register(...wins: object[]): Promise<any[]> {
