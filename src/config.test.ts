@@ -695,7 +695,7 @@ describe('configuration', () => {
     ]);
   });
 
-  it('drops the trailing slashes of the public URL and refuses one notice URLs could not be built on: no http(s), no host, a bad port, a user, a query or a fragment', () => {
+  it('drops the trailing slashes of the public URL and refuses one notice URLs could not be built on: no http(s), no host, a bad port, a user, a query, a fragment, white space or a control character', () => {
     const parsed = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example.com//' });
     assertAccepted(parsed);
     assert.equal(parsed.config.publicUrl, 'https://tally.example.com');
@@ -712,6 +712,11 @@ describe('configuration', () => {
       ['https://user:pass@tally.example', /must hold no user name or password/],
       ['http://127.0.0.1:8080?x=', /must have no query/],
       ['http://127.0.0.1:8080#a', /must have no fragment/],
+      // The URL parser drops these, but notice URLs are built on the text as given.
+      ['https://tally.example.com ', /holds white space or a control character/],
+      ['https://tally.example.com/\t', /holds white space or a control character/],
+      ['https://tally.example\ncom', /holds white space or a control character/],
+      ['https://tally.example.com/p\u0000', /holds white space or a control character/],
     ];
     for (const [url, problem] of refusals) {
       const refused = parseConfig({ TALLY_PUBLIC_URL: url });

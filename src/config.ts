@@ -354,7 +354,8 @@ function defaultPublicUrl(host: string, port: number): string {
 /**
  * What makes `text` no base for notice URLs, or `undefined`: Tally appends `/n/<token>` to it, so
  * it must be an http(s) URL with a host, and no user name, query or fragment, which would take the
- * path Tally appends out of the path.
+ * path Tally appends out of the path, nor white space or control characters, which a notice URL
+ * cannot carry.
  */
 function problemOfPublicUrl(text: string): string | undefined {
   if (!/^https?:\/\/[^/?#]/i.test(text)) return 'must begin http:// or https:// and a host';
@@ -364,6 +365,8 @@ function problemOfPublicUrl(text: string): string | undefined {
   } catch {
     return 'is not a URL (a host, and a port from 1 to 65535 if any)';
   }
+  // The URL parser drops these (a stray space or line break), but notice URLs take the text as given.
+  if (/[\s\p{Cc}]/u.test(text)) return 'holds white space or a control character';
   if (url.port === '0') return 'names port 0, which no notice can reach (a port is 1 to 65535)';
   if (BROWSER_BLOCKED_PORTS.has(Number(url.port)))
     return `names port ${url.port}, which browsers refuse to fetch from (the Fetch standard's blocked ports), so no notice would reach it`;
