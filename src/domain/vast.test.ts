@@ -442,6 +442,54 @@ describe('instrumentVast: where Tally’s elements go among the children', () =>
     );
   });
 
+  test('leaves a whole VAST document nested in an Extension of an IAB sample as it came, instrumenting only the sample’s ad', () => {
+    const sample = readFileSync(new URL('v4.1_Wrapper_Tag-test.xml', VAST_FIXTURES), 'utf8');
+    const nested =
+      '<Extensions><Extension type="waterfall"><VAST version="3.0"><Ad id="backup"><InLine>' +
+      '<AdSystem>other</AdSystem><AdTitle>t</AdTitle><Error><![CDATA[https://other.example/e]]></Error>' +
+      '<Impression><![CDATA[https://other.example/i]]></Impression><Creatives/></InLine></Ad>' +
+      '<Ad><Wrapper><AdSystem>other</AdSystem><VASTAdTagURI><![CDATA[https://other.example/v]]>' +
+      '</VASTAdTagURI></Wrapper></Ad></VAST></Extension></Extensions>';
+    const input = sample.replace('\n    </Wrapper>', `\n      ${nested}\n    </Wrapper>`);
+    assert.ok(input.includes(nested), 'the nested document is in the sample’s Wrapper');
+    const result = assertInstrumented(input);
+    assert.equal(result.adCount, 1);
+    assert.equal(withoutTallyElements(result.markup), input);
+    assert.ok(result.markup.includes(nested), 'the Extension is served as the DSP wrote it');
+    const output = parseStrictly(result.markup);
+    const [ownAd] = elementsNamed(output, 'Wrapper');
+    assert.ok(ownAd, 'the sample’s Wrapper is there');
+    assert.deepEqual(childElements(ownAd, 'Impression').map(text), [
+      'https://example.com/track/impression',
+      TRACKERS.impressionUrl,
+    ]);
+    assert.deepEqual(childElements(ownAd, 'Error').map(text), [
+      'https://example.com/error',
+      TRACKERS.errorUrl,
+    ]);
+  });
+
+  test('instruments no ad of an Extension that sits beside an ad’s InLine or at the document’s root', () => {
+    const inner = '<Ad><InLine><AdSystem>x</AdSystem><Impression>x</Impression></InLine></Ad>';
+    const extension = `<Extensions><Extension>${inner}</Extension></Extensions>`;
+    const own = '<InLine><AdSystem>dsp</AdSystem><Impression>1</Impression></InLine>';
+    const instrumentedOwn = `<InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}<Impression>1</Impression>${OUR_IMPRESSION}</InLine>`;
+    for (const [input, expected] of [
+      [
+        `<VAST version="4.0"><Ad>${own}${extension}</Ad></VAST>`,
+        `<VAST version="4.0"><Ad>${instrumentedOwn}${extension}</Ad></VAST>`,
+      ],
+      [
+        `<VAST version="4.0"><Ad>${own}</Ad>${extension}</VAST>`,
+        `<VAST version="4.0"><Ad>${instrumentedOwn}</Ad>${extension}</VAST>`,
+      ],
+    ]) {
+      const result = assertInstrumented(input ?? '');
+      assert.equal(result.adCount, 1);
+      assert.equal(result.markup, expected);
+    }
+  });
+
   test('puts the Error before the first of several Impressions and the Impression after the last', () => {
     const input =
       '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>' +
@@ -569,6 +617,14 @@ describe('instrumentVast where the markup stops being cleanly nested', () => {
     assert.match(result.warnings.join('\n'), /not well-formed XML/);
   });
 
+  test('ends an Ad at a sloppy end tag (< /Ad>), so that the next Ad is still one of the document’s', () => {
+    const ad = '<Ad><InLine><AdSystem>a</AdSystem></InLine>';
+    const instrumented = `<Ad><InLine><AdSystem>a</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}</InLine>`;
+    const result = assertInstrumented(`<VAST>${ad}< /Ad>${ad}</Ad></VAST>`);
+    assert.equal(result.adCount, 2);
+    assert.equal(result.markup, `<VAST>${instrumented}< /Ad>${instrumented}</Ad></VAST>`);
+  });
+
   test('leaves an empty <InLine/> out of the pairing of a malformed document’s InLines', () => {
     const input = '<VAST><Ad><InLine/></Ad><Ad><InLine><AdSystem>a</AdSystem>< /InLine></Ad></VAST>';
     const result = assertInstrumented(input);
@@ -629,28 +685,32 @@ describe('instrumentVast on markup shaped to be slow to scan', () => {
     assert.equal(result.markup, `<VAST version="3.0">${instrumented.repeat(ads)}</VAST>`);
   });
 
-  test('reads the children of ads nested in ads, each as its own', () => {
+  test('reads an ad’s children past an Ad nested in it, which is no ad of the document and is left as it came', () => {
     const input =
       '<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem>' +
       '<Ad><InLine><Impression>inner</Impression></InLine></Ad>' +
       '<Impression>outer</Impression></Wrapper></Ad></VAST>';
     const result = assertInstrumented(input);
+    assert.equal(result.adCount, 1);
     assert.equal(
       result.markup,
-      `<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem>${OUR_ERROR}<Ad><InLine>${OUR_ERROR}` +
-        `<Impression>inner</Impression>${OUR_IMPRESSION}</InLine></Ad>` +
+      `<VAST version="4.0"><Ad><Wrapper><AdSystem>outer</AdSystem>${OUR_ERROR}` +
+        '<Ad><InLine><Impression>inner</Impression></InLine></Ad>' +
         `<Impression>outer</Impression>${OUR_IMPRESSION}</Wrapper></Ad></VAST>`,
     );
   });
 
-  test('instruments each of 2 000 ads nested one in the other', () => {
+  test('instruments only the outermost of 2 000 ads nested one in the other, the document’s one ad', () => {
     const depth = 2_000;
     const opening = '<Ad><InLine><Impression>x</Impression>';
     const closing = '</InLine></Ad>';
     const result = assertInstrumented(`<VAST>${opening.repeat(depth)}${closing.repeat(depth)}</VAST>`);
-    assert.equal(result.adCount, depth);
+    assert.equal(result.adCount, 1);
     const instrumentedOpening = `<Ad><InLine>${OUR_ERROR}<Impression>x</Impression>${OUR_IMPRESSION}`;
-    assert.equal(result.markup, `<VAST>${instrumentedOpening.repeat(depth)}${closing.repeat(depth)}</VAST>`);
+    assert.equal(
+      result.markup,
+      `<VAST>${instrumentedOpening}${opening.repeat(depth - 1)}${closing.repeat(depth)}</VAST>`,
+    );
   });
 
   test('leaves 8 000 InLine opening tags that are never closed untouched, with a warning', () => {

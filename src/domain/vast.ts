@@ -132,13 +132,14 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
  * Adds `<Impression>` and `<Error>` with Tally's URLs (in CDATA) to every `<InLine>` and `<Wrapper>`
  * of a VAST document (2.0 to 4.x; VAST 1.0 documents get the same elements, with a warning). Tag
  * names match case-insensitively, with or without a namespace prefix (Tally's elements reuse the
- * prefix); only an `<InLine>` or `<Wrapper>` child of an `<Ad>` is an ad. The `<Impression>` goes
- * right after the last existing one; the `<Error>` where the schema of the document's VAST version
- * reads it: in VAST 4, after the last `<Error>`, else after `<AdSystem>`; otherwise right before
- * the first `<Impression>`, and not at all in a VAST 2.0 or 3.0 ad that has an `<Error>` already
- * (their schemas allow one; a warning says so). With no `<Impression>`, both go after the last
- * `<Error>`, else after `<AdSystem>`, else right after the opening tag. Empty (`<InLine/>`)
- * elements are not ads and are left alone.
+ * prefix); only an `<InLine>` or `<Wrapper>` child of an `<Ad>` child of the root is an ad, never
+ * one in an `<Extension>` (a whole VAST document nested there included), which is left as it came.
+ * The `<Impression>` goes right after the last existing one; the `<Error>` where the schema of the
+ * document's VAST version reads it: in VAST 4, after the last `<Error>`, else after `<AdSystem>`;
+ * otherwise right before the first `<Impression>`, and not at all in a VAST 2.0 or 3.0 ad that has
+ * an `<Error>` already (their schemas allow one; a warning says so). With no `<Impression>`, both go
+ * after the last `<Error>`, else after `<AdSystem>`, else right after the opening tag. Empty
+ * (`<InLine/>`) elements are not ads and are left alone.
  *
  * Well-formed input (per fast-xml-parser's validator) gives well-formed output, checked again.
  *
@@ -243,10 +244,7 @@ export function declaresAudioAds(xml: string): boolean {
   let ads = 0;
   const path: string[] = [];
   for (const token of scanMarkup(xml)) {
-    if (token.kind === 'close') {
-      const closed = path.lastIndexOf(localName(token.name));
-      if (closed !== -1) path.length = closed;
-    }
+    if (token.kind === 'close') closeOnPath(path, token.name);
     if (token.kind !== 'open') continue;
     const name = localName(token.name);
     if (name === 'ad' && path.length === 1) {
@@ -418,12 +416,13 @@ function planInsertions(
 }
 
 /**
- * Finds every `<InLine>` and `<Wrapper>` with content that is a child of an `<Ad>` (an element of
- * that name elsewhere, in an `<Extension>`, is the DSP's data) and reads its children, in one walk
- * over the tokens however many and however nested the elements are. An element's children are read while the
- * markup is properly nested: the reading stops at its end tag, or at the first tag that is sloppy,
- * stray or mismatched (past that point, nesting is guesswork), which also stops the reading of every
- * element around it.
+ * Finds every `<InLine>` and `<Wrapper>` with content that is one of the document's ads (see
+ * {@link isAdOfDocument}: an element of that name elsewhere, in an `<Extension>` or a VAST document
+ * nested in one, is the DSP's data) and reads its children, in one walk over the tokens however
+ * many and however nested the elements are. A sloppy end tag (`< /Ad>`) ends its element too. An
+ * element's children are read while the markup is properly nested: the reading stops at its end
+ * tag, or at the first tag that is sloppy, stray or mismatched (past that point, nesting is
+ * guesswork), which also stops the reading of every element around it.
  */
 function readAdElements(tokens: readonly Token[]): AdElement[] {
   const adElements: AdElement[] = [];
@@ -442,9 +441,9 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
         if (parent) noteChild(parent, token.name, token.end);
         continue;
       }
-      const parentName = path.at(-1);
+      const isAd = AD_ELEMENTS.has(name) && isAdOfDocument(path);
       path.push(name);
-      if (AD_ELEMENTS.has(name) && parentName === 'ad') {
+      if (isAd) {
         const anchors = { closedCleanly: false, lastChildEnd: token.end };
         adElements.push({ opening: token, anchors });
         openElements.push({ name: token.name, anchors });
@@ -452,8 +451,7 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
         openElements.push({ name: token.name });
       }
     } else if (token.kind === 'close') {
-      const closed = path.lastIndexOf(localName(token.name));
-      if (closed !== -1) path.length = closed;
+      closeOnPath(path, token.name);
       const element = openElements.pop();
       if (element?.anchors) element.anchors.closedCleanly = element.name === token.name;
       const parent = openElements.at(-1)?.anchors;
@@ -461,10 +459,27 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
       if (element?.name !== token.name) openElements.length = 0;
       else if (parent) noteChild(parent, token.name, token.end);
     } else {
+      if (token.kind === 'loose' && token.closing) closeOnPath(path, token.name);
       openElements.length = 0;
     }
   }
   return adElements;
+}
+
+/**
+ * Whether an `<InLine>` or `<Wrapper>` opening inside the elements `path` names (outermost first)
+ * is one of the document's ads: its parent is an `<Ad>` child of the root element, the only place
+ * the VAST schema has one, and the only one players read. An `<Ad>` anywhere else — in a VAST
+ * document nested in an `<Extension>`, or in another ad — is data of the DSP's or a vendor's.
+ */
+function isAdOfDocument(path: readonly string[]): boolean {
+  return path.length === 2 && path[1] === 'ad';
+}
+
+/** Closes the innermost open element of that name, and every element inside it; else nothing. */
+function closeOnPath(path: string[], qualifiedName: string): void {
+  const closed = path.lastIndexOf(localName(qualifiedName));
+  if (closed !== -1) path.length = closed;
 }
 
 /** Records a direct child that ends at `end`. */
