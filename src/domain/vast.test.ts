@@ -310,12 +310,32 @@ describe('instrumentVast on crafted documents', () => {
     assert.equal(result.markup, input);
   });
 
-  test('leaves a no-ad response (an Error at the root) untouched with a warning', () => {
-    const input = '<VAST version="4.0"><Error><![CDATA[https://dsp.example/noad]]></Error></VAST>';
-    const result = instrumentVast(input, TRACKERS);
-    assert.ok(!result.ok, 'a no-ad response is left untouched with a warning, not instrumented');
-    assert.equal(result.markup, input);
-    assert.match(result.warning, /no <InLine> or <Wrapper>/);
+  test('leaves a no-ad response untouched, with a warning that says it is one, however its root is written', () => {
+    for (const input of [
+      '<VAST version="4.0"><Error><![CDATA[https://dsp.example/noad]]></Error></VAST>',
+      '<VAST version="3.0"/>',
+      '<?xml version="1.0"?>\n<vast:VAST xmlns:vast="http://www.iab.com/VAST" version="4.1">\n</vast:VAST>',
+      '<VAST version="4.0"><!-- <Ad><InLine></InLine></Ad> --></VAST>',
+      '<VideoAdServingTemplate></VideoAdServingTemplate>',
+    ]) {
+      const result = instrumentVast(input, TRACKERS);
+      assert.ok(!result.ok, `${input}: a no-ad response is left untouched with a warning, not instrumented`);
+      assert.equal(result.markup, input);
+      assert.equal(result.noAd, true, input);
+      assert.equal(
+        result.warning,
+        'the VAST is a no-ad response (its root element holds no <Ad>): a player plays nothing, so no impression can happen',
+      );
+    }
+  });
+
+  test('does not call a VAST whose ads hold no InLine or Wrapper, or markup that is no VAST, a no-ad response', () => {
+    for (const input of ['<VAST version="4.0"><Ad/></VAST>', '<Ad><InLine/></Ad>', '<html>not vast</html>']) {
+      const result = instrumentVast(input, TRACKERS);
+      assert.ok(!result.ok, input);
+      assert.equal(result.noAd, false, input);
+      assert.equal(result.warning, 'no <InLine> or <Wrapper> element found (outside comments and CDATA)');
+    }
   });
 
   for (const garbage of [

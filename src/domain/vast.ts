@@ -21,11 +21,12 @@ export interface VastTrackers {
 /**
  * The outcome of {@link instrumentVast}. On success, `adCount` is the number of `<InLine>` and
  * `<Wrapper>` elements instrumented and `warnings` says what was unusual about the input. On
- * failure, `markup` is the input, untouched, and `warning` says why.
+ * failure, `markup` is the input, untouched, `warning` says why, and `noAd` whether the input is a
+ * VAST no-ad response, on which no impression can happen.
  */
 type VastResult =
   | { ok: true; markup: string; adCount: number; warnings: string[] }
-  | { ok: false; markup: string; warning: string };
+  | { ok: false; markup: string; warning: string; noAd: boolean };
 
 /** One piece of markup found by {@link scanMarkup}; comments, CDATA sections, PIs and DOCTYPEs are skipped. */
 type Token =
@@ -106,6 +107,10 @@ const SKIPPED_CONSTRUCTS: readonly (readonly [string, string])[] = [
 const AD_ELEMENTS = new Set(['inline', 'wrapper']);
 const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(VAST|VideoAdServingTemplate|DAAST)[\s/>]/iy;
 const VAST_1_ROOT = 'videoadservingtemplate';
+/** The local names of the root elements of VAST (all versions) and DAAST documents. */
+const TEMPLATE_ROOTS = new Set(['vast', VAST_1_ROOT, 'daast']);
+const NO_AD_WARNING =
+  'the VAST is a no-ad response (its root element holds no <Ad>): a player plays nothing, so no impression can happen';
 const WHITESPACE_RUN = /\s*/y;
 const ERROR_NOT_ADDED_WARNING =
   "an ad already has the one <Error> its VAST version (2.0 or 3.0) allows: Tally's error URL (noticeUrls.vast_error) was not added to it";
@@ -158,6 +163,7 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const tokens = scanMarkup(xml);
   const adElements = readAdElements(tokens);
   if (adElements.length === 0) {
+    if (isNoAdResponse(tokens)) return { ok: false, markup: xml, warning: NO_AD_WARNING, noAd: true };
     return untouched(xml, 'no <InLine> or <Wrapper> element found (outside comments and CDATA)');
   }
   const validation = XMLValidator.validate(xml);
@@ -515,6 +521,23 @@ function applyInsertions(xml: string, insertions: readonly Insertion[]): string 
   return output + xml.slice(copied);
 }
 
+/**
+ * Whether the document is a VAST (or DAAST) no-ad response: its root element, `<VAST>` or another
+ * template's, holds no `<Ad>` (outside comments and CDATA), whatever else it holds (an `<Error>`).
+ */
+function isNoAdResponse(tokens: readonly Token[]): boolean {
+  const path: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'close') closeOnPath(path, token.name);
+    if (token.kind !== 'open') continue;
+    const name = localName(token.name);
+    if (path.length === 0 && !TEMPLATE_ROOTS.has(name)) return false;
+    if (path.length === 1 && name === 'ad') return false;
+    if (!token.selfClosing) path.push(name);
+  }
+  return tokens.some((token) => token.kind === 'open');
+}
+
 function isVast1(tokens: readonly Token[]): boolean {
   const root = tokens.find((token) => token.kind === 'open');
   return root?.kind === 'open' && localName(root.name) === VAST_1_ROOT;
@@ -564,5 +587,5 @@ function malformedInputWarning(validation: XmlValidationError): string {
 }
 
 function untouched(xml: string, warning: string): VastResult {
-  return { ok: false, markup: xml, warning };
+  return { ok: false, markup: xml, warning, noAd: false };
 }

@@ -360,6 +360,15 @@ describe('instrumenting a win', () => {
     assert.deepEqual(burl.warnings, ['native markup is not valid JSON: the markup is served as it came']);
   });
 
+  it('says of a no-ad VAST response that no impression can happen on it, not that it needs the notice fired', () => {
+    const adm = '<VAST version="3.0"><Error><![CDATA[https://dsp.example/e?c=[ERRORCODE]]]></Error></VAST>';
+    const result = ok(win({ imp: { video: {} }, bid: { adm } }));
+    assert.equal(result.adm, adm);
+    assert.deepEqual(result.warnings, [
+      'the VAST is a no-ad response (its root element holds no <Ad>): a player plays nothing, so no impression can happen; the markup is served as it came',
+    ]);
+  });
+
   it('tells the exchange to add the native notice URL itself when a native bid has no adm', () => {
     const result = ok(win({ imp: { native: {} }, bid: { adm: undefined, nurl: 'https://dsp.example/n' } }));
     assert.equal(result.adm, null);

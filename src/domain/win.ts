@@ -282,6 +282,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         const vast = instrumentVast(markup, trackers);
         result.adm = vast.markup;
         if (vast.ok) result.warnings.push(...vast.warnings);
+        else if (vast.noAd) result.warnings.push(`${vast.warning}; the markup is served as it came`);
         else result.warnings.push(servedUntouched(vast.warning, rule.method, 'vast'));
       } else if (nurl !== '') {
         result.adm = wrapNurlInVast(fillMacros(nurl), trackers);
