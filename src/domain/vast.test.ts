@@ -664,6 +664,40 @@ describe('instrumentVast warnings', () => {
     assert.deepEqual(assertInstrumented(input).warnings, []);
   });
 
+  test('warns that a bare & in an attribute value, or an entity XML does not define, makes the document one strict parsers refuse', () => {
+    const ad = (attribute: string, title: string) =>
+      `<VAST version="3.0"><Ad id="${attribute}"><InLine><AdSystem>dsp</AdSystem>\n<AdTitle>${title}</AdTitle>` +
+      '<Impression><![CDATA[https://d.example/i?a=1&b=2]]></Impression><!-- a&b --></InLine></Ad></VAST>';
+    const instrumented = (attribute: string, title: string) =>
+      `<VAST version="3.0"><Ad id="${attribute}"><InLine><AdSystem>dsp</AdSystem>\n<AdTitle>${title}</AdTitle>` +
+      `${OUR_ERROR}<Impression><![CDATA[https://d.example/i?a=1&b=2]]></Impression>${OUR_IMPRESSION}<!-- a&b --></InLine></Ad></VAST>`;
+    for (const [attribute, title, warning] of [
+      [
+        'https://d.example/?a=1&b=2',
+        't',
+        "VAST input: it is not well-formed XML (a bare & at line 1, column 51: write &amp;), which strict XML parsers, as many players use, refuse: Tally's trackers were added all the same",
+      ],
+      [
+        'x',
+        'A&nbsp;B',
+        "VAST input: it is not well-formed XML (&nbsp;, an entity XML does not define, at line 2, column 11: write the character, or a numeric reference such as &#160;), which strict XML parsers, as many players use, refuse: Tally's trackers were added all the same",
+      ],
+    ] as const) {
+      const result = assertInstrumented(ad(attribute, title));
+      assert.equal(result.markup, instrumented(attribute, title));
+      assert.deepEqual(result.warnings, [warning]);
+    }
+  });
+
+  test('takes the references XML defines, and any a DOCTYPE may declare, as well-formed', () => {
+    const title = '&amp;&lt;&gt;&quot;&apos;&#160;&#xA0;';
+    const plain = `<VAST version="3.0"><Ad id="${title}"><InLine><AdTitle>${title}</AdTitle></InLine></Ad></VAST>`;
+    assert.deepEqual(assertInstrumented(plain).warnings, []);
+    const declared =
+      '<!DOCTYPE VAST [<!ENTITY nbsp "&#160;">]><VAST version="3.0"><Ad><InLine><AdTitle>a&nbsp;b</AdTitle></InLine></Ad></VAST>';
+    assert.deepEqual(assertInstrumented(declared).warnings, []);
+  });
+
   test('repeats a parser message of 160 characters whole and cuts one of 161', () => {
     const withName = (length: number) =>
       `<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><1${'x'.repeat(length - 1)}/></VAST>`;

@@ -186,8 +186,10 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   if (wellFormed && XMLValidator.validate(markup) !== true) {
     return untouched(xml, 'VAST not instrumented: the instrumented document would not be well-formed XML');
   }
+  const reference = validation === true ? undefinedReference(xml) : undefined;
   const warnings = [
     ...(validation === true ? [] : [malformedInputWarning(validation)]),
+    ...(reference === undefined ? [] : [undefinedReferenceWarning(xml, reference)]),
     ...(isVast1(tokens) ? [VAST_1_WARNING] : []),
     ...(plans.every((plan) => plan.addsError) ? [] : [ERROR_NOT_ADDED_WARNING]),
   ];
@@ -580,6 +582,53 @@ function unclosedTags(msg: string): string | undefined {
   const listed = names.slice(0, MAX_UNCLOSED_TAGS_LISTED).map((name) => cut(String(name)));
   const more = names.length - listed.length;
   return `${names.length} tags are never closed: ${listed.join(', ')}${more > 0 ? `, and ${more} more` : ''}`;
+}
+
+/** An `&` and what follows it, when it is a reference XML defines (without a DTD). */
+const DEFINED_REFERENCE = /&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/y;
+/** An `&` and what follows it, when it is an entity reference of any name. */
+const ENTITY_REFERENCE = /&[^\s&;<>"']+;/y;
+const MARKUP_OR_REFERENCE = /[<&]/g;
+
+/**
+ * Where the first `&` outside comments, CDATA sections, PIs and declarations is not a reference
+ * XML defines, as text or in an attribute value: a bare `&`, or an entity such as `&nbsp;` that
+ * only a DTD can declare (any name passes in a document with a DOCTYPE, which may declare it).
+ * fast-xml-parser's validator lets both through, and strict parsers (a browser's) refuse them.
+ * `undefined` when there is none.
+ */
+function undefinedReference(xml: string): number | undefined {
+  let declaresEntities = false;
+  MARKUP_OR_REFERENCE.lastIndex = 0;
+  for (let found = MARKUP_OR_REFERENCE.exec(xml); found; found = MARKUP_OR_REFERENCE.exec(xml)) {
+    const at = found.index;
+    if (xml[at] === '<') {
+      const end = skipConstruct(xml, at);
+      if (end === -1) return undefined;
+      if (end !== undefined) {
+        declaresEntities ||= /^<!DOCTYPE/i.test(xml.slice(at, at + 9));
+        MARKUP_OR_REFERENCE.lastIndex = end;
+      }
+      continue;
+    }
+    const reference = declaresEntities ? ENTITY_REFERENCE : DEFINED_REFERENCE;
+    reference.lastIndex = at;
+    if (!reference.test(xml)) return at;
+  }
+  return undefined;
+}
+
+function undefinedReferenceWarning(xml: string, at: number): string {
+  const before = xml.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  ENTITY_REFERENCE.lastIndex = at;
+  const entity = ENTITY_REFERENCE.exec(xml)?.[0];
+  const what =
+    entity === undefined || entity.length > MAX_TAG_NAME_CHARS
+      ? `a bare & at line ${line}, column ${column}: write &amp;`
+      : `${entity}, an entity XML does not define, at line ${line}, column ${column}: write the character, or a numeric reference such as &#160;`;
+  return `VAST input: it is not well-formed XML (${what}), which strict XML parsers, as many players use, refuse: Tally's trackers were added all the same`;
 }
 
 function malformedInputWarning(validation: XmlValidationError): string {
