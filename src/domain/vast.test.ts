@@ -16,6 +16,8 @@ const TRACKERS: VastTrackers = {
 };
 const OUR_IMPRESSION = `<Impression><![CDATA[${TRACKERS.impressionUrl}]]></Impression>`;
 const OUR_ERROR = `<Error><![CDATA[${TRACKERS.errorUrl}]]></Error>`;
+const NO_AD_ELEMENT_WARNING =
+  'no <InLine> or <Wrapper> element found in an <Ad> of the root element, as a VAST document has its ads (outside comments and CDATA)';
 
 /** Parses with a real XML parser that fails on any error, so malformed input throws. */
 function parseStrictly(xml: string): Document {
@@ -317,6 +319,7 @@ describe('instrumentVast on crafted documents', () => {
       '<?xml version="1.0"?>\n<vast:VAST xmlns:vast="http://www.iab.com/VAST" version="4.1">\n</vast:VAST>',
       '<VAST version="4.0"><!-- <Ad><InLine></InLine></Ad> --></VAST>',
       '<VideoAdServingTemplate></VideoAdServingTemplate>',
+      '<VAST version="4.0"><Extensions><Extension><Ad><InLine><Impression>x</Impression></InLine></Ad></Extension></Extensions></VAST>',
     ]) {
       const result = instrumentVast(input, TRACKERS);
       assert.ok(!result.ok, `${input}: a no-ad response is left untouched with a warning, not instrumented`);
@@ -334,8 +337,16 @@ describe('instrumentVast on crafted documents', () => {
       const result = instrumentVast(input, TRACKERS);
       assert.ok(!result.ok, input);
       assert.equal(result.noAd, false, input);
-      assert.equal(result.warning, 'no <InLine> or <Wrapper> element found (outside comments and CDATA)');
+      assert.equal(result.warning, NO_AD_ELEMENT_WARNING);
     }
+  });
+
+  test('says that the InLine of an Ad that is itself the root is no ad of a VAST document', () => {
+    const input = '<Ad><InLine><AdSystem>dsp</AdSystem><Impression>x</Impression></InLine></Ad>';
+    const result = instrumentVast(input, TRACKERS);
+    assert.ok(!result.ok, input);
+    assert.equal(result.markup, input);
+    assert.equal(result.warning, NO_AD_ELEMENT_WARNING);
   });
 
   for (const garbage of [

@@ -164,7 +164,10 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const adElements = readAdElements(tokens);
   if (adElements.length === 0) {
     if (isNoAdResponse(tokens)) return { ok: false, markup: xml, warning: NO_AD_WARNING, noAd: true };
-    return untouched(xml, 'no <InLine> or <Wrapper> element found (outside comments and CDATA)');
+    return untouched(
+      xml,
+      'no <InLine> or <Wrapper> element found in an <Ad> of the root element, as a VAST document has its ads (outside comments and CDATA)',
+    );
   }
   const validation = XMLValidator.validate(xml);
   const wellFormed = validation === true;
