@@ -32,4 +32,17 @@ describe('reading the name tally create-account is given', () => {
       error: '--name needs a value: --name=<name>',
     });
   });
+
+  it('refuses, naming it, a name given that is blank, too long or holds a control character', () => {
+    const refusal = (name: string) =>
+      `${JSON.stringify(name)} is no account name: give 1 to 255 characters, not all spaces, without control characters`;
+    assert.deepEqual(readAccountName(['  ']), { ok: false, error: refusal('  ') });
+    assert.deepEqual(readAccountName(['--name=']), { ok: false, error: refusal('') });
+    assert.deepEqual(readAccountName(['Acme\tMedia']), { ok: false, error: refusal('Acme\tMedia') });
+    assert.deepEqual(readAccountName(['--', 'x'.repeat(256)]), {
+      ok: false,
+      error: refusal('x'.repeat(256)),
+    });
+    assert.deepEqual(readAccountName([' Acme ']), { ok: true, name: ' Acme ' });
+  });
 });

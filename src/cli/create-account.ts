@@ -15,8 +15,8 @@ export const CREATE_ACCOUNT_USAGE =
  * Reads the name `tally create-account` is given: its one argument, or `--name <name>` or
  * `--name=<name>`; after `--` an argument is the name whatever it begins with. Before it, another
  * argument beginning with `-` is refused rather than taken for a name (`--help` would create an
- * account "--help", and print its key), and so is a second name. `name` is `undefined` when none is
- * given.
+ * account "--help", and print its key), and so is a second name, and, named, a name given that is
+ * none (blank, too long, or holding a control character). `name` is `undefined` when none is given.
  */
 export function readAccountName(
   args: readonly string[],
@@ -39,6 +39,12 @@ export function readAccountName(
   }
   const [first, second] = names;
   if (second !== undefined) return { ok: false, error: `unexpected argument ${JSON.stringify(second.arg)}` };
+  if (first !== undefined && validName(first.name) === undefined) {
+    return {
+      ok: false,
+      error: `${JSON.stringify(first.name)} is no account name: give 1 to ${NAME_MAX_LENGTH} characters, not all spaces, without control characters`,
+    };
+  }
   return { ok: true, name: first?.name };
 }
 

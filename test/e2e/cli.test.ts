@@ -19,7 +19,16 @@ import { SqliteAccountStore } from '../../src/adapters/sqlite/accounts.js';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { openSqlite } from '../../src/adapters/sqlite/database.js';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
+import { CREATE_ACCOUNT_USAGE } from '../../src/cli/create-account.js';
 import { migrateAsOlderTally } from '../support/older-schema.js';
+
+/** The one line `tally create-account` refuses a name given that is none with, naming it. */
+function nameRefusal(name: string): string {
+  return (
+    `tally create-account: ${JSON.stringify(name)} is no account name: give 1 to 255 characters, not all spaces, ` +
+    `without control characters (nothing was done); usage: ${CREATE_ACCOUNT_USAGE}\n`
+  );
+}
 
 /**
  * A new ledger in `dataDir`, open, holding the operator's account (id 1) and then one account
@@ -789,17 +798,20 @@ describe('the tally command', () => {
     }
   });
 
-  it('gives create-account without a name, or with a blank one, its usage (exit 2) before saying the data directory is missing', async () => {
+  it('gives create-account without a name its usage, and a blank one given, named, with its usage (exit 2), before saying the data directory is missing', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-create-account-no-dir-'));
     const dataDir = join(parent, 'data');
     try {
-      for (const args of [[], [''], ['   ']]) {
-        const refused = await runCli(['create-account', ...args], { TALLY_DATA_DIR: dataDir });
-        assert.equal(refused.code, 2, `${JSON.stringify(args)}: ${refused.stderr}`);
-        assert.equal(
-          refused.stderr,
-          'usage: tally create-account <name>  (a name of 1 to 255 characters, without control characters)\n',
-        );
+      const missing = await runCli(['create-account'], { TALLY_DATA_DIR: dataDir });
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.equal(
+        missing.stderr,
+        'usage: tally create-account <name>  (a name of 1 to 255 characters, without control characters)\n',
+      );
+      for (const name of ['', '   ']) {
+        const refused = await runCli(['create-account', name], { TALLY_DATA_DIR: dataDir });
+        assert.equal(refused.code, 2, `${JSON.stringify(name)}: ${refused.stderr}`);
+        assert.equal(refused.stderr, nameRefusal(name));
       }
       const named = await runCli(['create-account', 'Acme'], { TALLY_DATA_DIR: dataDir });
       assert.equal(named.code, 1, named.stderr);
@@ -810,16 +822,13 @@ describe('the tally command', () => {
     }
   });
 
-  it('creates an account named with up to 255 characters and refuses a longer, blank or control-character name with its usage', async () => {
+  it('creates an account named with up to 255 characters and refuses, naming it, a longer, blank or control-character name with its usage', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-create-account-'));
     try {
       for (const name of ['x'.repeat(256), '   ', 'two\nlines', 'a\tb']) {
         const refused = await runCli(['create-account', name], { TALLY_DATA_DIR: dataDir });
         assert.equal(refused.code, 2, name);
-        assert.equal(
-          refused.stderr,
-          'usage: tally create-account <name>  (a name of 1 to 255 characters, without control characters)\n',
-        );
+        assert.equal(refused.stderr, nameRefusal(name));
       }
       assert.ok(!existsSync(join(dataDir, 'tally.db')), 'a refused name created a ledger');
       const longest = await runCli(['create-account', 'x'.repeat(255)], { TALLY_DATA_DIR: dataDir });
