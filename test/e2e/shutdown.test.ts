@@ -12,7 +12,7 @@ import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { REPEATED_SIGNAL_MS } from '../../src/server.js';
 import { acceptsConnections, api, freePort, serveOnFreePort, spawnServe } from '../support/server.js';
-import { openAsOlderTally } from '../support/older-schema.js';
+import { ledgerToMigrate } from '../support/older-schema.js';
 import type { ReadyServe } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
@@ -415,27 +415,10 @@ async function stopAtMigration(
 }
 
 /**
- * Hourly rollup rows the ledger a signal stops the start of holds: migration 20 rewrites them,
- * about 2.4 s a million here, so the signal sent at its log line arrives while it runs.
+ * Hourly rollup rows the ledger a signal stops the start of holds: enough that the signal sent at
+ * the migration's log line arrives while it runs (see `ledgerToMigrate`).
  */
 const ROLLUP_ROWS = 1_000_000;
-
-/** A ledger as the Tally before the last migration left it, with `ROLLUP_ROWS` hourly rollup rows. */
-function ledgerToMigrate(dbPath: string): void {
-  const db = openAsOlderTally(dbPath, SQLITE_MIGRATIONS.length - 1);
-  try {
-    db.prepare(
-      `WITH RECURSIVE hour(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM hour WHERE n < ? - 1)
-       INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method,
-         seat, publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id,
-         cachebuster_missing, kind, currency, ivt_rule, events, price_micros, media_cost_micros, revenue_micros)
-       SELECT n * 3600000, 1, 'counted', '', 'exchange', 'banner', 'web', 'adm', 'seat', '', 0, 0, 0, 0, 0, 0,
-         'adm', 'USD', '', 1, 1000, 0, 0 FROM hour`,
-    ).run(ROLLUP_ROWS);
-  } finally {
-    db.close();
-  }
-}
 
 describe('a stop signal while Tally starts', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -450,7 +433,7 @@ describe('a stop signal while Tally starts', () => {
         for (let attempt = 1; stopped === undefined; attempt++) {
           rmSync(dataDir, { recursive: true, force: true });
           mkdirSync(dataDir);
-          ledgerToMigrate(dbPath);
+          ledgerToMigrate(dbPath, ROLLUP_ROWS);
           const serve = await stopAtMigration(dataDir, signal);
           const [code, exitSignal] = (await once(serve.child, 'exit')) as [number | null, string | null];
           assert.deepEqual({ code, exitSignal }, { code: 0, exitSignal: null }, serve.output());
