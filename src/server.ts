@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { openSqlite, refuseWritesWhileLocked } from './adapters/sqlite/database.js';
 import { SQLITE_MIGRATIONS } from './adapters/sqlite/migrations.js';
+import { migrateInThread } from './adapters/sqlite/migration-thread/migrate-in-thread.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
@@ -154,11 +155,12 @@ type Release = () => void | Promise<void>;
 
 /**
  * Binds the port (first: a start that cannot listen, a {@link ListenError}, changes nothing in
- * the data directory), opens the data directory, starts the counting thread (which owns the
- * ledger's writes: notices, the burl dispatcher, retention pruning) and the HTTP server on the
- * port. When any of that fails (the database is newer than this Tally, the key file is damaged,
- * the counting thread cannot start…), releases what was opened so far, in reverse order (the
- * port last), and throws the error. When `stop` is aborted (a SIGTERM while the ledger migrates),
+ * the data directory), opens the data directory, migrates the ledger on a thread of its own,
+ * starts the counting thread (which owns the ledger's writes: notices, the burl dispatcher,
+ * retention pruning) and the HTTP server on the port.
+ * When any of that fails (the database is newer than this Tally, the key file is damaged, the
+ * counting thread cannot start…), releases what was opened so far, in reverse order (the port
+ * last), and throws the error. When `stop` is aborted (a SIGTERM while the ledger migrates),
  * the start stops at its next safe point, releasing alike, with a `StartStoppedError`.
  */
 export async function startTally(
@@ -210,14 +212,18 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
   refuseLostLedger(config.dataDir, dbPath, servedBefore);
-  const db = openSqlite(dbPath, config.sqliteSynchronous, {
-    beforeMigrating: (schemaVersion) =>
-      log.info('migrating_ledger', {
-        fromVersion: schemaVersion,
-        toVersion: SQLITE_MIGRATIONS.length,
-        note: 'Tally listens once the ledger is migrated, which may take minutes on a large one',
-      }),
-  });
+  // On a thread of its own: this one's event loop runs meanwhile, however long the migrations take,
+  // and takes a stop signal, which stops the start at the next stop point, the pending migrations
+  // all applied.
+  await migrateInThread({ dbPath, synchronous: config.sqliteSynchronous }, (schemaVersion) =>
+    log.info('migrating_ledger', {
+      fromVersion: schemaVersion,
+      toVersion: SQLITE_MIGRATIONS.length,
+      note: 'Tally listens once the ledger is migrated, which may take minutes on a large one',
+    }),
+  );
+  // Migrated: nothing is left to apply here.
+  const db = openSqlite(dbPath, config.sqliteSynchronous);
   acquired.push(() => {
     db.close();
   });

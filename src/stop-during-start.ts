@@ -14,7 +14,7 @@ export class StartStoppedError extends Error {
 
 /**
  * A point where a start may stop: lets the handlers of the signals that came meanwhile run (a
- * start's synchronous steps, a migration of the ledger among them, hold them back), then throws a
+ * start's synchronous steps hold them back), then throws a
  * {@link StartStoppedError} when `stop` was aborted (its reason the signal's name).
  */
 export async function stopPoint(stop: AbortSignal): Promise<void> {
