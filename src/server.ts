@@ -25,6 +25,7 @@ import { raiseTtlCeiling } from './adapters/sqlite/ttl-ceiling.js';
 import { deliveryRoutes } from './control/deliveries.js';
 import { exportRoutes } from './control/export.js';
 import { answerAsteriskForm } from './control/asterisk-form.js';
+import { answerWhileStarting } from './control/starting-answer.js';
 import { continueIfOwed, deferContinue } from './control/expect-continue.js';
 import type { Route } from './control/http.js';
 import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from './control/http.js';
@@ -155,8 +156,9 @@ type Release = () => void | Promise<void>;
 
 /**
  * Binds the port (first: a start that cannot listen, a {@link ListenError}, changes nothing in
- * the data directory), opens the data directory, migrates the ledger on a thread of its own,
- * starts the counting thread (which owns the ledger's writes: notices, the burl dispatcher,
+ * the data directory; until the server takes it over, requests are answered as Tally starting,
+ * see `answerWhileStarting`), opens the data directory, migrates the ledger on a thread of its
+ * own, starts the counting thread (which owns the ledger's writes: notices, the burl dispatcher,
  * retention pruning) and the HTTP server on the port.
  * When any of that fails (the database is newer than this Tally, the key file is damaged, the
  * counting thread cannot start…), releases what was opened so far, in reverse order (the port
@@ -189,7 +191,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   // file, no administrator key printed).
   let port: HeldPort;
   try {
-    port = await holdPort(config.port, config.host);
+    port = await holdPort(config.port, config.host, answerWhileStarting);
   } catch (error) {
     throw new ListenError(config, error);
   }
@@ -212,14 +214,14 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
   refuseLostLedger(config.dataDir, dbPath, servedBefore);
-  // On a thread of its own: this one's event loop runs meanwhile, however long the migrations take,
-  // and takes a stop signal, which stops the start at the next stop point, the pending migrations
-  // all applied.
+  // On a thread of its own: this one answers on the held port meanwhile (`/healthz` 200, a liveness
+  // probe must not kill a migration taking minutes) and takes a stop signal, which stops the start
+  // at the next stop point, the pending migrations all applied.
   await migrateInThread({ dbPath, synchronous: config.sqliteSynchronous }, (schemaVersion) =>
     log.info('migrating_ledger', {
       fromVersion: schemaVersion,
       toVersion: SQLITE_MIGRATIONS.length,
-      note: 'Tally listens once the ledger is migrated, which may take minutes on a large one',
+      note: 'Tally listens once the ledger is migrated, which may take minutes on a large one: until then /healthz answers 200 starting, every other request 503',
     }),
   );
   // Migrated: nothing is left to apply here.

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'MALFORMED_REQUEST'
   | 'EXPECTATION_FAILED'
   | 'UNAVAILABLE'
+  | 'STARTING'
   | 'INTERNAL';
 
 /**

@@ -31,14 +31,15 @@ export const CONNECTION_ERRORS = {
 /**
  * The answers of any route of the API and the public routes (not the notice and tracker
  * endpoints), besides its own: a method the path does not take, a fault in Tally, a database that
- * cannot take a write just now (`sendError`) or a server shutting down.
+ * cannot take a write just now (`sendError`), a server shutting down, or one still starting
+ * (`answerWhileStarting`).
  */
 export const ROUTE_ERRORS = {
   '405': errorResponse('METHOD_NOT_ALLOWED: the path takes the methods in the Allow header, not this one'),
   ...CONNECTION_ERRORS,
   '500': errorResponse('INTERNAL: a fault in Tally; quote the requestId when reporting it'),
   '503': errorResponse(
-    'UNAVAILABLE: Tally cannot use its database just now (busy, full, read-only or failing), or is shutting down; retry (Retry-After says when)',
+    'UNAVAILABLE: Tally cannot use its database just now (busy, full, read-only or failing), or is shutting down; STARTING: Tally is starting (migrating or opening its ledger, which may take minutes after an upgrade), and the request was not read; retry (Retry-After says when)',
   ),
 };
 

@@ -52,6 +52,7 @@ export const API_ERROR_CODES = {
   INTERNAL: 500,
   MAIL_FAILED: 502,
   UNAVAILABLE: 503,
+  STARTING: 503,
 } as const;
 
 /** The codes of a refused win (`{"ok": false, "error": {code, message}}` in `results`). */
@@ -153,15 +154,15 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
   cachebusterMissing: { enum: ['true', 'false'] },
 };
 
-/** The answer `{"status": value}` of a health check. */
-const status = (value: string) => ({
-  description: `{"status": "${value}"}`,
+/** The answer `{"status": value}` of a health check, `value` one of `values`. */
+const status = (...values: string[]) => ({
+  description: values.map((value) => `{"status": "${value}"}`).join(' or '),
   content: {
     'application/json': {
       schema: {
         type: 'object',
         required: ['status'],
-        properties: { status: { const: value } },
+        properties: { status: { enum: values } },
         additionalProperties: false,
       },
     },
@@ -586,7 +587,7 @@ export const OPENAPI_DOCUMENT = {
             ...CONNECTION_ERRORS,
             '503': {
               description:
-                'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection',
+                'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly',
             },
           },
         },
@@ -1045,7 +1046,7 @@ export const OPENAPI_DOCUMENT = {
                   ...CONNECTION_ERRORS,
                   '503': {
                     description:
-                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection',
+                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly',
                   },
                 }
               : {
@@ -1059,7 +1060,7 @@ export const OPENAPI_DOCUMENT = {
                   ...CONNECTION_ERRORS,
                   '503': {
                     description:
-                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected: the browser asks again as the link is followed',
+                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected: the browser asks again as the link is followed',
                     content: { 'text/plain': {} },
                   },
                 },
@@ -1110,7 +1111,9 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'Liveness',
         security: [],
-        responses: { '200': status('ok'), '400': badRequest(), ...ROUTE_ERRORS },
+        description:
+          'Answers {"status": "starting"} while Tally starts (migrating or opening its ledger, which may take minutes after an upgrade), before it listens for anything else.',
+        responses: { '200': status('ok', 'starting'), '400': badRequest(), ...ROUTE_ERRORS },
       },
     },
     '/readyz': {
@@ -1122,7 +1125,7 @@ export const OPENAPI_DOCUMENT = {
           '400': badRequest(),
           ...ROUTE_ERRORS,
           '503': errorResponse(
-            'UNAVAILABLE: starting (loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed)',
+            'UNAVAILABLE: starting (migrating or opening the ledger, loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed)',
           ),
         },
       },
