@@ -427,8 +427,9 @@ describe('a stop signal while Tally starts', () => {
       const dbPath = join(dataDir, 'tally.db');
       try {
         // The signal is sent as the migration's log line is read. On a loaded machine this test may
-        // read it only once the migration is over: the start is then stopped at a later step, which
-        // is not what this test is about, and it tries again on a fresh ledger, at most three times.
+        // read it only once the migration is over: the start is then stopped at a later step (the
+        // key file made, or the claims loaded), which is not what this test is about, and it tries
+        // again on a fresh ledger, at most three times.
         let stopped: { serve: ReturnType<typeof spawnServe>; events: string[] } | undefined;
         for (let attempt = 1; stopped === undefined; attempt++) {
           rmSync(dataDir, { recursive: true, force: true });
@@ -442,7 +443,8 @@ describe('a stop signal while Tally starts', () => {
             .split('\n')
             .filter((line) => line !== '')
             .map((line) => (JSON.parse(line) as { event: string }).event);
-          const signalledLate = events.includes('claims_loaded');
+          const signalledLate =
+            events.includes('claims_loaded') || readdirSync(dataDir).includes('token-keys.json');
           if (!signalledLate) stopped = { serve, events };
           else if (attempt === 3)
             assert.fail(`the signal came after the migration 3 times:\n${serve.output()}`);
