@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DNS_CACHE_SECONDS, DnsCache } from './dns-cache.js';
 import { isPublicAddress } from './egress.js';
@@ -394,6 +394,41 @@ describe('GET for the burl relay', () => {
       );
     }
   });
+
+  // Node closes the connection of a 101 it asked for no upgrade with, and never ends the call: the
+  // timeout turns a call that hangs into a failure.
+  it(
+    'answers a 101 Switching Protocols the relay asked for no upgrade with as that status, rather than leaving the call without an end',
+    { timeout: 10_000 },
+    async () => {
+      const connections = new Set<Socket>();
+      const tcp = createNetServer((socket) => {
+        connections.add(socket);
+        socket.once('data', () =>
+          socket.write(
+            'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+          ),
+        );
+      });
+      await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (tcp.address() as AddressInfo).port;
+        assert.deepEqual(await httpGet(`http://127.0.0.1:${port}/bill`, {}, 2000, onlyLoopbackOne), {
+          status: 101,
+        });
+        const redirected = await httpGet(
+          `${base}/to?url=http://127.0.0.1:${port}/bill`,
+          {},
+          2000,
+          onlyLoopbackOne,
+        );
+        assert.deepEqual(redirected, { status: 101, redirectedTo: `http://127.0.0.1:${port}/bill` });
+      } finally {
+        for (const socket of connections) socket.destroy();
+        await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      }
+    },
+  );
 
   it('gives up for good on a burl that is not a URL', async () => {
     assert.deepEqual(await httpGet('dsp.example/bill', {}, 2000, onlyLoopbackOne), {

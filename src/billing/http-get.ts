@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { BurlRefusal } from '../domain/burl-refusal.js';
 import { burlRefusal, targetRefusal } from '../domain/burl-refusal.js';
 import type { AddressPolicy } from './egress.js';
@@ -130,7 +131,12 @@ async function sent(target: URL, options: RequestOptions): Promise<IncomingMessa
   }
 }
 
-/** Sends `target` once; a reset of a reused connection before any answer is a {@link StaleConnectionError}. */
+/**
+ * Sends `target` once; a reset of a reused connection before any answer is a {@link StaleConnectionError}.
+ * A 101 Switching Protocols, though no upgrade was asked for, is an answer like any other, its
+ * connection closed: without an `upgrade` listener Node would close it and end the call neither
+ * way, nor would the time limit end it.
+ */
 function sentOnce(target: URL, options: RequestOptions): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -139,6 +145,10 @@ function sentOnce(target: URL, options: RequestOptions): Promise<IncomingMessage
       .on('error', (error: NodeJS.ErrnoException) =>
         reject(request.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error),
       )
+      .on('upgrade', (response: IncomingMessage, socket: Duplex) => {
+        socket.destroy();
+        resolve(response);
+      })
       .end();
   });
 }
