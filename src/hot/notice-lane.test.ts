@@ -136,9 +136,12 @@ class Client {
     return this.received;
   }
 
-  /** Waits for `count` complete answers; `heads` says which requests were HEAD (no body). */
+  /**
+   * Waits for `count` complete answers; `heads` says which requests were HEAD (no body). Up to 20 s:
+   * a loaded machine (a full suite beside other work) may hold a loopback answer back for seconds.
+   */
   async answers(count: number, heads: boolean[] = []): Promise<Answer[]> {
-    for (let waited = 0; waited < 5000; waited += 5) {
+    for (const giveUpMs = Date.now() + 20_000; Date.now() < giveUpMs;) {
       const parsed = parseAnswers(this.received, heads);
       if (parsed.length >= count) return parsed;
       await new Promise((resolve) => setTimeout(resolve, 5));
