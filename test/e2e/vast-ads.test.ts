@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
-import { fixtureJson, fixtureText } from '../support/fixtures.js';
+import { fixtureText } from '../support/fixtures.js';
+import { registerVideoWin } from '../support/video-win.js';
 import { CHROME } from '../support/user-agents.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
@@ -41,16 +42,7 @@ describe('the ads of a VAST', () => {
     const nested = fixtureText('vast', 'v3.0_Wrapper_Tag-test.xml').trim();
     const extension = `<Extensions><Extension type="waterfall">${nested}</Extension></Extensions>`;
     const vast = podOf(fixtureText('vast', 'v4.1_Inline_Simple.xml'), extension);
-    const request = fixtureJson('openrtb', 'bid-request_2.6_video.json');
-    const win = {
-      request,
-      seat: 'seat-pod',
-      bid: { id: 'b1', impid: request.imp[0].id, price: 2, adm: vast },
-    };
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
-    assert.equal(registered.status, 200);
-    const [result] = registered.body.results;
-    assert.equal(result.ok, true, JSON.stringify(result));
+    const result = await registerVideoWin(tally, 'seat-pod', vast);
     assert.deepEqual(result.warnings, []);
     const impression = `<Impression><![CDATA[${result.noticeUrls.vast}]]></Impression>`;
     assert.equal(occurrences(result.adm, impression), 2, 'one Tally <Impression> in each ad of the pod');

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
-import { fixtureJson, fixtureText } from '../support/fixtures.js';
+import { fixtureText } from '../support/fixtures.js';
+import { registerVideoWin } from '../support/video-win.js';
 import { CHROME } from '../support/user-agents.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
@@ -34,17 +35,7 @@ async function fire(url: string): Promise<{ status: number; type: string | null;
 
 describe('VAST errors by code', () => {
   it('keeps the code a player put in the <Error> URL, none for the macro left unreplaced or a code that is none, and reports them by it in JSON and CSV', async () => {
-    const request = fixtureJson('openrtb', 'bid-request_2.6_video.json');
-    const vast = fixtureText('vast', 'v4.0_Inline_Simple.xml');
-    const win = {
-      request,
-      seat: 'seat-video',
-      bid: { id: 'b1', impid: request.imp[0].id, price: 2, adm: vast },
-    };
-    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
-    assert.equal(registered.status, 200);
-    const [result] = registered.body.results;
-    assert.equal(result.ok, true, JSON.stringify(result));
+    const result = await registerVideoWin(tally, 'seat-video', fixtureText('vast', 'v4.0_Inline_Simple.xml'));
     assert.equal(result.method, 'vast');
     const errorUrl: string = result.noticeUrls.vast_error;
     assert.match(errorUrl, /\?e=\[ERRORCODE\]$/);
