@@ -5,7 +5,7 @@ import type { TestServer } from '../support/server.js';
 import { fixtureText } from '../support/fixtures.js';
 import { registerVideoWin } from '../support/video-win.js';
 import { CHROME } from '../support/user-agents.js';
-import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+import { reportWindowAroundNow } from '../support/report-window.js';
 
 /**
  * Which elements of a VAST are its ads, over real HTTP: a pod of two ads built from an IAB sample,
@@ -54,8 +54,7 @@ describe('the ads of a VAST', () => {
       const answer = await fetch(result.noticeUrls.vast, { headers: { 'user-agent': CHROME } });
       assert.equal(answer.status, 200);
     }
-    const hourMs = hourStartMs(Date.now());
-    const window = `from=${new Date(hourMs - HOUR_MS).toISOString()}&to=${new Date(hourMs + 2 * HOUR_MS).toISOString()}`;
+    const window = reportWindowAroundNow();
     const report = await api(tally, tally.adminKey, 'GET', `/v1/reports?${window}&groupBy=outcome,reason`);
     assert.equal(report.status, 200, JSON.stringify(report.body));
     assert.deepEqual(

@@ -5,7 +5,7 @@ import type { TestServer } from '../support/server.js';
 import { fixtureText } from '../support/fixtures.js';
 import { registerVideoWin } from '../support/video-win.js';
 import { CHROME } from '../support/user-agents.js';
-import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+import { reportWindowAroundNow } from '../support/report-window.js';
 
 /**
  * VAST errors by code over real HTTP: a VAST win registered from the fixtures, its `<Error>` URL
@@ -56,8 +56,7 @@ describe('VAST errors by code', () => {
       );
     }
 
-    const hourMs = hourStartMs(Date.now());
-    const window = `from=${new Date(hourMs - HOUR_MS).toISOString()}&to=${new Date(hourMs + 2 * HOUR_MS).toISOString()}`;
+    const window = reportWindowAroundNow();
     const json = await api(tally, tally.adminKey, 'GET', `/v1/reports?${window}&groupBy=method,vastError`);
     assert.equal(json.status, 200, JSON.stringify(json.body));
     assert.deepEqual(
