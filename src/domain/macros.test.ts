@@ -336,6 +336,31 @@ describe('substituteMacrosInMarkup', () => {
     assert.deepEqual(JSON.parse(markup), { url: `https://x.test/?a=${values.auctionId}` });
   });
 
+  it('writes values into the HTML of a native jstracker and the VAST of a vasttag escaped for that markup, then for JSON', () => {
+    const values: MacroValues = { auctionId: 'a"<b>&c', price: '1.5' };
+    const jstracker = '<script src="https://x.test/j.js?a=${AUCTION_ID}&amp;p=${AUCTION_PRICE}"></script>';
+    const vasttag =
+      '<VAST version="2.0"><Ad id="${AUCTION_ID}"><InLine><Impression><![CDATA[https://x.test/?a=${AUCTION_ID}]]></Impression></InLine></Ad></VAST>';
+    const markup = JSON.stringify({
+      assets: [
+        { id: 1, title: { text: '${AUCTION_ID}' } },
+        { id: 4, video: { vasttag } },
+      ],
+      jstracker,
+    });
+    assert.deepEqual(JSON.parse(substituteMacrosInMarkup(markup, 'json', values)), {
+      assets: [
+        { id: 1, title: { text: values.auctionId } },
+        { id: 4, video: { vasttag: substituteMacrosInMarkup(vasttag, 'xml', values) } },
+      ],
+      jstracker: substituteMacrosInMarkup(jstracker, 'html', values),
+    });
+    assert.equal(
+      substituteMacrosInMarkup(jstracker, 'html', values),
+      '<script src="https://x.test/j.js?a=a&quot;&lt;b&gt;&amp;c&amp;p=1.5"></script>',
+    );
+  });
+
   it('writes values XML-escaped into VAST outside CDATA sections, and raw inside them', () => {
     assert.equal(
       substituteMacrosInMarkup(

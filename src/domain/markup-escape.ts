@@ -134,8 +134,9 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
 
 /**
  * The markup with `substitute` applied to each of its regions, given the escaping each needs:
- * - `json`: the JSON-escaped value (`JSON.stringify(value)` without its quotes) everywhere —
- *   macros in JSON stand inside strings, and a number's text escapes to itself;
+ * - `json`: the JSON-escaped value (`JSON.stringify(value)` without its quotes) — macros in JSON
+ *   stand inside strings, and a number's text escapes to itself — but in a string of HTML or VAST
+ *   of its own (`jstracker`, `vasttag`), escaped as in that markup, then for JSON;
  * - `xml`: the value as it is inside CDATA sections (a `]]>` the substitution makes is split as
  *   `]]]]><![CDATA[>`, a CR written `]]>&#13;<![CDATA[`), XML-escaped elsewhere (`& < > " '`,
  *   and tab, LF and CR as references); characters XML 1.0 cannot hold at all (control
@@ -156,13 +157,65 @@ export function substituteInMarkup(
   language: MarkupLanguage,
   substitute: RegionSubstitution,
 ): string {
-  if (language === 'json') return substitute(markup, escapeJsonString);
+  if (language === 'json') return substituteInJson(markup, substitute);
   // A region without a macro comes out as it is, but for a comment holding a mark of its own.
   const holdsMark = MARKED.test(markup);
   if (!markup.includes(MACRO_START) && !holdsMark) return markup;
   return language === 'xml'
     ? substituteRegions(markup, xmlRegions(markup), (region) => region.kind, holdsMark, substitute)
     : substituteRegions(markup, htmlRegions(markup), htmlRegionKind, holdsMark, substitute);
+}
+
+/**
+ * The members of a native response (or request) whose string value is markup of its own: the
+ * deprecated `jstracker`, HTML, and a video asset's `vasttag`, VAST.
+ */
+const NESTED_MARKUP: ReadonlyMap<string, MarkupLanguage> = new Map([
+  ['jstracker', 'html'],
+  ['vasttag', 'xml'],
+]);
+/** A JSON string, from its opening quote to its closing one. */
+const JSON_STRING = /"(?:[^"\\]|\\[\s\S])*"/g;
+/** What lies between a member's name and its value: a colon and white space. */
+const NAME_SEPARATOR = /^[ \t\n\r]*:[ \t\n\r]*$/;
+
+/**
+ * Native JSON with `substitute` applied, values JSON-escaped, but for the value of a member whose
+ * string is markup of its own (see {@link NESTED_MARKUP}) holding macros: that string is read,
+ * substituted as that markup, so that a value ends no attribute or tag in it, and written back as
+ * a JSON string. JSON the text cannot be read as (macros written as bare values) is substituted
+ * as far as it can be read.
+ */
+function substituteInJson(markup: string, substitute: RegionSubstitution): string {
+  if (!markup.includes(MACRO_START)) return markup;
+  let output = '';
+  let copiedTo = 0;
+  let name: { text: string; end: number } | undefined;
+  for (const match of markup.matchAll(JSON_STRING)) {
+    const start = match.index;
+    const end = start + match[0].length;
+    const language =
+      name !== undefined && NAME_SEPARATOR.test(markup.slice(name.end, start))
+        ? NESTED_MARKUP.get(name.text)
+        : undefined;
+    name = { text: match[0].slice(1, -1), end };
+    if (language === undefined || !match[0].includes(MACRO_START)) continue;
+    const nested = jsonStringValue(match[0]);
+    if (nested === undefined) continue;
+    output += substitute(markup.slice(copiedTo, start), escapeJsonString);
+    output += JSON.stringify(substituteInMarkup(nested, language, substitute));
+    copiedTo = end;
+  }
+  return output + substitute(markup.slice(copiedTo), escapeJsonString);
+}
+
+/** The string a JSON string literal holds, or `undefined` where it holds what JSON does not allow. */
+function jsonStringValue(literal: string): string | undefined {
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
