@@ -234,6 +234,48 @@ describe('instrumentNative input forms', () => {
     );
   });
 
+  test('instruments a response whose assets and link come from its assetsurl or dcourl alone, as its trackers still do not', () => {
+    for (const served of [
+      { assetsurl: 'https://dsp.example/assets.json' },
+      { dcourl: 'https://dsp.example/dco' },
+    ]) {
+      const response = {
+        ver: '1.2',
+        ...served,
+        eventtrackers: [{ event: 2, method: 1, url: 'https://dsp.example/v' }],
+      };
+      assert.deepEqual(
+        instrumentedJson(JSON.stringify(response), 'image'),
+        withTracker(response, 'eventtrackers', TALLY_EVENT_TRACKER),
+      );
+      assert.equal(looksLikeNative(JSON.stringify({ native: response })), true);
+    }
+  });
+
+  test('says what a native response needs when an object has neither assets, link, assetsurl nor dcourl', () => {
+    const result = instrumentNative('{"ver":"1.2","imptrackers":[]}', IMPRESSION_URL, 'none');
+    assert.ok(!result.ok, 'an object that is no native response is left untouched with a warning');
+    assert.equal(
+      result.warning,
+      'native markup is not a native response (no assets array, link object, assetsurl or dcourl)',
+    );
+  });
+
+  test('instruments a response after a byte order mark, which it serves without the mark JSON readers refuse, saying so', () => {
+    for (const [adm, field] of [
+      [text, 'eventtrackers'],
+      [JSON.stringify({ native: parse(text) }), 'eventtrackers'],
+    ] as const) {
+      const result = instrumentNative(`\uFEFF${adm}`, IMPRESSION_URL, 'image');
+      assert.ok(result.ok, result.ok ? '' : result.warning);
+      assert.equal(result.markup, instrumentNative(adm, IMPRESSION_URL, 'image').markup);
+      assert.equal(withoutOneInsertion(result.markup, adm), adm, field);
+      assert.deepEqual(result.warnings, [
+        "native markup began with a byte order mark (U+FEFF), which JSON readers such as JSON.parse and Android's org.json refuse, so that the ad would not render: Tally served it without the mark",
+      ]);
+    }
+  });
+
   test('says which is wrong: JSON that is no object, or an object that is no native response', () => {
     for (const adm of ['[1, 2]', 'null', '"text"']) {
       const result = instrumentNative(adm, IMPRESSION_URL, 'none');
@@ -346,6 +388,13 @@ describe('nativeImpressionTrackerOffer on the Native 1.2 request samples', () =>
     assert.equal(nativeImpressionTrackerOffer({ eventtrackers: [{ event: 1, methods: [500] }] }), 'none');
   });
 
+  test('reads a request after a byte order mark', () => {
+    assert.equal(
+      nativeImpressionTrackerOffer(`\uFEFF${fixture('request_1.2_content-context.json')}`),
+      'script',
+    );
+  });
+
   test('answers none for anything unreadable', () => {
     for (const request of [
       undefined,
@@ -378,6 +427,10 @@ describe('looksLikeNative', () => {
 
   test('recognises a response after leading white space', () => {
     assert.equal(looksLikeNative(`\n  ${fixture('response_1.2_clickout.json')}`), true);
+  });
+
+  test('recognises a response after a byte order mark', () => {
+    assert.equal(looksLikeNative(`\uFEFF${fixture('response_1.2_clickout.json')}`), true);
   });
 
   test('rejects VAST, HTML, invalid JSON and JSON that is no native response', () => {

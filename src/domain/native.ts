@@ -42,7 +42,8 @@ const SCRIPT_METHOD = 2;
  *
  * `adm` may be JSON text or an already-parsed object, with or without the `{"native": {...}}`
  * wrapper; the result is JSON text of the same shape (wrapper kept if present): JSON text gets the
- * tracker written into it, every other byte as the DSP wrote it. The input object is not
+ * tracker written into it, every other byte as the DSP wrote it but a byte order mark it began
+ * with, which JSON readers refuse (a warning says so). The input object is not
  * modified. Invalid JSON, a document that is not a native response, or trackers that are not
  * arrays give `ok: false` with the markup untouched. Never throws.
  */
@@ -51,12 +52,18 @@ export function instrumentNative(
   impressionUrl: string,
   offer: ImpressionTrackerOffer,
 ): NativeResult {
-  const [document, markup] = typeof adm === 'string' ? [parseJson(adm), adm] : [adm, safeStringify(adm)];
-  if (document === undefined) return untouched(markup, 'native markup is not valid JSON');
-  if (!isJsonObject(document)) return untouched(markup, 'native markup is not a JSON object');
+  // A byte order mark, which JSON does not allow, is taken off: readers refuse the JSON after one.
+  const marked = typeof adm === 'string' && adm.startsWith(BYTE_ORDER_MARK);
+  const text = typeof adm === 'string' ? withoutByteOrderMark(adm) : adm;
+  const [document, markup] = typeof text === 'string' ? [parseJson(text), text] : [text, safeStringify(text)];
+  if (document === undefined) return untouched(adm, 'native markup is not valid JSON');
+  if (!isJsonObject(document)) return untouched(adm, 'native markup is not a JSON object');
   const response = unwrap(document);
   if (!isNativeResponse(response)) {
-    return untouched(markup, 'native markup is not a native response (no assets array and no link object)');
+    return untouched(
+      adm,
+      'native markup is not a native response (no assets array, link object, assetsurl or dcourl)',
+    );
   }
   // A response written to Native 1.0 or 1.1 (its `ver`, or `imptrackers` without `eventtrackers`)
   // is rendered by a reader of those, which knows no `eventtrackers`: the URL goes into
@@ -69,10 +76,10 @@ export function instrumentNative(
     : ['imptrackers'];
   for (const field of fields) {
     const existing = response[field] ?? [];
-    if (!Array.isArray(existing)) return untouched(markup, `native response's ${field} is not an array`);
+    if (!Array.isArray(existing)) return untouched(adm, `native response's ${field} is not an array`);
   }
   // An object adm was written as JSON text (`markup`) above: the tracker goes into that text.
-  if (markup === undefined) return untouched(markup, 'native markup cannot be written back as JSON');
+  if (markup === undefined) return untouched(adm, 'native markup cannot be written back as JSON');
   let output = markup;
   for (const field of fields) {
     const tracker =
@@ -88,8 +95,17 @@ export function instrumentNative(
     ok: true,
     markup: output,
     usedEventTrackers: offeredEventTrackers,
-    warnings: duplicateWarnings(markup),
+    warnings: [...(marked ? [BYTE_ORDER_MARK_WARNING] : []), ...duplicateWarnings(markup)],
   };
+}
+
+const BYTE_ORDER_MARK = '\uFEFF';
+const BYTE_ORDER_MARK_WARNING =
+  "native markup began with a byte order mark (U+FEFF), which JSON readers such as JSON.parse and Android's org.json refuse, so that the ad would not render: Tally served it without the mark";
+
+/** The text without the byte order mark it begins with, if any. */
+function withoutByteOrderMark(text: string): string {
+  return text.startsWith(BYTE_ORDER_MARK) ? text.slice(BYTE_ORDER_MARK.length) : text;
 }
 
 /** A notice URL that asks for a 204 rather than the GIF (`f=b`): an empty script. */
@@ -183,8 +199,8 @@ export function nativeImpressionTrackerOffer(request: unknown): ImpressionTracke
 }
 
 /**
- * Whether the text looks like a native response: a JSON object with an `assets` array or a `link`
- * object, with or without the `{"native": {...}}` wrapper.
+ * Whether the text looks like a native response (see `isNativeResponse`): a JSON object, after a
+ * byte order mark if any, with or without the `{"native": {...}}` wrapper.
  */
 export function looksLikeNative(markup: string): boolean {
   if (!markup.trimStart().startsWith('{')) return false;
@@ -197,18 +213,27 @@ function unwrap(document: JsonObject): JsonObject {
   return isJsonObject(document.native) ? document.native : document;
 }
 
+/**
+ * Whether an object is a native response: it has an `assets` array or a `link` object, or it
+ * serves them from a URL (Native 1.2's `assetsurl`, `dcourl`), its trackers staying in it.
+ */
 function isNativeResponse(response: JsonObject): boolean {
-  return Array.isArray(response.assets) || isJsonObject(response.link);
+  return (
+    Array.isArray(response.assets) ||
+    isJsonObject(response.link) ||
+    typeof response.assetsurl === 'string' ||
+    typeof response.dcourl === 'string'
+  );
 }
 
 function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The parsed JSON, or `undefined` when the text is not JSON. */
+/** The parsed JSON (after a byte order mark, if any), or `undefined` when the text is not JSON. */
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(withoutByteOrderMark(text));
   } catch {
     return undefined;
   }
@@ -223,6 +248,7 @@ function safeStringify(value: unknown): string | undefined {
   }
 }
 
-function untouched(markup: string | undefined, warning: string): NativeResult {
-  return { ok: false, markup: markup ?? '', warning };
+/** The markup as it came (an object as its JSON text), not instrumented, and why. */
+function untouched(adm: string | object, warning: string): NativeResult {
+  return { ok: false, markup: typeof adm === 'string' ? adm : (safeStringify(adm) ?? ''), warning };
 }

@@ -334,6 +334,18 @@ describe('instrumenting a win', () => {
     assert.doesNotMatch(result.adm ?? '', /imptrackers/);
   });
 
+  it('reads a native response after a byte order mark as native where the imp offers a banner too, and serves it without the mark', () => {
+    const request = JSON.stringify({ ver: '1.2', assets: [], eventtrackers: [{ event: 1, methods: [1] }] });
+    const adm = JSON.stringify({ assets: [], link: { url: 'https://x' } });
+    const result = ok(win({ imp: { banner: {}, native: { request } }, bid: { adm: `\uFEFF${adm}` } }));
+    assert.equal(result.format, 'native');
+    assert.deepEqual(JSON.parse(result.adm ?? ''), {
+      assets: [],
+      link: { url: 'https://x' },
+      eventtrackers: [{ event: 1, method: 1, url: result.noticeUrls.native }],
+    });
+  });
+
   it('puts the notice pixel of a banner that is a whole document before its </body>', () => {
     const result = ok(win({ bid: { adm: '<html><body><div>creative</div></body></html>' } }));
     assert.equal(
