@@ -199,6 +199,27 @@ export function nativeImpressionTrackerOffer(request: unknown): ImpressionTracke
 }
 
 /**
+ * Why a native request (`imp.native.request`) tells nothing of the event trackers it offers, where
+ * one is given but cannot be read as a native request object (whose `eventtrackers` is an array,
+ * if any), so that Tally's notice goes into `imptrackers`: `undefined` for one it reads, or none.
+ */
+export function unreadableNativeRequest(request: unknown): string | undefined {
+  if (request === undefined || request === null) return undefined;
+  const document = typeof request === 'string' ? parseJson(request) : request;
+  const why =
+    document === undefined
+      ? 'imp.native.request is not valid JSON'
+      : !isJsonObject(document)
+        ? 'imp.native.request is not a JSON object'
+        : unwrap(document).eventtrackers != null && !Array.isArray(unwrap(document).eventtrackers)
+          ? "imp.native.request's eventtrackers is not an array"
+          : undefined;
+  return why === undefined
+    ? undefined
+    : `${why}, so Tally could not read which impression event trackers it offers: its notice went into the native response's imptrackers, which a renderer firing only the event trackers the request offered does not fire; send imp.native.request as the JSON text of a native request object`;
+}
+
+/**
  * Whether the text looks like a native response (see `isNativeResponse`): a JSON object, after a
  * byte order mark if any, with or without the `{"native": {...}}` wrapper.
  */

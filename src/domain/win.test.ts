@@ -334,6 +334,32 @@ describe('instrumenting a win', () => {
     assert.doesNotMatch(result.adm ?? '', /imptrackers/);
   });
 
+  it('warns that a native request it cannot read gave no event trackers, so that its notice went into imptrackers', () => {
+    const adm = JSON.stringify({ assets: [], link: { url: 'https://x' } });
+    const why = (what: string) =>
+      `${what}, so Tally could not read which impression event trackers it offers: its notice went into the native response's imptrackers, which a renderer firing only the event trackers the request offered does not fire; send imp.native.request as the JSON text of a native request object`;
+    const cases: [request: unknown, warning: string][] = [
+      [
+        '{"ver":"1.2","eventtrackers":[{"event":1,"methods":[2]}]',
+        why('imp.native.request is not valid JSON'),
+      ],
+      ['[1]', why('imp.native.request is not a JSON object')],
+      [42, why('imp.native.request is not a JSON object')],
+      [
+        '{"ver":"1.2","eventtrackers":{"event":1}}',
+        why("imp.native.request's eventtrackers is not an array"),
+      ],
+    ];
+    for (const [request, warning] of cases) {
+      const result = ok(win({ imp: { native: { request } }, bid: { adm } }));
+      assert.deepEqual(JSON.parse(result.adm ?? '').imptrackers, [result.noticeUrls.native]);
+      assert.deepEqual(result.warnings, [warning], JSON.stringify(request));
+    }
+    for (const request of [undefined, '{"ver":"1.2","assets":[]}', { ver: '1.2', assets: [] }]) {
+      assert.deepEqual(ok(win({ imp: { native: { request } }, bid: { adm } })).warnings, [], String(request));
+    }
+  });
+
   it('reads a native response after a byte order mark as native where the imp offers a banner too, and serves it without the mark', () => {
     const request = JSON.stringify({ ver: '1.2', assets: [], eventtrackers: [{ event: 1, methods: [1] }] });
     const adm = JSON.stringify({ assets: [], link: { url: 'https://x' } });

@@ -16,7 +16,7 @@ import {
   usesEncryptedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
-import { instrumentNative, nativeImpressionTrackerOffer } from './native.js';
+import { instrumentNative, nativeImpressionTrackerOffer, unreadableNativeRequest } from './native.js';
 import { asId, asObject, isInexactNumericId, isNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp } from './openrtb.js';
 import {
@@ -299,7 +299,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     }
     case 'native': {
       result.noticeUrls.native = noticeUrl('native');
-      const offer = nativeImpressionTrackerOffer(classification.imp.native?.request);
+      const request = classification.imp.native?.request;
+      const offer = nativeImpressionTrackerOffer(request);
+      const unreadable = unreadableNativeRequest(request);
+      if (unreadable !== undefined) result.warnings.push(unreadable);
       if (markup === undefined) {
         const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm';
         result.warnings.push(`${why}: add noticeUrls.native to the native response it serves`);
