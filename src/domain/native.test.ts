@@ -182,6 +182,33 @@ describe('instrumentNative input forms', () => {
     assert.match(result.warning, /not valid JSON/);
   });
 
+  test('says where JSON that cannot be read goes wrong, as its reader does', () => {
+    for (const adm of ['{"native":{"ver":"1.0","link":{ ... }}', '{"assets": [', '{"link":{}}x']) {
+      let why = '';
+      try {
+        JSON.parse(adm);
+      } catch (error) {
+        why = (error as Error).message;
+      }
+      const result = instrumentNative(adm, IMPRESSION_URL, 'none');
+      assert.deepEqual(result, {
+        ok: false,
+        markup: adm,
+        warning: `native markup is not valid JSON (${why})`,
+      });
+    }
+  });
+
+  test('says that a native response sent as a JSON string of its JSON text is encoded twice', () => {
+    const adm = JSON.stringify(text);
+    assert.deepEqual(instrumentNative(adm, IMPRESSION_URL, 'image'), {
+      ok: false,
+      markup: adm,
+      warning:
+        "native markup is a JSON string holding the JSON text of a native response, encoded twice, not the response itself: send the response's JSON text as bid.adm",
+    });
+  });
+
   test('leaves the OpenRTB spec’s native adm, elided with "...", untouched', () => {
     const bidResponse = parse(
       readFileSync(new URL('bid-response_2.6_native-markup-returned-inline.json', OPENRTB_FIXTURES), 'utf8'),

@@ -56,7 +56,14 @@ export function instrumentNative(
   const marked = typeof adm === 'string' && adm.startsWith(BYTE_ORDER_MARK);
   const text = typeof adm === 'string' ? withoutByteOrderMark(adm) : adm;
   const [document, markup] = typeof text === 'string' ? [parseJson(text), text] : [text, safeStringify(text)];
-  if (document === undefined) return untouched(adm, 'native markup is not valid JSON');
+  if (document === undefined)
+    return untouched(adm, `native markup is not valid JSON (${jsonError(markup ?? '')})`);
+  if (typeof document === 'string' && looksLikeNative(document)) {
+    return untouched(
+      adm,
+      "native markup is a JSON string holding the JSON text of a native response, encoded twice, not the response itself: send the response's JSON text as bid.adm",
+    );
+  }
   if (!isJsonObject(document)) return untouched(adm, 'native markup is not a JSON object');
   const response = unwrap(document);
   if (!isNativeResponse(response)) {
@@ -257,6 +264,16 @@ function parseJson(text: string): unknown {
     return JSON.parse(withoutByteOrderMark(text));
   } catch {
     return undefined;
+  }
+}
+
+/** What `JSON.parse` says of text it cannot read. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+    return '';
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 

@@ -56,6 +56,16 @@ function ok(input: WinInput): InstrumentedWin {
   return result;
 }
 
+/** What `JSON.parse` says of text it cannot read. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 function claimsOf(url: string | undefined) {
   assert.ok(url !== undefined, 'the notice URL is given');
   const token = new URL(url).pathname.split('/').at(-1) ?? '';
@@ -391,11 +401,13 @@ describe('instrumenting a win', () => {
     const native = ok(win({ imp: { native: {} }, bid: { adm: '{"assets": [' } }));
     assert.equal(native.adm, '{"assets": [');
     assert.deepEqual(native.warnings, [
-      "native markup is not valid JSON: the markup is served as it came, without Tally's notice, so this impression cannot count unless noticeUrls.native is fired as an impression tracker of the native response",
+      `native markup is not valid JSON (${jsonError('{"assets": [')}): the markup is served as it came, without Tally's notice, so this impression cannot count unless noticeUrls.native is fired as an impression tracker of the native response`,
     ]);
     // Counted on the publisher's burl, the impression does not need the markup's notice.
     const burl = ok(win({ imp: { native: {} }, publisherBurl: true, bid: { adm: '{"assets": [' } }));
-    assert.deepEqual(burl.warnings, ['native markup is not valid JSON: the markup is served as it came']);
+    assert.deepEqual(burl.warnings, [
+      `native markup is not valid JSON (${jsonError('{"assets": [')}): the markup is served as it came`,
+    ]);
   });
 
   it('says of a no-ad VAST response that no impression can happen on it, not that it needs the notice fired', () => {
