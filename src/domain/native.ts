@@ -192,17 +192,36 @@ function spliced(text: string, at: number, insert: string): string {
  * `eventtrackers` offer for event 1 (impression). Anything unreadable answers `none`.
  */
 export function nativeImpressionTrackerOffer(request: unknown): ImpressionTrackerOffer {
-  const document = typeof request === 'string' ? parseJson(request) : request;
-  if (!isJsonObject(document)) return 'none';
-  const { eventtrackers } = unwrap(document);
-  if (!Array.isArray(eventtrackers)) return 'none';
-  const methods = eventtrackers.flatMap((offer: unknown) =>
-    isJsonObject(offer) && offer.event === IMPRESSION_EVENT && Array.isArray(offer.methods)
-      ? (offer.methods as unknown[])
-      : [],
-  );
+  const methods = impressionMethods(request) ?? [];
   if (methods.includes(IMAGE_METHOD)) return 'image';
   return methods.includes(SCRIPT_METHOD) ? 'script' : 'none';
+}
+
+/**
+ * The methods a native request's `eventtrackers` offer for event 1 (impression), all its offers
+ * of it together; `undefined` where it offers none (no such offer, or a request it cannot read).
+ */
+function impressionMethods(request: unknown): unknown[] | undefined {
+  const document = typeof request === 'string' ? parseJson(request) : request;
+  if (!isJsonObject(document)) return undefined;
+  const { eventtrackers } = unwrap(document);
+  if (!Array.isArray(eventtrackers)) return undefined;
+  const offers = eventtrackers.filter(
+    (offer: unknown) => isJsonObject(offer) && offer.event === IMPRESSION_EVENT,
+  ) as JsonObject[];
+  if (offers.length === 0) return undefined;
+  return offers.flatMap((offer) => (Array.isArray(offer.methods) ? (offer.methods as unknown[]) : []));
+}
+
+/**
+ * Why Tally's notice went into `imptrackers` although the native request offers event trackers of
+ * the impression: by none of its methods, an image (1) or a script (2), written as numbers.
+ * `undefined` where it offers one of them, or no event tracker of the impression at all.
+ */
+export function unusableImpressionOffer(request: unknown): string | undefined {
+  const methods = impressionMethods(request);
+  if (methods === undefined || nativeImpressionTrackerOffer(request) !== 'none') return undefined;
+  return `imp.native.request offers the impression event (eventtrackers event 1) by methods ${JSON.stringify(methods)}, neither of Tally's, an image (1) or a script (2), as numbers: its notice went into the native response's imptrackers, which a renderer firing only the event trackers the request offered does not fire`;
 }
 
 /**

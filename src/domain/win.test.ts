@@ -370,6 +370,28 @@ describe('instrumenting a win', () => {
     }
   });
 
+  it('warns that its notice went into imptrackers when the native request offers the impression event by no method Tally has, an image or a script', () => {
+    const adm = JSON.stringify({ assets: [], link: { url: 'https://x' } });
+    const cases: [methods: unknown[], shown: string][] = [
+      [[500], '[500]'],
+      [['1', '2'], '["1","2"]'],
+    ];
+    for (const [methods, shown] of cases) {
+      const request = JSON.stringify({ ver: '1.2', eventtrackers: [{ event: 1, methods }], assets: [] });
+      const result = ok(win({ imp: { native: { request } }, bid: { adm } }));
+      assert.deepEqual(JSON.parse(result.adm ?? '').imptrackers, [result.noticeUrls.native]);
+      assert.deepEqual(result.warnings, [
+        `imp.native.request offers the impression event (eventtrackers event 1) by methods ${shown}, neither of Tally's, an image (1) or a script (2), as numbers: its notice went into the native response's imptrackers, which a renderer firing only the event trackers the request offered does not fire`,
+      ]);
+    }
+    const otherEvents = JSON.stringify({
+      ver: '1.2',
+      eventtrackers: [{ event: 2, methods: [1] }],
+      assets: [],
+    });
+    assert.deepEqual(ok(win({ imp: { native: { request: otherEvents } }, bid: { adm } })).warnings, []);
+  });
+
   it('reads a native response after a byte order mark as native where the imp offers a banner too, and serves it without the mark', () => {
     const request = JSON.stringify({ ver: '1.2', assets: [], eventtrackers: [{ event: 1, methods: [1] }] });
     const adm = JSON.stringify({ assets: [], link: { url: 'https://x' } });

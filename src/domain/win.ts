@@ -16,7 +16,12 @@ import {
   usesEncryptedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
-import { instrumentNative, nativeImpressionTrackerOffer, unreadableNativeRequest } from './native.js';
+import {
+  instrumentNative,
+  nativeImpressionTrackerOffer,
+  unreadableNativeRequest,
+  unusableImpressionOffer,
+} from './native.js';
 import { asId, asObject, isInexactNumericId, isNumericId } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp } from './openrtb.js';
 import {
@@ -301,8 +306,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       result.noticeUrls.native = noticeUrl('native');
       const request = classification.imp.native?.request;
       const offer = nativeImpressionTrackerOffer(request);
-      const unreadable = unreadableNativeRequest(request);
-      if (unreadable !== undefined) result.warnings.push(unreadable);
+      const unusable = unreadableNativeRequest(request) ?? unusableImpressionOffer(request);
+      if (unusable !== undefined) result.warnings.push(unusable);
       if (markup === undefined) {
         const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm';
         result.warnings.push(`${why}: add noticeUrls.native to the native response it serves`);
