@@ -366,7 +366,11 @@ describe('instrumenting a win', () => {
       assert.deepEqual(result.warnings, [warning], JSON.stringify(request));
     }
     for (const request of [undefined, '{"ver":"1.2","assets":[]}', { ver: '1.2', assets: [] }]) {
-      assert.deepEqual(ok(win({ imp: { native: { request } }, bid: { adm } })).warnings, [], String(request));
+      assert.deepEqual(
+        ok(win({ imp: { native: { request } }, bid: { adm } })).warnings,
+        [],
+        JSON.stringify(request),
+      );
     }
   });
 
