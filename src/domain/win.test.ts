@@ -365,6 +365,15 @@ describe('instrumenting a win', () => {
       assert.deepEqual(JSON.parse(result.adm ?? '').imptrackers, [result.noticeUrls.native]);
       assert.deepEqual(result.warnings, [warning], JSON.stringify(request));
     }
+    // Where the notice went into no imptrackers (no adm, or one Tally cannot read), nothing is said of it.
+    const unreadable = cases[0]?.[0];
+    assert.deepEqual(
+      ok(win({ imp: { native: { request: unreadable } }, bid: { adm: undefined } })).warnings,
+      ['the bid has no adm: add noticeUrls.native to the native response it serves'],
+    );
+    assert.deepEqual(ok(win({ imp: { native: { request: unreadable } }, bid: { adm: '[]' } })).warnings, [
+      "native markup is not a JSON object: the markup is served as it came, without Tally's notice, so this impression cannot count unless noticeUrls.native is fired as an impression tracker of the native response",
+    ]);
     for (const request of [undefined, '{"ver":"1.2","assets":[]}', { ver: '1.2', assets: [] }]) {
       assert.deepEqual(
         ok(win({ imp: { native: { request } }, bid: { adm } })).warnings,

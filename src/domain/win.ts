@@ -306,8 +306,6 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       result.noticeUrls.native = noticeUrl('native');
       const request = classification.imp.native?.request;
       const offer = nativeImpressionTrackerOffer(request);
-      const unusable = unreadableNativeRequest(request) ?? unusableImpressionOffer(request);
-      if (unusable !== undefined) result.warnings.push(unusable);
       if (markup === undefined) {
         const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm';
         result.warnings.push(`${why}: add noticeUrls.native to the native response it serves`);
@@ -315,8 +313,11 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       }
       const native = instrumentNative(markup, result.noticeUrls.native, offer);
       result.adm = native.markup;
-      if (native.ok) result.warnings.push(...native.warnings);
-      else result.warnings.push(servedUntouched(native.warning, rule.method, 'native'));
+      if (native.ok) {
+        // Why the notice went into imptrackers although the request has event trackers.
+        const unusable = unreadableNativeRequest(request) ?? unusableImpressionOffer(request);
+        result.warnings.push(...(unusable === undefined ? [] : [unusable]), ...native.warnings);
+      } else result.warnings.push(servedUntouched(native.warning, rule.method, 'native'));
       break;
     }
   }
