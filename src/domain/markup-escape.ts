@@ -167,7 +167,7 @@ export function substituteInMarkup(
 }
 
 /**
- * The members of a native response (or request) whose string value is markup of its own: the
+ * The members of a native response whose string value is markup of its own: the
  * deprecated `jstracker`, HTML, and a video asset's `vasttag`, VAST.
  */
 const NESTED_MARKUP: ReadonlyMap<string, MarkupLanguage> = new Map([
