@@ -204,6 +204,23 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     assert.equal(appendToHtml('<body>a</body><plaintext>', [TAG]), `<body>a${TAG}</body><plaintext>`);
   });
 
+  it('puts them before a <template> or <select> open around a <plaintext>, which would hold them in its text, inert', () => {
+    assert.equal(
+      appendToHtml('<div>ad</div><template><plaintext>x', [TAG]),
+      `<div>ad</div>${TAG}<template><plaintext>x`,
+    );
+    assert.equal(
+      appendToHtml('<template><p><template><plaintext>x', [TAG]),
+      `${TAG}<template><p><template><plaintext>x`,
+    );
+    assert.equal(appendToHtml('<p>ad<select><plaintext>x', [TAG]), `<p>ad${TAG}<select><plaintext>x`);
+    // One closed before the <plaintext> holds nothing.
+    assert.equal(
+      appendToHtml('<template>t</template><p>ad<plaintext>x', [TAG]),
+      `<template>t</template><p>ad${TAG}<plaintext>x`,
+    );
+  });
+
   it('takes no </body> inside another end tag for the document’s end: </div</body> ends an element named div<', () => {
     assert.equal(
       appendToHtml('<body>ad</body><p>x</div</body>', [TAG]),

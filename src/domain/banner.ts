@@ -17,7 +17,8 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
 
 /**
  * Adds tags to HTML ad markup: before the document's last `</body>` end tag, else before a
- * `<plaintext>` (whose text runs to the end of the markup), else at the end, closing first a
+ * `<plaintext>` (whose text runs to the end of the markup; before the outermost `<template>` or
+ * `<select>` open around it, which would hold them inert), else at the end, closing first a
  * comment, a script or a start tag the markup leaves open (a browser ends it there anyway, and
  * would otherwise read the tags as its text or its attributes), then SVG or MathML content, then
  * a `<select>` or `<template>` left open, which would hold the tags without rendering them. SVG or
@@ -41,7 +42,7 @@ export function appendToHtml(adm: string, tags: readonly string[]): string {
     (regions.at(-1)?.foreignCloser ?? '') +
     open
       .toReversed()
-      .map((name) => `</${name}>`)
+      .map(({ name }) => `</${name}>`)
       .join('') +
     snippet
   );
@@ -62,10 +63,13 @@ interface ElementsRead {
    * `div<`), or inside a `<template>` or `<select>`, which ignore it.
    */
   bodyEnd?: HtmlRegion;
-  /** Where the first `<plaintext>` start tag begins. */
+  /**
+   * Where the first `<plaintext>` start tag begins, or the outermost `<template>` or `<select>`
+   * open around it.
+   */
   plaintext?: number;
   /** The `<template>` and `<select>` elements left open at the end, outermost first. */
-  open: string[];
+  open: { name: string; start: number }[];
 }
 
 /** Reads the tags of `html`, given its regions, for what decides where tags go. */
@@ -78,20 +82,20 @@ function readElements(html: string, regions: readonly HtmlRegion[]): ElementsRea
     // Inside SVG or MathML too, a browser reads `</body>` as the body's end.
     if (name === 'body' && isEnd && read.open.length === 0) read.bodyEnd = region;
     if (foreign === true) continue;
-    if (name === 'plaintext' && !isEnd) read.plaintext ??= start;
+    if (name === 'plaintext' && !isEnd) read.plaintext ??= read.open[0]?.start ?? start;
     if (!HOLDING_ELEMENTS.has(name)) continue;
     // An end tag closes the element and those opened inside it, and a `<select>` in a `<select>`
     // closes it too; but not across a `<template>`, whose content starts afresh. So at most one
     // `<select>` is open since the last `<template>`, and it is the innermost element: each tag
     // needs only the innermost two, which keeps the reading linear in the number of tags.
-    const innermost = read.open.at(-1);
+    const innermost = read.open.at(-1)?.name;
     if (name === 'select') {
       if (innermost === 'select') read.open.pop();
-      else if (!isEnd) read.open.push(name);
-    } else if (!isEnd) read.open.push(name);
+      else if (!isEnd) read.open.push({ name, start });
+    } else if (!isEnd) read.open.push({ name, start });
     else {
       const template = read.open.length - (innermost === 'select' ? 2 : 1);
-      if (read.open[template] === 'template') read.open.length = template;
+      if (read.open[template]?.name === 'template') read.open.length = template;
     }
   }
   return read;

@@ -79,6 +79,7 @@ const TRICKY_BANNERS: Readonly<Record<string, string>> = {
   'template around </body>': '<body><template><p>x</body>',
   'unclosed select': '<select><option>a',
   plaintext: '<p>ad</p><plaintext>ad</plaintext></body>',
+  'plaintext inside a template': '<p>ad</p><template><plaintext>ad</body>',
   'svg style holding </body>': '<body><svg><style>ad</body>',
   'unclosed svg CDATA': '<svg><![CDATA[a>b',
   'style inside svg foreignObject': '<body><svg><foreignObject><style></body></style>ad</body>',
