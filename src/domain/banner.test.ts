@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
+import {
+  ampPixelTag,
+  appendToHtml,
+  isAmpHtmlAd,
+  omidScriptTag,
+  pixelTag,
+  withoutAmpVariableNames,
+} from './banner.js';
 
 const TAG = '<img src="https://tally.example/n/t">';
 
@@ -383,5 +390,46 @@ describe('Tally’s own banner tags', () => {
       '<script src="https://tally.example/omid/verify.js?v=1&amp;x=&quot;y&quot;" ' +
         'data-tally-notice="https://tally.example/n/t?src=omid&amp;k=&#39;z&#39;"></script>',
     );
+  });
+});
+
+describe('AMPHTML ads', () => {
+  it('takes markup whose <html> tag has the ⚡4ads or amp4ads attribute, in any case, for an AMPHTML ad', () => {
+    for (const markup of [
+      '<!doctype html><html ⚡4ads lang="en"><head></head><body>ad</body></html>',
+      '<!DOCTYPE html>\n<HTML AMP4ADS>\n<body>ad</body></HTML>',
+      '<html lang="en" amp4ads="">ad',
+      '<html data-x=">" ⚡4ads>ad',
+    ])
+      assert.equal(isAmpHtmlAd(markup), true, markup);
+  });
+
+  it('takes no other markup for one: an AMP page or email, or amp4ads in a comment, a script, text or another tag', () => {
+    for (const markup of [
+      '<html ⚡ lang="en"><body>ad</body></html>',
+      '<html amp4email><body>ad</body></html>',
+      '<!-- <html amp4ads> --><div>ad</div>',
+      '<script>document.write("<html amp4ads>")</script>',
+      '<div data-format="amp4ads">ad</div><p>amp4ads</p>',
+      '<html lang="amp4ads"><body>ad</body></html>',
+      '<svg><html amp4ads></html></svg>',
+    ])
+      assert.equal(isAmpHtmlAd(markup), false, markup);
+  });
+
+  it('writes the notice pixel as an <amp-pixel>, which AMP4ADS allows where it allows no <img>, its URL HTML-escaped', () => {
+    assert.equal(
+      ampPixelTag('https://tally.example/n/t?a=1&b="x"'),
+      '<amp-pixel src="https://tally.example/n/t?a=1&amp;b=&quot;x&quot;" layout="nodisplay"></amp-pixel>',
+    );
+  });
+
+  it('writes a notice URL with no two capital letters of its token side by side, the second percent-escaped, so that AMP finds no variable name in it', () => {
+    assert.equal(
+      withoutAmpVariableNames('https://tally.example/n/aRANDOMb_TITLE9Xy-ZZ'),
+      'https://tally.example/n/aR%41N%44O%4Db_T%49T%4C%459Xy-Z%5A',
+    );
+    // The host and path are as given, and so is a token with no capitals side by side.
+    assert.equal(withoutAmpVariableNames('https://TALLY.example/n/aBc1D'), 'https://TALLY.example/n/aBc1D');
   });
 });

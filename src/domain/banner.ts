@@ -1,10 +1,55 @@
 import { escapeHtml } from './html.js';
 import type { HtmlRegion } from './html-regions.js';
-import { htmlRegions } from './html-regions.js';
+import { htmlRegions, startTagAttributeNames } from './html-regions.js';
 
 /** A 1×1 image tag that requests `url` when the markup renders. */
 export function pixelTag(url: string): string {
   return `<img src="${escapeHtml(url)}" width="1" height="1" alt="" style="display:none">`;
+}
+
+/**
+ * An `<amp-pixel>` that requests `url` once the AMPHTML ad is first visible: AMP4ADS allows it,
+ * where it allows no `<img>` (the AMP runtime fires it, at an https URL only).
+ */
+export function ampPixelTag(url: string): string {
+  return `<amp-pixel src="${escapeHtml(url)}" layout="nodisplay"></amp-pixel>`;
+}
+
+/**
+ * `url` with each capital letter of its last path segment (a notice token) that would stand right
+ * after another written as its percent-escape (which Tally reads as the letter): the AMP runtime
+ * replaces the name of any of its URL variables (`RANDOM`, `TITLE`…) wherever it stands in an
+ * `<amp-pixel>`'s URL, which would change a token that happened to spell one, and every such name
+ * has two capital letters side by side.
+ */
+export function withoutAmpVariableNames(url: string): string {
+  const segment = url.lastIndexOf('/') + 1;
+  let written = url.slice(0, segment);
+  for (const char of url.slice(segment)) {
+    const afterCapital = /[A-Z]$/.test(written);
+    written +=
+      afterCapital && /^[A-Z]$/.test(char) ? `%${char.charCodeAt(0).toString(16).toUpperCase()}` : char;
+  }
+  return written;
+}
+
+/** The attributes of the `<html>` tag that make a document an AMPHTML ad (AMP4ADS). */
+const AMP4ADS_ATTRIBUTES = new Set(['⚡4ads', 'amp4ads']);
+
+/**
+ * Whether HTML ad markup is an AMPHTML ad: an `<html>` start tag a browser reads as a tag (not in a
+ * comment, a script or SVG) has the `⚡4ads` or `amp4ads` attribute, as AMP4ADS requires.
+ */
+export function isAmpHtmlAd(adm: string): boolean {
+  if (!/⚡4ads|amp4ads/i.test(adm)) return false;
+  return htmlRegions(adm).some(
+    ({ kind, name, start, foreign }) =>
+      kind === 'tag' &&
+      name === 'html' &&
+      foreign !== true &&
+      !adm.startsWith('</', start) &&
+      startTagAttributeNames(adm, start).some((attribute) => AMP4ADS_ATTRIBUTES.has(attribute)),
+  );
 }
 
 /**

@@ -6,7 +6,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { fixtureJson, fixtureNames } from '../../test/support/fixtures.js';
 import { decryptPrice } from '../../test/support/price-decrypt.js';
 import { isPublicAddress } from '../billing/egress.js';
-import { omidScriptTag, pixelTag } from './banner.js';
+import { ampPixelTag, omidScriptTag, pixelTag, withoutAmpVariableNames } from './banner.js';
 import { escapeHtml } from './html.js';
 import { impressionKey } from './impression-key.js';
 import type { PriceKeys } from './price-crypto.js';
@@ -75,6 +75,13 @@ function claimsOf(url: string | undefined) {
 }
 
 const app = { app: { publisher: { id: 'pub-2' } } };
+
+/** An AMPHTML ad as the AMP project's own example writes one. */
+const AMP_AD =
+  '<!doctype html><html ⚡4ads lang="en"><head><meta charset="utf-8">' +
+  '<script async src="https://cdn.ampproject.org/amp4ads-v0.js"></script>' +
+  '<style amp4ads-boilerplate>body{visibility:hidden}</style></head><body>' +
+  '<amp-img src="https://dsp.example/ad.png" width="300" height="250"></amp-img></body></html>';
 
 describe('instrumenting a win', () => {
   it('adds the notice pixel to a web banner and keeps the DSP burl for server-side relay', () => {
@@ -260,6 +267,73 @@ describe('instrumenting a win', () => {
       result.adm?.startsWith('<img src="https://dsp.example/own-tracker"><img src="https://tally.example/n/'),
       `Tally’s pixel follows the DSP’s markup; got ${result.adm}`,
     );
+  });
+
+  it('instruments an AMPHTML ad with <amp-pixel> elements, which AMP4ADS allows where an <img> makes the ad invalid', () => {
+    const web = ok(win({ bid: { adm: AMP_AD } }));
+    const notice = web.noticeUrls.adm ?? 'missing';
+    assert.equal(
+      web.adm,
+      AMP_AD.replace('</body>', `${ampPixelTag(withoutAmpVariableNames(notice))}</body>`),
+    );
+    assert.deepEqual(web.warnings, []);
+    // Its token's capitals escaped read back as the notice URL itself.
+    assert.equal(decodeURIComponent(withoutAmpVariableNames(notice)), notice);
+    // An app banner's markup carries the DSP's burl in one too.
+    const inApp = ok(win({ context: app, bid: { adm: AMP_AD } }));
+    assert.equal(
+      inApp.adm,
+      AMP_AD.replace(
+        '</body>',
+        ampPixelTag(withoutAmpVariableNames(inApp.noticeUrls.adm ?? 'missing')) +
+          ampPixelTag('https://dsp.example/bill?p=2.5&a=auction-1') +
+          '</body>',
+      ),
+    );
+    assert.ok(!/<img/i.test(inApp.adm ?? ''), inApp.adm ?? '');
+    // The markup of an app whose publisher fires the burl gets its load pixel so.
+    const loaded = ok(win({ context: app, publisherBurl: true, bid: { adm: AMP_AD } }));
+    assert.equal(
+      loaded.adm,
+      AMP_AD.replace(
+        '</body>',
+        `${ampPixelTag(withoutAmpVariableNames(loaded.noticeUrls.loaded ?? 'missing'))}</body>`,
+      ),
+    );
+  });
+
+  it('adds the OMID script to an AMPHTML ad all the same, warning that it makes the ad invalid AMP and how to count without it', () => {
+    const result = ok(win({ context: app, imp: { banner: { api: [7] } }, bid: { adm: AMP_AD } }));
+    const omid = result.noticeUrls.omid ?? 'missing';
+    assert.equal(
+      result.adm,
+      AMP_AD.replace('</body>', `${omidScriptTag('https://tally.example/omid/verify.js', omid)}</body>`),
+    );
+    assert.deepEqual(result.warnings, [
+      "bid.adm is an AMPHTML ad (<html ⚡4ads>), which may hold no script but the AMP runtime's: Tally's OMID verification script, added all the same, makes it invalid AMP, which AMP validators refuse; to serve it valid, serve it as it came and have the app load https://tally.example/omid/verify.js as an OMID verification resource, noticeUrls.omid its verificationParameters",
+    ]);
+  });
+
+  it('warns that the AMP runtime fires no <amp-pixel> at an http URL, Tally’s or the DSP’s burl in an app banner’s markup', () => {
+    const http = { ...env, publicUrl: 'http://tally.example' };
+    const web = instrumentWin(win({ bid: { adm: AMP_AD } }), http);
+    assert.ok(web.ok, JSON.stringify(web));
+    assert.deepEqual(web.warnings, [
+      "bid.adm is an AMPHTML ad (<html ⚡4ads>), whose runtime fires an <amp-pixel> at an https URL only: Tally's notice URL (TALLY_PUBLIC_URL) is http, so it is never fired and the impression cannot count",
+    ]);
+    const burl = ok(
+      win({ context: app, bid: { adm: AMP_AD, burl: 'http://dsp.example/bill?p=${AUCTION_PRICE}' } }),
+    );
+    assert.deepEqual(
+      burl.warnings.filter((warning) => warning.startsWith('bid.adm is an AMPHTML ad')),
+      [
+        "bid.adm is an AMPHTML ad (<html ⚡4ads>), whose runtime fires an <amp-pixel> at an https URL only: the DSP's burl is http, so it is never fired and the DSP never billed",
+      ],
+    );
+    // An ordinary banner's <img> loads from either.
+    const plain = instrumentWin(win(), http);
+    assert.ok(plain.ok, JSON.stringify(plain));
+    assert.deepEqual(plain.warnings, []);
   });
 
   it('fills the encrypted price macro with the seat’s keys', () => {

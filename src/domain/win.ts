@@ -1,4 +1,11 @@
-import { appendToHtml, omidScriptTag, pixelTag } from './banner.js';
+import {
+  ampPixelTag,
+  appendToHtml,
+  isAmpHtmlAd,
+  omidScriptTag,
+  pixelTag,
+  withoutAmpVariableNames,
+} from './banner.js';
 import { burlRefusal } from './burl-refusal.js';
 import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
@@ -249,19 +256,33 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
   if (rule.method === 'burl') {
     result.burl = result.noticeUrls.burl = noticeUrl('burl');
   }
+  /** The longest of the notice URLs as the markup fires them, where that differs from `noticeUrls`. */
+  let firedUrlChars = 0;
   switch (format) {
     case 'banner': {
+      // AMP4ADS allows no <img>: the AMP runtime fires an <amp-pixel> instead.
+      const amp = markup !== undefined && isAmpHtmlAd(markup);
+      const tallyPixel = (url: string): string => {
+        if (!amp) return pixelTag(url);
+        const fired = withoutAmpVariableNames(url);
+        firedUrlChars = Math.max(firedUrlChars, fired.length);
+        return ampPixelTag(fired);
+      };
       const tags: string[] = [];
       if (rule.method === 'omid') {
         result.noticeUrls.omid = noticeUrl('omid');
         tags.push(omidScriptTag(`${env.publicUrl}/omid/verify.js`, result.noticeUrls.omid));
       } else if (rule.method === 'burl') {
         result.noticeUrls.loaded = noticeUrl('loaded');
-        tags.push(pixelTag(result.noticeUrls.loaded));
+        tags.push(tallyPixel(result.noticeUrls.loaded));
       } else {
         result.noticeUrls.adm = noticeUrl('adm');
-        tags.push(pixelTag(result.noticeUrls.adm));
-        if (burlInMarkup) tags.push(pixelTag(fillMacros(dspBurl)));
+        tags.push(tallyPixel(result.noticeUrls.adm));
+        if (burlInMarkup) tags.push((amp ? ampPixelTag : pixelTag)(fillMacros(dspBurl)));
+      }
+      if (amp) {
+        const markupBurl = burlInMarkup ? fillMacros(dspBurl) : undefined;
+        result.warnings.push(...ampWarnings(rule.method, env.publicUrl, markupBurl));
       }
       if (markup === undefined) {
         // The tags themselves: noticeUrls also holds a publisher burl, which counts wherever it is
@@ -321,9 +342,35 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       break;
     }
   }
-  const longest = Math.max(...Object.values(result.noticeUrls).map((url) => url.length));
+  const longest = Math.max(firedUrlChars, ...Object.values(result.noticeUrls).map((url) => url.length));
   if (longest > MAX_NOTICE_URL_CHARS) return noticeUrlTooLong(longest, base);
   return result;
+}
+
+/**
+ * What may keep an AMPHTML ad from counting: Tally's OMID script, which makes it invalid AMP, or an
+ * `<amp-pixel>` at an http URL (Tally's, with an http `publicUrl`, or the DSP's `markupBurl`), which
+ * the AMP runtime never fires.
+ */
+function ampWarnings(method: Method, publicUrl: string, markupBurl: string | undefined): string[] {
+  const ad = 'bid.adm is an AMPHTML ad (<html ⚡4ads>)';
+  if (method === 'omid') {
+    return [
+      `${ad}, which may hold no script but the AMP runtime's: Tally's OMID verification script, added all the same, makes it invalid AMP, which AMP validators refuse; to serve it valid, serve it as it came and have the app load ${publicUrl}/omid/verify.js as an OMID verification resource, noticeUrls.omid its verificationParameters`,
+    ];
+  }
+  const httpOnly = `${ad}, whose runtime fires an <amp-pixel> at an https URL only`;
+  const isHttps = (url: string) => /^https:/i.test(url);
+  return [
+    ...(isHttps(publicUrl)
+      ? []
+      : [
+          `${httpOnly}: Tally's notice URL (TALLY_PUBLIC_URL) is http, so it is never fired and the impression cannot count`,
+        ]),
+    ...(markupBurl === undefined || isHttps(markupBurl)
+      ? []
+      : [`${httpOnly}: the DSP's burl is http, so it is never fired and the DSP never billed`]),
+  ];
 }
 
 /**
