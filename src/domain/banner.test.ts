@@ -228,6 +228,28 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     );
   });
 
+  it('closes a <picture> they would be the first children of, whose <source> the browser would load in the pixel’s place', () => {
+    assert.equal(
+      appendToHtml('<p>ad</p><picture><source srcset="a.png">', [TAG]),
+      `<p>ad</p><picture><source srcset="a.png"></picture>${TAG}`,
+    );
+    assert.equal(
+      appendToHtml('<body><PICTURE><source srcset="a.png"><br></body>', [TAG]),
+      `<body><PICTURE><source srcset="a.png"><br></picture>${TAG}</body>`,
+    );
+    assert.equal(
+      appendToHtml('<picture><svg><circle r="1">', [TAG]),
+      `<picture><svg><circle r="1"></svg></picture>${TAG}`,
+    );
+    // A script the markup ends inside is closed first.
+    assert.equal(appendToHtml('<picture><script>x', [TAG]), `<picture><script>x</script></picture>${TAG}`);
+    // Inside another element inside it, or after it, the pixel is no picture's.
+    const inside = '<picture><source srcset="a.png"><span>ad';
+    assert.equal(appendToHtml(inside, [TAG]), `${inside}${TAG}`);
+    const closed = '<body><picture><img src="a.png"></picture>ad</body>';
+    assert.equal(appendToHtml(closed, [TAG]), `<body><picture><img src="a.png"></picture>ad${TAG}</body>`);
+  });
+
   it('takes no </body> inside another end tag for the document’s end: </div</body> ends an element named div<', () => {
     assert.equal(
       appendToHtml('<body>ad</body><p>x</div</body>', [TAG]),

@@ -66,9 +66,11 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
  * `<select>` open around it, which would hold them inert), else at the end, closing first a
  * comment, a script or a start tag the markup leaves open (a browser ends it there anyway, and
  * would otherwise read the tags as its text or its attributes), then SVG or MathML content, then
- * a `<select>` or `<template>` left open, which would hold the tags without rendering them. SVG or
+ * a `<picture>` the tags would be children of (its `<img>`), then a `<select>` or `<template>`
+ * left open, which would hold the tags without rendering them. SVG or
  * MathML content open before that `</body>` is closed too: there Tally's `<script>` would be
- * SVG's, which loads nothing (an `<img>` leaves such content as its end tag does). The markup is
+ * SVG's, which loads nothing (an `<img>` leaves such content as its end tag does); and so is a
+ * `<picture>` open innermost there. The markup is
  * otherwise unchanged.
  */
 export function appendToHtml(adm: string, tags: readonly string[]): string {
@@ -76,21 +78,31 @@ export function appendToHtml(adm: string, tags: readonly string[]): string {
   const regions = htmlRegions(adm);
   const { bodyEnd, plaintext, open } = readElements(adm, regions);
   if (bodyEnd !== undefined) {
-    const { start, foreignCloser = '' } = bodyEnd;
-    return adm.slice(0, start) + foreignCloser + snippet + adm.slice(start);
+    const { start, foreignCloser = '', inPicture } = bodyEnd;
+    return adm.slice(0, start) + foreignCloser + pictureCloser(inPicture) + snippet + adm.slice(start);
   }
   if (plaintext !== undefined) return adm.slice(0, plaintext) + snippet + adm.slice(plaintext);
   const closer = regions.find((region) => region.closer !== undefined)?.closer ?? '';
+  const last = regions.at(-1);
   return (
     adm +
     closer +
-    (regions.at(-1)?.foreignCloser ?? '') +
+    (last?.foreignCloser ?? '') +
+    pictureCloser(last?.inPicture) +
     open
       .toReversed()
       .map(({ name }) => `</${name}>`)
       .join('') +
     snippet
   );
+}
+
+/**
+ * `</picture>` where the tags would be a `<picture>`'s first children (`inPicture`): a browser
+ * loads a `<source>` of the picture in place of the `src` of an `<img>` inside it.
+ */
+function pictureCloser(inPicture: true | undefined): string {
+  return inPicture === true ? '</picture>' : '';
 }
 
 /**

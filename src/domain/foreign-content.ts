@@ -100,6 +100,20 @@ export class ForeignContent {
     return `</${name}>`.repeat(this.open.slice(root).filter((element) => element.name === name).length);
   }
 
+  /**
+   * Whether an HTML `<picture>` is the element open innermost once the SVG or MathML content the
+   * reader stands in is closed, and then `closed`, an HTML element the markup ends inside (whose
+   * end tag closes it): an `<img>` added there is the picture's own.
+   */
+  pictureInnermost(closed?: string): boolean {
+    let at = this.open.length - 1;
+    while (at >= 0 && this.open[at]?.namespace !== undefined && this.open[at]?.holdsHtml !== true) at--;
+    if (closed !== undefined && this.open[at]?.namespace === undefined && this.open[at]?.name === closed)
+      at--;
+    const element = this.open[at];
+    return element?.namespace === undefined && element?.name === 'picture';
+  }
+
   /** `script` or `style` when the reader is in the text of an SVG script or style element. */
   get foreignText(): 'script' | 'style' | undefined {
     const current = this.open.at(-1);

@@ -39,6 +39,13 @@ export interface HtmlRegion {
    */
   foreignCloser?: string;
   /**
+   * Set on a `</body>` end tag read where an HTML `<picture>` is the element open innermost (once
+   * the SVG or MathML content there is closed), and on the last region when the markup ends so
+   * (once what it ends inside is closed): an `<img>` added there would be the picture's own, for
+   * which a browser loads one of the picture's `<source>`s instead of its `src`.
+   */
+  inPicture?: true;
+  /**
    * Set on the content of a `<script>` whose type makes it a data block no script or JSON reader
    * reads (`text/template`, `text/html`): read later as HTML, if at all.
    */
@@ -191,6 +198,9 @@ export function htmlRegions(html: string): HtmlRegion[] {
   if (regions.length === 0) regions.push({ kind: 'markup', start: 0, end: 0 });
   const last = regions.at(-1);
   if (last !== undefined && foreign.inside) last.foreignCloser = foreign.closingTags;
+  // The element whose text or start tag the markup ends inside is closed by the closer.
+  const closed = last?.closer === undefined ? undefined : /<\/([^>]+)>$/.exec(last.closer)?.[1];
+  if (last !== undefined && foreign.pictureInnermost(closed)) last.inPicture = true;
   return regions;
 }
 
@@ -204,8 +214,9 @@ function regionOf(kind: HtmlRegion['kind'], start: number, end: number, element?
   const name = element?.name;
   const region: HtmlRegion = name === undefined ? { kind, start, end } : { kind, start, end, name };
   if (element === undefined) return region;
-  const { foreign, dataBlock, foreignCloser } = element;
+  const { foreign, dataBlock, foreignCloser, inPicture } = element;
   if (foreign !== undefined) region.foreign = foreign;
+  if (inPicture !== undefined) region.inPicture = inPicture;
   if (dataBlock !== undefined) region.dataBlock = dataBlock;
   if (foreignCloser !== undefined) region.foreignCloser = foreignCloser;
   return region;
@@ -280,7 +291,7 @@ function textContentKind(name: string): 'raw' | 'rcdata' | undefined {
 }
 
 /** What a region says of the element it belongs to. */
-type RegionElement = Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock' | 'foreignCloser'>;
+type RegionElement = Pick<HtmlRegion, 'name' | 'foreign' | 'dataBlock' | 'foreignCloser' | 'inPicture'>;
 
 /** Adds a region to those found, and says where to go on. */
 type Enclose = (
@@ -376,10 +387,11 @@ function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignCo
     return close === -1 ? enclosed('tag', at, -1, '>') : enclosed('tag', at, close + 1, '');
   }
   const { end, openQuote } = startTagEnd(lower, at + 2 + name.length);
+  const inPicture = name === 'body' && foreign.pictureInnermost() ? { inPicture: true as const } : {};
   const element = !foreign.inside
-    ? { name }
+    ? { name, ...inPicture }
     : name === 'body'
-      ? { name, foreign: true as const, foreignCloser: foreign.closingTags }
+      ? { name, foreign: true as const, foreignCloser: foreign.closingTags, ...inPicture }
       : { name, foreign: true as const };
   foreign.endTag(name);
   return end === -1

@@ -80,6 +80,7 @@ const TRICKY_BANNERS: Readonly<Record<string, string>> = {
   'unclosed select': '<select><option>a',
   plaintext: '<p>ad</p><plaintext>ad</plaintext></body>',
   'plaintext inside a template': '<p>ad</p><template><plaintext>ad</body>',
+  'unclosed picture': '<p>ad</p><picture><source srcset="data:image/gif;base64,R0lGODlhAQABAAAAACw=">',
   'svg style holding </body>': '<body><svg><style>ad</body>',
   'unclosed svg CDATA': '<svg><![CDATA[a>b',
   'style inside svg foreignObject': '<body><svg><foreignObject><style></body></style>ad</body>',
