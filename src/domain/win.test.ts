@@ -336,6 +336,14 @@ describe('instrumenting a win', () => {
     assert.deepEqual(plain.warnings, []);
   });
 
+  it('warns of banner markup that is only a URL, and adds the pixel after it all the same', () => {
+    const result = ok(win({ bid: { adm: 'https://dsp.example/ad.html' } }));
+    assert.equal(result.adm, `https://dsp.example/ad.html${pixelTag(result.noticeUrls.adm ?? 'missing')}`);
+    assert.deepEqual(result.warnings, [
+      "bid.adm is a URL, not HTML markup: a page shows it as text, and one loading it (as an iframe's src) gets a URL that no longer works, Tally's tags following it; send markup instead, such as an <iframe> that loads the URL",
+    ]);
+  });
+
   it('fills the encrypted price macro with the seat’s keys', () => {
     const result = ok(
       win({ context: app, seat: 'enc-seat', bid: { burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' } }),

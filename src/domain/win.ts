@@ -1,3 +1,4 @@
+import { bannerShapeWarnings } from './banner-shape.js';
 import {
   ampPixelTag,
   appendToHtml,
@@ -280,6 +281,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         tags.push(tallyPixel(result.noticeUrls.adm));
         if (burlInMarkup) tags.push((amp ? ampPixelTag : pixelTag)(fillMacros(dspBurl)));
       }
+      if (adm !== undefined) result.warnings.push(...bannerShapeWarnings(adm));
       if (amp) {
         const markupBurl = burlInMarkup ? fillMacros(dspBurl) : undefined;
         result.warnings.push(...ampWarnings(rule.method, env.publicUrl, markupBurl));
