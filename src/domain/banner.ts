@@ -1,6 +1,6 @@
 import { escapeHtml } from './html.js';
 import type { HtmlRegion } from './html-regions.js';
-import { htmlRegions, startTagAttributeNames } from './html-regions.js';
+import { htmlRegions, startTagAttributes } from './html-regions.js';
 
 /** A 1×1 image tag that requests `url` when the markup renders. */
 export function pixelTag(url: string): string {
@@ -48,7 +48,7 @@ export function isAmpHtmlAd(adm: string): boolean {
       name === 'html' &&
       foreign !== true &&
       !adm.startsWith('</', start) &&
-      startTagAttributeNames(adm, start).some((attribute) => AMP4ADS_ATTRIBUTES.has(attribute)),
+      startTagAttributes(adm, start).some((attribute) => AMP4ADS_ATTRIBUTES.has(attribute.name)),
   );
 }
 

@@ -400,13 +400,16 @@ function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignCo
 }
 
 /**
- * The names of the attributes of the start tag whose `<` is at `start` in `html`, lower-cased, as a
- * browser reads them: a name inside a quoted value is none.
+ * The attributes of the start tag whose `<` is at `start` in `html`, names and values lower-cased,
+ * as a browser reads them: a name inside a quoted value is none.
  */
-export function startTagAttributeNames(html: string, start: number): string[] {
+export function startTagAttributes(html: string, start: number): TagAttribute[] {
   const lower = lowerCaseAscii(html);
   const name = tagName(lower, start + 1) ?? '';
-  return startTagEnd(lower, start + 1 + name.length).attributes.map((attribute) => attribute.name);
+  return startTagEnd(lower, start + 1 + name.length).attributes.map((attribute) => ({
+    name: attribute.name,
+    value: attribute.value,
+  }));
 }
 
 /** The characters HTML reads as white space between attributes (not U+00A0 and the like). */

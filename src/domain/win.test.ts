@@ -344,6 +344,16 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('warns that a Content-Security-Policy the markup sets may block Tally’s pixel or OMID script', () => {
+    const adm = `<meta http-equiv="Content-Security-Policy" content="default-src https://dsp.example"><div>ad</div>`;
+    assert.deepEqual(ok(win({ bid: { adm } })).warnings, [
+      "bid.adm sets a Content-Security-Policy (<meta http-equiv>) whose img-src or default-src may block Tally's pixel: it loads only if that admits https://tally.example",
+    ]);
+    assert.deepEqual(ok(win({ context: app, imp: { banner: { api: [7] } }, bid: { adm } })).warnings, [
+      "bid.adm sets a Content-Security-Policy (<meta http-equiv>) whose script-src or default-src may block Tally's OMID verification script: it loads only if that admits https://tally.example",
+    ]);
+  });
+
   it('fills the encrypted price macro with the seat’s keys', () => {
     const result = ok(
       win({ context: app, seat: 'enc-seat', bid: { burl: 'https://dsp.example/b?p=${AUCTION_PRICE:BF}' } }),

@@ -1,3 +1,4 @@
+import { contentSecurityPolicyWarnings } from './banner-csp.js';
 import { bannerShapeWarnings } from './banner-shape.js';
 import {
   ampPixelTag,
@@ -281,7 +282,13 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         tags.push(tallyPixel(result.noticeUrls.adm));
         if (burlInMarkup) tags.push((amp ? ampPixelTag : pixelTag)(fillMacros(dspBurl)));
       }
-      if (adm !== undefined) result.warnings.push(...bannerShapeWarnings(adm));
+      if (adm !== undefined) {
+        const tallyTag = rule.method === 'omid' ? 'script' : 'image';
+        result.warnings.push(
+          ...bannerShapeWarnings(adm),
+          ...contentSecurityPolicyWarnings(adm, tallyTag, env.publicUrl),
+        );
+      }
       if (amp) {
         const markupBurl = burlInMarkup ? fillMacros(dspBurl) : undefined;
         result.warnings.push(...ampWarnings(rule.method, env.publicUrl, markupBurl));
