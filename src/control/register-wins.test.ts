@@ -6,6 +6,7 @@ import type { WinEnvironment } from '../domain/win.js';
 import { MAX_BODY_DEPTH } from './http.js';
 import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
+import { jsonError } from '../lib/json-error.js';
 
 const env: WinEnvironment = {
   accountId: 1,
@@ -338,12 +339,3 @@ describe('registering a POST /v1/wins body', () => {
     assert.ok(atLimit.ok, JSON.stringify(atLimit));
   });
 });
-
-function jsonError(text: string): string {
-  try {
-    JSON.parse(text);
-    return '';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}

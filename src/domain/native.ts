@@ -6,6 +6,7 @@
  */
 import { duplicateMember } from './duplicate-members.js';
 import { jsonObjectText, skipSpace } from './json-members.js';
+import { jsonError } from '../lib/json-error.js';
 
 /**
  * The outcome of {@link instrumentNative}: the instrumented JSON text, whether the tracker went
@@ -283,16 +284,6 @@ function parseJson(text: string): unknown {
     return JSON.parse(withoutByteOrderMark(text));
   } catch {
     return undefined;
-  }
-}
-
-/** What `JSON.parse` says of text it cannot read. */
-function jsonError(text: string): string {
-  try {
-    JSON.parse(text);
-    return '';
-  } catch (error) {
-    return (error as Error).message;
   }
 }
 

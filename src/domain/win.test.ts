@@ -15,6 +15,7 @@ import type { KeyRing } from './token.js';
 import { generateKey, openToken } from './token.js';
 import type { InstrumentedWin, WinEnvironment, WinInput } from './win.js';
 import { encodedPrice, instrumentWin, MAX_NOTICE_URL_CHARS } from './win.js';
+import { jsonError } from '../lib/json-error.js';
 
 const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };
 const priceKeys: PriceKeys = { encryptionKey: Buffer.alloc(32, 1), integrityKey: Buffer.alloc(32, 2) };
@@ -54,16 +55,6 @@ function ok(input: WinInput): InstrumentedWin {
   const result = instrumentWin(input, env);
   assert.ok(result.ok, JSON.stringify(result));
   return result;
-}
-
-/** What `JSON.parse` says of text it cannot read. */
-function jsonError(text: string): string {
-  try {
-    JSON.parse(text);
-    return '';
-  } catch (error) {
-    return (error as Error).message;
-  }
 }
 
 function claimsOf(url: string | undefined) {
