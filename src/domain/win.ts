@@ -1,5 +1,6 @@
 import { contentSecurityPolicyWarnings } from './banner-csp.js';
 import { bannerShapeWarnings } from './banner-shape.js';
+import { framesetWarnings } from './banner-frameset.js';
 import {
   ampPixelTag,
   appendToHtml,
@@ -286,6 +287,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         const tallyTag = rule.method === 'omid' ? 'script' : 'image';
         result.warnings.push(
           ...bannerShapeWarnings(adm),
+          ...framesetWarnings(adm),
           ...contentSecurityPolicyWarnings(adm, tallyTag, env.publicUrl),
         );
       }

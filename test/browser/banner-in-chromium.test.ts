@@ -5,8 +5,19 @@ import { api } from '../support/server.js';
 
 const running = tallyInChromium();
 
+/** What Tally answers for a banner win: its instrumented markup and its warnings. */
+interface Registered {
+  adm: string;
+  warnings: string[];
+}
+
 /** Registers a web banner win of the seat with the DSP's `adm`, and answers the markup Tally returns. */
 async function register(seat: string, auctionId: string, adm: string): Promise<string> {
+  return (await registered(seat, auctionId, adm)).adm;
+}
+
+/** Registers a web banner win of the seat with the DSP's `adm`, and answers Tally's result for it. */
+async function registered(seat: string, auctionId: string, adm: string): Promise<Registered> {
   const tally = running.tally();
   const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
     wins: [
@@ -20,7 +31,7 @@ async function register(seat: string, auctionId: string, adm: string): Promise<s
   const [result] = registered.body.results;
   assert.equal(result.ok, true, JSON.stringify(result));
   assert.equal(result.method, 'adm');
-  return result.adm;
+  return result;
 }
 
 /**
@@ -125,7 +136,37 @@ const MACRO_PLACES =
   '<iframe src="&#106;avascript:void(parent.jsRefRead=\'${AUCTION_ID}\')"></iframe>' +
   '<script type="text/template" id="tpl"><i title="${AUCTION_ID}"></i></script>';
 
+/** Frameset documents, whose `<frameset>` a browser takes for the document or ignores. */
+const FRAMESETS: readonly string[] = [
+  '<frameset cols="100%"><frame src="about:blank"></frameset>',
+  '<html><head><title>ad</title></head><frameset rows="*"><frame src="about:blank"></frameset></html>',
+  '<!----><div></div><script>1</script><input type=hidden><frameset><frame src="about:blank">',
+  'ad<frameset cols="100%"><frame src="about:blank"></frameset>',
+  '<body><frameset cols="100%"><frame src="about:blank"></frameset>',
+  '<img src="data:,"><frameset cols="100%"><frame src="about:blank"></frameset>',
+  '<table></table><frameset cols="100%"><frame src="about:blank"></frameset>',
+];
+
 describe('banners Tally instruments, rendered in Chromium', () => {
+  it('warns of a frameset banner exactly when Chromium shows its frames and Tally’s pixel never counts', async () => {
+    const warned: boolean[] = [];
+    for (const [index, adm] of FRAMESETS.entries()) {
+      const result = await registered(`frameset-${index}`, `frameset-${index}`, adm);
+      warned.push(result.warnings.some((warning) => warning.includes('frameset document')));
+      await render(result.adm);
+    }
+    const counted = await countedBySeat();
+    const seen = FRAMESETS.map((adm, index) => ({
+      adm,
+      warned: warned[index],
+      counted: counted.has(`frameset-${index}`),
+    }));
+    assert.deepEqual(
+      seen,
+      FRAMESETS.map((adm, index) => ({ adm, warned: index < 3, counted: index >= 3 })),
+    );
+  });
+
   it('counts the impression of every banner, wherever the DSP markup would hide or swallow the pixel', async () => {
     const names = Object.keys(TRICKY_BANNERS);
     for (const [index, name] of names.entries()) {
