@@ -627,14 +627,23 @@ describe('instrumentVast where the markup stops being cleanly nested', () => {
     });
   }
 
-  test('leaves untouched a document the validator accepts whose InLine cannot be read to its end (a < in an attribute, a mangled CDATA opening)', () => {
+  test('leaves untouched a document the validator accepts whose InLine cannot be read to its end (a < in an attribute, where it stands, or a mangled CDATA opening)', () => {
     const clean = '<Ad><InLine><AdSystem>a</AdSystem></InLine></Ad>';
-    for (const unreadable of ['<Creatives><Creative id="<1>"/></Creatives>', '<![C DATA[x]]>']) {
+    for (const [unreadable, problem] of [
+      [
+        '<Creatives><Creative id="<1>"/></Creatives>',
+        'it is not well-formed XML (a < inside an attribute value at line 1, column 114: write &lt;)',
+      ],
+      ['<![C DATA[x]]>', 'its markup could not be read cleanly'],
+    ] as const) {
       const input = `<VAST>${clean}<Ad><InLine><AdSystem>b</AdSystem>${unreadable}</InLine></Ad></VAST>`;
       const result = instrumentVast(input, TRACKERS);
       assert.ok(!result.ok, unreadable);
       assert.equal(result.markup, input);
-      assert.match(result.warning, /could not be read cleanly.*cannot be located unambiguously/);
+      assert.equal(
+        result.warning,
+        `VAST not instrumented: ${problem}, and its <InLine>/<Wrapper> elements cannot be located unambiguously`,
+      );
     }
   });
 
@@ -698,6 +707,16 @@ describe('instrumentVast warnings', () => {
       assert.equal(result.markup, instrumented(attribute, title));
       assert.deepEqual(result.warnings, [warning]);
     }
+  });
+
+  test('warns that a < in an attribute value Tally reads past makes the document one strict parsers refuse, where it stands', () => {
+    const input =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad>\n' +
+      '<Extensions><Extension type="a<b"/></Extensions></VAST>';
+    const result = assertInstrumented(input);
+    assert.deepEqual(result.warnings, [
+      "VAST input: it is not well-formed XML (a < inside an attribute value at line 2, column 31: write &lt;), which strict XML parsers, as many players use, refuse: Tally's trackers were added all the same",
+    ]);
   });
 
   test('takes the references XML defines, and any a DOCTYPE may declare, as well-formed', () => {

@@ -174,9 +174,14 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const errors = errorSchemaOf(xml, tokens);
   const plans = adElements.map((adElement) => planInsertions(xml, adElement, trackers, errors));
   const locatable = wellFormed ? plans.every((plan) => plan.closedCleanly) : adElementsPairUp(tokens);
+  const refusal = validation === true ? strictParserRefusal(xml) : undefined;
   if (!locatable) {
     const problem =
-      validation === true ? 'its markup could not be read cleanly' : describeXmlError(validation);
+      validation !== true
+        ? describeXmlError(validation)
+        : refusal?.kind === 'less_than'
+          ? `it is not well-formed XML (${describeRefusal(xml, refusal)})`
+          : 'its markup could not be read cleanly';
     return untouched(
       xml,
       `VAST not instrumented: ${problem}, and its <InLine>/<Wrapper> elements cannot be located unambiguously`,
@@ -189,10 +194,9 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   if (wellFormed && XMLValidator.validate(markup) !== true) {
     return untouched(xml, 'VAST not instrumented: the instrumented document would not be well-formed XML');
   }
-  const reference = validation === true ? undefinedReference(xml) : undefined;
   const warnings = [
     ...(validation === true ? [] : [malformedInputWarning(validation)]),
-    ...(reference === undefined ? [] : [undefinedReferenceWarning(xml, reference)]),
+    ...(refusal === undefined ? [] : [strictParserRefusalWarning(xml, refusal)]),
     ...(isVast1(tokens) ? [VAST_1_WARNING] : []),
     ...(plans.every((plan) => plan.addsError) ? [] : [ERROR_NOT_ADDED_WARNING]),
   ];
@@ -592,15 +596,26 @@ const DEFINED_REFERENCE = /&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);/y;
 /** An `&` and what follows it, when it is an entity reference of any name. */
 const ENTITY_REFERENCE = /&[^\s&;<>"']+;/y;
 const MARKUP_OR_REFERENCE = /[<&]/g;
+/** A start tag's name and its quoted attributes, up to where it ends or stops being one. */
+const START_TAG_ATTRIBUTES = /<[^\s/>!?<]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*/y;
 
 /**
- * Where the first `&` outside comments, CDATA sections, PIs and declarations is not a reference
- * XML defines, as text or in an attribute value: a bare `&`, or an entity such as `&nbsp;` that
- * only a DTD can declare (any name passes in a document with a DOCTYPE, which may declare it).
- * fast-xml-parser's validator lets both through, and strict parsers (a browser's) refuse them.
- * `undefined` when there is none.
+ * What fast-xml-parser's validator lets through and strict parsers (a browser's) refuse, at the
+ * offset `at` in the markup: an `&` that is no reference XML defines (`reference`: a bare `&`, or
+ * an entity such as `&nbsp;` that only a DTD can declare), or a `<` inside an attribute value
+ * (`less_than`).
  */
-function undefinedReference(xml: string): number | undefined {
+interface StrictParserRefusal {
+  kind: 'reference' | 'less_than';
+  at: number;
+}
+
+/**
+ * The first {@link StrictParserRefusal} outside comments, CDATA sections, PIs and declarations
+ * (any entity name passes in a document with a DOCTYPE, which may declare it); `undefined` when
+ * there is none.
+ */
+function strictParserRefusal(xml: string): StrictParserRefusal | undefined {
   let declaresEntities = false;
   MARKUP_OR_REFERENCE.lastIndex = 0;
   for (let found = MARKUP_OR_REFERENCE.exec(xml); found; found = MARKUP_OR_REFERENCE.exec(xml)) {
@@ -611,27 +626,41 @@ function undefinedReference(xml: string): number | undefined {
       if (end !== undefined) {
         declaresEntities ||= /^<!DOCTYPE/i.test(xml.slice(at, at + 9));
         MARKUP_OR_REFERENCE.lastIndex = end;
+        continue;
       }
+      const lessThan = lessThanInAttributeValue(xml, at);
+      if (lessThan !== undefined) return { kind: 'less_than', at: lessThan };
       continue;
     }
     const reference = declaresEntities ? ENTITY_REFERENCE : DEFINED_REFERENCE;
     reference.lastIndex = at;
-    if (!reference.test(xml)) return at;
+    if (!reference.test(xml)) return { kind: 'reference', at };
   }
   return undefined;
 }
 
-function undefinedReferenceWarning(xml: string, at: number): string {
+/** Where the first `<` inside a quoted attribute value of the start tag at `at` is, if any. */
+function lessThanInAttributeValue(xml: string, at: number): number | undefined {
+  START_TAG_ATTRIBUTES.lastIndex = at;
+  const tag = START_TAG_ATTRIBUTES.exec(xml)?.[0];
+  const inside = tag === undefined ? -1 : tag.indexOf('<', 1);
+  return inside === -1 ? undefined : at + inside;
+}
+
+/** What a {@link StrictParserRefusal} is, where it stands and what to write instead. */
+function describeRefusal(xml: string, { kind, at }: StrictParserRefusal): string {
   const before = xml.slice(0, at);
-  const line = before.split('\n').length;
-  const column = at - before.lastIndexOf('\n');
+  const place = `line ${before.split('\n').length}, column ${at - before.lastIndexOf('\n')}`;
+  if (kind === 'less_than') return `a < inside an attribute value at ${place}: write &lt;`;
   ENTITY_REFERENCE.lastIndex = at;
   const entity = ENTITY_REFERENCE.exec(xml)?.[0];
-  const what =
-    entity === undefined || entity.length > MAX_TAG_NAME_CHARS
-      ? `a bare & at line ${line}, column ${column}: write &amp;`
-      : `${entity}, an entity XML does not define, at line ${line}, column ${column}: write the character, or a numeric reference such as &#160;`;
-  return `VAST input: it is not well-formed XML (${what}), which strict XML parsers, as many players use, refuse: Tally's trackers were added all the same`;
+  return entity === undefined || entity.length > MAX_TAG_NAME_CHARS
+    ? `a bare & at ${place}: write &amp;`
+    : `${entity}, an entity XML does not define, at ${place}: write the character, or a numeric reference such as &#160;`;
+}
+
+function strictParserRefusalWarning(xml: string, refusal: StrictParserRefusal): string {
+  return `VAST input: it is not well-formed XML (${describeRefusal(xml, refusal)}), which strict XML parsers, as many players use, refuse: Tally's trackers were added all the same`;
 }
 
 function malformedInputWarning(validation: XmlValidationError): string {
