@@ -254,14 +254,11 @@ export function duplicateMemberError(what: string, duplicate: DuplicateMember): 
 
 /**
  * {@link parseJsonBody} but for members named twice, which the caller looks for itself
- * (`duplicateMembers`): `POST /v1/wins` refuses only the wins that hold one. With `surrogates`
- * `'caller'`, strings holding an unpaired surrogate are left to the caller too
- * ({@link unpairedSurrogate}), for the same reason.
+ * (`duplicateMembers`): `POST /v1/wins` refuses only the wins that hold one. With `parts`
+ * `'caller'`, strings holding an unpaired surrogate ({@link unpairedSurrogate}) and nesting past
+ * `MAX_BODY_DEPTH` ({@link nestsDeeperThan}) are left to the caller too, for the same reason.
  */
-export function parseJsonBodyWithDuplicates(
-  text: string,
-  surrogates: 'refused' | 'caller' = 'refused',
-): unknown {
+export function parseJsonBodyWithDuplicates(text: string, parts: 'refused' | 'caller' = 'refused'): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text) as unknown;
@@ -274,16 +271,29 @@ export function parseJsonBodyWithDuplicates(
       );
     throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
-  const problem = bodyProblem(parsed, MAX_BODY_DEPTH, surrogates === 'refused');
-  if (problem === 'too deep') {
-    throw new ApiError(
-      400,
-      'BODY_TOO_DEEP',
-      `the body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; no field of this API needs that many`,
-    );
-  }
+  if (parts === 'caller') return parsed;
+  const problem = bodyProblem(parsed, MAX_BODY_DEPTH, true);
+  if (problem === 'too deep') throw tooDeepError('the body');
   if (problem !== undefined) throw unpairedSurrogateError('the body', problem);
   return parsed;
+}
+
+/**
+ * The refusal of JSON (`what`: "the body", "this win"…) nesting objects and arrays past
+ * {@link MAX_BODY_DEPTH} levels counted from the body's top (`from`, said after the count, tells
+ * how where `what` is not the body): 400 `BODY_TOO_DEEP`.
+ */
+export function tooDeepError(what: string, from = ''): ApiError {
+  return new ApiError(
+    400,
+    'BODY_TOO_DEEP',
+    `${what} nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep${from}; no field of this API needs that many`,
+  );
+}
+
+/** Whether `value` nests objects and arrays more than `maxDepth` levels (itself one), walked without recursion. */
+export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  return bodyProblem(value, maxDepth, false) === 'too deep';
 }
 
 /**

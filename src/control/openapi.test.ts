@@ -20,7 +20,7 @@ import { billingRecordRoutes } from './billing-records.js';
 import { deliveryRoutes } from './deliveries.js';
 import { exportRoutes } from './export.js';
 import type { RequestContext, Route } from './http.js';
-import { ApiError } from './http.js';
+import { ApiError, MAX_BODY_DEPTH } from './http.js';
 import { API_ERROR_CODES, OPENAPI_DOCUMENT, WIN_ERROR_CODES } from './openapi.js';
 import { REPORT_DIMENSIONS } from '../ports/ledger.js';
 import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
@@ -203,6 +203,8 @@ describe('the OpenAPI document served at /docs', () => {
       { ...good, request: { ...(good?.request as object), site: { publisher: { id: 'broken' } } } },
       // Markup that takes the answer past the budget given below.
       { ...good, bid: { ...(good?.bid as object), adm: `<div>${'x'.repeat(ANSWER_BUDGET_CHARS)}</div>` } },
+      // Nested past the body's depth.
+      { ...good, ext: JSON.parse(`${'['.repeat(MAX_BODY_DEPTH)}${']'.repeat(MAX_BODY_DEPTH)}`) as unknown },
     ];
     const rules = rulesByPublisher(new Map());
     const faults: unknown[] = [];

@@ -66,6 +66,7 @@ export const WIN_ERROR_CODES = [
   'MARKUP_TOO_LARGE',
   'ANSWER_TOO_LARGE',
   'INVALID_JSON',
+  'BODY_TOO_DEEP',
   'INTERNAL',
 ] as const;
 

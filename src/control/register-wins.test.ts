@@ -319,16 +319,33 @@ describe('registering a POST /v1/wins body', () => {
     );
   });
 
-  it('refuses a body nested past the limit with BODY_TOO_DEEP instead of overflowing the stack', () => {
+  it('refuses a win nested past the limit alone with BODY_TOO_DEEP, and a body nested past it outside its wins whole, instead of overflowing the stack', () => {
     // 20 000 levels in 120 KB: instrumenting the object adm used to throw a RangeError.
     const deepAdm = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
     const deepWin = JSON.stringify({ ...banner, bid: { ...banner.bid, adm: 0 } }).replace(
       '"adm":0',
       `"adm":${deepAdm}`,
     );
-    const deep = registerWins(`{"wins": [${JSON.stringify(banner)}, ${deepWin}]}`, env, noFault);
-    assert.ok(!deep.ok && deep.status === 400 && deep.code === 'BODY_TOO_DEEP', JSON.stringify(deep));
-    assert.match(deep.message, new RegExp(`more than ${MAX_BODY_DEPTH} levels deep`));
+    const deepArray = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const answer = registerWins(
+      `{"wins": [${JSON.stringify(banner)}, ${deepWin}, ${deepArray}, ${JSON.stringify(banner)}]}`,
+      env,
+      noFault,
+    );
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as {
+      results: { ok: boolean; error?: { code: string; message: string } }[];
+    };
+    assert.deepEqual(
+      results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'BODY_TOO_DEEP', 'BODY_TOO_DEEP', 'ok'],
+    );
+    assert.match(results[1]?.error?.message ?? '', new RegExp(`more than ${MAX_BODY_DEPTH} levels deep`));
+    // Outside the wins, the body itself is refused.
+    for (const body of [deepArray, `{"wins": [], "ext": ${deepArray}}`]) {
+      const deep = registerWins(body, env, noFault);
+      assert.deepEqual(deep.ok ? 'ok' : [deep.status, deep.code], [400, 'BODY_TOO_DEEP']);
+    }
     // A body exactly at the limit is read: its win is judged on its own.
     const nested = (levels: number): unknown => (levels === 0 ? 'x' : { a: nested(levels - 1) });
     const atLimit = registerWins(
@@ -337,5 +354,16 @@ describe('registering a POST /v1/wins body', () => {
       noFault,
     );
     assert.ok(atLimit.ok, JSON.stringify(atLimit));
+    const [atLimitResult] = (JSON.parse(atLimit.json) as { results: { error?: { code: string } }[] }).results;
+    assert.equal(atLimitResult?.error?.code, 'VALIDATION_FAILED', 'judged on its own: ext is no field');
+    const pastLimit = registerWins(
+      JSON.stringify({ wins: [{ ...banner, ext: nested(MAX_BODY_DEPTH - 2) }] }),
+      env,
+      noFault,
+    );
+    assert.ok(pastLimit.ok, JSON.stringify(pastLimit));
+    const [pastLimitResult] = (JSON.parse(pastLimit.json) as { results: { error?: { code: string } }[] })
+      .results;
+    assert.equal(pastLimitResult?.error?.code, 'BODY_TOO_DEEP');
   });
 });

@@ -5,8 +5,11 @@ import type { ErrorCode } from './http.js';
 import {
   ApiError,
   duplicateMemberError,
+  MAX_BODY_DEPTH,
+  nestsDeeperThan,
   notUtf8Error,
   parseJsonBodyWithDuplicates,
+  tooDeepError,
   unpairedSurrogate,
   unpairedSurrogateError,
 } from './http.js';
@@ -32,10 +35,11 @@ export type WinsAnswer =
 
 /**
  * Parses a `POST /v1/wins` body and instruments each win, in input order; one bad win never
- * fails the others (a win naming a member twice in one of its objects, or holding a string with an
- * unpaired surrogate escape or with bytes that are not UTF-8, which the body comes with marked
- * (`decodeMarkingBadBytes`), is refused alone; a body that is not JSON, too deep, naming a member
- * twice or holding such a string outside the wins, or without a wins array is refused whole); a
+ * fails the others (a win nesting objects and arrays past `MAX_BODY_DEPTH` from the body's top,
+ * naming a member twice in one of its objects, or holding a string with an unpaired surrogate
+ * escape or with bytes that are not UTF-8, which the body comes with marked
+ * (`decodeMarkingBadBytes`), is refused alone; a body that is not JSON, or is too deep, names a
+ * member twice or holds such a string outside the wins, or has no wins array is refused whole); a
  * second winning bid for an imp another win of the call won, outside an ad pod, is warned of. A
  * win that Tally fails on is refused alone, with `INTERNAL`, and handed to `onFault`; one whose
  * result would take the answer past `maxAnswerChars` is refused alone, with `ANSWER_TOO_LARGE`.
@@ -71,8 +75,14 @@ export function registerWins(
     if (!duplicateInWin.has(Number(index))) duplicateInWin.set(Number(index), duplicate);
   }
   const wins = (parsed as { wins?: unknown } | null)?.wins;
-  // An unpaired surrogate inside a win refuses that win alone (`resultOf`); anywhere else, the body.
-  const outside = unpairedSurrogate(Array.isArray(wins) ? { ...(parsed as object), wins: [] } : parsed);
+  // Nesting too deep or an unpaired surrogate inside a win refuses that win alone (`resultOf`);
+  // anywhere else, the body.
+  const outsideWins = Array.isArray(wins) ? { ...(parsed as object), wins: [] } : parsed;
+  if (nestsDeeperThan(outsideWins, MAX_BODY_DEPTH)) {
+    const error = tooDeepError('the body');
+    return refused(error.status, error.code, error.message);
+  }
+  const outside = unpairedSurrogate(outsideWins);
   if (outside !== undefined) {
     const error = badBytes() ? notUtf8Error('the body') : unpairedSurrogateError('the body', outside);
     return refused(error.status, error.code, error.message);
@@ -176,6 +186,9 @@ function secondWinnerWarning(firstIndex: number): string {
   return `win ${firstIndex} of this call won the same imp of the same auction with another bid: an imp outside an ad pod has one winner, and each of these wins is billed when its notice counts`;
 }
 
+/** Deepest nesting of a win's objects and arrays: the body's, less its own object and `wins` array. */
+const WIN_DEPTH = MAX_BODY_DEPTH - 2;
+
 /** One win's result: instrumented, or refused with what to fix. */
 function resultOf(
   win: unknown,
@@ -184,6 +197,11 @@ function resultOf(
   env: WinEnvironment,
   onFault: (error: unknown) => void,
 ): InstrumentedWin | RejectedWin {
+  // Walked by nothing before: code that recurses (`JSON.stringify`) would overflow the stack.
+  if (nestsDeeperThan(win, WIN_DEPTH)) {
+    const { code, message } = tooDeepError('this win', ", counted from the body's top");
+    return refusedWin(code, message);
+  }
   if (duplicate !== undefined) {
     const { code, message } = duplicateMemberError('this win', duplicate);
     return refusedWin(code, message);

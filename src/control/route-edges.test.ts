@@ -229,10 +229,10 @@ describe('POST /v1/wins: what the route passes on', () => {
     }
   });
 
-  it('answers a body that is not JSON with INVALID_JSON and one nested too deep with BODY_TOO_DEEP, as the wins thread refused them', async () => {
+  it('answers a body that is not JSON with INVALID_JSON and one nested too deep outside its wins with BODY_TOO_DEEP, as the wins thread refused them', async () => {
     const invalid = await postWins('{"wins": [');
     assert.deepEqual([invalid.status, invalid.body.error.code], [400, 'INVALID_JSON']);
-    const deep = await postWins(`{"wins": ${'['.repeat(80)}${']'.repeat(80)}}`);
+    const deep = await postWins(`{"wins": [], "ext": ${'['.repeat(80)}${']'.repeat(80)}}`);
     assert.deepEqual([deep.status, deep.body.error.code], [400, 'BODY_TOO_DEEP']);
   });
 
