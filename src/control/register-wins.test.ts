@@ -249,11 +249,20 @@ describe('registering a POST /v1/wins body', () => {
     const answer = registerWins(JSON.stringify({ wins: [null, [banner], 5, banner] }), env, noFault);
     assert.ok(answer.ok, JSON.stringify(answer));
     const { results } = JSON.parse(answer.json) as { results: { ok: boolean; error?: unknown }[] };
-    const notAWin = {
+    const notAWin = (sent: string) => ({
       ok: false,
-      error: { code: 'VALIDATION_FAILED', message: 'each win must be an object {request, seat, bid, …}' },
-    };
-    assert.deepEqual(results.slice(0, 3), [notAWin, notAWin, notAWin]);
+      error: {
+        code: 'VALIDATION_FAILED',
+        message: `each win must be an object {request, seat, bid, …}, not ${sent}`,
+      },
+    });
+    assert.deepEqual(results.slice(0, 3), [
+      notAWin('null'),
+      notAWin(
+        `an array (${JSON.stringify([banner]).slice(0, 64)}… (${JSON.stringify([banner]).length} characters of JSON))`,
+      ),
+      notAWin('5'),
+    ]);
     assert.equal(results[3]?.ok, true);
   });
 

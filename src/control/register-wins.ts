@@ -16,7 +16,7 @@ import {
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMembers } from '../domain/duplicate-members.js';
 import { hasMarkedBytes, markedByteIn } from '../lib/marked-utf8.js';
-import { jsonKind, shownName } from '../lib/shown.js';
+import { jsonKind, shownName, shownSent } from '../lib/shown.js';
 
 /** Most wins accepted in one call. */
 export const MAX_WINS_PER_CALL = 10_000;
@@ -217,7 +217,10 @@ function resultOf(
     return refusedWin(code, message);
   }
   if (typeof win !== 'object' || win === null || Array.isArray(win)) {
-    return refusedWin('VALIDATION_FAILED', 'each win must be an object {request, seat, bid, …}');
+    return refusedWin(
+      'VALIDATION_FAILED',
+      `each win must be an object {request, seat, bid, …}, not ${shownSent(win)}`,
+    );
   }
   try {
     return instrumentWin(win, env);

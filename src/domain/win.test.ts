@@ -669,14 +669,21 @@ describe('instrumenting a win', () => {
   it('refuses each optional field of a win sent as the wrong JSON type, saying the type it needs, and a bid.price beside a clearingPrice too', () => {
     const cpm = 'a CPM in currency units from 0 to 1000000000, e.g. 1.25';
     const cases: [WinInput, string][] = [
-      [{ ...win(), test: 'yes' }, 'test must be true or false'],
-      [{ ...win(), publisherBurl: 1 }, 'publisherBurl must be true or false'],
+      [{ ...win(), test: 'yes' }, 'test must be true or false, not a string ("yes")'],
+      [{ ...win(), publisherBurl: 1 }, 'publisherBurl must be true or false, not 1'],
       [
         { ...win(), auctionTimeMs: '123' },
-        'auctionTimeMs must be the auction time in milliseconds since the epoch (an integer)',
+        'auctionTimeMs must be the auction time in milliseconds since the epoch (an integer), not a string ("123")',
+      ],
+      [
+        { ...win(), auctionTimeMs: NOW_MS + 0.5 },
+        `auctionTimeMs must be the auction time in milliseconds since the epoch (an integer), not ${NOW_MS + 0.5}`,
       ],
       [{ ...win(), clearingPrice: '1.5' }, `clearingPrice must be a number, ${cpm}, not a string ("1.5")`],
-      [{ ...win(), currency: 1 }, 'currency must be an ISO 4217 code of three capital letters, e.g. "USD"'],
+      [
+        { ...win(), currency: 1 },
+        'currency must be an ISO 4217 code of three capital letters, e.g. "USD", not 1',
+      ],
       [
         { ...win(), bidResponseId: true },
         "bidResponseId must be the BidResponse's bidid, a non-empty string, as OpenRTB ids are (a whole number is read as its digits)",
@@ -1947,6 +1954,22 @@ describe('the DSP burl and the price of a win', () => {
       env,
     );
     assert.equal(!over.ok && over.error.code, 'NOTICE_URL_TOO_LONG');
+  });
+
+  it('refuses a currency in small letters, padded, or sent as a list, naming the code to send', () => {
+    const cases: [unknown, string][] = [
+      ['usd', 'not "usd": send "USD"'],
+      [' EUR ', 'not " EUR ": send "EUR"'],
+      [['USD'], 'not an array (["USD"]): send one code, "USD"'],
+      ['dollars', 'not "dollars"'],
+    ];
+    for (const [currency, sent] of cases) {
+      const result = instrumentWin({ ...win(), currency }, env);
+      assert.deepEqual(result.ok ? result : result.error, {
+        code: 'VALIDATION_FAILED',
+        message: `currency must be an ISO 4217 code of three capital letters, e.g. "USD", ${sent}`,
+      });
+    }
   });
 
   it('refuses a currency that is empty or holds more than the three capital letters', () => {

@@ -47,7 +47,7 @@ import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
-import { cutAt, isInexactInteger, jsonKind, shown, shownName } from '../lib/shown.js';
+import { cutAt, isInexactInteger, jsonKind, shown, shownName, shownSent } from '../lib/shown.js';
 import { memberStep } from './duplicate-members.js';
 import type { Channel, Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
@@ -893,12 +893,13 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
   if (bidMicros === undefined && bid.price !== undefined && bid.price !== null)
     return invalid(cpmRefusal('bid.price', bid.price));
   const currency = input.currency ?? 'USD';
-  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
-    return invalid('currency must be an ISO 4217 code of three capital letters, e.g. "USD"');
-  }
+  if (typeof currency !== 'string' || !CURRENCY_CODE.test(currency))
+    return invalid(currencyRefusal(currency));
   const auctionTimeMs = input.auctionTimeMs ?? nowMs;
   if (typeof auctionTimeMs !== 'number' || !Number.isSafeInteger(auctionTimeMs) || auctionTimeMs < 0) {
-    return invalid('auctionTimeMs must be the auction time in milliseconds since the epoch (an integer)');
+    return invalid(
+      `auctionTimeMs must be the auction time in milliseconds since the epoch (an integer), not ${shownSent(auctionTimeMs)}`,
+    );
   }
   if (auctionTimeMs > nowMs + MAX_CLOCK_SKEW_MS) {
     return invalid(
@@ -916,10 +917,10 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     return invalid(`bidResponseId must be the BidResponse's bidid, ${AN_ID}`);
   }
   if (input.publisherBurl !== undefined && typeof input.publisherBurl !== 'boolean') {
-    return invalid('publisherBurl must be true or false');
+    return invalid(`publisherBurl must be true or false, not ${shownSent(input.publisherBurl)}`);
   }
   if (input.test !== undefined && typeof input.test !== 'boolean')
-    return invalid('test must be true or false');
+    return invalid(`test must be true or false, not ${shownSent(input.test)}`);
   // Whether the auction is billed turns on it: a value OpenRTB does not define is not guessed at.
   if (request.test !== undefined && request.test !== null && request.test !== 0 && request.test !== 1) {
     return invalid(
@@ -971,6 +972,26 @@ function parsedJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** An ISO 4217 alphabetic code, as a win's `currency` must be. */
+const CURRENCY_CODE = /^[A-Z]{3}$/;
+
+/**
+ * Why `currency` is no currency a win may give, naming the code it likely meant where it is one in
+ * small letters or padded (`"usd"`), or the one code of a list (`["USD"]`, as `request.cur` is).
+ */
+function currencyRefusal(currency: unknown): string {
+  // A string is what is asked for: it is shown as itself.
+  const sent = typeof currency === 'string' ? shown(currency) : shownSent(currency);
+  const refusal = `currency must be an ISO 4217 code of three capital letters, e.g. "USD", not ${sent}`;
+  const meant = typeof currency === 'string' ? currency.trim().toUpperCase() : undefined;
+  if (meant !== undefined && CURRENCY_CODE.test(meant)) return `${refusal}: send ${JSON.stringify(meant)}`;
+  const [only] = Array.isArray(currency) && currency.length === 1 ? (currency as unknown[]) : [];
+  if (typeof only === 'string' && CURRENCY_CODE.test(only)) {
+    return `${refusal}: send one code, ${JSON.stringify(only)}`;
+  }
+  return refusal;
 }
 
 /** A price (CPM) a win may bill, in micros: a number from 0 to {@link MAX_PRICE_MICROS}; else `undefined`. */

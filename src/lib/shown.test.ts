@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonKind, shown, shownName } from './shown.js';
+import { jsonKind, shown, shownName, shownSent } from './shown.js';
 
 describe('a value as an error message repeats it', () => {
   it('repeats short values as JSON and cuts long ones, saying how long they were', () => {
     assert.equal(shown('abc'), '"abc"');
     assert.equal(shown(undefined), 'undefined');
     assert.equal(shown('x'.repeat(100)), `"${'x'.repeat(63)}… (100 characters)`);
+  });
+
+  it('names what was sent instead: a number, boolean or null as itself, anything else with its kind', () => {
+    assert.deepEqual([1.5, true, null, 'usd', ['USD'], { a: 1 }].map(shownSent), [
+      '1.5',
+      'true',
+      'null',
+      'a string ("usd")',
+      'an array (["USD"])',
+      'an object ({"a":1})',
+    ]);
   });
 
   it('says how long a cut string is in characters as a reader counts them, and other values in characters of JSON', () => {

@@ -69,6 +69,16 @@ export function shownName(name: string): string {
   return JSON.stringify(name.length > MAX_SHOWN_CHARS ? `${cutAt(name, MAX_SHOWN_CHARS)}…` : name);
 }
 
+/**
+ * A caller's value as a refusal says what came instead: a number, boolean or `null` as itself
+ * (`1`), anything else as its kind and JSON (`a string ("usd")`, `an array (["USD"])`).
+ */
+export function shownSent(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'boolean' || value === null
+    ? shown(value)
+    : `${jsonKind(value)} (${shown(value)})`;
+}
+
 /** What kind of JSON value `value` is, as a message says it: `null`, `an array`, `an object`, `a string`… */
 export function jsonKind(value: unknown): string {
   if (value === null) return 'null';
