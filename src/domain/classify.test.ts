@@ -435,7 +435,7 @@ describe('classifying a win', () => {
     }
   });
 
-  it('refuses an imp whose qty.multiplier is not 1 rather than count one impression for many', () => {
+  it('refuses an imp whose qty.multiplier is not 1 rather than count one impression for many, or for a part of one', () => {
     for (const multiplier of [25, 0.5, 0]) {
       const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty: { multiplier, sourcetype: 1 } }] };
       const result = classifyWin(request, { impid: '1' });
@@ -443,7 +443,7 @@ describe('classifying a win', () => {
       assert.equal(result.code, 'IMP_QTY_UNSUPPORTED');
       assert.equal(
         result.message,
-        `imp.qty.multiplier is ${multiplier}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
+        `imp.qty.multiplier is ${multiplier}: one showing of the ad billed as ${multiplier} impressions, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
       );
     }
     for (const multiplier of ['25', '1', true]) {

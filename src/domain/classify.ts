@@ -57,7 +57,7 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
   if (typeof multiplier === 'number' && multiplier !== 1) {
     return {
       code: 'IMP_QTY_UNSUPPORTED',
-      message: `imp.qty.multiplier is ${multiplier}: one ad seen by several people, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
+      message: `imp.qty.multiplier is ${multiplier}: one showing of the ad billed as ${multiplier} impressions, which Tally does not count (it counts one impression a notice); send qty.multiplier 1 or no qty`,
     };
   }
   const format = formatOf(imp, bid);
