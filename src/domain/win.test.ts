@@ -1483,11 +1483,18 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ publisherBurl: true })).warnings, []);
   });
 
+  it('takes a blank bid.burl for none: no pixel of it goes into an app banner’s markup, and no warning calls it a URL', () => {
+    const result = ok(win({ context: { app: { publisher: { id: 'pub-1' } } }, bid: { burl: '  ' } }));
+    assert.equal(result.method, 'adm');
+    assert.equal(result.adm?.split('<img ').length, 2, result.adm ?? '');
+    assert.deepEqual(result.warnings, []);
+  });
+
   it('counts an app banner whose bid has no burl on its markup, not on the publisher burl, as Index counts it, and says why', () => {
     const app = { app: { publisher: { id: 'pub-1' } } };
-    for (const bid of [{ burl: undefined }, { burl: '' }]) {
+    for (const bid of [{ burl: undefined }, { burl: '' }, { burl: ' \t\n' }]) {
       const result = ok(win({ context: app, publisherBurl: true, bid }));
-      assert.equal(result.method, 'adm');
+      assert.equal(result.method, 'adm', JSON.stringify(bid));
       assert.equal(result.ttlSeconds, 600);
       assert.equal(result.burl, null);
       assert.equal(claimsOf(result.noticeUrls.adm).kind, 'adm');

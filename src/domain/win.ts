@@ -169,7 +169,8 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
     };
   }
   const parsed = { ...read, bid: withPrivacyMacrosInUrls(read.bid, privacy) };
-  const dspBurl = typeof parsed.bid.burl === 'string' ? parsed.bid.burl : '';
+  // A burl of white space alone is none, as an empty one is.
+  const dspBurl = typeof parsed.bid.burl === 'string' && parsed.bid.burl.trim() !== '' ? parsed.bid.burl : '';
   const burlIgnored = ignoresPublisherBurl(format, channel, dspBurl);
   const chosen = env.rulesFor(parsed.publisherId).choose(format, channel, {
     omidSupported,
@@ -569,7 +570,7 @@ function burlWarnings(
   method: Method,
   env: Pick<WinEnvironment, 'allowsBurlAddress'>,
 ): string[] {
-  if (sent === undefined || sent === null || sent === '') return [];
+  if (sent === undefined || sent === null || (typeof sent === 'string' && sent.trim() === '')) return [];
   if (typeof sent !== 'string') {
     return [
       `bid.burl is not a string but ${shown(sent)}: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
