@@ -456,9 +456,23 @@ describe('classifying a win', () => {
   });
 
   it('counts an imp whose qty.multiplier is 1, or whose qty names none, as one impression', () => {
-    for (const qty of [{ multiplier: 1 }, { multiplier: null }, {}, 'garbage']) {
+    for (const qty of [{ multiplier: 1 }, { multiplier: null }, {}, null]) {
       const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty }] };
       assert.equal(classify(request, { impid: '1' }).format, 'banner');
+    }
+  });
+
+  it('refuses an imp.qty that is no object, which may mean a multiplier Tally would not bill by', () => {
+    for (const [qty, sent] of [
+      [3, '3'],
+      ['garbage', '"garbage"'],
+      [[{ multiplier: 2 }], '[{"multiplier":2}]'],
+    ] as const) {
+      const request = { id: 'a', site, imp: [{ id: '1', banner: {}, qty }] };
+      assert.deepEqual(classifyWin(request, { impid: '1' }), {
+        code: 'VALIDATION_FAILED',
+        message: `imp.qty must be an object such as {"multiplier": 1}, not ${sent}`,
+      });
     }
   });
 

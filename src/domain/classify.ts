@@ -47,7 +47,14 @@ export function classifyWin(request: OrtbBidRequest, bid: OrtbBid): Classificati
     .map(asObject)
     .find((candidate) => candidate !== undefined && asId(candidate.id) === impId) as OrtbImp | undefined;
   if (imp === undefined) return { code: 'IMP_NOT_FOUND', message: impNotFound(request.imp, bid.impid) };
-  const multiplier = asObject(imp.qty)?.multiplier;
+  const qty = asObject(imp.qty);
+  if (qty === undefined && imp.qty !== undefined && imp.qty !== null) {
+    return {
+      code: 'VALIDATION_FAILED',
+      message: `imp.qty must be an object such as {"multiplier": 1}, not ${shown(imp.qty)}`,
+    };
+  }
+  const multiplier = qty?.multiplier;
   if (multiplier !== undefined && multiplier !== null && typeof multiplier !== 'number') {
     return {
       code: 'VALIDATION_FAILED',
