@@ -53,6 +53,13 @@ describe('csvCell', () => {
     for (const cell of kept) assert.equal(csvCell(cell), cell, `csvCell(${JSON.stringify(cell)})`);
   });
 
+  it('writes after a quote a cell starting with the full-width form of any character that starts a formula, the vertical line (U+FF5C) included', () => {
+    // ＝ ＋ － ＠ ｜: an input method may type any of them for = + - @ |.
+    for (const start of ['\uff1d', '\uff0b', '\uff0d', '\uff20', '\uff5c']) {
+      assert.equal(csvCell(`${start}calc`), `'${start}calc`, `csvCell(${JSON.stringify(`${start}calc`)})`);
+    }
+  });
+
   it('writes numbers given as numbers without a quote', () => {
     assert.equal(csvCell(1.5), '1.5');
     assert.equal(csvCell(2000000n), '2000000');

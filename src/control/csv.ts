@@ -1,5 +1,5 @@
 /** What begins text a spreadsheet may read as a formula, or the escape itself. */
-const FORMULA_START = /^[\s\0']|^[=+\-@|\uFF1D\uFF0B\uFF0D\uFF20]/;
+const FORMULA_START = /^[\s\0']|^[=+\-@|\uFF1D\uFF0B\uFF0D\uFF20\uFF5C]/;
 /** Text a spreadsheet reads as a number: digits, with a decimal point or an exponent or both. */
 const NUMBER_TEXT = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 /**
