@@ -84,6 +84,7 @@ before(async () => {
       ' =1+1',
       '\u00a0=1+1',
       '\uff1d1+1',
+      '\uff5ccalc',
       '|calc',
       '\0x',
       'a,b',
@@ -267,6 +268,7 @@ describe('GET /v1/reports', () => {
           "'|calc",
           "'\u00a0=1+1",
           "'\uff1d1+1",
+          "'\uff5ccalc",
         ]
           .map((cell) => cell + metrics)
           .join(''),
