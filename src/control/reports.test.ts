@@ -142,6 +142,27 @@ describe('report queries', () => {
     );
   });
 
+  it('refuses an hour or day filter outside the window, which no row of the report holds, saying that to is not included', () => {
+    assert.equal(
+      refusal(`${RANGE}&day=2026-11-02`),
+      'day="2026-11-02": names no hour of the window, from 2026-11-01T00:00:00Z up to 2026-11-02T00:00:00Z (to is not included): widen from and to, or filter on a time inside them',
+    );
+    assert.equal(
+      refusal(`${RANGE}&hour=2026-10-31T23:00:00Z`),
+      'hour="2026-10-31T23:00:00Z": names no hour of the window, from 2026-11-01T00:00:00Z up to 2026-11-02T00:00:00Z (to is not included): widen from and to, or filter on a time inside them',
+    );
+    assert.match(
+      refusal(`${RANGE}&hour=2026-11-02T00:00:00Z`),
+      /^hour="2026-11-02T00:00:00Z": names no hour/,
+    );
+    // A day the window covers in part, and its first and last hours, are inside it.
+    const evening = 'from=2026-11-01T20:00:00Z&to=2026-11-02T02:00:00Z';
+    assert.equal(parse(`${evening}&day=2026-11-01`).filters.day, '2026-11-01T00:00:00.000Z');
+    assert.equal(parse(`${evening}&day=2026-11-02`).filters.day, '2026-11-02T00:00:00.000Z');
+    assert.equal(parse(`${evening}&hour=2026-11-02T01:00:00Z`).filters.hour, '2026-11-02T01:00:00.000Z');
+    assert.equal(parse(`${evening}&hour=2026-11-01T20:00:00Z`).filters.hour, '2026-11-01T20:00:00.000Z');
+  });
+
   it('hands the ledger hour and day filters in UTC as toISOString writes them, whatever offset they were given in', () => {
     const query = parse(`${RANGE}&hour=2026-11-01T05:00:00-05:00&day=2026-11-01`);
     assert.deepEqual(query.filters, { hour: '2026-11-01T10:00:00.000Z', day: '2026-11-01T00:00:00.000Z' });
@@ -390,6 +411,18 @@ describe('report queries in a time zone (tz)', () => {
     const back = parse('tz=America/New_York&from=2026-11-01&to=2026-11-02');
     assert.equal(back.toMs - back.fromMs, 25 * 3_600_000);
     assert.equal(times('tz=Europe/Paris&from=2026-11-22&to=2026-11-23').from, '2026-11-21T23:00:00.000Z');
+  });
+
+  it('refuses a day filter of the zone outside the window, and takes one the window covers an hour of, 25-hour days included', () => {
+    const fallBack = 'tz=America/New_York&from=2026-11-01&to=2026-11-02';
+    assert.equal(
+      refusal(`${fallBack}&day=2026-11-02`),
+      'day="2026-11-02": names no hour of the window, from 2026-11-01T00:00:00-04:00 up to 2026-11-02T00:00:00-05:00 (to is not included): widen from and to, or filter on a time inside them',
+    );
+    assert.match(refusal(`${fallBack}&day=2026-10-31`), /^day="2026-10-31": names no hour of the window/);
+    // The last hour of New York's 25-hour 2026-11-01 is the window's first of the next UTC day.
+    const lastHour = 'tz=America/New_York&from=2026-11-02T04:00:00Z&to=2026-11-02T05:00:00Z';
+    assert.equal(parse(`${lastHour}&day=2026-11-01`).filters.day, '2026-11-01T04:00:00.000Z');
   });
 
   it('reads from and to given with an offset as the instant they name, which must still be on the hour', () => {

@@ -196,6 +196,7 @@ export function parseReportQuery(
     if (value === null || (dimension === 'format' && OUTPUT_FORMATS.has(value))) continue;
     filters[dimension] = checkFilter(dimension, value, timeZone);
   }
+  refuseTimeFilterOutside(params, filters, fromMs, toMs, timeZone);
   const query: ReportQuery = {
     accountId: principal.accountId,
     fromMs,
@@ -313,6 +314,42 @@ function checkFilter(dimension: ReportDimension, value: string, timeZone: string
     );
   }
   return value;
+}
+
+/**
+ * Refuses an `hour` or `day` filter (`params`' value, as {@link checkFilter} reads it into
+ * `filters`) naming no hour of the window from `fromMs` up to `toMs`: its report has no rows,
+ * which reads as nothing served then (a day filter on the `to` date, which is not included, is
+ * the usual slip).
+ */
+function refuseTimeFilterOutside(
+  params: URLSearchParams,
+  filters: Partial<Record<ReportDimension, string>>,
+  fromMs: number,
+  toMs: number,
+  timeZone: string | undefined,
+): void {
+  for (const dimension of ['hour', 'day'] as const) {
+    const value = filters[dimension];
+    if (value === undefined) continue;
+    const startMs = Date.parse(value);
+    const endMs = dimension === 'hour' ? startMs + HOUR_MS : nextDayStartMs(startMs, timeZone);
+    if (startMs < toMs && endMs > fromMs) continue;
+    const shownTime = (ms: number) => zonedIsoString(ms, timeZone).replace('.000', '');
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${dimension}=${shown(params.get(dimension))}: names no hour of the window, from ${shownTime(fromMs)} up to ${shownTime(toMs)} (to is not included): widen from and to, or filter on a time inside them`,
+    );
+  }
+}
+
+/** The first instant of the day after the one starting at `dayStartMs`: in `timeZone`, 23 to 25 hours on. */
+function nextDayStartMs(dayStartMs: number, timeZone: string | undefined): number {
+  if (timeZone === undefined) return dayStartMs + DAY_MS;
+  const day = localDay(dayStartMs, offsetAtMs(timeZone, dayStartMs));
+  // A day the zone skipped (Pacific/Apia's 2011-12-30) has no start: the next begins after it.
+  return localMidnightMs(timeZone, day + 1) ?? localMidnightMs(timeZone, day + 2) ?? dayStartMs + DAY_MS;
 }
 
 /**
