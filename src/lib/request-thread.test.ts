@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import { serveRequests } from './request-thread.js';
@@ -45,5 +47,20 @@ describe('serveRequests', () => {
     } finally {
       port1.close();
     }
+  });
+});
+
+describe('RequestThread', () => {
+  it('fails the request a thread ran out of memory on as such, the ones queued behind it as a death, and starts a new thread for the next', () => {
+    const ask = fileURLToPath(new URL('../../test/support/hungry-thread/ask.ts', import.meta.url));
+    const printed = execFileSync(process.execPath, ['--max-old-space-size=32', '--import', 'tsx', ask], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.deepEqual(JSON.parse(printed), [
+      { error: 'ThreadOutOfMemoryError' },
+      { error: 'Error' },
+      { answer: 'fed' },
+    ]);
   });
 });

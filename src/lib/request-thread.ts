@@ -17,6 +17,14 @@ interface Pending<Answer> {
 }
 
 /**
+ * What the request a thread was answering when it ran out of memory fails with: sent again, it
+ * would fail the same way (the requests queued behind it fail as for any other death of the thread).
+ */
+export class ThreadOutOfMemoryError extends Error {
+  override readonly name = 'ThreadOutOfMemoryError';
+}
+
+/**
  * A worker thread (the module `worker` beside `moduleUrl`, started with `workerData`; `label`
  * names it in errors) that answers requests one at a time, in arrival order, so that their work
  * never holds up the calling thread. It starts with the first request; if it dies, the requests
@@ -69,12 +77,19 @@ export class RequestThread<Request, Answer> {
       if ('error' in reply) pending?.reject(new Error(reply.error));
       else pending?.resolve(reply.answer);
     });
-    let failure = '';
-    worker.on('error', (error) => (failure = `: ${String(error)}`));
+    let failure: NodeJS.ErrnoException | undefined;
+    worker.on('error', (error) => (failure = error));
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      const error = new Error(`the ${this.label} thread exited (${code})${failure}`);
-      for (const pending of this.pending.values()) pending.reject(error);
+      const error = new Error(
+        `the ${this.label} thread exited (${code})${failure ? `: ${String(failure)}` : ''}`,
+      );
+      // Requests are answered in arrival order: the first pending is the one it was answering.
+      let answering = failure?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      for (const pending of this.pending.values()) {
+        pending.reject(answering ? new ThreadOutOfMemoryError(error.message) : error);
+        answering = false;
+      }
       this.pending.clear();
     });
     this.worker = worker;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../../adapters/sqlite/database.js';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
@@ -390,4 +392,33 @@ describe('the report thread', () => {
       await assert.rejects(thread.outbox(T0), /the report thread is closed/);
       assert.equal(thread['thread']['worker'], undefined);
     }));
+});
+
+describe('a report larger than the report thread can hold', () => {
+  it('is refused as REPORT_TOO_LARGE, saying to narrow it, rather than as a failure worth retrying', () => {
+    const dbPath = join(dir, 'seats.db');
+    const ledger = new SqliteLedger(openSqlite(dbPath));
+    const seats = 200_000;
+    for (let first = 0; first < seats; first += 10_000) {
+      ledger.record(
+        Array.from({ length: 10_000 }, (_, index) => {
+          const event = exchangeEvent();
+          return { ...event, dims: { ...event.dims, seat: `seat-${first + index}` } };
+        }),
+      );
+    }
+    ledger.close();
+    // A process of its own with a small heap, which its report thread takes too; allowed every row.
+    const run = fileURLToPath(new URL('../../../test/support/report-out-of-memory.ts', import.meta.url));
+    const printed = execFileSync(
+      process.execPath,
+      ['--max-old-space-size=48', '--import', 'tsx', run, dbPath, String(seats)],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.deepEqual(JSON.parse(printed), {
+      code: 'REPORT_TOO_LARGE',
+      message:
+        "the report needs more memory than Tally's report thread has (it may be allowed more rows, TALLY_REPORT_MAX_ROWS, than it can hold): narrow from and to, group by fewer dimensions or filter on some",
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import type { BillingRecordPage, BillingRecordQuery, ReportRefusal } from '../../ports/ledger.js';
-import { RequestThread } from '../../lib/request-thread.js';
+import { RequestThread, ThreadOutOfMemoryError } from '../../lib/request-thread.js';
 import type { OutboxState, ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 
 /** Where the reports API gets its answers. */
@@ -45,7 +45,16 @@ export class ReportThread implements ReportSource, BillingRecordSource {
   }
 
   async report(report: ReportRequest): Promise<Uint8Array> {
-    const answer = await this.thread.request({ type: 'report', report });
+    let answer: ReadAnswer;
+    try {
+      answer = await this.thread.request({ type: 'report', report });
+    } catch (error) {
+      if (!(error instanceof ThreadOutOfMemoryError)) throw error;
+      throw new ReportRefusedError(
+        `the report needs more memory than Tally's report thread has (it may be allowed more rows, TALLY_REPORT_MAX_ROWS, than it can hold): narrow from and to, group by fewer dimensions or filter on some`,
+        'REPORT_TOO_LARGE',
+      );
+    }
     if ('refused' in answer) throw new ReportRefusedError(answer.refused, answer.code);
     if (!('body' in answer)) throw new Error('the report thread answered another read');
     return answer.body;
