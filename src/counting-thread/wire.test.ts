@@ -166,7 +166,17 @@ describe('thread wire format', () => {
   });
 
   it('gives back every kind of outcome, in order', () => {
-    const outcomes = [...OUTCOMES, COUNTED, notCounted('duplicate'), duplicateOfRedirect(1_796_416_913_582)];
+    const outcomes = [
+      ...OUTCOMES,
+      COUNTED,
+      notCounted('duplicate'),
+      duplicateOfRedirect(1_796_416_913_582),
+      {
+        ...duplicateOfRedirect(1_796_416_913_582),
+        location: 'https://dsp.example/b?price=1.25&auction=a%20b#f',
+      },
+      notCounted('late'),
+    ];
     assert.deepEqual(decodeOutcomes(encodeOutcomes(outcomes)), outcomes);
     assert.deepEqual(decodeOutcomes(encodeOutcomes([])), []);
   });

@@ -18,7 +18,11 @@ const AS_FIELDS = 'f';
 const AS_JSON = 'j';
 /** How many fields an event is written as (see `encodeEvent`). */
 const EVENT_FIELDS = 32;
-/** Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r<impressionMs>` (`duplicateOfRedirect`). */
+/**
+ * Outcomes are written `c`, `n<reason>`, `i<rule>`, or `r<impressionMs>` (`duplicateOfRedirect`),
+ * followed by a field separator and its location when it has one (a URL of printable ASCII, as
+ * every Location Tally answers is: no separator).
+ */
 const COUNTED_CODE = 'c';
 const DUPLICATE_OF_REDIRECT_CODE = 'r';
 const NOT_COUNTED_CODE = 'n';
@@ -120,7 +124,10 @@ function countOf(character: string, text: string): number {
 
 function outcomeCode(outcome: Outcome): string {
   if (outcome.outcome === 'counted') return COUNTED_CODE;
-  if ('redirectedToDsp' in outcome) return DUPLICATE_OF_REDIRECT_CODE + String(outcome.impressionMs);
+  if ('redirectedToDsp' in outcome) {
+    const code = DUPLICATE_OF_REDIRECT_CODE + String(outcome.impressionMs);
+    return outcome.location === undefined ? code : `${code}${FIELD}${outcome.location}`;
+  }
   return outcome.reason === 'invalid_traffic'
     ? INVALID_TRAFFIC_CODE + outcome.rule
     : NOT_COUNTED_CODE + outcome.reason;
@@ -131,7 +138,11 @@ const notCountedOutcomes = new Map<string, Outcome>();
 /** The outcome a code names; one shared object per code but for the repeats of a redirect. */
 function outcomeOf(code: string): Outcome {
   if (code === COUNTED_CODE) return COUNTED;
-  if (code.startsWith(DUPLICATE_OF_REDIRECT_CODE)) return duplicateOfRedirect(Number(code.slice(1)));
+  if (code.startsWith(DUPLICATE_OF_REDIRECT_CODE)) {
+    const locationAt = code.indexOf(FIELD);
+    if (locationAt === -1) return duplicateOfRedirect(Number(code.slice(1)));
+    return duplicateOfRedirect(Number(code.slice(1, locationAt)), code.slice(locationAt + 1));
+  }
   let outcome = notCountedOutcomes.get(code);
   if (outcome === undefined) {
     const detail = code.slice(1);

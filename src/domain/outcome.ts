@@ -37,7 +37,14 @@ export type IvtRule = (typeof IVT_RULES)[number];
 export type Outcome =
   | { outcome: 'counted' }
   | { outcome: 'not_counted'; reason: Exclude<NotCountedReason, 'invalid_traffic'> }
-  | { outcome: 'not_counted'; reason: 'duplicate'; redirectedToDsp: true; impressionMs: number }
+  | {
+      outcome: 'not_counted';
+      reason: 'duplicate';
+      redirectedToDsp: true;
+      impressionMs: number;
+      /** The URL the count's 302 named, as the ledger kept it; absent where it kept none. */
+      location?: string;
+    }
   | { outcome: 'not_counted'; reason: 'invalid_traffic'; rule: IvtRule };
 
 /** The `counted` outcome, one frozen object shared by every counted event. */
@@ -52,10 +59,19 @@ export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
  * (Where the account's allow-list no longer admits the DSP's host, the repeat is a plain
  * `duplicate` instead, and the kept delivery is queued: see `SqliteLedger.repeatOutcome`.)
  * `impressionMs` is when the notice that counted was received: the impression's time
- * (`${AUCTION_IMP_TS}`), the same in every repeat.
+ * (`${AUCTION_IMP_TS}`), the same in every repeat. `location` is the URL the count's 302 named (its
+ * kept delivery's), where the repeat is sent whichever registration of the win its token is of:
+ * another one may carry another price or DSP burl, which that count did not bill. A count recorded
+ * before Tally kept its delivery has none: the repeat's own token fills the burl again.
  */
-export function duplicateOfRedirect(impressionMs: number): Outcome {
-  return { outcome: 'not_counted', reason: 'duplicate', redirectedToDsp: true, impressionMs };
+export function duplicateOfRedirect(impressionMs: number, location?: string): Outcome {
+  const outcome = {
+    outcome: 'not_counted',
+    reason: 'duplicate',
+    redirectedToDsp: true,
+    impressionMs,
+  } as const;
+  return location === undefined ? outcome : { ...outcome, location };
 }
 
 /** A `not_counted` outcome for any reason but invalid traffic (which needs its rule). */

@@ -43,7 +43,8 @@ interface NoticeEvent {
   /** Whether the notice asks for a 204 rather than the GIF (`f=b`, a beacon's). */
   beacon: boolean;
   /**
-   * Where a repeat of a count that redirected (`duplicateOfRedirect`) is sent: the DSP's burl with
+   * Where a repeat of a count that redirected (`duplicateOfRedirect`) is sent when the ledger kept
+   * no URL of that count's 302 (a count recorded before it kept one): the DSP's burl with
    * `${AUCTION_IMP_TS}` the counted impression's time, as every repeat must bill the one impression.
    */
   redirectOfRepeat?: (impressionMs: number) => string;

@@ -26,9 +26,10 @@ export interface NoticeDeps {
  * commits, so that the two share the work), hands the event to the group committer and calls
  * `done` with the answer once it is committed: the same GIF (or 204 with `f=b`) whatever the
  * outcome, except Tally's burl, where a notice that counted answers 302 to the DSP's burl with its
- * macros filled, and so does a repeat of it (`duplicateOfRedirect`: the publisher retrying) while
- * the account's allow-list admits the DSP's host (else the ledger queues that burl and the repeat
- * gets the GIF); 503 when it could not be committed.
+ * macros filled, and so does a repeat of it (`duplicateOfRedirect`: the publisher retrying), to the
+ * URL the count's 302 named, whichever registration of the win it comes through, while the
+ * account's allow-list admits the DSP's host (else the ledger queues that burl and the repeat gets
+ * the GIF); 503 when it could not be committed.
  */
 export function answerNotice(
   notice: NoticeRequest,
@@ -41,7 +42,7 @@ export function answerNotice(
     else if (redirectIfCounted !== '' && outcome.outcome === 'counted')
       done({ kind: 'redirect', location: redirectIfCounted });
     else if (redirectOfRepeat !== undefined && 'redirectedToDsp' in outcome)
-      done({ kind: 'redirect', location: redirectOfRepeat(outcome.impressionMs) });
+      done({ kind: 'redirect', location: outcome.location ?? redirectOfRepeat(outcome.impressionMs) });
     else done(beacon ? NO_CONTENT : PIXEL);
   });
 }

@@ -905,6 +905,31 @@ describe('counting notices end to end', () => {
     assert.deepEqual(recorded(auctionId), [`${auctionId} counted/`, `${auctionId} not_counted/duplicate`]);
   });
 
+  it('sends a repeat through another registration of the win to the DSP burl the count named, at the price billed, not to the burl that registration would fill', async () => {
+    const win = buildWin({ context: { app: {} }, publisherBurl: true }) as { bid: object };
+    const auctionId = lastAuctionId();
+    const [first] = await register(win);
+    const counted = await fire(first.burl);
+    expect('counted');
+    assert.equal(counted.status, 302);
+    // The same impression registered again, at another price and with another DSP burl.
+    const otherBurl = `${dsp.url}/other?price=\${AUCTION_PRICE}`;
+    const [again] = await register({ ...win, clearingPrice: 9.99, bid: { ...win.bid, burl: otherBurl } });
+    const repeat = await fire(again.burl);
+    expect('not_counted', 'duplicate');
+    assert.deepEqual(
+      [repeat.status, repeat.headers.get('location')],
+      [302, counted.headers.get('location')],
+      'the publisher is sent where the count sent it: the DSP bills the impression once, at its price',
+    );
+    assert.deepEqual(recorded(auctionId), [`${auctionId} counted/`, `${auctionId} not_counted/duplicate`]);
+    const deliveries = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?auctionId=${auctionId}`);
+    assert.deepEqual(
+      deliveries.body.deliveries.map((delivery: any) => [delivery.status, delivery.url]),
+      [['redirected', counted.headers.get('location')]],
+    );
+  });
+
   it("calls the DSP from the outbox, rather than redirect to it, when the account's redirect allow-list does not hold its host", async () => {
     const allowlist = (body: object) =>
       api(tally, tally.adminKey, 'PUT', '/v1/account/redirect-allowlist', body);

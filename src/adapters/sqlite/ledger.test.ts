@@ -109,10 +109,10 @@ describe('the SQLite ledger', () => {
         burlNotice({ receivedMs: countedMs, delivery: redirect }),
         burlNotice({ receivedMs: countedMs + 5, delivery: redirect }),
       ]),
-      [COUNTED, duplicateOfRedirect(countedMs)],
+      [COUNTED, duplicateOfRedirect(countedMs, redirect.url)],
     );
     assert.deepEqual(ledger.record([burlNotice({ receivedMs: countedMs + 60_000 })]), [
-      duplicateOfRedirect(countedMs),
+      duplicateOfRedirect(countedMs, redirect.url),
     ]);
     // A duplicate of another kind is only a duplicate.
     assert.deepEqual(ledger.record([event({ dedupe: claim })]), [notCounted('duplicate')]);
@@ -144,6 +144,39 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 12, counted: 5 });
   });
 
+  it('sends a repeat of a burl counted by a 302 to the URL that 302 named, not to the one its own notice would, within the claim, after it and after the TTL', () => {
+    const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
+    const claim = { key: 'two-registrations', expiresMs: T0 + 600_000 };
+    const counted = { url: 'https://dsp.example/b?price=1.25', deadlineMs: T0, redirected: true } as const;
+    // The same impression registered again, at another price: its notices fill another URL.
+    const other = {
+      url: 'https://other.example/b?price=9.99',
+      deadlineMs: T0 + 5,
+      redirected: true,
+    } as const;
+    const burlNotice = (overrides: Partial<EventRecord>) =>
+      event({ dims: burlDims, dedupe: claim, ...overrides });
+    assert.deepEqual(
+      ledger.record([
+        burlNotice({ receivedMs: T0, delivery: counted }),
+        burlNotice({ receivedMs: T0 + 5, delivery: other }),
+      ]),
+      [COUNTED, { ...duplicateOfRedirect(T0), location: counted.url }],
+    );
+    // After the claim, through a registration whose claim is live, and after the TTL.
+    const later = T0 + 600_001;
+    assert.deepEqual(
+      ledger.record([
+        burlNotice({ receivedMs: later, dedupe: { ...claim, expiresMs: later + 600_000 }, delivery: other }),
+        burlNotice({ receivedMs: later + 600_001, outcome: notCounted('late'), delivery: other }),
+      ]),
+      [
+        { ...duplicateOfRedirect(T0), location: counted.url },
+        { ...duplicateOfRedirect(T0), location: counted.url },
+      ],
+    );
+  });
+
   it('sends a repeated burl notice that arrives after the TTL on to the DSP, as a duplicate, when the count it repeats did', () => {
     const expiresMs = T0 + 600_000;
     const burlDims = { ...event().dims, kind: 'burl' as const, method: 'burl' as const };
@@ -154,7 +187,9 @@ describe('the SQLite ledger', () => {
     // The publisher retries after the TTL (the 302 was lost): the impression counted, and its
     // DSP's burl is owed; the retry is that impression again, not a late one.
     const late = { receivedMs: expiresMs + 1, outcome: notCounted('late'), delivery: redirect };
-    assert.deepEqual(ledger.record([burlNotice('redirected', late)]), [duplicateOfRedirect(T0)]);
+    assert.deepEqual(ledger.record([burlNotice('redirected', late)]), [
+      duplicateOfRedirect(T0, redirect.url),
+    ]);
     // Late with no count behind it, or behind a count whose burl went to the outbox: late.
     assert.deepEqual(ledger.record([burlNotice('never-counted', late)]), [notCounted('late')]);
     ledger.record([
@@ -1515,7 +1550,13 @@ describe('the SQLite ledger', () => {
         // The same impression's burl fired by a win whose DSP burl Tally would relay from the outbox.
         event({ receivedMs: later, dedupe: { key: 'redirected', expiresMs: later + 600_000 }, delivery }),
       ]),
-      [notCounted('duplicate'), COUNTED, COUNTED, duplicateOfRedirect(T0), notCounted('duplicate')],
+      [
+        notCounted('duplicate'),
+        COUNTED,
+        COUNTED,
+        duplicateOfRedirect(T0, redirect(T0).url),
+        notCounted('duplicate'),
+      ],
     );
     assert.deepEqual(
       ledger

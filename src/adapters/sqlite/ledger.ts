@@ -90,6 +90,14 @@ interface DeliveryRow {
   first_failed_ms: number | null;
 }
 
+/** A count by a 302 to the DSP's burl, as a repeat of its impression reads it. */
+interface KeptRedirect {
+  /** When the notice that counted was received. */
+  impressionMs: number;
+  /** The URL its 302 named; absent for a count recorded before Tally kept its delivery. */
+  location?: string;
+}
+
 /** A claim made or extended in a batch, added to the index once the batch committed. */
 interface NewClaim {
   key: ClaimKey;
@@ -261,8 +269,11 @@ export class SqliteLedger implements Ledger {
   private readonly dead: Database.Statement;
   private readonly dueAgain: Database.Statement;
   private readonly extendClaim: Database.Statement;
-  /** When the impression of a dedupe key counted, if its DSP's burl was sent on by a 302. */
-  private readonly redirectedMsOf: Database.Statement;
+  /**
+   * When the impression of a dedupe key counted and the URL its 302 named (`created_ms`, `url`), if
+   * its DSP's burl was sent on by a 302.
+   */
+  private readonly redirectedOf: Database.Statement;
   /** Makes a dedupe key's `redirected` delivery pending: its burl is called from the outbox. */
   private readonly queueRedirected: Database.Statement;
   /**
@@ -348,9 +359,9 @@ export class SqliteLedger implements Ledger {
          WHERE r.id = ? AND d.kind = 'burl' AND NOT EXISTS (SELECT 1 FROM deliveries WHERE dedupe_key = r.dedupe_key)`,
       )
       .pluck();
-    this.redirectedMsOf = db
-      .prepare(`SELECT created_ms FROM deliveries WHERE dedupe_key = ? AND status = 'redirected'`)
-      .pluck();
+    this.redirectedOf = db.prepare(
+      `SELECT created_ms, url FROM deliveries WHERE dedupe_key = ? AND status = 'redirected'`,
+    );
     // The URL (the one the 302 sent the publisher to, the impression's time in its macros), the
     // id (`X-Tally-Delivery-Id`) and the time the impression counted (`created_ms`) stay.
     this.queueRedirected = db.prepare(
@@ -538,12 +549,8 @@ export class SqliteLedger implements Ledger {
               ? inBatch.eventId
               : 0;
         if (claimant !== 0) {
-          const redirectedMs =
-            event.dims.kind === 'burl'
-              ? ((this.redirectedMsOf.get(dedupe.key) ?? this.redirectedBeforeKept.get(claimant)) as
-                  number | undefined)
-              : undefined;
-          outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
+          const redirected = event.dims.kind === 'burl' ? this.keptRedirect(dedupe.key, claimant) : undefined;
+          outcome = this.repeatOutcome(event, dedupe.key, redirected);
           // An exchange notice of the impression that could still count later than its claim
           // lasts (a second registration of the win, with a longer TTL or a later auction time)
           // makes the claim last as long: one count per impression, whichever notice comes when.
@@ -564,8 +571,8 @@ export class SqliteLedger implements Ledger {
       // DSP's burl: the publisher retrying a call whose redirect was lost. The DSP's burl is owed
       // for that count (the outbox would still be retrying it), so the retry is sent on again.
       if (isLate(outcome) && event.dims.kind === 'burl' && dedupe !== undefined) {
-        const redirectedMs = this.redirectedMsOf.get(dedupe.key) as number | undefined;
-        if (redirectedMs !== undefined) outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
+        const redirected = this.keptRedirect(dedupe.key);
+        if (redirected !== undefined) outcome = this.repeatOutcome(event, dedupe.key, redirected);
       }
       // The DSP's burl is queued, or its 302 kept, once per impression (its key is unique): an
       // impression whose burl was queued or redirected to before, by a count whose claim has since
@@ -590,11 +597,8 @@ export class SqliteLedger implements Ledger {
           redirected ? event.receivedMs : null,
         );
         if (queued.changes === 0) {
-          const redirectedMs =
-            event.dims.kind === 'burl'
-              ? (this.redirectedMsOf.get(dedupe.key) as number | undefined)
-              : undefined;
-          outcome = this.repeatOutcome(event, dedupe.key, redirectedMs);
+          const redirected = event.dims.kind === 'burl' ? this.keptRedirect(dedupe.key) : undefined;
+          outcome = this.repeatOutcome(event, dedupe.key, redirected);
         }
       }
       const counted = outcome.outcome === 'counted';
@@ -678,20 +682,35 @@ export class SqliteLedger implements Ledger {
   }
 
   /**
-   * The outcome of a notice repeating an impression that counted: a plain `duplicate`, unless it is
-   * a notice of Tally's burl and the impression counted at `redirectedMs` with a 302 to the DSP's
-   * burl (its delivery kept `redirected`). Then it is a `duplicate` sent on to the DSP again where
-   * the account's allow-list still admits its host (the event's delivery is a redirect). Where it no
-   * longer does (the event's delivery is one to queue), no 302 goes there: the kept delivery becomes
-   * pending instead, due now and by the event's deadline, and the outbox calls the DSP's burl, so
-   * that a publisher retrying because its call never reached the DSP still has the DSP told. Once:
-   * the delivery is no longer `redirected`, so a later repeat is a plain `duplicate`, as after any
-   * count whose burl went to the outbox.
+   * How the impression of a dedupe key counted with a 302 to the DSP's burl, if it did: when, and
+   * the URL the 302 named, from its kept `redirected` delivery; else, given the `claimant` event,
+   * when that count was, if it was one by a 302 recorded before such counts kept a delivery (which
+   * holds no URL).
    */
-  private repeatOutcome(event: EventRecord, key: string, redirectedMs: number | undefined): Outcome {
-    if (redirectedMs === undefined) return notCounted('duplicate');
+  private keptRedirect(key: string, claimant?: number): KeptRedirect | undefined {
+    const kept = this.redirectedOf.get(key) as { created_ms: number; url: string } | undefined;
+    if (kept !== undefined) return { impressionMs: kept.created_ms, location: kept.url };
+    const beforeKeptMs =
+      claimant === undefined ? undefined : (this.redirectedBeforeKept.get(claimant) as number | undefined);
+    return beforeKeptMs === undefined ? undefined : { impressionMs: beforeKeptMs };
+  }
+
+  /**
+   * The outcome of a notice repeating an impression that counted: a plain `duplicate`, unless it is
+   * a notice of Tally's burl and the impression counted with a 302 to the DSP's burl (`redirected`:
+   * its delivery kept `redirected`). Then it is a `duplicate` sent on to the DSP again, to the URL
+   * the count's 302 named, where the account's allow-list still admits its host (the event's
+   * delivery is a redirect). Where it no longer does (the event's delivery is one to queue), no 302
+   * goes there: the kept delivery becomes pending instead, due now and by the event's deadline, and
+   * the outbox calls the DSP's burl, so that a publisher retrying because its call never reached the
+   * DSP still has the DSP told. Once: the delivery is no longer `redirected`, so a later repeat is a
+   * plain `duplicate`, as after any count whose burl went to the outbox.
+   */
+  private repeatOutcome(event: EventRecord, key: string, redirected: KeptRedirect | undefined): Outcome {
+    if (redirected === undefined) return notCounted('duplicate');
     const delivery = event.delivery;
-    if (delivery === undefined || delivery.redirected === true) return duplicateOfRedirect(redirectedMs);
+    if (delivery === undefined || delivery.redirected === true)
+      return duplicateOfRedirect(redirected.impressionMs, redirected.location);
     this.queueRedirected.run(event.receivedMs, delivery.deadlineMs, key);
     return notCounted('duplicate');
   }
