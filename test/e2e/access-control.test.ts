@@ -354,7 +354,6 @@ describe('access control', () => {
         lineItemId: lineItem.body.id,
         publisherId: ids.P2,
         placementId: ids.PL2,
-        paymentRuleId: ids.R2,
       });
       assert.equal(tracker.status, 201, 'its trackers may run on any publisher of the account');
       assert.equal((await as(key, 'DELETE', `/v1/impression-trackers/${tracker.body.id}`)).status, 204);
@@ -425,6 +424,37 @@ describe('access control', () => {
       const edited = await as(key, 'PATCH', `/v1/impression-trackers/${ids.T1}`, { name: 'T1' });
       assert.deepEqual([edited.status, edited.body.code], [200, 't1-code']);
       assert.equal((await admin('GET', `/v1/impression-trackers/${theirs}`)).body.code, 'a2-secret-campaign');
+    });
+
+    it('may not set or change the payment rule of a tracker, which prices the publisher side of its hits', async () => {
+      const key = keys.advertiserEditor ?? '';
+      const body = { ...(bodies['impression-trackers']?.() as object), paymentRuleId: ids.R1 };
+      const refusals = [
+        await as(key, 'POST', '/v1/impression-trackers', body),
+        await as(key, 'PATCH', `/v1/impression-trackers/${ids.T1}`, { paymentRuleId: ids.R1 }),
+      ];
+      for (const refusal of refusals) {
+        assert.equal(refusal.status, 403, JSON.stringify(refusal.body));
+        assert.match(
+          refusal.body.error.message,
+          /paymentRuleId can only be (set|changed) with an account-wide key/,
+        );
+      }
+      // One an account-wide key set stays, and the tracker is still the scoped editor's to edit otherwise.
+      assert.equal(
+        (await admin('PATCH', `/v1/impression-trackers/${ids.T1}`, { paymentRuleId: ids.R1 })).status,
+        200,
+      );
+      const edited = await as(key, 'PATCH', `/v1/impression-trackers/${ids.T1}`, { name: 'T1 renamed' });
+      assert.deepEqual(
+        [edited.status, edited.body.paymentRuleId],
+        [200, ids.R1],
+        JSON.stringify(edited.body),
+      );
+      assert.equal(
+        (await admin('PATCH', `/v1/impression-trackers/${ids.T1}`, { paymentRuleId: null })).status,
+        200,
+      );
     });
 
     it('cannot group or filter reports by payment rule, the publisher side’s pricing of its hits', async () => {

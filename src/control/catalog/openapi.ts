@@ -123,7 +123,7 @@ const trackerFields = {
   paymentRuleId: {
     ...nullableId,
     description:
-      "one of the publisher's payment rules; overrides the publisher's rules while it is in effect (the base rule; a conditional rule while active and within its dates), else they apply",
+      "one of the publisher's payment rules; overrides the publisher's rules while it is in effect (the base rule; a conditional rule while active and within its dates), else they apply; set and changed with an account-wide key only",
   },
   state,
 };

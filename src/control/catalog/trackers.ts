@@ -87,6 +87,7 @@ function routesFor(
     fixedFilter: { kind },
     accountWideFields: {
       code: `codes are unique across the account, so a refusal of one would tell of another advertiser's tracker`,
+      paymentRuleId: `the rule prices the publisher's side of the tracker's hits, which is not the advertiser's to choose`,
     },
     elsewhere: (tracker) =>
       tracker.kind === kind ? undefined : trackerOfOtherKind(noun, tracker.id, tracker.kind, 'resource'),
