@@ -284,7 +284,7 @@ const REPORT_WARNINGS = {
 const EXPORT_WARNINGS = {
   type: 'array',
   description:
-    "trackers every hit of whose exported tag would be recorded and not counted, as the catalog stands: the tracker or its line item is inactive, or a click tracker's clickUrl is one the account's enabled redirect allow-list refuses and the tag has no redir, each code the outcome the hits are recorded with; then trackers whose hits without ancost would be booked at a media cost of 0, as the tracker's own warnings say (no_payment_rule: its publisher has no payment rule; zero_media_cost: a rule that may price them books a cost of 0), none to a key scoped to an advertiser, which is shown no media cost. Each message names objects by id alone and says what to change. Empty when there are none",
+    "trackers every hit of whose exported tag would be recorded and not counted, as the catalog stands: the tracker or its line item is inactive, or a click tracker's clickUrl is one the account's enabled redirect allow-list refuses and the tag has no redir, each code the outcome the hits are recorded with; then trackers whose hits without ancost would be booked at a media cost of 0, as the tracker's own warnings say (no_payment_rule: its publisher has no payment rule; zero_media_cost: a rule that may price them books a cost of 0), and of trackers whose own payment rule is inactive or ended (own_rule_not_in_effect), none to a key scoped to an advertiser, which is shown no media cost. Each message names objects by id alone and says what to change. Empty when there are none",
   items: {
     type: 'object',
     required: ['code', 'trackerId', 'message'],

@@ -192,7 +192,7 @@ describe('impressionPricingWarnings', () => {
           ownRule: paymentRule({ id: 12, state: 'inactive' }),
         }),
       ),
-      ['zero_media_cost10'],
+      ['own_rule_not_in_effect12', 'zero_media_cost10'],
     );
     // On its placement, the conditional rule may price it too; and its own conditional rule in effect.
     assert.deepEqual(
@@ -204,6 +204,45 @@ describe('impressionPricingWarnings', () => {
       ),
       ['zero_media_cost12', 'zero_media_cost9'],
     );
+  });
+
+  it('warns that the tracker’s own rule, inactive or ended, prices none of its hits, the publisher’s rules pricing them instead', () => {
+    const baseShare = paymentRule({ id: 1, isBase: true });
+    const inactive = paymentRule({ id: 12, name: 'Deal', state: 'inactive' });
+    const ended = paymentRule({ id: 13, name: 'Autumn', endMs: Date.UTC(2026, 10, 1) });
+    for (const [own, why] of [
+      [inactive, 'payment rule 12 (Deal), this tracker’s own (paymentRuleId), is inactive'],
+      [ended, 'payment rule 13 (Autumn), this tracker’s own (paymentRuleId), ended with 2026-10-31'],
+    ] as const) {
+      assert.deepEqual(
+        impressionPricingWarnings(tracker('cpm', 2_000_000, [baseShare], { ownRule: own }), NOW_MS),
+        [
+          {
+            code: 'own_rule_not_in_effect',
+            message: `${why.replace('’', "'")}: the publisher's rules price its hits instead; activate the rule (PATCH /v1/payment-rules/${own.id} {"state": "active"}), move its endDate, or name another`,
+          },
+        ],
+      );
+    }
+    // A click tracker of a cpc line item, whose clicks the rules price, is told the same.
+    const cpc = tracker('cpc', 500_000, [baseShare], { ownRule: inactive });
+    const [clickWarning, ...more] = clickPricingWarnings(cpc, NOW_MS, 'id_only');
+    assert.equal(more.length, 0);
+    assert.equal(clickWarning?.code, 'own_rule_not_in_effect');
+    assert.match(
+      clickWarning?.message ?? '',
+      /^payment rule 12, this tracker's own \(paymentRuleId\), is inactive:/,
+    );
+    // One that starts later, or is in effect, or the base rule, is no warning.
+    for (const own of [
+      paymentRule({ id: 14, startMs: NOW_MS + DAY_MS }),
+      paymentRule({ id: 15, endMs: NOW_MS + 1 }),
+      baseShare,
+    ])
+      assert.deepEqual(
+        impressionPricingWarnings(tracker('cpm', 2_000_000, [baseShare], { ownRule: own }), NOW_MS),
+        [],
+      );
   });
 
   it('looks no further than the first rule in effect for good (now, with no end): the rules after it never price a hit', () => {

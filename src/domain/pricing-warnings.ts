@@ -9,8 +9,15 @@ import { dynamicTerms, ruleInEffect } from './payment-rules.js';
 import type { CostAndRevenue, LineItemRevenue } from './revenue.js';
 import { clickCostAndRevenue, costAndRevenue } from './revenue.js';
 
-/** Why a tracker's hits would cost nothing: `no_payment_rule`, or `zero_media_cost` from a rule. */
-export const PRICING_WARNING_CODES = ['no_payment_rule', 'zero_media_cost'] as const;
+/**
+ * Why a tracker's hits would cost nothing: `no_payment_rule`, or `zero_media_cost` from a rule; or
+ * why they are not priced as the tracker says: `own_rule_not_in_effect`.
+ */
+export const PRICING_WARNING_CODES = [
+  'no_payment_rule',
+  'zero_media_cost',
+  'own_rule_not_in_effect',
+] as const;
 type PricingWarningCode = (typeof PRICING_WARNING_CODES)[number];
 
 /** One warning, its message saying what the hits would be booked at and what to change. */
@@ -55,15 +62,19 @@ export function impressionPricingWarnings(
   nowMs: number,
   naming: RuleNaming = 'id_and_name',
 ): PricingWarning[] {
+  const own = ownRuleWarnings(tracker, nowMs, naming);
   const rules = rulesThatMayPrice(tracker, nowMs);
-  if (rules.length === 0) return [noPaymentRule(tracker.publisherId, "this tracker's hits", '')];
-  return zeroMediaCostWarnings(
-    rules.filter((rule) => !paysNothingByItsTerms(rule)),
-    'hits',
-    naming,
-    (rule) => costAndRevenue(tracker.lineItem, rule, undefined),
-    (rule) => whyZero(rule, tracker.lineItem),
-  );
+  if (rules.length === 0) return [...own, noPaymentRule(tracker.publisherId, "this tracker's hits", '')];
+  return [
+    ...own,
+    ...zeroMediaCostWarnings(
+      rules.filter((rule) => !paysNothingByItsTerms(rule)),
+      'hits',
+      naming,
+      (rule) => costAndRevenue(tracker.lineItem, rule, undefined),
+      (rule) => whyZero(rule, tracker.lineItem),
+    ),
+  ];
 }
 
 /**
@@ -87,9 +98,11 @@ export function clickPricingWarnings(
   naming: RuleNaming = 'id_and_name',
 ): PricingWarning[] {
   if (tracker.lineItem.revenueType !== 'cpc') return [];
+  const own = ownRuleWarnings(tracker, nowMs, naming);
   const rules = rulesThatMayPrice(tracker, nowMs);
   if (rules.length === 0) {
     return [
+      ...own,
       noPaymentRule(
         tracker.publisherId,
         "this tracker's clicks",
@@ -97,13 +110,16 @@ export function clickPricingWarnings(
       ),
     ];
   }
-  return zeroMediaCostWarnings(
-    rules.filter((rule) => rule.pricingType !== 'cpm' && !paysNothingByItsTerms(rule)),
-    'clicks',
-    naming,
-    (rule) => clickCostAndRevenue(tracker.lineItem, rule, undefined),
-    (rule) => whyClickZero(rule, tracker.lineItem),
-  );
+  return [
+    ...own,
+    ...zeroMediaCostWarnings(
+      rules.filter((rule) => rule.pricingType !== 'cpm' && !paysNothingByItsTerms(rule)),
+      'clicks',
+      naming,
+      (rule) => clickCostAndRevenue(tracker.lineItem, rule, undefined),
+      (rule) => whyClickZero(rule, tracker.lineItem),
+    ),
+  ];
 }
 
 /**
@@ -123,14 +139,38 @@ function zeroMediaCostWarnings(
     const money = price(rule);
     if (money.mediaCostMicros !== 0) continue;
     const revenue = money.revenueMicros === 0 ? ' and a revenue of 0' : '';
-    const named =
-      naming === 'id_and_name' ? `payment rule ${rule.id} (${rule.name})` : `payment rule ${rule.id}`;
     warnings.push({
       code: 'zero_media_cost',
-      message: `${events} without ancost that ${named} prices are booked with a media cost of 0${revenue}: ${why(rule)}`,
+      message: `${events} without ancost that ${ruleNamed(rule, naming)} prices are booked with a media cost of 0${revenue}: ${why(rule)}`,
     });
   }
   return warnings;
+}
+
+/** A rule as `naming` names it: `payment rule 3 (Base)` or `payment rule 3`. */
+function ruleNamed(rule: PaymentRule, naming: RuleNaming): string {
+  return naming === 'id_and_name' ? `payment rule ${rule.id} (${rule.name})` : `payment rule ${rule.id}`;
+}
+
+/**
+ * The `own_rule_not_in_effect` warning for a tracker whose own rule (`paymentRuleId`) prices none
+ * of its hits from `nowMs` on, being inactive or past its end date: the publisher's rules price
+ * them instead, which nothing else in the tracker's answers says.
+ */
+function ownRuleWarnings(tracker: TrackerPricing, nowMs: number, naming: RuleNaming): PricingWarning[] {
+  const own = tracker.ownRule;
+  if (own === null || mayApplyFrom(own, nowMs)) return [];
+  // An end date is a UTC day, through its 24:00: `endMs` is the next day's start.
+  const why =
+    own.state === 'inactive'
+      ? 'is inactive'
+      : `ended with ${new Date((own.endMs ?? nowMs) - 1).toISOString().slice(0, 10)}`;
+  return [
+    {
+      code: 'own_rule_not_in_effect',
+      message: `${ruleNamed(own, naming)}, this tracker's own (paymentRuleId), ${why}: the publisher's rules price its hits instead; activate the rule (PATCH /v1/payment-rules/${own.id} {"state": "active"}), move its endDate, or name another`,
+    },
+  ];
 }
 
 /** The `no_payment_rule` warning for `hits` of a tracker of publisher `publisherId`. */
