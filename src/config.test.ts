@@ -563,6 +563,24 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses an empty dataDir in the config file, which would put the ledger in the directory Tally starts in', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ dataDir: '' }));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        'dataDir: "" in the TALLY_CONFIG file names no directory: give the data directory\'s path (./data by default), or leave dataDir out',
+      ]);
+      const fromEnv = parseConfig({ TALLY_CONFIG: path, TALLY_DATA_DIR: '/srv/tally' });
+      assertAccepted(fromEnv);
+      assert.equal(fromEnv.config.dataDir, '/srv/tally');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads lists as comma-separated text, trimmed and without empty entries, or as JSON arrays of strings', () => {
     const parsed = parseConfig({
       TALLY_IVT_USER_AGENTS: ' crawler-x , ,scanner-y ,',

@@ -245,10 +245,18 @@ export function parseConfig(
       `mailFrom: ${given('mailFrom')} must be the address tag exports are mailed from, e.g. tally@example.com or Tally <tally@example.com>`,
     );
 
+  const dataDir = text('dataDir', './data');
+  // The file's "" (a template whose variable was unset) would resolve to the directory Tally
+  // starts in, and its ledger be made there; an empty variable is unset, and leaves ./data.
+  if (dataDir === '')
+    errors.push(
+      `dataDir: "" in the TALLY_CONFIG file names no directory: give the data directory's path (./data by default), or leave dataDir out`,
+    );
+
   const config: Config = {
     port,
     host,
-    dataDir: resolve(text('dataDir', './data')),
+    dataDir: resolve(dataDir),
     publicUrl,
     adminKey,
     metricsKey,
