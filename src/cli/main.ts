@@ -219,10 +219,10 @@ function isCommand(name: string): name is Command {
 async function serve(config: Config): Promise<number> {
   surviveClosedOutput();
   const log = jsonLogger();
-  // The handlers are set before the start (a signal while the ledger migrates stops the start at
-  // its next safe point, and Tally exits 0 without listening) and stay for the whole shutdown: a
-  // second SIGTERM or SIGINT (an impatient operator, a supervisor repeating its signal) closes the
-  // connections still open at once, rather than killing the process with whatever it was
+  // The handlers (SIGHUP taken as SIGTERM) are set before the start (a signal while the ledger
+  // migrates stops the start at its next safe point, and Tally exits 0 without listening) and stay
+  // for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator, a supervisor
+  // repeating its signal) closes the connections still open at once, rather than killing the process with whatever it was
   // draining; batches in flight still commit. One within `REPEATED_SIGNAL_MS` of the first is a
   // copy of it, and changes nothing.
   const stopRequested = new AbortController();
@@ -241,6 +241,8 @@ async function serve(config: Config): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A closed terminal (`npm start` run by hand): Node's default would end the process at once.
+  process.on('SIGHUP', () => stop('SIGHUP'));
   try {
     tally = await startTally(config, log, { stop: stopRequested.signal });
   } catch (error) {

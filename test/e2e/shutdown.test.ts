@@ -262,6 +262,26 @@ describe('shutting down on SIGTERM', () => {
     }
   });
 
+  it('drains at SIGHUP as at SIGTERM, as when the terminal of npm start closes: the request in flight answered, exit 0', async () => {
+    const tally = await launch();
+    try {
+      const body = JSON.stringify({ wins: [bannerWin('hang-up-1')] });
+      const connection = await nodeHttpConnection(tally.port, true);
+      await startWinsCall(connection, Buffer.byteLength(body));
+      tally.child.kill('SIGHUP');
+      await stoppedListening(tally.port);
+      connection.write(body);
+      const answer = await connection.until(/"results"/);
+      assert.match(answer.slice(answer.lastIndexOf('HTTP/1.1 ')), /^HTTP\/1\.1 200 OK\r\n[\s\S]*"ok":true/);
+      const { code, signal } = await exitOf(tally);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
+      assert.match(tally.output(), /"event":"shutting_down".*"signal":"SIGHUP"/);
+      assert.equal(dataDirIsFree(tally.dataDir), true, 'the stopped Tally released its data directory');
+    } finally {
+      await dispose(tally);
+    }
+  });
+
   it('answers /readyz 503 on a kept-alive connection while draining, an answer it logs as no failure', async () => {
     const tally = await launch();
     try {
