@@ -581,6 +581,23 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a data directory that begins or ends with white space, an env file’s stray space, which would name a new, empty ledger', () => {
+    for (const [value, shownValue] of [
+      ['data ', '"data "'],
+      [' /srv/tally', '" /srv/tally"'],
+      ['/srv/tally\t', '"/srv/tally\\t"'],
+    ]) {
+      const parsed = parseConfig({ TALLY_DATA_DIR: value });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        `dataDir: TALLY_DATA_DIR=${shownValue} begins or ends with white space: give the data directory's path without it`,
+      ]);
+    }
+    const inside = parseConfig({ TALLY_DATA_DIR: '/srv/my tally' });
+    assertAccepted(inside);
+    assert.equal(inside.config.dataDir, '/srv/my tally');
+  });
+
   it('reads lists as comma-separated text, trimmed and without empty entries, or as JSON arrays of strings', () => {
     const parsed = parseConfig({
       TALLY_IVT_USER_AGENTS: ' crawler-x , ,scanner-y ,',

@@ -252,6 +252,11 @@ export function parseConfig(
     errors.push(
       `dataDir: "" in the TALLY_CONFIG file names no directory: give the data directory's path (./data by default), or leave dataDir out`,
     );
+  // A stray space from an env file names another directory, and serve would make a new ledger there.
+  else if (dataDir.trim() !== dataDir)
+    errors.push(
+      `dataDir: ${given('dataDir')} begins or ends with white space: give the data directory's path without it`,
+    );
 
   const config: Config = {
     port,
