@@ -234,53 +234,37 @@ describe('shutting down on SIGTERM', () => {
     }
   });
 
-  it('answers a request in flight at SIGTERM with Connection: close and ends its connection, so the idle client does not hold the process open', async () => {
-    const tally = await launch();
-    try {
-      const body = JSON.stringify({ wins: [bannerWin('in-flight-1')] });
-      // A client that keeps its end open once the server ends its own: only the server can close it.
-      const connection = await nodeHttpConnection(tally.port, true);
-      await startWinsCall(connection, Buffer.byteLength(body));
-      tally.child.kill('SIGTERM');
-      await stoppedListening(tally.port);
-      connection.write(body);
-      const answer = await connection.until(/"results"/);
-      const head = answer.slice(answer.lastIndexOf('HTTP/1.1 '));
-      assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
-      assert.match(head, /\r\nConnection: close\r\n/i);
-      assert.match(head, /"ok":true/);
-      const { code, signal } = await exitOf(tally);
-      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
-      assert.deepEqual(
-        connectionsCut(tally),
-        [],
-        'the connection ended with its answer, not at the grace period',
-      );
-      assert.equal(dataDirIsFree(tally.dataDir), true, 'the stopped Tally released its data directory');
-    } finally {
-      await dispose(tally);
-    }
-  });
-
-  it('drains at SIGHUP as at SIGTERM, as when the terminal of npm start closes: the request in flight answered, exit 0', async () => {
-    const tally = await launch();
-    try {
-      const body = JSON.stringify({ wins: [bannerWin('hang-up-1')] });
-      const connection = await nodeHttpConnection(tally.port, true);
-      await startWinsCall(connection, Buffer.byteLength(body));
-      tally.child.kill('SIGHUP');
-      await stoppedListening(tally.port);
-      connection.write(body);
-      const answer = await connection.until(/"results"/);
-      assert.match(answer.slice(answer.lastIndexOf('HTTP/1.1 ')), /^HTTP\/1\.1 200 OK\r\n[\s\S]*"ok":true/);
-      const { code, signal } = await exitOf(tally);
-      assert.deepEqual({ code, signal }, { code: 0, signal: null }, tally.output());
-      assert.match(tally.output(), /"event":"shutting_down".*"signal":"SIGHUP"/);
-      assert.equal(dataDirIsFree(tally.dataDir), true, 'the stopped Tally released its data directory');
-    } finally {
-      await dispose(tally);
-    }
-  });
+  // SIGHUP too, as when the terminal of npm start closes.
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`answers a request in flight at ${signal} with Connection: close and ends its connection, so the idle client does not hold the process open`, async () => {
+      const tally = await launch();
+      try {
+        const body = JSON.stringify({ wins: [bannerWin(`in-flight-${signal}`)] });
+        // A client that keeps its end open once the server ends its own: only the server can close it.
+        const connection = await nodeHttpConnection(tally.port, true);
+        await startWinsCall(connection, Buffer.byteLength(body));
+        tally.child.kill(signal);
+        await stoppedListening(tally.port);
+        connection.write(body);
+        const answer = await connection.until(/"results"/);
+        const head = answer.slice(answer.lastIndexOf('HTTP/1.1 '));
+        assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+        assert.match(head, /\r\nConnection: close\r\n/i);
+        assert.match(head, /"ok":true/);
+        const { code, signal: exitSignal } = await exitOf(tally);
+        assert.deepEqual({ code, signal: exitSignal }, { code: 0, signal: null }, tally.output());
+        assert.match(tally.output(), new RegExp(`"event":"shutting_down".*"signal":"${signal}"`));
+        assert.deepEqual(
+          connectionsCut(tally),
+          [],
+          'the connection ended with its answer, not at the grace period',
+        );
+        assert.equal(dataDirIsFree(tally.dataDir), true, 'the stopped Tally released its data directory');
+      } finally {
+        await dispose(tally);
+      }
+    });
+  }
 
   it('answers /readyz 503 on a kept-alive connection while draining, an answer it logs as no failure', async () => {
     const tally = await launch();
