@@ -223,8 +223,8 @@ async function serve(config: Config): Promise<number> {
   // migrates stops the start at its next safe point, and Tally exits 0 without listening) and stay
   // for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator, a supervisor
   // repeating its signal) closes the connections still open at once, rather than killing the
-  // process with whatever it was draining; batches in flight still commit. One within `REPEATED_SIGNAL_MS` of the first is a
-  // copy of it, and changes nothing.
+  // process with whatever it was draining; batches in flight still commit. One within
+  // `REPEATED_SIGNAL_MS` of the first is a copy of it, and changes nothing.
   const stopRequested = new AbortController();
   let stoppedAtMs: number | undefined;
   let tally: Tally | undefined;
