@@ -3,7 +3,7 @@
  * renders in enforces it on Tally's tags as on the DSP's, so that one admitting only the DSP's
  * hosts blocks Tally's pixel, and the impression never counts.
  */
-import { htmlRegions, startTagAttributes } from './html-regions.js';
+import { htmlRegions, isHtmlStartTag, startTagAttributes } from './html-regions.js';
 
 /** What Tally adds to the markup: a pixel (an image) or its OMID verification script. */
 export type TallyTag = 'image' | 'script';
@@ -27,9 +27,9 @@ const NAMED: Readonly<Record<TallyTag, string>> = {
 export function contentSecurityPolicyWarnings(adm: string, tag: TallyTag, publicUrl: string): string[] {
   if (!/content-security-policy/i.test(adm)) return [];
   const tally = new URL(publicUrl);
-  const blocks = htmlRegions(adm).some(({ kind, name, start, foreign }) => {
-    if (kind !== 'tag' || name !== 'meta' || foreign === true || adm.startsWith('</', start)) return false;
-    const attributes = startTagAttributes(adm, start);
+  const blocks = htmlRegions(adm).some((region) => {
+    if (!isHtmlStartTag(adm, region, 'meta')) return false;
+    const attributes = startTagAttributes(adm, region.start);
     const value = (attribute: string) => attributes.find((read) => read.name === attribute)?.value;
     if (value('http-equiv')?.trim() !== 'content-security-policy') return false;
     const sources = sourcesOf(value('content') ?? '', DIRECTIVES[tag]);

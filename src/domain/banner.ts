@@ -1,6 +1,6 @@
 import { escapeHtml } from './html.js';
 import type { HtmlRegion } from './html-regions.js';
-import { htmlRegions, startTagAttributes } from './html-regions.js';
+import { htmlRegions, isHtmlStartTag, startTagAttributes } from './html-regions.js';
 
 /** A 1×1 image tag that requests `url` when the markup renders. */
 export function pixelTag(url: string): string {
@@ -43,12 +43,9 @@ const AMP4ADS_ATTRIBUTES = new Set(['⚡4ads', 'amp4ads']);
 export function isAmpHtmlAd(adm: string): boolean {
   if (!/⚡4ads|amp4ads/i.test(adm)) return false;
   return htmlRegions(adm).some(
-    ({ kind, name, start, foreign }) =>
-      kind === 'tag' &&
-      name === 'html' &&
-      foreign !== true &&
-      !adm.startsWith('</', start) &&
-      startTagAttributes(adm, start).some((attribute) => AMP4ADS_ATTRIBUTES.has(attribute.name)),
+    (region) =>
+      isHtmlStartTag(adm, region, 'html') &&
+      startTagAttributes(adm, region.start).some((attribute) => AMP4ADS_ATTRIBUTES.has(attribute.name)),
   );
 }
 

@@ -400,6 +400,19 @@ function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignCo
 }
 
 /**
+ * Whether `region` of `html` is the start tag of an HTML element named `name`: a tag region, no end
+ * tag, and none read in SVG or MathML content.
+ */
+export function isHtmlStartTag(html: string, region: HtmlRegion, name: string): boolean {
+  return (
+    region.kind === 'tag' &&
+    region.name === name &&
+    region.foreign !== true &&
+    !html.startsWith('</', region.start)
+  );
+}
+
+/**
  * The attributes of the start tag whose `<` is at `start` in `html`, names and values lower-cased,
  * as a browser reads them: a name inside a quoted value is none.
  */
