@@ -193,7 +193,11 @@ function spliced(text: string, at: number, insert: string): string {
  * `eventtrackers` offer for event 1 (impression). Anything unreadable answers `none`.
  */
 export function nativeImpressionTrackerOffer(request: unknown): ImpressionTrackerOffer {
-  const methods = impressionMethods(request) ?? [];
+  return offerOf(impressionMethods(request) ?? []);
+}
+
+/** The tracker Tally adds for an impression offered by `methods`: image first, then script. */
+function offerOf(methods: readonly unknown[]): ImpressionTrackerOffer {
   if (methods.includes(IMAGE_METHOD)) return 'image';
   return methods.includes(SCRIPT_METHOD) ? 'script' : 'none';
 }
@@ -221,7 +225,7 @@ function impressionMethods(request: unknown): unknown[] | undefined {
  */
 export function unusableImpressionOffer(request: unknown): string | undefined {
   const methods = impressionMethods(request);
-  if (methods === undefined || nativeImpressionTrackerOffer(request) !== 'none') return undefined;
+  if (methods === undefined || offerOf(methods) !== 'none') return undefined;
   return `imp.native.request offers the impression event (eventtrackers event 1) by methods ${JSON.stringify(methods)}, neither of Tally's, an image (1) or a script (2), as numbers: its notice went into the native response's imptrackers, which a renderer firing only the event trackers the request offered does not fire`;
 }
 
@@ -238,12 +242,17 @@ export function unreadableNativeRequest(request: unknown): string | undefined {
       ? 'imp.native.request is not valid JSON'
       : !isJsonObject(document)
         ? 'imp.native.request is not a JSON object'
-        : unwrap(document).eventtrackers != null && !Array.isArray(unwrap(document).eventtrackers)
+        : !isTrackerList(unwrap(document).eventtrackers)
           ? "imp.native.request's eventtrackers is not an array"
           : undefined;
   return why === undefined
     ? undefined
     : `${why}, so Tally could not read which impression event trackers it offers: its notice went into the native response's imptrackers, which a renderer firing only the event trackers the request offered does not fire; send imp.native.request as the JSON text of a native request object`;
+}
+
+/** Whether `eventtrackers` is absent (`null` too) or an array, as a native request may give it. */
+function isTrackerList(eventtrackers: unknown): boolean {
+  return eventtrackers === undefined || eventtrackers === null || Array.isArray(eventtrackers);
 }
 
 /**
