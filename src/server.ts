@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { openSqlite, refuseWritesWhileLocked } from './adapters/sqlite/database.js';
+import { mayNeedMigrating, openSqlite, refuseWritesWhileLocked } from './adapters/sqlite/database.js';
 import { SQLITE_MIGRATIONS } from './adapters/sqlite/migrations.js';
 import { migrateInThread } from './adapters/sqlite/migration-thread/migrate-in-thread.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
@@ -214,16 +214,19 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
   refuseLostLedger(config.dataDir, dbPath, servedBefore);
-  // On a thread of its own: this one answers on the held port meanwhile (`/healthz` 200, a liveness
-  // probe must not kill a migration taking minutes) and takes a stop signal, which stops the start
-  // at the next stop point, the pending migrations all applied.
-  await migrateInThread({ dbPath, synchronous: config.sqliteSynchronous }, (schemaVersion) =>
-    log.info('migrating_ledger', {
-      fromVersion: schemaVersion,
-      toVersion: SQLITE_MIGRATIONS.length,
-      note: 'Tally listens once the ledger is migrated, which may take minutes on a large one: until then /healthz answers 200 starting, every other request 503',
-    }),
-  );
+  // A ledger to create or migrate is, on a thread of its own: this one answers on the held port
+  // meanwhile (`/healthz` 200, a liveness probe must not kill a migration taking minutes) and takes
+  // a stop signal, which stops the start at the next stop point, the pending migrations all applied.
+  // An up-to-date ledger (the usual start) needs no thread.
+  if (mayNeedMigrating(dbPath)) {
+    await migrateInThread({ dbPath, synchronous: config.sqliteSynchronous }, (schemaVersion) =>
+      log.info('migrating_ledger', {
+        fromVersion: schemaVersion,
+        toVersion: SQLITE_MIGRATIONS.length,
+        note: 'Tally listens once the ledger is migrated, which may take minutes on a large one: until then /healthz answers 200 starting, every other request 503',
+      }),
+    );
+  }
   // Migrated: nothing is left to apply here.
   const db = openSqlite(dbPath, config.sqliteSynchronous);
   acquired.push(() => {

@@ -16,8 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
+import { migrateAsOlderTally } from '../../../test/support/older-schema.js';
 import Database from 'better-sqlite3';
-import { DatabaseFileError, openSqlite, SchemaTooNewError } from './database.js';
+import { DatabaseFileError, mayNeedMigrating, openSqlite, SchemaTooNewError } from './database.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-database-'));
@@ -219,5 +220,22 @@ describe('opening the SQLite database', () => {
     const child = runBoundedScript(script);
     assert.equal(child.signal, null, `still making the directory after 30 s: ${child.stderr}`);
     assert.equal(child.stdout, 'ENOENT\n', child.stderr);
+  });
+});
+
+describe('whether a ledger may need migrating', () => {
+  it('says no only of a ledger at this Tally’s schema, and yes of one missing, older or unreadable, writing nothing', () => {
+    const current = join(dir, 'current.db');
+    openSqlite(current).close();
+    const older = join(dir, 'older.db');
+    migrateAsOlderTally(older, SQLITE_MIGRATIONS.length - 1);
+    const garbage = join(dir, 'garbage.db');
+    writeFileSync(garbage, randomBytes(4096));
+    const missing = join(dir, 'missing.db');
+    assert.deepEqual(
+      [current, older, garbage, missing].map((path) => mayNeedMigrating(path)),
+      [false, true, true, true],
+    );
+    assert.equal(existsSync(missing), false, 'a missing ledger is not created');
   });
 });

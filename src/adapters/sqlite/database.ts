@@ -133,6 +133,23 @@ export function openSqlite(
 }
 
 /**
+ * Whether the ledger at `path` may have migrations to apply: it is missing, its schema is older
+ * than this Tally's, or it cannot be read to say (opening it then says why). Reads only the schema
+ * version, on a read-only connection; creates and writes nothing.
+ */
+export function mayNeedMigrating(path: string): boolean {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    return (db.pragma('user_version', { simple: true }) as number) < SQLITE_MIGRATIONS.length;
+  } catch {
+    return true;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
  * Makes `db` refuse a write at once (SQLITE_BUSY) while another connection holds the write lock,
  * where it waited up to the busy timeout: SQLite waits by sleeping, which on the HTTP thread
  * would stop its event loop (notices, `/healthz`, every other call unanswered) for as long. That
