@@ -64,11 +64,10 @@ export function omidScriptTag(scriptUrl: string, noticeUrl: string): string {
  * comment, a script or a start tag the markup leaves open (a browser ends it there anyway, and
  * would otherwise read the tags as its text or its attributes), then SVG or MathML content, then
  * a `<picture>` the tags would be children of (its `<img>`), then a `<select>` or `<template>`
- * left open, which would hold the tags without rendering them. SVG or
- * MathML content open before that `</body>` is closed too: there Tally's `<script>` would be
- * SVG's, which loads nothing (an `<img>` leaves such content as its end tag does); and so is a
- * `<picture>` open innermost there. The markup is
- * otherwise unchanged.
+ * left open, which would hold the tags without rendering them. SVG or MathML content open before
+ * that `</body>` is closed too: there Tally's `<script>` would be SVG's, which loads nothing (an
+ * `<img>` leaves such content as its end tag does); and so is a `<picture>` open innermost there.
+ * The markup is otherwise unchanged.
  */
 export function appendToHtml(adm: string, tags: readonly string[]): string {
   const snippet = tags.join('');
