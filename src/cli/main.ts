@@ -20,7 +20,7 @@ import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger
 import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
 import { missingDataDir } from './missing-data-dir.js';
-import { unexpectedErrorLine } from './unexpected-error.js';
+import { unexpectedErrorLine, unexpectedErrorText } from './unexpected-error.js';
 import {
   parseReplayRequest,
   REPLAY_DEAD_USAGE,
@@ -243,6 +243,14 @@ async function serve(config: Config): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   // A closed terminal (`npm start` run by hand): Node's default would end the process at once.
   process.on('SIGHUP', () => stop('SIGHUP'));
+  // An error no code path catches (a bug) ends the process, as Node's default does, but said in
+  // the JSON log too, where log collectors look, not only as Node's lines on stderr. What was
+  // answered was committed first: nothing acknowledged is lost by exiting at once.
+  process.on('uncaughtException', (error, origin) => {
+    log.error('failed_unexpectedly', { origin, error: unexpectedErrorText(error) });
+    process.stderr.write(unexpectedErrorLine(error));
+    process.exit(1);
+  });
   try {
     tally = await startTally(config, log, { stop: stopRequested.signal });
   } catch (error) {
