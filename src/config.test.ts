@@ -800,6 +800,20 @@ describe('configuration', () => {
     assert.match(far.errors[0] ?? '', /^"TALLY_DEBUG" is not a setting; the settings are /);
   });
 
+  it('refuses a TALLY_ variable spelt in lower or mixed case, which the environment keeps apart from the setting, naming the setting', () => {
+    const parsed = parseConfig({ tally_port: '9000', Tally_Data_Dir: '/srv/tally' });
+    assertRefused(parsed);
+    assert.deepEqual(
+      parsed.errors.map((error) =>
+        /^(.*?) is not a setting \(did you mean (\w+)\?\); /.exec(error)?.slice(1),
+      ),
+      [
+        ['"Tally_Data_Dir"', 'TALLY_DATA_DIR'],
+        ['"tally_port"', 'TALLY_PORT'],
+      ],
+    );
+  });
+
   it('refuses an admin key shorter than 16 characters and takes one of exactly 16', () => {
     const short = parseConfig({ TALLY_ADMIN_KEY: 'fifteen-chars-x' });
     assertRefused(short);

@@ -322,10 +322,10 @@ export function parseConfig(
       );
     }
   }
-  // So would a misspelt environment variable.
+  // So would a misspelt environment variable, or one in lower case: `tally_port` is not `TALLY_PORT`.
   const envNames = new Set([...settings].map(envNameOf));
   for (const name of Object.keys(env).sort()) {
-    if (name.startsWith('TALLY_') && !envNames.has(name) && !OTHER_TALLY_VARIABLES.has(name)) {
+    if (name.toUpperCase().startsWith('TALLY_') && !envNames.has(name) && !OTHER_TALLY_VARIABLES.has(name)) {
       const names = [...envNames, ...OTHER_TALLY_VARIABLES];
       errors.push(
         `${shown(name)} is not a setting${meant(name, names)}; the settings are ${[...envNames, 'TALLY_CONFIG'].sort().join(', ')}`,
