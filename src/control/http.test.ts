@@ -485,15 +485,70 @@ describe('reading JSON bodies', () => {
     assert.match(chunked, /^HTTP\/1\.1 200 [^]*\{"body":\{"a":1\}\}$/);
   });
 
-  it('refuses a compressed body with 415, saying how to send it, and reads any charset label on UTF-8 text', async () => {
-    const gzip = await call('/v1/bodies', {
-      method: 'POST',
-      body: '{"a":1}',
-      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-    });
-    const gzipError = (await gzip.json()) as { error: { code: string; message: string } };
-    assert.deepEqual([gzip.status, gzipError.error.code], [415, 'UNSUPPORTED_MEDIA_TYPE']);
-    assert.match(gzipError.error.message, /Content-Encoding gzip cannot be read: send it uncompressed/);
+  it('reads a gzip-compressed body (Content-Encoding gzip or x-gzip, in any case) as the JSON it holds', async () => {
+    for (const coding of ['gzip', 'x-gzip', 'GZip']) {
+      const read = await call('/v1/bodies', {
+        method: 'POST',
+        body: gzipSync('{"a":"é"}'),
+        headers: { 'content-type': 'application/json', 'content-encoding': coding },
+      });
+      assert.deepEqual([read.status, await read.json()], [200, { body: { a: 'é' } }], coding);
+    }
+  });
+
+  it('refuses a body in another content coding (br, deflate, gzip twice) with 415, naming the codings it reads', async () => {
+    for (const coding of ['br', 'deflate', 'gzip, gzip', 'compress']) {
+      const refused = await call('/v1/bodies', {
+        method: 'POST',
+        body: '{"a":1}',
+        headers: { 'content-type': 'application/json', 'content-encoding': coding },
+      });
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [415, 'UNSUPPORTED_MEDIA_TYPE'], coding);
+      assert.equal(
+        error.message,
+        `a body with Content-Encoding ${coding} cannot be read: send it compressed with Content-Encoding: gzip, or uncompressed without Content-Encoding`,
+      );
+    }
+  });
+
+  it('refuses a body labelled gzip that is not gzip, or is cut short, with 400 INVALID_JSON saying so', async () => {
+    const whole = gzipSync('{"a":1}');
+    for (const body of [Buffer.from('{"a":1}'), whole.subarray(0, whole.length - 4)]) {
+      const refused = await call('/v1/bodies', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'INVALID_JSON']);
+      assert.match(
+        error.message,
+        /^the body is not whole gzip data \(.+\): send it compressed whole with gzip, or uncompressed without Content-Encoding$/,
+      );
+    }
+  });
+
+  it('holds a gzip body to the limit once uncompressed: exactly the limit is read, a byte over refused 413', async () => {
+    const exact = JSON.stringify({ a: 'x'.repeat(MAX_BYTES - 8) });
+    const headers = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    const read = await call('/v1/bodies', { method: 'POST', body: gzipSync(exact), headers });
+    assert.equal(read.status, 200);
+    const over = gzipSync(JSON.stringify({ a: 'x'.repeat(MAX_BYTES - 7) }));
+    assert.equal(over.length < MAX_BYTES, true, 'the compressed body is within the limit');
+    const refused = await call('/v1/bodies', { method: 'POST', body: over, headers });
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    assert.deepEqual(
+      [refused.status, error.code, error.message],
+      [
+        413,
+        'BODY_TOO_LARGE',
+        `the body is larger than ${MAX_BYTES} bytes once uncompressed, the limit for this request: send a smaller one`,
+      ],
+    );
+  });
+
+  it('reads any charset label on UTF-8 text, and Content-Encoding identity as none', async () => {
     // RFC 8259 defines no charset for JSON; clients label ASCII bodies ISO-8859-1 (old Spring),
     // which reads as in UTF-8. A byte beyond ASCII in such a body is refused (see below).
     for (const charset of ['ISO-8859-1', 'us-ascii', 'windows-1252', '']) {

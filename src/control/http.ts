@@ -5,6 +5,7 @@ import { cutAt, shown } from '../lib/shown.js';
 import { errorCode } from '../lib/error-code.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
+import { bodyCoding, gunzipBody } from './body-coding.js';
 import { continueIfOwed } from './expect-continue.js';
 import { decodeMarkingBadBytes } from '../lib/marked-utf8.js';
 import {
@@ -381,25 +382,18 @@ export async function readJsonText(
   }
   const charset = declaredForeignCharset(type);
   if (charset !== undefined && readsAsciiOtherwise(charset)) throw foreignCharsetError(charset);
-  const encoding = req.headers['content-encoding']?.trim();
-  if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
-    throw new ApiError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      `a body with Content-Encoding ${encoding} cannot be read: send it uncompressed, without Content-Encoding`,
-    );
-  }
+  const coding = bodyCoding(req);
   // node:http reads a body whose last transfer coding is chunked as chunked, and hands it on
   // still coded with any coding before (`gzip, chunked`): read as it came, it is not the JSON sent.
-  const coding = req.headers['transfer-encoding']
+  const transferCoding = req.headers['transfer-encoding']
     ?.split(',')
     .map((name) => name.trim())
     .find((name) => name !== '' && name.toLowerCase() !== 'chunked');
-  if (coding !== undefined) {
+  if (transferCoding !== undefined) {
     throw new ApiError(
       415,
       'UNSUPPORTED_MEDIA_TYPE',
-      `a body with Transfer-Encoding ${coding} cannot be read: send it uncoded, with Content-Length or Transfer-Encoding: chunked alone`,
+      `a body with Transfer-Encoding ${transferCoding} cannot be read: send it uncoded, with Content-Length or Transfer-Encoding: chunked alone`,
     );
   }
   const declared = Number(req.headers['content-length'] ?? '0');
@@ -412,7 +406,10 @@ export async function readJsonText(
     if (size > maxBytes) throw tooLarge(maxBytes, tooLargeFix);
     chunks.push(chunk);
   }
-  const bytes = Buffer.concat(chunks);
+  const bytes =
+    coding === 'gzip'
+      ? await gunzipBody(Buffer.concat(chunks), maxBytes, tooLargeFix)
+      : Buffer.concat(chunks);
   if (charset !== undefined) {
     const nonAscii = firstNonAsciiOffset(bytes);
     if (nonAscii !== -1) throw foreignCharsetError(charset, bytes, nonAscii);

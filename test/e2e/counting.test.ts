@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { fixtureJson, fixtureNames } from '../support/fixtures.js';
 import { api, runCli, startServer } from '../support/server.js';
@@ -155,6 +156,28 @@ describe('counting notices end to end', () => {
     const response = await fire(`${billingUrl(result)}?f=b`);
     expect('counted');
     assert.equal(response.status, 204);
+  });
+
+  it('registers wins sent gzip-compressed (Content-Encoding: gzip) and counts their notices', async () => {
+    const wins = [buildWin(), buildWin()];
+    const response = await fetch(`${tally.url}/v1/wins`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tally.adminKey}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: gzipSync(JSON.stringify({ wins })),
+    });
+    const { results } = (await response.json()) as { results: any[] };
+    assert.deepEqual([response.status, results.map((result) => result.ok)], [200, [true, true]]);
+    for (const result of results) await fire(billingUrl(result));
+    const [first, second] = results.map((result) => new URL(billingUrl(result)).pathname);
+    assert.notEqual(first, second);
+    assert.deepEqual(recorded(`auction-${auctionSeq - 1}`, lastAuctionId()), [
+      `auction-${auctionSeq - 1} counted/`,
+      `${lastAuctionId()} counted/`,
+    ]);
   });
 
   it('counts a notice whose token a client percent-encoded beyond need (%2D for -, %41 for A)', async () => {
