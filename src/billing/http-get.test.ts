@@ -430,6 +430,37 @@ describe('GET for the burl relay', () => {
     },
   );
 
+  it('takes a 2xx whose header framing Node refuses (Content-Length twice, or beside Transfer-Encoding) as the DSP’s answer, calling it once; another status so framed stays a failure worth retrying', async () => {
+    const answers: Record<string, string> = {
+      '/twice': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok',
+      '/both': 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      '/failed': 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nno',
+    };
+    const paths: string[] = [];
+    const tcp = createNetServer((socket) => {
+      socket.once('data', (request: Buffer) => {
+        const path = /^GET (\S+)/.exec(request.toString('latin1'))?.[1] ?? '';
+        paths.push(path);
+        socket.end(answers[path] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const dsp = `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+      assert.deepEqual(await httpGet(`${dsp}/twice`, {}, 2000, onlyLoopbackOne), { status: 200 });
+      assert.deepEqual(await httpGet(`${base}/to?url=${dsp}/both`, {}, 2000, onlyLoopbackOne), {
+        status: 204,
+      });
+      assert.deepEqual(await httpGet(`${dsp}/failed`, {}, 2000, onlyLoopbackOne), {
+        error: 'Error: Parse Error: Duplicate Content-Length',
+        permanent: false,
+      });
+      assert.deepEqual(paths, ['/twice', '/both', '/failed']);
+    } finally {
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
+  });
+
   it('gives up for good on a burl that is not a URL', async () => {
     assert.deepEqual(await httpGet('dsp.example/bill', {}, 2000, onlyLoopbackOne), {
       error: 'not a URL: dsp.example/bill',

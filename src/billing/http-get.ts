@@ -40,7 +40,8 @@ const forNow = (error: string): GetResult => ({ error, permanent: false });
  * a burl `burlRefusal` refuses is a permanent failure, called nowhere. The result is the final
  * answer's status as soon as it arrives: the DSP has taken the burl once it answers 2xx, so a
  * body that is slow, endless or huge neither delays nor fails the delivery (each body is
- * discarded, at most `MAX_BODY_BYTES` of it read). Never throws.
+ * discarded, at most `MAX_BODY_BYTES` of it read); a 2xx whose headers Node's parser refuses is a
+ * 2xx still (see `refusedFramingStatus`). Never throws.
  */
 export async function httpGet(
   url: string,
@@ -60,6 +61,8 @@ export async function httpGet(
     try {
       response = await sent(target, { method: 'GET', headers, lookup, signal });
     } catch (error) {
+      const refusedFraming = refusedFramingStatus(error);
+      if (refusedFraming !== undefined) return { status: refusedFraming };
       const message =
         error instanceof EgressRefusedError
           ? error.message
@@ -151,6 +154,24 @@ function sentOnce(target: URL, options: RequestOptions): Promise<IncomingMessage
       })
       .end();
   });
+}
+
+/** The status line a 2xx answer begins with: `HTTP/1.1 200 OK`. */
+const SUCCESS_STATUS_LINE = /^HTTP\/1\.[01] (2\d\d)[ \r]/;
+
+/**
+ * The 2xx status of an answer whose headers Node's HTTP parser refused after reading its status
+ * line (an `HPE_…` error: a `Content-Length` given twice, or beside `Transfer-Encoding`, as a proxy
+ * in front of a DSP may write it), read from the bytes the parser was given; `undefined` for any
+ * other failure. Browsers and curl take such an answer: the DSP took the burl, and calling it again
+ * at each retry until the deadline would bill it each time. Node closes that connection.
+ */
+function refusedFramingStatus(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, rawPacket } = error as Error & { code?: unknown; rawPacket?: unknown };
+  if (typeof code !== 'string' || !code.startsWith('HPE_') || !Buffer.isBuffer(rawPacket)) return undefined;
+  const match = SUCCESS_STATUS_LINE.exec(rawPacket.subarray(0, 32).toString('latin1'));
+  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
 /** A UTF-8 decoder that refuses bytes that are no UTF-8. */
