@@ -391,7 +391,7 @@ export const OPENAPI_DOCUMENT = {
           status: {
             enum: DELIVERY_STATUSES,
             description:
-              'pending: to call; delivered: called and answered 2xx; dead: its deadline passed; redirected: not called, the publisher sent on to it by the 302 answering the count (pending should a repeat come once the allow-list no longer admits its host)',
+              'pending: to call; delivered: called and answered 2xx; dead: its deadline passed, or at once for a burl the relay can never call (an address outside the public internet, a URL that is not http(s)), lastError saying why; redirected: not called, the publisher sent on to it by the 302 answering the count (pending should a repeat come once the allow-list no longer admits its host)',
           },
           attempts: {
             type: 'integer',
