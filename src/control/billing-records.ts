@@ -1,3 +1,4 @@
+import { shown } from '../lib/shown.js';
 import type {
   BillingRecord,
   BillingRecordPage,
@@ -105,13 +106,13 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
         const auctionId = readIdFilter(params, 'auctionId', 'an auction id (BidRequest.id)');
         const format = params.get('format');
         if (format !== null && !OUTPUT_FORMATS.has(format))
-          throw new ApiError(400, 'VALIDATION_FAILED', 'format must be csv or json');
+          throw new ApiError(400, 'VALIDATION_FAILED', `format must be csv or json, not ${shown(format)}`);
         const impressionType = params.get('impressionType') ?? undefined;
         if (impressionType !== undefined && !IMPRESSION_TYPES.includes(impressionType as ImpressionType)) {
           throw new ApiError(
             400,
             'VALIDATION_FAILED',
-            `impressionType must be one of ${IMPRESSION_TYPES.join(', ')}`,
+            `impressionType must be one of ${IMPRESSION_TYPES.join(', ')}, not ${shown(impressionType)}`,
           );
         }
         const page = await readPage(source, {

@@ -187,7 +187,7 @@ describe('GET /v1/deliveries', () => {
     );
     const refused = await list('?status=failed');
     assert.equal(refused.status, 400);
-    assert.match(refused.body.error.message, /status must be one of pending, delivered, dead/);
+    assert.match(refused.body.error.message, /^status must be one of pending, delivered, dead, redirected, not "failed"$/);
   });
 
   it('lists only the deliveries of the caller’s account', async () => {

@@ -1,3 +1,4 @@
+import { shown } from '../lib/shown.js';
 import type { DeliveryStatus, Ledger } from '../ports/ledger.js';
 import { DELIVERY_STATUSES } from '../ports/ledger.js';
 import { requireAccountWide } from './auth.js';
@@ -32,7 +33,7 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
           throw new ApiError(
             400,
             'VALIDATION_FAILED',
-            `status must be one of ${DELIVERY_STATUSES.join(', ')}`,
+            `status must be one of ${DELIVERY_STATUSES.join(', ')}, not ${shown(status)}`,
           );
         }
         const { limit, afterId } = readPageParameters(ctx.url.searchParams, 100, 1000);

@@ -210,7 +210,7 @@ describe('GET /v1/billing-records', () => {
     for (const [query, message] of [
       ['limit=0', /limit must be an integer from 1 to 1000/],
       ['after=x', /after: send the `next` value/],
-      ['impressionType=click', /impressionType must be one of exchange, external_impression, external_click/],
+      ['impressionType=click', /^impressionType must be one of exchange, external_impression, external_click, not "click"$/],
       ['seat=', /^seat is empty: give a seat id \(SeatBid\.seat\), or leave seat out to take every one$/],
       [
         'auctionId=',
@@ -218,7 +218,7 @@ describe('GET /v1/billing-records', () => {
       ],
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
-      ['format=banner', /format must be csv or json/],
+      ['format=banner', /^format must be csv or json, not "banner"$/],
       ['servedFrom=2026-12-01T10:30:00Z', /servedFrom must be the start of an hour/],
       ['servedFrom=2026-12-02&servedTo=2026-12-01', /servedFrom must be before servedTo/],
       ['tz=Mars/Olympus', /tz="Mars\/Olympus": no such time zone/],
