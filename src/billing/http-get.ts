@@ -1,3 +1,4 @@
+import { headerText } from '../lib/header-text.js';
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -86,7 +87,9 @@ export async function httpGet(
         ...(retryAfter === undefined ? {} : { retryAfter }),
       };
     }
-    const location = locationText(written);
+    // As browsers read it: a DSP writing a URL unencoded writes it in UTF-8, and `café` read byte
+    // by byte would be another URL.
+    const location = headerText(written);
     if (hop === MAX_REDIRECTS) return forNow(`more than ${MAX_REDIRECTS} redirects`);
     try {
       target = new URL(location, target);
@@ -172,23 +175,6 @@ function refusedFramingStatus(error: unknown): number | undefined {
   if (typeof code !== 'string' || !code.startsWith('HPE_') || !Buffer.isBuffer(rawPacket)) return undefined;
   const match = SUCCESS_STATUS_LINE.exec(rawPacket.subarray(0, 32).toString('latin1'));
   return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
-/** A UTF-8 decoder that refuses bytes that are no UTF-8. */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * A `Location` value as browsers read it: node:http gives each of its bytes as the Latin-1
- * character, but a DSP that writes a URL unencoded writes it in UTF-8 (`é` as 0xC3 0xA9), which
- * read byte by byte is `Ã©`, another URL. Bytes that are no UTF-8 stay Latin-1.
- */
-function locationText(written: string): string {
-  if (!/[\u0080-\u00ff]/.test(written)) return written;
-  try {
-    return STRICT_UTF8.decode(Buffer.from(written, 'latin1'));
-  } catch {
-    return written;
-  }
 }
 
 /** What the relay says of a URL it refused to call, as the delivery's last error. */

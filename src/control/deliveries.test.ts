@@ -187,7 +187,10 @@ describe('GET /v1/deliveries', () => {
     );
     const refused = await list('?status=failed');
     assert.equal(refused.status, 400);
-    assert.match(refused.body.error.message, /^status must be one of pending, delivered, dead, redirected, not "failed"$/);
+    assert.match(
+      refused.body.error.message,
+      /^status must be one of pending, delivered, dead, redirected, not "failed"$/,
+    );
   });
 
   it('lists only the deliveries of the caller’s account', async () => {
@@ -355,6 +358,20 @@ describe('GET /v1/deliveries', () => {
           'HTTP 503 from https://***@dsp.example/next, where the burl redirected',
         ],
       ],
+    );
+  });
+
+  it('shows a device User-Agent sent in UTF-8 as its characters (café), not as each byte’s Latin-1 (cafÃ©)', async () => {
+    const { id } = accounts.createAccount('user agents', Date.now());
+    // node:http gives each byte of a header as the Latin-1 character: this is how é arrives.
+    const asReceived = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    ledger.record([
+      { ...deliveryOf(id, 'https://dsp.example/ua'), userAgent: asReceived('Mozilla/5.0 (café; 日本)') },
+    ]);
+    const { status, body } = await list('', keyFor(id, 'editor'));
+    assert.deepEqual(
+      [status, body.deliveries.map((delivery: Delivery) => delivery.userAgent)],
+      [200, ['Mozilla/5.0 (café; 日本)']],
     );
   });
 

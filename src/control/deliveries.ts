@@ -1,3 +1,4 @@
+import { headerText } from '../lib/header-text.js';
 import { shown } from '../lib/shown.js';
 import type { DeliveryStatus, Ledger } from '../ports/ledger.js';
 import { DELIVERY_STATUSES } from '../ports/ledger.js';
@@ -60,6 +61,7 @@ export function deliveryRoutes(ledger: Ledger): Route[] {
             ...row,
             url: withoutCredentials(row.url),
             lastError: withoutCredentials(row.lastError),
+            userAgent: headerText(row.userAgent),
           };
           const ids = readImpressionKey(delivery.dedupeKey);
           return ids === undefined
