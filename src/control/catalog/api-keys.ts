@@ -9,6 +9,7 @@ import { ApiError, readJson, sendJson } from '../http.js';
 import { CATALOG_MAX_BODY_BYTES } from './crud.js';
 import { notFound, pageOf, parseListRequest, parsePathId } from './paging.js';
 import { FieldReader, isoOf, validationError } from './validation.js';
+import { shown } from '../../lib/shown.js';
 
 const SCOPE_TYPES: readonly KeyScope['type'][] = ['advertiser', 'publisher'];
 
@@ -134,6 +135,16 @@ function readScope(
     fields.problem(
       'scope',
       'send {"type": "advertiser" | "publisher", "id": <its id>}, or leave it out for an account-wide key',
+    );
+    return null;
+  }
+  // A member besides type and id (`readOnly: true`, a misspelt field) would be dropped unread, and
+  // the key created with more than its writer meant it to have.
+  const extra = Object.keys(value).find((member) => member !== 'type' && member !== 'id');
+  if (extra !== undefined) {
+    fields.problem(
+      'scope',
+      `unknown member ${shown(extra)}; a scope is {"type", "id"} alone: {"type": "advertiser" | "publisher", "id": <its id>}`,
     );
     return null;
   }

@@ -551,7 +551,8 @@ const apiKeyFields = {
     type: ['object', 'null'],
     required: ['type', 'id'],
     properties: { type: { enum: ['advertiser', 'publisher'] }, id },
-    description: 'null: an account-wide key',
+    additionalProperties: false,
+    description: 'null: an account-wide key; a member besides type and id is refused',
   },
 };
 /** An API key as the API answers it: never the key itself (but in the answer creating it) or its hash. */
@@ -560,7 +561,7 @@ const apiKey = answerObject({
   name,
   prefix: { type: 'string', description: 'the first characters of the key, to tell keys apart' },
   role: apiKeyFields.role,
-  scope: { ...apiKeyFields.scope, additionalProperties: false },
+  scope: apiKeyFields.scope,
   createdAt: READ_ONLY_ANSWERS.createdAt,
   revokedAt: { type: ['string', 'null'], format: 'date-time', description: 'null while the key works' },
 });

@@ -157,6 +157,23 @@ describe('catalog routes', () => {
       }
     });
 
+    it('refuses a scope with a member besides type and id, naming it, and creates no key', async () => {
+      const owner = await advertiser();
+      const keysBefore = (await ok('GET', '/v1/api-keys?limit=500')).items.length as number;
+      for (const [scope, member] of [
+        [{ type: 'advertiser', id: owner.id, readOnly: true }, 'readOnly'],
+        [{ type: 'advertiser', id: owner.id, advertiserId: owner.id }, 'advertiserId'],
+      ] as const) {
+        await assertRefused(
+          'POST',
+          '/v1/api-keys',
+          { name: 'k', role: 'editor', scope },
+          new RegExp(`scope: unknown member "${member}"; a scope is \\{"type", "id"\\} alone`),
+        );
+      }
+      assert.equal((await ok('GET', '/v1/api-keys?limit=500')).items.length, keysBefore);
+    });
+
     it('scopes a new key to an advertiser or publisher of the account, checking the id among that kind only', async () => {
       const owner = await advertiser();
       assert.equal((await call('GET', `/v1/publishers/${owner.id}`)).status, 404, 'no publisher has that id');
