@@ -50,7 +50,13 @@ const PAGING_PARAMETERS = [
 ];
 const id = { type: 'integer', minimum: 1 };
 const nullableId = { type: ['integer', 'null'], minimum: 1 };
-const name = { type: 'string', minLength: 1, maxLength: 255 };
+const name = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  description:
+    'trimmed; not all white space or invisible characters (a zero-width space alone), without control characters or line breaks (U+2028, U+2029)',
+};
 const state = { enum: CATALOG_STATES, default: 'active' };
 /** The state filter of a list: without it, a list holds active and inactive objects alike. */
 const stateFilter = { enum: CATALOG_STATES };

@@ -53,6 +53,21 @@ describe('catalog field readers', () => {
     }
   });
 
+  it('refuses a name with nothing visible in it or holding a Unicode line break, and takes invisible joiners inside a visible one', () => {
+    const name = (fields: FieldReader) => fields.name('name', '');
+    // Zero-width space, a right-to-left override, a word joiner and a Hangul filler alone read as
+    // a blank name in every list; U+2028 and U+2029 break lines as a line feed does.
+    for (const value of ['\u200b', '\u202e', '\u2060\u200c', ' \u3164 ', 'a\u2028b', 'a\u2029b']) {
+      assert.match(
+        refused({ name: value }, name),
+        /name: .* is not valid: send a non-empty string of at most 255 characters, not all invisible, without control characters or line breaks/s,
+      );
+    }
+    // A joiner in an emoji sequence, a soft hyphen in a word: visible names all the same.
+    assert.equal(accepted({ name: '👩\u200d💻 Studio' }, name), '👩\u200d💻 Studio');
+    assert.equal(accepted({ name: 'Acme\u00adCorp' }, name), 'Acme\u00adCorp');
+  });
+
   it('takes integers within the bounds, both bounds included', () => {
     const priority = (fields: FieldReader) => fields.integer('priority', 5, 1, 10);
     assert.equal(accepted({ priority: 1 }, priority), 1);

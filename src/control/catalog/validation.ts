@@ -16,16 +16,27 @@ const READ_ONLY_FIELDS = new Set(['id', 'createdAt', 'updatedAt']);
 const MICROS_PER_UNIT = 1_000_000;
 /** The most characters of a name (of a catalog object, an account), as a reader counts them. */
 export const NAME_MAX_LENGTH = 255;
-/** A character no name needs, which breaks the lines of CSV reports and logs (NUL, tab, line feed…). */
-const CONTROL_CHARACTER = /\p{Cc}/u;
+/**
+ * A character no name needs, which breaks the lines of CSV reports and logs: a control character
+ * (NUL, tab, line feed…), or Unicode's line and paragraph separators (U+2028, U+2029), which
+ * editors and line readers (Python's `splitlines`) break lines at too.
+ */
+const LINE_BREAKING_CHARACTER = /[\p{Cc}\p{Zl}\p{Zp}]/u;
+/**
+ * A name none of whose characters shows: white space and characters that draw nothing (a
+ * zero-width space, a right-to-left override, a Hangul filler…), a blank name in every list.
+ */
+const NOTHING_VISIBLE = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}]*$/u;
 
 /**
- * `text` trimmed, when that is a name: not blank, at most {@link NAME_MAX_LENGTH} characters, none
- * a control character; else `undefined`.
+ * `text` trimmed, when that is a name: not blank (nor only characters that draw nothing), at most
+ * {@link NAME_MAX_LENGTH} characters, none a control character or a line break; else `undefined`.
  */
 export function validName(text: string): string | undefined {
   const trimmed = text.trim();
-  return trimmed !== '' && [...trimmed].length <= NAME_MAX_LENGTH && !CONTROL_CHARACTER.test(trimmed)
+  return !NOTHING_VISIBLE.test(trimmed) &&
+    [...trimmed].length <= NAME_MAX_LENGTH &&
+    !LINE_BREAKING_CHARACTER.test(trimmed)
     ? trimmed
     : undefined;
 }
@@ -103,7 +114,7 @@ export class FieldReader {
         base,
         { required: true },
         (value) => (typeof value === 'string' ? validName(value) : undefined),
-        `a non-empty string of at most ${NAME_MAX_LENGTH} characters, without control characters (tabs, line breaks, NUL)`,
+        `a non-empty string of at most ${NAME_MAX_LENGTH} characters, not all invisible, without control characters or line breaks (tabs, line feeds, U+2028, NUL)`,
       ) ?? base
     );
   }
