@@ -35,7 +35,7 @@ describe('reading the name tally create-account is given', () => {
 
   it('refuses, naming it, a name given that is blank, too long or holds a control character', () => {
     const refusal = (name: string) =>
-      `${JSON.stringify(name)} is no account name: give 1 to 255 characters, not all spaces, without control characters`;
+      `${JSON.stringify(name)} is no account name: give 1 to 255 characters, not all spaces or invisible ones, without control characters or line breaks`;
     assert.deepEqual(readAccountName(['  ']), { ok: false, error: refusal('  ') });
     assert.deepEqual(readAccountName(['--name=']), { ok: false, error: refusal('') });
     assert.deepEqual(readAccountName(['Acme\tMedia']), { ok: false, error: refusal('Acme\tMedia') });
@@ -44,5 +44,17 @@ describe('reading the name tally create-account is given', () => {
       error: refusal('x'.repeat(256)),
     });
     assert.deepEqual(readAccountName([' Acme ']), { ok: true, name: ' Acme ' });
+  });
+
+  it('refuses a name with nothing visible or holding U+2028, showing those characters escaped, in one line', () => {
+    const refusal = (written: string) =>
+      `${written} is no account name: give 1 to 255 characters, not all spaces or invisible ones, without control characters or line breaks`;
+    // Written raw, U+2028 would break the one line an error is, and a zero-width space read as "".
+    assert.deepEqual(readAccountName(['Acme\u2028Media']), {
+      ok: false,
+      error: refusal('"Acme\\u2028Media"'),
+    });
+    assert.deepEqual(readAccountName(['\u200b']), { ok: false, error: refusal('"\\u200b"') });
+    assert.deepEqual(readAccountName(['\u202eAcme']), { ok: true, name: '\u202eAcme' });
   });
 });

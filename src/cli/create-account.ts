@@ -42,10 +42,26 @@ export function readAccountName(
   if (first !== undefined && validName(first.name) === undefined) {
     return {
       ok: false,
-      error: `${JSON.stringify(first.name)} is no account name: give 1 to ${NAME_MAX_LENGTH} characters, not all spaces, without control characters`,
+      error: `${shownOnOneLine(first.name)} is no account name: give 1 to ${NAME_MAX_LENGTH} characters, not all spaces or invisible ones, without control characters or line breaks`,
     };
   }
   return { ok: true, name: first?.name };
+}
+
+/**
+ * `text` as JSON, with the characters JSON writes as they are but that would not show in a line of
+ * stderr escaped too: U+2028 and U+2029, which break it, and those that draw nothing (a zero-width
+ * space, a right-to-left override), which would read as nothing there.
+ */
+function shownOnOneLine(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu,
+    // Each UTF-16 unit, as JSON escapes a character beyond U+FFFF (a tag character, U+E0001).
+    (character) =>
+      [...Array(character.length).keys()]
+        .map((index) => `\\u${character.charCodeAt(index).toString(16).padStart(4, '0')}`)
+        .join(''),
+  );
 }
 
 /** The name the server gives the operator's account at first start. */

@@ -25,8 +25,8 @@ import { migrateAsOlderTally } from '../support/older-schema.js';
 /** The one line `tally create-account` refuses a name given that is none with, naming it. */
 function nameRefusal(name: string): string {
   return (
-    `tally create-account: ${JSON.stringify(name)} is no account name: give 1 to 255 characters, not all spaces, ` +
-    `without control characters (nothing was done); usage: ${CREATE_ACCOUNT_USAGE}\n`
+    `tally create-account: ${JSON.stringify(name)} is no account name: give 1 to 255 characters, not all spaces or invisible ones, ` +
+    `without control characters or line breaks (nothing was done); usage: ${CREATE_ACCOUNT_USAGE}\n`
   );
 }
 
