@@ -183,7 +183,11 @@ const RESOURCES: Resource[] = [
     required: ['name'],
     fields: {
       name,
-      externalId: { type: ['string', 'null'], description: 'OpenRTB publisher.id, unique in the account' },
+      externalId: {
+        type: ['string', 'null'],
+        description:
+          'OpenRTB publisher.id, unique in the account: 1 to 255 printable characters, without white space at either end (a win’s publisher.id is matched exactly)',
+      },
     },
     filters: { name: { type: 'string' }, externalId: { type: 'string' } },
     uniqueField: 'externalId',

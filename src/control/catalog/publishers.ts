@@ -4,8 +4,12 @@ import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { FieldReader, isoOf } from './validation.js';
 
-/** Printable, no control characters; what OpenRTB `publisher.id` values look like. */
-const EXTERNAL_ID = /^\P{Cc}{1,255}$/u;
+/**
+ * Printable, no control characters, and no white space at either end: what OpenRTB `publisher.id`
+ * values look like. A win's `publisher.id` is matched exactly, so `"pub-1 "` pasted with its
+ * trailing space would never match a win, its reports silently empty.
+ */
+const EXTERNAL_ID = /^(?!\s)\P{Cc}{1,255}(?<!\s)$/u;
 
 /**
  * `/v1/publishers`: `{name, externalId?}`; `externalId` is the OpenRTB `publisher.id`, unique in
@@ -37,7 +41,7 @@ export function publisherRoutes(
         'externalId',
         base?.externalId ?? null,
         EXTERNAL_ID,
-        'the OpenRTB publisher.id as a string of 1 to 255 printable characters, or null for none',
+        "the OpenRTB publisher.id as a string of 1 to 255 printable characters, without white space at either end (a win's publisher.id is matched exactly), or null for none",
       );
       fields.finish('publisher');
       return { name, externalId };

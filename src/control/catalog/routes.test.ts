@@ -948,6 +948,19 @@ describe('catalog routes', () => {
         );
       }
     });
+
+    it('refuses an externalId beginning or ending with white space, which no exchange publisher.id would ever match, saying why', async () => {
+      for (const externalId of ['pub-1 ', ' pub-1', 'pub-1\u00a0', '\u3000pub-1']) {
+        await assertRefused(
+          'POST',
+          '/v1/publishers',
+          { name: 'x', externalId },
+          /externalId: .* is not valid: .*without white space at either end \(a win's publisher\.id is matched exactly\)/,
+        );
+      }
+      const inner = await create('/v1/publishers', { name: 'Inner space', externalId: 'pub 1' });
+      assert.equal(inner.externalId, 'pub 1');
+    });
   });
 
   describe('redirect allow-list', () => {
