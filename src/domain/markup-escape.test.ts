@@ -38,6 +38,14 @@ describe('escaping macro values for the markup they go into', () => {
     assert.equal(fill('<a>${V}<!--${V}', 'xml', '&'), '<a>&amp;<!--&');
   });
 
+  it('fills JSON whose last string, a megabyte of escaped quotes, never closes, reading each string once', () => {
+    // Each quote after one never closed was once read on to the text's end for its string's end:
+    // time quadratic in their number, minutes for a megabyte of native markup.
+    const unclosed = `"${'\\"'.repeat(512 * 1024)}`;
+    const markup = `{"assets":[],"id":"\${V}"}${unclosed}\${V}`;
+    assert.equal(fill(markup, 'json', 'a"b'), `{"assets":[],"id":"a\\"b"}${unclosed}a\\"b`);
+  });
+
   it('keeps an XML or HTML comment from ending early on hyphens or a > a value makes', () => {
     assert.equal(fill('<!--${V}-->', 'xml', 'a--b-'), '<!--a- -b- -->');
     assert.equal(fill('<!--x-${V}-->', 'xml', '-'), '<!--x- - -->');

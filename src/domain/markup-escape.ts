@@ -174,8 +174,34 @@ const NESTED_MARKUP: ReadonlyMap<string, MarkupLanguage> = new Map([
   ['jstracker', 'html'],
   ['vasttag', 'xml'],
 ]);
-/** A JSON string, from its opening quote to its closing one. */
-const JSON_STRING = /"(?:[^"\\]|\\[\s\S])*"/g;
+const BACKSLASH = 0x5c;
+const QUOTE = 0x22;
+
+/**
+ * The JSON strings of `text` in order, each from its opening quote to just after its closing one.
+ * A string never closed ends the reading: every quote after it stands inside it (escaped), and
+ * read as an opening one would run to the text's end too, as each of them once did, in time
+ * quadratic in their number.
+ */
+function* jsonStrings(text: string): Generator<{ start: number; end: number }> {
+  for (let start = text.indexOf('"'); start !== -1;) {
+    const end = jsonStringEnd(text, start);
+    if (end === undefined) return;
+    yield { start, end };
+    start = text.indexOf('"', end);
+  }
+}
+
+/** The index after the closing quote of the string whose opening quote is at `at`, if it closes. */
+function jsonStringEnd(text: string, at: number): number | undefined {
+  for (let index = at + 1; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (char === BACKSLASH) index++;
+    else if (char === QUOTE) return index + 1;
+  }
+  return undefined;
+}
+
 /** What lies between a member's name and its value: a colon and white space. */
 const NAME_SEPARATOR = /^[ \t\n\r]*:[ \t\n\r]*$/;
 
@@ -191,16 +217,15 @@ function substituteInJson(markup: string, substitute: RegionSubstitution): strin
   let output = '';
   let copiedTo = 0;
   let name: { text: string; end: number } | undefined;
-  for (const match of markup.matchAll(JSON_STRING)) {
-    const start = match.index;
-    const end = start + match[0].length;
+  for (const { start, end } of jsonStrings(markup)) {
+    const literal = markup.slice(start, end);
     const language =
       name !== undefined && NAME_SEPARATOR.test(markup.slice(name.end, start))
         ? NESTED_MARKUP.get(name.text)
         : undefined;
-    name = { text: match[0].slice(1, -1), end };
-    if (language === undefined || !match[0].includes(MACRO_START)) continue;
-    const nested = jsonStringValue(match[0]);
+    name = { text: literal.slice(1, -1), end };
+    if (language === undefined || !literal.includes(MACRO_START)) continue;
+    const nested = jsonStringValue(literal);
     if (nested === undefined) continue;
     output += substitute(markup.slice(copiedTo, start), escapeJsonString);
     output += JSON.stringify(substituteInMarkup(nested, language, substitute));
