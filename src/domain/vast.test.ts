@@ -738,6 +738,15 @@ describe('instrumentVast warnings', () => {
     assert.match(cut, /\(Tag '1x{134}' is an invalid name…/);
   });
 
+  test('cuts a parser message before a character of two UTF-16 units at the cut, never between its halves', () => {
+    // The message's 160th unit is the first half of the emoji: kept alone, the answer's JSON would
+    // hold a lone surrogate escape, which strict JSON readers (Rust's serde_json) refuse.
+    const input = `<VAST><Ad><InLine><AdSystem>a</AdSystem></InLine></Ad><1${'x'.repeat(153)}😀/></VAST>`;
+    const warning = assertInstrumented(input).warnings.join('\n');
+    assert.match(warning, /\(Tag '1x{153}… at line 1, column \d+\)/);
+    assert.doesNotMatch(warning, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+
   test('names a tag never closed of 40 characters whole', () => {
     const input = `<VAST><Ad><InLine><Impression>x</Impression><${'X'.repeat(40)}>`;
     const result = instrumentVast(input, TRACKERS);

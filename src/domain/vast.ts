@@ -9,6 +9,7 @@
  */
 import { XMLValidator } from 'fast-xml-parser';
 import { cdataSection } from './markup-escape.js';
+import { cutAt } from '../lib/shown.js';
 
 /** Tally's tracker URLs for one impression. */
 export interface VastTrackers {
@@ -565,7 +566,7 @@ function describeXmlError(validation: XmlValidationError): string {
   // The parser places tags never closed at line 1, column 1 whatever their place: no position.
   const unclosed = unclosedTags(msg);
   if (unclosed !== undefined) return `it is not well-formed XML (${unclosed})`;
-  const cut = msg.length > MAX_XML_ERROR_CHARS ? `${msg.slice(0, MAX_XML_ERROR_CHARS)}…` : msg;
+  const cut = msg.length > MAX_XML_ERROR_CHARS ? `${cutAt(msg, MAX_XML_ERROR_CHARS)}…` : msg;
   return `it is not well-formed XML (${cut} at line ${line}, column ${col})`;
 }
 
@@ -585,7 +586,7 @@ function unclosedTags(msg: string): string | undefined {
   }
   if (!Array.isArray(names)) return undefined;
   const cut = (name: string) =>
-    name.length > MAX_TAG_NAME_CHARS ? `${name.slice(0, MAX_TAG_NAME_CHARS)}…` : name;
+    name.length > MAX_TAG_NAME_CHARS ? `${cutAt(name, MAX_TAG_NAME_CHARS)}…` : name;
   const listed = names.slice(0, MAX_UNCLOSED_TAGS_LISTED).map((name) => cut(String(name)));
   const more = names.length - listed.length;
   return `${names.length} tags are never closed: ${listed.join(', ')}${more > 0 ? `, and ${more} more` : ''}`;

@@ -1541,6 +1541,20 @@ describe('instrumenting a win', () => {
     assert.deepEqual(ok(win({ bid: { burl: 'HTTPS://dsp.example/bill' } })).warnings, []);
   });
 
+  it('quotes the first 100 characters of a burl or nurl it warns of, cut before a character of two UTF-16 units, not between its halves', () => {
+    // The 100th unit is the first half of the emoji: kept alone, JSON.stringify wrote it as `\ud83d`.
+    const head = `dsp.example/bill?x=${'a'.repeat(80)}`;
+    const url = `${head}😀`;
+    const burl = ok(win({ bid: { burl: url } })).warnings.filter((warning) => warning.startsWith('bid.burl'));
+    assert.deepEqual(burl, [
+      `bid.burl ${JSON.stringify(head)} is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
+    ]);
+    const nurl = ok(win({ imp: { video: {} }, bid: { adm: undefined, burl: undefined, nurl: url } }));
+    assert.deepEqual(nurl.warnings, [
+      `bid.nurl ${JSON.stringify(head)} is not an absolute http(s) URL: it is the <VASTAdTagURI> of the VAST wrapper Tally serves, which the player cannot load, so the ad cannot play`,
+    ]);
+  });
+
   it('warns of a burl the relay cannot read as a URL though it starts with http://: a space or control character in its host, a port that is no number', () => {
     const warningOf = (burl: string) =>
       `bid.burl ${JSON.stringify(burl)} is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`;

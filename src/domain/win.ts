@@ -556,6 +556,9 @@ function priceWarnings(parsed: ParsedWin): string[] {
   return warnings;
 }
 
+/** Most characters of a DSP's URL that a warning about it quotes. */
+const MAX_QUOTED_URL_CHARS = 100;
+
 /**
  * A DSP burl that can never bill the DSP, as the relay judges it (`burlRefusal`, on the burl with
  * this win's macros `filled`): one that is not a string or not a valid absolute http(s) URL, which
@@ -578,7 +581,7 @@ function burlWarnings(
   }
   const refusal = burlRefusal(filled, (address) => env.allowsBurlAddress(address));
   if (refusal === undefined) return [];
-  const burl = `bid.burl ${JSON.stringify(sent.slice(0, 100))}`;
+  const burl = `bid.burl ${JSON.stringify(cutAt(sent, MAX_QUOTED_URL_CHARS))}`;
   if (refusal.kind === 'port_zero') {
     return [
       `${burl} names port 0, which no server listens on: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
@@ -620,7 +623,7 @@ function wrappedNurlWarnings(adm: unknown, nurl: string): string[] {
   if (ignored !== undefined) warnings.push(`${ignored}: the VAST wrapper loads bid.nurl instead`);
   if (!isAbsoluteHttpUrl(nurl)) {
     warnings.push(
-      `bid.nurl ${JSON.stringify(nurl.slice(0, 100))} is not an absolute http(s) URL: it is the <VASTAdTagURI> of the VAST wrapper Tally serves, which the player cannot load, so the ad cannot play`,
+      `bid.nurl ${JSON.stringify(cutAt(nurl, MAX_QUOTED_URL_CHARS))} is not an absolute http(s) URL: it is the <VASTAdTagURI> of the VAST wrapper Tally serves, which the player cannot load, so the ad cannot play`,
     );
   }
   return warnings;
