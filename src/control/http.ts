@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
 import { cutAt, shown } from '../lib/shown.js';
 import { errorCode } from '../lib/error-code.js';
+import { jsonErrorMessage } from '../lib/json-error.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { duplicateMember } from '../domain/duplicate-members.js';
 import { bodyCoding, gunzipBody } from './body-coding.js';
@@ -270,7 +271,7 @@ export function parseJsonBodyWithDuplicates(text: string, parts: 'refused' | 'ca
         'INVALID_JSON',
         'the body is empty: send a JSON object (Content-Type: application/json)',
       );
-    throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError(400, 'INVALID_JSON', `the body is not valid JSON: ${jsonErrorMessage(error)}`);
   }
   if (parts === 'caller') return parsed;
   const problem = bodyProblem(parsed, MAX_BODY_DEPTH, true);

@@ -192,6 +192,16 @@ describe('registering a POST /v1/wins body', () => {
     );
   });
 
+  it('writes U+FFFD for half a character of two UTF-16 units that JSON.parse quotes of a body that is not JSON', () => {
+    // A lone half made the answer's JSON one that strict readers (serde_json) refuse.
+    assert.deepEqual(registerWins('{"wins": [😀]}', env, noFault), {
+      ok: false,
+      status: 400,
+      code: 'INVALID_JSON',
+      message: `the body is not valid JSON: Unexpected token '\uFFFD', "{"wins": [😀]}" is not valid JSON`,
+    });
+  });
+
   it('says what to fix in a body that is not JSON, has no wins array, or has too many wins', () => {
     assert.deepEqual(registerWins('{"wins": [', env, noFault), {
       ok: false,

@@ -199,6 +199,26 @@ describe('instrumentNative input forms', () => {
     }
   });
 
+  test('says where JSON goes wrong at a character of two UTF-16 units with U+FFFD for a half JSON.parse quotes, never the half', () => {
+    // JSON.parse names the token, and cuts the text it quotes, by UTF-16 units: a lone half in the
+    // warning made the answer's JSON one that strict readers (serde_json) refuse.
+    const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    const tokenHalf = instrumentNative('{"assets":[😀]}', IMPRESSION_URL, 'none');
+    assert.equal(tokenHalf.ok, false);
+    assert.doesNotMatch(tokenHalf.ok ? '' : tokenHalf.warning, lone);
+    assert.match(
+      tokenHalf.ok ? '' : tokenHalf.warning,
+      /^native markup is not valid JSON \(Unexpected token '\uFFFD'/,
+    );
+    const quotedHalf = instrumentNative(
+      `{"assets":[${'1,'.repeat(20)}!${'😀'.repeat(20)}]}`,
+      IMPRESSION_URL,
+      'none',
+    );
+    assert.equal(quotedHalf.ok, false);
+    assert.doesNotMatch(quotedHalf.ok ? '' : quotedHalf.warning, lone);
+  });
+
   test('says that a native response sent as a JSON string of its JSON text is encoded twice', () => {
     const adm = JSON.stringify(text);
     assert.deepEqual(instrumentNative(adm, IMPRESSION_URL, 'image'), {
