@@ -415,9 +415,17 @@ describe('instrumentVast on crafted documents', () => {
     assert.ok(warning.length < 400, `${warning.length} characters`);
   });
 
-  test('leaves an empty <InLine/> alone', () => {
-    const input = '<VAST version="4.0"><Ad><InLine/></Ad></VAST>';
-    assert.equal(instrumentVast(input, TRACKERS).ok, false);
+  test('leaves an empty <InLine/> alone, and says the ad is empty, not that it has none', () => {
+    for (const ad of ['<InLine/>', '<vast:Wrapper />']) {
+      const input = `<VAST version="4.0"><Ad>${ad}</Ad></VAST>`;
+      assert.deepEqual(instrumentVast(input, TRACKERS), {
+        ok: false,
+        markup: input,
+        warning:
+          'the <Ad> elements of the root element hold no <InLine> or <Wrapper> with content, only an empty one (<InLine/>): no ad a player can play, nor an <Impression>',
+        noAd: false,
+      });
+    }
   });
 });
 

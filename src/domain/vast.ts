@@ -112,6 +112,8 @@ const VAST_1_ROOT = 'videoadservingtemplate';
 const TEMPLATE_ROOTS = new Set(['vast', VAST_1_ROOT, 'daast']);
 const NO_AD_WARNING =
   'the VAST is a no-ad response (its root element holds no <Ad>): a player plays nothing, so no impression can happen';
+const EMPTY_AD_WARNING =
+  'the <Ad> elements of the root element hold no <InLine> or <Wrapper> with content, only an empty one (<InLine/>): no ad a player can play, nor an <Impression>';
 const WHITESPACE_RUN = /\s*/y;
 const ERROR_NOT_ADDED_WARNING =
   "an ad already has the one <Error> its VAST version (2.0 or 3.0) allows: Tally's error URL (noticeUrls.vast_error) was not added to it";
@@ -145,7 +147,8 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
  * otherwise right before the first `<Impression>`, and not at all in a VAST 2.0 or 3.0 ad that has
  * an `<Error>` already (their schemas allow one; a warning says so). With no `<Impression>`, both go
  * after the last `<Error>`, else after `<AdSystem>`, else right after the opening tag. Empty
- * (`<InLine/>`) elements are not ads and are left alone.
+ * (`<InLine/>`) elements are not ads and are left alone (a document with no other is left untouched
+ * with a warning saying so).
  *
  * Well-formed input (per fast-xml-parser's validator) gives well-formed output, checked again.
  *
@@ -165,6 +168,7 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const adElements = readAdElements(tokens);
   if (adElements.length === 0) {
     if (isNoAdResponse(tokens)) return { ok: false, markup: xml, warning: NO_AD_WARNING, noAd: true };
+    if (hasEmptyAdElement(tokens)) return untouched(xml, EMPTY_AD_WARNING);
     return untouched(
       xml,
       'no <InLine> or <Wrapper> element found in an <Ad> of the root element, as a VAST document has its ads (outside comments and CDATA)',
@@ -546,6 +550,19 @@ function isNoAdResponse(tokens: readonly Token[]): boolean {
     if (!token.selfClosing) path.push(name);
   }
   return tokens.some((token) => token.kind === 'open');
+}
+
+/** Whether an `<Ad>` of the root element holds an empty `<InLine/>` or `<Wrapper/>`. */
+function hasEmptyAdElement(tokens: readonly Token[]): boolean {
+  const path: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'close') closeOnPath(path, token.name);
+    if (token.kind !== 'open') continue;
+    const name = localName(token.name);
+    if (token.selfClosing && AD_ELEMENTS.has(name) && isAdOfDocument(path)) return true;
+    if (!token.selfClosing) path.push(name);
+  }
+  return false;
 }
 
 function isVast1(tokens: readonly Token[]): boolean {
