@@ -42,4 +42,31 @@ describe('a Content-Security-Policy the banner markup sets itself', () => {
     ])
       assert.deepEqual(contentSecurityPolicyWarnings(adm, 'image', TALLY), [], adm);
   });
+
+  it('warns of a policy where a browser enforces it, in the head, not after text or an element that starts the body', () => {
+    // As Chromium read each, the ad written into an iframe as ad servers write one.
+    const policy = `<meta http-equiv="Content-Security-Policy" content="img-src 'none'">`;
+    const enforced = [
+      '<!doctype html><!-- c --> \n',
+      '<html><head><title>t</title></head>',
+      '<head></head>',
+      '<script>var a = "<p>x</p>"</script><style>p{}</style><link rel="preload">',
+      '<noscript><p>x</p></noscript>',
+      '<template><p>x</p></template>',
+    ];
+    for (const before of enforced)
+      assert.equal(contentSecurityPolicyWarnings(`${before}${policy}`, 'image', TALLY).length, 1, before);
+    const ignored = [
+      '<div>x</div>',
+      'text',
+      '<svg></svg>',
+      '<html><head></head><body>',
+      '<p>x</p><head>',
+      '</body>',
+    ];
+    for (const before of ignored)
+      assert.deepEqual(contentSecurityPolicyWarnings(`${before}${policy}`, 'image', TALLY), [], before);
+    // A template's content is inert: its policy is none.
+    assert.deepEqual(contentSecurityPolicyWarnings(`<template>${policy}</template>`, 'image', TALLY), []);
+  });
 });

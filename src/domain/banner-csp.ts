@@ -3,7 +3,8 @@
  * renders in enforces it on Tally's tags as on the DSP's, so that one admitting only the DSP's
  * hosts blocks Tally's pixel, and the impression never counts.
  */
-import { htmlRegions, isHtmlStartTag, startTagAttributes } from './html-regions.js';
+import type { HtmlRegion } from './html-regions.js';
+import { htmlRegions, isHtmlStartTag, markupText, startTagAttributes } from './html-regions.js';
 
 /** What Tally adds to the markup: a pixel (an image) or its OMID verification script. */
 export type TallyTag = 'image' | 'script';
@@ -20,14 +21,15 @@ const NAMED: Readonly<Record<TallyTag, string>> = {
 };
 
 /**
- * The warning for markup setting a policy (in a `<meta http-equiv>` tag a browser reads as one)
- * whose directive for Tally's `tag` does not admit `publicUrl`: no `*`, scheme or host source of
+ * The warning for markup setting a policy (in a `<meta http-equiv>` tag a browser reads as one,
+ * in the head: one in the body, after text or an element that starts it, sets none) whose
+ * directive for Tally's `tag` does not admit `publicUrl`: no `*`, scheme or host source of
  * Tally's. (A policy meant for another origin, `'self'`, is taken as not admitting it.)
  */
 export function contentSecurityPolicyWarnings(adm: string, tag: TallyTag, publicUrl: string): string[] {
   if (!/content-security-policy/i.test(adm)) return [];
   const tally = new URL(publicUrl);
-  const blocks = htmlRegions(adm).some((region) => {
+  const blocks = headRegions(adm, htmlRegions(adm)).some((region) => {
     if (!isHtmlStartTag(adm, region, 'meta')) return false;
     const attributes = startTagAttributes(adm, region.start);
     const value = (attribute: string) => attributes.find((read) => read.name === attribute)?.value;
@@ -39,6 +41,53 @@ export function contentSecurityPolicyWarnings(adm: string, tag: TallyTag, public
   return [
     `bid.adm sets a Content-Security-Policy (<meta http-equiv>) whose ${NAMED[tag]}: it loads only if that admits ${tally.origin}`,
   ];
+}
+
+/**
+ * Elements a browser keeps in the head, where a policy's `<meta>` is enforced: any other start tag,
+ * as any text but white space, starts the body, where a `<meta http-equiv>` sets no policy.
+ */
+const HEAD_ELEMENTS = new Set([
+  'html',
+  'head',
+  'base',
+  'basefont',
+  'bgsound',
+  'link',
+  'meta',
+  'noframes',
+  'noscript',
+  'script',
+  'style',
+  'template',
+  'title',
+]);
+/** End tags that end the head and start the body (others there are ignored). */
+const BODY_STARTING_END_TAGS = new Set(['body', 'html', 'br']);
+const NOT_WHITE_SPACE = /[^\t\n\f\r ]/;
+
+/**
+ * The regions of `html` a browser reads into its head, before its body starts (see
+ * {@link HEAD_ELEMENTS}), but for the content of a `<template>`, which is inert.
+ */
+function headRegions(html: string, regions: readonly HtmlRegion[]): HtmlRegion[] {
+  const head: HtmlRegion[] = [];
+  let templates = 0;
+  for (const [index, region] of regions.entries()) {
+    const { kind, name, start, foreign } = region;
+    const endTag = html.startsWith('</', start);
+    if (kind === 'tag' && name === 'template' && foreign !== true) {
+      templates = Math.max(0, templates + (endTag ? -1 : 1));
+      continue;
+    }
+    if (templates > 0) continue;
+    if (kind === 'markup' && NOT_WHITE_SPACE.test(markupText(html, regions, index))) break;
+    if (kind === 'tag' && name !== undefined) {
+      if (endTag ? BODY_STARTING_END_TAGS.has(name) : !HEAD_ELEMENTS.has(name)) break;
+    }
+    head.push(region);
+  }
+  return head;
 }
 
 /** The sources of the first of `names` a policy sets (a directive set twice: its first), if any. */

@@ -3,7 +3,7 @@
  * tag after its `<frameset>` (Tally's pixel and OMID script among them), so the impression never
  * counts.
  */
-import { htmlRegions, startTagAttributes } from './html-regions.js';
+import { htmlRegions, markupText, startTagAttributes } from './html-regions.js';
 
 /**
  * Start tags after which a browser no longer lets a `<frameset>` replace the body (HTML's
@@ -45,10 +45,9 @@ const WARNING =
 export function framesetWarnings(adm: string): string[] {
   if (!/<frameset/i.test(adm)) return [];
   const regions = htmlRegions(adm);
-  for (const [index, { kind, name, start, end, foreign }] of regions.entries()) {
+  for (const [index, { kind, name, start, foreign }] of regions.entries()) {
     if (kind === 'markup') {
-      const text = textBetween(adm.slice(start, end), regions[index - 1]?.kind, regions[index + 1]?.kind);
-      if (NOT_WHITE_SPACE.test(text)) return [];
+      if (NOT_WHITE_SPACE.test(markupText(adm, regions, index))) return [];
     }
     if (kind !== 'tag' || name === undefined || foreign === true) continue;
     if (adm.startsWith('</', start)) {
@@ -60,18 +59,6 @@ export function framesetWarnings(adm: string): string[] {
     if (FRAMESET_ENDING_TAGS.has(name) || (name === 'input' && !isHiddenInput(adm, start))) return [];
   }
   return [];
-}
-
-/** Regions whose delimiters (`<!--` and `-->`, `<?` and `>`, `<![CDATA[` and `]]>`) are markup's. */
-const DELIMITED = new Set(['comment', 'bogus', 'cdata']);
-
-/**
- * The text of a `markup` region (`markup`), without the delimiters of the comment, bogus comment or
- * CDATA section it closes (`before`, the region before it) or opens (`after`).
- */
-function textBetween(markup: string, before: string | undefined, after: string | undefined): string {
-  const opened = DELIMITED.has(before ?? '') ? markup.replace(/^(?:--!?>|\]\]>|>)/, '') : markup;
-  return DELIMITED.has(after ?? '') ? opened.replace(/(?:<!--|<!\[CDATA\[|<!|<\?|<\/)$/, '') : opened;
 }
 
 /** Whether the `<input>` start tag at `start` is `type=hidden`, which a browser does not show. */

@@ -399,6 +399,25 @@ function endTag(lower: string, at: number, enclosed: Enclose, foreign: ForeignCo
     : enclosed('tag', at, end, '', element);
 }
 
+/** Regions whose delimiters (`<!--` and `-->`, `<?` and `>`, `<![CDATA[` and `]]>`) are markup's. */
+const DELIMITED = new Set(['comment', 'bogus', 'cdata']);
+
+/**
+ * The text of the `markup` region at `index` of `html`'s `regions`, without the delimiters of the
+ * comment, bogus comment or CDATA section it closes (the region before it) or opens (the one after).
+ */
+export function markupText(html: string, regions: readonly HtmlRegion[], index: number): string {
+  const region = regions[index];
+  if (region === undefined) return '';
+  const markup = html.slice(region.start, region.end);
+  const opened = DELIMITED.has(regions[index - 1]?.kind ?? '')
+    ? markup.replace(/^(?:--!?>|\]\]>|>)/, '')
+    : markup;
+  return DELIMITED.has(regions[index + 1]?.kind ?? '')
+    ? opened.replace(/(?:<!--|<!\[CDATA\[|<!|<\?|<\/)$/, '')
+    : opened;
+}
+
 /**
  * Whether `region` of `html` is the start tag of an HTML element named `name`: a tag region, no end
  * tag, and none read in SVG or MathML content.
