@@ -43,6 +43,33 @@ describe('a Content-Security-Policy the banner markup sets itself', () => {
       assert.deepEqual(contentSecurityPolicyWarnings(adm, 'image', TALLY), [], adm);
   });
 
+  it('matches Tally’s URL against a source as Chromium does: any host for *, its scheme’s default port written out, a path', () => {
+    // As Chromium loaded or blocked https://tally.example/n/tok under each.
+    const pixel = 'https://tally.example/n/tok';
+    for (const admitting of [
+      'https://*',
+      'https://tally.example:443',
+      'tally.example:443',
+      'https://tally.example/n/',
+      'https://tally.example/',
+    ])
+      assert.deepEqual(
+        contentSecurityPolicyWarnings(meta(`img-src ${admitting}`), 'image', pixel),
+        [],
+        admitting,
+      );
+    for (const blocking of [
+      'https://tally.example/other/',
+      'https://tally.example/n',
+      'https://tally.example:8443',
+    ])
+      assert.equal(
+        contentSecurityPolicyWarnings(meta(`img-src ${blocking}`), 'image', pixel).length,
+        1,
+        blocking,
+      );
+  });
+
   it('warns of a policy where a browser enforces it, in the head, not after text or an element that starts the body', () => {
     // As Chromium read each, the ad written into an iframe as ad servers write one.
     const policy = `<meta http-equiv="Content-Security-Policy" content="img-src 'none'">`;

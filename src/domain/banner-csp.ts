@@ -23,12 +23,13 @@ const NAMED: Readonly<Record<TallyTag, string>> = {
 /**
  * The warning for markup setting a policy (in a `<meta http-equiv>` tag a browser reads as one,
  * in the head: one in the body, after text or an element that starts it, sets none) whose
- * directive for Tally's `tag` does not admit `publicUrl`: no `*`, scheme or host source of
- * Tally's. (A policy meant for another origin, `'self'`, is taken as not admitting it.)
+ * directive for Tally's `tag` does not admit `tallyUrl`, the URL the tag loads: no `*`, scheme or
+ * host source of Tally's. (A policy meant for another origin, `'self'`, is taken as not admitting
+ * it.)
  */
-export function contentSecurityPolicyWarnings(adm: string, tag: TallyTag, publicUrl: string): string[] {
+export function contentSecurityPolicyWarnings(adm: string, tag: TallyTag, tallyUrl: string): string[] {
   if (!/content-security-policy/i.test(adm)) return [];
-  const tally = new URL(publicUrl);
+  const tally = new URL(tallyUrl);
   const blocks = headRegions(adm, htmlRegions(adm)).some((region) => {
     if (!isHtmlStartTag(adm, region, 'meta')) return false;
     const attributes = startTagAttributes(adm, region.start);
@@ -104,21 +105,33 @@ function sourcesOf(policy: string, names: readonly string[]): string[] | undefin
   return undefined;
 }
 
-/** A host source: an optional scheme, a host (`*.` for its subdomains), an optional port. */
-const HOST_SOURCE = /^(?:([a-z][a-z0-9+.-]*):\/\/)?([^/:]+)(?::(\d+|\*))?(?:\/.*)?$/;
+/** A host source: an optional scheme, a host (`*.` for its subdomains), an optional port and path. */
+const HOST_SOURCE = /^(?:([a-z][a-z0-9+.-]*):\/\/)?([^/:]+)(?::(\d+|\*))?(\/.*)?$/;
 
-/** Whether a source expression (lower-cased) admits URLs of `url`'s origin. */
+/** The port a URL of each scheme has when it names none. */
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
+
+/**
+ * Whether a source expression (lower-cased) admits `url`, as CSP matches one: its scheme (an http
+ * source admits https too), its host (`*` any, `*.` its subdomains), its port (none or its scheme's
+ * default for a URL without one, `*` any) and its path (one ending in `/` a prefix, else the path).
+ */
 function admits(source: string, url: URL): boolean {
   if (source === '*') return true;
-  // An http source admits https too.
   const schemeAdmits = (scheme: string) =>
     scheme === url.protocol || (scheme === 'http:' && url.protocol === 'https:');
   if (/^[a-z][a-z0-9+.-]*:$/.test(source)) return schemeAdmits(source);
   const match = HOST_SOURCE.exec(source);
   if (match === null) return false;
-  const [, scheme, host = '', port] = match;
+  const [, scheme, host = '', port, path = ''] = match;
+  // The policy comes lower-cased, as its tag's attributes are read.
+  const pathname = url.pathname.toLowerCase();
   if (scheme !== undefined && !schemeAdmits(`${scheme}:`)) return false;
-  const hostAdmits = host === url.hostname || (host.startsWith('*.') && url.hostname.endsWith(host.slice(1)));
-  const portAdmits = port === undefined ? url.port === '' : port === '*' || port === url.port;
-  return hostAdmits && portAdmits;
+  const hostAdmits =
+    host === '*' || host === url.hostname || (host.startsWith('*.') && url.hostname.endsWith(host.slice(1)));
+  const urlPort = url.port === '' ? DEFAULT_PORTS[url.protocol] : url.port;
+  const portAdmits =
+    port === undefined ? url.port === '' : port === '*' || port === url.port || port === urlPort;
+  const pathAdmits = path === '' || (path.endsWith('/') ? pathname.startsWith(path) : pathname === path);
+  return hostAdmits && portAdmits && pathAdmits;
 }

@@ -273,9 +273,10 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
         return ampPixelTag(fired);
       };
       const tags: string[] = [];
+      const omidScriptUrl = `${env.publicUrl}/omid/verify.js`;
       if (rule.method === 'omid') {
         result.noticeUrls.omid = noticeUrl('omid');
-        tags.push(omidScriptTag(`${env.publicUrl}/omid/verify.js`, result.noticeUrls.omid));
+        tags.push(omidScriptTag(omidScriptUrl, result.noticeUrls.omid));
       } else if (rule.method === 'burl') {
         result.noticeUrls.loaded = noticeUrl('loaded');
         tags.push(tallyPixel(result.noticeUrls.loaded));
@@ -286,10 +287,15 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       }
       if (adm !== undefined) {
         const tallyTag = rule.method === 'omid' ? 'script' : 'image';
+        // The URL Tally's tag loads, which the markup's policy must admit.
+        const tallyTagUrl =
+          rule.method === 'omid'
+            ? omidScriptUrl
+            : (result.noticeUrls.adm ?? result.noticeUrls.loaded ?? env.publicUrl);
         result.warnings.push(
           ...bannerShapeWarnings(adm),
           ...framesetWarnings(adm),
-          ...contentSecurityPolicyWarnings(adm, tallyTag, env.publicUrl),
+          ...contentSecurityPolicyWarnings(adm, tallyTag, tallyTagUrl),
         );
       }
       if (amp) {
