@@ -70,6 +70,16 @@ describe('a Content-Security-Policy the banner markup sets itself', () => {
       );
   });
 
+  it('reads the attributes of each of a megabyte of <meta> tags once, not the whole markup for each', () => {
+    // Each tag's attributes were once read from the whole markup lower-cased again: time quadratic
+    // in the number of tags, minutes for a megabyte.
+    const metas = '<META NAME=X>'.repeat(Math.ceil(1024 ** 2 / 13));
+    assert.equal(
+      contentSecurityPolicyWarnings(`${metas}${meta("img-src 'none'")}`, 'image', TALLY).length,
+      1,
+    );
+  });
+
   it('warns of a policy where a browser enforces it, in the head, not after text or an element that starts the body', () => {
     // As Chromium read each, the ad written into an iframe as ad servers write one.
     const policy = `<meta http-equiv="Content-Security-Policy" content="img-src 'none'">`;

@@ -20,6 +20,13 @@ describe('banner markup that is a frameset document', () => {
       assert.deepEqual(framesetWarnings(adm), [WARNING], adm);
   });
 
+  it('reads the attributes of each of a megabyte of hidden inputs once, not the whole markup for each', () => {
+    // Each input's attributes were once read from the whole markup lower-cased again: time
+    // quadratic in the number of inputs, minutes for a megabyte.
+    const inputs = '<INPUT TYPE=Hidden>'.repeat(Math.ceil(1024 ** 2 / 19));
+    assert.deepEqual(framesetWarnings(`${inputs}${FRAMES}`), [WARNING]);
+  });
+
   it('warns of nothing where text, <body> or a shown element comes first, or the word is no tag', () => {
     for (const adm of [
       `ad${FRAMES}`,

@@ -426,6 +426,14 @@ describe('AMPHTML ads', () => {
       assert.equal(isAmpHtmlAd(markup), true, markup);
   });
 
+  it('reads the attributes of each of a megabyte of <html> tags once, not the whole markup for each', () => {
+    // Each tag's attributes were once read from the whole markup lower-cased again: time quadratic
+    // in the number of tags, minutes for a megabyte.
+    const tags = '<HTML lang=en>'.repeat(Math.ceil(1024 ** 2 / 14));
+    assert.equal(isAmpHtmlAd(`<!-- amp4ads -->${tags}`), false);
+    assert.equal(isAmpHtmlAd(`${tags}<HTML AMP4ADS>`), true);
+  });
+
   it('takes no other markup for one: an AMP page or email, or amp4ads in a comment, a script, text or another tag', () => {
     for (const markup of [
       '<html ⚡ lang="en"><body>ad</body></html>',

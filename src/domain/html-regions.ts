@@ -436,13 +436,18 @@ export function isHtmlStartTag(html: string, region: HtmlRegion, name: string): 
  * as a browser reads them: a name inside a quoted value is none.
  */
 export function startTagAttributes(html: string, start: number): TagAttribute[] {
-  const lower = lowerCaseAscii(html);
-  const name = tagName(lower, start + 1) ?? '';
-  return startTagEnd(lower, start + 1 + name.length).attributes.map((attribute) => ({
-    name: attribute.name,
-    value: attribute.value,
+  // Where the tag and its attributes end does not depend on case: the tag is read as written and
+  // only what it names lower-cased, not the whole markup for each tag.
+  TAG_NAME_ANY_CASE.lastIndex = start + 1;
+  const name = TAG_NAME_ANY_CASE.exec(html)?.[0] ?? '';
+  return startTagEnd(html, start + 1 + name.length).attributes.map((attribute) => ({
+    name: lowerCaseAscii(attribute.name),
+    value: lowerCaseAscii(attribute.value),
   }));
 }
+
+/** {@link TAG_NAME} in markup not lower-cased. */
+const TAG_NAME_ANY_CASE = /[A-Za-z][^\t\n\f\r />]*/y;
 
 /** The characters HTML reads as white space between attributes (not U+00A0 and the like). */
 const HTML_SPACE = /[\t\n\f\r ]/;
