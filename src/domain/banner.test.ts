@@ -127,6 +127,21 @@ describe('adding Tally’s tags to HTML ad markup', () => {
     }
   });
 
+  it('reads each end tag of a megabyte of them in SVG or HTML nested a hundred thousand deep once, not the open elements for each', () => {
+    // Each </body> in SVG content once counted the SVG elements open, and each end tag matching no
+    // open element looked through them all: time quadratic in the markup, minutes for a megabyte.
+    const depth = 100_000;
+    const svg = `<svg>${'<g>'.repeat(depth)}`;
+    const ends = (tag: string) => tag.repeat(Math.ceil(1024 ** 2 / tag.length));
+    assert.equal(
+      appendToHtml(`${svg}${ends('</body>')}`, [TAG]),
+      `${svg}${ends('</body>').slice(7)}</svg>${TAG}</body>`,
+    );
+    assert.equal(appendToHtml(`${svg}${ends('</x>')}`, [TAG]), `${svg}${ends('</x>')}</svg>${TAG}`);
+    const spans = '<span>'.repeat(depth);
+    assert.equal(appendToHtml(`${spans}${ends('</x>')}`, [TAG]), `${spans}${ends('</x>')}${TAG}`);
+  });
+
   it('reads a script that writes a script inside <!-- --> as a browser does: the inner </script> ends only the inner one', () => {
     const legacy =
       '<html><body><script><!--\ndocument.write("<script src=\'a.js\'></script></body>");\n//--></script>' +

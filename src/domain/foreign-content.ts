@@ -61,6 +61,42 @@ interface OpenElement {
 }
 
 /**
+ * An open element where it stands among those open, with what the reader asks of the elements at
+ * and below it, kept as it is opened so that no question walks them all: markup nesting elements
+ * a hundred thousand deep asked so at each of its end tags, in time quadratic in its length.
+ */
+interface OpenEntry extends OpenElement {
+  /** Its index among the elements open (which never changes while it is open). */
+  at: number;
+  /**
+   * For SVG or MathML content ({@link isForeignContent}): the index of the first of the run of such
+   * elements it ends, and how many of that run are named as that first one is.
+   */
+  runStart: number;
+  runRootNamed: number;
+  /** The index of the innermost HTML element at or below it, -1 if none. */
+  htmlBelow: number;
+  /**
+   * The index of the innermost element at or below it that stops an end tag ({@link isSpecial}),
+   * -1 if none.
+   */
+  specialBelow: number;
+}
+
+/** Whether an open element holds SVG or MathML content: a foreign element, but an integration point. */
+function isForeignContent(element: OpenElement | undefined): boolean {
+  return element?.namespace !== undefined && element.holdsHtml !== true;
+}
+
+/**
+ * Whether an end tag that no element above this one matches stops at it: HTML's special elements,
+ * and integration points.
+ */
+function isSpecial(element: OpenElement): boolean {
+  return element.namespace === undefined ? SPECIAL_ELEMENTS.has(element.name) : element.holdsHtml === true;
+}
+
+/**
  * Whether HTML markup read tag by tag stands in SVG or MathML content, where no element's content
  * is raw text (`<svg><style>` holds markup) and `<![CDATA[` opens a CDATA section, as a browser's
  * tree builder decides it, from the elements it keeps open: `<svg>` and `<math>` open such
@@ -68,12 +104,16 @@ interface OpenElement {
  * `<p>` close it; and `<foreignObject>` or `<mtext>` hold HTML again.
  */
 export class ForeignContent {
-  private readonly open: OpenElement[] = [];
+  private readonly open: OpenEntry[] = [];
+  /**
+   * The elements opened, by name, in the order opened: the last of a name still open is its
+   * innermost (those closed since are dropped as they are met).
+   */
+  private readonly opened = new Map<string, OpenEntry[]>();
 
   /** Whether the markup read so far leaves the reader in SVG or MathML content. */
   get inside(): boolean {
-    const current = this.open.at(-1);
-    return current?.namespace !== undefined && current.holdsHtml !== true;
+    return isForeignContent(this.open.at(-1));
   }
 
   /** Whether `<![CDATA[` opens a CDATA section here: the element open last is not HTML's. */
@@ -88,16 +128,10 @@ export class ForeignContent {
    * that opened the content is named once more for each element of its name open inside it.
    */
   get closingTags(): string {
-    let root = this.open.length;
-    while (
-      root > 0 &&
-      this.open[root - 1]?.namespace !== undefined &&
-      this.open[root - 1]?.holdsHtml !== true
-    )
-      root--;
-    const name = this.open[root]?.name;
-    if (name === undefined) return '';
-    return `</${name}>`.repeat(this.open.slice(root).filter((element) => element.name === name).length);
+    const current = this.open.at(-1);
+    if (current === undefined || !isForeignContent(current)) return '';
+    const root = this.open[current.runStart];
+    return root === undefined ? '' : `</${root.name}>`.repeat(current.runRootNamed);
   }
 
   /**
@@ -106,8 +140,8 @@ export class ForeignContent {
    * end tag closes it): an `<img>` added there is the picture's own.
    */
   pictureInnermost(closed?: string): boolean {
-    let at = this.open.length - 1;
-    while (at >= 0 && this.open[at]?.namespace !== undefined && this.open[at]?.holdsHtml !== true) at--;
+    const current = this.open.at(-1);
+    let at = current !== undefined && isForeignContent(current) ? current.runStart - 1 : this.open.length - 1;
     if (closed !== undefined && this.open[at]?.namespace === undefined && this.open[at]?.name === closed)
       at--;
     const element = this.open[at];
@@ -132,14 +166,14 @@ export class ForeignContent {
         BREAKOUT_TAGS.has(name) ||
         (name === 'font' && attributes.some((attribute) => FONT_BREAKOUT_ATTRIBUTES.has(attribute.name)));
       if (!breaksOut) {
-        if (!selfClosing) this.open.push(this.foreignElement(name, attributes));
+        if (!selfClosing) this.push(this.foreignElement(name, attributes));
         return true;
       }
-      while (this.inside) this.open.pop();
+      this.closeForeignContent();
     }
     if (name === 'svg' || name === 'math') {
-      if (!selfClosing) this.open.push({ name, namespace: name });
-    } else if (!VOID_ELEMENTS.has(name)) this.open.push({ name });
+      if (!selfClosing) this.push({ name, namespace: name });
+    } else if (!VOID_ELEMENTS.has(name)) this.push({ name });
     return false;
   }
 
@@ -147,31 +181,58 @@ export class ForeignContent {
   endTag(name: string): void {
     // The document's end tags change how what follows is read, not which elements are open.
     if (name === 'body' || name === 'html') return;
-    if (this.inside) {
+    const current = this.open.at(-1);
+    const match = this.innermostNamed(name);
+    if (current !== undefined && isForeignContent(current)) {
       if (name === 'p' || name === 'br') {
-        while (this.inside) this.open.pop();
+        this.closeForeignContent();
         return;
       }
       // Foreign elements are closed by name, down to the first HTML element.
-      for (let at = this.open.length - 1; at >= 0 && this.open[at]?.namespace !== undefined; at--) {
-        if (this.open[at]?.name === name) {
-          this.open.length = at;
-          return;
-        }
+      if (match !== undefined && match.at > current.htmlBelow) {
+        this.open.length = match.at;
+        return;
       }
     }
     // As HTML reads it: the innermost open element of that name, unless a special one comes first.
-    for (let at = this.open.length - 1; at >= 0; at--) {
-      const element = this.open[at];
-      if (element === undefined) break;
-      if (element.name === name) {
-        this.open.length = at;
-        return;
-      }
-      const special =
-        element.namespace === undefined ? SPECIAL_ELEMENTS.has(element.name) : element.holdsHtml === true;
-      if (special) return;
+    if (match !== undefined && match.at >= (current?.specialBelow ?? -1)) this.open.length = match.at;
+  }
+
+  /** Opens an element, above those open. */
+  private push(element: OpenElement): void {
+    const below = this.open.at(-1);
+    const at = this.open.length;
+    const continuesRun = isForeignContent(element) && below !== undefined && isForeignContent(below);
+    const runStart = continuesRun ? below.runStart : at;
+    const rootName = continuesRun ? this.open[runStart]?.name : element.name;
+    const entry: OpenEntry = {
+      ...element,
+      at,
+      runStart,
+      runRootNamed: (continuesRun ? below.runRootNamed : 0) + (element.name === rootName ? 1 : 0),
+      htmlBelow: element.namespace === undefined ? at : (below?.htmlBelow ?? -1),
+      specialBelow: isSpecial(element) ? at : (below?.specialBelow ?? -1),
+    };
+    this.open.push(entry);
+    const named = this.opened.get(element.name);
+    if (named === undefined) this.opened.set(element.name, [entry]);
+    else named.push(entry);
+  }
+
+  /** Closes the SVG or MathML content the reader stands in, down to the element around it. */
+  private closeForeignContent(): void {
+    const current = this.open.at(-1);
+    if (current !== undefined && isForeignContent(current)) this.open.length = current.runStart;
+  }
+
+  /** The innermost open element named `name`, if any. */
+  private innermostNamed(name: string): OpenEntry | undefined {
+    const named = this.opened.get(name);
+    for (let last = named?.at(-1); named !== undefined && last !== undefined; last = named.at(-1)) {
+      if (this.open[last.at] === last) return last;
+      named.pop();
     }
+    return undefined;
   }
 
   /** The foreign element a start tag in foreign content opens. */
