@@ -814,6 +814,14 @@ describe('instrumentVast on markup shaped to be slow to scan', () => {
     );
   });
 
+  test('reads each of a megabyte of end tags naming no element open, past a hundred thousand open, once', () => {
+    // Each such end tag once looked for its element through all those open: time quadratic in the
+    // markup, minutes for a megabyte.
+    const ad = '<VAST version="3.0"><Ad><InLine><AdSystem>x</AdSystem>';
+    const rest = `</InLine></Ad>${'<a>'.repeat(100_000)}${'</x>'.repeat(1024 ** 2 / 4)}</VAST>`;
+    assert.equal(assertInstrumented(`${ad}${rest}`).markup, `${ad}${OUR_ERROR}${OUR_IMPRESSION}${rest}`);
+  });
+
   test('leaves 8 000 InLine opening tags that are never closed untouched, with a warning', () => {
     const input = `<VAST><Ad>${'<InLine>'.repeat(8_000)}`;
     const result = instrumentVast(input, TRACKERS);

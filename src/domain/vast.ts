@@ -262,9 +262,9 @@ const AD_TYPE_ATTRIBUTE = /\sadType\s*=\s*(?:"([^"]*)"|'([^']*)')/;
  */
 export function declaresAudioAds(xml: string): boolean {
   let ads = 0;
-  const path: string[] = [];
+  const path = new OpenPath();
   for (const token of scanMarkup(xml)) {
-    if (token.kind === 'close') closeOnPath(path, token.name);
+    if (token.kind === 'close') path.close(token.name);
     if (token.kind !== 'open') continue;
     const name = localName(token.name);
     if (name === 'ad' && path.length === 1) {
@@ -449,7 +449,7 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
   /** The outermost `<InLine>`/`<Wrapper>` being read and the elements open inside it, innermost last. */
   const openElements: OpenElement[] = [];
   /** The local names of every element open, innermost last. */
-  const path: string[] = [];
+  const path = new OpenPath();
   for (const token of tokens) {
     if (token.kind === 'open') {
       const name = localName(token.name);
@@ -461,7 +461,7 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
         if (parent) noteChild(parent, token.name, token.end);
         continue;
       }
-      const isAd = AD_ELEMENTS.has(name) && isAdOfDocument(path);
+      const isAd = AD_ELEMENTS.has(name) && isAdOfDocument(path.names);
       path.push(name);
       if (isAd) {
         const anchors = { closedCleanly: false, lastChildEnd: token.end };
@@ -471,7 +471,7 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
         openElements.push({ name: token.name });
       }
     } else if (token.kind === 'close') {
-      closeOnPath(path, token.name);
+      path.close(token.name);
       const element = openElements.pop();
       if (element?.anchors) element.anchors.closedCleanly = element.name === token.name;
       const parent = openElements.at(-1)?.anchors;
@@ -479,7 +479,7 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
       if (element?.name !== token.name) openElements.length = 0;
       else if (parent) noteChild(parent, token.name, token.end);
     } else {
-      if (token.kind === 'loose' && token.closing) closeOnPath(path, token.name);
+      if (token.kind === 'loose' && token.closing) path.close(token.name);
       openElements.length = 0;
     }
   }
@@ -496,10 +496,38 @@ function isAdOfDocument(path: readonly string[]): boolean {
   return path.length === 2 && path[1] === 'ad';
 }
 
-/** Closes the innermost open element of that name, and every element inside it; else nothing. */
-function closeOnPath(path: string[], qualifiedName: string): void {
-  const closed = path.lastIndexOf(localName(qualifiedName));
-  if (closed !== -1) path.length = closed;
+/**
+ * The local names of the elements open, outermost first, and where each name stands among them,
+ * so that closing one by name walks none of the others: an end tag naming no element open once
+ * looked through all of them, in time quadratic in markup nesting a great many.
+ */
+class OpenPath {
+  readonly names: string[] = [];
+  /** Where each name was opened, in the order opened (those closed since dropped as they are met). */
+  private readonly openedAt = new Map<string, number[]>();
+
+  get length(): number {
+    return this.names.length;
+  }
+
+  push(name: string): void {
+    const indices = this.openedAt.get(name);
+    if (indices === undefined) this.openedAt.set(name, [this.names.length]);
+    else indices.push(this.names.length);
+    this.names.push(name);
+  }
+
+  /** Closes the innermost open element of that name, and every element inside it; else nothing. */
+  close(qualifiedName: string): void {
+    const name = localName(qualifiedName);
+    const indices = this.openedAt.get(name);
+    for (let at = indices?.pop(); at !== undefined; at = indices?.pop()) {
+      if (at < this.names.length && this.names[at] === name) {
+        this.names.length = at;
+        return;
+      }
+    }
+  }
 }
 
 /** Records a direct child that ends at `end`. */
@@ -540,9 +568,9 @@ function applyInsertions(xml: string, insertions: readonly Insertion[]): string 
  * template's, holds no `<Ad>` (outside comments and CDATA), whatever else it holds (an `<Error>`).
  */
 function isNoAdResponse(tokens: readonly Token[]): boolean {
-  const path: string[] = [];
+  const path = new OpenPath();
   for (const token of tokens) {
-    if (token.kind === 'close') closeOnPath(path, token.name);
+    if (token.kind === 'close') path.close(token.name);
     if (token.kind !== 'open') continue;
     const name = localName(token.name);
     if (path.length === 0 && !TEMPLATE_ROOTS.has(name)) return false;
@@ -554,12 +582,12 @@ function isNoAdResponse(tokens: readonly Token[]): boolean {
 
 /** Whether an `<Ad>` of the root element holds an empty `<InLine/>` or `<Wrapper/>`. */
 function hasEmptyAdElement(tokens: readonly Token[]): boolean {
-  const path: string[] = [];
+  const path = new OpenPath();
   for (const token of tokens) {
-    if (token.kind === 'close') closeOnPath(path, token.name);
+    if (token.kind === 'close') path.close(token.name);
     if (token.kind !== 'open') continue;
     const name = localName(token.name);
-    if (token.selfClosing && AD_ELEMENTS.has(name) && isAdOfDocument(path)) return true;
+    if (token.selfClosing && AD_ELEMENTS.has(name) && isAdOfDocument(path.names)) return true;
     if (!token.selfClosing) path.push(name);
   }
   return false;
