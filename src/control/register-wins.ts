@@ -14,7 +14,7 @@ import {
   unpairedSurrogateError,
 } from './http.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
-import { duplicateMembers } from '../domain/duplicate-members.js';
+import { eachDuplicateMember } from '../domain/duplicate-members.js';
 import { hasMarkedBytes, markedByteIn } from '../lib/marked-utf8.js';
 import { jsonKind, shownName, shownSent } from '../lib/shown.js';
 
@@ -66,7 +66,7 @@ export function registerWins(
   }
   // A member named twice inside a win refuses that win alone; anywhere else, the body.
   const duplicateInWin = new Map<number, DuplicateMember>();
-  for (const duplicate of duplicateMembers(body)) {
+  for (const duplicate of eachDuplicateMember(body)) {
     const index = /^wins\[(\d+)\]/.exec(duplicate.path)?.[1];
     if (index === undefined) {
       const error = duplicateMemberError('the body', duplicate);

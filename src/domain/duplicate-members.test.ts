@@ -19,6 +19,17 @@ describe('finding a member named twice in one object', () => {
     assert.deepEqual(duplicateMember('{"x":1,"x":1}'), { name: 'x', path: 'x' });
   });
 
+  it('writes a path of more than 1000 characters to its first 1000 and …, however long its names', () => {
+    const deep = `${'['.repeat(500)}{"a":1,"a":2}${']'.repeat(500)}`;
+    assert.deepEqual(duplicateMember(deep), { name: 'a', path: `${'[0]'.repeat(333)}[…` });
+    const name = 'n'.repeat(5000);
+    assert.deepEqual(duplicateMember(`{"${name}":{"a":1,"a":2}}`), {
+      name: 'a',
+      path: `${'n'.repeat(1000)}…`,
+    });
+    assert.deepEqual(duplicateMember(`{"x":{"a":1,"a":2}}`), { name: 'a', path: 'x.a' });
+  });
+
   it('compares names as JSON reads them, escapes and all', () => {
     assert.deepEqual(duplicateMember('{"price":1,"\\u0070rice":2}'), { name: 'price', path: 'price' });
     assert.deepEqual(duplicateMember('{"a\\\\":1,"a\\\\":2}'), { name: 'a\\', path: '["a\\\\"]' });

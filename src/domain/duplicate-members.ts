@@ -5,6 +5,8 @@
  * the reader; I-JSON (RFC 7493) forbids it.
  */
 
+import { cutAt } from '../lib/shown.js';
+
 /** An object or array open at the point the scan has reached. */
 type Frame =
   | { kind: 'object'; names: Set<string>; name: string | undefined; expectingName: boolean }
@@ -35,6 +37,20 @@ export function duplicateMember(json: string): DuplicateMember | undefined {
  */
 export function duplicateMembers(json: string, limit = Infinity): DuplicateMember[] {
   const found: DuplicateMember[] = [];
+  if (limit < 1) return found;
+  for (const duplicate of eachDuplicateMember(json)) {
+    found.push(duplicate);
+    if (found.length >= limit) break;
+  }
+  return found;
+}
+
+/**
+ * Each member named twice in one of `json`'s objects, in the order of the text, as
+ * {@link duplicateMembers} reads them, one at a time: a body naming millions twice need not hold
+ * them all.
+ */
+export function* eachDuplicateMember(json: string): Generator<DuplicateMember> {
   const frames: Frame[] = [];
   const structure = new RegExp(STRUCTURE);
   for (let match = structure.exec(json); match !== null; match = structure.exec(json)) {
@@ -46,10 +62,7 @@ export function duplicateMembers(json: string, limit = Infinity): DuplicateMembe
         if (top?.kind !== 'object' || !top.expectingName) break;
         const quoted = json.slice(match.index, end);
         const name = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
-        if (top.names.has(name)) {
-          found.push({ name, path: pathOf(frames, name) });
-          if (found.length >= limit) return found;
-        }
+        if (top.names.has(name)) yield { name, path: pathOf(frames, name) };
         top.names.add(name);
         top.name = name;
         top.expectingName = false;
@@ -69,7 +82,6 @@ export function duplicateMembers(json: string, limit = Infinity): DuplicateMembe
         frames.pop();
     }
   }
-  return found;
 }
 
 /** The index after the string whose opening quote is at `at`: the next quote no backslash escapes. */
@@ -87,11 +99,30 @@ export function memberStep(name: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
-/** The path of member `name` of the innermost of `frames`, from the body's top. */
+/**
+ * Most characters of a path written whole: a longer one is cut there, with `…`. Written whole from
+ * the body's top, each member named twice deep in a body nesting a hundred thousand levels took
+ * time and memory quadratic in the body.
+ */
+const MAX_PATH_CHARS = 1000;
+
+/**
+ * The path of member `name` of the innermost of `frames`, from the body's top (see
+ * {@link MAX_PATH_CHARS}).
+ */
 function pathOf(frames: readonly Frame[], name: string): string {
-  const outer = frames
-    .slice(0, -1)
-    .map((frame) => (frame.kind === 'array' ? `[${frame.index}]` : memberStep(frame.name ?? '')))
-    .join('');
-  return `${outer}${memberStep(name)}`.replace(/^\./, '');
+  let path = '';
+  // A name is cut before it is written: one of megabytes would take as long each time.
+  const member = (written: string) => memberStep(cutAt(written, MAX_PATH_CHARS + 1));
+  for (const [index, frame] of frames.entries()) {
+    path +=
+      index === frames.length - 1
+        ? member(name)
+        : frame.kind === 'array'
+          ? `[${frame.index}]`
+          : member(frame.name ?? '');
+    if (path.length > MAX_PATH_CHARS + 1) break;
+  }
+  const written = path.replace(/^\./, '');
+  return written.length > MAX_PATH_CHARS ? `${cutAt(written, MAX_PATH_CHARS)}…` : written;
 }
