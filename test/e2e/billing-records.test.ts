@@ -210,7 +210,10 @@ describe('GET /v1/billing-records', () => {
     for (const [query, message] of [
       ['limit=0', /limit must be an integer from 1 to 1000/],
       ['after=x', /after: send the `next` value/],
-      ['impressionType=click', /^impressionType must be one of exchange, external_impression, external_click, not "click"$/],
+      [
+        'impressionType=click',
+        /^impressionType must be one of exchange, external_impression, external_click, not "click"$/,
+      ],
       ['seat=', /^seat is empty: give a seat id \(SeatBid\.seat\), or leave seat out to take every one$/],
       [
         'auctionId=',
