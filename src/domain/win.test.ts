@@ -545,6 +545,19 @@ describe('instrumenting a win', () => {
     ]);
   });
 
+  it('tells the exchange which tracker to add when a native bid has no adm: an image event tracker, or a script one with ?f=b where the request offers only scripts', () => {
+    const offering = (methods: number[]) =>
+      JSON.stringify({ ver: '1.2', assets: [], eventtrackers: [{ event: 1, methods }] });
+    const image = ok(win({ imp: { native: { request: offering([1, 2]) } }, bid: { adm: undefined } }));
+    assert.deepEqual(image.warnings, [
+      'the bid has no adm: add noticeUrls.native to the native response it serves, as an event tracker {"event": 1, "method": 1}',
+    ]);
+    const script = ok(win({ imp: { native: { request: offering([2]) } }, bid: { adm: undefined } }));
+    assert.deepEqual(script.warnings, [
+      'the bid has no adm: add noticeUrls.native with ?f=b after it (its notice then answers 204, not an image) to the native response it serves, as an event tracker {"event": 1, "method": 2}',
+    ]);
+  });
+
   it('fills macros in audio markup as XML, as for video: an id with hyphens stays as it is in a CDATA section', () => {
     const adm =
       '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem><Impression><![CDATA[https://dsp.example/i?a=${AUCTION_ID}]]></Impression></InLine></Ad></VAST>';

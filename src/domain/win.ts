@@ -26,6 +26,7 @@ import {
   usesEncryptedPrice,
 } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
+import type { ImpressionTrackerOffer } from './native.js';
 import {
   instrumentNative,
   nativeImpressionTrackerOffer,
@@ -148,6 +149,16 @@ const MAX_MACRO_GROWTH_CHARS = 16 * 1024 * 1024;
  * holding an unpaired surrogate, which the caller refuses first (see `unpairedSurrogate`):
  * percent-encoding one into the DSP's URLs throws a `URIError`.
  */
+
+/** What the exchange is told to add to a native response it serves without Tally's notice, by offer. */
+const NATIVE_TRACKER_TO_ADD: Readonly<Record<ImpressionTrackerOffer, string>> = {
+  none: 'add noticeUrls.native to the native response it serves',
+  image:
+    'add noticeUrls.native to the native response it serves, as an event tracker {"event": 1, "method": 1}',
+  script:
+    'add noticeUrls.native with ?f=b after it (its notice then answers 204, not an image) to the native response it serves, as an event tracker {"event": 1, "method": 2}',
+};
+
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
   const read = parseWin(input, env.nowMs);
   if ('code' in read) return { ok: false, error: read };
@@ -347,7 +358,7 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       const offer = nativeImpressionTrackerOffer(request);
       if (markup === undefined) {
         const why = notMarkup(parsed.bid.adm) ?? 'the bid has no adm';
-        result.warnings.push(`${why}: add noticeUrls.native to the native response it serves`);
+        result.warnings.push(`${why}: ${NATIVE_TRACKER_TO_ADD[offer]}`);
         break;
       }
       const native = instrumentNative(markup, result.noticeUrls.native, offer);
