@@ -144,12 +144,6 @@ export const EARLIEST_AUCTION_TIME_MS = 1_000_000_000_000;
  */
 const MAX_MACRO_GROWTH_CHARS = 16 * 1024 * 1024;
 
-/**
- * Validates, classifies and instruments one win. Never throws on bad input, but for a string
- * holding an unpaired surrogate, which the caller refuses first (see `unpairedSurrogate`):
- * percent-encoding one into the DSP's URLs throws a `URIError`.
- */
-
 /** What the exchange is told to add to a native response it serves without Tally's notice, by offer. */
 const NATIVE_TRACKER_TO_ADD: Readonly<Record<ImpressionTrackerOffer, string>> = {
   none: 'add noticeUrls.native to the native response it serves',
@@ -159,6 +153,11 @@ const NATIVE_TRACKER_TO_ADD: Readonly<Record<ImpressionTrackerOffer, string>> = 
     'add noticeUrls.native with ?f=b after it (its notice then answers 204, not an image) to the native response it serves, as an event tracker {"event": 1, "method": 2}',
 };
 
+/**
+ * Validates, classifies and instruments one win. Never throws on bad input, but for a string
+ * holding an unpaired surrogate, which the caller refuses first (see `unpairedSurrogate`):
+ * percent-encoding one into the DSP's URLs throws a `URIError`.
+ */
 export function instrumentWin(input: WinInput, env: WinEnvironment): InstrumentedWin | RejectedWin {
   const read = parseWin(input, env.nowMs);
   if ('code' in read) return { ok: false, error: read };
