@@ -847,6 +847,15 @@ const OPENAPI_JSON = Buffer.from(JSON.stringify(OPENAPI_DOCUMENT));
 const ADMIN_KEY_PREFIX_CHARS = 4;
 
 /**
+ * Says `line` on stderr, where the operator who set `TALLY_ADMIN_KEY` at the console reads the
+ * generated key and where Tally listens: stdout holds the JSON logs, which a pipeline may keep
+ * out of sight, and the key that does not work would otherwise be told of there alone.
+ */
+function tellOperator(line: string): void {
+  process.stderr.write(`\n${line}\n\n`);
+}
+
+/**
  * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when set
  * (one revoked through the API stays revoked, and one already stored as another kind of key stays
  * that key, each with a warning); else, unless the account has a
@@ -858,26 +867,29 @@ function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, lo
     accounts.getAccount(OPERATOR_ACCOUNT_ID) ?? accounts.createAccount(DEFAULT_ACCOUNT_NAME, nowMs);
   if (adminKey !== undefined) {
     if (accounts.keyHashRevoked(hashApiKey(adminKey))) {
-      log.warn('admin_key_revoked', {
-        note: 'TALLY_ADMIN_KEY was revoked through the API and stays revoked; set a new one',
-      });
+      const note = 'TALLY_ADMIN_KEY was revoked through the API and stays revoked; set a new one';
+      log.warn('admin_key_revoked', { note });
+      tellOperator(note);
       return;
     }
     const stored = accounts.findKey(hashApiKey(adminKey));
     if (stored !== undefined) {
       // A key already given out (another account's first key, an editor or scoped key) stays
       // what it is: the operator, who set it to administer the operator's account, is told.
-      if (stored.accountId !== account.id || stored.role !== 'admin' || stored.scope !== null)
+      if (stored.accountId !== account.id || stored.role !== 'admin' || stored.scope !== null) {
+        const note =
+          `TALLY_ADMIN_KEY is already the API key ${stored.id} of account ${stored.accountId}, and not an ` +
+          `unscoped admin key of the operator's account (${account.id}): it was not made one; set ` +
+          'TALLY_ADMIN_KEY to a new key of your own';
         log.warn('admin_key_not_admin', {
           keyId: stored.id,
           accountId: stored.accountId,
           role: stored.role,
           scope: stored.scope,
-          note:
-            `TALLY_ADMIN_KEY is already the API key ${stored.id} of account ${stored.accountId}, and not an ` +
-            `unscoped admin key of the operator's account (${account.id}): it was not made one; set ` +
-            'TALLY_ADMIN_KEY to a new key of your own',
+          note,
         });
+        tellOperator(note);
+      }
     } else {
       accounts.addKey(
         account.id,

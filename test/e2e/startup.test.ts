@@ -293,6 +293,47 @@ describe('starting Tally', () => {
     }
   });
 
+  it('tells the operator on stderr, in one line, when TALLY_ADMIN_KEY is another kind of key or a revoked one and so is no admin key', async () => {
+    const tally = await startServer();
+    let restarted: ReadyServe | undefined;
+    try {
+      const editor = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
+        name: 'ops',
+        role: 'editor',
+      });
+      assert.equal(editor.status, 201);
+      const key = editor.body.key as string;
+      const keyId = editor.body.id as number;
+      await tally.stop();
+      const stderrOfStartWith = async (adminKey: string): Promise<string[]> => {
+        restarted = await serveOnFreePort(tally.dataDir, { TALLY_ADMIN_KEY: adminKey });
+        const { serve } = restarted;
+        await until(() => Promise.resolve(serve.stderr().includes('Tally listens on')), 'the listening line');
+        const exited = once(serve.child, 'exit');
+        serve.child.kill('SIGTERM');
+        await exited;
+        restarted = undefined;
+        return serve
+          .stderr()
+          .split('\n')
+          .filter((line) => line.includes('TALLY_ADMIN_KEY'));
+      };
+      assert.deepEqual(await stderrOfStartWith(key), [
+        `TALLY_ADMIN_KEY is already the API key ${keyId} of account 1, and not an unscoped admin key of ` +
+          "the operator's account (1): it was not made one; set TALLY_ADMIN_KEY to a new key of your own",
+      ]);
+      await tally.restart();
+      assert.equal((await api(tally, tally.adminKey, 'DELETE', `/v1/api-keys/${keyId}`)).status, 204);
+      await tally.stop();
+      assert.deepEqual(await stderrOfStartWith(key), [
+        'TALLY_ADMIN_KEY was revoked through the API and stays revoked; set a new one',
+      ]);
+    } finally {
+      restarted?.serve.child.kill('SIGKILL');
+      await tally.dispose();
+    }
+  });
+
   it('refuses to start on bad configuration, listing every problem at once in one line', async () => {
     const result = await runCli(['serve'], {
       TALLY_PORT: 'eighty',

@@ -222,6 +222,8 @@ export interface ServeProcess {
   output: () => string;
   /** Its stdout alone. */
   stdout: () => string;
+  /** Its stderr alone: what it tells the operator at the console. */
+  stderr: () => string;
 }
 
 /** Spawns `tally serve` on loopback `port`, its data in `dataDir`, with the extra `env`. */
@@ -233,12 +235,16 @@ export function spawnServe(dataDir: string, port: number, env: Record<string, st
   });
   let output = '';
   let stdout = '';
+  let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
     stdout += chunk.toString();
   });
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output, stdout: () => stdout };
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
+  return { child, output: () => output, stdout: () => stdout, stderr: () => stderr };
 }
 
 /**
