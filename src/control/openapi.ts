@@ -298,6 +298,21 @@ const EXPORT_WARNINGS = {
 };
 
 /** The OpenAPI 3.1 description of Tally's API, served at `/docs`. */
+/**
+ * The `Content-Disposition` of an answer that is a file (a CSV report or page of billing records,
+ * a tag export downloaded), its name as `pattern` matches it, `example` one such name.
+ */
+const attachment = (when: string, pattern: string, example: string) => ({
+  'Content-Disposition': {
+    description: `${when}: an attachment, named as the pattern says`,
+    schema: {
+      type: 'string',
+      pattern: `^attachment; filename="${pattern}"$`,
+      example: `attachment; filename="${example}"`,
+    },
+  },
+});
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: {
@@ -680,6 +695,11 @@ export const OPENAPI_DOCUMENT = {
                   "when the report has warnings (see warnings), in CSV as in JSON: each one's code and the id it names, comma-separated",
                 schema: { type: 'string', example: 'unknown_tracker;id=999999, unknown_line_item;id=7' },
               },
+              ...attachment(
+                'with CSV, named by the window (with tz, in local hours with their offsets)',
+                'tally-report-\\d{4}-\\d{2}-\\d{2}T\\d{2}([+-]\\d{4})?-\\d{4}-\\d{2}-\\d{2}T\\d{2}([+-]\\d{4})?\\.csv',
+                'tally-report-2026-10-31T00-0400-2026-11-03T00-0500.csv',
+              ),
             },
             content: {
               'application/json': {
@@ -833,6 +853,11 @@ export const OPENAPI_DOCUMENT = {
                 description: 'while another page follows: the URL of the next page, rel="next"',
                 schema: { type: 'string', example: '</v1/billing-records?after=100>; rel="next"' },
               },
+              ...attachment(
+                "with CSV, named by the page's first and last record ids (none for a page of none)",
+                'tally-billing-records-(none|\\d+-\\d+)\\.csv',
+                'tally-billing-records-12-1011.csv',
+              ),
             },
             content: {
               'application/json': {
@@ -927,6 +952,11 @@ export const OPENAPI_DOCUMENT = {
               '200': {
                 description:
                   '{tags: [{trackerId, tag}], warnings}, or a text file with download=1 (each warning a "# warning <code>: <message>" line under its tracker\'s)',
+                headers: attachment(
+                  'with download=1',
+                  `tally-${kind}-trackers\\.txt`,
+                  `tally-${kind}-trackers.txt`,
+                ),
                 content: {
                   'application/json': {
                     schema: {

@@ -301,6 +301,60 @@ describe('the answers of a running server, against the OpenAPI document it serve
     assert.deepEqual(report.body.warnings, []);
   });
 
+  it('answers a report and a page of billing records in CSV, and a tag export downloaded, as files named as documented', async () => {
+    const advertiser = await ok('POST', '/v1/advertisers', { name: 'Files advertiser' });
+    const lineItem = await ok('POST', '/v1/line-items', {
+      advertiserId: advertiser.id,
+      name: 'Files',
+      revenueType: 'none',
+    });
+    const publisher = await ok('POST', '/v1/publishers', { name: 'Files publisher' });
+    const sides = { advertiserId: advertiser.id, lineItemId: lineItem.id, publisherId: publisher.id };
+    const tracker = await ok('POST', '/v1/impression-trackers', { ...sides, name: 'Files' });
+    const clickTracker = await ok('POST', '/v1/click-trackers', {
+      ...sides,
+      name: 'Files click',
+      clickUrl: 'https://advertiser.example/landing',
+    });
+    const files: [string, string, string][] = [
+      ['GET', '/v1/reports', '/v1/reports?from=2026-11-01&to=2026-11-02&format=csv'],
+      ['GET', '/v1/reports', '/v1/reports?from=2026-10-31&to=2026-11-03&tz=America/New_York&format=csv'],
+      ['GET', '/v1/billing-records', '/v1/billing-records?from=2026-11-01&to=2026-11-02&format=csv'],
+      [
+        'POST',
+        '/v1/impression-trackers/{id}/export',
+        `/v1/impression-trackers/${tracker.id}/export?download=1`,
+      ],
+      ['POST', '/v1/click-trackers/{id}/export', `/v1/click-trackers/${clickTracker.id}/export?download=1`],
+    ];
+    for (const [method, template, path] of files) {
+      const answer = await call(method, path, method === 'POST' ? {} : undefined);
+      assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.body)}`);
+      const documented = (
+        docs.paths[template]?.[method.toLowerCase()] as
+          | {
+              responses: Record<
+                string,
+                { content?: Record<string, unknown>; headers?: Record<string, { schema?: Schema }> }
+              >;
+            }
+          | undefined
+      )?.responses['200'];
+      const type = String(answer.headers['content-type']).split(';')[0] ?? '';
+      assert.equal(
+        Object.keys(documented?.content ?? {}).includes(type),
+        true,
+        `${path}: ${type} documented`,
+      );
+      const disposition = documented?.headers?.['Content-Disposition']?.schema ?? { const: 'documented' };
+      assert.deepEqual(
+        schemaProblems(answer.headers['content-disposition'], disposition, docs.components.schemas),
+        [],
+        `${path}: its Content-Disposition ${String(answer.headers['content-disposition'])} as documented`,
+      );
+    }
+  });
+
   it('answers a report filtered on a tracker id no tracker has with its warnings, as documented', async () => {
     const today = new Date().toISOString().slice(0, 10);
     const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
