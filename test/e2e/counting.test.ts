@@ -171,7 +171,10 @@ describe('counting notices end to end', () => {
     });
     const { results } = (await response.json()) as { results: any[] };
     assert.deepEqual([response.status, results.map((result) => result.ok)], [200, [true, true]]);
-    for (const result of results) await fire(billingUrl(result));
+    for (const result of results) {
+      await fire(billingUrl(result));
+      expect('counted');
+    }
     const [first, second] = results.map((result) => new URL(billingUrl(result)).pathname);
     assert.notEqual(first, second);
     assert.deepEqual(recorded(`auction-${auctionSeq - 1}`, lastAuctionId()), [
