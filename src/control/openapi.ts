@@ -411,7 +411,7 @@ export const OPENAPI_DOCUMENT = {
           attempts: {
             type: 'integer',
             description:
-              'calls made since the delivery was queued, or last replayed (a replay starts the retries over)',
+              'tries since the delivery was queued, or last replayed (a replay starts the retries over): calls made, and a burl the relay refused to call counted as one',
           },
           createdMs: { type: 'integer' },
           dueMs: { type: 'integer', description: 'next attempt (redirected: when the impression counted)' },
