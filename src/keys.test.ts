@@ -3,7 +3,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { droppedSigningKey, KeyFileError, keyFingerprint, loadKeyRing, rotateKeyFile } from './keys.js';
+import {
+  droppedSigningKey,
+  KeyFileError,
+  keyFingerprint,
+  loadKeyRing,
+  refuseLostLedger,
+  rotateKeyFile,
+} from './keys.js';
 import { openSqlite } from './adapters/sqlite/database.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
@@ -263,5 +270,22 @@ describe('the key that signed tokens at the last start', () => {
     assert.match(keyFingerprint(key(1)), /^[0-9a-f]{16}$/);
     assert.equal(keyFingerprint(key(1)), keyFingerprint(Buffer.alloc(32, 1)));
     assert.notEqual(keyFingerprint(key(1)), keyFingerprint(key(2)));
+  });
+});
+
+describe('a ledger lost from a data directory a Tally served', () => {
+  it('is refused with the keys configured only where a Tally made the ledger before', () => {
+    const dataDir = mkdtempSync(join(dir, 'lost-'));
+    const dbPath = join(dataDir, 'tally.db');
+    assert.throws(
+      () => refuseLostLedger(dataDir, dbPath, true, () => true),
+      (error: unknown) =>
+        error instanceof KeyFileError &&
+        /is missing, though a Tally served .* with the keys TALLY_TOKEN_KEYS gives: /.test(error.message),
+    );
+    // A first start stopped before it made the ledger left the lock file alone.
+    assert.doesNotThrow(() => refuseLostLedger(dataDir, dbPath, true, () => false));
+    writeFileSync(dbPath, 'a ledger');
+    assert.doesNotThrow(() => refuseLostLedger(dataDir, dbPath, true, () => true));
   });
 });

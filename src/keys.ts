@@ -86,19 +86,34 @@ export function droppedSigningKey(
  * lock file was there) holds its key file but not the ledger at `dbPath`, or only an empty file
  * there (a copy that failed, a file truncated: SQLite would make it a new database): the ledger
  * was deleted or lost, and a new, empty one would count once more every impression whose tokens
- * those keys open (the claims and billing records went with it). A key file put in a new
+ * those keys open (the claims and billing records went with it). With the keys configured
+ * (`TALLY_TOKEN_KEYS`), `ledgerMadeBefore` is given, and says whether a Tally made this
+ * directory's ledger before: the configured keys open its tokens alike. A key file put in a new
  * directory before its first start is the operator's to use.
  */
-export function refuseLostLedger(dataDir: string, dbPath: string, servedBefore: boolean): void {
+export function refuseLostLedger(
+  dataDir: string,
+  dbPath: string,
+  servedBefore: boolean,
+  ledgerMadeBefore?: () => boolean,
+): void {
   const keyFile = join(dataDir, KEY_FILE);
-  if (!servedBefore || !existsSync(keyFile)) return;
+  const configured = ledgerMadeBefore !== undefined;
+  if (!servedBefore || (!configured && !existsSync(keyFile))) return;
   const ledgerBytes = statSync(dbPath, { throwIfNoEntry: false })?.size;
   if (ledgerBytes !== undefined && ledgerBytes > 0) return;
+  if (configured && !ledgerMadeBefore()) return;
   const what = ledgerBytes === undefined ? 'missing' : 'empty (0 bytes)';
+  const lost = 'the ledger was deleted or lost, and a new one would count again the impressions it counted. ';
+  const restore =
+    'Restore tally.db from a backup (deleting tally.db-wal and tally.db-shm if they are there); ';
   throw new KeyFileError(
-    `${dbPath} is ${what} beside ${keyFile}: the ledger was deleted or lost, and a new one would count again ` +
-      `the impressions it counted. Restore tally.db from a backup (deleting tally.db-wal and tally.db-shm if they ` +
-      `are there); to start an empty ledger instead, move ${KEY_FILE} away too, so that no token sealed before opens`,
+    configured
+      ? `${dbPath} is ${what}, though a Tally served ${dataDir} with the keys TALLY_TOKEN_KEYS gives: ${lost}` +
+          `${restore}to start an empty ledger instead, start it on a new TALLY_DATA_DIR with new keys only in ` +
+          'TALLY_TOKEN_KEYS (or tokenKeys in the configuration file), so that no token sealed before opens'
+      : `${dbPath} is ${what} beside ${keyFile}: ${lost}${restore}to start an empty ledger instead, move ` +
+          `${KEY_FILE} away too, so that no token sealed before opens`,
   );
 }
 

@@ -213,7 +213,12 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   acquired.push(() => lock.release());
   await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
-  refuseLostLedger(config.dataDir, dbPath, servedBefore);
+  refuseLostLedger(
+    config.dataDir,
+    dbPath,
+    servedBefore,
+    config.tokenKeys === undefined ? undefined : () => lock.ledgerRemembered(),
+  );
   // A ledger to create or migrate is, on a thread of its own: this one answers on the held port
   // meanwhile (`/healthz` 200, a liveness probe must not kill a migration taking minutes) and takes
   // a stop signal, which stops the start at the next stop point, the pending migrations all applied.
@@ -232,6 +237,8 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   acquired.push(() => {
     db.close();
   });
+  // A ledger lost from now on is refused at start, even with the token keys configured.
+  lock.rememberLedger();
   /** Why the ledger's file is not where Tally opened it (notices are then refused), if it is not. */
   let ledgerFileProblem: string | undefined;
   acquired.push(

@@ -34,18 +34,41 @@ export class LedgerServedUnmigratedError extends Error {
  * installed, the server not yet restarted) or one still migrating it as it starts, and this throws
  * a {@link LedgerServedUnmigratedError}, changing nothing. A new, empty ledger (schema version 0) is
  * made as the server would make it, but not where a Tally served the directory and its ledger is
- * lost (missing, or an empty file): this throws a `KeyFileError` then, as the server refuses to
+ * lost (missing, or an empty file) beside its key file or configured keys: this throws a `KeyFileError` then, as the server refuses to
  * start there, rather than make a new ledger that the server would then serve.
  */
 export function openCommandLedger(config: Config): Database.Database {
   const dbPath = join(config.dataDir, 'tally.db');
-  refuseLostLedger(config.dataDir, dbPath, existsSync(join(config.dataDir, LOCK_FILE)));
+  refuseLostLedger(
+    config.dataDir,
+    dbPath,
+    existsSync(join(config.dataDir, LOCK_FILE)),
+    config.tokenKeys === undefined ? undefined : () => ledgerMadeBefore(config.dataDir),
+  );
   return openSqlite(dbPath, config.sqliteSynchronous, {
     beforeMigrating: (schemaVersion) => {
       if (schemaVersion > 0 && isServed(config.dataDir))
         throw new LedgerServedUnmigratedError(dbPath, config.dataDir, schemaVersion);
     },
   });
+}
+
+/**
+ * Whether a Tally made the data directory's ledger before, as its lock file remembers; true while
+ * a Tally holds the directory (it has a ledger there). Called only where the lock file is.
+ */
+function ledgerMadeBefore(dataDir: string): boolean {
+  try {
+    const lock = lockDataDir(dataDir);
+    try {
+      return lock.ledgerRemembered();
+    } finally {
+      lock.release();
+    }
+  } catch (error) {
+    if (error instanceof DataDirInUseError) return true;
+    throw error;
+  }
 }
 
 /** Whether a Tally process holds the data directory's lock (the file is never made here). */

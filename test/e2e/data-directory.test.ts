@@ -220,6 +220,35 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('refuses to start, or to create an account, where tally.db is gone or empty and TALLY_TOKEN_KEYS gives the keys that sealed its tokens', async () => {
+    const keys = { TALLY_TOKEN_KEYS: `1:${randomBytes(32).toString('base64')}` };
+    const tally = await startServer(keys);
+    await tally.stop();
+    try {
+      const dbPath = join(tally.dataDir, 'tally.db');
+      for (const name of ['tally.db', 'tally.db-wal', 'tally.db-shm'])
+        rmSync(join(tally.dataDir, name), { force: true });
+      const env = { ...keys, TALLY_DATA_DIR: tally.dataDir, TALLY_HOST: '127.0.0.1' };
+      const served = await runCli(['serve'], { ...env, TALLY_PORT: String(await freePort()) });
+      assert.equal(served.code, 1, served.stdout + served.stderr);
+      assert.match(
+        served.stderr,
+        /^Tally cannot start: .*tally\.db is missing, though a Tally served .* with the keys TALLY_TOKEN_KEYS gives: .*Restore tally\.db from a backup.*\n$/,
+      );
+      assert.equal(existsSync(dbPath), false, 'no empty ledger made in its place');
+      writeFileSync(dbPath, '');
+      const created = await runCli(['create-account', 'Acme'], env);
+      assert.equal(created.code, 1, created.stdout + created.stderr);
+      assert.match(
+        created.stderr,
+        /^Tally cannot run: .*tally\.db is empty \(0 bytes\), though a Tally served .* with the keys TALLY_TOKEN_KEYS gives: .*Restore tally\.db from a backup.*\n$/,
+      );
+      assert.equal(statSync(dbPath).size, 0, 'no new ledger made in its place');
+    } finally {
+      await tally.dispose();
+    }
+  });
+
   it('refuses to create an account where tally.db is gone beside its token key file, making no new ledger a start would serve', async () => {
     const tally = await startServer();
     await tally.stop();

@@ -45,6 +45,29 @@ describe('the data directory lock', () => {
     next.release();
   });
 
+  it('remembers a ledger made in the directory across holders, and in a lock file made in place of a deleted one', async () => {
+    const remembering = mkdtempSync(join(dir, 'remembering-'));
+    const first = lockDataDir(remembering);
+    assert.equal(first.ledgerRemembered(), false);
+    first.rememberLedger();
+    first.release();
+    const second = lockDataDir(remembering, { restored: () => {}, taken: () => {}, unrestored: () => {} });
+    try {
+      assert.equal(second.ledgerRemembered(), true);
+      second.rememberLedger();
+      unlinkSync(join(remembering, 'tally.lock'));
+      await until(() => readdirSync(remembering).includes('tally.lock'));
+    } finally {
+      second.release();
+    }
+    const third = lockDataDir(remembering);
+    try {
+      assert.equal(third.ledgerRemembered(), true);
+    } finally {
+      third.release();
+    }
+  });
+
   it('reports a lock file it cannot use as that error, not as a directory in use by another process', () => {
     const damaged = mkdtempSync(join(dir, 'damaged-'));
     writeFileSync(join(damaged, 'tally.lock'), 'x'.repeat(4096));

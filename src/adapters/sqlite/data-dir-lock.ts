@@ -31,9 +31,16 @@ export class LockFileError extends Error {
 }
 
 /** The data directory, held for as long as this process serves it. */
-interface DataDirLock {
+export interface DataDirLock {
   /** Lets the next Tally process take the directory. */
   release(): void;
+  /**
+   * Whether a Tally made the directory's ledger before (see `rememberLedger`): with its token keys
+   * configured, nothing else in the directory says that its tokens in flight were counted here.
+   */
+  ledgerRemembered(): boolean;
+  /** Records in the lock file that the directory's ledger is made, for every later start. */
+  rememberLedger(): void;
 }
 
 /** What became of a lock file deleted or replaced while its holder runs. */
@@ -66,6 +73,7 @@ export const LOCK_CHECK_INTERVAL_MS = 1000;
 export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock {
   const path = join(dataDir, LOCK_FILE);
   const held = [takeLockFile(path, dataDir)];
+  let remembered = false;
   const timer =
     watch === undefined
       ? undefined
@@ -74,7 +82,10 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
             const file = statSync(path, { throwIfNoEntry: false });
             const latest = held.at(-1);
             if (file !== undefined && file.ino === latest?.inode && file.dev === latest.device) return;
-            held.push(takeLockFile(path, dataDir));
+            const taken = takeLockFile(path, dataDir);
+            held.push(taken);
+            // The lock file made in place of a deleted one remembers the ledger as it did.
+            if (remembered) rememberLedgerIn(taken.db);
             watch.restored();
           } catch (error) {
             if (!(error instanceof DataDirInUseError)) {
@@ -91,7 +102,23 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
       clearInterval(timer);
       for (const { db } of held) db.close();
     },
+    ledgerRemembered: () => {
+      const latest = held.at(-1);
+      return latest !== undefined && latest.db.prepare('SELECT 1 FROM ledger_made').get() !== undefined;
+    },
+    rememberLedger: () => {
+      const latest = held.at(-1);
+      if (latest !== undefined) rememberLedgerIn(latest.db);
+      remembered = true;
+    },
   };
+}
+
+/** Records in the held lock file `db` that the data directory's ledger is made. */
+function rememberLedgerIn(db: Database.Database): void {
+  db.prepare('INSERT INTO ledger_made (made_ms) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM ledger_made)').run(
+    Date.now(),
+  );
 }
 
 /** Creates (or opens) the lock file and takes its exclusive lock. */
@@ -109,7 +136,10 @@ function takeLockFile(
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     // The first write takes the exclusive lock; in this locking mode it is kept until close.
-    db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (since_ms INTEGER); COMMIT');
+    db.exec(
+      'BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (since_ms INTEGER); ' +
+        'CREATE TABLE IF NOT EXISTS ledger_made (made_ms INTEGER); COMMIT',
+    );
     const { ino, dev } = statSync(path);
     return { db, inode: ino, device: dev };
   } catch (error) {
