@@ -46,6 +46,22 @@ describe('replacing a file durably', () => {
     },
   );
 
+  it(
+    'gives a new file its directory’s owner when root makes it (a sudo rotation where the key file was lost), so the service’s user can read it',
+    // Only root can give a file another owner (CI runs as root).
+    { skip: process.getuid?.() === 0 ? false : 'needs root, to give the directory another owner' },
+    () => {
+      const folder = mkdtempSync(join(dir, 'new-owner-'));
+      const serviceUser = { uid: 4321, gid: 4321 };
+      chownSync(folder, serviceUser.uid, serviceUser.gid);
+      const path = join(folder, 'keys.json');
+      replaceFileDurably(path, 'new', 0o600);
+      const { uid, gid } = statSync(path);
+      assert.deepEqual({ uid, gid }, serviceUser);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+    },
+  );
+
   it('leaves the old file whole, and no temporary file, when the write fails (a full disk)', () => {
     const folder = mkdtempSync(join(dir, 'full-'));
     const path = join(folder, 'state.json');

@@ -6,12 +6,12 @@ import { basename, dirname, join } from 'node:path';
  * moment leaves either the old file whole or the new one whole, never a truncated mix: the data
  * goes to a temporary file beside it, is synced, renamed over `path`, and the directory is synced
  * so that the rename itself is on the disk. The new file has the permissions `mode`, and the old
- * one's owner: a command run by root (`sudo tally rotate-token-key`) must not leave the service's
- * user a file it cannot read.
+ * one's owner (its directory's, where there was none): a command run by root (`sudo tally
+ * rotate-token-key`) must not leave the service's user a file it cannot read.
  */
 export function replaceFileDurably(path: string, data: string, mode: number): void {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const owner = ownerOf(path);
+  const owner = ownerOf(path) ?? ownerOf(dirname(path));
   const fd = openSync(temporary, 'w', mode);
   try {
     if (owner !== undefined && process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid);
