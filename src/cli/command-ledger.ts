@@ -34,8 +34,9 @@ export class LedgerServedUnmigratedError extends Error {
  * installed, the server not yet restarted) or one still migrating it as it starts, and this throws
  * a {@link LedgerServedUnmigratedError}, changing nothing. A new, empty ledger (schema version 0) is
  * made as the server would make it, but not where a Tally served the directory and its ledger is
- * lost (missing, or an empty file) beside its key file or configured keys: this throws a `KeyFileError` then, as the server refuses to
- * start there, rather than make a new ledger that the server would then serve.
+ * lost (missing, or an empty file) beside its key file or with the keys configured: this throws
+ * a `KeyFileError` then, as the server refuses to start there, rather than make a new ledger that
+ * the server would then serve.
  */
 export function openCommandLedger(config: Config): Database.Database {
   const dbPath = join(config.dataDir, 'tally.db');

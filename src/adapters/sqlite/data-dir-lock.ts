@@ -31,7 +31,7 @@ export class LockFileError extends Error {
 }
 
 /** The data directory, held for as long as this process serves it. */
-export interface DataDirLock {
+interface DataDirLock {
   /** Lets the next Tally process take the directory. */
   release(): void;
   /**
