@@ -360,7 +360,8 @@ function escapedSurrogates(text: string): string {
 
 /**
  * Reads a JSON request body of at most `maxBytes` as text, unparsed; throws 400/413/415
- * `ApiError`s. `tooLargeFix` is what the 413's message tells the caller to do. The body must be
+ * `ApiError`s. `tooLargeFix` is what the 413's message tells the caller to do. A gzip body (see
+ * `bodyCoding`) is uncompressed first, the limit holding for it uncompressed. The body must be
  * UTF-8: a declared charset other than UTF-8 is refused (415) where it would read otherwise (UTF-16,
  * UTF-32, UTF-7, HZ and ISO-2022 always, others once the body holds a byte beyond ASCII), and so is
  * a body that is not UTF-8 (400), one in UTF-16 or UTF-32 told apart as such; with `badBytes`
