@@ -18,8 +18,5 @@ export function jsonError(text: string): string {
  * System.Text.Json) refuse a lone surrogate escape in the answer that repeats the message.
  */
 export function jsonErrorMessage(error: unknown): string {
-  return (error as Error).message.replace(LONE_SURROGATE, '\uFFFD');
+  return (error as Error).message.toWellFormed();
 }
-
-/** Half of a character of two UTF-16 units, without its other half. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
