@@ -306,12 +306,15 @@ type Enclose = (
 const CDATA_START = '<![cdata[';
 
 /** A tag's name: a letter, then anything up to HTML's white space, `/` or `>`. */
-const TAG_NAME = /[a-z][^\t\n\f\r />]*/y;
+const TAG_NAME = /[A-Za-z][^\t\n\f\r />]*/y;
 
-/** The name of the tag whose name begins at `from` (after `<` or `</`), if a letter begins it. */
-function tagName(lower: string, from: number): string | undefined {
+/**
+ * The name of the tag whose name begins at `from` (after `<` or `</`) in `markup`, as written (in
+ * the case of `markup`, lower-cased or not), if a letter begins it.
+ */
+function tagName(markup: string, from: number): string | undefined {
   TAG_NAME.lastIndex = from;
-  return TAG_NAME.exec(lower)?.[0];
+  return TAG_NAME.exec(markup)?.[0];
 }
 
 /** What ends a comment: `-->`, or `--!>`. */
@@ -438,16 +441,12 @@ export function isHtmlStartTag(html: string, region: HtmlRegion, name: string): 
 export function startTagAttributes(html: string, start: number): TagAttribute[] {
   // Where the tag and its attributes end does not depend on case: the tag is read as written and
   // only what it names lower-cased, not the whole markup for each tag.
-  TAG_NAME_ANY_CASE.lastIndex = start + 1;
-  const name = TAG_NAME_ANY_CASE.exec(html)?.[0] ?? '';
+  const name = tagName(html, start + 1) ?? '';
   return startTagEnd(html, start + 1 + name.length).attributes.map((attribute) => ({
     name: lowerCaseAscii(attribute.name),
     value: lowerCaseAscii(attribute.value),
   }));
 }
-
-/** {@link TAG_NAME} in markup not lower-cased. */
-const TAG_NAME_ANY_CASE = /[A-Za-z][^\t\n\f\r />]*/y;
 
 /** The characters HTML reads as white space between attributes (not U+00A0 and the like). */
 const HTML_SPACE = /[\t\n\f\r ]/;
