@@ -6,6 +6,7 @@
  */
 
 import { cutAt } from '../lib/shown.js';
+import { jsonStringEnd } from './json-members.js';
 
 /** An object or array open at the point the scan has reached. */
 type Frame =
@@ -57,7 +58,7 @@ export function* eachDuplicateMember(json: string): Generator<DuplicateMember> {
     const top = frames.at(-1);
     switch (match[0]) {
       case '"': {
-        const end = stringEnd(json, match.index);
+        const end = jsonStringEnd(json, match.index) ?? json.length;
         structure.lastIndex = end;
         if (top?.kind !== 'object' || !top.expectingName) break;
         const quoted = json.slice(match.index, end);
@@ -82,16 +83,6 @@ export function* eachDuplicateMember(json: string): Generator<DuplicateMember> {
         frames.pop();
     }
   }
-}
-
-/** The index after the string whose opening quote is at `at`: the next quote no backslash escapes. */
-function stringEnd(json: string, at: number): number {
-  for (let quote = json.indexOf('"', at + 1); quote !== -1; quote = json.indexOf('"', quote + 1)) {
-    let backslashes = 0;
-    while (json.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes += 1;
-    if (backslashes % 2 === 0) return quote + 1;
-  }
-  return json.length;
 }
 
 /** A member name as a path writes it: `.name` when it is an identifier, else `["name"]`. */

@@ -45,14 +45,25 @@ export function skipSpace(text: string, at: number): number {
   return end;
 }
 
-/** The index after the string whose opening quote is at `at`. */
-function stringEnd(text: string, at: number): number {
-  for (let end = at + 1; end < text.length; end++) {
-    const char = text.charAt(end);
-    if (char === '\\') end++;
-    else if (char === '"') return end + 1;
+/**
+ * The index after the closing quote of the JSON string whose opening quote is at `at` in `text`:
+ * the next quote no backslash escapes (found by `indexOf`, each run of backslashes before a quote
+ * counted once); `undefined` when the string never closes.
+ */
+export function jsonStringEnd(text: string, at: number): number | undefined {
+  for (let quote = text.indexOf('"', at + 1); quote !== -1; quote = text.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes += 1;
+    if (backslashes % 2 === 0) return quote + 1;
   }
-  return text.length;
+  return undefined;
+}
+
+const BACKSLASH = 0x5c;
+
+/** The index after the string whose opening quote is at `at`, or the text's end when it never closes. */
+function stringEnd(text: string, at: number): number {
+  return jsonStringEnd(text, at) ?? text.length;
 }
 
 /** The index after the value that begins at `at`: a string, an object or array, or a literal. */

@@ -11,6 +11,7 @@
 import { escapeHtml } from './html.js';
 import type { HtmlRegion } from './html-regions.js';
 import { htmlRegions } from './html-regions.js';
+import { jsonStringEnd } from './json-members.js';
 
 /** The language of a win's markup: banner HTML, VAST XML, native JSON. */
 export type MarkupLanguage = 'html' | 'xml' | 'json';
@@ -174,9 +175,6 @@ const NESTED_MARKUP: ReadonlyMap<string, MarkupLanguage> = new Map([
   ['jstracker', 'html'],
   ['vasttag', 'xml'],
 ]);
-const BACKSLASH = 0x5c;
-const QUOTE = 0x22;
-
 /**
  * The JSON strings of `text` in order, each from its opening quote to just after its closing one.
  * A string never closed ends the reading: every quote after it stands inside it (escaped), and
@@ -190,16 +188,6 @@ function* jsonStrings(text: string): Generator<{ start: number; end: number }> {
     yield { start, end };
     start = text.indexOf('"', end);
   }
-}
-
-/** The index after the closing quote of the string whose opening quote is at `at`, if it closes. */
-function jsonStringEnd(text: string, at: number): number | undefined {
-  for (let index = at + 1; index < text.length; index++) {
-    const char = text.charCodeAt(index);
-    if (char === BACKSLASH) index++;
-    else if (char === QUOTE) return index + 1;
-  }
-  return undefined;
 }
 
 /** What lies between a member's name and its value: a colon and white space. */
