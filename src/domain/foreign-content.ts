@@ -1,3 +1,5 @@
+import { InnermostByName } from './innermost-by-name.js';
+
 /**
  * HTML start tags that end SVG or MathML content: the reader closes the foreign elements open and
  * reads the tag as HTML (`<font>` only with a `color`, `face` or `size` attribute).
@@ -105,11 +107,8 @@ function isSpecial(element: OpenElement): boolean {
  */
 export class ForeignContent {
   private readonly open: OpenEntry[] = [];
-  /**
-   * The elements opened, by name, in the order opened: the last of a name still open is its
-   * innermost (those closed since are dropped as they are met).
-   */
-  private readonly opened = new Map<string, OpenEntry[]>();
+  /** Where each name stands among the elements open. */
+  private readonly byName = new InnermostByName();
 
   /** Whether the markup read so far leaves the reader in SVG or MathML content. */
   get inside(): boolean {
@@ -214,9 +213,7 @@ export class ForeignContent {
       specialBelow: isSpecial(element) ? at : (below?.specialBelow ?? -1),
     };
     this.open.push(entry);
-    const named = this.opened.get(element.name);
-    if (named === undefined) this.opened.set(element.name, [entry]);
-    else named.push(entry);
+    this.byName.opened(element.name, at);
   }
 
   /** Closes the SVG or MathML content the reader stands in, down to the element around it. */
@@ -227,12 +224,8 @@ export class ForeignContent {
 
   /** The innermost open element named `name`, if any. */
   private innermostNamed(name: string): OpenEntry | undefined {
-    const named = this.opened.get(name);
-    for (let last = named?.at(-1); named !== undefined && last !== undefined; last = named.at(-1)) {
-      if (this.open[last.at] === last) return last;
-      named.pop();
-    }
-    return undefined;
+    const at = this.byName.innermost(name, (index) => this.open[index]?.name);
+    return at === undefined ? undefined : this.open[at];
   }
 
   /** The foreign element a start tag in foreign content opens. */

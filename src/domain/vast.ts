@@ -8,6 +8,7 @@
  * instrumented only when it can be done safely — see {@link instrumentVast}.
  */
 import { XMLValidator } from 'fast-xml-parser';
+import { InnermostByName } from './innermost-by-name.js';
 import { cdataSection } from './markup-escape.js';
 import { cutAt } from '../lib/shown.js';
 
@@ -503,30 +504,21 @@ function isAdOfDocument(path: readonly string[]): boolean {
  */
 class OpenPath {
   readonly names: string[] = [];
-  /** Where each name was opened, in the order opened (those closed since dropped as they are met). */
-  private readonly openedAt = new Map<string, number[]>();
+  private readonly index = new InnermostByName();
 
   get length(): number {
     return this.names.length;
   }
 
   push(name: string): void {
-    const indices = this.openedAt.get(name);
-    if (indices === undefined) this.openedAt.set(name, [this.names.length]);
-    else indices.push(this.names.length);
+    this.index.opened(name, this.names.length);
     this.names.push(name);
   }
 
   /** Closes the innermost open element of that name, and every element inside it; else nothing. */
   close(qualifiedName: string): void {
-    const name = localName(qualifiedName);
-    const indices = this.openedAt.get(name);
-    for (let at = indices?.pop(); at !== undefined; at = indices?.pop()) {
-      if (at < this.names.length && this.names[at] === name) {
-        this.names.length = at;
-        return;
-      }
-    }
+    const at = this.index.innermost(localName(qualifiedName), (index) => this.names[index]);
+    if (at !== undefined) this.names.length = at;
   }
 }
 
