@@ -394,6 +394,35 @@ describe('the report thread', () => {
     }));
 });
 
+describe('reads asked again while they wait', () => {
+  it('reads once a report or a page of billing records asked again while it waits (a caller that gave up asks again), answering each caller with that read, and every other read on its own', () =>
+    withReportThread('again.db', async (ledger, thread) => {
+      const report = { query, output: 'json' as const, maxRows: 1000, hiddenMetrics: [], warnings: [] };
+      const page = { accountId: 1, limit: 10 };
+      // The first read has begun on the thread; those after it wait their turn.
+      const running = thread.report(report);
+      const reports = [thread.report(report), thread.report({ ...report })];
+      const csv = thread.report({ ...report, output: 'csv' });
+      const pages = [thread.billingRecords(page), thread.billingRecords({ ...page })];
+      const otherPage = thread.billingRecords({ ...page, limit: 1 });
+      const [first, second] = await Promise.all(reports);
+      assert.equal(first, second, 'one read answers both callers');
+      assert.notEqual(await running, first, 'a read already begun is not shared with one asked after it');
+      const rowsOf = (body: Uint8Array | undefined) =>
+        (JSON.parse(Buffer.from(body ?? new Uint8Array()).toString('utf8')) as { rows: ReportRow[] }).rows;
+      assert.deepEqual(rowsOf(first), ledger.report(query));
+      assert.deepEqual(rowsOf(await running), ledger.report(query));
+      assert.match(Buffer.from(await csv).toString('utf8'), /^hour,outcome,reason,events,/);
+      const [firstPage, secondPage] = await Promise.all(pages);
+      assert.equal(firstPage, secondPage, 'one read answers both callers');
+      assert.deepEqual(
+        firstPage?.records.map((record) => record.auctionId),
+        ['a', 'a'],
+      );
+      assert.equal((await otherPage).records.length, 1);
+    }));
+});
+
 describe('a report larger than the report thread can hold', () => {
   it('is refused as REPORT_TOO_LARGE, saying to narrow it, rather than as a failure worth retrying', () => {
     const dbPath = join(dir, 'seats.db');
