@@ -7,6 +7,7 @@ import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { CHROME } from '../support/user-agents.js';
+import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
 const WINS = 1500;
 const WORKERS = 24;
@@ -27,7 +28,7 @@ after(async () => {
 });
 
 describe('a crash while notices are being fired', () => {
-  it('loses no answered notice, counts none twice, and sends the pending burls after the restart', async () => {
+  it('loses no answered notice, counts none twice, and sends the pending burls after the restart, its report and billing records holding each counted impression once', async () => {
     const wins = Array.from({ length: WINS }, (_, index) => ({
       request: { id: `crash-${index}`, imp: [{ id: '1', banner: {} }], site: {} },
       seat: 'seat-crash',
@@ -164,5 +165,51 @@ describe('a crash while notices are being fired', () => {
     } finally {
       counted.close();
     }
+
+    // Read over HTTP from the restarted server, the report and the billing records hold each
+    // impression counted before the crash once, at its price, and each notice fired again after
+    // it as a duplicate: the hourly rollups were written with the events, in their transaction.
+    const hourMs = hourStartMs(Date.now());
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const window = { from: iso(hourMs - 2 * HOUR_MS), to: iso(hourMs + HOUR_MS) };
+    const report = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/reports?from=${window.from}&to=${window.to}&groupBy=outcome,reason,currency`,
+    );
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.deepEqual(
+      report.body.rows.map((row: any) => [
+        row.outcome,
+        row.reason,
+        row.currency,
+        row.events,
+        row.priceMicros,
+      ]),
+      [
+        ['counted', '', 'USD', countedAtCrash.size, countedAtCrash.size * 500_000],
+        ['not_counted', 'duplicate', '', answered.size, 0],
+      ],
+    );
+    const recorded: string[] = [];
+    let after = '';
+    for (;;) {
+      const page = await api(
+        tally,
+        tally.adminKey,
+        'GET',
+        `/v1/billing-records?servedFrom=${window.from}&servedTo=${window.to}&limit=1000${after}`,
+      );
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      for (const record of page.body.records) {
+        assert.equal(record.priceMicros, 500_000);
+        recorded.push(record.auctionId);
+      }
+      if (page.body.next === null) break;
+      after = `&after=${page.body.next}`;
+    }
+    assert.equal(recorded.length, countedAtCrash.size, 'one billing record per impression counted');
+    assert.deepEqual(new Set(recorded), countedAtCrash);
   });
 });
