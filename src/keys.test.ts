@@ -1,5 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -167,6 +180,54 @@ describe('the token key ring', () => {
     );
   });
 
+  it('keeps the key a first start made and the one a rotation added, whichever of two processes writes first', async () => {
+    // Two processes, each taking a data directory's name a line on stdin, sent to both at once:
+    // one starts as a server does (its first start makes the key file), the other rotates.
+    const template = join(dir, 'race-template.db');
+    openSqlite(template).close();
+    const script = (work: string) =>
+      `import { createInterface } from 'node:readline';
+      import { join } from 'node:path';
+      import { loadKeyRing, rotateKeyFile } from ${JSON.stringify(new URL('./keys.ts', import.meta.url).href)};
+      import { openSqlite } from ${JSON.stringify(new URL('./adapters/sqlite/database.ts', import.meta.url).href)};
+      import { sqliteKeyFileMemory } from ${JSON.stringify(new URL('./adapters/sqlite/key-file-memory.ts', import.meta.url).href)};
+      console.log('ready');
+      for await (const dataDir of createInterface({ input: process.stdin })) { ${work} }`;
+    const starting = keyProcess(
+      script(`const db = openSqlite(join(dataDir, 'tally.db'));
+        const ring = loadKeyRing(dataDir, undefined, sqliteKeyFileMemory(db));
+        db.close();
+        console.log(JSON.stringify([ring.signingKeyId, ring.keys.get(ring.signingKeyId).toString('base64')]));`),
+    );
+    const rotating = keyProcess(script('console.log(JSON.stringify([rotateKeyFile(dataDir)]));'));
+    try {
+      await Promise.all([starting.next(), rotating.next()]);
+      for (let round = 0; round < 200; round++) {
+        const dataDir = mkdtempSync(join(dir, 'race-'));
+        copyFileSync(template, join(dataDir, 'tally.db'));
+        starting.child.stdin.write(`${dataDir}\n`);
+        rotating.child.stdin.write(`${dataDir}\n`);
+        const [started, rotated] = await Promise.all([starting.next(), rotating.next()]);
+        const [signingId, signingKey] = JSON.parse(started) as [number, string];
+        const [rotatedId] = JSON.parse(rotated) as [number];
+        const listed = (
+          JSON.parse(readFileSync(join(dataDir, 'token-keys.json'), 'utf8')) as {
+            keys: { id: number; key: string }[];
+          }
+        ).keys;
+        assert.deepEqual(
+          listed.filter((entry) => entry.id === signingId).map((entry) => entry.key),
+          [signingKey],
+          `round ${round}: the key the start signs with is in the file`,
+        );
+        assert.equal(listed.at(-1)?.id, rotatedId, `round ${round}: the key the rotation added signs next`);
+      }
+    } finally {
+      starting.child.kill();
+      rotating.child.kill();
+    }
+  });
+
   it('writes the key file readable and writable by its owner only', () => {
     const dataDir = mkdtempSync(join(dir, 'mode-'));
     loadKeyRing(dataDir, undefined, ledgerMemory());
@@ -289,3 +350,22 @@ describe('a ledger lost from a data directory a Tally served', () => {
     assert.doesNotThrow(() => refuseLostLedger(dataDir, dbPath, true, () => true));
   });
 });
+
+/** A child process running `script` (TypeScript, through tsx), and the next line it prints. */
+function keyProcess(script: string): { child: ChildProcessWithoutNullStreams; next(): Promise<string> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = once(child, 'exit').then(() => {
+    throw new Error(`the key process exited: ${stderr}`);
+  });
+  return {
+    child,
+    next: async () => {
+      const line = await Promise.race([lines.next(), exited]);
+      if (line.done === true) throw new Error(`the key process ended: ${stderr}`);
+      return line.value;
+    },
+  };
+}

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
 import { generateKey, KEY_BYTES, MAX_KEY_ID } from './domain/token.js';
-import { replaceFileDurably } from './lib/durable-file.js';
+import { createFileDurably, replaceFileDurably } from './lib/durable-file.js';
 import { errorCode } from './lib/error-code.js';
 import { decodeBase64 } from './lib/strict-base64.js';
 
@@ -122,14 +122,15 @@ export function refuseLostLedger(
  * Answers the new key's id: the one after the highest listed, else (past 255) the lowest not
  * listed; throws a {@link KeyFileError} when every id is listed. Without a key file (a directory
  * not yet served, or whose file was lost) it makes one holding a single fresh key, as a first
- * start does, and answers its id.
+ * start does, and answers its id. A first start making the file meanwhile keeps its key: the file
+ * is made only where there is none (see `createFileDurably`), and read again where there is one.
  */
 export function rotateKeyFile(dataDir: string): number {
   const path = join(dataDir, KEY_FILE);
-  const made = !existsSync(path);
-  const entries = readOrCreate(path);
-  const signing = entries.at(-1);
-  if (made && signing !== undefined) return signing.id;
+  const made = [{ id: 1, key: generateKey() }];
+  // Where another process (a first start) made the file meanwhile, its key is kept and one added.
+  if (!existsSync(path) && createKeyFile(path, made, 'then rotate again')) return 1;
+  const entries = readKeyFile(path);
   const id = newKeyId(path, new Set(entries.map((entry) => entry.id)));
   entries.push({ id, key: generateKey() });
   try {
@@ -168,15 +169,26 @@ function keyFileEntries(path: string, memory: KeyFileMemory): { id: number; key:
 }
 
 function readOrCreate(path: string): { id: number; key: Buffer }[] {
-  if (!existsSync(path)) {
-    const entries = [{ id: 1, key: generateKey() }];
-    try {
-      write(path, entries);
-    } catch (error) {
-      throw unwritableKeyFile(path, error, 'then start again');
-    }
-    return entries;
+  const made = [{ id: 1, key: generateKey() }];
+  // Where another process (a rotation) made the file meanwhile, its keys are read.
+  if (!existsSync(path) && createKeyFile(path, made, 'then start again')) return made;
+  return readKeyFile(path);
+}
+
+/**
+ * Makes the key file holding `entries` where there is none, and answers whether it did: false
+ * when another process made one first (a first start and a rotation side by side), whose keys the
+ * caller reads then, as replacing them would lose the key that process signs with or added.
+ */
+function createKeyFile(path: string, entries: { id: number; key: Buffer }[], then: string): boolean {
+  try {
+    return createFileDurably(path, keyFileText(entries), 0o600);
+  } catch (error) {
+    throw unwritableKeyFile(path, error, then);
   }
+}
+
+function readKeyFile(path: string): { id: number; key: Buffer }[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -278,10 +290,15 @@ function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[]
  * the page cache (a power cut after the first start) would leave none of their notices able to count.
  */
 function write(path: string, entries: { id: number; key: Buffer }[]): void {
+  replaceFileDurably(path, keyFileText(entries), 0o600);
+}
+
+/** The key file holding `entries`, as Tally writes it. */
+function keyFileText(entries: { id: number; key: Buffer }[]): string {
   const text = JSON.stringify(
     { keys: entries.map((entry) => ({ id: entry.id, key: entry.key.toString('base64') })) },
     null,
     2,
   );
-  replaceFileDurably(path, `${text}\n`, 0o600);
+  return `${text}\n`;
 }
