@@ -11,7 +11,7 @@ import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
 import { SqliteAccountStore } from './adapters/sqlite/accounts.js';
 import { SqliteCatalogStore } from './adapters/sqlite/catalog.js';
-import { LOCK_FILE, lockDataDir } from './adapters/sqlite/data-dir-lock.js';
+import { LOCK_FILE, lockDataDirWhenFree } from './adapters/sqlite/data-dir-lock.js';
 import { watchLedgerFile } from './adapters/sqlite/ledger-file-watch.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
@@ -201,7 +201,8 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   let stopForLock: (why: string) => void = () => {};
   const logUnrestoredLock = throttledErrorLog(log, 'data_dir_lock_unrestored', 60_000);
   const mustStop = new Promise<string>((resolve) => (stopForLock = resolve));
-  const lock = lockDataDir(config.dataDir, {
+  // A command holding the lock for a moment (see `LOCK_WAIT_MS`) is waited for.
+  const lock = await lockDataDirWhenFree(config.dataDir, {
     restored: () =>
       log.warn('data_dir_lock_restored', { note: 'tally.lock was deleted or replaced: a new one is held' }),
     taken: (error) => {

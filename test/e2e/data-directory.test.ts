@@ -20,7 +20,17 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { migrateAsNewerTally } from '../support/newer-schema.js';
-import { api, freePort, runCli, serveOnFreePort, startServer, tallyEnv } from '../support/server.js';
+import {
+  acceptsConnections,
+  api,
+  freePort,
+  runCli,
+  serveOnFreePort,
+  spawnServe,
+  startServer,
+  tallyEnv,
+  untilReady,
+} from '../support/server.js';
 import type { ServeProcess, TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
@@ -36,6 +46,32 @@ async function serve(dataDir: string) {
 }
 
 describe('a data directory Tally must not damage', () => {
+  it('waits, as it starts, for the moment a command holds the lock of its data directory, then serves, rather than exit 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-lock-moment-'));
+    // As a command holds it to see whether a Tally serves the directory, held longer here.
+    const command = lockDataDir(dataDir);
+    let commandHolds = true;
+    const port = await freePort();
+    const running = spawnServe(dataDir, port, {});
+    try {
+      // The port is taken before the directory is locked: the server is at the lock, or about to be.
+      while (!(await acceptsConnections(port))) {
+        assert.equal(running.child.exitCode, null, running.output());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      command.release();
+      commandHolds = false;
+      await untilReady(running, `http://127.0.0.1:${port}`);
+      assert.doesNotMatch(running.stderr(), /another Tally process is using the data directory/);
+    } finally {
+      if (commandHolds) command.release();
+      running.child.kill('SIGKILL');
+      if (running.child.exitCode === null) await once(running.child, 'exit');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('holds its data directory when its tally.lock is deleted, refusing a second server, and stops (exit 1) when another takes it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-lock-deleted-'));
     let running: ServeProcess | undefined;

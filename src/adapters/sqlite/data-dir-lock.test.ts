@@ -12,7 +12,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DataDirInUseError, LOCK_CHECK_INTERVAL_MS, lockDataDir } from './data-dir-lock.js';
+import {
+  DataDirInUseError,
+  LOCK_CHECK_INTERVAL_MS,
+  lockDataDir,
+  lockDataDirWhenFree,
+} from './data-dir-lock.js';
 
 /** Resolves once `condition` holds, checking every 20 ms; rejects after `timeoutMs`. */
 async function until(condition: () => boolean, timeoutMs = 5 * LOCK_CHECK_INTERVAL_MS): Promise<void> {
@@ -43,6 +48,18 @@ describe('the data directory lock', () => {
     }
     const next = lockDataDir(dir);
     next.release();
+  });
+
+  it('waits for a lock held a moment and takes it once let go, but refuses one still held when the wait is over', async () => {
+    const waitDir = mkdtempSync(join(dir, 'wait-'));
+    const moment = lockDataDir(waitDir);
+    setTimeout(() => moment.release(), 100);
+    const taken = await lockDataDirWhenFree(waitDir, undefined, 5000);
+    try {
+      await assert.rejects(lockDataDirWhenFree(waitDir, undefined, 200), DataDirInUseError);
+    } finally {
+      taken.release();
+    }
   });
 
   it('remembers a ledger made in the directory across holders, and in a lock file made in place of a deleted one', async () => {

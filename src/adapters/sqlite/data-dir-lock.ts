@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../../lib/error-code.js';
 import { asDatabaseFileError } from './database.js';
 
@@ -112,6 +113,39 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
       remembered = true;
     },
   };
+}
+
+/**
+ * How long a starting server waits for the data directory's lock another process holds: a command
+ * (`create-account`, `replay-dead`…) meeting a ledger to migrate takes it for a moment to see
+ * whether a Tally serves the directory, and a server starting then must not exit for it. A server
+ * that holds it holds it for good: a second one is refused once this has passed.
+ */
+export const LOCK_WAIT_MS = 2000;
+
+/** The longest wait between two tries of {@link lockDataDirWhenFree}. */
+const LOCK_RETRY_MAX_DELAY_MS = 50;
+
+/**
+ * {@link lockDataDir}, tried again on a timer while another process holds the lock, up to
+ * `waitMs`; the event loop runs meanwhile (the port held at start answers `/healthz`). Throws the
+ * {@link DataDirInUseError} of the last try once `waitMs` has passed.
+ */
+export async function lockDataDirWhenFree(
+  dataDir: string,
+  watch?: LockFileWatch,
+  waitMs = LOCK_WAIT_MS,
+): Promise<DataDirLock> {
+  const startedMs = performance.now();
+  for (let delayMs = 2; ; delayMs = Math.min(delayMs * 2, LOCK_RETRY_MAX_DELAY_MS)) {
+    try {
+      return lockDataDir(dataDir, watch);
+    } catch (error) {
+      const waitedMs = performance.now() - startedMs;
+      if (!(error instanceof DataDirInUseError) || waitedMs >= waitMs) throw error;
+      await sleep(Math.min(delayMs, waitMs - waitedMs));
+    }
+  }
 }
 
 /** Records in the held lock file `db` that the data directory's ledger is made. */
