@@ -62,6 +62,7 @@ import type { TrackerDeps } from './hot/trackers.js';
 import { HIT_METHODS, sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
+import { makeDataFilesPrivate } from './data-file-modes.js';
 import type { BatchRecorder } from './ports/recorder.js';
 import { threadKeys } from './thread-keys.js';
 import {
@@ -220,6 +221,19 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     servedBefore,
     config.tokenKeys === undefined ? undefined : () => lock.ledgerRemembered(),
   );
+  // Before the ledger is opened: SQLite makes its WAL with the permissions of tally.db.
+  for (const file of makeDataFilesPrivate(config.dataDir)) {
+    if ('toMode' in file)
+      log.warn('data_file_mode_tightened', {
+        ...file,
+        note: 'other users could read or write it (restored or copied under another umask): Tally keeps its data files to its own user, as it makes them',
+      });
+    else
+      log.warn('data_file_mode_open', {
+        ...file,
+        note: 'other users can read or write it, and this process may not change that: make it private to the user Tally runs as (chown, chmod 600)',
+      });
+  }
   // A ledger to create or migrate is, on a thread of its own: this one answers on the held port
   // meanwhile (`/healthz` 200, a liveness probe must not kill a migration taking minutes) and takes
   // a stop signal, which stops the start at the next stop point, the pending migrations all applied.

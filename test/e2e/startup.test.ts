@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -154,6 +154,53 @@ describe('starting Tally', () => {
     } finally {
       serve?.child.kill('SIGKILL');
       rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('makes a ledger and key file restored readable by every user private to its own user again as it starts, saying so in its log', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-restored-modes-'));
+    let serve: ServeProcess | undefined;
+    try {
+      const env = { TALLY_ADMIN_KEY: 'modes-admin-key-0123456' };
+      const first = (await serveOnFreePort(dataDir, env)).serve;
+      const stopped = once(first.child, 'exit');
+      first.child.kill('SIGTERM');
+      assert.deepEqual(await stopped, [0, null], first.output());
+      // As `cp` leaves a copy of a backup made readable by every user (umask 022).
+      for (const name of ['tally.db', 'token-keys.json']) chmodSync(join(dataDir, name), 0o644);
+      ({ serve } = await serveOnFreePort(dataDir, env));
+      const modes = readdirSync(dataDir).map((name) => [
+        name,
+        (statSync(join(dataDir, name)).mode & 0o777).toString(8),
+      ]);
+      assert.deepEqual(
+        modes
+          .filter(([name]) => name === 'tally.db-wal' || name === 'tally.db-shm')
+          .map(([name]) => name)
+          .sort(),
+        ['tally.db-shm', 'tally.db-wal'],
+      );
+      for (const [name, mode] of modes) assert.equal(mode, '600', name);
+      const tightened = serve
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes('"event":"data_file_mode_tightened"'))
+        .map((line) => {
+          const { level, path, fromMode, toMode } = JSON.parse(line) as Record<string, unknown>;
+          return { level, path, fromMode, toMode };
+        });
+      assert.deepEqual(
+        tightened,
+        ['tally.db', 'token-keys.json'].map((name) => ({
+          level: 'warn',
+          path: join(dataDir, name),
+          fromMode: '644',
+          toMode: '600',
+        })),
+      );
+    } finally {
+      serve?.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { chmodSync } from 'node:fs';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 
 /**
@@ -39,4 +40,6 @@ export function ledgerToMigrate(path: string, rollupRows: number): void {
   } finally {
     db.close();
   }
+  // Private, as that Tally made it: a start then logs only its migration (see `makeDataFilesPrivate`).
+  chmodSync(path, 0o600);
 }

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { makeDataFilesPrivate } from './data-file-modes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tally-data-file-modes-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The permission bits of the file at `path`, in octal. */
+function modeOf(path: string): string {
+  return (statSync(path).mode & 0o777).toString(8);
+}
+
+describe("the data files' permissions", () => {
+  it('takes from the data files what other users may do, leaving private ones and other files as they are', () => {
+    const dataDir = mkdtempSync(join(dir, 'open-'));
+    const modes: Record<string, number> = {
+      'tally.db': 0o644,
+      'tally.db-wal': 0o666,
+      'token-keys.json': 0o640,
+      'tally.lock': 0o600,
+      'notes.txt': 0o644,
+    };
+    for (const [name, mode] of Object.entries(modes)) {
+      writeFileSync(join(dataDir, name), '');
+      chmodSync(join(dataDir, name), mode);
+    }
+    assert.deepEqual(makeDataFilesPrivate(dataDir), [
+      { path: join(dataDir, 'tally.db'), fromMode: '644', toMode: '600' },
+      { path: join(dataDir, 'tally.db-wal'), fromMode: '666', toMode: '600' },
+      { path: join(dataDir, 'token-keys.json'), fromMode: '640', toMode: '600' },
+    ]);
+    assert.deepEqual(
+      Object.keys(modes).map((name) => [name, modeOf(join(dataDir, name))]),
+      [
+        ['tally.db', '600'],
+        ['tally.db-wal', '600'],
+        ['token-keys.json', '600'],
+        ['tally.lock', '600'],
+        ['notes.txt', '644'],
+      ],
+    );
+    assert.deepEqual(makeDataFilesPrivate(dataDir), []);
+  });
+
+  it(
+    'says which file it may not change (another user’s), leaving it as it was',
+    { skip: process.getuid?.() !== 0 && 'needs root, to run as another user' },
+    () => {
+      const dataDir = mkdtempSync(join(dir, 'foreign-'));
+      chmodSync(dir, 0o755);
+      chmodSync(dataDir, 0o777);
+      writeFileSync(join(dataDir, 'tally.db'), '');
+      chmodSync(join(dataDir, 'tally.db'), 0o644);
+      // Root's file, seen by the unprivileged user `nobody`, which may not change its permissions.
+      const script = `import { makeDataFilesPrivate } from ${JSON.stringify(new URL('./data-file-modes.ts', import.meta.url).href)};
+        console.log(JSON.stringify(makeDataFilesPrivate(${JSON.stringify(dataDir)})));`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        uid: 65534,
+        gid: 65534,
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const [found] = JSON.parse(run.stdout) as { path: string; mode: string; error: string }[];
+      assert.deepEqual(found && { path: found.path, mode: found.mode }, {
+        path: join(dataDir, 'tally.db'),
+        mode: '644',
+      });
+      assert.match(found?.error ?? '', /EPERM/);
+      assert.equal(modeOf(join(dataDir, 'tally.db')), '644');
+    },
+  );
+});

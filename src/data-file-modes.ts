@@ -1,0 +1,44 @@
+import { chmodSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The files Tally keeps in its data directory: the ledger, its write-ahead log and shared memory
+ * (which SQLite makes with the ledger's permissions), the token keys and the lock.
+ */
+const DATA_FILES = ['tally.db', 'tally.db-wal', 'tally.db-shm', 'token-keys.json', 'tally.lock'];
+
+/** The permission bits that let users other than the owner read or write a file. */
+const OTHER_USERS_BITS = 0o077;
+
+/** A data file found readable or writable by other users, and what became of it. */
+export type OpenDataFile =
+  /** Made its owner's alone: `fromMode` and `toMode` are octal, `644` and `600`. */
+  | { path: string; fromMode: string; toMode: string }
+  /** Left as it was, as this process may not change it (another user's file): `error` says why. */
+  | { path: string; mode: string; error: string };
+
+/**
+ * Makes the data files in `dataDir` that other users may read or write (a `tally.db` restored by
+ * `cp` from a copy made under the usual umask, 022, is `644`) readable and writable by their owner
+ * alone, as Tally makes them: they hold API key hashes, devices' addresses and User-Agents, the
+ * DSPs' burls, and the keys that seal notice tokens (whoever reads them can forge a notice).
+ * Called before the ledger is opened, so that the WAL and shared memory SQLite makes beside it take
+ * its permissions as tightened. Answers each file found open, and what became of it.
+ */
+export function makeDataFilesPrivate(dataDir: string): OpenDataFile[] {
+  const found: OpenDataFile[] = [];
+  for (const name of DATA_FILES) {
+    const path = join(dataDir, name);
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (stats?.isFile() !== true || (stats.mode & OTHER_USERS_BITS) === 0) continue;
+    const mode = stats.mode & 0o777;
+    const tightened = mode & ~OTHER_USERS_BITS;
+    try {
+      chmodSync(path, tightened);
+      found.push({ path, fromMode: mode.toString(8), toMode: tightened.toString(8) });
+    } catch (error) {
+      found.push({ path, mode: mode.toString(8), error: String(error) });
+    }
+  }
+  return found;
+}
