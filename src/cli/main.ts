@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { asDatabaseFileError, DatabaseFileError, SchemaTooNewError } from '../adapters/sqlite/database.js';
@@ -298,20 +297,20 @@ async function serve(config: Config): Promise<number> {
 
 /**
  * Runs `run` on the ledger in the configured data directory, its accounts and its path, and
- * returns the exit code `run` returns; refuses (exit 1) when there is no ledger there, rather than
- * create an empty one in a mistyped directory and report that nothing was done.
+ * returns the exit code `run` returns; refuses (exit 1) when there is no data directory or no
+ * ledger there (see `missingDataDir`), rather than create an empty one in a mistyped directory and
+ * report that nothing was done.
  */
 async function withLedger(
   config: Config,
   run: (ledger: SqliteLedger, accounts: AccountStore, dbPath: string) => Promise<number>,
 ): Promise<number> {
-  const path = join(config.dataDir, 'tally.db');
-  if (!existsSync(path)) {
-    process.stderr.write(
-      `Tally has no ledger at ${path}: set TALLY_DATA_DIR to the data directory the server runs on\n`,
-    );
+  const missing = missingDataDir(config, { ledger: true });
+  if (missing !== undefined) {
+    process.stderr.write(missing);
     return 1;
   }
+  const path = join(config.dataDir, 'tally.db');
   const db = openCommandLedger(config);
   const ledger = new SqliteLedger(db);
   try {

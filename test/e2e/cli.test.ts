@@ -22,6 +22,10 @@ import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { CREATE_ACCOUNT_USAGE } from '../../src/cli/create-account.js';
 import { migrateAsOlderTally } from '../support/older-schema.js';
 
+/** What a command's refusal of a data directory or ledger missing says to do. */
+const DATA_DIR_FIX =
+  'set TALLY_DATA_DIR to the data directory the server runs on (the server makes it, and the ledger in it, when it first starts)';
+
 /** The one line `tally create-account` refuses a name given that is none with, naming it. */
 function nameRefusal(name: string): string {
   return (
@@ -87,23 +91,6 @@ describe('the tally command', () => {
       assert.match(result.stderr, /The last key listed signs new tokens/);
       assert.match(result.stderr, /^[^\n]*\n$/, 'in one line');
       assert.ok(!existsSync(join(dataDir, 'token-keys.json')), 'token-keys.json was written');
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
-
-  it('refuses to replay dead deliveries from a directory holding no ledger, and creates none there', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tally-no-ledger-'));
-    try {
-      const mistyped = join(dataDir, 'dat');
-      const result = await runCli(['replay-dead'], { TALLY_DATA_DIR: mistyped });
-      assert.equal(result.code, 1);
-      assert.equal(result.stdout, '');
-      assert.equal(
-        result.stderr,
-        `Tally has no ledger at ${join(mistyped, 'tally.db')}: set TALLY_DATA_DIR to the data directory the server runs on\n`,
-      );
-      assert.ok(!existsSync(mistyped), 'a data directory was created');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -279,20 +266,21 @@ describe('the tally command', () => {
     }
   });
 
-  it('refuses to create an account or rotate the token key in a data directory that does not exist (or is a file), and creates none', async () => {
+  it('refuses every command on the data directory, in the same line saying what to fix, where it does not exist (or is a file), and creates none', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-no-data-dir-'));
     try {
       const mistyped = join(parent, 'dat');
       const aFile = join(parent, 'tally.conf');
       writeFileSync(aFile, '{}');
-      for (const command of [['create-account', 'Acme'], ['rotate-token-key']]) {
+      const commands = [['create-account', 'Acme'], ['rotate-token-key'], ['list-accounts'], ['replay-dead']];
+      for (const command of commands) {
         for (const dataDir of [mistyped, aFile]) {
           const result = await runCli(command, { TALLY_DATA_DIR: dataDir });
           assert.equal(result.code, 1, command[0]);
           assert.equal(result.stdout, '', command[0]);
           assert.equal(
             result.stderr,
-            `Tally has no data directory at ${dataDir}: set TALLY_DATA_DIR to the one the server runs on (the server creates it when it first starts, or create it with mkdir)\n`,
+            `Tally has no data directory at ${dataDir}: ${DATA_DIR_FIX}\n`,
             command[0],
           );
         }
@@ -601,7 +589,10 @@ describe('the tally command', () => {
       const none = await runCli(['list-accounts'], env);
       assert.equal(none.code, 1);
       assert.equal(none.stdout, '');
-      assert.match(none.stderr, /Tally has no ledger at .*tally\.db: set TALLY_DATA_DIR/);
+      assert.equal(
+        none.stderr,
+        `Tally has no ledger (tally.db) in the data directory ${dataDir}: ${DATA_DIR_FIX}\n`,
+      );
       assert.ok(!existsSync(join(dataDir, 'tally.db')), 'listing made a ledger');
       const created = await runCli(['create-account', 'Acme Media'], env);
       assert.equal(created.code, 0, created.stderr);
