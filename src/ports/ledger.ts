@@ -153,7 +153,10 @@ export interface EventRecord {
   userAgent: string;
   /**
    * The impression's dedupe claim, for events that would count: the first event to claim
-   * `key` counts; others while the claim lives are `duplicate`.
+   * `key` counts; others while the claim lives are `duplicate`. An exchange event of a live
+   * claim's key that is a duplicate, or did not count but leaves its win countable (invalid
+   * traffic, a prefetch, another method's notice), makes the claim last until its `expiresMs`
+   * where that is later.
    */
   dedupe?: { key: string; expiresMs: number };
   /**

@@ -319,6 +319,41 @@ describe('the SQLite ledger', () => {
     reopened.close();
   });
 
+  it('makes a claim last as long as a win whose notice did not count (invalid traffic, a prefetch, another method’s notice) could still count, across a restart', () => {
+    // Each impression counted through a win with a 600 s TTL; while that claim lives, a notice of
+    // a second registration of it (3 h) comes that does not count, and its billing notice comes
+    // once the first claim would have ended.
+    const path = join(dir, 'extended-by-uncounted.db');
+    const first = new SqliteLedger(openSqlite(path));
+    const uncounted = [
+      invalidTraffic('head_request'),
+      notCounted('prefetch'),
+      notCounted('not_billing_method'),
+    ];
+    const keys = uncounted.map((_, index) => `uncounted-${index}`);
+    const ofLongerWin = (key: string, receivedMs: number, outcome = COUNTED) =>
+      event({ receivedMs, outcome, dedupe: { key, expiresMs: T0 + 3 * HOUR_MS } });
+    assert.deepEqual(
+      first.record(keys.map((key) => event({ dedupe: { key, expiresMs: T0 + 600_000 } }))),
+      keys.map(() => COUNTED),
+    );
+    assert.deepEqual(
+      first.record(keys.map((key, index) => ofLongerWin(key, T0 + 10_000, uncounted[index]))),
+      uncounted,
+    );
+    const duplicates = keys.map(() => notCounted('duplicate'));
+    assert.deepEqual(
+      first.record(keys.map((key) => ofLongerWin(key, T0 + 700_000))),
+      duplicates,
+      'after the first win’s TTL',
+    );
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(reopened.record(keys.map((key) => ofLongerWin(key, T0 + 2 * HOUR_MS))), duplicates);
+    assert.deepEqual(reopened.countEvents(), { total: 12, counted: 3 });
+    reopened.close();
+  });
+
   it('never shortens a claim: a notice of the impression with an earlier expiry leaves it as long, in the batch and across a restart', () => {
     // Counted through a win with a 3 h TTL; a second registration of the same impression has 600 s.
     const path = join(dir, 'unshortened-claim.db');

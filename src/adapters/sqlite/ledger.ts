@@ -158,6 +158,21 @@ function isLate(outcome: Outcome): boolean {
   return outcome.outcome === 'not_counted' && outcome.reason === 'late';
 }
 
+/**
+ * Whether a notice that did not count leaves its win able to count until the notice's claim would
+ * expire: it was invalid traffic or a prefetch (the same URL fired by a device may count), or the
+ * notice of another method than the win's (its billing notice may count). A duplicate, a preview
+ * (a test win never counts), a late notice or an unopened token leaves none.
+ */
+function leavesWinCountable(outcome: Outcome): boolean {
+  return (
+    outcome.outcome === 'not_counted' &&
+    (outcome.reason === 'invalid_traffic' ||
+      outcome.reason === 'prefetch' ||
+      outcome.reason === 'not_billing_method')
+  );
+}
+
 /** An event's `event_dims` values, with the outcome it was recorded with. */
 function dimsValues(event: EventRecord, outcome: Outcome): (string | number)[] {
   const d = event.dims;
@@ -537,9 +552,15 @@ export class SqliteLedger implements Ledger {
     for (const event of batch) {
       let outcome = event.outcome;
       const dedupe = event.dedupe;
+      const counts = outcome.outcome === 'counted';
+      // Tracker hits keep their fixed window from the first hit (their expiry is the hit's time
+      // plus the window, so extending would slide it with every repeat).
+      const exchange = event.dims.impressionType === 'exchange';
       // Fingerprinted once, for the lookup and for the claim this event may make.
       const claimed =
-        outcome.outcome === 'counted' && dedupe !== undefined ? claimKey(dedupe.key) : undefined;
+        dedupe !== undefined && (counts || (exchange && leavesWinCountable(outcome)))
+          ? claimKey(dedupe.key)
+          : undefined;
       if (claimed !== undefined && dedupe !== undefined) {
         const inBatch = claimedInBatch.get(dedupe.key);
         const claimant =
@@ -549,15 +570,17 @@ export class SqliteLedger implements Ledger {
               ? inBatch.eventId
               : 0;
         if (claimant !== 0) {
-          const redirected = event.dims.kind === 'burl' ? this.keptRedirect(dedupe.key, claimant) : undefined;
-          outcome = this.repeatOutcome(event, dedupe.key, redirected);
-          // An exchange notice of the impression that could still count later than its claim
-          // lasts (a second registration of the win, with a longer TTL or a later auction time)
-          // makes the claim last as long: one count per impression, whichever notice comes when.
-          // Tracker hits keep their fixed window from the first hit (their expiry is the hit's
-          // time plus the window, so extending would slide it with every repeat).
-          const extendable = event.dims.impressionType === 'exchange';
-          if (extendable && this.extendClaim.run(dedupe.expiresMs, claimant, dedupe.expiresMs).changes > 0) {
+          if (counts) {
+            const redirected =
+              event.dims.kind === 'burl' ? this.keptRedirect(dedupe.key, claimant) : undefined;
+            outcome = this.repeatOutcome(event, dedupe.key, redirected);
+          }
+          // An exchange notice of the impression whose win could still count later than its
+          // claim lasts (a second registration of the win, with a longer TTL or a later auction
+          // time), a duplicate or one that did not count but leaves its win countable (invalid
+          // traffic, a prefetch, the notice of another method), makes the claim last as long: one
+          // count per impression, whichever notice comes when.
+          if (exchange && this.extendClaim.run(dedupe.expiresMs, claimant, dedupe.expiresMs).changes > 0) {
             if (inBatch === undefined) {
               // Later events of this batch must see the longer claim before the index does.
               const extended = { key: claimed, eventId: claimant, expiresMs: dedupe.expiresMs };
