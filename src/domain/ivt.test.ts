@@ -152,6 +152,22 @@ describe('invalid traffic', () => {
     }
   });
 
+  it("lets Apache's async HttpClient (4.x and 5.x) through as it lets Apache HttpClient: a Java server's burl, naming the device or not, but not where a browser fires the notice", () => {
+    for (const userAgent of [
+      'Apache-HttpAsyncClient/4.1.4 (Java/1.8.0_292)',
+      'Apache-HttpAsyncClient/5.2.1 (Java/17.0.8)',
+    ]) {
+      const fired = request({ 'user-agent': userAgent });
+      assert.equal(screenRequest(fired, readDevice(fired), defaultIvtFilter(), 'app'), undefined, userAgent);
+      assert.deepEqual(screen(fired), BOT, userAgent);
+      const relayed = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
+      for (const notifier of ['browser', 'app'] as const) {
+        const outcome = screenRequest(relayed, readDevice(relayed), defaultIvtFilter(), notifier);
+        assert.equal(outcome, undefined, `${userAgent} relaying for a ${notifier}`);
+      }
+    }
+  });
+
   it('lets Android, Apple and CTV players and stacks the bot list flags through when an app fires the notice, and not a browser', () => {
     for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0', 'stagefright/1.2']) {
       const req = request({ 'user-agent': userAgent });

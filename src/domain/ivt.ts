@@ -234,13 +234,13 @@ export const NOTIFIERS: readonly Notifier[] = ['browser', 'app'];
  * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots,
  * named first in the User-Agent: okhttp and Android's own `Dalvik` (Android apps), ExoPlayer,
  * Android's `stagefright`, FFmpeg's `Lavf`, Apple TV's `AppleTV`, Google's IMA SDK, Unity, and the
- * clients publishers' servers fire burls with: Go, Java and Apache HttpClient; curl; Python's
- * requests, urllib, httpx and aiohttp; Node's own `fetch` (which names itself `node`), axios,
- * node-fetch, undici and got; Deno and Bun; Ruby's Net::HTTP and Faraday; PHP's Guzzle; Rust's
- * reqwest.
+ * clients publishers' servers fire burls with: Go, Java and Apache HttpClient (and
+ * HttpAsyncClient); curl; Python's requests, urllib, httpx and aiohttp; Node's own `fetch` (which
+ * names itself `node`), axios, node-fetch, undici and got; Deno and Bun; Ruby's Net::HTTP and
+ * Faraday; PHP's Guzzle; Rust's reqwest.
  */
 const APP_HTTP_CLIENT =
-  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|stagefright|Lavf|AppleTV\d+,\d+|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-HttpClient|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
+  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|stagefright|Lavf|AppleTV\d+,\d+|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|Java|Apache-Http(?:Async)?Client|curl|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby|Faraday|GuzzleHttp|reqwest)\b/i;
 /**
  * An iOS or tvOS app's own User-Agent, which starts with the app's name (so any word the bot list
  * knows, `News`, `Feed`, `Yahoo`…) and ends with the stack it fires with: Apple's URL loading
