@@ -12,6 +12,7 @@ import { tablesOf, viewOf } from './catalog-tables.js';
 import { jsonLogger } from './lib/log.js';
 import type { CatalogSource, CatalogView, TrackerInput, TrackerKind } from './ports/catalog.js';
 import { paymentRuleInput } from '../test/support/payment-rules.js';
+import { until } from '../test/support/until.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
 const KINDS: readonly TrackerKind[] = ['impression', 'click'];
@@ -476,19 +477,17 @@ describe('catalog snapshot, following writes made here and elsewhere', () => {
       const before = snapshot.current();
       state.failLoads = true;
       const far = idOf(elsewhere.trackers.create(accountId, trackerOn(elsewhere, 'far'), NOW_MS));
-      const failingFromMs = Date.now();
-      while (!lines.join('').includes('injected load failure')) {
-        assert.ok(Date.now() - failingFromMs < 5000, 'no poll tried to rebuild within 5 s');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await until(
+        () => Promise.resolve(lines.join('').includes('injected load failure')),
+        'a poll trying to rebuild',
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(snapshot.current(), before, 'the failed rebuilds left the view as it was');
       state.failLoads = false;
-      const startMs = Date.now();
-      while (snapshot.current().findTracker('impression', { id: far }) === undefined) {
-        assert.ok(Date.now() - startMs < 5000, 'the snapshot did not catch up within 5 s');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await until(
+        () => Promise.resolve(snapshot.current().findTracker('impression', { id: far }) !== undefined),
+        'the snapshot catching up',
+      );
     } finally {
       snapshot.stop();
     }

@@ -14,6 +14,7 @@ import { stored } from '../../../test/support/stored-tracker.js';
 import type { KeyScope } from '../../ports/accounts.js';
 import { OPERATOR_ACCOUNT_ID } from '../../ports/accounts.js';
 import { paymentRuleInput } from '../../../test/support/payment-rules.js';
+import { until } from '../../../test/support/until.js';
 
 const NOW_MS = Date.UTC(2026, 10, 22);
 
@@ -444,11 +445,10 @@ describe('catalog snapshot', () => {
   it('shows a tracker written through another connection at a later poll', async () => {
     const ids = setup(otherStore, accountA);
     const created = stored(otherStore.trackers.create(accountA, trackerInput(ids, { code: 'far' }), NOW_MS));
-    const startMs = Date.now();
-    while (snapshot.current().findTracker('impression', { id: created.id }) === undefined) {
-      assert.ok(Date.now() - startMs < 5000, 'the snapshot did not follow the change within 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(
+      () => Promise.resolve(snapshot.current().findTracker('impression', { id: created.id }) !== undefined),
+      'the tracker written through the other connection in the snapshot',
+    );
     const view = snapshot.current().findTracker('impression', { code: 'far' });
     assert.equal(view?.id, created.id);
     assert.equal(view?.lineItem.revenueType, 'cost_plus_margin');
@@ -471,11 +471,11 @@ describe('catalog snapshot', () => {
     const app = stored(store.trackers.create(accountA, trackerInput(ids, { firedBy: 'app' }), NOW_MS));
     assert.equal(snapshot.current().findTracker('impression', { id: app.id })?.firedBy, 'app');
     stored(otherStore.trackers.update(accountA, app.id, trackerInput(ids, { firedBy: 'browser' }), NOW_MS));
-    const startMs = Date.now();
-    while (snapshot.current().findTracker('impression', { id: app.id })?.firedBy !== 'browser') {
-      assert.ok(Date.now() - startMs < 5000, 'the snapshot did not follow the change within 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(
+      () =>
+        Promise.resolve(snapshot.current().findTracker('impression', { id: app.id })?.firedBy === 'browser'),
+      'the other connection’s firedBy in the snapshot',
+    );
     const click = stored(
       store.trackers.create(
         accountA,
@@ -639,11 +639,10 @@ describe('catalog snapshot', () => {
   it('answers the account’s redirect allow-list, disabled by default', async () => {
     assert.deepEqual(snapshot.current().redirectAllowlist(accountB), { enabled: false, domains: [] });
     otherStore.setRedirectAllowlist(accountB, { enabled: true, domains: ['example.com'] }, NOW_MS);
-    const startMs = Date.now();
-    while (!snapshot.current().redirectAllowlist(accountB).enabled) {
-      assert.ok(Date.now() - startMs < 5000, 'the allow-list change did not show within 5 s');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(
+      () => Promise.resolve(snapshot.current().redirectAllowlist(accountB).enabled),
+      'the other connection’s allow-list in the snapshot',
+    );
     assert.deepEqual(snapshot.current().redirectAllowlist(accountB), {
       enabled: true,
       domains: ['example.com'],
