@@ -234,7 +234,9 @@ describe('counting notices end to end', () => {
     }
     const video = fixtureJson('openrtb', 'bid-request_2.6_video.json');
     const banner = fixtureJson('openrtb', 'bid-request_2.6_simple-banner.json');
-    for (const name of fixtureNames('openrtb').filter((file) => file.startsWith('bid-response'))) {
+    const responses = fixtureNames('openrtb').filter((file) => file.startsWith('bid-response'));
+    assert.ok(responses.length >= 4, `only ${responses.length} OpenRTB response fixtures found`);
+    for (const name of responses) {
       const response = fixtureJson('openrtb', name);
       const bid = response.seatbid[0].bid[0];
       const isNative = typeof bid.adm === 'string' && bid.adm.includes('"native"');
