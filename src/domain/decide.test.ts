@@ -79,10 +79,9 @@ describe('deciding a notice', () => {
   });
 
   it('does not count prefetches, HEAD requests or bots', () => {
-    assert.equal(
-      decide(webBanner, 1, { ...browser, headers: { ...browser.headers, 'sec-purpose': 'prefetch' } })
-        .outcome,
-      'not_counted',
+    assert.deepEqual(
+      decide(webBanner, 1, { ...browser, headers: { ...browser.headers, 'sec-purpose': 'prefetch' } }),
+      { outcome: 'not_counted', reason: 'prefetch' },
     );
     assert.deepEqual(decide(webBanner, 1, { ...browser, method: 'HEAD' }), {
       outcome: 'not_counted',
