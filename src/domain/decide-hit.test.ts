@@ -71,7 +71,10 @@ describe('decideHit', () => {
 
   it('reports an unknown or inactive tracker before invalid traffic', () => {
     const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
-    assert.equal(decideHit(undefined, bot, defaultIvtFilter()).outcome.outcome, 'not_counted');
+    assert.deepEqual(decideHit(undefined, bot, defaultIvtFilter()).outcome, {
+      outcome: 'not_counted',
+      reason: 'unknown_tracker',
+    });
     assert.deepEqual(decideHit(INACTIVE, bot, defaultIvtFilter()).outcome, {
       outcome: 'not_counted',
       reason: 'inactive_tracker',
