@@ -245,17 +245,18 @@ describe('invalid traffic', () => {
 
   it('judges a server-to-server notice by the device it names in X-Device-IP and X-Device-User-Agent', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
-    const req = request({
-      'user-agent': 'SSAI-Stitcher/1.0',
-      'x-device-ip': '203.0.113.8',
-      'x-device-user-agent': CHROME,
-    });
+    const relayed = { 'user-agent': 'SSAI-Stitcher/1.0', 'x-device-user-agent': CHROME };
+    const req = request({ ...relayed, 'x-device-ip': '203.0.113.8' });
     assert.deepEqual(readDevice(req), {
       ip: '203.0.113.8',
       userAgent: CHROME,
       userAgentTooLong: false,
     });
-    assert.equal(screen(req, filter)?.outcome, 'not_counted');
+    assert.deepEqual(screen(req, filter), { ...BOT, rule: 'blocked_ip' });
+    // The same notice for a device outside the blocked range counts: it is the device's address
+    // that was judged, not the notice's being relayed.
+    const allowed = request({ ...relayed, 'x-device-ip': '198.51.100.9' });
+    assert.equal(screen(allowed, filter), undefined);
   });
 
   it('judges a notifier that names a device in X-Device-User-Agent on its own agent as well: a crawler cannot count by naming a browser', () => {
