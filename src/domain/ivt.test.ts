@@ -148,7 +148,7 @@ describe('invalid traffic', () => {
     ]) {
       const req = request({ 'user-agent': userAgent });
       assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
-      assert.equal(screen(req)?.outcome, 'not_counted', userAgent);
+      assert.deepEqual(screen(req), BOT, userAgent);
     }
   });
 
