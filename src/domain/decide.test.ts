@@ -50,10 +50,10 @@ describe('deciding a notice', () => {
       ttlSeconds: 3600,
     } as const;
     assert.equal(decide(webVideo, 3600).outcome, 'counted');
-    assert.equal(decide(webVideo, 3601).outcome, 'not_counted');
+    assert.deepEqual(decide(webVideo, 3601), { outcome: 'not_counted', reason: 'late' });
     const appVideo = { ...webVideo, channel: 'app', ttlSeconds: 10800 } as const;
     assert.equal(decide(appVideo, 10800).outcome, 'counted');
-    assert.equal(decide(appVideo, 10801).outcome, 'not_counted');
+    assert.deepEqual(decide(appVideo, 10801), { outcome: 'not_counted', reason: 'late' });
   });
 
   it('records a notice of another method as not the billing method', () => {
