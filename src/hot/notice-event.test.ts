@@ -315,8 +315,8 @@ describe('noticeEvent', () => {
       const { event, redirectIfCounted, redirectOfRepeat } = decided(claims, ring);
       assert.equal(event.outcome.outcome, 'counted', dspBurl);
       assert.equal(event.dims.kind, 'burl', 'recorded as a notice on Tally’s burl');
-      // A repeat goes to the very same URL, written the same way.
-      if (redirectOfRepeat !== undefined) assert.equal(redirectOfRepeat(T0), redirectIfCounted, dspBurl);
+      // A repeat goes to the very same URL, written the same way (and, with no redirect, nowhere).
+      assert.equal(redirectOfRepeat?.(T0) ?? '', redirectIfCounted, dspBurl);
       return { redirect: redirectIfCounted, outbox: outboxUrl(event, redirectIfCounted) };
     };
     assert.deepEqual(relayOf('https://dsp.example/bill?a=1'), {
