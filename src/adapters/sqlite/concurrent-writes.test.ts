@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { COUNTED, notCounted } from '../../domain/outcome.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import { SqliteAccountStore } from './accounts.js';
@@ -66,6 +67,26 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** How many rows the busy writer has committed so far (read without taking the write lock). */
+function writerRows(): number {
+  const reader = new Database(path, { readonly: true });
+  try {
+    return reader.prepare('SELECT COUNT(*) FROM busy_writer').pluck().get() as number;
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * Runs `transactions` and checks the busy writer committed while they ran: without its commits
+ * between theirs, a test of waiting for the lock could not fail.
+ */
+function besideTheWriter(transactions: () => void): void {
+  const before = writerRows();
+  transactions();
+  assert.notEqual(writerRows(), before, 'the other connection committed while the transactions ran');
+}
+
 // A transaction that reads before it writes must take the write lock when it begins: begun
 // deferred, its read pins a snapshot, and SQLite refuses the later write at once (SQLITE_BUSY,
 // without waiting) whenever another connection committed in between.
@@ -76,39 +97,45 @@ describe('transactions that read before they write, beside another connection co
     const catalog = new SqliteCatalogStore(db);
     const advertiser = catalog.advertisers.create(accountId, { name: 'Adv' }, T0);
     assert.ok(advertiser.ok, `the advertiser is created; got ${JSON.stringify(advertiser)}`);
-    for (let round = 0; round < ROUNDS; round++) {
-      const input = {
-        advertiserId: advertiser.value.id,
-        name: `LI ${round}`,
-        state: 'active' as const,
-        revenueType: 'cpm' as const,
-        revenueValueMicros: 1,
-      };
-      const lineItem = catalog.lineItems.create(accountId, input, T0);
-      assert.ok(lineItem.ok, `round ${round}: the line item is created; got ${JSON.stringify(lineItem)}`);
-    }
+    besideTheWriter(() => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const input = {
+          advertiserId: advertiser.value.id,
+          name: `LI ${round}`,
+          state: 'active' as const,
+          revenueType: 'cpm' as const,
+          revenueValueMicros: 1,
+        };
+        const lineItem = catalog.lineItems.create(accountId, input, T0);
+        assert.ok(lineItem.ok, `round ${round}: the line item is created; got ${JSON.stringify(lineItem)}`);
+      }
+    });
     db.close();
   });
 
   it('recording a batch that begins with a duplicate waits for the lock instead of failing', () => {
     const ledger = new SqliteLedger(openSqlite(path));
-    for (let round = 0; round < ROUNDS; round++) {
-      const claim = { key: `impression-${round}`, expiresMs: T0 + 600_000 };
-      assert.deepEqual(ledger.record([exchangeEvent({ dedupe: claim })]), [COUNTED]);
-      assert.deepEqual(
-        ledger.record([exchangeEvent({ receivedMs: T0 + 1, dedupe: claim }), exchangeEvent()]),
-        [notCounted('duplicate'), COUNTED],
-      );
-    }
+    besideTheWriter(() => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const claim = { key: `impression-${round}`, expiresMs: T0 + 600_000 };
+        assert.deepEqual(ledger.record([exchangeEvent({ dedupe: claim })]), [COUNTED]);
+        assert.deepEqual(
+          ledger.record([exchangeEvent({ receivedMs: T0 + 1, dedupe: claim }), exchangeEvent()]),
+          [notCounted('duplicate'), COUNTED],
+        );
+      }
+    });
     ledger.close();
   });
 
   it('leasing burl deliveries and pruning wait for the lock instead of failing', () => {
     const ledger = new SqliteLedger(openSqlite(path));
-    for (let round = 0; round < ROUNDS; round++) {
-      ledger.leaseDeliveries(T0, 10, 5000);
-      ledger.prune(T0, 10);
-    }
+    besideTheWriter(() => {
+      for (let round = 0; round < ROUNDS; round++) {
+        ledger.leaseDeliveries(T0, 10, 5000);
+        ledger.prune(T0, 10);
+      }
+    });
     ledger.close();
   });
 });
