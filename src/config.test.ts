@@ -27,7 +27,7 @@ function assertRefused(
 }
 
 describe('configuration', () => {
-  it('has working defaults', () => {
+  it('defaults to port 8080 and a public URL on it, 100 days of retention, FULL sync, and no burls to private networks', () => {
     const parsed = parseConfig({});
     assertAccepted(parsed);
     assert.equal(parsed.config.port, 8080);
