@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
 import { COUNTED, notCounted } from '../../domain/outcome.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import { SqliteAccountStore } from './accounts.js';
@@ -15,21 +14,28 @@ import { SqliteLedger } from './ledger.js';
 /**
  * Another connection to the same file committing small transactions back to back, on a thread of
  * its own, as the counting thread does under load while the API edits the catalog (and the API
- * does while the counting thread records). It runs until `stop` is set.
+ * does while the counting thread records). It runs until `stop` is set, counting its commits in
+ * `commits`. It takes the lock as soon as it is free (busy timeout 0, tried again at once): with
+ * SQLite's busy handler, which sleeps between its tries, the tests' transactions back to back
+ * kept the lock from it for whole tests on a loaded machine, and those tests waited for no lock.
+ * It pauses a millisecond after each commit.
  */
 const BUSY_WRITER = `
 const { workerData } = require('node:worker_threads');
 const Database = require('better-sqlite3');
 const db = new Database(workerData.path);
-db.pragma('busy_timeout = 5000');
+db.pragma('busy_timeout = 0');
 const insert = db.prepare('INSERT INTO busy_writer (payload) VALUES (?)');
 const commit = db.transaction(() => { for (let i = 0; i < 20; i++) insert.run('x'.repeat(200)); });
 const stop = new Int32Array(workerData.stop);
+const commits = new Int32Array(workerData.commits);
 while (Atomics.load(stop, 0) === 0) {
-  // It is only the load: on a loaded machine the test's own transactions can hold the lock past
-  // its busy timeout, and a refused commit of its own is no failure of the code under test.
   try {
     commit();
+    Atomics.add(commits, 0, 1);
+    // A millisecond's pause after each commit, so that the tests' connections, whose busy handler
+    // sleeps between its tries, are not kept from the lock either.
+    Atomics.wait(stop, 0, 0, 1);
   } catch (error) {
     if (error.code !== 'SQLITE_BUSY') throw error;
   }
@@ -48,6 +54,8 @@ const ROUNDS = 1500;
 const dir = mkdtempSync(join(tmpdir(), 'tally-concurrent-'));
 const path = join(dir, 'tally.db');
 const stop = new Int32Array(new SharedArrayBuffer(4));
+/** How many transactions the busy writer has committed. */
+const commits = new Int32Array(new SharedArrayBuffer(4));
 let writer: Worker;
 
 before(async () => {
@@ -57,7 +65,10 @@ before(async () => {
   const db = openSqlite(path);
   db.exec('CREATE TABLE busy_writer (payload TEXT)');
   db.close();
-  writer = new Worker(BUSY_WRITER, { eval: true, workerData: { path, stop: stop.buffer } });
+  writer = new Worker(BUSY_WRITER, {
+    eval: true,
+    workerData: { path, stop: stop.buffer, commits: commits.buffer },
+  });
   await new Promise((resolve) => setTimeout(resolve, 100));
 });
 
@@ -67,24 +78,22 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** How many rows the busy writer has committed so far (read without taking the write lock). */
-function writerRows(): number {
-  const reader = new Database(path, { readonly: true });
-  try {
-    return reader.prepare('SELECT COUNT(*) FROM busy_writer').pluck().get() as number;
-  } finally {
-    reader.close();
-  }
-}
+/** The fewest commits of the busy writer that each test's transactions run beside. */
+const MIN_WRITER_COMMITS = 50;
 
 /**
- * Runs `transactions` and checks the busy writer committed while they ran: without its commits
- * between theirs, a test of waiting for the lock could not fail.
+ * Runs `round` (one round of a test's transactions) `ROUNDS` times, and on until the busy writer
+ * has committed `MIN_WRITER_COMMITS` times meanwhile: transactions no other commit came between
+ * could not fail to wait for the lock. Fails when it has not after twenty times the rounds.
  */
-function besideTheWriter(transactions: () => void): void {
-  const before = writerRows();
-  transactions();
-  assert.notEqual(writerRows(), before, 'the other connection committed while the transactions ran');
+function besideTheWriter(round: (index: number) => void): void {
+  const before = Atomics.load(commits, 0);
+  const committed = () => Atomics.load(commits, 0) - before;
+  for (let index = 0; index < ROUNDS || committed() < MIN_WRITER_COMMITS; index++) {
+    if (index === 20 * ROUNDS)
+      assert.fail(`the other connection committed ${committed()} times in ${index} rounds`);
+    round(index);
+  }
 }
 
 // A transaction that reads before it writes must take the write lock when it begins: begun
@@ -97,33 +106,29 @@ describe('transactions that read before they write, beside another connection co
     const catalog = new SqliteCatalogStore(db);
     const advertiser = catalog.advertisers.create(accountId, { name: 'Adv' }, T0);
     assert.ok(advertiser.ok, `the advertiser is created; got ${JSON.stringify(advertiser)}`);
-    besideTheWriter(() => {
-      for (let round = 0; round < ROUNDS; round++) {
-        const input = {
-          advertiserId: advertiser.value.id,
-          name: `LI ${round}`,
-          state: 'active' as const,
-          revenueType: 'cpm' as const,
-          revenueValueMicros: 1,
-        };
-        const lineItem = catalog.lineItems.create(accountId, input, T0);
-        assert.ok(lineItem.ok, `round ${round}: the line item is created; got ${JSON.stringify(lineItem)}`);
-      }
+    besideTheWriter((round) => {
+      const input = {
+        advertiserId: advertiser.value.id,
+        name: `LI ${round}`,
+        state: 'active' as const,
+        revenueType: 'cpm' as const,
+        revenueValueMicros: 1,
+      };
+      const lineItem = catalog.lineItems.create(accountId, input, T0);
+      assert.ok(lineItem.ok, `round ${round}: the line item is created; got ${JSON.stringify(lineItem)}`);
     });
     db.close();
   });
 
   it('recording a batch that begins with a duplicate waits for the lock instead of failing', () => {
     const ledger = new SqliteLedger(openSqlite(path));
-    besideTheWriter(() => {
-      for (let round = 0; round < ROUNDS; round++) {
-        const claim = { key: `impression-${round}`, expiresMs: T0 + 600_000 };
-        assert.deepEqual(ledger.record([exchangeEvent({ dedupe: claim })]), [COUNTED]);
-        assert.deepEqual(
-          ledger.record([exchangeEvent({ receivedMs: T0 + 1, dedupe: claim }), exchangeEvent()]),
-          [notCounted('duplicate'), COUNTED],
-        );
-      }
+    besideTheWriter((round) => {
+      const claim = { key: `impression-${round}`, expiresMs: T0 + 600_000 };
+      assert.deepEqual(ledger.record([exchangeEvent({ dedupe: claim })]), [COUNTED]);
+      assert.deepEqual(
+        ledger.record([exchangeEvent({ receivedMs: T0 + 1, dedupe: claim }), exchangeEvent()]),
+        [notCounted('duplicate'), COUNTED],
+      );
     });
     ledger.close();
   });
@@ -131,10 +136,8 @@ describe('transactions that read before they write, beside another connection co
   it('leasing burl deliveries and pruning wait for the lock instead of failing', () => {
     const ledger = new SqliteLedger(openSqlite(path));
     besideTheWriter(() => {
-      for (let round = 0; round < ROUNDS; round++) {
-        ledger.leaseDeliveries(T0, 10, 5000);
-        ledger.prune(T0, 10);
-      }
+      ledger.leaseDeliveries(T0, 10, 5000);
+      ledger.prune(T0, 10);
     });
     ledger.close();
   });
