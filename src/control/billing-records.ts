@@ -14,8 +14,8 @@ import { csvText } from './csv.js';
 import { readIdFilter, readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
 import { parseTimeZone } from './query-time.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
-import { HOUR_MS } from '../lib/time.js';
-import { zonedIsoString } from '../lib/time-zone.js';
+import { HOUR_MS, hourStartMs } from '../lib/time.js';
+import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
@@ -62,6 +62,8 @@ const BILLING_RECORD_COLUMNS = [
 ] as const;
 type RecordJson = Record<(typeof BILLING_RECORD_COLUMNS)[number], string | number | null>;
 const DEFAULT_LIMIT = 100;
+/** A query's time given as a date alone, `2026-12-03`: its midnight in `tz`. */
+const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const MAX_LIMIT = 1000;
 
 /**
@@ -95,12 +97,7 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
           ['servedFrom', served.fromMs],
           ['servedTo', served.toMs],
         ] as const) {
-          if (ms !== undefined && ms % HOUR_MS !== 0)
-            throw new ApiError(
-              400,
-              'VALIDATION_FAILED',
-              `${name} must be the start of an hour in UTC (in a zone not a whole number of hours off UTC, no local midnight is): records are by the UTC hour the impression was served, as reports are`,
-            );
+          if (ms !== undefined) refuseOffHour(name, params.get(name) ?? '', ms, timeZone);
         }
         const seat = readIdFilter(params, 'seat', 'a seat id (SeatBid.seat)');
         const auctionId = readIdFilter(params, 'auctionId', 'an auction id (BidRequest.id)');
@@ -151,6 +148,36 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
       },
     },
   ];
+}
+
+/**
+ * Refuses (400 `VALIDATION_FAILED`) a served bound, `name=text` read as `ms`, that is not on a UTC
+ * hour: records are by the UTC hour the impression was served. The refusal says what to send for
+ * what was sent, its hour as an example (in `timeZone`'s local time where that is on a UTC hour
+ * too); it names the zone only where `text` is a date whose midnight in `timeZone` is on no UTC hour
+ * (a zone not a whole number of hours off UTC, Asia/Kolkata's +05:30).
+ */
+function refuseOffHour(name: string, text: string, ms: number, timeZone: string | undefined): void {
+  if (ms % HOUR_MS === 0) return;
+  const hourMs = hourStartMs(ms);
+  const reason = 'records are by the UTC hour the impression was served, as reports are';
+  const utcExample = new Date(hourMs).toISOString().replace('.000Z', 'Z');
+  if (timeZone !== undefined && DATE_PATTERN.test(text)) {
+    const offset = offsetText(offsetAtMs(timeZone, ms));
+    const utc = new Date(ms).toISOString().replace('.000Z', 'Z');
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${name}=${text} is 00:00 in ${timeZone}, ${utc}, on no UTC hour: tz=${timeZone} is ${offset} from UTC then, not a whole number of hours, and ${reason}; give ${name} as a date-time on the hour, e.g. ${utcExample}`,
+    );
+  }
+  const local = timeZone !== undefined && offsetAtMs(timeZone, hourMs) % HOUR_MS === 0;
+  const example = local ? zonedIsoString(hourMs, timeZone).replace('.000', '') : utcExample;
+  throw new ApiError(
+    400,
+    'VALIDATION_FAILED',
+    `${name} must be on the hour${local ? '' : ' in UTC'} (the time it names, its offset applied, has minutes and seconds zero), e.g. ${example}: ${reason}`,
+  );
 }
 
 /** The name a CSV page is saved under: the ids it holds, so that the pages of a window keep apart. */

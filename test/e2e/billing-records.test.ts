@@ -222,7 +222,7 @@ describe('GET /v1/billing-records', () => {
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
       ['format=banner', /^format must be csv or json, not "banner"$/],
-      ['servedFrom=2026-12-01T10:30:00Z', /servedFrom must be the start of an hour/],
+      ['servedFrom=2026-12-01T10:30:00Z', /^servedFrom must be on the hour in UTC /],
       ['servedFrom=2026-12-02&servedTo=2026-12-01', /servedFrom must be before servedTo/],
       ['tz=Mars/Olympus', /tz="Mars\/Olympus": no such time zone/],
     ] as const) {
@@ -231,6 +231,32 @@ describe('GET /v1/billing-records', () => {
       assert.equal(bad.body.error.code, 'VALIDATION_FAILED', query);
       assert.match(bad.body.error.message, message, query);
       assert.equal(typeof bad.body.error.requestId, 'string');
+    }
+  });
+
+  it('refuses a served bound off the hour saying to send it on the hour, as sent, naming a time zone only where tz gave one', async () => {
+    const onTheHour = (name: string, example: string, inUtc: boolean) =>
+      `${name} must be on the hour${inUtc ? ' in UTC' : ''} (the time it names, its offset applied, has minutes and seconds zero), e.g. ${example}: records are by the UTC hour the impression was served, as reports are`;
+    for (const [query, message] of [
+      ['servedFrom=2026-12-06T13:30:00Z', onTheHour('servedFrom', '2026-12-06T13:00:00Z', true)],
+      ['servedTo=2026-12-06T13:00:01Z', onTheHour('servedTo', '2026-12-06T13:00:00Z', true)],
+      // 13:00 at +05:30 is 07:30 UTC.
+      ['servedFrom=2026-12-06T13:00:00%2B05:30', onTheHour('servedFrom', '2026-12-06T07:00:00Z', true)],
+      [
+        'servedTo=2026-12-06T08:30:00-05:00&tz=America/New_York',
+        onTheHour('servedTo', '2026-12-06T08:00:00-05:00', false),
+      ],
+      [
+        'servedFrom=2026-12-06&tz=Asia/Kolkata',
+        'servedFrom=2026-12-06 is 00:00 in Asia/Kolkata, 2026-12-05T18:30:00Z, on no UTC hour: tz=Asia/Kolkata is +05:30 from UTC then, not a whole number of hours, and records are by the UTC hour the impression was served, as reports are; give servedFrom as a date-time on the hour, e.g. 2026-12-05T18:00:00Z',
+      ],
+    ] as const) {
+      const refused = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}`);
+      assert.deepEqual(
+        [refused.status, refused.body.error?.code, refused.body.error?.message],
+        [400, 'VALIDATION_FAILED', message],
+        query,
+      );
     }
   });
 
