@@ -11,7 +11,13 @@ import type { Route } from './http.js';
 import { ApiError, sendJson } from './http.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import { csvText } from './csv.js';
-import { readIdFilter, readPageParameters, readTimeWindow, refuseUnknownOrRepeated } from './query.js';
+import {
+  readCatalogIdFilter,
+  readIdFilter,
+  readPageParameters,
+  readTimeWindow,
+  refuseUnknownOrRepeated,
+} from './query.js';
 import { parseTimeZone } from './query-time.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
@@ -28,6 +34,8 @@ const PARAMETERS = new Set([
   'seat',
   'auctionId',
   'impressionType',
+  'publisherId',
+  'publisher',
   'limit',
   'after',
   'format',
@@ -74,10 +82,13 @@ const MAX_LIMIT = 1000;
  * auction may have been ahead of Tally's clock to `ttlCeilingMs` (the longest TTL the ledger's
  * servers started with: `raiseTtlCeiling`) after the window; `from` and `to` bound when each
  * counted; `tz` reads their dates and writes the answer's times; `seat`, `auctionId` and
- * `impressionType` pick a seat's, an auction's or a kind's records. A page reads a bounded run of the
- * ledger, so it may hold fewer records than `limit`, or none, and still have a `next`: read on
- * until `next` is null (in CSV, `format=csv` or `Accept: text/csv`, the next page is the `Link`
- * header's `rel="next"`, given in JSON too). Account-wide keys of any role.
+ * `impressionType` pick a seat's, an auction's or a kind's records; `publisherId` and `publisher` a
+ * publisher's, by its catalog or OpenRTB id, each resolved as a report's dimension of that name is
+ * (the records a publisher's scoped key is shown in reports are those of its `publisherId`). A
+ * page reads a bounded run of the ledger, so it may hold fewer records than `limit`, or none, and
+ * still have a `next`: read on until `next` is null (in CSV, `format=csv` or `Accept: text/csv`,
+ * the next page is the `Link` header's `rel="next"`, given in JSON too). Account-wide keys of any
+ * role.
  */
 export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: number): Route[] {
   return [
@@ -101,6 +112,8 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
         }
         const seat = readIdFilter(params, 'seat', 'a seat id (SeatBid.seat)');
         const auctionId = readIdFilter(params, 'auctionId', 'an auction id (BidRequest.id)');
+        const publisherId = readCatalogIdFilter(params, 'publisherId');
+        const publisher = readIdFilter(params, 'publisher', 'an OpenRTB publisher id (publisher.id)');
         const format = params.get('format');
         if (format !== null && !OUTPUT_FORMATS.has(format))
           throw new ApiError(400, 'VALIDATION_FAILED', `format must be csv or json, not ${shown(format)}`);
@@ -124,6 +137,8 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
           seat,
           auctionId,
           impressionType: impressionType as ImpressionType | undefined,
+          publisherId,
+          publisher,
           limit,
         });
         const records = page.records.map((record) => recordJson(record, timeZone));

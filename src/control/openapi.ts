@@ -170,7 +170,10 @@ const status = (...values: string[]) => ({
   },
 });
 
-/** Exchange rows' fields of a billing record, null on tracker rows; and tracker rows', null on exchange rows. */
+/**
+ * Exchange rows' fields of a billing record, null on tracker rows (but `publisher`, of both); and
+ * tracker rows', null on exchange rows (but `publisherId`, of both).
+ */
 const EXCHANGE_RECORD_FIELDS = {
   notice: { description: 'the notice that counted (as the report dimension notice)' },
   method: {},
@@ -182,7 +185,7 @@ const EXCHANGE_RECORD_FIELDS = {
   seat: {},
   publisher: {
     description:
-      'the OpenRTB publisher id of the win; null also when its request named none (the report dimension publisher is empty for it)',
+      'the OpenRTB publisher id, as the report dimension publisher: of the win, on exchange rows (null when its request named none); on tracker rows, the externalId of the tracker’s catalog publisher (null without one), read from the catalog as it stands',
   },
   currency: {},
 };
@@ -190,7 +193,8 @@ const TRACKER_RECORD_FIELDS = {
   trackerId: 'the tracker hit',
   advertiserId: "the tracker's advertiser",
   lineItemId: "the tracker's line item",
-  publisherId: "the tracker's catalog publisher",
+  publisherId:
+    'the catalog publisher, as the report dimension publisherId: the tracker’s; on exchange rows too, the one whose externalId is the win’s publisher.id (0 for none), read from the catalog as it stands',
   placementId: "the tracker's placement; 0: none",
   paymentRuleId:
     'the payment rule that priced the hit; 0: none (the publisher had none, or the hit was priced by its ancost)',
@@ -244,7 +248,9 @@ const BILLING_RECORD_SCHEMA = {
     ...Object.fromEntries(
       Object.entries(TRACKER_RECORD_FIELDS).map(([name, description]) => [
         name,
-        { type: ['integer', 'null'], minimum: 0, description: `tracker rows: ${description}` },
+        name === 'publisherId'
+          ? { type: 'integer', minimum: 0, description }
+          : { type: ['integer', 'null'], minimum: 0, description: `tracker rows: ${description}` },
       ]),
     ),
     mediaCostMicros: { type: ['integer', 'null'], description: 'tracker rows: the event’s media cost' },
@@ -834,6 +840,20 @@ export const OPENAPI_DOCUMENT = {
               "only the records of this auction's impressions (BidRequest.id), exactly as the win named it. Each page still reads a bounded run of the ledger, so most pages of a long window hold none of them: servedFrom and servedTo around the auction's hour read fewer",
           },
           { name: 'impressionType', in: 'query', schema: { enum: IMPRESSION_TYPES } },
+          {
+            name: 'publisherId',
+            in: 'query',
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+            description:
+              "only this catalog publisher's records, as the report filter publisherId picks its rows: its trackers' hits, and the exchange impressions whose win's publisher.id is its externalId (0: the exchange impressions of none). They are the records its publisher-scoped key is shown in reports",
+          },
+          {
+            name: 'publisher',
+            in: 'query',
+            schema: { type: 'string', minLength: 1 },
+            description:
+              'only the records of this OpenRTB publisher id, as the report filter publisher picks its rows: the exchange impressions whose win named it, and the hits of the trackers of the catalog publisher whose externalId it is',
+          },
           ...LIST_PAGE_PARAMETERS,
           {
             name: 'format',

@@ -80,6 +80,24 @@ export function readIdFilter(params: URLSearchParams, name: string, what: string
 }
 
 /**
+ * An optional filter by a catalog id (`publisherId=`): the id, or `undefined` when not given; 400
+ * `VALIDATION_FAILED` unless it is digits naming an integer of at most 2^53 - 1 (`05` is 5), as a
+ * report's filter on a catalog id takes.
+ */
+export function readCatalogIdFilter(params: URLSearchParams, name: string): number | undefined {
+  const value = params.get(name);
+  if (value === null) return undefined;
+  const id = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(id))
+    throw new ApiError(
+      400,
+      'VALIDATION_FAILED',
+      `${name}=${shown(value)}: must be a numeric id of at most 2^53 - 1 (0: none)`,
+    );
+  return id;
+}
+
+/**
  * Refuses (400 `VALIDATION_FAILED`) a query parameter that `allowed` does not hold, or one given
  * more than once: a misspelt parameter would be ignored and a repeated one answered with one of
  * its values chosen silently. `usage` says what the route takes, e.g. `use status, limit, after`.

@@ -83,6 +83,10 @@ export interface BillingRecordQuery {
   auctionId?: string;
   /** Only the records of this kind of event. */
   impressionType?: ImpressionType;
+  /** Only the records of this catalog publisher (see {@link BillingRecord.publisherId}; 0: none). */
+  publisherId?: number;
+  /** Only the records of this OpenRTB publisher id (see {@link BillingRecord.publisher}). */
+  publisher?: string;
   /** At most this many records. */
   limit: number;
 }
@@ -109,7 +113,11 @@ export interface BillingRecord {
   impId: string | null;
   bidId: string | null;
   seat: string | null;
-  /** Exchange rows: the OpenRTB publisher id of the win; null when its request named none. */
+  /**
+   * The OpenRTB publisher id: the win's, on exchange rows (null when its request named none); the
+   * `externalId` of the tracker's catalog publisher, on tracker rows (null without one). As a
+   * report's `publisher` dimension, read from the catalog as it stands.
+   */
   publisher: string | null;
   /** Exchange rows: the currency of `priceMicros`. */
   currency: string | null;
@@ -125,7 +133,12 @@ export interface BillingRecord {
   trackerId: number | null;
   advertiserId: number | null;
   lineItemId: number | null;
-  publisherId: number | null;
+  /**
+   * The catalog publisher: the tracker's, on tracker rows; the one whose `externalId` is the win's
+   * publisher id, on exchange rows (0 for none). As a report's `publisherId` dimension, read from
+   * the catalog as it stands.
+   */
+  publisherId: number;
   placementId: number | null;
   paymentRuleId: number | null;
   /** Tracker rows: the event's media cost and revenue, micros. */

@@ -222,6 +222,12 @@ describe('GET /v1/billing-records', () => {
       ['from=yesterday', /from/],
       ['sort=id', /unknown parameter "sort"/],
       ['format=banner', /^format must be csv or json, not "banner"$/],
+      ['publisherId=pub-9', /^publisherId="pub-9": must be a numeric id of at most 2\^53 - 1 \(0: none\)$/],
+      ['publisherId=99999999999999999999', /^publisherId="99999999999999999999": must be a numeric id/],
+      [
+        'publisher=',
+        /^publisher is empty: give an OpenRTB publisher id \(publisher\.id\), or leave publisher out to take every one$/,
+      ],
       ['servedFrom=2026-12-01T10:30:00Z', /^servedFrom must be on the hour in UTC /],
       ['servedFrom=2026-12-02&servedTo=2026-12-01', /servedFrom must be before servedTo/],
       ['tz=Mars/Olympus', /tz="Mars\/Olympus": no such time zone/],

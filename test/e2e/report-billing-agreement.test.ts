@@ -32,6 +32,8 @@ const counted: {
 /** Counted tracker hits, each with its hour. */
 let trackerHits: { servedHourMs: number }[] = [];
 let publisherKey: string;
+/** The catalog publisher whose externalId is `pub-a`, which the tracker is on. */
+let publisherId: number;
 let advertiserKey: string;
 let advertiserId: number;
 let nowHourMs: number;
@@ -132,7 +134,7 @@ before(async () => {
     revenueType: 'cpm',
     revenueValue: 2.5,
   });
-  const publisherId = await create('/v1/publishers', { name: 'News', externalId: 'pub-a' });
+  publisherId = await create('/v1/publishers', { name: 'News', externalId: 'pub-a' });
   await create('/v1/payment-rules', { publisherId, name: 'Base', pricingType: 'revshare', revshare: 0.5 });
   const tracker = await create('/v1/impression-trackers', {
     advertiserId,
@@ -372,6 +374,67 @@ describe('reports agree with billing records and with the notices that counted',
     ]);
     assert.ok(ownEvents > 0, 'the advertiser has impressions of its own to report');
     assert.deepEqual(await byType(advertiserKey), [['external_impression', trackerHits.length]]);
+  });
+
+  it('lists, by publisherId or by its OpenRTB id, exactly the records its publisher’s key is shown in reports, exchange and tracker alike, window by window', async () => {
+    /** Every billing record the admin key reads with `query`, page by page. */
+    const allRecords = async (query: string): Promise<any[]> => {
+      const all: any[] = [];
+      for (let afterId = ''; ;) {
+        const page = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}${afterId}`);
+        assert.equal(page.status, 200, `${query}: ${JSON.stringify(page.body)}`);
+        all.push(...page.body.records);
+        if (page.body.next === null) return all;
+        afterId = `&after=${page.body.next}`;
+      }
+    };
+    const windows: [number, number][] = [[nowHourMs - 7 * DAY_MS, nowHourMs + 2 * HOUR_MS]];
+    for (let window = 0; window < 8; window++) {
+      const fromMs = nowHourMs - Math.floor(random() * 150) * HOUR_MS;
+      windows.push([fromMs, fromMs + (1 + Math.floor(random() * 40)) * HOUR_MS]);
+    }
+    windows.push([nowHourMs - HOUR_MS, nowHourMs + HOUR_MS]);
+    for (const [fromMs, toMs] of windows) {
+      const label = `${iso(fromMs)}–${iso(toMs)}`;
+      const report = await api(
+        tally,
+        publisherKey,
+        'GET',
+        `/v1/reports?from=${iso(fromMs)}&to=${iso(toMs)}&groupBy=impressionType,currency`,
+      );
+      assert.equal(report.status, 200, JSON.stringify(report.body));
+      const shown = report.body.rows.map((row: any) => [row.impressionType, row.currency, row.events]);
+      const served = `servedFrom=${iso(fromMs)}&servedTo=${iso(toMs)}`;
+      const byCatalogId = await allRecords(`${served}&publisherId=${publisherId}`);
+      const byOpenRtbId = await allRecords(`${served}&publisher=pub-a`);
+      const counts = new Map<string, number>();
+      for (const record of byCatalogId) {
+        const key = `${record.impressionType}\t${record.currency ?? ''}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const listed = [...counts.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, events]) => [...key.split('\t'), events]);
+      assert.deepEqual(listed, shown, label);
+      assert.deepEqual(
+        byOpenRtbId.map((record) => record.id),
+        byCatalogId.map((record) => record.id),
+        label,
+      );
+      for (const record of byCatalogId)
+        assert.deepEqual([record.publisherId, record.publisher], [publisherId, 'pub-a'], label);
+    }
+    // Every exchange record names the catalog publisher of its OpenRTB id: pub-b has none (0).
+    const all = await allRecords(`servedFrom=${iso(windows[0]?.[0] ?? 0)}&impressionType=exchange`);
+    assert.deepEqual([...new Set(all.map((record) => `${record.publisher} ${record.publisherId}`))].sort(), [
+      `pub-a ${publisherId}`,
+      'pub-b 0',
+    ]);
+    const pubB = await allRecords('publisherId=0');
+    assert.deepEqual(
+      pubB.map((record) => record.id),
+      all.filter((record) => record.publisher === 'pub-b').map((record) => record.id),
+    );
   });
 
   it('refuses a window whose to is not after its from, in reports and in billing records', async () => {

@@ -10,6 +10,8 @@ import { EMPTY_DIMENSIONS } from '../../ports/ledger.js';
 import { billingRecordsSql, MAX_SCANNED_IDS } from './billing-records.js';
 import { openSqlite } from './database.js';
 import { SqliteLedger } from './ledger.js';
+import { SqliteAccountStore } from './accounts.js';
+import { SqliteCatalogStore } from './catalog.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-billing-records-'));
 let ledger: SqliteLedger;
@@ -86,7 +88,7 @@ describe('billing records', () => {
         trackerId: null,
         advertiserId: null,
         lineItemId: null,
-        publisherId: null,
+        publisherId: 0,
         placementId: null,
         paymentRuleId: null,
         mediaCostMicros: null,
@@ -153,6 +155,72 @@ describe('billing records', () => {
         revenueMicros: 2_000,
       },
     );
+  });
+
+  /** A catalog publisher of the records' account (id 1), in the ledger's database: its id, as rows hold it. */
+  function catalogPublisher(name: string, externalId: string | null): string {
+    const db = ledger['db'];
+    const accounts = new SqliteAccountStore(db);
+    if (accounts.getAccount(1) === undefined) assert.equal(accounts.createAccount('Operator', T0).id, 1);
+    const created = new SqliteCatalogStore(db).publishers.create(1, { name, externalId }, T0);
+    if (!created.ok) assert.fail(JSON.stringify(created));
+    return String(created.value.id);
+  }
+
+  it('gives each record the OpenRTB and the catalog publisher a report gives its row, and filters on either as a report does', () => {
+    const mapped = catalogPublisher('Mapped', 'ortb-pub');
+    const unmapped = catalogPublisher('Unmapped', null);
+    const dims = exchangeEvent().dims;
+    const tracker = { ...dims, impressionType: 'external_impression' as const };
+    ledger.record([
+      impression('mapped', 0, { dims: { ...dims, auctionId: 'mapped', publisher: 'ortb-pub' } }),
+      // An OpenRTB publisher id no catalog publisher has, which looks like a catalog id.
+      impression('unknown', 1, { dims: { ...dims, auctionId: 'unknown', publisher: mapped } }),
+      impression('none', 2, { dims: { ...dims, auctionId: 'none', publisher: '' } }),
+      impression('t-mapped', 3, { dims: { ...tracker, auctionId: 't-mapped', publisher: mapped } }),
+      impression('t-unmapped', 4, { dims: { ...tracker, auctionId: 't-unmapped', publisher: unmapped } }),
+    ]);
+    const publishers = (query: Partial<BillingRecordQuery> = {}) =>
+      ledger
+        .listBillingRecords({ accountId: 1, limit: 10, ...query })
+        .records.map((record) => [record.impressionType, record.publisher, record.publisherId]);
+    assert.deepEqual(publishers(), [
+      ['exchange', 'ortb-pub', Number(mapped)],
+      ['exchange', mapped, 0],
+      ['exchange', null, 0],
+      ['external_impression', 'ortb-pub', Number(mapped)],
+      ['external_impression', null, Number(unmapped)],
+    ]);
+    const report = (groupBy: ('publisher' | 'publisherId')[]) =>
+      ledger
+        .report({ accountId: 1, fromMs: T0 - 3_600_000, toMs: T0 + 3_600_000, groupBy, filters: {} })
+        .map((row) => [row[groupBy[0] ?? 'publisher'], row.events]);
+    assert.deepEqual(report(['publisherId']), [
+      [0, 2],
+      [Number(mapped), 2],
+      [Number(unmapped), 1],
+    ]);
+    assert.deepEqual(publishers({ publisherId: Number(mapped) }), [
+      ['exchange', 'ortb-pub', Number(mapped)],
+      ['external_impression', 'ortb-pub', Number(mapped)],
+    ]);
+    assert.deepEqual(publishers({ publisherId: 0 }), [
+      ['exchange', mapped, 0],
+      ['exchange', null, 0],
+    ]);
+    assert.deepEqual(publishers({ publisherId: Number(unmapped) }), [
+      ['external_impression', null, Number(unmapped)],
+    ]);
+    assert.deepEqual(report(['publisher']), [
+      ['', 2],
+      [mapped, 1],
+      ['ortb-pub', 2],
+    ]);
+    assert.deepEqual(publishers({ publisher: 'ortb-pub' }), [
+      ['exchange', 'ortb-pub', Number(mapped)],
+      ['external_impression', 'ortb-pub', Number(mapped)],
+    ]);
+    assert.deepEqual(publishers({ publisher: mapped }), [['exchange', mapped, 0]]);
   });
 
   it('reads a window of count times, and pages through it without losing or repeating a record', () => {
@@ -319,8 +387,10 @@ describe('billing records', () => {
     for (const seat of [false, true]) {
       const steps = (
         ledger['db']
-          .prepare(`EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat, auctionId: seat })}`)
-          .all(1, 2, 0, 1, 0, 1, 1, ...(seat ? ['seat', 'exchange', 'auction'] : []), 10) as {
+          .prepare(
+            `EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat, auctionId: seat, publisherId: seat, publisher: seat })}`,
+          )
+          .all(1, 2, 0, 1, 0, 1, 1, ...(seat ? ['seat', 'exchange', 'auction', 1, 7, 1, 'pub'] : []), 10) as {
           detail: string;
         }[]
       ).map((step) => step.detail);
@@ -330,7 +400,25 @@ describe('billing records', () => {
         steps.join('; '),
       );
       assert.match(steps[1] ?? '', /^SEARCH d USING INTEGER PRIMARY KEY \(rowid=\?\)/, steps.join('; '));
-      assert.match(steps[2] ?? '', /^SEARCH dl USING INDEX \w+ \(dedupe_key=\?\)/, steps.join('; '));
+      // The delivery by the impression's key; a record's publisher by its catalog id or its OpenRTB
+      // id, in the catalog's indexes; a filter on either, the account's dimensions once (a list).
+      const searches = steps.filter((step) => step.startsWith('SEARCH '));
+      assert.equal(
+        searches.filter((step) => /^SEARCH dl USING INDEX \w+ \(dedupe_key=\?\)/.test(step)).length,
+        1,
+        steps.join('; '),
+      );
+      const byExternalId =
+        'SEARCH p USING COVERING INDEX publishers_external_id (account_id=? AND external_id=?)';
+      const byId = 'SEARCH p USING INTEGER PRIMARY KEY (rowid=?)';
+      const accountDims = 'SEARCH pd USING COVERING INDEX sqlite_autoindex_event_dims_1 (account_id=?)';
+      assert.deepEqual(
+        searches.filter((step) => !/^SEARCH (r|d|dl) /.test(step)).sort(),
+        seat ? [byExternalId, byExternalId, byId, byId, accountDims, accountDims] : [byExternalId, byId],
+        steps.join('; '),
+      );
+      assert.equal(steps.filter((step) => step.startsWith('SCAN')).length, 0, steps.join('; '));
+      assert.equal(steps.filter((step) => step.startsWith('LIST SUBQUERY')).length, seat ? 2 : 0);
     }
   });
 });

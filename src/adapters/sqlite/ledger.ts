@@ -29,20 +29,10 @@ import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js
 import { auctionKeyEnd, auctionKeyStart } from '../../domain/impression-key.js';
 import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
 import { readBillingRecords } from './billing-records.js';
+import { catalogPublisherIdSql, openRtbPublisherSql } from './publisher-sql.js';
 import { deliveryListQuery } from './delivery-list.js';
 import type { ReportCalendar } from './report-calendar.js';
 import { reportCalendar } from './report-calendar.js';
-
-/**
- * The catalog publisher whose `externalId` an exchange row's OpenRTB publisher id is, looked up as
- * the catalog stands when the report is read (0 when none is).
- */
-const EXCHANGE_PUBLISHER_ID_SQL = `COALESCE((SELECT p.id FROM publishers p
-  WHERE p.account_id = rollup_hourly.account_id AND p.external_id = rollup_hourly.publisher
-    AND rollup_hourly.publisher <> ''), 0)`;
-/** The OpenRTB publisher id (`externalId`) of a tracker row's catalog publisher ('' when it has none). */
-const TRACKER_PUBLISHER_SQL = `COALESCE((SELECT p.external_id FROM publishers p
-  WHERE p.account_id = rollup_hourly.account_id AND p.id = CAST(rollup_hourly.publisher AS INTEGER)), '')`;
 
 /**
  * Column (SQL expression) behind each report dimension. An exchange row holds its win's OpenRTB
@@ -59,8 +49,8 @@ const DIMENSION_SQL: Readonly<Record<Exclude<ReportDimension, 'day'>, string>> =
   channel: 'channel',
   method: 'method',
   seat: 'seat',
-  publisher: `(CASE WHEN impression_type = 'exchange' THEN publisher ELSE ${TRACKER_PUBLISHER_SQL} END)`,
-  publisherId: `(CASE WHEN impression_type = 'exchange' THEN ${EXCHANGE_PUBLISHER_ID_SQL} ELSE CAST(publisher AS INTEGER) END)`,
+  publisher: openRtbPublisherSql('rollup_hourly'),
+  publisherId: catalogPublisherIdSql('rollup_hourly'),
   advertiser: 'advertiser_id',
   lineItem: 'line_item_id',
   tracker: 'tracker_id',
