@@ -1,5 +1,6 @@
 import type { Logger } from '../lib/log.js';
 import type { NoticeAnswer } from './notice-answer.js';
+import { UNAVAILABLE } from './notice-answer.js';
 import { loggedTarget } from './logged-target.js';
 import type { LaneServe } from './notice-lane.js';
 import type { NoticeDeps } from './notices.js';
@@ -7,13 +8,12 @@ import { answerNotice, laneNotice } from './notices.js';
 import type { TrackerDeps } from './trackers.js';
 import { answerTrackerHit, laneTrackerHit } from './trackers.js';
 
-/** The answer to a notice or hit that failed (it was not recorded): the client should retry. */
-export const HIT_FAILED: NoticeAnswer = {
-  kind: 'body',
-  status: 503,
-  contentType: 'text/plain; charset=utf-8',
-  body: Buffer.from('retry later\n'),
-};
+/**
+ * The answer to a notice or hit that failed (it was not recorded): the client should retry. It
+ * is the 503 of one that could not be committed, `Retry-After` included, as every 503 Tally sends
+ * says when to try again.
+ */
+export const HIT_FAILED: NoticeAnswer = UNAVAILABLE;
 
 /**
  * How the notice lane serves what it read: a notice by `answerNotice`, a tracker hit by

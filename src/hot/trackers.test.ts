@@ -785,7 +785,7 @@ describe('tracker hits', () => {
   );
 
   it(
-    'answers 503 retry later through the notice lane, logged without its query values and recording nothing, to each hit whose catalog cannot be read, keeping the connection',
+    'answers 503 with Retry-After through the notice lane, logged without its query values and recording nothing, to each hit whose catalog cannot be read, keeping the connection',
     { timeout: 10_000 },
     async () => {
       let failing = true;
@@ -808,7 +808,7 @@ describe('tracker hits', () => {
           ).toString('latin1');
           assert.match(
             failed,
-            /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Content-Type: text\/plain; charset=utf-8\r\nContent-Length: 12\r\n[^]*\r\n\r\nretry later\nHTTP\/1\.1 503 /,
+            /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Retry-After: 1\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Length: 25\r\n[^]*\r\n\r\nunavailable: retry later\nHTTP\/1\.1 503 /,
           );
           // The path and the names of the parameters, never their values: a redir may carry credentials.
           assert.deepEqual(logged, [

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CatalogSnapshot } from '../../src/catalog-snapshot.js';
+import { parseConfig } from '../../src/config.js';
+import { jsonLogger } from '../../src/lib/log.js';
+import type { CatalogView } from '../../src/ports/catalog.js';
+import { startTally } from '../../src/server.js';
+import type { Tally } from '../../src/server.js';
+import { rawExchange } from '../support/raw-http.js';
+
+// A Tally started in this process (so that a fault can be injected into it), served over real HTTP
+// on loopback: each request is sent both ways the server serves notices and tracker hits, through
+// the notice lane (a `GET` or `HEAD` in origin form) and through node:http (a `POST`, or a target
+// in absolute form, which the lane hands over), and must be answered and recorded alike.
+
+const parent = mkdtempSync(join(tmpdir(), 'tally-notice-paths-'));
+after(() => rmSync(parent, { recursive: true, force: true }));
+
+const ADMIN_KEY = 'test-admin-key-0123456789';
+const logLines: string[] = [];
+
+async function startOn(name: string, env: Record<string, string> = {}): Promise<Tally> {
+  const parsed = parseConfig({
+    TALLY_DATA_DIR: mkdtempSync(join(parent, `${name}-`)),
+    TALLY_PORT: '0',
+    TALLY_HOST: '127.0.0.1',
+    TALLY_PUBLIC_URL: 'http://tally.test',
+    TALLY_ADMIN_KEY: ADMIN_KEY,
+    ...env,
+  });
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
+  return startTally(
+    parsed.config,
+    jsonLogger((line) => logLines.push(line)),
+  );
+}
+
+/** The answer's bytes without its `Date` header, which may tick between two answers. */
+function undated(answer: string): string {
+  return answer.replace(/\r\nDate: [^\r]*/, '');
+}
+
+describe('a tracker hit that fails before it is recorded (its catalog cannot be read)', () => {
+  let tally: Tally;
+  let failing = false;
+  const current = Object.getOwnPropertyDescriptor(CatalogSnapshot.prototype, 'current');
+  before(async () => {
+    tally = await startOn('hit-failed');
+    // Fault injection: the catalog snapshot throws, as a catalog SQLite cannot read would.
+    const read = current?.value as (this: CatalogSnapshot) => CatalogView;
+    CatalogSnapshot.prototype.current = function (this: CatalogSnapshot) {
+      if (failing) throw new Error('SQLITE_IOERR: disk I/O error');
+      return read.call(this);
+    };
+  });
+  after(async () => {
+    if (current !== undefined) Object.defineProperty(CatalogSnapshot.prototype, 'current', current);
+    await tally.close();
+  });
+
+  it('is answered 503 with Retry-After: 1, as every other 503 of Tally, through the notice lane and through node:http alike', async () => {
+    failing = true;
+    try {
+      const headers = 'Host: tally.test\r\nUser-Agent: Test/1\r\nConnection: close';
+      const answers = {
+        laneGet: await rawExchange(tally.url, `GET /imptr?id=1&cachebuster=a HTTP/1.1\r\n${headers}\r\n\r\n`),
+        laneHead: await rawExchange(
+          tally.url,
+          `HEAD /imptr?id=1&cachebuster=b HTTP/1.1\r\n${headers}\r\n\r\n`,
+        ),
+        httpGet: await rawExchange(
+          tally.url,
+          `GET http://tally.test/imptr?id=1&cachebuster=c HTTP/1.1\r\n${headers}\r\n\r\n`,
+        ),
+        httpPost: await rawExchange(
+          tally.url,
+          `POST /clktr?id=1&cachebuster=d HTTP/1.1\r\n${headers}\r\nContent-Length: 0\r\n\r\n`,
+        ),
+      };
+      for (const [how, answer] of Object.entries(answers)) {
+        assert.match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/, how);
+        assert.match(answer, /\r\nRetry-After: 1\r\n/, how);
+      }
+      assert.equal(undated(answers.laneGet), undated(answers.httpGet));
+      assert.equal(undated(answers.laneGet), undated(answers.httpPost));
+      // Each was logged as failed: the fault, not something else, answered them.
+      assert.equal(logLines.filter((line) => line.includes('"hit_failed"')).length, 4);
+    } finally {
+      failing = false;
+    }
+  });
+});
