@@ -68,6 +68,23 @@ describe('invalid traffic', () => {
     });
   });
 
+  it('takes the caller’s User-Agent as the device’s when X-Device-User-Agent names none (empty or blank), as it takes the peer when X-Device-IP names no address', () => {
+    const relayed = (headers: Record<string, string>) => request({ 'user-agent': CHROME, ...headers });
+    for (const named of ['', '  ']) {
+      const headers = { 'x-device-user-agent': named, 'x-device-ip': named };
+      assert.deepEqual(readDevice(relayed(headers)), {
+        ip: '198.51.100.7',
+        userAgent: CHROME,
+        userAgentTooLong: false,
+      });
+      assert.equal(screen(relayed(headers)), undefined);
+    }
+    // Named, the device's agent is screened, and so is the caller's, as a relaying server's.
+    const bot = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' };
+    assert.equal(readDevice(relayed({ 'x-device-user-agent': 'Device/1' })).userAgent, 'Device/1');
+    assert.deepEqual(screen(relayed({ 'x-device-user-agent': 'Googlebot/2.1' })), bot);
+  });
+
   it('keeps whole UTF-8 characters of a User-Agent it cuts, its headers read as latin1 a byte a character', () => {
     // "é" is two bytes, C3 A9, read as two latin1 characters: a cut between them leaves both out.
     const twoByte = Buffer.from('é').toString('latin1');

@@ -200,9 +200,20 @@ export function defaultIvtFilter(): IvtFilter {
 const NO_FILTER = defaultIvtFilter();
 
 /**
+ * The agent `X-Device-User-Agent` names, or `undefined` when it names none: absent, empty or
+ * blank, or repeated (which the headers hold as empty: see `ruleHeaders`). The device's agent is
+ * then the caller's `User-Agent`, as an `X-Device-IP` that is no address gives way.
+ */
+function namedDeviceAgent(request: HitRequest): string | undefined {
+  const agent = header(request, 'x-device-user-agent');
+  return agent === '' ? undefined : agent;
+}
+
+/**
  * The device a request speaks for. Server-to-server notifiers (SSAI, publisher servers) send
  * the device's address in `X-Device-IP` (else `X-Forwarded-For`) and its agent in
- * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify. Of `X-Forwarded-For`, the
+ * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify; one that names no
+ * address, or no agent (empty, or repeated), gives way to the caller's own. Of `X-Forwarded-For`, the
  * first hop, the client as it names itself; but from a trusted notifier (a proxy in front of
  * Tally, an SSAI server: `filter.trustedNotifiers`), the last hop that is not one, which a trusted
  * proxy appended after whatever the client wrote (among the last {@link MAX_FORWARDED_HOPS}).
@@ -210,7 +221,7 @@ const NO_FILTER = defaultIvtFilter();
 export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): Device {
   const deviceIp = validIp(header(request, 'x-device-ip'));
   const forwardedIp = forwardedClient(request, filter);
-  const deviceAgent = header(request, 'x-device-user-agent');
+  const deviceAgent = namedDeviceAgent(request);
   const ip = deviceIp ?? forwardedIp ?? unmapIpv4(request.remoteAddress);
   const userAgent = deviceAgent ?? header(request, 'user-agent') ?? '';
   const userAgentTooLong = userAgent.length > MAX_USER_AGENT_BYTES;
@@ -280,7 +291,7 @@ export function screenRequest(
  * (or a crawler would count by naming a browser in the header).
  */
 function screenRelayingAgent(request: HitRequest, filter: IvtFilter): IvtRule | undefined {
-  if (header(request, 'x-device-user-agent') === undefined) return undefined;
+  if (namedDeviceAgent(request) === undefined) return undefined;
   const userAgent = header(request, 'user-agent') ?? '';
   if (userAgent.length > MAX_USER_AGENT_BYTES) return 'long_user_agent';
   if (isKnownRelayingBot(userAgent) && !isAppHttpClient(userAgent)) return 'bot_user_agent';

@@ -51,6 +51,18 @@ describe('reading a notice request', () => {
     });
   });
 
+  it('reads a repeated X-Device-User-Agent as empty, naming no device agent, where a repeated X-Device-IP is joined into no address', async () => {
+    const request = await read(
+      'GET /n/x HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: Server/1\r\nX-Device-User-Agent: Device/1\r\n' +
+        'X-Device-IP: 203.0.113.9\r\nx-device-user-agent: Device/2\r\nX-Device-IP: 203.0.113.10',
+    );
+    assert.deepEqual(request.headers, {
+      'user-agent': 'Server/1',
+      'x-device-user-agent': '',
+      'x-device-ip': '203.0.113.9, 203.0.113.10',
+    });
+  });
+
   it('keeps every header a counting rule reads: prefetch hints and the device a server-to-server notifier names', async () => {
     const request = await read(
       'GET /n/x HTTP/1.1\r\nHost: tally.test\r\nX-Moz: prefetch\r\nPurpose: prefetch\r\nX-Purpose: preview\r\n' +

@@ -34,7 +34,10 @@ export function readNoticeRequest(
 /**
  * The headers the rules read, from raw headers (names and values flattened as sent), with
  * node:http's semantics for repeats: the first `User-Agent` wins, other repeated headers are
- * joined with ', '.
+ * joined with ', '; but a repeated `X-Device-User-Agent` is read as empty. Which of its values is
+ * the device's cannot be told (an agent may hold ', ' itself), so it names none, and the device's
+ * agent is the caller's `User-Agent` (see `readDevice`), as a repeated `X-Device-IP`, joined into
+ * no address, gives way to `X-Forwarded-For` or the peer.
  */
 export function ruleHeaders(raw: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -47,6 +50,7 @@ export function ruleHeaders(raw: readonly string[]): Record<string, string> {
     const value = raw[index + 1] ?? '';
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
+    else if (name === 'x-device-user-agent') headers[name] = '';
     else if (name !== 'user-agent') headers[name] = `${previous}, ${value}`;
   }
   return headers;

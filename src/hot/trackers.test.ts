@@ -664,6 +664,37 @@ describe('tracker hits', () => {
     },
   );
 
+  it(
+    'records the caller’s User-Agent as the device’s when X-Device-User-Agent is repeated or empty, through the lane and node:http alike',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers(
+        'device-agent.db',
+        100,
+        async ({ exchange, facts }) => {
+          const targets = ['/imptr?id=5&cachebuster=', 'http://tally.test/imptr?id=5&cachebuster='];
+          const named = [
+            'X-Device-User-Agent: Device/1\r\nX-Device-User-Agent: Device/2',
+            'X-Device-User-Agent: ',
+          ];
+          for (const [at, target] of targets.entries()) {
+            for (const [index, deviceAgent] of named.entries()) {
+              const answer = await exchange(
+                `GET ${target}${at}-${index} HTTP/1.1\r\nHost: tally.test\r\nUser-Agent: ${CHROME}\r\n${deviceAgent}\r\nConnection: close`,
+              );
+              assert.match(answer.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+            }
+          }
+          assert.deepEqual(
+            facts().map(({ userAgent }) => userAgent),
+            [CHROME, CHROME, CHROME, CHROME],
+          );
+        },
+        { lane: true },
+      );
+    },
+  );
+
   /**
    * The answer of `path` through the lane and through node:http, the `Date` line cut from both;
    * a `CB` in it is `L` for the lane and `H` for node:http, so that neither is the other's duplicate.

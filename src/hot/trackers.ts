@@ -154,7 +154,8 @@ export function handleTrackerHit(
   const request: TrackerRequest = {
     method: req.method ?? 'GET',
     target: req.url ?? '',
-    headers: req.headers,
+    // Read as the lane reads them, a repeated X-Device-User-Agent included (see `ruleHeaders`).
+    headers: ruleHeaders(req.rawHeaders),
     remoteAddress: req.socket.remoteAddress ?? '',
   };
   return sendAnswerOf(req, res, (done) => answerTrackerHit(kind, request, deps, done));

@@ -9,7 +9,9 @@ import { jsonLogger } from '../../src/lib/log.js';
 import type { CatalogView } from '../../src/ports/catalog.js';
 import { startTally } from '../../src/server.js';
 import type { Tally } from '../../src/server.js';
+import { ledgerEventsOf } from '../support/ledger-events.js';
 import { rawExchange } from '../support/raw-http.js';
+import { CHROME } from '../support/user-agents.js';
 
 // A Tally started in this process (so that a fault can be injected into it), served over real HTTP
 // on loopback: each request is sent both ways the server serves notices and tracker hits, through
@@ -22,9 +24,14 @@ after(() => rmSync(parent, { recursive: true, force: true }));
 const ADMIN_KEY = 'test-admin-key-0123456789';
 const logLines: string[] = [];
 
-async function startOn(name: string, env: Record<string, string> = {}): Promise<Tally> {
+/** A Tally started in this process on a data directory of its own, with the extra `env`. */
+async function startOn(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ tally: Tally; dataDir: string }> {
+  const dataDir = mkdtempSync(join(parent, `${name}-`));
   const parsed = parseConfig({
-    TALLY_DATA_DIR: mkdtempSync(join(parent, `${name}-`)),
+    TALLY_DATA_DIR: dataDir,
     TALLY_PORT: '0',
     TALLY_HOST: '127.0.0.1',
     TALLY_PUBLIC_URL: 'http://tally.test',
@@ -32,9 +39,54 @@ async function startOn(name: string, env: Record<string, string> = {}): Promise<
     ...env,
   });
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.join('\n'));
-  return startTally(
+  const tally = await startTally(
     parsed.config,
     jsonLogger((line) => logLines.push(line)),
+  );
+  return { tally, dataDir };
+}
+
+/** Registers a web banner win of `auctionId` (its burl `burl`, if any); answers the path of its pixel notice. */
+async function registerWin(tally: Tally, auctionId: string, burl?: string): Promise<string> {
+  const response = await fetch(`${tally.url}/v1/wins`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      wins: [
+        {
+          request: { id: auctionId, imp: [{ id: '1', banner: { w: 300, h: 250 } }], site: {} },
+          seat: 's',
+          bid: {
+            id: 'b',
+            impid: '1',
+            price: 1,
+            adm: '<div>ad</div>',
+            ...(burl === undefined ? {} : { burl }),
+          },
+        },
+      ],
+    }),
+  });
+  const body = (await response.json()) as { results: { noticeUrls: { adm: string } }[] };
+  const { pathname, search } = new URL(body.results[0]?.noticeUrls.adm ?? '');
+  return `${pathname}${search}`;
+}
+
+/**
+ * Fires the notice at `path` with the header lines `headers` on a connection of its own, through
+ * the notice lane (`lane`: a `GET` in origin form) or through node:http (`http`: the same `GET` in
+ * absolute form, which the lane hands over); answers all it was answered.
+ */
+function fireNotice(tally: Tally, how: 'lane' | 'http', path: string, headers: string[]): Promise<string> {
+  const target = how === 'lane' ? path : `http://tally.test${path}`;
+  const head = [`GET ${target} HTTP/1.1`, 'Host: tally.test', ...headers, 'Connection: close'];
+  return rawExchange(tally.url, `${head.join('\r\n')}\r\n\r\n`);
+}
+
+/** How the ledger recorded the notices of `auctionId`: outcome, reason and rule, device address and agent. */
+function recorded(dataDir: string, auctionId: string): string[] {
+  return ledgerEventsOf(dataDir, [auctionId]).map(
+    (row) => `${row.outcome}/${row.reason}/${row.ivt_rule} ${row.device_ip} ${String(row.user_agent)}`,
   );
 }
 
@@ -48,7 +100,7 @@ describe('a tracker hit that fails before it is recorded (its catalog cannot be 
   let failing = false;
   const current = Object.getOwnPropertyDescriptor(CatalogSnapshot.prototype, 'current');
   before(async () => {
-    tally = await startOn('hit-failed');
+    ({ tally } = await startOn('hit-failed'));
     // Fault injection: the catalog snapshot throws, as a catalog SQLite cannot read would.
     const read = current?.value as (this: CatalogSnapshot) => CatalogView;
     CatalogSnapshot.prototype.current = function (this: CatalogSnapshot) {
@@ -90,6 +142,36 @@ describe('a tracker hit that fails before it is recorded (its catalog cannot be 
       assert.equal(logLines.filter((line) => line.includes('"hit_failed"')).length, 4);
     } finally {
       failing = false;
+    }
+  });
+});
+
+describe('the device agent a notice names in X-Device-User-Agent', () => {
+  let tally: Tally;
+  let dataDir: string;
+  before(async () => {
+    ({ tally, dataDir } = await startOn('device-agent'));
+  });
+  after(() => tally.close());
+
+  it('is the caller’s User-Agent when X-Device-User-Agent is repeated or empty, as the device address is the peer’s when X-Device-IP is, through the notice lane and node:http alike', async () => {
+    const cases: [string, string[]][] = [
+      ['repeated', ['X-Device-User-Agent: Device/1', 'X-Device-User-Agent: Device/2']],
+      ['empty', ['X-Device-User-Agent: ']],
+      ['blank', ['X-Device-User-Agent:  \t ']],
+      ['address repeated', ['X-Device-IP: 198.51.100.1', 'X-Device-IP: 198.51.100.2']],
+      ['address empty', ['X-Device-IP: ']],
+    ];
+    for (const how of ['lane', 'http'] as const) {
+      for (const [name, headers] of cases) {
+        const auctionId = `${how}-${name}`;
+        const answer = await fireNotice(tally, how, await registerWin(tally, auctionId), [
+          `User-Agent: ${CHROME}`,
+          ...headers,
+        ]);
+        assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/, auctionId);
+        assert.deepEqual(recorded(dataDir, auctionId), [`counted// 127.0.0.1 ${CHROME}`], auctionId);
+      }
     }
   });
 });
