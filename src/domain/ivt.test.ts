@@ -380,6 +380,21 @@ describe('invalid traffic', () => {
     assert.equal(readDevice(request(named, 'GET', '10.0.0.2'), built.filter).ip, '192.0.2.77');
   });
 
+  it('takes no address a client wrote before an X-Forwarded-For entry a trusted proxy appended that is no address (unknown), but the peer', () => {
+    const built = buildIvtFilter([], [], ['10.0.0.0/24']);
+    assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
+    const device = (forwarded: string) =>
+      readDevice(request({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), built.filter).ip;
+    assert.equal(device('198.51.100.9, unknown'), '10.0.0.2');
+    assert.equal(device('198.51.100.9, unknown, 10.0.0.5'), '10.0.0.2', 'through another trusted proxy');
+    assert.equal(device('198.51.100.9, _hidden'), '10.0.0.2', 'an obfuscated identifier (RFC 7239)');
+    assert.equal(device('198.51.100.9,'), '10.0.0.2', 'an empty entry');
+    assert.equal(device('198.51.100.9, 999.0.0.1'), '10.0.0.2', 'no address');
+    // The entry a trusted proxy appended, when it is an address, is the device's, whatever precedes it.
+    assert.equal(device('unknown, 198.51.100.23'), '198.51.100.23');
+    assert.equal(device('unknown, 198.51.100.23, 10.0.0.5'), '198.51.100.23');
+  });
+
   it('screens the last 16 X-Forwarded-For hops, where proxies append, not the thousands a client may write before them', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
     const proxy = '10.0.0.2';

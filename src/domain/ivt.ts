@@ -149,7 +149,14 @@ export function subnetOf(entry: string): Subnet | undefined {
   return { address, prefixBits: prefix };
 }
 
-/** The address of the client `X-Forwarded-For` names (see `readDevice`), if it names one. */
+/**
+ * The address of the client `X-Forwarded-For` names (see `readDevice`), if it names one. From a
+ * trusted peer, the hops are read from the end, past trusted addresses only: each trusted proxy
+ * vouches for the entry before its own, and for no other. An entry there that is no address (the
+ * `unknown` some proxies write, an obfuscated identifier, nothing) ends the walk with none, as
+ * nginx's `real_ip_recursive` and Express's `trust proxy` end it: every entry before it was written
+ * by the client, which would otherwise name any device it likes.
+ */
 function forwardedClient(request: HitRequest, filter: IvtFilter): string | undefined {
   const forwarded = header(request, 'x-forwarded-for');
   if (forwarded === undefined) return undefined;
@@ -161,7 +168,8 @@ function forwardedClient(request: HitRequest, filter: IvtFilter): string | undef
   const hops = lastHops(forwarded);
   for (let at = hops.length - 1; at >= 0; at--) {
     const ip = validIp(hops[at]);
-    if (ip !== undefined && !trusted(ip)) return ip;
+    if (ip === undefined) return undefined;
+    if (!trusted(ip)) return ip;
   }
   return undefined;
 }
@@ -213,10 +221,11 @@ function namedDeviceAgent(request: HitRequest): string | undefined {
  * The device a request speaks for. Server-to-server notifiers (SSAI, publisher servers) send
  * the device's address in `X-Device-IP` (else `X-Forwarded-For`) and its agent in
  * `X-Device-User-Agent`, as OpenRTB 2.6 §7.8 and VAST 4 §1.1.3 specify; one that names no
- * address, or no agent (empty, or repeated), gives way to the caller's own. Of `X-Forwarded-For`, the
- * first hop, the client as it names itself; but from a trusted notifier (a proxy in front of
+ * address, or no agent (empty, or repeated), gives way to the caller's own. Of `X-Forwarded-For`,
+ * the first hop, the client as it names itself; but from a trusted notifier (a proxy in front of
  * Tally, an SSAI server: `filter.trustedNotifiers`), the last hop that is not one, which a trusted
- * proxy appended after whatever the client wrote (among the last {@link MAX_FORWARDED_HOPS}).
+ * proxy appended after whatever the client wrote (among the last {@link MAX_FORWARDED_HOPS}),
+ * unless that entry is no address: the peer is then the device's address, as without the header.
  */
 export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): Device {
   const deviceIp = validIp(header(request, 'x-device-ip'));

@@ -9,6 +9,8 @@ import { jsonLogger } from '../../src/lib/log.js';
 import type { CatalogView } from '../../src/ports/catalog.js';
 import { startTally } from '../../src/server.js';
 import type { Tally } from '../../src/server.js';
+import { startDsp } from '../support/dsp.js';
+import type { FakeDsp } from '../support/dsp.js';
 import { ledgerEventsOf } from '../support/ledger-events.js';
 import { rawExchange } from '../support/raw-http.js';
 import { CHROME } from '../support/user-agents.js';
@@ -173,5 +175,53 @@ describe('the device agent a notice names in X-Device-User-Agent', () => {
         assert.deepEqual(recorded(dataDir, auctionId), [`counted// 127.0.0.1 ${CHROME}`], auctionId);
       }
     }
+  });
+});
+
+describe('the device behind a trusted proxy that appended no address to X-Forwarded-For', () => {
+  let tally: Tally;
+  let dataDir: string;
+  let dsp: FakeDsp;
+  before(async () => {
+    dsp = await startDsp();
+    // The test's loopback connections come from a trusted proxy (Tally's load balancer, say).
+    ({ tally, dataDir } = await startOn('trusted-proxy', {
+      TALLY_IVT_TRUSTED_NOTIFIERS: '127.0.0.1, 10.0.0.0/24',
+      TALLY_BURL_PRIVATE_NETWORKS: 'allow',
+    }));
+  });
+  after(async () => {
+    await tally.close();
+    await dsp.close();
+  });
+
+  it('is the peer, not an address the client wrote before that entry: recorded and relayed to the DSP as such, through the notice lane and node:http alike', async () => {
+    const cases: [string, string][] = [
+      ['unknown', '198.51.100.9, unknown'],
+      ['behind-another', '198.51.100.9, unknown, 10.0.0.5'],
+      ['garbled', '198.51.100.9,'],
+    ];
+    for (const how of ['lane', 'http'] as const) {
+      for (const [name, forwarded] of cases) {
+        const auctionId = `${how}-${name}`;
+        const path = await registerWin(tally, auctionId, `${dsp.url}/bill?a=\${AUCTION_ID}`);
+        const answer = await fireNotice(tally, how, path, [
+          `User-Agent: ${CHROME}`,
+          `X-Forwarded-For: ${forwarded}`,
+        ]);
+        assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/, auctionId);
+        assert.deepEqual(recorded(dataDir, auctionId), [`counted// 127.0.0.1 ${CHROME}`], auctionId);
+        await dsp.waitFor((hits) => hits.some((hit) => hit.query.get('a') === auctionId));
+        const relayed = dsp.hits.find((hit) => hit.query.get('a') === auctionId);
+        assert.equal(relayed?.headers['x-device-ip'], '127.0.0.1', auctionId);
+      }
+    }
+    // An address the trusted proxy appended is still the device's.
+    const path = await registerWin(tally, 'appended', `${dsp.url}/bill?a=\${AUCTION_ID}`);
+    await fireNotice(tally, 'lane', path, [
+      `User-Agent: ${CHROME}`,
+      'X-Forwarded-For: unknown, 198.51.100.9',
+    ]);
+    assert.deepEqual(recorded(dataDir, 'appended'), [`counted// 198.51.100.9 ${CHROME}`]);
   });
 });
