@@ -53,6 +53,7 @@ import { retryPolicy } from './billing/retry.js';
 import { handleNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
 import { HIT_FAILED, laneServe } from './hot/lane-serve.js';
+import { withPrefixDecoded } from './hot/target-prefix.js';
 import { loggedTarget } from './hot/logged-target.js';
 import { sendNoticeAnswer } from './hot/notice-answer.js';
 import type { NoticeDeps } from './hot/notices.js';
@@ -447,9 +448,16 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status: '400' });
   /**
    * The hot path: notices and tracker hits, served without the control plane's routing, auth
-   * or URL parsing (the path is matched as sent; tracker hits read their raw query).
+   * or URL parsing (the path is matched as sent, but for the escapes of unreserved characters in
+   * its prefix, as the notice lane matches it: see `withPrefixDecoded`; tracker hits read their
+   * raw query).
    */
-  const serveHot = (req: IncomingMessage, res: ServerResponse, target: string): Promise<void> | undefined => {
+  const serveHot = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    sentTarget: string,
+  ): Promise<void> | undefined => {
+    const target = withPrefixDecoded(sentTarget);
     const queryAt = target.indexOf('?');
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
     if (pathname.startsWith('/n/')) {

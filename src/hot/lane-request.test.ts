@@ -92,6 +92,19 @@ describe('reading a notice head in the notice lane', () => {
     assert.equal(read('GET /clktr?x=\xe9 HTTP/1.1\r\nHost: t'), 'GET click /clktr?x=%E9');
   });
 
+  it('reads a notice or hit whose prefix escapes unreserved characters as its prefix unescaped, and leaves any other to node:http', () => {
+    const read = (head: string) => {
+      const request = readLaneRequest(head);
+      return request === undefined ? undefined : `${request.endpoint} ${request.target}`;
+    };
+    assert.equal(read('GET /%6E/tok HTTP/1.1\r\nHost: t'), 'notice /n/tok');
+    assert.equal(read('GET /%6e/t\xe9?f=b HTTP/1.1\r\nHost: t'), 'notice /n/t%E9?f=b');
+    assert.equal(read('GET /%69mptr?id=1 HTTP/1.1\r\nHost: t'), 'impression /imptr?id=1');
+    assert.equal(read('HEAD /clk%74r HTTP/1.1\r\nHost: t'), 'click /clktr');
+    assert.equal(read('GET /n%2Ftok HTTP/1.1\r\nHost: t'), undefined);
+    assert.equal(read('GET /%4E/tok HTTP/1.1\r\nHost: t'), undefined, '/N/ is another path');
+  });
+
   const leftToNodeHttp: [string, string][] = [
     ['a Connection option followed by a tab', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection: close\t'],
     ['a Connection option followed by a space', 'GET /n/t HTTP/1.1\r\nHost: t\r\nConnection:close '],

@@ -1,6 +1,7 @@
 import type { TrackerKind } from '../domain/tracker-hit.js';
 import { isValidHost } from '../lib/host-header.js';
 import { encodeRawBytes } from './raw-target.js';
+import { withPrefixDecoded } from './target-prefix.js';
 
 /** A request the notice lane serves itself, read from its head: a notice or a tracker hit. */
 export interface LaneRequest {
@@ -8,7 +9,8 @@ export interface LaneRequest {
   /** What it is: a notice (`/n/…`), or a tracker hit (`/imptr`, `/clktr`), by its kind. */
   endpoint: 'notice' | TrackerKind;
   /**
-   * The request target as sent, starting with `/n/`, or `/imptr` or `/clktr` then the end or `?`;
+   * The request target as sent, starting with `/n/`, or `/imptr` or `/clktr` then the end or `?`,
+   * once the escapes of unreserved characters in that prefix are decoded (see `withPrefixDecoded`);
    * a raw byte of 0x80 or above in it written as its percent-escape (see `encodeRawBytes`), as
    * node:http would have it had it been sent so.
    */
@@ -70,13 +72,14 @@ export function readLaneRequest(head: string): LaneRequest | undefined {
   const version = requestLine.slice(secondSpace + 1);
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
-  // The common notice costs one test; only a target that fails it is tried as a tracker hit or
-  // for raw bytes.
+  // The common notice costs one test; only a target that fails it is tried as a tracker hit, for
+  // an escaped prefix or for raw bytes.
   let target = sentTarget;
   let endpoint: LaneRequest['endpoint'] = 'notice';
   if (!NOTICE_TARGET.test(sentTarget)) {
-    if (!LANE_TARGET.test(sentTarget)) return undefined;
-    target = encodeRawBytes(sentTarget);
+    const decoded = withPrefixDecoded(sentTarget);
+    if (!LANE_TARGET.test(decoded)) return undefined;
+    target = encodeRawBytes(decoded);
     if (!target.startsWith(NOTICE_PREFIX))
       endpoint = target.startsWith(TRACKER_PATHS.impression) ? 'impression' : 'click';
   }

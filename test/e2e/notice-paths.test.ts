@@ -13,6 +13,7 @@ import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
 import { ledgerEventsOf } from '../support/ledger-events.js';
 import { rawExchange } from '../support/raw-http.js';
+import Database from 'better-sqlite3';
 import { CHROME } from '../support/user-agents.js';
 
 // A Tally started in this process (so that a fault can be injected into it), served over real HTTP
@@ -223,5 +224,72 @@ describe('the device behind a trusted proxy that appended no address to X-Forwar
       'X-Forwarded-For: unknown, 198.51.100.9',
     ]);
     assert.deepEqual(recorded(dataDir, 'appended'), [`counted// 198.51.100.9 ${CHROME}`]);
+  });
+});
+
+describe('a notice or hit whose path prefix is written with percent-escapes of unreserved characters', () => {
+  let tally: Tally;
+  let dataDir: string;
+  before(async () => {
+    ({ tally, dataDir } = await startOn('escaped-prefix'));
+  });
+  after(() => tally.close());
+
+  /** The tracker hits the ledger holds, as `type/reason`, in the order recorded. */
+  function recordedHits(): string[] {
+    const db = new Database(join(dataDir, 'tally.db'), { readonly: true });
+    try {
+      const rows = db
+        .prepare("SELECT impression_type, reason FROM events WHERE impression_type != 'exchange' ORDER BY id")
+        .all() as { impression_type: string; reason: string }[];
+      return rows.map((row) => `${row.impression_type}/${row.reason}`);
+    } finally {
+      db.close();
+    }
+  }
+
+  it('is served and recorded as the same URL unescaped (RFC 3986 §6.2.2.2), /%6E/<token> as /n/<token>, through the notice lane and node:http alike', async () => {
+    for (const how of ['lane', 'http'] as const) {
+      for (const prefix of ['/%6E/', '/%6e/']) {
+        const auctionId = `${how}-${prefix}`;
+        const path = (await registerWin(tally, auctionId)).replace(/^\/n\//, prefix);
+        const answer = await fireNotice(tally, how, path, [`User-Agent: ${CHROME}`]);
+        assert.match(answer, /^HTTP\/1\.1 200 OK\r\n[^]*Content-Type: image\/gif\r\n/, auctionId);
+        assert.deepEqual(recorded(dataDir, auctionId), [`counted// 127.0.0.1 ${CHROME}`], auctionId);
+      }
+    }
+    // Tracker paths alike: an unknown tracker's hit is recorded as such, its click answered 404.
+    const hits = [
+      '/%69mptr?id=99&cachebuster=a',
+      '/im%70tr?id=99&cachebuster=b',
+      '/%63lktr?id=99&cachebuster=c',
+    ];
+    for (const how of ['lane', 'http'] as const) {
+      for (const hit of hits) {
+        const answer = await fireNotice(tally, how, hit, [`User-Agent: ${CHROME}`]);
+        assert.match(
+          answer,
+          hit.includes('lktr')
+            ? /^HTTP\/1\.1 404 Not Found\r\n[^]*No such click tracker/
+            : /^HTTP\/1\.1 200 OK\r\n/,
+          `${how} ${hit}`,
+        );
+      }
+    }
+    const unknown = [
+      'external_impression/unknown_tracker',
+      'external_impression/unknown_tracker',
+      'external_click/unknown_tracker',
+    ];
+    assert.deepEqual(recordedHits(), [...unknown, ...unknown]);
+  });
+
+  it('is not a notice when the escape is of a reserved character: /n%2F<token> is no /n/ path, answered 404 and recorded nowhere', async () => {
+    const path = (await registerWin(tally, 'reserved')).replace(/^\/n\//, '/n%2F');
+    for (const how of ['lane', 'http'] as const) {
+      const answer = await fireNotice(tally, how, path, [`User-Agent: ${CHROME}`]);
+      assert.match(answer, /^HTTP\/1\.1 404 Not Found\r\n/, how);
+    }
+    assert.deepEqual(recorded(dataDir, 'reserved'), []);
   });
 });
