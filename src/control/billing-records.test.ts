@@ -190,7 +190,7 @@ describe('GET /v1/billing-records of one auction', () => {
 });
 
 describe('GET /v1/billing-records when the ledger cannot be read', () => {
-  it('answers 503 UNAVAILABLE, to be retried, and logs why', async () => {
+  it('answers 503 UNAVAILABLE with Retry-After: 1, to be retried, and logs why', async () => {
     const closed = new ReportThread(join(dir, 'tally.db'), 'billing-records-closed');
     await closed.close();
     const failing = await serveApi(billingRecordRoutes(closed, LONGEST_TTL_MS), accounts);
@@ -199,7 +199,10 @@ describe('GET /v1/billing-records when the ledger cannot be read', () => {
         headers: { authorization: `Bearer ${key}` },
       });
       const body = (await response.json()) as { error: { code: string; requestId: string } };
-      assert.deepEqual([response.status, body.error.code], [503, 'UNAVAILABLE']);
+      assert.deepEqual(
+        [response.status, body.error.code, response.headers.get('retry-after')],
+        [503, 'UNAVAILABLE', '1'],
+      );
       const failed = failing.logged
         .map((line) => JSON.parse(line))
         .find((line) => line.event === 'request_failed');

@@ -213,7 +213,7 @@ async function readPage(source: BillingRecordSource, query: BillingRecordQuery):
       503,
       'UNAVAILABLE',
       'the billing records could not be read just now; retry',
-      {},
+      { 'Retry-After': '1' },
       {
         cause: error,
       },

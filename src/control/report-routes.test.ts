@@ -200,9 +200,12 @@ describe('GET /v1/reports', () => {
     assert.match(answer.body.error.message, /priceMicros add up to 10000000000000000/);
   });
 
-  it('answers 503 UNAVAILABLE, to be retried, when the report thread cannot run the report', async () => {
+  it('answers 503 UNAVAILABLE with Retry-After: 1, to be retried, when the report thread cannot run the report', async () => {
     const answer = await report('closed', `${RANGE}&groupBy=seat`);
-    assert.deepEqual([answer.status, answer.body.error.code], [503, 'UNAVAILABLE']);
+    assert.deepEqual(
+      [answer.status, answer.body.error.code, answer.headers.get('retry-after')],
+      [503, 'UNAVAILABLE', '1'],
+    );
     // The operator learns why from the log, which names the cause.
     const failed = (logs.closed ?? [])
       .map((line) => JSON.parse(line))

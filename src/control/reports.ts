@@ -79,7 +79,7 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
             503,
             'UNAVAILABLE',
             'the report could not be run just now; retry it',
-            {},
+            { 'Retry-After': '1' },
             {
               cause: error,
             },
