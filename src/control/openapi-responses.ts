@@ -1,8 +1,37 @@
-/** An answer in the error envelope, `#/components/schemas/Error`. */
-export const errorResponse = (description: string) => ({
+/**
+ * The `X-Request-Id` header of every answer in the error envelope, and of every other answer of
+ * the API and the public routes (see `withRequestIds`): the id an error's `requestId` repeats.
+ */
+export const REQUEST_ID_HEADER = {
+  'X-Request-Id': {
+    required: true,
+    description:
+      "the request's id, as logged: the caller's own X-Request-Id when it is 1 to 128 letters, digits, _, . or -, else a new one; quote it when reporting a problem",
+    schema: { type: 'string', pattern: '^[\\w.-]{1,128}$' },
+  },
+};
+
+/** The `Retry-After` of a 503 to send again: in seconds. */
+export const RETRY_AFTER_HEADER = {
+  'Retry-After': {
+    required: true,
+    description: 'how many seconds to wait before sending the request again',
+    schema: { type: 'string', pattern: '^[0-9]+$', example: '1' },
+  },
+};
+
+/**
+ * An answer in the error envelope, `#/components/schemas/Error`, with its `X-Request-Id` and any
+ * other `headers` it carries.
+ */
+export const errorResponse = (description: string, headers: Record<string, unknown> = {}) => ({
   description,
+  headers: { ...REQUEST_ID_HEADER, ...headers },
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
+
+/** A 503 in the error envelope, to send again after its `Retry-After`. */
+export const retryResponse = (description: string) => errorResponse(description, RETRY_AFTER_HEADER);
 
 /** Why any request may be refused 400 before its route reads it. */
 const MALFORMED_REQUEST =
@@ -35,10 +64,16 @@ export const CONNECTION_ERRORS = {
  * (`answerWhileStarting`).
  */
 export const ROUTE_ERRORS = {
-  '405': errorResponse('METHOD_NOT_ALLOWED: the path takes the methods in the Allow header, not this one'),
+  '405': errorResponse('METHOD_NOT_ALLOWED: the path takes the methods in the Allow header, not this one', {
+    Allow: {
+      required: true,
+      description: "the path's methods, comma-separated (HEAD with GET)",
+      schema: { type: 'string', example: 'GET, HEAD' },
+    },
+  }),
   ...CONNECTION_ERRORS,
   '500': errorResponse('INTERNAL: a fault in Tally; quote the requestId when reporting it'),
-  '503': errorResponse(
+  '503': retryResponse(
     'UNAVAILABLE: Tally cannot use its database just now (busy, full, read-only or failing), or is shutting down; STARTING: Tally is starting (migrating or opening its ledger, which may take minutes after an upgrade), and the request was not read; retry (Retry-After says when)',
   ),
 };
@@ -51,9 +86,18 @@ export const BODY_ERRORS = {
   ),
 };
 
+/** The `WWW-Authenticate` of a 401: the key to send, as `Authorization: Bearer <key>`. */
+export const BEARER_CHALLENGE = {
+  'WWW-Authenticate': {
+    required: true,
+    description: 'Bearer, with the realm of the key asked for (and error="invalid_token" for a key refused)',
+    schema: { type: 'string', example: 'Bearer realm="tally"' },
+  },
+};
+
 /** The answers of every authenticated operation besides its own. */
 export const AUTHENTICATED_ERRORS = {
-  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key'),
+  '401': errorResponse('UNAUTHENTICATED: missing, unknown or revoked API key', BEARER_CHALLENGE),
   '403': errorResponse('FORBIDDEN: the key lacks the role, or the resource is outside its scope'),
   ...ROUTE_ERRORS,
 };

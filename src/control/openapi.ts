@@ -17,10 +17,14 @@ import { EXPORT_WARNING_CODES } from './export-warnings.js';
 import {
   AUTHENTICATED_ERRORS,
   badRequest,
+  BEARER_CHALLENGE,
   BODY_ERRORS,
   CONNECTION_ERRORS,
   errorResponse,
   QUERY_REFUSED,
+  REQUEST_ID_HEADER,
+  RETRY_AFTER_HEADER,
+  retryResponse,
   ROUTE_ERRORS,
 } from './openapi-responses.js';
 import { MAX_WINS_PER_CALL } from './register-wins.js';
@@ -93,6 +97,42 @@ const errorEnvelope = {
 const bodyRefused = badRequest(
   'VALIDATION_FAILED: the message says what to fix (any query parameter too: the operation reads none); INVALID_JSON, BODY_TOO_DEEP: the body is not JSON in UTF-8 (one in UTF-16 or UTF-32 is told so), or nests too deep',
 );
+/** A notice's or tracker hit's redirect, to its `Location`. */
+const redirect = (description: string) => ({
+  description,
+  headers: {
+    Location: { required: true, description: 'where the client is sent', schema: { type: 'string' } },
+  },
+});
+/** A notice's or tracker hit's 405: not recorded, `Allow` naming the methods that are. */
+const HIT_NOT_ALLOWED = {
+  description: 'not GET, HEAD or POST: not recorded (text/plain)',
+  headers: {
+    Allow: {
+      required: true,
+      description: 'the methods of notices and hits',
+      schema: { type: 'string', example: 'GET, HEAD, POST' },
+    },
+  },
+  content: { 'text/plain': {} },
+};
+/**
+ * A notice's or tracker hit's 503, to send again after its `Retry-After`: in text/plain, or in the
+ * error envelope (with its `X-Request-Id`) when Tally shuts down or starts.
+ */
+const HIT_UNAVAILABLE = {
+  description:
+    'overloaded or not recorded: retry (text/plain); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly',
+  headers: {
+    ...RETRY_AFTER_HEADER,
+    'X-Request-Id': {
+      ...REQUEST_ID_HEADER['X-Request-Id'],
+      required: false,
+      description: 'in the error envelope: the id its requestId repeats',
+    },
+  },
+  content: { 'text/plain': {}, 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
 /** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
 const hitMalformed = badRequest();
 
@@ -319,6 +359,45 @@ const attachment = (when: string, pattern: string, example: string) => ({
   },
 });
 
+/** Paths whose own answers carry no `X-Request-Id`: notices and hits, served before the API's routing. */
+const HOT_PATHS = new Set(['/n/{token}', '/imptr', '/clktr']);
+/** Public routes whose 200 is a file served as is (no `X-Request-Id`): the metrics, the OMID script. */
+const FILE_PATHS = new Set(['/metrics', '/omid/verify.js']);
+
+/**
+ * `paths` with `X-Request-Id` declared on each answer that carries it: every answer of the API and
+ * of the public routes but the 200 of a file path; a notice's or hit's answers carry it in the
+ * error envelope alone, where `errorResponse` declares it.
+ */
+function withRequestIds(paths: Record<string, unknown>): Record<string, unknown> {
+  type Responses = Record<string, { headers?: Record<string, unknown> }>;
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, item]) => [
+      path,
+      HOT_PATHS.has(path)
+        ? item
+        : Object.fromEntries(
+            Object.entries(item as Record<string, { responses?: Responses }>).map(([method, operation]) => [
+              method,
+              operation.responses === undefined
+                ? operation
+                : {
+                    ...operation,
+                    responses: Object.fromEntries(
+                      Object.entries(operation.responses).map(([status, response]) => [
+                        status,
+                        FILE_PATHS.has(path) && status === '200'
+                          ? response
+                          : { ...response, headers: { ...REQUEST_ID_HEADER, ...response.headers } },
+                      ]),
+                    ),
+                  },
+            ]),
+          ),
+    ]),
+  );
+}
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: {
@@ -494,7 +573,7 @@ export const OPENAPI_DOCUMENT = {
     },
   },
   security: [{ bearer: [] }],
-  paths: {
+  paths: withRequestIds({
     '/v1/wins': {
       post: {
         summary: 'Register auction wins; get instrumented markup and notice URLs',
@@ -554,7 +633,7 @@ export const OPENAPI_DOCUMENT = {
           '400': bodyRefused,
           ...AUTHENTICATED_ERRORS,
           ...BODY_ERRORS,
-          '503': errorResponse(
+          '503': retryResponse(
             'UNAVAILABLE: too many wins being registered at once, the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)',
           ),
         },
@@ -600,17 +679,13 @@ export const OPENAPI_DOCUMENT = {
           responses: {
             '200': { description: 'a 43-byte GIF', content: { 'image/gif': {} } },
             '204': { description: 'beacon (f=b)' },
-            '302': {
-              description:
-                'to the DSP burl, macros filled (Tally’s burl, counted, or a repeat of one that was)',
-            },
+            '302': redirect(
+              'to the DSP burl, macros filled (Tally’s burl, counted, or a repeat of one that was)',
+            ),
             '400': hitMalformed,
-            '405': { description: 'not GET, HEAD or POST: not recorded' },
+            '405': HIT_NOT_ALLOWED,
             ...CONNECTION_ERRORS,
-            '503': {
-              description:
-                'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly',
-            },
+            '503': HIT_UNAVAILABLE,
           },
         },
       ]),
@@ -747,8 +822,8 @@ export const OPENAPI_DOCUMENT = {
             'VALIDATION_FAILED: an unknown, repeated or invalid query parameter, or a malformed %-escape in the query; REPORT_TOO_LARGE, MIXED_CURRENCIES: see above',
           ),
           ...AUTHENTICATED_ERRORS,
-          '503': errorResponse(
-            'UNAVAILABLE: the report could not be run just now, or Tally is shutting down; retry',
+          '503': retryResponse(
+            'UNAVAILABLE: the report could not be run just now, or Tally is shutting down; retry (Retry-After says when)',
           ),
         },
       },
@@ -1091,28 +1166,26 @@ export const OPENAPI_DOCUMENT = {
                     description: 'a 1×1 GIF (t=2), or a script (t=1)',
                     content: { 'image/gif': {}, 'application/javascript': {} },
                   },
-                  '302': { description: 'to redir, when it is an allowed http(s) URL' },
+                  '302': redirect('to redir, when it is an allowed http(s) URL'),
                   '400': hitMalformed,
-                  '405': { description: 'not GET, HEAD or POST: not recorded' },
+                  '405': HIT_NOT_ALLOWED,
                   ...CONNECTION_ERRORS,
-                  '503': {
-                    description:
-                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly',
-                  },
+                  '503': HIT_UNAVAILABLE,
                 }
               : {
-                  '302': { description: "to redir, else to the tracker's clickUrl" },
+                  '302': redirect("to redir, else to the tracker's clickUrl"),
                   '400': {
                     description: `no allowed landing page: an HTML page says why (the click is recorded as no_landing_page, not counted); ${hitMalformed.description}, in the error envelope`,
+                    headers: { 'X-Request-Id': { ...REQUEST_ID_HEADER['X-Request-Id'], required: false } },
                     content: { 'text/html': {}, ...hitMalformed.content },
                   },
                   '404': { description: 'no such click tracker: an HTML page', content: { 'text/html': {} } },
-                  '405': { description: 'not GET, HEAD or POST: not recorded' },
+                  '405': HIT_NOT_ALLOWED,
                   ...CONNECTION_ERRORS,
                   '503': {
-                    description:
-                      'overloaded or not recorded: retry (no body); or, pipelined behind an answer that closes the connection as Tally shuts down, UNAVAILABLE in the error envelope: send it again on a new connection; or, while Tally starts, STARTING in the error envelope: send it again shortly; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected: the browser asks again as the link is followed',
-                    content: { 'text/plain': {} },
+                    ...HIT_UNAVAILABLE,
+                    description: `${HIT_UNAVAILABLE.description}; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected, without Retry-After: the browser asks again as the link is followed`,
+                    headers: { 'Retry-After': { ...RETRY_AFTER_HEADER['Retry-After'], required: false } },
                   },
                 },
         };
@@ -1177,6 +1250,12 @@ export const OPENAPI_DOCUMENT = {
           ...ROUTE_ERRORS,
           '503': errorResponse(
             'UNAVAILABLE: starting (migrating or opening the ledger, loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed)',
+            {
+              'Retry-After': {
+                description: 'while Tally starts, before it listens for anything else: 1, in seconds',
+                schema: { type: 'string', pattern: '^[0-9]+$', example: '1' },
+              },
+            },
           ),
         },
       },
@@ -1191,9 +1270,12 @@ export const OPENAPI_DOCUMENT = {
           '200': { description: 'text exposition', content: { 'text/plain': {} } },
           '400': badRequest(),
           ...ROUTE_ERRORS,
-          '401': errorResponse('UNAUTHENTICATED: TALLY_METRICS_KEY is set, and the request did not send it'),
+          '401': errorResponse(
+            'UNAUTHENTICATED: TALLY_METRICS_KEY is set, and the request did not send it',
+            BEARER_CHALLENGE,
+          ),
         },
       },
     },
-  } as Record<string, unknown>,
+  }),
 };

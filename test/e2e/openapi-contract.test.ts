@@ -22,6 +22,21 @@ interface Answer {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/**
+ * The headers of Tally's own a client acts on (lower case, as node:http reads them): an answer
+ * that carries one must document it, or a client written against the document never learns of it.
+ */
+const CLIENT_HEADERS = [
+  'allow',
+  'www-authenticate',
+  'retry-after',
+  'location',
+  'link',
+  'content-disposition',
+  'x-request-id',
+  'x-tally-warnings',
+];
+
 /** One HTTP/1.1 exchange: `headers` as sent, the body as JSON when there is one. */
 function exchange(
   port: number,
@@ -103,6 +118,12 @@ describe('the answers of a running server, against the OpenAPI document it serve
       }
       for (const [header, spec] of Object.entries(documented.headers ?? {}))
         if (spec.required === true) assert.ok(answer.headers[header.toLowerCase()] !== undefined, header);
+      const declared = Object.keys(documented.headers ?? {}).map((header) => header.toLowerCase());
+      assert.deepEqual(
+        CLIENT_HEADERS.filter((header) => answer.headers[header] !== undefined && !declared.includes(header)),
+        [],
+        `${name}: the headers it answers with that a client reads are documented`,
+      );
     }
     return answer;
   };
