@@ -398,4 +398,59 @@ describe('the answers of a running server, against the OpenAPI document it serve
     assert.equal(list.headers['x-tally-warnings'], 'unknown_line_item;id=999999');
     assert.deepEqual((await call('GET', '/v1/advertisers')).body.warnings, []);
   });
+
+  it("takes a click tracker's clickUrl and a publisher's externalId exactly when the documented schema admits it", async () => {
+    const bodySchema = (path: string, field: string): Schema => {
+      const post = docs.paths[path]?.post as unknown as {
+        requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };
+      };
+      return post.requestBody.content['application/json'].schema.properties[field] ?? {};
+    };
+    const advertiser = await ok('POST', '/v1/advertisers', { name: 'Schema advertiser' });
+    const lineItem = await ok('POST', '/v1/line-items', {
+      advertiserId: advertiser.id,
+      name: 'Schema',
+      revenueType: 'none',
+    });
+    const publisher = await ok('POST', '/v1/publishers', { name: 'Schema publisher' });
+    const clickUrl = bodySchema('/v1/click-trackers', 'clickUrl');
+    for (const value of [
+      'https://advertiser.example/landing?a=1',
+      'HTTP://advertiser.example',
+      'mailto:ads@advertiser.example',
+      'urn:isbn:0451450523',
+      'ftp://advertiser.example/landing',
+      'https://user:secret@advertiser.example/',
+      `https://advertiser.example/${'x'.repeat(2048)}`,
+      'https://advertiser.example/a b',
+    ]) {
+      const answer = await call('POST', '/v1/click-trackers', {
+        advertiserId: advertiser.id,
+        name: 'Schema click',
+        lineItemId: lineItem.id,
+        publisherId: publisher.id,
+        clickUrl: value,
+      });
+      const admitted = schemaProblems(value, clickUrl, docs.components.schemas).length === 0;
+      assert.equal(answer.status === 201, admitted, `clickUrl ${value.slice(0, 60)}: ${answer.status}`);
+    }
+    const externalId = bodySchema('/v1/publishers', 'externalId');
+    for (const [index, value] of [
+      'pub-schema',
+      ' pub-schema',
+      'pub-schema ',
+      'pub\tschema',
+      'pub schema',
+      'é'.repeat(255),
+      'x'.repeat(256),
+    ].entries()) {
+      const answer = await call('POST', '/v1/publishers', { name: `Schema ${index}`, externalId: value });
+      const admitted = schemaProblems(value, externalId, docs.components.schemas).length === 0;
+      assert.equal(
+        answer.status === 201,
+        admitted,
+        `externalId ${JSON.stringify(value.slice(0, 60))}: ${answer.status}`,
+      );
+    }
+  });
 });

@@ -18,7 +18,9 @@ import {
 import type { CatalogObject } from '../unknown-ids.js';
 import { CATALOG_OBJECTS } from '../unknown-ids.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
+import { EXTERNAL_ID } from './publishers.js';
 import { TRACKER_CODE } from './trackers.js';
+import { URL_MAX_LENGTH } from './validation.js';
 
 /**
  * The 400 of a write: its body refused, any query parameter (a write reads none: see
@@ -48,6 +50,12 @@ const PAGING_PARAMETERS = [
     description: 'the next value of the previous page',
   },
 ];
+/**
+ * An absolute http(s) URL as `toHttpUrl` takes one: the scheme in any case, a host, no user name
+ * or password (an `@` before the path), no white space or control character anywhere.
+ */
+const HTTP_URL_PATTERN =
+  '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s\\u0000-\\u001F\\u007F-\\u009F@/\\\\?#]+([/\\\\?#][^\\s\\u0000-\\u001F\\u007F-\\u009F]*)?$';
 const id = { type: 'integer', minimum: 1 };
 const nullableId = { type: ['integer', 'null'], minimum: 1 };
 const name = {
@@ -185,6 +193,7 @@ const RESOURCES: Resource[] = [
       name,
       externalId: {
         type: ['string', 'null'],
+        pattern: EXTERNAL_ID.source,
         description:
           'OpenRTB publisher.id, unique in the account: 1 to 255 printable characters, without white space at either end (a win’s publisher.id is matched exactly)',
       },
@@ -279,8 +288,10 @@ const RESOURCES: Resource[] = [
       clickUrl: {
         type: ['string', 'null'],
         format: 'uri',
+        maxLength: URL_MAX_LENGTH,
+        pattern: HTTP_URL_PATTERN,
         description:
-          "landing page when a hit has no redir; refused when the account's enabled redirect allow-list refuses it",
+          "landing page when a hit has no redir: an absolute http(s) URL without a user name or password, white space or control characters; refused when the account's enabled redirect allow-list refuses it",
       },
       firedBy: {
         enum: ['browser'],

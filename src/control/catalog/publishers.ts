@@ -9,7 +9,7 @@ import { FieldReader, isoOf } from './validation.js';
  * values look like. A win's `publisher.id` is matched exactly, so `"pub-1 "` pasted with its
  * trailing space would never match a win, its reports silently empty.
  */
-const EXTERNAL_ID = /^(?!\s)\P{Cc}{1,255}(?<!\s)$/u;
+export const EXTERNAL_ID = /^(?!\s)\P{Cc}{1,255}(?<!\s)$/u;
 
 /**
  * `/v1/publishers`: `{name, externalId?}`; `externalId` is the OpenRTB `publisher.id`, unique in

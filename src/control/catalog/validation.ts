@@ -40,7 +40,8 @@ export function validName(text: string): string | undefined {
     ? trimmed
     : undefined;
 }
-const URL_MAX_LENGTH = 2048;
+/** The most characters of a URL the catalog stores (a click tracker's `clickUrl`). */
+export const URL_MAX_LENGTH = 2048;
 /** Most ids a list field (a payment rule's `placementIds`) takes. */
 const MAX_LISTED_IDS = 10_000;
 
