@@ -453,4 +453,77 @@ describe('the answers of a running server, against the OpenAPI document it serve
       );
     }
   });
+
+  it('takes an amount or a fraction, as a number or a decimal string, exactly when the documented schema admits it', async () => {
+    const advertiser = await ok('POST', '/v1/advertisers', { name: 'Amounts advertiser' });
+    const publisher = await ok('POST', '/v1/publishers', { name: 'Amounts publisher' });
+    const schemaOf = (path: string, field: string): Schema => {
+      const post = docs.paths[path]?.post as unknown as {
+        requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };
+      };
+      return post.requestBody.content['application/json'].schema.properties[field] ?? {};
+    };
+    const writes: [string, string, (value: unknown) => Record<string, unknown>][] = [
+      [
+        '/v1/line-items',
+        'revenueValue',
+        (value) => ({
+          advertiserId: advertiser.id,
+          name: 'Amounts',
+          revenueType: 'cpm',
+          revenueValue: value,
+        }),
+      ],
+      [
+        '/v1/payment-rules',
+        'costCpm',
+        (value) => ({ publisherId: publisher.id, name: 'Cpm', pricingType: 'cpm', costCpm: value }),
+      ],
+      [
+        '/v1/payment-rules',
+        'revshare',
+        (value) => ({ publisherId: publisher.id, name: 'Share', pricingType: 'revshare', revshare: value }),
+      ],
+    ];
+    const values = [
+      0.5,
+      1,
+      1.5,
+      2.5,
+      999_999.999_999,
+      1_000_000,
+      -1,
+      1.000_000_1,
+      1e-7,
+      '0.5',
+      '1',
+      '1.',
+      '.5',
+      '007',
+      '1.000000',
+      '1.5',
+      '999999.999999',
+      '0000001',
+      '1000000',
+      '0.1234567',
+      '',
+      '.',
+      '-1',
+      '1e2',
+      ' 1',
+      '1,5',
+    ];
+    for (const [path, field, body] of writes) {
+      const schema = schemaOf(path, field);
+      for (const value of values) {
+        const answer = await call('POST', path, body(value));
+        const admitted = schemaProblems(value, schema, docs.components.schemas).length === 0;
+        assert.equal(
+          answer.status === 201,
+          admitted,
+          `${path} ${field} ${JSON.stringify(value)}: ${answer.status} ${JSON.stringify(answer.body)}`,
+        );
+      }
+    }
+  });
 });

@@ -23,7 +23,7 @@ const FORMATS: Readonly<Record<string, (value: string) => boolean>> = {
 /**
  * The problems of `value` against `given`, its local `$ref`s read from `schemas` (the document's
  * `components.schemas`): the part of JSON Schema the OpenAPI document uses (type, enum, const,
- * required, properties, additionalProperties, propertyNames, items, maxItems, minimum, maximum,
+ * required, properties, additionalProperties, propertyNames, items, maxItems, minimum, maximum, multipleOf,
  * minLength, maxLength, pattern, format, oneOf). Enough to keep the document honest, no more.
  */
 export function schemaProblems(
@@ -51,6 +51,12 @@ export function schemaProblems(
     found.push(`${at}: below ${schema.minimum}`);
   if (typeof schema.maximum === 'number' && typeof value === 'number' && value > schema.maximum)
     found.push(`${at}: above ${schema.maximum}`);
+  if (typeof schema.multipleOf === 'number' && typeof value === 'number') {
+    // Within a thousandth of a multiple, allowing for binary fractions (0.3 / 0.000001).
+    const multiples = value / schema.multipleOf;
+    if (Math.abs(multiples - Math.round(multiples)) > 1e-3)
+      found.push(`${at}: not a multiple of ${schema.multipleOf}`);
+  }
   if (typeof value === 'string') {
     if (typeof schema.minLength === 'number' && [...value].length < schema.minLength)
       found.push(`${at}: shorter than ${schema.minLength}`);

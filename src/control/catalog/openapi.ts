@@ -1,3 +1,4 @@
+import { MAX_AMOUNT_MICROS } from '../../domain/macros.js';
 import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
 import { ALLOWLIST_WARNING_CODES, COUNTING_WARNING_CODES, WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
@@ -68,13 +69,23 @@ const name = {
 const state = { enum: CATALOG_STATES, default: 'active' };
 /** The state filter of a list: without it, a list holds active and inactive objects alike. */
 const stateFilter = { enum: CATALOG_STATES };
-const amount = (description: string) => ({ type: ['number', 'string', 'null'], description });
-const fraction = (description: string) => ({
+/**
+ * A decimal the catalog reads into micros (`FieldReader.amount`, `.fraction`): a number of at most
+ * 6 decimals from 0 to `max`, or a string of digits with at most 6 decimals (`2.5`, `.5`, `1.`)
+ * whose value is within the same bounds, as `stringPattern` matches it; null for none.
+ */
+const decimal = (max: number, stringPattern: string, description: string) => ({
   type: ['number', 'string', 'null'],
   minimum: 0,
-  maximum: 1,
-  description,
+  maximum: max,
+  multipleOf: 0.000001,
+  pattern: stringPattern,
+  description: `${description}. A number of at most 6 decimals, or a string of digits with at most 6 decimals (no sign, exponent or white space)`,
 });
+const amount = (description: string) =>
+  decimal(MAX_AMOUNT_MICROS / 1_000_000, '^(?=.*[0-9])0*([0-9]{1,6})?(\\.[0-9]{0,6})?$', description);
+const fraction = (description: string) =>
+  decimal(1, '^(?=.*[0-9])(0*1(\\.0{0,6})?|0*(\\.[0-9]{0,6})?)$', description);
 
 /** An impression tracker's warnings: `trackerCountingWarnings` and `impressionPricingWarnings`. */
 const IMPRESSION_TRACKER_WARNINGS = {
