@@ -526,4 +526,36 @@ describe('the answers of a running server, against the OpenAPI document it serve
       }
     }
   });
+
+  it("takes an object's name exactly when the documented schema admits it", async () => {
+    const post = docs.paths['/v1/advertisers']?.post as unknown as {
+      requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };
+    };
+    const schema = post.requestBody.content['application/json'].schema.properties.name ?? {};
+    for (const [index, value] of [
+      'Acme',
+      ' Acme ',
+      'Acme\n',
+      'Café 2',
+      '\u200bAcme',
+      'x'.repeat(255),
+      'x'.repeat(256),
+      '',
+      ' ',
+      '\t\u3000',
+      '\u200b',
+      '\u200b\ufeff ',
+      'Ac\nme',
+      'Ac\u2028me',
+      'Ac\u0000me',
+    ].entries()) {
+      const answer = await call('POST', '/v1/advertisers', { name: value });
+      const admitted = schemaProblems(value, schema, docs.components.schemas).length === 0;
+      assert.equal(
+        answer.status === 201,
+        admitted,
+        `name ${index} ${JSON.stringify(value)}: ${answer.status}`,
+      );
+    }
+  });
 });

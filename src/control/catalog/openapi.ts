@@ -21,7 +21,7 @@ import { CATALOG_OBJECTS } from '../unknown-ids.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
 import { EXTERNAL_ID } from './publishers.js';
 import { TRACKER_CODE } from './trackers.js';
-import { URL_MAX_LENGTH } from './validation.js';
+import { NAME_MAX_LENGTH, URL_MAX_LENGTH } from './validation.js';
 
 /**
  * The 400 of a write: its body refused, any query parameter (a write reads none: see
@@ -59,10 +59,18 @@ const HTTP_URL_PATTERN =
   '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s\\u0000-\\u001F\\u007F-\\u009F@/\\\\?#]+([/\\\\?#][^\\s\\u0000-\\u001F\\u007F-\\u009F]*)?$';
 const id = { type: 'integer', minimum: 1 };
 const nullableId = { type: ['integer', 'null'], minimum: 1 };
+/**
+ * A name as `validName` takes one: once trimmed of white space, a character that shows (neither
+ * white space nor one that draws nothing, such as a zero-width space) and no control character
+ * or line break (U+2028, U+2029) anywhere.
+ */
+const NAME_PATTERN =
+  '^\\s*[^\\p{Cc}\\p{Zl}\\p{Zp}]*?[^\\s\\p{Cc}\\p{Zl}\\p{Zp}\\p{Default_Ignorable_Code_Point}][^\\p{Cc}\\p{Zl}\\p{Zp}]*\\s*$';
 const name = {
   type: 'string',
   minLength: 1,
-  maxLength: 255,
+  maxLength: NAME_MAX_LENGTH,
+  pattern: NAME_PATTERN,
   description:
     'trimmed; not all white space or invisible characters (a zero-width space alone), without control characters or line breaks (U+2028, U+2029)',
 };
