@@ -11,7 +11,8 @@ import {
   REPORT_VAST_ERROR_PATTERN,
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
-import { CATALOG_OPENAPI_PATHS } from './catalog/openapi.js';
+import { CATALOG_OPENAPI_PATHS, ID_SCHEMA } from './catalog/openapi.js';
+import { MAX_QUERY_ID } from './catalog/paging.js';
 import { MAX_TRACKERS_PER_EXPORT } from './export.js';
 import { EXPORT_WARNING_CODES } from './export-warnings.js';
 import {
@@ -304,7 +305,7 @@ const LIST_PAGE_PARAMETERS = [
   {
     name: 'after',
     in: 'query',
-    schema: { type: 'integer', minimum: 0 },
+    schema: { type: 'integer', minimum: 0, maximum: MAX_QUERY_ID },
     description: 'the next value of the previous page',
   },
 ];
@@ -983,7 +984,7 @@ export const OPENAPI_DOCUMENT = {
             summary: `Tags for this ${kind} tracker (and trackerIds), answered now or mailed`,
             description: `Needs an editor or admin key that sees every tracker named. At most ${MAX_TRACKERS_PER_EXPORT} trackers (this one and trackerIds) in one export; the body is at most 64 KiB.`,
             parameters: [
-              { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+              { name: 'id', in: 'path', required: true, schema: ID_SCHEMA },
               {
                 name: 'download',
                 in: 'query',
@@ -1000,7 +1001,7 @@ export const OPENAPI_DOCUMENT = {
                     properties: {
                       trackerIds: {
                         type: 'array',
-                        items: { type: 'integer', minimum: 1 },
+                        items: ID_SCHEMA,
                         maxItems: MAX_TRACKERS_PER_EXPORT - 1,
                         description: `more ${kind} trackers to export at once`,
                       },

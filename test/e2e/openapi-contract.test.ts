@@ -558,4 +558,24 @@ describe('the answers of a running server, against the OpenAPI document it serve
       );
     }
   });
+
+  it('takes an integer query parameter of every API list exactly when the documented schema admits it, up to the bound it documents', async () => {
+    for (const [template, item] of Object.entries(docs.paths)) {
+      const list = item.get as unknown as
+        { parameters?: { name: string; in: string; schema: Schema }[] } | undefined;
+      if (list === undefined || !template.startsWith('/v1/') || template.includes('{')) continue;
+      for (const { name, schema } of list.parameters ?? []) {
+        if (!([] as unknown[]).concat(schema.type).includes('integer')) continue;
+        for (const value of [1, 10 ** 15 - 1, 10 ** 15, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2]) {
+          const answer = await call('GET', `${template}?${name}=${value}`);
+          const admitted = schemaProblems(value, schema, docs.components.schemas).length === 0;
+          assert.equal(
+            answer.status === 200,
+            admitted,
+            `${template}?${name}=${value}: ${answer.status} ${JSON.stringify(answer.body)}`,
+          );
+        }
+      }
+    }
+  });
 });

@@ -18,7 +18,7 @@ import {
 } from '../openapi-responses.js';
 import type { CatalogObject } from '../unknown-ids.js';
 import { CATALOG_OBJECTS } from '../unknown-ids.js';
-import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
+import { DEFAULT_LIMIT, MAX_QUERY_ID, MAX_LIMIT } from './paging.js';
 import { EXTERNAL_ID } from './publishers.js';
 import { TRACKER_CODE } from './trackers.js';
 import { NAME_MAX_LENGTH, URL_MAX_LENGTH } from './validation.js';
@@ -47,7 +47,7 @@ const PAGING_PARAMETERS = [
   {
     name: 'after',
     in: 'query',
-    schema: { type: 'integer', minimum: 0 },
+    schema: { type: 'integer', minimum: 0, maximum: MAX_QUERY_ID },
     description: 'the next value of the previous page',
   },
 ];
@@ -57,8 +57,10 @@ const PAGING_PARAMETERS = [
  */
 const HTTP_URL_PATTERN =
   '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s\\u0000-\\u001F\\u007F-\\u009F@/\\\\?#]+([/\\\\?#][^\\s\\u0000-\\u001F\\u007F-\\u009F]*)?$';
-const id = { type: 'integer', minimum: 1 };
-const nullableId = { type: ['integer', 'null'], minimum: 1 };
+/** An id: a whole number from 1 to 2^53 - 1, as JSON readers hold one exactly. */
+export const ID_SCHEMA = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+const id = ID_SCHEMA;
+const nullableId = { ...ID_SCHEMA, type: ['integer', 'null'] };
 /**
  * A name as `validName` takes one: once trimmed of white space, a character that shows (neither
  * white space nor one that draws nothing, such as a zero-width space) and no control character
@@ -160,12 +162,14 @@ const trackerFields = {
   },
   state,
 };
+/** An id a list filters on: as a list's query reads one, of at most 15 digits. */
+const filterId = { ...ID_SCHEMA, maximum: MAX_QUERY_ID };
 const trackerFilters = {
-  advertiserId: id,
-  lineItemId: id,
-  publisherId: id,
-  placementId: id,
-  paymentRuleId: id,
+  advertiserId: filterId,
+  lineItemId: filterId,
+  publisherId: filterId,
+  placementId: filterId,
+  paymentRuleId: filterId,
   state: stateFilter,
   code: { type: 'string' },
   name: { type: 'string', description: 'substring, any case' },
@@ -197,7 +201,7 @@ const RESOURCES: Resource[] = [
     },
     answers: { revenueValue: { type: 'number', description: 'as sent; 0 for none' } },
     filters: {
-      advertiserId: id,
+      advertiserId: filterId,
       state: stateFilter,
       revenueType: { enum: REVENUE_TYPES },
       name: { type: 'string' },
@@ -227,7 +231,7 @@ const RESOURCES: Resource[] = [
     noun: 'placement',
     required: ['publisherId', 'name'],
     fields: { publisherId: { ...id, description: 'fixed at creation' }, name },
-    filters: { publisherId: id, name: { type: 'string' } },
+    filters: { publisherId: filterId, name: { type: 'string' } },
     inUse: 'trackers or payment rules name it; the message lists them',
   },
   {
@@ -273,7 +277,7 @@ const RESOURCES: Resource[] = [
     },
     answers: { isBase: { type: 'boolean', description: "the publisher's base rule" } },
     filters: {
-      publisherId: id,
+      publisherId: filterId,
       state: stateFilter,
       pricingType: { enum: PRICING_TYPES },
       name: { type: 'string' },

@@ -28,6 +28,9 @@ export interface ListRequest {
 /** What is wrong with an `after` parameter that {@link afterCursor} refuses. */
 export const AFTER_PROBLEM = 'after: send the `next` value of the previous page';
 
+/** The largest id a list's query reads, in an id filter or `after`: 15 digits at most. */
+export const MAX_QUERY_ID = 999_999_999_999_999;
+
 /** The id a list's `after` parameter names (a page's `next`), or `undefined` when it names none. */
 export function afterCursor(value: string): number | undefined {
   return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
