@@ -578,4 +578,44 @@ describe('the answers of a running server, against the OpenAPI document it serve
       }
     }
   });
+
+  it('takes a redirect allow-list exactly when the documented schema admits its domains', async () => {
+    const put = docs.paths['/v1/account/redirect-allowlist']?.put as unknown as {
+      requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };
+    };
+    const schema = put.requestBody.content['application/json'].schema.properties.domains ?? {};
+    for (const domains of [
+      [],
+      ['example.com', 'ads.example.co.uk'],
+      ['Example.COM'],
+      ['example.com.'],
+      ['xn--caf-dma.example'],
+      ['localhost', '1-2.example'],
+      [`${'a'.repeat(63)}.example`],
+      [`${'a'.repeat(64)}.example`],
+      [`${'abcdefghi.'.repeat(25)}com`],
+      [`${'abcdefghi.'.repeat(26)}com`],
+      Array.from({ length: 1000 }, (_, index) => `d${index}.example`),
+      Array.from({ length: 1001 }, (_, index) => `d${index}.example`),
+      [''],
+      ['*.example.com'],
+      ['https://example.com'],
+      ['example.com/path'],
+      ['exa mple.com'],
+      ['café.example'],
+      ['-example.com'],
+      ['example-.com'],
+      ['example..com'],
+      ['.example.com'],
+      ['example_1.com'],
+    ]) {
+      const answer = await call('PUT', '/v1/account/redirect-allowlist', { enabled: false, domains });
+      const admitted = schemaProblems(domains, schema, docs.components.schemas).length === 0;
+      assert.equal(
+        answer.status === 200,
+        admitted,
+        `${JSON.stringify(domains).slice(0, 80)}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`,
+      );
+    }
+  });
 });

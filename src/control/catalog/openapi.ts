@@ -20,6 +20,7 @@ import type { CatalogObject } from '../unknown-ids.js';
 import { CATALOG_OBJECTS } from '../unknown-ids.js';
 import { DEFAULT_LIMIT, MAX_QUERY_ID, MAX_LIMIT } from './paging.js';
 import { EXTERNAL_ID } from './publishers.js';
+import { MAX_DOMAINS } from './redirect-allowlist.js';
 import { TRACKER_CODE } from './trackers.js';
 import { NAME_MAX_LENGTH, URL_MAX_LENGTH } from './validation.js';
 
@@ -611,12 +612,20 @@ const apiKey = answerObject({
 });
 const apiKeyNotFound = { '404': errorResponse('NOT_FOUND: no such API key in the account') };
 
+/**
+ * A domain of the redirect allow-list as the API takes one (`HOST_NAME` in redirect-allowlist.ts,
+ * read in lower case and without a final dot): labels of letters, digits and hyphens (none at
+ * either end of a label), each of at most 63 characters, at most 253 in all.
+ */
+const DOMAIN_PATTERN =
+  '^(?=.{1,253}\\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?$';
 /** The fields of the redirect allow-list, in a `PUT` and in the answers. */
 const allowlistFields = {
   enabled: { type: 'boolean', description: 'null is refused' },
   domains: {
     type: 'array',
-    items: { type: 'string' },
+    maxItems: MAX_DOMAINS,
+    items: { type: 'string', pattern: DOMAIN_PATTERN },
     description:
       'host names, international ones in punycode (xn--…); a click tracker stored with a clickUrl outside them keeps it, its clicks answered 400',
   },

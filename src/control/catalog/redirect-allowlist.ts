@@ -8,7 +8,8 @@ import { CATALOG_MAX_BODY_BYTES } from './crud.js';
 import { refusedClickUrls } from './tracker-warnings.js';
 import { FieldReader } from './validation.js';
 
-const MAX_DOMAINS = 1000;
+/** The most host names an allow-list holds. */
+export const MAX_DOMAINS = 1000;
 const NON_ASCII = /\P{ASCII}/u;
 /** A host name: dot-separated labels of letters, digits and hyphens. */
 const HOST_NAME =
