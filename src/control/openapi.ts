@@ -422,6 +422,7 @@ export const OPENAPI_DOCUMENT = {
           seat: {
             type: ['string', 'integer'],
             minLength: 1,
+            maximum: Number.MAX_SAFE_INTEGER,
             description:
               "the winning seatbid.seat, or one id of the exchange's own for a DSP that names none. As OpenRTB's ids (request.id, imp.id, bid.id, bid.impid, bid.adid), a string; a whole number is read as its digits, with a warning",
           },
@@ -434,6 +435,7 @@ export const OPENAPI_DOCUMENT = {
           },
           bidResponseId: {
             type: ['string', 'integer', 'null'],
+            maximum: Number.MAX_SAFE_INTEGER,
             description: 'the BidResponse.bidid, for ${AUCTION_BID_ID} (empty without it)',
           },
           currency: {
@@ -445,6 +447,7 @@ export const OPENAPI_DOCUMENT = {
           auctionTimeMs: {
             type: ['integer', 'null'],
             minimum: EARLIEST_AUCTION_TIME_MS,
+            maximum: Number.MAX_SAFE_INTEGER,
             description: `milliseconds since the epoch; defaults to now. Refused more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the server clock, or before 2001-09-09 (a time in seconds)`,
           },
           publisherBurl: {

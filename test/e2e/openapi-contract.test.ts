@@ -618,4 +618,29 @@ describe('the answers of a running server, against the OpenAPI document it serve
       );
     }
   });
+
+  it('registers a win whose whole-number ids and auction time the documented schema admits, and refuses one past 2^53 - 1', async () => {
+    const documented = docs.paths['/v1/wins']?.post as unknown as {
+      requestBody: { content: { 'application/json': { example: { wins: [Record<string, any>] } } } };
+    };
+    const [example] = documented.requestBody.content['application/json'].example.wins;
+    const properties = (docs.components.schemas.Win?.properties ?? {}) as Record<string, Schema>;
+    const values: [string, number][] = [
+      ['seat', 2 ** 53 - 1],
+      ['seat', 2 ** 53],
+      ['bidResponseId', 2 ** 53 - 1],
+      ['bidResponseId', 2 ** 53],
+      ['auctionTimeMs', 2 ** 53],
+    ];
+    for (const [index, [field, value]] of values.entries()) {
+      const win = {
+        ...example,
+        request: { ...example.request, id: `contract-ids-${index}` },
+        [field]: value,
+      };
+      const [result] = (await call('POST', '/v1/wins', { wins: [win] })).body.results;
+      const admitted = schemaProblems(value, properties[field] ?? {}, docs.components.schemas).length === 0;
+      assert.equal(result.ok, admitted, `${field} ${value}: ${JSON.stringify(result.error)}`);
+    }
+  });
 });
