@@ -12,6 +12,7 @@ import { rulesByPublisher } from '../domain/rules.js';
 import { testKeyRing } from '../../test/support/claims.js';
 import type { Schema } from '../../test/support/json-schema.js';
 import { schemaProblems } from '../../test/support/json-schema.js';
+import { openApiProblems } from '../../test/support/openapi-structure.js';
 import type { Principal } from './auth.js';
 import { catalogRoutes } from './catalog/index.js';
 import { parseListRequest } from './catalog/paging.js';
@@ -108,6 +109,25 @@ function apiRoutes(): Route[] {
 }
 
 describe('the OpenAPI document served at /docs', () => {
+  it('is a structurally sound OpenAPI 3.1 document, which the structure check would tell a broken one from', () => {
+    assert.deepEqual(openApiProblems(OPENAPI_DOCUMENT as unknown as Record<string, unknown>), []);
+    const broken = structuredClone(OPENAPI_DOCUMENT) as unknown as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    broken.paths['/v1/advertisers/{id}'] = { ...broken.paths['/v1/advertisers/{id}'], parameters: [] };
+    broken.paths['/healthz'] = { get: { responses: { '2000': { content: {} } } } };
+    assert.deepEqual(
+      openApiProblems(broken as unknown as Record<string, unknown>).sort(),
+      [
+        'GET /healthz 2000: no description',
+        'GET /healthz 2000: not a status code',
+        ...['DELETE', 'GET', 'PATCH', 'PUT'].map(
+          (method) => `${method} /v1/advertisers/{id}: the path parameter id is not declared`,
+        ),
+      ].sort(),
+    );
+  });
+
   it('describes every route of the API and the hot endpoints, with its method, and no route that is not there', () => {
     const listed = [
       ...apiRoutes().map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
