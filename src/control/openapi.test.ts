@@ -262,12 +262,14 @@ describe('the OpenAPI document served at /docs', () => {
     );
   });
 
-  it('checks answers against the string formats the document names, so that a malformed time or URL fails', () => {
+  it('checks answers against the string formats the document names, so that a malformed time or URL, or a day its month lacks, fails', () => {
     const formatted = (format: string) => ({ type: 'string', format });
     assert.deepEqual(problems('2026-12-05T01:02:03.000Z', formatted('date-time')), []);
     assert.deepEqual(problems('2026-12-05', formatted('date-time')), ['$: not a date-time']);
     assert.deepEqual(problems('2026-12-05', formatted('date')), []);
     assert.deepEqual(problems('12/05/2026', formatted('date')), ['$: not a date']);
+    assert.deepEqual(problems('2026-02-30', formatted('date')), ['$: not a date']);
+    assert.deepEqual(problems('2026-02-30T01:02:03Z', formatted('date-time')), ['$: not a date-time']);
     assert.deepEqual(problems('https://tally.example/x', formatted('uri')), []);
     assert.deepEqual(problems('tally.example/x', formatted('uri')), ['$: not a uri']);
   });

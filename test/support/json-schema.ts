@@ -10,12 +10,19 @@ function typeOf(value: unknown): string {
   return typeof value;
 }
 
+/** Whether `YYYY-MM-DD` is a day its month has: `Date.parse` takes 2026-02-30 as March 2nd. */
+function isCalendarDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
 /** The string formats the document names, each as strictly as RFC 3339, RFC 3986 and HTML read them. */
 const FORMATS: Readonly<Record<string, (value: string) => boolean>> = {
   'date-time': (value) =>
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) &&
-    !Number.isNaN(Date.parse(value)),
-  date: (value) => /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)),
+    !Number.isNaN(Date.parse(value)) &&
+    isCalendarDay(value.slice(0, 10)),
+  date: (value) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isCalendarDay(value),
   uri: (value) => URL.canParse(value),
   email: (value) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value),
 };
