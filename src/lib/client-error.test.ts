@@ -195,6 +195,31 @@ describe('the answer to a request node:http cannot read', () => {
     assert.equal(unreadCount(metrics, 431), before + 1);
   });
 
+  it('says in its message what to fix: the character of the target to percent-encode, the method, the header, the body framing', async () => {
+    const messages: [string, RegExp][] = [
+      ['GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n', /control character or DEL.*percent-encode it/],
+      ['GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n', /control character or DEL.*percent-encode it/],
+      ['GET /a b HTTP/1.1\r\nHost: x\r\n\r\n', /a space in the target.*%20/],
+      ['get /a HTTP/1.1\r\nHost: x\r\n\r\n', /method.*in capitals/],
+      ['GET /a HTTP/2.5\r\nHost: x\r\n\r\n', /HTTP\/1\.1.*CRLF/],
+      ['GET /a HTTP/1.1\r\nHost : x\r\n\r\n', /header.*Name: value/],
+      [
+        'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}',
+        /Content-Length once/,
+      ],
+      ['POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n{}', /Content-Length.*number of bytes/],
+      [
+        'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        /Content-Length or Transfer-Encoding: chunked, not both/,
+      ],
+    ];
+    for (const [request, fix] of messages) {
+      const raw = await exchange(request);
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: { message: string } };
+      assert.match(body.error.message, fix, JSON.stringify(request));
+    }
+  });
+
   it('frames the envelope whole and says the connection closes, with no caching and its request id', async () => {
     const raw = await exchange('GET /a HTTP/1.1\r\nHost x\r\n\r\n');
     const [head = '', body = ''] = raw.split('\r\n\r\n');

@@ -208,6 +208,29 @@ function writeConnectRefusal(socket: Duplex, requestId: string, lingerMs: number
   socket.resume();
 }
 
+/**
+ * What to fix, by llhttp's code, for the malformed requests clients send most (a macro filled
+ * with a space or control character, a method in lower case, a header without its colon, a body
+ * framed twice); any other is told to check the request as a whole.
+ */
+const MALFORMED_FIXES: Readonly<Record<string, string>> = {
+  HPE_INVALID_URL:
+    'the request target holds a control character or DEL, which no URL carries: percent-encode it (%01, %7F)',
+  HPE_INVALID_CONSTANT:
+    'the request line must be METHOD TARGET HTTP/1.1, with single spaces (a space in the target? percent-encode it as %20)',
+  HPE_INVALID_METHOD:
+    'the method must be one HTTP defines, in capitals (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)',
+  HPE_INVALID_VERSION: 'the request line must end with HTTP/1.1 (or HTTP/1.0), and each line with CRLF',
+  HPE_INVALID_HEADER_TOKEN:
+    'a header is malformed (a space before its colon, no colon, a control character): send each as Name: value',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'send Content-Length once, with the number of bytes of the body',
+  HPE_INVALID_CONTENT_LENGTH: 'send Content-Length as the number of bytes of the body, digits alone',
+  HPE_INVALID_TRANSFER_ENCODING:
+    'frame the body with Content-Length or Transfer-Encoding: chunked, not both (or chunked last)',
+  HPE_INVALID_CHUNK_SIZE:
+    'the chunked body is malformed: send each chunk as its size in hexadecimal, CRLF, its bytes, CRLF, and end with 0 CRLF CRLF',
+};
+
 function answerFor(errorCode: string | undefined, maxHeadBytes: number): ClientErrorAnswer {
   if (errorCode === 'HPE_HEADER_OVERFLOW') {
     return {
@@ -223,9 +246,12 @@ function answerFor(errorCode: string | undefined, maxHeadBytes: number): ClientE
       message: 'the request did not arrive in time: send the whole request at once',
     };
   }
+  const fix =
+    (errorCode === undefined ? undefined : MALFORMED_FIXES[errorCode]) ??
+    'check its request line, headers and body framing';
   return {
     status: 400,
     code: 'MALFORMED_REQUEST',
-    message: `the request is not valid HTTP/1.1${errorCode === undefined ? '' : ` (${errorCode})`}: check its request line, headers and body framing`,
+    message: `the request is not valid HTTP/1.1${errorCode === undefined ? '' : ` (${errorCode})`}: ${fix}`,
   };
 }
