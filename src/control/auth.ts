@@ -34,9 +34,12 @@ export function authenticate(req: IncomingMessage, accounts: AccountStore): Prin
   }
   const record: ApiKeyRecord | undefined = accounts.findKey(hashApiKey(sent));
   if (record === undefined) {
-    throw new ApiError(401, 'UNAUTHENTICATED', 'the API key is unknown or revoked', {
-      'WWW-Authenticate': 'Bearer realm="tally", error="invalid_token"',
-    });
+    throw new ApiError(
+      401,
+      'UNAUTHENTICATED',
+      'the API key is unknown or revoked: send a live key of your account (an administrator creates one with POST /v1/api-keys; a revoked key stays revoked)',
+      { 'WWW-Authenticate': 'Bearer realm="tally", error="invalid_token"' },
+    );
   }
   return { accountId: record.accountId, keyId: record.id, role: record.role, scope: record.scope };
 }

@@ -743,6 +743,15 @@ describe('authenticating API keys', () => {
     assert.equal(Number(failures()), before + 5, 'an accepted key is no failure');
   });
 
+  it('tells a caller whose key is unknown or revoked what to send instead', async () => {
+    const answer = await fetch(`${base}/v1/things/x`, { headers: { authorization: 'Bearer tally_unknown' } });
+    const body = (await answer.json()) as { error: { message: string } };
+    assert.equal(
+      body.error.message,
+      'the API key is unknown or revoked: send a live key of your account (an administrator creates one with POST /v1/api-keys; a revoked key stays revoked)',
+    );
+  });
+
   it('refuses with 401 a request with two Authorization headers, rather than take the first and drop the other unseen', async () => {
     const key = keyFor('admin');
     for (const second of [`Bearer ${key}`, 'Bearer tally_unknown', 'Basic eDp5']) {
