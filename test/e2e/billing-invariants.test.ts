@@ -4,6 +4,7 @@ import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
 import type { FakeDsp } from '../support/dsp.js';
+import { everyBillingRecord } from '../support/billing-pages.js';
 import { CHROME } from '../support/user-agents.js';
 import { winBody } from '../support/win-body.js';
 import type { WinSpec } from '../support/win-body.js';
@@ -114,21 +115,9 @@ async function noticeMetrics(): Promise<Map<string, number>> {
   return sums;
 }
 
-async function billingRecords(): Promise<any[]> {
-  const records: any[] = [];
-  let after = '';
-  for (;;) {
-    const page = await api(
-      tally,
-      tally.adminKey,
-      'GET',
-      `/v1/billing-records?${window().replace('from=', 'servedFrom=').replace('to=', 'servedTo=')}&limit=7${after}`,
-    );
-    assert.equal(page.status, 200, JSON.stringify(page.body));
-    records.push(...page.body.records);
-    if (page.body.next === null) return records;
-    after = `&after=${page.body.next}`;
-  }
+function billingRecords(): Promise<any[]> {
+  const served = window().replace('from=', 'servedFrom=').replace('to=', 'servedTo=');
+  return everyBillingRecord(tally, tally.adminKey, `${served}&limit=7`);
 }
 
 const sorted = <T>(map: Map<string, T>) => Object.fromEntries([...map].sort());

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
+import { everyBillingRecord } from '../support/billing-pages.js';
 import { CHROME } from '../support/user-agents.js';
 import { DAY_MS, HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
@@ -377,17 +378,7 @@ describe('reports agree with billing records and with the notices that counted',
   });
 
   it('lists, by publisherId or by its OpenRTB id, exactly the records its publisher’s key is shown in reports, exchange and tracker alike, window by window', async () => {
-    /** Every billing record the admin key reads with `query`, page by page. */
-    const allRecords = async (query: string): Promise<any[]> => {
-      const all: any[] = [];
-      for (let afterId = ''; ;) {
-        const page = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}${afterId}`);
-        assert.equal(page.status, 200, `${query}: ${JSON.stringify(page.body)}`);
-        all.push(...page.body.records);
-        if (page.body.next === null) return all;
-        afterId = `&after=${page.body.next}`;
-      }
-    };
+    const allRecords = (query: string) => everyBillingRecord(tally, tally.adminKey, query);
     const windows: [number, number][] = [[nowHourMs - 7 * DAY_MS, nowHourMs + 2 * HOUR_MS]];
     for (let window = 0; window < 8; window++) {
       const fromMs = nowHourMs - Math.floor(random() * 150) * HOUR_MS;
