@@ -835,6 +835,31 @@ describe('configuration', () => {
     assert.equal(exact.config.metricsKey, 'sixteen-chars-xy');
   });
 
+  it('names a secret setting the config file gives as no string by where it is, never showing its value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    const tokenKey = Buffer.alloc(32, 7).toString('base64');
+    const secrets = {
+      adminKey: ['admin-secret-0123456789'],
+      metricsKey: { bearer: 'metrics-secret-0123456789' },
+      tokenKeys: [`1:${tokenKey}`],
+      smtpUrl: ['smtp://user:mail-secret-0123@mail.example:587'],
+    };
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify(secrets));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        "adminKey: the TALLY_CONFIG file's adminKey must be a string",
+        "metricsKey: the TALLY_CONFIG file's metricsKey must be a string",
+        "smtpUrl: the TALLY_CONFIG file's smtpUrl must be a string",
+        "tokenKeys: the TALLY_CONFIG file's tokenKeys must be a string",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an unknown SQLite synchronous mode', () => {
     const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'OFF' });
     assertRefused(parsed);

@@ -127,11 +127,18 @@ export function parseConfig(
     );
     return fallback;
   };
-  const text = (name: string, fallback: string): string => {
+  /**
+   * A string setting; with `secret` (it may hold keys or a password), one the file gives as no
+   * string is named by where it is, its value never shown.
+   */
+  const text = (name: string, fallback: string, secret = false): string => {
     const value = read(name);
     if (value === undefined) return fallback;
     if (typeof value !== 'string') {
-      errors.push(`${name}: ${JSON.stringify(value)} in the TALLY_CONFIG file must be a string`);
+      const where = secret
+        ? `the TALLY_CONFIG file's ${name}`
+        : `${JSON.stringify(value)} in the TALLY_CONFIG file`;
+      errors.push(`${name}: ${where} must be a string`);
       return fallback;
     }
     return value;
@@ -221,14 +228,14 @@ export function parseConfig(
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
   if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
     errors.push(`sqliteSynchronous: ${given('sqliteSynchronous')} must be FULL or NORMAL`);
-  const adminKey = text('adminKey', '') || undefined;
+  const adminKey = text('adminKey', '', true) || undefined;
   // What `Authorization: Bearer <key>` can carry: a space, a control or a non-ASCII character would
   // make a key no request authenticates with.
   if (adminKey !== undefined && !/^[\x21-\x7e]{16,}$/.test(adminKey))
     errors.push(
       `adminKey: ${given('adminKey', true)} must be at least 16 characters, each a printable ASCII character other than a space`,
     );
-  const metricsKey = text('metricsKey', '') || undefined;
+  const metricsKey = text('metricsKey', '', true) || undefined;
   if (metricsKey !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsKey))
     errors.push(
       `metricsKey: ${given('metricsKey', true)} must be at least 16 characters, each a printable ASCII character other than a space`,
@@ -236,7 +243,7 @@ export function parseConfig(
   const burlPrivateNetworks = text('burlPrivateNetworks', 'deny').toLowerCase();
   if (burlPrivateNetworks !== 'deny' && burlPrivateNetworks !== 'allow')
     errors.push(`burlPrivateNetworks: ${given('burlPrivateNetworks')} must be deny (the default) or allow`);
-  const smtpUrl = text('smtpUrl', '') || undefined;
+  const smtpUrl = text('smtpUrl', '', true) || undefined;
   if (smtpUrl !== undefined && !isSmtpUrl(smtpUrl))
     errors.push(`smtpUrl: ${given('smtpUrl', true)} must look like smtp://user:pass@host:587`);
   const mailFrom = text('mailFrom', 'tally@localhost');
@@ -265,7 +272,7 @@ export function parseConfig(
     publicUrl,
     adminKey,
     metricsKey,
-    tokenKeys: parseTokenKeys(text('tokenKeys', ''), given('tokenKeys', true), errors),
+    tokenKeys: parseTokenKeys(text('tokenKeys', '', true), given('tokenKeys', true), errors),
     ivtFilter: ivt.ok ? ivt.filter : buildIvtFilterOrThrow(),
     rules: parseRules(json('rules'), errors),
     priceKeys: parsePriceKeyMap(json('priceKeys'), errors),
