@@ -521,6 +521,30 @@ describe('configuration', () => {
     }
   });
 
+  it('says where a config file stops being JSON by line and column, quoting none of the file, which holds keys', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    const key = 'tally_OORQ7YSf3iqjZ161wipV6RP_MnJ8cjTp';
+    try {
+      const path = join(dir, 'tally.json');
+      // A template that left out the quotes: V8 quotes the text around the unexpected token.
+      writeFileSync(path, `{\n  "port": 8081,\n  "adminKey": ${key}\n}\n`);
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        `TALLY_CONFIG: cannot read ${path} as a JSON object (SyntaxError: Unexpected token 'a' at line 3, column 16)`,
+      ]);
+      // A short file is quoted whole.
+      writeFileSync(path, `[${key}]`);
+      const short = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(short);
+      assert.deepEqual(short.errors, [
+        `TALLY_CONFIG: cannot read ${path} as a JSON object (SyntaxError: Unexpected token 'a' at line 1, column 3)`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads a config file saved with a UTF-8 byte order mark, as Windows editors save one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

@@ -16,6 +16,7 @@ import { BROWSER_BLOCKED_PORTS } from './lib/browser-blocked-ports.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
 import { decodeBase64 } from './lib/strict-base64.js';
+import { unquotedJsonErrorMessage } from './lib/json-error.js';
 import { readAddressFile } from './address-file.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 
@@ -80,10 +81,11 @@ export function parseConfig(
   const errors: string[] = [];
   let file: Source = {};
   if (env.TALLY_CONFIG !== undefined && env.TALLY_CONFIG !== '') {
+    let fileText: string | undefined;
     try {
       // A byte order mark that begins it, as Windows editors save one, is no part of the JSON:
       // RFC 8259 §8.1 lets readers ignore it, as the API does in request bodies.
-      const fileText = readFileSync(env.TALLY_CONFIG, 'utf8').replace(/^\uFEFF/, '');
+      fileText = readFileSync(env.TALLY_CONFIG, 'utf8').replace(/^\uFEFF/, '');
       const parsed: unknown = JSON.parse(fileText);
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         throw new Error('not a JSON object');
@@ -93,7 +95,12 @@ export function parseConfig(
           `TALLY_CONFIG: ${path} is given twice in ${env.TALLY_CONFIG}; give each setting once (${KEEPS_ONE})`,
         );
     } catch (error) {
-      errors.push(`TALLY_CONFIG: cannot read ${env.TALLY_CONFIG} as a JSON object (${String(error)})`);
+      // Not quoted: the file may hold keys.
+      const why =
+        error instanceof SyntaxError && fileText !== undefined
+          ? `SyntaxError: ${unquotedJsonErrorMessage(fileText, error)}`
+          : String(error);
+      errors.push(`TALLY_CONFIG: cannot read ${env.TALLY_CONFIG} as a JSON object (${why})`);
     }
   }
   /** Every setting's name, as the file spells it. */

@@ -20,3 +20,30 @@ export function jsonError(text: string): string {
 export function jsonErrorMessage(error: unknown): string {
   return (error as Error).message.toWellFormed();
 }
+
+/** V8's message for an unexpected token, which quotes the text around it (or all of a short one). */
+const QUOTING_MESSAGE = /^(Unexpected token '[^]+?'), [^]* is not valid JSON$/;
+
+/**
+ * What `JSON.parse` said of `text` (its `error`), quoting none of the text: V8 quotes the text
+ * around an unexpected token, which in a file of keys (the configuration) may be part of a key.
+ * Where it stops is given by line and column instead (1-based, in UTF-16 units).
+ */
+export function unquotedJsonErrorMessage(text: string, error: unknown): string {
+  const message = jsonErrorMessage(error);
+  const quoting = QUOTING_MESSAGE.exec(message);
+  if (quoting === null) return message;
+  // The shortest start of the text that JSON.parse refuses so ends with the unexpected token:
+  // every shorter one ends before it, refused, if at all, for ending too soon.
+  let low = 1;
+  let high = text.length;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (QUOTING_MESSAGE.test(jsonError(text.slice(0, middle)))) high = middle;
+    else low = middle + 1;
+  }
+  const before = text.slice(0, low - 1);
+  const line = before.split('\n').length;
+  const column = low - before.lastIndexOf('\n') - 1;
+  return `${quoting[1]} at line ${line}, column ${column}`;
+}
