@@ -404,8 +404,9 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   /** Why `/readyz` answers 503, or `undefined` when Tally is ready. */
   const unreadyReason = (): string | undefined => {
     const counterFailure = recorder.failure();
+    // Public, as below: its error may name the ledger's path (a data directory moved away).
     if (counterFailure !== undefined)
-      return `the counting thread failed (${counterFailure}; logged as counter_failed) and is restarted: see the log`;
+      return `the counting thread failed (${counterFailure.replaceAll(config.dataDir, '<data dir>')}; logged as counter_failed) and is restarted: see the log`;
     if (!ready || !recorder.isWarm())
       return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
     // Public: the data directory's path stays in the log.

@@ -158,6 +158,43 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('keeps the data directory’s path out of the public /readyz when the counting thread fails for its ledger moved away', async () => {
+    const tally = await startServer();
+    const moved = `${tally.dataDir}-moved`;
+    try {
+      const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', {
+        wins: [
+          {
+            request: { id: 'moved-readyz', imp: [{ id: '1', banner: {} }], site: {} },
+            seat: 's',
+            bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+          },
+        ],
+      });
+      const url: string = registered.body.results[0].noticeUrls.adm;
+      renameSync(tally.dataDir, moved);
+      // The notice's commit cannot sync the WAL it has not opened: the counting thread fails.
+      assert.equal((await fetch(url, { headers: { 'user-agent': CHROME } })).status, 503);
+      let ready = await fetch(`${tally.url}/readyz`);
+      let body = await ready.text();
+      for (
+        const deadline = Date.now() + 30_000;
+        !body.includes('counting thread failed') && Date.now() < deadline;
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ready = await fetch(`${tally.url}/readyz`);
+        body = await ready.text();
+      }
+      assert.equal(ready.status, 503);
+      assert.match(body, /the counting thread failed \(.*<data dir>/);
+      assert.equal(body.includes(tally.dataDir), false, `the path is not shown: ${body}`);
+    } finally {
+      if (existsSync(moved) && !existsSync(tally.dataDir)) renameSync(moved, tally.dataDir);
+      rmSync(moved, { recursive: true, force: true });
+      await tally.dispose();
+    }
+  });
+
   /**
    * Fires a notice of a win of auction `<prefix>-1` (answered 200), removes `names` from the data
    * directory, waits for `/readyz` to answer 503 (the file is checked each second; a loaded
