@@ -533,9 +533,15 @@ describe('the OpenAPI document served at /docs', () => {
     assert.match(records, /formula/, 'the billing records say their CSV cells are escaped too');
   });
 
-  it('documents the 503 a prefetched or prerendered click gets, recorded as prefetch, beside the retry', () => {
+  it('documents the 503 a prefetched or prerendered click gets, recorded as prefetch, beside the retry, Retry-After required in both', () => {
     const declined = operation('/clktr', 'get').responses['503']?.description ?? '';
-    assert.match(declined, /prefetch(?:ed)? or prerendered click[^]*recorded as prefetch/);
+    assert.match(
+      declined,
+      /prefetch(?:ed)? or prerendered click[^]*recorded as prefetch[^]*with Retry-After/,
+    );
+    const retryAfter = operation('/clktr', 'get').responses['503']?.headers?.['Retry-After'] as
+      { required?: boolean } | undefined;
+    assert.equal(retryAfter?.required, true);
     assert.match(declined, /overloaded or not recorded: retry/);
     assert.doesNotMatch(operation('/imptr', 'get').responses['503']?.description ?? '', /prefetch/);
   });

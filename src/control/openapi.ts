@@ -1188,8 +1188,7 @@ export const OPENAPI_DOCUMENT = {
                   ...CONNECTION_ERRORS,
                   '503': {
                     ...HIT_UNAVAILABLE,
-                    description: `${HIT_UNAVAILABLE.description}; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected, without Retry-After: the browser asks again as the link is followed`,
-                    headers: { 'Retry-After': { ...RETRY_AFTER_HEADER['Retry-After'], required: false } },
+                    description: `${HIT_UNAVAILABLE.description}; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected, with Retry-After as every 503 (the browser prefetches from Tally no sooner): the browser discards it and asks again as the link is followed`,
                   },
                 },
         };

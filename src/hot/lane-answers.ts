@@ -5,6 +5,7 @@ import {
   NO_CACHE,
   PIXEL_GIF,
   RETRY_AFTER,
+  statusHeaders,
   UNAVAILABLE_TEXT,
   UNAVAILABLE_TYPE,
 } from './responses.js';
@@ -50,7 +51,11 @@ export class LaneAnswers {
     if (answer.kind === 'body') {
       return this.compose(
         `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`,
-        { 'Content-Type': answer.contentType, 'Content-Length': String(answer.body.length) },
+        {
+          ...statusHeaders(answer.status),
+          'Content-Type': answer.contentType,
+          'Content-Length': String(answer.body.length),
+        },
         head ? undefined : answer.body,
         keepAlive,
       );

@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendBody, sendNoContent, sendPixel, sendRedirect, sendUnavailable } from './responses.js';
+import {
+  sendBody,
+  sendNoContent,
+  sendPixel,
+  sendRedirect,
+  sendUnavailable,
+  statusHeaders,
+} from './responses.js';
 
 /**
  * What a notice or tracker hit is answered with: the GIF, 204 for a beacon, 302 to the DSP's burl
@@ -28,7 +35,7 @@ export function sendNoticeAnswer(res: ServerResponse, answer: NoticeAnswer, head
     case 'redirect':
       return sendRedirect(res, answer.location);
     case 'body':
-      return sendBody(res, answer.status, answer.contentType, answer.body);
+      return sendBody(res, answer.status, answer.contentType, answer.body, statusHeaders(answer.status));
     case 'unavailable':
       return sendUnavailable(res);
   }

@@ -87,6 +87,15 @@ export function sendUnavailable(res: ServerResponse): void {
 export const RETRY_AFTER: Readonly<Record<string, string>> = Object.freeze({ 'Retry-After': '1' });
 
 /**
+ * The headers a body answer's status brings: {@link RETRY_AFTER} for a 503 (a prefetched click
+ * declined included, which a browser then does not prefetch again before it), as every 503 Tally
+ * sends has it; none for another status.
+ */
+export function statusHeaders(status: number): Readonly<Record<string, string>> {
+  return status === 503 ? RETRY_AFTER : {};
+}
+
+/**
  * The Location header value redirecting to an absolute http(s) URL: the URL as the WHATWG parser
  * writes it (a space percent-encoded, as the relay calls it); `undefined` for one that is not
  * printable ASCII (a header value with other characters is refused by node:http, or mangled), not

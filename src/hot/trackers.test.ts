@@ -628,7 +628,7 @@ describe('tracker hits', () => {
   );
 
   it(
-    'declines a prefetched click with 503 and no redirect, through the lane and node:http, recording it as prefetch, so that the click itself reaches Tally and counts',
+    'declines a prefetched click with 503, Retry-After as every 503, and no redirect, through the lane and node:http, recording it as prefetch, so that the click itself reaches Tally and counts',
     { timeout: 10_000 },
     async () => {
       await withTrackers(
@@ -645,6 +645,7 @@ describe('tracker hits', () => {
           ] as const) {
             const declined = await click(target, purpose);
             assert.match(declined, /^HTTP\/1\.1 503 Service Unavailable\r\n/, declined);
+            assert.match(declined, /\r\nRetry-After: 1\r\n/, declined);
             assert.match(declined, /\r\nCache-Control: no-store, no-cache, must-revalidate\r\n/, declined);
             assert.doesNotMatch(declined, /\r\nLocation:/i, declined);
             const clicked = await click(target, '');

@@ -59,7 +59,9 @@ const NO_TARGET_ANSWER = noLandingPage(
 /**
  * A prefetched or prerendered click's answer: not its redirect, which the browser would keep and
  * use when the person clicks, so that the click itself would never reach Tally. A browser discards
- * a prefetch answered other than 2xx or a redirect, and asks again when the link is followed.
+ * a prefetch answered other than 2xx or a redirect, and asks again when the link is followed. It is
+ * the 503 servers commonly decline a prefetch with, `Retry-After` included as every 503 Tally sends
+ * (a browser does not prefetch from Tally again before it; the click itself is not held back).
  */
 const PREFETCH_DECLINED_ANSWER = bodyAnswer(
   503,
@@ -105,8 +107,8 @@ interface TrackerRequest extends HitRequest {
  * item), committed, and only then answered, through `done`: impressions with the 1×1 GIF (`t=2`,
  * default) or a tiny script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the
  * tracker's click URL (a click with neither, or with neither allowed, is `no_landing_page`: it
- * reached no advertiser, and gets a page saying why; a prefetched click is declined with 503, so
- * that the click itself comes); 503 when it could not be committed. Throws,
+ * reached no advertiser, and gets a page saying why; a prefetched click is declined with 503 and
+ * `Retry-After`, so that the click itself comes); 503 when it could not be committed. Throws,
  * before anything is recorded, only when the catalog cannot be read.
  */
 export function answerTrackerHit(
