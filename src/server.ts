@@ -842,7 +842,9 @@ function publicRoutes(
       async handler(ctx) {
         if (metricsKey !== undefined) requireBearer(ctx.req, metricsKey);
         await beforeScrape();
-        sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
+        sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render(), {
+          'X-Request-Id': ctx.requestId,
+        });
       },
     },
     {
@@ -861,6 +863,7 @@ function publicRoutes(
         ctx.res.writeHead(200, {
           'Content-Type': 'application/javascript; charset=utf-8',
           'Cache-Control': 'public, max-age=3600',
+          'X-Request-Id': ctx.requestId,
         });
         ctx.res.end(OMID_VERIFICATION_SCRIPT);
       },

@@ -362,13 +362,10 @@ const attachment = (when: string, pattern: string, example: string) => ({
 
 /** Paths whose own answers carry no `X-Request-Id`: notices and hits, served before the API's routing. */
 const HOT_PATHS = new Set(['/n/{token}', '/imptr', '/clktr']);
-/** Public routes whose 200 is a file served as is (no `X-Request-Id`): the metrics, the OMID script. */
-const FILE_PATHS = new Set(['/metrics', '/omid/verify.js']);
-
 /**
  * `paths` with `X-Request-Id` declared on each answer that carries it: every answer of the API and
- * of the public routes but the 200 of a file path; a notice's or hit's answers carry it in the
- * error envelope alone, where `errorResponse` declares it.
+ * of the public routes (the metrics and the OMID script included); a notice's or hit's answers
+ * carry it in the error envelope alone, where `errorResponse` declares it.
  */
 function withRequestIds(paths: Record<string, unknown>): Record<string, unknown> {
   type Responses = Record<string, { headers?: Record<string, unknown> }>;
@@ -387,9 +384,7 @@ function withRequestIds(paths: Record<string, unknown>): Record<string, unknown>
                     responses: Object.fromEntries(
                       Object.entries(operation.responses).map(([status, response]) => [
                         status,
-                        FILE_PATHS.has(path) && status === '200'
-                          ? response
-                          : { ...response, headers: { ...REQUEST_ID_HEADER, ...response.headers } },
+                        { ...response, headers: { ...REQUEST_ID_HEADER, ...response.headers } },
                       ]),
                     ),
                   },

@@ -143,8 +143,12 @@ describe('the answers of a running server, against the OpenAPI document it serve
     await server.dispose();
   });
 
-  it('answers the health checks and /docs as documented', async () => {
-    for (const path of ['/healthz', '/readyz', '/docs']) assert.equal((await call('GET', path)).status, 200);
+  it('answers the health checks, /docs, /metrics and the OMID script as documented, each 200 with the caller’s X-Request-Id', async () => {
+    for (const path of ['/healthz', '/readyz', '/docs', '/metrics', '/omid/verify.js']) {
+      const answer = await call('GET', path, undefined, { 'x-request-id': 'contract-check.1' });
+      assert.equal(answer.status, 200, path);
+      assert.equal(answer.headers['x-request-id'], 'contract-check.1', path);
+    }
   });
 
   it('answers a method a path does not take 405, and an unknown Expect 417, as each operation documents', async () => {
