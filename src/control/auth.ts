@@ -85,11 +85,7 @@ const ROLE_RANK: Readonly<Record<Role, number>> = { reader: 0, editor: 1, admin:
 /** Throws 403 unless the caller's role is at least `role`. */
 export function requireRole(principal: Principal, role: Role): void {
   if (ROLE_RANK[principal.role] < ROLE_RANK[role]) {
-    throw new ApiError(
-      403,
-      'FORBIDDEN',
-      `this needs a key with the ${role} role; yours is ${principal.role}`,
-    );
+    refuseKey(`a key with the ${role} role`, keyOfRole(principal.role));
   }
 }
 
@@ -103,8 +99,18 @@ export function requireAccountWide(principal: Principal, role: Role): void {
   if (scope === null && !roleTooLow) return;
   const needs = role === 'reader' ? 'an account-wide key' : `an account-wide key with the ${role} role`;
   const held = [
-    ...(roleTooLow ? [`${principal.role === 'editor' ? 'an' : 'a'} ${principal.role} key`] : ['a key']),
+    roleTooLow ? keyOfRole(principal.role) : 'a key',
     ...(scope === null ? [] : [`scoped to ${scope.type} ${scope.id}`]),
   ].join(' ');
+  refuseKey(needs, held);
+}
+
+/** A key of `role` as a refusal names it: a reader key, an editor key, an admin key. */
+function keyOfRole(role: Role): string {
+  return `${role === 'reader' ? 'a' : 'an'} ${role} key`;
+}
+
+/** Throws the 403 refusing a key, in the one wording every route gives: what it needs, what it is. */
+function refuseKey(needs: string, held: string): never {
   throw new ApiError(403, 'FORBIDDEN', `this needs ${needs}; yours is ${held}`);
 }

@@ -801,6 +801,20 @@ describe('role and scope checks', () => {
     }
   });
 
+  it('words a role refusal as an account-wide one does: yours is a reader key, an editor key', () => {
+    const refusal = (held: Role, role: Role): string => {
+      try {
+        requireRole(principal(held), role);
+      } catch (error) {
+        assert.ok(forbidden(error), `refused with 403 FORBIDDEN; got ${String(error)}`);
+        return (error as ApiError).message;
+      }
+      assert.fail('not refused');
+    };
+    assert.equal(refusal('reader', 'editor'), 'this needs a key with the editor role; yours is a reader key');
+    assert.equal(refusal('editor', 'admin'), 'this needs a key with the admin role; yours is an editor key');
+  });
+
   it('lets only an account-wide key of the role do account-wide operations, and names all a key lacks in one refusal', () => {
     assert.doesNotThrow(() => requireAccountWide(principal('reader'), 'reader'));
     assert.doesNotThrow(() => requireAccountWide(principal('admin'), 'editor'));
