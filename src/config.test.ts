@@ -745,12 +745,22 @@ describe('configuration', () => {
     ]);
   });
 
-  it('refuses rules or price keys that are not JSON, saying so', () => {
-    const parsed = parseConfig({ TALLY_RULES: '{', TALLY_PRICE_KEYS: '{"s1":' });
+  it('refuses rules or price keys that are not JSON, saying where they stop by line and column and quoting none of the value, which may hold keys', () => {
+    const key = 'tally_OORQ7YSf3iqjZ161wipV6RP_MnJ8cjTp';
+    const parsed = parseConfig({
+      TALLY_RULES: '{\n  "a": 1 2}',
+      TALLY_PRICE_KEYS: `{"s1": ${key}}`,
+    });
     assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
-      'rules: TALLY_RULES must be JSON',
-      'priceKeys: TALLY_PRICE_KEYS must be JSON',
+      "rules: TALLY_RULES must be JSON (SyntaxError: Expected ',' or '}' after property value in JSON at line 2, column 10)",
+      "priceKeys: TALLY_PRICE_KEYS must be JSON (SyntaxError: Unexpected token 'a' at line 1, column 9)",
+    ]);
+    const cut = parseConfig({ TALLY_RULES: '{', TALLY_PRICE_KEYS: `{"s1": "${key}` });
+    assertRefused(cut);
+    assert.deepEqual(cut.errors, [
+      "rules: TALLY_RULES must be JSON (SyntaxError: Expected property name or '}' in JSON at line 1, column 2)",
+      'priceKeys: TALLY_PRICE_KEYS must be JSON (SyntaxError: Unterminated string in JSON at line 1, column 47)',
     ]);
   });
 

@@ -188,8 +188,11 @@ export function parseConfig(
     let parsed: unknown;
     try {
       parsed = JSON.parse(value);
-    } catch {
-      errors.push(`${name}: ${given(name, true)} must be JSON`);
+    } catch (error) {
+      // Not quoted: the value may hold keys.
+      errors.push(
+        `${name}: ${given(name, true)} must be JSON (SyntaxError: ${unquotedJsonErrorMessage(value, error)})`,
+      );
       return undefined;
     }
     for (const path of duplicatePaths(value))

@@ -24,15 +24,26 @@ export function jsonErrorMessage(error: unknown): string {
 /** V8's message for an unexpected token, which quotes the text around it (or all of a short one). */
 const QUOTING_MESSAGE = /^(Unexpected token '[^]+?'), [^]* is not valid JSON$/;
 
+/** V8's message that says where it stops by position (0-based), by line and column too in Node 22. */
+const POSITION_MESSAGE = /^([^]*) at position (\d+)(?: \(line \d+ column \d+\))?$/;
+
 /**
  * What `JSON.parse` said of `text` (its `error`), quoting none of the text: V8 quotes the text
  * around an unexpected token, which in a file of keys (the configuration) may be part of a key.
- * Where it stops is given by line and column instead (1-based, in UTF-16 units).
+ * Where it stops is given by line and column instead (1-based, in UTF-16 units), also where V8
+ * gives a position.
  */
 export function unquotedJsonErrorMessage(text: string, error: unknown): string {
   const message = jsonErrorMessage(error);
   const quoting = QUOTING_MESSAGE.exec(message);
-  if (quoting === null) return message;
+  if (quoting === null) {
+    const positioned = POSITION_MESSAGE.exec(message);
+    if (positioned === null) return message;
+    const before = text.slice(0, Number(positioned[2]));
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    return `${positioned[1]} at line ${line}, column ${column}`;
+  }
   // The shortest start of the text that JSON.parse refuses so ends with the unexpected token:
   // every shorter one ends before it, refused, if at all, for ending too soon.
   let low = 1;
