@@ -403,15 +403,21 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   let shuttingDown = false;
   /** Why `/readyz` answers 503, or `undefined` when Tally is ready. */
   const unreadyReason = (): string | undefined => {
+    // Public: the data directory's path stays in the log. First, as what the operator must mend:
+    // the counting thread fails for the same cause (a data directory moved away).
+    const ledgerGone =
+      ledgerFileProblem === undefined
+        ? undefined
+        : `${ledgerFileProblem.replaceAll(config.dataDir, '<data dir>')}, so notices are answered 503 (logged as ledger_file_gone, with its path)`;
     const counterFailure = recorder.failure();
-    // Public, as below: its error may name the ledger's path (a data directory moved away).
-    if (counterFailure !== undefined)
-      return `the counting thread failed (${counterFailure.replaceAll(config.dataDir, '<data dir>')}; logged as counter_failed) and is restarted: see the log`;
+    // Public, as above: its error may name the ledger's path.
+    if (counterFailure !== undefined) {
+      const failed = `the counting thread failed (${counterFailure.replaceAll(config.dataDir, '<data dir>')}; logged as counter_failed) and is restarted: see the log`;
+      return ledgerGone === undefined ? failed : `${ledgerGone}; ${failed}`;
+    }
     if (!ready || !recorder.isWarm())
       return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
-    // Public: the data directory's path stays in the log.
-    if (ledgerFileProblem !== undefined)
-      return `${ledgerFileProblem.replaceAll(config.dataDir, '<data dir>')}, so notices are answered 503 (logged as ledger_file_gone, with its path)`;
+    if (ledgerGone !== undefined) return ledgerGone;
     if (committer.isFailing())
       return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
     const commitWaitingMs = committer.commitWaitingMs();
