@@ -35,29 +35,34 @@ interface Waiting {
 /** How long after a failed commit, with none succeeding since, the ledger is taken as failing. */
 const FAILING_FOR_MS = 5000;
 
-/** The counter of failed group commits (shown from 0 at start, so that its first increase is seen). */
+/**
+ * The counter of failed commits of the batches handed to the counting thread (shown from 0 at start,
+ * so that its first increase is seen): per batch, not per transaction, as the thread commits the
+ * batches queued while it commits one together.
+ */
 export const COMMIT_FAILURES_METRIC = {
   name: 'tally_commit_failures_total',
-  help: 'Group commits that failed (their events were answered 503)',
+  help: 'Batches handed to the counting thread whose commit failed (their events were answered 503); each counts, also when several failed in one transaction',
 } as const;
 
 /**
- * The histogram of events per group commit, its buckets up to the largest `TALLY_COMMIT_MAX_BATCH`
- * (100 000).
+ * The histogram of events per batch handed to the counting thread, its buckets up to the largest
+ * `TALLY_COMMIT_MAX_BATCH` (100 000): per batch, not per transaction, which may hold several.
  */
 export const COMMIT_BATCH_SIZE_METRIC = {
   name: 'tally_commit_batch_size',
-  help: 'Events per group commit',
+  help: 'Events per batch handed to the counting thread (which commits the batches queued while it commits one together, in one transaction)',
   buckets: [1, 8, 32, 128, 512, 2048, 8192, 32768, 131072],
 } as const;
 
 /**
- * The histogram of the time one group commit takes, in seconds (Prometheus' base unit), its
- * buckets up to the 10 s of a disk that stalls.
+ * The histogram of the time from handing one batch to the counting thread to its commit, in seconds
+ * (Prometheus' base unit), with any wait for the transaction before it; its buckets up to the 10 s
+ * of a disk that stalls.
  */
 export const COMMIT_LATENCY_METRIC = {
   name: 'tally_commit_latency_seconds',
-  help: 'Time to commit one batch, in seconds',
+  help: 'Time from handing one batch to the counting thread to its commit, in seconds, with any wait for the transaction before it',
   buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;
 

@@ -327,6 +327,29 @@ describe('/metrics', () => {
     assert.deepEqual([...documented].sort(), [...families.keys()].sort());
   });
 
+  it('says in the HELP of the commit metrics that they are per batch handed to the counting thread, which merges the batches queued while one commits into one transaction', async () => {
+    const { families } = await scrape();
+    assert.deepEqual(
+      ['tally_commit_batch_size', 'tally_commit_failures_total', 'tally_commit_latency_seconds'].map(
+        (name) => [name, families.get(name)?.help],
+      ),
+      [
+        [
+          'tally_commit_batch_size',
+          'Events per batch handed to the counting thread (which commits the batches queued while it commits one together, in one transaction)',
+        ],
+        [
+          'tally_commit_failures_total',
+          'Batches handed to the counting thread whose commit failed (their events were answered 503); each counts, also when several failed in one transaction',
+        ],
+        [
+          'tally_commit_latency_seconds',
+          'Time from handing one batch to the counting thread to its commit, in seconds, with any wait for the transaction before it',
+        ],
+      ],
+    );
+  });
+
   it('counts notices by outcome and reason, commits, queue depth and burl deliveries by status, as they happened', async () => {
     const win = (id: string, path: string) => ({
       request: { id, imp: [{ id: '1', banner: {} }], site: {} },
