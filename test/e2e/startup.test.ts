@@ -18,7 +18,7 @@ import {
   startServer,
   tallyEnv,
 } from '../support/server.js';
-import type { ReadyServe, ServeProcess } from '../support/server.js';
+import type { ReadyServe, ServeProcess, TestServer } from '../support/server.js';
 import { migrateAsOlderTally } from '../support/older-schema.js';
 import { until } from '../support/until.js';
 import { CHROME } from '../support/user-agents.js';
@@ -38,6 +38,13 @@ async function countedEvents(server: { url: string }, key: string): Promise<numb
   const to = new Date(hourStartMs(Date.now()) + 3_600_000).toISOString();
   const response = await api(server, key, 'GET', `/v1/reports?from=${from}&to=${to}&groupBy=outcome`);
   return response.body.rows.reduce((sum: number, row: any) => sum + row.events, 0);
+}
+
+/** An editor key made with the server's admin key: the answer's body (its `id` and `key`). */
+async function createEditorKey(tally: TestServer): Promise<any> {
+  const editor = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', { name: 'ops', role: 'editor' });
+  assert.equal(editor.status, 201);
+  return editor.body;
 }
 
 describe('starting Tally', () => {
@@ -291,17 +298,13 @@ describe('starting Tally', () => {
     const tally = await startServer();
     let restarted: ReadyServe | undefined;
     try {
-      const editor = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
-        name: 'ops',
-        role: 'editor',
-      });
-      assert.equal(editor.status, 201);
+      const editor = await createEditorKey(tally);
       const created = await runCli(['create-account', 'Acme'], { TALLY_DATA_DIR: tally.dataDir });
       assert.equal(created.code, 0, created.stderr);
       const otherKey = /API key \(shown once, store it now\): (\S+)/.exec(created.stdout)?.[1] ?? '';
       await tally.stop();
       for (const [key, keyAccountId, role] of [
-        [editor.body.key as string, 1, 'editor'],
+        [editor.key as string, 1, 'editor'],
         [otherKey, 2, 'admin'],
       ] as const) {
         restarted = await serveOnFreePort(tally.dataDir, { TALLY_ADMIN_KEY: key });
@@ -344,13 +347,9 @@ describe('starting Tally', () => {
     const tally = await startServer();
     let restarted: ReadyServe | undefined;
     try {
-      const editor = await api(tally, tally.adminKey, 'POST', '/v1/api-keys', {
-        name: 'ops',
-        role: 'editor',
-      });
-      assert.equal(editor.status, 201);
-      const key = editor.body.key as string;
-      const keyId = editor.body.id as number;
+      const editor = await createEditorKey(tally);
+      const key = editor.key as string;
+      const keyId = editor.id as number;
       await tally.stop();
       const stderrOfStartWith = async (adminKey: string): Promise<string[]> => {
         restarted = await serveOnFreePort(tally.dataDir, { TALLY_ADMIN_KEY: adminKey });
