@@ -185,6 +185,72 @@ describe('invalid traffic', () => {
     }
   });
 
+  /**
+   * How a notice fired with `userAgent` is judged: fired by it for an app and for a browser, and
+   * relaying a browser's notice (naming the device in X-Device-User-Agent) for each.
+   */
+  function verdicts(userAgent: string) {
+    const fired = request({ 'user-agent': userAgent });
+    const relayed = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
+    const judge = (req: HitRequest, notifier: 'browser' | 'app') =>
+      screenRequest(req, readDevice(req), defaultIvtFilter(), notifier);
+    return {
+      app: judge(fired, 'app'),
+      browser: judge(fired, 'browser'),
+      relayingForApp: judge(relayed, 'app'),
+      relayingForBrowser: judge(relayed, 'browser'),
+    };
+  }
+
+  const SERVER_STACK = {
+    app: undefined,
+    browser: BOT,
+    relayingForApp: undefined,
+    relayingForBrowser: undefined,
+  };
+
+  /** Each agent's verdicts beside what a server's HTTP stack should get, for a diff naming them all. */
+  function assertServerStacks(userAgents: readonly string[]) {
+    assert.deepEqual(
+      Object.fromEntries(userAgents.map((userAgent) => [userAgent, verdicts(userAgent)])),
+      Object.fromEntries(userAgents.map((userAgent) => [userAgent, SERVER_STACK])),
+    );
+  }
+
+  it("lets the JVM's server HTTP clients through, by the agent each sends by default, as it lets Apache HttpClient: a server's burl, naming the device or not, but not where a browser fires the notice", () => {
+    assertServerStacks([
+      'ReactorNetty/1.1.10', // Reactor Netty, Spring WebClient's default connector
+      'Ktor client', // Ktor's engines, without the UserAgent plugin
+      'Ktor http-client', // Ktor's UserAgent plugin
+      'Vert.x-WebClient/4.4.0',
+      'AHC/2.1', // AsyncHttpClient 2.x (Play WS)
+      'Jetty/12.0.5',
+      'Jakarta Commons-HttpClient/3.1',
+      'akka-http/10.2.9',
+      'pekko-http/1.0.0',
+    ]);
+  });
+
+  it("lets PHP's Symfony HttpClient, .NET's RestSharp and Go's resty through by their default agents as server HTTP stacks, and not where a browser fires the notice", () => {
+    assertServerStacks([
+      'Symfony HttpClient/Curl',
+      'Symfony HttpClient/Native',
+      'Symfony HttpClient (Native)',
+      'Symfony HttpClient/Amp',
+      'RestSharp/110.2.0.0',
+      'go-resty/2.11.0 (https://github.com/go-resty/resty)',
+      'go-resty/3.0.0 (https://resty.dev)',
+    ]);
+  });
+
+  it("lets Elixir's hackney, Mint (under Finch) and Req through by their default agents as server HTTP stacks, and not where a browser fires the notice", () => {
+    assertServerStacks(['hackney/1.20.1', 'mint/1.6.2', 'req/0.5.15']);
+  });
+
+  it("lets Perl's LWP, HTTP::Tiny and Mojo::UserAgent through by their default agents as server HTTP stacks (LWP's robot class names the robot instead), and not where a browser fires the notice", () => {
+    assertServerStacks(['libwww-perl/6.72', 'HTTP-Tiny/0.088', 'Mojolicious (Perl)']);
+  });
+
   it('lets Android, Apple and CTV players and stacks the bot list flags through when an app fires the notice, and not a browser', () => {
     for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0', 'stagefright/1.2']) {
       const req = request({ 'user-agent': userAgent });
