@@ -251,6 +251,18 @@ describe('invalid traffic', () => {
     assertServerStacks(['libwww-perl/6.72', 'HTTP-Tiny/0.088', 'Mojolicious (Perl)']);
   });
 
+  it("takes no crawler for Ruby's Net::HTTP or curl by the stack's name alone: only their own agents, `Ruby` and `curl/…`, pass as server stacks", () => {
+    for (const userAgent of ['Ruby, Twurly v1.1 (http://twurly.org)', 'CURL (Link validity checker)']) {
+      assert.deepEqual(verdicts(userAgent), {
+        app: BOT,
+        browser: BOT,
+        relayingForApp: BOT,
+        relayingForBrowser: BOT,
+      });
+    }
+    assertServerStacks(['Ruby', 'curl/8.4.0']);
+  });
+
   it('lets Android, Apple and CTV players and stacks the bot list flags through when an app fires the notice, and not a browser', () => {
     for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0', 'stagefright/1.2']) {
       const req = request({ 'user-agent': userAgent });
