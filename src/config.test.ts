@@ -665,6 +665,20 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses a list begun as a JSON array of strings that is not JSON, saying where it stops by line and column, rather than read it as a comma-separated list', () => {
+    const parsed = parseConfig({
+      TALLY_IVT_USER_AGENTS: '["crawler-x", "scanner-y"',
+      TALLY_IVT_BLOCKED_IPS: '[ "203.0.113.0/24",\n  198.51.100.0/24]',
+      TALLY_IVT_TRUSTED_NOTIFIERS: '["198.51.100.7",]',
+    });
+    assertRefused(parsed);
+    assert.deepEqual(parsed.errors, [
+      "ivtBlockedIps: TALLY_IVT_BLOCKED_IPS begins as a JSON array of strings but is not JSON (SyntaxError: Expected ',' or ']' after array element in JSON at line 2, column 9): mend the JSON, or give a comma-separated list",
+      "ivtUserAgents: TALLY_IVT_USER_AGENTS begins as a JSON array of strings but is not JSON (SyntaxError: Expected ',' or ']' after array element in JSON at line 1, column 26): mend the JSON, or give a comma-separated list",
+      "ivtTrustedNotifiers: TALLY_IVT_TRUSTED_NOTIFIERS begins as a JSON array of strings but is not JSON (SyntaxError: Unexpected token ']' at line 1, column 17): mend the JSON, or give a comma-separated list",
+    ]);
+  });
+
   it('blocks the addresses of TALLY_IVT_BLOCKED_IPS_FILE, one a line with # comments, beside TALLY_IVT_BLOCKED_IPS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

@@ -166,10 +166,19 @@ export function parseConfig(
     if (value === undefined) return [];
     if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
     if (typeof value === 'string') {
-      // JSON when it reads as JSON; otherwise a comma-separated list, whose first pattern may be a
-      // character class (`[Bb]ot-x,crawler`).
-      const parsed = value.trim().startsWith('[') ? jsonOrUndefined(value) : undefined;
-      if (parsed !== undefined) {
+      // JSON when it reads as JSON, or begins as a JSON array of strings must (`[`, then `"` or
+      // `]`: refused with where it stops when it is not JSON, rather than read as a list of
+      // pieces of JSON); otherwise a comma-separated list, whose first pattern may be a character
+      // class (`[Bb]ot-x,crawler`).
+      const asJson = value.trim().startsWith('[') ? jsonOrError(value) : undefined;
+      if (asJson !== undefined && 'error' in asJson && JSON_STRING_ARRAY_START.test(value)) {
+        errors.push(
+          `${name}: ${given(name, true)} begins as a JSON array of strings but is not JSON (SyntaxError: ${unquotedJsonErrorMessage(value, asJson.error)}): mend the JSON, or give a comma-separated list`,
+        );
+        return [];
+      }
+      if (asJson !== undefined && 'parsed' in asJson) {
+        const { parsed } = asJson;
         if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
         errors.push(`${name}: must be a JSON array of strings or a comma-separated list`);
         return [];
@@ -613,14 +622,21 @@ function priceKeyLengthErrors(keys: PriceKeys, texts: Record<string, unknown>): 
   });
 }
 
-/** The JSON value `text` holds, or undefined when it is not JSON. */
-function jsonOrUndefined(text: string): unknown {
+/** The JSON value `text` holds, or what `JSON.parse` threw when it is not JSON. */
+function jsonOrError(text: string): { parsed: unknown } | { error: unknown } {
   try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
+    return { parsed: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { error };
   }
 }
+
+/**
+ * How a list setting's text begins when it is a JSON array of strings: `[`, then `"` or `]`
+ * (white space allowed). A comma-separated list may begin with `[` too, a pattern's character
+ * class (`[Bb]ot-x`), but not so.
+ */
+const JSON_STRING_ARRAY_START = /^\s*\[\s*["\]]/;
 
 /**
  * A host name: dot-separated labels of letters, digits, inner hyphens and underscores (as
