@@ -132,7 +132,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const parsed = parseConfig(process.env);
   if (!parsed.ok) {
-    process.stderr.write(`Tally cannot start; fix the configuration: ${parsed.errors.join('; ')}\n`);
+    // Each error on a line of its own, saying what failed: some hold "; " themselves, so errors
+    // joined in one line could not be told apart (and a log scraper reads a line per error).
+    const failed = command === 'serve' ? 'Tally cannot start' : `tally ${command} cannot run`;
+    process.stderr.write(
+      parsed.errors.map((error) => `${failed}; fix the configuration: ${error}\n`).join(''),
+    );
     return 2;
   }
   const config = parsed.config;

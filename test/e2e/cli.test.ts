@@ -77,6 +77,19 @@ describe('the tally command', () => {
     }
   });
 
+  it('refuses a command on bad configuration with exit code 2, each problem on a line of its own naming the command, and does nothing', async () => {
+    const result = await runCli(['list-accounts'], {
+      TALLY_SQLITE_SYNCHRONOUS: 'SOMETIMES',
+      TALLY_RETENTION_DAYS: '0',
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.deepEqual(result.stderr.split('\n'), [
+      'tally list-accounts cannot run; fix the configuration: sqliteSynchronous: TALLY_SQLITE_SYNCHRONOUS="SOMETIMES" must be FULL or NORMAL',
+      'tally list-accounts cannot run; fix the configuration: retentionDays: TALLY_RETENTION_DAYS="0" must be a decimal integer from 1 to 3650',
+      '',
+    ]);
+  });
+
   it('refuses rotate-token-key when TALLY_TOKEN_KEYS gives the keys, saying how to rotate there, and writes nothing', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-rotate-'));
     try {

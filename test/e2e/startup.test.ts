@@ -380,19 +380,24 @@ describe('starting Tally', () => {
     }
   });
 
-  it('refuses to start on bad configuration, listing every problem at once in one line', async () => {
+  it('refuses to start on bad configuration, listing every problem at once, each on a line of its own, as some hold "; " themselves', async () => {
     const result = await runCli(['serve'], {
       TALLY_PORT: 'eighty',
       TALLY_PUBLIC_URL: 'tally.example.com',
       TALLY_IVT_BLOCKED_IPS: '10.0.0.0/99',
       TALLY_SQLITE_SYNCHRONOUS: 'SOMETIMES',
+      TALLY_PORTS: '8080',
     });
     assert.equal(result.code, 2);
-    for (const name of ['port', 'publicUrl', 'ivtBlockedIps', 'sqliteSynchronous'])
-      assert.match(result.stderr, new RegExp(name));
+    const lines = result.stderr.split('\n');
+    assert.equal(lines.pop(), '', 'the last line ends with a line break');
+    assert.deepEqual(
+      lines.map((line) => /^Tally cannot start; fix the configuration: "?(\w+)/.exec(line)?.[1]),
+      ['port', 'publicUrl', 'ivtBlockedIps', 'sqliteSynchronous', 'TALLY_PORTS'],
+    );
     assert.match(
-      result.stderr,
-      /^Tally cannot start; fix the configuration: port: [^\n]*; publicUrl: [^\n]*\n$/,
+      lines.at(-1) ?? '',
+      /TALLY_PORTS" is not a setting \(did you mean TALLY_PORT\?\); the settings are /,
     );
   });
 
