@@ -60,7 +60,7 @@ import type { NoticeDeps } from './hot/notices.js';
 import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
 import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
-import { HIT_METHODS, sendBody } from './hot/responses.js';
+import { HIT_METHODS, RETRY_AFTER, sendBody } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import { makeDataFilesPrivate } from './data-file-modes.js';
@@ -835,8 +835,12 @@ function publicRoutes(
       ignoresQuery: true,
       handler(ctx) {
         const reason = unreadyReason();
-        // Sent, not thrown: a 503 here is the answer, not a fault worth an error line.
-        if (reason !== undefined) sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason), ctx.requestId);
+        // Sent, not thrown: a 503 here is the answer, not a fault worth an error line. Each reason
+        // passes (the claims load, a new counting thread starts, a commit goes through, the ledger
+        // is put back, another Tally takes the port after a shutdown): look again, as every 503
+        // Tally sends says.
+        if (reason !== undefined)
+          sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
         else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
       },
     },

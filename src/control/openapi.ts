@@ -1250,7 +1250,8 @@ export const OPENAPI_DOCUMENT = {
             'UNAVAILABLE: starting (migrating or opening the ledger, loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed)',
             {
               'Retry-After': {
-                description: 'while Tally starts, before it listens for anything else: 1, in seconds',
+                description:
+                  'when to look again, in seconds (1): each reason passes, and a Tally restarted after a shutdown may be ready',
                 schema: { type: 'string', pattern: '^[0-9]+$', example: '1' },
               },
             },

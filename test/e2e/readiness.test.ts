@@ -15,9 +15,13 @@ after(async () => {
   await tally?.dispose();
 });
 
-async function readyz(): Promise<{ status: number; body: any }> {
+async function readyz(): Promise<{ status: number; body: any; retryAfter: string | null }> {
   const response = await fetch(`${tally.url}/readyz`);
-  return { status: response.status, body: await response.json() };
+  return {
+    status: response.status,
+    body: await response.json(),
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 /** `tally_commit_oldest_wait_seconds` as `/metrics` shows it now. */
@@ -27,7 +31,7 @@ async function oldestCommitWaitSeconds(): Promise<number> {
 }
 
 describe('/readyz', () => {
-  it('answers 503 while a commit stays stuck (its write lock held elsewhere), saying so as /metrics shows how long, and 200 once it commits', async () => {
+  it('answers 503 with Retry-After: 1 while a commit stays stuck (its write lock held elsewhere), saying so as /metrics shows how long, and 200 once it commits', async () => {
     assert.equal((await readyz()).status, 200);
     // Another connection holds the ledger's write lock for less than the counting thread's 5 s
     // busy_timeout: its commit neither succeeds nor fails meanwhile, and the notice waits.
@@ -42,12 +46,14 @@ describe('/readyz', () => {
     });
     const seen: number[] = [];
     let refusal: any;
+    let retryAfter: string | null = null;
     const startedMs = performance.now();
     while (performance.now() - startedMs < 4000) {
       const answer = await readyz();
       seen.push(answer.status);
       if (answer.status === 503) {
         refusal = answer.body;
+        retryAfter = answer.retryAfter;
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -59,6 +65,7 @@ describe('/readyz', () => {
     holder.close();
     assert.equal(seen.at(-1), 503, `readyz answered ${seen.join(', ')} while the commit was stuck`);
     assert.equal(refusal?.error?.code, 'UNAVAILABLE');
+    assert.equal(retryAfter, '1', 'a readiness probe may look again in a second: the commit may go through');
     assert.match(refusal?.error?.message ?? '', /commit .*waited/);
     // At least the 2 s that make /readyz answer 503, at most the time since the notice was sent:
     // bounds that hold however slowly this test runs.
