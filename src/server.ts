@@ -100,12 +100,14 @@ export interface Tally {
    * Stops accepting, answers the requests in flight (each with `Connection: close`), drains
    * in-flight batches and deliveries, closes the database and releases the data directory. The
    * connections still open {@link SHUTDOWN_GRACE_MS} after it began (a client stalled mid-request,
-   * or not reading its answer) are closed then, their requests unanswered.
+   * or not reading its answer) are closed then, their requests unanswered, and the burl calls
+   * still in flight abandoned, their deliveries left pending for the next start.
    */
   close(): Promise<void>;
   /**
-   * During `close()`, closes the connections still open now rather than at the end of the grace
-   * period (a second SIGTERM); batches in flight still commit. Does nothing before `close()`.
+   * During `close()`, closes the connections still open and abandons the burl calls in flight now
+   * rather than at the end of the grace period (a second SIGTERM); batches in flight still commit.
+   * Does nothing before `close()`.
    */
   closeConnectionsNow(): void;
   /**
@@ -135,8 +137,10 @@ const MAX_HEAD_BYTES = 16_384;
 const MAX_PIPELINED = 32;
 /**
  * How long a shutdown waits for the requests in flight and their connections to end before it
- * closes those still open: node:http stops timing out slow requests once the server closes, so
- * without this a stalled client would keep the process from ever exiting.
+ * closes those still open (node:http stops timing out slow requests once the server closes, so
+ * without this a stalled client would keep the process from ever exiting), and for the burl calls
+ * in flight before it abandons them (a DSP that never answers would hold it up to
+ * `TALLY_BURL_TIMEOUT_MS`, up to two minutes).
  */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -582,10 +586,16 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   let graceTimer: NodeJS.Timeout | undefined;
   /** Set once every connection ended, during `close()`. */
   let connectionsEnded = false;
-  /** Destroys every connection still open: their requests in flight are never answered. */
+  /**
+   * Destroys every connection still open: their requests in flight are never answered. Abandons
+   * the burl relay's calls in flight too, which would hold the shutdown up to their time limit
+   * (`TALLY_BURL_TIMEOUT_MS`): their deliveries stay pending, sent at the next start.
+   */
   const closeConnectionsNow = (why: string): void => {
-    if (closing === undefined || connectionsEnded) return;
+    if (closing === undefined) return;
     clearTimeout(graceTimer);
+    recorder.abandonCalls();
+    if (connectionsEnded) return;
     const laneConnections = lane.closeAllConnections();
     server.closeAllConnections();
     log.warn('connections_closed', { why, laneConnections });
@@ -603,9 +613,10 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       await committer.drain();
       await closed;
       connectionsEnded = true;
-      clearTimeout(graceTimer);
       await committer.drain();
+      // The grace period still bounds the burl calls in flight, which the thread waits for.
       await recorder.close();
+      clearTimeout(graceTimer);
       await reports.close();
       await outboxCounter.close();
       await wins.close();

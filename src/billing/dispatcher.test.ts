@@ -11,7 +11,7 @@ import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { Logger } from '../lib/log.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
 import { freePort } from '../../test/support/server.js';
-import { BurlDispatcher } from './dispatcher.js';
+import { ABANDONED_CALL_ERROR, BurlDispatcher } from './dispatcher.js';
 import type { DispatcherOptions } from './dispatcher.js';
 import type { LeasedDelivery } from '../ports/ledger.js';
 
@@ -567,6 +567,43 @@ describe('the burl dispatcher’s outcomes', () => {
       assert.deepEqual(ledger.leaseDeliveries(T0 + 2 * options.requestTimeoutMs - 1, 10, 1000), []);
       slow[0]?.writeHead(200).end('ok');
       await until(() => ledger.listDeliveries(1, 'delivered', 10).length === 2);
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      ledger.close();
+    }
+  });
+
+  it('abandons its calls in flight when told to (Tally stopping): stops without waiting for their time limit, leaving each delivery pending, due as it was and leasable at once, with no failed attempt counted', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'abandoned.db')));
+    ledger.record([withBurl('abandoned', `${dspUrl}/slow-abandoned`)]);
+    const metrics = attemptStatuses();
+    const warnings: string[] = [];
+    const log: Logger = { ...silent, warn: (event) => warnings.push(event) };
+    const dispatcher = new BurlDispatcher(ledger, options, metrics, log, () => T0 + 5_000);
+    holdSlow = true;
+    dispatcher.start();
+    try {
+      await until(() => slow.length === 1);
+      dispatcher.abandonCalls();
+      // The DSP never answers, and the time limit is a minute away.
+      const stopped = await Promise.race([
+        dispatcher.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('waiting for the call'), 5_000)),
+      ]);
+      assert.equal(stopped, 'stopped');
+      const [pending] = ledger.listDeliveries(1, 'pending', 10);
+      assert.deepEqual(
+        [pending?.dueMs, pending?.attempts, pending?.lastError],
+        [T0, 1, ABANDONED_CALL_ERROR],
+      );
+      assert.deepEqual(metrics.statuses, []);
+      assert.deepEqual(warnings, ['burl_calls_abandoned']);
+      // Its lease given back: the next start leases it at once, as a call that never failed.
+      const leased = ledger.leaseDeliveries(T0 + 5_000, 10, 1000);
+      assert.deepEqual(
+        leased.map((delivery) => [delivery.dedupeKey, delivery.firstFailedMs]),
+        [['abandoned', null]],
+      );
     } finally {
       await stopReleasingSlowCalls(dispatcher);
       ledger.close();

@@ -64,6 +64,13 @@ function failedStatusText(status: number, redirectedTo: string | undefined): str
     : `HTTP ${status} from ${redirectedTo}, where the burl redirected`;
 }
 
+/**
+ * The last error of a delivery whose call was abandoned (see `abandonCalls`): it is pending, due
+ * as it was, and called again at the next start.
+ */
+export const ABANDONED_CALL_ERROR =
+  'the call was abandoned: Tally stopped before the DSP answered; it is sent again at the next start';
+
 /** A call that ended, its outcome to be written. */
 interface EndedCall {
   settlement: DeliverySettlement;
@@ -72,7 +79,8 @@ interface EndedCall {
    * redirected where it could not follow.
    */
   unanswered: boolean;
-  status: (typeof BURL_DELIVERIES_METRIC.statuses)[number];
+  /** How the attempt ended, as counted; `abandoned`: cut short, neither counted nor an answer. */
+  status: (typeof BURL_DELIVERIES_METRIC.statuses)[number] | 'abandoned';
   attempts: number;
 }
 
@@ -92,7 +100,8 @@ interface EndedCall {
  * delivery due again. A delivery whose call is still in flight, or whose outcome is not yet
  * written, when its lease runs out (the wall clock stepped past it, the thread was held up, the
  * ledger was locked) is not leased again, called a second time or counted as another attempt: the
- * call settles it.
+ * call settles it. Told to abandon its calls (Tally stopping, its grace period over), it ends those
+ * in flight and gives their deliveries back as they were, to be called at the next start.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -107,6 +116,8 @@ export class BurlDispatcher {
   /** The calls that ended, their outcomes not yet written. */
   private ended: EndedCall[] = [];
   private stopped = false;
+  /** Aborts the calls in flight: see `abandonCalls`. */
+  private abandoning = new AbortController();
   private readonly allows: AddressPolicy;
   /** The DSP hosts' addresses, looked up once for many calls. */
   private readonly dns = new DnsCache();
@@ -131,15 +142,39 @@ export class BurlDispatcher {
 
   start(): void {
     this.stopped = false;
+    this.abandoning = new AbortController();
     this.schedule(0);
   }
 
-  /** Stops leasing, waits for deliveries in flight and writes their outcomes. */
+  /**
+   * Stops leasing, waits for deliveries in flight (up to their time limit, unless `abandonCalls`
+   * ends them sooner) and writes their outcomes.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await Promise.allSettled([...this.calls.values()].map(({ call }) => call));
     this.settle();
+  }
+
+  /**
+   * Stops leasing and ends the calls in flight now (Tally stopping, its grace period over: a DSP
+   * that does not answer would hold the shutdown up to the time limit). Their deliveries are given
+   * back pending, due as they were, with `ABANDONED_CALL_ERROR` as their last error, so that the
+   * next start calls them at once: an abandoned call is no failure, which would put the next try
+   * off or, at the deadline, kill the delivery. A call answered meanwhile keeps its outcome.
+   */
+  abandonCalls(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.abandoning.signal.aborted) return;
+    const inFlight = this.calls.size - this.ended.length;
+    if (inFlight > 0)
+      this.log.warn('burl_calls_abandoned', {
+        calls: inFlight,
+        note: 'Tally is stopping: their deliveries stay pending, and are sent at the next start',
+      });
+    this.abandoning.abort();
   }
 
   private schedule(delayMs: number): void {
@@ -200,11 +235,15 @@ export class BurlDispatcher {
       this.options.requestTimeoutMs,
       this.allows,
       this.dns,
+      this.abandoning.signal,
     );
     const { id, attempts } = delivery;
     if ('status' in result && result.status >= 200 && result.status < 300) {
       const settlement = { id, deliveredMs: this.nowMs() };
       this.ended.push({ settlement, unanswered: false, status: 'delivered', attempts });
+    } else if (this.abandoning.signal.aborted) {
+      const settlement = { id, abandoned: ABANDONED_CALL_ERROR };
+      this.ended.push({ settlement, unanswered: false, status: 'abandoned', attempts });
     } else {
       // The burl, or a URL it redirected to, may carry a DSP's user name and password: the last
       // error, which the outbox lists and a dead delivery's log line gives, shows neither.
@@ -256,15 +295,17 @@ export class BurlDispatcher {
       return;
     }
     for (const { settlement, status, attempts } of ended) {
+      if (status === 'abandoned') continue;
       this.metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status });
       if ('error' in settlement && status === 'dead') {
         this.logDead({ deliveryId: settlement.id, attempts, error: settlement.error });
       }
     }
-    for (const { settlement, unanswered } of ended) {
+    for (const { settlement, unanswered, status } of ended) {
       const host = this.calls.get(settlement.id)?.host;
+      // An abandoned call says nothing of its host.
       if (host !== undefined && unanswered) this.rememberUnanswering(host);
-      else if (host !== undefined) this.unanswering.delete(host);
+      else if (host !== undefined && status !== 'abandoned') this.unanswering.delete(host);
       this.release(settlement.id);
     }
   }

@@ -42,7 +42,8 @@ const forNow = (error: string): GetResult => ({ error, permanent: false });
  * answer's status as soon as it arrives: the DSP has taken the burl once it answers 2xx, so a
  * body that is slow, endless or huge neither delays nor fails the delivery (each body is
  * discarded, at most `MAX_BODY_BYTES` of it read); a 2xx whose headers Node's parser refuses is a
- * 2xx still (see `refusedFramingStatus`). Never throws.
+ * 2xx still (see `refusedFramingStatus`). `abandon`, when it aborts, ends the call there, a
+ * failure for now (`the call was abandoned`). Never throws.
  */
 export async function httpGet(
   url: string,
@@ -50,11 +51,13 @@ export async function httpGet(
   timeoutMs: number,
   allows: AddressPolicy,
   dns: DnsCache = new DnsCache(),
+  abandon?: AbortSignal,
 ): Promise<GetResult> {
   // The rule `POST /v1/wins` warns of a burl by.
   const refusal = burlRefusal(url, allows);
   if (refusal !== undefined) return permanently(refusalError(refusal, url));
-  const signal = AbortSignal.timeout(timeoutMs);
+  const timeLimit = AbortSignal.timeout(timeoutMs);
+  const signal = abandon === undefined ? timeLimit : AbortSignal.any([timeLimit, abandon]);
   const lookup = guardedLookup(allows, dns);
   let target = new URL(url);
   for (let hop = 0; ; hop++) {
@@ -67,11 +70,13 @@ export async function httpGet(
       const message =
         error instanceof EgressRefusedError
           ? error.message
-          : signal.aborted
+          : timeLimit.aborted
             ? `no answer within the ${timeoutMs} ms time limit`
-            : error instanceof Error
-              ? (tlsFailureText(error) ?? `${error.name}: ${error.message}`)
-              : String(error);
+            : abandon?.aborted === true
+              ? 'the call was abandoned'
+              : error instanceof Error
+                ? (tlsFailureText(error) ?? `${error.name}: ${error.message}`)
+                : String(error);
       const said = hop === 0 ? message : redirectedThere(message, target);
       return error instanceof EgressRefusedError ? permanently(said) : forNow(said);
     }

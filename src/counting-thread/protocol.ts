@@ -16,9 +16,11 @@ export interface CounterSettings {
 /**
  * Messages from the HTTP thread to the counting thread. Batches of decided events and their
  * outcomes travel as one string each (see `wire.ts`): one string is cheaper to pass than a
- * structured clone of many small objects.
+ * structured clone of many small objects. `abandon_calls`: the burl relay ends its calls in flight
+ * (see `BurlDispatcher.abandonCalls`), Tally's shutdown grace period being over.
  */
-export type ToCounter = { type: 'record'; id: number; batch: string } | { type: 'close' };
+export type ToCounter =
+  { type: 'record'; id: number; batch: string } | { type: 'close' } | { type: 'abandon_calls' };
 
 /** Messages from the counting thread to the HTTP thread. */
 export type FromCounter =

@@ -89,6 +89,16 @@ export class WorkerRecorder implements BatchRecorder {
     });
   }
 
+  /**
+   * Has the burl relay end its calls in flight now rather than wait for their answers or time
+   * limit, their deliveries left pending for the next start (see `BurlDispatcher.abandonCalls`):
+   * at the end of a shutdown's grace period, before or during `close()`.
+   */
+  abandonCalls(): void {
+    const message: ToCounter = { type: 'abandon_calls' };
+    this.worker?.postMessage(message);
+  }
+
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       const worker = this.worker;

@@ -79,11 +79,14 @@ port.on('message', (first: ToCounter) => {
   // Batches that queued up while the last commit ran are committed together, in one transaction.
   const records: Extract<ToCounter, { type: 'record' }>[] = [];
   let closing = false;
+  let abandoning = false;
   for (let message: ToCounter | undefined = first; message !== undefined; message = nextMessage()) {
     if (message.type === 'record') records.push(message);
-    else closing = true;
+    else if (message.type === 'close') closing = true;
+    else abandoning = true;
   }
   if (records.length > 0) commit(records);
+  if (abandoning) dispatcher.abandonCalls();
   if (closing) close();
 });
 

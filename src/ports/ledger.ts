@@ -194,11 +194,14 @@ export interface CallsInFlight {
 /**
  * How a call of a leased delivery ended: its `markDelivered` or `markFailed`; a failed one says
  * when the delivery's first failed call began (kept from the first, which the retries' first minute
- * is timed from).
+ * is timed from). An `abandoned` one (Tally stopping before the DSP answered) is neither: its
+ * delivery is given back, pending and due as it was, to be leased again at once, `abandoned`
+ * its last error; no failure is recorded, so its retries are not put off.
  */
 export type DeliverySettlement =
   | { id: number; deliveredMs: number }
-  | { id: number; error: string; nextDueMs: number | null; firstFailedMs: number };
+  | { id: number; error: string; nextDueMs: number | null; firstFailedMs: number }
+  | { id: number; abandoned: string };
 
 /**
  * A dead delivery as a replay read it: its id, and when its first failed call began as the relay
@@ -441,7 +444,10 @@ export interface Ledger {
    * first failed call began at `firstFailedMs` (kept from the first failure reported, if given).
    */
   markFailed(id: number, error: string, nextDueMs: number | null, firstFailedMs?: number): void;
-  /** Marks each delivery delivered or failed as its settlement says, all in one transaction. */
+  /**
+   * Marks each delivery delivered, failed or abandoned as its settlement says, all in one
+   * transaction.
+   */
   settleDeliveries(settlements: readonly DeliverySettlement[]): void;
   /** An account's deliveries by status (all without one), those `filter` picks, newest first. */
   listDeliveries(

@@ -2,16 +2,27 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
-import { REPEATED_SIGNAL_MS } from '../../src/server.js';
-import { acceptsConnections, api, freePort, serveOnFreePort, spawnServe } from '../support/server.js';
+import { ABANDONED_CALL_ERROR } from '../../src/billing/dispatcher.js';
+import { REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS } from '../../src/server.js';
+import {
+  acceptsConnections,
+  api,
+  freePort,
+  serveOnFreePort,
+  spawnServe,
+  untilReady,
+} from '../support/server.js';
+import { until } from '../support/until.js';
 import { ledgerToMigrate } from '../support/older-schema.js';
 import type { ReadyServe } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
@@ -574,6 +585,94 @@ describe('SIGTERM while notices are being fired', () => {
         db.close();
       }
     } finally {
+      await dispose(tally);
+    }
+  });
+});
+
+describe('SIGTERM while a burl call is in flight', () => {
+  it('exits at the end of its grace period though the DSP never answers, leaving the delivery pending and due as it was, and sends it at the next start', async () => {
+    // A DSP that holds every call until `answering`, then answers 200.
+    const held: ServerResponse[] = [];
+    const deliveryIds: unknown[] = [];
+    let answering = false;
+    const dsp = createServer((req, res) => {
+      deliveryIds.push(req.headers['x-tally-delivery-id']);
+      if (answering) res.writeHead(200).end('ok');
+      else held.push(res);
+    });
+    await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
+    const dspUrl = `http://127.0.0.1:${(dsp.address() as AddressInfo).port}`;
+    // A time limit far past the grace period: only the shutdown can end the call.
+    const env = { TALLY_BURL_PRIVATE_NETWORKS: 'allow', TALLY_BURL_TIMEOUT_MS: '120000' };
+    const tally = await launch(env);
+    let restarted: ChildProcess | undefined;
+    try {
+      const win = {
+        ...bannerWin('burl-in-flight'),
+        bid: { ...bannerWin('burl-in-flight').bid, burl: `${dspUrl}/bill` },
+      };
+      const registered = await api(tally, ADMIN_KEY, 'POST', '/v1/wins', { wins: [win] });
+      const notice = await fetch(registered.body.results[0].noticeUrls.adm, {
+        headers: { 'user-agent': CHROME },
+      });
+      assert.equal(notice.status, 200);
+      await until(() => Promise.resolve(held.length === 1), 'the DSP getting the burl call');
+      const signalledMs = performance.now();
+      tally.child.kill('SIGTERM');
+      const { code } = await exitOf(tally);
+      const exitedAfterMs = performance.now() - signalledMs;
+      assert.equal(code, 0, tally.output());
+      assert.equal(
+        exitedAfterMs < SHUTDOWN_GRACE_MS + 3_000,
+        true,
+        `exited ${Math.round(exitedAfterMs)} ms after SIGTERM, the grace period being ${SHUTDOWN_GRACE_MS} ms`,
+      );
+      assert.match(tally.output(), /"event":"burl_calls_abandoned"/);
+      const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+      let delivery: unknown;
+      try {
+        delivery = db
+          .prepare(
+            `SELECT id, status, attempts, due_ms <= ? AS due, lease_until_ms AS leaseUntilMs,
+               first_failed_ms AS firstFailedMs, last_error AS lastError FROM deliveries`,
+          )
+          .all(Date.now());
+      } finally {
+        db.close();
+      }
+      assert.deepEqual(delivery, [
+        {
+          id: Number(deliveryIds[0]),
+          status: 'pending',
+          attempts: 1,
+          due: 1,
+          leaseUntilMs: 0,
+          firstFailedMs: null,
+          lastError: ABANDONED_CALL_ERROR,
+        },
+      ]);
+
+      answering = true;
+      const serve = spawnServe(tally.dataDir, tally.port, { TALLY_ADMIN_KEY: ADMIN_KEY, ...env });
+      restarted = serve.child;
+      await untilReady(serve, tally.url);
+      const delivered = await until(async () => {
+        const answer = await api(tally, ADMIN_KEY, 'GET', '/v1/deliveries?status=delivered');
+        return answer.body.deliveries?.length === 1 ? answer.body.deliveries : undefined;
+      }, 'the delivery sent after the restart');
+      assert.deepEqual(
+        [delivered[0].id, deliveryIds],
+        [Number(deliveryIds[0]), [deliveryIds[0], deliveryIds[0]]],
+      );
+    } finally {
+      if (restarted !== undefined && restarted.exitCode === null && restarted.signalCode === null) {
+        const exited = once(restarted, 'exit');
+        restarted.kill('SIGTERM');
+        await exited;
+      }
+      for (const res of held) res.destroy();
+      await new Promise<void>((resolve) => dsp.close(() => resolve()));
       await dispose(tally);
     }
   });

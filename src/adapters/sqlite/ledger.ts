@@ -273,6 +273,8 @@ export class SqliteLedger implements Ledger {
   private readonly delivered: Database.Statement;
   private readonly dead: Database.Statement;
   private readonly dueAgain: Database.Statement;
+  /** Ends a delivery's lease, due as it was, with its last error: its call was abandoned. */
+  private readonly givenBack: Database.Statement;
   private readonly extendClaim: Database.Statement;
   /**
    * When the impression of a dedupe key counted and the URL its 302 named (`created_ms`, `url`), if
@@ -416,6 +418,8 @@ export class SqliteLedger implements Ledger {
       `UPDATE deliveries SET status = 'dead', last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
          lease_until_ms = 0 WHERE id = ?`,
     );
+    // Its lease ended, due as it was: an abandoned call is no failure.
+    this.givenBack = db.prepare(`UPDATE deliveries SET lease_until_ms = 0, last_error = ? WHERE id = ?`);
     this.dueAgain = db.prepare(
       `UPDATE deliveries SET due_ms = ?, last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
          lease_until_ms = 0 WHERE id = ?`,
@@ -811,6 +815,7 @@ export class SqliteLedger implements Ledger {
     writeTransaction(this.db, () => {
       for (const settlement of settlements) {
         if ('deliveredMs' in settlement) this.markDelivered(settlement.id, settlement.deliveredMs);
+        else if ('abandoned' in settlement) this.givenBack.run(settlement.abandoned, settlement.id);
         else this.markFailed(settlement.id, settlement.error, settlement.nextDueMs, settlement.firstFailedMs);
       }
     });
