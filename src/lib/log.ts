@@ -5,7 +5,11 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-/** A logger writing JSON lines to `write` (stdout by default). */
+/**
+ * A logger writing JSON lines to `write` (stdout by default), each stamped with the time it was
+ * logged: on a worker thread stdout is passed to the main thread, whose lines logged meanwhile may
+ * come first, so the order of lines is not that of their times.
+ */
 export function jsonLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
   const emit = (level: string, event: string, fields: Record<string, unknown> = {}) => {
     const line = { time: new Date().toISOString(), level, event };
