@@ -348,19 +348,29 @@ describe('the base rule’s state and priority', () => {
     assert.deepEqual([demoted.isBase, demoted.state], [false, 'inactive']);
   });
 
-  it('reads isBase: null as absent on create and replace, and refuses it in a PATCH', async () => {
+  it('refuses isBase: null on create, replace and PATCH alike, saying to leave it out, and keeps a rule left without it as it is', async () => {
     const ids = await chain('isBase null');
-    const rule = { publisherId: ids.publisher, pricingType: 'revshare', revshare: 0.5, isBase: null };
+    const rule = { publisherId: ids.publisher, pricingType: 'revshare', revshare: 0.5 };
     const first = await create('/v1/payment-rules', { ...rule, name: 'First' });
     assert.equal(first.isBase, true, 'a publisher’s first rule is its base');
     const second = await create('/v1/payment-rules', { ...rule, name: 'Second' });
     assert.equal(second.isBase, false, 'a later rule is conditional');
+    const writes: [string, string, object][] = [
+      ['POST', '/v1/payment-rules', { ...rule, name: 'Third', isBase: null }],
+      ['PUT', `/v1/payment-rules/${first.id}`, { ...rule, name: 'First again', isBase: null }],
+      ['PATCH', `/v1/payment-rules/${second.id}`, { isBase: null }],
+    ];
+    for (const [method, path, body] of writes) {
+      const refused = await call(method, path, body);
+      assert.equal(refused.status, 400, `${method}: ${JSON.stringify(refused.body)}`);
+      assert.match(
+        refused.body.error.message,
+        /isBase: cannot be null: send true or false, or leave isBase out/,
+      );
+    }
     const replaced = await call('PUT', `/v1/payment-rules/${first.id}`, { ...rule, name: 'First again' });
     assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
     assert.equal(replaced.body.isBase, true, 'a PUT without isBase keeps the base');
-    const patched = await call('PATCH', `/v1/payment-rules/${second.id}`, { isBase: null });
-    assert.equal(patched.status, 400, JSON.stringify(patched.body));
-    assert.match(patched.body.error.message, /isBase: cannot be null/);
   });
 });
 

@@ -531,6 +531,84 @@ describe('the answers of a running server, against the OpenAPI document it serve
     }
   });
 
+  it('takes null for a field of a catalog write exactly where the documented schema admits it, in a create, a replace and an edit', async () => {
+    /** The properties of a write's body as the document gives them, read-only ones left out. */
+    const propertiesOf = (path: string, method: string): Record<string, Schema & { readOnly?: boolean }> => {
+      const operation = docs.paths[path]?.[method] as unknown as {
+        requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };
+      };
+      return Object.fromEntries(
+        Object.entries(operation.requestBody.content['application/json'].schema.properties).filter(
+          ([, schema]) => (schema as { readOnly?: boolean }).readOnly !== true,
+        ),
+      );
+    };
+    const advertiser = await ok('POST', '/v1/advertisers', { name: 'Null advertiser' });
+    const lineItem = await ok('POST', '/v1/line-items', {
+      advertiserId: advertiser.id,
+      name: 'Null line item',
+      revenueType: 'cpm',
+      revenueValue: 1,
+    });
+    const publisher = await ok('POST', '/v1/publishers', { name: 'Null publisher' });
+    const tracker = {
+      advertiserId: advertiser.id,
+      name: 'Null',
+      lineItemId: lineItem.id,
+      publisherId: publisher.id,
+    };
+    const bodies: [string, Record<string, unknown>][] = [
+      ['/v1/advertisers', { name: 'Null' }],
+      ['/v1/line-items', { advertiserId: advertiser.id, name: 'Null', revenueType: 'none' }],
+      ['/v1/publishers', { name: 'Null' }],
+      ['/v1/placements', { publisherId: publisher.id, name: 'Null' }],
+      ['/v1/payment-rules', { publisherId: publisher.id, name: 'Null', pricingType: 'cpm', costCpm: 1 }],
+      ['/v1/impression-trackers', tracker],
+      ['/v1/click-trackers', tracker],
+      ['/v1/api-keys', { name: 'Null', role: 'reader' }],
+    ];
+    const refusedNull = (answer: Answer, field: string) =>
+      answer.status === 400 && new RegExp(`${field}: cannot be null`).test(answer.body.error.message);
+    for (const [path, body] of bodies) {
+      const object = await ok('POST', path, body);
+      for (const [field, schema] of Object.entries(propertiesOf(path, 'post'))) {
+        const admitted = schemaProblems(null, schema, docs.components.schemas).length === 0;
+        const writes: [string, string, Record<string, unknown>][] = [
+          ['POST', path, { ...body, [field]: null }],
+          ...(path === '/v1/api-keys'
+            ? []
+            : [
+                ['PUT', `${path}/${object.id}`, { ...body, [field]: null }] as [
+                  string,
+                  string,
+                  Record<string, unknown>,
+                ],
+                ['PATCH', `${path}/${object.id}`, { [field]: null }] as [
+                  string,
+                  string,
+                  Record<string, unknown>,
+                ],
+              ]),
+        ];
+        for (const [method, target, sent] of writes) {
+          const answer = await call(method, target, sent);
+          assert.equal(
+            refusedNull(answer, field),
+            !admitted,
+            `${method} ${target} ${field}: null: ${answer.status} ${JSON.stringify(answer.body)}`,
+          );
+          if (!admitted) assert.match(answer.body.error.message, new RegExp(`${field}: [^;]*send `));
+        }
+      }
+    }
+    const allowlist = { enabled: false, domains: [] };
+    for (const [field, schema] of Object.entries(propertiesOf('/v1/account/redirect-allowlist', 'put'))) {
+      const answer = await call('PUT', '/v1/account/redirect-allowlist', { ...allowlist, [field]: null });
+      const admitted = schemaProblems(null, schema, docs.components.schemas).length === 0;
+      assert.equal(refusedNull(answer, field), !admitted, `${field}: null: ${answer.status}`);
+    }
+  });
+
   it("takes an object's name exactly when the documented schema admits it", async () => {
     const post = docs.paths['/v1/advertisers']?.post as unknown as {
       requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };

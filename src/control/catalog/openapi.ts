@@ -254,9 +254,8 @@ const RESOURCES: Resource[] = [
       targetEcpm: amount('dynamic: the eCPM aimed at'),
       priority: { type: 'integer', minimum: 1, maximum: 10, default: DEFAULT_PAYMENT_RULE_PRIORITY },
       isBase: {
-        type: ['boolean', 'null'],
-        description:
-          'absent (or null, except in a PATCH): kept as it is; a new rule is the base when its publisher has none',
+        type: 'boolean',
+        description: 'absent: kept as it is; a new rule is the base when its publisher has none',
       },
       state,
       startDate: {

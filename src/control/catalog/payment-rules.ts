@@ -154,7 +154,7 @@ function parsePaymentRule(
     fields.problem('maxRevshare', 'must be at least revshare (the minimum share of a dynamic rule)');
   }
   const dates = readDates(fields, base);
-  const isBase = fields.given('isBase') ? fields.bool('isBase', existing?.isBase ?? false) : undefined;
+  const isBase = fields.has('isBase') ? fields.bool('isBase', existing?.isBase ?? false) : undefined;
   // The publisher's first rule also becomes its base; the store checks that case.
   const staysOrBecomesBase = isBase ?? existing?.isBase ?? false;
   const input: PaymentRuleInput = {

@@ -59,15 +59,16 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
 
 function parseAllowlist(body: unknown): RedirectAllowlist {
   const fields = new FieldReader(body, 'create', ['enabled', 'domains'], ['warnings']);
-  const enabled = fields.bool('enabled', false);
   // Read as absent, null would switch the allow-list off.
-  if (!fields.given('enabled')) {
-    fields.problem('enabled', `${fields.has('enabled') ? 'cannot be null' : 'required'}: send true or false`);
-  }
-  const raw = (body as { domains?: unknown }).domains ?? [];
+  const enabled = fields.bool('enabled', false, { required: true });
+  const domainsHint = `an array of at most ${MAX_DOMAINS} host names, e.g. ["example.com"]`;
+  // Null, refused, would read as no domains.
+  const raw = fields.refusedNull('domains', domainsHint)
+    ? []
+    : ((body as { domains?: unknown }).domains ?? []);
   const domains: string[] = [];
   if (!Array.isArray(raw) || raw.length > MAX_DOMAINS) {
-    fields.problem('domains', `send an array of at most ${MAX_DOMAINS} host names, e.g. ["example.com"]`);
+    fields.problem('domains', `send ${domainsHint}`);
   } else {
     for (const entry of raw) {
       const host = typeof entry === 'string' ? entry.trim().toLowerCase().replace(/\.$/, '') : '';

@@ -4,9 +4,10 @@ import { ApiError } from '../http.js';
 import { shown } from '../../lib/shown.js';
 
 /**
- * How a body is read: `create` and `replace` (PUT) need every required field, and take null for
- * an optional field as its default; `patch` keeps what is absent, and refuses null for a field
- * that has no empty value (only fields documented "or null" are cleared with null).
+ * How a body is read: `create` and `replace` (PUT) need every required field, and give an absent
+ * optional field its default; `patch` keeps what is absent. In every mode null is taken only by a
+ * field documented "or null" (it has an empty value: none, cleared); any other field sent as null
+ * is refused ({@link nullProblem}), as its schema does not admit null.
  */
 export type WriteMode = 'create' | 'replace' | 'patch';
 
@@ -89,12 +90,13 @@ export class FieldReader {
   }
 
   /**
-   * True when the body gives the field a value. On create and replace an optional field sent as
-   * null is absent (it takes its default); on a PATCH null is given, for the reader to clear the
-   * field or refuse it.
+   * True, with the problem recorded ({@link nullProblem}), when the body sends the field as null;
+   * for a field read outside the readers that has no empty value. `hint` says what to send.
    */
-  given(name: string): boolean {
-    return this.has(name) && (this.mode === 'patch' || this.body[name] !== null);
+  refusedNull(name: string, hint: string, options: FieldOptions = {}): boolean {
+    if (this.body[name] !== null) return false;
+    this.problem(name, nullProblem(name, hint, this.mode, options.required === true));
+    return true;
   }
 
   /** Records a problem found outside the readers (e.g. a rule across fields). */
@@ -170,12 +172,12 @@ export class FieldReader {
     );
   }
 
-  bool(name: string, base: boolean): boolean {
+  bool(name: string, base: boolean, options: FieldOptions = {}): boolean {
     return (
       this.read(
         name,
         base,
-        {},
+        options,
         (value) => (typeof value === 'boolean' ? value : undefined),
         'true or false',
       ) ?? base
@@ -263,14 +265,9 @@ export class FieldReader {
     hint: string,
   ): T | undefined {
     const value = this.body[name];
-    if (value === undefined || value === null) {
+    if (this.refusedNull(name, hint, options)) return base;
+    if (value === undefined) {
       if (options.required === true && this.mode !== 'patch') this.problem(name, `required: send ${hint}`);
-      else if (value === null && options.required === true)
-        this.problem(name, `cannot be null: send ${hint}`);
-      // A field that has no empty value: a PATCH sending null asks for something it cannot get
-      // (clearing a rule's placements, say); keeping the stored value would answer 200 unchanged.
-      else if (value === null && this.mode === 'patch')
-        this.problem(name, `cannot be null: send ${hint}, or leave ${name} out to keep it`);
       return base;
     }
     const parsed = parse(value);
@@ -294,6 +291,17 @@ export class FieldReader {
     }
     return parsed;
   }
+}
+
+/**
+ * The problem of a field sent as null that has no empty value: null would mean its default on a
+ * create, and on a PATCH a clearing it cannot get (a rule's placements, say), while its schema
+ * admits no null. Says what to send, or to leave an optional field out (`mode` says to what end).
+ */
+export function nullProblem(name: string, hint: string, mode: WriteMode, required: boolean): string {
+  if (required && mode !== 'patch') return `cannot be null: send ${hint}`;
+  const absent = mode === 'patch' ? 'to keep it' : 'for its default';
+  return `cannot be null: send ${hint}, or leave ${name} out ${absent}`;
 }
 
 /** Most characters of a field name a message repeats. */
