@@ -12,6 +12,7 @@ import type { CatalogStore, CatalogView, Tracker } from '../ports/catalog.js';
 import { requireRole } from './auth.js';
 import { sees } from './catalog/access.js';
 import { notFound, parsePathId } from './catalog/paging.js';
+import { isId } from './ids.js';
 import { trackerOfOtherKind } from './catalog/tracker-kind.js';
 import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
@@ -128,10 +129,7 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
     problems.push(`and ${unknown.length - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`);
   }
   const extra = body.trackerIds ?? [];
-  if (
-    !Array.isArray(extra) ||
-    !extra.every((value) => Number.isSafeInteger(value) && (value as number) > 0)
-  ) {
+  if (!Array.isArray(extra) || !extra.every(isId)) {
     problems.push('trackerIds must be an array of tracker ids');
   }
   const trackerIds = [...new Set([id, ...(Array.isArray(extra) ? (extra as number[]) : [])])];

@@ -12,7 +12,7 @@ import {
   REPORT_DIMENSIONS,
 } from '../ports/ledger.js';
 import { CATALOG_OPENAPI_PATHS, ID_SCHEMA } from './catalog/openapi.js';
-import { MAX_QUERY_ID } from './catalog/paging.js';
+import { MAX_ID } from './ids.js';
 import { MAX_TRACKERS_PER_EXPORT } from './export.js';
 import { EXPORT_WARNING_CODES } from './export-warnings.js';
 import {
@@ -305,7 +305,7 @@ const LIST_PAGE_PARAMETERS = [
   {
     name: 'after',
     in: 'query',
-    schema: { type: 'integer', minimum: 0, maximum: MAX_QUERY_ID },
+    schema: { type: 'integer', minimum: 0, maximum: MAX_ID },
     description: 'the next value of the previous page',
   },
 ];

@@ -3,6 +3,7 @@ import type { Route } from './http.js';
 import { shown } from '../lib/shown.js';
 import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
 import { parseTimeMs } from './query-time.js';
+import { MAX_ID } from './ids.js';
 
 /** A page a list asks for: at most `limit` items, after the item `afterId` (a previous page's `next`). */
 interface PageParameters {
@@ -88,7 +89,7 @@ export function readCatalogIdFilter(params: URLSearchParams, name: string): numb
   const value = params.get(name);
   if (value === null) return undefined;
   const id = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(id))
+  if (!/^\d+$/.test(value) || id > MAX_ID)
     throw new ApiError(
       400,
       'VALIDATION_FAILED',

@@ -15,6 +15,7 @@ import type { ReportSource } from './report-thread/report-thread.js';
 import { ReportRefusedError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
+import { MAX_ID } from './ids.js';
 import { shown } from '../lib/shown.js';
 import { DAY_MS, HOUR_MS } from '../lib/time.js';
 import {
@@ -294,7 +295,7 @@ function checkFilter(dimension: ReportDimension, value: string, timeZone: string
     if (!/^\d+$/.test(value)) throw fail('must be a numeric id');
     // As the rows hold it: `05` names id 5, and would otherwise match no row.
     const id = Number(value);
-    if (!Number.isSafeInteger(id)) throw fail('must be a numeric id of at most 2^53 - 1');
+    if (id > MAX_ID) throw fail('must be a numeric id of at most 2^53 - 1');
     return String(id);
   }
   if (dimension === 'cachebusterMissing' && value !== 'true' && value !== 'false')

@@ -1508,7 +1508,7 @@ describe('the SQLite ledger', () => {
     reopened.close();
   });
 
-  it('keeps the delivery ids of a ledger opened up to the year 2286 within the 15 digits of an `after` cursor', () => {
+  it('keeps the delivery ids of a ledger opened up to the year 2286 within 15 digits, well inside the 2^53 - 1 of an `after` cursor', () => {
     const late = new SqliteLedger(openSqlite(join(dir, `late-${++sequence}.db`)), Date.UTC(2286, 0, 1));
     late.record([
       event({ dedupe: { key: 'late', expiresMs: T0 + 1 }, delivery: { url: 'u', deadlineMs: T0 + HOUR_MS } }),

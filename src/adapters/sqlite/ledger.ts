@@ -243,8 +243,8 @@ const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), h
  * has lost the deliveries made after it, and would otherwise hand their ids, which the DSPs saw as
  * `X-Tally-Delivery-Id`, to other impressions; the run that made them, begun at T' before T, gave
  * out ids below T × this, unless more than this many a millisecond on average since T' (100 000 a
- * second: far above what one Tally counts). Ids so stay within the 15 digits of an `after` cursor
- * until the year 2286.
+ * second: far above what one Tally counts). Ids so stay within 15 digits, which a spreadsheet reads
+ * exactly, until the year 2286, well inside 2^53 - 1, the bound of an `after` cursor (`MAX_ID`).
  */
 const DELIVERY_IDS_PER_MS = 100;
 

@@ -18,7 +18,8 @@ import {
 } from '../openapi-responses.js';
 import type { CatalogObject } from '../unknown-ids.js';
 import { CATALOG_OBJECTS } from '../unknown-ids.js';
-import { DEFAULT_LIMIT, MAX_QUERY_ID, MAX_LIMIT } from './paging.js';
+import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
+import { MAX_ID } from '../ids.js';
 import { EXTERNAL_ID } from './publishers.js';
 import { MAX_DOMAINS } from './redirect-allowlist.js';
 import { TRACKER_CODE } from './trackers.js';
@@ -48,7 +49,7 @@ const PAGING_PARAMETERS = [
   {
     name: 'after',
     in: 'query',
-    schema: { type: 'integer', minimum: 0, maximum: MAX_QUERY_ID },
+    schema: { type: 'integer', minimum: 0, maximum: MAX_ID },
     description: 'the next value of the previous page',
   },
 ];
@@ -58,8 +59,8 @@ const PAGING_PARAMETERS = [
  */
 const HTTP_URL_PATTERN =
   '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s\\u0000-\\u001F\\u007F-\\u009F@/\\\\?#]+([/\\\\?#][^\\s\\u0000-\\u001F\\u007F-\\u009F]*)?$';
-/** An id: a whole number from 1 to 2^53 - 1, as JSON readers hold one exactly. */
-export const ID_SCHEMA = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+/** An id, in a body, a path or a query: a whole number from 1 to 2^53 - 1 (`MAX_ID`). */
+export const ID_SCHEMA = { type: 'integer', minimum: 1, maximum: MAX_ID };
 const id = ID_SCHEMA;
 const nullableId = { ...ID_SCHEMA, type: ['integer', 'null'] };
 /**
@@ -163,14 +164,12 @@ const trackerFields = {
   },
   state,
 };
-/** An id a list filters on: as a list's query reads one, of at most 15 digits. */
-const filterId = { ...ID_SCHEMA, maximum: MAX_QUERY_ID };
 const trackerFilters = {
-  advertiserId: filterId,
-  lineItemId: filterId,
-  publisherId: filterId,
-  placementId: filterId,
-  paymentRuleId: filterId,
+  advertiserId: id,
+  lineItemId: id,
+  publisherId: id,
+  placementId: id,
+  paymentRuleId: id,
   state: stateFilter,
   code: { type: 'string' },
   name: { type: 'string', description: 'substring, any case' },
@@ -202,7 +201,7 @@ const RESOURCES: Resource[] = [
     },
     answers: { revenueValue: { type: 'number', description: 'as sent; 0 for none' } },
     filters: {
-      advertiserId: filterId,
+      advertiserId: id,
       state: stateFilter,
       revenueType: { enum: REVENUE_TYPES },
       name: { type: 'string' },
@@ -232,7 +231,7 @@ const RESOURCES: Resource[] = [
     noun: 'placement',
     required: ['publisherId', 'name'],
     fields: { publisherId: { ...id, description: 'fixed at creation' }, name },
-    filters: { publisherId: filterId, name: { type: 'string' } },
+    filters: { publisherId: id, name: { type: 'string' } },
     inUse: 'trackers or payment rules name it; the message lists them',
   },
   {
@@ -277,7 +276,7 @@ const RESOURCES: Resource[] = [
     },
     answers: { isBase: { type: 'boolean', description: "the publisher's base rule" } },
     filters: {
-      publisherId: filterId,
+      publisherId: id,
       state: stateFilter,
       pricingType: { enum: PRICING_TYPES },
       name: { type: 'string' },

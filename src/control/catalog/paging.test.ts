@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pageOf, parseListRequest } from './paging.js';
+import { pageOf, parseListRequest, parsePathId } from './paging.js';
+import { ApiError } from '../http.js';
 import { validationFailure } from '../../../test/support/validation-failure.js';
 
 const FILTERS = {
@@ -37,7 +38,7 @@ describe('list queries', () => {
     assert.equal(parse('after=0').afterId, 0);
     assert.equal(parse('after=123').afterId, 123);
     assert.equal(parse('after=999999999999999').afterId, 999_999_999_999_999);
-    for (const after of ['-1', '1.5', 'abc', '', '9999999999999999']) {
+    for (const after of ['-1', '1.5', 'abc', '', '9007199254740992', '99999999999999999999']) {
       assert.match(refusal(`after=${after}`), /after: send the `next` value of the previous page/, after);
     }
   });
@@ -52,12 +53,38 @@ describe('list queries', () => {
       assert.match(
         refusal(`advertiserId=${id}`),
         new RegExp(
-          `advertiserId: send an id, a whole number from 1 written without leading zeros, not "${id}"`,
+          `advertiserId: send an id, a whole number from 1 to 2\\^53 - 1 written without leading zeros, not "${id}"`,
         ),
         id,
       );
     }
     assert.match(refusal('state=paused'), /state: send one of active, inactive/);
+  });
+
+  it('takes an id in a filter, in after and in a path up to 2^53 - 1, the bound of an id in a body, and no further', () => {
+    const largest = '9007199254740991';
+    assert.deepEqual(parse(`advertiserId=${largest}&after=${largest}`), {
+      filter: { advertiserId: Number.MAX_SAFE_INTEGER },
+      limit: 50,
+      afterId: Number.MAX_SAFE_INTEGER,
+    });
+    assert.equal(parsePathId(largest, 'advertiser'), Number.MAX_SAFE_INTEGER);
+    for (const past of ['9007199254740992', '10000000000000000']) {
+      assert.match(
+        refusal(`advertiserId=${past}`),
+        new RegExp(
+          `advertiserId: send an id, a whole number from 1 to 2\\^53 - 1 written without leading zeros, not "${past}"`,
+        ),
+      );
+      assert.match(refusal(`after=${past}`), /after: send the `next` value of the previous page/);
+      assert.throws(
+        () => parsePathId(past, 'advertiser'),
+        (error: unknown) =>
+          error instanceof ApiError &&
+          error.status === 404 &&
+          error.message === `advertiser ${past} not found`,
+      );
+    }
   });
 
   it('refuses a parameter given twice rather than reading one of its values', () => {

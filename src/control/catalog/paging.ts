@@ -1,6 +1,7 @@
 import { ApiError } from '../http.js';
 import { shownName } from '../../lib/shown.js';
 import type { CatalogObject } from '../unknown-ids.js';
+import { idOfText, MAX_ID } from '../ids.js';
 
 /** A list query parameter naming a catalog object by its id: the kind of object it names. */
 interface IdFilter {
@@ -28,12 +29,12 @@ export interface ListRequest {
 /** What is wrong with an `after` parameter that {@link afterCursor} refuses. */
 export const AFTER_PROBLEM = 'after: send the `next` value of the previous page';
 
-/** The largest id a list's query reads, in an id filter or `after`: 15 digits at most. */
-export const MAX_QUERY_ID = 999_999_999_999_999;
-
-/** The id a list's `after` parameter names (a page's `next`), or `undefined` when it names none. */
+/**
+ * The id a list's `after` parameter names (a page's `next`, 0 before the first), or `undefined`
+ * when it names none: digits of a number up to `MAX_ID`, the bound of every id.
+ */
 export function afterCursor(value: string): number | undefined {
-  return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+  return /^\d+$/.test(value) && Number(value) <= MAX_ID ? Number(value) : undefined;
 }
 
 /** Parses `limit`, `after` and the filters of a list request; any other parameter is a 400 naming the known ones. */
@@ -71,11 +72,12 @@ export function parseListRequest(
     }
     const kind = filters[name];
     if (typeof kind === 'object' && 'idOf' in kind) {
-      if (!/^[1-9]\d{0,14}$/.test(value))
+      const id = idOfText(value);
+      if (id === undefined)
         problems.push(
-          `${name}: send an id, a whole number from 1 written without leading zeros, not ${JSON.stringify(value)}`,
+          `${name}: send an id, a whole number from 1 to 2^53 - 1 written without leading zeros, not ${JSON.stringify(value)}`,
         );
-      filter[name] = Number(value);
+      filter[name] = id ?? 0;
     } else if (kind === 'text') {
       filter[name] = value;
     } else if (kind !== undefined) {
@@ -107,9 +109,10 @@ export function pageOf<T extends { id: number }, J>(
  */
 export function parsePathId(text: string | undefined, noun: string): number {
   if (text !== undefined && /^[1-9]\d*$/.test(text)) {
-    // Past 15 digits, past any id given out.
-    if (text.length > 15) throw notFound(noun, text.slice(0, 40));
-    return Number(text);
+    const id = idOfText(text);
+    // Past `MAX_ID`, past any id given out.
+    if (id === undefined) throw notFound(noun, text.slice(0, 40));
+    return id;
   }
   const written = JSON.stringify((text ?? '').slice(0, 40));
   throw new ApiError(

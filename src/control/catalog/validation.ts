@@ -2,6 +2,7 @@ import { MAX_AMOUNT_MICROS, formatMicros, parseDecimalMicros } from '../../domai
 import type { FieldProblem } from '../../ports/catalog.js';
 import { ApiError } from '../http.js';
 import { shown } from '../../lib/shown.js';
+import { isId } from '../ids.js';
 
 /**
  * How a body is read: `create` and `replace` (PUT) need every required field, and give an absent
@@ -337,7 +338,7 @@ export function isoOf(ms: number): string {
 }
 
 function toId(value: unknown): number | undefined {
-  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
+  return isId(value) ? value : undefined;
 }
 
 /** True when `YYYY-MM-DD` names a real day: month 1–12 and a day its month has. */
