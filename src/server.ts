@@ -33,6 +33,7 @@ import { OPENAPI_DOCUMENT } from './control/openapi.js';
 import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
 import { reportCatalog } from './control/report-id-warnings.js';
+import { knownIds } from './control/unknown-ids.js';
 import { WinThreads } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
 import { COUNTED } from './domain/outcome.js';
@@ -435,7 +436,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     ...winRoutes(wins, config.maxBodyBytes, log),
     ...reportRoutes(reports, reportCatalog(catalog), config.reportMaxRows),
     ...deliveryRoutes(ledger),
-    ...billingRecordRoutes(reports, ttlCeilingSeconds * 1000),
+    ...billingRecordRoutes(reports, ttlCeilingSeconds * 1000, knownIds(catalog)),
   );
   router.add(...catalogRoutes(catalog, accounts, () => catalogSnapshot.current()));
   router.add(

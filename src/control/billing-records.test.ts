@@ -10,6 +10,7 @@ import { newApiKey } from './auth.js';
 import { billingRecordRoutes } from './billing-records.js';
 import { ReportThread } from './report-thread/report-thread.js';
 import { exchangeEvent } from '../../test/support/events.js';
+import { EVERY_ID_KNOWN } from '../../test/support/report-catalog.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import { HOUR_MS } from '../lib/time.js';
@@ -60,7 +61,7 @@ before(async () => {
     impression('fraction', H + 5 * HOUR_MS, H + 5 * HOUR_MS + 40),
   ])
     ledger.record([row]);
-  server = await serveApi(billingRecordRoutes(reads, LONGEST_TTL_MS), accounts);
+  server = await serveApi(billingRecordRoutes(reads, LONGEST_TTL_MS, EVERY_ID_KNOWN), accounts);
 });
 
 after(async () => {
@@ -193,7 +194,7 @@ describe('GET /v1/billing-records when the ledger cannot be read', () => {
   it('answers 503 UNAVAILABLE with Retry-After: 1, to be retried, and logs why', async () => {
     const closed = new ReportThread(join(dir, 'tally.db'), 'billing-records-closed');
     await closed.close();
-    const failing = await serveApi(billingRecordRoutes(closed, LONGEST_TTL_MS), accounts);
+    const failing = await serveApi(billingRecordRoutes(closed, LONGEST_TTL_MS, EVERY_ID_KNOWN), accounts);
     try {
       const response = await fetch(`${failing.base}/v1/billing-records`, {
         headers: { authorization: `Bearer ${key}` },

@@ -23,6 +23,9 @@ import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';
+import { unknownIdWarnings } from './report-id-warnings.js';
+import type { KnownIds } from './unknown-ids.js';
+import { warningsHeader } from './unknown-ids.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
 const PARAMETERS = new Set([
@@ -84,13 +87,19 @@ const MAX_LIMIT = 1000;
  * counted; `tz` reads their dates and writes the answer's times; `seat`, `auctionId` and
  * `impressionType` pick a seat's, an auction's or a kind's records; `publisherId` and `publisher` a
  * publisher's, by its catalog or OpenRTB id, each resolved as a report's dimension of that name is
- * (the records a publisher's scoped key is shown in reports are those of its `publisherId`). A
+ * (the records a publisher's scoped key is shown in reports are those of its `publisherId`;
+ * `publisher=` empty, those of no OpenRTB publisher id), and a `publisherId` the key knows no
+ * publisher by (`known`) is warned of as in a report (`warnings`, `X-Tally-Warnings`). A
  * page reads a bounded run of the ledger, so it may hold fewer records than `limit`, or none, and
  * still have a `next`: read on until `next` is null (in CSV, `format=csv` or `Accept: text/csv`,
  * the next page is the `Link` header's `rel="next"`, given in JSON too). Account-wide keys of any
  * role.
  */
-export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: number): Route[] {
+export function billingRecordRoutes(
+  source: BillingRecordSource,
+  ttlCeilingMs: number,
+  known: KnownIds,
+): Route[] {
   return [
     {
       method: 'GET',
@@ -113,7 +122,13 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
         const seat = readIdFilter(params, 'seat', 'a seat id (SeatBid.seat)');
         const auctionId = readIdFilter(params, 'auctionId', 'an auction id (BidRequest.id)');
         const publisherId = readCatalogIdFilter(params, 'publisherId');
-        const publisher = readIdFilter(params, 'publisher', 'an OpenRTB publisher id (publisher.id)');
+        // Empty, as a report's filter: the records of no OpenRTB publisher id (`publisher` null).
+        const publisher = params.get('publisher') ?? undefined;
+        const warnings =
+          publisherId === undefined
+            ? []
+            : unknownIdWarnings({ publisherId: String(publisherId) }, ctx.principal, known);
+        if (warnings.length > 0) ctx.res.setHeader('X-Tally-Warnings', warningsHeader(warnings));
         const format = params.get('format');
         if (format !== null && !OUTPUT_FORMATS.has(format))
           throw new ApiError(400, 'VALIDATION_FAILED', `format must be csv or json, not ${shown(format)}`);
@@ -148,7 +163,7 @@ export function billingRecordRoutes(source: BillingRecordSource, ttlCeilingMs: n
           ctx.res.setHeader('Link', `<${ctx.url.pathname}?${next.toString()}>; rel="next"`);
         }
         if (!wantsCsv(params, ctx.req.headers.accept)) {
-          sendJson(ctx.res, 200, { records, next: page.nextAfterId }, ctx.requestId);
+          sendJson(ctx.res, 200, { records, next: page.nextAfterId, warnings }, ctx.requestId);
           return;
         }
         const body = Buffer.from(csvText(BILLING_RECORD_COLUMNS, records));

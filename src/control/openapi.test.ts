@@ -10,6 +10,7 @@ import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { isPublicAddress } from '../billing/egress.js';
 import { rulesByPublisher } from '../domain/rules.js';
 import { testKeyRing } from '../../test/support/claims.js';
+import { EVERY_ID_KNOWN } from '../../test/support/report-catalog.js';
 import type { Schema } from '../../test/support/json-schema.js';
 import { schemaProblems } from '../../test/support/json-schema.js';
 import { openApiProblems } from '../../test/support/openapi-structure.js';
@@ -97,7 +98,7 @@ function apiRoutes(): Route[] {
     ),
     ...reportRoutes({ report: never }, { publisherExternalId: never, knows: never }, 1),
     ...deliveryRoutes(new SqliteLedger(db)),
-    ...billingRecordRoutes({ billingRecords: never }, 0),
+    ...billingRecordRoutes({ billingRecords: never }, 0, EVERY_ID_KNOWN),
     ...catalogRoutes(new SqliteCatalogStore(db), new SqliteAccountStore(db), never),
     ...exportRoutes(new SqliteCatalogStore(db), never, 'https://tally.example', {
       smtpUrl: undefined,

@@ -917,16 +917,16 @@ export const OPENAPI_DOCUMENT = {
           {
             name: 'publisherId',
             in: 'query',
-            schema: { type: 'string', pattern: '^[0-9]+$' },
+            schema: { type: 'integer', minimum: 0, maximum: MAX_ID },
             description:
-              "only this catalog publisher's records, as the report filter publisherId picks its rows: its trackers' hits, and the exchange impressions whose win's publisher.id is its externalId (0: the exchange impressions of none). They are the records its publisher-scoped key is shown in reports",
+              "only this catalog publisher's records, as the report filter publisherId picks its rows: its trackers' hits, and the exchange impressions whose win's publisher.id is its externalId (0: the exchange impressions of none). They are the records its publisher-scoped key is shown in reports. An id naming no publisher of the account is warned of (warnings), as in a report",
           },
           {
             name: 'publisher',
             in: 'query',
-            schema: { type: 'string', minLength: 1 },
+            schema: { type: 'string' },
             description:
-              'only the records of this OpenRTB publisher id, as the report filter publisher picks its rows: the exchange impressions whose win named it, and the hits of the trackers of the catalog publisher whose externalId it is',
+              'only the records of this OpenRTB publisher id, as the report filter publisher picks its rows: the exchange impressions whose win named it, and the hits of the trackers of the catalog publisher whose externalId it is; empty: those of none (publisher null)',
           },
           ...LIST_PAGE_PARAMETERS,
           {
@@ -947,6 +947,11 @@ export const OPENAPI_DOCUMENT = {
                 description: 'while another page follows: the URL of the next page, rel="next"',
                 schema: { type: 'string', example: '</v1/billing-records?after=100>; rel="next"' },
               },
+              'X-Tally-Warnings': {
+                description:
+                  'when the page has warnings (see warnings), in CSV as in JSON: the code and the id it names',
+                schema: { type: 'string', example: 'unknown_publisher;id=999999' },
+              },
               ...attachment(
                 "with CSV, named by the page's first and last record ids (none for a page of none)",
                 'tally-billing-records-(none|\\d+-\\d+)\\.csv',
@@ -957,11 +962,16 @@ export const OPENAPI_DOCUMENT = {
               'application/json': {
                 schema: {
                   type: 'object',
-                  required: ['records', 'next'],
+                  required: ['records', 'next', 'warnings'],
                   additionalProperties: false,
                   properties: {
                     records: { type: 'array', items: { $ref: '#/components/schemas/BillingRecord' } },
                     next: { type: ['integer', 'null'], minimum: 1 },
+                    warnings: {
+                      ...REPORT_WARNINGS,
+                      description:
+                        "unknown_publisher when publisherId names no publisher of the account (0, none, is not warned of): the records are still those recorded under it, a deleted publisher's, or none for a mistyped id. Empty when there are none",
+                    },
                   },
                 },
               },

@@ -90,7 +90,7 @@ before(async () => {
   events.sort((a, b) => a.receivedMs - b.receivedMs);
   for (let index = 0; index < events.length; index += 7) ledger.record(events.slice(index, index + 7));
   server = await serveApi(
-    [...reportRoutes(reads, EVERY_ID_KNOWN, 100_000), ...billingRecordRoutes(reads, TTL_MS)],
+    [...reportRoutes(reads, EVERY_ID_KNOWN, 100_000), ...billingRecordRoutes(reads, TTL_MS, EVERY_ID_KNOWN)],
     accounts,
   );
 });

@@ -224,10 +224,6 @@ describe('GET /v1/billing-records', () => {
       ['format=banner', /^format must be csv or json, not "banner"$/],
       ['publisherId=pub-9', /^publisherId="pub-9": must be a numeric id of at most 2\^53 - 1 \(0: none\)$/],
       ['publisherId=99999999999999999999', /^publisherId="99999999999999999999": must be a numeric id/],
-      [
-        'publisher=',
-        /^publisher is empty: give an OpenRTB publisher id \(publisher\.id\), or leave publisher out to take every one$/,
-      ],
       ['servedFrom=2026-12-01T10:30:00Z', /^servedFrom must be on the hour in UTC /],
       ['servedFrom=2026-12-02&servedTo=2026-12-01', /servedFrom must be before servedTo/],
       ['tz=Mars/Olympus', /tz="Mars\/Olympus": no such time zone/],
@@ -237,6 +233,28 @@ describe('GET /v1/billing-records', () => {
       assert.equal(bad.body.error.code, 'VALIDATION_FAILED', query);
       assert.match(bad.body.error.message, message, query);
       assert.equal(typeof bad.body.error.requestId, 'string');
+    }
+  });
+
+  it('warns of a publisherId naming no publisher of the account, as a report does, in JSON and in its X-Tally-Warnings header', async () => {
+    const unknown = await api(tally, tally.adminKey, 'GET', '/v1/billing-records?publisherId=999999');
+    assert.equal(unknown.status, 200, JSON.stringify(unknown.body));
+    assert.deepEqual(unknown.body.records, []);
+    assert.deepEqual(
+      unknown.body.warnings.map((warning: { code: string; id: number }) => [warning.code, warning.id]),
+      [['unknown_publisher', 999999]],
+    );
+    assert.equal(unknown.headers.get('x-tally-warnings'), 'unknown_publisher;id=999999');
+    const report = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/reports?from=${iso(hourStartMs(Date.now()))}&to=${iso(hourStartMs(Date.now()) + HOUR_MS)}&publisherId=999999`,
+    );
+    assert.deepEqual(report.body.warnings, unknown.body.warnings);
+    for (const query of ['publisherId=0', '']) {
+      const none = await api(tally, tally.adminKey, 'GET', `/v1/billing-records?${query}`);
+      assert.deepEqual([none.body.warnings, none.headers.get('x-tally-warnings')], [[], null], query);
     }
   });
 
@@ -465,6 +483,29 @@ describe('billing records of a window served under rules since shortened', () =>
     const column = header?.split(',').indexOf('publisher') ?? -1;
     assert.ok(column > 0, `the CSV header has a publisher column past the first: ${header}`);
     assert.equal(line?.split(',')[column], '');
+  });
+
+  it('picks with publisher= empty the records of impressions that named no publisher.id, as a report’s publisher= picks their rows', async () => {
+    const { records } = await readAll(tally.adminKey, 'publisher=');
+    assert.deepEqual(
+      [...new Set(records.map((record) => record.publisher))],
+      [null],
+      'each record picked names no publisher',
+    );
+    assert.equal(records.filter((record) => record.auctionId === 'no-publisher').length, 1);
+    const servedMs = records.map((record) => Date.parse(record.servedHour));
+    const window = `from=${iso(Math.min(...servedMs))}&to=${iso(Math.max(...servedMs) + HOUR_MS)}`;
+    const report = await api(
+      tally,
+      tally.adminKey,
+      'GET',
+      `/v1/reports?${window}&publisher=&outcome=counted`,
+    );
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.deepEqual(
+      report.body.rows.map((row: { events: number }) => row.events),
+      [records.length],
+    );
   });
 
   it('still lists an impression that counts by the longer TTL its win was registered with, after a restart on shorter rules', async () => {
