@@ -78,11 +78,18 @@ export const ROUTE_ERRORS = {
   ),
 };
 
+/**
+ * The media types a JSON body may be sent as: `application/json`, and any type with RFC 6839's
+ * `+json` suffix, which says its body is JSON (`readJsonText`).
+ */
+export const JSON_BODY_TYPES =
+  'Content-Type: application/json, or any application/*+json type (RFC 6839 structured syntax suffix, e.g. application/merge-patch+json), read as JSON alike';
+
 /** The answers of any operation of the API that reads a JSON body, besides its own. */
 export const BODY_ERRORS = {
   '413': errorResponse('BODY_TOO_LARGE'),
   '415': errorResponse(
-    'UNSUPPORTED_MEDIA_TYPE: send Content-Type: application/json, uncompressed or with Content-Encoding: gzip, in UTF-8 with charset=utf-8 or none (a charset of UTF-16 or UTF-32 is refused, and any other once the body holds a byte beyond ASCII)',
+    `UNSUPPORTED_MEDIA_TYPE: send ${JSON_BODY_TYPES}, uncompressed or with Content-Encoding: gzip, in UTF-8 with charset=utf-8 or none (a charset of UTF-16 or UTF-32 is refused, and any other once the body holds a byte beyond ASCII)`,
   ),
 };
 

@@ -22,6 +22,7 @@ import {
   BODY_ERRORS,
   CONNECTION_ERRORS,
   errorResponse,
+  JSON_BODY_TYPES,
   QUERY_REFUSED,
   REQUEST_ID_HEADER,
   RETRY_AFTER_HEADER,
@@ -399,8 +400,7 @@ export const OPENAPI_DOCUMENT = {
   info: {
     title: 'Tally',
     version: TALLY_VERSION,
-    description:
-      'Counts billable ad impressions. Errors use one envelope {"error": {"code", "message", "requestId"}}. Money is integer micros in reports; amounts sent in are decimal currency units.',
+    description: `Counts billable ad impressions. Errors use one envelope {"error": {"code", "message", "requestId"}}. Money is integer micros in reports; amounts sent in are decimal currency units. A request body is JSON in UTF-8, sent with ${JSON_BODY_TYPES}.`,
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -609,6 +609,31 @@ describe('the answers of a running server, against the OpenAPI document it serve
     }
   });
 
+  it('reads a body sent as application/json or any application/*+json type, as the document says, and refuses another type 415 as documented', async () => {
+    const info = (docs as unknown as { info: { description: string } }).info.description;
+    const post = docs.paths['/v1/advertisers']?.post;
+    for (const said of [info, post?.responses['415']?.description ?? ''])
+      assert.match(said, /application\/json, or any application\/\*\+json type \(RFC 6839/);
+    const body = JSON.stringify({ name: 'Suffixed' });
+    for (const [type, status] of [
+      ['application/json', 201],
+      ['application/merge-patch+json', 201],
+      ['application/vnd.tally.advertiser+json; charset=utf-8', 201],
+      ['text/json', 415],
+      ['application/json-seq', 415],
+      ['text/plain', 415],
+    ] as const) {
+      const response = await fetch(`http://127.0.0.1:${server.port}/v1/advertisers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': type },
+        body,
+      });
+      const answer = (await response.json()) as { error?: { code: string } };
+      assert.equal(response.status, status, `${type}: ${JSON.stringify(answer)}`);
+      if (status === 415) assert.equal(answer.error?.code, 'UNSUPPORTED_MEDIA_TYPE', type);
+    }
+  });
+
   it("takes an object's name exactly when the documented schema admits it", async () => {
     const post = docs.paths['/v1/advertisers']?.post as unknown as {
       requestBody: { content: { 'application/json': { schema: { properties: Record<string, Schema> } } } };
