@@ -861,6 +861,7 @@ function publicRoutes(
       path: '/metrics',
       public: true,
       ignoresQuery: true,
+      answers: ['text/plain'],
       async handler(ctx) {
         if (metricsKey !== undefined) requireBearer(ctx.req, metricsKey);
         await beforeScrape();
@@ -881,6 +882,7 @@ function publicRoutes(
       path: '/omid/verify.js',
       public: true,
       ignoresQuery: true,
+      answers: ['application/javascript'],
       handler(ctx) {
         ctx.res.writeHead(200, {
           'Content-Type': 'application/javascript; charset=utf-8',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { preferredMediaType } from './accept.js';
+import { preferredMediaType, refuseUnacceptable } from './accept.js';
+import { ApiError } from './http.js';
 
 const OFFERED = ['application/json', 'text/csv'];
 
@@ -45,5 +46,56 @@ describe('choosing a media type from Accept', () => {
     assert.equal(preferredMediaType('text/csv;q=high, application/json;q=0.5', OFFERED), 'text/csv');
     assert.equal(preferredMediaType('text/csv;q=1.5, application/json;q=0.5', OFFERED), 'text/csv');
     assert.equal(preferredMediaType('image/png', OFFERED), undefined);
+  });
+});
+
+describe('refusing an Accept that accepts nothing a route answers', () => {
+  /** What `refuseUnacceptable` does with `accept`: `ok`, or the status, code and message it throws. */
+  const outcome = (accept: string | undefined, answers: readonly string[] = []) => {
+    try {
+      refuseUnacceptable(accept, answers);
+      return 'ok';
+    } catch (error) {
+      assert.equal(error instanceof ApiError, true, String(error));
+      const refusal = error as ApiError;
+      return `${refusal.status} ${refusal.code}: ${refusal.message}`;
+    }
+  };
+
+  it('answers without Accept, with a blank one, */*, application/* or JSON at any weight above 0', () => {
+    for (const accept of [
+      undefined,
+      '',
+      '*/*',
+      'application/*',
+      'application/json;q=0.1',
+      'text/html, */*;q=0.8',
+    ])
+      assert.equal(outcome(accept), 'ok', String(accept));
+  });
+
+  it('refuses 406 saying what the route answers when Accept names only other types, or refuses JSON with q=0', () => {
+    assert.equal(
+      outcome('application/xml'),
+      '406 NOT_ACCEPTABLE: Accept: "application/xml" accepts nothing this endpoint answers, which is application/json: accept application/json (or send no Accept)',
+    );
+    for (const accept of [
+      'text/csv',
+      'text/*',
+      'application/json;q=0, text/csv',
+      '*/*;q=0',
+      'image/png, application/xml;q=0.5',
+    ])
+      assert.match(outcome(accept), /^406 NOT_ACCEPTABLE: /, accept);
+  });
+
+  it('answers an Accept naming a type the route answers besides JSON: text/csv, text/* or */* where it answers CSV', () => {
+    const csv = ['text/csv'];
+    for (const accept of ['text/csv', 'text/*', 'text/csv, application/json;q=0', '*/*'])
+      assert.equal(outcome(accept, csv), 'ok', accept);
+    assert.equal(
+      outcome('application/xml', csv),
+      '406 NOT_ACCEPTABLE: Accept: "application/xml" accepts nothing this endpoint answers, which is application/json or text/csv: accept application/json or text/csv (or send no Accept)',
+    );
   });
 });

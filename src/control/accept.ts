@@ -1,3 +1,6 @@
+import { ApiError } from './http.js';
+import { shown } from '../lib/shown.js';
+
 /**
  * The media type an `Accept` header prefers among `offered` (RFC 9110 §12.5.1): each type takes
  * the quality of the most specific range matching it (`text/csv`, then `text/*`, then `*\/*`);
@@ -66,13 +69,32 @@ function matchOf(mediaType: string, ranges: readonly MediaRange[]): { quality: n
   return { quality, specificity };
 }
 
+/**
+ * Refuses (406 `NOT_ACCEPTABLE`, its envelope in JSON all the same) a request whose `Accept`
+ * accepts neither JSON, in which every route answers its errors, nor any of `answers`, the other
+ * types its route answers in (see {@link preferredMediaType}: no header, `*\/*` or `text/*` where
+ * the route answers a text type accept it).
+ */
+export function refuseUnacceptable(accept: string | undefined, answers: readonly string[]): void {
+  const types = [JSON_TYPE, ...answers];
+  if (preferredMediaType(accept, types) !== undefined) return;
+  throw new ApiError(
+    406,
+    'NOT_ACCEPTABLE',
+    `Accept: ${shown(accept ?? '')} accepts nothing this endpoint answers, which is ${types.join(' or ')}: accept ${types.join(' or ')} (or send no Accept)`,
+  );
+}
+
+const JSON_TYPE = 'application/json';
+
 /** The values of a `format` parameter that choose an answer's form. */
 export const OUTPUT_FORMATS: ReadonlySet<string> = new Set(['csv', 'json']);
 
 /**
  * Whether a report or list is answered in CSV: an explicit `format=csv|json` decides; only without
  * one (or, in a report, with `format` filtering the ad format) does `Accept` choose, CSV when it
- * prefers `text/csv` to JSON (JSON on a tie, or when it accepts neither).
+ * prefers `text/csv` to JSON (JSON on a tie; one accepting neither is refused 406 before the
+ * route runs: {@link refuseUnacceptable}).
  */
 export function wantsCsv(params: URLSearchParams, accept: string | undefined): boolean {
   const format = params.get('format');

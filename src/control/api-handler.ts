@@ -6,6 +6,7 @@ import { authenticate } from './auth.js';
 import type { Router } from './http.js';
 import { ApiError, requestIdOf, sendError } from './http.js';
 import { refuseAnyQuery, refuseMalformedQuery } from './query.js';
+import { refuseUnacceptable } from './accept.js';
 
 /** API calls answered 401: a key guessed, leaked and revoked, or a client misconfigured. */
 export const API_AUTH_FAILURES_METRIC = {
@@ -15,7 +16,7 @@ export const API_AUTH_FAILURES_METRIC = {
 
 /**
  * Serves one API request: finds its route, authenticates the caller (unless the route is
- * public), refuses a query with a malformed %-escape (unless the route ignores the query) and any
+ * public), refuses an `Accept` accepting nothing the route answers (`refuseUnacceptable`), refuses a query with a malformed %-escape (unless the route ignores the query) and any
  * query parameter on a route that neither reads nor ignores the query, runs the handler, and
  * answers any error in the envelope, logging those that are not the caller's to fix (5xx and
  * anything not an `ApiError`) and counting calls refused 401 in `counters`.
@@ -39,6 +40,7 @@ export async function handleApi(
       route.public === true
         ? { accountId: 0, keyId: 0, role: 'reader' as const, scope: null }
         : authenticate(req, accounts);
+    refuseUnacceptable(req.headers.accept, route.answers ?? []);
     if (route.ignoresQuery !== true) refuseMalformedQuery(url.search);
     if (route.ignoresQuery !== true && route.readsQuery !== true) refuseAnyQuery(route, url.searchParams);
     await route.handler({ req, res, url, params, requestId, principal });

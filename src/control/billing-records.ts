@@ -105,6 +105,7 @@ export function billingRecordRoutes(
       method: 'GET',
       path: '/v1/billing-records',
       readsQuery: true,
+      answers: ['text/csv'],
       async handler(ctx) {
         requireAccountWide(ctx.principal, 'reader');
         const params = ctx.url.searchParams;

@@ -68,6 +68,7 @@ export function exportRoutes(
     method: 'POST' as const,
     path: `/v1/${kind}-trackers/:id/export`,
     readsQuery: true,
+    answers: ['text/plain'],
     async handler(ctx) {
       requireRole(ctx.principal, 'editor');
       const download = downloadAsked(ctx.url.searchParams);

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
+  | 'NOT_ACCEPTABLE'
   | 'CONFLICT'
   | 'MAIL_NOT_CONFIGURED'
   | 'MAIL_FAILED'
@@ -83,6 +84,11 @@ export interface Route {
    * change the answer or the write (`?dryRun=1`), and it would not.
    */
   readsQuery?: boolean;
+  /**
+   * The media types the route answers in besides JSON, in which every route answers its errors
+   * (`text/csv` for reports): an `Accept` accepting none of them nor JSON is refused 406.
+   */
+  answers?: readonly string[];
   handler(ctx: RequestContext): Promise<void> | void;
 }
 

@@ -59,7 +59,8 @@ export const CONNECTION_ERRORS = {
 
 /**
  * The answers of any route of the API and the public routes (not the notice and tracker
- * endpoints), besides its own: a method the path does not take, a fault in Tally, a database that
+ * endpoints), besides its own: a method the path does not take, an `Accept` accepting nothing it
+ * answers (`refuseUnacceptable`), a fault in Tally, a database that
  * cannot take a write just now (`sendError`), a server shutting down, or one still starting
  * (`answerWhileStarting`).
  */
@@ -71,6 +72,9 @@ export const ROUTE_ERRORS = {
       schema: { type: 'string', example: 'GET, HEAD' },
     },
   }),
+  '406': errorResponse(
+    'NOT_ACCEPTABLE: the Accept header accepts neither JSON nor any type the operation answers in (its 200 content); without Accept, or with */*, it answers. The envelope is JSON all the same',
+  ),
   ...CONNECTION_ERRORS,
   '500': errorResponse('INTERNAL: a fault in Tally; quote the requestId when reporting it'),
   '503': retryResponse(

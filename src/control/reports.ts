@@ -50,6 +50,7 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
       method: 'GET',
       path: '/v1/reports',
       readsQuery: true,
+      answers: ['text/csv'],
       async handler(ctx) {
         const query = parseReportQuery(ctx.url.searchParams, ctx.principal, (accountId, publisherId) =>
           catalog.publisherExternalId(accountId, publisherId),

@@ -317,10 +317,12 @@ describe('POST /v1/wins: the clock', () => {
 });
 
 describe('GET /v1/reports: output and filters', () => {
-  it('answers JSON when Accept takes neither JSON nor CSV', async () => {
+  it('answers 406 in the JSON envelope, naming both types it answers in, when Accept takes neither JSON nor CSV', async () => {
     const answer = await call(`/v1/reports?${RANGE}`, { headers: { accept: 'image/png' } });
-    assert.equal(answer.status, 200);
+    assert.equal(answer.status, 406);
     assert.equal(answer.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(answer.body.error.code, 'NOT_ACCEPTABLE');
+    assert.match(answer.body.error.message, /which is application\/json or text\/csv: accept /);
   });
 
   it('repeats the request id on a CSV answer', async () => {

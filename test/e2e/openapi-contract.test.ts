@@ -160,6 +160,42 @@ describe('the answers of a running server, against the OpenAPI document it serve
     }
   });
 
+  it('answers 406 in the JSON envelope, as every API and public operation documents, to an Accept naming only types it does not answer in, and answers one its 200 lists', async () => {
+    for (const [template, item] of Object.entries(docs.paths)) {
+      const served =
+        template.startsWith('/v1/') || ['/healthz', '/readyz', '/docs', '/metrics'].includes(template);
+      if (!served) continue;
+      const path = template.replace(/\{\w+\}/g, '1');
+      for (const method of Object.keys(item)) {
+        if (item[method]?.responses === undefined) continue;
+        const refused = await call(method.toUpperCase(), path, undefined, {
+          authorization: `Bearer ${server.adminKey}`,
+          accept: 'application/xml',
+        });
+        assert.equal(refused.status, 406, `${method} ${path}`);
+        assert.equal(refused.body.error.code, 'NOT_ACCEPTABLE', `${method} ${path}`);
+      }
+    }
+    for (const [path, accept] of [
+      ['/metrics', 'text/plain'],
+      ['/omid/verify.js', 'application/javascript'],
+      ['/v1/billing-records', 'text/csv'],
+      ['/v1/advertisers', 'application/json'],
+      ['/v1/advertisers', '*/*'],
+    ] as const) {
+      const answer = await call('GET', path, undefined, {
+        authorization: `Bearer ${server.adminKey}`,
+        accept,
+      });
+      assert.equal(answer.status, 200, `${path} ${accept}`);
+    }
+    const csvOnly = await call('GET', '/v1/advertisers', undefined, {
+      authorization: `Bearer ${server.adminKey}`,
+      accept: 'text/csv',
+    });
+    assert.equal(csvOnly.status, 406, 'a list has no CSV');
+  });
+
   it('answers a win, its notice, the delivery it keeps, its billing record and the report of it as documented', async () => {
     // The document's own example, its burl fired by the publisher.
     const documented = docs.paths['/v1/wins']?.post as unknown as {
