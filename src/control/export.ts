@@ -17,6 +17,7 @@ import { trackerOfOtherKind } from './catalog/tracker-kind.js';
 import type { Route } from './http.js';
 import { ApiError, readJson, sendJson } from './http.js';
 import { refuseUnknownOrRepeated } from './query.js';
+import { nullProblem } from './catalog/validation.js';
 import type { ExportWarning } from './export-warnings.js';
 import { exportWarnings, isPricingWarning } from './export-warnings.js';
 
@@ -129,6 +130,10 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   if (unknown.length > MAX_UNKNOWN_FIELDS_LISTED) {
     problems.push(`and ${unknown.length - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`);
   }
+  // No field of an export has an empty value, nor a schema admitting null: null, read as absent,
+  // would export the default (a pixel, say) where the caller sent something else.
+  for (const name of EXPORT_FIELDS.filter((field) => body[field] === null))
+    problems.push(`${name}: ${nullProblem(name, 'a value', 'create', false)}`);
   const extra = body.trackerIds ?? [];
   if (!Array.isArray(extra) || !extra.every(isId)) {
     problems.push('trackerIds must be an array of tracker ids');
