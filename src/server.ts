@@ -882,7 +882,8 @@ function publicRoutes(
       path: '/omid/verify.js',
       public: true,
       ignoresQuery: true,
-      answers: ['application/javascript'],
+      // text/javascript: the name RFC 9239 gives JavaScript, which script loaders may ask for.
+      answers: ['application/javascript', 'text/javascript'],
       handler(ctx) {
         ctx.res.writeHead(200, {
           'Content-Type': 'application/javascript; charset=utf-8',

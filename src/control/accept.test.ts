@@ -89,6 +89,11 @@ describe('refusing an Accept that accepts nothing a route answers', () => {
       assert.match(outcome(accept), /^406 NOT_ACCEPTABLE: /, accept);
   });
 
+  it('disregards an Accept naming no media range at all (a client’s broken header), as RFC 9110 allows, but not one naming a range it refuses beside broken ones', () => {
+    for (const accept of ['*', 'garbage', 'json', ' , ;q=1']) assert.equal(outcome(accept), 'ok', accept);
+    assert.match(outcome('garbage, application/xml'), /^406 NOT_ACCEPTABLE: /);
+  });
+
   it('answers an Accept naming a type the route answers besides JSON: text/csv, text/* or */* where it answers CSV', () => {
     const csv = ['text/csv'];
     for (const accept of ['text/csv', 'text/*', 'text/csv, application/json;q=0', '*/*'])

@@ -73,11 +73,15 @@ function matchOf(mediaType: string, ranges: readonly MediaRange[]): { quality: n
  * Refuses (406 `NOT_ACCEPTABLE`, its envelope in JSON all the same) a request whose `Accept`
  * accepts neither JSON, in which every route answers its errors, nor any of `answers`, the other
  * types its route answers in (see {@link preferredMediaType}: no header, `*\/*` or `text/*` where
- * the route answers a text type accept it).
+ * the route answers a text type accept it). A header naming no media range (`*`, `garbage`) is
+ * disregarded.
  */
 export function refuseUnacceptable(accept: string | undefined, answers: readonly string[]): void {
   const types = [JSON_TYPE, ...answers];
   if (preferredMediaType(accept, types) !== undefined) return;
+  // A header naming no media range at all (`*`, `garbage`) is disregarded, as RFC 9110 §12.5.1
+  // lets a server do: a client's broken header is no reason to refuse it the answer.
+  if (accept !== undefined && !accept.split(',').some((range) => MEDIA_RANGE.test(range))) return;
   throw new ApiError(
     406,
     'NOT_ACCEPTABLE',
@@ -86,6 +90,9 @@ export function refuseUnacceptable(accept: string | undefined, answers: readonly
 }
 
 const JSON_TYPE = 'application/json';
+
+/** A media range as RFC 9110 writes it, `type/subtype` (either may be `*`), parameters aside. */
+const MEDIA_RANGE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(;|$)/;
 
 /** The values of a `format` parameter that choose an answer's form. */
 export const OUTPUT_FORMATS: ReadonlySet<string> = new Set(['csv', 'json']);

@@ -179,6 +179,7 @@ describe('the answers of a running server, against the OpenAPI document it serve
     for (const [path, accept] of [
       ['/metrics', 'text/plain'],
       ['/omid/verify.js', 'application/javascript'],
+      ['/omid/verify.js', 'text/javascript'],
       ['/v1/billing-records', 'text/csv'],
       ['/v1/advertisers', 'application/json'],
       ['/v1/advertisers', '*/*'],
