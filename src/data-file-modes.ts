@@ -3,9 +3,17 @@ import { join } from 'node:path';
 
 /**
  * The files Tally keeps in its data directory: the ledger, its write-ahead log and shared memory
- * (which SQLite makes with the ledger's permissions), the token keys and the lock.
+ * (which SQLite makes with the ledger's permissions), the token keys, and the locks of the data
+ * directory and of the key file.
  */
-const DATA_FILES = ['tally.db', 'tally.db-wal', 'tally.db-shm', 'token-keys.json', 'tally.lock'];
+const DATA_FILES = [
+  'tally.db',
+  'tally.db-wal',
+  'tally.db-shm',
+  'token-keys.json',
+  'tally.lock',
+  'token-keys.lock',
+];
 
 /** The permission bits that let users other than the owner read or write a file. */
 const OTHER_USERS_BITS = 0o077;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import {
+import fs, {
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -12,6 +12,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +226,60 @@ describe('the token key ring', () => {
     } finally {
       starting.child.kill();
       rotating.child.kill();
+    }
+  });
+
+  it('keeps the key each of two rotations added, side by side in two processes, each under an id of its own', async () => {
+    // Two processes, each rotating the key file of a data directory whose name comes a line on
+    // stdin, sent to both at once: each reads the file, adds a key and writes it back.
+    const script = `import { createInterface } from 'node:readline';
+      import { rotateKeyFile } from ${JSON.stringify(new URL('./keys.ts', import.meta.url).href)};
+      console.log('ready');
+      for await (const dataDir of createInterface({ input: process.stdin })) console.log(rotateKeyFile(dataDir));`;
+    const rotations = [keyProcess(script), keyProcess(script)];
+    try {
+      await Promise.all(rotations.map((rotation) => rotation.next()));
+      for (let round = 0; round < 200; round++) {
+        const dataDir = mkdtempSync(join(dir, 'rotations-'));
+        loadKeyRing(dataDir, undefined, ledgerMemory());
+        for (const rotation of rotations) rotation.child.stdin.write(`${dataDir}\n`);
+        const added = (await Promise.all(rotations.map((rotation) => rotation.next()))).map(Number);
+        const listed = (
+          JSON.parse(readFileSync(join(dataDir, 'token-keys.json'), 'utf8')) as { keys: { id: number }[] }
+        ).keys.map((entry) => entry.id);
+        assert.deepEqual(
+          [added.sort((a, b) => a - b), listed],
+          [
+            [2, 3],
+            [1, 2, 3],
+          ],
+          `round ${round}: each rotation added a key of its own, both kept`,
+        );
+      }
+    } finally {
+      for (const rotation of rotations) rotation.child.kill();
+    }
+  });
+
+  it('makes the key file on a file system without hard links (vfat, some SMB and NFS mounts), at a first start or a rotation', () => {
+    for (const code of ['EPERM', 'ENOTSUP', 'EXDEV', 'ENOSYS']) {
+      const started = mkdtempSync(join(dir, `no-links-${code}-`));
+      const rotated = mkdtempSync(join(dir, `no-links-${code}-`));
+      const link = fs.linkSync;
+      fs.linkSync = () => {
+        throw Object.assign(new Error(`${code}: hard links not supported`), { code });
+      };
+      syncBuiltinESMExports();
+      let made: ReadonlyMap<number, Buffer>;
+      try {
+        made = loadKeyRing(started, undefined, ledgerMemory()).keys;
+        assert.equal(rotateKeyFile(rotated), 1, code);
+      } finally {
+        fs.linkSync = link;
+        syncBuiltinESMExports();
+      }
+      assert.deepEqual(loadKeyRing(started, undefined, ledgerMemory()).keys, made, code);
+      assert.deepEqual([...loadKeyRing(rotated, undefined, ledgerMemory()).keys.keys()], [1], code);
     }
   });
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
 import { generateKey, KEY_BYTES, MAX_KEY_ID } from './domain/token.js';
-import { createFileDurably, replaceFileDurably } from './lib/durable-file.js';
+import { FileLockBusyError, withFileLock } from './adapters/sqlite/file-lock.js';
+import { replaceFileDurably } from './lib/durable-file.js';
 import { errorCode } from './lib/error-code.js';
 import { decodeBase64 } from './lib/strict-base64.js';
 
@@ -122,23 +123,24 @@ export function refuseLostLedger(
  * Answers the new key's id: the one after the highest listed, else (past 255) the lowest not
  * listed; throws a {@link KeyFileError} when every id is listed. Without a key file (a directory
  * not yet served, or whose file was lost) it makes one holding a single fresh key, as a first
- * start does, and answers its id. A first start making the file meanwhile keeps its key: the file
- * is made only where there is none (see `createFileDurably`), and read again where there is one.
+ * start does, and answers its id. The file is read, added to and written back holding the key
+ * file's lock (see `whileWritingKeyFile`): a rotation or a first start side by side waits for it,
+ * then reads the keys written, rather than write over them.
  */
 export function rotateKeyFile(dataDir: string): number {
   const path = join(dataDir, KEY_FILE);
-  const made = [{ id: 1, key: generateKey() }];
-  // Where another process (a first start) made the file meanwhile, its key is kept and one added.
-  if (!existsSync(path) && createKeyFile(path, made, 'then rotate again')) return 1;
-  const entries = readKeyFile(path);
-  const id = newKeyId(path, new Set(entries.map((entry) => entry.id)));
-  entries.push({ id, key: generateKey() });
-  try {
-    write(path, entries);
-  } catch (error) {
-    throw unwritableKeyFile(path, error, 'then rotate again; the keys it holds are unchanged');
-  }
-  return id;
+  const then = 'then rotate again; the keys it holds are unchanged';
+  return whileWritingKeyFile(dataDir, then, () => {
+    if (!existsSync(path)) {
+      write(path, [{ id: 1, key: generateKey() }], then);
+      return 1;
+    }
+    const entries = readKeyFile(path);
+    const id = newKeyId(path, new Set(entries.map((entry) => entry.id)));
+    entries.push({ id, key: generateKey() });
+    write(path, entries, then);
+    return id;
+  });
 }
 
 /**
@@ -163,28 +165,56 @@ function keyFileEntries(path: string, memory: KeyFileMemory): { id: number; key:
         'Restore the file from a backup of this data directory; or, to seal tokens with a new key from now on, run `tally rotate-token-key`',
     );
   }
-  const entries = readOrCreate(path);
+  const entries = readOrCreate(dirname(path), path);
   memory.remember();
   return entries;
 }
 
-function readOrCreate(path: string): { id: number; key: Buffer }[] {
-  const made = [{ id: 1, key: generateKey() }];
-  // Where another process (a rotation) made the file meanwhile, its keys are read.
-  if (!existsSync(path) && createKeyFile(path, made, 'then start again')) return made;
-  return readKeyFile(path);
+function readOrCreate(dataDir: string, path: string): { id: number; key: Buffer }[] {
+  // A file is replaced whole (renamed over), so read as it is, even while a rotation writes it.
+  if (existsSync(path)) return readKeyFile(path);
+  const then = 'then start again';
+  return whileWritingKeyFile(dataDir, then, () => {
+    // Where another process (a rotation) made the file meanwhile, its keys are read.
+    if (existsSync(path)) return readKeyFile(path);
+    const made = [{ id: 1, key: generateKey() }];
+    write(path, made, then);
+    return made;
+  });
 }
 
+/** The lock file serialising the writers of the key file, beside it. */
+const KEY_FILE_LOCK = 'token-keys.lock';
+
 /**
- * Makes the key file holding `entries` where there is none, and answers whether it did: false
- * when another process made one first (a first start and a rotation side by side), whose keys the
- * caller reads then, as replacing them would lose the key that process signs with or added.
+ * How long a writer of the key file waits for another one's hold of its lock: a rotation or a
+ * first start holds it for the few milliseconds it takes to read, add to and sync the file.
  */
-function createKeyFile(path: string, entries: { id: number; key: Buffer }[], then: string): boolean {
+const KEY_FILE_LOCK_WAIT_MS = 2000;
+
+/**
+ * Runs `write` holding the data directory's key file lock, `token-keys.lock`, and answers what it
+ * answers: each process that writes the key file (`tally rotate-token-key`, a first start making
+ * it) reads it and writes it back under that lock, so that none writes over a key another added
+ * meanwhile (two rotations side by side would each add a key under the same id, and the tokens the
+ * lost one sealed would never open), and the file is made only where there is none. Throws a
+ * {@link KeyFileError} ending with `then` when the lock cannot be made or is held past the wait.
+ */
+function whileWritingKeyFile<T>(dataDir: string, then: string, write: () => T): T {
+  const lockPath = join(dataDir, KEY_FILE_LOCK);
   try {
-    return createFileDurably(path, keyFileText(entries), 0o600);
+    return withFileLock(lockPath, KEY_FILE_LOCK_WAIT_MS, write);
   } catch (error) {
-    throw unwritableKeyFile(path, error, then);
+    if (error instanceof FileLockBusyError) {
+      throw new KeyFileError(
+        `${lockPath} was held for over ${KEY_FILE_LOCK_WAIT_MS / 1000} s by another process writing ` +
+          `${join(dataDir, KEY_FILE)} (a tally rotate-token-key, or a Tally's first start), stalled: nothing ` +
+          `was written; stop that process (fuser ${lockPath} names it), ${then}`,
+      );
+    }
+    // The key file's errors are said by now; one with a code left is the lock file's, which this
+    // process may not make or open (another user's, in a directory it may not write).
+    throw unwritableKeyFile(lockPath, error, then);
   }
 }
 
@@ -287,10 +317,16 @@ function parseKeyFile(path: string, text: string): { id: number; key: Buffer }[]
 /**
  * Writes the key file whole or not at all, and durably: every token in flight was sealed with one
  * of these keys, so a file truncated by a failed write (a full disk during rotation) or lost with
- * the page cache (a power cut after the first start) would leave none of their notices able to count.
+ * the page cache (a power cut after the first start) would leave none of their notices able to
+ * count. A write the file system refuses throws a {@link KeyFileError} saying why, ending with
+ * `then`. Called holding the key file's lock alone (see `whileWritingKeyFile`).
  */
-function write(path: string, entries: { id: number; key: Buffer }[]): void {
-  replaceFileDurably(path, keyFileText(entries), 0o600);
+function write(path: string, entries: { id: number; key: Buffer }[], then: string): void {
+  try {
+    replaceFileDurably(path, keyFileText(entries), 0o600);
+  } catch (error) {
+    throw unwritableKeyFile(path, error, then);
+  }
 }
 
 /** The key file holding `entries`, as Tally writes it. */

@@ -12,7 +12,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createFileDurably, replaceFileDurably } from './durable-file.js';
+import { replaceFileDurably } from './durable-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-durable-file-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,19 +79,6 @@ describe('replacing a file durably', () => {
       syncBuiltinESMExports();
     }
     assert.equal(readFileSync(path, 'utf8'), 'old');
-    assert.deepEqual(readdirSync(folder), ['state.json']);
-  });
-});
-
-describe('creating a file durably', () => {
-  it('creates the file with the permissions asked for where there is none, and leaves one that is there as it was', () => {
-    const folder = mkdtempSync(join(dir, 'create-'));
-    const path = join(folder, 'state.json');
-    assert.equal(createFileDurably(path, 'first\n', 0o600), true);
-    assert.equal(readFileSync(path, 'utf8'), 'first\n');
-    assert.equal(statSync(path).mode & 0o777, 0o600);
-    assert.equal(createFileDurably(path, 'second\n', 0o600), false);
-    assert.equal(readFileSync(path, 'utf8'), 'first\n');
     assert.deepEqual(readdirSync(folder), ['state.json']);
   });
 });

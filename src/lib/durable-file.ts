@@ -1,16 +1,5 @@
-import {
-  closeSync,
-  fchownSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fchownSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { errorCode } from './error-code.js';
 
 /**
  * Replaces the file at `path` with `data` so that a crash, a power loss or a full disk at any
@@ -24,27 +13,6 @@ export function replaceFileDurably(path: string, data: string, mode: number): vo
   const temporary = writeTemporaryBeside(path, data, mode);
   renameSync(temporary, path);
   syncDirectory(dirname(path));
-}
-
-/**
- * Creates the file at `path` holding `data`, whole and durably as {@link replaceFileDurably} writes
- * it, only if there is no file there: answers false, writing nothing, when there is one, made
- * meanwhile by another process perhaps, which the caller reads then rather than replace (the
- * temporary file is linked to `path`, which fails where a file is, where a check first and a
- * rename then would replace a file made between the two).
- */
-export function createFileDurably(path: string, data: string, mode: number): boolean {
-  const temporary = writeTemporaryBeside(path, data, mode);
-  try {
-    linkSync(temporary, path);
-  } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false;
-    throw error;
-  } finally {
-    rmSync(temporary, { force: true });
-  }
-  syncDirectory(dirname(path));
-  return true;
 }
 
 /**

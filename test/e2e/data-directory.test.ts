@@ -540,7 +540,7 @@ describe('a data directory Tally must not damage', () => {
       assert.match(stderr, /the keys it holds are unchanged/);
 
       assert.equal(readFileSync(keyFile, 'utf8'), before);
-      assert.deepEqual(readdirSync(dataDir), ['token-keys.json']);
+      assert.deepEqual(readdirSync(dataDir).sort(), ['token-keys.json', 'token-keys.lock']);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
