@@ -46,8 +46,20 @@ describe("the data files' permissions", () => {
     assert.deepEqual(makeDataFilesPrivate(dataDir), []);
   });
 
+  it('takes from the data directory what other users may do (list, make or delete its files)', () => {
+    const dataDir = mkdtempSync(join(dir, 'open-directory-'));
+    chmodSync(dataDir, 0o777);
+    writeFileSync(join(dataDir, 'tally.db'), '');
+    chmodSync(join(dataDir, 'tally.db'), 0o600);
+    assert.deepEqual(makeDataFilesPrivate(dataDir), [{ path: dataDir, fromMode: '777', toMode: '700' }]);
+    assert.equal(modeOf(dataDir), '700');
+    chmodSync(dataDir, 0o750);
+    assert.deepEqual(makeDataFilesPrivate(dataDir), [{ path: dataDir, fromMode: '750', toMode: '700' }]);
+    assert.deepEqual(makeDataFilesPrivate(dataDir), []);
+  });
+
   it(
-    'says which file it may not change (another user’s), leaving it as it was',
+    'says which file, or data directory, it may not change (another user’s), leaving it as it was',
     { skip: process.getuid?.() !== 0 && 'needs root, to run as another user' },
     () => {
       const dataDir = mkdtempSync(join(dir, 'foreign-'));
@@ -64,12 +76,16 @@ describe("the data files' permissions", () => {
         gid: 65534,
       });
       assert.equal(run.status, 0, run.stderr);
-      const [found] = JSON.parse(run.stdout) as { path: string; mode: string; error: string }[];
-      assert.deepEqual(found && { path: found.path, mode: found.mode }, {
-        path: join(dataDir, 'tally.db'),
-        mode: '644',
-      });
-      assert.match(found?.error ?? '', /EPERM/);
+      const found = JSON.parse(run.stdout) as { path: string; mode: string; error: string }[];
+      assert.deepEqual(
+        found.map(({ path, mode }) => ({ path, mode })),
+        [
+          { path: dataDir, mode: '777' },
+          { path: join(dataDir, 'tally.db'), mode: '644' },
+        ],
+      );
+      for (const { error } of found) assert.match(error, /EPERM/);
+      assert.equal(modeOf(dataDir), '777');
       assert.equal(modeOf(join(dataDir, 'tally.db')), '644');
     },
   );

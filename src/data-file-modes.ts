@@ -18,7 +18,7 @@ const DATA_FILES = [
 /** The permission bits that let users other than the owner read or write a file. */
 const OTHER_USERS_BITS = 0o077;
 
-/** A data file found readable or writable by other users, and what became of it. */
+/** A data file (or the data directory) found open to other users, and what became of it. */
 export type OpenDataFile =
   /** Made its owner's alone: `fromMode` and `toMode` are octal, `644` and `600`. */
   | { path: string; fromMode: string; toMode: string }
@@ -26,19 +26,21 @@ export type OpenDataFile =
   | { path: string; mode: string; error: string };
 
 /**
- * Makes the data files in `dataDir` that other users may read or write (a `tally.db` restored by
- * `cp` from a copy made under the usual umask, 022, is `644`) readable and writable by their owner
- * alone, as Tally makes them: they hold API key hashes, devices' addresses and User-Agents, the
- * DSPs' burls, and the keys that seal notice tokens (whoever reads them can forge a notice).
- * Called before the ledger is opened, so that the WAL and shared memory SQLite makes beside it take
- * its permissions as tightened. Answers each file found open, and what became of it.
+ * Makes the data directory and the data files in it that other users may read or write (a
+ * `tally.db` restored by `cp` from a copy made under the usual umask, 022, is `644`; a directory
+ * made by hand, `755`) readable and writable by their owner alone, as Tally makes them: they hold
+ * API key hashes, devices' addresses and User-Agents, the DSPs' burls, and the keys that seal notice
+ * tokens (whoever reads them can forge a notice); and another user who may write in the directory
+ * may delete or replace any file in it, the key file or `tally.lock` included. Called before the
+ * ledger is opened, so that the WAL and shared memory SQLite makes beside it take its permissions as
+ * tightened. Answers the directory, then each file, found open, and what became of it.
  */
 export function makeDataFilesPrivate(dataDir: string): OpenDataFile[] {
   const found: OpenDataFile[] = [];
-  for (const name of DATA_FILES) {
-    const path = join(dataDir, name);
+  for (const path of [dataDir, ...DATA_FILES.map((name) => join(dataDir, name))]) {
     const stats = statSync(path, { throwIfNoEntry: false });
-    if (stats?.isFile() !== true || (stats.mode & OTHER_USERS_BITS) === 0) continue;
+    const expected = path === dataDir ? stats?.isDirectory() : stats?.isFile();
+    if (stats === undefined || expected !== true || (stats.mode & OTHER_USERS_BITS) === 0) continue;
     const mode = stats.mode & 0o777;
     const tightened = mode & ~OTHER_USERS_BITS;
     try {

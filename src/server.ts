@@ -227,7 +227,8 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     servedBefore,
     config.tokenKeys === undefined ? undefined : () => lock.ledgerRemembered(),
   );
-  // Before the ledger is opened: SQLite makes its WAL with the permissions of tally.db.
+  // Before the ledger is opened: SQLite makes its WAL with the permissions of tally.db. The data
+  // directory first: another user who may write in it may replace any file in it.
   for (const file of makeDataFilesPrivate(config.dataDir)) {
     if ('toMode' in file)
       log.warn('data_file_mode_tightened', {
@@ -237,7 +238,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     else
       log.warn('data_file_mode_open', {
         ...file,
-        note: 'other users can read or write it, and this process may not change that: make it private to the user Tally runs as (chown, chmod 600)',
+        note: 'other users can read or write it, and this process may not change that: make it private to the user Tally runs as (chown, chmod 600; chmod 700 the data directory)',
       });
   }
   // A ledger to create or migrate is, on a thread of its own: this one answers on the held port

@@ -164,7 +164,7 @@ describe('starting Tally', () => {
     }
   });
 
-  it('makes a ledger and key file restored readable by every user private to its own user again as it starts, saying so in its log', async () => {
+  it('makes a ledger, key file and data directory open to every user private to its own user again as it starts, saying so in its log', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-restored-modes-'));
     let serve: ServeProcess | undefined;
     try {
@@ -173,8 +173,10 @@ describe('starting Tally', () => {
       const stopped = once(first.child, 'exit');
       first.child.kill('SIGTERM');
       assert.deepEqual(await stopped, [0, null], first.output());
-      // As `cp` leaves a copy of a backup made readable by every user (umask 022).
+      // As `cp` leaves a copy of a backup made readable by every user (umask 022), and `mkdir` a
+      // directory made by hand for it.
       for (const name of ['tally.db', 'token-keys.json']) chmodSync(join(dataDir, name), 0o644);
+      chmodSync(dataDir, 0o755);
       ({ serve } = await serveOnFreePort(dataDir, env));
       const modes = readdirSync(dataDir).map((name) => [
         name,
@@ -196,15 +198,16 @@ describe('starting Tally', () => {
           const { level, path, fromMode, toMode } = JSON.parse(line) as Record<string, unknown>;
           return { level, path, fromMode, toMode };
         });
-      assert.deepEqual(
-        tightened,
-        ['tally.db', 'token-keys.json'].map((name) => ({
+      assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
+      assert.deepEqual(tightened, [
+        { level: 'warn', path: dataDir, fromMode: '755', toMode: '700' },
+        ...['tally.db', 'token-keys.json'].map((name) => ({
           level: 'warn',
           path: join(dataDir, name),
           fromMode: '644',
           toMode: '600',
         })),
-      );
+      ]);
     } finally {
       serve?.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
