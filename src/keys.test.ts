@@ -390,19 +390,19 @@ describe('the key that signed tokens at the last start', () => {
 });
 
 describe('a ledger lost from a data directory a Tally served', () => {
-  it('is refused with the keys configured only where a Tally made the ledger before', () => {
+  it('is refused with the keys configured only where a Tally made the ledger before', async () => {
     const dataDir = mkdtempSync(join(dir, 'lost-'));
     const dbPath = join(dataDir, 'tally.db');
-    assert.throws(
-      () => refuseLostLedger(dataDir, dbPath, true, () => true),
+    await assert.rejects(
+      refuseLostLedger(dataDir, dbPath, true, () => Promise.resolve(true)),
       (error: unknown) =>
         error instanceof KeyFileError &&
         /is missing, though a Tally served .* with the keys TALLY_TOKEN_KEYS gives: /.test(error.message),
     );
     // A first start stopped before it made the ledger left the lock file alone.
-    assert.doesNotThrow(() => refuseLostLedger(dataDir, dbPath, true, () => false));
+    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, () => Promise.resolve(false)));
     writeFileSync(dbPath, 'a ledger');
-    assert.doesNotThrow(() => refuseLostLedger(dataDir, dbPath, true, () => true));
+    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, () => Promise.resolve(true)));
   });
 });
 

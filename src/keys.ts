@@ -92,18 +92,18 @@ export function droppedSigningKey(
  * directory's ledger before: the configured keys open its tokens alike. A key file put in a new
  * directory before its first start is the operator's to use.
  */
-export function refuseLostLedger(
+export async function refuseLostLedger(
   dataDir: string,
   dbPath: string,
   servedBefore: boolean,
-  ledgerMadeBefore?: () => boolean,
-): void {
+  ledgerMadeBefore?: () => Promise<boolean>,
+): Promise<void> {
   const keyFile = join(dataDir, KEY_FILE);
   const configured = ledgerMadeBefore !== undefined;
   if (!servedBefore || (!configured && !existsSync(keyFile))) return;
   const ledgerBytes = statSync(dbPath, { throwIfNoEntry: false })?.size;
   if (ledgerBytes !== undefined && ledgerBytes > 0) return;
-  if (configured && !ledgerMadeBefore()) return;
+  if (configured && !(await ledgerMadeBefore())) return;
   const what = ledgerBytes === undefined ? 'missing' : 'empty (0 bytes)';
   const lost = 'the ledger was deleted or lost, and a new one would count again the impressions it counted. ';
   const restore =

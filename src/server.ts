@@ -221,11 +221,11 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   acquired.push(() => lock.release());
   await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
-  refuseLostLedger(
+  await refuseLostLedger(
     config.dataDir,
     dbPath,
     servedBefore,
-    config.tokenKeys === undefined ? undefined : () => lock.ledgerRemembered(),
+    config.tokenKeys === undefined ? undefined : () => Promise.resolve(lock.ledgerRemembered()),
   );
   // Before the ledger is opened: SQLite makes its WAL with the permissions of tally.db. The data
   // directory first: another user who may write in it may replace any file in it.

@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataDirInUseError, LOCK_FILE, lockDataDir } from '../adapters/sqlite/data-dir-lock.js';
-import { openSqlite } from '../adapters/sqlite/database.js';
+import { LOCK_FILE, lookUnlessServed } from '../adapters/sqlite/data-dir-lock.js';
+import { mayNeedMigrating, openSqlite } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { SQLITE_MIGRATIONS } from '../adapters/sqlite/migrations.js';
 import { refuseLostLedger } from '../keys.js';
@@ -36,19 +36,24 @@ export class LedgerServedUnmigratedError extends Error {
  * made as the server would make it, but not where a Tally served the directory and its ledger is
  * lost (missing, or an empty file) beside its key file or with the keys configured: this throws
  * a `KeyFileError` then, as the server refuses to start there, rather than make a new ledger that
- * the server would then serve.
+ * the server would then serve. To tell a server, the data directory's lock is taken for a moment
+ * (see `lookUnlessServed`: another command's moment is waited for), only when that matters.
  */
-export function openCommandLedger(config: Config): Database.Database {
+export async function openCommandLedger(config: Config): Promise<Database.Database> {
   const dbPath = join(config.dataDir, 'tally.db');
-  refuseLostLedger(
+  const servedBefore = existsSync(join(config.dataDir, LOCK_FILE));
+  await refuseLostLedger(
     config.dataDir,
     dbPath,
-    existsSync(join(config.dataDir, LOCK_FILE)),
+    servedBefore,
     config.tokenKeys === undefined ? undefined : () => ledgerMadeBefore(config.dataDir),
   );
+  // Asked of a ledger to migrate alone: a command on a served, migrated one does not wait.
+  const served =
+    servedBefore && existsSync(dbPath) && mayNeedMigrating(dbPath) && (await isServed(config.dataDir));
   return openSqlite(dbPath, config.sqliteSynchronous, {
     beforeMigrating: (schemaVersion) => {
-      if (schemaVersion > 0 && isServed(config.dataDir))
+      if (schemaVersion > 0 && served)
         throw new LedgerServedUnmigratedError(dbPath, config.dataDir, schemaVersion);
     },
   });
@@ -56,30 +61,13 @@ export function openCommandLedger(config: Config): Database.Database {
 
 /**
  * Whether a Tally made the data directory's ledger before, as its lock file remembers; true while
- * a Tally holds the directory (it has a ledger there). Called only where the lock file is.
+ * a Tally serves the directory (it has a ledger there). Called only where the lock file is.
  */
-function ledgerMadeBefore(dataDir: string): boolean {
-  try {
-    const lock = lockDataDir(dataDir);
-    try {
-      return lock.ledgerRemembered();
-    } finally {
-      lock.release();
-    }
-  } catch (error) {
-    if (error instanceof DataDirInUseError) return true;
-    throw error;
-  }
+async function ledgerMadeBefore(dataDir: string): Promise<boolean> {
+  return (await lookUnlessServed(dataDir, (lock) => lock.ledgerRemembered())) ?? true;
 }
 
-/** Whether a Tally process holds the data directory's lock (the file is never made here). */
-function isServed(dataDir: string): boolean {
-  if (!existsSync(join(dataDir, LOCK_FILE))) return false;
-  try {
-    lockDataDir(dataDir).release();
-    return false;
-  } catch (error) {
-    if (error instanceof DataDirInUseError) return true;
-    throw error;
-  }
+/** Whether a Tally server holds the data directory's lock (called only where the lock file is). */
+async function isServed(dataDir: string): Promise<boolean> {
+  return (await lookUnlessServed(dataDir, () => false)) ?? true;
 }

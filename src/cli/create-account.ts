@@ -72,15 +72,15 @@ const OPERATOR_ACCOUNT_NAME = 'default';
  * account-wide admin key, printed once (only its hash is stored). Safe while the server runs;
  * on a fresh data directory it first creates the operator's account (id 1), as the server would.
  * A name missing or refused is said (exit 2) before a missing data directory (exit 1): a first try
- * without a name is told its usage, not sent to make a directory. Returns the exit code. Throws a
+ * without a name is told its usage, not sent to make a directory. Answers the exit code. Throws a
  * `KeyFileError` for a data directory a Tally served whose ledger is lost, as the server refuses
  * it: a new, empty one made here would be served.
  */
-export function createAccount(
+export async function createAccount(
   config: Config,
   name: string | undefined,
   write: { out(text: string): void; err(text: string): void },
-): number {
+): Promise<number> {
   // As catalog names: characters as a reader counts them, and none that breaks a line of a report.
   const trimmed = validName(name ?? '');
   if (trimmed === undefined) {
@@ -94,7 +94,7 @@ export function createAccount(
     write.err(missing);
     return 1;
   }
-  const db = openCommandLedger(config);
+  const db = await openCommandLedger(config);
   try {
     const accounts = new SqliteAccountStore(db);
     const generated = newApiKey();

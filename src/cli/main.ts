@@ -316,7 +316,7 @@ async function withLedger(
     return 1;
   }
   const path = join(config.dataDir, 'tally.db');
-  const db = openCommandLedger(config);
+  const db = await openCommandLedger(config);
   const ledger = new SqliteLedger(db);
   try {
     return await run(ledger, new SqliteAccountStore(db), path);

@@ -116,10 +116,11 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
 }
 
 /**
- * How long a starting server waits for the data directory's lock another process holds: a command
- * (`create-account`, `replay-dead`…) meeting a ledger to migrate takes it for a moment to see
- * whether a Tally serves the directory, and a server starting then must not exit for it. A server
- * that holds it holds it for good: a second one is refused once this has passed.
+ * How long a starting server, or a command, waits for the data directory's lock another process
+ * holds: a command (`create-account`, `replay-dead`…) meeting a ledger to migrate takes it for a
+ * moment to see whether a Tally serves the directory, and a server starting then, or another
+ * command, must not take it for a server's. A server that holds it holds it for good: a second one
+ * is refused once this has passed, and a command told that a server runs.
  */
 export const LOCK_WAIT_MS = 2000;
 
@@ -145,6 +146,32 @@ export async function lockDataDirWhenFree(
       if (!(error instanceof DataDirInUseError) || waitedMs >= waitMs) throw error;
       await sleep(Math.min(delayMs, waitMs - waitedMs));
     }
+  }
+}
+
+/**
+ * For a command (`create-account`, `replay-dead`…): runs `look` holding the data directory's lock
+ * for a moment, and answers what it answers; answers `undefined` when a Tally server holds the
+ * lock. Another command's moment holding it is waited for as a starting server waits for one
+ * ({@link lockDataDirWhenFree}, up to `waitMs`), rather than taken for a server's: a server holds
+ * it for good, so it is still held once the wait has passed.
+ */
+export async function lookUnlessServed<T>(
+  dataDir: string,
+  look: (lock: DataDirLock) => T,
+  waitMs = LOCK_WAIT_MS,
+): Promise<T | undefined> {
+  let lock: DataDirLock;
+  try {
+    lock = await lockDataDirWhenFree(dataDir, undefined, waitMs);
+  } catch (error) {
+    if (error instanceof DataDirInUseError) return undefined;
+    throw error;
+  }
+  try {
+    return look(lock);
+  } finally {
+    lock.release();
   }
 }
 
