@@ -139,7 +139,9 @@ const HIT_UNAVAILABLE = {
 /** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
 const hitMalformed = badRequest();
 
-const numericId = { type: 'string', pattern: '^[0-9]+$' };
+/** A report's filter on a catalog id: digits (`05` is 5) naming at most `MAX_ID`, as `reports.ts` reads them. */
+const ID_DIGITS = `digits naming an id of at most ${MAX_ID} (2^53 - 1); 05 is 5`;
+const numericId = { type: 'string', pattern: '^[0-9]+$', description: ID_DIGITS };
 /** Report filters whose values are known; the others are strings. */
 const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], unknown>> = {
   hour: {
@@ -187,8 +189,7 @@ const REPORT_FILTER_SCHEMAS: Partial<Record<(typeof REPORT_DIMENSIONS)[number], 
   },
   publisherId: {
     ...numericId,
-    description:
-      'the catalog publisher: of a tracker, on tracker rows; the one whose externalId is the win’s publisher.id, on exchange rows (0 for none)',
+    description: `the catalog publisher: of a tracker, on tracker rows; the one whose externalId is the win’s publisher.id, on exchange rows (0 for none): ${ID_DIGITS}`,
   },
   advertiser: numericId,
   lineItem: numericId,
