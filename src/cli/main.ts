@@ -96,8 +96,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command ${JSON.stringify(given)}: the commands are ${COMMANDS_LISTED}\n`);
     return 2;
   }
-  // `tally <command> --help` and `tally help <command>` print the command's usage, and do nothing.
-  const helpOn = command === 'help' ? args[0] : asksForHelp(args) ? command : undefined;
+  // `tally <command> --help` and `tally help <command>` print the command's usage, and do nothing
+  // (`tally help --help` too: help's own).
+  const helpOn =
+    command === 'help' ? (asksForHelp(args) ? 'help' : args[0]) : asksForHelp(args) ? command : undefined;
   if (helpOn !== undefined && isCommand(helpOn) && (command !== 'help' || args.length === 1)) {
     process.stdout.write(`usage: ${USAGE[helpOn]}\n(tally help lists every command)\n`);
     return 0;

@@ -187,6 +187,8 @@ describe('the tally command', () => {
         [['rotate-token-key', '--help'], 'rotate-token-key'],
         [['help', 'replay-dead'], 'replay-dead'],
         [['--help', 'create-account'], 'create-account'],
+        [['help', '--help'], 'help'],
+        [['help', '-h'], 'help'],
       ] as const) {
         const result = await runCli([...args], { TALLY_DATA_DIR: dataDir });
         assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
