@@ -16,8 +16,9 @@ export const API_AUTH_FAILURES_METRIC = {
 
 /**
  * Serves one API request: finds its route, authenticates the caller (unless the route is
- * public), refuses an `Accept` accepting nothing the route answers (`refuseUnacceptable`), refuses a query with a malformed %-escape (unless the route ignores the query) and any
- * query parameter on a route that neither reads nor ignores the query, runs the handler, and
+ * public), refuses an `Accept` accepting nothing the route answers (`refuseUnacceptable`), a
+ * query with a malformed %-escape (unless the route ignores the query) and any query parameter
+ * on a route that neither reads nor ignores the query, runs the handler, and
  * answers any error in the envelope, logging those that are not the caller's to fix (5xx and
  * anything not an `ApiError`) and counting calls refused 401 in `counters`.
  */

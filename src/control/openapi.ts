@@ -139,7 +139,10 @@ const HIT_UNAVAILABLE = {
 /** A notice or tracker hit's 400 when the request is not HTTP Tally reads, in the envelope. */
 const hitMalformed = badRequest();
 
-/** A report's filter on a catalog id: digits (`05` is 5) naming at most `MAX_ID`, as `reports.ts` reads them. */
+/**
+ * A report's filter on a catalog id: digits (`05` is 5) naming at most `MAX_ID`, as `reports.ts`
+ * reads them.
+ */
 const ID_DIGITS = `digits naming an id of at most ${MAX_ID} (2^53 - 1); 05 is 5`;
 const numericId = { type: 'string', pattern: '^[0-9]+$', description: ID_DIGITS };
 /** Report filters whose values are known; the others are strings. */
