@@ -450,7 +450,8 @@ describe('a stop signal while Tally starts', () => {
         let stopped: { serve: ReturnType<typeof spawnServe>; events: string[] } | undefined;
         for (let attempt = 1; stopped === undefined; attempt++) {
           rmSync(dataDir, { recursive: true, force: true });
-          mkdirSync(dataDir);
+          // Its owner's alone, as Tally makes a data directory: the start has no mode to tighten.
+          mkdirSync(dataDir, { mode: 0o700 });
           ledgerToMigrate(dbPath, ROLLUP_ROWS);
           const serve = await stopAtMigration(dataDir, signal);
           const [code, exitSignal] = (await once(serve.child, 'exit')) as [number | null, string | null];
