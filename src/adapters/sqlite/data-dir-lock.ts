@@ -205,9 +205,18 @@ function takeLockFile(
     return { db, inode: ino, device: dev };
   } catch (error) {
     db.close();
-    const code = errorCode(error) ?? '';
-    if (code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
-    if (/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw new LockFileError(path, error as Error);
-    throw asDatabaseFileError(path, error);
+    throw lockFileFailure(path, error, () => new DataDirInUseError(dataDir));
   }
+}
+
+/**
+ * What taking the lock file at `path` failed for, as thrown: `busy()` where another process holds
+ * it, a {@link LockFileError} where the file is no lock file Tally made, else the file system's
+ * error (see `asDatabaseFileError`).
+ */
+export function lockFileFailure(path: string, error: unknown, busy: () => Error): unknown {
+  const code = errorCode(error) ?? '';
+  if (code === 'SQLITE_BUSY') return busy();
+  if (/^SQLITE_(NOTADB|CORRUPT)/.test(code)) return new LockFileError(path, error as Error);
+  return asDatabaseFileError(path, error);
 }

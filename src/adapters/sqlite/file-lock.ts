@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, fchownSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { errorCode } from '../../lib/error-code.js';
 import { asDatabaseFileError } from './database.js';
-import { LockFileError } from './data-dir-lock.js';
+import { lockFileFailure } from './data-dir-lock.js';
 
 /** Another process held a lock file past the wait for it (a process stalled holding it). */
 export class FileLockBusyError extends Error {
@@ -40,10 +39,7 @@ export function withFileLock<T>(path: string, waitMs: number, run: () => T): T {
       // EXCLUSIVE locks the file as the transaction begins, and holds it until it ends.
       db.exec('BEGIN EXCLUSIVE');
     } catch (error) {
-      const code = errorCode(error) ?? '';
-      if (code === 'SQLITE_BUSY') throw new FileLockBusyError(path, waitMs);
-      if (/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw new LockFileError(path, error as Error);
-      throw asDatabaseFileError(path, error);
+      throw lockFileFailure(path, error, () => new FileLockBusyError(path, waitMs));
     }
     return run();
   } finally {
