@@ -18,3 +18,11 @@ export function idOfText(text: string): number | undefined {
   const id = Number(text);
   return id <= MAX_ID ? id : undefined;
 }
+
+/**
+ * The id or cursor `text` (a filter on ids as reports read one, an `after`) writes as digits,
+ * leading zeros and 0 taken (`05` is 5), up to {@link MAX_ID}; `undefined` for any other text.
+ */
+export function idOfDigits(text: string): number | undefined {
+  return /^\d+$/.test(text) && Number(text) <= MAX_ID ? Number(text) : undefined;
+}

@@ -3,7 +3,7 @@ import type { Route } from './http.js';
 import { shown } from '../lib/shown.js';
 import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
 import { parseTimeMs } from './query-time.js';
-import { MAX_ID } from './ids.js';
+import { idOfDigits } from './ids.js';
 
 /** A page a list asks for: at most `limit` items, after the item `afterId` (a previous page's `next`). */
 interface PageParameters {
@@ -88,8 +88,8 @@ export function readIdFilter(params: URLSearchParams, name: string, what: string
 export function readCatalogIdFilter(params: URLSearchParams, name: string): number | undefined {
   const value = params.get(name);
   if (value === null) return undefined;
-  const id = Number(value);
-  if (!/^\d+$/.test(value) || id > MAX_ID)
+  const id = idOfDigits(value);
+  if (id === undefined)
     throw new ApiError(
       400,
       'VALIDATION_FAILED',

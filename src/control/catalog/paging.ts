@@ -1,7 +1,7 @@
 import { ApiError } from '../http.js';
 import { shownName } from '../../lib/shown.js';
 import type { CatalogObject } from '../unknown-ids.js';
-import { idOfText, MAX_ID } from '../ids.js';
+import { idOfDigits, idOfText } from '../ids.js';
 
 /** A list query parameter naming a catalog object by its id: the kind of object it names. */
 interface IdFilter {
@@ -34,7 +34,7 @@ export const AFTER_PROBLEM = 'after: send the `next` value of the previous page'
  * when it names none: digits of a number up to `MAX_ID`, the bound of every id.
  */
 export function afterCursor(value: string): number | undefined {
-  return /^\d+$/.test(value) && Number(value) <= MAX_ID ? Number(value) : undefined;
+  return idOfDigits(value);
 }
 
 /** Parses `limit`, `after` and the filters of a list request; any other parameter is a 400 naming the known ones. */
