@@ -16,6 +16,8 @@ const TRACKERS: VastTrackers = {
 };
 const OUR_IMPRESSION = `<Impression><![CDATA[${TRACKERS.impressionUrl}]]></Impression>`;
 const OUR_ERROR = `<Error><![CDATA[${TRACKERS.errorUrl}]]></Error>`;
+/** A VAST 1.0 list's `<URL>` holding one of Tally's URLs. */
+const OUR_URL = (url: string) => `<URL><![CDATA[${url}]]></URL>`;
 const NO_AD_ELEMENT_WARNING =
   'no <InLine> or <Wrapper> element found in an <Ad> of the root element, as a VAST document has its ads (outside comments and CDATA)';
 
@@ -59,11 +61,24 @@ function adElements(document: Document): Element[] {
   return elementsNamed(document, 'InLine', 'Wrapper');
 }
 
-/** The markup with Tally's elements (and the line break and indentation put before each) removed. */
+/**
+ * The markup with Tally's elements (and the line break and indentation put before each) removed,
+ * then the `<URL>`s Tally put into a VAST 1.0 ad's lists (with nothing before them).
+ */
 function withoutTallyElements(markup: string): string {
-  return [OUR_IMPRESSION, OUR_ERROR].reduce(
+  const elements = [
+    OUR_IMPRESSION,
+    OUR_ERROR,
+    `<Impression>${OUR_URL(TRACKERS.impressionUrl)}</Impression>`,
+    `<Error>${OUR_URL(TRACKERS.errorUrl)}</Error>`,
+  ];
+  const withoutElements = elements.reduce(
     (rest, element) => rest.replace(new RegExp(`(?:\\r?\\n[ \\t]*)?${escapeRegExp(element)}`, 'g'), ''),
     markup,
+  );
+  return [OUR_URL(TRACKERS.impressionUrl), OUR_URL(TRACKERS.errorUrl)].reduce(
+    (rest, url) => rest.replaceAll(url, ''),
+    withoutElements,
   );
 }
 
@@ -84,6 +99,10 @@ function assertInstrumented(markup: string) {
  * `<Error>`, right before the `<Impression>` elements; VAST 4 any number, right after `<AdSystem>`.
  */
 function assertEveryAdElementCarriesTallyTrackers(output: Document) {
+  if (output.documentElement?.localName === 'VideoAdServingTemplate') {
+    assertEveryVast1AdCarriesTallyUrls(output);
+    return;
+  }
   const major = Number(/^\d+/.exec(output.documentElement?.getAttribute('version') ?? '')?.[0]);
   for (const adElement of adElements(output)) {
     const impressions = childElements(adElement, 'Impression');
@@ -106,6 +125,21 @@ function assertEveryAdElementCarriesTallyTrackers(output: Document) {
     if (major >= 4)
       assert.match(children[at - 1]?.nodeName ?? '', /AdSystem|Error/, 'VAST 4: Error after AdSystem');
     else assert.equal(children[at + 1], firstImpression, 'Error right before the Impressions');
+  }
+}
+
+/** Checks that every ad of a VAST 1.0 document lists Tally's URLs once, in a `<URL>` of its lists. */
+function assertEveryVast1AdCarriesTallyUrls(output: Document) {
+  for (const adElement of adElements(output)) {
+    const urlsOf = (name: string) =>
+      childElements(adElement, name).flatMap((element) => childElements(element, 'URL').map(text));
+    for (const [name, url] of [
+      ['Impression', TRACKERS.impressionUrl],
+      ['Error', TRACKERS.errorUrl],
+    ] as const) {
+      const ours = urlsOf(name).filter((listed) => listed === url);
+      assert.equal(ours.length, 1, `one Tally URL in the <${name}> lists of <${adElement.tagName}>`);
+    }
   }
 }
 
@@ -137,9 +171,24 @@ describe('instrumentVast on the IAB VAST samples', () => {
     });
   }
 
-  test('warns that VAST 1.0 documents get trackers in the VAST 2+ form', () => {
-    const input = readFileSync(new URL('v2.0_vast1Nonlinear.xml', VAST_FIXTURES), 'utf8');
-    assert.match(assertInstrumented(input).warnings.join('\n'), /VAST 1\.0/);
+  test('gives a VAST 1.0 ad Tally’s URLs as VAST 1.0 reads them, a <URL> in its <Impression> and <Error>, without a warning', () => {
+    for (const [file, dspImpressions] of [
+      ['v2.0_vast1RegularLinear.xml', 1],
+      ['v2.0_vast1Nonlinear.xml', 0],
+      ['v2.0_vast1VPAIDLinear.xml', 0],
+    ] as const) {
+      const input = readFileSync(new URL(file, VAST_FIXTURES), 'utf8');
+      const result = assertInstrumented(input);
+      assert.deepEqual(result.warnings, [], file);
+      const [inLine] = adElements(parseStrictly(result.markup));
+      assert.ok(inLine, file);
+      const urlsOf = (name: string) =>
+        childElements(inLine, name).flatMap((element) => childElements(element, 'URL').map(text));
+      const impressions = childElements(inLine, 'Impression');
+      assert.equal(impressions.length, Math.max(dspImpressions, 1), `${file}: one <Impression> list`);
+      assert.equal(urlsOf('Impression').filter((url) => url === TRACKERS.impressionUrl).length, 1, file);
+      assert.equal(urlsOf('Error').filter((url) => url === TRACKERS.errorUrl).length, 1, file);
+    }
   });
 
   test('gives no warning for a well-formed VAST 4 document', () => {
@@ -455,6 +504,34 @@ describe('instrumentVast: where Tally’s elements go among the children', () =>
     );
   });
 
+  test('adds Tally’s URL to the <URL> list of a VAST 1.0 ad’s last <Impression> and <Error>, before their end tags', () => {
+    const input =
+      '<VideoAdServingTemplate><Ad><InLine><AdSystem>dsp</AdSystem><Error><URL>e</URL></Error>' +
+      '<Impression><URL id="a">i1</URL><URL>i2</URL></Impression><Video/></InLine></Ad></VideoAdServingTemplate>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      `<VideoAdServingTemplate><Ad><InLine><AdSystem>dsp</AdSystem><Error><URL>e</URL>${OUR_URL(TRACKERS.errorUrl)}</Error>` +
+        `<Impression><URL id="a">i1</URL><URL>i2</URL>${OUR_URL(TRACKERS.impressionUrl)}</Impression><Video/></InLine></Ad></VideoAdServingTemplate>`,
+    );
+    assert.deepEqual(result.warnings, []);
+  });
+
+  test('gives a VAST 1.0 ad whose <Impression> and <Error> hold text, no <URL> list, an <Impression> list of Tally’s own and no second <Error>, saying so', () => {
+    const input =
+      '<VideoAdServingTemplate><Ad><InLine><AdSystem>dsp</AdSystem><Error>e</Error>' +
+      '<Impression>i</Impression></InLine></Ad></VideoAdServingTemplate>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      '<VideoAdServingTemplate><Ad><InLine><AdSystem>dsp</AdSystem><Error>e</Error>' +
+        `<Impression>i</Impression><Impression>${OUR_URL(TRACKERS.impressionUrl)}</Impression></InLine></Ad></VideoAdServingTemplate>`,
+    );
+    assert.deepEqual(result.warnings, [
+      "a VAST 1.0 ad already has an <Error>, written with no <URL> list that could take Tally's error URL (noticeUrls.vast_error): it was not added to it",
+    ]);
+  });
+
   test('adds no second Error to a VAST 2.0 or 3.0 ad that has one, whose schema allows one, and says so', () => {
     for (const version of ['2.0', '3.0']) {
       const input = `<VAST version="${version}"><Ad><InLine><AdSystem>dsp</AdSystem><Error>e</Error><Impression>1</Impression></InLine></Ad></VAST>`;
@@ -685,11 +762,17 @@ describe('instrumentVast where the markup stops being cleanly nested', () => {
 });
 
 describe('instrumentVast warnings', () => {
-  test('warns of VAST 1.0 only for a VideoAdServingTemplate root, not for one nested in a VAST 2 extension', () => {
+  test('writes VAST 1.0’s <URL> lists only for a VideoAdServingTemplate root, not for one nested in a VAST 2 extension', () => {
     const input =
       '<VAST version="2.0"><Ad><InLine><AdSystem>a</AdSystem><Extensions><Extension>' +
       '<VideoAdServingTemplate/></Extension></Extensions></InLine></Ad></VAST>';
-    assert.deepEqual(assertInstrumented(input).warnings, []);
+    const result = assertInstrumented(input);
+    assert.deepEqual(result.warnings, []);
+    assert.equal(
+      result.markup,
+      `<VAST version="2.0"><Ad><InLine><AdSystem>a</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}<Extensions><Extension>` +
+        '<VideoAdServingTemplate/></Extension></Extensions></InLine></Ad></VAST>',
+    );
   });
 
   test('warns that a bare & in an attribute value, or an entity XML does not define, makes the document one strict parsers refuse', () => {

@@ -35,7 +35,7 @@ type Token =
   /** A start tag written as XML requires (`<name attr="value">` or `<name/>`). */
   | { kind: 'open'; name: string; start: number; end: number; selfClosing: boolean }
   /** An end tag written as XML requires (`</name>`). */
-  | { kind: 'close'; name: string; end: number }
+  | { kind: 'close'; name: string; start: number; end: number }
   /** Something tag-like that XML rejects, such as `< /InLine>` or `</ VideoClicks >`. */
   | { kind: 'loose'; name: string; closing: boolean }
   /** A `<` that starts no markup at all (e.g. `<![C DATA[`). */
@@ -68,6 +68,12 @@ interface ChildAnchors {
   lastImpressionEnd?: number;
   lastErrorEnd?: number;
   adSystemEnd?: number;
+  /**
+   * Where the end tag of the last `<Impression>` begins, when that element holds a VAST 1.0 list
+   * of `<URL>` children (one more goes there); likewise of the last `<Error>`.
+   */
+  impressionListEnd?: number;
+  errorListEnd?: number;
 }
 
 /** An `<InLine>` or `<Wrapper>` with content, and what was learnt about its children. */
@@ -81,6 +87,8 @@ interface OpenElement {
   name: string;
   /** Set for an `<InLine>` or `<Wrapper>`, whose children are being read. */
   anchors?: ChildAnchors;
+  /** A `<URL>` is among its children (VAST 1.0's list of URLs in an `<Impression>` or `<Error>`). */
+  holdsUrl?: boolean;
 }
 
 /** Characters other than `<` and `>` that end a tag name. */
@@ -118,8 +126,8 @@ const EMPTY_AD_WARNING =
 const WHITESPACE_RUN = /\s*/y;
 const ERROR_NOT_ADDED_WARNING =
   "an ad already has the one <Error> its VAST version (2.0 or 3.0) allows: Tally's error URL (noticeUrls.vast_error) was not added to it";
-const VAST_1_WARNING =
-  "VAST 1.0 document (<VideoAdServingTemplate>): Tally's trackers were added in the VAST 2+ form, which a strict VAST 1.0 player may ignore";
+const VAST_1_ERROR_NOT_ADDED_WARNING =
+  "a VAST 1.0 ad already has an <Error>, written with no <URL> list that could take Tally's error URL (noticeUrls.vast_error): it was not added to it";
 
 /** Tag readers, tried in order at each `<` that starts no skipped construct. */
 const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: number) => Token])[] = [
@@ -133,13 +141,14 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
       selfClosing: match[2] === '/',
     }),
   ],
-  [END_TAG, (match, at) => ({ kind: 'close', name: match[1] ?? '', end: at + match[0].length })],
+  [END_TAG, (match, at) => ({ kind: 'close', name: match[1] ?? '', start: at, end: at + match[0].length })],
   [LOOSE_TAG, (match) => ({ kind: 'loose', name: match[2] ?? '', closing: match[1] === '/' })],
 ];
 
 /**
  * Adds `<Impression>` and `<Error>` with Tally's URLs (in CDATA) to every `<InLine>` and `<Wrapper>`
- * of a VAST document (2.0 to 4.x; VAST 1.0 documents get the same elements, with a warning). Tag
+ * of a VAST document (2.0 to 4.x; in a VAST 1.0 document, each URL in a `<URL>` of such an element,
+ * as VAST 1.0 lists them, or of the ad's own list where it has one: see {@link planInsertions}). Tag
  * names match case-insensitively, with or without a namespace prefix (Tally's elements reuse the
  * prefix); only an `<InLine>` or `<Wrapper>` child of an `<Ad>` child of the root is an ad, never
  * one in an `<Extension>` (a whole VAST document nested there included), which is left as it came.
@@ -178,7 +187,8 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const validation = XMLValidator.validate(xml);
   const wellFormed = validation === true;
   const errors = errorSchemaOf(xml, tokens);
-  const plans = adElements.map((adElement) => planInsertions(xml, adElement, trackers, errors));
+  const urlLists = isVast1(tokens);
+  const plans = adElements.map((adElement) => planInsertions(xml, adElement, trackers, errors, urlLists));
   const locatable = wellFormed ? plans.every((plan) => plan.closedCleanly) : adElementsPairUp(tokens);
   const refusal = validation === true ? strictParserRefusal(xml) : undefined;
   if (!locatable) {
@@ -203,8 +213,9 @@ export function instrumentVast(xml: string, trackers: VastTrackers): VastResult 
   const warnings = [
     ...(validation === true ? [] : [malformedInputWarning(validation)]),
     ...(refusal === undefined ? [] : [strictParserRefusalWarning(xml, refusal)]),
-    ...(isVast1(tokens) ? [VAST_1_WARNING] : []),
-    ...(plans.every((plan) => plan.addsError) ? [] : [ERROR_NOT_ADDED_WARNING]),
+    ...(plans.every((plan) => plan.addsError)
+      ? []
+      : [urlLists ? VAST_1_ERROR_NOT_ADDED_WARNING : ERROR_NOT_ADDED_WARNING]),
   ];
   return { ok: true, markup, adCount: adElements.length, warnings };
 }
@@ -384,8 +395,9 @@ function isClosing(token: Token): token is Extract<Token, { name: string }> {
 /**
  * How the VAST schema of the document's version orders an ad's `<Error>` elements, and how many it
  * allows: VAST 4 reads them right after `<AdSystem>` (before `<Extensions>` and `<Impression>`),
- * any number; VAST 2.0 and 3.0 right before `<Impression>`, one at most. A document of another
- * version, or none, is taken as VAST 2.0 and 3.0 order it but may hold any number.
+ * any number; VAST 1.0, 2.0 and 3.0 right before `<Impression>`, one at most (VAST 1.0's holding
+ * a list of `<URL>`s). A document of another version, or none, is taken as VAST 2.0 and 3.0 order
+ * it but may hold any number.
  */
 type ErrorSchema = 'vast4' | 'oneBeforeImpression' | 'beforeImpression';
 
@@ -393,6 +405,7 @@ type ErrorSchema = 'vast4' | 'oneBeforeImpression' | 'beforeImpression';
 function errorSchemaOf(xml: string, tokens: readonly Token[]): ErrorSchema {
   const root = tokens.find((token) => token.kind === 'open');
   if (root?.kind !== 'open') return 'beforeImpression';
+  if (localName(root.name) === VAST_1_ROOT) return 'oneBeforeImpression';
   const rootTag = xml.slice(xml.lastIndexOf('<', root.end - 1), root.end);
   const major = ROOT_VERSION.exec(rootTag)?.[1];
   if (major === undefined) return 'beforeImpression';
@@ -406,19 +419,37 @@ const ROOT_VERSION = /\sversion\s*=\s*["']\s*(\d+)/;
 /**
  * Where Tally's `<Error>` and `<Impression>` go inside one `<InLine>` or `<Wrapper>`: the
  * `<Impression>` after the last one, the `<Error>` where the version's schema reads it (`errors`),
- * none where it allows no more.
+ * none where it allows no more. With `urlLists` (VAST 1.0), each holds its URL in a `<URL>`, as
+ * VAST 1.0's do, and Tally's URL goes as one more `<URL>` into the last `<Impression>` and the
+ * `<Error>` of the ad that hold such a list, in place of an element of its own.
  */
 function planInsertions(
   xml: string,
   { opening, anchors }: AdElement,
   trackers: VastTrackers,
   errors: ErrorSchema,
+  urlLists: boolean,
 ): InsertionPlan {
   const separator = childSeparator(xml, opening.end);
   const prefix = prefixOf(opening.name);
-  const addsError = errors !== 'oneBeforeImpression' || anchors.lastErrorEnd === undefined;
-  const error = addsError ? separator + trackerElement(prefix, 'Error', trackers.errorUrl) : '';
-  const impression = separator + trackerElement(prefix, 'Impression', trackers.impressionUrl);
+  const errorList = urlLists ? anchors.errorListEnd : undefined;
+  const impressionList = urlLists ? anchors.impressionListEnd : undefined;
+  const addsError =
+    errorList !== undefined || errors !== 'oneBeforeImpression' || anchors.lastErrorEnd === undefined;
+  const error =
+    addsError && errorList === undefined
+      ? separator + trackerElement(prefix, 'Error', trackers.errorUrl, urlLists)
+      : '';
+  const impression =
+    impressionList === undefined
+      ? separator + trackerElement(prefix, 'Impression', trackers.impressionUrl, urlLists)
+      : '';
+  const inLists = [
+    ...(errorList === undefined ? [] : [{ at: errorList, text: urlElement(prefix, trackers.errorUrl) }]),
+    ...(impressionList === undefined
+      ? []
+      : [{ at: impressionList, text: urlElement(prefix, trackers.impressionUrl) }]),
+  ];
   const { beforeFirstImpression, lastImpressionEnd } = anchors;
   const insertions =
     lastImpressionEnd !== undefined && beforeFirstImpression !== undefined
@@ -433,7 +464,7 @@ function planInsertions(
           { at: lastImpressionEnd, text: impression },
         ]
       : [{ at: anchors.lastErrorEnd ?? anchors.adSystemEnd ?? opening.end, text: error + impression }];
-  return { closedCleanly: anchors.closedCleanly, insertions, addsError };
+  return { closedCleanly: anchors.closedCleanly, insertions: [...insertions, ...inLists], addsError };
 }
 
 /**
@@ -458,6 +489,9 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
       if (parent && name === 'impression') {
         parent.beforeFirstImpression ??= parent.lastChildEnd;
       }
+      // A `<URL>` in a child of the ad (VAST 1.0's list in an `<Impression>` or `<Error>`).
+      const child = openElements.at(-1);
+      if (name === 'url' && child && openElements.at(-2)?.anchors) child.holdsUrl = true;
       if (token.selfClosing) {
         if (parent) noteChild(parent, token.name, token.end);
         continue;
@@ -478,7 +512,7 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
       const parent = openElements.at(-1)?.anchors;
       // A mismatched end tag stops every reading; one with nothing open (no reading) changes nothing.
       if (element?.name !== token.name) openElements.length = 0;
-      else if (parent) noteChild(parent, token.name, token.end);
+      else if (parent) noteChild(parent, token.name, token.end, element.holdsUrl ? token.start : undefined);
     } else {
       if (token.kind === 'loose' && token.closing) path.close(token.name);
       openElements.length = 0;
@@ -522,11 +556,20 @@ class OpenPath {
   }
 }
 
-/** Records a direct child that ends at `end`. */
-function noteChild(anchors: ChildAnchors, name: string, end: number): void {
+/**
+ * Records a direct child that ends at `end`; `listEnd`, where its end tag begins when it holds a
+ * list of `<URL>`s.
+ */
+function noteChild(anchors: ChildAnchors, name: string, end: number, listEnd?: number): void {
   const child = localName(name);
-  if (child === 'impression') anchors.lastImpressionEnd = end;
-  if (child === 'error') anchors.lastErrorEnd = end;
+  if (child === 'impression') {
+    anchors.lastImpressionEnd = end;
+    anchors.impressionListEnd = listEnd;
+  }
+  if (child === 'error') {
+    anchors.lastErrorEnd = end;
+    anchors.errorListEnd = listEnd;
+  }
   if (child === 'adsystem') anchors.adSystemEnd ??= end;
   anchors.lastChildEnd = end;
 }
@@ -540,8 +583,15 @@ function childSeparator(xml: string, openingEnd: number): string {
   return lineBreak + leadingSpace.slice(lastBreak + 1).replace(/[^ \t]/g, '');
 }
 
-function trackerElement(prefix: string, name: 'Impression' | 'Error', url: string): string {
-  return `<${prefix}${name}>${cdataSection(url)}</${prefix}${name}>`;
+/** Tally's `<Impression>` or `<Error>`, its URL in a `<URL>` with `urlLists` (VAST 1.0's form). */
+function trackerElement(prefix: string, name: 'Impression' | 'Error', url: string, urlLists = false): string {
+  const content = urlLists ? urlElement(prefix, url) : cdataSection(url);
+  return `<${prefix}${name}>${content}</${prefix}${name}>`;
+}
+
+/** A `<URL>` of a VAST 1.0 `<Impression>` or `<Error>` list. */
+function urlElement(prefix: string, url: string): string {
+  return `<${prefix}URL>${cdataSection(url)}</${prefix}URL>`;
 }
 
 function applyInsertions(xml: string, insertions: readonly Insertion[]): string {
