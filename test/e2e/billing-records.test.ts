@@ -461,6 +461,46 @@ describe('GET /v1/billing-records', () => {
       'a report writes them so too',
     );
   });
+
+  it('writes in CSV, after a leading escape, the ids a spreadsheet would run as formulas, and a page of no records as its header line alone', async () => {
+    const auctionId = '=HYPERLINK("http://evil.example","x")';
+    const win = {
+      request: {
+        id: auctionId,
+        imp: [{ id: '+1', banner: { w: 300, h: 250 } }],
+        site: { publisher: { id: '\t=1+1' } },
+      },
+      seat: '-1',
+      bid: { id: '@SUM(A1)', impid: '+1', price: 2, adm: '<div>ad</div>' },
+    };
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
+    const [result] = registered.body.results;
+    assert.equal(result.ok, true, JSON.stringify(result));
+    await fire(result.noticeUrls.adm);
+    const query = `auctionId=${encodeURIComponent(auctionId)}`;
+    const { records } = await readAll(tally.adminKey, query);
+    assert.deepEqual(
+      records.map((record) => [record.auctionId, record.impId, record.bidId, record.seat, record.publisher]),
+      [[auctionId, '+1', '@SUM(A1)', '-1', '\t=1+1']],
+      'JSON gives the ids as they are',
+    );
+    const csvOf = (csvQuery: string) =>
+      fetch(`${tally.url}/v1/billing-records?${csvQuery}&format=csv`, {
+        headers: { authorization: `Bearer ${tally.adminKey}` },
+      });
+    const [header, line, end] = (await (await csvOf(query)).text()).split('\r\n');
+    assert.match(
+      line ?? '',
+      /,"'=HYPERLINK\(""http:\/\/evil\.example"",""x""\)",'\+1,'@SUM\(A1\),'-1,"'\t=1\+1",USD,2000000,/,
+    );
+    assert.equal(end, '', 'the last line ends in CRLF');
+    const none = await csvOf('auctionId=no-such-auction');
+    assert.equal(
+      none.headers.get('content-disposition'),
+      'attachment; filename="tally-billing-records-none.csv"',
+    );
+    assert.equal(await none.text(), `${header}\r\n`);
+  });
 });
 
 describe('billing records of a window served under rules since shortened', () => {
