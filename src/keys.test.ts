@@ -28,6 +28,7 @@ import {
 import { openSqlite } from './adapters/sqlite/database.js';
 import { sqliteKeyFileMemory } from './adapters/sqlite/key-file-memory.js';
 import { sqliteSigningKeyMemory } from './adapters/sqlite/signing-key-memory.js';
+import type { LedgerMemory } from './adapters/sqlite/data-dir-lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -390,19 +391,35 @@ describe('the key that signed tokens at the last start', () => {
 });
 
 describe('a ledger lost from a data directory a Tally served', () => {
+  const memory = (answer: LedgerMemory) => () => Promise.resolve(answer);
+
   it('is refused with the keys configured only where a Tally made the ledger before', async () => {
     const dataDir = mkdtempSync(join(dir, 'lost-'));
     const dbPath = join(dataDir, 'tally.db');
     await assert.rejects(
-      refuseLostLedger(dataDir, dbPath, true, () => Promise.resolve(true)),
+      refuseLostLedger(dataDir, dbPath, true, true, memory('made')),
       (error: unknown) =>
         error instanceof KeyFileError &&
         /is missing, though a Tally served .* with the keys TALLY_TOKEN_KEYS gives: /.test(error.message),
     );
     // A first start stopped before it made the ledger left the lock file alone.
-    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, () => Promise.resolve(false)));
+    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, true, memory('not made')));
+    // A lock file from before lock files remembered the ledger says nothing of it.
+    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, true, memory('unknown')));
     writeFileSync(dbPath, 'a ledger');
-    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, () => Promise.resolve(true)));
+    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, true, memory('made')));
+  });
+
+  it('is refused beside its key file unless the lock file remembers that no Tally made the ledger', async () => {
+    const dataDir = mkdtempSync(join(dir, 'lost-beside-'));
+    const dbPath = join(dataDir, 'tally.db');
+    writeFileSync(join(dataDir, 'token-keys.json'), '');
+    const missing = (error: unknown) =>
+      error instanceof KeyFileError && /tally\.db is missing beside .*token-keys\.json: /.test(error.message);
+    await assert.rejects(refuseLostLedger(dataDir, dbPath, true, false, memory('made')), missing);
+    await assert.rejects(refuseLostLedger(dataDir, dbPath, true, false, memory('unknown')), missing);
+    // The operator's key file, put there before a first start that was stopped before the ledger.
+    await assert.doesNotReject(refuseLostLedger(dataDir, dbPath, true, false, memory('not made')));
   });
 });
 

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KeyRing } from './domain/token.js';
 import { generateKey, KEY_BYTES, MAX_KEY_ID } from './domain/token.js';
+import type { LedgerMemory } from './adapters/sqlite/data-dir-lock.js';
 import { FileLockBusyError, withFileLock } from './adapters/sqlite/file-lock.js';
 import { replaceFileDurably } from './lib/durable-file.js';
 import { errorCode } from './lib/error-code.js';
@@ -88,28 +89,30 @@ export function droppedSigningKey(
  * there (a copy that failed, a file truncated: SQLite would make it a new database): the ledger
  * was deleted or lost, and a new, empty one would count once more every impression whose tokens
  * those keys open (the claims and billing records went with it). With the keys configured
- * (`TALLY_TOKEN_KEYS`), `ledgerMadeBefore` is given, and says whether a Tally made this
- * directory's ledger before: the configured keys open its tokens alike. A key file put in a new
- * directory before its first start is the operator's to use.
+ * (`keysConfigured`: `TALLY_TOKEN_KEYS`), only where the lock file remembers that a Tally made
+ * this directory's ledger (`ledgerMemory`): the configured keys open its tokens alike. A key file
+ * put in a new directory before its first start is the operator's to use, also after that start
+ * was stopped or killed before it made the ledger (the lock file remembers none made).
  */
 export async function refuseLostLedger(
   dataDir: string,
   dbPath: string,
   servedBefore: boolean,
-  ledgerMadeBefore?: () => Promise<boolean>,
+  keysConfigured: boolean,
+  ledgerMemory: () => Promise<LedgerMemory>,
 ): Promise<void> {
   const keyFile = join(dataDir, KEY_FILE);
-  const configured = ledgerMadeBefore !== undefined;
-  if (!servedBefore || (!configured && !existsSync(keyFile))) return;
+  if (!servedBefore || (!keysConfigured && !existsSync(keyFile))) return;
   const ledgerBytes = statSync(dbPath, { throwIfNoEntry: false })?.size;
   if (ledgerBytes !== undefined && ledgerBytes > 0) return;
-  if (configured && !(await ledgerMadeBefore())) return;
+  const memory = await ledgerMemory();
+  if (memory === 'not made' || (keysConfigured && memory === 'unknown')) return;
   const what = ledgerBytes === undefined ? 'missing' : 'empty (0 bytes)';
   const lost = 'the ledger was deleted or lost, and a new one would count again the impressions it counted. ';
   const restore =
     'Restore tally.db from a backup (deleting tally.db-wal and tally.db-shm if they are there); ';
   throw new KeyFileError(
-    configured
+    keysConfigured
       ? `${dbPath} is ${what}, though a Tally served ${dataDir} with the keys TALLY_TOKEN_KEYS gives: ${lost}` +
           `${restore}to start an empty ledger instead, start it on a new TALLY_DATA_DIR with new keys only in ` +
           'TALLY_TOKEN_KEYS (or tokenKeys in the configuration file), so that no token sealed before opens'

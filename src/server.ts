@@ -221,11 +221,8 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   acquired.push(() => lock.release());
   await stopPoint(stop);
   const dbPath = join(config.dataDir, 'tally.db');
-  await refuseLostLedger(
-    config.dataDir,
-    dbPath,
-    servedBefore,
-    config.tokenKeys === undefined ? undefined : () => Promise.resolve(lock.ledgerRemembered()),
+  await refuseLostLedger(config.dataDir, dbPath, servedBefore, config.tokenKeys !== undefined, () =>
+    Promise.resolve(lock.ledgerMemory()),
   );
   // Before the ledger is opened: SQLite makes its WAL with the permissions of tally.db. The data
   // directory first: another user who may write in it may replace any file in it.

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCK_FILE, lookUnlessServed } from '../adapters/sqlite/data-dir-lock.js';
+import type { LedgerMemory } from '../adapters/sqlite/data-dir-lock.js';
 import { mayNeedMigrating, openSqlite } from '../adapters/sqlite/database.js';
 import type { Config } from '../config.js';
 import { SQLITE_MIGRATIONS } from '../adapters/sqlite/migrations.js';
@@ -42,11 +43,8 @@ export class LedgerServedUnmigratedError extends Error {
 export async function openCommandLedger(config: Config): Promise<Database.Database> {
   const dbPath = join(config.dataDir, 'tally.db');
   const servedBefore = existsSync(join(config.dataDir, LOCK_FILE));
-  await refuseLostLedger(
-    config.dataDir,
-    dbPath,
-    servedBefore,
-    config.tokenKeys === undefined ? undefined : () => ledgerMadeBefore(config.dataDir),
+  await refuseLostLedger(config.dataDir, dbPath, servedBefore, config.tokenKeys !== undefined, () =>
+    ledgerMemoryOf(config.dataDir),
   );
   // Asked of a ledger to migrate alone: a command on a served, migrated one does not wait.
   const served =
@@ -60,11 +58,11 @@ export async function openCommandLedger(config: Config): Promise<Database.Databa
 }
 
 /**
- * Whether a Tally made the data directory's ledger before, as its lock file remembers; true while
- * a Tally serves the directory (it has a ledger there). Called only where the lock file is.
+ * What the data directory's lock file remembers of its ledger; `made` while a Tally serves the
+ * directory (it has a ledger there). Called only where the lock file is.
  */
-async function ledgerMadeBefore(dataDir: string): Promise<boolean> {
-  return (await lookUnlessServed(dataDir, (lock) => lock.ledgerRemembered())) ?? true;
+async function ledgerMemoryOf(dataDir: string): Promise<LedgerMemory> {
+  return (await lookUnlessServed(dataDir, (lock) => lock.ledgerMemory())) ?? 'made';
 }
 
 /** Whether a Tally server holds the data directory's lock (called only where the lock file is). */

@@ -72,6 +72,62 @@ describe('a data directory Tally must not damage', () => {
     }
   });
 
+  it('starts on a directory holding the operator’s token key file whose first start was stopped before it made the ledger, rather than take its ledger for lost', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-first-start-stopped-'));
+    const keyFile = { keys: [{ id: 7, key: randomBytes(32).toString('base64') }] };
+    writeFileSync(join(dataDir, 'token-keys.json'), JSON.stringify(keyFile), { mode: 0o600 });
+    // A command holds the lock for a moment: the first start waits for it, and a SIGTERM meanwhile
+    // stops that start where it takes the lock, before it makes the ledger.
+    const command = lockDataDir(dataDir);
+    let commandHolds = true;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const first = spawnServe(dataDir, port, {});
+    let second: ServeProcess | undefined;
+    try {
+      while (!(await acceptsConnections(port))) {
+        assert.equal(first.child.exitCode, null, first.output());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      first.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      command.release();
+      commandHolds = false;
+      const [code] = (await once(first.child, 'exit')) as [number | null];
+      assert.equal(code, 0, first.output());
+      assert.match(first.output(), /"event":"stopped_during_start"/);
+      assert.equal(existsSync(join(dataDir, 'tally.db')), false, 'the first start made no ledger');
+
+      second = spawnServe(dataDir, port, {});
+      await untilReady(second, url);
+      assert.doesNotMatch(second.stderr(), /the ledger was deleted or lost/);
+      // It seals with the operator's key, from the file it was given.
+      const key =
+        /Administrator API key \(shown once, store it now\): (\S+)/.exec(second.stderr())?.[1] ?? '';
+      const registered = await api({ url }, key, 'POST', '/v1/wins', {
+        wins: [
+          {
+            request: { id: 'a', imp: [{ id: '1', banner: {} }], site: {} },
+            seat: 's',
+            bid: { id: 'b', impid: '1', price: 1, adm: '<p>ad</p>' },
+          },
+        ],
+      });
+      assert.equal(registered.status, 200, JSON.stringify(registered.body));
+      const token = String(registered.body.results[0].noticeUrls.adm).split('/n/')[1] ?? '';
+      assert.equal(Buffer.from(token, 'base64url')[1], 7);
+    } finally {
+      if (commandHolds) command.release();
+      for (const running of [first, second]) {
+        if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null)
+          continue;
+        running.child.kill('SIGKILL');
+        await once(running.child, 'exit');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('holds its data directory when its tally.lock is deleted, refusing a second server, and stops (exit 1) when another takes it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-lock-deleted-'));
     let running: ServeProcess | undefined;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import {
   mkdirSync,
   mkdtempSync,
@@ -65,12 +66,12 @@ describe('the data directory lock', () => {
   it('remembers a ledger made in the directory across holders, and in a lock file made in place of a deleted one', async () => {
     const remembering = mkdtempSync(join(dir, 'remembering-'));
     const first = lockDataDir(remembering);
-    assert.equal(first.ledgerRemembered(), false);
+    assert.equal(first.ledgerMemory(), 'not made');
     first.rememberLedger();
     first.release();
     const second = lockDataDir(remembering, { restored: () => {}, taken: () => {}, unrestored: () => {} });
     try {
-      assert.equal(second.ledgerRemembered(), true);
+      assert.equal(second.ledgerMemory(), 'made');
       second.rememberLedger();
       unlinkSync(join(remembering, 'tally.lock'));
       await until(() => readdirSync(remembering).includes('tally.lock'));
@@ -79,9 +80,31 @@ describe('the data directory lock', () => {
     }
     const third = lockDataDir(remembering);
     try {
-      assert.equal(third.ledgerRemembered(), true);
+      assert.equal(third.ledgerMemory(), 'made');
     } finally {
       third.release();
+    }
+  });
+
+  it('knows nothing of the ledger of a lock file made before lock files remembered it, until a Tally records the ledger in it', () => {
+    const older = mkdtempSync(join(dir, 'older-'));
+    // A lock file as Tally made it before: its one table, no memory of the ledger beside it.
+    const made = new Database(join(older, 'tally.lock'));
+    made.exec('CREATE TABLE held (since_ms INTEGER)');
+    made.close();
+    const first = lockDataDir(older);
+    try {
+      assert.equal(first.ledgerMemory(), 'unknown');
+      first.rememberLedger();
+      assert.equal(first.ledgerMemory(), 'made');
+    } finally {
+      first.release();
+    }
+    const second = lockDataDir(older);
+    try {
+      assert.equal(second.ledgerMemory(), 'made');
+    } finally {
+      second.release();
     }
   });
 

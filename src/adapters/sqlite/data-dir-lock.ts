@@ -31,15 +31,24 @@ export class LockFileError extends Error {
   }
 }
 
+/**
+ * What a data directory's lock file remembers of its ledger: `made` once a Tally made or opened
+ * the ledger there; `not made` when none did (every process that held the lock file stopped before
+ * that: a first start stopped or killed as it began); `unknown` for a lock file a Tally made before
+ * lock files kept this, until a Tally opens the ledger there.
+ */
+export type LedgerMemory = 'made' | 'not made' | 'unknown';
+
 /** The data directory, held for as long as this process serves it. */
 interface DataDirLock {
   /** Lets the next Tally process take the directory. */
   release(): void;
   /**
-   * Whether a Tally made the directory's ledger before (see `rememberLedger`): with its token keys
-   * configured, nothing else in the directory says that its tokens in flight were counted here.
+   * What the lock file remembers of the directory's ledger (see `rememberLedger`): with its token
+   * keys configured, nothing else in the directory says that its tokens in flight were counted here,
+   * and a key file beside no ledger may be one the operator put there for a first start.
    */
-  ledgerRemembered(): boolean;
+  ledgerMemory(): LedgerMemory;
   /** Records in the lock file that the directory's ledger is made, for every later start. */
   rememberLedger(): void;
 }
@@ -103,13 +112,17 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
       clearInterval(timer);
       for (const { db } of held) db.close();
     },
-    ledgerRemembered: () => {
+    ledgerMemory: () => {
       const latest = held.at(-1);
-      return latest !== undefined && latest.db.prepare('SELECT 1 FROM ledger_made').get() !== undefined;
+      if (latest === undefined || !latest.keepsLedgerMemory) return 'unknown';
+      return latest.db.prepare('SELECT 1 FROM ledger_made').get() === undefined ? 'not made' : 'made';
     },
     rememberLedger: () => {
       const latest = held.at(-1);
-      if (latest !== undefined) rememberLedgerIn(latest.db);
+      if (latest !== undefined) {
+        rememberLedgerIn(latest.db);
+        latest.keepsLedgerMemory = true;
+      }
       remembered = true;
     },
   };
@@ -175,18 +188,30 @@ export async function lookUnlessServed<T>(
   }
 }
 
-/** Records in the held lock file `db` that the data directory's ledger is made. */
+/**
+ * Records in the held lock file `db` that the data directory's ledger is made; in a lock file made
+ * before lock files kept this, its table is made then, with the record.
+ */
 function rememberLedgerIn(db: Database.Database): void {
-  db.prepare('INSERT INTO ledger_made (made_ms) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM ledger_made)').run(
-    Date.now(),
-  );
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS ledger_made (made_ms INTEGER)');
+    db.prepare('INSERT INTO ledger_made (made_ms) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM ledger_made)').run(
+      Date.now(),
+    );
+  })();
+}
+
+/** A lock file this process holds. */
+interface HeldLockFile {
+  db: Database.Database;
+  inode: number;
+  device: number;
+  /** Whether it has the `ledger_made` table (see `LedgerMemory`). */
+  keepsLedgerMemory: boolean;
 }
 
 /** Creates (or opens) the lock file and takes its exclusive lock. */
-function takeLockFile(
-  path: string,
-  dataDir: string,
-): { db: Database.Database; inode: number; device: number } {
+function takeLockFile(path: string, dataDir: string): HeldLockFile {
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: 0 });
@@ -197,12 +222,19 @@ function takeLockFile(
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     // The first write takes the exclusive lock; in this locking mode it is kept until close.
-    db.exec(
-      'BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (since_ms INTEGER); ' +
-        'CREATE TABLE IF NOT EXISTS ledger_made (made_ms INTEGER); COMMIT',
-    );
+    db.exec('BEGIN EXCLUSIVE');
+    const tables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('held', 'ledger_made')`)
+      .pluck()
+      .all();
+    // A new lock file remembers its ledger from the start: until a Tally records it, none was made.
+    // One made before lock files kept this (`held` alone) may be beside a ledger a Tally made: its
+    // `ledger_made` is made only as a Tally records the ledger (see `rememberLedgerIn`).
+    const made = tables.length === 0;
+    if (made) db.exec('CREATE TABLE held (since_ms INTEGER); CREATE TABLE ledger_made (made_ms INTEGER)');
+    db.exec('COMMIT');
     const { ino, dev } = statSync(path);
-    return { db, inode: ino, device: dev };
+    return { db, inode: ino, device: dev, keepsLedgerMemory: made || tables.includes('ledger_made') };
   } catch (error) {
     db.close();
     throw lockFileFailure(path, error, () => new DataDirInUseError(dataDir));
