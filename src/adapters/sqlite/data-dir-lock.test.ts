@@ -19,6 +19,7 @@ import {
   lockDataDir,
   lockDataDirWhenFree,
 } from './data-dir-lock.js';
+import { DatabaseFileError } from './database.js';
 
 /** Resolves once `condition` holds, checking every 20 ms; rejects after `timeoutMs`. */
 async function until(condition: () => boolean, timeoutMs = 5 * LOCK_CHECK_INTERVAL_MS): Promise<void> {
@@ -83,6 +84,26 @@ describe('the data directory lock', () => {
       assert.equal(third.ledgerMemory(), 'made');
     } finally {
       third.release();
+    }
+  });
+
+  it('says in one line, naming tally.lock, that its disk is full when the lock file cannot record the ledger', (t) => {
+    const full = mkdtempSync(join(dir, 'full-'));
+    const lock = lockDataDir(full);
+    try {
+      // The fault: the disk fills up as the lock file records the ledger.
+      t.mock.method(Database.prototype, 'transaction', () => () => {
+        throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+      });
+      assert.throws(
+        () => lock.rememberLedger(),
+        (error: unknown) =>
+          error instanceof DatabaseFileError &&
+          error.message.startsWith(`${join(full, 'tally.lock')} cannot be written: its disk is full`),
+      );
+    } finally {
+      t.mock.restoreAll();
+      lock.release();
     }
   });
 

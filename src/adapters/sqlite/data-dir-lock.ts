@@ -120,7 +120,12 @@ export function lockDataDir(dataDir: string, watch?: LockFileWatch): DataDirLock
     rememberLedger: () => {
       const latest = held.at(-1);
       if (latest !== undefined) {
-        rememberLedgerIn(latest.db);
+        try {
+          rememberLedgerIn(latest.db);
+        } catch (error) {
+          // A full disk, say: said in one line, naming the lock file, as for the ledger.
+          throw asDatabaseFileError(path, error);
+        }
         latest.keepsLedgerMemory = true;
       }
       remembered = true;
