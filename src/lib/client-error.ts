@@ -26,7 +26,9 @@ interface ClientErrorAnswer {
  * Answers a request node:http could not read (malformed, a head too large, a head too slow)
  * with the API's error envelope, where node:http would answer an empty 400/431/408, then closes
  * the connection. The answers owed to the requests read before it on the connection go out
- * first, in order; nothing is written when the peer has gone, and no request after it is served.
+ * first, in order (once handed to the connection, before node:http ends it for a client that
+ * half-closed); nothing is written when the peer has gone, or for bytes after a request whose
+ * answer closes the connection, and no request after it is served.
  * Each answer is counted in {@link UNREAD_REQUESTS_METRIC}. Install as the server's `clientError`
  * listener.
  */
@@ -40,9 +42,12 @@ export function answerClientError(
     socket.destroy();
     return;
   }
+  // Bytes after a request answered `Connection: close`: that answer ends the connection once
+  // written, and what came after it is no request of this connection's, to be sent again.
+  if (error.code === 'HPE_CLOSED_CONNECTION') return;
   // Earlier requests, read whole, are still being answered: the error goes out after them.
   // Every chunk that follows a parse error raises it again; one wait is enough.
-  if (answersOwed(socket) > 0) {
+  if (answersUnwritten(socket) > 0) {
     if (!waiting.has(socket)) {
       waiting.add(socket);
       whenAnswered(socket, () => {
@@ -56,7 +61,7 @@ export function answerClientError(
   // slow): it will never be read whole, so it is answered now, unless its answer has begun (the
   // peer would read a corrupt answer).
   const failed = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (failed !== undefined && failed !== null && !failed.writableFinished && failed.headersSent) {
+  if (failed !== undefined && failed !== null && !failed.writableEnded && failed.headersSent) {
     socket.destroy();
     return;
   }
@@ -78,7 +83,14 @@ const waiting = new WeakSet<Duplex>();
 
 /** Per connection, the responses to requests read whole that are not yet written out. */
 const unanswered = new WeakMap<Duplex, Set<ServerResponse>>();
-/** Per connection, what waits for {@link unanswered} to empty. */
+/**
+ * Per connection, the responses whose last bytes are not yet handed to it (`prefinish`): an
+ * answer written to the connection after that goes out after them. Sooner than `finish`, which
+ * waits for them to be flushed: once the client has half-closed, node:http ends the connection on
+ * the last one's `finish`, before an error answer waiting for it could be written.
+ */
+const unwritten = new WeakMap<Duplex, Set<ServerResponse>>();
+/** Per connection, what waits for {@link unwritten} to empty. */
 const whenDone = new WeakMap<Duplex, (() => void)[]>();
 
 /**
@@ -96,21 +108,37 @@ export function trackAnswer(req: IncomingMessage, res: ServerResponse): void {
     unanswered.set(socket, responses);
   }
   responses.add(res);
-  const done = () => {
-    responses.delete(res);
-    if (answersOwed(socket) > 0) return;
+  let pending = unwritten.get(socket);
+  if (pending === undefined) {
+    pending = new Set();
+    unwritten.set(socket, pending);
+  }
+  pending.add(res);
+  const done = () => responses.delete(res);
+  const written = () => {
+    pending.delete(res);
+    if (answersUnwritten(socket) > 0) return;
     const waiters = whenDone.get(socket) ?? [];
     whenDone.delete(socket);
     for (const waiter of waiters) waiter();
   };
   res.once('finish', done);
   res.once('close', done);
+  res.once('prefinish', written);
+  res.once('close', written);
 }
 
 /** How many requests read whole on `socket` are not yet answered (see {@link trackAnswer}). */
 export function answersOwed(socket: Duplex): number {
   let owed = 0;
   for (const res of unanswered.get(socket) ?? []) if (res.req.complete) owed++;
+  return owed;
+}
+
+/** How many requests read whole on `socket` have answers not yet handed to it in full. */
+function answersUnwritten(socket: Duplex): number {
+  let owed = 0;
+  for (const res of unwritten.get(socket) ?? []) if (res.req.complete) owed++;
   return owed;
 }
 
@@ -130,9 +158,12 @@ export function answeredAfterClose(res: ServerResponse): boolean {
   return false;
 }
 
-/** Runs `then` once every request read whole on `socket` is answered: now, if every one is. */
+/**
+ * Runs `then` once the answer to every request read whole on `socket` is handed to it: now, if
+ * every one is.
+ */
 function whenAnswered(socket: Duplex, then: () => void): void {
-  if (answersOwed(socket) === 0) {
+  if (answersUnwritten(socket) === 0) {
     then();
     return;
   }

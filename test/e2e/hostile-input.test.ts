@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { rawExchange } from '../support/raw-http.js';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { hourStartMs } from '../../src/lib/time.js';
@@ -35,6 +36,32 @@ describe('hostile input on the hot path and the API', () => {
       { numRuns: 200 },
     );
     assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
+  });
+
+  it('answers a malformed request pipelined behind a tracker hit 400, after the hit, when the client half-closed', async () => {
+    // The API request first hands the connection to node:http; the hit's answer is settled by a
+    // group commit, after the malformed request behind it was read and the client's side ended.
+    const hit = 'GET /imptr?id=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 Chrome/120\r\n\r\n';
+    for (const malformed of [
+      'GET /imptr?id=1&cache\x0bbuster=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n',
+    ]) {
+      const answer = await rawExchange(
+        tally.url,
+        `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${hit}${malformed}`,
+        { halfClose: true },
+      );
+      const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+      const codes = [...answer.matchAll(/"code":"(\w+)"/g)].map((match) => match[1]);
+      assert.deepEqual(
+        [statuses, codes],
+        [
+          ['200', '200', malformed.startsWith('CONNECT') ? '405' : '400'],
+          [malformed.startsWith('CONNECT') ? 'METHOD_NOT_ALLOWED' : 'MALFORMED_REQUEST'],
+        ],
+        answer,
+      );
+    }
   });
 
   it('answers arbitrary JSON bodies on the API with a 4xx envelope, never a 5xx', async () => {
