@@ -64,6 +64,47 @@ describe('hostile input on the hot path and the API', () => {
     }
   });
 
+  it('answers every request of a pipelined sequence, malformed ones included, or says Connection: close before it stops (seeded)', async () => {
+    const UA = 'User-Agent: Mozilla/5.0 Chrome/120\r\n';
+    const key = `Authorization: Bearer ${tally.adminKey}\r\n`;
+    const requests = [
+      'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      `GET /v1/advertisers HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}\r\n`,
+      `POST /v1/advertisers HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}Content-Type: application/json\r\nContent-Length: 1\r\n\r\n{`,
+      `GET /imptr?id=1&cachebuster=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n${UA}\r\n`,
+      `POST /clktr?id=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n${UA}Content-Length: 2\r\n\r\n{}`,
+      `GET /n/AQEnotatoken HTTP/1.1\r\nHost: 127.0.0.1\r\n${UA}\r\n`,
+      `GET /n/AQEnotatoken HTTP/1.0\r\nHost: 127.0.0.1\r\n${UA}\r\n`,
+      `GET /imptr?id=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n${UA}Connection: close\r\n\r\n`,
+      `GET /imptr?id=1&cache\x0bbuster HTTP/1.1\r\nHost: 127.0.0.1\r\n${UA}\r\n`,
+      'GET /healthz HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n',
+      'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n',
+    ];
+    const CLOSING = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: requests.length - 1 }), { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        async (picked, halfClose) => {
+          // The last request closes the connection, whether or not the client half-closes too.
+          const sent = `${picked.map((index) => requests[index]).join('')}${CLOSING}`;
+          const answers = answerHeads(await rawExchange(tally.url, sent, { halfClose }));
+          const statuses = answers.map((head) => Number(head.slice(9, 12)));
+          assert.deepEqual(
+            [
+              statuses.filter((status) => status >= 500),
+              answers.length === picked.length + 1 || /\r\nConnection: close/i.test(answers.at(-1) ?? ''),
+            ],
+            [[], true],
+            `${JSON.stringify(sent)} (half-closed: ${halfClose}) answered ${statuses.join(', ')}`,
+          );
+        },
+      ),
+      { seed: 20261207, numRuns: 150 },
+    );
+    assert.equal((await fetch(`${tally.url}/healthz`)).status, 200);
+  });
+
   it('answers arbitrary JSON bodies on the API with a 4xx envelope, never a 5xx', async () => {
     const paths = [
       '/v1/wins',
@@ -177,3 +218,17 @@ describe('hostile input on the hot path and the API', () => {
     ]);
   });
 });
+
+/** The heads of the final answers in `raw` (interim 1xx skipped), each body skipped by its length. */
+function answerHeads(raw: string): string[] {
+  const heads: string[] = [];
+  for (let rest = raw; rest.startsWith('HTTP/1.1 ');) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end === -1) break;
+    const head = rest.slice(0, end);
+    const length = Number(/\r\nContent-Length: (\d+)/i.exec(head)?.[1] ?? 0);
+    rest = rest.slice(end + 4 + (/^HTTP\/1\.1 1\d\d /.test(head) ? 0 : length));
+    if (!/^HTTP\/1\.1 1\d\d /.test(head)) heads.push(head);
+  }
+  return heads;
+}
