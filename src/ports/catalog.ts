@@ -148,10 +148,10 @@ export interface TrackerInput {
   clickUrl: string | null;
   /**
    * Who fires the tracker's hits. `browser` (the default): a tag on a web page, screened as a
-   * browser's, so an app's or server's HTTP stack (okhttp, Dalvik, curl…) is a bot. `app`
-   * (impression trackers only): a video player's VAST `<Impression>`, an app's SDK, a CTV device
-   * or an SSAI server, whose HTTP stacks are not taken for bots, as for exchange notices an app
-   * fires; every other screen stays. Always `browser` for click trackers: a click is a person's.
+   * browser's, so an app's or server's HTTP stack (okhttp, Dalvik, curl…) is a bot. `app`: a video
+   * player's VAST `<Impression>` or, on the person's click, `<ClickTracking>`, an app's SDK (a
+   * native ad's `link.clicktrackers` included), a CTV device or an SSAI server, whose HTTP stacks
+   * are not taken for bots, as for exchange notices an app fires; every other screen stays.
    */
   firedBy: Notifier;
 }

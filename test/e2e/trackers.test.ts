@@ -1071,6 +1071,58 @@ describe('impression and click trackers end to end', () => {
     ]);
   });
 
+  it('bills the clicks an in-app video player fires at a VAST <ClickTracking> on a click tracker fired by an app, and records them invalid traffic on a browser’s', async () => {
+    const cpcLine = await create('/v1/line-items', {
+      advertiserId: ids.advertiser,
+      name: 'CPC 0.30, in-app video',
+      revenueType: 'cpc',
+      revenueValue: 0.3,
+    });
+    const tracker = async (name: string, firedBy?: string) => {
+      const response = await api(tally, tally.adminKey, 'POST', '/v1/click-trackers', {
+        advertiserId: ids.advertiser,
+        name,
+        lineItemId: cpcLine,
+        publisherId: ids.publisher,
+        clickUrl: 'https://landing.example/video',
+        ...(firedBy === undefined ? {} : { firedBy }),
+      });
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      assert.equal(response.body.firedBy, firedBy ?? 'browser');
+      return response.body.id as number;
+    };
+    const appTracker = await tracker('VAST ClickTracking in the Android app', 'app');
+    const browserTracker = await tracker('Web click tag placed in the VAST by mistake');
+    const players = [
+      'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
+      'okhttp/4.12.0',
+    ];
+    for (const trackerId of [appTracker, browserTracker]) {
+      for (const [index, userAgent] of players.entries()) {
+        const response = await hit(`/clktr?id=${trackerId}&cachebuster=click-${index}`, {
+          'user-agent': userAgent,
+        });
+        assert.equal(response.status, 302);
+        assert.equal(response.headers.get('location'), 'https://landing.example/video');
+      }
+    }
+    // A declared robot (a link preview) is no app's HTTP stack, whoever fires the tracker.
+    await hit(`/clktr?id=${appTracker}&cachebuster=click-bot`, {
+      'user-agent': 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)',
+    });
+    const rowsOf = async (trackerId: number) =>
+      (await report(tally.adminKey, 'tracker,outcome,reason,ivtRule', `&tracker=${trackerId}`)).rows.map(
+        (row) => [row.outcome, row.reason, row.ivtRule, row.events, row.revenueMicros],
+      );
+    assert.deepEqual(await rowsOf(appTracker), [
+      ['counted', '', '', 2, 600_000],
+      ['not_counted', 'invalid_traffic', 'bot_user_agent', 1, 0],
+    ]);
+    assert.deepEqual(await rowsOf(browserTracker), [
+      ['not_counted', 'invalid_traffic', 'bot_user_agent', 2, 0],
+    ]);
+  });
+
   it('exports a VAST <Impression> that a player, having filled [CACHEBUSTING], fires once to count and again as a duplicate', async () => {
     const tracker = await create('/v1/impression-trackers', {
       advertiserId: ids.advertiser,

@@ -62,7 +62,7 @@ export class SqliteTrackers extends SqliteEntityStore<Tracker, TrackerInput, Tra
       payment_rule_id: input.paymentRuleId,
       state: input.state,
       click_url: input.kind === 'click' ? input.clickUrl : null,
-      fired_by: input.kind === 'impression' ? input.firedBy : 'browser',
+      fired_by: input.firedBy,
     };
   }
 

@@ -466,7 +466,7 @@ describe('catalog snapshot', () => {
     assert.equal(snapshot.current().findTracker('impression', { id: created.id })?.state, 'active');
   });
 
-  it('hands the hot path who fires a tracker’s hits, as its own writes and another connection’s set it; a click tracker’s always a browser', async () => {
+  it('hands the hot path who fires a tracker’s hits, as its own writes and another connection’s set it, a click tracker’s as an impression tracker’s', async () => {
     const ids = setup(store, accountA);
     const app = stored(store.trackers.create(accountA, trackerInput(ids, { firedBy: 'app' }), NOW_MS));
     assert.equal(snapshot.current().findTracker('impression', { id: app.id })?.firedBy, 'app');
@@ -483,8 +483,8 @@ describe('catalog snapshot', () => {
         NOW_MS,
       ),
     );
-    assert.equal(click.firedBy, 'browser');
-    assert.equal(snapshot.current().findTracker('click', { id: click.id })?.firedBy, 'browser');
+    assert.equal(click.firedBy, 'app');
+    assert.equal(snapshot.current().findTracker('click', { id: click.id })?.firedBy, 'app');
   });
 
   it('looks a code up in the named account, else in the operator’s, so another account reusing it changes nothing', () => {

@@ -316,10 +316,10 @@ const RESOURCES: Resource[] = [
           "landing page when a hit has no redir: an absolute http(s) URL without a user name or password, white space or control characters; refused when the account's enabled redirect allow-list refuses it",
       },
       firedBy: {
-        enum: ['browser'],
+        enum: NOTIFIERS,
         default: 'browser',
         description:
-          'always browser: a click is a person following a link; app (for impression trackers only) is refused',
+          "who fires the tracker's hits. browser: a link on a web page (or a native ad's link.clicktrackers a web page fires), its hits screened as a browser's, so an app's or server's HTTP stack (okhttp, Dalvik, ExoPlayer…) is a bot (invalid_traffic, bot_user_agent). app: a video player firing a VAST <ClickTracking> on the person's click, or an app's SDK firing a native ad's link.clicktrackers, whose HTTP stacks are not taken for bots; declared robots (link previews), HEAD, prefetch, empty agents, configured patterns and blocked IPs are screened as for browsers. A PUT without it sets browser",
       },
     },
     answerOnly: { warnings: CLICK_TRACKER_WARNINGS },

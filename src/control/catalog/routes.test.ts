@@ -744,19 +744,22 @@ describe('catalog routes', () => {
       assert.equal((await ok('GET', path)).firedBy, 'app');
     });
 
-    it('keeps a click tracker fired by browsers: takes "browser", and refuses "app", saying a click is a person\'s', async () => {
+    it('takes a click tracker fired by browsers by default, and one fired by an app (a VAST <ClickTracking>, an SDK’s native clicktrackers) as such', async () => {
       const body = await trackerBody('C');
       const click = await create('/v1/click-trackers', body);
       assert.equal(click.firedBy, 'browser');
-      assert.equal((await create('/v1/click-trackers', { ...body, firedBy: 'browser' })).firedBy, 'browser');
+      const app = await create('/v1/click-trackers', { ...body, firedBy: 'app' });
+      assert.equal(app.firedBy, 'app');
+      assert.equal((await ok('GET', `/v1/click-trackers/${app.id}`)).firedBy, 'app');
       const path = `/v1/click-trackers/${click.id}`;
-      await assertEveryWriteRefused(
-        '/v1/click-trackers',
+      assert.equal((await ok('PATCH', path, { firedBy: 'app' })).firedBy, 'app');
+      assert.equal((await ok('GET', path)).firedBy, 'app');
+      await assertRefused(
+        'PATCH',
         path,
-        { ...body, firedBy: 'app' },
-        /firedBy: a click tracker is always fired by a browser \(a click is a person following a link.*send "browser" or leave firedBy out/,
+        { firedBy: 'player' },
+        /firedBy: .* is not valid: send one of "browser", "app"/,
       );
-      assert.equal((await ok('GET', path)).firedBy, 'browser');
     });
 
     it('answers a click tracker with its warnings, and takes its answer sent back, warnings included', async () => {

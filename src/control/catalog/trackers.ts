@@ -7,7 +7,6 @@ import type {
   TrackerKind,
 } from '../../ports/catalog.js';
 import { CATALOG_STATES } from '../../ports/catalog.js';
-import type { Notifier } from '../../domain/ivt.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
 import type { Route } from '../http.js';
 import type { KnownIds } from '../unknown-ids.js';
@@ -37,8 +36,8 @@ const FIELDS = [
 /**
  * `/v1/impression-trackers` and `/v1/click-trackers`: `{advertiserId, name, code?, lineItemId,
  * publisherId, placementId?, paymentRuleId?, state?, firedBy?}`, click trackers also `clickUrl?`
- * (the landing page when a hit has no `redir`). `firedBy` is `browser` (the default) or, for an
- * impression tracker, `app` (see `TrackerInput.firedBy`); a click tracker's is always `browser`.
+ * (the landing page when a hit has no `redir`). `firedBy` is `browser` (the default) or `app` (see
+ * `TrackerInput.firedBy`).
  * The line item must be the advertiser's; the placement and payment rule the publisher's. Both
  * kinds share one id sequence. Both kinds' answers carry `warnings`, read from `catalog`, the
  * snapshot their hits are decided and priced by: why its hits would not count
@@ -105,7 +104,7 @@ function routesFor(
         paymentRuleId: fields.optionalId('paymentRuleId', base?.paymentRuleId ?? null),
         state: fields.oneOf('state', CATALOG_STATES, base?.state ?? 'active'),
         clickUrl: kind === 'click' ? fields.url('clickUrl', base?.clickUrl ?? null) : null,
-        firedBy: firedBy(fields, kind, base?.firedBy ?? 'browser'),
+        firedBy: fields.oneOf('firedBy', NOTIFIERS, base?.firedBy ?? 'browser'),
       };
       fields.finish(noun);
       return input;
@@ -130,19 +129,4 @@ function routesFor(
       updatedAt: isoOf(tracker.updatedMs),
     }),
   });
-}
-
-/**
- * Who fires the tracker's hits. A click tracker's are always a browser's: a click is a person
- * following a link, and a click fired by an app's or player's HTTP stack is one no person made.
- */
-function firedBy(fields: FieldReader, kind: TrackerKind, base: Notifier): Notifier {
-  const value = fields.oneOf('firedBy', NOTIFIERS, base);
-  if (kind === 'click' && value !== 'browser') {
-    fields.problem(
-      'firedBy',
-      `a click tracker is always fired by a browser (a click is a person following a link, which an app's or player's HTTP stack fetching it is not): send "browser" or leave firedBy out; "app" is for impression trackers that video players, apps' SDKs, CTV devices or SSAI servers fire`,
-    );
-  }
-  return value;
 }
