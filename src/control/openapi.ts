@@ -1198,7 +1198,8 @@ export const OPENAPI_DOCUMENT = {
                   ...CONNECTION_ERRORS,
                   '503': {
                     ...HIT_UNAVAILABLE,
-                    description: `${HIT_UNAVAILABLE.description}; or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected, with Retry-After as every 503 (the browser prefetches from Tally no sooner): the browser discards it and asks again as the link is followed`,
+                    content: { ...HIT_UNAVAILABLE.content, 'text/html': {} },
+                    description: `${HIT_UNAVAILABLE.description}; a click with a landing page that was not recorded is answered in text/html, a page sending the browser on to it (a refresh and a link); or a prefetched or prerendered click (Sec-Purpose, Purpose, X-Purpose or X-Moz naming prefetch, prerender, preview or instant), recorded as prefetch and declined in text/plain rather than redirected, with Retry-After as every 503 (the browser prefetches from Tally no sooner): the browser discards it and asks again as the link is followed`,
                   },
                 },
         };

@@ -817,6 +817,50 @@ describe('tracker hits', () => {
   );
 
   it(
+    'answers a click the commit queue refuses 503 with Retry-After, through the notice lane as through node:http, its page sending a browser on to the landing page, recording it on neither',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers(
+        'click-refused.db',
+        0,
+        async ({ exchange, events, metrics }) => {
+          const page =
+            '<!doctype html><meta http-equiv="refresh" content="0; url=https://landing.example/page?a=1&amp;b=%22"><title>Continue</title>' +
+            '<p>This click was not recorded. <a href="https://landing.example/page?a=1&amp;b=%22">Continue to the page</a>.</p>\n';
+          for (const method of ['GET', 'HEAD']) {
+            const path = `/clktr?id=7&cachebuster=qCB&redir=${encodeURIComponent('https://landing.example/page?a=1&b="')}`;
+            const { lane, http } = await bothPaths(exchange, method, path);
+            const [head, body] = lane.split('\r\n\r\n');
+            assert.deepEqual(
+              [
+                head?.split('\r\n')[0],
+                /\r\nRetry-After: 1\r\n/.test(`${head}\r\n`),
+                /\r\nContent-Type: text\/html; charset=utf-8\r\n/.test(`${head}\r\n`),
+                body,
+              ],
+              ['HTTP/1.1 503 Service Unavailable', true, true, method === 'HEAD' ? '' : page],
+              method,
+            );
+            assert.equal(lane, http, method);
+          }
+          // A click with nowhere to land gets the plain 503.
+          const nowhere = await bothPaths(exchange, 'GET', '/clktr?id=8&cachebuster=qCB');
+          assert.match(
+            nowhere.lane,
+            /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Retry-After: 1\r\n[^]*unavailable/,
+          );
+          assert.deepEqual(events(), []);
+          assert.match(
+            metrics.render(),
+            /^tally_notices_refused_total\{impression_type="external_click",reason="queue_full"\} 6$/m,
+          );
+        },
+        { lane: true },
+      );
+    },
+  );
+
+  it(
     'answers 503 with Retry-After through the notice lane, logged without its query values and recording nothing, to each hit whose catalog cannot be read, keeping the connection',
     { timeout: 10_000 },
     async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
 import type { HitRequest, IvtFilter } from '../domain/ivt.js';
 import { isPrefetch } from '../domain/ivt.js';
+import { escapeHtml } from '../domain/html.js';
 import type { Outcome } from '../domain/outcome.js';
 import { notCounted } from '../domain/outcome.js';
 import type { PaymentRule } from '../domain/payment-rules.js';
@@ -69,6 +70,22 @@ const PREFETCH_DECLINED_ANSWER = bodyAnswer(
   'prefetch declined: follow the link to be sent on\n',
 );
 
+/**
+ * The answer to a click with a landing page that could not be recorded (the commit queue full,
+ * its batch failed): 503 with `Retry-After`, as every hit Tally did not record gets, so that a
+ * client that retries sends it again; its page sends a browser, which does not retry a
+ * navigation, on to `location` (a refresh, and a link), rather than leave the person on Tally's.
+ */
+export function unrecordedClickAnswer(location: string): NoticeAnswer {
+  const href = escapeHtml(location);
+  return bodyAnswer(
+    503,
+    'text/html; charset=utf-8',
+    `<!doctype html><meta http-equiv="refresh" content="0; url=${href}"><title>Continue</title>` +
+      `<p>This click was not recorded. <a href="${href}">Continue to the page</a>.</p>\n`,
+  );
+}
+
 function bodyAnswer(status: number, contentType: string, text: string): NoticeAnswer {
   return { kind: 'body', status, contentType, body: Buffer.from(text) };
 }
@@ -108,7 +125,8 @@ interface TrackerRequest extends HitRequest {
  * default) or a tiny script (`t=1`), or 302 to `redir`; clicks with 302 to `redir` or the
  * tracker's click URL (a click with neither, or with neither allowed, is `no_landing_page`: it
  * reached no advertiser, and gets a page saying why; a prefetched click is declined with 503 and
- * `Retry-After`, so that the click itself comes); 503 when it could not be committed. Throws,
+ * `Retry-After`, so that the click itself comes); 503 when it could not be committed (a click's
+ * with a page sending the person on to its landing page). Throws,
  * before anything is recorded, only when the catalog cannot be read.
  */
 export function answerTrackerHit(
@@ -136,7 +154,11 @@ export function answerTrackerHit(
       : hitAnswer(kind, hit, tracker, target);
 
   commitThen(deps.committer, deps.metrics, event, (committed) => {
-    if (committed === undefined) return done(UNAVAILABLE);
+    if (committed === undefined) {
+      return done(
+        answer.kind === 'redirect' && kind === 'click' ? unrecordedClickAnswer(answer.location) : UNAVAILABLE,
+      );
+    }
     // Its outcome as recorded (a duplicate is the ledger's to tell): only a counted hit is billed.
     if (hit.ancostMalformed && committed.outcome === 'counted') {
       deps.metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help);
