@@ -52,6 +52,36 @@ async function outcomeCounts(trackerId: number | undefined): Promise<[string, st
   return rows.map((row: any) => [row.outcome, row.reason, row.events]);
 }
 
+/** HTTP stacks in-app video players fire with, which the bot list takes for bots. */
+const PLAYER_AGENTS = [
+  'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
+  'okhttp/4.12.0',
+];
+
+/**
+ * Creates a tracker of `kind` from `body`, fired by `firedBy` (left out: the default, a browser),
+ * and answers its id.
+ */
+async function trackerFiredBy(
+  kind: 'impression' | 'click',
+  body: object,
+  firedBy: string | undefined,
+): Promise<number> {
+  const response = await api(tally, tally.adminKey, 'POST', `/v1/${kind}-trackers`, {
+    ...body,
+    ...(firedBy === undefined ? {} : { firedBy }),
+  });
+  assert.equal(response.status, 201, JSON.stringify(response.body));
+  assert.equal(response.body.firedBy, firedBy ?? 'browser');
+  return response.body.id as number;
+}
+
+/** The tracker's events in the reports: `[outcome, reason, ivtRule, events, revenueMicros]` rows. */
+async function ivtRows(trackerId: number): Promise<unknown[][]> {
+  const { rows } = await report(tally.adminKey, 'tracker,outcome,reason,ivtRule', `&tracker=${trackerId}`);
+  return rows.map((row) => [row.outcome, row.reason, row.ivtRule, row.events, row.revenueMicros]);
+}
+
 /** The codes of the warnings the tracker of `kind` and id `trackerId` is answered with. */
 async function trackerWarningCodes(kind: 'impression' | 'click', trackerId: number): Promise<string[]> {
   const read = await api(tally, tally.adminKey, 'GET', `/v1/${kind}-trackers/${trackerId}`);
@@ -1028,26 +1058,16 @@ describe('impression and click trackers end to end', () => {
   });
 
   it('counts an Android video player’s hits on a tracker fired by an app, and records them invalid traffic on a browser’s', async () => {
-    const tracker = async (name: string, firedBy?: string) => {
-      const response = await api(tally, tally.adminKey, 'POST', '/v1/impression-trackers', {
-        advertiserId: ids.advertiser,
-        name,
-        lineItemId: ids.cpmLine,
-        publisherId: ids.publisher,
-        ...(firedBy === undefined ? {} : { firedBy }),
-      });
-      assert.equal(response.status, 201, JSON.stringify(response.body));
-      assert.equal(response.body.firedBy, firedBy ?? 'browser');
-      return response.body.id as number;
-    };
+    const tracker = (name: string, firedBy?: string) =>
+      trackerFiredBy(
+        'impression',
+        { advertiserId: ids.advertiser, name, lineItemId: ids.cpmLine, publisherId: ids.publisher },
+        firedBy,
+      );
     const appTracker = await tracker('VAST Impression in the Android app', 'app');
     const browserTracker = await tracker('Web tag placed in the VAST by mistake');
-    const players = [
-      'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
-      'okhttp/4.12.0',
-    ];
     for (const trackerId of [appTracker, browserTracker]) {
-      for (const [index, userAgent] of players.entries()) {
+      for (const [index, userAgent] of PLAYER_AGENTS.entries()) {
         const response = await hit(`/imptr?id=${trackerId}&cachebuster=vast-${index}`, {
           'user-agent': userAgent,
         });
@@ -1058,15 +1078,11 @@ describe('impression and click trackers end to end', () => {
     await hit(`/imptr?id=${appTracker}&cachebuster=vast-bot`, {
       'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)',
     });
-    const rowsOf = async (trackerId: number) =>
-      (await report(tally.adminKey, 'tracker,outcome,reason,ivtRule', `&tracker=${trackerId}`)).rows.map(
-        (row) => [row.outcome, row.reason, row.ivtRule, row.events, row.revenueMicros],
-      );
-    assert.deepEqual(await rowsOf(appTracker), [
+    assert.deepEqual(await ivtRows(appTracker), [
       ['counted', '', '', 2, 4000],
       ['not_counted', 'invalid_traffic', 'bot_user_agent', 1, 0],
     ]);
-    assert.deepEqual(await rowsOf(browserTracker), [
+    assert.deepEqual(await ivtRows(browserTracker), [
       ['not_counted', 'invalid_traffic', 'bot_user_agent', 2, 0],
     ]);
   });
@@ -1078,27 +1094,22 @@ describe('impression and click trackers end to end', () => {
       revenueType: 'cpc',
       revenueValue: 0.3,
     });
-    const tracker = async (name: string, firedBy?: string) => {
-      const response = await api(tally, tally.adminKey, 'POST', '/v1/click-trackers', {
-        advertiserId: ids.advertiser,
-        name,
-        lineItemId: cpcLine,
-        publisherId: ids.publisher,
-        clickUrl: 'https://landing.example/video',
-        ...(firedBy === undefined ? {} : { firedBy }),
-      });
-      assert.equal(response.status, 201, JSON.stringify(response.body));
-      assert.equal(response.body.firedBy, firedBy ?? 'browser');
-      return response.body.id as number;
-    };
+    const tracker = (name: string, firedBy?: string) =>
+      trackerFiredBy(
+        'click',
+        {
+          advertiserId: ids.advertiser,
+          name,
+          lineItemId: cpcLine,
+          publisherId: ids.publisher,
+          clickUrl: 'https://landing.example/video',
+        },
+        firedBy,
+      );
     const appTracker = await tracker('VAST ClickTracking in the Android app', 'app');
     const browserTracker = await tracker('Web click tag placed in the VAST by mistake');
-    const players = [
-      'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
-      'okhttp/4.12.0',
-    ];
     for (const trackerId of [appTracker, browserTracker]) {
-      for (const [index, userAgent] of players.entries()) {
+      for (const [index, userAgent] of PLAYER_AGENTS.entries()) {
         const response = await hit(`/clktr?id=${trackerId}&cachebuster=click-${index}`, {
           'user-agent': userAgent,
         });
@@ -1110,15 +1121,11 @@ describe('impression and click trackers end to end', () => {
     await hit(`/clktr?id=${appTracker}&cachebuster=click-bot`, {
       'user-agent': 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)',
     });
-    const rowsOf = async (trackerId: number) =>
-      (await report(tally.adminKey, 'tracker,outcome,reason,ivtRule', `&tracker=${trackerId}`)).rows.map(
-        (row) => [row.outcome, row.reason, row.ivtRule, row.events, row.revenueMicros],
-      );
-    assert.deepEqual(await rowsOf(appTracker), [
+    assert.deepEqual(await ivtRows(appTracker), [
       ['counted', '', '', 2, 600_000],
       ['not_counted', 'invalid_traffic', 'bot_user_agent', 1, 0],
     ]);
-    assert.deepEqual(await rowsOf(browserTracker), [
+    assert.deepEqual(await ivtRows(browserTracker), [
       ['not_counted', 'invalid_traffic', 'bot_user_agent', 2, 0],
     ]);
   });
