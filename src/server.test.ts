@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqlite, SchemaTooNewError } from './adapters/sqlite/database.js';
+import { LEDGER_FILE_CHECK_INTERVAL_MS } from './adapters/sqlite/ledger-file-watch.js';
 import { parseConfig } from './config.js';
 import { KeyFileError } from './keys.js';
 import { jsonLogger } from './lib/log.js';
@@ -497,5 +498,24 @@ describe('a commit whose WAL sync fails', () => {
     } finally {
       await tally.close();
     }
+  });
+});
+
+describe('a clean stop', () => {
+  it('logs no ledger_file_gone after it: closing the ledger removes its WAL, which is no file lost', async () => {
+    const dataDir = mkdtempSync(join(parent, 'clean-stop-'));
+    const tally = await startTally(configFor(dataDir), log);
+    const from = logLines.length;
+    await tally.close();
+    await new Promise((resolve) => setTimeout(resolve, LEDGER_FILE_CHECK_INTERVAL_MS + 300));
+    const events = logLines.slice(from).map((line) => (JSON.parse(line) as { event: string }).event);
+    assert.deepEqual(
+      events.filter((event) => event.startsWith('ledger_file')),
+      [],
+    );
+    assert.deepEqual(
+      readdirSync(dataDir).filter((name) => name.startsWith('tally.db')),
+      ['tally.db'],
+    );
   });
 });

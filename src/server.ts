@@ -260,23 +260,22 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   lock.rememberLedger();
   /** Why the ledger's file is not where Tally opened it (notices are then refused), if it is not. */
   let ledgerFileProblem: string | undefined;
-  acquired.push(
-    watchLedgerFile(dbPath, {
-      gone: (why) => {
-        ledgerFileProblem = why;
-        log.error('ledger_file_gone', {
-          error: why,
-          note: 'notices are answered 503 until it is back; if tally.db was deleted, restore it from a backup and restart; if its -wal or -shm was, stop Tally cleanly (SIGTERM), which writes what it committed into tally.db, and start it again',
-        });
-      },
-      back: () => {
-        ledgerFileProblem = undefined;
-        log.warn('ledger_file_back', {
-          note: `${dbPath} is the file Tally opened again: notices count again`,
-        });
-      },
-    }),
-  );
+  const stopWatchingLedgerFile = watchLedgerFile(dbPath, {
+    gone: (why) => {
+      ledgerFileProblem = why;
+      log.error('ledger_file_gone', {
+        error: why,
+        note: 'notices are answered 503 until it is back; if tally.db was deleted, restore it from a backup and restart; if its -wal or -shm was, stop Tally cleanly (SIGTERM), which writes what it committed into tally.db, and start it again',
+      });
+    },
+    back: () => {
+      ledgerFileProblem = undefined;
+      log.warn('ledger_file_back', {
+        note: `${dbPath} is the file Tally opened again: notices count again`,
+      });
+    },
+  });
+  acquired.push(stopWatchingLedgerFile);
   // After the migrations, before anything else is written (the key file, the TTL ceiling).
   await stopPoint(stop);
   const ledger = new SqliteLedger(db);
@@ -619,6 +618,8 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       await reports.close();
       await outboxCounter.close();
       await wins.close();
+      // Closing the last connection removes the WAL and its index: that is no ledger file lost.
+      stopWatchingLedgerFile();
       db.close();
       lock.release();
     })();
