@@ -106,6 +106,9 @@ interface Answer {
 /** A raw client: writes bytes when told, reads answers (bodies by Content-Length) as they come. */
 class Client {
   private received = '';
+  /** The answers parsed so far, and where in `received` the next one begins. */
+  private readonly parsed: Answer[] = [];
+  private parsedTo = 0;
   readonly closed: Promise<void>;
   private readonly socket: Socket;
 
@@ -142,8 +145,9 @@ class Client {
    */
   async answers(count: number, heads: boolean[] = []): Promise<Answer[]> {
     for (const giveUpMs = Date.now() + 20_000; Date.now() < giveUpMs;) {
-      const parsed = parseAnswers(this.received, heads);
-      if (parsed.length >= count) return parsed;
+      // Parsed on from where the last look ended: thousands of answers are not parsed again each time.
+      this.parsedTo = parseAnswers(this.received, heads, this.parsedTo, this.parsed);
+      if (this.parsed.length >= count) return [...this.parsed];
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     throw new Error(`expected ${count} answers, got: ${JSON.stringify(this.received)}`);
@@ -159,12 +163,14 @@ class Client {
   }
 }
 
-function parseAnswers(text: string, heads: boolean[]): Answer[] {
-  const answers: Answer[] = [];
-  let offset = 0;
+/**
+ * Parses the complete answers in `text` from `offset` on into `answers`; returns where the first
+ * incomplete one begins.
+ */
+function parseAnswers(text: string, heads: boolean[], offset: number, answers: Answer[]): number {
   for (;;) {
     const end = text.indexOf('\r\n\r\n', offset);
-    if (end === -1) return answers;
+    if (end === -1) return offset;
     const [statusLine = '', ...lines] = text.slice(offset, end).split('\r\n');
     const headers = new Map(
       lines.map((line) => [
@@ -174,7 +180,7 @@ function parseAnswers(text: string, heads: boolean[]): Answer[] {
     );
     const status = Number(statusLine.split(' ')[1]);
     const length = heads[answers.length] === true ? 0 : Number(headers.get('content-length') ?? '0');
-    if (text.length < end + 4 + length) return answers;
+    if (text.length < end + 4 + length) return offset;
     answers.push({ status, headers, body: text.slice(end + 4, end + 4 + length) });
     offset = end + 4 + length;
   }
