@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import fs, {
   chownSync,
+  lstatSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { replaceFileDurably } from './durable-file.js';
 
@@ -61,6 +63,21 @@ describe('replacing a file durably', () => {
       assert.equal(statSync(path).mode & 0o777, 0o600);
     },
   );
+
+  it('makes its temporary file anew, never writing through a link planted at its name to a file outside the directory', () => {
+    const folder = mkdtempSync(join(dir, 'planted-'));
+    const outside = join(mkdtempSync(join(dir, 'outside-')), 'victim');
+    writeFileSync(outside, 'not Tally’s');
+    const path = join(folder, 'keys.json');
+    writeFileSync(path, 'old');
+    // Whoever may write in the directory knows the temporary file's name: it holds the process id.
+    symlinkSync(outside, join(folder, `.${basename(path)}.${process.pid}.tmp`));
+    replaceFileDurably(path, 'new', 0o600);
+    assert.equal(readFileSync(outside, 'utf8'), 'not Tally’s');
+    assert.equal(readFileSync(path, 'utf8'), 'new');
+    assert.equal(lstatSync(path).isFile(), true);
+    assert.deepEqual(readdirSync(folder), ['keys.json']);
+  });
 
   it('leaves the old file whole, and no temporary file, when the write fails (a full disk)', () => {
     const folder = mkdtempSync(join(dir, 'full-'));

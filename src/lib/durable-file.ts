@@ -22,7 +22,11 @@ export function replaceFileDurably(path: string, data: string, mode: number): vo
 function writeTemporaryBeside(path: string, data: string, mode: number): string {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const owner = ownerOf(path) ?? ownerOf(dirname(path));
-  const fd = openSync(temporary, 'w', mode);
+  // Made anew ('wx': O_EXCL, which follows no symbolic link): its name is known to whoever may
+  // write in the directory, and a link planted there would have root write (and give the service's
+  // user) a file anywhere. A file left there by a process of the same id that died is removed.
+  rmSync(temporary, { force: true });
+  const fd = openSync(temporary, 'wx', mode);
   try {
     if (owner !== undefined && process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid);
     const bytes = Buffer.from(data);
