@@ -261,6 +261,8 @@ const UNWRITABLE_BECAUSE: Readonly<Record<string, string>> = {
   EDQUOT: "(EDQUOT): its user's disk quota is used up; free space or raise the quota",
   EFBIG: '(EFBIG): this process may not write a file so large (ulimit -f); raise the limit',
   EIO: '(EIO): the disk failed; check it',
+  ELOOP:
+    '(ELOOP): a symbolic link is in its place, which Tally does not follow; remove the link (Tally makes the file itself)',
 };
 
 /**

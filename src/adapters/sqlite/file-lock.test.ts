@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -31,5 +31,20 @@ describe('a lock file held for a call', () => {
     const path = join(dir, 'damaged.lock');
     writeFileSync(path, 'not a lock file, but long enough to be read as a database header by SQLite');
     assert.throws(() => withFileLock(path, 0, () => 'run'), LockFileError);
+  });
+
+  it('refuses a symbolic link in the lock file’s place, making and changing nothing where it points', () => {
+    const folder = mkdtempSync(join(dir, 'linked-'));
+    const outside = mkdtempSync(join(dir, 'outside-'));
+    // Dangling: the file would be made where it points (and, for root, given the directory's owner).
+    const made = join(outside, 'made-by-the-lock');
+    symlinkSync(made, join(folder, 'dangling.lock'));
+    assert.throws(() => withFileLock(join(folder, 'dangling.lock'), 0, () => 'run'), { code: 'ELOOP' });
+    assert.equal(existsSync(made), false);
+    const existing = join(outside, 'existing');
+    writeFileSync(existing, 'not a lock file');
+    symlinkSync(existing, join(folder, 'existing.lock'));
+    assert.throws(() => withFileLock(join(folder, 'existing.lock'), 0, () => 'run'), { code: 'ELOOP' });
+    assert.equal(readFileSync(existing, 'utf8'), 'not a lock file');
   });
 });

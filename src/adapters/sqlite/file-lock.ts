@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fchownSync, openSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchownSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { asDatabaseFileError } from './database.js';
 import { lockFileFailure } from './data-dir-lock.js';
@@ -54,7 +54,14 @@ export function withFileLock<T>(path: string, waitMs: number, run: () => T): T {
  */
 function makeLockFile(path: string): void {
   const made = !existsSync(path);
-  const fd = openSync(path, 'a+', 0o600);
+  // O_NOFOLLOW: a symbolic link in its place (ELOOP) is refused, not followed: whoever may write in
+  // the data directory could otherwise have this process make or open a file anywhere, and root
+  // give one it made to the directory's owner.
+  const fd = openSync(
+    path,
+    constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     if (made && process.getuid?.() === 0) {
       const { uid, gid } = statSync(dirname(path));
