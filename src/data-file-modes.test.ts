@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -56,6 +56,31 @@ describe("the data files' permissions", () => {
     chmodSync(dataDir, 0o750);
     assert.deepEqual(makeDataFilesPrivate(dataDir), [{ path: dataDir, fromMode: '750', toMode: '700' }]);
     assert.deepEqual(makeDataFilesPrivate(dataDir), []);
+  });
+
+  it('changes nothing through a symbolic link in a data file’s place, saying which link points to a file open to others', () => {
+    const dataDir = mkdtempSync(join(dir, 'linked-'));
+    const outside = mkdtempSync(join(dir, 'outside-'));
+    for (const [name, mode] of [
+      ['shadow', 0o644],
+      ['private', 0o600],
+    ] as const) {
+      writeFileSync(join(outside, name), '');
+      chmodSync(join(outside, name), mode);
+    }
+    // Planted by whoever could write in the directory before it was made private.
+    symlinkSync(join(outside, 'shadow'), join(dataDir, 'tally.db-shm'));
+    symlinkSync(join(outside, 'private'), join(dataDir, 'token-keys.lock'));
+    symlinkSync(join(outside, 'missing'), join(dataDir, 'tally.lock'));
+    assert.deepEqual(makeDataFilesPrivate(dataDir), [
+      {
+        path: join(dataDir, 'tally.db-shm'),
+        mode: '644',
+        error: `a symbolic link to ${join(outside, 'shadow')}: Tally changes no file through a link`,
+      },
+    ]);
+    assert.equal(modeOf(join(outside, 'shadow')), '644');
+    assert.equal(modeOf(join(outside, 'private')), '600');
   });
 
   it(

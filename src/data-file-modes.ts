@@ -1,4 +1,4 @@
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -22,7 +22,10 @@ const OTHER_USERS_BITS = 0o077;
 export type OpenDataFile =
   /** Made its owner's alone: `fromMode` and `toMode` are octal, `644` and `600`. */
   | { path: string; fromMode: string; toMode: string }
-  /** Left as it was, as this process may not change it (another user's file): `error` says why. */
+  /**
+   * Left as it was, as this process may not change it (another user's file), or will not (a
+   * symbolic link in a data file's place, whose target's `mode` this is): `error` says why.
+   */
   | { path: string; mode: string; error: string };
 
 /**
@@ -33,11 +36,24 @@ export type OpenDataFile =
  * tokens (whoever reads them can forge a notice); and another user who may write in the directory
  * may delete or replace any file in it, the key file or `tally.lock` included. Called before the
  * ledger is opened, so that the WAL and shared memory SQLite makes beside it take its permissions as
- * tightened. Answers the directory, then each file, found open, and what became of it.
+ * tightened. A symbolic link in a data file's place is never followed (see the loop). Answers the
+ * directory, then each file, found open, and what became of it.
  */
 export function makeDataFilesPrivate(dataDir: string): OpenDataFile[] {
   const found: OpenDataFile[] = [];
   for (const path of [dataDir, ...DATA_FILES.map((name) => join(dataDir, name))]) {
+    // A link in a data file's place is not followed: planted by whoever could write in the
+    // directory, it would have this process (root, say) change a file anywhere. The data
+    // directory itself is the path the operator configured, a link or not.
+    if (path !== dataDir && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+      const target = statSync(path, { throwIfNoEntry: false });
+      if (target !== undefined && (target.mode & OTHER_USERS_BITS) !== 0) {
+        const mode = (target.mode & 0o777).toString(8);
+        const error = `a symbolic link to ${readlinkSync(path)}: Tally changes no file through a link`;
+        found.push({ path, mode, error });
+      }
+      continue;
+    }
     const stats = statSync(path, { throwIfNoEntry: false });
     const expected = path === dataDir ? stats?.isDirectory() : stats?.isFile();
     if (stats === undefined || expected !== true || (stats.mode & OTHER_USERS_BITS) === 0) continue;
