@@ -7,6 +7,8 @@ import {
   readlinkSync,
   renameSync,
   rmSync,
+  existsSync,
+  symlinkSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -18,6 +20,7 @@ import {
   LOCK_CHECK_INTERVAL_MS,
   lockDataDir,
   lockDataDirWhenFree,
+  LockFileError,
 } from './data-dir-lock.js';
 import { DatabaseFileError } from './database.js';
 
@@ -136,6 +139,17 @@ describe('the data directory lock', () => {
       () => lockDataDir(damaged),
       (error: unknown) => !(error instanceof DataDirInUseError) && /not a database/.test(String(error)),
     );
+  });
+
+  it('refuses a symbolic link in place of tally.lock, as no lock file Tally made, making no file where it points', () => {
+    const linked = mkdtempSync(join(dir, 'linked-'));
+    const target = join(mkdtempSync(join(dir, 'outside-')), 'made-by-the-lock');
+    symlinkSync(target, join(linked, 'tally.lock'));
+    assert.throws(
+      () => lockDataDir(linked),
+      (error: unknown) => error instanceof LockFileError,
+    );
+    assert.equal(existsSync(target), false);
   });
 
   it('keeps no file open for the attempts it refuses', () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from '../../lib/error-code.js';
@@ -24,7 +24,7 @@ export class DataDirInUseError extends Error {
 export class LockFileError extends Error {
   constructor(path: string, cause: Error) {
     super(
-      `${path} is not a lock file Tally made (SQLite: ${cause.message}): it holds no data; with no Tally running on its data directory, delete it and start again`,
+      `${path} is not a lock file Tally made (${cause instanceof Database.SqliteError ? 'SQLite: ' : ''}${cause.message}): it holds no data; with no Tally running on its data directory, delete it and start again`,
       { cause },
     );
     this.name = 'LockFileError';
@@ -217,6 +217,12 @@ interface HeldLockFile {
 
 /** Creates (or opens) the lock file and takes its exclusive lock. */
 function takeLockFile(path: string, dataDir: string): HeldLockFile {
+  // SQLite follows a symbolic link to a database, making its target where there is none: one
+  // planted in the data directory would have this process (root, for `tally create-account`) make
+  // or change a file anywhere. Tally makes its lock file itself; a link in its place is refused.
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+    throw new LockFileError(path, new Error('a symbolic link, which Tally does not follow'));
+  }
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: 0 });
