@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { DNS_CACHE_SECONDS, DnsCache } from './dns-cache.js';
 import { isPublicAddress } from './egress.js';
@@ -203,6 +204,65 @@ describe('GET for the burl relay', () => {
   it('gives up when the whole chain takes longer than its time limit, as a failure worth retrying', async () => {
     const result = await httpGet(`${base}/hang`, {}, 200, onlyLoopbackOne);
     assert.deepEqual(result, { error: 'no answer within the 200 ms time limit', permanent: false });
+  });
+
+  it('ends a call in flight when the relay abandons it, and abandons at once one begun after', async () => {
+    const abandoning = new AbortController();
+    const call = httpGet(`${base}/hang`, {}, 60_000, onlyLoopbackOne, undefined, abandoning.signal);
+    await until(() => seen.at(-1)?.path === '/hang', 'the call to reach the DSP');
+    abandoning.abort();
+    assert.deepEqual(await call, { error: 'the call was abandoned', permanent: false });
+    const later = await httpGet(`${base}/ok`, {}, 60_000, onlyLoopbackOne, undefined, abandoning.signal);
+    assert.deepEqual(later, { error: 'the call was abandoned', permanent: false });
+  });
+
+  it('stops reading a 2xx body still arriving when the relay abandons its calls, rather than hold a shutdown to the time limit', async () => {
+    const abandoning = new AbortController();
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    server.once('request', (_req, res: ServerResponse) => res.on('close', closed));
+    const call = httpGet(`${base}/ok-trickle`, {}, 60_000, onlyLoopbackOne, undefined, abandoning.signal);
+    assert.deepEqual(await call, { status: 200 });
+    abandoning.abort();
+    const ended = await Promise.race([
+      connectionClosed.then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still reading'), 5_000)),
+    ]);
+    assert.equal(ended, 'closed');
+  });
+
+  it('keeps nothing of a finished call on the signal that abandons calls, which lives as long as the relay', async () => {
+    // The relay passes one signal to every call it makes. Combined with each call's time limit by
+    // AbortSignal.any, Node kept a record of every call on it for good (nodejs/node#55351, #64476):
+    // some 60 bytes a call, gigabytes a day for a relay calling burls by the thousand a second.
+    const abandoning = new AbortController();
+    for (let round = 0; round < 10; round++) {
+      const calls = Array.from({ length: 20 }, (_, index) =>
+        httpGet(
+          `${base}/${index % 2 === 0 ? 'ok' : 'hang'}`,
+          {},
+          50,
+          onlyLoopbackOne,
+          undefined,
+          abandoning.signal,
+        ),
+      );
+      await Promise.all(calls);
+    }
+    // A call's answer comes before its body is read: it follows the signal until its body is done.
+    await until(() => getEventListeners(abandoning.signal, 'abort').length === 0, 'the bodies to be read');
+    // Node's own record of the signals that follow one (its internal `kDependantSignals` set), and
+    // the listeners on it: neither may grow by the calls made.
+    const dependants = Object.getOwnPropertySymbols(abandoning.signal)
+      .filter((symbol) => symbol.description === 'kDependantSignals')
+      .map((symbol) => (abandoning.signal as unknown as Record<symbol, Set<unknown>>)[symbol]?.size ?? 0);
+    assert.deepEqual(
+      {
+        dependants: dependants.reduce((sum, size) => sum + size, 0),
+        listeners: getEventListeners(abandoning.signal, 'abort').length,
+      },
+      { dependants: 0, listeners: 0 },
+    );
   });
 
   it('takes a 2xx as the answer when it arrives, though its body never ends within the time limit', async () => {

@@ -1,6 +1,6 @@
 import { headerText } from '../lib/header-text.js';
 import { request as httpRequest } from 'node:http';
-import type { IncomingMessage, RequestOptions } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { BurlRefusal } from '../domain/burl-refusal.js';
@@ -56,14 +56,74 @@ export async function httpGet(
   // The rule `POST /v1/wins` warns of a burl by.
   const refusal = burlRefusal(url, allows);
   if (refusal !== undefined) return permanently(refusalError(refusal, url));
-  const timeLimit = AbortSignal.timeout(timeoutMs);
-  const signal = abandon === undefined ? timeLimit : AbortSignal.any([timeLimit, abandon]);
+  const call = new CallSignal(AbortSignal.timeout(timeoutMs), abandon);
+  try {
+    return await chainOf(new URL(url), headers, timeoutMs, allows, dns, call);
+  } finally {
+    call.finish();
+  }
+}
+
+/**
+ * The signal that ends one call: at its time limit, or when `abandon` aborts (Tally stopping) while
+ * any of its requests is open, a 2xx body still being discarded included, so that no DSP trickling
+ * one holds the shutdown up to the time limit. Not `AbortSignal.any`: `abandon` lives as long as
+ * the relay, and Node keeps on it a record of every signal combined with it, never dropped
+ * (nodejs/node#55351, #64476), some 60 bytes a call for good; this one unhooks itself from
+ * `abandon` once the call has its result and its requests have all closed.
+ */
+class CallSignal {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  private readonly onAbandon = () => this.controller.abort(this.abandon?.reason);
+  private open = 0;
+  private finished = false;
+
+  constructor(
+    readonly timeLimit: AbortSignal,
+    readonly abandon: AbortSignal | undefined,
+  ) {
+    timeLimit.addEventListener('abort', () => this.controller.abort(timeLimit.reason), { once: true });
+    if (abandon?.aborted === true) this.onAbandon();
+    else abandon?.addEventListener('abort', this.onAbandon, { once: true });
+  }
+
+  /** Counts `request` open until it closes (its answer read, or its connection ended). */
+  track(request: ClientRequest): void {
+    this.open++;
+    request.once('close', () => {
+      this.open--;
+      this.unhookWhenDone();
+    });
+  }
+
+  /** The call has its result: it follows `abandon` only while a request of it is still open. */
+  finish(): void {
+    this.finished = true;
+    this.unhookWhenDone();
+  }
+
+  private unhookWhenDone(): void {
+    if (this.finished && this.open === 0) this.abandon?.removeEventListener('abort', this.onAbandon);
+  }
+}
+
+/** GETs `burl` and the redirects it leads to, as `call` allows: see {@link httpGet}. */
+async function chainOf(
+  burl: URL,
+  headers: Readonly<Record<string, string>>,
+  timeoutMs: number,
+  allows: AddressPolicy,
+  dns: DnsCache,
+  call: CallSignal,
+): Promise<GetResult> {
+  const { timeLimit, abandon, signal } = call;
   const lookup = guardedLookup(allows, dns);
-  let target = new URL(url);
+  let target = burl;
   for (let hop = 0; ; hop++) {
     let response: IncomingMessage;
     try {
-      response = await sent(target, { method: 'GET', headers, lookup, signal });
+      response = await sent(target, { method: 'GET', headers, lookup, signal }, call);
     } catch (error) {
       const refusedFraming = refusedFramingStatus(error);
       if (refusedFraming !== undefined) return { status: refusedFraming };
@@ -133,12 +193,12 @@ class StaleConnectionError extends Error {
  * keep-alive time ran out, 5 s by default in Node, 2 s in gunicorn) is no failure of the DSP,
  * which never read the request: it is sent again, once, on a connection of its own, as browsers do.
  */
-async function sent(target: URL, options: RequestOptions): Promise<IncomingMessage> {
+async function sent(target: URL, options: RequestOptions, call: CallSignal): Promise<IncomingMessage> {
   try {
-    return await sentOnce(target, options);
+    return await sentOnce(target, options, call);
   } catch (error) {
     if (!(error instanceof StaleConnectionError)) throw error;
-    return sentOnce(target, { ...options, agent: false });
+    return sentOnce(target, { ...options, agent: false }, call);
   }
 }
 
@@ -148,10 +208,11 @@ async function sent(target: URL, options: RequestOptions): Promise<IncomingMessa
  * connection closed: without an `upgrade` listener Node would close it and end the call neither
  * way, nor would the time limit end it.
  */
-function sentOnce(target: URL, options: RequestOptions): Promise<IncomingMessage> {
+function sentOnce(target: URL, options: RequestOptions, call: CallSignal): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const request = send(target, options, resolve);
+    call.track(request);
     request
       .on('error', (error: NodeJS.ErrnoException) =>
         reject(request.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error),
