@@ -521,6 +521,20 @@ describe('GET for the burl relay', () => {
     }
   });
 
+  it('takes a 2xx whose status line ends in a bare line feed and no reason phrase as the DSP’s answer, as curl and browsers do', async () => {
+    // `HTTP/1.1 200\n`: Node refuses it (`Invalid response status`), as it does `HTTP/1.1 200 OK\n`.
+    const tcp = createNetServer((socket) =>
+      socket.once('data', () => socket.end('HTTP/1.1 200\nContent-Length: 2\n\nok')),
+    );
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const dsp = `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+      assert.deepEqual(await httpGet(`${dsp}/bill`, {}, 2000, onlyLoopbackOne), { status: 200 });
+    } finally {
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
+  });
+
   it('gives up for good on a burl that is not a URL', async () => {
     assert.deepEqual(await httpGet('dsp.example/bill', {}, 2000, onlyLoopbackOne), {
       error: 'not a URL: dsp.example/bill',

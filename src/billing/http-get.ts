@@ -225,15 +225,19 @@ function sentOnce(target: URL, options: RequestOptions, call: CallSignal): Promi
   });
 }
 
-/** The status line a 2xx answer begins with: `HTTP/1.1 200 OK`. */
-const SUCCESS_STATUS_LINE = /^HTTP\/1\.[01] (2\d\d)[ \r]/;
+/**
+ * The status line a 2xx answer begins with: `HTTP/1.1 200 OK`, or ended at once by a CR or, as curl
+ * and browsers take it, a bare LF (`HTTP/1.1 200\n`, which Node refuses).
+ */
+const SUCCESS_STATUS_LINE = /^HTTP\/1\.[01] (2\d\d)[ \r\n]/;
 
 /**
- * The 2xx status of an answer whose headers Node's HTTP parser refused after reading its status
- * line (an `HPE_…` error: a `Content-Length` given twice, or beside `Transfer-Encoding`, as a proxy
- * in front of a DSP may write it), read from the bytes the parser was given; `undefined` for any
- * other failure. Browsers and curl take such an answer: the DSP took the burl, and calling it again
- * at each retry until the deadline would bill it each time. Node closes that connection.
+ * The 2xx status of an answer whose status line or headers Node's HTTP parser refused (an `HPE_…`
+ * error: a `Content-Length` given twice, or beside `Transfer-Encoding`, as a proxy in front of a
+ * DSP may write it; lines ended by a bare LF), read from the bytes the parser was given;
+ * `undefined` for any other failure. Browsers and curl take such an answer: the DSP took the burl,
+ * and calling it again at each retry until the deadline would bill it each time. Node closes that
+ * connection.
  */
 function refusedFramingStatus(error: unknown): number | undefined {
   if (!(error instanceof Error)) return undefined;
