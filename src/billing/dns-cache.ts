@@ -6,6 +6,14 @@ export const DNS_CACHE_SECONDS = 30;
 /** How long a failed lookup is kept, so that a host that does not resolve is not asked for at every call. */
 export const DNS_FAILURE_CACHE_SECONDS = 5;
 
+/**
+ * How long a lookup that has not settled is shared before it is given up for a new one: longer than
+ * the system resolver takes to give up on servers that do not answer (`resolv.conf`'s 5 s timeout,
+ * twice, for each of up to three servers), so that a host whose DNS does not answer has one lookup
+ * at a time; yet not for good, should one never settle.
+ */
+export const UNSETTLED_LOOKUP_SECONDS = 60;
+
 /** How often, at most, the entries past their time are dropped. */
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -33,11 +41,12 @@ class NoAddressError extends Error {
 
 /**
  * The relay's host name lookups, shared and kept for a while: a lookup runs on one of libuv's four
- * threads for the whole process, so a burl per notice to a few DSP hosts would otherwise look each
- * up thousands of times a second, and a host whose lookups hang (5 s and more each) would hold the
- * threads every other lookup waits for. Lookups of one name at the same time share one; its
- * addresses are kept `DNS_CACHE_SECONDS`, a failure (an answer of no address included), or a
- * lookup that has not settled, `DNS_FAILURE_CACHE_SECONDS`.
+ * threads for the whole process (two at most at a time: libuv keeps the others for quick work), so
+ * a burl per notice to a few DSP hosts would otherwise look each up thousands of times a second,
+ * and a host whose lookups hang (5 s and more each) would hold the threads every other lookup
+ * waits for. Lookups of one name at the same time share one, however long it takes (up to
+ * `UNSETTLED_LOOKUP_SECONDS`); its addresses are kept `DNS_CACHE_SECONDS`, a failure (an answer of
+ * no address included) `DNS_FAILURE_CACHE_SECONDS`.
  */
 export class DnsCache {
   private readonly entries = new Map<string, { expiresMs: number; addresses: Promise<LookupAddress[]> }>();
@@ -54,10 +63,12 @@ export class DnsCache {
     const key = `${family} ${hostname.toLowerCase()}`;
     const kept = this.entries.get(key);
     if (kept !== undefined && kept.expiresMs > this.nowMs()) return kept.addresses;
-    // Until it settles, the lookup is shared by every call that asks; one that has not settled
-    // within the time a failure is kept is given up for a new one.
+    // Until it settles, the lookup is shared by every call that asks, up to a minute: libuv runs two
+    // lookups at a time for the whole process, and a new lookup of a name every few seconds while
+    // the last still waits on a DNS server that does not answer would hold both, every other DSP's
+    // lookup (its addresses due again every 30 s) waiting seconds behind them.
     const entry = {
-      expiresMs: this.nowMs() + DNS_FAILURE_CACHE_SECONDS * 1000,
+      expiresMs: this.nowMs() + UNSETTLED_LOOKUP_SECONDS * 1000,
       addresses: this.resolveAll(hostname, family).then((addresses) => {
         // The system resolver fails with ENOTFOUND instead; `net` would crash on no address.
         if (addresses.length === 0) throw new NoAddressError(hostname, family);
