@@ -552,6 +552,32 @@ describe('GET for the burl relay', () => {
     );
   });
 
+  it('sends the burl’s user name and password as Basic authorization to its own host, through a relative redirect too, and to no URL elsewhere it redirects to', async () => {
+    const other = createServer((req, res) => {
+      seen.push({ path: `other${req.url ?? ''}`, headers: req.headers, clientPort: undefined });
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}/partner`;
+      const relative = `/to?url=${encodeURIComponent(elsewhere)}`;
+      const burl = `${base.replace('//', '//dsp%40user:p%3Ass@')}/to?url=${encodeURIComponent(relative)}`;
+      seen.length = 0;
+      assert.deepEqual(await httpGet(burl, {}, 2000, onlyLoopbackOne), { status: 200 });
+      const basic = `Basic ${Buffer.from('dsp@user:p:ss').toString('base64')}`;
+      assert.deepEqual(
+        seen.map(({ path, headers }) => [path, headers.authorization]),
+        [
+          ['/to', basic],
+          ['/to', basic],
+          ['other/partner', undefined],
+        ],
+      );
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   it('reads a relative Location against the URL of the hop that sent it, not the burl', async () => {
     // A second DSP host, which the burl redirects to: its `/final` is a path the first host has not.
     const other = createServer((req, res) => {
