@@ -279,6 +279,14 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   // After the migrations, before anything else is written (the key file, the TTL ceiling).
   await stopPoint(stop);
   const ledger = new SqliteLedger(db);
+  // tally.lock is held: a lease left is that of a Tally killed with its burl calls in flight.
+  const leasesEnded = ledger.endLeasesOfKilledProcess();
+  if (leasesEnded > 0) {
+    log.info('burl_leases_ended', {
+      deliveries: leasesEnded,
+      note: 'burl calls in flight when Tally last stopped without a clean shutdown; sent again now',
+    });
+  }
   const accounts = new SqliteAccountStore(db);
   const metrics = new Metrics();
   showMetricsFromZero(metrics);

@@ -96,12 +96,13 @@ interface EndedCall {
  * that ends frees its slot a few ms later, when its outcome is written together with those of the
  * calls that ended meanwhile and the next deliveries are leased; the dispatcher polls the outbox
  * between times; an outcome that could not be written is written at the next turn, its call
- * holding its slot meanwhile. At least once: a lease that expires (crash, restart) makes the
- * delivery due again. A delivery whose call is still in flight, or whose outcome is not yet
- * written, when its lease runs out (the wall clock stepped past it, the thread was held up, the
- * ledger was locked) is not leased again, called a second time or counted as another attempt: the
- * call settles it. Told to abandon its calls (Tally stopping, its grace period over), it ends those
- * in flight and gives their deliveries back as they were, to be called at the next start.
+ * holding its slot meanwhile. At least once: a lease that expires makes the delivery due again,
+ * and a start ends those a killed process left (`endLeasesOfKilledProcess`). A delivery whose call
+ * is still in flight, or whose outcome is not yet written, when its lease runs out (the wall clock
+ * stepped past it, the thread was held up, the ledger was locked) is not leased again, called a
+ * second time or counted as another attempt: the call settles it. Told to abandon its calls (Tally
+ * stopping, its grace period over), it ends those in flight and gives their deliveries back as
+ * they were, to be called at the next start.
  */
 export class BurlDispatcher {
   private timer: NodeJS.Timeout | undefined;

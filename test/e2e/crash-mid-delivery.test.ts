@@ -9,8 +9,11 @@ import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 
-/** Long enough that no call held by the DSP ends by Tally's time limit before the kill. */
-const BURL_TIMEOUT_MS = 3_000;
+/**
+ * Long enough that no call held by the DSP ends by Tally's time limit before the kill; and that its
+ * lease (twice the time limit) outlasts the wait for the call again after the restart.
+ */
+const BURL_TIMEOUT_MS = 120_000;
 
 /** A DSP that holds every burl call open while `holding`, and answers 200 otherwise. */
 let dsp: Server;
@@ -106,8 +109,10 @@ describe('a SIGKILL while a burl call is in flight, then a restart', () => {
 
     holding = false;
     await tally.restart();
-    // Its lease, written as the call began, runs out; then it is called again, as a retry.
-    await until(() => calls.length === 2, 'the burl in flight at the kill was never sent again');
+    // Its lease, written as the call began, is the killed process's: ended at the start, the call is
+    // made again at once, as a retry, not 4 min later when the lease would have run out.
+    await until(() => calls.length === 2, 'the burl in flight at the kill was not sent again within 30 s');
+    assert.match(tally.output(), /"burl_leases_ended"[^\n]*"deliveries":1/);
     const again = calls[1];
     assert.equal(again?.['x-tally-delivery-id'], first?.['x-tally-delivery-id']);
     assert.equal(again?.['x-tally-attempt'], '2');

@@ -862,6 +862,22 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.leaseDeliveries(T0 + 200, 10, 5000).length, 1);
   });
 
+  it('ends the leases a killed process left, so that their deliveries are leased again at once, as due as they were', () => {
+    ledger.record([
+      event({ dedupe: { key: 'k1', expiresMs: T0 + 1 }, delivery: { url: 'u1', deadlineMs: T0 + HOUR_MS } }),
+      event({ dedupe: { key: 'k2', expiresMs: T0 + 1 }, delivery: { url: 'u2', deadlineMs: T0 + HOUR_MS } }),
+    ]);
+    const [inFlight, settled] = ledger.leaseDeliveries(T0, 10, 240_000);
+    ledger.markDelivered(settled?.id ?? 0, T0 + 5);
+    assert.equal(ledger.endLeasesOfKilledProcess(), 1);
+    const again = ledger.leaseDeliveries(T0 + 10, 10, 240_000);
+    assert.deepEqual(
+      again.map((delivery) => ({ id: delivery.id, attempts: delivery.attempts, dueMs: delivery.dueMs })),
+      [{ id: inFlight?.id, attempts: 2, dueMs: inFlight?.dueMs }],
+    );
+    assert.equal(ledger.listDeliveries(1, 'delivered', 10).length, 1, 'a delivered one stays delivered');
+  });
+
   it('leases the deliveries due first, but no host more than its calls in flight leave room for, and none in flight', () => {
     ledger.record([
       queued('a1', 'https://A.example/bill?n=1', T0),

@@ -273,6 +273,8 @@ export class SqliteLedger implements Ledger {
   private readonly delivered: Database.Statement;
   private readonly dead: Database.Statement;
   private readonly dueAgain: Database.Statement;
+  /** Ends every pending delivery's lease (see `endLeasesOfKilledProcess`). */
+  private readonly leasesEnded: Database.Statement;
   /** Ends a delivery's lease, due as it was, with its last error: its call was abandoned. */
   private readonly givenBack: Database.Statement;
   private readonly extendClaim: Database.Statement;
@@ -417,6 +419,10 @@ export class SqliteLedger implements Ledger {
     this.dead = db.prepare(
       `UPDATE deliveries SET status = 'dead', last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
          lease_until_ms = 0 WHERE id = ?`,
+    );
+    this.leasesEnded = db.prepare(
+      `UPDATE deliveries INDEXED BY deliveries_due SET lease_until_ms = 0
+         WHERE status = 'pending' AND lease_until_ms > 0`,
     );
     // Its lease ended, due as it was: an abandoned call is no failure.
     this.givenBack = db.prepare(`UPDATE deliveries SET lease_until_ms = 0, last_error = ? WHERE id = ?`);
@@ -730,6 +736,16 @@ export class SqliteLedger implements Ledger {
       return duplicateOfRedirect(redirected.impressionMs, redirected.location);
     this.queueRedirected.run(event.receivedMs, delivery.deadlineMs, key);
     return notCounted('duplicate');
+  }
+
+  /**
+   * Ends the lease of every pending delivery, due as it was, and answers how many it ended: at a
+   * start holding the data directory's lock, any lease left is that of a process killed with its
+   * calls in flight, which are then made again at once, not when their leases run out (twice the
+   * burl time limit, up to 4 min). Never while another process may lease from this ledger.
+   */
+  endLeasesOfKilledProcess(): number {
+    return this.leasesEnded.run().changes;
   }
 
   leaseDeliveries(
