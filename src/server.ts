@@ -39,6 +39,7 @@ import { winRoutes } from './control/wins.js';
 import { COUNTED } from './domain/outcome.js';
 import { priceKeyName } from './domain/price-crypto.js';
 import { EVERY_REDIRECT_REFUSED } from './domain/tracker-hit.js';
+import type { TrackerKind } from './domain/tracker-hit.js';
 import {
   COMMIT_BATCH_SIZE_METRIC,
   COMMIT_FAILURES_METRIC,
@@ -48,12 +49,12 @@ import {
   NOTICES_METRIC,
   noticeLabels,
 } from './hot/group-commit.js';
-import { REFUSED_NOTICES_METRIC } from './hot/record.js';
+import { countRefused, REFUSED_NOTICES_METRIC } from './hot/record.js';
 import { BURL_DELIVERIES_METRIC } from './billing/dispatcher.js';
 import { retryPolicy } from './billing/retry.js';
 import { handleNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
-import { HIT_FAILED, laneServe } from './hot/lane-serve.js';
+import { HIT_FAILED, hitImpressionType, laneServe } from './hot/lane-serve.js';
 import { withPrefixDecoded } from './hot/target-prefix.js';
 import { loggedTarget } from './hot/logged-target.js';
 import { sendNoticeAnswer } from './hot/notice-answer.js';
@@ -157,6 +158,13 @@ export const REPEATED_SIGNAL_MS = 1000;
 const STUCK_COMMIT_MS = 2000;
 /** The outbox counts `/metrics` shows are at most this old. */
 const OUTBOX_COUNT_MAX_AGE_MS = 1000;
+
+/** A notice or tracker hit being served through node:http, and which of them it is. */
+interface HotServing {
+  endpoint: 'notice' | TrackerKind;
+  /** Settles once it is answered; rejects when it failed before it was (it was then not recorded). */
+  served: Promise<void>;
+}
 
 /** Undoes one step of starting: closes what it opened, stops what it started. */
 type Release = () => void | Promise<void>;
@@ -473,20 +481,29 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     req: IncomingMessage,
     res: ServerResponse,
     sentTarget: string,
-  ): Promise<void> | undefined => {
+  ): HotServing | undefined => {
     const target = withPrefixDecoded(sentTarget);
     const queryAt = target.indexOf('?');
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
     if (pathname.startsWith('/n/')) {
       const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
-      return whenReadWhole(req, () =>
-        handleNotice(req, res, pathname.slice('/n/'.length), query, noticeDeps),
-      );
+      return {
+        endpoint: 'notice',
+        served: whenReadWhole(req, () =>
+          handleNotice(req, res, pathname.slice('/n/'.length), query, noticeDeps),
+        ),
+      };
     }
     if (pathname === '/imptr')
-      return whenReadWhole(req, () => handleTrackerHit('impression', req, res, trackerDeps));
+      return {
+        endpoint: 'impression',
+        served: whenReadWhole(req, () => handleTrackerHit('impression', req, res, trackerDeps)),
+      };
     if (pathname === '/clktr')
-      return whenReadWhole(req, () => handleTrackerHit('click', req, res, trackerDeps));
+      return {
+        endpoint: 'click',
+        served: whenReadWhole(req, () => handleTrackerHit('click', req, res, trackerDeps)),
+      };
     return undefined;
   };
 
@@ -536,11 +553,16 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       void handleApi(req, res, url, router, accounts, log, metrics);
     },
   );
-  /** Answers 503 for a notice or hit that failed (it was not recorded), and logs why. */
-  const answerHot = (req: IncomingMessage, res: ServerResponse, hot: Promise<void>): void => {
-    hot.catch((error: unknown) => {
+  /**
+   * Answers 503 for a notice or hit that failed (it was not recorded), counted in
+   * `tally_notices_refused_total` as `failed`, and logs why.
+   */
+  const answerHot = (req: IncomingMessage, res: ServerResponse, hot: HotServing): void => {
+    hot.served.catch((error: unknown) => {
       log.error('hit_failed', { path: loggedTarget(req.url ?? '/'), error: String(error) });
-      if (!res.headersSent) sendNoticeAnswer(res, HIT_FAILED, req.method === 'HEAD');
+      if (res.headersSent) return;
+      countRefused(metrics, hitImpressionType(hot.endpoint), 'failed');
+      sendNoticeAnswer(res, HIT_FAILED, req.method === 'HEAD');
     });
   };
   const refuseExpectation = (req: IncomingMessage, res: ServerResponse): void => {

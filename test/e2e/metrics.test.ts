@@ -236,7 +236,7 @@ describe('/metrics', () => {
     };
     zero('tally_commit_failures_total');
     for (const impressionType of ['exchange', 'external_impression', 'external_click']) {
-      for (const reason of ['queue_full', 'not_committed', 'not_synced']) {
+      for (const reason of ['queue_full', 'not_committed', 'not_synced', 'failed']) {
         zero('tally_notices_refused_total', { impression_type: impressionType, reason });
       }
       zero('tally_notices_total', { outcome: 'counted', reason: '', impression_type: impressionType });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CatalogSnapshot } from '../../src/catalog-snapshot.js';
+import { GroupCommitter } from '../../src/hot/group-commit.js';
 import { parseConfig } from '../../src/config.js';
 import { jsonLogger } from '../../src/lib/log.js';
 import type { CatalogView } from '../../src/ports/catalog.js';
@@ -93,6 +94,18 @@ function recorded(dataDir: string, auctionId: string): string[] {
   );
 }
 
+/**
+ * The value of `tally_notices_refused_total` for `impressionType` and `reason` in the server's
+ * `/metrics`, which must show that series.
+ */
+async function refusedCount(tally: Tally, impressionType: string, reason: string): Promise<number> {
+  const text = await (await fetch(`${tally.url}/metrics`)).text();
+  const series = `tally_notices_refused_total{impression_type="${impressionType}",reason="${reason}"} `;
+  const line = text.split('\n').find((candidate) => candidate.startsWith(series)) ?? '';
+  assert.notEqual(line, '', `/metrics shows ${series}`);
+  return Number(line.slice(series.length));
+}
+
 /** The answer's bytes without its `Date` header, which may tick between two answers. */
 function undated(answer: string): string {
   return answer.replace(/\r\nDate: [^\r]*/, '');
@@ -146,6 +159,86 @@ describe('a tracker hit that fails before it is recorded (its catalog cannot be 
     } finally {
       failing = false;
     }
+  });
+
+  it('counts each hit so answered 503 in tally_notices_refused_total by its impression type, as reason failed, through the notice lane and node:http alike', async () => {
+    const before = {
+      impressions: await refusedCount(tally, 'external_impression', 'failed'),
+      clicks: await refusedCount(tally, 'external_click', 'failed'),
+    };
+    failing = true;
+    try {
+      const headers = 'Host: tally.test\r\nUser-Agent: Test/1\r\nConnection: close';
+      const answers = [
+        await rawExchange(tally.url, `GET /imptr?id=1&cachebuster=e HTTP/1.1\r\n${headers}\r\n\r\n`),
+        await rawExchange(tally.url, `HEAD /clktr?id=1&cachebuster=f HTTP/1.1\r\n${headers}\r\n\r\n`),
+        await rawExchange(
+          tally.url,
+          `GET http://tally.test/imptr?id=1&cachebuster=g HTTP/1.1\r\n${headers}\r\n\r\n`,
+        ),
+        await rawExchange(
+          tally.url,
+          `POST /clktr?id=1&cachebuster=h HTTP/1.1\r\n${headers}\r\nContent-Length: 0\r\n\r\n`,
+        ),
+      ];
+      assert.deepEqual(
+        answers.map((answer) => answer.slice(0, 'HTTP/1.1 503'.length)),
+        ['HTTP/1.1 503', 'HTTP/1.1 503', 'HTTP/1.1 503', 'HTTP/1.1 503'],
+      );
+    } finally {
+      failing = false;
+    }
+    assert.deepEqual(
+      {
+        impressions: await refusedCount(tally, 'external_impression', 'failed'),
+        clicks: await refusedCount(tally, 'external_click', 'failed'),
+      },
+      { impressions: before.impressions + 2, clicks: before.clicks + 2 },
+    );
+  });
+});
+
+describe('a notice that fails before it is recorded (its decision or queueing throws)', () => {
+  let tally: Tally;
+  let failing = false;
+  const offer = Object.getOwnPropertyDescriptor(GroupCommitter.prototype, 'offer');
+  before(async () => {
+    ({ tally } = await startOn('notice-failed'));
+    // Fault injection: queueing the decided notice throws, as a bug in deciding it would.
+    const queue = offer?.value as GroupCommitter['offer'];
+    GroupCommitter.prototype.offer = function (
+      this: GroupCommitter,
+      ...args: Parameters<GroupCommitter['offer']>
+    ) {
+      if (failing) throw new Error('fault injected into the notice path');
+      return queue.apply(this, args);
+    };
+  });
+  after(async () => {
+    if (offer !== undefined) Object.defineProperty(GroupCommitter.prototype, 'offer', offer);
+    await tally.close();
+  });
+
+  it('is answered 503 with Retry-After: 1 through the notice lane as through node:http, the server serving on, and counted in tally_notices_refused_total as reason failed', async () => {
+    const path = await registerWin(tally, 'notice-failed');
+    const before = await refusedCount(tally, 'exchange', 'failed');
+    failing = true;
+    let answers: string[];
+    try {
+      answers = [
+        await fireNotice(tally, 'lane', path, [`User-Agent: ${CHROME}`]),
+        await fireNotice(tally, 'http', path, [`User-Agent: ${CHROME}`]),
+      ];
+    } finally {
+      failing = false;
+    }
+    for (const answer of answers) {
+      assert.match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      assert.match(answer, /\r\nRetry-After: 1\r\n/);
+    }
+    assert.equal(await refusedCount(tally, 'exchange', 'failed'), before + 2);
+    // Served on: the same notice, fired again, counts.
+    assert.match(await fireNotice(tally, 'lane', path, [`User-Agent: ${CHROME}`]), /^HTTP\/1\.1 200 OK\r\n/);
   });
 });
 
