@@ -219,9 +219,10 @@ describe('a notice that fails before it is recorded (its decision or queueing th
     await tally.close();
   });
 
-  it('is answered 503 with Retry-After: 1 through the notice lane as through node:http, the server serving on, and counted in tally_notices_refused_total as reason failed', async () => {
+  it('is answered 503 with Retry-After: 1 through the notice lane as through node:http, the server serving on, counted in tally_notices_refused_total as reason failed and logged without its token', async () => {
     const path = await registerWin(tally, 'notice-failed');
     const before = await refusedCount(tally, 'exchange', 'failed');
+    const loggedBefore = logLines.length;
     failing = true;
     let answers: string[];
     try {
@@ -237,6 +238,17 @@ describe('a notice that fails before it is recorded (its decision or queueing th
       assert.match(answer, /\r\nRetry-After: 1\r\n/);
     }
     assert.equal(await refusedCount(tally, 'exchange', 'failed'), before + 2);
+    // Logged without the notice's token, which a log line must not hold: fired by whoever reads
+    // it, the notice never recorded would count.
+    const token = path.slice('/n/'.length).split('?')[0] ?? '';
+    const logged = logLines.slice(loggedBefore).filter((line) => line.includes('"hit_failed"'));
+    assert.deepEqual(
+      logged.map((line) => [(JSON.parse(line) as { path: string }).path, line.includes(token)]),
+      [
+        ['/n/***', false],
+        ['http://tally.test/n/***', false],
+      ],
+    );
     // Served on: the same notice, fired again, counts.
     assert.match(await fireNotice(tally, 'lane', path, [`User-Agent: ${CHROME}`]), /^HTTP\/1\.1 200 OK\r\n/);
   });
