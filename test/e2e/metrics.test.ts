@@ -68,8 +68,8 @@ function familyOf(name: string, families: Map<string, Family>): string {
 /**
  * Parses the Prometheus text exposition format (0.0.4) strictly: every family has one `# TYPE`
  * (before its samples) and one `# HELP`, its samples are together, names and escapes are valid,
- * no series appears twice, and histograms are complete (cumulative `le` buckets ending at
- * `+Inf`, equal to `_count`, and a `_sum`).
+ * counters are named `…_total`, no series appears twice, and histograms are complete (cumulative
+ * `le` buckets ending at `+Inf`, equal to `_count`, and a `_sum`).
  */
 function parseExposition(text: string): Map<string, Family> {
   assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
@@ -139,6 +139,7 @@ function parseExposition(text: string): Map<string, Family> {
   for (const [name, family] of families) {
     assert.notEqual(family.type, '', `${name} has no # TYPE`);
     assert.notEqual(family.help, '', `${name} has no # HELP`);
+    if (family.type === 'counter') assert.match(name, /_total$/, `counter ${name} is named …_total`);
     if (family.type === 'histogram') checkHistogram(name, family);
   }
   return families;
