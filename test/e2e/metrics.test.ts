@@ -588,4 +588,77 @@ describe('/metrics', () => {
       }
     }
   });
+  it('takes no label value from what a request sends: after notices, hits and requests whose paths, queries and headers hold quotes, backslashes, newlines and control characters, every label is one of a known set and the exposition stays valid', async () => {
+    const counted = (families: Map<string, Family>) => ({
+      invalidTokens: valueOf(families, 'tally_notices_total', { reason: 'invalid_token' }),
+      unknownTrackers:
+        valueOf(families, 'tally_notices_total', {
+          reason: 'unknown_tracker',
+          impression_type: 'external_impression',
+        }) +
+        valueOf(families, 'tally_notices_total', {
+          reason: 'unknown_tracker',
+          impression_type: 'external_click',
+        }),
+      unread: valueOf(families, 'tally_unread_requests_total', { status: '400' }),
+    });
+    const before = counted((await scrape()).families);
+    const odd = 'a"b\\c\nd';
+    const encoded = encodeURIComponent(odd);
+    for (const url of [
+      `${tally.url}/n/${encoded}?f=${encoded}`,
+      `${tally.url}/n/%22%5C?f=b`,
+      `${tally.url}/imptr?id=${encoded}&cachebuster=${encoded}&ancost=${encoded}`,
+      `${tally.url}/clktr?code=${encoded}&redir=${encoded}`,
+    ]) {
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT']) {
+        const response = await fetch(url, {
+          method,
+          headers: { 'user-agent': `${CHROME} "\\`, 'x-device-user-agent': odd.replace('\n', ' ') },
+          redirect: 'manual',
+        });
+        await response.arrayBuffer();
+      }
+    }
+    for (const request of [
+      'GET /n/a\x01"b HTTP/1.1\r\nHost: tally\r\n\r\n',
+      'GET /imptr?id="\\ HTTP/1.1\r\nHost: tally\r\nUser-Agent: "\\\r\nConnection: close\r\n\r\n',
+      'GET /v1/%22%5C HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n',
+      'GE"T /n/x HTTP/1.1\r\nHost: tally\r\n\r\n',
+    ]) {
+      await rawExchange(tally.url, request);
+    }
+    const { families } = await scrape();
+    // Each was served: 2 notices and 2 hits by GET, HEAD and POST (PUT is refused unrecorded), one
+    // hit sent raw, and 2 requests that could not be read.
+    assert.deepEqual(counted(families), {
+      invalidTokens: before.invalidTokens + 6,
+      unknownTrackers: before.unknownTrackers + 7,
+      unread: before.unread + 2,
+    });
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const known: Record<string, (value: string) => boolean> = {
+      outcome: (value) => ['counted', 'not_counted'].includes(value),
+      reason: (value) =>
+        [
+          '',
+          ...['late', 'duplicate', 'invalid_traffic', 'prefetch', 'preview', 'not_billing_method'],
+          ...['invalid_token', 'unknown_tracker', 'inactive_line_item', 'inactive_tracker'],
+          ...['no_landing_page', 'queue_full', 'not_committed', 'not_synced', 'failed'],
+        ].includes(value),
+      impression_type: (value) => ['exchange', 'external_impression', 'external_click'].includes(value),
+      status: (value) =>
+        ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '431'].includes(value),
+      version: (value) => value === version,
+      le: (value) => value === '+Inf' || /^\d+(\.\d+)?$/.test(value),
+    };
+    const unknown = [...families.values()]
+      .flatMap((family) => family.samples)
+      .flatMap((sample) =>
+        [...sample.labels]
+          .filter(([name, value]) => known[name]?.(value) !== true)
+          .map(([name, value]) => `${sample.name}{${name}=${JSON.stringify(value)}}`),
+      );
+    assert.deepEqual(unknown, []);
+  });
 });
