@@ -18,6 +18,8 @@ const OUR_IMPRESSION = `<Impression><![CDATA[${TRACKERS.impressionUrl}]]></Impre
 const OUR_ERROR = `<Error><![CDATA[${TRACKERS.errorUrl}]]></Error>`;
 /** A VAST 1.0 list's `<URL>` holding one of Tally's URLs. */
 const OUR_URL = (url: string) => `<URL><![CDATA[${url}]]></URL>`;
+const SPACE_BEFORE_DECLARATION_WARNING =
+  'VAST markup began with white space before its XML declaration (<?xml … ?>), which XML allows only at the very start of a document: strict parsers, such as the DOMParser of the browsers web players run in, refuse the document, so that the ad would not play: Tally served it without that white space';
 const NO_AD_ELEMENT_WARNING =
   'no <InLine> or <Wrapper> element found in an <Ad> of the root element, as a VAST document has its ads (outside comments and CDATA)';
 
@@ -762,6 +764,45 @@ describe('instrumentVast where the markup stops being cleanly nested', () => {
 });
 
 describe('instrumentVast warnings', () => {
+  test('serves a VAST document sent with white space before its XML declaration without that white space, which strict parsers refuse, saying so', () => {
+    const body =
+      '<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem><AdTitle>t</AdTitle></InLine></Ad></VAST>';
+    const instrumented =
+      `<VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}` +
+      '<AdTitle>t</AdTitle></InLine></Ad></VAST>';
+    const declaration = '<?xml version="1.0" encoding="UTF-8"?>';
+    for (const [before, kept] of [
+      ['\n', ''],
+      ['\r\n  \t', ''],
+      ['\uFEFF\n', '\uFEFF'],
+    ] as const) {
+      const input = `${before}${declaration}\n${body}`;
+      assert.equal(isWellFormed(input), false, JSON.stringify(before));
+      const result = assertInstrumented(input);
+      assert.equal(result.markup, `${kept}${declaration}\n${instrumented}`, JSON.stringify(before));
+      // A byte order mark is kept, as in any VAST Tally serves (a browser's DOMParser reads past it).
+      assert.equal(isWellFormed(result.markup.slice(kept.length)), true, JSON.stringify(before));
+      assert.deepEqual(result.warnings, [SPACE_BEFORE_DECLARATION_WARNING], JSON.stringify(before));
+    }
+  });
+
+  test('keeps white space before the root of a VAST document without an XML declaration, which XML allows', () => {
+    const input = '\n  <VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem></InLine></Ad></VAST>';
+    const result = assertInstrumented(input);
+    assert.equal(
+      result.markup,
+      `\n  <VAST version="3.0"><Ad><InLine><AdSystem>dsp</AdSystem>${OUR_ERROR}${OUR_IMPRESSION}</InLine></Ad></VAST>`,
+    );
+    assert.deepEqual(result.warnings, []);
+  });
+
+  test('serves a VAST document with white space before its XML declaration as it came when it cannot instrument it', () => {
+    const input = '\n<?xml version="1.0"?><VAST version="3.0"><Ad><Extensions/></Ad></VAST>';
+    const result = instrumentVast(input, TRACKERS);
+    assert.equal(result.ok, false);
+    assert.equal(result.markup, input);
+  });
+
   test('writes VAST 1.0’s <URL> lists only for a VideoAdServingTemplate root, not for one nested in a VAST 2 extension', () => {
     const input =
       '<VAST version="2.0"><Ad><InLine><AdSystem>a</AdSystem><Extensions><Extension>' +

@@ -171,9 +171,26 @@ const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: numb
  * one, and add no new error. The result carries a warning that the input was not well-formed.
  *
  * Otherwise, and when no `<InLine>` or `<Wrapper>` is found, the markup is returned untouched with
- * a warning. Never throws.
+ * a warning. White space before an XML declaration, which no XML parser reads, is taken off the
+ * markup Tally instruments, with a warning. Never throws.
  */
 export function instrumentVast(xml: string, trackers: VastTrackers): VastResult {
+  // White space before the XML declaration, as DSPs' templates often leave, makes strict parsers
+  // (a browser's DOMParser, libxml2) refuse the whole document: it is taken off the markup Tally
+  // instruments, and the markup it cannot instrument is served as it came.
+  const declared = SPACE_BEFORE_DECLARATION.exec(xml);
+  if (declared === null) return instrumentVastText(xml, trackers);
+  const result = instrumentVastText(`${declared[1] ?? ''}${xml.slice(declared[0].length)}`, trackers);
+  if (!result.ok) return { ...result, markup: xml };
+  return { ...result, warnings: [SPACE_BEFORE_DECLARATION_WARNING, ...result.warnings] };
+}
+
+/** A document's white space before its XML declaration, after a byte order mark (group 1) if any. */
+const SPACE_BEFORE_DECLARATION = /^(\uFEFF?)[ \t\r\n]+(?=<\?xml[ \t\r\n])/;
+const SPACE_BEFORE_DECLARATION_WARNING =
+  'VAST markup began with white space before its XML declaration (<?xml … ?>), which XML allows only at the very start of a document: strict parsers, such as the DOMParser of the browsers web players run in, refuse the document, so that the ad would not play: Tally served it without that white space';
+
+function instrumentVastText(xml: string, trackers: VastTrackers): VastResult {
   const tokens = scanMarkup(xml);
   const adElements = readAdElements(tokens);
   if (adElements.length === 0) {
