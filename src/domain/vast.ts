@@ -238,8 +238,9 @@ function instrumentVastText(xml: string, trackers: VastTrackers): VastResult {
 }
 
 /**
- * A VAST 3.0 document with one `<Wrapper>` whose `<VASTAdTagURI>` is the DSP's win notice URL (the
- * DSP serves its markup from there), carrying Tally's `<Error>` and `<Impression>`.
+ * A VAST 3.0 document with one `<Wrapper>` whose `<VASTAdTagURI>` is the URL the DSP serves its
+ * VAST from (its win notice URL, or a VAST tag URL it sent as its markup), carrying Tally's
+ * `<Error>` and `<Impression>`.
  */
 export function wrapNurlInVast(nurl: string, trackers: VastTrackers): string {
   return [

@@ -385,6 +385,46 @@ describe('instrumenting a win', () => {
     assert.equal(result.ttlSeconds, 10800);
   });
 
+  it('wraps a video or audio bid whose adm is a VAST tag URL, as Prebid adapters read one, into a VAST wrapper that loads it, saying so', () => {
+    for (const [imp, adm, loaded] of [
+      [
+        { video: {} },
+        'https://dsp.example/vast.xml?a=${AUCTION_ID}&p=${AUCTION_PRICE}',
+        'https://dsp.example/vast.xml?a=auction-1&p=1.5',
+      ],
+      [
+        { audio: {} },
+        '\n  http://dsp.example/daast?a=${AUCTION_ID} ',
+        'http://dsp.example/daast?a=auction-1',
+      ],
+    ] as const) {
+      const result = ok(
+        win({ imp, context: app, bid: { adm, price: 1.5, nurl: 'https://dsp.example/win' } }),
+      );
+      const doc = new DOMParser().parseFromString(result.adm ?? '', 'text/xml');
+      assert.equal(doc.getElementsByTagName('VASTAdTagURI')[0]?.textContent?.trim(), loaded);
+      assert.deepEqual(
+        Array.from(doc.getElementsByTagName('Impression')).map((node) => node.textContent?.trim()),
+        [result.noticeUrls.vast],
+      );
+      assert.equal(result.method, 'vast');
+      assert.deepEqual(result.warnings, [
+        'bid.adm is a URL, not VAST markup: the VAST wrapper Tally serves loads it as its <VASTAdTagURI>, as a player given a VAST tag URL would; send the VAST document itself as adm, or the URL as bid.nurl without adm',
+      ]);
+    }
+  });
+
+  it('takes only an adm that is one absolute http(s) URL for a VAST tag URL: VAST markup is instrumented, a text with a space served as it came', () => {
+    const adm = '<VAST version="3.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>';
+    const result = ok(win({ imp: { video: {} }, bid: { adm } }));
+    assert.equal(
+      result.adm?.startsWith('<VAST version="3.0"><Ad><InLine><AdSystem>x</AdSystem><Error>'),
+      true,
+    );
+    const url = ok(win({ imp: { video: {} }, bid: { adm: 'https://dsp.example/a b' } }));
+    assert.equal(url.adm, 'https://dsp.example/a b');
+  });
+
   it('counts SSAI video on the publisher burl when the publisher fires it', () => {
     const result = ok(
       win({

@@ -332,7 +332,13 @@ export function instrumentWin(input: WinInput, env: WinEnvironment): Instrumente
       result.noticeUrls.vast_error = `${noticeUrl('vast_error')}?e=${ERRORCODE_MACRO}`;
       const trackers = { impressionUrl: result.noticeUrls.vast, errorUrl: result.noticeUrls.vast_error };
       const nurl = typeof parsed.bid.nurl === 'string' ? parsed.bid.nurl : '';
-      if (markup !== undefined) {
+      const tagUrl = adm === undefined ? undefined : vastTagUrlOf(adm);
+      if (tagUrl !== undefined) {
+        // A VAST tag URL sent as the markup, as some DSPs send it (Prebid's adapters read an adm
+        // starting with http as one): served as a player would load it, through a wrapper.
+        result.adm = wrapNurlInVast(fillMacros(tagUrl), trackers);
+        result.warnings.push(VAST_TAG_URL_ADM_WARNING);
+      } else if (markup !== undefined) {
         const vast = instrumentVast(markup, trackers);
         result.adm = vast.markup;
         if (vast.ok) result.warnings.push(...vast.warnings);
@@ -628,6 +634,18 @@ function isAbsoluteHttpUrl(url: string): boolean {
   while (start < url.length && url.charCodeAt(start) <= 0x20) start++;
   return /^https?:\/\/[^/?#\s]/i.test(url.slice(start));
 }
+
+/**
+ * The URL a video or audio `bid.adm` is, when it is one absolute http(s) URL and nothing else
+ * (white space around it aside): a VAST tag URL, which a player loads, not VAST markup.
+ */
+function vastTagUrlOf(adm: string): string | undefined {
+  const url = adm.trim();
+  return /^https?:\/\/[^/?#\s<>"]\S*$/i.test(url) ? url : undefined;
+}
+
+const VAST_TAG_URL_ADM_WARNING =
+  'bid.adm is a URL, not VAST markup: the VAST wrapper Tally serves loads it as its <VASTAdTagURI>, as a player given a VAST tag URL would; send the VAST document itself as adm, or the URL as bid.nurl without adm';
 
 /**
  * What is wrong with a video or audio bid served by the VAST wrapper of its `nurl`: a `bid.adm`

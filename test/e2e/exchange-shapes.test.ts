@@ -294,6 +294,40 @@ describe('wins shaped as real exchanges send them', () => {
     assert.deepEqual(await countedRows(seat), ['video/ctv/vast counted 1 USD']);
   });
 
+  it('wraps a VAST tag URL a DSP sent as a video adm in VAST that loads it, and counts the impression the player fires', async () => {
+    const seat = 'vast-url-dsp';
+    const [result] = await register([
+      {
+        request: {
+          id: 'vast-url-1',
+          imp: [
+            { id: '1', video: { mimes: ['video/mp4'], plcmt: 2 }, ext: { prebid: { bidder: { x: {} } } } },
+          ],
+          site: { page: 'https://news.example/video', publisher: { id: 'pub-video' } },
+        },
+        seat,
+        bid: {
+          id: 'vast-url-bid',
+          impid: '1',
+          price: 4,
+          adm: 'https://dsp.example/vast.xml?p=${AUCTION_PRICE}\n',
+        },
+      },
+    ]);
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(
+      [result.format, result.channel, result.method, result.ttlSeconds],
+      ['video', 'web', 'vast', 3600],
+    );
+    assert.match(
+      result.adm,
+      /<VASTAdTagURI><!\[CDATA\[https:\/\/dsp\.example\/vast\.xml\?p=4\]\]><\/VASTAdTagURI>/,
+    );
+    assert.equal(result.adm.includes(`<Impression><![CDATA[${result.noticeUrls.vast}]]></Impression>`), true);
+    assert.equal(await fire(result.noticeUrls.vast, CHROME), 200);
+    assert.deepEqual(await countedRows(seat), ['video/web/vast counted 1 USD']);
+  });
+
   it('answers a call of 1 000 wins mixing good and bad with a result each, in order, a bad win failing none of the others', async () => {
     const seat = 'séat-日本-🎉';
     const wins = Array.from({ length: 1000 }, (_, index) => {
