@@ -14,6 +14,7 @@ import { exchangeEvent } from '../../test/support/events.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import { EVERY_ID_KNOWN } from '../../test/support/report-catalog.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 import { DAY_MS, HOUR_MS } from '../lib/time.js';
 import { COUNTED, notCounted } from '../domain/outcome.js';
 
@@ -44,20 +45,12 @@ const CURRENCIES = ['USD', 'EUR'];
 let server: ApiServer;
 let key = '';
 
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
-    return state / 4_294_967_296;
-  };
-}
-
 before(async () => {
   const accountId = accounts.createAccount('dst', Date.now()).id;
   const made = newApiKey();
   accounts.addKey(accountId, made.hash, made.prefix, 'reader', 'reader', null, Date.now());
   key = made.key;
-  const random = generator(1101);
+  const random = seededRandom(1101);
   const events = [];
   for (const [from, to] of STRETCHES) {
     for (let hourMs = Date.parse(from); hourMs < Date.parse(to); hourMs += HOUR_MS) {
@@ -202,7 +195,7 @@ describe('reports and billing records across the clocks’ changes', () => {
   });
 
   it('adds up any window of whole hours, in UTC or with local offsets, to the records served in it', async () => {
-    const random = generator(7);
+    const random = seededRandom(7);
     for (let window = 0; window < 40; window++) {
       const [from, to] = STRETCHES[Math.floor(random() * STRETCHES.length)] as readonly [string, string];
       const hours = (Date.parse(to) - Date.parse(from)) / HOUR_MS;

@@ -15,12 +15,13 @@ import { reportRoutes } from './reports.js';
 import type { ApiServer } from '../../test/support/api-server.js';
 import { serveApi } from '../../test/support/api-server.js';
 import { EVERY_ID_KNOWN } from '../../test/support/report-catalog.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 import { HOUR_MS } from '../lib/time.js';
 import { localDay, localMidnightMs, offsetAtMs, zonedIsoString } from '../lib/time-zone.js';
 import type { Outcome } from '../domain/outcome.js';
 import { COUNTED, invalidTraffic, notCounted } from '../domain/outcome.js';
 import type { EventRecord, ReportDimension } from '../ports/ledger.js';
-import { EMPTY_DIMENSIONS } from '../ports/ledger.js';
+import { EMPTY_DIMENSIONS, REPORT_DIMENSIONS } from '../ports/ledger.js';
 
 /**
  * Reports over any grouping, filter and time zone add up to the events recorded: exchange notices
@@ -42,28 +43,9 @@ const FIRST_HOUR_MS = Date.parse('2026-10-23T00:00:00Z');
 const HOURS = 12 * 24;
 const ZONES = ['UTC', 'America/New_York', 'Europe/London', 'Australia/Lord_Howe', 'Asia/Tokyo'];
 /** Every dimension but `currency`, which each report groups by: amounts are in USD, EUR and trackers' units. */
-const DIMENSIONS: readonly ReportDimension[] = [
-  'hour',
-  'day',
-  'outcome',
-  'reason',
-  'impressionType',
-  'format',
-  'channel',
-  'method',
-  'seat',
-  'publisher',
-  'publisherId',
-  'advertiser',
-  'lineItem',
-  'tracker',
-  'placement',
-  'paymentRule',
-  'cachebusterMissing',
-  'notice',
-  'ivtRule',
-  'vastError',
-];
+const DIMENSIONS: readonly ReportDimension[] = REPORT_DIMENSIONS.filter(
+  (dimension) => dimension !== 'currency',
+);
 const METRICS = ['events', 'priceMicros', 'mediaCostMicros', 'revenueMicros', 'profitMicros'] as const;
 
 let server: ApiServer;
@@ -76,14 +58,6 @@ const recorded: EventRecord[] = [];
 /** The catalog publisher whose OpenRTB id is `p1`, and one without an OpenRTB id. */
 let mapped = 0;
 let unmapped = 0;
-
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
-    return state / 4_294_967_296;
-  };
-}
 
 before(async () => {
   const accountId = accounts.createAccount('combinations', Date.now()).id;
@@ -105,7 +79,7 @@ before(async () => {
   };
   publisherKey = scoped({ type: 'publisher', id: mapped });
   advertiserKey = scoped({ type: 'advertiser', id: 1 });
-  const random = generator(20261207);
+  const random = seededRandom(20261207);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const outcomes: Outcome[] = [
     COUNTED,

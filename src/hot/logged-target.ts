@@ -2,13 +2,12 @@ import { withoutCredentials } from '../domain/url-credentials.js';
 
 /**
  * A request target (a notice's or tracker hit's) as a log line shows it: its path's first segment
- * (any others, a notice's token, `***`), and the names
- * of its query parameters each with the value `***` (a name without a value, which may be a value
- * itself, `***` alone); `redir=***` ends it, as what follows `redir=` is the landing URL's own
- * query (see `parseTrackerHit`); an absolute-form target's user name and password `***` too (see
- * {@link withoutCredentials}). A query may carry credentials, tokens or personal data, which no
- * log line holds. `/imptr?id=5&redir=https://u:p@adv.example/?e=a@b.example` is
- * `/imptr?id=***&redir=***`.
+ * (any others, a notice's token, `***`), and the names of its query parameters each with the value
+ * `***` (a name without a value, which may be a value itself, `***` alone); `redir=***` ends it,
+ * as what follows `redir=` is the landing URL's own query (see `parseTrackerHit`); an
+ * absolute-form target's user name and password `***` too (see {@link withoutCredentials}). A
+ * query may carry credentials, tokens or personal data, which no log line holds.
+ * `/imptr?id=5&redir=https://u:p@adv.example/?e=a@b.example` is `/imptr?id=***&redir=***`.
  */
 export function loggedTarget(target: string): string {
   const queryAt = target.indexOf('?');
