@@ -212,45 +212,75 @@ describe('decideHit', () => {
   });
 });
 
+/** The device of the dedupe tests' hits, but where a test names two. */
+const DEVICE = { ip: '198.51.100.7', userAgent: CHROME };
+/** The part of a key that names {@link DEVICE}: the SHA-256 of its address and agent. */
+const DEVICE_DIGEST = createHash('sha256').update(`198.51.100.7\u001f${CHROME}`).digest('base64url');
+
 describe('tracker dedupe', () => {
+  it('keeps the same cachebuster fired by two devices apart, and by one device the same', () => {
+    // A timestamp macro (`[timestamp]`, seconds) gives every page served in a second one cachebuster.
+    const laptop = { ip: '198.51.100.7', userAgent: CHROME };
+    const phone = { ip: '203.0.113.40', userAgent: CHROME };
+    const otherBrowser = { ip: '198.51.100.7', userAgent: `${CHROME} Edg/120.0` };
+    assert.notEqual(
+      trackerDedupeKey('impression', 12, '1765094400', laptop),
+      trackerDedupeKey('impression', 12, '1765094400', phone),
+    );
+    assert.notEqual(
+      trackerDedupeKey('impression', 12, '1765094400', laptop),
+      trackerDedupeKey('impression', 12, '1765094400', otherBrowser),
+    );
+    assert.equal(
+      trackerDedupeKey('impression', 12, '1765094400', laptop),
+      trackerDedupeKey('impression', 12, '1765094400', { ...laptop }),
+    );
+  });
+
   it('keeps impressions, clicks, trackers and cachebusters apart', () => {
     const keys = new Set([
-      trackerDedupeKey('impression', 12, 'abc'),
-      trackerDedupeKey('click', 12, 'abc'),
-      trackerDedupeKey('impression', 13, 'abc'),
-      trackerDedupeKey('impression', 12, 'abd'),
-      trackerDedupeKey('impression', 1, '2\u001fabc'),
+      trackerDedupeKey('impression', 12, 'abc', DEVICE),
+      trackerDedupeKey('click', 12, 'abc', DEVICE),
+      trackerDedupeKey('impression', 13, 'abc', DEVICE),
+      trackerDedupeKey('impression', 12, 'abd', DEVICE),
+      trackerDedupeKey('impression', 1, '2\u001fabc', DEVICE),
     ]);
     assert.equal(keys.size, 5);
   });
 
   it('keeps a tracker id apart from a cachebuster that continues its digits', () => {
-    assert.notEqual(trackerDedupeKey('impression', 1, '2abc'), trackerDedupeKey('impression', 12, 'abc'));
-    assert.notEqual(trackerDedupeKey('click', 11, '1x'), trackerDedupeKey('click', 111, 'x'));
+    assert.notEqual(
+      trackerDedupeKey('impression', 1, '2abc', DEVICE),
+      trackerDedupeKey('impression', 12, 'abc', DEVICE),
+    );
+    assert.notEqual(trackerDedupeKey('click', 11, '1x', DEVICE), trackerDedupeKey('click', 111, 'x', DEVICE));
   });
 
   it('keeps a cachebuster of up to 64 characters as it is, and a longer one as its SHA-256, apart from any kept as it is', () => {
     const kept = 'c'.repeat(MAX_KEPT_CACHEBUSTER_LENGTH);
-    assert.equal(trackerDedupeKey('impression', 7, kept), `imptr\u001f7\u001f${kept}`);
+    assert.equal(
+      trackerDedupeKey('impression', 7, kept, DEVICE),
+      `imptr\u001f7\u001f${kept}\u001f${DEVICE_DIGEST}`,
+    );
     const long = 'c'.repeat(16_000);
-    const key = trackerDedupeKey('click', 7, long);
+    const key = trackerDedupeKey('click', 7, long, DEVICE);
     const digest = createHash('sha256').update(long).digest('base64url');
-    assert.equal(key, `clktr#\u001f7\u001f${digest}`);
-    assert.equal(trackerDedupeKey('click', 7, long), key, 'the same cachebuster, the same key');
+    assert.equal(key, `clktr#\u001f7\u001f${digest}\u001f${DEVICE_DIGEST}`);
+    assert.equal(trackerDedupeKey('click', 7, long, DEVICE), key, 'the same cachebuster, the same key');
     assert.notEqual(
-      trackerDedupeKey('click', 7, `${long.slice(1)}d`),
+      trackerDedupeKey('click', 7, `${long.slice(1)}d`, DEVICE),
       key,
       'another cachebuster, another key',
     );
     assert.notEqual(
-      trackerDedupeKey('click', 7, digest),
+      trackerDedupeKey('click', 7, digest, DEVICE),
       key,
       'a cachebuster spelling the digest is another',
     );
   });
 
   it('never collides with the exchange impression keys, which start with x', () => {
-    assert.doesNotMatch(trackerDedupeKey('impression', 1, 'a'), /^x/);
-    assert.doesNotMatch(trackerDedupeKey('click', 1, 'a'), /^x/);
+    assert.doesNotMatch(trackerDedupeKey('impression', 1, 'a', DEVICE), /^x/);
+    assert.doesNotMatch(trackerDedupeKey('click', 1, 'a', DEVICE), /^x/);
   });
 });

@@ -55,20 +55,35 @@ export function decideHit(
 export const TRACKER_DEDUPE_WINDOW_MS = 5 * 60_000;
 
 /**
- * The ledger's dedupe key for a tracker hit with a cachebuster: kind, tracker id and
- * cachebuster joined by U+001F. Tracker ids are unique across accounts, so the key needs no
+ * The ledger's dedupe key for a tracker hit with a cachebuster: kind, tracker id, cachebuster
+ * and the device that fired it (the SHA-256, base64url, of its address and User-Agent as
+ * `readDevice` reads them), joined by U+001F. A repeat is the same device firing the same
+ * tag URL again (a creative re-rendered from cache, a tag pasted twice); another device's hit with
+ * that cachebuster is another impression, for a cachebuster is no unique id: a timestamp macro
+ * (`[timestamp]`, in seconds) gives every page served in a second the same one, and an ad server's
+ * random number repeats across pages. Tracker ids are unique across accounts, so the key needs no
  * account; the `imptr` / `clktr` prefix keeps it apart from the exchange's impression keys
  * (which start with `x`), and an impression and a click with the same cachebuster apart from
  * each other. A cachebuster longer than {@link MAX_KEPT_CACHEBUSTER_LENGTH} is kept as its
  * SHA-256 (base64url) under an `imptr#` / `clktr#` prefix of its own, so that no hit's key holds
  * kilobytes, however long a cachebuster a URL may carry.
  */
-export function trackerDedupeKey(kind: TrackerKind, trackerId: number, cachebuster: string): string {
+export function trackerDedupeKey(
+  kind: TrackerKind,
+  trackerId: number,
+  cachebuster: string,
+  device: Pick<Device, 'ip' | 'userAgent'>,
+): string {
   const prefix = kind === 'impression' ? 'imptr' : 'clktr';
-  if (cachebuster.length <= MAX_KEPT_CACHEBUSTER_LENGTH)
-    return [prefix, trackerId, cachebuster].join('\u001f');
-  const digest = createHash('sha256').update(cachebuster).digest('base64url');
-  return [`${prefix}#`, trackerId, digest].join('\u001f');
+  const deviceDigest = sha256(`${device.ip}\u001f${device.userAgent}`);
+  if (cachebuster.length <= MAX_KEPT_CACHEBUSTER_LENGTH) {
+    return [prefix, trackerId, cachebuster, deviceDigest].join('\u001f');
+  }
+  return [`${prefix}#`, trackerId, sha256(cachebuster), deviceDigest].join('\u001f');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 /** The longest cachebuster a tracker hit's dedupe key holds as it is (ad servers' run to 20 digits). */

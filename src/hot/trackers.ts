@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
-import type { HitRequest, IvtFilter } from '../domain/ivt.js';
+import type { Device, HitRequest, IvtFilter } from '../domain/ivt.js';
 import { isPrefetch } from '../domain/ivt.js';
 import { escapeHtml } from '../domain/html.js';
 import type { Outcome } from '../domain/outcome.js';
@@ -145,9 +145,7 @@ export function answerTrackerHit(
   // A click that lands nowhere reached no advertiser: recorded, never billed.
   const landsNowhere = kind === 'click' && target === undefined && decision.outcome.outcome === 'counted';
   const outcome = landsNowhere ? notCounted('no_landing_page') : decision.outcome;
-  const event = hitEvent(kind, hit, tracker, catalog, outcome, nowMs);
-  event.deviceIp = decision.device.ip;
-  event.userAgent = decision.device.userAgent;
+  const event = hitEvent(kind, hit, tracker, catalog, outcome, decision.device, nowMs);
   const answer =
     kind === 'click' && isPrefetch(request)
       ? PREFETCH_DECLINED_ANSWER
@@ -248,6 +246,7 @@ function hitEvent(
   tracker: TrackerView | undefined,
   catalog: CatalogView,
   outcome: Outcome,
+  device: Device,
   nowMs: number,
 ): EventRecord {
   const rule = tracker === undefined ? undefined : paymentRuleFor(tracker, catalog, nowMs);
@@ -275,12 +274,12 @@ function hitEvent(
     priceMicros: 0,
     mediaCostMicros: money.mediaCostMicros,
     revenueMicros: money.revenueMicros,
-    deviceIp: '',
-    userAgent: '',
+    deviceIp: device.ip,
+    userAgent: device.userAgent,
   };
   if (tracker !== undefined && hit.cachebuster !== undefined) {
     event.dedupe = {
-      key: trackerDedupeKey(kind, tracker.id, hit.cachebuster),
+      key: trackerDedupeKey(kind, tracker.id, hit.cachebuster, device),
       expiresMs: nowMs + TRACKER_DEDUPE_WINDOW_MS,
     };
   }

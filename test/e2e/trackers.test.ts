@@ -401,6 +401,24 @@ describe('impression and click trackers end to end', () => {
     ]);
   });
 
+  it('counts a cachebuster two browsers fire, as a timestamp macro gives, for each; one browser firing it again a duplicate', async () => {
+    const stamped = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Timestamp cachebuster',
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+    });
+    // `[timestamp]` in seconds: two people's pages served in the same second.
+    const path = `/imptr?id=${stamped}&cachebuster=1765094400&t=2`;
+    await hit(path, { 'x-forwarded-for': '198.51.100.7' });
+    await hit(path, { 'x-forwarded-for': '203.0.113.40' });
+    await hit(path, { 'x-forwarded-for': '198.51.100.7' });
+    assert.deepEqual(await outcomeCounts(stamped), [
+      ['counted', '', 2],
+      ['not_counted', 'duplicate', 1],
+    ]);
+  });
+
   it('counts a 4000-character cachebuster once, its repeat a duplicate, and another as long once', async () => {
     const repeated = await create('/v1/impression-trackers', {
       advertiserId: ids.advertiser,
