@@ -1140,7 +1140,7 @@ export const OPENAPI_DOCUMENT = {
               in: 'query',
               schema: { type: 'string' },
               description:
-                'the same one on the tracker within 5 minutes is a duplicate; missing, empty or an unreplaced placeholder counts, flagged cachebusterMissing',
+                'the same one on the tracker from the same device (address and User-Agent) within 5 minutes is a duplicate; missing, empty or an unreplaced placeholder counts, flagged cachebusterMissing',
             },
             {
               name: 'ancost',
