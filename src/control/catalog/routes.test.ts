@@ -491,6 +491,34 @@ describe('catalog routes', () => {
       assert.deepEqual(scoped.body.warnings, [], 'a key shown no media cost is warned of none');
     });
 
+    it("names in a payment rule's and a line item's write warnings no tracker whose own rule is not in effect while the publisher's rules pay for its hits", async () => {
+      const owner = await advertiser();
+      const pub = await publisher();
+      const base = await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const own = await create('/v1/payment-rules', rule(pub.id as number, { name: 'Own', revshare: 0.3 }));
+      const cpm = await create('/v1/line-items', {
+        advertiserId: owner.id,
+        name: 'CPM 2',
+        revenueType: 'cpm',
+        revenueValue: 2,
+      });
+      const tracker = await create('/v1/impression-trackers', {
+        advertiserId: owner.id,
+        name: 'Own rule paused',
+        lineItemId: cpm.id,
+        publisherId: pub.id,
+        paymentRuleId: own.id,
+      });
+      await ok('PATCH', `/v1/payment-rules/${own.id}`, { state: 'inactive' });
+      // Its hits are priced by the base rule, half of a 2.00 CPM: not at 0.
+      const read = await ok('GET', `/v1/impression-trackers/${tracker.id}`);
+      assert.deepEqual(warningCodes(read), ['own_rule_not_in_effect']);
+      const renamed = await ok('PATCH', `/v1/payment-rules/${base.id}`, { name: 'Base, renamed' });
+      assert.deepEqual(renamed.warnings, []);
+      const lineItem = await ok('PATCH', `/v1/line-items/${cpm.id}`, { name: 'CPM 2, renamed' });
+      assert.deepEqual(lineItem.warnings, []);
+    });
+
     it("gives a key scoped to the advertiser, which is shown no media cost, no pricing warnings, and the publisher's key them", async () => {
       const { owner, pub, margin } = await marginOnRevshare();
       const tracker = await create('/v1/impression-trackers', {

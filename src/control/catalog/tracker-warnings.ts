@@ -109,6 +109,12 @@ interface WriteWarning {
   message: string;
 }
 
+/**
+ * The pricing warnings that book hits at a cost of 0; `own_rule_not_in_effect` does not: the
+ * publisher's rules price the hits instead, and their own warnings say if at 0.
+ */
+const ZERO_COST_CODES: ReadonlySet<string> = new Set(['no_payment_rule', 'zero_media_cost']);
+
 /** Most trackers a write's answer looks at. */
 const MAX_CHECKED_TRACKERS = 500;
 
@@ -133,7 +139,9 @@ export function zeroPricedTrackers(
     filter: { ...filter, state: 'active' },
     limit: MAX_CHECKED_TRACKERS,
   });
-  const zero = checked.filter((tracker) => trackerPricingWarnings(tracker, catalog).length > 0);
+  const zero = checked.filter((tracker) =>
+    trackerPricingWarnings(tracker, catalog).some((warning) => ZERO_COST_CODES.has(warning.code)),
+  );
   if (zero.length === 0) return [];
   const named = zero.slice(0, MAX_TRACKERS_NAMED);
   const more = zero.length - named.length;
