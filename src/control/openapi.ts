@@ -1147,7 +1147,7 @@ export const OPENAPI_DOCUMENT = {
               in: 'query',
               schema: { type: 'number', minimum: 0, maximum: MAX_AMOUNT_MICROS / 1_000_000 },
               description:
-                'media cost of this event in currency units; overrides the payment rule; a malformed one is recorded as missing',
+                'media cost of this event in currency units, rounded half up to the micro (6 decimals); overrides the payment rule; a malformed one is recorded as missing',
             },
             {
               name: 'preview',

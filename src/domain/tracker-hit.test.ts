@@ -171,11 +171,26 @@ describe('parseTrackerHit', () => {
       }
     });
 
+    it('rounds an ancost with more decimals than six to the micro, half up, as a cost per impression from a CPM has them', () => {
+      for (const [raw, micros] of [
+        // A 1.2345 CPM's cost of one impression.
+        ['0.0012345', 1_235],
+        ['0.00123449', 1_234],
+        ['1.0000001', 1_000_000],
+        ['.0000005', 1],
+        ['0.0000004999', 0],
+        ['999999.9999994', 999_999_999_999],
+      ] as const) {
+        const hit = parseTrackerHit(`id=1&ancost=${raw}`);
+        assert.equal(hit.ancostMicros, micros, raw);
+        assert.equal(hit.ancostMalformed, false, raw);
+      }
+    });
+
     for (const raw of [
       '1000000',
       '1000000.0000000',
-      '1.0000001',
-      '1.00000010',
+      '999999.9999995',
       '-1',
       '1,5',
       'abc',

@@ -4,7 +4,7 @@
  * redirect target before it goes into a `Location` header. Pure; never throws for bad input.
  */
 import { domainToASCII } from 'node:url';
-import { parseDecimalMicros } from './macros.js';
+import { MAX_AMOUNT_MICROS, parseDecimalMicros } from './macros.js';
 import { isPreviewQuery } from './preview.js';
 
 /** Which tracker a hit is for: impression (`/imptr`) or click (`/clktr`). */
@@ -29,7 +29,7 @@ export interface TrackerHit {
   cachebuster: string | undefined;
   /** True when `cachebuster` is `undefined`: the hit counts but is flagged for ad ops. */
   cachebusterMissing: boolean;
-  /** `ancost=` (media cost of this one event, decimal up to 999999.999999; zeros past the sixth decimal are ignored) in micros; `undefined` when missing, a placeholder or malformed. */
+  /** `ancost=` (media cost of this one event, decimal up to 999999.999999; more decimals than six are rounded to the micro) in micros; `undefined` when missing, a placeholder or malformed. */
   ancostMicros: number | undefined;
   /** True when an `ancost` value was given but is not a decimal within range (recorded as missing). */
   ancostMalformed: boolean;
@@ -67,8 +67,7 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
 
   const cachebuster = givenValue(params.get('cachebuster'));
   const ancostText = givenValue(params.get('ancost'));
-  const ancostMicros =
-    ancostText === undefined ? undefined : parseDecimalMicros(withoutExtraZeros(ancostText));
+  const ancostMicros = ancostText === undefined ? undefined : ancostToMicros(ancostText);
   const code = params.get('code')?.value;
   const member = params.get('member')?.value;
   const accountId = positiveInteger(member);
@@ -90,12 +89,19 @@ export function parseTrackerHit(rawQuery: string): TrackerHit {
 }
 
 /**
- * A decimal without the zeros past its sixth decimal (`1.50000000` → `1.500000`), which say
- * nothing of the amount: an ad server or script that writes costs with eight or more decimals
- * still sends an amount in micros. Any other text is answered as it is.
+ * An `ancost` in micros: a decimal of at most 999999.999999, one with more decimals than six
+ * rounded half up to the micro (a 1.2345 CPM's cost of one impression, `0.0012345`, is 1 235
+ * micros), as every amount of an event is; `undefined` for any other text, or a rounded amount
+ * above the maximum.
  */
-function withoutExtraZeros(text: string): string {
-  return text.replace(/^(\d*\.\d{6})0+$/, '$1');
+function ancostToMicros(text: string): number | undefined {
+  const beyondMicros = /^(\d*\.\d{6})(\d+)$/.exec(text);
+  if (beyondMicros === null) return parseDecimalMicros(text);
+  const micros = parseDecimalMicros(beyondMicros[1] ?? '');
+  if (micros === undefined) return undefined;
+  // The seventh decimal decides: half a micro or more rounds up.
+  const rounded = micros + ((beyondMicros[2] ?? '').charAt(0) >= '5' ? 1 : 0);
+  return rounded <= MAX_AMOUNT_MICROS ? rounded : undefined;
 }
 
 /**

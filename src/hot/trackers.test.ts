@@ -438,7 +438,7 @@ describe('tracker hits', () => {
         100,
         async ({ hit, costs, metrics }) => {
           const ignored = () => /^tally_tracker_ancost_ignored_total (\d+)$/m.exec(metrics.render())?.[1];
-          for (const ancost of ['1,50', '1e2', '1000000', '0.0000001', '%5BANCOST%5D']) {
+          for (const ancost of ['1,50', '1e2', '1000000', '999999.9999995', '%5BANCOST%5D']) {
             const answer = await hit(
               `/imptr?id=5&cachebuster=${encodeURIComponent(ancost)}&ancost=${ancost}`,
             );

@@ -92,7 +92,7 @@ function bodyAnswer(status: number, contentType: string, text: string): NoticeAn
 
 /**
  * The counter of counted tracker hits whose `ancost` was given but could not be read — not a
- * decimal with at most 6 decimals (`1,50`, `1e2`, `0.0000001`), or above 999999.999999 — and which
+ * decimal (`1,50`, `1e2`), or above 999999.999999 once rounded to the micro — and which
  * were billed as priced by the payment rule instead, as if it were absent. A hit that did not count
  * (a preview, a duplicate, invalid traffic, an inactive tracker, a click with no landing page) is
  * billed nothing, whatever its `ancost`, and is not in it.
