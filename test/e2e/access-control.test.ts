@@ -12,6 +12,7 @@
  * - another account: 404 for every object, empty lists.
  */
 import assert from 'node:assert/strict';
+import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { TestServer } from '../support/server.js';
 import { api, runCli, startServer } from '../support/server.js';
@@ -631,6 +632,155 @@ describe('access control', () => {
       assert.equal(exported.status, 404);
       const keysOfFirst = (await admin('GET', '/v1/api-keys?limit=500')).body.items[0].id as number;
       assert.equal((await as(rival, 'GET', `/v1/api-keys/${keysOfFirst}`)).status, 404);
+    });
+
+    it('counts each account’s wins under its own account, with the same ids, and pages neither’s records or deliveries to the other', async () => {
+      /** Registers one web banner win of auction `auctionId` with `key`, fires its notice, answers its status. */
+      const countWin = async (key: string, auctionId: string): Promise<number> => {
+        const registered = await as(key, 'POST', '/v1/wins', {
+          wins: [
+            {
+              request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: { publisher: { id: 'p1' } } },
+              seat: 'shared-seat',
+              bid: { id: 'b1', impid: '1', price: 2, adm: '<p>ad</p>', burl: 'http://127.0.0.1:9/bill' },
+            },
+          ],
+        });
+        assert.equal(registered.status, 200, JSON.stringify(registered.body));
+        const [win] = registered.body.results;
+        const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
+        await notice.arrayBuffer();
+        return notice.status;
+      };
+      // The same auction, imp, bid and seat in both accounts: two impressions, one each.
+      for (const auctionId of ['iso-1', 'iso-2', 'iso-3']) {
+        assert.equal(await countWin(server.adminKey, auctionId), 200);
+        assert.equal(await countWin(rival, auctionId), 200);
+      }
+      const served = window().replace(/from=/, 'servedFrom=').replace(/to=/, 'servedTo=');
+      const auctionsOf = async (key: string, query: string) => {
+        const page = await as(key, 'GET', `/v1/billing-records?${served}&seat=shared-seat&${query}`);
+        assert.equal(page.status, 200, JSON.stringify(page.body));
+        return page;
+      };
+      const everyAuction = ['iso-1', 'iso-2', 'iso-3'];
+      await until(
+        async () => (await auctionsOf(server.adminKey, 'limit=1000')).body.records.length === 3,
+        'the first account’s three records',
+      );
+      const own = await auctionsOf(rival, 'limit=1000');
+      assert.deepEqual(
+        own.body.records.map((record: { auctionId: string }) => record.auctionId),
+        everyAuction,
+        'the rival’s own three, counted though the first account counted the same ids',
+      );
+      const report = await as(
+        rival,
+        'GET',
+        `/v1/reports?${window()}&seat=shared-seat&groupBy=outcome,currency`,
+      );
+      assert.deepEqual(
+        report.body.rows.map((row: { outcome: string; events: number }) => [row.outcome, row.events]),
+        [['counted', 3]],
+      );
+
+      // The first account's cursor, from its Link header, read with the rival's key: the rival's
+      // records after that id, none of the first account's.
+      const firstPage = await auctionsOf(server.adminKey, 'limit=1');
+      const link = /<([^>]+)>; rel="next"/.exec(firstPage.headers.get('link') ?? '')?.[1] ?? '';
+      assert.match(link, /after=\d+/);
+      const followed = await as(rival, 'GET', link);
+      assert.equal(followed.status, 200, JSON.stringify(followed.body));
+      const rivalIds = new Set(own.body.records.map((record: { id: number }) => record.id));
+      for (const record of followed.body.records) {
+        assert.equal(rivalIds.has(record.id), true, `record ${record.id} is the rival’s`);
+      }
+      const csv = await fetch(`${server.url}/v1/billing-records?${served}&format=csv&limit=1000`, {
+        headers: { authorization: `Bearer ${rival}` },
+      });
+      const lines = (await csv.text()).trim().split('\r\n').slice(1);
+      assert.deepEqual(
+        lines.filter((line) => line.includes('shared-seat')).map((line) => line.split(',')[8]),
+        everyAuction,
+        'the rival’s CSV holds its own three records alone',
+      );
+
+      // Deliveries alike: each account lists its own, and a cursor of the first account's lists
+      // the rival none of the first account's.
+      const listed = async (key: string, query: string) => {
+        const page = await as(key, 'GET', `/v1/deliveries?seat=shared-seat&${query}`);
+        assert.equal(page.status, 200, JSON.stringify(page.body));
+        return page.body as { deliveries: { id: number; auctionId: string }[]; next: number | null };
+      };
+      const firstDeliveries = await listed(server.adminKey, 'limit=1000');
+      const rivalDeliveries = await listed(rival, 'limit=1000');
+      assert.deepEqual(rivalDeliveries.deliveries.map((delivery) => delivery.auctionId).sort(), everyAuction);
+      const firstIds = new Set(firstDeliveries.deliveries.map((delivery) => delivery.id));
+      assert.equal(
+        rivalDeliveries.deliveries.some((delivery) => firstIds.has(delivery.id)),
+        false,
+        'no delivery of the first account is listed to the rival',
+      );
+      const cursor = (await listed(server.adminKey, 'limit=1')).next;
+      const afterCursor = await listed(rival, `after=${cursor}`);
+      assert.equal(
+        afterCursor.deliveries.some((delivery) => firstIds.has(delivery.id)),
+        false,
+        'the first account’s cursor lists the rival none of its deliveries',
+      );
+    });
+
+    it('refuses a key revoked a moment ago on every kind of route, on the connection it was just used on', async () => {
+      const created = await as(rival, 'POST', '/v1/api-keys', { name: 'short-lived', role: 'editor' });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      /** One call with `created`'s key through `agent`: its status and whether it reused the connection. */
+      const call = (method: string, path: string, body?: unknown) =>
+        new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+          const sent = body === undefined ? undefined : JSON.stringify(body);
+          const request = httpRequest(
+            `${server.url}${path}`,
+            {
+              method,
+              agent,
+              headers: {
+                authorization: `Bearer ${created.body.key}`,
+                ...(sent === undefined ? {} : { 'content-type': 'application/json' }),
+              },
+            },
+            (response) => {
+              response.resume();
+              response.on('end', () =>
+                resolve({ status: response.statusCode ?? 0, reused: request.reusedSocket }),
+              );
+            },
+          );
+          request.on('error', reject);
+          request.end(sent);
+        });
+      try {
+        assert.deepEqual(await call('GET', '/v1/advertisers'), { status: 200, reused: false });
+        assert.equal((await as(rival, 'DELETE', `/v1/api-keys/${created.body.id}`)).status, 204);
+        // The key's connection, kept alive, is refused at once: nothing of the key is kept.
+        assert.deepEqual(await call('GET', '/v1/advertisers'), { status: 401, reused: true });
+        const refused: [string, string, unknown][] = [
+          ['POST', '/v1/advertisers', { name: 'after revocation' }],
+          ['GET', `/v1/reports?${window()}`, undefined],
+          ['GET', `/v1/billing-records?${window()}`, undefined],
+          ['GET', '/v1/deliveries', undefined],
+          ['POST', '/v1/wins', { wins: [] }],
+        ];
+        for (const [method, path, body] of refused) {
+          assert.equal((await call(method, path, body)).status, 401, `${method} ${path}`);
+        }
+      } finally {
+        agent.destroy();
+      }
+      const advertisers = await as(rival, 'GET', '/v1/advertisers?limit=500');
+      assert.equal(
+        advertisers.body.items.some((item: { name: string }) => item.name === 'after revocation'),
+        false,
+      );
     });
 
     it('keeps its own objects, codes and settings apart from the first account', async () => {
