@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -281,7 +282,7 @@ describe('the tally command', () => {
     }
   });
 
-  it('refuses every command on the data directory, in the same line saying what to fix, where it does not exist (or is a file), and creates none', async () => {
+  it('refuses every command on the data directory, in the same line saying what to fix, where it does not exist (or is a file, or lies under one), and creates none', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-no-data-dir-'));
     try {
       const mistyped = join(parent, 'dat');
@@ -289,7 +290,7 @@ describe('the tally command', () => {
       writeFileSync(aFile, '{}');
       const commands = [['create-account', 'Acme'], ['rotate-token-key'], ['list-accounts'], ['replay-dead']];
       for (const command of commands) {
-        for (const dataDir of [mistyped, aFile]) {
+        for (const dataDir of [mistyped, aFile, join(aFile, 'data')]) {
           const result = await runCli(command, { TALLY_DATA_DIR: dataDir });
           assert.equal(result.code, 1, command[0]);
           assert.equal(result.stdout, '', command[0]);
@@ -302,6 +303,41 @@ describe('the tally command', () => {
         assert.ok(!existsSync(mistyped), `${command[0]} created a data directory`);
       }
     } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('says in one line, exit 1, that it may not read the data directory, rather than that it or its ledger is missing, when its user may not look in it', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-closed-data-dir-'));
+    const dataDir = join(parent, 'data');
+    try {
+      mkdirSync(dataDir);
+      openSqlite(join(dataDir, 'tally.db'), 'FULL').close();
+      const commands = [['list-accounts'], ['replay-dead', '--dry-run']];
+      // As root, the command runs as another user; as any other user, mode 000 denies its owner too.
+      // Closed: the data directory, then the directory above it.
+      for (const [parentMode, dataDirMode] of [
+        [0o755, 0o000],
+        [0o000, 0o700],
+      ] as const) {
+        chmodSync(parent, parentMode);
+        chmodSync(dataDir, dataDirMode);
+        for (const command of commands) {
+          const result = await runCli(command, { TALLY_DATA_DIR: dataDir }, { unprivileged: true });
+          assert.deepEqual(
+            [result.code, result.stdout, result.stderr],
+            [
+              1,
+              '',
+              `Tally may not read the data directory ${dataDir} (EACCES: it, or a directory above it, is closed ` +
+                `to this user): run the command as the user the server runs as, or ${DATA_DIR_FIX}\n`,
+            ],
+            command.join(' '),
+          );
+        }
+      }
+    } finally {
+      chmodSync(parent, 0o700);
       rmSync(parent, { recursive: true, force: true });
     }
   });
