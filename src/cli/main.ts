@@ -18,6 +18,7 @@ import { StartStoppedError } from '../stop-during-start.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
+import { reportCutOffOutput } from './cut-off-output.js';
 import { missingDataDir } from './missing-data-dir.js';
 import { unexpectedErrorLine, unexpectedErrorText } from './unexpected-error.js';
 import {
@@ -85,6 +86,9 @@ const HELP_COMMANDS = new Set(['help', '--help', '-h']);
 /** The names that print the version. */
 const VERSION_COMMANDS = new Set(['version', '--version', '-V']);
 
+/** How a command's cut-off stdout is told, once the command is known (not for the server). */
+let output: ReturnType<typeof reportCutOffOutput> | undefined;
+
 async function main(argv: string[]): Promise<number> {
   const [given, ...args] = argv;
   if (given === undefined) {
@@ -100,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
   // (`tally help --help` too: help's own).
   const helpOn =
     command === 'help' ? (asksForHelp(args) ? 'help' : args[0]) : asksForHelp(args) ? command : undefined;
+  // The server goes on serving when its stdout fails (see `surviveClosedOutput`); a command says so.
+  if (command !== 'serve' || helpOn !== undefined) output = reportCutOffOutput(given);
   if (helpOn !== undefined && isCommand(helpOn) && (command !== 'help' || args.length === 1)) {
     process.stdout.write(`usage: ${USAGE[helpOn]}\n(tally help lists every command)\n`);
     return 0;
@@ -331,7 +337,7 @@ async function withLedger(
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = output?.exitCode(code) ?? code;
   },
   (error: unknown) => {
     // A data directory Tally cannot use is the operator's to sort out: the message says how.

@@ -282,6 +282,38 @@ describe('the tally command', () => {
     }
   });
 
+  it('says in one line, exit 1, that its output was cut off when the reader of its stdout goes away (tally list-accounts | head), what it did standing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-cut-off-'));
+    try {
+      ledgerWithAccounts(dataDir, ['Acme']).db.close();
+      for (const command of [['list-accounts'], ['create-account', 'Beta'], ['help']]) {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...command], {
+          cwd: new URL('../../', import.meta.url).pathname,
+          env: tallyEnv({ TALLY_DATA_DIR: dataDir }),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        // The reader goes away before the command writes: its first write fails with EPIPE.
+        child.stdout.destroy();
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const [code] = (await once(child, 'close')) as [number | null];
+        assert.deepEqual(
+          [code, stderr],
+          [
+            1,
+            `tally ${command[0]}: its output was cut off, as the reader of its stdout went away (EPIPE); ` +
+              'what it did stands\n',
+          ],
+          command[0],
+        );
+      }
+      const listed = await runCli(['list-accounts'], { TALLY_DATA_DIR: dataDir });
+      assert.match(listed.stdout, /\n3\tBeta\t/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses every command on the data directory, in the same line saying what to fix, where it does not exist (or is a file, or lies under one), and creates none', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'tally-no-data-dir-'));
     try {
