@@ -8,15 +8,16 @@ const MAX_REPORTED_LINES = 10;
  * The entries of an address list file, as IP lists are published: one address or CIDR a line,
  * blank lines and what follows a `#` ignored. Each line that is none, and a file that cannot be
  * read, is added to `errors` under `setting`'s name (the first {@link MAX_REPORTED_LINES} by line
- * number, then how many more).
+ * number, then how many more); `source` names where the path was given (`TALLY_…`), for a file
+ * that cannot be read.
  */
-export function readAddressFile(path: string, setting: string, errors: string[]): string[] {
+export function readAddressFile(path: string, setting: string, source: string, errors: string[]): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     errors.push(
-      `${setting}: cannot read ${path} (${String(error)}); give the path of a file of one address or CIDR a line`,
+      `${setting}: cannot read ${path}, named by ${source} (${String(error)}); give the path of a file of one address or CIDR a line`,
     );
     return [];
   }

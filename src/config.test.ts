@@ -37,6 +37,65 @@ describe('configuration', () => {
     assert.equal(parsed.config.burlPrivateNetworks, 'deny');
   });
 
+  it('names, in every refusal of a value, the variable that gave it, or the TALLY_CONFIG file', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    /** A bad value of each setting, as a variable would give it (JSON settings: their JSON). */
+    const badValues: [string, string][] = [
+      ['port', '-1'],
+      ['host', 'local host'],
+      ['publicUrl', 'ftp://tally.example'],
+      ['dataDir', ' data'],
+      ['adminKey', 'short'],
+      ['metricsKey', 'short'],
+      ['tokenKeys', 'one'],
+      ['tokenKeys', `1:${key},1:${key}`],
+      ['priceKeys', '[]'],
+      ['priceKeys', '{"s1": {"encryptionKey": "x"}}'],
+      ['priceKeys', '{"s1": {"owner": 1}}'],
+      ['rules', '[]'],
+      ['rules', '{"*": 5}'],
+      ['rules', '{"*": [{"format": "banner"}]}'],
+      ['rules', '{"": []}'],
+      ['ivtUserAgents', '(unclosed'],
+      ['ivtUserAgents', '[1, 2]'],
+      ['ivtBlockedIps', '1.2.3.400'],
+      ['ivtTrustedNotifiers', '10.0.0.0/33'],
+      ['ivtBlockedIpsFile', '/nonexistent/blocked.txt'],
+      ['retentionDays', '0'],
+      ['sqliteSynchronous', 'SOMETIMES'],
+      ['commitMaxBatch', '0'],
+      ['burlPrivateNetworks', 'maybe'],
+      ['maxBodyBytes', '1'],
+      ['smtpUrl', 'http://mail.example'],
+      ['mailFrom', 'nobody'],
+    ];
+    const envNameOf = (name: string) => `TALLY_${name.replace(/[A-Z]/g, (char) => `_${char}`).toUpperCase()}`;
+    const jsonSettings = new Set(['priceKeys', 'rules']);
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      for (const [name, value] of badValues) {
+        const fromEnv = parseConfig({ [envNameOf(name)]: value });
+        assertRefused(fromEnv);
+        for (const error of fromEnv.errors)
+          assert.match(error, new RegExp(envNameOf(name)), `${name}=${value}`);
+        // In the file, a JSON setting is its JSON, an integer a JSON number.
+        const fileValue: unknown = jsonSettings.has(name)
+          ? JSON.parse(value)
+          : /^-?[0-9]+$/.test(value)
+            ? Number(value)
+            : value;
+        writeFileSync(path, JSON.stringify({ [name]: fileValue }));
+        const fromFile = parseConfig({ TALLY_CONFIG: path });
+        assertRefused(fromFile);
+        for (const error of fromFile.errors)
+          assert.match(error, /TALLY_CONFIG file/, `${name}: ${JSON.stringify(fileValue)} in the file`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads word settings whatever their case, as SQLite and the relay switch alike', () => {
     const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'normal', TALLY_BURL_PRIVATE_NETWORKS: 'Allow' });
     assertAccepted(parsed);
@@ -56,7 +115,7 @@ describe('configuration', () => {
     assertRefused(given);
     assert.match(
       given.errors[1] ?? '',
-      /^publicUrl: "ftp:\/\/tally\.example" must begin http:\/\/ or https:\/\//,
+      /^publicUrl: TALLY_PUBLIC_URL="ftp:\/\/tally\.example" must begin http:\/\/ or https:\/\//,
     );
     for (const host of [
       '127.0.0.1',
@@ -122,7 +181,7 @@ describe('configuration', () => {
       const parsed = parseConfig({ TALLY_PORT: port });
       assertRefused(parsed);
       assert.deepEqual(parsed.errors, [
-        `publicUrl: "http://127.0.0.1:${port}" names port ${port}, which browsers refuse to fetch from (the Fetch standard's blocked ports), so no notice would reach it: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
+        `publicUrl: TALLY_PUBLIC_URL is not set (nor publicUrl in the TALLY_CONFIG file), and its default, "http://127.0.0.1:${port}" (the host and TALLY_PORT="${port}"), names port ${port}, which browsers refuse to fetch from (the Fetch standard's blocked ports), so no notice would reach it: set TALLY_PUBLIC_URL to the http(s) URL notices reach Tally at, such as https://tally.example.com, or listen on another port`,
       ]);
     }
     const given = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example:6667/t' });
@@ -367,7 +426,7 @@ describe('configuration', () => {
     const parsed = parseConfig({ TALLY_TOKEN_KEYS: `1:${keyA},2:${keyC},1:${keyB}` });
     assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
-      'tokenKeys: key id 1 is listed twice; give each key an id of its own (the last key listed signs)',
+      'tokenKeys: key id 1 is listed twice in TALLY_TOKEN_KEYS; give each key an id of its own (the last key listed signs)',
     ]);
     const distinct = parseConfig({ TALLY_TOKEN_KEYS: `1:${keyA},2:${keyB}` });
     assertAccepted(distinct);
@@ -711,7 +770,10 @@ describe('configuration', () => {
     try {
       const missing = parseConfig({ TALLY_IVT_BLOCKED_IPS_FILE: join(dir, 'none.txt') });
       assertRefused(missing);
-      assert.match(missing.errors.join('\n'), /^ivtBlockedIpsFile: cannot read .*none\.txt \(.*ENOENT/);
+      assert.match(
+        missing.errors.join('\n'),
+        /^ivtBlockedIpsFile: cannot read .*none\.txt, named by TALLY_IVT_BLOCKED_IPS_FILE \(.*ENOENT/,
+      );
       const path = join(dir, 'list.txt');
       const badLines = Array.from({ length: 12 }, (_, index) => `10.0.0.${index}/33`);
       writeFileSync(path, ['10.0.0.0/8', 'nonsense # a comment', ...badLines].join('\n'));
@@ -736,8 +798,14 @@ describe('configuration', () => {
       writeFileSync(path, JSON.stringify({ ivtUserAgents: [1], ivtBlockedIps: 'x' }));
       const parsed = parseConfig({ TALLY_CONFIG: path });
       assertRefused(parsed);
-      assert.equal(parsed.errors[0], 'ivtUserAgents: must be a list of strings');
-      assert.match(parsed.errors[1] ?? '', /^ivtBlockedIps: blocked IP entry "x" is not/);
+      assert.equal(
+        parsed.errors[0],
+        "ivtUserAgents: the TALLY_CONFIG file's ivtUserAgents must be a list of strings: a JSON array of strings, or a comma-separated list in one string",
+      );
+      assert.match(
+        parsed.errors[1] ?? '',
+        /^ivtBlockedIps: in the TALLY_CONFIG file's ivtBlockedIps, blocked IP entry "x" is not/,
+      );
       assert.equal(parsed.errors.length, 2, parsed.errors.join('\n'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -755,7 +823,7 @@ describe('configuration', () => {
     const notStrings = parseConfig({ TALLY_IVT_USER_AGENTS: '[1, 2]' });
     assertRefused(notStrings);
     assert.deepEqual(notStrings.errors, [
-      'ivtUserAgents: must be a JSON array of strings or a comma-separated list',
+      'ivtUserAgents: TALLY_IVT_USER_AGENTS must be a JSON array of strings or a comma-separated list',
     ]);
   });
 
@@ -1037,7 +1105,7 @@ describe('configuration', () => {
   it('refuses rules that are not an object of lists, or name an unknown format, channel or method', () => {
     const refused = parseConfig({ TALLY_RULES: '[]' });
     assertRefused(refused);
-    assert.match(refused.errors[0] ?? '', /^rules: must be \{/);
+    assert.match(refused.errors[0] ?? '', /^rules: TALLY_RULES must be \{/);
     const rule = { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 };
     const parsed = parseConfig({
       TALLY_RULES: JSON.stringify({
@@ -1079,7 +1147,7 @@ describe('configuration', () => {
     });
     const refused = parseConfig({ TALLY_PRICE_KEYS: '[]' });
     assertRefused(refused);
-    assert.match(refused.errors[0] ?? '', /^priceKeys: must be \{/);
+    assert.match(refused.errors[0] ?? '', /^priceKeys: TALLY_PRICE_KEYS must be \{/);
   });
 
   it('refuses rules under an empty publisher id, which wins naming no publisher would take unsaid', () => {
@@ -1087,7 +1155,7 @@ describe('configuration', () => {
     const refused = parseConfig({ TALLY_RULES: JSON.stringify({ '': [rule], '*': [rule] }) });
     assertRefused(refused);
     assert.deepEqual(refused.errors, [
-      'rules."": names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher\'s id',
+      'rules."": in TALLY_RULES, "" names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher\'s id',
     ]);
   });
 
@@ -1103,8 +1171,8 @@ describe('configuration', () => {
     });
     assert.equal(refused.ok, false, 'keys of the wrong length are refused');
     assert.deepEqual(refused.ok ? [] : refused.errors, [
-      "priceKeys.hex: encryptionKey is 48 bytes; Google's price encryption keys are 32 bytes, and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)",
-      "priceKeys.short: integrityKey is 16 bytes; Google's price encryption keys are 32 bytes, written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it",
+      "priceKeys.hex: in TALLY_PRICE_KEYS, encryptionKey is 48 bytes; Google's price encryption keys are 32 bytes, and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)",
+      "priceKeys.short: in TALLY_PRICE_KEYS, integrityKey is 16 bytes; Google's price encryption keys are 32 bytes, written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it",
     ]);
   });
 
@@ -1117,7 +1185,7 @@ describe('configuration', () => {
     });
     assertRefused(refused);
     assert.deepEqual(refused.errors, [
-      "priceKeys.dsp: integrityKey is 48 bytes; Google's price encryption keys are 32 bytes, and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)",
+      "priceKeys.dsp: in TALLY_PRICE_KEYS, integrityKey is 48 bytes; Google's price encryption keys are 32 bytes, and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)",
     ]);
   });
 
@@ -1131,7 +1199,7 @@ describe('configuration', () => {
     });
     assertRefused(refused);
     assert.deepEqual(refused.errors, [
-      "priceKeys.short: integrityKey is 16 bytes; Google's price encryption keys are 32 bytes, written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it",
+      "priceKeys.short: in TALLY_PRICE_KEYS, integrityKey is 16 bytes; Google's price encryption keys are 32 bytes, written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it",
     ]);
   });
 
@@ -1160,11 +1228,11 @@ describe('configuration', () => {
     });
     assertRefused(refused);
     assert.deepEqual(refused.errors, [
-      'priceKeys.a: accountId must be an account id (a whole number from 1), not 0',
-      'priceKeys.b: seat must be the seat\'s id as wins name it, not ""',
-      'priceKeys.d: seat "c" of account 1 already has keys',
-      'priceKeys.e: unknown field "accountID": did you mean accountId?',
-      'priceKeys.f: unknown field "owner" (fields: encryptionKey, integrityKey, accountId, seat)',
+      'priceKeys.a: in TALLY_PRICE_KEYS, accountId must be an account id (a whole number from 1), not 0',
+      'priceKeys.b: in TALLY_PRICE_KEYS, seat must be the seat\'s id as wins name it, not ""',
+      'priceKeys.d: in TALLY_PRICE_KEYS, seat "c" of account 1 already has keys',
+      'priceKeys.e: in TALLY_PRICE_KEYS, unknown field "accountID": did you mean accountId?',
+      'priceKeys.f: in TALLY_PRICE_KEYS, unknown field "owner" (fields: encryptionKey, integrityKey, accountId, seat)',
     ]);
   });
 });

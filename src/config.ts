@@ -180,7 +180,9 @@ export function parseConfig(
       if (asJson !== undefined && 'parsed' in asJson) {
         const { parsed } = asJson;
         if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
-        errors.push(`${name}: must be a JSON array of strings or a comma-separated list`);
+        errors.push(
+          `${name}: ${given(name, true)} must be a JSON array of strings or a comma-separated list`,
+        );
         return [];
       }
       return value
@@ -188,7 +190,9 @@ export function parseConfig(
         .map((item) => item.trim())
         .filter((item) => item !== '');
     }
-    errors.push(`${name}: must be a list of strings`);
+    errors.push(
+      `${name}: ${given(name, true)} must be a list of strings: a JSON array of strings, or a comma-separated list in one string`,
+    );
     return [];
   };
   const json = (name: string): unknown => {
@@ -220,20 +224,27 @@ export function parseConfig(
   const hostIsAddress = isIP(host) !== 0 || isHostName(host);
   if (!hostIsAddress)
     errors.push(
-      `host: ${shown(host)} is neither an IP address nor a host name; e.g. 0.0.0.0 (every interface), 127.0.0.1 or ::1`,
+      `host: ${given('host')} is neither an IP address nor a host name; e.g. 0.0.0.0 (every interface), 127.0.0.1 or ::1`,
     );
   const publicUrl = text('publicUrl', defaultPublicUrl(host, port)).replace(/\/+$/, '');
   const publicUrlProblem = problemOfPublicUrl(publicUrl);
   // A default built on a host or port already refused says nothing more: the operator set no
   // public URL.
-  if (publicUrlProblem !== undefined && (publicUrlGiven || (hostIsAddress && port !== 0)))
+  if (publicUrlProblem !== undefined && publicUrlGiven)
     errors.push(
-      `publicUrl: ${shown(publicUrl)} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
+      `publicUrl: ${given('publicUrl')} ${publicUrlProblem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
+    );
+  // Not set, its default is built on the host and port: the operator is told which to change.
+  else if (publicUrlProblem !== undefined && hostIsAddress && port !== 0)
+    errors.push(
+      `publicUrl: TALLY_PUBLIC_URL is not set (nor publicUrl in the TALLY_CONFIG file), and its default, ${shown(publicUrl)} (the host and ${given('port')}), ${publicUrlProblem}: set TALLY_PUBLIC_URL to the http(s) URL notices reach Tally at, such as https://tally.example.com, or listen on another port`,
     );
   const blockedIpsFile = text('ivtBlockedIpsFile', '');
   const blockedIps = [
     ...list('ivtBlockedIps'),
-    ...(blockedIpsFile === '' ? [] : readAddressFile(blockedIpsFile, 'ivtBlockedIpsFile', errors)),
+    ...(blockedIpsFile === ''
+      ? []
+      : readAddressFile(blockedIpsFile, 'ivtBlockedIpsFile', given('ivtBlockedIpsFile', true), errors)),
   ];
   const ivt = buildIvtFilter(list('ivtUserAgents'), blockedIps, list('ivtTrustedNotifiers'));
   if (!ivt.ok) {
@@ -242,7 +253,11 @@ export function parseConfig(
       blockedIps: 'ivtBlockedIps',
       trustedNotifiers: 'ivtTrustedNotifiers',
     };
-    errors.push(...ivt.errors.map((error) => `${settingOf[error.list]}: ${error.message}`));
+    errors.push(
+      ...ivt.errors.map(
+        (error) => `${settingOf[error.list]}: in ${given(settingOf[error.list], true)}, ${error.message}`,
+      ),
+    );
   }
   const sqliteSynchronous = text('sqliteSynchronous', 'FULL').toUpperCase();
   if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
@@ -293,8 +308,8 @@ export function parseConfig(
     metricsKey,
     tokenKeys: parseTokenKeys(text('tokenKeys', '', true), given('tokenKeys', true), errors),
     ivtFilter: ivt.ok ? ivt.filter : buildIvtFilterOrThrow(),
-    rules: parseRules(json('rules'), errors),
-    priceKeys: parsePriceKeyMap(json('priceKeys'), errors),
+    rules: parseRules(json('rules'), given('rules', true), errors),
+    priceKeys: parsePriceKeyMap(json('priceKeys'), given('priceKeys', true), errors),
     retentionDays: int('retentionDays', 100, 1, 3650),
     commitMaxBatch: int('commitMaxBatch', 2048, 1, 100_000),
     commitMaxDelayMs: int('commitMaxDelayMs', 0, 0, 1000),
@@ -470,7 +485,7 @@ function parseTokenKeys(text: string, source: string, errors: string[]): Config[
     }
     if (keys.some((listed) => listed.id === id)) {
       errors.push(
-        `tokenKeys: key id ${id} is listed twice; give each key an id of its own (the last key listed signs)`,
+        `tokenKeys: key id ${id} is listed twice in ${source}; give each key an id of its own (the last key listed signs)`,
       );
       continue;
     }
@@ -479,23 +494,31 @@ function parseTokenKeys(text: string, source: string, errors: string[]): Config[
   return keys;
 }
 
-function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleOverride[]> {
+/**
+ * The `rules` overrides by publisher id (`*`: every publisher), each checked; `source` names where
+ * they were given (`TALLY_RULES`, or the TALLY_CONFIG file's `rules`), in each error.
+ */
+function parseRules(value: unknown, source: string, errors: string[]): ReadonlyMap<string, RuleOverride[]> {
   const out = new Map<string, RuleOverride[]>();
   if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push('rules: must be {"<publisher id or *>": [{"format","channel","method","ttlSeconds"}…]}');
+    errors.push(
+      `rules: ${source} must be {"<publisher id or *>": [{"format","channel","method","ttlSeconds"}…]}`,
+    );
     return out;
   }
   for (const [publisher, rules] of Object.entries(value)) {
     // Looked up by the id of a win naming no publisher, it would be those wins' rules, unsaid.
     if (publisher === '') {
       errors.push(
-        'rules."": names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher\'s id',
+        `rules."": in ${source}, "" names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher's id`,
       );
       continue;
     }
     if (!Array.isArray(rules)) {
-      errors.push(`rules.${publisher}: must be a list of {"format","channel","method","ttlSeconds"}`);
+      errors.push(
+        `rules.${publisher}: in ${source}, its value must be a list of {"format","channel","method","ttlSeconds"}`,
+      );
       continue;
     }
     const overrides: RuleOverride[] = [];
@@ -510,7 +533,7 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
         (fields.ttlSeconds as number) <= MAX_RULE_TTL_SECONDS;
       if (!ok) {
         errors.push(
-          `rules.${publisher}: ${JSON.stringify(rule)} needs a known format, channel, method and a ttlSeconds ` +
+          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs a known format, channel, method and a ttlSeconds ` +
             `that is an integer from 1 to ${MAX_RULE_TTL_SECONDS} (7 days)`,
         );
         continue;
@@ -520,7 +543,7 @@ function parseRules(value: unknown, errors: string[]): ReadonlyMap<string, RuleO
       // its notices able to count.
       if (!canInstrument(override.format, override.method)) {
         errors.push(
-          `rules.${publisher}: ${JSON.stringify(rule)} gives ${override.format} a method Tally cannot ` +
+          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} gives ${override.format} a method Tally cannot ` +
             `instrument for it: use ${nativeMethod(override.format)}, burl` +
             `${override.format === 'banner' ? ' or omid' : ''}`,
         );
@@ -539,14 +562,14 @@ const PRICE_KEY_FIELDS = ['encryptionKey', 'integrityKey', 'accountId', 'seat'];
 /**
  * `{"<name>": {"encryptionKey", "integrityKey", "seat"?, "accountId"?}}`: a seat's keys (the seat
  * is the name unless `seat` gives it), for the wins of one account (`accountId`, the operator's
- * by default). Kept by {@link priceKeyName}.
+ * by default). Kept by {@link priceKeyName}. `source` names where they were given, in each error.
  */
-function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string, PriceKeys> {
+function parsePriceKeyMap(value: unknown, source: string, errors: string[]): ReadonlyMap<string, PriceKeys> {
   const out = new Map<string, PriceKeys>();
   if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     errors.push(
-      'priceKeys: must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>}}',
+      `priceKeys: ${source} must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>}}`,
     );
     return out;
   }
@@ -558,7 +581,7 @@ function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string,
       for (const field of unknown) {
         const closest = closestName(field, PRICE_KEY_FIELDS);
         errors.push(
-          `priceKeys.${name}: unknown field ${JSON.stringify(field)}` +
+          `priceKeys.${name}: in ${source}, unknown field ${JSON.stringify(field)}` +
             (closest === undefined
               ? ` (fields: ${PRICE_KEY_FIELDS.join(', ')})`
               : `: did you mean ${closest}?`),
@@ -571,29 +594,35 @@ function parsePriceKeyMap(value: unknown, errors: string[]): ReadonlyMap<string,
         ? parsePriceKeys(fields.encryptionKey, fields.integrityKey)
         : undefined;
     if (keys === undefined) {
-      errors.push(`priceKeys.${name}: needs encryptionKey and integrityKey in (web-safe) base64`);
+      errors.push(
+        `priceKeys.${name}: in ${source}, the entry needs encryptionKey and integrityKey in (web-safe) base64`,
+      );
       continue;
     }
     const wrongLength = priceKeyLengthErrors(keys, fields);
     if (wrongLength.length > 0) {
-      errors.push(...wrongLength.map((error) => `priceKeys.${name}: ${error}`));
+      errors.push(...wrongLength.map((error) => `priceKeys.${name}: in ${source}, ${error}`));
       continue;
     }
     const accountId = fields.accountId ?? OPERATOR_ACCOUNT_ID;
     if (typeof accountId !== 'number' || !Number.isSafeInteger(accountId) || accountId < 1) {
       errors.push(
-        `priceKeys.${name}: accountId must be an account id (a whole number from 1), not ${shown(accountId)}`,
+        `priceKeys.${name}: in ${source}, accountId must be an account id (a whole number from 1), not ${shown(accountId)}`,
       );
       continue;
     }
     const seat = fields.seat ?? name;
     if (typeof seat !== 'string' || seat === '') {
-      errors.push(`priceKeys.${name}: seat must be the seat's id as wins name it, not ${shown(seat)}`);
+      errors.push(
+        `priceKeys.${name}: in ${source}, seat must be the seat's id as wins name it, not ${shown(seat)}`,
+      );
       continue;
     }
     const key = priceKeyName(accountId, seat);
     if (out.has(key)) {
-      errors.push(`priceKeys.${name}: seat ${JSON.stringify(seat)} of account ${accountId} already has keys`);
+      errors.push(
+        `priceKeys.${name}: in ${source}, seat ${JSON.stringify(seat)} of account ${accountId} already has keys`,
+      );
       continue;
     }
     out.set(key, keys);
