@@ -285,6 +285,25 @@ describe('configuration', () => {
     }
   });
 
+  it("points a variable's name in the config file to the setting's name there, as an operator moving variables into the file writes them", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ TALLY_PORT: 8081, TALLY_PUBLIC_URL: 'https://tally.example' }));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      assert.deepEqual(
+        parsed.errors.map((error) => error.replace(/; the settings are .*/, '')),
+        [
+          'TALLY_CONFIG: "TALLY_PORT" is not a setting (did you mean port? the file names each setting as its variable without TALLY_, camelCased)',
+          'TALLY_CONFIG: "TALLY_PUBLIC_URL" is not a setting (did you mean publicUrl? the file names each setting as its variable without TALLY_, camelCased)',
+        ],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a config file naming a setting that does not exist, and lists the ones that do', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

@@ -358,8 +358,14 @@ export function parseConfig(
   // A misspelt setting in the file would otherwise leave its default in force, unnoticed.
   for (const name of Object.keys(file)) {
     if (!settings.has(name)) {
+      // A variable's name, as an operator moving the variables into the file writes it.
+      const variableOf = [...settings].find((setting) => envNameOf(setting) === name);
+      const hint =
+        variableOf === undefined
+          ? meant(name, settings)
+          : ` (did you mean ${variableOf}? the file names each setting as its variable without TALLY_, camelCased)`;
       errors.push(
-        `TALLY_CONFIG: ${shown(name)} is not a setting${meant(name, settings)}; the settings are ${[...settings].sort().join(', ')}`,
+        `TALLY_CONFIG: ${shown(name)} is not a setting${hint}; the settings are ${[...settings].sort().join(', ')}`,
       );
     }
   }
