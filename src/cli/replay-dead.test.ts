@@ -122,6 +122,31 @@ describe('the options of tally replay-dead', () => {
     }
   });
 
+  it('says in one line what an option lacks or cannot take: a value missing, or one that begins with -, or one given to --dry-run', () => {
+    const refusals = [
+      ['--account'],
+      ['--dry-run', '--host'],
+      ['--host', '--dry-run'],
+      ['--from', '-1d', '--dry-run'],
+      ['--dry-run=yes'],
+    ].map((args) => parseReplayRequest(args));
+    assert.deepEqual(refusals, [
+      { ok: false, error: '--account needs a value' },
+      { ok: false, error: '--host needs a value' },
+      {
+        ok: false,
+        error:
+          '--host needs a value, and "--dry-run" after it is an option (give a value beginning with - as --host=<value>)',
+      },
+      {
+        ok: false,
+        error:
+          '--from needs a value, and "-1d" after it is an option (give a value beginning with - as --from=<value>)',
+      },
+      { ok: false, error: '--dry-run takes no value: give --dry-run alone' },
+    ]);
+  });
+
   it('picks the account, the host as any burl spells it, from and to, each as given', () => {
     const parsed = parseReplayRequest([
       '--account',

@@ -7,13 +7,39 @@ import { parseBurlHost } from '../domain/delivery-host.js';
 export const REPLAY_DEAD_USAGE =
   'tally replay-dead [--account <id>] [--host <host>] [--from <ISO time>] [--to <ISO time>] [--dry-run]';
 
+/** The options of `tally replay-dead` that take a value. */
+const VALUED_OPTIONS = ['--account', '--host', '--from', '--to'];
 /** The options `tally replay-dead` takes. */
-const REPLAY_OPTIONS = ['--account', '--host', '--from', '--to', '--dry-run'];
+const REPLAY_OPTIONS = [...VALUED_OPTIONS, '--dry-run'];
 
 /** What `tally replay-dead` was asked: which dead deliveries, and whether only to count them. */
 interface ReplayRequest {
   filter: DeadDeliveryFilter;
   dryRun: boolean;
+}
+
+/**
+ * What is wrong with an option's value in `args`, which parseArgs refused, in one line (parseArgs
+ * says it in three): a valued option last, or followed by an option rather than a value (a value
+ * beginning with `-` is given as `--from=<value>`), or `--dry-run=…`; else parseArgs' `message`.
+ */
+function optionValueProblem(args: string[], message: string): string {
+  for (let index = 0; index < args.length && args[index] !== '--'; index++) {
+    const arg = args[index] ?? '';
+    if (arg.startsWith('--dry-run=')) return '--dry-run takes no value: give --dry-run alone';
+    if (!VALUED_OPTIONS.includes(arg)) continue;
+    const next = args[index + 1];
+    if (next === undefined) return `${arg} needs a value`;
+    if (next.startsWith('-'))
+      return `${arg} needs a value, and ${JSON.stringify(next)} after it is an option (give a value beginning with - as ${arg}=<value>)`;
+    index++;
+  }
+  return oneLine(message);
+}
+
+/** `text` on one line: a log scraper reads a line per error. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 /**
@@ -48,8 +74,11 @@ export function parseReplayRequest(
     const unknown = args.find(
       (arg) => arg.startsWith('-') && !REPLAY_OPTIONS.includes(arg.replace(/=.*/s, '')),
     );
-    if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown === undefined)
-      return { ok: false, error: (error as Error).message };
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      return { ok: false, error: optionValueProblem(args, (error as Error).message) };
+    if (code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown === undefined)
+      return { ok: false, error: oneLine((error as Error).message) };
     return {
       ok: false,
       error: `unknown option ${JSON.stringify(unknown)}: the options are ${REPLAY_OPTIONS.join(', ')}`,
