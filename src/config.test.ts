@@ -1136,9 +1136,18 @@ describe('configuration', () => {
       }),
     });
     assertRefused(parsed);
-    assert.equal(parsed.errors.length, 3, parsed.errors.join('\n'));
-    for (const error of parsed.errors)
-      assert.match(error, /^rules\.\*: .* needs a known format, channel, method/);
+    // Each naming the field and the values it takes: the README's table describes the methods.
+    assert.deepEqual(parsed.errors, [
+      'rules.*: in TALLY_RULES, {"format":"popup","channel":"web","method":"adm","ttlSeconds":600} needs a known format: "popup" is none of banner, video, audio, native',
+      'rules.*: in TALLY_RULES, {"format":"banner","channel":"dooh","method":"adm","ttlSeconds":600} needs a known channel: "dooh" is none of web, app, ctv',
+      'rules.*: in TALLY_RULES, {"format":"banner","channel":"web","method":"pixel","ttlSeconds":600} needs a known method: "pixel" is none of adm, omid, burl, vast, native',
+    ]);
+    const bare = parseConfig({ TALLY_RULES: JSON.stringify({ '*': [{ format: 'banner' }, 'adm'] }) });
+    assertRefused(bare);
+    assert.deepEqual(bare.errors, [
+      'rules.*: in TALLY_RULES, {"format":"banner"} needs a known channel: none is given (web, app, ctv); a known method: none is given (adm, omid, burl, vast, native); a ttlSeconds that is an integer from 1 to 604800 (7 days)',
+      'rules.*: in TALLY_RULES, "adm" needs to be {"format","channel","method","ttlSeconds"}',
+    ]);
   });
 
   it('names omid among the methods a banner may use when refusing one it cannot', () => {

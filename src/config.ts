@@ -529,19 +529,16 @@ function parseRules(value: unknown, source: string, errors: string[]): ReadonlyM
     }
     const overrides: RuleOverride[] = [];
     for (const rule of rules as unknown[]) {
-      const fields = (typeof rule === 'object' && rule !== null ? rule : {}) as Record<string, unknown>;
-      const ok =
-        FORMATS.includes(fields.format as never) &&
-        CHANNELS.includes(fields.channel as never) &&
-        METHODS.includes(fields.method as never) &&
-        Number.isInteger(fields.ttlSeconds) &&
-        (fields.ttlSeconds as number) >= 1 &&
-        (fields.ttlSeconds as number) <= MAX_RULE_TTL_SECONDS;
-      if (!ok) {
+      if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
         errors.push(
-          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs a known format, channel, method and a ttlSeconds ` +
-            `that is an integer from 1 to ${MAX_RULE_TTL_SECONDS} (7 days)`,
+          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs to be {"format","channel","method","ttlSeconds"}`,
         );
+        continue;
+      }
+      const fields = rule as Record<string, unknown>;
+      const problems = ruleProblems(fields);
+      if (problems.length > 0) {
+        errors.push(`rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs ${problems.join('; ')}`);
         continue;
       }
       const override = fields as unknown as RuleOverride;
@@ -560,6 +557,33 @@ function parseRules(value: unknown, source: string, errors: string[]): ReadonlyM
     out.set(publisher, overrides);
   }
   return out;
+}
+
+/**
+ * What a rule's fields lack, each naming the field and the values it takes (`a known method:
+ * "pixel" is none of adm, …`), or nothing.
+ */
+function ruleProblems(fields: Record<string, unknown>): string[] {
+  const named = (field: string, known: readonly string[]): string[] => {
+    const value = fields[field];
+    if (known.includes(value as never)) return [];
+    const given =
+      value === undefined
+        ? `none is given (${known.join(', ')})`
+        : `${JSON.stringify(value)} is none of ${known.join(', ')}`;
+    return [`a known ${field}: ${given}`];
+  };
+  const ttlSeconds = fields.ttlSeconds;
+  const ttlOk =
+    Number.isInteger(ttlSeconds) &&
+    (ttlSeconds as number) >= 1 &&
+    (ttlSeconds as number) <= MAX_RULE_TTL_SECONDS;
+  return [
+    ...named('format', FORMATS),
+    ...named('channel', CHANNELS),
+    ...named('method', METHODS),
+    ...(ttlOk ? [] : [`a ttlSeconds that is an integer from 1 to ${MAX_RULE_TTL_SECONDS} (7 days)`]),
+  ];
 }
 
 /** The fields of a `priceKeys` entry. */
