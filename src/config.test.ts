@@ -810,6 +810,20 @@ describe('configuration', () => {
     }
   });
 
+  it("refuses a comma-separated User-Agent list with a comma inside a pattern's (…), […] or {…}, which the list would split there, pointing to a JSON array", () => {
+    for (const value of ['crawler,bot{2,}', '(spider,scraper)bot', '[a,b]ot']) {
+      const parsed = parseConfig({ TALLY_IVT_USER_AGENTS: value });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        `ivtUserAgents: TALLY_IVT_USER_AGENTS=${shown(value)} holds a comma inside a pattern's (…), […] or {…}, where a comma-separated list would split it: give the patterns as a JSON array of strings, such as ["crawler","bot{2,}"]`,
+      ]);
+    }
+    const asJson = parseConfig({ TALLY_IVT_USER_AGENTS: '["crawler","bot{2,}"]' });
+    assertAccepted(asJson);
+    // Commas between patterns split them as before.
+    assertAccepted(parseConfig({ TALLY_IVT_USER_AGENTS: '[Bb]ot-x,crawler,(x|y)z' }));
+  });
+
   it('refuses a list that is a JSON array of anything but strings, or a bad entry in one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

@@ -161,7 +161,8 @@ export function parseConfig(
       ? `${shown(String(file[name]))} in the TALLY_CONFIG file`
       : `${envNameOf(name)}=${shown(envText)}`;
   };
-  const list = (name: string): string[] => {
+  /** A list setting; with `patterns`, regular expressions, whose `(…)`, `[…]` and `{…}` may hold commas. */
+  const list = (name: string, { patterns = false } = {}): string[] => {
     const value = read(name);
     if (value === undefined) return [];
     if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
@@ -182,6 +183,13 @@ export function parseConfig(
         if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
         errors.push(
           `${name}: ${given(name, true)} must be a JSON array of strings or a comma-separated list`,
+        );
+        return [];
+      }
+      // `bot{2,}` split at its comma would be two patterns, neither the one meant, both valid.
+      if (patterns && commaInsideBrackets(value)) {
+        errors.push(
+          `${name}: ${given(name)} holds a comma inside a pattern's (…), […] or {…}, where a comma-separated list would split it: give the patterns as a JSON array of strings, such as ["crawler","bot{2,}"]`,
         );
         return [];
       }
@@ -246,7 +254,11 @@ export function parseConfig(
       ? []
       : readAddressFile(blockedIpsFile, 'ivtBlockedIpsFile', given('ivtBlockedIpsFile', true), errors)),
   ];
-  const ivt = buildIvtFilter(list('ivtUserAgents'), blockedIps, list('ivtTrustedNotifiers'));
+  const ivt = buildIvtFilter(
+    list('ivtUserAgents', { patterns: true }),
+    blockedIps,
+    list('ivtTrustedNotifiers'),
+  );
   if (!ivt.ok) {
     const settingOf = {
       userAgents: 'ivtUserAgents',
@@ -679,6 +691,27 @@ function priceKeyLengthErrors(keys: PriceKeys, texts: Record<string, unknown>): 
           : 'written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it'),
     ];
   });
+}
+
+/**
+ * Whether a comma of `text`, regular expressions, lies inside a group `(…)`, a class `[…]` or a
+ * quantifier `{…}`, a backslash escaping the character after it.
+ */
+function commaInsideBrackets(text: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (char === '\\') index++;
+    else if (inClass) {
+      if (char === ']') inClass = false;
+      else if (char === ',') return true;
+    } else if (char === '[') inClass = true;
+    else if (char === '(' || char === '{') depth++;
+    else if ((char === ')' || char === '}') && depth > 0) depth--;
+    else if (char === ',' && depth > 0) return true;
+  }
+  return false;
 }
 
 /** The JSON value `text` holds, or what `JSON.parse` threw when it is not JSON. */
