@@ -1416,6 +1416,41 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 75, counted: 60 });
   });
 
+  it('reads no ledger table whole in a pruning step, so that a step costs its own rows, not the ledger’s dimensions or events', () => {
+    const path = join(dir, `prune-plan-${++sequence}.db`);
+    const db = openSqlite(path);
+    const planned = new SqliteLedger(db);
+    const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
+    planned.record([
+      event({ dedupe: { key: 'p1', expiresMs: T0 + 1 }, delivery }),
+      event({ dedupe: { key: 'p2', expiresMs: T0 + 1 }, delivery }),
+      event({ outcome: invalidTraffic('bot_user_agent') }),
+    ]);
+    // The newest event, which pruning keeps.
+    planned.record([event({ receivedMs: T0 + 60_000 })]);
+    const [leased] = planned.leaseDeliveries(T0, 1, 5000);
+    planned.markDelivered(leased?.id ?? 0, T0);
+    planned.loadClaims(T0 + HOUR_MS);
+    const statements: string[] = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = (sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    };
+    assert.deepEqual(planned.prune(T0 + 1, 100, T0 + HOUR_MS), { events: 1, deliveries: 1, done: true });
+    db.prepare = prepare;
+    const scans = statements.flatMap((sql) => {
+      const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[];
+      return plan
+        .map((step) => step.detail)
+        .filter((detail) => /^SCAN (event_rows|event_dims|deliveries|rollup_hourly)\b/.test(detail))
+        .map((detail) => `${detail}: ${sql.replace(/\s+/g, ' ')}`);
+    });
+    planned.close();
+    assert.deepEqual(scans, []);
+  });
+
   it('keeps the newest delivery, so that a new delivery never takes the id of one pruned (its X-Tally-Delivery-Id)', () => {
     const delivery = { url: 'u', deadlineMs: T0 + HOUR_MS };
     ledger.record(['d1', 'd2'].map((key) => event({ dedupe: { key, expiresMs: T0 + 1 }, delivery })));

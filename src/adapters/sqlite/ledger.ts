@@ -516,8 +516,11 @@ export class SqliteLedger implements Ledger {
 
   /** When the last event recorded was received, if there is one: events are appended as received. */
   newestReceivedMs(): number | undefined {
-    return this.db.prepare('SELECT received_ms FROM event_rows ORDER BY id DESC LIMIT 1').pluck().get() as
-      number | undefined;
+    // The last row found by its id, as pruning asks at each step: never read as a scan.
+    return this.db
+      .prepare('SELECT received_ms FROM event_rows WHERE id = (SELECT MAX(id) FROM event_rows)')
+      .pluck()
+      .get() as number | undefined;
   }
 
   /**
@@ -1033,8 +1036,10 @@ export class SqliteLedger implements Ledger {
       const toId = Math.max(fromId, Math.min(cutoffId, fromId + maxRows));
       const events = this.db
         .prepare(
+          // Each row's dims looked up by id: a list of the dims that did not count would be
+          // built from the whole table at every step, milliseconds with many publishers and seats.
           `DELETE FROM event_rows WHERE id >= ? AND id < ?
-             AND dims_id IN (SELECT id FROM event_dims WHERE outcome <> 'counted')`,
+             AND EXISTS (SELECT 1 FROM event_dims d WHERE d.id = event_rows.dims_id AND d.outcome <> 'counted')`,
         )
         .run(fromId, toId).changes;
       this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
