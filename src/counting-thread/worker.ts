@@ -18,10 +18,9 @@ import { nameThisThread } from '../lib/thread-name.js';
 import { isBatchFault } from './batch-fault.js';
 import { clockStepWatch, wallClockJumpWatch } from './clock-step.js';
 import { decodeBatch, encodeOutcomes } from './wire.js';
+import { PRUNE_ROWS_PER_STEP } from './prune-step.js';
 
 const DAY_MS = 86_400_000;
-/** Rows one pruning step may delete (a transaction of a few ms). */
-const PRUNE_ROWS_PER_STEP = 5000;
 
 if (parentPort === null) throw new Error('src/counting-thread/worker.ts runs as a worker thread');
 const port: MessagePort = parentPort;
