@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { api, startServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { everyBillingRecord } from '../support/billing-pages.js';
+import { CHROME } from '../support/user-agents.js';
+import { until } from '../support/until.js';
+import { DAY_MS, HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+
+/**
+ * A Tally killed (SIGKILL) while it prunes: each pruning step is its own transaction, so the
+ * restarted server finds every billing record and every hourly rollup as they were, and prunes
+ * on from where the killed one stopped. The ledger is given 300 000 raw notices past the
+ * retention (written into it while the server is stopped, before its own events), so that a pass
+ * lasts long enough to be killed in; the kill is tried again, restart after restart, until one
+ * lands while raw notices past the retention remain.
+ */
+
+const OLD_NOTICES = 300_000;
+
+let tally: TestServer;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Reads `sql`'s one value on a read-only connection of the test's own. */
+function ledgerValue(sql: string): number {
+  const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
+  try {
+    return db.prepare(sql).pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+/** The raw notices past the retention still kept: those the test wrote, ids 1 to `OLD_NOTICES`. */
+const oldNotices = () => ledgerValue(`SELECT COUNT(*) FROM event_rows WHERE id <= ${OLD_NOTICES}`);
+
+before(async () => {
+  tally = await startServer();
+});
+
+after(async () => {
+  await tally?.dispose();
+});
+
+describe('a crash while pruning', () => {
+  it('loses no billing record and no rollup, and the restarted server prunes on', async () => {
+    const nowMs = Date.now();
+    const wins = Array.from({ length: 30 }, (_, index) => ({
+      request: {
+        id: `auction-${index}`,
+        imp: [{ id: '1', banner: { w: 300, h: 250 } }],
+        site: { publisher: { id: 'pub' } },
+      },
+      seat: 'seat',
+      bid: { id: `bid-${index}`, impid: '1', price: 100, adm: '<div>ad</div>' },
+      clearingPrice: 1.25,
+      auctionTimeMs: nowMs - index * 10_000,
+    }));
+    const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
+    assert.equal(registered.status, 200, JSON.stringify(registered.body));
+    for (const result of registered.body.results as any[]) {
+      const url = result.noticeUrls.adm as string;
+      for (const userAgent of ['Googlebot/2.1', CHROME, CHROME]) {
+        const response = await fetch(url, { headers: { 'user-agent': userAgent } });
+        await response.arrayBuffer();
+        assert.equal(response.status, 200);
+      }
+    }
+    const window = `from=${iso(hourStartMs(nowMs) - 3 * HOUR_MS)}&to=${iso(hourStartMs(nowMs) + HOUR_MS)}`;
+    const report = async () => {
+      const answer = await api(
+        tally,
+        tally.adminKey,
+        'GET',
+        `/v1/reports?${window}&groupBy=hour,outcome,reason`,
+      );
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer.body.rows as unknown[];
+    };
+    const reported = await report();
+    const records = await everyBillingRecord(tally, tally.adminKey, 'limit=1000');
+    assert.equal(records.length, 30);
+
+    await tally.stop();
+    const db = new Database(join(tally.dataDir, 'tally.db'));
+    const lastId = db.prepare('SELECT MAX(id) FROM event_rows').pluck().get() as number;
+    const dimsId = db
+      .prepare(`SELECT id FROM event_dims WHERE outcome <> 'counted' LIMIT 1`)
+      .pluck()
+      .get() as number;
+    db.transaction(() => {
+      // The server's own events move up, after the old ones: ids grow with the receipt times.
+      db.prepare('UPDATE event_rows SET id = id + ? WHERE id > 0').run(OLD_NOTICES + lastId);
+      db.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO event_rows (id, received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id,
+           price_micros, media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+         SELECT i, ? + i, ?, ?, 'old-' || i, '1', 'b', 0, 0, 0, '198.51.100.1', 'Googlebot/2.1', NULL, 0 FROM n`,
+      ).run(OLD_NOTICES, nowMs - 200 * DAY_MS, hourStartMs(nowMs - 200 * DAY_MS), dimsId);
+    })();
+    db.close();
+
+    let killedMidPass = false;
+    for (let attempt = 0; attempt < 10 && !killedMidPass; attempt++) {
+      const left = oldNotices();
+      await tally.restart();
+      await until(() => Promise.resolve(oldNotices() < left), 'a pruning step');
+      await tally.kill();
+      killedMidPass = oldNotices() > 0;
+    }
+    assert.equal(killedMidPass, true, 'a kill landed while raw notices past the retention remained');
+
+    await tally.restart();
+    await until(() => Promise.resolve(oldNotices() === 0), 'every raw notice past the retention pruned');
+    assert.deepEqual(await report(), reported);
+    assert.deepEqual(
+      await everyBillingRecord(tally, tally.adminKey, 'limit=1000'),
+      records.map((record) => ({
+        ...record,
+        id: record.id + OLD_NOTICES + lastId,
+      })),
+    );
+  });
+});
