@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { everyBillingRecord } from '../support/billing-pages.js';
 import { CHROME } from '../support/user-agents.js';
 import { until } from '../support/until.js';
-import { DAY_MS, HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+import { addOldNotices, oldNoticesKept } from '../support/old-notices.js';
+import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
 
 /**
  * A Tally killed (SIGKILL) while it prunes: each pruning step is its own transaction, so the
@@ -23,18 +22,7 @@ const OLD_NOTICES = 300_000;
 let tally: TestServer;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Reads `sql`'s one value on a read-only connection of the test's own. */
-function ledgerValue(sql: string): number {
-  const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
-  try {
-    return db.prepare(sql).pluck().get() as number;
-  } finally {
-    db.close();
-  }
-}
-
-/** The raw notices past the retention still kept: those the test wrote, ids 1 to `OLD_NOTICES`. */
-const oldNotices = () => ledgerValue(`SELECT COUNT(*) FROM event_rows WHERE id <= ${OLD_NOTICES}`);
+const oldNotices = () => oldNoticesKept(tally.dataDir, OLD_NOTICES);
 
 before(async () => {
   tally = await startServer();
@@ -84,23 +72,7 @@ describe('a crash while pruning', () => {
     assert.equal(records.length, 30);
 
     await tally.stop();
-    const db = new Database(join(tally.dataDir, 'tally.db'));
-    const lastId = db.prepare('SELECT MAX(id) FROM event_rows').pluck().get() as number;
-    const dimsId = db
-      .prepare(`SELECT id FROM event_dims WHERE outcome <> 'counted' LIMIT 1`)
-      .pluck()
-      .get() as number;
-    db.transaction(() => {
-      // The server's own events move up, after the old ones: ids grow with the receipt times.
-      db.prepare('UPDATE event_rows SET id = id + ? WHERE id > 0').run(OLD_NOTICES + lastId);
-      db.prepare(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-         INSERT INTO event_rows (id, received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id,
-           price_micros, media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
-         SELECT i, ? + i, ?, ?, 'old-' || i, '1', 'b', 0, 0, 0, '198.51.100.1', 'Googlebot/2.1', NULL, 0 FROM n`,
-      ).run(OLD_NOTICES, nowMs - 200 * DAY_MS, hourStartMs(nowMs - 200 * DAY_MS), dimsId);
-    })();
-    db.close();
+    const movedBy = addOldNotices(tally.dataDir, OLD_NOTICES, nowMs);
 
     let killedMidPass = false;
     for (let attempt = 0; attempt < 10 && !killedMidPass; attempt++) {
@@ -119,7 +91,7 @@ describe('a crash while pruning', () => {
       await everyBillingRecord(tally, tally.adminKey, 'limit=1000'),
       records.map((record) => ({
         ...record,
-        id: record.id + OLD_NOTICES + lastId,
+        id: record.id + movedBy,
       })),
     );
   });
