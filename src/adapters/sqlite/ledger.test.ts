@@ -23,7 +23,7 @@ import type {
   ReportAmount,
   ReportDimension,
 } from '../../ports/ledger.js';
-import { MixedCurrenciesError, ReportTooLargeError } from '../../ports/ledger.js';
+import { MixedCurrenciesError, REPORT_DIMENSIONS, ReportTooLargeError } from '../../ports/ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-ledger-'));
 const HOUR_MS = 3_600_000;
@@ -1305,6 +1305,49 @@ describe('the SQLite ledger', () => {
       .join('; ');
     db.close();
     assert.match(plan, /USING INDEX rollup_hourly_account \(account_id=\? AND hour_ms>\? AND hour_ms<\?\)/);
+  });
+
+  it('reads a report over 400 days, by any dimension, filtered, scoped or in a time zone, through the (account, hour) index of the rollups alone', () => {
+    const path = join(dir, `report-plan-${++sequence}.db`);
+    const db = openSqlite(path);
+    const planned = new SqliteLedger(db);
+    const statements: string[] = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = (sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    };
+    const window = { accountId: 1, fromMs: T0_HOUR - 400 * 24 * HOUR_MS, toMs: T0_HOUR, filters: {} };
+    for (const dimension of REPORT_DIMENSIONS) planned.report({ ...window, groupBy: [dimension] });
+    planned.report({ ...window, groupBy: ['day'], timeZone: 'America/New_York' });
+    planned.report({
+      ...window,
+      groupBy: ['seat'],
+      filters: {
+        publisherId: '3',
+        day: new Date(T0_HOUR - 24 * HOUR_MS - (T0_HOUR % (24 * HOUR_MS))).toISOString(),
+      },
+    });
+    planned.report({ ...window, groupBy: ['hour'], publisherScope: { catalogId: '3', externalId: 'pub' } });
+    db.prepare = prepare;
+    const reads = statements.filter((sql) => sql.includes('FROM rollup_hourly'));
+    assert.equal(reads.length, REPORT_DIMENSIONS.length + 3);
+    const plans = reads.map((sql) => {
+      const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[];
+      return plan
+        .map((step) => step.detail)
+        .filter((detail) => /\b(rollup_hourly|event_rows|event_dims|events)\b/.test(detail))
+        .join('; ');
+    });
+    planned.close();
+    assert.deepEqual(
+      plans.filter(
+        (plan) =>
+          !/^SEARCH rollup_hourly USING INDEX rollup_hourly_account \(account_id=\? AND hour_ms/.test(plan),
+      ),
+      [],
+    );
   });
 
   it('prunes raw events that did not count and delivered or redirected burls after the retention, but keeps the billing records', () => {
