@@ -5,6 +5,7 @@ import { makeDirectory } from '../../lib/make-dir.js';
 import { errorCode } from '../../lib/error-code.js';
 import { WRITE_LOCK_WAIT_MS } from '../../lib/busy-retry.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { replaceRevertedMigrations, revertedMigrationsIn } from './reverted-migrations.js';
 
 /** How hard SQLite syncs commits: FULL survives power loss, NORMAL (WAL) survives a process crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
@@ -141,7 +142,10 @@ export function mayNeedMigrating(path: string): boolean {
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    return (db.pragma('user_version', { simple: true }) as number) < SQLITE_MIGRATIONS.length;
+    return (
+      (db.pragma('user_version', { simple: true }) as number) < SQLITE_MIGRATIONS.length ||
+      revertedMigrationsIn(db).length > 0
+    );
   } catch {
     return true;
   } finally {
@@ -197,7 +201,8 @@ export function writeTransaction<T>(db: Database.Database, work: () => T): T {
 }
 
 /**
- * Applies the migrations the database has not had, each in its own transaction. The version is
+ * Applies the migrations the database has not had, each in its own transaction, after replacing
+ * any migration it had that was reverted since (see `replaceRevertedMigrations`). The version is
  * read again under the write lock before each one: another process or thread opening the same
  * database (`tally create-account` beside a starting server) may have applied it meanwhile.
  */
@@ -214,8 +219,9 @@ function migrate(
   };
   // Up to date (the usual case): no write lock taken.
   const found = schemaVersion();
-  if (found === SQLITE_MIGRATIONS.length) return;
+  if (found === SQLITE_MIGRATIONS.length && revertedMigrationsIn(db).length === 0) return;
   beforeMigrating?.(found);
+  writeTransaction(db, () => replaceRevertedMigrations(db));
   let upToDate = false;
   while (!upToDate) {
     upToDate = writeTransaction(db, () => {

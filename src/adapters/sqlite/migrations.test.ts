@@ -351,6 +351,46 @@ describe('the SQLite migrations', () => {
     reader.close();
   });
 
+  for (const [left, crashedOn] of [
+    ['as that Tally left it', false],
+    ['that a start of this Tally then failed on, past migration 21', true],
+  ] as const)
+    it(`upgrades a ledger of the Tally whose migration 20 was reverted (counted_impressions), ${left}: gets the migration 20 that took its number, keeps its rows and counts into it`, () => {
+      const path = join(dir, `reverted-20-${String(crashedOn)}.db`);
+      const old = openAsOlderTally(path, 19);
+      // Migration 20 of 7bb9b64, reverted by da15dce: a ledger it migrated is at version 20 without
+      // the VAST error codes of the migration 20 released since.
+      old.exec('CREATE TABLE counted_impressions (dedupe_key TEXT PRIMARY KEY) WITHOUT ROWID;');
+      old.pragma('user_version = 20');
+      const hourMs = 1_796_414_400_000;
+      old.exec(
+        `INSERT INTO rollup_hourly VALUES (${hourMs}, 1, 'counted', '', 'exchange', 'banner', 'web', 'adm', 's1', 'p1',
+           0, 0, 0, 0, 0, 0, 'adm', 'USD', '', 1, 2000000, 0, 0);
+         INSERT INTO counted_impressions VALUES ('k1');`,
+      );
+      if (crashedOn) {
+        old.exec(SQLITE_MIGRATIONS[20] ?? '');
+        old.pragma('user_version = 21');
+      }
+      old.close();
+
+      const ledger = new SqliteLedger(openSqlite(path));
+      const window = { accountId: 1, fromMs: hourMs, toMs: hourMs + 3_600_000, filters: {} };
+      ledger.record([exchangeEvent({ receivedMs: hourMs + 1, servedHourMs: hourMs })]);
+      assert.deepEqual(
+        ledger.report({ ...window, groupBy: ['vastError'] }).map((row) => [row.vastError, row.events]),
+        [['', 2]],
+      );
+      ledger.close();
+      const reader = new Database(path, { readonly: true });
+      assert.equal(reader.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+      assert.deepEqual(
+        reader.prepare(`SELECT name FROM sqlite_master WHERE name = 'counted_impressions'`).pluck().all(),
+        [],
+      );
+      reader.close();
+    });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a
