@@ -221,16 +221,30 @@ function migrate(
   const found = schemaVersion();
   if (found === SQLITE_MIGRATIONS.length && revertedMigrationsIn(db).length === 0) return;
   beforeMigrating?.(found);
-  writeTransaction(db, () => replaceRevertedMigrations(db));
-  let upToDate = false;
-  while (!upToDate) {
-    upToDate = writeTransaction(db, () => {
-      const version = schemaVersion();
-      const migration = SQLITE_MIGRATIONS[version];
-      if (migration === undefined) return true;
-      db.exec(migration);
-      db.pragma(`user_version = ${version + 1}`);
-      return false;
-    });
+  // As SQLite's procedure for schema changes has it: a table rebuilt (made anew, filled, the old
+  // one dropped, the new renamed) is not seen as its rows deleted where another table's foreign
+  // key names it, as event_rows.dims_id did event_dims in ledgers of c79cffa (since taken out of
+  // migration 8). Each migration is then checked to leave every foreign key satisfied.
+  db.pragma('foreign_keys = OFF');
+  try {
+    writeTransaction(db, () => replaceRevertedMigrations(db));
+    let upToDate = false;
+    while (!upToDate) {
+      upToDate = writeTransaction(db, () => {
+        const version = schemaVersion();
+        const migration = SQLITE_MIGRATIONS[version];
+        if (migration === undefined) return true;
+        db.exec(migration);
+        const broken = db.pragma('foreign_key_check') as { table: string; parent: string }[];
+        if (broken.length > 0)
+          throw new Error(
+            `migration ${version + 1} left a row of ${broken[0]?.table} naming none of ${broken[0]?.parent}`,
+          );
+        db.pragma(`user_version = ${version + 1}`);
+        return false;
+      });
+    }
+  } finally {
+    db.pragma('foreign_keys = ON');
   }
 }

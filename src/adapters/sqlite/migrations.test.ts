@@ -391,6 +391,47 @@ describe('the SQLite migrations', () => {
       reader.close();
     });
 
+  it('upgrades a ledger whose event rows name their dims under a foreign key, as migration 8 of c79cffa made them, keeping every event', () => {
+    const path = join(dir, 'dims-foreign-key.db');
+    const old = openAsOlderTally(path, 7);
+    const hourMs = 1_796_414_400_000;
+    old
+      .prepare(
+        `INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule, kind,
+           format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
+           tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros,
+           revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+         VALUES (?, ?, 1, 'exchange', 'counted', '', '', 'adm', 'banner', 'web', 'adm', 's1', 'p1', 'a1', '1', 'b',
+           'USD', 0, 0, 0, 0, 0, 0, 2000000, 0, 0, '203.0.113.9', 'ua', 'k1', 0)`,
+      )
+      .run(hourMs + 1, hourMs);
+    // Migration 8 as c79cffa released it, before 848ae3c took the foreign key out.
+    const withForeignKey = (SQLITE_MIGRATIONS[7] ?? '').replace(
+      'dims_id INTEGER NOT NULL,',
+      'dims_id INTEGER NOT NULL REFERENCES event_dims (id),',
+    );
+    assert.notEqual(withForeignKey, SQLITE_MIGRATIONS[7]);
+    old.exec(withForeignKey);
+    old.pragma('user_version = 8');
+    old.close();
+
+    const ledger = new SqliteLedger(openSqlite(path));
+    ledger.record([exchangeEvent({ receivedMs: hourMs + 2, servedHourMs: hourMs })]);
+    assert.deepEqual(
+      ledger
+        .listBillingRecords({ accountId: 1, limit: 10 })
+        .records.map((record) => [record.auctionId, record.priceMicros]),
+      [
+        ['a1', 2_000_000],
+        ['a', 1_000_000],
+      ],
+    );
+    ledger.close();
+    const reader = new Database(path, { readonly: true });
+    assert.equal(reader.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length);
+    reader.close();
+  });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a
