@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -64,6 +65,19 @@ describe("the README's restore commands", () => {
       await restore(root, backups);
       assert.equal(readFileSync(join(data, 'tally.db'), 'utf8'), 'the ledger as it was backed up');
       assert.deepEqual(keyIds(join(data, 'token-keys.json')), [1, 2]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('make the data directory, its owner’s alone, on a machine that lost it (or never had one), and put the backup and its key file in it', async () => {
+    const { root, backups, data } = rotatedSinceBackup();
+    try {
+      rmSync(data, { recursive: true });
+      await restore(root, backups);
+      assert.equal(readFileSync(join(data, 'tally.db'), 'utf8'), 'the ledger as it was backed up');
+      assert.deepEqual(keyIds(join(data, 'token-keys.json')), [1]);
+      assert.equal((statSync(data).mode & 0o777).toString(8), '700');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
