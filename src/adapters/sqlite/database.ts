@@ -5,7 +5,7 @@ import { makeDirectory } from '../../lib/make-dir.js';
 import { errorCode } from '../../lib/error-code.js';
 import { WRITE_LOCK_WAIT_MS } from '../../lib/busy-retry.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { replaceRevertedMigrations, revertedMigrationsIn } from './reverted-migrations.js';
+import { ledgerNeedsRepair, repairLedger } from './ledger-repairs.js';
 
 /** How hard SQLite syncs commits: FULL survives power loss, NORMAL (WAL) survives a process crash. */
 export type SqliteSynchronous = 'FULL' | 'NORMAL';
@@ -144,7 +144,7 @@ export function mayNeedMigrating(path: string): boolean {
     db = new Database(path, { readonly: true, fileMustExist: true });
     return (
       (db.pragma('user_version', { simple: true }) as number) < SQLITE_MIGRATIONS.length ||
-      revertedMigrationsIn(db).length > 0
+      ledgerNeedsRepair(db)
     );
   } catch {
     return true;
@@ -201,8 +201,8 @@ export function writeTransaction<T>(db: Database.Database, work: () => T): T {
 }
 
 /**
- * Applies the migrations the database has not had, each in its own transaction, after replacing
- * any migration it had that was reverted since (see `replaceRevertedMigrations`). The version is
+ * Applies the migrations the database has not had, each in its own transaction, after repairing
+ * what a migration since changed made otherwise in it (see `repairLedger`). The version is
  * read again under the write lock before each one: another process or thread opening the same
  * database (`tally create-account` beside a starting server) may have applied it meanwhile.
  */
@@ -219,7 +219,7 @@ function migrate(
   };
   // Up to date (the usual case): no write lock taken.
   const found = schemaVersion();
-  if (found === SQLITE_MIGRATIONS.length && revertedMigrationsIn(db).length === 0) return;
+  if (found === SQLITE_MIGRATIONS.length && !ledgerNeedsRepair(db)) return;
   beforeMigrating?.(found);
   // As SQLite's procedure for schema changes has it: a table rebuilt (made anew, filled, the old
   // one dropped, the new renamed) is not seen as its rows deleted where another table's foreign
@@ -227,7 +227,7 @@ function migrate(
   // migration 8). Each migration is then checked to leave every foreign key satisfied.
   db.pragma('foreign_keys = OFF');
   try {
-    writeTransaction(db, () => replaceRevertedMigrations(db));
+    writeTransaction(db, () => repairLedger(db));
     let upToDate = false;
     while (!upToDate) {
       upToDate = writeTransaction(db, () => {

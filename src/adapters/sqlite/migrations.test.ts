@@ -432,6 +432,65 @@ describe('the SQLite migrations', () => {
     reader.close();
   });
 
+  it('upgrades a ledger whose deliveries keep no account, as migration 1 of the first hour (c2d1b6a to ab8b0a7) made them: each takes its impression’s account, and is listed and leased', () => {
+    const path = join(dir, 'deliveries-without-account.db');
+    // Migration 1 as it was before d5f48b3 gave each delivery its account.
+    const first = (SQLITE_MIGRATIONS[0] ?? '')
+      .replace(
+        '    account_id INTEGER NOT NULL,\n    dedupe_key TEXT NOT NULL UNIQUE,',
+        '    dedupe_key TEXT NOT NULL UNIQUE,',
+      )
+      .replace('  CREATE INDEX deliveries_account ON deliveries (account_id, id);\n', '');
+    assert.doesNotMatch(
+      first,
+      /deliveries_account|account_id INTEGER NOT NULL,\n {4}dedupe_key TEXT NOT NULL UNIQUE/,
+    );
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    old.exec(first);
+    for (const migration of SQLITE_MIGRATIONS.slice(1, 3)) old.exec(migration);
+    old.pragma('user_version = 3');
+    const nowMs = Date.now();
+    const event = old.prepare(
+      `INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule, kind,
+         format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
+         tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros,
+         revenue_micros, device_ip, user_agent, dedupe_key)
+       VALUES (?, ?, ?, 'exchange', 'counted', '', '', 'adm', 'banner', 'web', 'adm', 's1', '', ?, '1', 'b', 'USD', 0,
+         0, 0, 0, 0, 0, 1000000, 0, 0, '203.0.113.9', 'ua', ?)`,
+    );
+    const delivery = old.prepare(
+      `INSERT INTO deliveries (dedupe_key, url, device_ip, user_agent, status, created_ms, due_ms, deadline_ms)
+       VALUES (?, ?, '203.0.113.9', 'ua', 'pending', ?, ?, ?)`,
+    );
+    old
+      .prepare(`INSERT INTO accounts (id, name, created_ms) VALUES (1, 'default', 0), (2, 'other', 0)`)
+      .run();
+    for (const [account, auction] of [
+      [1, 'a1'],
+      [2, 'a2'],
+    ] as const) {
+      const key = ['x', String(account), auction, '1', 'b', 's1'].join('\u001f');
+      event.run(nowMs, nowMs - (nowMs % 3_600_000), account, auction, key);
+      delivery.run(key, `https://dsp.example/bill?auction=${auction}`, nowMs, nowMs, nowMs + 3_600_000);
+    }
+    old.close();
+
+    const ledger = new SqliteLedger(openSqlite(path));
+    const listed = (accountId: number) =>
+      ledger.listDeliveries(accountId, 'pending', 10).map((listedDelivery) => listedDelivery.url);
+    assert.deepEqual(listed(1), ['https://dsp.example/bill?auction=a1']);
+    assert.deepEqual(listed(2), ['https://dsp.example/bill?auction=a2']);
+    assert.deepEqual(
+      ledger
+        .leaseDeliveries(nowMs, 10, 60_000)
+        .map((leased) => leased.url)
+        .sort(),
+      ['https://dsp.example/bill?auction=a1', 'https://dsp.example/bill?auction=a2'],
+    );
+    ledger.close();
+  });
+
   it('applies each migration once when another connection is migrating the same new database', async () => {
     const path = join(dir, 'concurrent.db');
     // The other connection (another process's, in real life: `tally create-account` beside a
