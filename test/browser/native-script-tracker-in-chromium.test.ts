@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { tallyInChromium } from '../support/chromium.js';
+import { pageProblems, tallyInChromium } from '../support/chromium.js';
 import { fixtureText } from '../support/fixtures.js';
 import { api } from '../support/server.js';
 
@@ -47,11 +47,7 @@ describe('a native impression tracked by script in Chromium', () => {
 
     // What a native renderer does with a method 2 tracker when the impression happens.
     const page = await running.context().newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
+    const problems = pageProblems(page);
     try {
       await page.setContent(
         `<script>window.outcome = 'pending'</script>` +

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { tallyInChromium } from '../support/chromium.js';
+import { pageProblems, tallyInChromium } from '../support/chromium.js';
 import { api } from '../support/server.js';
 
 /**
@@ -96,11 +96,7 @@ describe('exported impression tracker tags in Chromium', () => {
         // A script string in HTML ends no script element early.
         .replaceAll('</', '<\\/');
     const page = await running.context().newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
+    const problems = pageProblems(page);
     try {
       await page.setContent(
         filled(pixel, '1001', nextPixel) +

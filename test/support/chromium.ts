@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer } from './server.js';
 import type { TestServer } from './server.js';
 import { CHROME } from './user-agents.js';
@@ -58,4 +58,14 @@ export function tallyInChromium(): TallyInChromium {
     return value;
   };
   return { tally: () => started(tally), context: () => started(context) };
+}
+
+/** The errors a page logs on its console or throws, in the order they happen, from now on. */
+export function pageProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  return problems;
 }
