@@ -436,8 +436,12 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     if (!ready || !recorder.isWarm())
       return 'starting (loading the live dedupe claims from the ledger) or shutting down: retry shortly';
     if (ledgerGone !== undefined) return ledgerGone;
-    if (committer.isFailing())
-      return 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log';
+    if (committer.isFailing()) {
+      const advice = committer.failureAdvice();
+      return advice === undefined
+        ? 'the ledger fails to commit (logged as commit_failed), so notices are answered 503: see the log'
+        : `the ledger fails to commit (${advice}; logged as commit_failed), so notices are answered 503`;
+    }
     const commitWaitingMs = committer.commitWaitingMs();
     if (commitWaitingMs >= STUCK_COMMIT_MS)
       return `a commit has waited ${(commitWaitingMs / 1000).toFixed(1)} s (the counting thread is stuck, or the disk or the ledger's write lock is held), so notices wait unanswered`;

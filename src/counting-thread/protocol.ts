@@ -27,7 +27,8 @@ export type FromCounter =
   | { type: 'ready' }
   | { type: 'warm' }
   | { type: 'recorded'; id: number; outcomes: string }
-  | { type: 'failed'; id: number; error: string }
+  /** Not committed; `advice` says what to do about it, when the fault has advice of its own. */
+  | { type: 'failed'; id: number; error: string; advice?: string }
   /** Committed with these outcomes, but the sync to the disk failed: see `UnsyncedCommitError`. */
   | { type: 'unsynced'; id: number; outcomes: string; error: string }
   | { type: 'metric'; name: string; help: string; labels: Labels; value: number }

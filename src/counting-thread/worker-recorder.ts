@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/log.js';
 import { startWorkerThread } from '../lib/worker-entry.js';
+import { AdvisedWriteError } from '../lib/write-fault.js';
 import { errorCode } from '../lib/error-code.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Outcome } from '../domain/outcome.js';
@@ -186,7 +187,12 @@ export class WorkerRecorder implements BatchRecorder {
         pending?.resolve(decodeOutcomes(message.outcomes));
       } else if (message.type === 'unsynced') {
         pending?.reject(new UnsyncedCommitError(message.error, decodeOutcomes(message.outcomes)));
-      } else pending?.reject(new Error(message.error));
+      } else
+        pending?.reject(
+          message.advice === undefined
+            ? new Error(message.error)
+            : new AdvisedWriteError(message.error, message.advice),
+        );
     }
   }
 

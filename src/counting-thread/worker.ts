@@ -12,6 +12,7 @@ import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import { throttledErrorLog } from '../lib/throttled-log.js';
 import { errorCode } from '../lib/error-code.js';
+import { writeFaultAdvice } from '../lib/write-fault.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
@@ -126,8 +127,8 @@ function nextMessage(): ToCounter | undefined {
 }
 
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
-  const fail = (error: unknown) => {
-    for (const record of records) send({ type: 'failed', id: record.id, error: String(error) });
+  const fail = (error: unknown, advice?: string) => {
+    for (const record of records) send({ type: 'failed', id: record.id, error: String(error), advice });
   };
   let batches: EventRecord[][];
   let outcomes: Outcome[];
@@ -143,8 +144,14 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     // of the database (locked, full, failing) would only fail each again, as long each time.
     if (records.length > 1 && isBatchFault(error)) for (const record of records) commit([record]);
     else {
-      logCommitFailure({ error: String(error), code: errorCode(error) ?? '' });
-      fail(error);
+      const code = errorCode(error);
+      const advice = writeFaultAdvice(code);
+      logCommitFailure({
+        error: String(error),
+        code: code ?? '',
+        ...(advice === undefined ? {} : { note: advice }),
+      });
+      fail(error, advice);
     }
     return;
   }

@@ -11,6 +11,7 @@ import { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
 import { GroupCommitter } from './group-commit.js';
+import { AdvisedWriteError } from '../lib/write-fault.js';
 import { exchangeEvent } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
 
@@ -210,6 +211,34 @@ describe('group commit', () => {
     diskFull = false;
     await accepted(submit(committer, event('d2')));
     assert.equal(committer.isFailing(), false, 'after a commit succeeded');
+  });
+
+  it('says what to do about a failing ledger while it fails, when the recorder said (a full disk)', async () => {
+    const failures: Error[] = [
+      new AdvisedWriteError('SqliteError: database or disk is full', 'free space'),
+      new Error('locked'),
+    ];
+    // The fault injected: a recorder whose commits fail with these errors, then succeed.
+    const recorder: BatchRecorder = {
+      record: (events) => {
+        const failure = failures.shift();
+        return failure === undefined ? Promise.resolve(events.map(() => COUNTED)) : Promise.reject(failure);
+      },
+      close: () => Promise.resolve(),
+    };
+    const committer = new GroupCommitter(
+      recorder,
+      { maxBatch: 10, maxDelayMs: 0, maxQueue: 10, maxInFlight: 1, flushAtSize: 1000 },
+      new Metrics(),
+    );
+    const advice: (string | undefined)[] = [committer.failureAdvice()];
+    await Promise.allSettled([submit(committer, event('adv1'))]);
+    advice.push(committer.failureAdvice());
+    await Promise.allSettled([submit(committer, event('adv2'))]);
+    advice.push(committer.failureAdvice());
+    await accepted(submit(committer, event('adv3')));
+    advice.push(committer.failureAdvice());
+    assert.deepEqual(advice, [undefined, 'free space', undefined, undefined]);
   });
 
   it('counts a failed commit in tally_commit_failures_total, and none of its events as recorded', async () => {

@@ -3,6 +3,7 @@ import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
 import { UnsyncedCommitError } from '../ports/recorder.js';
+import { AdvisedWriteError } from '../lib/write-fault.js';
 
 /** Group-commit tuning. */
 interface GroupCommitOptions {
@@ -115,6 +116,8 @@ export class GroupCommitter {
   /** When (`performance.now()`) a commit last failed, and last succeeded. */
   private lastFailedMs = -Infinity;
   private lastCommittedMs = -Infinity;
+  /** What to do about the last commit's failure, when it had advice (see `AdvisedWriteError`). */
+  private lastFailureAdvice: string | undefined;
 
   constructor(
     private readonly recorder: BatchRecorder,
@@ -165,6 +168,14 @@ export class GroupCommitter {
    */
   isFailing(): boolean {
     return this.lastFailedMs > this.lastCommittedMs && performance.now() - this.lastFailedMs < FAILING_FOR_MS;
+  }
+
+  /**
+   * While the ledger {@link isFailing}, what to do about its last failure (a full disk: free
+   * space), when the recorder said; otherwise `undefined`.
+   */
+  failureAdvice(): string | undefined {
+    return this.isFailing() ? this.lastFailureAdvice : undefined;
   }
 
   /**
@@ -249,6 +260,7 @@ export class GroupCommitter {
         },
         (error: unknown) => {
           this.lastFailedMs = performance.now();
+          this.lastFailureAdvice = error instanceof AdvisedWriteError ? error.advice : undefined;
           this.metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help);
           // Committed but not synced: answered 503, yet in the ledger, so counted by their outcomes.
           if (error instanceof UnsyncedCommitError) this.countRecorded(batch, error.outcomes, false);
