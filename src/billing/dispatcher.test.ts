@@ -925,4 +925,38 @@ describe('the burl dispatcher’s outcomes', () => {
     assert.equal(ledger.listDeliveries(1, 'delivered', 10)[0]?.attempts, 1);
     ledger.close();
   });
+  it('says, as it stops, which outcomes it could not write: their DSPs answered, yet the next start calls them again', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten-at-stop.db')));
+    ledger.record([withBurl('unwritten-at-stop', `${dspUrl}/unwritten-at-stop`)]);
+    // Fault injection: the ledger refuses every write of a delivery's outcome, as on a full disk.
+    ledger.markDelivered = () => {
+      throw new Error('SqliteError: database or disk is full');
+    };
+    const warnings: { event: string; fields: Record<string, unknown> | undefined }[] = [];
+    const errors: string[] = [];
+    const log: Logger = {
+      ...silent,
+      warn: (event, fields) => warnings.push({ event, fields }),
+      error: (event) => errors.push(event),
+    };
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => errors.length > 0);
+    } finally {
+      await dispatcher.stop();
+    }
+    const [pending] = ledger.listDeliveries(1, 'pending', 10);
+    ledger.close();
+    assert.deepEqual(warnings, [
+      {
+        event: 'burl_outcomes_unwritten',
+        fields: {
+          deliveryIds: [pending?.id],
+          error: 'Error: SqliteError: database or disk is full',
+          note: 'Tally stopped before the ledger took the outcomes of these burl calls (a full disk, a failing one): they stay pending, and the next start calls them again, under the same X-Tally-Delivery-Id, though their DSPs may have answered',
+        },
+      },
+    ]);
+  });
 });

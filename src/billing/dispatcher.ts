@@ -155,7 +155,14 @@ export class BurlDispatcher {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await Promise.allSettled([...this.calls.values()].map(({ call }) => call));
-    this.settle();
+    const unwritten = this.ended.map(({ settlement }) => settlement.id);
+    const error = this.settle();
+    if (error !== undefined)
+      this.log.warn('burl_outcomes_unwritten', {
+        deliveryIds: unwritten,
+        error,
+        note: 'Tally stopped before the ledger took the outcomes of these burl calls (a full disk, a failing one): they stay pending, and the next start calls them again, under the same X-Tally-Delivery-Id, though their DSPs may have answered',
+      });
   }
 
   /**
@@ -277,10 +284,11 @@ export class BurlDispatcher {
 
   /**
    * Writes the outcomes of the calls that ended, in one transaction, and frees their slots; when
-   * the write fails, keeps them, slots and all, to be written at the next turn.
+   * the write fails, keeps them, slots and all, to be written at the next turn, and answers the
+   * ledger's error, as text.
    */
-  private settle(): void {
-    if (this.ended.length === 0) return;
+  private settle(): string | undefined {
+    if (this.ended.length === 0) return undefined;
     const ended = this.ended;
     this.ended = [];
     try {
@@ -293,7 +301,7 @@ export class BurlDispatcher {
       this.ended = ended;
       const deliveryIds = ended.map(({ settlement }) => settlement.id);
       this.logSettleFailure({ deliveryIds, error: String(error) });
-      return;
+      return String(error);
     }
     for (const { settlement, status, attempts } of ended) {
       if (status === 'abandoned') continue;
@@ -309,6 +317,7 @@ export class BurlDispatcher {
       else if (host !== undefined && status !== 'abandoned') this.unanswering.delete(host);
       this.release(settlement.id);
     }
+    return undefined;
   }
 
   /** Marks `host` as unanswering, forgetting the host marked longest ago past `MAX_UNANSWERING_HOSTS`. */
