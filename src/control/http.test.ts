@@ -278,13 +278,16 @@ describe('request ids and answers', () => {
     assert.doesNotMatch(body.error.message, /SQLITE|secret/);
   });
 
-  it('answers a write its database cannot take just now (a full disk) 503 UNAVAILABLE to retry, not 500', async () => {
+  it('answers a write its database cannot take for a full disk 503 UNAVAILABLE, saying so, to retry once space is freed, not 500', async () => {
     const answer = await call('/v1/disk-full');
     const body = (await answer.json()) as { error: { code: string; message: string } };
     assert.equal(answer.status, 503);
     assert.equal(answer.headers.get('retry-after'), '1');
     assert.equal(body.error.code, 'UNAVAILABLE');
-    assert.match(body.error.message, /cannot write its database just now .*retry shortly/);
+    assert.equal(
+      body.error.message,
+      'Tally cannot write its database: its disk is full (logged as request_failed); retry once space is freed on it',
+    );
   });
 
   it('logs a client that went away in the middle of its body as aborted, not as an error of the server', async () => {

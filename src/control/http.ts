@@ -200,14 +200,18 @@ const UNWRITABLE_DATABASE_CODE = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED)/;
  * hidden. A database that cannot take a write just now is 503 `UNAVAILABLE`, to retry, not 500.
  */
 export function sendError(res: ServerResponse, error: unknown, requestId: string): void {
+  const code = errorCode(error) ?? '';
   const apiError =
     error instanceof ApiError
       ? error
-      : UNWRITABLE_DATABASE_CODE.test(errorCode(error) ?? '')
+      : UNWRITABLE_DATABASE_CODE.test(code)
         ? new ApiError(
             503,
             'UNAVAILABLE',
-            'Tally cannot write its database just now (logged as request_failed); retry shortly',
+            // A full disk stays full until the operator frees space: retrying shortly is not enough.
+            code.startsWith('SQLITE_FULL')
+              ? 'Tally cannot write its database: its disk is full (logged as request_failed); retry once space is freed on it'
+              : 'Tally cannot write its database just now (logged as request_failed); retry shortly',
             { 'Retry-After': '1' },
           )
         : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
