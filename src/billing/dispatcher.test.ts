@@ -959,4 +959,31 @@ describe('the burl dispatcher’s outcomes', () => {
       },
     ]);
   });
+  it('holds more than ten calls in flight without a warning of a listener leak on stderr', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'many-in-flight.db')));
+    const keys = Array.from({ length: 12 }, (_, index) => `many-${index}`);
+    ledger.record(keys.map((key) => withBurl(key, `${dspUrl}/slow-${key}`)));
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    const dispatcher = new BurlDispatcher(
+      ledger,
+      { ...options, concurrency: 16, hostConcurrency: 16 },
+      noMetrics,
+      silent,
+      () => T0,
+    );
+    holdSlow = true;
+    dispatcher.start();
+    try {
+      await until(() => slow.length === keys.length);
+      // A warning is emitted on the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      await stopReleasingSlowCalls(dispatcher);
+      process.off('warning', onWarning);
+      ledger.close();
+    }
+    assert.deepEqual(warnings, []);
+  });
 });

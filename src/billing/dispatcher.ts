@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../lib/log.js';
 import { throttledErrorLog, throttledWarnLog } from '../lib/throttled-log.js';
 import type { CounterSink } from '../lib/metrics.js';
@@ -144,6 +145,9 @@ export class BurlDispatcher {
   start(): void {
     this.stopped = false;
     this.abandoning = new AbortController();
+    // Each call in flight listens on it, up to `concurrency` of them, and unhooks as it ends: not
+    // the leak Node warns of (on stderr) past 10 listeners.
+    setMaxListeners(0, this.abandoning.signal);
     this.schedule(0);
   }
 
