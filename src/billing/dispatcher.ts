@@ -145,8 +145,9 @@ export class BurlDispatcher {
   start(): void {
     this.stopped = false;
     this.abandoning = new AbortController();
-    // Each call in flight listens on it, up to `concurrency` of them, and unhooks as it ends: not
-    // the leak Node warns of (on stderr) past 10 listeners.
+    // Each call listens on it while any request of it is open (past `concurrency`: a call's slot
+    // is free while a 2xx body is still discarded) and unhooks then: not the leak Node warns of (on
+    // stderr) past 10 listeners.
     setMaxListeners(0, this.abandoning.signal);
     this.schedule(0);
   }
