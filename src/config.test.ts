@@ -1164,6 +1164,18 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses a rule with a field it does not read, which would otherwise apply the rule wider than meant', () => {
+    const rule = { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 };
+    const parsed = parseConfig({
+      TALLY_RULES: JSON.stringify({ '*': [{ ...rule, placementId: 7 }, { ...rule, ttlSecond: 60 }] }),
+    });
+    assertRefused(parsed);
+    assert.deepEqual(parsed.errors, [
+      'rules.*: in TALLY_RULES, {"format":"banner","channel":"web","method":"adm","ttlSeconds":600,"placementId":7} has an unknown field "placementId" (a rule has only format, channel, method, ttlSeconds; it applies to the publisher it is listed under)',
+      'rules.*: in TALLY_RULES, {"format":"banner","channel":"web","method":"adm","ttlSeconds":600,"ttlSecond":60} has an unknown field "ttlSecond": did you mean ttlSeconds?',
+    ]);
+  });
+
   it('names omid among the methods a banner may use when refusing one it cannot', () => {
     const parsed = parseConfig({
       TALLY_RULES: JSON.stringify({

@@ -512,6 +512,9 @@ function parseTokenKeys(text: string, source: string, errors: string[]): Config[
   return keys;
 }
 
+/** The fields of a `rules` entry. */
+const RULE_FIELDS = ['format', 'channel', 'method', 'ttlSeconds'];
+
 /**
  * The `rules` overrides by publisher id (`*`: every publisher), each checked; `source` names where
  * they were given (`TALLY_RULES`, or the TALLY_CONFIG file's `rules`), in each error.
@@ -548,6 +551,21 @@ function parseRules(value: unknown, source: string, errors: string[]): ReadonlyM
         continue;
       }
       const fields = rule as Record<string, unknown>;
+      // A field Tally does not read (a `placementId` meant to narrow the rule, a misspelt
+      // `ttlSecond` beside the right one) would leave the rule applied wider than meant.
+      const unknown = Object.keys(fields).filter((field) => !RULE_FIELDS.includes(field));
+      if (unknown.length > 0) {
+        for (const field of unknown) {
+          const closest = closestName(field, RULE_FIELDS);
+          errors.push(
+            `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} has an unknown field ${JSON.stringify(field)}` +
+              (closest === undefined
+                ? ` (a rule has only ${RULE_FIELDS.join(', ')}; it applies to the publisher it is listed under)`
+                : `: did you mean ${closest}?`),
+          );
+        }
+        continue;
+      }
       const problems = ruleProblems(fields);
       if (problems.length > 0) {
         errors.push(`rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs ${problems.join('; ')}`);
