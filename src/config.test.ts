@@ -665,16 +665,25 @@ describe('configuration', () => {
     }
   });
 
-  it('refuses an empty dataDir in the config file, which would put the ledger in the directory Tally starts in', () => {
+  it('refuses "" for any setting in the config file, once each, rather than leave a default in force (a ledger where Tally starts, a public /metrics)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {
       const path = join(dir, 'tally.json');
-      writeFileSync(path, JSON.stringify({ dataDir: '' }));
+      writeFileSync(
+        path,
+        JSON.stringify({ dataDir: '', metricsKey: '', publicUrl: '', rules: '', ivtBlockedIps: '' }),
+      );
       const parsed = parseConfig({ TALLY_CONFIG: path });
       assertRefused(parsed);
-      assert.deepEqual(parsed.errors, [
-        'dataDir: "" in the TALLY_CONFIG file names no directory: give the data directory\'s path (./data by default), or leave dataDir out',
-      ]);
+      assert.deepEqual(
+        [...parsed.errors].sort(),
+        ['dataDir', 'ivtBlockedIps', 'metricsKey', 'publicUrl', 'rules'].map(
+          (name) =>
+            `${name}: "" in the TALLY_CONFIG file gives no value: give one, or leave ${name} out for its default`,
+        ),
+      );
+      // The variable wins over the file, whose value is then not read.
+      writeFileSync(path, JSON.stringify({ dataDir: '' }));
       const fromEnv = parseConfig({ TALLY_CONFIG: path, TALLY_DATA_DIR: '/srv/tally' });
       assertAccepted(fromEnv);
       assert.equal(fromEnv.config.dataDir, '/srv/tally');
@@ -1167,7 +1176,12 @@ describe('configuration', () => {
   it('refuses a rule with a field it does not read, which would otherwise apply the rule wider than meant', () => {
     const rule = { format: 'banner', channel: 'web', method: 'adm', ttlSeconds: 600 };
     const parsed = parseConfig({
-      TALLY_RULES: JSON.stringify({ '*': [{ ...rule, placementId: 7 }, { ...rule, ttlSecond: 60 }] }),
+      TALLY_RULES: JSON.stringify({
+        '*': [
+          { ...rule, placementId: 7 },
+          { ...rule, ttlSecond: 60 },
+        ],
+      }),
     });
     assertRefused(parsed);
     assert.deepEqual(parsed.errors, [

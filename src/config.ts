@@ -105,6 +105,8 @@ export function parseConfig(
   }
   /** Every setting's name, as the file spells it. */
   const settings = new Set<string>();
+  /** The settings the file gives as "", each refused once. */
+  const emptyInFile = new Set<string>();
   /** `publicUrl` → `TALLY_PUBLIC_URL`. */
   const envNameOf = (name: string) => `TALLY_${name.replace(/[A-Z]/g, (char) => `_${char}`).toUpperCase()}`;
   /** The setting's environment variable, unless it is unset or empty. */
@@ -112,9 +114,23 @@ export function parseConfig(
     const value = env[envNameOf(name)];
     return value !== undefined && value !== '' ? value : undefined;
   };
+  /**
+   * The setting's value, the variable's over the file's. The file's "" (a template whose variable
+   * was unset) is refused, once, whatever the setting: as unset it would leave a default the
+   * operator did not choose in force (a public `/metrics` for `metricsKey`, the directory Tally
+   * starts in for `dataDir`); an empty variable is unset, as shells have it.
+   */
   const read = (name: string): unknown => {
     settings.add(name);
-    return fromEnv(name) ?? file[name];
+    const value = fromEnv(name) ?? file[name];
+    if (value !== '') return value;
+    if (!emptyInFile.has(name)) {
+      emptyInFile.add(name);
+      errors.push(
+        `${name}: "" in the TALLY_CONFIG file gives no value: give one, or leave ${name} out for its default`,
+      );
+    }
+    return undefined;
   };
   /**
    * An integer setting, within `min`..`max` (never negative): decimal digits alone in the
@@ -299,14 +315,8 @@ export function parseConfig(
     );
 
   const dataDir = text('dataDir', './data');
-  // The file's "" (a template whose variable was unset) would resolve to the directory Tally
-  // starts in, and its ledger be made there; an empty variable is unset, and leaves ./data.
-  if (dataDir === '')
-    errors.push(
-      `dataDir: "" in the TALLY_CONFIG file names no directory: give the data directory's path (./data by default), or leave dataDir out`,
-    );
   // A stray space from an env file names another directory, and serve would make a new ledger there.
-  else if (dataDir.trim() !== dataDir)
+  if (dataDir.trim() !== dataDir)
     errors.push(
       `dataDir: ${given('dataDir')} begins or ends with white space: give the data directory's path without it`,
     );
