@@ -919,6 +919,36 @@ describe('configuration', () => {
     }
   });
 
+  it("refuses a public URL whose path holds a character URLs percent-encode, which would end a VAST CDATA section (]]>) or an attribute, and keeps RFC 3986's path characters", () => {
+    const kept = "https://tally.example.com/~t_x-1.2/a;b=c,d!$&'()*+@:%20e";
+    const parsed = parseConfig({ TALLY_PUBLIC_URL: kept });
+    assertAccepted(parsed);
+    assert.equal(parsed.config.publicUrl, kept);
+    for (const [url, character] of [
+      ['https://tally.example.com/a]]>b', ']'],
+      ['https://tally.example.com/<p>', '<'],
+      ['https://tally.example.com/"x"', '"'],
+      ['https://tally.example.com/a{b}', '{'],
+      ['https://tally.example.com/a|b', '|'],
+      ['https://tally.example.com/a\\b', '\\'],
+      ['https://tally.example.com/a^b', '^'],
+      ['https://tally.example.com/a`b', '`'],
+      ['https://tally.example.com/café', 'é'],
+    ]) {
+      const refused = parseConfig({ TALLY_PUBLIC_URL: url });
+      assertRefused(refused);
+      assert.deepEqual(refused.errors, [
+        `publicUrl: TALLY_PUBLIC_URL=${JSON.stringify(url)} holds ${JSON.stringify(character)} in its path, which URLs percent-encode (write it as %XX): give the http(s) URL notices reach Tally at, such as https://tally.example.com`,
+      ]);
+    }
+    const badEscape = parseConfig({ TALLY_PUBLIC_URL: 'https://tally.example.com/a%2g' });
+    assertRefused(badEscape);
+    assert.match(
+      badEscape.errors.join('\n'),
+      /holds a % in its path that begins no %XX escape \(write % as %25\)/,
+    );
+  });
+
   it('builds the default public URL on the one host Tally listens on, and on 127.0.0.1 when it listens on every interface', () => {
     const publicUrl = (host: string) => {
       const parsed = parseConfig({ TALLY_HOST: host, TALLY_PORT: '9000' });

@@ -455,6 +455,14 @@ function problemOfPublicUrl(text: string): string | undefined {
   if (url.username !== '' || url.password !== '') return 'must hold no user name or password';
   if (text.includes('?')) return 'must have no query (?…)';
   if (text.includes('#')) return 'must have no fragment (#…)';
+  // Notice URLs take the text as given, into markup: `]]>` would end a VAST CDATA section, a `"`
+  // an attribute. RFC 3986 allows a path these, and %XX escapes.
+  const path = text.replace(/^https?:\/\/[^/]*/i, '');
+  const encoded = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/u.exec(path);
+  if (encoded !== null)
+    return `holds ${JSON.stringify(encoded[0])} in its path, which URLs percent-encode (write it as %XX)`;
+  if (/%(?![0-9A-Fa-f]{2})/.test(path))
+    return 'holds a % in its path that begins no %XX escape (write % as %25)';
   return undefined;
 }
 
