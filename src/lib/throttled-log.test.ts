@@ -44,4 +44,31 @@ describe('a throttled error log', () => {
       ],
     );
   });
+
+  it('logs a fault after a clock stepped back at once, not only once the clock has caught up', () => {
+    const lines: Record<string, unknown>[] = [];
+    let nowMs = 7_200_000;
+    const logFault = throttledErrorLog(
+      jsonLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
+      'commit_failed',
+      1000,
+      () => nowMs,
+    );
+    logFault({ error: 'locked' });
+    // NTP steps the clock back an hour; the disk fills a minute later.
+    nowMs = 3_600_000 + 60_000;
+    logFault({ error: 'disk full' });
+    nowMs += 500;
+    logFault({ error: 'disk full' });
+    nowMs += 500;
+    logFault({ error: 'disk full' });
+    assert.deepEqual(
+      lines.map(({ error, repeats }) => [error, repeats]),
+      [
+        ['locked', 0],
+        ['disk full', 0],
+        ['disk full', 1],
+      ],
+    );
+  });
 });

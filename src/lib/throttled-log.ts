@@ -34,7 +34,9 @@ function throttled(
   let repeats = 0;
   return (fields) => {
     const atMs = nowMs();
-    if (atMs - loggedAtMs < intervalMs) {
+    // A clock stepped back since the last line (NTP) ends the interval: a fault that began since is
+    // logged at once rather than only once the clock has caught up, hours later.
+    if (atMs >= loggedAtMs && atMs - loggedAtMs < intervalMs) {
       repeats++;
       return;
     }
