@@ -1050,7 +1050,16 @@ describe('instrumenting a win', () => {
     assert.equal(ahead.ok, false);
     assert.equal(
       !ahead.ok && ahead.error.message,
-      "auctionTimeMs is 300001 ms ahead of Tally's clock, more than the 5 minutes allowed: send the auction time in milliseconds since the epoch (UTC)",
+      `auctionTimeMs ${NOW_MS + 300_001} (${new Date(NOW_MS + 300_001).toISOString()}) is 300001 ms ahead of Tally's clock (${new Date(NOW_MS).toISOString()}), more than the 5 minutes allowed: send the auction time in milliseconds since the epoch (UTC); if it was, Tally's clock is behind, for its operator to set`,
+    );
+  });
+
+  it('refuses an auction time past any date (microseconds, say) as ahead of the clock, in words', () => {
+    const ahead = instrumentWin(win({ auctionTimeMs: Number.MAX_SAFE_INTEGER }), env);
+    assert.equal(!ahead.ok && ahead.error.code, 'VALIDATION_FAILED');
+    assert.match(
+      !ahead.ok ? ahead.error.message : '',
+      /^auctionTimeMs 9007199254740991 \(past any date\) is \d+ ms ahead of Tally's clock \(/,
     );
   });
 

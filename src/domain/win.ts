@@ -494,6 +494,12 @@ function secureMarkupWarnings(imp: OrtbImp, publicUrl: string): string[] {
 const BURL_IN_MARKUP_WARNING =
   "the DSP's burl goes into this app banner's markup beside Tally's pixel (the app offers no OMID, api 7, and publisherBurl is not set): the device fires it on every render, so the DSP may be billed for renders Tally does not count (repeats, invalid traffic, late ones); offer OMID or set publisherBurl to have Tally call it once per counted impression";
 
+/** `ms` as an ISO date, or `past any date` beyond the year 275760, which no `Date` holds. */
+function dateOrNone(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? 'past any date' : date.toISOString();
+}
+
 /** The warning for a win registered after its TTL: every notice of it will be `late`. */
 function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): string[] {
   if (!isPastTtl(parsed.auctionTimeMs, rule.ttlSeconds, nowMs)) return [];
@@ -940,8 +946,9 @@ function parseWin(sent: WinInput, nowMs: number): ParsedWin | { code: string; me
     );
   }
   if (auctionTimeMs > nowMs + MAX_CLOCK_SKEW_MS) {
+    // Both times said: a right auction time is refused so when Tally's clock is behind.
     return invalid(
-      `auctionTimeMs is ${auctionTimeMs - nowMs} ms ahead of Tally's clock, more than the ${MAX_CLOCK_SKEW_MS / 60_000} minutes allowed: send the auction time in milliseconds since the epoch (UTC)`,
+      `auctionTimeMs ${auctionTimeMs} (${dateOrNone(auctionTimeMs)}) is ${auctionTimeMs - nowMs} ms ahead of Tally's clock (${dateOrNone(nowMs)}), more than the ${MAX_CLOCK_SKEW_MS / 60_000} minutes allowed: send the auction time in milliseconds since the epoch (UTC); if it was, Tally's clock is behind, for its operator to set`,
     );
   }
   if (auctionTimeMs < EARLIEST_AUCTION_TIME_MS) {

@@ -56,15 +56,20 @@ async function deliveryOf(auctionId: string, done: (delivery: any) => boolean): 
   }, `the delivery of ${auctionId} as awaited`);
 }
 
-/** Registers a web banner win of auction `auctionId`, auctioned now by Tally's clock; its adm notice URL. */
-async function registerWin(auctionId: string): Promise<string> {
+/** The result of registering a web banner win of auction `auctionId`, auctioned at `auctionTimeMs`. */
+async function registered(auctionId: string, auctionTimeMs?: number): Promise<any> {
   const win = winBody(
-    {},
+    { auctionTimeMs },
     { auctionId, bidId: `bid-${auctionId}`, seat: 'dsp-a', publisherId: 'pub-1', price: 2, burl: '' },
   );
   const response = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins: [win] });
   assert.equal(response.status, 200, JSON.stringify(response.body));
-  const [result] = response.body.results as any[];
+  return (response.body.results as any[])[0];
+}
+
+/** Registers a web banner win of auction `auctionId`, auctioned now by Tally's clock; its adm notice URL. */
+async function registerWin(auctionId: string): Promise<string> {
+  const result = await registered(auctionId);
   assert.equal(result.ok, true, JSON.stringify(result));
   return result.noticeUrls.adm as string;
 }
@@ -131,6 +136,24 @@ describe("Tally's wall clock stepped while it serves", () => {
     assert.deepEqual(
       dspCalls.filter((auctionId) => auctionId === 'stepped-deadline'),
       ['stepped-deadline', 'stepped-deadline'],
+    );
+  });
+
+  it("refuses an exchange's right auction time while Tally's clock is an hour behind, naming both", async () => {
+    clock.step('-1h');
+    const auctionTimeMs = Date.now();
+    const result = await registered('clock-behind', auctionTimeMs);
+    clock.step('+0');
+    assert.equal(result.ok, false);
+    assert.equal(result.error.code, 'VALIDATION_FAILED');
+    const tallyTime = /ahead of Tally's clock \(([^)]+)\)/.exec(result.error.message)?.[1] ?? '';
+    const behindMs = auctionTimeMs - Date.parse(tallyTime);
+    assert.equal(Math.round(behindMs / 60_000), 60, `Tally's clock read ${tallyTime}`);
+    assert.match(
+      result.error.message,
+      new RegExp(
+        `^auctionTimeMs ${auctionTimeMs} \\(${new Date(auctionTimeMs).toISOString().replace(/\./g, '\\.')}\\) is \\d+ ms ahead of Tally's clock .*; if it was, Tally's clock is behind, for its operator to set$`,
+      ),
     );
   });
 });
