@@ -126,8 +126,9 @@ describe("Tally's wall clock stepped while it serves", () => {
 
   it("calls a failing DSP's burl once more, then gives it up, when the clock steps past its deadline", async () => {
     await countWinWithBurl(tally, 'stepped-deadline', `${dspUrl}/bill?auction=\${AUCTION_ID}`);
-    const failed = await deliveryOf('stepped-deadline', (delivery) => delivery.attempts === 1);
-    assert.equal(failed.status, 'pending');
+    const failed = await deliveryOf('stepped-deadline', (delivery) => delivery.lastError === 'HTTP 503');
+    // Its first call failed and ended; the next is due an interval after it began.
+    assert.deepEqual([failed.status, failed.attempts], ['pending', 1]);
     // Four hours on, past the deadline three hours after the auction: one last call, at once.
     clock.step('+4h');
     const dead = await deliveryOf('stepped-deadline', (delivery) => delivery.status === 'dead');
