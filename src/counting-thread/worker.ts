@@ -20,6 +20,7 @@ import { isBatchFault } from './batch-fault.js';
 import { clockStepWatch, wallClockJumpWatch } from './clock-step.js';
 import { decodeBatch, encodeOutcomes } from './wire.js';
 import { PRUNE_ROWS_PER_STEP } from './prune-step.js';
+import { retentionClock } from './retention-clock.js';
 
 const DAY_MS = 86_400_000;
 
@@ -43,8 +44,14 @@ const metrics: CounterSink = {
   inc: (name, help, labels = {}, value = 1) => send({ type: 'metric', name, help, labels, value }),
 };
 const dispatcher = new BurlDispatcher(ledger, settings.dispatcher, metrics, log);
+/** Now for pruning: a wall clock stepped forward since the start does not advance it. */
+const retentionNowMs = retentionClock(
+  Math.max(Date.now(), ledger.newestReceivedMs() ?? Number.NEGATIVE_INFINITY),
+  performance.now(),
+);
 /** Prunes what is past the retention now. */
-const pruneNow = () => pruneInSteps(Date.now() - settings.retentionDays * DAY_MS);
+const pruneNow = () =>
+  pruneInSteps(retentionNowMs(Date.now(), performance.now()) - settings.retentionDays * DAY_MS);
 /**
  * A notice received well before those recorded so far means the clock stepped back further than
  * the claim index keeps expired claims: the ledger rebuilds the index for it (a pause of seconds
