@@ -72,6 +72,7 @@ import {
   answerClientError,
   answeredAfterClose,
   answersOwed,
+  endStalledConnection,
   refuseConnect,
   trackAnswer,
   UNREAD_REQUESTS_METRIC,
@@ -133,6 +134,13 @@ const HEADERS_TIMEOUT_MS = 10_000;
  * would let an API request whose head stalls wait up to 40 s for its 408 rather than about 10 s.
  */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/**
+ * How long an answer's bytes may stop moving before its connection is closed, as nginx's
+ * `send_timeout` does (up to twice this: Node takes a write that moved since the last look for
+ * progress): a client that asks and never reads would otherwise hold the connection, and the bytes
+ * of the answers node:http queued for it, for good.
+ */
+const WRITE_STALL_TIMEOUT_MS = 30_000;
 /** Largest request head read (node:http's default). */
 const MAX_HEAD_BYTES = 16_384;
 /** Notices one connection may pipeline before the notice lane waits for their answers. */
@@ -602,6 +610,11 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   // node:http's default 2000 (raw names and values), a User-Agent or Host would go unseen.
   server.maxHeadersCount = 0;
   server.requestTimeout = 60_000;
+  // node:http's sockets (the notice lane has timeouts of its own) time out once nothing moves on
+  // them for this long; writes that progress, however slowly, restart it. Node has no timeout of
+  // its own for an answer the client does not read.
+  server.timeout = WRITE_STALL_TIMEOUT_MS;
+  server.on('timeout', endStalledConnection);
   const lane = NoticeLane.install(
     server,
     laneServe(noticeDeps, trackerDeps, log),

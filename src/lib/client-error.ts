@@ -135,6 +135,25 @@ export function answersOwed(socket: Duplex): number {
   return owed;
 }
 
+/**
+ * The server's `timeout` listener: ends a connection node:http found without activity for its
+ * timeout, as node:http does with none, unless every answer owed on it is still being prepared (a
+ * report being run; the bytes of its answer start the timer again). An answer whose bytes stopped
+ * moving (a client that reads nothing, holding them in memory for good) ends it, as does an idle
+ * keep-alive.
+ */
+export function endStalledConnection(socket: Duplex): void {
+  let preparing = false;
+  for (const res of unanswered.get(socket) ?? []) {
+    if (res.writableEnded) {
+      socket.destroy();
+      return;
+    }
+    preparing = true;
+  }
+  if (!preparing) socket.destroy();
+}
+
 /** How many requests read whole on `socket` have answers not yet handed to it in full. */
 function answersUnwritten(socket: Duplex): number {
   let owed = 0;
