@@ -174,11 +174,13 @@ export function unknownAccountRefusal(
 
 /**
  * Dead deliveries a replay makes pending again in one transaction: each step holds the ledger's
- * write lock for some ms, where one transaction making millions pending held it for many
- * seconds, longer than the server's counting thread waits for it (`busy_timeout`, 5 s), failing
- * its batches: every notice meanwhile answered 503.
+ * write lock a few ms, where one transaction making millions pending held it for many seconds,
+ * longer than the server's counting thread waits for it (`busy_timeout`, 5 s), failing its
+ * batches: every notice meanwhile answered 503. A delivery costs about 10 µs with its indexes
+ * (and a step its commit's fsync, 2-3 ms): on a ledger of 100 000 dead deliveries, steps of 250
+ * held the lock about 5 ms (median), steps of 1000 about 11 ms and of 5000 about 55 ms.
  */
-export const REPLAY_ROWS_PER_STEP = 5000;
+export const REPLAY_ROWS_PER_STEP = 250;
 
 /** The shortest pause between two steps of a replay, in ms. */
 const MIN_PAUSE_MS = 5;

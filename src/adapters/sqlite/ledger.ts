@@ -273,6 +273,15 @@ export class SqliteLedger implements Ledger {
   private readonly delivered: Database.Statement;
   private readonly dead: Database.Statement;
   private readonly dueAgain: Database.Statement;
+  /**
+   * Makes a delivery pending again if it is still dead with the first failure read: a seek on its
+   * id. (A join of the ids read with the dead deliveries walked every dead one for each id.)
+   */
+  private readonly replayOne: Database.Statement;
+  /** Runs `replayOne` for each delivery, in one transaction; answers how many it replayed. */
+  private readonly replayBatch: Database.Transaction<
+    (deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number) => number
+  >;
   /** Ends every pending delivery's lease (see `endLeasesOfKilledProcess`). */
   private readonly leasesEnded: Database.Statement;
   /** Ends a delivery's lease, due as it was, with its last error: its call was abandoned. */
@@ -419,6 +428,19 @@ export class SqliteLedger implements Ledger {
     this.dead = db.prepare(
       `UPDATE deliveries SET status = 'dead', last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
          lease_until_ms = 0 WHERE id = ?`,
+    );
+    this.replayOne = db.prepare(
+      `UPDATE deliveries SET status = 'pending', due_ms = @nowMs, deadline_ms = @deadlineMs, attempts = 0,
+         first_failed_ms = NULL, lease_until_ms = 0
+       WHERE id = @id AND status = 'dead' AND first_failed_ms IS @firstFailedMs`,
+    );
+    this.replayBatch = db.transaction(
+      (deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number) => {
+        let replayed = 0;
+        for (const { id, firstFailedMs } of deliveries)
+          replayed += this.replayOne.run({ nowMs, deadlineMs, id, firstFailedMs }).changes;
+        return replayed;
+      },
     );
     this.leasesEnded = db.prepare(
       `UPDATE deliveries INDEXED BY deliveries_due SET lease_until_ms = 0
@@ -936,15 +958,7 @@ export class SqliteLedger implements Ledger {
   }
 
   replayDead(deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number): number {
-    return this.db
-      .prepare(
-        `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, attempts = 0, first_failed_ms = NULL,
-           lease_until_ms = 0
-         FROM (SELECT value ->> 'id' AS id, value ->> 'firstFailedMs' AS first_failed_ms FROM json_each(?)) AS read
-         WHERE deliveries.id = read.id AND deliveries.status = 'dead'
-           AND deliveries.first_failed_ms IS read.first_failed_ms`,
-      )
-      .run(nowMs, deadlineMs, JSON.stringify(deliveries)).changes;
+    return this.replayBatch(deliveries, nowMs, deadlineMs);
   }
 
   listBillingRecords(query: BillingRecordQuery): BillingRecordPage {
