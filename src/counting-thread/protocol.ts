@@ -1,6 +1,7 @@
 import type { DispatcherOptions } from '../billing/dispatcher.js';
 import type { SqliteSynchronous } from '../adapters/sqlite/database.js';
 import type { Labels } from '../lib/metrics.js';
+import type { WriteFault } from '../lib/write-fault.js';
 
 /** What the counting thread is started with (it travels by structured clone). */
 export interface CounterSettings {
@@ -27,8 +28,8 @@ export type FromCounter =
   | { type: 'ready' }
   | { type: 'warm' }
   | { type: 'recorded'; id: number; outcomes: string }
-  /** Not committed; `advice` says what to do about it, when the fault has advice of its own. */
-  | { type: 'failed'; id: number; error: string; advice?: string }
+  /** Not committed; `fault` names its fault, when Tally tells it apart (see `writeFaultOf`). */
+  | { type: 'failed'; id: number; error: string; fault?: WriteFault }
   /** Committed with these outcomes, but the sync to the disk failed: see `UnsyncedCommitError`. */
   | { type: 'unsynced'; id: number; outcomes: string; error: string }
   | { type: 'metric'; name: string; help: string; labels: Labels; value: number }

@@ -189,9 +189,9 @@ export class WorkerRecorder implements BatchRecorder {
         pending?.reject(new UnsyncedCommitError(message.error, decodeOutcomes(message.outcomes)));
       } else
         pending?.reject(
-          message.advice === undefined
+          message.fault === undefined
             ? new Error(message.error)
-            : new AdvisedWriteError(message.error, message.advice),
+            : new AdvisedWriteError(message.error, message.fault),
         );
     }
   }

@@ -12,7 +12,8 @@ import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import { throttledErrorLog } from '../lib/throttled-log.js';
 import { errorCode } from '../lib/error-code.js';
-import { writeFaultAdvice } from '../lib/write-fault.js';
+import { writeFaultAdvice, writeFaultOf } from '../lib/write-fault.js';
+import type { WriteFault } from '../lib/write-fault.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
 import { nameThisThread } from '../lib/thread-name.js';
@@ -134,8 +135,8 @@ function nextMessage(): ToCounter | undefined {
 }
 
 function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): void {
-  const fail = (error: unknown, advice?: string) => {
-    for (const record of records) send({ type: 'failed', id: record.id, error: String(error), advice });
+  const fail = (error: unknown, fault?: WriteFault) => {
+    for (const record of records) send({ type: 'failed', id: record.id, error: String(error), fault });
   };
   let batches: EventRecord[][];
   let outcomes: Outcome[];
@@ -158,7 +159,7 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
         code: code ?? '',
         ...(advice === undefined ? {} : { note: advice }),
       });
-      fail(error, advice);
+      fail(error, writeFaultOf(code));
     }
     return;
   }

@@ -11,7 +11,7 @@ import { Metrics } from '../lib/metrics.js';
 import type { EventRecord, Ledger } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
 import { GroupCommitter } from './group-commit.js';
-import { AdvisedWriteError } from '../lib/write-fault.js';
+import { AdvisedWriteError, writeFaultAdvice } from '../lib/write-fault.js';
 import { exchangeEvent } from '../../test/support/events.js';
 import { inlineRecorder } from '../../test/support/inline-recorder.js';
 
@@ -215,7 +215,7 @@ describe('group commit', () => {
 
   it('says what to do about a failing ledger while it fails, when the recorder said (a full disk)', async () => {
     const failures: Error[] = [
-      new AdvisedWriteError('SqliteError: database or disk is full', 'free space'),
+      new AdvisedWriteError('SqliteError: database or disk is full', 'disk_full'),
       new Error('locked'),
     ];
     // The fault injected: a recorder whose commits fail with these errors, then succeed.
@@ -238,7 +238,7 @@ describe('group commit', () => {
     advice.push(committer.failureAdvice());
     await accepted(submit(committer, event('adv3')));
     advice.push(committer.failureAdvice());
-    assert.deepEqual(advice, [undefined, 'free space', undefined, undefined]);
+    assert.deepEqual(advice, [undefined, writeFaultAdvice('SQLITE_FULL'), undefined, undefined]);
   });
 
   it('counts a failed commit in tally_commit_failures_total, and none of its events as recorded', async () => {

@@ -3,7 +3,8 @@ import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord, ImpressionType } from '../ports/ledger.js';
 import type { BatchRecorder } from '../ports/recorder.js';
 import { UnsyncedCommitError } from '../ports/recorder.js';
-import { AdvisedWriteError } from '../lib/write-fault.js';
+import { AdvisedWriteError, WRITE_FAULTS } from '../lib/write-fault.js';
+import type { WriteFault } from '../lib/write-fault.js';
 
 /** Group-commit tuning. */
 interface GroupCommitOptions {
@@ -44,6 +45,16 @@ const FAILING_FOR_MS = 5000;
 export const COMMIT_FAILURES_METRIC = {
   name: 'tally_commit_failures_total',
   help: 'Batches handed to the counting thread whose commit failed (their events were answered 503); each counts, also when several failed in one transaction',
+} as const;
+
+/**
+ * The gauge of each fault Tally tells apart (`kind`: `disk_full`), shown at 0 from the start: 1
+ * while the last commit failed for it and none has gone through since, whether notices still come
+ * or not (`/readyz` says the ledger fails for 5 s after a failed commit, then lets notices try).
+ */
+export const COMMIT_FAULT_METRIC = {
+  name: 'tally_commit_fault',
+  help: 'Whether the last commit failed for this fault and none has gone through since (1) or not (0); disk_full: the disk under the data directory is full (SQLITE_FULL)',
 } as const;
 
 /**
@@ -116,8 +127,8 @@ export class GroupCommitter {
   /** When (`performance.now()`) a commit last failed, and last succeeded. */
   private lastFailedMs = -Infinity;
   private lastCommittedMs = -Infinity;
-  /** What to do about the last commit's failure, when it had advice (see `AdvisedWriteError`). */
-  private lastFailureAdvice: string | undefined;
+  /** The last commit's failure, when it had a fault told apart (see `AdvisedWriteError`). */
+  private lastFailure: AdvisedWriteError | undefined;
 
   constructor(
     private readonly recorder: BatchRecorder,
@@ -139,6 +150,15 @@ export class GroupCommitter {
       'How long the batch longest with the counting thread has waited for its commit (0 with none): seconds are a stuck thread or stalling disk',
       () => this.commitWaitingMs() / 1000,
     );
+    for (const kind of WRITE_FAULTS)
+      metrics.gauge(COMMIT_FAULT_METRIC.name, COMMIT_FAULT_METRIC.help, () => this.faultGauge(kind), {
+        kind,
+      });
+  }
+
+  /** 1 while the last commit failed for `fault` and none has gone through since, else 0. */
+  private faultGauge(fault: WriteFault): number {
+    return this.lastFailedMs > this.lastCommittedMs && this.lastFailure?.fault === fault ? 1 : 0;
   }
 
   /**
@@ -175,7 +195,7 @@ export class GroupCommitter {
    * space), when the recorder said; otherwise `undefined`.
    */
   failureAdvice(): string | undefined {
-    return this.isFailing() ? this.lastFailureAdvice : undefined;
+    return this.isFailing() ? this.lastFailure?.advice : undefined;
   }
 
   /**
@@ -260,7 +280,7 @@ export class GroupCommitter {
         },
         (error: unknown) => {
           this.lastFailedMs = performance.now();
-          this.lastFailureAdvice = error instanceof AdvisedWriteError ? error.advice : undefined;
+          this.lastFailure = error instanceof AdvisedWriteError ? error : undefined;
           this.metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help);
           // Committed but not synced: answered 503, yet in the ledger, so counted by their outcomes.
           if (error instanceof UnsyncedCommitError) this.countRecorded(batch, error.outcomes, false);

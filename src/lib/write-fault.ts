@@ -1,27 +1,45 @@
 /**
- * What the operator is told to do when the ledger refuses a commit for want of space (SQLite's
- * SQLITE_FULL: a full disk under the data directory): the fault is theirs to mend, and mending
- * it is enough, Tally trying each new notice again.
+ * The faults of the ledger's writes that Tally tells apart, each with what the operator is to do
+ * about it: `disk_full`, SQLite's SQLITE_FULL (a full disk under the data directory), the fault
+ * theirs to mend, and mending it enough, Tally trying each new notice again.
  */
-const FULL_DISK_ADVICE =
-  "its disk is full: free space on the data directory's volume; Tally counts again by itself once a commit goes through";
+const WRITE_FAULT_ADVICE = {
+  disk_full:
+    "its disk is full: free space on the data directory's volume; Tally counts again by itself once a commit goes through",
+} as const;
+
+/** A fault of the ledger's writes that Tally tells apart (see {@link WRITE_FAULT_ADVICE}). */
+export type WriteFault = keyof typeof WRITE_FAULT_ADVICE;
+
+/** Every {@link WriteFault}, as `/metrics` labels them. */
+export const WRITE_FAULTS = Object.keys(WRITE_FAULT_ADVICE) as WriteFault[];
+
+/** The fault of a write that failed with error code `code`, or `undefined` for one not told apart. */
+export function writeFaultOf(code: string | undefined): WriteFault | undefined {
+  return code?.startsWith('SQLITE_FULL') === true ? 'disk_full' : undefined;
+}
 
 /**
  * What to do about a commit that failed with error code `code`, in one phrase for the log and
  * `/readyz`, or `undefined` for a fault with no advice of its own.
  */
 export function writeFaultAdvice(code: string | undefined): string | undefined {
-  return code?.startsWith('SQLITE_FULL') === true ? FULL_DISK_ADVICE : undefined;
+  const fault = writeFaultOf(code);
+  return fault === undefined ? undefined : WRITE_FAULT_ADVICE[fault];
 }
 
-/** A commit's failure, as the counting thread reports it, with what to do about it. */
+/** A commit's failure, as the counting thread reports it, with its fault and what to do about it. */
 export class AdvisedWriteError extends Error {
+  /** See {@link writeFaultAdvice}. */
+  readonly advice: string;
+
   constructor(
     message: string,
-    /** See {@link writeFaultAdvice}. */
-    readonly advice: string,
+    /** See {@link writeFaultOf}. */
+    readonly fault: WriteFault,
   ) {
     super(message);
     this.name = 'AdvisedWriteError';
+    this.advice = WRITE_FAULT_ADVICE[fault];
   }
 }

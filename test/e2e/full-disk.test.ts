@@ -14,7 +14,7 @@ const PRELOAD = new URL('../support/full-disk.ts', import.meta.url).pathname;
 const MAX_NOTICES_TO_FILL = 2000;
 
 describe('a full disk under the ledger', () => {
-  it('answers notices 503 and says on /readyz and in the log that the disk is full and what to do; counts again once space is freed', async () => {
+  it('answers notices 503 and says on /readyz, in the log and in /metrics that the disk is full and what to do; counts again once space is freed', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-full-disk-'));
     const flag = join(dataDir, '..', `${dataDir.split('/').at(-1)}.full`);
     const { serve, url } = await serveOnFreePort(dataDir, {
@@ -43,7 +43,17 @@ describe('a full disk under the ledger', () => {
       answered.set(auctionId, notice.status);
       return notice.status;
     };
+    /** The lines of /metrics naming a fault of the commits: the gauge, by kind. */
+    const commitFaultLines = async (): Promise<string[]> =>
+      (await (await fetch(`${url}/metrics`)).text())
+        .split('\n')
+        .filter((line) => line.startsWith('tally_commit_fault{'));
     try {
+      assert.deepEqual(
+        await commitFaultLines(),
+        ['tally_commit_fault{kind="disk_full"} 0'],
+        'shown from the start',
+      );
       assert.equal(await fireOne(), 200);
       writeFileSync(flag, '');
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -51,6 +61,7 @@ describe('a full disk under the ledger', () => {
       for (let fired = 0; status === 200 && fired < MAX_NOTICES_TO_FILL; fired++) status = await fireOne();
       assert.equal(status, 503, 'a notice is refused once the ledger cannot grow');
 
+      assert.deepEqual(await commitFaultLines(), ['tally_commit_fault{kind="disk_full"} 1']);
       const ready = await fetch(`${url}/readyz`);
       assert.equal(ready.status, 503);
       assert.match(
@@ -74,6 +85,11 @@ describe('a full disk under the ledger', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(await fireOne(), 200, 'a notice counts again once space is freed, with no restart');
       assert.equal((await fetch(`${url}/readyz`)).status, 200);
+      assert.deepEqual(
+        await commitFaultLines(),
+        ['tally_commit_fault{kind="disk_full"} 0'],
+        'cleared by a commit',
+      );
     } finally {
       rmSync(flag, { force: true });
       const exited = new Promise((resolve) => serve.child.once('exit', resolve));

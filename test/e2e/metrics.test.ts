@@ -399,6 +399,7 @@ describe('/metrics', () => {
       tally_commit_queue_depth: 'gauge',
       tally_commit_in_flight_events: 'gauge',
       tally_commit_oldest_wait_seconds: 'gauge',
+      tally_commit_fault: 'gauge',
       tally_burl_outbox: 'gauge',
       tally_burl_relay_lag_seconds: 'gauge',
       tally_build_info: 'gauge',
@@ -438,6 +439,7 @@ describe('/metrics', () => {
     assert.equal(valueOf(families, 'tally_commit_queue_depth'), 0);
     assert.equal(valueOf(families, 'tally_commit_in_flight_events'), 0);
     assert.equal(valueOf(families, 'tally_commit_oldest_wait_seconds'), 0);
+    assert.equal(valueOf(families, 'tally_commit_fault', { kind: 'disk_full' }), 0);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'delivered' }), 1);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'retry' }), 1);
     assert.equal(valueOf(families, 'tally_burl_deliveries_total', { status: 'dead' }), 0);
@@ -649,6 +651,7 @@ describe('/metrics', () => {
       impression_type: (value) => ['exchange', 'external_impression', 'external_click'].includes(value),
       status: (value) =>
         ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '431'].includes(value),
+      kind: (value) => value === 'disk_full',
       version: (value) => value === version,
       le: (value) => value === '+Inf' || /^\d+(\.\d+)?$/.test(value),
     };
