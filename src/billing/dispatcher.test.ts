@@ -6,9 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { Logger } from '../lib/log.js';
+import { writeFaultAdvice } from '../lib/write-fault.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
 import { freePort } from '../../test/support/server.js';
 import { ABANDONED_CALL_ERROR, BurlDispatcher } from './dispatcher.js';
@@ -891,6 +893,38 @@ describe('the burl dispatcher’s outcomes', () => {
     } finally {
       await dispatcher.stop();
     }
+    ledger.close();
+  });
+
+  it('logs lease_failed and delivery_update_failed on a full disk with its code and what to do, as commit_failed does', async () => {
+    const ledger = new SqliteLedger(openSqlite(join(dir, 'full-advice.db')));
+    ledger.record([withBurl('full-advice', `${dspUrl}/full-advice`)]);
+    // Fault injection: SQLite's own error for a full disk, from the second lease on and from the
+    // first write of an outcome.
+    const full = () => new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+    let leases = 0;
+    const leaseDeliveries = ledger.leaseDeliveries.bind(ledger);
+    ledger.leaseDeliveries = (...args) => {
+      if (leases++ > 0) throw full();
+      return leaseDeliveries(...args);
+    };
+    ledger.settleDeliveries = () => {
+      throw full();
+    };
+    const errors = new Map<string, Record<string, unknown> | undefined>();
+    const log: Logger = { ...silent, error: (event, fields) => errors.set(event, fields) };
+    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => T0);
+    dispatcher.start();
+    try {
+      await until(() => errors.size === 2);
+    } finally {
+      await dispatcher.stop();
+    }
+    const advice = writeFaultAdvice('SQLITE_FULL');
+    assert.deepEqual([...errors].map(([event, fields]) => [event, fields?.code, fields?.note]).sort(), [
+      ['delivery_update_failed', 'SQLITE_FULL', advice],
+      ['lease_failed', 'SQLITE_FULL', advice],
+    ]);
     ledger.close();
   });
 

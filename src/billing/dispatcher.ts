@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../lib/log.js';
 import { throttledErrorLog, throttledWarnLog } from '../lib/throttled-log.js';
+import { writeFailureFields } from '../lib/write-fault.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { DeliverySettlement, LeasedDelivery, Ledger } from '../ports/ledger.js';
 import type { AddressPolicy, PrivateNetworks } from './egress.js';
@@ -209,7 +210,7 @@ export class BurlDispatcher {
           hostLimit: (host) => (this.unanswering.has(host) ? 1 : this.options.hostConcurrency),
         });
       } catch (error) {
-        this.logLeaseFailure({ error: String(error) });
+        this.logLeaseFailure(writeFailureFields(error));
       }
     }
     for (const delivery of leased) {
@@ -305,7 +306,7 @@ export class BurlDispatcher {
       // Should the thread end first, its leases run out and the deliveries are called again.
       this.ended = ended;
       const deliveryIds = ended.map(({ settlement }) => settlement.id);
-      this.logSettleFailure({ deliveryIds, error: String(error) });
+      this.logSettleFailure({ deliveryIds, ...writeFailureFields(error) });
       return String(error);
     }
     for (const { settlement, status, attempts } of ended) {

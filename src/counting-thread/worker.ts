@@ -12,7 +12,7 @@ import { BurlDispatcher } from '../billing/dispatcher.js';
 import { jsonLogger } from '../lib/log.js';
 import { throttledErrorLog } from '../lib/throttled-log.js';
 import { errorCode } from '../lib/error-code.js';
-import { writeFaultAdvice, writeFaultOf } from '../lib/write-fault.js';
+import { writeFailureFields, writeFaultOf } from '../lib/write-fault.js';
 import type { WriteFault } from '../lib/write-fault.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { CounterSettings, FromCounter, ToCounter } from './protocol.js';
@@ -152,14 +152,8 @@ function commit(records: readonly Extract<ToCounter, { type: 'record' }>[]): voi
     // of the database (locked, full, failing) would only fail each again, as long each time.
     if (records.length > 1 && isBatchFault(error)) for (const record of records) commit([record]);
     else {
-      const code = errorCode(error);
-      const advice = writeFaultAdvice(code);
-      logCommitFailure({
-        error: String(error),
-        code: code ?? '',
-        ...(advice === undefined ? {} : { note: advice }),
-      });
-      fail(error, writeFaultOf(code));
+      logCommitFailure(writeFailureFields(error));
+      fail(error, writeFaultOf(errorCode(error)));
     }
     return;
   }

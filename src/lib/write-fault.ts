@@ -1,3 +1,5 @@
+import { errorCode } from './error-code.js';
+
 /**
  * The faults of the ledger's writes that Tally tells apart, each with what the operator is to do
  * about it: `disk_full`, SQLite's SQLITE_FULL (a full disk under the data directory), the fault
@@ -26,6 +28,17 @@ export function writeFaultOf(code: string | undefined): WriteFault | undefined {
 export function writeFaultAdvice(code: string | undefined): string | undefined {
   const fault = writeFaultOf(code);
   return fault === undefined ? undefined : WRITE_FAULT_ADVICE[fault];
+}
+
+/**
+ * The fields of the log line of a write of the ledger that failed with `error` (`commit_failed`,
+ * `lease_failed`, `delivery_update_failed`): the error, its code (`''` for none) and, when its
+ * fault has advice, a `note` saying what to do.
+ */
+export function writeFailureFields(error: unknown): { error: string; code: string; note?: string } {
+  const code = errorCode(error);
+  const advice = writeFaultAdvice(code);
+  return { error: String(error), code: code ?? '', ...(advice === undefined ? {} : { note: advice }) };
 }
 
 /** A commit's failure, as the counting thread reports it, with its fault and what to do about it. */
