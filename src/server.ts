@@ -90,6 +90,7 @@ import { Metrics } from './lib/metrics.js';
 import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
 import type { OutboxState } from './control/report-thread/protocol.js';
 import type { AccountStore } from './ports/accounts.js';
+import { priceKeysOfUnknownAccounts } from './price-key-accounts.js';
 import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 import { TALLY_VERSION } from './version.js';
 import { stopPoint } from './stop-during-start.js';
@@ -680,6 +681,8 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   // Only once listening: a start that failed to listen would have printed a key among its errors,
   // and the next start, finding one stored, would print none.
   bootstrapAdmin(accounts, config.adminKey, log);
+  for (const { accountId, seats } of priceKeysOfUnknownAccounts(config.priceKeys, accounts))
+    log.warn('price_keys_account_unknown', { accountId, seats, note: PRICE_KEYS_ACCOUNT_UNKNOWN_NOTE });
   // The last write the start makes here. From now on this connection's writes (the API's) wait for
   // another's write lock on timers (`retryWhileBusy`), never asleep on the HTTP thread.
   refuseWritesWhileLocked(db);
@@ -950,6 +953,11 @@ const OPENAPI_JSON = Buffer.from(JSON.stringify(OPENAPI_DOCUMENT));
  * keys apart, little of a key that may be as short as 16 characters.
  */
 const ADMIN_KEY_PREFIX_CHARS = 4;
+
+/** What `price_keys_account_unknown` says to do: nothing is refused, the account may come later. */
+const PRICE_KEYS_ACCOUNT_UNKNOWN_NOTE =
+  "TALLY_PRICE_KEYS (or the config file's priceKeys) gives keys to an account Tally does not have: " +
+  'its wins get them once it is created (tally create-account); check the accountId if it should exist';
 
 /**
  * Says `line` on stderr, where the operator who set `TALLY_ADMIN_KEY` at the console reads the

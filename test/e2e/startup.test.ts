@@ -346,6 +346,49 @@ describe('starting Tally', () => {
     }
   });
 
+  it('warns at start, naming the account and its seats, of price keys given to an account that does not exist, and starts all the same', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tally-price-key-accounts-'));
+    const keys = {
+      encryptionKey: Buffer.alloc(32, 1).toString('base64'),
+      integrityKey: Buffer.alloc(32, 2).toString('base64'),
+    };
+    let started: ReadyServe | undefined;
+    try {
+      started = await serveOnFreePort(dataDir, {
+        TALLY_PRICE_KEYS: JSON.stringify({
+          operator: keys,
+          'dsp-7': { ...keys, accountId: 7 },
+          'dsp-7-other': { ...keys, accountId: 7, seat: 'other' },
+          'dsp-8': { ...keys, accountId: 8 },
+        }),
+      });
+      const { serve } = started;
+      await until(
+        () => Promise.resolve(serve.stdout().includes('"event":"listening"')),
+        'the listening log line',
+      );
+      const warnings = serve
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes('"price_keys_account_unknown"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .map(({ level, accountId, seats, note }) => ({ level, accountId, seats, note }));
+      const note =
+        "TALLY_PRICE_KEYS (or the config file's priceKeys) gives keys to an account Tally does not have: its wins get them once it is created (tally create-account); check the accountId if it should exist";
+      assert.deepEqual(warnings, [
+        { level: 'warn', accountId: 7, seats: ['dsp-7', 'other'], note },
+        { level: 'warn', accountId: 8, seats: ['dsp-8'], note },
+      ]);
+    } finally {
+      if (started !== undefined) {
+        const exited = once(started.serve.child, 'exit');
+        started.serve.child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('tells the operator on stderr, in one line, when TALLY_ADMIN_KEY is another kind of key or a revoked one and so is no admin key', async () => {
     const tally = await startServer();
     let restarted: ReadyServe | undefined;
