@@ -110,6 +110,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE[helpOn]}\n(tally help lists every command)\n`);
     return 0;
   }
+  // Help on a name that is no command (a typo): say so and list them, as for an unknown command.
+  if (command === 'help' && helpOn !== undefined && !isCommand(helpOn)) {
+    process.stderr.write(
+      `tally ${given}: there is no command ${JSON.stringify(helpOn)}: the commands are ${COMMANDS_LISTED}\n`,
+    );
+    return 2;
+  }
   // replay-dead reads its options and create-account its name; the others take no argument.
   const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
   const naming = command === 'create-account' ? readAccountName(args) : undefined;

@@ -236,7 +236,6 @@ describe('the tally command', () => {
         [['serve', '--port', '1'], '--port', usage.serve],
         [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
         [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
-        [['help', 'frobnicate'], 'frobnicate', 'tally help [<command>]'],
         [['--help', 'serve', 'x'], 'x', 'tally help [<command>]'],
       ] as const) {
         const result = await runCli([...args], { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0' });
@@ -261,6 +260,24 @@ describe('the tally command', () => {
       result.stderr,
       'unknown command "frobnicate": the commands are serve, create-account, list-accounts, replay-dead, rotate-token-key, help, version (tally help describes each)\n',
     );
+  });
+
+  it('says that help has no command of the name it is given, listing the commands, with exit code 2', async () => {
+    const commands =
+      'the commands are serve, create-account, list-accounts, replay-dead, rotate-token-key, help, version (tally help describes each)';
+    for (const [args, name] of [
+      [['help', 'frobnicate'], 'frobnicate'],
+      [['--help', 'nope', 'serve'], 'nope'],
+      [['-h', 'Serve'], 'Serve'],
+    ] as const) {
+      const result = await runCli([...args], {});
+      assert.equal(result.code, 2, args.join(' '));
+      assert.equal(result.stdout, '', args.join(' '));
+      assert.equal(
+        result.stderr,
+        `tally ${args[0]}: there is no command ${JSON.stringify(name)}: ${commands}\n`,
+      );
+    }
   });
 
   it('says an unexpected error in one line naming it and where it was thrown, exit 1', async () => {
