@@ -1459,6 +1459,33 @@ describe('the SQLite ledger', () => {
     assert.deepEqual(ledger.countEvents(), { total: 75, counted: 60 });
   });
 
+  it('seeks the claims index to the load time as a start loads the claims, so that it reads the live claims alone, not every claim that ever ended', () => {
+    const path = join(dir, `claims-load-plan-${++sequence}.db`);
+    const db = openSqlite(path);
+    new SqliteLedger(db).record([event({ dedupe: { key: 'ended', expiresMs: T0 + 1 } })]);
+    // A new start on that ledger: its claims are not loaded yet.
+    const loading = new SqliteLedger(db);
+    const statements: string[] = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = (sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    };
+    loading.loadClaims(T0 + HOUR_MS);
+    db.prepare = prepare;
+    // The seek into the index of claims of each statement reading it: SeekGE to the load time
+    // (its parameter), where a SeekGT past 0 would read every claim kept, ended or not.
+    const seeks = statements
+      .filter((sql) => sql.includes('claim_expires_ms >'))
+      .map((sql) =>
+        (db.prepare(`EXPLAIN ${sql}`).all(T0) as { opcode: string }[])
+          .map((step) => step.opcode)
+          .filter((opcode) => opcode.startsWith('Seek') && opcode !== 'SeekRowid'),
+      );
+    loading.close();
+    assert.deepEqual(seeks, [['SeekGE'], ['SeekGE']]);
+  });
+
   it('reads no ledger table whole in a pruning step, so that a step costs its own rows, not the ledger’s dimensions or events', () => {
     const path = join(dir, `prune-plan-${++sequence}.db`);
     const db = openSqlite(path);

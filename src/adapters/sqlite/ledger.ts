@@ -551,7 +551,10 @@ export class SqliteLedger implements Ledger {
    */
   private liveClaims(nowMs: number): ClaimIndex {
     if (this.claims !== undefined) return this.claims;
-    const live = `FROM event_rows WHERE claim_expires_ms > 0 AND claim_expires_ms >= ?`;
+    // The load time's bound first: of two lower bounds on the column, SQLite seeks by the first it
+    // finds, and `> 0` (which the partial index needs to be used at all) would have the load read
+    // every claim kept, each counted impression's since the ledger began, ended long ago or not.
+    const live = `FROM event_rows WHERE claim_expires_ms >= ? AND claim_expires_ms > 0`;
     const count = this.db.prepare(`SELECT COUNT(*) ${live}`).pluck().get(nowMs) as number;
     const claims = new ClaimIndex(count * 4);
     this.claimsKeptSinceMs = nowMs;
