@@ -6,7 +6,9 @@ import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { serveRequests } from '../../lib/request-thread.js';
-import { REPORT_AMOUNTS, ReportRefusal, ReportTooLargeError } from '../../ports/ledger.js';
+import { DELIVERY_STATUSES, REPORT_AMOUNTS, ReportRefusal, ReportTooLargeError } from '../../ports/ledger.js';
+import type { DeliveryStatus } from '../../ports/ledger.js';
+import { RecountedValue } from './recounted-value.js';
 import type { ReadAnswer, ReadRequest, ReportRequest, ReportThreadData } from './protocol.js';
 import { nameThisThread } from '../../lib/thread-name.js';
 import { reportText } from '../report-text.js';
@@ -17,31 +19,27 @@ nameThisThread(threadName);
 const ledger = new SqliteLedger(new Database(dbPath, { readonly: true }));
 
 /**
- * The delivered and redirected deliveries, kept for the retention (millions: a count can take a
- * second), are counted again only once this many times as long as their last count took has
- * passed, so that counting them keeps this thread busy 1 % of the time at most; the pending and
- * dead ones, which need watching, at every read.
+ * The deliveries of each status, counted again only once a hundred times as long as their last
+ * count took has passed, so that counting them keeps this thread busy 1 % of the time at most:
+ * at every read while they are few (the usual pending and dead), every few seconds or minutes when
+ * there are millions (delivered and redirected ones, kept for the retention; dead ones, kept until
+ * replayed, after days of a DSP down).
  */
-const SETTLED_RECOUNT_FACTOR = 100;
-let settled = { atMs: -Infinity, delivered: 0, redirected: 0, tookMs: 0 };
+const RECOUNT_FACTOR = 100;
+const outboxCounts = Object.fromEntries(
+  DELIVERY_STATUSES.map((status) => [
+    status,
+    new RecountedValue(() => ledger.countDeliveriesWith(status), RECOUNT_FACTOR),
+  ]),
+) as Record<DeliveryStatus, RecountedValue>;
 
 serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
   if (read.type === 'outbox') {
     const dueMs = ledger.oldestDueMs(read.nowMs);
     const relayLagMs = dueMs === undefined ? 0 : read.nowMs - dueMs;
-    const sinceMs = read.nowMs - settled.atMs;
-    if (sinceMs >= settled.tookMs * SETTLED_RECOUNT_FACTOR || sinceMs < 0) {
-      const startedMs = performance.now();
-      const delivered = ledger.countDeliveriesWith('delivered');
-      const redirected = ledger.countDeliveriesWith('redirected');
-      settled = { atMs: read.nowMs, delivered, redirected, tookMs: performance.now() - startedMs };
-    }
-    const counts = {
-      pending: ledger.countDeliveriesWith('pending'),
-      delivered: settled.delivered,
-      dead: ledger.countDeliveriesWith('dead'),
-      redirected: settled.redirected,
-    };
+    const counts = Object.fromEntries(
+      DELIVERY_STATUSES.map((status) => [status, outboxCounts[status].read(read.nowMs)]),
+    ) as Record<DeliveryStatus, number>;
     return { outbox: { counts, relayLagMs } };
   }
   if (read.type === 'billingRecords') return { billingRecords: ledger.listBillingRecords(read.query) };
