@@ -137,21 +137,14 @@ export function answersOwed(socket: Duplex): number {
 
 /**
  * The server's `timeout` listener: ends a connection node:http found without activity for its
- * timeout, as node:http does with none, unless every answer owed on it is still being prepared (a
- * report being run; the bytes of its answer start the timer again). An answer whose bytes stopped
- * moving (a client that reads nothing, holding them in memory for good) ends it, as does an idle
- * keep-alive.
+ * timeout, as node:http does with none, unless the answer it is writing (its oldest owed, which
+ * those pipelined behind it wait for, ready or not) is still being prepared (a report being run;
+ * the bytes of its answer start the timer again). An answer whose bytes stopped moving (a client
+ * that reads nothing, holding them in memory for good) ends it, as does an idle keep-alive.
  */
 export function endStalledConnection(socket: Duplex): void {
-  let preparing = false;
-  for (const res of unanswered.get(socket) ?? []) {
-    if (res.writableEnded) {
-      socket.destroy();
-      return;
-    }
-    preparing = true;
-  }
-  if (!preparing) socket.destroy();
+  const [writing] = unanswered.get(socket) ?? [];
+  if (writing === undefined || writing.writableEnded) socket.destroy();
 }
 
 /** How many requests read whole on `socket` have answers not yet handed to it in full. */

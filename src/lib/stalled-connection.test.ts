@@ -76,6 +76,21 @@ describe('a connection node:http finds without activity for its timeout', () => 
   );
 
   it(
+    'is kept while an answer is still being prepared, though one pipelined behind it is ready and waits for it',
+    TEST_TIMEOUT,
+    async () => {
+      const socket = await connected(
+        'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      const answer = await readToClose(socket);
+      assert.match(
+        answer,
+        /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nslow answerHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nanswer$/,
+      );
+    },
+  );
+
+  it(
     'is closed once idle after its answers, as node:http closes a keep-alive connection',
     TEST_TIMEOUT,
     async () => {
