@@ -949,6 +949,45 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses a public URL whose host holds a character no host name does, or a backslash the URL parser reads as a slash, and keeps IPv6 literals', () => {
+    for (const kept of [
+      'https://[2001:db8::1]:8443/tally%2Fv1',
+      'http://[::1]',
+      'https://Tally.Example.com:8443',
+    ]) {
+      const parsed = parseConfig({ TALLY_PUBLIC_URL: kept });
+      assertAccepted(parsed);
+      assert.equal(parsed.config.publicUrl, kept);
+    }
+    const problems = (url: string) => {
+      const refused = parseConfig({ TALLY_PUBLIC_URL: url });
+      assertRefused(refused);
+      return refused.errors;
+    };
+    const refusal = (url: string, problem: string) =>
+      `publicUrl: TALLY_PUBLIC_URL=${JSON.stringify(url)} ${problem}: give the http(s) URL notices reach Tally at, such as https://tally.example.com`;
+    for (const [url, character] of [
+      ['https://a"b.example.com', '"'],
+      ['https://tally.example.com`', '`'],
+      ['https://{tally}.example.com', '{'],
+    ] as const)
+      assert.deepEqual(problems(url), [
+        refusal(url, `holds ${JSON.stringify(character)} in its host, which no host name holds`),
+      ]);
+    assert.deepEqual(problems('https://café.example.com/n'), [
+      refusal(
+        'https://café.example.com/n',
+        'holds "é" in its host, which URLs write in ASCII: write the host as xn--caf-dma.example.com',
+      ),
+    ]);
+    assert.deepEqual(problems('https://tally.example.com\\a"b'), [
+      refusal(
+        'https://tally.example.com\\a"b',
+        'holds "\\\\" in its path, which URLs percent-encode (write it as %XX)',
+      ),
+    ]);
+  });
+
   it('builds the default public URL on the one host Tally listens on, and on 127.0.0.1 when it listens on every interface', () => {
     const publicUrl = (host: string) => {
       const parsed = parseConfig({ TALLY_HOST: host, TALLY_PORT: '9000' });

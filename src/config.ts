@@ -456,8 +456,14 @@ function problemOfPublicUrl(text: string): string | undefined {
   if (text.includes('?')) return 'must have no query (?…)';
   if (text.includes('#')) return 'must have no fragment (#…)';
   // Notice URLs take the text as given, into markup: `]]>` would end a VAST CDATA section, a `"`
-  // an attribute. RFC 3986 allows a path these, and %XX escapes.
-  const path = text.replace(/^https?:\/\/[^/]*/i, '');
+  // an attribute. RFC 3986 allows a host and a path these, and %XX escapes; the URL parser ends
+  // the host at a `\` as at a `/`, and takes in a host characters no host name holds.
+  const [, host = '', path = ''] = /^https?:\/\/([^/\\]*)(.*)$/is.exec(text) ?? [];
+  const inHost = /[^A-Za-z0-9\-._~!$&'()*+,;=:@%[\]]/u.exec(host);
+  if (inHost !== null)
+    return /^[\x21-\x7e]$/.test(inHost[0])
+      ? `holds ${JSON.stringify(inHost[0])} in its host, which no host name holds`
+      : `holds ${JSON.stringify(inHost[0])} in its host, which URLs write in ASCII: write the host as ${url.hostname}`;
   const encoded = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/u.exec(path);
   if (encoded !== null)
     return `holds ${JSON.stringify(encoded[0])} in its path, which URLs percent-encode (write it as %XX)`;
