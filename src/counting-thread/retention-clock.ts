@@ -5,8 +5,9 @@
  * monotonic clock (`startMonotonicMs`, `performance.now()`). A wall clock stepped forward while
  * Tally runs (a wrong NTP server, a hypervisor's) would otherwise have the next pass delete at once,
  * for good, the notices that did not count and the delivered burls the retention keeps, as if that
- * time had passed. A clock set forward since the start (one behind at boot) delays pruning as much,
- * until the next start; one ahead at start is taken as it is.
+ * time had passed. A clock set forward since the start (one behind at boot), or a machine suspended
+ * while Tally runs (`performance.now()` stops meanwhile), delays pruning as much, until the next
+ * start; one ahead at start is taken as it is.
  */
 export function retentionClock(
   startWallMs: number,
