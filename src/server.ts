@@ -612,8 +612,10 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   server.maxHeadersCount = 0;
   server.requestTimeout = 60_000;
   // node:http's sockets (the notice lane has timeouts of its own) time out once nothing moves on
-  // them for this long; writes that progress, however slowly, restart it. Node has no timeout of
-  // its own for an answer the client does not read.
+  // them for this long; each step the kernel takes of an answer restarts it, but it takes those
+  // that outgrow its buffers a third of its send buffer (up to 4 MB) at a time: one of several MB
+  // read slower than about 50 KB/s is ended. Node has no timeout of its own for an answer the
+  // client does not read.
   server.timeout = WRITE_STALL_TIMEOUT_MS;
   server.on('timeout', endStalledConnection);
   const lane = NoticeLane.install(
