@@ -486,6 +486,17 @@ describe('report queries in a time zone (tz)', () => {
     }
   });
 
+  it('takes a window that ends as Lord Howe’s clocks go back half an hour, all its hours at +11:00, though the zone is +10:30 at the to it does not include', () => {
+    // Lord Howe goes from +11:00 to +10:30 at 2026-04-04T15:00Z, 02:00 there on 5 April.
+    const summer = 'tz=Australia/Lord_Howe&from=2026-04-04';
+    assert.deepEqual(times(`${summer}&to=2026-04-05T02:00:00%2B11:00`), {
+      from: '2026-04-03T13:00:00.000Z',
+      to: '2026-04-04T15:00:00.000Z',
+      filters: {},
+      tz: 'Australia/Lord_Howe',
+    });
+  });
+
   it('says a date means its midnight in the zone when refusing a time it cannot read', () => {
     assert.match(
       refusal('tz=America/New_York&from=2026-11-22T10:00:00&to=2026-11-23'),

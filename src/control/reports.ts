@@ -394,7 +394,8 @@ function localTimeText(timeZone: string, atMs: number): string {
 
 /**
  * Epoch ms of `from` or `to`, which must be the start of a UTC hour: the rollups are hourly. In a
- * time zone, a date is its midnight there, and the zone's offset at it must be whole hours.
+ * time zone, a date is its midnight there, and the zone's offset at `from` must be whole hours
+ * (at `to`, which the window does not include, only where `to` is off the hour: say why).
  */
 function parseHourBound(value: string | null, name: 'from' | 'to', timeZone: string | undefined): number {
   if (value === null)
@@ -402,8 +403,10 @@ function parseHourBound(value: string | null, name: 'from' | 'to', timeZone: str
   const ms = parseTimeMs(value, name, timeZone);
   if (timeZone !== undefined) {
     // Asia/Kolkata's midnights (18:30 UTC) are no UTC hour starts: say why, not just "on the hour".
+    // `to` is not in the window: its offset matters only where it puts `to` off the hour (the
+    // window ending as Lord Howe goes back to +10:30 is all +11:00; the ledger checks its hours).
     const offsetMs = offsetAtMs(timeZone, ms);
-    if (offsetMs % HOUR_MS !== 0)
+    if (offsetMs % HOUR_MS !== 0 && (name === 'from' || ms % HOUR_MS !== 0))
       throw new ApiError(400, 'VALIDATION_FAILED', hourlyMisfitMessage(timeZone, { atMs: ms, offsetMs }));
     if (ms % HOUR_MS !== 0) {
       throw new ApiError(

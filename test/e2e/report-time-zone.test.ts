@@ -22,6 +22,8 @@ const AUCTIONS = [
   ['2026-11-01T06:30:00Z', '1 November, 01:30 EST, the second 01:30'],
   ['2026-11-02T04:45:00Z', '1 November, 23:45 EST, its 25th hour'],
   ['2026-11-02T05:15:00Z', '2 November, 00:15 EST'],
+  ['2026-04-04T14:10:00Z', 'Lord Howe, 5 April, 01:10 +11:00, its last summer hour'],
+  ['2026-04-04T15:10:00Z', 'Lord Howe, 5 April, 01:40 +10:30, after its clocks went back'],
 ] as const;
 
 const NEW_YORK = 'tz=America/New_York&from=2026-10-31&to=2026-11-03';
@@ -113,6 +115,27 @@ describe('reports in a time zone', () => {
         '2026-10-31T00:00:00.000-04:00,1,0,0,0,0\r\n' +
         '2026-11-01T00:00:00.000-04:00,4,0,0,0,0\r\n' +
         '2026-11-02T00:00:00.000-05:00,1,0,0,0,0\r\n',
+    );
+  });
+
+  it('answers a window in Lord Howe up to the instant its clocks go back half an hour, and refuses one past it', async () => {
+    // Lord Howe goes from +11:00 to +10:30 at 2026-04-04T15:00Z, 02:00 there on 5 April.
+    const summer = 'tz=Australia/Lord_Howe&from=2026-04-04';
+    const response = await report(`${summer}&to=2026-04-05T02:00:00%2B11:00&groupBy=hour`);
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(
+      [response.body.from, response.body.to],
+      ['2026-04-04T00:00:00.000+11:00', '2026-04-05T01:30:00.000+10:30'],
+    );
+    assert.deepEqual(
+      response.body.rows.map((row: any) => [row.hour, row.events]),
+      [['2026-04-05T01:00:00.000+11:00', 1]],
+    );
+    const past = await report(`${summer}&to=2026-04-05T03:00:00%2B11:00`);
+    assert.equal(past.status, 400);
+    assert.match(
+      past.body.error.message,
+      /^tz=Australia\/Lord_Howe is \+10:30 from UTC at 2026-04-04T15:00:00\.000Z, not a whole number of hours/,
     );
   });
 
