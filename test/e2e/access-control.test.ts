@@ -458,6 +458,37 @@ describe('access control', () => {
       );
     });
 
+    it('is told, moving a tracker with its own payment rule to another publisher, what it can do instead of sending a paymentRuleId it may not', async () => {
+      const key = keys.advertiserEditor ?? '';
+      const priced = await created('/v1/impression-trackers', {
+        advertiserId: ids.A1,
+        name: 'Priced by R1',
+        lineItemId: ids.LI1,
+        publisherId: ids.P1,
+        paymentRuleId: ids.R1,
+      });
+      const path = `/v1/impression-trackers/${priced}`;
+      const moved = await as(key, 'PATCH', path, { publisherId: ids.P2 });
+      assert.equal(moved.status, 400, JSON.stringify(moved.body));
+      assert.equal(
+        moved.body.error.message,
+        `the impression tracker was not saved; fix this field: paymentRuleId: the tracker's own payment rule ${ids.R1} is publisher ${ids.P1}'s, which publisher ${ids.P2} does not have, and your key is scoped to advertiser ${ids.A1}, which may not change paymentRuleId (the rule prices the publisher's side of the tracker's hits, which is not the advertiser's to choose): ask someone with an account-wide key to move it (with "paymentRuleId": null, or one of publisher ${ids.P2}'s rules), or create a tracker on publisher ${ids.P2} with this key, whose hits that publisher's rules then price`,
+      );
+      // What it is told it can do, it can; what it was told before, it cannot.
+      const fresh = { ...(bodies['impression-trackers']?.() as object), publisherId: ids.P2 };
+      assert.equal((await as(key, 'POST', '/v1/impression-trackers', fresh)).status, 201);
+      const nulled = await as(key, 'PATCH', path, { publisherId: ids.P2, paymentRuleId: null });
+      assert.equal(nulled.status, 403, JSON.stringify(nulled.body));
+      // An account-wide key is still told to send null, which it may.
+      const byAdmin = await admin('PATCH', path, { publisherId: ids.P2 });
+      assert.match(byAdmin.body.error.message, /or send "paymentRuleId": null for none/);
+      const movedByAdmin = await admin('PATCH', path, { publisherId: ids.P2, paymentRuleId: null });
+      assert.deepEqual(
+        [movedByAdmin.status, movedByAdmin.body.publisherId, movedByAdmin.body.paymentRuleId],
+        [200, ids.P2, null],
+      );
+    });
+
     it('cannot group or filter reports by payment rule, the publisher side’s pricing of its hits', async () => {
       for (const query of ['groupBy=paymentRule', `paymentRule=${ids.R1}`, 'groupBy=tracker&paymentRule=0']) {
         const response = await as(keys.advertiserReader ?? '', 'GET', `/v1/reports?${window()}&${query}`);

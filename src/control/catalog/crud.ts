@@ -1,6 +1,13 @@
 import { retryWhileBusy } from '../../lib/busy-retry.js';
 import { shown } from '../../lib/shown.js';
-import type { CatalogRecord, DeleteResult, EntityStore, WriteResult } from '../../ports/catalog.js';
+import type {
+  CatalogRecord,
+  DeleteResult,
+  EntityStore,
+  FieldProblem,
+  WriteResult,
+} from '../../ports/catalog.js';
+import type { KeyScope } from '../../ports/accounts.js';
 import type { Principal } from '../auth.js';
 import type { Route, RequestContext } from '../http.js';
 import { ApiError, readJson, sendJson } from '../http.js';
@@ -56,6 +63,13 @@ interface ResourceSpec<T extends CatalogRecord, Input, Filter extends object> {
    */
   accountWideFields?: Readonly<Partial<Record<keyof Input & keyof T & string, string>>>;
   /**
+   * An edit's refused field (`problem`) as a scoped key (`scope`) is told of it, where the fix the
+   * store names is a change of one of `accountWideFields`, which that key may not make (a tracker
+   * moved to another publisher must lose its old one's payment rule): what that key can do
+   * instead. `problem` itself otherwise.
+   */
+  scopedProblem?(problem: FieldProblem, input: Input, existing: T, scope: KeyScope): FieldProblem;
+  /**
    * Warnings the answer of a create or an edit carries besides the object, as `warnings` (read
    * answers carry none): what the write did elsewhere that its writer (`principal`) should know.
    */
@@ -108,6 +122,18 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
     }
   };
 
+  /** An edit's `result`, its refused fields told as `principal` can fix them (see `scopedProblem`). */
+  const fixableBy = (principal: Principal, result: WriteResult<T>, input: Input, existing: T) => {
+    const { scope } = principal;
+    if (result.ok || result.reason !== 'invalid' || scope === null) return result;
+    return {
+      ...result,
+      problems: result.problems.map(
+        (problem) => spec.scopedProblem?.(problem, input, existing, scope) ?? problem,
+      ),
+    };
+  };
+
   /** A write's answer: the object, and the write's warnings where the resource has them. */
   const written = (value: T, principal: Principal): Record<string, unknown> =>
     spec.writeWarnings === undefined
@@ -127,7 +153,8 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
       const input = spec.parse(body, mode, existing);
       requireOwnWrite(ctx.principal, spec.inputOwner(input));
       requireAccountWideFields(ctx.principal, input, existing);
-      return unwrap(spec.noun, spec.store.update(ctx.principal.accountId, existing.id, input, Date.now()));
+      const result = spec.store.update(ctx.principal.accountId, existing.id, input, Date.now());
+      return unwrap(spec.noun, fixableBy(ctx.principal, result, input, existing));
     });
     sendJson(ctx.res, 200, written(value, ctx.principal), ctx.requestId);
   };

@@ -21,6 +21,9 @@ export const TRACKER_CODE = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$/;
 const CODE_HINT =
   "1 to 100 letters, digits, '.', '_', '~' or '-' starting with a letter or digit (hits send it as code=…), or null for none";
 
+/** Why only an account-wide key sets a tracker's `paymentRuleId`. */
+const PAYMENT_RULE_ACCOUNT_WIDE = `the rule prices the publisher's side of the tracker's hits, which is not the advertiser's to choose`;
+
 const FIELDS = [
   'advertiserId',
   'name',
@@ -86,7 +89,19 @@ function routesFor(
     fixedFilter: { kind },
     accountWideFields: {
       code: `codes are unique across the account, so a refusal of one would tell of another advertiser's tracker`,
-      paymentRuleId: `the rule prices the publisher's side of the tracker's hits, which is not the advertiser's to choose`,
+      paymentRuleId: PAYMENT_RULE_ACCOUNT_WIDE,
+    },
+    scopedProblem(problem, input, existing, scope) {
+      // Kept as it must be by a scoped key, a tracker's own rule is its old publisher's, which the
+      // store would have it send null for (403 to this key).
+      const ruleKept = input.paymentRuleId !== null && input.paymentRuleId === existing.paymentRuleId;
+      if (problem.field !== 'paymentRuleId' || !ruleKept || input.publisherId === existing.publisherId)
+        return problem;
+      const to = `publisher ${input.publisherId}`;
+      return {
+        field: 'paymentRuleId',
+        message: `the tracker's own payment rule ${existing.paymentRuleId} is publisher ${existing.publisherId}'s, which ${to} does not have, and your key is scoped to ${scope.type} ${scope.id}, which may not change paymentRuleId (${PAYMENT_RULE_ACCOUNT_WIDE}): ask someone with an account-wide key to move it (with "paymentRuleId": null, or one of ${to}'s rules), or create a tracker on ${to} with this key, whose hits that publisher's rules then price`,
+      };
     },
     elsewhere: (tracker) =>
       tracker.kind === kind ? undefined : trackerOfOtherKind(noun, tracker.id, tracker.kind, 'resource'),
