@@ -118,6 +118,20 @@ describe('reports in a time zone', () => {
     );
   });
 
+  it('names the zone as tz gave it, an alias too, with the offsets it has: Etc/GMT+5 is five hours behind UTC, Etc/UTC is UTC', async () => {
+    const day = 'from=2026-11-02&to=2026-11-03&groupBy=day';
+    const eastern = await report(`tz=US/Eastern&${day}`);
+    const newYork = await report(`tz=America/New_York&${day}`);
+    assert.equal(eastern.body.timeZone, 'US/Eastern');
+    assert.deepEqual(eastern.body.rows, newYork.body.rows);
+    const gmtPlus5 = await report(`tz=Etc/GMT%2B5&${day}`);
+    assert.deepEqual(
+      [gmtPlus5.body.timeZone, gmtPlus5.body.from, gmtPlus5.body.rows],
+      ['Etc/GMT+5', '2026-11-02T00:00:00.000-05:00', newYork.body.rows],
+    );
+    assert.deepEqual((await report(`tz=Etc/UTC&${day}`)).body, (await report(day)).body);
+  });
+
   it('answers a window in Lord Howe up to the instant its clocks go back half an hour, and refuses one past it', async () => {
     // Lord Howe goes from +11:00 to +10:30 at 2026-04-04T15:00Z, 02:00 there on 5 April.
     const summer = 'tz=Australia/Lord_Howe&from=2026-04-04';
