@@ -311,22 +311,12 @@ describe('starting Tally', () => {
         [otherKey, 2, 'admin'],
       ] as const) {
         restarted = await serveOnFreePort(tally.dataDir, { TALLY_ADMIN_KEY: key });
-        const { serve } = restarted;
         // Logged after the admin key is settled: the warning, if any, is on stdout before it.
-        await until(
-          () => Promise.resolve(serve.stdout().includes('"event":"listening"')),
-          'the listening log line',
-        );
-        const warnings = serve
-          .stdout()
-          .split('\n')
-          .filter((line) => line.includes('"admin_key_not_admin"'))
-          .map((line) => JSON.parse(line));
+        const warnings = await loggedBeforeListening(restarted.serve, 'admin_key_not_admin');
         assert.equal(warnings.length, 1, restarted.serve.output());
-        assert.equal(warnings[0].level, 'warn');
-        assert.equal(warnings[0].accountId, keyAccountId);
-        assert.equal(warnings[0].role, role);
-        assert.match(warnings[0].note, /set TALLY_ADMIN_KEY to a new key of your own$/);
+        const [{ level, accountId, role: loggedRole, note } = {}] = warnings;
+        assert.deepEqual([level, accountId, loggedRole], ['warn', keyAccountId, role]);
+        assert.match(String(note), /set TALLY_ADMIN_KEY to a new key of your own$/);
         // Still the key it was: an editor manages no keys; account 2's admin key sees its own.
         const listed = await api({ url: restarted.url }, key, 'GET', '/v1/api-keys');
         if (role === 'editor') assert.equal(listed.status, 403);
@@ -362,17 +352,9 @@ describe('starting Tally', () => {
           'dsp-8': { ...keys, accountId: 8 },
         }),
       });
-      const { serve } = started;
-      await until(
-        () => Promise.resolve(serve.stdout().includes('"event":"listening"')),
-        'the listening log line',
+      const warnings = (await loggedBeforeListening(started.serve, 'price_keys_account_unknown')).map(
+        ({ level, accountId, seats, note }) => ({ level, accountId, seats, note }),
       );
-      const warnings = serve
-        .stdout()
-        .split('\n')
-        .filter((line) => line.includes('"price_keys_account_unknown"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .map(({ level, accountId, seats, note }) => ({ level, accountId, seats, note }));
       const note =
         "TALLY_PRICE_KEYS (or the config file's priceKeys) gives keys to an account Tally does not have: its wins get them once it is created (tally create-account); check the accountId if it should exist";
       assert.deepEqual(warnings, [
@@ -595,6 +577,19 @@ describe('starting Tally', () => {
     }
   });
 });
+
+/** The log lines of `event` that `serve` wrote by the time it logged `listening`, once it has. */
+async function loggedBeforeListening(serve: ServeProcess, event: string): Promise<Record<string, unknown>[]> {
+  await until(
+    () => Promise.resolve(serve.stdout().includes('"event":"listening"')),
+    'the listening log line',
+  );
+  return serve
+    .stdout()
+    .split('\n')
+    .filter((line) => line.includes(`"event":"${event}"`))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
 
 /** Each file in `dir` by name, with a SHA-256 of its bytes: what a start that failed must not change. */
 function directoryContents(dir: string): Record<string, string> {
