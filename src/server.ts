@@ -549,7 +549,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       const target = req.url ?? '/';
       const hot = serveHot(req, res, target);
       if (hot !== undefined) return answerHot(req, res, hot);
-      if (target === '*') return answerAsteriskForm(req, res, serverMethods);
+      if (target === '*') return answerAsteriskForm(req, res, serverMethods, countUnreadRequest);
       const url = parseRequestUrl(target);
       if (url === undefined) {
         const message = 'the request target is not a valid URL path: percent-encode it';

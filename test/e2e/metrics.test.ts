@@ -453,7 +453,7 @@ describe('/metrics', () => {
     );
   });
 
-  it('counts by status the requests it answered without reading them, which no ledger or report holds', async () => {
+  it('counts by status the requests it answered without reading them, GET * among them, which no ledger or report holds', async () => {
     const unread = async (status: string) =>
       valueOf((await scrape()).families, 'tally_unread_requests_total', { status });
     const [malformedBefore, tooLargeBefore] = [await unread('400'), await unread('431')];
@@ -463,9 +463,13 @@ describe('/metrics', () => {
       // A notice naming two hosts: refused before it is read as a notice.
       ['GET /n/x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n', /^HTTP\/1\.1 400 /],
       [`GET /n/x HTTP/1.1\r\nHost: tally\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 431 /],
+      // The asterisk form names no resource: only OPTIONS may send it.
+      ['GET * HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n', /^HTTP\/1\.1 400 /],
+      // OPTIONS * is read and answered: not counted.
+      ['OPTIONS * HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n', /^HTTP\/1\.1 204 /],
     ] as const;
     for (const [request, answer] of refusals) assert.match(await rawExchange(tally.url, request), answer);
-    assert.equal(await unread('400'), malformedBefore + 2);
+    assert.equal(await unread('400'), malformedBefore + 3);
     assert.equal(await unread('431'), tooLargeBefore + 1);
   });
 
