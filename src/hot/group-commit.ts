@@ -141,6 +141,11 @@ export class GroupCommitter {
       () => this.queue.length,
     );
     metrics.gauge(
+      'tally_commit_queue_limit',
+      'Most events tally_commit_queue_depth may reach (TALLY_COMMIT_MAX_QUEUE): past it notices and hits are answered 503 (queue_full)',
+      () => this.options.maxQueue,
+    );
+    metrics.gauge(
       'tally_commit_in_flight_events',
       'Events handed to the counting thread and not yet committed',
       () => this.inFlightEvents,

@@ -196,7 +196,8 @@ let dsp: FakeDsp;
 before(async () => {
   dsp = await startDsp();
   // A failed burl is retried only after an hour: it is attempted once during the test.
-  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '3600' });
+  // The commit queue's limit is shown as given, not as its default (50 000).
+  tally = await startServer({ TALLY_BURL_RETRY_SECONDS: '3600', TALLY_COMMIT_MAX_QUEUE: '30000' });
 });
 
 after(async () => {
@@ -222,6 +223,8 @@ describe('/metrics', () => {
   it('shows the counters, histograms and outbox gauge from the start, before any notice, so that their first increase is seen', async () => {
     const { families } = await scrape();
     assert.equal(families.get('tally_commit_queue_depth')?.type, 'gauge');
+    assert.equal(families.get('tally_commit_queue_limit')?.type, 'gauge');
+    assert.equal(valueOf(families, 'tally_commit_queue_limit'), 30_000, 'TALLY_COMMIT_MAX_QUEUE');
     const zero = (name: string, labels: Record<string, string> = {}) => {
       const series = families
         .get(name)
@@ -397,6 +400,7 @@ describe('/metrics', () => {
       tally_notices_refused_total: 'counter',
       tally_burl_deliveries_total: 'counter',
       tally_commit_queue_depth: 'gauge',
+      tally_commit_queue_limit: 'gauge',
       tally_commit_in_flight_events: 'gauge',
       tally_commit_oldest_wait_seconds: 'gauge',
       tally_commit_fault: 'gauge',
