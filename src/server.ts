@@ -370,7 +370,11 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   acquired.push(() => reports.close());
   const outboxCounter = new ReportThread(dbPath, 'tally-outbox');
   acquired.push(() => outboxCounter.close());
-  const outbox: OutboxState = { counts: { pending: 0, delivered: 0, dead: 0, redirected: 0 }, relayLagMs: 0 };
+  const outbox: OutboxState = {
+    counts: { pending: 0, delivered: 0, dead: 0, redirected: 0 },
+    relayLagMs: 0,
+    oldestPendingAgeMs: 0,
+  };
   const outboxHelp = 'DSP burl deliveries in the outbox, by status';
   for (const status of DELIVERY_STATUSES) {
     metrics.gauge('tally_burl_outbox', outboxHelp, () => outbox.counts[status], { status });
@@ -382,6 +386,11 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     'tally_burl_relay_lag_seconds',
     'How long the pending burl delivery longest due has waited past its due time',
     () => outbox.relayLagMs / 1000,
+  );
+  metrics.gauge(
+    'tally_burl_oldest_pending_age_seconds',
+    'How long ago the pending burl delivery kept longest was created, retries and all (0 with none pending): a DSP failing that long, or a relay that long behind',
+    () => outbox.oldestPendingAgeMs / 1000,
   );
   // /metrics is public: however often it is scraped, the outbox is counted at most once at a time
   // and once a second.

@@ -500,5 +500,10 @@ export interface Ledger {
    * if any, run out); `undefined` when none is due.
    */
   oldestDueMs(nowMs: number): number | undefined;
+  /**
+   * When the pending delivery kept longest (the first stored of those pending, being called or
+   * not) was created; `undefined` when none is pending.
+   */
+  oldestPendingCreatedMs(): number | undefined;
   close(): void;
 }

@@ -311,6 +311,8 @@ describe('/metrics', () => {
     assert.equal(families.get('tally_burl_outbox')?.type, 'gauge');
     assert.equal(families.get('tally_burl_relay_lag_seconds')?.type, 'gauge');
     assert.equal(valueOf(families, 'tally_burl_relay_lag_seconds'), 0);
+    assert.equal(families.get('tally_burl_oldest_pending_age_seconds')?.type, 'gauge');
+    assert.equal(valueOf(families, 'tally_burl_oldest_pending_age_seconds'), 0, 'none pending');
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     assert.deepEqual(
       families
@@ -406,6 +408,7 @@ describe('/metrics', () => {
       tally_commit_fault: 'gauge',
       tally_burl_outbox: 'gauge',
       tally_burl_relay_lag_seconds: 'gauge',
+      tally_burl_oldest_pending_age_seconds: 'gauge',
       tally_build_info: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
@@ -477,7 +480,8 @@ describe('/metrics', () => {
     assert.equal(await unread('431'), tooLargeBefore + 1);
   });
 
-  it('agrees with the ledger after a known load: notices by outcome and reason as its events, outbox and attempts as its deliveries, no counter going back between scrapes', async () => {
+  it('agrees with the ledger after a known load: notices by outcome and reason as its events, outbox and attempts as its deliveries, the age of the oldest pending delivery from its creation, no counter going back between scrapes', async () => {
+    const agedFromMs = Date.now() - 3_600_000;
     const scrapes: Map<string, Family>[] = [(await scrape()).families];
     dsp.failNext('/down', 1000);
     const wins = Array.from({ length: 6 }, (_, index) => ({
@@ -555,6 +559,8 @@ describe('/metrics', () => {
           valueOf(families, 'tally_burl_outbox', { status: 'pending' }) === 1
         );
       }, 'both failing burls dead');
+      // The one left pending (retried in an hour) as if it had been kept for an hour.
+      ledger.prepare("UPDATE deliveries SET created_ms = ? WHERE status = 'pending'").run(agedFromMs);
     } finally {
       ledger.close();
     }
@@ -562,6 +568,12 @@ describe('/metrics', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const last = (await scrape()).families;
     scrapes.push(last);
+    const ageSeconds = valueOf(last, 'tally_burl_oldest_pending_age_seconds');
+    const mostSeconds = (Date.now() - agedFromMs) / 1000;
+    assert.ok(
+      ageSeconds >= 3600 && ageSeconds <= mostSeconds,
+      `the pending delivery kept an hour is ${ageSeconds} s old, at most ${mostSeconds}`,
+    );
     const deliveries: { status: string; attempts: number }[] = [];
     for (let after = ''; ;) {
       const page = await api(tally, tally.adminKey, 'GET', `/v1/deliveries?limit=1000${after}`);

@@ -1005,6 +1005,29 @@ describe('the SQLite ledger', () => {
     assert.equal(ledger.oldestDueMs(T0 + 105), T0 + 10);
   });
 
+  it('finds when the pending delivery kept longest was created, being called or not, and none once none is pending', () => {
+    assert.equal(ledger.oldestPendingCreatedMs(), undefined, 'none stored');
+    for (const [key, receivedMs] of [
+      ['older', T0],
+      ['newer', T0 + 10],
+    ] as const) {
+      ledger.record([
+        event({
+          receivedMs,
+          dedupe: { key, expiresMs: T0 + 1 },
+          delivery: { url: 'u', deadlineMs: T0 + 1000 },
+        }),
+      ]);
+    }
+    const [leased] = ledger.leaseDeliveries(T0 + 5, 1, 100);
+    assert.equal(ledger.oldestPendingCreatedMs(), T0, 'the older is being called, still pending');
+    ledger.markDelivered(leased?.id ?? 0, T0 + 60);
+    assert.equal(ledger.oldestPendingCreatedMs(), T0 + 10, 'the older delivered');
+    const [last] = ledger.leaseDeliveries(T0 + 70, 1, 100);
+    ledger.markDelivered(last?.id ?? 0, T0 + 80);
+    assert.equal(ledger.oldestPendingCreatedMs(), undefined, 'none pending');
+  });
+
   it('lists an auction’s deliveries through the dedupe keys’ index, of one seat or any, never a scan', () => {
     for (const seat of [null, 'seat']) {
       const plan = (

@@ -1161,6 +1161,19 @@ export class SqliteLedger implements Ledger {
     return row.due_ms ?? undefined;
   }
 
+  oldestPendingCreatedMs(): number | undefined {
+    // Ids grow as deliveries are stored: the least pending one, read from the status index alone,
+    // is the oldest, found without reading every pending row.
+    const createdMs = this.db
+      .prepare(
+        `SELECT created_ms FROM deliveries
+         WHERE id = (SELECT MIN(id) FROM deliveries WHERE status = 'pending')`,
+      )
+      .pluck()
+      .get() as number | undefined;
+    return createdMs;
+  }
+
   countEvents(): { total: number; counted: number } {
     const row = this.db
       .prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'counted'), 0) AS counted FROM events`)

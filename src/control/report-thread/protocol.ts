@@ -27,12 +27,14 @@ export type ReadRequest =
   | { type: 'outbox'; nowMs: number };
 
 /**
- * The outbox for `/metrics`: its deliveries by status, and how far the relay is behind: how long
- * the delivery longest due has waited past its due time (0 when none is waiting).
+ * The outbox for `/metrics`: its deliveries by status; how far the relay is behind: how long the
+ * delivery longest due has waited past its due time (0 when none is waiting); and how long ago the
+ * pending delivery kept longest was created (0 when none is pending), retries and all.
  */
 export interface OutboxState {
   counts: Record<DeliveryStatus, number>;
   relayLagMs: number;
+  oldestPendingAgeMs: number;
 }
 
 /**

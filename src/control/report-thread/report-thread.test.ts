@@ -338,7 +338,7 @@ describe('the report thread', () => {
       );
     }));
 
-  it('counts the outbox by status off the HTTP thread, as the ledger does, and how long its oldest due delivery has waited', () =>
+  it('counts the outbox by status off the HTTP thread, as the ledger does, how long its oldest due delivery has waited, and how old its oldest pending one is', () =>
     withReportThread('outbox.db', async (ledger, thread) => {
       ledger.record([
         exchangeEvent({
@@ -349,10 +349,12 @@ describe('the report thread', () => {
       assert.deepEqual(await thread.outbox(T0 + 5000), {
         counts: { pending: 1, delivered: 0, dead: 0, redirected: 1 },
         relayLagMs: 5000,
+        oldestPendingAgeMs: 5000,
       });
       assert.deepEqual((await thread.outbox(T0 + 5000)).counts, ledger.countDeliveries());
       assert.equal((await thread.outbox(T0 - 1)).relayLagMs, 0, 'nothing is due yet');
       assert.equal((await thread.outbox(T0)).relayLagMs, 0, 'due this moment');
+      assert.equal((await thread.outbox(T0 - 1)).oldestPendingAgeMs, 0, 'the clock stepped back');
     }));
 
   it('counts the delivered deliveries again at the next read while counting them takes little time', () =>

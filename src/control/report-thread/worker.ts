@@ -37,10 +37,13 @@ serveRequests(parentPort, (read: ReadRequest): ReadAnswer => {
   if (read.type === 'outbox') {
     const dueMs = ledger.oldestDueMs(read.nowMs);
     const relayLagMs = dueMs === undefined ? 0 : read.nowMs - dueMs;
+    const createdMs = ledger.oldestPendingCreatedMs();
+    // Never below 0, should the wall clock have stepped back since it was stored.
+    const oldestPendingAgeMs = createdMs === undefined ? 0 : Math.max(0, read.nowMs - createdMs);
     const counts = Object.fromEntries(
       DELIVERY_STATUSES.map((status) => [status, outboxCounts[status].read(read.nowMs)]),
     ) as Record<DeliveryStatus, number>;
-    return { outbox: { counts, relayLagMs } };
+    return { outbox: { counts, relayLagMs, oldestPendingAgeMs } };
   }
   if (read.type === 'billingRecords') return { billingRecords: ledger.listBillingRecords(read.query) };
   try {
