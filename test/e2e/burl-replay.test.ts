@@ -27,6 +27,14 @@ const VAST =
   '<MediaFile delivery="progressive" type="video/mp4" width="640" height="360">https://cdn.example/a.mp4</MediaFile>' +
   '</MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>';
 
+/** Waits for `/metrics` to show `tally_burl_outbox{status}` at `count` (it is counted once a second). */
+function outboxShows(status: string, count: number): Promise<unknown> {
+  return until(async () => {
+    const text = await (await fetch(`${tally.url}/metrics`)).text();
+    return text.split('\n').includes(`tally_burl_outbox{status="${status}"} ${count}`);
+  }, `tally_burl_outbox{status="${status}"} ${count}`);
+}
+
 /** The delivery of `auctionId`'s impression, once `ready` holds of it. */
 function deliveryOf(auctionId: string, ready: (delivery: any) => boolean, what: string): Promise<any> {
   return until(async () => {
@@ -37,7 +45,7 @@ function deliveryOf(auctionId: string, ready: (delivery: any) => boolean, what: 
 }
 
 describe('replaying dead burl deliveries while Tally runs', () => {
-  it('has the running relay call a dead delivery again, under its delivery id, once replay-dead makes it pending; a second replay finds none to replay', async () => {
+  it('has the running relay call a dead delivery again, under its delivery id, once replay-dead makes it pending, /metrics showing it dead then not; a second replay finds none to replay', async () => {
     // An in-app video impression, whose VAST <Impression> counts for three hours: registered with
     // an auction time three hours less a few seconds ago, its delivery's deadline comes seconds
     // after it counts. The DSP fails its first call and the one at the deadline.
@@ -64,6 +72,7 @@ describe('replaying dead burl deliveries while Tally runs', () => {
     assert.equal(notice.status, 200);
     const dead = await deliveryOf('replayed', (delivery) => delivery.status === 'dead', 'the delivery dead');
     assert.deepEqual([dead.attempts, dead.lastError, dsp.hits.length], [2, 'HTTP 500', 0]);
+    await outboxShows('dead', 1);
 
     const host = new URL(dsp.url).host;
     const replayed = await runCli(['replay-dead', '--host', host], { TALLY_DATA_DIR: tally.dataDir });
@@ -78,6 +87,9 @@ describe('replaying dead burl deliveries while Tally runs', () => {
       'the replayed delivery delivered',
     );
     assert.equal(delivered.attempts, 1);
+    // The dead gauge goes down with the replay, as an alert on dead deliveries resolves.
+    await outboxShows('dead', 0);
+    await outboxShows('delivered', 1);
     assert.deepEqual(
       dsp.hits.map((hit) => [hit.path, hit.query.toString(), hit.headers['x-tally-delivery-id']]),
       [['/replay', 'auction=replayed&price=2', String(dead.id)]],
