@@ -465,6 +465,11 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       return `a commit has waited ${(commitWaitingMs / 1000).toFixed(1)} s (the counting thread is stuck, or the disk or the ledger's write lock is held), so notices wait unanswered`;
     return undefined;
   };
+  metrics.gauge(
+    'tally_ready',
+    'Whether Tally is ready (1: /readyz answers 200) or not (0: it answers 503, saying why: starting or stopping, the ledger failing or gone, a commit stuck, the counting thread failed)',
+    () => (unreadyReason() === undefined ? 1 : 0),
+  );
   const router = new Router();
   router.add(
     ...publicRoutes(metrics, unreadyReason, countOutbox, config.metricsKey),

@@ -322,6 +322,8 @@ describe('/metrics', () => {
       'the version serving, as a label of a gauge at 1',
     );
     assert.equal(families.get('tally_build_info')?.type, 'gauge');
+    assert.equal(families.get('tally_ready')?.type, 'gauge');
+    assert.equal(valueOf(families, 'tally_ready'), 1, 'ready, as /readyz answers 200');
   });
 
   it('names in the README exactly the metric families it shows', async () => {
@@ -410,6 +412,7 @@ describe('/metrics', () => {
       tally_burl_relay_lag_seconds: 'gauge',
       tally_burl_oldest_pending_age_seconds: 'gauge',
       tally_build_info: 'gauge',
+      tally_ready: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
       tally_notice_commit_wait_seconds: 'histogram',

@@ -30,9 +30,16 @@ async function oldestCommitWaitSeconds(): Promise<number> {
   return Number(/^tally_commit_oldest_wait_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
 }
 
+/** `tally_ready` as `/metrics` shows it now: 1 while `/readyz` answers 200, 0 while it answers 503. */
+async function readyGauge(): Promise<number> {
+  const text = await (await fetch(`${tally.url}/metrics`)).text();
+  return Number(/^tally_ready (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 describe('/readyz', () => {
-  it('answers 503 with Retry-After: 1 while a commit stays stuck (its write lock held elsewhere), saying so as /metrics shows how long, and 200 once it commits', async () => {
+  it('answers 503 with Retry-After: 1 while a commit stays stuck (its write lock held elsewhere), saying so as /metrics shows how long and tally_ready at 0, and 200 once it commits', async () => {
     assert.equal((await readyz()).status, 200);
+    assert.equal(await readyGauge(), 1, 'ready');
     // Another connection holds the ledger's write lock for less than the counting thread's 5 s
     // busy_timeout: its commit neither succeeds nor fails meanwhile, and the notice waits.
     const holder = new Database(join(tally.dataDir, 'tally.db'));
@@ -60,6 +67,7 @@ describe('/readyz', () => {
     }
     assert.equal(answered, false, 'the notice waits for its commit while the lock is held');
     const stuckSeconds = await oldestCommitWaitSeconds();
+    const readyWhileStuck = await readyGauge();
     const sinceSentSeconds = (performance.now() - sentMs) / 1000;
     holder.exec('ROLLBACK');
     holder.close();
@@ -67,6 +75,7 @@ describe('/readyz', () => {
     assert.equal(refusal?.error?.code, 'UNAVAILABLE');
     assert.equal(retryAfter, '1', 'a readiness probe may look again in a second: the commit may go through');
     assert.match(refusal?.error?.message ?? '', /commit .*waited/);
+    assert.equal(readyWhileStuck, 0, '/metrics shows Tally not ready while /readyz answers 503');
     // At least the 2 s that make /readyz answer 503, at most the time since the notice was sent:
     // bounds that hold however slowly this test runs.
     assert.ok(
@@ -76,5 +85,6 @@ describe('/readyz', () => {
     assert.equal(await notice, 200, 'the notice (an invalid token) is answered once its commit goes through');
     assert.equal((await readyz()).status, 200);
     assert.equal(await oldestCommitWaitSeconds(), 0);
+    assert.equal(await readyGauge(), 1, 'ready again');
   });
 });
