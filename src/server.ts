@@ -36,7 +36,7 @@ import { reportCatalog } from './control/report-id-warnings.js';
 import { knownIds } from './control/unknown-ids.js';
 import { WinThreads } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
-import { COUNTED } from './domain/outcome.js';
+import { COUNTED, notCounted } from './domain/outcome.js';
 import { priceKeyName } from './domain/price-crypto.js';
 import { EVERY_REDIRECT_REFUSED } from './domain/tracker-hit.js';
 import type { TrackerKind } from './domain/tracker-hit.js';
@@ -711,8 +711,9 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
 /**
  * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
  * series that first appears already at 1 hides that first increase from `rate()` and
- * `increase()`: the first counted notice, failed commit, refused notice, dead burl, ignored
- * tracker `ancost`, API call refused 401 or request that could not be read would go unseen.
+ * `increase()`: the first counted notice, failed commit, refused notice, notice whose token could
+ * not be read, dead burl, ignored tracker `ancost`, API call refused 401 or request that could not
+ * be read would go unseen.
  */
 function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
@@ -726,6 +727,9 @@ function showMetricsFromZero(metrics: Metrics): void {
       metrics.inc(REFUSED_NOTICES_METRIC.name, REFUSED_NOTICES_METRIC.help, labels, 0);
     }
   }
+  // Exchange notices alone carry a token: a surge of unreadable ones is a sealing key lost.
+  const invalidToken = noticeLabels(notCounted('invalid_token'), 'exchange');
+  metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, invalidToken, 0);
   for (const status of BURL_DELIVERIES_METRIC.statuses) {
     metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);
   }

@@ -245,6 +245,12 @@ describe('/metrics', () => {
       }
       zero('tally_notices_total', { outcome: 'counted', reason: '', impression_type: impressionType });
     }
+    // A surge of these is a sealing key lost: notices of wins sealed with it can no longer be read.
+    zero('tally_notices_total', {
+      outcome: 'not_counted',
+      reason: 'invalid_token',
+      impression_type: 'exchange',
+    });
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
     zero('tally_tracker_ancost_ignored_total');
     zero('tally_api_auth_failures_total');
@@ -428,8 +434,8 @@ describe('/metrics', () => {
         [{ outcome: 'counted', reason: '', impression_type: 'exchange' }, 2],
         [{ outcome: 'counted', reason: '', impression_type: 'external_impression' }, 0],
         [{ outcome: 'counted', reason: '', impression_type: 'external_click' }, 0],
-        [{ outcome: 'not_counted', reason: 'duplicate', impression_type: 'exchange' }, 1],
         [{ outcome: 'not_counted', reason: 'invalid_token', impression_type: 'exchange' }, 1],
+        [{ outcome: 'not_counted', reason: 'duplicate', impression_type: 'exchange' }, 1],
       ],
     );
     // Every notice was committed in some batch; every batch was timed.
