@@ -1162,12 +1162,21 @@ export class SqliteLedger implements Ledger {
   }
 
   oldestPendingCreatedMs(): number | undefined {
-    // Ids grow as deliveries are stored: the least pending one, read from the status index alone,
-    // is the oldest, found without reading every pending row.
+    // Ids grow as deliveries are stored: the least pending one is the oldest. Each account's is one
+    // seek in its (account, status, id) index, the accounts found by a seek each in theirs; the
+    // least pending id of all, read from the status index, would read every pending delivery.
     const createdMs = this.db
       .prepare(
-        `SELECT created_ms FROM deliveries
-         WHERE id = (SELECT MIN(id) FROM deliveries WHERE status = 'pending')`,
+        `WITH RECURSIVE account(id) AS (
+           SELECT MIN(account_id) FROM deliveries
+           UNION ALL
+           SELECT (SELECT MIN(account_id) FROM deliveries WHERE account_id > account.id) FROM account
+             WHERE account.id IS NOT NULL
+         )
+         SELECT created_ms FROM deliveries WHERE id = (
+           SELECT MIN((SELECT MIN(id) FROM deliveries WHERE account_id = account.id AND status = 'pending'))
+             FROM account
+         )`,
       )
       .pluck()
       .get() as number | undefined;
