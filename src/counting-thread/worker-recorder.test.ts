@@ -16,10 +16,10 @@ import { jsonLogger } from '../lib/log.js';
 import { Metrics } from '../lib/metrics.js';
 import { noticeEvent } from '../hot/notice-event.js';
 import type { EventRecord } from '../ports/ledger.js';
-import type { CounterSettings } from './protocol.js';
 import { WorkerRecorder } from './worker-recorder.js';
 import { bannerClaims, testKeyRing } from '../../test/support/claims.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import { counterSettings } from '../../test/support/counter-settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,27 +38,6 @@ async function prunedTo(ledger: SqliteLedger, total: number): Promise<void> {
   while (ledger.countEvents().total > total && Date.now() < deadlineMs) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-function settings(dbPath: string, overrides: Partial<CounterSettings> = {}): CounterSettings {
-  openSqlite(dbPath).close();
-  return {
-    dbPath,
-    synchronous: 'FULL',
-    dispatcher: {
-      pollIntervalMs: 60_000,
-      concurrency: 1,
-      hostConcurrency: 1,
-      requestTimeoutMs: 1000,
-      retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 60_000 },
-      privateNetworks: 'deny',
-    },
-    // Notices of these tests are received at T0 (2026-11-22); a thread prunes as it starts, so a
-    // shorter retention would prune them once the tests run more than that long after T0.
-    retentionDays: 36_500,
-    pruneIntervalMs: 3_600_000,
-    ...overrides,
-  };
 }
 
 const ring = testKeyRing();
@@ -91,7 +70,7 @@ const silent = jsonLogger(() => undefined);
 describe('the counting thread', () => {
   it('commits batches on a worker thread, in order, before answering, with duplicates found there', async () => {
     const dbPath = join(dir, 'order.db');
-    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(dbPath), new Metrics(), silent);
     await recorder.start();
     const [first, second] = await Promise.all([
       recorder.record([noticeFor('a1'), noticeFor('a2')]),
@@ -113,7 +92,7 @@ describe('the counting thread', () => {
       false,
       'no tally-counting thread before the recorder starts',
     );
-    const recorder = new WorkerRecorder(settings(join(dir, 'named.db')), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(join(dir, 'named.db')), new Metrics(), silent);
     try {
       await recorder.start();
       assert.ok(threadNames().includes('tally-counting'), threadNames().join(', '));
@@ -124,7 +103,7 @@ describe('the counting thread', () => {
 
   it('is warm only once its counting thread has loaded the ledger’s live claims, and cold again while a new thread loads them', async () => {
     const dbPath = join(dir, 'warm.db');
-    const recorderSettings = settings(dbPath);
+    const recorderSettings = counterSettings(dbPath);
     const nowMs = Date.now();
     const ledger = new SqliteLedger(openSqlite(dbPath));
     for (let batch = 0; batch < 20; batch++) {
@@ -162,7 +141,7 @@ describe('the counting thread', () => {
   });
 
   it('rejects the batches in flight when the thread dies, and starts a new one for the next batch', async () => {
-    const recorder = new WorkerRecorder(settings(join(dir, 'crash.db')), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(join(dir, 'crash.db')), new Metrics(), silent);
     await recorder.start();
     // Fault injection: the thread is stopped (it runs no more JavaScript) with a batch on its way.
     const terminated = recorder['worker']?.terminate();
@@ -175,7 +154,7 @@ describe('the counting thread', () => {
   });
 
   it('fails its start, rather than waiting for good, when the thread exits before it is ready', async () => {
-    const recorder = new WorkerRecorder(settings(join(dir, 'early-exit.db')), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(join(dir, 'early-exit.db')), new Metrics(), silent);
     const started = recorder.start();
     // Fault injection: the thread ends before opening the ledger, with no error of its own.
     await recorder['worker']?.terminate();
@@ -192,8 +171,8 @@ describe('the counting thread', () => {
     await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
     const dbPath = join(dir, 'respawn.db');
     const recorder = new WorkerRecorder(
-      settings(dbPath, {
-        dispatcher: { ...settings(dbPath).dispatcher, pollIntervalMs: 50, privateNetworks: 'allow' },
+      counterSettings(dbPath, {
+        dispatcher: { ...counterSettings(dbPath).dispatcher, pollIntervalMs: 50, privateNetworks: 'allow' },
       }),
       new Metrics(),
       silent,
@@ -225,7 +204,7 @@ describe('the counting thread', () => {
   it('prunes raw notices past the retention on its own timer, keeping the billing records', async () => {
     const dbPath = join(dir, 'prune.db');
     const recorder = new WorkerRecorder(
-      settings(dbPath, { retentionDays: 1, pruneIntervalMs: 50 }),
+      counterSettings(dbPath, { retentionDays: 1, pruneIntervalMs: 50 }),
       new Metrics(),
       silent,
     );
@@ -253,7 +232,7 @@ describe('the counting thread', () => {
   it('prunes raw notices past the retention as soon as it starts, not only an interval after', async () => {
     const dbPath = join(dir, 'prune-at-start.db');
     // The interval is an hour: a Tally restarted more often than that must still prune.
-    const counter = settings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
+    const counter = counterSettings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
     const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
     const ledger = new SqliteLedger(openSqlite(dbPath));
     ledger.record([
@@ -276,7 +255,7 @@ describe('the counting thread', () => {
   it('restarts a counting thread that keeps dying less and less often, refusing batches meanwhile', async () => {
     const lines: string[] = [];
     // Fault injection: a ledger path that cannot be created, so every thread dies as it starts.
-    const broken = { ...settings(join(dir, 'unused.db')), dbPath: '/dev/null/tally.db' };
+    const broken = { ...counterSettings(join(dir, 'unused.db')), dbPath: '/dev/null/tally.db' };
     const recorder = new WorkerRecorder(
       broken,
       new Metrics(),
@@ -301,7 +280,7 @@ describe('the counting thread', () => {
 describe('the counting thread’s outcomes', () => {
   it('answers each batch with its own outcomes when batches that queued behind a commit are committed together', async () => {
     const dbPath = join(dir, 'together.db');
-    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(dbPath), new Metrics(), silent);
     const blocker = openSqlite(dbPath);
     try {
       await recorder.start();
@@ -325,7 +304,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('rejects a batch the ledger refuses, answering none of its notices as recorded, and commits the next', async () => {
     const dbPath = join(dir, 'refused.db');
-    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(dbPath), new Metrics(), silent);
     let watchdog: NodeJS.Timeout | undefined;
     try {
       await recorder.start();
@@ -349,7 +328,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('refuses only the batch the ledger refuses when it queued up with others to be committed together', async () => {
     const dbPath = join(dir, 'refused-together.db');
-    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(dbPath), new Metrics(), silent);
     const blocker = openSqlite(dbPath);
     try {
       await recorder.start();
@@ -376,7 +355,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('finds a notice of an impression counted before the thread started to be a duplicate', async () => {
     const dbPath = join(dir, 'claims-at-start.db');
-    const counter = settings(dbPath);
+    const counter = counterSettings(dbPath);
     const receivedMs = Date.now();
     const ledger = new SqliteLedger(openSqlite(dbPath));
     assert.deepEqual(ledger.record([noticeFor('before-start', receivedMs)]), [COUNTED]);
@@ -395,7 +374,7 @@ describe('the counting thread’s outcomes', () => {
   it('restarts a thread at once after it died, however many died before, once one has committed a batch', async () => {
     const lines: string[] = [];
     const recorder = new WorkerRecorder(
-      settings(join(dir, 'recovered.db')),
+      counterSettings(join(dir, 'recovered.db')),
       new Metrics(),
       jsonLogger((line) => lines.push(line)),
     );
@@ -426,7 +405,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('commits and answers the batches sent before it is closed, rather than dropping them', async () => {
     const dbPath = join(dir, 'closing.db');
-    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(dbPath), new Metrics(), silent);
     const blocker = openSqlite(dbPath);
     try {
       await recorder.start();
@@ -452,8 +431,8 @@ describe('the counting thread’s outcomes', () => {
     const dsp = createServer((_req, res) => answers.push(res));
     await new Promise<void>((resolve) => dsp.listen(0, '127.0.0.1', resolve));
     const dbPath = join(dir, 'close-in-flight.db');
-    const counter = settings(dbPath, {
-      dispatcher: { ...settings(dbPath).dispatcher, pollIntervalMs: 50, privateNetworks: 'allow' },
+    const counter = counterSettings(dbPath, {
+      dispatcher: { ...counterSettings(dbPath).dispatcher, pollIntervalMs: 50, privateNetworks: 'allow' },
     });
     const ledger = new SqliteLedger(openSqlite(dbPath));
     ledger.record([
@@ -487,7 +466,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('refuses batches once closed, and starts no new counting thread for them', async () => {
     const dbPath = join(dir, 'closed.db');
-    const recorder = new WorkerRecorder(settings(dbPath), new Metrics(), silent);
+    const recorder = new WorkerRecorder(counterSettings(dbPath), new Metrics(), silent);
     await recorder.start();
     await recorder.close();
     try {
@@ -505,7 +484,10 @@ describe('the counting thread’s outcomes', () => {
   it('refuses a batch, without throwing, when no counting thread can be started for it, and logs why', async () => {
     const lines: string[] = [];
     // Fault injection: settings that cannot be sent to a thread make starting one throw.
-    const unsendable = { ...settings(join(dir, 'unstartable.db')), dbPath: (() => '') as unknown as string };
+    const unsendable = {
+      ...counterSettings(join(dir, 'unstartable.db')),
+      dbPath: (() => '') as unknown as string,
+    };
     const recorder = new WorkerRecorder(
       unsendable,
       new Metrics(),
@@ -525,7 +507,7 @@ describe('the counting thread’s outcomes', () => {
   it('tries to start a counting thread again once its pause is over, though the clock was stepped back an hour meanwhile', async (t) => {
     // Fault injection: settings that cannot be sent to a thread make starting one throw.
     const unsendable = {
-      ...settings(join(dir, 'unstartable-clock.db')),
+      ...counterSettings(join(dir, 'unstartable-clock.db')),
       dbPath: (() => '') as unknown as string,
     };
     const recorder = new WorkerRecorder(unsendable, new Metrics(), silent);
@@ -540,7 +522,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('says what a counting thread failed of when a damaged ledger fails its claims load, not [object Object]', async () => {
     const dbPath = join(dir, 'damaged.db');
-    const recorderSettings = settings(dbPath);
+    const recorderSettings = counterSettings(dbPath);
     const nowMs = Date.now();
     const ledger = new SqliteLedger(openSqlite(dbPath));
     ledger.record(
@@ -586,7 +568,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('keeps dead burl deliveries past the retention when it prunes, so that they can still be replayed', async () => {
     const dbPath = join(dir, 'prune-dead.db');
-    const counter = settings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
+    const counter = counterSettings(dbPath, { retentionDays: 1, pruneIntervalMs: 3_600_000 });
     const threeDaysAgoMs = Date.now() - 3 * 86_400_000;
     const ledger = new SqliteLedger(openSqlite(dbPath));
     // The delivered one first: the newest delivery is never pruned.
@@ -620,7 +602,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('keeps raw notices younger than the retention while pruning those past it', async () => {
     const dbPath = join(dir, 'prune-boundary.db');
-    const counter = settings(dbPath, { retentionDays: 2, pruneIntervalMs: 3_600_000 });
+    const counter = counterSettings(dbPath, { retentionDays: 2, pruneIntervalMs: 3_600_000 });
     const ledger = new SqliteLedger(openSqlite(dbPath));
     ledger.record([
       noticeFor('three-days-bot', Date.now() - 3 * 86_400_000, 'Googlebot/2.1'),
@@ -639,7 +621,7 @@ describe('the counting thread’s outcomes', () => {
 
   it('prunes a raw notice an hour past the retention and keeps one an hour inside it', async () => {
     const dbPath = join(dir, 'prune-by-the-hour.db');
-    const counter = settings(dbPath, { retentionDays: 2, pruneIntervalMs: 3_600_000 });
+    const counter = counterSettings(dbPath, { retentionDays: 2, pruneIntervalMs: 3_600_000 });
     const ledger = new SqliteLedger(openSqlite(dbPath));
     const twoDaysAgoMs = Date.now() - 2 * 86_400_000;
     ledger.record([
@@ -665,7 +647,7 @@ describe('counting thread closed as it starts', () => {
     for (let run = 0; run < 5; run++) {
       const lines: string[] = [];
       const recorder = new WorkerRecorder(
-        settings(join(dir, `close-${run}.db`)),
+        counterSettings(join(dir, `close-${run}.db`)),
         new Metrics(),
         jsonLogger((line) => lines.push(line)),
       );

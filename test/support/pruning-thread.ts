@@ -3,32 +3,18 @@
 // wall clock (libfaketime, see fake-clock.ts). It records a notice that did not count and a counted
 // one, received now by its clock, prints `recorded`, and runs until SIGTERM. The thread's log lines
 // (`pruned` after each pass) go to stdout.
-import { openSqlite } from '../../src/adapters/sqlite/database.js';
 import { notCounted } from '../../src/domain/outcome.js';
 import { hourStartMs } from '../../src/lib/time.js';
 import { jsonLogger } from '../../src/lib/log.js';
 import { Metrics } from '../../src/lib/metrics.js';
 import { WorkerRecorder } from '../../src/counting-thread/worker-recorder.js';
+import { counterSettings } from './counter-settings.js';
 import { exchangeEvent } from './events.js';
 
 const dbPath = process.argv[2];
 if (dbPath === undefined) throw new Error('usage: pruning-thread.ts <ledger file>');
-openSqlite(dbPath).close();
 const recorder = new WorkerRecorder(
-  {
-    dbPath,
-    synchronous: 'FULL',
-    dispatcher: {
-      pollIntervalMs: 60_000,
-      concurrency: 1,
-      hostConcurrency: 1,
-      requestTimeoutMs: 1000,
-      retry: { firstMinuteIntervalMs: 10_000, maxIntervalMs: 60_000 },
-      privateNetworks: 'deny',
-    },
-    retentionDays: 1,
-    pruneIntervalMs: 100,
-  },
+  counterSettings(dbPath, { retentionDays: 1, pruneIntervalMs: 100 }),
   new Metrics(),
   jsonLogger(),
 );
