@@ -993,6 +993,7 @@ describe('the burl dispatcher’s outcomes', () => {
       },
     ]);
   });
+
   it('holds more than ten calls in flight without a warning of a listener leak on stderr', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'many-in-flight.db')));
     const keys = Array.from({ length: 12 }, (_, index) => `many-${index}`);

@@ -7,6 +7,7 @@ import { CHROME } from '../support/user-agents.js';
 import { until } from '../support/until.js';
 import { addOldNotices, oldNoticesKept } from '../support/old-notices.js';
 import { HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+import { numberedBannerWins } from '../support/win-body.js';
 
 /**
  * A Tally killed (SIGKILL) while it prunes: each pruning step is its own transaction, so the
@@ -35,17 +36,7 @@ after(async () => {
 describe('a crash while pruning', () => {
   it('loses no billing record and no rollup, and the restarted server prunes on', async () => {
     const nowMs = Date.now();
-    const wins = Array.from({ length: 30 }, (_, index) => ({
-      request: {
-        id: `auction-${index}`,
-        imp: [{ id: '1', banner: { w: 300, h: 250 } }],
-        site: { publisher: { id: 'pub' } },
-      },
-      seat: 'seat',
-      bid: { id: `bid-${index}`, impid: '1', price: 100, adm: '<div>ad</div>' },
-      clearingPrice: 1.25,
-      auctionTimeMs: nowMs - index * 10_000,
-    }));
+    const wins = numberedBannerWins(30, 1.25, (index) => nowMs - index * 10_000);
     const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
     assert.equal(registered.status, 200, JSON.stringify(registered.body));
     for (const result of registered.body.results as any[]) {

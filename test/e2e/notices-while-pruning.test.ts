@@ -7,6 +7,7 @@ import { CHROME } from '../support/user-agents.js';
 import { until } from '../support/until.js';
 import { addOldNotices, oldNoticesKept } from '../support/old-notices.js';
 import { DAY_MS, HOUR_MS, hourStartMs } from '../../src/lib/time.js';
+import { numberedBannerWins } from '../support/win-body.js';
 
 /**
  * Notices and reports while a pruning pass runs, over real HTTP: the restarted server prunes
@@ -39,17 +40,7 @@ after(async () => {
 describe('a pruning pass', () => {
   it('loses, doubles and refuses no notice fired meanwhile, and lets reports be read', async () => {
     const nowMs = Date.now();
-    const wins = Array.from({ length: WINS + 1 }, (_, index) => ({
-      request: {
-        id: `auction-${index}`,
-        imp: [{ id: '1', banner: { w: 300, h: 250 } }],
-        site: { publisher: { id: 'pub' } },
-      },
-      seat: 'seat',
-      bid: { id: `bid-${index}`, impid: '1', price: 100, adm: '<div>ad</div>' },
-      clearingPrice: 2,
-      auctionTimeMs: nowMs,
-    }));
+    const wins = numberedBannerWins(WINS + 1, 2, () => nowMs);
     const registered = await api(tally, tally.adminKey, 'POST', '/v1/wins', { wins });
     assert.equal(registered.status, 200, JSON.stringify(registered.body));
     const [botWin, ...urls] = (registered.body.results as any[]).map(

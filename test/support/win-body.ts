@@ -51,3 +51,26 @@ export function winBody(spec: WinSpec, defaults: WinDefaults): object {
     ...(spec.bidResponseId === undefined ? {} : { bidResponseId: spec.bidResponseId }),
   };
 }
+
+/**
+ * `count` `POST /v1/wins` entries without a DSP burl: web banners of publisher `pub` won by seat
+ * `seat` at 100, the win of index `i` auction `auction-<i>` and bid `bid-<i>`, cleared at
+ * `clearingPrice` and auctioned at `auctionTimeMs(i)`.
+ */
+export function numberedBannerWins(
+  count: number,
+  clearingPrice: number,
+  auctionTimeMs: (index: number) => number,
+): object[] {
+  return Array.from({ length: count }, (_, index) => ({
+    request: {
+      id: `auction-${index}`,
+      imp: [{ id: '1', banner: { w: 300, h: 250 } }],
+      site: { publisher: { id: 'pub' } },
+    },
+    seat: 'seat',
+    bid: { id: `bid-${index}`, impid: '1', price: 100, adm: '<div>ad</div>' },
+    clearingPrice,
+    auctionTimeMs: auctionTimeMs(index),
+  }));
+}
