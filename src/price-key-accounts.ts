@@ -1,4 +1,5 @@
 import type { PriceKeys } from './domain/price-crypto.js';
+import { priceKeyOwner } from './domain/price-crypto.js';
 import type { AccountStore } from './ports/accounts.js';
 
 /** An account that price keys are given to and the ledger does not have, with the seats given keys. */
@@ -20,11 +21,10 @@ export function priceKeysOfUnknownAccounts(
 ): PriceKeyAccountUnknown[] {
   const unknown = new Map<number, string[]>();
   for (const name of priceKeys.keys()) {
-    const colon = name.indexOf(':');
-    const accountId = Number(name.slice(0, colon));
+    const { accountId, seat } = priceKeyOwner(name);
     if (accounts.getAccount(accountId) !== undefined) continue;
     const seats = unknown.get(accountId) ?? [];
-    seats.push(name.slice(colon + 1));
+    seats.push(seat);
     unknown.set(accountId, seats);
   }
   return [...unknown].map(([accountId, seats]) => ({ accountId, seats }));

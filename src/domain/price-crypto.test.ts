@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { PriceKeys } from './price-crypto.js';
 import { decryptPrice } from '../../test/support/price-decrypt.js';
-import { encryptPrice, impressionIv, parsePriceKeys } from './price-crypto.js';
+import { encryptPrice, impressionIv, parsePriceKeys, priceKeyName, priceKeyOwner } from './price-crypto.js';
 
 /*
  * Published test vectors.
@@ -189,5 +189,16 @@ describe('the IV of an impression’s encrypted price', () => {
       .subarray(0, 8);
     const iv = impressionIv(randomKeys, '["a1","1","b","s"]', 1_250_000, 1_796_416_913_582);
     assert.deepEqual(iv.subarray(8), keyed);
+  });
+});
+
+describe('price key names', () => {
+  it('give back the account and seat they were made of, a seat holding colons too', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.string(), (accountId, seat) => {
+        assert.deepEqual(priceKeyOwner(priceKeyName(accountId, seat)), { accountId, seat });
+      }),
+    );
+    assert.deepEqual(priceKeyOwner(priceKeyName(7, 'dsp:eu:1')), { accountId: 7, seat: 'dsp:eu:1' });
   });
 });

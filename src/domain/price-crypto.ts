@@ -67,6 +67,12 @@ export function priceKeyName(accountId: number, seat: string): string {
   return `${accountId}:${seat}`;
 }
 
+/** The account and seat of a {@link priceKeyName} (the seat may hold `:` itself). */
+export function priceKeyOwner(name: string): { accountId: number; seat: string } {
+  const colon = name.indexOf(':');
+  return { accountId: Number(name.slice(0, colon)), seat: name.slice(colon + 1) };
+}
+
 /**
  * Reads the two keys as an exchange hands them out, in web-safe or standard base64, padded or
  * not. `undefined` when either is empty or not base64.
