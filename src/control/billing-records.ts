@@ -19,7 +19,7 @@ import {
   refuseUnknownOrRepeated,
 } from './query.js';
 import { parseTimeZone } from './query-time.js';
-import { MAX_CLOCK_SKEW_MS } from '../domain/win.js';
+import { MAX_CLOCK_SKEW_MS } from '../domain/win-parse.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';

@@ -1,5 +1,5 @@
 import { MAX_AMOUNT_MICROS } from '../domain/macros.js';
-import { EARLIEST_AUCTION_TIME_MS, MAX_CLOCK_SKEW_MS, MAX_PRICE_MICROS } from '../domain/win.js';
+import { EARLIEST_AUCTION_TIME_MS, MAX_CLOCK_SKEW_MS, MAX_PRICE_MICROS } from '../domain/win-parse.js';
 import { TALLY_VERSION } from '../version.js';
 import { EXPORT_PARAMS, EXPORT_TYPES, PLACEHOLDER_SYNTAXES } from '../domain/tag-export.js';
 import { IVT_RULES, NOT_COUNTED_REASONS } from '../domain/outcome.js';
