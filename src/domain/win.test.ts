@@ -14,7 +14,8 @@ import { RulesTable } from './rules.js';
 import type { KeyRing } from './token.js';
 import { generateKey, openToken } from './token.js';
 import type { InstrumentedWin, WinEnvironment, WinInput } from './win.js';
-import { encodedPrice, instrumentWin, MAX_NOTICE_URL_CHARS } from './win.js';
+import { encodedPrice } from './dsp-macros.js';
+import { instrumentWin, MAX_NOTICE_URL_CHARS } from './win.js';
 import { jsonError } from '../lib/json-error.js';
 
 const ring: KeyRing = { signingKeyId: 1, keys: new Map([[1, generateKey()]]) };

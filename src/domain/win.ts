@@ -12,13 +12,9 @@ import {
 import { burlRefusal } from './burl-refusal.js';
 import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
-import type { MacroValues } from './macros.js';
 import {
   BASE64_SUFFIX,
   formatMicros,
-  formatPlainDecimal,
-  isBase64Suffix,
-  substituteMacros,
   substituteMacrosInMarkup,
   macroGrowthBound,
   unfilledMacros,
@@ -41,8 +37,6 @@ import {
   withPrivacyMacrosInUrls,
 } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
-import { encryptPrice, impressionIv } from './price-crypto.js';
-import { impressionKey } from './impression-key.js';
 import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
@@ -53,6 +47,7 @@ import { instrumentVast, wrapNurlInVast } from './vast.js';
 import type { ParsedWin } from './win-parse.js';
 import { parseWin } from './win-parse.js';
 import { numericIdWarnings, unreadAdIdWarnings } from './win-ids.js';
+import { AUDIT, encodedPrice, filledDspUrl, macroValues } from './dsp-macros.js';
 
 /** One auction win as the exchange sends it (`POST /v1/wins`); untrusted until validated. */
 export interface WinInput {
@@ -810,79 +805,6 @@ function encodedPriceWarnings(
   return [
     `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys for account ${env.accountId} in TALLY_PRICE_KEYS: it is filled ${parsed.test ? `with ${AUDIT} in this test win` : 'with an empty string'}`,
   ];
-}
-
-/**
- * What a test win fills a macro with when it has no value for it (OpenRTB 2.6 §4.4: a render for
- * testing or ad quality fills its unknown values with `AUDIT`, so that a counter can drop its hits).
- */
-const AUDIT = 'AUDIT';
-
-/**
- * The macro values known for a win (the impression time is known only when it happens); those it
- * has no value for are empty, or {@link AUDIT} in a test win.
- */
-function macroValues(claims: NoticeClaims, impTsMs?: number): MacroValues {
-  const unknown = claims.test ? AUDIT : '';
-  return {
-    auctionId: claims.auctionId,
-    bidResponseId: claims.bidResponseId === '' ? unknown : claims.bidResponseId,
-    impId: claims.impId,
-    seatId: claims.seat,
-    adId: claims.adId === '' ? unknown : claims.adId,
-    price: formatMicros(claims.priceMicros),
-    currency: claims.currency,
-    mbr: claims.bidMicros === 0 ? unknown : formatPlainDecimal(claims.priceMicros / claims.bidMicros),
-    loss: '0',
-    minToWin: unknown,
-    // Tally registers no win whose imp.qty.multiplier is other than 1.
-    multiplier: '1',
-    impTs: impTsMs === undefined ? unknown : String(impTsMs),
-    discountPct: unknown,
-    discountCpm: unknown,
-    supplyFee: unknown,
-  };
-}
-
-/**
- * `${AUCTION_PRICE:<suffix>}`: with `:B64` (OpenRTB's own example of an encoding) the price as
- * `${AUCTION_PRICE}` writes it, in Base64; with any other suffix the price encrypted with the
- * account's keys for the seat (Google's scheme), or, when it has none, '' ({@link AUDIT} in a test
- * win): the same for the same impression, price and `atMs` (see `impressionIv`), the time the
- * impression is filled in for.
- */
-export function encodedPrice(
-  suffix: string,
-  claims: NoticeClaims,
-  env: Pick<WinEnvironment, 'priceKeysFor'>,
-  atMs: number,
-): string {
-  if (isBase64Suffix(suffix)) return Buffer.from(formatMicros(claims.priceMicros)).toString('base64');
-  const keys = env.priceKeysFor(claims.accountId, claims.seat);
-  if (keys === undefined) return claims.test ? AUDIT : '';
-  const iv = impressionIv(keys, impressionKey(claims), claims.priceMicros, atMs);
-  return encryptPrice(claims.priceMicros, keys, iv);
-}
-
-/**
- * A DSP's URL (its burl, the nurl a VAST wrapper loads) with its macros filled for the impression
- * of `claims` at `atMs`, each value percent-encoded, so that an id holding `&`, `#` or `?` fills its
- * own parameter and cannot add or cut off another (the price): the same URL each time for the same
- * impression and time. `${AUCTION_IMP_TS}` is `impressionMs` when a notice fills it, else empty.
- */
-export function filledDspUrl(
-  url: string,
-  claims: NoticeClaims,
-  env: Pick<WinEnvironment, 'priceKeysFor'>,
-  atMs: number,
-  impressionMs?: number,
-): string {
-  return substituteMacros(
-    url,
-    macroValues(claims, impressionMs),
-    (suffix) => encodedPrice(suffix, claims, env, atMs),
-    encodeURIComponent,
-  );
 }
 
 function admText(adm: unknown): string | undefined {

@@ -6,7 +6,7 @@ import type { RedirectAllowList } from '../domain/tracker-hit.js';
 import { allowsRedirectTo } from '../domain/tracker-hit.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';
 import { openToken } from '../domain/token.js';
-import { filledDspUrl } from '../domain/win.js';
+import { filledDspUrl } from '../domain/dsp-macros.js';
 import { impressionKey } from '../domain/impression-key.js';
 import { vastErrorCode } from '../domain/vast-error-code.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
