@@ -1,6 +1,7 @@
 /**
  * Which DSP burls Tally's relay gives up without calling: the one rule the relay applies before
- * each call (`billing/http-get.ts`) and `POST /v1/wins` warns by (`win.ts`). Pure; never throws.
+ * each call (`billing/http-get.ts`) and `POST /v1/wins` warns by (`win-billing-warnings.ts`).
+ * Pure; never throws.
  */
 import { isIP } from 'node:net';
 

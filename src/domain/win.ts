@@ -9,17 +9,9 @@ import {
   pixelTag,
   withoutAmpVariableNames,
 } from './banner.js';
-import { burlRefusal } from './burl-refusal.js';
 import type { Classification } from './classify.js';
 import { classifyWin, isClassifyError } from './classify.js';
-import {
-  BASE64_SUFFIX,
-  formatMicros,
-  substituteMacrosInMarkup,
-  macroGrowthBound,
-  unfilledMacros,
-  usesEncryptedPrice,
-} from './macros.js';
+import { BASE64_SUFFIX, substituteMacrosInMarkup, macroGrowthBound } from './macros.js';
 import type { MarkupLanguage } from './markup-escape.js';
 import type { ImpressionTrackerOffer } from './native.js';
 import {
@@ -29,25 +21,35 @@ import {
   unusableImpressionOffer,
 } from './native.js';
 import { asId, asObject } from './openrtb.js';
-import type { OrtbBid, OrtbBidRequest, OrtbImp } from './openrtb.js';
-import {
-  privacyMacroGrowthBound,
-  privacyValuesOf,
-  unreadPrivacySignals,
-  withPrivacyMacrosInUrls,
-} from './privacy-macros.js';
+import { privacyMacroGrowthBound, privacyValuesOf, withPrivacyMacrosInUrls } from './privacy-macros.js';
 import type { PriceKeys } from './price-crypto.js';
 import type { CountingRule, RulesTable } from './rules.js';
 import { isPastTtl } from './rules.js';
 import type { KeyRing, NoticeClaims } from './token.js';
 import { sealToken } from './token.js';
-import { cutAt, jsonKind, shown } from '../lib/shown.js';
-import type { Channel, Format, Method, NoticeKind } from './types.js';
+import { cutAt, jsonKind } from '../lib/shown.js';
+import type { Format, Method, NoticeKind } from './types.js';
 import { instrumentVast, wrapNurlInVast } from './vast.js';
-import type { ParsedWin } from './win-parse.js';
 import { parseWin } from './win-parse.js';
 import { numericIdWarnings, unreadAdIdWarnings } from './win-ids.js';
-import { AUDIT, encodedPrice, filledDspUrl, macroValues } from './dsp-macros.js';
+import { encodedPrice, filledDspUrl, macroValues } from './dsp-macros.js';
+import {
+  BURL_IN_MARKUP_WARNING,
+  burlWarnings,
+  ignoresPublisherBurl,
+  MAX_QUOTED_URL_CHARS,
+  priceWarnings,
+  publisherBurlWarnings,
+} from './win-billing-warnings.js';
+import { bidExpiryOf, lateWarnings, secureMarkupWarnings } from './win-counting-warnings.js';
+import {
+  dspTextsOf,
+  emptyMacroWarnings,
+  encodedPriceWarnings,
+  impressionTimeWarnings,
+  unfilledMacroWarnings,
+  unreadPrivacyWarnings,
+} from './win-macro-warnings.js';
 
 /** One auction win as the exchange sends it (`POST /v1/wins`); untrusted until validated. */
 export interface WinInput {
@@ -434,183 +436,6 @@ function noticeUrlTooLong(urlChars: number, claims: NoticeClaims): RejectedWin {
 }
 
 /**
- * The rule with its TTL cut to `bid.exp`, the seconds the bidder waits from the auction to the
- * impression, where that is shorter: the DSP pays for no impression after it, so Tally counts
- * none (as Index does). A `bid.exp` that is not a positive number of seconds is ignored, saying so.
- */
-function bidExpiryOf(bid: OrtbBid, rule: CountingRule): { rule: CountingRule; warnings: string[] } {
-  const { exp } = bid;
-  if (exp === undefined || exp === null) return { rule, warnings: [] };
-  if (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= 0) {
-    return {
-      rule,
-      warnings: [
-        `bid.exp ${shown(exp)} is not a positive number of seconds: ignored, the win keeps the ${rule.ttlSeconds} s TTL of its counting rule`,
-      ],
-    };
-  }
-  // Whole seconds, as TTLs are: under one second is one.
-  const expSeconds = Math.max(1, Math.floor(exp));
-  if (expSeconds >= rule.ttlSeconds) return { rule, warnings: [] };
-  return {
-    rule: { ...rule, ttlSeconds: expSeconds },
-    warnings: [
-      `bid.exp is ${expSeconds} s, shorter than the ${rule.ttlSeconds} s TTL of its counting rule: the DSP pays for no impression after it, so the win's notices count for ${expSeconds} s`,
-    ],
-  };
-}
-
-/**
- * An imp requiring secure markup (`imp.secure` 1, OpenRTB 2.6) while Tally hands out `http://`
- * notice URLs: the HTTPS page blocks them or asks for them over https, an app's transport security
- * refuses them, and the impression may never count.
- */
-function secureMarkupWarnings(imp: OrtbImp, publicUrl: string): string[] {
-  if (imp.secure !== 1 || !/^http:/i.test(publicUrl)) return [];
-  return [
-    `imp.secure is 1 (the impression requires HTTPS markup) but Tally's notice URLs are http (TALLY_PUBLIC_URL ${publicUrl}): the page or app may refuse them, and then the impression never counts; serve Tally over https`,
-  ];
-}
-
-/**
- * The warning for an app banner whose markup carries the DSP's burl: the device fires it, not
- * Tally, and on every render.
- */
-const BURL_IN_MARKUP_WARNING =
-  "the DSP's burl goes into this app banner's markup beside Tally's pixel (the app offers no OMID, api 7, and publisherBurl is not set): the device fires it on every render, so the DSP may be billed for renders Tally does not count (repeats, invalid traffic, late ones); offer OMID or set publisherBurl to have Tally call it once per counted impression";
-
-/** The warning for a win registered after its TTL: every notice of it will be `late`. */
-function lateWarnings(parsed: ParsedWin, rule: CountingRule, nowMs: number): string[] {
-  if (!isPastTtl(parsed.auctionTimeMs, rule.ttlSeconds, nowMs)) return [];
-  const ageMs = nowMs - parsed.auctionTimeMs;
-  return [
-    `the auction was ${ageMs / 1000} s ago, past the ${rule.ttlSeconds} s TTL of this win: none of its notices can count`,
-  ];
-}
-
-/**
- * Whether the publisher's burl, if asked for, must not count: an app banner whose bid has no burl
- * counts on OMID or on its markup, as Index counts it ("If you do not use burl, Index assumes that
- * your impression tracking URL is in the adm … we will not use burl for impression counting"), so
- * that it counts when the DSP's own tracker in the markup does, not when the publisher's SDK fires.
- */
-function ignoresPublisherBurl(format: Format, channel: Channel, dspBurl: string): boolean {
-  return format === 'banner' && channel === 'app' && dspBurl === '';
-}
-
-/** `publisherBurl` asked for and not what counts: the publisher must not be told to fire a burl. */
-function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule, burlIgnored: boolean): string[] {
-  if (!parsed.publisherBurl || rule.method === 'burl') return [];
-  const why =
-    rule.method === 'omid'
-      ? 'the app supports OMID (api 7), which comes first'
-      : burlIgnored
-        ? "the bid has no burl: an app banner without one counts where the DSP's own tracker does, on its markup (as Index counts it)"
-        : `the counting rules have no publisher burl for ${rule.format} on ${rule.channel}`;
-  return [
-    `publisherBurl is set but this win counts on its ${rule.method} notice, as ${why}: there is no Tally burl for the publisher to fire`,
-  ];
-}
-
-/**
- * The ISO 4217 currencies of Node's own ICU data: a code shaped as one but not among them (`UDS`)
- * is most likely misspelt, and is warned of rather than refused, as a currency newer than the ICU
- * data would be too.
- */
-const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
-
-/**
- * What is odd about the price a win bills, though it may be right: more decimals than a micro (it
- * is rounded), a clearing price above the bid (the DSP is billed more than it bid), a currency no
- * ISO 4217 code Tally knows (misspelt), a currency the request did not allow.
- */
-function priceWarnings(parsed: ParsedWin): string[] {
-  const warnings: string[] = [];
-  const { value, field } = parsed.priceSent;
-  // Tally bills in micros: a price with more decimals is rounded to the nearest (a price above 0
-  // rounded to 0 is, however far below EPSILON it is).
-  const roundedToZero = value > 0 && parsed.priceMicros === 0;
-  if (
-    roundedToZero ||
-    Math.abs(value - parsed.priceMicros / 1_000_000) > Number.EPSILON * Math.max(1, value)
-  ) {
-    warnings.push(
-      `${field} ${String(value)} has more than 6 decimals: it is billed, and filled into the DSP's macros, as ${formatMicros(parsed.priceMicros)}`,
-    );
-  }
-  if (parsed.bidMicros !== undefined && parsed.priceMicros > parsed.bidMicros) {
-    warnings.push(
-      `clearingPrice ${formatMicros(parsed.priceMicros)} is above bid.price ${formatMicros(parsed.bidMicros)}: the DSP is billed more than it bid`,
-    );
-  }
-  // OpenRTB's cur is an array; a lone string is read as one currency rather than ignored.
-  const cur: unknown = parsed.request.cur;
-  const listed = Array.isArray(cur) ? (cur as unknown[]) : [cur];
-  const allowed = listed.filter(
-    (code): code is string => typeof code === 'string' && /^[A-Z]{3}$/.test(code),
-  );
-  if (!KNOWN_CURRENCIES.has(parsed.currency)) {
-    warnings.push(
-      `currency ${JSON.stringify(parsed.currency)} is no ISO 4217 currency Tally knows: the win is billed in ${parsed.currency}, reported apart from every other currency; check the code`,
-    );
-  }
-  if (allowed.length > 0 && !allowed.includes(parsed.currency)) {
-    const fix = parsed.currencySent ? 'check currency' : 'send currency (USD when absent)';
-    warnings.push(
-      `the win is billed in ${parsed.currency} but request.cur allows only ${allowed.join(', ')}: ${fix}`,
-    );
-  }
-  return warnings;
-}
-
-/** Most characters of a DSP's URL that a warning about it quotes. */
-const MAX_QUOTED_URL_CHARS = 100;
-
-/**
- * A DSP burl that can never bill the DSP, as the relay judges it (`burlRefusal`, on the burl with
- * this win's macros `filled`): one that is not a string or not a valid absolute http(s) URL, which
- * no one can call; and, where Tally relays it (`relayed`: not a burl in the markup, which the device
- * fires, nor one of a win that can never count), one naming an IP address the relay refuses. A host
- * name is looked up only when the burl is called.
- */
-function burlWarnings(
-  sent: unknown,
-  filled: string,
-  relayed: boolean,
-  method: Method,
-  env: Pick<WinEnvironment, 'allowsBurlAddress'>,
-): string[] {
-  if (sent === undefined || sent === null || (typeof sent === 'string' && sent.trim() === '')) return [];
-  if (typeof sent !== 'string') {
-    return [
-      `bid.burl is not a string but ${shown(sent)}: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
-    ];
-  }
-  const refusal = burlRefusal(filled, (address) => env.allowsBurlAddress(address));
-  if (refusal === undefined) return [];
-  const burl = `bid.burl ${JSON.stringify(cutAt(sent, MAX_QUOTED_URL_CHARS))}`;
-  if (refusal.kind === 'port_zero') {
-    return [
-      `${burl} names port 0, which no server listens on: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
-    ];
-  }
-  if (refusal.kind !== 'address') {
-    return [
-      `${burl} is not a valid absolute http(s) URL: the DSP's billing URL can never be called, so the DSP is not billed for this win`,
-    ];
-  }
-  if (!relayed) return [];
-  // A counted publisher burl may be answered with a 302 to it instead, which the relay does not call.
-  const dead =
-    method === 'burl'
-      ? "unless the publisher's burl is answered with a 302 to it (the account's redirect allow-list admits its host, as it admits any while off), its delivery is dead as soon as the impression counts"
-      : 'its delivery is dead as soon as the impression counts';
-  return [
-    `${burl} names ${refusal.address}, an address outside the public internet, which Tally's relay refuses to call: ${dead}, so the DSP's billing URL is never called and the DSP is not billed for this win; give the DSP's public host, or set TALLY_BURL_PRIVATE_NETWORKS=allow to call DSPs on private networks`,
-  ];
-}
-
-/**
  * Whether `url` is an absolute http or https URL with a host, which a server or player can call;
  * as URL parsers read it, leading spaces and control characters are no part of it.
  */
@@ -668,142 +493,6 @@ function admWarnings(adm: unknown, format: Format): string[] {
   if (format === 'native' || asObject(adm) === undefined) return [];
   return [
     `bid.adm is a JSON object, not the markup of a ${format} ad: it was served as its JSON text; send the markup as a string`,
-  ];
-}
-
-/** The bid's burl, nurl and markup, by field, where the DSP writes macros for Tally to fill. */
-type DspTexts = readonly (readonly [field: string, text: string | undefined])[];
-
-/**
- * The DSP's texts whose macros Tally fills: its burl and markup, and its nurl where `nurlServed`
- * (the VAST wrapper of a video or audio bid without markup loads it). Any other nurl is the
- * exchange's win notice, which Tally neither fills nor calls, so it warns of nothing in it.
- */
-function dspTextsOf(bid: OrtbBid, adm: string | undefined, nurlServed: boolean): DspTexts {
-  const textOf = (value: unknown) => (typeof value === 'string' ? value : undefined);
-  return [
-    ['bid.burl', textOf(bid.burl)],
-    ['bid.nurl', nurlServed ? textOf(bid.nurl) : undefined],
-    ['bid.adm', adm],
-  ];
-}
-
-/**
- * Most unfilled macros of one field that are named: misspelt ones, each in a warning of its own
- * with the macro it likely means, and the others, in one.
- */
-const MAX_NAMED_MACROS = 5;
-
-/**
- * Macros in the burl, nurl or markup that Tally leaves as they are: each misspelt one with the
- * macro it likely means, each vendor's privacy macro without its vendor id with the form it needs,
- * and the others (encoded, spaced, near no macro) in one warning.
- */
-function unfilledMacroWarnings(texts: DspTexts): string[] {
-  return texts.flatMap(([field, text]) => {
-    const unfilled = text === undefined ? [] : unfilledMacros(text);
-    const misspelt = unfilled
-      .flatMap(({ macro, meant, vendorMacro }) => {
-        if (vendorMacro !== undefined) {
-          return [
-            `${field} holds ${macro}, which Tally does not fill: the IAB's macro ends in the id of the vendor the URL calls, as the Global Vendor List numbers it, \${${vendorMacro}_<vendor id>} (e.g. \${${vendorMacro}_755} for vendor 755)`,
-          ];
-        }
-        return meant === undefined
-          ? []
-          : [`${field} holds ${macro}, which Tally does not fill: did you mean ${meant}?`];
-      })
-      .slice(0, MAX_NAMED_MACROS);
-    const others = unfilled
-      .filter(({ meant, vendorMacro }) => meant === undefined && vendorMacro === undefined)
-      .map(({ macro }) => macro);
-    if (others.length === 0) return misspelt;
-    return [
-      ...misspelt,
-      `${field} holds macros Tally does not fill, left as they are: ${others.slice(0, MAX_NAMED_MACROS).join(', ')} (OpenRTB macros are filled only when spelt \${AUCTION_…} exactly, not percent-encoded)`,
-    ];
-  });
-}
-
-/**
- * The macros Tally fills empty, having no value for them: the minimum bid to win, the discounts and
- * Index's supply fee (no win field carries them), `${AUCTION_BID_ID}` when the win gives no
- * `bidResponseId`, and `${AUCTION_MBR}` when it gives no `bid.price` above 0 to divide by.
- */
-function emptyMacroWarnings(parsed: ParsedWin, texts: DspTexts): string[] {
-  const empty = [
-    '${AUCTION_MIN_TO_WIN}',
-    '${AUCTION_DISCOUNT_PCT}',
-    '${AUCTION_DISCOUNT_CPM}',
-    '${SUPPLY_FEE}',
-  ];
-  if (parsed.bidResponseId === '') empty.push('${AUCTION_BID_ID}');
-  // The market bid ratio is the clearing price over the bid's own price.
-  if (!(parsed.bidMicros !== undefined && parsed.bidMicros > 0)) empty.push('${AUCTION_MBR}');
-  return texts.flatMap(([field, text]) => {
-    const named = text === undefined ? [] : empty.filter((macro) => text.includes(macro));
-    if (named.length === 0) return [];
-    const hints = [
-      ...(named.includes('${AUCTION_BID_ID}') ? ["send the BidResponse's bidid as bidResponseId"] : []),
-      ...(named.includes('${AUCTION_MBR}')
-        ? ['${AUCTION_MBR} is the clearing price over bid.price, which the win gives as none or 0']
-        : []),
-    ];
-    return [
-      `${field} holds ${named.join(', ')}, which Tally fills ${unknownFilling(parsed.test)}: it has no value for ${named.length === 1 ? 'it' : 'them'}${hints.length === 0 ? '' : ` (${hints.join('; ')})`}`,
-    ];
-  });
-}
-
-/** How a warning says what a macro with no value is filled with (see {@link macroValues}). */
-function unknownFilling(test: boolean): string {
-  return test ? `with ${AUDIT} in this test win` : 'empty';
-}
-
-/**
- * A privacy macro in the burl, nurl or markup filled empty though the request gives its signal, in
- * another form than OpenRTB's (`regs.gdpr` "1"): the DSP would read that the request had none.
- */
-function unreadPrivacyWarnings(request: OrtbBidRequest, texts: DspTexts): string[] {
-  const unread = unreadPrivacySignals(request);
-  return texts.flatMap(([field, text]) =>
-    unread
-      .filter(({ macro }) => text?.includes(macro) === true)
-      .map(
-        ({ macro, field: signal, value, expected }) =>
-          `${field} holds ${macro}, which Tally fills empty: ${signal} is ${shown(value)}, where OpenRTB gives ${expected}`,
-      ),
-  );
-}
-
-/**
- * `${AUCTION_IMP_TS}` where Tally fills it as the win is registered, before the impression happens:
- * in the markup, the nurl, and the burl where it goes into the markup (an app banner counted on its
- * pixel). Only the burl Tally calls or redirects to once a notice counts carries the impression's time.
- */
-function impressionTimeWarnings(texts: DspTexts, burlInMarkup: boolean, test: boolean): string[] {
-  return texts.flatMap(([field, text]) => {
-    const filledAtRegistration = field !== 'bid.burl' || burlInMarkup;
-    if (!filledAtRegistration || text?.includes('${AUCTION_IMP_TS}') !== true) return [];
-    return [
-      `${field} holds \${AUCTION_IMP_TS}, which Tally fills ${unknownFilling(test)}: it has no value for it (the impression's time is known only once a notice counts: only the burl Tally calls or redirects to carries it)`,
-    ];
-  });
-}
-
-/**
- * A bid whose burl, nurl or markup asks for the encrypted price (`${AUCTION_PRICE:…}`) while its
- * seat has no price keys: the DSP would get an empty price there, unbeknown to anyone.
- */
-function encodedPriceWarnings(
-  parsed: ParsedWin,
-  texts: DspTexts,
-  env: Pick<WinEnvironment, 'priceKeysFor' | 'accountId'>,
-): string[] {
-  if (env.priceKeysFor(env.accountId, parsed.seat) !== undefined) return [];
-  if (!texts.some(([, text]) => text !== undefined && usesEncryptedPrice(text))) return [];
-  return [
-    `the bid asks for an encrypted price (\${AUCTION_PRICE:…}) but seat "${parsed.seat}" has no price keys for account ${env.accountId} in TALLY_PRICE_KEYS: it is filled ${parsed.test ? `with ${AUDIT} in this test win` : 'with an empty string'}`,
   ];
 }
 
