@@ -1,9 +1,9 @@
-import { createServer, ServerResponse } from 'node:http';
-import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mayNeedMigrating, openSqlite, refuseWritesWhileLocked } from './adapters/sqlite/database.js';
 import { SQLITE_MIGRATIONS } from './adapters/sqlite/migrations.js';
 import { migrateInThread } from './adapters/sqlite/migration-thread/migrate-in-thread.js';
@@ -16,9 +16,8 @@ import { watchLedgerFile } from './adapters/sqlite/ledger-file-watch.js';
 import { SqliteLedger } from './adapters/sqlite/ledger.js';
 import { CatalogSnapshot } from './catalog-snapshot.js';
 import type { Config } from './config.js';
-import { hashApiKey, newApiKey, requireBearer } from './control/auth.js';
 import { catalogRoutes } from './control/catalog/index.js';
-import { API_AUTH_FAILURES_METRIC, handleApi } from './control/api-handler.js';
+import { handleApi } from './control/api-handler.js';
 import { billingRecordRoutes } from './control/billing-records.js';
 import { longestTtlSeconds } from './domain/rules.js';
 import { raiseTtlCeiling } from './adapters/sqlite/ttl-ceiling.js';
@@ -27,30 +26,18 @@ import { exportRoutes } from './control/export.js';
 import { answerAsteriskForm } from './control/asterisk-form.js';
 import { answerWhileStarting } from './control/starting-answer.js';
 import { continueIfOwed, deferContinue } from './control/expect-continue.js';
-import type { Route } from './control/http.js';
-import { ApiError, requestIdOf, Router, sendError, sendJson, sendJsonText } from './control/http.js';
-import { OPENAPI_DOCUMENT } from './control/openapi.js';
+import { ApiError, requestIdOf, Router, sendError } from './control/http.js';
 import { ReportThread } from './control/report-thread/report-thread.js';
 import { reportRoutes } from './control/reports.js';
 import { reportCatalog } from './control/report-id-warnings.js';
 import { knownIds } from './control/unknown-ids.js';
 import { WinThreads } from './control/win-thread/win-thread.js';
 import { winRoutes } from './control/wins.js';
-import { COUNTED, notCounted } from './domain/outcome.js';
 import { priceKeyName } from './domain/price-crypto.js';
 import { EVERY_REDIRECT_REFUSED } from './domain/tracker-hit.js';
 import type { TrackerKind } from './domain/tracker-hit.js';
-import {
-  COMMIT_BATCH_SIZE_METRIC,
-  COMMIT_FAILURES_METRIC,
-  COMMIT_LATENCY_METRIC,
-  GroupCommitter,
-  NOTICE_WAIT_METRIC,
-  NOTICES_METRIC,
-  noticeLabels,
-} from './hot/group-commit.js';
-import { countRefused, REFUSED_NOTICES_METRIC } from './hot/record.js';
-import { BURL_DELIVERIES_METRIC } from './billing/dispatcher.js';
+import { GroupCommitter } from './hot/group-commit.js';
+import { countRefused } from './hot/record.js';
 import { retryPolicy } from './billing/retry.js';
 import { handleNotice } from './hot/notices.js';
 import { NoticeLane } from './hot/notice-lane.js';
@@ -59,10 +46,9 @@ import { withPrefixDecoded } from './hot/target-prefix.js';
 import { loggedTarget } from './hot/logged-target.js';
 import { sendNoticeAnswer } from './hot/notice-answer.js';
 import type { NoticeDeps } from './hot/notices.js';
-import { OMID_VERIFICATION_SCRIPT } from './hot/omid-script.js';
-import { ANCOST_IGNORED_METRIC, handleTrackerHit } from './hot/trackers.js';
+import { handleTrackerHit } from './hot/trackers.js';
 import type { TrackerDeps } from './hot/trackers.js';
-import { HIT_METHODS, RETRY_AFTER, sendBody } from './hot/responses.js';
+import { HIT_METHODS } from './hot/responses.js';
 import { WorkerRecorder } from './counting-thread/worker-recorder.js';
 import { droppedSigningKey, loadKeyRing, refuseLostLedger } from './keys.js';
 import { makeDataFilesPrivate } from './data-file-modes.js';
@@ -82,18 +68,21 @@ import { shown } from './lib/shown.js';
 import { throttledErrorLog } from './lib/throttled-log.js';
 import { hostHeaderProblem } from './lib/host-header.js';
 import type { Logger } from './lib/log.js';
-import { makeDirectory } from './lib/make-dir.js';
 import { holdPort } from './lib/held-port.js';
 import type { HeldPort } from './lib/held-port.js';
-import { errorCode } from './lib/error-code.js';
 import { Metrics } from './lib/metrics.js';
-import { DELIVERY_STATUSES, IMPRESSION_TYPES } from './ports/ledger.js';
+import { DELIVERY_STATUSES } from './ports/ledger.js';
 import type { OutboxState } from './control/report-thread/protocol.js';
-import type { AccountStore } from './ports/accounts.js';
 import { priceKeysOfUnknownAccounts } from './price-key-accounts.js';
-import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
 import { TALLY_VERSION } from './version.js';
 import { stopPoint } from './stop-during-start.js';
+import { showMetricsFromZero } from './start/metrics-from-zero.js';
+import { makeDataDir } from './start/data-dir.js';
+import { ListenError } from './start/hold-port.js';
+import { parseRequestUrl } from './start/request-url.js';
+import { responseClosingOn } from './start/closing-response.js';
+import { publicRoutes } from './start/public-routes.js';
+import { bootstrapAdmin } from './start/bootstrap-admin.js';
 
 /** A running Tally. */
 export interface Tally {
@@ -121,7 +110,6 @@ export interface Tally {
   mustStop: Promise<string>;
 }
 
-const DEFAULT_ACCOUNT_NAME = 'default';
 const PRUNE_INTERVAL_MS = 3_600_000;
 /** Batches with the counting thread at once: the HTTP thread keeps serving while one commits. */
 const COMMITS_IN_FLIGHT = 4;
@@ -709,174 +697,6 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
 }
 
 /**
- * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
- * series that first appears already at 1 hides that first increase from `rate()` and
- * `increase()`: the first counted notice, failed commit, refused notice, notice whose token could
- * not be read, dead burl, ignored tracker `ancost`, API call refused 401 or request that could not
- * be read would go unseen.
- */
-function showMetricsFromZero(metrics: Metrics): void {
-  metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
-  for (const histogram of [COMMIT_BATCH_SIZE_METRIC, COMMIT_LATENCY_METRIC, NOTICE_WAIT_METRIC]) {
-    metrics.histogram(histogram.name, histogram.help, histogram.buckets);
-  }
-  for (const impressionType of IMPRESSION_TYPES) {
-    metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, noticeLabels(COUNTED, impressionType), 0);
-    for (const reason of REFUSED_NOTICES_METRIC.reasons) {
-      const labels = { impression_type: impressionType, reason };
-      metrics.inc(REFUSED_NOTICES_METRIC.name, REFUSED_NOTICES_METRIC.help, labels, 0);
-    }
-  }
-  // Exchange notices alone carry a token: a surge of unreadable ones is a sealing key lost.
-  const invalidToken = noticeLabels(notCounted('invalid_token'), 'exchange');
-  metrics.inc(NOTICES_METRIC.name, NOTICES_METRIC.help, invalidToken, 0);
-  for (const status of BURL_DELIVERIES_METRIC.statuses) {
-    metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);
-  }
-  metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help, {}, 0);
-  metrics.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, {}, 0);
-  for (const status of UNREAD_REQUESTS_METRIC.statuses) {
-    metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status }, 0);
-  }
-}
-
-/** A response's headers, as `writeHead` takes them. */
-type ResponseHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
-
-/**
- * node:http's response class, answering `Connection: close` once `shuttingDown()`, to a request
- * whose body has not all arrived, and to one asking for an upgrade: node:http then ends the
- * connection after the answer. A request in flight when the server closes would otherwise be
- * answered keep-alive, leaving an idle connection that holds the process open until the client
- * closes it or the keep-alive timeout passes.
- */
-function responseClosingOn(shuttingDown: () => boolean): typeof ServerResponse {
-  return class ClosingResponse<
-    Request extends IncomingMessage = IncomingMessage,
-  > extends ServerResponse<Request> {
-    // Every answer's head is written here: `end()` or `write()` without it call it too.
-    override writeHead(statusCode: number, statusMessage?: string, headers?: ResponseHeaders): this;
-    override writeHead(statusCode: number, headers?: ResponseHeaders): this;
-    override writeHead(
-      statusCode: number,
-      messageOrHeaders?: string | ResponseHeaders,
-      headers?: ResponseHeaders,
-    ): this {
-      // A request whose body did not all arrive (a beacon declaring more bytes than it sends) is
-      // answered on a connection that then ends: kept open, node:http would wait for the rest and
-      // answer 408 on it a minute later, a second answer to one request.
-      // A request asking for an upgrade (an h2c or websocket one, which Tally declines by answering
-      // it in HTTP/1.1) ends what node:http reads of the bytes that brought it: a request pipelined
-      // behind it would never be answered, on a connection kept open, or be taken for the next one.
-      if (shuttingDown() || (!this.req.complete && hasBody(this.req)) || asksForUpgrade(this.req))
-        this.shouldKeepAlive = false;
-      return typeof messageOrHeaders === 'string' || headers !== undefined
-        ? super.writeHead(statusCode, messageOrHeaders as string | undefined, headers)
-        : super.writeHead(statusCode, messageOrHeaders);
-    }
-  };
-}
-
-/**
- * Whether a request asks for a protocol upgrade as node:http's parser reads one: an `Upgrade` header
- * and the `upgrade` option of `Connection` (or of `Proxy-Connection`, which llhttp reads alike).
- */
-function asksForUpgrade(req: IncomingMessage): boolean {
-  if (req.headers.upgrade === undefined) return false;
-  return [req.headers.connection, req.headers['proxy-connection']].some(
-    (value) =>
-      typeof value === 'string' &&
-      value.split(',').some((option) => option.trim().toLowerCase() === 'upgrade'),
-  );
-}
-
-/**
- * Whether a request has a body: a bodiless one is answered before node:http marks it complete
- * (its handler runs first), which says nothing of a body still to come.
- */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
-}
-
-/** The data directory is no directory Tally can create or use; its message says what to change. */
-export class DataDirError extends Error {
-  constructor(dataDir: string, cause: unknown) {
-    super(dataDirFailure(dataDir, errorCode(cause), String(cause)), { cause });
-    this.name = 'DataDirError';
-  }
-}
-
-/**
- * Creates the data directory (and its parents) unless it exists, and checks that this process may
- * write in it; throws a {@link DataDirError}.
- */
-function makeDataDir(dataDir: string): void {
-  try {
-    makeDirectory(dataDir);
-    accessSync(dataDir, constants.W_OK | constants.X_OK);
-  } catch (error) {
-    throw new DataDirError(dataDir, error);
-  }
-}
-
-function dataDirFailure(dataDir: string, code: string | undefined, detail: string): string {
-  switch (code) {
-    case 'EEXIST':
-      return `the data directory ${dataDir} is a file, not a directory: set TALLY_DATA_DIR to a directory (Tally creates it if it does not exist)`;
-    case 'ENOTDIR':
-      return `the data directory ${dataDir} cannot be created: part of its path is a file, not a directory: set TALLY_DATA_DIR to a directory`;
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return `this process may not create or write in the data directory ${dataDir}: set TALLY_DATA_DIR to a directory it may write, or give it that permission`;
-    default:
-      return `the data directory ${dataDir} cannot be created (${detail}): set TALLY_DATA_DIR to a directory this process may write`;
-  }
-}
-
-/** The server could not listen where the configuration says; its message says what to change. */
-export class ListenError extends Error {
-  constructor(config: Pick<Config, 'port' | 'host'>, cause: unknown) {
-    super(listenFailure(config, errorCode(cause), String(cause)), { cause });
-    this.name = 'ListenError';
-  }
-}
-
-function listenFailure(
-  config: Pick<Config, 'port' | 'host'>,
-  code: string | undefined,
-  detail: string,
-): string {
-  switch (code) {
-    case 'EADDRINUSE':
-      return `port ${config.port} is already in use: set TALLY_PORT to a free port`;
-    case 'EACCES':
-      return `port ${config.port} needs privileges this process does not have: set TALLY_PORT to 1024 or above`;
-    case 'EADDRNOTAVAIL':
-      return `${config.host} is not an address of this machine: set TALLY_HOST to one of its addresses, or 0.0.0.0`;
-    default:
-      return `cannot listen on ${config.host} port ${config.port} (${detail}): check TALLY_HOST and TALLY_PORT`;
-  }
-}
-
-/** The authority request targets are read under: Tally serves one site, whatever `Host` says. */
-const TARGET_BASE = 'http://tally.invalid';
-
-/**
- * The request target as a URL, or `undefined` when it cannot be parsed (an absolute-form target
- * such as `http://[x]/`). A target in origin form (`/…`) is read as a path even when it begins
- * with `//`: read as a reference, `//evil.example/v1/x` would name the host `evil.example` and
- * the path `/v1/x`, serving a path that was not sent.
- */
-function parseRequestUrl(target: string): URL | undefined {
-  try {
-    return target.startsWith('/') ? new URL(`${TARGET_BASE}${target}`) : new URL(target, TARGET_BASE);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * Runs `serve` (a notice or hit through node:http) at once, or, for a request whose body comes in
  * a `Transfer-Encoding`, once that body is read whole, discarded. llhttp refuses some such
  * requests only after their head was handed on (a coding other than chunked, a malformed chunk):
@@ -895,151 +715,7 @@ function whenReadWhole(req: IncomingMessage, serve: () => Promise<void>): Promis
   });
 }
 
-function publicRoutes(
-  metrics: Metrics,
-  unreadyReason: () => string | undefined,
-  beforeScrape: () => Promise<void>,
-  metricsKey: string | undefined,
-): Route[] {
-  return [
-    {
-      method: 'GET',
-      path: '/healthz',
-      public: true,
-      ignoresQuery: true,
-      handler: (ctx) => sendJson(ctx.res, 200, { status: 'ok' }, ctx.requestId),
-    },
-    {
-      method: 'GET',
-      path: '/readyz',
-      public: true,
-      ignoresQuery: true,
-      handler(ctx) {
-        const reason = unreadyReason();
-        // Sent, not thrown: a 503 here is the answer, not a fault worth an error line. Each reason
-        // passes (the claims load, a new counting thread starts, a commit goes through, the ledger
-        // is put back, another Tally takes the port after a shutdown): look again, as every 503
-        // Tally sends says.
-        if (reason !== undefined)
-          sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
-        else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/metrics',
-      public: true,
-      ignoresQuery: true,
-      answers: ['text/plain'],
-      async handler(ctx) {
-        if (metricsKey !== undefined) requireBearer(ctx.req, metricsKey);
-        await beforeScrape();
-        sendBody(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render(), {
-          'X-Request-Id': ctx.requestId,
-        });
-      },
-    },
-    {
-      method: 'GET',
-      path: '/docs',
-      public: true,
-      ignoresQuery: true,
-      handler: (ctx) => sendJsonText(ctx.res, 200, OPENAPI_JSON, ctx.requestId, 'public, max-age=300'),
-    },
-    {
-      method: 'GET',
-      path: '/omid/verify.js',
-      public: true,
-      ignoresQuery: true,
-      // text/javascript: the name RFC 9239 gives JavaScript, which script loaders may ask for.
-      answers: ['application/javascript', 'text/javascript'],
-      handler(ctx) {
-        ctx.res.writeHead(200, {
-          'Content-Type': 'application/javascript; charset=utf-8',
-          'Cache-Control': 'public, max-age=3600',
-          'X-Request-Id': ctx.requestId,
-        });
-        ctx.res.end(OMID_VERIFICATION_SCRIPT);
-      },
-    },
-  ];
-}
-
-/** The OpenAPI document `/docs` serves, serialised once: it is public, and some 100 KB. */
-const OPENAPI_JSON = Buffer.from(JSON.stringify(OPENAPI_DOCUMENT));
-
-/**
- * How much of an operator's `TALLY_ADMIN_KEY` the key list shows as its prefix: enough to tell
- * keys apart, little of a key that may be as short as 16 characters.
- */
-const ADMIN_KEY_PREFIX_CHARS = 4;
-
 /** What `price_keys_account_unknown` says to do: nothing is refused, the account may come later. */
 const PRICE_KEYS_ACCOUNT_UNKNOWN_NOTE =
   "TALLY_PRICE_KEYS (or the config file's priceKeys) gives keys to an account Tally does not have: " +
   'its wins get them once it is created (tally create-account); check the accountId if it should exist';
-
-/**
- * Says `line` on stderr, where the operator who set `TALLY_ADMIN_KEY` at the console reads the
- * generated key and where Tally listens: stdout holds the JSON logs, which a pipeline may keep
- * out of sight, and the key that does not work would otherwise be told of there alone.
- */
-function tellOperator(line: string): void {
-  process.stderr.write(`\n${line}\n\n`);
-}
-
-/**
- * Makes sure the default account (id 1) exists with an admin key: `TALLY_ADMIN_KEY` when set
- * (one revoked through the API stays revoked, and one already stored as another kind of key stays
- * that key, each with a warning); else, unless the account has a
- * live unscoped admin key, a generated key printed once (only its hash is stored).
- */
-function bootstrapAdmin(accounts: AccountStore, adminKey: string | undefined, log: Logger): void {
-  const nowMs = Date.now();
-  const account =
-    accounts.getAccount(OPERATOR_ACCOUNT_ID) ?? accounts.createAccount(DEFAULT_ACCOUNT_NAME, nowMs);
-  if (adminKey !== undefined) {
-    if (accounts.keyHashRevoked(hashApiKey(adminKey))) {
-      const note = 'TALLY_ADMIN_KEY was revoked through the API and stays revoked; set a new one';
-      log.warn('admin_key_revoked', { note });
-      tellOperator(note);
-      return;
-    }
-    const stored = accounts.findKey(hashApiKey(adminKey));
-    if (stored !== undefined) {
-      // A key already given out (another account's first key, an editor or scoped key) stays
-      // what it is: the operator, who set it to administer the operator's account, is told.
-      if (stored.accountId !== account.id || stored.role !== 'admin' || stored.scope !== null) {
-        const note =
-          `TALLY_ADMIN_KEY is already the API key ${stored.id} of account ${stored.accountId}, and not an ` +
-          `unscoped admin key of the operator's account (${account.id}): it was not made one; set ` +
-          'TALLY_ADMIN_KEY to a new key of your own';
-        log.warn('admin_key_not_admin', {
-          keyId: stored.id,
-          accountId: stored.accountId,
-          role: stored.role,
-          scope: stored.scope,
-          note,
-        });
-        tellOperator(note);
-      }
-    } else {
-      accounts.addKey(
-        account.id,
-        hashApiKey(adminKey),
-        adminKey.slice(0, ADMIN_KEY_PREFIX_CHARS),
-        'TALLY_ADMIN_KEY',
-        'admin',
-        null,
-        nowMs,
-      );
-    }
-    return;
-  }
-  if (accounts.hasAdminKey(account.id)) return;
-  const generated = newApiKey();
-  accounts.addKey(account.id, generated.hash, generated.prefix, 'generated admin key', 'admin', null, nowMs);
-  log.info('admin_key_created', { accountId: account.id, note: 'shown once; store it now' });
-  // On stderr, for the operator: stdout carries the JSON logs, which a log pipeline keeps.
-  process.stderr.write(`\nAdministrator API key (shown once, store it now): ${generated.key}\n\n`);
-}

@@ -87,7 +87,7 @@ function operations(): {
 
 const admin: Principal = { accountId: 1, keyId: 1, role: 'admin', scope: null };
 
-/** Every route of the API (the public ones are src/server.ts's), built on a ledger never read. */
+/** Every route of the API (the public ones are src/start/public-routes.ts's), built on a ledger never read. */
 function apiRoutes(): Route[] {
   const db = openSqlite(':memory:');
   const routes = [
@@ -132,7 +132,7 @@ describe('the OpenAPI document served at /docs', () => {
   it('describes every route of the API and the hot endpoints, with its method, and no route that is not there', () => {
     const listed = [
       ...apiRoutes().map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
-      // Public routes of src/server.ts.
+      // Public routes of src/start/public-routes.ts.
       ...['/healthz', '/readyz', '/metrics', '/docs', '/omid/verify.js'].map((path) => `GET ${path}`),
       // Served in front of the router (src/hot/notices.ts, src/hot/trackers.ts): GET and POST
       // (beacons) are notices, HEAD is recorded as invalid traffic, any other method is 405.

@@ -1,0 +1,39 @@
+import { accessSync, constants } from 'node:fs';
+import { errorCode } from '../lib/error-code.js';
+import { makeDirectory } from '../lib/make-dir.js';
+
+/** The data directory is no directory Tally can create or use; its message says what to change. */
+export class DataDirError extends Error {
+  constructor(dataDir: string, cause: unknown) {
+    super(dataDirFailure(dataDir, errorCode(cause), String(cause)), { cause });
+    this.name = 'DataDirError';
+  }
+}
+
+/**
+ * Creates the data directory (and its parents) unless it exists, and checks that this process may
+ * write in it; throws a {@link DataDirError}.
+ */
+export function makeDataDir(dataDir: string): void {
+  try {
+    makeDirectory(dataDir);
+    accessSync(dataDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new DataDirError(dataDir, error);
+  }
+}
+
+function dataDirFailure(dataDir: string, code: string | undefined, detail: string): string {
+  switch (code) {
+    case 'EEXIST':
+      return `the data directory ${dataDir} is a file, not a directory: set TALLY_DATA_DIR to a directory (Tally creates it if it does not exist)`;
+    case 'ENOTDIR':
+      return `the data directory ${dataDir} cannot be created: part of its path is a file, not a directory: set TALLY_DATA_DIR to a directory`;
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `this process may not create or write in the data directory ${dataDir}: set TALLY_DATA_DIR to a directory it may write, or give it that permission`;
+    default:
+      return `the data directory ${dataDir} cannot be created (${detail}): set TALLY_DATA_DIR to a directory this process may write`;
+  }
+}
