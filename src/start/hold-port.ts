@@ -1,5 +1,20 @@
 import type { Config } from '../config.js';
+import { answerWhileStarting } from '../control/starting-answer.js';
 import { errorCode } from '../lib/error-code.js';
+import { holdPort } from '../lib/held-port.js';
+import type { HeldPort } from '../lib/held-port.js';
+
+/**
+ * Binds the port the configuration names and holds it, answering requests as Tally starting
+ * (see `answerWhileStarting`) until the server takes it over; throws a {@link ListenError}.
+ */
+export async function holdConfiguredPort(config: Pick<Config, 'port' | 'host'>): Promise<HeldPort> {
+  try {
+    return await holdPort(config.port, config.host, answerWhileStarting);
+  } catch (error) {
+    throw new ListenError(config, error);
+  }
+}
 
 /** The server could not listen where the configuration says; its message says what to change. */
 export class ListenError extends Error {

@@ -13,7 +13,8 @@ import Database from 'better-sqlite3';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { ABANDONED_CALL_ERROR } from '../../src/billing/dispatcher.js';
-import { REPEATED_SIGNAL_MS, SHUTDOWN_GRACE_MS } from '../../src/server.js';
+import { REPEATED_SIGNAL_MS } from '../../src/server.js';
+import { SHUTDOWN_GRACE_MS } from '../../src/start/shutdown.js';
 import {
   acceptsConnections,
   api,

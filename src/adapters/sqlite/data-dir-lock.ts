@@ -40,7 +40,7 @@ export class LockFileError extends Error {
 export type LedgerMemory = 'made' | 'not made' | 'unknown';
 
 /** The data directory, held for as long as this process serves it. */
-interface DataDirLock {
+export interface DataDirLock {
   /** Lets the next Tally process take the directory. */
   release(): void;
   /**
