@@ -931,10 +931,12 @@ describe('the burl dispatcher’s outcomes', () => {
   it('writes again an outcome it could not write, rather than call the DSP a second time once the delivery’s lease has run out', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten.db')));
     ledger.record([withBurl('unwritten', `${dspUrl}/unwritten`)]);
-    // Fault injection: the ledger refuses the first write of a delivery's outcome.
+    // Fault injection: the ledger refuses the first write of a delivery's outcome (its outbox
+    // writes each outcome the dispatcher settles).
     let refusals = 1;
-    const markDelivered = ledger.markDelivered.bind(ledger);
-    ledger.markDelivered = (id, nowMs) => {
+    const outbox = ledger['outbox'];
+    const markDelivered = outbox.markDelivered.bind(outbox);
+    outbox.markDelivered = (id, nowMs) => {
       if (refusals-- > 0) throw new Error('SQLITE_BUSY: database is locked');
       markDelivered(id, nowMs);
     };
@@ -963,7 +965,7 @@ describe('the burl dispatcher’s outcomes', () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten-at-stop.db')));
     ledger.record([withBurl('unwritten-at-stop', `${dspUrl}/unwritten-at-stop`)]);
     // Fault injection: the ledger refuses every write of a delivery's outcome, as on a full disk.
-    ledger.markDelivered = () => {
+    ledger['outbox'].markDelivered = () => {
       throw new Error('SqliteError: database or disk is full');
     };
     const warnings: { event: string; fields: Record<string, unknown> | undefined }[] = [];

@@ -1062,7 +1062,7 @@ describe('the SQLite ledger', () => {
     for (const seat of [null, 'seat']) {
       const plan = (
         ledger['db']
-          .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveriesOfAuction'].source}`)
+          .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveries']['deliveriesOfAuction'].source}`)
           .all('a', 'b', 1, null, null, seat, seat, 10, 0, 10, 10) as { detail: string }[]
       ).map((step) => step.detail);
       assert.match(
@@ -1080,7 +1080,9 @@ describe('the SQLite ledger', () => {
     const parameters = { pendingHosts: [], dueOfHost: ['h', 0, 0, 1] };
     for (const statement of ['pendingHosts', 'dueOfHost'] as const) {
       const steps = (
-        db.prepare(`EXPLAIN QUERY PLAN ${leasing[statement].source}`).all(...parameters[statement]) as {
+        db
+          .prepare(`EXPLAIN QUERY PLAN ${leasing['outbox'][statement].source}`)
+          .all(...parameters[statement]) as {
           detail: string;
         }[]
       ).map((step) => step.detail);
@@ -1467,7 +1469,9 @@ describe('the SQLite ledger', () => {
 
   it('counts the deliveries of one status through the status index, never reading the others', () => {
     const steps = (
-      ledger['db'].prepare(`EXPLAIN QUERY PLAN ${ledger['deliveriesWithStatus'].source}`).all('dead') as {
+      ledger['db']
+        .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveries']['deliveriesWithStatus'].source}`)
+        .all('dead') as {
         detail: string;
       }[]
     ).map((step) => step.detail);
@@ -2053,7 +2057,7 @@ describe('the SQLite ledger', () => {
   it('replays a dead delivery by a seek on its id, never a walk of the dead ones: a step costs what it replays', () => {
     // Walking the dead deliveries for each one replayed held the write lock 178 s a step of 5000
     // on a ledger with 100 000 dead.
-    const replayOne = ledger['replayOne'];
+    const replayOne = ledger['deliveries']['replayOne'];
     const plan = (
       ledger['db']
         .prepare(`EXPLAIN QUERY PLAN ${replayOne.source}`)

@@ -4,18 +4,17 @@ import { ClaimIndex, claimKey } from './claim-index.js';
 import { writeTransaction } from './database.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
-import { callsHost, deliveryHost } from '../../domain/delivery-host.js';
-import { DELIVERY_STATUSES } from '../../ports/ledger.js';
+import { deliveryHost } from '../../domain/delivery-host.js';
 import type {
   BillingRecordPage,
   BillingRecordQuery,
   CallsInFlight,
   DeadDelivery,
   DeadDeliveryFilter,
-  DeliveryFilter,
   Delivery,
-  LeasedDelivery,
+  DeliveryFilter,
   DeliverySettlement,
+  LeasedDelivery,
   DeliveryStatus,
   EventRecord,
   Ledger,
@@ -23,29 +22,12 @@ import type {
   ReportQuery,
   ReportRow,
 } from '../../ports/ledger.js';
-import { auctionKeyEnd, auctionKeyStart } from '../../domain/impression-key.js';
-import { CLOCK_STEP_MARGIN_MS, firstIdFrom } from './id-window.js';
+import { firstIdFrom } from './id-window.js';
 import { readBillingRecords } from './billing-records.js';
-import { deliveryListQuery } from './delivery-list.js';
+import { LedgerDeliveries } from './ledger-deliveries.js';
+import { LedgerOutbox } from './ledger-outbox.js';
 import { readReport } from './rollup-report.js';
 import { saturatingSum } from './rollup-sums.js';
-
-interface DeliveryRow {
-  id: number;
-  dedupe_key: string;
-  url: string;
-  host: string;
-  device_ip: string;
-  user_agent: string;
-  status: DeliveryStatus;
-  attempts: number;
-  created_ms: number;
-  due_ms: number;
-  deadline_ms: number;
-  last_error: string;
-  delivered_ms: number | null;
-  first_failed_ms: number | null;
-}
 
 /** A count by a 302 to the DSP's burl, as a repeat of its impression reads it. */
 interface KeptRedirect {
@@ -196,15 +178,6 @@ function dimsKey(values: readonly (string | number)[]): string {
 }
 
 /**
- * How long the hosts of the pending deliveries, read for a lease host by host (one index seek a
- * host), serve the leases after it, so that thousands of hosts are not read at every lease.
- */
-const PENDING_HOSTS_MAX_AGE_MS = 1000;
-
-/** No calls in flight, and no limit to one host's. */
-const NO_CALLS_IN_FLIGHT: CallsInFlight = { ids: new Set(), byHost: new Map(), hostLimit: () => Infinity };
-
-/**
  * Delivery ids left for each millisecond since the epoch: a ledger opened at time T hands out
  * delivery ids from T × this up (or on from its last, if higher). A ledger restored from a backup
  * has lost the deliveries made after it, and would otherwise hand their ids, which the DSPs saw as
@@ -221,38 +194,16 @@ const DELIVERY_IDS_PER_MS = 100;
  * database at a time.
  */
 export class SqliteLedger implements Ledger {
+  /** Leasing the deliveries due and settling their calls. */
+  private readonly outbox: LedgerOutbox;
+  /** The deliveries listed, counted, and the dead ones replayed. */
+  private readonly deliveries: LedgerDeliveries;
   private readonly eventKey: Database.Statement;
   private readonly insertDims: Database.Statement;
   /** The id of the `event_dims` row with the given values. */
   private readonly dimsIdOf: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
-  /** The ids, due times and hosts of the deliveries due at a time and not leased, due first first. */
-  private readonly firstDue: Database.Statement;
-  /** The hosts of the pending deliveries, and when the first of each falls due: an index seek each. */
-  private readonly pendingHosts: Database.Statement;
-  /** `pendingHosts`' last answer, due first first, and when it was read (`performance.now()`). */
-  private pendingHostsRead: { atMs: number; hosts: [string, number][] } = { atMs: -Infinity, hosts: [] };
-  /** The ids and due times of a host's deliveries due at a time and not leased, due first first. */
-  private readonly dueOfHost: Database.Statement;
-  private readonly deliveriesById: Database.Statement;
-  private readonly lease: Database.Statement;
-  private readonly delivered: Database.Statement;
-  private readonly dead: Database.Statement;
-  private readonly dueAgain: Database.Statement;
-  /**
-   * Makes a delivery pending again if it is still dead with the first failure read: a seek on its
-   * id. (A join of the ids read with the dead deliveries walked every dead one for each id.)
-   */
-  private readonly replayOne: Database.Statement;
-  /** Runs `replayOne` for each delivery, in one transaction; answers how many it replayed. */
-  private readonly replayBatch: Database.Transaction<
-    (deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number) => number
-  >;
-  /** Ends every pending delivery's lease (see `endLeasesOfKilledProcess`). */
-  private readonly leasesEnded: Database.Statement;
-  /** Ends a delivery's lease, due as it was, with its last error: its call was abandoned. */
-  private readonly givenBack: Database.Statement;
   private readonly extendClaim: Database.Statement;
   /**
    * When the impression of a dedupe key counted and the URL its 302 named (`created_ms`, `url`), if
@@ -267,10 +218,6 @@ export class SqliteLedger implements Ledger {
    */
   private readonly redirectedBeforeKept: Database.Statement;
   private readonly upsertRollup: Database.Statement;
-  /** An auction's deliveries, status or not, newest first: a range of the dedupe keys' index. */
-  private readonly deliveriesOfAuction: Database.Statement;
-  /** How many deliveries have a status: a range of the (status, due_ms) index, no other row read. */
-  private readonly deliveriesWithStatus: Database.Statement;
   private readonly recordBatch: Database.Transaction<
     (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites
   >;
@@ -301,14 +248,9 @@ export class SqliteLedger implements Ledger {
     openedMs: number = Date.now(),
   ) {
     this.deliveryIdFloor = openedMs * DELIVERY_IDS_PER_MS;
+    this.outbox = new LedgerOutbox(db);
+    this.deliveries = new LedgerDeliveries(db);
     this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
-    this.deliveriesOfAuction = db.prepare(
-      // `+`: no index on the account or the id, whose ranges hold every delivery of the account.
-      `SELECT * FROM deliveries WHERE dedupe_key >= ? AND dedupe_key < ? AND +account_id = ?
-         AND (? IS NULL OR status = ?) AND (? IS NULL OR seat = ?) AND +id < ? AND created_ms >= ? AND created_ms < ?
-         ORDER BY +id DESC LIMIT ?`,
-    );
-    this.deliveriesWithStatus = db.prepare('SELECT COUNT(*) FROM deliveries WHERE status = ?').pluck();
     // Another connection may have added the row since this one read the table (a second process
     // on the data directory, its lock file deleted): it is then found, not added twice.
     this.insertDims = db
@@ -352,72 +294,6 @@ export class SqliteLedger implements Ledger {
     this.queueRedirected = db.prepare(
       `UPDATE deliveries SET status = 'pending', due_ms = ?, deadline_ms = ?, delivered_ms = NULL, attempts = 0,
          first_failed_ms = NULL, lease_until_ms = 0, last_error = '' WHERE dedupe_key = ? AND status = 'redirected'`,
-    );
-    this.firstDue = db
-      .prepare(
-        `SELECT id, due_ms, host FROM deliveries INDEXED BY deliveries_due
-         WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?
-         ORDER BY due_ms LIMIT ?`,
-      )
-      .raw();
-    this.pendingHosts = db
-      .prepare(
-        `WITH RECURSIVE hosts(host) AS (
-           SELECT MIN(host) FROM deliveries INDEXED BY deliveries_host_due WHERE status = 'pending'
-           UNION ALL
-           SELECT (
-             SELECT MIN(host) FROM deliveries INDEXED BY deliveries_host_due
-             WHERE status = 'pending' AND host > hosts.host
-           )
-           FROM hosts WHERE hosts.host IS NOT NULL
-         )
-         SELECT host, (
-           SELECT MIN(due_ms) FROM deliveries INDEXED BY deliveries_host_due
-           WHERE status = 'pending' AND host = hosts.host
-         )
-         FROM hosts WHERE host IS NOT NULL`,
-      )
-      .raw();
-    this.dueOfHost = db
-      .prepare(
-        `SELECT id, due_ms FROM deliveries INDEXED BY deliveries_host_due
-         WHERE status = 'pending' AND host = ? AND due_ms <= ? AND lease_until_ms <= ?
-         ORDER BY due_ms LIMIT ?`,
-      )
-      .raw();
-    this.deliveriesById = db.prepare(
-      'SELECT * FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) ORDER BY due_ms, id',
-    );
-    this.lease = db.prepare('UPDATE deliveries SET lease_until_ms = ?, attempts = attempts + 1 WHERE id = ?');
-    this.delivered = db.prepare(
-      `UPDATE deliveries SET status = 'delivered', delivered_ms = ?, lease_until_ms = 0, last_error = '' WHERE id = ?`,
-    );
-    this.dead = db.prepare(
-      `UPDATE deliveries SET status = 'dead', last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
-         lease_until_ms = 0 WHERE id = ?`,
-    );
-    this.replayOne = db.prepare(
-      `UPDATE deliveries SET status = 'pending', due_ms = @nowMs, deadline_ms = @deadlineMs, attempts = 0,
-         first_failed_ms = NULL, lease_until_ms = 0
-       WHERE id = @id AND status = 'dead' AND first_failed_ms IS @firstFailedMs`,
-    );
-    this.replayBatch = db.transaction(
-      (deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number) => {
-        let replayed = 0;
-        for (const { id, firstFailedMs } of deliveries)
-          replayed += this.replayOne.run({ nowMs, deadlineMs, id, firstFailedMs }).changes;
-        return replayed;
-      },
-    );
-    this.leasesEnded = db.prepare(
-      `UPDATE deliveries INDEXED BY deliveries_due SET lease_until_ms = 0
-         WHERE status = 'pending' AND lease_until_ms > 0`,
-    );
-    // Its lease ended, due as it was: an abandoned call is no failure.
-    this.givenBack = db.prepare(`UPDATE deliveries SET lease_until_ms = 0, last_error = ? WHERE id = ?`);
-    this.dueAgain = db.prepare(
-      `UPDATE deliveries SET due_ms = ?, last_error = ?, first_failed_ms = COALESCE(first_failed_ms, ?),
-         lease_until_ms = 0 WHERE id = ?`,
     );
     this.upsertRollup = db.prepare(
       `INSERT INTO rollup_hourly (hour_ms, account_id, outcome, reason, impression_type, format, channel, method, seat,
@@ -733,202 +609,59 @@ export class SqliteLedger implements Ledger {
     return notCounted('duplicate');
   }
 
-  /**
-   * Ends the lease of every pending delivery, due as it was, and answers how many it ended: at a
-   * start holding the data directory's lock, any lease left is that of a process killed with its
-   * calls in flight, which are then made again at once, not when their leases run out (twice the
-   * burl time limit, up to 4 min). Never while another process may lease from this ledger.
-   */
+  /** See {@link LedgerOutbox.endLeasesOfKilledProcess}. */
   endLeasesOfKilledProcess(): number {
-    return this.leasesEnded.run().changes;
+    return this.outbox.endLeasesOfKilledProcess();
   }
 
-  leaseDeliveries(
-    nowMs: number,
-    limit: number,
-    leaseMs: number,
-    inFlight: CallsInFlight = NO_CALLS_IN_FLIGHT,
-  ): LeasedDelivery[] {
-    return writeTransaction(this.db, () => {
-      const ids = this.dueFirst(nowMs, limit, inFlight) ?? this.dueFirstHostByHost(nowMs, limit, inFlight);
-      const rows = this.deliveriesById.all(JSON.stringify(ids)) as DeliveryRow[];
-      for (const row of rows) this.lease.run(nowMs + leaseMs, row.id);
-      return rows.map((row) => ({
-        ...toDelivery({ ...row, attempts: row.attempts + 1 }),
-        host: row.host,
-        firstFailedMs: row.first_failed_ms,
-      }));
-    });
-  }
-
-  /**
-   * The ids of the deliveries to lease, read in one pass over those due first; `undefined` when
-   * that pass would not do: it passed over deliveries of hosts at their limit, and the others may
-   * lie beyond it.
-   */
-  private dueFirst(nowMs: number, limit: number, inFlight: CallsInFlight): number[] | undefined {
-    // Read past the calls in flight whose lease ran out, which are due again.
-    const window = limit + inFlight.ids.size;
-    const rows = this.firstDue.all(nowMs, nowMs, window) as [number, number, string][];
-    const ids: number[] = [];
-    const leasedByHost = new Map<string, number>();
-    let passedOver = false;
-    for (const [id, , host] of rows) {
-      if (ids.length === limit) break;
-      if (inFlight.ids.has(id)) continue;
-      const calls = (inFlight.byHost.get(host) ?? 0) + (leasedByHost.get(host) ?? 0);
-      if (calls >= inFlight.hostLimit(host)) {
-        passedOver = true;
-        continue;
-      }
-      ids.push(id);
-      leasedByHost.set(host, (leasedByHost.get(host) ?? 0) + 1);
-    }
-    return passedOver && ids.length < limit && rows.length === window ? undefined : ids;
-  }
-
-  /**
-   * The ids of the deliveries to lease, found host by host through the index on their hosts: a
-   * host whose calls fill its limit is passed over however many of its deliveries are due.
-   */
-  private dueFirstHostByHost(nowMs: number, limit: number, inFlight: CallsInFlight): number[] {
-    // The hosts are read at most once in `PENDING_HOSTS_MAX_AGE_MS`: a host with nothing due may be
-    // passed over, one whose first delivery came due since found late, by that much at most.
-    if (performance.now() - this.pendingHostsRead.atMs >= PENDING_HOSTS_MAX_AGE_MS) {
-      const hosts = (this.pendingHosts.all() as [string, number][]).sort((a, b) => a[1] - b[1]);
-      this.pendingHostsRead = { atMs: performance.now(), hosts };
-    }
-    const { hosts } = this.pendingHostsRead;
-    // [id, due_ms] of the deliveries due first, those due first first: once `limit` are found, a
-    // host whose first delivery falls due after the last of them has none to add.
-    let due: [number, number][] = [];
-    for (const [host, firstDueMs] of hosts) {
-      if (firstDueMs > nowMs || (due.length >= limit && firstDueMs > (due[limit - 1]?.[1] ?? 0))) break;
-      const calls = inFlight.byHost.get(host) ?? 0;
-      const room = Math.min(limit, inFlight.hostLimit(host) - calls);
-      if (room <= 0) continue;
-      // A call in flight whose lease ran out is due again: read past as many as the host has.
-      const found = (this.dueOfHost.all(host, nowMs, nowMs, room + calls) as [number, number][])
-        .filter(([id]) => !inFlight.ids.has(id))
-        .slice(0, room);
-      if (found.length > 0) {
-        due = [...due, ...found].sort((a, b) => a[1] - b[1] || a[0] - b[0]).slice(0, limit);
-      }
-    }
-    return due.map(([id]) => id);
+  leaseDeliveries(nowMs: number, limit: number, leaseMs: number, inFlight?: CallsInFlight): LeasedDelivery[] {
+    return this.outbox.leaseDeliveries(nowMs, limit, leaseMs, inFlight);
   }
 
   markDelivered(id: number, nowMs: number): void {
-    this.delivered.run(nowMs, id);
+    this.outbox.markDelivered(id, nowMs);
   }
 
   settleDeliveries(settlements: readonly DeliverySettlement[]): void {
-    writeTransaction(this.db, () => {
-      for (const settlement of settlements) {
-        if ('deliveredMs' in settlement) this.markDelivered(settlement.id, settlement.deliveredMs);
-        else if ('abandoned' in settlement) this.givenBack.run(settlement.abandoned, settlement.id);
-        else this.markFailed(settlement.id, settlement.error, settlement.nextDueMs, settlement.firstFailedMs);
-      }
-    });
+    this.outbox.settleDeliveries(settlements);
   }
 
   markFailed(id: number, error: string, nextDueMs: number | null, firstFailedMs?: number): void {
-    if (nextDueMs === null) this.dead.run(error, firstFailedMs ?? null, id);
-    else this.dueAgain.run(nextDueMs, error, firstFailedMs ?? null, id);
+    this.outbox.markFailed(id, error, nextDueMs, firstFailedMs);
+  }
+
+  oldestDueMs(nowMs: number): number | undefined {
+    return this.outbox.oldestDueMs(nowMs);
   }
 
   listDeliveries(
     accountId: number,
     status: DeliveryStatus | undefined,
     limit: number,
-    filter: DeliveryFilter = {},
+    filter?: DeliveryFilter,
   ): Delivery[] {
-    const before = filter.afterId ?? Number.MAX_SAFE_INTEGER;
-    const fromMs = filter.createdFromMs ?? Number.MIN_SAFE_INTEGER;
-    const toMs = filter.createdToMs ?? Number.MAX_SAFE_INTEGER;
-    if (filter.auctionId !== undefined) {
-      // An auction's few deliveries, through the dedupe key's index: its keys share their start.
-      const rows = this.deliveriesOfAuction.all(
-        auctionKeyStart(accountId, filter.auctionId),
-        auctionKeyEnd(accountId, filter.auctionId),
-        accountId,
-        status ?? null,
-        status ?? null,
-        filter.seat ?? null,
-        filter.seat ?? null,
-        before,
-        fromMs,
-        toMs,
-        limit,
-      ) as DeliveryRow[];
-      return rows.map(toDelivery);
-    }
-    // A window of time is a range of ids, found without a time index (see `firstDeliveryIdFrom`).
-    const ids =
-      filter.createdFromMs === undefined && filter.createdToMs === undefined
-        ? undefined
-        : {
-            lowId:
-              filter.createdFromMs === undefined
-                ? 0
-                : this.firstDeliveryIdFrom(fromMs - CLOCK_STEP_MARGIN_MS),
-            endId:
-              filter.createdToMs === undefined
-                ? before
-                : this.firstDeliveryIdFrom(toMs + CLOCK_STEP_MARGIN_MS),
-          };
-    const { sql, parameters } = deliveryListQuery(accountId, status, limit, filter, ids);
-    const rows = this.db.prepare(sql).all(...parameters) as DeliveryRow[];
-    return rows.map(toDelivery);
-  }
-
-  /**
-   * The id of the first delivery queued at or after `ms`, or one past the last when none was:
-   * deliveries are queued as their notices are recorded, in the order received, so ids grow with
-   * `created_ms` (a clock stepped back breaks the order: {@link CLOCK_STEP_MARGIN_MS} allows for
-   * that).
-   */
-  private firstDeliveryIdFrom(ms: number): number {
-    return firstIdFrom(this.db, 'deliveries', 'created_ms', ms).firstId;
+    return this.deliveries.listDeliveries(accountId, status, limit, filter);
   }
 
   /** See {@link Ledger.deadDeliveries}. */
-  deadDeliveries(filter: DeadDeliveryFilter = {}): DeadDelivery[] {
-    const where = ["status = 'dead'"];
-    const params: (number | string)[] = [];
-    if (filter.accountId !== undefined) {
-      where.push('account_id = ?');
-      params.push(filter.accountId);
-    }
-    if (filter.createdFromMs !== undefined) {
-      where.push('created_ms >= ?');
-      params.push(filter.createdFromMs);
-    }
-    if (filter.createdToMs !== undefined) {
-      where.push('created_ms < ?');
-      params.push(filter.createdToMs);
-    }
-    const { host } = filter;
-    if (host === undefined) {
-      return this.db
-        .prepare(
-          `SELECT id, first_failed_ms AS firstFailedMs FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`,
-        )
-        .all(...params) as DeadDelivery[];
-    }
-    // The host as URL parsing reads each burl, which SQL cannot: `127.1` is 127.0.0.1. Read a row
-    // at a time, keeping only the ids and first failures.
-    const dead: DeadDelivery[] = [];
-    const rows = this.db
-      .prepare(`SELECT id, first_failed_ms, url FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id`)
-      .raw()
-      .iterate(...params) as IterableIterator<[number, number | null, string]>;
-    for (const [id, firstFailedMs, url] of rows) if (callsHost(url, host)) dead.push({ id, firstFailedMs });
-    return dead;
+  deadDeliveries(filter?: DeadDeliveryFilter): DeadDelivery[] {
+    return this.deliveries.deadDeliveries(filter);
   }
 
   replayDead(deliveries: readonly DeadDelivery[], nowMs: number, deadlineMs: number): number {
-    return this.replayBatch(deliveries, nowMs, deadlineMs);
+    return this.deliveries.replayDead(deliveries, nowMs, deadlineMs);
+  }
+
+  countDeliveries(): Record<DeliveryStatus, number> {
+    return this.deliveries.countDeliveries();
+  }
+
+  countDeliveriesWith(status: DeliveryStatus): number {
+    return this.deliveries.countDeliveriesWith(status);
+  }
+
+  oldestPendingCreatedMs(): number | undefined {
+    return this.deliveries.oldestPendingCreatedMs();
   }
 
   listBillingRecords(query: BillingRecordQuery): BillingRecordPage {
@@ -1034,48 +767,6 @@ export class SqliteLedger implements Ledger {
     return Math.min(firstId, lastId);
   }
 
-  countDeliveries(): Record<DeliveryStatus, number> {
-    return Object.fromEntries(
-      DELIVERY_STATUSES.map((status) => [status, this.countDeliveriesWith(status)]),
-    ) as Record<DeliveryStatus, number>;
-  }
-
-  countDeliveriesWith(status: DeliveryStatus): number {
-    return this.deliveriesWithStatus.get(status) as number;
-  }
-
-  oldestDueMs(nowMs: number): number | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT MIN(due_ms) AS due_ms FROM deliveries
-         WHERE status = 'pending' AND due_ms <= ? AND lease_until_ms <= ?`,
-      )
-      .get(nowMs, nowMs) as { due_ms: number | null };
-    return row.due_ms ?? undefined;
-  }
-
-  oldestPendingCreatedMs(): number | undefined {
-    // Ids grow as deliveries are stored: the least pending one is the oldest. Each account's is one
-    // seek in its (account, status, id) index, the accounts found by a seek each in theirs; the
-    // least pending id of all, read from the status index, would read every pending delivery.
-    const createdMs = this.db
-      .prepare(
-        `WITH RECURSIVE account(id) AS (
-           SELECT MIN(account_id) FROM deliveries
-           UNION ALL
-           SELECT (SELECT MIN(account_id) FROM deliveries WHERE account_id > account.id) FROM account
-             WHERE account.id IS NOT NULL
-         )
-         SELECT created_ms FROM deliveries WHERE id = (
-           SELECT MIN((SELECT MIN(id) FROM deliveries WHERE account_id = account.id AND status = 'pending'))
-             FROM account
-         )`,
-      )
-      .pluck()
-      .get() as number | undefined;
-    return createdMs;
-  }
-
   countEvents(): { total: number; counted: number } {
     const row = this.db
       .prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'counted'), 0) AS counted FROM events`)
@@ -1098,21 +789,4 @@ function rollupWouldPassSafeInteger(
     metrics[2] + event.mediaCostMicros > Number.MAX_SAFE_INTEGER ||
     metrics[3] + event.revenueMicros > Number.MAX_SAFE_INTEGER
   );
-}
-
-function toDelivery(row: DeliveryRow): Delivery {
-  return {
-    id: row.id,
-    dedupeKey: row.dedupe_key,
-    url: row.url,
-    deviceIp: row.device_ip,
-    userAgent: row.user_agent,
-    status: row.status,
-    attempts: row.attempts,
-    createdMs: row.created_ms,
-    dueMs: row.due_ms,
-    deadlineMs: row.deadline_ms,
-    lastError: row.last_error,
-    deliveredMs: row.delivered_ms,
-  };
 }
