@@ -4,7 +4,8 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { openSqlite } from '../adapters/sqlite/database.js';
-import { CLAIM_LOAD_MARGIN_MS, SqliteLedger } from '../adapters/sqlite/ledger.js';
+import { CLAIM_LOAD_MARGIN_MS } from '../adapters/sqlite/ledger-claims.js';
+import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import { WalSync } from '../adapters/sqlite/wal-sync.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { EventRecord } from '../ports/ledger.js';

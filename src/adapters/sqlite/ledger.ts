@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { ClaimKey } from './claim-index.js';
-import { ClaimIndex, claimKey } from './claim-index.js';
-import { writeTransaction } from './database.js';
+import type { ClaimIndex, ClaimKey } from './claim-index.js';
+import { claimKey } from './claim-index.js';
 import type { Outcome } from '../../domain/outcome.js';
 import { duplicateOfRedirect, notCounted } from '../../domain/outcome.js';
 import { deliveryHost } from '../../domain/delivery-host.js';
@@ -22,10 +21,11 @@ import type {
   ReportQuery,
   ReportRow,
 } from '../../ports/ledger.js';
-import { firstIdFrom } from './id-window.js';
 import { readBillingRecords } from './billing-records.js';
+import { CLAIM_LOAD_MARGIN_MS, LedgerClaims } from './ledger-claims.js';
 import { LedgerDeliveries } from './ledger-deliveries.js';
 import { LedgerOutbox } from './ledger-outbox.js';
+import { LedgerPruning } from './ledger-pruning.js';
 import { readReport } from './rollup-report.js';
 import { saturatingSum } from './rollup-sums.js';
 
@@ -71,26 +71,6 @@ const CURRENCY_DIM = 16;
 const IVT_RULE_DIM = 17;
 /** Where the VAST error code is among the dims values: 0 for none, as the tables keep it. */
 const VAST_ERROR_DIM = 18;
-
-/**
- * How long before the load time `loadClaims` still loads expired claims (and before a batch's
- * first event the claim index still keeps them, its slots unreused): longer than a notice can
- * wait between being received and being recorded by a counting thread that is starting (well
- * under a second), with room for a clock stepped back a few seconds. Each second of margin costs
- * the memory of a second's counted impressions until the table reuses their slots.
- */
-export const CLAIM_LOAD_MARGIN_MS = 10_000;
-
-/**
- * How many delivered (and as many redirected) deliveries past the retention one pruning step reads
- * for each it may delete: those whose claims still live (a TTL longer than the retention) are read
- * and kept, and must not hold back the ones behind them for long, nor make a step slow.
- */
-const PRUNE_READ_FACTOR = 2;
-
-/** The statuses of the deliveries retention prunes. */
-const PRUNED_DELIVERY_STATUSES = ['delivered', 'redirected'] as const;
-type PrunedDeliveryStatus = (typeof PRUNED_DELIVERY_STATUSES)[number];
 
 /** Whether a notice was decided `late`: after its win's TTL. */
 function isLate(outcome: Outcome): boolean {
@@ -198,7 +178,10 @@ export class SqliteLedger implements Ledger {
   private readonly outbox: LedgerOutbox;
   /** The deliveries listed, counted, and the dead ones replayed. */
   private readonly deliveries: LedgerDeliveries;
-  private readonly eventKey: Database.Statement;
+  /** The live dedupe claims, indexed in memory. */
+  private readonly claims: LedgerClaims;
+  /** Retention, step by step. */
+  private readonly pruning: LedgerPruning;
   private readonly insertDims: Database.Statement;
   /** The id of the `event_dims` row with the given values. */
   private readonly dimsIdOf: Database.Statement;
@@ -221,18 +204,6 @@ export class SqliteLedger implements Ledger {
   private readonly recordBatch: Database.Transaction<
     (batch: readonly EventRecord[], claims: ClaimIndex) => BatchWrites
   >;
-  private claims: ClaimIndex | undefined;
-  /**
-   * Per status, in the pruning pass under way, the last delivery (its `due_ms` and id) a step read,
-   * for the next step to read on from, past those kept while their claims live; `'all'` once a
-   * step read the last one past the retention. Emptied as the pass is done.
-   */
-  private readonly pruneReadTo = new Map<PrunedDeliveryStatus, { dueMs: number; id: number } | 'all'>();
-  /**
-   * The claim index holds every claim that expires at or after this time: it drops (reuses the
-   * slots of) only those that expired before the latest time a batch or the build kept them from.
-   */
-  private claimsKeptSinceMs = -Infinity;
   /**
    * Every `event_dims` row's id, by its `dimsKey`: read at the first `record`, as the claims are,
    * so that a connection that never records (reports, deliveries, the CLI) never holds them.
@@ -250,7 +221,8 @@ export class SqliteLedger implements Ledger {
     this.deliveryIdFloor = openedMs * DELIVERY_IDS_PER_MS;
     this.outbox = new LedgerOutbox(db);
     this.deliveries = new LedgerDeliveries(db);
-    this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
+    this.claims = new LedgerClaims(db);
+    this.pruning = new LedgerPruning(db, this.claims);
     // Another connection may have added the row since this one read the table (a second process
     // on the data directory, its lock file deleted): it is then found, not added twice.
     this.insertDims = db
@@ -320,14 +292,14 @@ export class SqliteLedger implements Ledger {
     // ran) or reuses their slots and replaces its table below: an event of this batch or a later
     // one may have been received before that (a clock stepped back) while its claim was live.
     const keptSinceMs = earliestMs - CLAIM_LOAD_MARGIN_MS;
-    this.forgetClaimsDroppedBefore(earliestMs);
-    const claims = this.liveClaims(keptSinceMs);
+    this.claims.forgetClaimsDroppedBefore(earliestMs);
+    const claims = this.claims.liveClaims(keptSinceMs);
     const dimsIds = this.knownDims();
     // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
     const { outcomes, newClaims, newDims } = this.recordBatch.immediate(batch, claims);
     // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
     for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, keptSinceMs);
-    this.claimsKeptSinceMs = Math.max(this.claimsKeptSinceMs, keptSinceMs);
+    this.claims.keptClaimsSince(keptSinceMs);
     for (const [key, id] of newDims) dimsIds.set(key, id);
     return outcomes;
   }
@@ -354,59 +326,7 @@ export class SqliteLedger implements Ledger {
    */
   loadClaims(nowMs: number): number {
     this.knownDims();
-    return this.claimIndex(nowMs).liveCount(nowMs);
-  }
-
-  /**
-   * Forgets the claim index when it may have dropped a claim live at `ms`: a clock stepped back
-   * further than the margin since the index last kept claims, it may have reused the slots of
-   * claims that expired by the later time and live at `ms`. The index is then built again from the
-   * ledger's claims (seconds with millions of them, once per step back), rather than let such an
-   * impression count twice, or its delivery be pruned while its claim lives.
-   */
-  private forgetClaimsDroppedBefore(ms: number): void {
-    if (ms < this.claimsKeptSinceMs) this.claims = undefined;
-  }
-
-  /**
-   * The claim index, built if it is not yet from the claims live at `nowMs` less the margin, or
-   * at the last event's receipt less the margin if that is earlier (see `loadClaims`).
-   */
-  private claimIndex(nowMs: number): ClaimIndex {
-    // A clock ahead at start (a machine booted before its clock was set) must not leave out the
-    // claims live when the last notice was received: the earlier of the two times is taken.
-    const horizonMs = Math.min(nowMs, this.newestReceivedMs() ?? nowMs);
-    return this.liveClaims(horizonMs - CLAIM_LOAD_MARGIN_MS);
-  }
-
-  /** When the last event recorded was received, if there is one: events are appended as received. */
-  newestReceivedMs(): number | undefined {
-    // The last row found by its id, as pruning asks at each step: never read as a scan.
-    return this.db
-      .prepare('SELECT received_ms FROM event_rows WHERE id = (SELECT MAX(id) FROM event_rows)')
-      .pluck()
-      .get() as number | undefined;
-  }
-
-  /**
-   * The claim index, built from the counted events whose claims are still live at `nowMs`. The
-   * rows are streamed, one at a time: hours of counted impressions can be millions of claims.
-   */
-  private liveClaims(nowMs: number): ClaimIndex {
-    if (this.claims !== undefined) return this.claims;
-    // The load time's bound first: of two lower bounds on the column, SQLite seeks by the first it
-    // finds, and `> 0` (which the partial index needs to be used at all) would have the load read
-    // every claim kept, each counted impression's since the ledger began, ended long ago or not.
-    const live = `FROM event_rows WHERE claim_expires_ms >= ? AND claim_expires_ms > 0`;
-    const count = this.db.prepare(`SELECT COUNT(*) ${live}`).pluck().get(nowMs) as number;
-    const claims = new ClaimIndex(count * 4);
-    this.claimsKeptSinceMs = nowMs;
-    const rows = this.db.prepare(`SELECT id, dedupe_key, claim_expires_ms ${live}`).raw().iterate(nowMs);
-    for (const [eventId, key, expiresMs] of rows as Iterable<[number, string, number]>) {
-      claims.add(claimKey(key), eventId, expiresMs, nowMs);
-    }
-    this.claims = claims;
-    return claims;
+    return this.claims.claimIndex(nowMs).liveCount(nowMs);
   }
 
   private recordInTransaction(batch: readonly EventRecord[], claims: ClaimIndex): BatchWrites {
@@ -414,7 +334,7 @@ export class SqliteLedger implements Ledger {
     const newClaims: NewClaim[] = [];
     const newDims = new Map<string, number>();
     const claimedInBatch = new Map<string, NewClaim>();
-    const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
+    const keyOf = this.claims.keyOf;
     /** Per hour and dims row: the rollup row's values and its metrics to add. */
     const rollups = new Map<string, { values: unknown[]; metrics: [number, number, number, number] }>();
     /** The last event's dims row: its values and id, and the event and outcome it was found for. */
@@ -672,99 +592,13 @@ export class SqliteLedger implements Ledger {
     return readReport(this.db, query);
   }
 
+  /** See {@link LedgerClaims.newestReceivedMs}. */
+  newestReceivedMs(): number | undefined {
+    return this.claims.newestReceivedMs();
+  }
+
   prune(beforeMs: number, maxRows: number, nowMs = Date.now()): PruneStep {
-    return writeTransaction(this.db, () => {
-      const fromId = this.db.prepare('SELECT events_below_id FROM prune_progress').pluck().get() as number;
-      const cutoffId = this.firstEventIdReceivedAfter(beforeMs);
-      const toId = Math.max(fromId, Math.min(cutoffId, fromId + maxRows));
-      const events = this.db
-        .prepare(
-          // Each row's dims looked up by id: a list of the dims that did not count would be
-          // built from the whole table at every step, milliseconds with many publishers and seats.
-          `DELETE FROM event_rows WHERE id >= ? AND id < ?
-             AND EXISTS (SELECT 1 FROM event_dims d WHERE d.id = event_rows.dims_id AND d.outcome <> 'counted')`,
-        )
-        .run(fromId, toId).changes;
-      this.db.prepare('UPDATE prune_progress SET events_below_id = ?').run(toId);
-      const { deliveries, moreToRead } = this.pruneDeliveries(beforeMs, maxRows, nowMs);
-      const done = toId >= cutoffId && !moreToRead;
-      // The next pass reads the deliveries from the oldest again.
-      if (done) this.pruneReadTo.clear();
-      return { events, deliveries, done };
-    });
-  }
-
-  /**
-   * Deletes up to `maxRows` deliveries delivered or redirected before `beforeMs` whose impression's
-   * claim has ended by `nowMs`, reading at most `PRUNE_READ_FACTOR` times as many of each status,
-   * on from where the last step stopped reading; answers how many it deleted, and whether a later
-   * step has more to read. A delivery is what tells a repeat of the impression's notices how its
-   * burl went: while its claim lives (a TTL longer than the retention) a repeat of the publisher's
-   * burl whose delivery was pruned would read as a count that predates kept redirects and be sent
-   * on to the DSP's burl a second time, and a second registration of the win could queue the burl
-   * again. Those kept are read past, not again at each step: however many there are (days of a
-   * long TTL's deliveries), they hold back none behind them.
-   */
-  private pruneDeliveries(
-    beforeMs: number,
-    maxRows: number,
-    nowMs: number,
-  ): { deliveries: number; moreToRead: boolean } {
-    // A claim a notice received up to the margin before `nowMs` could still find (a clock stepped
-    // back) is live.
-    const liveAtMs = nowMs - CLAIM_LOAD_MARGIN_MS;
-    this.forgetClaimsDroppedBefore(liveAtMs);
-    const claims = this.claimIndex(nowMs);
-    const keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
-    // Delivered at or after it fell due: the (status, due_ms) index finds the old ones, in the order
-    // of its entries (due_ms, then id). The newest delivery is never pruned, as the newest event is
-    // not: a new one would take its id, which calls send as `X-Tally-Delivery-Id`, so that a DSP
-    // would take a new impression for a retry.
-    const oldest = this.db
-      .prepare(
-        `SELECT id, dedupe_key, due_ms FROM deliveries
-         WHERE status = ? AND due_ms < ? AND delivered_ms < ? AND id < (SELECT MAX(id) FROM deliveries)
-           AND (due_ms, id) > (?, ?)
-         ORDER BY due_ms, id LIMIT ?`,
-      )
-      .raw();
-    const readLimit = maxRows * PRUNE_READ_FACTOR;
-    const ids: number[] = [];
-    for (const status of PRUNED_DELIVERY_STATUSES) {
-      const from = this.pruneReadTo.get(status) ?? { dueMs: Number.MIN_SAFE_INTEGER, id: 0 };
-      if (from === 'all' || ids.length === maxRows) continue;
-      const rows = oldest.all(status, beforeMs, beforeMs, from.dueMs, from.id, readLimit) as [
-        number,
-        string,
-        number,
-      ][];
-      let read = 0;
-      for (const [id, key] of rows) {
-        if (ids.length === maxRows) break;
-        read++;
-        if (claims.find(claimKey(key), liveAtMs, keyOf) === 0) ids.push(id);
-      }
-      const last = rows[read - 1];
-      if (read === rows.length && rows.length < readLimit) this.pruneReadTo.set(status, 'all');
-      else if (last !== undefined) this.pruneReadTo.set(status, { dueMs: last[2], id: last[0] });
-    }
-    const moreToRead = PRUNED_DELIVERY_STATUSES.some((status) => this.pruneReadTo.get(status) !== 'all');
-    const deliveries = this.db
-      .prepare('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))')
-      .run(JSON.stringify(ids)).changes;
-    return { deliveries, moreToRead };
-  }
-
-  /**
-   * The id of the first event received at or after `ms`, or the last event's id when none is:
-   * ids grow with received_ms, so a binary search over ids finds it without a time index.
-   * Events of one batch may be a few ms out of order; the cutoff is exact to that. The newest
-   * event is never pruned: SQLite gives a new row the largest id plus one, so deleting the
-   * newest would hand its id again, below where pruning has already been.
-   */
-  private firstEventIdReceivedAfter(ms: number): number {
-    const { firstId, lastId } = firstIdFrom(this.db, 'event_rows', 'received_ms', ms);
-    return Math.min(firstId, lastId);
+    return this.pruning.prune(beforeMs, maxRows, nowMs);
   }
 
   countEvents(): { total: number; counted: number } {
