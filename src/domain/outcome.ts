@@ -57,7 +57,7 @@ export const COUNTED: Outcome = Object.freeze({ outcome: 'counted' });
  * registered again after its claim) is sent on to the DSP's burl again, so that the DSP's burl is
  * delivered at least once, as OpenRTB's burl retries expect; the impression still counts once.
  * (Where the account's allow-list no longer admits the DSP's host, the repeat is a plain
- * `duplicate` instead, and the kept delivery is queued: see `SqliteLedger.repeatOutcome`.)
+ * `duplicate` instead, and the kept delivery is queued: see `LedgerBatches.repeatOutcome`.)
  * `impressionMs` is when the notice that counted was received: the impression's time
  * (`${AUCTION_IMP_TS}`), the same in every repeat. `location` is the URL the count's 302 named (its
  * kept delivery's), where the repeat is sent whichever registration of the win its token is of:
