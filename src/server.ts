@@ -41,7 +41,7 @@ import { shutdownOf } from './start/shutdown.js';
 import { warnOfPriceKeysOfUnknownAccounts } from './start/unknown-price-key-accounts.js';
 import { watchLedgerFileLogged } from './start/watched-ledger-file.js';
 import { winThreads } from './start/win-threads.js';
-import { stopPoint } from './stop-during-start.js';
+import { stopPoint } from './start/stop-during-start.js';
 
 /** A running Tally. */
 export interface Tally {

@@ -17,7 +17,7 @@ import { DataDirError } from '../start/data-dir.js';
 import { ListenError } from '../start/hold-port.js';
 import { SHUTDOWN_GRACE_MS } from '../start/shutdown.js';
 import type { Tally } from '../server.js';
-import { StartStoppedError } from '../stop-during-start.js';
+import { StartStoppedError } from '../start/stop-during-start.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
 import { CREATE_ACCOUNT_USAGE, createAccount, readAccountName } from './create-account.js';
 import { accountsText } from './list-accounts.js';
