@@ -10,6 +10,21 @@ describe('impressionKey', () => {
     assert.equal(impressionKey(claims), 'x\u001f7\u001fa-1\u001f2\u001fb/3\u001fseat 4');
   });
 
+  it('gives impressions that differ in only one of account, auction, imp, bid or seat keys of their own, and the same ids one key', () => {
+    const ids = { accountId: 1, auctionId: 'a', impId: 'i', bidId: 'b', seat: 's' };
+    const variants = [
+      ids,
+      { ...ids, accountId: 2 },
+      { ...ids, auctionId: 'a2' },
+      { ...ids, impId: 'i2' },
+      { ...ids, bidId: 'b2' },
+      { ...ids, seat: 's2' },
+    ];
+    const keys = variants.map((variant) => impressionKey(bannerClaims(variant)));
+    assert.equal(new Set(keys).size, variants.length, `keys: ${JSON.stringify(keys)}`);
+    assert.equal(impressionKey(bannerClaims({ ...ids })), keys[0]);
+  });
+
   it('gives two impressions whose ids differ only in where a U+001F falls different keys', () => {
     const first = impressionKey(bannerClaims({ auctionId: 'a\u001fb', impId: 'c' }));
     const second = impressionKey(bannerClaims({ auctionId: 'a', impId: 'b\u001fc' }));
