@@ -138,7 +138,7 @@ describe('noticeEvent', () => {
     assert.equal(deadlineOf(24 * 3600, T0 + 20 * HOUR_MS), T0 + 23 * HOUR_MS);
   });
 
-  it('records the ids, price, currency and device the notice gives, by the hour served, with a claim lasting the TTL from the auction', () => {
+  it('records the ids, clearing price, currency and device the notice gives, by the hour served, with a claim lasting the TTL from the auction', () => {
     const ring = testKeyRing();
     const claims = bannerClaims({
       accountId: 7,
@@ -147,7 +147,9 @@ describe('noticeEvent', () => {
       bidId: 'bid-3',
       seat: 'seat-4',
       publisherId: 'pub-9',
+      // Cleared at 2.34 on a bid of 2.50: the clearing price is what the impression bills.
       priceMicros: 2_340_000,
+      bidMicros: 2_500_000,
       currency: 'EUR',
       ttlSeconds: 3600,
     });
