@@ -5,20 +5,17 @@ import type { IvtFilter } from './domain/ivt.js';
 import { duplicateMembers } from './domain/duplicate-members.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
-import { PRICE_KEY_BYTES, parsePriceKeys, priceKeyName } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
-import { canInstrument, nativeMethod } from './domain/rules.js';
-import { KEY_BYTES, MAX_KEY_ID } from './domain/token.js';
-import { CHANNELS, FORMATS, METHODS } from './domain/types.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
 import { BROWSER_BLOCKED_PORTS } from './lib/browser-blocked-ports.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
-import { decodeBase64 } from './lib/strict-base64.js';
 import { unquotedJsonErrorMessage } from './lib/json-error.js';
 import { readAddressFile } from './address-file.js';
-import { OPERATOR_ACCOUNT_ID } from './ports/accounts.js';
+import { parsePriceKeyMap } from './config/price-keys.js';
+import { parseRules } from './config/rules.js';
+import { parseTokenKeys } from './config/token-keys.js';
 
 /** Tally's configuration, parsed once at start from `TALLY_*` variables and an optional JSON file. */
 export interface Config {
@@ -61,12 +58,6 @@ export interface Config {
 
 type Source = Record<string, unknown>;
 
-/**
- * The longest TTL a rule may give: 7 days (the default rules' longest is 3 h). A win's token
- * carries its TTL as a safe integer, its notices count until auction time plus TTL, and until
- * then its dedupe claim is held in memory and rebuilt at every start.
- */
-const MAX_RULE_TTL_SECONDS = 7 * 24 * 3600;
 /** The largest `TALLY_MAX_BODY_BYTES`: half of the longest string V8 holds, as a wins body is one. */
 const MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
 
@@ -496,243 +487,6 @@ function buildIvtFilterOrThrow(): IvtFilter {
   const empty = buildIvtFilter([], []);
   if (!empty.ok) throw new Error('an empty IVT filter cannot fail');
   return empty.filter;
-}
-
-/**
- * `1:<base64 key>,2:<base64 key>`: decimal key ids 0–255, each listed once (a token names the id
- * it was sealed with, so two keys under one id cannot both open), 32-byte keys in strict base64 or
- * base64url (see {@link decodeBase64}); the last entry signs. `source` names where they were given.
- */
-function parseTokenKeys(text: string, source: string, errors: string[]): Config['tokenKeys'] {
-  if (text === '') return undefined;
-  const keys: { id: number; key: Buffer }[] = [];
-  for (const [index, entry] of text.split(',').entries()) {
-    const [idText = '', keyText = '', ...rest] = entry.trim().split(':');
-    const id = /^[0-9]{1,3}$/.test(idText) ? Number(idText) : NaN;
-    const decoded = decodeBase64(keyText, 'its key', KEY_BYTES);
-    // Named by its place, never shown: the entry holds a secret key.
-    const problem =
-      Number.isNaN(id) || id > MAX_KEY_ID
-        ? 'its id is not a decimal number from 0 to 255'
-        : rest.length > 0
-          ? 'it has more than one ":"'
-          : 'problem' in decoded
-            ? decoded.problem
-            : undefined;
-    if (problem !== undefined || !('bytes' in decoded)) {
-      errors.push(
-        `tokenKeys: entry ${index + 1} of ${source} must be <id 0-255>:<32-byte key in base64> (${problem})`,
-      );
-      continue;
-    }
-    if (keys.some((listed) => listed.id === id)) {
-      errors.push(
-        `tokenKeys: key id ${id} is listed twice in ${source}; give each key an id of its own (the last key listed signs)`,
-      );
-      continue;
-    }
-    keys.push({ id, key: decoded.bytes });
-  }
-  return keys;
-}
-
-/** The fields of a `rules` entry. */
-const RULE_FIELDS = ['format', 'channel', 'method', 'ttlSeconds'];
-
-/**
- * The `rules` overrides by publisher id (`*`: every publisher), each checked; `source` names where
- * they were given (`TALLY_RULES`, or the TALLY_CONFIG file's `rules`), in each error.
- */
-function parseRules(value: unknown, source: string, errors: string[]): ReadonlyMap<string, RuleOverride[]> {
-  const out = new Map<string, RuleOverride[]>();
-  if (value === undefined) return out;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push(
-      `rules: ${source} must be {"<publisher id or *>": [{"format","channel","method","ttlSeconds"}…]}`,
-    );
-    return out;
-  }
-  for (const [publisher, rules] of Object.entries(value)) {
-    // Looked up by the id of a win naming no publisher, it would be those wins' rules, unsaid.
-    if (publisher === '') {
-      errors.push(
-        `rules."": in ${source}, "" names no publisher id: wins naming no publisher count by the "*" rules, those for every publisher; put these under "*" or under a publisher's id`,
-      );
-      continue;
-    }
-    if (!Array.isArray(rules)) {
-      errors.push(
-        `rules.${publisher}: in ${source}, its value must be a list of {"format","channel","method","ttlSeconds"}`,
-      );
-      continue;
-    }
-    const overrides: RuleOverride[] = [];
-    for (const rule of rules as unknown[]) {
-      if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
-        errors.push(
-          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs to be {"format","channel","method","ttlSeconds"}`,
-        );
-        continue;
-      }
-      const fields = rule as Record<string, unknown>;
-      // A field Tally does not read (a `placementId` meant to narrow the rule, a misspelt
-      // `ttlSecond` beside the right one) would leave the rule applied wider than meant.
-      const unknown = Object.keys(fields).filter((field) => !RULE_FIELDS.includes(field));
-      if (unknown.length > 0) {
-        for (const field of unknown) {
-          const closest = closestName(field, RULE_FIELDS);
-          errors.push(
-            `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} has an unknown field ${JSON.stringify(field)}` +
-              (closest === undefined
-                ? ` (a rule has only ${RULE_FIELDS.join(', ')}; it applies to the publisher it is listed under)`
-                : `: did you mean ${closest}?`),
-          );
-        }
-        continue;
-      }
-      const problems = ruleProblems(fields);
-      if (problems.length > 0) {
-        errors.push(`rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs ${problems.join('; ')}`);
-        continue;
-      }
-      const override = fields as unknown as RuleOverride;
-      // Chosen for a win, a method Tally cannot instrument for the format would leave none of
-      // its notices able to count.
-      if (!canInstrument(override.format, override.method)) {
-        errors.push(
-          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} gives ${override.format} a method Tally cannot ` +
-            `instrument for it: use ${nativeMethod(override.format)}, burl` +
-            `${override.format === 'banner' ? ' or omid' : ''}`,
-        );
-        continue;
-      }
-      overrides.push(override);
-    }
-    out.set(publisher, overrides);
-  }
-  return out;
-}
-
-/**
- * What a rule's fields lack, each naming the field and the values it takes (`a known method:
- * "pixel" is none of adm, …`), or nothing.
- */
-function ruleProblems(fields: Record<string, unknown>): string[] {
-  const named = (field: string, known: readonly string[]): string[] => {
-    const value = fields[field];
-    if (known.includes(value as never)) return [];
-    const given =
-      value === undefined
-        ? `none is given (${known.join(', ')})`
-        : `${JSON.stringify(value)} is none of ${known.join(', ')}`;
-    return [`a known ${field}: ${given}`];
-  };
-  const ttlSeconds = fields.ttlSeconds;
-  const ttlOk =
-    Number.isInteger(ttlSeconds) &&
-    (ttlSeconds as number) >= 1 &&
-    (ttlSeconds as number) <= MAX_RULE_TTL_SECONDS;
-  return [
-    ...named('format', FORMATS),
-    ...named('channel', CHANNELS),
-    ...named('method', METHODS),
-    ...(ttlOk ? [] : [`a ttlSeconds that is an integer from 1 to ${MAX_RULE_TTL_SECONDS} (7 days)`]),
-  ];
-}
-
-/** The fields of a `priceKeys` entry. */
-const PRICE_KEY_FIELDS = ['encryptionKey', 'integrityKey', 'accountId', 'seat'];
-
-/**
- * `{"<name>": {"encryptionKey", "integrityKey", "seat"?, "accountId"?}}`: a seat's keys (the seat
- * is the name unless `seat` gives it), for the wins of one account (`accountId`, the operator's
- * by default). Kept by {@link priceKeyName}. `source` names where they were given, in each error.
- */
-function parsePriceKeyMap(value: unknown, source: string, errors: string[]): ReadonlyMap<string, PriceKeys> {
-  const out = new Map<string, PriceKeys>();
-  if (value === undefined) return out;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push(
-      `priceKeys: ${source} must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>}}`,
-    );
-    return out;
-  }
-  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
-    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
-    // A misspelt field (`accountID`) would otherwise give another account's DSP keys to the operator's.
-    const unknown = Object.keys(fields).filter((field) => !PRICE_KEY_FIELDS.includes(field));
-    if (unknown.length > 0) {
-      for (const field of unknown) {
-        const closest = closestName(field, PRICE_KEY_FIELDS);
-        errors.push(
-          `priceKeys.${name}: in ${source}, unknown field ${JSON.stringify(field)}` +
-            (closest === undefined
-              ? ` (fields: ${PRICE_KEY_FIELDS.join(', ')})`
-              : `: did you mean ${closest}?`),
-        );
-      }
-      continue;
-    }
-    const keys =
-      typeof fields.encryptionKey === 'string' && typeof fields.integrityKey === 'string'
-        ? parsePriceKeys(fields.encryptionKey, fields.integrityKey)
-        : undefined;
-    if (keys === undefined) {
-      errors.push(
-        `priceKeys.${name}: in ${source}, the entry needs encryptionKey and integrityKey in (web-safe) base64`,
-      );
-      continue;
-    }
-    const wrongLength = priceKeyLengthErrors(keys, fields);
-    if (wrongLength.length > 0) {
-      errors.push(...wrongLength.map((error) => `priceKeys.${name}: in ${source}, ${error}`));
-      continue;
-    }
-    const accountId = fields.accountId ?? OPERATOR_ACCOUNT_ID;
-    if (typeof accountId !== 'number' || !Number.isSafeInteger(accountId) || accountId < 1) {
-      errors.push(
-        `priceKeys.${name}: in ${source}, accountId must be an account id (a whole number from 1), not ${shown(accountId)}`,
-      );
-      continue;
-    }
-    const seat = fields.seat ?? name;
-    if (typeof seat !== 'string' || seat === '') {
-      errors.push(
-        `priceKeys.${name}: in ${source}, seat must be the seat's id as wins name it, not ${shown(seat)}`,
-      );
-      continue;
-    }
-    const key = priceKeyName(accountId, seat);
-    if (out.has(key)) {
-      errors.push(
-        `priceKeys.${name}: in ${source}, seat ${JSON.stringify(seat)} of account ${accountId} already has keys`,
-      );
-      continue;
-    }
-    out.set(key, keys);
-  }
-  return out;
-}
-
-/**
- * What is wrong with the lengths of a seat's price keys: Google's scheme, which DSPs decrypt with
- * Google's code, takes 32-byte keys. HMAC would take any length, so a key pasted in hex (64 hex
- * digits, which read as base64 give 48 bytes) or cut short would fill every encrypted price with
- * one the DSP cannot open.
- */
-function priceKeyLengthErrors(keys: PriceKeys, texts: Record<string, unknown>): string[] {
-  return (['encryptionKey', 'integrityKey'] as const).flatMap((field) => {
-    const bytes = keys[field].length;
-    if (bytes === PRICE_KEY_BYTES) return [];
-    const text = texts[field];
-    const hex = typeof text === 'string' && /^[0-9a-f]{64}$/i.test(text);
-    return [
-      `${field} is ${bytes} bytes; Google's price encryption keys are ${PRICE_KEY_BYTES} bytes, ` +
-        (hex
-          ? 'and this one is written in hex: give it in base64 (e.g. `xxd -r -p | base64`)'
-          : 'written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it'),
-    ];
-  });
 }
 
 /**
