@@ -2,18 +2,21 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { IvtFilter } from './domain/ivt.js';
-import { duplicateMembers } from './domain/duplicate-members.js';
 import { buildIvtFilter } from './domain/ivt.js';
 import type { PriceKeys } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
-import { BROWSER_BLOCKED_PORTS } from './lib/browser-blocked-ports.js';
 import { closestName } from './lib/closest-name.js';
 import { shown } from './lib/shown.js';
 import { unquotedJsonErrorMessage } from './lib/json-error.js';
 import { readAddressFile } from './address-file.js';
+import { KEEPS_ONE, duplicatePaths } from './config/duplicate-paths.js';
+import { isHostName } from './config/host-name.js';
+import { JSON_STRING_ARRAY_START, commaInsideBrackets, jsonOrError } from './config/list-text.js';
+import { isMailSender, isSmtpUrl } from './config/mail.js';
 import { parsePriceKeyMap } from './config/price-keys.js';
+import { defaultPublicUrl, problemOfPublicUrl } from './config/public-url.js';
 import { parseRules } from './config/rules.js';
 import { parseTokenKeys } from './config/token-keys.js';
 
@@ -395,17 +398,6 @@ export function parseConfig(
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }
 
-/** Why a member given twice in JSON is refused: which one counts is the reader's choice. */
-const KEEPS_ONE = 'a JSON reader keeps only one of them';
-
-/**
- * The path of each member named twice in one object of `json`, valid JSON, once each
- * (`port`, `priceKeys.s1`): `JSON.parse` would keep the last silently, dropping a seat's keys.
- */
-function duplicatePaths(json: string): string[] {
-  return [...new Set(duplicateMembers(json).map((duplicate) => duplicate.path))];
-}
-
 /** ` (did you mean X?)` for the name a misspelt `name` most likely meant, or nothing. */
 function meant(name: string, names: Iterable<string>): string {
   const closest = closestName(name, names);
@@ -415,128 +407,8 @@ function meant(name: string, names: Iterable<string>): string {
 /** `TALLY_` variables that are no setting: the config file's path, and the tests' Chromium. */
 const OTHER_TALLY_VARIABLES = new Set(['TALLY_CONFIG', 'TALLY_CHROMIUM']);
 
-/**
- * Where notices reach Tally unless `publicUrl` says: the host it listens on, when that is one
- * address or name; 127.0.0.1 when it listens on every interface (`0.0.0.0`, `::`).
- */
-function defaultPublicUrl(host: string, port: number): string {
-  if (host === '0.0.0.0' || host === '::') return `http://127.0.0.1:${port}`;
-  return isIP(host) === 6 ? `http://[${host}]:${port}` : `http://${host}:${port}`;
-}
-
-/**
- * What makes `text` no base for notice URLs, or `undefined`: Tally appends `/n/<token>` to it, so
- * it must be an http(s) URL with a host, and no user name, query or fragment, which would take the
- * path Tally appends out of the path, nor white space or control characters, which a notice URL
- * cannot carry.
- */
-function problemOfPublicUrl(text: string): string | undefined {
-  if (!/^https?:\/\/[^/?#]/i.test(text)) return 'must begin http:// or https:// and a host';
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return 'is not a URL (a host, and a port from 1 to 65535 if any)';
-  }
-  // The URL parser drops these (a stray space or line break), but notice URLs take the text as given.
-  if (/[\s\p{Cc}]/u.test(text)) return 'holds white space or a control character';
-  if (url.port === '0') return 'names port 0, which no notice can reach (a port is 1 to 65535)';
-  if (BROWSER_BLOCKED_PORTS.has(Number(url.port)))
-    return `names port ${url.port}, which browsers refuse to fetch from (the Fetch standard's blocked ports), so no notice would reach it`;
-  if (url.username !== '' || url.password !== '') return 'must hold no user name or password';
-  if (text.includes('?')) return 'must have no query (?…)';
-  if (text.includes('#')) return 'must have no fragment (#…)';
-  // Notice URLs take the text as given, into markup: `]]>` would end a VAST CDATA section, a `"`
-  // an attribute. RFC 3986 allows a host and a path these, and %XX escapes; the URL parser ends
-  // the host at a `\` as at a `/`, and takes in a host characters no host name holds.
-  const [, host = '', path = ''] = /^https?:\/\/([^/\\]*)(.*)$/is.exec(text) ?? [];
-  const inHost = /[^A-Za-z0-9\-._~!$&'()*+,;=:@%[\]]/u.exec(host);
-  if (inHost !== null)
-    return /^[\x21-\x7e]$/.test(inHost[0])
-      ? `holds ${JSON.stringify(inHost[0])} in its host, which no host name holds`
-      : `holds ${JSON.stringify(inHost[0])} in its host, which URLs write in ASCII: write the host as ${url.hostname}`;
-  const encoded = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/u.exec(path);
-  if (encoded !== null)
-    return `holds ${JSON.stringify(encoded[0])} in its path, which URLs percent-encode (write it as %XX)`;
-  if (/%(?![0-9A-Fa-f]{2})/.test(path))
-    return 'holds a % in its path that begins no %XX escape (write % as %25)';
-  return undefined;
-}
-
-/** Whether `text` is an `smtp://` or `smtps://` URL naming a host (`smtp://` alone names none). */
-function isSmtpUrl(text: string): boolean {
-  if (!URL.canParse(text)) return false;
-  const url = new URL(text);
-  return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
-}
-
-/** A mail address: no white space, control characters, quotes, brackets, separators or second `@`. */
-const MAIL_ADDRESS = /^[^\s\p{Cc}@<>",;()\\]+@[^\s\p{Cc}@<>",;()\\]+$/u;
-
-/**
- * Whether `text` is a sender the SMTP client sends from: an address, bare or in `<…>` after a
- * name (quoted, or without the `,` `;` `(` that would split it or read as a comment). Anything
- * else goes out with an empty envelope sender, a bounce's, and no `From:` header.
- */
-function isMailSender(text: string): boolean {
-  const named = /^(?:"[^"\\\p{Cc}]*"|[^<>"\p{Cc},;()]*?)\s*<([^<>]*)>$/u.exec(text);
-  return MAIL_ADDRESS.test(named === null ? text : (named[1] ?? ''));
-}
-
 function buildIvtFilterOrThrow(): IvtFilter {
   const empty = buildIvtFilter([], []);
   if (!empty.ok) throw new Error('an empty IVT filter cannot fail');
   return empty.filter;
-}
-
-/**
- * Whether a comma of `text`, regular expressions, lies inside a group `(…)`, a class `[…]` or a
- * quantifier `{…}`, a backslash escaping the character after it.
- */
-function commaInsideBrackets(text: string): boolean {
-  let depth = 0;
-  let inClass = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index];
-    if (char === '\\') index++;
-    else if (inClass) {
-      if (char === ']') inClass = false;
-      else if (char === ',') return true;
-    } else if (char === '[') inClass = true;
-    else if (char === '(' || char === '{') depth++;
-    else if ((char === ')' || char === '}') && depth > 0) depth--;
-    else if (char === ',' && depth > 0) return true;
-  }
-  return false;
-}
-
-/** The JSON value `text` holds, or what `JSON.parse` threw when it is not JSON. */
-function jsonOrError(text: string): { parsed: unknown } | { error: unknown } {
-  try {
-    return { parsed: JSON.parse(text) as unknown };
-  } catch (error) {
-    return { error };
-  }
-}
-
-/**
- * How a list setting's text begins when it is a JSON array of strings: `[`, then `"` or `]`
- * (white space allowed). A comma-separated list may begin with `[` too, a pattern's character
- * class (`[Bb]ot-x`), but not so.
- */
-const JSON_STRING_ARRAY_START = /^\s*\[\s*["\]]/;
-
-/**
- * A host name: dot-separated labels of letters, digits, inner hyphens and underscores (as
- * container service names have), at most 63 characters each and 253 in all, with an optional
- * final dot; the last label not all digits, so that `999.1.1.1`, no IPv4 address, is not taken
- * for a name.
- */
-function isHostName(host: string): boolean {
-  const labels = host.replace(/\.$/, '').split('.');
-  return (
-    host.length <= 253 &&
-    labels.every((label) => /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i.test(label)) &&
-    !/^\d+$/.test(labels.at(-1) ?? '')
-  );
 }
