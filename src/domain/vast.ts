@@ -8,8 +8,10 @@
  * instrumented only when it can be done safely — see {@link instrumentVast}.
  */
 import { XMLValidator } from 'fast-xml-parser';
-import { InnermostByName } from './innermost-by-name.js';
 import { cdataSection } from './markup-escape.js';
+import { OpenPath } from './vast-open-path.js';
+import { localName, prefixOf, scanMarkup, skipConstruct, skipWhitespace, whitespaceAt } from './vast-scan.js';
+import type { Token } from './vast-scan.js';
 import { cutAt } from '../lib/shown.js';
 
 /** Tally's tracker URLs for one impression. */
@@ -29,19 +31,6 @@ export interface VastTrackers {
 type VastResult =
   | { ok: true; markup: string; adCount: number; warnings: string[] }
   | { ok: false; markup: string; warning: string; noAd: boolean };
-
-/** One piece of markup found by {@link scanMarkup}; comments, CDATA sections, PIs and DOCTYPEs are skipped. */
-type Token =
-  /** A start tag written as XML requires (`<name attr="value">` or `<name/>`). */
-  | { kind: 'open'; name: string; start: number; end: number; selfClosing: boolean }
-  /** An end tag written as XML requires (`</name>`). */
-  | { kind: 'close'; name: string; start: number; end: number }
-  /** Something tag-like that XML rejects, such as `< /InLine>` or `</ VideoClicks >`. */
-  | { kind: 'loose'; name: string; closing: boolean }
-  /** A `<` that starts no markup at all (e.g. `<![C DATA[`). */
-  | { kind: 'stray' }
-  /** A comment, CDATA section, PI or declaration that never ends: the scan stops there. */
-  | { kind: 'unterminated' };
 
 /** Where to insert Tally's elements in one `<InLine>` or `<Wrapper>`. */
 interface InsertionPlan {
@@ -91,29 +80,6 @@ interface OpenElement {
   holdsUrl?: boolean;
 }
 
-/** Characters other than `<` and `>` that end a tag name. */
-const NAME_END = `\\s/=!?"'&`;
-const NAME = `[^<>${NAME_END}]+`;
-const ATTRIBUTE = `\\s+${NAME}\\s*=\\s*(?:"[^"<]*"|'[^'<]*')`;
-const START_TAG = new RegExp(`<(${NAME})(?:${ATTRIBUTE})*\\s*(/?)>`, 'y');
-const END_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
-/**
- * `<\s*(/?)\s*(NAME)[^<>]*>`, written so that no character can be matched in two ways: the name is
- * followed by `>` or by a character that ends it, and the space before it cannot be read as the space
- * after a `/`. Otherwise a failing match would retry every split of the text, in time quadratic in its
- * length (a long name or run of spaces that no `>` closes).
- */
-const LOOSE_TAG = new RegExp(`<\\s*(?:(/)\\s*)?(${NAME})(?:[${NAME_END}][^<>]*)?>`, 'y');
-/** `<!\w+[^>[]*\[` with no overlap between `\w+` and `[^>[]*`, for the same reason. */
-const DECLARATION_WITH_SUBSET = /<!\w[^>[]*\[/y;
-
-/** Skipped constructs: opening text → closing text. */
-const SKIPPED_CONSTRUCTS: readonly (readonly [string, string])[] = [
-  ['<!--', '-->'],
-  ['<![CDATA[', ']]>'],
-  ['<?', '?>'],
-];
-
 const AD_ELEMENTS = new Set(['inline', 'wrapper']);
 const VAST_ROOT_TAG = /<(?:[^\s<>/:]+:)?(VAST|VideoAdServingTemplate|DAAST)[\s/>]/iy;
 const VAST_1_ROOT = 'videoadservingtemplate';
@@ -123,27 +89,10 @@ const NO_AD_WARNING =
   'the VAST is a no-ad response (its root element holds no <Ad>): a player plays nothing, so no impression can happen';
 const EMPTY_AD_WARNING =
   'the <Ad> elements of the root element hold no <InLine> or <Wrapper> with content, only an empty one (<InLine/>): no ad a player can play, nor an <Impression>';
-const WHITESPACE_RUN = /\s*/y;
 const ERROR_NOT_ADDED_WARNING =
   "an ad already has the one <Error> its VAST version (2.0 or 3.0) allows: Tally's error URL (noticeUrls.vast_error) was not added to it";
 const VAST_1_ERROR_NOT_ADDED_WARNING =
   "a VAST 1.0 ad already has an <Error>, written with no <URL> list that could take Tally's error URL (noticeUrls.vast_error): it was not added to it";
-
-/** Tag readers, tried in order at each `<` that starts no skipped construct. */
-const TAG_READERS: readonly (readonly [RegExp, (match: RegExpExecArray, at: number) => Token])[] = [
-  [
-    START_TAG,
-    (match, at) => ({
-      kind: 'open',
-      name: match[1] ?? '',
-      start: at,
-      end: at + match[0].length,
-      selfClosing: match[2] === '/',
-    }),
-  ],
-  [END_TAG, (match, at) => ({ kind: 'close', name: match[1] ?? '', start: at, end: at + match[0].length })],
-  [LOOSE_TAG, (match) => ({ kind: 'loose', name: match[2] ?? '', closing: match[1] === '/' })],
-];
 
 /**
  * Adds `<Impression>` and `<Error>` with Tally's URLs (in CDATA) to every `<InLine>` and `<Wrapper>`
@@ -305,80 +254,6 @@ export function declaresAudioAds(xml: string): boolean {
     if (!token.selfClosing) path.push(name);
   }
   return ads > 0;
-}
-
-/** Reads the markup into tags, skipping comments, CDATA sections, PIs and declarations. */
-function scanMarkup(xml: string): Token[] {
-  const tokens: Token[] = [];
-  for (let at = xml.indexOf('<'); at >= 0;) {
-    const skippedEnd = skipConstruct(xml, at);
-    if (skippedEnd === -1) {
-      tokens.push({ kind: 'unterminated' });
-      break;
-    }
-    const { token, end } =
-      skippedEnd === undefined ? readTag(xml, at) : { token: undefined, end: skippedEnd };
-    if (token) tokens.push(token);
-    at = xml.indexOf('<', end);
-  }
-  return tokens;
-}
-
-/** Reads the tag-like text at `at` (a `<`). */
-function readTag(xml: string, at: number): { token: Token; end: number } {
-  for (const [pattern, read] of TAG_READERS) {
-    pattern.lastIndex = at;
-    const match = pattern.exec(xml);
-    if (match) return { token: read(match, at), end: at + match[0].length };
-  }
-  return { token: STRAY, end: at + 1 };
-}
-
-/**
- * The one token every stray `<` is read as: none is told from another, and markup of a million of
- * them made a million objects that lived as long as the reading.
- */
-const STRAY: Token = Object.freeze({ kind: 'stray' });
-
-/**
- * If a comment, CDATA section, PI or declaration (DOCTYPE…) starts at `at`, the offset just after
- * it, or -1 when it never ends; `undefined` when none starts there.
- */
-function skipConstruct(xml: string, at: number): number | undefined {
-  for (const [opening, closing] of SKIPPED_CONSTRUCTS) {
-    if (xml.startsWith(opening, at)) return endAfter(xml, closing, at + opening.length);
-  }
-  if (!/^<![A-Za-z]/.test(xml.slice(at, at + 3))) return undefined;
-  DECLARATION_WITH_SUBSET.lastIndex = at;
-  const subsetEnd = DECLARATION_WITH_SUBSET.test(xml)
-    ? endAfter(xml, ']', DECLARATION_WITH_SUBSET.lastIndex)
-    : at;
-  return subsetEnd === -1 ? -1 : endAfter(xml, '>', subsetEnd);
-}
-
-/** The offset just after the first `text` from `from`, or -1 if there is none. */
-function endAfter(xml: string, text: string, from: number): number {
-  const found = xml.indexOf(text, from);
-  return found === -1 ? -1 : found + text.length;
-}
-
-function skipWhitespace(text: string, from: number): number {
-  return from + whitespaceAt(text, from).length;
-}
-
-function whitespaceAt(text: string, from: number): string {
-  WHITESPACE_RUN.lastIndex = from;
-  return WHITESPACE_RUN.exec(text)?.[0] ?? '';
-}
-
-/** `vast:InLine` → `inline`: tag names compare without prefix and case. */
-function localName(qualifiedName: string): string {
-  return qualifiedName.slice(qualifiedName.indexOf(':') + 1).toLowerCase();
-}
-
-function prefixOf(qualifiedName: string): string {
-  const colon = qualifiedName.indexOf(':');
-  return colon === -1 ? '' : qualifiedName.slice(0, colon + 1);
 }
 
 /**
@@ -547,31 +422,6 @@ function readAdElements(tokens: readonly Token[]): AdElement[] {
  */
 function isAdOfDocument(path: readonly string[]): boolean {
   return path.length === 2 && path[1] === 'ad';
-}
-
-/**
- * The local names of the elements open, outermost first, and where each name stands among them,
- * so that closing one by name walks none of the others: an end tag naming no element open once
- * looked through all of them, in time quadratic in markup nesting a great many.
- */
-class OpenPath {
-  readonly names: string[] = [];
-  private readonly index = new InnermostByName();
-
-  get length(): number {
-    return this.names.length;
-  }
-
-  push(name: string): void {
-    this.index.opened(name, this.names.length);
-    this.names.push(name);
-  }
-
-  /** Closes the innermost open element of that name, and every element inside it; else nothing. */
-  close(qualifiedName: string): void {
-    const at = this.index.innermost(localName(qualifiedName), (index) => this.names[index]);
-    if (at !== undefined) this.names.length = at;
-  }
 }
 
 /**
