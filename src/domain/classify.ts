@@ -2,7 +2,7 @@ import { looksLikeNative } from './native.js';
 import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest, OrtbImp, OrtbMediaObject } from './openrtb.js';
 import type { Channel, Format } from './types.js';
-import { declaresAudioAds, templateKind } from './vast.js';
+import { declaresAudioAds, templateKind } from './vast-document.js';
 import { jsonKind, shown } from '../lib/shown.js';
 
 /** How a win is counted, read from its bid request and bid. */

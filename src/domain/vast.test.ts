@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
 import fc from 'fast-check';
 import type { Document, Element } from '@xmldom/xmldom';
-import { instrumentVast, templateKind, wrapNurlInVast } from './vast.js';
+import { templateKind } from './vast-document.js';
+import { instrumentVast, wrapNurlInVast } from './vast.js';
 import type { VastTrackers } from './vast.js';
 
 const VAST_FIXTURES = new URL('../../../shared/fixtures/vast/', import.meta.url);
