@@ -9,9 +9,10 @@
  */
 import { XMLValidator } from 'fast-xml-parser';
 import { cdataSection } from './markup-escape.js';
+import { adElementsPairUp, hasEmptyAdElement, readAdElements } from './vast-ad-elements.js';
+import type { AdElement } from './vast-ad-elements.js';
 import { errorSchemaOf, isNoAdResponse, isVast1 } from './vast-document.js';
 import type { ErrorSchema } from './vast-document.js';
-import { OpenPath } from './vast-open-path.js';
 import {
   describeRefusal,
   describeXmlError,
@@ -19,8 +20,7 @@ import {
   strictParserRefusal,
   strictParserRefusalWarning,
 } from './vast-refusals.js';
-import { localName, prefixOf, scanMarkup, whitespaceAt } from './vast-scan.js';
-import type { Token } from './vast-scan.js';
+import { prefixOf, scanMarkup, whitespaceAt } from './vast-scan.js';
 
 /** Tally's tracker URLs for one impression. */
 export interface VastTrackers {
@@ -55,40 +55,6 @@ interface Insertion {
   text: string;
 }
 
-/** What was learnt about an element's children while reading them. */
-interface ChildAnchors {
-  closedCleanly: boolean;
-  /** End of the last child read so far, or of the opening tag. */
-  lastChildEnd: number;
-  /** End of the last child before the first `<Impression>`, or of the opening tag. */
-  beforeFirstImpression?: number;
-  lastImpressionEnd?: number;
-  lastErrorEnd?: number;
-  adSystemEnd?: number;
-  /**
-   * Where the end tag of the last `<Impression>` begins, when that element holds a VAST 1.0 list
-   * of `<URL>` children (one more goes there); likewise of the last `<Error>`.
-   */
-  impressionListEnd?: number;
-  errorListEnd?: number;
-}
-
-/** An `<InLine>` or `<Wrapper>` with content, and what was learnt about its children. */
-interface AdElement {
-  opening: Extract<Token, { kind: 'open' }>;
-  anchors: ChildAnchors;
-}
-
-/** An element open at the current point of {@link readAdElements}'s walk. */
-interface OpenElement {
-  name: string;
-  /** Set for an `<InLine>` or `<Wrapper>`, whose children are being read. */
-  anchors?: ChildAnchors;
-  /** A `<URL>` is among its children (VAST 1.0's list of URLs in an `<Impression>` or `<Error>`). */
-  holdsUrl?: boolean;
-}
-
-const AD_ELEMENTS = new Set(['inline', 'wrapper']);
 const NO_AD_WARNING =
   'the VAST is a no-ad response (its root element holds no <Ad>): a player plays nothing, so no impression can happen';
 const EMPTY_AD_WARNING =
@@ -214,35 +180,6 @@ export function wrapNurlInVast(nurl: string, trackers: VastTrackers): string {
 }
 
 /**
- * For markup that is not well-formed: every construct ends, and the `<InLine>`/`<Wrapper>` tags
- * alternate clean opening tag, closing tag of the same name (strict or sloppy), with no sloppy
- * opening tag and no nesting.
- */
-function adElementsPairUp(tokens: readonly Token[]): boolean {
-  if (tokens.some((token) => token.kind === 'unterminated')) return false;
-  const adTags = tokens.filter(
-    (token) =>
-      (token.kind === 'open' || token.kind === 'close' || token.kind === 'loose') &&
-      !(token.kind === 'open' && token.selfClosing) &&
-      AD_ELEMENTS.has(localName(token.name)),
-  );
-  return (
-    adTags.length % 2 === 0 &&
-    adTags.every((token, index) => {
-      const opening = adTags[index - (index % 2)];
-      if (index % 2 === 0) return token.kind === 'open';
-      return (
-        isClosing(token) && opening?.kind === 'open' && localName(token.name) === localName(opening.name)
-      );
-    })
-  );
-}
-
-function isClosing(token: Token): token is Extract<Token, { name: string }> {
-  return token.kind === 'close' || (token.kind === 'loose' && token.closing);
-}
-
-/**
  * Where Tally's `<Error>` and `<Impression>` go inside one `<InLine>` or `<Wrapper>`: the
  * `<Impression>` after the last one, the `<Error>` where the version's schema reads it (`errors`),
  * none where it allows no more. With `urlLists` (VAST 1.0), each holds its URL in a `<URL>`, as
@@ -293,88 +230,6 @@ function planInsertions(
   return { closedCleanly: anchors.closedCleanly, insertions: [...insertions, ...inLists], addsError };
 }
 
-/**
- * Finds every `<InLine>` and `<Wrapper>` with content that is one of the document's ads (see
- * {@link isAdOfDocument}: an element of that name elsewhere, in an `<Extension>` or a VAST document
- * nested in one, is the DSP's data) and reads its children, in one walk over the tokens however
- * many and however nested the elements are. A sloppy end tag (`< /Ad>`) ends its element too. An
- * element's children are read while the markup is properly nested: the reading stops at its end
- * tag, or at the first tag that is sloppy, stray or mismatched (past that point, nesting is
- * guesswork), which also stops the reading of every element around it.
- */
-function readAdElements(tokens: readonly Token[]): AdElement[] {
-  const adElements: AdElement[] = [];
-  /** The outermost `<InLine>`/`<Wrapper>` being read and the elements open inside it, innermost last. */
-  const openElements: OpenElement[] = [];
-  /** The local names of every element open, innermost last. */
-  const path = new OpenPath();
-  for (const token of tokens) {
-    if (token.kind === 'open') {
-      const name = localName(token.name);
-      const parent = openElements.at(-1)?.anchors;
-      if (parent && name === 'impression') {
-        parent.beforeFirstImpression ??= parent.lastChildEnd;
-      }
-      // A `<URL>` in a child of the ad (VAST 1.0's list in an `<Impression>` or `<Error>`).
-      const child = openElements.at(-1);
-      if (name === 'url' && child && openElements.at(-2)?.anchors) child.holdsUrl = true;
-      if (token.selfClosing) {
-        if (parent) noteChild(parent, token.name, token.end);
-        continue;
-      }
-      const isAd = AD_ELEMENTS.has(name) && isAdOfDocument(path.names);
-      path.push(name);
-      if (isAd) {
-        const anchors = { closedCleanly: false, lastChildEnd: token.end };
-        adElements.push({ opening: token, anchors });
-        openElements.push({ name: token.name, anchors });
-      } else if (openElements.length > 0) {
-        openElements.push({ name: token.name });
-      }
-    } else if (token.kind === 'close') {
-      path.close(token.name);
-      const element = openElements.pop();
-      if (element?.anchors) element.anchors.closedCleanly = element.name === token.name;
-      const parent = openElements.at(-1)?.anchors;
-      // A mismatched end tag stops every reading; one with nothing open (no reading) changes nothing.
-      if (element?.name !== token.name) openElements.length = 0;
-      else if (parent) noteChild(parent, token.name, token.end, element.holdsUrl ? token.start : undefined);
-    } else {
-      if (token.kind === 'loose' && token.closing) path.close(token.name);
-      openElements.length = 0;
-    }
-  }
-  return adElements;
-}
-
-/**
- * Whether an `<InLine>` or `<Wrapper>` opening inside the elements `path` names (outermost first)
- * is one of the document's ads: its parent is an `<Ad>` child of the root element, the only place
- * the VAST schema has one, and the only one players read. An `<Ad>` anywhere else — in a VAST
- * document nested in an `<Extension>`, or in another ad — is data of the DSP's or a vendor's.
- */
-function isAdOfDocument(path: readonly string[]): boolean {
-  return path.length === 2 && path[1] === 'ad';
-}
-
-/**
- * Records a direct child that ends at `end`; `listEnd`, where its end tag begins when it holds a
- * list of `<URL>`s.
- */
-function noteChild(anchors: ChildAnchors, name: string, end: number, listEnd?: number): void {
-  const child = localName(name);
-  if (child === 'impression') {
-    anchors.lastImpressionEnd = end;
-    anchors.impressionListEnd = listEnd;
-  }
-  if (child === 'error') {
-    anchors.lastErrorEnd = end;
-    anchors.errorListEnd = listEnd;
-  }
-  if (child === 'adsystem') anchors.adSystemEnd ??= end;
-  anchors.lastChildEnd = end;
-}
-
 /** The line break and indentation that precede the element's first child, so ours line up. */
 function childSeparator(xml: string, openingEnd: number): string {
   const leadingSpace = whitespaceAt(xml, openingEnd);
@@ -404,19 +259,6 @@ function applyInsertions(xml: string, insertions: readonly Insertion[]): string 
     copied = at;
   }
   return output + xml.slice(copied);
-}
-
-/** Whether an `<Ad>` of the root element holds an empty `<InLine/>` or `<Wrapper/>`. */
-function hasEmptyAdElement(tokens: readonly Token[]): boolean {
-  const path = new OpenPath();
-  for (const token of tokens) {
-    if (token.kind === 'close') path.close(token.name);
-    if (token.kind !== 'open') continue;
-    const name = localName(token.name);
-    if (token.selfClosing && AD_ELEMENTS.has(name) && isAdOfDocument(path.names)) return true;
-    if (!token.selfClosing) path.push(name);
-  }
-  return false;
 }
 
 function untouched(xml: string, warning: string): VastResult {
