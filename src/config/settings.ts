@@ -145,13 +145,11 @@ export class Settings {
   json(name: string): unknown {
     const value = this.read(name);
     if (typeof value !== 'string') return value;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value);
-    } catch (error) {
+    const json = jsonOrError(value);
+    if ('error' in json) {
       // Not quoted: the value may hold keys.
       this.errors.push(
-        `${name}: ${this.given(name, true)} must be JSON (SyntaxError: ${unquotedJsonErrorMessage(value, error)})`,
+        `${name}: ${this.given(name, true)} must be JSON (SyntaxError: ${unquotedJsonErrorMessage(value, json.error)})`,
       );
       return undefined;
     }
@@ -159,7 +157,7 @@ export class Settings {
       this.errors.push(
         `${name}: ${this.given(name, true)} gives ${path} twice; give each once (${KEEPS_ONE})`,
       );
-    return parsed;
+    return json.parsed;
   }
 
   /**
