@@ -13,12 +13,15 @@ import { migrateAsNewerTally } from '../../../test/support/newer-schema.js';
 import { openAsOlderTally } from '../../../test/support/older-schema.js';
 import { impressionKey, readImpressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
-import { exchangeEvent } from '../../../test/support/events.js';
-import { notCounted } from '../../domain/outcome.js';
+import { exchangeEvent, T0 } from '../../../test/support/events.js';
+import { byOutcomeAndCurrency, HOUR_AROUND_T0, T0_HOUR } from '../../../test/support/sqlite-ledgers.js';
+import { COUNTED, notCounted } from '../../domain/outcome.js';
+import { HOUR_MS } from '../../lib/time.js';
 import { SqliteCatalogStore } from './catalog.js';
 import { SqliteLedger } from './ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-migrations-'));
+const event = exchangeEvent;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** How long the other connection holds the write lock over its uncommitted first migration. */
@@ -42,6 +45,248 @@ describe('the SQLite migrations', () => {
     assert.equal(reopened.pragma('user_version', { simple: true }), newer);
     reopened.close();
     assert.deepEqual(readFileSync(path), before);
+  });
+
+  it('moves the claims of a database made before claims lived on events onto those events', () => {
+    const path = join(dir, 'upgrade.db');
+    const old = openAsOlderTally(path, 3);
+    old.exec(`INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome, reason, ivt_rule,
+        kind, format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency, advertiser_id, line_item_id,
+        tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros, media_cost_micros, revenue_micros,
+        device_ip, user_agent, dedupe_key)
+      VALUES (${T0}, ${T0}, 1, 'exchange', 'counted', '', '', 'adm', 'banner', 'web', 'adm', 's', 'p', 'a', '1', 'b',
+        'USD', 0, 0, 0, 0, 0, 0, 1, 0, 0, '', '', 'old-key');
+      INSERT INTO claims (dedupe_key, expires_ms) VALUES ('old-key', ${T0 + 600_000});`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(upgraded.record([event({ dedupe: { key: 'old-key', expiresMs: T0 + 600_000 } })]), [
+      { outcome: 'not_counted', reason: 'duplicate' },
+    ]);
+    upgraded.close();
+  });
+
+  it('keeps every column of every event through the move of shared dims to event_dims (migration 8)', () => {
+    const path = join(dir, 'dims-upgrade.db');
+    const old = openAsOlderTally(path, 7);
+    const insert =
+      old.prepare(`INSERT INTO events (received_ms, served_hour_ms, account_id, impression_type, outcome,
+        reason, ivt_rule, kind, format, channel, method, seat, publisher, auction_id, imp_id, bid_id, currency,
+        advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (?, ?, 1, 'exchange', ?, ?, ?, 'adm', 'banner', 'web', 'adm', ?, 'p', ?, '1', 'b', 'USD', 0, 0, 0, 0, 0, 0,
+        ?, 0, 0, '203.0.113.9', 'UA/1', ?, ?)`);
+    insert.run(T0, T0, 'counted', '', '', 's1', 'a1', 1000, 'key-a1', T0 + 600_000);
+    insert.run(T0 + 1, T0, 'counted', '', '', 's1', 'a2', 2000, 'key-a2', T0 + 600_000);
+    insert.run(T0 + 2, T0, 'not_counted', 'invalid_traffic', 'bot_user_agent', 's2', 'a3', 3000, null, 0);
+    const before = old.prepare('SELECT * FROM events ORDER BY id').all();
+    old.close();
+
+    const upgraded = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(upgraded.record([event({ dedupe: { key: 'key-a1', expiresMs: T0 + 600_000 } })]), [
+      { outcome: 'not_counted', reason: 'duplicate' },
+    ]);
+    upgraded.close();
+    const reader = new Database(path, { readonly: true });
+    const after = reader.prepare('SELECT * FROM events ORDER BY id').all();
+    // Every column it had, and no VAST error code (migration 20 added the column).
+    assert.deepEqual(
+      after.slice(0, 3),
+      before.map((row) => ({ ...(row as object), vast_error: null })),
+    );
+    assert.equal(reader.prepare('SELECT COUNT(*) FROM event_dims').pluck().get(), 3);
+    reader.close();
+  });
+
+  it('rewrites the dedupe keys of ids holding U+001F or a backslash as impressionKey now spells them (migration 9)', () => {
+    const path = join(dir, 'rekey-upgrade.db');
+    const old = openAsOlderTally(path, 8);
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES (1, 1, 'counted', '', 'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0, 'adm', 'USD', '')`);
+    const insert =
+      old.prepare(`INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id,
+        bid_id, price_micros, media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (${T0}, ${T0}, 1, ?, ?, 'b', 1000, 0, 0, '', '', ?, ${T0 + 600_000})`);
+    // Keys as they were spelled before: the ids joined as they are.
+    const oldKey = (auctionId: string, impId: string) =>
+      ['x', 1, auctionId, impId, 'b', 'seat'].join('\u001f');
+    insert.run('a\u001fb', 'c', oldKey('a\u001fb', 'c'));
+    insert.run('back\\slash', '1', oldKey('back\\slash', '1'));
+    insert.run('plain', '1', oldKey('plain', '1'));
+    insert.run('', '', 'imptr\u001f5\u001fcb\u001fx');
+    // Its key as it was spelled is the first impression's key as it is spelled now: rewriting
+    // the first must not trip over it.
+    insert.run('a\\sb', 'c', oldKey('a\\sb', 'c'));
+    const delivery =
+      old.prepare(`INSERT INTO deliveries (account_id, dedupe_key, url, device_ip, user_agent, status,
+        created_ms, due_ms, deadline_ms) VALUES (1, ?, 'https://dsp.example/burl', '', '', 'pending', 0, 0, 1)`);
+    delivery.run(oldKey('a\u001fb', 'c'));
+    delivery.run(oldKey('a\\sb', 'c'));
+    old.close();
+
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const key = (auctionId: string, impId: string) =>
+      impressionKey(bannerClaims({ accountId: 1, auctionId, impId, bidId: 'b', seat: 'seat' }));
+    const notice = (auctionId: string, impId: string) =>
+      event({ dedupe: { key: key(auctionId, impId), expiresMs: T0 + 600_000 } });
+    assert.deepEqual(
+      upgraded.record([
+        notice('a\u001fb', 'c'),
+        notice('a', 'b\u001fc'),
+        notice('back\\slash', '1'),
+        notice('plain', '1'),
+        notice('a\\sb', 'c'),
+      ]),
+      [
+        { outcome: 'not_counted', reason: 'duplicate' },
+        COUNTED,
+        { outcome: 'not_counted', reason: 'duplicate' },
+        { outcome: 'not_counted', reason: 'duplicate' },
+        { outcome: 'not_counted', reason: 'duplicate' },
+      ],
+    );
+    upgraded.close();
+    const reader = new Database(path, { readonly: true });
+    assert.deepEqual(reader.prepare('SELECT dedupe_key FROM deliveries ORDER BY id').pluck().all(), [
+      key('a\u001fb', 'c'),
+      key('a\\sb', 'c'),
+    ]);
+    assert.deepEqual(
+      reader.prepare('SELECT dedupe_key FROM event_rows WHERE id <= 5 ORDER BY id').pluck().all(),
+      [
+        key('a\u001fb', 'c'),
+        key('back\\slash', '1'),
+        oldKey('plain', '1'),
+        'imptr\u001f5\u001fcb\u001fx',
+        key('a\\sb', 'c'),
+      ],
+    );
+    reader.close();
+  });
+
+  it('splits the counted rollups of an older database by currency, rebuilt from the billing records (migration 10)', () => {
+    const path = join(dir, 'currency-upgrade.db');
+    const hour = T0_HOUR;
+    const old = openAsOlderTally(path, 9);
+    const dims = `'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0`;
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES (1, 1, 'counted', '', ${dims}, 'adm', 'USD', ''), (2, 1, 'counted', '', ${dims}, 'adm', 'EUR', '');
+      INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (${T0}, ${hour}, 1, 'a1', '1', 'b', 300000000, 0, 0, '', '', NULL, 0),
+        (${T0}, ${hour}, 2, 'a2', '1', 'b', 2000000, 0, 0, '', '', NULL, 0);
+      -- As version 9 kept them: one row adding both currencies; the event that did not count is pruned.
+      INSERT INTO rollup_hourly VALUES (${hour}, 1, 'counted', '', ${dims}, 2, 302000000, 0, 0),
+        (${hour}, 1, 'not_counted', 'invalid_traffic', ${dims}, 1, 0, 0, 0);`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(byOutcomeAndCurrency(upgraded), [
+      ['counted', 'EUR', 1, 2_000_000],
+      ['counted', 'USD', 1, 300_000_000],
+      ['not_counted', '', 1, 0],
+    ]);
+    upgraded.close();
+  });
+
+  it('rebuilds the counted rollups of an older database by the hour each event was served, with all its amounts (migration 10)', () => {
+    const path = join(dir, 'currency-upgrade-hours.db');
+    const old = openAsOlderTally(path, 9);
+    const dims = `'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0`;
+    const next = T0_HOUR + HOUR_MS;
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES (1, 1, 'counted', '', ${dims}, 'adm', 'USD', '');
+      INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES (${T0}, ${T0_HOUR}, 1, 'a1', '1', 'b', 1000, 100, 300, '', '', NULL, 0),
+        (${T0}, ${T0_HOUR}, 1, 'a2', '1', 'b', 2000, 200, 700, '', '', NULL, 0),
+        (${next}, ${next}, 1, 'a3', '1', 'b', 4000, 400, 500, '', '', NULL, 0);
+      INSERT INTO rollup_hourly VALUES (${T0_HOUR}, 1, 'counted', '', ${dims}, 2, 3000, 300, 1000),
+        (${next}, 1, 'counted', '', ${dims}, 1, 4000, 400, 500);`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const rows = upgraded.report({ ...HOUR_AROUND_T0, toMs: next + HOUR_MS, groupBy: ['hour'] });
+    upgraded.close();
+    assert.deepEqual(
+      rows.map((row) => [row.hour, row.events, row.priceMicros, row.mediaCostMicros, row.revenueMicros]),
+      [
+        [new Date(T0_HOUR).toISOString(), 2, 3000, 300, 1000],
+        [new Date(next).toISOString(), 1, 4000, 400, 500],
+      ],
+    );
+  });
+
+  it('rebuilds the counted rollups of an older database apart by each dimension and account, by the hour served, free ones too, and keeps the others as they were (migration 10)', () => {
+    const path = join(dir, 'currency-upgrade-dims.db');
+    const old = openAsOlderTally(path, 9);
+    const next = T0_HOUR + HOUR_MS;
+    /** An event_dims row: id, account, outcome, reason, format, seat, payment rule. */
+    const dims = (
+      id: number,
+      account: number,
+      outcome: string,
+      reason: string,
+      format: string,
+      seat: string,
+      rule: number,
+    ) =>
+      `(${id}, ${account}, '${outcome}', '${reason}', 'exchange', '${format}', 'web', 'adm', '${seat}', 'pub', 0, 0, 0, 0, ${rule}, 0, 'adm', 'USD', '')`;
+    /** An event_rows row of `dimsId`, received at `receivedMs`, served in the hour of T0. */
+    const row = (dimsId: number, receivedMs: number, priceMicros: number) =>
+      `(${receivedMs}, ${T0_HOUR}, ${dimsId}, 'a${dimsId}-${receivedMs}', '1', 'b', ${priceMicros}, 0, 0, '', '', NULL, 0)`;
+    old.exec(`INSERT INTO event_dims (id, account_id, outcome, reason, impression_type, format, channel, method, seat,
+        publisher, advertiser_id, line_item_id, tracker_id, placement_id, payment_rule_id, cachebuster_missing, kind,
+        currency, ivt_rule)
+      VALUES ${[
+        dims(1, 1, 'counted', '', 'banner', 'seat', 0),
+        dims(2, 1, 'counted', '', 'banner', 's2', 0),
+        dims(3, 1, 'counted', '', 'video', 'seat', 0),
+        dims(4, 1, 'counted', '', 'banner', 'seat', 7),
+        dims(5, 2, 'counted', '', 'banner', 'seat', 0),
+        dims(6, 1, 'not_counted', 'late', 'banner', 'seat', 0),
+      ].join(', ')};
+      INSERT INTO event_rows (received_ms, served_hour_ms, dims_id, auction_id, imp_id, bid_id, price_micros,
+        media_cost_micros, revenue_micros, device_ip, user_agent, dedupe_key, claim_expires_ms)
+      VALUES ${[
+        row(1, T0, 1000),
+        row(1, T0 + 60_000, 2000),
+        // Counted for nothing (a free impression): still an event.
+        row(1, T0, 0),
+        // Received in the next hour: reported under the hour it was served.
+        row(2, next + 60_000, 10),
+        row(3, T0, 20),
+        row(4, T0, 30),
+        row(5, T0, 40),
+        // Not pruned yet: its rollup row is kept, not rebuilt.
+        row(6, T0, 50),
+      ].join(', ')};
+      INSERT INTO rollup_hourly VALUES
+        (${T0_HOUR}, 1, 'not_counted', 'late', 'exchange', 'banner', 'web', 'adm', 'seat', 'pub', 0, 0, 0, 0, 0, 0, 3, 0, 0, 0);`);
+    old.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const report = (accountId: number) =>
+      upgraded
+        .report({
+          ...HOUR_AROUND_T0,
+          accountId,
+          toMs: next + HOUR_MS,
+          groupBy: ['hour', 'outcome', 'format', 'seat', 'paymentRule'],
+        })
+        .map((r) => [r.hour, r.outcome, r.format, r.seat, r.paymentRule, r.events, r.priceMicros]);
+    const hour = new Date(T0_HOUR).toISOString();
+    assert.deepEqual(report(1), [
+      [hour, 'counted', 'banner', 's2', 0, 1, 10],
+      [hour, 'counted', 'banner', 'seat', 0, 3, 3000],
+      [hour, 'counted', 'banner', 'seat', 7, 1, 30],
+      [hour, 'counted', 'video', 'seat', 0, 1, 20],
+      [hour, 'not_counted', 'banner', 'seat', 0, 3, 0],
+    ]);
+    assert.deepEqual(report(2), [[hour, 'counted', 'banner', 'seat', 0, 1, 40]]);
+    upgraded.close();
   });
 
   it('shortens the listed prefix of an operator TALLY_ADMIN_KEY stored before version 11 to 4 characters, and leaves generated keys as they were (migration 11)', () => {
