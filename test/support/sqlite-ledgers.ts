@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach } from 'node:test';
+import type Database from 'better-sqlite3';
 import { openSqlite } from '../../src/adapters/sqlite/database.js';
 import { SqliteLedger } from '../../src/adapters/sqlite/ledger.js';
 import { HOUR_MS } from '../../src/lib/time.js';
@@ -13,6 +14,8 @@ export interface TestLedgers {
   readonly dir: string;
   /** The file of the ledger opened for the running test. */
   readonly path: string;
+  /** The connection the running test's ledger was opened on, which the test may read too. */
+  readonly db: Database.Database;
   /** A path in `dir` that no other call, nor a test's ledger, was given: `<name>-<n>.db`. */
   newPath(name: string): string;
 }
@@ -26,16 +29,23 @@ export function ledgerPerTest(prefix: string, opened: (ledger: SqliteLedger) => 
   after(() => rmSync(dir, { recursive: true, force: true }));
   let sequence = 0;
   const newPath = (name: string) => join(dir, `${name}-${++sequence}.db`);
-  let current: string | undefined;
+  let current: { path: string; db: Database.Database } | undefined;
   beforeEach(() => {
-    current = newPath('ledger');
-    opened(new SqliteLedger(openSqlite(current)));
+    const path = newPath('ledger');
+    current = { path, db: openSqlite(path) };
+    opened(new SqliteLedger(current.db));
   });
+  const running = () => {
+    if (current === undefined) throw new Error('no test is running: a ledger is opened before each');
+    return current;
+  };
   return {
     dir,
     get path() {
-      if (current === undefined) throw new Error('no test is running: a ledger is opened before each');
-      return current;
+      return running().path;
+    },
+    get db() {
+      return running().db;
     },
     newPath,
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseBurlHost } from '../../domain/delivery-host.js';
 import { openSqlite } from './database.js';
+import { LedgerDeliveries } from './ledger-deliveries.js';
 import { SqliteLedger } from './ledger.js';
 import { impressionKey } from '../../domain/impression-key.js';
 import { bannerClaims } from '../../../test/support/claims.js';
@@ -67,7 +68,7 @@ describe('the SQLite ledger’s deliveries, listed, counted and replayed', () =>
   it('finds the oldest pending delivery by one seek per account, never reading every pending delivery, so that a scrape costs the same with millions pending', () => {
     // MIN(id) of the pending read the status index's every pending entry: 100 ms a scrape with
     // 2 M pending, after a DSP down for a few hours.
-    const db = ledger['db'];
+    const db = ledgers.db;
     const statements: string[] = [];
     const prepare = db.prepare.bind(db);
     db.prepare = (sql: string) => {
@@ -95,10 +96,11 @@ describe('the SQLite ledger’s deliveries, listed, counted and replayed', () =>
   });
 
   it('lists an auction’s deliveries through the dedupe keys’ index, of one seat or any, never a scan', () => {
+    const deliveries = new LedgerDeliveries(ledgers.db);
     for (const seat of [null, 'seat']) {
       const plan = (
-        ledger['db']
-          .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveries']['deliveriesOfAuction'].source}`)
+        ledgers.db
+          .prepare(`EXPLAIN QUERY PLAN ${deliveries.sqlOf('deliveriesOfAuction')}`)
           .all('a', 'b', 1, null, null, seat, seat, 10, 0, 10, 10) as { detail: string }[]
       ).map((step) => step.detail);
       assert.match(
@@ -153,8 +155,8 @@ describe('the SQLite ledger’s deliveries, listed, counted and replayed', () =>
 
   it('counts the deliveries of one status through the status index, never reading the others', () => {
     const steps = (
-      ledger['db']
-        .prepare(`EXPLAIN QUERY PLAN ${ledger['deliveries']['deliveriesWithStatus'].source}`)
+      ledgers.db
+        .prepare(`EXPLAIN QUERY PLAN ${new LedgerDeliveries(ledgers.db).sqlOf('deliveriesWithStatus')}`)
         .all('dead') as {
         detail: string;
       }[]
@@ -300,10 +302,10 @@ describe('the SQLite ledger’s deliveries, listed, counted and replayed', () =>
   it('replays a dead delivery by a seek on its id, never a walk of the dead ones: a step costs what it replays', () => {
     // Walking the dead deliveries for each one replayed held the write lock 178 s a step of 5000
     // on a ledger with 100 000 dead.
-    const replayOne = ledger['deliveries']['replayOne'];
+    const replayOne = new LedgerDeliveries(ledgers.db).sqlOf('replayOne');
     const plan = (
-      ledger['db']
-        .prepare(`EXPLAIN QUERY PLAN ${replayOne.source}`)
+      ledgers.db
+        .prepare(`EXPLAIN QUERY PLAN ${replayOne}`)
         .all({ nowMs: T0, deadlineMs: T0, id: 1, firstFailedMs: null }) as { detail: string }[]
     ).map((step) => step.detail);
     assert.deepEqual(plan, ['SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)']);

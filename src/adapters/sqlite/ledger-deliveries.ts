@@ -57,6 +57,14 @@ export class LedgerDeliveries {
     );
   }
 
+  /**
+   * The SQL of a statement whose query plan the tests check against the index it is written for
+   * (`EXPLAIN QUERY PLAN`), as prepared.
+   */
+  sqlOf(statement: 'deliveriesOfAuction' | 'deliveriesWithStatus' | 'replayOne'): string {
+    return this[statement].source;
+  }
+
   listDeliveries(
     accountId: number,
     status: DeliveryStatus | undefined,

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqlite } from './database.js';
-import { SqliteLedger } from './ledger.js';
+import type { SqliteLedger } from './ledger.js';
+import { LedgerOutbox } from './ledger-outbox.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import { HOUR_MS } from '../../lib/time.js';
 import { ledgerPerTest, queued } from '../../../test/support/sqlite-ledgers.js';
@@ -178,14 +179,13 @@ describe('the SQLite ledger’s burl outbox', () => {
 
   it('leases host by host through the index on the pending deliveries’ hosts, one seek a host, never a scan', () => {
     const path = join(dir, 'lease-plan.db');
-    const leasing = new SqliteLedger(openSqlite(path));
+    const written = openSqlite(path);
+    const leasing = new LedgerOutbox(written);
     const db = new Database(path, { readonly: true });
     const parameters = { pendingHosts: [], dueOfHost: ['h', 0, 0, 1] };
     for (const statement of ['pendingHosts', 'dueOfHost'] as const) {
       const steps = (
-        db
-          .prepare(`EXPLAIN QUERY PLAN ${leasing['outbox'][statement].source}`)
-          .all(...parameters[statement]) as {
+        db.prepare(`EXPLAIN QUERY PLAN ${leasing.sqlOf(statement)}`).all(...parameters[statement]) as {
           detail: string;
         }[]
       ).map((step) => step.detail);
@@ -195,7 +195,7 @@ describe('the SQLite ledger’s burl outbox', () => {
         assert.match(step, /^SEARCH deliveries USING (COVERING )?INDEX deliveries_host_due/, statement);
     }
     db.close();
-    leasing.close();
+    written.close();
   });
 
   it('makes a leased delivery due again when its lease runs out (the process died mid-delivery)', () => {

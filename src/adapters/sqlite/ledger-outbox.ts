@@ -94,6 +94,14 @@ export class LedgerOutbox {
   }
 
   /**
+   * The SQL of a statement whose query plan the tests check against the index it is written for
+   * (`EXPLAIN QUERY PLAN`), as prepared.
+   */
+  sqlOf(statement: 'pendingHosts' | 'dueOfHost'): string {
+    return this[statement].source;
+  }
+
+  /**
    * Ends the lease of every pending delivery, due as it was, and answers how many it ended: at a
    * start holding the data directory's lock, any lease left is that of a process killed with its
    * calls in flight, which are then made again at once, not when their leases run out (twice the

@@ -81,7 +81,7 @@ describe('the SQLite ledger’s retention pruning', () => {
   it('finds the first and last event or delivery ids for a pruning step or a window from the ends of the table, never scanning it', () => {
     for (const table of ['event_rows', 'deliveries'] as const) {
       const steps = (
-        ledger['db'].prepare(`EXPLAIN QUERY PLAN ${idBoundsSql(table)}`).all() as {
+        ledgers.db.prepare(`EXPLAIN QUERY PLAN ${idBoundsSql(table)}`).all() as {
           detail: string;
         }[]
       ).map((step) => step.detail);

@@ -166,7 +166,7 @@ describe('the SQLite ledger’s reports over the hourly rollups', () => {
     }
     // The hour's amounts stay integers, the one that reached the limit held there.
     assert.deepEqual(
-      ledger['db']
+      ledgers.db
         .prepare(
           'SELECT typeof(price_micros), price_micros, media_cost_micros FROM rollup_hourly ORDER BY hour_ms',
         )
