@@ -12,6 +12,7 @@ import { SqliteLedger } from '../adapters/sqlite/ledger.js';
 import type { Logger } from '../lib/log.js';
 import { writeFaultAdvice } from '../lib/write-fault.js';
 import { exchangeEvent, T0 } from '../../test/support/events.js';
+import { ledgerWith } from '../../test/support/ledger-with.js';
 import { freePort } from '../../test/support/server.js';
 import { ABANDONED_CALL_ERROR, BurlDispatcher } from './dispatcher.js';
 import type { DispatcherOptions } from './dispatcher.js';
@@ -931,19 +932,20 @@ describe('the burl dispatcher’s outcomes', () => {
   it('writes again an outcome it could not write, rather than call the DSP a second time once the delivery’s lease has run out', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten.db')));
     ledger.record([withBurl('unwritten', `${dspUrl}/unwritten`)]);
-    // Fault injection: the ledger refuses the first write of a delivery's outcome (its outbox
-    // writes each outcome the dispatcher settles).
+    // Fault injection: the ledger refuses the first write of a delivered outcome (the dispatcher
+    // settles each outcome through the port).
     let refusals = 1;
-    const outbox = ledger['outbox'];
-    const markDelivered = outbox.markDelivered.bind(outbox);
-    outbox.markDelivered = (id, nowMs) => {
-      if (refusals-- > 0) throw new Error('SQLITE_BUSY: database is locked');
-      markDelivered(id, nowMs);
-    };
+    const refusing = ledgerWith(ledger, {
+      settleDeliveries: (settlements) => {
+        if (settlements.some((settlement) => 'deliveredMs' in settlement) && refusals-- > 0)
+          throw new Error('SQLITE_BUSY: database is locked');
+        ledger.settleDeliveries(settlements);
+      },
+    });
     const errors: string[] = [];
     const log: Logger = { ...silent, error: (event) => errors.push(event) };
     let nowMs = T0;
-    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => nowMs);
+    const dispatcher = new BurlDispatcher(refusing, options, noMetrics, log, () => nowMs);
     dispatcher.start();
     try {
       await until(() => errors.length > 0);
@@ -964,10 +966,14 @@ describe('the burl dispatcher’s outcomes', () => {
   it('says, as it stops, which outcomes it could not write: their DSPs answered, yet the next start calls them again', async () => {
     const ledger = new SqliteLedger(openSqlite(join(dir, 'unwritten-at-stop.db')));
     ledger.record([withBurl('unwritten-at-stop', `${dspUrl}/unwritten-at-stop`)]);
-    // Fault injection: the ledger refuses every write of a delivery's outcome, as on a full disk.
-    ledger['outbox'].markDelivered = () => {
-      throw new Error('SqliteError: database or disk is full');
-    };
+    // Fault injection: the ledger refuses every write of a delivered outcome, as on a full disk.
+    const refusing = ledgerWith(ledger, {
+      settleDeliveries: (settlements) => {
+        if (settlements.some((settlement) => 'deliveredMs' in settlement))
+          throw new Error('SqliteError: database or disk is full');
+        ledger.settleDeliveries(settlements);
+      },
+    });
     const warnings: { event: string; fields: Record<string, unknown> | undefined }[] = [];
     const errors: string[] = [];
     const log: Logger = {
@@ -975,7 +981,7 @@ describe('the burl dispatcher’s outcomes', () => {
       warn: (event, fields) => warnings.push({ event, fields }),
       error: (event) => errors.push(event),
     };
-    const dispatcher = new BurlDispatcher(ledger, options, noMetrics, log, () => T0);
+    const dispatcher = new BurlDispatcher(refusing, options, noMetrics, log, () => T0);
     dispatcher.start();
     try {
       await until(() => errors.length > 0);
