@@ -23,6 +23,7 @@ import { MAX_CLOCK_SKEW_MS } from '../domain/win-parse.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';
+import { ReportsBusyError } from './report-thread/report-thread.js';
 import { unknownIdWarnings } from './report-id-warnings.js';
 import type { KnownIds } from './unknown-ids.js';
 import { warningsHeader } from './unknown-ids.js';
@@ -141,7 +142,10 @@ export function billingRecordRoutes(
             `impressionType must be one of ${IMPRESSION_TYPES.join(', ')}, not ${shown(impressionType)}`,
           );
         }
-        const page = await readPage(source, {
+        // The response closes before it is sent only when the caller went away.
+        const abandoned = new AbortController();
+        ctx.res.once('close', () => abandoned.abort());
+        const page = await readPage(source, abandoned.signal, {
           accountId: ctx.principal.accountId,
           afterId,
           // The impressions served in a window counted from when their auction may have been
@@ -220,11 +224,20 @@ function csvFileName(records: readonly BillingRecord[]): string {
     : `tally-billing-records-${first.id}-${last.id}.csv`;
 }
 
-/** A page from `source`, or 503 when it could not be read (a failure worth retrying, logged with its cause). */
-async function readPage(source: BillingRecordSource, query: BillingRecordQuery): Promise<BillingRecordPage> {
+/**
+ * A page from `source`, or 503 when it could not be read (a failure worth retrying, logged with its
+ * cause) or too many reads wait already (saying so).
+ */
+async function readPage(
+  source: BillingRecordSource,
+  abandoned: AbortSignal,
+  query: BillingRecordQuery,
+): Promise<BillingRecordPage> {
   try {
-    return await source.billingRecords(query);
+    return await source.billingRecords(query, abandoned);
   } catch (error) {
+    if (error instanceof ReportsBusyError)
+      throw new ApiError(503, 'UNAVAILABLE', error.message, { 'Retry-After': '1' });
     throw new ApiError(
       503,
       'UNAVAILABLE',

@@ -12,7 +12,7 @@ import type { Principal } from './auth.js';
 import type { Route } from './http.js';
 import { ApiError } from './http.js';
 import type { ReportSource } from './report-thread/report-thread.js';
-import { ReportRefusedError } from './report-thread/report-thread.js';
+import { ReportRefusedError, ReportsBusyError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
 import { MAX_ID } from './ids.js';
@@ -57,16 +57,24 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
         );
         const output = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept) ? 'csv' : 'json';
         const warnings = unknownIdWarnings(query.filters, ctx.principal, catalog);
+        // The response closes before it is sent only when the caller went away.
+        const abandoned = new AbortController();
+        ctx.res.once('close', () => abandoned.abort());
         let body: Uint8Array;
         try {
-          body = await source.report({
-            query,
-            output,
-            maxRows,
-            hiddenMetrics: hiddenMetricsOf(ctx.principal),
-            warnings,
-          });
+          body = await source.report(
+            {
+              query,
+              output,
+              maxRows,
+              hiddenMetrics: hiddenMetricsOf(ctx.principal),
+              warnings,
+            },
+            abandoned.signal,
+          );
         } catch (error) {
+          if (error instanceof ReportsBusyError)
+            throw new ApiError(503, 'UNAVAILABLE', error.message, { 'Retry-After': '1' });
           if (error instanceof ReportRefusedError) {
             switch (error.code) {
               case 'MIXED_CURRENCIES':

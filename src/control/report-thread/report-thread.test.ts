@@ -10,7 +10,7 @@ import { SqliteLedger } from '../../adapters/sqlite/ledger.js';
 import { invalidTraffic } from '../../domain/outcome.js';
 import { HOUR_MS, hourStartMs } from '../../lib/time.js';
 import type { EventRecord, ReportQuery, ReportRow } from '../../ports/ledger.js';
-import { ReportRefusedError, ReportThread } from './report-thread.js';
+import { ReadAbandonedError, ReportRefusedError, ReportsBusyError, ReportThread } from './report-thread.js';
 import type { ReportMetric } from '../report-text.js';
 import { hiddenMetricsOf } from '../reports.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
@@ -39,6 +39,7 @@ const hiddenFrom = (type: 'advertiser' | 'publisher'): readonly ReportMetric[] =
 async function withReportThread(
   name: string,
   test: (ledger: SqliteLedger, thread: ReportThread) => Promise<void>,
+  maxWaitingReads?: number,
 ): Promise<void> {
   const dbPath = join(dir, name);
   const ledger = new SqliteLedger(openSqlite(dbPath));
@@ -50,7 +51,7 @@ async function withReportThread(
     exchangeEvent({ dedupe: { key: 'b', expiresMs: T0 + 600_000 } }),
     exchangeEvent({ outcome: invalidTraffic('bot_user_agent') }),
   ]);
-  const thread = new ReportThread(dbPath, 'tally-reports');
+  const thread = new ReportThread(dbPath, 'tally-reports', { maxWaitingReads });
   try {
     await test(ledger, thread);
   } finally {
@@ -423,6 +424,65 @@ describe('reads asked again while they wait', () => {
       );
       assert.equal((await otherPage).records.length, 1);
     }));
+});
+
+describe('the reads kept waiting', () => {
+  const page = { accountId: 1, limit: 10 };
+
+  it('refuses a new report or page once the most reads kept waiting wait, saying how many, but never one joining a read waiting nor a read of the outbox, and takes new ones again once they are read', () =>
+    withReportThread(
+      'bounded.db',
+      async (_ledger, thread) => {
+        const report = { query, output: 'json' as const, maxRows: 1000, hiddenMetrics: [], warnings: [] };
+        // The first read has begun on the thread; the two after it fill the reads kept waiting.
+        const running = thread.billingRecords(page);
+        const waiting = [thread.report(report), thread.billingRecords({ ...page, limit: 1 })];
+        const busy = (error: unknown) =>
+          error instanceof ReportsBusyError &&
+          error.message ===
+            'Tally has 2 reports and pages of billing records waiting to be read, as many as it keeps waiting: retry in a few seconds';
+        await assert.rejects(thread.report({ ...report, output: 'csv' }), busy);
+        await assert.rejects(thread.billingRecords({ ...page, limit: 2 }), busy);
+        const joined = [thread.report({ ...report }), thread.billingRecords({ ...page, limit: 1 })];
+        const outbox = thread.outbox(T0);
+        assert.equal(await joined[0], await waiting[0], 'the same report asked again joins the one waiting');
+        assert.equal(await joined[1], await waiting[1], 'the same page asked again joins the one waiting');
+        assert.equal((await running).records.length, 2);
+        assert.equal((await outbox).counts.pending, 1);
+        assert.equal((await thread.billingRecords({ ...page, limit: 2 })).records.length, 2);
+      },
+      2,
+    ));
+
+  it('drops a waiting read once every caller asking it went away, freeing its place, and reads one that a caller still waits for', () =>
+    withReportThread(
+      'abandoned.db',
+      async (_ledger, thread) => {
+        const running = thread.billingRecords(page);
+        const [first, second, third, staying] = Array.from({ length: 4 }, () => new AbortController());
+        const dropped = [
+          thread.billingRecords({ ...page, limit: 1 }, first?.signal),
+          thread.billingRecords({ ...page, limit: 1 }, second?.signal),
+        ];
+        const kept = [
+          thread.billingRecords({ ...page, limit: 2 }, third?.signal),
+          thread.billingRecords({ ...page, limit: 2 }, staying?.signal),
+        ];
+        first?.abort();
+        second?.abort();
+        third?.abort();
+        // Refused were the dropped read still counted among the two kept waiting.
+        const taken = thread.billingRecords({ ...page, limit: 3 });
+        for (const read of dropped) await assert.rejects(read, ReadAbandonedError);
+        const [keptPage, joinedPage] = await Promise.all(kept);
+        assert.equal(keptPage, joinedPage, 'one read answers the caller still waiting');
+        assert.equal(keptPage?.records.length, 2);
+        assert.equal((await taken).records.length, 2);
+        assert.equal((await running).records.length, 2);
+        await assert.rejects(thread.billingRecords(page, AbortSignal.abort()), ReadAbandonedError);
+      },
+      2,
+    ));
 });
 
 describe('a report larger than the report thread can hold', () => {
