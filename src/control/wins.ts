@@ -1,4 +1,5 @@
 import { requireAccountWide } from './auth.js';
+import { BodyBudget } from './body-budget.js';
 import type { Route } from './http.js';
 import { ApiError, readJsonText, sendJsonText } from './http.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
@@ -9,11 +10,25 @@ const RETRY_AFTER = { 'Retry-After': '1' };
 import type { Logger } from '../lib/log.js';
 
 /**
+ * How many bodies of the largest size allowed (`TALLY_MAX_BODY_BYTES`) `POST /v1/wins` reads at
+ * once, across calls: so a lone call of that size always fits, and 50 callers uploading at once
+ * hold 64 MiB at the default limit, not 800.
+ */
+export const WINS_BODIES_AT_ONCE = 4;
+
+/**
  * `POST /v1/wins`: instruments each win; one bad win never fails the others. The body is read
  * here and handed, unparsed, to `registrar` (the wins threads), which parses and instruments it;
- * a thread that fails the call is logged (`wins_unavailable`) and answered 503.
+ * a thread that fails the call is logged (`wins_unavailable`) and answered 503. The bodies being
+ * read at once are bounded by `budget` ({@link WINS_BODIES_AT_ONCE} bodies of `maxBodyBytes` by
+ * default): a call that does not fit is answered 503, to retry.
  */
-export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Logger): Route[] {
+export function winRoutes(
+  registrar: WinRegistrar,
+  maxBodyBytes: number,
+  log: Logger,
+  budget = new BodyBudget(WINS_BODIES_AT_ONCE * maxBodyBytes),
+): Route[] {
   return [
     {
       method: 'POST',
@@ -21,12 +36,14 @@ export function winRoutes(registrar: WinRegistrar, maxBodyBytes: number, log: Lo
       async handler(ctx) {
         const receivedMs = Date.now();
         requireAccountWide(ctx.principal, 'editor');
-        const body = await readJsonText(
-          ctx.req,
-          maxBodyBytes,
-          'split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)',
-          // Bytes that are not UTF-8 inside a win refuse that win alone (`registerWins`).
-          'marked',
+        const body = await budget.read(ctx.req, maxBodyBytes, () =>
+          readJsonText(
+            ctx.req,
+            maxBodyBytes,
+            'split the wins over several calls (or raise TALLY_MAX_BODY_BYTES)',
+            // Bytes that are not UTF-8 inside a win refuse that win alone (`registerWins`).
+            'marked',
+          ),
         );
         // The response closes before it is sent only when the caller went away.
         const abandoned = new AbortController();
