@@ -14,6 +14,8 @@ import {
 import { CATALOG_OPENAPI_PATHS, ID_SCHEMA } from './catalog/openapi.js';
 import { MAX_ID } from './ids.js';
 import { MAX_TRACKERS_PER_EXPORT } from './export.js';
+import { MAX_WAITING_READS } from './report-thread/report-thread.js';
+import { WINS_BODIES_AT_ONCE } from './wins.js';
 import { EXPORT_WARNING_CODES } from './export-warnings.js';
 import {
   AUTHENTICATED_ERRORS,
@@ -638,7 +640,7 @@ export const OPENAPI_DOCUMENT = {
           ...AUTHENTICATED_ERRORS,
           ...BODY_ERRORS,
           '503': retryResponse(
-            'UNAVAILABLE: too many wins being registered at once, the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)',
+            `UNAVAILABLE: too many wins being registered at once, too many bytes of wins bodies being read at once (${WINS_BODIES_AT_ONCE} times the body limit, across calls: a Content-Length that does not fit is refused before its body is read, a chunked body growing past it as it streams, its connection closed), the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)`,
           ),
         },
       },
@@ -827,7 +829,7 @@ export const OPENAPI_DOCUMENT = {
           ),
           ...AUTHENTICATED_ERRORS,
           '503': retryResponse(
-            'UNAVAILABLE: the report could not be run just now, or Tally is shutting down; retry (Retry-After says when)',
+            `UNAVAILABLE: ${MAX_WAITING_READS} reports and billing record pages wait to be read already (the same report asked again while it waits is never refused), the report could not be run just now, or Tally is shutting down; retry (Retry-After says when)`,
           ),
         },
       },
@@ -985,6 +987,9 @@ export const OPENAPI_DOCUMENT = {
           },
           '400': QUERY_REFUSED,
           ...AUTHENTICATED_ERRORS,
+          '503': retryResponse(
+            `UNAVAILABLE: ${MAX_WAITING_READS} reports and billing record pages wait to be read already (the same page asked again while it waits is never refused), the page could not be read just now, or Tally is shutting down; retry (Retry-After says when)`,
+          ),
         },
       },
     },
