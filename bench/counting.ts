@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite } from '../src/adapters/sqlite/database.js';
 import { SqliteLedger } from '../src/adapters/sqlite/ledger.js';
-import { defaultIvtFilter } from '../src/domain/ivt.js';
+import { defaultIvtFilter } from '../src/domain/ivt-filter.js';
 import { NO_REDIRECT_ALLOWLIST } from '../src/domain/tracker-hit.js';
 import { sealToken } from '../src/domain/token.js';
 import { noticeEvent } from '../src/hot/notice-event.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { NOT_A_SUBNET, subnetOf } from './domain/ivt.js';
+import { NOT_A_SUBNET, subnetOf } from './domain/ivt-filter.js';
 
 /** The most bad lines of an address file reported one by one; the rest are counted. */
 const MAX_REPORTED_LINES = 10;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { IvtFilter } from './domain/ivt.js';
+import type { IvtFilter } from './domain/ivt-filter.js';
 import type { PriceKeys } from './domain/price-crypto.js';
 import type { RuleOverride } from './domain/rules.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';

@@ -1,6 +1,6 @@
 import { readAddressFile } from '../address-file.js';
-import type { IvtFilter } from '../domain/ivt.js';
-import { buildIvtFilter } from '../domain/ivt.js';
+import type { IvtFilter } from '../domain/ivt-filter.js';
+import { buildIvtFilter } from '../domain/ivt-filter.js';
 import type { Settings } from './settings.js';
 
 /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
-import { defaultIvtFilter } from '../domain/ivt.js';
+import { defaultIvtFilter } from '../domain/ivt-filter.js';
 import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import { COUNTED } from '../domain/outcome.js';
 import { sealToken } from '../domain/token.js';

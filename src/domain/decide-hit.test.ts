@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideHit, MAX_KEPT_CACHEBUSTER_LENGTH, trackerDedupeKey } from './decide-hit.js';
-import type { HitRequest } from './ivt.js';
-import { buildIvtFilter, defaultIvtFilter } from './ivt.js';
+import type { HitRequest } from './hit-request.js';
+import { buildIvtFilter, defaultIvtFilter } from './ivt-filter.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
 const ACTIVE = { state: 'active' } as const;

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Device, HitRequest, IvtFilter, Notifier } from './ivt.js';
-import { readDevice, screenRequest } from './ivt.js';
+import type { HitRequest } from './hit-request.js';
+import type { IvtFilter } from './ivt-filter.js';
+import type { Device } from './read-device.js';
+import { readDevice } from './read-device.js';
+import type { Notifier } from './ivt.js';
+import { screenRequest } from './ivt.js';
 import type { Outcome } from './outcome.js';
 import { COUNTED, notCounted } from './outcome.js';
 import type { TrackerKind } from './tracker-hit.js';

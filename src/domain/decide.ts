@@ -1,5 +1,8 @@
-import type { Device, HitRequest, IvtFilter } from './ivt.js';
-import { readDevice, screenRequest } from './ivt.js';
+import type { HitRequest } from './hit-request.js';
+import type { IvtFilter } from './ivt-filter.js';
+import type { Device } from './read-device.js';
+import { readDevice } from './read-device.js';
+import { screenRequest } from './ivt.js';
 import type { Outcome } from './outcome.js';
 import { COUNTED, notCounted } from './outcome.js';
 import { isPreviewQuery } from './preview.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { defaultIvtFilter } from '../domain/ivt.js';
+import { defaultIvtFilter } from '../domain/ivt-filter.js';
 import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import { COUNTED, notCounted } from '../domain/outcome.js';
 import type { PriceKeys } from '../domain/price-crypto.js';

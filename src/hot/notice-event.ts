@@ -1,5 +1,5 @@
 import { decideNotice } from '../domain/decide.js';
-import type { IvtFilter } from '../domain/ivt.js';
+import type { IvtFilter } from '../domain/ivt-filter.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { PriceKeys } from '../domain/price-crypto.js';
 import type { RedirectAllowList } from '../domain/tracker-hit.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openSqlite } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
-import { defaultIvtFilter } from '../domain/ivt.js';
+import { defaultIvtFilter } from '../domain/ivt-filter.js';
 import { NO_REDIRECT_ALLOWLIST } from '../domain/tracker-hit.js';
 import type { NoticeRequest } from '../domain/notice-request.js';
 import type { KeyRing, NoticeClaims } from '../domain/token.js';

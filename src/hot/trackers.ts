@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideHit, TRACKER_DEDUPE_WINDOW_MS, trackerDedupeKey } from '../domain/decide-hit.js';
-import type { Device, HitRequest, IvtFilter } from '../domain/ivt.js';
+import type { HitRequest } from '../domain/hit-request.js';
+import type { IvtFilter } from '../domain/ivt-filter.js';
+import type { Device } from '../domain/read-device.js';
 import { isPrefetch } from '../domain/ivt.js';
 import { escapeHtml } from '../domain/html.js';
 import type { Outcome } from '../domain/outcome.js';
