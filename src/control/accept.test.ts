@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { preferredMediaType, refuseUnacceptable } from './accept.js';
-import { ApiError } from './http.js';
+import { ApiError } from './api-error.js';
 
 const OFFERED = ['application/json', 'text/csv'];
 

@@ -1,4 +1,4 @@
-import { ApiError } from './http.js';
+import { ApiError } from './api-error.js';
 import { shown } from '../lib/shown.js';
 
 /**

@@ -3,8 +3,9 @@ import type { Logger } from '../lib/log.js';
 import type { CounterSink } from '../lib/metrics.js';
 import type { AccountStore } from '../ports/accounts.js';
 import { authenticate } from './auth.js';
-import type { Router } from './http.js';
-import { ApiError, requestIdOf, sendError } from './http.js';
+import type { Router } from './router.js';
+import { ApiError } from './api-error.js';
+import { requestIdOf, sendError } from './send.js';
 import { refuseAnyQuery, refuseMalformedQuery } from './query.js';
 import { refuseUnacceptable } from './accept.js';
 

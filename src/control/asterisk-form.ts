@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, requestIdOf, sendError } from './http.js';
+import { ApiError } from './api-error.js';
+import { requestIdOf, sendError } from './send.js';
 
 /**
  * Answers a request whose target is `*` (RFC 9110 §7.1's asterisk form), which names the server as

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AccountStore, ApiKeyRecord, KeyScope, Role } from '../ports/accounts.js';
-import { ApiError } from './http.js';
+import { ApiError } from './api-error.js';
 
 /** The authenticated caller of an API request. */
 export interface Principal {

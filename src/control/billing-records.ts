@@ -7,8 +7,9 @@ import type {
 } from '../ports/ledger.js';
 import { IMPRESSION_TYPES } from '../ports/ledger.js';
 import { requireAccountWide } from './auth.js';
-import type { Route } from './http.js';
-import { ApiError, sendJson } from './http.js';
+import type { Route } from './router.js';
+import { ApiError } from './api-error.js';
+import { sendJson } from './send.js';
 import { OUTPUT_FORMATS, wantsCsv } from './accept.js';
 import { csvText } from './csv.js';
 import {

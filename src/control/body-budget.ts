@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ApiError } from './http.js';
+import { ApiError } from './api-error.js';
 
 /**
  * The bytes of request bodies being read at once, across calls, and at most how many: each call

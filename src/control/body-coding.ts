@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { ApiError } from './http.js';
+import { ApiError } from './api-error.js';
 
 /**
  * The content coding of a request body (`Content-Encoding`) as Tally reads it: `gzip` (or its

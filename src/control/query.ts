@@ -1,5 +1,5 @@
-import { ApiError } from './http.js';
-import type { Route } from './http.js';
+import { ApiError } from './api-error.js';
+import type { Route } from './router.js';
 import { shown } from '../lib/shown.js';
 import { AFTER_PROBLEM, afterCursor } from './catalog/paging.js';
 import { parseTimeMs } from './query-time.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isPublicAddress } from '../billing/egress.js';
 import { RulesTable } from '../domain/rules.js';
 import type { WinEnvironment } from '../domain/win.js';
-import { MAX_BODY_DEPTH } from './http.js';
+import { MAX_BODY_DEPTH } from './json-body.js';
 import { MAX_WINS_PER_CALL, registerWins } from './register-wins.js';
 import { testKeyRing } from '../../test/support/claims.js';
 import { jsonError } from '../lib/json-error.js';

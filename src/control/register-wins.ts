@@ -1,9 +1,9 @@
 import type { InstrumentedWin, RejectedWin, WinEnvironment } from '../domain/win.js';
 import { instrumentWin } from '../domain/win.js';
 import { asId, asObject } from '../domain/openrtb.js';
-import type { ErrorCode } from './http.js';
+import type { ErrorCode } from './api-error.js';
+import { ApiError } from './api-error.js';
 import {
-  ApiError,
   duplicateMemberError,
   MAX_BODY_DEPTH,
   nestsDeeperThan,
@@ -12,7 +12,7 @@ import {
   tooDeepError,
   unpairedSurrogate,
   unpairedSurrogateError,
-} from './http.js';
+} from './json-body.js';
 import type { DuplicateMember } from '../domain/duplicate-members.js';
 import { eachDuplicateMember } from '../domain/duplicate-members.js';
 import { hasMarkedBytes, markedByteIn } from '../lib/marked-utf8.js';

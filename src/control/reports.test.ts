@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Principal } from './auth.js';
-import { ApiError } from './http.js';
+import { ApiError } from './api-error.js';
 import { parseReportQuery } from './reports.js';
 import { validationFailure } from '../../test/support/validation-failure.js';
 

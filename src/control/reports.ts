@@ -9,8 +9,8 @@ import {
   REPORT_VAST_ERROR_PATTERN,
 } from '../ports/ledger.js';
 import type { Principal } from './auth.js';
-import type { Route } from './http.js';
-import { ApiError } from './http.js';
+import type { Route } from './router.js';
+import { ApiError } from './api-error.js';
 import type { ReportSource } from './report-thread/report-thread.js';
 import { ReportRefusedError, ReportsBusyError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, requestIdOf, sendError, sendJson } from './http.js';
+import { ApiError } from './api-error.js';
+import { requestIdOf, sendError, sendJson } from './send.js';
 
 /** What a request refused while Tally starts is told to wait before it is sent again. */
 const RETRY_AFTER = { 'Retry-After': '1' };

@@ -1,7 +1,9 @@
 import { requireAccountWide } from './auth.js';
 import { BodyBudget } from './body-budget.js';
-import type { Route } from './http.js';
-import { ApiError, readJsonText, sendJsonText } from './http.js';
+import type { Route } from './router.js';
+import { ApiError } from './api-error.js';
+import { readJsonText } from './json-body.js';
+import { sendJsonText } from './send.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
 import { WinsAbandonedError, WinsBusyError } from './win-thread/win-thread.js';
 

@@ -7,7 +7,7 @@ import { billingRecordRoutes } from '../control/billing-records.js';
 import { catalogRoutes } from '../control/catalog/index.js';
 import { deliveryRoutes } from '../control/deliveries.js';
 import { exportRoutes } from '../control/export.js';
-import { Router } from '../control/http.js';
+import { Router } from '../control/router.js';
 import { reportCatalog } from '../control/report-id-warnings.js';
 import type { ReportThread } from '../control/report-thread/report-thread.js';
 import { reportRoutes } from '../control/reports.js';

@@ -1,6 +1,7 @@
 import { requireBearer } from '../control/auth.js';
-import type { Route } from '../control/http.js';
-import { ApiError, sendError, sendJson, sendJsonText } from '../control/http.js';
+import type { Route } from '../control/router.js';
+import { ApiError } from '../control/api-error.js';
+import { sendError, sendJson, sendJsonText } from '../control/send.js';
 import { OPENAPI_DOCUMENT } from '../control/openapi.js';
 import { OMID_VERIFICATION_SCRIPT } from '../hot/omid-script.js';
 import { RETRY_AFTER, sendBody } from '../hot/responses.js';

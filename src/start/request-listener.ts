@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handleApi } from '../control/api-handler.js';
 import { answerAsteriskForm } from '../control/asterisk-form.js';
-import { ApiError, requestIdOf, sendError } from '../control/http.js';
-import type { Router } from '../control/http.js';
+import { ApiError } from '../control/api-error.js';
+import { requestIdOf, sendError } from '../control/send.js';
+import type { Router } from '../control/router.js';
 import type { NoticeDeps } from '../hot/notices.js';
 import { HIT_METHODS } from '../hot/responses.js';
 import type { TrackerDeps } from '../hot/trackers.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/control/http.js';
+import { ApiError } from '../../src/control/api-error.js';
 
 /** The message of the 400 `VALIDATION_FAILED` that `attempt` throws; fails the test if it throws none. */
 export function validationFailure(attempt: () => unknown, what: string): string {

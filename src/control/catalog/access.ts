@@ -43,7 +43,7 @@
 import type { KeyScope } from '../../ports/accounts.js';
 import type { Principal } from '../auth.js';
 import { requireRole } from '../auth.js';
-import { ApiError } from '../http.js';
+import { ApiError } from '../api-error.js';
 
 /** What a scoped key is limited to: one advertiser's or one publisher's objects. */
 export type ScopeType = KeyScope['type'];

@@ -9,8 +9,10 @@ import type {
 } from '../../ports/catalog.js';
 import type { KeyScope } from '../../ports/accounts.js';
 import type { Principal } from '../auth.js';
-import type { Route, RequestContext } from '../http.js';
-import { ApiError, readJson, sendJson } from '../http.js';
+import type { Route, RequestContext } from '../router.js';
+import { ApiError } from '../api-error.js';
+import { readJson } from '../json-body.js';
+import { sendJson } from '../send.js';
 import type { Owner, ScopeType } from './access.js';
 import { requireOwnWrite, requireScopeType, requireWriter, sees } from './access.js';
 import type { KnownIds } from '../unknown-ids.js';

@@ -1,6 +1,6 @@
 import type { AccountStore } from '../../ports/accounts.js';
 import type { CatalogStore, CatalogView } from '../../ports/catalog.js';
-import type { Route } from '../http.js';
+import type { Route } from '../router.js';
 import { advertiserRoutes } from './advertisers.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { lineItemRoutes } from './line-items.js';

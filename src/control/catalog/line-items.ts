@@ -9,7 +9,7 @@ import type {
   TrackerInput,
 } from '../../ports/catalog.js';
 import { CATALOG_STATES, FRACTION_REVENUE_TYPES, REVENUE_TYPES } from '../../ports/catalog.js';
-import type { Route } from '../http.js';
+import type { Route } from '../router.js';
 import type { KnownIds } from '../unknown-ids.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pageOf, parseListRequest, parsePathId } from './paging.js';
-import { ApiError } from '../http.js';
+import { ApiError } from '../api-error.js';
 import { validationFailure } from '../../../test/support/validation-failure.js';
 
 const FILTERS = {

@@ -1,4 +1,4 @@
-import { ApiError } from '../http.js';
+import { ApiError } from '../api-error.js';
 import { shownName } from '../../lib/shown.js';
 import type { CatalogObject } from '../unknown-ids.js';
 import { idOfDigits, idOfText } from '../ids.js';

@@ -10,7 +10,7 @@ import type {
   TrackerInput,
 } from '../../ports/catalog.js';
 import { CATALOG_STATES, DEFAULT_PAYMENT_RULE_PRIORITY, PRICING_TYPES } from '../../ports/catalog.js';
-import type { Route } from '../http.js';
+import type { Route } from '../router.js';
 import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { zeroPricedTrackers } from './tracker-warnings.js';

@@ -1,5 +1,5 @@
 import type { EntityStore, Placement, PlacementFilter, PlacementInput } from '../../ports/catalog.js';
-import type { Route } from '../http.js';
+import type { Route } from '../router.js';
 import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
 import { FieldReader, isoOf } from './validation.js';

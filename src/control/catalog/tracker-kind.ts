@@ -1,5 +1,5 @@
 import type { TrackerKind } from '../../ports/catalog.js';
-import { ApiError } from '../http.js';
+import { ApiError } from '../api-error.js';
 
 /**
  * The 404 for tracker `trackerId`, of kind `kind`, asked for at the other kind's path as a `noun`

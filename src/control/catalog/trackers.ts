@@ -8,7 +8,7 @@ import type {
 } from '../../ports/catalog.js';
 import { CATALOG_STATES } from '../../ports/catalog.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
-import type { Route } from '../http.js';
+import type { Route } from '../router.js';
 import type { KnownIds } from '../unknown-ids.js';
 import { seesMediaCost } from './access.js';
 import { crudRoutes } from './crud.js';

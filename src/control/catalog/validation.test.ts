@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ApiError } from '../http.js';
+import { ApiError } from '../api-error.js';
 import type { WriteMode } from './validation.js';
 import { FieldReader } from './validation.js';
 

@@ -1,6 +1,6 @@
 import { MAX_AMOUNT_MICROS, formatMicros, parseDecimalMicros } from '../../domain/macros.js';
 import type { FieldProblem } from '../../ports/catalog.js';
-import { ApiError } from '../http.js';
+import { ApiError } from '../api-error.js';
 import { shown } from '../../lib/shown.js';
 import { isId } from '../ids.js';
 

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { ApiServer } from '../../test/support/api-server.js';
+import type { ProbeApi } from '../../test/support/probe-api.js';
+import { serveProbeApi } from '../../test/support/probe-api.js';
+
+let api: ProbeApi;
+let server: ApiServer;
+let base = '';
+let editorKey = '';
+before(async () => {
+  api = await serveProbeApi();
+  server = api.server;
+  base = api.base;
+  editorKey = api.editorKey;
+});
+
+after(() => api.close());
+
+const call: ProbeApi['call'] = (...args) => api.call(...args);
+
+describe('routing API requests', () => {
+  it('refuses a query with a malformed %-escape or one that is not UTF-8, and reads well-formed ones', async () => {
+    for (const query of ['?seat=%', '?seat=%zz', '?name=%ff', '?a%=1', '?seat=x%E0%A4%A']) {
+      const refused = await call(`/v1/things/x${query}`);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      assert.deepEqual([refused.status, error.code], [400, 'VALIDATION_FAILED'], query);
+      assert.match(
+        error.message,
+        /has a malformed %-escape or one that is not UTF-8: write % as %25$/,
+        query,
+      );
+    }
+    for (const query of ['?seat=%25', '?name=caf%C3%A9+bar', '?seat=a%2Bb&x=', '?plain=1']) {
+      assert.equal((await call(`/v1/things/x${query}`)).status, 200, query);
+    }
+  });
+
+  it('refuses any query parameter on a route that needs a key and reads no query, naming it and the route', async () => {
+    const refused = await call('/v1/bodies?dryRun=1&x=2', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([refused.status, error.code], [400, 'VALIDATION_FAILED']);
+    assert.equal(error.message, 'unknown parameter "dryRun"; POST /v1/bodies takes no query parameters');
+    assert.equal((await call('/v1/things/x?dryRun=1')).status, 200);
+  });
+
+  it('answers a route that reads no query whatever its query holds, a malformed %-escape included', async () => {
+    for (const query of ['?cb=%%CACHEBUSTER%%', '?%', '?cb=%ff', '?a%=1']) {
+      assert.equal((await call(`/v1/no-query${query}`)).status, 200, query);
+    }
+  });
+});
+
+describe('request ids and answers', () => {
+  it('logs a client that went away in the middle of its body as aborted, not as an error of the server', async () => {
+    const before = server.logged.length;
+    const reading = api.bodiesBeingRead();
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.write(
+      'POST /v1/bodies HTTP/1.1\r\nHost: tally.test\r\nContent-Type: application/json\r\n' +
+        `Authorization: Bearer ${editorKey}\r\nContent-Length: 50\r\n\r\n{"a":`,
+    );
+    // Gone once the handler reads the body, however long the server took to get there.
+    for (let waited = 0; api.bodiesBeingRead() === reading && waited < 5000; waited += 5)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    for (let waited = 0; server.logged.length === before && waited < 2000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const logged = server.logged.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      logged.map((line) => [line.level, line.event, line.path]),
+      [['info', 'request_aborted', '/v1/bodies']],
+    );
+  });
+});
