@@ -6,10 +6,10 @@ import { readJsonText } from './json-body.js';
 import { sendJsonText } from './send.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
 import { WinsAbandonedError, WinsBusyError } from './win-thread/win-thread.js';
+import type { Logger } from '../lib/log.js';
 
 /** How soon a refused call may be sent again. */
 const RETRY_AFTER = { 'Retry-After': '1' };
-import type { Logger } from '../lib/log.js';
 
 /**
  * How many bodies of the largest size allowed (`TALLY_MAX_BODY_BYTES`) `POST /v1/wins` reads at

@@ -96,8 +96,8 @@ function screenDevice(device: Device, filter: IvtFilter, notifier: Notifier): Iv
 }
 
 /**
- * The TCP peer itself is screened too, and the last {@link MAX_FORWARDED_HOPS} `X-Forwarded-For`
- * hops: a blocked address cannot escape the list by naming another device in `X-Device-IP` or
+ * The TCP peer itself is screened too, and the last 16 `X-Forwarded-For` hops (`lastHops`): a
+ * blocked address cannot escape the list by naming another device in `X-Device-IP` or
  * `X-Forwarded-For`. Behind a proxy or load balancer the peer is the proxy, and the client it saw
  * is the hop it appended last, after any the client wrote itself. A trusted notifier, as peer or
  * hop, is not screened: it relays for devices (an SSAI server in a data centre), and the device it
