@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { notCounted } from '../../domain/outcome.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
+import { ledgerPerTest } from '../../../test/support/sqlite-ledgers.js';
 import type { BillingRecordQuery, EventRecord } from '../../ports/ledger.js';
 import { EMPTY_DIMENSIONS } from '../../ports/ledger.js';
 import { billingRecordsSql, MAX_SCANNED_IDS } from './billing-records.js';
-import { openSqlite } from './database.js';
-import { SqliteLedger } from './ledger.js';
+import type { SqliteLedger } from './ledger.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteCatalogStore } from './catalog.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tally-billing-records-'));
 let ledger: SqliteLedger;
-let sequence = 0;
-
-beforeEach(() => {
-  ledger = new SqliteLedger(openSqlite(join(dir, `ledger-${++sequence}.db`)));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const ledgers = ledgerPerTest('tally-billing-records-', (opened) => (ledger = opened));
 
 /** A counted impression of auction `auctionId` received `minutes` after `T0`. */
 function impression(auctionId: string, minutes = 0, overrides: Partial<EventRecord> = {}): EventRecord {
@@ -159,7 +150,7 @@ describe('billing records', () => {
 
   /** A catalog publisher of the records' account (id 1), in the ledger's database: its id, as rows hold it. */
   function catalogPublisher(name: string, externalId: string | null): string {
-    const db = ledger['db'];
+    const db = ledgers.db;
     const accounts = new SqliteAccountStore(db);
     if (accounts.getAccount(1) === undefined) assert.equal(accounts.createAccount('Operator', T0).id, 1);
     const created = new SqliteCatalogStore(db).publishers.create(1, { name, externalId }, T0);
@@ -386,7 +377,7 @@ describe('billing records', () => {
   it('reads the rows by id and looks each one’s dimensions up, never visiting the account’s other rows', () => {
     for (const seat of [false, true]) {
       const steps = (
-        ledger['db']
+        ledgers.db
           .prepare(
             `EXPLAIN QUERY PLAN ${billingRecordsSql({ seat, impressionType: seat, auctionId: seat, publisherId: seat, publisher: seat })}`,
           )

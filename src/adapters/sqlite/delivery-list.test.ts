@@ -113,8 +113,8 @@ describe('listing a seat’s deliveries', () => {
   });
 
   it('reads a seat’s deliveries through the index of the account’s seats alone, at most a page of each status, never a scan', () => {
-    const ledger = ledgerOf([]);
-    const db = ledger['db'];
+    const db = openSqlite(':memory:');
+    const ledger = new SqliteLedger(db);
     const window = { lowId: 1, endId: 9 };
     for (const [status, filter, ids] of [
       ['dead', { seat: 's' }, undefined],
@@ -140,8 +140,8 @@ describe('listing a seat’s deliveries', () => {
   });
 
   it('reads a status’s deliveries in a window of time through the index of the account’s statuses, not every delivery of the window', () => {
-    const ledger = ledgerOf([]);
-    const db = ledger['db'];
+    const db = openSqlite(':memory:');
+    const ledger = new SqliteLedger(db);
     for (const [filter, ids] of [
       [{}, undefined],
       [
