@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'eslint.config.js', 'scripts/', 'native/'] },
+  { ignores: ['dist/', 'test-build/', 'node_modules/', 'data/', 'eslint.config.js', 'scripts/', 'native/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

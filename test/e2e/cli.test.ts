@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { holdPort, runCli, tallyEnv } from '../support/server.js';
+import { tallyEntry } from '../support/tally-entry.js';
 import Database from 'better-sqlite3';
 import { SqliteAccountStore } from '../../src/adapters/sqlite/accounts.js';
 import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
@@ -120,7 +121,7 @@ describe('the tally command', () => {
       TALLY_HOST: '127.0.0.1',
       TALLY_ADMIN_KEY: 'test-admin-key-0123456789',
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    const child = spawn(process.execPath, [tallyEntry(), 'serve'], {
       cwd: new URL('../../', import.meta.url).pathname,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -304,7 +305,7 @@ describe('the tally command', () => {
     try {
       ledgerWithAccounts(dataDir, ['Acme']).db.close();
       for (const command of [['list-accounts'], ['create-account', 'Beta'], ['help']]) {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...command], {
+        const child = spawn(process.execPath, [tallyEntry(), ...command], {
           cwd: new URL('../../', import.meta.url).pathname,
           env: tallyEnv({ TALLY_DATA_DIR: dataDir }),
           stdio: ['ignore', 'pipe', 'pipe'],

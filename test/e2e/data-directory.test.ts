@@ -32,6 +32,7 @@ import {
   untilReady,
 } from '../support/server.js';
 import type { ServeProcess, TestServer } from '../support/server.js';
+import { tallyEntry } from '../support/tally-entry.js';
 import { CHROME } from '../support/user-agents.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -579,7 +580,7 @@ describe('a data directory Tally must not damage', () => {
       // machine has: bash warns on the same stderr of an LC_ALL naming a locale the machine lacks.
       const child = spawn(
         'bash',
-        ['-c', 'ulimit -f 0 && exec "$0" --import tsx src/cli/main.ts rotate-token-key', process.execPath],
+        ['-c', 'ulimit -f 0 && exec "$0" "$1" rotate-token-key', process.execPath, tallyEntry()],
         {
           cwd: REPO,
           env: tallyEnv({ LC_ALL: 'C', TALLY_DATA_DIR: dataDir }),

@@ -17,11 +17,15 @@ describe('a full disk under the ledger', () => {
   it('answers notices 503 and says on /readyz, in the log and in /metrics that the disk is full and what to do; counts again once space is freed', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-full-disk-'));
     const flag = join(dataDir, '..', `${dataDir.split('/').at(-1)}.full`);
-    const { serve, url } = await serveOnFreePort(dataDir, {
-      TALLY_ADMIN_KEY: ADMIN_KEY,
-      NODE_OPTIONS: `--import=tsx --import=${PRELOAD}`,
-      [FULL_DISK_FLAG]: flag,
-    });
+    const { serve, url } = await serveOnFreePort(
+      dataDir,
+      {
+        TALLY_ADMIN_KEY: ADMIN_KEY,
+        NODE_OPTIONS: `--import=tsx --import=${PRELOAD}`,
+        [FULL_DISK_FLAG]: flag,
+      },
+      'sources',
+    );
     const answered = new Map<string, number>();
     let auctions = 0;
     /** Registers a win and fires its notice as a browser; answers the notice's status. */

@@ -13,10 +13,14 @@ const PRELOAD = new URL('../support/throw-on-sigusr2.ts', import.meta.url).pathn
 describe('an error no code path catches', () => {
   it('is logged as one JSON line, with its stack, on stderr too, and stops the server with exit code 1', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tally-uncaught-'));
-    const started = await serveOnFreePort(dataDir, {
-      TALLY_TOKEN_KEYS: `1:${TOKEN_KEY}`,
-      NODE_OPTIONS: `--import=tsx --import=${PRELOAD}`,
-    });
+    const started = await serveOnFreePort(
+      dataDir,
+      {
+        TALLY_TOKEN_KEYS: `1:${TOKEN_KEY}`,
+        NODE_OPTIONS: `--import=tsx --import=${PRELOAD}`,
+      },
+      'sources',
+    );
     try {
       const exited = once(started.serve.child, 'exit');
       started.serve.child.kill('SIGUSR2');

@@ -6,6 +6,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROWSER_BLOCKED_PORTS } from '../../src/lib/browser-blocked-ports.js';
+import { tallyEntry } from './tally-entry.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -179,16 +180,16 @@ export function tallyEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs the CLI (`src/cli/main.ts`) with extra environment, returning its exit code and output;
- * rejects when it is still running after `CLI_TIMEOUT_MS` (a `serve` that should have refused
- * to start, say), having killed it.
+ * Runs the CLI (`src/cli/main.ts`, compiled: see `tallyEntry`) with extra environment, returning
+ * its exit code and output; rejects when it is still running after `CLI_TIMEOUT_MS` (a `serve`
+ * that should have refused to start, say), having killed it.
  */
 export async function runCli(
   args: string[],
   env: Record<string, string>,
   { unprivileged = false }: { unprivileged?: boolean } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [tallyEntry(), ...args], {
     cwd: REPO,
     env: tallyEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -226,9 +227,30 @@ export interface ServeProcess {
   stderr: () => string;
 }
 
-/** Spawns `tally serve` on loopback `port`, its data in `dataDir`, with the extra `env`. */
-export function spawnServe(dataDir: string, port: number, env: Record<string, string>): ServeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+/**
+ * How a test runs Tally: compiled (see `tallyEntry`), or from its TypeScript sources through tsx,
+ * for a test that preloads a TypeScript module of its own into every thread of it
+ * (`NODE_OPTIONS=--import=tsx --import=<module>.ts`), which a thread of the compiled Tally cannot
+ * load.
+ */
+export type TallyBuild = 'compiled' | 'sources';
+
+/** The arguments of `node` that run Tally's CLI as `build` says. */
+function cliArgs(build: TallyBuild): string[] {
+  return build === 'compiled' ? [tallyEntry()] : ['--import', 'tsx', 'src/cli/main.ts'];
+}
+
+/**
+ * Spawns `tally serve` on loopback `port`, its data in `dataDir`, with the extra `env`, compiled
+ * unless `build` says otherwise (see {@link TallyBuild}).
+ */
+export function spawnServe(
+  dataDir: string,
+  port: number,
+  env: Record<string, string>,
+  build: TallyBuild = 'compiled',
+): ServeProcess {
+  const child = spawn(process.execPath, [...cliArgs(build), 'serve'], {
     cwd: REPO,
     env: tallyEnv({ TALLY_DATA_DIR: dataDir, TALLY_PORT: String(port), TALLY_HOST: '127.0.0.1', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -284,16 +306,20 @@ export interface ReadyServe {
 }
 
 /**
- * Spawns `tally serve` (see `spawnServe`) on a free loopback port and waits until it is ready
- * (see `untilReady`). Another process may take the free port before Tally listens on it, seconds
- * later on a loaded machine: Tally is then started on another, up to `PORT_TRIES` ports. A
- * process that never became ready is killed before this throws.
+ * Spawns `tally serve` (see `spawnServe`, run as `build` says) on a free loopback port and waits
+ * until it is ready (see `untilReady`). Another process may take the free port before Tally
+ * listens on it, seconds later on a loaded machine: Tally is then started on another, up to
+ * `PORT_TRIES` ports. A process that never became ready is killed before this throws.
  */
-export async function serveOnFreePort(dataDir: string, env: Record<string, string>): Promise<ReadyServe> {
+export async function serveOnFreePort(
+  dataDir: string,
+  env: Record<string, string>,
+  build: TallyBuild = 'compiled',
+): Promise<ReadyServe> {
   for (let tries = 1; ; tries++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const serve = spawnServe(dataDir, port, env);
+    const serve = spawnServe(dataDir, port, env, build);
     try {
       await untilReady(serve, url);
       return { serve, port, url };
