@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideHit, MAX_KEPT_CACHEBUSTER_LENGTH, trackerDedupeKey } from './decide-hit.js';
-import type { HitRequest } from './hit-request.js';
 import { buildIvtFilter, defaultIvtFilter } from './ivt-filter.js';
+import { hitRequest } from '../../test/support/hit-requests.js';
 import { CHROME } from '../../test/support/user-agents.js';
 
 const ACTIVE = { state: 'active' } as const;
@@ -17,13 +17,9 @@ const ANDROID_PLAYER_AGENTS = [
   'com.google.android.exoplayer2/2.18.1 (Linux;Android 13) ExoPlayerLib/2.18.1',
 ];
 
-function request(headers: Record<string, string> = {}, method = 'GET'): HitRequest {
-  return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress: '198.51.100.7' };
-}
-
 describe('decideHit', () => {
   it('counts a browser hit on an active tracker', () => {
-    const decision = decideHit(ACTIVE, request(), defaultIvtFilter());
+    const decision = decideHit(ACTIVE, hitRequest(), defaultIvtFilter());
     assert.deepEqual(decision.outcome, { outcome: 'counted' });
     assert.deepEqual(decision.device, {
       ip: '198.51.100.7',
@@ -33,14 +29,14 @@ describe('decideHit', () => {
   });
 
   it('does not count a hit on an unknown tracker', () => {
-    assert.deepEqual(decideHit(undefined, request(), defaultIvtFilter()).outcome, {
+    assert.deepEqual(decideHit(undefined, hitRequest(), defaultIvtFilter()).outcome, {
       outcome: 'not_counted',
       reason: 'unknown_tracker',
     });
   });
 
   it('does not count a hit on an inactive tracker', () => {
-    assert.deepEqual(decideHit(INACTIVE, request(), defaultIvtFilter()).outcome, {
+    assert.deepEqual(decideHit(INACTIVE, hitRequest(), defaultIvtFilter()).outcome, {
       outcome: 'not_counted',
       reason: 'inactive_tracker',
     });
@@ -48,29 +44,29 @@ describe('decideHit', () => {
 
   it('does not count a hit on an active tracker of an inactive line item, before invalid traffic', () => {
     const pausedLine = { state: 'active', lineItem: { state: 'inactive' } } as const;
-    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
-    for (const hit of [request(), bot]) {
+    const bot = hitRequest({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    for (const hit of [hitRequest(), bot]) {
       assert.deepEqual(decideHit(pausedLine, hit, defaultIvtFilter()).outcome, {
         outcome: 'not_counted',
         reason: 'inactive_line_item',
       });
     }
     assert.deepEqual(
-      decideHit({ state: 'active', lineItem: { state: 'active' } }, request(), defaultIvtFilter()).outcome,
+      decideHit({ state: 'active', lineItem: { state: 'active' } }, hitRequest(), defaultIvtFilter()).outcome,
       { outcome: 'counted' },
     );
   });
 
   it('names an inactive tracker before its inactive line item', () => {
     assert.deepEqual(
-      decideHit({ state: 'inactive', lineItem: { state: 'inactive' } }, request(), defaultIvtFilter())
+      decideHit({ state: 'inactive', lineItem: { state: 'inactive' } }, hitRequest(), defaultIvtFilter())
         .outcome,
       { outcome: 'not_counted', reason: 'inactive_tracker' },
     );
   });
 
   it('reports an unknown or inactive tracker before invalid traffic', () => {
-    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    const bot = hitRequest({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
     assert.deepEqual(decideHit(undefined, bot, defaultIvtFilter()).outcome, {
       outcome: 'not_counted',
       reason: 'unknown_tracker',
@@ -82,22 +78,22 @@ describe('decideHit', () => {
   });
 
   it('does not count a preview render, after an unknown or inactive tracker and before invalid traffic', () => {
-    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    const bot = hitRequest({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
     const PREVIEW = { outcome: 'not_counted', reason: 'preview' } as const;
-    assert.deepEqual(decideHit(ACTIVE, request(), defaultIvtFilter(), true).outcome, PREVIEW);
+    assert.deepEqual(decideHit(ACTIVE, hitRequest(), defaultIvtFilter(), true).outcome, PREVIEW);
     assert.deepEqual(decideHit(ACTIVE, bot, defaultIvtFilter(), true).outcome, PREVIEW);
-    assert.deepEqual(decideHit(undefined, request(), defaultIvtFilter(), true).outcome, {
+    assert.deepEqual(decideHit(undefined, hitRequest(), defaultIvtFilter(), true).outcome, {
       outcome: 'not_counted',
       reason: 'unknown_tracker',
     });
-    assert.deepEqual(decideHit(INACTIVE, request(), defaultIvtFilter(), true).outcome, {
+    assert.deepEqual(decideHit(INACTIVE, hitRequest(), defaultIvtFilter(), true).outcome, {
       outcome: 'not_counted',
       reason: 'inactive_tracker',
     });
   });
 
   it('does not count a known crawler', () => {
-    const bot = request({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
+    const bot = hitRequest({ 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' });
     assert.deepEqual(decideHit(ACTIVE, bot, defaultIvtFilter()).outcome, {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
@@ -106,14 +102,17 @@ describe('decideHit', () => {
   });
 
   it('does not count a prefetch', () => {
-    assert.deepEqual(decideHit(ACTIVE, request({ 'sec-purpose': 'prefetch' }), defaultIvtFilter()).outcome, {
-      outcome: 'not_counted',
-      reason: 'prefetch',
-    });
+    assert.deepEqual(
+      decideHit(ACTIVE, hitRequest({ 'sec-purpose': 'prefetch' }), defaultIvtFilter()).outcome,
+      {
+        outcome: 'not_counted',
+        reason: 'prefetch',
+      },
+    );
   });
 
   it('does not count a HEAD request', () => {
-    assert.deepEqual(decideHit(ACTIVE, request({}, 'HEAD'), defaultIvtFilter()).outcome, {
+    assert.deepEqual(decideHit(ACTIVE, hitRequest({}, 'HEAD'), defaultIvtFilter()).outcome, {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'head_request',
@@ -123,7 +122,7 @@ describe('decideHit', () => {
   it("screens a hit on a tracker fired by browsers (the default) as a browser's: the HTTP libraries apps and servers use are bots here", () => {
     for (const userAgent of ['okhttp/4.12.0', 'curl/8.0', 'Go-http-client/1.1']) {
       assert.deepEqual(
-        decideHit(ACTIVE, request({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
+        decideHit(ACTIVE, hitRequest({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
         { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' },
         userAgent,
       );
@@ -134,7 +133,7 @@ describe('decideHit', () => {
     const appTracker = { state: 'active', firedBy: 'app' } as const;
     const browserTracker = { state: 'active', firedBy: 'browser' } as const;
     for (const userAgent of ANDROID_PLAYER_AGENTS) {
-      const hit = request({ 'user-agent': userAgent });
+      const hit = hitRequest({ 'user-agent': userAgent });
       assert.deepEqual(
         decideHit(appTracker, hit, defaultIvtFilter()).outcome,
         { outcome: 'counted' },
@@ -152,7 +151,7 @@ describe('decideHit', () => {
       'Googlebot/2.1 (+http://www.google.com/bot.html)',
     ]) {
       assert.deepEqual(
-        decideHit(appTracker, request({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
+        decideHit(appTracker, hitRequest({ 'user-agent': userAgent }), defaultIvtFilter()).outcome,
         BOT,
         userAgent,
       );
@@ -160,26 +159,26 @@ describe('decideHit', () => {
     const invalid = (rule: string) => ({ outcome: 'not_counted', reason: 'invalid_traffic', rule });
     const okhttp = { 'user-agent': 'okhttp/4.12.0' };
     assert.deepEqual(
-      decideHit(appTracker, request(okhttp, 'HEAD'), defaultIvtFilter()).outcome,
+      decideHit(appTracker, hitRequest(okhttp, 'HEAD'), defaultIvtFilter()).outcome,
       invalid('head_request'),
     );
     assert.deepEqual(
-      decideHit(appTracker, request({ ...okhttp, 'sec-purpose': 'prefetch' }), defaultIvtFilter()).outcome,
+      decideHit(appTracker, hitRequest({ ...okhttp, 'sec-purpose': 'prefetch' }), defaultIvtFilter()).outcome,
       { outcome: 'not_counted', reason: 'prefetch' },
     );
     assert.deepEqual(
-      decideHit(appTracker, request({ 'user-agent': '' }), defaultIvtFilter()).outcome,
+      decideHit(appTracker, hitRequest({ 'user-agent': '' }), defaultIvtFilter()).outcome,
       invalid('empty_user_agent'),
     );
     const built = buildIvtFilter(['^okhttp/'], ['203.0.113.0/24']);
     assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
     assert.deepEqual(
-      decideHit(appTracker, request(okhttp), built.filter).outcome,
+      decideHit(appTracker, hitRequest(okhttp), built.filter).outcome,
       invalid('blocked_user_agent'),
     );
     const player = { 'user-agent': 'ExoPlayerLib/2.19.1' };
     assert.deepEqual(
-      decideHit(appTracker, request({ ...player, 'x-device-ip': '203.0.113.9' }), built.filter).outcome,
+      decideHit(appTracker, hitRequest({ ...player, 'x-device-ip': '203.0.113.9' }), built.filter).outcome,
       invalid('blocked_ip'),
     );
   });
@@ -187,7 +186,7 @@ describe('decideHit', () => {
   it("judges an SSAI server's hit on an app tracker by the device it names in X-Device-User-Agent", () => {
     const appTracker = { state: 'active', firedBy: 'app' } as const;
     const relayed = (deviceAgent: string) =>
-      request({
+      hitRequest({
         'user-agent': 'Example-Stitcher/1.0',
         'x-device-user-agent': deviceAgent,
         'x-device-ip': '198.51.100.20',
@@ -202,7 +201,7 @@ describe('decideHit', () => {
   it('applies the configured IP block list to the device address', () => {
     const built = buildIvtFilter([], ['203.0.113.0/24']);
     assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
-    const decision = decideHit(ACTIVE, request({ 'x-forwarded-for': '203.0.113.9' }), built.filter);
+    const decision = decideHit(ACTIVE, hitRequest({ 'x-forwarded-for': '203.0.113.9' }), built.filter);
     assert.deepEqual(decision.outcome, {
       outcome: 'not_counted',
       reason: 'invalid_traffic',

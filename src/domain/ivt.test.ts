@@ -4,15 +4,8 @@ import type { HitRequest } from './hit-request.js';
 import { buildIvtFilter, defaultIvtFilter } from './ivt-filter.js';
 import { MAX_USER_AGENT_BYTES, readDevice } from './read-device.js';
 import { screenRequest } from './ivt.js';
+import { hitRequest } from '../../test/support/hit-requests.js';
 import { CHROME } from '../../test/support/user-agents.js';
-
-function request(
-  headers: Record<string, string> = {},
-  method = 'GET',
-  remoteAddress = '198.51.100.7',
-): HitRequest {
-  return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress };
-}
 
 const BOT = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'bot_user_agent' };
 
@@ -28,11 +21,11 @@ function filterOf(patterns: string[], cidrs: string[]) {
 
 describe('invalid traffic', () => {
   it('passes an ordinary browser request', () => {
-    assert.equal(screen(request()), undefined);
+    assert.equal(screen(hitRequest()), undefined);
   });
 
   it('rejects HEAD requests', () => {
-    assert.deepEqual(screen(request({}, 'HEAD')), {
+    assert.deepEqual(screen(hitRequest({}, 'HEAD')), {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'head_request',
@@ -47,7 +40,7 @@ describe('invalid traffic', () => {
     ['x-moz', 'prefetch'],
   ] as const) {
     it(`treats ${name}: ${value} as prefetch`, () => {
-      assert.deepEqual(screen(request({ [name]: value })), { outcome: 'not_counted', reason: 'prefetch' });
+      assert.deepEqual(screen(hitRequest({ [name]: value })), { outcome: 'not_counted', reason: 'prefetch' });
     });
   }
 
@@ -56,12 +49,12 @@ describe('invalid traffic', () => {
     ['purpose', 'instant'],
   ] as const) {
     it(`treats ${name}: ${value} as prefetch`, () => {
-      assert.deepEqual(screen(request({ [name]: value })), { outcome: 'not_counted', reason: 'prefetch' });
+      assert.deepEqual(screen(hitRequest({ [name]: value })), { outcome: 'not_counted', reason: 'prefetch' });
     });
   }
 
   it('rejects an empty User-Agent', () => {
-    assert.deepEqual(screen(request({ 'user-agent': '' })), {
+    assert.deepEqual(screen(hitRequest({ 'user-agent': '' })), {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'empty_user_agent',
@@ -69,7 +62,7 @@ describe('invalid traffic', () => {
   });
 
   it('takes the caller’s User-Agent as the device’s when X-Device-User-Agent names none (empty or blank), as it takes the peer when X-Device-IP names no address', () => {
-    const relayed = (headers: Record<string, string>) => request({ 'user-agent': CHROME, ...headers });
+    const relayed = (headers: Record<string, string>) => hitRequest({ 'user-agent': CHROME, ...headers });
     for (const named of ['', '  ']) {
       const headers = { 'x-device-user-agent': named, 'x-device-ip': named };
       assert.deepEqual(readDevice(relayed(headers)), {
@@ -88,22 +81,22 @@ describe('invalid traffic', () => {
   it('rejects a User-Agent longer than any browser sends, and keeps only its first 1024 bytes', () => {
     const long = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_BYTES)}`;
     const tooLong = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'long_user_agent' };
-    assert.deepEqual(screen(request({ 'user-agent': long })), tooLong);
-    const device = readDevice(request({ 'user-agent': long }));
+    assert.deepEqual(screen(hitRequest({ 'user-agent': long })), tooLong);
+    const device = readDevice(hitRequest({ 'user-agent': long }));
     assert.equal(device.userAgent, long.slice(0, MAX_USER_AGENT_BYTES));
     assert.equal(device.userAgentTooLong, true);
     // Named by a server for the device, or as the server's own agent beside the device's.
-    assert.deepEqual(screen(request({ 'x-device-user-agent': long })), tooLong);
-    assert.deepEqual(screen(request({ 'user-agent': long, 'x-device-user-agent': CHROME })), tooLong);
+    assert.deepEqual(screen(hitRequest({ 'x-device-user-agent': long })), tooLong);
+    assert.deepEqual(screen(hitRequest({ 'user-agent': long, 'x-device-user-agent': CHROME })), tooLong);
     const longest = `${CHROME} ${'x'.repeat(MAX_USER_AGENT_BYTES - CHROME.length - 1)}`;
     assert.equal(longest.length, MAX_USER_AGENT_BYTES);
-    assert.equal(screen(request({ 'user-agent': longest })), undefined);
-    assert.equal(readDevice(request({ 'user-agent': longest })).userAgentTooLong, false);
+    assert.equal(screen(hitRequest({ 'user-agent': longest })), undefined);
+    assert.equal(readDevice(hitRequest({ 'user-agent': longest })).userAgentTooLong, false);
   });
 
   it('rejects known crawlers from the maintained bot list', () => {
     const bot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
-    assert.deepEqual(screen(request({ 'user-agent': bot })), {
+    assert.deepEqual(screen(hitRequest({ 'user-agent': bot })), {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'bot_user_agent',
@@ -112,7 +105,7 @@ describe('invalid traffic', () => {
 
   it('rejects configured User-Agent patterns', () => {
     const filter = filterOf(['AcmeKiosk/\\d'], []);
-    assert.deepEqual(screen(request({ 'user-agent': `${CHROME} AcmeKiosk/2` }), filter), {
+    assert.deepEqual(screen(hitRequest({ 'user-agent': `${CHROME} AcmeKiosk/2` }), filter), {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'blocked_user_agent',
@@ -121,7 +114,7 @@ describe('invalid traffic', () => {
 
   it('matches configured User-Agent patterns whatever the case', () => {
     const filter = filterOf(['acmekiosk'], []);
-    assert.deepEqual(screen(request({ 'user-agent': `${CHROME} AcmeKiosk/2` }), filter), {
+    assert.deepEqual(screen(hitRequest({ 'user-agent': `${CHROME} AcmeKiosk/2` }), filter), {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
       rule: 'blocked_user_agent',
@@ -148,7 +141,7 @@ describe('invalid traffic', () => {
       'Java/17.0.1',
       'libcurl/7.8',
     ]) {
-      const req = request({ 'user-agent': userAgent });
+      const req = hitRequest({ 'user-agent': userAgent });
       assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
       assert.deepEqual(screen(req), BOT, userAgent);
     }
@@ -159,10 +152,10 @@ describe('invalid traffic', () => {
       'Apache-HttpAsyncClient/4.1.4 (Java/1.8.0_292)',
       'Apache-HttpAsyncClient/5.2.1 (Java/17.0.8)',
     ]) {
-      const fired = request({ 'user-agent': userAgent });
+      const fired = hitRequest({ 'user-agent': userAgent });
       assert.equal(screenRequest(fired, readDevice(fired), defaultIvtFilter(), 'app'), undefined, userAgent);
       assert.deepEqual(screen(fired), BOT, userAgent);
-      const relayed = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
+      const relayed = hitRequest({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
       for (const notifier of ['browser', 'app'] as const) {
         const outcome = screenRequest(relayed, readDevice(relayed), defaultIvtFilter(), notifier);
         assert.equal(outcome, undefined, `${userAgent} relaying for a ${notifier}`);
@@ -175,8 +168,8 @@ describe('invalid traffic', () => {
    * relaying a browser's notice (naming the device in X-Device-User-Agent) for each.
    */
   function verdicts(userAgent: string) {
-    const fired = request({ 'user-agent': userAgent });
-    const relayed = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
+    const fired = hitRequest({ 'user-agent': userAgent });
+    const relayed = hitRequest({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
     const judge = (req: HitRequest, notifier: 'browser' | 'app') =>
       screenRequest(req, readDevice(req), defaultIvtFilter(), notifier);
     return {
@@ -250,11 +243,11 @@ describe('invalid traffic', () => {
 
   it('lets Android, Apple and CTV players and stacks the bot list flags through when an app fires the notice, and not a browser', () => {
     for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0', 'stagefright/1.2']) {
-      const req = request({ 'user-agent': userAgent });
+      const req = hitRequest({ 'user-agent': userAgent });
       assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
     }
     for (const userAgent of ['Lavf/58.29.100', 'AppleTV6,2/11.1', 'Dalvik/2.1.0']) {
-      assert.deepEqual(screen(request({ 'user-agent': userAgent })), BOT, userAgent);
+      assert.deepEqual(screen(hitRequest({ 'user-agent': userAgent })), BOT, userAgent);
     }
   });
 
@@ -265,16 +258,16 @@ describe('invalid traffic', () => {
       'Feed Reader/1.0 (com.example.feeds; build:42; iOS 16.4.1) Alamofire/5.6.4',
     ];
     for (const userAgent of iosApps) {
-      const req = request({ 'user-agent': userAgent });
+      const req = hitRequest({ 'user-agent': userAgent });
       assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
       assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
     }
-    const declared = request({ 'user-agent': 'NewsBot/1.0 CFNetwork/1410.0.3 Darwin/22.6.0' });
+    const declared = hitRequest({ 'user-agent': 'NewsBot/1.0 CFNetwork/1410.0.3 Darwin/22.6.0' });
     assert.deepEqual(screenRequest(declared, readDevice(declared), defaultIvtFilter(), 'app'), BOT);
   });
 
   it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
-    const req = request({ 'user-agent': 'Mozilla/5.0 (Java) outbrain' });
+    const req = hitRequest({ 'user-agent': 'Mozilla/5.0 (Java) outbrain' });
     assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), {
       outcome: 'not_counted',
       reason: 'invalid_traffic',
@@ -285,18 +278,18 @@ describe('invalid traffic', () => {
   it('rejects addresses inside blocked IPv4 and IPv6 ranges and passes those outside', () => {
     const filter = filterOf([], ['203.0.113.0/24', '2001:db8::/32', '192.0.2.1']);
     const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
-    assert.deepEqual(screen(request({}, 'GET', '203.0.113.99'), filter), blocked);
-    assert.deepEqual(screen(request({}, 'GET', '::ffff:203.0.113.5'), filter), blocked);
-    assert.deepEqual(screen(request({}, 'GET', '2001:db8:1::5'), filter), blocked);
-    assert.deepEqual(screen(request({}, 'GET', '192.0.2.1'), filter), blocked);
-    assert.equal(screen(request({}, 'GET', '203.0.114.1'), filter), undefined);
-    assert.equal(screen(request({}, 'GET', '2001:db9::1'), filter), undefined);
+    assert.deepEqual(screen(hitRequest({}, 'GET', '203.0.113.99'), filter), blocked);
+    assert.deepEqual(screen(hitRequest({}, 'GET', '::ffff:203.0.113.5'), filter), blocked);
+    assert.deepEqual(screen(hitRequest({}, 'GET', '2001:db8:1::5'), filter), blocked);
+    assert.deepEqual(screen(hitRequest({}, 'GET', '192.0.2.1'), filter), blocked);
+    assert.equal(screen(hitRequest({}, 'GET', '203.0.114.1'), filter), undefined);
+    assert.equal(screen(hitRequest({}, 'GET', '2001:db9::1'), filter), undefined);
   });
 
   it('judges a server-to-server notice by the device it names in X-Device-IP and X-Device-User-Agent', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
     const relayed = { 'user-agent': 'SSAI-Stitcher/1.0', 'x-device-user-agent': CHROME };
-    const req = request({ ...relayed, 'x-device-ip': '203.0.113.8' });
+    const req = hitRequest({ ...relayed, 'x-device-ip': '203.0.113.8' });
     assert.deepEqual(readDevice(req), {
       ip: '203.0.113.8',
       userAgent: CHROME,
@@ -305,7 +298,7 @@ describe('invalid traffic', () => {
     assert.deepEqual(screen(req, filter), { ...BOT, rule: 'blocked_ip' });
     // The same notice for a device outside the blocked range counts: it is the device's address
     // that was judged, not the notice's being relayed.
-    const allowed = request({ ...relayed, 'x-device-ip': '198.51.100.9' });
+    const allowed = hitRequest({ ...relayed, 'x-device-ip': '198.51.100.9' });
     assert.equal(screen(allowed, filter), undefined);
   });
 
@@ -318,12 +311,12 @@ describe('invalid traffic', () => {
       'facebookexternalhit/1.1',
       'Scrapy/2.11 (+https://scrapy.org)',
     ]) {
-      const req = request({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
+      const req = hitRequest({ 'user-agent': userAgent, 'x-device-user-agent': CHROME });
       for (const notifier of ['browser', 'app'] as const) {
         assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), notifier), BOT, userAgent);
       }
     }
-    const blocked = request({ 'user-agent': 'AcmeStitcher/2', 'x-device-user-agent': CHROME });
+    const blocked = hitRequest({ 'user-agent': 'AcmeStitcher/2', 'x-device-user-agent': CHROME });
     assert.deepEqual(screen(blocked, filterOf(['acmestitcher'], [])), { ...BOT, rule: 'blocked_user_agent' });
   });
 
@@ -335,7 +328,7 @@ describe('invalid traffic', () => {
       '',
       'Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36',
     ]) {
-      const req = request({
+      const req = hitRequest({
         'user-agent': userAgent,
         'x-device-user-agent': CHROME,
         'x-device-ip': '198.51.100.7',
@@ -347,7 +340,7 @@ describe('invalid traffic', () => {
   it('still rejects a blocked peer that names another device in X-Forwarded-For or X-Device-IP', () => {
     const filter = filterOf([], ['203.0.113.0/24']);
     for (const header of ['x-forwarded-for', 'x-device-ip']) {
-      const req = request({ [header]: '198.51.100.1' }, 'GET', '203.0.113.9');
+      const req = hitRequest({ [header]: '198.51.100.1' }, 'GET', '203.0.113.9');
       assert.deepEqual(screen(req, filter), {
         outcome: 'not_counted',
         reason: 'invalid_traffic',
@@ -364,7 +357,7 @@ describe('invalid traffic', () => {
       '198.51.100.1,10.0.0.7, 2001:db8::5',
       '203.0.113.9',
     ]) {
-      const req = request({ 'x-forwarded-for': forwarded }, 'GET', proxy);
+      const req = hitRequest({ 'x-forwarded-for': forwarded }, 'GET', proxy);
       assert.deepEqual(screen(req, filter), {
         outcome: 'not_counted',
         reason: 'invalid_traffic',
@@ -372,7 +365,7 @@ describe('invalid traffic', () => {
       });
     }
     assert.equal(
-      screen(request({ 'x-forwarded-for': '198.51.100.1, 192.0.2.8' }, 'GET', proxy), filter),
+      screen(hitRequest({ 'x-forwarded-for': '198.51.100.1, 192.0.2.8' }, 'GET', proxy), filter),
       undefined,
     );
   });
@@ -382,7 +375,7 @@ describe('invalid traffic', () => {
     assert.ok(built.ok, JSON.stringify(built));
     const filter = built.filter;
     const ssai = (headers: Record<string, string>, peer = '203.0.113.9') =>
-      screen(request({ 'user-agent': 'Go-http-client/1.1', ...headers }, 'GET', peer), filter);
+      screen(hitRequest({ 'user-agent': 'Go-http-client/1.1', ...headers }, 'GET', peer), filter);
     const device = { 'x-device-ip': '198.51.100.1', 'x-device-user-agent': CHROME };
     assert.equal(ssai(device), undefined);
     // Behind Tally's own load balancer (trusted too), which appends the SSAI server as a hop.
@@ -404,7 +397,7 @@ describe('invalid traffic', () => {
     const written = Array.from({ length: 2000 }, (_, index) => `198.51.${index % 250}.${index % 200}`);
     const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
     const screened = (hops: string[]) =>
-      screen(request({ 'x-forwarded-for': hops.join(', ') }, 'GET', proxy), filter);
+      screen(hitRequest({ 'x-forwarded-for': hops.join(', ') }, 'GET', proxy), filter);
     // (The first hop is the device, from a peer not trusted, and screened as such.)
     assert.equal(screened(['198.51.100.1', '203.0.113.9', ...written]), undefined, 'a hop the client wrote');
     assert.equal(screened([...written.slice(0, 1984), '203.0.113.9', ...written.slice(0, 16)]), undefined);
@@ -419,7 +412,7 @@ describe('invalid traffic', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/24']);
     assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
     const device = (hops: string[]) =>
-      readDevice(request({ 'x-forwarded-for': hops.join(', ') }, 'GET', proxy), built.filter).ip;
+      readDevice(hitRequest({ 'x-forwarded-for': hops.join(', ') }, 'GET', proxy), built.filter).ip;
     const trustedHops = (count: number) =>
       Array.from({ length: count }, (_, index) => `10.0.0.${index + 10}`);
     assert.equal(device([...written, '192.0.2.8', ...trustedHops(15)]), '192.0.2.8');
@@ -432,7 +425,7 @@ describe('invalid traffic', () => {
 
   it('screens an X-Forwarded-For of one hop as that address whole, not a shorter one', () => {
     const filter = filterOf([], ['192.0.2.1/32']);
-    const req = request({ 'x-forwarded-for': '192.0.2.12' }, 'GET', '10.0.0.2');
+    const req = hitRequest({ 'x-forwarded-for': '192.0.2.12' }, 'GET', '10.0.0.2');
     assert.equal(screen(req, filter), undefined, '192.0.2.12 is not the blocked 192.0.2.1');
   });
 
@@ -440,13 +433,13 @@ describe('invalid traffic', () => {
     const filter = filterOf([], ['203.0.113.0/24', '2001:db8::/32']);
     for (const forwarded of ['203.0.113.9:5555', '198.51.100.1, 203.0.113.9:5555', '[2001:db8::5]:443']) {
       assert.deepEqual(
-        screen(request({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), filter),
+        screen(hitRequest({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), filter),
         { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' },
         forwarded,
       );
     }
-    assert.equal(readDevice(request({ 'x-forwarded-for': '192.0.2.8:5555' })).ip, '192.0.2.8');
-    assert.equal(readDevice(request({ 'x-forwarded-for': '[2001:db8::7]' })).ip, '2001:db8::7');
+    assert.equal(readDevice(hitRequest({ 'x-forwarded-for': '192.0.2.8:5555' })).ip, '192.0.2.8');
+    assert.equal(readDevice(hitRequest({ 'x-forwarded-for': '[2001:db8::7]' })).ip, '2001:db8::7');
     // Not an address with a port: the peer stays the device.
     for (const odd of [
       '192.0.2.8:',
@@ -456,7 +449,7 @@ describe('invalid traffic', () => {
       '[::1]:99999',
       'host:80',
     ]) {
-      assert.equal(readDevice(request({ 'x-forwarded-for': odd }, 'GET', '10.0.0.3')).ip, '10.0.0.3', odd);
+      assert.equal(readDevice(hitRequest({ 'x-forwarded-for': odd }, 'GET', '10.0.0.3')).ip, '10.0.0.3', odd);
     }
   });
 
@@ -467,7 +460,7 @@ describe('invalid traffic', () => {
       ['purpose', 'Prerender'],
     ] as const) {
       assert.deepEqual(
-        screen(request({ [name]: value })),
+        screen(hitRequest({ [name]: value })),
         { outcome: 'not_counted', reason: 'prefetch' },
         `${name}: ${value}`,
       );
@@ -476,14 +469,14 @@ describe('invalid traffic', () => {
 
   it('takes an app HTTP stack only by its whole name: an agent that merely starts with the same letters is a bot', () => {
     for (const userAgent of ['Javaland/1.0', 'curlew-scanner/1.0', 'okhttpx/1.0']) {
-      const req = request({ 'user-agent': userAgent });
+      const req = hitRequest({ 'user-agent': userAgent });
       assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
     }
   });
 
   it('rejects an app HTTP stack that declares itself a spider or Slurp, even where an app fires the notice', () => {
     for (const userAgent of ['okhttp/4.12.0 (compatible; Spider)', 'okhttp/4.12.0 Slurp']) {
-      const req = request({ 'user-agent': userAgent });
+      const req = hitRequest({ 'user-agent': userAgent });
       assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
     }
   });
@@ -491,8 +484,8 @@ describe('invalid traffic', () => {
   it('reads block-list entries with spaces around them', () => {
     const filter = filterOf([], [' 203.0.113.0/24 ', '\t2001:db8::/32']);
     const blocked = { outcome: 'not_counted', reason: 'invalid_traffic', rule: 'blocked_ip' };
-    assert.deepEqual(screen(request({}, 'GET', '203.0.113.99'), filter), blocked);
-    assert.deepEqual(screen(request({}, 'GET', '2001:db8:1::5'), filter), blocked);
+    assert.deepEqual(screen(hitRequest({}, 'GET', '203.0.113.99'), filter), blocked);
+    assert.deepEqual(screen(hitRequest({}, 'GET', '2001:db8:1::5'), filter), blocked);
   });
 
   it('names the first rule that matches, in order: HEAD, prefetch, empty, bot and blocked User-Agents, then blocked addresses', () => {
@@ -506,24 +499,24 @@ describe('invalid traffic', () => {
         : 'counted';
     };
     const blockedPeer = '203.0.113.9';
-    assert.equal(rule(request({ 'sec-purpose': 'prefetch' }, 'HEAD', blockedPeer)), 'head_request');
+    assert.equal(rule(hitRequest({ 'sec-purpose': 'prefetch' }, 'HEAD', blockedPeer)), 'head_request');
     assert.equal(
-      rule(request({ 'sec-purpose': 'prefetch', 'user-agent': '' }, 'GET', blockedPeer)),
+      rule(hitRequest({ 'sec-purpose': 'prefetch', 'user-agent': '' }, 'GET', blockedPeer)),
       'prefetch',
     );
-    assert.equal(rule(request({ 'user-agent': '' }, 'GET', blockedPeer)), 'empty_user_agent');
+    assert.equal(rule(hitRequest({ 'user-agent': '' }, 'GET', blockedPeer)), 'empty_user_agent');
     assert.equal(
-      rule(request({ 'user-agent': 'Googlebot/2.1 AcmeKiosk' }, 'GET', blockedPeer)),
+      rule(hitRequest({ 'user-agent': 'Googlebot/2.1 AcmeKiosk' }, 'GET', blockedPeer)),
       'bot_user_agent',
     );
     assert.equal(
-      rule(request({ 'user-agent': `${CHROME} AcmeKiosk/2` }, 'GET', blockedPeer)),
+      rule(hitRequest({ 'user-agent': `${CHROME} AcmeKiosk/2` }, 'GET', blockedPeer)),
       'blocked_user_agent',
     );
     assert.equal(
-      rule(request({ 'user-agent': `${CHROME} AcmeKiosk/2`, 'x-device-ip': '203.0.113.10' })),
+      rule(hitRequest({ 'user-agent': `${CHROME} AcmeKiosk/2`, 'x-device-ip': '203.0.113.10' })),
       'blocked_user_agent',
     );
-    assert.equal(rule(request({}, 'GET', blockedPeer)), 'blocked_ip');
+    assert.equal(rule(hitRequest({}, 'GET', blockedPeer)), 'blocked_ip');
   });
 });

@@ -2,18 +2,9 @@ import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { HitRequest } from './hit-request.js';
 import { buildIvtFilter } from './ivt-filter.js';
 import { MAX_USER_AGENT_BYTES, readDevice } from './read-device.js';
-import { CHROME } from '../../test/support/user-agents.js';
-
-function request(
-  headers: Record<string, string> = {},
-  method = 'GET',
-  remoteAddress = '198.51.100.7',
-): HitRequest {
-  return { method, headers: { 'user-agent': CHROME, ...headers }, remoteAddress };
-}
+import { hitRequest } from '../../test/support/hit-requests.js';
 
 describe('reading the device a request speaks for', () => {
   it('keeps whole UTF-8 characters of a User-Agent it cuts, its headers read as latin1 a byte a character', () => {
@@ -21,12 +12,12 @@ describe('reading the device a request speaks for', () => {
     const twoByte = Buffer.from('é').toString('latin1');
     const split = `${'x'.repeat(MAX_USER_AGENT_BYTES - 1)}${twoByte}tail`;
     assert.equal(
-      readDevice(request({ 'user-agent': split })).userAgent,
+      readDevice(hitRequest({ 'user-agent': split })).userAgent,
       'x'.repeat(MAX_USER_AGENT_BYTES - 1),
     );
     const whole = `${'x'.repeat(MAX_USER_AGENT_BYTES - 2)}${twoByte}tail`;
     assert.equal(
-      readDevice(request({ 'user-agent': whole })).userAgent,
+      readDevice(hitRequest({ 'user-agent': whole })).userAgent,
       whole.slice(0, MAX_USER_AGENT_BYTES),
     );
   });
@@ -36,22 +27,22 @@ describe('reading the device a request speaks for', () => {
     assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
     const forwarded = { 'x-forwarded-for': '8.8.8.8, 198.51.100.23' };
     // Behind Tally's load balancer: the client wrote 8.8.8.8, the balancer appended what it saw.
-    assert.equal(readDevice(request(forwarded, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');
+    assert.equal(readDevice(hitRequest(forwarded, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');
     // Through two trusted hops, the last hop that is not one.
     const twice = { 'x-forwarded-for': '8.8.8.8, 198.51.100.23, 10.0.0.9' };
-    assert.equal(readDevice(request(twice, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');
+    assert.equal(readDevice(hitRequest(twice, 'GET', '10.0.0.2'), built.filter).ip, '198.51.100.23');
     // From a peer not trusted, the client as it names itself, as before.
-    assert.equal(readDevice(request(forwarded, 'GET', '203.0.113.4'), built.filter).ip, '8.8.8.8');
+    assert.equal(readDevice(hitRequest(forwarded, 'GET', '203.0.113.4'), built.filter).ip, '8.8.8.8');
     // X-Device-IP, as a server names the device, comes first either way.
     const named = { ...forwarded, 'x-device-ip': '192.0.2.77' };
-    assert.equal(readDevice(request(named, 'GET', '10.0.0.2'), built.filter).ip, '192.0.2.77');
+    assert.equal(readDevice(hitRequest(named, 'GET', '10.0.0.2'), built.filter).ip, '192.0.2.77');
   });
 
   it('takes no address a client wrote before an X-Forwarded-For entry a trusted proxy appended that is no address (unknown), but the peer', () => {
     const built = buildIvtFilter([], [], ['10.0.0.0/24']);
     assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
     const device = (forwarded: string) =>
-      readDevice(request({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), built.filter).ip;
+      readDevice(hitRequest({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), built.filter).ip;
     assert.equal(device('198.51.100.9, unknown'), '10.0.0.2');
     assert.equal(device('198.51.100.9, unknown, 10.0.0.5'), '10.0.0.2', 'through another trusted proxy');
     assert.equal(device('198.51.100.9, _hidden'), '10.0.0.2', 'an obfuscated identifier (RFC 7239)');
@@ -63,14 +54,14 @@ describe('reading the device a request speaks for', () => {
   });
 
   it('falls back to the first X-Forwarded-For hop when X-Device-IP is absent', () => {
-    const req = request({ 'x-forwarded-for': '192.0.2.44, 10.0.0.1' });
+    const req = hitRequest({ 'x-forwarded-for': '192.0.2.44, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.44');
   });
 
   it('reads an IPv4 device behind a dual-stack socket or an IPv4-mapped header as its IPv4 address', () => {
-    assert.equal(readDevice(request({}, 'GET', '::ffff:203.0.113.5')).ip, '203.0.113.5');
-    assert.equal(readDevice(request({ 'x-device-ip': '::ffff:192.0.2.7' })).ip, '192.0.2.7');
-    assert.equal(readDevice(request({ 'x-forwarded-for': '::ffff:192.0.2.8, 10.0.0.1' })).ip, '192.0.2.8');
+    assert.equal(readDevice(hitRequest({}, 'GET', '::ffff:203.0.113.5')).ip, '203.0.113.5');
+    assert.equal(readDevice(hitRequest({ 'x-device-ip': '::ffff:192.0.2.7' })).ip, '192.0.2.7');
+    assert.equal(readDevice(hitRequest({ 'x-forwarded-for': '::ffff:192.0.2.8, 10.0.0.1' })).ip, '192.0.2.8');
   });
 
   it('reads a device address however the header spells it as the one spelling a DSP is relayed: RFC 5952, no zone id', () => {
@@ -84,8 +75,8 @@ describe('reading the device a request speaks for', () => {
       ['2001:db8::5', '2001:db8::5'],
     ];
     for (const [header, ip] of spellings) {
-      assert.equal(readDevice(request({ 'x-device-ip': header })).ip, ip, header);
-      assert.equal(readDevice(request({ 'x-forwarded-for': `${header}, 10.0.0.1` })).ip, ip, header);
+      assert.equal(readDevice(hitRequest({ 'x-device-ip': header })).ip, ip, header);
+      assert.equal(readDevice(hitRequest({ 'x-forwarded-for': `${header}, 10.0.0.1` })).ip, ip, header);
     }
   });
 
@@ -107,10 +98,10 @@ describe('reading the device a request speaks for', () => {
           { 'x-forwarded-for': `${value}, 10.0.0.1` },
         ];
         for (const headers of spellings) {
-          const { ip } = readDevice(request(headers));
+          const { ip } = readDevice(hitRequest(headers));
           if (ip === peer) continue;
           assert.notEqual(isIP(ip), 0, `${JSON.stringify(value)} gave ${ip}`);
-          assert.equal(readDevice(request({ 'x-device-ip': ip })).ip, ip, `${ip} is its own spelling`);
+          assert.equal(readDevice(hitRequest({ 'x-device-ip': ip })).ip, ip, `${ip} is its own spelling`);
         }
       }),
       { numRuns: 5000 },
@@ -118,12 +109,12 @@ describe('reading the device a request speaks for', () => {
   });
 
   it('takes the device address from X-Device-IP over X-Forwarded-For', () => {
-    const req = request({ 'x-device-ip': '192.0.2.10', 'x-forwarded-for': '192.0.2.20, 10.0.0.1' });
+    const req = hitRequest({ 'x-device-ip': '192.0.2.10', 'x-forwarded-for': '192.0.2.20, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.10');
   });
 
   it('ignores a malformed X-Device-IP and uses the peer address', () => {
-    const req = request({ 'x-device-ip': 'not-an-ip' }, 'GET', '198.51.100.9');
+    const req = hitRequest({ 'x-device-ip': 'not-an-ip' }, 'GET', '198.51.100.9');
     assert.equal(readDevice(req).ip, '198.51.100.9');
   });
 });
