@@ -1,11 +1,13 @@
 /**
  * Warnings an export of tracker tags answers with: trackers whose every hit on the exported tag
- * would be recorded and never counted, as the catalog stands, and trackers whose hits would be
- * booked at a media cost of 0 by their terms, so that ad ops learn it before trafficking the tag
- * rather than from a report.
+ * would be recorded and never counted, as the catalog stands, tags without a cachebuster, whose
+ * every hit would be counted as a new one and flagged, and trackers whose hits would be booked at
+ * a media cost of 0 by their terms, so that ad ops learn it before trafficking the tag rather
+ * than from a report.
  */
 import { PRICING_WARNING_CODES } from '../domain/pricing-warnings.js';
-import type { ExportParam } from '../domain/tag-export.js';
+import type { ExportOptions, PlaceholderSyntax } from '../domain/tag-export.js';
+import { AD_SERVER_MACROS } from '../domain/tag-export.js';
 import { checkRedirectTarget } from '../domain/tracker-hit.js';
 import type { CatalogStore, CatalogView, Tracker } from '../ports/catalog.js';
 import type { Principal } from './auth.js';
@@ -20,10 +22,22 @@ import { trackerPricingWarnings } from './catalog/tracker-warnings.js';
 const NOT_COUNTED_WARNING_CODES = ['inactive_tracker', 'inactive_line_item', 'no_landing_page'] as const;
 
 /**
- * Every code of an export's warnings: why its hits would not count, then why they would be booked
- * at a media cost of 0 (`no_payment_rule`, `zero_media_cost`: the tracker's own pricing warnings).
+ * Why an exported tag's hits would count but be flagged: `cachebuster_missing`, a tag without
+ * `cachebuster`, whose hits (impressions and clicks alike) are each counted as a new one, a repeat
+ * included, and flagged `cachebusterMissing`.
  */
-export const EXPORT_WARNING_CODES = [...NOT_COUNTED_WARNING_CODES, ...PRICING_WARNING_CODES] as const;
+const FLAGGED_WARNING_CODES = ['cachebuster_missing'] as const;
+
+/**
+ * Every code of an export's warnings: why its hits would not count, why they would be flagged,
+ * then why they would be booked at a media cost of 0 (`no_payment_rule`, `zero_media_cost`: the
+ * tracker's own pricing warnings).
+ */
+export const EXPORT_WARNING_CODES = [
+  ...NOT_COUNTED_WARNING_CODES,
+  ...FLAGGED_WARNING_CODES,
+  ...PRICING_WARNING_CODES,
+] as const;
 
 /** One warning of an export: the tracker it is about, and a message saying what to change. */
 export interface ExportWarning {
@@ -32,25 +46,46 @@ export interface ExportWarning {
   message: string;
 }
 
-/** True for a warning that the tracker's hits would be booked at a media cost of 0. */
-export function isPricingWarning(warning: ExportWarning): boolean {
-  return (PRICING_WARNING_CODES as readonly string[]).includes(warning.code);
+/**
+ * What a warning says of the tracker's hits: they would not be counted (`not_counted`), counted
+ * but flagged (`flagged`), or booked at a media cost of 0 (`pricing`).
+ */
+export function warningKind(warning: ExportWarning): 'not_counted' | 'flagged' | 'pricing' {
+  if ((PRICING_WARNING_CODES as readonly string[]).includes(warning.code)) return 'pricing';
+  if ((FLAGGED_WARNING_CODES as readonly string[]).includes(warning.code)) return 'flagged';
+  return 'not_counted';
 }
 
 /**
- * The warnings for `principal` exporting `trackers` (all of its account) with `params`: why their
- * hits would not count, read from the stored `catalog`, then, to a key shown media cost (not one
- * scoped to an advertiser), each tracker's pricing warnings as its own answers carry them, read
- * from `view`, the snapshot hits are priced by (`trackerPricingWarnings`), each payment rule named
- * by its id alone. None for a tracker whose hits count at a cost.
+ * Who fills the cachebuster each placeholder syntax writes (see `AD_SERVER_MACROS`), as the
+ * `cachebuster_missing` warning says it.
+ */
+const CACHEBUSTER_FILLED_BY: Readonly<Record<PlaceholderSyntax, string>> = {
+  xandr:
+    "Xandr's export placeholder, for ad ops to replace with the random-number macro of the ad server serving the tag",
+  gam: 'which Google Ad Manager fills with a random number each time it serves the tag',
+  cm360: 'which Campaign Manager 360 fills with a random number each time it serves the tag',
+  xandr_macros: 'which Xandr fills with a random number each time it serves the creative',
+  vast: 'which the VAST player fills with a random number each time it fires the tag',
+};
+
+/**
+ * The warnings for `principal` exporting `trackers` (all of its account) with `options`' params
+ * and placeholders: why their hits would not count, read from the stored `catalog`; then, without
+ * `cachebuster` in the params, that each hit would be counted as a new one and flagged (to every
+ * key, one per tracker, naming the placeholders' cachebuster); then, to a key shown media cost
+ * (not one scoped to an advertiser), each tracker's pricing warnings as its own answers carry
+ * them, read from `view`, the snapshot hits are priced by (`trackerPricingWarnings`), each payment
+ * rule named by its id alone. None for a tracker whose hits count, each as itself, at a cost.
  */
 export function exportWarnings(
   catalog: CatalogStore,
   view: CatalogView,
   principal: Principal,
   trackers: readonly Tracker[],
-  params: readonly ExportParam[],
+  options: Pick<ExportOptions, 'params' | 'placeholders'>,
 ): ExportWarning[] {
+  const { params, placeholders } = options;
   const accountId = principal.accountId;
   const allowlist = catalog.redirectAllowlist(accountId);
   const warnings: ExportWarning[] = [];
@@ -81,6 +116,14 @@ export function exportWarnings(
           message: `${noun}'s clickUrl cannot be redirected to (${checked.reason}), and the tag carries no redir, so every click on it is answered 400, recorded as no_landing_page and not counted: change the clickUrl (PATCH ${path}) to a landing page the allow-list admits, add its host to the allow-list (PUT /v1/account/redirect-allowlist), or export with "redir" in params`,
         });
       }
+    }
+    if (!params.includes('cachebuster')) {
+      const macro = AD_SERVER_MACROS[placeholders].cachebuster;
+      warnings.push({
+        code: 'cachebuster_missing',
+        trackerId: tracker.id,
+        message: `${noun}'s tag carries no cachebuster, so a repeated ${tracker.kind} cannot be told from a new one: every hit on it is recorded as a new one and flagged cachebusterMissing: add "cachebuster" to params, and the tag carries cachebuster=${macro}, ${CACHEBUSTER_FILLED_BY[placeholders]}`,
+      });
     }
     if (!seesMediaCost(principal)) continue;
     for (const warning of trackerPricingWarnings(tracker, view, 'id_only')) {

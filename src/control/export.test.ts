@@ -120,6 +120,10 @@ function decodedMail(text: string): string {
     .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** Each warning's code and tracker id, in order. */
+const codesOf = (warnings: { code: string; trackerId: number }[]) =>
+  warnings.map((warning) => [warning.code, warning.trackerId]);
+
 async function refusal(body: unknown, path = impression()): Promise<string> {
   const answer = await exportOf(path, body);
   assert.equal(answer.status, 400, JSON.stringify(body));
@@ -143,7 +147,13 @@ describe('exporting tracker tags', () => {
           tag: trackerTag('impression', ids.impression ?? 0, PUBLIC_URL, defaults),
         },
       ],
-      warnings: [],
+      warnings: [
+        {
+          code: 'cachebuster_missing',
+          trackerId: ids.impression,
+          message: `impression tracker ${ids.impression}'s tag carries no cachebuster, so a repeated impression cannot be told from a new one: every hit on it is recorded as a new one and flagged cachebusterMissing: add "cachebuster" to params, and the tag carries cachebuster=[CACHEBUSTER], Xandr's export placeholder, for ad ops to replace with the random-number macro of the ad server serving the tag`,
+        },
+      ],
     });
     const plain = await exportOf(impression(), { secure: false });
     assert.match(plain.body.tags[0].tag, /<img src="http:\/\/tally\.example\/imptr\?id=\d+&amp;t=2"/);
@@ -378,7 +388,10 @@ describe('exporting tracker tags', () => {
     assert.ok(lineItem !== undefined, 'the line item to pause is stored');
     stored(catalog.lineItems.update(1, lineItemId, { ...lineItem, state: 'inactive' }, NOW_MS));
 
-    const answer = await exportOf(impression(), { trackerIds: [paused, onPausedLine] });
+    const answer = await exportOf(impression(), {
+      params: ['cachebuster'],
+      trackerIds: [paused, onPausedLine],
+    });
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.body.tags.length, 3);
     assert.deepEqual(
@@ -407,7 +420,7 @@ describe('exporting tracker tags', () => {
     const file = await fetch(`${base}${impression(paused)}?download=1`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ trackerIds: [ids.impression] }),
+      body: JSON.stringify({ params: ['cachebuster'], trackerIds: [ids.impression] }),
     });
     const lines = (await file.text()).split('\n');
     assert.deepEqual(
@@ -422,6 +435,7 @@ describe('exporting tracker tags', () => {
     assert.equal(lines[5]?.startsWith('<!--'), true, lines[5]);
 
     const mailed = await exportOf(impression(onPausedLine), {
+      params: ['cachebuster'],
       delivery: 'email',
       email: 'trafficking@agency.example',
     });
@@ -450,7 +464,7 @@ describe('exporting tracker tags', () => {
     const lineItem = catalog.lineItems.get(1, paused.lineItemId);
     assert.ok(lineItem !== undefined, 'the tracker’s line item is stored');
     stored(catalog.lineItems.update(1, lineItem.id, { ...lineItem, state: 'inactive' }, NOW_MS));
-    const answer = await exportOf(impression(id), {});
+    const answer = await exportOf(impression(id), { params: ['cachebuster'] });
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(
       answer.body.warnings.map((warning: { code: string; trackerId: number }) => [
@@ -512,7 +526,7 @@ describe('exporting tracker tags', () => {
     const response = await fetch(`${base}${impression()}?download=1`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ trackerIds: [ids.secondImpression] }),
+      body: JSON.stringify({ params: ['cachebuster'], trackerIds: [ids.secondImpression] }),
     });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'text/plain; charset=utf-8');
@@ -541,13 +555,13 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
     });
     return { status: response.status, body: (await response.json()) as any };
   };
-  const codesOf = (warnings: { code: string; trackerId: number }[]) =>
-    warnings.map((warning) => [warning.code, warning.trackerId]);
-
   it('warns of a tracker whose publisher has no payment rule, in the JSON, the file and the mail', async () => {
     const unpriced = storedTracker(catalog, 'impression', NOW_MS);
     const publisherId = catalog.trackers.get(1, unpriced)?.publisherId ?? 0;
-    const answer = await exportOf(impression(unpriced), { trackerIds: [ids.impression] });
+    const answer = await exportOf(impression(unpriced), {
+      params: ['cachebuster'],
+      trackerIds: [ids.impression],
+    });
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(codesOf(answer.body.warnings), [['no_payment_rule', unpriced]]);
     const message = `impression tracker ${unpriced}: publisher ${publisherId} has no payment rule, so this tracker's hits are booked with a media cost of 0 unless they carry ancost: add the publisher's base rule (POST /v1/payment-rules with publisherId ${publisherId})`;
@@ -556,7 +570,7 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
     const file = await fetch(`${base}${impression(unpriced)}?download=1`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: '{}',
+      body: JSON.stringify({ params: ['cachebuster'] }),
     });
     const lines = (await file.text()).split('\n');
     assert.deepEqual(lines.slice(0, 2), [
@@ -565,6 +579,7 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
     ]);
 
     const mailed = await exportOf(impression(unpriced), {
+      params: ['cachebuster'],
       delivery: 'email',
       email: 'trafficking@agency.example',
     });
@@ -576,7 +591,7 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
       mail,
       /^Warning: the hits of some of these tags will be booked at a media cost of 0 as their terms stand; see the lines starting "# warning" below\.$/m,
     );
-    assert.doesNotMatch(mail, /will not be counted/);
+    assert.doesNotMatch(mail, /will not be counted|no cachebuster/);
     assert.match(mail, new RegExp(`^# warning no_payment_rule: impression tracker ${unpriced}: `, 'm'));
   });
 
@@ -598,7 +613,7 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
         NOW_MS,
       ),
     );
-    const answer = await exportOf(impression(id), {});
+    const answer = await exportOf(impression(id), { params: ['cachebuster'] });
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(codesOf(answer.body.warnings), [['zero_media_cost', id]]);
     const message: string = answer.body.warnings[0].message;
@@ -630,7 +645,7 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
     );
     const path = `/v1/click-trackers/${click}/export`;
     // Its line item books no revenue (revenueType none): a click costs its ancost alone.
-    assert.deepEqual((await exportOf(path, {})).body.warnings, []);
+    assert.deepEqual((await exportOf(path, { params: ['cachebuster'] })).body.warnings, []);
     const lineItem = catalog.lineItems.get(1, clickTrackerStored.lineItemId);
     assert.ok(lineItem !== undefined, 'the line item is stored');
     stored(
@@ -641,7 +656,7 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
         NOW_MS,
       ),
     );
-    const answer = await exportOf(path, {});
+    const answer = await exportOf(path, { params: ['cachebuster'] });
     assert.deepEqual(codesOf(answer.body.warnings), [['zero_media_cost', click]]);
     assert.match(
       answer.body.warnings[0].message,
@@ -658,13 +673,109 @@ describe('warning of tags whose hits are booked at a media cost of 0', () => {
     const publisherKey = keyOf('editor', { type: 'publisher', id: paused.publisherId });
     const asAdvertiser = await exportAs(advertiserKey, impression(id), {});
     assert.equal(asAdvertiser.status, 200, JSON.stringify(asAdvertiser.body));
-    assert.deepEqual(codesOf(asAdvertiser.body.warnings), [['inactive_tracker', id]]);
+    assert.deepEqual(codesOf(asAdvertiser.body.warnings), [
+      ['inactive_tracker', id],
+      ['cachebuster_missing', id],
+    ]);
     const asPublisher = await exportAs(publisherKey, impression(id), {});
     assert.equal(asPublisher.status, 200, JSON.stringify(asPublisher.body));
     assert.deepEqual(codesOf(asPublisher.body.warnings), [
       ['inactive_tracker', id],
+      ['cachebuster_missing', id],
       ['no_payment_rule', id],
     ]);
+  });
+});
+
+describe('warning of tags without a cachebuster', () => {
+  it('warns of each impression tracker exported without cachebuster, in the JSON, the file and the mail', async () => {
+    const body = { trackerIds: [ids.secondImpression] };
+    const answer = await exportOf(impression(), body);
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(codesOf(answer.body.warnings), [
+      ['cachebuster_missing', ids.impression],
+      ['cachebuster_missing', ids.secondImpression],
+    ]);
+    const message = `impression tracker ${ids.secondImpression}'s tag carries no cachebuster, so a repeated impression cannot be told from a new one: every hit on it is recorded as a new one and flagged cachebusterMissing: add "cachebuster" to params, and the tag carries cachebuster=[CACHEBUSTER], Xandr's export placeholder, for ad ops to replace with the random-number macro of the ad server serving the tag`;
+    assert.equal(answer.body.warnings[1].message, message);
+
+    const file = await fetch(`${base}${impression()}?download=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const lines = (await file.text()).split('\n');
+    assert.deepEqual(
+      [lines[4], lines[5], lines[6]?.startsWith('<!-- Tally impression tracker')],
+      [`# impression tracker ${ids.secondImpression}`, `# warning cachebuster_missing: ${message}`, true],
+    );
+
+    const mailed = await exportOf(impression(), { delivery: 'email', email: 'trafficking@agency.example' });
+    assert.equal(mailed.status, 202, mailed.text);
+    assert.deepEqual(codesOf(mailed.body.warnings), [['cachebuster_missing', ids.impression]]);
+    const mail = decodedMail(smtp.mails.at(-1)?.text ?? '');
+    assert.match(mail, /^Subject: Tally impression tracker tags \(1\), with warnings$/m);
+    assert.match(
+      mail,
+      /^Warning: these tags carry no cachebuster, so each of their hits is counted as a new one, repeats included, and flagged cachebusterMissing; see the lines starting "# warning" below\.$/m,
+    );
+    assert.doesNotMatch(mail, /will not be counted|media cost of 0/);
+    assert.match(
+      mail,
+      new RegExp(`^# warning cachebuster_missing: impression tracker ${ids.impression}'s `, 'm'),
+    );
+  });
+
+  it('names the cachebuster macro of the ad server whose placeholders are asked for', async () => {
+    const expected: [Record<string, unknown>, string][] = [
+      [
+        { placeholders: 'gam' },
+        'cachebuster=%%CACHEBUSTER%%, which Google Ad Manager fills with a random number',
+      ],
+      [{ placeholders: 'cm360' }, 'cachebuster=%n, which Campaign Manager 360 fills with a random number'],
+      [
+        { placeholders: 'xandr_macros' },
+        'cachebuster=${CACHEBUSTER}, which Xandr fills with a random number',
+      ],
+      [{ type: 'vast' }, 'cachebuster=[CACHEBUSTING], which the VAST player fills with a random number'],
+    ];
+    for (const [body, macro] of expected) {
+      const answer = await exportOf(impression(), body);
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual(
+        codesOf(answer.body.warnings),
+        [['cachebuster_missing', ids.impression]],
+        JSON.stringify(body),
+      );
+      assert.equal(
+        answer.body.warnings[0].message.includes(`add "cachebuster" to params, and the tag carries ${macro}`),
+        true,
+        `${JSON.stringify(body)}: ${answer.body.warnings[0].message}`,
+      );
+    }
+  });
+
+  it('warns of a click tracker exported without cachebuster, as each of its clicks is flagged cachebusterMissing too', async () => {
+    const click = `/v1/click-trackers/${ids.click}/export`;
+    const answer = await exportOf(click, { placeholders: 'gam' });
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(codesOf(answer.body.warnings), [['cachebuster_missing', ids.click]]);
+    assert.match(
+      answer.body.warnings[0].message,
+      new RegExp(
+        `^click tracker ${ids.click}'s tag carries no cachebuster, so a repeated click cannot be told from a new one: .*cachebuster=%%CACHEBUSTER%%, which Google Ad Manager fills`,
+      ),
+    );
+  });
+
+  it('gives no cachebuster warning to a tag exported with cachebuster, of either kind and any placeholders', async () => {
+    for (const placeholders of ['xandr', 'gam', 'cm360', 'xandr_macros', 'vast']) {
+      for (const path of [impression(), `/v1/click-trackers/${ids.click}/export`]) {
+        const answer = await exportOf(path, { params: ['cachebuster'], placeholders });
+        assert.equal(answer.status, 200, answer.text);
+        assert.deepEqual(answer.body.warnings, [], `${path} ${placeholders}`);
+      }
+    }
   });
 });
 

@@ -21,7 +21,7 @@ import { sendJson } from './send.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { nullProblem } from './catalog/validation.js';
 import type { ExportWarning } from './export-warnings.js';
-import { exportWarnings, isPricingWarning } from './export-warnings.js';
+import { exportWarnings, warningKind } from './export-warnings.js';
 
 /** Most characters of an unknown field's name a message repeats. */
 const MAX_FIELD_NAME_CHARS = 64;
@@ -89,7 +89,7 @@ export function exportRoutes(
         trackerId: tracker.id,
         tag: trackerTag(kind, tracker.id, publicUrl, request.options),
       }));
-      const warnings = exportWarnings(catalog, snapshot(), ctx.principal, trackers, request.options.params);
+      const warnings = exportWarnings(catalog, snapshot(), ctx.principal, trackers, request.options);
       if (request.delivery === 'email') {
         await mailTags(mail, request.email ?? '', kind, tags, warnings);
         sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags, warnings }, ctx.requestId);
@@ -236,11 +236,18 @@ async function mailTags(
     );
   }
   const file = tagFile(kind, tags, warnings);
+  const kinds = new Set(warnings.map(warningKind));
   const why = [
-    ...(warnings.some((warning) => !isPricingWarning(warning))
+    ...(kinds.has('not_counted')
       ? ['the hits of some of these tags will not be counted as the trackers stand']
       : []),
-    ...(warnings.some(isPricingWarning)
+    // An export's params are every tag's: either all of them carry a cachebuster or none does.
+    ...(kinds.has('flagged')
+      ? [
+          'these tags carry no cachebuster, so each of their hits is counted as a new one, repeats included, and flagged cachebusterMissing',
+        ]
+      : []),
+    ...(kinds.has('pricing')
       ? ['the hits of some of these tags will be booked at a media cost of 0 as their terms stand']
       : []),
   ];

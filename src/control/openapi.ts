@@ -339,7 +339,7 @@ const REPORT_WARNINGS = {
 const EXPORT_WARNINGS = {
   type: 'array',
   description:
-    "trackers every hit of whose exported tag would be recorded and not counted, as the catalog stands: the tracker or its line item is inactive, or a click tracker's clickUrl is one the account's enabled redirect allow-list refuses and the tag has no redir, each code the outcome the hits are recorded with; then trackers whose hits without ancost would be booked at a media cost of 0, as the tracker's own warnings say (no_payment_rule: its publisher has no payment rule; zero_media_cost: a rule that may price them books a cost of 0), and of trackers whose own payment rule is inactive or ended (own_rule_not_in_effect), none to a key scoped to an advertiser, which is shown no media cost. Each message names objects by id alone and says what to change. Empty when there are none",
+    "trackers every hit of whose exported tag would be recorded and not counted, as the catalog stands: the tracker or its line item is inactive, or a click tracker's clickUrl is one the account's enabled redirect allow-list refuses and the tag has no redir, each code the outcome the hits are recorded with; then, when params lack cachebuster, every tracker exported (cachebuster_missing, to every key): each hit on its tag, impression or click, is counted as a new one, a repeat included, and flagged cachebusterMissing, and the message names the cachebuster the placeholders write; then trackers whose hits without ancost would be booked at a media cost of 0, as the tracker's own warnings say (no_payment_rule: its publisher has no payment rule; zero_media_cost: a rule that may price them books a cost of 0), and of trackers whose own payment rule is inactive or ended (own_rule_not_in_effect), none to a key scoped to an advertiser, which is shown no media cost. Each message names objects by id alone and says what to change. Empty when there are none",
   items: {
     type: 'object',
     required: ['code', 'trackerId', 'message'],
@@ -1035,7 +1035,7 @@ export const OPENAPI_DOCUMENT = {
                         items: { enum: EXPORT_PARAMS },
                         default: [],
                         description:
-                          'the parameters the tag carries; redir is always written last; preview (a preview render is recorded as preview, not counted) only with placeholders xandr_macros, whose ${IS_PREVIEW} fills it',
+                          'the parameters the tag carries (none by default: without cachebuster, the answer warns, cachebuster_missing); redir is always written last; preview (a preview render is recorded as preview, not counted) only with placeholders xandr_macros, whose ${IS_PREVIEW} fills it',
                       },
                       placeholders: {
                         enum: PLACEHOLDER_SYNTAXES,
