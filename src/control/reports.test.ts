@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import type { Principal } from './auth.js';
 import { ApiError } from './api-error.js';
 import { parseReportQuery } from './reports.js';
+import { HOUR_MS } from '../lib/time.js';
+import { localIsoString, offsetAtMs, offsetSegments } from '../lib/time-zone.js';
 import { validationFailure } from '../../test/support/validation-failure.js';
 
 const ADMIN: Principal = { accountId: 1, keyId: 1, role: 'admin', scope: null };
@@ -497,6 +499,24 @@ describe('report queries in a time zone (tz)', () => {
     });
   });
 
+  it('suggests, for a from off the hour just after Lord Howe’s clocks go on to +11:00, the hour after it, as the hour before is at +10:30, where no from is taken', () => {
+    // Lord Howe goes from +10:30 to +11:00 at 2026-10-03T15:30Z, 02:00 there on 4 October.
+    const window = 'tz=Australia/Lord_Howe&to=2026-10-06';
+    assert.equal(
+      refusal(`${window}&from=${encodeURIComponent('2026-10-04T02:30:00+11:00')}`),
+      'from must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-10-04T03:00:00+11:00: reports are by the hour the impression was served',
+    );
+    assert.equal(
+      times(`${window}&from=${encodeURIComponent('2026-10-04T03:00:00+11:00')}`).from,
+      '2026-10-03T16:00:00.000Z',
+    );
+    // Off the hour earlier in the summer, the hour before it is the example, as before.
+    assert.match(
+      refusal(`${window}&from=${encodeURIComponent('2026-10-05T03:30:00+11:00')}`),
+      /, e\.g\. 2026-10-05T03:00:00\+11:00: /,
+    );
+  });
+
   it('says a date means its midnight in the zone when refusing a time it cannot read', () => {
     assert.match(
       refusal('tz=America/New_York&from=2026-11-22T10:00:00&to=2026-11-23'),
@@ -546,6 +566,99 @@ describe('report queries in a time zone (tz)', () => {
     assert.equal(
       refusal(`${window}&hour=2026-11-01T01:30:00-05:00`),
       'hour="2026-11-01T01:30:00-05:00": must be the start of an hour (minutes and seconds zero), e.g. 2026-11-01T01:00:00-05:00: rows are by the hour the impression was served',
+    );
+  });
+});
+
+describe('the examples a report query’s refusals suggest', () => {
+  /**
+   * Zones whose clocks change by half an hour, or whose offsets are not whole hours, and three
+   * whose offsets are (Santiago's clocks change at midnight).
+   */
+  const ZONES = [
+    'Australia/Lord_Howe',
+    'Asia/Kathmandu',
+    'Australia/Eucla',
+    'Pacific/Chatham',
+    'America/St_Johns',
+    'Asia/Kolkata',
+    'Australia/Adelaide',
+    'America/New_York',
+    'Europe/London',
+    'America/Santiago',
+  ];
+  const MINUTE_MS = 60_000;
+  const YEAR_FROM_MS = Date.UTC(2026, 0, 1);
+  const YEAR_TO_MS = Date.UTC(2027, 0, 1);
+
+  /** `atMs` in `timeZone`'s local time with its offset, and in UTC, to the second. */
+  const writings = (timeZone: string, atMs: number) => [
+    localIsoString(atMs, offsetAtMs(timeZone, atMs)).replace('.000', ''),
+    new Date(atMs).toISOString().replace('.000', ''),
+  ];
+  /** `atMs` in UTC, to the second: a window's other bound, or its filter's. */
+  const utc = (atMs: number) => new Date(atMs).toISOString().replace('.000', '');
+  /** The refusal `query` gets, or `accepted`. */
+  const outcome = (query: URLSearchParams): string => {
+    try {
+      parseReportQuery(query, ADMIN, () => null);
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof ApiError) return error.message;
+      throw error;
+    }
+  };
+
+  it('takes back, for every refusal of a from, to, hour or day that gives an example, the example given, in every zone around its clock changes', () => {
+    const checked = { from: 0, to: 0, hour: 0, day: 0 };
+    for (const timeZone of ZONES) {
+      const changesMs = offsetSegments(timeZone, YEAR_FROM_MS, YEAR_TO_MS).map((segment) => segment.startMs);
+      for (const changeMs of [...changesMs, Date.UTC(2026, 6, 15, 12)]) {
+        for (let deltaMs = -120 * MINUTE_MS; deltaMs <= 120 * MINUTE_MS; deltaMs += 15 * MINUTE_MS) {
+          const atMs = changeMs + deltaMs;
+          const hourMs = atMs - (atMs % HOUR_MS);
+          for (const value of writings(timeZone, atMs)) {
+            const queries: [keyof typeof checked, Record<string, string>][] = [
+              ['from', { from: value, to: utc(hourMs + 2 * 24 * HOUR_MS) }],
+              ['to', { from: utc(hourMs - 2 * 24 * HOUR_MS), to: value }],
+              ['hour', { from: utc(hourMs - 24 * HOUR_MS), to: utc(hourMs + 24 * HOUR_MS), hour: value }],
+              [
+                'day',
+                { from: utc(hourMs - 3 * 24 * HOUR_MS), to: utc(hourMs + 3 * 24 * HOUR_MS), day: value },
+              ],
+            ];
+            for (const [name, params] of queries) {
+              const query = new URLSearchParams({ tz: timeZone, ...params });
+              const refused = outcome(query);
+              // Only a refusal of the value swept, with an example: a window refused for another
+              // bound, or for its zone's offsets, is no refusal of it.
+              if (!refused.startsWith(name === 'from' || name === 'to' ? `${name} ` : `${name}=`)) continue;
+              const examples = [
+                ...refused.matchAll(
+                  /(?:e\.g\.|or) (\d{4}-\d{2}-\d{2}(?:T[\d:]{8}(?:Z|[+-]\d{2}:\d{2}))?)\b/g,
+                ),
+              ];
+              for (const [, example = ''] of examples) {
+                query.set(name, example);
+                assert.equal(
+                  outcome(query),
+                  'accepted',
+                  `tz=${timeZone}&${name}=${value}, refused "${refused}", sent back with ${name}=${example}`,
+                );
+                checked[name] += 1;
+              }
+            }
+          }
+        }
+      }
+    }
+    // Each kind of refusal gave examples to send back: the sweep reached them.
+    assert.deepEqual(
+      Object.entries(checked)
+        .filter(([, count]) => count > 0)
+        .map(([name]) => name),
+      ['from', 'to', 'hour', 'day'],
+      JSON.stringify(checked),
     );
   });
 });

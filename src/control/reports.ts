@@ -417,10 +417,16 @@ function parseHourBound(value: string | null, name: 'from' | 'to', timeZone: str
     if (offsetMs % HOUR_MS !== 0 && (name === 'from' || ms % HOUR_MS !== 0))
       throw new ApiError(400, 'VALIDATION_FAILED', hourlyMisfitMessage(timeZone, { atMs: ms, offsetMs }));
     if (ms % HOUR_MS !== 0) {
+      const earlierMs = ms - (ms % HOUR_MS);
+      // The example is a bound that is taken: for a from whose hour before is at an offset off
+      // whole hours (Lord Howe's 01:30, +10:30, before its clocks go on from 02:00 to 02:30,
+      // +11:00), the hour after (03:00, +11:00).
+      const exampleMs =
+        name === 'from' && offsetAtMs(timeZone, earlierMs) % HOUR_MS !== 0 ? earlierMs + HOUR_MS : earlierMs;
       throw new ApiError(
         400,
         'VALIDATION_FAILED',
-        `${name} must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. ${localTimeText(timeZone, ms - (ms % HOUR_MS))}: reports are by the hour the impression was served`,
+        `${name} must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. ${localTimeText(timeZone, exampleMs)}: reports are by the hour the impression was served`,
       );
     }
     return ms;
