@@ -66,6 +66,8 @@ describe('configuration', () => {
       ['commitMaxBatch', '0'],
       ['burlPrivateNetworks', 'maybe'],
       ['maxBodyBytes', '1'],
+      ['sendTimeoutSeconds', '0'],
+      ['shutdownGraceSeconds', '3601'],
       ['smtpUrl', 'http://mail.example'],
       ['mailFrom', 'nobody'],
     ];
@@ -333,6 +335,8 @@ describe('configuration', () => {
       TALLY_BURL_RETRY_SECONDS: '10.0',
       TALLY_BURL_CONCURRENCY: '+8',
       TALLY_MAX_BODY_BYTES: '2048 ',
+      TALLY_SEND_TIMEOUT_SECONDS: '0.5',
+      TALLY_SHUTDOWN_GRACE_SECONDS: '10s',
     });
     assertRefused(parsed);
     assert.deepEqual(parsed.errors, [
@@ -344,6 +348,8 @@ describe('configuration', () => {
       'burlRetrySeconds: TALLY_BURL_RETRY_SECONDS="10.0" must be a decimal integer from 1 to 3600',
       'burlConcurrency: TALLY_BURL_CONCURRENCY="+8" must be a decimal integer from 1 to 1024',
       'maxBodyBytes: TALLY_MAX_BODY_BYTES="2048 " must be a decimal integer from 1024 to 268435456',
+      'sendTimeoutSeconds: TALLY_SEND_TIMEOUT_SECONDS="0.5" must be a decimal integer from 1 to 3600',
+      'shutdownGraceSeconds: TALLY_SHUTDOWN_GRACE_SECONDS="10s" must be a decimal integer from 1 to 3600',
     ]);
     const valid = parseConfig({
       TALLY_PORT: '8081',
@@ -371,6 +377,8 @@ describe('configuration', () => {
           burlRetrySeconds: 1.5,
           burlConcurrency: {},
           maxBodyBytes: 1e300,
+          sendTimeoutSeconds: 0,
+          shutdownGraceSeconds: '10',
         }),
       );
       const parsed = parseConfig({ TALLY_CONFIG: path });
@@ -385,6 +393,8 @@ describe('configuration', () => {
         range('burlRetrySeconds', '1.5', 1, 3600),
         range('burlConcurrency', '{}', 1, 1024),
         range('maxBodyBytes', '1e+300', 1024, 256 * 1024 * 1024),
+        range('sendTimeoutSeconds', '0', 1, 3600),
+        range('shutdownGraceSeconds', '"10"', 1, 3600),
       ]);
       writeFileSync(path, JSON.stringify({ port: 8081, retentionDays: 30 }));
       const valid = parseConfig({ TALLY_CONFIG: path });
@@ -504,6 +514,8 @@ describe('configuration', () => {
       maxBodyBytes: 16 * 1024 * 1024,
       winThreads: 2,
       reportMaxRows: 100_000,
+      sendTimeoutSeconds: 30,
+      shutdownGraceSeconds: 10,
       smtpUrl: undefined,
       mailFrom: 'tally@localhost',
     });
@@ -525,6 +537,8 @@ describe('configuration', () => {
       ['maxBodyBytes', 'TALLY_MAX_BODY_BYTES', 1024, 256 * 1024 * 1024],
       ['winThreads', 'TALLY_WIN_THREADS', 1, 64],
       ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
+      ['sendTimeoutSeconds', 'TALLY_SEND_TIMEOUT_SECONDS', 1, 3600],
+      ['shutdownGraceSeconds', 'TALLY_SHUTDOWN_GRACE_SECONDS', 1, 3600],
     ];
     // A public URL, which port 0 needs.
     const env = { TALLY_PUBLIC_URL: 'https://tally.example' };
@@ -1025,6 +1039,29 @@ describe('configuration', () => {
     const far = parseConfig({ TALLY_DEBUG: '1' });
     assertRefused(far);
     assert.match(far.errors[0] ?? '', /^"TALLY_DEBUG" is not a setting; the settings are /);
+  });
+
+  it('points a misspelt shutdown grace or send timeout, as a variable or in the config file, to the setting', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ sendTimeoutSecond: 60 }));
+      const parsed = parseConfig({ TALLY_CONFIG: path, TALLY_SHUTDOWN_GRACE_SECS: '25' });
+      assertRefused(parsed);
+      assert.deepEqual(
+        parsed.errors.map((error) => error.replace(/; the settings are .*/, '')),
+        [
+          'TALLY_CONFIG: "sendTimeoutSecond" is not a setting (did you mean sendTimeoutSeconds?)',
+          '"TALLY_SHUTDOWN_GRACE_SECS" is not a setting (did you mean TALLY_SHUTDOWN_GRACE_SECONDS?)',
+        ],
+      );
+      writeFileSync(path, JSON.stringify({ sendTimeoutSeconds: 60 }));
+      const valid = parseConfig({ TALLY_CONFIG: path, TALLY_SHUTDOWN_GRACE_SECONDS: '25' });
+      assertAccepted(valid);
+      assert.deepEqual([valid.config.sendTimeoutSeconds, valid.config.shutdownGraceSeconds], [60, 25]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a TALLY_ variable spelt in lower or mixed case, which the environment keeps apart from the setting, naming the setting', () => {

@@ -47,6 +47,16 @@ export interface Config {
   winThreads: number;
   /** A report with more rows than this is refused (400 `REPORT_TOO_LARGE`) rather than built. */
   reportMaxRows: number;
+  /**
+   * How long an answer's bytes may stop moving before its connection is closed, as nginx's
+   * `send_timeout` (up to twice this: see `httpServing`).
+   */
+  sendTimeoutSeconds: number;
+  /**
+   * How long a shutdown waits for the requests in flight, their connections and the burl calls in
+   * flight before it closes or abandons those left.
+   */
+  shutdownGraceSeconds: number;
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -115,6 +125,8 @@ export function parseConfig(
     maxBodyBytes: settings.int('maxBodyBytes', 16 * 1024 * 1024, 1024, MAX_BODY_BYTES_LIMIT),
     winThreads: settings.int('winThreads', 2, 1, 64),
     reportMaxRows: settings.int('reportMaxRows', 100_000, 1, 10_000_000),
+    sendTimeoutSeconds: settings.int('sendTimeoutSeconds', 30, 1, 3600),
+    shutdownGraceSeconds: settings.int('shutdownGraceSeconds', 10, 1, 3600),
     smtpUrl,
     mailFrom,
   };

@@ -51,9 +51,9 @@ export interface Tally {
   /**
    * Stops accepting, answers the requests in flight (each with `Connection: close`), drains
    * in-flight batches and deliveries, closes the database and releases the data directory. The
-   * connections still open `SHUTDOWN_GRACE_MS` after it began (a client stalled mid-request,
-   * or not reading its answer) are closed then, their requests unanswered, and the burl calls
-   * still in flight abandoned, their deliveries left pending for the next start.
+   * connections still open `config.shutdownGraceSeconds` after it began (a client stalled
+   * mid-request, or not reading its answer) are closed then, their requests unanswered, and the
+   * burl calls still in flight abandoned, their deliveries left pending for the next start.
    */
   close(): Promise<void>;
   /**
@@ -197,22 +197,28 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
     log,
   });
   const trackerDeps = trackerDepsOf(config, catalogSnapshot, committer, metrics);
-  const { server, lane } = httpServing({ state, noticeDeps, trackerDeps, router, accounts, metrics, log });
-  const { close, closeConnectionsNow } = shutdownOf({
-    state,
-    server,
-    lane,
-    catalogSnapshot,
-    committer,
-    recorder,
-    reports,
-    outboxCounter,
-    wins,
-    ledgerFile,
-    db,
-    lock,
-    log,
-  });
+  const { server, lane } = httpServing(
+    { state, noticeDeps, trackerDeps, router, accounts, metrics, log },
+    config.sendTimeoutSeconds * 1000,
+  );
+  const { close, closeConnectionsNow } = shutdownOf(
+    {
+      state,
+      server,
+      lane,
+      catalogSnapshot,
+      committer,
+      recorder,
+      reports,
+      outboxCounter,
+      wins,
+      ledgerFile,
+      db,
+      lock,
+      log,
+    },
+    config.shutdownGraceSeconds * 1000,
+  );
 
   // From here on `close()` releases everything (the counting thread alone would keep the process
   // alive, holding the data directory).

@@ -15,7 +15,6 @@ import { TALLY_VERSION } from '../version.js';
 import { REPEATED_SIGNAL_MS, startTally } from '../server.js';
 import { DataDirError } from '../start/data-dir.js';
 import { ListenError } from '../start/hold-port.js';
-import { SHUTDOWN_GRACE_MS } from '../start/shutdown.js';
 import type { Tally } from '../server.js';
 import { StartStoppedError } from '../start/stop-during-start.js';
 import { LedgerServedUnmigratedError, openCommandLedger } from './command-ledger.js';
@@ -304,7 +303,10 @@ async function serve(config: Config): Promise<number> {
     });
     // A signal while it began to listen, after its last safe point, stops it now.
     const stopNow = () => {
-      log.info('shutting_down', { signal: String(stopRequested.signal.reason), graceMs: SHUTDOWN_GRACE_MS });
+      log.info('shutting_down', {
+        signal: String(stopRequested.signal.reason),
+        graceMs: config.shutdownGraceSeconds * 1000,
+      });
       resolve();
     };
     if (stopRequested.signal.aborted) stopNow();

@@ -21,13 +21,6 @@ const HEADERS_TIMEOUT_MS = 10_000;
  * would let an API request whose head stalls wait up to 40 s for its 408 rather than about 10 s.
  */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
-/**
- * How long an answer's bytes may stop moving before its connection is closed, as nginx's
- * `send_timeout` does (up to twice this: Node takes a write that moved since the last look for
- * progress): a client that asks and never reads would otherwise hold the connection, and the bytes
- * of the answers node:http queued for it, for good.
- */
-const WRITE_STALL_TIMEOUT_MS = 30_000;
 /** Largest request head read (node:http's default). */
 const MAX_HEAD_BYTES = 16_384;
 /** Notices one connection may pipeline before the notice lane waits for their answers. */
@@ -42,9 +35,13 @@ export interface HttpServing {
 /**
  * The HTTP server: node:http serving the API and the notices and hits it reads (see
  * {@link requestListener}), behind the notice lane, which serves the notices and hits it can read
- * itself; with the timeouts and limits of both.
+ * itself; with the timeouts and limits of both. `sendTimeoutMs` (`TALLY_SEND_TIMEOUT_SECONDS`) is
+ * how long an answer's bytes may stop moving before its connection is closed, as nginx's
+ * `send_timeout` does (up to twice this: Node takes a write that moved since the last look for
+ * progress): a client that asks and never reads would otherwise hold the connection, and the bytes
+ * of the answers node:http queued for it, for good.
  */
-export function httpServing(sources: RequestSources): HttpServing {
+export function httpServing(sources: RequestSources, sendTimeoutMs: number): HttpServing {
   const { state, noticeDeps, trackerDeps, metrics, log } = sources;
   const server = createServer(
     {
@@ -93,9 +90,9 @@ export function httpServing(sources: RequestSources): HttpServing {
   // node:http's sockets (the notice lane has timeouts of its own) time out once nothing moves on
   // them for this long; each step the kernel takes of an answer restarts it, but it takes those
   // that outgrow its buffers a third of its send buffer (up to 4 MB) at a time: one of several MB
-  // read slower than about 50 KB/s is ended. Node has no timeout of its own for an answer the
-  // client does not read.
-  server.timeout = WRITE_STALL_TIMEOUT_MS;
+  // read slower than about 50 KB/s is ended at the default 30 s. Node has no timeout of its own for
+  // an answer the client does not read.
+  server.timeout = sendTimeoutMs;
   server.on('timeout', endStalledConnection);
   const lane = NoticeLane.install(
     server,

@@ -11,15 +11,6 @@ import type { Logger } from '../lib/log.js';
 import type { ServingState } from './serving-state.js';
 import type { WatchedLedgerFile } from './watched-ledger-file.js';
 
-/**
- * How long a shutdown waits for the requests in flight and their connections to end before it
- * closes those still open (node:http stops timing out slow requests once the server closes, so
- * without this a stalled client would keep the process from ever exiting), and for the burl calls
- * in flight before it abandons them (a DSP that never answers would hold it up to
- * `TALLY_BURL_TIMEOUT_MS`, up to two minutes).
- */
-export const SHUTDOWN_GRACE_MS = 10_000;
-
 /** What a shutdown stops and closes, all that a start opened but the held port. */
 export interface Running {
   state: ServingState;
@@ -50,8 +41,15 @@ export interface Shutdown {
   closeConnectionsNow: (why: string) => void;
 }
 
-/** The shutdown of a running Tally: see `Tally.close()` and `Tally.closeConnectionsNow()`. */
-export function shutdownOf(tally: Running): Shutdown {
+/**
+ * The shutdown of a running Tally: see `Tally.close()` and `Tally.closeConnectionsNow()`.
+ * `graceMs` (`TALLY_SHUTDOWN_GRACE_SECONDS`) is how long it waits for the requests in flight and
+ * their connections to end before it closes those still open (node:http stops timing out slow
+ * requests once the server closes, so without this a stalled client would keep the process from
+ * ever exiting), and for the burl calls in flight before it abandons them (a DSP that never answers
+ * would hold it up to `TALLY_BURL_TIMEOUT_MS`, up to two minutes).
+ */
+export function shutdownOf(tally: Running, graceMs: number): Shutdown {
   let closing: Promise<void> | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
   /** Set once every connection ended, during `close()`. */
@@ -74,7 +72,7 @@ export function shutdownOf(tally: Running): Shutdown {
       const closed = new Promise<void>((resolve) => tally.server.close(() => resolve()));
       tally.server.closeIdleConnections();
       tally.lane.close();
-      graceTimer = setTimeout(() => closeConnectionsNow('shutdown_grace_expired'), SHUTDOWN_GRACE_MS);
+      graceTimer = setTimeout(() => closeConnectionsNow('shutdown_grace_expired'), graceMs);
       await tally.committer.drain();
       await closed;
       connectionsEnded = true;

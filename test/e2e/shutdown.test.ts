@@ -14,7 +14,6 @@ import { lockDataDir } from '../../src/adapters/sqlite/data-dir-lock.js';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations.js';
 import { ABANDONED_CALL_ERROR } from '../../src/billing/dispatcher.js';
 import { REPEATED_SIGNAL_MS } from '../../src/server.js';
-import { SHUTDOWN_GRACE_MS } from '../../src/start/shutdown.js';
 import {
   acceptsConnections,
   api,
@@ -30,9 +29,22 @@ import { CHROME } from '../support/user-agents.js';
 
 const ADMIN_KEY = 'test-admin-key-0123456789';
 /**
- * Longest a test waits for the process to exit after SIGTERM: the 10 s grace period
- * (`SHUTDOWN_GRACE_MS`) and ample time for the rest, but well short of the 65 s keep-alive
- * timeout an idle connection could otherwise hold it open for.
+ * The grace period of the servers whose tests wait it out (`TALLY_SHUTDOWN_GRACE_SECONDS`), well
+ * short of the default 10 s.
+ */
+const GRACE_SECONDS = 3;
+const GRACE_MS = GRACE_SECONDS * 1000;
+/** The settings of a server whose shutdown waits out a grace period of `GRACE_SECONDS`. */
+const SHORT_GRACE = { TALLY_SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) };
+/**
+ * Time past the grace period within which what it ends has ended: ample on a loaded machine, yet
+ * short of the default grace period, so that a server that waited that out is caught.
+ */
+const GRACE_SLACK_MS = 5_000;
+/**
+ * Longest a test waits for the process to exit after SIGTERM: the default 10 s grace period and
+ * ample time for the rest, but well short of the 65 s keep-alive timeout an idle connection could
+ * otherwise hold it open for.
  */
 const EXIT_DEADLINE_MS = 30_000;
 
@@ -213,6 +225,15 @@ function connectionsCut(running: Running): unknown[] {
     .map((line) => JSON.parse(line));
 }
 
+/** The `shutting_down` log lines, which say the signal and the grace period (`graceMs`). */
+function shuttingDownLines(running: Running): unknown[] {
+  return running
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"event":"shutting_down"'))
+    .map((line) => JSON.parse(line));
+}
+
 /** Whether this process can take the data directory's lock (the server released it). */
 function dataDirIsFree(dataDir: string): boolean {
   try {
@@ -225,7 +246,7 @@ function dataDirIsFree(dataDir: string): boolean {
 
 describe('shutting down on SIGTERM', () => {
   it('exits 0 after its grace period when a client stalls mid-request, releasing the data directory', async () => {
-    const tally = await launch();
+    const tally = await launch(SHORT_GRACE);
     try {
       const stalled = await nodeHttpConnection(tally.port);
       // The head is read and the body never comes: node:http stops timing requests out once
@@ -241,6 +262,48 @@ describe('shutting down on SIGTERM', () => {
       assert.match(tally.output(), /"event":"stopped"/);
       await stalled.ended;
       assert.ok(dataDirIsFree(tally.dataDir), 'the data directory lock was released');
+    } finally {
+      await dispose(tally);
+    }
+  });
+
+  it('closes a connection stalled mid-request TALLY_SHUTDOWN_GRACE_SECONDS after SIGTERM, not before, and logs that grace', async () => {
+    const tally = await launch(SHORT_GRACE);
+    try {
+      const stalled = await nodeHttpConnection(tally.port);
+      await startWinsCall(stalled, 1000);
+      const signalledMs = performance.now();
+      tally.child.kill('SIGTERM');
+      await stalled.ended;
+      const endedAfterMs = performance.now() - signalledMs;
+      assert.equal(
+        endedAfterMs >= GRACE_MS && endedAfterMs < GRACE_MS + GRACE_SLACK_MS,
+        true,
+        `the connection ended ${Math.round(endedAfterMs)} ms after SIGTERM, the grace period being ${GRACE_MS} ms`,
+      );
+      assert.equal((await exitOf(tally)).code, 0, tally.output());
+      assert.deepEqual(
+        shuttingDownLines(tally).map((line: any) => line.graceMs),
+        [GRACE_MS],
+      );
+      assert.deepEqual(
+        connectionsCut(tally).map((line: any) => line.why),
+        ['shutdown_grace_expired'],
+      );
+    } finally {
+      await dispose(tally);
+    }
+  });
+
+  it('takes a grace period of 10 s when TALLY_SHUTDOWN_GRACE_SECONDS is not set, as its shutting_down log says', async () => {
+    const tally = await launch();
+    try {
+      tally.child.kill('SIGTERM');
+      assert.equal((await exitOf(tally)).code, 0, tally.output());
+      assert.deepEqual(
+        shuttingDownLines(tally).map((line: any) => line.graceMs),
+        [10_000],
+      );
     } finally {
       await dispose(tally);
     }
@@ -607,7 +670,7 @@ describe('SIGTERM while a burl call is in flight', () => {
     const dspUrl = `http://127.0.0.1:${(dsp.address() as AddressInfo).port}`;
     // A time limit far past the grace period: only the shutdown can end the call.
     const env = { TALLY_BURL_PRIVATE_NETWORKS: 'allow', TALLY_BURL_TIMEOUT_MS: '120000' };
-    const tally = await launch(env);
+    const tally = await launch({ ...env, ...SHORT_GRACE });
     let restarted: ChildProcess | undefined;
     try {
       const win = {
@@ -626,9 +689,9 @@ describe('SIGTERM while a burl call is in flight', () => {
       const exitedAfterMs = performance.now() - signalledMs;
       assert.equal(code, 0, tally.output());
       assert.equal(
-        exitedAfterMs < SHUTDOWN_GRACE_MS + 3_000,
+        exitedAfterMs >= GRACE_MS && exitedAfterMs < GRACE_MS + GRACE_SLACK_MS,
         true,
-        `exited ${Math.round(exitedAfterMs)} ms after SIGTERM, the grace period being ${SHUTDOWN_GRACE_MS} ms`,
+        `exited ${Math.round(exitedAfterMs)} ms after SIGTERM, the grace period being ${GRACE_MS} ms`,
       );
       assert.match(tally.output(), /"event":"burl_calls_abandoned"/);
       const db = new Database(join(tally.dataDir, 'tally.db'), { readonly: true });
