@@ -24,7 +24,7 @@ import { MAX_CLOCK_SKEW_MS } from '../domain/win-parse.js';
 import { HOUR_MS, hourStartMs } from '../lib/time.js';
 import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';
-import { ReportsBusyError } from './report-thread/report-thread.js';
+import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thread.js';
 import { unknownIdWarnings } from './report-id-warnings.js';
 import type { KnownIds } from './unknown-ids.js';
 import { warningsHeader } from './unknown-ids.js';
@@ -162,6 +162,8 @@ export function billingRecordRoutes(
           publisher,
           limit,
         });
+        // Its caller went away while it waited: there is nobody to answer, and nothing failed.
+        if (page === undefined) return;
         const records = page.records.map((record) => recordJson(record, timeZone));
         if (page.nextAfterId !== null) {
           const next = new URLSearchParams(params);
@@ -226,17 +228,19 @@ function csvFileName(records: readonly BillingRecord[]): string {
 }
 
 /**
- * A page from `source`, or 503 when it could not be read (a failure worth retrying, logged with its
- * cause) or too many reads wait already (saying so).
+ * A page from `source`; none when its caller went away (`abandoned`) before it was read; or 503
+ * when it could not be read (a failure worth retrying, logged with its cause) or too many reads
+ * wait already (saying so).
  */
 async function readPage(
   source: BillingRecordSource,
   abandoned: AbortSignal,
   query: BillingRecordQuery,
-): Promise<BillingRecordPage> {
+): Promise<BillingRecordPage | undefined> {
   try {
     return await source.billingRecords(query, abandoned);
   } catch (error) {
+    if (error instanceof ReadAbandonedError) return undefined;
     if (error instanceof ReportsBusyError)
       throw new ApiError(503, 'UNAVAILABLE', error.message, { 'Retry-After': '1' });
     throw new ApiError(

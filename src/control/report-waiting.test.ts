@@ -103,7 +103,7 @@ async function get(path: string, signal?: AbortSignal): Promise<Answer> {
 }
 
 describe('reports and billing record pages waiting for the report thread', () => {
-  it('refuses a new one with 503 UNAVAILABLE and Retry-After once the most kept wait, saying how many, never one asked again while it waits, and drops one whose caller went away', async () => {
+  it('refuses a new one with 503 UNAVAILABLE and Retry-After once the most kept wait, saying how many, never one asked again while it waits, and drops one whose caller went away, logging no failure for it', async () => {
     db.exec('BEGIN EXCLUSIVE');
     let locked = true;
     try {
@@ -153,6 +153,37 @@ describe('reports and billing record pages waiting for the report thread', () =>
         answers[2]?.text,
         answers[1]?.text,
         'the report asked again is answered with the one waiting',
+      );
+      assert.deepEqual(
+        server.logged.filter((line) => line.includes('went away')),
+        [],
+        'a caller that went away is no failure of Tally’s',
+      );
+    } finally {
+      if (locked) db.exec('COMMIT');
+    }
+  });
+
+  it('drops a report whose caller went away while it waited, logging no failure for it', async () => {
+    const before = asked.length;
+    db.exec('BEGIN EXCLUSIVE');
+    let locked = true;
+    try {
+      const running = get(reportPath(5));
+      await seen(() => asked.length === before + 1, 'the report held asked of the thread');
+      const gone = new AbortController();
+      const abandoned = get(reportPath(6), gone.signal);
+      await seen(() => thread['waitingByKey'].size === 1, 'the report waiting');
+      gone.abort();
+      await assert.rejects(abandoned, { name: 'AbortError' });
+      await seen(() => thread['waitingByKey'].size === 0, 'the abandoned report dropped');
+      db.exec('COMMIT');
+      locked = false;
+      assert.equal((await running).status, 200);
+      assert.deepEqual(
+        server.logged.filter((line) => line.includes('went away')),
+        [],
+        'a caller that went away is no failure of Tally’s',
       );
     } finally {
       if (locked) db.exec('COMMIT');

@@ -12,7 +12,7 @@ import type { Principal } from './auth.js';
 import type { Route } from './router.js';
 import { ApiError } from './api-error.js';
 import type { ReportSource } from './report-thread/report-thread.js';
-import { ReportRefusedError, ReportsBusyError } from './report-thread/report-thread.js';
+import { ReadAbandonedError, ReportRefusedError, ReportsBusyError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
 import { MAX_ID } from './ids.js';
@@ -73,6 +73,8 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
             abandoned.signal,
           );
         } catch (error) {
+          // Its caller went away while it waited: there is nobody to answer, and nothing failed.
+          if (error instanceof ReadAbandonedError) return;
           if (error instanceof ReportsBusyError)
             throw new ApiError(503, 'UNAVAILABLE', error.message, { 'Retry-After': '1' });
           if (error instanceof ReportRefusedError) {
