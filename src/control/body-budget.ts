@@ -22,8 +22,9 @@ export class BodyBudget {
    * `readJsonText` does) or refuse it without reading any. A body declared larger than
    * `maxCallBytes` is left to `read` to refuse (413), not held. One whose `Content-Length` does
    * not fit in what is left is refused 503 `UNAVAILABLE` before any of it is read; a chunked one
-   * that grows past it is refused so as it streams, its connection closed (`Connection: close`)
-   * and read no further.
+   * that grows past it is refused so as it streams, its connection closed (`Connection: close`).
+   * What a call read is held until `read` ends or its connection closes: a refused call's bytes
+   * read behind its refusal are held too.
    */
   async read<T>(req: IncomingMessage, maxCallBytes: number, read: () => Promise<T>): Promise<T> {
     const declared = req.headers['content-length'];
@@ -32,18 +33,19 @@ export class BodyBudget {
     if (this.heldBytes + heldBytes > this.maxBytes) throw this.busy(false);
     this.heldBytes += heldBytes;
     let receivedBytes = 0;
+    let isRefused = false;
     let refuse: (error: ApiError) => void = () => {};
     const refused = new Promise<never>((_resolve, reject) => (refuse = reject));
     const count = (chunk: Buffer): void => {
       receivedBytes += chunk.length;
       if (receivedBytes <= heldBytes) return;
       const moreBytes = receivedBytes - heldBytes;
-      if (this.heldBytes + moreBytes > this.maxBytes) {
-        req.off('data', count);
-        // Nothing more is read from the connection, which closes once the refusal is sent.
+      if (!isRefused && this.heldBytes + moreBytes > this.maxBytes) {
+        isRefused = true;
+        // Less is read from the connection, which closes once the refusal is sent; `read` may
+        // still take what node:http parsed with this chunk, and resume the connection for more.
         req.socket.pause();
         refuse(this.busy(true));
-        return;
       }
       this.heldBytes += moreBytes;
       heldBytes = receivedBytes;
@@ -52,14 +54,20 @@ export class BodyBudget {
     // Only once `read` is reading: a listener before would set the body flowing past it. A body it
     // refused unread is not read here either.
     if (req.readableFlowing === false) req.on('data', count);
-    try {
-      return await Promise.race([reading, refused]);
-    } finally {
+    const socket = req.socket;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       req.off('data', count);
+      socket.off('close', release);
       this.heldBytes -= heldBytes;
-      // Read no further, refused, the body's reading ends with its connection.
-      reading.catch(() => {});
-    }
+    };
+    reading.then(release, release);
+    // A refused call's reading never ends: node:http leaves a request whose answer was sent
+    // unfinished when its connection closes.
+    socket.once('close', release);
+    return await Promise.race([reading, refused]);
   }
 
   private busy(closing: boolean): ApiError {
