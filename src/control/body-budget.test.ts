@@ -16,7 +16,9 @@ const MAX_CALL_BYTES = 1024 * 1024;
 
 /** A call being read: what its route saw and how to answer it. */
 interface Call {
-  /** The body bytes the route read so far. */
+  /** Whether the route began reading the body. */
+  readingBegun: boolean;
+  /** The body bytes the route read so far, once it began. */
   readBytes: number;
   /** The refusal `BodyBudget.read` threw, once it did. */
   refusal: Promise<unknown>;
@@ -35,23 +37,29 @@ before(async () => {
   server = createServer((req: IncomingMessage, res) => {
     let refused: (error: unknown) => void = () => {};
     const call: Call = {
+      readingBegun: false,
       readBytes: 0,
       refusal: new Promise((resolve) => (refused = resolve)),
       res,
       closed: new Promise((resolve) => req.socket.once('close', () => resolve())),
     };
     calls.push(call);
-    budget
-      .read(req, MAX_CALL_BYTES, () => {
-        const reading = readJsonText(req, MAX_CALL_BYTES);
-        // Counted as the budget counts them, beside it.
-        req.on('data', (chunk: Buffer) => (call.readBytes += chunk.length));
-        return reading;
-      })
-      .then(
-        () => res.end(),
-        (error: unknown) => refused(error),
-      );
+    const read = (): void =>
+      void budget
+        .read(req, MAX_CALL_BYTES, () => {
+          const reading = readJsonText(req, MAX_CALL_BYTES);
+          call.readingBegun = true;
+          // Counted as the budget counts them, beside it (but for what came before it began).
+          req.on('data', (chunk: Buffer) => (call.readBytes += chunk.length));
+          return reading;
+        })
+        .then(
+          () => res.end(),
+          (error: unknown) => refused(error),
+        );
+    // `/late` begins reading the body once what was sent with its head has come.
+    if (req.url === '/late') setTimeout(read, 200);
+    else read();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
@@ -62,20 +70,25 @@ after(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-/** Opens a connection and begins a chunked JSON `POST /` on it. */
-async function chunkedCall(): Promise<Socket> {
+/** Chunks of body of `bytes` each. */
+function chunks(...bytes: number[]): string {
+  return bytes.map((size) => `${size.toString(16)}\r\n${' '.repeat(size)}\r\n`).join('');
+}
+
+/** Opens a connection and begins a chunked JSON `POST <path>` on it, sending `first` with its head. */
+async function chunkedCall(path = '/', first = ''): Promise<Socket> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write(
-    'POST / HTTP/1.1\r\nHost: tally.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+    `POST ${path} HTTP/1.1\r\nHost: tally.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${first}`,
   );
   return socket;
 }
 
 /** Writes chunks of body of `bytes` each, at once. */
 function writeChunks(socket: Socket, ...bytes: number[]): void {
-  socket.write(bytes.map((size) => `${size.toString(16)}\r\n${' '.repeat(size)}\r\n`).join(''));
+  socket.write(chunks(...bytes));
 }
 
 describe('BodyBudget', () => {
@@ -102,5 +115,16 @@ describe('BodyBudget', () => {
     await call.closed;
     await until(() => Promise.resolve(budget.takenBytes === 0), 'nothing held');
     socket.destroy();
+  });
+
+  it('holds the bytes of a chunked body that came before its reading began', async () => {
+    const begun = calls.length;
+    const socket = await chunkedCall('/late', chunks(MAX_BYTES / 4));
+    const call = await until(() => Promise.resolve(calls[begun]), 'the call begun');
+    await until(() => Promise.resolve(call.readingBegun), 'the reading begun');
+    assert.equal(budget.takenBytes, MAX_BYTES / 4, 'the bytes read are held');
+    socket.destroy();
+    await call.closed;
+    await until(() => Promise.resolve(budget.takenBytes === 0), 'nothing held');
   });
 });

@@ -36,8 +36,8 @@ export class BodyBudget {
     let isRefused = false;
     let refuse: (error: ApiError) => void = () => {};
     const refused = new Promise<never>((_resolve, reject) => (refuse = reject));
-    const count = (chunk: Buffer): void => {
-      receivedBytes += chunk.length;
+    const count = ({ length }: { length: number }): void => {
+      receivedBytes += length;
       if (receivedBytes <= heldBytes) return;
       const moreBytes = receivedBytes - heldBytes;
       if (!isRefused && this.heldBytes + moreBytes > this.maxBytes) {
@@ -50,10 +50,15 @@ export class BodyBudget {
       this.heldBytes += moreBytes;
       heldBytes = receivedBytes;
     };
+    const bufferedBytes = req.readableLength;
     const reading = read();
     // Only once `read` is reading: a listener before would set the body flowing past it. A body it
     // refused unread is not read here either.
-    if (req.readableFlowing === false) req.on('data', count);
+    if (req.readableFlowing === false) {
+      req.on('data', count);
+      // What came before `read` began (with the request's head, say) and it took at once.
+      count({ length: bufferedBytes - req.readableLength });
+    }
     const socket = req.socket;
     let released = false;
     const release = (): void => {
