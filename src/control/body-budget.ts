@@ -3,9 +3,10 @@ import { ApiError } from './api-error.js';
 
 /**
  * The bytes of request bodies being read at once, across calls, and at most how many: each call
- * holds its `Content-Length` from the start (a chunked one, the bytes it has sent so far) until it
- * ends, however it ends, so that many callers uploading at once cannot hold more than
- * `maxBytes` in memory before anything else bounds them.
+ * holds the bytes it has sent so far until it ends, however it ends, so that many callers
+ * uploading at once cannot hold more than `maxBytes` in memory before anything else bounds them.
+ * A declared `Content-Length` is not held before its bytes come: callers that declare large bodies
+ * and stall hold nothing, and keep no other call out.
  */
 export class BodyBudget {
   private heldBytes = 0;
@@ -21,34 +22,32 @@ export class BodyBudget {
    * Reads `req`'s body with `read`, which must start reading it before its promise is returned (as
    * `readJsonText` does) or refuse it without reading any. A body declared larger than
    * `maxCallBytes` is left to `read` to refuse (413), not held. One whose `Content-Length` does
-   * not fit in what is left is refused 503 `UNAVAILABLE` before any of it is read; a chunked one
-   * that grows past it is refused so as it streams, its connection closed (`Connection: close`).
+   * not fit in what the other calls leave is refused 503 `UNAVAILABLE` before any of it is read;
+   * one that grows past what is left as it streams (chunked, or while others grew) is refused so,
+   * its connection closed (`Connection: close`).
    * What a call read is held until `read` ends or its connection closes: a refused call's bytes
    * read behind its refusal are held too.
    */
   async read<T>(req: IncomingMessage, maxCallBytes: number, read: () => Promise<T>): Promise<T> {
     const declared = req.headers['content-length'];
-    let heldBytes = declared === undefined ? 0 : Number(declared);
-    if (heldBytes > maxCallBytes) return read();
-    if (this.heldBytes + heldBytes > this.maxBytes) throw this.busy(false);
-    this.heldBytes += heldBytes;
-    let receivedBytes = 0;
+    const declaredBytes = declared === undefined ? 0 : Number(declared);
+    if (declaredBytes > maxCallBytes) return read();
+    if (this.heldBytes + declaredBytes > this.maxBytes) throw this.busy(false);
+    /** The bytes of this call's body read so far, all held. */
+    let heldBytes = 0;
     let isRefused = false;
     let refuse: (error: ApiError) => void = () => {};
     const refused = new Promise<never>((_resolve, reject) => (refuse = reject));
     const count = ({ length }: { length: number }): void => {
-      receivedBytes += length;
-      if (receivedBytes <= heldBytes) return;
-      const moreBytes = receivedBytes - heldBytes;
-      if (!isRefused && this.heldBytes + moreBytes > this.maxBytes) {
+      if (!isRefused && this.heldBytes + length > this.maxBytes) {
         isRefused = true;
         // Less is read from the connection, which closes once the refusal is sent; `read` may
         // still take what node:http parsed with this chunk, and resume the connection for more.
         req.socket.pause();
         refuse(this.busy(true));
       }
-      this.heldBytes += moreBytes;
-      heldBytes = receivedBytes;
+      this.heldBytes += length;
+      heldBytes += length;
     };
     const bufferedBytes = req.readableLength;
     const reading = read();

@@ -640,7 +640,7 @@ export const OPENAPI_DOCUMENT = {
           ...AUTHENTICATED_ERRORS,
           ...BODY_ERRORS,
           '503': retryResponse(
-            `UNAVAILABLE: too many wins being registered at once, too many bytes of wins bodies being read at once (${WINS_BODIES_AT_ONCE} times the body limit, across calls: a Content-Length that does not fit is refused before its body is read, a chunked body growing past it as it streams, its connection closed), the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)`,
+            `UNAVAILABLE: too many wins being registered at once, too many bytes of wins bodies being read at once (${WINS_BODIES_AT_ONCE} times the body limit, across calls, each holding the bytes it has sent: a Content-Length that does not fit in what the others hold is refused before its body is read, a body growing past what is left as it streams, its connection closed), the wins could not be registered just now, or Tally is shutting down; retry (Retry-After says when)`,
           ),
         },
       },

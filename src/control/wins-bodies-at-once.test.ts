@@ -129,10 +129,12 @@ const full = winsBody(MAX_BODY_BYTES);
 
 describe('POST /v1/wins bodies read at once', () => {
   it('refuses with 503 UNAVAILABLE and Retry-After a call whose Content-Length does not fit in the bytes left, and once callers went away mid-upload, reads a call of the largest body', async () => {
+    // Each sends all of its body but its last byte, and holds that much.
     const uploads = Array.from({ length: WINS_BODIES_AT_ONCE }, () =>
-      upload({ 'content-length': MAX_BODY_BYTES }, full.slice(0, MAX_BODY_BYTES / 2)),
+      upload({ 'content-length': MAX_BODY_BYTES }, full.slice(0, MAX_BODY_BYTES - 1)),
     );
-    await holding(WINS_BODIES_AT_ONCE * MAX_BODY_BYTES);
+    const heldBytes = WINS_BODIES_AT_ONCE * (MAX_BODY_BYTES - 1);
+    await holding(heldBytes);
     const refused = await upload({ 'content-length': 100 }, full.slice(0, 100), true).answer;
     assert.deepEqual(
       [refused.status, refused.body.error?.code, refused.headers['retry-after']],
@@ -140,7 +142,7 @@ describe('POST /v1/wins bodies read at once', () => {
     );
     assert.equal(
       refused.body.error?.message,
-      `Tally is reading ${WINS_BODIES_AT_ONCE * MAX_BODY_BYTES} bytes of bodies of other calls, and this one does not fit in the ${WINS_BODIES_AT_ONCE * MAX_BODY_BYTES} it reads at once: retry the call in a second`,
+      `Tally is reading ${heldBytes} bytes of bodies of other calls, and this one does not fit in the ${WINS_BODIES_AT_ONCE * MAX_BODY_BYTES} it reads at once: retry the call in a second`,
     );
     assert.equal(
       refused.body.error?.requestId,
@@ -157,16 +159,18 @@ describe('POST /v1/wins bodies read at once', () => {
   });
 
   it('refuses a chunked call that grows past the bytes left as it streams, closing its connection, and holds nothing once it ended', async () => {
+    // A call holds what it sent: here all but a byte of three bodies and half of a fourth, chunked,
+    // leaving half a body and three bytes for the next.
     const uploads = Array.from({ length: WINS_BODIES_AT_ONCE - 1 }, () =>
-      upload({ 'content-length': MAX_BODY_BYTES }, full.slice(0, 100)),
+      upload({ 'content-length': MAX_BODY_BYTES }, full.slice(0, MAX_BODY_BYTES - 1)),
     );
-    // A chunked call holds what it sent: here half a body, leaving half a body for the next.
     const half = MAX_BODY_BYTES / 2;
     uploads.push(upload({ 'transfer-encoding': 'chunked' }, full.slice(0, half)));
-    await holding(WINS_BODIES_AT_ONCE * MAX_BODY_BYTES - half);
+    const heldBytes = (WINS_BODIES_AT_ONCE - 1) * (MAX_BODY_BYTES - 1) + half;
+    await holding(heldBytes);
 
     const chunked = upload({ 'transfer-encoding': 'chunked' }, full.slice(0, half));
-    await holding(WINS_BODIES_AT_ONCE * MAX_BODY_BYTES);
+    await holding(heldBytes + half);
     chunked.req.write(full.slice(half, half + 10));
     const refused = await chunked.answer;
     assert.deepEqual(
@@ -179,11 +183,23 @@ describe('POST /v1/wins bodies read at once', () => {
       'the envelope names the request',
     );
     await chunked.closed;
-    await holding(WINS_BODIES_AT_ONCE * MAX_BODY_BYTES - half);
+    await holding(heldBytes);
 
     await abort(uploads);
     await holding(0);
     const answered = await upload({ 'transfer-encoding': 'chunked' }, full, true).answer;
     assert.equal(answered.status, 200, JSON.stringify(answered.body));
+  });
+
+  it('holds no declared Content-Length before its bytes come: calls that declared the largest body and stalled after a byte keep no call of the largest body out', async () => {
+    const stalled = Array.from({ length: WINS_BODIES_AT_ONCE }, () =>
+      upload({ 'content-length': MAX_BODY_BYTES }, full.slice(0, 1)),
+    );
+    await holding(WINS_BODIES_AT_ONCE);
+    const answered = await upload({ 'content-length': MAX_BODY_BYTES }, full, true).answer;
+    assert.equal(answered.status, 200, JSON.stringify(answered.body));
+    assert.equal(budget.takenBytes, WINS_BODIES_AT_ONCE, 'the stalled calls hold the byte each sent');
+    await abort(stalled);
+    await holding(0);
   });
 });
