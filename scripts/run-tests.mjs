@@ -5,7 +5,7 @@
 // through tsx, whose start-up takes about a second more a server; not into dist/ itself, which the
 // test of `npm start` compiles again while other files' servers would be loading from it.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 
 function find(dir) {
@@ -28,6 +28,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 if (files.some((file) => file.startsWith(`test${sep}`))) {
+  // Emptied first: tsc leaves the output of a source since deleted or moved (a thread's worker.ts,
+  // loaded by its name), which would let a run pass that a fresh clone fails.
+  rmSync('test-build', { recursive: true, force: true });
   const build = spawnSync(
     process.execPath,
     ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', 'test-build'],
