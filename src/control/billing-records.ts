@@ -28,6 +28,7 @@ import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thr
 import { unknownIdWarnings } from './report-id-warnings.js';
 import type { KnownIds } from './unknown-ids.js';
 import { warningsHeader } from './unknown-ids.js';
+import { callerGone } from './caller-gone.js';
 
 /** The query parameters `GET /v1/billing-records` reads; any other is refused. */
 const PARAMETERS = new Set([
@@ -143,10 +144,8 @@ export function billingRecordRoutes(
             `impressionType must be one of ${IMPRESSION_TYPES.join(', ')}, not ${shown(impressionType)}`,
           );
         }
-        // The response closes before it is sent only when the caller went away.
-        const abandoned = new AbortController();
-        ctx.res.once('close', () => abandoned.abort());
-        const page = await readPage(source, abandoned.signal, {
+        const abandoned = callerGone(ctx.res);
+        const page = await readPage(source, abandoned, {
           accountId: ctx.principal.accountId,
           afterId,
           // The impressions served in a window counted from when their auction may have been

@@ -30,6 +30,7 @@ import type { ReportMetric } from './report-text.js';
 import type { ReportCatalog } from './report-id-warnings.js';
 import { unknownIdWarnings } from './report-id-warnings.js';
 import { warningsHeader } from './unknown-ids.js';
+import { callerGone } from './caller-gone.js';
 
 const MAX_RANGE_MS = 400 * DAY_MS;
 /** Every query parameter a report takes (`format` is both the output and a dimension). */
@@ -57,9 +58,7 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
         );
         const output = wantsCsv(ctx.url.searchParams, ctx.req.headers.accept) ? 'csv' : 'json';
         const warnings = unknownIdWarnings(query.filters, ctx.principal, catalog);
-        // The response closes before it is sent only when the caller went away.
-        const abandoned = new AbortController();
-        ctx.res.once('close', () => abandoned.abort());
+        const abandoned = callerGone(ctx.res);
         let body: Uint8Array;
         try {
           body = await source.report(
@@ -70,7 +69,7 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
               hiddenMetrics: hiddenMetricsOf(ctx.principal),
               warnings,
             },
-            abandoned.signal,
+            abandoned,
           );
         } catch (error) {
           // Its caller went away while it waited: there is nobody to answer, and nothing failed.

@@ -7,6 +7,7 @@ import { sendJsonText } from './send.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
 import { WinsAbandonedError, WinsBusyError } from './win-thread/win-thread.js';
 import type { Logger } from '../lib/log.js';
+import { callerGone } from './caller-gone.js';
 
 /** How soon a refused call may be sent again. */
 const RETRY_AFTER = { 'Retry-After': '1' };
@@ -47,16 +48,14 @@ export function winRoutes(
             'marked',
           ),
         );
-        // The response closes before it is sent only when the caller went away.
-        const abandoned = new AbortController();
-        ctx.res.once('close', () => abandoned.abort());
+        const abandoned = callerGone(ctx.res);
         let answer;
         try {
           answer = await registrar.register({
             accountId: ctx.principal.accountId,
             body,
             receivedMs,
-            abandoned: abandoned.signal,
+            abandoned,
           });
         } catch (error) {
           if (error instanceof WinsBusyError)
