@@ -350,7 +350,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   try {
     // Tally first: it writes the token keys the load needs.
-    const keys = await startServer();
+    const keys = await startServer({}, undefined, 'dist');
     await keys.stop();
     const keyFile = JSON.parse(readFileSync(join(keys.dataDir, 'token-keys.json'), 'utf8')) as {
       keys: { id: number; key: string }[];
@@ -426,6 +426,7 @@ async function main(): Promise<void> {
             TALLY_TOKEN_KEYS: keyFile.keys.map((entry) => `${entry.id}:${entry.key}`).join(','),
           },
           inMemory ? MEMORY_DIR : undefined,
+          'dist',
         );
         pinMainThread(tally.pid());
         if (pinCounting) pinNamedThread(tally.pid(), 'tally-counting', 0);

@@ -228,16 +228,17 @@ export interface ServeProcess {
 }
 
 /**
- * How a test runs Tally: compiled (see `tallyEntry`), or from its TypeScript sources through tsx,
- * for a test that preloads a TypeScript module of its own into every thread of it
- * (`NODE_OPTIONS=--import=tsx --import=<module>.ts`), which a thread of the compiled Tally cannot
- * load.
+ * How a test runs Tally: compiled into test-build/ (see `tallyEntry`); compiled into dist/ as
+ * `npm start` runs it, for the benchmark; or from its TypeScript sources through tsx, for a test
+ * that preloads a TypeScript module of its own into every thread of it (`NODE_OPTIONS=--import=tsx
+ * --import=<module>.ts`), which a thread of the compiled Tally cannot load.
  */
-export type TallyBuild = 'compiled' | 'sources';
+export type TallyBuild = 'compiled' | 'dist' | 'sources';
 
 /** The arguments of `node` that run Tally's CLI as `build` says. */
 function cliArgs(build: TallyBuild): string[] {
-  return build === 'compiled' ? [tallyEntry()] : ['--import', 'tsx', 'src/cli/main.ts'];
+  if (build === 'sources') return ['--import', 'tsx', 'src/cli/main.ts'];
+  return [tallyEntry(build === 'dist' ? 'dist' : 'test-build')];
 }
 
 /**
@@ -335,12 +336,14 @@ export async function serveOnFreePort(
 }
 
 /**
- * Starts Tally (`serve`) with the given extra environment and waits until `/readyz` answers 200.
- * Its data directory is made in `dataParentDir` (the system's temporary directory by default).
+ * Starts Tally (`serve`, run as `build` says: see {@link TallyBuild}) with the given extra
+ * environment and waits until `/readyz` answers 200. Its data directory is made in `dataParentDir`
+ * (the system's temporary directory by default).
  */
 export async function startServer(
   env: Record<string, string> = {},
   dataParentDir: string = tmpdir(),
+  build: TallyBuild = 'compiled',
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(dataParentDir, 'tally-test-'));
   const adminKey = 'test-admin-key-0123456789';
@@ -352,7 +355,7 @@ export async function startServer(
   };
   let started: ReadyServe;
   try {
-    started = await serveOnFreePort(dataDir, serveEnv);
+    started = await serveOnFreePort(dataDir, serveEnv, build);
   } catch (error) {
     // A server that never became ready is not left behind, nor its data directory.
     rmSync(dataDir, { recursive: true, force: true });
@@ -379,7 +382,7 @@ export async function startServer(
     stop: () => exit('SIGTERM'),
     kill: () => exit('SIGKILL'),
     async restart() {
-      serve = spawnServe(dataDir, port, serveEnv);
+      serve = spawnServe(dataDir, port, serveEnv, build);
       await untilReady(serve, url);
     },
     async dispose() {

@@ -4,14 +4,19 @@ import { join } from 'node:path';
 const REPO = new URL('../../', import.meta.url).pathname;
 
 /**
- * Where `scripts/run-tests.mjs` compiles Tally's sources before the tests under test/ run (`tsc -p
- * tsconfig.build.json --outDir test-build`): they start Tally from there, as `npm start` starts it
- * from dist/, rather than through tsx, whose start-up takes about a second more a server.
+ * Where Tally's sources are compiled to: `test-build`, where `scripts/run-tests.mjs` compiles them
+ * before the tests under test/ run (`tsc -p tsconfig.build.json --outDir test-build`), for the
+ * tests to start Tally from there rather than through tsx, whose start-up takes about a second more
+ * a server; or `dist`, where `npm run build` compiles them and `npm start` runs them from, for the
+ * benchmark to load what an operator runs.
  */
-const BUILD_DIR = join(REPO, 'test-build');
+export type BuildDir = 'test-build' | 'dist';
 
-/** The compiled CLI, `src/cli/main.ts`'s `.js` in {@link BUILD_DIR}. */
-const ENTRY = join(BUILD_DIR, 'src', 'cli', 'main.js');
+/** The command that compiles the sources into each build directory. */
+const HOW_TO_BUILD: Record<BuildDir, string> = {
+  'test-build': 'run the tests with `node scripts/run-tests.mjs <file>`, which compiles them there first',
+  dist: 'run `npm run build` first (`npm run bench` does)',
+};
 
 /** The newest modification time, in ms, of the files Tally compiles from (its sources and tsconfigs). */
 function newestSourceMs(dir: string): number {
@@ -25,15 +30,16 @@ function newestSourceMs(dir: string): number {
   return newest;
 }
 
-let checked: string | undefined;
+const checked = new Set<BuildDir>();
 
 /**
- * The path of the compiled CLI a test starts Tally with (`node <it> serve`); throws when it is
- * missing or older than a source it is compiled from, rather than let a test prove what an older
- * Tally did.
+ * The path of the compiled CLI in `buildDir` (`src/cli/main.ts`'s `.js`) a test or benchmark starts
+ * Tally with (`node <it> serve`); throws when it is missing or older than a source it is compiled
+ * from, rather than let a test prove, or a benchmark time, what an older Tally did.
  */
-export function tallyEntry(): string {
-  if (checked !== undefined) return checked;
+export function tallyEntry(buildDir: BuildDir = 'test-build'): string {
+  const entry = join(REPO, buildDir, 'src', 'cli', 'main.js');
+  if (checked.has(buildDir)) return entry;
   const sourcesMs = Math.max(
     newestSourceMs(join(REPO, 'src')),
     statSync(join(REPO, 'tsconfig.json')).mtimeMs,
@@ -41,15 +47,14 @@ export function tallyEntry(): string {
   );
   let builtMs: number;
   try {
-    builtMs = statSync(ENTRY).mtimeMs;
+    builtMs = statSync(entry).mtimeMs;
   } catch {
     builtMs = -1;
   }
   if (builtMs < sourcesMs)
     throw new Error(
-      `${ENTRY} is ${builtMs < 0 ? 'missing' : 'older than the sources'}: run the tests with ` +
-        '`node scripts/run-tests.mjs <file>`, which compiles them there first',
+      `${entry} is ${builtMs < 0 ? 'missing' : 'older than the sources'}: ${HOW_TO_BUILD[buildDir]}`,
     );
-  checked = ENTRY;
-  return ENTRY;
+  checked.add(buildDir);
+  return entry;
 }
