@@ -19,9 +19,9 @@ import {
   readTimeWindow,
   refuseUnknownOrRepeated,
 } from './query.js';
-import { parseTimeZone } from './query-time.js';
+import { onTheHourExampleMs, parseTimeZone } from './query-time.js';
 import { MAX_CLOCK_SKEW_MS } from '../domain/win-parse.js';
-import { HOUR_MS, hourStartMs } from '../lib/time.js';
+import { HOUR_MS } from '../lib/time.js';
 import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';
 import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thread.js';
@@ -190,13 +190,18 @@ export function billingRecordRoutes(
 /**
  * Refuses (400 `VALIDATION_FAILED`) a served bound, `name=text` read as `ms`, that is not on a UTC
  * hour: records are by the UTC hour the impression was served. The refusal says what to send for
- * what was sent, its hour as an example (in `timeZone`'s local time where that is on a UTC hour
- * too); it names the zone only where `text` is a date whose midnight in `timeZone` is on no UTC hour
+ * what was sent, an hour as an example (see `onTheHourExampleMs`; in `timeZone`'s local time
+ * where that is on a UTC hour too); it names the zone only where `text` is a date whose midnight in `timeZone` is on no UTC hour
  * (a zone not a whole number of hours off UTC, Asia/Kolkata's +05:30).
  */
-function refuseOffHour(name: string, text: string, ms: number, timeZone: string | undefined): void {
+function refuseOffHour(
+  name: 'servedFrom' | 'servedTo',
+  text: string,
+  ms: number,
+  timeZone: string | undefined,
+): void {
   if (ms % HOUR_MS === 0) return;
-  const hourMs = hourStartMs(ms);
+  const hourMs = onTheHourExampleMs(ms, name === 'servedFrom' ? 'start' : 'end');
   const reason = 'records are by the UTC hour the impression was served, as reports are';
   const utcExample = new Date(hourMs).toISOString().replace('.000Z', 'Z');
   if (timeZone !== undefined && DATE_PATTERN.test(text)) {

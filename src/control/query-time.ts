@@ -1,6 +1,6 @@
 import { ApiError } from './api-error.js';
 import { shown } from '../lib/shown.js';
-import { DAY_MS } from '../lib/time.js';
+import { DAY_MS, HOUR_MS, hourStartMs } from '../lib/time.js';
 import { localMidnightMs, resolvedTimeZone } from '../lib/time-zone.js';
 
 /**
@@ -11,6 +11,15 @@ export function timeForms(timeZone = 'UTC'): string {
   const midnight = timeZone === 'UTC' ? '00:00 UTC' : `00:00 in ${timeZone}`;
   return `an RFC 3339 date-time with its offset (Z or ±hh:mm), e.g. 2026-12-03T11:00:00Z or 2026-12-03T06:00:00-05:00, or a date, e.g. 2026-12-03 (${midnight})`;
 }
+/**
+ * The hour a refusal of a window's bound off the hour (`ms`) suggests in its place: the one that
+ * keeps the time it named inside the window. For a start, the start of its hour; for an end, which
+ * the window does not include, the next hour, which thus stays after any start before it.
+ */
+export function onTheHourExampleMs(ms: number, bound: 'start' | 'end'): number {
+  return bound === 'start' ? hourStartMs(ms) : hourStartMs(ms) + HOUR_MS;
+}
+
 /** `YYYY-MM-DD`, or an RFC 3339 date-time: date, `T`, time, fraction of a second, `Z` or `±hh:mm`. */
 const TIME_PATTERN =
   /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:[Tt](?<hours>\d{2}):(?<minutes>\d{2}):(?<seconds>\d{2})(?<fraction>\.\d+)?(?:[Zz]|(?<sign>[+-])(?<offsetHours>\d{2}):(?<offsetMinutes>\d{2})))?$/;

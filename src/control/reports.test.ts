@@ -62,18 +62,26 @@ describe('report queries', () => {
     assert.match(refusal(`${RANGE}&format=banner&format=video`), /"format" is given more than once/);
   });
 
-  it('refuses a from or to that is not on a UTC hour, saying what to send, so that back-to-back windows never share an hour', () => {
+  it('refuses a from or to that is not on a UTC hour, suggesting the hour that keeps the time sent inside the window (for to the next, after from), so that back-to-back windows never share an hour', () => {
     const refused = [
-      ['to', 'from=2026-12-03T11:00:00Z&to=2026-12-03T11:30:00Z'],
-      ['from', 'from=2026-12-03T11:30:00Z&to=2026-12-03T12:00:00Z'],
-      ['from', 'from=2026-12-03T11:00:00.500Z&to=2026-12-03T12:00:00Z'],
-      ['from', 'from=2026-12-03T11:00:00%2B05:30&to=2026-12-03T12:00:00Z'],
+      ['to', 'from=2026-12-03T11:00:00Z&to=2026-12-03T11:30:00Z', '2026-12-03T12:00:00Z'],
+      ['to', 'from=2026-12-03T11:00:00Z&to=2026-12-03T11:00:00.001Z', '2026-12-03T12:00:00Z'],
+      ['from', 'from=2026-12-03T11:30:00Z&to=2026-12-03T12:00:00Z', '2026-12-03T11:00:00Z'],
+      ['from', 'from=2026-12-03T11:00:00.500Z&to=2026-12-03T12:00:00Z', '2026-12-03T11:00:00Z'],
+      // 11:00 at +05:30 is 05:30 UTC.
+      ['from', 'from=2026-12-03T11:00:00%2B05:30&to=2026-12-03T12:00:00Z', '2026-12-03T05:00:00Z'],
     ] as const;
-    for (const [name, range] of refused) {
+    for (const [name, range, example] of refused) {
       assert.equal(
         refusal(range),
-        `${name} must be on the hour in UTC (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
+        `${name} must be on the hour in UTC (the time it names, its offset applied, has minutes and seconds zero), e.g. ${example}: reports are by the UTC hour the impression was served`,
         range,
+      );
+      // The example, sent in its place, is taken: the window then holds the time first sent.
+      const taken = parse(range.replace(new RegExp(`${name}=[^&]*`), `${name}=${example}`));
+      assert.equal(
+        new Date(name === 'to' ? taken.toMs : taken.fromMs).toISOString(),
+        example.replace('Z', '.000Z'),
       );
     }
   });
@@ -437,6 +445,11 @@ describe('report queries in a time zone (tz)', () => {
     assert.equal(
       refusal('tz=America/New_York&from=2026-11-22T10:30:00Z&to=2026-11-23'),
       'from must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-11-22T05:00:00-05:00: reports are by the hour the impression was served',
+    );
+    // A to off the hour suggests the next one, after a from in the hour before it.
+    assert.equal(
+      refusal('tz=America/New_York&from=2026-11-22T05:00:00-05:00&to=2026-11-22T05:30:00-05:00'),
+      'to must be on the hour (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-11-22T06:00:00-05:00: reports are by the hour the impression was served',
     );
   });
 

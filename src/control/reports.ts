@@ -14,7 +14,7 @@ import { ApiError } from './api-error.js';
 import type { ReportSource } from './report-thread/report-thread.js';
 import { ReadAbandonedError, ReportRefusedError, ReportsBusyError } from './report-thread/report-thread.js';
 import { refuseUnknownOrRepeated } from './query.js';
-import { parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
+import { onTheHourExampleMs, parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
 import { MAX_ID } from './ids.js';
 import { shown } from '../lib/shown.js';
 import { DAY_MS, HOUR_MS } from '../lib/time.js';
@@ -423,7 +423,9 @@ function parseHourBound(value: string | null, name: 'from' | 'to', timeZone: str
       // whole hours (Lord Howe's 01:30, +10:30, before its clocks go on from 02:00 to 02:30,
       // +11:00), the hour after (03:00, +11:00).
       const exampleMs =
-        name === 'from' && offsetAtMs(timeZone, earlierMs) % HOUR_MS !== 0 ? earlierMs + HOUR_MS : earlierMs;
+        name === 'from' && offsetAtMs(timeZone, earlierMs) % HOUR_MS !== 0
+          ? earlierMs + HOUR_MS
+          : onTheHourExampleMs(ms, name === 'from' ? 'start' : 'end');
       throw new ApiError(
         400,
         'VALIDATION_FAILED',
@@ -433,10 +435,12 @@ function parseHourBound(value: string | null, name: 'from' | 'to', timeZone: str
     return ms;
   }
   if (ms % HOUR_MS !== 0) {
+    const exampleMs = onTheHourExampleMs(ms, name === 'from' ? 'start' : 'end');
+    const example = new Date(exampleMs).toISOString().replace('.000', '');
     throw new ApiError(
       400,
       'VALIDATION_FAILED',
-      `${name} must be on the hour in UTC (the time it names, its offset applied, has minutes and seconds zero), e.g. 2026-12-03T11:00:00Z: reports are by the UTC hour the impression was served`,
+      `${name} must be on the hour in UTC (the time it names, its offset applied, has minutes and seconds zero), e.g. ${example}: reports are by the UTC hour the impression was served`,
     );
   }
   return ms;

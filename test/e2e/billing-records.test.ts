@@ -258,17 +258,17 @@ describe('GET /v1/billing-records', () => {
     }
   });
 
-  it('refuses a served bound off the hour saying to send it on the hour, as sent, naming a time zone only where tz gave one', async () => {
+  it('refuses a served bound off the hour suggesting the hour that keeps the time sent inside the window (servedTo the next), as sent, naming a time zone only where tz gave one', async () => {
     const onTheHour = (name: string, example: string, inUtc: boolean) =>
       `${name} must be on the hour${inUtc ? ' in UTC' : ''} (the time it names, its offset applied, has minutes and seconds zero), e.g. ${example}: records are by the UTC hour the impression was served, as reports are`;
     for (const [query, message] of [
       ['servedFrom=2026-12-06T13:30:00Z', onTheHour('servedFrom', '2026-12-06T13:00:00Z', true)],
-      ['servedTo=2026-12-06T13:00:01Z', onTheHour('servedTo', '2026-12-06T13:00:00Z', true)],
+      ['servedTo=2026-12-06T13:00:01Z', onTheHour('servedTo', '2026-12-06T14:00:00Z', true)],
       // 13:00 at +05:30 is 07:30 UTC.
       ['servedFrom=2026-12-06T13:00:00%2B05:30', onTheHour('servedFrom', '2026-12-06T07:00:00Z', true)],
       [
         'servedTo=2026-12-06T08:30:00-05:00&tz=America/New_York',
-        onTheHour('servedTo', '2026-12-06T08:00:00-05:00', false),
+        onTheHour('servedTo', '2026-12-06T09:00:00-05:00', false),
       ],
       [
         'servedFrom=2026-12-06&tz=Asia/Kolkata',
