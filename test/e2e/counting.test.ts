@@ -14,6 +14,8 @@ import { CHROME } from '../support/user-agents.js';
 import { winBody } from '../support/win-body.js';
 import type { WinSpec } from '../support/win-body.js';
 import { hourStartMs } from '../../src/lib/time.js';
+import { fakeClock } from '../support/fake-clock.js';
+import type { FakeClock } from '../support/fake-clock.js';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 
@@ -21,6 +23,8 @@ const BLOCKED_RANGE = '203.0.113.0/24';
 
 let tally: TestServer;
 let dsp: FakeDsp;
+/** Tally's wall clock, which a test moves past a TTL's end rather than wait for it. */
+let clock: FakeClock;
 let auctionSeq = 0;
 /** What the test fired, by outcome/reason, to check the reports against. */
 const fired = new Map<string, number>();
@@ -121,6 +125,29 @@ async function deliveriesTo(fragment: string): Promise<any[]> {
   return listed.body.deliveries.filter((delivery: any) => String(delivery.url).includes(fragment));
 }
 
+/**
+ * Runs `check` with Tally's wall clock a second past `endsMs` (a time of the real clock, which the
+ * test's stays on), then puts it back: what only the passing of time brings (a TTL's end), without
+ * waiting for it. Nothing else runs meanwhile: the tests of a file run one at a time.
+ */
+async function pastEnd(endsMs: number, check: () => Promise<void>): Promise<void> {
+  clock.step(`+${Math.max(0, Math.ceil((endsMs + 1000 - Date.now()) / 1000))}`);
+  try {
+    // Tally's own word (its Date header, to the second, renewed once a second) that its clock
+    // is past the end.
+    await until(
+      async () => {
+        const serverDate = (await fetch(`${tally.url}/healthz`)).headers.get('date');
+        return Date.parse(serverDate ?? '') >= endsMs;
+      },
+      `Tally's clock past ${new Date(endsMs).toISOString()}`,
+    );
+    await check();
+  } finally {
+    clock.step('+0');
+  }
+}
+
 /** The billing notice of a win: the URL whose kind is the win's counting method. */
 function billingUrl(result: any): string {
   const url = result.noticeUrls[result.method];
@@ -130,12 +157,18 @@ function billingUrl(result: any): string {
 
 before(async () => {
   dsp = await startDsp();
-  tally = await startServer({ TALLY_IVT_BLOCKED_IPS: BLOCKED_RANGE, TALLY_BURL_RETRY_SECONDS: '1' });
+  clock = fakeClock();
+  tally = await startServer({
+    ...clock.env,
+    TALLY_IVT_BLOCKED_IPS: BLOCKED_RANGE,
+    TALLY_BURL_RETRY_SECONDS: '1',
+  });
 });
 
 after(async () => {
   await tally?.dispose();
   await dsp?.close();
+  clock?.dispose();
 });
 
 describe('counting notices end to end', () => {
@@ -469,10 +502,10 @@ describe('counting notices end to end', () => {
   }
 
   it('sends the publisher’s retry of a counted burl on to the DSP even after the TTL, as the duplicate it is', async () => {
-    // bid.exp cuts the burl's 3 h TTL to 15 s; the DSP's burl of a count is owed all the same.
-    // 15 s: time enough to register the win and fire its burl on a loaded 2-core machine, which
-    // 1 s is not; then only the passing of time brings the TTL's end.
-    const expSeconds = 15;
+    // bid.exp cuts the burl's 3 h TTL to 60 s; the DSP's burl of a count is owed all the same.
+    // 60 s: time enough to register the win and fire its burl on a loaded 2-core machine; then
+    // Tally's clock is moved past the TTL's end.
+    const expSeconds = 60;
     const auctionTimeMs = Date.now();
     const win = await registerOne({
       context: { app: {} },
@@ -484,13 +517,14 @@ describe('counting notices end to end', () => {
     assert.equal(win.ttlSeconds, expSeconds);
     const first = await fire(win.burl);
     expect('counted');
-    const ttlEndsMs = auctionTimeMs + expSeconds * 1000;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ttlEndsMs + 200 - Date.now())));
-    const retry = await fire(win.burl);
+    let retry: Response | undefined;
+    await pastEnd(auctionTimeMs + expSeconds * 1000, async () => {
+      retry = await fire(win.burl);
+    });
     expect('not_counted', 'duplicate');
     assert.equal(first.status, 302);
     assert.deepEqual(
-      [retry.status, retry.headers.get('location')],
+      [retry?.status, retry?.headers.get('location')],
       [302, first.headers.get('location')],
       'the retry after the TTL is sent on to the same DSP burl',
     );
@@ -566,9 +600,9 @@ describe('counting notices end to end', () => {
 
   it('counts an impression once across two registrations of its win, even after the first one’s TTL', async () => {
     // The same impression registered twice: in-app pixel (600 s) and the publisher's burl (3 h).
-    // The pixel's TTL ends 15 s from now: time enough to register and fire it on a loaded 2-core
-    // machine (6 s was not always), and then to wait for its end, which only time can bring.
-    const pixelTtlEndsMs = Date.now() + 15_000;
+    // The pixel's TTL ends 60 s from now: time enough to register and fire it on a loaded 2-core
+    // machine (6 s was not always); then Tally's clock is moved past its end.
+    const pixelTtlEndsMs = Date.now() + 60_000;
     const win = buildWin({ context: { app: {} }, auctionTimeMs: pixelTtlEndsMs - 600_000 });
     const [pixel, billed] = await register(win, { ...win, publisherBurl: true });
     const auctionId = lastAuctionId();
@@ -577,11 +611,13 @@ describe('counting notices end to end', () => {
     expect('counted');
     const duplicate = await fire(billed.burl);
     expect('not_counted', 'duplicate');
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, pixelTtlEndsMs + 200 - Date.now())));
-    const afterFirstTtl = await fire(billed.burl);
+    let afterFirstTtl: Response | undefined;
+    await pastEnd(pixelTtlEndsMs, async () => {
+      afterFirstTtl = await fire(billed.burl);
+    });
     expect('not_counted', 'duplicate');
     assert.deepEqual(
-      [duplicate.status, afterFirstTtl.status],
+      [duplicate.status, afterFirstTtl?.status],
       [200, 200],
       'never a 302 billing the DSP again',
     );
@@ -909,10 +945,10 @@ describe('counting notices end to end', () => {
   });
 
   it('counts a publisher-burl impression once across two registrations of its win, after the first one’s claim: the second count redirects to the same DSP burl', async () => {
-    // The first registration's TTL ends 15 s from now: time enough to register and fire it on a
-    // loaded machine, and then to wait for its end, which only the passing of time can bring.
+    // The first registration's TTL ends 60 s from now: time enough to register and fire it on a
+    // loaded machine; then Tally's clock is moved past its end.
     const { ttlSeconds } = await registerOne({ context: { app: {} }, publisherBurl: true });
-    const claimEndsMs = Date.now() + 15_000;
+    const claimEndsMs = Date.now() + 60_000;
     const spec = { context: { app: {} }, publisherBurl: true };
     const win = buildWin({ ...spec, auctionTimeMs: claimEndsMs - ttlSeconds * 1000 });
     const auctionId = lastAuctionId();
@@ -920,13 +956,15 @@ describe('counting notices end to end', () => {
     const counted = await fire(first.burl);
     expect('counted');
     assert.equal(counted.status, 302);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, claimEndsMs + 200 - Date.now())));
-    // The same win registered again (a retried call, its auction time now), its burl fired.
-    const [again] = await register({ ...win, auctionTimeMs: Date.now() });
-    const repeat = await fire(again.burl);
+    let repeat: Response | undefined;
+    await pastEnd(claimEndsMs, async () => {
+      // The same win registered again (a retried call, its auction time Tally's now), its burl fired.
+      const [again] = await register({ ...win, auctionTimeMs: claimEndsMs + 1000 });
+      repeat = await fire(again.burl);
+    });
     expect('not_counted', 'duplicate');
     assert.deepEqual(
-      [repeat.status, repeat.headers.get('location')],
+      [repeat?.status, repeat?.headers.get('location')],
       [302, counted.headers.get('location')],
       'sent on to the DSP burl the count was, with the impression’s time: the DSP bills it once',
     );
