@@ -119,6 +119,11 @@ describe('deciding a notice', () => {
     for (const [claims, userAgent] of [
       [appNative, 'okhttp/4.12.0'],
       [appVideo, 'ExoPlayerLib/2.18.1'],
+      // Media3, ExoPlayer's successor, by its default agent.
+      [appVideo, 'AndroidXMedia3/1.1.1'],
+      // GStreamer's HTTP source, the players of set-top boxes and older smart TVs.
+      [ctvVideo, 'GStreamer souphttpsrc 1.22.0 libsoup/3.4.2'],
+      [ctvVideo, 'GStreamer souphttpsrc (compatible; LG NetCast.TV-2013) libsoup/2.40.3'],
       [appVideo, 'GoogleInteractiveMediaAds/3.29.0 (Linux; U; Android 12)'],
       [appVideo, 'UnityPlayer/2021.3.1f1 (UnityWebRequest/1.0, libcurl/7.80.0-DEV)'],
       [ctvVideo, 'okhttp/3.12.1'],

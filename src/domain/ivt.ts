@@ -23,20 +23,22 @@ export const NOTIFIERS: readonly Notifier[] = ['browser', 'app'];
 /**
  * The HTTP stacks apps, players and servers fire notices with that the bot list takes for bots,
  * named first in the User-Agent as each names itself by default: okhttp and Android's own `Dalvik`
- * (Android apps), ExoPlayer, Android's `stagefright`, FFmpeg's `Lavf`, Apple TV's `AppleTV`,
- * Google's IMA SDK, Unity, and the clients publishers' servers fire burls with: Go's own and resty;
- * Java's own, Apache HttpClient (and HttpAsyncClient, and the old Jakarta Commons one), Reactor
- * Netty (Spring's WebClient), Ktor (`Ktor client`, or `Ktor http-client` by its UserAgent plugin),
- * Vert.x's WebClient, AsyncHttpClient (`AHC/…`), Jetty's, Akka HTTP and Pekko HTTP; curl
- * (`curl/…`, its own agent only: `CURL (Link validity checker)` is a bot); Python's requests,
- * urllib, httpx and aiohttp; Node's own `fetch` (which names itself `node`), axios, node-fetch,
- * undici and got; Deno and Bun; Ruby's Net::HTTP (exactly `Ruby`: a crawler's `Ruby, Twurly …`
- * is not it) and Faraday; PHP's Guzzle and Symfony HttpClient; .NET's RestSharp; Rust's reqwest;
- * Elixir's hackney, Mint (Finch's) and Req; Perl's LWP (`libwww-perl/…`: its robot class,
- * `LWP::RobotUA`, names the robot instead), HTTP::Tiny and Mojo::UserAgent (`Mojolicious (Perl)`).
+ * (Android apps), ExoPlayer and its successor Media3 (`AndroidXMedia3/…`), Android's `stagefright`,
+ * FFmpeg's `Lavf`, GStreamer's HTTP source (`GStreamer souphttpsrc`, set-top boxes' and older smart
+ * TVs' players), Apple TV's `AppleTV`, Google's IMA SDK, Unity, and the clients publishers' servers
+ * fire burls with: Go's own and resty; Java's own, Apache HttpClient (and HttpAsyncClient, and the
+ * old Jakarta Commons one), Reactor Netty (Spring's WebClient), Ktor (`Ktor client`, or
+ * `Ktor http-client` by its UserAgent plugin), Vert.x's WebClient, AsyncHttpClient (`AHC/…`),
+ * Jetty's, Akka HTTP and Pekko HTTP; curl (`curl/…`, its own agent only:
+ * `CURL (Link validity checker)` is a bot); Python's requests, urllib, httpx and aiohttp; Node's
+ * own `fetch` (which names itself `node`), axios, node-fetch, undici and got; Deno and Bun; Ruby's
+ * Net::HTTP (exactly `Ruby`: a crawler's `Ruby, Twurly …` is not it) and Faraday; PHP's Guzzle and
+ * Symfony HttpClient; .NET's RestSharp; Rust's reqwest; Elixir's hackney, Mint (Finch's) and Req;
+ * Perl's LWP (`libwww-perl/…`: its robot class, `LWP::RobotUA`, names the robot instead),
+ * HTTP::Tiny and Mojo::UserAgent (`Mojolicious (Perl)`).
  */
 const APP_HTTP_CLIENT =
-  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|stagefright|Lavf|AppleTV\d+,\d+|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|go-resty|Java|Apache-Http(?:Async)?Client|Jakarta Commons-HttpClient|ReactorNetty|Ktor (?:client|http-client)|Vert\.x-WebClient|AHC\/|Jetty\/|akka-http|pekko-http|curl\/|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby$|Faraday|GuzzleHttp|Symfony HttpClient|RestSharp|reqwest|hackney|mint\/|req\/|libwww-perl|HTTP-Tiny|Mojolicious \(Perl)\b/i;
+  /^(?:okhttp|Dalvik|ExoPlayerLib|com\.google\.android\.exoplayer2|AndroidXMedia3\/|stagefright|Lavf|GStreamer souphttpsrc|AppleTV\d+,\d+|GoogleInteractiveMediaAds|UnityPlayer|Go-http-client|go-resty|Java|Apache-Http(?:Async)?Client|Jakarta Commons-HttpClient|ReactorNetty|Ktor (?:client|http-client)|Vert\.x-WebClient|AHC\/|Jetty\/|akka-http|pekko-http|curl\/|libcurl|python-requests|Python-urllib|python-httpx|Python\/[\d.]+ aiohttp|node|axios|node-fetch|undici|got|Deno|Bun|Ruby$|Faraday|GuzzleHttp|Symfony HttpClient|RestSharp|reqwest|hackney|mint\/|req\/|libwww-perl|HTTP-Tiny|Mojolicious \(Perl)\b/i;
 /**
  * An iOS or tvOS app's own User-Agent, which starts with the app's name (so any word the bot list
  * knows, `News`, `Feed`, `Yahoo`…) and ends with the stack it fires with: Apple's URL loading
