@@ -68,6 +68,7 @@ describe('configuration', () => {
       ['maxBodyBytes', '1'],
       ['sendTimeoutSeconds', '0'],
       ['shutdownGraceSeconds', '3601'],
+      ['minFreeDiskMb', '1048577'],
       ['smtpUrl', 'http://mail.example'],
       ['mailFrom', 'nobody'],
     ];
@@ -516,6 +517,7 @@ describe('configuration', () => {
       reportMaxRows: 100_000,
       sendTimeoutSeconds: 30,
       shutdownGraceSeconds: 10,
+      minFreeDiskMb: 512,
       smtpUrl: undefined,
       mailFrom: 'tally@localhost',
     });
@@ -539,6 +541,7 @@ describe('configuration', () => {
       ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
       ['sendTimeoutSeconds', 'TALLY_SEND_TIMEOUT_SECONDS', 1, 3600],
       ['shutdownGraceSeconds', 'TALLY_SHUTDOWN_GRACE_SECONDS', 1, 3600],
+      ['minFreeDiskMb', 'TALLY_MIN_FREE_DISK_MB', 0, 1_048_576],
     ];
     // A public URL, which port 0 needs.
     const env = { TALLY_PUBLIC_URL: 'https://tally.example' };

@@ -57,6 +57,12 @@ export interface Config {
    * flight before it closes or abandons those left.
    */
   shutdownGraceSeconds: number;
+  /**
+   * The free space, in MiB, the data directory's disk must keep for Tally to say it is ready: below
+   * it `/readyz` answers 503 (a load balancer sends traffic elsewhere) while notices are still
+   * served and counted; 0 turns the check off. Read every 5 s (see `dataDiskSpace`).
+   */
+  minFreeDiskMb: number;
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -64,6 +70,9 @@ export interface Config {
 
 /** The largest `TALLY_MAX_BODY_BYTES`: half of the longest string V8 holds, as a wins body is one. */
 const MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
+
+/** The largest `TALLY_MIN_FREE_DISK_MB`: 1 TiB. */
+const MAX_MIN_FREE_DISK_MB = 1024 * 1024;
 
 /**
  * Parses configuration: environment variables win over the file named by `TALLY_CONFIG`
@@ -127,6 +136,7 @@ export function parseConfig(
     reportMaxRows: settings.int('reportMaxRows', 100_000, 1, 10_000_000),
     sendTimeoutSeconds: settings.int('sendTimeoutSeconds', 30, 1, 3600),
     shutdownGraceSeconds: settings.int('shutdownGraceSeconds', 10, 1, 3600),
+    minFreeDiskMb: settings.int('minFreeDiskMb', 512, 0, MAX_MIN_FREE_DISK_MB),
     smtpUrl,
     mailFrom,
   };

@@ -19,6 +19,7 @@ import { showBuildInfo } from './start/build-info-metric.js';
 import { groupCommitter } from './start/committer.js';
 import { countingThread } from './start/counting-thread.js';
 import { makeDataDir } from './start/data-dir.js';
+import { dataDiskSpace, showDataDiskFree } from './start/data-disk-space.js';
 import { holdConfiguredPort } from './start/hold-port.js';
 import { noticeDepsOf, trackerDepsOf } from './start/hot-deps.js';
 import { httpServing, listeningUrl } from './start/http-server.js';
@@ -179,8 +180,21 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   // Now, rather than with the first call, which would wait a quarter of a second for it.
   wins.start();
 
+  // Read before Tally says it is ready: one restarted on a nearly full disk is never ready.
+  const dataDisk = dataDiskSpace(config.dataDir, config.minFreeDiskMb, log);
+  await dataDisk.check();
+  dataDisk.start();
+  acquired.push(() => dataDisk.stop());
+  showDataDiskFree(metrics, dataDisk);
   const state: ServingState = { ready: false, shuttingDown: false };
-  const unreadyReason = unreadyReasonOf({ state, dataDir: config.dataDir, ledgerFile, recorder, committer });
+  const unreadyReason = unreadyReasonOf({
+    state,
+    dataDir: config.dataDir,
+    ledgerFile,
+    recorder,
+    committer,
+    dataDisk,
+  });
   showReadiness(metrics, unreadyReason);
   const router = apiRouter({
     config,
@@ -213,6 +227,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
       outboxCounter,
       wins,
       ledgerFile,
+      dataDisk,
       db,
       lock,
       log,

@@ -1268,7 +1268,7 @@ export const OPENAPI_DOCUMENT = {
           '400': badRequest(),
           ...ROUTE_ERRORS,
           '503': errorResponse(
-            'UNAVAILABLE: starting (migrating or opening the ledger, loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed)',
+            "UNAVAILABLE: starting (migrating or opening the ledger, loading the live dedupe claims), shutting down, or the ledger failing to commit (for 5 s after a failed commit, unless one succeeds, and while a commit has waited 2 s or more, neither done nor failed), or the data directory's disk having less free than TALLY_MIN_FREE_DISK_MB (notices are still counted meanwhile)",
             {
               'Retry-After': {
                 description:

@@ -1,6 +1,7 @@
 import type { WorkerRecorder } from '../counting-thread/worker-recorder.js';
 import type { GroupCommitter } from '../hot/group-commit.js';
 import type { Metrics } from '../lib/metrics.js';
+import type { DataDiskSpace } from './data-disk-space.js';
 import type { ServingState } from './serving-state.js';
 import type { WatchedLedgerFile } from './watched-ledger-file.js';
 
@@ -18,6 +19,8 @@ export interface ReadinessSources {
   ledgerFile: WatchedLedgerFile;
   recorder: WorkerRecorder;
   committer: GroupCommitter;
+  /** The free space of the data directory's disk, against `TALLY_MIN_FREE_DISK_MB`. */
+  dataDisk: DataDiskSpace;
 }
 
 /** Why `/readyz` answers 503, or `undefined` when Tally is ready. */
@@ -27,6 +30,7 @@ export function unreadyReasonOf({
   ledgerFile,
   recorder,
   committer,
+  dataDisk,
 }: ReadinessSources): () => string | undefined {
   return (): string | undefined => {
     // Public: the data directory's path stays in the log. First, as what the operator must mend:
@@ -54,7 +58,8 @@ export function unreadyReasonOf({
     const commitWaitingMs = committer.commitWaitingMs();
     if (commitWaitingMs >= STUCK_COMMIT_MS)
       return `a commit has waited ${(commitWaitingMs / 1000).toFixed(1)} s (the counting thread is stuck, or the disk or the ledger's write lock is held), so notices wait unanswered`;
-    return undefined;
+    // Last: notices are still counted meanwhile, where each reason above says they are not.
+    return dataDisk.lowReason();
   };
 }
 
@@ -62,7 +67,7 @@ export function unreadyReasonOf({
 export function showReadiness(metrics: Metrics, unreadyReason: () => string | undefined): void {
   metrics.gauge(
     'tally_ready',
-    'Whether Tally is ready (1: /readyz answers 200) or not (0: it answers 503, saying why: starting or stopping, the ledger failing or gone, a commit stuck, the counting thread failed)',
+    'Whether Tally is ready (1: /readyz answers 200) or not (0: it answers 503, saying why: starting or stopping, the ledger failing or gone, a commit stuck, the counting thread failed, less free on the data directory disk than TALLY_MIN_FREE_DISK_MB)',
     () => (unreadyReason() === undefined ? 1 : 0),
   );
 }

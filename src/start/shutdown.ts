@@ -8,6 +8,7 @@ import type { WorkerRecorder } from '../counting-thread/worker-recorder.js';
 import type { GroupCommitter } from '../hot/group-commit.js';
 import type { NoticeLane } from '../hot/notice-lane.js';
 import type { Logger } from '../lib/log.js';
+import type { DataDiskSpace } from './data-disk-space.js';
 import type { ServingState } from './serving-state.js';
 import type { WatchedLedgerFile } from './watched-ledger-file.js';
 
@@ -23,6 +24,7 @@ export interface Running {
   outboxCounter: ReportThread;
   wins: WinThreads;
   ledgerFile: WatchedLedgerFile;
+  dataDisk: DataDiskSpace;
   db: Database.Database;
   lock: DataDirLock;
   log: Logger;
@@ -68,6 +70,7 @@ export function shutdownOf(tally: Running, graceMs: number): Shutdown {
       tally.state.ready = false;
       tally.state.shuttingDown = true;
       tally.catalogSnapshot.stop();
+      tally.dataDisk.stop();
       // When the server never listened, this is called back at once (with an error that changes nothing).
       const closed = new Promise<void>((resolve) => tally.server.close(() => resolve()));
       tally.server.closeIdleConnections();

@@ -418,6 +418,7 @@ describe('/metrics', () => {
       tally_burl_relay_lag_seconds: 'gauge',
       tally_burl_oldest_pending_age_seconds: 'gauge',
       tally_build_info: 'gauge',
+      tally_data_disk_free_bytes: 'gauge',
       tally_ready: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
