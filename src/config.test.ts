@@ -69,6 +69,7 @@ describe('configuration', () => {
       ['sendTimeoutSeconds', '0'],
       ['shutdownGraceSeconds', '3601'],
       ['minFreeDiskMb', '1048577'],
+      ['maxConnections', '0'],
       ['smtpUrl', 'http://mail.example'],
       ['mailFrom', 'nobody'],
     ];
@@ -518,6 +519,7 @@ describe('configuration', () => {
       sendTimeoutSeconds: 30,
       shutdownGraceSeconds: 10,
       minFreeDiskMb: 512,
+      maxConnections: 10_000,
       smtpUrl: undefined,
       mailFrom: 'tally@localhost',
     });
@@ -542,6 +544,7 @@ describe('configuration', () => {
       ['sendTimeoutSeconds', 'TALLY_SEND_TIMEOUT_SECONDS', 1, 3600],
       ['shutdownGraceSeconds', 'TALLY_SHUTDOWN_GRACE_SECONDS', 1, 3600],
       ['minFreeDiskMb', 'TALLY_MIN_FREE_DISK_MB', 0, 1_048_576],
+      ['maxConnections', 'TALLY_MAX_CONNECTIONS', 1, 1_048_576],
     ];
     // A public URL, which port 0 needs.
     const env = { TALLY_PUBLIC_URL: 'https://tally.example' };

@@ -63,6 +63,16 @@ export interface Config {
    * served and counted; 0 turns the check off. Read every 5 s (see `dataDiskSpace`).
    */
   minFreeDiskMb: number;
+  /**
+   * Most connections open at once (node:http's `server.maxConnections`, the notice lane's included):
+   * one opened past it is closed at once, unanswered, and counted in
+   * `tally_connections_dropped_total`. Each holds a file descriptor: keep it under the process's
+   * limit (`ulimit -n`; Node raises the soft limit to the hard one at start), less
+   * `burlConcurrency` for the relay's calls and some 100 for the ledger's files, the threads and
+   * the logs: past that limit connections are closed uncounted and Tally's own files and burl
+   * calls fail to open.
+   */
+  maxConnections: number;
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -137,6 +147,8 @@ export function parseConfig(
     sendTimeoutSeconds: settings.int('sendTimeoutSeconds', 30, 1, 3600),
     shutdownGraceSeconds: settings.int('shutdownGraceSeconds', 10, 1, 3600),
     minFreeDiskMb: settings.int('minFreeDiskMb', 512, 0, MAX_MIN_FREE_DISK_MB),
+    // Linux's default ceiling of open files a process may be given (`fs.nr_open`).
+    maxConnections: settings.int('maxConnections', 10_000, 1, 1024 * 1024),
     smtpUrl,
     mailFrom,
   };

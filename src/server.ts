@@ -213,7 +213,7 @@ async function start(config: Config, log: Logger, acquired: Release[], stop: Abo
   const trackerDeps = trackerDepsOf(config, catalogSnapshot, committer, metrics);
   const { server, lane } = httpServing(
     { state, noticeDeps, trackerDeps, router, accounts, metrics, log },
-    config.sendTimeoutSeconds * 1000,
+    { sendTimeoutMs: config.sendTimeoutSeconds * 1000, maxConnections: config.maxConnections },
   );
   const { close, closeConnectionsNow } = shutdownOf(
     {

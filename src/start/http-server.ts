@@ -10,6 +10,7 @@ import { NoticeLane } from '../hot/notice-lane.js';
 import { answerClientError, endStalledConnection, refuseConnect, trackAnswer } from '../lib/client-error.js';
 import { shown } from '../lib/shown.js';
 import { responseClosingOn } from './closing-response.js';
+import { capConnections } from './connection-cap.js';
 import { requestListener } from './request-listener.js';
 import type { RequestSources } from './request-listener.js';
 
@@ -39,9 +40,13 @@ export interface HttpServing {
  * how long an answer's bytes may stop moving before its connection is closed, as nginx's
  * `send_timeout` does (up to twice this: Node takes a write that moved since the last look for
  * progress): a client that asks and never reads would otherwise hold the connection, and the bytes
- * of the answers node:http queued for it, for good.
+ * of the answers node:http queued for it, for good. At most `maxConnections`
+ * (`TALLY_MAX_CONNECTIONS`) are open at once (see {@link capConnections}).
  */
-export function httpServing(sources: RequestSources, sendTimeoutMs: number): HttpServing {
+export function httpServing(
+  sources: RequestSources,
+  { sendTimeoutMs, maxConnections }: { sendTimeoutMs: number; maxConnections: number },
+): HttpServing {
   const { state, noticeDeps, trackerDeps, metrics, log } = sources;
   const server = createServer(
     {
@@ -105,6 +110,7 @@ export function httpServing(sources: RequestSources, sendTimeoutMs: number): Htt
     },
     metrics,
   );
+  capConnections(server, maxConnections, metrics);
   return { server, lane };
 }
 

@@ -420,6 +420,8 @@ describe('/metrics', () => {
       tally_build_info: 'gauge',
       tally_data_disk_free_bytes: 'gauge',
       tally_ready: 'gauge',
+      tally_connections_dropped_total: 'counter',
+      tally_connections_open: 'gauge',
       tally_commit_batch_size: 'histogram',
       tally_commit_latency_seconds: 'histogram',
       tally_notice_commit_wait_seconds: 'histogram',
