@@ -20,7 +20,10 @@ export interface DataDiskSpace {
    * one reads waits for that one rather than reading again (a slow disk, a hung network mount).
    */
   check(): Promise<void>;
-  /** The bytes free to Tally at the last reading (`bavail`: without the blocks kept for root). */
+  /**
+   * The bytes free to Tally at the last reading (`bavail`: without the blocks kept for root); NaN
+   * until a reading succeeded.
+   */
   freeBytes(): number;
   /** Why `/readyz` answers 503 for the disk: less than the floor free; `undefined` otherwise. */
   lowReason(): string | undefined;

@@ -51,10 +51,10 @@ class HeldConnection {
         this.received = this.received.slice(headEnd + 4 + Number(length));
         return { status, body };
       }
+      if (this.socket.destroyed)
+        assert.fail(`the connection closed before answering ${path} whole: ${JSON.stringify(this.received)}`);
       const more = new Promise<void>((resolve) => (this.waiting = resolve));
       await Promise.race([more, this.closed]);
-      if (this.socket.destroyed && this.received.indexOf('\r\n\r\n') < 0)
-        assert.fail(`the connection closed before answering ${path}`);
     }
   }
 
