@@ -68,7 +68,7 @@ describe('configuration', () => {
       ['maxBodyBytes', '1'],
       ['sendTimeoutSeconds', '0'],
       ['shutdownGraceSeconds', '3601'],
-      ['minFreeDiskMb', '1048577'],
+      ['minFreeDiskMb', '-1'],
       ['maxConnections', '0'],
       ['smtpUrl', 'http://mail.example'],
       ['mailFrom', 'nobody'],
@@ -543,7 +543,7 @@ describe('configuration', () => {
       ['reportMaxRows', 'TALLY_REPORT_MAX_ROWS', 1, 10_000_000],
       ['sendTimeoutSeconds', 'TALLY_SEND_TIMEOUT_SECONDS', 1, 3600],
       ['shutdownGraceSeconds', 'TALLY_SHUTDOWN_GRACE_SECONDS', 1, 3600],
-      ['minFreeDiskMb', 'TALLY_MIN_FREE_DISK_MB', 0, 1_048_576],
+      ['minFreeDiskMb', 'TALLY_MIN_FREE_DISK_MB', 0, 1_073_741_824],
       ['maxConnections', 'TALLY_MAX_CONNECTIONS', 1, 1_048_576],
     ];
     // A public URL, which port 0 needs.

@@ -81,8 +81,8 @@ export interface Config {
 /** The largest `TALLY_MAX_BODY_BYTES`: half of the longest string V8 holds, as a wins body is one. */
 const MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
 
-/** The largest `TALLY_MIN_FREE_DISK_MB`: 1 TiB. */
-const MAX_MIN_FREE_DISK_MB = 1024 * 1024;
+/** The largest `TALLY_MIN_FREE_DISK_MB`: 1 PiB, more than any disk has, so that no floor is refused. */
+const MAX_MIN_FREE_DISK_MB = 1024 ** 3;
 
 /**
  * Parses configuration: environment variables win over the file named by `TALLY_CONFIG`

@@ -167,7 +167,7 @@ describe('docs/prometheus-alerts.yml', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('has alerts on commits failing, a full disk, the queue near its limit, burls going dead or waiting, Tally not ready and invalid tokens', () => {
+  it('has alerts on commits failing, a full disk and one filling up, the queue near its limit, burls going dead or waiting, Tally not ready, connections dropped and invalid tokens', () => {
     const file = load(rulesFile) as { groups: { rules: Rule[] }[] };
     const exprs = file.groups.flatMap((group) => group.rules).map((rule) => rule.expr);
     const watched = [
@@ -177,6 +177,8 @@ describe('docs/prometheus-alerts.yml', () => {
       'tally_burl_deliveries_total{status="dead"}',
       'tally_burl_oldest_pending_age_seconds',
       'tally_ready',
+      'tally_data_disk_free_bytes',
+      'tally_connections_dropped_total',
       'reason="invalid_token"',
     ];
     assert.deepEqual(
