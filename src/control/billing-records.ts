@@ -24,7 +24,7 @@ import { MAX_CLOCK_SKEW_MS } from '../domain/win-parse.js';
 import { HOUR_MS } from '../lib/time.js';
 import { offsetAtMs, offsetText, zonedIsoString } from '../lib/time-zone.js';
 import type { BillingRecordSource } from './report-thread/report-thread.js';
-import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thread.js';
+import { readFailureAnswer } from './read-failure.js';
 import { unknownIdWarnings } from './report-id-warnings.js';
 import type { KnownIds } from './unknown-ids.js';
 import { warningsHeader } from './unknown-ids.js';
@@ -244,18 +244,9 @@ async function readPage(
   try {
     return await source.billingRecords(query, abandoned);
   } catch (error) {
-    if (error instanceof ReadAbandonedError) return undefined;
-    if (error instanceof ReportsBusyError)
-      throw new ApiError(503, 'UNAVAILABLE', error.message, { 'Retry-After': '1' });
-    throw new ApiError(
-      503,
-      'UNAVAILABLE',
-      'the billing records could not be read just now; retry',
-      { 'Retry-After': '1' },
-      {
-        cause: error,
-      },
-    );
+    const failure = readFailureAnswer(error, 'the billing records could not be read just now; retry');
+    if (failure === undefined) return undefined;
+    throw failure;
   }
 }
 

@@ -12,7 +12,8 @@ import type { Principal } from './auth.js';
 import type { Route } from './router.js';
 import { ApiError } from './api-error.js';
 import type { ReportSource } from './report-thread/report-thread.js';
-import { ReadAbandonedError, ReportRefusedError, ReportsBusyError } from './report-thread/report-thread.js';
+import { ReportRefusedError } from './report-thread/report-thread.js';
+import { readFailureAnswer } from './read-failure.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { onTheHourExampleMs, parseTimeMs, parseTimeZone, timeForms } from './query-time.js';
 import { MAX_ID } from './ids.js';
@@ -72,10 +73,6 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
             abandoned,
           );
         } catch (error) {
-          // Its caller went away while it waited: there is nobody to answer, and nothing failed.
-          if (error instanceof ReadAbandonedError) return;
-          if (error instanceof ReportsBusyError)
-            throw new ApiError(503, 'UNAVAILABLE', error.message, { 'Retry-After': '1' });
           if (error instanceof ReportRefusedError) {
             switch (error.code) {
               case 'MIXED_CURRENCIES':
@@ -86,15 +83,10 @@ export function reportRoutes(source: ReportSource, catalog: ReportCatalog, maxRo
                 throw new ApiError(400, 'REPORT_TOO_LARGE', error.message);
             }
           }
-          throw new ApiError(
-            503,
-            'UNAVAILABLE',
-            'the report could not be run just now; retry it',
-            { 'Retry-After': '1' },
-            {
-              cause: error,
-            },
-          );
+          const failure = readFailureAnswer(error, 'the report could not be run just now; retry it');
+          // Its caller went away while it waited: there is nobody to answer, and nothing failed.
+          if (failure === undefined) return;
+          throw failure;
         }
         ctx.res.writeHead(200, {
           'Content-Type': output === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
