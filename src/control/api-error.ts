@@ -22,19 +22,48 @@ export type ErrorCode =
   | 'STARTING'
   | 'INTERNAL';
 
+/** What an {@link ApiError} carries besides its answer. */
+export interface ApiErrorOptions extends ErrorOptions {
+  /** Whether the call is refused on purpose as Tally is busy: see {@link ApiError.backPressure}. */
+  backPressure?: boolean;
+}
+
 /**
  * An error the API answers with its status, stable code and a message saying what to fix, and
  * any header HTTP requires with that status (`Allow` with a 405, `WWW-Authenticate` with a 401).
  */
 export class ApiError extends Error {
+  /**
+   * True for a call refused on purpose because Tally is busy (back-pressure, {@link busyRefusal}):
+   * nothing failed, and the caller is to send it again after `Retry-After`, so it is logged as a
+   * refusal (`request_refused`, at warn), not as a failure an operator must act on.
+   */
+  readonly backPressure: boolean;
+
   constructor(
     readonly status: number,
     readonly code: ErrorCode,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
     /** `cause`: what went wrong, for the log only (a 5xx message tells the caller no more). */
-    options?: ErrorOptions,
+    options: ApiErrorOptions = {},
   ) {
     super(message, options);
+    this.backPressure = options.backPressure === true;
   }
+}
+
+/**
+ * A call refused on purpose because Tally is busy, as its bounds on the work waiting or the bytes
+ * being read say (back-pressure): 503 `UNAVAILABLE` with `Retry-After: 1` and any `headers` besides
+ * (`Connection: close`), `message` saying what is busy; marked {@link ApiError.backPressure}.
+ */
+export function busyRefusal(message: string, headers: Readonly<Record<string, string>> = {}): ApiError {
+  return new ApiError(
+    503,
+    'UNAVAILABLE',
+    message,
+    { 'Retry-After': '1', ...headers },
+    { backPressure: true },
+  );
 }

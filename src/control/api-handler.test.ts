@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ApiServer } from '../../test/support/api-server.js';
 import type { ProbeApi } from '../../test/support/probe-api.js';
-import { serveProbeApi } from '../../test/support/probe-api.js';
+import { BUSY_MESSAGE, serveProbeApi } from '../../test/support/probe-api.js';
 
 let api: ProbeApi;
 let server: ApiServer;
@@ -76,5 +76,55 @@ describe('request ids and answers', () => {
       logged.map((line) => [line.level, line.event, line.path]),
       [['info', 'request_aborted', '/v1/bodies']],
     );
+  });
+});
+
+/** The lines `server` logged since it had logged `before`, each its level, event and `fields`. */
+function loggedSince(before: number, fields: readonly string[]): unknown[][] {
+  return server.logged
+    .slice(before)
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .map((line) => [line.level, line.event, ...fields.map((field) => line[field])]);
+}
+
+describe('logging refusals and failures', () => {
+  it('logs a call refused as Tally is busy (back-pressure, 503 to retry) at warn as request_refused, with its code and message, and not as request_failed', async () => {
+    const before = server.logged.length;
+    const refused = await call('/v1/busy');
+    const { error } = (await refused.json()) as { error: { code: string; requestId: string } };
+    assert.deepEqual(
+      [refused.status, error.code, refused.headers.get('retry-after')],
+      [503, 'UNAVAILABLE', '1'],
+    );
+    assert.deepEqual(loggedSince(before, ['requestId', 'method', 'path', 'code', 'message']), [
+      ['warn', 'request_refused', error.requestId, 'GET', '/v1/busy', 'UNAVAILABLE', BUSY_MESSAGE],
+    ]);
+  });
+
+  it('logs a write its database cannot take, answered 503 to retry all the same, at error as request_failed: a failure an operator must act on', async () => {
+    const before = server.logged.length;
+    const failed = await call('/v1/disk-full');
+    const { error } = (await failed.json()) as { error: { code: string; requestId: string } };
+    assert.deepEqual([failed.status, error.code], [503, 'UNAVAILABLE']);
+    assert.deepEqual(loggedSince(before, ['requestId', 'method', 'path', 'error']), [
+      [
+        'error',
+        'request_failed',
+        error.requestId,
+        'GET',
+        '/v1/disk-full',
+        'SqliteError: database or disk is full',
+      ],
+    ]);
+  });
+
+  it('logs a fault in Tally, answered 500, at error as request_failed', async () => {
+    const before = server.logged.length;
+    const failed = await call('/v1/broken');
+    const { error } = (await failed.json()) as { error: { code: string; requestId: string } };
+    assert.deepEqual([failed.status, error.code], [500, 'INTERNAL']);
+    assert.deepEqual(loggedSince(before, ['requestId', 'path']), [
+      ['error', 'request_failed', error.requestId, '/v1/broken'],
+    ]);
   });
 });

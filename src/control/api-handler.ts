@@ -21,7 +21,9 @@ export const API_AUTH_FAILURES_METRIC = {
  * query with a malformed %-escape (unless the route ignores the query) and any query parameter
  * on a route that neither reads nor ignores the query, runs the handler, and
  * answers any error in the envelope, logging those that are not the caller's to fix (5xx and
- * anything not an `ApiError`) and counting calls refused 401 in `counters`.
+ * anything not an `ApiError`): a call refused as Tally is busy (`backPressure`, to retry) as
+ * `request_refused` at warn, any other as `request_failed` at error; and counting calls refused
+ * 401 in `counters`.
  */
 export async function handleApi(
   req: IncomingMessage,
@@ -53,6 +55,15 @@ export async function handleApi(
     if (clientWentAway(error, req)) {
       // Not the server's failure: anyone can cause it, so it is no error in the logs.
       log.info('request_aborted', { requestId, method: req.method, path: url.pathname });
+    } else if (error instanceof ApiError && error.backPressure) {
+      // Tally works as it should, only busy: an error line for each call would page for nothing.
+      log.warn('request_refused', {
+        requestId,
+        method: req.method,
+        path: url.pathname,
+        code: error.code,
+        message: error.message,
+      });
     } else if (!(error instanceof ApiError) || error.status >= 500) {
       log.error('request_failed', {
         requestId,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { ApiError } from './api-error.js';
+import type { ApiError } from './api-error.js';
+import { busyRefusal } from './api-error.js';
 
 /**
  * The bytes of request bodies being read at once, across calls, and at most how many: each call
@@ -75,11 +76,9 @@ export class BodyBudget {
   }
 
   private busy(closing: boolean): ApiError {
-    return new ApiError(
-      503,
-      'UNAVAILABLE',
+    return busyRefusal(
       `Tally is reading ${this.heldBytes} bytes of bodies of other calls, and this one does not fit in the ${this.maxBytes} it reads at once: retry the call in a second`,
-      closing ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' },
+      closing ? { Connection: 'close' } : {},
     );
   }
 }

@@ -132,6 +132,14 @@ describe('reports and billing record pages waiting for the report thread', () =>
           'Tally has 2 reports and pages of billing records waiting to be read, as many as it keeps waiting: retry in a few seconds',
         );
         assert.equal(error.requestId, refused.requestId, 'the envelope names the request');
+        assert.deepEqual(
+          server.logged
+            .map((line) => JSON.parse(line) as Record<string, unknown>)
+            .filter((line) => line.requestId === error.requestId)
+            .map((line) => [line.level, line.event, line.path, line.code]),
+          [['warn', 'request_refused', path.split('?')[0], 'UNAVAILABLE']],
+          `${path}'s refusal is logged as one to retry, no failure`,
+        );
       }
 
       // The page's caller goes away: its place is free for another.

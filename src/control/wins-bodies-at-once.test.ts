@@ -127,6 +127,13 @@ const holding = (bytes: number) =>
 
 const full = winsBody(MAX_BODY_BYTES);
 
+/** The level and event of each line logged of the call `requestId`. */
+const loggedOf = (requestId: string | undefined): unknown[][] =>
+  server.logged
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.requestId === requestId)
+    .map((line) => [line.level, line.event]);
+
 describe('POST /v1/wins bodies read at once', () => {
   it('refuses with 503 UNAVAILABLE and Retry-After a call whose Content-Length does not fit in the bytes left, and once callers went away mid-upload, reads a call of the largest body', async () => {
     // Each sends all of its body but its last byte, and holds that much.
@@ -148,6 +155,11 @@ describe('POST /v1/wins bodies read at once', () => {
       refused.body.error?.requestId,
       refused.headers['x-request-id'],
       'the envelope names the request',
+    );
+    assert.deepEqual(
+      loggedOf(refused.body.error?.requestId),
+      [['warn', 'request_refused']],
+      'a refusal to retry, no failure',
     );
 
     await abort(uploads);
@@ -181,6 +193,11 @@ describe('POST /v1/wins bodies read at once', () => {
       refused.body.error?.requestId,
       refused.headers['x-request-id'],
       'the envelope names the request',
+    );
+    assert.deepEqual(
+      loggedOf(refused.body.error?.requestId),
+      [['warn', 'request_refused']],
+      'a refusal to retry, no failure',
     );
     await chunked.closed;
     await holding(heldBytes);

@@ -8,7 +8,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { openToken } from '../domain/token.js';
 import { threadKeys } from '../thread-keys.js';
 import { newApiKey } from './auth.js';
-import { WinThreads } from './win-thread/win-thread.js';
+import { WinsBusyError, WinThreads } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { jsonLogger } from '../lib/log.js';
 import { testKeyRing } from '../../test/support/claims.js';
@@ -158,5 +158,31 @@ describe('POST /v1/wins', () => {
     assert.ok(failure !== undefined, logged.join(''));
     assert.equal(failure.requestId, answer.body.error.requestId);
     assert.match(String(failure.error), /the wins thread is closed/);
+  });
+
+  it('refuses a call 503 UNAVAILABLE with Retry-After when too many wins wait, logging it as a refusal at warn (request_refused), not as a failure', async () => {
+    // Fault injection: the threads refuse every call as when 32 Mi characters of wins wait.
+    const busy = { register: () => Promise.reject(new WinsBusyError(33_554_433)) };
+    const loggedBefore = logged.length;
+    const server = await serveApi(
+      winRoutes(
+        busy,
+        MAX_BODY_BYTES,
+        jsonLogger(() => {}),
+      ),
+      accounts,
+    );
+    servers.push(server);
+    const answer = await register(server.base, JSON.stringify({ wins: [win] }));
+    assert.deepEqual([answer.status, answer.body.error.code, answer.retryAfter], [503, 'UNAVAILABLE', '1']);
+    const message = new WinsBusyError(33_554_433).message;
+    assert.equal(answer.body.error.message, message);
+    assert.deepEqual(
+      server.logged
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .map((line) => [line.level, line.event, line.requestId, line.code, line.message]),
+      [['warn', 'request_refused', answer.body.error.requestId, 'UNAVAILABLE', message]],
+    );
+    assert.deepEqual(logged.slice(loggedBefore), [], 'no wins_unavailable: the threads did not fail');
   });
 });

@@ -1,7 +1,7 @@
 import { requireAccountWide } from './auth.js';
 import { BodyBudget } from './body-budget.js';
 import type { Route } from './router.js';
-import { ApiError } from './api-error.js';
+import { ApiError, busyRefusal } from './api-error.js';
 import { readJsonText } from './json-body.js';
 import { sendJsonText } from './send.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
@@ -58,8 +58,7 @@ export function winRoutes(
             abandoned,
           });
         } catch (error) {
-          if (error instanceof WinsBusyError)
-            throw new ApiError(503, 'UNAVAILABLE', error.message, RETRY_AFTER);
+          if (error instanceof WinsBusyError) throw busyRefusal(error.message);
           if (!(error instanceof WinsAbandonedError))
             log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
           throw new ApiError(

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { SqliteAccountStore } from '../../src/adapters/sqlite/accounts.js';
 import { openSqlite } from '../../src/adapters/sqlite/database.js';
 import { newApiKey } from '../../src/control/auth.js';
+import { busyRefusal } from '../../src/control/api-error.js';
 import { readJson } from '../../src/control/json-body.js';
 import type { Route } from '../../src/control/router.js';
 import { sendJson } from '../../src/control/send.js';
@@ -12,6 +13,9 @@ import type { KeyScope, Role } from '../../src/ports/accounts.js';
 import type { ApiServer } from './api-server.js';
 import { serveApi } from './api-server.js';
 import { rawExchange } from './raw-http.js';
+
+/** What the probe route `GET /v1/busy` refuses every call with, as Tally is busy. */
+export const BUSY_MESSAGE = 'Tally is busy: retry the call in a second';
 
 /** Most bytes the probe route `POST /v1/bodies` reads of a body. */
 export const PROBE_MAX_BODY_BYTES = 100;
@@ -42,7 +46,8 @@ export interface ProbeApi {
  * Serves the probe routes: `GET /v1/things/:name` (answers the name and the caller), `POST
  * /v1/bodies` (answers the JSON body it read, of at most {@link PROBE_MAX_BODY_BYTES}), `GET
  * /v1/no-query` (ignores its query), and routes that fail: after the answer began (`/v1/half`),
- * with an internal error (`/v1/broken`), and with SQLite's full disk (`/v1/disk-full`).
+ * with an internal error (`/v1/broken`), and with SQLite's full disk (`/v1/disk-full`); and one
+ * that refuses every call as Tally refuses one when busy (`/v1/busy`, saying {@link BUSY_MESSAGE}).
  */
 export async function serveProbeApi(): Promise<ProbeApi> {
   let bodiesBeingRead = 0;
@@ -82,6 +87,13 @@ export async function serveProbeApi(): Promise<ProbeApi> {
       path: '/v1/broken',
       handler() {
         throw new Error('SQLITE_CORRUPT at /var/lib/tally/secret.db');
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/busy',
+      handler() {
+        throw busyRefusal(BUSY_MESSAGE);
       },
     },
     {
