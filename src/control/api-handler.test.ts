@@ -128,3 +128,35 @@ describe('logging refusals and failures', () => {
     ]);
   });
 });
+
+describe('counting API calls answered with an error', () => {
+  /** How many calls `server` counted as answered with the error `code`. */
+  const errors = (code: string): number =>
+    Number(
+      new RegExp(`^tally_api_errors_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(
+        server.metrics.render(),
+      )?.[1] ?? 0,
+    );
+
+  it('counts each call answered with an error once, by its code, 4xx and 5xx alike, a refusal to retry included, and no call answered 200', async () => {
+    const codes = ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'UNAVAILABLE', 'INTERNAL'];
+    const before = codes.map(errors);
+    const answers = [
+      await call('/v1/things/x?seat=%'),
+      await call('/v1/things/x', {}, 'tally_unknown'),
+      await call('/v1/nothing'),
+      await call('/v1/busy'),
+      await call('/v1/disk-full'),
+      await call('/v1/broken'),
+      await call('/v1/things/x'),
+    ];
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [400, 401, 404, 503, 503, 500, 200],
+    );
+    assert.deepEqual(
+      codes.map((code, index) => errors(code) - (before[index] ?? 0)),
+      [1, 1, 1, 2, 1],
+    );
+  });
+});

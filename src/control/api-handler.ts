@@ -4,8 +4,8 @@ import type { CounterSink } from '../lib/metrics.js';
 import type { AccountStore } from '../ports/accounts.js';
 import { authenticate } from './auth.js';
 import type { Router } from './router.js';
-import { ApiError } from './api-error.js';
-import { requestIdOf, sendError } from './send.js';
+import type { ErrorCode } from './api-error.js';
+import { apiErrorOf, requestIdOf, sendError } from './send.js';
 import { refuseAnyQuery, refuseMalformedQuery } from './query.js';
 import { refuseUnacceptable } from './accept.js';
 
@@ -16,14 +16,33 @@ export const API_AUTH_FAILURES_METRIC = {
 } as const;
 
 /**
+ * API calls answered with an error, by its code (`code`): every error a route of the API's router
+ * ends a call with, 4xx and 5xx alike, a refusal to retry and `/readyz`'s 503 included; a call cut
+ * off by a failure after its answer began counts under the code it would have been answered with.
+ * A call whose client went away is not counted (nobody was answered), nor a request refused before
+ * any route read it (`tally_unread_requests_total`). Shown at 0 from the start for the codes of
+ * Tally's own failures and refusals, which alerts are written on.
+ */
+export const API_ERRORS_METRIC = {
+  name: 'tally_api_errors_total',
+  help: 'API calls answered with an error, by its code: 4xx and 5xx alike, refusals to retry (503 UNAVAILABLE) included',
+  codesShownFromZero: ['INTERNAL', 'MAIL_FAILED', 'UNAVAILABLE'],
+} as const satisfies { name: string; help: string; codesShownFromZero: readonly ErrorCode[] };
+
+/** Counts one API call answered with the error `code` in {@link API_ERRORS_METRIC}. */
+export function countApiError(counters: CounterSink, code: ErrorCode): void {
+  counters.inc(API_ERRORS_METRIC.name, API_ERRORS_METRIC.help, { code });
+}
+
+/**
  * Serves one API request: finds its route, authenticates the caller (unless the route is
  * public), refuses an `Accept` accepting nothing the route answers (`refuseUnacceptable`), a
  * query with a malformed %-escape (unless the route ignores the query) and any query parameter
  * on a route that neither reads nor ignores the query, runs the handler, and
  * answers any error in the envelope, logging those that are not the caller's to fix (5xx and
  * anything not an `ApiError`): a call refused as Tally is busy (`backPressure`, to retry) as
- * `request_refused` at warn, any other as `request_failed` at error; and counting calls refused
- * 401 in `counters`.
+ * `request_refused` at warn, any other as `request_failed` at error; and counting each error
+ * answered by its code ({@link API_ERRORS_METRIC}) and calls refused 401 in `counters`.
  */
 export async function handleApi(
   req: IncomingMessage,
@@ -49,33 +68,37 @@ export async function handleApi(
     if (route.ignoresQuery !== true && route.readsQuery !== true) refuseAnyQuery(route, url.searchParams);
     await route.handler({ req, res, url, params, requestId, principal });
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401 && !publicRoute) {
-      counters.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help);
-    }
+    const answer = apiErrorOf(error);
     if (clientWentAway(error, req)) {
       // Not the server's failure: anyone can cause it, so it is no error in the logs.
       log.info('request_aborted', { requestId, method: req.method, path: url.pathname });
-    } else if (error instanceof ApiError && error.backPressure) {
-      // Tally works as it should, only busy: an error line for each call would page for nothing.
-      log.warn('request_refused', {
-        requestId,
-        method: req.method,
-        path: url.pathname,
-        code: error.code,
-        message: error.message,
-      });
-    } else if (!(error instanceof ApiError) || error.status >= 500) {
-      log.error('request_failed', {
-        requestId,
-        method: req.method,
-        path: url.pathname,
-        error: String(error),
-        ...(error instanceof Error && error.cause !== undefined
-          ? { cause: error.cause instanceof Error ? error.cause.message : JSON.stringify(error.cause) }
-          : {}),
-      });
+    } else {
+      countApiError(counters, answer.code);
+      if (answer.status === 401 && !publicRoute) {
+        counters.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help);
+      }
+      if (answer.backPressure) {
+        // Tally works as it should, only busy: an error line for each call would page for nothing.
+        log.warn('request_refused', {
+          requestId,
+          method: req.method,
+          path: url.pathname,
+          code: answer.code,
+          message: answer.message,
+        });
+      } else if (answer.status >= 500) {
+        log.error('request_failed', {
+          requestId,
+          method: req.method,
+          path: url.pathname,
+          error: String(error),
+          ...(error instanceof Error && error.cause !== undefined
+            ? { cause: error.cause instanceof Error ? error.cause.message : JSON.stringify(error.cause) }
+            : {}),
+        });
+      }
     }
-    sendError(res, error, requestId);
+    sendError(res, answer, requestId);
   }
 }
 

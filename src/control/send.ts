@@ -39,25 +39,31 @@ export function sendJsonText(
 const UNWRITABLE_DATABASE_CODE = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED)/;
 
 /**
- * Answers the error envelope `{"error": {"code", "message", "requestId"}}`; 5xx messages are
- * hidden. A database that cannot take a write just now is 503 `UNAVAILABLE`, to retry, not 500.
+ * The API error `error` is answered with: itself when it is one; 503 `UNAVAILABLE`, to retry,
+ * for a database that cannot take a write just now; else 500 `INTERNAL`, its message hidden.
+ */
+export function apiErrorOf(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const code = errorCode(error) ?? '';
+  return UNWRITABLE_DATABASE_CODE.test(code)
+    ? new ApiError(
+        503,
+        'UNAVAILABLE',
+        // A full disk stays full until the operator frees space: retrying shortly is not enough.
+        code.startsWith('SQLITE_FULL')
+          ? 'Tally cannot write its database: its disk is full (logged as request_failed); retry once space is freed on it'
+          : 'Tally cannot write its database just now (logged as request_failed); retry shortly',
+        { 'Retry-After': '1' },
+      )
+    : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
+}
+
+/**
+ * Answers the error envelope `{"error": {"code", "message", "requestId"}}` of `error`'s API error
+ * ({@link apiErrorOf}); a response already begun is ended instead, its connection destroyed.
  */
 export function sendError(res: ServerResponse, error: unknown, requestId: string): void {
-  const code = errorCode(error) ?? '';
-  const apiError =
-    error instanceof ApiError
-      ? error
-      : UNWRITABLE_DATABASE_CODE.test(code)
-        ? new ApiError(
-            503,
-            'UNAVAILABLE',
-            // A full disk stays full until the operator frees space: retrying shortly is not enough.
-            code.startsWith('SQLITE_FULL')
-              ? 'Tally cannot write its database: its disk is full (logged as request_failed); retry once space is freed on it'
-              : 'Tally cannot write its database just now (logged as request_failed); retry shortly',
-            { 'Retry-After': '1' },
-          )
-        : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
+  const apiError = apiErrorOf(error);
   if (res.headersSent) {
     res.destroy();
     return;

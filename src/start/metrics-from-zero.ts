@@ -1,4 +1,4 @@
-import { API_AUTH_FAILURES_METRIC } from '../control/api-handler.js';
+import { API_AUTH_FAILURES_METRIC, API_ERRORS_METRIC } from '../control/api-handler.js';
 import { BURL_DELIVERIES_METRIC } from '../billing/dispatcher.js';
 import { COUNTED, notCounted } from '../domain/outcome.js';
 import {
@@ -19,8 +19,8 @@ import { IMPRESSION_TYPES } from '../ports/ledger.js';
  * Shows the counters and histograms dashboards and alerts are written on at 0 from the start. A
  * series that first appears already at 1 hides that first increase from `rate()` and
  * `increase()`: the first counted notice, failed commit, refused notice, notice whose token could
- * not be read, dead burl, ignored tracker `ancost`, API call refused 401 or request that could not
- * be read would go unseen.
+ * not be read, dead burl, ignored tracker `ancost`, API call refused 401, API call failed or refused
+ * by Tally (500, 502, 503) or request that could not be read would go unseen.
  */
 export function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
@@ -42,6 +42,9 @@ export function showMetricsFromZero(metrics: Metrics): void {
   }
   metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help, {}, 0);
   metrics.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, {}, 0);
+  for (const code of API_ERRORS_METRIC.codesShownFromZero) {
+    metrics.inc(API_ERRORS_METRIC.name, API_ERRORS_METRIC.help, { code }, 0);
+  }
   for (const status of UNREAD_REQUESTS_METRIC.statuses) {
     metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status }, 0);
   }

@@ -1,3 +1,4 @@
+import { countApiError } from '../control/api-handler.js';
 import { requireBearer } from '../control/auth.js';
 import type { Route } from '../control/router.js';
 import { ApiError } from '../control/api-error.js';
@@ -8,7 +9,8 @@ import { RETRY_AFTER, sendBody } from '../hot/responses.js';
 import type { Metrics } from '../lib/metrics.js';
 
 /**
- * The routes served without an API key: `/healthz`, `/readyz` (as `unreadyReason` says),
+ * The routes served without an API key: `/healthz`, `/readyz` (as `unreadyReason` says, its 503s
+ * counted in `metrics` as the API's error answers are),
  * `/metrics` (behind `metricsKey` when set; `beforeScrape` runs before each), `/docs` and
  * `/omid/verify.js`.
  */
@@ -36,10 +38,13 @@ export function publicRoutes(
         // Sent, not thrown: a 503 here is the answer, not a fault worth an error line. Each reason
         // passes (the claims load, a new counting thread starts, a commit goes through, the ledger
         // is put back, another Tally takes the port after a shutdown): look again, as every 503
-        // Tally sends says.
-        if (reason !== undefined)
-          sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
-        else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
+        // Tally sends says. It is an error answer all the same, counted as the others are.
+        if (reason === undefined) {
+          sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
+          return;
+        }
+        countApiError(metrics, 'UNAVAILABLE');
+        sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
       },
     },
     {

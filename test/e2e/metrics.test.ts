@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { API_ERROR_CODES } from '../../src/control/openapi.js';
 import { api, startServer } from '../support/server.js';
 import type { TestServer } from '../support/server.js';
 import { startDsp } from '../support/dsp.js';
@@ -254,6 +255,8 @@ describe('/metrics', () => {
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
     zero('tally_tracker_ancost_ignored_total');
     zero('tally_api_auth_failures_total');
+    // Tally's own failures and refusals, which alerts are written on.
+    for (const code of ['INTERNAL', 'MAIL_FAILED', 'UNAVAILABLE']) zero('tally_api_errors_total', { code });
     for (const status of ['400', '408', '431']) zero('tally_unread_requests_total', { status });
     const histogramBounds = {
       tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '8192', '32768', '131072', '+Inf'],
@@ -428,6 +431,7 @@ describe('/metrics', () => {
       tally_notices_total: 'counter',
       tally_tracker_ancost_ignored_total: 'counter',
       tally_api_auth_failures_total: 'counter',
+      tally_api_errors_total: 'counter',
       tally_unread_requests_total: 'counter',
     });
     const notices = families.get('tally_notices_total')?.samples ?? [];
@@ -490,6 +494,32 @@ describe('/metrics', () => {
     for (const [request, answer] of refusals) assert.match(await rawExchange(tally.url, request), answer);
     assert.equal(await unread('400'), malformedBefore + 3);
     assert.equal(await unread('431'), tooLargeBefore + 1);
+  });
+
+  it('counts by code the API calls answered with an error, an unknown path and a missing key among them, and no request it could not read', async () => {
+    const errors = async () => {
+      const { families } = await scrape();
+      return ['NOT_FOUND', 'UNAUTHENTICATED', 'VALIDATION_FAILED', 'MALFORMED_REQUEST'].map((code) =>
+        valueOf(families, 'tally_api_errors_total', { code }),
+      );
+    };
+    const before = await errors();
+    assert.equal((await api(tally, tally.adminKey, 'GET', '/v1/no-such-thing')).status, 404);
+    assert.equal((await fetch(`${tally.url}/v1/advertisers`)).status, 401);
+    const refused = await api(tally, tally.adminKey, 'POST', '/v1/advertisers', { name: '' });
+    assert.equal(refused.status, 400);
+    // Counted in tally_unread_requests_total alone: no route of the API read it.
+    assert.match(
+      await rawExchange(
+        tally.url,
+        'GET /v1/advertisers HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n',
+      ),
+      /^HTTP\/1\.1 400 /,
+    );
+    assert.deepEqual(
+      (await errors()).map((value, index) => value - (before[index] ?? 0)),
+      [1, 1, 1, 0],
+    );
   });
 
   it('agrees with the ledger after a known load: notices by outcome and reason as its events, outbox and attempts as its deliveries, the age of the oldest pending delivery from its creation, no counter going back between scrapes', async () => {
@@ -684,6 +714,8 @@ describe('/metrics', () => {
       status: (value) =>
         ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '431'].includes(value),
       kind: (value) => value === 'disk_full',
+      // The API's error codes: `GET /v1/%22%5C` is answered 404 NOT_FOUND.
+      code: (value) => Object.hasOwn(API_ERROR_CODES, value),
       version: (value) => value === version,
       le: (value) => value === '+Inf' || /^\d+(\.\d+)?$/.test(value),
     };
