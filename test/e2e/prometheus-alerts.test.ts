@@ -167,7 +167,7 @@ describe('docs/prometheus-alerts.yml', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('has alerts on commits failing, a full disk and one filling up, the queue near its limit, burls going dead or waiting, Tally not ready, connections dropped and invalid tokens', () => {
+  it('has alerts on commits failing, a full disk and one filling up, the queue near its limit, burls going dead or waiting, Tally not ready, connections dropped, invalid tokens and API faults', () => {
     const file = load(rulesFile) as { groups: { rules: Rule[] }[] };
     const exprs = file.groups.flatMap((group) => group.rules).map((rule) => rule.expr);
     const watched = [
@@ -180,6 +180,7 @@ describe('docs/prometheus-alerts.yml', () => {
       'tally_data_disk_free_bytes',
       'tally_connections_dropped_total',
       'reason="invalid_token"',
+      'tally_api_errors_total{code="INTERNAL"}',
     ];
     assert.deepEqual(
       watched.filter((text) => !exprs.some((expr) => expr.includes(text))),
