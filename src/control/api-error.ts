@@ -45,7 +45,10 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
-    /** `cause`: what went wrong, for the log only (a 5xx message tells the caller no more). */
+    /**
+     * `cause`: what went wrong, for the log only (a 5xx message tells the caller no more);
+     * `backPressure`: a refusal as Tally is busy ({@link busyRefusal} sets it).
+     */
     options: ApiErrorOptions = {},
   ) {
     super(message, options);
