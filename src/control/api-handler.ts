@@ -17,11 +17,12 @@ export const API_AUTH_FAILURES_METRIC = {
 
 /**
  * API calls answered with an error, by its code (`code`): every error a route of the API's router
- * ends a call with, 4xx and 5xx alike, a refusal to retry and `/readyz`'s 503 included; a call cut
- * off by a failure after its answer began counts under the code it would have been answered with.
- * A call whose client went away is not counted (nobody was answered), nor a request refused before
- * any route read it (`tally_unread_requests_total`). Shown at 0 from the start for the codes of
- * Tally's own failures and refusals, which alerts are written on.
+ * ends a call with, 4xx and 5xx alike, a refusal to retry included (not `/readyz`'s 503, which is
+ * the answer it gives, its state shown by `tally_ready`); a call cut off by a failure after its
+ * answer began counts under the code it would have been answered with. A call whose client went
+ * away is not counted (nobody was answered), nor a request refused before any route read it
+ * (`tally_unread_requests_total`). Shown at 0 from the start for the codes of Tally's own failures
+ * and refusals, which alerts are written on.
  */
 export const API_ERRORS_METRIC = {
   name: 'tally_api_errors_total',
@@ -30,7 +31,7 @@ export const API_ERRORS_METRIC = {
 } as const satisfies { name: string; help: string; codesShownFromZero: readonly ErrorCode[] };
 
 /** Counts one API call answered with the error `code` in {@link API_ERRORS_METRIC}. */
-export function countApiError(counters: CounterSink, code: ErrorCode): void {
+function countApiError(counters: CounterSink, code: ErrorCode): void {
   counters.inc(API_ERRORS_METRIC.name, API_ERRORS_METRIC.help, { code });
 }
 

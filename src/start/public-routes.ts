@@ -1,4 +1,3 @@
-import { countApiError } from '../control/api-handler.js';
 import { requireBearer } from '../control/auth.js';
 import type { Route } from '../control/router.js';
 import { ApiError } from '../control/api-error.js';
@@ -9,8 +8,7 @@ import { RETRY_AFTER, sendBody } from '../hot/responses.js';
 import type { Metrics } from '../lib/metrics.js';
 
 /**
- * The routes served without an API key: `/healthz`, `/readyz` (as `unreadyReason` says, its 503s
- * counted in `metrics` as the API's error answers are),
+ * The routes served without an API key: `/healthz`, `/readyz` (as `unreadyReason` says),
  * `/metrics` (behind `metricsKey` when set; `beforeScrape` runs before each), `/docs` and
  * `/omid/verify.js`.
  */
@@ -38,13 +36,11 @@ export function publicRoutes(
         // Sent, not thrown: a 503 here is the answer, not a fault worth an error line. Each reason
         // passes (the claims load, a new counting thread starts, a commit goes through, the ledger
         // is put back, another Tally takes the port after a shutdown): look again, as every 503
-        // Tally sends says. It is an error answer all the same, counted as the others are.
-        if (reason === undefined) {
-          sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
-          return;
-        }
-        countApiError(metrics, 'UNAVAILABLE');
-        sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
+        // Tally sends says. Nor is it counted among the API's error answers: a load balancer asks
+        // every few seconds, and `tally_ready` shows the state itself.
+        if (reason !== undefined)
+          sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
+        else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
       },
     },
     {
