@@ -8,7 +8,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { openToken } from '../domain/token.js';
 import { threadKeys } from '../thread-keys.js';
 import { newApiKey } from './auth.js';
-import { WinsBusyError, WinThreads } from './win-thread/win-thread.js';
+import { WinsAbandonedError, WinsBusyError, WinThreads } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { jsonLogger } from '../lib/log.js';
 import { testKeyRing } from '../../test/support/claims.js';
@@ -184,5 +184,50 @@ describe('POST /v1/wins', () => {
       [['warn', 'request_refused', answer.body.error.requestId, 'UNAVAILABLE', message]],
     );
     assert.deepEqual(logged.slice(loggedBefore), [], 'no wins_unavailable: the threads did not fail');
+  });
+
+  it('answers nothing and logs no failure for a call whose caller went away while its wins waited, as the threads drop it', async () => {
+    // As the threads do: a call whose caller went away is dropped unregistered.
+    let waiting: () => void = () => {};
+    const registering = new Promise<void>((resolve) => (waiting = resolve));
+    let dropped: () => void = () => {};
+    const dropping = new Promise<void>((resolve) => (dropped = resolve));
+    const threads = {
+      register: ({ abandoned }: { abandoned?: AbortSignal }) =>
+        new Promise<never>((_resolve, reject) => {
+          abandoned?.addEventListener('abort', () => {
+            reject(new WinsAbandonedError());
+            dropped();
+          });
+          waiting();
+        }),
+    };
+    const server = await serveApi(
+      winRoutes(
+        threads,
+        MAX_BODY_BYTES,
+        jsonLogger(() => {}),
+      ),
+      accounts,
+    );
+    servers.push(server);
+    const gone = new AbortController();
+    const call = fetch(`${server.base}/v1/wins`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rivalKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ wins: [win] }),
+      signal: gone.signal,
+    });
+    await registering;
+    gone.abort();
+    await assert.rejects(call, { name: 'AbortError' });
+    // The route's answer and line, if any, follow the drop at once: after it, and a turn.
+    await dropping;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      server.logged.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => line.event),
+      [],
+      'nobody to answer, and nothing failed',
+    );
   });
 });

@@ -59,8 +59,9 @@ export function winRoutes(
           });
         } catch (error) {
           if (error instanceof WinsBusyError) throw busyRefusal(error.message);
-          if (!(error instanceof WinsAbandonedError))
-            log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
+          // Its caller went away while it waited: there is nobody to answer, and nothing failed.
+          if (error instanceof WinsAbandonedError) return;
+          log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
           throw new ApiError(
             503,
             'UNAVAILABLE',
