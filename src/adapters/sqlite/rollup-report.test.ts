@@ -242,6 +242,61 @@ describe('the SQLite ledger’s reports over the hourly rollups', () => {
     );
   });
 
+  it('adds a report by day up from the rollups summed by the hour in the (account, hour) index’s order, sorting only those sums, in UTC and in a time zone', () => {
+    const path = ledgers.newPath('day-plan');
+    const db = openSqlite(path);
+    const planned = new SqliteLedger(db);
+    const statements: string[] = [];
+    const prepare = db.prepare.bind(db);
+    db.prepare = (sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    };
+    const window = { accountId: 1, fromMs: T0_HOUR - 90 * 24 * HOUR_MS, toMs: T0_HOUR, filters: {} };
+    planned.report({ ...window, groupBy: ['day'] });
+    planned.report({ ...window, groupBy: ['day'], timeZone: 'America/New_York' });
+    db.prepare = prepare;
+    const reads = statements.filter((sql) => sql.includes('FROM rollup_hourly'));
+    // Each step beside the one that reads the rollups: what is done to every rollup row read.
+    const perRollupRow = reads.map((sql) => {
+      const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as {
+        parent: number;
+        detail: string;
+      }[];
+      const read = plan.find((step) => step.detail.startsWith('SEARCH rollup_hourly'));
+      return plan.filter((step) => step.parent === read?.parent).map((step) => step.detail);
+    });
+    planned.close();
+    const byHour = [
+      'SEARCH rollup_hourly USING INDEX rollup_hourly_account (account_id=? AND hour_ms>? AND hour_ms<?)',
+      'USE TEMP B-TREE FOR group_concat(DISTINCT)',
+    ];
+    assert.deepEqual(perRollupRow, [byHour, byHour]);
+  });
+
+  it('refuses a report by day whose hours of one day are each in one currency, not all in the same, naming every currency', () => {
+    const dayStart = T0_HOUR - (T0_HOUR % (24 * HOUR_MS));
+    const inHour = (hour: number, currency: string) =>
+      event({ servedHourMs: dayStart + hour * HOUR_MS, dims: { ...event().dims, currency } });
+    ledger.record([inHour(1, 'USD'), inHour(2, 'EUR'), inHour(3, 'GBP'), inHour(4, 'USD')]);
+    const day = { accountId: 1, fromMs: dayStart, toMs: dayStart + 24 * HOUR_MS, filters: {} };
+    assert.throws(
+      () => ledger.report({ ...day, groupBy: ['day'] }),
+      /amounts are in EUR, GBP, USD: group by currency/,
+    );
+    assert.deepEqual(
+      ledger
+        .report({ ...day, groupBy: ['day', 'currency'] })
+        .map((row) => [row.day, row.currency, row.events]),
+      [
+        [new Date(dayStart).toISOString(), 'EUR', 1],
+        [new Date(dayStart).toISOString(), 'GBP', 1],
+        [new Date(dayStart).toISOString(), 'USD', 2],
+      ],
+    );
+  });
+
   it('reports invalid traffic by the rule that matched it, and no rule on the other rows', () => {
     ledger.record([
       event({ outcome: invalidTraffic('bot_user_agent') }),

@@ -169,22 +169,49 @@ export function readReport(db: Database.Database, query: ReportQuery): ReportRow
   const hiddenAmounts = query.hiddenAmounts ?? [];
   const shownAmounts = AMOUNT_COLUMNS.filter(([amount]) => !hiddenAmounts.includes(amount));
   const profitShown = !hiddenAmounts.includes('mediaCostMicros') && !hiddenAmounts.includes('revenueMicros');
-  const amountSql = ([amount, column]: (typeof AMOUNT_COLUMNS)[number]) =>
-    hiddenAmounts.includes(amount) ? `0 AS ${amount}` : `SUM(${column}) AS ${amount}`;
   // Unless the currency is grouped by or filtered on, the currencies each row's amounts are in.
   const mixable =
     !query.groupBy.includes('currency') && query.filters.currency === undefined && shownAmounts.length > 0;
   const currencyOfAmounts = `CASE WHEN ${shownAmounts.map(([, column]) => `${column} <> 0`).join(' OR ')}
     THEN ${DIMENSION_SQL.currency} END`;
-  const sql = `SELECT ${[
-    ...groupColumns,
-    'SUM(events) AS events',
-    ...AMOUNT_COLUMNS.map(amountSql),
-    ...(mixable ? [`GROUP_CONCAT(DISTINCT ${currencyOfAmounts}) AS currencies`] : []),
-  ].join(', ')}
-    FROM rollup_hourly WHERE ${where.join(' AND ')}
-    ${query.groupBy.length > 0 ? `GROUP BY ${positions} ORDER BY ${positions}` : ''}
-    LIMIT ?`;
+  /**
+   * The sums of a report row and the currencies its amounts are in: each sum of `summed(column,
+   * name)`, a rollup column or the hourly sum by that name; `currencies`, each rollup row's or
+   * each hourly sum's.
+   */
+  const sums = (summed: (column: string, name: string) => string, currencies: string) => [
+    `SUM(${summed('events', 'events')}) AS events`,
+    ...AMOUNT_COLUMNS.map(([amount, column]) =>
+      hiddenAmounts.includes(amount) ? `0 AS ${amount}` : `SUM(${summed(column, amount)}) AS ${amount}`,
+    ),
+    ...(mixable ? [`GROUP_CONCAT(DISTINCT ${currencies}) AS currencies`] : []),
+  ];
+  const ofRollups = (column: string) => column;
+  const whereSql = `WHERE ${where.join(' AND ')}`;
+  const grouped = query.groupBy.length > 0 ? `GROUP BY ${positions} ORDER BY ${positions}` : '';
+  let sql = `SELECT ${[...groupColumns, ...sums(ofRollups, currencyOfAmounts)].join(', ')}
+    FROM rollup_hourly ${whereSql} ${grouped} LIMIT ?`;
+  if (query.groupBy.includes('day')) {
+    // The rollups come through the (account, hour) index in the order of their hours: summed by
+    // the hour (and the other dimensions) first, which sorts none of them when no other dimension
+    // is grouped by, then those sums by the day. An hour's currencies are joined as a row's are
+    // (a comma between), so that the day's are the same set.
+    const hourlyColumns = [
+      'hour_ms',
+      ...query.groupBy
+        .filter((dimension) => dimension !== 'day')
+        .map((dimension) => `${sqlOf(dimension)} AS "${dimension}"`),
+    ];
+    const hourlyPositions = hourlyColumns.map((_, index) => index + 1).join(', ');
+    const dayColumns = query.groupBy.map((dimension) =>
+      dimension === 'day' ? `${calendar.daySql} AS "day"` : `"${dimension}"`,
+    );
+    const ofHourlySums = (_: string, name: string) => name;
+    sql = `SELECT ${[...dayColumns, ...sums(ofHourlySums, 'currencies')].join(', ')}
+    FROM (SELECT ${[...hourlyColumns, ...sums(ofRollups, currencyOfAmounts)].join(', ')}
+      FROM rollup_hourly ${whereSql} GROUP BY ${hourlyPositions})
+    ${grouped} LIMIT ?`;
+  }
   // Read as BigInt: SQLite adds up 64-bit integers exactly, and a sum past 2^53 - 1 (priceMicros
   // adds up CPMs: a year of a few million impressions a day) would come back as the nearest
   // double, a few micros off the rows by day that it totals. A negative limit is none.
