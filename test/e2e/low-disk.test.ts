@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { api, freePort, spawnServe, startServer } from '../support/server.js';
+import { api, freePort, spawnServe, startServer, tallyEnv } from '../support/server.js';
 import { CHROME } from '../support/user-agents.js';
 import { until } from '../support/until.js';
 
@@ -114,5 +114,10 @@ describe("a data directory's disk with less free than TALLY_MIN_FREE_DISK_MB", (
     } finally {
       await tally.dispose();
     }
+  });
+
+  it("is off in the tests' own Tallies unless a test sets it, so that they are ready on a host whose temporary directory has less than 512 MiB free (a CI tmpfs, Docker's 64 MiB /dev/shm)", () => {
+    assert.equal(tallyEnv({}).TALLY_MIN_FREE_DISK_MB, '0');
+    assert.equal(tallyEnv({ TALLY_MIN_FREE_DISK_MB: '5' }).TALLY_MIN_FREE_DISK_MB, '5');
   });
 });

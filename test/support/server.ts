@@ -172,11 +172,15 @@ const NOBODY = 65534;
 /**
  * The environment a test starts Tally (or `npm start`) in: this process's without its `TALLY_*`
  * variables, which a developer's shell may hold (a `TALLY_PUBLIC_URL`, a `TALLY_CONFIG`) and which
- * would change or refuse the configuration the test gives, then `env`.
+ * would change or refuse the configuration the test gives, then `TALLY_MIN_FREE_DISK_MB=0`, then
+ * `env`. The free-disk floor is off unless a test sets it: at its default (512 MiB) a Tally whose
+ * data directory is on a smaller temporary disk (a CI runner's tmpfs, Docker's 64 MiB /dev/shm
+ * under the benchmark's ledger in memory) is never ready, and the test or benchmark waits for it
+ * in vain.
  */
 export function tallyEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('TALLY_'));
-  return { ...Object.fromEntries(inherited), ...env };
+  return { ...Object.fromEntries(inherited), TALLY_MIN_FREE_DISK_MB: '0', ...env };
 }
 
 /**
