@@ -190,9 +190,9 @@ export function billingRecordRoutes(
 /**
  * Refuses (400 `VALIDATION_FAILED`) a served bound, `name=text` read as `ms`, that is not on a UTC
  * hour: records are by the UTC hour the impression was served. The refusal says what to send for
- * what was sent, an hour as an example (see `onTheHourExampleMs`; in `timeZone`'s local time
- * where that is on a UTC hour too); it names the zone only where `text` is a date whose midnight in `timeZone` is on no UTC hour
- * (a zone not a whole number of hours off UTC, Asia/Kolkata's +05:30).
+ * what was sent, an hour as an example (see `onTheHourExampleMs`; in `timeZone`'s local time where
+ * that is on a UTC hour too); it names the zone only where `text` is a date whose midnight in
+ * `timeZone` is on no UTC hour (a zone not a whole number of hours off UTC, Asia/Kolkata's +05:30).
  */
 function refuseOffHour(
   name: 'servedFrom' | 'servedTo',

@@ -11,6 +11,7 @@ export function timeForms(timeZone = 'UTC'): string {
   const midnight = timeZone === 'UTC' ? '00:00 UTC' : `00:00 in ${timeZone}`;
   return `an RFC 3339 date-time with its offset (Z or ±hh:mm), e.g. 2026-12-03T11:00:00Z or 2026-12-03T06:00:00-05:00, or a date, e.g. 2026-12-03 (${midnight})`;
 }
+
 /**
  * The hour a refusal of a window's bound off the hour (`ms`) suggests in its place: the one that
  * keeps the time it named inside the window. For a start, the start of its hour; for an end, which

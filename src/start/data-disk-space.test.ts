@@ -45,13 +45,13 @@ describe("the data directory's free disk space", () => {
     await space.check();
     assert.equal(
       space.lowReason(),
-      'the disk of the data directory has less than 512 MB free (TALLY_MIN_FREE_DISK_MB; logged as data_disk_low): free space on its volume; notices are still counted while space remains',
+      'the disk of the data directory has less than 512 MiB free (TALLY_MIN_FREE_DISK_MB; logged as data_disk_low): free space on its volume; notices are still counted while space remains',
     );
     assert.equal(space.freeBytes(), 400 * MIB);
     disk.freeMib = 300;
     await space.check();
     assert.equal(space.freeBytes(), 300 * MIB);
-    assert.match(space.lowReason() ?? '', /less than 512 MB free/);
+    assert.match(space.lowReason() ?? '', /less than 512 MiB free/);
     assert.deepEqual(kept.events(), ['warn data_disk_low'], 'once, not at every check');
     assert.deepEqual(
       [kept.lines[0]?.freeBytes, kept.lines[0]?.minFreeMb, kept.lines[0]?.dataDir],
@@ -86,7 +86,7 @@ describe("the data directory's free disk space", () => {
     disk.failure = Object.assign(new Error('EIO: i/o error, statfs'), { code: 'EIO' });
     await space.check();
     await space.check();
-    assert.match(space.lowReason() ?? '', /less than 512 MB free/, 'still low: nothing says otherwise');
+    assert.match(space.lowReason() ?? '', /less than 512 MiB free/, 'still low: nothing says otherwise');
     assert.equal(space.freeBytes(), 100 * MIB);
     disk.failure = undefined;
     disk.freeMib = 1000;

@@ -93,7 +93,7 @@ export function dataDiskSpace(
     freeBytes: () => freeBytes,
     lowReason: () =>
       low
-        ? `the disk of the data directory has less than ${minFreeMb} MB free (TALLY_MIN_FREE_DISK_MB; logged as data_disk_low): free space on its volume; notices are still counted while space remains`
+        ? `the disk of the data directory has less than ${minFreeMb} MiB free (TALLY_MIN_FREE_DISK_MB; logged as data_disk_low): free space on its volume; notices are still counted while space remains`
         : undefined,
     start() {
       timer ??= setInterval(() => void check(), DATA_DISK_CHECK_INTERVAL_MS);

@@ -72,7 +72,7 @@ describe("a data directory's disk with less free than TALLY_MIN_FREE_DISK_MB", (
       assert.deepEqual(new Set(seen), new Set([503]), 'never ready, from the first answer on');
       assert.equal(
         unready.message,
-        `the disk of the data directory has less than ${minFreeMb} MB free (TALLY_MIN_FREE_DISK_MB; logged as data_disk_low): free space on its volume; notices are still counted while space remains`,
+        `the disk of the data directory has less than ${minFreeMb} MiB free (TALLY_MIN_FREE_DISK_MB; logged as data_disk_low): free space on its volume; notices are still counted while space remains`,
       );
       assert.equal((await fetch(`${url}/healthz`)).status, 200, 'alive: no restart would help');
 
