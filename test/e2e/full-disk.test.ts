@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { api, serveOnFreePort } from '../support/server.js';
-import { CHROME } from '../support/user-agents.js';
+import { serveOnFreePort } from '../support/server.js';
 import { FULL_DISK_FLAG } from '../support/full-disk.js';
+import { fireWinNotice } from '../support/billed-win.js';
 
 const ADMIN_KEY = 'test-admin-key-0123456789';
 const PRELOAD = new URL('../support/full-disk.ts', import.meta.url).pathname;
@@ -31,21 +31,9 @@ describe('a full disk under the ledger', () => {
     /** Registers a win and fires its notice as a browser; answers the notice's status. */
     const fireOne = async (): Promise<number> => {
       const auctionId = `full-${++auctions}`;
-      const registered = await api({ url }, ADMIN_KEY, 'POST', '/v1/wins', {
-        wins: [
-          {
-            request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: {} },
-            seat: 'seat-1',
-            bid: { id: 'b1', impid: '1', price: 2, adm: '<p>ad</p>' },
-          },
-        ],
-      });
-      assert.equal(registered.status, 200, JSON.stringify(registered.body));
-      const [win] = registered.body.results;
-      const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
-      await notice.arrayBuffer();
-      answered.set(auctionId, notice.status);
-      return notice.status;
+      const status = await fireWinNotice({ url, adminKey: ADMIN_KEY }, auctionId);
+      answered.set(auctionId, status);
+      return status;
     };
     /** The lines of /metrics naming a fault of the commits: the gauge, by kind. */
     const commitFaultLines = async (): Promise<string[]> =>

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { api, freePort, spawnServe, startServer, tallyEnv } from '../support/server.js';
-import { CHROME } from '../support/user-agents.js';
+import { freePort, spawnServe, startServer, tallyEnv } from '../support/server.js';
 import { until } from '../support/until.js';
+import { fireWinNotice } from '../support/billed-win.js';
 
 const ADMIN_KEY = 'test-admin-key-0123456789';
 const MIB = 1024 * 1024;
@@ -23,24 +23,6 @@ async function sample(url: string, series: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return Number(line?.slice(series.length + 1) ?? Number.NaN);
-}
-
-/** Registers a web banner win and fires its notice as a browser; answers the notice's status. */
-async function fireCountedNotice(url: string, auctionId: string): Promise<number> {
-  const registered = await api({ url }, ADMIN_KEY, 'POST', '/v1/wins', {
-    wins: [
-      {
-        request: { id: auctionId, imp: [{ id: '1', banner: {} }], site: {} },
-        seat: 'seat-1',
-        bid: { id: 'b1', impid: '1', price: 2, adm: '<p>ad</p>' },
-      },
-    ],
-  });
-  assert.equal(registered.status, 200, JSON.stringify(registered.body));
-  const [win] = registered.body.results;
-  const notice = await fetch(win.noticeUrls[win.method], { headers: { 'user-agent': CHROME } });
-  await notice.arrayBuffer();
-  return notice.status;
 }
 
 const COUNTED_EXCHANGE = 'tally_notices_total{outcome="counted",reason="",impression_type="exchange"}';
@@ -77,7 +59,11 @@ describe("a data directory's disk with less free than TALLY_MIN_FREE_DISK_MB", (
       );
       assert.equal((await fetch(`${url}/healthz`)).status, 200, 'alive: no restart would help');
 
-      assert.equal(await fireCountedNotice(url, 'low-disk-1'), 200, 'notices are served meanwhile');
+      assert.equal(
+        await fireWinNotice({ url, adminKey: ADMIN_KEY }, 'low-disk-1'),
+        200,
+        'notices are served meanwhile',
+      );
       assert.equal(await sample(url, COUNTED_EXCHANGE), 1, 'and counted');
       assert.equal(await sample(url, 'tally_ready'), 0);
       const freeBytes = await sample(url, 'tally_data_disk_free_bytes');
