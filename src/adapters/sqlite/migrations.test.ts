@@ -636,6 +636,99 @@ describe('the SQLite migrations', () => {
       reader.close();
     });
 
+  it('keys the hourly rollups by account, then hour, keeping every row of every account and its sums, with no (account, hour) index beside them (migration 22)', () => {
+    const path = join(dir, 'rollup-by-account.db');
+    const old = openAsOlderTally(path, 21);
+    const rollup = old.prepare(
+      `INSERT INTO rollup_hourly VALUES (?, ?, ?, ?, 'exchange', 'banner', 'web', 'adm', ?, 'p1', 0, 0, 0, 0, 0, 0,
+         'adm', 'USD', '', ?, ?, ?, ?, ?)`,
+    );
+    const hourMs = 1_796_414_400_000;
+    // Three accounts' rows in the same hours, written hour by hour as the old key ordered them.
+    for (let hour = 0; hour < 4; hour++)
+      for (const accountId of [3, 1, 2])
+        for (const seat of ['s1', 's2']) {
+          const events = 1 + hour * 10 + accountId;
+          rollup.run(
+            hourMs + hour * HOUR_MS,
+            accountId,
+            'counted',
+            '',
+            seat,
+            0,
+            events,
+            events * 1000,
+            events * 700,
+            events * 900,
+          );
+          rollup.run(
+            hourMs + hour * HOUR_MS,
+            accountId,
+            'not_counted',
+            'not_billing_method',
+            seat,
+            303,
+            events,
+            0,
+            0,
+            0,
+          );
+        }
+    const everyRow = (db: Database.Database) =>
+      db.prepare('SELECT * FROM rollup_hourly ORDER BY account_id, hour_ms, outcome, seat').raw().all();
+    const sumsByAccount = (db: Database.Database) =>
+      db
+        .prepare(
+          `SELECT account_id, COUNT(*), SUM(events), SUM(price_micros), SUM(media_cost_micros), SUM(revenue_micros)
+           FROM rollup_hourly GROUP BY account_id ORDER BY account_id`,
+        )
+        .raw()
+        .all();
+    const rowsBefore = everyRow(old);
+    const sumsBefore = sumsByAccount(old);
+    old.close();
+
+    const upgraded = openSqlite(path);
+    assert.equal(rowsBefore.length, 48);
+    assert.deepEqual(everyRow(upgraded), rowsBefore);
+    assert.deepEqual(sumsByAccount(upgraded), sumsBefore);
+    assert.deepEqual(
+      upgraded
+        .prepare(`SELECT name FROM pragma_table_info('rollup_hourly') WHERE pk > 0 ORDER BY pk`)
+        .pluck()
+        .all(),
+      [
+        'account_id',
+        'hour_ms',
+        'outcome',
+        'reason',
+        'impression_type',
+        'format',
+        'channel',
+        'method',
+        'seat',
+        'publisher',
+        'advertiser_id',
+        'line_item_id',
+        'tracker_id',
+        'placement_id',
+        'payment_rule_id',
+        'cachebuster_missing',
+        'kind',
+        'currency',
+        'ivt_rule',
+        'vast_error',
+      ],
+    );
+    assert.equal(upgraded.prepare(`SELECT wr FROM pragma_table_list('rollup_hourly')`).pluck().get(), 1);
+    assert.deepEqual(
+      upgraded.prepare(`SELECT name, origin FROM pragma_index_list('rollup_hourly')`).raw().all(),
+      [['sqlite_autoindex_rollup_hourly_1', 'pk']],
+      'the primary key alone: no rollup_hourly_account index',
+    );
+    upgraded.close();
+  });
+
   it('upgrades a ledger whose event rows name their dims under a foreign key, as migration 8 of c79cffa made them, keeping every event', () => {
     const path = join(dir, 'dims-foreign-key.db');
     const old = openAsOlderTally(path, 7);

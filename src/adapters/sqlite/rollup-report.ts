@@ -192,10 +192,10 @@ export function readReport(db: Database.Database, query: ReportQuery): ReportRow
   let sql = `SELECT ${[...groupColumns, ...sums(ofRollups, currencyOfAmounts)].join(', ')}
     FROM rollup_hourly ${whereSql} ${grouped} LIMIT ?`;
   if (query.groupBy.includes('day')) {
-    // The rollups come through the (account, hour) index in the order of their hours: summed by
-    // the hour (and the other dimensions) first, which sorts none of them when no other dimension
-    // is grouped by, then those sums by the day. An hour's currencies are joined as a row's are
-    // (a comma between), so that the day's are the same set.
+    // The rollups come in the order of their key, account then hour: summed by the hour (and the
+    // other dimensions) first, which sorts none of them when no other dimension is grouped by, then
+    // those sums by the day. An hour's currencies are joined as a row's are (a comma between), so
+    // that the day's are the same set.
     const hourlyColumns = [
       'hour_ms',
       ...query.groupBy
