@@ -3,7 +3,7 @@
 // on a ledger of 90 days of 2000 rollup rows an hour for one account (4.3 M rows) beside three
 // other accounts' rows in the same hours, built through the real schema (rows inserted by SQL).
 // Beside each report, the baseline measured in the same run: a bare SUM(events) of the account's
-// rollups over the same window, through the same (account, hour) index.
+// rollups over the same window, read as the same range of the rollups' (account, hour) key.
 //
 //   npm run bench:reports      (BENCH_DAYS=90, BENCH_ROWS_PER_HOUR=2000 by default)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -211,7 +211,7 @@ try {
     out += `${label.padEnd(44)} ${ms.toFixed(1).padStart(9)} ms  ${(ms / baseline).toFixed(1).padStart(6)}× the bare sum\n`;
   }
   out +=
-    `\nbaseline, same run: bare SUM(events) of the account's rollups, through the (account, hour) index:\n` +
+    `\nbaseline, same run: bare SUM(events) of the account's rollups, the same range of the (account, hour) key:\n` +
     `  ${DAYS} days ${baselineMs.get(true)?.toFixed(1)} ms, 1 day ${baselineMs.get(false)?.toFixed(2)} ms\n`;
   process.stdout.write(out);
   reader.close();
