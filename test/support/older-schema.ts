@@ -23,7 +23,7 @@ export function migrateAsOlderTally(path: string, schemaVersion: number): void {
 
 /**
  * Makes a ledger at `path` as the Tally before the last migration left it, with `rollupRows` hourly
- * rollup rows: the last migration rewrites them, about 2.4 s a million here, so that a start
+ * rollup rows: the last migration rewrites them, about 3–3.5 s a million here, so that a start
  * migrating it can be seen (and signalled) while it does, once it logs `migrating_ledger`.
  */
 export function ledgerToMigrate(path: string, rollupRows: number): void {

@@ -25,6 +25,40 @@ const ledgers = ledgerPerTest('tally-rollup-report-', (opened) => {
 });
 const { dir } = ledgers;
 
+/** A step of SQLite's `EXPLAIN QUERY PLAN`: what it does, and the step it is part of. */
+interface PlanStep {
+  parent: number;
+  detail: string;
+}
+
+/**
+ * The query plan of each read of the rollups that `reports` makes on a new ledger named `name`, in
+ * the order made, each with placeholder parameters.
+ */
+function rollupReadPlans(name: string, reports: (ledger: SqliteLedger) => void): PlanStep[][] {
+  const db = openSqlite(ledgers.newPath(name));
+  const ledger = new SqliteLedger(db);
+  const statements: string[] = [];
+  const prepare = db.prepare.bind(db);
+  db.prepare = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  try {
+    reports(ledger);
+  } finally {
+    db.prepare = prepare;
+  }
+  const plans = statements
+    .filter((sql) => sql.includes('FROM rollup_hourly'))
+    .map((sql) => {
+      const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
+      return db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as PlanStep[];
+    });
+  ledger.close();
+  return plans;
+}
+
 describe('the SQLite ledger’s reports over the hourly rollups', () => {
   it('rolls events up by the hour they were served, with money from counted events only, by any dimension', () => {
     const nextHour = T0_HOUR + HOUR_MS;
@@ -200,39 +234,26 @@ describe('the SQLite ledger’s reports over the hourly rollups', () => {
   });
 
   it('reads a report over 400 days, by any dimension, filtered, scoped or in a time zone, as one range of the rollups’ (account, hour) key alone', () => {
-    const path = ledgers.newPath('report-plan');
-    const db = openSqlite(path);
-    const planned = new SqliteLedger(db);
-    const statements: string[] = [];
-    const prepare = db.prepare.bind(db);
-    db.prepare = (sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    };
-    const window = { accountId: 1, fromMs: T0_HOUR - 400 * 24 * HOUR_MS, toMs: T0_HOUR, filters: {} };
-    for (const dimension of REPORT_DIMENSIONS) planned.report({ ...window, groupBy: [dimension] });
-    planned.report({ ...window, groupBy: ['day'], timeZone: 'America/New_York' });
-    planned.report({
-      ...window,
-      groupBy: ['seat'],
-      filters: {
-        publisherId: '3',
-        day: new Date(T0_HOUR - 24 * HOUR_MS - (T0_HOUR % (24 * HOUR_MS))).toISOString(),
-      },
-    });
-    planned.report({ ...window, groupBy: ['hour'], publisherScope: { catalogId: '3', externalId: 'pub' } });
-    db.prepare = prepare;
-    const reads = statements.filter((sql) => sql.includes('FROM rollup_hourly'));
-    assert.equal(reads.length, REPORT_DIMENSIONS.length + 3);
-    const plans = reads.map((sql) => {
-      const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
-      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[];
-      return plan
+    const plans = rollupReadPlans('report-plan', (planned) => {
+      const window = { accountId: 1, fromMs: T0_HOUR - 400 * 24 * HOUR_MS, toMs: T0_HOUR, filters: {} };
+      for (const dimension of REPORT_DIMENSIONS) planned.report({ ...window, groupBy: [dimension] });
+      planned.report({ ...window, groupBy: ['day'], timeZone: 'America/New_York' });
+      planned.report({
+        ...window,
+        groupBy: ['seat'],
+        filters: {
+          publisherId: '3',
+          day: new Date(T0_HOUR - 24 * HOUR_MS - (T0_HOUR % (24 * HOUR_MS))).toISOString(),
+        },
+      });
+      planned.report({ ...window, groupBy: ['hour'], publisherScope: { catalogId: '3', externalId: 'pub' } });
+    }).map((plan) =>
+      plan
         .map((step) => step.detail)
         .filter((detail) => /\b(rollup_hourly|event_rows|event_dims|events)\b/.test(detail))
-        .join('; ');
-    });
-    planned.close();
+        .join('; '),
+    );
+    assert.equal(plans.length, REPORT_DIMENSIONS.length + 3);
     assert.deepEqual(
       plans.filter(
         (plan) => !/^SEARCH rollup_hourly USING PRIMARY KEY \(account_id=\? AND hour_ms[^;]*\)$/.test(plan),
@@ -242,31 +263,16 @@ describe('the SQLite ledger’s reports over the hourly rollups', () => {
   });
 
   it('adds a report by day up from the rollups summed by the hour in the order of their (account, hour) key, sorting only those sums, in UTC and in a time zone', () => {
-    const path = ledgers.newPath('day-plan');
-    const db = openSqlite(path);
-    const planned = new SqliteLedger(db);
-    const statements: string[] = [];
-    const prepare = db.prepare.bind(db);
-    db.prepare = (sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    };
     const window = { accountId: 1, fromMs: T0_HOUR - 90 * 24 * HOUR_MS, toMs: T0_HOUR, filters: {} };
-    planned.report({ ...window, groupBy: ['day'] });
-    planned.report({ ...window, groupBy: ['day'], timeZone: 'America/New_York' });
-    db.prepare = prepare;
-    const reads = statements.filter((sql) => sql.includes('FROM rollup_hourly'));
+    const plans = rollupReadPlans('day-plan', (planned) => {
+      planned.report({ ...window, groupBy: ['day'] });
+      planned.report({ ...window, groupBy: ['day'], timeZone: 'America/New_York' });
+    });
     // Each step beside the one that reads the rollups: what is done to every rollup row read.
-    const perRollupRow = reads.map((sql) => {
-      const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
-      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as {
-        parent: number;
-        detail: string;
-      }[];
+    const perRollupRow = plans.map((plan) => {
       const read = plan.find((step) => step.detail.startsWith('SEARCH rollup_hourly'));
       return plan.filter((step) => step.parent === read?.parent).map((step) => step.detail);
     });
-    planned.close();
     const byHour = [
       'SEARCH rollup_hourly USING PRIMARY KEY (account_id=? AND hour_ms>? AND hour_ms<?)',
       'USE TEMP B-TREE FOR group_concat(DISTINCT)',
