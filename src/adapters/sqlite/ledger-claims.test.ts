@@ -9,6 +9,7 @@ import { SqliteLedger } from './ledger.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import { HOUR_MS } from '../../lib/time.js';
 import { ledgerPerTest } from '../../../test/support/sqlite-ledgers.js';
+import { sqlPreparedBy } from '../../../test/support/prepared-sql.js';
 
 const event = exchangeEvent;
 let ledger: SqliteLedger;
@@ -327,14 +328,7 @@ describe('the SQLite ledger’s dedupe claims', () => {
     new SqliteLedger(db).record([event({ dedupe: { key: 'ended', expiresMs: T0 + 1 } })]);
     // A new start on that ledger: its claims are not loaded yet.
     const loading = new SqliteLedger(db);
-    const statements: string[] = [];
-    const prepare = db.prepare.bind(db);
-    db.prepare = (sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    };
-    loading.loadClaims(T0 + HOUR_MS);
-    db.prepare = prepare;
+    const statements = sqlPreparedBy(db, () => loading.loadClaims(T0 + HOUR_MS));
     // The seek into the index of claims of each statement reading it: SeekGE to the load time
     // (its parameter), where a SeekGT past 0 would read every claim kept, ended or not.
     const seeks = statements

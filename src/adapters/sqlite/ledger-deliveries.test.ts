@@ -12,6 +12,7 @@ import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import { HOUR_MS } from '../../lib/time.js';
 import type { DeadDeliveryFilter } from '../../ports/ledger.js';
 import { ledgerPerTest, queued } from '../../../test/support/sqlite-ledgers.js';
+import { sqlPreparedBy } from '../../../test/support/prepared-sql.js';
 
 const event = exchangeEvent;
 let ledger: SqliteLedger;
@@ -69,17 +70,7 @@ describe('the SQLite ledger’s deliveries, listed, counted and replayed', () =>
     // MIN(id) of the pending read the status index's every pending entry: 100 ms a scrape with
     // 2 M pending, after a DSP down for a few hours.
     const db = ledgers.db;
-    const statements: string[] = [];
-    const prepare = db.prepare.bind(db);
-    db.prepare = (sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    };
-    try {
-      ledger.oldestPendingCreatedMs();
-    } finally {
-      db.prepare = prepare;
-    }
+    const statements = sqlPreparedBy(db, () => ledger.oldestPendingCreatedMs());
     const plans = statements.map((sql) =>
       (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[])
         .map((step) => step.detail)

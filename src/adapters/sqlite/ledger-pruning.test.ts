@@ -8,6 +8,7 @@ import { SqliteLedger } from './ledger.js';
 import { exchangeEvent, T0 } from '../../../test/support/events.js';
 import { HOUR_MS } from '../../lib/time.js';
 import { ledgerPerTest, T0_HOUR, HOUR_AROUND_T0 } from '../../../test/support/sqlite-ledgers.js';
+import { sqlPreparedBy } from '../../../test/support/prepared-sql.js';
 
 const event = exchangeEvent;
 let ledger: SqliteLedger;
@@ -131,14 +132,9 @@ describe('the SQLite ledger’s retention pruning', () => {
     const [leased] = planned.leaseDeliveries(T0, 1, 5000);
     planned.markDelivered(leased?.id ?? 0, T0);
     planned.loadClaims(T0 + HOUR_MS);
-    const statements: string[] = [];
-    const prepare = db.prepare.bind(db);
-    db.prepare = (sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    };
-    assert.deepEqual(planned.prune(T0 + 1, 100, T0 + HOUR_MS), { events: 1, deliveries: 1, done: true });
-    db.prepare = prepare;
+    const statements = sqlPreparedBy(db, () =>
+      assert.deepEqual(planned.prune(T0 + 1, 100, T0 + HOUR_MS), { events: 1, deliveries: 1, done: true }),
+    );
     const scans = statements.flatMap((sql) => {
       const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[];

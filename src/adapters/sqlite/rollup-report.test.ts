@@ -17,6 +17,7 @@ import {
   HOUR_AROUND_T0,
   byOutcomeAndCurrency,
 } from '../../../test/support/sqlite-ledgers.js';
+import { sqlPreparedBy } from '../../../test/support/prepared-sql.js';
 
 const event = exchangeEvent;
 let ledger: SqliteLedger;
@@ -38,18 +39,7 @@ interface PlanStep {
 function rollupReadPlans(name: string, reports: (ledger: SqliteLedger) => void): PlanStep[][] {
   const db = openSqlite(ledgers.newPath(name));
   const ledger = new SqliteLedger(db);
-  const statements: string[] = [];
-  const prepare = db.prepare.bind(db);
-  db.prepare = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
-  try {
-    reports(ledger);
-  } finally {
-    db.prepare = prepare;
-  }
-  const plans = statements
+  const plans = sqlPreparedBy(db, () => reports(ledger))
     .filter((sql) => sql.includes('FROM rollup_hourly'))
     .map((sql) => {
       const parameters = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0);
