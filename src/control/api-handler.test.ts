@@ -81,9 +81,9 @@ describe('request ids and answers', () => {
 
 /** The lines `server` logged since it had logged `before`, each its level, event and `fields`. */
 function loggedSince(before: number, fields: readonly string[]): unknown[][] {
-  return server.logged
+  return server
+    .linesOf()
     .slice(before)
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
     .map((line) => [line.level, line.event, ...fields.map((field) => line[field])]);
 }
 

@@ -133,10 +133,7 @@ describe('reports and billing record pages waiting for the report thread', () =>
         );
         assert.equal(error.requestId, refused.requestId, 'the envelope names the request');
         assert.deepEqual(
-          server.logged
-            .map((line) => JSON.parse(line) as Record<string, unknown>)
-            .filter((line) => line.requestId === error.requestId)
-            .map((line) => [line.level, line.event, line.path, line.code]),
+          server.linesOf(error.requestId).map((line) => [line.level, line.event, line.path, line.code]),
           [['warn', 'request_refused', path.split('?')[0], 'UNAVAILABLE']],
           `${path}'s refusal is logged as one to retry, no failure`,
         );

@@ -127,12 +127,19 @@ const holding = (bytes: number) =>
 
 const full = winsBody(MAX_BODY_BYTES);
 
-/** The level and event of each line logged of the call `requestId`. */
-const loggedOf = (requestId: string | undefined): unknown[][] =>
-  server.logged
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line.requestId === requestId)
-    .map((line) => [line.level, line.event]);
+/**
+ * Asserts that the envelope of the refusal `refused` names its request, and that the call is logged
+ * as one refused to retry, not as a failure.
+ */
+function assertLoggedAsRefusal(refused: Answer): void {
+  const requestId = refused.body.error?.requestId;
+  assert.equal(requestId, refused.headers['x-request-id'], 'the envelope names the request');
+  assert.deepEqual(
+    server.linesOf(requestId ?? '').map((line) => [line.level, line.event]),
+    [['warn', 'request_refused']],
+    'a refusal to retry, no failure',
+  );
+}
 
 describe('POST /v1/wins bodies read at once', () => {
   it('refuses with 503 UNAVAILABLE and Retry-After a call whose Content-Length does not fit in the bytes left, and once callers went away mid-upload, reads a call of the largest body', async () => {
@@ -151,16 +158,7 @@ describe('POST /v1/wins bodies read at once', () => {
       refused.body.error?.message,
       `Tally is reading ${heldBytes} bytes of bodies of other calls, and this one does not fit in the ${WINS_BODIES_AT_ONCE * MAX_BODY_BYTES} it reads at once: retry the call in a second`,
     );
-    assert.equal(
-      refused.body.error?.requestId,
-      refused.headers['x-request-id'],
-      'the envelope names the request',
-    );
-    assert.deepEqual(
-      loggedOf(refused.body.error?.requestId),
-      [['warn', 'request_refused']],
-      'a refusal to retry, no failure',
-    );
+    assertLoggedAsRefusal(refused);
 
     await abort(uploads);
     await holding(0);
@@ -189,16 +187,7 @@ describe('POST /v1/wins bodies read at once', () => {
       [refused.status, refused.body.error?.code, refused.headers['retry-after'], refused.headers.connection],
       [503, 'UNAVAILABLE', '1', 'close'],
     );
-    assert.equal(
-      refused.body.error?.requestId,
-      refused.headers['x-request-id'],
-      'the envelope names the request',
-    );
-    assert.deepEqual(
-      loggedOf(refused.body.error?.requestId),
-      [['warn', 'request_refused']],
-      'a refusal to retry, no failure',
-    );
+    assertLoggedAsRefusal(refused);
     await chunked.closed;
     await holding(heldBytes);
 

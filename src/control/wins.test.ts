@@ -178,9 +178,7 @@ describe('POST /v1/wins', () => {
     const message = new WinsBusyError(33_554_433).message;
     assert.equal(answer.body.error.message, message);
     assert.deepEqual(
-      server.logged
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .map((line) => [line.level, line.event, line.requestId, line.code, line.message]),
+      server.linesOf().map((line) => [line.level, line.event, line.requestId, line.code, line.message]),
       [['warn', 'request_refused', answer.body.error.requestId, 'UNAVAILABLE', message]],
     );
     assert.deepEqual(logged.slice(loggedBefore), [], 'no wins_unavailable: the threads did not fail');
@@ -225,7 +223,7 @@ describe('POST /v1/wins', () => {
     await dropping;
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(
-      server.logged.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => line.event),
+      server.linesOf().map((line) => line.event),
       [],
       'nobody to answer, and nothing failed',
     );

@@ -14,6 +14,8 @@ export interface ApiServer {
   base: string;
   /** The JSON lines logged (requests that failed on Tally's side). */
   logged: string[];
+  /** The lines logged, parsed: those naming the call `requestId` where it is given. */
+  linesOf(requestId?: string): Record<string, unknown>[];
   /** The counters the API added to (calls refused 401). */
   metrics: Metrics;
   close(): Promise<void>;
@@ -33,6 +35,10 @@ export async function serveApi(routes: readonly Route[], accounts: AccountStore)
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     logged,
+    linesOf: (requestId) =>
+      logged
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => requestId === undefined || line.requestId === requestId),
     metrics,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
