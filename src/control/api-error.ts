@@ -56,17 +56,28 @@ export class ApiError extends Error {
   }
 }
 
+/** What {@link retryLater} is given besides its message. */
+export interface RetryLaterOptions extends ApiErrorOptions {
+  /** `UNAVAILABLE` unless given: `STARTING` for a request that came while Tally starts. */
+  code?: 'UNAVAILABLE' | 'STARTING';
+  /** Headers besides `Retry-After` (`Connection: close`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A 503 the caller is to send again: `UNAVAILABLE` (or `options.code`) with `Retry-After: 1`, as
+ * every 503 Tally answers has, and `message` saying why.
+ */
+export function retryLater(message: string, options: RetryLaterOptions = {}): ApiError {
+  const { code = 'UNAVAILABLE', headers = {}, ...errorOptions } = options;
+  return new ApiError(503, code, message, { 'Retry-After': '1', ...headers }, errorOptions);
+}
+
 /**
  * A call refused on purpose because Tally is busy, as its bounds on the work waiting or the bytes
- * being read say (back-pressure): 503 `UNAVAILABLE` with `Retry-After: 1` and any `headers` besides
+ * being read say (back-pressure): a {@link retryLater} with any `headers` besides
  * (`Connection: close`), `message` saying what is busy; marked {@link ApiError.backPressure}.
  */
 export function busyRefusal(message: string, headers: Readonly<Record<string, string>> = {}): ApiError {
-  return new ApiError(
-    503,
-    'UNAVAILABLE',
-    message,
-    { 'Retry-After': '1', ...headers },
-    { backPressure: true },
-  );
+  return retryLater(message, { headers, backPressure: true });
 }

@@ -1,4 +1,5 @@
-import { ApiError, busyRefusal } from './api-error.js';
+import { busyRefusal, retryLater } from './api-error.js';
+import type { ApiError } from './api-error.js';
 import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thread.js';
 
 /**
@@ -12,5 +13,5 @@ import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thr
 export function readFailureAnswer(error: unknown, failedMessage: string): ApiError | undefined {
   if (error instanceof ReadAbandonedError) return undefined;
   if (error instanceof ReportsBusyError) return busyRefusal(error.message);
-  return new ApiError(503, 'UNAVAILABLE', failedMessage, { 'Retry-After': '1' }, { cause: error });
+  return retryLater(failedMessage, { cause: error });
 }

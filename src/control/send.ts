@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorCode } from '../lib/error-code.js';
-import { ApiError } from './api-error.js';
+import { ApiError, retryLater } from './api-error.js';
 
 /** The request id: the caller's `X-Request-Id` when sensible, else a new UUID. */
 export function requestIdOf(req: IncomingMessage): string {
@@ -46,14 +46,11 @@ export function apiErrorOf(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   const code = errorCode(error) ?? '';
   return UNWRITABLE_DATABASE_CODE.test(code)
-    ? new ApiError(
-        503,
-        'UNAVAILABLE',
+    ? retryLater(
         // A full disk stays full until the operator frees space: retrying shortly is not enough.
         code.startsWith('SQLITE_FULL')
           ? 'Tally cannot write its database: its disk is full (logged as request_failed); retry once space is freed on it'
           : 'Tally cannot write its database just now (logged as request_failed); retry shortly',
-        { 'Retry-After': '1' },
       )
     : new ApiError(500, 'INTERNAL', 'internal error; quote the requestId when reporting it');
 }

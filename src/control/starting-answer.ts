@@ -1,9 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError } from './api-error.js';
+import { retryLater } from './api-error.js';
 import { requestIdOf, sendError, sendJson } from './send.js';
-
-/** What a request refused while Tally starts is told to wait before it is sent again. */
-const RETRY_AFTER = { 'Retry-After': '1' };
 
 /**
  * Answers a request that came while Tally starts, its ledger being migrated (minutes, on a large
@@ -22,17 +19,12 @@ export function answerWhileStarting(req: IncomingMessage, res: ServerResponse): 
   }
   const refusal =
     reads && path === '/readyz'
-      ? new ApiError(
-          503,
-          'UNAVAILABLE',
+      ? retryLater(
           'starting (migrating or opening the ledger, which may take minutes after an upgrade): retry shortly',
-          RETRY_AFTER,
         )
-      : new ApiError(
-          503,
-          'STARTING',
+      : retryLater(
           'Tally is starting (migrating or opening its ledger, which may take minutes after an upgrade): send the request again shortly',
-          RETRY_AFTER,
+          { code: 'STARTING' },
         );
   sendError(res, refusal, requestId);
 }

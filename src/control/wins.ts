@@ -1,16 +1,13 @@
 import { requireAccountWide } from './auth.js';
 import { BodyBudget } from './body-budget.js';
 import type { Route } from './router.js';
-import { ApiError, busyRefusal } from './api-error.js';
+import { ApiError, busyRefusal, retryLater } from './api-error.js';
 import { readJsonText } from './json-body.js';
 import { sendJsonText } from './send.js';
 import type { WinRegistrar } from './win-thread/win-thread.js';
 import { WinsAbandonedError, WinsBusyError } from './win-thread/win-thread.js';
 import type { Logger } from '../lib/log.js';
 import { callerGone } from './caller-gone.js';
-
-/** How soon a refused call may be sent again. */
-const RETRY_AFTER = { 'Retry-After': '1' };
 
 /**
  * How many bodies of the largest size allowed (`TALLY_MAX_BODY_BYTES`) `POST /v1/wins` reads at
@@ -62,12 +59,7 @@ export function winRoutes(
           // Its caller went away while it waited: there is nobody to answer, and nothing failed.
           if (error instanceof WinsAbandonedError) return;
           log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
-          throw new ApiError(
-            503,
-            'UNAVAILABLE',
-            'the wins could not be registered just now; retry the call',
-            RETRY_AFTER,
-          );
+          throw retryLater('the wins could not be registered just now; retry the call');
         }
         if (!answer.ok) throw new ApiError(answer.status, answer.code, answer.message);
         const { jsonBytes } = answer;

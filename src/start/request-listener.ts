@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handleApi } from '../control/api-handler.js';
 import { answerAsteriskForm } from '../control/asterisk-form.js';
-import { ApiError } from '../control/api-error.js';
+import { ApiError, retryLater } from '../control/api-error.js';
 import { requestIdOf, sendError } from '../control/send.js';
 import type { Router } from '../control/router.js';
 import type { NoticeDeps } from '../hot/notices.js';
@@ -54,7 +54,7 @@ export function requestListener({
       const message = state.shuttingDown
         ? 'Tally is shutting down: send the request again on a new connection'
         : 'an answer before this one closes the connection: send the request again on a new connection';
-      sendError(res, new ApiError(503, 'UNAVAILABLE', message, { 'Retry-After': '1' }), requestIdOf(req));
+      sendError(res, retryLater(message), requestIdOf(req));
       return;
     }
     const hostProblem = hostHeaderProblem(req.rawHeaders, req.httpVersion);
