@@ -45,7 +45,7 @@ async function connection(port: number): Promise<{ socket: Socket; closed: Promi
 describe('a held port', () => {
   it('is free again once released after a hand-over that failed', async () => {
     const port = await freePort();
-    const held = await holdPort(port, '127.0.0.1', answerStarting);
+    const held = await holdPort(port, '127.0.0.1', answerStarting, 100);
     // The fault: a server that listens already cannot take the held port over.
     const busy = createServer();
     assert.equal(await listenOn(busy, 0), 'listening');
@@ -59,7 +59,7 @@ describe('a held port', () => {
 
   it('answers each request with the answer given, with Connection: close, and then closes its connection', async () => {
     const port = await freePort();
-    const held = await holdPort(port, '127.0.0.1', answerStarting);
+    const held = await holdPort(port, '127.0.0.1', answerStarting, 100);
     try {
       const { socket, closed } = await connection(port);
       socket.write('GET /healthz HTTP/1.1\r\nHost: tally\r\n\r\n');
@@ -74,7 +74,7 @@ describe('a held port', () => {
 
   it('still answers a request begun before the hand-over, closes the connections idle then, and leaves new ones to the server', async () => {
     const port = await freePort();
-    const held = await holdPort(port, '127.0.0.1', answerStarting);
+    const held = await holdPort(port, '127.0.0.1', answerStarting, 100);
     const server = createHttpServer((_req, res) => {
       res.writeHead(200, { Connection: 'close', 'Content-Length': 6 });
       res.end('served');
@@ -100,9 +100,30 @@ describe('a held port', () => {
     }
   });
 
+  it('closes a connection past maxConnections as it accepts it, unanswered, and takes new ones once others close', async () => {
+    const port = await freePort();
+    const held = await holdPort(port, '127.0.0.1', answerStarting, 2);
+    try {
+      const open = [await connection(port), await connection(port)];
+      const third = await connection(port);
+      third.socket.write('GET /healthz HTTP/1.1\r\nHost: tally\r\n\r\n');
+      assert.equal(await third.closed, '', 'the connection past the cap is closed without an answer');
+      open[0]?.socket.write('GET /healthz HTTP/1.1\r\nHost: tally\r\n\r\n');
+      const firstAnswer = await open[0]?.closed;
+      assert.match(firstAnswer ?? '', /^HTTP\/1\.1 503 /);
+      const fourth = await connection(port);
+      fourth.socket.write('GET /healthz HTTP/1.1\r\nHost: tally\r\n\r\n');
+      const fourthAnswer = await fourth.closed;
+      assert.equal(fourthAnswer.slice(fourthAnswer.indexOf('\r\n\r\n') + 4), 'starting');
+      open[1]?.socket.destroy();
+    } finally {
+      await held.release();
+    }
+  });
+
   it('closes the connections still open when released, requests begun on them unanswered', async () => {
     const port = await freePort();
-    const held = await holdPort(port, '127.0.0.1', answerStarting);
+    const held = await holdPort(port, '127.0.0.1', answerStarting, 100);
     const begun = await connection(port);
     begun.socket.write('GET /healthz HTTP/1.1\r\n');
     // Once the held port accepted the connection and read the bytes, as its event loop polls next.

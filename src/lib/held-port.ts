@@ -27,9 +27,16 @@ export interface HeldPort {
 
 /**
  * Binds `port` on `host` and holds it, answering each request meanwhile with `answer` (the
- * connection then closed); rejects with the error of `listen` (`EADDRINUSE`…).
+ * connection then closed); rejects with the error of `listen` (`EADDRINUSE`…). At most
+ * `maxConnections` are open at once (`TALLY_MAX_CONNECTIONS`, as the server caps its own): past
+ * it a new connection is closed as it is accepted, unanswered.
  */
-export async function holdPort(port: number, host: string, answer: RequestListener): Promise<HeldPort> {
+export async function holdPort(
+  port: number,
+  host: string,
+  answer: RequestListener,
+  maxConnections: number,
+): Promise<HeldPort> {
   // Reads the held port's connections as HTTP; it never listens itself: each is handed to it.
   const answering = createHttpServer({ requireHostHeader: false }, (req, res) => {
     res.setHeader('Connection', 'close');
@@ -42,6 +49,7 @@ export async function holdPort(port: number, host: string, answer: RequestListen
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     answering.emit('connection', socket);
   });
+  placeholder.maxConnections = maxConnections;
   await new Promise<void>((resolve, reject) => {
     placeholder.once('error', reject);
     placeholder.listen(port, host, () => resolve());

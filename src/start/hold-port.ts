@@ -8,9 +8,11 @@ import type { HeldPort } from '../lib/held-port.js';
  * Binds the port the configuration names and holds it, answering requests as Tally starting
  * (see `answerWhileStarting`) until the server takes it over; throws a {@link ListenError}.
  */
-export async function holdConfiguredPort(config: Pick<Config, 'port' | 'host'>): Promise<HeldPort> {
+export async function holdConfiguredPort(
+  config: Pick<Config, 'port' | 'host' | 'maxConnections'>,
+): Promise<HeldPort> {
   try {
-    return await holdPort(config.port, config.host, answerWhileStarting);
+    return await holdPort(config.port, config.host, answerWhileStarting, config.maxConnections);
   } catch (error) {
     throw new ListenError(config, error);
   }
