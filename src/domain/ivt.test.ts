@@ -266,6 +266,29 @@ describe('invalid traffic', () => {
     assert.deepEqual(screenRequest(declared, readDevice(declared), defaultIvtFilter(), 'app'), BOT);
   });
 
+  it("judges an Android app's player agent, as ExoPlayer and Media3 write it, by its stack, not by the words of the app's name", () => {
+    // Util.getUserAgent(context, appName) of ExoPlayer and of Media3: the app's name and version,
+    // then `(Linux;Android <release>)` and the library.
+    const androidApps = [
+      'BBC News/6.1.0 (Linux;Android 13) ExoPlayerLib/2.18.1',
+      'Google TV/4.38.1 (Linux;Android 12) AndroidXMedia3/1.1.1',
+      'com.feedly.app/105.0 (Linux;Android 14) ExoPlayerLib/2.19.1',
+    ];
+    for (const userAgent of androidApps) {
+      const req = hitRequest({ 'user-agent': userAgent });
+      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
+      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+    }
+    for (const userAgent of [
+      'NewsBot/1.0 (Linux;Android 13) ExoPlayerLib/2.18.1',
+      'Feed Crawler/2.0 (Linux;Android 13) AndroidXMedia3/1.1.1',
+      'Googlebot/2.1 (+http://www.google.com/bot.html) (Linux;Android 13) ExoPlayerLib/2.18.1',
+    ]) {
+      const req = hitRequest({ 'user-agent': userAgent });
+      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
+    }
+  });
+
   it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
     const req = hitRequest({ 'user-agent': 'Mozilla/5.0 (Java) outbrain' });
     assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), {

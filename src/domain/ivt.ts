@@ -47,6 +47,14 @@ const APP_HTTP_CLIENT =
  */
 const IOS_APP_HTTP_CLIENT =
   /^[^/()\s][^/()]*\/[^/()\s]+ (?:CFNetwork\/[\d.]+ Darwin\/[\d.]+|\((?:iPhone|iPad|iPod touch|Apple TV); (?:iOS|iPadOS|tvOS) [\d.]+; Scale\/[\d.]+\)|\([^()]*\) Alamofire\/[\d.]+)$/;
+/**
+ * An Android app's player agent as ExoPlayer and Media3 write it (`Util.getUserAgent`): the app's
+ * name and version, then `(Linux;Android <release>)` and the library, `ExoPlayerLib/…` or
+ * `AndroidXMedia3/…`. The app's name comes first (so any word the bot list knows, `News`, `Google`,
+ * `Feed`…); as for an iOS app's, any name passes but one declaring a robot.
+ */
+const ANDROID_APP_PLAYER_CLIENT =
+  /^[^/()\s][^/()]*\/[^/()\s]+ \(Linux; ?Android [^;()]+\) (?:ExoPlayerLib|AndroidXMedia3)\/[\w.-]+$/;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 
@@ -136,7 +144,9 @@ export function isPrefetch(request: HitRequest): boolean {
 
 function isAppHttpClient(userAgent: string): boolean {
   return (
-    (APP_HTTP_CLIENT.test(userAgent) || IOS_APP_HTTP_CLIENT.test(userAgent)) &&
+    (APP_HTTP_CLIENT.test(userAgent) ||
+      IOS_APP_HTTP_CLIENT.test(userAgent) ||
+      ANDROID_APP_PLAYER_CLIENT.test(userAgent)) &&
     !DECLARED_ROBOT.test(userAgent)
   );
 }
