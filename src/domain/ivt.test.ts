@@ -289,6 +289,28 @@ describe('invalid traffic', () => {
     }
   });
 
+  it("judges an Android app's own agent as Cronet writes it by that stack, not by the words of the app's package name", () => {
+    // Cronet's default User-Agent: the package name and version, then
+    // `(Linux; U; Android <release>; <locale>; <model> Build/<id>; Cronet/<version>)`.
+    const androidApps = [
+      'com.bbc.news/12345 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A.230805.001; Cronet/116.0.5845.92)',
+      'com.newsbreak.app/24.3.1 (Linux; U; Android 12; en_US; SM-G991B Build/SP1A.210812.016; Cronet/114.0.5735.196)',
+    ];
+    for (const userAgent of androidApps) {
+      const req = hitRequest({ 'user-agent': userAgent });
+      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
+      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+    }
+    for (const userAgent of [
+      'com.example.newsbot/1.0 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A; Cronet/116.0.5845.92)',
+      'Googlebot/2.1 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A; Cronet/116.0.5845.92)',
+      'com.bbc.news/12345 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A; Cronet/116.0) Feed Fetcher',
+    ]) {
+      const req = hitRequest({ 'user-agent': userAgent });
+      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
+    }
+  });
+
   it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
     const req = hitRequest({ 'user-agent': 'Mozilla/5.0 (Java) outbrain' });
     assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), {

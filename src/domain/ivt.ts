@@ -55,6 +55,14 @@ const IOS_APP_HTTP_CLIENT =
  */
 const ANDROID_APP_PLAYER_CLIENT =
   /^[^/()\s][^/()]*\/[^/()\s]+ \(Linux; ?Android [^;()]+\) (?:ExoPlayerLib|AndroidXMedia3)\/[\w.-]+$/;
+/**
+ * An Android app's own agent as Cronet (Chromium's network stack, which many Android apps fire
+ * with) writes it by default: the package name and version, then
+ * `(Linux; U; Android <release>; <locale>; <model> Build/<id>; Cronet/<version>)`. The package
+ * name comes first (`com.bbc.news`: the bot list knows `.news`); as for an iOS app's, any name
+ * passes but one declaring a robot.
+ */
+const ANDROID_APP_CRONET_CLIENT = /^[^/()\s]+\/[^/()\s]+ \(Linux; U; Android [^()]*; Cronet\/[\d.]+\)$/;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 
@@ -146,7 +154,8 @@ function isAppHttpClient(userAgent: string): boolean {
   return (
     (APP_HTTP_CLIENT.test(userAgent) ||
       IOS_APP_HTTP_CLIENT.test(userAgent) ||
-      ANDROID_APP_PLAYER_CLIENT.test(userAgent)) &&
+      ANDROID_APP_PLAYER_CLIENT.test(userAgent) ||
+      ANDROID_APP_CRONET_CLIENT.test(userAgent)) &&
     !DECLARED_ROBOT.test(userAgent)
   );
 }
