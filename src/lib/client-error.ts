@@ -6,13 +6,14 @@ import type { CounterSink } from './metrics.js';
 
 /**
  * Requests answered with an error that no ledger, log or report holds, because they could not be
- * read as HTTP: malformed (400), a head too large (431) or too slow (408). A rise is a client
- * whose notices or hits are lost before Tally can read them.
+ * read as HTTP: malformed (400), a head too large (431) or too slow (408); or because they asked
+ * an expectation (`Expect`) Tally does not meet (417), refused before any route read them. A rise
+ * is a client whose notices or hits are lost before Tally can read them.
  */
 export const UNREAD_REQUESTS_METRIC = {
   name: 'tally_unread_requests_total',
-  help: 'Requests answered 400, 431 or 408 because they could not be read as HTTP (malformed, a head too large or too slow), recorded nowhere else',
-  statuses: ['400', '408', '431'],
+  help: 'Requests answered 400, 431 or 408 because they could not be read as HTTP (malformed, a head too large or too slow), or 417 for an Expect Tally does not meet, recorded nowhere else',
+  statuses: ['400', '408', '417', '431'],
 } as const;
 
 /** The answer to a request that could not be read as HTTP, by node:http's error code. */

@@ -7,7 +7,13 @@ import { ApiError } from '../control/api-error.js';
 import { requestIdOf, sendError } from '../control/send.js';
 import { laneServe } from '../hot/lane-serve.js';
 import { NoticeLane } from '../hot/notice-lane.js';
-import { answerClientError, endStalledConnection, refuseConnect, trackAnswer } from '../lib/client-error.js';
+import {
+  answerClientError,
+  endStalledConnection,
+  refuseConnect,
+  trackAnswer,
+  UNREAD_REQUESTS_METRIC,
+} from '../lib/client-error.js';
 import { shown } from '../lib/shown.js';
 import { responseClosingOn } from './closing-response.js';
 import { capConnections } from './connection-cap.js';
@@ -63,6 +69,8 @@ export function httpServing(
     const expectation = shown(req.headers.expect);
     const message = `Expect: ${expectation} is not supported: send the request without it (or with Expect: 100-continue)`;
     sendError(res, new ApiError(417, 'EXPECTATION_FAILED', message), requestIdOf(req));
+    // Refused before any route read it, a notice or hit included: recorded nowhere else.
+    metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status: '417' });
   };
   server.on('checkExpectation', refuseExpectation);
   // node:http takes any Expect naming 100-continue among others (`100-continue, foo`) for it alone;

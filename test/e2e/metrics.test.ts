@@ -257,7 +257,7 @@ describe('/metrics', () => {
     zero('tally_api_auth_failures_total');
     // Tally's own failures and refusals, which alerts are written on.
     for (const code of ['INTERNAL', 'MAIL_FAILED', 'UNAVAILABLE']) zero('tally_api_errors_total', { code });
-    for (const status of ['400', '408', '431']) zero('tally_unread_requests_total', { status });
+    for (const status of ['400', '408', '417', '431']) zero('tally_unread_requests_total', { status });
     const histogramBounds = {
       tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '8192', '32768', '131072', '+Inf'],
       // In seconds, Prometheus' base unit.
@@ -496,6 +496,26 @@ describe('/metrics', () => {
     assert.equal(await unread('431'), tooLargeBefore + 1);
   });
 
+  it('counts as unread the requests refused 417 for an expectation it does not meet, a notice and an API call among them, and not as API errors', async () => {
+    const counts = async (): Promise<[number, number]> => {
+      const { families } = await scrape();
+      return [
+        valueOf(families, 'tally_unread_requests_total', { status: '417' }),
+        valueOf(families, 'tally_api_errors_total', { code: 'EXPECTATION_FAILED' }),
+      ];
+    };
+    const [unreadBefore, errorsBefore] = await counts();
+    const refusals = [
+      // A notice refused so is recorded nowhere: no ledger, log or report holds it.
+      'GET /n/x HTTP/1.1\r\nHost: tally\r\nExpect: bogus\r\nConnection: close\r\n\r\n',
+      'POST /v1/wins HTTP/1.1\r\nHost: tally\r\nExpect: 100-continue, bogus\r\nContent-Length: 2\r\nConnection: close\r\n\r\n',
+    ];
+    for (const request of refusals) {
+      assert.match(await rawExchange(tally.url, request), /^HTTP\/1\.1 417 /);
+    }
+    assert.deepEqual(await counts(), [unreadBefore + 2, errorsBefore]);
+  });
+
   it('counts by code the API calls answered with an error, an unknown path and a missing key among them, and no request it could not read', async () => {
     const errors = async () => {
       const { families } = await scrape();
@@ -712,7 +732,7 @@ describe('/metrics', () => {
         ].includes(value),
       impression_type: (value) => ['exchange', 'external_impression', 'external_click'].includes(value),
       status: (value) =>
-        ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '431'].includes(value),
+        ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '417', '431'].includes(value),
       kind: (value) => value === 'disk_full',
       // The API's error codes: `GET /v1/%22%5C` is answered 404 NOT_FOUND.
       code: (value) => Object.hasOwn(API_ERROR_CODES, value),
