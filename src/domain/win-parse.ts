@@ -5,6 +5,7 @@
 import { formatMicros, numberToMicros } from './macros.js';
 import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
+import { closestName } from '../lib/closest-name.js';
 import { cutAt, isInexactInteger, jsonKind, shown, shownName, shownSent } from '../lib/shown.js';
 import { memberStep } from './duplicate-members.js';
 import { AN_ID, inexactIdField, publisherIdOf, publisherIdValue } from './win-ids.js';
@@ -76,13 +77,15 @@ const OPENRTB_NAMES: Readonly<Record<string, keyof WinInput>> = {
 
 /**
  * Why `field` is not a win's: names the field it was likely meant as (same letters, whatever the
- * case, `_` or `-`, or the BidResponse's name for it), or lists them all.
+ * case, `_` or `-`, the BidResponse's name for it, or a misspelling of it, `tset` for `test`), or
+ * lists them all.
  */
 function unknownFieldMessage(field: string): string {
   const squash = (name: string) => name.replace(/[-_]/g, '').toLowerCase();
   const meant =
     WIN_FIELDS.find((known) => squash(known) === squash(field)) ??
-    (Object.hasOwn(OPENRTB_NAMES, squash(field)) ? OPENRTB_NAMES[squash(field)] : undefined);
+    (Object.hasOwn(OPENRTB_NAMES, squash(field)) ? OPENRTB_NAMES[squash(field)] : undefined) ??
+    closestName(squash(field), WIN_FIELDS);
   const named = shownName(field);
   return meant === undefined
     ? `${named} is not a field of a win; the fields are ${WIN_FIELDS.join(', ')}`

@@ -1451,6 +1451,12 @@ describe('instrumenting a win', () => {
       [{ cur: 'EUR' }, '"cur" is not a field of a win: send it as currency'],
       [{ BidId: 'r1' }, '"BidId" is not a field of a win: send it as bidResponseId'],
       [{ CUR: 'EUR' }, '"CUR" is not a field of a win: send it as currency'],
+      // Misspelt: letters swapped, dropped, added or changed, whatever the case, `_` or `-`.
+      [{ tset: true }, '"tset" is not a field of a win: send it as test'],
+      [{ testt: true }, '"testt" is not a field of a win: send it as test'],
+      [{ clearingPrise: 0.9 }, '"clearingPrise" is not a field of a win: send it as clearingPrice'],
+      [{ clearing_prce: 0.9 }, '"clearing_prce" is not a field of a win: send it as clearingPrice'],
+      [{ currncy: 'EUR' }, '"currncy" is not a field of a win: send it as currency'],
       // A name every object has (Object.prototype's) is no BidResponse name.
       [
         { constructor: 1 },
