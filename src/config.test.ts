@@ -685,6 +685,22 @@ describe('configuration', () => {
     }
   });
 
+  it('repeats a number the config file gives as the number it is, not as a string, in a refusal that names the value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      writeFileSync(path, JSON.stringify({ port: 0, commitMaxBatch: 10, commitMaxQueue: 5 }));
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      assert.deepEqual(parsed.errors, [
+        'port: 0 in the TALLY_CONFIG file picks a free port, which notice URLs cannot name: set TALLY_PUBLIC_URL (publicUrl in the TALLY_CONFIG file) too, or another port',
+        'commitMaxBatch: 10 in the TALLY_CONFIG file is more than commitMaxQueue, 5 in the TALLY_CONFIG file, and a batch is taken from the queue, so it never holds more: lower it or raise commitMaxQueue',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses "" for any setting in the config file, once each, rather than leave a default in force (a ledger where Tally starts, a public /metrics)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

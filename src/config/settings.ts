@@ -84,14 +84,16 @@ export class Settings {
   }
 
   /**
-   * Where a setting's value came from, with the value: `TALLY_X="…"`, or `"…" in the TALLY_CONFIG
-   * file`; with `secret`, only where (`TALLY_X`, or `the TALLY_CONFIG file's`): it may hold keys.
+   * Where a setting's value came from, with the value: `TALLY_X="…"`, or the file's JSON value
+   * as the file gives it (`"…" in the TALLY_CONFIG file`, `8080 in the TALLY_CONFIG file`: a number
+   * is not shown as a string, which the file would be refused for); with `secret`, only where
+   * (`TALLY_X`, or `the TALLY_CONFIG file's`): it may hold keys.
    */
   given(name: string, secret = false): string {
     const envText = this.fromEnv(name);
     if (secret) return envText === undefined ? `the TALLY_CONFIG file's ${name}` : envNameOf(name);
     return envText === undefined
-      ? `${shown(String(this.file[name]))} in the TALLY_CONFIG file`
+      ? `${shown(this.file[name])} in the TALLY_CONFIG file`
       : `${envNameOf(name)}=${shown(envText)}`;
   }
 
