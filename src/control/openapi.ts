@@ -1175,7 +1175,8 @@ export const OPENAPI_DOCUMENT = {
               name: 'redir',
               in: 'query',
               schema: { type: 'string' },
-              description: 'last: everything after redir= is the http(s) target, taken as it stands',
+              description:
+                'last: everything after redir= is the http(s) target, taken as it stands (its own ? and & included), but a target percent-encoded whole (https%3A%2F%2F…) is decoded once',
             },
           ],
           responses:
