@@ -206,20 +206,39 @@ describe('impressionPricingWarnings', () => {
     );
   });
 
-  it('warns that the tracker’s own rule, inactive or ended, prices none of its hits, the publisher’s rules pricing them instead', () => {
+  it('warns that the tracker’s own rule, inactive or ended, prices none of its hits, the publisher’s rules pricing them instead, saying the change that puts it back in effect', () => {
     const baseShare = paymentRule({ id: 1, isBase: true });
     const inactive = paymentRule({ id: 12, name: 'Deal', state: 'inactive' });
     const ended = paymentRule({ id: 13, name: 'Autumn', endMs: Date.UTC(2026, 10, 1) });
-    for (const [own, why] of [
-      [inactive, 'payment rule 12 (Deal), this tracker’s own (paymentRuleId), is inactive'],
-      [ended, 'payment rule 13 (Autumn), this tracker’s own (paymentRuleId), ended with 2026-10-31'],
+    const inactiveAndEnded = paymentRule({
+      id: 16,
+      name: 'Summer',
+      state: 'inactive',
+      endMs: Date.UTC(2026, 8, 1),
+    });
+    for (const [own, why, change] of [
+      [
+        inactive,
+        'payment rule 12 (Deal), this tracker’s own (paymentRuleId), is inactive',
+        'activate the rule (PATCH /v1/payment-rules/12 {"state": "active"})',
+      ],
+      [
+        ended,
+        'payment rule 13 (Autumn), this tracker’s own (paymentRuleId), ended with 2026-10-31',
+        'move its endDate (PATCH /v1/payment-rules/13 {"endDate": …})',
+      ],
+      [
+        inactiveAndEnded,
+        'payment rule 16 (Summer), this tracker’s own (paymentRuleId), is inactive and ended with 2026-08-31',
+        'activate the rule and move its endDate (PATCH /v1/payment-rules/16 {"state": "active", "endDate": …})',
+      ],
     ] as const) {
       assert.deepEqual(
         impressionPricingWarnings(tracker('cpm', 2_000_000, [baseShare], { ownRule: own }), NOW_MS),
         [
           {
             code: 'own_rule_not_in_effect',
-            message: `${why.replace('’', "'")}: the publisher's rules price its hits instead; activate the rule (PATCH /v1/payment-rules/${own.id} {"state": "active"}), move its endDate, or name another`,
+            message: `${why.replace('’', "'")}: the publisher's rules price its hits instead; ${change}, or name another`,
           },
         ],
       );

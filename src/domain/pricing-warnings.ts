@@ -160,15 +160,23 @@ function ruleNamed(rule: PaymentRule, naming: RuleNaming): string {
 function ownRuleWarnings(tracker: TrackerPricing, nowMs: number, naming: RuleNaming): PricingWarning[] {
   const own = tracker.ownRule;
   if (own === null || mayApplyFrom(own, nowMs)) return [];
-  // An end date is a UTC day, through its 24:00: `endMs` is the next day's start.
-  const why =
-    own.state === 'inactive'
-      ? 'is inactive'
-      : `ended with ${new Date((own.endMs ?? nowMs) - 1).toISOString().slice(0, 10)}`;
+  const inactive = own.state === 'inactive';
+  // Active and out of effect, it has ended; inactive, it may have ended as well, when activating
+  // it alone would not put it back. An end date is a UTC day, through its 24:00: `endMs` is the
+  // next day's start.
+  const hasEnded = own.endMs !== null && own.endMs <= nowMs;
+  const ended = `ended with ${new Date((own.endMs ?? nowMs) - 1).toISOString().slice(0, 10)}`;
+  const why = !inactive ? ended : hasEnded ? `is inactive and ${ended}` : 'is inactive';
+  const patch = `PATCH /v1/payment-rules/${own.id}`;
+  const change = !inactive
+    ? `move its endDate (${patch} {"endDate": …})`
+    : !hasEnded
+      ? `activate the rule (${patch} {"state": "active"})`
+      : `activate the rule and move its endDate (${patch} {"state": "active", "endDate": …})`;
   return [
     {
       code: 'own_rule_not_in_effect',
-      message: `${ruleNamed(own, naming)}, this tracker's own (paymentRuleId), ${why}: the publisher's rules price its hits instead; activate the rule (PATCH /v1/payment-rules/${own.id} {"state": "active"}), move its endDate, or name another`,
+      message: `${ruleNamed(own, naming)}, this tracker's own (paymentRuleId), ${why}: the publisher's rules price its hits instead; ${change}, or name another`,
     },
   ];
 }
