@@ -100,6 +100,25 @@ describe('configuration', () => {
     }
   });
 
+  it("names which of a seat's price keys is missing or not base64, rather than asking for both", () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const refusals = (entry: unknown): string[] => {
+      const parsed = parseConfig({ TALLY_PRICE_KEYS: JSON.stringify({ s1: entry }) });
+      assertRefused(parsed);
+      return parsed.errors;
+    };
+    assert.deepEqual(refusals({ encryptionKey: key }), [
+      'priceKeys.s1: in TALLY_PRICE_KEYS, integrityKey is missing: give the key the DSP handed out, in (web-safe) base64',
+    ]);
+    assert.deepEqual(refusals({ encryptionKey: key, integrityKey: 'not base64!' }), [
+      'priceKeys.s1: in TALLY_PRICE_KEYS, integrityKey is not (web-safe) base64: give the key as the DSP handed it out',
+    ]);
+    assert.deepEqual(refusals({ encryptionKey: 42, integrityKey: '' }), [
+      'priceKeys.s1: in TALLY_PRICE_KEYS, encryptionKey is not (web-safe) base64: give the key as the DSP handed it out',
+      'priceKeys.s1: in TALLY_PRICE_KEYS, integrityKey is not (web-safe) base64: give the key as the DSP handed it out',
+    ]);
+  });
+
   it('reads word settings whatever their case, as SQLite and the relay switch alike', () => {
     const parsed = parseConfig({ TALLY_SQLITE_SYNCHRONOUS: 'normal', TALLY_BURL_PRIVATE_NETWORKS: 'Allow' });
     assertAccepted(parsed);
@@ -210,7 +229,7 @@ describe('configuration', () => {
     });
     assert.equal(parsed.ok, false);
     const errors = parsed.ok ? [] : parsed.errors;
-    assert.equal(errors.length, 9, errors.join('\n'));
+    assert.equal(errors.length, 11, errors.join('\n'));
     for (const name of [
       'port',
       'rules.*',
@@ -1172,7 +1191,9 @@ describe('configuration', () => {
       assert.ok(!refused.ok, url);
       assert.deepEqual(
         refused.errors,
-        ['smtpUrl: TALLY_SMTP_URL must look like smtp://user:pass@host:587'],
+        [
+          'smtpUrl: TALLY_SMTP_URL must look like smtp://user:pass@host:587, or smtps://user:pass@host:465 for TLS from the start',
+        ],
         url,
       );
     }

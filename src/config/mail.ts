@@ -10,7 +10,9 @@ export interface MailSettings {
 export function readMailSettings(settings: Settings, errors: string[]): MailSettings {
   const smtpUrl = settings.text('smtpUrl', '', true) || undefined;
   if (smtpUrl !== undefined && !isSmtpUrl(smtpUrl))
-    errors.push(`smtpUrl: ${settings.given('smtpUrl', true)} must look like smtp://user:pass@host:587`);
+    errors.push(
+      `smtpUrl: ${settings.given('smtpUrl', true)} must look like smtp://user:pass@host:587, or smtps://user:pass@host:465 for TLS from the start`,
+    );
   const mailFrom = settings.text('mailFrom', 'tally@localhost');
   if (!isMailSender(mailFrom))
     errors.push(

@@ -1,5 +1,5 @@
 import type { PriceKeys } from '../domain/price-crypto.js';
-import { PRICE_KEY_BYTES, parsePriceKeys, priceKeyName } from '../domain/price-crypto.js';
+import { decodePriceKey, PRICE_KEY_BYTES, parsePriceKeys, priceKeyName } from '../domain/price-crypto.js';
 import { closestName } from '../lib/closest-name.js';
 import { shown } from '../lib/shown.js';
 import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
@@ -46,9 +46,7 @@ export function parsePriceKeyMap(
         ? parsePriceKeys(fields.encryptionKey, fields.integrityKey)
         : undefined;
     if (keys === undefined) {
-      errors.push(
-        `priceKeys.${name}: in ${source}, the entry needs encryptionKey and integrityKey in (web-safe) base64`,
-      );
+      errors.push(...unreadableKeyErrors(fields).map((error) => `priceKeys.${name}: in ${source}, ${error}`));
       continue;
     }
     const wrongLength = priceKeyLengthErrors(keys, fields);
@@ -101,4 +99,17 @@ function priceKeyLengthErrors(keys: PriceKeys, texts: Record<string, unknown>): 
           : 'written in base64 as 43 or 44 characters: copy the whole key as the exchange issued it'),
     ];
   });
+}
+
+/** What is wrong with each of an entry's two keys that is missing or not base64. */
+function unreadableKeyErrors(fields: Record<string, unknown>): string[] {
+  const errors: string[] = [];
+  for (const field of ['encryptionKey', 'integrityKey'] as const) {
+    const text = fields[field];
+    if (text === undefined)
+      errors.push(`${field} is missing: give the key the DSP handed out, in (web-safe) base64`);
+    else if (typeof text !== 'string' || decodePriceKey(text) === undefined)
+      errors.push(`${field} is not (web-safe) base64: give the key as the DSP handed it out`);
+  }
+  return errors;
 }

@@ -81,8 +81,8 @@ export function parsePriceKeys(
   encryptionKeyBase64: string,
   integrityKeyBase64: string,
 ): PriceKeys | undefined {
-  const encryptionKey = decodeKey(encryptionKeyBase64);
-  const integrityKey = decodeKey(integrityKeyBase64);
+  const encryptionKey = decodePriceKey(encryptionKeyBase64);
+  const integrityKey = decodePriceKey(integrityKeyBase64);
   return encryptionKey === undefined || integrityKey === undefined
     ? undefined
     : { encryptionKey, integrityKey };
@@ -100,7 +100,8 @@ function signature(price: Buffer, keys: PriceKeys, iv: Buffer): Buffer {
   return createHmac('sha1', keys.integrityKey).update(price).update(iv).digest().subarray(0, SIGNATURE_BYTES);
 }
 
-function decodeKey(text: string): Buffer | undefined {
+/** One key as an exchange hands it out (see {@link parsePriceKeys}); `undefined` empty or not base64. */
+export function decodePriceKey(text: string): Buffer | undefined {
   const decoded = decodeBase64(text, 'the key');
   return 'bytes' in decoded && decoded.bytes.length > 0 ? decoded.bytes : undefined;
 }
