@@ -257,6 +257,27 @@ describe('tracker hits', () => {
   );
 
   it(
+    'answers an impression hit naming no tracker its GIF or script, never a redirect to its redir: no account’s allow-list can admit the target',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('unknown-redir.db', 100, async ({ hit, events }) => {
+        const gif = await hit('/imptr?id=999&cachebuster=u1&redir=https://phish.example/login');
+        assert.equal(gif.status, 200);
+        assert.equal(gif.headers.get('location'), null);
+        assert.deepEqual(Buffer.from(await gif.arrayBuffer()), PIXEL_GIF);
+        const script = await hit('/imptr?id=999&cachebuster=u2&t=1&redir=https://phish.example/login');
+        assert.equal(script.status, 200);
+        assert.match(script.headers.get('content-type') ?? '', /^application\/javascript/);
+        await script.arrayBuffer();
+        assert.deepEqual(
+          events().map(({ outcome, reason }) => `${outcome}/${reason}`),
+          ['not_counted/unknown_tracker', 'not_counted/unknown_tracker'],
+        );
+      });
+    },
+  );
+
+  it(
     'records a hit of an inactive tracker, of another account’s tracker named with member=, or with a member= that is no account id, as not counted',
     { timeout: 10_000 },
     async () => {
