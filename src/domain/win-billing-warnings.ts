@@ -4,6 +4,7 @@
  * does not count. Pure.
  */
 import { burlRefusal } from './burl-refusal.js';
+import { KNOWN_CURRENCIES } from './known-currencies.js';
 import { formatMicros } from './macros.js';
 import type { CountingRule } from './rules.js';
 import type { Channel, Format, Method } from './types.js';
@@ -41,13 +42,6 @@ export function publisherBurlWarnings(parsed: ParsedWin, rule: CountingRule, bur
     `publisherBurl is set but this win counts on its ${rule.method} notice, as ${why}: there is no Tally burl for the publisher to fire`,
   ];
 }
-
-/**
- * The ISO 4217 currencies of Node's own ICU data: a code shaped as one but not among them (`UDS`)
- * is most likely misspelt, and is warned of rather than refused, as a currency newer than the ICU
- * data would be too.
- */
-const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
 
 /**
  * What is odd about the price a win bills, though it may be right: more decimals than a micro (it

@@ -2,6 +2,7 @@
  * Reading a win as the exchange sends it (`POST /v1/wins`): each field checked, and refused with a
  * message that says what to fix, before anything is instrumented. Pure.
  */
+import { KNOWN_CURRENCIES } from './known-currencies.js';
 import { formatMicros, numberToMicros } from './macros.js';
 import { asId, asObject } from './openrtb.js';
 import type { OrtbBid, OrtbBidRequest } from './openrtb.js';
@@ -233,16 +234,17 @@ const CURRENCY_CODE = /^[A-Z]{3}$/;
 
 /**
  * Why `currency` is no currency a win may give, naming the code it likely meant where it is one in
- * small letters or padded (`"usd"`), or the one code of a list (`["USD"]`, as `request.cur` is).
+ * small letters or padded (`"usd"`), or the one code of a list (`["USD"]`, as `request.cur` is):
+ * only a code Tally knows, as capitals alone make no currency (`"NaN"` is not `"NAN"`).
  */
 function currencyRefusal(currency: unknown): string {
   // A string is what is asked for: it is shown as itself.
   const sent = typeof currency === 'string' ? shown(currency) : shownSent(currency);
   const refusal = `currency must be an ISO 4217 code of three capital letters, e.g. "USD", not ${sent}`;
   const meant = typeof currency === 'string' ? currency.trim().toUpperCase() : undefined;
-  if (meant !== undefined && CURRENCY_CODE.test(meant)) return `${refusal}: send ${JSON.stringify(meant)}`;
+  if (meant !== undefined && KNOWN_CURRENCIES.has(meant)) return `${refusal}: send ${JSON.stringify(meant)}`;
   const [only] = Array.isArray(currency) && currency.length === 1 ? (currency as unknown[]) : [];
-  if (typeof only === 'string' && CURRENCY_CODE.test(only)) {
+  if (typeof only === 'string' && KNOWN_CURRENCIES.has(only)) {
     return `${refusal}: send one code, ${JSON.stringify(only)}`;
   }
   return refusal;

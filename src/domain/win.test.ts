@@ -2062,6 +2062,21 @@ describe('the DSP burl and the price of a win', () => {
     }
   });
 
+  it('names no code to send for a currency whose capitals are no ISO 4217 code Tally knows', () => {
+    // "NaN" in capitals is "NAN", shaped as a code but no currency: sent, it would bill in it.
+    for (const [currency, sent] of [
+      ['NaN', 'not "NaN"'],
+      ['uds', 'not "uds"'],
+      [['XYZ'], 'not an array (["XYZ"])'],
+    ] as const) {
+      const result = instrumentWin({ ...win(), currency }, env);
+      assert.deepEqual(result.ok ? result : result.error, {
+        code: 'VALIDATION_FAILED',
+        message: `currency must be an ISO 4217 code of three capital letters, e.g. "USD", ${sent}`,
+      });
+    }
+  });
+
   it('refuses a currency that is empty or holds more than the three capital letters', () => {
     for (const currency of ['', 'USDX', 'XUSD', 'US']) {
       const result = instrumentWin({ ...win(), currency }, env);
