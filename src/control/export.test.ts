@@ -318,9 +318,13 @@ describe('exporting tracker tags', () => {
       );
   });
 
-  it('refuses a body that is not a JSON object', async () => {
+  it('refuses a body that is not a JSON object, naming every field an export takes, trackerIds included', async () => {
     for (const body of [[], ['type'], 'pixel', null]) {
-      assert.match(await refusal(body), /the body must be a JSON object/, JSON.stringify(body));
+      assert.equal(
+        await refusal(body),
+        'the body must be a JSON object with the fields type, secure, params, placeholders, delivery, email, trackerIds',
+        JSON.stringify(body),
+      );
     }
   });
 

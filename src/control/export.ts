@@ -297,7 +297,7 @@ function asRecord(value: unknown): Record<string, unknown> {
     throw new ApiError(
       400,
       'VALIDATION_FAILED',
-      'the body must be a JSON object {type, secure, params, placeholders, delivery, email?}',
+      `the body must be a JSON object with the fields ${EXPORT_FIELDS.join(', ')}`,
     );
   }
   return value as Record<string, unknown>;
