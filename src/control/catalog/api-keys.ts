@@ -11,7 +11,7 @@ import { sendJson } from '../send.js';
 import { CATALOG_MAX_BODY_BYTES } from './crud.js';
 import { notFound, pageOf, parseListRequest, parsePathId } from './paging.js';
 import { FieldReader, isoOf, validationError } from './validation.js';
-import { shown } from '../../lib/shown.js';
+import { shown, shownSent } from '../../lib/shown.js';
 
 const SCOPE_TYPES: readonly KeyScope['type'][] = ['advertiser', 'publisher'];
 
@@ -131,15 +131,16 @@ function readScope(
   catalog: CatalogStore,
 ): KeyScope | null {
   if (value === undefined || value === null) return null;
-  const scope = value as { type?: unknown; id?: unknown };
-  const type = scope.type as KeyScope['type'];
-  if (typeof value !== 'object' || !SCOPE_TYPES.includes(type) || !Number.isSafeInteger(scope.id)) {
+  const wrong = scopeShapeProblem(value);
+  if (wrong !== undefined) {
     fields.problem(
       'scope',
-      'send {"type": "advertiser" | "publisher", "id": <its id>}, or leave it out for an account-wide key',
+      `send {"type": "advertiser" | "publisher", "id": <its id>}, or leave it out for an account-wide key: ${wrong}`,
     );
     return null;
   }
+  const scope = value as { type: KeyScope['type']; id: unknown };
+  const { type } = scope;
   // A member besides type and id (`readOnly: true`, a misspelt field) would be dropped unread, and
   // the key created with more than its writer meant it to have.
   const extra = Object.keys(value).find((member) => member !== 'type' && member !== 'id');
@@ -157,6 +158,22 @@ function readScope(
       : catalog.publishers.get(accountId, id) !== undefined;
   if (!exists) fields.problem('scope', missingScope({ type, id }));
   return { type, id };
+}
+
+/**
+ * What is wrong with the shape of a scope sent (not an object, its type, or its id), so that the
+ * refusal says which to fix; `undefined` for `{type, id}` of a type a scope has and a safe integer.
+ */
+function scopeShapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `it is ${shownSent(value)}`;
+  const { type, id } = value as { type?: unknown; id?: unknown };
+  if (!SCOPE_TYPES.includes(type as KeyScope['type'])) {
+    return type === undefined ? 'its type is missing' : `its type is ${shown(type)}`;
+  }
+  if (Number.isSafeInteger(id)) return undefined;
+  return id === undefined
+    ? 'its id is missing'
+    : `its id is ${shownSent(id)}, not the ${String(type)}'s numeric id`;
 }
 
 /** The problem of a scope whose advertiser or publisher is not in the account. */

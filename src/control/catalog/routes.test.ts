@@ -157,6 +157,28 @@ describe('catalog routes', () => {
       }
     });
 
+    it('refuses a malformed scope saying which of it is wrong: not an object, its type, or its id', async () => {
+      for (const [scope, wrong] of [
+        ['x', 'it is a string ("x")'],
+        [[{ type: 'advertiser', id: 1 }], 'it is an array ([{"type":"advertiser","id":1}])'],
+        [{ type: 'line-item', id: 1 }, 'its type is "line-item"'],
+        [{ id: 1 }, 'its type is missing'],
+        [{ type: 'advertiser', id: '1' }, 'its id is a string ("1"), not the advertiser\'s numeric id'],
+        [{ type: 'publisher', id: 1.5 }, "its id is 1.5, not the publisher's numeric id"],
+        [{ type: 'advertiser' }, 'its id is missing'],
+      ] as const) {
+        const refused = await call('POST', '/v1/api-keys', { name: 'k', role: 'reader', scope });
+        assert.deepEqual(
+          [refused.status, refused.body.error?.message],
+          [
+            400,
+            `the API key was not saved; fix this field: scope: send {"type": "advertiser" | "publisher", "id": <its id>}, or leave it out for an account-wide key: ${wrong}`,
+          ],
+          JSON.stringify(scope),
+        );
+      }
+    });
+
     it('refuses a scope with a member besides type and id, naming it, and creates no key', async () => {
       const owner = await advertiser();
       const keysBefore = (await ok('GET', '/v1/api-keys?limit=500')).items.length as number;
