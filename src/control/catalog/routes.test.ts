@@ -1167,6 +1167,19 @@ describe('catalog routes', () => {
       assert.deepEqual(idsOf(await ok('GET', `/v1/payment-rules?publisherId=${pub.id}`)), before);
     });
 
+    it('names the first entry of placementIds that is no id, however far into a long list it is', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const slot = await create('/v1/placements', { publisherId: pub.id, name: 'Slot' });
+      const placementIds: unknown[] = [...Array.from({ length: 40 }, () => slot.id), '7', 0];
+      const refused = await call('POST', '/v1/payment-rules', rule(pub.id as number, { placementIds }));
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(
+        refused.body.error.message,
+        /placementIds: .* is not valid: send an array of at most 10000 numeric ids \(empty for none\): placementIds\[40\] is "7"$/,
+      );
+    });
+
     it('keeps a placement and a payment rule on their publisher for good', async () => {
       const pub = await publisher();
       const other = await publisher();

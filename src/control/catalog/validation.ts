@@ -143,8 +143,14 @@ export class FieldReader {
     return this.readNullable(name, base, toId, 'the numeric id of an existing object, or null for none');
   }
 
-  /** A list of distinct positive integer ids, at most {@link MAX_LISTED_IDS} of them. */
+  /**
+   * A list of distinct positive integer ids, at most {@link MAX_LISTED_IDS} of them; a refusal
+   * names the first entry that is no id, which the list as shown, cut short, may not reach.
+   */
   idList(name: string, base: number[]): number[] {
+    const sent = this.body[name];
+    const at = Array.isArray(sent) ? sent.findIndex((entry) => toId(entry) === undefined) : -1;
+    const noId = at === -1 ? '' : `: ${name}[${at}] is ${shown((sent as unknown[])[at])}`;
     return (
       this.read(
         name,
@@ -155,7 +161,7 @@ export class FieldReader {
           const ids = value.map(toId);
           return ids.every((id) => id !== undefined) ? [...new Set(ids)] : undefined;
         },
-        `an array of at most ${MAX_LISTED_IDS} numeric ids (empty for none)`,
+        `an array of at most ${MAX_LISTED_IDS} numeric ids (empty for none)${noId}`,
       ) ?? base
     );
   }
