@@ -301,12 +301,27 @@ describe('exporting tracker tags', () => {
       [{ params: 'cachebuster' }, /^params must be a list/],
       [{ placeholders: 'dfp' }, /^placeholders must be one of xandr, gam, cm360, xandr_macros, vast$/],
       [{ delivery: 'later' }, /^delivery must be "now" or "email"$/],
-      [{ trackerIds: ids.secondImpression }, /^trackerIds must be an array of tracker ids$/],
-      [{ trackerIds: [0] }, /^trackerIds must be an array of tracker ids$/],
-      [{ trackerIds: [1.5] }, /^trackerIds must be an array of tracker ids$/],
-      [{ trackerIds: [String(ids.secondImpression)] }, /^trackerIds must be an array of tracker ids$/],
+      [{ trackerIds: ids.secondImpression }, /^trackerIds must be an array of tracker ids/],
+      [{ trackerIds: [0] }, /^trackerIds must be an array of tracker ids/],
+      [{ trackerIds: [1.5] }, /^trackerIds must be an array of tracker ids/],
+      [{ trackerIds: [String(ids.secondImpression)] }, /^trackerIds must be an array of tracker ids/],
     ];
     for (const [body, message] of refused) assert.match(await refusal(body), message, JSON.stringify(body));
+  });
+
+  it('names what trackerIds holds that is no tracker id: the value sent, or its first entry that is no id', async () => {
+    for (const [trackerIds, wrong] of [
+      [7, 'not 7'],
+      ['7', 'not a string ("7")'],
+      [[ids.secondImpression, '7'], 'trackerIds[1] is "7"'],
+      [[ids.secondImpression, 0, 1.5], 'trackerIds[1] is 0'],
+    ] as const) {
+      assert.equal(
+        await refusal({ trackerIds }),
+        `trackerIds must be an array of tracker ids (whole numbers from 1): ${wrong}`,
+        JSON.stringify(trackerIds),
+      );
+    }
   });
 
   it('refuses any field sent as null, which no field of an export admits, saying to send a value or leave it out, rather than export the default', async () => {

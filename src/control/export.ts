@@ -20,6 +20,7 @@ import { readJson } from './json-body.js';
 import { sendJson } from './send.js';
 import { refuseUnknownOrRepeated } from './query.js';
 import { nullProblem } from './catalog/validation.js';
+import { shown, shownSent } from '../lib/shown.js';
 import type { ExportWarning } from './export-warnings.js';
 import { exportWarnings, warningKind } from './export-warnings.js';
 
@@ -137,8 +138,9 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   for (const name of EXPORT_FIELDS.filter((field) => body[field] === null))
     problems.push(`${name}: ${nullProblem(name, 'a value', 'create', false)}`);
   const extra = body.trackerIds ?? [];
-  if (!Array.isArray(extra) || !extra.every(isId)) {
-    problems.push('trackerIds must be an array of tracker ids');
+  const trackerIdsProblem = notTrackerIds(extra);
+  if (trackerIdsProblem !== undefined) {
+    problems.push(`trackerIds must be an array of tracker ids (whole numbers from 1): ${trackerIdsProblem}`);
   }
   const trackerIds = [...new Set([id, ...(Array.isArray(extra) ? (extra as number[]) : [])])];
   if (trackerIds.length > MAX_TRACKERS_PER_EXPORT)
@@ -290,6 +292,17 @@ function tagFile(kind: TrackerKind, tags: ExportedTag[], warnings: readonly Expo
       return `# ${kind} tracker ${tag.trackerId}\n${own}${tag.tag}\n`;
     })
     .join('\n');
+}
+
+/**
+ * What `trackerIds` holds that is no tracker id: the value itself when it is no array, else its
+ * first entry that is no id (which a long list, shown cut short, may not reach); `undefined` when
+ * every entry is one.
+ */
+function notTrackerIds(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return `not ${shownSent(value)}`;
+  const at = value.findIndex((entry) => !isId(entry));
+  return at === -1 ? undefined : `trackerIds[${at}] is ${shown(value[at])}`;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
