@@ -291,7 +291,7 @@ describe('exporting tracker tags', () => {
       [{ secure: 'yes' }, /^secure must be true \(https\) or false$/],
       [
         { params: ['cachebuster', 'ancostt'] },
-        /^params must be a list of cachebuster, ancost, preview, redir$/,
+        /^params must be a list of cachebuster, ancost, preview, redir: params\[1\] is "ancostt"$/,
       ],
       [
         { params: ['preview'], placeholders: 'gam' },
@@ -307,6 +307,20 @@ describe('exporting tracker tags', () => {
       [{ trackerIds: [String(ids.secondImpression)] }, /^trackerIds must be an array of tracker ids/],
     ];
     for (const [body, message] of refused) assert.match(await refusal(body), message, JSON.stringify(body));
+  });
+
+  it('names what params holds that is no parameter: the value sent, or its first entry that is none', async () => {
+    for (const [params, wrong] of [
+      ['cachebuster', 'not a string ("cachebuster")'],
+      [['cachebuster', 'ancostt'], 'params[1] is "ancostt"'],
+      [['redir', 'ancost', 'Preview'], 'params[2] is "Preview"'],
+    ] as const) {
+      assert.equal(
+        await refusal({ params }),
+        `params must be a list of cachebuster, ancost, preview, redir: ${wrong}`,
+        JSON.stringify(params),
+      );
+    }
   });
 
   it('names what trackerIds holds that is no tracker id: the value sent, or its first entry that is no id', async () => {

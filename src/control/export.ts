@@ -138,7 +138,7 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   for (const name of EXPORT_FIELDS.filter((field) => body[field] === null))
     problems.push(`${name}: ${nullProblem(name, 'a value', 'create', false)}`);
   const extra = body.trackerIds ?? [];
-  const trackerIdsProblem = notTrackerIds(extra);
+  const trackerIdsProblem = notEntriesOf('trackerIds', extra, isId);
   if (trackerIdsProblem !== undefined) {
     problems.push(`trackerIds must be an array of tracker ids (whole numbers from 1): ${trackerIdsProblem}`);
   }
@@ -152,8 +152,11 @@ function parseExportRequest(body: Record<string, unknown>, id: number): ExportRe
   const secure = body.secure ?? true;
   if (typeof secure !== 'boolean') problems.push('secure must be true (https) or false');
   const params = body.params ?? [];
-  if (!Array.isArray(params) || !params.every((param) => EXPORT_PARAMS.includes(param as ExportParam))) {
-    problems.push(`params must be a list of ${EXPORT_PARAMS.join(', ')}`);
+  const paramsProblem = notEntriesOf('params', params, (param) =>
+    EXPORT_PARAMS.includes(param as ExportParam),
+  );
+  if (paramsProblem !== undefined) {
+    problems.push(`params must be a list of ${EXPORT_PARAMS.join(', ')}: ${paramsProblem}`);
   }
   // A VAST tracker is filled by the player that fires it, with VAST's own macros.
   const placeholders = body.placeholders ?? (type === 'vast' ? 'vast' : 'xandr');
@@ -295,14 +298,14 @@ function tagFile(kind: TrackerKind, tags: ExportedTag[], warnings: readonly Expo
 }
 
 /**
- * What `trackerIds` holds that is no tracker id: the value itself when it is no array, else its
- * first entry that is no id (which a long list, shown cut short, may not reach); `undefined` when
- * every entry is one.
+ * What the list field `name` holds that it does not take: the value itself when it is no array,
+ * else its first entry that `takes` refuses (which a long list, shown cut short, may not reach);
+ * `undefined` when it takes every entry.
  */
-function notTrackerIds(value: unknown): string | undefined {
+function notEntriesOf(name: string, value: unknown, takes: (entry: unknown) => boolean): string | undefined {
   if (!Array.isArray(value)) return `not ${shownSent(value)}`;
-  const at = value.findIndex((entry) => !isId(entry));
-  return at === -1 ? undefined : `trackerIds[${at}] is ${shown(value[at])}`;
+  const at = value.findIndex((entry) => !takes(entry));
+  return at === -1 ? undefined : `${name}[${at}] is ${shown(value[at])}`;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
