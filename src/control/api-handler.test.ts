@@ -28,7 +28,7 @@ describe('routing API requests', () => {
       assert.deepEqual([refused.status, error.code], [400, 'VALIDATION_FAILED'], query);
       assert.match(
         error.message,
-        /has a malformed %-escape or one that is not UTF-8: write % as %25$/,
+        /has a malformed %-escape or bytes that are not UTF-8: send text in UTF-8, percent-encoded \(é as %C3%A9\), and a % itself as %25$/,
         query,
       );
     }

@@ -133,7 +133,7 @@ export function refuseAnyQuery(route: Pick<Route, 'method' | 'path'>, params: UR
 
 /**
  * Refuses (400 `VALIDATION_FAILED`) a query string holding a malformed %-escape (`%`, `%zz`) or
- * escapes that are not UTF-8 (`%ff`), as a path segment is refused: read leniently, each would
+ * escapes or raw bytes that are not UTF-8 (`%ff`, a Latin-1 `é`), as a path segment is refused: read leniently, each would
  * become U+FFFD and filter for a value nobody sent. `search` is the URL's, `?` included.
  */
 export function refuseMalformedQuery(search: string): void {
@@ -145,7 +145,7 @@ export function refuseMalformedQuery(search: string): void {
       throw new ApiError(
         400,
         'VALIDATION_FAILED',
-        `the query's ${shown(piece)} has a malformed %-escape or one that is not UTF-8: write % as %25`,
+        `the query's ${shown(piece)} has a malformed %-escape or bytes that are not UTF-8: send text in UTF-8, percent-encoded (é as %C3%A9), and a % itself as %25`,
       );
     }
   }

@@ -239,6 +239,22 @@ describe('request targets holding raw UTF-8, as clients that do not encode macro
     assert.equal(events(`reason = 'invalid_token'`).length, earlier + 2);
   });
 
+  it('refuses an API query holding a raw byte that is not UTF-8 (Latin-1 é), saying to send text in UTF-8, percent-encoded', async () => {
+    const head = `GET /v1/reports?groupBy=caf\u00e9&x=1 HTTP/1.1\r\nHost: tally.test\r\nAuthorization: Bearer ${tally.adminKey}\r\nConnection: close\r\n\r\n`;
+    const raw = await rawExchange(tally.url, Buffer.from(head, 'latin1'));
+    assert.match(raw, /^HTTP\/1\.1 400 /, raw);
+    const { error } = JSON.parse(
+      Buffer.from(raw.slice(raw.indexOf('\r\n\r\n') + 4), 'latin1').toString('utf8'),
+    ) as {
+      error: { code: string; message: string };
+    };
+    assert.equal(error.code, 'VALIDATION_FAILED');
+    assert.equal(
+      error.message,
+      'the query\'s "caf%E9" has a malformed %-escape or bytes that are not UTF-8: send text in UTF-8, percent-encoded (é as %C3%A9), and a % itself as %25',
+    );
+  });
+
   it('still refuses a target with a raw control character, DEL or space, beside raw UTF-8 or not, and records nothing', async () => {
     const { auctionId, noticePath } = await registerWin();
     const tracker = ids.browserTracker ?? 0;
