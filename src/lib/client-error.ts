@@ -66,7 +66,16 @@ export function answerClientError(
     socket.destroy();
     return;
   }
-  const answer = clientErrorResponse(error.code, maxHeadBytes, counters);
+  // The peer ended its side midway through the body of a call an API route reads: the route logs
+  // it (`request_aborted`), so it is no request Tally could not read. A client that only
+  // half-closed still reads the 400. (A notice or hit so cut short is recorded nowhere: counted.)
+  const readByApi =
+    error.code === 'HPE_INVALID_EOF_STATE' &&
+    failed !== undefined &&
+    failed !== null &&
+    !failed.req.complete &&
+    apiCalls.has(failed.req);
+  const answer = clientErrorResponse(error.code, maxHeadBytes, readByApi ? UNCOUNTED : counters);
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     // The parser is not in error after a head too slow: were the connection read on, the rest of
     // that head (or a request after it) would be served, with an answer that could not be written.
@@ -77,6 +86,20 @@ export function answerClientError(
   // After a parse error the parser reads nothing more; reading on until the peer closes keeps its
   // unread bytes from resetting the connection before it reads the answer.
   socket.end(answer);
+}
+
+/** Counts nothing: for an answer to a request a route read, which is not unread. */
+const UNCOUNTED: CounterSink = { inc: () => undefined };
+
+/** The requests handed to the API's routes, which log a call whose client went away. */
+const apiCalls = new WeakSet<IncomingMessage>();
+
+/**
+ * Notes that `req` is handed to the API's routes: cut short midway through its body, it is logged
+ * there (`request_aborted`), not counted in {@link UNREAD_REQUESTS_METRIC}.
+ */
+export function handToApi(req: IncomingMessage): void {
+  apiCalls.add(req);
 }
 
 /** Connections whose error waits for the answers to earlier requests. */

@@ -7,7 +7,7 @@ import type { Router } from '../control/router.js';
 import type { NoticeDeps } from '../hot/notices.js';
 import { HIT_METHODS } from '../hot/responses.js';
 import type { TrackerDeps } from '../hot/trackers.js';
-import { answeredAfterClose, answersOwed, UNREAD_REQUESTS_METRIC } from '../lib/client-error.js';
+import { answeredAfterClose, answersOwed, handToApi, UNREAD_REQUESTS_METRIC } from '../lib/client-error.js';
 import { hostHeaderProblem } from '../lib/host-header.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -80,6 +80,7 @@ export function requestListener({
     const hotNormalised =
       normalised === target ? undefined : serveHot(req, res, normalised, noticeDeps, trackerDeps);
     if (hotNormalised !== undefined) return answerHot(req, res, hotNormalised, metrics, log);
+    handToApi(req);
     void handleApi(req, res, url, router, accounts, log, metrics);
   };
 }

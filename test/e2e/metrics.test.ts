@@ -516,6 +516,32 @@ describe('/metrics', () => {
     assert.deepEqual(await counts(), [unreadBefore + 2, errorsBefore]);
   });
 
+  it('does not count as unread an API call whose client ends its connection midway through the body, which the API read and logs as request_aborted, but still counts a hit so cut short', async () => {
+    const unread = async () =>
+      valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
+    const aborted = () => tally.output().split('"event":"request_aborted"').length - 1;
+    const [before, abortedBefore] = [await unread(), aborted()];
+    // A wins client giving up mid-upload: its head was read and routed, its body cut short.
+    await rawExchange(
+      tally.url,
+      'POST /v1/wins HTTP/1.1\r\nHost: tally\r\n' +
+        `Authorization: Bearer ${tally.adminKey}\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 100\r\n\r\n{"wins":',
+      { halfClose: true },
+    );
+    await until(() => Promise.resolve(aborted() > abortedBefore), 'request_aborted logged');
+    assert.equal(await unread(), before, 'a call the API read is no request Tally could not read');
+    // A hit whose chunked body is cut short is still one: served only once its body is read whole,
+    // it is recorded and logged nowhere.
+    await rawExchange(
+      tally.url,
+      'POST /imptr?id=1&cachebuster=cut HTTP/1.1\r\nHost: tally\r\n' +
+        `User-Agent: ${CHROME}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab`,
+      { halfClose: true },
+    );
+    assert.equal(await unread(), before + 1, 'a hit cut short midway through its body is unread');
+  });
+
   it('counts by code the API calls answered with an error, an unknown path and a missing key among them, and no request it could not read', async () => {
     const errors = async () => {
       const { families } = await scrape();
