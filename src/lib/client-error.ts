@@ -66,15 +66,17 @@ export function answerClientError(
     socket.destroy();
     return;
   }
-  // The peer ended its side midway through the body of a call an API route reads: the route logs
-  // it (`request_aborted`), so it is no request Tally could not read. A client that only
-  // half-closed still reads the 400. (A notice or hit so cut short is recorded nowhere: counted.)
+  // The peer ended its side midway through the body of a call an API route is reading: the route
+  // logs it (`request_aborted`), so it is no request Tally could not read. A client that only
+  // half-closed still reads the 400. (A call whose route reads no body, a report, logs nothing;
+  // nor does a notice or hit so cut short: both are counted.)
   const readByApi =
     error.code === 'HPE_INVALID_EOF_STATE' &&
     failed !== undefined &&
     failed !== null &&
     !failed.req.complete &&
-    apiCalls.has(failed.req);
+    apiCalls.has(failed.req) &&
+    isBodyRead(failed.req);
   const answer = clientErrorResponse(error.code, maxHeadBytes, readByApi ? UNCOUNTED : counters);
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     // The parser is not in error after a head too slow: were the connection read on, the rest of
@@ -91,12 +93,20 @@ export function answerClientError(
 /** Counts nothing: for an answer to a request a route read, which is not unread. */
 const UNCOUNTED: CounterSink = { inc: () => undefined };
 
+/**
+ * Whether a route reads `req`'s body (`readJsonText`, any consumer of the stream): its reading then
+ * fails as the client goes away, which the API logs. A body nothing reads is `null`-flowing.
+ */
+function isBodyRead(req: IncomingMessage): boolean {
+  return req.readableFlowing !== null;
+}
+
 /** The requests handed to the API's routes, which log a call whose client went away. */
 const apiCalls = new WeakSet<IncomingMessage>();
 
 /**
- * Notes that `req` is handed to the API's routes: cut short midway through its body, it is logged
- * there (`request_aborted`), not counted in {@link UNREAD_REQUESTS_METRIC}.
+ * Notes that `req` is handed to the API's routes: cut short midway through a body its route reads,
+ * it is logged there (`request_aborted`), not counted in {@link UNREAD_REQUESTS_METRIC}.
  */
 export function handToApi(req: IncomingMessage): void {
   apiCalls.add(req);

@@ -542,6 +542,23 @@ describe('/metrics', () => {
     assert.equal(await unread(), before + 1, 'a hit cut short midway through its body is unread');
   });
 
+  it('counts as unread an API call cut short midway through a body its route never reads, which no log holds', async () => {
+    const unread = async () =>
+      valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
+    const logged = () => tally.output().split('"event":"request_aborted"').length;
+    const [before, loggedBefore] = [await unread(), logged()];
+    // A report reads no body: it is still being run on the report thread when the body ends short.
+    const answer = await rawExchange(
+      tally.url,
+      'GET /v1/reports?from=2026-01-01&to=2026-01-02 HTTP/1.1\r\nHost: tally\r\n' +
+        `Authorization: Bearer ${tally.adminKey}\r\nContent-Length: 100\r\n\r\nabc`,
+      { halfClose: true },
+    );
+    assert.match(answer, /^HTTP\/1\.1 400 [^]*"MALFORMED_REQUEST"/, answer);
+    assert.equal(await unread(), before + 1, 'a call no route read the body of is unread');
+    assert.equal(logged(), loggedBefore, 'no request_aborted is logged for it');
+  });
+
   it('counts by code the API calls answered with an error, an unknown path and a missing key among them, and no request it could not read', async () => {
     const errors = async () => {
       const { families } = await scrape();
