@@ -311,6 +311,23 @@ describe('invalid traffic', () => {
     }
   });
 
+  it("judges an Android app's agent as the platform's HttpEngine (Android 14's Cronet) writes it, AndroidHttpClient and no package name, by that stack", () => {
+    // android.net.http.HttpEngine's default User-Agent: `AndroidHttpClient (Linux; U; Android
+    // <release>; <locale>; <model>; Build/<id>; Cronet/<version>)`.
+    const userAgent =
+      'AndroidHttpClient (Linux; U; Android 14; en_US; Pixel 8; Build/UQ1A.240205.004; Cronet/114.0.5735.84)';
+    const req = hitRequest({ 'user-agent': userAgent });
+    assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
+    assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+    for (const declared of [
+      'AndroidHttpClient (Linux; U; Android 14; en_US; Pixel 8; Build/UQ1A; Cronet/114.0) Crawler',
+      'AndroidHttpClient (Linux; U; Android 14; en_US; Spider 8; Build/UQ1A; Cronet/114.0.5735.84)',
+    ]) {
+      const bot = hitRequest({ 'user-agent': declared });
+      assert.deepEqual(screenRequest(bot, readDevice(bot), defaultIvtFilter(), 'app'), BOT, declared);
+    }
+  });
+
   it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
     const req = hitRequest({ 'user-agent': 'Mozilla/5.0 (Java) outbrain' });
     assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), {

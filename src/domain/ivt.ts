@@ -58,11 +58,13 @@ const ANDROID_APP_PLAYER_CLIENT =
 /**
  * An Android app's own agent as Cronet (Chromium's network stack, which many Android apps fire
  * with) writes it by default: the package name and version, then
- * `(Linux; U; Android <release>; <locale>; <model> Build/<id>; Cronet/<version>)`. The package
- * name comes first (`com.bbc.news`: the bot list knows `.news`); as for an iOS app's, any name
- * passes but one declaring a robot.
+ * `(Linux; U; Android <release>; <locale>; <model>; Build/<id>; Cronet/<version>)`; or, as the
+ * platform's own Cronet (`android.net.http.HttpEngine`, Android 14) writes it, `AndroidHttpClient`
+ * in their place. The package name comes first (`com.bbc.news`: the bot list knows `.news`); as
+ * for an iOS app's, any name passes but one declaring a robot.
  */
-const ANDROID_APP_CRONET_CLIENT = /^[^/()\s]+\/[^/()\s]+ \(Linux; U; Android [^()]*; Cronet\/[\d.]+\)$/;
+const ANDROID_APP_CRONET_CLIENT =
+  /^(?:[^/()\s]+\/[^/()\s]+|AndroidHttpClient) \(Linux; U; Android [^()]*; Cronet\/[\d.]+\)$/;
 /** A User-Agent that declares a robot, whatever HTTP stack it names first. */
 const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
 
