@@ -133,8 +133,9 @@ export function refuseAnyQuery(route: Pick<Route, 'method' | 'path'>, params: UR
 
 /**
  * Refuses (400 `VALIDATION_FAILED`) a query string holding a malformed %-escape (`%`, `%zz`) or
- * escapes or raw bytes that are not UTF-8 (`%ff`, a Latin-1 `é`), as a path segment is refused: read leniently, each would
- * become U+FFFD and filter for a value nobody sent. `search` is the URL's, `?` included.
+ * escapes or raw bytes that are not UTF-8 (`%ff`, a Latin-1 `é`), as a path segment is refused:
+ * read leniently, each would become U+FFFD and filter for a value nobody sent. `search` is the
+ * URL's, `?` included.
  */
 export function refuseMalformedQuery(search: string): void {
   for (const piece of search.slice(1).split(/[&=]/)) {
