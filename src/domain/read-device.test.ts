@@ -53,6 +53,22 @@ describe('reading the device a request speaks for', () => {
     assert.equal(device('unknown, 198.51.100.23, 10.0.0.5'), '198.51.100.23');
   });
 
+  it('takes the first X-Forwarded-For hop when every one from a trusted peer is trusted, as nginx’s real_ip_recursive and Express’s trust proxy do, not the peer', () => {
+    const built = buildIvtFilter([], [], ['10.0.0.0/24']);
+    assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
+    const device = (forwarded: string) =>
+      readDevice(hitRequest({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.1'), built.filter).ip;
+    // An SSAI server in the trusted range, behind Tally's trusted load balancer.
+    assert.equal(device('10.0.0.7'), '10.0.0.7');
+    assert.equal(device('10.0.0.7, 10.0.0.5'), '10.0.0.7', 'through another trusted proxy');
+    assert.equal(device('10.0.0.7:4711, 10.0.0.5'), '10.0.0.7', 'written with a port');
+    const hops = (count: number) =>
+      Array.from({ length: count }, (_, index) => `10.0.0.${index + 10}`).join(', ');
+    assert.equal(device(hops(16)), '10.0.0.10', 'the most hops read');
+    // Past them, hops the walk does not read come first: the peer, as of any hop there.
+    assert.equal(device(hops(17)), '10.0.0.1');
+  });
+
   it('falls back to the first X-Forwarded-For hop when X-Device-IP is absent', () => {
     const req = hitRequest({ 'x-forwarded-for': '192.0.2.44, 10.0.0.1' });
     assert.equal(readDevice(req).ip, '192.0.2.44');

@@ -47,7 +47,9 @@ function cutBetweenCharacters(latin1: string, maxBytes: number): string {
  * vouches for the entry before its own, and for no other. An entry there that is no address (the
  * `unknown` some proxies write, an obfuscated identifier, nothing) ends the walk with none, as
  * nginx's `real_ip_recursive` and Express's `trust proxy` end it: every entry before it was written
- * by the client, which would otherwise name any device it likes.
+ * by the client, which would otherwise name any device it likes. Where every entry is trusted (an
+ * SSAI server in a trusted range behind a trusted load balancer), the first, as nginx and Express
+ * take it; but the peer where there are more entries than the walk reads.
  */
 function forwardedClient(request: HitRequest, filter: IvtFilter): string | undefined {
   const forwarded = header(request, 'x-forwarded-for');
@@ -58,12 +60,17 @@ function forwardedClient(request: HitRequest, filter: IvtFilter): string | undef
     return validIp(comma === -1 ? forwarded : forwarded.slice(0, comma));
   }
   const hops = lastHops(forwarded);
+  let furthest: string | undefined;
   for (let at = hops.length - 1; at >= 0; at--) {
     const ip = validIp(hops[at]);
     if (ip === undefined) return undefined;
     if (!trusted(ip)) return ip;
+    furthest = ip;
   }
-  return undefined;
+  // Every hop read is trusted: the first of the header, where it was read whole; the peer where
+  // hops before those read were left unread, as past them the walk cannot go.
+  const readWhole = hops.reduce((length, hop) => length + hop.length, hops.length - 1) === forwarded.length;
+  return readWhole ? furthest : undefined;
 }
 
 /**
@@ -107,8 +114,9 @@ export function namedDeviceAgent(request: HitRequest): string | undefined {
  * address, or no agent (empty, or repeated), gives way to the caller's own. Of `X-Forwarded-For`,
  * the first hop, the client as it names itself; but from a trusted notifier (a proxy in front of
  * Tally, an SSAI server: `filter.trustedNotifiers`), the last hop that is not one, which a trusted
- * proxy appended after whatever the client wrote (among the last {@link MAX_FORWARDED_HOPS}),
- * unless that entry is no address: the peer is then the device's address, as without the header.
+ * proxy appended after whatever the client wrote (among the last {@link MAX_FORWARDED_HOPS}; the
+ * first hop where every one, all of them read, is trusted), unless that entry is no address: the
+ * peer is then the device's address, as without the header.
  */
 export function readDevice(request: HitRequest, filter: IvtFilter = NO_FILTER): Device {
   const deviceIp = validIp(header(request, 'x-device-ip'));
