@@ -86,6 +86,70 @@ describe('the SQLite ledger’s dedupe claims', () => {
     reopened.close();
   });
 
+  it('makes a claim last as long as a win whose notice did not count before any count (invalid traffic, a prefetch, another method’s notice) could still count, in the batch and across a restart', () => {
+    // A second registration of each impression (3 h) has a notice that does not count before any
+    // notice counts; then a notice of a registration with a 600 s TTL counts; the 3 h win's
+    // billing notice comes once that count's own claim would have ended.
+    const path = join(dir, 'claimed-before-count.db');
+    const first = new SqliteLedger(openSqlite(path));
+    const uncounted = [
+      invalidTraffic('bot_user_agent'),
+      notCounted('prefetch'),
+      notCounted('not_billing_method'),
+    ];
+    const keys = uncounted.map((_, index) => `early-${index}`);
+    const ofLongerWin = (key: string, receivedMs: number, outcome = COUNTED) =>
+      event({ receivedMs, outcome, dedupe: { key, expiresMs: T0 + 3 * HOUR_MS } });
+    const ofShorterWin = (key: string, receivedMs: number) =>
+      event({ receivedMs, dedupe: { key, expiresMs: T0 + 600_000 } });
+    assert.deepEqual(
+      first.record(keys.map((key, index) => ofLongerWin(key, T0 + 1_000, uncounted[index]))),
+      uncounted,
+    );
+    // The count of the first key comes in the same batch as another notice that does not count.
+    assert.deepEqual(
+      first.record([
+        ofLongerWin(keys[0] as string, T0 + 1_500, invalidTraffic('head_request')),
+        ...keys.map((key) => ofShorterWin(key, T0 + 2_000)),
+      ]),
+      [invalidTraffic('head_request'), ...keys.map(() => COUNTED)],
+    );
+    const duplicates = keys.map(() => notCounted('duplicate'));
+    assert.deepEqual(
+      first.record(keys.map((key) => ofLongerWin(key, T0 + 700_000))),
+      duplicates,
+      'after the 600 s win’s TTL',
+    );
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(reopened.record(keys.map((key) => ofLongerWin(key, T0 + 2 * HOUR_MS))), duplicates);
+    assert.deepEqual(reopened.countEvents(), { total: 13, counted: 3 });
+    reopened.close();
+  });
+
+  it('counts the first billing notice after notices that did not count, and a claim they made ends with that count’s, across a restart', () => {
+    const path = join(dir, 'counted-after-uncounted.db');
+    const first = new SqliteLedger(openSqlite(path));
+    const notice = (receivedMs: number, outcome = COUNTED) =>
+      event({ receivedMs, outcome, dedupe: { key: 'u', expiresMs: T0 + 600_000 } });
+    assert.deepEqual(first.record([notice(T0 + 1, notCounted('prefetch')), notice(T0 + 2)]), [
+      notCounted('prefetch'),
+      COUNTED,
+    ]);
+    assert.deepEqual(first.record([notice(T0 + 3, invalidTraffic('head_request'))]), [
+      invalidTraffic('head_request'),
+    ]);
+    first.close();
+    const reopened = new SqliteLedger(openSqlite(path));
+    assert.deepEqual(reopened.record([notice(T0 + 4, notCounted('prefetch')), notice(T0 + 5)]), [
+      notCounted('prefetch'),
+      notCounted('duplicate'),
+    ]);
+    const later = event({ receivedMs: T0 + 600_001, dedupe: { key: 'u', expiresMs: T0 + HOUR_MS } });
+    assert.deepEqual(reopened.record([later]), [COUNTED], 'once no notice seen could count any more');
+    reopened.close();
+  });
+
   it('never shortens a claim: a notice of the impression with an earlier expiry leaves it as long, in the batch and across a restart', () => {
     // Counted through a win with a 3 h TTL; a second registration of the same impression has 600 s.
     const path = join(dir, 'unshortened-claim.db');
