@@ -113,6 +113,9 @@ describe('configuration', () => {
     assert.deepEqual(refusals({ encryptionKey: key, integrityKey: 'not base64!' }), [
       'priceKeys.s1: in TALLY_PRICE_KEYS, integrityKey is not (web-safe) base64: give the key as the DSP handed it out',
     ]);
+    assert.deepEqual(refusals('abc'), [
+      'priceKeys.s1: in TALLY_PRICE_KEYS, the entry must be {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}, not "abc"',
+    ]);
     assert.deepEqual(refusals({ encryptionKey: 42, integrityKey: '' }), [
       'priceKeys.s1: in TALLY_PRICE_KEYS, encryptionKey is not (web-safe) base64: give the key as the DSP handed it out',
       'priceKeys.s1: in TALLY_PRICE_KEYS, integrityKey is not (web-safe) base64: give the key as the DSP handed it out',
@@ -229,7 +232,7 @@ describe('configuration', () => {
     });
     assert.equal(parsed.ok, false);
     const errors = parsed.ok ? [] : parsed.errors;
-    assert.equal(errors.length, 11, errors.join('\n'));
+    assert.equal(errors.length, 10, errors.join('\n'));
     for (const name of [
       'port',
       'rules.*',

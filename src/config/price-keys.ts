@@ -26,7 +26,13 @@ export function parsePriceKeyMap(
     return out;
   }
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
-    const fields = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      errors.push(
+        `priceKeys.${name}: in ${source}, the entry must be {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}, not ${shown(entry)}`,
+      );
+      continue;
+    }
+    const fields = entry as Record<string, unknown>;
     // A misspelt field (`accountID`) would otherwise give another account's DSP keys to the operator's.
     const unknown = Object.keys(fields).filter((field) => !PRICE_KEY_FIELDS.includes(field));
     if (unknown.length > 0) {

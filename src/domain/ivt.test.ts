@@ -283,6 +283,8 @@ describe('invalid traffic', () => {
       'NewsBot/1.0 (Linux;Android 13) ExoPlayerLib/2.18.1',
       'Feed Crawler/2.0 (Linux;Android 13) AndroidXMedia3/1.1.1',
       'Googlebot/2.1 (+http://www.google.com/bot.html) (Linux;Android 13) ExoPlayerLib/2.18.1',
+      'HeadlessChrome/1 (Linux;Android 13) ExoPlayerLib/2.18.1',
+      'Mediapartners-Google/1 (Linux;Android 13) AndroidXMedia3/1.1.1',
     ]) {
       const req = hitRequest({ 'user-agent': userAgent });
       assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);

@@ -65,8 +65,11 @@ const ANDROID_APP_PLAYER_CLIENT =
  */
 const ANDROID_APP_CRONET_CLIENT =
   /^(?:[^/()\s]+\/[^/()\s]+|AndroidHttpClient) \(Linux; U; Android [^()]*; Cronet\/[\d.]+\)$/;
-/** A User-Agent that declares a robot, whatever HTTP stack it names first. */
-const DECLARED_ROBOT = /bot|crawl|spider|slurp/i;
+/**
+ * A User-Agent that declares a robot, whatever HTTP stack it names first: a bot, crawler or spider,
+ * a headless browser, or Google's ad crawler (`Mediapartners-Google`).
+ */
+const DECLARED_ROBOT = /bot|crawl|spider|slurp|headless|mediapartners/i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,

@@ -1,10 +1,10 @@
 import { requireBearer } from '../control/auth.js';
 import type { Route } from '../control/router.js';
-import { ApiError } from '../control/api-error.js';
+import { retryLater } from '../control/api-error.js';
 import { sendError, sendJson, sendJsonText } from '../control/send.js';
 import { OPENAPI_DOCUMENT } from '../control/openapi.js';
 import { OMID_VERIFICATION_SCRIPT } from '../hot/omid-script.js';
-import { RETRY_AFTER, sendBody } from '../hot/responses.js';
+import { sendBody } from '../hot/responses.js';
 import type { Metrics } from '../lib/metrics.js';
 
 /**
@@ -38,8 +38,7 @@ export function publicRoutes(
         // is put back, another Tally takes the port after a shutdown): look again, as every 503
         // Tally sends says. Nor is it counted among the API's error answers: a load balancer asks
         // every few seconds, and `tally_ready` shows the state itself.
-        if (reason !== undefined)
-          sendError(ctx.res, new ApiError(503, 'UNAVAILABLE', reason, RETRY_AFTER), ctx.requestId);
+        if (reason !== undefined) sendError(ctx.res, retryLater(reason), ctx.requestId);
         else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
       },
     },
