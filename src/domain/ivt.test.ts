@@ -195,6 +195,22 @@ describe('invalid traffic', () => {
     );
   }
 
+  /**
+   * Each of `apps`, an app's own agent the bot list flags, passes where an app fires the notice;
+   * each of `robots`, the same shape declaring a robot, does not.
+   */
+  function assertAppAgents(apps: readonly string[], robots: readonly string[]) {
+    for (const userAgent of apps) {
+      const req = hitRequest({ 'user-agent': userAgent });
+      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
+      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
+    }
+    for (const userAgent of robots) {
+      const req = hitRequest({ 'user-agent': userAgent });
+      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
+    }
+  }
+
   it("lets the JVM's server HTTP clients through, by the agent each sends by default, as it lets Apache HttpClient: a server's burl, naming the device or not, but not where a browser fires the notice", () => {
     assertServerStacks([
       'ReactorNetty/1.1.10', // Reactor Netty, Spring WebClient's default connector
@@ -257,13 +273,7 @@ describe('invalid traffic', () => {
       'Daily News/5.2 (iPhone; iOS 17.1; Scale/3.00)',
       'Feed Reader/1.0 (com.example.feeds; build:42; iOS 16.4.1) Alamofire/5.6.4',
     ];
-    for (const userAgent of iosApps) {
-      const req = hitRequest({ 'user-agent': userAgent });
-      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
-      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
-    }
-    const declared = hitRequest({ 'user-agent': 'NewsBot/1.0 CFNetwork/1410.0.3 Darwin/22.6.0' });
-    assert.deepEqual(screenRequest(declared, readDevice(declared), defaultIvtFilter(), 'app'), BOT);
+    assertAppAgents(iosApps, ['NewsBot/1.0 CFNetwork/1410.0.3 Darwin/22.6.0']);
   });
 
   it("judges an Android app's player agent, as ExoPlayer and Media3 write it, by its stack, not by the words of the app's name", () => {
@@ -274,21 +284,13 @@ describe('invalid traffic', () => {
       'Google TV/4.38.1 (Linux;Android 12) AndroidXMedia3/1.1.1',
       'com.feedly.app/105.0 (Linux;Android 14) ExoPlayerLib/2.19.1',
     ];
-    for (const userAgent of androidApps) {
-      const req = hitRequest({ 'user-agent': userAgent });
-      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
-      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
-    }
-    for (const userAgent of [
+    assertAppAgents(androidApps, [
       'NewsBot/1.0 (Linux;Android 13) ExoPlayerLib/2.18.1',
       'Feed Crawler/2.0 (Linux;Android 13) AndroidXMedia3/1.1.1',
       'Googlebot/2.1 (+http://www.google.com/bot.html) (Linux;Android 13) ExoPlayerLib/2.18.1',
       'HeadlessChrome/1 (Linux;Android 13) ExoPlayerLib/2.18.1',
       'Mediapartners-Google/1 (Linux;Android 13) AndroidXMedia3/1.1.1',
-    ]) {
-      const req = hitRequest({ 'user-agent': userAgent });
-      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
-    }
+    ]);
   });
 
   it("judges an Android app's own agent as Cronet writes it by that stack, not by the words of the app's package name", () => {
@@ -298,36 +300,25 @@ describe('invalid traffic', () => {
       'com.bbc.news/12345 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A.230805.001; Cronet/116.0.5845.92)',
       'com.newsbreak.app/24.3.1 (Linux; U; Android 12; en_US; SM-G991B Build/SP1A.210812.016; Cronet/114.0.5735.196)',
     ];
-    for (const userAgent of androidApps) {
-      const req = hitRequest({ 'user-agent': userAgent });
-      assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
-      assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
-    }
-    for (const userAgent of [
+    assertAppAgents(androidApps, [
       'com.example.newsbot/1.0 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A; Cronet/116.0.5845.92)',
       'Googlebot/2.1 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A; Cronet/116.0.5845.92)',
       'com.bbc.news/12345 (Linux; U; Android 13; en-us; Pixel 7 Build/TQ3A; Cronet/116.0) Feed Fetcher',
-    ]) {
-      const req = hitRequest({ 'user-agent': userAgent });
-      assert.deepEqual(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), BOT, userAgent);
-    }
+    ]);
   });
 
   it("judges an Android app's agent as the platform's HttpEngine (Android 14's Cronet) writes it, AndroidHttpClient and no package name, by that stack", () => {
     // android.net.http.HttpEngine's default User-Agent: `AndroidHttpClient (Linux; U; Android
     // <release>; <locale>; <model>; Build/<id>; Cronet/<version>)`.
-    const userAgent =
-      'AndroidHttpClient (Linux; U; Android 14; en_US; Pixel 8; Build/UQ1A.240205.004; Cronet/114.0.5735.84)';
-    const req = hitRequest({ 'user-agent': userAgent });
-    assert.deepEqual(screen(req), BOT, `the bot list flags ${userAgent}`);
-    assert.equal(screenRequest(req, readDevice(req), defaultIvtFilter(), 'app'), undefined, userAgent);
-    for (const declared of [
-      'AndroidHttpClient (Linux; U; Android 14; en_US; Pixel 8; Build/UQ1A; Cronet/114.0) Crawler',
-      'AndroidHttpClient (Linux; U; Android 14; en_US; Spider 8; Build/UQ1A; Cronet/114.0.5735.84)',
-    ]) {
-      const bot = hitRequest({ 'user-agent': declared });
-      assert.deepEqual(screenRequest(bot, readDevice(bot), defaultIvtFilter(), 'app'), BOT, declared);
-    }
+    assertAppAgents(
+      [
+        'AndroidHttpClient (Linux; U; Android 14; en_US; Pixel 8; Build/UQ1A.240205.004; Cronet/114.0.5735.84)',
+      ],
+      [
+        'AndroidHttpClient (Linux; U; Android 14; en_US; Pixel 8; Build/UQ1A; Cronet/114.0) Crawler',
+        'AndroidHttpClient (Linux; U; Android 14; en_US; Spider 8; Build/UQ1A; Cronet/114.0.5735.84)',
+      ],
+    );
   });
 
   it('takes an app HTTP stack only when the User-Agent starts with it: a crawler naming one later is a bot', () => {
