@@ -311,7 +311,7 @@ describe('exporting tracker tags', () => {
 
   it('names what params holds that is no parameter: the value sent, or its first entry that is none', async () => {
     for (const [params, wrong] of [
-      ['cachebuster', 'not a string ("cachebuster")'],
+      ['cachebuster', 'it is a string ("cachebuster")'],
       [['cachebuster', 'ancostt'], 'params[1] is "ancostt"'],
       [['redir', 'ancost', 'Preview'], 'params[2] is "Preview"'],
     ] as const) {
@@ -325,8 +325,8 @@ describe('exporting tracker tags', () => {
 
   it('names what trackerIds holds that is no tracker id: the value sent, or its first entry that is no id', async () => {
     for (const [trackerIds, wrong] of [
-      [7, 'not 7'],
-      ['7', 'not a string ("7")'],
+      [7, 'it is 7'],
+      ['7', 'it is a string ("7")'],
       [[ids.secondImpression, '7'], 'trackerIds[1] is "7"'],
       [[ids.secondImpression, 0, 1.5], 'trackerIds[1] is 0'],
     ] as const) {

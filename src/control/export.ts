@@ -303,7 +303,7 @@ function tagFile(kind: TrackerKind, tags: ExportedTag[], warnings: readonly Expo
  * `undefined` when it takes every entry.
  */
 function notEntriesOf(name: string, value: unknown, takes: (entry: unknown) => boolean): string | undefined {
-  if (!Array.isArray(value)) return `not ${shownSent(value)}`;
+  if (!Array.isArray(value)) return `it is ${shownSent(value)}`;
   const at = value.findIndex((entry) => !takes(entry));
   return at === -1 ? undefined : `${name}[${at}] is ${shown(value[at])}`;
 }
