@@ -56,20 +56,23 @@ export class ApiError extends Error {
   }
 }
 
-/** What {@link retryLater} is given besides its message. */
+/** What {@link retryLater} is given besides its code and message. */
 export interface RetryLaterOptions extends ApiErrorOptions {
-  /** `UNAVAILABLE` unless given: `STARTING` for a request that came while Tally starts. */
-  code?: 'UNAVAILABLE' | 'STARTING';
   /** Headers besides `Retry-After` (`Connection: close`). */
   headers?: Readonly<Record<string, string>>;
 }
 
 /**
- * A 503 the caller is to send again: `UNAVAILABLE` (or `options.code`) with `Retry-After: 1`, as
- * every 503 Tally answers has, and `message` saying why.
+ * A 503 the caller is to send again, with `Retry-After: 1`, as every 503 Tally answers has:
+ * `code` `UNAVAILABLE`, or `STARTING` for a request that came while Tally starts, and `message`
+ * saying why.
  */
-export function retryLater(message: string, options: RetryLaterOptions = {}): ApiError {
-  const { code = 'UNAVAILABLE', headers = {}, ...errorOptions } = options;
+export function retryLater(
+  code: 'UNAVAILABLE' | 'STARTING',
+  message: string,
+  options: RetryLaterOptions = {},
+): ApiError {
+  const { headers = {}, ...errorOptions } = options;
   return new ApiError(503, code, message, { 'Retry-After': '1', ...headers }, errorOptions);
 }
 
@@ -79,5 +82,5 @@ export function retryLater(message: string, options: RetryLaterOptions = {}): Ap
  * (`Connection: close`), `message` saying what is busy; marked {@link ApiError.backPressure}.
  */
 export function busyRefusal(message: string, headers: Readonly<Record<string, string>> = {}): ApiError {
-  return retryLater(message, { headers, backPressure: true });
+  return retryLater('UNAVAILABLE', message, { headers, backPressure: true });
 }

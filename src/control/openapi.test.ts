@@ -177,9 +177,21 @@ describe('the OpenAPI document served at /docs', () => {
   it('lists every error code the API answers with, with its status, and only those; the README names each', () => {
     const answered = new Map<string, Set<number>>();
     for (const [file, text] of sources()) {
-      // `new ApiError(400, 'CODE'`, `refused(400, 'CODE'`, `status: 431, code: 'CODE'`.
-      for (const match of text.matchAll(/\b([1-5]\d\d),\s*(?:code:\s*)?'([A-Z][A-Z_]{3,})'/g)) {
-        const [, status = '', code = ''] = match;
+      // `new ApiError(400, 'CODE'`, `refused(400, 'CODE'`, `status: 431, code: 'CODE'`; and
+      // `retryLater('CODE'`, a 503.
+      const answers = [
+        ...[...text.matchAll(/\b([1-5]\d\d),\s*(?:code:\s*)?'([A-Z][A-Z_]{3,})'/g)].map(
+          ([, status, code]) => ({
+            status,
+            code,
+          }),
+        ),
+        ...[...text.matchAll(/\bretryLater\(\s*'([A-Z][A-Z_]{3,})'/g)].map(([, code]) => ({
+          status: '503',
+          code,
+        })),
+      ];
+      for (const { status = '', code = '' } of answers) {
         if (!answered.has(code)) answered.set(code, new Set());
         answered.get(code)?.add(Number(status));
         assert.ok(code in API_ERROR_CODES, `${code} (${file}) is in API_ERROR_CODES`);

@@ -13,5 +13,5 @@ import { ReadAbandonedError, ReportsBusyError } from './report-thread/report-thr
 export function readFailureAnswer(error: unknown, failedMessage: string): ApiError | undefined {
   if (error instanceof ReadAbandonedError) return undefined;
   if (error instanceof ReportsBusyError) return busyRefusal(error.message);
-  return retryLater(failedMessage, { cause: error });
+  return retryLater('UNAVAILABLE', failedMessage, { cause: error });
 }

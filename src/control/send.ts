@@ -47,6 +47,7 @@ export function apiErrorOf(error: unknown): ApiError {
   const code = errorCode(error) ?? '';
   return UNWRITABLE_DATABASE_CODE.test(code)
     ? retryLater(
+        'UNAVAILABLE',
         // A full disk stays full until the operator frees space: retrying shortly is not enough.
         code.startsWith('SQLITE_FULL')
           ? 'Tally cannot write its database: its disk is full (logged as request_failed); retry once space is freed on it'

@@ -20,11 +20,12 @@ export function answerWhileStarting(req: IncomingMessage, res: ServerResponse): 
   const refusal =
     reads && path === '/readyz'
       ? retryLater(
+          'UNAVAILABLE',
           'starting (migrating or opening the ledger, which may take minutes after an upgrade): retry shortly',
         )
       : retryLater(
+          'STARTING',
           'Tally is starting (migrating or opening its ledger, which may take minutes after an upgrade): send the request again shortly',
-          { code: 'STARTING' },
         );
   sendError(res, refusal, requestId);
 }

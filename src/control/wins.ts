@@ -59,7 +59,7 @@ export function winRoutes(
           // Its caller went away while it waited: there is nobody to answer, and nothing failed.
           if (error instanceof WinsAbandonedError) return;
           log.error('wins_unavailable', { requestId: ctx.requestId, error: String(error) });
-          throw retryLater('the wins could not be registered just now; retry the call');
+          throw retryLater('UNAVAILABLE', 'the wins could not be registered just now; retry the call');
         }
         if (!answer.ok) throw new ApiError(answer.status, answer.code, answer.message);
         const { jsonBytes } = answer;

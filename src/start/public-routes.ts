@@ -38,7 +38,7 @@ export function publicRoutes(
         // is put back, another Tally takes the port after a shutdown): look again, as every 503
         // Tally sends says. Nor is it counted among the API's error answers: a load balancer asks
         // every few seconds, and `tally_ready` shows the state itself.
-        if (reason !== undefined) sendError(ctx.res, retryLater(reason), ctx.requestId);
+        if (reason !== undefined) sendError(ctx.res, retryLater('UNAVAILABLE', reason), ctx.requestId);
         else sendJson(ctx.res, 200, { status: 'ready' }, ctx.requestId);
       },
     },

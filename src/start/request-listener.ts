@@ -54,7 +54,7 @@ export function requestListener({
       const message = state.shuttingDown
         ? 'Tally is shutting down: send the request again on a new connection'
         : 'an answer before this one closes the connection: send the request again on a new connection';
-      sendError(res, retryLater(message), requestIdOf(req));
+      sendError(res, retryLater('UNAVAILABLE', message), requestIdOf(req));
       return;
     }
     const hostProblem = hostHeaderProblem(req.rawHeaders, req.httpVersion);
