@@ -72,15 +72,6 @@ export class ClaimIndex {
     this.table.insert(key.high, key.low, eventId, expiresMs, nowMs);
   }
 
-  /**
-   * Ends the claim of event `eventId` on `key`, live or not: its slot matches no key any more and
-   * may be reused. A notice that did not count claims its impression until a count takes it over.
-   */
-  release(key: ClaimKey, eventId: number): void {
-    this.table.release(key, eventId);
-    if (this.replacement?.phase === 'moving') this.replacement.from.release(key, eventId);
-  }
-
   /** Live claims at `nowMs` (a full scan: for tests and metrics). */
   liveCount(nowMs: number): number {
     const moving = this.replacement?.phase === 'moving' ? this.replacement : undefined;
@@ -186,20 +177,6 @@ class ClaimTable {
     this.hashLow[slot] = low;
     this.eventIds[slot] = eventId;
     this.expiresMs[slot] = expiresMs;
-  }
-
-  /**
-   * Marks the slots of `eventId`'s claim on `key` expired for good: each of them, as a claim
-   * extended in a batch is added again with its longer expiry.
-   */
-  release(key: ClaimKey, eventId: number): void {
-    for (let slot = key.high & this.mask; ; slot = (slot + 1) & this.mask) {
-      const slotEventId = this.eventIds[slot] ?? 0;
-      if (slotEventId === 0) return;
-      if (slotEventId === eventId && this.hashHigh[slot] === key.high && this.hashLow[slot] === key.low) {
-        this.expiresMs[slot] = Number.NEGATIVE_INFINITY;
-      }
-    }
   }
 
   copyFrom(other: ClaimTable, slot: number, nowMs: number): void {

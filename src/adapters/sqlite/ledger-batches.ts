@@ -33,24 +33,12 @@ interface NewClaim {
   key: ClaimKey;
   eventId: number;
   expiresMs: number;
-  /**
-   * Whether the claiming event counted, rather than did not but left its win countable;
-   * `undefined` for a claim from the index extended in the batch, until a count asks.
-   */
-  counted?: boolean;
-}
-
-/** A claim of a notice that did not count, ended in a batch as a count took it over. */
-interface ReleasedClaim {
-  key: ClaimKey;
-  eventId: number;
 }
 
 /** What a batch's transaction wrote that the ledger keeps in memory once it committed. */
 interface BatchWrites {
   outcomes: Outcome[];
   newClaims: NewClaim[];
-  releasedClaims: ReleasedClaim[];
   /** `event_dims` rows added, by their `dimsKey`. */
   newDims: Map<string, number>;
 }
@@ -98,10 +86,6 @@ export class LedgerBatches {
   private readonly insertEvent: Database.Statement;
   private readonly insertDelivery: Database.Statement;
   private readonly extendClaim: Database.Statement;
-  /** Ends the claim of an event that did not count, taken over by a count. */
-  private readonly endClaim: Database.Statement;
-  /** The outcome and claim expiry of an event that holds a claim. */
-  private readonly claimantOf: Database.Statement;
   /**
    * When the impression of a dedupe key counted and the URL its 302 named (`created_ms`, `url`), if
    * its DSP's burl was sent on by a 302.
@@ -154,11 +138,6 @@ export class LedgerBatches {
     );
     this.extendClaim = db.prepare(
       'UPDATE event_rows SET claim_expires_ms = ? WHERE id = ? AND claim_expires_ms < ?',
-    );
-    this.endClaim = db.prepare('UPDATE event_rows SET claim_expires_ms = 0 WHERE id = ?');
-    this.claimantOf = db.prepare(
-      `SELECT d.outcome = 'counted' AS counted, r.claim_expires_ms AS expiresMs
-       FROM event_rows r JOIN event_dims d ON d.id = r.dims_id WHERE r.id = ?`,
     );
     // Only an impression queued before is skipped (its key is unique): a row that breaks another
     // constraint (a NULL) fails the batch, loudly, rather than passing for that impression again.
@@ -213,11 +192,9 @@ export class LedgerBatches {
     const claims = this.claims.liveClaims(keptSinceMs);
     const dimsIds = this.knownDims();
     // Begun IMMEDIATE, as `writeTransaction` explains: a batch may read a claim's key first.
-    const { outcomes, newClaims, releasedClaims, newDims } = this.recordBatch.immediate(batch, claims);
+    const { outcomes, newClaims, newDims } = this.recordBatch.immediate(batch, claims);
     // Only what committed is remembered: a batch that failed claimed nothing and added no dims.
     for (const claim of newClaims) claims.add(claim.key, claim.eventId, claim.expiresMs, keptSinceMs);
-    // After the adds: a claim made in the batch may have been taken over in it too.
-    for (const claim of releasedClaims) claims.release(claim.key, claim.eventId);
     this.claims.keptClaimsSince(keptSinceMs);
     for (const [key, id] of newDims) dimsIds.set(key, id);
     return outcomes;
@@ -238,7 +215,6 @@ export class LedgerBatches {
   private recordInTransaction(batch: readonly EventRecord[], claims: ClaimIndex): BatchWrites {
     const outcomes: Outcome[] = [];
     const newClaims: NewClaim[] = [];
-    const releasedClaims: ReleasedClaim[] = [];
     const newDims = new Map<string, number>();
     const claimedInBatch = new Map<string, NewClaim>();
     const keyOf = this.claims.keyOf;
@@ -255,23 +231,19 @@ export class LedgerBatches {
       // plus the window, so extending would slide it with every repeat).
       const exchange = event.dims.impressionType === 'exchange';
       // Fingerprinted once, for the lookup and for the claim this event may make.
-      const leavesCountable = exchange && leavesWinCountable(outcome);
-      const claimed = dedupe !== undefined && (counts || leavesCountable) ? claimKey(dedupe.key) : undefined;
-      let claimant = 0;
-      // The claim of notices that did not count, which a count of the impression takes over.
-      let uncountedClaim: { eventId: number; expiresMs: number } | undefined;
+      const claimed =
+        dedupe !== undefined && (counts || (exchange && leavesWinCountable(outcome)))
+          ? claimKey(dedupe.key)
+          : undefined;
       if (claimed !== undefined && dedupe !== undefined) {
         const inBatch = claimedInBatch.get(dedupe.key);
-        claimant =
+        const claimant =
           inBatch === undefined
             ? claims.find(claimed, event.receivedMs, keyOf)
             : inBatch.expiresMs >= event.receivedMs
               ? inBatch.eventId
               : 0;
-        const held = counts && claimant !== 0 ? this.heldClaim(claimant, inBatch) : undefined;
-        if (held !== undefined && !held.counted) {
-          uncountedClaim = { eventId: claimant, expiresMs: held.expiresMs };
-        } else if (claimant !== 0) {
+        if (claimant !== 0) {
           if (counts) {
             const redirected =
               event.dims.kind === 'burl' ? this.keptRedirect(dedupe.key, claimant) : undefined;
@@ -343,18 +315,7 @@ export class LedgerBatches {
       const dims = previous.values;
       const dimsId = previous.id;
       const dedupeKey = dedupe?.key ?? null;
-      // A count claims the impression, for as long as a notice seen before could still count too; a
-      // notice that did not count but leaves its win countable, of an impression no notice claims,
-      // claims it until its win could count no more, so that a count through a registration of
-      // the win with a shorter claim cannot end it sooner.
-      const claimExpiresMs =
-        dedupe === undefined
-          ? 0
-          : counted
-            ? Math.max(dedupe.expiresMs, uncountedClaim?.expiresMs ?? 0)
-            : claimed !== undefined && claimant === 0 && dedupe.expiresMs >= event.receivedMs
-              ? dedupe.expiresMs
-              : 0;
+      const claimExpiresMs = counted && dedupe !== undefined ? dedupe.expiresMs : 0;
       const inserted = this.insertEvent.run(
         event.receivedMs,
         event.servedHourMs,
@@ -370,16 +331,11 @@ export class LedgerBatches {
         dedupeKey,
         claimExpiresMs,
       );
-      if (counted && uncountedClaim !== undefined && claimed !== undefined) {
-        this.endClaim.run(uncountedClaim.eventId);
-        releasedClaims.push({ key: claimed, eventId: uncountedClaim.eventId });
-      }
       if (claimExpiresMs > 0 && claimed !== undefined) {
         const claim = {
           key: claimed,
           eventId: Number(inserted.lastInsertRowid),
           expiresMs: claimExpiresMs,
-          counted,
         };
         claimedInBatch.set(claimed.key, claim);
         newClaims.push(claim);
@@ -419,14 +375,7 @@ export class LedgerBatches {
     // Dims rows that differ only where the rollups do not look (the currency of an event that did
     // not count) add into one rollup row: the upsert adds them.
     for (const { values, metrics } of rollups.values()) this.upsertRollup.run(...values, ...metrics);
-    return { outcomes, newClaims, releasedClaims, newDims };
-  }
-
-  /** Whether the event holding a claim counted, and when its claim expires. */
-  private heldClaim(eventId: number, inBatch: NewClaim | undefined): { counted: boolean; expiresMs: number } {
-    if (inBatch?.counted !== undefined) return { counted: inBatch.counted, expiresMs: inBatch.expiresMs };
-    const row = this.claimantOf.get(eventId) as { counted: number; expiresMs: number };
-    return { counted: row.counted === 1, expiresMs: inBatch?.expiresMs ?? row.expiresMs };
+    return { outcomes, newClaims, newDims };
   }
 
   /**
