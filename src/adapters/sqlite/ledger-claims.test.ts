@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
+import type { Outcome } from '../../domain/outcome.js';
 import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import { openSqlite } from './database.js';
@@ -296,6 +297,91 @@ describe('the SQLite ledger’s dedupe claims', () => {
         own.close();
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('counts an impression once while its count’s claim lives, and lets that claim end no sooner than a notice seen since could count, through notices that did not count, batches, restarts and clocks stepped back (property)', () => {
+    const outcomes = {
+      counted: COUNTED,
+      bot: invalidTraffic('bot_user_agent'),
+      prefetch: notCounted('prefetch'),
+      loaded: notCounted('not_billing_method'),
+      late: notCounted('late'),
+    } as const;
+    const notice = fc.record({
+      key: fc.integer({ min: 0, max: 1 }),
+      tracker: fc.boolean(),
+      decided: fc.constantFrom(...(Object.keys(outcomes) as (keyof typeof outcomes)[])),
+      advanceMs: fc.integer({ min: 0, max: 1_500 }),
+      // A clock stepped back, or a batch a few ms out of order (the ledger keeps claims for one
+      // stepped back less than its margin).
+      stepBackMs: fc.option(fc.integer({ min: 1, max: CLAIM_LOAD_MARGIN_MS - 1000 }), { freq: 10 }),
+      ttlMs: fc.integer({ min: 0, max: 6_000 }),
+    });
+    const step = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ batch: fc.array(notice, { minLength: 1, maxLength: 8 }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({ restart: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }) }),
+      },
+    );
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 40, size: 'max' }), (steps) => {
+        const path = join(dir, `claims-rule-${++run}.db`);
+        let own = new SqliteLedger(openSqlite(path));
+        // Per impression: until when the claim of its count lives.
+        const countedUntilMs = new Map<string, number>();
+        let nowMs = T0;
+        let newestMs = T0;
+        const trace: string[] = [];
+        for (const taken of steps) {
+          if ('restart' in taken) {
+            trace.push(`restart ${String(taken.restart)}`);
+            own.close();
+            own = new SqliteLedger(openSqlite(path));
+            if (taken.restart !== undefined) own.loadClaims(nowMs + taken.restart);
+            continue;
+          }
+          const batch = taken.batch.map(({ key, tracker, decided, advanceMs, stepBackMs, ttlMs }) => {
+            nowMs = Math.max(nowMs + advanceMs - (stepBackMs ?? 0), newestMs - CLAIM_LOAD_MARGIN_MS / 2);
+            newestMs = Math.max(newestMs, nowMs);
+            // A late notice comes after its win's TTL; the others at it or before.
+            const expiresMs = decided === 'late' ? nowMs - 1 - ttlMs : nowMs + ttlMs;
+            const dedupe = { key: `${tracker ? 't' : 'x'}${key}`, expiresMs };
+            const dims = {
+              ...event().dims,
+              auctionId: dedupe.key,
+              impressionType: tracker ? ('external_impression' as const) : ('exchange' as const),
+            };
+            return event({ receivedMs: nowMs, outcome: outcomes[decided], dims, dedupe });
+          });
+          const recorded = own.record(batch);
+          batch.forEach(({ receivedMs, outcome, dedupe, dims }, index) => {
+            const { key, expiresMs } = dedupe ?? { key: '', expiresMs: 0 };
+            const claimedUntilMs = countedUntilMs.get(key) ?? Number.NEGATIVE_INFINITY;
+            const exchange = dims.impressionType === 'exchange';
+            const claimed = claimedUntilMs >= receivedMs;
+            let expected: Outcome = outcome;
+            if (outcome.outcome === 'counted') {
+              if (!claimed) countedUntilMs.set(key, expiresMs);
+              else {
+                expected = notCounted('duplicate');
+                // Tracker hits keep the window of their first hit.
+                if (exchange) countedUntilMs.set(key, Math.max(claimedUntilMs, expiresMs));
+              }
+            } else if (exchange && outcome.reason !== 'late' && claimed) {
+              countedUntilMs.set(key, Math.max(claimedUntilMs, expiresMs));
+            }
+            trace.push(
+              `${key} ${outcome.outcome === 'counted' ? 'counted' : outcome.reason} at ${receivedMs - T0} until ${expiresMs - T0}: ${recorded[index]?.outcome === 'counted' ? 'counted' : 'not'}`,
+            );
+            assert.deepEqual(recorded[index], expected, trace.join('\n'));
+          });
+        }
+        own.close();
+      }),
+      { numRuns: 100 },
     );
   });
 
