@@ -8,6 +8,7 @@ import { openSqlite } from '../adapters/sqlite/database.js';
 import { openToken } from '../domain/token.js';
 import { threadKeys } from '../thread-keys.js';
 import { newApiKey } from './auth.js';
+import type { WinRegistrar } from './win-thread/win-thread.js';
 import { WinsAbandonedError, WinsBusyError, WinThreads } from './win-thread/win-thread.js';
 import { winRoutes } from './wins.js';
 import { jsonLogger } from '../lib/log.js';
@@ -40,11 +41,12 @@ let rivalKey = '';
 /** What the wins routes logged, one JSON object a line. */
 const logged: string[] = [];
 
-async function serve(registrar: WinThreads): Promise<string> {
+/** Serves the wins routes over `registrar`, the lines they log kept in `logged`. */
+async function serveWins(registrar: WinRegistrar): Promise<ApiServer> {
   const log = jsonLogger((line) => logged.push(line));
   const server = await serveApi(winRoutes(registrar, MAX_BODY_BYTES, log), accounts);
   servers.push(server);
-  return server.base;
+  return server;
 }
 
 before(async () => {
@@ -54,8 +56,8 @@ before(async () => {
   accounts.addKey(2, hash, prefix, 'editor', 'editor', null, Date.now());
   rivalKey = key;
   await closed.close();
-  bases.open = await serve(thread);
-  bases.closed = await serve(closed);
+  bases.open = (await serveWins(thread)).base;
+  bases.closed = (await serveWins(closed)).base;
 });
 
 after(async () => {
@@ -164,15 +166,7 @@ describe('POST /v1/wins', () => {
     // Fault injection: the threads refuse every call as when 32 Mi characters of wins wait.
     const busy = { register: () => Promise.reject(new WinsBusyError(33_554_433)) };
     const loggedBefore = logged.length;
-    const server = await serveApi(
-      winRoutes(
-        busy,
-        MAX_BODY_BYTES,
-        jsonLogger(() => {}),
-      ),
-      accounts,
-    );
-    servers.push(server);
+    const server = await serveWins(busy);
     const answer = await register(server.base, JSON.stringify({ wins: [win] }));
     assert.deepEqual([answer.status, answer.body.error.code, answer.retryAfter], [503, 'UNAVAILABLE', '1']);
     const message = new WinsBusyError(33_554_433).message;
@@ -200,15 +194,7 @@ describe('POST /v1/wins', () => {
           waiting();
         }),
     };
-    const server = await serveApi(
-      winRoutes(
-        threads,
-        MAX_BODY_BYTES,
-        jsonLogger(() => {}),
-      ),
-      accounts,
-    );
-    servers.push(server);
+    const server = await serveWins(threads);
     const gone = new AbortController();
     const call = fetch(`${server.base}/v1/wins`, {
       method: 'POST',
