@@ -15,11 +15,17 @@ import { seesMediaCost } from './catalog/access.js';
 import { trackerPricingWarnings } from './catalog/tracker-warnings.js';
 
 /**
- * Why an exported tag's hits would not count, each the outcome they are recorded with:
- * `inactive_tracker`, `inactive_line_item`, and, for a click tracker exported without `redir`,
- * `no_landing_page` (its `clickUrl` is one the account's enabled allow-list refuses).
+ * Why an exported tag's hits would not count: `https_not_served`, an `https://` tag of a Tally
+ * whose public URL is `http://`, which no hit reaches; then each outcome the hits are recorded
+ * with: `inactive_tracker`, `inactive_line_item`, and, for a click tracker exported without
+ * `redir`, `no_landing_page` (its `clickUrl` is one the account's enabled allow-list refuses).
  */
-const NOT_COUNTED_WARNING_CODES = ['inactive_tracker', 'inactive_line_item', 'no_landing_page'] as const;
+const NOT_COUNTED_WARNING_CODES = [
+  'https_not_served',
+  'inactive_tracker',
+  'inactive_line_item',
+  'no_landing_page',
+] as const;
 
 /**
  * Why an exported tag's hits would count but be flagged: `cachebuster_missing`, a tag without
@@ -70,8 +76,10 @@ const CACHEBUSTER_FILLED_BY: Readonly<Record<PlaceholderSyntax, string>> = {
 };
 
 /**
- * The warnings for `principal` exporting `trackers` (all of its account) with `options`' params
- * and placeholders: why their hits would not count, read from the stored `catalog`; then, without
+ * The warnings for `principal` exporting `trackers` (all of its account) with `options`' params,
+ * placeholders and scheme: first, a `secure` export while `publicUrl` (`TALLY_PUBLIC_URL`) is
+ * `http://`, that its `https://` tags reach no Tally; then why their hits would not count, read
+ * from the stored `catalog`; then, without
  * `cachebuster` in the params, that each hit would be counted as a new one and flagged (to every
  * key, one per tracker, naming the placeholders' cachebuster); then, to a key shown media cost
  * (not one scoped to an advertiser), each tracker's pricing warnings as its own answers carry
@@ -83,15 +91,24 @@ export function exportWarnings(
   view: CatalogView,
   principal: Principal,
   trackers: readonly Tracker[],
-  options: Pick<ExportOptions, 'params' | 'placeholders'>,
+  options: Pick<ExportOptions, 'params' | 'placeholders' | 'secure'>,
+  publicUrl: string,
 ): ExportWarning[] {
   const { params, placeholders } = options;
+  const httpsNotServed = options.secure && /^http:/i.test(publicUrl);
   const accountId = principal.accountId;
   const allowlist = catalog.redirectAllowlist(accountId);
   const warnings: ExportWarning[] = [];
   for (const tracker of trackers) {
     const noun = `${tracker.kind} tracker ${tracker.id}`;
     const path = `/v1/${tracker.kind}-trackers/${tracker.id}`;
+    if (httpsNotServed) {
+      warnings.push({
+        code: 'https_not_served',
+        trackerId: tracker.id,
+        message: `${noun}'s tag is an https:// URL ("secure": true, the default), but this Tally's public URL, TALLY_PUBLIC_URL, is ${publicUrl}, served over plain http, so no hit on the tag reaches it: export with "secure": false for a plain-http Tally (an https page then blocks its script tag and upgrades its pixel to https), or serve Tally over TLS and set TALLY_PUBLIC_URL to its https:// URL`,
+      });
+    }
     if (tracker.state !== 'active') {
       warnings.push({
         code: 'inactive_tracker',

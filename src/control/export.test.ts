@@ -19,8 +19,8 @@ import { startMailCatcher } from '../../test/support/mail-catcher.js';
 import { paymentRuleInput } from '../../test/support/payment-rules.js';
 import { stored, storedTracker } from '../../test/support/stored-tracker.js';
 
-/** A plain-http public URL: the tags are https unless `secure: false` is asked for. */
-const PUBLIC_URL = 'http://tally.example';
+/** An https public URL, a Tally served over TLS: its tags are https, `secure` or not. */
+const PUBLIC_URL = 'https://tally.example';
 const MAIL_FROM = 'tally@tally.example';
 const NOW_MS = Date.UTC(2026, 10, 22);
 
@@ -155,8 +155,9 @@ describe('exporting tracker tags', () => {
         },
       ],
     });
+    // `secure: false` keeps the public URL's scheme, which is https here.
     const plain = await exportOf(impression(), { secure: false });
-    assert.match(plain.body.tags[0].tag, /<img src="http:\/\/tally\.example\/imptr\?id=\d+&amp;t=2"/);
+    assert.match(plain.body.tags[0].tag, /<img src="https:\/\/tally\.example\/imptr\?id=\d+&amp;t=2"/);
     const withParams = await exportOf(impression(), { params: ['cachebuster'] });
     assert.match(
       withParams.body.tags[0].tag,
@@ -552,6 +553,40 @@ describe('exporting tracker tags', () => {
           NOW_MS,
         ),
       );
+    }
+  });
+
+  it('warns first that an https tag of a Tally whose public URL is http reaches no Tally, and not a secure: false one', async () => {
+    const plainHttp = await serveApi(
+      exportRoutes(catalog, () => snapshot.current(), 'http://127.0.0.1:18931', {
+        smtpUrl: smtp.url,
+        from: MAIL_FROM,
+      }),
+      accounts,
+    );
+    const exported = async (body: object) => {
+      const response = await fetch(`${plainHttp.base}${impression()}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ params: ['cachebuster'], ...body }),
+      });
+      return (await response.json()) as { tags: { tag: string }[]; warnings: unknown[] };
+    };
+    try {
+      const secure = await exported({});
+      assert.match(secure.tags[0]?.tag ?? '', /<img src="https:\/\/127\.0\.0\.1:18931\/imptr\?/);
+      assert.deepEqual(secure.warnings, [
+        {
+          code: 'https_not_served',
+          trackerId: ids.impression,
+          message: `impression tracker ${ids.impression}'s tag is an https:// URL ("secure": true, the default), but this Tally's public URL, TALLY_PUBLIC_URL, is http://127.0.0.1:18931, served over plain http, so no hit on the tag reaches it: export with "secure": false for a plain-http Tally (an https page then blocks its script tag and upgrades its pixel to https), or serve Tally over TLS and set TALLY_PUBLIC_URL to its https:// URL`,
+        },
+      ]);
+      const plain = await exported({ secure: false });
+      assert.match(plain.tags[0]?.tag ?? '', /<img src="http:\/\/127\.0\.0\.1:18931\/imptr\?/);
+      assert.deepEqual(plain.warnings, []);
+    } finally {
+      await plainHttp.close();
     }
   });
 

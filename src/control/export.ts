@@ -90,7 +90,14 @@ export function exportRoutes(
         trackerId: tracker.id,
         tag: trackerTag(kind, tracker.id, publicUrl, request.options),
       }));
-      const warnings = exportWarnings(catalog, snapshot(), ctx.principal, trackers, request.options);
+      const warnings = exportWarnings(
+        catalog,
+        snapshot(),
+        ctx.principal,
+        trackers,
+        request.options,
+        publicUrl,
+      );
       if (request.delivery === 'email') {
         await mailTags(mail, request.email ?? '', kind, tags, warnings);
         sendJson(ctx.res, 202, { delivery: 'email', email: request.email, tags, warnings }, ctx.requestId);
