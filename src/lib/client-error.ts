@@ -66,10 +66,21 @@ export function answerClientError(
     socket.destroy();
     return;
   }
+  // The peer ended its side midway through the body of a notice or hit served from its head: it is
+  // recorded, and its answer, once committed, ends the connection, as one whose body never all
+  // arrives does. A 400 would tell the client it was not.
+  if (
+    error.code === 'HPE_INVALID_EOF_STATE' &&
+    failed !== undefined &&
+    failed !== null &&
+    !failed.req.complete &&
+    hotServed.has(failed.req)
+  )
+    return;
   // The peer ended its side midway through the body of a call an API route is reading: the route
   // logs it (`request_aborted`), so it is no request Tally could not read. A client that only
-  // half-closed still reads the 400. (A call whose route reads no body, a report, logs nothing;
-  // nor does a notice or hit so cut short: both are counted.)
+  // half-closed still reads the 400. (A call whose route reads no body, a report, logs nothing:
+  // it is counted.)
   const readByApi =
     error.code === 'HPE_INVALID_EOF_STATE' &&
     failed !== undefined &&
@@ -110,6 +121,17 @@ const apiCalls = new WeakSet<IncomingMessage>();
  */
 export function handToApi(req: IncomingMessage): void {
   apiCalls.add(req);
+}
+
+/** The notices and hits served through node:http: recorded, they are answered as such. */
+const hotServed = new WeakSet<IncomingMessage>();
+
+/**
+ * Notes that `req`, a notice or hit, is being served (recorded): cut short midway through its body,
+ * it gets the answer it is owed, not a 400.
+ */
+export function handToHot(req: IncomingMessage): void {
+  hotServed.add(req);
 }
 
 /** Connections whose error waits for the answers to earlier requests. */

@@ -10,6 +10,7 @@ import { countRefused } from '../hot/record.js';
 import { withPrefixDecoded } from '../hot/target-prefix.js';
 import { handleTrackerHit } from '../hot/trackers.js';
 import type { TrackerDeps } from '../hot/trackers.js';
+import { handToHot } from '../lib/client-error.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 
@@ -83,14 +84,19 @@ export function answerHot(
  * requests only after their head was handed on (a coding other than chunked, a malformed chunk):
  * they are answered 400 (see `answerClientError`), so they must not be recorded, as they would be
  * were they served from their head. (A `Content-Length` body cannot be malformed: its notice is
- * served from its head.) `100 Continue` is sent first to a client that waits for it.
+ * served from its head, and answered as served should its client end its side before the body is
+ * whole: see `handToHot`.) `100 Continue` is sent first to a client that waits for it.
  */
 function whenReadWhole(req: IncomingMessage, serve: () => Promise<void>): Promise<void> {
-  if (req.headers['transfer-encoding'] === undefined) return serve();
+  const served = (): Promise<void> => {
+    handToHot(req);
+    return serve();
+  };
+  if (req.headers['transfer-encoding'] === undefined) return served();
   continueIfOwed(req);
   return new Promise((resolve, reject) => {
     req.once('end', () => {
-      serve().then(resolve, reject);
+      served().then(resolve, reject);
     });
     req.resume();
   });

@@ -61,6 +61,20 @@ describe('a notice that comes with a body', () => {
     assert.deepEqual(recorded(ids), []);
   });
 
+  it('is answered as counted, not 400, when the client ends its side before its Content-Length body is whole', async () => {
+    const ids = ['length-short-beacon', 'length-short-get'];
+    const [shortBeacon, shortGet] = await noticePaths(ids);
+    const request = (method: string, path: string) =>
+      `${method} ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 10\r\n\r\n{}`;
+    const answers = [
+      await rawExchange(tally.url, request('POST', `${shortBeacon}?f=b`), { halfClose: true }),
+      await rawExchange(tally.url, request('GET', `${shortGet}`), { halfClose: true }),
+    ];
+    // Served from its head, the notice is recorded: its answer is the one it was owed.
+    assert.deepEqual(answers.map(statusLines), [['HTTP/1.1 204 No Content'], ['HTTP/1.1 200 OK']]);
+    assert.deepEqual(recorded(ids), ['length-short-beacon: counted/', 'length-short-get: counted/']);
+  });
+
   it('is counted and answered once its body is read whole, a body that reads like a notice never served as one', async () => {
     const ids = ['chunked-get', 'chunked-inner', 'length-beacon'];
     const [chunkedGet, inner, lengthBeacon] = await noticePaths(ids);
