@@ -85,15 +85,19 @@ export function answerHot(
  * they are answered 400 (see `answerClientError`), so they must not be recorded, as they would be
  * were they served from their head. (A `Content-Length` body cannot be malformed: its notice is
  * served from its head, and answered as served should its client end its side before the body is
- * whole: see `handToHot`.) `100 Continue` is sent first to a client that waits for it.
+ * whole: see `handToHot`.) `100 Continue` is sent first to a client that waits for it, with a body
+ * or without.
  */
 function whenReadWhole(req: IncomingMessage, serve: () => Promise<void>): Promise<void> {
   const served = (): Promise<void> => {
     handToHot(req);
     return serve();
   };
-  if (req.headers['transfer-encoding'] === undefined) return served();
+  // Told to send it even with no body to come: answered without `100 Continue`, node:http would
+  // close the connection after the answer, dropping the answers to notices pipelined behind it,
+  // served and recorded meanwhile.
   continueIfOwed(req);
+  if (req.headers['transfer-encoding'] === undefined) return served();
   return new Promise((resolve, reject) => {
     req.once('end', () => {
       served().then(resolve, reject);

@@ -80,7 +80,7 @@ export function httpServing(
     if (req.headers.expect?.trim().toLowerCase() !== '100-continue') return refuseExpectation(req, res);
     // `100 Continue` goes out when an API route reads the body; a request refused before that gets
     // its final answer alone (node:http then closes the connection, whose body never comes).
-    deferContinue(req, () => res.writeContinue());
+    deferContinue(req, () => continueInTurn(res));
     server.emit('request', req, res);
   });
   // First: the answers an error or a refusal written to the connection must wait for.
@@ -120,6 +120,20 @@ export function httpServing(
   );
   capConnections(server, maxConnections, metrics);
   return { server, lane };
+}
+
+/**
+ * Writes `100 Continue` for `res` once it is its connection's answer in turn. Queued behind the
+ * answer to a request before it, node:http would put its head before the buffered interim answer
+ * (a body given as bytes), which the client then reads as that body. One already answered by
+ * then (a notice without a body, answered while queued) is owed none.
+ */
+function continueInTurn(res: ServerResponse): void {
+  if (res.socket !== null) res.writeContinue();
+  else
+    res.once('socket', () => {
+      if (!res.headersSent) res.writeContinue();
+    });
 }
 
 /** Where `server` listens, e.g. `http://127.0.0.1:8080`. */

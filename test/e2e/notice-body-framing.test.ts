@@ -35,6 +35,24 @@ function statusLines(answers: string): string[] {
   return [...answers.matchAll(/HTTP\/1\.1 \d{3} [^\r]*/g)].map((match) => match[0]);
 }
 
+/**
+ * The answers in `answers`, read as a client reads them, each as its status line and the first six
+ * bytes of the body its `Content-Length` gives.
+ */
+function framedAnswers(answers: string): string[] {
+  const framed: string[] = [];
+  for (let at = 0; at < answers.length;) {
+    const headEnd = answers.indexOf('\r\n\r\n', at);
+    if (headEnd === -1) break;
+    const head = answers.slice(at, headEnd);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    const body = answers.slice(headEnd + 4, headEnd + 4 + length);
+    framed.push(`${head.split('\r\n')[0]}: ${body.slice(0, 6)}`);
+    at = headEnd + 4 + length;
+  }
+  return framed;
+}
+
 /** What the ledger recorded for these auctions, as `<auction>: <outcome>/<reason>`. */
 function recorded(auctionIds: readonly string[]): string[] {
   return ledgerEventsOf(tally.dataDir, auctionIds).map(
@@ -109,6 +127,48 @@ describe('a notice that comes with a body', () => {
     } finally {
       socket.destroy();
     }
+  });
+});
+
+describe('a notice pipelined behind a notice that asked for 100 Continue', () => {
+  it('is answered and recorded once, as is the notice before it', async () => {
+    const ids = ['expecting-bodyless', 'behind-expecting'];
+    const [expecting, behind] = await noticePaths(ids);
+    const notice = (path: string | undefined, expect: string) =>
+      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n${expect}\r\n`;
+    const answers = await rawExchange(
+      tally.url,
+      notice(expecting, 'Expect: 100-continue\r\n') + notice(behind, ''),
+      { halfClose: true },
+    );
+    assert.deepEqual(
+      statusLines(answers).filter((line) => line !== 'HTTP/1.1 100 Continue'),
+      ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
+    );
+    assert.deepEqual(
+      recorded(ids),
+      ids.map((id) => `${id}: counted/`),
+    );
+  });
+
+  it('gets its 100 Continue between whole answers when it waits behind a request node:http serves', async () => {
+    const ids = ['ahead-of-expecting', 'expecting-queued'];
+    const [ahead, expecting] = await noticePaths(ids);
+    const answers = await rawExchange(
+      tally.url,
+      `POST ${ahead} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}` +
+        `GET ${expecting} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nExpect: 100-continue\r\n\r\n`,
+      { halfClose: true },
+    );
+    // Each answer's body follows its own head, however the interim answer falls between them.
+    assert.deepEqual(
+      framedAnswers(answers).filter((answer) => answer !== 'HTTP/1.1 100 Continue: '),
+      ['HTTP/1.1 200 OK: GIF89a', 'HTTP/1.1 200 OK: GIF89a'],
+    );
+    assert.deepEqual(
+      recorded(ids),
+      ids.map((id) => `${id}: counted/`),
+    );
   });
 });
 
