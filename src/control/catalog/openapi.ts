@@ -1,5 +1,6 @@
 import { MAX_AMOUNT_MICROS } from '../../domain/macros.js';
 import { PRICING_WARNING_CODES } from '../../domain/pricing-warnings.js';
+import { ENDED_RULE_WARNING_CODE } from './ended-rule-warning.js';
 import { ALLOWLIST_WARNING_CODES, COUNTING_WARNING_CODES, WRITE_WARNING_CODES } from './tracker-warnings.js';
 import { ROLES } from '../../ports/accounts.js';
 import { NOTIFIERS } from '../../domain/ivt.js';
@@ -137,6 +138,8 @@ interface Resource {
   answerOnly?: Record<string, unknown>;
   /** What the `warnings` of a create's or an edit's answer name, when they carry any. */
   writeWarnings?: string;
+  /** The codes of those warnings, when more than `WRITE_WARNING_CODES`. */
+  writeWarningCodes?: readonly string[];
   filters: Record<string, unknown>;
   description?: string;
   /** The field a write is refused 409 for, when another object of the account has its value. */
@@ -236,8 +239,9 @@ const RESOURCES: Resource[] = [
   },
   {
     path: '/v1/payment-rules',
+    writeWarningCodes: [ENDED_RULE_WARNING_CODE, ...WRITE_WARNING_CODES],
     writeWarnings:
-      "trackers_priced_at_zero: its publisher's trackers (the first 500 active ones, of either kind) that book hits without ancost at a media cost of 0 as the terms now stand: impression trackers, and click trackers of a cpc line item (the rule pays a share of a click's price); each one's own warnings say why",
+      "rule_ended: the rule's endDate (through its 24:00 UTC) has passed, so it prices no hit; the message gives the PATCH that moves it. trackers_priced_at_zero: its publisher's trackers (the first 500 active ones, of either kind) that book hits without ancost at a media cost of 0 as the terms now stand: impression trackers, and click trackers of a cpc line item (the rule pays a share of a click's price); each one's own warnings say why",
     noun: 'payment rule',
     required: ['publisherId', 'name', 'pricingType'],
     description:
@@ -484,7 +488,10 @@ function resourcePaths(resource: Resource): Record<string, unknown> {
             type: 'array',
             readOnly: true,
             description: resource.writeWarnings,
-            items: answerObject({ code: { enum: WRITE_WARNING_CODES }, message: { type: 'string' } }),
+            items: answerObject({
+              code: { enum: resource.writeWarningCodes ?? WRITE_WARNING_CODES },
+              message: { type: 'string' },
+            }),
           },
         });
   const idParameter = { name: 'id', in: 'path', required: true, schema: id };

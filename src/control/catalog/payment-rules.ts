@@ -13,6 +13,7 @@ import { CATALOG_STATES, DEFAULT_PAYMENT_RULE_PRIORITY, PRICING_TYPES } from '..
 import type { Route } from '../router.js';
 import type { KnownIds } from '../unknown-ids.js';
 import { crudRoutes } from './crud.js';
+import { endedRuleWarnings } from './ended-rule-warning.js';
 import { zeroPricedTrackers } from './tracker-warnings.js';
 import { decimalOf, FieldReader, isoOf } from './validation.js';
 
@@ -81,8 +82,10 @@ export function paymentRuleRoutes(
       name: 'text',
     },
     knownIds: known,
-    writeWarnings: (rule, principal) =>
-      zeroPricedTrackers(trackers, catalog(), principal.accountId, { publisherId: rule.publisherId }),
+    writeWarnings: (rule, principal) => [
+      ...endedRuleWarnings(rule, Date.now()),
+      ...zeroPricedTrackers(trackers, catalog(), principal.accountId, { publisherId: rule.publisherId }),
+    ],
     parse: parsePaymentRule,
     toJson: (rule) => ({
       id: rule.id,

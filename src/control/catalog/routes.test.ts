@@ -644,6 +644,25 @@ describe('catalog routes', () => {
       assert.deepEqual([equal.revshare, equal.maxRevshare, equal.targetEcpm], [0.4, 0.4, 1.5]);
     });
 
+    it('warns, in the create and edit answers of a conditional rule whose endDate has passed, that it prices no hit and how to move the date, and not once the date is today', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const today = new Date().toISOString().slice(0, 10);
+      const ended = await create('/v1/payment-rules', rule(pub.id as number, { endDate: '2020-01-31' }));
+      assert.deepEqual(ended.warnings, [
+        {
+          code: 'rule_ended',
+          message: `payment rule ${ended.id} ended with 2020-01-31 (its endDate, through 24:00 UTC), before today, ${today}, so it prices no hit: move its endDate to today or later (PATCH /v1/payment-rules/${ended.id} {"endDate": "${today}"}), or send null for no end`,
+        },
+      ]);
+      const renamed = await ok('PATCH', `/v1/payment-rules/${ended.id}`, { name: 'Still ended' });
+      assert.deepEqual(warningCodes(renamed), ['rule_ended']);
+      const moved = await ok('PATCH', `/v1/payment-rules/${ended.id}`, { endDate: today });
+      assert.deepEqual(moved.warnings, []);
+      const read = await ok('GET', `/v1/payment-rules/${ended.id}`);
+      assert.equal(read.warnings, undefined);
+    });
+
     it('takes a rule of one day (endDate equal to startDate) and refuses one ending before it starts', async () => {
       const pub = await publisher();
       await create('/v1/payment-rules', rule(pub.id as number, {}));
