@@ -158,6 +158,18 @@ async function pastEnd(endsMs: number, check: () => Promise<void>): Promise<void
   }
 }
 
+/**
+ * A {@link FakeClock} setting that holds Tally's wall clock still at `ms` (libfaketime's absolute
+ * time, read in the local time zone Tally inherits from this process), to the millisecond.
+ */
+function heldAt(ms: number): string {
+  const at = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const day = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
+  const time = `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
+  return `${day} ${time}.${String(at.getMilliseconds()).padStart(3, '0')}`;
+}
+
 /** The billing notice of a win: the URL whose kind is the win's counting method. */
 function billingUrl(result: any): string {
   const url = result.noticeUrls[result.method];
@@ -510,6 +522,35 @@ describe('counting notices end to end', () => {
       ]);
     });
   }
+
+  it('counts a notice received exactly as its TTL ends and takes its repeat then as a duplicate, but a notice of an auction a millisecond older as late', async () => {
+    // Web banners (600 s), their notices fired with Tally's clock held at `atMs`: one auction
+    // exactly the TTL before it, one a millisecond more. Without a DSP burl, whose delivery kept
+    // once per impression would make the repeat a duplicate too: only the count's claim does.
+    const atMs = Date.now() + 2_000;
+    const noBurl = { bid: { burl: undefined } };
+    const exact = await registerOne({ ...noBurl, auctionTimeMs: atMs - 600_000 });
+    const exactId = lastAuctionId();
+    const older = await registerOne({ ...noBurl, auctionTimeMs: atMs - 600_001 });
+    const olderId = lastAuctionId();
+    assert.deepEqual([exact.ttlSeconds, older.ttlSeconds], [600, 600]);
+    clock.step(heldAt(atMs));
+    try {
+      await fire(billingUrl(exact));
+      await fire(billingUrl(exact));
+      await fire(billingUrl(older));
+    } finally {
+      clock.step('+0');
+    }
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    expect('not_counted', 'late');
+    assert.deepEqual(recorded(exactId, olderId), [
+      `${exactId} counted/`,
+      `${exactId} not_counted/duplicate`,
+      `${olderId} not_counted/late`,
+    ]);
+  });
 
   it('sends the publisher’s retry of a counted burl on to the DSP even after the TTL, as the duplicate it is', async () => {
     // bid.exp cuts the burl's 3 h TTL to 60 s; the DSP's burl of a count is owed all the same.
