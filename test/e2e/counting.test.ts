@@ -160,14 +160,16 @@ async function pastEnd(endsMs: number, check: () => Promise<void>): Promise<void
 
 /**
  * A {@link FakeClock} setting that holds Tally's wall clock still at `ms` (libfaketime's absolute
- * time, read in the local time zone Tally inherits from this process), to the millisecond.
+ * time, read in the local time zone Tally inherits from this process), to the millisecond: its
+ * `Date.now()` is `ms` until the clock is moved again.
  */
 function heldAt(ms: number): string {
   const at = new Date(ms);
   const two = (n: number) => String(n).padStart(2, '0');
   const day = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
   const time = `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
-  return `${day} ${time}.${String(at.getMilliseconds()).padStart(3, '0')}`;
+  // Half a millisecond on: libfaketime's conversion can land a hair before the time it reads.
+  return `${day} ${time}.${String(at.getMilliseconds()).padStart(3, '0')}500`;
 }
 
 /** The billing notice of a win: the URL whose kind is the win's counting method. */
@@ -545,11 +547,17 @@ describe('counting notices end to end', () => {
     expect('counted');
     expect('not_counted', 'duplicate');
     expect('not_counted', 'late');
-    assert.deepEqual(recorded(exactId, olderId), [
-      `${exactId} counted/`,
-      `${exactId} not_counted/duplicate`,
-      `${olderId} not_counted/late`,
-    ]);
+    // Each received at the held instant, as recorded.
+    assert.deepEqual(
+      ledgerEventsOf(tally.dataDir, [exactId, olderId]).map(
+        (row) => `${row.auction_id} ${row.outcome}/${row.reason} at ${Number(row.received_ms) - atMs} ms`,
+      ),
+      [
+        `${exactId} counted/ at 0 ms`,
+        `${exactId} not_counted/duplicate at 0 ms`,
+        `${olderId} not_counted/late at 0 ms`,
+      ],
+    );
   });
 
   it('sends the publisher’s retry of a counted burl on to the DSP even after the TTL, as the duplicate it is', async () => {
@@ -677,6 +685,40 @@ describe('counting notices end to end', () => {
       `${auctionId} not_counted/duplicate`,
       `${auctionId} not_counted/duplicate`,
     ]);
+  });
+
+  it('counts a win registered again with a later auction time once the first count’s claim has ended: a second billing record without a DSP burl, a duplicate where Tally relays the DSP’s burl', async () => {
+    // Web banners (600 s) whose claims end 30 s from now; Tally's clock is then moved past that.
+    const claimEndsMs = Date.now() + 30_000;
+    const plainWin = buildWin({ bid: { burl: undefined }, auctionTimeMs: claimEndsMs - 600_000 });
+    const plainId = lastAuctionId();
+    const relayedWin = buildWin({ auctionTimeMs: claimEndsMs - 600_000 });
+    const relayedId = lastAuctionId();
+    const [plain, relayed] = await register(plainWin, relayedWin);
+    await fire(billingUrl(plain));
+    await fire(billingUrl(relayed));
+    let again: any[] = [];
+    await pastEnd(claimEndsMs, async () => {
+      const later = { auctionTimeMs: claimEndsMs + 1 };
+      again = await register({ ...plainWin, ...later }, { ...relayedWin, ...later });
+      await fire(billingUrl(again[0]));
+      await fire(billingUrl(again[1]));
+    });
+    expect('counted');
+    expect('counted');
+    expect('counted');
+    expect('not_counted', 'duplicate');
+    assert.deepEqual(recorded(plainId, relayedId), [
+      `${plainId} counted/`,
+      `${relayedId} counted/`,
+      `${plainId} counted/`,
+      `${relayedId} not_counted/duplicate`,
+    ]);
+    await until(
+      async () => (await deliveriesTo(`auction=${relayedId}&`)).length > 0,
+      'the relayed count’s DSP burl in the outbox',
+    );
+    assert.equal((await deliveriesTo(`auction=${relayedId}&`)).length, 1);
   });
 
   it('records non-billing notices (ad loaded, VAST errors) without counting them', async () => {
