@@ -85,6 +85,14 @@ const COMMANDS_LISTED = `${Object.keys(USAGE).join(', ')} (tally help describes 
 
 /** The names that print the help. */
 const HELP_COMMANDS = new Set(['help', '--help', '-h']);
+/** The commands that take no argument: one beside `--help` or `-h` is refused as without it. */
+const TAKING_NO_ARGUMENT: ReadonlySet<Command> = new Set([
+  'serve',
+  'list-accounts',
+  'rotate-token-key',
+  'version',
+]);
+
 /** The names that print the version. */
 const VERSION_COMMANDS = new Set(['version', '--version', '-V']);
 
@@ -108,7 +116,17 @@ async function main(argv: string[]): Promise<number> {
     command === 'help' ? (asksForHelp(args) ? 'help' : args[0]) : asksForHelp(args) ? command : undefined;
   // The server goes on serving when its stdout fails (see `surviveClosedOutput`); a command says so.
   if (command !== 'serve' || helpOn !== undefined) output = reportCutOffOutput(given);
-  if (helpOn !== undefined && isCommand(helpOn) && (command !== 'help' || args.length === 1)) {
+  // An argument a command does not take is refused with its usage, exit 2, whether `--help` or
+  // `-h` is beside it or not (`tally list-accounts --help extra`).
+  const stray = TAKING_NO_ARGUMENT.has(command)
+    ? args.find((arg) => arg === 'help' || !HELP_COMMANDS.has(arg))
+    : undefined;
+  if (
+    helpOn !== undefined &&
+    isCommand(helpOn) &&
+    (command !== 'help' || args.length === 1) &&
+    stray === undefined
+  ) {
     process.stdout.write(`usage: ${USAGE[helpOn]}\n(tally help lists every command)\n`);
     return 0;
   }
@@ -123,8 +141,9 @@ async function main(argv: string[]): Promise<number> {
   const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
   const naming = command === 'create-account' ? readAccountName(args) : undefined;
   // `help` takes one command's name.
-  const extra =
-    replay === undefined && naming === undefined
+  const extra = TAKING_NO_ARGUMENT.has(command)
+    ? stray
+    : replay === undefined && naming === undefined
       ? args[command === 'help' && args[0] !== undefined && isCommand(args[0]) ? 1 : 0]
       : undefined;
   const wrong =

@@ -238,6 +238,11 @@ describe('the tally command', () => {
         [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
         [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
         [['--help', 'serve', 'x'], 'x', 'tally help [<command>]'],
+        // --help beside it asks for the usage, which the refusal gives: still a usage error.
+        [['list-accounts', '--help', 'extra'], 'extra', 'tally list-accounts'],
+        [['serve', 'x', '-h'], 'x', usage.serve],
+        [['rotate-token-key', '--help', 'help'], 'help', usage['rotate-token-key']],
+        [['version', '--help', 'x'], 'x', 'tally version'],
       ] as const) {
         const result = await runCli([...args], { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0' });
         assert.equal(result.code, 2, args.join(' '));
