@@ -459,7 +459,7 @@ describe('group commit pipelining', () => {
     await Promise.all(pending);
   });
 
-  it('shows in tally_commit_oldest_wait_seconds how long the batch longest with the recorder has waited, 0 with none', async () => {
+  it('shows in tally_commit_oldest_wait_seconds how long the batch longest with the recorder has waited, to the microsecond, 0 with none', async () => {
     const { held, commits } = heldRecorder();
     const metrics = new Metrics();
     const committer = new GroupCommitter(
@@ -476,6 +476,8 @@ describe('group commit pipelining', () => {
     const secondAtMs = performance.now();
     const second = accepted(submit(committer, event('w2')));
     const waited = oldestWaitSeconds();
+    const waitedText = /^tally_commit_oldest_wait_seconds (\S+)$/m.exec(metrics.render())?.[1] ?? '';
+    assert.match(waitedText, /^\d+\.\d{1,6}$/, 'seconds to the microsecond, with no float noise after');
     // At least the 60 ms timer (give or take its early firing), at most the time since it came:
     // bounds that hold however slowly this test runs.
     const sinceFirstSeconds = (performance.now() - firstAtMs) / 1000;

@@ -153,7 +153,8 @@ export class GroupCommitter {
     metrics.gauge(
       'tally_commit_oldest_wait_seconds',
       'How long the batch longest with the counting thread has waited for its commit (0 with none): seconds are a stuck thread or stalling disk',
-      () => this.commitWaitingMs() / 1000,
+      // To the microsecond: performance.now()'s fractions would print as 0.0031234999999999997.
+      () => Math.round(this.commitWaitingMs() * 1000) / 1_000_000,
     );
     for (const kind of WRITE_FAULTS)
       metrics.gauge(COMMIT_FAULT_METRIC.name, COMMIT_FAULT_METRIC.help, () => this.faultGauge(kind), {
