@@ -565,7 +565,7 @@ describe('tracker hits', () => {
   });
 
   it(
-    'sends a click to redir, else to the tracker’s click URL, and says why when there is nowhere to go, not counting that click',
+    'sends a click to redir, else to the tracker’s click URL, and says why when there is nowhere to go, in a page titled with what happened, not counting that click',
     { timeout: 10_000 },
     async () => {
       await withTrackers('clicks.db', 100, async ({ hit, events }) => {
@@ -585,7 +585,9 @@ describe('tracker hits', () => {
         assert.ok(page.endsWith('allow-list.</p>\n'), `the whole page: ${JSON.stringify(page.slice(-30))}`);
         const unknown = await hit('/clktr?id=99');
         assert.equal(unknown.status, 404);
-        await unknown.text();
+        // Its title says what happened, as its heading does: the link names no tracker.
+        const unknownTitle = /<title>([^<]*)<\/title>/.exec(await unknown.text())?.[1];
+        assert.equal(unknownTitle, 'No such click tracker');
         assert.deepEqual(
           events().map((event) => `${event.tracker} ${event.type} ${event.outcome}${event.reason}`),
           [

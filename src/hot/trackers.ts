@@ -32,12 +32,12 @@ const SCRIPT_ANSWER = bodyAnswer(
   'application/javascript; charset=utf-8',
   '/* Tally impression tracker */\n',
 );
-/** The page a click that cannot be sent on gets, saying why. */
+/** The page a click that cannot be sent on gets, titled `title` (what happened) and saying why. */
 function noLandingPage(status: number, title: string, reason: string): NoticeAnswer {
   return bodyAnswer(
     status,
     'text/html; charset=utf-8',
-    `<!doctype html><meta charset="utf-8"><title>No landing page</title>
+    `<!doctype html><meta charset="utf-8"><title>${title}</title>
 <h1>${title}</h1>
 <p>The click was recorded, not counted, as there is nowhere to send you: ${reason}</p>
 `,
