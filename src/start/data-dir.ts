@@ -1,4 +1,5 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorCode } from '../lib/error-code.js';
 import { makeDirectory } from '../lib/make-dir.js';
 
@@ -12,15 +13,28 @@ export class DataDirError extends Error {
 
 /**
  * Creates the data directory (and its parents) unless it exists, and checks that this process may
- * write in it; throws a {@link DataDirError}.
+ * write in it, by making a file there and removing it; throws a {@link DataDirError}.
  */
 export function makeDataDir(dataDir: string): void {
   try {
     makeDirectory(dataDir);
     accessSync(dataDir, constants.W_OK | constants.X_OK);
+    checkFileCreation(dataDir);
   } catch (error) {
     throw new DataDirError(dataDir, error);
   }
+}
+
+/**
+ * Makes a file in `dataDir` and removes it, throwing the fs error of a directory that takes none:
+ * `access()` lets root write anywhere on a file system mounted read-write, sysfs's and procfs's
+ * directories included, which then refuse every new file; its lock file's would be the first
+ * error, naming the file rather than the directory.
+ */
+function checkFileCreation(dataDir: string): void {
+  const probe = join(dataDir, `.tally-write-check-${process.pid}`);
+  closeSync(openSync(probe, 'w', 0o600));
+  rmSync(probe, { force: true });
 }
 
 function dataDirFailure(dataDir: string, code: string | undefined, detail: string): string {

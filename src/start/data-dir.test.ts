@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { DataDirError, makeDataDir } from './data-dir.js';
+
+describe('the data directory', () => {
+  it('is refused as a directory this process may not write when it takes no new file, though access() lets root write in it (sysfs)', () => {
+    // /sys/kernel takes no new file, from root either, whose access() check it passes.
+    const refused = (() => {
+      try {
+        makeDataDir('/sys/kernel');
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    })();
+    assert.equal(refused instanceof DataDirError, true, String(refused));
+    assert.equal(
+      (refused as Error).message,
+      'this process may not create or write in the data directory /sys/kernel: set TALLY_DATA_DIR to a directory it may write, or give it that permission',
+    );
+  });
+
+  it('is made where it is missing and left holding nothing once checked', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-data-dir-'));
+    try {
+      const dataDir = join(parent, 'a', 'data');
+      makeDataDir(dataDir);
+      assert.deepEqual(readdirSync(dataDir), []);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
