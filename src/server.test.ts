@@ -185,6 +185,37 @@ describe('requests at the edges of the API: CONNECT, targets beginning with //, 
     }
   });
 
+  it('counts each notice and tracker hit refused 405 for its method, and each CONNECT, in tally_refused_method_requests_total by target', async () => {
+    const refused = async () => {
+      const text = await (await fetch(`${tally.url}/metrics`)).text();
+      const counted = (target: string) => {
+        const line = new RegExp(`^tally_refused_method_requests_total\\{target="${target}"\\} (\\d+)$`, 'm');
+        return Number(line.exec(text)?.[1] ?? Number.NaN);
+      };
+      return { notice: counted('notice'), tracker: counted('tracker'), connect: counted('connect') };
+    };
+    const before = await refused();
+    for (const [method, path] of [
+      ['PUT', '/n/abc'],
+      ['DELETE', '/imptr?id=1'],
+      ['OPTIONS', '/clktr?id=1'],
+    ] as const) {
+      const answer = await fetch(`${tally.url}${path}`, { method });
+      await answer.arrayBuffer();
+      assert.equal(answer.status, 405, `${method} ${path}`);
+    }
+    assert.equal(lastError(await exchange('CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n')).status, 405);
+    const after = await refused();
+    assert.deepEqual(
+      {
+        notice: after.notice - before.notice,
+        tracker: after.tracker - before.tracker,
+        connect: after.connect - before.connect,
+      },
+      { notice: 1, tracker: 2, connect: 1 },
+    );
+  });
+
   it('answers a CONNECT pipelined after a notice (read by the notice lane) or an API call after their answers, in order', async () => {
     for (const first of [
       'GET /n/abc HTTP/1.1\r\nHost: x\r\n\r\n',

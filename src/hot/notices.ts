@@ -55,7 +55,7 @@ export function handleNotice(
   query: string,
   deps: NoticeDeps,
 ): Promise<void> {
-  if (refusedHitMethod(res, req.method)) return Promise.resolve();
+  if (refusedHitMethod(res, req.method, deps.metrics, 'notice')) return Promise.resolve();
   return sendAnswerOf(req, res, (done) =>
     answerNotice(readNoticeRequest(req, token, query, deps.nowMs()), deps, done),
   );

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { countRefusedMethod } from '../lib/method-refusals.js';
+import type { CounterSink } from '../lib/metrics.js';
 
 /** The classic transparent 1×1 GIF, 43 bytes. */
 export const PIXEL_GIF = Buffer.from(
@@ -64,11 +66,17 @@ export function sendBody(
 export const HIT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST']);
 
 /**
- * Answers 405 and returns true when `method` is not one a notice or tracker hit comes by; the
- * caller then records nothing.
+ * Answers 405 and returns true when `method` is not one a notice or tracker hit comes by, counting
+ * it by `target` in `counters` (nothing else holds it); the caller then records nothing.
  */
-export function refusedHitMethod(res: ServerResponse, method: string | undefined): boolean {
+export function refusedHitMethod(
+  res: ServerResponse,
+  method: string | undefined,
+  counters: CounterSink,
+  target: 'notice' | 'tracker',
+): boolean {
   if (HIT_METHODS.has(method ?? 'GET')) return false;
+  countRefusedMethod(counters, target);
   res.setHeader('Allow', 'GET, HEAD, POST');
   sendBody(res, 405, 'text/plain; charset=utf-8', 'only GET, HEAD and POST are notices\n');
   return true;

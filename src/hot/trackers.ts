@@ -174,7 +174,7 @@ export function handleTrackerHit(
   res: ServerResponse,
   deps: TrackerDeps,
 ): Promise<void> {
-  if (refusedHitMethod(res, req.method)) return Promise.resolve();
+  if (refusedHitMethod(res, req.method, deps.metrics, 'tracker')) return Promise.resolve();
   const request: TrackerRequest = {
     method: req.method ?? 'GET',
     target: req.url ?? '',

@@ -7,6 +7,7 @@ import { ApiError } from '../control/api-error.js';
 import { requestIdOf, sendError } from '../control/send.js';
 import { laneServe } from '../hot/lane-serve.js';
 import { NoticeLane } from '../hot/notice-lane.js';
+import { countRefusedMethod } from '../lib/method-refusals.js';
 import {
   answerClientError,
   endStalledConnection,
@@ -88,9 +89,10 @@ export function httpServing(
   server.on('clientError', (error: Error, socket) =>
     answerClientError(error, socket, MAX_HEAD_BYTES, metrics),
   );
-  server.on('connect', (req: IncomingMessage, socket: Duplex) =>
-    refuseConnect(socket, requestIdOf(req), HEADERS_TIMEOUT_MS),
-  );
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    refuseConnect(socket, requestIdOf(req), HEADERS_TIMEOUT_MS);
+    countRefusedMethod(metrics, 'connect');
+  });
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   // A client that ends its side after its requests (half-close) still gets their answers, as the
   // notice lane gives them: node:http would drop requests in flight, counted or not.

@@ -12,6 +12,7 @@ import {
 import { REFUSED_NOTICES_METRIC } from '../hot/record.js';
 import { ANCOST_IGNORED_METRIC } from '../hot/trackers.js';
 import { UNREAD_REQUESTS_METRIC } from '../lib/client-error.js';
+import { REFUSED_METHODS_METRIC } from '../lib/method-refusals.js';
 import type { Metrics } from '../lib/metrics.js';
 import { IMPRESSION_TYPES } from '../ports/ledger.js';
 
@@ -20,7 +21,8 @@ import { IMPRESSION_TYPES } from '../ports/ledger.js';
  * series that first appears already at 1 hides that first increase from `rate()` and
  * `increase()`: the first counted notice, failed commit, refused notice, notice whose token could
  * not be read, dead burl, ignored tracker `ancost`, API call refused 401, API call failed or refused
- * by Tally (500, 502, 503) or request that could not be read would go unseen.
+ * by Tally (500, 502, 503), request that could not be read or request refused for its method would
+ * go unseen.
  */
 export function showMetricsFromZero(metrics: Metrics): void {
   metrics.inc(COMMIT_FAILURES_METRIC.name, COMMIT_FAILURES_METRIC.help, {}, 0);
@@ -47,5 +49,8 @@ export function showMetricsFromZero(metrics: Metrics): void {
   }
   for (const status of UNREAD_REQUESTS_METRIC.statuses) {
     metrics.inc(UNREAD_REQUESTS_METRIC.name, UNREAD_REQUESTS_METRIC.help, { status }, 0);
+  }
+  for (const target of REFUSED_METHODS_METRIC.targets) {
+    metrics.inc(REFUSED_METHODS_METRIC.name, REFUSED_METHODS_METRIC.help, { target }, 0);
   }
 }

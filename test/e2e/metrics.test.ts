@@ -258,6 +258,8 @@ describe('/metrics', () => {
     // Tally's own failures and refusals, which alerts are written on.
     for (const code of ['INTERNAL', 'MAIL_FAILED', 'UNAVAILABLE']) zero('tally_api_errors_total', { code });
     for (const status of ['400', '408', '417', '431']) zero('tally_unread_requests_total', { status });
+    for (const target of ['notice', 'tracker', 'connect'])
+      zero('tally_refused_method_requests_total', { target });
     const histogramBounds = {
       tally_commit_batch_size: ['1', '8', '32', '128', '512', '2048', '8192', '32768', '131072', '+Inf'],
       // In seconds, Prometheus' base unit.
@@ -433,6 +435,7 @@ describe('/metrics', () => {
       tally_api_auth_failures_total: 'counter',
       tally_api_errors_total: 'counter',
       tally_unread_requests_total: 'counter',
+      tally_refused_method_requests_total: 'counter',
     });
     const notices = families.get('tally_notices_total')?.samples ?? [];
     assert.deepEqual(
@@ -777,6 +780,7 @@ describe('/metrics', () => {
       status: (value) =>
         ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '417', '431'].includes(value),
       kind: (value) => value === 'disk_full',
+      target: (value) => ['notice', 'tracker', 'connect'].includes(value),
       // The API's error codes: `GET /v1/%22%5C` is answered 404 NOT_FOUND.
       code: (value) => Object.hasOwn(API_ERROR_CODES, value),
       version: (value) => value === version,
