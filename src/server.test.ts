@@ -347,7 +347,7 @@ describe('an API request whose head stalls', () => {
 });
 
 describe('a metrics key', () => {
-  it('makes /metrics answer 401 without the key or with another, and the metrics with it', async () => {
+  it('makes /metrics answer 401 without the key or with another, counted under key="metrics", and the metrics with it', async () => {
     const dataDir = mkdtempSync(join(parent, 'metrics-key-'));
     const parsed = parseConfig({
       TALLY_DATA_DIR: dataDir,
@@ -373,10 +373,15 @@ describe('a metrics key', () => {
       const answered = await scrape('Bearer metrics-key-0123456789');
       assert.equal(answered.status, 200);
       assert.match(answered.text, /^tally_notices_total/m);
-      assert.match(
-        answered.text,
-        /^tally_api_auth_failures_total 0$/m,
-        'a scrape refused is no API key refused',
+      assert.deepEqual(
+        ['api', 'metrics'].map(
+          (key) =>
+            new RegExp(`^tally_api_auth_failures_total\\{key="${key}"\\} (\\d+)$`, 'm').exec(
+              answered.text,
+            )?.[1],
+        ),
+        ['0', '3'],
+        'the three scrapes refused, and no API key refused',
       );
       assert.equal((await fetch(`${tally.url}/healthz`)).status, 200, 'the other public routes stay public');
     } finally {

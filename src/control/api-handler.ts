@@ -9,10 +9,15 @@ import { apiErrorOf, requestIdOf, sendError } from './send.js';
 import { refuseAnyQuery, refuseMalformedQuery } from './query.js';
 import { refuseUnacceptable } from './accept.js';
 
-/** API calls answered 401: a key guessed, leaked and revoked, or a client misconfigured. */
+/**
+ * API calls answered 401, by the key asked for (`key`): `api`, an API key missing, unknown or
+ * revoked (a key guessed, leaked and revoked, or a client misconfigured); `metrics`, a `/metrics`
+ * scrape without the metrics key or with another (a scraper misconfigured, or the key guessed at).
+ */
 export const API_AUTH_FAILURES_METRIC = {
   name: 'tally_api_auth_failures_total',
-  help: 'API calls refused 401 UNAUTHENTICATED: no API key, or one unknown or revoked',
+  help: 'API calls refused 401 UNAUTHENTICATED, by the key asked for: api (no API key, or one unknown or revoked) or metrics (a /metrics scrape without TALLY_METRICS_KEY)',
+  keys: ['api', 'metrics'],
 } as const;
 
 /**
@@ -55,7 +60,7 @@ export async function handleApi(
   counters: CounterSink,
 ): Promise<void> {
   const requestId = requestIdOf(req);
-  /** Whether the route needs no API key: its 401s (a metrics key refused) are no API key's. */
+  /** Whether the route needs no API key: its 401s (a metrics key refused) are the metrics key's. */
   let publicRoute = false;
   try {
     const { route, params } = router.match(req.method ?? 'GET', url.pathname);
@@ -75,8 +80,9 @@ export async function handleApi(
       log.info('request_aborted', { requestId, method: req.method, path: url.pathname });
     } else {
       countApiError(counters, answer.code);
-      if (answer.status === 401 && !publicRoute) {
-        counters.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help);
+      if (answer.status === 401) {
+        const key = publicRoute ? 'metrics' : 'api';
+        counters.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, { key });
       }
       if (answer.backPressure) {
         // Tally works as it should, only busy: an error line for each call would page for nothing.

@@ -37,7 +37,8 @@ describe('authenticating API keys', () => {
 
   it('refuses with 401 a missing key, another scheme, an unknown key, and a key followed by anything else, counting each', async () => {
     const key = keyFor('admin');
-    const failures = () => /^tally_api_auth_failures_total (\d+)$/m.exec(server.metrics.render())?.[1] ?? '0';
+    const failures = () =>
+      /^tally_api_auth_failures_total\{key="api"\} (\d+)$/m.exec(server.metrics.render())?.[1] ?? '0';
     const before = Number(failures());
     for (const header of [
       undefined,

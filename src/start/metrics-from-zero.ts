@@ -43,7 +43,9 @@ export function showMetricsFromZero(metrics: Metrics): void {
     metrics.inc(BURL_DELIVERIES_METRIC.name, BURL_DELIVERIES_METRIC.help, { status }, 0);
   }
   metrics.inc(ANCOST_IGNORED_METRIC.name, ANCOST_IGNORED_METRIC.help, {}, 0);
-  metrics.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, {}, 0);
+  for (const key of API_AUTH_FAILURES_METRIC.keys) {
+    metrics.inc(API_AUTH_FAILURES_METRIC.name, API_AUTH_FAILURES_METRIC.help, { key }, 0);
+  }
   for (const code of API_ERRORS_METRIC.codesShownFromZero) {
     metrics.inc(API_ERRORS_METRIC.name, API_ERRORS_METRIC.help, { code }, 0);
   }

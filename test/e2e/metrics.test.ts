@@ -254,7 +254,7 @@ describe('/metrics', () => {
     });
     for (const status of ['delivered', 'retry', 'dead']) zero('tally_burl_deliveries_total', { status });
     zero('tally_tracker_ancost_ignored_total');
-    zero('tally_api_auth_failures_total');
+    for (const key of ['api', 'metrics']) zero('tally_api_auth_failures_total', { key });
     // Tally's own failures and refusals, which alerts are written on.
     for (const code of ['INTERNAL', 'MAIL_FAILED', 'UNAVAILABLE']) zero('tally_api_errors_total', { code });
     for (const status of ['400', '408', '417', '431']) zero('tally_unread_requests_total', { status });
@@ -781,6 +781,7 @@ describe('/metrics', () => {
         ['delivered', 'retry', 'dead', 'pending', 'redirected', '400', '408', '417', '431'].includes(value),
       kind: (value) => value === 'disk_full',
       target: (value) => ['notice', 'tracker', 'connect'].includes(value),
+      key: (value) => ['api', 'metrics'].includes(value),
       // The API's error codes: `GET /v1/%22%5C` is answered 404 NOT_FOUND.
       code: (value) => Object.hasOwn(API_ERROR_CODES, value),
       version: (value) => value === version,
