@@ -138,6 +138,7 @@ const SEED: readonly Operation[] = [
 function answers(view: CatalogView, ids: Created, accountIds: readonly number[]): unknown {
   return {
     version: view.version,
+    highestTrackerId: view.highestTrackerId,
     byId: ids.trackers.flatMap((id) => KINDS.map((kind) => view.findTracker(kind, { id }) ?? null)),
     byCode: KINDS.flatMap((kind) =>
       CODES.flatMap((code) => [
@@ -487,6 +488,28 @@ describe('catalog snapshot, following writes made here and elsewhere', () => {
       await until(
         () => Promise.resolve(snapshot.current().findTracker('impression', { id: far }) !== undefined),
         'the snapshot catching up',
+      );
+    } finally {
+      snapshot.stop();
+    }
+  });
+
+  it('answers the highest tracker id ever issued, a deleted tracker’s included, whether the write was made here or elsewhere', async () => {
+    const snapshot = new CatalogSnapshot(store, { pollIntervalMs: 10 });
+    snapshot.start();
+    try {
+      assert.equal(snapshot.current().highestTrackerId, 0);
+      const first = idOf(store.trackers.create(accountId, trackerOn(store, 'first'), NOW_MS));
+      const second = idOf(store.trackers.create(accountId, trackerOn(store, 'second'), NOW_MS));
+      store.trackers.delete(accountId, second);
+      assert.deepEqual([first, snapshot.current().highestTrackerId], [second - 1, second]);
+      // A whole-catalog read gives it too: the deleted tracker's id is not issued again.
+      assert.equal(viewOf(tablesOf(store.load())).highestTrackerId, second);
+      const far = idOf(elsewhere.trackers.create(accountId, trackerOn(elsewhere, 'far'), NOW_MS));
+      assert.equal(far, second + 1);
+      await until(
+        () => Promise.resolve(snapshot.current().highestTrackerId === far),
+        'the snapshot following the tracker created elsewhere',
       );
     } finally {
       snapshot.stop();

@@ -29,6 +29,8 @@ type AllowlistView = ReturnType<CatalogView['redirectAllowlist']>;
  */
 export interface CatalogTables {
   readonly version: number;
+  /** See `CatalogView.highestTrackerId`. */
+  readonly highestTrackerId: number;
   readonly lineItems: ReadonlyMap<number, LineItemView>;
   /** Every payment rule, by id (inactive ones too: a tracker's view holds its own rule whatever its state, and the hot path decides whether it is in effect). */
   readonly rules: ReadonlyMap<number, PaymentRuleView>;
@@ -60,6 +62,7 @@ export function tablesOf(data: CatalogData): CatalogTables {
     allowlists.set(accountId, allowlistView(allowlist));
   const tables = {
     version: data.version,
+    highestTrackerId: data.highestTrackerId,
     lineItems,
     rules,
     rulesByPublisher,
@@ -89,7 +92,9 @@ export function withChange(
   switch (change.kind) {
     case 'tracker': {
       const trackerRows = tables.trackerRows.with([[change.id, source.trackerById(change.id)]]);
-      return withTrackerViews({ ...next, trackerRows }, [change.id]);
+      // Ids are issued in order: a new tracker's is the highest yet.
+      const highestTrackerId = Math.max(tables.highestTrackerId, change.id);
+      return withTrackerViews({ ...next, highestTrackerId, trackerRows }, [change.id]);
     }
     case 'lineItem': {
       const lineItems = new Map(tables.lineItems);
@@ -119,6 +124,7 @@ export function withChange(
 export function viewOf(tables: CatalogTables): CatalogView {
   return Object.freeze({
     version: tables.version,
+    highestTrackerId: tables.highestTrackerId,
     findTracker(kind: TrackerKind, by: { id: number } | { code: string; accountId?: number }) {
       if ('id' in by) {
         const tracker = tables.trackers.get(by.id);

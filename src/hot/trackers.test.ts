@@ -49,7 +49,10 @@ function tracker(id: number, kind: TrackerKind, overrides: Partial<TrackerView> 
   };
 }
 
-/** The catalog these tests hit: trackers of the operator's account (1) and one of account 2 (with the same code as 5). */
+/**
+ * The catalog these tests hit: trackers of the operator's account (1) and one of account 2 (with
+ * the same code as 5); 10 and 11 were issued and deleted since.
+ */
 const TRACKERS: readonly TrackerView[] = [
   tracker(5, 'impression', { code: 'home' }),
   tracker(6, 'impression', { state: 'inactive' }),
@@ -69,6 +72,7 @@ const CATALOG: CatalogView = {
     ),
   redirectAllowlist: () => ({ enabled: false, domains: [] }),
   paymentRules: () => [],
+  highestTrackerId: 11,
 };
 
 interface Served {
@@ -304,28 +308,55 @@ describe('tracker hits', () => {
             reason: 'inactive_tracker',
             account: 1,
           },
-          {
-            tracker: 0,
-            type: 'external_impression',
-            outcome: 'not_counted',
-            reason: 'unknown_tracker',
-            account: 1,
-          },
-          {
-            tracker: 0,
-            type: 'external_impression',
-            outcome: 'not_counted',
-            reason: 'unknown_tracker',
-            account: 1,
-          },
-          ...Array.from({ length: 4 }, () => ({
-            tracker: 0,
+          ...[9, 0, 0, 0, 0, 5].map((tracker) => ({
+            tracker,
             type: 'external_impression',
             outcome: 'not_counted',
             reason: 'unknown_tracker',
             account: 1,
           })),
         ]);
+      });
+    },
+  );
+
+  it(
+    'records a hit naming no tracker of its account under the id it named when the catalog issued it (a deleted tracker’s, another account’s with a wrong member=, one of the other kind), else under 0, in the operator account',
+    { timeout: 10_000 },
+    async () => {
+      await withTrackers('named-ids.db', 100, async ({ hit, events }) => {
+        const answers: string[] = [];
+        for (const path of [
+          '/imptr?id=11&cachebuster=n1',
+          '/imptr?id=9&member=1&cachebuster=n2',
+          '/imptr?id=7&cachebuster=n3',
+          '/clktr?id=5&cachebuster=n4',
+          '/imptr?id=12&cachebuster=n5',
+          '/imptr?id=9007199254740991&cachebuster=n6',
+          '/imptr?code=gone&cachebuster=n7',
+          '/clktr?id=10&member=2x&cachebuster=n8',
+        ]) {
+          const answer = await hit(path);
+          await answer.arrayBuffer();
+          answers.push(`${answer.status} ${path}`);
+        }
+        assert.deepEqual(
+          answers.map((answer) => answer.split(' ')[0]),
+          ['200', '200', '200', '404', '200', '200', '200', '404'],
+        );
+        assert.deepEqual(
+          events().map((event) => `${event.account} ${event.tracker} ${event.type} ${event.reason}`),
+          [
+            '1 11 external_impression unknown_tracker',
+            '1 9 external_impression unknown_tracker',
+            '1 7 external_impression unknown_tracker',
+            '1 5 external_click unknown_tracker',
+            '1 0 external_impression unknown_tracker',
+            '1 0 external_impression unknown_tracker',
+            '1 0 external_impression unknown_tracker',
+            '1 10 external_click unknown_tracker',
+          ],
+        );
       });
     },
   );

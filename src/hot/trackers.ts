@@ -267,7 +267,8 @@ function hitEvent(
       publisher: tracker === undefined ? '' : String(tracker.publisherId),
       advertiserId: tracker?.advertiserId ?? 0,
       lineItemId: tracker?.lineItem.id ?? 0,
-      trackerId: tracker?.id ?? 0,
+      // Worked out for a hit naming no tracker only: a known tracker's hit does no more.
+      trackerId: tracker?.id ?? namedTrackerId(hit, catalog),
       placementId: tracker?.placementId ?? 0,
       // An `ancost` overrides the rule: the hit was priced by no rule.
       paymentRuleId: hit.ancostMicros === undefined ? (rule?.id ?? 0) : 0,
@@ -286,6 +287,16 @@ function hitEvent(
     };
   }
   return event;
+}
+
+/**
+ * The tracker id a hit naming no tracker of its account named (`id=`), for ad ops to find the tag
+ * that fires it: a deleted tracker's, another account's named with a wrong `member=`, one of the
+ * other kind. Only an id the catalog has issued: any other, a mistyped or a scanner's, is 0 (no
+ * such object), so that hits on ids no one was given add no rows to the reports.
+ */
+function namedTrackerId(hit: TrackerHit, catalog: CatalogView): number {
+  return hit.id !== undefined && hit.id <= catalog.highestTrackerId ? hit.id : 0;
 }
 
 /**

@@ -280,6 +280,8 @@ export interface CatalogData {
   lineItems: LineItem[];
   paymentRules: PaymentRule[];
   trackers: Tracker[];
+  /** The highest tracker id ever issued (see `CatalogView.highestTrackerId`); 0 before the first. */
+  highestTrackerId: number;
   /** Only accounts that stored one; the others have the default (disabled, no domains). */
   redirectAllowlists: Map<number, RedirectAllowlist>;
 }
@@ -406,6 +408,14 @@ export interface TrackerView {
  */
 export interface CatalogView {
   readonly version: number;
+  /**
+   * The highest tracker id the catalog has ever issued, to any account, 0 before the first. Tracker
+   * ids, of both kinds, are numbered in one sequence across accounts and never reused, so every id
+   * from 1 to it was issued to a tracker, deleted since or not, and no higher one was: a hit naming
+   * no tracker records the id it named only up to it, so that ids no one was given (a scanner's)
+   * add no report rows.
+   */
+  readonly highestTrackerId: number;
   /**
    * A tracker by id, or by custom code. Codes are unique per account and kind but may repeat
    * across accounts, so a code is looked up in one account: `accountId` (a hit's `member=`),

@@ -1303,6 +1303,94 @@ describe('access to exports and reports', () => {
     assert.deepEqual(rival.rows, []);
   });
 
+  it('reports the hits naming no tracker of the account under the id they named, when one was issued, to the operator’s account-wide key alone, in JSON and CSV, with no warning', async () => {
+    const rivalCreate = async (path: string, body: object): Promise<number> => {
+      const response = await api(tally, keys.rival ?? '', 'POST', path, body);
+      assert.equal(response.status, 201, `${path}: ${JSON.stringify(response.body)}`);
+      return response.body.id as number;
+    };
+    const rivalAdvertiser = await rivalCreate('/v1/advertisers', { name: 'Rival advertiser' });
+    const rivalPublisher = await rivalCreate('/v1/publishers', { name: 'Rival publisher' });
+    const rivalTracker = await rivalCreate('/v1/impression-trackers', {
+      advertiserId: rivalAdvertiser,
+      name: 'Rival tracker',
+      lineItemId: await rivalCreate('/v1/line-items', {
+        advertiserId: rivalAdvertiser,
+        name: 'Rival line',
+        revenueType: 'none',
+        revenueValue: 0,
+      }),
+      publisherId: rivalPublisher,
+    });
+    const deleted = await create('/v1/impression-trackers', {
+      advertiserId: ids.advertiser,
+      name: 'Deleted tracker',
+      lineItemId: ids.cpmLine,
+      publisherId: ids.publisher,
+    });
+    const removed = await api(tally, tally.adminKey, 'DELETE', `/v1/impression-trackers/${deleted}`);
+    assert.equal(removed.status, 204, JSON.stringify(removed.body));
+    // A live tag still firing the deleted tracker, one naming the rival's with the operator's
+    // member=, and a scanner's id no tracker was ever given.
+    for (const path of [
+      `/imptr?id=${deleted}&cachebuster=gone1`,
+      `/imptr?id=${deleted}&cachebuster=gone2`,
+      `/imptr?id=${rivalTracker}&member=1&cachebuster=wrong1`,
+      `/imptr?id=987654321&cachebuster=scan1`,
+    ]) {
+      assert.equal((await hit(path)).status, 200, path);
+    }
+
+    const query = '&reason=unknown_tracker&impressionType=external_impression';
+    const reportPath =
+      `/v1/reports?from=${new Date(hourStartMs(Date.now()) - 86_400_000).toISOString()}` +
+      `&to=${new Date(hourStartMs(Date.now()) + 3_600_000).toISOString()}&groupBy=tracker`;
+    const json = await api(tally, tally.adminKey, 'GET', `${reportPath}${query}`);
+    assert.equal(json.status, 200, JSON.stringify(json.body));
+    assert.deepEqual(json.body.warnings, []);
+    assert.equal(json.headers.get('x-tally-warnings'), null);
+    const named = (rows: { tracker: unknown; events: unknown }[]) =>
+      rows
+        .filter((row) => Number(row.tracker) === deleted || Number(row.tracker) === rivalTracker)
+        .map((row) => [Number(row.tracker), Number(row.events)]);
+    // In tracker id order: the rival's tracker was issued first.
+    assert.deepEqual(named(json.body.rows), [
+      [rivalTracker, 1],
+      [deleted, 2],
+    ]);
+    assert.equal(
+      json.body.rows.some((row: { tracker: unknown }) => Number(row.tracker) === 987654321),
+      false,
+      'the id never issued is reported under 0',
+    );
+    const csv = await api(tally, tally.adminKey, 'GET', `${reportPath}${query}&format=csv`);
+    assert.equal(csv.status, 200, String(csv.body));
+    const [header, ...lines] = String(csv.body).trim().split(/\r?\n/);
+    const columns = (header ?? '').split(',');
+    const csvRows = lines.map((line) => {
+      const cells = line.split(',');
+      return { tracker: cells[columns.indexOf('tracker')], events: cells[columns.indexOf('events')] };
+    });
+    assert.deepEqual(named(csvRows), [
+      [rivalTracker, 1],
+      [deleted, 2],
+    ]);
+
+    // Filtered on, the rival's id is one the operator's account has no tracker by: warned of, as
+    // ever, and its rows answered.
+    const filtered = await api(tally, tally.adminKey, 'GET', `${reportPath}${query}&tracker=${rivalTracker}`);
+    assert.equal(filtered.status, 200, JSON.stringify(filtered.body));
+    assert.equal(filtered.headers.get('x-tally-warnings'), `unknown_tracker;id=${rivalTracker}`);
+    assert.deepEqual(named(filtered.body.rows), [[rivalTracker, 1]]);
+    // No other account, nor a scoped key, is shown the rows: they are the operator's, of no
+    // advertiser or publisher.
+    for (const key of [keys.rival, keys.advertiserReader, keys.publisherReader]) {
+      const other = await report(key ?? '', 'tracker');
+      assert.equal(other.status, 200);
+      assert.deepEqual(named(other.rows), []);
+    }
+  });
+
   it('shows a publisher-scoped key the exchange rows of its OpenRTB publisher id, and no one else’s', async () => {
     const exchangePublisher = await create('/v1/publishers', {
       name: 'Exchange publisher',

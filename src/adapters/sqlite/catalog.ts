@@ -29,6 +29,7 @@ export class SqliteCatalogStore implements CatalogStore {
   private readonly listeners = new Set<(change: CatalogChange) => void>();
   private readonly readVersion: Database.Statement;
   private readonly bumpVersion: Database.Statement;
+  private readonly readHighestTrackerId: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     // What name filters compare, "any case" beyond ASCII ("école" finds "École").
@@ -37,6 +38,8 @@ export class SqliteCatalogStore implements CatalogStore {
     );
     this.readVersion = db.prepare('SELECT version FROM catalog_version WHERE id = 1').pluck();
     this.bumpVersion = db.prepare('UPDATE catalog_version SET version = version + 1 WHERE id = 1');
+    // AUTOINCREMENT keeps the highest id it gave in `sqlite_sequence`, the deleted tracker's too.
+    this.readHighestTrackerId = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'trackers'").pluck();
     const write: CatalogWriter = (kind, changedId, work) => {
       let version = 0;
       const result = writeTransaction(db, () => {
@@ -113,6 +116,7 @@ export class SqliteCatalogStore implements CatalogStore {
         lineItems: this.lineItems.all(),
         paymentRules: this.paymentRules.all(),
         trackers: this.trackers.all(),
+        highestTrackerId: (this.readHighestTrackerId.get() as number | undefined) ?? 0,
         redirectAllowlists,
       };
     })();
