@@ -94,6 +94,17 @@ describe('invalid traffic', () => {
     assert.equal(readDevice(hitRequest({ 'user-agent': longest })).userAgentTooLong, false);
   });
 
+  it('counts a User-Agent of 1024 bytes and takes one of 1025 for long_user_agent, the limit the README documents', () => {
+    const agentOf = (bytes: number) => `${CHROME} ${'x'.repeat(bytes - CHROME.length - 1)}`;
+    assert.equal(screen(hitRequest({ 'user-agent': agentOf(1024) })), undefined);
+    assert.deepEqual(screen(hitRequest({ 'user-agent': agentOf(1025) })), {
+      outcome: 'not_counted',
+      reason: 'invalid_traffic',
+      rule: 'long_user_agent',
+    });
+    assert.equal(readDevice(hitRequest({ 'user-agent': agentOf(1025) })).userAgent, agentOf(1024));
+  });
+
   it('rejects known crawlers from the maintained bot list', () => {
     const bot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
     assert.deepEqual(screen(hitRequest({ 'user-agent': bot })), {
@@ -274,6 +285,21 @@ describe('invalid traffic', () => {
       'Feed Reader/1.0 (com.example.feeds; build:42; iOS 16.4.1) Alamofire/5.6.4',
     ];
     assertAppAgents(iosApps, ['NewsBot/1.0 CFNetwork/1410.0.3 Darwin/22.6.0']);
+  });
+
+  it('takes no robot from an app whose name only begins with the letters bot (Botim, Bottle Flip): a robot declares bot at the end of a word', () => {
+    assertAppAgents(
+      [
+        'Botim/5.3.0 CFNetwork/1568.200.51 Darwin/24.1.0',
+        'BottleFlip3D/1.96 CFNetwork/1568.200.51 Darwin/24.1.0',
+        'Bottle Flip/2.1 (Linux;Android 14) ExoPlayerLib/2.19.1',
+      ],
+      [
+        'NewsBot/1.0 CFNetwork/1568.200.51 Darwin/24.1.0',
+        'Bot/1.0 CFNetwork/1568.200.51 Darwin/24.1.0',
+        'Slackbot/1.0 (iPhone; iOS 17.1; Scale/3.00)',
+      ],
+    );
   });
 
   it("judges an Android app's player agent, as ExoPlayer and Media3 write it, by its stack, not by the words of the app's name", () => {

@@ -67,9 +67,11 @@ const ANDROID_APP_CRONET_CLIENT =
   /^(?:[^/()\s]+\/[^/()\s]+|AndroidHttpClient) \(Linux; U; Android [^()]*; Cronet\/[\d.]+\)$/;
 /**
  * A User-Agent that declares a robot, whatever HTTP stack it names first: a bot, crawler or spider,
- * a headless browser, or Google's ad crawler (`Mediapartners-Google`).
+ * a headless browser, or Google's ad crawler (`Mediapartners-Google`). A bot declares itself with
+ * `bot` ending a word (`Googlebot/`, `AdsBot-Google`, `NewsBot`), not with a word that only begins
+ * so, as apps' names do (`Botim`, `Bottle Flip`): those are judged by their stack.
  */
-const DECLARED_ROBOT = /bot|crawl|spider|slurp|headless|mediapartners/i;
+const DECLARED_ROBOT = /bot(?![a-z])|crawl|spider|slurp|headless|mediapartners/i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
