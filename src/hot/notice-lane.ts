@@ -196,7 +196,7 @@ class LaneConnection {
   /**
    * Ends the connection after the answers it is owed, reading no further request; one already
    * bound for node:http (a request the lane does not serve, read after them) goes there instead,
-   * unless the client has ended its side (see `settle`).
+   * even once the client has ended its side (see `handOver`).
    */
   closeWhenAnswered(): void {
     this.ending = true;
@@ -330,9 +330,9 @@ class LaneConnection {
     for (let first = this.owed[0]; first?.answer !== undefined; first = this.owed[0]) {
       this.owed.shift();
       const last = this.owed.length === 0;
-      // The rest goes to node:http only while the client may still send: once it has ended its
-      // side (a half-close), node:http could not read the bytes given back, and the answer closes.
-      const handingOver = this.handOverBytes !== undefined && !this.socket.readableEnded;
+      // The rest goes to node:http even once the client has ended its side (a half-close): what it
+      // sent before is still answered (see `handOver`).
+      const handingOver = this.handOverBytes !== undefined;
       const keepAlive = first.keepAlive && !(this.ending && last && !handingOver);
       if (!this.socket.destroyed) this.socket.write(this.lane.bytes(first.answer, first.head, keepAlive));
       if (!keepAlive) {
@@ -385,7 +385,18 @@ class LaneConnection {
     this.socket.off('error', ignoreError);
     this.socket.off('drain', this.onDrain);
     this.socket.setTimeout(0);
-    if (bytes.length > 0) this.socket.unshift(withRawTargetEncoded(bytes));
+    const rest = withRawTargetEncoded(bytes);
+    if (this.socket.readableEnded) {
+      // The client ended its side while the answers owed were committed: the socket takes no bytes
+      // back and will not end again, so node:http is handed the rest, then the end, as the socket
+      // would have given them: it answers what it reads (400 for a malformed request, 405 for a
+      // CONNECT) after the lane's answers, then ends the connection.
+      this.lane.handOver(this.socket);
+      if (rest.length > 0) this.socket.emit('data', rest);
+      if (!this.socket.destroyed) this.socket.emit('end');
+      return;
+    }
+    if (rest.length > 0) this.socket.unshift(rest);
     this.lane.handOver(this.socket);
     this.socket.resume();
   }

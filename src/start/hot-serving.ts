@@ -85,23 +85,23 @@ export function answerHot(
  * they are answered 400 (see `answerClientError`), so they must not be recorded, as they would be
  * were they served from their head. (A `Content-Length` body cannot be malformed: its notice is
  * served from its head, and answered as served should its client end its side before the body is
- * whole: see `handToHot`.) `100 Continue` is sent first to a client that waits for it, with a body
- * or without.
+ * whole: see `handToHot`.) A client that waits for `100 Continue` is sent it first, body or none,
+ * once the answers before its request on the connection are: the request is served only then.
  */
 function whenReadWhole(req: IncomingMessage, serve: () => Promise<void>): Promise<void> {
-  const served = (): Promise<void> => {
-    handToHot(req);
-    return serve();
-  };
-  // Told to send it even with no body to come: answered without `100 Continue`, node:http would
-  // close the connection after the answer, dropping the answers to notices pipelined behind it,
-  // served and recorded meanwhile.
-  continueIfOwed(req);
-  if (req.headers['transfer-encoding'] === undefined) return served();
   return new Promise((resolve, reject) => {
-    req.once('end', () => {
-      served().then(resolve, reject);
+    const served = (): void => {
+      handToHot(req);
+      serve().then(resolve, reject);
+    };
+    // Told to send it even with no body to come, and served only once told: answered while queued
+    // behind another answer, without it, node:http would close the connection after the answer,
+    // dropping the answers to the notices pipelined behind it, served and recorded meanwhile. (One
+    // whose connection closes before its turn is never served: its answer could not be written.)
+    continueIfOwed(req, () => {
+      if (req.headers['transfer-encoding'] === undefined) return served();
+      req.once('end', served);
+      req.resume();
     });
-    req.resume();
   });
 }

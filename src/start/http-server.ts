@@ -79,9 +79,10 @@ export function httpServing(
   // §10.1.1), rather than ignored.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers.expect?.trim().toLowerCase() !== '100-continue') return refuseExpectation(req, res);
-    // `100 Continue` goes out when an API route reads the body; a request refused before that gets
-    // its final answer alone (node:http then closes the connection, whose body never comes).
-    deferContinue(req, () => continueInTurn(res));
+    // `100 Continue` goes out when an API route reads the body, or before a notice or hit is served;
+    // a request refused before that gets its final answer alone (node:http then closes the
+    // connection, whose body never comes).
+    deferContinue(req, (sent) => continueInTurn(res, sent));
     server.emit('request', req, res);
   });
   // First: the answers an error or a refusal written to the connection must wait for.
@@ -125,17 +126,18 @@ export function httpServing(
 }
 
 /**
- * Writes `100 Continue` for `res` once it is its connection's answer in turn. Queued behind the
- * answer to a request before it, node:http would put its head before the buffered interim answer
- * (a body given as bytes), which the client then reads as that body. One already answered by
- * then (a notice without a body, answered while queued) is owed none.
+ * Writes `100 Continue` for `res` once it is its connection's answer in turn, then calls `sent`.
+ * Queued behind the answer to a request before it, node:http would put its head before the buffered
+ * interim answer (a body given as bytes), which the client then reads as that body. One answered by
+ * then is owed none.
  */
-function continueInTurn(res: ServerResponse): void {
-  if (res.socket !== null) res.writeContinue();
-  else
-    res.once('socket', () => {
-      if (!res.headersSent) res.writeContinue();
-    });
+function continueInTurn(res: ServerResponse, sent: () => void): void {
+  const send = (): void => {
+    if (!res.headersSent) res.writeContinue();
+    sent();
+  };
+  if (res.socket !== null) send();
+  else res.once('socket', send);
 }
 
 /** Where `server` listens, e.g. `http://127.0.0.1:8080`. */

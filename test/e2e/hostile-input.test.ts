@@ -64,6 +64,28 @@ describe('hostile input on the hot path and the API', () => {
     }
   });
 
+  it('answers a malformed request, a CONNECT or an API call pipelined behind hits the notice lane serves, after the hits, when the client half-closed', async () => {
+    // The lane serves the hits; what follows them goes to node:http once their answers are
+    // written, after the client ended its side.
+    const hit = 'GET /imptr?id=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 Chrome/120\r\n\r\n';
+    const answered: string[][] = [];
+    for (const behind of [
+      'GET /imptr?id=1&cache\x0bbuster=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n',
+      'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+    ]) {
+      const answer = await rawExchange(tally.url, `${hit}${hit}${behind}`, { halfClose: true });
+      answered.push([...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1] ?? ''));
+    }
+    assert.deepEqual(answered, [
+      ['200', '200', '400'],
+      ['200', '200', '400'],
+      ['200', '200', '405'],
+      ['200', '200', '200'],
+    ]);
+  });
+
   it('answers every request of a pipelined sequence, malformed ones included, or says Connection: close before it stops (seeded)', async () => {
     const UA = 'User-Agent: Mozilla/5.0 Chrome/120\r\n';
     const key = `Authorization: Bearer ${tally.adminKey}\r\n`;

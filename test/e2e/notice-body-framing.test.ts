@@ -130,6 +130,24 @@ describe('a notice that comes with a body', () => {
   });
 });
 
+describe('a notice node:http serves, pipelined behind notices the notice lane serves', () => {
+  it('is answered and recorded after them when the client half-closed its side after sending them all', async () => {
+    const ids = ['lane-served-first', 'lane-served-second', 'beacon-behind-lane'];
+    const [first, second, beacon] = await noticePaths(ids);
+    const notice = (path: string | undefined) =>
+      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
+    const answers = await rawExchange(
+      tally.url,
+      notice(first) +
+        notice(second) +
+        `POST ${beacon}?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}`,
+      { halfClose: true },
+    );
+    assert.deepEqual(statusLines(answers), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 204 No Content']);
+    assert.deepEqual(recorded(ids).sort(), ids.map((id) => `${id}: counted/`).sort());
+  });
+});
+
 describe('a notice pipelined behind a notice that asked for 100 Continue', () => {
   it('is answered and recorded once, as is the notice before it', async () => {
     const ids = ['expecting-bodyless', 'behind-expecting'];
@@ -169,6 +187,26 @@ describe('a notice pipelined behind a notice that asked for 100 Continue', () =>
       recorded(ids),
       ids.map((id) => `${id}: counted/`),
     );
+  });
+  it('keeps its connection when it waits behind a request node:http serves, so that the notices pipelined behind it are answered as well as recorded', async () => {
+    const ids = ['ahead-of-queued', 'expecting-queued-bodyless', 'behind-queued-expecting'];
+    const [ahead, expecting, behind] = await noticePaths(ids);
+    const notice = (path: string | undefined, expect: string) =>
+      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n${expect}\r\n`;
+    const answers = await rawExchange(
+      tally.url,
+      `POST ${ahead} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}` +
+        notice(expecting, 'Expect: 100-continue\r\n') +
+        notice(behind, ''),
+      { halfClose: true },
+    );
+    assert.deepEqual(framedAnswers(answers), [
+      'HTTP/1.1 200 OK: GIF89a',
+      'HTTP/1.1 100 Continue: ',
+      'HTTP/1.1 200 OK: GIF89a',
+      'HTTP/1.1 200 OK: GIF89a',
+    ]);
+    assert.deepEqual(recorded(ids).sort(), ids.map((id) => `${id}: counted/`).sort());
   });
 });
 
