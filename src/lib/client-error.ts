@@ -66,17 +66,11 @@ export function answerClientError(
     socket.destroy();
     return;
   }
-  // The peer ended its side midway through the body of a notice or hit served from its head: it is
-  // recorded, and its answer, once committed, ends the connection, as one whose body never all
-  // arrives does. A 400 would tell the client it was not.
-  if (
-    error.code === 'HPE_INVALID_EOF_STATE' &&
-    failed !== undefined &&
-    failed !== null &&
-    !failed.req.complete &&
-    hotServed.has(failed.req)
-  )
-    return;
+  // The peer ended its side midway through the body of a notice or hit served from its head (the
+  // connection's first or one pipelined behind others): it is recorded, and its answer, once
+  // committed, ends the connection, as one whose body never all arrives does. A 400 would tell the
+  // client it was not.
+  if (error.code === 'HPE_INVALID_EOF_STATE' && isHotServed(lastRequestAnswering(socket))) return;
   // The peer ended its side midway through the body of a call an API route is reading: the route
   // logs it (`request_aborted`), so it is no request Tally could not read. A client that only
   // half-closed still reads the 400. (A call whose route reads no body, a report, logs nothing:
@@ -132,6 +126,21 @@ const hotServed = new WeakSet<IncomingMessage>();
  */
 export function handToHot(req: IncomingMessage): void {
   hotServed.add(req);
+}
+
+/** Whether `req` is a notice or hit served through node:http whose body never arrived whole. */
+function isHotServed(req: IncomingMessage | undefined): boolean {
+  return req !== undefined && !req.complete && hotServed.has(req);
+}
+
+/**
+ * The request last dispatched on `socket` while it is still being answered: the one whose body
+ * a parse error at the connection's end cut short, whether or not its answer has its turn yet.
+ */
+function lastRequestAnswering(socket: Duplex): IncomingMessage | undefined {
+  let last: IncomingMessage | undefined;
+  for (const res of unanswered.get(socket) ?? []) last = res.req;
+  return last;
 }
 
 /** Connections whose error waits for the answers to earlier requests. */

@@ -93,6 +93,19 @@ describe('a notice that comes with a body', () => {
     assert.deepEqual(recorded(ids), ['length-short-beacon: counted/', 'length-short-get: counted/']);
   });
 
+  it('is answered as counted, not 400, when pipelined behind a notice still being committed and cut short by its client ending its side', async () => {
+    const ids = ['whole-ahead', 'short-behind'];
+    const [ahead, behind] = await noticePaths(ids);
+    const beacon = (path: string | undefined, body: string) =>
+      `POST ${path}?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 10\r\n\r\n${body}`;
+    const answers = await rawExchange(tally.url, beacon(ahead, '0123456789') + beacon(behind, '{}'), {
+      halfClose: true,
+    });
+    // The one behind, served from its head, is recorded: its answer is the one it was owed.
+    assert.deepEqual(statusLines(answers), ['HTTP/1.1 204 No Content', 'HTTP/1.1 204 No Content']);
+    assert.deepEqual(recorded(ids), ['whole-ahead: counted/', 'short-behind: counted/']);
+  });
+
   it('is counted and answered once its body is read whole, a body that reads like a notice never served as one', async () => {
     const ids = ['chunked-get', 'chunked-inner', 'length-beacon'];
     const [chunkedGet, inner, lengthBeacon] = await noticePaths(ids);
