@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -21,6 +21,21 @@ describe('the data directory', () => {
       (refused as Error).message,
       'this process may not create or write in the data directory /sys/kernel: set TALLY_DATA_DIR to a directory it may write, or give it that permission',
     );
+  });
+
+  it('truncates no file through a symlink planted where it checks that it may create a file', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tally-data-dir-'));
+    try {
+      const victim = join(parent, 'victim');
+      writeFileSync(victim, 'kept');
+      const dataDir = join(parent, 'data');
+      makeDataDir(dataDir);
+      symlinkSync(victim, join(dataDir, `.tally-write-check-${process.pid}`));
+      makeDataDir(dataDir);
+      assert.deepEqual([readFileSync(victim, 'utf8'), readdirSync(dataDir)], ['kept', []]);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('is made where it is missing and left holding nothing once checked', () => {

@@ -33,7 +33,10 @@ export function makeDataDir(dataDir: string): void {
  */
 function checkFileCreation(dataDir: string): void {
   const probe = join(dataDir, `.tally-write-check-${process.pid}`);
-  closeSync(openSync(probe, 'w', 0o600));
+  // A new file only: one left by that name (a symlink planted in a directory others may write
+  // in, say) is removed, never opened, so that no file it names is truncated.
+  rmSync(probe, { force: true });
+  closeSync(openSync(probe, 'wx', 0o600));
   rmSync(probe, { force: true });
 }
 
