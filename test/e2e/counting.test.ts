@@ -160,16 +160,13 @@ async function pastEnd(endsMs: number, check: () => Promise<void>): Promise<void
 
 /**
  * A {@link FakeClock} setting that holds Tally's wall clock still at `ms` (libfaketime's absolute
- * time, read in the local time zone Tally inherits from this process), to the millisecond: its
- * `Date.now()` is `ms` until the clock is moved again.
+ * time, read in UTC: see `fakeClock`), to the millisecond: its `Date.now()` is `ms` until the clock
+ * is moved again.
  */
 function heldAt(ms: number): string {
-  const at = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, '0');
-  const day = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
-  const time = `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}`;
+  const [day, time] = new Date(ms).toISOString().slice(0, -1).split('T');
   // Half a millisecond on: libfaketime's conversion can land a hair before the time it reads.
-  return `${day} ${time}.${String(at.getMilliseconds()).padStart(3, '0')}500`;
+  return `${day} ${time}500`;
 }
 
 /** The billing notice of a win: the URL whose kind is the win's counting method. */

@@ -10,8 +10,8 @@ const LIBRARY_CANDIDATES = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map(
 /**
  * A wall clock a test moves while the process it starts runs (libfaketime, preloaded): `env` is
  * the environment that process needs, and `step` sets its clock's offset from the real one
- * (`+0`, `+1d`, `-1h`). Monotonic clocks (`performance.now()`, Node's timers) stay real, as a
- * host's do when NTP steps its wall clock.
+ * (`+0`, `+1d`, `-1h`) or holds it at an absolute UTC time. Monotonic clocks (`performance.now()`,
+ * Node's timers) stay real, as a host's do when NTP steps its wall clock.
  */
 export interface FakeClock {
   env: Record<string, string>;
@@ -37,6 +37,9 @@ export function fakeClock(): FakeClock {
       // Read at every call, so that a step takes effect at once.
       FAKETIME_NO_CACHE: '1',
       FAKETIME_DONT_FAKE_MONOTONIC: '1',
+      // An absolute time (`2026-12-07 10:00:00`) is read in UTC, where no hour repeats as a local
+      // zone's does when its clocks go back.
+      TZ: 'UTC',
     },
     step,
     dispose: () => rmSync(dir, { recursive: true, force: true }),

@@ -645,6 +645,10 @@ describe('catalog routes', () => {
     });
 
     it('warns, in the create and edit answers of a conditional rule whose endDate has passed, that it prices no hit and how to move the date, and not once the date is today', async () => {
+      // Tally reads its own clock for today: started within 10 s of UTC midnight, the test waits
+      // for the new day, so that both read the same one.
+      const untilMidnightMs = 86_400_000 - (Date.now() % 86_400_000);
+      if (untilMidnightMs < 10_000) await new Promise((resolve) => setTimeout(resolve, untilMidnightMs + 10));
       const pub = await publisher();
       await create('/v1/payment-rules', rule(pub.id as number, {}));
       const today = new Date().toISOString().slice(0, 10);
