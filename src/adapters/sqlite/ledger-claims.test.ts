@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Outcome } from '../../domain/outcome.js';
+import { MAX_KEPT_CACHEBUSTER_LENGTH, trackerDedupeKey } from '../../domain/decide-hit.js';
 import { COUNTED, duplicateOfRedirect, invalidTraffic, notCounted } from '../../domain/outcome.js';
 import fc from 'fast-check';
 import { openSqlite } from './database.js';
@@ -128,6 +130,42 @@ describe('the SQLite ledger’s dedupe claims', () => {
     assert.deepEqual(ledger.record([hit(T0)]), [COUNTED]);
     assert.deepEqual(ledger.record([hit(T0 + 240_000)]), [duplicate]);
     assert.deepEqual(ledger.record([hit(T0 + 300_001)]), [COUNTED]);
+  });
+
+  it('keeps the live claims of tracker hits a Tally before 7 December recorded, their keys naming no device, across the upgrade: the same device’s repeat is a duplicate, another device’s counts', () => {
+    const path = join(dir, 'device-less-tracker-keys.db');
+    const phone = { ip: '203.0.113.9', userAgent: 'Mozilla/5.0 (iPhone)' };
+    const laptop = { ip: '198.51.100.4', userAgent: 'Mozilla/5.0 (X11)' };
+    const longCachebuster = 'c'.repeat(MAX_KEPT_CACHEBUSTER_LENGTH + 1);
+    const hit = (key: string, device: { ip: string; userAgent: string }, receivedMs: number) =>
+      event({
+        receivedMs,
+        dims: { ...event().dims, impressionType: 'external_impression' },
+        deviceIp: device.ip,
+        userAgent: device.userAgent,
+        dedupe: { key, expiresMs: receivedMs + 300_000 },
+      });
+    const older = new SqliteLedger(openSqlite(path));
+    // As ce366e2 and 8e21959 had not yet changed them: a long cachebuster kept whole.
+    older.record([
+      hit('imptr\u001f7\u001fcb1', phone, T0),
+      hit(`clktr\u001f7\u001f${longCachebuster}`, phone, T0),
+      hit(`imptr#\u001f7\u001f${createHash('sha256').update('d'.repeat(65)).digest('base64url')}`, phone, T0),
+    ]);
+    older.close();
+    const upgraded = new SqliteLedger(openSqlite(path));
+    const later = T0 + 60_000;
+    const duplicate = { outcome: 'not_counted', reason: 'duplicate' };
+    assert.deepEqual(
+      upgraded.record([
+        hit(trackerDedupeKey('impression', 7, 'cb1', phone), phone, later),
+        hit(trackerDedupeKey('click', 7, longCachebuster, phone), phone, later),
+        hit(trackerDedupeKey('impression', 7, 'd'.repeat(65), phone), phone, later),
+        hit(trackerDedupeKey('impression', 7, 'cb1', laptop), laptop, later),
+      ]),
+      [duplicate, duplicate, duplicate, COUNTED],
+    );
+    upgraded.close();
   });
 
   it('extends a claim made earlier in the same batch', () => {

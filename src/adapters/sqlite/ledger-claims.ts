@@ -1,5 +1,6 @@
 /** The ledger's live dedupe claims, indexed in memory. */
 import type Database from 'better-sqlite3';
+import { deviceLessTrackerKeyToday } from '../../domain/decide-hit.js';
 import { ClaimIndex, claimKey } from './claim-index.js';
 
 /**
@@ -18,7 +19,14 @@ export const CLAIM_LOAD_MARGIN_MS = 10_000;
  */
 export class LedgerClaims {
   private readonly eventKey: Database.Statement;
+  private readonly eventDevice: Database.Statement;
   private claims: ClaimIndex | undefined;
+  /**
+   * The live tracker claims an older Tally keyed without the device (see
+   * `deviceLessTrackerKeyToday`), by event id: the key stored, and the one it is indexed and
+   * confirmed under (while the event keeps the key stored: an id SQLite gives again is not it).
+   */
+  private readonly keysToday = new Map<number, { stored: string; today: string }>();
   /**
    * The claim index holds every claim that expires at or after this time: it drops (reuses the
    * slots of) only those that expired before the latest time a batch or the build kept them from.
@@ -27,10 +35,17 @@ export class LedgerClaims {
 
   constructor(private readonly db: Database.Database) {
     this.eventKey = db.prepare('SELECT dedupe_key FROM event_rows WHERE id = ?').pluck();
+    this.eventDevice = db.prepare(
+      'SELECT device_ip AS ip, user_agent AS userAgent FROM event_rows WHERE id = ?',
+    );
   }
 
   /** The dedupe key of the event `eventId`, if it is kept: what the index confirms a match with. */
-  readonly keyOf = (eventId: number) => this.eventKey.get(eventId) as string | undefined;
+  readonly keyOf = (eventId: number) => {
+    const stored = this.eventKey.get(eventId) as string | undefined;
+    const rekeyed = this.keysToday.get(eventId);
+    return rekeyed !== undefined && rekeyed.stored === stored ? rekeyed.today : stored;
+  };
 
   /**
    * Notes that the index, as a batch's claims were added, kept every claim that expires at or
@@ -85,10 +100,21 @@ export class LedgerClaims {
     const claims = new ClaimIndex(count * 4);
     this.claimsKeptSinceMs = nowMs;
     const rows = this.db.prepare(`SELECT id, dedupe_key, claim_expires_ms ${live}`).raw().iterate(nowMs);
+    this.keysToday.clear();
     for (const [eventId, key, expiresMs] of rows as Iterable<[number, string, number]>) {
-      claims.add(claimKey(key), eventId, expiresMs, nowMs);
+      claims.add(claimKey(this.keyToday(eventId, key)), eventId, expiresMs, nowMs);
     }
     this.claims = claims;
     return claims;
+  }
+
+  /** The key the claim of event `eventId`, stored as `key`, is indexed under (see `keysToday`). */
+  private keyToday(eventId: number, key: string): string {
+    if (!key.startsWith('imptr') && !key.startsWith('clktr')) return key;
+    const device = this.eventDevice.get(eventId) as { ip: string; userAgent: string };
+    const today = deviceLessTrackerKeyToday(key, device);
+    if (today === undefined) return key;
+    this.keysToday.set(eventId, { stored: key, today });
+    return today;
   }
 }
