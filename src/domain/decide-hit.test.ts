@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideHit, MAX_KEPT_CACHEBUSTER_LENGTH, trackerDedupeKey } from './decide-hit.js';
+import {
+  decideHit,
+  deviceLessTrackerKeyToday,
+  MAX_KEPT_CACHEBUSTER_LENGTH,
+  trackerDedupeKey,
+} from './decide-hit.js';
 import { buildIvtFilter, defaultIvtFilter } from './ivt-filter.js';
 import { hitRequest } from '../../test/support/hit-requests.js';
 import { CHROME } from '../../test/support/user-agents.js';
@@ -281,5 +286,23 @@ describe('tracker dedupe', () => {
   it('never collides with the exchange impression keys, which start with x', () => {
     assert.doesNotMatch(trackerDedupeKey('impression', 1, 'a', DEVICE), /^x/);
     assert.doesNotMatch(trackerDedupeKey('click', 1, 'a', DEVICE), /^x/);
+  });
+
+  it('reads the device only for a tracker key of the older form, naming no device, and leaves every other key alone', () => {
+    const unread = () => {
+      throw new Error('the device was read');
+    };
+    const exchangeKey = 'x\u001f1\u001fauction\u001fimp\u001fbid\u001fseat';
+    for (const key of [
+      trackerDedupeKey('impression', 7, 'cb1', DEVICE),
+      trackerDedupeKey('click', 7, 'c'.repeat(MAX_KEPT_CACHEBUSTER_LENGTH + 1), DEVICE),
+      exchangeKey,
+      'imptr\u001f0\u001fcb1',
+    ])
+      assert.equal(deviceLessTrackerKeyToday(key, unread), undefined, key);
+    assert.equal(
+      deviceLessTrackerKeyToday('clktr\u001f7\u001fcb1', () => DEVICE),
+      trackerDedupeKey('click', 7, 'cb1', DEVICE),
+    );
   });
 });

@@ -90,25 +90,25 @@ export function trackerDedupeKey(
  * Today's dedupe key (see {@link trackerDedupeKey}) of a tracker hit whose stored key names no
  * device, as a Tally before ce366e2 (7 December 2026) wrote them: kind, tracker id and cachebuster
  * (one over 64 characters kept whole before 8e21959, hashed under `imptr#` / `clktr#` after),
- * `device` being the hit's as its row keeps it. `undefined` for any other key. Their claims, live
- * for five minutes after an upgrade, are indexed under it, so that the same device's repeat stays
- * a duplicate across the upgrade.
+ * `deviceOf` giving the hit's device as its row keeps it, read only for such a key. `undefined`
+ * for any other key. Their claims, live for five minutes after an upgrade, are indexed under it,
+ * so that the same device's repeat stays a duplicate across the upgrade.
  */
 export function deviceLessTrackerKeyToday(
   storedKey: string,
-  device: Pick<Device, 'ip' | 'userAgent'>,
+  deviceOf: () => Pick<Device, 'ip' | 'userAgent'>,
 ): string | undefined {
   const fields = storedKey.split('\u001f');
   if (fields.length !== 3) return undefined;
   const [prefix = '', trackerId = '', cachebuster = ''] = fields;
   if (!/^[1-9][0-9]*$/.test(trackerId)) return undefined;
-  if (prefix === 'imptr#' || prefix === 'clktr#') return `${storedKey}\u001f${digestOfDevice(device)}`;
+  if (prefix === 'imptr#' || prefix === 'clktr#') return `${storedKey}\u001f${digestOfDevice(deviceOf())}`;
   if (prefix !== 'imptr' && prefix !== 'clktr') return undefined;
   return trackerDedupeKey(
     prefix === 'imptr' ? 'impression' : 'click',
     Number(trackerId),
     cachebuster,
-    device,
+    deviceOf(),
   );
 }
 

@@ -111,8 +111,12 @@ export class LedgerClaims {
   /** The key the claim of event `eventId`, stored as `key`, is indexed under (see `keysToday`). */
   private keyToday(eventId: number, key: string): string {
     if (!key.startsWith('imptr') && !key.startsWith('clktr')) return key;
-    const device = this.eventDevice.get(eventId) as { ip: string; userAgent: string };
-    const today = deviceLessTrackerKeyToday(key, device);
+    // The row's device is read only for a key of the older form: today's tracker keys, a live
+    // claim for each hit of the last five minutes, cost no query.
+    const today = deviceLessTrackerKeyToday(
+      key,
+      () => this.eventDevice.get(eventId) as { ip: string; userAgent: string },
+    );
     if (today === undefined) return key;
     this.keysToday.set(eventId, { stored: key, today });
     return today;
