@@ -17,6 +17,12 @@ import type {
 } from './ports/catalog.js';
 
 const DAY_MS = 86_400_000;
+
+/** When a payment rule's `endDate` (`YYYY-MM-DD`, a UTC day it applies through) ends: 24:00 UTC. */
+export function ruleEndMs(endDate: string): number {
+  return Date.parse(`${endDate}T00:00:00Z`) + DAY_MS;
+}
+
 const NO_RULES: readonly PaymentRuleView[] = Object.freeze([]);
 
 type AllowlistView = ReturnType<CatalogView['redirectAllowlist']>;
@@ -267,7 +273,7 @@ function ruleView(rule: PaymentRule): PaymentRuleView {
     isBase: rule.isBase,
     state: rule.state,
     startMs: rule.startDate === null ? null : Date.parse(`${rule.startDate}T00:00:00Z`),
-    endMs: rule.endDate === null ? null : Date.parse(`${rule.endDate}T00:00:00Z`) + DAY_MS,
+    endMs: rule.endDate === null ? null : ruleEndMs(rule.endDate),
     placementIds: Object.freeze([...rule.placementIds]),
   });
 }

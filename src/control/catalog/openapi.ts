@@ -241,7 +241,7 @@ const RESOURCES: Resource[] = [
     path: '/v1/payment-rules',
     writeWarningCodes: [ENDED_RULE_WARNING_CODE, ...WRITE_WARNING_CODES],
     writeWarnings:
-      "rule_ended: the rule's endDate (through its 24:00 UTC) has passed, so it prices no hit; the message gives the PATCH that moves it. trackers_priced_at_zero: its publisher's trackers (the first 500 active ones, of either kind) that book hits without ancost at a media cost of 0 as the terms now stand: impression trackers, and click trackers of a cpc line item (the rule pays a share of a click's price); each one's own warnings say why",
+      "rule_ended: the rule's endDate (through its 24:00 UTC) has passed, so it prices no hit; the message gives the PATCH that moves it (and activates an inactive conditional rule). trackers_priced_at_zero: its publisher's trackers (the first 500 active ones, of either kind) that book hits without ancost at a media cost of 0 as the terms now stand: impression trackers, and click trackers of a cpc line item (the rule pays a share of a click's price); each one's own warnings say why",
     noun: 'payment rule',
     required: ['publisherId', 'name', 'pricingType'],
     description:

@@ -667,6 +667,20 @@ describe('catalog routes', () => {
       assert.equal(read.warnings, undefined);
     });
 
+    it('says, of an ended conditional rule that is also inactive, to activate it as well as move its endDate', async () => {
+      const pub = await publisher();
+      await create('/v1/payment-rules', rule(pub.id as number, {}));
+      const ended = await create(
+        '/v1/payment-rules',
+        rule(pub.id as number, { endDate: '2020-01-31', state: 'inactive' }),
+      );
+      assert.deepEqual(warningCodes(ended), ['rule_ended']);
+      assert.match(
+        ended.warnings[0].message,
+        /move its endDate to today or later and activate it \(PATCH \/v1\/payment-rules\/\d+ \{"endDate": "\d{4}-\d{2}-\d{2}", "state": "active"\}\)/,
+      );
+    });
+
     it('takes a rule of one day (endDate equal to startDate) and refuses one ending before it starts', async () => {
       const pub = await publisher();
       await create('/v1/payment-rules', rule(pub.id as number, {}));
