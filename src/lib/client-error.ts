@@ -70,18 +70,14 @@ export function answerClientError(
   // connection's first or one pipelined behind others): it is recorded, and its answer, once
   // committed, ends the connection, as one whose body never all arrives does. A 400 would tell the
   // client it was not.
-  if (error.code === 'HPE_INVALID_EOF_STATE' && isHotServed(lastRequestAnswering(socket))) return;
-  // The peer ended its side midway through the body of a call an API route is reading: the route
-  // logs it (`request_aborted`), so it is no request Tally could not read. A client that only
-  // half-closed still reads the 400. (A call whose route reads no body, a report, logs nothing:
-  // it is counted.)
+  const cutShort = error.code === 'HPE_INVALID_EOF_STATE' ? lastRequestAnswering(socket) : undefined;
+  if (isHotServed(cutShort)) return;
+  // The peer ended its side midway through the body of a call an API route is reading (the
+  // connection's first or one pipelined behind others): the route logs it (`request_aborted`), so
+  // it is no request Tally could not read. A client that only half-closed still reads the 400. (A
+  // call whose route reads no body, a report, logs nothing: it is counted.)
   const readByApi =
-    error.code === 'HPE_INVALID_EOF_STATE' &&
-    failed !== undefined &&
-    failed !== null &&
-    !failed.req.complete &&
-    apiCalls.has(failed.req) &&
-    isBodyRead(failed.req);
+    cutShort !== undefined && !cutShort.complete && apiCalls.has(cutShort) && isBodyRead(cutShort);
   const answer = clientErrorResponse(error.code, maxHeadBytes, readByApi ? UNCOUNTED : counters);
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     // The parser is not in error after a head too slow: were the connection read on, the rest of

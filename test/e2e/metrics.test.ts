@@ -545,6 +545,25 @@ describe('/metrics', () => {
     assert.equal(await unread(), before + 1, 'a hit cut short midway through its body is unread');
   });
 
+  it('does not count as unread an API call pipelined behind a beacon still being answered whose client ends its connection midway through the body the API reads', async () => {
+    const unread = async () =>
+      valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
+    const aborted = () => tally.output().split('"event":"request_aborted"').length - 1;
+    const [before, abortedBefore] = [await unread(), aborted()];
+    // A beacon node:http serves (recorded, its answer waiting for its commit), then a wins call
+    // whose client gives up mid-upload.
+    await rawExchange(
+      tally.url,
+      `POST /n/not-a-token?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}` +
+        'POST /v1/wins HTTP/1.1\r\nHost: tally\r\n' +
+        `Authorization: Bearer ${tally.adminKey}\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 100\r\n\r\n{"wins":',
+      { halfClose: true },
+    );
+    await until(() => Promise.resolve(aborted() > abortedBefore), 'request_aborted logged');
+    assert.equal(await unread(), before, 'a call the API read is no request Tally could not read');
+  });
+
   it('counts as unread an API call cut short midway through a body its route never reads, which no log holds', async () => {
     const unread = async () =>
       valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
