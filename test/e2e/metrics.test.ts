@@ -220,6 +220,25 @@ async function scrape(): Promise<{ text: string; families: Map<string, Family> }
   return { text, families: parseExposition(text) };
 }
 
+/** The requests answered 400 without being read, as `/metrics` counts them now. */
+async function unreadMalformed(): Promise<number> {
+  return valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
+}
+
+/** How many `request_aborted` lines Tally has logged so far. */
+function abortedLogged(): number {
+  return tally.output().split('"event":"request_aborted"').length - 1;
+}
+
+/** A wins call whose client gives up mid-upload: a head the API reads and routes, a body cut short. */
+function cutShortWinsCall(): string {
+  return (
+    'POST /v1/wins HTTP/1.1\r\nHost: tally\r\n' +
+    `Authorization: Bearer ${tally.adminKey}\r\nContent-Type: application/json\r\n` +
+    'Content-Length: 100\r\n\r\n{"wins":'
+  );
+}
+
 describe('/metrics', () => {
   it('shows the counters, histograms and outbox gauge from the start, before any notice, so that their first increase is seen', async () => {
     const { families } = await scrape();
@@ -520,20 +539,11 @@ describe('/metrics', () => {
   });
 
   it('does not count as unread an API call whose client ends its connection midway through the body, which the API read and logs as request_aborted, but still counts a hit so cut short', async () => {
-    const unread = async () =>
-      valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
-    const aborted = () => tally.output().split('"event":"request_aborted"').length - 1;
-    const [before, abortedBefore] = [await unread(), aborted()];
+    const [before, abortedBefore] = [await unreadMalformed(), abortedLogged()];
     // A wins client giving up mid-upload: its head was read and routed, its body cut short.
-    await rawExchange(
-      tally.url,
-      'POST /v1/wins HTTP/1.1\r\nHost: tally\r\n' +
-        `Authorization: Bearer ${tally.adminKey}\r\nContent-Type: application/json\r\n` +
-        'Content-Length: 100\r\n\r\n{"wins":',
-      { halfClose: true },
-    );
-    await until(() => Promise.resolve(aborted() > abortedBefore), 'request_aborted logged');
-    assert.equal(await unread(), before, 'a call the API read is no request Tally could not read');
+    await rawExchange(tally.url, cutShortWinsCall(), { halfClose: true });
+    await until(() => Promise.resolve(abortedLogged() > abortedBefore), 'request_aborted logged');
+    assert.equal(await unreadMalformed(), before, 'a call the API read is no request Tally could not read');
     // A hit whose chunked body is cut short is still one: served only once its body is read whole,
     // it is recorded and logged nowhere.
     await rawExchange(
@@ -542,33 +552,25 @@ describe('/metrics', () => {
         `User-Agent: ${CHROME}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab`,
       { halfClose: true },
     );
-    assert.equal(await unread(), before + 1, 'a hit cut short midway through its body is unread');
+    assert.equal(await unreadMalformed(), before + 1, 'a hit cut short midway through its body is unread');
   });
 
   it('does not count as unread an API call pipelined behind a beacon still being answered whose client ends its connection midway through the body the API reads', async () => {
-    const unread = async () =>
-      valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
-    const aborted = () => tally.output().split('"event":"request_aborted"').length - 1;
-    const [before, abortedBefore] = [await unread(), aborted()];
+    const [before, abortedBefore] = [await unreadMalformed(), abortedLogged()];
     // A beacon node:http serves (recorded, its answer waiting for its commit), then a wins call
     // whose client gives up mid-upload.
     await rawExchange(
       tally.url,
       `POST /n/not-a-token?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}` +
-        'POST /v1/wins HTTP/1.1\r\nHost: tally\r\n' +
-        `Authorization: Bearer ${tally.adminKey}\r\nContent-Type: application/json\r\n` +
-        'Content-Length: 100\r\n\r\n{"wins":',
+        cutShortWinsCall(),
       { halfClose: true },
     );
-    await until(() => Promise.resolve(aborted() > abortedBefore), 'request_aborted logged');
-    assert.equal(await unread(), before, 'a call the API read is no request Tally could not read');
+    await until(() => Promise.resolve(abortedLogged() > abortedBefore), 'request_aborted logged');
+    assert.equal(await unreadMalformed(), before, 'a call the API read is no request Tally could not read');
   });
 
   it('counts as unread an API call cut short midway through a body its route never reads, which no log holds', async () => {
-    const unread = async () =>
-      valueOf((await scrape()).families, 'tally_unread_requests_total', { status: '400' });
-    const logged = () => tally.output().split('"event":"request_aborted"').length;
-    const [before, loggedBefore] = [await unread(), logged()];
+    const [before, loggedBefore] = [await unreadMalformed(), abortedLogged()];
     // A report reads no body: it is still being run on the report thread when the body ends short.
     const answer = await rawExchange(
       tally.url,
@@ -577,8 +579,8 @@ describe('/metrics', () => {
       { halfClose: true },
     );
     assert.match(answer, /^HTTP\/1\.1 400 [^]*"MALFORMED_REQUEST"/, answer);
-    assert.equal(await unread(), before + 1, 'a call no route read the body of is unread');
-    assert.equal(logged(), loggedBefore, 'no request_aborted is logged for it');
+    assert.equal(await unreadMalformed(), before + 1, 'a call no route read the body of is unread');
+    assert.equal(abortedLogged(), loggedBefore, 'no request_aborted is logged for it');
   });
 
   it('counts by code the API calls answered with an error, an unknown path and a missing key among them, and no request it could not read', async () => {
