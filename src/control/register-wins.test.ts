@@ -95,7 +95,33 @@ describe('registering a POST /v1/wins body', () => {
     );
     assert.match(
       secondWinner(results[1]?.warnings)[0] ?? '',
-      /^win 0 of this call won the same imp of the same auction with another bid/,
+      /^wins\[0\] of this call won the same imp of the same auction with another bid/,
+    );
+  });
+
+  it('warns of the same bid registered again in one call at another clearing price, naming the first by its wins[] index and both prices, but not of it again at the same price', () => {
+    const second = { ...banner, request: { ...banner.request, id: 'a2' } };
+    const wins = [
+      banner,
+      second,
+      { ...second, bid: { ...second.bid, price: 3 } },
+      { ...second, clearingPrice: 1 },
+      { ...second, bid: { ...second.bid, price: 3 }, clearingPrice: 1 },
+    ];
+    const answer = registerWins(JSON.stringify({ wins }), env, noFault);
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const { results } = JSON.parse(answer.json) as { results: { warnings?: string[] }[] };
+    assert.deepEqual(
+      results.map((result) => (result.warnings ?? []).filter((warning) => warning.includes('same bid'))),
+      [
+        [],
+        [],
+        [
+          'wins[1] of this call registered this same bid (auction, imp, bid id and seat) at a clearing price of 1, this one at 3: both are one impression, counted once, at the price of the registration whose notice counts first; send the bid once, at the price it cleared at',
+        ],
+        [],
+        [],
+      ],
     );
   });
 

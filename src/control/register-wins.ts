@@ -108,8 +108,8 @@ export function registerWins(
       `send at most ${MAX_WINS_PER_CALL} wins per call; this had ${wins.length}`,
     );
   }
-  /** The first win registered for each imp of an auction outside an ad pod: its index and bid. */
-  const firstWinners = new Map<string, { index: number; bid: string }>();
+  /** The first win registered for each imp of an auction outside an ad pod: its index, bid and price. */
+  const firstWinners = new Map<string, { index: number; bid: string; price: number | undefined }>();
   // Each result is written as JSON once made, so that the answer's size is known as it grows.
   const results: string[] = [];
   const envelope = ['{"results":[', ']}'] as const;
@@ -120,8 +120,10 @@ export function registerWins(
     const imp = instrumented.ok ? wonImp(win) : undefined;
     if (instrumented.ok && imp !== undefined) {
       const first = firstWinners.get(imp.key);
-      if (first === undefined) firstWinners.set(imp.key, { index, bid: imp.bid });
+      if (first === undefined) firstWinners.set(imp.key, { index, ...imp });
       else if (first.bid !== imp.bid) instrumented.warnings.push(secondWinnerWarning(first.index));
+      else if (first.price !== imp.price)
+        instrumented.warnings.push(repricedBidWarning(first.index, first.price, imp.price));
     }
     let result = JSON.stringify(instrumented);
     if (answerChars + separatorChars + result.length > maxAnswerChars) {
@@ -139,17 +141,19 @@ export function registerWins(
 }
 
 /**
- * The imp a win won, as a key of its auction and imp, and its bid as a key of its id and seat (one
- * impression: the same bid registered twice counts once); `undefined` when the imp is an ad pod's
+ * The imp a win won, as a key of its auction and imp, its bid as a key of its id and seat (one
+ * impression: the same bid registered twice counts once) and the clearing price it is billed at
+ * (`clearingPrice`, else `bid.price`); `undefined` when the imp is an ad pod's
  * (its video or audio names a `podid`, `podseq` or `slotinpod`, or a dynamic pod's `poddur` or
  * `maxseq`, which OpenRTB 2.6 sends without a `podid`; or the bid a `slotinpod`), whose slots, or
  * ads, each have a winner.
  */
-function wonImp(win: unknown): { key: string; bid: string } | undefined {
-  const { request, bid, seat } = (asObject(win) ?? {}) as {
+function wonImp(win: unknown): { key: string; bid: string; price: number | undefined } | undefined {
+  const { request, bid, seat, clearingPrice } = (asObject(win) ?? {}) as {
     request?: unknown;
     bid?: unknown;
     seat?: unknown;
+    clearingPrice?: unknown;
   };
   const auctionId = asId(asObject(request)?.id);
   const impId = asId(asObject(bid)?.impid);
@@ -158,6 +162,7 @@ function wonImp(win: unknown): { key: string; bid: string } | undefined {
   return {
     key: JSON.stringify([auctionId, impId]),
     bid: JSON.stringify([asId(asObject(bid)?.id), asId(seat)]),
+    price: [clearingPrice, asObject(bid)?.price].find((price): price is number => typeof price === 'number'),
   };
 }
 
@@ -183,7 +188,16 @@ function inAdPod(
 
 /** The warning on a second winning bid for one imp. */
 function secondWinnerWarning(firstIndex: number): string {
-  return `win ${firstIndex} of this call won the same imp of the same auction with another bid: an imp outside an ad pod has one winner, and each of these wins is billed when its notice counts`;
+  return `wins[${firstIndex}] of this call won the same imp of the same auction with another bid: an imp outside an ad pod has one winner, and each of these wins is billed when its notice counts`;
+}
+
+/** The warning on the same bid registered again in one call at another clearing price. */
+function repricedBidWarning(
+  firstIndex: number,
+  firstPrice: number | undefined,
+  price: number | undefined,
+): string {
+  return `wins[${firstIndex}] of this call registered this same bid (auction, imp, bid id and seat) at a clearing price of ${String(firstPrice)}, this one at ${String(price)}: both are one impression, counted once, at the price of the registration whose notice counts first; send the bid once, at the price it cleared at`;
 }
 
 /** Deepest nesting of a win's objects and arrays: the body's, less its own object and `wins` array. */
