@@ -121,11 +121,18 @@ async function main(argv: string[]): Promise<number> {
   const stray = TAKING_NO_ARGUMENT.has(command)
     ? args.find((arg) => arg === 'help' || !HELP_COMMANDS.has(arg))
     : undefined;
+  // replay-dead reads its options and create-account its name, those beside `--help` too; the
+  // others take no argument.
+  const read = helpOn === undefined ? args : withoutHelp(args);
+  const replay = command === 'replay-dead' ? parseReplayRequest(read) : undefined;
+  const naming = command === 'create-account' ? readAccountName(read) : undefined;
   if (
     helpOn !== undefined &&
     isCommand(helpOn) &&
     (command !== 'help' || args.length === 1) &&
-    stray === undefined
+    stray === undefined &&
+    replay?.ok !== false &&
+    naming?.ok !== false
   ) {
     process.stdout.write(`usage: ${USAGE[helpOn]}\n(tally help lists every command)\n`);
     return 0;
@@ -137,9 +144,6 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  // replay-dead reads its options and create-account its name; the others take no argument.
-  const replay = command === 'replay-dead' ? parseReplayRequest(args) : undefined;
-  const naming = command === 'create-account' ? readAccountName(args) : undefined;
   // `help` takes one command's name.
   const extra = TAKING_NO_ARGUMENT.has(command)
     ? stray
@@ -250,6 +254,14 @@ function asksForHelp(args: readonly string[]): boolean {
   return args
     .slice(0, end === -1 ? args.length : end)
     .some((arg) => HELP_COMMANDS.has(arg) && arg !== 'help');
+}
+
+/** `args` without the `--help` and `-h` before any `--`, which ask for the usage. */
+function withoutHelp(args: readonly string[]): string[] {
+  const end = args.indexOf('--');
+  return args.filter(
+    (arg, index) => (end !== -1 && index >= end) || !HELP_COMMANDS.has(arg) || arg === 'help',
+  );
 }
 
 function isCommand(name: string): name is Command {

@@ -243,6 +243,10 @@ describe('the tally command', () => {
         [['serve', 'x', '-h'], 'x', usage.serve],
         [['rotate-token-key', '--help', 'help'], 'help', usage['rotate-token-key']],
         [['version', '--help', 'x'], 'x', 'tally version'],
+        // So too for the commands taking arguments: their usage is no licence for one they do not.
+        [['replay-dead', 'extra', '--help'], 'extra', usage['replay-dead']],
+        [['create-account', '--help', '--bar'], '--bar', usage['create-account']],
+        [['create-account', 'a', 'b', '-h'], 'b', usage['create-account']],
       ] as const) {
         const result = await runCli([...args], { TALLY_DATA_DIR: dataDir, TALLY_PORT: '0' });
         assert.equal(result.code, 2, args.join(' '));
