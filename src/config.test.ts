@@ -429,6 +429,32 @@ describe('configuration', () => {
     }
   });
 
+  it("refuses a config file's value JSON cannot repeat as read (1e400, 2^53 + 1, nested past the stack) in words, as a configuration error", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    try {
+      const path = join(dir, 'tally.json');
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      const rule = `{"format":${deep},"channel":"web","method":"adm","ttlSeconds":600}`;
+      writeFileSync(
+        path,
+        `{"port": 1e400, "retentionDays": 9007199254740993, "winThreads": ${deep}, "host": ${deep}, "rules": {"*": [${rule}, ${deep}]}}`,
+      );
+      const parsed = parseConfig({ TALLY_CONFIG: path });
+      assertRefused(parsed);
+      const deepArray = 'an array nested too deeply to repeat';
+      assert.deepEqual(parsed.errors, [
+        'port: a number out of range in the TALLY_CONFIG file must be an integer from 0 to 65535, written as a JSON number',
+        `host: ${deepArray} in the TALLY_CONFIG file must be a string`,
+        `rules.*: in the TALLY_CONFIG file's rules, an object nested too deeply to repeat needs a known format: ${deepArray} is none of banner, video, audio, native`,
+        `rules.*: in the TALLY_CONFIG file's rules, ${deepArray} needs to be {"format","channel","method","ttlSeconds"}`,
+        'retentionDays: a number past 2^53 - 1 in size (JSON readers round it) in the TALLY_CONFIG file must be an integer from 1 to 3650, written as a JSON number',
+        `winThreads: ${deepArray} in the TALLY_CONFIG file must be an integer from 1 to 64, written as a JSON number`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a rule whose ttlSeconds is not an integer from 1 to 7 days, such as 1e300', () => {
     const rule = (ttlSeconds: unknown) => ({ format: 'banner', channel: 'web', method: 'adm', ttlSeconds });
     const parsed = parseConfig({

@@ -2,6 +2,7 @@ import type { RuleOverride } from '../domain/rules.js';
 import { canInstrument, nativeMethod } from '../domain/rules.js';
 import { CHANNELS, FORMATS, METHODS } from '../domain/types.js';
 import { closestName } from '../lib/closest-name.js';
+import { shown } from '../lib/shown.js';
 
 /**
  * The longest TTL a rule may give: 7 days (the default rules' longest is 3 h). A win's token
@@ -9,6 +10,17 @@ import { closestName } from '../lib/closest-name.js';
  * then its dedupe claim is held in memory and rebuilt at every start.
  */
 const MAX_RULE_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Most characters of a rule an error repeats: a rule of four fields (some 70) is shown whole, to
+ * say which one is refused, a long or deeply nested one described or cut.
+ */
+const MAX_SHOWN_RULE_CHARS = 200;
+
+/** A rule as an error repeats it (see {@link shown}). */
+function shownRule(rule: unknown): string {
+  return shown(rule, MAX_SHOWN_RULE_CHARS);
+}
 
 /** The fields of a `rules` entry. */
 const RULE_FIELDS = ['format', 'channel', 'method', 'ttlSeconds'];
@@ -48,7 +60,7 @@ export function parseRules(
     for (const rule of rules as unknown[]) {
       if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
         errors.push(
-          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs to be {"format","channel","method","ttlSeconds"}`,
+          `rules.${publisher}: in ${source}, ${shownRule(rule)} needs to be {"format","channel","method","ttlSeconds"}`,
         );
         continue;
       }
@@ -60,7 +72,7 @@ export function parseRules(
         for (const field of unknown) {
           const closest = closestName(field, RULE_FIELDS);
           errors.push(
-            `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} has an unknown field ${JSON.stringify(field)}` +
+            `rules.${publisher}: in ${source}, ${shownRule(rule)} has an unknown field ${JSON.stringify(field)}` +
               (closest === undefined
                 ? ` (a rule has only ${RULE_FIELDS.join(', ')}; it applies to the publisher it is listed under)`
                 : `: did you mean ${closest}?`),
@@ -70,7 +82,7 @@ export function parseRules(
       }
       const problems = ruleProblems(fields);
       if (problems.length > 0) {
-        errors.push(`rules.${publisher}: in ${source}, ${JSON.stringify(rule)} needs ${problems.join('; ')}`);
+        errors.push(`rules.${publisher}: in ${source}, ${shownRule(rule)} needs ${problems.join('; ')}`);
         continue;
       }
       const override = fields as unknown as RuleOverride;
@@ -78,7 +90,7 @@ export function parseRules(
       // its notices able to count.
       if (!canInstrument(override.format, override.method)) {
         errors.push(
-          `rules.${publisher}: in ${source}, ${JSON.stringify(rule)} gives ${override.format} a method Tally cannot ` +
+          `rules.${publisher}: in ${source}, ${shownRule(rule)} gives ${override.format} a method Tally cannot ` +
             `instrument for it: use ${nativeMethod(override.format)}, burl` +
             `${override.format === 'banner' ? ' or omid' : ''}`,
         );
@@ -102,7 +114,7 @@ function ruleProblems(fields: Record<string, unknown>): string[] {
     const given =
       value === undefined
         ? `none is given (${known.join(', ')})`
-        : `${JSON.stringify(value)} is none of ${known.join(', ')}`;
+        : `${shown(value)} is none of ${known.join(', ')}`;
     return [`a known ${field}: ${given}`];
   };
   const ttlSeconds = fields.ttlSeconds;

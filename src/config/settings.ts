@@ -60,7 +60,7 @@ export class Settings {
       return number;
     this.errors.push(
       envText === undefined
-        ? `${name}: ${JSON.stringify(value)} in the TALLY_CONFIG file must be an integer from ${min} to ${max}, written as a JSON number`
+        ? `${name}: ${shown(value)} in the TALLY_CONFIG file must be an integer from ${min} to ${max}, written as a JSON number`
         : `${name}: ${envNameOf(name)}=${JSON.stringify(envText)} must be a decimal integer from ${min} to ${max}`,
     );
     return fallback;
@@ -74,9 +74,7 @@ export class Settings {
     const value = this.read(name);
     if (value === undefined) return fallback;
     if (typeof value !== 'string') {
-      const where = secret
-        ? `the TALLY_CONFIG file's ${name}`
-        : `${JSON.stringify(value)} in the TALLY_CONFIG file`;
+      const where = secret ? `the TALLY_CONFIG file's ${name}` : `${shown(value)} in the TALLY_CONFIG file`;
       this.errors.push(`${name}: ${where} must be a string`);
       return fallback;
     }

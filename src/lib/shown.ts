@@ -30,9 +30,9 @@ function isRoundedDigits(value: unknown): boolean {
  * A caller's value as an error message repeats it: its JSON, cut short when long, so that a
  * 100 KB value does not come back whole. A whole number past 2^53 - 1 that JSON writes in full,
  * digits the caller may never have sent (read rounded), is described rather than repeated, and so
- * is an array or object holding one.
+ * is an array or object holding one. `maxChars` cuts longer JSON (a rule, say, shown whole).
  */
-export function shown(value: unknown): string {
+export function shown(value: unknown, maxChars = MAX_SHOWN_CHARS): string {
   // JSON reads a number past the float range (1e400) as Infinity, which it writes as null.
   if (typeof value === 'number' && !Number.isFinite(value)) return 'a number out of range';
   if (isRoundedDigits(value)) return INEXACT_NUMBER;
@@ -51,11 +51,11 @@ export function shown(value: unknown): string {
       : 'an object nested too deeply to repeat';
   }
   if (inexact) return `${jsonKind(value)} holding ${INEXACT_NUMBER}`;
-  if (json.length <= MAX_SHOWN_CHARS) return json;
+  if (json.length <= maxChars) return json;
   // A string's own length, in characters as a reader counts them (an emoji is one), not its JSON's.
   const length =
     typeof value === 'string' ? `${[...value].length} characters` : `${json.length} characters of JSON`;
-  return `${cutAt(json, MAX_SHOWN_CHARS)}… (${length})`;
+  return `${cutAt(json, maxChars)}… (${length})`;
 }
 
 /** The first `maxUnits` UTF-16 units of `text`, one fewer where that would split a surrogate pair. */
