@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { NOT_A_SUBNET, subnetOf } from './domain/ivt-filter.js';
+import { readPathShown } from './lib/read-path.js';
 
 /** The most bad lines of an address file reported one by one; the rest are counted. */
 const MAX_REPORTED_LINES = 10;
@@ -17,7 +18,7 @@ export function readAddressFile(path: string, setting: string, source: string, e
     text = readFileSync(path, 'utf8');
   } catch (error) {
     errors.push(
-      `${setting}: cannot read ${path}, named by ${source} (${String(error)}); give the path of a file of one address or CIDR a line`,
+      `${setting}: cannot read ${readPathShown(path)}, named by ${source} (${String(error)}); give the path of a file of one address or CIDR a line`,
     );
     return [];
   }

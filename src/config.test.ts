@@ -877,6 +877,20 @@ describe('configuration', () => {
     }
   });
 
+  it('names, for a relative TALLY_CONFIG or TALLY_IVT_BLOCKED_IPS_FILE it cannot read, the path it looked at, from the directory Tally starts in', () => {
+    const parsed = parseConfig({
+      TALLY_CONFIG: 'etc/no-tally.json',
+      TALLY_IVT_BLOCKED_IPS_FILE: 'no-blocked.txt ',
+    });
+    assertRefused(parsed);
+    const config = resolve('etc/no-tally.json');
+    const blocked = resolve('no-blocked.txt ');
+    assert.deepEqual(parsed.errors, [
+      `TALLY_CONFIG: cannot read etc/no-tally.json ("${config}", read from the directory Tally starts in) as a JSON object (Error: ENOENT: no such file or directory, open 'etc/no-tally.json')`,
+      `ivtBlockedIpsFile: cannot read no-blocked.txt  ("${blocked}", read from the directory Tally starts in), named by TALLY_IVT_BLOCKED_IPS_FILE (Error: ENOENT: no such file or directory, open 'no-blocked.txt '); give the path of a file of one address or CIDR a line`,
+    ]);
+  });
+
   it('refuses a TALLY_IVT_BLOCKED_IPS_FILE it cannot read, or its bad lines by number, the first ten of them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

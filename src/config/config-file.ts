@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { unquotedJsonErrorMessage } from '../lib/json-error.js';
+import { readPathShown } from '../lib/read-path.js';
 import { KEEPS_ONE, duplicatePaths } from './duplicate-paths.js';
 
 /** The settings a `TALLY_CONFIG` file gives, by name as the file spells them (`publicUrl`). */
@@ -31,7 +32,7 @@ export function readConfigFile(path: string | undefined, errors: string[]): Conf
         error instanceof SyntaxError && fileText !== undefined
           ? `SyntaxError: ${unquotedJsonErrorMessage(fileText, error)}`
           : String(error);
-      errors.push(`TALLY_CONFIG: cannot read ${path} as a JSON object (${why})`);
+      errors.push(`TALLY_CONFIG: cannot read ${readPathShown(path)} as a JSON object (${why})`);
     }
   }
   return file;
