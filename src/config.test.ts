@@ -387,6 +387,14 @@ describe('configuration', () => {
     );
   });
 
+  it("cuts a long integer variable's value in its refusal, as every other setting's, rather than repeating it whole", () => {
+    const parsed = parseConfig({ TALLY_RETENTION_DAYS: '9'.repeat(100_000) });
+    assertRefused(parsed);
+    assert.deepEqual(parsed.errors, [
+      `retentionDays: TALLY_RETENTION_DAYS="${'9'.repeat(63)}… (100000 characters) must be a decimal integer from 1 to 3650`,
+    ]);
+  });
+
   it('takes integer settings from the config file only as JSON integers, reporting every other value', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
     try {

@@ -61,7 +61,7 @@ export class Settings {
     this.errors.push(
       envText === undefined
         ? `${name}: ${shown(value)} in the TALLY_CONFIG file must be an integer from ${min} to ${max}, written as a JSON number`
-        : `${name}: ${envNameOf(name)}=${JSON.stringify(envText)} must be a decimal integer from ${min} to ${max}`,
+        : `${name}: ${this.given(name)} must be a decimal integer from ${min} to ${max}`,
     );
     return fallback;
   }
