@@ -100,7 +100,7 @@ describe('configuration', () => {
     }
   });
 
-  it("names which of a seat's price keys is missing or not base64, rather than asking for both", () => {
+  it("names which of a seat's price keys is missing or not base64, rather than asking for both, and every field a seat's entry takes", () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     const refusals = (entry: unknown): string[] => {
       const parsed = parseConfig({ TALLY_PRICE_KEYS: JSON.stringify({ s1: entry }) });
@@ -115,6 +115,12 @@ describe('configuration', () => {
     ]);
     assert.deepEqual(refusals('abc'), [
       'priceKeys.s1: in TALLY_PRICE_KEYS, the entry must be {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}, not "abc"',
+    ]);
+    const notAnObject = parseConfig({ TALLY_PRICE_KEYS: '[]' });
+    assertRefused(notAnObject);
+    // Naming every field an entry takes, `seat` as well, as the entry's own refusal does.
+    assert.deepEqual(notAnObject.errors, [
+      'priceKeys: TALLY_PRICE_KEYS must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}}',
     ]);
     assert.deepEqual(refusals({ encryptionKey: 42, integrityKey: '' }), [
       'priceKeys.s1: in TALLY_PRICE_KEYS, encryptionKey is not (web-safe) base64: give the key as the DSP handed it out',

@@ -21,7 +21,7 @@ export function parsePriceKeyMap(
   if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     errors.push(
-      `priceKeys: ${source} must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>}}`,
+      `priceKeys: ${source} must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}}`,
     );
     return out;
   }
