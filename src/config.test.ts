@@ -270,6 +270,18 @@ describe('configuration', () => {
     assertAccepted(parseConfig({ TALLY_ADMIN_KEY: 'Sixteen~chars/ok+=' }));
   });
 
+  it('says of a key refused for the line break ending it, as a secret mounted from a file has, to remove it', () => {
+    const parsed = parseConfig({
+      TALLY_ADMIN_KEY: 'admin-key-of-32-characters-long!\n',
+      TALLY_METRICS_KEY: ' metrics-key-0123456789',
+    });
+    assertRefused(parsed);
+    assert.deepEqual(parsed.errors, [
+      'adminKey: TALLY_ADMIN_KEY must be at least 16 characters, each a printable ASCII character other than a space; it begins or ends with white space (a line break from the file it was read from?): remove it',
+      'metricsKey: TALLY_METRICS_KEY must be at least 16 characters, each a printable ASCII character other than a space; it begins or ends with white space (a line break from the file it was read from?): remove it',
+    ]);
+  });
+
   it('keeps rule and price-key lookups to what was configured, whatever the publisher id or seat', () => {
     const parsed = parseConfig({
       TALLY_RULES: '{"pub-1":[{"format":"banner","channel":"web","method":"adm","ttlSeconds":900}]}',

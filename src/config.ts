@@ -178,10 +178,17 @@ function readBearerKey(settings: Settings, name: string, errors: string[]): stri
   const key = settings.text(name, '', true) || undefined;
   // What `Authorization: Bearer <key>` can carry: a space, a control or a non-ASCII character would
   // make a key no request authenticates with.
-  if (key !== undefined && !/^[\x21-\x7e]{16,}$/.test(key))
+  if (key !== undefined && !/^[\x21-\x7e]{16,}$/.test(key)) {
+    // A key read whole from a file (a secret created from one, an env file saved with CRLF) ends
+    // with its line break.
+    const around =
+      key.trim() !== key
+        ? '; it begins or ends with white space (a line break from the file it was read from?): remove it'
+        : '';
     errors.push(
-      `${name}: ${settings.given(name, true)} must be at least 16 characters, each a printable ASCII character other than a space`,
+      `${name}: ${settings.given(name, true)} must be at least 16 characters, each a printable ASCII character other than a space${around}`,
     );
+  }
   return key;
 }
 
