@@ -79,12 +79,12 @@ const CACHEBUSTER_FILLED_BY: Readonly<Record<PlaceholderSyntax, string>> = {
  * The warnings for `principal` exporting `trackers` (all of its account) with `options`' params,
  * placeholders and scheme: first, a `secure` export while `publicUrl` (`TALLY_PUBLIC_URL`) is
  * `http://`, that its `https://` tags reach no Tally; then why their hits would not count, read
- * from the stored `catalog`; then, without
- * `cachebuster` in the params, that each hit would be counted as a new one and flagged (to every
- * key, one per tracker, naming the placeholders' cachebuster); then, to a key shown media cost
- * (not one scoped to an advertiser), each tracker's pricing warnings as its own answers carry
- * them, read from `view`, the snapshot hits are priced by (`trackerPricingWarnings`), each payment
- * rule named by its id alone. None for a tracker whose hits count, each as itself, at a cost.
+ * from the stored `catalog`; then, without `cachebuster` in the params, that each hit would be
+ * counted as a new one and flagged (to every key, one per tracker, naming the placeholders'
+ * cachebuster); then, to a key shown media cost (not one scoped to an advertiser), each tracker's
+ * pricing warnings as its own answers carry them, read from `view`, the snapshot hits are priced by
+ * (`trackerPricingWarnings`), each payment rule named by its id alone. None for a tracker whose
+ * hits count, each as itself, at a cost.
  */
 export function exportWarnings(
   catalog: CatalogStore,
