@@ -7,6 +7,10 @@ import { OPERATOR_ACCOUNT_ID } from '../ports/accounts.js';
 /** The fields of a `priceKeys` entry. */
 const PRICE_KEY_FIELDS = ['encryptionKey', 'integrityKey', 'accountId', 'seat'];
 
+/** A `priceKeys` entry as the errors that refuse one show it: every field it takes. */
+const ENTRY_SHAPE =
+  '{"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}';
+
 /**
  * `{"<name>": {"encryptionKey", "integrityKey", "seat"?, "accountId"?}}`: a seat's keys (the seat
  * is the name unless `seat` gives it), for the wins of one account (`accountId`, the operator's
@@ -20,16 +24,12 @@ export function parsePriceKeyMap(
   const out = new Map<string, PriceKeys>();
   if (value === undefined) return out;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    errors.push(
-      `priceKeys: ${source} must be {"<seat>": {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}}`,
-    );
+    errors.push(`priceKeys: ${source} must be {"<seat>": ${ENTRY_SHAPE}}`);
     return out;
   }
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      errors.push(
-        `priceKeys.${name}: in ${source}, the entry must be {"encryptionKey": "<base64>", "integrityKey": "<base64>", "accountId"?: <id>, "seat"?: "<seat>"}, not ${shown(entry)}`,
-      );
+      errors.push(`priceKeys.${name}: in ${source}, the entry must be ${ENTRY_SHAPE}, not ${shown(entry)}`);
       continue;
     }
     const fields = entry as Record<string, unknown>;

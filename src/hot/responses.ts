@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { countRefusedMethod } from '../lib/method-refusals.js';
+import type { RefusedMethodTarget } from '../lib/method-refusals.js';
 import type { CounterSink } from '../lib/metrics.js';
 
 /** The classic transparent 1×1 GIF, 43 bytes. */
@@ -73,7 +74,7 @@ export function refusedHitMethod(
   res: ServerResponse,
   method: string | undefined,
   counters: CounterSink,
-  target: 'notice' | 'tracker',
+  target: Exclude<RefusedMethodTarget, 'connect'>,
 ): boolean {
   if (HIT_METHODS.has(method ?? 'GET')) return false;
   countRefusedMethod(counters, target);
