@@ -6,6 +6,17 @@ import { buildIvtFilter } from './ivt-filter.js';
 import { MAX_USER_AGENT_BYTES, readDevice } from './read-device.js';
 import { hitRequest } from '../../test/support/hit-requests.js';
 
+/**
+ * The device address read from the `X-Forwarded-For` a request from `peer` sends, with
+ * 10.0.0.0/24 trusted (Tally's load balancer, an SSAI server).
+ */
+function forwardedDevice(peer: string): (forwarded: string) => string {
+  const built = buildIvtFilter([], [], ['10.0.0.0/24']);
+  assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
+  return (forwarded) =>
+    readDevice(hitRequest({ 'x-forwarded-for': forwarded }, 'GET', peer), built.filter).ip;
+}
+
 describe('reading the device a request speaks for', () => {
   it('keeps whole UTF-8 characters of a User-Agent it cuts, its headers read as latin1 a byte a character', () => {
     // "é" is two bytes, C3 A9, read as two latin1 characters: a cut between them leaves both out.
@@ -39,10 +50,7 @@ describe('reading the device a request speaks for', () => {
   });
 
   it('takes no address a client wrote before an X-Forwarded-For entry a trusted proxy appended that is no address (unknown), but the peer', () => {
-    const built = buildIvtFilter([], [], ['10.0.0.0/24']);
-    assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
-    const device = (forwarded: string) =>
-      readDevice(hitRequest({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.2'), built.filter).ip;
+    const device = forwardedDevice('10.0.0.2');
     assert.equal(device('198.51.100.9, unknown'), '10.0.0.2');
     assert.equal(device('198.51.100.9, unknown, 10.0.0.5'), '10.0.0.2', 'through another trusted proxy');
     assert.equal(device('198.51.100.9, _hidden'), '10.0.0.2', 'an obfuscated identifier (RFC 7239)');
@@ -54,10 +62,7 @@ describe('reading the device a request speaks for', () => {
   });
 
   it('takes the first X-Forwarded-For hop when every one from a trusted peer is trusted, as nginx’s real_ip_recursive and Express’s trust proxy do, not the peer', () => {
-    const built = buildIvtFilter([], [], ['10.0.0.0/24']);
-    assert.ok(built.ok, built.ok ? '' : JSON.stringify(built.errors));
-    const device = (forwarded: string) =>
-      readDevice(hitRequest({ 'x-forwarded-for': forwarded }, 'GET', '10.0.0.1'), built.filter).ip;
+    const device = forwardedDevice('10.0.0.1');
     // An SSAI server in the trusted range, behind Tally's trusted load balancer.
     assert.equal(device('10.0.0.7'), '10.0.0.7');
     assert.equal(device('10.0.0.7, 10.0.0.5'), '10.0.0.7', 'through another trusted proxy');
