@@ -60,6 +60,16 @@ function recorded(auctionIds: readonly string[]): string[] {
   );
 }
 
+/** Each of these auctions as {@link recorded} gives it once its notice counted. */
+function countedEach(auctionIds: readonly string[]): string[] {
+  return auctionIds.map((id) => `${id}: counted/`);
+}
+
+/** A browser's `GET` of the notice at `path`, with `headers` (each ending in CRLF) besides its own. */
+function noticeGet(path: string | undefined, headers = ''): string {
+  return `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n${headers}\r\n`;
+}
+
 describe('a notice that comes with a body', () => {
   it('is answered 400 and never recorded when node:http cannot read its body (a Transfer-Encoding other than chunked, a malformed chunk)', async () => {
     const ids = ['te-unknown', 'te-gzip-beacon', 'te-bad-chunk'];
@@ -109,9 +119,9 @@ describe('a notice that comes with a body', () => {
   it('is counted and answered once its body is read whole, a body that reads like a notice never served as one', async () => {
     const ids = ['chunked-get', 'chunked-inner', 'length-beacon'];
     const [chunkedGet, inner, lengthBeacon] = await noticePaths(ids);
-    const innerRequest = `GET ${inner} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
+    const innerRequest = noticeGet(inner);
     const chunked =
-      `GET ${chunkedGet} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      noticeGet(chunkedGet, 'Transfer-Encoding: chunked\r\n') +
       `${innerRequest.length.toString(16)}\r\n${innerRequest}\r\n0\r\n\r\n`;
     const beacon = `POST ${lengthBeacon}?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`;
     const answers = await rawExchange(tally.url, chunked + beacon);
@@ -147,17 +157,15 @@ describe('a notice node:http serves, pipelined behind notices the notice lane se
   it('is answered and recorded after them when the client half-closed its side after sending them all', async () => {
     const ids = ['lane-served-first', 'lane-served-second', 'beacon-behind-lane'];
     const [first, second, beacon] = await noticePaths(ids);
-    const notice = (path: string | undefined) =>
-      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
     const answers = await rawExchange(
       tally.url,
-      notice(first) +
-        notice(second) +
+      noticeGet(first) +
+        noticeGet(second) +
         `POST ${beacon}?f=b HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}`,
       { halfClose: true },
     );
     assert.deepEqual(statusLines(answers), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 204 No Content']);
-    assert.deepEqual(recorded(ids).sort(), ids.map((id) => `${id}: counted/`).sort());
+    assert.deepEqual(recorded(ids).sort(), countedEach(ids).sort());
   });
 });
 
@@ -165,21 +173,16 @@ describe('a notice pipelined behind a notice that asked for 100 Continue', () =>
   it('is answered and recorded once, as is the notice before it', async () => {
     const ids = ['expecting-bodyless', 'behind-expecting'];
     const [expecting, behind] = await noticePaths(ids);
-    const notice = (path: string | undefined, expect: string) =>
-      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n${expect}\r\n`;
     const answers = await rawExchange(
       tally.url,
-      notice(expecting, 'Expect: 100-continue\r\n') + notice(behind, ''),
+      noticeGet(expecting, 'Expect: 100-continue\r\n') + noticeGet(behind),
       { halfClose: true },
     );
     assert.deepEqual(
       statusLines(answers).filter((line) => line !== 'HTTP/1.1 100 Continue'),
       ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
     );
-    assert.deepEqual(
-      recorded(ids),
-      ids.map((id) => `${id}: counted/`),
-    );
+    assert.deepEqual(recorded(ids), countedEach(ids));
   });
 
   it('gets its 100 Continue between whole answers when it waits behind a request node:http serves', async () => {
@@ -188,7 +191,7 @@ describe('a notice pipelined behind a notice that asked for 100 Continue', () =>
     const answers = await rawExchange(
       tally.url,
       `POST ${ahead} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}` +
-        `GET ${expecting} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nExpect: 100-continue\r\n\r\n`,
+        noticeGet(expecting, 'Expect: 100-continue\r\n'),
       { halfClose: true },
     );
     // Each answer's body follows its own head, however the interim answer falls between them.
@@ -196,21 +199,17 @@ describe('a notice pipelined behind a notice that asked for 100 Continue', () =>
       framedAnswers(answers).filter((answer) => answer !== 'HTTP/1.1 100 Continue: '),
       ['HTTP/1.1 200 OK: GIF89a', 'HTTP/1.1 200 OK: GIF89a'],
     );
-    assert.deepEqual(
-      recorded(ids),
-      ids.map((id) => `${id}: counted/`),
-    );
+    assert.deepEqual(recorded(ids), countedEach(ids));
   });
+
   it('keeps its connection when it waits behind a request node:http serves, so that the notices pipelined behind it are answered as well as recorded', async () => {
     const ids = ['ahead-of-queued', 'expecting-queued-bodyless', 'behind-queued-expecting'];
     const [ahead, expecting, behind] = await noticePaths(ids);
-    const notice = (path: string | undefined, expect: string) =>
-      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n${expect}\r\n`;
     const answers = await rawExchange(
       tally.url,
       `POST ${ahead} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\nContent-Length: 2\r\n\r\n{}` +
-        notice(expecting, 'Expect: 100-continue\r\n') +
-        notice(behind, ''),
+        noticeGet(expecting, 'Expect: 100-continue\r\n') +
+        noticeGet(behind),
       { halfClose: true },
     );
     assert.deepEqual(framedAnswers(answers), [
@@ -219,7 +218,7 @@ describe('a notice pipelined behind a notice that asked for 100 Continue', () =>
       'HTTP/1.1 200 OK: GIF89a',
       'HTTP/1.1 200 OK: GIF89a',
     ]);
-    assert.deepEqual(recorded(ids).sort(), ids.map((id) => `${id}: counted/`).sort());
+    assert.deepEqual(recorded(ids).sort(), countedEach(ids).sort());
   });
 });
 
@@ -227,19 +226,17 @@ describe('a notice pipelined behind a request whose answer ends the connection',
   it('is neither answered nor recorded, so that the client sends it again and it counts once', async () => {
     const ids = ['behind-refused-body', 'behind-chunked', 'behind-close', 'behind-lane-and-body'];
     const paths = await noticePaths([...ids, 'lane-first']);
-    const notice = (path: string | undefined) =>
-      `GET ${path} HTTP/1.1\r\nHost: tally\r\nUser-Agent: ${CHROME}\r\n\r\n`;
     // Each answered `Connection: close`: a body not yet read when the answer is written (a call
     // refused 401 before its body, a health check that reads none), or a client's own `close`.
     const leads = [
       'POST /v1/wins HTTP/1.1\r\nHost: tally\r\nContent-Length: 2\r\n\r\n{}',
       'GET /healthz HTTP/1.1\r\nHost: tally\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
       'GET /healthz HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n',
-      `${notice(paths[4])}POST /v1/wins HTTP/1.1\r\nHost: tally\r\nContent-Length: 2\r\n\r\n{}`,
+      `${noticeGet(paths[4])}POST /v1/wins HTTP/1.1\r\nHost: tally\r\nContent-Length: 2\r\n\r\n{}`,
     ];
     const answers: string[][] = [];
     for (const [index, lead] of leads.entries()) {
-      answers.push(statusLines(await rawExchange(tally.url, lead + notice(paths[index]))));
+      answers.push(statusLines(await rawExchange(tally.url, lead + noticeGet(paths[index]))));
     }
     assert.deepEqual(answers, [
       ['HTTP/1.1 401 Unauthorized'],
@@ -249,10 +246,10 @@ describe('a notice pipelined behind a request whose answer ends the connection',
     ]);
     assert.deepEqual(recorded(ids), []);
     for (const path of paths.slice(0, 4)) {
-      assert.deepEqual(statusLines(await rawExchange(tally.url, notice(path), { halfClose: true })), [
+      assert.deepEqual(statusLines(await rawExchange(tally.url, noticeGet(path), { halfClose: true })), [
         'HTTP/1.1 200 OK',
       ]);
     }
-    assert.deepEqual(recorded(ids).sort(), ids.map((id) => `${id}: counted/`).sort());
+    assert.deepEqual(recorded(ids).sort(), countedEach(ids).sort());
   });
 });
