@@ -3,24 +3,16 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DataDirError, makeDataDir } from './data-dir.js';
+import { makeDataDir } from './data-dir.js';
 
 describe('the data directory', () => {
   it('is refused as a directory this process may not write when it takes no new file, though access() lets root write in it (sysfs)', () => {
     // /sys/kernel takes no new file, from root either, whose access() check it passes.
-    const refused = (() => {
-      try {
-        makeDataDir('/sys/kernel');
-        return undefined;
-      } catch (error) {
-        return error;
-      }
-    })();
-    assert.equal(refused instanceof DataDirError, true, String(refused));
-    assert.equal(
-      (refused as Error).message,
-      'this process may not create or write in the data directory /sys/kernel: set TALLY_DATA_DIR to a directory it may write, or give it that permission',
-    );
+    assert.throws(() => makeDataDir('/sys/kernel'), {
+      name: 'DataDirError',
+      message:
+        'this process may not create or write in the data directory /sys/kernel: set TALLY_DATA_DIR to a directory it may write, or give it that permission',
+    });
   });
 
   it('truncates no file through a symlink planted where it checks that it may create a file', () => {
