@@ -72,7 +72,10 @@ export async function handleApi(
     refuseUnacceptable(req.headers.accept, route.answers ?? []);
     if (route.ignoresQuery !== true) refuseMalformedQuery(url.search);
     if (route.ignoresQuery !== true && route.readsQuery !== true) refuseAnyQuery(route, url.searchParams);
-    await route.handler({ req, res, url, params, requestId, principal });
+    const requireLiveKey = () => {
+      if (route.public !== true) authenticate(req, accounts);
+    };
+    await route.handler({ req, res, url, params, requestId, principal, requireLiveKey });
   } catch (error) {
     const answer = apiErrorOf(error);
     if (clientWentAway(error, req)) {

@@ -593,6 +593,7 @@ describe('the OpenAPI document served at /docs', () => {
         params: {},
         requestId: 'r',
         principal: admin,
+        requireLiveKey: () => undefined,
       } satisfies RequestContext;
       try {
         await route?.handler(ctx);

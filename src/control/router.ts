@@ -12,6 +12,11 @@ export interface RequestContext {
   requestId: string;
   /** The authenticated caller; set for every route but the public ones. */
   principal: Principal;
+  /**
+   * Throws 401 when the caller's key was revoked since the request began. A write calls it once
+   * its body is read, just before it writes: a key revoked while the body arrived writes nothing.
+   */
+  requireLiveKey(): void;
 }
 
 /** One API route. `path` uses `:name` segments, e.g. `/v1/advertisers/:id`. */

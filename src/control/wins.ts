@@ -45,6 +45,7 @@ export function winRoutes(
             'marked',
           ),
         );
+        ctx.requireLiveKey();
         const abandoned = callerGone(ctx.res);
         let answer;
         try {

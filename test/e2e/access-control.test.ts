@@ -814,6 +814,79 @@ describe('access control', () => {
       );
     });
 
+    it('refuses a write whose body was still arriving when its key was revoked, and writes nothing of it', async () => {
+      const advertiser = await as(rival, 'POST', '/v1/advertisers', { name: 'before revocation' });
+      assert.equal(advertiser.status, 201, JSON.stringify(advertiser.body));
+      const writes: [string, string, unknown][] = [
+        ['POST', '/v1/advertisers', { name: 'body after revocation' }],
+        ['PATCH', `/v1/advertisers/${advertiser.body.id}`, { name: 'renamed after revocation' }],
+        ['POST', '/v1/api-keys', { name: 'minted after revocation', role: 'admin' }],
+        ['PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['after-revocation.example'] }],
+        [
+          'POST',
+          '/v1/wins',
+          { wins: [{ request: { id: 'after-revocation' }, seat: 's', bid: { price: 1 } }] },
+        ],
+      ];
+      const answers: [string, number, string][] = [];
+      for (const [method, path, body] of writes) {
+        const created = await as(rival, 'POST', '/v1/api-keys', { name: 'revoked mid-body', role: 'admin' });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        const sent = Buffer.from(JSON.stringify(body));
+        const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const request = httpRequest(
+            `${server.url}${path}`,
+            {
+              method,
+              headers: {
+                authorization: `Bearer ${created.body.key}`,
+                'content-type': 'application/json',
+                'content-length': String(sent.length),
+                // Tally asks for the body once the key is checked and the route wants it.
+                expect: '100-continue',
+              },
+            },
+            (response) => {
+              let text = '';
+              response.setEncoding('utf8');
+              response.on('data', (chunk: string) => (text += chunk));
+              response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+            },
+          );
+          request.on('error', reject);
+          request.on('continue', () => {
+            // The key was good when the call began; it is revoked before its body is sent.
+            as(rival, 'DELETE', `/v1/api-keys/${created.body.id}`).then(
+              (revoked) =>
+                revoked.status === 204 ? request.end(sent) : reject(new Error(`revoked ${revoked.status}`)),
+              reject,
+            );
+          });
+          request.flushHeaders();
+        });
+        const { status, body: text } = await answer;
+        answers.push([`${method} ${path}`, status, /"code":"(\w+)"/.exec(text)?.[1] ?? text]);
+      }
+      assert.deepEqual(
+        answers,
+        writes.map(([method, path]) => [`${method} ${path}`, 401, 'UNAUTHENTICATED']),
+      );
+      const advertisers = await as(rival, 'GET', '/v1/advertisers?limit=500');
+      assert.deepEqual(
+        advertisers.body.items
+          .map((item: { name: string }) => item.name)
+          .filter((name: string) => name.includes('revocation')),
+        ['before revocation'],
+      );
+      const keys = await as(rival, 'GET', '/v1/api-keys?limit=500');
+      assert.equal(
+        keys.body.items.some((item: { name: string }) => item.name === 'minted after revocation'),
+        false,
+      );
+      const allowlist = await as(rival, 'GET', '/v1/account/redirect-allowlist');
+      assert.equal(JSON.stringify(allowlist.body).includes('after-revocation.example'), false);
+    });
+
     it('keeps its own objects, codes and settings apart from the first account', async () => {
       const advertiser = await as(rival, 'POST', '/v1/advertisers', { name: 'Rival advertiser' });
       assert.equal(advertiser.status, 201);

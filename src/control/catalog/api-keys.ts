@@ -46,6 +46,7 @@ export function apiKeyRoutes(accounts: AccountStore, catalog: CatalogStore): Rou
         // The scope is checked again as the key is written: its advertiser or publisher may be
         // deleted while the write awaits the lock.
         const record = await retryWhileBusy(() => {
+          ctx.requireLiveKey();
           const nowMs = Date.now();
           if (scope === null) {
             return accounts.addKey(accountId, generated.hash, generated.prefix, name, role, null, nowMs);

@@ -155,6 +155,7 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
       const input = spec.parse(body, mode, existing);
       requireOwnWrite(ctx.principal, spec.inputOwner(input));
       requireAccountWideFields(ctx.principal, input, existing);
+      ctx.requireLiveKey();
       const result = spec.store.update(ctx.principal.accountId, existing.id, input, Date.now());
       return unwrap(spec.noun, fixableBy(ctx.principal, result, input, existing));
     });
@@ -171,9 +172,10 @@ export function crudRoutes<T extends CatalogRecord, Input, Filter extends object
         const input = spec.parse(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES), 'create', undefined);
         requireOwnWrite(ctx.principal, spec.inputOwner(input));
         requireAccountWideFields(ctx.principal, input, undefined);
-        const value = await retryWhileBusy(() =>
-          unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now())),
-        );
+        const value = await retryWhileBusy(() => {
+          ctx.requireLiveKey();
+          return unwrap(spec.noun, spec.store.create(ctx.principal.accountId, input, Date.now()));
+        });
         ctx.res.setHeader('Location', `${spec.path}/${value.id}`);
         sendJson(ctx.res, 201, written(value, ctx.principal), ctx.requestId);
       },

@@ -44,9 +44,10 @@ export function redirectAllowlistRoutes(store: CatalogStore): Route[] {
       async handler(ctx) {
         requireAccountWide(ctx.principal, 'admin');
         const allowlist = parseAllowlist(await readJson(ctx.req, CATALOG_MAX_BODY_BYTES));
-        const stored = await retryWhileBusy(() =>
-          store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now()),
-        );
+        const stored = await retryWhileBusy(() => {
+          ctx.requireLiveKey();
+          return store.setRedirectAllowlist(ctx.principal.accountId, allowlist, Date.now());
+        });
         sendJson(ctx.res, 200, answerOf(ctx.principal.accountId, stored), ctx.requestId);
       },
     },
