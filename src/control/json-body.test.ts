@@ -116,6 +116,32 @@ describe('reading JSON bodies', () => {
     }
   });
 
+  it('refuses a body sent with two Content-Type headers with 415 saying to send one, whichever comes first: node:http reads the first alone, a proxy may read the last', async () => {
+    const answers: [string, string, string][] = [];
+    for (const types of [
+      ['application/json', 'application/json; charset=utf-16'],
+      ['text/plain', 'application/json'],
+      ['application/json', 'application/json'],
+    ]) {
+      const answer = await rawAnswer(
+        'POST /v1/bodies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+          `Authorization: Bearer ${editorKey}\r\n${types.map((type) => `Content-Type: ${type}\r\n`).join('')}` +
+          'Content-Length: 7\r\n\r\n',
+        Buffer.from('{"a":1}'),
+      );
+      const { error } = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string };
+      };
+      answers.push([answer.slice(0, answer.indexOf('\r\n')), error.code, error.message]);
+    }
+    const refused = [
+      'HTTP/1.1 415 Unsupported Media Type',
+      'UNSUPPORTED_MEDIA_TYPE',
+      'the request has 2 Content-Type headers: send one, Content-Type: application/json',
+    ];
+    assert.deepEqual(answers, [refused, refused, refused]);
+  });
+
   it('refuses a body that is not JSON with 400 INVALID_JSON', async () => {
     assert.deepEqual(await errorOf(await post('{"a":')), [400, 'INVALID_JSON']);
   });

@@ -174,6 +174,16 @@ export async function readJsonText(
   tooLargeFix = 'send a smaller one',
   badBytes: 'refused' | 'marked' = 'refused',
 ): Promise<string> {
+  // node:http keeps the first of two Content-Type headers and drops the other unseen; which one
+  // says how to read the body is not for Tally to guess (a proxy may have read the last).
+  const types = req.headersDistinct['content-type'] ?? [];
+  if (types.length > 1) {
+    throw new ApiError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the request has ${types.length} Content-Type headers: send one, Content-Type: application/json`,
+    );
+  }
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/([^\s;/]+\+)?json\s*(;|$)/i.test(type)) {
     throw new ApiError(

@@ -93,7 +93,7 @@ export const JSON_BODY_TYPES =
 export const BODY_ERRORS = {
   '413': errorResponse('BODY_TOO_LARGE'),
   '415': errorResponse(
-    `UNSUPPORTED_MEDIA_TYPE: send ${JSON_BODY_TYPES}, uncompressed or with Content-Encoding: gzip, in UTF-8 with charset=utf-8 or none (a charset of UTF-16 or UTF-32 is refused, and any other once the body holds a byte beyond ASCII)`,
+    `UNSUPPORTED_MEDIA_TYPE: send ${JSON_BODY_TYPES} (one Content-Type header), uncompressed or with Content-Encoding: gzip, in UTF-8 with charset=utf-8 or none (a charset of UTF-16 or UTF-32 is refused, and any other once the body holds a byte beyond ASCII)`,
   ),
 };
 
