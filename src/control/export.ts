@@ -77,6 +77,7 @@ export function exportRoutes(
       requireRole(ctx.principal, 'editor');
       const download = downloadAsked(ctx.url.searchParams);
       const body = asRecord(await readJson(ctx.req, MAX_BODY_BYTES));
+      ctx.requireLiveKey();
       const noun = `${kind} tracker`;
       const request = parseExportRequest(body, parsePathId(ctx.params.id, noun));
       const trackers = request.trackerIds.map((trackerId) => {

@@ -13,8 +13,9 @@ export interface RequestContext {
   /** The authenticated caller; set for every route but the public ones. */
   principal: Principal;
   /**
-   * Throws 401 when the caller's key was revoked since the request began. A write calls it once
-   * its body is read, just before it writes: a key revoked while the body arrived writes nothing.
+   * Throws 401 when the caller's key was revoked since the request began. A route reading a body
+   * (a write, an export) calls it once the body is read, just before it acts on it: a key revoked
+   * while the body arrived neither writes nor is answered.
    */
   requireLiveKey(): void;
 }

@@ -814,14 +814,29 @@ describe('access control', () => {
       );
     });
 
-    it('refuses a write whose body was still arriving when its key was revoked, and writes nothing of it', async () => {
+    it('refuses a write or export whose body was still arriving when its key was revoked, and writes or answers nothing of it', async () => {
       const advertiser = await as(rival, 'POST', '/v1/advertisers', { name: 'before revocation' });
       assert.equal(advertiser.status, 201, JSON.stringify(advertiser.body));
+      const advertiserId = advertiser.body.id as number;
+      const lineItem = await as(rival, 'POST', '/v1/line-items', {
+        advertiserId,
+        name: 'L',
+        revenueType: 'none',
+      });
+      const publisher = await as(rival, 'POST', '/v1/publishers', { name: 'P' });
+      const tracker = await as(rival, 'POST', '/v1/impression-trackers', {
+        advertiserId,
+        lineItemId: lineItem.body.id,
+        publisherId: publisher.body.id,
+        name: 'T',
+      });
+      assert.equal(tracker.status, 201, JSON.stringify(tracker.body));
       const writes: [string, string, unknown][] = [
         ['POST', '/v1/advertisers', { name: 'body after revocation' }],
         ['PATCH', `/v1/advertisers/${advertiser.body.id}`, { name: 'renamed after revocation' }],
         ['POST', '/v1/api-keys', { name: 'minted after revocation', role: 'admin' }],
         ['PUT', '/v1/account/redirect-allowlist', { enabled: true, domains: ['after-revocation.example'] }],
+        ['POST', `/v1/impression-trackers/${tracker.body.id}/export`, {}],
         [
           'POST',
           '/v1/wins',
