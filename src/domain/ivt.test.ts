@@ -302,6 +302,33 @@ describe('invalid traffic', () => {
     );
   });
 
+  it('takes no robot from an app or a phone whose name only begins with spider or crawl (Spider Solitaire, Spider-Man, GLX Spider): a robot names itself with the word inside or ending a name, or as a crawler', () => {
+    assertAppAgents(
+      [
+        'Dalvik/2.1.0 (Linux; U; Android 14; Spider Solitaire Build/UQ1A.240205.004)',
+        'SpiderSolitaire/3.1 CFNetwork/1408.0.4 Darwin/22.5.0',
+        'Spider-Man Unlimited/4.6 (iPhone; iOS 17.1; Scale/3.00)',
+        'Dalvik/1.6.0 (Linux; U; Android 4.4.2; GLX Spider Build/KOT49H)',
+        'CrawlQuest/1.2 (Linux;Android 14) ExoPlayerLib/2.19.1',
+        'Crawl Space/2.0 CFNetwork/1408.0.4 Darwin/22.5.0',
+      ],
+      [
+        'okhttp/4.12.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)',
+        'okhttp/4.12.0 (compatible; Baiduspider-render/2.0; +http://www.baidu.com/search/spider.html)',
+        'Dalvik/2.1.0 (Linux; U; Android 14; SM-S918B Build/UP1A) 360Spider',
+        'okhttp/4.12.0 (compatible; Bytespider; spider-feedback@bytedance.com)',
+        'Java/17.0.2 Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)',
+        'Screaming Frog SEO Spider/19.0 CFNetwork/1408.0.4 Darwin/22.5.0',
+        'Java/1.8.0_392 crawler4j (https://github.com/yasserg/crawler4j/)',
+        'Go-http-client/1.1 (compatible; OnCrawl/1.0; +http://www.oncrawl.com)',
+        'okhttp/4.12.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)',
+        'okhttp/4.12.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)',
+        'okhttp/4.12.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)',
+        'Dungeon Crawler/1.0 CFNetwork/1408.0.4 Darwin/22.5.0',
+      ],
+    );
+  });
+
   it("judges an Android app's player agent, as ExoPlayer and Media3 write it, by its stack, not by the words of the app's name", () => {
     // Util.getUserAgent(context, appName) of ExoPlayer and of Media3: the app's name and version,
     // then `(Linux;Android <release>)` and the library.

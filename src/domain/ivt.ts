@@ -67,11 +67,17 @@ const ANDROID_APP_CRONET_CLIENT =
   /^(?:[^/()\s]+\/[^/()\s]+|AndroidHttpClient) \(Linux; U; Android [^()]*; Cronet\/[\d.]+\)$/;
 /**
  * A User-Agent that declares a robot, whatever HTTP stack it names first: a bot, crawler or spider,
- * a headless browser, or Google's ad crawler (`Mediapartners-Google`). A bot declares itself with
- * `bot` ending a word (`Googlebot/`, `AdsBot-Google`, `NewsBot`), not with a word that only begins
- * so, as apps' names do (`Botim`, `Bottle Flip`): those are judged by their stack.
+ * Yahoo's `Slurp`, a headless browser, or Google's ad crawler (`Mediapartners-Google`). A bot
+ * declares itself with `bot` ending a word (`Googlebot/`, `AdsBot-Google`, `YandexBot`, `NewsBot`),
+ * not with a word that only begins so, as apps' names do (`Botim`, `Bottle Flip`): those are
+ * judged by their stack. So with `spider` and `crawl`: a robot has them inside or ending a word
+ * (`Baiduspider-render/`, `360Spider`, `Bytespider`, `OnCrawl/`), as a word ending its name
+ * (`Screaming Frog SEO Spider/19.0`, `Sogou web spider/4.0`, `(compatible; Spider)`) or says
+ * `crawler` (`crawler4j`, `Feed Crawler`); an app's or a phone's name only begins with them
+ * (`Spider Solitaire`, `SpiderSolitaire`, `Spider-Man`, `CrawlQuest`, `GLX Spider Build/…`).
  */
-const DECLARED_ROBOT = /bot(?![a-z])|crawl|spider|slurp|headless|mediapartners/i;
+const DECLARED_ROBOT =
+  /bot(?![a-z])|\B(?:crawl|spider)|(?:crawl|spider)(?![a-z]|[ -][a-z])|crawler|slurp|headless|mediapartners/i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
