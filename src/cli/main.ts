@@ -105,15 +105,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`no command given: run tally <command>, one of ${COMMANDS_LISTED}\n`);
     return 2;
   }
-  const command = HELP_COMMANDS.has(given) ? 'help' : VERSION_COMMANDS.has(given) ? 'version' : given;
+  const command = commandNamed(given);
   if (!isCommand(command)) {
     process.stderr.write(`unknown command ${JSON.stringify(given)}: the commands are ${COMMANDS_LISTED}\n`);
     return 2;
   }
   // `tally <command> --help` and `tally help <command>` print the command's usage, and do nothing
-  // (`tally help --help` too: help's own).
+  // (`tally help --help` too: help's own; `tally --help --version` version's, as in either order).
+  const named = args[0] === undefined ? undefined : commandNamed(args[0]);
   const helpOn =
-    command === 'help' ? (asksForHelp(args) ? 'help' : args[0]) : asksForHelp(args) ? command : undefined;
+    command === 'help' ? (asksForHelp(args) ? 'help' : named) : asksForHelp(args) ? command : undefined;
   // The server goes on serving when its stdout fails (see `surviveClosedOutput`); a command says so.
   if (command !== 'serve' || helpOn !== undefined) output = reportCutOffOutput(given);
   // An argument a command does not take is refused with its usage, exit 2, whether `--help` or
@@ -148,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
   const extra = TAKING_NO_ARGUMENT.has(command)
     ? stray
     : replay === undefined && naming === undefined
-      ? args[command === 'help' && args[0] !== undefined && isCommand(args[0]) ? 1 : 0]
+      ? args[command === 'help' && named !== undefined && isCommand(named) ? 1 : 0]
       : undefined;
   const wrong =
     replay?.ok === false
@@ -262,6 +263,11 @@ function withoutHelp(args: readonly string[]): string[] {
   return args.filter(
     (arg, index) => (end !== -1 && index >= end) || !HELP_COMMANDS.has(arg) || arg === 'help',
   );
+}
+
+/** The command a name given for one stands for: `--help` and `-h` for help, `--version` and `-V` for version. */
+function commandNamed(name: string): string {
+  return HELP_COMMANDS.has(name) ? 'help' : VERSION_COMMANDS.has(name) ? 'version' : name;
 }
 
 function isCommand(name: string): name is Command {

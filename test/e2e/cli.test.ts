@@ -191,6 +191,11 @@ describe('the tally command', () => {
         [['--help', 'create-account'], 'create-account'],
         [['help', '--help'], 'help'],
         [['help', '-h'], 'help'],
+        // --version and -V name the version command, as version does: --help wins in either order.
+        [['--help', '--version'], 'version'],
+        [['-h', '-V'], 'version'],
+        [['help', '--version'], 'version'],
+        [['--version', '--help'], 'version'],
       ] as const) {
         const result = await runCli([...args], { TALLY_DATA_DIR: dataDir });
         assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
@@ -238,6 +243,7 @@ describe('the tally command', () => {
         [['rotate-token-key', '--force'], '--force', usage['rotate-token-key']],
         [['replay-dead', 'extra'], 'extra', usage['replay-dead']],
         [['--help', 'serve', 'x'], 'x', 'tally help [<command>]'],
+        [['--help', '--version', 'x'], 'x', 'tally help [<command>]'],
         // --help beside it asks for the usage, which the refusal gives: still a usage error.
         [['list-accounts', '--help', 'extra'], 'extra', 'tally list-accounts'],
         [['serve', 'x', '-h'], 'x', usage.serve],
