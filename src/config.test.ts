@@ -596,6 +596,7 @@ describe('configuration', () => {
       maxConnections: 10_000,
       smtpUrl: undefined,
       mailFrom: 'tally@localhost',
+      overriddenInFile: [],
     });
     assert.deepEqual([ivtFilter.userAgentPatterns, ivtFilter.blockedIps.rangeCount], [[], 0]);
     assert.deepEqual([rules.size, priceKeys.size], [0, 0]);

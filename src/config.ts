@@ -76,6 +76,11 @@ export interface Config {
   /** `smtp://user:pass@host:port` for tag export by email; undefined when mail is not set up. */
   smtpUrl: string | undefined;
   mailFrom: string;
+  /**
+   * The settings the `TALLY_CONFIG` file gives that their environment variables override, each by
+   * its name in the file and its variable's (never a value: some are keys), in name order.
+   */
+  overriddenInFile: { setting: string; variable: string }[];
 }
 
 /** The largest `TALLY_MAX_BODY_BYTES`: half of the longest string V8 holds, as a wins body is one. */
@@ -151,6 +156,7 @@ export function parseConfig(
     maxConnections: settings.int('maxConnections', 10_000, 1, 1024 * 1024),
     smtpUrl,
     mailFrom,
+    overriddenInFile: settings.overriddenInFile(),
   };
   refuseAboveCap(
     settings,

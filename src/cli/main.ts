@@ -309,6 +309,13 @@ async function serve(config: Config): Promise<number> {
     process.stderr.write(unexpectedErrorLine(error));
     process.exit(1);
   });
+  // Documented, but silent otherwise: an operator editing the file would see no change.
+  if (config.overriddenInFile.length > 0) {
+    log.warn('config_file_overridden', {
+      settings: config.overriddenInFile,
+      note: 'each variable is set and wins over the TALLY_CONFIG file, whose value for it is not read',
+    });
+  }
   try {
     tally = await startTally(config, log, { stop: stopRequested.signal });
   } catch (error) {

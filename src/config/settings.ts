@@ -161,6 +161,17 @@ export class Settings {
   }
 
   /**
+   * The settings read so far that both their environment variable and the file give, by name, with
+   * the variable's: the variable's value is in force, the file's is not read.
+   */
+  overriddenInFile(): { setting: string; variable: string }[] {
+    return [...this.names]
+      .filter((name) => this.fromEnv(name) !== undefined && Object.hasOwn(this.file, name))
+      .sort()
+      .map((setting) => ({ setting, variable: envNameOf(setting) }));
+  }
+
+  /**
    * Refuses each name in the file, and each `TALLY_` variable, that is no setting read so far:
    * called once every setting has been read.
    */

@@ -526,6 +526,47 @@ describe('starting Tally', () => {
     }
   });
 
+  it('logs, at start, each setting a variable gives over the config file, by name, never the value of a key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-'));
+    const file = join(dir, 'tally.json');
+    const fileAdminKey = 'file-admin-key-0123456789';
+    writeFileSync(
+      file,
+      JSON.stringify({ publicUrl: 'https://file.example', adminKey: fileAdminKey, retentionDays: 30 }),
+    );
+    // startServer gives TALLY_ADMIN_KEY too: adminKey and publicUrl are overridden, retentionDays not.
+    const tally = await startServer({ TALLY_CONFIG: file, TALLY_PUBLIC_URL: 'https://env.example' });
+    const alone = await startServer({ TALLY_CONFIG: file, TALLY_PUBLIC_URL: '' });
+    try {
+      const overridden = (output: string) =>
+        output
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { event: string; level: string; settings?: unknown })
+          .filter((entry) => entry.event === 'config_file_overridden')
+          .map(({ level, settings }) => ({ level, settings }));
+      assert.deepEqual(overridden(tally.output()), [
+        {
+          level: 'warn',
+          settings: [
+            { setting: 'adminKey', variable: 'TALLY_ADMIN_KEY' },
+            { setting: 'publicUrl', variable: 'TALLY_PUBLIC_URL' },
+          ],
+        },
+      ]);
+      assert.equal(tally.output().includes(fileAdminKey), false, "the file's admin key was logged");
+      assert.equal(tally.output().includes(tally.adminKey), false, 'the admin key was logged');
+      // An empty variable is unset: the file's publicUrl is in force; only adminKey is overridden.
+      assert.deepEqual(overridden(alone.output()), [
+        { level: 'warn', settings: [{ setting: 'adminKey', variable: 'TALLY_ADMIN_KEY' }] },
+      ]);
+    } finally {
+      await tally.dispose();
+      await alone.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps counting notices sealed with the old key after the token key is rotated', async () => {
     const tally = await startServer();
     try {
