@@ -10,7 +10,7 @@ export function keepDataFilesPrivate(dataDir: string, log: Logger): void {
     if ('toMode' in file)
       log.warn('data_file_mode_tightened', {
         ...file,
-        note: 'other users could read or write it (restored or copied under another umask): Tally keeps its data files to its own user, as it makes them',
+        note: 'its mode let other users read or write it (as whoever made, copied or restored it left it): Tally removed their access, as it keeps its data files to its own user',
       });
     else
       log.warn('data_file_mode_open', {

@@ -195,17 +195,21 @@ describe('starting Tally', () => {
         .split('\n')
         .filter((line) => line.includes('"event":"data_file_mode_tightened"'))
         .map((line) => {
-          const { level, path, fromMode, toMode } = JSON.parse(line) as Record<string, unknown>;
-          return { level, path, fromMode, toMode };
+          const { level, path, fromMode, toMode, note } = JSON.parse(line) as Record<string, unknown>;
+          return { level, path, fromMode, toMode, note };
         });
       assert.equal((statSync(dataDir).mode & 0o777).toString(8), '700');
+      // One note, true of a directory made by hand and of a file restored alike.
+      const note =
+        'its mode let other users read or write it (as whoever made, copied or restored it left it): Tally removed their access, as it keeps its data files to its own user';
       assert.deepEqual(tightened, [
-        { level: 'warn', path: dataDir, fromMode: '755', toMode: '700' },
+        { level: 'warn', path: dataDir, fromMode: '755', toMode: '700', note },
         ...['tally.db', 'token-keys.json'].map((name) => ({
           level: 'warn',
           path: join(dataDir, name),
           fromMode: '644',
           toMode: '600',
+          note,
         })),
       ]);
     } finally {
