@@ -85,7 +85,8 @@ export const REPEATED_SIGNAL_MS = 1000;
  * When any of that fails (the database is newer than this Tally, the key file is damaged, the
  * counting thread cannot start…), releases what was opened so far, in reverse order (the port
  * last), and throws the error. When `stop` is aborted (a SIGTERM while the ledger migrates),
- * the start stops at its next safe point, releasing alike, with a `StartStoppedError`.
+ * the start stops once every pending migration is applied (each one transaction), releasing alike,
+ * with a `StartStoppedError`.
  */
 export async function startTally(
   config: Config,

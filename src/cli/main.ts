@@ -278,17 +278,17 @@ async function serve(config: Config): Promise<number> {
   surviveClosedOutput();
   const log = jsonLogger();
   // The handlers (SIGHUP taken as SIGTERM) are set before the start (a signal while the ledger
-  // migrates stops the start at its next safe point, and Tally exits 0 without listening) and stay
-  // for the whole shutdown: a second SIGTERM or SIGINT (an impatient operator, a supervisor
-  // repeating its signal) closes the connections still open at once, rather than killing the
-  // process with whatever it was draining; batches in flight still commit. One within
-  // `REPEATED_SIGNAL_MS` of the first is a copy of it, and changes nothing.
+  // migrates stops the start once every pending migration is applied, and Tally exits 0 without
+  // listening) and stay for the whole shutdown: a second SIGTERM or SIGINT (an impatient
+  // operator, a supervisor repeating its signal) closes the connections still open at once,
+  // rather than killing the process with whatever it was draining; batches in flight still
+  // commit. One within `REPEATED_SIGNAL_MS` of the first is a copy of it, and changes nothing.
   const stopRequested = new AbortController();
   let stoppedAtMs: number | undefined;
   let tally: Tally | undefined;
   const stop = (signal: string) => {
     if (stoppedAtMs !== undefined) {
-      // During the start there is nothing to close yet: it stops at its next safe point.
+      // During the start there is nothing to close yet: it stops once its migrations are applied.
       if (tally === undefined || performance.now() - stoppedAtMs < REPEATED_SIGNAL_MS) return;
       log.warn('shutting_down_now', { signal, note: 'closing the connections still open' });
       tally.closeConnectionsNow();
