@@ -329,6 +329,22 @@ describe('invalid traffic', () => {
     );
   });
 
+  it('takes a robot from an app stack saying it is crawling, in its name or its link (Nutch, DMCA.com, heritrix, Google-Agent): no app or phone is named so', () => {
+    assertAppAgents(
+      [
+        'CrawlQuest/1.2 (Linux;Android 14) ExoPlayerLib/2.19.1',
+        'Crawl Space/2.0 CFNetwork/1408.0.4 Darwin/22.5.0',
+      ],
+      [
+        'Go-http-client/1.1 (compatible; Nutch-1.20; Crawling agent for presearch.com index)',
+        'okhttp/4.12.0 (DMCA.com Page Protection Crawling Service)',
+        'Java/1.8.0_392 (compatible; heritrix/1.5.0 http://www.l3s.de/kohlschuetter/projects/crawling/)',
+        'okhttp/4.12.0 (compatible; GoogleAgent-Search; +https://developers.google.com/search/docs/crawling-indexing/google-agent-search)',
+        'python-requests/2.31.0 (HubPages V0.2.2; +http://hubpages.com/help/crawlingpolicy)',
+      ],
+    );
+  });
+
   it("judges an Android app's player agent, as ExoPlayer and Media3 write it, by its stack, not by the words of the app's name", () => {
     // Util.getUserAgent(context, appName) of ExoPlayer and of Media3: the app's name and version,
     // then `(Linux;Android <release>)` and the library.

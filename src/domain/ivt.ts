@@ -73,11 +73,12 @@ const ANDROID_APP_CRONET_CLIENT =
  * judged by their stack. So with `spider` and `crawl`: a robot has them inside or ending a word
  * (`Baiduspider-render/`, `360Spider`, `Bytespider`, `OnCrawl/`), as a word ending its name
  * (`Screaming Frog SEO Spider/19.0`, `Sogou web spider/4.0`, `(compatible; Spider)`) or says
- * `crawler` (`crawler4j`, `Feed Crawler`); an app's or a phone's name only begins with them
- * (`Spider Solitaire`, `SpiderSolitaire`, `Spider-Man`, `CrawlQuest`, `GLX Spider Build/…`).
+ * `crawler` or `crawling` (`crawler4j`, `Feed Crawler`, `Crawling agent`, `/crawling-indexing/`);
+ * an app's or a phone's name only begins with them (`Spider Solitaire`, `SpiderSolitaire`,
+ * `Spider-Man`, `CrawlQuest`, `GLX Spider Build/…`).
  */
 const DECLARED_ROBOT =
-  /bot(?![a-z])|\B(?:crawl|spider)|(?:crawl|spider)(?![a-z]|[ -][a-z])|crawler|slurp|headless|mediapartners/i;
+  /bot(?![a-z])|\B(?:crawl|spider)|(?:crawl|spider)(?![a-z]|[ -][a-z])|crawl(?:er|ing)|slurp|headless|mediapartners/i;
 
 /**
  * General invalid traffic and prefetch, or `undefined` when the request passes. Order: HEAD,
