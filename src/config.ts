@@ -5,8 +5,6 @@ import type { RuleOverride } from './domain/rules.js';
 import type { SqliteSynchronous } from './adapters/sqlite/database.js';
 import type { PrivateNetworks } from './billing/egress.js';
 import { readConfigFile } from './config/config-file.js';
-import { hostLookupProblem } from './config/host-lookup.js';
-import type { HostLookup } from './config/host-lookup.js';
 import { readIvtFilter } from './config/ivt-settings.js';
 import { readListenAddress } from './config/listen-address.js';
 import { readMailSettings } from './config/mail.js';
@@ -91,33 +89,14 @@ const MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
 /** The largest `TALLY_MIN_FREE_DISK_MB`: 1 PiB, more than any disk has, so that no floor is refused. */
 const MAX_MIN_FREE_DISK_MB = 1024 ** 3;
 
-/** The configuration, or every error found in it, each saying what to fix. */
-export type ParsedConfig = { ok: true; config: Config } | { ok: false; errors: string[] };
-
 /**
  * Parses configuration: environment variables win over the file named by `TALLY_CONFIG`
  * (JSON whose keys are the variable names without `TALLY_`, camelCased, e.g. `publicUrl`).
  * Every error is reported at once, each saying what to fix.
  */
-export function parseConfig(env: NodeJS.ProcessEnv): ParsedConfig {
-  const { config, errors } = readConfig(env);
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
-}
-
-/**
- * As {@link parseConfig}, for the server: a host name to listen on that resolves to no address is
- * refused too, with the other errors, rather than only once Tally listens (see
- * `hostLookupProblem`: an IP address is not looked up).
- */
-export async function parseServeConfig(env: NodeJS.ProcessEnv, lookup?: HostLookup): Promise<ParsedConfig> {
-  const { config, errors, settings } = readConfig(env);
-  const hostProblem = await hostLookupProblem(config.host, lookup);
-  if (hostProblem !== undefined) errors.push(`host: ${settings.given('host')} ${hostProblem}`);
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
-}
-
-/** The configuration `env` gives, the errors found in it, and the settings it was read from. */
-function readConfig(env: NodeJS.ProcessEnv): { config: Config; errors: string[]; settings: Settings } {
+export function parseConfig(
+  env: NodeJS.ProcessEnv,
+): { ok: true; config: Config } | { ok: false; errors: string[] } {
   const errors: string[] = [];
   const settings = new Settings(env, readConfigFile(env.TALLY_CONFIG, errors), errors);
   const { port, host, publicUrl } = readListenAddress(settings, errors);
@@ -194,7 +173,7 @@ function readConfig(env: NodeJS.ProcessEnv): { config: Config; errors: string[];
     'the calls to one host are among all the calls in flight',
   );
   settings.refuseUnknownNames();
-  return { config, errors, settings };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SqliteAccountStore } from '../adapters/sqlite/accounts.js';
 import { asDatabaseFileError, DatabaseFileError, SchemaTooNewError } from '../adapters/sqlite/database.js';
 import { SqliteLedger } from '../adapters/sqlite/ledger.js';
-import { parseConfig, parseServeConfig } from '../config.js';
+import { parseConfig } from '../config.js';
 import type { Config } from '../config.js';
 import { DELIVERY_WINDOW_MS } from '../hot/notice-event.js';
 import { KeyFileError, rotateKeyFile } from '../keys.js';
@@ -171,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`tally ${TALLY_VERSION}\n`);
     return 0;
   }
-  const parsed = command === 'serve' ? await parseServeConfig(process.env) : parseConfig(process.env);
+  const parsed = parseConfig(process.env);
   if (!parsed.ok) {
     // Each error on a line of its own, saying what failed: some hold "; " themselves, so errors
     // joined in one line could not be told apart (and a log scraper reads a line per error).
