@@ -33,6 +33,21 @@ function samplesOf(exposition: string): Sample[] {
     });
 }
 
+/**
+ * The series Prometheus stores for one scrape of `samples`: each with the `job` and `instance`
+ * labels the scrape adds, and the scrape's own `up`.
+ */
+function asScraped(samples: readonly Sample[]): Sample[] {
+  const target = [
+    ['job', 'tally'],
+    ['instance', 'tally:8080'],
+  ] as const;
+  return [...samples, { name: 'up', labels: new Map() }].map((sample) => ({
+    name: sample.name,
+    labels: new Map([...sample.labels, ...target]),
+  }));
+}
+
 /** The PromQL functions and aggregations an expression may call. */
 const FUNCTIONS = new Set([
   ...['sum', 'min', 'max', 'avg', 'count', 'topk', 'bottomk', 'quantile'],
@@ -130,7 +145,7 @@ let samples: Sample[];
 before(async () => {
   tally = await startServer({});
   // A Tally that has served nothing yet: what alerts are written on is shown from the start.
-  samples = samplesOf(await (await fetch(`${tally.url}/metrics`)).text());
+  samples = asScraped(samplesOf(await (await fetch(`${tally.url}/metrics`)).text()));
 });
 
 after(async () => {
