@@ -173,8 +173,10 @@ describe('a real Prometheus scraping a real Tally with docs/prometheus-alerts.ym
     assert.equal(target.scrapeUrl, `${tally.url}/metrics`);
     const rules = await until(async () => {
       const loaded = (await prometheusApi('rules')).groups.flatMap((group: any) => group.rules);
-      // Each evaluated after a scrape: tally_build_info is there.
-      return loaded.every((rule: any) => rule.lastEvaluation > target.lastScrape) && loaded;
+      // Each evaluated after a scrape: tally_build_info is there. The times are compared as times:
+      // Go writes them RFC 3339 without trailing zeros (`…:31.12Z`), which sorts after `…:31.123Z`.
+      const scrapedMs = Date.parse(target.lastScrape);
+      return loaded.every((rule: any) => Date.parse(rule.lastEvaluation) > scrapedMs) && loaded;
     }, 'every rule evaluated after a scrape');
     const alerts = (
       load(readFileSync(join(REPO, RULES_FILE), 'utf8')) as { groups: { rules: Rule[] }[] }
