@@ -3,12 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { OMID_VERIFICATION_SCRIPT } from '../../src/hot/omid-script.js';
 import { appendToHtml, omidScriptTag } from '../../src/domain/banner.js';
+import { PIXEL_GIF } from '../../src/hot/responses.js';
 import { launchChromium } from '../support/chromium.js';
 
 /** Tally's OMID script in a real Chromium, as an app's web view renders an app banner. */
 
 const NOTICE = 'https://tally.test/n/token';
-const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
 /**
  * An OM SDK verification client in the page, as a verification vendor's script carries it:
@@ -55,7 +55,7 @@ async function webView(): Promise<{ page: Page; notices: () => number }> {
   let notices = 0;
   await page.route(`${NOTICE}*`, (route) => {
     notices++;
-    return route.fulfill({ status: 200, contentType: 'image/gif', body: GIF });
+    return route.fulfill({ status: 200, contentType: 'image/gif', body: PIXEL_GIF });
   });
   return { page, notices: () => notices };
 }

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Page, Request } from 'playwright-core';
+import { PIXEL_GIF } from '../../src/hot/responses.js';
 import { pageProblems, tallyInChromium } from '../support/chromium.js';
 import { fixtureJson, fixtureNames, fixtureText } from '../support/fixtures.js';
 import { reportWindowAroundNow } from '../support/report-window.js';
@@ -103,7 +104,7 @@ before(async () => {
   player = createServer((req, res) => {
     if (req.url === '/landing') {
       res.writeHead(200, { 'content-type': 'image/gif' });
-      res.end(GIF);
+      res.end(PIXEL_GIF);
       return;
     }
     const script = req.url === '/vast-client.js';
@@ -143,9 +144,6 @@ const WRAPPED: Record<string, string> = {
     'v4.0_Inline_Companion_Tag-test.xml',
 };
 
-/** A 1×1 transparent GIF, as the DSPs' trackers answer. */
-const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-
 /**
  * Everything a play's frame asked for beyond the player's origin, by frame name: Tally's notices
  * (sent on to Tally) and the DSPs' trackers and wrapped VAST (answered here, as the DSP would).
@@ -180,7 +178,7 @@ async function routeTheInternet(page: Page): Promise<void> {
           body: fixtureText('vast', wrapped),
         });
       }
-      return route.fulfill({ status: 200, contentType: 'image/gif', body: GIF });
+      return route.fulfill({ status: 200, contentType: 'image/gif', body: PIXEL_GIF });
     },
   );
 }
